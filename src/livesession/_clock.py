@@ -1,0 +1,118 @@
+"""Clocks: the only module that reads time.
+
+A clock answers ``now()`` (an aware UTC ``datetime``, stamped into ``ts_utc``) and
+``monotonic_ns()``. Simulated time (``ts_sim``) belongs to the session, which advances a
+``SimClock`` by one step interval per step.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+
+__all__ = ["FixedClock", "SimClock", "SystemClock", "format_utc", "parse_utc"]
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+def format_utc(moment: dt.datetime) -> str:
+    """RFC 3339 UTC with ``Z`` and whole seconds (microseconds only when present)."""
+    if moment.tzinfo is None:
+        msg = "clock returned a naive datetime: clocks must return timezone-aware UTC times"
+        raise ValueError(msg)
+    utc = moment.astimezone(dt.UTC)
+    if utc.microsecond:
+        return utc.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return utc.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_utc(text: str) -> dt.datetime:
+    """Parse an RFC 3339 UTC time such as ``2026-01-01T00:00:00Z``."""
+    try:
+        parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        msg = f"not an RFC 3339 time: {text!r} (expected e.g. 2026-01-01T00:00:00Z)"
+        raise ValueError(msg) from None
+    if parsed.tzinfo is None:
+        msg = f"time {text!r} has no timezone: add Z for UTC"
+        raise ValueError(msg)
+    return parsed.astimezone(dt.UTC)
+
+
+class FixedClock:
+    """A clock that always answers the same moment; ``monotonic_ns`` never moves."""
+
+    def __init__(self, moment: dt.datetime) -> None:
+        if moment.tzinfo is None:
+            msg = "FixedClock needs a timezone-aware datetime (tzinfo=datetime.UTC)"
+            raise ValueError(msg)
+        self._moment = moment
+
+    def now(self) -> dt.datetime:
+        """The fixed moment."""
+        return self._moment
+
+    def monotonic_ns(self) -> int:
+        """Nanoseconds since the epoch of the fixed moment."""
+        return _to_ns(self._moment)
+
+    def __repr__(self) -> str:
+        return f"FixedClock({format_utc(self._moment)})"
+
+
+class SimClock:
+    """Simulated time: starts at ``start`` and moves only when ``advance`` is called."""
+
+    def __init__(self, start: dt.datetime) -> None:
+        if start.tzinfo is None:
+            msg = "SimClock needs a timezone-aware start (tzinfo=datetime.UTC)"
+            raise ValueError(msg)
+        self._start_ns = _to_ns(start)
+        self._elapsed_ns = 0
+
+    def now(self) -> dt.datetime:
+        """The simulated moment."""
+        return _EPOCH + dt.timedelta(microseconds=(self._start_ns + self._elapsed_ns) // 1000)
+
+    def monotonic_ns(self) -> int:
+        """Simulated nanoseconds since the epoch."""
+        return self._start_ns + self._elapsed_ns
+
+    def advance(self, ns: int) -> None:
+        """Move simulated time forward by ``ns`` nanoseconds (never backwards)."""
+        if ns < 0:
+            msg = "SimClock cannot go backwards"
+            raise ValueError(msg)
+        self._elapsed_ns += ns
+
+    def set_elapsed(self, ns: int) -> None:
+        """Restore the elapsed simulated time (used when resuming from a checkpoint)."""
+        self._elapsed_ns = ns
+
+    def __repr__(self) -> str:
+        return f"SimClock({format_utc(self.now())})"
+
+
+class SystemClock:
+    """Wall-clock time. Not deterministic: artifacts of such runs differ in ``ts_utc``."""
+
+    def now(self) -> dt.datetime:
+        """The current UTC time."""
+        return dt.datetime.now(dt.UTC)
+
+    def monotonic_ns(self) -> int:
+        """A monotonic nanosecond counter."""
+        return time.monotonic_ns()
+
+    def __repr__(self) -> str:
+        return "SystemClock()"
+
+
+def wall_ns() -> int:
+    """Wall-clock nanoseconds for timings (never written to contract artifacts)."""
+    return time.perf_counter_ns()
+
+
+def _to_ns(moment: dt.datetime) -> int:
+    delta = moment.astimezone(dt.UTC) - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1000

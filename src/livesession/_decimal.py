@@ -1,0 +1,36 @@
+"""Money and quantities: ``Decimal`` only, quantised; floats are refused at the boundary."""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+
+__all__ = ["ZERO", "quantize", "to_decimal"]
+
+ZERO = Decimal(0)
+
+
+def to_decimal(value: object, *, field: str) -> Decimal:
+    """Convert a str, int or Decimal to a finite Decimal; refuse floats and bools."""
+    if isinstance(value, bool) or isinstance(value, float):
+        msg = f"{field}: floats are not accepted for money or quantities; write it as a string, e.g. \"42000.50\""
+        raise TypeError(msg)
+    if isinstance(value, Decimal):
+        result = value
+    elif isinstance(value, (int, str)):
+        try:
+            result = Decimal(value)
+        except InvalidOperation:
+            msg = f"{field}: {value!r} is not a decimal number"
+            raise ValueError(msg) from None
+    else:
+        msg = f"{field}: expected a decimal string, got {type(value).__name__}"
+        raise TypeError(msg)
+    if not result.is_finite():
+        msg = f"{field}: {value!r} is not a finite number"
+        raise ValueError(msg)
+    return result
+
+
+def quantize(value: Decimal, step: Decimal) -> Decimal:
+    """Round ``value`` to a multiple of ``step`` (banker's rounding), keeping step's exponent."""
+    return (value / step).to_integral_value(rounding=ROUND_HALF_EVEN) * step

@@ -1,0 +1,113 @@
+"""The exceptions livesession raises.
+
+Every error a person can cause is a ``LiveSessionError`` whose message is one line that
+says what is wrong and how to fix it. Messages never contain a secret.
+
+::
+
+    LiveSessionError
+    ├── ConfigError                 bad configuration, CLI arguments or environment
+    ├── InvalidTransition           a trigger that is illegal in the current state
+    ├── RunDirectoryError           a run directory that is missing, foreign or corrupt
+    │   └── AuditCorruption         a bad audit line in the middle of the chain
+    ├── CheckpointError             a checkpoint that cannot be read or written
+    ├── IdempotencyConflict         a key reserved again with different order parameters
+    ├── SinkFailure                 an artifact sink failed after its retries (fail closed)
+    ├── MissingExtra                an optional dependency is not installed
+    └── BrokerError                 a broker call failed (see the taxonomy below)
+        ├── Transient               never reached the venue: resend the same id after backoff
+        ├── OutcomeUnknown          may have been applied: look up by client id first
+        └── Rejected                final: the venue refused the request
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AuditCorruption",
+    "BrokerError",
+    "CheckpointError",
+    "ConfigError",
+    "IdempotencyConflict",
+    "InvalidTransition",
+    "LiveSessionError",
+    "MissingExtra",
+    "OutcomeUnknown",
+    "Rejected",
+    "RunDirectoryError",
+    "SinkFailure",
+    "Transient",
+]
+
+
+class LiveSessionError(Exception):
+    """Base class of every error livesession raises on purpose."""
+
+
+class ConfigError(LiveSessionError):
+    """Configuration, arguments or environment are invalid; the message says how to fix it."""
+
+
+class InvalidTransition(LiveSessionError):  # noqa: N818 - the name says what happened
+    """A trigger was fired in a state that does not allow it; the state is unchanged."""
+
+    def __init__(self, trigger: str, state: str) -> None:
+        super().__init__(f"trigger {trigger!r} is not allowed in state {state}")
+        self.trigger = trigger
+        self.state = state
+
+
+class RunDirectoryError(LiveSessionError):
+    """A run directory is missing, from another version, or corrupt."""
+
+
+class AuditCorruption(RunDirectoryError):
+    """A line in the middle of ``audit.jsonl`` is not valid or breaks the chain."""
+
+
+class CheckpointError(LiveSessionError):
+    """A checkpoint cannot be read, parsed or written."""
+
+
+class IdempotencyConflict(LiveSessionError):
+    """The same idempotency key was reserved with a different fingerprint."""
+
+
+class SinkFailure(LiveSessionError):
+    """An artifact sink kept failing after its retries; the session stopped trading."""
+
+
+class MissingExtra(LiveSessionError):
+    """An optional dependency is missing; the message names the extra to install."""
+
+    def __init__(self, module: str, extra: str) -> None:
+        super().__init__(
+            f"{module} is not installed: install it with `pip install 'livesession[{extra}]'`"
+        )
+        self.module = module
+        self.extra = extra
+
+
+class BrokerError(LiveSessionError):
+    """A broker call failed. Adapters raise one of the three subclasses, never this."""
+
+    def __init__(self, message: str, *, client_order_id: str | None = None) -> None:
+        super().__init__(message)
+        self.client_order_id = client_order_id
+
+
+class Transient(BrokerError):  # noqa: N818 - taxonomy names from the design
+    """The request never reached the venue; resending the same client id is safe."""
+
+
+class OutcomeUnknown(BrokerError):  # noqa: N818 - taxonomy names from the design
+    """The request may have been applied; look the order up before resending anything."""
+
+
+class Rejected(BrokerError):  # noqa: N818 - taxonomy names from the design
+    """The venue refused the request; final. ``reason`` is a short upper-case code."""
+
+    def __init__(
+        self, message: str, *, reason: str = "REJECTED", client_order_id: str | None = None
+    ) -> None:
+        super().__init__(message, client_order_id=client_order_id)
+        self.reason = reason

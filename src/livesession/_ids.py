@@ -1,0 +1,40 @@
+"""Deterministic identifiers: ``stable_id`` and client order ids (see ARTIFACTS.md)."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from typing import Any
+
+import orjson
+
+__all__ = ["RUN_ID_PATTERN", "client_order_id", "is_valid_run_id", "stable_id"]
+
+RUN_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,63}$")
+_CLIENT_ID_PREFIX = "ls"
+_CLIENT_ID_LEN = 32
+
+
+def stable_id(*parts: Any) -> str:
+    """SHA-256 of the canonical JSON of ``parts`` (sorted keys), first 24 hex characters.
+
+    The same parts give the same id on every machine and every ``PYTHONHASHSEED``.
+    """
+    return hashlib.sha256(orjson.dumps(list(parts), option=orjson.OPT_SORT_KEYS)).hexdigest()[:24]
+
+
+def client_order_id(run_id: str, strategy_id: str, intent_seq: int, leg: str = "main") -> str:
+    """The client order id of one order leg: 32 characters of ``[A-Za-z0-9]``.
+
+    Derived only from (run_id, strategy_id, intent sequence, leg), so a resumed or retried
+    session computes the same id for the same intent; accepted by Binance, Bybit and OKX.
+    """
+    digest = hashlib.sha256(
+        orjson.dumps([run_id, strategy_id, intent_seq, leg], option=orjson.OPT_SORT_KEYS)
+    ).hexdigest()
+    return (_CLIENT_ID_PREFIX + digest)[:_CLIENT_ID_LEN]
+
+
+def is_valid_run_id(run_id: str) -> bool:
+    """Whether ``run_id`` is a plain name: 1-64 of ``[A-Za-z0-9_.-]``, not starting with ``.``."""
+    return bool(RUN_ID_PATTERN.fullmatch(run_id))

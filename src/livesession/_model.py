@@ -1,0 +1,166 @@
+"""Concrete, frozen domain data: bars, intents, orders, broker reports."""
+
+from __future__ import annotations
+
+import enum
+from decimal import Decimal
+
+import attrs
+
+__all__ = [
+    "AckReport",
+    "Bar",
+    "BrokerReport",
+    "CancelReport",
+    "FillReport",
+    "Order",
+    "OrderIntent",
+    "OrderType",
+    "RejectReport",
+    "Side",
+    "VenueOrder",
+    "VenueOrderStatus",
+]
+
+
+class Side(enum.Enum):
+    """Order side."""
+
+    BUY = "BUY"
+    SELL = "SELL"
+
+    @property
+    def sign(self) -> int:
+        """+1 for BUY, -1 for SELL."""
+        return 1 if self is Side.BUY else -1
+
+
+class OrderType(enum.Enum):
+    """Order type."""
+
+    MARKET = "MARKET"
+    LIMIT = "LIMIT"
+    STOP = "STOP"
+
+
+class VenueOrderStatus(enum.Enum):
+    """An order's status as the venue reports it."""
+
+    NEW = "NEW"
+    PARTIALLY_FILLED = "PARTIALLY_FILLED"
+    FILLED = "FILLED"
+    CANCELED = "CANCELED"
+    REJECTED = "REJECTED"
+
+    @property
+    def is_open(self) -> bool:
+        """Whether the order can still fill."""
+        return self in (VenueOrderStatus.NEW, VenueOrderStatus.PARTIALLY_FILLED)
+
+
+@attrs.frozen(kw_only=True)
+class Bar:
+    """One OHLCV bar of one symbol; ``ts_ns`` is simulated time."""
+
+    symbol: str
+    ts_ns: int
+    open: Decimal
+    high: Decimal
+    low: Decimal
+    close: Decimal
+    volume: Decimal
+
+
+@attrs.frozen(kw_only=True)
+class OrderIntent:
+    """What a strategy wants: not yet an order, not yet checked by the safety rails."""
+
+    symbol: str
+    side: Side
+    quantity: Decimal
+    order_type: OrderType = OrderType.MARKET
+    limit_price: Decimal | None = None
+    reduce_only: bool = False
+    reason: str = ""
+
+
+@attrs.frozen(kw_only=True)
+class Order:
+    """An order as sent to a broker, identified by its deterministic client order id."""
+
+    client_order_id: str
+    symbol: str
+    side: Side
+    quantity: Decimal
+    order_type: OrderType = OrderType.MARKET
+    limit_price: Decimal | None = None
+    reduce_only: bool = False
+    oco_group: str | None = None
+
+    def fingerprint(self) -> str:
+        """What the idempotency store compares: the parameters that define this order."""
+        price = "" if self.limit_price is None else str(self.limit_price)
+        return "|".join(
+            (
+                self.symbol,
+                self.side.value,
+                str(self.quantity),
+                self.order_type.value,
+                price,
+                "R" if self.reduce_only else "",
+                self.oco_group or "",
+            )
+        )
+
+
+@attrs.frozen(kw_only=True)
+class VenueOrder:
+    """An order as the venue currently sees it (for lookups and reconciliation)."""
+
+    client_order_id: str
+    symbol: str
+    side: Side
+    quantity: Decimal
+    filled_quantity: Decimal
+    status: VenueOrderStatus
+    venue_order_id: str = ""
+
+
+@attrs.frozen(kw_only=True)
+class AckReport:
+    """The venue accepted an order."""
+
+    client_order_id: str
+    venue_order_id: str
+    ts_ns: int
+
+
+@attrs.frozen(kw_only=True)
+class FillReport:
+    """A (partial) fill; ``trade_id`` is unique per fill at the venue."""
+
+    client_order_id: str
+    trade_id: str
+    quantity: Decimal
+    price: Decimal
+    ts_ns: int
+
+
+@attrs.frozen(kw_only=True)
+class RejectReport:
+    """The venue rejected an order after accepting the request."""
+
+    client_order_id: str
+    reason: str
+    ts_ns: int
+
+
+@attrs.frozen(kw_only=True)
+class CancelReport:
+    """The venue cancelled an order (the rest of it, when partly filled)."""
+
+    client_order_id: str
+    ts_ns: int
+
+
+BrokerReport = AckReport | FillReport | RejectReport | CancelReport

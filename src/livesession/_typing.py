@@ -1,0 +1,190 @@
+"""Every protocol at the edges of the session, in one place."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from ._model import Bar, BrokerReport, Order, OrderIntent, VenueOrder
+
+__all__ = [
+    "Broker",
+    "CheckpointStore",
+    "Clock",
+    "IdempotencyRecord",
+    "IdempotencyStore",
+    "LineSink",
+    "MarketFeed",
+    "MetricsSink",
+    "Strategy",
+    "StrategyView",
+]
+
+
+@runtime_checkable
+class Clock(Protocol):
+    """**Protocol:** a source of time; ``now()`` is stamped into ``ts_utc``."""
+
+    def now(self) -> dt.datetime:
+        """The current moment, timezone-aware UTC."""
+        ...
+
+
+@runtime_checkable
+class MarketFeed(Protocol):
+    """**Protocol:** yields one bar per step; its state can be saved and restored."""
+
+    symbol: str
+
+    def next_bar(self, ts_ns: int) -> Bar | None:
+        """The bar for simulated time ``ts_ns``, or None when the feed is exhausted."""
+        ...
+
+    def get_state(self) -> dict[str, Any]:
+        """A JSON-compatible snapshot of the feed's position (for checkpoints)."""
+        ...
+
+    def set_state(self, state: Mapping[str, Any]) -> None:
+        """Restore a snapshot made by ``get_state``."""
+        ...
+
+
+class StrategyView(Protocol):
+    """**Protocol:** what a strategy may read about the session (read-only)."""
+
+    def position(self, symbol: str) -> Any:
+        """Net position in ``symbol`` (Decimal)."""
+        ...
+
+    def has_open_orders(self, symbol: str) -> bool:
+        """Whether any order in ``symbol`` is still open."""
+        ...
+
+
+@runtime_checkable
+class Strategy(Protocol):
+    """**Protocol:** turns bars into order intents, deterministically."""
+
+    strategy_id: str
+
+    def on_bar(self, bar: Bar, view: StrategyView) -> Sequence[OrderIntent]:
+        """The intents for this bar (possibly none)."""
+        ...
+
+    def get_state(self) -> dict[str, Any]:
+        """A JSON-compatible snapshot of the strategy's memory (for checkpoints)."""
+        ...
+
+    def set_state(self, state: Mapping[str, Any]) -> None:
+        """Restore a snapshot made by ``get_state``."""
+        ...
+
+
+@runtime_checkable
+class Broker(Protocol):
+    """**Protocol:** a venue; calls raise ``Transient``, ``OutcomeUnknown`` or ``Rejected``."""
+
+    kind: str
+    """``"mock"``, ``"realish"`` or ``"ccxt_sandbox"``; preflight reads it."""
+
+    def on_market(self, bar: Bar) -> None:
+        """See the latest bar (simulated venues price fills from it)."""
+        ...
+
+    def submit(self, order: Order, now_ns: int) -> None:
+        """Send an order; returns once the venue has the request."""
+        ...
+
+    def cancel(self, client_order_id: str, now_ns: int) -> None:
+        """Ask the venue to cancel an order."""
+        ...
+
+    def poll(self, now_ns: int) -> Sequence[BrokerReport]:
+        """Reports (acks, fills, rejects, cancels) due by ``now_ns``, in venue order."""
+        ...
+
+    def open_orders(self) -> Sequence[VenueOrder]:
+        """Orders the venue considers open."""
+        ...
+
+    def order_by_client_id(self, client_order_id: str) -> VenueOrder | None:
+        """Look an order up by client order id; None when the venue does not know it."""
+        ...
+
+    def close(self) -> None:
+        """Release connections and files."""
+        ...
+
+
+@runtime_checkable
+class LineSink(Protocol):
+    """**Protocol:** an append-only line sink for one JSON Lines artifact."""
+
+    def write_line(self, line: bytes) -> None:
+        """Append one line; ``line`` ends with ``\\n``."""
+        ...
+
+    def flush(self) -> None:
+        """Hand buffered lines to the operating system."""
+        ...
+
+    def sync(self) -> None:
+        """Make every written line durable (fsync where there is a file)."""
+        ...
+
+
+@runtime_checkable
+class MetricsSink(Protocol):
+    """**Protocol:** a sink that holds one document and replaces it whole."""
+
+    def replace(self, content: bytes) -> None:
+        """Replace the document atomically."""
+        ...
+
+
+class IdempotencyRecord(Protocol):
+    """**Protocol:** what an idempotency store remembers about one key."""
+
+    key: str
+    fingerprint: str
+    outcome: str | None
+    created: bool
+
+
+@runtime_checkable
+class IdempotencyStore(Protocol):
+    """**Protocol:** durable reservations of client order ids, made before sending."""
+
+    def reserve(self, key: str, fingerprint: str) -> IdempotencyRecord:
+        """Reserve ``key``; returns the new record or the existing one for this fingerprint.
+
+        Raises ``IdempotencyConflict`` when the key exists with another fingerprint.
+        """
+        ...
+
+    def complete(self, key: str, outcome: str) -> None:
+        """Record the final outcome of a reserved key."""
+        ...
+
+    def get(self, key: str) -> IdempotencyRecord | None:
+        """The record for ``key``, or None."""
+        ...
+
+    def close(self) -> None:
+        """Release files and connections."""
+        ...
+
+
+@runtime_checkable
+class CheckpointStore(Protocol):
+    """**Protocol:** holds the latest checkpoint of a run, replaced atomically."""
+
+    def save(self, checkpoint: Mapping[str, Any]) -> None:
+        """Replace the stored checkpoint atomically and durably."""
+        ...
+
+    def load(self) -> dict[str, Any] | None:
+        """The stored checkpoint, or None when there is none."""
+        ...
