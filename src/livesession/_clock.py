@@ -29,7 +29,7 @@ def format_utc(moment: dt.datetime) -> str:
 def parse_utc(text: str) -> dt.datetime:
     """Parse an RFC 3339 UTC time such as ``2026-01-01T00:00:00Z``."""
     try:
-        parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+        parsed = dt.datetime.fromisoformat(text)
     except ValueError:
         msg = f"not an RFC 3339 time: {text!r} (expected e.g. 2026-01-01T00:00:00Z)"
         raise ValueError(msg) from None

@@ -11,8 +11,11 @@ ZERO = Decimal(0)
 
 def to_decimal(value: object, *, field: str) -> Decimal:
     """Convert a str, int or Decimal to a finite Decimal; refuse floats and bools."""
-    if isinstance(value, bool) or isinstance(value, float):
-        msg = f"{field}: floats are not accepted for money or quantities; write it as a string, e.g. \"42000.50\""
+    if isinstance(value, (bool, float)):
+        msg = (
+            f"{field}: floats are not accepted for money or quantities; "
+            'write it as a string, e.g. "42000.50"'
+        )
         raise TypeError(msg)
     if isinstance(value, Decimal):
         result = value

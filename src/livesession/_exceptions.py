@@ -47,7 +47,7 @@ class ConfigError(LiveSessionError):
     """Configuration, arguments or environment are invalid; the message says how to fix it."""
 
 
-class InvalidTransition(LiveSessionError):  # noqa: N818 - the name says what happened
+class InvalidTransition(LiveSessionError):
     """A trigger was fired in a state that does not allow it; the state is unchanged."""
 
     def __init__(self, trigger: str, state: str) -> None:
@@ -95,15 +95,15 @@ class BrokerError(LiveSessionError):
         self.client_order_id = client_order_id
 
 
-class Transient(BrokerError):  # noqa: N818 - taxonomy names from the design
+class Transient(BrokerError):
     """The request never reached the venue; resending the same client id is safe."""
 
 
-class OutcomeUnknown(BrokerError):  # noqa: N818 - taxonomy names from the design
+class OutcomeUnknown(BrokerError):
     """The request may have been applied; look the order up before resending anything."""
 
 
-class Rejected(BrokerError):  # noqa: N818 - taxonomy names from the design
+class Rejected(BrokerError):
     """The venue refused the request; final. ``reason`` is a short upper-case code."""
 
     def __init__(

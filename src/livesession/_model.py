@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from decimal import Decimal
+from typing import Any
 
 import attrs
 
@@ -20,6 +21,8 @@ __all__ = [
     "Side",
     "VenueOrder",
     "VenueOrderStatus",
+    "order_from_json",
+    "order_to_json",
 ]
 
 
@@ -164,3 +167,31 @@ class CancelReport:
 
 
 BrokerReport = AckReport | FillReport | RejectReport | CancelReport
+
+
+def order_to_json(order: Order) -> dict[str, Any]:
+    """A JSON-compatible form of ``order`` (decimals as strings)."""
+    return {
+        "client_order_id": order.client_order_id,
+        "symbol": order.symbol,
+        "side": order.side.value,
+        "quantity": str(order.quantity),
+        "order_type": order.order_type.value,
+        "limit_price": None if order.limit_price is None else str(order.limit_price),
+        "reduce_only": order.reduce_only,
+        "oco_group": order.oco_group,
+    }
+
+
+def order_from_json(data: Any) -> Order:
+    """The order ``order_to_json`` described."""
+    return Order(
+        client_order_id=data["client_order_id"],
+        symbol=data["symbol"],
+        side=Side(data["side"]),
+        quantity=Decimal(data["quantity"]),
+        order_type=OrderType(data["order_type"]),
+        limit_price=None if data["limit_price"] is None else Decimal(data["limit_price"]),
+        reduce_only=data["reduce_only"],
+        oco_group=data["oco_group"],
+    )

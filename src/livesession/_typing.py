@@ -123,7 +123,7 @@ class LineSink(Protocol):
     """**Protocol:** an append-only line sink for one JSON Lines artifact."""
 
     def write_line(self, line: bytes) -> None:
-        """Append one line; ``line`` ends with ``\\n``."""
+        """Append one line; ``line`` ends with a newline."""
         ...
 
     def flush(self) -> None:

@@ -1,0 +1,180 @@
+"""The session's book: positions, cash, open orders and the fill ledger.
+
+Fills are applied once each (de-duplicated by trade id while their order is open), and
+the ledger of signed fill quantities is kept apart from positions so the runtime check
+"position = sum of fills" compares two independent sums.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+import attrs
+
+from ._decimal import ZERO, quantize
+from ._model import Order, OrderType, Side, order_from_json, order_to_json
+
+__all__ = ["Book", "BookView", "OpenOrder"]
+
+
+@attrs.define
+class OpenOrder:
+    """An order the session considers live."""
+
+    order: Order
+    acked: bool = False
+    filled: Decimal = ZERO
+    trade_ids: list[str] = attrs.Factory(list)
+
+
+@attrs.frozen(kw_only=True)
+class BookView:
+    """A read-only picture of the book at one moment."""
+
+    positions: Mapping[str, Decimal]
+    cash: Decimal
+    equity: Decimal
+    pnl: Decimal
+    open_orders: tuple[str, ...]
+
+
+class Book:
+    """Positions, cash and open orders of one session."""
+
+    def __init__(self, *, initial_cash: Decimal, price_tick: Decimal) -> None:
+        self.initial_cash = initial_cash
+        self.cash = initial_cash
+        self._tick = price_tick
+        self.positions: dict[str, Decimal] = {}
+        self.avg_price: dict[str, Decimal] = {}
+        self.ledger: dict[str, Decimal] = {}
+        self.last_price: dict[str, Decimal] = {}
+        self.open: dict[str, OpenOrder] = {}
+        self.day_peak_equity = initial_cash
+
+    # -- reading ----------------------------------------------------------------------
+
+    def position(self, symbol: str) -> Decimal:
+        """Net position in ``symbol``."""
+        return self.positions.get(symbol, ZERO)
+
+    def has_open_orders(self, symbol: str) -> bool:
+        """Whether any order in ``symbol`` is live."""
+        return any(o.order.symbol == symbol for o in self.open.values())
+
+    def equity(self) -> Decimal:
+        """Cash plus positions marked at the last price, quantised to the tick."""
+        value = self.cash
+        for symbol, qty in self.positions.items():
+            if qty:
+                value += qty * self.last_price.get(symbol, self.avg_price.get(symbol, ZERO))
+        return quantize(value, self._tick)
+
+    def exposure(self, symbol: str, price: Decimal) -> Decimal:
+        """Absolute notional of the position in ``symbol`` at ``price``."""
+        return abs(self.position(symbol)) * price
+
+    def stop_risk(self) -> Decimal:
+        """The notional of every open order that adds exposure (for portfolio heat)."""
+        total = ZERO
+        for live in self.open.values():
+            order = live.order
+            if order.reduce_only or order.order_type is OrderType.STOP:
+                continue
+            price = order.limit_price or self.last_price.get(order.symbol, ZERO)
+            total += (order.quantity - live.filled) * price
+        return total
+
+    def view(self) -> BookView:
+        """A frozen picture of the book."""
+        equity = self.equity()
+        return BookView(
+            positions=dict(self.positions),
+            cash=self.cash,
+            equity=equity,
+            pnl=equity - self.initial_cash,
+            open_orders=tuple(sorted(self.open)),
+        )
+
+    # -- changing -----------------------------------------------------------------------
+
+    def mark(self, symbol: str, price: Decimal) -> None:
+        """Record the last price of ``symbol``."""
+        self.last_price[symbol] = price
+
+    def add_order(self, order: Order) -> None:
+        """Track a submitted order."""
+        self.open[order.client_order_id] = OpenOrder(order=order)
+
+    def apply_fill(self, cid: str, trade_id: str, qty: Decimal, price: Decimal) -> bool:
+        """Apply a fill once; returns False for a duplicate or a fill of an unknown order."""
+        live = self.open.get(cid)
+        if live is None or trade_id in live.trade_ids:
+            return False
+        remaining = live.order.quantity - live.filled
+        if qty > remaining:
+            return False
+        live.trade_ids.append(trade_id)
+        live.filled += qty
+        symbol = live.order.symbol
+        signed = qty if live.order.side is Side.BUY else -qty
+        self.ledger[symbol] = self.ledger.get(symbol, ZERO) + signed
+        old = self.positions.get(symbol, ZERO)
+        new = old + signed
+        if old == 0 or (old > 0) == (signed > 0):
+            total = abs(old) + qty
+            prev = self.avg_price.get(symbol, price)
+            self.avg_price[symbol] = quantize((prev * abs(old) + price * qty) / total, self._tick)
+        elif new == 0 or (new > 0) != (old > 0):
+            self.avg_price[symbol] = price
+        self.positions[symbol] = new
+        self.cash -= signed * price
+        if live.filled == live.order.quantity:
+            del self.open[cid]
+        return True
+
+    def close_order(self, cid: str) -> OpenOrder | None:
+        """Stop tracking an order (cancelled or rejected)."""
+        return self.open.pop(cid, None)
+
+    # -- checkpoints --------------------------------------------------------------------
+
+    def get_state(self) -> dict[str, Any]:
+        """JSON-compatible state."""
+        return {
+            "cash": str(self.cash),
+            "positions": {k: str(v) for k, v in sorted(self.positions.items())},
+            "avg_price": {k: str(v) for k, v in sorted(self.avg_price.items())},
+            "ledger": {k: str(v) for k, v in sorted(self.ledger.items())},
+            "last_price": {k: str(v) for k, v in sorted(self.last_price.items())},
+            "day_peak_equity": str(self.day_peak_equity),
+            "open": [
+                {
+                    "order": order_to_json(live.order),
+                    "acked": live.acked,
+                    "filled": str(live.filled),
+                    "trade_ids": list(live.trade_ids),
+                }
+                for _, live in sorted(self.open.items())
+            ],
+        }
+
+    def set_state(self, state: Mapping[str, Any]) -> None:
+        """Restore ``get_state``'s snapshot."""
+        self.cash = Decimal(state["cash"])
+        self.positions = {k: Decimal(v) for k, v in state["positions"].items()}
+        self.avg_price = {k: Decimal(v) for k, v in state["avg_price"].items()}
+        self.ledger = {k: Decimal(v) for k, v in state["ledger"].items()}
+        self.last_price = {k: Decimal(v) for k, v in state["last_price"].items()}
+        self.day_peak_equity = Decimal(state["day_peak_equity"])
+        self.open = {}
+        for item in state["open"]:
+            order = order_from_json(item["order"])
+            self.open[order.client_order_id] = OpenOrder(
+                order=order,
+                acked=item["acked"],
+                filled=Decimal(item["filled"]),
+                trade_ids=list(item["trade_ids"]),
+            )

@@ -1,0 +1,62 @@
+"""Structured logging: JSON lines, redacted, tracebacks without locals.
+
+The library is silent until an application (or the CLI) calls ``configure_logging``;
+structlog is imported only then, so ``import livesession`` stays light.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import MutableMapping
+from typing import Any, TextIO
+
+from ._redact import redact
+
+__all__ = ["configure_logging", "get_logger", "redact_processor"]
+
+
+class _NullLogger:
+    """Swallows everything (the default until ``configure_logging``)."""
+
+    def _drop(self, *_args: object, **_kwargs: object) -> None:
+        """Drop the message."""
+
+    debug = info = warning = error = critical = exception = _drop
+
+
+def redact_processor(
+    _logger: object, _method: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """Replace secret-looking values (keys like ``api_key``, ``password``, ``dsn``)."""
+    cleaned: MutableMapping[str, Any] = redact(dict(event_dict))
+    if "event" in event_dict:
+        cleaned["event"] = redact(event_dict["event"])
+    return cleaned
+
+
+_state: dict[str, Any] = {"logger": _NullLogger()}
+
+
+def configure_logging(stream: TextIO | None = None, *, level: int = logging.INFO) -> None:
+    """Send livesession's logs as JSON lines to ``stream`` (stderr by default)."""
+    import structlog  # noqa: PLC0415 - loaded only when logging is wanted
+
+    _state["logger"] = structlog.wrap_logger(
+        structlog.PrintLogger(stream or sys.stderr),
+        processors=[
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            redact_processor,
+            structlog.processors.ExceptionRenderer(
+                structlog.tracebacks.ExceptionDictTransformer(show_locals=False)
+            ),
+            structlog.processors.JSONRenderer(sort_keys=True),
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(level),
+    )
+
+
+def get_logger() -> Any:
+    """The current livesession logger (a no-op until configured)."""
+    return _state["logger"]

@@ -1,0 +1,80 @@
+"""Build the strict ``transitions.Machine`` from the data-only lifecycle table."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from transitions import Machine, MachineError
+
+from ._exceptions import InvalidTransition
+from ._lifecycle import INITIAL_STATE, TERMINAL_STATES, TRANSITIONS, SessionState, Trigger
+
+__all__ = ["LifecycleMachine"]
+
+
+class _Model:
+    """The object ``transitions`` moves; it carries only ``state``."""
+
+    state: str
+
+
+class LifecycleMachine:
+    """The session's state machine: fire a trigger, or get ``InvalidTransition``.
+
+    Built with ``auto_transitions=False`` (no ``to_*`` shortcuts),
+    ``ignore_invalid_triggers=False`` and no queueing, so an illegal trigger raises and
+    leaves the state unchanged, and terminal states cannot be left.
+    """
+
+    def __init__(self) -> None:
+        self._model = _Model()
+        self._machine = Machine(
+            model=self._model,
+            states=[state.value for state in SessionState],
+            initial=INITIAL_STATE.value,
+            transitions=[
+                {"trigger": trigger.value, "source": source.value, "dest": dest.value}
+                for trigger, source, dest in TRANSITIONS
+            ],
+            auto_transitions=False,
+            ignore_invalid_triggers=False,
+            queued=False,
+            send_event=False,
+        )
+
+    @property
+    def state(self) -> SessionState:
+        """The current state."""
+        return SessionState(self._model.state)
+
+    @property
+    def is_terminal(self) -> bool:
+        """Whether no trigger can leave the current state."""
+        return self.state in TERMINAL_STATES
+
+    def fire(self, trigger: Trigger) -> SessionState:
+        """Fire ``trigger``; return the new state or raise ``InvalidTransition``."""
+        before = self._model.state
+        try:
+            fired: Any = getattr(self._model, trigger.value)()
+        except MachineError:
+            raise InvalidTransition(trigger.value, before) from None
+        if fired is not True:  # pragma: no cover - transitions returns True on success
+            raise InvalidTransition(trigger.value, before)
+        return self.state
+
+    def restore(self, state: SessionState) -> None:
+        """Put the machine back into ``state`` (resume from a checkpoint only)."""
+        self._machine.set_state(state.value, model=self._model)
+
+    def may_fire(self, trigger: Trigger) -> bool:
+        """Whether ``trigger`` is legal in the current state."""
+        return bool(self._machine.get_transitions(trigger.value, source=self._model.state))
+
+    def built_table(self) -> list[tuple[str, str, str]]:
+        """The (trigger, source, dest) rows of the built machine, for drift tests."""
+        rows: list[tuple[str, str, str]] = []
+        for trigger, event in self._machine.events.items():
+            for source, transitions in event.transitions.items():
+                rows.extend((trigger, source, str(t.dest)) for t in transitions)
+        return sorted(rows)

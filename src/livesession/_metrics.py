@@ -1,0 +1,78 @@
+"""Metrics derived from the event stream (never counted in a second place).
+
+``metrics.json`` (schema ``C2_DRYRUN_METRICS_V1``) holds only deterministic counts; the
+audit-derived fields (``audit_events``, ``audit_head``) are filled in by the recorder.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Final
+
+__all__ = ["METRICS_SCHEMA", "MetricsCollector"]
+
+METRICS_SCHEMA: Final = "C2_DRYRUN_METRICS_V1"
+_FILL_EVENTS: Final = frozenset({"ORDER_FILLED", "ORDER_PARTIALLY_FILLED"})
+
+
+class MetricsCollector:
+    """Counts events by type and rejections by reason."""
+
+    def __init__(self) -> None:
+        self.by_type: dict[str, int] = {}
+        self.rejects_by_reason: dict[str, int] = {}
+        self.status = "INIT"
+
+    def on_event(self, event_type: str, payload: Mapping[str, Any]) -> None:
+        """Count one event."""
+        by_type = self.by_type
+        by_type[event_type] = by_type.get(event_type, 0) + 1
+        if event_type == "BAR":
+            return
+        if event_type in ("RISK_REJECTED", "ORDER_REJECTED"):
+            reason = str(payload.get("rule") or payload.get("reason") or "UNKNOWN")
+            self.rejects_by_reason[reason] = self.rejects_by_reason.get(reason, 0) + 1
+        elif event_type == "PREFLIGHT_CHECK" and not payload.get("passed", True):
+            reason = str(payload.get("reason", "UNKNOWN"))
+            self.rejects_by_reason[reason] = self.rejects_by_reason.get(reason, 0) + 1
+        elif event_type in ("STATE_CHANGED", "SESSION_STOPPED"):
+            self.status = str(payload["status"])
+
+    def count(self, event_type: str) -> int:
+        """How many events of ``event_type`` were emitted."""
+        return self.by_type.get(event_type, 0)
+
+    def document(self, *, run_id: str, audit_events: int, audit_head: str) -> dict[str, Any]:
+        """The metrics.json object."""
+        by_type = self.by_type
+        return {
+            "schema": METRICS_SCHEMA,
+            "run_id": run_id,
+            "status": self.status,
+            "steps": by_type.get("BAR", 0),
+            "events_emitted": sum(by_type.values()),
+            "events_by_type": dict(sorted(by_type.items())),
+            "audit_events": audit_events,
+            "audit_head": audit_head,
+            "state_snapshots": by_type.get("STATE_CHANGED", 0)
+            + by_type.get("SESSION_STOPPED", 0)
+            + by_type.get("SESSION_STARTED", 0),
+            "sink_retries": by_type.get("SINK_WRITE_RETRIED", 0),
+            "orders_submitted": by_type.get("ORDER_SUBMITTED", 0),
+            "fills": sum(by_type.get(t, 0) for t in _FILL_EVENTS),
+            "rejects_by_reason": dict(sorted(self.rejects_by_reason.items())),
+        }
+
+    def get_state(self) -> dict[str, Any]:
+        """JSON-compatible state (for checkpoints)."""
+        return {
+            "by_type": dict(self.by_type),
+            "rejects_by_reason": dict(self.rejects_by_reason),
+            "status": self.status,
+        }
+
+    def set_state(self, state: Mapping[str, Any]) -> None:
+        """Restore ``get_state``'s snapshot."""
+        self.by_type = dict(state["by_type"])
+        self.rejects_by_reason = dict(state["rejects_by_reason"])
+        self.status = state["status"]

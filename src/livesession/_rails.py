@@ -1,0 +1,315 @@
+"""Safety rails: named pre-trade checks, each with a reason code.
+
+A rail is a small callable built by a public factory (``max_order_qty(limit)``) and
+answers ``None`` (pass) or a ``Rejection`` carrying the numbers that made it fire. Rails
+are pure: the session hands them a ``RiskContext`` and records what they answer.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Final, Protocol
+
+import attrs
+
+from ._config import RiskLimits
+from ._model import OrderIntent, OrderType, Side
+
+__all__ = [
+    "Rail",
+    "Rejection",
+    "RiskContext",
+    "allowlist",
+    "daily_loss",
+    "default_rails",
+    "execution_throttle",
+    "is_valid_symbol",
+    "max_order_notional",
+    "max_order_qty",
+    "order_rate",
+    "per_trade_risk",
+    "portfolio_heat",
+    "price_collar",
+    "reducing_only",
+]
+
+_SYMBOL: Final = re.compile(r"^[A-Z0-9]{2,12}/[A-Z0-9]{2,12}$")
+
+
+def is_valid_symbol(symbol: str) -> bool:
+    """Whether ``symbol`` looks like ``BASE/QUOTE`` in upper case."""
+    return bool(_SYMBOL.fullmatch(symbol))
+
+
+@attrs.frozen(kw_only=True)
+class Rejection:
+    """Why a rail refused an intent; ``detail`` holds the numbers as strings."""
+
+    rule: str
+    detail: dict[str, str]
+
+
+@attrs.frozen(kw_only=True)
+class RiskContext:
+    """What the rails may look at for one intent."""
+
+    last_price: Decimal
+    equity: Decimal
+    day_peak_equity: Decimal
+    position: Decimal
+    open_exposure: Decimal
+    orders_this_second: int
+    executions: int
+    trading_state: str
+
+
+class Rail(Protocol):
+    """**Protocol:** a pre-trade check with a reason code."""
+
+    @property
+    def rule(self) -> str:
+        """The reason code."""
+        ...
+
+    def __call__(self, intent: OrderIntent, ctx: RiskContext, /) -> Rejection | None:
+        """``None`` when the intent passes, else why not."""
+        ...
+
+
+def _increases(intent: OrderIntent, position: Decimal) -> bool:
+    """Whether the intent increases absolute exposure."""
+    signed = intent.quantity if intent.side is Side.BUY else -intent.quantity
+    return abs(position + signed) > abs(position)
+
+
+def _price(intent: OrderIntent, ctx: RiskContext) -> Decimal:
+    return intent.limit_price if intent.limit_price is not None else ctx.last_price
+
+
+@attrs.frozen
+class _Allowlist:
+    symbols: frozenset[str]
+    rule: str = "ALLOWLIST"
+
+    def __call__(self, intent: OrderIntent, _ctx: RiskContext) -> Rejection | None:
+        if intent.symbol in self.symbols:
+            return None
+        return Rejection(rule=self.rule, detail={"symbol": intent.symbol})
+
+
+@attrs.frozen
+class _MaxOrderQty:
+    limit: Decimal
+    rule: str = "MAX_ORDER_QTY"
+
+    def __call__(self, intent: OrderIntent, _ctx: RiskContext) -> Rejection | None:
+        if intent.quantity <= self.limit:
+            return None
+        return Rejection(
+            rule=self.rule, detail={"quantity": str(intent.quantity), "limit": str(self.limit)}
+        )
+
+
+@attrs.frozen
+class _MaxOrderNotional:
+    limit: Decimal
+    rule: str = "MAX_ORDER_NOTIONAL"
+
+    def __call__(self, intent: OrderIntent, ctx: RiskContext) -> Rejection | None:
+        notional = intent.quantity * _price(intent, ctx)
+        if notional <= self.limit:
+            return None
+        return Rejection(
+            rule=self.rule, detail={"notional": str(notional), "limit": str(self.limit)}
+        )
+
+
+@attrs.frozen
+class _PriceCollar:
+    pct: Decimal
+    rule: str = "PRICE_COLLAR"
+
+    def __call__(self, intent: OrderIntent, ctx: RiskContext) -> Rejection | None:
+        if (
+            intent.limit_price is None
+            or intent.order_type is OrderType.MARKET
+            or not ctx.last_price
+        ):
+            return None
+        deviation = abs(intent.limit_price - ctx.last_price) / ctx.last_price
+        if deviation <= self.pct:
+            return None
+        return Rejection(
+            rule=self.rule,
+            detail={
+                "price": str(intent.limit_price),
+                "last_price": str(ctx.last_price),
+                "deviation": str(deviation.quantize(Decimal("0.000001"))),
+                "limit": str(self.pct),
+            },
+        )
+
+
+@attrs.frozen
+class _PerTradeRisk:
+    pct: Decimal
+    stop_distance: Decimal
+    rule: str = "PER_TRADE_RISK"
+
+    def __call__(self, intent: OrderIntent, ctx: RiskContext) -> Rejection | None:
+        if not _increases(intent, ctx.position):
+            return None
+        risk = intent.quantity * _price(intent, ctx) * self.stop_distance
+        allowed = ctx.equity * self.pct
+        if risk <= allowed:
+            return None
+        return Rejection(rule=self.rule, detail={"risk": str(risk), "limit": str(allowed)})
+
+
+@attrs.frozen
+class _PortfolioHeat:
+    pct: Decimal
+    stop_distance: Decimal
+    rule: str = "PORTFOLIO_HEAT"
+
+    def __call__(self, intent: OrderIntent, ctx: RiskContext) -> Rejection | None:
+        if not _increases(intent, ctx.position):
+            return None
+        price = _price(intent, ctx)
+        heat = (ctx.open_exposure + intent.quantity * price) * self.stop_distance
+        allowed = ctx.equity * self.pct
+        if heat <= allowed:
+            return None
+        return Rejection(rule=self.rule, detail={"heat": str(heat), "limit": str(allowed)})
+
+
+@attrs.frozen
+class _DailyLoss:
+    pct: Decimal
+    rule: str = "DAILY_LOSS"
+
+    def __call__(self, intent: OrderIntent, ctx: RiskContext) -> Rejection | None:
+        if not _increases(intent, ctx.position) or ctx.day_peak_equity <= 0:
+            return None
+        drawdown = (ctx.day_peak_equity - ctx.equity) / ctx.day_peak_equity
+        if drawdown < self.pct:
+            return None
+        return Rejection(
+            rule=self.rule,
+            detail={
+                "drawdown": str(drawdown.quantize(Decimal("0.000001"))),
+                "limit": str(self.pct),
+                "peak_equity": str(ctx.day_peak_equity),
+                "equity": str(ctx.equity),
+            },
+        )
+
+
+@attrs.frozen
+class _OrderRate:
+    per_second: int
+    rule: str = "ORDER_RATE"
+
+    def __call__(self, _intent: OrderIntent, ctx: RiskContext) -> Rejection | None:
+        if ctx.orders_this_second < self.per_second:
+            return None
+        return Rejection(
+            rule=self.rule,
+            detail={
+                "orders_this_second": str(ctx.orders_this_second),
+                "limit": str(self.per_second),
+            },
+        )
+
+
+@attrs.frozen
+class _ExecutionThrottle:
+    limit: int
+    rule: str = "EXECUTION_THROTTLE"
+
+    def __call__(self, _intent: OrderIntent, ctx: RiskContext) -> Rejection | None:
+        if ctx.executions < self.limit:
+            return None
+        return Rejection(
+            rule=self.rule, detail={"executions": str(ctx.executions), "limit": str(self.limit)}
+        )
+
+
+@attrs.frozen
+class _TradingState:
+    rule: str = "TRADING_STATE"
+
+    def __call__(self, intent: OrderIntent, ctx: RiskContext) -> Rejection | None:
+        if ctx.trading_state == "ACTIVE":
+            return None
+        if ctx.trading_state == "REDUCING" and not _increases(intent, ctx.position):
+            return None
+        return Rejection(rule=self.rule, detail={"trading_state": ctx.trading_state})
+
+
+def allowlist(symbols: Sequence[str]) -> Rail:
+    """Refuse symbols that are not on the allowlist."""
+    return _Allowlist(frozenset(symbols))
+
+
+def max_order_qty(limit: Decimal) -> Rail:
+    """Refuse orders larger than ``limit`` units."""
+    return _MaxOrderQty(limit)
+
+
+def max_order_notional(limit: Decimal) -> Rail:
+    """Refuse orders worth more than ``limit`` (quantity times price)."""
+    return _MaxOrderNotional(limit)
+
+
+def price_collar(pct: Decimal) -> Rail:
+    """Refuse priced orders further than ``pct`` from the last price."""
+    return _PriceCollar(pct)
+
+
+def per_trade_risk(pct: Decimal, stop_distance: Decimal) -> Rail:
+    """Refuse a new exposure whose loss at ``stop_distance`` exceeds ``pct`` of equity."""
+    return _PerTradeRisk(pct, stop_distance)
+
+
+def portfolio_heat(pct: Decimal, stop_distance: Decimal) -> Rail:
+    """Refuse when all exposure at ``stop_distance`` would risk more than ``pct`` of equity."""
+    return _PortfolioHeat(pct, stop_distance)
+
+
+def daily_loss(pct: Decimal) -> Rail:
+    """Refuse new exposure once equity is ``pct`` below the day's peak."""
+    return _DailyLoss(pct)
+
+
+def order_rate(per_second: int) -> Rail:
+    """Refuse more than ``per_second`` orders in one simulated second."""
+    return _OrderRate(per_second)
+
+
+def execution_throttle(limit: int) -> Rail:
+    """Refuse orders once ``limit`` executions happened, until an operator re-enables."""
+    return _ExecutionThrottle(limit)
+
+
+def reducing_only() -> Rail:
+    """Enforce the trading state: ACTIVE passes, REDUCING only reduces, HALTED refuses."""
+    return _TradingState()
+
+
+def default_rails(limits: RiskLimits, symbols: Sequence[str]) -> tuple[Rail, ...]:
+    """Every rail, in the order they are checked, configured from ``limits``."""
+    return (
+        reducing_only(),
+        allowlist(symbols),
+        max_order_qty(limits.max_order_qty),
+        max_order_notional(limits.max_order_notional),
+        price_collar(limits.price_collar_pct),
+        per_trade_risk(limits.per_trade_risk_pct, limits.stop_distance_pct),
+        portfolio_heat(limits.portfolio_heat_pct, limits.stop_distance_pct),
+        daily_loss(limits.daily_loss_pct),
+        order_rate(limits.max_orders_per_sec),
+        execution_throttle(limits.max_executions),
+    )

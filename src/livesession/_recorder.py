@@ -1,0 +1,270 @@
+"""The event spine: every domain event is emitted here once, and its subscribers follow.
+
+Subscribers, in order: the events sink, the metrics collector, the audit writer (which
+maps some events to audit codes) and the structured log. State snapshots, the audit
+chain and metrics.json are written here too, so every artifact byte passes through one
+place that counts offsets and digests and applies the fail-closed sink policy.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+from collections.abc import Callable, Mapping
+from typing import Any, Final
+
+import orjson
+
+from ._audit import AuditChain
+from ._exceptions import SinkFailure
+from ._logging import get_logger
+from ._metrics import MetricsCollector
+from ._typing import LineSink, MetricsSink
+
+__all__ = ["EVENTS_SCHEMA", "SNAPSHOT_SCHEMA", "Recorder", "crashpoint"]
+
+EVENTS_SCHEMA: Final = "C2_DRYRUN_V1"
+SNAPSHOT_SCHEMA: Final = "C2_STATE_V1"
+_OPTS: Final = orjson.OPT_SORT_KEYS | orjson.OPT_APPEND_NEWLINE
+_SORT: Final = orjson.OPT_SORT_KEYS
+_QUIET_EVENTS: Final = frozenset({"BAR", "POSITION_CHANGED", "PREFLIGHT_CHECK"})
+
+# Crash points for the crash-test harness: LIVESESSION_CRASH_AT="label:n" kills the
+# process with SIGKILL at the n-th time ``label`` is reached. Read once, at import.
+_CRASH_SPEC = os.environ.get("LIVESESSION_CRASH_AT", "")
+_CRASH_LABEL, _, _CRASH_COUNT = _CRASH_SPEC.partition(":")
+_crash_hits: dict[str, int] = {}
+
+
+def crashpoint(label: str) -> None:
+    """Die here (SIGKILL) when the crash harness armed ``label``; otherwise nothing."""
+    if not _CRASH_LABEL or label != _CRASH_LABEL:
+        return
+    _crash_hits[label] = _crash_hits.get(label, 0) + 1
+    if _crash_hits[label] >= int(_CRASH_COUNT or "1"):
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _audit_for(event_type: str, payload: Mapping[str, Any]) -> str | None:
+    """The audit code an event maps to, if any."""
+    code = _DIRECT_CODES.get(event_type)
+    if code is not None:
+        return code
+    if event_type == "PREFLIGHT_CHECK" and not payload["passed"]:
+        return f"C2_REJECT_{payload['reason']}"
+    if event_type == "RISK_REJECTED":
+        return f"C2_REJECT_{payload['rule']}"
+    if event_type == "ORDER_REJECTED":
+        return f"C2_REJECT_{payload['reason']}"
+    if event_type == "STATE_CHANGED" and payload["to_state"] == "ERROR_REQUIRES_OPERATOR":
+        return "C2_OPERATOR_REQUIRED"
+    return None
+
+
+_DIRECT_CODES: Final = {
+    "SESSION_STARTED": "C2_DRYRUN_START",
+    "SINK_WRITE_RETRIED": "C2_SINK_WRITE_RETRY",
+    "SINK_WRITE_FAILED": "C2_SINK_WRITE_FAILED",
+    "KILL_SWITCH": "C2_KILL_SWITCH",
+    "KILL_SWITCH_FLAT": "C2_KILL_SWITCH_FLAT",
+    "OPERATOR_ACK": "C2_OPERATOR_ACK",
+    "TRADING_REENABLED": "C2_OPERATOR_REENABLE",
+    "RECONCILE_ESCALATED": "C2_RECONCILE_ESCALATED",
+}
+
+
+class Recorder:
+    """Writes the four contract artifacts for one run."""
+
+    def __init__(
+        self,
+        *,
+        run_id: str,
+        strategy_id: str,
+        events: LineSink,
+        states: LineSink,
+        audit: LineSink,
+        metrics: MetricsSink,
+        max_sink_retries: int = 0,
+        sync_each_line: bool = False,
+    ) -> None:
+        self.run_id = run_id
+        self.strategy_id = strategy_id
+        self._sinks: dict[str, LineSink] = {"events": events, "states": states, "audit": audit}
+        self._metrics_sink = metrics
+        self._max_retries = max_sink_retries
+        self._sync_each_line = sync_each_line
+        self.metrics = MetricsCollector()
+        self.chain = AuditChain(run_id)
+        self.event_seq = 0
+        self.snapshot_seq = 0
+        self.ts_sim = 0
+        self.ts_utc = ""
+        self.offsets: dict[str, int] = {"events": 0, "states": 0, "audit": 0}
+        self.digests: dict[str, Any] = {"events": hashlib.sha256(), "states": hashlib.sha256()}
+        self.dead: set[str] = set()
+        self._retry_events: list[dict[str, Any]] = []
+        self._draining = False
+        self.on_sink_failure: Callable[[str], None] | None = None
+
+    # -- time ----------------------------------------------------------------------------
+
+    def set_time(self, ts_sim: int, ts_utc: str) -> None:
+        """Stamp what follows with simulated time ``ts_sim`` and clock time ``ts_utc``."""
+        self.ts_sim = ts_sim
+        self.ts_utc = ts_utc
+
+    # -- the spine ---------------------------------------------------------------------------
+
+    def emit(self, event_type: str, payload: dict[str, Any]) -> None:
+        """Emit one domain event to every subscriber."""
+        seq = self.event_seq + 1
+        run_id = self.run_id
+        strategy_id = self.strategy_id
+        event_id = hashlib.sha256(
+            orjson.dumps([run_id, strategy_id, event_type, seq, payload], option=_SORT)
+        ).hexdigest()[:24]
+        line = orjson.dumps(
+            {
+                "event_id": event_id,
+                "event_type": event_type,
+                "payload": payload,
+                "run_id": run_id,
+                "schema": EVENTS_SCHEMA,
+                "seq": seq,
+                "strategy_id": strategy_id,
+                "ts_sim": self.ts_sim,
+                "ts_utc": self.ts_utc,
+            },
+            option=_OPTS,
+        )
+        self.event_seq = seq
+        self.metrics.on_event(event_type, payload)
+        if self._write("events", line):
+            self.digests["events"].update(line)
+        code = _audit_for(event_type, payload)
+        if code is not None:
+            self.audit(code, payload)
+        if event_type not in _QUIET_EVENTS:
+            get_logger().info(event_type.lower(), run_id=run_id, seq=seq, **payload)
+        self._drain_retry_events()
+
+    def snapshot(self, record: dict[str, Any]) -> None:
+        """Write one state snapshot (``record`` without schema, seq and times)."""
+        self.snapshot_seq += 1
+        record["schema"] = SNAPSHOT_SCHEMA
+        record["seq"] = self.snapshot_seq
+        record["run_id"] = self.run_id
+        record["strategy_id"] = self.strategy_id
+        record["ts_sim"] = self.ts_sim
+        record["ts_utc"] = self.ts_utc
+        line = orjson.dumps(record, option=_OPTS)
+        if self._write("states", line):
+            self.digests["states"].update(line)
+        self._drain_retry_events()
+
+    def audit(self, code: str, payload: dict[str, Any]) -> None:
+        """Append one record to the hash-chained audit log."""
+        if "audit" in self.dead:
+            return
+        line = self.chain.build(code, payload, self.ts_utc)
+        if self._write("audit", line):
+            self.chain.commit(line)
+
+    def write_metrics(self) -> None:
+        """Replace metrics.json with the current counts."""
+        document = self.metrics.document(
+            run_id=self.run_id, audit_events=self.chain.seq, audit_head=self.chain.head
+        )
+        content = orjson.dumps(document, option=_SORT | orjson.OPT_INDENT_2) + b"\n"
+        self._with_retries("metrics", lambda: self._metrics_sink.replace(content))
+
+    def digest_hex(self) -> dict[str, str]:
+        """SHA-256 of events.jsonl and state_snapshots.jsonl as written so far."""
+        return {
+            "events.jsonl": self.digests["events"].hexdigest(),
+            "state_snapshots.jsonl": self.digests["states"].hexdigest(),
+        }
+
+    def flush(self, *, sync: bool) -> None:
+        """Flush every live sink; with ``sync``, make them durable (group commit)."""
+        for name, sink in self._sinks.items():
+            if name in self.dead:
+                continue
+            self._with_retries(name, sink.sync if sync else sink.flush)
+
+    # -- writing with the fail-closed policy --------------------------------------------------
+
+    def _write(self, name: str, line: bytes) -> bool:
+        if name in self.dead:
+            return False
+        sink = self._sinks[name]
+        crashpoint(f"write_{name}")
+        self._with_retries(name, lambda: sink.write_line(line))
+        if self._sync_each_line:
+            self._with_retries(name, sink.sync)
+        self.offsets[name] += len(line)
+        return True
+
+    def _with_retries(self, name: str, action: Callable[[], None]) -> None:
+        try:
+            action()
+        except Exception as first:  # noqa: BLE001 - any sink error goes through the policy
+            error = first
+        else:
+            return
+        for attempt in range(1, self._max_retries + 1):
+            try:
+                action()
+            except Exception as again:  # noqa: BLE001 - same policy for every attempt
+                error = again
+                continue
+            self._retry_events.append(
+                {"sink": name, "attempts": attempt, "error": type(error).__name__}
+            )
+            return
+        self.dead.add(name)
+        if self.on_sink_failure is not None:
+            self.on_sink_failure(name)
+        raise SinkFailure(
+            f"{name} sink failed after {self._max_retries} retries ({type(error).__name__}); "
+            "the session stopped trading"
+        )
+
+    def _drain_retry_events(self) -> None:
+        if not self._retry_events or self._draining:
+            return
+        self._draining = True
+        try:
+            while self._retry_events:
+                self.emit("SINK_WRITE_RETRIED", self._retry_events.pop(0))
+        finally:
+            self._draining = False
+
+    # -- checkpoints -----------------------------------------------------------------------
+
+    def get_state(self) -> dict[str, Any]:
+        """Counters, offsets and the audit head (for checkpoints)."""
+        return {
+            "event_seq": self.event_seq,
+            "snapshot_seq": self.snapshot_seq,
+            "audit_seq": self.chain.seq,
+            "audit_head": self.chain.head,
+            "offsets": dict(self.offsets),
+            "ts_sim": self.ts_sim,
+            "ts_utc": self.ts_utc,
+            "metrics": self.metrics.get_state(),
+        }
+
+    def set_state(self, state: Mapping[str, Any], digests: Mapping[str, Any]) -> None:
+        """Restore counters and running digests (re-hashed from the files by the caller)."""
+        self.event_seq = state["event_seq"]
+        self.snapshot_seq = state["snapshot_seq"]
+        self.chain.seq = state["audit_seq"]
+        self.chain.head = state["audit_head"]
+        self.offsets = dict(state["offsets"])
+        self.ts_sim = state["ts_sim"]
+        self.ts_utc = state["ts_utc"]
+        self.metrics.set_state(state["metrics"])
+        self.digests = dict(digests)

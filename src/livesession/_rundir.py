@@ -1,0 +1,369 @@
+"""Run directories: create a run, and resume a crashed one from its checkpoint.
+
+A run directory holds the four contract artifacts plus ``config.json`` (the effective
+configuration), ``checkpoint.json``, the idempotency store, the mock venue's journal,
+``session.log.jsonl`` and ``timings.json``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Final
+
+import orjson
+
+from . import _clock
+from ._audit import GENESIS_HASH
+from ._config import DryrunConfig
+from ._exceptions import (
+    AuditCorruption,
+    CheckpointError,
+    ConfigError,
+    LiveSessionError,
+    RunDirectoryError,
+)
+from ._fsutil import atomic_write_bytes, truncate_to
+from ._orchestrator import LiveSessionOrchestrator, default_broker
+from ._sinks import FileLineSink, FileMetricsSink
+from ._typing import Broker, Clock
+from ._version import __version__
+from .brokers.mock import FillModel, MockBroker
+from .stores import FileCheckpointStore, open_idempotency_store
+
+__all__ = [
+    "ARTIFACTS",
+    "BrokerFactory",
+    "create_run",
+    "open_broker",
+    "resume_run",
+]
+
+ARTIFACTS: Final = {
+    "events": "events.jsonl",
+    "states": "state_snapshots.jsonl",
+    "audit": "audit.jsonl",
+}
+METRICS_FILE: Final = "metrics.json"
+CONFIG_FILE: Final = "config.json"
+CHECKPOINT_FILE: Final = "checkpoint.json"
+JOURNAL_FILE: Final = "broker_journal.jsonl"
+RUN_META_FILE: Final = "run.json"
+_RUN_FORMAT: Final = "livesession-run/1"
+_CHECKPOINT_FORMAT: Final = "livesession-checkpoint/1"
+
+BrokerFactory = Callable[[DryrunConfig, Path], Broker]
+
+
+def open_broker(cfg: DryrunConfig, run_dir: Path) -> Broker:
+    """The broker ``cfg.broker`` names, with its venue journal in ``run_dir``."""
+    if cfg.broker == "mock":
+        fm = cfg.fill_model
+        return MockBroker(
+            seed=cfg.seed,
+            fill_model=FillModel(
+                latency_ns=fm.latency_ms * 1_000_000,
+                partial_fill_ratio=fm.partial_fill_ratio,
+                reject_rate=fm.reject_rate,
+                slippage_bps=fm.slippage_bps,
+            ),
+            price_tick=cfg.price_tick,
+            qty_lot=cfg.qty_lot,
+            journal=run_dir / JOURNAL_FILE,
+        )
+    if cfg.broker == "realish":
+        from .brokers.realish import RealishBroker  # noqa: PLC0415 - adapter loaded when chosen
+
+        return RealishBroker.from_config(cfg, journal=run_dir / JOURNAL_FILE)
+    if cfg.broker.startswith("ccxt:"):
+        from .brokers.ccxt_sandbox import broker_from_config  # noqa: PLC0415 - optional extra
+
+        return broker_from_config(cfg)
+    return default_broker(cfg)
+
+
+def _config_bytes(cfg: DryrunConfig) -> bytes:
+    return orjson.dumps(cfg.to_dict(), option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2) + b"\n"
+
+
+def config_hash(cfg: DryrunConfig) -> str:
+    """SHA-256 of the canonical configuration."""
+    return hashlib.sha256(orjson.dumps(cfg.to_dict(), option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+def create_run(
+    cfg: DryrunConfig,
+    out_dir: Path,
+    *,
+    idempotency_backend: str = "sqlite",
+    clock: Clock | None = None,
+    broker_factory: BrokerFactory = open_broker,
+    live_override: bool = False,
+) -> LiveSessionOrchestrator:
+    """Create ``out_dir/<run_id>/`` (never overwriting one) and a session writing into it."""
+    run_dir = out_dir / cfg.run_id
+    if run_dir.exists():
+        raise RunDirectoryError(
+            f"run directory {run_dir} already exists: choose another --run-id or move it away"
+        )
+    if idempotency_backend not in ("memory", "jsonl", "sqlite"):
+        raise ConfigError(
+            f"unknown idempotency backend {idempotency_backend!r}: choose memory, jsonl or sqlite"
+        )
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        run_dir.mkdir()
+    except FileExistsError:
+        raise RunDirectoryError(f"run directory {run_dir} already exists") from None
+    except OSError as exc:
+        raise RunDirectoryError(f"cannot create run directory {run_dir}: {exc.strerror}") from None
+    atomic_write_bytes(run_dir / CONFIG_FILE, _config_bytes(cfg))
+    atomic_write_bytes(
+        run_dir / RUN_META_FILE,
+        orjson.dumps(
+            {
+                "format": _RUN_FORMAT,
+                "version": __version__,
+                "idempotency_backend": idempotency_backend,
+                "config_hash": config_hash(cfg),
+            },
+            option=orjson.OPT_SORT_KEYS,
+        )
+        + b"\n",
+    )
+    return _open_session(
+        cfg,
+        run_dir,
+        idempotency_backend=idempotency_backend,
+        clock=clock,
+        broker_factory=broker_factory,
+        append=False,
+        live_override=live_override,
+    )
+
+
+def _open_session(
+    cfg: DryrunConfig,
+    run_dir: Path,
+    *,
+    idempotency_backend: str,
+    clock: Clock | None,
+    broker_factory: BrokerFactory,
+    append: bool,
+    live_override: bool = False,
+) -> LiveSessionOrchestrator:
+    sim = _clock.SimClock(cfg.start)
+    return LiveSessionOrchestrator(
+        cfg,
+        clock=clock,
+        broker=broker_factory(cfg, run_dir),
+        event_sink=FileLineSink(run_dir / ARTIFACTS["events"], append=append),
+        state_sink=FileLineSink(run_dir / ARTIFACTS["states"], append=append),
+        audit_sink=FileLineSink(run_dir / ARTIFACTS["audit"], append=append),
+        metrics_sink=FileMetricsSink(run_dir / METRICS_FILE),
+        idempotency=open_idempotency_store(idempotency_backend, run_dir, clock=sim),
+        checkpoints=FileCheckpointStore(run_dir / CHECKPOINT_FILE),
+        live_override=live_override,
+    )
+
+
+def read_run_config(run_dir: Path) -> tuple[DryrunConfig, dict[str, Any]]:
+    """The config and run metadata of an existing run directory (nothing is changed)."""
+    if not run_dir.exists():
+        raise RunDirectoryError(f"run directory {run_dir} does not exist")
+    if not run_dir.is_dir():
+        raise RunDirectoryError(f"{run_dir} is not a directory")
+    meta_path = run_dir / RUN_META_FILE
+    try:
+        meta = orjson.loads(meta_path.read_bytes())
+    except FileNotFoundError:
+        raise RunDirectoryError(
+            f"{run_dir} is not a livesession run directory (no {RUN_META_FILE})"
+        ) from None
+    except orjson.JSONDecodeError:
+        raise RunDirectoryError(f"{meta_path} is corrupt (not JSON)") from None
+    if not isinstance(meta, dict) or meta.get("format") != _RUN_FORMAT:
+        raise RunDirectoryError(
+            f"{run_dir} was written by another livesession version "
+            f"(format {meta.get('format') if isinstance(meta, dict) else '?'!r}, "
+            f"this is {_RUN_FORMAT})"
+        )
+    try:
+        data = orjson.loads((run_dir / CONFIG_FILE).read_bytes())
+        cfg = DryrunConfig.from_mapping(data)
+    except FileNotFoundError:
+        raise RunDirectoryError(f"{run_dir} has no {CONFIG_FILE}") from None
+    except (orjson.JSONDecodeError, ConfigError) as exc:
+        raise RunDirectoryError(f"{run_dir / CONFIG_FILE} is corrupt: {exc}") from None
+    if meta.get("config_hash") != config_hash(cfg):
+        raise RunDirectoryError(f"{run_dir / CONFIG_FILE} does not match the run's config hash")
+    return cfg, meta
+
+
+def _check_audit_prefix(path: Path, offset: int, head: str, seq: int) -> None:
+    """The audit lines up to ``offset`` form a chain ending in ``head`` with ``seq`` lines."""
+    try:
+        with path.open("rb") as f:
+            data = f.read(offset)
+    except FileNotFoundError:
+        raise AuditCorruption(f"{path} is missing") from None
+    if len(data) < offset:
+        raise AuditCorruption(
+            f"{path} is shorter ({len(data)} bytes) than its checkpoint says ({offset} bytes)"
+        )
+    prev = GENESIS_HASH
+    lines = data.split(b"\n")[:-1] if data else []
+    for number, line in enumerate(lines, start=1):
+        try:
+            record = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            raise AuditCorruption(f"{path}:{number}: corrupt audit line (not JSON)") from None
+        if (
+            not isinstance(record, dict)
+            or record.get("prev_hash") != prev
+            or record.get("seq") != number
+        ):
+            raise AuditCorruption(f"{path}:{number}: audit chain broken (prev_hash or seq)")
+        prev = hashlib.sha256(line).hexdigest()
+    if len(lines) != seq or prev != head:
+        raise AuditCorruption(f"{path}: audit head does not match the checkpoint")
+
+
+def _prefix_digest(path: Path, offset: int) -> Any:
+    digest = hashlib.sha256()
+    remaining = offset
+    with path.open("rb") as f:
+        while remaining:
+            chunk = f.read(min(remaining, 1 << 20))
+            if not chunk:
+                raise RunDirectoryError(f"{path} is shorter than its checkpoint says")
+            digest.update(chunk)
+            remaining -= len(chunk)
+    return digest
+
+
+def load_checkpoint(run_dir: Path) -> dict[str, Any] | None:
+    """The run's checkpoint, validated; None when the run never reached one."""
+    try:
+        checkpoint = FileCheckpointStore(run_dir / CHECKPOINT_FILE).load()
+    except CheckpointError as exc:
+        raise RunDirectoryError(str(exc)) from None
+    if checkpoint is None:
+        return None
+    if not isinstance(checkpoint, dict) or checkpoint.get("format") != _CHECKPOINT_FORMAT:
+        fmt = checkpoint.get("format") if isinstance(checkpoint, dict) else None
+        raise RunDirectoryError(
+            f"{run_dir / CHECKPOINT_FILE} was written by another version (format {fmt!r}, "
+            f"this is {_CHECKPOINT_FORMAT})"
+        )
+    required = ("recorder", "book", "feed", "strategy", "fsm_state", "steps", "ts_sim")
+    missing = [key for key in required if key not in checkpoint]
+    if missing:
+        raise RunDirectoryError(f"{run_dir / CHECKPOINT_FILE} is corrupt: missing {missing[0]}")
+    return checkpoint
+
+
+def _validate_artifacts(run_dir: Path, checkpoint: dict[str, Any] | None) -> dict[str, int]:
+    """The artifact offsets to cut back to, after checking the files can be resumed."""
+    offsets = {"events": 0, "states": 0, "audit": 0}
+    if checkpoint is not None:
+        rec_state = checkpoint["recorder"]
+        offsets = dict(rec_state["offsets"])
+        _check_audit_prefix(
+            run_dir / ARTIFACTS["audit"],
+            offsets["audit"],
+            rec_state["audit_head"],
+            rec_state["audit_seq"],
+        )
+        for name in ("events", "states"):
+            path = run_dir / ARTIFACTS[name]
+            size = path.stat().st_size if path.exists() else -1
+            if size < offsets[name]:
+                raise RunDirectoryError(
+                    f"{path} is shorter than its checkpoint says: the run directory is damaged"
+                )
+    return offsets
+
+
+def resume_run(
+    run_dir: Path,
+    *,
+    clock: Clock | None = None,
+    broker_factory: BrokerFactory = open_broker,
+) -> LiveSessionOrchestrator:
+    """Reopen a crashed run at its last checkpoint, ready to continue.
+
+    Validates everything first and changes nothing on disk when anything is wrong. Then
+    cuts each artifact back to the checkpoint's offset (the tail goes to ``<file>.torn``),
+    restores the session, lets the venue journal replay, and audits ``C2_RESUME``.
+    """
+    cfg, meta = read_run_config(run_dir)
+    checkpoint = load_checkpoint(run_dir)
+    if checkpoint is not None and checkpoint.get("sealed"):
+        raise RunDirectoryError(
+            f"nothing to resume: run {cfg.run_id} already ended with status "
+            f"{'FAILED' if checkpoint.get('failed') else checkpoint['fsm_state']}"
+        )
+    offsets = _validate_artifacts(run_dir, checkpoint)
+    # Validated: from here on the run directory is changed.
+    torn: dict[str, int] = {}
+    for name, file_name in ARTIFACTS.items():
+        path = run_dir / file_name
+        if not path.exists():
+            path.touch()
+        tail = truncate_to(path, offsets[name])
+        if tail:
+            torn[file_name] = len(tail)
+    for stale in run_dir.glob(".*.tmp"):
+        stale.unlink(missing_ok=True)
+    session = _open_session(
+        cfg,
+        run_dir,
+        idempotency_backend=str(meta.get("idempotency_backend", "sqlite")),
+        clock=clock,
+        broker_factory=broker_factory,
+        append=True,
+    )
+    broker = session.broker
+    in_flight: list[dict[str, str]] = []
+    if checkpoint is not None:
+        digests = {
+            "events": _prefix_digest(run_dir / ARTIFACTS["events"], offsets["events"]),
+            "states": _prefix_digest(run_dir / ARTIFACTS["states"], offsets["states"]),
+        }
+        session.restore_state(checkpoint, digests)
+        resume_at = getattr(broker, "resume_at", None)
+        if callable(resume_at):
+            resume_at(checkpoint["ts_sim"])
+        for order in session.iter_open_orders():
+            venue = broker.order_by_client_id(order.client_order_id)
+            in_flight.append(
+                {
+                    "client_order_id": order.client_order_id,
+                    "venue_status": "UNKNOWN" if venue is None else venue.status.value,
+                }
+            )
+    elif isinstance(broker, MockBroker):
+        broker.resume_at(-1)
+    session.recorder.audit(
+        "C2_RESUME",
+        {
+            "from_step": 0 if checkpoint is None else checkpoint["steps"],
+            "torn_bytes": torn,
+            "in_flight": in_flight,
+            "checkpoint": checkpoint is not None,
+        },
+    )
+    return session
+
+
+def checkpoint_summary(run_dir: Path) -> dict[str, Any]:
+    """What the checkpoint says, for operators (never raises on a missing one)."""
+    try:
+        checkpoint = load_checkpoint(run_dir)
+    except LiveSessionError as exc:
+        return {"error": str(exc)}
+    if checkpoint is None:
+        return {"checkpoint": False}
+    return {"checkpoint": True, "steps": checkpoint["steps"], "state": checkpoint["fsm_state"]}

@@ -1,0 +1,175 @@
+"""Sinks for the run artifacts: files, open file objects, and memory.
+
+The orchestrator writes bytes lines. Anything with ``write_line``/``flush``/``sync`` is
+a sink; plain file objects (text or binary, as ``open(path, "w")`` gives) are wrapped.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+from typing import IO, Any
+
+from ._fsutil import atomic_write_bytes
+from ._typing import LineSink, MetricsSink
+
+__all__ = [
+    "FileLineSink",
+    "FileMetricsSink",
+    "FileObjectLineSink",
+    "FileObjectMetricsSink",
+    "MemoryLineSink",
+    "MemoryMetricsSink",
+    "as_line_sink",
+    "as_metrics_sink",
+]
+
+
+class FileLineSink:
+    """Appends lines to a file it owns (binary, buffered); ``sync`` is fsync."""
+
+    def __init__(self, path: Path, *, append: bool = False) -> None:
+        self.path = path
+        self._file: IO[bytes] = path.open("ab" if append else "xb", buffering=1 << 16)
+
+    def write_line(self, line: bytes) -> None:
+        """Append one line."""
+        self._file.write(line)
+
+    def flush(self) -> None:
+        """Flush the buffer to the operating system."""
+        self._file.flush()
+
+    def sync(self) -> None:
+        """Flush and fdatasync."""
+        self._file.flush()
+        os.fdatasync(self._file.fileno())
+
+    def tell(self) -> int:
+        """Bytes written so far (the file's length once flushed)."""
+        return self._file.tell()
+
+    def close(self) -> None:
+        """Flush and close."""
+        if not self._file.closed:
+            self._file.flush()
+            self._file.close()
+
+    def __repr__(self) -> str:
+        return f"FileLineSink({str(self.path)!r})"
+
+
+class FileObjectLineSink:
+    """Wraps an open file object given by the caller (text or binary)."""
+
+    def __init__(self, file: IO[Any]) -> None:
+        self._file = file
+        self._text = isinstance(file, io.TextIOBase)
+
+    def write_line(self, line: bytes) -> None:
+        """Append one line."""
+        if self._text:
+            self._file.write(line.decode("utf-8"))
+        else:
+            self._file.write(line)
+
+    def flush(self) -> None:
+        """Flush the file object."""
+        self._file.flush()
+
+    def sync(self) -> None:
+        """Flush, and fsync when the object has a file descriptor."""
+        self._file.flush()
+        try:
+            fd = self._file.fileno()
+        except (OSError, io.UnsupportedOperation):
+            return
+        os.fsync(fd)
+
+    def __repr__(self) -> str:
+        return f"FileObjectLineSink({getattr(self._file, 'name', '?')!r})"
+
+
+class MemoryLineSink:
+    """Keeps lines in memory (tests and embedding apps that forward lines elsewhere)."""
+
+    def __init__(self) -> None:
+        self.lines: list[bytes] = []
+
+    def write_line(self, line: bytes) -> None:
+        """Keep one line."""
+        self.lines.append(line)
+
+    def flush(self) -> None:
+        """Nothing to flush."""
+
+    def sync(self) -> None:
+        """Nothing to sync."""
+
+    def getvalue(self) -> bytes:
+        """All lines as one byte string."""
+        return b"".join(self.lines)
+
+    def __repr__(self) -> str:
+        return f"MemoryLineSink({len(self.lines)} lines)"
+
+
+class FileMetricsSink:
+    """Replaces a metrics file atomically (tmp, fsync, rename, fsync dir)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def replace(self, content: bytes) -> None:
+        """Replace the file."""
+        atomic_write_bytes(self.path, content)
+
+    def __repr__(self) -> str:
+        return f"FileMetricsSink({str(self.path)!r})"
+
+
+class FileObjectMetricsSink:
+    """Rewrites an open file object from the start (for callers that pass ``open(..., "w")``)."""
+
+    def __init__(self, file: IO[Any]) -> None:
+        self._file = file
+        self._text = isinstance(file, io.TextIOBase)
+
+    def replace(self, content: bytes) -> None:
+        """Truncate and rewrite."""
+        self._file.seek(0)
+        self._file.truncate()
+        self._file.write(content.decode("utf-8") if self._text else content)
+        self._file.flush()
+
+
+class MemoryMetricsSink:
+    """Keeps the latest metrics document in memory."""
+
+    def __init__(self) -> None:
+        self.content = b""
+
+    def replace(self, content: bytes) -> None:
+        """Keep the document."""
+        self.content = content
+
+
+def as_line_sink(target: object) -> LineSink:
+    """Use ``target`` as a line sink: a sink as it is, a file object wrapped."""
+    if isinstance(target, LineSink):
+        return target
+    if hasattr(target, "write") and hasattr(target, "flush"):
+        return FileObjectLineSink(target)  # type: ignore[arg-type]
+    msg = f"not a sink or writable file object: {type(target).__name__}"
+    raise TypeError(msg)
+
+
+def as_metrics_sink(target: object) -> MetricsSink:
+    """Use ``target`` as a metrics sink: a sink as it is, a file object wrapped."""
+    if isinstance(target, MetricsSink):
+        return target
+    if hasattr(target, "write") and hasattr(target, "seek"):
+        return FileObjectMetricsSink(target)  # type: ignore[arg-type]
+    msg = f"not a metrics sink or writable file object: {type(target).__name__}"
+    raise TypeError(msg)

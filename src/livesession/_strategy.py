@@ -1,0 +1,76 @@
+"""The built-in demo strategy: a long-only simple-moving-average crossover."""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+from typing import Any
+
+from ._decimal import ZERO
+from ._model import Bar, OrderIntent, Side
+from ._typing import StrategyView
+
+__all__ = ["SmaCrossover"]
+
+
+class SmaCrossover:
+    """Hold ``order_qty`` while the fast SMA is above the slow SMA, else stay flat.
+
+    Emits at most one intent per bar, and none while an order in the symbol is open.
+    """
+
+    def __init__(
+        self, *, strategy_id: str, fast: int = 5, slow: int = 20, order_qty: Decimal
+    ) -> None:
+        if fast >= slow:
+            msg = f"fast ({fast}) must be smaller than slow ({slow})"
+            raise ValueError(msg)
+        self.strategy_id = strategy_id
+        self._fast = fast
+        self._slow = slow
+        self._qty = order_qty
+        self._closes: deque[Decimal] = deque(maxlen=slow)
+        self._fast_sum = ZERO
+        self._slow_sum = ZERO
+
+    def on_bar(self, bar: Bar, view: StrategyView) -> Sequence[OrderIntent]:
+        """Update the averages with the bar's close; return the intent to reach the target."""
+        closes = self._closes
+        if len(closes) == self._slow:
+            self._slow_sum -= closes[0]
+        if len(closes) >= self._fast:
+            self._fast_sum -= closes[-self._fast]
+        closes.append(bar.close)
+        self._fast_sum += bar.close
+        self._slow_sum += bar.close
+        if len(closes) < self._slow or view.has_open_orders(bar.symbol):
+            return ()
+        bullish = self._fast_sum * self._slow > self._slow_sum * self._fast
+        target = self._qty if bullish else ZERO
+        delta = target - view.position(bar.symbol)
+        if delta == 0:
+            return ()
+        side = Side.BUY if delta > 0 else Side.SELL
+        return (
+            OrderIntent(
+                symbol=bar.symbol,
+                side=side,
+                quantity=abs(delta),
+                reduce_only=target == 0,
+                reason="sma_cross_up" if bullish else "sma_cross_down",
+            ),
+        )
+
+    def get_state(self) -> dict[str, Any]:
+        """The remembered closes."""
+        return {"closes": [str(c) for c in self._closes]}
+
+    def set_state(self, state: Mapping[str, Any]) -> None:
+        """Restore the remembered closes and recompute the sums."""
+        self._closes = deque((Decimal(c) for c in state["closes"]), maxlen=self._slow)
+        self._slow_sum = sum(self._closes, ZERO)
+        self._fast_sum = sum(list(self._closes)[-self._fast :], ZERO)
+
+    def __repr__(self) -> str:
+        return f"SmaCrossover(fast={self._fast}, slow={self._slow}, order_qty={self._qty})"

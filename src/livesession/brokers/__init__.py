@@ -1,0 +1,7 @@
+"""Broker adapters: ``mock`` (deterministic), ``realish`` (faults) and ``ccxt_sandbox``."""
+
+from __future__ import annotations
+
+from .mock import FillModel, MockBroker
+
+__all__ = ["FillModel", "MockBroker"]

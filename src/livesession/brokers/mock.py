@@ -1,0 +1,299 @@
+"""A deterministic, seeded mock venue.
+
+Every decision about an order (reject or not, partial or full) is a pure function of
+(seed, client order id), not of call order, so the same orders get the same outcomes in
+an uninterrupted run and in a resumed one. Reports become due after ``latency_ns`` of
+simulated time and are handed out by ``poll`` in due-time order.
+
+With ``journal=path`` the venue keeps its own append-only record of the requests it
+received, as a real exchange would: a new ``MockBroker`` on the same journal knows every
+order sent before a crash, so a resumed session can look orders up instead of resending.
+"""
+
+from __future__ import annotations
+
+import heapq
+import os
+from collections.abc import Sequence
+from decimal import Decimal
+from pathlib import Path
+from typing import IO, Any
+
+import attrs
+import orjson
+
+from .._decimal import ZERO, quantize
+from .._exceptions import Rejected
+from .._model import (
+    AckReport,
+    Bar,
+    BrokerReport,
+    CancelReport,
+    FillReport,
+    Order,
+    OrderType,
+    RejectReport,
+    Side,
+    VenueOrder,
+    VenueOrderStatus,
+    order_from_json,
+    order_to_json,
+)
+from .._random import unit_draw
+
+__all__ = ["FillModel", "MockBroker"]
+
+_BPS = Decimal(10_000)
+_HALF = Decimal("0.5")
+
+
+@attrs.frozen(kw_only=True)
+class FillModel:
+    """How the mock venue treats orders; all times are simulated nanoseconds."""
+
+    latency_ns: int = 0
+    partial_fill_ratio: Decimal = Decimal(0)
+    reject_rate: Decimal = Decimal(0)
+    slippage_bps: Decimal = Decimal(0)
+
+
+@attrs.define
+class _VenueState:
+    order: Order
+    status: VenueOrderStatus = VenueOrderStatus.NEW
+    filled: Decimal = ZERO
+    fills: int = 0
+    accepted_ns: int = 0
+
+
+class MockBroker:
+    """A deterministic venue for dry runs. ``kind`` is ``"mock"``."""
+
+    kind = "mock"
+
+    def __init__(
+        self,
+        *,
+        seed: int = 0,
+        fill_model: FillModel | None = None,
+        price_tick: Decimal = Decimal("0.01"),
+        qty_lot: Decimal = Decimal("0.001"),
+        journal: Path | None = None,
+    ) -> None:
+        self._seed = seed
+        self._model = fill_model or FillModel()
+        self._tick = price_tick
+        self._lot = qty_lot
+        self._orders: dict[str, _VenueState] = {}
+        self._open: dict[str, _VenueState] = {}
+        self._due: list[tuple[int, int, BrokerReport]] = []
+        self._due_seq = 0
+        self._last_price: dict[str, Decimal] = {}
+        self.submissions: dict[str, int] = {}
+        """How often each client order id reached the venue (tests count duplicates)."""
+        self._journal: IO[bytes] | None = None
+        if journal is not None:
+            self._replay(journal)
+            self._journal = journal.open("ab")
+
+    # -- the Broker protocol ---------------------------------------------------------------
+
+    def on_market(self, bar: Bar) -> None:
+        """Price market orders at this bar and trigger resting limit and stop orders."""
+        self._last_price[bar.symbol] = bar.close
+        for cid in list(self._open):
+            state = self._open[cid]
+            order = state.order
+            if order.symbol != bar.symbol or order.order_type is OrderType.MARKET:
+                continue
+            if state.status is not VenueOrderStatus.NEW or order.limit_price is None:
+                continue
+            if self._touched(order, bar):
+                self._record("touch", cid=cid, now_ns=bar.ts_ns, price=order.limit_price)
+                self._schedule_fills(state, order.limit_price, bar.ts_ns)
+
+    def submit(self, order: Order, now_ns: int) -> None:
+        """Accept the request; the ack (or reject) and fills become due after the latency."""
+        self._record("submit", order=order, now_ns=now_ns, price=self._last_price.get(order.symbol))
+        self._apply_submit(order, now_ns)
+
+    def cancel(self, client_order_id: str, now_ns: int) -> None:
+        """Cancel an open order; a closed or unknown one raises ``Rejected``."""
+        state = self._open.get(client_order_id)
+        if state is None:
+            raise Rejected(
+                "order is not open", reason="ORDER_NOT_OPEN", client_order_id=client_order_id
+            )
+        self._record("cancel", cid=client_order_id, now_ns=now_ns)
+        self._apply_cancel(client_order_id, now_ns)
+
+    def poll(self, now_ns: int) -> Sequence[BrokerReport]:
+        """Reports due by ``now_ns``, in due order."""
+        out: list[BrokerReport] = []
+        due = self._due
+        while due and due[0][0] <= now_ns:
+            out.append(heapq.heappop(due)[2])
+        return out
+
+    def open_orders(self) -> Sequence[VenueOrder]:
+        """Orders still open at the venue, in client order id order."""
+        return [self._view(self._open[cid]) for cid in sorted(self._open)]
+
+    def order_by_client_id(self, client_order_id: str) -> VenueOrder | None:
+        """The venue's view of one order."""
+        state = self._orders.get(client_order_id)
+        return None if state is None else self._view(state)
+
+    def resume_at(self, now_ns: int) -> None:
+        """Forget reports due by ``now_ns``: a resumed session already has them.
+
+        Called once after a journal replay, with the simulated time of the checkpoint the
+        session resumes from (every report due by then was polled before it was taken).
+        """
+        self.poll(now_ns)
+
+    def close(self) -> None:
+        """Close the journal."""
+        if self._journal is not None:
+            self._journal.close()
+            self._journal = None
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _apply_submit(self, order: Order, now_ns: int) -> None:
+        cid = order.client_order_id
+        self.submissions[cid] = self.submissions.get(cid, 0) + 1
+        if cid in self._orders:
+            raise Rejected(
+                "duplicate client order id", reason="DUPLICATE_CLIENT_ID", client_order_id=cid
+            )
+        state = _VenueState(order=order, accepted_ns=now_ns)
+        self._orders[cid] = state
+        due = now_ns + self._model.latency_ns
+        if (
+            self._model.reject_rate
+            and unit_draw(self._seed, "reject", cid) < self._model.reject_rate
+        ):
+            state.status = VenueOrderStatus.REJECTED
+            self._push(due, RejectReport(client_order_id=cid, reason="VENUE_REJECT", ts_ns=due))
+            return
+        self._open[cid] = state
+        self._push(
+            due, AckReport(client_order_id=cid, venue_order_id=f"m{len(self._orders)}", ts_ns=due)
+        )
+        if order.order_type is OrderType.MARKET:
+            price = self._last_price.get(order.symbol)
+            if price is None:
+                return
+            slip = self._model.slippage_bps * order.side.sign
+            self._schedule_fills(state, quantize(price * (_BPS + slip) / _BPS, self._tick), due)
+
+    def _apply_cancel(self, cid: str, now_ns: int) -> None:
+        state = self._open.pop(cid, None)
+        if state is None:
+            return
+        state.status = VenueOrderStatus.CANCELED
+        self._drop_pending_fills(cid)
+        self._push(now_ns + self._model.latency_ns, CancelReport(client_order_id=cid, ts_ns=now_ns))
+
+    def _schedule_fills(self, state: _VenueState, price: Decimal, due: int) -> None:
+        order = state.order
+        cid = order.client_order_id
+        qty = order.quantity
+        parts = [qty]
+        ratio = self._model.partial_fill_ratio
+        if ratio and unit_draw(self._seed, "partial", cid) < ratio:
+            first = quantize(qty * _HALF, self._lot)
+            if ZERO < first < qty:
+                parts = [first, qty - first]
+        state.status = (
+            VenueOrderStatus.PARTIALLY_FILLED if len(parts) > 1 else VenueOrderStatus.FILLED
+        )
+        state.filled = qty
+        self._open.pop(cid, None)
+        step = max(self._model.latency_ns, 1)
+        for n, part in enumerate(parts):
+            ts = due + n * step
+            self._push(
+                ts,
+                FillReport(
+                    client_order_id=cid,
+                    trade_id=f"{cid[-12:]}-{n + 1}",
+                    quantity=part,
+                    price=price,
+                    ts_ns=ts,
+                ),
+            )
+        state.status = VenueOrderStatus.FILLED
+
+    def _drop_pending_fills(self, cid: str) -> None:
+        kept = [
+            item
+            for item in self._due
+            if not (isinstance(item[2], FillReport) and item[2].client_order_id == cid)
+        ]
+        if len(kept) != len(self._due):
+            heapq.heapify(kept)
+            self._due = kept
+
+    def _push(self, due: int, report: BrokerReport) -> None:
+        self._due_seq += 1
+        heapq.heappush(self._due, (due, self._due_seq, report))
+
+    @staticmethod
+    def _touched(order: Order, bar: Bar) -> bool:
+        price = order.limit_price
+        assert price is not None  # noqa: S101 - checked by the caller
+        if order.order_type is OrderType.LIMIT:
+            return bar.low <= price if order.side is Side.BUY else bar.high >= price
+        return bar.high >= price if order.side is Side.BUY else bar.low <= price
+
+    def _view(self, state: _VenueState) -> VenueOrder:
+        order = state.order
+        return VenueOrder(
+            client_order_id=order.client_order_id,
+            symbol=order.symbol,
+            side=order.side,
+            quantity=order.quantity,
+            filled_quantity=state.filled,
+            status=state.status,
+        )
+
+    def _record(self, op: str, **fields: Any) -> None:
+        if self._journal is None:
+            return
+        entry: dict[str, Any] = {"op": op, "now_ns": fields["now_ns"]}
+        price = fields.get("price")
+        entry["price"] = None if price is None else str(price)
+        if op == "submit":
+            order: Order = fields["order"]
+            entry["order"] = order_to_json(order)
+        else:
+            entry["cid"] = fields["cid"]
+        self._journal.write(orjson.dumps(entry, option=orjson.OPT_SORT_KEYS) + b"\n")
+        self._journal.flush()
+        os.fsync(self._journal.fileno())
+
+    def _replay(self, journal: Path) -> None:
+        if not journal.exists():
+            return
+        for raw in journal.read_bytes().splitlines(keepends=True):
+            if not raw.endswith(b"\n"):
+                break  # a torn last request never reached the venue
+            entry = orjson.loads(raw)
+            price = None if entry["price"] is None else Decimal(entry["price"])
+            if entry["op"] == "submit":
+                order = order_from_json(entry["order"])
+                if price is not None:
+                    self._last_price[order.symbol] = price
+                if order.client_order_id not in self._orders:
+                    self._apply_submit(order, entry["now_ns"])
+            elif entry["op"] == "touch":
+                state = self._open.get(entry["cid"])
+                if state is not None and price is not None:
+                    self._schedule_fills(state, price, entry["now_ns"])
+            else:
+                self._apply_cancel(entry["cid"], entry["now_ns"])
+
+    def __repr__(self) -> str:
+        return f"MockBroker(seed={self._seed}, fill_model={self._model!r})"

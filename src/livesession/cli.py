@@ -1,0 +1,242 @@
+"""The ``livesession`` command line: one-shot operator commands.
+
+Every command runs, writes and exits; nothing watches or loops forever. Exit codes:
+0 completed (or clean), 1 verification found violations, 2 bad input, 3 rejected by
+preflight, 4 failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, Final, NoReturn
+
+import orjson
+
+from ._config import CLOCK_MODES, DURABILITY_MODES, load_config
+from ._exceptions import LiveSessionError
+from ._lifecycle import SessionStatus
+from ._logging import configure_logging
+from ._orchestrator import DryrunResult, LiveSessionOrchestrator
+from ._version import __version__
+
+__all__ = ["build_parser", "main"]
+
+EXIT_OK: Final = 0
+EXIT_VIOLATIONS: Final = 1
+EXIT_BAD_INPUT: Final = 2
+EXIT_REJECTED: Final = 3
+EXIT_FAILED: Final = 4
+_PROGRESS_MIN_STEPS: Final = 20_000
+
+
+class UsageError(LiveSessionError):
+    """A command-line argument is wrong."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line (no usage dump)."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message)
+
+
+def _free_demo_id(out: Path) -> str:
+    for n in range(1, 10_000):
+        candidate = f"demo-{n:03d}"
+        if not (out / candidate).exists():
+            return candidate
+    raise LiveSessionError(f"no free demo run id left in {out}: pass --run-id")
+
+
+def _exit_code(result: DryrunResult) -> int:
+    if result.status is SessionStatus.COMPLETED:
+        return EXIT_OK
+    if result.status is SessionStatus.REJECTED:
+        return EXIT_REJECTED
+    return EXIT_FAILED
+
+
+def _summary(result: DryrunResult, run_dir: Path, wall_s: float) -> None:
+    lines = [
+        f"status      {result.status.value}" + (f" ({result.reason})" if result.reason else ""),
+        f"run         {result.run_id}",
+        f"steps       {result.steps}",
+        f"orders      {result.orders_submitted}",
+        f"fills       {result.fills}",
+        f"pnl         {result.pnl}",
+        f"equity      {result.equity}",
+        f"wall        {wall_s:.2f} s",
+        f"artifacts   {run_dir}",
+    ]
+    print("\n".join(lines))  # noqa: T201 - the CLI's output
+
+
+def _run(session: LiveSessionOrchestrator, run_dir: Path, steps: int, *, quiet: bool) -> int:
+    started = time.perf_counter()
+    show_bar = (
+        not quiet and steps - session.steps_done >= _PROGRESS_MIN_STEPS and sys.stderr.isatty()
+    )
+    if show_bar:
+        from rich.progress import Progress  # noqa: PLC0415 - only for long runs on a terminal
+
+        with Progress(transient=True) as progress:
+            task = progress.add_task("dry run", total=steps, completed=session.steps_done)
+
+            def tick(done: int) -> None:
+                if done % 1000 == 0:
+                    progress.update(task, completed=done)
+
+            result = session.run_to_end(steps, progress=tick)
+    else:
+        result = session.run_to_end(steps)
+    wall_s = time.perf_counter() - started
+    timings = {
+        "wall_s": round(wall_s, 6),
+        "steps": result.steps,
+        "events": session.recorder.event_seq,
+        "steps_per_s": round(result.steps / wall_s, 1) if wall_s else None,
+        "events_per_s": round(session.recorder.event_seq / wall_s, 1) if wall_s else None,
+    }
+    (run_dir / "timings.json").write_bytes(
+        orjson.dumps(timings, option=orjson.OPT_SORT_KEYS) + b"\n"
+    )
+    if not quiet:
+        _summary(result, run_dir, wall_s)
+    return _exit_code(result)
+
+
+def _open_log(run_dir: Path, level: str) -> None:
+    import logging  # noqa: PLC0415 - only to map the level name
+
+    stream = (run_dir / "session.log.jsonl").open("a", encoding="utf-8")
+    configure_logging(stream, level=getattr(logging, level.upper()))
+
+
+def _peek_keys(path: Path) -> set[str]:
+    import tomllib  # noqa: PLC0415 - only when a config file is given
+
+    try:
+        return set(tomllib.loads(path.read_text(encoding="utf-8")))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return set()  # load_config reports the problem with a proper message
+
+
+def cmd_dryrun(args: argparse.Namespace) -> int:
+    """Run one dry run and write its artifacts to OUT/<run_id>/."""
+    config: Path | None = args.config
+    out: Path = args.out
+    overrides: dict[str, Any] = {
+        "seed": args.seed,
+        "steps": args.steps,
+        "clock_mode": args.clock,
+        "broker": args.broker,
+        "run_id": args.run_id,
+    }
+    keys = _peek_keys(config) if config is not None else set()
+    if args.durability is not None:
+        overrides["durability"] = args.durability
+    elif "durability" not in keys:
+        overrides["durability"] = "step"
+    if args.run_id is None and "run_id" not in keys:
+        overrides["run_id"] = _free_demo_id(out)
+    cfg = load_config(config, overrides)
+    from ._rundir import create_run  # noqa: PLC0415 - keeps `import livesession` light
+
+    session = create_run(cfg, out, idempotency_backend=args.idempotency_backend)
+    run_dir = out / cfg.run_id
+    _open_log(run_dir, args.log_level)
+    return _run(session, run_dir, cfg.steps, quiet=args.quiet)
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    """Resume a crashed run from its last checkpoint and finish it."""
+    from ._rundir import resume_run  # noqa: PLC0415 - keeps `import livesession` light
+
+    run_dir: Path = args.run_dir
+    session = resume_run(run_dir)
+    _open_log(run_dir, args.log_level)
+    return _run(session, run_dir, session.config.steps, quiet=args.quiet)
+
+
+def _non_negative(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must not be negative")
+    return value
+
+
+def _positive(text: str) -> int:
+    value = _non_negative(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError("must be a positive integer")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``livesession`` command."""
+    parser = _Parser(
+        prog="livesession",
+        description="Run trading sessions as auditable state machines (dry-run first).",
+        epilog="Exit codes: 0 completed/clean, 1 violations found, 2 bad input, "
+        "3 rejected by preflight, 4 failed.",
+    )
+    parser.add_argument("--version", action="version", version=f"livesession {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    run = sub.add_parser("dryrun", help="run one dry run (defaults: a demo on the mock broker)")
+    run.add_argument("--config", "-c", type=Path, help="TOML config file")
+    run.add_argument("--run-id", help="run id: 1-64 of [A-Za-z0-9_.-] (default: next demo-NNN)")
+    run.add_argument("--seed", type=_non_negative, help="seed for every random choice")
+    run.add_argument("--steps", type=_positive, help="steps to run (default 1000)")
+    run.add_argument("--clock", choices=CLOCK_MODES, help="clock (default sim)")
+    run.add_argument("--out", type=Path, default=Path("out/runs"), help="runs go to OUT/<run_id>/")
+    run.add_argument("--broker", help="mock (default), realish, or ccxt:<exchange> (sandbox only)")
+    run.add_argument(
+        "--idempotency-backend", choices=("memory", "jsonl", "sqlite"), default="sqlite"
+    )
+    run.add_argument("--durability", choices=DURABILITY_MODES, help="default step")
+    run.add_argument("--log-level", choices=("debug", "info", "warning", "error"), default="info")
+    run.add_argument("--quiet", "-q", action="store_true", help="no summary")
+    run.set_defaults(handler=cmd_dryrun)
+
+    res = sub.add_parser("resume", help="resume a crashed run from its checkpoint")
+    res.add_argument("run_dir", type=Path, help="the run directory (OUT/<run_id>)")
+    res.add_argument("--log-level", choices=("debug", "info", "warning", "error"), default="info")
+    res.add_argument("--quiet", "-q", action="store_true", help="no summary")
+    res.set_defaults(handler=cmd_resume)
+
+    for register in _EXTRA_COMMANDS:
+        register(sub)
+    return parser
+
+
+_EXTRA_COMMANDS: list[Callable[[Any], None]] = []
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; user errors become one line on stderr and exit code 2."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        handler = getattr(args, "handler", None)
+        if handler is None:
+            parser.print_help()
+            return EXIT_BAD_INPUT
+        return int(handler(args))
+    except LiveSessionError as exc:
+        print(f"livesession: error: {exc}", file=sys.stderr)  # noqa: T201 - the CLI's output
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("livesession: interrupted", file=sys.stderr)  # noqa: T201 - the CLI's output
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
