@@ -24,6 +24,7 @@ __all__ = [
     "DURABILITY_MODES",
     "DryrunConfig",
     "FillModelConfig",
+    "RealishConfig",
     "RiskLimits",
     "StrategyConfig",
     "load_config",
@@ -91,6 +92,36 @@ class FillModelConfig:
         converter=_dec,
         validator=_dec_rule("fill_model.slippage_bps", positive=False),
     )
+
+
+@attrs.frozen(kw_only=True)
+class RealishConfig:
+    """Faults the ``realish`` broker injects (seeded; rates are shares of calls)."""
+
+    transient_rate: Decimal = attrs.field(
+        default=Decimal("0.05"),
+        converter=_dec,
+        validator=_dec_rule("realish.transient_rate", positive=False, maximum=Decimal(1)),
+    )
+    timeout_rate: Decimal = attrs.field(
+        default=Decimal("0.02"),
+        converter=_dec,
+        validator=_dec_rule("realish.timeout_rate", positive=False, maximum=Decimal(1)),
+    )
+    duplicate_ack_rate: Decimal = attrs.field(
+        default=Decimal("0.05"),
+        converter=_dec,
+        validator=_dec_rule("realish.duplicate_ack_rate", positive=False, maximum=Decimal(1)),
+    )
+    late_fill_rate: Decimal = attrs.field(
+        default=Decimal("0.05"),
+        converter=_dec,
+        validator=_dec_rule("realish.late_fill_rate", positive=False, maximum=Decimal(1)),
+    )
+    late_fill_ms: int = attrs.field(
+        default=90_000, validator=_non_negative_int("realish.late_fill_ms")
+    )
+    latency_ms: int = attrs.field(default=250, validator=_non_negative_int("realish.latency_ms"))
 
 
 @attrs.frozen(kw_only=True)
@@ -237,6 +268,7 @@ class DryrunConfig:
     checkpoint_every: int = attrs.field(default=1, validator=_positive_int("checkpoint_every"))
     stop_max_polls: int = attrs.field(default=100, validator=_positive_int("stop_max_polls"))
     fill_model: FillModelConfig = attrs.field(factory=FillModelConfig)
+    realish: RealishConfig = attrs.field(factory=RealishConfig)
     strategy: StrategyConfig = attrs.field(factory=StrategyConfig)
     risk: RiskLimits = attrs.field(factory=RiskLimits)
 
@@ -274,6 +306,7 @@ class DryrunConfig:
 
 _NESTED: Final[dict[str, type]] = {
     "fill_model": FillModelConfig,
+    "realish": RealishConfig,
     "strategy": StrategyConfig,
     "risk": RiskLimits,
 }

@@ -46,6 +46,15 @@ def crashpoint(label: str) -> None:
         os.kill(os.getpid(), signal.SIGKILL)
 
 
+def _torn_write(sink: LineSink, line: bytes) -> None:
+    """Crash-harness only: write half of ``line``, flush, and die at the armed count."""
+    label = f"torn_{_CRASH_LABEL.removeprefix('torn_')}"
+    if _crash_hits.get(label, 0) + 1 >= int(_CRASH_COUNT or "1"):
+        sink.write_line(line[: len(line) // 2])
+        sink.flush()
+    crashpoint(label)
+
+
 def _audit_for(event_type: str, payload: Mapping[str, Any]) -> str | None:
     """The audit code an event maps to, if any."""
     code = _DIRECT_CODES.get(event_type)
@@ -201,6 +210,8 @@ class Recorder:
             return False
         sink = self._sinks[name]
         crashpoint(f"write_{name}")
+        if _CRASH_LABEL == f"torn_{name}":
+            _torn_write(sink, line)
         self._with_retries(name, lambda: sink.write_line(line))
         if self._sync_each_line:
             self._with_retries(name, sink.sync)
