@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, settings
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-import _netguard  # noqa: E402 - the guard must be importable from the tests folder
+import _netguard
 
 _netguard.install()
 

@@ -225,6 +225,35 @@ def _check_start(_inst: object, _attr: object, value: object) -> None:
         raise ConfigError(f"start_time: {exc}") from None
 
 
+def _fill_model(value: object) -> FillModelConfig:
+    result: FillModelConfig = _nested(FillModelConfig, value, "fill_model")
+    return result
+
+
+def _realish(value: object) -> RealishConfig:
+    result: RealishConfig = _nested(RealishConfig, value, "realish")
+    return result
+
+
+def _strategy(value: object) -> StrategyConfig:
+    result: StrategyConfig = _nested(StrategyConfig, value, "strategy")
+    return result
+
+
+def _risk(value: object) -> RiskLimits:
+    result: RiskLimits = _nested(RiskLimits, value, "risk")
+    return result
+
+
+def _nested(cls: type[Any], value: object, name: str) -> Any:
+    """Accept an instance of ``cls`` or a mapping of its fields (as TOML gives)."""
+    if isinstance(value, cls):
+        return value
+    if isinstance(value, Mapping):
+        return _build(cls, value, prefix=f"{name}.")
+    raise ConfigError(f"{name} must be a table")
+
+
 @attrs.frozen(kw_only=True)
 class DryrunConfig:
     """Everything a dry run needs; the same config and seed give the same artifacts.
@@ -267,10 +296,10 @@ class DryrunConfig:
     )
     checkpoint_every: int = attrs.field(default=1, validator=_positive_int("checkpoint_every"))
     stop_max_polls: int = attrs.field(default=100, validator=_positive_int("stop_max_polls"))
-    fill_model: FillModelConfig = attrs.field(factory=FillModelConfig)
-    realish: RealishConfig = attrs.field(factory=RealishConfig)
-    strategy: StrategyConfig = attrs.field(factory=StrategyConfig)
-    risk: RiskLimits = attrs.field(factory=RiskLimits)
+    fill_model: FillModelConfig = attrs.field(factory=FillModelConfig, converter=_fill_model)
+    realish: RealishConfig = attrs.field(factory=RealishConfig, converter=_realish)
+    strategy: StrategyConfig = attrs.field(factory=StrategyConfig, converter=_strategy)
+    risk: RiskLimits = attrs.field(factory=RiskLimits, converter=_risk)
 
     def __attrs_post_init__(self) -> None:
         if self.steps > self.max_steps:
@@ -332,9 +361,8 @@ def _build(cls: type[Any], data: Mapping[str, Any], *, prefix: str) -> Any:
     kwargs: dict[str, Any] = {}
     types = {f.name: f.type for f in attrs.fields(cls)}
     for key, value in data.items():
-        nested = _NESTED.get(key) if cls is DryrunConfig else None
-        if nested:
-            kwargs[key] = _build(nested, value, prefix=f"{key}.")
+        if key in _NESTED and cls is DryrunConfig:
+            kwargs[key] = value  # the field's converter builds and names it
         elif types[key] in (Decimal, "Decimal"):
             try:
                 kwargs[key] = to_decimal(value, field=f"{prefix}{key}")

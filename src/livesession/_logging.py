@@ -13,7 +13,7 @@ from typing import Any, TextIO
 
 from ._redact import redact
 
-__all__ = ["configure_logging", "get_logger", "redact_processor"]
+__all__ = ["configure_logging", "disable_logging", "get_logger", "redact_processor"]
 
 
 class _NullLogger:
@@ -55,6 +55,11 @@ def configure_logging(stream: TextIO | None = None, *, level: int = logging.INFO
         ],
         wrapper_class=structlog.make_filtering_bound_logger(level),
     )
+
+
+def disable_logging() -> None:
+    """Go back to the silent default (for example before closing the log stream)."""
+    _state["logger"] = _NullLogger()
 
 
 def get_logger() -> Any:

@@ -9,14 +9,16 @@ place that counts offsets and digests and applies the fail-closed sink policy.
 from __future__ import annotations
 
 import hashlib
-import os
-import signal
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 import orjson
 
 from ._audit import AuditChain
+from ._crash import CRASH_COUNT as _CRASH_COUNT
+from ._crash import CRASH_LABEL as _CRASH_LABEL
+from ._crash import crash_hits as _crash_hits
+from ._crash import crashpoint
 from ._exceptions import SinkFailure
 from ._logging import get_logger
 from ._metrics import MetricsCollector
@@ -29,21 +31,6 @@ SNAPSHOT_SCHEMA: Final = "C2_STATE_V1"
 _OPTS: Final = orjson.OPT_SORT_KEYS | orjson.OPT_APPEND_NEWLINE
 _SORT: Final = orjson.OPT_SORT_KEYS
 _QUIET_EVENTS: Final = frozenset({"BAR", "POSITION_CHANGED", "PREFLIGHT_CHECK"})
-
-# Crash points for the crash-test harness: LIVESESSION_CRASH_AT="label:n" kills the
-# process with SIGKILL at the n-th time ``label`` is reached. Read once, at import.
-_CRASH_SPEC = os.environ.get("LIVESESSION_CRASH_AT", "")
-_CRASH_LABEL, _, _CRASH_COUNT = _CRASH_SPEC.partition(":")
-_crash_hits: dict[str, int] = {}
-
-
-def crashpoint(label: str) -> None:
-    """Die here (SIGKILL) when the crash harness armed ``label``; otherwise nothing."""
-    if not _CRASH_LABEL or label != _CRASH_LABEL:
-        return
-    _crash_hits[label] = _crash_hits.get(label, 0) + 1
-    if _crash_hits[label] >= int(_CRASH_COUNT or "1"):
-        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def _torn_write(sink: LineSink, line: bytes) -> None:
@@ -189,6 +176,13 @@ class Recorder:
         content = orjson.dumps(document, option=_SORT | orjson.OPT_INDENT_2) + b"\n"
         self._with_retries("metrics", lambda: self._metrics_sink.replace(content))
 
+    def close(self) -> None:
+        """Close the sinks this recorder owns (those with a ``close``; caller files stay open)."""
+        for sink in self._sinks.values():
+            close = getattr(sink, "close", None)
+            if callable(close):
+                close()
+
     def digest_hex(self) -> dict[str, str]:
         """SHA-256 of events.jsonl and state_snapshots.jsonl as written so far."""
         return {
@@ -210,7 +204,7 @@ class Recorder:
             return False
         sink = self._sinks[name]
         crashpoint(f"write_{name}")
-        if _CRASH_LABEL == f"torn_{name}":
+        if f"torn_{name}" == _CRASH_LABEL:
             _torn_write(sink, line)
         self._with_retries(name, lambda: sink.write_line(line))
         if self._sync_each_line:

@@ -8,9 +8,10 @@ preflight, 4 failed.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Final, NoReturn
 
@@ -19,7 +20,7 @@ import orjson
 from ._config import CLOCK_MODES, DURABILITY_MODES, load_config
 from ._exceptions import LiveSessionError
 from ._lifecycle import SessionStatus
-from ._logging import configure_logging
+from ._logging import configure_logging, disable_logging
 from ._orchestrator import DryrunResult, LiveSessionOrchestrator
 from ._version import __version__
 
@@ -109,11 +110,17 @@ def _run(session: LiveSessionOrchestrator, run_dir: Path, steps: int, *, quiet: 
     return _exit_code(result)
 
 
-def _open_log(run_dir: Path, level: str) -> None:
+@contextlib.contextmanager
+def _session_log(run_dir: Path, level: str) -> Iterator[None]:
+    """Log to ``run_dir/session.log.jsonl`` for the duration of the block."""
     import logging  # noqa: PLC0415 - only to map the level name
 
-    stream = (run_dir / "session.log.jsonl").open("a", encoding="utf-8")
-    configure_logging(stream, level=getattr(logging, level.upper()))
+    with (run_dir / "session.log.jsonl").open("a", encoding="utf-8") as stream:
+        configure_logging(stream, level=getattr(logging, level.upper()))
+        try:
+            yield
+        finally:
+            disable_logging()
 
 
 def _peek_keys(path: Path) -> set[str]:
@@ -148,8 +155,8 @@ def cmd_dryrun(args: argparse.Namespace) -> int:
 
     session = create_run(cfg, out, idempotency_backend=args.idempotency_backend)
     run_dir = out / cfg.run_id
-    _open_log(run_dir, args.log_level)
-    return _run(session, run_dir, cfg.steps, quiet=args.quiet)
+    with _session_log(run_dir, args.log_level):
+        return _run(session, run_dir, cfg.steps, quiet=args.quiet)
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
@@ -158,8 +165,8 @@ def cmd_resume(args: argparse.Namespace) -> int:
 
     run_dir: Path = args.run_dir
     session = resume_run(run_dir)
-    _open_log(run_dir, args.log_level)
-    return _run(session, run_dir, session.config.steps, quiet=args.quiet)
+    with _session_log(run_dir, args.log_level):
+        return _run(session, run_dir, session.config.steps, quiet=args.quiet)
 
 
 def _non_negative(text: str) -> int:

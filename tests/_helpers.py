@@ -1,0 +1,67 @@
+"""Helpers shared by the orchestrator tests: sessions on memory sinks, audit checks."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from typing import Any
+
+import orjson
+
+from livesession import DryrunConfig, LiveSessionOrchestrator, MemoryLineSink, MemoryMetricsSink
+
+START = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+
+
+class Sinks:
+    """The four sinks of one session, kept in memory."""
+
+    def __init__(self) -> None:
+        self.events = MemoryLineSink()
+        self.states = MemoryLineSink()
+        self.audit = MemoryLineSink()
+        self.metrics = MemoryMetricsSink()
+
+    def kwargs(self) -> dict[str, Any]:
+        return {
+            "event_sink": self.events,
+            "state_sink": self.states,
+            "audit_sink": self.audit,
+            "metrics_sink": self.metrics,
+        }
+
+    def events_of(self, event_type: str) -> list[dict[str, Any]]:
+        return [e for e in map(orjson.loads, self.events.lines) if e["event_type"] == event_type]
+
+    def audit_codes(self) -> list[str]:
+        return [orjson.loads(line)["code"] for line in self.audit.lines]
+
+    def snapshots(self) -> list[dict[str, Any]]:
+        return [orjson.loads(line) for line in self.states.lines]
+
+    def metrics_doc(self) -> dict[str, Any]:
+        return orjson.loads(self.metrics.content)
+
+
+def session(sinks: Sinks | None = None, **cfg: Any) -> tuple[LiveSessionOrchestrator, Sinks]:
+    """A session with a default-ish config on memory sinks."""
+    sinks = sinks or Sinks()
+    params: dict[str, Any] = {"run_id": "t", "strategy_id": "s", "steps": 200}
+    params.update(cfg)
+    live_override = params.pop("live_override", False)
+    extra = {k: params.pop(k) for k in ("clock", "broker", "feed", "strategy") if k in params}
+    orch = LiveSessionOrchestrator(
+        DryrunConfig(**params), live_override=live_override, **extra, **sinks.kwargs()
+    )
+    return orch, sinks
+
+
+def audit_chain_ok(lines: list[bytes]) -> bool:
+    """Whether audit lines form an unbroken hash chain with contiguous seq."""
+    prev = "0" * 64
+    for number, line in enumerate(lines, start=1):
+        record = orjson.loads(line)
+        if record["seq"] != number or record["prev_hash"] != prev:
+            return False
+        prev = hashlib.sha256(line.rstrip(b"\n")).hexdigest()
+    return True

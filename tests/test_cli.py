@@ -1,0 +1,172 @@
+"""The livesession CLI: exit codes, one-line errors, nothing half-written."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import orjson
+import pytest
+
+from livesession.cli import main
+
+
+def _tree(path: Path) -> list[str]:
+    return sorted(str(p.relative_to(path)) for p in path.rglob("*")) if path.exists() else []
+
+
+class TestDryrun:
+    def test_defaults_run_a_demo(self, tmp_path, capsys):
+        """`dryrun` with no arguments (but --out) runs a demo to COMPLETED with exit 0."""
+        code = main(["dryrun", "--out", str(tmp_path)])
+        out = capsys.readouterr().out
+        assert code == 0
+        run_dir = tmp_path / "demo-001"
+        for name in ("events.jsonl", "state_snapshots.jsonl", "metrics.json", "audit.jsonl"):
+            assert (run_dir / name).stat().st_size > 0
+        assert "COMPLETED" in out
+        assert str(run_dir) in out
+        assert main(["dryrun", "--out", str(tmp_path), "-q"]) == 0
+        assert (tmp_path / "demo-002").is_dir()
+
+    def test_module_entry_point_with_no_arguments_at_all(self, tmp_path):
+        """`livesession dryrun` as an operator types it works from any directory."""
+        proc = subprocess.run(
+            [sys.executable, "-m", "livesession.cli", "dryrun", "--steps", "50"],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert proc.returncode == 0, proc.stderr
+        assert (tmp_path / "out" / "runs" / "demo-001" / "audit.jsonl").exists()
+
+    def test_refuses_to_overwrite(self, tmp_path, capsys):
+        """An existing run directory is never overwritten (exit 2)."""
+        assert main(["dryrun", "--out", str(tmp_path), "--run-id", "x", "-q", "--steps", "20"]) == 0
+        before = (tmp_path / "x" / "events.jsonl").read_bytes()
+        assert main(["dryrun", "--out", str(tmp_path), "--run-id", "x", "-q"]) == 2
+        assert "already exists" in capsys.readouterr().err
+        assert (tmp_path / "x" / "events.jsonl").read_bytes() == before
+
+    def test_preflight_rejection_exits_3(self, tmp_path):
+        """A session rejected by preflight exits 3 and its audit says why."""
+        cfg = tmp_path / "live.toml"
+        cfg.write_text("enabled = true\n")
+        assert main(["dryrun", "-c", str(cfg), "--out", str(tmp_path), "--run-id", "r", "-q"]) == 3
+        audit = (tmp_path / "r" / "audit.jsonl").read_bytes().splitlines()
+        assert orjson.loads(audit[1])["code"] == "C2_REJECT_LIVE_ENABLED"
+
+    def test_failed_session_exits_4(self, tmp_path):
+        """A session that fails (here: stop cannot finish) exits 4."""
+        cfg = tmp_path / "slow.toml"
+        cfg.write_text("stop_max_polls = 1\n[fill_model]\nlatency_ms = 600000\n")
+        code = main(
+            [
+                "dryrun",
+                "-c",
+                str(cfg),
+                "--out",
+                str(tmp_path),
+                "--run-id",
+                "f",
+                "-q",
+                "--steps",
+                "60",
+            ]
+        )
+        metrics = orjson.loads((tmp_path / "f" / "metrics.json").read_bytes())
+        assert (code, metrics["status"]) == (4, "FAILED")
+
+    def test_config_file_and_flags(self, tmp_path):
+        """Flags override the config file; the effective config is kept with the run."""
+        cfg = tmp_path / "c.toml"
+        cfg.write_text('run_id = "fromfile"\nseed = 5\nsteps = 30\n')
+        assert main(["dryrun", "-c", str(cfg), "--seed", "6", "--out", str(tmp_path), "-q"]) == 0
+        saved = orjson.loads((tmp_path / "fromfile" / "config.json").read_bytes())
+        assert (saved["seed"], saved["steps"], saved["durability"]) == (6, 30, "step")
+
+
+class TestBadInput:
+    @pytest.mark.parametrize(
+        ("argv", "fragment"),
+        [
+            (["dryrun", "--seed", "abc"], "--seed"),
+            (["dryrun", "--seed", "-1"], "must not be negative"),
+            (["dryrun", "--steps", "0"], "--steps"),
+            (["dryrun", "--steps", "-5"], "--steps"),
+            (["dryrun", "--steps", "2000000"], "max_steps"),
+            (["dryrun", "--run-id", "a/b"], "run_id"),
+            (["dryrun", "--run-id", "a\\b"], "run_id"),
+            (["dryrun", "--run-id", ".."], "run_id"),
+            (["dryrun", "--run-id", ""], "run_id"),
+            (["dryrun", "--run-id", "x" * 65], "run_id"),
+            (["dryrun", "--clock", "wall"], "--clock"),
+            (["dryrun", "--config", "missing.toml"], "config file not found"),
+            (["dryrun", "--bogus"], "unrecognized arguments"),
+            (["nonsense"], "invalid choice"),
+            (["resume", "no/such/run"], "does not exist"),
+        ],
+    )
+    def test_one_line_exit_2_nothing_written(self, tmp_path, capsys, argv, fragment):
+        """Bad input gives one line on stderr, exit code 2, and no files."""
+        out = tmp_path / "out"
+        code = main([*argv, "--out", str(out)] if argv[0] == "dryrun" else argv)
+        err = capsys.readouterr().err
+        assert code == 2
+        assert fragment in err
+        assert err.count("\n") == 1
+        assert "Traceback" not in err
+        assert _tree(out) == []
+
+    @pytest.mark.parametrize(
+        ("text", "fragment"),
+        [
+            ("bogus = 1\n", "unknown config key bogus"),
+            ("x = [\n", "not valid TOML"),
+            ('strategy_id = "  "\n', "strategy_id"),
+            ("seed = -4\n", "seed"),
+            ("seed = 1.5\n", "seed"),
+            ('run_id = "../up"\n', "run_id"),
+            ("steps = 0\n", "steps"),
+        ],
+    )
+    def test_bad_config_files(self, tmp_path, capsys, text, fragment):
+        """A bad config file is one line, exit 2, and nothing is written."""
+        cfg = tmp_path / "bad.toml"
+        cfg.write_text(text)
+        out = tmp_path / "out"
+        assert main(["dryrun", "-c", str(cfg), "--out", str(out)]) == 2
+        err = capsys.readouterr().err
+        assert fragment in err
+        assert err.count("\n") == 1
+        assert _tree(out) == []
+
+
+class TestSecrets:
+    def test_secret_env_never_reaches_artifacts_or_logs(self, tmp_path):
+        """A secret in the environment appears in no file of the run and no output."""
+        secret = "sk-live-DO-NOT-LEAK-9f8e7d"
+        env = {**os.environ, "LIVESESSION_BINANCE_API_SECRET": secret, "API_KEY": secret}
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "livesession.cli",
+                "dryrun",
+                "--steps",
+                "50",
+                "--out",
+                str(tmp_path),
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        assert secret not in proc.stdout + proc.stderr
+        for path in tmp_path.rglob("*"):
+            if path.is_file():
+                assert secret.encode() not in path.read_bytes(), path

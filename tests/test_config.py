@@ -1,0 +1,111 @@
+"""DryrunConfig: defaults, validation and TOML loading."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from livesession import ConfigError, DryrunConfig, load_config
+
+
+class TestDefaults:
+    def test_runbook_arguments_are_accepted(self):
+        """The runbook's DryrunConfig call works and live trading stays off."""
+        cfg = DryrunConfig(
+            strategy_id="strat_demo",
+            run_id="run_demo_001",
+            seed=123,
+            clock_mode="fixed",
+            max_sink_retries=0,
+        )
+        assert cfg.enabled is False
+        assert cfg.broker == "mock"
+        assert cfg.steps <= cfg.max_steps
+
+    def test_frozen(self):
+        """Configs cannot be changed after construction."""
+        cfg = DryrunConfig()
+        with pytest.raises(AttributeError):
+            cfg.seed = 1  # type: ignore[misc]
+
+
+class TestValidation:
+    @pytest.mark.parametrize(
+        ("kwargs", "fragment"),
+        [
+            ({"seed": -1}, "seed"),
+            ({"seed": 1.5}, "seed"),
+            ({"seed": True}, "seed"),
+            ({"strategy_id": ""}, "strategy_id"),
+            ({"strategy_id": "   "}, "strategy_id"),
+            ({"run_id": "a/b"}, "run_id"),
+            ({"run_id": "a\\b"}, "run_id"),
+            ({"run_id": ".."}, "run_id"),
+            ({"run_id": ""}, "run_id"),
+            ({"run_id": "x" * 65}, "run_id"),
+            ({"steps": 0}, "steps"),
+            ({"steps": -3}, "steps"),
+            ({"steps": 11, "max_steps": 10}, "max_steps"),
+            ({"clock_mode": "wall"}, "clock_mode"),
+            ({"durability": "always"}, "durability"),
+            ({"initial_price": 1.5}, "float"),
+            ({"initial_price": "-1"}, "initial_price"),
+            ({"start_time": "yesterday"}, "start_time"),
+            ({"allowlist": "BTC/USDT"}, "allowlist"),
+        ],
+    )
+    def test_bad_values_raise_config_error(self, kwargs, fragment):
+        """Each bad value raises ConfigError with a message naming the problem."""
+        with pytest.raises(ConfigError) as info:
+            DryrunConfig(**kwargs)
+        assert fragment in str(info.value)
+        assert "\n" not in str(info.value)
+
+    def test_fast_must_be_below_slow(self):
+        """The SMA windows must be ordered."""
+        with pytest.raises(ConfigError, match="fast"):
+            DryrunConfig.from_mapping({"strategy": {"fast": 20, "slow": 5}})
+
+
+class TestToml:
+    def test_loads_nested_tables(self, tmp_path):
+        """A TOML file sets top-level keys and nested tables; decimals come as strings."""
+        path = tmp_path / "cfg.toml"
+        path.write_text(
+            'run_id = "t1"\nseed = 7\n[strategy]\nfast = 3\nslow = 9\norder_qty = "0.020"\n'
+            '[risk]\nmax_order_qty = "2"\n'
+        )
+        cfg = load_config(path)
+        assert (cfg.run_id, cfg.seed) == ("t1", 7)
+        assert cfg.strategy.order_qty == Decimal("0.020")
+        assert cfg.risk.max_order_qty == Decimal(2)
+
+    def test_overrides_win_over_the_file(self, tmp_path):
+        """Flags given as overrides replace the file's values."""
+        path = tmp_path / "cfg.toml"
+        path.write_text("seed = 7\n")
+        assert load_config(path, {"seed": 9}).seed == 9
+
+    @pytest.mark.parametrize(
+        ("text", "fragment"),
+        [
+            ("bogus = 1\n", "unknown config key bogus"),
+            ("[strategy]\nspeed = 1\n", "unknown config key strategy.speed"),
+            ("x = [\n", "not valid TOML"),
+            ("initial_price = 42000.5\n", "initial_price: floats are not accepted"),
+            ("strategy = 3\n", "strategy must be a table"),
+        ],
+    )
+    def test_bad_files(self, tmp_path, text, fragment):
+        """Unknown keys, malformed TOML and floats for money are one-line errors."""
+        path = tmp_path / "cfg.toml"
+        path.write_text(text)
+        with pytest.raises(ConfigError) as info:
+            load_config(path)
+        assert fragment in str(info.value)
+
+    def test_missing_file(self, tmp_path):
+        """A missing config file names the path."""
+        with pytest.raises(ConfigError, match="config file not found"):
+            load_config(tmp_path / "nope.toml")

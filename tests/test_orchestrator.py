@@ -1,0 +1,313 @@
+"""LiveSessionOrchestrator: preflight, steps, stop, faults and fail-closed sinks."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import orjson
+import pytest
+
+from livesession import (
+    ConfigError,
+    DryrunConfig,
+    FixedClock,
+    InvalidTransition,
+    LiveSessionError,
+    LiveSessionOrchestrator,
+    MockBroker,
+    SessionState,
+    SessionStatus,
+)
+
+from _helpers import START, Sinks, audit_chain_ok, session
+
+
+class _Broken:
+    """A line sink that raises on its first ``failures`` writes."""
+
+    def __init__(self, failures: int) -> None:
+        self.failures = failures
+        self.lines: list[bytes] = []
+
+    def write_line(self, line: bytes) -> None:
+        if self.failures:
+            self.failures -= 1
+            raise OSError("disk on fire")
+        self.lines.append(line)
+
+    def flush(self) -> None:
+        """Nothing to flush."""
+
+    def sync(self) -> None:
+        """Nothing to sync."""
+
+
+class _BackwardsClock:
+    """A clock that jumps back an hour at its n-th reading."""
+
+    def __init__(self, n: int) -> None:
+        self.calls = 0
+        self.n = n
+
+    def now(self) -> dt.datetime:
+        self.calls += 1
+        if self.calls >= self.n:
+            return START - dt.timedelta(hours=1)
+        return START + dt.timedelta(minutes=self.calls)
+
+
+class TestPreflight:
+    def test_default_session_passes(self):
+        """A default config passes every check and reaches PREFLIGHT_OK."""
+        orch, sinks = session()
+        assert orch.preflight() is True
+        assert orch.state is SessionState.PREFLIGHT_OK
+        assert orch.status is SessionStatus.RUNNING
+        checks = sinks.events_of("PREFLIGHT_CHECK")
+        assert {c["payload"]["check"] for c in checks} == {
+            "config_valid",
+            "live_trading_disabled",
+            "allowlist_valid",
+            "broker_is_simulated",
+            "audit_sink_present",
+        }
+        assert sinks.audit_codes() == ["C2_DRYRUN_START"]
+
+    @pytest.mark.parametrize(
+        ("cfg", "reason"),
+        [
+            ({"enabled": True}, "LIVE_ENABLED"),
+            ({"allowlist": []}, "ALLOWLIST_EMPTY"),
+            ({"allowlist": ["btc-usdt"]}, "ALLOWLIST_INVALID"),
+            ({"allowlist": ["ETH/USDT"]}, "SYMBOL_NOT_ALLOWED"),
+        ],
+    )
+    def test_failed_check_rejects_without_orders(self, cfg, reason):
+        """A failed check gives PREFLIGHT_FAILED, REJECTED, C2_REJECT_<REASON> and no order."""
+        orch, sinks = session(**cfg)
+        assert orch.preflight() is False
+        assert orch.state is SessionState.PREFLIGHT_FAILED
+        assert orch.status is SessionStatus.REJECTED
+        codes = sinks.audit_codes()
+        assert f"C2_REJECT_{reason}" in codes
+        assert codes[-1] == "C2_DRYRUN_STOP"
+        assert not sinks.events_of("ORDER_SUBMITTED")
+        result = orch.result()
+        assert result.accepted is False
+        with pytest.raises(InvalidTransition):
+            orch.activate()
+
+    def test_live_flag_needs_an_explicit_override(self):
+        """enabled=True passes only with live_override=True (a test override)."""
+        orch, _ = session(enabled=True, live_override=True)
+        assert orch.preflight() is True
+
+    def test_non_simulated_broker_is_rejected(self):
+        """A broker that is neither mock, realish nor a verified sandbox is refused."""
+
+        class _Venue(MockBroker):
+            kind = "live"
+
+        orch, sinks = session(broker=_Venue())
+        assert orch.preflight() is False
+        assert "C2_REJECT_BROKER_NOT_SIMULATED" in sinks.audit_codes()
+
+    def test_missing_audit_sink_is_rejected(self):
+        """Without an audit sink the session is rejected."""
+        sinks = Sinks()
+        kwargs = sinks.kwargs()
+        del kwargs["audit_sink"]
+        orch = LiveSessionOrchestrator(DryrunConfig(run_id="t"), **kwargs)
+        assert orch.preflight() is False
+        assert orch.status is SessionStatus.REJECTED
+
+    def test_unwritable_audit_sink_is_rejected(self):
+        """An audit sink that cannot be written fails preflight (fail closed)."""
+        sinks = Sinks()
+        kwargs = sinks.kwargs()
+        kwargs["audit_sink"] = _Broken(failures=10**6)
+        orch = LiveSessionOrchestrator(DryrunConfig(run_id="t"), **kwargs)
+        assert orch.preflight() is False
+        assert orch.state is SessionState.PREFLIGHT_FAILED
+        assert orch.status is SessionStatus.FAILED
+
+
+class TestSteps:
+    def test_step_needs_dryrun_active(self):
+        """step() before activation raises and changes nothing."""
+        orch, _ = session()
+        with pytest.raises(InvalidTransition):
+            orch.step()
+        orch.preflight()
+        with pytest.raises(InvalidTransition):
+            orch.step()
+        assert orch.state is SessionState.PREFLIGHT_OK
+
+    def test_run_n_steps_is_bounded(self):
+        """run_n_steps refuses to pass max_steps and stops the session at the bound."""
+        orch, _ = session(steps=10, max_steps=10)
+        orch.preflight()
+        orch.activate()
+        with pytest.raises(ConfigError, match="max_steps"):
+            orch.run_n_steps(11)
+        with pytest.raises(ConfigError):
+            orch.run_n_steps(0)
+        assert orch.run_n_steps(10) == 10
+        assert orch.state is SessionState.STOPPED
+        assert orch.status is SessionStatus.COMPLETED
+
+    def test_a_full_run_trades_and_ends_flat(self):
+        """The demo strategy trades, and a stopped session is flat with no open orders."""
+        orch, sinks = session(steps=400)
+        result = orch.run_to_end(400)
+        assert result.status is SessionStatus.COMPLETED
+        assert result.orders_submitted > 0
+        assert result.fills == result.orders_submitted
+        assert not any(orch.book.positions.values())
+        assert orch.book.open_orders == ()
+        assert sinks.audit_codes()[0] == "C2_DRYRUN_START"
+        assert sinks.audit_codes()[-1] == "C2_DRYRUN_STOP"
+        assert audit_chain_ok(sinks.audit.lines)
+
+    def test_stop_flattens_an_open_position(self):
+        """request_stop waits out an order in flight and flattens the position it left."""
+        orch, sinks = session(steps=1000, fill_model={"latency_ms": 30_000})
+        orch.preflight()
+        orch.activate()
+        # A buy in flight while flat: the venue fills it during the stop, so the stop must flatten.
+        while orch.book.positions.get("BTC/USDT", Decimal(0)) != 0 or not orch.book.open_orders:
+            orch.step()
+            if orch.steps_done > 900:
+                pytest.fail("never had a position and an open order at once")
+        orch.request_stop("test")
+        assert orch.state is SessionState.STOPPED
+        assert not any(orch.book.positions.values())
+        assert orch.book.open_orders == ()
+        flatten = [
+            e for e in sinks.events_of("ORDER_SUBMITTED") if e["payload"]["reason"] == "flatten"
+        ]
+        assert flatten
+        assert (
+            sinks.events_of("ORDER_FILLED")[-1]["payload"]["client_order_id"]
+            == flatten[-1]["payload"]["client_order_id"]
+        )
+
+    def test_events_are_contiguous_and_time_never_decreases(self):
+        """Event seq is 1..n and ts_sim never decreases."""
+        orch, sinks = session(steps=300)
+        orch.run_to_end(300)
+        events = [orjson.loads(line) for line in sinks.events.lines]
+        assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
+        times = [e["ts_sim"] for e in events]
+        assert times == sorted(times)
+
+    def test_metrics_match_the_events(self):
+        """metrics.json counts equal what events.jsonl and audit.jsonl hold."""
+        orch, sinks = session(steps=300)
+        orch.run_to_end(300)
+        metrics = sinks.metrics_doc()
+        assert metrics["events_emitted"] == len(sinks.events.lines)
+        assert metrics["audit_events"] == len(sinks.audit.lines)
+        assert metrics["state_snapshots"] == len(sinks.states.lines)
+        assert metrics["steps"] == 300
+        assert metrics["orders_submitted"] == len(sinks.events_of("ORDER_SUBMITTED"))
+        assert metrics["status"] == "COMPLETED"
+
+
+class TestRuntimeChecks:
+    def test_clock_going_back_requires_an_operator(self):
+        """A clock regression moves the session to ERROR_REQUIRES_OPERATOR (status FAILED)."""
+        orch, sinks = session(clock=_BackwardsClock(n=20))
+        orch.preflight()
+        orch.activate()
+        orch.run_n_steps(50)
+        assert orch.state is SessionState.ERROR_REQUIRES_OPERATOR
+        assert orch.status is SessionStatus.FAILED
+        assert "C2_OPERATOR_REQUIRED" in sinks.audit_codes()
+        faults = [e for e in sinks.events_of("STATE_CHANGED") if e["payload"]["trigger"] == "fault"]
+        assert faults[0]["payload"]["reason"] == "CLOCK_REGRESSION"
+
+    def test_broken_position_invariant_is_a_fault(self):
+        """A position that differs from the sum of fills stops trading for an operator."""
+        orch, _ = session()
+        orch.preflight()
+        orch.activate()
+        orch._book.positions["BTC/USDT"] = Decimal("1.000")
+        orch.step()
+        assert orch.state is SessionState.ERROR_REQUIRES_OPERATOR
+        assert orch.result().reason == "INVARIANT_POSITION"
+
+    def test_operator_acknowledge_stops_safely(self):
+        """After a fault, acknowledge() goes through STOPPING to STOPPED; status stays FAILED."""
+        orch, sinks = session(clock=_BackwardsClock(n=30))
+        orch.preflight()
+        orch.activate()
+        orch.run_n_steps(40)
+        orch.acknowledge("ops-1")
+        assert orch.state is SessionState.STOPPED
+        assert orch.status is SessionStatus.FAILED
+        assert "C2_OPERATOR_ACK" in sinks.audit_codes()
+        assert sinks.audit_codes()[-1] == "C2_DRYRUN_STOP"
+
+
+class TestSinkFailures:
+    def test_retry_then_success_is_audited(self):
+        """A sink write that fails once is retried, audited, and counted in metrics."""
+        sinks = Sinks()
+        kwargs = sinks.kwargs()
+        broken = _Broken(failures=1)
+        kwargs["state_sink"] = broken
+        orch = LiveSessionOrchestrator(
+            DryrunConfig(run_id="t", steps=50, max_sink_retries=2), **kwargs
+        )
+        result = orch.run_to_end(50)
+        assert result.status is SessionStatus.COMPLETED
+        assert "C2_SINK_WRITE_RETRY" in sinks.audit_codes()
+        assert sinks.metrics_doc()["sink_retries"] == 1
+
+    def test_exhausted_retries_fail_closed(self):
+        """When retries run out the session stops trading, status FAILED, audit C2_SINK_WRITE_FAILED."""
+        sinks = Sinks()
+        kwargs = sinks.kwargs()
+        broken = _Broken(failures=0)
+        kwargs["event_sink"] = broken
+        orch = LiveSessionOrchestrator(
+            DryrunConfig(run_id="t", steps=100, max_sink_retries=1), **kwargs
+        )
+        orch.preflight()
+        orch.activate()
+        orch.run_n_steps(5)
+        broken.failures = 10**6
+        orch.run_n_steps(5)
+        assert orch.state is SessionState.ERROR_REQUIRES_OPERATOR
+        assert orch.status is SessionStatus.FAILED
+        steps_at_failure = orch.steps_done
+        with pytest.raises(InvalidTransition):
+            orch.step()
+        assert orch.steps_done == steps_at_failure
+        orch.close()
+        codes = sinks.audit_codes()
+        assert "C2_SINK_WRITE_FAILED" in codes
+        assert codes[-1] == "C2_DRYRUN_STOP"
+        assert orjson.loads(sinks.audit.lines[-1])["payload"]["status"] == "FAILED"
+        assert sinks.metrics_doc()["status"] == "FAILED"
+
+
+class TestRunDryrun:
+    def test_bare_orchestrator_needs_run_dryrun(self):
+        """A bare orchestrator refuses verbs until run_dryrun configures it."""
+        orch = LiveSessionOrchestrator()
+        with pytest.raises(LiveSessionError, match="no config"):
+            orch.preflight()
+        assert "unconfigured" in repr(orch)
+
+    def test_run_dryrun_once(self):
+        """run_dryrun runs the session; a second call is refused."""
+        sinks = Sinks()
+        orch = LiveSessionOrchestrator()
+        cfg = DryrunConfig(run_id="r", strategy_id="s", steps=100, clock_mode="fixed")
+        res = orch.run_dryrun(cfg, clock=FixedClock(START), **sinks.kwargs())
+        assert (res.accepted, res.status.value, res.run_id) == (True, "COMPLETED", "r")
+        with pytest.raises(LiveSessionError, match="fresh"):
+            orch.run_dryrun(cfg, clock=FixedClock(START), **Sinks().kwargs())
