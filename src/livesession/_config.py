@@ -216,6 +216,13 @@ def _to_tuple(value: object) -> tuple[str, ...]:
     return tuple(value)
 
 
+def _check_broker(_inst: object, _attr: object, value: object) -> None:
+    if not isinstance(value, str) or not (
+        value in ("mock", "realish") or (value.startswith("ccxt:") and len(value) > len("ccxt:"))
+    ):
+        raise ConfigError(f"broker must be mock, realish or ccxt:<exchange>, got {value!r}")
+
+
 def _check_start(_inst: object, _attr: object, value: object) -> None:
     if not isinstance(value, str):
         raise ConfigError("start_time must be an RFC 3339 string such as 2026-01-01T00:00:00Z")
@@ -290,7 +297,7 @@ class DryrunConfig:
     volatility_bps: int = attrs.field(default=20, validator=_non_negative_int("volatility_bps"))
     feed: str = "random_walk"
     enabled: bool = False
-    broker: str = "mock"
+    broker: str = attrs.field(default="mock", validator=_check_broker)
     durability: str = attrs.field(
         default="none", validator=_check_choice("durability", DURABILITY_MODES)
     )

@@ -7,15 +7,19 @@ configuration), ``checkpoint.json``, the idempotency store, the mock venue's jou
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Final
 
+import attrs
 import orjson
 
 from . import _clock
 from ._audit import GENESIS_HASH
+from ._checks import CheckResult, PreflightContext
 from ._config import DryrunConfig
 from ._exceptions import (
     AuditCorruption,
@@ -77,10 +81,36 @@ def open_broker(cfg: DryrunConfig, run_dir: Path) -> Broker:
 
         return RealishBroker.from_config(cfg, journal=run_dir / JOURNAL_FILE)
     if cfg.broker.startswith("ccxt:"):
-        from .brokers.ccxt_sandbox import broker_from_config  # noqa: PLC0415 - optional extra
-
-        return broker_from_config(cfg)
+        return _ccxt_broker(cfg)
     return default_broker(cfg)
+
+
+def _ccxt_broker(cfg: DryrunConfig, **options: Any) -> Broker:
+    """A verified-sandbox CCXT broker; credentials come only from the environment."""
+    from ._runtime_config import RuntimeConfig  # noqa: PLC0415 - only for ccxt runs
+    from .brokers.ccxt_sandbox import make_ccxt_broker  # noqa: PLC0415 - optional extra
+
+    runtime = RuntimeConfig.from_env(mode=cfg.broker)
+    return make_ccxt_broker(cfg.broker, runtime_config=runtime, symbols=cfg.allowlist, **options)
+
+
+@attrs.frozen
+class _VenueCheck:
+    """One of a sandbox venue's preflight checks, as a session ``Check``."""
+
+    name: str
+    broker: Any
+
+    def __call__(self, _ctx: PreflightContext, /) -> CheckResult:
+        from .brokers.ccxt_sandbox import ccxt_preflight_checks  # noqa: PLC0415 - optional
+
+        for name, passed, reason in ccxt_preflight_checks(self.broker):
+            if name == self.name:
+                return CheckResult(name=f"venue_{name}", passed=passed, reason=reason)
+        return CheckResult(name=f"venue_{self.name}", passed=False, reason="CHECK_MISSING")
+
+
+_VENUE_CHECKS: Final = ("sandbox_verified", "markets_loaded", "symbols_listed", "balance_fetch")
 
 
 def _config_bytes(cfg: DryrunConfig) -> bytes:
@@ -111,6 +141,7 @@ def create_run(
         raise ConfigError(
             f"unknown idempotency backend {idempotency_backend!r}: choose memory, jsonl or sqlite"
         )
+    created_out = not out_dir.exists()
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
         run_dir.mkdir()
@@ -118,29 +149,37 @@ def create_run(
         raise RunDirectoryError(f"run directory {run_dir} already exists") from None
     except OSError as exc:
         raise RunDirectoryError(f"cannot create run directory {run_dir}: {exc.strerror}") from None
-    atomic_write_bytes(run_dir / CONFIG_FILE, _config_bytes(cfg))
-    atomic_write_bytes(
-        run_dir / RUN_META_FILE,
-        orjson.dumps(
-            {
-                "format": _RUN_FORMAT,
-                "version": __version__,
-                "idempotency_backend": idempotency_backend,
-                "config_hash": config_hash(cfg),
-            },
-            option=orjson.OPT_SORT_KEYS,
+    try:
+        atomic_write_bytes(run_dir / CONFIG_FILE, _config_bytes(cfg))
+        atomic_write_bytes(
+            run_dir / RUN_META_FILE,
+            orjson.dumps(
+                {
+                    "format": _RUN_FORMAT,
+                    "version": __version__,
+                    "idempotency_backend": idempotency_backend,
+                    "config_hash": config_hash(cfg),
+                },
+                option=orjson.OPT_SORT_KEYS,
+            )
+            + b"\n",
         )
-        + b"\n",
-    )
-    return _open_session(
-        cfg,
-        run_dir,
-        idempotency_backend=idempotency_backend,
-        clock=clock,
-        broker_factory=broker_factory,
-        append=False,
-        live_override=live_override,
-    )
+        return _open_session(
+            cfg,
+            run_dir,
+            idempotency_backend=idempotency_backend,
+            clock=clock,
+            broker_factory=broker_factory,
+            append=False,
+            live_override=live_override,
+        )
+    except BaseException:
+        # Nothing half-written: the directory is ours (created exclusively above).
+        shutil.rmtree(run_dir, ignore_errors=True)
+        if created_out:
+            with contextlib.suppress(OSError):
+                out_dir.rmdir()
+        raise
 
 
 def _open_session(
@@ -154,7 +193,7 @@ def _open_session(
     live_override: bool = False,
 ) -> LiveSessionOrchestrator:
     sim = _clock.SimClock(cfg.start)
-    return LiveSessionOrchestrator(
+    session = LiveSessionOrchestrator(
         cfg,
         clock=clock,
         broker=broker_factory(cfg, run_dir),
@@ -166,6 +205,9 @@ def _open_session(
         checkpoints=FileCheckpointStore(run_dir / CHECKPOINT_FILE),
         live_override=live_override,
     )
+    if session.broker.kind == "ccxt_sandbox":
+        session.extra_checks.extend(_VenueCheck(name, session.broker) for name in _VENUE_CHECKS)
+    return session
 
 
 def read_run_config(run_dir: Path) -> tuple[DryrunConfig, dict[str, Any]]:

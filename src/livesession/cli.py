@@ -11,7 +11,7 @@ import argparse
 import contextlib
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Final, NoReturn
 
@@ -169,6 +169,60 @@ def cmd_resume(args: argparse.Namespace) -> int:
         return _run(session, run_dir, session.config.steps, quiet=args.quiet)
 
 
+def _existing_run(path: Path) -> Path:
+    if not path.is_dir():
+        raise UsageError(f"run directory {path} does not exist")
+    return path
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    """Verify a run against the artifact contract, independently of the writer."""
+    from .verify import verify_run  # noqa: PLC0415 - jsonschema is loaded only here
+
+    result = verify_run(_existing_run(args.run_dir))
+    if result.ok:
+        counts = ", ".join(f"{k}={v}" for k, v in result.counts.items())
+        print(f"OK {args.run_dir}: {counts}")  # noqa: T201 - the CLI's output
+        return EXIT_OK
+    for line in result.violations:
+        print(line)  # noqa: T201 - the CLI's output
+    print(f"{len(result.violations)} violation(s) in {args.run_dir}", file=sys.stderr)  # noqa: T201
+    return EXIT_VIOLATIONS
+
+
+def cmd_evidence(args: argparse.Namespace) -> int:
+    """Write the governance evidence bundle (manifest.json and EV-<date>-<run_id>.md)."""
+    from ._evidence import write_evidence  # noqa: PLC0415 - only for this command
+
+    result = write_evidence(_existing_run(args.run_dir), out_dir=args.out)
+    print(f"manifest  {result.manifest}")  # noqa: T201 - the CLI's output
+    print(f"document  {result.document}")  # noqa: T201 - the CLI's output
+    print("result    " + ("PASS" if result.ok else "FAIL: " + "; ".join(result.problems)))  # noqa: T201
+    return EXIT_OK if result.ok else EXIT_VIOLATIONS
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """Write one self-contained HTML report of a run."""
+    from .report import write_report  # noqa: PLC0415 - only for this command
+
+    run_dir = _existing_run(args.run_dir)
+    output: Path = args.output or run_dir / "report.html"
+    write_report(run_dir, output)
+    print(f"report    {output}")  # noqa: T201 - the CLI's output
+    return EXIT_OK
+
+
+def cmd_prom(args: argparse.Namespace) -> int:
+    """Write the run's metrics as a Prometheus textfile (for node_exporter)."""
+    from .prom import write_textfile  # noqa: PLC0415 - prometheus_client is optional
+
+    run_dir = _existing_run(args.run_dir)
+    output: Path = args.output or run_dir / "livesession.prom"
+    write_textfile(run_dir, output)
+    print(f"textfile  {output}")  # noqa: T201 - the CLI's output
+    return EXIT_OK
+
+
 def _non_negative(text: str) -> int:
     try:
         value = int(text)
@@ -219,12 +273,25 @@ def build_parser() -> argparse.ArgumentParser:
     res.add_argument("--quiet", "-q", action="store_true", help="no summary")
     res.set_defaults(handler=cmd_resume)
 
-    for register in _EXTRA_COMMANDS:
-        register(sub)
+    ver = sub.add_parser("verify", help="check a run against the artifact contract")
+    ver.add_argument("run_dir", type=Path)
+    ver.set_defaults(handler=cmd_verify)
+
+    evi = sub.add_parser("evidence", help="write the governance evidence bundle of a run")
+    evi.add_argument("run_dir", type=Path)
+    evi.add_argument("--out", type=Path, help="where to write (default: the run directory)")
+    evi.set_defaults(handler=cmd_evidence)
+
+    rep = sub.add_parser("report", help="write a self-contained HTML report of a run")
+    rep.add_argument("run_dir", type=Path)
+    rep.add_argument("--output", type=Path, help="default RUN_DIR/report.html")
+    rep.set_defaults(handler=cmd_report)
+
+    prm = sub.add_parser("prom", help="write Prometheus textfile metrics of a run")
+    prm.add_argument("run_dir", type=Path)
+    prm.add_argument("--output", type=Path, help="default RUN_DIR/livesession.prom")
+    prm.set_defaults(handler=cmd_prom)
     return parser
-
-
-_EXTRA_COMMANDS: list[Callable[[Any], None]] = []
 
 
 def main(argv: Sequence[str] | None = None) -> int:

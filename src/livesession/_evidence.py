@@ -1,0 +1,283 @@
+"""Governance evidence for one run: a manifest and a human-readable EV-<date>-<run_id>.md.
+
+The bundle records what a reviewer needs to sign a run off: digests of every file, the
+independent verification result, a determinism re-run, how often each preflight check and
+safety rail fired, the kill-switch drill, a secret scan, and blank approval fields.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import subprocess
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Final
+
+import attrs
+import orjson
+
+from . import _clock
+from ._checks import default_checks
+from ._fsutil import atomic_write_bytes
+from ._rails import default_rails
+from ._rundir import ARTIFACTS, config_hash, create_run, read_run_config
+from ._version import __version__
+from .verify import verify_run
+
+__all__ = ["EvidenceResult", "scan_secrets", "write_evidence"]
+
+CONTRACT: Final = ("events.jsonl", "state_snapshots.jsonl", "metrics.json", "audit.jsonl")
+_PATTERNS: Final = (
+    ("private_key", re.compile(rb"-----BEGIN [A-Z ]*PRIVATE KEY-----")),
+    ("aws_access_key", re.compile(rb"\bAKIA[0-9A-Z]{16}\b")),
+    (
+        "assigned_secret",
+        re.compile(
+            rb"(?i)\b(api[_-]?key|api[_-]?secret|secret|password|passwd|token)\b"
+            rb"[\"']?\s*[:=]\s*[\"']?(?!\*\*\*)[A-Za-z0-9/+_\-]{12,}"
+        ),
+    ),
+    ("url_password", re.compile(rb"://[^:/@\s\"]+:(?!\*\*\*@)[^@\s\"]{4,}@")),
+)
+_SECRET_ENV: Final = re.compile(r"(SECRET|PASSWORD|PASSWD|TOKEN|API_KEY|DSN)", re.IGNORECASE)
+_MIN_ENV_SECRET: Final = 8
+
+
+@attrs.frozen(kw_only=True)
+class EvidenceResult:
+    """Where the bundle went and whether every check in it passed."""
+
+    manifest: Path
+    document: Path
+    ok: bool
+    problems: tuple[str, ...]
+
+
+def scan_secrets(
+    run_dir: Path, *, environ: Mapping[str, str] | None = None, skip: frozenset[str] = frozenset()
+) -> list[str]:
+    """Findings as ``file:line: kind`` (never the secret itself), over every file in the run."""
+    env = os.environ if environ is None else environ
+    needles = [
+        (name, value.encode())
+        for name, value in sorted(env.items())
+        if _SECRET_ENV.search(name) and len(value) >= _MIN_ENV_SECRET
+    ]
+    findings: list[str] = []
+    for path in sorted(p for p in run_dir.rglob("*") if p.is_file()):
+        if path.name in skip:
+            continue
+        data = path.read_bytes()
+        rel = path.relative_to(run_dir)
+        for number, line in enumerate(data.splitlines(), start=1):
+            for kind, pattern in _PATTERNS:
+                if pattern.search(line):
+                    findings.append(f"{rel}:{number}: {kind}")
+            for name, value in needles:
+                if value in line:
+                    findings.append(f"{rel}:{number}: value of ${name}")
+    return findings
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _git_commit() -> str | None:
+    try:
+        proc = subprocess.run(
+            ["git", "rev-parse", "HEAD"],  # noqa: S607 - git from PATH, read-only query
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=5,
+            cwd=Path(__file__).parent,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return proc.stdout.strip() or None if proc.returncode == 0 else None
+
+
+def _events(run_dir: Path) -> list[dict[str, Any]]:
+    path = run_dir / ARTIFACTS["events"]
+    out: list[dict[str, Any]] = []
+    for line in path.read_bytes().splitlines():
+        try:
+            out.append(orjson.loads(line))
+        except orjson.JSONDecodeError:
+            continue
+    return out
+
+
+def _audit_records(path: Path) -> list[bytes]:
+    """Audit lines without seq/prev_hash, and without C2_RESUME (for comparisons)."""
+    kept = []
+    for line in path.read_bytes().splitlines():
+        record = orjson.loads(line)
+        if record.get("code") == "C2_RESUME":
+            continue
+        record.pop("seq", None)
+        record.pop("prev_hash", None)
+        kept.append(orjson.dumps(record, option=orjson.OPT_SORT_KEYS))
+    return kept
+
+
+def _determinism(run_dir: Path) -> dict[str, Any]:
+    cfg, _meta = read_run_config(run_dir)
+    if cfg.clock_mode == "system" or cfg.broker not in ("mock", "realish"):
+        return {"status": "not_applicable", "reason": "system clock or external venue"}
+    with tempfile.TemporaryDirectory(prefix="livesession-replay-") as tmp:
+        session = create_run(cfg, Path(tmp), idempotency_backend="memory")
+        session.run_to_end(cfg.steps)
+        replay = Path(tmp) / cfg.run_id
+        compared: dict[str, bool] = {}
+        for name in ("events.jsonl", "state_snapshots.jsonl"):
+            compared[name] = _sha256(run_dir / name) == _sha256(replay / name)
+        compared["audit.jsonl (records, C2_RESUME aside)"] = _audit_records(
+            run_dir / "audit.jsonl"
+        ) == _audit_records(replay / "audit.jsonl")
+    ok = all(compared.values())
+    return {"status": "match" if ok else "MISMATCH", "compared": compared}
+
+
+def _fired(run_dir: Path, events: list[dict[str, Any]]) -> dict[str, Any]:
+    cfg, _ = read_run_config(run_dir)
+    rails = {rail.rule: 0 for rail in default_rails(cfg.risk, cfg.allowlist)}
+    checks: dict[str, int] = {check.name: 0 for check in default_checks()}
+    kill: list[dict[str, Any]] = []
+    for event in events:
+        payload = event.get("payload", {})
+        kind = event.get("event_type")
+        if kind == "RISK_REJECTED":
+            rule = str(payload.get("rule"))
+            rails[rule] = rails.get(rule, 0) + 1
+        elif kind == "PREFLIGHT_CHECK" and not payload.get("passed", True):
+            name = str(payload.get("check"))
+            checks[name] = checks.get(name, 0) + 1
+        elif kind in ("KILL_SWITCH", "KILL_SWITCH_FLAT"):
+            kill.append({"event": kind, "seq": event.get("seq"), **payload})
+    return {"rails": rails, "checks": checks, "kill_switch": kill}
+
+
+def write_evidence(run_dir: Path, *, out_dir: Path | None = None) -> EvidenceResult:
+    """Write ``manifest.json`` and ``EV-<YYYYMMDD>-<run_id>.md`` for ``run_dir``."""
+    cfg, meta = read_run_config(run_dir)
+    target = out_dir or run_dir
+    target.mkdir(parents=True, exist_ok=True)
+    today = _clock.SystemClock().now()
+    doc_name = f"EV-{today:%Y%m%d}-{cfg.run_id}.md"
+    verification = verify_run(run_dir)
+    events = _events(run_dir)
+    fired = _fired(run_dir, events)
+    determinism = _determinism(run_dir)
+    generated = {"manifest.json", doc_name}
+    secrets = scan_secrets(run_dir, skip=frozenset(generated))
+    digests = {
+        str(p.relative_to(run_dir)): _sha256(p)
+        for p in sorted(run_dir.rglob("*"))
+        if p.is_file() and p.name not in generated
+    }
+    audit_lines = (run_dir / "audit.jsonl").read_bytes().splitlines()
+    audit_head = hashlib.sha256(audit_lines[-1]).hexdigest() if audit_lines else None
+    problems: list[str] = []
+    if not verification.ok:
+        problems.append(f"verify found {len(verification.violations)} violation(s)")
+    if determinism["status"] == "MISMATCH":
+        problems.append("the determinism re-run does not match")
+    if secrets:
+        problems.append(f"the secret scan found {len(secrets)} finding(s)")
+    manifest = {
+        "schema": "LIVESESSION_EVIDENCE_V1",
+        "run_id": cfg.run_id,
+        "created_utc": _clock.format_utc(today),
+        "livesession_version": __version__,
+        "run_version": meta.get("version"),
+        "git_commit": _git_commit(),
+        "config_hash": config_hash(cfg),
+        "artifacts": digests,
+        "audit_head": audit_head,
+        "verify": {"ok": verification.ok, "violations": list(verification.violations)},
+        "determinism": determinism,
+        "fired": fired,
+        "secret_scan": {"findings": secrets, "clean": not secrets},
+        "approval": {"name": "", "role": "", "date": ""},
+        "ok": not problems,
+        "problems": problems,
+    }
+    manifest_path = target / "manifest.json"
+    atomic_write_bytes(
+        manifest_path, orjson.dumps(manifest, option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2)
+    )
+    document = target / doc_name
+    atomic_write_bytes(document, _markdown(manifest).encode("utf-8"))
+    return EvidenceResult(
+        manifest=manifest_path, document=document, ok=not problems, problems=tuple(problems)
+    )
+
+
+def _markdown(m: dict[str, Any]) -> str:
+    lines = [
+        f"# Evidence: run `{m['run_id']}`",
+        "",
+        f"- Result: **{'PASS' if m['ok'] else 'FAIL'}**"
+        + ("" if m["ok"] else f" ({'; '.join(m['problems'])})"),
+        f"- Created (UTC): {m['created_utc']}",
+        f"- livesession {m['livesession_version']}, git commit `{m['git_commit'] or 'unknown'}`",
+        f"- Config hash: `{m['config_hash']}`",
+        f"- Audit head: `{m['audit_head']}`",
+        "",
+        "## Verification",
+        "",
+        f"Independent verification: **{'clean' if m['verify']['ok'] else 'VIOLATIONS'}**.",
+    ]
+    lines += [f"- {v}" for v in m["verify"]["violations"][:50]]
+    det = m["determinism"]
+    lines += ["", "## Determinism re-run", "", f"Status: **{det['status']}**"]
+    for name, same in det.get("compared", {}).items():
+        lines.append(f"- {name}: {'identical' if same else 'DIFFERENT'}")
+    lines += [
+        "",
+        "## Preflight checks and safety rails",
+        "",
+        "| kind | name | fired |",
+        "| --- | --- | --- |",
+    ]
+    lines += [f"| check | {n} | {c} |" for n, c in m["fired"]["checks"].items()]
+    lines += [f"| rail | {n} | {c} |" for n, c in m["fired"]["rails"].items()]
+    lines += ["", "## Kill switch", ""]
+    kills = m["fired"]["kill_switch"]
+    if kills:
+        for k in kills:
+            detail = ", ".join(
+                f"{key}={value}" for key, value in sorted(k.items()) if key != "event"
+            )
+            lines.append(f"- {k['event']}: {detail}")
+    else:
+        lines.append("No kill-switch drill in this run.")
+    lines += ["", "## Secret scan", ""]
+    findings = m["secret_scan"]["findings"]
+    lines += (
+        [f"- {f}" for f in findings] if findings else ["No secrets found in any file of the run."]
+    )
+    lines += ["", "## Artifacts (SHA-256)", "", "| file | sha256 |", "| --- | --- |"]
+    lines += [f"| {name} | `{digest}` |" for name, digest in m["artifacts"].items()]
+    lines += [
+        "",
+        "## Approval",
+        "",
+        "| field | value |",
+        "| --- | --- |",
+        "| Name | |",
+        "| Role | |",
+        "| Date | |",
+        "| Signature | |",
+        "",
+    ]
+    return "\n".join(lines)
