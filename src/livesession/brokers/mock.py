@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import heapq
 import os
+from collections import deque
 from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Final
 
 import attrs
 import orjson
@@ -44,6 +45,8 @@ from .._random import unit_draw
 __all__ = ["FillModel", "MockBroker"]
 
 _BPS = Decimal(10_000)
+#: Closed orders the venue remembers for lookups by client id (memory stays flat).
+CLOSED_WINDOW: Final = 10_000
 _HALF = Decimal("0.5")
 
 
@@ -85,6 +88,8 @@ class MockBroker:
         self._tick = price_tick
         self._lot = qty_lot
         self._orders: dict[str, _VenueState] = {}
+        self._closed: deque[str] = deque()
+        self._accepted = 0
         self._open: dict[str, _VenueState] = {}
         self._due: list[tuple[int, int, BrokerReport]] = []
         self._due_seq = 0
@@ -163,12 +168,13 @@ class MockBroker:
     def _apply_submit(self, order: Order, now_ns: int) -> None:
         cid = order.client_order_id
         self.submissions[cid] = self.submissions.get(cid, 0) + 1
-        if cid in self._orders:
+        if self.submissions[cid] > 1:
             raise Rejected(
                 "duplicate client order id", reason="DUPLICATE_CLIENT_ID", client_order_id=cid
             )
         state = _VenueState(order=order, accepted_ns=now_ns)
         self._orders[cid] = state
+        self._accepted += 1
         due = now_ns + self._model.latency_ns
         if (
             self._model.reject_rate
@@ -176,10 +182,11 @@ class MockBroker:
         ):
             state.status = VenueOrderStatus.REJECTED
             self._push(due, RejectReport(client_order_id=cid, reason="VENUE_REJECT", ts_ns=due))
+            self._retire(cid)
             return
         self._open[cid] = state
         self._push(
-            due, AckReport(client_order_id=cid, venue_order_id=f"m{len(self._orders)}", ts_ns=due)
+            due, AckReport(client_order_id=cid, venue_order_id=f"m{self._accepted}", ts_ns=due)
         )
         if order.order_type is OrderType.MARKET:
             price = self._last_price.get(order.symbol)
@@ -194,6 +201,7 @@ class MockBroker:
             return
         state.status = VenueOrderStatus.CANCELED
         self._drop_pending_fills(cid)
+        self._retire(cid)
         self._push(now_ns + self._model.latency_ns, CancelReport(client_order_id=cid, ts_ns=now_ns))
 
     def _schedule_fills(self, state: _VenueState, price: Decimal, due: int) -> None:
@@ -225,6 +233,15 @@ class MockBroker:
                 ),
             )
         state.status = VenueOrderStatus.FILLED
+        self._retire(cid)
+
+    def _retire(self, cid: str) -> None:
+        """Keep a closed order for lookups, but only the most recent ``CLOSED_WINDOW``."""
+        self._closed.append(cid)
+        if len(self._closed) > CLOSED_WINDOW:
+            old = self._closed.popleft()
+            if old not in self._open:
+                self._orders.pop(old, None)
 
     def _drop_pending_fills(self, cid: str) -> None:
         kept = [
@@ -286,7 +303,10 @@ class MockBroker:
                 order = order_from_json(entry["order"])
                 if price is not None:
                     self._last_price[order.symbol] = price
-                if order.client_order_id not in self._orders:
+                cid = order.client_order_id
+                if cid in self.submissions:  # a duplicate the venue refused at the time
+                    self.submissions[cid] += 1
+                else:
                     self._apply_submit(order, entry["now_ns"])
             elif entry["op"] == "touch":
                 state = self._open.get(entry["cid"])
