@@ -145,12 +145,27 @@ class MetricsSink(Protocol):
 
 
 class IdempotencyRecord(Protocol):
-    """**Protocol:** what an idempotency store remembers about one key."""
+    """**Protocol:** what an idempotency store remembers about one key (read-only)."""
 
-    key: str
-    fingerprint: str
-    outcome: str | None
-    created: bool
+    @property
+    def key(self) -> str:
+        """The idempotency key (a client order id)."""
+        ...
+
+    @property
+    def fingerprint(self) -> str:
+        """What defines the order the key was reserved for."""
+        ...
+
+    @property
+    def outcome(self) -> str | None:
+        """The recorded outcome, or None while the key is only reserved."""
+        ...
+
+    @property
+    def created(self) -> bool:
+        """True when this ``reserve`` call created the record."""
+        ...
 
 
 @runtime_checkable

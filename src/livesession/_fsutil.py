@@ -1,0 +1,110 @@
+"""Durable file operations: atomic replacement and cutting a torn tail aside.
+
+``atomic_write_bytes`` leaves either the old file or the complete new one, never a mix;
+when it raises, no temporary file is left behind. (A process killed mid-write can leave a
+hidden ``.<name>.<pid>.<n>.tmp`` next to the target; it is never mistaken for the target.)
+``truncate_to`` cuts a file back to a known-good offset and keeps what it cut in
+``<file>.torn``, so nothing is ever silently thrown away.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import os
+import sys
+from pathlib import Path
+
+from ._crash import crashpoint
+
+__all__ = ["atomic_write_bytes", "fsync_dir", "torn_path", "truncate_to"]
+
+_TMP_SEQUENCE = itertools.count()
+_TMP_NAME_TRIES = 100
+_NEW_FILE_MODE = 0o666  # narrowed by the process umask, like any newly created file
+
+
+def fsync_dir(path: Path) -> None:
+    """Make the directory entries of ``path`` (a directory) durable.
+
+    A no-op on Windows, which cannot open a directory for syncing.
+    """
+    if sys.platform == "win32":
+        return
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Replace ``path`` with ``data`` atomically and durably.
+
+    Writes a temporary file in the same directory, flushes and fsyncs it, renames it over
+    ``path`` with ``os.replace`` and fsyncs the directory. Readers see the old content or
+    the new content, never a partial file. On any error the temporary file is removed and
+    the error propagates; ``path`` is then unchanged.
+    """
+    path = Path(path)
+    fd, tmp = _create_tmp(path)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        crashpoint("checkpoint_tmp")  # crash harness: a durable tmp file, not yet renamed
+        tmp.replace(path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        raise
+    fsync_dir(path.parent)
+
+
+def torn_path(path: Path) -> Path:
+    """Where ``truncate_to`` keeps the bytes it cut from ``path``: ``<file>.torn``."""
+    path = Path(path)
+    return path.with_name(path.name + ".torn")
+
+
+def truncate_to(path: Path, offset: int) -> bytes:
+    """Cut ``path`` back to ``offset`` bytes and return the bytes that were cut.
+
+    The cut tail is appended to ``<file>.torn`` (created if needed) and made durable
+    *before* the file is truncated, so a crash in between duplicates the tail but never
+    loses it. Nothing is written when ``offset`` already equals the file size.
+    Raises ``ValueError`` when ``offset`` is negative or beyond the end of the file.
+    """
+    path = Path(path)
+    with path.open("r+b") as handle:
+        size = os.fstat(handle.fileno()).st_size
+        if isinstance(offset, bool) or not isinstance(offset, int) or not 0 <= offset <= size:
+            raise ValueError(f"cannot truncate {path} to offset {offset!r}: file has {size} bytes")
+        if offset == size:
+            return b""
+        handle.seek(offset)
+        tail = handle.read()
+        torn = torn_path(path)
+        with torn.open("ab") as aside:
+            aside.write(tail)
+            aside.flush()
+            os.fsync(aside.fileno())
+        handle.truncate(offset)
+        handle.flush()
+        os.fsync(handle.fileno())
+    fsync_dir(path.parent)
+    return tail
+
+
+def _create_tmp(path: Path) -> tuple[int, Path]:
+    # Names come from the pid and a counter rather than randomness; O_EXCL makes a leftover
+    # from a dead process with a reused pid a reason to take the next name, not to clobber.
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    for _ in range(_TMP_NAME_TRIES):
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{next(_TMP_SEQUENCE)}.tmp")
+        try:
+            return os.open(tmp, flags, _NEW_FILE_MODE), tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"could not create a temporary file next to {path}")

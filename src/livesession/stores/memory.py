@@ -1,0 +1,104 @@
+"""An idempotency store in memory, with an optional time to live.
+
+Nothing survives the process: use it for tests and throw-away dry-runs. Expiry is driven
+by the injected clock's ``monotonic_ns``, so a ``SimClock`` makes it deterministic.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import attrs
+
+from .._exceptions import IdempotencyConflict
+from ._record import Reservation, check_key, check_text, unknown_key
+
+__all__ = ["MemoryIdempotencyStore"]
+
+
+class _MonotonicClock(Protocol):
+    def monotonic_ns(self) -> int: ...
+
+
+@attrs.frozen(kw_only=True)
+class _Entry:
+    fingerprint: str
+    outcome: str | None
+    reserved_ns: int
+
+
+class MemoryIdempotencyStore:
+    """Reservations held in a dict; a key older than ``ttl_ns`` is forgotten.
+
+    Once expired, a key reads as absent: ``get`` returns None, ``complete`` raises
+    ``KeyError`` and ``reserve`` creates it afresh (with any fingerprint). ``ttl_ns=None``
+    keeps every key for the life of the store. Used from one thread at a time.
+    """
+
+    def __init__(self, clock: _MonotonicClock, ttl_ns: int | None = None) -> None:
+        if ttl_ns is not None and (
+            isinstance(ttl_ns, bool) or not isinstance(ttl_ns, int) or ttl_ns <= 0
+        ):
+            raise ValueError(f"ttl_ns must be a positive integer or None, got {ttl_ns!r}")
+        self._clock = clock
+        self._ttl_ns = ttl_ns
+        # Insertion order is reservation order, so expired keys sit at the front.
+        self._entries: dict[str, _Entry] = {}
+
+    def reserve(self, key: str, fingerprint: str) -> Reservation:
+        """Reserve ``key`` for ``fingerprint``; see ``IdempotencyStore.reserve``."""
+        check_key(key)
+        check_text("fingerprint", fingerprint)
+        now_ns = self._clock.monotonic_ns()
+        entry = self._live_entry(key, now_ns)
+        if entry is None:
+            self._entries[key] = _Entry(fingerprint=fingerprint, outcome=None, reserved_ns=now_ns)
+            return Reservation(key=key, fingerprint=fingerprint, created=True)
+        if entry.fingerprint != fingerprint:
+            raise IdempotencyConflict(
+                f"idempotency key {key!r} is already reserved with different order parameters"
+            )
+        return Reservation(key=key, fingerprint=entry.fingerprint, outcome=entry.outcome)
+
+    def complete(self, key: str, outcome: str) -> None:
+        """Record ``outcome`` for a reserved key; a later call replaces it."""
+        check_key(key)
+        check_text("outcome", outcome)
+        entry = self._live_entry(key, self._clock.monotonic_ns())
+        if entry is None:
+            raise unknown_key(key)
+        self._entries[key] = attrs.evolve(entry, outcome=outcome)
+
+    def get(self, key: str) -> Reservation | None:
+        """The record for ``key`` (``created`` is False), or None when absent or expired."""
+        check_key(key)
+        entry = self._live_entry(key, self._clock.monotonic_ns())
+        if entry is None:
+            return None
+        return Reservation(key=key, fingerprint=entry.fingerprint, outcome=entry.outcome)
+
+    def close(self) -> None:
+        """Nothing to release; safe to call more than once."""
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __repr__(self) -> str:
+        return f"MemoryIdempotencyStore(keys={len(self._entries)}, ttl_ns={self._ttl_ns})"
+
+    def _live_entry(self, key: str, now_ns: int) -> _Entry | None:
+        """The entry for ``key`` unless it has expired; drops expired entries on the way."""
+        if self._ttl_ns is None:
+            return self._entries.get(key)
+        # Entries are in reservation order, so the expired ones are a prefix (unless the
+        # clock was set back); dropping that prefix keeps memory bounded by the TTL.
+        for _ in range(len(self._entries)):
+            oldest = next(iter(self._entries))
+            if now_ns - self._entries[oldest].reserved_ns < self._ttl_ns:
+                break
+            del self._entries[oldest]
+        entry = self._entries.get(key)
+        if entry is not None and now_ns - entry.reserved_ns >= self._ttl_ns:
+            del self._entries[key]
+            return None
+        return entry

@@ -1,0 +1,137 @@
+"""An idempotency store in SQLite, safe for several processes on one host.
+
+The database runs in WAL mode with ``synchronous=FULL``, and every statement commits on its
+own, so a key is durable before ``reserve`` returns. ``reserve`` is ``INSERT OR IGNORE``
+followed, when the row already existed, by a ``SELECT``: the database decides which caller
+created a key, so two processes racing for the same key never both get ``created=True``.
+Writers wait for each other up to ``busy_timeout_ms`` instead of failing at once.
+
+Not for network file systems (SQLite's locking needs a local disk).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from .._exceptions import IdempotencyConflict, RunDirectoryError
+from ._record import Reservation, check_key, check_text, unknown_key
+
+__all__ = ["SqliteIdempotencyStore"]
+
+DEFAULT_BUSY_TIMEOUT_MS = 30_000
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS idempotency (
+    key TEXT PRIMARY KEY NOT NULL,
+    fingerprint TEXT NOT NULL,
+    outcome TEXT
+) WITHOUT ROWID
+"""
+
+
+def connect(path: Path, *, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS) -> sqlite3.Connection:
+    """An autocommit connection to ``path`` with the store's pragmas applied.
+
+    Every statement is its own durable transaction (WAL, ``synchronous=FULL``). Exposed so
+    that benchmarks and tools measure and inspect exactly what the store uses.
+    """
+    connection = sqlite3.connect(path, timeout=busy_timeout_ms / 1000, isolation_level=None)
+    try:
+        # busy_timeout first: switching to WAL needs a lock another process may hold.
+        connection.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+        mode = connection.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        connection.execute("PRAGMA synchronous = FULL")
+    except BaseException:
+        connection.close()
+        raise
+    if str(mode).lower() != "wal":
+        connection.close()
+        raise sqlite3.OperationalError(f"{path}: SQLite refused WAL mode (got {mode!r})")
+    return connection
+
+
+class SqliteIdempotencyStore:
+    """Reservations in one SQLite table; one connection per store object.
+
+    Several store objects, in one process or several, may share a file. Each object is used
+    from the thread that opened it (the ``sqlite3`` default). A file that SQLite cannot open
+    or that is not a database raises ``RunDirectoryError`` naming it. A writer that cannot
+    get its turn within ``busy_timeout_ms`` gets ``sqlite3.OperationalError``.
+    """
+
+    def __init__(self, path: Path, *, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS) -> None:
+        self.path = Path(path)
+        self._connection: sqlite3.Connection | None = None
+        try:
+            self._connection = connect(self.path, busy_timeout_ms=busy_timeout_ms)
+            self._connection.execute(_SCHEMA)
+        except sqlite3.Error as error:
+            self.close()
+            raise RunDirectoryError(
+                f"cannot open idempotency database {self.path}: {error} (is it a SQLite file "
+                "on a local disk?)"
+            ) from error
+        except BaseException:
+            self.close()
+            raise
+
+    def reserve(self, key: str, fingerprint: str) -> Reservation:
+        """Reserve ``key`` for ``fingerprint``; committed durably before this returns."""
+        check_key(key)
+        check_text("fingerprint", fingerprint)
+        connection = self._open_connection()
+        inserted = connection.execute(
+            "INSERT OR IGNORE INTO idempotency (key, fingerprint) VALUES (?, ?)",
+            (key, fingerprint),
+        ).rowcount
+        if inserted == 1:
+            return Reservation(key=key, fingerprint=fingerprint, created=True)
+        row = connection.execute(
+            "SELECT fingerprint, outcome FROM idempotency WHERE key = ?", (key,)
+        ).fetchone()
+        if row is None:  # pragma: no cover - rows are never deleted
+            raise RuntimeError(f"idempotency key {key!r} vanished from {self.path}")
+        if row[0] != fingerprint:
+            raise IdempotencyConflict(
+                f"idempotency key {key!r} is already reserved with different order parameters"
+            )
+        return Reservation(key=key, fingerprint=row[0], outcome=row[1])
+
+    def complete(self, key: str, outcome: str) -> None:
+        """Record ``outcome`` for a reserved key (durably); a later call replaces it."""
+        check_key(key)
+        check_text("outcome", outcome)
+        updated = (
+            self._open_connection()
+            .execute("UPDATE idempotency SET outcome = ? WHERE key = ?", (outcome, key))
+            .rowcount
+        )
+        if updated != 1:
+            raise unknown_key(key)
+
+    def get(self, key: str) -> Reservation | None:
+        """The record for ``key`` (``created`` is False), or None."""
+        check_key(key)
+        row = (
+            self._open_connection()
+            .execute("SELECT fingerprint, outcome FROM idempotency WHERE key = ?", (key,))
+            .fetchone()
+        )
+        if row is None:
+            return None
+        return Reservation(key=key, fingerprint=row[0], outcome=row[1])
+
+    def close(self) -> None:
+        """Close the connection; safe to call more than once."""
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            connection.close()
+
+    def __repr__(self) -> str:
+        return f"SqliteIdempotencyStore({str(self.path)!r})"
+
+    def _open_connection(self) -> sqlite3.Connection:
+        if self._connection is None:
+            raise ValueError(f"idempotency store {self.path} is closed")
+        return self._connection

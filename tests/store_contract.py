@@ -1,0 +1,299 @@
+"""The contract every idempotency store keeps, as reusable test classes.
+
+A backend's test module subclasses these classes under ``Test*`` names and provides the
+fixtures they ask for:
+
+- ``store``: an open, empty store (the fixture closes it afterwards; ``close`` must be
+  safe to call twice).
+- ``make_store``: for durable backends only, a callable that opens a new store object on
+  the *same* storage each time it is called.
+
+Example for a new backend::
+
+    from store_contract import DurabilityContract, ReserveContract
+
+    @pytest.fixture(name="store")
+    def _store(tmp_path):
+        store = PostgresIdempotencyStore(...)
+        yield store
+        store.close()
+
+    class TestReserve(ReserveContract):
+        '''The PostgreSQL store keeps the reserve contract.'''
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from livesession._exceptions import IdempotencyConflict
+
+__all__ = [
+    "CloseContract",
+    "CompleteContract",
+    "DurabilityContract",
+    "GetContract",
+    "ModelContract",
+    "ReserveContract",
+]
+
+FP_A = "fp-" + "a" * 61
+FP_B = "fp-" + "b" * 61
+
+
+class ReserveContract:
+    """``reserve`` creates a key once and hands back the same record afterwards."""
+
+    def test_new_key_is_created(self, store):
+        """Reserving an unknown key returns a fresh record with created=True."""
+        record = store.reserve("k1", FP_A)
+        assert (record.key, record.fingerprint, record.outcome, record.created) == (
+            "k1",
+            FP_A,
+            None,
+            True,
+        )
+
+    def test_same_key_same_fingerprint_returns_existing(self, store):
+        """Reserving again with the same fingerprint returns the record with created=False."""
+        store.reserve("k1", FP_A)
+        again = store.reserve("k1", FP_A)
+        assert (again.key, again.fingerprint, again.outcome, again.created) == (
+            "k1",
+            FP_A,
+            None,
+            False,
+        )
+
+    def test_different_fingerprint_conflicts(self, store):
+        """Reserving a key with another fingerprint raises IdempotencyConflict."""
+        store.reserve("k1", FP_A)
+        with pytest.raises(IdempotencyConflict):
+            store.reserve("k1", FP_B)
+
+    def test_conflict_message_names_key_not_fingerprints(self, store):
+        """The conflict message names the key and shows neither fingerprint."""
+        store.reserve("order-77", FP_A)
+        with pytest.raises(IdempotencyConflict) as caught:
+            store.reserve("order-77", FP_B)
+        message = str(caught.value)
+        assert "order-77" in message
+        assert FP_A not in message
+        assert FP_B not in message
+        assert "\n" not in message
+
+    def test_conflict_leaves_record_unchanged(self, store):
+        """A refused reservation does not touch the existing record."""
+        store.reserve("k1", FP_A)
+        store.complete("k1", "FILLED")
+        with pytest.raises(IdempotencyConflict):
+            store.reserve("k1", FP_B)
+        record = store.get("k1")
+        assert (record.fingerprint, record.outcome) == (FP_A, "FILLED")
+
+    def test_keys_are_independent(self, store):
+        """Different keys may carry the same or different fingerprints."""
+        assert store.reserve("k1", FP_A).created
+        assert store.reserve("k2", FP_A).created
+        assert store.reserve("k3", FP_B).created
+
+    def test_completed_key_returns_outcome(self, store):
+        """Reserving a completed key returns its outcome, not a new reservation."""
+        store.reserve("k1", FP_A)
+        store.complete("k1", "FILLED")
+        again = store.reserve("k1", FP_A)
+        assert (again.outcome, again.created) == ("FILLED", False)
+
+    def test_keys_are_case_and_unicode_exact(self, store):
+        """Keys compare exactly: case and non-ASCII characters matter."""
+        assert store.reserve("Key", FP_A).created
+        assert store.reserve("key", FP_B).created
+        assert store.reserve("clé-✓", FP_A).created
+        assert store.get("clé-✓").fingerprint == FP_A
+
+    @pytest.mark.parametrize(("key", "fingerprint"), [("", FP_A), ("k1", "")])
+    def test_empty_key_or_fingerprint_is_refused(self, store, key, fingerprint):
+        """An empty key or fingerprint raises ValueError and reserves nothing."""
+        with pytest.raises(ValueError, match="must not be empty"):
+            store.reserve(key, fingerprint)
+        assert store.get("k1") is None
+
+
+class CompleteContract:
+    """``complete`` records an outcome for a reserved key only."""
+
+    def test_outcome_is_visible(self, store):
+        """After complete, get and reserve both show the outcome."""
+        store.reserve("k1", FP_A)
+        store.complete("k1", "FILLED")
+        assert store.get("k1").outcome == "FILLED"
+        assert store.reserve("k1", FP_A).outcome == "FILLED"
+
+    def test_unknown_key_is_an_error(self, store):
+        """Completing a key that was never reserved raises KeyError naming the key."""
+        with pytest.raises(KeyError, match="ghost"):
+            store.complete("ghost", "FILLED")
+        assert store.get("ghost") is None
+
+    def test_later_outcome_replaces_earlier(self, store):
+        """A second complete replaces the outcome (e.g. UNKNOWN, then FILLED after lookup)."""
+        store.reserve("k1", FP_A)
+        store.complete("k1", "UNKNOWN")
+        store.complete("k1", "FILLED")
+        assert store.get("k1").outcome == "FILLED"
+
+    def test_other_keys_untouched(self, store):
+        """Completing one key leaves the others open."""
+        store.reserve("k1", FP_A)
+        store.reserve("k2", FP_A)
+        store.complete("k1", "FILLED")
+        assert store.get("k2").outcome is None
+
+
+class GetContract:
+    """``get`` reads without reserving."""
+
+    def test_unknown_key_is_none(self, store):
+        """get on an unknown key returns None and does not reserve it."""
+        assert store.get("k1") is None
+        assert store.reserve("k1", FP_A).created
+
+    def test_known_key_is_not_created(self, store):
+        """get returns the stored record with created=False."""
+        store.reserve("k1", FP_A)
+        record = store.get("k1")
+        assert (record.key, record.fingerprint, record.outcome, record.created) == (
+            "k1",
+            FP_A,
+            None,
+            False,
+        )
+
+
+class CloseContract:
+    """``close`` releases the store."""
+
+    def test_close_twice_is_harmless(self, store):
+        """Calling close twice raises nothing."""
+        store.reserve("k1", FP_A)
+        store.close()
+        store.close()
+
+
+_keys = st.sampled_from(["a", "b", "c", "d"])
+_fingerprints = st.sampled_from([FP_A, FP_B])
+_outcomes = st.sampled_from(["FILLED", "REJECTED", "UNKNOWN"])
+_operations = st.lists(
+    st.one_of(
+        st.tuples(st.just("reserve"), _keys, _fingerprints),
+        st.tuples(st.just("complete"), _keys, _outcomes),
+        st.tuples(st.just("get"), _keys, st.just("")),
+    ),
+    max_size=12,
+)
+_namespaces = itertools.count()
+
+
+class ModelContract:
+    """Any sequence of operations behaves like a plain dict of (fingerprint, outcome)."""
+
+    @settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(operations=_operations)
+    def test_matches_dict_model(self, store, operations):
+        """Every answer and every error matches what a dict-based model predicts."""
+        # The store outlives the examples, so each example works in its own key space.
+        prefix = f"ex{next(_namespaces)}-"
+        model: dict[str, tuple[str, str | None]] = {}
+        for op, short_key, arg in operations:
+            key = prefix + short_key
+            if op == "reserve":
+                expected = model.get(key)
+                if expected is not None and expected[0] != arg:
+                    with pytest.raises(IdempotencyConflict):
+                        store.reserve(key, arg)
+                    continue
+                record = store.reserve(key, arg)
+                assert record.created == (expected is None)
+                model.setdefault(key, (arg, None))
+                assert (record.fingerprint, record.outcome) == model[key]
+            elif op == "complete":
+                if key not in model:
+                    with pytest.raises(KeyError):
+                        store.complete(key, arg)
+                    continue
+                store.complete(key, arg)
+                model[key] = (model[key][0], arg)
+            else:
+                record = store.get(key)
+                if key not in model:
+                    assert record is None
+                else:
+                    assert (record.fingerprint, record.outcome, record.created) == (
+                        *model[key],
+                        False,
+                    )
+
+
+class DurabilityContract:
+    """What a durable store promised survives closing and reopening it."""
+
+    def test_reservations_survive_reopen(self, make_store):
+        """A reopened store returns the reserved key with created=False."""
+        first = make_store()
+        first.reserve("k1", FP_A)
+        first.close()
+        second = make_store()
+        try:
+            again = second.reserve("k1", FP_A)
+            assert (again.fingerprint, again.created) == (FP_A, False)
+        finally:
+            second.close()
+
+    def test_outcomes_survive_reopen(self, make_store):
+        """The last recorded outcome is read back after reopening."""
+        first = make_store()
+        first.reserve("k1", FP_A)
+        first.complete("k1", "UNKNOWN")
+        first.complete("k1", "FILLED")
+        first.reserve("k2", FP_B)
+        first.close()
+        second = make_store()
+        try:
+            assert second.get("k1").outcome == "FILLED"
+            assert second.get("k2").outcome is None
+            assert second.get("k3") is None
+        finally:
+            second.close()
+
+    def test_conflict_survives_reopen(self, make_store):
+        """After reopening, the old fingerprint still guards the key."""
+        first = make_store()
+        first.reserve("k1", FP_A)
+        first.close()
+        second = make_store()
+        try:
+            with pytest.raises(IdempotencyConflict):
+                second.reserve("k1", FP_B)
+        finally:
+            second.close()
+
+    def test_many_keys_survive_reopen(self, make_store):
+        """Hundreds of keys, each with its outcome, all come back."""
+        first = make_store()
+        for index in range(300):
+            first.reserve(f"k{index}", FP_A if index % 2 else FP_B)
+            if index % 3 == 0:
+                first.complete(f"k{index}", f"OUT{index}")
+        first.close()
+        second = make_store()
+        try:
+            for index in range(300):
+                record = second.get(f"k{index}")
+                assert record.fingerprint == (FP_A if index % 2 else FP_B)
+                assert record.outcome == (f"OUT{index}" if index % 3 == 0 else None)
+        finally:
+            second.close()
