@@ -1,0 +1,319 @@
+"""Prometheus metrics of a run, derived from its artifacts (never counted a second time).
+
+Everything here reads the run directory: counters come from ``events.jsonl``, the book
+(equity, positions) from the latest state snapshot or event that carries it, and the
+latency histograms from the optional, wall-clock ``timings.json``. Nothing touches the
+global ``prometheus_client`` registry: each call builds its own ``CollectorRegistry``.
+
+``prometheus_client`` is the optional extra ``livesession[observability]``; without it
+every function here raises ``MissingExtra``.
+
+Metrics (all names start with ``trader_``):
+
+=================================  =========  =============================================
+``trader_signals_total``           counter    SIGNAL events
+``trader_decisions_total``         counter    order intents decided: submitted + risk-blocked
+``trader_orders_placed_total``     counter    ORDER_SUBMITTED events
+``trader_orders_filled_total``     counter    ORDER_FILLED events (orders filled in full)
+``trader_risk_blocks_total``       counter    RISK_REJECTED events, label ``rule``
+``trader_retries_total``           counter    ``*_RETRIED`` events, label ``kind``
+``trader_positions_open``          gauge      symbols with a non-zero position
+``trader_portfolio_heat``          gauge      gross exposure at the last close / equity
+``trader_daily_pnl``               gauge      equity change since the sim day's first record
+``trader_equity``                  gauge      latest equity
+``trader_tick_to_decision_seconds``  histogram  from ``timings.json`` ``tick_to_decision_ms``
+``trader_order_latency_seconds``   histogram  from ``timings.json`` ``order_latency_ms``
+``trader_run_info``                info       labels ``run_id``, ``strategy_id``, ``status``
+=================================  =========  =============================================
+
+The histograms are in seconds, not milliseconds: ``promtool check metrics`` refuses
+abbreviated and non-base units in metric names.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections import Counter
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+
+import orjson
+
+from ._exceptions import MissingExtra
+from .verify import read_records
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Iterator
+
+    from prometheus_client import CollectorRegistry
+    from prometheus_client.core import Metric
+
+__all__ = [
+    "LATENCY_BUCKETS_SECONDS",
+    "make_exporter",
+    "make_registry",
+    "render_textfile",
+    "write_textfile",
+]
+
+#: Histogram bucket bounds (seconds) for both latency histograms.
+LATENCY_BUCKETS_SECONDS: Final = (
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+)  # fmt: skip
+_DAY_NS: Final = 86_400 * 10**9
+_FILL_TYPES: Final = frozenset({"ORDER_FILLED", "ORDER_PARTIALLY_FILLED"})
+#: Counters: name, help, the event types counted.
+_COUNTERS: Final = (
+    ("trader_signals_total", "Strategy signals.", ("SIGNAL",)),
+    (
+        "trader_decisions_total",
+        "Order intents decided (placed or risk-blocked).",
+        ("ORDER_SUBMITTED", "RISK_REJECTED"),
+    ),
+    ("trader_orders_placed_total", "Orders submitted to the broker.", ("ORDER_SUBMITTED",)),
+    ("trader_orders_filled_total", "Orders filled in full.", ("ORDER_FILLED",)),
+)
+_GAUGES: Final = (
+    ("trader_positions_open", "Symbols with a non-zero position."),
+    ("trader_portfolio_heat", "Gross exposure at the last close divided by equity."),
+    ("trader_daily_pnl", "Equity change since the first record of the simulated day."),
+    ("trader_equity", "Latest equity of the session."),
+)
+_HISTOGRAMS: Final = (
+    ("trader_tick_to_decision_seconds", "tick_to_decision_ms", "Wall time from bar to decision."),
+    ("trader_order_latency_seconds", "order_latency_ms", "Wall time from submit to broker ack."),
+)
+
+
+def render_textfile(run_dir: Path | str) -> str:
+    """The run's metrics in the Prometheus text exposition format (0.0.4).
+
+    Deterministic for a given run directory; tolerates a missing ``timings.json`` and
+    lines that are not JSON (they are skipped: use ``verify_run`` to check a run).
+    """
+    registry = make_registry(run_dir)
+    text: bytes = _prometheus().generate_latest(registry)
+    return text.decode("utf-8")
+
+
+def write_textfile(run_dir: Path | str, path: Path | str) -> None:
+    """Write ``render_textfile(run_dir)`` to ``path`` atomically (for a textfile collector).
+
+    The text goes to a temporary file next to ``path``, is synced, then renamed over it,
+    so a scraper never sees a half-written file.
+    """
+    target = Path(path)
+    text = render_textfile(run_dir)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    try:
+        with tmp.open("w", encoding="utf-8", newline="\n") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        tmp.replace(target)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def make_registry(run_dir: Path | str) -> CollectorRegistry:
+    """A new, isolated registry whose one collector re-reads ``run_dir`` at every scrape."""
+    registry_class = _prometheus().CollectorRegistry
+    registry: CollectorRegistry = registry_class(auto_describe=False)
+    registry.register(_RunCollector(Path(run_dir)))
+    return registry
+
+
+def make_exporter(
+    registry_source: Path | str | CollectorRegistry,
+) -> Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]:
+    """A WSGI app serving the metrics, for an embedding app to mount (e.g. at ``/metrics``).
+
+    ``registry_source`` is a run directory (read afresh at every request) or a registry
+    the caller built, e.g. with ``make_registry``. The global registry is never used.
+    """
+    prometheus = _prometheus()
+    if isinstance(registry_source, (str, Path)):
+        registry = make_registry(registry_source)
+    else:
+        registry = registry_source
+    app: Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+    app = prometheus.make_wsgi_app(registry)
+    return app
+
+
+def _prometheus() -> Any:
+    try:
+        import prometheus_client  # noqa: PLC0415 - optional extra
+    except ImportError as exc:
+        raise MissingExtra("prometheus_client", "observability") from exc
+    return prometheus_client
+
+
+class _RunCollector:
+    """A prometheus_client collector for one run directory."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.run_dir = run_dir
+
+    def __repr__(self) -> str:
+        return f"_RunCollector({str(self.run_dir)!r})"
+
+    def collect(self) -> Iterator[Metric]:
+        from prometheus_client.core import (  # noqa: PLC0415 - optional extra
+            CounterMetricFamily,
+            GaugeMetricFamily,
+            InfoMetricFamily,
+        )
+
+        run = _RunView(self.run_dir)
+        yield InfoMetricFamily("trader_run", "The run these metrics describe.", value=run.info())
+        for name, documentation, event_types in _COUNTERS:
+            value = sum(run.kinds[event_type] for event_type in event_types)
+            yield CounterMetricFamily(name, documentation, value=value)
+        for name, documentation, label, counts in (
+            (
+                "trader_risk_blocks_total",
+                "Intents blocked by a risk rule.",
+                "rule",
+                run.risk_blocks,
+            ),
+            ("trader_retries_total", "Retried operations.", "kind", run.retries),
+        ):
+            family = CounterMetricFamily(name, documentation, labels=[label])
+            for label_value, count in sorted(counts.items()):
+                family.add_metric([label_value], count)
+            yield family
+        equity, daily_pnl = run.equity()
+        gauges = {
+            "trader_positions_open": run.positions_open(),
+            "trader_portfolio_heat": run.heat(equity),
+            "trader_daily_pnl": daily_pnl,
+            "trader_equity": equity,
+        }
+        for name, documentation in _GAUGES:
+            yield GaugeMetricFamily(name, documentation, value=gauges[name])
+        timings = _read_timings(self.run_dir / "timings.json")
+        for name, key, documentation in _HISTOGRAMS:
+            yield _histogram(name, documentation, timings.get(key, []))
+
+
+def _histogram(name: str, documentation: str, values_ms: list[float]) -> Metric:
+    from prometheus_client.core import HistogramMetricFamily  # noqa: PLC0415 - optional extra
+
+    seconds = [value / 1000 for value in values_ms]
+    buckets: list[tuple[str, float]] = [
+        (repr(bound), float(sum(1 for s in seconds if s <= bound)))
+        for bound in LATENCY_BUCKETS_SECONDS
+    ]
+    buckets.append(("+Inf", float(len(seconds))))
+    family: Metric = HistogramMetricFamily(
+        name, documentation, buckets=buckets, sum_value=math.fsum(seconds)
+    )
+    return family
+
+
+def _read_timings(path: Path) -> dict[str, list[float]]:
+    """Lists of finite, non-negative numbers by key; anything else in the file is ignored."""
+    try:
+        document = orjson.loads(path.read_bytes())
+    except (OSError, orjson.JSONDecodeError):
+        return {}
+    if not isinstance(document, dict):
+        return {}
+    result: dict[str, list[float]] = {}
+    for key, values in document.items():
+        if isinstance(values, list):
+            result[key] = [
+                float(v)
+                for v in values
+                if isinstance(v, (int, float))
+                and not isinstance(v, bool)
+                and math.isfinite(v)
+                and v >= 0
+            ]
+    return result
+
+
+def _decimal(value: object) -> Decimal | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        number = Decimal(value)
+    except InvalidOperation:
+        return None
+    return number if number.is_finite() else None
+
+
+class _RunView:
+    """What the metrics need from one run, read leniently from its files."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.events = read_records(run_dir / "events.jsonl")
+        self.snapshots = read_records(run_dir / "state_snapshots.jsonl")
+        self.kinds: Counter[str] = Counter(str(e.get("event_type")) for e in self.events)
+        self.risk_blocks: Counter[str] = Counter()
+        self.retries: Counter[str] = Counter()
+        self.positions: dict[str, Decimal] = {}
+        self.closes: dict[str, Decimal] = {}
+        for event in self.events:
+            self._apply(str(event.get("event_type")), _payload(event))
+
+    def _apply(self, kind: str, payload: dict[str, Any]) -> None:
+        if kind == "RISK_REJECTED":
+            self.risk_blocks[str(payload.get("rule", "unknown"))] += 1
+        elif kind.endswith("_RETRIED"):
+            self.retries[kind.removesuffix("_RETRIED").lower()] += 1
+        elif kind == "BAR":
+            close = _decimal(payload.get("close"))
+            if close is not None:
+                self.closes[str(payload.get("symbol"))] = close
+        elif kind in _FILL_TYPES:
+            quantity = _decimal(payload.get("quantity"))
+            if quantity is not None:
+                symbol = str(payload.get("symbol"))
+                sign = 1 if payload.get("side") == "BUY" else -1
+                self.positions[symbol] = self.positions.get(symbol, Decimal(0)) + sign * quantity
+
+    def info(self) -> dict[str, str]:
+        first = self.events[0] if self.events else self.snapshots[0] if self.snapshots else {}
+        status = self.snapshots[-1].get("status") if self.snapshots else None
+        return {
+            "run_id": str(first.get("run_id", "")),
+            "strategy_id": str(first.get("strategy_id", "")),
+            "status": str(status or "INIT"),
+        }
+
+    def positions_open(self) -> int:
+        return sum(1 for quantity in self.positions.values() if quantity != 0)
+
+    def heat(self, equity: float) -> float:
+        exposure = sum(
+            (abs(q) * self.closes.get(symbol, Decimal(0)) for symbol, q in self.positions.items()),
+            Decimal(0),
+        )
+        if exposure == 0:
+            return 0.0
+        return float(exposure) / equity if equity > 0 else math.inf
+
+    def equity(self) -> tuple[float, float]:
+        """Latest equity, and its change since the first equity of the same simulated day."""
+        observations: list[tuple[int, int, Decimal]] = []
+        for order, records in ((0, self.events), (1, self.snapshots)):
+            for record in records:
+                source = _payload(record) if order == 0 else record
+                value, ts_sim = _decimal(source.get("equity")), record.get("ts_sim")
+                if value is not None and isinstance(ts_sim, int):
+                    observations.append((ts_sim, order, value))
+        if not observations:
+            return 0.0, 0.0
+        observations.sort(key=lambda o: (o[0], o[1]))
+        last_ts, _, latest = observations[-1]
+        day_start = next(v for ts, _, v in observations if ts // _DAY_NS == last_ts // _DAY_NS)
+        return float(latest), float(latest - day_start)
+
+
+def _payload(event: dict[str, Any]) -> dict[str, Any]:
+    payload = event.get("payload")
+    return payload if isinstance(payload, dict) else {}

@@ -1,0 +1,257 @@
+"""Tests for ``livesession.prom``: Prometheus text and exporter derived from a run."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import wsgiref.util
+
+import pytest
+
+from livesession._exceptions import MissingExtra
+from livesession._ids import stable_id
+from livesession.prom import make_exporter, make_registry, render_textfile, write_textfile
+
+from _runfactory import build_run, canonical
+
+parser = pytest.importorskip("prometheus_client.parser")
+
+
+def families(text: str) -> dict:
+    return {family.name: family for family in parser.text_string_to_metric_families(text)}
+
+
+def sample_values(text: str) -> dict[tuple[str, tuple], float]:
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in parser.text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+def scrape(app) -> tuple[str, bytes]:
+    environ: dict = {}
+    wsgiref.util.setup_testing_defaults(environ)
+    statuses: list[str] = []
+    body = b"".join(app(environ, lambda status, headers, exc_info=None: statuses.append(status)))
+    return statuses[0], body
+
+
+@pytest.fixture(name="run")
+def _run(tmp_path):
+    return build_run(tmp_path / "run")
+
+
+class TestRenderTextfile:
+    """The text exposition is valid, trader_-named and derived from the events."""
+
+    def test_parses_and_names(self, run):
+        """The output parses and every metric is named trader_*."""
+        names = families(render_textfile(run))
+
+        assert names
+        assert all(name.startswith("trader_") for name in names)
+
+    def test_expected_metrics(self, run):
+        """Every documented metric is present."""
+        names = set(families(render_textfile(run)))
+
+        assert names == {
+            "trader_run_info",
+            "trader_signals",
+            "trader_decisions",
+            "trader_orders_placed",
+            "trader_orders_filled",
+            "trader_risk_blocks",
+            "trader_retries",
+            "trader_positions_open",
+            "trader_portfolio_heat",
+            "trader_daily_pnl",
+            "trader_equity",
+            "trader_tick_to_decision_seconds",
+            "trader_order_latency_seconds",
+        }
+
+    def test_values_follow_events(self, run):
+        """Counters and gauges equal what the factory run did."""
+        values = sample_values(render_textfile(run))
+
+        assert values[("trader_signals_total", ())] == 4
+        assert values[("trader_decisions_total", ())] == 4
+        assert values[("trader_orders_placed_total", ())] == 3
+        assert values[("trader_orders_filled_total", ())] == 2
+        assert values[("trader_risk_blocks_total", (("rule", "max_notional"),))] == 1
+        assert values[("trader_retries_total", (("kind", "sink_write"),))] == 1
+        assert values[("trader_positions_open", ())] == 1
+        assert values[("trader_equity", ())] == pytest.approx(10001.81)
+        assert values[("trader_daily_pnl", ())] == pytest.approx(1.81)
+        assert 0 < values[("trader_portfolio_heat", ())] < 1
+        assert values[("trader_tick_to_decision_seconds_count", ())] == 12
+        assert values[("trader_order_latency_seconds_count", ())] == 3
+
+    def test_run_info(self, run):
+        """The info metric names the run, strategy and status."""
+        labels = dict(sample_values(render_textfile(run)))
+
+        assert (
+            "trader_run_info",
+            (("run_id", "run-test-1"), ("status", "COMPLETED"), ("strategy_id", "sma_cross")),
+        ) in labels
+
+    def test_deterministic(self, run):
+        """The same run renders to the same text."""
+        assert render_textfile(run) == render_textfile(str(run))
+
+    def test_without_timings(self, tmp_path):
+        """A run without timings.json has empty histograms."""
+        run = build_run(tmp_path / "r", timings=False)
+
+        values = sample_values(render_textfile(run))
+
+        assert values[("trader_order_latency_seconds_count", ())] == 0
+        assert values[("trader_order_latency_seconds_sum", ())] == 0
+
+    @pytest.mark.parametrize(
+        "content",
+        [
+            b"",
+            b"not json",
+            b"[1, 2]",
+            b'{"order_latency_ms": "x"}',
+            b'{"order_latency_ms": [true, -1, "2", null, 4]}',
+        ],
+    )
+    def test_bad_timings(self, run, content):
+        """Whatever timings.json holds, only finite non-negative numbers are observed."""
+        (run / "timings.json").write_bytes(content)
+
+        values = sample_values(render_textfile(run))
+
+        assert values[("trader_order_latency_seconds_count", ())] == (1 if b"4]" in content else 0)
+
+    def test_global_registry_untouched(self, run):
+        """Rendering never registers anything in prometheus_client's global registry."""
+        from prometheus_client import REGISTRY, generate_latest
+
+        render_textfile(run)
+        make_registry(run)
+
+        assert b"trader_" not in generate_latest(REGISTRY)
+
+    def test_hostile_strategy_id(self, tmp_path):
+        """Quotes, backslashes and newlines in labels are escaped and still parse."""
+        hostile = 'evil"\\\n<b>'
+        run = build_run(tmp_path / "r", strategy_id=hostile)
+
+        values = sample_values(render_textfile(run))
+
+        info = [labels for name, labels in values if name == "trader_run_info"]
+        assert dict(info[0])["strategy_id"] == hostile
+
+    def test_missing_run(self, tmp_path):
+        """A directory without artifacts renders zeros instead of failing."""
+        values = sample_values(render_textfile(tmp_path))
+
+        assert values[("trader_equity", ())] == 0
+        assert values[("trader_signals_total", ())] == 0
+
+    def test_garbage_lines_skipped(self, run):
+        """Lines that are not JSON objects are skipped."""
+        path = run / "events.jsonl"
+        path.write_bytes(path.read_bytes() + b"\x00garbage\n[]\n")
+
+        assert sample_values(render_textfile(run))[("trader_signals_total", ())] == 4
+
+
+class TestWriteTextfile:
+    """The textfile is replaced atomically."""
+
+    def test_writes_and_replaces(self, run, tmp_path):
+        """The file holds the rendered text and no temporary file is left."""
+        target = tmp_path / "out" / "trader.prom"
+        target.parent.mkdir()
+        target.write_text("old")
+
+        write_textfile(run, target)
+
+        assert target.read_text() == render_textfile(run)
+        assert sorted(p.name for p in target.parent.iterdir()) == ["trader.prom"]
+
+
+class TestExporter:
+    """make_exporter gives a WSGI app an embedding app can mount."""
+
+    def test_serves_run(self, run):
+        """The app answers 200 with the run's metrics."""
+        status, body = scrape(make_exporter(run))
+
+        assert status.startswith("200")
+        assert b"trader_equity 10001.81" in body
+
+    def test_reads_at_each_scrape(self, run):
+        """A run directory is read afresh at every request."""
+        app = make_exporter(str(run))
+        payload = {"symbol": "BTCUSDT", "side": "BUY", "reason": "x"}
+        event = {
+            "schema": "C2_DRYRUN_V1",
+            "seq": 41,
+            "event_id": stable_id("run-test-1", "sma_cross", "SIGNAL", 41, payload),
+            "run_id": "run-test-1",
+            "strategy_id": "sma_cross",
+            "event_type": "SIGNAL",
+            "ts_sim": 10**12,
+            "ts_utc": "2026-01-01T00:16:40Z",
+            "payload": payload,
+        }
+        path = run / "events.jsonl"
+        path.write_bytes(path.read_bytes() + canonical(event) + b"\n")
+
+        assert b"trader_signals_total 5.0" in scrape(app)[1]
+
+    def test_given_registry(self, run):
+        """A registry built by the caller is served as it is."""
+        status, body = scrape(make_exporter(make_registry(run)))
+
+        assert status.startswith("200")
+        assert b"trader_signals_total 4.0" in body
+
+
+class TestMissingExtra:
+    """Without prometheus_client the error names the extra to install."""
+
+    def test_missing_prometheus_client(self, run, monkeypatch):
+        """render_textfile raises MissingExtra naming livesession[observability]."""
+        monkeypatch.setitem(sys.modules, "prometheus_client", None)
+
+        with pytest.raises(MissingExtra, match=r"livesession\[observability\]"):
+            render_textfile(run)
+        with pytest.raises(MissingExtra):
+            make_exporter(run)
+
+
+@pytest.mark.promtool
+class TestPromtool:
+    """promtool, Prometheus' own linter, accepts the output."""
+
+    def test_check_metrics(self, tmp_path):
+        """`promtool check metrics` succeeds on a completed and a failed run."""
+        promtool = shutil.which("promtool")
+        if promtool is None:
+            if os.environ.get("LIVESESSION_REQUIRE_PROMTOOL") == "1":
+                pytest.fail("promtool is not on PATH but LIVESESSION_REQUIRE_PROMTOOL=1")
+            pytest.skip("promtool is not on PATH (run .ci/setup_promtool.sh to install it)")
+        for scenario in ("completed", "fault", "preflight_failed"):
+            text = render_textfile(build_run(tmp_path / scenario, scenario=scenario))
+
+            result = subprocess.run(
+                [promtool, "check", "metrics"],
+                input=text,
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=False,
+            )
+
+            assert result.returncode == 0, result.stdout + result.stderr

@@ -1,0 +1,200 @@
+"""Tests for ``livesession.report``: one self-contained, escaped HTML file per run."""
+
+from __future__ import annotations
+
+import html.parser
+import re
+import sys
+
+import pytest
+
+from livesession.report import render_report, write_report
+
+from _runfactory import SCENARIOS, build_run
+
+HOSTILE = "<script>alert('x')</script>\"&<img src=x onerror=alert(1)>"
+URL_ATTRIBUTE = re.compile(r"""(?:src|href)\s*=\s*["']?\s*(?:https?:)?//""", re.IGNORECASE)
+
+
+class _Collector(html.parser.HTMLParser):
+    """Collects tags, attributes and text; fails on nothing, records everything."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: list[str] = []
+        self.attributes: list[tuple[str, str | None]] = []
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append(tag)
+        self.attributes.extend(attrs)
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+
+def parse(document: str) -> _Collector:
+    collector = _Collector()
+    collector.feed(document)
+    collector.close()
+    return collector
+
+
+@pytest.fixture(name="run")
+def _run(tmp_path):
+    return build_run(tmp_path / "run")
+
+
+class TestSelfContained:
+    """The report needs nothing but itself."""
+
+    @pytest.mark.parametrize("scenario", SCENARIOS)
+    def test_no_external_urls(self, tmp_path, scenario):
+        """No src or href points anywhere, and no URL appears at all."""
+        document = render_report(build_run(tmp_path / scenario, scenario=scenario))
+
+        assert not URL_ATTRIBUTE.search(document)
+        assert "http://" not in document
+        assert "https://" not in document
+        for name, value in parse(document).attributes:
+            if name in ("src", "href"):
+                pytest.fail(f"unexpected {name}={value!r}")
+
+    def test_no_scripts_or_external_resources(self, run):
+        """No script, link, iframe, object or img element; CSS is inline."""
+        tags = set(parse(render_report(run)).tags)
+
+        assert tags.isdisjoint({"script", "link", "iframe", "object", "embed", "img"})
+        assert "style" in tags
+        assert "svg" in tags
+
+    def test_one_document(self, run):
+        """The report is one HTML5 document with a charset."""
+        document = render_report(run)
+
+        assert document.startswith("<!DOCTYPE html>\n")
+        assert document.endswith("</html>\n")
+        assert '<meta charset="utf-8">' in document
+
+    def test_unique_ids(self, run):
+        """Element ids are not repeated across the inline SVGs."""
+        ids = [value for name, value in parse(render_report(run)).attributes if name == "id"]
+
+        assert len(ids) == len(set(ids))
+
+
+class TestContent:
+    """The report shows what a reviewer needs."""
+
+    def test_run_id_and_status(self, run):
+        """The run id and status appear, and the run verifies."""
+        text = " ".join(parse(render_report(run)).text)
+
+        assert "run-test-1" in text
+        assert "COMPLETED" in text
+        assert "Verified:" in text
+
+    def test_sections(self, run):
+        """Every section is present."""
+        text = " ".join(parse(render_report(run)).text)
+
+        for title in (
+            "Verification",
+            "Key metrics",
+            "State timeline",
+            "Price, orders and fills",
+            "Position and equity",
+            "Rejects by reason",
+        ):
+            assert title in text
+
+    def test_charts(self, run):
+        """Price, position and equity are drawn, with submits, fills and rejects marked."""
+        document = render_report(run)
+
+        assert document.count("<polyline") == 3
+        assert document.count("<circle") == 3  # three fills
+        assert "ORDER_SUBMITTED BUY 0.010" in document
+        assert "ORDER_REJECTED SELL 0.004" in document
+
+    def test_rejects_table(self, run):
+        """Rejects are listed by source and reason."""
+        text = " ".join(parse(render_report(run)).text)
+
+        assert "max_notional" in text
+        assert "INSUFFICIENT_BALANCE" in text
+
+    def test_failed_run(self, tmp_path):
+        """A failed run shows FAILED and the operator states."""
+        text = " ".join(parse(render_report(build_run(tmp_path / "r", scenario="fault"))).text)
+
+        assert "FAILED" in text
+        assert "ERROR_REQUIRES_OPERATOR" in text
+
+    def test_broken_run_lists_violations(self, run):
+        """A tampered run still renders and lists its violations."""
+        path = run / "events.jsonl"
+        path.write_bytes(path.read_bytes().replace(b'"close":"42050.50"', b'"close":"99999.50"'))
+
+        text = " ".join(parse(render_report(run)).text)
+
+        assert "violation(s)" in text
+        assert "events.jsonl" in text
+
+    def test_empty_directory(self, tmp_path):
+        """An empty directory renders a report that says what is missing."""
+        text = " ".join(parse(render_report(tmp_path)).text)
+
+        assert "No bars in this run." in text
+        assert "metrics.json:0: missing" in text
+
+    def test_without_jsonschema(self, run, monkeypatch):
+        """Without the observability extra the report says it did not verify."""
+        monkeypatch.setitem(sys.modules, "jsonschema", None)
+
+        assert "Not verified" in render_report(run)
+
+    def test_deterministic(self, run):
+        """The same run gives the same bytes."""
+        assert render_report(run) == render_report(str(run))
+
+
+class TestEscaping:
+    """Text from the run is data, never markup."""
+
+    def test_hostile_strategy_id(self, tmp_path):
+        """A strategy id full of markup is shown verbatim and escaped."""
+        document = render_report(build_run(tmp_path / "r", strategy_id=HOSTILE))
+        parsed = parse(document)
+
+        assert "<script>" not in document
+        assert "<img" not in document
+        assert "script" not in parsed.tags
+        assert "img" not in parsed.tags
+        assert HOSTILE in "".join(parsed.text)
+
+    def test_hostile_symbol_and_reason(self, tmp_path):
+        """Markup in symbols and reasons is escaped in tables, labels and tooltips."""
+        run = build_run(tmp_path / "r")
+        for name in ("events.jsonl", "state_snapshots.jsonl"):
+            path = run / name
+            path.write_bytes(path.read_bytes().replace(b"BTCUSDT", b"<i>BTC</i>&USDT"))
+
+        document = render_report(run)
+
+        assert "<i>" not in document
+        assert "&lt;i&gt;BTC&lt;/i&gt;&amp;USDT" in document
+
+
+class TestWriteReport:
+    """The report file is replaced atomically."""
+
+    def test_write(self, run, tmp_path):
+        """The file holds the rendered report and no temporary file is left."""
+        target = tmp_path / "out" / "report.html"
+        target.parent.mkdir()
+
+        write_report(run, target)
+
+        assert target.read_text(encoding="utf-8") == render_report(run)
+        assert [p.name for p in target.parent.iterdir()] == ["report.html"]

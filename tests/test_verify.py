@@ -1,0 +1,651 @@
+"""Tests for ``livesession.verify`` and the JSON schemas it checks against."""
+
+from __future__ import annotations
+
+import collections
+import random
+import re
+from pathlib import Path
+
+import attrs
+import orjson
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from livesession._ids import stable_id
+from livesession._lifecycle import SessionState, SessionStatus, Trigger
+from livesession.verify import ARTIFACT_NAMES, read_records, verify_run
+
+from _runfactory import SCENARIOS, RunBuilder, build_run, canonical
+
+SCHEMA_DIR = Path(__file__).parents[1] / "src" / "livesession" / "schemas"
+VIOLATION_LINE = re.compile(r"^[^\s:]+:\d+: \S.*$")
+MUTATION_COUNT = 1200
+MUTATION_OPS = ("flip", "delete", "duplicate", "swap", "truncate")
+
+
+def violations_of(run_dir: Path) -> str:
+    return "\n".join(verify_run(run_dir).violations)
+
+
+def started(**kwargs: str) -> RunBuilder:
+    builder = RunBuilder(**kwargs)
+    builder.start()
+    builder.preflight()
+    builder.move(Trigger.ACTIVATE)
+    return builder
+
+
+def finish(builder: RunBuilder, run_dir: Path) -> Path:
+    builder.move(Trigger.REQUEST_STOP)
+    builder.move(Trigger.STOPPED)
+    builder.stop()
+    return builder.write(run_dir)
+
+
+def renumber(builder: RunBuilder) -> None:
+    """Give the builder's events contiguous seqs and matching ids again."""
+    for seq, event in enumerate(builder.events, 1):
+        event["seq"] = seq
+        event["event_id"] = stable_id(
+            event["run_id"], event["strategy_id"], event["event_type"], seq, event["payload"]
+        )
+
+
+def rewrite_jsonl(path: Path, index: int, change) -> None:
+    lines = path.read_bytes().splitlines()
+    record = orjson.loads(lines[index])
+    change(record)
+    lines[index] = canonical(record)
+    path.write_bytes(b"".join(line + b"\n" for line in lines))
+
+
+@pytest.fixture(name="good_run")
+def _good_run(tmp_path):
+    return build_run(tmp_path / "run")
+
+
+class TestGoodRuns:
+    """Runs that follow the contract verify cleanly."""
+
+    @pytest.mark.parametrize("scenario", SCENARIOS)
+    def test_every_scenario_passes(self, tmp_path, scenario):
+        """A completed, rejected, failed or resumed run has no violations."""
+        result = verify_run(build_run(tmp_path / scenario, scenario=scenario))
+
+        assert result.violations == ()
+        assert result.ok
+
+    def test_counts(self, good_run):
+        """Counts report the lines of each artifact and what the events add up to."""
+        counts = verify_run(good_run).counts
+
+        assert counts["events.jsonl"] == len(
+            good_run.joinpath("events.jsonl").read_bytes().splitlines()
+        )
+        assert counts["bars"] == 12
+        assert counts["orders_submitted"] == 3
+        assert counts["fills"] == 3
+        assert counts["metrics.json"] == 1
+
+    def test_compact_metrics(self, tmp_path):
+        """metrics.json may be compact instead of indented."""
+        assert verify_run(build_run(tmp_path / "r", metrics_indent=False)).ok
+
+    def test_accepts_str(self, good_run):
+        """The run directory may be given as a string."""
+        assert verify_run(str(good_run)).ok
+
+    def test_hostile_strategy_id(self, tmp_path):
+        """Markup and quotes in the strategy id are data, not a violation."""
+        run = build_run(tmp_path / "r", strategy_id="<script>alert('x')</script>&\"")
+
+        assert verify_run(run).ok
+
+    def test_result_is_frozen(self, good_run):
+        """A result cannot be changed after the fact."""
+        result = verify_run(good_run)
+
+        with pytest.raises(attrs.exceptions.FrozenInstanceError):
+            result.ok = False  # type: ignore[misc]
+        with pytest.raises(TypeError):
+            result.counts["bars"] = 0  # type: ignore[index]
+
+    def test_read_records_is_lenient(self, good_run):
+        """read_records skips lines that are not JSON objects and tolerates a missing file."""
+        path = good_run / "events.jsonl"
+        path.write_bytes(path.read_bytes() + b"garbage\n[1]\n")
+
+        assert len(read_records(path)) == 40
+        assert read_records(good_run / "absent.jsonl") == []
+
+
+class TestSchemas:
+    """The shipped schemas are valid and agree with the lifecycle table."""
+
+    @pytest.mark.parametrize("name", ["events", "state_snapshots", "metrics", "audit"])
+    def test_valid_draft_2020_12(self, name):
+        """Each schema is a valid draft 2020-12 schema, strict at the top level."""
+        import jsonschema
+
+        schema = orjson.loads((SCHEMA_DIR / f"{name}.schema.json").read_bytes())
+
+        jsonschema.Draft202012Validator.check_schema(schema)
+        assert schema["additionalProperties"] is False
+
+    def test_snapshot_enums_follow_lifecycle(self):
+        """States, statuses and triggers in the snapshot schema are those of _lifecycle."""
+        schema = orjson.loads((SCHEMA_DIR / "state_snapshots.schema.json").read_bytes())
+        defs = schema["$defs"]
+
+        assert set(defs["fsm_state"]["enum"]) == {s.value for s in SessionState}
+        assert set(defs["status"]["enum"]) == {s.value for s in SessionStatus}
+        assert set(schema["properties"]["trigger"]["enum"]) == {t.value for t in Trigger} | {
+            "start",
+            "final",
+        }
+
+    def test_fast_validation_agrees_with_schema_files(self, tmp_path):
+        """Inlined refs and per-event-type branches give the raw schema files' verdicts."""
+        import jsonschema
+
+        from livesession.verify import _Schemas
+
+        raw = jsonschema.Draft202012Validator(
+            orjson.loads((SCHEMA_DIR / "events.schema.json").read_bytes())
+        )
+        events = [
+            orjson.loads(line)
+            for scenario in SCENARIOS
+            for line in (build_run(tmp_path / scenario, scenario=scenario) / "events.jsonl")
+            .read_bytes()
+            .splitlines()
+        ]
+        types = [*sorted({e["event_type"] for e in events}), "UNKNOWN_TYPE"]
+        variants = []
+        for event in events:
+            variants.append(event)
+            variants.append({**event, "payload": {}})
+            variants.extend({**event, "event_type": other} for other in types)
+            variants.append({**event, "event_type": 7})
+        fast = _Schemas.get()
+
+        verdicts = [(raw.is_valid(v), not fast.errors("events.jsonl", v)) for v in variants]
+
+        assert all(a == b for a, b in verdicts)
+        assert {a for a, _ in verdicts} == {True, False}
+
+    def test_integer_written_as_float(self, good_run):
+        """A count written as 1.0 is a float, which the schema alone would accept."""
+        rewrite_jsonl(good_run / "events.jsonl", 0, lambda r: r.update(seq=1.0))
+
+        assert "events.jsonl:1: float at seq" in violations_of(good_run)
+
+    def test_trailing_newline_in_pattern(self, good_run):
+        """A hash with a trailing newline does not slip past a `$` anchored pattern."""
+        rewrite_jsonl(good_run / "audit.jsonl", 0, lambda r: r.update(prev_hash="0" * 64 + "\n"))
+
+        assert "audit.jsonl:1: schema: prev_hash" in violations_of(good_run)
+
+
+class TestBrokenFiles:
+    """Missing, empty, torn and garbage files are violations, never crashes."""
+
+    def test_missing_directory(self, tmp_path):
+        """A directory that does not exist fails with every artifact missing."""
+        result = verify_run(tmp_path / "nope")
+
+        assert not result.ok
+        for name in ARTIFACT_NAMES:
+            assert f"{name}:0: missing" in result.violations
+
+    @pytest.mark.parametrize("name", ARTIFACT_NAMES)
+    def test_missing_file(self, good_run, name):
+        """Each artifact must be present."""
+        (good_run / name).unlink()
+
+        assert f"{name}:0: missing" in verify_run(good_run).violations
+
+    @pytest.mark.parametrize("name", ARTIFACT_NAMES)
+    def test_empty_file(self, good_run, name):
+        """An empty artifact is reported as such."""
+        (good_run / name).write_bytes(b"")
+
+        assert f"{name}:0: empty file" in verify_run(good_run).violations
+
+    def test_torn_audit_line(self, good_run):
+        """A last line without its newline is torn."""
+        path = good_run / "audit.jsonl"
+        path.write_bytes(path.read_bytes()[:-1])
+
+        assert "audit.jsonl:5: last line does not end with \\n (torn line)" in violations_of(
+            good_run
+        )
+
+    def test_directory_in_place_of_a_file(self, good_run):
+        """An artifact that cannot be read is a violation."""
+        (good_run / "events.jsonl").unlink()
+        (good_run / "events.jsonl").mkdir()
+
+        assert "events.jsonl:0: cannot be read" in violations_of(good_run)
+
+    @given(garbage=st.binary(max_size=300), name=st.sampled_from(ARTIFACT_NAMES))
+    def test_garbage_never_crashes(self, tmp_path_factory, garbage, name):
+        """Any bytes in any artifact give a failed result, not an exception."""
+        run = build_run(tmp_path_factory.mktemp("g") / "r")
+        (run / name).write_bytes(garbage)
+
+        result = verify_run(run)
+
+        assert not result.ok
+        assert all(VIOLATION_LINE.match(v) for v in result.violations)
+
+    def test_deep_nesting(self, good_run):
+        """Deeply nested JSON is reported, not a recursion error."""
+        (good_run / "metrics.json").write_bytes(b"[" * 5000 + b"]" * 5000)
+
+        assert "metrics.json:1: not valid JSON" in violations_of(good_run)
+
+    def test_long_garbage_is_capped(self, good_run):
+        """A huge bad file lists at most 50 violations for it and says how many more."""
+        (good_run / "events.jsonl").write_bytes(b"x\n" * 500)
+
+        lines = [v for v in verify_run(good_run).violations if v.startswith("events.jsonl")]
+
+        assert len(lines) == 51
+        assert lines[-1] == "events.jsonl:0: 450 more violations not listed"
+
+
+class TestFormat:
+    """Lines must be canonical JSON without floats."""
+
+    def test_spaces(self, good_run):
+        """A line with spaces is not canonical."""
+        path = good_run / "events.jsonl"
+        lines = path.read_bytes().splitlines(keepends=True)
+        lines[2] = (
+            orjson.dumps(orjson.loads(lines[2]), option=orjson.OPT_SORT_KEYS).replace(b'":', b'": ')
+            + b"\n"
+        )
+        path.write_bytes(b"".join(lines))
+
+        assert "events.jsonl:3: not in canonical form" in violations_of(good_run)
+
+    def test_unsorted_keys(self, good_run):
+        """A line with unsorted keys is not canonical."""
+        path = good_run / "state_snapshots.jsonl"
+        lines = path.read_bytes().splitlines(keepends=True)
+        record = orjson.loads(lines[0])
+        lines[0] = orjson.dumps(dict(reversed(record.items()))) + b"\n"
+        path.write_bytes(b"".join(lines))
+
+        assert "state_snapshots.jsonl:1: not in canonical form" in violations_of(good_run)
+
+    def test_float_price(self, tmp_path):
+        """A float anywhere in a payload is refused, with its path."""
+        builder = started()
+        builder.event(
+            "BAR",
+            {
+                "symbol": "BTCUSDT",
+                "open": "1",
+                "high": "1",
+                "low": "1",
+                "close": 1.5,
+                "volume": "1",
+            },
+        )
+        run = finish(builder, tmp_path / "r")
+
+        assert "float at payload.close" in violations_of(run)
+
+    def test_metrics_without_final_newline(self, good_run):
+        """metrics.json ends with exactly one newline."""
+        path = good_run / "metrics.json"
+        path.write_bytes(path.read_bytes().rstrip(b"\n"))
+
+        assert "metrics.json:0: not in canonical form" in violations_of(good_run)
+
+    def test_unknown_metrics_field(self, good_run):
+        """metrics.json has no fields beyond the contract."""
+        path = good_run / "metrics.json"
+        metrics = orjson.loads(path.read_bytes())
+        metrics["extra"] = 1
+        path.write_bytes(orjson.dumps(metrics, option=orjson.OPT_SORT_KEYS) + b"\n")
+
+        assert "Additional properties are not allowed" in violations_of(good_run)
+
+    def test_violation_lines(self, good_run):
+        """Every violation reads `file:line: what` on one line."""
+        (good_run / "audit.jsonl").write_bytes(b"\x00\xff\n{\n")
+        (good_run / "events.jsonl").write_bytes(b'{"a":1}\n')
+
+        result = verify_run(good_run)
+
+        assert result.violations
+        assert all(VIOLATION_LINE.match(v) for v in result.violations), result.violations
+
+
+class TestEvents:
+    """Events are numbered, identified and ordered as the contract says."""
+
+    def test_wrong_event_id(self, tmp_path):
+        """An event id that is not stable_id(...) is reported even when digests agree."""
+        builder = started()
+        builder.events[2]["event_id"] = "0" * 24
+        run = finish(builder, tmp_path / "r")
+
+        event = builder.events[2]
+        expected = stable_id(
+            event["run_id"], event["strategy_id"], event["event_type"], 3, event["payload"]
+        )
+
+        assert violations_of(run) == f"events.jsonl:3: event_id {'0' * 24} != {expected}"
+
+    def test_time_goes_back(self, tmp_path):
+        """ts_sim never decreases."""
+        builder = started()
+        builder.bar("100.00")
+        builder.ts_ns = 0
+        builder.event("SIGNAL", {"symbol": "BTCUSDT", "side": "BUY", "reason": "x"})
+        run = finish(builder, tmp_path / "r")
+
+        assert "events.jsonl:8: ts_sim goes back to 0" in violations_of(run)
+
+    def test_duplicate_client_order_id(self, tmp_path):
+        """Two ORDER_SUBMITTED events never share a client order id."""
+        builder = started()
+        builder.bar("100.00")
+        builder.order("BUY", "0.010")
+        builder.intents = 0
+        builder.open_orders.clear()
+        builder.order("BUY", "0.010")
+        builder.open_orders.clear()
+        run = finish(builder, tmp_path / "r")
+
+        assert "submitted twice" in violations_of(run)
+
+    def test_fill_without_order(self, tmp_path):
+        """A fill of an order that was never submitted is reported."""
+        builder = started()
+        builder.bar("100.00")
+        builder.open_orders["lsdeadbeef"] = {"symbol": "BTCUSDT", "side": "BUY"}
+        builder.fill("lsdeadbeef", "0.010")
+        run = finish(builder, tmp_path / "r")
+
+        assert "fill of lsdeadbeef, which was never submitted" in violations_of(run)
+
+    def test_overfill(self, tmp_path):
+        """An order never fills more than its quantity."""
+        builder = started()
+        builder.bar("100.00")
+        coid = builder.order("BUY", "0.010")
+        builder.fill(coid, "0.008", last=False)
+        builder.fill(coid, "0.008")
+        run = finish(builder, tmp_path / "r")
+
+        assert f"{coid} filled 0.016 of 0.010" in violations_of(run)
+
+    def test_position_event_disagrees_with_fills(self, tmp_path):
+        """POSITION_CHANGED reports the position the fills add up to."""
+        builder = started()
+        builder.bar("100.00")
+        builder.event(
+            "POSITION_CHANGED", {"symbol": "BTCUSDT", "position": "1.000", "avg_price": "100.00"}
+        )
+        run = finish(builder, tmp_path / "r")
+
+        assert "position 1.000 of 'BTCUSDT' but the fills so far add up to 0" in violations_of(run)
+
+    def test_first_event(self, tmp_path):
+        """The first event is SESSION_STARTED."""
+        builder = started()
+        builder.events.pop(0)
+        renumber(builder)
+        run = finish(builder, tmp_path / "r")
+
+        assert "events.jsonl:1: the first event is not SESSION_STARTED" in violations_of(run)
+
+
+class TestSnapshots:
+    """Snapshots follow the lifecycle table and the book."""
+
+    def test_illegal_transition(self, tmp_path):
+        """A move that is not in TRANSITIONS is reported."""
+        builder = RunBuilder()
+        builder.start()
+        builder.preflight()
+        builder.move(Trigger.REQUEST_STOP, to_state="STOPPED")
+        builder.stop()
+        run = builder.write(tmp_path / "r")
+
+        assert "illegal transition PREFLIGHT_OK --request_stop--> STOPPED" in violations_of(run)
+
+    def test_wrong_status(self, tmp_path):
+        """The status follows the state."""
+        builder = started()
+        builder.move(Trigger.REQUEST_STOP)
+        builder.snapshots[-1]["status"] = "COMPLETED"
+        builder.move(Trigger.STOPPED)
+        builder.stop()
+        run = builder.write(tmp_path / "r")
+
+        assert "status COMPLETED in state STOPPING, expected RUNNING" in violations_of(run)
+
+    def test_failed_is_sticky(self, tmp_path):
+        """Once FAILED, later snapshots stay FAILED."""
+        builder = started()
+        builder.move(Trigger.FAULT)
+        builder.failed = False
+        builder.move(Trigger.OPERATOR_ACK)
+        builder.move(Trigger.STOPPED)
+        builder.stop()
+        run = builder.write(tmp_path / "r")
+
+        assert "status RUNNING after FAILED, which is sticky" in violations_of(run)
+
+    def test_final_positions_must_match_fills(self, tmp_path):
+        """The final snapshot holds what the fills add up to."""
+        builder = started()
+        builder.bar("100.00")
+        coid = builder.order("BUY", "0.010")
+        builder.fill(coid, "0.010")
+        builder.move(Trigger.REQUEST_STOP)
+        builder.move(Trigger.STOPPED)
+        builder.positions["BTCUSDT"] = builder.positions["BTCUSDT"] * 2
+        builder.stop()
+        run = builder.write(tmp_path / "r")
+
+        assert "final position 0.020 of 'BTCUSDT' but the fills add up to 0.010" in violations_of(
+            run
+        )
+
+    def test_state_changed_events_match(self, tmp_path):
+        """Each transition snapshot has its STATE_CHANGED event."""
+        builder = started()
+        builder.events = [e for e in builder.events if e["event_type"] != "STATE_CHANGED"]
+        renumber(builder)
+        run = finish(builder, tmp_path / "r")
+
+        assert "transitions differ from the STATE_CHANGED events" in violations_of(run)
+
+    def test_run_not_ended(self, tmp_path):
+        """A run whose last snapshot is still RUNNING did not end."""
+        builder = started()
+        builder.stop()
+        run = builder.write(tmp_path / "r")
+
+        assert "the run ended with status RUNNING" in violations_of(run)
+
+    def test_foreign_run_id(self, tmp_path):
+        """Every snapshot belongs to the run of the events."""
+        builder = started()
+        builder.snapshots[1]["run_id"] = "other-run"
+        run = finish(builder, tmp_path / "r")
+
+        assert "state_snapshots.jsonl:2: run_id 'other-run' != 'run-test-1'" in violations_of(run)
+
+
+class TestAuditAndMetrics:
+    """The audit chain, its closing digests and the metrics recompute."""
+
+    def test_chain_break(self, good_run):
+        """A changed audit line breaks the next line's prev_hash."""
+        rewrite_jsonl(good_run / "audit.jsonl", 1, lambda r: r["payload"].update(rule="other"))
+
+        assert "audit.jsonl:3: prev_hash does not match the previous line" in violations_of(
+            good_run
+        )
+
+    def test_events_changed_after_stop(self, good_run):
+        """An events.jsonl that differs from the stop record's digest is reported."""
+        rewrite_jsonl(
+            good_run / "events.jsonl", 5, lambda r: r.update(ts_utc="2026-01-01T00:00:01Z")
+        )
+
+        assert "audit.jsonl:5: digest of events.jsonl does not match the file" in violations_of(
+            good_run
+        )
+
+    def test_no_stop_record(self, good_run):
+        """The audit log closes with C2_DRYRUN_STOP."""
+        path = good_run / "audit.jsonl"
+        path.write_bytes(b"".join(path.read_bytes().splitlines(keepends=True)[:-1]))
+
+        assert (
+            "audit.jsonl:4: the last record is C2_REJECT_INSUFFICIENT_BALANCE, not a stop"
+            in violations_of(good_run)
+        )
+
+    def test_stop_status(self, tmp_path):
+        """The stop record's status is the final snapshot's."""
+        builder = started()
+        builder.move(Trigger.REQUEST_STOP)
+        builder.move(Trigger.STOPPED)
+        builder.stop()
+        builder.status = "FAILED"
+        run = builder.write(tmp_path / "r")
+
+        assert "stop status FAILED but final snapshot COMPLETED" in violations_of(run)
+
+    @pytest.mark.parametrize(
+        ("field", "value"),
+        [
+            ("steps", 11),
+            ("events_emitted", 41),
+            ("audit_events", 4),
+            ("state_snapshots", 5),
+            ("sink_retries", 0),
+            ("orders_submitted", 2),
+            ("fills", 2),
+            ("rejects_by_reason", {"max_notional": 1}),
+            ("events_by_type", {"BAR": 12}),
+            ("status", "FAILED"),
+            ("run_id", "other"),
+            ("audit_head", "a" * 64),
+        ],
+    )
+    def test_metrics_recomputed(self, good_run, field, value):
+        """Every metrics field is compared with what the other files say."""
+        path = good_run / "metrics.json"
+        metrics = orjson.loads(path.read_bytes())
+        metrics[field] = value
+        path.write_bytes(
+            orjson.dumps(metrics, option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2) + b"\n"
+        )
+
+        assert f": {field} is " in violations_of(good_run)
+
+    def test_events_by_type_is_optional(self, good_run):
+        """metrics.json may leave out events_by_type, which is only checked when present."""
+        path = good_run / "metrics.json"
+        metrics = orjson.loads(path.read_bytes())
+        del metrics["events_by_type"]
+        path.write_bytes(
+            orjson.dumps(metrics, option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2) + b"\n"
+        )
+
+        assert verify_run(good_run).ok
+
+    def test_resumed_run_keeps_other_artifacts(self, tmp_path):
+        """A resumed run differs from an uninterrupted one only in audit-derived data."""
+        plain = build_run(tmp_path / "plain")
+        resumed = build_run(tmp_path / "resumed", scenario="resumed")
+
+        for name in ("events.jsonl", "state_snapshots.jsonl"):
+            assert (plain / name).read_bytes() == (resumed / name).read_bytes()
+        assert verify_run(resumed).ok
+
+
+def mutate(data: bytes, op: str, rng: random.Random) -> tuple[bytes, str]:
+    """Apply one mutation ``op`` to ``data``; the result always differs from ``data``."""
+    lines = data.splitlines(keepends=True)
+    if op == "swap":
+        pairs = [
+            (i, j)
+            for i in range(len(lines))
+            for j in range(i + 1, len(lines))
+            if lines[i] != lines[j]
+        ]
+        if not pairs:
+            op = "flip"
+        else:
+            i, j = rng.choice(pairs)
+            lines[i], lines[j] = lines[j], lines[i]
+            return b"".join(lines), f"swap lines {i + 1} and {j + 1}"
+    if op == "delete":
+        i = rng.randrange(len(lines))
+        del lines[i]
+        return b"".join(lines), f"delete line {i + 1}"
+    if op == "duplicate":
+        i = rng.randrange(len(lines))
+        lines.insert(i, lines[i])
+        return b"".join(lines), f"duplicate line {i + 1}"
+    if op == "truncate":
+        cut = rng.randrange(len(data))
+        return data[:cut], f"truncate at byte {cut}"
+    position, mask = rng.randrange(len(data)), rng.randrange(1, 256)
+    flipped = bytearray(data)
+    flipped[position] ^= mask
+    return bytes(flipped), f"xor byte {position} with {mask:#04x}"
+
+
+class TestMutations:
+    """Any change to any artifact of a good run is detected."""
+
+    @pytest.mark.slow
+    def test_seeded_random_mutations(self, tmp_path):
+        """Every one of 1,200 seeded mutations across all four artifacts gives a violation."""
+        originals = {
+            scenario: {
+                name: (
+                    build_run(tmp_path / "good" / scenario, scenario=scenario) / name
+                ).read_bytes()
+                for name in ARTIFACT_NAMES
+            }
+            for scenario in SCENARIOS
+        }
+        rng = random.Random(20260101)
+        undetected: list[str] = []
+        tally: collections.Counter[str] = collections.Counter()
+        for index in range(MUTATION_COUNT):
+            scenario = SCENARIOS[(index // 20) % len(SCENARIOS)]
+            name = ARTIFACT_NAMES[index % len(ARTIFACT_NAMES)]
+            op = MUTATION_OPS[(index // len(ARTIFACT_NAMES)) % len(MUTATION_OPS)]
+            files = dict(originals[scenario])
+            files[name], description = mutate(files[name], op, rng)
+            assert files[name] != originals[scenario][name], description
+            run = tmp_path / "m" / f"{index:04d}"
+            run.mkdir(parents=True)
+            for file_name, content in files.items():
+                (run / file_name).write_bytes(content)
+            if verify_run(run).ok:
+                undetected.append(f"{scenario} {name}: {description}")
+            tally[f"{name} {description.split()[0]}"] += 1
+
+        detected = MUTATION_COUNT - len(undetected)
+        print(f"\nverify: {MUTATION_COUNT} seeded mutations, {detected} detected")  # noqa: T201 - the count is part of the report
+        assert sum(tally.values()) == MUTATION_COUNT >= 1000
+        assert len(tally) == len(ARTIFACT_NAMES) * len(MUTATION_OPS)
+        assert undetected == []
