@@ -29,7 +29,7 @@ from ._exceptions import (
     RunDirectoryError,
 )
 from ._fsutil import atomic_write_bytes, truncate_to
-from ._orchestrator import LiveSessionOrchestrator, default_broker
+from ._orchestrator import LiveSessionOrchestrator, default_broker, make_clock
 from ._sinks import FileLineSink, FileMetricsSink
 from ._typing import Broker, Clock
 from ._version import __version__
@@ -201,7 +201,9 @@ def _open_session(
         state_sink=FileLineSink(run_dir / ARTIFACTS["states"], append=append),
         audit_sink=FileLineSink(run_dir / ARTIFACTS["audit"], append=append),
         metrics_sink=FileMetricsSink(run_dir / METRICS_FILE),
-        idempotency=open_idempotency_store(idempotency_backend, run_dir, clock=sim),
+        idempotency=open_idempotency_store(
+            idempotency_backend, run_dir, clock=sim, durable=cfg.durability != "none"
+        ),
         checkpoints=FileCheckpointStore(run_dir / CHECKPOINT_FILE),
         live_override=live_override,
     )
@@ -386,8 +388,13 @@ def resume_run(
                     "venue_status": "UNKNOWN" if venue is None else venue.status.value,
                 }
             )
-    elif isinstance(broker, MockBroker):
-        broker.resume_at(-1)
+    else:
+        if isinstance(broker, MockBroker):
+            broker.resume_at(-1)
+        # Nothing restored the recorder's time: stamp C2_RESUME from the session's clock at
+        # the start, as its first record would be (an empty ``ts`` breaks the audit schema).
+        now = (clock if clock is not None else make_clock(cfg)).now()
+        session.recorder.set_time(session.ts_sim, _clock.format_utc(now))
     session.recorder.audit(
         "C2_RESUME",
         {

@@ -3,7 +3,9 @@
 Every decision about an order (reject or not, partial or full) is a pure function of
 (seed, client order id), not of call order, so the same orders get the same outcomes in
 an uninterrupted run and in a resumed one. Reports become due after ``latency_ns`` of
-simulated time and are handed out by ``poll`` in due-time order.
+simulated time and are handed out by ``poll`` in due-time order. Orders sharing an
+``oco_group`` are one-cancels-the-other at the venue: the first leg that triggers cancels
+the others.
 
 With ``journal=path`` the venue keeps its own append-only record of the requests it
 received, as a real exchange would: a new ``MockBroker`` on the same journal knows every
@@ -13,7 +15,6 @@ order sent before a crash, so a resumed session can look orders up instead of re
 from __future__ import annotations
 
 import heapq
-import os
 from collections import deque
 from collections.abc import Sequence
 from decimal import Decimal
@@ -107,7 +108,9 @@ class MockBroker:
         """Price market orders at this bar and trigger resting limit and stop orders."""
         self._last_price[bar.symbol] = bar.close
         for cid in list(self._open):
-            state = self._open[cid]
+            state = self._open.get(cid)
+            if state is None:  # an OCO sibling that triggered on this bar cancelled it
+                continue
             order = state.order
             if order.symbol != bar.symbol or order.order_type is OrderType.MARKET:
                 continue
@@ -234,6 +237,12 @@ class MockBroker:
             )
         state.status = VenueOrderStatus.FILLED
         self._retire(cid)
+        group = order.oco_group
+        if group is not None:
+            # Venue-side OCO: the first leg to trigger cancels its siblings at once, so two
+            # legs touched by one bar never both fill (the one sent first wins).
+            for other in [c for c, s in self._open.items() if s.order.oco_group == group]:
+                self._apply_cancel(other, due)
 
     def _retire(self, cid: str) -> None:
         """Keep a closed order for lookups, but only the most recent ``CLOSED_WINDOW``."""
@@ -287,9 +296,10 @@ class MockBroker:
             entry["order"] = order_to_json(order)
         else:
             entry["cid"] = fields["cid"]
+        # The venue is another system: its journal must survive our process being killed
+        # (a flush hands it to the OS), not a power cut of our machine, so no fsync here.
         self._journal.write(orjson.dumps(entry, option=orjson.OPT_SORT_KEYS) + b"\n")
         self._journal.flush()
-        os.fsync(self._journal.fileno())
 
     def _replay(self, journal: Path) -> None:
         if not journal.exists():

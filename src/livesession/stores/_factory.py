@@ -22,7 +22,7 @@ SQLITE_FILE_NAME: Final = "idempotency.sqlite"
 
 
 def open_idempotency_store(
-    backend: str, run_dir: Path, *, clock: _MonotonicClock
+    backend: str, run_dir: Path, *, clock: _MonotonicClock, durable: bool = True
 ) -> IdempotencyStore:
     """Open the ``backend`` store of the run in ``run_dir``.
 
@@ -46,7 +46,7 @@ def open_idempotency_store(
                 "idempotency store"
             )
         if backend == "jsonl":
-            store = JsonlIdempotencyStore(run_dir / JSONL_FILE_NAME)
+            store = JsonlIdempotencyStore(run_dir / JSONL_FILE_NAME, durable=durable)
         else:
-            store = SqliteIdempotencyStore(run_dir / SQLITE_FILE_NAME)
+            store = SqliteIdempotencyStore(run_dir / SQLITE_FILE_NAME, durable=durable)
     return store

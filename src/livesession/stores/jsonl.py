@@ -44,8 +44,9 @@ class JsonlIdempotencyStore:
     file when it was opened (empty when the file was whole).
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, durable: bool = True) -> None:
         self.path = Path(path)
+        self._durable = durable
         self._entries: dict[str, tuple[str, str | None]] = {}
         self._failed = False
         existed = self.path.exists()
@@ -122,7 +123,8 @@ class JsonlIdempotencyStore:
             view = memoryview(line)
             while view:
                 view = view[os.write(self._fd, view) :]
-            os.fsync(self._fd)
+            if self._durable:
+                os.fsync(self._fd)
         except OSError:
             # After a failed write or fsync nothing said about this file can be trusted
             # (fsync errors are not sticky); cut the partial line and refuse further use.

@@ -30,18 +30,22 @@ CREATE TABLE IF NOT EXISTS idempotency (
 """
 
 
-def connect(path: Path, *, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS) -> sqlite3.Connection:
+def connect(
+    path: Path, *, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS, durable: bool = True
+) -> sqlite3.Connection:
     """An autocommit connection to ``path`` with the store's pragmas applied.
 
-    Every statement is its own durable transaction (WAL, ``synchronous=FULL``). Exposed so
-    that benchmarks and tools measure and inspect exactly what the store uses.
+    Every statement is its own transaction (WAL). With ``durable`` (the default) it is
+    synced before it returns (``synchronous=FULL``); without, it survives the process being
+    killed but not a power cut (``synchronous=OFF``, for ``durability = "none"`` runs).
+    Exposed so that benchmarks and tools measure and inspect exactly what the store uses.
     """
     connection = sqlite3.connect(path, timeout=busy_timeout_ms / 1000, isolation_level=None)
     try:
         # busy_timeout first: switching to WAL needs a lock another process may hold.
         connection.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
         mode = connection.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-        connection.execute("PRAGMA synchronous = FULL")
+        connection.execute(f"PRAGMA synchronous = {'FULL' if durable else 'OFF'}")
     except BaseException:
         connection.close()
         raise
@@ -60,11 +64,17 @@ class SqliteIdempotencyStore:
     get its turn within ``busy_timeout_ms`` gets ``sqlite3.OperationalError``.
     """
 
-    def __init__(self, path: Path, *, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS,
+        durable: bool = True,
+    ) -> None:
         self.path = Path(path)
         self._connection: sqlite3.Connection | None = None
         try:
-            self._connection = connect(self.path, busy_timeout_ms=busy_timeout_ms)
+            self._connection = connect(self.path, busy_timeout_ms=busy_timeout_ms, durable=durable)
             self._connection.execute(_SCHEMA)
         except sqlite3.Error as error:
             self.close()
