@@ -1,9 +1,10 @@
 """PostgreSQL backends: idempotency reservations and checkpoints shared across processes.
 
 Use them when more than one process (or host) must agree on which client order ids were
-reserved: every ``reserve`` is one ``INSERT ... ON CONFLICT DO NOTHING`` committed with
-``synchronous_commit = on`` before it returns, so a granted key is durable and granted to
-exactly one caller. psycopg 3 is imported only here (``pip install 'livesession[postgres]'``).
+reserved: ``reserve`` is an ``INSERT ... ON CONFLICT DO NOTHING`` (then, for a key that
+already existed, a ``SELECT``), each committed with ``synchronous_commit = on`` before it
+returns, so a granted key is durable and granted to exactly one caller. psycopg 3 is
+imported only when a backend is opened (``pip install 'livesession[postgres]'``).
 
 Tables are created when absent, under a transaction-scoped advisory lock, so several
 processes may start at once. The connection string (it may hold a password) never appears
@@ -50,7 +51,7 @@ _REDACTED: Final = "***"
 _CONNECT_TIMEOUT_S: Final = 10
 # One lock id for every livesession DDL statement: b"lvsessdd" read as a big-endian int.
 _DDL_LOCK_ID: Final = 7815561082913907812
-_URL_USERINFO = re.compile(r"(://[^:/@\s]*:)[^@\s]*(@)")
+_URL_USERINFO = re.compile(r"(://[^:/@\s]*:)([^@\s]*)(@)")
 _KV_PASSWORD = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s&]*)", re.IGNORECASE)
 
 
@@ -85,7 +86,7 @@ def redact_dsn_text(text: str, dsn: str) -> str:
     one_line = " ".join(text.split())
     for secret in sorted(_password_literals(dsn), key=len, reverse=True):
         one_line = one_line.replace(secret, _REDACTED)
-    one_line = _URL_USERINFO.sub(rf"\g<1>{_REDACTED}\g<2>", one_line)
+    one_line = _URL_USERINFO.sub(rf"\g<1>{_REDACTED}\g<3>", one_line)
     return _KV_PASSWORD.sub(rf"\g<1>{_REDACTED}", one_line)
 
 
@@ -111,13 +112,10 @@ def _password_literals(dsn: str) -> set[str]:
     params = _parse_dsn(dsn)
     if params is not None and params.get("password"):
         found.add(params["password"])
-    if "://" in dsn:
-        userinfo = urllib.parse.urlsplit(dsn).netloc.rpartition("@")[0]
-        raw = userinfo.partition(":")[2]
-        if raw:
-            found.update({raw, urllib.parse.unquote(raw)})
-    for match in _KV_PASSWORD.finditer(dsn):
-        raw = match.group(2).strip("'")
+    # The patterns work on any text, so they find the password even in a DSN libpq rejects.
+    raws = [match.group(2) for match in _URL_USERINFO.finditer(dsn)]
+    raws += [match.group(2).strip("'") for match in _KV_PASSWORD.finditer(dsn)]
+    for raw in raws:
         if raw:
             found.update({raw, urllib.parse.unquote(raw)})
     return found

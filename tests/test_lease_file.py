@@ -1,0 +1,277 @@
+"""FileLease, and the lease contract every lease backend keeps (reused by test_postgres)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import orjson
+import pytest
+
+from livesession._lease import FileLease, LeaseError, LeaseGrant, SessionLease
+
+SECOND = 1_000_000_000
+T0 = 1_767_225_600 * SECOND  # 2026-01-01T00:00:00Z in epoch nanoseconds
+TTL = 30 * SECOND
+
+
+class LeaseContract:
+    """The lease rules; subclasses provide ``lease`` and ``make_lease`` (same pair, new handle)."""
+
+    def test_first_acquire_grants(self, lease):
+        """The first acquire of a free pair returns a grant describing it."""
+        grant = lease.acquire("h1", T0, TTL)
+        assert grant is not None
+        assert (grant.holder_id, grant.ttl_ns, grant.expires_ns) == ("h1", TTL, T0 + TTL)
+        assert grant.token >= 1
+
+    def test_held_lease_is_refused_to_others(self, lease, make_lease):
+        """While the lease is live, another holder gets None, through any handle."""
+        assert lease.acquire("h1", T0, TTL) is not None
+        assert lease.acquire("h2", T0 + 1, TTL) is None
+        assert make_lease().acquire("h2", T0 + TTL - 1, TTL) is None
+
+    def test_takeover_after_expiry_raises_token(self, lease, make_lease):
+        """Once expired (now == expires_ns counts), another holder takes over with a larger token."""
+        first = lease.acquire("h1", T0, TTL)
+        second = make_lease().acquire("h2", T0 + TTL, TTL)
+        assert second is not None
+        assert second.token > first.token
+
+    def test_tokens_strictly_increase_over_takeovers(self, lease):
+        """Every takeover hands out a token larger than all before it."""
+        tokens = []
+        for round_ in range(6):
+            grant = lease.acquire(f"h{round_}", T0 + round_ * TTL, TTL)
+            tokens.append(grant.token)
+        assert tokens == sorted(set(tokens))
+
+    def test_renew_extends_the_lease(self, lease, make_lease):
+        """A renewed lease stays refused to others past its first expiry."""
+        grant = lease.acquire("h1", T0, TTL)
+        assert lease.renew(grant, T0 + TTL - 1)
+        assert make_lease().acquire("h2", T0 + TTL, TTL) is None
+        assert make_lease().acquire("h2", T0 + 2 * TTL - 2, TTL) is None
+        assert make_lease().acquire("h2", T0 + 2 * TTL - 1, TTL) is not None
+
+    def test_renew_after_losing_is_false(self, lease, make_lease):
+        """After expiry and a takeover, the old grant can no longer renew."""
+        old = lease.acquire("h1", T0, TTL)
+        new = make_lease().acquire("h2", T0 + TTL + 5, TTL)
+        assert new is not None
+        assert lease.renew(old, T0 + TTL + 6) is False
+        assert make_lease().renew(new, T0 + TTL + 6) is True
+
+    def test_renew_of_expired_untaken_lease_succeeds(self, lease, make_lease):
+        """A lease that expired but was taken by no one renews with the same token."""
+        grant = lease.acquire("h1", T0, TTL)
+        assert lease.renew(grant, T0 + 3 * TTL)
+        assert make_lease().acquire("h2", T0 + 4 * TTL - 1, TTL) is None
+
+    def test_renew_never_shortens_the_lease(self, lease, make_lease):
+        """A renew with an earlier time keeps the later expiry."""
+        grant = lease.acquire("h1", T0 + TTL, TTL)
+        assert lease.renew(grant, T0)
+        assert make_lease().acquire("h2", T0 + 2 * TTL - 1, TTL) is None
+
+    def test_same_holder_reacquires_with_new_token(self, lease):
+        """The same holder may acquire again; the new token supersedes the old grant."""
+        old = lease.acquire("h1", T0, TTL)
+        new = lease.acquire("h1", T0 + 1, TTL)
+        assert new.token > old.token
+        assert lease.renew(old, T0 + 2) is False
+        assert lease.renew(new, T0 + 2) is True
+
+    def test_release_frees_the_lease(self, lease, make_lease):
+        """After release, another holder acquires at once with a larger token."""
+        grant = lease.acquire("h1", T0, TTL)
+        lease.release(grant)
+        other = make_lease().acquire("h2", T0 + 1, TTL)
+        assert other is not None
+        assert other.token > grant.token
+
+    def test_renew_after_release_is_false(self, lease):
+        """A released grant cannot be renewed back to life."""
+        grant = lease.acquire("h1", T0, TTL)
+        lease.release(grant)
+        assert lease.renew(grant, T0 + 1) is False
+
+    def test_stale_release_leaves_new_holder(self, lease, make_lease):
+        """Releasing a lost grant does not free the lease of whoever took it over."""
+        old = lease.acquire("h1", T0, TTL)
+        new = make_lease().acquire("h2", T0 + TTL, TTL)
+        lease.release(old)
+        assert lease.acquire("h3", T0 + TTL + 1, TTL) is None
+        assert make_lease().renew(new, T0 + TTL + 1)
+
+    def test_grant_of_another_pair_is_refused(self, lease):
+        """Renewing or releasing a grant made for another pair raises ValueError."""
+        foreign = LeaseGrant(
+            account="other", strategy="other", holder_id="h1", token=1, ttl_ns=TTL, expires_ns=T0
+        )
+        with pytest.raises(ValueError, match="grant for"):
+            lease.renew(foreign, T0)
+        with pytest.raises(ValueError, match="grant for"):
+            lease.release(foreign)
+
+    @pytest.mark.parametrize(
+        ("holder", "now_ns", "ttl_ns", "error"),
+        [
+            ("", T0, TTL, ValueError),
+            ("h1", -1, TTL, ValueError),
+            ("h1", T0, 0, ValueError),
+            ("h1", T0, 2**63, ValueError),
+            ("h1", 1.5, TTL, TypeError),
+            ("h1", True, TTL, TypeError),
+            ("h1", T0, "30s", TypeError),
+        ],
+    )
+    def test_bad_arguments_are_refused(self, lease, holder, now_ns, ttl_ns, error):
+        """Empty holders, negative or non-integer times and non-positive TTLs are refused."""
+        with pytest.raises(error):
+            lease.acquire(holder, now_ns, ttl_ns)
+        assert lease.acquire("h1", T0, TTL) is not None
+
+    def test_is_a_session_lease(self, lease):
+        """The backend satisfies the SessionLease protocol and closes twice harmlessly."""
+        assert isinstance(lease, SessionLease)
+        lease.close()
+        lease.close()
+
+
+def run_racers(code, count, env):
+    """Run ``count`` copies of ``code`` (``python -c``), released together; their JSON results.
+
+    Each racer gets its index as ``sys.argv[1]``, prints ``ready`` once set up, waits for a
+    line on stdin, races, and prints one JSON document. The racers import only what their
+    code imports, so they start fast.
+    """
+    racers = [
+        subprocess.Popen(
+            [sys.executable, "-c", code, str(index)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env={**os.environ, **env},
+            text=True,
+        )
+        for index in range(count)
+    ]
+    try:
+        for racer in racers:
+            if racer.stdout.readline() != "ready\n":
+                pytest.fail(f"a racer failed to start: {racer.communicate(timeout=60)[1]}")
+        for racer in racers:
+            racer.stdin.write("go\n")
+            racer.stdin.flush()
+        results = []
+        for racer in racers:
+            out, err = racer.communicate(timeout=300)
+            assert racer.returncode == 0, err
+            results.append(json.loads(out))
+        return results
+    finally:
+        for racer in racers:
+            if racer.poll() is None:
+                racer.kill()
+                racer.communicate()
+
+
+FILE_LEASE_RACER = """
+import json, os, sys
+from livesession._lease import FileLease
+index = int(sys.argv[1])
+lease = FileLease(os.environ["LEASE_PATH"], "acct", "strat")
+print("ready", flush=True)
+sys.stdin.readline()
+grant = lease.acquire(f"holder-{index}", int(os.environ["LEASE_NOW"]), int(os.environ["LEASE_TTL"]))
+print(json.dumps({"index": index, "token": None if grant is None else grant.token}))
+"""
+
+
+@pytest.fixture(name="lease_path")
+def _lease_path(tmp_path):
+    return tmp_path / "lease.json"
+
+
+@pytest.fixture(name="lease")
+def _lease(lease_path):
+    lease = FileLease(lease_path, "acct", "strat")
+    yield lease
+    lease.close()
+
+
+@pytest.fixture(name="make_lease")
+def _make_lease(lease_path):
+    return lambda: FileLease(lease_path, "acct", "strat")
+
+
+class TestFileLeaseContract(LeaseContract):
+    """FileLease keeps the lease contract."""
+
+
+class TestFileLease:
+    """FileLease keeps its state in a readable JSON file and fails closed on corruption."""
+
+    def test_file_holds_holder_token_and_expiry(self, lease, lease_path):
+        """The file shows who holds which pair, with token and expiry."""
+        grant = lease.acquire("h1", T0, TTL)
+        state = orjson.loads(lease_path.read_bytes())
+        assert state == {
+            "leases": {
+                "acct": {"strat": {"holder": "h1", "token": grant.token, "expires_ns": T0 + TTL}}
+            }
+        }
+
+    def test_pairs_are_independent(self, lease, lease_path):
+        """Another strategy in the same file has its own lease and tokens."""
+        assert lease.acquire("h1", T0, TTL) is not None
+        other = FileLease(lease_path, "acct", "other-strat")
+        grant = other.acquire("h2", T0, TTL)
+        assert grant is not None
+        assert grant.token == 1
+
+    def test_no_temporary_files_are_left(self, lease, lease_path):
+        """After a few calls only the state file and its lock file remain."""
+        grant = lease.acquire("h1", T0, TTL)
+        lease.renew(grant, T0 + 1)
+        lease.release(grant)
+        assert sorted(p.name for p in lease_path.parent.iterdir()) == [
+            "lease.json",
+            "lease.json.lock",
+        ]
+
+    @pytest.mark.parametrize(
+        "content",
+        [
+            b"{not json",
+            b"[]",
+            b'{"leases": []}',
+            b'{"leases": {"acct": {"strat": {"token": "1"}}}}',
+        ],
+    )
+    def test_corrupt_file_raises_and_is_kept(self, lease, lease_path, content):
+        """A corrupt file raises LeaseError naming the file and is not overwritten."""
+        lease_path.write_bytes(content)
+        with pytest.raises(LeaseError, match=r"lease\.json"):
+            lease.acquire("h1", T0, TTL)
+        assert lease_path.read_bytes() == content
+
+    def test_unwritable_directory_raises_lease_error(self, tmp_path):
+        """A lease file in a missing directory raises LeaseError, not OSError."""
+        lease = FileLease(tmp_path / "missing" / "lease.json", "acct", "strat")
+        with pytest.raises(LeaseError, match="lease lock"):
+            lease.acquire("h1", T0, TTL)
+
+    def test_repr_names_file_and_pair(self, lease, lease_path):
+        """The repr names the file, the account and the strategy."""
+        assert repr(lease) == f"FileLease({str(lease_path)!r}, account='acct', strategy='strat')"
+
+    def test_four_processes_one_winner(self, lease_path):
+        """Four processes acquiring the same pair at once: exactly one gets a grant."""
+        env = {"LEASE_PATH": str(lease_path), "LEASE_NOW": str(T0), "LEASE_TTL": str(TTL)}
+        outcomes = run_racers(FILE_LEASE_RACER, 4, env)
+        assert sorted(o["index"] for o in outcomes) == [0, 1, 2, 3]
+        assert [o["token"] for o in outcomes if o["token"] is not None] == [1]
