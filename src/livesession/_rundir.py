@@ -308,6 +308,25 @@ def load_checkpoint(run_dir: Path) -> dict[str, Any] | None:
     return checkpoint
 
 
+def _check_journals(run_dir: Path) -> None:
+    """Every whole line of the venue's journals is a JSON object (a torn last one may not be).
+
+    The broker replays them only after the artifacts were cut back, so a damaged journal
+    must be found here, while nothing has been changed yet.
+    """
+    for path in sorted(run_dir.glob(f"{Path(JOURNAL_FILE).stem}*.jsonl")):
+        for number, line in enumerate(path.read_bytes().split(b"\n")[:-1], start=1):
+            try:
+                entry = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                entry = None
+            if not isinstance(entry, dict):
+                raise RunDirectoryError(
+                    f"{path}:{number}: corrupt journal line (not a JSON object): the record of "
+                    "what reached the venue is damaged, so the run cannot be resumed safely"
+                )
+
+
 def _validate_artifacts(run_dir: Path, checkpoint: dict[str, Any] | None) -> dict[str, int]:
     """The artifact offsets to cut back to, after checking the files can be resumed."""
     offsets = {"events": 0, "states": 0, "audit": 0}
@@ -350,6 +369,7 @@ def resume_run(
             f"{'FAILED' if checkpoint.get('failed') else checkpoint['fsm_state']}"
         )
     offsets = _validate_artifacts(run_dir, checkpoint)
+    _check_journals(run_dir)
     # Validated: from here on the run directory is changed.
     torn: dict[str, int] = {}
     for name, file_name in ARTIFACTS.items():

@@ -1,0 +1,361 @@
+"""A "real-ish" venue: the deterministic mock, behind a network that misbehaves.
+
+``RealishBroker`` wraps a ``MockBroker`` (which keeps the venue's book and journal) and
+adds the faults a real exchange connection shows, each decided by
+``unit_draw(seed, fault, client order id, operation, attempt)`` and never by call order,
+global randomness or ``hash()``:
+
+- **transient** (``submit``): the request never reached the venue; ``Transient`` is raised
+  *before* the venue records anything, so a resend of the same client id is safe.
+- **timeout** (``submit``): the venue recorded the order, then the answer was lost;
+  ``OutcomeUnknown`` is raised and the caller must look the order up instead of resending.
+- **duplicate ack**: the venue's acknowledgement arrives twice.
+- **late fill**: fill reports arrive ``late_fill_ns`` of simulated time after the venue
+  executed them. A cancel sent in that window meets the fill/cancel race: the venue
+  answers ``Rejected`` (``ORDER_NOT_OPEN``) and the fill report still arrives afterwards.
+- **latency**: every report is due ``latency_ns`` (at least 1 ns) after its request.
+
+Attempt numbers count calls per (operation, client order id). They are kept in a
+client-side attempt journal next to the venue journal (``<journal>.attempts.jsonl``), so a
+broker rebuilt after a crash continues the count instead of replaying the first attempts'
+faults; decisions about reports (duplicate ack, late fill) depend only on the client
+order id, so a replayed venue re-creates exactly the reports it owed.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import deque
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+from pathlib import Path
+from typing import IO, Any, Final, Self
+
+import attrs
+import orjson
+
+from .._config import DryrunConfig
+from .._decimal import ZERO
+from .._exceptions import OutcomeUnknown, Rejected, Transient
+from .._fsutil import truncate_to
+from .._model import (
+    AckReport,
+    Bar,
+    BrokerReport,
+    CancelReport,
+    FillReport,
+    Order,
+    RejectReport,
+    VenueOrder,
+)
+from .._random import unit_draw
+from .mock import FillModel, MockBroker
+
+__all__ = [
+    "ATTEMPT_WINDOW",
+    "FAULT_KINDS",
+    "FAULT_LOG_SIZE",
+    "FaultModel",
+    "RealishBroker",
+    "attempts_path",
+]
+
+_NS_PER_MS: Final = 1_000_000
+FAULT_LOG_SIZE: Final = 10_000
+ATTEMPT_WINDOW: Final = 10_000
+"""Attempt counters kept (the most recent client ids); memory stays flat in long runs."""
+FAULT_KINDS: Final = (
+    "cancel_after_fill",
+    "duplicate_ack",
+    "fill_after_cancel",
+    "late_fill",
+    "timeout",
+    "transient",
+)
+"""The names ``RealishBroker.faults`` counts, sorted."""
+
+
+def _rate(value: object) -> Decimal:
+    rate = Decimal(str(value)) if isinstance(value, int) else value
+    if not isinstance(rate, Decimal) or not Decimal(0) <= rate <= Decimal(1):
+        raise ValueError(f"fault rates are Decimals in [0, 1], got {value!r}")
+    return rate
+
+
+def _non_negative(_inst: object, attribute: attrs.Attribute[int], value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"FaultModel.{attribute.name} must be a non-negative integer")
+
+
+@attrs.frozen(kw_only=True)
+class FaultModel:
+    """Which faults the real-ish venue injects; rates are shares of calls or orders."""
+
+    transient_rate: Decimal = attrs.field(default=Decimal(0), converter=_rate)
+    timeout_rate: Decimal = attrs.field(default=Decimal(0), converter=_rate)
+    duplicate_ack_rate: Decimal = attrs.field(default=Decimal(0), converter=_rate)
+    late_fill_rate: Decimal = attrs.field(default=Decimal(0), converter=_rate)
+    late_fill_ns: int = attrs.field(default=0, validator=_non_negative)
+    latency_ns: int = attrs.field(default=0, validator=_non_negative)
+
+
+class RealishBroker:
+    """A venue with seeded network faults for dry runs. ``kind`` is ``"realish"``.
+
+    Satisfies the ``Broker`` protocol. ``submissions`` counts how often each client order
+    id reached the venue (a timed-out order reached it once); ``faults`` counts the faults
+    injected by this object (not those re-created while a journal is replayed).
+    """
+
+    kind = "realish"
+
+    def __init__(
+        self,
+        *,
+        seed: int = 0,
+        faults: FaultModel | None = None,
+        fill_model: FillModel | None = None,
+        price_tick: Decimal = Decimal("0.01"),
+        qty_lot: Decimal = Decimal("0.001"),
+        journal: Path | None = None,
+    ) -> None:
+        self._seed = seed
+        self._faults = faults or FaultModel()
+        self._fill_model = fill_model or FillModel()
+        # The network's latency comes on top of the venue's own processing time, and is
+        # never zero: a report is due strictly after its request, so a resumed venue can
+        # tell reports owed after a checkpoint from those delivered before it by time alone.
+        latency_ns = max(1, self._fill_model.latency_ns + self._faults.latency_ns)
+        venue_model = attrs.evolve(self._fill_model, latency_ns=latency_ns)
+        self._venue = MockBroker(
+            seed=seed,
+            fill_model=venue_model,
+            price_tick=price_tick,
+            qty_lot=qty_lot,
+            journal=journal,
+        )
+        self._attempts: dict[tuple[str, str], int] = {}
+        self._held: list[tuple[int, int, FillReport]] = []
+        self._held_seq = 0
+        self._cancel_requested: dict[str, int] = {}
+        self._fills_delivered: dict[str, Decimal] = {}
+        self._replaying = False
+        self.faults: dict[str, int] = dict.fromkeys(FAULT_KINDS, 0)
+        """How often each fault fired in this object (see ``FAULT_KINDS``)."""
+        self.fault_log: deque[tuple[str, str, int]] = deque(maxlen=FAULT_LOG_SIZE)
+        """The latest faults as (fault, client order id, attempt; 0 for report faults)."""
+        self._attempt_log: IO[bytes] | None = None
+        if journal is not None:
+            path = attempts_path(journal)
+            self._replay_attempts(path)
+            self._attempt_log = path.open("ab")
+
+    @classmethod
+    def from_config(cls, cfg: DryrunConfig, *, journal: Path | None) -> Self:
+        """The broker ``cfg`` describes: its ``fill_model`` for the venue, ``realish`` faults."""
+        fm = cfg.fill_model
+        rc = cfg.realish
+        return cls(
+            seed=cfg.seed,
+            faults=FaultModel(
+                transient_rate=rc.transient_rate,
+                timeout_rate=rc.timeout_rate,
+                duplicate_ack_rate=rc.duplicate_ack_rate,
+                late_fill_rate=rc.late_fill_rate,
+                late_fill_ns=rc.late_fill_ms * _NS_PER_MS,
+                latency_ns=rc.latency_ms * _NS_PER_MS,
+            ),
+            fill_model=FillModel(
+                latency_ns=fm.latency_ms * _NS_PER_MS,
+                partial_fill_ratio=fm.partial_fill_ratio,
+                reject_rate=fm.reject_rate,
+                slippage_bps=fm.slippage_bps,
+            ),
+            price_tick=cfg.price_tick,
+            qty_lot=cfg.qty_lot,
+            journal=journal,
+        )
+
+    # -- read-only views ---------------------------------------------------------------------
+
+    @property
+    def submissions(self) -> Mapping[str, int]:
+        """How often each client order id reached the venue (journal replays included)."""
+        return self._venue.submissions
+
+    @property
+    def submit_attempts(self) -> dict[str, int]:
+        """How many submit calls each client order id got, across crashes (a copy)."""
+        return {cid: n for (op, cid), n in sorted(self._attempts.items()) if op == "submit"}
+
+    # -- the Broker protocol ---------------------------------------------------------------
+
+    def on_market(self, bar: Bar) -> None:
+        """Let the venue see the bar (it prices market orders and triggers resting ones)."""
+        self._venue.on_market(bar)
+
+    def submit(self, order: Order, now_ns: int) -> None:
+        """Send an order; may raise ``Transient`` (not recorded) or ``OutcomeUnknown`` (recorded).
+
+        ``Rejected`` comes from the venue itself (for example a duplicate client order id).
+        """
+        cid = order.client_order_id
+        attempt = self._next_attempt("submit", cid, now_ns)
+        if self._fires("transient", self._faults.transient_rate, cid, "submit", attempt):
+            raise Transient(
+                f"connection refused before the request was sent (attempt {attempt})",
+                client_order_id=cid,
+            )
+        self._venue.submit(order, now_ns)
+        if self._fires("timeout", self._faults.timeout_rate, cid, "submit", attempt):
+            raise OutcomeUnknown(
+                f"no answer after the request was sent (attempt {attempt})", client_order_id=cid
+            )
+
+    def cancel(self, client_order_id: str, now_ns: int) -> None:
+        """Ask the venue to cancel; ``Rejected`` (``ORDER_NOT_OPEN``) when it already filled."""
+        self._next_attempt("cancel", client_order_id, now_ns)
+        self._cancel_requested[client_order_id] = now_ns
+        try:
+            self._venue.cancel(client_order_id, now_ns)
+        except Rejected as exc:
+            if exc.reason == "ORDER_NOT_OPEN" and self._fill_in_flight(client_order_id):
+                self._count("cancel_after_fill", client_order_id)
+            else:
+                self._cancel_requested.pop(client_order_id, None)
+            raise
+
+    def poll(self, now_ns: int) -> Sequence[BrokerReport]:
+        """Reports due by ``now_ns``: the venue's, with duplicates, then late fills now due."""
+        out: list[BrokerReport] = []
+        for report in self._venue.poll(now_ns):
+            cid = report.client_order_id
+            if isinstance(report, FillReport) and self._chosen(
+                "late_fill", self._faults.late_fill_rate, cid
+            ):
+                self._count("late_fill", cid)
+                self._held_seq += 1
+                due = report.ts_ns + self._faults.late_fill_ns
+                heapq.heappush(self._held, (due, self._held_seq, report))
+                continue
+            self._deliver(report, out)
+            if isinstance(report, AckReport) and self._chosen(
+                "duplicate_ack", self._faults.duplicate_ack_rate, cid
+            ):
+                self._count("duplicate_ack", cid)
+                out.append(report)
+        held = self._held
+        while held and held[0][0] <= now_ns:
+            self._deliver(heapq.heappop(held)[2], out)
+        return out
+
+    def open_orders(self) -> Sequence[VenueOrder]:
+        """Orders the venue considers open (an order whose fill is still in flight is not)."""
+        return self._venue.open_orders()
+
+    def order_by_client_id(self, client_order_id: str) -> VenueOrder | None:
+        """The venue's view of one order; lookups always reach the venue."""
+        return self._venue.order_by_client_id(client_order_id)
+
+    def resume_at(self, now_ns: int) -> None:
+        """Forget reports delivered by ``now_ns`` (the resumed checkpoint's simulated time).
+
+        The replayed venue owes every report again; the ones whose (possibly delayed)
+        delivery time is past ``now_ns`` stay due, late fills included.
+        """
+        self._replaying = True
+        try:
+            self.poll(now_ns)
+        finally:
+            self._replaying = False
+
+    def close(self) -> None:
+        """Close the venue journal and the attempt journal."""
+        self._venue.close()
+        if self._attempt_log is not None:
+            self._attempt_log.close()
+            self._attempt_log = None
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _fires(self, fault: str, rate: Decimal, cid: str, op: str, attempt: int) -> bool:
+        if not rate or unit_draw(self._seed, "realish", fault, cid, op, attempt) >= rate:
+            return False
+        self._count(fault, cid, attempt)
+        return True
+
+    def _chosen(self, fault: str, rate: Decimal, cid: str) -> bool:
+        return bool(rate) and unit_draw(self._seed, "realish", fault, cid) < rate
+
+    def _count(self, fault: str, cid: str, attempt: int = 0) -> None:
+        if not self._replaying:
+            self.faults[fault] += 1
+            self.fault_log.append((fault, cid, attempt))
+
+    def _deliver(self, report: BrokerReport, out: list[BrokerReport]) -> None:
+        """Hand ``report`` out, noting fills that overtook a cancel request."""
+        out.append(report)
+        cid = report.client_order_id
+        if isinstance(report, FillReport):
+            if cid in self._cancel_requested:
+                self._count("fill_after_cancel", cid)
+            delivered = self._fills_delivered.get(cid, ZERO) + report.quantity
+            venue = self._venue.order_by_client_id(cid)
+            if venue is None or delivered >= venue.quantity:
+                self._fills_delivered.pop(cid, None)
+                self._cancel_requested.pop(cid, None)
+            else:
+                self._fills_delivered[cid] = delivered
+        elif isinstance(report, (CancelReport, RejectReport)):
+            self._fills_delivered.pop(cid, None)
+            self._cancel_requested.pop(cid, None)
+
+    def _fill_in_flight(self, cid: str) -> bool:
+        """Whether the venue executed more of ``cid`` than has been reported so far."""
+        venue = self._venue.order_by_client_id(cid)
+        if venue is None:
+            return False
+        return venue.filled_quantity > self._fills_delivered.get(cid, ZERO)
+
+    def _remember(self, key: tuple[str, str], attempt: int) -> None:
+        attempts = self._attempts
+        attempts[key] = attempt
+        if len(attempts) > ATTEMPT_WINDOW:
+            del attempts[next(iter(attempts))]
+
+    def _next_attempt(self, op: str, cid: str, now_ns: int) -> int:
+        key = (op, cid)
+        attempt = self._attempts.get(key, 0) + 1
+        self._remember(key, attempt)
+        log = self._attempt_log
+        if log is not None:
+            entry = {"attempt": attempt, "cid": cid, "now_ns": now_ns, "op": op}
+            # Like the venue journal: it must survive a killed process (a flush hands it to
+            # the OS), not a power cut, so no fsync.
+            log.write(orjson.dumps(entry, option=orjson.OPT_SORT_KEYS) + b"\n")
+            log.flush()
+        return attempt
+
+    def _replay_attempts(self, path: Path) -> None:
+        if not path.exists():
+            return
+        data = path.read_bytes()
+        end = data.rfind(b"\n") + 1
+        if end < len(data):
+            truncate_to(path, end)  # a torn last attempt: kept aside in <file>.torn
+        for raw in data[:end].splitlines():
+            entry: Any = orjson.loads(raw)
+            key = (str(entry["op"]), str(entry["cid"]))
+            self._remember(key, max(self._attempts.get(key, 0), int(entry["attempt"])))
+
+    def __repr__(self) -> str:
+        return (
+            f"RealishBroker(seed={self._seed}, faults={self._faults!r}, "
+            f"fill_model={self._fill_model!r})"
+        )
+
+
+def attempts_path(journal: Path) -> Path:
+    """Where a realish broker keeps its attempt journal, next to the venue ``journal``."""
+    journal = Path(journal)
+    return journal.with_name(f"{journal.stem}.attempts.jsonl")

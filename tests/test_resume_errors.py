@@ -1,0 +1,206 @@
+"""`livesession resume` on bad input: exit code 2, one line on stderr, nothing changed."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from pathlib import Path
+
+import orjson
+import pytest
+
+from livesession.cli import main
+
+from crash_harness import KILLED, Profile, dryrun
+
+REJECTING = """
+[fill_model]
+reject_rate = "0.4"
+"""
+
+
+def tree_hash(root: Path) -> str:
+    """SHA-256 over every entry under ``root``: names, kinds, sizes, mtimes and contents."""
+    digest = hashlib.sha256()
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames.sort()
+        base = Path(dirpath)
+        info = base.stat()
+        digest.update(f"d {base.relative_to(root)} {info.st_mtime_ns}\n".encode())
+        for name in sorted(filenames):
+            path = base / name
+            info = path.stat()
+            digest.update(
+                f"f {path.relative_to(root)} {info.st_size} {info.st_mtime_ns}\n".encode()
+            )
+            digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+@pytest.fixture(name="template", scope="module")
+def _template(tmp_path_factory):
+    """A run killed mid-way, with several audit records below its checkpoint offset."""
+    out = tmp_path_factory.mktemp("template")
+    profile = Profile(name="resumable", seed=3, extra_toml=REJECTING)
+    assert dryrun(profile, out, crash_at="write_events:280").returncode == KILLED
+    run_dir = out / profile.name
+    checkpoint = orjson.loads((run_dir / "checkpoint.json").read_bytes())
+    assert checkpoint["recorder"]["audit_seq"] >= 3
+    return run_dir
+
+
+@pytest.fixture(name="run_dir")
+def _run_dir(template, tmp_path):
+    target = tmp_path / "runs" / template.name
+    shutil.copytree(template, target)
+    return target
+
+
+def _resume_fails(path: Path, root: Path, capsys, fragment: str) -> None:
+    """Resume exits 2 with one line naming the problem, and leaves ``root`` untouched."""
+    before = tree_hash(root)
+    assert main(["resume", str(path), "-q"]) == 2
+    captured = capsys.readouterr()
+    lines = captured.err.splitlines()
+    assert len(lines) == 1, captured.err
+    assert lines[0].startswith("livesession: error: ")
+    assert fragment in lines[0]
+    assert "Traceback" not in captured.err
+    assert captured.out == ""
+    assert tree_hash(root) == before
+
+
+def _flip_hash_digit(line: bytes) -> bytes:
+    """``line`` with the first hex digit of its prev_hash changed (same length, valid JSON)."""
+    at = line.index(b'"prev_hash":"') + len(b'"prev_hash":"')
+    return line[:at] + (b"1" if line[at : at + 1] == b"0" else b"0") + line[at + 1 :]
+
+
+def _audit_offset(run_dir: Path) -> int:
+    checkpoint = orjson.loads((run_dir / "checkpoint.json").read_bytes())
+    return checkpoint["recorder"]["offsets"]["audit"]
+
+
+class TestResumable:
+    """The undamaged template resumes, so each failure below comes from its damage."""
+
+    def test_template_resumes(self, run_dir, capsys):
+        """A copy of the killed run resumes to completion with exit code 0."""
+        assert main(["resume", str(run_dir), "-q"]) == 0
+        assert capsys.readouterr().err == ""
+
+
+class TestCheckpoint:
+    """A damaged checkpoint is refused before anything is touched."""
+
+    @pytest.mark.parametrize(
+        ("content", "fragment"),
+        [
+            (b'{"format": "livesession-checkpoint/1", "steps": 1', "not valid JSON"),
+            (b"", "not valid JSON"),
+            (b'["a", "list"]\n', "does not hold a JSON object"),
+            (b'{"format": "livesession-checkpoint/0"}\n', "another version"),
+            (b'{"format": "livesession-checkpoint/1"}\n', "missing"),
+        ],
+    )
+    def test_corrupt_checkpoint(self, run_dir, capsys, content, fragment):
+        """A checkpoint that is not JSON, not an object, foreign or incomplete exits 2."""
+        (run_dir / "checkpoint.json").write_bytes(content)
+        _resume_fails(run_dir, run_dir.parent, capsys, fragment)
+
+    def test_checkpoint_beyond_the_events_file(self, run_dir, capsys):
+        """An events file shorter than the checkpoint's offset exits 2."""
+        events = run_dir / "events.jsonl"
+        with events.open("r+b") as handle:
+            handle.truncate(100)
+        _resume_fails(run_dir, run_dir.parent, capsys, "shorter than its checkpoint")
+
+
+class TestRunDirectory:
+    """A run directory that is missing or foreign is refused."""
+
+    def test_missing_run_directory(self, tmp_path, capsys):
+        """A run directory that does not exist exits 2 and is not created."""
+        (tmp_path / "runs").mkdir()
+        _resume_fails(tmp_path / "runs" / "nope", tmp_path, capsys, "does not exist")
+        assert not (tmp_path / "runs" / "nope").exists()
+
+    def test_not_a_directory(self, tmp_path, capsys):
+        """A file given as the run directory exits 2."""
+        (tmp_path / "file").write_text("x")
+        _resume_fails(tmp_path / "file", tmp_path, capsys, "not a directory")
+
+    @pytest.mark.parametrize("fmt", ["livesession-run/0", "livesession-run/2", None])
+    def test_run_from_another_version(self, run_dir, capsys, fmt):
+        """A run.json whose format is not this version's exits 2."""
+        meta_path = run_dir / "run.json"
+        meta = orjson.loads(meta_path.read_bytes())
+        meta["format"] = fmt
+        meta_path.write_bytes(orjson.dumps(meta) + b"\n")
+        _resume_fails(run_dir, run_dir.parent, capsys, "another livesession version")
+
+    def test_missing_run_json(self, run_dir, capsys):
+        """A directory without run.json is not a run directory."""
+        (run_dir / "run.json").unlink()
+        _resume_fails(run_dir, run_dir.parent, capsys, "not a livesession run directory")
+
+    def test_edited_config(self, run_dir, capsys):
+        """A config.json that no longer matches the run's config hash exits 2."""
+        config_path = run_dir / "config.json"
+        config = orjson.loads(config_path.read_bytes())
+        config["seed"] += 1
+        config_path.write_bytes(orjson.dumps(config) + b"\n")
+        _resume_fails(run_dir, run_dir.parent, capsys, "config hash")
+
+    def test_finished_run(self, run_dir, capsys):
+        """A run that already ended has nothing to resume."""
+        assert main(["resume", str(run_dir), "-q"]) == 0
+        capsys.readouterr()
+        _resume_fails(run_dir, run_dir.parent, capsys, "nothing to resume")
+
+
+class TestAudit:
+    """A bad audit line below the checkpoint offset is corruption, not a torn tail."""
+
+    @pytest.mark.parametrize(
+        ("damage", "fragment"),
+        [
+            (lambda line: b"X" + line[1:], "corrupt audit line"),
+            (lambda line: line.replace(b'"seq":2', b'"seq":7'), "audit chain broken"),
+            (_flip_hash_digit, "audit chain broken"),
+        ],
+        ids=["not-json", "seq", "prev-hash"],
+    )
+    def test_corrupt_middle_line(self, run_dir, capsys, damage, fragment):
+        """Damaging audit line 2 of several below the checkpoint exits 2, naming the line."""
+        path = run_dir / "audit.jsonl"
+        data = path.read_bytes()
+        lines = data[: _audit_offset(run_dir)].split(b"\n")[:-1]
+        assert len(lines) >= 3
+        damaged = damage(lines[1])
+        assert len(damaged) == len(lines[1])
+        assert damaged != lines[1]
+        start = len(lines[0]) + 1
+        path.write_bytes(data[:start] + damaged + data[start + len(damaged) :])
+        _resume_fails(run_dir, run_dir.parent, capsys, f"audit.jsonl:2: {fragment}")
+
+    def test_missing_audit_file(self, run_dir, capsys):
+        """A checkpointed run whose audit.jsonl is gone exits 2."""
+        (run_dir / "audit.jsonl").unlink()
+        _resume_fails(run_dir, run_dir.parent, capsys, "audit.jsonl is missing")
+
+
+class TestJournals:
+    """A damaged venue journal is found before the run directory is changed."""
+
+    @pytest.mark.parametrize("name", ["broker_journal.jsonl", "broker_journal.attempts.jsonl"])
+    def test_corrupt_journal_line(self, run_dir, capsys, name):
+        """A middle journal line that is not JSON exits 2 instead of failing mid-resume."""
+        path = run_dir / name
+        if not path.exists():
+            path.write_bytes(b'{"attempt":1,"cid":"a","now_ns":0,"op":"submit"}\n' * 3)
+        data = path.read_bytes()
+        start = data.index(b"\n") + 1
+        path.write_bytes(data[:start] + b"X" + data[start + 1 :])
+        _resume_fails(run_dir, run_dir.parent, capsys, f"{name}:2: corrupt journal line")
