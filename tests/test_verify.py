@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import hashlib
 import random
 import re
 from pathlib import Path
@@ -649,3 +650,63 @@ class TestMutations:
         assert sum(tally.values()) == MUTATION_COUNT >= 1000
         assert len(tally) == len(ARTIFACT_NAMES) * len(MUTATION_OPS)
         assert undetected == []
+
+
+class TestResumedBeforeFirstCheckpoint:
+    def test_leading_resume_records_are_accepted(self, tmp_path):
+        """A run resumed before its first checkpoint may open its audit with C2_RESUME."""
+        from livesession.cli import main
+
+        out = tmp_path / "runs"
+        assert main(["dryrun", "--out", str(out), "--run-id", "r", "--steps", "30", "-q"]) == 0
+        audit = out / "r" / "audit.jsonl"
+        lines = audit.read_bytes().splitlines()
+        records = [orjson.loads(line) for line in lines]
+        resume = {
+            "code": "C2_RESUME",
+            "payload": {"checkpoint": False, "from_step": 0, "in_flight": [], "torn_bytes": {}},
+            "prev_hash": "0" * 64,
+            "run_id": "r",
+            "schema": "C2_AUDIT_V1",
+            "seq": 1,
+            "ts": records[0]["ts"],
+        }
+        rebuilt = [resume, *records]
+        out_lines = []
+        prev = "0" * 64
+        for seq, record in enumerate(rebuilt, start=1):
+            record["seq"] = seq
+            record["prev_hash"] = prev
+            line = orjson.dumps(record, option=orjson.OPT_SORT_KEYS)
+            prev = hashlib.sha256(line).hexdigest()
+            out_lines.append(line)
+        audit.write_bytes(b"\n".join(out_lines) + b"\n")
+        metrics_path = out / "r" / "metrics.json"
+        metrics = orjson.loads(metrics_path.read_bytes())
+        metrics["audit_events"] = len(out_lines)
+        metrics["audit_head"] = prev
+        metrics_path.write_bytes(orjson.dumps(metrics, option=orjson.OPT_SORT_KEYS) + b"\n")
+        result = verify_run(out / "r")
+        assert result.ok, result.violations
+
+    def test_resume_records_do_not_excuse_a_missing_start(self, tmp_path):
+        """After leading C2_RESUME records, the next record must still be C2_DRYRUN_START."""
+        from livesession.cli import main
+
+        out = tmp_path / "runs"
+        assert main(["dryrun", "--out", str(out), "--run-id", "r", "--steps", "30", "-q"]) == 0
+        audit = out / "r" / "audit.jsonl"
+        records = [orjson.loads(line) for line in audit.read_bytes().splitlines()]
+        records[0]["code"] = "C2_RESUME"
+        records.insert(1, dict(records[0]))
+        prev = "0" * 64
+        lines = []
+        for seq, record in enumerate(records, start=1):
+            record["seq"] = seq
+            record["prev_hash"] = prev
+            line = orjson.dumps(record, option=orjson.OPT_SORT_KEYS)
+            prev = hashlib.sha256(line).hexdigest()
+            lines.append(line)
+        audit.write_bytes(b"\n".join(lines) + b"\n")
+        result = verify_run(out / "r")
+        assert any("not C2_DRYRUN_START" in v for v in result.violations)

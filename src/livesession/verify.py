@@ -553,9 +553,17 @@ class _Verifier:
             self._check_header(AUDIT, line.number, record)
             if record["code"] == "C2_DRYRUN_STOP" and line.number != len(lines):
                 self.report.add(AUDIT, line.number, "C2_DRYRUN_STOP is not the last record")
-        first, last = lines[0].obj, lines[-1].obj
-        if first is not None and first["code"] != "C2_DRYRUN_START":
-            self.report.add(AUDIT, 1, f"the first record is {first['code']}, not C2_DRYRUN_START")
+        last = lines[-1].obj
+        # A run resumed before its first checkpoint starts over, so C2_RESUME records may
+        # come before C2_DRYRUN_START; nothing else may.
+        opening = next(
+            (line for line in lines if line.obj is None or line.obj["code"] != "C2_RESUME"), None
+        )
+        opening_code = None if opening is None or opening.obj is None else opening.obj["code"]
+        if opening is not None and opening_code not in (None, "C2_DRYRUN_START"):
+            self.report.add(
+                AUDIT, opening.number, f"the first record is {opening_code}, not C2_DRYRUN_START"
+            )
         if last is None:
             return
         if last["code"] != "C2_DRYRUN_STOP":
