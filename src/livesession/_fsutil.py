@@ -38,13 +38,14 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Replace ``path`` with ``data`` atomically and durably.
+def atomic_write_bytes(path: Path, data: bytes, *, durable: bool = True) -> None:
+    """Replace ``path`` with ``data`` atomically and (by default) durably.
 
     Writes a temporary file in the same directory, flushes and fsyncs it, renames it over
     ``path`` with ``os.replace`` and fsyncs the directory. Readers see the old content or
     the new content, never a partial file. On any error the temporary file is removed and
-    the error propagates; ``path`` is then unchanged.
+    the error propagates; ``path`` is then unchanged. With ``durable=False`` both fsyncs are
+    skipped: still atomic for a killed process, not for a power cut.
     """
     path = Path(path)
     fd, tmp = _create_tmp(path)
@@ -52,14 +53,16 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
-            os.fsync(handle.fileno())
+            if durable:
+                os.fsync(handle.fileno())
         crashpoint("checkpoint_tmp")  # crash harness: a durable tmp file, not yet renamed
         tmp.replace(path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
         raise
-    fsync_dir(path.parent)
+    if durable:
+        fsync_dir(path.parent)
 
 
 def torn_path(path: Path) -> Path:

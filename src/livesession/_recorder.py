@@ -67,6 +67,8 @@ _DIRECT_CODES: Final = {
     "OPERATOR_ACK": "C2_OPERATOR_ACK",
     "TRADING_REENABLED": "C2_OPERATOR_REENABLE",
     "RECONCILE_ESCALATED": "C2_RECONCILE_ESCALATED",
+    "RECONCILED": "C2_RECONCILED",
+    "TRADING_STATE_CHANGED": "C2_TRADING_STATE",
 }
 
 
@@ -95,11 +97,27 @@ class Recorder:
         self.chain = AuditChain(run_id)
         self.event_seq = 0
         self.snapshot_seq = 0
+        self._type_json: dict[str, bytes] = {}
+        self._id_head = b"".join(
+            (b"[", orjson.dumps(run_id), b",", orjson.dumps(strategy_id), b",")
+        )
+        self._line_mid = b"".join(
+            (
+                b',"run_id":',
+                orjson.dumps(run_id),
+                b',"schema":"',
+                EVENTS_SCHEMA.encode(),
+                b'","seq":',
+            )
+        )
+        self._line_tail = b""
         self.ts_sim = 0
         self.ts_utc = ""
+        self.set_time(0, "")
         self.offsets: dict[str, int] = {"events": 0, "states": 0, "audit": 0}
         self.digests: dict[str, Any] = {"events": hashlib.sha256(), "states": hashlib.sha256()}
         self.dead: set[str] = set()
+        self._flushed: dict[str, int] = {}
         self._retry_events: list[dict[str, Any]] = []
         self._draining = False
         self.on_sink_failure: Callable[[str], None] | None = None
@@ -110,30 +128,44 @@ class Recorder:
         """Stamp what follows with simulated time ``ts_sim`` and clock time ``ts_utc``."""
         self.ts_sim = ts_sim
         self.ts_utc = ts_utc
+        self._line_tail = b"".join(
+            (
+                b',"strategy_id":',
+                orjson.dumps(self.strategy_id),
+                b',"ts_sim":%d,"ts_utc":' % ts_sim,
+                orjson.dumps(ts_utc),
+                b"}\n",
+            )
+        )
 
     # -- the spine ---------------------------------------------------------------------------
 
     def emit(self, event_type: str, payload: dict[str, Any]) -> None:
         """Emit one domain event to every subscriber."""
         seq = self.event_seq + 1
-        run_id = self.run_id
-        strategy_id = self.strategy_id
+        # The line is assembled from pre-serialised pieces in sorted-key order: the same
+        # bytes as orjson.dumps(record, OPT_SORT_KEYS), with one serialisation of the payload
+        # shared by the line and the canonical list that event_id hashes.
+        type_json = self._type_json.get(event_type)
+        if type_json is None:
+            type_json = self._type_json[event_type] = orjson.dumps(event_type)
+        payload_json = orjson.dumps(payload, option=_SORT)
+        seq_bytes = b"%d" % seq
         event_id = hashlib.sha256(
-            orjson.dumps([run_id, strategy_id, event_type, seq, payload], option=_SORT)
+            b"".join((self._id_head, type_json, b",", seq_bytes, b",", payload_json, b"]"))
         ).hexdigest()[:24]
-        line = orjson.dumps(
-            {
-                "event_id": event_id,
-                "event_type": event_type,
-                "payload": payload,
-                "run_id": run_id,
-                "schema": EVENTS_SCHEMA,
-                "seq": seq,
-                "strategy_id": strategy_id,
-                "ts_sim": self.ts_sim,
-                "ts_utc": self.ts_utc,
-            },
-            option=_OPTS,
+        line = b"".join(
+            (
+                b'{"event_id":"',
+                event_id.encode("ascii"),
+                b'","event_type":',
+                type_json,
+                b',"payload":',
+                payload_json,
+                self._line_mid,
+                seq_bytes,
+                self._line_tail,
+            )
         )
         self.event_seq = seq
         self.metrics.on_event(event_type, payload)
@@ -143,7 +175,7 @@ class Recorder:
         if code is not None:
             self.audit(code, payload)
         if event_type not in _QUIET_EVENTS:
-            get_logger().info(event_type.lower(), run_id=run_id, seq=seq, **payload)
+            get_logger().info(event_type.lower(), run_id=self.run_id, seq=seq, **payload)
         self._drain_retry_events()
 
     def snapshot(self, record: dict[str, Any]) -> None:
@@ -191,11 +223,15 @@ class Recorder:
         }
 
     def flush(self, *, sync: bool) -> None:
-        """Flush every live sink; with ``sync``, make them durable (group commit)."""
+        """Flush every live sink written since the last flush; with ``sync``, make them durable.
+
+        One call per step is the group commit: nothing a step wrote is acknowledged before it.
+        """
         for name, sink in self._sinks.items():
-            if name in self.dead:
+            if name in self.dead or self._flushed.get(name) == self.offsets[name]:
                 continue
             self._with_retries(name, sink.sync if sync else sink.flush)
+            self._flushed[name] = self.offsets[name]
 
     # -- writing with the fail-closed policy --------------------------------------------------
 
@@ -269,7 +305,6 @@ class Recorder:
         self.chain.seq = state["audit_seq"]
         self.chain.head = state["audit_head"]
         self.offsets = dict(state["offsets"])
-        self.ts_sim = state["ts_sim"]
-        self.ts_utc = state["ts_utc"]
+        self.set_time(state["ts_sim"], state["ts_utc"])
         self.metrics.set_state(state["metrics"])
         self.digests = dict(digests)

@@ -193,6 +193,7 @@ def _open_session(
     live_override: bool = False,
 ) -> LiveSessionOrchestrator:
     sim = _clock.SimClock(cfg.start)
+    durable = cfg.durability != "none"
     session = LiveSessionOrchestrator(
         cfg,
         clock=clock,
@@ -200,11 +201,11 @@ def _open_session(
         event_sink=FileLineSink(run_dir / ARTIFACTS["events"], append=append),
         state_sink=FileLineSink(run_dir / ARTIFACTS["states"], append=append),
         audit_sink=FileLineSink(run_dir / ARTIFACTS["audit"], append=append),
-        metrics_sink=FileMetricsSink(run_dir / METRICS_FILE),
+        metrics_sink=FileMetricsSink(run_dir / METRICS_FILE, durable=durable),
         idempotency=open_idempotency_store(
-            idempotency_backend, run_dir, clock=sim, durable=cfg.durability != "none"
+            idempotency_backend, run_dir, clock=sim, durable=durable
         ),
-        checkpoints=FileCheckpointStore(run_dir / CHECKPOINT_FILE),
+        checkpoints=FileCheckpointStore(run_dir / CHECKPOINT_FILE, durable=durable),
         live_override=live_override,
     )
     if session.broker.kind == "ccxt_sandbox":

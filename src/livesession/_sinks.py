@@ -118,12 +118,13 @@ class MemoryLineSink:
 class FileMetricsSink:
     """Replaces a metrics file atomically (tmp, fsync, rename, fsync dir)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, durable: bool = True) -> None:
         self.path = path
+        self._durable = durable
 
     def replace(self, content: bytes) -> None:
-        """Replace the file."""
-        atomic_write_bytes(self.path, content)
+        """Replace the file (fsynced only when ``durable``)."""
+        atomic_write_bytes(self.path, content, durable=self._durable)
 
     def __repr__(self) -> str:
         return f"FileMetricsSink({str(self.path)!r})"

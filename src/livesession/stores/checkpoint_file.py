@@ -27,8 +27,9 @@ class FileCheckpointStore:
     bool, None, lists and string-keyed mappings); store Decimals as strings.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, durable: bool = True) -> None:
         self.path = Path(path)
+        self._durable = durable
 
     def save(self, checkpoint: Mapping[str, Any]) -> None:
         """Replace the stored checkpoint; raises ``CheckpointError`` when it cannot."""
@@ -40,7 +41,7 @@ class FileCheckpointStore:
                 "store Decimals as strings)"
             ) from None
         try:
-            atomic_write_bytes(self.path, content)
+            atomic_write_bytes(self.path, content, durable=self._durable)
         except OSError as error:
             raise CheckpointError(
                 f"cannot write checkpoint {self.path}: {error.strerror or error}"
