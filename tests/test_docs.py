@@ -64,16 +64,29 @@ class TestExamples:
 
 class TestPublicApi:
     def test_all_is_sorted_and_complete(self):
-        """__all__ is sorted, and every public name of the package is in it."""
+        """__all__ is sorted, every name in it resolves, and nothing public is left out."""
         assert livesession.__all__ == sorted(livesession.__all__)
+        assert set(livesession._LAZY) == set(livesession.__all__)
+        for name in livesession.__all__:
+            assert getattr(livesession, name) is not None
         public = {
             name
             for name in vars(livesession)
             if not name.startswith("_")
-            and name != "annotations"  # from __future__
+            and name not in ("annotations", "importlib", "TYPE_CHECKING", "Any")
             and not isinstance(getattr(livesession, name), type(sys))
         }
-        assert public | {"__version__"} == set(livesession.__all__)
+        assert public <= set(livesession.__all__)
+        with pytest.raises(AttributeError):
+            _ = livesession.NoSuchName
+
+    def test_import_is_light(self):
+        """`import livesession` loads neither the orchestrator nor attrs-heavy modules."""
+        code = "import sys, livesession; print('livesession._orchestrator' in sys.modules)"
+        proc = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        )
+        assert proc.stdout.strip() == "False"
 
     def test_protocols_have_protocol_docstrings(self):
         """Every protocol's docstring starts with **Protocol:**."""
