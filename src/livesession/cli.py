@@ -10,12 +10,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import sys
-import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Final, NoReturn
-
-import orjson
 
 from ._config import CLOCK_MODES, DURABILITY_MODES, load_config
 from ._exceptions import LiveSessionError
@@ -77,7 +74,9 @@ def _summary(result: DryrunResult, run_dir: Path, wall_s: float) -> None:
 
 
 def _run(session: LiveSessionOrchestrator, run_dir: Path, steps: int, *, quiet: bool) -> int:
-    started = time.perf_counter()
+    from ._timings import StepTimer  # noqa: PLC0415 - only for CLI runs
+
+    timer = StepTimer(run_dir)
     show_bar = (
         not quiet and steps - session.steps_done >= _PROGRESS_MIN_STEPS and sys.stderr.isatty()
     )
@@ -88,25 +87,16 @@ def _run(session: LiveSessionOrchestrator, run_dir: Path, steps: int, *, quiet: 
             task = progress.add_task("dry run", total=steps, completed=session.steps_done)
 
             def tick(done: int) -> None:
+                timer.on_step(done)
                 if done % 1000 == 0:
                     progress.update(task, completed=done)
 
             result = session.run_to_end(steps, progress=tick)
     else:
-        result = session.run_to_end(steps)
-    wall_s = time.perf_counter() - started
-    timings = {
-        "wall_s": round(wall_s, 6),
-        "steps": result.steps,
-        "events": session.recorder.event_seq,
-        "steps_per_s": round(result.steps / wall_s, 1) if wall_s else None,
-        "events_per_s": round(session.recorder.event_seq / wall_s, 1) if wall_s else None,
-    }
-    (run_dir / "timings.json").write_bytes(
-        orjson.dumps(timings, option=orjson.OPT_SORT_KEYS) + b"\n"
-    )
+        result = session.run_to_end(steps, progress=timer.on_step)
+    timings = timer.finish(steps=result.steps, events=session.recorder.event_seq)
     if not quiet:
-        _summary(result, run_dir, wall_s)
+        _summary(result, run_dir, timings["wall_s"])
     return _exit_code(result)
 
 

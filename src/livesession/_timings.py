@@ -1,0 +1,111 @@
+"""Wall-clock measurements of a run: ``timings.json`` and a rotated ``metrics.ndjson``.
+
+Kept apart from the contract artifacts (which never hold wall-clock time). Memory and disk
+stay bounded on long runs: step latencies are kept for the last ``window`` steps only, and
+``metrics.ndjson`` rotates to ``metrics.ndjson.1`` … ``.<keep>`` past ``max_bytes``.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from pathlib import Path
+from typing import Any, Final
+
+import orjson
+
+from ._clock import wall_ns
+from ._fsutil import atomic_write_bytes
+
+__all__ = ["StepTimer"]
+
+_MS: Final = 1_000_000
+
+
+class StepTimer:
+    """Measures each step's wall time through the session's progress callback."""
+
+    def __init__(
+        self,
+        run_dir: Path,
+        *,
+        every_steps: int = 1000,
+        max_bytes: int = 1 << 20,
+        keep: int = 3,
+        window: int = 10_000,
+    ) -> None:
+        self._run_dir = run_dir
+        self._every = every_steps
+        self._max_bytes = max_bytes
+        self._keep = keep
+        self._window: deque[int] = deque(maxlen=window)
+        self._started = wall_ns()
+        self._last = self._started
+        self._count = 0
+        self._total = 0
+        self._max = 0
+
+    def on_step(self, done: int) -> None:
+        """Record one step that just finished (``done`` steps so far)."""
+        now = wall_ns()
+        latency = now - self._last
+        self._last = now
+        self._window.append(latency)
+        self._count += 1
+        self._total += latency
+        self._max = max(self._max, latency)
+        if done % self._every == 0:
+            self._append_ndjson(done, now)
+
+    def _summary(self) -> dict[str, Any]:
+        ordered = sorted(self._window)
+
+        def pct(q: float) -> float:
+            return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))] / _MS, 4)
+
+        return {
+            "steps_measured": self._count,
+            "mean_ms": round(self._total / self._count / _MS, 4) if self._count else None,
+            "max_ms": round(self._max / _MS, 4),
+            "p50_ms": pct(0.5) if ordered else None,
+            "p99_ms": pct(0.99) if ordered else None,
+        }
+
+    def _append_ndjson(self, done: int, now: int) -> None:
+        path = self._run_dir / "metrics.ndjson"
+        line = orjson.dumps(
+            {"steps": done, "wall_s": round((now - self._started) / 1e9, 6), **self._summary()},
+            option=orjson.OPT_SORT_KEYS | orjson.OPT_APPEND_NEWLINE,
+        )
+        if path.exists() and path.stat().st_size + len(line) > self._max_bytes:
+            self._rotate(path)
+        with path.open("ab") as f:
+            f.write(line)
+
+    def _rotate(self, path: Path) -> None:
+        oldest = path.with_name(f"{path.name}.{self._keep}")
+        oldest.unlink(missing_ok=True)
+        for n in range(self._keep - 1, 0, -1):
+            older = path.with_name(f"{path.name}.{n}")
+            if older.exists():
+                older.replace(path.with_name(f"{path.name}.{n + 1}"))
+        path.replace(path.with_name(f"{path.name}.1"))
+
+    def finish(self, *, steps: int, events: int) -> dict[str, Any]:
+        """Write ``timings.json`` and return what it holds."""
+        wall_s = (wall_ns() - self._started) / 1e9
+        timings = {
+            "wall_s": round(wall_s, 6),
+            "steps": steps,
+            "events": events,
+            "steps_per_s": round(steps / wall_s, 1) if wall_s else None,
+            "events_per_s": round(events / wall_s, 1) if wall_s else None,
+            "step_latency": self._summary(),
+            "tick_to_decision_ms": [round(ns / _MS, 4) for ns in self._window],
+            "order_latency_ms": [],
+        }
+        atomic_write_bytes(
+            self._run_dir / "timings.json",
+            orjson.dumps(timings, option=orjson.OPT_SORT_KEYS) + b"\n",
+            durable=False,
+        )
+        return timings
