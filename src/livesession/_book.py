@@ -1,8 +1,12 @@
 """The session's book: positions, cash, open orders and the fill ledger.
 
-Fills are applied once each (de-duplicated by trade id while their order is open), and
+Fills are applied once each (de-duplicated by trade id while their order is tracked), and
 the ledger of signed fill quantities is kept apart from positions so the runtime check
 "position = sum of fills" compares two independent sums.
+
+A cancelled order is not forgotten at once: it moves to ``closed`` until the reconciler
+has seen the venue confirm its final fill quantity, so a fill that raced the cancel (and
+arrives after the cancel report) is still applied, once.
 """
 
 from __future__ import annotations
@@ -15,18 +19,72 @@ import attrs
 
 from ._decimal import ZERO, quantize
 from ._model import Order, OrderType, Side, order_from_json, order_to_json
+from ._reconcile import LocalOrder
 
 __all__ = ["Book", "BookView", "OpenOrder"]
 
 
 @attrs.define
 class OpenOrder:
-    """An order the session considers live."""
+    """An order the session tracks.
+
+    ``in_doubt``: sent, but the venue's answer was lost and no lookup has confirmed it yet.
+    ``cancel_requested``: the venue accepted a cancel request (or said it is not open).
+    ``notional``: the sum of quantity times price over its fills (for the average price).
+    """
 
     order: Order
     acked: bool = False
     filled: Decimal = ZERO
     trade_ids: list[str] = attrs.Factory(list)
+    in_doubt: bool = False
+    cancel_requested: bool = False
+    notional: Decimal = ZERO
+
+    def local(self, *, closed: bool = False) -> LocalOrder:
+        """The reconciler's picture of this order."""
+        order = self.order
+        return LocalOrder(
+            client_order_id=order.client_order_id,
+            symbol=order.symbol,
+            side=order.side,
+            quantity=order.quantity,
+            filled=self.filled,
+            reduce_only=order.reduce_only,
+            oco_group=order.oco_group,
+            closed=closed,
+            in_doubt=self.in_doubt,
+            cancel_requested=self.cancel_requested,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-compatible form (for checkpoints)."""
+        data: dict[str, Any] = {
+            "order": order_to_json(self.order),
+            "acked": self.acked,
+            "filled": str(self.filled),
+            "trade_ids": list(self.trade_ids),
+        }
+        if self.in_doubt:
+            data["in_doubt"] = True
+        if self.cancel_requested:
+            data["cancel_requested"] = True
+        if self.notional:
+            data["notional"] = str(self.notional)
+        return data
+
+    @classmethod
+    def from_json(cls, item: Mapping[str, Any]) -> OpenOrder:
+        """The order ``to_json`` described."""
+        return cls(
+            order=order_from_json(item["order"]),
+            acked=item["acked"],
+            filled=Decimal(item["filled"]),
+            trade_ids=list(item["trade_ids"]),
+            in_doubt=bool(item.get("in_doubt", False)),
+            cancel_requested=bool(item.get("cancel_requested", False)),
+            notional=Decimal(item.get("notional", "0")),
+        )
 
 
 @attrs.frozen(kw_only=True)
@@ -52,6 +110,7 @@ class Book:
         self.ledger: dict[str, Decimal] = {}
         self.last_price: dict[str, Decimal] = {}
         self.open: dict[str, OpenOrder] = {}
+        self.closed: dict[str, OpenOrder] = {}
         self.day_peak_equity = initial_cash
 
     # -- reading ----------------------------------------------------------------------
@@ -104,13 +163,25 @@ class Book:
         """Record the last price of ``symbol``."""
         self.last_price[symbol] = price
 
-    def add_order(self, order: Order) -> None:
-        """Track a submitted order."""
-        self.open[order.client_order_id] = OpenOrder(order=order)
+    def add_order(self, order: Order, *, in_doubt: bool = False) -> None:
+        """Track a submitted order (``in_doubt`` when the venue's answer was lost)."""
+        self.open[order.client_order_id] = OpenOrder(order=order, in_doubt=in_doubt)
+
+    def tracked(self, cid: str) -> OpenOrder | None:
+        """The open or closed-but-unconfirmed order ``cid``, if the book tracks it."""
+        live = self.open.get(cid)
+        return live if live is not None else self.closed.get(cid)
+
+    def local_orders(self) -> tuple[LocalOrder, ...]:
+        """Every tracked order as the reconciler sees it."""
+        return (
+            *(live.local() for live in self.open.values()),
+            *(live.local(closed=True) for live in self.closed.values()),
+        )
 
     def apply_fill(self, cid: str, trade_id: str, qty: Decimal, price: Decimal) -> bool:
-        """Apply a fill once; returns False for a duplicate or a fill of an unknown order."""
-        live = self.open.get(cid)
+        """Apply a fill once; returns False for a duplicate or a fill of an untracked order."""
+        live = self.tracked(cid)
         if live is None or trade_id in live.trade_ids:
             return False
         remaining = live.order.quantity - live.filled
@@ -118,6 +189,7 @@ class Book:
             return False
         live.trade_ids.append(trade_id)
         live.filled += qty
+        live.notional += qty * price
         symbol = live.order.symbol
         signed = qty if live.order.side is Side.BUY else -qty
         self.ledger[symbol] = self.ledger.get(symbol, ZERO) + signed
@@ -132,12 +204,24 @@ class Book:
         self.positions[symbol] = new
         self.cash -= signed * price
         if live.filled == live.order.quantity:
-            del self.open[cid]
+            self.open.pop(cid, None)
+            self.closed.pop(cid, None)
         return True
 
-    def close_order(self, cid: str) -> OpenOrder | None:
-        """Stop tracking an order (cancelled or rejected)."""
-        return self.open.pop(cid, None)
+    def close_order(self, cid: str, *, confirm: bool = False) -> OpenOrder | None:
+        """Stop treating an order as open (rejected, or with ``confirm`` cancelled).
+
+        A cancelled order stays in ``closed`` until ``confirm_closed``: a fill that raced
+        the cancel may still arrive for it.
+        """
+        live = self.open.pop(cid, None)
+        if live is not None and confirm:
+            self.closed[cid] = live
+        return live
+
+    def confirm_closed(self, cid: str) -> None:
+        """The venue confirmed the final fill quantity of a closed order: forget it."""
+        self.closed.pop(cid, None)
 
     # -- checkpoints --------------------------------------------------------------------
 
@@ -150,15 +234,8 @@ class Book:
             "ledger": {k: str(v) for k, v in sorted(self.ledger.items())},
             "last_price": {k: str(v) for k, v in sorted(self.last_price.items())},
             "day_peak_equity": str(self.day_peak_equity),
-            "open": [
-                {
-                    "order": order_to_json(live.order),
-                    "acked": live.acked,
-                    "filled": str(live.filled),
-                    "trade_ids": list(live.trade_ids),
-                }
-                for _, live in sorted(self.open.items())
-            ],
+            "open": [live.to_json() for _, live in sorted(self.open.items())],
+            "closed": [live.to_json() for _, live in sorted(self.closed.items())],
         }
 
     def set_state(self, state: Mapping[str, Any]) -> None:
@@ -171,10 +248,9 @@ class Book:
         self.day_peak_equity = Decimal(state["day_peak_equity"])
         self.open = {}
         for item in state["open"]:
-            order = order_from_json(item["order"])
-            self.open[order.client_order_id] = OpenOrder(
-                order=order,
-                acked=item["acked"],
-                filled=Decimal(item["filled"]),
-                trade_ids=list(item["trade_ids"]),
-            )
+            live = OpenOrder.from_json(item)
+            self.open[live.order.client_order_id] = live
+        self.closed = {}
+        for item in state.get("closed", ()):
+            live = OpenOrder.from_json(item)
+            self.closed[live.order.client_order_id] = live

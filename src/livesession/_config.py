@@ -133,6 +133,12 @@ class StrategyConfig:
     order_qty: Decimal = attrs.field(
         default=Decimal("0.010"), converter=_dec, validator=_dec_rule("strategy.order_qty")
     )
+    protect_pct: Decimal = attrs.field(
+        default=Decimal(0),
+        converter=_dec,
+        validator=_dec_rule("strategy.protect_pct", positive=False, maximum=Decimal("0.5")),
+    )
+    """Distance of the protective OCO exits (take profit and stop) from the entry; 0 is off."""
 
     def __attrs_post_init__(self) -> None:
         if self.fast >= self.slow:
@@ -301,8 +307,13 @@ class DryrunConfig:
     durability: str = attrs.field(
         default="none", validator=_check_choice("durability", DURABILITY_MODES)
     )
-    checkpoint_every: int = attrs.field(default=1, validator=_positive_int("checkpoint_every"))
+    checkpoint_every: int = attrs.field(default=100, validator=_positive_int("checkpoint_every"))
+    """Steps between checkpoints; a resume re-runs at most this many steps deterministically."""
     stop_max_polls: int = attrs.field(default=100, validator=_positive_int("stop_max_polls"))
+    reconcile_grace_ms: int = attrs.field(
+        default=300_000, validator=_positive_int("reconcile_grace_ms")
+    )
+    """How long a difference between book and venue may last before an operator is called."""
     fill_model: FillModelConfig = attrs.field(factory=FillModelConfig, converter=_fill_model)
     realish: RealishConfig = attrs.field(factory=RealishConfig, converter=_realish)
     strategy: StrategyConfig = attrs.field(factory=StrategyConfig, converter=_strategy)

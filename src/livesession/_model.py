@@ -23,6 +23,8 @@ __all__ = [
     "VenueOrderStatus",
     "order_from_json",
     "order_to_json",
+    "report_from_json",
+    "report_to_json",
 ]
 
 
@@ -76,7 +78,12 @@ class Bar:
 
 @attrs.frozen(kw_only=True)
 class OrderIntent:
-    """What a strategy wants: not yet an order, not yet checked by the safety rails."""
+    """What a strategy wants: not yet an order, not yet checked by the safety rails.
+
+    ``take_profit_pct`` and ``stop_loss_pct`` ask for a protective OCO pair: once the
+    entry is filled, the session places a take-profit LIMIT and a STOP at these distances
+    from the entry's average fill price (both reduce-only, one OCO group).
+    """
 
     symbol: str
     side: Side
@@ -85,6 +92,8 @@ class OrderIntent:
     limit_price: Decimal | None = None
     reduce_only: bool = False
     reason: str = ""
+    take_profit_pct: Decimal | None = None
+    stop_loss_pct: Decimal | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -195,3 +204,42 @@ def order_from_json(data: Any) -> Order:
         reduce_only=data["reduce_only"],
         oco_group=data["oco_group"],
     )
+
+
+def report_to_json(report: BrokerReport) -> dict[str, Any]:
+    """A JSON-compatible form of a broker report (for checkpoints)."""
+    data: dict[str, Any] = {"client_order_id": report.client_order_id, "ts_ns": report.ts_ns}
+    if isinstance(report, AckReport):
+        data.update(kind="ack", venue_order_id=report.venue_order_id)
+    elif isinstance(report, FillReport):
+        data.update(
+            kind="fill",
+            trade_id=report.trade_id,
+            quantity=str(report.quantity),
+            price=str(report.price),
+        )
+    elif isinstance(report, RejectReport):
+        data.update(kind="reject", reason=report.reason)
+    else:
+        data["kind"] = "cancel"
+    return data
+
+
+def report_from_json(data: Any) -> BrokerReport:
+    """The report ``report_to_json`` described."""
+    cid = data["client_order_id"]
+    ts_ns = data["ts_ns"]
+    kind = data["kind"]
+    if kind == "ack":
+        return AckReport(client_order_id=cid, venue_order_id=data["venue_order_id"], ts_ns=ts_ns)
+    if kind == "fill":
+        return FillReport(
+            client_order_id=cid,
+            trade_id=data["trade_id"],
+            quantity=Decimal(data["quantity"]),
+            price=Decimal(data["price"]),
+            ts_ns=ts_ns,
+        )
+    if kind == "reject":
+        return RejectReport(client_order_id=cid, reason=data["reason"], ts_ns=ts_ns)
+    return CancelReport(client_order_id=cid, ts_ns=ts_ns)

@@ -4,11 +4,24 @@ Public verbs (``preflight``, ``activate``, ``step``, ``run_n_steps``, ``request_
 ``kill``, ``acknowledge``, ``close``) fire the lifecycle machine; nothing else changes
 the state. One step in DRYRUN_ACTIVE runs, in order: clock tick, market feed, broker
 reports, runtime checks, strategy, safety rails, idempotency reserve, broker, reports,
-book, events, checkpoint.
+book, events, reconciliation, checkpoint.
+
+Beside the lifecycle the session has a trading state (``TradingState``): ACTIVE, REDUCING
+(only exposure-reducing orders pass the rails) or HALTED (no new orders; cancels and the
+kill switch's flatten orders only). ``reduce_only`` and the execution throttle change it
+with a ``TRADING_STATE_CHANGED`` event, the kill switch with ``KILL_SWITCH``, and
+``reenable_trading`` sets it back to ACTIVE with ``TRADING_REENABLED``.
+
+The reconciler (``_reconcile``) compares the book with the venue at activation, after a
+resume and at the end of every step. A clean pass emits nothing; it resolves what is
+decidable (``RECONCILED``) and escalates the rest (``RECONCILE_ESCALATED``, then a fault
+to ERROR_REQUIRES_OPERATOR).
 """
 
 from __future__ import annotations
 
+import collections
+import contextlib
 import enum
 from collections.abc import Callable, Iterator, Sequence
 from decimal import Decimal
@@ -39,14 +52,21 @@ from ._model import (
     AckReport,
     Bar,
     BrokerReport,
+    CancelReport,
     FillReport,
     Order,
     OrderIntent,
     OrderType,
     RejectReport,
     Side,
+    VenueOrder,
+    VenueOrderStatus,
+    report_from_json,
+    report_to_json,
 )
+from ._oco import Protection, protective_legs
 from ._rails import Rail, RiskContext, default_rails
+from ._reconcile import Discrepancy, compare, lookups_needed, plan
 from ._recorder import Recorder, crashpoint
 from ._retry import RetryPolicy
 from ._sinks import MemoryLineSink, MemoryMetricsSink, as_line_sink, as_metrics_sink
@@ -59,9 +79,12 @@ __all__ = ["DryrunResult", "LiveSessionOrchestrator", "TradingState", "make_cloc
 
 S = SessionState
 _NS_PER_SEC: Final = 1_000_000_000
+_NS_PER_MS: Final = 1_000_000
+_NS_PER_DAY: Final = 86_400 * _NS_PER_SEC
 _CHECKPOINT_FORMAT: Final = "livesession-checkpoint/1"
 _MAX_HELD_PER_ORDER: Final = 64
 _MAX_UNMATCHED_ORDERS: Final = 1024
+_MAX_FINISHED: Final = 512
 
 
 class TradingState(enum.Enum):
@@ -209,10 +232,21 @@ class LiveSessionOrchestrator:
         self._rate_count = 0
         self._failed = False
         self._sealed = False
+        self._released = False
         self._trading = TradingState.ACTIVE
         self._reason = ""
         self._kill_started_ns: int | None = None
         self._unmatched: dict[str, list[BrokerReport]] = {}
+        self._inbox: collections.deque[BrokerReport] = collections.deque()
+        self._day = self._start_ns // _NS_PER_DAY
+        self._grace_ns = reconcile_grace_ns(cfg)
+        self._recon_pending: dict[str, int] = {}
+        self._recon_escalated: set[str] = set()
+        self._recon_hold_until_ns = 0
+        self._reconcile_before_step = False
+        self._protect: dict[str, Protection] = {}
+        self._oco_filled: set[str] = set()
+        self._finished: dict[str, None] = {}
         self.extra_checks: list[Check] = []
         self.step_hooks: list[Callable[[LiveSessionOrchestrator], None]] = []
         self._configured = True
@@ -310,6 +344,7 @@ class LiveSessionOrchestrator:
     ) -> DryrunResult:
         """From wherever the session is, run to ``steps`` completed steps and close it."""
         if self.state is S.INIT and not self.preflight():
+            self.close()
             return self.result()
         if self._machine.may_fire(Trigger.ACTIVATE):
             self.activate()
@@ -385,16 +420,33 @@ class LiveSessionOrchestrator:
         return self._machine.may_fire(Trigger.ACTIVATE)
 
     def activate(self) -> None:
-        """Start trading in dry-run mode (PREFLIGHT_OK -> DRYRUN_ACTIVE)."""
+        """Start trading in dry-run mode (PREFLIGHT_OK -> DRYRUN_ACTIVE).
+
+        The venue is reconciled at once, with no grace: an order it has open that this
+        fresh session does not know is escalated to an operator before any step runs.
+        (A resumed session instead reconciles before its first step, and holds back
+        grace-based decisions until it has re-run past the point the venue had reached;
+        see ``_replay_window_ns``.)
+        """
         self._require_configured()
         self._guarded(lambda: self._transition(Trigger.ACTIVATE, "activated"))
+        if self.state is S.DRYRUN_ACTIVE:
+            self._guarded(lambda: self._reconcile(grace_ns=0))
         self._guarded(self._checkpoint)
 
     def step(self) -> None:
-        """Run one bounded step; needs DRYRUN_ACTIVE."""
+        """Run one bounded step; needs DRYRUN_ACTIVE.
+
+        The first step after ``restore_state`` reconciles the venue first.
+        """
         self._require_configured()
         if self.state is not S.DRYRUN_ACTIVE:
             raise InvalidTransition("step", self.state.value)
+        if self._reconcile_before_step:
+            self._reconcile_before_step = False
+            self._guarded(self._reconcile)
+            if not self._in(S.DRYRUN_ACTIVE):  # the reconciler escalated
+                return
         self._guarded(self._step_once)
 
     def run_n_steps(self, n: int) -> int:
@@ -428,33 +480,74 @@ class LiveSessionOrchestrator:
         self._guarded(lambda: self._kill(reason))
 
     def acknowledge(self, operator: str = "operator") -> None:
-        """Operator acknowledges ERROR_REQUIRES_OPERATOR: STOPPING, cancel, flatten, STOPPED."""
+        """Operator acknowledges ERROR_REQUIRES_OPERATOR: STOPPING, cancel, flatten, STOPPED.
+
+        Audited as ``C2_OPERATOR_ACK``. The operator takes over every discrepancy the
+        reconciler escalated: those orders are no longer tracked (``RECONCILED``, action
+        ``DROPPED``), so the wind-down can flatten what the book knows and stop.
+        """
         self._require_configured()
         if self.state is not S.ERROR_REQUIRES_OPERATOR:
             raise InvalidTransition(Trigger.OPERATOR_ACK.value, self.state.value)
         self._guarded(lambda: self._recorder.emit("OPERATOR_ACK", {"operator": operator}))
         self._guarded(lambda: self._transition(Trigger.OPERATOR_ACK, f"acknowledged by {operator}"))
+        if self._in(S.STOPPING):
+            self._recon_hold_until_ns = 0  # the operator decides now; no more waiting out a replay
+            self._guarded(lambda: self._drop_escalated(operator))
         self._guarded(self._wind_down)
 
-    def reenable_trading(self, operator: str = "operator") -> None:
-        """Operator re-enables trading after the execution throttle fired."""
+    def reduce_only(self, reason: str = "operator") -> None:
+        """Trading state REDUCING: only orders that reduce exposure pass from now on.
+
+        Allowed while the session may trade (PREFLIGHT_OK, DRYRUN_ACTIVE) and not HALTED
+        (leaving HALTED takes ``reenable_trading``). Emits ``TRADING_STATE_CHANGED``
+        (audit ``C2_TRADING_STATE``); ``reenable_trading`` goes back to ACTIVE.
+        """
         self._require_configured()
+        if self.state not in (S.PREFLIGHT_OK, S.DRYRUN_ACTIVE):
+            raise InvalidTransition("reduce_only", self.state.value)
+        if self._trading is TradingState.HALTED:
+            raise InvalidTransition("reduce_only", TradingState.HALTED.value)
+        self._guarded(lambda: self._set_trading(TradingState.REDUCING, reason))
+
+    def reenable_trading(self, operator: str = "operator") -> None:
+        """Operator sets trading ACTIVE again (after REDUCING, the throttle or a kill).
+
+        Resets the execution count the throttle looks at. Allowed while the session may
+        trade, and not while a kill switch is still flattening. Emits
+        ``TRADING_REENABLED`` (audit ``C2_OPERATOR_REENABLE``).
+        """
+        self._require_configured()
+        if self.state not in (S.PREFLIGHT_OK, S.DRYRUN_ACTIVE):
+            raise InvalidTransition("reenable_trading", self.state.value)
+        if self._kill_started_ns is not None:
+            raise LiveSessionError(
+                "the kill switch is still flattening: re-enable trading after KILL_SWITCH_FLAT"
+            )
+        before = self._trading
         self._executions = 0
         self._trading = TradingState.ACTIVE
-        self._guarded(lambda: self._recorder.emit("TRADING_REENABLED", {"operator": operator}))
+        self._guarded(
+            lambda: self._recorder.emit(
+                "TRADING_REENABLED", {"operator": operator, "trading_state": before.value}
+            )
+        )
 
     def close(self) -> None:
         """End the session: stop if still running, then seal the artifacts (idempotent)."""
         self._require_configured()
-        if self._sealed:
-            return
-        if self.state in (S.PREFLIGHT_OK, S.DRYRUN_ACTIVE):
-            self.request_stop("session closed")
-        if self.state is S.INIT:
-            self._reason = "closed before preflight"
         if not self._sealed:
-            self._seal()
-        self._broker.close()
+            if self.state in (S.PREFLIGHT_OK, S.DRYRUN_ACTIVE):
+                self.request_stop("session closed")
+            if self.state is S.INIT:
+                self._reason = "closed before preflight"
+            if not self._sealed:
+                self._seal()
+        if not self._released:
+            self._released = True
+            self._broker.close()
+            self._recorder.close()
+            self._idem.close()
 
     def __enter__(self) -> Self:
         return self
@@ -514,6 +607,10 @@ class LiveSessionOrchestrator:
             for intent in self._strategy.on_bar(bar, book):
                 self._handle_intent(intent)
         self._process_reports()
+        self._continue_kill()
+        self._reconcile()
+        if self._kill_started_ns is not None:
+            self._check_kill_flat()  # the reconciler may just have confirmed the last cancel
 
     def _tick(self, ts_ns: int) -> bool:
         """Advance simulated time and read the clock; a clock going back is a fault."""
@@ -569,14 +666,24 @@ class LiveSessionOrchestrator:
         return True
 
     def _update_day_peak(self) -> None:
+        """Track the day's peak equity; the daily-loss cap pulls the kill switch.
+
+        Days are simulated UTC days: the first bar of a new day starts its peak afresh at
+        the equity of that moment.
+        """
         equity = self._book.equity()
+        day = self._ts_sim // _NS_PER_DAY
+        if day != self._day:
+            self._day = day
+            self._book.day_peak_equity = equity
+            return
         if equity > self._book.day_peak_equity:
             self._book.day_peak_equity = equity
             return
         peak = self._book.day_peak_equity
         limit = self._cfg.risk.daily_loss_pct
         if (
-            self._trading is TradingState.ACTIVE
+            self._trading is not TradingState.HALTED
             and peak > 0
             and (peak - equity) / peak >= limit
             and self._book.positions
@@ -621,8 +728,9 @@ class LiveSessionOrchestrator:
                         **rejection.detail,
                     },
                 )
-                if rejection.rule == "EXECUTION_THROTTLE" and self._trading is TradingState.ACTIVE:
-                    self._trading = TradingState.HALTED
+                if rejection.rule == "EXECUTION_THROTTLE":
+                    # Too many executions: no new orders until an operator re-enables.
+                    self._set_trading(TradingState.HALTED, "EXECUTION_THROTTLE")
                 return
         order = Order(
             client_order_id=client_order_id(cfg.run_id, cfg.strategy_id, seq, "main"),
@@ -633,15 +741,18 @@ class LiveSessionOrchestrator:
             limit_price=intent.limit_price,
             reduce_only=intent.reduce_only,
         )
-        self._send(order, seq, reason=intent.reason)
+        sent = self._send(order, seq, reason=intent.reason)
+        if sent and not intent.reduce_only and (intent.take_profit_pct or intent.stop_loss_pct):
+            self._protect[order.client_order_id] = Protection(
+                intent_seq=seq,
+                take_profit_pct=intent.take_profit_pct,
+                stop_loss_pct=intent.stop_loss_pct,
+            )
 
     def _risk_context(self, intent: OrderIntent) -> RiskContext:
         book = self._book
         price = book.last_price.get(intent.symbol, ZERO)
-        second = self._ts_sim // _NS_PER_SEC
-        if second != self._rate_second:
-            self._rate_second = second
-            self._rate_count = 0
+        self._roll_rate_second()
         return RiskContext(
             last_price=price,
             equity=book.equity(),
@@ -654,13 +765,24 @@ class LiveSessionOrchestrator:
         )
 
     def _send(self, order: Order, intent_seq: int, *, reason: str) -> bool:
-        """Reserve the key durably, then send once; True when the venue has the order."""
+        """Reserve the key durably, then send once; True when the book tracks the order.
+
+        An order whose send outcome stays unknown (the venue may have it, and no lookup
+        could tell) is tracked *in doubt*: never resent, adopted by the reconciler once
+        the venue shows it, or given up as never sent when the venue still does not know
+        it after the grace period. Its ``ORDER_SUBMITTED`` carries ``send_outcome``.
+        """
         cid = order.client_order_id
         record = self._idem.reserve(cid, order.fingerprint())
         crashpoint("before_send")
         outcome = "submitted"
-        if not record.created and self._broker.order_by_client_id(cid) is not None:
+        in_doubt = False
+        known = None if record.created else self._venue_knows(cid)
+        if known:
             outcome = "recovered"
+        elif known is None and not record.created:
+            in_doubt = True  # reserved before, and the venue cannot say: never resend blindly
+            outcome = "unknown"
         else:
             try:
                 self._submit_with_retry(order)
@@ -671,7 +793,7 @@ class LiveSessionOrchestrator:
                     {"client_order_id": cid, "intent_seq": intent_seq, "reason": exc.reason},
                 )
                 return False
-            except (Transient, OutcomeUnknown) as exc:
+            except Transient as exc:
                 self._idem.complete(cid, "not_sent")
                 self._recorder.emit(
                     "ORDER_REJECTED",
@@ -683,9 +805,12 @@ class LiveSessionOrchestrator:
                     },
                 )
                 return False
+            except OutcomeUnknown:
+                in_doubt = True
+                outcome = "unknown"
         crashpoint("after_send")
-        self._book.add_order(order)
-        self._rate_count += 1
+        self._book.add_order(order, in_doubt=in_doubt)
+        self._count_order()
         payload: dict[str, Any] = {
             "client_order_id": cid,
             "intent_seq": intent_seq,
@@ -700,9 +825,29 @@ class LiveSessionOrchestrator:
             payload["limit_price"] = str(order.limit_price)
         if order.oco_group is not None:
             payload["oco_group"] = order.oco_group
+        if in_doubt:
+            payload["send_outcome"] = "UNKNOWN"
         self._recorder.emit("ORDER_SUBMITTED", payload)
         self._idem.complete(cid, outcome)
         return True
+
+    def _venue_knows(self, cid: str) -> bool | None:
+        """Whether the venue has ``cid``; None when it did not answer."""
+        try:
+            return self._broker.order_by_client_id(cid) is not None
+        except BrokerError:
+            return None
+
+    def _roll_rate_second(self) -> None:
+        second = self._ts_sim // _NS_PER_SEC
+        if second != self._rate_second:
+            self._rate_second = second
+            self._rate_count = 0
+
+    def _count_order(self) -> None:
+        """Count an order sent in the current simulated second (for ORDER_RATE)."""
+        self._roll_rate_second()
+        self._rate_count += 1
 
     def _submit_with_retry(self, order: Order) -> None:
         """Send with backoff on Transient; on OutcomeUnknown look up before any resend."""
@@ -716,10 +861,11 @@ class LiveSessionOrchestrator:
                 if attempt == policy.max_attempts:
                     raise
             except OutcomeUnknown:
-                if self._lookup(cid, policy):
+                found = self._lookup(cid, policy)
+                if found:
                     return
-                if attempt == policy.max_attempts:
-                    raise
+                if found is None or attempt == policy.max_attempts:
+                    raise  # the venue may have it: resending could send it twice
             else:
                 return
             delay = policy.delay_ns(cid, attempt)
@@ -727,44 +873,66 @@ class LiveSessionOrchestrator:
                 raise Transient("retry budget exhausted", client_order_id=cid)
             self._wait(delay)
 
-    def _lookup(self, cid: str, policy: RetryPolicy) -> bool:
-        """Bounded polling for an order whose send outcome is unknown."""
-        for attempt in range(1, policy.max_attempts + 1):
-            if self._broker.order_by_client_id(cid) is not None:
+    def _lookup(self, cid: str, policy: RetryPolicy) -> bool | None:
+        """Bounded polling for an order whose send outcome is unknown.
+
+        True when the venue has it, False when the venue answered that it does not, None
+        when no lookup got an answer.
+        """
+        answered = False
+        for attempt in range(1, policy.max_attempts + 2):
+            known = self._venue_knows(cid)
+            if known:
                 return True
+            answered = answered or known is not None
+            if attempt > policy.max_attempts:
+                break
             self._wait(policy.delay_ns(f"lookup:{cid}", attempt))
-        return self._broker.order_by_client_id(cid) is not None
+        return False if answered else None
 
     # -- broker reports ------------------------------------------------------------------------
 
     def _process_reports(self) -> None:
-        reports: list[BrokerReport] = []
+        """Apply the venue's reports; those not yet applied wait in the inbox.
+
+        A report leaves the inbox just before it is applied, so a sink failure half-way
+        through a batch (which stops the session) loses none of the rest.
+        """
+        book = self._book
+        inbox = self._inbox
         if self._unmatched:
             # Reports that arrived before their order was (re)adopted, e.g. after a resume.
-            known = [cid for cid in self._unmatched if cid in self._book.open]
+            known = [cid for cid in self._unmatched if book.tracked(cid) is not None]
             for cid in known:
-                reports.extend(self._unmatched.pop(cid))
-        reports.extend(self._broker.poll(self._ts_sim))
-        for report in reports:
-            if report.client_order_id not in self._book.open:
+                inbox.extend(self._unmatched.pop(cid))
+        with contextlib.suppress(BrokerError):  # nothing arrived; the venue keeps what it owes
+            inbox.extend(self._broker.poll(self._ts_sim))
+        while inbox:
+            report = inbox.popleft()
+            cid = report.client_order_id
+            if cid in book.open:
+                self._on_report(report)
+            elif cid in book.closed:
+                if isinstance(report, FillReport):
+                    self._on_fill(report)  # a fill that raced the cancel
+            elif cid not in self._finished:
                 self._hold_unmatched(report)
-            elif isinstance(report, FillReport):
-                self._on_fill(report)
-            elif isinstance(report, AckReport):
-                self._on_ack(report)
-            elif isinstance(report, RejectReport):
-                if self._book.close_order(report.client_order_id) is not None:
-                    self._recorder.emit(
-                        "ORDER_REJECTED",
-                        {"client_order_id": report.client_order_id, "reason": report.reason},
-                    )
-            else:
-                closed = self._book.close_order(report.client_order_id)
-                if closed is not None:
-                    self._recorder.emit(
-                        "ORDER_CANCELED",
-                        {"client_order_id": report.client_order_id, "filled": str(closed.filled)},
-                    )
+        if self._kill_started_ns is not None:
+            self._check_kill_flat()
+
+    def _on_report(self, report: BrokerReport) -> None:
+        live = self._book.open.get(report.client_order_id)
+        if live is not None and live.in_doubt:
+            # The venue reports on it, so it has it: adopt before applying the report.
+            self._adopt(report.client_order_id, f"report:{type(report).__name__}")
+        if isinstance(report, FillReport):
+            self._on_fill(report)
+        elif isinstance(report, AckReport):
+            self._on_ack(report)
+        elif isinstance(report, RejectReport):
+            self._on_reject(report)
+        else:
+            self._on_cancel(report)
 
     def _hold_unmatched(self, report: BrokerReport) -> None:
         """Keep a report for an order the session does not know (yet), bounded."""
@@ -773,6 +941,13 @@ class LiveSessionOrchestrator:
             held.append(report)
         while len(self._unmatched) > _MAX_UNMATCHED_ORDERS:
             self._unmatched.pop(next(iter(self._unmatched)))
+
+    def _finish(self, cid: str) -> None:
+        """Remember that ``cid`` is done, so late duplicates of its reports are dropped."""
+        self._finished[cid] = None
+        self._unmatched.pop(cid, None)
+        if len(self._finished) > _MAX_FINISHED:
+            del self._finished[next(iter(self._finished))]
 
     def _on_ack(self, report: AckReport) -> None:
         live = self._book.open.get(report.client_order_id)
@@ -786,29 +961,49 @@ class LiveSessionOrchestrator:
                 },
             )
 
+    def _on_reject(self, report: RejectReport) -> None:
+        cid = report.client_order_id
+        if self._book.close_order(cid) is not None:
+            self._recorder.emit("ORDER_REJECTED", {"client_order_id": cid, "reason": report.reason})
+            self._protect.pop(cid, None)
+            self._finish(cid)
+
+    def _on_cancel(self, report: CancelReport) -> None:
+        cid = report.client_order_id
+        closed = self._book.close_order(cid, confirm=True)
+        if closed is None:
+            return
+        self._recorder.emit(
+            "ORDER_CANCELED", {"client_order_id": cid, "filled": str(closed.filled)}
+        )
+        protection = self._protect.pop(cid, None)
+        if protection is not None and closed.filled:
+            self._protect_entry(closed.order, closed.filled, closed.notional, protection)
+
     def _on_fill(self, report: FillReport) -> None:
         """Apply a fill once; duplicates and fills of unknown orders change nothing."""
         book = self._book
         rec = self._recorder
         cid = report.client_order_id
-        live = book.open.get(cid)
+        live = book.tracked(cid)
+        after_cancel = cid not in book.open
         if live is None or not book.apply_fill(cid, report.trade_id, report.quantity, report.price):
             return
         order = live.order
         remaining = order.quantity - live.filled
-        rec.emit(
-            "ORDER_FILLED" if remaining == 0 else "ORDER_PARTIALLY_FILLED",
-            {
-                "client_order_id": cid,
-                "trade_id": report.trade_id,
-                "symbol": order.symbol,
-                "side": order.side.value,
-                "quantity": str(report.quantity),
-                "price": str(report.price),
-                "filled": str(live.filled),
-                "remaining": str(remaining),
-            },
-        )
+        payload: dict[str, Any] = {
+            "client_order_id": cid,
+            "trade_id": report.trade_id,
+            "symbol": order.symbol,
+            "side": order.side.value,
+            "quantity": str(report.quantity),
+            "price": str(report.price),
+            "filled": str(live.filled),
+            "remaining": str(remaining),
+        }
+        if after_cancel:
+            payload["after_cancel"] = True
+        rec.emit("ORDER_FILLED" if remaining == 0 else "ORDER_PARTIALLY_FILLED", payload)
         self._executions += 1
         rec.emit(
             "POSITION_CHANGED",
@@ -820,8 +1015,67 @@ class LiveSessionOrchestrator:
                 "equity": str(book.equity()),
             },
         )
-        if self._kill_started_ns is not None:
-            self._check_kill_flat()
+        if book.tracked(cid) is None:
+            self._finish(cid)
+        if order.oco_group is not None:
+            self._on_leg_fill(order)
+        if remaining == 0 and not after_cancel:
+            protection = self._protect.pop(cid, None)
+            if protection is not None:
+                self._protect_entry(order, live.filled, live.notional, protection)
+
+    # -- OCO exits -------------------------------------------------------------------------------
+
+    def _protect_entry(
+        self, entry: Order, filled: Decimal, notional: Decimal, protection: Protection
+    ) -> None:
+        """Place the protective OCO legs of an entry that is done (see ``_oco``)."""
+        cfg = self._cfg
+        legs = protective_legs(
+            entry,
+            quantity=filled,
+            avg_price=notional / filled,
+            protection=protection,
+            price_tick=cfg.price_tick,
+            run_id=cfg.run_id,
+            strategy_id=cfg.strategy_id,
+        )
+        reasons = {"sl": "stop_loss", "tp": "take_profit"}
+        for leg, order in legs:
+            if self._trading is TradingState.HALTED or not self._in(S.DRYRUN_ACTIVE):
+                # Legs only ever reduce exposure, so REDUCING lets them through; HALTED
+                # sends nothing new (the kill switch flattens instead), nor does a session
+                # that is stopping (it flattens too), and the refusal is recorded.
+                self._recorder.emit(
+                    "RISK_REJECTED",
+                    {
+                        "intent_seq": protection.intent_seq,
+                        "rule": "TRADING_STATE",
+                        "symbol": order.symbol,
+                        "side": order.side.value,
+                        "quantity": str(order.quantity),
+                        "trading_state": self._trading.value,
+                        "fsm_state": self.state.value,
+                        "client_order_id": order.client_order_id,
+                        "leg": leg,
+                    },
+                )
+                continue
+            self._send(order, protection.intent_seq, reason=reasons[leg])
+
+    def _on_leg_fill(self, leg: Order) -> None:
+        """One-cancels-the-other: the first fill of a leg cancels its open siblings."""
+        group = leg.oco_group
+        assert group is not None  # noqa: S101 - checked by the caller
+        self._oco_filled.add(group)
+        book = self._book
+        siblings = [
+            cid
+            for cid, live in book.open.items()
+            if live.order.oco_group == group and cid != leg.client_order_id and not live.filled
+        ]
+        for cid in sorted(siblings):
+            self._request_cancel(cid)
 
     # -- stopping, kill switch, faults ------------------------------------------------------
 
@@ -830,36 +1084,71 @@ class LiveSessionOrchestrator:
         self._wind_down()
 
     def _wind_down(self) -> None:
-        """Cancel, flatten and reach STOPPED within ``stop_max_polls`` polls, or fault."""
+        """Cancel, flatten and reach STOPPED within ``stop_max_polls`` polls, or fault.
+
+        Done means: no open order, flat, and the venue confirmed the final fills of every
+        cancelled order (apart from differences an operator was already told about).
+        """
         if self.state is not S.STOPPING:
             return
-        self._cancel_all()
+        book = self._book
+        self._cancel_open()
         for _ in range(self._cfg.stop_max_polls):
             self._process_reports()
-            if not self._book.open:
-                if self._is_flat():
-                    break
+            if not book.open and not self._is_flat():
                 self._flatten()
                 self._process_reports()
-                if not self._book.open and self._is_flat():
-                    break
+            self._reconcile()
+            if not self._in(S.STOPPING):  # the reconciler escalated
+                return
+            if not book.open and self._is_flat() and not self._unconfirmed_closed():
+                break
+            self._cancel_open()
             self._wait(self._interval)
         else:
-            self._fault("STOP_INCOMPLETE", {"open_orders": str(len(self._book.open))})
+            # Out of polls: a resume's hold no longer applies (the operator is called
+            # either way), so differences that outlasted their grace are escalated now and
+            # the acknowledgement that follows can settle them (``_drop_escalated``).
+            self._process_reports()
+            self._reconcile(hold=False)
+            if self._in(S.STOPPING):
+                self._fault("STOP_INCOMPLETE", {"open_orders": str(len(book.open))})
             return
         if self._kill_started_ns is not None:
             self._check_kill_flat()
         self._transition(Trigger.STOPPED, self._reason or "stopped")
         self._seal()
 
-    def _cancel_all(self) -> None:
-        for cid in sorted(self._book.open):
-            try:
-                self._broker.cancel(cid, self._ts_sim)
-            except Rejected:
+    def _unconfirmed_closed(self) -> list[str]:
+        """Cancelled orders whose final fills the venue has not confirmed (not escalated)."""
+        escalated = {key.partition(":")[2] for key in self._recon_escalated}
+        return [cid for cid in self._book.closed if cid not in escalated]
+
+    def _cancel_open(self) -> None:
+        """Ask the venue to cancel every open order not already being cancelled.
+
+        Reduce-only market orders (exits and flatten orders on their way) are left alone,
+        and so are orders in doubt (they are cancelled once adopted).
+        """
+        for cid, live in sorted(self._book.open.items()):
+            order = live.order
+            if order.reduce_only and order.order_type is OrderType.MARKET:
                 continue
-            except BrokerError:
-                continue
+            self._request_cancel(cid)
+
+    def _request_cancel(self, cid: str) -> None:
+        """Send one cancel request for ``cid`` unless one was accepted already."""
+        live = self._book.open.get(cid)
+        if live is None or live.cancel_requested or live.in_doubt:
+            return
+        try:
+            self._broker.cancel(cid, self._ts_sim)
+        except Rejected:
+            live.cancel_requested = True  # not open at the venue: its last report is on the way
+        except BrokerError:
+            return  # not sent, or unknown: the next pass asks again
+        else:
+            live.cancel_requested = True
 
     def _is_flat(self) -> bool:
         return not any(self._book.positions.values())
@@ -883,25 +1172,213 @@ class LiveSessionOrchestrator:
             self._send(order, self._intent_seq, reason="flatten")
 
     def _kill(self, reason: str) -> None:
+        """HALTED, cancel everything, flatten; ``_continue_kill`` finishes on later steps."""
+        before = self._trading
         self._trading = TradingState.HALTED
-        self._kill_started_ns = self._ts_sim
+        if self._kill_started_ns is None:
+            self._kill_started_ns = self._ts_sim
         self._recorder.emit(
             "KILL_SWITCH",
-            {"reason": reason, "open_orders": len(self._book.open), "flat": self._is_flat()},
+            {
+                "reason": reason,
+                "open_orders": len(self._book.open),
+                "flat": self._is_flat(),
+                "trading_state": before.value,
+            },
         )
-        self._cancel_all()
+        self._cancel_open()
         self._process_reports()
-        if not self._book.open and not self._is_flat():
+        self._continue_kill()
+        if self._in(S.DRYRUN_ACTIVE):
+            self._reconcile()
+            self._check_kill_flat()
+
+    def _continue_kill(self) -> None:
+        """While a kill is in progress: re-send failed cancels, flatten once nothing is open."""
+        if self._kill_started_ns is None:
+            return
+        book = self._book
+        if book.open:
+            self._cancel_open()
+        elif not self._is_flat():
             self._flatten()
             self._process_reports()
         self._check_kill_flat()
 
     def _check_kill_flat(self) -> None:
+        """KILL_SWITCH_FLAT once nothing is open, the book is flat, and no fill can follow."""
         started = self._kill_started_ns
         if started is None or self._book.open or not self._is_flat():
             return
+        if self._unconfirmed_closed():
+            return  # a cancelled order may still report a fill that raced its cancel
         self._kill_started_ns = None
         self._recorder.emit("KILL_SWITCH_FLAT", {"time_to_flat_ns": self._ts_sim - started})
+
+    def _set_trading(self, new: TradingState, reason: str) -> None:
+        before = self._trading
+        if before is new:
+            return
+        self._trading = new
+        self._recorder.emit(
+            "TRADING_STATE_CHANGED", {"from": before.value, "to": new.value, "reason": reason}
+        )
+
+    # -- reconciliation ----------------------------------------------------------------------------
+
+    def _reconcile(self, *, grace_ns: int | None = None, hold: bool = True) -> None:
+        """One pass of the reconciler: silent when book and venue agree.
+
+        Costs one ``open_orders()`` call plus one lookup per tracked order the venue does
+        not list as open. A venue that does not answer skips the pass.
+        """
+        book = self._book
+        broker = self._broker
+        local = book.local_orders()
+        try:
+            venue_open = tuple(broker.open_orders())
+            if not local and not venue_open and not self._recon_pending:
+                return  # the common case: nothing here, nothing there
+            looked_up = {
+                cid: broker.order_by_client_id(cid) for cid in lookups_needed(local, venue_open)
+            }
+        except BrokerError:
+            return
+        comparison = compare(
+            local,
+            venue_open,
+            looked_up,
+            positions=book.positions,
+            oco_filled=self._oco_filled,
+        )
+        decided = plan(
+            comparison,
+            pending=self._recon_pending,
+            escalated=self._recon_escalated,
+            now_ns=self._ts_sim,
+            grace_ns=self._grace_ns if grace_ns is None else grace_ns,
+            hold_until_ns=self._recon_hold_until_ns if hold else 0,
+        )
+        self._recon_pending = dict(decided.pending)
+        for cid in decided.confirmed_closed:
+            book.confirm_closed(cid)
+            self._finish(cid)
+        venue = {v.client_order_id: v for v in venue_open}
+        for cid in decided.adopt:
+            seen = venue.get(cid) or looked_up.get(cid)
+            self._adopt(cid, f"lookup:{'UNKNOWN' if seen is None else seen.status.value}")
+        for cid in decided.not_sent:
+            self._give_up(cid)
+        for cid in decided.close:
+            self._close_as_venue_says(cid, venue.get(cid) or looked_up.get(cid))
+        for item in decided.cancel:
+            self._cancel_orphan(item)
+        if self._oco_filled:
+            tracked = (*book.open.values(), *book.closed.values())
+            self._oco_filled &= {live.order.oco_group or "" for live in tracked}
+        if decided.escalate:
+            self._escalate(decided.escalate)
+
+    def _replay_window_ns(self) -> int:
+        """How far a resumed session may be behind the venue it reconnects to.
+
+        The venue kept everything up to the crash, which may lie as far as a checkpoint
+        interval, a whole wind-down and a retry budget past the checkpoint; until the
+        re-run has caught up, the venue shows outcomes whose reports are still to come.
+        """
+        cfg = self._cfg
+        steps = cfg.checkpoint_every + cfg.stop_max_polls + 1
+        return steps * self._interval + self._retry.max_elapsed_ns
+
+    def _adopt(self, cid: str, evidence: str) -> None:
+        """An order sent in doubt is at the venue (``evidence`` says how we know): track it."""
+        live = self._book.open.get(cid)
+        if live is None or not live.in_doubt:
+            return
+        live.in_doubt = False
+        self._recorder.emit(
+            "RECONCILED", {"action": "ADOPTED", "client_order_id": cid, "evidence": evidence}
+        )
+        self._idem.complete(cid, "adopted")
+
+    def _give_up(self, cid: str) -> None:
+        """An order sent in doubt that the venue never showed: it was not sent."""
+        live = self._book.close_order(cid)
+        if live is None:
+            return
+        self._recorder.emit(
+            "RECONCILED",
+            {"action": "NOT_SENT", "kind": "ORDER_MISSING_AT_VENUE", "client_order_id": cid},
+        )
+        self._recorder.emit(
+            "ORDER_REJECTED",
+            {"client_order_id": cid, "reason": "SEND_FAILED", "error": "OutcomeUnknown"},
+        )
+        self._idem.complete(cid, "not_sent")
+        self._protect.pop(cid, None)
+        self._finish(cid)
+
+    def _close_as_venue_says(self, cid: str, seen: VenueOrder | None) -> None:
+        """Close an order as the venue says: it cancelled or rejected it, and no report came."""
+        if seen is None or cid not in self._book.open:
+            return
+        status = seen.status.value
+        self._recorder.emit(
+            "RECONCILED",
+            {
+                "action": "CLOSED",
+                "kind": "ORDER_MISSING_AT_VENUE",
+                "client_order_id": cid,
+                "venue_status": status,
+            },
+        )
+        if seen.status is VenueOrderStatus.REJECTED:
+            self._on_reject(
+                RejectReport(client_order_id=cid, reason="REPORT_LOST", ts_ns=self._ts_sim)
+            )
+        else:
+            self._on_cancel(CancelReport(client_order_id=cid, ts_ns=self._ts_sim))
+
+    def _drop_escalated(self, operator: str) -> None:
+        """After an operator's acknowledgement, stop tracking the orders escalated to them.
+
+        The operator owns those differences now; each drop is recorded (``RECONCILED``,
+        action ``DROPPED``) so the wind-down can flatten what the book knows and stop.
+        """
+        book = self._book
+        for key in sorted(self._recon_escalated):
+            kind, _, cid = key.partition(":")
+            if cid in book.open:
+                book.close_order(cid)
+            elif cid in book.closed:
+                book.confirm_closed(cid)
+            else:
+                continue
+            self._protect.pop(cid, None)
+            self._finish(cid)
+            self._recorder.emit(
+                "RECONCILED",
+                {"action": "DROPPED", "kind": kind, "client_order_id": cid, "operator": operator},
+            )
+
+    def _cancel_orphan(self, item: Discrepancy) -> None:
+        cid = item.client_order_id
+        self._request_cancel(cid)
+        self._recorder.emit(
+            "RECONCILED",
+            {"action": "CANCEL_REQUESTED", **item.to_json()},
+        )
+
+    def _escalate(self, items: Sequence[Discrepancy]) -> None:
+        """Tell an operator: RECONCILE_ESCALATED with every difference, then a fault."""
+        self._recon_escalated.update(item.key for item in items)
+        self._recorder.emit(
+            "RECONCILE_ESCALATED", {"discrepancies": [item.to_json() for item in items]}
+        )
+        kinds = sorted({item.kind.value for item in items})
+        self._fault(
+            "RECONCILE_MISMATCH", {"discrepancies": str(len(items)), "kinds": ",".join(kinds)}
+        )
 
     def _fault(self, reason: str, detail: dict[str, str] | None = None) -> None:
         self._failed = True
@@ -1061,6 +1538,20 @@ class LiveSessionOrchestrator:
             "rate": [self._rate_second, self._rate_count],
             "trading": self._trading.value,
             "kill_started_ns": self._kill_started_ns,
+            "day": self._day,
+            "unmatched": [
+                [cid, [report_to_json(r) for r in reports]]
+                for cid, reports in self._unmatched.items()
+            ],
+            "inbox": [report_to_json(r) for r in self._inbox],
+            "finished": list(self._finished),
+            "reconcile": {
+                "pending": dict(sorted(self._recon_pending.items())),
+                "escalated": sorted(self._recon_escalated),
+                "hold_until_ns": self._recon_hold_until_ns,
+            },
+            "protect": {cid: p.to_json() for cid, p in sorted(self._protect.items())},
+            "oco_filled": sorted(self._oco_filled),
             "recorder": self._recorder.get_state(),
             "book": self._book.get_state(),
             "feed": self._feed.get_state(),
@@ -1080,6 +1571,24 @@ class LiveSessionOrchestrator:
         self._rate_second, self._rate_count = state["rate"]
         self._trading = TradingState(state["trading"])
         self._kill_started_ns = state["kill_started_ns"]
+        self._day = state.get("day", state["ts_sim"] // _NS_PER_DAY)
+        self._unmatched = {
+            cid: [report_from_json(r) for r in reports]
+            for cid, reports in state.get("unmatched", ())
+        }
+        self._inbox = collections.deque(report_from_json(r) for r in state.get("inbox", ()))
+        self._finished = dict.fromkeys(state.get("finished", ()))
+        recon = state.get("reconcile", {})
+        self._recon_pending = dict(recon.get("pending", {}))
+        self._recon_escalated = set(recon.get("escalated", ()))
+        self._protect = {
+            cid: Protection.from_json(p) for cid, p in state.get("protect", {}).items()
+        }
+        self._oco_filled = set(state.get("oco_filled", ()))
+        self._recon_hold_until_ns = max(
+            int(recon.get("hold_until_ns", 0)), state["ts_sim"] + self._replay_window_ns()
+        )
+        self._reconcile_before_step = True
         self._recorder.set_state(state["recorder"], digests)
         self._book.set_state(state["book"])
         self._feed.set_state(state["feed"])
@@ -1107,6 +1616,10 @@ class LiveSessionOrchestrator:
             "version": __version__,
         }
 
+    def _in(self, state: SessionState) -> bool:
+        """Whether the machine is in ``state`` now (a call, so type checkers re-read it)."""
+        return self._machine.state is state
+
     def _require_configured(self) -> None:
         if not self._configured:
             raise LiveSessionError(
@@ -1118,6 +1631,19 @@ class LiveSessionOrchestrator:
         """The orders the session considers open."""
         for live in self._book.open.values():
             yield live.order
+
+
+def reconcile_grace_ns(cfg: DryrunConfig) -> int:
+    """How long a difference between book and venue may last before it is escalated.
+
+    ``reconcile_grace_ms``, but never shorter than the report delays the config itself
+    announces (the mock's latency, twice for a split fill; the realish broker's late fills
+    and latency) plus one step: reports still in flight are no discrepancy.
+    """
+    slowest = 2 * cfg.fill_model.latency_ms + cfg.step_interval_ms
+    if cfg.broker == "realish":
+        slowest += cfg.realish.late_fill_ms + 2 * cfg.realish.latency_ms
+    return max(cfg.reconcile_grace_ms, slowest) * _NS_PER_MS
 
 
 def _clock_ns(cfg: DryrunConfig) -> int:
@@ -1168,5 +1694,9 @@ def default_strategy(cfg: DryrunConfig) -> Strategy:
     """The SMA-crossover demo strategy configured by ``cfg``."""
     sc = cfg.strategy
     return SmaCrossover(
-        strategy_id=cfg.strategy_id, fast=sc.fast, slow=sc.slow, order_qty=sc.order_qty
+        strategy_id=cfg.strategy_id,
+        fast=sc.fast,
+        slow=sc.slow,
+        order_qty=sc.order_qty,
+        protect_pct=sc.protect_pct,
     )

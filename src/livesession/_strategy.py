@@ -18,18 +18,32 @@ class SmaCrossover:
     """Hold ``order_qty`` while the fast SMA is above the slow SMA, else stay flat.
 
     Emits at most one intent per bar, and none while an order in the symbol is open.
+    With ``protect_pct`` above zero every entry asks for a protective OCO pair (take
+    profit and stop, each ``protect_pct`` away from the entry price); while those legs are
+    open the strategy waits, so a protected position is closed by one of its legs (or by
+    a stop of the session), not by the crossover.
     """
 
     def __init__(
-        self, *, strategy_id: str, fast: int = 5, slow: int = 20, order_qty: Decimal
+        self,
+        *,
+        strategy_id: str,
+        fast: int = 5,
+        slow: int = 20,
+        order_qty: Decimal,
+        protect_pct: Decimal = ZERO,
     ) -> None:
         if fast >= slow:
             msg = f"fast ({fast}) must be smaller than slow ({slow})"
+            raise ValueError(msg)
+        if protect_pct < 0:
+            msg = f"protect_pct must not be negative, got {protect_pct}"
             raise ValueError(msg)
         self.strategy_id = strategy_id
         self._fast = fast
         self._slow = slow
         self._qty = order_qty
+        self._protect = protect_pct
         self._closes: deque[Decimal] = deque(maxlen=slow)
         self._fast_sum = ZERO
         self._slow_sum = ZERO
@@ -52,6 +66,7 @@ class SmaCrossover:
         if delta == 0:
             return ()
         side = Side.BUY if delta > 0 else Side.SELL
+        protect = self._protect if self._protect and delta > 0 else None
         return (
             OrderIntent(
                 symbol=bar.symbol,
@@ -59,6 +74,8 @@ class SmaCrossover:
                 quantity=abs(delta),
                 reduce_only=target == 0,
                 reason="sma_cross_up" if bullish else "sma_cross_down",
+                take_profit_pct=protect,
+                stop_loss_pct=protect,
             ),
         )
 
@@ -73,4 +90,5 @@ class SmaCrossover:
         self._fast_sum = sum(list(self._closes)[-self._fast :], ZERO)
 
     def __repr__(self) -> str:
-        return f"SmaCrossover(fast={self._fast}, slow={self._slow}, order_qty={self._qty})"
+        protect = f", protect_pct={self._protect}" if self._protect else ""
+        return f"SmaCrossover(fast={self._fast}, slow={self._slow}, order_qty={self._qty}{protect})"

@@ -105,7 +105,10 @@ class MockBroker:
     # -- the Broker protocol ---------------------------------------------------------------
 
     def on_market(self, bar: Bar) -> None:
-        """Price market orders at this bar and trigger resting limit and stop orders."""
+        """Price market orders at this bar and trigger resting limit and stop orders.
+
+        A resting order is triggered by bars after the one current when it was placed.
+        """
         self._last_price[bar.symbol] = bar.close
         for cid in list(self._open):
             state = self._open.get(cid)
@@ -115,6 +118,11 @@ class MockBroker:
             if order.symbol != bar.symbol or order.order_type is OrderType.MARKET:
                 continue
             if state.status is not VenueOrderStatus.NEW or order.limit_price is None:
+                continue
+            if state.accepted_ns >= bar.ts_ns:
+                # Placed after this bar was seen: only later bars can trigger it. This also
+                # keeps a resumed run (whose replayed venue already holds the orders sent
+                # in the crashed step) from triggering them one bar early.
                 continue
             if self._touched(order, bar):
                 self._record("touch", cid=cid, now_ns=bar.ts_ns, price=order.limit_price)

@@ -1,0 +1,194 @@
+"""Kill switch: HALTED, cancel everything, flatten, audit it, and time it to flat."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import orjson
+import pytest
+
+from _scripted import ScriptedFeed, ScriptedStrategy, at, buy, sell
+from livesession import (
+    InvalidTransition,
+    LiveSessionError,
+    OrderType,
+    SessionState,
+    TradingState,
+)
+
+from _fault_broker import FaultBroker
+from _helpers import session
+
+D = Decimal
+MINUTE = 60_000_000_000
+
+
+def _events(sinks) -> list[dict]:
+    return [orjson.loads(line) for line in sinks.events.lines]
+
+
+def _after(events: list[dict], event_type: str) -> list[dict]:
+    start = next(n for n, e in enumerate(events) if e["event_type"] == event_type)
+    return events[start:]
+
+
+def _armed(script, closes=("40000.00",), **cfg):
+    orch, sinks = session(feed=ScriptedFeed(closes), strategy=ScriptedStrategy(script), **cfg)
+    orch.preflight()
+    orch.activate()
+    return orch, sinks
+
+
+def _position_and_resting_order():
+    """Bar 1 buys 0.020; bar 2 rests a limit buy far below; then the strategy keeps buying."""
+    return lambda n, bar, _view: (
+        [buy("0.020")]
+        if n == 1
+        else [buy("0.010", order_type=OrderType.LIMIT, limit_price=D("39000.00"))]
+        if n == 2
+        else [buy("0.001")]
+    )
+
+
+class TestKillSwitch:
+    def test_halts_cancels_flattens_and_audits(self):
+        """kill(): HALTED, the resting order cancelled, the position flattened, both audited."""
+        orch, sinks = _armed(_position_and_resting_order())
+        orch.run_n_steps(2)
+        assert orch.book.open_orders
+        orch.kill("operator drill")
+        assert orch.trading_state is TradingState.HALTED
+        assert not any(orch.book.positions.values())
+        assert orch.book.open_orders == ()
+        tail = _after(_events(sinks), "KILL_SWITCH")
+        kinds = [e["event_type"] for e in tail]
+        assert "ORDER_CANCELED" in kinds
+        assert kinds[-1] == "KILL_SWITCH_FLAT"
+        codes = sinks.audit_codes()
+        assert codes.index("C2_KILL_SWITCH") < codes.index("C2_KILL_SWITCH_FLAT")
+
+    def test_no_new_order_between_trigger_and_flat(self):
+        """After KILL_SWITCH the only ORDER_SUBMITTED events are flatten orders."""
+        orch, sinks = _armed(_position_and_resting_order())
+        orch.run_n_steps(2)
+        orch.kill("drill")
+        orch.run_n_steps(5)  # the strategy would buy on every bar
+        submitted = [
+            e for e in _after(_events(sinks), "KILL_SWITCH") if e["event_type"] == "ORDER_SUBMITTED"
+        ]
+        assert [e["payload"]["reason"] for e in submitted] == ["flatten"]
+        assert not [e for e in _after(_events(sinks), "KILL_SWITCH") if e["event_type"] == "SIGNAL"]
+
+    def test_reaches_flat_in_a_bounded_number_of_steps_with_reports_in_flight(self):
+        """Two venue round trips of 90 s (cancel, then flatten) take at most four steps."""
+        broker = FaultBroker(latency_ns=90 * 1_000_000_000)
+        orch, sinks = _armed(_position_and_resting_order(), broker=broker)
+        orch.run_n_steps(3)
+        assert orch.book.positions["BTC/USDT"] != 0
+        orch.kill("drill")
+        assert orch.trading_state is TradingState.HALTED
+        steps = 0
+        while not sinks.events_of("KILL_SWITCH_FLAT"):
+            orch.step()
+            steps += 1
+            assert steps <= 4, "not flat within four steps"
+        (flat,) = sinks.events_of("KILL_SWITCH_FLAT")
+        (kill,) = sinks.events_of("KILL_SWITCH")
+        assert flat["payload"]["time_to_flat_ns"] == flat["ts_sim"] - kill["ts_sim"]
+        assert 0 < flat["payload"]["time_to_flat_ns"] <= 4 * MINUTE
+        assert not any(orch.book.positions.values())
+        assert broker.position("BTC/USDT") == 0
+        assert not broker.open_orders()
+
+    def test_flat_waits_for_a_fill_that_raced_the_cancel(self):
+        """A cancel that lost the race to a fill: flat is declared after that fill is flattened."""
+        broker = FaultBroker()
+        orch, sinks = _armed(_position_and_resting_order(), broker=broker)
+        orch.run_n_steps(2)
+        broker.arm("fill_race")  # the resting order half-fills as it is cancelled
+        orch.kill("drill")
+        assert not sinks.events_of("KILL_SWITCH_FLAT")
+        for _ in range(4):
+            orch.step()
+        assert sinks.events_of("KILL_SWITCH_FLAT")
+        late = [
+            e for e in sinks.events_of("ORDER_PARTIALLY_FILLED") if e["payload"].get("after_cancel")
+        ]
+        assert late
+        assert broker.position("BTC/USDT") == 0
+        assert not any(orch.book.positions.values())
+
+    def test_daily_loss_cap_pulls_the_kill_switch(self):
+        """Equity 1% below the day's peak with a position open triggers the kill by itself."""
+        orch, sinks = _armed(
+            at({1: [buy("1.000")]}),
+            ["40000.00", "40000.00", "39000.00", "39000.00"],
+            risk={"per_trade_risk_pct": "0.01", "max_order_notional": "60000"},
+        )
+        orch.run_n_steps(3)
+        (kill,) = sinks.events_of("KILL_SWITCH")
+        assert kill["payload"]["reason"] == "DAILY_LOSS"
+        assert sinks.events_of("KILL_SWITCH_FLAT")
+        assert not any(orch.book.positions.values())
+        assert orch.trading_state is TradingState.HALTED
+        assert "C2_KILL_SWITCH" in sinks.audit_codes()
+
+    def test_just_inside_the_daily_loss_cap_nothing_happens(self):
+        """A drawdown one cent short of 1% leaves trading ACTIVE."""
+        orch, sinks = _armed(
+            at({1: [buy("1.000")]}),
+            ["40000.00", "40000.00", "39000.01"],
+            risk={"per_trade_risk_pct": "0.01", "max_order_notional": "60000"},
+            initial_cash="100000.00",
+        )
+        orch.run_n_steps(3)
+        assert orch.book.equity == D("99000.01")
+        assert not sinks.events_of("KILL_SWITCH")
+        assert orch.trading_state is TradingState.ACTIVE
+
+    def test_kill_while_reducing_halts(self):
+        """REDUCING is no shelter: the kill switch still halts and flattens."""
+        orch, _ = _armed(at({1: [buy("0.010")]}))
+        orch.step()
+        orch.reduce_only("review")
+        orch.kill("drill")
+        assert orch.trading_state is TradingState.HALTED
+        assert not any(orch.book.positions.values())
+
+    def test_the_session_stops_cleanly_after_a_kill(self):
+        """A killed session can be stopped: STOPPED, flat, the audit closes with C2_DRYRUN_STOP."""
+        orch, sinks = _armed(at({1: [sell("0.010")]}))
+        orch.step()
+        orch.kill("drill")
+        orch.request_stop("after drill")
+        assert orch.state is SessionState.STOPPED
+        assert sinks.audit_codes()[-1] == "C2_DRYRUN_STOP"
+
+
+class TestKillSwitchRefusals:
+    def test_kill_needs_a_running_session(self):
+        """kill() before activation or after the stop raises and changes nothing."""
+        orch, _ = session()
+        with pytest.raises(InvalidTransition):
+            orch.kill("too early")
+        orch.preflight()
+        orch.activate()
+        orch.request_stop("done")
+        with pytest.raises(InvalidTransition):
+            orch.kill("too late")
+        assert orch.state is SessionState.STOPPED
+
+    def test_reenable_waits_until_the_kill_is_flat(self):
+        """While the kill switch is still flattening, trading cannot be re-enabled."""
+        broker = FaultBroker(latency_ns=90 * 1_000_000_000)
+        orch, sinks = _armed(_position_and_resting_order(), broker=broker)
+        orch.run_n_steps(3)
+        orch.kill("drill")
+        with pytest.raises(LiveSessionError):
+            orch.reenable_trading("ops-1")
+        while not sinks.events_of("KILL_SWITCH_FLAT"):
+            orch.step()
+        orch.reenable_trading("ops-1")
+        assert orch.trading_state is TradingState.ACTIVE
+        reenabled = sinks.events_of("TRADING_REENABLED")[0]["payload"]
+        assert reenabled == {"operator": "ops-1", "trading_state": "HALTED"}

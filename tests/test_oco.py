@@ -1,0 +1,282 @@
+"""Protective OCO exits: the legs, one-cancels-the-other, and nothing left open at stop."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import orjson
+import pytest
+
+from _scripted import ScriptedFeed, ScriptedStrategy, at, buy, sell
+from livesession import (
+    DryrunConfig,
+    MockBroker,
+    Order,
+    OrderType,
+    SessionState,
+    Side,
+    SmaCrossover,
+    TradingState,
+    client_order_id,
+)
+from livesession._model import Bar
+from livesession._oco import Protection, protective_legs
+from livesession._rundir import create_run
+from livesession.verify import verify_run
+
+from _fault_broker import FaultBroker
+from _helpers import session
+
+D = Decimal
+PROTECT = {"take_profit_pct": D("0.01"), "stop_loss_pct": D("0.01")}
+
+
+def _entry(side: Side = Side.BUY) -> Order:
+    return Order(client_order_id="lsentry", symbol="BTC/USDT", side=side, quantity=D("0.010"))
+
+
+def _legs(side: Side = Side.BUY, **protection):
+    values = {"intent_seq": 7, **PROTECT, **protection}
+    return protective_legs(
+        _entry(side),
+        quantity=D("0.010"),
+        avg_price=D("40000.00"),
+        protection=Protection(**values),
+        price_tick=D("0.01"),
+        run_id="r",
+        strategy_id="s",
+    )
+
+
+class TestProtectiveLegs:
+    def test_long_entry_gets_a_stop_below_and_a_take_profit_above(self):
+        """A long is protected by a SELL STOP and a SELL LIMIT, reduce-only, one OCO group."""
+        (sl_name, sl), (tp_name, tp) = _legs()
+        assert (sl_name, tp_name) == ("sl", "tp")
+        assert (sl.side, sl.order_type, sl.limit_price) == (
+            Side.SELL,
+            OrderType.STOP,
+            D("39600.00"),
+        )
+        assert (tp.side, tp.order_type, tp.limit_price) == (
+            Side.SELL,
+            OrderType.LIMIT,
+            D("40400.00"),
+        )
+        assert sl.reduce_only
+        assert tp.reduce_only
+        assert sl.oco_group == tp.oco_group == "lsentry"
+        assert sl.quantity == tp.quantity == D("0.010")
+
+    def test_short_entry_is_the_mirror_image(self):
+        """A short is protected by a BUY STOP above and a BUY LIMIT below."""
+        (_, sl), (_, tp) = _legs(Side.SELL)
+        assert (sl.side, sl.limit_price) == (Side.BUY, D("40400.00"))
+        assert (tp.side, tp.limit_price) == (Side.BUY, D("39600.00"))
+
+    def test_child_ids_are_deterministic_from_the_intent(self):
+        """The legs' ids are client_order_id(run, strategy, intent_seq, "sl"/"tp")."""
+        (_, sl), (_, tp) = _legs()
+        assert sl.client_order_id == client_order_id("r", "s", 7, "sl")
+        assert tp.client_order_id == client_order_id("r", "s", 7, "tp")
+        assert _legs() == _legs()
+
+    def test_one_distance_gives_one_leg(self):
+        """Only a stop distance: only the stop leg."""
+        legs = _legs(take_profit_pct=None)
+        assert [name for name, _ in legs] == ["sl"]
+
+    def test_protection_survives_a_checkpoint(self):
+        """to_json and from_json round-trip."""
+        protection = Protection(intent_seq=3, take_profit_pct=D("0.02"), stop_loss_pct=None)
+        assert Protection.from_json(protection.to_json()) == protection
+
+
+def _protected_session(closes, *, broker=None, spread="0", **cfg):
+    orch, sinks = session(
+        feed=ScriptedFeed(closes, spread=spread),
+        strategy=ScriptedStrategy(at({1: [buy("0.010", **PROTECT)]})),
+        broker=broker or FaultBroker(),
+        **cfg,
+    )
+    orch.preflight()
+    orch.activate()
+    return orch, sinks
+
+
+def _legs_of(sinks) -> dict[str, dict]:
+    return {
+        e["payload"]["reason"]: e["payload"]
+        for e in sinks.events_of("ORDER_SUBMITTED")
+        if e["payload"].get("oco_group")
+    }
+
+
+class TestOcoInASession:
+    def test_a_filled_entry_gets_its_legs(self):
+        """Once the protected entry fills, a stop and a take profit rest in one group."""
+        orch, sinks = _protected_session(["40000.00"] * 5)
+        orch.step()
+        legs = _legs_of(sinks)
+        assert set(legs) == {"stop_loss", "take_profit"}
+        assert legs["stop_loss"]["limit_price"] == "39600.00"
+        assert legs["take_profit"]["limit_price"] == "40400.00"
+        assert legs["stop_loss"]["oco_group"] == legs["take_profit"]["oco_group"]
+        assert len(orch.book.open_orders) == 2
+
+    def test_take_profit_fill_cancels_the_stop(self):
+        """The take profit fills, the stop is cancelled, nothing stays open, the book is flat."""
+        orch, sinks = _protected_session(["40000.00", "40000.00", "40500.00", "40500.00"])
+        orch.run_n_steps(4)
+        legs = _legs_of(sinks)
+        filled = {e["payload"]["client_order_id"] for e in sinks.events_of("ORDER_FILLED")}
+        canceled = {e["payload"]["client_order_id"] for e in sinks.events_of("ORDER_CANCELED")}
+        stop = client_order_id("t", "s", 1, "sl")
+        take = client_order_id("t", "s", 1, "tp")
+        assert take in filled
+        assert stop in canceled
+        assert legs["take_profit"]["client_order_id"] == take
+        assert orch.book.open_orders == ()
+        assert not any(orch.book.positions.values())
+
+    def test_stop_fill_cancels_the_take_profit(self):
+        """The stop fills, the take profit is cancelled."""
+        orch, sinks = _protected_session(["40000.00", "40000.00", "39500.00", "39500.00"])
+        orch.run_n_steps(4)
+        filled = {e["payload"]["client_order_id"] for e in sinks.events_of("ORDER_FILLED")}
+        canceled = {e["payload"]["client_order_id"] for e in sinks.events_of("ORDER_CANCELED")}
+        assert client_order_id("t", "s", 1, "sl") in filled
+        assert client_order_id("t", "s", 1, "tp") in canceled
+        assert orch.book.open_orders == ()
+
+    def test_a_partial_leg_fill_cancels_the_sibling_at_once(self):
+        """Without venue-side OCO, the session cancels the sibling on the first partial fill."""
+        broker = FaultBroker(native_oco=False)
+        orch, sinks = _protected_session(["40000.00", "40000.00", "40500.00"], broker=broker)
+        orch.run_n_steps(2)
+        broker.arm("split_fill")
+        orch.run_n_steps(2)
+        kinds = [
+            (e["event_type"], e["payload"].get("client_order_id"))
+            for e in map(orjson.loads, sinks.events.lines)
+        ]
+        take = client_order_id("t", "s", 1, "tp")
+        stop = client_order_id("t", "s", 1, "sl")
+        first_partial = kinds.index(("ORDER_PARTIALLY_FILLED", take))
+        assert ("ORDER_CANCELED", stop) in kinds[first_partial:]
+        assert ("ORDER_FILLED", take) in kinds
+        assert not broker.open_orders()
+
+    def test_stop_cancels_the_legs(self):
+        """request_stop cancels both legs and flattens: no OCO leg survives the session."""
+        orch, sinks = _protected_session(["40000.00"] * 5)
+        orch.step()
+        orch.request_stop("end of day")
+        assert orch.state is SessionState.STOPPED
+        assert orch.book.open_orders == ()
+        canceled = {e["payload"]["client_order_id"] for e in sinks.events_of("ORDER_CANCELED")}
+        assert {client_order_id("t", "s", 1, "sl"), client_order_id("t", "s", 1, "tp")} <= canceled
+        assert not any(orch.book.positions.values())
+
+    def test_no_legs_while_halted(self):
+        """An entry that fills after a kill gets no legs; the refusal is recorded."""
+        broker = FaultBroker(latency_ns=30_000_000_000)
+        orch, sinks = _protected_session(["40000.00"] * 6, broker=broker)
+        orch.step()
+        orch.kill("drill")
+        orch.run_n_steps(3)
+        assert orch.trading_state is TradingState.HALTED
+        assert not _legs_of(sinks)
+        refused = [e["payload"] for e in sinks.events_of("RISK_REJECTED")]
+        assert {r["leg"] for r in refused} == {"sl", "tp"}
+        assert {r["rule"] for r in refused} == {"TRADING_STATE"}
+        assert not any(orch.book.positions.values())
+
+    def test_a_leg_left_without_a_position_is_cancelled_by_the_reconciler(self):
+        """A leg whose position was closed another way is an orphan: RECONCILED, cancelled."""
+        orch, sinks = session(
+            feed=ScriptedFeed(["40000.00"] * 6),
+            strategy=ScriptedStrategy(at({1: [buy("0.010", **PROTECT)], 2: [sell("0.010")]})),
+            broker=FaultBroker(),
+        )
+        orch.preflight()
+        orch.activate()
+        orch.run_n_steps(3)
+        reconciled = [e["payload"] for e in sinks.events_of("RECONCILED")]
+        assert {(r["kind"], r["action"], r["why"]) for r in reconciled} == {
+            ("ORPHAN_OCO_SIBLING", "CANCEL_REQUESTED", "position_gone")
+        }
+        assert {r["client_order_id"] for r in reconciled} == {
+            client_order_id("t", "s", 1, "sl"),
+            client_order_id("t", "s", 1, "tp"),
+        }
+        assert "C2_RECONCILED" in sinks.audit_codes()
+        assert orch.book.open_orders == ()
+
+
+class TestMockVenueOco:
+    def test_a_bar_touching_both_legs_fills_only_the_stop(self):
+        """Venue-side OCO: the stop (placed first) fills, the take profit is cancelled."""
+        venue = MockBroker()
+        legs = _legs()
+        venue.on_market(_bar(1, "40000.00", "40000.00"))
+        for _, leg in legs:
+            venue.submit(leg, 1)
+        venue.on_market(_bar(2, "41000.00", "39000.00"))
+        reports = venue.poll(10)
+        fills = [r for r in reports if type(r).__name__ == "FillReport"]
+        cancels = [r for r in reports if type(r).__name__ == "CancelReport"]
+        assert {f.client_order_id for f in fills} == {legs[0][1].client_order_id}
+        assert {c.client_order_id for c in cancels} == {legs[1][1].client_order_id}
+
+    def test_a_resting_order_ignores_the_bar_it_was_placed_on(self):
+        """Only bars after the order was placed can trigger it."""
+        venue = MockBroker()
+        (_, stop), _ = _legs()
+        venue.submit(stop, 5)
+        venue.on_market(_bar(5, "40000.00", "39000.00"))
+        assert not [r for r in venue.poll(10) if type(r).__name__ == "FillReport"]
+        venue.on_market(_bar(6, "40000.00", "39000.00"))
+        assert [r for r in venue.poll(10) if type(r).__name__ == "FillReport"]
+
+
+def _bar(ts: int, high: str, low: str) -> Bar:
+    return Bar(
+        symbol="BTC/USDT",
+        ts_ns=ts,
+        open=D(low),
+        high=D(high),
+        low=D(low),
+        close=D(low),
+        volume=D(1),
+    )
+
+
+class TestSmaDemoProtection:
+    def test_protection_is_off_by_default(self):
+        """The default demo config sends no OCO legs."""
+        assert DryrunConfig().strategy.protect_pct == 0
+        orch, sinks = session(steps=400)
+        orch.run_to_end(400)
+        assert not _legs_of(sinks)
+
+    def test_protect_pct_attaches_oco_exits_and_the_run_verifies(self, tmp_path):
+        """With strategy.protect_pct the demo's entries get legs, and the run verifies clean."""
+        cfg = DryrunConfig(
+            run_id="oco",
+            steps=1500,
+            strategy={"fast": 3, "slow": 8, "protect_pct": "0.003"},
+            fill_model={"latency_ms": 30_000, "partial_fill_ratio": "0.5"},
+        )
+        orch = create_run(cfg, tmp_path, idempotency_backend="memory")
+        result = orch.run_to_end(cfg.steps)
+        assert result.status.value == "COMPLETED"
+        report = verify_run(tmp_path / "oco")
+        assert report.ok, report.violations
+        assert orch.book.open_orders == ()
+
+    @pytest.mark.parametrize("protect", ["-0.01"])
+    def test_negative_protection_is_refused(self, protect):
+        """A negative distance is a programming error."""
+        with pytest.raises(ValueError):
+            SmaCrossover(strategy_id="s", order_qty=D(1), protect_pct=D(protect))

@@ -1,0 +1,412 @@
+"""Safety rails: each one fires past its limit and stays quiet just inside it.
+
+Limits of the form "at most X" pass exactly at X. Two rails are caps that are *reached*
+at their limit and fire there: DAILY_LOSS (a drawdown of exactly the cap fires) and the
+counting rails ORDER_RATE and EXECUTION_THROTTLE (the limit-th order in a second passes,
+the next one fires); for those the quiet test sits one step inside.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import orjson
+import pytest
+
+from _scripted import ScriptedFeed, ScriptedStrategy, at, buy, sell
+from livesession import (
+    InvalidTransition,
+    OrderIntent,
+    OrderType,
+    RiskContext,
+    RiskLimits,
+    SessionState,
+    Side,
+    TradingState,
+)
+from livesession._rails import (
+    allowlist,
+    daily_loss,
+    default_rails,
+    execution_throttle,
+    max_order_notional,
+    max_order_qty,
+    order_rate,
+    per_trade_risk,
+    portfolio_heat,
+    price_collar,
+    reducing_only,
+)
+
+from _helpers import session
+
+D = Decimal
+
+
+def _intent(qty: str = "0.100", side: Side = Side.BUY, **extra) -> OrderIntent:
+    return OrderIntent(symbol="BTC/USDT", side=side, quantity=D(qty), **extra)
+
+
+def _ctx(**overrides) -> RiskContext:
+    values = {
+        "last_price": D("40000.00"),
+        "equity": D("100000.00"),
+        "day_peak_equity": D("100000.00"),
+        "position": D(0),
+        "open_exposure": D(0),
+        "orders_this_second": 0,
+        "executions": 0,
+        "trading_state": "ACTIVE",
+    }
+    values.update(overrides)
+    return RiskContext(**values)
+
+
+class TestAllowlist:
+    def test_fires_for_a_symbol_not_listed(self):
+        """A symbol missing from the allowlist is refused and named."""
+        rejection = allowlist(["BTC/USDT"])(
+            OrderIntent(symbol="ETH/USDT", side=Side.BUY, quantity=D(1)), _ctx()
+        )
+        assert rejection is not None
+        assert (rejection.rule, rejection.detail) == ("ALLOWLIST", {"symbol": "ETH/USDT"})
+
+    def test_quiet_for_a_listed_symbol(self):
+        """A listed symbol passes."""
+        assert allowlist(["BTC/USDT"])(_intent(), _ctx()) is None
+
+
+class TestMaxOrderQty:
+    def test_fires_above_the_limit(self):
+        """One lot more than the limit is refused, with quantity and limit."""
+        rejection = max_order_qty(D(1))(_intent("1.001"), _ctx())
+        assert rejection is not None
+        assert rejection.detail == {"quantity": "1.001", "limit": "1"}
+
+    def test_quiet_exactly_at_the_limit(self):
+        """Exactly the limit passes."""
+        assert max_order_qty(D(1))(_intent("1.000"), _ctx()) is None
+
+
+class TestMaxOrderNotional:
+    def test_fires_above_the_limit(self):
+        """A notional one lot above the limit is refused, with notional and limit."""
+        rejection = max_order_notional(D(50_000))(_intent("1.251"), _ctx())
+        assert rejection is not None
+        assert rejection.detail == {"notional": "50040.00000", "limit": "50000"}
+
+    def test_quiet_exactly_at_the_limit(self):
+        """1.25 at 40000 is exactly 50000 and passes."""
+        assert max_order_notional(D(50_000))(_intent("1.250"), _ctx()) is None
+
+    def test_limit_price_counts_over_the_last_price(self):
+        """A limit order's notional uses its own price."""
+        intent = _intent("1.000", order_type=OrderType.LIMIT, limit_price=D("50000.01"))
+        assert max_order_notional(D(50_000))(intent, _ctx()) is not None
+
+
+class TestPriceCollar:
+    def test_fires_beyond_the_collar(self):
+        """A limit one tick beyond 5% from the last price is refused."""
+        intent = _intent(order_type=OrderType.LIMIT, limit_price=D("42000.01"))
+        rejection = price_collar(D("0.05"))(intent, _ctx())
+        assert rejection is not None
+        assert rejection.detail["limit"] == "0.05"
+        assert rejection.detail["price"] == "42000.01"
+
+    def test_quiet_exactly_at_the_collar(self):
+        """A limit exactly 5% from the last price passes."""
+        intent = _intent(order_type=OrderType.LIMIT, limit_price=D("42000.00"))
+        assert price_collar(D("0.05"))(intent, _ctx()) is None
+
+    def test_market_orders_are_not_collared(self):
+        """A market order has no price to collar."""
+        assert price_collar(D("0.05"))(_intent(), _ctx(last_price=D(1))) is None
+
+
+class TestPerTradeRisk:
+    rail = per_trade_risk(D("0.0025"), D("0.02"))
+
+    def test_fires_above_the_risk_budget(self):
+        """Risk at the stop distance above 0.25% of equity is refused, with both numbers."""
+        rejection = self.rail(_intent("0.313"), _ctx())
+        assert rejection is not None
+        assert D(rejection.detail["risk"]) == D("250.4")
+        assert D(rejection.detail["limit"]) == D(250)
+
+    def test_quiet_exactly_at_the_risk_budget(self):
+        """0.3125 at 40000 risks exactly 250 (0.25% of 100000) and passes."""
+        assert self.rail(_intent("0.3125"), _ctx()) is None
+
+    def test_reducing_orders_are_not_risk_checked(self):
+        """An order that reduces the position passes whatever its size."""
+        assert self.rail(_intent("5", side=Side.SELL), _ctx(position=D(5))) is None
+
+
+class TestPortfolioHeat:
+    rail = portfolio_heat(D("0.01"), D("0.02"))
+
+    def test_fires_above_the_heat_budget(self):
+        """Existing plus new exposure above 1% of equity at the stop distance is refused."""
+        rejection = self.rail(_intent("0.501"), _ctx(open_exposure=D(30_000)))
+        assert rejection is not None
+        assert rejection.rule == "PORTFOLIO_HEAT"
+        assert D(rejection.detail["heat"]) > D(rejection.detail["limit"])
+
+    def test_quiet_exactly_at_the_heat_budget(self):
+        """30000 open plus 20000 new is 50000, 1000 at 2%: exactly 1% of equity passes."""
+        assert self.rail(_intent("0.500"), _ctx(open_exposure=D(30_000))) is None
+
+
+class TestDailyLoss:
+    rail = daily_loss(D("0.01"))
+
+    def test_fires_at_the_cap(self):
+        """A drawdown of exactly 1% from the day's peak reaches the cap and fires."""
+        rejection = self.rail(_intent(), _ctx(equity=D("99000.00")))
+        assert rejection is not None
+        assert rejection.detail == {
+            "drawdown": "0.010000",
+            "limit": "0.01",
+            "peak_equity": "100000.00",
+            "equity": "99000.00",
+        }
+
+    def test_quiet_just_inside_the_cap(self):
+        """One cent less drawdown than the cap passes."""
+        assert self.rail(_intent(), _ctx(equity=D("99000.01"))) is None
+
+    def test_measured_from_the_peak_not_the_start(self):
+        """Equity above the start still fires when it is 1% below the day's peak."""
+        ctx = _ctx(equity=D("104940.00"), day_peak_equity=D("106000.00"))
+        assert self.rail(_intent(), ctx) is not None
+
+    def test_reducing_orders_pass_beyond_the_cap(self):
+        """Closing a position is always allowed."""
+        ctx = _ctx(equity=D("90000.00"), position=D(1))
+        assert self.rail(_intent("1", side=Side.SELL), ctx) is None
+
+
+class TestOrderRate:
+    def test_fires_past_the_rate(self):
+        """With 5 orders sent this second, a sixth is refused."""
+        rejection = order_rate(5)(_intent(), _ctx(orders_this_second=5))
+        assert rejection is not None
+        assert rejection.detail == {"orders_this_second": "5", "limit": "5"}
+
+    def test_quiet_for_the_last_order_within_the_rate(self):
+        """With 4 orders sent this second, the fifth passes."""
+        assert order_rate(5)(_intent(), _ctx(orders_this_second=4)) is None
+
+
+class TestExecutionThrottle:
+    def test_fires_once_the_executions_reach_the_limit(self):
+        """After 10 executions the throttle refuses."""
+        rejection = execution_throttle(10)(_intent(), _ctx(executions=10))
+        assert rejection is not None
+        assert rejection.detail == {"executions": "10", "limit": "10"}
+
+    def test_quiet_one_execution_before_the_limit(self):
+        """After 9 executions the throttle passes."""
+        assert execution_throttle(10)(_intent(), _ctx(executions=9)) is None
+
+
+class TestTradingStateRail:
+    rail = reducing_only()
+
+    def test_active_passes(self):
+        """ACTIVE lets any order through."""
+        assert self.rail(_intent(), _ctx()) is None
+
+    def test_reducing_passes_an_order_that_reduces(self):
+        """REDUCING lets an order through that shrinks the position."""
+        ctx = _ctx(trading_state="REDUCING", position=D(1))
+        assert self.rail(_intent("0.5", side=Side.SELL), ctx) is None
+
+    def test_reducing_fires_for_an_order_that_adds(self):
+        """REDUCING refuses an order that grows exposure, and so does flipping sides."""
+        ctx = _ctx(trading_state="REDUCING", position=D(1))
+        assert self.rail(_intent("0.1"), ctx) is not None
+        assert self.rail(_intent("2.5", side=Side.SELL), ctx) is not None
+
+    def test_halted_fires_even_for_reducing_orders(self):
+        """HALTED refuses every new order."""
+        ctx = _ctx(trading_state="HALTED", position=D(1))
+        rejection = self.rail(_intent("1", side=Side.SELL), ctx)
+        assert rejection is not None
+        assert rejection.detail == {"trading_state": "HALTED"}
+
+
+class TestDefaults:
+    def test_day_one_caps_are_the_defaults(self):
+        """0.25% per trade, 1.0% portfolio heat, 1.0% daily loss."""
+        limits = RiskLimits()
+        assert limits.per_trade_risk_pct == D("0.0025")
+        assert limits.portfolio_heat_pct == D("0.01")
+        assert limits.daily_loss_pct == D("0.01")
+
+    def test_every_rail_is_built_from_the_config(self):
+        """default_rails checks all ten rules, in order, with the configured limits."""
+        rails = default_rails(RiskLimits(max_order_qty="0.5"), ["BTC/USDT"])
+        assert [r.rule for r in rails] == [
+            "TRADING_STATE",
+            "ALLOWLIST",
+            "MAX_ORDER_QTY",
+            "MAX_ORDER_NOTIONAL",
+            "PRICE_COLLAR",
+            "PER_TRADE_RISK",
+            "PORTFOLIO_HEAT",
+            "DAILY_LOSS",
+            "ORDER_RATE",
+            "EXECUTION_THROTTLE",
+        ]
+        assert rails[2](_intent("0.501"), _ctx()) is not None
+
+
+# -- in a session ---------------------------------------------------------------------------------
+
+
+def _trading_session(script, closes=("40000.00",), **cfg):
+    orch, sinks = session(feed=ScriptedFeed(closes), strategy=ScriptedStrategy(script), **cfg)
+    orch.preflight()
+    orch.activate()
+    return orch, sinks
+
+
+class TestRejectionsInASession:
+    def test_a_rejection_is_an_event_and_an_audit_record_with_the_numbers(self):
+        """RISK_REJECTED carries the numbers, and the audit says C2_REJECT_<RULE> with them."""
+        orch, sinks = _trading_session(at({1: [buy("1.500")]}))
+        orch.step()
+        (event,) = sinks.events_of("RISK_REJECTED")
+        assert event["payload"]["rule"] == "MAX_ORDER_QTY"
+        assert (event["payload"]["quantity"], event["payload"]["limit"]) == ("1.500", "1")
+        audit = [orjson.loads(line) for line in sinks.audit.lines]
+        record = next(r for r in audit if r["code"] == "C2_REJECT_MAX_ORDER_QTY")
+        assert record["payload"]["limit"] == "1"
+        assert not sinks.events_of("ORDER_SUBMITTED")
+        orch.close()
+        assert sinks.metrics_doc()["rejects_by_reason"] == {"MAX_ORDER_QTY": 1}
+
+    def test_limits_come_from_the_config(self):
+        """A tighter configured limit is the one the session enforces."""
+        orch, sinks = _trading_session(at({1: [buy("0.300")]}), risk={"max_order_qty": "0.2"})
+        orch.step()
+        assert sinks.events_of("RISK_REJECTED")[0]["payload"]["limit"] == "0.2"
+
+
+class TestThrottleInASession:
+    def test_throttle_halts_trading_until_an_operator_reenables(self):
+        """After max_executions fills the next intent is refused and trading is HALTED."""
+        script = lambda n, _bar, _view: [buy("0.001")]  # noqa: E731 - a one-line script
+        orch, sinks = _trading_session(script, risk={"max_executions": 2})
+        orch.run_n_steps(3)
+        assert orch.trading_state is TradingState.HALTED
+        assert sinks.events_of("RISK_REJECTED")[-1]["payload"]["rule"] == "EXECUTION_THROTTLE"
+        (change,) = sinks.events_of("TRADING_STATE_CHANGED")
+        assert change["payload"] == {
+            "from": "ACTIVE",
+            "to": "HALTED",
+            "reason": "EXECUTION_THROTTLE",
+        }
+        assert "C2_TRADING_STATE" in sinks.audit_codes()
+        signals = len(sinks.events_of("SIGNAL"))
+        orch.run_n_steps(3)
+        assert len(sinks.events_of("SIGNAL")) == signals  # no strategy while HALTED
+        orch.reenable_trading("ops-1")
+        assert orch.trading_state is TradingState.ACTIVE
+        assert "C2_OPERATOR_REENABLE" in sinks.audit_codes()
+        orch.step()
+        assert len(sinks.events_of("ORDER_SUBMITTED")) == 3
+
+    def test_reenable_is_refused_once_the_session_stopped(self):
+        """reenable_trading after STOPPED raises and writes nothing."""
+        orch, sinks = _trading_session(at({}))
+        orch.request_stop("done")
+        lines = len(sinks.events.lines)
+        with pytest.raises(InvalidTransition):
+            orch.reenable_trading("ops-1")
+        assert len(sinks.events.lines) == lines
+        assert orch.state is SessionState.STOPPED
+
+
+class TestOrderRateInASession:
+    def test_rate_is_counted_per_simulated_second(self):
+        """Ten bars a second: five orders pass, the rest of that second is refused, then reset."""
+        script = lambda n, _bar, _view: [buy("0.001")]  # noqa: E731 - a one-line script
+        orch, sinks = _trading_session(script, step_interval_ms=100)
+        orch.run_n_steps(12)
+        outcomes = [
+            (e["ts_sim"] // 1_000_000_000, e["event_type"])
+            for e in map(orjson.loads, sinks.events.lines)
+            if e["event_type"] in ("ORDER_SUBMITTED", "RISK_REJECTED")
+        ]
+        first = outcomes[0][0]
+        in_first = [kind for second, kind in outcomes if second == first]
+        assert in_first == ["ORDER_SUBMITTED"] * 5 + ["RISK_REJECTED"] * 4
+        assert next(kind for second, kind in outcomes if second == first + 1) == "ORDER_SUBMITTED"
+        rejection = sinks.events_of("RISK_REJECTED")[0]["payload"]
+        assert (rejection["rule"], rejection["orders_this_second"]) == ("ORDER_RATE", "5")
+
+
+class TestDailyLossInASession:
+    def test_peak_is_the_days_and_resets_at_the_utc_day_boundary(self):
+        """The day's peak follows equity up, holds on the way down, restarts on a new day."""
+        closes = ["40000.00", "41000.00"] + ["40500.00"] * 30
+        orch, _ = _trading_session(
+            at({1: [buy("1.000")]}),
+            closes,
+            step_interval_ms=3_600_000,
+            risk={"per_trade_risk_pct": "0.01", "max_order_notional": "60000"},
+        )
+        orch.run_n_steps(23)  # bars at 01:00 .. 23:00 of day one
+        assert orch._book.day_peak_equity == D("101000.00")
+        orch.step()  # 00:00 of day two
+        assert orch._book.day_peak_equity == D("100500.00")
+
+    def test_cap_holds_for_the_rest_of_the_day_and_lifts_the_next(self):
+        """After the kill, re-enabled trading still meets DAILY_LOSS until the next UTC day."""
+        closes = ["40000.00", "40000.00", "38900.00"] + ["38900.00"] * 30
+        script = at({1: [buy("1.000")], 5: [buy("0.001")], 24: [buy("0.001")]})
+        orch, sinks = _trading_session(
+            script,
+            closes,
+            step_interval_ms=3_600_000,
+            risk={"per_trade_risk_pct": "0.01", "max_order_notional": "60000"},
+        )
+        orch.run_n_steps(3)
+        assert sinks.events_of("KILL_SWITCH")[0]["payload"]["reason"] == "DAILY_LOSS"
+        orch.step()
+        assert orch.trading_state is TradingState.HALTED
+        assert not any(orch.book.positions.values())
+        orch.reenable_trading("ops-1")
+        orch.step()  # bar 5, same day: the cap still holds
+        assert sinks.events_of("RISK_REJECTED")[-1]["payload"]["rule"] == "DAILY_LOSS"
+        orch.run_n_steps(19)  # bar 24 is 00:00 of day two: a fresh peak
+        assert sinks.events_of("ORDER_SUBMITTED")[-1]["payload"]["reason"] == ""
+        assert len(sinks.events_of("RISK_REJECTED")) == 1
+
+
+class TestReduceOnly:
+    def test_reducing_lets_only_exposure_reducing_orders_through(self):
+        """In REDUCING a buy that adds is refused, a sell that reduces passes."""
+        orch, sinks = _trading_session(
+            at({1: [buy("0.010")], 2: [buy("0.010")], 3: [sell("0.005")]})
+        )
+        orch.step()
+        orch.reduce_only("risk review")
+        assert orch.trading_state is TradingState.REDUCING
+        orch.run_n_steps(2)
+        rejected = sinks.events_of("RISK_REJECTED")
+        assert [e["payload"]["rule"] for e in rejected] == ["TRADING_STATE"]
+        assert sinks.events_of("ORDER_SUBMITTED")[-1]["payload"]["side"] == "SELL"
+        assert "C2_TRADING_STATE" in sinks.audit_codes()
+        assert "C2_REJECT_TRADING_STATE" in sinks.audit_codes()
+
+    def test_reduce_only_is_refused_while_halted(self):
+        """HALTED is not loosened to REDUCING; reenable_trading is the way out."""
+        orch, _ = _trading_session(at({}))
+        orch.kill("test")
+        with pytest.raises(InvalidTransition):
+            orch.reduce_only("x")
+        assert orch.trading_state is TradingState.HALTED

@@ -1,0 +1,441 @@
+"""The reconciler: pure classification and planning, then the session's use of it."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import orjson
+import pytest
+
+from _scripted import ScriptedFeed, ScriptedStrategy, at, buy
+from livesession import (
+    LiveSessionOrchestrator,
+    Order,
+    OrderType,
+    SessionState,
+    SessionStatus,
+    Side,
+    TradingState,
+)
+from livesession._model import FillReport, VenueOrder, VenueOrderStatus
+from livesession._reconcile import (
+    Comparison,
+    Discrepancy,
+    DiscrepancyKind,
+    LocalOrder,
+    compare,
+    distinct_fills,
+    lookups_needed,
+    plan,
+)
+
+from _fault_broker import FaultBroker
+from _helpers import Sinks, audit_chain_ok, session
+
+D = Decimal
+K = DiscrepancyKind
+V = VenueOrderStatus
+GRACE = 300
+NOW = 1_000
+
+
+def _local(cid: str = "a", *, qty: str = "1", filled: str = "0", **extra) -> LocalOrder:
+    values = {
+        "client_order_id": cid,
+        "symbol": "BTC/USDT",
+        "side": Side.BUY,
+        "quantity": D(qty),
+        "filled": D(filled),
+    }
+    values.update(extra)
+    return LocalOrder(**values)
+
+
+def _venue(cid: str = "a", *, qty: str = "1", filled: str = "0", status=V.NEW, **extra):
+    values = {
+        "client_order_id": cid,
+        "symbol": "BTC/USDT",
+        "side": Side.BUY,
+        "quantity": D(qty),
+        "filled_quantity": D(filled),
+        "status": status,
+    }
+    values.update(extra)
+    return VenueOrder(**values)
+
+
+def _kinds(comparison) -> list[tuple[DiscrepancyKind, str]]:
+    return [(d.kind, d.client_order_id) for d in comparison.discrepancies]
+
+
+def _compare(local, venue_open=(), looked_up=None, positions=None, oco_filled=()):
+    return compare(
+        local,
+        venue_open,
+        looked_up or {},
+        positions=positions if positions is not None else {"BTC/USDT": D(0)},
+        oco_filled=oco_filled,
+    )
+
+
+class TestCompare:
+    def test_agreement_finds_nothing(self):
+        """An open order the venue lists as open, with equal fills, is no discrepancy."""
+        comparison = _compare([_local(filled="0.4")], [_venue(filled="0.4")])
+        assert comparison.discrepancies == ()
+
+    def test_only_unlisted_orders_are_looked_up(self):
+        """Lookups cost one call per tracked order the venue does not list as open."""
+        local = [_local("a"), _local("b"), _local("c", closed=True)]
+        assert lookups_needed(local, [_venue("a")]) == ("b", "c")
+
+    def test_order_missing_at_venue(self):
+        """The venue does not know an order the book has open."""
+        comparison = _compare([_local("a")], looked_up={"a": None})
+        assert _kinds(comparison) == [(K.ORDER_MISSING_AT_VENUE, "a")]
+        assert comparison.discrepancies[0].detail["venue_status"] == "UNKNOWN"
+
+    def test_order_closed_at_venue_without_a_report_is_missing(self):
+        """The venue cancelled an order the book still has open."""
+        comparison = _compare([_local("a")], looked_up={"a": _venue(status=V.CANCELED)})
+        assert _kinds(comparison) == [(K.ORDER_MISSING_AT_VENUE, "a")]
+
+    def test_order_unknown_locally(self):
+        """The venue has an open order the book does not track."""
+        comparison = _compare([], [_venue("x")])
+        assert _kinds(comparison) == [(K.ORDER_UNKNOWN_LOCALLY, "x")]
+        assert comparison.discrepancies[0].detail["local_state"] == "untracked"
+
+    def test_quantity_mismatch(self):
+        """Different quantities, or more fills here than at the venue, are a mismatch."""
+        assert _kinds(_compare([_local(qty="2")], [_venue(qty="1")])) == [
+            (K.QUANTITY_MISMATCH, "a")
+        ]
+        assert _kinds(_compare([_local(filled="0.5")], [_venue(filled="0.2")])) == [
+            (K.QUANTITY_MISMATCH, "a")
+        ]
+
+    def test_fill_not_seen(self):
+        """The venue executed more than the book has fills for."""
+        comparison = _compare(
+            [_local(filled="0.2")], [_venue(filled="0.5", status=V.PARTIALLY_FILLED)]
+        )
+        (item,) = comparison.discrepancies
+        assert item.kind is K.FILL_NOT_SEEN
+        assert (item.detail["local_filled"], item.detail["venue_filled"]) == ("0.2", "0.5")
+
+    def test_closed_order_is_confirmed_when_the_venue_agrees(self):
+        """A cancelled order whose venue fills equal the book's is confirmed, not reported."""
+        comparison = _compare(
+            [_local("a", filled="0.3", closed=True)],
+            looked_up={"a": _venue(filled="0.3", status=V.CANCELED)},
+        )
+        assert comparison.discrepancies == ()
+        assert comparison.confirmed_closed == ("a",)
+
+    def test_order_in_doubt_that_the_venue_has_is_adoptable(self):
+        """An order sent in doubt and found by client id can be adopted."""
+        comparison = _compare([_local("a", in_doubt=True)], [_venue("a")])
+        assert comparison.adoptable == ("a",)
+        assert comparison.discrepancies == ()
+
+    def test_orphan_oco_sibling_after_a_fill(self):
+        """In a group where a leg filled, the unfilled leg is an orphan; the filled one is not."""
+        legs = [
+            _local("sl", side=Side.SELL, oco_group="g", reduce_only=True),
+            _local("tp", side=Side.SELL, oco_group="g", reduce_only=True, filled="0.5"),
+        ]
+        venue = [_venue("sl", side=Side.SELL), _venue("tp", side=Side.SELL, filled="0.5")]
+        comparison = _compare(legs, venue, positions={"BTC/USDT": D("0.5")}, oco_filled=["g"])
+        assert _kinds(comparison) == [(K.ORPHAN_OCO_SIBLING, "sl")]
+        assert comparison.discrepancies[0].detail["why"] == "sibling_filled"
+
+    def test_orphan_oco_leg_without_a_position(self):
+        """A reduce-only leg with nothing left to protect is an orphan."""
+        leg = _local("sl", side=Side.SELL, oco_group="g", reduce_only=True)
+        comparison = _compare([leg], [_venue("sl", side=Side.SELL)])
+        assert comparison.discrepancies[0].detail["why"] == "position_gone"
+
+    def test_a_leg_being_cancelled_is_no_orphan(self):
+        """A leg with a cancel request already out is left alone."""
+        leg = _local("sl", side=Side.SELL, oco_group="g", reduce_only=True, cancel_requested=True)
+        assert _compare([leg], [_venue("sl", side=Side.SELL)]).discrepancies == ()
+
+    def test_no_verdict_without_an_answer(self):
+        """An order neither listed nor looked up (the venue did not answer) yields nothing."""
+        assert _compare([_local("a")]).discrepancies == ()
+
+
+def _item(kind: DiscrepancyKind, cid: str = "a", **detail) -> Discrepancy:
+    return Discrepancy(kind=kind, client_order_id=cid, detail=detail)
+
+
+def _plan(
+    *items,
+    pending=None,
+    escalated=(),
+    adoptable=(),
+    confirmed=(),
+    now=NOW,
+    grace=GRACE,
+    hold_until_ns=0,
+):
+    comparison = Comparison(
+        discrepancies=tuple(items), confirmed_closed=tuple(confirmed), adoptable=tuple(adoptable)
+    )
+    return plan(
+        comparison,
+        pending=pending or {},
+        escalated=escalated,
+        now_ns=now,
+        grace_ns=grace,
+        hold_until_ns=hold_until_ns,
+    )
+
+
+class TestPlan:
+    def test_a_clean_comparison_needs_nothing(self):
+        """No discrepancies: a clean plan with nothing pending."""
+        decided = _plan()
+        assert decided.clean
+        assert decided.pending == {}
+
+    def test_explainable_differences_wait_for_the_grace_period(self):
+        """A fill not seen yet is pending first, escalated once it outlasts the grace."""
+        item = _item(K.FILL_NOT_SEEN)
+        first = _plan(item)
+        assert first.clean
+        assert first.pending == {"FILL_NOT_SEEN:a": NOW}
+        later = _plan(item, pending=first.pending, now=NOW + GRACE)
+        assert later.escalate == (item,)
+
+    def test_a_difference_that_went_away_is_forgotten(self):
+        """Pending keys not seen again are dropped."""
+        assert _plan(pending={"FILL_NOT_SEEN:a": 0}).pending == {}
+
+    def test_quantity_mismatch_is_escalated_at_once(self):
+        """No report in flight explains different quantities."""
+        item = _item(K.QUANTITY_MISMATCH)
+        assert _plan(item).escalate == (item,)
+
+    def test_adoption_and_orphan_cancels_happen_at_once(self):
+        """Adopting an order in doubt and cancelling an orphan leg need no grace."""
+        orphan = _item(K.ORPHAN_OCO_SIBLING, "leg", oco_group="g", why="sibling_filled")
+        decided = _plan(orphan, adoptable=("a",))
+        assert decided.adopt == ("a",)
+        assert decided.cancel == (orphan,)
+
+    def test_an_order_in_doubt_the_venue_never_shows_was_not_sent(self):
+        """After the grace, an order in doubt the venue does not know counts as never sent."""
+        item = _item(K.ORDER_MISSING_AT_VENUE, venue_status="UNKNOWN", in_doubt="true")
+        decided = _plan(item, pending={item.key: 0}, now=GRACE)
+        assert decided.not_sent == ("a",)
+        assert decided.escalate == ()
+
+    def test_an_order_the_venue_closed_is_closed_as_the_venue_says(self):
+        """After the grace, an order cancelled at the venue (fills equal) is closed here too."""
+        item = _item(K.ORDER_MISSING_AT_VENUE, venue_status="CANCELED")
+        assert _plan(item, pending={item.key: 0}, now=GRACE).close == ("a",)
+
+    def test_an_order_the_venue_does_not_know_is_escalated(self):
+        """After the grace, an acknowledged order the venue never heard of goes to an operator."""
+        item = _item(K.ORDER_MISSING_AT_VENUE, venue_status="UNKNOWN")
+        assert _plan(item, pending={item.key: 0}, now=GRACE).escalate == (item,)
+
+    def test_zero_grace_decides_now(self):
+        """At activation nothing is in flight: grace 0 escalates at once."""
+        item = _item(K.ORDER_UNKNOWN_LOCALLY, "x")
+        assert _plan(item, grace=0).escalate == (item,)
+
+    def test_a_resume_holds_only_what_a_venue_ahead_explains(self):
+        """After a resume a fill not seen waits out the hold; an unknown order does not."""
+        ahead = _item(K.FILL_NOT_SEEN, "f")
+        lost = _item(K.ORDER_MISSING_AT_VENUE, "m", venue_status="UNKNOWN")
+        closed = _item(K.ORDER_MISSING_AT_VENUE, "c", venue_status="CANCELED")
+        pending = {ahead.key: 0, lost.key: 0, closed.key: 0}
+        decided = _plan(ahead, lost, closed, pending=pending, now=GRACE, hold_until_ns=GRACE)
+        assert decided.escalate == (lost,)
+        assert decided.close == ()
+        assert set(decided.pending) == {ahead.key, closed.key}
+
+    def test_escalated_keys_are_not_escalated_again(self):
+        """An operator hears about a difference once."""
+        item = _item(K.QUANTITY_MISMATCH)
+        decided = _plan(item, escalated={item.key})
+        assert decided.escalate == ()
+        assert decided.pending == {}
+
+    def test_fills_are_deduplicated_by_trade_id(self):
+        """The first report of each trade id counts; repeats are dropped."""
+        fill = FillReport(client_order_id="a", trade_id="t1", quantity=D(1), price=D(1), ts_ns=0)
+        other = FillReport(client_order_id="a", trade_id="t2", quantity=D(1), price=D(1), ts_ns=0)
+        assert distinct_fills([fill, fill, other, fill]) == (fill, other)
+
+
+# -- the session ----------------------------------------------------------------------------------
+
+
+def _running(broker: FaultBroker, script=None, **cfg) -> tuple[LiveSessionOrchestrator, Sinks]:
+    orch, sinks = session(
+        feed=ScriptedFeed(["40000.00"]),
+        strategy=ScriptedStrategy(script or at({})),
+        broker=broker,
+        **cfg,
+    )
+    orch.preflight()
+    orch.activate()
+    return orch, sinks
+
+
+def _foreign(cid: str = "lsforeign") -> Order:
+    return Order(client_order_id=cid, symbol="BTC/USDT", side=Side.BUY, quantity=D("0.5"))
+
+
+class TestReconcileInASession:
+    def test_a_clean_session_emits_no_reconcile_events(self):
+        """While book and venue agree, reconciliation writes nothing at all."""
+        orch, sinks = session(
+            steps=300, fill_model={"latency_ms": 90_000, "partial_fill_ratio": "0.5"}
+        )
+        orch.run_to_end(300)
+        kinds = {orjson.loads(line)["event_type"] for line in sinks.events.lines}
+        assert not kinds & {"RECONCILED", "RECONCILE_ESCALATED"}
+
+    def test_a_foreign_order_at_start_is_escalated_at_once(self):
+        """At activation an open order the session does not know needs an operator."""
+        broker = FaultBroker()
+        broker.plant(_foreign())
+        orch, sinks = _running(broker)
+        assert orch.state is SessionState.ERROR_REQUIRES_OPERATOR
+        (escalated,) = sinks.events_of("RECONCILE_ESCALATED")
+        (item,) = escalated["payload"]["discrepancies"]
+        assert (item["kind"], item["client_order_id"]) == ("ORDER_UNKNOWN_LOCALLY", "lsforeign")
+
+    def test_escalation_path_events_audit_and_operator(self):
+        """Unexplained difference: RECONCILE_ESCALATED, then the fault, audited in that order."""
+        broker = FaultBroker()
+        orch, sinks = _running(broker)
+        orch.step()
+        broker.plant(_foreign())
+        orch.run_n_steps(10)
+        assert orch.state is SessionState.ERROR_REQUIRES_OPERATOR
+        assert orch.status is SessionStatus.FAILED
+        fault = sinks.events_of("STATE_CHANGED")[-1]["payload"]
+        assert (fault["trigger"], fault["reason"]) == ("fault", "RECONCILE_MISMATCH")
+        codes = sinks.audit_codes()
+        escalated = codes.index("C2_RECONCILE_ESCALATED")
+        assert codes[escalated + 1] == "C2_OPERATOR_REQUIRED"
+        waited = (
+            sinks.events_of("RECONCILE_ESCALATED")[0]["ts_sim"]
+            - sinks.events_of("BAR")[1]["ts_sim"]
+        )
+        assert waited >= 300 * 1_000_000_000  # the grace period
+
+    def test_operator_acknowledge_is_audited_and_stops(self):
+        """acknowledge(): OPERATOR_ACK audited, STOPPING, STOPPED; status stays FAILED."""
+        broker = FaultBroker()
+        broker.plant(_foreign())
+        orch, sinks = _running(broker)
+        orch.acknowledge("ops-7")  # activation escalated; the operator takes it from here
+        assert orch.state is SessionState.STOPPED
+        assert orch.status is SessionStatus.FAILED
+        (ack,) = sinks.events_of("OPERATOR_ACK")
+        assert ack["payload"] == {"operator": "ops-7"}
+        codes = sinks.audit_codes()
+        assert codes.index("C2_OPERATOR_REQUIRED") < codes.index("C2_OPERATOR_ACK")
+        assert codes[-1] == "C2_DRYRUN_STOP"
+        assert audit_chain_ok(sinks.audit.lines)
+        ack_record = next(orjson.loads(x) for x in sinks.audit.lines if b"C2_OPERATOR_ACK" in x)
+        assert ack_record["payload"]["operator"] == "ops-7"
+
+    @pytest.mark.parametrize(
+        ("latency_s", "evidence"), [(0, "report:AckReport"), (90, "lookup:FILLED")]
+    )
+    def test_an_order_in_doubt_is_adopted_not_resent(self, latency_s, evidence):
+        """Send timed out after the venue recorded it, lookups timed out: adopted, sent once."""
+        broker = FaultBroker(latency_ns=latency_s * 1_000_000_000)
+        orch, sinks = _running(broker, at({1: [buy("0.010")]}))
+        broker.arm("timeout_after")
+        broker.arm("lookup_down", 6)
+        orch.step()
+        (submitted,) = sinks.events_of("ORDER_SUBMITTED")
+        assert submitted["payload"]["send_outcome"] == "UNKNOWN"
+        orch.run_n_steps(2)
+        (adopted,) = sinks.events_of("RECONCILED")
+        assert adopted["payload"]["action"] == "ADOPTED"
+        assert adopted["payload"]["evidence"] == evidence
+        assert broker.recorded[submitted["payload"]["client_order_id"]] == 1
+        assert orch.book.positions["BTC/USDT"] == D("0.010")
+
+    def test_an_order_in_doubt_the_venue_never_got_is_given_up(self):
+        """Every send attempt lost before the venue: after the grace, NOT_SENT, never resent."""
+        broker = FaultBroker()
+        orch, sinks = _running(broker, at({1: [buy("0.010")]}))
+        broker.arm("timeout_before", 5)
+        orch.step()
+        cid = sinks.events_of("ORDER_SUBMITTED")[0]["payload"]["client_order_id"]
+        assert orch.book.open_orders == (cid,)
+        orch.run_n_steps(7)
+        (given_up,) = sinks.events_of("RECONCILED")
+        assert given_up["payload"]["action"] == "NOT_SENT"
+        assert sinks.events_of("ORDER_REJECTED")[-1]["payload"]["reason"] == "SEND_FAILED"
+        assert orch.book.open_orders == ()
+        assert cid not in broker.recorded
+        assert orch.state is SessionState.DRYRUN_ACTIVE
+
+    def test_a_lost_cancel_report_is_closed_as_the_venue_says(self):
+        """The venue cancelled an order but its report never came: closed after the grace."""
+        broker = FaultBroker()
+        orch, sinks = _running(
+            broker, at({1: [buy("0.010", order_type=OrderType.LIMIT, limit_price=D("39000.00"))]})
+        )
+        orch.step()
+        (cid,) = orch.book.open_orders
+        broker._cancel(broker._open[cid], 0)
+        broker._due.clear()  # the cancel report is lost
+        orch.run_n_steps(7)
+        reconciled = sinks.events_of("RECONCILED")[0]["payload"]
+        assert (reconciled["action"], reconciled["venue_status"]) == ("CLOSED", "CANCELED")
+        assert orch.book.open_orders == ()
+        assert orch.state is SessionState.DRYRUN_ACTIVE
+
+    def test_resume_reconciles_before_the_first_step(self):
+        """restore_state: the next step() reconciles first; a lost order escalates in grace."""
+        broker = FaultBroker()
+        script = at({1: [buy("0.010", order_type=OrderType.LIMIT, limit_price=D("39000.00"))]})
+        orch, _ = _running(broker, script)
+        orch.step()
+        state = orch.get_state()
+        (cid,) = orch.book.open_orders
+        broker.forget(cid)  # the venue lost an acknowledged order while the session was down
+        again, sinks = session(
+            feed=ScriptedFeed(["40000.00"]), strategy=ScriptedStrategy(at({})), broker=broker
+        )
+        again.restore_state(state, dict(orch.recorder.digests))
+        again.step()
+        key = f"ORDER_MISSING_AT_VENUE:{cid}"
+        assert again._recon_pending == {key: state["ts_sim"]}  # seen before the step ran
+        assert again._recon_hold_until_ns > state["ts_sim"]  # a replay hold is on...
+        while again.state is SessionState.DRYRUN_ACTIVE:
+            again.step()
+        (escalated,) = sinks.events_of("RECONCILE_ESCALATED")
+        # ...but a venue that does not know an order is never "ahead": no hold for that.
+        assert escalated["ts_sim"] == state["ts_sim"] + again._grace_ns
+        (item,) = escalated["payload"]["discrepancies"]
+        assert (item["kind"], item["venue_status"]) == ("ORDER_MISSING_AT_VENUE", "UNKNOWN")
+
+    def test_reconcile_state_survives_a_checkpoint(self):
+        """Pending and escalated keys are part of get_state."""
+        broker = FaultBroker()
+        broker.plant(_foreign())
+        orch, _ = _running(broker)
+        state = orch.get_state()
+        assert state["reconcile"]["escalated"] == ["ORDER_UNKNOWN_LOCALLY:lsforeign"]
+        assert orch.trading_state is TradingState.ACTIVE
+
+
+class TestKinds:
+    @pytest.mark.parametrize("kind", list(DiscrepancyKind))
+    def test_every_kind_has_a_stable_code(self, kind):
+        """The kind's value is the code written into events."""
+        assert kind.value == kind.name
