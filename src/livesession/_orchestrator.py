@@ -1493,14 +1493,12 @@ class LiveSessionOrchestrator:
     # -- checkpoints ---------------------------------------------------------------------------
 
     def _end_of_step(self) -> None:
+        """The step's group commit (durability ``step``) and, every N steps, a checkpoint."""
         cfg = self._cfg
-        if self._checkpoints is None:
-            if cfg.durability == "step":
-                self._recorder.flush(sync=True)
-            return
-        every = cfg.checkpoint_every
-        if self._steps % every == 0:
-            self._checkpoint()
+        if self._checkpoints is not None and self._steps % cfg.checkpoint_every == 0:
+            self._checkpoint()  # flushes (and, when durable, syncs) every sink first
+        elif cfg.durability == "step":
+            self._recorder.flush(sync=True)
 
     def _checkpoint(self) -> None:
         if self._checkpoints is None:
@@ -1521,9 +1519,11 @@ class LiveSessionOrchestrator:
         """Everything needed to resume this session (JSON-compatible)."""
         from ._version import __version__  # noqa: PLC0415 - tiny module, avoids a cycle
 
+        journal_offset = getattr(self._broker, "journal_offset", None)
         return {
             "format": _CHECKPOINT_FORMAT,
             "version": __version__,
+            "broker_journal_offset": journal_offset() if callable(journal_offset) else None,
             "config": self._cfg.to_dict(),
             "fsm_state": self.state.value,
             "failed": self._failed,

@@ -400,7 +400,7 @@ def resume_run(
         session.restore_state(checkpoint, digests)
         resume_at = getattr(broker, "resume_at", None)
         if callable(resume_at):
-            resume_at(checkpoint["ts_sim"])
+            resume_at(checkpoint["ts_sim"], checkpoint.get("broker_journal_offset"))
         for order in session.iter_open_orders():
             venue = broker.order_by_client_id(order.client_order_id)
             in_flight.append(

@@ -88,6 +88,14 @@ class MockBroker:
         self._model = fill_model or FillModel()
         self._tick = price_tick
         self._lot = qty_lot
+        self._reset()
+        self._journal_path = journal
+        self._journal: IO[bytes] | None = None
+        if journal is not None:
+            self._replay(journal)
+            self._journal = journal.open("ab")
+
+    def _reset(self) -> None:
         self._orders: dict[str, _VenueState] = {}
         self._closed: deque[str] = deque()
         self._accepted = 0
@@ -97,10 +105,6 @@ class MockBroker:
         self._last_price: dict[str, Decimal] = {}
         self.submissions: dict[str, int] = {}
         """How often each client order id reached the venue (tests count duplicates)."""
-        self._journal: IO[bytes] | None = None
-        if journal is not None:
-            self._replay(journal)
-            self._journal = journal.open("ab")
 
     # -- the Broker protocol ---------------------------------------------------------------
 
@@ -160,13 +164,28 @@ class MockBroker:
         state = self._orders.get(client_order_id)
         return None if state is None else self._view(state)
 
-    def resume_at(self, now_ns: int) -> None:
+    def journal_offset(self) -> int:
+        """Bytes in the venue journal so far (a checkpoint records it)."""
+        return 0 if self._journal is None else self._journal.tell()
+
+    def resume_at(self, now_ns: int, journal_offset: int | None = None) -> None:
         """Forget reports due by ``now_ns``: a resumed session already has them.
 
         Called once after a journal replay, with the simulated time of the checkpoint the
         session resumes from (every report due by then was polled before it was taken).
+        With the journal offset the checkpoint recorded, requests that reached the venue
+        after the checkpoint keep their reports even when due by ``now_ns`` (e.g. a flatten
+        order sent during the final wind-down at the checkpoint's own simulated time).
         """
+        path = self._journal_path
+        if journal_offset is None or path is None or not path.exists():
+            self.poll(now_ns)
+            return
+        self._reset()
+        data = path.read_bytes()
+        self._replay_bytes(data[:journal_offset])
         self.poll(now_ns)
+        self._replay_bytes(data[journal_offset:])
 
     def close(self) -> None:
         """Close the journal."""
@@ -310,9 +329,11 @@ class MockBroker:
         self._journal.flush()
 
     def _replay(self, journal: Path) -> None:
-        if not journal.exists():
-            return
-        for raw in journal.read_bytes().splitlines(keepends=True):
+        if journal.exists():
+            self._replay_bytes(journal.read_bytes())
+
+    def _replay_bytes(self, data: bytes) -> None:
+        for raw in data.splitlines(keepends=True):
             if not raw.endswith(b"\n"):
                 break  # a torn last request never reached the venue
             entry = orjson.loads(raw)

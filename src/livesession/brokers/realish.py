@@ -257,12 +257,17 @@ class RealishBroker:
         """The venue's view of one order; lookups always reach the venue."""
         return self._venue.order_by_client_id(client_order_id)
 
-    def resume_at(self, now_ns: int) -> None:
+    def resume_at(self, now_ns: int, journal_offset: int | None = None) -> None:
         """Forget reports delivered by ``now_ns`` (the resumed checkpoint's simulated time).
+
+        ``journal_offset`` is accepted for symmetry with the mock venue and not needed here:
+        this broker's latency is at least 1 ns, so nothing sent after a checkpoint is due
+        at the checkpoint's own simulated time.
 
         The replayed venue owes every report again; the ones whose (possibly delayed)
         delivery time is past ``now_ns`` stay due, late fills included.
         """
+        del journal_offset  # see the docstring
         self._replaying = True
         try:
             self.poll(now_ns)
