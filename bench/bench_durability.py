@@ -1,7 +1,8 @@
 """Durable dry-run throughput next to the raw rate of one fdatasync per step.
 
-The run: what ``livesession dryrun`` does with its defaults (``durability=step``, a
-checkpoint every step, the SQLite idempotency store, the mock broker) through
+The run: what ``livesession dryrun`` does with its defaults (``durability=step``: one group
+commit per step, a checkpoint every ``checkpoint_every`` steps, the SQLite idempotency
+store, the mock broker) through
 ``create_run`` into a temporary directory, timed from preflight to the sealed end.
 The raw rate: in the same directory, right after the run, one file grown to the size of
 the run's three JSON Lines artifacts in as many appends as the run had steps, each append
@@ -90,7 +91,7 @@ def main() -> None:
     raw_rate = steps / raw_s
     print(f"directory  {args.dir or tempfile.gettempdir()}")
     print(
-        f"durable    {steps} steps, durability=step, checkpoint every step, {size:,} artifact "
+        f"durable    {steps} steps, durability=step, one group commit per step, {size:,} artifact "
         f"bytes, {syncs / steps:.1f} Python-level fsyncs per step (SQLite's own not counted)"
     )
     print(f"session    {run_s:8.3f} s   {run_rate:10,.1f} steps/s")
