@@ -195,6 +195,14 @@ def _check_strategy_id(_inst: object, _attr: object, value: object) -> None:
         raise ConfigError("strategy_id must be at most 64 characters on one line")
 
 
+def _check_account(_inst: object, _attr: object, value: object) -> None:
+    if not isinstance(value, str) or not is_valid_run_id(value):
+        raise ConfigError(
+            f"account must be a plain name of 1-64 characters from [A-Za-z0-9_.-] not starting "
+            f"with '.', got {value!r}"
+        )
+
+
 def _check_seed(_inst: object, _attr: object, value: object) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise ConfigError(f"seed must be a non-negative integer, got {value!r}")
@@ -276,6 +284,8 @@ class DryrunConfig:
     """
 
     strategy_id: str = attrs.field(default="sma_demo", validator=_check_strategy_id)
+    account: str = attrs.field(default="default", validator=_check_account)
+    """The account the session trades; the session lease covers (account, strategy_id)."""
     run_id: str = attrs.field(default="demo", validator=_check_run_id)
     seed: int = attrs.field(default=123, validator=_check_seed)
     clock_mode: str = attrs.field(default="sim", validator=_check_choice("clock_mode", CLOCK_MODES))
@@ -314,6 +324,8 @@ class DryrunConfig:
         default=300_000, validator=_positive_int("reconcile_grace_ms")
     )
     """How long a difference between book and venue may last before an operator is called."""
+    lease_ttl_ms: int = attrs.field(default=30_000, validator=_positive_int("lease_ttl_ms"))
+    """How long the session lease stays live without a renewal (wall-clock milliseconds)."""
     fill_model: FillModelConfig = attrs.field(factory=FillModelConfig, converter=_fill_model)
     realish: RealishConfig = attrs.field(factory=RealishConfig, converter=_realish)
     strategy: StrategyConfig = attrs.field(factory=StrategyConfig, converter=_strategy)

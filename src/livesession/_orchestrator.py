@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import datetime as dt
 import enum
 from collections.abc import Callable, Iterator, Sequence
 from decimal import Decimal
@@ -46,6 +47,7 @@ from ._exceptions import (
 )
 from ._feeds import CsvReplayFeed, RandomWalkFeed
 from ._ids import client_order_id
+from ._lease import LeaseError, LeaseGrant, SessionLease
 from ._lifecycle import STATUS_BY_STATE, SessionState, SessionStatus, Trigger
 from ._machine import LifecycleMachine
 from ._model import (
@@ -85,6 +87,8 @@ _CHECKPOINT_FORMAT: Final = "livesession-checkpoint/1"
 _MAX_HELD_PER_ORDER: Final = 64
 _MAX_UNMATCHED_ORDERS: Final = 1024
 _MAX_FINISHED: Final = 512
+_EPOCH: Final = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_LEASE_RENEW_FRACTION: Final = 4  # renew once a quarter of the lease TTL has passed
 
 
 class TradingState(enum.Enum):
@@ -146,8 +150,17 @@ class LiveSessionOrchestrator:
         checks: Sequence[Check] | None = None,
         retry_policy: RetryPolicy | None = None,
         live_override: bool = False,
+        lease: SessionLease | None = None,
+        lease_clock: Clock | None = None,
+        lease_holder: str | None = None,
     ) -> None:
         self._configured = False
+        self._lease = lease
+        self._lease_clock: Clock = lease_clock if lease_clock is not None else _clock.SystemClock()
+        self._lease_holder = lease_holder
+        self._lease_grant: LeaseGrant | None = None
+        self._lease_audited = False
+        self._lease_renewed_ns = 0
         if config is not None:
             self._configure(
                 config,
@@ -399,6 +412,13 @@ class LiveSessionOrchestrator:
                     "PREFLIGHT_CHECK",
                     {"check": result.name, "passed": result.passed, "reason": result.reason},
                 )
+            if self._lease is not None:
+                result = self._lease_check()
+                results.append(result)
+                rec.emit(
+                    "PREFLIGHT_CHECK",
+                    {"check": result.name, "passed": result.passed, "reason": result.reason},
+                )
             if "audit" in rec.dead:
                 results.append(
                     CheckResult(
@@ -442,6 +462,8 @@ class LiveSessionOrchestrator:
         self._require_configured()
         if self.state is not S.DRYRUN_ACTIVE:
             raise InvalidTransition("step", self.state.value)
+        if self._lease is not None and not self._renew_lease():
+            return
         if self._reconcile_before_step:
             self._reconcile_before_step = False
             self._guarded(self._reconcile)
@@ -489,6 +511,11 @@ class LiveSessionOrchestrator:
         self._require_configured()
         if self.state is not S.ERROR_REQUIRES_OPERATOR:
             raise InvalidTransition(Trigger.OPERATOR_ACK.value, self.state.value)
+        if self._reason == "LEASE_LOST":
+            raise LiveSessionError(
+                "this session lost its lease (LEASE_LOST): the new holder owns the venue's "
+                "orders, so this one must not cancel or flatten; close it instead"
+            )
         self._guarded(lambda: self._recorder.emit("OPERATOR_ACK", {"operator": operator}))
         self._guarded(lambda: self._transition(Trigger.OPERATOR_ACK, f"acknowledged by {operator}"))
         if self._in(S.STOPPING):
@@ -545,6 +572,7 @@ class LiveSessionOrchestrator:
                 self._seal()
         if not self._released:
             self._released = True
+            self._release_lease()
             self._broker.close()
             self._recorder.close()
             self._idem.close()
@@ -1380,6 +1408,147 @@ class LiveSessionOrchestrator:
             "RECONCILE_MISMATCH", {"discrepancies": str(len(items)), "kinds": ",".join(kinds)}
         )
 
+    # -- the single-active-session lease --------------------------------------------------
+
+    @property
+    def lease_grant(self) -> LeaseGrant | None:
+        """The session lease this session holds now (None without a lease or once lost)."""
+        return self._lease_grant
+
+    def _lease_now_ns(self) -> int:
+        return _epoch_ns(self._lease_clock.now())
+
+    def _lease_check(self) -> CheckResult:
+        """Preflight: take the (account, strategy) lease, or fail with LEASE_HELD.
+
+        The fencing token goes to the audit log only (``C2_LEASE_ACQUIRED``): it grows
+        across runs, so events and snapshots stay byte-identical.
+        """
+        name = "session_lease"
+        grant = self._lease_grant
+        if grant is not None:  # adopted on resume: keep it live
+            if self._renew_ok():
+                if not self._lease_audited:
+                    self._audit_lease(grant)
+                return CheckResult(name=name, passed=True, reason="")
+            return CheckResult(name=name, passed=False, reason="LEASE_LOST")
+        try:
+            granted = self.acquire_lease()
+        except LeaseError as exc:
+            self._recorder.audit("C2_LEASE_ERROR", {"stage": "acquire", "error": str(exc)})
+            return CheckResult(name=name, passed=False, reason="LEASE_UNAVAILABLE")
+        if not granted:
+            return CheckResult(name=name, passed=False, reason="LEASE_HELD")
+        return CheckResult(name=name, passed=True, reason="")
+
+    def acquire_lease(self) -> bool:
+        """Acquire the session lease now (False while another holder has it).
+
+        Audits ``C2_LEASE_ACQUIRED`` with the fencing token. True without a lease.
+        """
+        self._require_configured()
+        if self._lease is None:
+            return True
+        cfg = self._cfg
+        holder = self._lease_holder or cfg.run_id
+        grant = self._lease.acquire(holder, self._lease_now_ns(), cfg.lease_ttl_ms * _NS_PER_MS)
+        if grant is None:
+            return False
+        self.adopt_lease(grant)
+        return True
+
+    def adopt_lease(self, grant: LeaseGrant, *, audit: bool = True) -> None:
+        """Hold ``grant`` (taken by the caller, as resume does).
+
+        With ``audit`` it is audited (``C2_LEASE_ACQUIRED``) now; otherwise at preflight.
+        """
+        self._require_configured()
+        if self._lease is None:
+            raise LiveSessionError("adopt_lease needs a session built with a lease")
+        self._lease_grant = grant
+        self._lease_audited = False
+        self._lease_renewed_ns = grant.expires_ns - grant.ttl_ns
+        if audit:
+            self._audit_lease(grant)
+
+    def _audit_lease(self, grant: LeaseGrant) -> None:
+        self._lease_audited = True
+        self._recorder.audit(
+            "C2_LEASE_ACQUIRED",
+            {
+                "account": grant.account,
+                "strategy": grant.strategy,
+                "holder": grant.holder_id,
+                "fence": grant.token,  # the fencing token ("token" keys are redacted)
+                "ttl_ms": grant.ttl_ns // _NS_PER_MS,
+            },
+        )
+
+    def _renew_ok(self) -> bool:
+        """Whether the grant still holds the lease, renewing it when due.
+
+        The store is asked at most every quarter TTL: a lease cannot change hands before
+        it expires, and a renewal less than a quarter TTL ago keeps it live for at least
+        three quarters more (on the shared wall-clock time base; skew eats into it).
+        """
+        grant = self._lease_grant
+        if grant is None or self._lease is None:
+            return False
+        now = self._lease_now_ns()
+        if 0 <= now - self._lease_renewed_ns < grant.ttl_ns // _LEASE_RENEW_FRACTION:
+            return True
+        try:
+            renewed = self._lease.renew(grant, now)
+        except LeaseError:
+            return False
+        if renewed:
+            self._lease_renewed_ns = now
+        return renewed
+
+    def _renew_lease(self) -> bool:
+        """Renew before trading; on a lost lease stop at once (no cancel, no flatten).
+
+        The new holder owns the venue's orders now, so this session must not touch them:
+        it faults to ERROR_REQUIRES_OPERATOR with reason LEASE_LOST.
+        """
+        grant = self._lease_grant
+        if self._renew_ok():
+            return True
+        self._lease_grant = None
+        self._trading = TradingState.HALTED
+        # A resumed session may own this run directory now: never overwrite its checkpoint.
+        self._checkpoints = None
+
+        def lost() -> None:
+            self._recorder.audit(
+                "C2_LEASE_LOST",
+                {
+                    "account": self._cfg.account,
+                    "strategy": self._cfg.strategy_id,
+                    "holder": self._lease_holder or self._cfg.run_id,
+                    "fence": None if grant is None else grant.token,
+                    "step": self._steps,
+                },
+            )
+            self._fault("LEASE_LOST")
+
+        self._guarded(lost)
+        return False
+
+    def _release_lease(self) -> None:
+        grant, self._lease_grant = self._lease_grant, None
+        lease = self._lease
+        if lease is None:
+            return
+        try:
+            if grant is not None:
+                lease.release(grant)
+        except LeaseError:
+            pass  # it expires on its own; the next holder's token is larger either way
+        finally:
+            if self._released:
+                lease.close()
+
     def _fault(self, reason: str, detail: dict[str, str] | None = None) -> None:
         self._failed = True
         self._reason = reason
@@ -1489,6 +1658,7 @@ class LiveSessionOrchestrator:
         except SinkFailure:
             self._failed = True
         self._checkpoint_quiet()
+        self._release_lease()
 
     # -- checkpoints ---------------------------------------------------------------------------
 
@@ -1644,6 +1814,12 @@ def reconcile_grace_ns(cfg: DryrunConfig) -> int:
     if cfg.broker == "realish":
         slowest += cfg.realish.late_fill_ms + 2 * cfg.realish.latency_ms
     return max(cfg.reconcile_grace_ms, slowest) * _NS_PER_MS
+
+
+def _epoch_ns(moment: dt.datetime) -> int:
+    """Nanoseconds since the Unix epoch (the leases' shared time base)."""
+    delta = moment.astimezone(dt.UTC) - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * _NS_PER_SEC + delta.microseconds * 1000
 
 
 def _clock_ns(cfg: DryrunConfig) -> int:

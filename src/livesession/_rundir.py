@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
 import shutil
+import socket
+import urllib.parse
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Final
@@ -29,16 +32,19 @@ from ._exceptions import (
     RunDirectoryError,
 )
 from ._fsutil import atomic_write_bytes, truncate_to
-from ._orchestrator import LiveSessionOrchestrator, default_broker, make_clock
+from ._lease import FileLease, LeaseError, LeaseGrant, PostgresLease, SessionLease
+from ._orchestrator import LiveSessionOrchestrator, _epoch_ns, default_broker, make_clock
 from ._sinks import FileLineSink, FileMetricsSink
-from ._typing import Broker, Clock
+from ._typing import Broker, Clock, IdempotencyStore
 from ._version import __version__
 from .brokers.mock import FillModel, MockBroker
 from .stores import FileCheckpointStore, open_idempotency_store
 
 __all__ = [
     "ARTIFACTS",
+    "STORES",
     "BrokerFactory",
+    "LeaseHeld",
     "create_run",
     "open_broker",
     "resume_run",
@@ -56,6 +62,52 @@ JOURNAL_FILE: Final = "broker_journal.jsonl"
 RUN_META_FILE: Final = "run.json"
 _RUN_FORMAT: Final = "livesession-run/1"
 _CHECKPOINT_FORMAT: Final = "livesession-checkpoint/1"
+STORES: Final = ("local", "postgres")
+LEASE_DIR: Final = ".leases"
+_LOCAL_BACKENDS: Final = ("memory", "jsonl", "sqlite")
+
+
+class LeaseHeld(RunDirectoryError):
+    """Another live session holds the (account, strategy) lease; nothing was changed."""
+
+
+@attrs.frozen
+class _Backing:
+    """Where a run keeps what must outlive it beyond the run directory."""
+
+    store: str = "local"
+    lease: bool = False
+
+
+def lease_path(out_dir: Path, account: str, strategy: str) -> Path:
+    """The local lease file of (account, strategy) for runs under ``out_dir``."""
+    name = f"{urllib.parse.quote(account, safe='')}__{urllib.parse.quote(strategy, safe='')}"
+    return out_dir / LEASE_DIR / f"{name}.lease"
+
+
+def _holder_id(cfg: DryrunConfig) -> str:
+    """Unique per running process, so a resume waits for a live holder's lease to expire."""
+    return f"{cfg.run_id}@{socket.gethostname()}:{os.getpid()}"
+
+
+def _pg_dsn() -> str:
+    from .stores.postgres import pg_dsn_from_env  # noqa: PLC0415 - only for --store postgres
+
+    return pg_dsn_from_env(os.environ)
+
+
+def _open_lease(cfg: DryrunConfig, run_dir: Path, backing: _Backing) -> SessionLease | None:
+    if backing.store == "postgres":
+        return PostgresLease(_pg_dsn(), cfg.account, cfg.strategy_id)
+    if not backing.lease:
+        return None
+    path = lease_path(run_dir.parent, cfg.account, cfg.strategy_id)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise RunDirectoryError(f"cannot create the lease directory {path.parent}: {exc}") from None
+    return FileLease(path, cfg.account, cfg.strategy_id)
+
 
 BrokerFactory = Callable[[DryrunConfig, Path], Broker]
 
@@ -91,7 +143,29 @@ def _ccxt_broker(cfg: DryrunConfig, **options: Any) -> Broker:
     from .brokers.ccxt_sandbox import make_ccxt_broker  # noqa: PLC0415 - optional extra
 
     runtime = RuntimeConfig.from_env(mode=cfg.broker)
-    return make_ccxt_broker(cfg.broker, runtime_config=runtime, symbols=cfg.allowlist, **options)
+    grid = {"price_tick": cfg.price_tick, "qty_lot": cfg.qty_lot}
+    return make_ccxt_broker(
+        cfg.broker, runtime_config=runtime, symbols=cfg.allowlist, **(grid | options)
+    )
+
+
+@attrs.define
+class _VenuePreflight:
+    """A sandbox venue's preflight, asked once and shared by its four session checks.
+
+    Each check reports its own line, but all four come from one pass over the venue: one
+    balance request, not four, and no check judged on a later answer than its neighbours.
+    """
+
+    broker: Any
+    results: list[tuple[str, bool, str]] | None = None
+
+    def get(self) -> list[tuple[str, bool, str]]:
+        if self.results is None:
+            from .brokers.ccxt_sandbox import ccxt_preflight_checks  # noqa: PLC0415 - optional
+
+            self.results = ccxt_preflight_checks(self.broker)
+        return self.results
 
 
 @attrs.frozen
@@ -99,12 +173,10 @@ class _VenueCheck:
     """One of a sandbox venue's preflight checks, as a session ``Check``."""
 
     name: str
-    broker: Any
+    preflight: _VenuePreflight
 
     def __call__(self, _ctx: PreflightContext, /) -> CheckResult:
-        from .brokers.ccxt_sandbox import ccxt_preflight_checks  # noqa: PLC0415 - optional
-
-        for name, passed, reason in ccxt_preflight_checks(self.broker):
+        for name, passed, reason in self.preflight.get():
             if name == self.name:
                 return CheckResult(name=f"venue_{name}", passed=passed, reason=reason)
         return CheckResult(name=f"venue_{self.name}", passed=False, reason="CHECK_MISSING")
@@ -130,17 +202,33 @@ def create_run(
     clock: Clock | None = None,
     broker_factory: BrokerFactory = open_broker,
     live_override: bool = False,
+    store: str = "local",
+    lease: bool = False,
+    lease_clock: Clock | None = None,
 ) -> LiveSessionOrchestrator:
-    """Create ``out_dir/<run_id>/`` (never overwriting one) and a session writing into it."""
+    """Create ``out_dir/<run_id>/`` (never overwriting one) and a session writing into it.
+
+    ``store="postgres"`` keeps idempotency keys in PostgreSQL (namespace: the run id) and
+    takes a ``PostgresLease``; the DSN comes only from ``LIVESESSION_PG_DSN``. With
+    ``store="local"`` the session takes no lease unless ``lease=True`` (a ``FileLease``
+    under ``out_dir/.leases/``): a lease audits its fencing token, which changes the audit
+    log of every run, so it is opt-in. The choice is recorded in ``run.json`` for resume.
+    """
     run_dir = out_dir / cfg.run_id
     if run_dir.exists():
         raise RunDirectoryError(
             f"run directory {run_dir} already exists: choose another --run-id or move it away"
         )
-    if idempotency_backend not in ("memory", "jsonl", "sqlite"):
+    if idempotency_backend not in _LOCAL_BACKENDS:
         raise ConfigError(
             f"unknown idempotency backend {idempotency_backend!r}: choose memory, jsonl or sqlite"
         )
+    if store not in STORES:
+        raise ConfigError(f"unknown store {store!r}: choose local or postgres")
+    backing = _Backing(store=store, lease=lease or store == "postgres")
+    if store == "postgres":
+        idempotency_backend = "postgres"
+        _pg_dsn()  # a missing LIVESESSION_PG_DSN is refused before anything is created
     created_out = not out_dir.exists()
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -159,6 +247,8 @@ def create_run(
                     "version": __version__,
                     "idempotency_backend": idempotency_backend,
                     "config_hash": config_hash(cfg),
+                    "store": backing.store,
+                    "lease": backing.lease,
                 },
                 option=orjson.OPT_SORT_KEYS,
             )
@@ -172,6 +262,8 @@ def create_run(
             broker_factory=broker_factory,
             append=False,
             live_override=live_override,
+            backing=backing,
+            lease_clock=lease_clock,
         )
     except BaseException:
         # Nothing half-written: the directory is ours (created exclusively above).
@@ -191,9 +283,60 @@ def _open_session(
     broker_factory: BrokerFactory,
     append: bool,
     live_override: bool = False,
+    backing: _Backing | None = None,
+    lease: SessionLease | None = None,
+    lease_clock: Clock | None = None,
 ) -> LiveSessionOrchestrator:
     sim = _clock.SimClock(cfg.start)
     durable = cfg.durability != "none"
+    backing = backing if backing is not None else _Backing()
+    owned = lease is None  # a lease passed in (resume) stays the caller's on failure
+    if lease is None:
+        lease = _open_lease(cfg, run_dir, backing)
+    try:
+        return _build_session(
+            cfg,
+            run_dir,
+            idempotency_backend=idempotency_backend,
+            clock=clock,
+            broker_factory=broker_factory,
+            append=append,
+            live_override=live_override,
+            lease=lease,
+            lease_clock=lease_clock,
+            sim=sim,
+            durable=durable,
+        )
+    except BaseException:
+        if owned and lease is not None:
+            lease.close()
+        raise
+
+
+def _open_store(
+    backend: str, cfg: DryrunConfig, run_dir: Path, *, sim: _clock.SimClock, durable: bool
+) -> IdempotencyStore:
+    if backend == "postgres":
+        from .stores.postgres import PostgresIdempotencyStore  # noqa: PLC0415 - optional extra
+
+        return PostgresIdempotencyStore(_pg_dsn(), namespace=cfg.run_id)
+    return open_idempotency_store(backend, run_dir, clock=sim, durable=durable)
+
+
+def _build_session(
+    cfg: DryrunConfig,
+    run_dir: Path,
+    *,
+    idempotency_backend: str,
+    clock: Clock | None,
+    broker_factory: BrokerFactory,
+    append: bool,
+    live_override: bool,
+    lease: SessionLease | None,
+    lease_clock: Clock | None,
+    sim: _clock.SimClock,
+    durable: bool,
+) -> LiveSessionOrchestrator:
     session = LiveSessionOrchestrator(
         cfg,
         clock=clock,
@@ -202,14 +345,16 @@ def _open_session(
         state_sink=FileLineSink(run_dir / ARTIFACTS["states"], append=append),
         audit_sink=FileLineSink(run_dir / ARTIFACTS["audit"], append=append),
         metrics_sink=FileMetricsSink(run_dir / METRICS_FILE, durable=durable),
-        idempotency=open_idempotency_store(
-            idempotency_backend, run_dir, clock=sim, durable=durable
-        ),
+        idempotency=_open_store(idempotency_backend, cfg, run_dir, sim=sim, durable=durable),
         checkpoints=FileCheckpointStore(run_dir / CHECKPOINT_FILE, durable=durable),
         live_override=live_override,
+        lease=lease,
+        lease_clock=lease_clock,
+        lease_holder=_holder_id(cfg),
     )
     if session.broker.kind == "ccxt_sandbox":
-        session.extra_checks.extend(_VenueCheck(name, session.broker) for name in _VENUE_CHECKS)
+        preflight = _VenuePreflight(session.broker)
+        session.extra_checks.extend(_VenueCheck(name, preflight) for name in _VENUE_CHECKS)
     return session
 
 
@@ -355,12 +500,15 @@ def resume_run(
     *,
     clock: Clock | None = None,
     broker_factory: BrokerFactory = open_broker,
+    lease_clock: Clock | None = None,
 ) -> LiveSessionOrchestrator:
     """Reopen a crashed run at its last checkpoint, ready to continue.
 
-    Validates everything first and changes nothing on disk when anything is wrong. Then
-    cuts each artifact back to the checkpoint's offset (the tail goes to ``<file>.torn``),
-    restores the session, lets the venue journal replay, and audits ``C2_RESUME``.
+    Validates everything first and changes nothing on disk when anything is wrong. A run
+    with a lease takes it next (``LeaseHeld`` while another live session holds it, still
+    with nothing changed). Then cuts each artifact back to the checkpoint's offset (the
+    tail goes to ``<file>.torn``), restores the session, lets the venue journal replay,
+    and audits ``C2_RESUME`` (and ``C2_LEASE_ACQUIRED`` with the new fencing token).
     """
     cfg, meta = read_run_config(run_dir)
     checkpoint = load_checkpoint(run_dir)
@@ -371,6 +519,71 @@ def resume_run(
         )
     offsets = _validate_artifacts(run_dir, checkpoint)
     _check_journals(run_dir)
+    backing = _Backing(store=str(meta.get("store", "local")), lease=bool(meta.get("lease")))
+    if backing.store not in STORES:
+        raise RunDirectoryError(f"{run_dir / RUN_META_FILE} names an unknown store")
+    lease, grant = _take_lease(cfg, run_dir, backing, lease_clock)
+    try:
+        session = _resume_session(
+            cfg,
+            run_dir,
+            meta=meta,
+            checkpoint=checkpoint,
+            offsets=offsets,
+            clock=clock,
+            broker_factory=broker_factory,
+            lease=lease,
+            lease_clock=lease_clock,
+        )
+    except BaseException:
+        if lease is not None:
+            with contextlib.suppress(LeaseError):
+                if grant is not None:
+                    lease.release(grant)
+            lease.close()
+        raise
+    if grant is not None:
+        # Before the first checkpoint the run starts over: preflight audits the grant after
+        # C2_DRYRUN_START (only C2_RESUME may come before it).
+        session.adopt_lease(grant, audit=checkpoint is not None)
+    return session
+
+
+def _take_lease(
+    cfg: DryrunConfig, run_dir: Path, backing: _Backing, lease_clock: Clock | None
+) -> tuple[SessionLease | None, LeaseGrant | None]:
+    lease = _open_lease(cfg, run_dir, backing)
+    if lease is None:
+        return None, None
+    try:
+        now_ns = _epoch_ns((lease_clock or _clock.SystemClock()).now())
+        grant = lease.acquire(_holder_id(cfg), now_ns, cfg.lease_ttl_ms * 1_000_000)
+    except BaseException:
+        lease.close()
+        raise
+    if grant is None:
+        lease.close()
+        raise LeaseHeld(
+            f"cannot resume run {cfg.run_id}: another live session holds the lease of account "
+            f"{cfg.account!r}, strategy {cfg.strategy_id!r} (LEASE_HELD); nothing was changed. "
+            f"Stop that session, or wait for its lease to expire (lease_ttl_ms="
+            f"{cfg.lease_ttl_ms}) and resume again"
+        )
+    return lease, grant
+
+
+def _resume_session(
+    cfg: DryrunConfig,
+    run_dir: Path,
+    *,
+    meta: dict[str, Any],
+    checkpoint: dict[str, Any] | None,
+    offsets: dict[str, int],
+    clock: Clock | None,
+    broker_factory: BrokerFactory,
+    lease: SessionLease | None,
+    lease_clock: Clock | None,
+) -> LiveSessionOrchestrator:
     # Validated: from here on the run directory is changed.
     torn: dict[str, int] = {}
     for name, file_name in ARTIFACTS.items():
@@ -389,6 +602,8 @@ def resume_run(
         clock=clock,
         broker_factory=broker_factory,
         append=True,
+        lease=lease,
+        lease_clock=lease_clock,
     )
     broker = session.broker
     in_flight: list[dict[str, str]] = []

@@ -143,7 +143,13 @@ def cmd_dryrun(args: argparse.Namespace) -> int:
     cfg = load_config(config, overrides)
     from ._rundir import create_run  # noqa: PLC0415 - keeps `import livesession` light
 
-    session = create_run(cfg, out, idempotency_backend=args.idempotency_backend)
+    session = create_run(
+        cfg,
+        out,
+        idempotency_backend=args.idempotency_backend,
+        store=args.store,
+        lease=args.lease,
+    )
     run_dir = out / cfg.run_id
     with _session_log(run_dir, args.log_level):
         return _run(session, run_dir, cfg.steps, quiet=args.quiet)
@@ -151,10 +157,14 @@ def cmd_dryrun(args: argparse.Namespace) -> int:
 
 def cmd_resume(args: argparse.Namespace) -> int:
     """Resume a crashed run from its last checkpoint and finish it."""
-    from ._rundir import resume_run  # noqa: PLC0415 - keeps `import livesession` light
+    from ._rundir import LeaseHeld, resume_run  # noqa: PLC0415 - keeps `import livesession` light
 
     run_dir: Path = args.run_dir
-    session = resume_run(run_dir)
+    try:
+        session = resume_run(run_dir)
+    except LeaseHeld as exc:
+        print(f"livesession: rejected: {exc}", file=sys.stderr)  # noqa: T201 - the CLI's output
+        return EXIT_REJECTED
     with _session_log(run_dir, args.log_level):
         return _run(session, run_dir, session.config.steps, quiet=args.quiet)
 
@@ -253,6 +263,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--idempotency-backend", choices=("memory", "jsonl", "sqlite"), default="sqlite"
     )
     run.add_argument("--durability", choices=DURABILITY_MODES, help="default step")
+    run.add_argument(
+        "--store",
+        choices=("local", "postgres"),
+        default="local",
+        help="local (default): stores in the run directory; postgres: idempotency keys and "
+        "the session lease in PostgreSQL (DSN from LIVESESSION_PG_DSN; implies --lease)",
+    )
+    run.add_argument(
+        "--lease",
+        action="store_true",
+        help="take the single-active-session lease of (account, strategy); with --store local "
+        "a lock file in OUT/.leases/",
+    )
     run.add_argument("--log-level", choices=("debug", "info", "warning", "error"), default="info")
     run.add_argument("--quiet", "-q", action="store_true", help="no summary")
     run.set_defaults(handler=cmd_dryrun)

@@ -381,13 +381,33 @@ def _status(raw: Mapping[str, Any]) -> VenueOrderStatus:
     return VenueOrderStatus.NEW
 
 
-def _venue_order(raw: Mapping[str, Any], client_order_id: str) -> VenueOrder:
+def _on_grid(value: Decimal, step: Decimal | None) -> Decimal:
+    """``value`` written with ``step``'s decimal places when it is a multiple of ``step``.
+
+    Only the representation changes (ccxt's ``0.01`` becomes ``0.010`` on a 0.001 lot,
+    ``30000.0`` becomes ``30000.00`` on a 0.01 tick); a value off the grid is returned as
+    it is, never rounded.
+    """
+    if step is None or not value.is_finite():
+        return value
+    exponent = step.as_tuple().exponent
+    if not isinstance(exponent, int) or exponent > 0:
+        return value
+    try:
+        return value.quantize(step) if value % step == _ZERO else value
+    except InvalidOperation:  # beyond the context's precision: leave it as it is
+        return value
+
+
+def _venue_order(
+    raw: Mapping[str, Any], client_order_id: str, qty_lot: Decimal | None = None
+) -> VenueOrder:
     return VenueOrder(
         client_order_id=str(raw.get("clientOrderId") or client_order_id),
         symbol=str(raw.get("symbol")),
         side=Side.BUY if raw.get("side") == "buy" else Side.SELL,
-        quantity=_decimal(raw.get("amount")),
-        filled_quantity=_decimal(raw.get("filled")),
+        quantity=_on_grid(_decimal(raw.get("amount")), qty_lot),
+        filled_quantity=_on_grid(_decimal(raw.get("filled")), qty_lot),
         status=_status(raw),
         venue_order_id=str(raw.get("id") or ""),
     )
@@ -434,6 +454,8 @@ class CcxtSandboxBroker:
         lookup_attempts: int,
         lookup_interval_ns: int,
         wait_ns: Callable[[int], None],
+        price_tick: Decimal | None = None,
+        qty_lot: Decimal | None = None,
     ) -> None:
         self._exchange = exchange
         self._sandbox = sandbox
@@ -442,6 +464,8 @@ class CcxtSandboxBroker:
         self._lookup_attempts = lookup_attempts
         self._lookup_interval_ns = lookup_interval_ns
         self._wait_ns = wait_ns
+        self._price_tick = price_tick
+        self._qty_lot = qty_lot
         self._tracked: dict[str, _Tracked] = {}
         self._unconfirmed: dict[str, Order] = {}
         self._carry: list[BrokerReport] = []
@@ -591,7 +615,7 @@ class CcxtSandboxBroker:
         found: list[VenueOrder] = []
         for symbol in self.symbols:
             raws = self._read(functools.partial(self._exchange.fetch_open_orders, symbol))
-            found.extend(_venue_order(raw, "") for raw in raws)
+            found.extend(_venue_order(raw, "", self._qty_lot) for raw in raws)
         return sorted(found, key=lambda o: (o.client_order_id, o.venue_order_id))
 
     def order_by_client_id(self, client_order_id: str) -> VenueOrder | None:
@@ -672,7 +696,7 @@ class CcxtSandboxBroker:
         return None if pending is None else pending.symbol
 
     def _seen(self, cid: str, raw: Mapping[str, Any]) -> VenueOrder:
-        found = _venue_order(raw, cid)
+        found = _venue_order(raw, cid, self._qty_lot)
         pending = self._unconfirmed.pop(cid, None)
         if pending is not None and _matches(found, pending):
             self._track(pending, raw, ack_ts_ns=None)
@@ -750,14 +774,14 @@ class CcxtSandboxBroker:
             if trade_id in tracked.trade_ids:
                 continue
             tracked.trade_ids.add(trade_id)
-            qty = _decimal(trade.get("amount"))
+            qty = _on_grid(_decimal(trade.get("amount")), self._qty_lot)
             tracked.reported_qty += qty
             fills.append(
                 FillReport(
                     client_order_id=cid,
                     trade_id=trade_id,
                     quantity=qty,
-                    price=_decimal(trade.get("price")),
+                    price=_on_grid(_decimal(trade.get("price")), self._price_tick),
                     ts_ns=now_ns,
                 )
             )
@@ -861,6 +885,8 @@ def make_ccxt_broker(
     lookup_attempts: int = 5,
     lookup_interval_ns: int = 250_000_000,
     wait_ns: Callable[[int], None] | None = None,
+    price_tick: Decimal | None = None,
+    qty_lot: Decimal | None = None,
 ) -> CcxtSandboxBroker:
     """Build a ``CcxtSandboxBroker`` for ``exchange_id`` (``"binance"`` or ``"ccxt:binance"``).
 
@@ -879,6 +905,9 @@ def make_ccxt_broker(
         lookup_attempts: Default number of attempts of ``lookup``.
         lookup_interval_ns: Pause between lookup attempts.
         wait_ns: How to pause (default: sleep); tests pass a recorder.
+        price_tick: The session's price tick: fill prices that are multiples of it are
+            written with its decimal places (``30000.00``, not ccxt's ``30000.0``).
+        qty_lot: The session's lot, likewise for fill and order quantities.
     """
     name = exchange_id.removeprefix("ccxt:")
     sandbox = SANDBOX_EXCHANGES.get(name)
@@ -895,6 +924,7 @@ def make_ccxt_broker(
         or lookup_attempts < 1
     ):
         raise ConfigError(f"lookup_attempts must be an integer >= 1, got {lookup_attempts!r}")
+    _check_grid(price_tick=price_tick, qty_lot=qty_lot)
     if not symbols or not all(isinstance(s, str) and "/" in s for s in symbols):
         raise ConfigError('symbols must be a non-empty list like ["BTC/USDT"]')
     if runtime_config.exchange != name:
@@ -939,7 +969,17 @@ def make_ccxt_broker(
         lookup_attempts=lookup_attempts,
         lookup_interval_ns=lookup_interval_ns,
         wait_ns=_sleep_ns if wait_ns is None else wait_ns,
+        price_tick=price_tick,
+        qty_lot=qty_lot,
     )
+
+
+def _check_grid(**steps: Decimal | None) -> None:
+    for label, step in steps.items():
+        if step is not None and (
+            not isinstance(step, Decimal) or not step.is_finite() or step <= _ZERO
+        ):
+            raise ConfigError(f"{label} must be a positive Decimal, got {step!r}")
 
 
 def _enter_sandbox_check_again(exchange: _Exchange, sandbox: _Sandbox) -> None:

@@ -1,0 +1,331 @@
+"""The single-active-session lease in a session: preflight, every step, resume, the CLI.
+
+The lease is wall-clock time across processes, so the CLI tests that need it to expire
+wait for that on the wall clock, bounded and short (a 1.5 s TTL, polled). In-process
+tests inject the lease clock and never wait.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from livesession import _clock
+from livesession._exceptions import LiveSessionError
+from livesession._lease import FileLease
+from livesession._lifecycle import SessionState, SessionStatus
+
+from _helpers import START, Sinks, audit_chain_ok, session
+
+RACERS = 4
+SHORT_TTL_MS = 1500
+TAKEOVER_WAIT_S = 20.0  # a hang guard: the lease expires after SHORT_TTL_MS
+SUBPROCESS_TIMEOUT_S = 120
+EXIT_OK, EXIT_REJECTED = 0, 3
+ARTIFACTS = ("events.jsonl", "state_snapshots.jsonl", "audit.jsonl", "checkpoint.json")
+
+
+# -- helpers shared with tests/test_postgres_session.py -------------------------------------
+
+
+def cli_env(extra: dict[str, str] | None = None, crash_at: str | None = None) -> dict[str, str]:
+    env = dict(os.environ)
+    env.pop("LIVESESSION_CRASH_AT", None)
+    if crash_at is not None:
+        env["LIVESESSION_CRASH_AT"] = crash_at
+    env.update(extra or {})
+    return env
+
+
+def cli_argv(*args: str | Path) -> list[str]:
+    return [sys.executable, "-m", "livesession.cli", *map(str, args)]
+
+
+def cli(
+    *args: str | Path, env: dict[str, str] | None = None, crash_at: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        cli_argv(*args),
+        env=cli_env(env, crash_at),
+        capture_output=True,
+        text=True,
+        timeout=SUBPROCESS_TIMEOUT_S,
+        check=False,
+    )
+
+
+def write_config(path: Path, **values: Any) -> Path:
+    lines = []
+    for key, value in values.items():
+        lines.append(f"{key} = {value!r}" if isinstance(value, int) else f'{key} = "{value}"')
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def audit_records(run_dir: Path) -> list[dict[str, Any]]:
+    return [orjson.loads(line) for line in (run_dir / "audit.jsonl").read_bytes().splitlines()]
+
+
+def fences(run_dir: Path) -> list[int]:
+    return [
+        r["payload"]["fence"] for r in audit_records(run_dir) if r["code"] == "C2_LEASE_ACQUIRED"
+    ]
+
+
+def submits_per_client_id(journal: Path) -> Counter[str]:
+    counts: Counter[str] = Counter()
+    for raw in journal.read_bytes().splitlines(keepends=True):
+        if raw.endswith(b"\n"):
+            entry = orjson.loads(raw)
+            if entry["op"] == "submit":
+                counts[entry["order"]["client_order_id"]] += 1
+    return counts
+
+
+def digest_files(run_dir: Path) -> dict[str, str]:
+    return {
+        name: hashlib.sha256((run_dir / name).read_bytes()).hexdigest()
+        for name in ARTIFACTS
+        if (run_dir / name).exists()
+    }
+
+
+def race_four(out: Path, store_args: Sequence[str], env: dict[str, str] | None = None) -> None:
+    """RACERS processes start the same (account, strategy): exactly one trades."""
+    config = write_config(out.parent / "race.toml", account="acct1", steps=20_000)
+    procs = [
+        subprocess.Popen(
+            cli_argv(
+                "dryrun",
+                "--config",
+                config,
+                "--out",
+                out,
+                "--run-id",
+                f"r{n}",
+                "--durability",
+                "none",
+                "-q",
+                *store_args,
+            ),
+            env=cli_env(env),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for n in range(RACERS)
+    ]
+    codes = {}
+    for n, proc in enumerate(procs):
+        _, err = proc.communicate(timeout=SUBPROCESS_TIMEOUT_S)
+        codes[f"r{n}"] = (proc.returncode, err)
+    winners = [run for run, (code, _) in codes.items() if code == EXIT_OK]
+    assert len(winners) == 1, codes
+    for run, (code, err) in codes.items():
+        codes_seen = [r["code"] for r in audit_records(out / run)]
+        if run in winners:
+            assert "C2_LEASE_ACQUIRED" in codes_seen
+            assert "C2_REJECT_LEASE_HELD" not in codes_seen
+        else:
+            assert code == EXIT_REJECTED, err
+            assert "C2_REJECT_LEASE_HELD" in codes_seen
+            assert "C2_LEASE_ACQUIRED" not in codes_seen
+            assert audit_records(out / run)[-1]["payload"]["status"] == "REJECTED"
+        assert audit_chain_ok((out / run / "audit.jsonl").read_bytes().splitlines(keepends=True))
+
+
+def kill_and_take_over(
+    tmp_path: Path, store_args: Sequence[str], env: dict[str, str] | None = None
+) -> Path:
+    """SIGKILL the holder mid-run; after its lease expired, ``resume`` takes over."""
+    out = tmp_path / "runs"
+    config = write_config(
+        tmp_path / "crash.toml",
+        account="acct1",
+        steps=400,
+        checkpoint_every=25,
+        lease_ttl_ms=SHORT_TTL_MS,
+    )
+    first = cli(
+        "dryrun",
+        "--config",
+        config,
+        "--out",
+        out,
+        "--run-id",
+        "victim",
+        "-q",
+        *store_args,
+        env=env,
+        crash_at="write_events:300",
+    )
+    assert first.returncode == -9, first.stderr
+    run_dir = out / "victim"
+    assert fences(run_dir)
+    assert len(fences(run_dir)) == 1
+    first_fence = fences(run_dir)[0]
+    before = digest_files(run_dir)
+    deadline = time.monotonic() + TAKEOVER_WAIT_S
+    rejected = 0
+    while True:
+        resumed = cli("resume", run_dir, "-q", env=env)
+        if resumed.returncode != EXIT_REJECTED:
+            break
+        rejected += 1
+        assert "LEASE_HELD" in resumed.stderr
+        assert digest_files(run_dir) == before  # a refused resume changes nothing
+        assert time.monotonic() < deadline, "the killed holder's lease never expired"
+        time.sleep(0.2)
+    assert resumed.returncode == EXIT_OK, resumed.stderr
+    records = audit_records(run_dir)
+    codes = [r["code"] for r in records]
+    assert codes.count("C2_RESUME") == 1
+    assert codes.index("C2_LEASE_ACQUIRED", codes.index("C2_RESUME")) > codes.index("C2_RESUME")
+    assert fences(run_dir)[-1] > first_fence
+    assert records[-1]["code"] == "C2_DRYRUN_STOP"
+    assert records[-1]["payload"]["status"] == "COMPLETED"
+    assert records[-1]["payload"]["steps"] == 400
+    counts = submits_per_client_id(run_dir / "broker_journal.jsonl")
+    assert counts, "the run sent no order: the test proves nothing"
+    assert max(counts.values()) == 1, {c: n for c, n in counts.items() if n > 1}
+    verified = cli("verify", run_dir)
+    assert verified.returncode == 0, verified.stdout
+    return run_dir
+
+
+# -- in process: preflight and every step ----------------------------------------------------
+
+
+def _leased(tmp_path: Path, **cfg: Any) -> tuple[Any, Sinks, FileLease, _clock.SimClock]:
+    lease = FileLease(tmp_path / "pair.lease", "default", "s")
+    lease_clock = _clock.SimClock(START)
+    sinks = Sinks()
+    params: dict[str, Any] = {"run_id": "t", "strategy_id": "s", "steps": 200}
+    params.update(cfg)
+    from livesession import DryrunConfig, LiveSessionOrchestrator
+
+    orch = LiveSessionOrchestrator(
+        DryrunConfig(**params), lease=lease, lease_clock=lease_clock, **sinks.kwargs()
+    )
+    return orch, sinks, lease, lease_clock
+
+
+def test_no_lease_by_default_leaves_the_audit_as_it_was():
+    orch, sinks = session()
+    orch.run_to_end(20)
+    assert not [c for c in sinks.audit_codes() if "LEASE" in c]
+    assert orch.lease_grant is None
+
+
+def test_preflight_takes_the_lease_and_audits_the_fence_only(tmp_path):
+    orch, sinks, _, _ = _leased(tmp_path)
+    assert orch.preflight()
+    assert orch.lease_grant is not None
+    acquired = [orjson.loads(a) for a in sinks.audit.lines if b"C2_LEASE_ACQUIRED" in a]
+    assert [a["payload"]["fence"] for a in acquired] == [1]
+    assert b"fence" not in b"".join(sinks.events.lines + sinks.states.lines)
+    orch.close()
+    assert orch.lease_grant is None  # released at seal
+
+
+def test_events_and_snapshots_do_not_depend_on_the_fence(tmp_path):
+    first, first_sinks, _, _ = _leased(tmp_path)
+    first.run_to_end(60)
+    second, sinks, _, _ = _leased(tmp_path)  # same lease file: the fence goes up
+    second.run_to_end(60)
+    assert [fences_of(first_sinks), fences_of(sinks)] == [[1], [2]]
+    assert sinks.events.lines == first_sinks.events.lines
+    assert sinks.states.lines == first_sinks.states.lines
+    check = [
+        e for e in sinks.events_of("PREFLIGHT_CHECK") if e["payload"]["check"] == "session_lease"
+    ]
+    assert [e["payload"]["passed"] for e in check] == [True]
+
+
+def fences_of(sinks: Sinks) -> list[int]:
+    records = [orjson.loads(a) for a in sinks.audit.lines]
+    return [r["payload"]["fence"] for r in records if r["code"] == "C2_LEASE_ACQUIRED"]
+
+
+def test_a_held_lease_rejects_preflight(tmp_path):
+    other = FileLease(tmp_path / "pair.lease", "default", "s")
+    assert other.acquire("someone-else", _clock.SimClock(START).monotonic_ns(), 10**12)
+    orch, sinks, _, _ = _leased(tmp_path)
+    result = orch.run_to_end(20)
+    assert result.status is SessionStatus.REJECTED
+    assert orch.state is SessionState.PREFLIGHT_FAILED
+    assert result.reason == "LEASE_HELD"
+    assert "C2_REJECT_LEASE_HELD" in sinks.audit_codes()
+    assert "C2_LEASE_ACQUIRED" not in sinks.audit_codes()
+
+
+def test_a_lost_lease_stops_at_the_next_step_without_cancel_or_flatten(tmp_path):
+    orch, sinks, _lease, lease_clock = _leased(tmp_path, lease_ttl_ms=1000)
+    assert orch.preflight()
+    orch.activate()
+    while not orch.book.open_orders and orch.steps_done < 150:
+        orch.step()
+        lease_clock.advance(100_000_000)  # 0.1 s per step: renewals keep it live
+    assert orch.state is SessionState.DRYRUN_ACTIVE
+    steps = orch.steps_done
+    # The holder stalls past its TTL and another session takes the pair over.
+    lease_clock.advance(2_000_000_000)
+    intruder = FileLease(tmp_path / "pair.lease", "default", "s")
+    taken = intruder.acquire("new-holder", lease_clock.monotonic_ns(), 10**12)
+    assert taken is not None
+    assert taken.token == 2
+    events_before = len(sinks.events.lines)
+    orch.step()
+    assert orch.state is SessionState.ERROR_REQUIRES_OPERATOR
+    assert orch.steps_done == steps  # the step did not trade
+    assert orch.result().reason == "LEASE_LOST"
+    lost = [orjson.loads(a) for a in sinks.audit.lines if b"C2_LEASE_LOST" in a]
+    assert [a["payload"]["fence"] for a in lost] == [1]
+    with pytest.raises(LiveSessionError, match="LEASE_LOST"):
+        orch.acknowledge("op")  # acknowledging would cancel and flatten the new holder's orders
+    new_events = [orjson.loads(e) for e in sinks.events.lines[events_before:]]
+    assert [e["event_type"] for e in new_events] == ["STATE_CHANGED"]
+    orch.close()
+    after_close = [orjson.loads(e)["event_type"] for e in sinks.events.lines[events_before:]]
+    assert not {"ORDER_CANCEL_REQUESTED", "ORDER_SUBMITTED", "KILL_SWITCH"} & set(after_close)
+    # The new holder keeps the lease: the loser's close released nothing.
+    assert intruder.renew(taken, lease_clock.monotonic_ns())
+
+
+# -- the CLI: four racers, and a killed holder taken over by resume -------------------------
+
+
+def test_default_cli_run_takes_no_lease(tmp_path):
+    done = cli("dryrun", "--out", tmp_path, "--run-id", "x", "--steps", "50", "-q")
+    assert done.returncode == EXIT_OK, done.stderr
+    assert not (tmp_path / ".leases").exists()
+    assert not fences(tmp_path / "x")
+    meta = orjson.loads((tmp_path / "x" / "run.json").read_bytes())
+    assert (meta["store"], meta["lease"]) == ("local", False)
+
+
+def test_four_processes_one_session(tmp_path):
+    race_four(tmp_path / "runs", ["--lease"])
+    assert (tmp_path / "runs" / ".leases" / "acct1__sma_demo.lease").exists()
+
+
+def test_killed_holder_is_taken_over_by_resume(tmp_path):
+    kill_and_take_over(tmp_path, ["--lease"])
+
+
+@pytest.mark.parametrize("extra", [[], ["--lease"]])
+def test_store_flag_is_recorded_for_resume(tmp_path, extra):
+    done = cli("dryrun", "--out", tmp_path, "--run-id", "x", "--steps", "5", "-q", *extra)
+    assert done.returncode == EXIT_OK, done.stderr
+    meta = orjson.loads((tmp_path / "x" / "run.json").read_bytes())
+    assert meta["lease"] is bool(extra)
