@@ -293,3 +293,81 @@ def _bar(ts: int, *, high: str, low: str) -> Bar:
         close=D(low),
         volume=D(1),
     )
+
+
+class TestResumeAndLookupFixes:
+    def test_resume_in_final_stop_fills_the_flatten_at_the_last_price(self, tmp_path):
+        """A crash in the final stop, right after the last checkpoint, resumes to identical events.
+
+        The resumed mock venue used to price the flatten order at the price of the last
+        request it had journaled, not the session's last bar.
+        """
+        import os
+        import subprocess
+        import sys
+
+        def run(out, extra_env=None, *args):
+            return subprocess.run(
+                [sys.executable, "-m", "livesession.cli", *args, "-q"],
+                env={**os.environ, **(extra_env or {})},
+                cwd=tmp_path,
+                check=False,
+            ).returncode
+
+        base = ["dryrun", "--run-id", "r", "--seed", "3", "--steps", "200", "--durability", "none"]
+        assert run(None, None, *base, "--out", str(tmp_path / "a")) == 0
+        assert (
+            run(
+                None, {"LIVESESSION_CRASH_AT": "torn_states:4"}, *base, "--out", str(tmp_path / "b")
+            )
+            != 0
+        )
+        assert run(None, None, "resume", str(tmp_path / "b" / "r")) == 0
+        a = (tmp_path / "a" / "r" / "events.jsonl").read_bytes()
+        b = (tmp_path / "b" / "r" / "events.jsonl").read_bytes()
+        assert b'"reason":"flatten"' in a
+        assert a == b
+
+    def test_outcome_unknown_resend_uses_the_confirming_lookup(self):
+        """With a broker that confirms absence only via lookup(), the one legitimate resend goes out."""
+        from livesession import MockBroker, OutcomeUnknown
+
+        from _helpers import session
+
+        class _ConfirmingVenue(MockBroker):
+            """Loses the first request of each order, and refuses a resend until lookup()."""
+
+            def __init__(self) -> None:
+                super().__init__(seed=3)
+                self.lost: set[str] = set()
+                self.blocked: set[str] = set()
+                self.lookups = 0
+
+            def submit(self, order, now_ns):
+                cid = order.client_order_id
+                if cid in self.blocked:
+                    raise OutcomeUnknown(
+                        "call lookup() before sending it again", client_order_id=cid
+                    )
+                if cid not in self.lost:
+                    self.lost.add(cid)
+                    self.blocked.add(cid)
+                    raise OutcomeUnknown("connection reset before the answer", client_order_id=cid)
+                super().submit(order, now_ns)
+
+            def lookup(self, cid, attempts=None):
+                self.lookups += 1
+                found = self.order_by_client_id(cid)
+                if found is None:
+                    self.blocked.discard(cid)
+                return found
+
+        venue = _ConfirmingVenue()
+        orch, sinks = session(broker=venue, steps=150)
+        orch.run_to_end(150)
+        submitted = sinks.events_of("ORDER_SUBMITTED")
+        assert submitted
+        assert venue.lookups > 0
+        assert all(count == 1 for count in venue.submissions.values())
+        assert len(venue.submissions) == len(submitted)
+        assert not sinks.events_of("ORDER_REJECTED")

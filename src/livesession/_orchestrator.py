@@ -860,8 +860,15 @@ class LiveSessionOrchestrator:
         return True
 
     def _venue_knows(self, cid: str) -> bool | None:
-        """Whether the venue has ``cid``; None when it did not answer."""
+        """Whether the venue has ``cid``; None when it did not answer.
+
+        A broker with its own ``lookup`` (the CCXT adapter) is asked through it: only that
+        call confirms an absence, which is what allows the one legitimate resend.
+        """
+        confirming = getattr(self._broker, "lookup", None)
         try:
+            if callable(confirming):
+                return confirming(cid, attempts=1) is not None
             return self._broker.order_by_client_id(cid) is not None
         except BrokerError:
             return None

@@ -14,6 +14,7 @@ import shutil
 import socket
 import urllib.parse
 from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Final
 
@@ -572,6 +573,19 @@ def _take_lease(
     return lease, grant
 
 
+def _venue_catch_up(broker: Broker, checkpoint: dict[str, Any]) -> None:
+    """Bring a replayed simulated venue to the checkpoint: delivered reports, mark prices."""
+    resume_at = getattr(broker, "resume_at", None)
+    if callable(resume_at):
+        resume_at(checkpoint["ts_sim"], checkpoint.get("broker_journal_offset"))
+    # The venue journal holds prices only from when requests arrived; the session's last
+    # bar price is newer (a stop right after the checkpoint must not fill at an old price).
+    mark = getattr(broker, "mark", None)
+    if callable(mark):
+        for symbol, price in sorted(checkpoint["book"]["last_price"].items()):
+            mark(symbol, Decimal(price))
+
+
 def _resume_session(
     cfg: DryrunConfig,
     run_dir: Path,
@@ -613,9 +627,7 @@ def _resume_session(
             "states": _prefix_digest(run_dir / ARTIFACTS["states"], offsets["states"]),
         }
         session.restore_state(checkpoint, digests)
-        resume_at = getattr(broker, "resume_at", None)
-        if callable(resume_at):
-            resume_at(checkpoint["ts_sim"], checkpoint.get("broker_journal_offset"))
+        _venue_catch_up(broker, checkpoint)
         for order in session.iter_open_orders():
             venue = broker.order_by_client_id(order.client_order_id)
             in_flight.append(

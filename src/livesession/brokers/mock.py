@@ -164,6 +164,14 @@ class MockBroker:
         state = self._orders.get(client_order_id)
         return None if state is None else self._view(state)
 
+    def mark(self, symbol: str, price: Decimal) -> None:
+        """Set the price market orders fill at, without triggering resting orders.
+
+        A resumed session calls it with its last known price: the journal records prices
+        only when requests arrive, so after a replay the venue's mark may be older.
+        """
+        self._last_price[symbol] = price
+
     def journal_offset(self) -> int:
         """Bytes in the venue journal so far (a checkpoint records it)."""
         return 0 if self._journal is None else self._journal.tell()

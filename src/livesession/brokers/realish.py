@@ -190,6 +190,10 @@ class RealishBroker:
 
     # -- the Broker protocol ---------------------------------------------------------------
 
+    def mark(self, symbol: str, price: Decimal) -> None:
+        """Set the venue's mark price (see ``MockBroker.mark``)."""
+        self._venue.mark(symbol, price)
+
     def on_market(self, bar: Bar) -> None:
         """Let the venue see the bar (it prices market orders and triggers resting ones)."""
         self._venue.on_market(bar)
