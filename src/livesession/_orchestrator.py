@@ -26,6 +26,7 @@ import datetime as dt
 import enum
 from collections.abc import Callable, Iterator, Sequence
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, Final, Self
 
 import attrs
@@ -1833,8 +1834,8 @@ def _clock_ns(cfg: DryrunConfig) -> int:
     return _clock.SimClock(cfg.start).monotonic_ns()
 
 
-def default_broker(cfg: DryrunConfig) -> Broker:
-    """The mock broker configured by ``cfg``."""
+def default_broker(cfg: DryrunConfig, *, journal: Path | None = None) -> Broker:
+    """The mock broker configured by ``cfg`` (with its venue journal at ``journal``)."""
     if cfg.broker != "mock":
         raise ConfigError(
             f"broker {cfg.broker!r} needs an explicit broker object; the default is 'mock'"
@@ -1850,13 +1851,12 @@ def default_broker(cfg: DryrunConfig) -> Broker:
         ),
         price_tick=cfg.price_tick,
         qty_lot=cfg.qty_lot,
+        journal=journal,
     )
 
 
 def default_feed(cfg: DryrunConfig) -> MarketFeed:
     """The feed ``cfg.feed`` names: ``random_walk`` or ``csv:<path>``."""
-    from pathlib import Path  # noqa: PLC0415 - only needed for CSV feeds
-
     if cfg.feed == "random_walk":
         return RandomWalkFeed(
             symbol=cfg.symbol,

@@ -38,7 +38,7 @@ from ._orchestrator import LiveSessionOrchestrator, _epoch_ns, default_broker, m
 from ._sinks import FileLineSink, FileMetricsSink
 from ._typing import Broker, Clock, IdempotencyStore
 from ._version import __version__
-from .brokers.mock import FillModel, MockBroker
+from .brokers.mock import MockBroker
 from .stores import FileCheckpointStore, open_idempotency_store
 
 __all__ = [
@@ -116,19 +116,7 @@ BrokerFactory = Callable[[DryrunConfig, Path], Broker]
 def open_broker(cfg: DryrunConfig, run_dir: Path) -> Broker:
     """The broker ``cfg.broker`` names, with its venue journal in ``run_dir``."""
     if cfg.broker == "mock":
-        fm = cfg.fill_model
-        return MockBroker(
-            seed=cfg.seed,
-            fill_model=FillModel(
-                latency_ns=fm.latency_ms * 1_000_000,
-                partial_fill_ratio=fm.partial_fill_ratio,
-                reject_rate=fm.reject_rate,
-                slippage_bps=fm.slippage_bps,
-            ),
-            price_tick=cfg.price_tick,
-            qty_lot=cfg.qty_lot,
-            journal=run_dir / JOURNAL_FILE,
-        )
+        return default_broker(cfg, journal=run_dir / JOURNAL_FILE)
     if cfg.broker == "realish":
         from .brokers.realish import RealishBroker  # noqa: PLC0415 - adapter loaded when chosen
 
