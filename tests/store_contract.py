@@ -297,3 +297,56 @@ class DurabilityContract:
                 assert record.outcome == (f"OUT{index}" if index % 3 == 0 else None)
         finally:
             second.close()
+
+
+class CheckpointContract:
+    """What every checkpoint store keeps: whole replacement, exact read-back, durability.
+
+    Fixtures: ``checkpoints`` (an open store with nothing saved) and ``make_checkpoints``
+    (opens a new store object on the same storage each call).
+    """
+
+    def test_is_a_checkpoint_store(self, checkpoints):
+        """The store satisfies the CheckpointStore protocol."""
+        from livesession import CheckpointStore
+
+        assert isinstance(checkpoints, CheckpointStore)
+
+    def test_nothing_saved_loads_none(self, checkpoints):
+        """A store with nothing saved answers None."""
+        assert checkpoints.load() is None
+
+    def test_round_trip_is_exact(self, checkpoints):
+        """What was saved comes back equal: nesting, unicode, big integers, nulls, booleans."""
+        state = {
+            "steps": 12,
+            "ts_sim": 1_767_225_600_000_000_000,
+            "book": {"cash": "99571.80630", "open": [{"cid": "lsabc", "acked": True}]},
+            "note": "zürich ✓",
+            "none": None,
+        }
+        checkpoints.save(state)
+        assert checkpoints.load() == state
+
+    def test_save_replaces_the_whole_checkpoint(self, checkpoints):
+        """A later save replaces the earlier one whole; no key of the old one survives."""
+        checkpoints.save({"a": 1, "b": 2})
+        checkpoints.save({"c": 3})
+        assert checkpoints.load() == {"c": 3}
+
+    def test_survives_reopen(self, make_checkpoints):
+        """A new store object on the same storage loads the last saved checkpoint."""
+        first = make_checkpoints()
+        first.save({"steps": 7})
+        assert make_checkpoints().load() == {"steps": 7}
+
+    def test_unserialisable_is_refused_and_keeps_the_previous(self, checkpoints):
+        """A value JSON cannot hold raises CheckpointError and leaves the last checkpoint."""
+        from decimal import Decimal
+
+        from livesession import CheckpointError
+
+        checkpoints.save({"steps": 1})
+        with pytest.raises(CheckpointError):
+            checkpoints.save({"cash": Decimal("1.5")})
+        assert checkpoints.load() == {"steps": 1}

@@ -31,6 +31,7 @@ from test_lease_file import T0, TTL, LeaseContract, run_racers
 
 from store_contract import (
     FP_A,
+    CheckpointContract,
     CloseContract,
     CompleteContract,
     DurabilityContract,
@@ -353,6 +354,10 @@ class TestPostgresIdempotencyStore:
 
 
 @pytest.mark.postgres
+class TestPostgresCheckpointContract(CheckpointContract):
+    """The PostgreSQL checkpoint store keeps the same contract as the file store."""
+
+
 class TestPostgresCheckpointStore:
     """Checkpoints are replaced whole, durably, and read back as saved."""
 

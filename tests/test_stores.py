@@ -33,6 +33,7 @@ from livesession.stores import (
 from store_contract import (
     FP_A,
     FP_B,
+    CheckpointContract,
     CloseContract,
     CompleteContract,
     DurabilityContract,
@@ -508,6 +509,18 @@ class TestFactory:
         """A file backend in a missing run directory raises RunDirectoryError."""
         with pytest.raises(RunDirectoryError, match="does not exist"):
             open_idempotency_store("sqlite", tmp_path / "nope", clock=clock)
+
+
+class TestFileCheckpointContract(CheckpointContract):
+    """The file checkpoint store keeps the checkpoint contract."""
+
+    @pytest.fixture(name="make_checkpoints")
+    def _make_checkpoints(self, tmp_path):
+        return lambda: FileCheckpointStore(tmp_path / "checkpoint.json")
+
+    @pytest.fixture(name="checkpoints")
+    def _checkpoints(self, make_checkpoints):
+        return make_checkpoints()
 
 
 class TestFileCheckpointStore:
