@@ -20,10 +20,9 @@ def format_utc(moment: dt.datetime) -> str:
     if moment.tzinfo is None:
         msg = "clock returned a naive datetime: clocks must return timezone-aware UTC times"
         raise ValueError(msg)
-    utc = moment.astimezone(dt.UTC)
-    if utc.microsecond:
-        return utc.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    return utc.strftime("%Y-%m-%dT%H:%M:%SZ")
+    utc = moment if moment.tzinfo is dt.UTC else moment.astimezone(dt.UTC)
+    # isoformat gives the same text as the strftime patterns, several times faster.
+    return utc.replace(tzinfo=None).isoformat() + "Z"
 
 
 def parse_utc(text: str) -> dt.datetime:

@@ -27,6 +27,8 @@ class LifecycleMachine:
     """
 
     def __init__(self) -> None:
+        self._state_name = INITIAL_STATE.value
+        self._state = INITIAL_STATE
         self._model = _Model()
         self._machine = Machine(
             model=self._model,
@@ -45,7 +47,11 @@ class LifecycleMachine:
     @property
     def state(self) -> SessionState:
         """The current state."""
-        return SessionState(self._model.state)
+        # Cached: read several times per step, it changes only in fire() and restore().
+        if self._state_name != self._model.state:
+            self._state_name = self._model.state
+            self._state = SessionState(self._state_name)
+        return self._state
 
     @property
     def is_terminal(self) -> bool:
