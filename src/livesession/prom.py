@@ -33,7 +33,6 @@ abbreviated and non-base units in metric names.
 from __future__ import annotations
 
 import math
-import os
 from collections import Counter
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -42,6 +41,7 @@ from typing import TYPE_CHECKING, Any, Final
 import orjson
 
 from ._exceptions import MissingExtra
+from ._fsutil import atomic_write_bytes
 from .verify import read_records
 
 if TYPE_CHECKING:
@@ -104,17 +104,7 @@ def write_textfile(run_dir: Path | str, path: Path | str) -> None:
     The text goes to a temporary file next to ``path``, is synced, then renamed over it,
     so a scraper never sees a half-written file.
     """
-    target = Path(path)
-    text = render_textfile(run_dir)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    try:
-        with tmp.open("w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        tmp.replace(target)
-    finally:
-        tmp.unlink(missing_ok=True)
+    atomic_write_bytes(Path(path), render_textfile(run_dir).encode("utf-8"))
 
 
 def make_registry(run_dir: Path | str) -> CollectorRegistry:

@@ -14,7 +14,6 @@ The same run directory always gives the same bytes.
 from __future__ import annotations
 
 import html
-import os
 from collections import Counter
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -24,6 +23,7 @@ import attrs
 import orjson
 
 from ._exceptions import MissingExtra
+from ._fsutil import atomic_write_bytes
 from .verify import read_records, verify_run
 
 if TYPE_CHECKING:
@@ -110,17 +110,7 @@ def render_report(run_dir: Path | str) -> str:
 
 def write_report(run_dir: Path | str, path: Path | str) -> None:
     """Write ``render_report(run_dir)`` to ``path`` atomically (temporary file, rename)."""
-    target = Path(path)
-    text = render_report(run_dir)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    try:
-        with tmp.open("w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        tmp.replace(target)
-    finally:
-        tmp.unlink(missing_ok=True)
+    atomic_write_bytes(Path(path), render_report(run_dir).encode("utf-8"))
 
 
 # --- reading the run -----------------------------------------------------------------
