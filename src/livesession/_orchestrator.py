@@ -1678,18 +1678,20 @@ class LiveSessionOrchestrator:
         elif cfg.durability == "step":
             self._recorder.flush(sync=True)
 
-    def _checkpoint(self) -> None:
+    def _checkpoint(self, *, metrics: bool = True) -> None:
         if self._checkpoints is None:
             return
         rec = self._recorder
         rec.flush(sync=self._cfg.durability != "none")
-        rec.write_metrics()
+        if metrics:
+            rec.write_metrics()
         crashpoint("checkpoint")
         self._checkpoints.save(self.get_state())
 
     def _checkpoint_quiet(self) -> None:
+        """The sealing checkpoint (``_seal`` has just written metrics.json itself)."""
         try:
-            self._checkpoint()
+            self._checkpoint(metrics=False)
         except (SinkFailure, OSError, LiveSessionError):
             return
 
@@ -1840,15 +1842,9 @@ def default_broker(cfg: DryrunConfig, *, journal: Path | None = None) -> Broker:
         raise ConfigError(
             f"broker {cfg.broker!r} needs an explicit broker object; the default is 'mock'"
         )
-    fm = cfg.fill_model
     return MockBroker(
         seed=cfg.seed,
-        fill_model=FillModel(
-            latency_ns=fm.latency_ms * 1_000_000,
-            partial_fill_ratio=fm.partial_fill_ratio,
-            reject_rate=fm.reject_rate,
-            slippage_bps=fm.slippage_bps,
-        ),
+        fill_model=FillModel.from_config(cfg.fill_model),
         price_tick=cfg.price_tick,
         qty_lot=cfg.qty_lot,
         journal=journal,

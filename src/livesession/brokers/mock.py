@@ -24,6 +24,7 @@ from typing import IO, Any, Final
 import attrs
 import orjson
 
+from .._config import FillModelConfig
 from .._decimal import ZERO, quantize
 from .._exceptions import Rejected
 from .._model import (
@@ -59,6 +60,16 @@ class FillModel:
     partial_fill_ratio: Decimal = Decimal(0)
     reject_rate: Decimal = Decimal(0)
     slippage_bps: Decimal = Decimal(0)
+
+    @classmethod
+    def from_config(cls, config: FillModelConfig) -> FillModel:
+        """The fill model a session config's ``fill_model`` table describes."""
+        return cls(
+            latency_ns=config.latency_ms * 1_000_000,
+            partial_fill_ratio=config.partial_fill_ratio,
+            reject_rate=config.reject_rate,
+            slippage_bps=config.slippage_bps,
+        )
 
 
 @attrs.define

@@ -153,7 +153,6 @@ class RealishBroker:
     @classmethod
     def from_config(cls, cfg: DryrunConfig, *, journal: Path | None) -> Self:
         """The broker ``cfg`` describes: its ``fill_model`` for the venue, ``realish`` faults."""
-        fm = cfg.fill_model
         rc = cfg.realish
         return cls(
             seed=cfg.seed,
@@ -165,12 +164,7 @@ class RealishBroker:
                 late_fill_ns=rc.late_fill_ms * _NS_PER_MS,
                 latency_ns=rc.latency_ms * _NS_PER_MS,
             ),
-            fill_model=FillModel(
-                latency_ns=fm.latency_ms * _NS_PER_MS,
-                partial_fill_ratio=fm.partial_fill_ratio,
-                reject_rate=fm.reject_rate,
-                slippage_bps=fm.slippage_bps,
-            ),
+            fill_model=FillModel.from_config(cfg.fill_model),
             price_tick=cfg.price_tick,
             qty_lot=cfg.qty_lot,
             journal=journal,
