@@ -112,6 +112,7 @@ class Book:
         self.open: dict[str, OpenOrder] = {}
         self.closed: dict[str, OpenOrder] = {}
         self.day_peak_equity = initial_cash
+        self._flat_equity: tuple[Decimal | None, Decimal] = (None, ZERO)
 
     # -- reading ----------------------------------------------------------------------
 
@@ -126,10 +127,19 @@ class Book:
     def equity(self) -> Decimal:
         """Cash plus positions marked at the last price, quantised to the tick."""
         value = self.cash
+        flat = True
         for symbol, qty in self.positions.items():
             if qty:
+                flat = False
                 value += qty * self.last_price.get(symbol, self.avg_price.get(symbol, ZERO))
-        return quantize(value, self._tick)
+        if not flat:
+            return quantize(value, self._tick)
+        # Flat: equity is the cash, which changes only with fills; quantise it once per value.
+        cached_cash, cached = self._flat_equity
+        if value is not cached_cash:
+            cached = quantize(value, self._tick)
+            self._flat_equity = (value, cached)
+        return cached
 
     def exposure(self, symbol: str, price: Decimal) -> Decimal:
         """Absolute notional of the position in ``symbol`` at ``price``."""

@@ -6,7 +6,7 @@ import csv
 from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from ._decimal import quantize, to_decimal
 from ._exceptions import ConfigError
@@ -16,10 +16,64 @@ from ._random import DeterministicStream
 __all__ = ["CsvReplayFeed", "RandomWalkFeed"]
 
 _BPS = Decimal(10_000)
+_BPS_INT: Final = 10_000
+# Past this many units a Decimal product could exceed 28 digits; the formulae take over.
+_MAX_UNITS: Final = 10**18
+# Grids finer than 10^-6 use the formulae (kept as simple as the grids in use).
+_MAX_PLACES: Final = 6
+
+
+def _round_to(numerator: int, step: int) -> int:
+    """``numerator / 10_000`` rounded half-even to a multiple of ``step`` (integer units)."""
+    quotient, rest = divmod(numerator, _BPS_INT * step)
+    twice = 2 * rest
+    if twice > _BPS_INT * step or (twice == _BPS_INT * step and quotient & 1):
+        quotient += 1
+    return quotient * step
+
+
+class _Grid:
+    """A price or lot grid ``step x 10^exponent`` counted in integer units of ``10^exponent``."""
+
+    __slots__ = ("exponent", "step")
+
+    def __init__(self, step: int, exponent: int) -> None:
+        self.step = step
+        self.exponent = exponent
+
+    @classmethod
+    def of(cls, value: Decimal) -> _Grid | None:
+        """The grid of ``value``, or None when integer units would not be exact."""
+        sign, digits, exponent = value.as_tuple()
+        if sign or not isinstance(exponent, int) or not -_MAX_PLACES <= exponent <= 0:
+            return None
+        step = int("".join(map(str, digits)))
+        rest = step
+        for factor in (2, 5):
+            while rest and rest % factor == 0:
+                rest //= factor
+        if step <= 0 or rest != 1:
+            return None  # division by this step would not terminate
+        return cls(step, exponent)
+
+    def units(self, value: Decimal) -> int:
+        """``value`` in integer units (exact for values on the grid's exponent)."""
+        return int(value.scaleb(-self.exponent))
+
+    def value(self, units: int) -> Decimal:
+        """``units`` as the Decimal the formulae give: coefficient ``units``, this exponent."""
+        return Decimal(units).scaleb(self.exponent)
 
 
 class RandomWalkFeed:
-    """Bars from a seeded random walk in basis points, quantised to the price tick."""
+    """Bars from a seeded random walk in basis points, quantised to the price tick.
+
+    Each bar takes four draws (move, upper wick, lower wick, volume). For the usual grids
+    (a tick and a lot of the form ``k x 10^-d`` with ``k`` made of 2s and 5s and
+    ``0 <= d <= 6``) the walk runs in integer units of the grid, with half-even rounding
+    done by ``divmod``: exactly the values the ``Decimal`` formulae give (a property test
+    holds the two side by side), at a fraction of the cost. Other grids use the formulae.
+    """
 
     def __init__(
         self,
@@ -35,19 +89,54 @@ class RandomWalkFeed:
         self._tick = tick
         self._lot = lot
         self._vol = volatility_bps
+        self._wick = max(volatility_bps // 2, 0)
         self._stream = DeterministicStream(seed, f"feed:{symbol}")
         self._close = quantize(initial_price, tick)
+        self._price_grid = _Grid.of(tick)
+        self._lot_grid = _Grid.of(lot)
+        self._units = 0 if self._price_grid is None else self._price_grid.units(self._close)
 
     def next_bar(self, ts_ns: int) -> Bar:
         """The next bar; the walk never ends and never reaches zero."""
+        price, lot = self._price_grid, self._lot_grid
+        if price is None or lot is None or self._units >= _MAX_UNITS:
+            return self._next_bar_decimal(ts_ns)
+        move, wick_up, wick_down, volume = self._stream.draws(4)
+        vol, wick, step = self._vol, self._wick, price.step
+        move = move % (2 * vol + 1) - vol
+        wick_up %= wick + 1
+        wick_down %= wick + 1
+        open_ = self._units
+        close = _round_to(open_ * (_BPS_INT + move), step)
+        if close <= 0:
+            close = step
+        high = _round_to(max(open_, close) * (_BPS_INT + wick_up), step)
+        low = max(_round_to(min(open_, close) * (_BPS_INT - wick_down), step), step)
+        self._units = close
+        exp = price.exponent
+        return Bar(
+            symbol=self.symbol,
+            ts_ns=ts_ns,
+            open=Decimal(open_).scaleb(exp),
+            high=Decimal(high).scaleb(exp),
+            low=Decimal(low).scaleb(exp),
+            close=Decimal(close).scaleb(exp),
+            volume=Decimal(lot.step * (1 + volume % 1000)).scaleb(lot.exponent),
+        )
+
+    def _next_bar_decimal(self, ts_ns: int) -> Bar:
+        """``next_bar`` by the Decimal formulae (any grid; the reference for the fast path)."""
         draw = self._stream.randint
+        if self._price_grid is not None:  # leaving the integer walk (or never on it)
+            self._close = self.last_close
+            self._price_grid = None
         open_ = self._close
         move = draw(-self._vol, self._vol)
         close = quantize(open_ * (_BPS + move) / _BPS, self._tick)
         if close <= 0:
             close = self._tick
-        wick_up = draw(0, max(self._vol // 2, 0))
-        wick_down = draw(0, max(self._vol // 2, 0))
+        wick_up = draw(0, self._wick)
+        wick_down = draw(0, self._wick)
         high = quantize(max(open_, close) * (_BPS + wick_up) / _BPS, self._tick)
         low = max(quantize(min(open_, close) * (_BPS - wick_down) / _BPS, self._tick), self._tick)
         volume = self._lot * draw(1, 1000)
@@ -62,14 +151,23 @@ class RandomWalkFeed:
             volume=volume,
         )
 
+    @property
+    def last_close(self) -> Decimal:
+        """The close of the last bar (the initial price before the first)."""
+        if self._price_grid is None:
+            return self._close
+        return self._price_grid.value(self._units)
+
     def get_state(self) -> dict[str, Any]:
         """The draw counter and the last close."""
-        return {"counter": self._stream.counter, "close": str(self._close)}
+        return {"counter": self._stream.counter, "close": str(self.last_close)}
 
     def set_state(self, state: Mapping[str, Any]) -> None:
         """Restore ``get_state``'s snapshot."""
         self._stream.counter = int(state["counter"])
         self._close = Decimal(state["close"])
+        if self._price_grid is not None:
+            self._units = self._price_grid.units(self._close)
 
     def __repr__(self) -> str:
         return f"RandomWalkFeed(symbol={self.symbol!r}, volatility_bps={self._vol})"

@@ -21,7 +21,6 @@ to ERROR_REQUIRES_OPERATOR).
 from __future__ import annotations
 
 import collections
-import contextlib
 import datetime as dt
 import enum
 from collections.abc import Callable, Iterator, Sequence
@@ -362,7 +361,7 @@ class LiveSessionOrchestrator:
             return self.result()
         if self._machine.may_fire(Trigger.ACTIVATE):
             self.activate()
-        while self.state is S.DRYRUN_ACTIVE and self._steps < steps:
+        while self._machine.state is S.DRYRUN_ACTIVE and self._steps < steps:
             self.step()
             if progress is not None:
                 progress(self._steps)
@@ -460,8 +459,9 @@ class LiveSessionOrchestrator:
 
         The first step after ``restore_state`` reconciles the venue first.
         """
-        self._require_configured()
-        if self.state is not S.DRYRUN_ACTIVE:
+        if not self._configured:
+            self._require_configured()
+        if self._machine.state is not S.DRYRUN_ACTIVE:
             raise InvalidTransition("step", self.state.value)
         if self._lease is not None and not self._renew_lease():
             return
@@ -604,13 +604,13 @@ class LiveSessionOrchestrator:
             self._request_stop_inner("feed exhausted")
             return
         self._on_bar(bar)
-        if self.state is not S.DRYRUN_ACTIVE:
+        if self._machine.state is not S.DRYRUN_ACTIVE:
             return
         self._steps += 1
         for hook in self.step_hooks:
             hook(self)
         self._end_of_step()
-        if self._steps >= self._cfg.max_steps and self.state is S.DRYRUN_ACTIVE:
+        if self._steps >= self._cfg.max_steps and self._machine.state is S.DRYRUN_ACTIVE:
             self._request_stop_inner("max_steps reached")
 
     def _on_bar(self, bar: Bar) -> None:
@@ -937,12 +937,13 @@ class LiveSessionOrchestrator:
         book = self._book
         inbox = self._inbox
         if self._unmatched:
-            # Reports that arrived before their order was (re)adopted, e.g. after a resume.
-            known = [cid for cid in self._unmatched if book.tracked(cid) is not None]
-            for cid in known:
-                inbox.extend(self._unmatched.pop(cid))
-        with contextlib.suppress(BrokerError):  # nothing arrived; the venue keeps what it owes
-            inbox.extend(self._broker.poll(self._ts_sim))
+            self._release_unmatched()
+        try:
+            reports = self._broker.poll(self._ts_sim)
+        except BrokerError:
+            reports = ()  # nothing arrived; the venue keeps what it owes
+        if reports:
+            inbox.extend(reports)
         while inbox:
             report = inbox.popleft()
             cid = report.client_order_id
@@ -955,6 +956,12 @@ class LiveSessionOrchestrator:
                 self._hold_unmatched(report)
         if self._kill_started_ns is not None:
             self._check_kill_flat()
+
+    def _release_unmatched(self) -> None:
+        """Reports that arrived before their order was (re)adopted (e.g. after a resume)."""
+        known = [cid for cid in self._unmatched if self._book.tracked(cid) is not None]
+        for cid in known:
+            self._inbox.extend(self._unmatched.pop(cid))
 
     def _on_report(self, report: BrokerReport) -> None:
         live = self._book.open.get(report.client_order_id)
@@ -1270,7 +1277,7 @@ class LiveSessionOrchestrator:
         """
         book = self._book
         broker = self._broker
-        local = book.local_orders()
+        local = book.local_orders() if book.open or book.closed else ()
         try:
             venue_open = tuple(broker.open_orders())
             if not local and not venue_open and not self._recon_pending:

@@ -35,6 +35,18 @@ class DeterministicStream:
         self.counter += 1
         return int.from_bytes(digest.digest()[:8], "big")
 
+    def draws(self, n: int) -> list[int]:
+        """The next ``n`` 64-bit unsigned integers (``n`` calls of ``next_u64``, in one)."""
+        base = self._base
+        first = self.counter
+        self.counter = first + n
+        out = []
+        for k in range(first, first + n):
+            digest = base.copy()
+            digest.update(k.to_bytes(8, "big"))
+            out.append(int.from_bytes(digest.digest()[:8], "big"))
+        return out
+
     def randint(self, low: int, high: int) -> int:
         """An integer in ``[low, high]`` (inclusive)."""
         span = high - low + 1

@@ -171,12 +171,15 @@ class Recorder:
         self.metrics.on_event(event_type, payload)
         if self._write("events", line):
             self.digests["events"].update(line)
-        code = _audit_for(event_type, payload)
-        if code is not None:
-            self.audit(code, payload)
         if event_type not in _QUIET_EVENTS:
+            code = _audit_for(event_type, payload)
+            if code is not None:
+                self.audit(code, payload)
             get_logger().info(event_type.lower(), run_id=self.run_id, seq=seq, **payload)
-        self._drain_retry_events()
+        elif event_type == "PREFLIGHT_CHECK" and not payload["passed"]:
+            self.audit(f"C2_REJECT_{payload['reason']}", payload)
+        if self._retry_events:
+            self._drain_retry_events()
 
     def snapshot(self, record: dict[str, Any]) -> None:
         """Write one state snapshot (``record`` without schema, seq and times)."""
@@ -239,10 +242,14 @@ class Recorder:
         if name in self.dead:
             return False
         sink = self._sinks[name]
-        crashpoint(f"write_{name}")
-        if f"torn_{name}" == _CRASH_LABEL:
-            _torn_write(sink, line)
-        self._with_retries(name, lambda: sink.write_line(line))
+        if _CRASH_LABEL:  # only ever set in the crash harness's child processes
+            crashpoint(f"write_{name}")
+            if f"torn_{name}" == _CRASH_LABEL:
+                _torn_write(sink, line)
+        try:
+            sink.write_line(line)
+        except Exception as first:  # noqa: BLE001 - any sink error goes through the policy
+            self._retry(name, lambda: sink.write_line(line), first)
         if self._sync_each_line:
             self._with_retries(name, sink.sync)
         self.offsets[name] += len(line)
@@ -252,9 +259,11 @@ class Recorder:
         try:
             action()
         except Exception as first:  # noqa: BLE001 - any sink error goes through the policy
-            error = first
-        else:
-            return
+            self._retry(name, action, first)
+
+    def _retry(self, name: str, action: Callable[[], None], first: Exception) -> None:
+        """``action`` failed once with ``first``: retry it, or mark the sink dead and stop."""
+        error = first
         for attempt in range(1, self._max_retries + 1):
             try:
                 action()

@@ -1,0 +1,87 @@
+"""The random-walk feed: the integer walk gives exactly the Decimal formulae's bars."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from livesession._feeds import RandomWalkFeed, _Grid
+
+GRIDS = ["1", "0.5", "0.25", "0.1", "0.05", "0.01", "1.00", "0.001", "0.000001", "0.3", "2"]
+
+
+def _pair(**kwargs: object) -> tuple[RandomWalkFeed, RandomWalkFeed]:
+    return RandomWalkFeed(**kwargs), RandomWalkFeed(**kwargs)  # type: ignore[arg-type]
+
+
+def _same(fast: RandomWalkFeed, reference: RandomWalkFeed, bars: int) -> None:
+    for i in range(bars):
+        got = fast.next_bar(i)
+        want = reference._next_bar_decimal(i)
+        # Equal values *and* equal text: the text is what lands in events.jsonl.
+        assert got == want
+        assert [str(v) for v in (got.open, got.high, got.low, got.close, got.volume)] == [
+            str(v) for v in (want.open, want.high, want.low, want.close, want.volume)
+        ]
+    assert fast.get_state() == reference.get_state()
+
+
+@given(
+    seed=st.integers(0, 2**32),
+    tick=st.sampled_from(GRIDS),
+    lot=st.sampled_from(GRIDS),
+    price=st.decimals(min_value=Decimal("0.000001"), max_value=Decimal(10**9), places=6),
+    vol=st.integers(0, 12_000),
+)
+def test_integer_walk_equals_decimal_formulae(
+    seed: int, tick: str, lot: str, price: Decimal, vol: int
+) -> None:
+    fast, reference = _pair(
+        symbol="BTC/USDT",
+        seed=seed,
+        initial_price=price,
+        tick=Decimal(tick),
+        lot=Decimal(lot),
+        volatility_bps=vol,
+    )
+    _same(fast, reference, 40)
+
+
+def test_demo_grid_uses_the_integer_walk_and_odd_grids_do_not() -> None:
+    assert _Grid.of(Decimal("0.01")) is not None
+    assert _Grid.of(Decimal("0.001")) is not None
+    assert _Grid.of(Decimal("0.3")) is None  # 1/3 does not terminate
+    assert _Grid.of(Decimal("1E-8")) is None  # str() would switch to exponent notation
+    assert _Grid.of(Decimal("1E+1")) is None
+
+
+def test_walk_near_the_digit_limit_hands_over_to_the_formulae() -> None:
+    fast, reference = _pair(
+        symbol="X",
+        seed=7,
+        initial_price=Decimal(10**16),
+        tick=Decimal("0.01"),
+        lot=Decimal("0.001"),
+        volatility_bps=9_000,
+    )
+    _same(fast, reference, 60)
+
+
+def test_state_round_trip_resumes_the_same_walk() -> None:
+    kwargs: dict[str, object] = {
+        "symbol": "BTC/USDT",
+        "seed": 3,
+        "initial_price": Decimal("42000.00"),
+        "tick": Decimal("0.01"),
+        "lot": Decimal("0.001"),
+    }
+    whole = RandomWalkFeed(**kwargs)  # type: ignore[arg-type]
+    first = [whole.next_bar(i) for i in range(30)]
+    part = RandomWalkFeed(**kwargs)  # type: ignore[arg-type]
+    for i in range(12):
+        part.next_bar(i)
+    resumed = RandomWalkFeed(**kwargs)  # type: ignore[arg-type]
+    resumed.set_state(part.get_state())
+    assert [resumed.next_bar(i) for i in range(12, 30)] == first[12:]
