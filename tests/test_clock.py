@@ -5,9 +5,15 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from livesession import FixedClock, SimClock
-from livesession._clock import format_utc, parse_utc
+from livesession._clock import UtcText, epoch_us, format_utc, parse_utc
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+# From 1900 to 2200, in microseconds since the epoch.
+_MICROS = st.integers(min_value=-2_208_988_800_000_000, max_value=7_258_118_400_000_000)
 
 
 class TestFormatUtc:
@@ -32,6 +38,41 @@ class TestFormatUtc:
         """A clock must return timezone-aware times."""
         with pytest.raises(ValueError, match="naive"):
             format_utc(dt.datetime(2026, 1, 1))  # noqa: DTZ001 - the point of the test
+
+
+class TestUtcText:
+    @given(_MICROS)
+    def test_same_text_as_format_utc(self, micros):
+        """The per-step formatter gives format_utc's text for any moment."""
+        moment = _EPOCH + dt.timedelta(microseconds=micros)
+        assert UtcText()(micros) == format_utc(moment)
+        assert epoch_us(moment) == micros
+
+    @given(st.lists(_MICROS, min_size=2, max_size=30))
+    def test_one_formatter_across_days_in_any_order(self, moments):
+        """The cached date part follows the day, whichever way time moves."""
+        text = UtcText()
+        for micros in moments:
+            assert text(micros) == format_utc(_EPOCH + dt.timedelta(microseconds=micros))
+
+    def test_day_boundaries(self):
+        """The last microsecond of a day and the first of the next."""
+        text = UtcText()
+        midnight = epoch_us(dt.datetime(2026, 1, 2, tzinfo=dt.UTC))
+        assert text(midnight - 1) == "2026-01-01T23:59:59.999999Z"
+        assert text(midnight) == "2026-01-02T00:00:00Z"
+        assert text(midnight + 1_000_000) == "2026-01-02T00:00:01Z"
+
+    def test_epoch_us_refuses_naive_times(self):
+        """A clock returning a naive datetime gets the same clear error as format_utc."""
+        with pytest.raises(ValueError, match="naive"):
+            epoch_us(dt.datetime(2026, 1, 1))  # noqa: DTZ001 - the point of the test
+
+    def test_other_zones_count_from_the_same_epoch(self):
+        """An aware time in another zone is the same instant."""
+        zone = dt.timezone(dt.timedelta(hours=2))
+        here = dt.datetime(2026, 3, 4, 7, 6, 7, tzinfo=zone)
+        assert epoch_us(here) == epoch_us(here.astimezone(dt.UTC))
 
 
 class TestClocks:

@@ -8,6 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from livesession._feeds import RandomWalkFeed, _Grid
+from livesession._random import DeterministicStream
 
 GRIDS = ["1", "0.5", "0.25", "0.1", "0.05", "0.01", "1.00", "0.001", "0.000001", "0.3", "2"]
 
@@ -85,3 +86,11 @@ def test_state_round_trip_resumes_the_same_walk() -> None:
     resumed = RandomWalkFeed(**kwargs)  # type: ignore[arg-type]
     resumed.set_state(part.get_state())
     assert [resumed.next_bar(i) for i in range(12, 30)] == first[12:]
+
+
+@given(seed=st.integers(0, 2**32), n=st.integers(0, 9), start=st.integers(0, 10**6))
+def test_draws_are_the_next_u64_sequence(seed: int, n: int, start: int) -> None:
+    one = DeterministicStream(seed, "feed:X", counter=start)
+    many = DeterministicStream(seed, "feed:X", counter=start)
+    assert many.draws(n) == [one.next_u64() for _ in range(n)]
+    assert many.counter == one.counter == start + n

@@ -10,9 +10,19 @@ from __future__ import annotations
 import datetime as dt
 import time
 
-__all__ = ["FixedClock", "SimClock", "SystemClock", "format_utc", "parse_utc"]
+__all__ = [
+    "FixedClock",
+    "SimClock",
+    "SystemClock",
+    "UtcText",
+    "epoch_us",
+    "format_utc",
+    "parse_utc",
+]
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_MICROSECOND = dt.timedelta(microseconds=1)
+_US_PER_DAY = 86_400_000_000
 
 
 def format_utc(moment: dt.datetime) -> str:
@@ -23,6 +33,40 @@ def format_utc(moment: dt.datetime) -> str:
     utc = moment if moment.tzinfo is dt.UTC else moment.astimezone(dt.UTC)
     # isoformat gives the same text as the strftime patterns, several times faster.
     return utc.replace(tzinfo=None).isoformat() + "Z"
+
+
+def epoch_us(moment: dt.datetime) -> int:
+    """Microseconds since the Unix epoch of an aware ``moment`` (datetimes hold no finer)."""
+    if moment.tzinfo is None:
+        msg = "clock returned a naive datetime: clocks must return timezone-aware UTC times"
+        raise ValueError(msg)
+    return (moment - _EPOCH) // _MICROSECOND
+
+
+class UtcText:
+    """``format_utc`` of the moment ``epoch_us`` microseconds after the epoch: the same text.
+
+    A session stamps every step, and steps mostly share a day, so the date part is
+    formatted once per day and the time of day with integer arithmetic.
+    """
+
+    __slots__ = ("_day", "_prefix")
+
+    def __init__(self) -> None:
+        self._day: int | None = None
+        self._prefix = ""
+
+    def __call__(self, epoch_us: int) -> str:
+        day, of_day = divmod(epoch_us, _US_PER_DAY)
+        if day != self._day:
+            self._prefix = (_EPOCH + dt.timedelta(days=day)).date().isoformat() + "T"
+            self._day = day
+        seconds, micros = divmod(of_day, 1_000_000)
+        minutes, second = divmod(seconds, 60)
+        hour, minute = divmod(minutes, 60)
+        if micros:
+            return "%s%02d:%02d:%02d.%06dZ" % (self._prefix, hour, minute, second, micros)  # noqa: UP031
+        return "%s%02d:%02d:%02dZ" % (self._prefix, hour, minute, second)  # noqa: UP031
 
 
 def parse_utc(text: str) -> dt.datetime:

@@ -155,6 +155,7 @@ class LiveSessionOrchestrator:
         lease_holder: str | None = None,
     ) -> None:
         self._configured = False
+        self._utc_text = _clock.UtcText()
         self._lease = lease
         self._lease_clock: Clock = lease_clock if lease_clock is not None else _clock.SystemClock()
         self._lease_holder = lease_holder
@@ -205,6 +206,8 @@ class LiveSessionOrchestrator:
         self._cfg = cfg
         self._clock = clock if clock is not None else make_clock(cfg)
         self._owns_sim_clock = isinstance(self._clock, _clock.SimClock)
+        # A plain SimClock's time is its nanosecond counter: no datetime needed per step.
+        self._plain_sim = self._clock if type(self._clock) is _clock.SimClock else None
         self._broker = broker if broker is not None else default_broker(cfg)
         self._feed = feed if feed is not None else default_feed(cfg)
         self._strategy = strategy if strategy is not None else default_strategy(cfg)
@@ -237,7 +240,7 @@ class LiveSessionOrchestrator:
         self._start_ns = _clock_ns(cfg)
         self._ts_sim = self._start_ns
         self._grid_ns = self._start_ns
-        self._last_utc: Any = None
+        self._last_us: int | None = None  # the clock's last reading, epoch microseconds
         self._steps = 0
         self._intent_seq = 0
         self._executions = 0
@@ -647,23 +650,31 @@ class LiveSessionOrchestrator:
             clock = self._clock
             assert isinstance(clock, _clock.SimClock)  # noqa: S101 - narrowed for mypy
             clock.set_elapsed(ts_ns - self._start_ns)
-        now = self._clock.now()
-        if self._last_utc is not None and now < self._last_utc:
-            self._set_time(max(ts_ns, self._ts_sim), now_override=self._last_utc)
+        now = self._now_us()
+        last = self._last_us
+        if last is not None and now < last:
+            self._set_time(max(ts_ns, self._ts_sim), now_us=last)
             self._fault(
                 "CLOCK_REGRESSION",
-                {"previous": _clock.format_utc(self._last_utc), "now": _clock.format_utc(now)},
+                {"previous": self._utc_text(last), "now": self._utc_text(now)},
             )
             return False
-        self._set_time(ts_ns, now_override=now)
+        self._set_time(ts_ns, now_us=now)
         return True
 
-    def _set_time(self, ts_ns: int, *, now_override: Any = None) -> None:
-        now = now_override if now_override is not None else self._clock.now()
-        if now != self._last_utc or self._ts_sim != ts_ns or not self._recorder.ts_utc:
-            self._last_utc = now
+    def _now_us(self) -> int:
+        """The clock's reading in epoch microseconds."""
+        sim = self._plain_sim
+        if sim is not None:
+            return sim.monotonic_ns() // 1000
+        return _clock.epoch_us(self._clock.now())
+
+    def _set_time(self, ts_ns: int, *, now_us: int | None = None) -> None:
+        now = now_us if now_us is not None else self._now_us()
+        if now != self._last_us or self._ts_sim != ts_ns or not self._recorder.ts_utc:
+            self._last_us = now
             self._ts_sim = ts_ns
-            self._recorder.set_time(ts_ns, _clock.format_utc(now))
+            self._recorder.set_time(ts_ns, self._utc_text(now))
 
     def _wait(self, ns: int) -> None:
         """Wait ``ns`` of simulated time (retries and lookups never sleep on the wall)."""
@@ -1719,7 +1730,7 @@ class LiveSessionOrchestrator:
             "steps": self._steps,
             "ts_sim": self._ts_sim,
             "grid_ns": self._grid_ns,
-            "last_utc": None if self._last_utc is None else _clock.format_utc(self._last_utc),
+            "last_utc": None if self._last_us is None else self._utc_text(self._last_us),
             "intent_seq": self._intent_seq,
             "executions": self._executions,
             "rate": [self._rate_second, self._rate_count],
@@ -1785,7 +1796,8 @@ class LiveSessionOrchestrator:
             clock = self._clock
             assert isinstance(clock, _clock.SimClock)  # noqa: S101 - narrowed for mypy
             clock.set_elapsed(self._ts_sim - self._start_ns)
-        self._last_utc = None if state["last_utc"] is None else _clock.parse_utc(state["last_utc"])
+        last = state["last_utc"]
+        self._last_us = None if last is None else _clock.epoch_us(_clock.parse_utc(last))
 
     # -- helpers -------------------------------------------------------------------------------
 
