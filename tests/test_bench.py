@@ -1,0 +1,58 @@
+"""The benchmark scripts run and print their figures (speed itself is never asserted here).
+
+Tiny sizes: these only keep `nox -s bench` from rotting. The dry-run script also checks that
+its inline floor writes exactly the session's BAR lines, so a change to the feed or the event
+format that the floor does not follow fails here.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parent.parent / "bench"
+
+
+def _run(script: str, *args: str) -> str:
+    proc = subprocess.run(
+        [sys.executable, str(BENCH / script), *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+def test_dryrun_bench_prints_session_raw_and_floor() -> None:
+    out = _run("bench_dryrun.py", "--steps", "400", "--repeat", "1")
+    assert "ratio" in out
+    assert "byte-identical to the session's" in out
+    assert "floor ratio" in out
+
+
+def test_dryrun_bench_refuses_zero_repeats() -> None:
+    proc = subprocess.run(
+        [sys.executable, str(BENCH / "bench_dryrun.py"), "--repeat", "0"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 2
+    assert "--repeat must be at least 1" in proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("script", "args"),
+    [
+        ("bench_durability.py", ("--steps", "50")),
+        ("bench_sqlite_store.py", ("--n", "20", "--rounds", "1")),
+        ("bench_scale.py", ("--small", "200", "--large", "400")),
+    ],
+)
+def test_other_benches_print_a_ratio(script: str, args: tuple[str, ...]) -> None:
+    assert "ratio" in _run(script, *args)
