@@ -31,6 +31,7 @@ SNAPSHOT_SCHEMA: Final = "C2_STATE_V1"
 _OPTS: Final = orjson.OPT_SORT_KEYS | orjson.OPT_APPEND_NEWLINE
 _SORT: Final = orjson.OPT_SORT_KEYS
 _QUIET_EVENTS: Final = frozenset({"BAR", "POSITION_CHANGED", "PREFLIGHT_CHECK"})
+_NEVER_AUDITED: Final = frozenset({"BAR", "POSITION_CHANGED"})  # skip the mapping per step
 
 
 def _torn_write(sink: LineSink, line: bytes) -> None:
@@ -171,13 +172,12 @@ class Recorder:
         self.metrics.on_event(event_type, payload)
         if self._write("events", line):
             self.digests["events"].update(line)
-        if event_type not in _QUIET_EVENTS:
+        if event_type not in _NEVER_AUDITED:
             code = _audit_for(event_type, payload)
             if code is not None:
                 self.audit(code, payload)
+        if event_type not in _QUIET_EVENTS:
             get_logger().info(event_type.lower(), run_id=self.run_id, seq=seq, **payload)
-        elif event_type == "PREFLIGHT_CHECK" and not payload["passed"]:
-            self.audit(f"C2_REJECT_{payload['reason']}", payload)
         if self._retry_events:
             self._drain_retry_events()
 
@@ -246,20 +246,26 @@ class Recorder:
             crashpoint(f"write_{name}")
             if f"torn_{name}" == _CRASH_LABEL:
                 _torn_write(sink, line)
+        failed: Exception | None = None
         try:
             sink.write_line(line)
-        except Exception as first:  # noqa: BLE001 - any sink error goes through the policy
-            self._retry(name, lambda: sink.write_line(line), first)
+        except Exception as exc:  # noqa: BLE001 - any sink error goes through the policy
+            failed = exc
+        if failed is not None:
+            self._retry(name, lambda: sink.write_line(line), failed)
         if self._sync_each_line:
             self._with_retries(name, sink.sync)
         self.offsets[name] += len(line)
         return True
 
     def _with_retries(self, name: str, action: Callable[[], None]) -> None:
+        failed: Exception | None = None
         try:
             action()
-        except Exception as first:  # noqa: BLE001 - any sink error goes through the policy
-            self._retry(name, action, first)
+        except Exception as exc:  # noqa: BLE001 - any sink error goes through the policy
+            failed = exc
+        if failed is not None:
+            self._retry(name, action, failed)
 
     def _retry(self, name: str, action: Callable[[], None], first: Exception) -> None:
         """``action`` failed once with ``first``: retry it, or mark the sink dead and stop."""
