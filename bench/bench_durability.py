@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Self
 
 from livesession import load_config
-from livesession._rundir import ARTIFACTS, create_run
+from livesession._rundir.run import ARTIFACTS, create_run
 
 
 class SyncCounter:

@@ -20,7 +20,7 @@ import sys
 import uuid
 from typing import Any
 
-from livesession._clock import wall_ns
+from livesession._domain.clock import wall_ns
 from livesession._exceptions import LiveSessionError
 from livesession.stores.postgres import (
     PostgresIdempotencyStore,

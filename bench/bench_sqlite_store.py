@@ -15,7 +15,7 @@ import sqlite3
 import tempfile
 from pathlib import Path
 
-from livesession._clock import wall_ns
+from livesession._domain.clock import wall_ns
 from livesession.stores.sqlite import SqliteIdempotencyStore, connect
 
 FINGERPRINT = "f" * 64

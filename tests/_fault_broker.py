@@ -34,8 +34,8 @@ from decimal import Decimal
 import attrs
 
 from livesession import OutcomeUnknown, Rejected, Transient
-from livesession._decimal import quantize
-from livesession._model import (
+from livesession._domain.decimal import quantize
+from livesession._domain.model import (
     AckReport,
     Bar,
     BrokerReport,

@@ -20,8 +20,8 @@ import orjson
 if TYPE_CHECKING:
     from pathlib import Path
 
-from livesession._ids import client_order_id, stable_id
-from livesession._lifecycle import STATUS_BY_STATE, TRANSITIONS, SessionState, Trigger
+from livesession._domain.ids import client_order_id, stable_id
+from livesession._domain.lifecycle import STATUS_BY_STATE, TRANSITIONS, SessionState, Trigger
 
 EPOCH = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 BAR_NS = 60 * 10**9

@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from livesession import OrderIntent, Side
-from livesession._model import Bar
+from livesession._domain.model import Bar
 
 SYMBOL = "BTC/USDT"
 

@@ -22,14 +22,7 @@ requests = pytest.importorskip("requests")
 
 import urllib3.exceptions  # noqa: E402
 
-from livesession._exceptions import (  # noqa: E402
-    ConfigError,
-    MissingExtra,
-    OutcomeUnknown,
-    Rejected,
-    Transient,
-)
-from livesession._model import (  # noqa: E402
+from livesession._domain.model import (  # noqa: E402
     AckReport,
     CancelReport,
     FillReport,
@@ -38,8 +31,15 @@ from livesession._model import (  # noqa: E402
     Side,
     VenueOrderStatus,
 )
-from livesession._retry import RetryPolicy, call_with_retry  # noqa: E402
-from livesession._runtime_config import RuntimeConfig  # noqa: E402
+from livesession._domain.retry import RetryPolicy, call_with_retry  # noqa: E402
+from livesession._domain.runtime_config import RuntimeConfig  # noqa: E402
+from livesession._exceptions import (  # noqa: E402
+    ConfigError,
+    MissingExtra,
+    OutcomeUnknown,
+    Rejected,
+    Transient,
+)
 from livesession.brokers import ccxt_sandbox  # noqa: E402
 from livesession.brokers.ccxt_sandbox import (  # noqa: E402
     SANDBOX_EXCHANGES,
@@ -608,7 +608,7 @@ class TestMissingExtra:
         code = (
             "import sys; sys.modules['ccxt'] = None\n"
             "import livesession\n"
-            "from livesession._runtime_config import RuntimeConfig\n"
+            "from livesession._domain.runtime_config import RuntimeConfig\n"
             "from livesession.brokers.ccxt_sandbox import make_ccxt_broker\n"
             "env = {'LIVESESSION_BINANCE_API_KEY': 'k', 'LIVESESSION_BINANCE_API_SECRET': 's'}\n"
             "cfg = RuntimeConfig.from_env(env, mode='ccxt:binance')\n"

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from livesession import FixedClock, SimClock
-from livesession._clock import UtcText, epoch_us, format_utc, parse_utc
+from livesession._domain.clock import UtcText, epoch_us, format_utc, parse_utc
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 # From 1900 to 2200, in microseconds since the epoch.

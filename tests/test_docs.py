@@ -82,7 +82,7 @@ class TestPublicApi:
 
     def test_import_is_light(self):
         """`import livesession` loads neither the orchestrator nor attrs-heavy modules."""
-        code = "import sys, livesession; print('livesession._orchestrator' in sys.modules)"
+        code = "import sys, livesession; print('livesession._session.coordinator' in sys.modules)"
         proc = subprocess.run(
             [sys.executable, "-c", code], capture_output=True, text=True, check=True
         )

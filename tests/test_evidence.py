@@ -7,8 +7,8 @@ import hashlib
 import orjson
 import pytest
 
-from livesession._evidence import scan_secrets
 from livesession.cli import main
+from livesession.evidence import scan_secrets
 
 
 @pytest.fixture(name="run_dir", scope="module")

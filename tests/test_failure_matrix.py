@@ -62,9 +62,9 @@ from livesession import (
     SimClock,
     TradingState,
 )
-from livesession._decimal import quantize
-from livesession._lifecycle import STATUS_BY_STATE, TERMINAL_STATES, TRANSITIONS
-from livesession._model import Bar, FillReport, Order
+from livesession._domain.decimal import quantize
+from livesession._domain.lifecycle import STATUS_BY_STATE, TERMINAL_STATES, TRANSITIONS
+from livesession._domain.model import Bar, FillReport, Order
 
 from _fault_broker import CANCEL_FAULTS, LOOKUP_FAULTS, REPORT_FAULTS, SUBMIT_FAULTS, FaultBroker
 

@@ -7,8 +7,8 @@ from decimal import Decimal
 from hypothesis import given
 from hypothesis import strategies as st
 
-from livesession._feeds import RandomWalkFeed, _Grid
-from livesession._random import DeterministicStream
+from livesession._domain.random import DeterministicStream
+from livesession._market.feeds import RandomWalkFeed, _Grid
 
 GRIDS = ["1", "0.5", "0.25", "0.1", "0.05", "0.01", "1.00", "0.001", "0.000001", "0.3", "2"]
 

@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from livesession import client_order_id, stable_id
-from livesession._ids import is_valid_run_id
+from livesession._domain.ids import is_valid_run_id
 
 
 class TestStableId:

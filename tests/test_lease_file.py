@@ -10,7 +10,7 @@ import sys
 import orjson
 import pytest
 
-from livesession._lease import FileLease, LeaseError, LeaseGrant, SessionLease
+from livesession.leases.lease import FileLease, LeaseError, LeaseGrant, SessionLease
 
 SECOND = 1_000_000_000
 T0 = 1_767_225_600 * SECOND  # 2026-01-01T00:00:00Z in epoch nanoseconds
@@ -181,7 +181,7 @@ def run_racers(code, count, env):
 
 FILE_LEASE_RACER = """
 import json, os, sys
-from livesession._lease import FileLease
+from livesession.leases.lease import FileLease
 index = int(sys.argv[1])
 lease = FileLease(os.environ["LEASE_PATH"], "acct", "strat")
 print("ready", flush=True)

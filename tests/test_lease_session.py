@@ -20,10 +20,10 @@ from typing import Any
 import orjson
 import pytest
 
-from livesession import _clock
+from livesession._domain import clock as _clock
+from livesession._domain.lifecycle import SessionState, SessionStatus
 from livesession._exceptions import LiveSessionError
-from livesession._lease import FileLease
-from livesession._lifecycle import SessionState, SessionStatus
+from livesession.leases.lease import FileLease
 
 from _helpers import START, Sinks, audit_chain_ok, session
 

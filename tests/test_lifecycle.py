@@ -7,8 +7,8 @@ import itertools
 import pytest
 
 from livesession import InvalidTransition, SessionState, Trigger
-from livesession._lifecycle import STATUS_BY_STATE, TERMINAL_STATES, TRANSITIONS
-from livesession._machine import LifecycleMachine
+from livesession._domain.lifecycle import STATUS_BY_STATE, TERMINAL_STATES, TRANSITIONS
+from livesession._domain.machine import LifecycleMachine
 
 LEGAL = {(trigger, source): dest for trigger, source, dest in TRANSITIONS}
 

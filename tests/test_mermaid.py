@@ -1,4 +1,4 @@
-"""Tests for ``livesession._mermaid`` and the diagram embedded in docs/lifecycle.md."""
+"""Tests for ``livesession.report_diagram`` and the diagram embedded in docs/lifecycle.md."""
 
 from __future__ import annotations
 
@@ -7,8 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from livesession._lifecycle import TERMINAL_STATES, TRANSITIONS, SessionState
-from livesession._mermaid import BEGIN_MARKER, END_MARKER, lifecycle_mermaid, main, update_markdown
+from livesession._domain.lifecycle import TERMINAL_STATES, TRANSITIONS, SessionState
+from livesession.report_diagram import (
+    BEGIN_MARKER,
+    END_MARKER,
+    lifecycle_mermaid,
+    main,
+    update_markdown,
+)
 
 LIFECYCLE_DOC = Path(__file__).parents[1] / "docs" / "lifecycle.md"
 EDGE = re.compile(r"^    (\w+) --> (\w+): (\w+)$")
@@ -68,7 +74,7 @@ class TestDocs:
         block = text.split(BEGIN_MARKER)[1].split(END_MARKER)[0]
 
         assert block == f"\n```mermaid\n{lifecycle_mermaid()}```\n", (
-            "docs/lifecycle.md is out of date: run `python -m livesession._mermaid docs/lifecycle.md`"
+            "docs/lifecycle.md is out of date: run `python -m livesession.report_diagram docs/lifecycle.md`"
         )
 
     def test_update_is_idempotent(self):

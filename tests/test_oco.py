@@ -19,9 +19,9 @@ from livesession import (
     TradingState,
     client_order_id,
 )
-from livesession._model import Bar
-from livesession._oco import Protection, protective_legs
-from livesession._rundir import create_run
+from livesession._domain.model import Bar
+from livesession._rundir.run import create_run
+from livesession._session.exits import Protection, protective_legs
 from livesession.verify import verify_run
 
 from _fault_broker import FaultBroker

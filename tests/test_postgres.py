@@ -16,8 +16,8 @@ import uuid
 import pytest
 
 from livesession._exceptions import CheckpointError, ConfigError, IdempotencyConflict, MissingExtra
-from livesession._lease import LeaseError, PostgresLease
 from livesession._typing import CheckpointStore, IdempotencyStore
+from livesession.leases.lease import LeaseError, PostgresLease
 from livesession.stores.postgres import (
     DSN_ENV_VAR,
     PostgresCheckpointStore,
@@ -240,7 +240,7 @@ print(json.dumps({"created": created, "wrong": wrong}))
 
 OPEN_RACER = """
 import json, os, sys
-from livesession._lease import PostgresLease
+from livesession.leases.lease import PostgresLease
 from livesession.stores.postgres import (
     PostgresCheckpointStore, PostgresIdempotencyStore, pg_dsn_from_env,
 )
@@ -255,7 +255,7 @@ print(json.dumps({"worker": int(worker)}))
 
 LEASE_RACER = """
 import json, os, sys
-from livesession._lease import PostgresLease
+from livesession.leases.lease import PostgresLease
 from livesession.stores.postgres import pg_dsn_from_env
 worker = int(sys.argv[1])
 lease = PostgresLease(pg_dsn_from_env(os.environ), "acct", "strat")

@@ -10,8 +10,8 @@ import wsgiref.util
 
 import pytest
 
+from livesession._domain.ids import stable_id
 from livesession._exceptions import MissingExtra
-from livesession._ids import stable_id
 from livesession.prom import make_exporter, make_registry, render_textfile, write_textfile
 
 from _runfactory import build_run, canonical

@@ -24,7 +24,7 @@ from livesession import (
     Side,
     TradingState,
 )
-from livesession._rails import (
+from livesession._risk.rails import (
     allowlist,
     daily_loss,
     default_rails,

@@ -17,8 +17,8 @@ from livesession import (
     Side,
     TradingState,
 )
-from livesession._model import FillReport, VenueOrder, VenueOrderStatus
-from livesession._reconcile import (
+from livesession._domain.model import FillReport, VenueOrder, VenueOrderStatus
+from livesession._reconcile.reconciler import (
     Comparison,
     Discrepancy,
     DiscrepancyKind,

@@ -23,7 +23,7 @@ from livesession import (
     SessionStatus,
     Side,
 )
-from livesession._model import Bar, FillReport
+from livesession._domain.model import Bar, FillReport
 
 from _fault_broker import FaultBroker
 from _helpers import Sinks, session

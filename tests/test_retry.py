@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from livesession._clock import SimClock
+from livesession._domain.clock import SimClock
+from livesession._domain.retry import RetryPolicy, call_with_retry
 from livesession._exceptions import ConfigError, OutcomeUnknown, Rejected, Transient
-from livesession._retry import RetryPolicy, call_with_retry
 
 MS = 1_000_000
 # RetryPolicy().delay_ns("order-1", n) for n = 1..5; a change here changes every replay.

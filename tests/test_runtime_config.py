@@ -9,14 +9,14 @@ from pathlib import Path
 import attrs
 import pytest
 
-from livesession._exceptions import ConfigError
-from livesession._runtime_config import (
+from livesession._domain.runtime_config import (
     CCXT_EXCHANGES,
     RUNTIME_MODES,
     RuntimeConfig,
     Secret,
     required_env_vars,
 )
+from livesession._exceptions import ConfigError
 
 ENV_EXAMPLE = Path(__file__).resolve().parents[1] / ".env.example"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import orjson
 
-from livesession._timings import StepTimer
+from livesession._artifacts.timings import StepTimer
 
 
 class TestStepTimer:

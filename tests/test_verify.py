@@ -14,8 +14,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from livesession._ids import stable_id
-from livesession._lifecycle import SessionState, SessionStatus, Trigger
+from livesession._domain.ids import stable_id
+from livesession._domain.lifecycle import SessionState, SessionStatus, Trigger
 from livesession.verify import ARTIFACT_NAMES, read_records, verify_run
 
 from _runfactory import SCENARIOS, RunBuilder, build_run, canonical

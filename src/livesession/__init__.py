@@ -9,10 +9,19 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ._book import BookView
-    from ._checks import Check, CheckResult, PreflightContext, default_checks
-    from ._clock import FixedClock, SimClock, SystemClock
-    from ._config import DryrunConfig, FillModelConfig, RiskLimits, StrategyConfig, load_config
+    from ._artifacts.sinks import MemoryLineSink, MemoryMetricsSink
+    from ._domain.clock import FixedClock, SimClock, SystemClock
+    from ._domain.config import (
+        DryrunConfig,
+        FillModelConfig,
+        RiskLimits,
+        StrategyConfig,
+        load_config,
+    )
+    from ._domain.ids import client_order_id, stable_id
+    from ._domain.lifecycle import SessionState, SessionStatus, Trigger
+    from ._domain.model import Bar, Order, OrderIntent, OrderType, Side
+    from ._domain.retry import RetryPolicy
     from ._exceptions import (
         AuditCorruption,
         BrokerError,
@@ -28,15 +37,12 @@ if TYPE_CHECKING:
         SinkFailure,
         Transient,
     )
-    from ._feeds import CsvReplayFeed, RandomWalkFeed
-    from ._ids import client_order_id, stable_id
-    from ._lifecycle import SessionState, SessionStatus, Trigger
-    from ._model import Bar, Order, OrderIntent, OrderType, Side
-    from ._orchestrator import DryrunResult, LiveSessionOrchestrator, TradingState
-    from ._rails import Rejection, RiskContext
-    from ._retry import RetryPolicy
-    from ._sinks import MemoryLineSink, MemoryMetricsSink
-    from ._strategy import SmaCrossover
+    from ._market.feeds import CsvReplayFeed, RandomWalkFeed
+    from ._market.strategies import SmaCrossover
+    from ._risk.checks import Check, CheckResult, PreflightContext, default_checks
+    from ._risk.rails import Rejection, RiskContext
+    from ._session.book import BookView
+    from ._session.coordinator import DryrunResult, LiveSessionOrchestrator, TradingState
     from ._typing import (
         Broker,
         CheckpointStore,
@@ -53,63 +59,63 @@ if TYPE_CHECKING:
 # Names load on first use (PEP 562), so `import livesession` stays light for the CLI.
 _LAZY: dict[str, str] = {
     "AuditCorruption": "._exceptions",
-    "Bar": "._model",
-    "BookView": "._book",
+    "Bar": "._domain.model",
+    "BookView": "._session.book",
     "Broker": "._typing",
     "BrokerError": "._exceptions",
-    "Check": "._checks",
-    "CheckResult": "._checks",
+    "Check": "._risk.checks",
+    "CheckResult": "._risk.checks",
     "CheckpointError": "._exceptions",
     "CheckpointStore": "._typing",
     "Clock": "._typing",
     "ConfigError": "._exceptions",
-    "CsvReplayFeed": "._feeds",
-    "DryrunConfig": "._config",
-    "DryrunResult": "._orchestrator",
+    "CsvReplayFeed": "._market.feeds",
+    "DryrunConfig": "._domain.config",
+    "DryrunResult": "._session.coordinator",
     "FillModel": ".brokers.mock",
-    "FillModelConfig": "._config",
-    "FixedClock": "._clock",
+    "FillModelConfig": "._domain.config",
+    "FixedClock": "._domain.clock",
     "IdempotencyConflict": "._exceptions",
     "IdempotencyStore": "._typing",
     "InvalidTransition": "._exceptions",
     "LineSink": "._typing",
     "LiveSessionError": "._exceptions",
-    "LiveSessionOrchestrator": "._orchestrator",
+    "LiveSessionOrchestrator": "._session.coordinator",
     "MarketFeed": "._typing",
-    "MemoryLineSink": "._sinks",
-    "MemoryMetricsSink": "._sinks",
+    "MemoryLineSink": "._artifacts.sinks",
+    "MemoryMetricsSink": "._artifacts.sinks",
     "MetricsSink": "._typing",
     "MissingExtra": "._exceptions",
     "MockBroker": ".brokers.mock",
-    "Order": "._model",
-    "OrderIntent": "._model",
-    "OrderType": "._model",
+    "Order": "._domain.model",
+    "OrderIntent": "._domain.model",
+    "OrderType": "._domain.model",
     "OutcomeUnknown": "._exceptions",
-    "PreflightContext": "._checks",
-    "RandomWalkFeed": "._feeds",
+    "PreflightContext": "._risk.checks",
+    "RandomWalkFeed": "._market.feeds",
     "Rejected": "._exceptions",
-    "Rejection": "._rails",
-    "RetryPolicy": "._retry",
-    "RiskContext": "._rails",
-    "RiskLimits": "._config",
+    "Rejection": "._risk.rails",
+    "RetryPolicy": "._domain.retry",
+    "RiskContext": "._risk.rails",
+    "RiskLimits": "._domain.config",
     "RunDirectoryError": "._exceptions",
-    "SessionState": "._lifecycle",
-    "SessionStatus": "._lifecycle",
-    "Side": "._model",
-    "SimClock": "._clock",
+    "SessionState": "._domain.lifecycle",
+    "SessionStatus": "._domain.lifecycle",
+    "Side": "._domain.model",
+    "SimClock": "._domain.clock",
     "SinkFailure": "._exceptions",
-    "SmaCrossover": "._strategy",
+    "SmaCrossover": "._market.strategies",
     "Strategy": "._typing",
-    "StrategyConfig": "._config",
-    "SystemClock": "._clock",
-    "TradingState": "._orchestrator",
+    "StrategyConfig": "._domain.config",
+    "SystemClock": "._domain.clock",
+    "TradingState": "._session.coordinator",
     "Transient": "._exceptions",
-    "Trigger": "._lifecycle",
+    "Trigger": "._domain.lifecycle",
     "__version__": "._version",
-    "client_order_id": "._ids",
-    "default_checks": "._checks",
-    "load_config": "._config",
-    "stable_id": "._ids",
+    "client_order_id": "._domain.ids",
+    "default_checks": "._risk.checks",
+    "load_config": "._domain.config",
+    "stable_id": "._domain.ids",
 }
 
 

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
-    from ._model import Bar, BrokerReport, Order, OrderIntent, VenueOrder
+    from ._domain.model import Bar, BrokerReport, Order, OrderIntent, VenueOrder
 
 __all__ = [
     "Broker",

@@ -14,11 +14,11 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Final, NoReturn
 
-from ._config import CLOCK_MODES, DURABILITY_MODES, load_config
+from ._domain.config import CLOCK_MODES, DURABILITY_MODES, load_config
+from ._domain.lifecycle import SessionStatus
 from ._exceptions import LiveSessionError
-from ._lifecycle import SessionStatus
-from ._logging import configure_logging, disable_logging
-from ._orchestrator import DryrunResult, LiveSessionOrchestrator
+from ._session.coordinator import DryrunResult, LiveSessionOrchestrator
+from ._support.logging import configure_logging, disable_logging
 from ._version import __version__
 
 __all__ = ["build_parser", "main"]
@@ -74,7 +74,7 @@ def _summary(result: DryrunResult, run_dir: Path, wall_s: float) -> None:
 
 
 def _run(session: LiveSessionOrchestrator, run_dir: Path, steps: int, *, quiet: bool) -> int:
-    from ._timings import StepTimer  # noqa: PLC0415 - only for CLI runs
+    from ._artifacts.timings import StepTimer  # noqa: PLC0415 - only for CLI runs
 
     timer = StepTimer(run_dir)
     show_bar = (
@@ -141,7 +141,7 @@ def cmd_dryrun(args: argparse.Namespace) -> int:
     if args.run_id is None and "run_id" not in keys:
         overrides["run_id"] = _free_demo_id(out)
     cfg = load_config(config, overrides)
-    from ._rundir import create_run  # noqa: PLC0415 - keeps `import livesession` light
+    from ._rundir.run import create_run  # noqa: PLC0415 - keeps `import livesession` light
 
     session = create_run(
         cfg,
@@ -157,7 +157,7 @@ def cmd_dryrun(args: argparse.Namespace) -> int:
 
 def cmd_resume(args: argparse.Namespace) -> int:
     """Resume a crashed run from its last checkpoint and finish it."""
-    from ._rundir import LeaseHeld, resume_run  # noqa: PLC0415 - keeps `import livesession` light
+    from ._rundir.run import LeaseHeld, resume_run  # noqa: PLC0415 - keeps `import livesession` light
 
     run_dir: Path = args.run_dir
     try:
@@ -192,7 +192,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 def cmd_evidence(args: argparse.Namespace) -> int:
     """Write the governance evidence bundle (manifest.json and EV-<date>-<run_id>.md)."""
-    from ._evidence import write_evidence  # noqa: PLC0415 - only for this command
+    from .evidence import write_evidence  # noqa: PLC0415 - only for this command
 
     result = write_evidence(_existing_run(args.run_dir), out_dir=args.out)
     print(f"manifest  {result.manifest}")  # noqa: T201 - the CLI's output

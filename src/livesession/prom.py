@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Any, Final
 import orjson
 
 from ._exceptions import MissingExtra
-from ._fsutil import atomic_write_bytes
+from ._support.fsutil import atomic_write_bytes
 from .verify import read_records
 
 if TYPE_CHECKING:

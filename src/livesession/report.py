@@ -23,7 +23,7 @@ import attrs
 import orjson
 
 from ._exceptions import MissingExtra
-from ._fsutil import atomic_write_bytes
+from ._support.fsutil import atomic_write_bytes
 from .verify import read_records, verify_run
 
 if TYPE_CHECKING:

@@ -23,9 +23,9 @@ from typing import TYPE_CHECKING, Any, Final
 import attrs
 import orjson
 
+from ._domain.ids import stable_id
+from ._domain.lifecycle import STATUS_BY_STATE, TRANSITIONS, SessionState, SessionStatus
 from ._exceptions import MissingExtra
-from ._ids import stable_id
-from ._lifecycle import STATUS_BY_STATE, TRANSITIONS, SessionState, SessionStatus
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping

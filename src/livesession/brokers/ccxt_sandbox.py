@@ -36,15 +36,7 @@ from urllib.parse import urlsplit
 
 import attrs
 
-from .._exceptions import (
-    BrokerError,
-    ConfigError,
-    MissingExtra,
-    OutcomeUnknown,
-    Rejected,
-    Transient,
-)
-from .._model import (
+from .._domain.model import (
     AckReport,
     BrokerReport,
     CancelReport,
@@ -56,12 +48,20 @@ from .._model import (
     VenueOrder,
     VenueOrderStatus,
 )
+from .._exceptions import (
+    BrokerError,
+    ConfigError,
+    MissingExtra,
+    OutcomeUnknown,
+    Rejected,
+    Transient,
+)
 
 if TYPE_CHECKING:
     from types import ModuleType
 
-    from .._model import Bar
-    from .._runtime_config import RuntimeConfig
+    from .._domain.model import Bar
+    from .._domain.runtime_config import RuntimeConfig
 
 __all__ = [
     "SANDBOX_EXCHANGES",

@@ -24,10 +24,9 @@ from typing import IO, Any, Final
 import attrs
 import orjson
 
-from .._config import FillModelConfig
-from .._decimal import ZERO, quantize
-from .._exceptions import Rejected
-from .._model import (
+from .._domain.config import FillModelConfig
+from .._domain.decimal import ZERO, quantize
+from .._domain.model import (
     AckReport,
     Bar,
     BrokerReport,
@@ -42,7 +41,8 @@ from .._model import (
     order_from_json,
     order_to_json,
 )
-from .._random import unit_draw
+from .._domain.random import unit_draw
+from .._exceptions import Rejected
 
 __all__ = ["FillModel", "MockBroker"]
 

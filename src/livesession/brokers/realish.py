@@ -34,11 +34,9 @@ from typing import IO, Any, Final, Self
 import attrs
 import orjson
 
-from .._config import DryrunConfig
-from .._decimal import ZERO
-from .._exceptions import OutcomeUnknown, Rejected, Transient
-from .._fsutil import truncate_to
-from .._model import (
+from .._domain.config import DryrunConfig
+from .._domain.decimal import ZERO
+from .._domain.model import (
     AckReport,
     Bar,
     BrokerReport,
@@ -48,7 +46,9 @@ from .._model import (
     RejectReport,
     VenueOrder,
 )
-from .._random import unit_draw
+from .._domain.random import unit_draw
+from .._exceptions import OutcomeUnknown, Rejected, Transient
+from .._support.fsutil import truncate_to
 from .mock import FillModel, MockBroker
 
 __all__ = [

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from .._exceptions import CheckpointError
-from .._fsutil import atomic_write_bytes
+from .._support.fsutil import atomic_write_bytes
 
 if TYPE_CHECKING:
     from collections.abc import Mapping

@@ -25,7 +25,7 @@ from typing import Any
 import orjson
 
 from .._exceptions import IdempotencyConflict, RunDirectoryError
-from .._fsutil import fsync_dir, truncate_to
+from .._support.fsutil import fsync_dir, truncate_to
 from ._record import Reservation, check_key, check_text, unknown_key
 
 __all__ = ["JsonlIdempotencyStore"]

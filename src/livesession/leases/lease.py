@@ -35,9 +35,9 @@ from typing import TYPE_CHECKING, Any, Final, Protocol, runtime_checkable
 import attrs
 import orjson
 
-from ._exceptions import LiveSessionError
-from ._fsutil import atomic_write_bytes
-from .stores.postgres import _Pg
+from .._exceptions import LiveSessionError
+from .._support.fsutil import atomic_write_bytes
+from ..stores.postgres import _Pg
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

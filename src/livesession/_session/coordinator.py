@@ -30,27 +30,15 @@ from typing import Any, Final, Self
 
 import attrs
 
-from . import _clock
-from ._book import Book, BookView
-from ._checks import Check, CheckResult, PreflightContext, default_checks
-from ._config import DryrunConfig
-from ._decimal import ZERO, quantize
-from ._exceptions import (
-    BrokerError,
-    ConfigError,
-    InvalidTransition,
-    LiveSessionError,
-    OutcomeUnknown,
-    Rejected,
-    SinkFailure,
-    Transient,
-)
-from ._feeds import CsvReplayFeed, RandomWalkFeed
-from ._ids import client_order_id
-from ._lease import LeaseError, LeaseGrant, SessionLease
-from ._lifecycle import STATUS_BY_STATE, SessionState, SessionStatus, Trigger
-from ._machine import LifecycleMachine
-from ._model import (
+from .._artifacts.recorder import Recorder, crashpoint
+from .._artifacts.sinks import MemoryLineSink, MemoryMetricsSink, as_line_sink, as_metrics_sink
+from .._domain import clock as _clock
+from .._domain.config import DryrunConfig
+from .._domain.decimal import ZERO, quantize
+from .._domain.ids import client_order_id
+from .._domain.lifecycle import STATUS_BY_STATE, SessionState, SessionStatus, Trigger
+from .._domain.machine import LifecycleMachine
+from .._domain.model import (
     AckReport,
     Bar,
     BrokerReport,
@@ -66,16 +54,28 @@ from ._model import (
     report_from_json,
     report_to_json,
 )
-from ._oco import Protection, protective_legs
-from ._rails import Rail, RiskContext, default_rails
-from ._reconcile import Discrepancy, compare, lookups_needed, plan
-from ._recorder import Recorder, crashpoint
-from ._retry import RetryPolicy
-from ._sinks import MemoryLineSink, MemoryMetricsSink, as_line_sink, as_metrics_sink
-from ._strategy import SmaCrossover
-from ._typing import Broker, CheckpointStore, Clock, IdempotencyStore, MarketFeed, Strategy
-from .brokers.mock import FillModel, MockBroker
-from .stores.memory import MemoryIdempotencyStore
+from .._domain.retry import RetryPolicy
+from .._exceptions import (
+    BrokerError,
+    ConfigError,
+    InvalidTransition,
+    LiveSessionError,
+    OutcomeUnknown,
+    Rejected,
+    SinkFailure,
+    Transient,
+)
+from .._market.feeds import CsvReplayFeed, RandomWalkFeed
+from .._market.strategies import SmaCrossover
+from .._reconcile.reconciler import Discrepancy, compare, lookups_needed, plan
+from .._risk.checks import Check, CheckResult, PreflightContext, default_checks
+from .._risk.rails import Rail, RiskContext, default_rails
+from .._typing import Broker, CheckpointStore, Clock, IdempotencyStore, MarketFeed, Strategy
+from ..brokers.mock import FillModel, MockBroker
+from ..leases.lease import LeaseError, LeaseGrant, SessionLease
+from ..stores.memory import MemoryIdempotencyStore
+from .book import Book, BookView
+from .exits import Protection, protective_legs
 
 __all__ = ["DryrunResult", "LiveSessionOrchestrator", "TradingState", "make_clock"]
 
@@ -1715,7 +1715,7 @@ class LiveSessionOrchestrator:
 
     def get_state(self) -> dict[str, Any]:
         """Everything needed to resume this session (JSON-compatible)."""
-        from ._version import __version__  # noqa: PLC0415 - tiny module, avoids a cycle
+        from .._version import __version__  # noqa: PLC0415 - tiny module, avoids a cycle
 
         journal_offset = getattr(self._broker, "journal_offset", None)
         return {
@@ -1802,7 +1802,7 @@ class LiveSessionOrchestrator:
     # -- helpers -------------------------------------------------------------------------------
 
     def _start_payload(self) -> dict[str, Any]:
-        from ._version import __version__  # noqa: PLC0415 - tiny module, avoids a cycle
+        from .._version import __version__  # noqa: PLC0415 - tiny module, avoids a cycle
 
         cfg = self._cfg
         return {

@@ -11,9 +11,9 @@ from typing import Protocol
 
 import attrs
 
-from ._config import DryrunConfig
-from ._rails import is_valid_symbol
-from ._typing import Broker
+from .._domain.config import DryrunConfig
+from .._typing import Broker
+from .rails import is_valid_symbol
 
 __all__ = [
     "Check",

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 import attrs
 
-from ._exceptions import ConfigError, Transient
+from .._exceptions import ConfigError, Transient
 
 if TYPE_CHECKING:
     from collections.abc import Callable

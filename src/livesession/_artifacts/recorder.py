@@ -14,15 +14,15 @@ from typing import Any, Final
 
 import orjson
 
-from ._audit import AuditChain
-from ._crash import CRASH_COUNT as _CRASH_COUNT
-from ._crash import CRASH_LABEL as _CRASH_LABEL
-from ._crash import crash_hits as _crash_hits
-from ._crash import crashpoint
-from ._exceptions import SinkFailure
-from ._logging import get_logger
-from ._metrics import MetricsCollector
-from ._typing import LineSink, MetricsSink
+from .._exceptions import SinkFailure
+from .._support.crash import CRASH_COUNT as _CRASH_COUNT
+from .._support.crash import CRASH_LABEL as _CRASH_LABEL
+from .._support.crash import crash_hits as _crash_hits
+from .._support.crash import crashpoint
+from .._support.logging import get_logger
+from .._typing import LineSink, MetricsSink
+from .audit_chain import AuditChain
+from .metrics import MetricsCollector
 
 __all__ = ["EVENTS_SCHEMA", "SNAPSHOT_SCHEMA", "Recorder", "crashpoint"]
 

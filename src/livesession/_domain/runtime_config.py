@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Final
 
 import attrs
 
-from ._exceptions import ConfigError
+from .._exceptions import ConfigError
 
 if TYPE_CHECKING:
     from collections.abc import Mapping

@@ -14,10 +14,10 @@ from typing import Any, Final
 
 import attrs
 
-from ._clock import parse_utc
-from ._decimal import to_decimal
-from ._exceptions import ConfigError
-from ._ids import is_valid_run_id
+from .._exceptions import ConfigError
+from .clock import parse_utc
+from .decimal import to_decimal
+from .ids import is_valid_run_id
 
 __all__ = [
     "CLOCK_MODES",

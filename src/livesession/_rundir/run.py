@@ -21,25 +21,25 @@ from typing import Any, Final
 import attrs
 import orjson
 
-from . import _clock
-from ._audit import GENESIS_HASH
-from ._checks import CheckResult, PreflightContext
-from ._config import DryrunConfig
-from ._exceptions import (
+from .._artifacts.audit_chain import GENESIS_HASH
+from .._artifacts.sinks import FileLineSink, FileMetricsSink
+from .._domain import clock as _clock
+from .._domain.config import DryrunConfig
+from .._exceptions import (
     AuditCorruption,
     CheckpointError,
     ConfigError,
     LiveSessionError,
     RunDirectoryError,
 )
-from ._fsutil import atomic_write_bytes, truncate_to
-from ._lease import FileLease, LeaseError, LeaseGrant, PostgresLease, SessionLease
-from ._orchestrator import LiveSessionOrchestrator, _epoch_ns, default_broker, make_clock
-from ._sinks import FileLineSink, FileMetricsSink
-from ._typing import Broker, Clock, IdempotencyStore
-from ._version import __version__
-from .brokers.mock import MockBroker
-from .stores import FileCheckpointStore, open_idempotency_store
+from .._risk.checks import CheckResult, PreflightContext
+from .._session.coordinator import LiveSessionOrchestrator, _epoch_ns, default_broker, make_clock
+from .._support.fsutil import atomic_write_bytes, truncate_to
+from .._typing import Broker, Clock, IdempotencyStore
+from .._version import __version__
+from ..brokers.mock import MockBroker
+from ..leases.lease import FileLease, LeaseError, LeaseGrant, PostgresLease, SessionLease
+from ..stores import FileCheckpointStore, open_idempotency_store
 
 __all__ = [
     "ARTIFACTS",
@@ -92,7 +92,7 @@ def _holder_id(cfg: DryrunConfig) -> str:
 
 
 def _pg_dsn() -> str:
-    from .stores.postgres import pg_dsn_from_env  # noqa: PLC0415 - only for --store postgres
+    from ..stores.postgres import pg_dsn_from_env  # noqa: PLC0415 - only for --store postgres
 
     return pg_dsn_from_env(os.environ)
 
@@ -118,7 +118,7 @@ def open_broker(cfg: DryrunConfig, run_dir: Path) -> Broker:
     if cfg.broker == "mock":
         return default_broker(cfg, journal=run_dir / JOURNAL_FILE)
     if cfg.broker == "realish":
-        from .brokers.realish import RealishBroker  # noqa: PLC0415 - adapter loaded when chosen
+        from ..brokers.realish import RealishBroker  # noqa: PLC0415 - adapter loaded when chosen
 
         return RealishBroker.from_config(cfg, journal=run_dir / JOURNAL_FILE)
     if cfg.broker.startswith("ccxt:"):
@@ -128,8 +128,8 @@ def open_broker(cfg: DryrunConfig, run_dir: Path) -> Broker:
 
 def _ccxt_broker(cfg: DryrunConfig, **options: Any) -> Broker:
     """A verified-sandbox CCXT broker; credentials come only from the environment."""
-    from ._runtime_config import RuntimeConfig  # noqa: PLC0415 - only for ccxt runs
-    from .brokers.ccxt_sandbox import make_ccxt_broker  # noqa: PLC0415 - optional extra
+    from .._domain.runtime_config import RuntimeConfig  # noqa: PLC0415 - only for ccxt runs
+    from ..brokers.ccxt_sandbox import make_ccxt_broker  # noqa: PLC0415 - optional extra
 
     runtime = RuntimeConfig.from_env(mode=cfg.broker)
     grid = {"price_tick": cfg.price_tick, "qty_lot": cfg.qty_lot}
@@ -151,7 +151,7 @@ class _VenuePreflight:
 
     def get(self) -> list[tuple[str, bool, str]]:
         if self.results is None:
-            from .brokers.ccxt_sandbox import ccxt_preflight_checks  # noqa: PLC0415 - optional
+            from ..brokers.ccxt_sandbox import ccxt_preflight_checks  # noqa: PLC0415 - optional
 
             self.results = ccxt_preflight_checks(self.broker)
         return self.results
@@ -306,7 +306,7 @@ def _open_store(
     backend: str, cfg: DryrunConfig, run_dir: Path, *, sim: _clock.SimClock, durable: bool
 ) -> IdempotencyStore:
     if backend == "postgres":
-        from .stores.postgres import PostgresIdempotencyStore  # noqa: PLC0415 - optional extra
+        from ..stores.postgres import PostgresIdempotencyStore  # noqa: PLC0415 - optional extra
 
         return PostgresIdempotencyStore(_pg_dsn(), namespace=cfg.run_id)
     return open_idempotency_store(backend, run_dir, clock=sim, durable=durable)

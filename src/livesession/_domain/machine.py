@@ -6,8 +6,8 @@ from typing import Any
 
 from transitions import Machine, MachineError
 
-from ._exceptions import InvalidTransition
-from ._lifecycle import INITIAL_STATE, TERMINAL_STATES, TRANSITIONS, SessionState, Trigger
+from .._exceptions import InvalidTransition
+from .lifecycle import INITIAL_STATE, TERMINAL_STATES, TRANSITIONS, SessionState, Trigger
 
 __all__ = ["LifecycleMachine"]
 

@@ -17,9 +17,9 @@ from typing import Any
 
 import attrs
 
-from ._decimal import ZERO, quantize
-from ._model import Order, OrderType, Side, order_from_json, order_to_json
-from ._reconcile import LocalOrder
+from .._domain.decimal import ZERO, quantize
+from .._domain.model import Order, OrderType, Side, order_from_json, order_to_json
+from .._reconcile.reconciler import LocalOrder
 
 __all__ = ["Book", "BookView", "OpenOrder"]
 

@@ -19,11 +19,11 @@ from typing import Any, Final
 import attrs
 import orjson
 
-from . import _clock
-from ._checks import default_checks
-from ._fsutil import atomic_write_bytes
-from ._rails import default_rails
-from ._rundir import ARTIFACTS, config_hash, create_run, read_run_config
+from ._domain import clock as _clock
+from ._risk.checks import default_checks
+from ._risk.rails import default_rails
+from ._rundir.run import ARTIFACTS, config_hash, create_run, read_run_config
+from ._support.fsutil import atomic_write_bytes
 from ._version import __version__
 from .verify import verify_run
 

@@ -22,9 +22,9 @@ from typing import Any
 
 import attrs
 
-from ._decimal import quantize
-from ._ids import client_order_id
-from ._model import Order, OrderType, Side
+from .._domain.decimal import quantize
+from .._domain.ids import client_order_id
+from .._domain.model import Order, OrderType, Side
 
 __all__ = ["Protection", "protective_legs"]
 

@@ -15,7 +15,7 @@ import os
 import sys
 from pathlib import Path
 
-from ._crash import crashpoint
+from .crash import crashpoint
 
 __all__ = ["atomic_write_bytes", "fsync_dir", "torn_path", "truncate_to"]
 

@@ -14,8 +14,8 @@ from typing import Final, Protocol
 
 import attrs
 
-from ._config import RiskLimits
-from ._model import OrderIntent, OrderType, Side
+from .._domain.config import RiskLimits
+from .._domain.model import OrderIntent, OrderType, Side
 
 __all__ = [
     "Rail",

@@ -11,8 +11,8 @@ import os
 from pathlib import Path
 from typing import IO, Any
 
-from ._fsutil import atomic_write_bytes
-from ._typing import LineSink, MetricsSink
+from .._support.fsutil import atomic_write_bytes
+from .._typing import LineSink, MetricsSink
 
 __all__ = [
     "FileLineSink",

@@ -13,8 +13,8 @@ from typing import Any, Final
 
 import orjson
 
-from ._clock import wall_ns
-from ._fsutil import atomic_write_bytes
+from .._domain.clock import wall_ns
+from .._support.fsutil import atomic_write_bytes
 
 __all__ = ["StepTimer"]
 

@@ -12,7 +12,7 @@ import hashlib
 from decimal import Decimal
 from typing import Final
 
-from ._ids import stable_id
+from .ids import stable_id
 
 __all__ = ["DeterministicStream", "unit_draw"]
 

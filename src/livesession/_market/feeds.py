@@ -8,10 +8,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Final
 
-from ._decimal import quantize, to_decimal
-from ._exceptions import ConfigError
-from ._model import Bar
-from ._random import DeterministicStream
+from .._domain.decimal import quantize, to_decimal
+from .._domain.model import Bar
+from .._domain.random import DeterministicStream
+from .._exceptions import ConfigError
 
 __all__ = ["CsvReplayFeed", "RandomWalkFeed"]
 

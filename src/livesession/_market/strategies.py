@@ -7,9 +7,9 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
-from ._decimal import ZERO
-from ._model import Bar, OrderIntent, Side
-from ._typing import StrategyView
+from .._domain.decimal import ZERO
+from .._domain.model import Bar, OrderIntent, Side
+from .._typing import StrategyView
 
 __all__ = ["SmaCrossover"]
 

@@ -28,7 +28,7 @@ from decimal import Decimal
 
 import attrs
 
-from ._model import FillReport, Side, VenueOrder, VenueOrderStatus
+from .._domain.model import FillReport, Side, VenueOrder, VenueOrderStatus
 
 __all__ = [
     "Comparison",

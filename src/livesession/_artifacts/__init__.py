@@ -1,0 +1,1 @@
+"""The artifact writers: recorder, audit chain, sinks, metrics, timings."""

@@ -1,0 +1,1 @@
+"""The domain: data, config, the lifecycle table and machine, ids, clocks, decimals."""

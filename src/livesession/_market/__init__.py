@@ -1,0 +1,1 @@
+"""Market input and decisions: feeds and strategies."""

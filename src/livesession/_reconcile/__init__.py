@@ -1,0 +1,1 @@
+"""The reconciler: book against venue, what to resolve and what to escalate."""

@@ -1,0 +1,1 @@
+"""Risk rules: safety rails, preflight checks."""

@@ -1,0 +1,1 @@
+"""Run directories: layout, creation and resume."""

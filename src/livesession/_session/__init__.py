@@ -1,0 +1,1 @@
+"""The session: the coordinator and its collaborators."""

@@ -1,0 +1,1 @@
+"""Plumbing with no domain knowledge: atomic files, crash points, redaction, logs."""

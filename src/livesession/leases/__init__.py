@@ -1,0 +1,1 @@
+"""Single-active-session leases (file and PostgreSQL backends)."""
