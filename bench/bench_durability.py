@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import Any, Self
 
 from livesession import load_config
-from livesession._rundir.run import ARTIFACTS, create_run
+from livesession._artifacts.names import ARTIFACTS
+from livesession._rundir.run import create_run
 
 
 class SyncCounter:

@@ -10,7 +10,8 @@ import sys
 import orjson
 import pytest
 
-from livesession.leases.lease import FileLease, LeaseError, LeaseGrant, SessionLease
+from livesession._exceptions import LeaseError
+from livesession.leases.lease import FileLease, LeaseGrant, SessionLease
 
 SECOND = 1_000_000_000
 T0 = 1_767_225_600 * SECOND  # 2026-01-01T00:00:00Z in epoch nanoseconds

@@ -15,9 +15,15 @@ import uuid
 
 import pytest
 
-from livesession._exceptions import CheckpointError, ConfigError, IdempotencyConflict, MissingExtra
+from livesession._exceptions import (
+    CheckpointError,
+    ConfigError,
+    IdempotencyConflict,
+    LeaseError,
+    MissingExtra,
+)
 from livesession._typing import CheckpointStore, IdempotencyStore
-from livesession.leases.lease import LeaseError, PostgresLease
+from livesession.leases.lease import PostgresLease
 from livesession.stores.postgres import (
     DSN_ENV_VAR,
     PostgresCheckpointStore,

@@ -6,14 +6,18 @@ says what is wrong and how to fix it. Messages never contain a secret.
 ::
 
     LiveSessionError
-    ├── ConfigError                 bad configuration, CLI arguments or environment
+    ├── ConfigError                 bad configuration or environment
+    │   └── UsageError              a command-line argument is wrong
     ├── InvalidTransition           a trigger that is illegal in the current state
     ├── RunDirectoryError           a run directory that is missing, foreign or corrupt
-    │   └── AuditCorruption         a bad audit line in the middle of the chain
+    │   ├── AuditCorruption         a bad audit line in the middle of the chain
+    │   └── LeaseHeld               another live session holds the lease; nothing changed
     ├── CheckpointError             a checkpoint that cannot be read or written
     ├── IdempotencyConflict         a key reserved again with different order parameters
     ├── SinkFailure                 an artifact sink failed after its retries (fail closed)
     ├── MissingExtra                an optional dependency is not installed
+    ├── LeaseError                  the lease store cannot be read or written
+    ├── PostgresError               the PostgreSQL server failed (no secret inside)
     └── BrokerError                 a broker call failed (see the taxonomy below)
         ├── Transient               never reached the venue: resend the same id after backoff
         ├── OutcomeUnknown          may have been applied: look up by client id first
@@ -29,13 +33,17 @@ __all__ = [
     "ConfigError",
     "IdempotencyConflict",
     "InvalidTransition",
+    "LeaseError",
+    "LeaseHeld",
     "LiveSessionError",
     "MissingExtra",
     "OutcomeUnknown",
+    "PostgresError",
     "Rejected",
     "RunDirectoryError",
     "SinkFailure",
     "Transient",
+    "UsageError",
 ]
 
 
@@ -45,6 +53,10 @@ class LiveSessionError(Exception):
 
 class ConfigError(LiveSessionError):
     """Configuration, arguments or environment are invalid; the message says how to fix it."""
+
+
+class UsageError(ConfigError):
+    """A command-line argument is wrong."""
 
 
 class InvalidTransition(LiveSessionError):
@@ -62,6 +74,10 @@ class RunDirectoryError(LiveSessionError):
 
 class AuditCorruption(RunDirectoryError):
     """A line in the middle of ``audit.jsonl`` is not valid or breaks the chain."""
+
+
+class LeaseHeld(RunDirectoryError):
+    """Another live session holds the (account, strategy) lease; nothing was changed."""
 
 
 class CheckpointError(LiveSessionError):
@@ -85,6 +101,17 @@ class MissingExtra(LiveSessionError):
         )
         self.module = module
         self.extra = extra
+
+
+class LeaseError(LiveSessionError):
+    """The lease store cannot be read or written (corrupt file, unreachable server).
+
+    Treat it like a lost lease: stop trading.
+    """
+
+
+class PostgresError(LiveSessionError):
+    """The PostgreSQL server could not be reached or failed a statement (no secret inside)."""
 
 
 class BrokerError(LiveSessionError):

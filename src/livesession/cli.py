@@ -14,9 +14,10 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Final, NoReturn
 
+from ._artifacts import names
 from ._domain.config import CLOCK_MODES, DURABILITY_MODES, load_config
 from ._domain.lifecycle import SessionStatus
-from ._exceptions import LiveSessionError
+from ._exceptions import LiveSessionError, UsageError
 from ._session.coordinator import DryrunResult, LiveSessionOrchestrator
 from ._support.logging import configure_logging, disable_logging
 from ._version import __version__
@@ -29,10 +30,6 @@ EXIT_BAD_INPUT: Final = 2
 EXIT_REJECTED: Final = 3
 EXIT_FAILED: Final = 4
 _PROGRESS_MIN_STEPS: Final = 20_000
-
-
-class UsageError(LiveSessionError):
-    """A command-line argument is wrong."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -105,7 +102,7 @@ def _session_log(run_dir: Path, level: str) -> Iterator[None]:
     """Log to ``run_dir/session.log.jsonl`` for the duration of the block."""
     import logging  # noqa: PLC0415 - only to map the level name
 
-    with (run_dir / "session.log.jsonl").open("a", encoding="utf-8") as stream:
+    with (run_dir / names.SESSION_LOG).open("a", encoding="utf-8") as stream:
         configure_logging(stream, level=getattr(logging, level.upper()))
         try:
             yield
@@ -157,7 +154,8 @@ def cmd_dryrun(args: argparse.Namespace) -> int:
 
 def cmd_resume(args: argparse.Namespace) -> int:
     """Resume a crashed run from its last checkpoint and finish it."""
-    from ._rundir.run import LeaseHeld, resume_run  # noqa: PLC0415 - keeps `import livesession` light
+    from ._exceptions import LeaseHeld  # noqa: PLC0415
+    from ._rundir.run import resume_run  # noqa: PLC0415 - keeps `import livesession` light
 
     run_dir: Path = args.run_dir
     try:
@@ -206,7 +204,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     from .report import write_report  # noqa: PLC0415 - only for this command
 
     run_dir = _existing_run(args.run_dir)
-    output: Path = args.output or run_dir / "report.html"
+    output: Path = args.output or run_dir / names.REPORT
     write_report(run_dir, output)
     print(f"report    {output}")  # noqa: T201 - the CLI's output
     return EXIT_OK
@@ -217,7 +215,7 @@ def cmd_prom(args: argparse.Namespace) -> int:
     from .prom import write_textfile  # noqa: PLC0415 - prometheus_client is optional
 
     run_dir = _existing_run(args.run_dir)
-    output: Path = args.output or run_dir / "livesession.prom"
+    output: Path = args.output or run_dir / names.PROM
     write_textfile(run_dir, output)
     print(f"textfile  {output}")  # noqa: T201 - the CLI's output
     return EXIT_OK

@@ -19,17 +19,18 @@ from typing import Any, Final
 import attrs
 import orjson
 
+from ._artifacts import names
 from ._domain import clock as _clock
 from ._risk.checks import default_checks
 from ._risk.rails import default_rails
-from ._rundir.run import ARTIFACTS, config_hash, create_run, read_run_config
+from ._rundir.run import config_hash, create_run, read_run_config
 from ._support.fsutil import atomic_write_bytes
 from ._version import __version__
 from .verify import verify_run
 
 __all__ = ["EvidenceResult", "scan_secrets", "write_evidence"]
 
-CONTRACT: Final = ("events.jsonl", "state_snapshots.jsonl", "metrics.json", "audit.jsonl")
+CONTRACT: Final = names.CONTRACT
 _PATTERNS: Final = (
     ("private_key", re.compile(rb"-----BEGIN [A-Z ]*PRIVATE KEY-----")),
     ("aws_access_key", re.compile(rb"\bAKIA[0-9A-Z]{16}\b")),
@@ -106,7 +107,7 @@ def _git_commit() -> str | None:
 
 
 def _events(run_dir: Path) -> list[dict[str, Any]]:
-    path = run_dir / ARTIFACTS["events"]
+    path = run_dir / names.EVENTS
     out: list[dict[str, Any]] = []
     for line in path.read_bytes().splitlines():
         try:
@@ -138,11 +139,11 @@ def _determinism(run_dir: Path) -> dict[str, Any]:
         session.run_to_end(cfg.steps)
         replay = Path(tmp) / cfg.run_id
         compared: dict[str, bool] = {}
-        for name in ("events.jsonl", "state_snapshots.jsonl"):
+        for name in (names.EVENTS, names.SNAPSHOTS):
             compared[name] = _sha256(run_dir / name) == _sha256(replay / name)
         compared["audit.jsonl (records, C2_RESUME aside)"] = _audit_records(
-            run_dir / "audit.jsonl"
-        ) == _audit_records(replay / "audit.jsonl")
+            run_dir / names.AUDIT
+        ) == _audit_records(replay / names.AUDIT)
     ok = all(compared.values())
     return {"status": "match" if ok else "MISMATCH", "compared": compared}
 
@@ -184,7 +185,7 @@ def write_evidence(run_dir: Path, *, out_dir: Path | None = None) -> EvidenceRes
         for p in sorted(run_dir.rglob("*"))
         if p.is_file() and p.name not in generated
     }
-    audit_lines = (run_dir / "audit.jsonl").read_bytes().splitlines()
+    audit_lines = (run_dir / names.AUDIT).read_bytes().splitlines()
     audit_head = hashlib.sha256(audit_lines[-1]).hexdigest() if audit_lines else None
     problems: list[str] = []
     if not verification.ok:

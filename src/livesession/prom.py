@@ -40,8 +40,9 @@ from typing import TYPE_CHECKING, Any, Final
 
 import orjson
 
-from ._exceptions import MissingExtra
+from ._artifacts import names
 from ._support.fsutil import atomic_write_bytes
+from ._support.optional import import_optional
 from .verify import read_records
 
 if TYPE_CHECKING:
@@ -134,11 +135,7 @@ def make_exporter(
 
 
 def _prometheus() -> Any:
-    try:
-        import prometheus_client  # noqa: PLC0415 - optional extra
-    except ImportError as exc:
-        raise MissingExtra("prometheus_client", "observability") from exc
-    return prometheus_client
+    return import_optional("prometheus_client", "observability")
 
 
 class _RunCollector:
@@ -184,7 +181,7 @@ class _RunCollector:
         }
         for name, documentation in _GAUGES:
             yield GaugeMetricFamily(name, documentation, value=gauges[name])
-        timings = _read_timings(self.run_dir / "timings.json")
+        timings = _read_timings(self.run_dir / names.TIMINGS)
         for name, key, documentation in _HISTOGRAMS:
             yield _histogram(name, documentation, timings.get(key, []))
 
@@ -240,8 +237,8 @@ class _RunView:
     """What the metrics need from one run, read leniently from its files."""
 
     def __init__(self, run_dir: Path) -> None:
-        self.events = read_records(run_dir / "events.jsonl")
-        self.snapshots = read_records(run_dir / "state_snapshots.jsonl")
+        self.events = read_records(run_dir / names.EVENTS)
+        self.snapshots = read_records(run_dir / names.SNAPSHOTS)
         self.kinds: Counter[str] = Counter(str(e.get("event_type")) for e in self.events)
         self.risk_blocks: Counter[str] = Counter()
         self.retries: Counter[str] = Counter()

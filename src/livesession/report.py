@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Final
 import attrs
 import orjson
 
+from ._artifacts import names
 from ._exceptions import MissingExtra
 from ._support.fsutil import atomic_write_bytes
 from .verify import read_records, verify_run
@@ -144,7 +145,7 @@ class _Run:
     @classmethod
     def load(cls, run_dir: Path) -> _Run:
         try:
-            metrics = orjson.loads((run_dir / "metrics.json").read_bytes())
+            metrics = orjson.loads((run_dir / names.METRICS).read_bytes())
         except (OSError, orjson.JSONDecodeError):
             metrics = {}
         try:
@@ -153,8 +154,8 @@ class _Run:
             violations = None
         return cls(
             run_dir=run_dir,
-            events=read_records(run_dir / "events.jsonl"),
-            snapshots=read_records(run_dir / "state_snapshots.jsonl"),
+            events=read_records(run_dir / names.EVENTS),
+            snapshots=read_records(run_dir / names.SNAPSHOTS),
             metrics=metrics if isinstance(metrics, dict) else {},
             violations=violations,
         )

@@ -23,9 +23,10 @@ from typing import TYPE_CHECKING, Any, Final
 import attrs
 import orjson
 
+from ._artifacts import names
 from ._domain.ids import stable_id
 from ._domain.lifecycle import STATUS_BY_STATE, TRANSITIONS, SessionState, SessionStatus
-from ._exceptions import MissingExtra
+from ._support.optional import import_optional
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -34,10 +35,10 @@ if TYPE_CHECKING:
 
 __all__ = ["ARTIFACT_NAMES", "VerifyResult", "read_records", "verify_run"]
 
-EVENTS: Final = "events.jsonl"
-SNAPSHOTS: Final = "state_snapshots.jsonl"
-METRICS: Final = "metrics.json"
-AUDIT: Final = "audit.jsonl"
+EVENTS: Final = names.EVENTS
+SNAPSHOTS: Final = names.SNAPSHOTS
+METRICS: Final = names.METRICS
+AUDIT: Final = names.AUDIT
 
 #: The four contract artifacts, in the order they are checked.
 ARTIFACT_NAMES: Final = (EVENTS, SNAPSHOTS, METRICS, AUDIT)
@@ -177,7 +178,7 @@ class _Schemas:
     _instance: _Schemas | None = None
 
     def __init__(self) -> None:
-        module = _import_jsonschema()
+        module = import_optional("jsonschema", "observability")
         folder = Path(__file__).parent / "schemas"
         self._validator_class = module.Draft202012Validator
         self._full: dict[str, jsonschema.protocols.Validator] = {}
@@ -191,7 +192,8 @@ class _Schemas:
 
     @classmethod
     def get(cls) -> _Schemas:
-        _import_jsonschema()  # every time: the extra may have gone since the first call
+        # Every time: the extra may have gone since the first call.
+        import_optional("jsonschema", "observability")
         if cls._instance is None:
             cls._instance = cls()
         return cls._instance
@@ -216,14 +218,6 @@ class _Schemas:
             f"schema: {'.'.join(str(p) for p in e.absolute_path) or '(top level)'}: {e.message}"
             for e in found[:_MAX_SCHEMA_ERRORS_PER_LINE]
         ]
-
-
-def _import_jsonschema() -> Any:
-    try:
-        import jsonschema  # noqa: PLC0415 - an optional extra
-    except ImportError as exc:
-        raise MissingExtra("jsonschema", "observability") from exc
-    return jsonschema
 
 
 def _branch_event_types(branch: dict[str, Any]) -> list[str]:

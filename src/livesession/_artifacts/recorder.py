@@ -21,6 +21,7 @@ from .._support.crash import crash_hits as _crash_hits
 from .._support.crash import crashpoint
 from .._support.logging import get_logger
 from .._typing import LineSink, MetricsSink
+from . import names
 from .audit_chain import AuditChain
 from .metrics import MetricsCollector
 
@@ -221,8 +222,8 @@ class Recorder:
     def digest_hex(self) -> dict[str, str]:
         """SHA-256 of events.jsonl and state_snapshots.jsonl as written so far."""
         return {
-            "events.jsonl": self.digests["events"].hexdigest(),
-            "state_snapshots.jsonl": self.digests["states"].hexdigest(),
+            names.EVENTS: self.digests["events"].hexdigest(),
+            names.SNAPSHOTS: self.digests["states"].hexdigest(),
         }
 
     def flush(self, *, sync: bool) -> None:

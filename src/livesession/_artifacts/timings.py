@@ -15,6 +15,7 @@ import orjson
 
 from .._domain.clock import wall_ns
 from .._support.fsutil import atomic_write_bytes
+from . import names
 
 __all__ = ["StepTimer"]
 
@@ -71,7 +72,7 @@ class StepTimer:
         }
 
     def _append_ndjson(self, done: int, now: int) -> None:
-        path = self._run_dir / "metrics.ndjson"
+        path = self._run_dir / names.METRICS_LOG
         line = orjson.dumps(
             {"steps": done, "wall_s": round((now - self._started) / 1e9, 6), **self._summary()},
             option=orjson.OPT_SORT_KEYS | orjson.OPT_APPEND_NEWLINE,
@@ -104,7 +105,7 @@ class StepTimer:
             "order_latency_ms": [],
         }
         atomic_write_bytes(
-            self._run_dir / "timings.json",
+            self._run_dir / names.TIMINGS,
             orjson.dumps(timings, option=orjson.OPT_SORT_KEYS) + b"\n",
             durable=False,
         )

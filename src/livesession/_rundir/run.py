@@ -21,6 +21,7 @@ from typing import Any, Final
 import attrs
 import orjson
 
+from .._artifacts import names
 from .._artifacts.audit_chain import GENESIS_HASH
 from .._artifacts.sinks import FileLineSink, FileMetricsSink
 from .._domain import clock as _clock
@@ -29,6 +30,8 @@ from .._exceptions import (
     AuditCorruption,
     CheckpointError,
     ConfigError,
+    LeaseError,
+    LeaseHeld,
     LiveSessionError,
     RunDirectoryError,
 )
@@ -38,11 +41,10 @@ from .._support.fsutil import atomic_write_bytes, truncate_to
 from .._typing import Broker, Clock, IdempotencyStore
 from .._version import __version__
 from ..brokers.mock import MockBroker
-from ..leases.lease import FileLease, LeaseError, LeaseGrant, PostgresLease, SessionLease
+from ..leases.lease import FileLease, LeaseGrant, PostgresLease, SessionLease
 from ..stores import FileCheckpointStore, open_idempotency_store
 
 __all__ = [
-    "ARTIFACTS",
     "STORES",
     "BrokerFactory",
     "LeaseHeld",
@@ -51,25 +53,9 @@ __all__ = [
     "resume_run",
 ]
 
-ARTIFACTS: Final = {
-    "events": "events.jsonl",
-    "states": "state_snapshots.jsonl",
-    "audit": "audit.jsonl",
-}
-METRICS_FILE: Final = "metrics.json"
-CONFIG_FILE: Final = "config.json"
-CHECKPOINT_FILE: Final = "checkpoint.json"
-JOURNAL_FILE: Final = "broker_journal.jsonl"
-RUN_META_FILE: Final = "run.json"
-_RUN_FORMAT: Final = "livesession-run/1"
-_CHECKPOINT_FORMAT: Final = "livesession-checkpoint/1"
 STORES: Final = ("local", "postgres")
 LEASE_DIR: Final = ".leases"
 _LOCAL_BACKENDS: Final = ("memory", "jsonl", "sqlite")
-
-
-class LeaseHeld(RunDirectoryError):
-    """Another live session holds the (account, strategy) lease; nothing was changed."""
 
 
 @attrs.frozen
@@ -116,11 +102,11 @@ BrokerFactory = Callable[[DryrunConfig, Path], Broker]
 def open_broker(cfg: DryrunConfig, run_dir: Path) -> Broker:
     """The broker ``cfg.broker`` names, with its venue journal in ``run_dir``."""
     if cfg.broker == "mock":
-        return default_broker(cfg, journal=run_dir / JOURNAL_FILE)
+        return default_broker(cfg, journal=run_dir / names.JOURNAL)
     if cfg.broker == "realish":
         from ..brokers.realish import RealishBroker  # noqa: PLC0415 - adapter loaded when chosen
 
-        return RealishBroker.from_config(cfg, journal=run_dir / JOURNAL_FILE)
+        return RealishBroker.from_config(cfg, journal=run_dir / names.JOURNAL)
     if cfg.broker.startswith("ccxt:"):
         return _ccxt_broker(cfg)
     return default_broker(cfg)
@@ -227,12 +213,12 @@ def create_run(
     except OSError as exc:
         raise RunDirectoryError(f"cannot create run directory {run_dir}: {exc.strerror}") from None
     try:
-        atomic_write_bytes(run_dir / CONFIG_FILE, _config_bytes(cfg))
+        atomic_write_bytes(run_dir / names.CONFIG, _config_bytes(cfg))
         atomic_write_bytes(
-            run_dir / RUN_META_FILE,
+            run_dir / names.RUN_META,
             orjson.dumps(
                 {
-                    "format": _RUN_FORMAT,
+                    "format": names.RUN_FORMAT,
                     "version": __version__,
                     "idempotency_backend": idempotency_backend,
                     "config_hash": config_hash(cfg),
@@ -330,12 +316,12 @@ def _build_session(
         cfg,
         clock=clock,
         broker=broker_factory(cfg, run_dir),
-        event_sink=FileLineSink(run_dir / ARTIFACTS["events"], append=append),
-        state_sink=FileLineSink(run_dir / ARTIFACTS["states"], append=append),
-        audit_sink=FileLineSink(run_dir / ARTIFACTS["audit"], append=append),
-        metrics_sink=FileMetricsSink(run_dir / METRICS_FILE, durable=durable),
+        event_sink=FileLineSink(run_dir / names.ARTIFACTS["events"], append=append),
+        state_sink=FileLineSink(run_dir / names.ARTIFACTS["states"], append=append),
+        audit_sink=FileLineSink(run_dir / names.ARTIFACTS["audit"], append=append),
+        metrics_sink=FileMetricsSink(run_dir / names.METRICS, durable=durable),
         idempotency=_open_store(idempotency_backend, cfg, run_dir, sim=sim, durable=durable),
-        checkpoints=FileCheckpointStore(run_dir / CHECKPOINT_FILE, durable=durable),
+        checkpoints=FileCheckpointStore(run_dir / names.CHECKPOINT, durable=durable),
         live_override=live_override,
         lease=lease,
         lease_clock=lease_clock,
@@ -353,30 +339,30 @@ def read_run_config(run_dir: Path) -> tuple[DryrunConfig, dict[str, Any]]:
         raise RunDirectoryError(f"run directory {run_dir} does not exist")
     if not run_dir.is_dir():
         raise RunDirectoryError(f"{run_dir} is not a directory")
-    meta_path = run_dir / RUN_META_FILE
+    meta_path = run_dir / names.RUN_META
     try:
         meta = orjson.loads(meta_path.read_bytes())
     except FileNotFoundError:
         raise RunDirectoryError(
-            f"{run_dir} is not a livesession run directory (no {RUN_META_FILE})"
+            f"{run_dir} is not a livesession run directory (no {names.RUN_META})"
         ) from None
     except orjson.JSONDecodeError:
         raise RunDirectoryError(f"{meta_path} is corrupt (not JSON)") from None
-    if not isinstance(meta, dict) or meta.get("format") != _RUN_FORMAT:
+    if not isinstance(meta, dict) or meta.get("format") != names.RUN_FORMAT:
         raise RunDirectoryError(
             f"{run_dir} was written by another livesession version "
             f"(format {meta.get('format') if isinstance(meta, dict) else '?'!r}, "
-            f"this is {_RUN_FORMAT})"
+            f"this is {names.RUN_FORMAT})"
         )
     try:
-        data = orjson.loads((run_dir / CONFIG_FILE).read_bytes())
+        data = orjson.loads((run_dir / names.CONFIG).read_bytes())
         cfg = DryrunConfig.from_mapping(data)
     except FileNotFoundError:
-        raise RunDirectoryError(f"{run_dir} has no {CONFIG_FILE}") from None
+        raise RunDirectoryError(f"{run_dir} has no {names.CONFIG}") from None
     except (orjson.JSONDecodeError, ConfigError) as exc:
-        raise RunDirectoryError(f"{run_dir / CONFIG_FILE} is corrupt: {exc}") from None
+        raise RunDirectoryError(f"{run_dir / names.CONFIG} is corrupt: {exc}") from None
     if meta.get("config_hash") != config_hash(cfg):
-        raise RunDirectoryError(f"{run_dir / CONFIG_FILE} does not match the run's config hash")
+        raise RunDirectoryError(f"{run_dir / names.CONFIG} does not match the run's config hash")
     return cfg, meta
 
 
@@ -425,21 +411,21 @@ def _prefix_digest(path: Path, offset: int) -> Any:
 def load_checkpoint(run_dir: Path) -> dict[str, Any] | None:
     """The run's checkpoint, validated; None when the run never reached one."""
     try:
-        checkpoint = FileCheckpointStore(run_dir / CHECKPOINT_FILE).load()
+        checkpoint = FileCheckpointStore(run_dir / names.CHECKPOINT).load()
     except CheckpointError as exc:
         raise RunDirectoryError(str(exc)) from None
     if checkpoint is None:
         return None
-    if not isinstance(checkpoint, dict) or checkpoint.get("format") != _CHECKPOINT_FORMAT:
+    if not isinstance(checkpoint, dict) or checkpoint.get("format") != names.CHECKPOINT_FORMAT:
         fmt = checkpoint.get("format") if isinstance(checkpoint, dict) else None
         raise RunDirectoryError(
-            f"{run_dir / CHECKPOINT_FILE} was written by another version (format {fmt!r}, "
-            f"this is {_CHECKPOINT_FORMAT})"
+            f"{run_dir / names.CHECKPOINT} was written by another version (format {fmt!r}, "
+            f"this is {names.CHECKPOINT_FORMAT})"
         )
     required = ("recorder", "book", "feed", "strategy", "fsm_state", "steps", "ts_sim")
     missing = [key for key in required if key not in checkpoint]
     if missing:
-        raise RunDirectoryError(f"{run_dir / CHECKPOINT_FILE} is corrupt: missing {missing[0]}")
+        raise RunDirectoryError(f"{run_dir / names.CHECKPOINT} is corrupt: missing {missing[0]}")
     return checkpoint
 
 
@@ -449,7 +435,7 @@ def _check_journals(run_dir: Path) -> None:
     The broker replays them only after the artifacts were cut back, so a damaged journal
     must be found here, while nothing has been changed yet.
     """
-    for path in sorted(run_dir.glob(f"{Path(JOURNAL_FILE).stem}*.jsonl")):
+    for path in sorted(run_dir.glob(f"{Path(names.JOURNAL).stem}*.jsonl")):
         for number, line in enumerate(path.read_bytes().split(b"\n")[:-1], start=1):
             try:
                 entry = orjson.loads(line)
@@ -469,13 +455,13 @@ def _validate_artifacts(run_dir: Path, checkpoint: dict[str, Any] | None) -> dic
         rec_state = checkpoint["recorder"]
         offsets = dict(rec_state["offsets"])
         _check_audit_prefix(
-            run_dir / ARTIFACTS["audit"],
+            run_dir / names.ARTIFACTS["audit"],
             offsets["audit"],
             rec_state["audit_head"],
             rec_state["audit_seq"],
         )
         for name in ("events", "states"):
-            path = run_dir / ARTIFACTS[name]
+            path = run_dir / names.ARTIFACTS[name]
             size = path.stat().st_size if path.exists() else -1
             if size < offsets[name]:
                 raise RunDirectoryError(
@@ -510,7 +496,7 @@ def resume_run(
     _check_journals(run_dir)
     backing = _Backing(store=str(meta.get("store", "local")), lease=bool(meta.get("lease")))
     if backing.store not in STORES:
-        raise RunDirectoryError(f"{run_dir / RUN_META_FILE} names an unknown store")
+        raise RunDirectoryError(f"{run_dir / names.RUN_META} names an unknown store")
     lease, grant = _take_lease(cfg, run_dir, backing, lease_clock)
     try:
         session = _resume_session(
@@ -588,7 +574,7 @@ def _resume_session(
 ) -> LiveSessionOrchestrator:
     # Validated: from here on the run directory is changed.
     torn: dict[str, int] = {}
-    for name, file_name in ARTIFACTS.items():
+    for name, file_name in names.ARTIFACTS.items():
         path = run_dir / file_name
         if not path.exists():
             path.touch()
@@ -611,8 +597,8 @@ def _resume_session(
     in_flight: list[dict[str, str]] = []
     if checkpoint is not None:
         digests = {
-            "events": _prefix_digest(run_dir / ARTIFACTS["events"], offsets["events"]),
-            "states": _prefix_digest(run_dir / ARTIFACTS["states"], offsets["states"]),
+            "events": _prefix_digest(run_dir / names.ARTIFACTS["events"], offsets["events"]),
+            "states": _prefix_digest(run_dir / names.ARTIFACTS["states"], offsets["states"]),
         }
         session.restore_state(checkpoint, digests)
         _venue_catch_up(broker, checkpoint)

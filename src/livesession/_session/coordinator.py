@@ -30,6 +30,7 @@ from typing import Any, Final, Self
 
 import attrs
 
+from .._artifacts import names
 from .._artifacts.recorder import Recorder, crashpoint
 from .._artifacts.sinks import MemoryLineSink, MemoryMetricsSink, as_line_sink, as_metrics_sink
 from .._domain import clock as _clock
@@ -59,6 +60,7 @@ from .._exceptions import (
     BrokerError,
     ConfigError,
     InvalidTransition,
+    LeaseError,
     LiveSessionError,
     OutcomeUnknown,
     Rejected,
@@ -72,7 +74,7 @@ from .._risk.checks import Check, CheckResult, PreflightContext, default_checks
 from .._risk.rails import Rail, RiskContext, default_rails
 from .._typing import Broker, CheckpointStore, Clock, IdempotencyStore, MarketFeed, Strategy
 from ..brokers.mock import FillModel, MockBroker
-from ..leases.lease import LeaseError, LeaseGrant, SessionLease
+from ..leases.lease import LeaseGrant, SessionLease
 from ..stores.memory import MemoryIdempotencyStore
 from .book import Book, BookView
 from .exits import Protection, protective_legs
@@ -83,7 +85,6 @@ S = SessionState
 _NS_PER_SEC: Final = 1_000_000_000
 _NS_PER_MS: Final = 1_000_000
 _NS_PER_DAY: Final = 86_400 * _NS_PER_SEC
-_CHECKPOINT_FORMAT: Final = "livesession-checkpoint/1"
 _MAX_HELD_PER_ORDER: Final = 64
 _MAX_UNMATCHED_ORDERS: Final = 1024
 _MAX_FINISHED: Final = 512
@@ -1719,7 +1720,7 @@ class LiveSessionOrchestrator:
 
         journal_offset = getattr(self._broker, "journal_offset", None)
         return {
-            "format": _CHECKPOINT_FORMAT,
+            "format": names.CHECKPOINT_FORMAT,
             "version": __version__,
             "broker_journal_offset": journal_offset() if callable(journal_offset) else None,
             "config": self._cfg.to_dict(),

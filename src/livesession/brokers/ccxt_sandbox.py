@@ -51,15 +51,13 @@ from .._domain.model import (
 from .._exceptions import (
     BrokerError,
     ConfigError,
-    MissingExtra,
     OutcomeUnknown,
     Rejected,
     Transient,
 )
+from .._support.optional import import_optional
 
 if TYPE_CHECKING:
-    from types import ModuleType
-
     from .._domain.model import Bar
     from .._domain.runtime_config import RuntimeConfig
 
@@ -131,15 +129,6 @@ SANDBOX_EXCHANGES: Final[Mapping[str, _Sandbox]] = {
 """The exchanges livesession may connect to, each only in its sandbox."""
 
 
-def _import_ccxt() -> ModuleType:
-    try:
-        import ccxt  # noqa: PLC0415 - optional dependency, imported only where it is used
-    except ImportError:
-        raise MissingExtra("ccxt", "ccxt") from None
-    module: ModuleType = ccxt
-    return module
-
-
 # -- failure classification ----------------------------------------------------------------
 
 
@@ -195,7 +184,7 @@ def _venue_detail(exc: BaseException) -> str:
 
 
 def _is_duplicate_client_id(exc: BaseException) -> bool:
-    ccxt = _import_ccxt()
+    ccxt = import_optional("ccxt", "ccxt")
     if isinstance(exc, ccxt.DuplicateOrderId):
         return True
     if not isinstance(exc, (ccxt.InvalidOrder, ccxt.BadRequest)):
@@ -238,7 +227,7 @@ def classify(  # noqa: PLR0911 - one return per row of the taxonomy
     The returned error's message is one line: the venue's code and message, never a URL,
     a signature or a credential.
     """
-    ccxt = _import_ccxt()
+    ccxt = import_optional("ccxt", "ccxt")
     detail = _venue_detail(exc)
     cid = client_order_id
     if not isinstance(exc, ccxt.BaseError):
@@ -497,7 +486,7 @@ class CcxtSandboxBroker:
     def _read(self, call: Callable[[], _T], cid: str | None = None) -> _T:
         """Run one read request; failures become ``Transient`` or ``Rejected``."""
         self._guard()
-        ccxt = _import_ccxt()
+        ccxt = import_optional("ccxt", "ccxt")
         try:
             return call()
         except ccxt.BaseError as exc:
@@ -536,7 +525,7 @@ class CcxtSandboxBroker:
             )
         self._read(self._exchange.load_markets, cid)
         amount, price = self._amount_and_price(order)
-        ccxt = _import_ccxt()
+        ccxt = import_optional("ccxt", "ccxt")
         try:
             raw = self._exchange.create_order(
                 order.symbol,
@@ -580,7 +569,7 @@ class CcxtSandboxBroker:
                 )
             symbol = found.symbol
         self._guard()
-        ccxt = _import_ccxt()
+        ccxt = import_optional("ccxt", "ccxt")
         try:
             self._exchange.cancel_order(None, symbol, {self._sandbox.lookup_param: cid})
         except ccxt.BaseError as exc:
@@ -657,7 +646,7 @@ class CcxtSandboxBroker:
         known = self._known_symbol(cid)
         symbols = self.symbols if known is None else (known,)
         self._read(self._exchange.load_markets, cid)
-        ccxt = _import_ccxt()
+        ccxt = import_optional("ccxt", "ccxt")
         for symbol in symbols:
             try:
                 self._guard()
@@ -685,7 +674,7 @@ class CcxtSandboxBroker:
         )
         found = exchange.safe_list(exchange.safe_dict(response, "result", {}), "list", [])
         if not found:
-            raise _import_ccxt().OrderNotFound(f"{exchange.id} has no order {cid}")
+            raise import_optional("ccxt", "ccxt").OrderNotFound(f"{exchange.id} has no order {cid}")
         return exchange.parse_order(found[0], market)
 
     def _known_symbol(self, cid: str) -> str | None:
@@ -813,7 +802,7 @@ class CcxtSandboxBroker:
     def _amount_and_price(self, order: Order) -> tuple[str, str | None]:
         """Strings for ccxt, refused when the venue's precision would change them."""
         cid = order.client_order_id
-        ccxt = _import_ccxt()
+        ccxt = import_optional("ccxt", "ccxt")
         amount = str(order.quantity)
         price = None if order.order_type is OrderType.MARKET else order.limit_price
         try:
@@ -932,7 +921,7 @@ def make_ccxt_broker(
             f"the runtime configuration is for mode {runtime_config.mode}, not ccxt:{name}"
         )
     runtime_config.validate_for(f"ccxt:{name}")
-    ccxt = _import_ccxt()
+    ccxt = import_optional("ccxt", "ccxt")
     config: dict[str, Any] = {
         "timeout": timeout_ms,
         "enableRateLimit": enable_rate_limit,

@@ -35,23 +35,16 @@ from typing import TYPE_CHECKING, Any, Final, Protocol, runtime_checkable
 import attrs
 import orjson
 
-from .._exceptions import LiveSessionError
+from .._exceptions import LeaseError
 from .._support.fsutil import atomic_write_bytes
 from ..stores.postgres import _Pg
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-__all__ = ["FileLease", "LeaseError", "LeaseGrant", "PostgresLease", "SessionLease"]
+__all__ = ["FileLease", "LeaseGrant", "PostgresLease", "SessionLease"]
 
 _MAX_NS: Final = 2**63 - 1  # a signed 64-bit column holds every ns value in use
-
-
-class LeaseError(LiveSessionError):
-    """The lease store cannot be read or written (corrupt file, unreachable server).
-
-    Treat it like a lost lease: stop trading.
-    """
 
 
 @attrs.frozen(kw_only=True)

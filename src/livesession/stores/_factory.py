@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
+from .._artifacts import names
 from .._exceptions import ConfigError, RunDirectoryError
 from .jsonl import JsonlIdempotencyStore
 from .memory import MemoryIdempotencyStore
@@ -17,7 +18,7 @@ if TYPE_CHECKING:
 __all__ = ["IDEMPOTENCY_BACKENDS", "JSONL_FILE_NAME", "SQLITE_FILE_NAME", "open_idempotency_store"]
 
 IDEMPOTENCY_BACKENDS: Final = ("memory", "jsonl", "sqlite")
-JSONL_FILE_NAME: Final = "idempotency.jsonl"
+JSONL_FILE_NAME: Final = names.IDEMPOTENCY_JSONL
 SQLITE_FILE_NAME: Final = "idempotency.sqlite"
 
 

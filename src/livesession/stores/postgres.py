@@ -13,7 +13,6 @@ in a message, a repr or a log: errors carry the server's reason with the passwor
 
 from __future__ import annotations
 
-import importlib
 import re
 import urllib.parse
 from contextlib import contextmanager
@@ -26,13 +25,13 @@ from livesession._exceptions import (
     ConfigError,
     IdempotencyConflict,
     LiveSessionError,
-    MissingExtra,
+    PostgresError,
 )
+from livesession._support.optional import import_optional
 from livesession.stores._record import Reservation, check_key, check_text, unknown_key
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping, Sequence
-    from types import ModuleType
 
     import psycopg
 
@@ -53,10 +52,6 @@ _CONNECT_TIMEOUT_S: Final = 10
 _DDL_LOCK_ID: Final = 7815561082913907812
 _URL_USERINFO = re.compile(r"(://[^:/@\s]*:)([^@\s]*)(@)")
 _KV_PASSWORD = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s&]*)", re.IGNORECASE)
-
-
-class PostgresError(LiveSessionError):
-    """The PostgreSQL server could not be reached or failed a statement (no secret inside)."""
 
 
 # --- configuration and redaction -----------------------------------------------------------
@@ -137,15 +132,6 @@ def _parse_dsn(dsn: str) -> dict[str, str] | None:
 # --- one connection, errors translated ----------------------------------------------------
 
 
-def _import_psycopg() -> ModuleType:
-    # import_module keeps the optional extra out of module import time and types the
-    # result the same whether or not psycopg is installed where mypy runs.
-    try:
-        return importlib.import_module("psycopg")
-    except ImportError:
-        raise MissingExtra("psycopg", "postgres") from None
-
-
 class _Pg:
     """One autocommit connection with ``synchronous_commit = on``; errors come out redacted.
 
@@ -154,7 +140,7 @@ class _Pg:
     """
 
     def __init__(self, dsn: str, *, error: type[LiveSessionError], purpose: str) -> None:
-        self._psycopg = _import_psycopg()
+        self._psycopg = import_optional("psycopg", "postgres")
         self._closed = False
         self._dsn = dsn
         self._error = error

@@ -1,0 +1,58 @@
+"""The names of every file a run directory holds, and the formats they declare.
+
+One owner for these names: the recorder, the run directory, the tools (``verify``,
+``report``, ``prom``, ``evidence``) and the CLI all take them from here. The four contract
+artifacts are specified in ARTIFACTS.md; the others are operational files beside them.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+__all__ = [
+    "ARTIFACTS",
+    "AUDIT",
+    "CHECKPOINT",
+    "CHECKPOINT_FORMAT",
+    "CONFIG",
+    "CONTRACT",
+    "EVENTS",
+    "IDEMPOTENCY_JSONL",
+    "JOURNAL",
+    "METRICS",
+    "METRICS_LOG",
+    "PROM",
+    "REPORT",
+    "RUN_FORMAT",
+    "RUN_META",
+    "SESSION_LOG",
+    "SNAPSHOTS",
+    "TIMINGS",
+]
+
+# -- the four contract artifacts (ARTIFACTS.md) ----------------------------------------------
+EVENTS: Final = "events.jsonl"
+SNAPSHOTS: Final = "state_snapshots.jsonl"
+AUDIT: Final = "audit.jsonl"
+METRICS: Final = "metrics.json"
+CONTRACT: Final = (EVENTS, SNAPSHOTS, METRICS, AUDIT)
+ARTIFACTS: Final = {"events": EVENTS, "states": SNAPSHOTS, "audit": AUDIT}
+"""The append-only line artifacts, by the recorder's sink name."""
+
+# -- what a run directory keeps to resume ------------------------------------------------------
+CONFIG: Final = "config.json"
+CHECKPOINT: Final = "checkpoint.json"
+CHECKPOINT_FORMAT: Final = "livesession-checkpoint/1"
+JOURNAL: Final = "broker_journal.jsonl"
+RUN_META: Final = "run.json"
+RUN_FORMAT: Final = "livesession-run/1"
+IDEMPOTENCY_JSONL: Final = "idempotency.jsonl"
+
+# -- operational files (wall-clock measurements and logs, outside the audit chain) ----------
+TIMINGS: Final = "timings.json"
+METRICS_LOG: Final = "metrics.ndjson"
+SESSION_LOG: Final = "session.log.jsonl"
+
+# -- what the tools write by default ------------------------------------------------------------
+REPORT: Final = "report.html"
+PROM: Final = "livesession.prom"
