@@ -18,9 +18,9 @@ runs in its own commit (with a line in CHANGELOG.md), never together with a refa
 failing assertion shows the new digests.
 
 The tests use only the public surface: ``import livesession``, the CLI in a subprocess
-(with ``LIVESESSION_CRASH_AT`` for the crash points) and the helpers under ``tests/``. The
-one exception is ``_file_lease`` below: ``FileLease`` is not exported by ``livesession``,
-and the CLI's ``--lease`` audits a holder id with the host name and the process id.
+(with ``LIVESESSION_CRASH_AT`` for the crash points), the public ``livesession.leases``
+package and the helpers under ``tests/``. The file lease is built in-process because the
+CLI's ``--lease`` audits a holder id with the host name and the process id.
 """
 
 from __future__ import annotations
@@ -51,6 +51,7 @@ from livesession import (
     SimClock,
     TradingState,
 )
+from livesession.leases import FileLease
 
 from _fault_broker import FaultBroker
 from _helpers import Sinks
@@ -65,12 +66,7 @@ SUBPROCESS_TIMEOUT_S = 120
 
 
 def _file_lease(path: Path, account: str, strategy: str) -> Any:
-    """A ``FileLease``: the one private import of this file (not exported by ``livesession``).
-
-    When the refactor moves the module, change this import only; the pins must not move.
-    """
-    from livesession._lease import FileLease  # the private import: see the docstring
-
+    """A ``FileLease`` with a fixed path, account and strategy."""
     return FileLease(path, account, strategy)
 
 
