@@ -15,6 +15,7 @@ __all__ = [
     "SimClock",
     "SystemClock",
     "UtcText",
+    "epoch_ns",
     "epoch_us",
     "format_utc",
     "parse_utc",
@@ -97,7 +98,7 @@ class FixedClock:
 
     def monotonic_ns(self) -> int:
         """Nanoseconds since the epoch of the fixed moment."""
-        return _to_ns(self._moment)
+        return epoch_ns(self._moment)
 
     def __repr__(self) -> str:
         return f"FixedClock({format_utc(self._moment)})"
@@ -110,7 +111,7 @@ class SimClock:
         if start.tzinfo is None:
             msg = "SimClock needs a timezone-aware start (tzinfo=datetime.UTC)"
             raise ValueError(msg)
-        self._start_ns = _to_ns(start)
+        self._start_ns = epoch_ns(start)
         self._elapsed_ns = 0
 
     def now(self) -> dt.datetime:
@@ -156,6 +157,7 @@ def wall_ns() -> int:
     return time.perf_counter_ns()
 
 
-def _to_ns(moment: dt.datetime) -> int:
+def epoch_ns(moment: dt.datetime) -> int:
+    """Nanoseconds since the Unix epoch of an aware ``moment`` (also the leases' time base)."""
     delta = moment.astimezone(dt.UTC) - _EPOCH
     return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1000

@@ -36,7 +36,7 @@ from .._exceptions import (
     RunDirectoryError,
 )
 from .._risk.checks import CheckResult, PreflightContext
-from .._session.coordinator import LiveSessionOrchestrator, _epoch_ns, default_broker, make_clock
+from .._session.coordinator import LiveSessionOrchestrator, default_broker, make_clock
 from .._support.fsutil import atomic_write_bytes, truncate_to
 from .._typing import Broker, Clock, IdempotencyStore
 from .._version import __version__
@@ -531,7 +531,7 @@ def _take_lease(
     if lease is None:
         return None, None
     try:
-        now_ns = _epoch_ns((lease_clock or _clock.SystemClock()).now())
+        now_ns = _clock.epoch_ns((lease_clock or _clock.SystemClock()).now())
         grant = lease.acquire(_holder_id(cfg), now_ns, cfg.lease_ttl_ms * 1_000_000)
     except BaseException:
         lease.close()

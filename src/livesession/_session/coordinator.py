@@ -21,7 +21,6 @@ to ERROR_REQUIRES_OPERATOR).
 from __future__ import annotations
 
 import collections
-import datetime as dt
 import enum
 from collections.abc import Callable, Iterator, Sequence
 from decimal import Decimal
@@ -88,7 +87,6 @@ _NS_PER_DAY: Final = 86_400 * _NS_PER_SEC
 _MAX_HELD_PER_ORDER: Final = 64
 _MAX_UNMATCHED_ORDERS: Final = 1024
 _MAX_FINISHED: Final = 512
-_EPOCH: Final = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _LEASE_RENEW_FRACTION: Final = 4  # renew once a quarter of the lease TTL has passed
 
 
@@ -1443,7 +1441,7 @@ class LiveSessionOrchestrator:
         return self._lease_grant
 
     def _lease_now_ns(self) -> int:
-        return _epoch_ns(self._lease_clock.now())
+        return _clock.epoch_ns(self._lease_clock.now())
 
     def _lease_check(self) -> CheckResult:
         """Preflight: take the (account, strategy) lease, or fail with LEASE_HELD.
@@ -1844,12 +1842,6 @@ def reconcile_grace_ns(cfg: DryrunConfig) -> int:
     if cfg.broker == "realish":
         slowest += cfg.realish.late_fill_ms + 2 * cfg.realish.latency_ms
     return max(cfg.reconcile_grace_ms, slowest) * _NS_PER_MS
-
-
-def _epoch_ns(moment: dt.datetime) -> int:
-    """Nanoseconds since the Unix epoch (the leases' shared time base)."""
-    delta = moment.astimezone(dt.UTC) - _EPOCH
-    return (delta.days * 86_400 + delta.seconds) * _NS_PER_SEC + delta.microseconds * 1000
 
 
 def _clock_ns(cfg: DryrunConfig) -> int:
