@@ -49,7 +49,11 @@ def session(sinks: Sinks | None = None, **cfg: Any) -> tuple[LiveSessionOrchestr
     params: dict[str, Any] = {"run_id": "t", "strategy_id": "s", "steps": 200}
     params.update(cfg)
     live_override = params.pop("live_override", False)
-    extra = {k: params.pop(k) for k in ("clock", "broker", "feed", "strategy") if k in params}
+    extra = {
+        k: params.pop(k)
+        for k in ("clock", "broker", "feed", "strategy", "idempotency")
+        if k in params
+    }
     orch = LiveSessionOrchestrator(
         DryrunConfig(**params), live_override=live_override, **extra, **sinks.kwargs()
     )

@@ -64,7 +64,8 @@ from livesession import (
 )
 from livesession._domain.decimal import quantize
 from livesession._domain.lifecycle import STATUS_BY_STATE, TERMINAL_STATES, TRANSITIONS
-from livesession._domain.model import Bar, FillReport, Order
+from livesession._domain.model import Bar, Order
+from livesession.stores import MemoryIdempotencyStore
 
 from _fault_broker import CANCEL_FAULTS, LOOKUP_FAULTS, REPORT_FAULTS, SUBMIT_FAULTS, FaultBroker
 
@@ -276,6 +277,8 @@ class Session:
         self.strategy.quantity = quantity
         self.sinks = {"events": TapSink(), "states": TapSink(), "audit": TapSink()}
         self.metrics = MemoryMetricsSink()
+        # The idempotency store is durable: one store outlives every restart.
+        self.keys = MemoryIdempotencyStore(SimClock(START))
         self.config = DryrunConfig(
             run_id=f"fm{index}",
             strategy_id="fm",
@@ -316,6 +319,7 @@ class Session:
             state_sink=self.sinks["states"],
             audit_sink=self.sinks["audit"],
             metrics_sink=self.metrics,
+            idempotency=self.keys,
         )
 
     def restart(self) -> None:
@@ -324,7 +328,6 @@ class Session:
         state = orjson.loads(orjson.dumps(old.get_state()))
         digests = {name: digest.copy() for name, digest in old.recorder.digests.items()}
         new = self._build()
-        new._idem = old._idem  # the idempotency store is durable: it survives the restart
         new.restore_state(state, digests)
         again = orjson.loads(orjson.dumps(new.get_state()))
         # A resume starts a hold on grace-based decisions; everything else round-trips.
@@ -449,7 +452,7 @@ class Session:
         while faults that could delay the kill are still armed, there is no bound to check.
         """
         orch, broker = self.orch, self.broker
-        started = orch._kill_started_ns
+        started = orch.inspect().kill_started_ns
         if started is None or orch.state is not S.DRYRUN_ACTIVE:
             return
         if any(fault in KILL_DELAYING_FAULTS for fault in broker.armed):
@@ -465,7 +468,8 @@ class Session:
         # Unless the venue itself lost an order, it is truthful and every delay is shorter
         # than the grace period: the reconciler must resolve everything without an operator.
         if not self.venue_inconsistent:
-            assert not orch._recon_escalated, f"escalated: {sorted(orch._recon_escalated)}"
+            escalated = orch.inspect().escalated
+            assert not escalated, f"escalated: {escalated}"
         if self.flat_claimed and orch.trading_state is TradingState.HALTED:
             # KILL_SWITCH_FLAT was true when said, and HALTED keeps it true.
             for symbol in {t.symbol for t in broker.trades}:
@@ -474,9 +478,9 @@ class Session:
         if broker.recorded:
             cid, count = broker.recorded.most_common(1)[0]
             assert count == 1, f"{cid} reached the venue {count} times"
-        book = orch._book
-        held = set(orch._unmatched)  # reports of orders not (yet) known
-        waiting = {r.trade_id for r in orch._inbox if isinstance(r, FillReport)}  # not applied yet
+        book, inside = orch.book, orch.inspect()
+        held = inside.held_reports  # reports of orders not (yet) known
+        waiting = inside.waiting_fills  # fills received, not applied yet
         delivered: dict[str, Decimal] = {}
         for fill in broker.delivered.values():
             if fill.client_order_id in held or fill.trade_id in waiting:
@@ -495,9 +499,9 @@ class Session:
 
     def _check_stopped(self) -> None:
         orch, broker = self.orch, self.broker
-        book = orch._book
-        assert not book.open, f"open orders after STOPPED: {sorted(book.open)}"
-        assert not orch._unconfirmed_closed()
+        book = orch.book
+        assert not book.open_orders, f"open orders after STOPPED: {book.open_orders}"
+        assert not orch.inspect().unconfirmed_closed
         assert not any(book.positions.values()), "not flat after STOPPED"
         assert not broker.open_orders(), "orders left open at the venue (orphan OCO leg?)"
         for symbol in {t.symbol for t in broker.trades}:
@@ -693,7 +697,7 @@ class FailureMatrix(RuleBasedStateMachine):
             "kill": state in (S.DRYRUN_ACTIVE, S.STOPPING),
             "stop": may_trade,
             "reduce": may_trade and orch.trading_state is not TradingState.HALTED,
-            "reenable": may_trade and orch._kill_started_ns is None,
+            "reenable": may_trade and orch.inspect().kill_started_ns is None,
             "acknowledge": state is S.ERROR_REQUIRES_OPERATOR,
             "step": state is S.DRYRUN_ACTIVE,
         }[verb]

@@ -19,6 +19,7 @@ from livesession import (
     SessionState,
     SessionStatus,
 )
+from livesession._session.book import Book
 
 from _helpers import START, Sinks, audit_chain_ok, session
 
@@ -228,12 +229,13 @@ class TestRuntimeChecks:
         faults = [e for e in sinks.events_of("STATE_CHANGED") if e["payload"]["trigger"] == "fault"]
         assert faults[0]["payload"]["reason"] == "CLOCK_REGRESSION"
 
-    def test_broken_position_invariant_is_a_fault(self):
+    def test_broken_position_invariant_is_a_fault(self, monkeypatch):
         """A position that differs from the sum of fills stops trading for an operator."""
         orch, _ = session()
         orch.preflight()
         orch.activate()
-        orch._book.positions["BTC/USDT"] = Decimal("1.000")
+        broken = ("INVARIANT_POSITION", {"symbol": "BTC/USDT", "position": "1", "fills": "0"})
+        monkeypatch.setattr(Book, "invariant_violation", lambda _book: broken)
         orch.step()
         assert orch.state is SessionState.ERROR_REQUIRES_OPERATOR
         assert orch.result().reason == "INVARIANT_POSITION"

@@ -360,9 +360,9 @@ class TestDailyLossInASession:
             risk={"per_trade_risk_pct": "0.01", "max_order_notional": "60000"},
         )
         orch.run_n_steps(23)  # bars at 01:00 .. 23:00 of day one
-        assert orch._book.day_peak_equity == D("101000.00")
+        assert orch.book.day_peak_equity == D("101000.00")
         orch.step()  # 00:00 of day two
-        assert orch._book.day_peak_equity == D("100500.00")
+        assert orch.book.day_peak_equity == D("100500.00")
 
     def test_cap_holds_for_the_rest_of_the_day_and_lifts_the_next(self):
         """After the kill, re-enabled trading still meets DAILY_LOSS until the next UTC day."""

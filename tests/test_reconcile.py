@@ -28,6 +28,7 @@ from livesession._reconcile.reconciler import (
     lookups_needed,
     plan,
 )
+from livesession._session.assembly import reconcile_grace_ns
 
 from _fault_broker import FaultBroker
 from _helpers import Sinks, audit_chain_ok, session
@@ -414,13 +415,14 @@ class TestReconcileInASession:
         again.restore_state(state, dict(orch.recorder.digests))
         again.step()
         key = f"ORDER_MISSING_AT_VENUE:{cid}"
-        assert again._recon_pending == {key: state["ts_sim"]}  # seen before the step ran
-        assert again._recon_hold_until_ns > state["ts_sim"]  # a replay hold is on...
+        reconcile = again.get_state()["reconcile"]
+        assert reconcile["pending"] == {key: state["ts_sim"]}  # seen before the step ran
+        assert reconcile["hold_until_ns"] > state["ts_sim"]  # a replay hold is on...
         while again.state is SessionState.DRYRUN_ACTIVE:
             again.step()
         (escalated,) = sinks.events_of("RECONCILE_ESCALATED")
         # ...but a venue that does not know an order is never "ahead": no hold for that.
-        assert escalated["ts_sim"] == state["ts_sim"] + again._grace_ns
+        assert escalated["ts_sim"] == state["ts_sim"] + reconcile_grace_ns(again.config)
         (item,) = escalated["payload"]["discrepancies"]
         assert (item["kind"], item["venue_status"]) == ("ORDER_MISSING_AT_VENUE", "UNKNOWN")
 

@@ -22,8 +22,10 @@ from livesession import (
     SessionState,
     SessionStatus,
     Side,
+    SimClock,
 )
 from livesession._domain.model import Bar, FillReport
+from livesession.stores import MemoryIdempotencyStore
 
 from _fault_broker import FaultBroker
 from _helpers import Sinks, session
@@ -236,14 +238,19 @@ class TestRegressions:
         ahead can explain waits now; an order the venue does not know escalates in grace."""
         broker = FaultBroker()
         protect = {"take_profit_pct": D("0.01"), "stop_loss_pct": D("0.01")}
-        orch, _ = _running(broker, at({1: [buy("0.010", **protect)]}))
+        keys = MemoryIdempotencyStore(
+            SimClock(DryrunConfig(run_id="t", strategy_id="s").start)
+        )  # both sessions share the durable keys
+        orch, _ = _running(broker, at({1: [buy("0.010", **protect)]}), idempotency=keys)
         orch.step()
         state = orch.get_state()
         digests = {name: digest.copy() for name, digest in orch.recorder.digests.items()}
         resumed, sinks = session(
-            feed=ScriptedFeed(["40000.00"]), strategy=ScriptedStrategy(at({})), broker=broker
+            feed=ScriptedFeed(["40000.00"]),
+            strategy=ScriptedStrategy(at({})),
+            broker=broker,
+            idempotency=keys,
         )
-        resumed._idem = orch._idem
         resumed.restore_state(state, digests)
         broker.forget(broker.open_orders()[0].client_order_id)
         resumed.kill("drill")

@@ -43,9 +43,10 @@ if TYPE_CHECKING:
     from ._market.feeds import CsvReplayFeed, RandomWalkFeed
     from ._market.strategies import SmaCrossover
     from ._risk.checks import Check, CheckResult, PreflightContext, default_checks
+    from ._risk.governor import TradingState
     from ._risk.rails import Rejection, RiskContext
     from ._session.book import BookView
-    from ._session.coordinator import DryrunResult, LiveSessionOrchestrator, TradingState
+    from ._session.coordinator import DryrunResult, LiveSessionOrchestrator, SessionInspection
     from ._typing import (
         Broker,
         CheckpointStore,
@@ -105,6 +106,7 @@ _LAZY: dict[str, str] = {
     "RiskContext": "._risk.rails",
     "RiskLimits": "._domain.config",
     "RunDirectoryError": "._exceptions",
+    "SessionInspection": "._session.coordinator",
     "SessionState": "._domain.lifecycle",
     "SessionStatus": "._domain.lifecycle",
     "Side": "._domain.model",
@@ -114,7 +116,7 @@ _LAZY: dict[str, str] = {
     "Strategy": "._typing",
     "StrategyConfig": "._domain.config",
     "SystemClock": "._domain.clock",
-    "TradingState": "._session.coordinator",
+    "TradingState": "._risk.governor",
     "Transient": "._exceptions",
     "Trigger": "._domain.lifecycle",
     "__version__": "._version",
@@ -184,6 +186,7 @@ __all__ = [
     "RiskContext",
     "RiskLimits",
     "RunDirectoryError",
+    "SessionInspection",
     "SessionState",
     "SessionStatus",
     "Side",

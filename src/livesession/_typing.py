@@ -203,3 +203,43 @@ class CheckpointStore(Protocol):
     def load(self) -> dict[str, Any] | None:
         """The stored checkpoint, or None when there is none."""
         ...
+
+
+# -- optional broker abilities (a broker declares each by having it) -------------------------
+
+
+@runtime_checkable
+class ConfirmingLookup(Protocol):
+    """**Protocol:** a broker whose lookup can confirm that the venue lacks an order.
+
+    The CCXT adapter has it. Only a confirmed absence allows the one legitimate resend of
+    an order whose send outcome was unknown; other brokers are asked through
+    ``order_by_client_id``.
+    """
+
+    def lookup(self, client_order_id: str, attempts: int | None = None) -> VenueOrder | None:
+        """The order by client id, asking up to ``attempts`` times; None when it is absent."""
+        ...
+
+
+@runtime_checkable
+class JournaledVenue(Protocol):
+    """**Protocol:** a simulated venue that journals its own state (mock, realish).
+
+    A checkpoint records the journal's offset, so a resumed session restores the venue as
+    it was at that checkpoint.
+    """
+
+    def journal_offset(self) -> int:
+        """Bytes in the venue journal so far."""
+        ...
+
+
+@runtime_checkable
+class SandboxAware(Protocol):
+    """**Protocol:** a broker that can say whether it is connected to a verified sandbox."""
+
+    @property
+    def sandbox_verified(self) -> bool:
+        """Whether the venue is a verified sandbox right now."""
+        ...

@@ -36,7 +36,8 @@ from .._exceptions import (
     RunDirectoryError,
 )
 from .._risk.checks import CheckResult, PreflightContext
-from .._session.coordinator import LiveSessionOrchestrator, default_broker, make_clock
+from .._session.assembly import default_broker, make_clock
+from .._session.coordinator import LiveSessionOrchestrator
 from .._support.fsutil import atomic_write_bytes, truncate_to
 from .._typing import Broker, Clock, IdempotencyStore
 from .._version import __version__

@@ -96,6 +96,10 @@ class BookView:
     equity: Decimal
     pnl: Decimal
     open_orders: tuple[str, ...]
+    ledger: Mapping[str, Decimal]
+    """Net quantity of every symbol's fills (the position must always equal it)."""
+    day_peak_equity: Decimal
+    """The simulated UTC day's peak equity, which the daily-loss cap measures from."""
 
 
 class Book:
@@ -156,6 +160,25 @@ class Book:
             total += (order.quantity - live.filled) * price
         return total
 
+    def invariant_violation(self) -> tuple[str, dict[str, str]] | None:
+        """The first broken invariant as (reason, detail); None when all hold.
+
+        A position must equal the sum of its fills, and an open order must be filed under
+        its own client id.
+        """
+        for symbol, qty in self.positions.items():
+            fills = self.ledger.get(symbol, ZERO)
+            if qty != fills:
+                return "INVARIANT_POSITION", {
+                    "symbol": symbol,
+                    "position": str(qty),
+                    "fills": str(fills),
+                }
+        for cid, live in self.open.items():
+            if not cid or live.order.client_order_id != cid:
+                return "INVARIANT_ORDER_ID", {"client_order_id": cid}
+        return None
+
     def view(self) -> BookView:
         """A frozen picture of the book."""
         equity = self.equity()
@@ -165,6 +188,8 @@ class Book:
             equity=equity,
             pnl=equity - self.initial_cash,
             open_orders=tuple(sorted(self.open)),
+            ledger=dict(self.ledger),
+            day_peak_equity=self.day_peak_equity,
         )
 
     # -- changing -----------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Protective OCO exits as pure functions: what to place once an entry has filled.
+"""Protective OCO exits: what to place once an entry has filled, and the legs' lifecycle.
 
 An entry intent may ask for protection (``take_profit_pct``, ``stop_loss_pct``). The
 session remembers that as a ``Protection`` while the entry is open; once the entry is
@@ -12,21 +12,33 @@ One-cancels-the-other: the first fill of either leg, even a partial one, cancels
 other leg (as venues with native OCO do); the leg that filled keeps working for the
 rest of its quantity. The stop is placed first so that a venue that sees both legs
 touched by the same bar fills the stop (the conservative reading of that bar).
+
+``protective_legs`` is the pure part; ``OcoExits`` is the session's collaborator that owns
+the pending protections and the OCO groups that have had a fill.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from .._domain.decimal import quantize
 from .._domain.ids import client_order_id
+from .._domain.lifecycle import SessionState
 from .._domain.model import Order, OrderType, Side
 
-__all__ = ["Protection", "protective_legs"]
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from .._artifacts.recorder import Recorder
+    from .._domain.config import DryrunConfig
+    from .._risk.governor import TradingGovernor
+    from .book import Book, OpenOrder
+
+__all__ = ["OcoExits", "Protection", "protective_legs"]
 
 _ONE = Decimal(1)
 
@@ -112,3 +124,126 @@ def _text(value: Decimal | None) -> str | None:
 
 def _number(value: object) -> Decimal | None:
     return None if value is None else Decimal(str(value))
+
+
+class OcoExits:
+    """Places the protective legs of entries that are done; one fill cancels the sibling."""
+
+    def __init__(
+        self,
+        *,
+        config: DryrunConfig,
+        recorder: Recorder,
+        book: Book,
+        governor: TradingGovernor,
+        fsm_state: Callable[[], SessionState],
+        send: Callable[[Order, int, str], bool],
+        request_cancel: Callable[[str], None],
+    ) -> None:
+        self._cfg = config
+        self._recorder = recorder
+        self._book = book
+        self._governor = governor
+        self._fsm_state = fsm_state
+        self._send = send
+        self._request_cancel = request_cancel
+        self._protect: dict[str, Protection] = {}
+        self._oco_filled: set[str] = set()
+
+    def watch(self, cid: str, protection: Protection) -> None:
+        """The entry ``cid`` was sent and asked for ``protection``."""
+        self._protect[cid] = protection
+
+    def forget(self, cid: str) -> None:
+        """The entry ``cid`` is gone without a fill (rejected, not sent, dropped)."""
+        self._protect.pop(cid, None)
+
+    def on_filled(self, live: OpenOrder) -> None:
+        """An entry filled in full: place its legs."""
+        protection = self._protect.pop(live.order.client_order_id, None)
+        if protection is not None:
+            self._place(live.order, live.filled, live.notional, protection)
+
+    def on_cancelled(self, closed: OpenOrder) -> None:
+        """An entry was cancelled: what it filled still gets its legs."""
+        protection = self._protect.pop(closed.order.client_order_id, None)
+        if protection is not None and closed.filled:
+            self._place(closed.order, closed.filled, closed.notional, protection)
+
+    def on_leg_fill(self, leg: Order) -> None:
+        """One-cancels-the-other: the first fill of a leg cancels its open siblings."""
+        group = leg.oco_group
+        assert group is not None  # noqa: S101 - checked by the caller
+        self._oco_filled.add(group)
+        siblings = [
+            cid
+            for cid, live in self._book.open.items()
+            if live.order.oco_group == group and cid != leg.client_order_id and not live.filled
+        ]
+        for cid in sorted(siblings):
+            self._request_cancel(cid)
+
+    def filled_groups(self) -> set[str]:
+        """OCO groups that have had a fill (the reconciler looks for orphan siblings)."""
+        return self._oco_filled
+
+    def prune_groups(self) -> None:
+        """Forget groups none of whose legs the book still tracks."""
+        if self._oco_filled:
+            book = self._book
+            tracked = (*book.open.values(), *book.closed.values())
+            self._oco_filled &= {live.order.oco_group or "" for live in tracked}
+
+    def _place(
+        self, entry: Order, filled: Decimal, notional: Decimal, protection: Protection
+    ) -> None:
+        """Place the protective OCO legs of an entry that is done."""
+        cfg = self._cfg
+        legs = protective_legs(
+            entry,
+            quantity=filled,
+            avg_price=notional / filled,
+            protection=protection,
+            price_tick=cfg.price_tick,
+            run_id=cfg.run_id,
+            strategy_id=cfg.strategy_id,
+        )
+        reasons = {"sl": "stop_loss", "tp": "take_profit"}
+        for leg, order in legs:
+            fsm_state = self._fsm_state()
+            if self._governor.halted or fsm_state is not SessionState.DRYRUN_ACTIVE:
+                # Legs only ever reduce exposure, so REDUCING lets them through; HALTED
+                # sends nothing new (the kill switch flattens instead), nor does a session
+                # that is stopping (it flattens too), and the refusal is recorded.
+                self._recorder.emit(
+                    "RISK_REJECTED",
+                    {
+                        "intent_seq": protection.intent_seq,
+                        "rule": "TRADING_STATE",
+                        "symbol": order.symbol,
+                        "side": order.side.value,
+                        "quantity": str(order.quantity),
+                        "trading_state": self._governor.state.value,
+                        "fsm_state": fsm_state.value,
+                        "client_order_id": order.client_order_id,
+                        "leg": leg,
+                    },
+                )
+                continue
+            self._send(order, protection.intent_seq, reasons[leg])
+
+    # -- checkpoint ----------------------------------------------------------------------
+
+    def get_state(self) -> dict[str, Any]:
+        """The checkpoint keys this collaborator owns."""
+        return {
+            "protect": {cid: p.to_json() for cid, p in sorted(self._protect.items())},
+            "oco_filled": sorted(self._oco_filled),
+        }
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        """Restore from a checkpoint made by ``get_state``."""
+        self._protect = {
+            cid: Protection.from_json(p) for cid, p in state.get("protect", {}).items()
+        }
+        self._oco_filled = set(state.get("oco_filled", ()))

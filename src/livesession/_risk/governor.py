@@ -1,0 +1,135 @@
+"""The trading state and the counts the risk rules look at.
+
+``TradingGovernor`` is the one owner of whether new orders may be sent (``TradingState``:
+ACTIVE, REDUCING or HALTED), of the execution count the throttle reads, of the orders sent
+in the current simulated second (ORDER_RATE) and of the simulated UTC day whose peak equity
+the daily-loss cap measures from. Other concerns ask it; none keeps a copy.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import TYPE_CHECKING, Any, Final
+
+if TYPE_CHECKING:
+    from decimal import Decimal
+
+    from .._artifacts.recorder import Recorder
+    from .._session.book import Book
+
+__all__ = ["NS_PER_DAY", "TradingGovernor", "TradingState"]
+
+NS_PER_SEC: Final = 1_000_000_000
+NS_PER_DAY: Final = 86_400 * NS_PER_SEC
+
+
+class TradingState(enum.Enum):
+    """Whether new orders may be sent: all, only reducing ones, or none."""
+
+    ACTIVE = "ACTIVE"
+    REDUCING = "REDUCING"
+    HALTED = "HALTED"
+
+
+class TradingGovernor:
+    """Trading state, executions, the order rate's second and the daily-loss day."""
+
+    def __init__(self, recorder: Recorder, *, daily_loss_pct: Decimal, start_ns: int) -> None:
+        self._recorder = recorder
+        self._daily_loss_pct = daily_loss_pct
+        self.state = TradingState.ACTIVE
+        self.executions = 0
+        self._rate_second = -1
+        self._rate_count = 0
+        self._day = start_ns // NS_PER_DAY
+
+    @property
+    def halted(self) -> bool:
+        """No new orders: only cancels and the kill switch's flatten orders."""
+        return self.state is TradingState.HALTED
+
+    def set_trading(self, new: TradingState, reason: str) -> None:
+        """Change the trading state, recorded as ``TRADING_STATE_CHANGED``."""
+        before = self.state
+        if before is new:
+            return
+        self.state = new
+        self._recorder.emit(
+            "TRADING_STATE_CHANGED", {"from": before.value, "to": new.value, "reason": reason}
+        )
+
+    def halt(self) -> TradingState:
+        """HALTED without a record of its own (the caller records why); the state before."""
+        before, self.state = self.state, TradingState.HALTED
+        return before
+
+    def reenable(self, operator: str) -> None:
+        """ACTIVE again by an operator; the throttle's execution count starts afresh."""
+        before = self.state
+        self.executions = 0
+        self.state = TradingState.ACTIVE
+        self._recorder.emit(
+            "TRADING_REENABLED", {"operator": operator, "trading_state": before.value}
+        )
+
+    def count_execution(self) -> None:
+        """One more fill applied (the execution throttle counts these)."""
+        self.executions += 1
+
+    def orders_this_second(self, ts_sim: int) -> int:
+        """Orders sent in the simulated second of ``ts_sim`` so far (for ORDER_RATE)."""
+        self._roll_second(ts_sim)
+        return self._rate_count
+
+    def count_order(self, ts_sim: int) -> None:
+        """Count an order sent in the simulated second of ``ts_sim``."""
+        self._roll_second(ts_sim)
+        self._rate_count += 1
+
+    def _roll_second(self, ts_sim: int) -> None:
+        second = ts_sim // NS_PER_SEC
+        if second != self._rate_second:
+            self._rate_second = second
+            self._rate_count = 0
+
+    def daily_loss_breached(self, book: Book, ts_sim: int) -> bool:
+        """Track the day's peak equity; True when the daily-loss cap must pull the kill switch.
+
+        Days are simulated UTC days: the first bar of a new day starts its peak afresh at
+        the equity of that moment.
+        """
+        equity = book.equity()
+        day = ts_sim // NS_PER_DAY
+        if day != self._day:
+            self._day = day
+            book.day_peak_equity = equity
+            return False
+        if equity > book.day_peak_equity:
+            book.day_peak_equity = equity
+            return False
+        peak = book.day_peak_equity
+        return (
+            self.state is not TradingState.HALTED
+            and peak > 0
+            and (peak - equity) / peak >= self._daily_loss_pct
+            and bool(book.positions)
+            and any(book.positions.values())
+        )
+
+    # -- checkpoint ----------------------------------------------------------------------
+
+    def get_state(self) -> dict[str, Any]:
+        """The checkpoint keys this collaborator owns."""
+        return {
+            "executions": self.executions,
+            "rate": [self._rate_second, self._rate_count],
+            "trading": self.state.value,
+            "day": self._day,
+        }
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        """Restore from a checkpoint made by ``get_state``."""
+        self.executions = state["executions"]
+        self._rate_second, self._rate_count = state["rate"]
+        self.state = TradingState(state["trading"])
+        self._day = state.get("day", state["ts_sim"] // NS_PER_DAY)

@@ -1,0 +1,390 @@
+"""Building a session: the edges a caller may inject, the defaults, and the wiring.
+
+``assemble`` is the one construction path: ``LiveSessionOrchestrator(config, ...)``, the
+runbook's ``run_dryrun`` and the run directory's ``create_run``/``resume_run`` all go
+through it. It fills every edge the caller left out with the config's default (the clock
+``clock_mode`` names, the mock broker, the feed and strategy the config names, memory sinks
+and stores, the default rails and checks) and connects the collaborators through callables,
+so none reaches into another.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+
+import attrs
+
+from .._artifacts.recorder import Recorder
+from .._artifacts.sinks import MemoryLineSink, MemoryMetricsSink, as_line_sink, as_metrics_sink
+from .._domain import clock as _clock
+from .._domain.config import DryrunConfig
+from .._domain.retry import RetryPolicy
+from .._exceptions import ConfigError
+from .._market.feeds import CsvReplayFeed, RandomWalkFeed
+from .._market.strategies import SmaCrossover
+from .._risk.checks import Check, default_checks
+from .._risk.governor import TradingGovernor
+from .._risk.rails import Rail, default_rails
+from .._typing import JournaledVenue
+from ..brokers.mock import FillModel, MockBroker
+from ..stores.memory import MemoryIdempotencyStore
+from .book import Book
+from .checkpoint import Checkpointer, StateOwner, gather, restore
+from .execution import Execution
+from .exits import OcoExits
+from .lease_keeper import LeaseKeeper
+from .lifecycle import SessionLifecycle
+from .reconciliation import Reconciliation
+from .reports import ReportRouter
+from .timekeeper import Timekeeper
+from .winddown import WindDown
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
+    from .._typing import (
+        Broker,
+        CheckpointStore,
+        Clock,
+        IdempotencyStore,
+        MarketFeed,
+        Strategy,
+    )
+    from ..leases.lease import SessionLease
+
+__all__ = [
+    "SessionEdges",
+    "SessionParts",
+    "assemble",
+    "default_broker",
+    "default_feed",
+    "default_strategy",
+    "make_clock",
+    "reconcile_grace_ns",
+]
+
+_NS_PER_MS: Final = 1_000_000
+
+
+@attrs.frozen(kw_only=True)
+class SessionEdges:
+    """What a caller may inject; each edge left as None takes the config's default."""
+
+    clock: Clock | None = None
+    broker: Broker | None = None
+    feed: MarketFeed | None = None
+    strategy: Strategy | None = None
+    event_sink: object | None = None
+    state_sink: object | None = None
+    audit_sink: object | None = None
+    metrics_sink: object | None = None
+    idempotency: IdempotencyStore | None = None
+    checkpoints: CheckpointStore | None = None
+    rails: Sequence[Rail] | None = None
+    checks: Sequence[Check] | None = None
+    retry_policy: RetryPolicy | None = None
+    live_override: bool = False
+    lease: SessionLease | None = None
+    lease_clock: Clock | None = None
+    lease_holder: str | None = None
+
+
+@attrs.define(kw_only=True, eq=False)
+class SessionParts:
+    """One session's collaborators, wired together; the coordinator drives them."""
+
+    config: DryrunConfig
+    recorder: Recorder
+    book: Book
+    broker: Broker
+    feed: MarketFeed
+    strategy: Strategy
+    idempotency: IdempotencyStore
+    checks: tuple[Check, ...]
+    live_override: bool
+    audit_present: bool
+    time: Timekeeper
+    lifecycle: SessionLifecycle
+    governor: TradingGovernor
+    execution: Execution
+    exits: OcoExits
+    reports: ReportRouter
+    winddown: WindDown
+    reconciliation: Reconciliation
+    checkpointer: Checkpointer
+    lease: LeaseKeeper | None
+
+    def checkpoint_state(self) -> dict[str, Any]:
+        """The whole checkpoint, gathered from the collaborators that own each key."""
+        from .._version import __version__  # noqa: PLC0415 - tiny module, avoids a cycle
+
+        broker = self.broker
+        head = {
+            "version": __version__,
+            "broker_journal_offset": broker.journal_offset()
+            if isinstance(broker, JournaledVenue)
+            else None,
+            "config": self.config.to_dict(),
+        }
+        state = gather(head, self._owners())
+        state["recorder"] = self.recorder.get_state()
+        return state
+
+    def restore(self, state: dict[str, Any], digests: dict[str, Any]) -> None:
+        """Restore a checkpoint made by ``checkpoint_state`` (the run's digests beside it)."""
+        restore(state, self._owners())
+        self.recorder.set_state(state["recorder"], digests)
+
+    def _owners(self) -> tuple[StateOwner, ...]:
+        return (
+            self.lifecycle,
+            self.time,
+            self.execution,
+            self.governor,
+            self.winddown,
+            self.reports,
+            self.reconciliation,
+            self.exits,
+            _Keyed("book", self.book),
+            _Keyed("feed", self.feed),
+            _Keyed("strategy", self.strategy),
+        )
+
+
+@attrs.frozen
+class _Keyed:
+    """A component whose whole state sits under one checkpoint key."""
+
+    key: str
+    owner: Book | MarketFeed | Strategy
+
+    def get_state(self) -> dict[str, Any]:
+        return {self.key: self.owner.get_state()}
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        self.owner.set_state(state[self.key])
+
+
+def make_clock(config: DryrunConfig) -> Clock:
+    """The clock a config's ``clock_mode`` names."""
+    if config.clock_mode == "fixed":
+        return _clock.FixedClock(config.start)
+    if config.clock_mode == "system":
+        return _clock.SystemClock()
+    return _clock.SimClock(config.start)
+
+
+def default_broker(cfg: DryrunConfig, *, journal: Path | None = None) -> Broker:
+    """The mock broker configured by ``cfg`` (with its venue journal at ``journal``)."""
+    if cfg.broker != "mock":
+        raise ConfigError(
+            f"broker {cfg.broker!r} needs an explicit broker object; the default is 'mock'"
+        )
+    return MockBroker(
+        seed=cfg.seed,
+        fill_model=FillModel.from_config(cfg.fill_model),
+        price_tick=cfg.price_tick,
+        qty_lot=cfg.qty_lot,
+        journal=journal,
+    )
+
+
+def default_feed(cfg: DryrunConfig) -> MarketFeed:
+    """The feed ``cfg.feed`` names: ``random_walk`` or ``csv:<path>``."""
+    if cfg.feed == "random_walk":
+        return RandomWalkFeed(
+            symbol=cfg.symbol,
+            seed=cfg.seed,
+            initial_price=cfg.initial_price,
+            tick=cfg.price_tick,
+            lot=cfg.qty_lot,
+            volatility_bps=cfg.volatility_bps,
+        )
+    if cfg.feed.startswith("csv:"):
+        return CsvReplayFeed(
+            Path(cfg.feed[4:]), symbol=cfg.symbol, tick=cfg.price_tick, lot=cfg.qty_lot
+        )
+    raise ConfigError(f"feed must be 'random_walk' or 'csv:<path>', got {cfg.feed!r}")
+
+
+def default_strategy(cfg: DryrunConfig) -> Strategy:
+    """The SMA-crossover demo strategy configured by ``cfg``."""
+    sc = cfg.strategy
+    return SmaCrossover(
+        strategy_id=cfg.strategy_id,
+        fast=sc.fast,
+        slow=sc.slow,
+        order_qty=sc.order_qty,
+        protect_pct=sc.protect_pct,
+    )
+
+
+def reconcile_grace_ns(cfg: DryrunConfig) -> int:
+    """How long a difference between book and venue may last before it is escalated.
+
+    ``reconcile_grace_ms``, but never shorter than the report delays the config itself
+    announces (the mock's latency, twice for a split fill; the realish broker's late fills
+    and latency) plus one step: reports still in flight are no discrepancy.
+    """
+    slowest = 2 * cfg.fill_model.latency_ms + cfg.step_interval_ms
+    if cfg.broker == "realish":
+        slowest += cfg.realish.late_fill_ms + 2 * cfg.realish.latency_ms
+    return max(cfg.reconcile_grace_ms, slowest) * _NS_PER_MS
+
+
+def replay_window_ns(cfg: DryrunConfig, retry: RetryPolicy) -> int:
+    """How far a resumed session may be behind the venue it reconnects to.
+
+    The venue kept everything up to the crash, which may lie as far as a checkpoint
+    interval, a whole wind-down and a retry budget past the checkpoint; until the re-run
+    has caught up, the venue shows outcomes whose reports are still to come.
+    """
+    steps = cfg.checkpoint_every + cfg.stop_max_polls + 1
+    return steps * cfg.step_interval_ns + retry.max_elapsed_ns
+
+
+def assemble(
+    config: DryrunConfig, edges: SessionEdges, *, seal: Callable[[], None]
+) -> SessionParts:
+    """Build and wire one session's collaborators from ``config`` and ``edges``.
+
+    ``seal`` is the coordinator's own last step, which the wind-down calls back into.
+    Collaborators call each other both ways (a fill places exits, exits send orders, the
+    reconciler closes orders the reports would have closed), so the callables handed to
+    the first ones built refer to later ones by name: lambdas, bound when first called.
+    """
+    if not isinstance(config, DryrunConfig):
+        raise ConfigError(f"config must be a DryrunConfig, got {type(config).__name__}")
+    cfg = config
+    e = edges
+    recorder = Recorder(
+        run_id=cfg.run_id,
+        strategy_id=cfg.strategy_id,
+        events=_line_sink(e.event_sink),
+        states=_line_sink(e.state_sink),
+        audit=_line_sink(e.audit_sink),
+        metrics=as_metrics_sink(e.metrics_sink)
+        if e.metrics_sink is not None
+        else MemoryMetricsSink(),
+        max_sink_retries=cfg.max_sink_retries,
+        sync_each_line=cfg.durability == "event",
+    )
+    start_ns = _clock.SimClock(cfg.start).monotonic_ns()
+    broker = e.broker if e.broker is not None else default_broker(cfg)
+    idem = (
+        e.idempotency
+        if e.idempotency is not None
+        else MemoryIdempotencyStore(_clock.SimClock(cfg.start), ttl_ns=None)
+    )
+    retry = e.retry_policy or RetryPolicy(seed=cfg.seed)
+    book = Book(initial_cash=cfg.initial_cash, price_tick=cfg.price_tick)
+    time = Timekeeper(
+        e.clock if e.clock is not None else make_clock(cfg),
+        recorder,
+        start_ns=start_ns,
+        interval_ns=cfg.step_interval_ns,
+    )
+    governor = TradingGovernor(recorder, daily_loss_pct=cfg.risk.daily_loss_pct, start_ns=start_ns)
+    lifecycle = SessionLifecycle(recorder, book, steps=lambda: time.steps, halt=governor.halt)
+    execution = Execution(
+        config=cfg,
+        recorder=recorder,
+        book=book,
+        broker=broker,
+        idempotency=idem,
+        rails=e.rails if e.rails is not None else default_rails(cfg.risk, cfg.allowlist),
+        retry=retry,
+        governor=governor,
+        time=time,
+        protect=lambda cid, protection: exits.watch(cid, protection),  # noqa: PLW0108
+    )
+    exits = OcoExits(
+        config=cfg,
+        recorder=recorder,
+        book=book,
+        governor=governor,
+        fsm_state=lambda: lifecycle.state,
+        send=lambda order, seq, reason: execution.send(order, seq, reason=reason),
+        request_cancel=lambda cid: winddown.request_cancel(cid),  # noqa: PLW0108
+    )
+    reports = ReportRouter(
+        recorder=recorder,
+        book=book,
+        broker=broker,
+        governor=governor,
+        time=time,
+        exits=exits,
+        adopt=lambda cid, evidence: reconciliation.adopt(cid, evidence),  # noqa: PLW0108
+        after_poll=lambda: winddown.check_flat() if winddown.killing else None,
+    )
+    reconciliation = Reconciliation(
+        recorder=recorder,
+        book=book,
+        broker=broker,
+        idempotency=idem,
+        time=time,
+        exits=exits,
+        reports=reports,
+        request_cancel=lambda cid: winddown.request_cancel(cid),  # noqa: PLW0108
+        fault=lifecycle.fault,
+        grace_ns=reconcile_grace_ns(cfg),
+        replay_window_ns=replay_window_ns(cfg, retry),
+    )
+    winddown = WindDown(
+        config=cfg,
+        recorder=recorder,
+        book=book,
+        broker=broker,
+        governor=governor,
+        lifecycle=lifecycle,
+        time=time,
+        process_reports=reports.process,
+        flatten=execution.flatten,
+        reconcile=reconciliation.reconcile,
+        escalated_orders=reconciliation.escalated_orders,
+        seal=seal,
+    )
+    parts = SessionParts(
+        config=cfg,
+        recorder=recorder,
+        book=book,
+        broker=broker,
+        feed=e.feed if e.feed is not None else default_feed(cfg),
+        strategy=e.strategy if e.strategy is not None else default_strategy(cfg),
+        idempotency=idem,
+        checks=tuple(e.checks) if e.checks is not None else tuple(default_checks()),
+        live_override=e.live_override,
+        audit_present=e.audit_sink is not None,
+        time=time,
+        lifecycle=lifecycle,
+        governor=governor,
+        execution=execution,
+        exits=exits,
+        reports=reports,
+        winddown=winddown,
+        reconciliation=reconciliation,
+        checkpointer=Checkpointer(
+            e.checkpoints,
+            recorder=recorder,
+            durability=cfg.durability,
+            every=cfg.checkpoint_every,
+            state=lambda: parts.checkpoint_state(),  # noqa: PLW0108
+        ),
+        lease=None
+        if e.lease is None
+        else LeaseKeeper(
+            e.lease,
+            recorder=recorder,
+            clock=e.lease_clock if e.lease_clock is not None else _clock.SystemClock(),
+            holder=e.lease_holder or cfg.run_id,
+            account=cfg.account,
+            strategy=cfg.strategy_id,
+            ttl_ms=cfg.lease_ttl_ms,
+        ),
+    )
+    return parts
+
+
+def _line_sink(sink: object | None) -> Any:
+    return as_line_sink(sink) if sink is not None else MemoryLineSink()

@@ -1,0 +1,100 @@
+"""Checkpoints: what a resumed session needs, gathered from the collaborators that own it.
+
+Every ``checkpoint_every`` steps (and when the session seals) the sinks are flushed (and,
+when durable, synced), ``metrics.json`` is rewritten and the checkpoint replaces the last
+one atomically. Each collaborator contributes its own keys (``get_state``) and restores them
+(``set_state``); the format (``livesession-checkpoint/1``) and the keys are the contract
+``resume`` reads.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Protocol
+
+from .._artifacts import names
+from .._artifacts.recorder import crashpoint
+from .._exceptions import LiveSessionError, SinkFailure
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
+    from .._artifacts.recorder import Recorder
+    from .._typing import CheckpointStore
+
+__all__ = ["Checkpointer", "StateOwner", "gather", "restore"]
+
+
+class StateOwner(Protocol):
+    """A collaborator that owns some of the checkpoint's keys."""
+
+    def get_state(self) -> dict[str, Any]:
+        """Its keys, JSON-compatible."""
+        ...
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        """Restore its keys from a whole checkpoint."""
+        ...
+
+
+def gather(head: dict[str, Any], owners: Sequence[StateOwner]) -> dict[str, Any]:
+    """The checkpoint: ``head`` (format, version, config…) plus every owner's keys."""
+    state = {"format": names.CHECKPOINT_FORMAT, **head}
+    for owner in owners:
+        state.update(owner.get_state())
+    return state
+
+
+def restore(state: dict[str, Any], owners: Sequence[StateOwner]) -> None:
+    """Hand a checkpoint to every owner, in order."""
+    for owner in owners:
+        owner.set_state(state)
+
+
+class Checkpointer:
+    """Writes checkpoints to a store at the step's end; silent without a store."""
+
+    def __init__(
+        self,
+        store: CheckpointStore | None,
+        *,
+        recorder: Recorder,
+        durability: str,
+        every: int,
+        state: Callable[[], dict[str, Any]],
+    ) -> None:
+        self._store = store
+        self._recorder = recorder
+        self._durable = durability != "none"
+        self._sync_each_step = durability == "step"
+        self._every = every
+        self._state = state
+
+    def disable(self) -> None:
+        """Never write again (a lost lease: the run directory may have a new owner)."""
+        self._store = None
+
+    def end_of_step(self, steps: int) -> None:
+        """The step's group commit (durability ``step``) and, every N steps, a checkpoint."""
+        if self._store is not None and steps % self._every == 0:
+            self.save()  # flushes (and, when durable, syncs) every sink first
+        elif self._sync_each_step:
+            self._recorder.flush(sync=True)
+
+    def save(self, *, metrics: bool = True) -> None:
+        """Flush the sinks, rewrite metrics.json, then replace the checkpoint."""
+        store = self._store
+        if store is None:
+            return
+        rec = self._recorder
+        rec.flush(sync=self._durable)
+        if metrics:
+            rec.write_metrics()
+        crashpoint("checkpoint")
+        store.save(self._state())
+
+    def save_quiet(self) -> None:
+        """The sealing checkpoint (the seal has just written metrics.json itself)."""
+        try:
+            self.save(metrics=False)
+        except (SinkFailure, OSError, LiveSessionError):
+            return

@@ -1,0 +1,303 @@
+"""From an intent to an order at the venue: signal, rails, durable key, send.
+
+``Execution`` numbers the session's intents (``intent_seq``), records each as ``SIGNAL``,
+asks the safety rails, reserves the client order id durably and sends the order once,
+retrying with backoff only what never reached the venue. An order whose outcome stays
+unknown is tracked *in doubt* and never resent blindly: the reconciler adopts it once
+the venue shows it, or gives it up as never sent.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from .._artifacts.recorder import crashpoint
+from .._domain.decimal import ZERO, quantize
+from .._domain.ids import client_order_id
+from .._domain.model import Order, OrderIntent, OrderType, Side
+from .._domain.retry import call_with_retry
+from .._exceptions import BrokerError, OutcomeUnknown, Rejected, Transient
+from .._risk.governor import TradingState
+from .._risk.rails import RiskContext
+from .._typing import ConfirmingLookup
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
+    from .._artifacts.recorder import Recorder
+    from .._domain.config import DryrunConfig
+    from .._domain.retry import RetryPolicy
+    from .._risk.governor import TradingGovernor
+    from .._risk.rails import Rail
+    from .._typing import Broker, IdempotencyStore
+    from .book import Book
+    from .exits import Protection
+    from .timekeeper import Timekeeper
+
+__all__ = ["Execution"]
+
+
+class Execution:
+    """Intents to orders: ``SIGNAL``, rails, idempotency reserve, broker, ``ORDER_SUBMITTED``."""
+
+    def __init__(
+        self,
+        *,
+        config: DryrunConfig,
+        recorder: Recorder,
+        book: Book,
+        broker: Broker,
+        idempotency: IdempotencyStore,
+        rails: Sequence[Rail],
+        retry: RetryPolicy,
+        governor: TradingGovernor,
+        time: Timekeeper,
+        protect: Callable[[str, Protection], None],
+    ) -> None:
+        self._cfg = config
+        self._recorder = recorder
+        self._book = book
+        self._broker = broker
+        self._idem = idempotency
+        self._rails = tuple(rails)
+        self._retry = retry
+        self._governor = governor
+        self._time = time
+        self._protect = protect
+        self._confirming = broker if isinstance(broker, ConfirmingLookup) else None
+        self.intent_seq = 0
+
+    def handle_intent(self, intent: OrderIntent) -> None:
+        """One intent of the strategy: SIGNAL, then rails, then (maybe) an order."""
+        from .exits import Protection  # noqa: PLC0415 - exits imports this module's peers
+
+        cfg = self._cfg
+        self.intent_seq += 1
+        seq = self.intent_seq
+        qty = quantize(intent.quantity, cfg.qty_lot)
+        if qty <= 0:
+            return
+        if qty != intent.quantity:
+            intent = attrs.evolve(intent, quantity=qty)
+        rec = self._recorder
+        rec.emit(
+            "SIGNAL",
+            {
+                "intent_seq": seq,
+                "symbol": intent.symbol,
+                "side": intent.side.value,
+                "quantity": str(qty),
+                "reason": intent.reason,
+            },
+        )
+        ctx = self._risk_context(intent)
+        for rail in self._rails:
+            rejection = rail(intent, ctx)
+            if rejection is not None:
+                rec.emit(
+                    "RISK_REJECTED",
+                    {
+                        "intent_seq": seq,
+                        "rule": rejection.rule,
+                        "symbol": intent.symbol,
+                        "side": intent.side.value,
+                        "quantity": str(qty),
+                        **rejection.detail,
+                    },
+                )
+                if rejection.rule == "EXECUTION_THROTTLE":
+                    # Too many executions: no new orders until an operator re-enables.
+                    self._governor.set_trading(TradingState.HALTED, "EXECUTION_THROTTLE")
+                return
+        order = Order(
+            client_order_id=client_order_id(cfg.run_id, cfg.strategy_id, seq, "main"),
+            symbol=intent.symbol,
+            side=intent.side,
+            quantity=qty,
+            order_type=intent.order_type,
+            limit_price=intent.limit_price,
+            reduce_only=intent.reduce_only,
+        )
+        sent = self.send(order, seq, reason=intent.reason)
+        if sent and not intent.reduce_only and (intent.take_profit_pct or intent.stop_loss_pct):
+            self._protect(
+                order.client_order_id,
+                Protection(
+                    intent_seq=seq,
+                    take_profit_pct=intent.take_profit_pct,
+                    stop_loss_pct=intent.stop_loss_pct,
+                ),
+            )
+
+    def _risk_context(self, intent: OrderIntent) -> RiskContext:
+        book = self._book
+        price = book.last_price.get(intent.symbol, ZERO)
+        governor = self._governor
+        return RiskContext(
+            last_price=price,
+            equity=book.equity(),
+            day_peak_equity=book.day_peak_equity,
+            position=book.position(intent.symbol),
+            open_exposure=book.exposure(intent.symbol, price) + book.stop_risk(),
+            orders_this_second=governor.orders_this_second(self._time.ts_sim),
+            executions=governor.executions,
+            trading_state=governor.state.value,
+        )
+
+    def flatten(self) -> None:
+        """A reduce-only market order against every open position (the final exit)."""
+        cfg = self._cfg
+        for symbol, qty in sorted(self._book.positions.items()):
+            if not qty:
+                continue
+            self.intent_seq += 1
+            order = Order(
+                client_order_id=client_order_id(
+                    cfg.run_id, cfg.strategy_id, self.intent_seq, "flatten"
+                ),
+                symbol=symbol,
+                side=Side.SELL if qty > 0 else Side.BUY,
+                quantity=abs(qty),
+                order_type=OrderType.MARKET,
+                reduce_only=True,
+            )
+            self.send(order, self.intent_seq, reason="flatten")
+
+    def send(self, order: Order, intent_seq: int, *, reason: str) -> bool:
+        """Reserve the key durably, then send once; True when the book tracks the order.
+
+        An order whose send outcome stays unknown (the venue may have it, and no lookup
+        could tell) is tracked *in doubt*: never resent, adopted by the reconciler once
+        the venue shows it, or given up as never sent when the venue still does not know
+        it after the grace period. Its ``ORDER_SUBMITTED`` carries ``send_outcome``.
+        """
+        cid = order.client_order_id
+        record = self._idem.reserve(cid, order.fingerprint())
+        crashpoint("before_send")
+        outcome = "submitted"
+        in_doubt = False
+        known = None if record.created else self.venue_knows(cid)
+        if known:
+            outcome = "recovered"
+        elif known is None and not record.created:
+            in_doubt = True  # reserved before, and the venue cannot say: never resend blindly
+            outcome = "unknown"
+        else:
+            try:
+                self._submit_with_retry(order)
+            except Rejected as exc:
+                self._idem.complete(cid, f"rejected:{exc.reason}")
+                self._recorder.emit(
+                    "ORDER_REJECTED",
+                    {"client_order_id": cid, "intent_seq": intent_seq, "reason": exc.reason},
+                )
+                return False
+            except Transient as exc:
+                self._idem.complete(cid, "not_sent")
+                self._recorder.emit(
+                    "ORDER_REJECTED",
+                    {
+                        "client_order_id": cid,
+                        "intent_seq": intent_seq,
+                        "reason": "SEND_FAILED",
+                        "error": type(exc).__name__,
+                    },
+                )
+                return False
+            except OutcomeUnknown:
+                in_doubt = True
+                outcome = "unknown"
+        crashpoint("after_send")
+        self._book.add_order(order, in_doubt=in_doubt)
+        self._governor.count_order(self._time.ts_sim)
+        self._recorder.emit("ORDER_SUBMITTED", _submitted(order, intent_seq, reason, in_doubt))
+        self._idem.complete(cid, outcome)
+        return True
+
+    def venue_knows(self, cid: str) -> bool | None:
+        """Whether the venue has ``cid``; None when it did not answer.
+
+        A broker with its own confirming lookup (the CCXT adapter) is asked through it:
+        only that call confirms an absence, which is what allows the one legitimate resend.
+        """
+        try:
+            if self._confirming is not None:
+                return self._confirming.lookup(cid, attempts=1) is not None
+            return self._broker.order_by_client_id(cid) is not None
+        except BrokerError:
+            return None
+
+    def _submit_with_retry(self, order: Order) -> None:
+        """Send with backoff on Transient; on OutcomeUnknown look up before any resend.
+
+        A lookup that confirms the venue does not have the order makes the failed attempt
+        a ``Transient`` one (it never reached the venue), so the shared retry loop resends
+        it; a lookup that gets no answer leaves the outcome unknown and nothing is resent.
+        """
+        cid = order.client_order_id
+        policy = self._retry
+        time = self._time
+
+        def attempt(number: int) -> None:
+            try:
+                self._broker.submit(order, time.ts_sim)
+            except OutcomeUnknown:
+                found = self._lookup(cid)
+                if found:
+                    return
+                if found is None or number == policy.max_attempts:
+                    raise  # the venue may have it: resending could send it twice
+                raise Transient("not at the venue", client_order_id=cid) from None
+
+        call_with_retry(
+            attempt, policy=policy, key=cid, wait_ns=time.wait, now_ns=lambda: time.ts_sim
+        )
+
+    def _lookup(self, cid: str) -> bool | None:
+        """Bounded polling for an order whose send outcome is unknown.
+
+        True when the venue has it, False when the venue answered that it does not, None
+        when no lookup got an answer.
+        """
+        policy = self._retry
+        answered = False
+        for attempt in range(1, policy.max_attempts + 2):
+            known = self.venue_knows(cid)
+            if known:
+                return True
+            answered = answered or known is not None
+            if attempt > policy.max_attempts:
+                break
+            self._time.wait(policy.delay_ns(f"lookup:{cid}", attempt))
+        return False if answered else None
+
+    def get_state(self) -> dict[str, Any]:
+        """The checkpoint keys this collaborator owns."""
+        return {"intent_seq": self.intent_seq}
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        """Restore from a checkpoint made by ``get_state``."""
+        self.intent_seq = state["intent_seq"]
+
+
+def _submitted(order: Order, intent_seq: int, reason: str, in_doubt: bool) -> dict[str, Any]:
+    """The ``ORDER_SUBMITTED`` payload."""
+    payload: dict[str, Any] = {
+        "client_order_id": order.client_order_id,
+        "intent_seq": intent_seq,
+        "symbol": order.symbol,
+        "side": order.side.value,
+        "quantity": str(order.quantity),
+        "order_type": order.order_type.value,
+        "reduce_only": order.reduce_only,
+        "reason": reason,
+    }
+    if order.limit_price is not None:
+        payload["limit_price"] = str(order.limit_price)
+    if order.oco_group is not None:
+        payload["oco_group"] = order.oco_group
+    if in_doubt:
+        payload["send_outcome"] = "UNKNOWN"
+    return payload

@@ -1,0 +1,200 @@
+"""The lifecycle as the session records it: transitions, faults, snapshots and the seal.
+
+``SessionLifecycle`` owns the state shared by every concern that can end a session: the
+lifecycle machine, whether the run failed, why it stopped (``reason``) and whether its
+evidence is sealed. Every transition writes ``STATE_CHANGED`` and a state snapshot; a fault
+marks the run FAILED and moves it to ERROR_REQUIRES_OPERATOR; the seal closes the
+evidence (``SESSION_STOPPED``, the final snapshot, ``C2_DRYRUN_STOP`` with the digests,
+``metrics.json``). A sink that fails after its retries fails the session closed.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .._domain.lifecycle import STATUS_BY_STATE, SessionState, SessionStatus, Trigger
+from .._domain.machine import LifecycleMachine
+from .._exceptions import SinkFailure
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from .._artifacts.recorder import Recorder
+    from .book import Book
+
+__all__ = ["SessionLifecycle"]
+
+S = SessionState
+_SINK_FAILED = "SINK_WRITE_FAILED"
+
+
+class SessionLifecycle:
+    """The machine plus failed/sealed/reason, and the records each change leaves."""
+
+    def __init__(
+        self,
+        recorder: Recorder,
+        book: Book,
+        *,
+        steps: Callable[[], int],
+        halt: Callable[[], object],
+    ) -> None:
+        self._recorder = recorder
+        self._book = book
+        self._steps = steps
+        self._halt = halt
+        self.machine = LifecycleMachine()
+        self.failed = False
+        self.sealed = False
+        self.reason = ""
+
+    @property
+    def state(self) -> SessionState:
+        """The lifecycle state."""
+        return self.machine.state
+
+    @property
+    def status(self) -> SessionStatus:
+        """The operator-facing status (FAILED stays FAILED once reached)."""
+        return SessionStatus.FAILED if self.failed else STATUS_BY_STATE[self.machine.state]
+
+    def in_(self, state: SessionState) -> bool:
+        """Whether the machine is in ``state`` now (a call, so type checkers re-read it)."""
+        return self.machine.state is state
+
+    def may_fire(self, trigger: Trigger) -> bool:
+        """Whether ``trigger`` is legal now."""
+        return self.machine.may_fire(trigger)
+
+    def transition(
+        self, trigger: Trigger, reason: str, detail: dict[str, str] | None = None
+    ) -> None:
+        """Fire ``trigger``; record ``STATE_CHANGED`` and a snapshot."""
+        before = self.machine.state
+        after = self.machine.fire(trigger)
+        payload: dict[str, Any] = {
+            "from_state": before.value,
+            "to_state": after.value,
+            "trigger": trigger.value,
+            "status": self.status.value,
+            "reason": reason,
+        }
+        if detail:
+            payload["detail"] = detail
+        self._recorder.emit("STATE_CHANGED", payload)
+        self.snapshot(trigger.value, before)
+
+    def fault(self, reason: str, detail: dict[str, str] | None = None) -> None:
+        """The run failed: ERROR_REQUIRES_OPERATOR (a session not yet trading stops first)."""
+        self.failed = True
+        self.reason = reason
+        if self.machine.state is S.PREFLIGHT_OK:
+            self.transition(Trigger.REQUEST_STOP, reason)
+        if self.machine.may_fire(Trigger.FAULT):
+            self.transition(Trigger.FAULT, reason, detail)
+
+    def snapshot(self, trigger: str, from_state: SessionState) -> None:
+        """One state snapshot: lifecycle, step, positions, open orders, equity."""
+        book = self._book
+        self._recorder.snapshot(
+            {
+                "status": self.status.value,
+                "fsm_state": self.machine.state.value,
+                "trigger": trigger,
+                "from_state": from_state.value,
+                "step": self._steps(),
+                "positions": {k: str(v) for k, v in sorted(book.positions.items())},
+                "open_orders": [
+                    {
+                        "client_order_id": cid,
+                        "symbol": live.order.symbol,
+                        "side": live.order.side.value,
+                        "quantity": str(live.order.quantity),
+                        "filled": str(live.filled),
+                    }
+                    for cid, live in sorted(book.open.items())
+                ],
+                "equity": str(book.equity()),
+            }
+        )
+
+    def guarded(self, action: Callable[[], None]) -> None:
+        """Run ``action``; a sink failure fails the session closed."""
+        try:
+            action()
+        except SinkFailure as exc:
+            self.fail_closed(exc)
+
+    def fail_closed(self, exc: SinkFailure) -> None:
+        """A sink is gone: no more trading, SINK_WRITE_FAILED where it can still be said."""
+        self.failed = True
+        self._halt()
+        rec = self._recorder
+        for _ in range(3):  # each nested failure kills one more sink; three sinks at most
+            try:
+                if not self.reason.startswith(_SINK_FAILED):
+                    self.reason = _SINK_FAILED
+                    rec.emit(_SINK_FAILED, {"sinks": sorted(rec.dead), "error": str(exc)})
+                if self.machine.may_fire(Trigger.FAULT) or self.machine.state is S.PREFLIGHT_OK:
+                    self.fault(_SINK_FAILED)
+            except SinkFailure as again:
+                exc = again
+                continue
+            return
+
+    def seal(self, *, durable: bool) -> bool:
+        """Close the evidence once; False when it was sealed already.
+
+        Writes SESSION_STOPPED, the final snapshot, C2_DRYRUN_STOP with the digests and
+        metrics.json. A sink failing now marks the run FAILED and the rest still goes out.
+        """
+        if self.sealed:
+            return False
+        self.sealed = True
+        rec = self._recorder
+        view = self._book.view()
+        steps = self._steps()
+        try:
+            rec.emit(
+                "SESSION_STOPPED",
+                {
+                    "status": self.status.value,
+                    "fsm_state": self.machine.state.value,
+                    "steps": steps,
+                    "reason": self.reason,
+                    "equity": str(view.equity),
+                    "pnl": str(view.pnl),
+                },
+            )
+            self.snapshot("final", self.machine.state)
+            rec.flush(sync=False)
+        except SinkFailure:
+            self.failed = True
+        try:
+            rec.audit(
+                "C2_DRYRUN_STOP",
+                {"status": self.status.value, "digests": rec.digest_hex(), "steps": steps},
+            )
+            rec.write_metrics()
+            rec.flush(sync=durable)
+        except SinkFailure:
+            self.failed = True
+        return True
+
+    # -- checkpoint ----------------------------------------------------------------------
+
+    def get_state(self) -> dict[str, Any]:
+        """The checkpoint keys this collaborator owns."""
+        return {
+            "fsm_state": self.machine.state.value,
+            "failed": self.failed,
+            "sealed": self.sealed,
+            "reason": self.reason,
+        }
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        """Restore from a checkpoint made by ``get_state``."""
+        self.machine.restore(SessionState(state["fsm_state"]))
+        self.failed = bool(state["failed"])
+        self.sealed = bool(state["sealed"])
+        self.reason = state["reason"]

@@ -1,0 +1,76 @@
+"""Preflight: the session's first records and its startup checks.
+
+``SESSION_STARTED`` and the first snapshot open the run; then every check runs and is
+recorded as ``PREFLIGHT_CHECK`` (the default checks, the caller's extra ones, and the
+lease when the session has one). A sink that fails here fails the preflight.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .._domain.lifecycle import SessionState
+from .._exceptions import SinkFailure
+from .._risk.checks import CheckResult, PreflightContext
+from .._typing import SandboxAware
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from .._risk.checks import Check
+    from .assembly import SessionParts
+
+__all__ = ["run_checks"]
+
+
+def run_checks(p: SessionParts, *, extra_checks: Sequence[Check]) -> list[CheckResult]:
+    """Open the run and run every check; the failed ones (empty when all passed)."""
+    rec = p.recorder
+    results: list[CheckResult] = []
+    try:
+        rec.emit("SESSION_STARTED", _start_payload(p))
+        p.lifecycle.snapshot("start", SessionState.INIT)
+        broker = p.broker
+        ctx = PreflightContext(
+            config=p.config,
+            broker=broker,
+            audit_sink_present=p.audit_present,
+            live_override=p.live_override,
+            sandbox_verified=isinstance(broker, SandboxAware) and bool(broker.sandbox_verified),
+        )
+        for check in (*p.checks, *extra_checks):
+            _record(p, results, check(ctx))
+        if p.lease is not None:
+            _record(p, results, p.lease.preflight())
+        if "audit" in rec.dead:
+            results.append(
+                CheckResult(
+                    name="audit_sink_writable", passed=False, reason="AUDIT_SINK_UNWRITABLE"
+                )
+            )
+    except SinkFailure:
+        p.lifecycle.failed = True
+        results.append(CheckResult(name="sinks_writable", passed=False, reason="SINK_WRITE_FAILED"))
+    return [r for r in results if not r.passed]
+
+
+def _record(p: SessionParts, results: list[CheckResult], result: CheckResult) -> None:
+    results.append(result)
+    p.recorder.emit(
+        "PREFLIGHT_CHECK", {"check": result.name, "passed": result.passed, "reason": result.reason}
+    )
+
+
+def _start_payload(p: SessionParts) -> dict[str, Any]:
+    from .._version import __version__  # noqa: PLC0415 - tiny module, avoids a cycle
+
+    cfg = p.config
+    return {
+        "seed": cfg.seed,
+        "symbol": cfg.symbol,
+        "broker": str(getattr(p.broker, "kind", "unknown")),
+        "clock_mode": cfg.clock_mode,
+        "steps_planned": cfg.steps,
+        "max_steps": cfg.max_steps,
+        "version": __version__,
+    }

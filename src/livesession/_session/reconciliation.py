@@ -1,0 +1,240 @@
+"""The session's side of reconciliation: ask the venue, act on what the reconciler decides.
+
+The pure reconciler (``_reconcile``) compares the book with the venue and plans; this
+collaborator runs that comparison at activation, after a resume and at the end of every
+step, then carries the plan out: confirm closed orders, adopt orders sent in doubt that the
+venue has, give up those it never saw, close what the venue cancelled or rejected without a
+report, cancel orphan OCO siblings, and escalate the rest to an operator. A clean pass
+emits nothing. It owns the pending differences, the escalated ones and the resume hold.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .._domain.model import CancelReport, RejectReport, VenueOrderStatus
+from .._exceptions import BrokerError
+from .._reconcile.reconciler import compare, lookups_needed, plan
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
+    from .._artifacts.recorder import Recorder
+    from .._domain.model import VenueOrder
+    from .._reconcile.reconciler import Discrepancy
+    from .._typing import Broker, IdempotencyStore
+    from .book import Book
+    from .exits import OcoExits
+    from .reports import ReportRouter
+    from .timekeeper import Timekeeper
+
+__all__ = ["Reconciliation"]
+
+
+class Reconciliation:
+    """Book against venue, once per pass; owns pending and escalated differences."""
+
+    def __init__(
+        self,
+        *,
+        recorder: Recorder,
+        book: Book,
+        broker: Broker,
+        idempotency: IdempotencyStore,
+        time: Timekeeper,
+        exits: OcoExits,
+        reports: ReportRouter,
+        request_cancel: Callable[[str], None],
+        fault: Callable[[str, dict[str, str]], None],
+        grace_ns: int,
+        replay_window_ns: int,
+    ) -> None:
+        self._recorder = recorder
+        self._book = book
+        self._broker = broker
+        self._idem = idempotency
+        self._time = time
+        self._exits = exits
+        self._reports = reports
+        self._request_cancel = request_cancel
+        self._fault = fault
+        self._grace_ns = grace_ns
+        self._replay_window_ns = replay_window_ns
+        self._pending: dict[str, int] = {}
+        self._escalated: set[str] = set()
+        self._hold_until_ns = 0
+        self.before_next_step = False
+
+    def reconcile(self, *, grace_ns: int | None = None, hold: bool = True) -> None:
+        """One pass of the reconciler: silent when book and venue agree.
+
+        Costs one ``open_orders()`` call plus one lookup per tracked order the venue does
+        not list as open. A venue that does not answer skips the pass.
+        """
+        book = self._book
+        broker = self._broker
+        local = book.local_orders() if book.open or book.closed else ()
+        try:
+            venue_open = tuple(broker.open_orders())
+            if not local and not venue_open and not self._pending:
+                return  # the common case: nothing here, nothing there
+            looked_up = {
+                cid: broker.order_by_client_id(cid) for cid in lookups_needed(local, venue_open)
+            }
+        except BrokerError:
+            return
+        comparison = compare(
+            local,
+            venue_open,
+            looked_up,
+            positions=book.positions,
+            oco_filled=self._exits.filled_groups(),
+        )
+        decided = plan(
+            comparison,
+            pending=self._pending,
+            escalated=self._escalated,
+            now_ns=self._time.ts_sim,
+            grace_ns=self._grace_ns if grace_ns is None else grace_ns,
+            hold_until_ns=self._hold_until_ns if hold else 0,
+        )
+        self._pending = dict(decided.pending)
+        for cid in decided.confirmed_closed:
+            book.confirm_closed(cid)
+            self._reports.finish(cid)
+        venue = {v.client_order_id: v for v in venue_open}
+        for cid in decided.adopt:
+            seen = venue.get(cid) or looked_up.get(cid)
+            self.adopt(cid, f"lookup:{'UNKNOWN' if seen is None else seen.status.value}")
+        for cid in decided.not_sent:
+            self._give_up(cid)
+        for cid in decided.close:
+            self._close_as_venue_says(cid, venue.get(cid) or looked_up.get(cid))
+        for item in decided.cancel:
+            self._cancel_orphan(item)
+        self._exits.prune_groups()
+        if decided.escalate:
+            self._escalate(decided.escalate)
+
+    def escalated_orders(self) -> set[str]:
+        """Client ids of the differences escalated to an operator."""
+        return {key.partition(":")[2] for key in self._escalated}
+
+    def escalated_keys(self) -> tuple[str, ...]:
+        """The escalated differences (``KIND:client_order_id``), sorted."""
+        return tuple(sorted(self._escalated))
+
+    def adopt(self, cid: str, evidence: str) -> None:
+        """An order sent in doubt is at the venue (``evidence`` says how we know): track it."""
+        live = self._book.open.get(cid)
+        if live is None or not live.in_doubt:
+            return
+        live.in_doubt = False
+        self._recorder.emit(
+            "RECONCILED", {"action": "ADOPTED", "client_order_id": cid, "evidence": evidence}
+        )
+        self._idem.complete(cid, "adopted")
+
+    def drop_escalated(self, operator: str) -> None:
+        """After an operator's acknowledgement, stop tracking the orders escalated to them.
+
+        The operator owns those differences now; each drop is recorded (``RECONCILED``,
+        action ``DROPPED``) so the wind-down can flatten what the book knows and stop. A
+        resume's hold no longer applies either: the operator decides now.
+        """
+        self._hold_until_ns = 0
+        book = self._book
+        for key in sorted(self._escalated):
+            kind, _, cid = key.partition(":")
+            if cid in book.open:
+                book.close_order(cid)
+            elif cid in book.closed:
+                book.confirm_closed(cid)
+            else:
+                continue
+            self._exits.forget(cid)
+            self._reports.finish(cid)
+            self._recorder.emit(
+                "RECONCILED",
+                {"action": "DROPPED", "kind": kind, "client_order_id": cid, "operator": operator},
+            )
+
+    def _give_up(self, cid: str) -> None:
+        """An order sent in doubt that the venue never showed: it was not sent."""
+        live = self._book.close_order(cid)
+        if live is None:
+            return
+        self._recorder.emit(
+            "RECONCILED",
+            {"action": "NOT_SENT", "kind": "ORDER_MISSING_AT_VENUE", "client_order_id": cid},
+        )
+        self._recorder.emit(
+            "ORDER_REJECTED",
+            {"client_order_id": cid, "reason": "SEND_FAILED", "error": "OutcomeUnknown"},
+        )
+        self._idem.complete(cid, "not_sent")
+        self._exits.forget(cid)
+        self._reports.finish(cid)
+
+    def _close_as_venue_says(self, cid: str, seen: VenueOrder | None) -> None:
+        """Close an order as the venue says: it cancelled or rejected it, and no report came."""
+        if seen is None or cid not in self._book.open:
+            return
+        self._recorder.emit(
+            "RECONCILED",
+            {
+                "action": "CLOSED",
+                "kind": "ORDER_MISSING_AT_VENUE",
+                "client_order_id": cid,
+                "venue_status": seen.status.value,
+            },
+        )
+        ts_sim = self._time.ts_sim
+        if seen.status is VenueOrderStatus.REJECTED:
+            self._reports.on_reject(
+                RejectReport(client_order_id=cid, reason="REPORT_LOST", ts_ns=ts_sim)
+            )
+        else:
+            self._reports.on_cancel(CancelReport(client_order_id=cid, ts_ns=ts_sim))
+
+    def _cancel_orphan(self, item: Discrepancy) -> None:
+        self._request_cancel(item.client_order_id)
+        self._recorder.emit("RECONCILED", {"action": "CANCEL_REQUESTED", **item.to_json()})
+
+    def _escalate(self, items: Sequence[Discrepancy]) -> None:
+        """Tell an operator: RECONCILE_ESCALATED with every difference, then a fault."""
+        self._escalated.update(item.key for item in items)
+        self._recorder.emit(
+            "RECONCILE_ESCALATED", {"discrepancies": [item.to_json() for item in items]}
+        )
+        kinds = sorted({item.kind.value for item in items})
+        self._fault(
+            "RECONCILE_MISMATCH", {"discrepancies": str(len(items)), "kinds": ",".join(kinds)}
+        )
+
+    # -- checkpoint ----------------------------------------------------------------------
+
+    def get_state(self) -> dict[str, Any]:
+        """The checkpoint keys this collaborator owns."""
+        return {
+            "reconcile": {
+                "pending": dict(sorted(self._pending.items())),
+                "escalated": sorted(self._escalated),
+                "hold_until_ns": self._hold_until_ns,
+            }
+        }
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        """Restore from a checkpoint; the next step reconciles first.
+
+        Until the re-run has caught up with the venue (``replay_window_ns`` past the
+        checkpoint), grace-based decisions wait: the venue shows outcomes whose reports
+        are still to come.
+        """
+        recon = state.get("reconcile", {})
+        self._pending = dict(recon.get("pending", {}))
+        self._escalated = set(recon.get("escalated", ()))
+        self._hold_until_ns = max(
+            int(recon.get("hold_until_ns", 0)), state["ts_sim"] + self._replay_window_ns
+        )
+        self.before_next_step = True

@@ -1,0 +1,234 @@
+"""The venue's reports applied to the book: acks, fills, partial fills, rejects, cancels.
+
+``ReportRouter`` polls the broker and applies each report once. Reports wait in an inbox
+until applied, so a sink failure half-way through a batch loses none of them; reports for an
+order the session does not know (yet: e.g. before a resume re-adopts it) are held, bounded;
+late duplicates for orders that are done are dropped. It owns the finished-order set.
+"""
+
+from __future__ import annotations
+
+import collections
+from typing import TYPE_CHECKING, Any, Final
+
+from .._domain.decimal import ZERO
+from .._domain.model import (
+    AckReport,
+    BrokerReport,
+    CancelReport,
+    FillReport,
+    RejectReport,
+    report_from_json,
+    report_to_json,
+)
+from .._exceptions import BrokerError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from .._artifacts.recorder import Recorder
+    from .._risk.governor import TradingGovernor
+    from .._typing import Broker
+    from .book import Book
+    from .exits import OcoExits
+    from .timekeeper import Timekeeper
+
+__all__ = ["ReportRouter"]
+
+_MAX_HELD_PER_ORDER: Final = 64
+_MAX_UNMATCHED_ORDERS: Final = 1024
+_MAX_FINISHED: Final = 512
+
+
+class ReportRouter:
+    """Polls the venue and applies its reports to the book, each exactly once."""
+
+    def __init__(
+        self,
+        *,
+        recorder: Recorder,
+        book: Book,
+        broker: Broker,
+        governor: TradingGovernor,
+        time: Timekeeper,
+        exits: OcoExits,
+        adopt: Callable[[str, str], None],
+        after_poll: Callable[[], None],
+    ) -> None:
+        self._recorder = recorder
+        self._book = book
+        self._broker = broker
+        self._governor = governor
+        self._time = time
+        self._exits = exits
+        self._adopt = adopt
+        self._after_poll = after_poll
+        self._inbox: collections.deque[BrokerReport] = collections.deque()
+        self._unmatched: dict[str, list[BrokerReport]] = {}
+        self._finished: dict[str, None] = {}
+
+    def process(self) -> None:
+        """Apply the venue's reports; those not yet applied wait in the inbox.
+
+        A report leaves the inbox just before it is applied, so a sink failure half-way
+        through a batch (which stops the session) loses none of the rest.
+        """
+        book = self._book
+        inbox = self._inbox
+        if self._unmatched:
+            self._release_unmatched()
+        try:
+            reports = self._broker.poll(self._time.ts_sim)
+        except BrokerError:
+            reports = ()  # nothing arrived; the venue keeps what it owes
+        if reports:
+            inbox.extend(reports)
+        while inbox:
+            report = inbox.popleft()
+            cid = report.client_order_id
+            if cid in book.open:
+                self._on_report(report)
+            elif cid in book.closed:
+                if isinstance(report, FillReport):
+                    self._on_fill(report)  # a fill that raced the cancel
+            elif cid not in self._finished:
+                self._hold_unmatched(report)
+        self._after_poll()
+
+    def finish(self, cid: str) -> None:
+        """Remember that ``cid`` is done, so late duplicates of its reports are dropped."""
+        self._finished[cid] = None
+        self._unmatched.pop(cid, None)
+        if len(self._finished) > _MAX_FINISHED:
+            del self._finished[next(iter(self._finished))]
+
+    def held_orders(self) -> frozenset[str]:
+        """Client ids whose reports arrived before the session knew the order."""
+        return frozenset(self._unmatched)
+
+    def waiting_fills(self) -> frozenset[str]:
+        """Trade ids of fills that arrived and are not applied yet."""
+        return frozenset(r.trade_id for r in self._inbox if isinstance(r, FillReport))
+
+    def _release_unmatched(self) -> None:
+        """Reports that arrived before their order was (re)adopted (e.g. after a resume)."""
+        known = [cid for cid in self._unmatched if self._book.tracked(cid) is not None]
+        for cid in known:
+            self._inbox.extend(self._unmatched.pop(cid))
+
+    def _on_report(self, report: BrokerReport) -> None:
+        live = self._book.open.get(report.client_order_id)
+        if live is not None and live.in_doubt:
+            # The venue reports on it, so it has it: adopt before applying the report.
+            self._adopt(report.client_order_id, f"report:{type(report).__name__}")
+        if isinstance(report, FillReport):
+            self._on_fill(report)
+        elif isinstance(report, AckReport):
+            self._on_ack(report)
+        elif isinstance(report, RejectReport):
+            self.on_reject(report)
+        else:
+            self.on_cancel(report)
+
+    def _hold_unmatched(self, report: BrokerReport) -> None:
+        """Keep a report for an order the session does not know (yet), bounded."""
+        held = self._unmatched.setdefault(report.client_order_id, [])
+        if len(held) < _MAX_HELD_PER_ORDER:
+            held.append(report)
+        while len(self._unmatched) > _MAX_UNMATCHED_ORDERS:
+            self._unmatched.pop(next(iter(self._unmatched)))
+
+    def _on_ack(self, report: AckReport) -> None:
+        live = self._book.open.get(report.client_order_id)
+        if live is not None and not live.acked:
+            live.acked = True
+            self._recorder.emit(
+                "ORDER_ACCEPTED",
+                {
+                    "client_order_id": report.client_order_id,
+                    "venue_order_id": report.venue_order_id,
+                },
+            )
+
+    def on_reject(self, report: RejectReport) -> None:
+        """The venue refused an order: close it, with no exits to place."""
+        cid = report.client_order_id
+        if self._book.close_order(cid) is not None:
+            self._recorder.emit("ORDER_REJECTED", {"client_order_id": cid, "reason": report.reason})
+            self._exits.forget(cid)
+            self.finish(cid)
+
+    def on_cancel(self, report: CancelReport) -> None:
+        """The venue cancelled an order: close it; what it filled still gets its exits."""
+        cid = report.client_order_id
+        closed = self._book.close_order(cid, confirm=True)
+        if closed is None:
+            return
+        self._recorder.emit(
+            "ORDER_CANCELED", {"client_order_id": cid, "filled": str(closed.filled)}
+        )
+        self._exits.on_cancelled(closed)
+
+    def _on_fill(self, report: FillReport) -> None:
+        """Apply a fill once; duplicates and fills of unknown orders change nothing."""
+        book = self._book
+        rec = self._recorder
+        cid = report.client_order_id
+        live = book.tracked(cid)
+        after_cancel = cid not in book.open
+        if live is None or not book.apply_fill(cid, report.trade_id, report.quantity, report.price):
+            return
+        order = live.order
+        remaining = order.quantity - live.filled
+        payload: dict[str, Any] = {
+            "client_order_id": cid,
+            "trade_id": report.trade_id,
+            "symbol": order.symbol,
+            "side": order.side.value,
+            "quantity": str(report.quantity),
+            "price": str(report.price),
+            "filled": str(live.filled),
+            "remaining": str(remaining),
+        }
+        if after_cancel:
+            payload["after_cancel"] = True
+        rec.emit("ORDER_FILLED" if remaining == 0 else "ORDER_PARTIALLY_FILLED", payload)
+        self._governor.count_execution()
+        rec.emit(
+            "POSITION_CHANGED",
+            {
+                "symbol": order.symbol,
+                "position": str(book.position(order.symbol)),
+                "avg_price": str(book.avg_price.get(order.symbol, ZERO)),
+                "cash": str(book.cash),
+                "equity": str(book.equity()),
+            },
+        )
+        if book.tracked(cid) is None:
+            self.finish(cid)
+        if order.oco_group is not None:
+            self._exits.on_leg_fill(order)
+        if remaining == 0 and not after_cancel:
+            self._exits.on_filled(live)
+
+    # -- checkpoint ----------------------------------------------------------------------
+
+    def get_state(self) -> dict[str, Any]:
+        """The checkpoint keys this collaborator owns."""
+        return {
+            "unmatched": [
+                [cid, [report_to_json(r) for r in reports]]
+                for cid, reports in self._unmatched.items()
+            ],
+            "inbox": [report_to_json(r) for r in self._inbox],
+            "finished": list(self._finished),
+        }
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        """Restore from a checkpoint made by ``get_state``."""
+        self._unmatched = {
+            cid: [report_from_json(r) for r in reports]
+            for cid, reports in state.get("unmatched", ())
+        }
+        self._inbox = collections.deque(report_from_json(r) for r in state.get("inbox", ()))
+        self._finished = dict.fromkeys(state.get("finished", ()))

@@ -1,0 +1,107 @@
+"""Simulated time for one session: the step grid, the clock reading and waits.
+
+The session's time (``ts_sim``) moves on a grid of ``step_interval_ms``; retries, lookups
+and the wind-down wait on it too, never on the wall. A session that owns a ``SimClock``
+moves that clock with it, so the clock's reading (``ts_utc`` of every record) follows. A
+clock that reads earlier than before is a fault (``CLOCK_REGRESSION``), reported to the
+caller.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .._domain import clock as _clock
+
+if TYPE_CHECKING:
+    from .._artifacts.recorder import Recorder
+    from .._typing import Clock
+
+__all__ = ["Timekeeper"]
+
+
+class Timekeeper:
+    """Owns the step count, ``ts_sim``, the step grid and the clock's last reading."""
+
+    def __init__(
+        self, clock: Clock, recorder: Recorder, *, start_ns: int, interval_ns: int
+    ) -> None:
+        self._clock = clock
+        self._recorder = recorder
+        self._owns_sim_clock = isinstance(clock, _clock.SimClock)
+        # A plain SimClock's time is its nanosecond counter: no datetime needed per step.
+        self._plain_sim = clock if type(clock) is _clock.SimClock else None
+        self._utc_text = _clock.UtcText()
+        self.start_ns = start_ns
+        self.interval_ns = interval_ns
+        self.ts_sim = start_ns
+        self.steps = 0
+        self._grid_ns = start_ns
+        self._last_us: int | None = None  # the clock's last reading, epoch microseconds
+
+    def next_tick(self) -> tuple[str, str] | None:
+        """Advance to the next grid point; the regression (previous, now) if the clock went back."""
+        self._grid_ns += self.interval_ns
+        return self.tick(max(self._grid_ns, self.ts_sim))
+
+    def tick(self, ts_ns: int) -> tuple[str, str] | None:
+        """Advance simulated time to ``ts_ns`` and read the clock.
+
+        Returns None, or the (previous, now) texts when the clock reads earlier than before:
+        time then stays where it was and the caller raises the fault.
+        """
+        self._move_sim_clock(ts_ns)
+        now = self._now_us()
+        last = self._last_us
+        if last is not None and now < last:
+            self.set_time(max(ts_ns, self.ts_sim), now_us=last)
+            return self._utc_text(last), self._utc_text(now)
+        self.set_time(ts_ns, now_us=now)
+        return None
+
+    def set_time(self, ts_ns: int, *, now_us: int | None = None) -> None:
+        """Make ``ts_ns`` (and the clock's reading) the time of every record from now on."""
+        now = now_us if now_us is not None else self._now_us()
+        if now != self._last_us or self.ts_sim != ts_ns or not self._recorder.ts_utc:
+            self._last_us = now
+            self.ts_sim = ts_ns
+            self._recorder.set_time(ts_ns, self._utc_text(now))
+
+    def wait(self, ns: int) -> None:
+        """Wait ``ns`` of simulated time (retries and lookups never sleep on the wall)."""
+        target = self.ts_sim + ns
+        self._move_sim_clock(target)
+        self.set_time(target)
+
+    def _move_sim_clock(self, ts_ns: int) -> None:
+        if self._owns_sim_clock:
+            clock = self._clock
+            assert isinstance(clock, _clock.SimClock)  # noqa: S101 - narrowed for mypy
+            clock.set_elapsed(ts_ns - self.start_ns)
+
+    def _now_us(self) -> int:
+        """The clock's reading in epoch microseconds."""
+        sim = self._plain_sim
+        if sim is not None:
+            return sim.monotonic_ns() // 1000
+        return _clock.epoch_us(self._clock.now())
+
+    # -- checkpoint ----------------------------------------------------------------------
+
+    def get_state(self) -> dict[str, Any]:
+        """The checkpoint keys this collaborator owns."""
+        return {
+            "steps": self.steps,
+            "ts_sim": self.ts_sim,
+            "grid_ns": self._grid_ns,
+            "last_utc": None if self._last_us is None else self._utc_text(self._last_us),
+        }
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        """Restore from a checkpoint made by ``get_state``."""
+        self.steps = state["steps"]
+        self._grid_ns = state["grid_ns"]
+        self.ts_sim = state["ts_sim"]
+        self._move_sim_clock(self.ts_sim)
+        last = state["last_utc"]
+        self._last_us = None if last is None else _clock.epoch_us(_clock.parse_utc(last))

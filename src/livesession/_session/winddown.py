@@ -1,0 +1,205 @@
+"""Ending exposure: the wind-down to STOPPED and the kill switch.
+
+The wind-down cancels what is open, flattens what is held and waits (on simulated time, at
+most ``stop_max_polls`` polls) until the venue has confirmed every final fill; then the
+session is STOPPED and sealed, or, out of polls, faults to an operator. The kill switch is
+the same work while the session keeps running: HALTED at once, cancel, flatten, and
+``KILL_SWITCH_FLAT`` with the time it took once nothing is open or can still fill.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Protocol
+
+from .._domain.lifecycle import SessionState, Trigger
+from .._domain.model import OrderType
+from .._exceptions import BrokerError, Rejected
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from .._artifacts.recorder import Recorder
+    from .._domain.config import DryrunConfig
+    from .._risk.governor import TradingGovernor
+    from .._typing import Broker
+    from .book import Book
+    from .lifecycle import SessionLifecycle
+    from .timekeeper import Timekeeper
+
+__all__ = ["WindDown"]
+
+S = SessionState
+
+
+class _Reconcile(Protocol):
+    def __call__(self, *, hold: bool = True) -> None: ...
+
+
+class WindDown:
+    """Owns the kill switch's start time; cancels, flattens, and reaches STOPPED."""
+
+    def __init__(
+        self,
+        *,
+        config: DryrunConfig,
+        recorder: Recorder,
+        book: Book,
+        broker: Broker,
+        governor: TradingGovernor,
+        lifecycle: SessionLifecycle,
+        time: Timekeeper,
+        process_reports: Callable[[], None],
+        flatten: Callable[[], None],
+        reconcile: _Reconcile,
+        escalated_orders: Callable[[], set[str]],
+        seal: Callable[[], None],
+    ) -> None:
+        self._cfg = config
+        self._recorder = recorder
+        self._book = book
+        self._broker = broker
+        self._governor = governor
+        self._lifecycle = lifecycle
+        self._time = time
+        self._process_reports = process_reports
+        self._flatten = flatten
+        self._reconcile = reconcile
+        self._escalated_orders = escalated_orders
+        self._seal = seal
+        self.kill_started_ns: int | None = None
+
+    @property
+    def killing(self) -> bool:
+        """Whether a kill switch is still flattening."""
+        return self.kill_started_ns is not None
+
+    def request_stop(self, reason: str) -> None:
+        """STOPPING, then the wind-down."""
+        self._lifecycle.transition(Trigger.REQUEST_STOP, reason)
+        self.wind_down()
+
+    def wind_down(self) -> None:
+        """Cancel, flatten and reach STOPPED within ``stop_max_polls`` polls, or fault.
+
+        Done means: no open order, flat, and the venue confirmed the final fills of every
+        cancelled order (apart from differences an operator was already told about).
+        """
+        lifecycle = self._lifecycle
+        if lifecycle.state is not S.STOPPING:
+            return
+        book = self._book
+        self.cancel_open()
+        for _ in range(self._cfg.stop_max_polls):
+            self._process_reports()
+            if not book.open and not self.is_flat():
+                self._flatten()
+                self._process_reports()
+            self._reconcile()
+            if not lifecycle.in_(S.STOPPING):  # the reconciler escalated
+                return
+            if not book.open and self.is_flat() and not self.unconfirmed_closed():
+                break
+            self.cancel_open()
+            self._time.wait(self._time.interval_ns)
+        else:
+            # Out of polls: a resume's hold no longer applies (the operator is called
+            # either way), so differences that outlasted their grace are escalated now and
+            # the acknowledgement that follows can settle them (``drop_escalated``).
+            self._process_reports()
+            self._reconcile(hold=False)
+            if lifecycle.in_(S.STOPPING):
+                lifecycle.fault("STOP_INCOMPLETE", {"open_orders": str(len(book.open))})
+            return
+        if self.kill_started_ns is not None:
+            self.check_flat()
+        lifecycle.transition(Trigger.STOPPED, lifecycle.reason or "stopped")
+        self._seal()
+
+    def unconfirmed_closed(self) -> list[str]:
+        """Cancelled orders whose final fills the venue has not confirmed (not escalated)."""
+        escalated = self._escalated_orders()
+        return [cid for cid in self._book.closed if cid not in escalated]
+
+    def cancel_open(self) -> None:
+        """Ask the venue to cancel every open order not already being cancelled.
+
+        Reduce-only market orders (exits and flatten orders on their way) are left alone,
+        and so are orders in doubt (they are cancelled once adopted).
+        """
+        for cid, live in sorted(self._book.open.items()):
+            order = live.order
+            if order.reduce_only and order.order_type is OrderType.MARKET:
+                continue
+            self.request_cancel(cid)
+
+    def request_cancel(self, cid: str) -> None:
+        """Send one cancel request for ``cid`` unless one was accepted already."""
+        live = self._book.open.get(cid)
+        if live is None or live.cancel_requested or live.in_doubt:
+            return
+        try:
+            self._broker.cancel(cid, self._time.ts_sim)
+        except Rejected:
+            live.cancel_requested = True  # not open at the venue: its last report is on the way
+        except BrokerError:
+            return  # not sent, or unknown: the next pass asks again
+        else:
+            live.cancel_requested = True
+
+    def is_flat(self) -> bool:
+        """No position in any symbol."""
+        return not any(self._book.positions.values())
+
+    # -- the kill switch -------------------------------------------------------------------
+
+    def kill(self, reason: str) -> None:
+        """HALTED, cancel everything, flatten; ``continue_kill`` finishes on later steps."""
+        before = self._governor.halt()
+        if self.kill_started_ns is None:
+            self.kill_started_ns = self._time.ts_sim
+        self._recorder.emit(
+            "KILL_SWITCH",
+            {
+                "reason": reason,
+                "open_orders": len(self._book.open),
+                "flat": self.is_flat(),
+                "trading_state": before.value,
+            },
+        )
+        self.cancel_open()
+        self._process_reports()
+        self.continue_kill()
+        if self._lifecycle.in_(S.DRYRUN_ACTIVE):
+            self._reconcile()
+            self.check_flat()
+
+    def continue_kill(self) -> None:
+        """While a kill is in progress: re-send failed cancels, flatten once nothing is open."""
+        if self.kill_started_ns is None:
+            return
+        if self._book.open:
+            self.cancel_open()
+        elif not self.is_flat():
+            self._flatten()
+            self._process_reports()
+        self.check_flat()
+
+    def check_flat(self) -> None:
+        """KILL_SWITCH_FLAT once nothing is open, the book is flat, and no fill can follow."""
+        started = self.kill_started_ns
+        if started is None or self._book.open or not self.is_flat():
+            return
+        if self.unconfirmed_closed():
+            return  # a cancelled order may still report a fill that raced its cancel
+        self.kill_started_ns = None
+        self._recorder.emit("KILL_SWITCH_FLAT", {"time_to_flat_ns": self._time.ts_sim - started})
+
+    # -- checkpoint ----------------------------------------------------------------------
+
+    def get_state(self) -> dict[str, Any]:
+        """The checkpoint keys this collaborator owns."""
+        return {"kill_started_ns": self.kill_started_ns}
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        """Restore from a checkpoint made by ``get_state``."""
+        self.kill_started_ns = state["kill_started_ns"]
