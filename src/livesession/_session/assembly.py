@@ -345,6 +345,35 @@ def assemble(
         escalated_orders=reconciliation.escalated_orders,
         seal=seal,
     )
+    checkpointer = Checkpointer(
+        e.checkpoints,
+        recorder=recorder,
+        durability=cfg.durability,
+        every=cfg.checkpoint_every,
+        state=lambda: parts.checkpoint_state(),  # noqa: PLW0108
+    )
+
+    def lease_lost() -> None:
+        governor.halt()
+        checkpointer.disable()
+
+    lease = (
+        None
+        if e.lease is None
+        else LeaseKeeper(
+            e.lease,
+            recorder=recorder,
+            clock=e.lease_clock if e.lease_clock is not None else _clock.SystemClock(),
+            holder=e.lease_holder or cfg.run_id,
+            account=cfg.account,
+            strategy=cfg.strategy_id,
+            ttl_ms=cfg.lease_ttl_ms,
+            on_lost=lease_lost,
+            fault=lifecycle.fault,
+            guarded=lifecycle.guarded,
+            steps=lambda: time.steps,
+        )
+    )
     parts = SessionParts(
         config=cfg,
         recorder=recorder,
@@ -364,24 +393,8 @@ def assemble(
         reports=reports,
         winddown=winddown,
         reconciliation=reconciliation,
-        checkpointer=Checkpointer(
-            e.checkpoints,
-            recorder=recorder,
-            durability=cfg.durability,
-            every=cfg.checkpoint_every,
-            state=lambda: parts.checkpoint_state(),  # noqa: PLW0108
-        ),
-        lease=None
-        if e.lease is None
-        else LeaseKeeper(
-            e.lease,
-            recorder=recorder,
-            clock=e.lease_clock if e.lease_clock is not None else _clock.SystemClock(),
-            holder=e.lease_holder or cfg.run_id,
-            account=cfg.account,
-            strategy=cfg.strategy_id,
-            ttl_ms=cfg.lease_ttl_ms,
-        ),
+        checkpointer=checkpointer,
+        lease=lease,
     )
     return parts
 

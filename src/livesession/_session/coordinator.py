@@ -19,17 +19,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Self
 
-import attrs
-
 from .._domain.lifecycle import SessionState, SessionStatus, Trigger
-from .._exceptions import ConfigError, InvalidTransition, LiveSessionError
+from .._exceptions import InvalidTransition, LiveSessionError
 from .._risk.governor import TradingState
 from .assembly import SessionEdges, SessionParts, assemble
-from .preflight import run_checks
+from .pipeline import check_step_count, step_once
+from .preflight import run_preflight
+from .results import DryrunResult, SessionInspection, inspect_parts, result_of
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Sequence
-    from decimal import Decimal
 
     from .._artifacts.recorder import Recorder
     from .._domain.config import DryrunConfig
@@ -44,38 +43,6 @@ if TYPE_CHECKING:
 __all__ = ["DryrunResult", "LiveSessionOrchestrator", "SessionInspection"]
 
 S = SessionState
-
-
-@attrs.frozen(kw_only=True)
-class DryrunResult:
-    """What a finished dry run reports; ``accepted`` is whether preflight passed."""
-
-    accepted: bool
-    status: SessionStatus
-    run_id: str
-    state: SessionState
-    steps: int
-    orders_submitted: int
-    fills: int
-    equity: Decimal
-    pnl: Decimal
-    reason: str = ""
-
-
-@attrs.frozen(kw_only=True)
-class SessionInspection:
-    """A read-only look inside a running session, for tests and operators' tools."""
-
-    kill_started_ns: int | None
-    """When the kill switch that is still flattening was pulled (None: none is)."""
-    escalated: tuple[str, ...]
-    """Differences escalated to an operator (``KIND:client_order_id``)."""
-    held_reports: frozenset[str]
-    """Client ids whose reports arrived before the session knew the order."""
-    waiting_fills: frozenset[str]
-    """Trade ids of fills received and not applied yet."""
-    unconfirmed_closed: tuple[str, ...]
-    """Cancelled orders whose final fills the venue has not confirmed."""
 
 
 class LiveSessionOrchestrator:
@@ -210,14 +177,7 @@ class LiveSessionOrchestrator:
 
     def inspect(self) -> SessionInspection:
         """What is in flight inside the session right now (read-only)."""
-        p = self._parts()
-        return SessionInspection(
-            kill_started_ns=p.winddown.kill_started_ns,
-            escalated=p.reconciliation.escalated_keys(),
-            held_reports=p.reports.held_orders(),
-            waiting_fills=p.reports.waiting_fills(),
-            unconfirmed_closed=tuple(p.winddown.unconfirmed_closed()),
-        )
+        return inspect_parts(self._parts())
 
     def iter_open_orders(self) -> Iterator[Order]:
         """The orders the session considers open."""
@@ -277,21 +237,7 @@ class LiveSessionOrchestrator:
 
     def result(self) -> DryrunResult:
         """The session's outcome so far."""
-        p = self._parts()
-        view = p.book.view()
-        metrics = p.recorder.metrics
-        return DryrunResult(
-            accepted=p.lifecycle.state not in (S.INIT, S.PREFLIGHT_FAILED),
-            status=p.lifecycle.status,
-            run_id=p.config.run_id,
-            state=p.lifecycle.state,
-            steps=p.time.steps,
-            orders_submitted=metrics.count("ORDER_SUBMITTED"),
-            fills=metrics.count("ORDER_FILLED") + metrics.count("ORDER_PARTIALLY_FILLED"),
-            equity=view.equity,
-            pnl=view.pnl,
-            reason=p.lifecycle.reason,
-        )
+        return result_of(self._parts())
 
     # -- lifecycle verbs -------------------------------------------------------------------
 
@@ -301,19 +247,7 @@ class LiveSessionOrchestrator:
         lifecycle = p.lifecycle
         if lifecycle.state is not S.INIT:
             raise InvalidTransition(Trigger.PREFLIGHT_PASSED.value, lifecycle.state.value)
-        p.time.set_time(p.time.ts_sim)
-        failed = run_checks(p, extra_checks=self.extra_checks)
-        if failed:
-            lifecycle.reason = ",".join(r.reason for r in failed)
-            lifecycle.guarded(
-                lambda: lifecycle.transition(Trigger.PREFLIGHT_FAILED, lifecycle.reason)
-            )
-            self._seal()
-            return False
-        lifecycle.guarded(
-            lambda: lifecycle.transition(Trigger.PREFLIGHT_PASSED, "all checks passed")
-        )
-        return lifecycle.may_fire(Trigger.ACTIVATE)
+        return run_preflight(p, extra_checks=self.extra_checks, seal=self._seal)
 
     def activate(self) -> None:
         """Start trading in dry-run mode (PREFLIGHT_OK -> DRYRUN_ACTIVE).
@@ -339,7 +273,7 @@ class LiveSessionOrchestrator:
         lifecycle = p.lifecycle
         if lifecycle.machine.state is not S.DRYRUN_ACTIVE:
             raise InvalidTransition("step", lifecycle.state.value)
-        if p.lease is not None and not p.lease.renew(self._lease_lost):
+        if p.lease is not None and not p.lease.renew():
             return
         recon = p.reconciliation
         if recon.before_next_step:
@@ -347,20 +281,12 @@ class LiveSessionOrchestrator:
             lifecycle.guarded(recon.reconcile)
             if not lifecycle.in_(S.DRYRUN_ACTIVE):  # the reconciler escalated
                 return
-        lifecycle.guarded(self._step_once)
+        lifecycle.guarded(lambda: step_once(p, after_step=self._after_step))
 
     def run_n_steps(self, n: int) -> int:
         """Run up to ``n`` steps (stops early when the session leaves DRYRUN_ACTIVE)."""
         p = self._parts()
-        if isinstance(n, bool) or not isinstance(n, int) or n <= 0:
-            raise ConfigError(f"run_n_steps needs a positive integer, got {n!r}")
-        max_steps = p.config.max_steps
-        remaining = max_steps - p.time.steps
-        if n > remaining:
-            raise ConfigError(
-                f"run_n_steps({n}) would pass the bound max_steps={max_steps} "
-                f"({remaining} steps left)"
-            )
+        check_step_count(n, done=p.time.steps, max_steps=p.config.max_steps)
         done = 0
         while done < n and p.lifecycle.state is S.DRYRUN_ACTIVE:
             self.step()
@@ -489,80 +415,9 @@ class LiveSessionOrchestrator:
             raise LiveSessionError("adopt_lease needs a session built with a lease")
         keeper.adopt(grant, audit=audit)
 
-    def _lease_lost(self) -> None:
-        """Stop at once, with no cancel and no flatten: the new holder owns the orders.
-
-        It faults to ERROR_REQUIRES_OPERATOR with reason LEASE_LOST, and never writes a
-        checkpoint again: a resumed session may own this run directory now.
-        """
-        p = self._parts()
-        keeper = p.lease
-        assert keeper is not None  # noqa: S101 - only a keeper calls this back
-        p.governor.halt()
-        p.checkpointer.disable()
-
-        def lost() -> None:
-            keeper.record_loss(p.time.steps)
-            p.lifecycle.fault("LEASE_LOST")
-
-        p.lifecycle.guarded(lost)
-
-    # -- one step ---------------------------------------------------------------------------
-
-    def _step_once(self) -> None:
-        p = self._parts()
-        time, lifecycle = p.time, p.lifecycle
-        regression = time.next_tick()
-        if regression is not None:
-            previous, now = regression
-            lifecycle.fault("CLOCK_REGRESSION", {"previous": previous, "now": now})
-            return
-        bar = p.feed.next_bar(time.ts_sim)
-        if bar is None:
-            time.steps += 1
-            p.winddown.request_stop("feed exhausted")
-            return
-        self._on_bar(p, bar)
-        if lifecycle.machine.state is not S.DRYRUN_ACTIVE:
-            return
-        time.steps += 1
+    def _after_step(self) -> None:
         for hook in self.step_hooks:
             hook(self)
-        p.checkpointer.end_of_step(time.steps)
-        if time.steps >= p.config.max_steps and lifecycle.machine.state is S.DRYRUN_ACTIVE:
-            p.winddown.request_stop("max_steps reached")
-
-    def _on_bar(self, p: SessionParts, bar: Any) -> None:
-        book = p.book
-        book.mark(bar.symbol, bar.close)
-        p.broker.on_market(bar)
-        p.recorder.emit(
-            "BAR",
-            {
-                "symbol": bar.symbol,
-                "open": str(bar.open),
-                "high": str(bar.high),
-                "low": str(bar.low),
-                "close": str(bar.close),
-                "volume": str(bar.volume),
-            },
-        )
-        p.reports.process()
-        violation = book.invariant_violation()
-        if violation is not None:
-            p.lifecycle.fault(*violation)
-            return
-        winddown = p.winddown
-        if p.governor.daily_loss_breached(book, p.time.ts_sim):
-            winddown.kill("DAILY_LOSS")
-        if not p.governor.halted:
-            for intent in p.strategy.on_bar(bar, book):
-                p.execution.handle_intent(intent)
-        p.reports.process()
-        winddown.continue_kill()
-        p.reconciliation.reconcile()
-        if winddown.killing:
-            winddown.check_flat()  # the reconciler may just have confirmed the last cancel
 
     def _seal(self) -> None:
         """Close the run's evidence, then the sealing checkpoint and the lease."""

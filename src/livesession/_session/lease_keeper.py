@@ -41,6 +41,10 @@ class LeaseKeeper:
         account: str,
         strategy: str,
         ttl_ms: int,
+        on_lost: Callable[[], None],
+        fault: Callable[[str], None],
+        guarded: Callable[[Callable[[], None]], None],
+        steps: Callable[[], int],
     ) -> None:
         self._lease = lease
         self._recorder = recorder
@@ -49,6 +53,10 @@ class LeaseKeeper:
         self._account = account
         self._strategy = strategy
         self._ttl_ns = ttl_ms * _NS_PER_MS
+        self._on_lost = on_lost
+        self._fault = fault
+        self._guarded = guarded
+        self._steps = steps
         self.grant: LeaseGrant | None = None
         self._audited = False
         self._renewed_ns = 0
@@ -88,31 +96,34 @@ class LeaseKeeper:
         if audit:
             self._audit(grant)
 
-    def renew(self, on_lost: Callable[[], None]) -> bool:
-        """Renew before trading; on a lost lease call ``on_lost`` and record the loss.
+    def renew(self) -> bool:
+        """Renew before trading; False once the lease is lost.
 
-        ``on_lost`` stops trading at once (no cancel, no flatten) and must not write to a
-        checkpoint any more: a resumed session may own the run directory now. The audit
-        record and the fault follow through ``record_loss``.
+        A lost lease stops trading at once, with no cancel and no flatten (the new holder
+        owns the venue's orders now): ``on_lost`` halts trading and stops checkpoints (a
+        resumed session may own the run directory now), then ``C2_LEASE_LOST`` is audited
+        and the session faults to ERROR_REQUIRES_OPERATOR with reason LEASE_LOST.
         """
         if self._renew_ok():
             return True
-        on_lost()
-        return False
-
-    def record_loss(self, steps: int) -> None:
-        """Audit ``C2_LEASE_LOST`` for the grant just lost."""
         grant, self.grant = self.grant, None
-        self._recorder.audit(
-            "C2_LEASE_LOST",
-            {
-                "account": self._account,
-                "strategy": self._strategy,
-                "holder": self._holder,
-                "fence": None if grant is None else grant.token,
-                "step": steps,
-            },
-        )
+        self._on_lost()
+
+        def lost() -> None:
+            self._recorder.audit(
+                "C2_LEASE_LOST",
+                {
+                    "account": self._account,
+                    "strategy": self._strategy,
+                    "holder": self._holder,
+                    "fence": None if grant is None else grant.token,
+                    "step": self._steps(),
+                },
+            )
+            self._fault("LEASE_LOST")
+
+        self._guarded(lost)
+        return False
 
     def release(self, *, close: bool) -> None:
         """Give the lease back (it also expires on its own); ``close`` the backend too."""

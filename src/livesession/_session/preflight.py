@@ -9,18 +9,34 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .._domain.lifecycle import SessionState
+from .._domain.lifecycle import SessionState, Trigger
 from .._exceptions import SinkFailure
 from .._risk.checks import CheckResult, PreflightContext
 from .._typing import SandboxAware
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
 
     from .._risk.checks import Check
     from .assembly import SessionParts
 
-__all__ = ["run_checks"]
+__all__ = ["run_checks", "run_preflight"]
+
+
+def run_preflight(
+    p: SessionParts, *, extra_checks: Sequence[Check], seal: Callable[[], None]
+) -> bool:
+    """INIT to PREFLIGHT_OK when every check passes (True), else PREFLIGHT_FAILED, sealed."""
+    lifecycle = p.lifecycle
+    p.time.set_time(p.time.ts_sim)
+    failed = run_checks(p, extra_checks=extra_checks)
+    if failed:
+        lifecycle.reason = ",".join(r.reason for r in failed)
+        lifecycle.guarded(lambda: lifecycle.transition(Trigger.PREFLIGHT_FAILED, lifecycle.reason))
+        seal()
+        return False
+    lifecycle.guarded(lambda: lifecycle.transition(Trigger.PREFLIGHT_PASSED, "all checks passed"))
+    return lifecycle.may_fire(Trigger.ACTIVATE)
 
 
 def run_checks(p: SessionParts, *, extra_checks: Sequence[Check]) -> list[CheckResult]:

@@ -1,0 +1,83 @@
+"""What a session reports: the outcome of a dry run and a read-only look inside.
+
+``DryrunResult`` is what ``run_dryrun``/``run_to_end``/``result()`` return;
+``SessionInspection`` shows what is in flight (kill switch, escalations, held reports) for
+tests and operators' tools, without reaching into the collaborators.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import attrs
+
+from .._domain.lifecycle import SessionState, SessionStatus
+
+if TYPE_CHECKING:
+    from decimal import Decimal
+
+    from .assembly import SessionParts
+
+__all__ = ["DryrunResult", "SessionInspection", "inspect_parts", "result_of"]
+
+
+@attrs.frozen(kw_only=True)
+class DryrunResult:
+    """What a finished dry run reports; ``accepted`` is whether preflight passed."""
+
+    accepted: bool
+    status: SessionStatus
+    run_id: str
+    state: SessionState
+    steps: int
+    orders_submitted: int
+    fills: int
+    equity: Decimal
+    pnl: Decimal
+    reason: str = ""
+
+
+@attrs.frozen(kw_only=True)
+class SessionInspection:
+    """A read-only look inside a running session, for tests and operators' tools."""
+
+    kill_started_ns: int | None
+    """When the kill switch that is still flattening was pulled (None: none is)."""
+    escalated: tuple[str, ...]
+    """Differences escalated to an operator (``KIND:client_order_id``)."""
+    held_reports: frozenset[str]
+    """Client ids whose reports arrived before the session knew the order."""
+    waiting_fills: frozenset[str]
+    """Trade ids of fills received and not applied yet."""
+    unconfirmed_closed: tuple[str, ...]
+    """Cancelled orders whose final fills the venue has not confirmed."""
+
+
+def result_of(p: SessionParts) -> DryrunResult:
+    """The session's outcome so far."""
+    view = p.book.view()
+    metrics = p.recorder.metrics
+    state = p.lifecycle.state
+    return DryrunResult(
+        accepted=state not in (SessionState.INIT, SessionState.PREFLIGHT_FAILED),
+        status=p.lifecycle.status,
+        run_id=p.config.run_id,
+        state=state,
+        steps=p.time.steps,
+        orders_submitted=metrics.count("ORDER_SUBMITTED"),
+        fills=metrics.count("ORDER_FILLED") + metrics.count("ORDER_PARTIALLY_FILLED"),
+        equity=view.equity,
+        pnl=view.pnl,
+        reason=p.lifecycle.reason,
+    )
+
+
+def inspect_parts(p: SessionParts) -> SessionInspection:
+    """What is in flight inside the session right now."""
+    return SessionInspection(
+        kill_started_ns=p.winddown.kill_started_ns,
+        escalated=p.reconciliation.escalated_keys(),
+        held_reports=p.reports.held_orders(),
+        waiting_fills=p.reports.waiting_fills(),
+        unconfirmed_closed=tuple(p.winddown.unconfirmed_closed()),
+    )
