@@ -115,7 +115,7 @@ def open_broker(cfg: DryrunConfig, run_dir: Path) -> Broker:
 def _ccxt_broker(cfg: DryrunConfig, **options: Any) -> Broker:
     """A verified-sandbox CCXT broker; credentials come only from the environment."""
     from .._domain.runtime_config import RuntimeConfig  # noqa: PLC0415 - only for ccxt runs
-    from ..brokers.ccxt_sandbox import make_ccxt_broker  # noqa: PLC0415 - optional extra
+    from ..brokers.ccxt import make_ccxt_broker  # noqa: PLC0415 - optional extra
 
     runtime = RuntimeConfig.from_env(mode=cfg.broker)
     grid = {"price_tick": cfg.price_tick, "qty_lot": cfg.qty_lot}
@@ -137,7 +137,7 @@ class _VenuePreflight:
 
     def get(self) -> list[tuple[str, bool, str]]:
         if self.results is None:
-            from ..brokers.ccxt_sandbox import ccxt_preflight_checks  # noqa: PLC0415 - optional
+            from ..brokers.ccxt import ccxt_preflight_checks  # noqa: PLC0415 - optional
 
             self.results = ccxt_preflight_checks(self.broker)
         return self.results
