@@ -17,16 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import attrs
 
 from ..._domain.decimal import ZERO
-from ..._domain.model import (
-    AckReport,
-    BrokerReport,
-    CancelReport,
-    FillReport,
-    Order,
-    RejectReport,
-    VenueOrder,
-    VenueOrderStatus,
-)
+from ..._domain.model import AckReport, CancelReport, FillReport, RejectReport, VenueOrderStatus
 from ..._exceptions import BrokerError, ConfigError, OutcomeUnknown, Rejected
 from ..._support.optional import import_optional
 from .convert import (
@@ -42,7 +33,7 @@ from .errors import _as_read_error, _is_duplicate_client_id, classify
 from .sandbox import _Exchange, _Sandbox, _sandbox_problems
 
 if TYPE_CHECKING:
-    from ..._domain.model import Bar
+    from ..._domain.model import Bar, BrokerReport, Order, VenueOrder
 
 __all__ = ["CcxtSandboxBroker"]
 
