@@ -38,7 +38,7 @@ from .._exceptions import (
 from .._risk.checks import CheckResult, PreflightContext
 from .._session.coordinator import LiveSessionOrchestrator, default_broker, make_clock
 from .._support.fsutil import atomic_write_bytes, truncate_to
-from .._typing import Broker, Clock, IdempotencyStore
+from .._typing import Broker, Clock, IdempotencyStore, MarkableVenue, ResumableVenue
 from .._version import __version__
 from ..brokers.mock import MockBroker
 from ..leases.lease import FileLease, LeaseGrant, PostgresLease, SessionLease
@@ -549,15 +549,13 @@ def _take_lease(
 
 def _venue_catch_up(broker: Broker, checkpoint: dict[str, Any]) -> None:
     """Bring a replayed simulated venue to the checkpoint: delivered reports, mark prices."""
-    resume_at = getattr(broker, "resume_at", None)
-    if callable(resume_at):
-        resume_at(checkpoint["ts_sim"], checkpoint.get("broker_journal_offset"))
+    if isinstance(broker, ResumableVenue):
+        broker.resume_at(checkpoint["ts_sim"], checkpoint.get("broker_journal_offset"))
     # The venue journal holds prices only from when requests arrived; the session's last
     # bar price is newer (a stop right after the checkpoint must not fill at an old price).
-    mark = getattr(broker, "mark", None)
-    if callable(mark):
+    if isinstance(broker, MarkableVenue):
         for symbol, price in sorted(checkpoint["book"]["last_price"].items()):
-            mark(symbol, Decimal(price))
+            broker.mark(symbol, Decimal(price))
 
 
 def _resume_session(

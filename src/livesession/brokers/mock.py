@@ -40,6 +40,7 @@ from .._domain.model import (
 )
 from .._domain.random import unit_draw
 from .._exceptions import Rejected
+from .._typing import JournaledVenue, MarkableVenue, ResumableVenue
 from ._journal import append_entry
 
 if TYPE_CHECKING:
@@ -86,7 +87,7 @@ class _VenueState:
     accepted_ns: int = 0
 
 
-class MockBroker:
+class MockBroker(JournaledVenue, ResumableVenue, MarkableVenue):
     """A deterministic venue for dry runs. ``kind`` is ``"mock"``."""
 
     kind = "mock"

@@ -40,6 +40,7 @@ from .._domain.model import AckReport, CancelReport, FillReport, RejectReport
 from .._domain.random import unit_draw
 from .._exceptions import OutcomeUnknown, Rejected, Transient
 from .._support.fsutil import truncate_to
+from .._typing import MarkableVenue, ResumableVenue
 from ._journal import append_entry
 from .mock import DEFAULT_PRICE_TICK, DEFAULT_QTY_LOT, FillModel, MockBroker
 
@@ -94,7 +95,7 @@ class FaultModel:
     latency_ns: int = attrs.field(default=0, validator=_non_negative)
 
 
-class RealishBroker:
+class RealishBroker(ResumableVenue, MarkableVenue):
     """A venue with seeded network faults for dry runs. ``kind`` is ``"realish"``.
 
     Satisfies the ``Broker`` protocol. ``submissions`` counts how often each client order

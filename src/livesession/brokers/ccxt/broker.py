@@ -20,6 +20,7 @@ from ..._domain.decimal import ZERO
 from ..._domain.model import AckReport, CancelReport, FillReport, RejectReport, VenueOrderStatus
 from ..._exceptions import BrokerError, ConfigError, OutcomeUnknown, Rejected
 from ..._support.optional import import_optional
+from ..._typing import ConfirmingLookup, SandboxAware
 from .convert import (
     _amount_and_price,
     _check_order,
@@ -55,11 +56,12 @@ class _Tracked:
     closed: bool = False
 
 
-class CcxtSandboxBroker:
+class CcxtSandboxBroker(ConfirmingLookup, SandboxAware):
     """A ``Broker`` on a ccxt exchange in verified sandbox mode. Build it with ``make_ccxt_broker``.
 
-    Beyond the ``Broker`` protocol: ``lookup`` (bounded polling by client order id),
-    ``load_markets``, ``balances`` and ``sandbox_problems``.
+    Beyond the ``Broker`` protocol: ``lookup`` (``ConfirmingLookup``: bounded polling by
+    client order id), ``sandbox_verified`` (``SandboxAware``), ``load_markets``,
+    ``balances`` and ``sandbox_problems``.
     """
 
     kind = "ccxt_sandbox"
