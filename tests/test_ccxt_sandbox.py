@@ -40,14 +40,14 @@ from livesession._exceptions import (  # noqa: E402
     Rejected,
     Transient,
 )
-from livesession.brokers import ccxt_sandbox  # noqa: E402
-from livesession.brokers.ccxt_sandbox import (  # noqa: E402
+from livesession.brokers.ccxt import (  # noqa: E402
     SANDBOX_EXCHANGES,
     CcxtSandboxBroker,
     ccxt_preflight_checks,
     classify,
     make_ccxt_broker,
 )
+from livesession.brokers.ccxt import sandbox as ccxt_sandbox  # noqa: E402
 
 import _netguard  # noqa: E402 - after the skips: the rest needs ccxt and requests
 from fake_binance import (  # noqa: E402
@@ -597,9 +597,9 @@ class TestMissingExtra:
         """livesession imports with ccxt blocked; ccxt-backed calls raise MissingExtra."""
         monkeypatch.setitem(sys.modules, "ccxt", None)
         import livesession
-        import livesession.brokers.ccxt_sandbox
+        import livesession.brokers.ccxt
 
-        assert livesession.brokers.ccxt_sandbox.make_ccxt_broker is make_ccxt_broker
+        assert livesession.brokers.ccxt.make_ccxt_broker is make_ccxt_broker
         with pytest.raises(MissingExtra):
             classify(ValueError("boom"))
 
@@ -609,7 +609,7 @@ class TestMissingExtra:
             "import sys; sys.modules['ccxt'] = None\n"
             "import livesession\n"
             "from livesession._domain.runtime_config import RuntimeConfig\n"
-            "from livesession.brokers.ccxt_sandbox import make_ccxt_broker\n"
+            "from livesession.brokers.ccxt import make_ccxt_broker\n"
             "env = {'LIVESESSION_BINANCE_API_KEY': 'k', 'LIVESESSION_BINANCE_API_SECRET': 's'}\n"
             "cfg = RuntimeConfig.from_env(env, mode='ccxt:binance')\n"
             "try:\n"

@@ -7,19 +7,27 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
+    from decimal import Decimal
+
     from ._domain.model import Bar, BrokerReport, Order, OrderIntent, VenueOrder
 
 __all__ = [
     "Broker",
     "CheckpointStore",
     "Clock",
+    "ConfirmingLookup",
     "IdempotencyRecord",
     "IdempotencyStore",
+    "JournaledVenue",
     "LineSink",
+    "MarkableVenue",
     "MarketFeed",
     "MetricsSink",
+    "ResumableVenue",
+    "SandboxAware",
     "Strategy",
     "StrategyView",
+    "VenueKind",
 ]
 
 
@@ -83,11 +91,16 @@ class Strategy(Protocol):
 
 
 @runtime_checkable
-class Broker(Protocol):
-    """**Protocol:** a venue; calls raise ``Transient``, ``OutcomeUnknown`` or ``Rejected``."""
+class VenueKind(Protocol):
+    """**Protocol:** a venue that says what kind of venue it is (every ``Broker`` does)."""
 
     kind: str
     """``"mock"``, ``"realish"`` or ``"ccxt_sandbox"``; preflight reads it."""
+
+
+@runtime_checkable
+class Broker(VenueKind, Protocol):
+    """**Protocol:** a venue; calls raise ``Transient``, ``OutcomeUnknown`` or ``Rejected``."""
 
     def on_market(self, bar: Bar) -> None:
         """See the latest bar (simulated venues price fills from it)."""
@@ -115,6 +128,78 @@ class Broker(Protocol):
 
     def close(self) -> None:
         """Release connections and files."""
+        ...
+
+
+# -- optional broker abilities: the session checks for each with isinstance -----------------
+
+
+@runtime_checkable
+class ConfirmingLookup(Protocol):
+    """**Protocol:** a broker whose lookup can confirm that an order is absent.
+
+    A real venue implements it (``CcxtSandboxBroker``): there one ``order_by_client_id``
+    that answers None proves nothing, and only ``lookup`` (bounded polling) confirms an
+    absence, which is what allows the one legitimate resend of a client order id. The
+    simulated venues do not: their single look is the truth.
+    """
+
+    def lookup(self, client_order_id: str, attempts: int | None = None) -> VenueOrder | None:
+        """The venue's order, or None once every one of ``attempts`` looks found nothing."""
+        ...
+
+
+@runtime_checkable
+class JournaledVenue(Protocol):
+    """**Protocol:** a venue whose journal position a checkpoint records.
+
+    ``MockBroker`` implements it (0 without a journal). ``RealishBroker`` does not: its
+    checkpoints record no offset, since its latency of at least 1 ns already tells the
+    reports owed after a checkpoint from those delivered before it.
+    """
+
+    def journal_offset(self) -> int:
+        """Bytes in the venue journal so far."""
+        ...
+
+
+@runtime_checkable
+class ResumableVenue(Protocol):
+    """**Protocol:** a simulated venue rebuilt from its journal that a resume catches up.
+
+    ``MockBroker`` and ``RealishBroker`` implement it: a resumed session calls it once,
+    after the journal replay, so the venue forgets the reports the session already has.
+    """
+
+    def resume_at(self, now_ns: int, journal_offset: int | None = None) -> None:
+        """Forget reports due by ``now_ns`` (the checkpoint's simulated time)."""
+        ...
+
+
+@runtime_checkable
+class MarkableVenue(Protocol):
+    """**Protocol:** a simulated venue whose mark price the session can set.
+
+    ``MockBroker`` and ``RealishBroker`` implement it: their journal holds prices only
+    from when requests arrived, so a resumed session marks the venue with its last prices.
+    """
+
+    def mark(self, symbol: str, price: Decimal) -> None:
+        """Set the price market orders fill at, without triggering resting orders."""
+        ...
+
+
+@runtime_checkable
+class SandboxAware(Protocol):
+    """**Protocol:** a broker on a real venue that can say whether it is a verified sandbox.
+
+    ``CcxtSandboxBroker`` implements it; preflight lets a non-simulated broker trade only
+    while this says True. A broker without it counts as not verified.
+    """
+
+    @property
+    def sandbox_verified(self) -> bool:
+        """Whether the venue is a verified sandbox right now."""
         ...
 
 

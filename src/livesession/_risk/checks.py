@@ -12,7 +12,7 @@ from typing import Protocol
 import attrs
 
 from .._domain.config import DryrunConfig
-from .._typing import Broker
+from .._typing import Broker, VenueKind
 from .rails import is_valid_symbol
 
 __all__ = [
@@ -92,7 +92,7 @@ class _BrokerIsSimulated:
     name: str = "broker_is_simulated"
 
     def __call__(self, ctx: PreflightContext) -> CheckResult:
-        kind = getattr(ctx.broker, "kind", "")
+        kind = ctx.broker.kind if isinstance(ctx.broker, VenueKind) else ""
         ok = kind in SIMULATED_BROKERS or (kind == "ccxt_sandbox" and ctx.sandbox_verified)
         return CheckResult(name=self.name, passed=ok, reason="" if ok else "BROKER_NOT_SIMULATED")
 

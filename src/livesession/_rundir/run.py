@@ -39,7 +39,7 @@ from .._risk.checks import CheckResult, PreflightContext
 from .._session.assembly import default_broker, make_clock
 from .._session.coordinator import LiveSessionOrchestrator
 from .._support.fsutil import atomic_write_bytes, truncate_to
-from .._typing import Broker, Clock, IdempotencyStore
+from .._typing import Broker, Clock, IdempotencyStore, MarkableVenue, ResumableVenue
 from .._version import __version__
 from ..brokers.mock import MockBroker
 from ..leases.lease import FileLease, LeaseGrant, PostgresLease, SessionLease
@@ -116,7 +116,7 @@ def open_broker(cfg: DryrunConfig, run_dir: Path) -> Broker:
 def _ccxt_broker(cfg: DryrunConfig, **options: Any) -> Broker:
     """A verified-sandbox CCXT broker; credentials come only from the environment."""
     from .._domain.runtime_config import RuntimeConfig  # noqa: PLC0415 - only for ccxt runs
-    from ..brokers.ccxt_sandbox import make_ccxt_broker  # noqa: PLC0415 - optional extra
+    from ..brokers.ccxt import make_ccxt_broker  # noqa: PLC0415 - optional extra
 
     runtime = RuntimeConfig.from_env(mode=cfg.broker)
     grid = {"price_tick": cfg.price_tick, "qty_lot": cfg.qty_lot}
@@ -138,7 +138,7 @@ class _VenuePreflight:
 
     def get(self) -> list[tuple[str, bool, str]]:
         if self.results is None:
-            from ..brokers.ccxt_sandbox import ccxt_preflight_checks  # noqa: PLC0415 - optional
+            from ..brokers.ccxt import ccxt_preflight_checks  # noqa: PLC0415 - optional
 
             self.results = ccxt_preflight_checks(self.broker)
         return self.results
@@ -550,15 +550,13 @@ def _take_lease(
 
 def _venue_catch_up(broker: Broker, checkpoint: dict[str, Any]) -> None:
     """Bring a replayed simulated venue to the checkpoint: delivered reports, mark prices."""
-    resume_at = getattr(broker, "resume_at", None)
-    if callable(resume_at):
-        resume_at(checkpoint["ts_sim"], checkpoint.get("broker_journal_offset"))
+    if isinstance(broker, ResumableVenue):
+        broker.resume_at(checkpoint["ts_sim"], checkpoint.get("broker_journal_offset"))
     # The venue journal holds prices only from when requests arrived; the session's last
     # bar price is newer (a stop right after the checkpoint must not fill at an old price).
-    mark = getattr(broker, "mark", None)
-    if callable(mark):
+    if isinstance(broker, MarkableVenue):
         for symbol, price in sorted(checkpoint["book"]["last_price"].items()):
-            mark(symbol, Decimal(price))
+            broker.mark(symbol, Decimal(price))
 
 
 def _resume_session(

@@ -1,4 +1,4 @@
-"""Broker adapters: ``mock`` (deterministic), ``realish`` (faults) and ``ccxt_sandbox``."""
+"""Broker adapters: ``mock`` (deterministic), ``realish`` (faults) and ``ccxt`` (sandbox only)."""
 
 from __future__ import annotations
 

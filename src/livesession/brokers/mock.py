@@ -19,7 +19,7 @@ from collections import deque
 from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
-from typing import IO, Any, Final
+from typing import IO, TYPE_CHECKING, Any, Final
 
 import attrs
 import orjson
@@ -28,11 +28,8 @@ from .._domain.config import FillModelConfig
 from .._domain.decimal import ZERO, quantize
 from .._domain.model import (
     AckReport,
-    Bar,
-    BrokerReport,
     CancelReport,
     FillReport,
-    Order,
     OrderType,
     RejectReport,
     Side,
@@ -43,6 +40,11 @@ from .._domain.model import (
 )
 from .._domain.random import unit_draw
 from .._exceptions import Rejected
+from .._typing import JournaledVenue, MarkableVenue, ResumableVenue
+from ._journal import append_entry
+
+if TYPE_CHECKING:
+    from .._domain.model import Bar, BrokerReport, Order
 
 __all__ = ["FillModel", "MockBroker"]
 
@@ -50,6 +52,10 @@ _BPS = Decimal(10_000)
 #: Closed orders the venue remembers for lookups by client id (memory stays flat).
 CLOSED_WINDOW: Final = 10_000
 _HALF = Decimal("0.5")
+DEFAULT_PRICE_TICK: Final = Decimal("0.01")
+"""The price grid of a venue built without one (``DryrunConfig``'s default too)."""
+DEFAULT_QTY_LOT: Final = Decimal("0.001")
+"""The quantity grid of a venue built without one (``DryrunConfig``'s default too)."""
 
 
 @attrs.frozen(kw_only=True)
@@ -81,7 +87,7 @@ class _VenueState:
     accepted_ns: int = 0
 
 
-class MockBroker:
+class MockBroker(JournaledVenue, ResumableVenue, MarkableVenue):
     """A deterministic venue for dry runs. ``kind`` is ``"mock"``."""
 
     kind = "mock"
@@ -91,8 +97,8 @@ class MockBroker:
         *,
         seed: int = 0,
         fill_model: FillModel | None = None,
-        price_tick: Decimal = Decimal("0.01"),
-        qty_lot: Decimal = Decimal("0.001"),
+        price_tick: Decimal = DEFAULT_PRICE_TICK,
+        qty_lot: Decimal = DEFAULT_QTY_LOT,
         journal: Path | None = None,
     ) -> None:
         self._seed = seed
@@ -342,10 +348,7 @@ class MockBroker:
             entry["order"] = order_to_json(order)
         else:
             entry["cid"] = fields["cid"]
-        # The venue is another system: its journal must survive our process being killed
-        # (a flush hands it to the OS), not a power cut of our machine, so no fsync here.
-        self._journal.write(orjson.dumps(entry, option=orjson.OPT_SORT_KEYS) + b"\n")
-        self._journal.flush()
+        append_entry(self._journal, entry)
 
     def _replay(self, journal: Path) -> None:
         if journal.exists():

@@ -29,27 +29,23 @@ from collections import deque
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
-from typing import IO, Any, Final, Self
+from typing import IO, TYPE_CHECKING, Any, Final, Self
 
 import attrs
 import orjson
 
 from .._domain.config import DryrunConfig
 from .._domain.decimal import ZERO
-from .._domain.model import (
-    AckReport,
-    Bar,
-    BrokerReport,
-    CancelReport,
-    FillReport,
-    Order,
-    RejectReport,
-    VenueOrder,
-)
+from .._domain.model import AckReport, CancelReport, FillReport, RejectReport
 from .._domain.random import unit_draw
 from .._exceptions import OutcomeUnknown, Rejected, Transient
 from .._support.fsutil import truncate_to
-from .mock import FillModel, MockBroker
+from .._typing import MarkableVenue, ResumableVenue
+from ._journal import append_entry
+from .mock import DEFAULT_PRICE_TICK, DEFAULT_QTY_LOT, FillModel, MockBroker
+
+if TYPE_CHECKING:
+    from .._domain.model import Bar, BrokerReport, Order, VenueOrder
 
 __all__ = [
     "ATTEMPT_WINDOW",
@@ -99,7 +95,7 @@ class FaultModel:
     latency_ns: int = attrs.field(default=0, validator=_non_negative)
 
 
-class RealishBroker:
+class RealishBroker(ResumableVenue, MarkableVenue):
     """A venue with seeded network faults for dry runs. ``kind`` is ``"realish"``.
 
     Satisfies the ``Broker`` protocol. ``submissions`` counts how often each client order
@@ -115,8 +111,8 @@ class RealishBroker:
         seed: int = 0,
         faults: FaultModel | None = None,
         fill_model: FillModel | None = None,
-        price_tick: Decimal = Decimal("0.01"),
-        qty_lot: Decimal = Decimal("0.001"),
+        price_tick: Decimal = DEFAULT_PRICE_TICK,
+        qty_lot: Decimal = DEFAULT_QTY_LOT,
         journal: Path | None = None,
     ) -> None:
         self._seed = seed
@@ -333,10 +329,7 @@ class RealishBroker:
         log = self._attempt_log
         if log is not None:
             entry = {"attempt": attempt, "cid": cid, "now_ns": now_ns, "op": op}
-            # Like the venue journal: it must survive a killed process (a flush hands it to
-            # the OS), not a power cut, so no fsync.
-            log.write(orjson.dumps(entry, option=orjson.OPT_SORT_KEYS) + b"\n")
-            log.flush()
+            append_entry(log, entry)
         return attempt
 
     def _replay_attempts(self, path: Path) -> None:

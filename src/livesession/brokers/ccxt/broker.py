@@ -1,0 +1,437 @@
+"""The broker adapter: the ``Broker`` protocol on a ccxt exchange in verified sandbox mode.
+
+``submit`` refuses to resend a client order id whose previous outcome is unknown until
+``lookup`` has found the order or confirmed that it is absent. A venue that answers
+"duplicate client order id" already has the order: ``submit`` looks it up and returns
+normally when it matches (``Rejected`` with reason ``DUPLICATE_CLIENT_ID`` when the venue's
+order has other parameters). The sandbox gate runs before every request.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Mapping, Sequence
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import attrs
+
+from ..._domain.decimal import ZERO
+from ..._domain.model import AckReport, CancelReport, FillReport, RejectReport, VenueOrderStatus
+from ..._exceptions import BrokerError, ConfigError, OutcomeUnknown, Rejected
+from ..._support.optional import import_optional
+from ..._typing import ConfirmingLookup, SandboxAware
+from .convert import (
+    _amount_and_price,
+    _check_order,
+    _decimal,
+    _matches,
+    _on_grid,
+    _status,
+    _venue_order,
+)
+from .errors import _as_read_error, _is_duplicate_client_id, classify
+from .sandbox import _Exchange, _Sandbox, _sandbox_problems
+
+if TYPE_CHECKING:
+    from ..._domain.model import Bar, BrokerReport, Order, VenueOrder
+
+__all__ = ["CcxtSandboxBroker"]
+
+_T = TypeVar("_T")
+
+
+@attrs.define
+class _Tracked:
+    """What this broker knows about one order it sent or adopted."""
+
+    order: Order
+    venue_order_id: str
+    status: VenueOrderStatus
+    filled: Decimal
+    ack_ts_ns: int | None
+    acked: bool = False
+    reported_qty: Decimal = ZERO
+    trade_ids: set[str] = attrs.field(factory=set)
+    closed: bool = False
+
+
+class CcxtSandboxBroker(ConfirmingLookup, SandboxAware):
+    """A ``Broker`` on a ccxt exchange in verified sandbox mode. Build it with ``make_ccxt_broker``.
+
+    Beyond the ``Broker`` protocol: ``lookup`` (``ConfirmingLookup``: bounded polling by
+    client order id), ``sandbox_verified`` (``SandboxAware``), ``load_markets``,
+    ``balances`` and ``sandbox_problems``.
+    """
+
+    kind = "ccxt_sandbox"
+
+    def __init__(
+        self,
+        exchange: _Exchange,
+        *,
+        sandbox: _Sandbox,
+        symbols: Sequence[str],
+        lookup_attempts: int,
+        lookup_interval_ns: int,
+        wait_ns: Callable[[int], None],
+        price_tick: Decimal | None = None,
+        qty_lot: Decimal | None = None,
+    ) -> None:
+        self._exchange = exchange
+        self._sandbox = sandbox
+        self.symbols: tuple[str, ...] = tuple(sorted(dict.fromkeys(symbols)))
+        """The allowlisted symbols (ccxt unified form, e.g. ``BTC/USDT``), sorted."""
+        self._lookup_attempts = lookup_attempts
+        self._lookup_interval_ns = lookup_interval_ns
+        self._wait_ns = wait_ns
+        self._price_tick = price_tick
+        self._qty_lot = qty_lot
+        self._tracked: dict[str, _Tracked] = {}
+        self._unconfirmed: dict[str, Order] = {}
+        self._carry: list[BrokerReport] = []
+
+    # -- the sandbox gate, before every request ----------------------------------------------
+
+    @property
+    def exchange_id(self) -> str:
+        """The ccxt exchange id, e.g. ``"binance"``."""
+        return str(self._exchange.id)
+
+    def sandbox_problems(self) -> list[str]:
+        """Why this broker's exchange is not (any more) a verified sandbox; empty when it is."""
+        return _sandbox_problems(self._exchange, self._sandbox)
+
+    @property
+    def sandbox_verified(self) -> bool:
+        """Whether the exchange is a verified sandbox right now."""
+        return not self.sandbox_problems()
+
+    def _guard(self) -> None:
+        problems = self.sandbox_problems()
+        if problems:
+            raise ConfigError(
+                f"{self.exchange_id} is not a verified sandbox any more ({problems[0]}): "
+                "nothing was sent"
+            )
+
+    def _read(self, call: Callable[[], _T], cid: str | None = None) -> _T:
+        """Run one read request; failures become ``Transient`` or ``Rejected``."""
+        self._guard()
+        ccxt = import_optional("ccxt", "ccxt")
+        try:
+            return call()
+        except ccxt.BaseError as exc:
+            raise _as_read_error(classify(exc, client_order_id=cid)) from exc
+
+    # -- the Broker protocol -----------------------------------------------------------------
+
+    def on_market(self, bar: Bar) -> None:
+        """Nothing to do: the venue prices orders itself."""
+
+    def submit(self, order: Order, now_ns: int) -> None:
+        """Send ``order`` with its client order id; returns once the venue has it.
+
+        Raises ``Transient`` (resend the same id after backoff), ``OutcomeUnknown`` (call
+        ``lookup`` first; until it answers, submitting the same id raises again) or
+        ``Rejected``. A duplicate client order id is looked up and, when the venue's order
+        matches, adopted: ``submit`` returns normally.
+        """
+        cid = order.client_order_id
+        self._guard()
+        _check_order(order, self.symbols)
+        known = self._tracked.get(cid)
+        if known is not None:
+            if known.order == order:
+                return  # the venue has it already: sending again could only duplicate it
+            raise Rejected(
+                "client order id already used for another order",
+                reason="DUPLICATE_CLIENT_ID",
+                client_order_id=cid,
+            )
+        if cid in self._unconfirmed:
+            raise OutcomeUnknown(
+                "the last submit of this client order id has an unknown outcome: "
+                "call lookup() before sending it again",
+                client_order_id=cid,
+            )
+        self._read(self._exchange.load_markets, cid)
+        amount, price = _amount_and_price(self._exchange, order)
+        ccxt = import_optional("ccxt", "ccxt")
+        try:
+            raw = self._exchange.create_order(
+                order.symbol,
+                order.order_type.value.lower(),
+                order.side.value.lower(),
+                amount,
+                price,
+                {self._sandbox.client_id_param: cid},
+            )
+        except ccxt.BaseError as exc:
+            if _is_duplicate_client_id(exc):
+                self._adopt_duplicate(order, now_ns)
+                return
+            error = classify(exc, client_order_id=cid)
+            if isinstance(error, OutcomeUnknown):
+                self._unconfirmed[cid] = order
+            elif isinstance(error, Rejected) and error.reason == "TIMESTAMP":
+                self._resync_time()
+            raise error from exc
+        except Exception as exc:
+            # Anything else (a parse error after the venue answered, ...) may follow a
+            # request that was applied: treat it as an unknown outcome.
+            self._unconfirmed[cid] = order
+            raise classify(exc, client_order_id=cid) from exc
+        self._track(order, raw, ack_ts_ns=now_ns)
+
+    def cancel(self, client_order_id: str, now_ns: int) -> None:  # noqa: ARG002 - protocol
+        """Ask the venue to cancel; the ``CancelReport`` comes from ``poll``.
+
+        An order the venue does not know or that is no longer open raises ``Rejected``
+        with reason ``ORDER_NOT_OPEN``.
+        """
+        cid = client_order_id
+        tracked = self._tracked.get(cid)
+        symbol = tracked.order.symbol if tracked is not None else None
+        if symbol is None:
+            found = self._find_once(cid)
+            if found is None:
+                raise Rejected(
+                    "the venue has no such order", reason="ORDER_NOT_OPEN", client_order_id=cid
+                )
+            symbol = found.symbol
+        self._guard()
+        ccxt = import_optional("ccxt", "ccxt")
+        try:
+            self._exchange.cancel_order(None, symbol, {self._sandbox.lookup_param: cid})
+        except ccxt.BaseError as exc:
+            error = classify(exc, client_order_id=cid)
+            if isinstance(error, Rejected) and error.reason == "ORDER_NOT_FOUND":
+                raise Rejected(
+                    "the order is not open at the venue",
+                    reason="ORDER_NOT_OPEN",
+                    client_order_id=cid,
+                ) from exc
+            raise error from exc
+
+    def poll(self, now_ns: int) -> Sequence[BrokerReport]:
+        """Acks, new fills (each trade id once), cancels and rejects, per order in send order.
+
+        Reads the venue for every order that is still open or has unreported fills. When a
+        read fails, the reports gathered so far are kept for the next ``poll`` and the
+        failure (``Transient`` or ``Rejected``) is raised.
+        """
+        reports, self._carry = self._carry, []
+        try:
+            for cid, tracked in list(self._tracked.items()):
+                if not tracked.closed:
+                    self._refresh(cid, tracked, now_ns, reports)
+        except BrokerError:
+            self._carry = reports
+            raise
+        return reports
+
+    def open_orders(self) -> Sequence[VenueOrder]:
+        """Orders open at the venue in the allowlisted symbols, by client order id."""
+        found: list[VenueOrder] = []
+        for symbol in self.symbols:
+            raws = self._read(functools.partial(self._exchange.fetch_open_orders, symbol))
+            found.extend(_venue_order(raw, "", self._qty_lot) for raw in raws)
+        return sorted(found, key=lambda o: (o.client_order_id, o.venue_order_id))
+
+    def order_by_client_id(self, client_order_id: str) -> VenueOrder | None:
+        """One look at the venue for this client order id; None when it does not know it.
+
+        A None here does not confirm absence: only ``lookup`` does.
+        """
+        return self._find_once(client_order_id)
+
+    def close(self) -> None:
+        """Close the exchange's HTTP session."""
+        self._exchange.close()
+
+    # -- reconciliation ----------------------------------------------------------------------
+
+    def lookup(self, client_order_id: str, attempts: int | None = None) -> VenueOrder | None:
+        """Look an order up by client order id, up to ``attempts`` times (bounded polling).
+
+        Each attempt asks for the order by its client id, then scans the open orders; the
+        attempts are ``lookup_interval_ns`` apart. Returns the venue's view as soon as it is
+        found; an order whose ``submit`` had an unknown outcome is then tracked, so ``poll``
+        reports its ack and fills. Returns None only when every
+        attempt answered "not found": absence is then confirmed and resending the same
+        client order id is allowed. A failed read raises ``Transient`` and confirms nothing.
+        """
+        tries = self._lookup_attempts if attempts is None else attempts
+        if tries < 1:
+            raise ValueError(f"attempts must be >= 1, got {tries}")
+        for attempt in range(1, tries + 1):
+            found = self._find_once(client_order_id)
+            if found is not None:
+                return found
+            if attempt < tries:
+                self._wait_ns(self._lookup_interval_ns)
+        self._unconfirmed.pop(client_order_id, None)
+        return None
+
+    def _find_once(self, cid: str) -> VenueOrder | None:
+        known = self._known_symbol(cid)
+        symbols = self.symbols if known is None else (known,)
+        self._read(self._exchange.load_markets, cid)
+        ccxt = import_optional("ccxt", "ccxt")
+        for symbol in symbols:
+            try:
+                self._guard()
+                raw = self._fetch_by_client_id(symbol, cid)
+            except ccxt.OrderNotFound:
+                continue
+            except ccxt.BaseError as exc:
+                raise _as_read_error(classify(exc, client_order_id=cid)) from exc
+            return self._seen(cid, raw)
+        for symbol in symbols:
+            raws = self._read(functools.partial(self._exchange.fetch_open_orders, symbol), cid)
+            for raw in raws:
+                if raw.get("clientOrderId") == cid:
+                    return self._seen(cid, raw)
+        return None
+
+    def _fetch_by_client_id(self, symbol: str, cid: str) -> Any:
+        """The venue's order for ``cid`` as a ccxt order; ccxt's ``OrderNotFound`` if none."""
+        exchange = self._exchange
+        if not self._sandbox.lookup_realtime:
+            return exchange.fetch_order(None, symbol, {self._sandbox.lookup_param: cid})
+        market = exchange.market(symbol)
+        response = exchange.privateGetV5OrderRealtime(
+            {"category": "spot", "symbol": market["id"], "orderLinkId": cid}
+        )
+        found = exchange.safe_list(exchange.safe_dict(response, "result", {}), "list", [])
+        if not found:
+            raise import_optional("ccxt", "ccxt").OrderNotFound(f"{exchange.id} has no order {cid}")
+        return exchange.parse_order(found[0], market)
+
+    def _known_symbol(self, cid: str) -> str | None:
+        tracked = self._tracked.get(cid)
+        if tracked is not None:
+            return tracked.order.symbol
+        pending = self._unconfirmed.get(cid)
+        return None if pending is None else pending.symbol
+
+    def _seen(self, cid: str, raw: Mapping[str, Any]) -> VenueOrder:
+        found = _venue_order(raw, cid, self._qty_lot)
+        pending = self._unconfirmed.pop(cid, None)
+        if pending is not None and _matches(found, pending):
+            self._track(pending, raw, ack_ts_ns=None)
+        return found
+
+    def _adopt_duplicate(self, order: Order, now_ns: int) -> None:
+        cid = order.client_order_id
+        self._unconfirmed[cid] = order
+        found = self.lookup(cid)
+        if found is None:
+            # The venue said it has the id, yet nobody can see it: stay unconfirmed.
+            self._unconfirmed[cid] = order
+            raise OutcomeUnknown(
+                "the venue reported a duplicate client order id but the order was not found",
+                client_order_id=cid,
+            )
+        tracked = self._tracked.get(cid)
+        if tracked is None:
+            raise Rejected(
+                "the venue has another order with this client order id",
+                reason="DUPLICATE_CLIENT_ID",
+                client_order_id=cid,
+            )
+        if not tracked.acked:
+            tracked.ack_ts_ns = now_ns
+
+    def _track(self, order: Order, raw: Mapping[str, Any], *, ack_ts_ns: int | None) -> None:
+        self._tracked[order.client_order_id] = _Tracked(
+            order=order,
+            venue_order_id=str(raw.get("id") or ""),
+            status=_status(raw),
+            filled=_decimal(raw.get("filled")),
+            ack_ts_ns=ack_ts_ns,
+        )
+
+    def _refresh(self, cid: str, tracked: _Tracked, now_ns: int, out: list[BrokerReport]) -> None:
+        if not tracked.acked:
+            ts = now_ns if tracked.ack_ts_ns is None else tracked.ack_ts_ns
+            out.append(
+                AckReport(client_order_id=cid, venue_order_id=tracked.venue_order_id, ts_ns=ts)
+            )
+            tracked.acked = True
+        if tracked.status.is_open or tracked.reported_qty < tracked.filled:
+            symbol = tracked.order.symbol
+            raw = self._read(
+                lambda: self._fetch_by_client_id(symbol, cid),
+                cid,
+            )
+            tracked.status = _status(raw)
+            tracked.filled = _decimal(raw.get("filled"))
+        if tracked.reported_qty < tracked.filled:
+            out.extend(self._new_fills(cid, tracked, now_ns))
+        if tracked.status.is_open or tracked.reported_qty < tracked.filled:
+            return
+        if tracked.status is VenueOrderStatus.CANCELED:
+            out.append(CancelReport(client_order_id=cid, ts_ns=now_ns))
+        elif tracked.status is VenueOrderStatus.REJECTED:
+            out.append(RejectReport(client_order_id=cid, reason="VENUE_REJECT", ts_ns=now_ns))
+        tracked.closed = True
+
+    def _new_fills(self, cid: str, tracked: _Tracked, now_ns: int) -> list[FillReport]:
+        symbol = tracked.order.symbol
+        venue_id = tracked.venue_order_id
+        if self._exchange.has.get("fetchOrderTrades"):
+            trades = self._read(lambda: self._exchange.fetch_order_trades(venue_id, symbol), cid)
+        else:
+            trades = [
+                t
+                for t in self._read(lambda: self._exchange.fetch_my_trades(symbol), cid)
+                if str(t.get("order")) == venue_id
+            ]
+        fills: list[FillReport] = []
+        for trade in sorted(trades, key=lambda t: (t.get("timestamp") or 0, str(t.get("id")))):
+            trade_id = str(trade.get("id"))
+            if trade_id in tracked.trade_ids:
+                continue
+            tracked.trade_ids.add(trade_id)
+            qty = _on_grid(_decimal(trade.get("amount")), self._qty_lot)
+            tracked.reported_qty += qty
+            fills.append(
+                FillReport(
+                    client_order_id=cid,
+                    trade_id=trade_id,
+                    quantity=qty,
+                    price=_on_grid(_decimal(trade.get("price")), self._price_tick),
+                    ts_ns=now_ns,
+                )
+            )
+        return fills
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    def _resync_time(self) -> None:
+        """After a timestamp rejection, re-measure the clock offset (best effort)."""
+        try:
+            self._guard()
+            self._exchange.load_time_difference()
+        except Exception:  # noqa: BLE001, S110 - the rejection already says what happened
+            pass
+
+    # -- reads for preflight -----------------------------------------------------------------
+
+    def load_markets(self) -> Mapping[str, Any]:
+        """The venue's markets (loaded once, then cached by ccxt)."""
+        return dict(self._read(self._exchange.load_markets))
+
+    def balances(self) -> dict[str, Decimal]:
+        """Total balance per asset, as Decimals, sorted by asset."""
+        raw = self._read(self._exchange.fetch_balance)
+        totals = raw.get("total") or {}
+        return {asset: _decimal(totals[asset]) for asset in sorted(totals)}
+
+    def __repr__(self) -> str:
+        return (
+            f"CcxtSandboxBroker(exchange={self.exchange_id!r}, "
+            f"sandbox_verified={self.sandbox_verified}, symbols={list(self.symbols)!r})"
+        )

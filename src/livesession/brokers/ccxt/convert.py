@@ -1,0 +1,146 @@
+"""Conversions at the boundary between livesession's model and ccxt's values.
+
+ccxt's floats become ``Decimal`` through ``str``; ccxt's order dicts become ``VenueOrder``
+and ``VenueOrderStatus``; an ``Order`` becomes the amount and price strings ccxt sends,
+refused (``Rejected``) when the venue's precision would change them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from decimal import Decimal, InvalidOperation
+from typing import Any, Final
+
+from ..._domain.decimal import ZERO
+from ..._domain.model import Order, OrderType, Side, VenueOrder, VenueOrderStatus
+from ..._exceptions import Rejected
+from ..._support.optional import import_optional
+from .errors import classify
+from .sandbox import _Exchange
+
+__all__: list[str] = []
+
+_CLIENT_ID: Final = re.compile(r"^[A-Za-z0-9]{1,32}$")
+
+
+def _decimal(value: object) -> Decimal:
+    """A ccxt number (float, int, str or None) as a Decimal, through ``str`` for floats."""
+    if value is None:
+        return ZERO
+    if isinstance(value, bool):
+        msg = f"expected a number from ccxt, got {value!r}"
+        raise TypeError(msg)
+    try:
+        return Decimal(str(value) if isinstance(value, float) else value)  # type: ignore[arg-type]
+    except (InvalidOperation, TypeError, ValueError):
+        msg = f"ccxt returned {value!r} where a number was expected"
+        raise ValueError(msg) from None
+
+
+def _status(raw: Mapping[str, Any]) -> VenueOrderStatus:
+    status = raw.get("status")
+    if status == "closed":
+        return VenueOrderStatus.FILLED
+    if status in ("canceled", "expired"):
+        return VenueOrderStatus.CANCELED
+    if status == "rejected":
+        return VenueOrderStatus.REJECTED
+    if _decimal(raw.get("filled")) > ZERO:
+        return VenueOrderStatus.PARTIALLY_FILLED
+    return VenueOrderStatus.NEW
+
+
+def _on_grid(value: Decimal, step: Decimal | None) -> Decimal:
+    """``value`` written with ``step``'s decimal places when it is a multiple of ``step``.
+
+    Only the representation changes (ccxt's ``0.01`` becomes ``0.010`` on a 0.001 lot,
+    ``30000.0`` becomes ``30000.00`` on a 0.01 tick); a value off the grid is returned as
+    it is, never rounded.
+    """
+    if step is None or not value.is_finite():
+        return value
+    exponent = step.as_tuple().exponent
+    if not isinstance(exponent, int) or exponent > 0:
+        return value
+    try:
+        return value.quantize(step) if value % step == ZERO else value
+    except InvalidOperation:  # beyond the context's precision: leave it as it is
+        return value
+
+
+def _venue_order(
+    raw: Mapping[str, Any], client_order_id: str, qty_lot: Decimal | None = None
+) -> VenueOrder:
+    return VenueOrder(
+        client_order_id=str(raw.get("clientOrderId") or client_order_id),
+        symbol=str(raw.get("symbol")),
+        side=Side.BUY if raw.get("side") == "buy" else Side.SELL,
+        quantity=_on_grid(_decimal(raw.get("amount")), qty_lot),
+        filled_quantity=_on_grid(_decimal(raw.get("filled")), qty_lot),
+        status=_status(raw),
+        venue_order_id=str(raw.get("id") or ""),
+    )
+
+
+def _matches(found: VenueOrder, order: Order) -> bool:
+    return (
+        found.symbol == order.symbol
+        and found.side is order.side
+        and found.quantity == order.quantity
+    )
+
+
+def _check_order(order: Order, symbols: Sequence[str]) -> None:
+    """Refuse (``Rejected``) an order this broker cannot send as it is."""
+    cid = order.client_order_id
+    if not _CLIENT_ID.fullmatch(cid):
+        raise Rejected(
+            "client order ids must be 1-32 characters of [A-Za-z0-9]",
+            reason="INVALID_ORDER",
+            client_order_id=cid,
+        )
+    if order.symbol not in symbols:
+        raise Rejected(
+            f"{order.symbol} is not in this broker's allowlist",
+            reason="BAD_SYMBOL",
+            client_order_id=cid,
+        )
+    if order.order_type is OrderType.STOP or order.oco_group is not None:
+        raise Rejected(
+            "stop and OCO orders are not supported by the ccxt sandbox broker",
+            reason="NOT_SUPPORTED",
+            client_order_id=cid,
+        )
+
+
+def _amount_and_price(exchange: _Exchange, order: Order) -> tuple[str, str | None]:
+    """Strings for ccxt, refused when the venue's precision would change them."""
+    cid = order.client_order_id
+    ccxt = import_optional("ccxt", "ccxt")
+    amount = str(order.quantity)
+    price = None if order.order_type is OrderType.MARKET else order.limit_price
+    try:
+        rounded = exchange.amount_to_precision(order.symbol, amount)
+        rounded_price = (
+            None if price is None else exchange.price_to_precision(order.symbol, str(price))
+        )
+    except ccxt.BaseError as exc:
+        raise classify(exc, client_order_id=cid) from exc
+    if _decimal(rounded) != order.quantity:
+        raise Rejected(
+            f"quantity {order.quantity} is not a multiple of the venue's lot step",
+            reason="INVALID_ORDER",
+            client_order_id=cid,
+        )
+    if price is not None and _decimal(rounded_price) != price:
+        raise Rejected(
+            f"price {price} is not a multiple of the venue's tick size",
+            reason="INVALID_ORDER",
+            client_order_id=cid,
+        )
+    if order.order_type is OrderType.LIMIT and price is None:
+        raise Rejected(
+            "a limit order needs a limit price", reason="INVALID_ORDER", client_order_id=cid
+        )
+    return amount, None if price is None else str(price)

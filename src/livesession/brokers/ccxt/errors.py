@@ -1,0 +1,160 @@
+"""How a failed ccxt call maps onto the session's failure taxonomy.
+
+``classify`` turns every failure of a call into ``Transient`` (never reached the venue:
+resend the same client order id after backoff), ``OutcomeUnknown`` (may have been applied:
+``lookup`` before anything is resent) or ``Rejected`` (final, with a reason code). Reads
+are idempotent, so ``_as_read_error`` reports a read whose outcome is unknown as
+``Transient``. The messages carry the venue's code and text, never a URL, a signature or a
+credential.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Final
+
+from ..._exceptions import BrokerError, OutcomeUnknown, Rejected, Transient
+from ..._support.optional import import_optional
+
+__all__ = ["classify"]
+
+_MAX_CHAIN: Final = 64
+_VENUE_CODE: Final = re.compile(r'"(?:code|retCode|sCode)"\s*:\s*"?(-?\d+)"?')
+_VENUE_MSG: Final = re.compile(r'"(?:msg|retMsg|sMsg)"\s*:\s*"([^"]{0,160})"')
+_DUPLICATE_CODES: Final = frozenset({"51016", "110072", "170141", "12141", "-4116"})
+
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    """``exc`` and everything it was caused by: causes, contexts, urllib3 reasons, args."""
+    seen: list[int] = []
+    todo = [exc]
+    while todo and len(seen) < _MAX_CHAIN:
+        current = todo.pop()
+        if id(current) in seen:
+            continue
+        seen.append(id(current))
+        yield current
+        linked = [current.__cause__, current.__context__, getattr(current, "reason", None)]
+        linked.extend(current.args)
+        todo.extend(item for item in linked if isinstance(item, BaseException))
+
+
+def _never_connected(exc: BaseException) -> bool:
+    """Whether the chain shows the connection was never made (so nothing was sent)."""
+    import socket  # noqa: PLC0415 - only needed here
+
+    kinds: list[type[BaseException]] = [ConnectionRefusedError, socket.gaierror]
+    try:
+        from urllib3.exceptions import ConnectTimeoutError  # noqa: PLC0415
+
+        # NewConnectionError and NameResolutionError derive from ConnectTimeoutError.
+        kinds.append(ConnectTimeoutError)
+    except ImportError:  # pragma: no cover - urllib3 comes with requests
+        pass
+    return any(isinstance(link, tuple(kinds)) for link in _chain(exc))
+
+
+def _http_status(exc: BaseException) -> int | None:
+    for link in _chain(exc):
+        status = getattr(getattr(link, "response", None), "status_code", None)
+        if isinstance(status, int):
+            return status
+    return None
+
+
+def _venue_detail(exc: BaseException) -> str:
+    """The venue's error code and message, without URLs or signatures."""
+    text = str(exc)
+    code = _VENUE_CODE.search(text)
+    msg = _VENUE_MSG.search(text)
+    parts = [type(exc).__name__]
+    if code:
+        parts.append(f"code {code.group(1)}")
+    if msg:
+        parts.append(msg.group(1))
+    return ": ".join(parts)
+
+
+def _is_duplicate_client_id(exc: BaseException) -> bool:
+    ccxt = import_optional("ccxt", "ccxt")
+    if isinstance(exc, ccxt.DuplicateOrderId):
+        return True
+    if not isinstance(exc, (ccxt.InvalidOrder, ccxt.BadRequest)):
+        return False
+    text = str(exc)
+    code = _VENUE_CODE.search(text)
+    return "duplicat" in text.lower() or bool(code and code.group(1) in _DUPLICATE_CODES)
+
+
+_REJECT_REASONS: Final = (
+    ("InsufficientFunds", "INSUFFICIENT_FUNDS"),
+    ("InvalidNonce", "TIMESTAMP"),
+    ("BadSymbol", "BAD_SYMBOL"),
+    ("AuthenticationError", "AUTH"),
+    ("OrderNotFound", "ORDER_NOT_FOUND"),
+    ("InvalidOrder", "INVALID_ORDER"),
+    ("BadRequest", "BAD_REQUEST"),
+    ("ArgumentsRequired", "BAD_REQUEST"),
+    ("NotSupported", "NOT_SUPPORTED"),
+    ("OperationRejected", "REJECTED"),
+)
+"""ccxt error classes that mean the venue refused the request, most specific first."""
+
+
+def classify(  # noqa: PLR0911 - one return per row of the taxonomy
+    exc: BaseException, *, client_order_id: str | None = None
+) -> BrokerError:
+    """Map a ccxt error (or anything else a ccxt call raised) to the session's taxonomy.
+
+    - ``Transient``: refused connection, DNS failure, connect timeout, HTTP 429/418
+      (``RateLimitExceeded``, ``DDoSProtection``).
+    - ``OutcomeUnknown``: read timeout after the request was sent, 5xx
+      (``ExchangeNotAvailable`` or an ``ExchangeError`` answered with a 5xx), connection
+      reset, a duplicate client order id (the order exists: look it up), anything unknown.
+    - ``Rejected`` with ``reason``: ``INSUFFICIENT_FUNDS``, ``TIMESTAMP`` (``InvalidNonce``,
+      e.g. Binance -1021), ``BAD_SYMBOL``, ``AUTH``, ``ORDER_NOT_FOUND``, ``INVALID_ORDER``
+      (lot size, price filter), ``BAD_REQUEST``, ``NOT_SUPPORTED``, ``REJECTED``,
+      ``EXCHANGE_ERROR`` (another error the venue answered with a 4xx).
+
+    The returned error's message is one line: the venue's code and message, never a URL,
+    a signature or a credential.
+    """
+    ccxt = import_optional("ccxt", "ccxt")
+    detail = _venue_detail(exc)
+    cid = client_order_id
+    if not isinstance(exc, ccxt.BaseError):
+        return OutcomeUnknown(
+            f"unexpected error ({detail}): look the order up", client_order_id=cid
+        )
+    if _is_duplicate_client_id(exc):
+        return OutcomeUnknown(
+            f"the venue already has this client order id ({detail}): look it up",
+            client_order_id=cid,
+        )
+    for name, reason in _REJECT_REASONS:
+        if isinstance(exc, getattr(ccxt, name)):
+            return Rejected(f"rejected by the venue ({detail})", reason=reason, client_order_id=cid)
+    if isinstance(exc, (ccxt.DDoSProtection, ccxt.RateLimitExceeded)):  # 429, 418
+        return Transient(f"rate limited before processing ({detail})", client_order_id=cid)
+    if isinstance(exc, ccxt.OperationFailed):  # NetworkError, RequestTimeout, 5xx, ...
+        if _never_connected(exc):
+            return Transient(f"the request never reached the venue ({detail})", client_order_id=cid)
+        return OutcomeUnknown(f"outcome unknown ({detail}): look the order up", client_order_id=cid)
+    status = _http_status(exc)
+    if status is not None and 400 <= status < 500:  # noqa: PLR2004 - HTTP client errors
+        return Rejected(
+            f"rejected by the venue ({detail}, HTTP {status})",
+            reason="EXCHANGE_ERROR",
+            client_order_id=cid,
+        )
+    if _never_connected(exc):
+        return Transient(f"the request never reached the venue ({detail})", client_order_id=cid)
+    return OutcomeUnknown(f"outcome unknown ({detail}): look the order up", client_order_id=cid)
+
+
+def _as_read_error(error: BrokerError) -> BrokerError:
+    """A read has no effect at the venue: an unknown outcome is just a failed read."""
+    if isinstance(error, OutcomeUnknown):
+        return Transient(str(error), client_order_id=error.client_order_id)
+    return error

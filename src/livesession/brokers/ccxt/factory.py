@@ -1,0 +1,144 @@
+"""Building a ``CcxtSandboxBroker`` from an exchange id and a ``RuntimeConfig``.
+
+``make_ccxt_broker("binance", runtime_config=...)`` builds the exchange, switches it to its
+sandbox and verifies it (see ``sandbox``) before any request is made. ccxt is imported
+only here, when a broker is built; without it ``MissingExtra`` names the ``ccxt`` extra.
+Credentials are revealed only to ccxt and never appear in a repr, a message or a log line
+(ccxt's own request logger is switched off).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, Final
+
+from ..._domain.decimal import ZERO
+from ..._exceptions import ConfigError
+from ..._support.optional import import_optional
+from .broker import CcxtSandboxBroker
+from .sandbox import SANDBOX_EXCHANGES, _enter_sandbox, _enter_sandbox_check_again
+
+if TYPE_CHECKING:
+    from ..._domain.runtime_config import RuntimeConfig
+
+__all__ = ["make_ccxt_broker"]
+
+# ccxt logs every request, API-key header included, at DEBUG: give it a logger that is off.
+_WIRE_LOG: Final = logging.getLogger("livesession.brokers.ccxt_wire")
+_WIRE_LOG.disabled = True
+_WIRE_LOG.propagate = False
+
+
+def make_ccxt_broker(
+    exchange_id: str,
+    *,
+    runtime_config: RuntimeConfig,
+    symbols: Sequence[str] = ("BTC/USDT",),
+    timeout_ms: int = 10_000,
+    enable_rate_limit: bool = True,
+    session_hook: Callable[[Any], None] | None = None,
+    lookup_attempts: int = 5,
+    lookup_interval_ns: int = 250_000_000,
+    wait_ns: Callable[[int], None] | None = None,
+    price_tick: Decimal | None = None,
+    qty_lot: Decimal | None = None,
+) -> CcxtSandboxBroker:
+    """Build a ``CcxtSandboxBroker`` for ``exchange_id`` (``"binance"`` or ``"ccxt:binance"``).
+
+    No request is made here. Raises ``ConfigError`` when the exchange is not one of
+    ``SANDBOX_EXCHANGES``, when ``runtime_config`` lacks its credentials, or when the
+    exchange cannot be put into a verified sandbox; ``MissingExtra`` without ccxt.
+
+    Args:
+        exchange_id: ``binance`` (spot testnet), ``bybit`` (testnet) or ``okx`` (simulated).
+        runtime_config: Credentials, from ``RuntimeConfig.from_env(mode="ccxt:<id>")``.
+        symbols: The allowlisted symbols in ccxt form (``BTC/USDT``).
+        timeout_ms: ccxt's HTTP timeout, connect and read.
+        enable_rate_limit: ccxt's client-side throttle; turn off only in tests.
+        session_hook: Called with the exchange's ``requests.Session`` after the sandbox is
+            verified (tests mount a loopback transport on it).
+        lookup_attempts: Default number of attempts of ``lookup``.
+        lookup_interval_ns: Pause between lookup attempts.
+        wait_ns: How to pause (default: sleep); tests pass a recorder.
+        price_tick: The session's price tick: fill prices that are multiples of it are
+            written with its decimal places (``30000.00``, not ccxt's ``30000.0``).
+        qty_lot: The session's lot, likewise for fill and order quantities.
+    """
+    name = exchange_id.removeprefix("ccxt:")
+    sandbox = SANDBOX_EXCHANGES.get(name)
+    if sandbox is None:
+        raise ConfigError(
+            f"exchange {name!r} is not supported: choose one of "
+            f"{', '.join(sorted(SANDBOX_EXCHANGES))} (sandbox only)"
+        )
+    if isinstance(timeout_ms, bool) or not isinstance(timeout_ms, int) or timeout_ms <= 0:
+        raise ConfigError(f"timeout_ms must be a positive integer, got {timeout_ms!r}")
+    if (
+        isinstance(lookup_attempts, bool)
+        or not isinstance(lookup_attempts, int)
+        or lookup_attempts < 1
+    ):
+        raise ConfigError(f"lookup_attempts must be an integer >= 1, got {lookup_attempts!r}")
+    _check_grid(price_tick=price_tick, qty_lot=qty_lot)
+    if not symbols or not all(isinstance(s, str) and "/" in s for s in symbols):
+        raise ConfigError('symbols must be a non-empty list like ["BTC/USDT"]')
+    if runtime_config.exchange != name:
+        raise ConfigError(
+            f"the runtime configuration is for mode {runtime_config.mode}, not ccxt:{name}"
+        )
+    runtime_config.validate_for(f"ccxt:{name}")
+    ccxt = import_optional("ccxt", "ccxt")
+    config: dict[str, Any] = {
+        "timeout": timeout_ms,
+        "enableRateLimit": enable_rate_limit,
+        "options": {
+            **sandbox.options,
+            "adjustForTimeDifference": True,
+            "maxRetriesOnFailure": 0,
+        },
+    }
+    for field, key in (
+        ("api_key", "apiKey"),
+        ("api_secret", "secret"),
+        ("api_password", "password"),
+    ):
+        secret = getattr(runtime_config, field)
+        if secret is not None:
+            config[key] = secret.reveal()
+    exchange = getattr(ccxt, name)(config)
+    exchange.logger = _WIRE_LOG
+    exchange.verbose = False
+    exchange.session.trust_env = False
+    try:
+        _enter_sandbox(exchange, sandbox)
+        if session_hook is not None:
+            session_hook(exchange.session)
+            _enter_sandbox_check_again(exchange, sandbox)
+    except BaseException:
+        exchange.close()
+        raise
+    return CcxtSandboxBroker(
+        exchange,
+        sandbox=sandbox,
+        symbols=symbols,
+        lookup_attempts=lookup_attempts,
+        lookup_interval_ns=lookup_interval_ns,
+        wait_ns=_sleep_ns if wait_ns is None else wait_ns,
+        price_tick=price_tick,
+        qty_lot=qty_lot,
+    )
+
+
+def _check_grid(**steps: Decimal | None) -> None:
+    for label, step in steps.items():
+        if step is not None and (
+            not isinstance(step, Decimal) or not step.is_finite() or step <= ZERO
+        ):
+            raise ConfigError(f"{label} must be a positive Decimal, got {step!r}")
+
+
+def _sleep_ns(ns: int) -> None:
+    time.sleep(ns / 1_000_000_000)

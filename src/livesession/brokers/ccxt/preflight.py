@@ -1,0 +1,53 @@
+"""The venue preflight of a ccxt sandbox broker: sandbox, markets, symbols, balance."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ..._exceptions import Rejected
+from .broker import CcxtSandboxBroker
+
+__all__ = ["ccxt_preflight_checks"]
+
+
+def ccxt_preflight_checks(broker: CcxtSandboxBroker) -> list[tuple[str, bool, str]]:
+    """Preflight for a ccxt sandbox broker: ``(check name, passed, reason code)`` each.
+
+    ``sandbox_verified`` (``NOT_SANDBOX``), ``markets_loaded`` (``MARKETS_UNAVAILABLE`` or
+    the rejection reason, e.g. ``AUTH``), ``symbols_listed`` (``SYMBOL_NOT_LISTED``) and
+    ``balance_fetch`` (``BALANCE_UNAVAILABLE`` or e.g. ``AUTH``). A passed check has reason
+    ``""``. Nothing is requested unless the sandbox is verified; nothing raises.
+    """
+    if not broker.sandbox_verified:
+        skipped = "SKIPPED_NOT_SANDBOX"
+        return [
+            ("sandbox_verified", False, "NOT_SANDBOX"),
+            ("markets_loaded", False, skipped),
+            ("symbols_listed", False, skipped),
+            ("balance_fetch", False, skipped),
+        ]
+    results: list[tuple[str, bool, str]] = [("sandbox_verified", True, "")]
+    markets: Mapping[str, Any] | None = None
+    try:
+        markets = broker.load_markets()
+        results.append(("markets_loaded", True, ""))
+    except Exception as exc:  # noqa: BLE001 - a preflight reports, it does not raise
+        results.append(("markets_loaded", False, _reason(exc, "MARKETS_UNAVAILABLE")))
+    if markets is None:
+        results.append(("symbols_listed", False, "MARKETS_UNAVAILABLE"))
+    else:
+        missing = [s for s in broker.symbols if s not in markets]
+        results.append(("symbols_listed", not missing, "SYMBOL_NOT_LISTED" if missing else ""))
+    try:
+        broker.balances()
+        results.append(("balance_fetch", True, ""))
+    except Exception as exc:  # noqa: BLE001 - a preflight reports, it does not raise
+        results.append(("balance_fetch", False, _reason(exc, "BALANCE_UNAVAILABLE")))
+    return results
+
+
+def _reason(exc: BaseException, default: str) -> str:
+    if isinstance(exc, Rejected):
+        return exc.reason
+    return default
