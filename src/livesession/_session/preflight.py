@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from .._domain.lifecycle import SessionState, Trigger
 from .._exceptions import SinkFailure
 from .._risk.checks import CheckResult, PreflightContext
-from .._typing import SandboxAware
+from .._typing import SandboxAware, VenueKind
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -84,7 +84,7 @@ def _start_payload(p: SessionParts) -> dict[str, Any]:
     return {
         "seed": cfg.seed,
         "symbol": cfg.symbol,
-        "broker": str(getattr(p.broker, "kind", "unknown")),
+        "broker": str(p.broker.kind) if isinstance(p.broker, VenueKind) else "unknown",
         "clock_mode": cfg.clock_mode,
         "steps_planned": cfg.steps,
         "max_steps": cfg.max_steps,
