@@ -15,8 +15,8 @@ from pathlib import Path
 from .._domain import clock as _clock
 from .._domain.config import DryrunConfig
 from .._exceptions import LeaseHeld, RunDirectoryError
-from .._typing import Clock, IdempotencyStore
-from ..leases import FileLease, LeaseGrant, PostgresLease, SessionLease
+from .._typing import Clock, IdempotencyStore, SessionLease
+from ..leases import FileLease, LeaseGrant, PostgresLease
 from ..stores import open_idempotency_store
 from .layout import Backing, lease_path
 
@@ -30,7 +30,7 @@ def holder_id(cfg: DryrunConfig) -> str:
 
 def pg_dsn() -> str:
     """The PostgreSQL DSN from the environment; ``ConfigError`` when it is not set."""
-    from ..stores.postgres import pg_dsn_from_env  # noqa: PLC0415 - only for --store postgres
+    from .._postgres import pg_dsn_from_env  # noqa: PLC0415 - only for --store postgres
 
     return pg_dsn_from_env(os.environ)
 

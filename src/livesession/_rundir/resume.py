@@ -38,8 +38,7 @@ from .session import open_session
 if TYPE_CHECKING:
     from .._domain.config import DryrunConfig
     from .._session.coordinator import LiveSessionOrchestrator
-    from .._typing import Broker, Clock
-    from ..leases import SessionLease
+    from .._typing import Broker, Clock, SessionLease
 
 __all__ = ["checkpoint_summary", "load_checkpoint", "resume_run"]
 

@@ -8,8 +8,7 @@ from .._artifacts import names
 from .._artifacts.sinks import FileLineSink, FileMetricsSink
 from .._domain.config import DryrunConfig
 from .._session.coordinator import LiveSessionOrchestrator
-from .._typing import Clock
-from ..leases import SessionLease
+from .._typing import Clock, SessionLease
 from ..stores import FileCheckpointStore
 from .backing import holder_id, open_lease, open_store
 from .brokers import BrokerFactory, add_venue_checks

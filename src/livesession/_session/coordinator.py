@@ -73,7 +73,7 @@ from .._risk.checks import Check, CheckResult, PreflightContext, default_checks
 from .._risk.rails import Rail, RiskContext, default_rails
 from .._typing import Broker, CheckpointStore, Clock, IdempotencyStore, MarketFeed, Strategy
 from ..brokers.mock import FillModel, MockBroker
-from ..leases.lease import LeaseGrant, SessionLease
+from ..leases import LeaseGrant, SessionLease
 from ..stores.memory import MemoryIdempotencyStore
 from .book import Book, BookView
 from .exits import Protection, protective_legs
