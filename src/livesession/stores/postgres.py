@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import orjson
 
-from .._exceptions import CheckpointError, IdempotencyConflict, PostgresError
+from .._exceptions import CheckpointError, PostgresError
 from .._postgres import (
     DSN_ENV_VAR,
     PgConnection,
@@ -25,7 +25,18 @@ from .._postgres import (
     pg_dsn_from_env,
     redact_dsn_text,
 )
-from ._record import Reservation, check_key, check_text, unknown_key
+from ._record import (
+    Reservation,
+    Stored,
+    check_complete,
+    check_key,
+    check_reserve,
+    check_text,
+    decode_checkpoint,
+    reserved_before,
+    stored_record,
+    unknown_key,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -82,8 +93,7 @@ class PostgresIdempotencyStore:
 
     def reserve(self, key: str, fingerprint: str) -> Reservation:
         """Reserve ``key`` for ``fingerprint``; see ``IdempotencyStore.reserve``."""
-        check_key(key)
-        check_text("fingerprint", fingerprint)
+        check_reserve(key, fingerprint)
         with self._pg.translate(f"reserving idempotency key {key!r}"):
             inserted = self._pg.execute(
                 f"INSERT INTO {_IDEMPOTENCY_TABLE} (namespace, key, fingerprint) "  # noqa: S608 - constant table name
@@ -94,22 +104,17 @@ class PostgresIdempotencyStore:
                 return Reservation(key=key, fingerprint=fingerprint, created=True)
             # The conflicting row is committed (ON CONFLICT waits for its inserter), and
             # this new statement's snapshot sees it. Rows are never deleted by a store.
-            existing = self._select(key)
-        if existing is None:
+            row = self._select(key)
+        if row is None:
             raise PostgresError(
                 f"idempotency key {key!r} conflicted on insert but cannot be read back: "
                 f"was it deleted from {_IDEMPOTENCY_TABLE} while in use?"
             )
-        if existing.fingerprint != fingerprint:
-            raise IdempotencyConflict(
-                f"idempotency key {key!r} is already reserved with different order parameters"
-            )
-        return existing
+        return reserved_before(key, fingerprint, row)
 
     def complete(self, key: str, outcome: str) -> None:
         """Record ``outcome`` for a reserved key; a later call replaces it."""
-        check_key(key)
-        check_text("outcome", outcome)
+        check_complete(key, outcome)
         with self._pg.translate(f"completing idempotency key {key!r}"):
             updated = self._pg.execute(
                 f"UPDATE {_IDEMPOTENCY_TABLE} SET outcome = %s, completed_at = now() "  # noqa: S608 - constant table name
@@ -123,7 +128,7 @@ class PostgresIdempotencyStore:
         """The record for ``key`` (``created`` is False), or None."""
         check_key(key)
         with self._pg.translate(f"reading idempotency key {key!r}"):
-            return self._select(key)
+            return stored_record(key, self._select(key))
 
     def close(self) -> None:
         """Close the connection; safe to call more than once."""
@@ -132,15 +137,14 @@ class PostgresIdempotencyStore:
     def __repr__(self) -> str:
         return f"PostgresIdempotencyStore({self._pg.target!r}, namespace={self._namespace!r})"
 
-    def _select(self, key: str) -> Reservation | None:
-        row = self._pg.execute(
+    def _select(self, key: str) -> Stored | None:
+        """The key's (fingerprint, outcome) row, or None."""
+        row: Stored | None = self._pg.execute(
             f"SELECT fingerprint, outcome FROM {_IDEMPOTENCY_TABLE} "  # noqa: S608 - constant table name
             "WHERE namespace = %s AND key = %s",
             (self._namespace, key),
         ).fetchone()
-        if row is None:
-            return None
-        return Reservation(key=key, fingerprint=row[0], outcome=row[1])
+        return row
 
 
 # --- checkpoints --------------------------------------------------------------------------
@@ -197,19 +201,14 @@ class PostgresCheckpointStore:
             ).fetchone()
         if row is None:
             return None
-        try:
-            loaded = orjson.loads(row[0])
-        except orjson.JSONDecodeError as exc:
-            raise CheckpointError(
-                f"the checkpoint of run {self._run_key!r} in {_CHECKPOINT_TABLE} is corrupt "
-                f"({exc}): delete that row to start the run afresh"
-            ) from None
-        if not isinstance(loaded, dict):
-            raise CheckpointError(
-                f"the checkpoint of run {self._run_key!r} in {_CHECKPOINT_TABLE} is not a "
-                f"JSON object: delete that row to start the run afresh"
-            )
-        return loaded
+        where = f"the checkpoint of run {self._run_key!r} in {_CHECKPOINT_TABLE}"
+        return decode_checkpoint(
+            row[0],
+            not_json=lambda exc: (
+                f"{where} is corrupt ({exc}): delete that row to start the run afresh"
+            ),
+            not_object=f"{where} is not a JSON object: delete that row to start the run afresh",
+        )
 
     def close(self) -> None:
         """Close the connection; safe to call more than once."""
