@@ -27,7 +27,7 @@ import orjson
 from livesession import DryrunConfig
 from livesession._domain.ids import stable_id
 from livesession._market.feeds import _Grid
-from livesession._rundir.run import create_run
+from livesession._rundir import create_run
 
 OPTS = orjson.OPT_SORT_KEYS | orjson.OPT_APPEND_NEWLINE
 

@@ -24,7 +24,7 @@ from typing import Any, Self
 
 from livesession import load_config
 from livesession._artifacts.names import ARTIFACTS
-from livesession._rundir.run import create_run
+from livesession._rundir import create_run
 
 
 class SyncCounter:

@@ -25,7 +25,7 @@ pytest.importorskip("requests")
 
 import orjson
 
-from livesession._rundir import run as _rundir
+from livesession._rundir import brokers as _rundir
 from livesession.brokers.ccxt.convert import _on_grid
 from livesession.cli import main
 from livesession.verify import verify_run

@@ -11,7 +11,7 @@ import orjson
 import pytest
 
 from livesession._exceptions import LeaseError
-from livesession.leases.lease import FileLease, LeaseGrant, SessionLease
+from livesession.leases import FileLease, LeaseGrant, SessionLease
 
 SECOND = 1_000_000_000
 T0 = 1_767_225_600 * SECOND  # 2026-01-01T00:00:00Z in epoch nanoseconds
@@ -182,7 +182,7 @@ def run_racers(code, count, env):
 
 FILE_LEASE_RACER = """
 import json, os, sys
-from livesession.leases.lease import FileLease
+from livesession.leases import FileLease
 index = int(sys.argv[1])
 lease = FileLease(os.environ["LEASE_PATH"], "acct", "strat")
 print("ready", flush=True)

@@ -23,7 +23,7 @@ import pytest
 from livesession._domain import clock as _clock
 from livesession._domain.lifecycle import SessionState, SessionStatus
 from livesession._exceptions import LiveSessionError
-from livesession.leases.lease import FileLease
+from livesession.leases import FileLease
 
 from _helpers import START, Sinks, audit_chain_ok, session
 

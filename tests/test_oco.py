@@ -20,7 +20,7 @@ from livesession import (
     client_order_id,
 )
 from livesession._domain.model import Bar
-from livesession._rundir.run import create_run
+from livesession._rundir import create_run
 from livesession._session.exits import Protection, protective_legs
 from livesession.verify import verify_run
 

@@ -23,7 +23,7 @@ from livesession._exceptions import (
     MissingExtra,
 )
 from livesession._typing import CheckpointStore, IdempotencyStore
-from livesession.leases.lease import PostgresLease
+from livesession.leases import PostgresLease
 from livesession.stores.postgres import (
     DSN_ENV_VAR,
     PostgresCheckpointStore,
@@ -246,7 +246,7 @@ print(json.dumps({"created": created, "wrong": wrong}))
 
 OPEN_RACER = """
 import json, os, sys
-from livesession.leases.lease import PostgresLease
+from livesession.leases import PostgresLease
 from livesession.stores.postgres import (
     PostgresCheckpointStore, PostgresIdempotencyStore, pg_dsn_from_env,
 )
@@ -261,7 +261,7 @@ print(json.dumps({"worker": int(worker)}))
 
 LEASE_RACER = """
 import json, os, sys
-from livesession.leases.lease import PostgresLease
+from livesession.leases import PostgresLease
 from livesession.stores.postgres import pg_dsn_from_env
 worker = int(sys.argv[1])
 lease = PostgresLease(pg_dsn_from_env(os.environ), "acct", "strat")
@@ -327,7 +327,7 @@ class TestPostgresIdempotencyStore:
         import psycopg
         from psycopg.conninfo import make_conninfo
 
-        from livesession.stores.postgres import _DDL_LOCK_ID
+        from livesession._postgres.connection import _DDL_LOCK_ID
 
         store.reserve("k1", FP_A)
         with psycopg.connect(schema_dsn, autocommit=True) as holder:

@@ -19,7 +19,7 @@ from livesession import (
     Side,
     Transient,
 )
-from livesession._rundir.run import create_run
+from livesession._rundir import create_run
 from livesession._typing import Broker
 from livesession.brokers.mock import FillModel
 from livesession.brokers.realish import (

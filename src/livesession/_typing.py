@@ -10,6 +10,7 @@ if TYPE_CHECKING:
     from decimal import Decimal
 
     from ._domain.model import Bar, BrokerReport, Order, OrderIntent, VenueOrder
+    from .leases.grant import LeaseGrant
 
 __all__ = [
     "Broker",
@@ -25,6 +26,7 @@ __all__ = [
     "MetricsSink",
     "ResumableVenue",
     "SandboxAware",
+    "SessionLease",
     "Strategy",
     "StrategyView",
     "VenueKind",
@@ -287,4 +289,28 @@ class CheckpointStore(Protocol):
 
     def load(self) -> dict[str, Any] | None:
         """The stored checkpoint, or None when there is none."""
+        ...
+
+
+@runtime_checkable
+class SessionLease(Protocol):
+    """**Protocol:** a single-active-session lease for one (account, strategy) pair.
+
+    The rules every backend keeps are in the ``livesession.leases`` docstring.
+    """
+
+    def acquire(self, holder_id: str, now_ns: int, ttl_ns: int) -> LeaseGrant | None:
+        """A grant with a new, larger fencing token; None while another holder has it."""
+        ...
+
+    def renew(self, grant: LeaseGrant, now_ns: int) -> bool:
+        """Extend the lease to ``now_ns + grant.ttl_ns``; False once the grant lost it."""
+        ...
+
+    def release(self, grant: LeaseGrant) -> None:
+        """Free the lease if ``grant`` still holds it; otherwise do nothing."""
+        ...
+
+    def close(self) -> None:
+        """Release files and connections (not the lease)."""
         ...

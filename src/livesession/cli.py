@@ -138,7 +138,7 @@ def cmd_dryrun(args: argparse.Namespace) -> int:
     if args.run_id is None and "run_id" not in keys:
         overrides["run_id"] = _free_demo_id(out)
     cfg = load_config(config, overrides)
-    from ._rundir.run import create_run  # noqa: PLC0415 - keeps `import livesession` light
+    from ._rundir import create_run  # noqa: PLC0415 - keeps `import livesession` light
 
     session = create_run(
         cfg,
@@ -155,7 +155,7 @@ def cmd_dryrun(args: argparse.Namespace) -> int:
 def cmd_resume(args: argparse.Namespace) -> int:
     """Resume a crashed run from its last checkpoint and finish it."""
     from ._exceptions import LeaseHeld  # noqa: PLC0415
-    from ._rundir.run import resume_run  # noqa: PLC0415 - keeps `import livesession` light
+    from ._rundir import resume_run  # noqa: PLC0415 - keeps `import livesession` light
 
     run_dir: Path = args.run_dir
     try:

@@ -23,7 +23,7 @@ from ._artifacts import names
 from ._domain import clock as _clock
 from ._risk.checks import default_checks
 from ._risk.rails import default_rails
-from ._rundir.run import config_hash, create_run, read_run_config
+from ._rundir import config_hash, create_run, read_run_config
 from ._support.fsutil import atomic_write_bytes
 from ._version import __version__
 from .verify import verify_run

@@ -1,1 +1,27 @@
-"""Run directories: layout, creation and resume."""
+"""Run directories: what they hold, creating one, and resuming a crashed one.
+
+``layout`` (the files and ``run.json``/``config.json``), ``create`` (``create_run``),
+``resume`` (``resume_run``), ``session`` (the one place either builds its session),
+``backing`` (idempotency store and lease) and ``brokers`` (the broker a run trades on).
+"""
+
+from __future__ import annotations
+
+from .brokers import BrokerFactory, open_broker
+from .create import create_run
+from .layout import LEASE_DIR, STORES, config_hash, lease_path, read_run_config
+from .resume import checkpoint_summary, load_checkpoint, resume_run
+
+__all__ = [
+    "LEASE_DIR",
+    "STORES",
+    "BrokerFactory",
+    "checkpoint_summary",
+    "config_hash",
+    "create_run",
+    "lease_path",
+    "load_checkpoint",
+    "open_broker",
+    "read_run_config",
+    "resume_run",
+]

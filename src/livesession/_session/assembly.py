@@ -49,9 +49,9 @@ if TYPE_CHECKING:
         Clock,
         IdempotencyStore,
         MarketFeed,
+        SessionLease,
         Strategy,
     )
-    from ..leases.lease import SessionLease
 
 __all__ = [
     "SessionEdges",

@@ -36,8 +36,16 @@ if TYPE_CHECKING:
     from .._domain.retry import RetryPolicy
     from .._risk.checks import Check
     from .._risk.rails import Rail
-    from .._typing import Broker, CheckpointStore, Clock, IdempotencyStore, MarketFeed, Strategy
-    from ..leases.lease import LeaseGrant, SessionLease
+    from .._typing import (
+        Broker,
+        CheckpointStore,
+        Clock,
+        IdempotencyStore,
+        MarketFeed,
+        SessionLease,
+        Strategy,
+    )
+    from ..leases import LeaseGrant
     from .book import BookView
 
 __all__ = ["DryrunResult", "LiveSessionOrchestrator", "SessionInspection"]

@@ -19,8 +19,8 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from .._artifacts.recorder import Recorder
-    from .._typing import Clock
-    from ..leases.lease import LeaseGrant, SessionLease
+    from .._typing import Clock, SessionLease
+    from ..leases import LeaseGrant
 
 __all__ = ["LeaseKeeper"]
 

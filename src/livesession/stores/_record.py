@@ -1,10 +1,34 @@
-"""The record every idempotency store returns, and the checks every store applies."""
+"""What the stores share: records, argument checks, errors and checkpoint decoding.
+
+Every idempotency store returns a ``Reservation``, checks its arguments and words its
+errors here; every checkpoint store decodes what it read back with ``decode_checkpoint``.
+"""
 
 from __future__ import annotations
 
-import attrs
+from collections.abc import Callable
+from typing import Any, TypeAlias
 
-__all__ = ["Reservation", "check_key", "check_text", "unknown_key"]
+import attrs
+import orjson
+
+from .._exceptions import CheckpointError, IdempotencyConflict
+
+__all__ = [
+    "Reservation",
+    "check_complete",
+    "check_key",
+    "check_reserve",
+    "check_text",
+    "conflict",
+    "decode_checkpoint",
+    "reserved_before",
+    "stored_record",
+    "unknown_key",
+]
+
+Stored: TypeAlias = tuple[str, str | None]
+"""A key's (fingerprint, outcome) as a store keeps them: a tuple in memory, a row in a table."""
 
 
 @attrs.frozen(kw_only=True)
@@ -41,3 +65,56 @@ def check_key(key: object) -> str:
 def unknown_key(key: str) -> KeyError:
     """The error raised when completing a key that was never reserved (or has expired)."""
     return KeyError(f"idempotency key {key!r} was never reserved: reserve it before completing")
+
+
+def check_reserve(key: object, fingerprint: object) -> None:
+    """The checks on ``reserve``'s arguments, the same in every store."""
+    check_key(key)
+    check_text("fingerprint", fingerprint)
+
+
+def check_complete(key: object, outcome: object) -> None:
+    """The checks on ``complete``'s arguments, the same in every store."""
+    check_key(key)
+    check_text("outcome", outcome)
+
+
+def conflict(key: str) -> IdempotencyConflict:
+    """The error raised when reserving a key that is held for other order parameters."""
+    return IdempotencyConflict(
+        f"idempotency key {key!r} is already reserved with different order parameters"
+    )
+
+
+def reserved_before(key: str, fingerprint: str, stored: Stored) -> Reservation:
+    """The record of a key reserved earlier, for ``reserve`` asking again with ``fingerprint``.
+
+    Raises ``IdempotencyConflict`` when the key was reserved for other order parameters.
+    """
+    if stored[0] != fingerprint:
+        raise conflict(key)
+    return Reservation(key=key, fingerprint=stored[0], outcome=stored[1])
+
+
+def stored_record(key: str, stored: Stored | None) -> Reservation | None:
+    """The record of ``key`` for ``get`` (``created`` is False), or None when not stored."""
+    if stored is None:
+        return None
+    return Reservation(key=key, fingerprint=stored[0], outcome=stored[1])
+
+
+def decode_checkpoint(
+    stored: bytes | str, *, not_json: Callable[[orjson.JSONDecodeError], str], not_object: str
+) -> dict[str, Any]:
+    """The checkpoint a store read back; ``CheckpointError`` when it is not a JSON object.
+
+    Each store words the two errors for where it keeps checkpoints (``not_json`` gets the
+    parse error), since what to do about a damaged one differs.
+    """
+    try:
+        checkpoint = orjson.loads(stored)
+    except orjson.JSONDecodeError as error:
+        raise CheckpointError(not_json(error)) from None
+    if not isinstance(checkpoint, dict):
+        raise CheckpointError(not_object)
+    return checkpoint

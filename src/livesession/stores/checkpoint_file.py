@@ -9,6 +9,7 @@ import orjson
 
 from .._exceptions import CheckpointError
 from .._support.fsutil import atomic_write_bytes
+from ._record import decode_checkpoint
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -61,19 +62,17 @@ class FileCheckpointStore:
             raise CheckpointError(
                 f"cannot read checkpoint {self.path}: {error.strerror or error}"
             ) from error
-        try:
-            checkpoint = orjson.loads(content)
-        except orjson.JSONDecodeError as error:
-            raise CheckpointError(
+        return decode_checkpoint(
+            content,
+            not_json=lambda error: (
                 f"checkpoint {self.path} is not valid JSON (line {error.lineno}, column "
                 f"{error.colno}): restore it from a backup or start a new run directory"
-            ) from None
-        if not isinstance(checkpoint, dict):
-            raise CheckpointError(
+            ),
+            not_object=(
                 f"checkpoint {self.path} does not hold a JSON object: restore it from a "
                 "backup or start a new run directory"
-            )
-        return checkpoint
+            ),
+        )
 
     def __repr__(self) -> str:
         return f"FileCheckpointStore({str(self.path)!r})"

@@ -24,9 +24,17 @@ from typing import Any
 
 import orjson
 
-from .._exceptions import IdempotencyConflict, RunDirectoryError
+from .._exceptions import RunDirectoryError
 from .._support.fsutil import fsync_dir, truncate_to
-from ._record import Reservation, check_key, check_text, unknown_key
+from ._record import (
+    Reservation,
+    check_complete,
+    check_key,
+    check_reserve,
+    reserved_before,
+    stored_record,
+    unknown_key,
+)
 
 __all__ = ["JsonlIdempotencyStore"]
 
@@ -66,24 +74,18 @@ class JsonlIdempotencyStore:
 
     def reserve(self, key: str, fingerprint: str) -> Reservation:
         """Reserve ``key`` for ``fingerprint``; durable on disk before this returns."""
-        check_key(key)
-        check_text("fingerprint", fingerprint)
+        check_reserve(key, fingerprint)
         self._check_usable()
         entry = self._entries.get(key)
         if entry is not None:
-            if entry[0] != fingerprint:
-                raise IdempotencyConflict(
-                    f"idempotency key {key!r} is already reserved with different order parameters"
-                )
-            return Reservation(key=key, fingerprint=entry[0], outcome=entry[1])
+            return reserved_before(key, fingerprint, entry)
         self._append({"op": "reserve", "key": key, "fingerprint": fingerprint})
         self._entries[key] = (fingerprint, None)
         return Reservation(key=key, fingerprint=fingerprint, created=True)
 
     def complete(self, key: str, outcome: str) -> None:
         """Record ``outcome`` for a reserved key (durably); a later call replaces it."""
-        check_key(key)
-        check_text("outcome", outcome)
+        check_complete(key, outcome)
         self._check_usable()
         entry = self._entries.get(key)
         if entry is None:
@@ -95,10 +97,7 @@ class JsonlIdempotencyStore:
         """The record for ``key`` (``created`` is False), or None."""
         check_key(key)
         self._check_usable()
-        entry = self._entries.get(key)
-        if entry is None:
-            return None
-        return Reservation(key=key, fingerprint=entry[0], outcome=entry[1])
+        return stored_record(key, self._entries.get(key))
 
     def close(self) -> None:
         """Release the file and its lock; safe to call more than once."""

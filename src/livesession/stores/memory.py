@@ -10,8 +10,14 @@ from typing import Protocol
 
 import attrs
 
-from .._exceptions import IdempotencyConflict
-from ._record import Reservation, check_key, check_text, unknown_key
+from ._record import (
+    Reservation,
+    check_complete,
+    check_key,
+    check_reserve,
+    reserved_before,
+    unknown_key,
+)
 
 __all__ = ["MemoryIdempotencyStore"]
 
@@ -47,23 +53,17 @@ class MemoryIdempotencyStore:
 
     def reserve(self, key: str, fingerprint: str) -> Reservation:
         """Reserve ``key`` for ``fingerprint``; see ``IdempotencyStore.reserve``."""
-        check_key(key)
-        check_text("fingerprint", fingerprint)
+        check_reserve(key, fingerprint)
         now_ns = self._clock.monotonic_ns()
         entry = self._live_entry(key, now_ns)
         if entry is None:
             self._entries[key] = _Entry(fingerprint=fingerprint, outcome=None, reserved_ns=now_ns)
             return Reservation(key=key, fingerprint=fingerprint, created=True)
-        if entry.fingerprint != fingerprint:
-            raise IdempotencyConflict(
-                f"idempotency key {key!r} is already reserved with different order parameters"
-            )
-        return Reservation(key=key, fingerprint=entry.fingerprint, outcome=entry.outcome)
+        return reserved_before(key, fingerprint, (entry.fingerprint, entry.outcome))
 
     def complete(self, key: str, outcome: str) -> None:
         """Record ``outcome`` for a reserved key; a later call replaces it."""
-        check_key(key)
-        check_text("outcome", outcome)
+        check_complete(key, outcome)
         entry = self._live_entry(key, self._clock.monotonic_ns())
         if entry is None:
             raise unknown_key(key)

@@ -14,8 +14,16 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from .._exceptions import IdempotencyConflict, RunDirectoryError
-from ._record import Reservation, check_key, check_text, unknown_key
+from .._exceptions import RunDirectoryError
+from ._record import (
+    Reservation,
+    check_complete,
+    check_key,
+    check_reserve,
+    reserved_before,
+    stored_record,
+    unknown_key,
+)
 
 __all__ = ["SqliteIdempotencyStore"]
 
@@ -88,8 +96,7 @@ class SqliteIdempotencyStore:
 
     def reserve(self, key: str, fingerprint: str) -> Reservation:
         """Reserve ``key`` for ``fingerprint``; committed durably before this returns."""
-        check_key(key)
-        check_text("fingerprint", fingerprint)
+        check_reserve(key, fingerprint)
         connection = self._open_connection()
         inserted = connection.execute(
             "INSERT OR IGNORE INTO idempotency (key, fingerprint) VALUES (?, ?)",
@@ -102,16 +109,11 @@ class SqliteIdempotencyStore:
         ).fetchone()
         if row is None:  # pragma: no cover - rows are never deleted
             raise RuntimeError(f"idempotency key {key!r} vanished from {self.path}")
-        if row[0] != fingerprint:
-            raise IdempotencyConflict(
-                f"idempotency key {key!r} is already reserved with different order parameters"
-            )
-        return Reservation(key=key, fingerprint=row[0], outcome=row[1])
+        return reserved_before(key, fingerprint, row)
 
     def complete(self, key: str, outcome: str) -> None:
         """Record ``outcome`` for a reserved key (durably); a later call replaces it."""
-        check_key(key)
-        check_text("outcome", outcome)
+        check_complete(key, outcome)
         updated = (
             self._open_connection()
             .execute("UPDATE idempotency SET outcome = ? WHERE key = ?", (outcome, key))
@@ -128,9 +130,7 @@ class SqliteIdempotencyStore:
             .execute("SELECT fingerprint, outcome FROM idempotency WHERE key = ?", (key,))
             .fetchone()
         )
-        if row is None:
-            return None
-        return Reservation(key=key, fingerprint=row[0], outcome=row[1])
+        return stored_record(key, row)
 
     def close(self) -> None:
         """Close the connection; safe to call more than once."""

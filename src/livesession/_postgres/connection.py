@@ -1,0 +1,111 @@
+"""One PostgreSQL connection as every livesession backend uses it.
+
+Autocommit with ``synchronous_commit = on``, one table created on open (safely when
+processes race), and every psycopg error turned into the caller's own exception with the
+password removed. psycopg 3 is imported only when a connection is opened.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, Final
+
+from .._support.optional import import_optional
+from .dsn import DSN_ENV_VAR, describe_dsn, parse_dsn, redact_dsn_text
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Mapping, Sequence
+
+    import psycopg
+
+    from .._exceptions import LiveSessionError
+
+__all__ = ["PgConnection"]
+
+_CONNECT_TIMEOUT_S: Final = 10
+# One lock id for every livesession DDL statement: b"lvsessdd" read as a big-endian int.
+_DDL_LOCK_ID: Final = 7815561082913907812
+
+
+class PgConnection:
+    """One autocommit connection with ``synchronous_commit = on``; errors come out redacted.
+
+    Shared by the PostgreSQL stores and by ``PostgresLease``. ``error`` is the library
+    exception raised for every database failure, so each caller keeps its own contract.
+    ``table`` is created with ``ddl`` on open unless it exists; a failure closes the
+    connection again.
+    """
+
+    def __init__(
+        self, dsn: str, *, error: type[LiveSessionError], purpose: str, table: str, ddl: str
+    ) -> None:
+        self._psycopg = import_optional("psycopg", "postgres")
+        self._closed = False
+        self._dsn = dsn
+        self._error = error
+        self.target = describe_dsn(dsn)
+        params = parse_dsn(dsn)
+        if params is None:
+            raise error(
+                f"cannot use PostgreSQL for {purpose}: the connection string is not a valid "
+                f"URI or key=value list (check {DSN_ENV_VAR})"
+            )
+        extra: dict[str, Any] = {"autocommit": True, "application_name": "livesession"}
+        if "connect_timeout" not in params:
+            extra["connect_timeout"] = _CONNECT_TIMEOUT_S
+        with self.translate(f"connecting for {purpose}"):
+            self._conn: psycopg.Connection[Any] = self._psycopg.connect(dsn, **extra)
+        try:
+            # One cursor for every statement: callers read each result before the next.
+            self._cursor: psycopg.Cursor[Any] = self._conn.cursor()
+            with self.translate("setting synchronous_commit"):
+                # A durable reservation is the point: never accept the server's "off".
+                self._cursor.execute("SET synchronous_commit = on")
+            self._ensure_table(table, ddl)
+        except BaseException:
+            self.close()
+            raise
+
+    def execute(
+        self, query: str, params: Sequence[object] | Mapping[str, object] | None = None
+    ) -> psycopg.Cursor[Any]:
+        """Run one statement (its own transaction, outside ``_ensure_table``).
+
+        Returns the shared cursor: read its result before the next call. Raises
+        ``ValueError`` once closed.
+        """
+        if self._closed:
+            raise ValueError(f"the PostgreSQL connection to {self.target} is closed")
+        return self._cursor.execute(query, params)
+
+    @contextmanager
+    def translate(self, action: str) -> Iterator[None]:
+        """Turn any psycopg error inside into ``self._error`` with a redacted one-line text."""
+        try:
+            yield
+        except self._psycopg.Error as exc:
+            reason = redact_dsn_text(str(exc), self._dsn) or type(exc).__name__
+            # `from None`: the original exception's text is exactly what must not leak.
+            raise self._error(
+                f"PostgreSQL at {self.target} failed while {action}: {reason}"
+            ) from None
+
+    def _ensure_table(self, table: str, ddl: str) -> None:
+        """Create ``table`` with ``ddl`` unless it exists; safe when processes race.
+
+        ``CREATE TABLE IF NOT EXISTS`` alone can still fail with a unique violation on
+        ``pg_type`` when two sessions create the same table at once; the advisory lock
+        makes them take turns. Existing tables need no CREATE privilege.
+        """
+        with self.translate(f"creating table {table}"):
+            row = self.execute("SELECT to_regclass(%s) IS NOT NULL", (table,)).fetchone()
+            if row is not None and row[0]:
+                return
+            with self._conn.transaction():
+                self.execute("SELECT pg_advisory_xact_lock(%s)", (_DDL_LOCK_ID,))
+                self.execute(ddl)
+
+    def close(self) -> None:
+        """Close the connection; safe to call more than once."""
+        self._closed = True
+        self._conn.close()

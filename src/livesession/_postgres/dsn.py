@@ -1,0 +1,95 @@
+"""The PostgreSQL connection string: where it comes from, and how to show it safely.
+
+The DSN may hold a password, so nothing shows it as is: reprs and messages name the
+server with ``describe_dsn`` and pass the server's error text through ``redact_dsn_text``.
+"""
+
+from __future__ import annotations
+
+import re
+import urllib.parse
+from typing import TYPE_CHECKING, Final
+
+from .._exceptions import ConfigError
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+__all__ = ["DSN_ENV_VAR", "describe_dsn", "parse_dsn", "pg_dsn_from_env", "redact_dsn_text"]
+
+DSN_ENV_VAR: Final = "LIVESESSION_PG_DSN"
+_REDACTED: Final = "***"
+_URL_USERINFO = re.compile(r"(://[^:/@\s]*:)([^@\s]*)(@)")
+_KV_PASSWORD = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s&]*)", re.IGNORECASE)
+
+
+def pg_dsn_from_env(environ: Mapping[str, str]) -> str:
+    """The connection string in ``LIVESESSION_PG_DSN``; ``ConfigError`` when unset or blank.
+
+    Pass ``os.environ`` (or any mapping, in tests). The value is returned as is; it is
+    only parsed when a backend connects.
+    """
+    dsn = environ.get(DSN_ENV_VAR, "").strip()
+    if not dsn:
+        raise ConfigError(
+            f"{DSN_ENV_VAR} is not set: export it as a PostgreSQL connection URI, "
+            "e.g. postgresql://livesession@127.0.0.1:5432/livesession"
+        )
+    return dsn
+
+
+def redact_dsn_text(text: str, dsn: str) -> str:
+    """``text`` on one line with every trace of ``dsn``'s password replaced by ``***``.
+
+    Removes the password literal (raw and URL-encoded), any ``scheme://user:pw@`` userinfo
+    and any ``password=...`` pair, so it is safe even when ``dsn`` cannot be parsed.
+    """
+    one_line = " ".join(text.split())
+    for secret in sorted(_password_literals(dsn), key=len, reverse=True):
+        one_line = one_line.replace(secret, _REDACTED)
+    one_line = _URL_USERINFO.sub(rf"\g<1>{_REDACTED}\g<3>", one_line)
+    return _KV_PASSWORD.sub(rf"\g<1>{_REDACTED}", one_line)
+
+
+def describe_dsn(dsn: str) -> str:
+    """``user@host:port/dbname`` for reprs and messages, never the password.
+
+    Parts missing from ``dsn`` are left out; an unparsable ``dsn`` reads ``<unparsable>``.
+    """
+    params = parse_dsn(dsn)
+    if params is None:
+        return "<unparsable>"
+    user = params.get("user", "")
+    host = params.get("host", "") or params.get("hostaddr", "")
+    port = params.get("port", "")
+    text = f"{user}@" if user else ""
+    text += host + (f":{port}" if port else "")
+    dbname = params.get("dbname", "")
+    return text + (f"/{dbname}" if dbname else "")
+
+
+def _password_literals(dsn: str) -> set[str]:
+    found: set[str] = set()
+    params = parse_dsn(dsn)
+    if params is not None and params.get("password"):
+        found.add(params["password"])
+    # The patterns work on any text, so they find the password even in a DSN libpq rejects.
+    raws = [match.group(2) for match in _URL_USERINFO.finditer(dsn)]
+    raws += [match.group(2).strip("'") for match in _KV_PASSWORD.finditer(dsn)]
+    for raw in raws:
+        if raw:
+            found.update({raw, urllib.parse.unquote(raw)})
+    return found
+
+
+def parse_dsn(dsn: str) -> dict[str, str] | None:
+    """The libpq parameters of ``dsn``, or None when it cannot be parsed (or no psycopg)."""
+    try:
+        from psycopg.conninfo import conninfo_to_dict  # noqa: PLC0415 - optional extra
+    except ImportError:
+        return None
+    try:
+        params = conninfo_to_dict(dsn)
+    except Exception:  # noqa: BLE001 - any parse failure means "cannot describe"
+        return None
+    return {str(key): str(value) for key, value in params.items() if value is not None}

@@ -1,0 +1,86 @@
+"""What a run keeps beyond its directory: its idempotency store and its lease.
+
+``store="local"`` keeps idempotency keys in the run directory and takes a ``FileLease``
+under ``<out>/.leases/`` only when asked; ``store="postgres"`` keeps the keys in
+PostgreSQL and always takes a ``PostgresLease``. The DSN comes only from
+``LIVESESSION_PG_DSN``.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+
+from .._domain import clock as _clock
+from .._domain.config import DryrunConfig
+from .._exceptions import LeaseHeld, RunDirectoryError
+from .._typing import Clock, IdempotencyStore, SessionLease
+from ..leases import FileLease, LeaseGrant, PostgresLease
+from ..stores import open_idempotency_store
+from .layout import Backing, lease_path
+
+__all__ = ["holder_id", "open_lease", "open_store", "pg_dsn", "take_lease"]
+
+
+def holder_id(cfg: DryrunConfig) -> str:
+    """Unique per running process, so a resume waits for a live holder's lease to expire."""
+    return f"{cfg.run_id}@{socket.gethostname()}:{os.getpid()}"
+
+
+def pg_dsn() -> str:
+    """The PostgreSQL DSN from the environment; ``ConfigError`` when it is not set."""
+    from .._postgres import pg_dsn_from_env  # noqa: PLC0415 - only for --store postgres
+
+    return pg_dsn_from_env(os.environ)
+
+
+def open_lease(cfg: DryrunConfig, run_dir: Path, backing: Backing) -> SessionLease | None:
+    """The lease the run's backing asks for (not yet acquired), or None for no lease."""
+    if backing.store == "postgres":
+        return PostgresLease(pg_dsn(), cfg.account, cfg.strategy_id)
+    if not backing.lease:
+        return None
+    path = lease_path(run_dir.parent, cfg.account, cfg.strategy_id)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise RunDirectoryError(f"cannot create the lease directory {path.parent}: {exc}") from None
+    return FileLease(path, cfg.account, cfg.strategy_id)
+
+
+def take_lease(
+    cfg: DryrunConfig, run_dir: Path, backing: Backing, lease_clock: Clock | None
+) -> tuple[SessionLease | None, LeaseGrant | None]:
+    """Open and acquire the run's lease for a resume; ``LeaseHeld`` while another holds it."""
+    lease = open_lease(cfg, run_dir, backing)
+    if lease is None:
+        return None, None
+    try:
+        now_ns = _clock.epoch_ns((lease_clock or _clock.SystemClock()).now())
+        grant = lease.acquire(holder_id(cfg), now_ns, cfg.lease_ttl_ms * 1_000_000)
+    except BaseException:
+        lease.close()
+        raise
+    if grant is None:
+        lease.close()
+        raise LeaseHeld(
+            f"cannot resume run {cfg.run_id}: another live session holds the lease of account "
+            f"{cfg.account!r}, strategy {cfg.strategy_id!r} (LEASE_HELD); nothing was changed. "
+            f"Stop that session, or wait for its lease to expire (lease_ttl_ms="
+            f"{cfg.lease_ttl_ms}) and resume again"
+        )
+    return lease, grant
+
+
+def open_store(
+    backend: str, cfg: DryrunConfig, run_dir: Path, *, durable: bool
+) -> IdempotencyStore:
+    """The run's idempotency store: ``postgres`` (namespace: the run id) or a local one."""
+    if backend == "postgres":
+        from ..stores.postgres import PostgresIdempotencyStore  # noqa: PLC0415 - optional extra
+
+        return PostgresIdempotencyStore(pg_dsn(), namespace=cfg.run_id)
+    # Only the memory store reads this clock: simulated time from the session's start.
+    sim = _clock.SimClock(cfg.start)
+    return open_idempotency_store(backend, run_dir, clock=sim, durable=durable)

@@ -1,0 +1,94 @@
+"""The broker a run trades on, by the name in its config, and a sandbox venue's checks.
+
+``open_broker`` is the default ``BrokerFactory`` of ``create_run`` and ``resume_run``;
+a CCXT sandbox broker also adds its venue's preflight checks to the session.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+
+import attrs
+
+from .._artifacts import names
+from .._domain.config import DryrunConfig
+from .._risk.checks import CheckResult, PreflightContext
+from .._session.assembly import default_broker
+from .._typing import Broker
+
+if TYPE_CHECKING:
+    from .._session.coordinator import LiveSessionOrchestrator
+
+__all__ = ["BrokerFactory", "add_venue_checks", "open_broker"]
+
+BrokerFactory = Callable[[DryrunConfig, Path], Broker]
+
+
+def open_broker(cfg: DryrunConfig, run_dir: Path) -> Broker:
+    """The broker ``cfg.broker`` names, with its venue journal in ``run_dir``."""
+    if cfg.broker == "mock":
+        return default_broker(cfg, journal=run_dir / names.JOURNAL)
+    if cfg.broker == "realish":
+        from ..brokers.realish import RealishBroker  # noqa: PLC0415 - adapter loaded when chosen
+
+        return RealishBroker.from_config(cfg, journal=run_dir / names.JOURNAL)
+    if cfg.broker.startswith("ccxt:"):
+        return _ccxt_broker(cfg)
+    return default_broker(cfg)
+
+
+def _ccxt_broker(cfg: DryrunConfig, **options: Any) -> Broker:
+    """A verified-sandbox CCXT broker; credentials come only from the environment."""
+    from .._domain.runtime_config import RuntimeConfig  # noqa: PLC0415 - only for ccxt runs
+    from ..brokers.ccxt import make_ccxt_broker  # noqa: PLC0415 - optional extra
+
+    runtime = RuntimeConfig.from_env(mode=cfg.broker)
+    grid = {"price_tick": cfg.price_tick, "qty_lot": cfg.qty_lot}
+    return make_ccxt_broker(
+        cfg.broker, runtime_config=runtime, symbols=cfg.allowlist, **(grid | options)
+    )
+
+
+@attrs.define
+class _VenuePreflight:
+    """A sandbox venue's preflight, asked once and shared by its four session checks.
+
+    Each check reports its own line, but all four come from one pass over the venue: one
+    balance request, not four, and no check judged on a later answer than its neighbours.
+    """
+
+    broker: Any
+    results: list[tuple[str, bool, str]] | None = None
+
+    def get(self) -> list[tuple[str, bool, str]]:
+        if self.results is None:
+            from ..brokers.ccxt import ccxt_preflight_checks  # noqa: PLC0415 - optional
+
+            self.results = ccxt_preflight_checks(self.broker)
+        return self.results
+
+
+@attrs.frozen
+class _VenueCheck:
+    """One of a sandbox venue's preflight checks, as a session ``Check``."""
+
+    name: str
+    preflight: _VenuePreflight
+
+    def __call__(self, _ctx: PreflightContext, /) -> CheckResult:
+        for name, passed, reason in self.preflight.get():
+            if name == self.name:
+                return CheckResult(name=f"venue_{name}", passed=passed, reason=reason)
+        return CheckResult(name=f"venue_{self.name}", passed=False, reason="CHECK_MISSING")
+
+
+_VENUE_CHECKS: Final = ("sandbox_verified", "markets_loaded", "symbols_listed", "balance_fetch")
+
+
+def add_venue_checks(session: LiveSessionOrchestrator) -> None:
+    """Give a session on a CCXT sandbox its venue's preflight checks (others: nothing)."""
+    if session.broker.kind == "ccxt_sandbox":
+        preflight = _VenuePreflight(session.broker)
+        session.extra_checks.extend(_VenueCheck(name, preflight) for name in _VENUE_CHECKS)

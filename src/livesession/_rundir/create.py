@@ -1,0 +1,87 @@
+"""Create a new run directory and the session that writes into it."""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+from typing import TYPE_CHECKING
+
+from .._exceptions import ConfigError, RunDirectoryError
+from .backing import pg_dsn
+from .brokers import BrokerFactory, open_broker
+from .layout import LOCAL_BACKENDS, STORES, Backing, write_run_files
+from .session import open_session
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from .._domain.config import DryrunConfig
+    from .._session.coordinator import LiveSessionOrchestrator
+    from .._typing import Clock
+
+__all__ = ["create_run"]
+
+
+def create_run(
+    cfg: DryrunConfig,
+    out_dir: Path,
+    *,
+    idempotency_backend: str = "sqlite",
+    clock: Clock | None = None,
+    broker_factory: BrokerFactory = open_broker,
+    live_override: bool = False,
+    store: str = "local",
+    lease: bool = False,
+    lease_clock: Clock | None = None,
+) -> LiveSessionOrchestrator:
+    """Create ``out_dir/<run_id>/`` (never overwriting one) and a session writing into it.
+
+    ``store="postgres"`` keeps idempotency keys in PostgreSQL (namespace: the run id) and
+    takes a ``PostgresLease``; the DSN comes only from ``LIVESESSION_PG_DSN``. With
+    ``store="local"`` the session takes no lease unless ``lease=True`` (a ``FileLease``
+    under ``out_dir/.leases/``): a lease audits its fencing token, which changes the audit
+    log of every run, so it is opt-in. The choice is recorded in ``run.json`` for resume.
+    """
+    run_dir = out_dir / cfg.run_id
+    if run_dir.exists():
+        raise RunDirectoryError(
+            f"run directory {run_dir} already exists: choose another --run-id or move it away"
+        )
+    if idempotency_backend not in LOCAL_BACKENDS:
+        raise ConfigError(
+            f"unknown idempotency backend {idempotency_backend!r}: choose memory, jsonl or sqlite"
+        )
+    if store not in STORES:
+        raise ConfigError(f"unknown store {store!r}: choose local or postgres")
+    backing = Backing(store=store, lease=lease or store == "postgres")
+    if store == "postgres":
+        idempotency_backend = "postgres"
+        pg_dsn()  # a missing LIVESESSION_PG_DSN is refused before anything is created
+    created_out = not out_dir.exists()
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        run_dir.mkdir()
+    except FileExistsError:
+        raise RunDirectoryError(f"run directory {run_dir} already exists") from None
+    except OSError as exc:
+        raise RunDirectoryError(f"cannot create run directory {run_dir}: {exc.strerror}") from None
+    try:
+        write_run_files(run_dir, cfg, idempotency_backend=idempotency_backend, backing=backing)
+        return open_session(
+            cfg,
+            run_dir,
+            idempotency_backend=idempotency_backend,
+            clock=clock,
+            broker_factory=broker_factory,
+            append=False,
+            live_override=live_override,
+            backing=backing,
+            lease_clock=lease_clock,
+        )
+    except BaseException:
+        # Nothing half-written: the directory is ours (created exclusively above).
+        shutil.rmtree(run_dir, ignore_errors=True)
+        if created_out:
+            with contextlib.suppress(OSError):
+                out_dir.rmdir()
+        raise

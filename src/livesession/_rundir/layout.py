@@ -1,0 +1,122 @@
+"""What a run directory holds, and its two descriptive files: ``config.json``, ``run.json``.
+
+A run directory holds the four contract artifacts plus ``config.json`` (the effective
+configuration), ``run.json`` (format, version, idempotency backend, config hash and the
+backing), ``checkpoint.json``, the idempotency store, the mock venue's journal,
+``session.log.jsonl`` and ``timings.json``. Local leases live beside the run directories,
+in ``<out>/.leases/``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import urllib.parse
+from pathlib import Path
+from typing import Any, Final
+
+import attrs
+import orjson
+
+from .._artifacts import names
+from .._domain.config import DryrunConfig
+from .._exceptions import ConfigError, RunDirectoryError
+from .._support.fsutil import atomic_write_bytes
+from .._version import __version__
+
+__all__ = [
+    "LEASE_DIR",
+    "LOCAL_BACKENDS",
+    "STORES",
+    "Backing",
+    "config_hash",
+    "lease_path",
+    "read_run_config",
+    "write_run_files",
+]
+
+STORES: Final = ("local", "postgres")
+LEASE_DIR: Final = ".leases"
+LOCAL_BACKENDS: Final = ("memory", "jsonl", "sqlite")
+
+
+@attrs.frozen
+class Backing:
+    """Where a run keeps what must outlive it beyond the run directory."""
+
+    store: str = "local"
+    lease: bool = False
+
+    @classmethod
+    def from_meta(cls, meta: dict[str, Any]) -> Backing:
+        """The backing ``run.json`` recorded (runs from before it was recorded: local)."""
+        return cls(store=str(meta.get("store", "local")), lease=bool(meta.get("lease")))
+
+
+def lease_path(out_dir: Path, account: str, strategy: str) -> Path:
+    """The local lease file of (account, strategy) for runs under ``out_dir``."""
+    name = f"{urllib.parse.quote(account, safe='')}__{urllib.parse.quote(strategy, safe='')}"
+    return out_dir / LEASE_DIR / f"{name}.lease"
+
+
+def _config_bytes(cfg: DryrunConfig) -> bytes:
+    return orjson.dumps(cfg.to_dict(), option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2) + b"\n"
+
+
+def config_hash(cfg: DryrunConfig) -> str:
+    """SHA-256 of the canonical configuration."""
+    return hashlib.sha256(orjson.dumps(cfg.to_dict(), option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+def write_run_files(
+    run_dir: Path, cfg: DryrunConfig, *, idempotency_backend: str, backing: Backing
+) -> None:
+    """Write ``config.json`` and ``run.json`` of a new run (each atomically)."""
+    atomic_write_bytes(run_dir / names.CONFIG, _config_bytes(cfg))
+    atomic_write_bytes(
+        run_dir / names.RUN_META,
+        orjson.dumps(
+            {
+                "format": names.RUN_FORMAT,
+                "version": __version__,
+                "idempotency_backend": idempotency_backend,
+                "config_hash": config_hash(cfg),
+                "store": backing.store,
+                "lease": backing.lease,
+            },
+            option=orjson.OPT_SORT_KEYS,
+        )
+        + b"\n",
+    )
+
+
+def read_run_config(run_dir: Path) -> tuple[DryrunConfig, dict[str, Any]]:
+    """The config and run metadata of an existing run directory (nothing is changed)."""
+    if not run_dir.exists():
+        raise RunDirectoryError(f"run directory {run_dir} does not exist")
+    if not run_dir.is_dir():
+        raise RunDirectoryError(f"{run_dir} is not a directory")
+    meta_path = run_dir / names.RUN_META
+    try:
+        meta = orjson.loads(meta_path.read_bytes())
+    except FileNotFoundError:
+        raise RunDirectoryError(
+            f"{run_dir} is not a livesession run directory (no {names.RUN_META})"
+        ) from None
+    except orjson.JSONDecodeError:
+        raise RunDirectoryError(f"{meta_path} is corrupt (not JSON)") from None
+    if not isinstance(meta, dict) or meta.get("format") != names.RUN_FORMAT:
+        raise RunDirectoryError(
+            f"{run_dir} was written by another livesession version "
+            f"(format {meta.get('format') if isinstance(meta, dict) else '?'!r}, "
+            f"this is {names.RUN_FORMAT})"
+        )
+    try:
+        data = orjson.loads((run_dir / names.CONFIG).read_bytes())
+        cfg = DryrunConfig.from_mapping(data)
+    except FileNotFoundError:
+        raise RunDirectoryError(f"{run_dir} has no {names.CONFIG}") from None
+    except (orjson.JSONDecodeError, ConfigError) as exc:
+        raise RunDirectoryError(f"{run_dir / names.CONFIG} is corrupt: {exc}") from None
+    if meta.get("config_hash") != config_hash(cfg):
+        raise RunDirectoryError(f"{run_dir / names.CONFIG} does not match the run's config hash")
+    return cfg, meta

@@ -1,0 +1,293 @@
+"""Resume a crashed run from its last checkpoint.
+
+Everything is validated first (checkpoint, audit chain, artifact sizes, venue journals),
+while nothing on disk has changed; only then are the artifacts cut back to the
+checkpoint's offsets (the torn tails move to ``<file>.torn``), the session restored, the
+venue journal replayed and ``C2_RESUME`` audited.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from .._artifacts import names
+from .._artifacts.audit_chain import GENESIS_HASH
+from .._domain import clock as _clock
+from .._exceptions import (
+    AuditCorruption,
+    CheckpointError,
+    LeaseError,
+    LiveSessionError,
+    RunDirectoryError,
+)
+from .._session.assembly import make_clock
+from .._support.fsutil import truncate_to
+from .._typing import MarkableVenue, ResumableVenue
+from ..brokers.mock import MockBroker
+from ..stores import FileCheckpointStore
+from .backing import take_lease
+from .brokers import BrokerFactory, open_broker
+from .layout import STORES, Backing, read_run_config
+from .session import open_session
+
+if TYPE_CHECKING:
+    from .._domain.config import DryrunConfig
+    from .._session.coordinator import LiveSessionOrchestrator
+    from .._typing import Broker, Clock, SessionLease
+
+__all__ = ["checkpoint_summary", "load_checkpoint", "resume_run"]
+
+
+def _check_audit_prefix(path: Path, offset: int, head: str, seq: int) -> None:
+    """The audit lines up to ``offset`` form a chain ending in ``head`` with ``seq`` lines."""
+    try:
+        with path.open("rb") as f:
+            data = f.read(offset)
+    except FileNotFoundError:
+        raise AuditCorruption(f"{path} is missing") from None
+    if len(data) < offset:
+        raise AuditCorruption(
+            f"{path} is shorter ({len(data)} bytes) than its checkpoint says ({offset} bytes)"
+        )
+    prev = GENESIS_HASH
+    lines = data.split(b"\n")[:-1] if data else []
+    for number, line in enumerate(lines, start=1):
+        try:
+            record = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            raise AuditCorruption(f"{path}:{number}: corrupt audit line (not JSON)") from None
+        if (
+            not isinstance(record, dict)
+            or record.get("prev_hash") != prev
+            or record.get("seq") != number
+        ):
+            raise AuditCorruption(f"{path}:{number}: audit chain broken (prev_hash or seq)")
+        prev = hashlib.sha256(line).hexdigest()
+    if len(lines) != seq or prev != head:
+        raise AuditCorruption(f"{path}: audit head does not match the checkpoint")
+
+
+def _prefix_digest(path: Path, offset: int) -> Any:
+    digest = hashlib.sha256()
+    remaining = offset
+    with path.open("rb") as f:
+        while remaining:
+            chunk = f.read(min(remaining, 1 << 20))
+            if not chunk:
+                raise RunDirectoryError(f"{path} is shorter than its checkpoint says")
+            digest.update(chunk)
+            remaining -= len(chunk)
+    return digest
+
+
+def load_checkpoint(run_dir: Path) -> dict[str, Any] | None:
+    """The run's checkpoint, validated; None when the run never reached one."""
+    try:
+        checkpoint = FileCheckpointStore(run_dir / names.CHECKPOINT).load()
+    except CheckpointError as exc:
+        raise RunDirectoryError(str(exc)) from None
+    if checkpoint is None:
+        return None
+    if not isinstance(checkpoint, dict) or checkpoint.get("format") != names.CHECKPOINT_FORMAT:
+        fmt = checkpoint.get("format") if isinstance(checkpoint, dict) else None
+        raise RunDirectoryError(
+            f"{run_dir / names.CHECKPOINT} was written by another version (format {fmt!r}, "
+            f"this is {names.CHECKPOINT_FORMAT})"
+        )
+    required = ("recorder", "book", "feed", "strategy", "fsm_state", "steps", "ts_sim")
+    missing = [key for key in required if key not in checkpoint]
+    if missing:
+        raise RunDirectoryError(f"{run_dir / names.CHECKPOINT} is corrupt: missing {missing[0]}")
+    return checkpoint
+
+
+def _check_journals(run_dir: Path) -> None:
+    """Every whole line of the venue's journals is a JSON object (a torn last one may not be).
+
+    The broker replays them only after the artifacts were cut back, so a damaged journal
+    must be found here, while nothing has been changed yet.
+    """
+    for path in sorted(run_dir.glob(f"{Path(names.JOURNAL).stem}*.jsonl")):
+        for number, line in enumerate(path.read_bytes().split(b"\n")[:-1], start=1):
+            try:
+                entry = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                entry = None
+            if not isinstance(entry, dict):
+                raise RunDirectoryError(
+                    f"{path}:{number}: corrupt journal line (not a JSON object): the record of "
+                    "what reached the venue is damaged, so the run cannot be resumed safely"
+                )
+
+
+def _validate_artifacts(run_dir: Path, checkpoint: dict[str, Any] | None) -> dict[str, int]:
+    """The artifact offsets to cut back to, after checking the files can be resumed."""
+    offsets = {"events": 0, "states": 0, "audit": 0}
+    if checkpoint is not None:
+        rec_state = checkpoint["recorder"]
+        offsets = dict(rec_state["offsets"])
+        _check_audit_prefix(
+            run_dir / names.ARTIFACTS["audit"],
+            offsets["audit"],
+            rec_state["audit_head"],
+            rec_state["audit_seq"],
+        )
+        for name in ("events", "states"):
+            path = run_dir / names.ARTIFACTS[name]
+            size = path.stat().st_size if path.exists() else -1
+            if size < offsets[name]:
+                raise RunDirectoryError(
+                    f"{path} is shorter than its checkpoint says: the run directory is damaged"
+                )
+    return offsets
+
+
+def resume_run(
+    run_dir: Path,
+    *,
+    clock: Clock | None = None,
+    broker_factory: BrokerFactory = open_broker,
+    lease_clock: Clock | None = None,
+) -> LiveSessionOrchestrator:
+    """Reopen a crashed run at its last checkpoint, ready to continue.
+
+    Validates everything first and changes nothing on disk when anything is wrong. A run
+    with a lease takes it next (``LeaseHeld`` while another live session holds it, still
+    with nothing changed). Then cuts each artifact back to the checkpoint's offset (the
+    tail goes to ``<file>.torn``), restores the session, lets the venue journal replay,
+    and audits ``C2_RESUME`` (and ``C2_LEASE_ACQUIRED`` with the new fencing token).
+    """
+    cfg, meta = read_run_config(run_dir)
+    checkpoint = load_checkpoint(run_dir)
+    if checkpoint is not None and checkpoint.get("sealed"):
+        raise RunDirectoryError(
+            f"nothing to resume: run {cfg.run_id} already ended with status "
+            f"{'FAILED' if checkpoint.get('failed') else checkpoint['fsm_state']}"
+        )
+    offsets = _validate_artifacts(run_dir, checkpoint)
+    _check_journals(run_dir)
+    backing = Backing.from_meta(meta)
+    if backing.store not in STORES:
+        raise RunDirectoryError(f"{run_dir / names.RUN_META} names an unknown store")
+    lease, grant = take_lease(cfg, run_dir, backing, lease_clock)
+    try:
+        session = _resume_session(
+            cfg,
+            run_dir,
+            meta=meta,
+            checkpoint=checkpoint,
+            offsets=offsets,
+            clock=clock,
+            broker_factory=broker_factory,
+            lease=lease,
+            lease_clock=lease_clock,
+        )
+    except BaseException:
+        if lease is not None:
+            with contextlib.suppress(LeaseError):
+                if grant is not None:
+                    lease.release(grant)
+            lease.close()
+        raise
+    if grant is not None:
+        # Before the first checkpoint the run starts over: preflight audits the grant after
+        # C2_DRYRUN_START (only C2_RESUME may come before it).
+        session.adopt_lease(grant, audit=checkpoint is not None)
+    return session
+
+
+def _venue_catch_up(broker: Broker, checkpoint: dict[str, Any]) -> None:
+    """Bring a replayed simulated venue to the checkpoint: delivered reports, mark prices."""
+    if isinstance(broker, ResumableVenue):
+        broker.resume_at(checkpoint["ts_sim"], checkpoint.get("broker_journal_offset"))
+    # The venue journal holds prices only from when requests arrived; the session's last
+    # bar price is newer (a stop right after the checkpoint must not fill at an old price).
+    if isinstance(broker, MarkableVenue):
+        for symbol, price in sorted(checkpoint["book"]["last_price"].items()):
+            broker.mark(symbol, Decimal(price))
+
+
+def _resume_session(
+    cfg: DryrunConfig,
+    run_dir: Path,
+    *,
+    meta: dict[str, Any],
+    checkpoint: dict[str, Any] | None,
+    offsets: dict[str, int],
+    clock: Clock | None,
+    broker_factory: BrokerFactory,
+    lease: SessionLease | None,
+    lease_clock: Clock | None,
+) -> LiveSessionOrchestrator:
+    # Validated: from here on the run directory is changed.
+    torn: dict[str, int] = {}
+    for name, file_name in names.ARTIFACTS.items():
+        path = run_dir / file_name
+        if not path.exists():
+            path.touch()
+        tail = truncate_to(path, offsets[name])
+        if tail:
+            torn[file_name] = len(tail)
+    for stale in run_dir.glob(".*.tmp"):
+        stale.unlink(missing_ok=True)
+    session = open_session(
+        cfg,
+        run_dir,
+        idempotency_backend=str(meta.get("idempotency_backend", "sqlite")),
+        clock=clock,
+        broker_factory=broker_factory,
+        append=True,
+        lease=lease,
+        lease_clock=lease_clock,
+    )
+    broker = session.broker
+    in_flight: list[dict[str, str]] = []
+    if checkpoint is not None:
+        digests = {
+            "events": _prefix_digest(run_dir / names.ARTIFACTS["events"], offsets["events"]),
+            "states": _prefix_digest(run_dir / names.ARTIFACTS["states"], offsets["states"]),
+        }
+        session.restore_state(checkpoint, digests)
+        _venue_catch_up(broker, checkpoint)
+        for order in session.iter_open_orders():
+            venue = broker.order_by_client_id(order.client_order_id)
+            in_flight.append(
+                {
+                    "client_order_id": order.client_order_id,
+                    "venue_status": "UNKNOWN" if venue is None else venue.status.value,
+                }
+            )
+    else:
+        if isinstance(broker, MockBroker):
+            broker.resume_at(-1)
+        # Nothing restored the recorder's time: stamp C2_RESUME from the session's clock at
+        # the start, as its first record would be (an empty ``ts`` breaks the audit schema).
+        now = (clock if clock is not None else make_clock(cfg)).now()
+        session.recorder.set_time(session.ts_sim, _clock.format_utc(now))
+    session.recorder.audit(
+        "C2_RESUME",
+        {
+            "from_step": 0 if checkpoint is None else checkpoint["steps"],
+            "torn_bytes": torn,
+            "in_flight": in_flight,
+            "checkpoint": checkpoint is not None,
+        },
+    )
+    return session
+
+
+def checkpoint_summary(run_dir: Path) -> dict[str, Any]:
+    """What the checkpoint says, for operators (never raises on a missing one)."""
+    try:
+        checkpoint = load_checkpoint(run_dir)
+    except LiveSessionError as exc:
+        return {"error": str(exc)}
+    if checkpoint is None:
+        return {"checkpoint": False}
+    return {"checkpoint": True, "steps": checkpoint["steps"], "state": checkpoint["fsm_state"]}

@@ -1,0 +1,65 @@
+"""The one place a run directory's session is built, for a new run and a resumed one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .._artifacts import names
+from .._artifacts.sinks import FileLineSink, FileMetricsSink
+from .._domain.config import DryrunConfig
+from .._session.assembly import SessionEdges
+from .._session.coordinator import LiveSessionOrchestrator
+from .._typing import Clock, SessionLease
+from ..stores import FileCheckpointStore
+from .backing import holder_id, open_lease, open_store
+from .brokers import BrokerFactory, add_venue_checks
+from .layout import Backing
+
+__all__ = ["open_session"]
+
+
+def open_session(
+    cfg: DryrunConfig,
+    run_dir: Path,
+    *,
+    idempotency_backend: str,
+    clock: Clock | None,
+    broker_factory: BrokerFactory,
+    append: bool,
+    live_override: bool = False,
+    backing: Backing | None = None,
+    lease: SessionLease | None = None,
+    lease_clock: Clock | None = None,
+) -> LiveSessionOrchestrator:
+    """A session writing into ``run_dir``: its sinks, stores, broker and lease.
+
+    ``append`` continues the artifacts (resume) instead of starting them. Without a
+    ``lease`` the one ``backing`` asks for is opened here, and closed again when building
+    the session fails; a lease passed in (resume took it) stays the caller's.
+    """
+    durable = cfg.durability != "none"
+    owned = lease is None
+    if lease is None:
+        lease = open_lease(cfg, run_dir, backing if backing is not None else Backing())
+    try:
+        edges = SessionEdges(
+            clock=clock,
+            broker=broker_factory(cfg, run_dir),
+            event_sink=FileLineSink(run_dir / names.ARTIFACTS["events"], append=append),
+            state_sink=FileLineSink(run_dir / names.ARTIFACTS["states"], append=append),
+            audit_sink=FileLineSink(run_dir / names.ARTIFACTS["audit"], append=append),
+            metrics_sink=FileMetricsSink(run_dir / names.METRICS, durable=durable),
+            idempotency=open_store(idempotency_backend, cfg, run_dir, durable=durable),
+            checkpoints=FileCheckpointStore(run_dir / names.CHECKPOINT, durable=durable),
+            live_override=live_override,
+            lease=lease,
+            lease_clock=lease_clock,
+            lease_holder=holder_id(cfg),
+        )
+        session = LiveSessionOrchestrator.from_edges(cfg, edges)
+        add_venue_checks(session)
+    except BaseException:
+        if owned and lease is not None:
+            lease.close()
+        raise
+    return session

@@ -1,0 +1,140 @@
+"""The lease in a JSON file, for sessions on one host."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from .._exceptions import LeaseError
+from .._support.fsutil import atomic_write_bytes
+from .grant import PairLease, acquire_expiry
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from .grant import LeaseGrant
+
+__all__ = ["FileLease"]
+
+
+class FileLease(PairLease):
+    """The lease in a JSON file, for sessions on one host (a local filesystem, not NFS).
+
+    ``path`` holds ``{"leases": {account: {strategy: {holder, token, expires_ns}}}}`` and
+    may serve many pairs. Every call takes an exclusive ``flock`` on ``<path>.lock`` (a
+    file that is never replaced), reads ``path``, and writes the new state with an atomic,
+    fsynced replace before unlocking. ``flock`` belongs to the open file, so two
+    ``FileLease`` objects exclude each other even inside one process. A file that cannot
+    be parsed raises ``LeaseError``: nothing is overwritten.
+    """
+
+    def __init__(self, path: Path | str, account: str, strategy: str) -> None:
+        self._path = Path(path)
+        self._lock_path = self._path.with_name(self._path.name + ".lock")
+        super().__init__(account, strategy)
+
+    def acquire(self, holder_id: str, now_ns: int, ttl_ns: int) -> LeaseGrant | None:
+        """See ``SessionLease.acquire``."""
+        expires = acquire_expiry(holder_id, now_ns, ttl_ns)
+        with self._locked() as state:
+            entry = self._entry(state)
+            holder = entry.get("holder")
+            if holder is not None and holder != holder_id and now_ns < entry["expires_ns"]:
+                return None
+            token = entry.get("token", 0) + 1
+            self._write(state, {"holder": holder_id, "token": token, "expires_ns": expires})
+        return self._grant(holder_id, token, ttl_ns, expires)
+
+    def renew(self, grant: LeaseGrant, now_ns: int) -> bool:
+        """See ``SessionLease.renew``."""
+        expires = self._renewal_expiry(grant, now_ns)
+        with self._locked() as state:
+            entry = self._entry(state)
+            if not self._held_by(entry, grant):
+                return False
+            if expires > entry["expires_ns"]:
+                self._write(state, {**entry, "expires_ns": expires})
+        return True
+
+    def release(self, grant: LeaseGrant) -> None:
+        """See ``SessionLease.release``."""
+        self._check_grant(grant)
+        with self._locked() as state:
+            entry = self._entry(state)
+            if self._held_by(entry, grant):
+                self._write(state, {"holder": None, "token": entry["token"], "expires_ns": 0})
+
+    def close(self) -> None:
+        """Nothing stays open between calls; safe to call more than once."""
+
+    def _where(self) -> str:
+        return str(self._path)
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[dict[str, Any]]:
+        try:
+            fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise LeaseError(f"cannot open the lease lock {self._lock_path}: {exc}") from None
+        try:
+            # Held for one read and one small write: blocking is bounded in practice.
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield self._read()
+        finally:
+            os.close(fd)  # closing the descriptor drops the flock
+
+    def _read(self) -> dict[str, Any]:
+        try:
+            raw = self._path.read_bytes()
+        except FileNotFoundError:
+            return {"leases": {}}
+        except OSError as exc:
+            raise LeaseError(f"cannot read the lease file {self._path}: {exc}") from None
+        try:
+            state = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            state = None
+        if not (isinstance(state, dict) and isinstance(state.get("leases"), dict)):
+            raise LeaseError(
+                f"the lease file {self._path} is corrupt: remove it once no session runs"
+            )
+        return state
+
+    def _entry(self, state: dict[str, Any]) -> dict[str, Any]:
+        pairs = state["leases"].get(self._account, {})
+        entry = pairs.get(self._strategy, {}) if isinstance(pairs, dict) else None
+        if isinstance(entry, dict) and (not entry or _valid_entry(entry)):
+            return dict(entry)
+        raise LeaseError(
+            f"the lease file {self._path} has a corrupt entry for {self._account!r}, "
+            f"{self._strategy!r}: remove it once no session runs"
+        )
+
+    def _write(self, state: dict[str, Any], entry: dict[str, Any]) -> None:
+        state["leases"].setdefault(self._account, {})[self._strategy] = entry
+        try:
+            atomic_write_bytes(
+                self._path, orjson.dumps(state, option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2)
+            )
+        except OSError as exc:
+            raise LeaseError(f"cannot write the lease file {self._path}: {exc}") from None
+
+    @staticmethod
+    def _held_by(entry: dict[str, Any], grant: LeaseGrant) -> bool:
+        return entry.get("holder") == grant.holder_id and entry.get("token") == grant.token
+
+
+def _valid_entry(entry: dict[str, Any]) -> bool:
+    token, expires_ns, holder = entry.get("token"), entry.get("expires_ns"), entry.get("holder")
+    return (
+        isinstance(token, int)
+        and not isinstance(token, bool)
+        and isinstance(expires_ns, int)
+        and not isinstance(expires_ns, bool)
+        and (holder is None or (isinstance(holder, str) and bool(holder)))
+    )

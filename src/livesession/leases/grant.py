@@ -1,0 +1,99 @@
+"""A lease grant, and what every lease backend checks before it makes or honours one."""
+
+from __future__ import annotations
+
+from typing import Final
+
+import attrs
+
+__all__ = ["LeaseGrant", "PairLease", "acquire_expiry", "check_ns", "check_text"]
+
+_MAX_NS: Final = 2**63 - 1  # a signed 64-bit column holds every ns value in use
+
+
+@attrs.frozen(kw_only=True)
+class LeaseGrant:
+    """Proof that ``holder_id`` held the (account, strategy) lease when it was granted.
+
+    Attributes:
+        account: The account the lease covers.
+        strategy: The strategy the lease covers.
+        holder_id: Who holds it; unique per running session.
+        token: The fencing token: larger than every token granted before for this pair.
+        ttl_ns: How long each acquire or renew keeps the lease live.
+        expires_ns: When the lease expires unless renewed (as of the acquire).
+    """
+
+    account: str
+    strategy: str
+    holder_id: str
+    token: int
+    ttl_ns: int
+    expires_ns: int
+
+
+def check_text(name: str, value: object) -> str:
+    """``value`` when it is a non-empty string; otherwise raise ``ValueError``."""
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"lease {name} must be a non-empty string, got {value!r}")
+    return value
+
+
+def check_ns(name: str, value: object, *, positive: bool = False) -> int:
+    """``value`` when it is an int of nanoseconds that fits a signed 64-bit column."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"lease {name} must be an int of nanoseconds, got {value!r}")
+    low = 1 if positive else 0
+    if not low <= value <= _MAX_NS:
+        raise ValueError(f"lease {name} must be between {low} and 2**63-1, got {value}")
+    return value
+
+
+def acquire_expiry(holder_id: str, now_ns: int, ttl_ns: int) -> int:
+    """The expiry of a grant made now; validates the arguments."""
+    check_text("holder_id", holder_id)
+    check_ns("now_ns", now_ns)
+    check_ns("ttl_ns", ttl_ns, positive=True)
+    return check_ns("now_ns + ttl_ns", now_ns + ttl_ns)
+
+
+class PairLease:
+    """What every lease backend shares: its (account, strategy) pair and the grants for it.
+
+    A backend subclasses it, calls ``__init__`` with the pair, and names where the lease
+    lives (``_where``) for its repr.
+    """
+
+    def __init__(self, account: str, strategy: str) -> None:
+        self._account = check_text("account", account)
+        self._strategy = check_text("strategy", strategy)
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}({self._where()!r}, account={self._account!r}, "
+            f"strategy={self._strategy!r})"
+        )
+
+    def _where(self) -> str:
+        """Where the lease lives, for the repr (never a password)."""
+        raise NotImplementedError
+
+    def _grant(self, holder_id: str, token: int, ttl_ns: int, expires_ns: int) -> LeaseGrant:
+        return LeaseGrant(
+            account=self._account,
+            strategy=self._strategy,
+            holder_id=holder_id,
+            token=token,
+            ttl_ns=ttl_ns,
+            expires_ns=expires_ns,
+        )
+
+    def _renewal_expiry(self, grant: LeaseGrant, now_ns: int) -> int:
+        """The expiry a renewal of ``grant`` at ``now_ns`` asks for; checks both."""
+        self._check_grant(grant)
+        return check_ns("now_ns + ttl_ns", check_ns("now_ns", now_ns) + grant.ttl_ns)
+
+    def _check_grant(self, grant: LeaseGrant) -> None:
+        """Refuse a grant made for another pair (``ValueError``)."""
+        if (grant.account, grant.strategy) != (self._account, self._strategy):
+            raise ValueError(f"grant for ({grant.account!r}, {grant.strategy!r}) used on {self!r}")

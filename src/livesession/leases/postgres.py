@@ -1,0 +1,102 @@
+"""The lease as one row of a PostgreSQL table, for sessions on several hosts."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Final
+
+from .._exceptions import LeaseError
+from .._postgres import PgConnection
+from .grant import PairLease, acquire_expiry
+
+if TYPE_CHECKING:
+    from .grant import LeaseGrant
+
+__all__ = ["PostgresLease"]
+
+_LEASE_TABLE: Final = "livesession_lease"
+_LEASE_DDL: Final = f"""
+CREATE TABLE IF NOT EXISTS {_LEASE_TABLE} (
+    account    text   NOT NULL,
+    strategy   text   NOT NULL,
+    holder     text,
+    token      bigint NOT NULL,
+    expires_ns bigint NOT NULL,
+    PRIMARY KEY (account, strategy)
+)
+"""
+# One statement decides: insert the first row, or take the row over when it is free,
+# expired or ours. ON CONFLICT DO UPDATE locks the row and re-checks WHERE against its
+# latest version, so of racing acquirers exactly one sees a row it may take.
+_ACQUIRE: Final = f"""
+INSERT INTO {_LEASE_TABLE} AS l (account, strategy, holder, token, expires_ns)
+VALUES (%(account)s, %(strategy)s, %(holder)s, 1, %(expires)s)
+ON CONFLICT (account, strategy) DO UPDATE
+    SET holder = EXCLUDED.holder, token = l.token + 1, expires_ns = EXCLUDED.expires_ns
+    WHERE l.holder IS NULL OR l.expires_ns <= %(now)s OR l.holder = EXCLUDED.holder
+RETURNING token
+"""  # noqa: S608 - constant table name
+_RENEW: Final = f"""
+UPDATE {_LEASE_TABLE} SET expires_ns = GREATEST(expires_ns, %(expires)s)
+WHERE account = %(account)s AND strategy = %(strategy)s
+    AND holder = %(holder)s AND token = %(token)s
+"""  # noqa: S608 - constant table name
+_RELEASE: Final = f"""
+UPDATE {_LEASE_TABLE} SET holder = NULL, expires_ns = 0
+WHERE account = %(account)s AND strategy = %(strategy)s
+    AND holder = %(holder)s AND token = %(token)s
+"""  # noqa: S608 - constant table name
+
+
+class PostgresLease(PairLease):
+    """The lease as one row of ``livesession_lease``; for sessions on several hosts.
+
+    Each call is one autocommit statement, so a grant or renewal is committed (with
+    ``synchronous_commit = on``) before it is returned. ``now_ns`` comes from the caller,
+    not from the database clock: tests stay deterministic, at the price that every host
+    must keep its clock in sync (NTP) and ``ttl_ns`` must cover the worst skew. Database
+    failures raise ``LeaseError``; the connection string never appears in a message.
+    """
+
+    def __init__(self, dsn: str, account: str, strategy: str) -> None:
+        super().__init__(account, strategy)
+        self._pg = PgConnection(
+            dsn, error=LeaseError, purpose="the session lease", table=_LEASE_TABLE, ddl=_LEASE_DDL
+        )
+
+    def acquire(self, holder_id: str, now_ns: int, ttl_ns: int) -> LeaseGrant | None:
+        """See ``SessionLease.acquire``."""
+        expires = acquire_expiry(holder_id, now_ns, ttl_ns)
+        params = self._params(holder=holder_id, expires=expires, now=now_ns)
+        with self._pg.translate(f"acquiring the lease {self._pair()}"):
+            row = self._pg.execute(_ACQUIRE, params).fetchone()
+        if row is None:
+            return None
+        return self._grant(holder_id, int(row[0]), ttl_ns, expires)
+
+    def renew(self, grant: LeaseGrant, now_ns: int) -> bool:
+        """See ``SessionLease.renew``."""
+        expires = self._renewal_expiry(grant, now_ns)
+        params = self._params(holder=grant.holder_id, token=grant.token, expires=expires)
+        with self._pg.translate(f"renewing the lease {self._pair()}"):
+            renewed: bool = self._pg.execute(_RENEW, params).rowcount == 1
+        return renewed
+
+    def release(self, grant: LeaseGrant) -> None:
+        """See ``SessionLease.release``."""
+        self._check_grant(grant)
+        params = self._params(holder=grant.holder_id, token=grant.token)
+        with self._pg.translate(f"releasing the lease {self._pair()}"):
+            self._pg.execute(_RELEASE, params)
+
+    def close(self) -> None:
+        """Close the connection (the lease stays as it is); safe to call more than once."""
+        self._pg.close()
+
+    def _where(self) -> str:
+        return self._pg.target
+
+    def _pair(self) -> str:
+        return f"({self._account!r}, {self._strategy!r})"
+
+    def _params(self, **values: object) -> dict[str, object]:
+        return {"account": self._account, "strategy": self._strategy, **values}
