@@ -1,4 +1,4 @@
-"""Tests for ``livesession.report_diagram`` and the diagram embedded in docs/lifecycle.md."""
+"""Tests for ``livesession.report.lifecycle_diagram`` and the diagram embedded in docs/lifecycle.md."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from livesession._domain.lifecycle import TERMINAL_STATES, TRANSITIONS, SessionState
-from livesession.report_diagram import (
+from livesession.report.lifecycle_diagram import (
     BEGIN_MARKER,
     END_MARKER,
     lifecycle_mermaid,
@@ -74,7 +74,7 @@ class TestDocs:
         block = text.split(BEGIN_MARKER)[1].split(END_MARKER)[0]
 
         assert block == f"\n```mermaid\n{lifecycle_mermaid()}```\n", (
-            "docs/lifecycle.md is out of date: run `python -m livesession.report_diagram docs/lifecycle.md`"
+            "docs/lifecycle.md is out of date: run `python -m livesession.report.lifecycle_diagram docs/lifecycle.md`"
         )
 
     def test_update_is_idempotent(self):

@@ -151,7 +151,7 @@ class TestSchemas:
         """Inlined refs and per-event-type branches give the raw schema files' verdicts."""
         import jsonschema
 
-        from livesession.verify import _Schemas
+        from livesession.verify._schemas import Schemas as _Schemas
 
         raw = jsonschema.Draft202012Validator(
             orjson.loads((SCHEMA_DIR / "events.schema.json").read_bytes())

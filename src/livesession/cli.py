@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Final, NoReturn
 
@@ -199,26 +199,29 @@ def cmd_evidence(args: argparse.Namespace) -> int:
     return EXIT_OK if result.ok else EXIT_VIOLATIONS
 
 
+def _write_for_run(
+    args: argparse.Namespace, write: Callable[[Path, Path], None], default_name: str, label: str
+) -> int:
+    """Write ``write``'s file for the run (to ``--output``, default RUN_DIR/default_name)."""
+    run_dir = _existing_run(args.run_dir)
+    output: Path = args.output or run_dir / default_name
+    write(run_dir, output)
+    print(f"{label:<10}{output}")  # noqa: T201 - the CLI's output
+    return EXIT_OK
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     """Write one self-contained HTML report of a run."""
     from .report import write_report  # noqa: PLC0415 - only for this command
 
-    run_dir = _existing_run(args.run_dir)
-    output: Path = args.output or run_dir / names.REPORT
-    write_report(run_dir, output)
-    print(f"report    {output}")  # noqa: T201 - the CLI's output
-    return EXIT_OK
+    return _write_for_run(args, write_report, names.REPORT, "report")
 
 
 def cmd_prom(args: argparse.Namespace) -> int:
     """Write the run's metrics as a Prometheus textfile (for node_exporter)."""
     from .prom import write_textfile  # noqa: PLC0415 - prometheus_client is optional
 
-    run_dir = _existing_run(args.run_dir)
-    output: Path = args.output or run_dir / names.PROM
-    write_textfile(run_dir, output)
-    print(f"textfile  {output}")  # noqa: T201 - the CLI's output
-    return EXIT_OK
+    return _write_for_run(args, write_textfile, names.PROM, "textfile")
 
 
 def _non_negative(text: str) -> int:

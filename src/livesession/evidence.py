@@ -20,6 +20,7 @@ import attrs
 import orjson
 
 from ._artifacts import names
+from ._artifacts.runread import payload, read_records
 from ._domain import clock as _clock
 from ._risk.checks import default_checks
 from ._risk.rails import default_rails
@@ -106,17 +107,6 @@ def _git_commit() -> str | None:
     return proc.stdout.strip() or None if proc.returncode == 0 else None
 
 
-def _events(run_dir: Path) -> list[dict[str, Any]]:
-    path = run_dir / names.EVENTS
-    out: list[dict[str, Any]] = []
-    for line in path.read_bytes().splitlines():
-        try:
-            out.append(orjson.loads(line))
-        except orjson.JSONDecodeError:
-            continue
-    return out
-
-
 def _audit_records(path: Path) -> list[bytes]:
     """Audit lines without seq/prev_hash, and without C2_RESUME (for comparisons)."""
     kept = []
@@ -154,16 +144,16 @@ def _fired(run_dir: Path, events: list[dict[str, Any]]) -> dict[str, Any]:
     checks: dict[str, int] = {check.name: 0 for check in default_checks()}
     kill: list[dict[str, Any]] = []
     for event in events:
-        payload = event.get("payload", {})
+        fields = payload(event)
         kind = event.get("event_type")
         if kind == "RISK_REJECTED":
-            rule = str(payload.get("rule"))
+            rule = str(fields.get("rule"))
             rails[rule] = rails.get(rule, 0) + 1
-        elif kind == "PREFLIGHT_CHECK" and not payload.get("passed", True):
-            name = str(payload.get("check"))
+        elif kind == "PREFLIGHT_CHECK" and not fields.get("passed", True):
+            name = str(fields.get("check"))
             checks[name] = checks.get(name, 0) + 1
         elif kind in ("KILL_SWITCH", "KILL_SWITCH_FLAT"):
-            kill.append({"event": kind, "seq": event.get("seq"), **payload})
+            kill.append({"event": kind, "seq": event.get("seq"), **fields})
     return {"rails": rails, "checks": checks, "kill_switch": kill}
 
 
@@ -175,7 +165,7 @@ def write_evidence(run_dir: Path, *, out_dir: Path | None = None) -> EvidenceRes
     today = _clock.SystemClock().now()
     doc_name = f"EV-{today:%Y%m%d}-{cfg.run_id}.md"
     verification = verify_run(run_dir)
-    events = _events(run_dir)
+    events = read_records(run_dir / names.EVENTS)
     fired = _fired(run_dir, events)
     determinism = _determinism(run_dir)
     generated = {"manifest.json", doc_name}

@@ -34,16 +34,21 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
-import orjson
-
 from ._artifacts import names
+from ._artifacts.runread import (
+    RunRecords,
+    equity_readings,
+    finite_decimal,
+    payload,
+    read_json_object,
+    replay_fills,
+)
 from ._support.fsutil import atomic_write_bytes
 from ._support.optional import import_optional
-from .verify import read_records
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator
@@ -64,7 +69,6 @@ LATENCY_BUCKETS_SECONDS: Final = (
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
 )  # fmt: skip
 _DAY_NS: Final = 86_400 * 10**9
-_FILL_TYPES: Final = frozenset({"ORDER_FILLED", "ORDER_PARTIALLY_FILLED"})
 #: Counters: name, help, the event types counted.
 _COUNTERS: Final = (
     ("trader_signals_total", "Strategy signals.", ("SIGNAL",)),
@@ -203,14 +207,8 @@ def _histogram(name: str, documentation: str, values_ms: list[float]) -> Metric:
 
 def _read_timings(path: Path) -> dict[str, list[float]]:
     """Lists of finite, non-negative numbers by key; anything else in the file is ignored."""
-    try:
-        document = orjson.loads(path.read_bytes())
-    except (OSError, orjson.JSONDecodeError):
-        return {}
-    if not isinstance(document, dict):
-        return {}
     result: dict[str, list[float]] = {}
-    for key, values in document.items():
+    for key, values in read_json_object(path).items():
         if isinstance(values, list):
             result[key] = [
                 float(v)
@@ -223,45 +221,33 @@ def _read_timings(path: Path) -> dict[str, list[float]]:
     return result
 
 
-def _decimal(value: object) -> Decimal | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        number = Decimal(value)
-    except InvalidOperation:
-        return None
-    return number if number.is_finite() else None
-
-
 class _RunView:
     """What the metrics need from one run, read leniently from its files."""
 
     def __init__(self, run_dir: Path) -> None:
-        self.events = read_records(run_dir / names.EVENTS)
-        self.snapshots = read_records(run_dir / names.SNAPSHOTS)
+        records = RunRecords.read(run_dir)
+        self.events = records.events
+        self.snapshots = records.snapshots
         self.kinds: Counter[str] = Counter(str(e.get("event_type")) for e in self.events)
         self.risk_blocks: Counter[str] = Counter()
         self.retries: Counter[str] = Counter()
-        self.positions: dict[str, Decimal] = {}
         self.closes: dict[str, Decimal] = {}
         for event in self.events:
-            self._apply(str(event.get("event_type")), _payload(event))
+            self._apply(str(event.get("event_type")), payload(event))
+        # The last position of each symbol, in the order the symbols were first filled.
+        self.positions: dict[str, Decimal] = {
+            change.symbol: change.after for change in replay_fills(self.events)
+        }
 
-    def _apply(self, kind: str, payload: dict[str, Any]) -> None:
+    def _apply(self, kind: str, fields: dict[str, Any]) -> None:
         if kind == "RISK_REJECTED":
-            self.risk_blocks[str(payload.get("rule", "unknown"))] += 1
+            self.risk_blocks[str(fields.get("rule", "unknown"))] += 1
         elif kind.endswith("_RETRIED"):
             self.retries[kind.removesuffix("_RETRIED").lower()] += 1
         elif kind == "BAR":
-            close = _decimal(payload.get("close"))
+            close = finite_decimal(fields.get("close"))
             if close is not None:
-                self.closes[str(payload.get("symbol"))] = close
-        elif kind in _FILL_TYPES:
-            quantity = _decimal(payload.get("quantity"))
-            if quantity is not None:
-                symbol = str(payload.get("symbol"))
-                sign = 1 if payload.get("side") == "BUY" else -1
-                self.positions[symbol] = self.positions.get(symbol, Decimal(0)) + sign * quantity
+                self.closes[str(fields.get("symbol"))] = close
 
     def info(self) -> dict[str, str]:
         first = self.events[0] if self.events else self.snapshots[0] if self.snapshots else {}
@@ -287,20 +273,13 @@ class _RunView:
     def equity(self) -> tuple[float, float]:
         """Latest equity, and its change since the first equity of the same simulated day."""
         observations: list[tuple[int, int, Decimal]] = []
-        for order, records in ((0, self.events), (1, self.snapshots)):
-            for record in records:
-                source = _payload(record) if order == 0 else record
-                value, ts_sim = _decimal(source.get("equity")), record.get("ts_sim")
-                if value is not None and isinstance(ts_sim, int):
-                    observations.append((ts_sim, order, value))
+        for source, _, record, equity in equity_readings(self.events, self.snapshots):
+            value, ts_sim = finite_decimal(equity), record.get("ts_sim")
+            if value is not None and isinstance(ts_sim, int):
+                observations.append((ts_sim, source, value))
         if not observations:
             return 0.0, 0.0
         observations.sort(key=lambda o: (o[0], o[1]))
         last_ts, _, latest = observations[-1]
         day_start = next(v for ts, _, v in observations if ts // _DAY_NS == last_ts // _DAY_NS)
         return float(latest), float(latest - day_start)
-
-
-def _payload(event: dict[str, Any]) -> dict[str, Any]:
-    payload = event.get("payload")
-    return payload if isinstance(payload, dict) else {}

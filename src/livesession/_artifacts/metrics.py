@@ -9,10 +9,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
+from .._domain.model import FILL_EVENT_TYPES
+
 __all__ = ["METRICS_SCHEMA", "MetricsCollector"]
 
 METRICS_SCHEMA: Final = "C2_DRYRUN_METRICS_V1"
-_FILL_EVENTS: Final = frozenset({"ORDER_FILLED", "ORDER_PARTIALLY_FILLED"})
 
 
 class MetricsCollector:
@@ -59,7 +60,7 @@ class MetricsCollector:
             + by_type.get("SESSION_STARTED", 0),
             "sink_retries": by_type.get("SINK_WRITE_RETRIED", 0),
             "orders_submitted": by_type.get("ORDER_SUBMITTED", 0),
-            "fills": sum(by_type.get(t, 0) for t in _FILL_EVENTS),
+            "fills": sum(by_type.get(t, 0) for t in FILL_EVENT_TYPES),
             "rejects_by_reason": dict(sorted(self.rejects_by_reason.items())),
         }
 

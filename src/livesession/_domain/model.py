@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import enum
 from decimal import Decimal
-from typing import Any
+from typing import Any, Final
 
 import attrs
 
 __all__ = [
+    "FILL_EVENT_TYPES",
     "AckReport",
     "Bar",
     "BrokerReport",
@@ -26,6 +27,9 @@ __all__ = [
     "report_from_json",
     "report_to_json",
 ]
+
+#: The event types that record a fill (in full or in part): what a position is replayed from.
+FILL_EVENT_TYPES: Final = frozenset({"ORDER_FILLED", "ORDER_PARTIALLY_FILLED"})
 
 
 class Side(enum.Enum):

@@ -1,7 +1,8 @@
-"""The lifecycle as a Mermaid ``stateDiagram-v2``, generated from ``_lifecycle.TRANSITIONS``.
+"""The lifecycle as a Mermaid ``stateDiagram-v2``, generated from ``TRANSITIONS``.
 
 ``docs/lifecycle.md`` embeds the diagram between two markers; a test fails when the two
-drift apart. Regenerate the block with ``python -m livesession.report_diagram docs/lifecycle.md``.
+drift apart. Regenerate the block with
+``python -m livesession.report.lifecycle_diagram docs/lifecycle.md``.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Final
 
-from ._domain.lifecycle import INITIAL_STATE, STATUS_BY_STATE, TERMINAL_STATES, TRANSITIONS
+from .._domain.lifecycle import INITIAL_STATE, STATUS_BY_STATE, TERMINAL_STATES, TRANSITIONS
 
 __all__ = ["BEGIN_MARKER", "END_MARKER", "lifecycle_mermaid", "main", "update_markdown"]
 
@@ -72,7 +73,9 @@ def main(argv: list[str] | None = None) -> int:
     """Rewrite the generated block of each Markdown file named in ``argv``; 0 on success."""
     paths = sys.argv[1:] if argv is None else argv
     if not paths:
-        sys.stderr.write("usage: python -m livesession.report_diagram FILE.md [FILE.md ...]\n")
+        sys.stderr.write(
+            "usage: python -m livesession.report.lifecycle_diagram FILE.md [FILE.md ...]\n"
+        )
         return 2
     for name in paths:
         path = Path(name)

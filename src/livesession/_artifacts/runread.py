@@ -1,0 +1,152 @@
+"""Lenient reading of a finished run, for the tools that summarise one (report, prom, evidence).
+
+A summary must render even a run that is incomplete or broken, so nothing here raises on
+bad content: a missing file reads as empty, a line that is not a JSON object is skipped, a
+number that is not a finite decimal is ``None``. Whether a run is intact is the
+verifier's question (``livesession.verify``), which reads the files its own, strict way on
+purpose and does not use this module.
+
+It lives with the artifacts, below every tool, so the tools share one reader without
+importing each other; it reads only, and shares nothing with the recorder that writes.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING, Any
+
+import attrs
+import orjson
+
+from .._domain.model import FILL_EVENT_TYPES
+from . import names
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator
+    from pathlib import Path
+
+__all__ = [
+    "PositionChange",
+    "RunRecords",
+    "equity_readings",
+    "finite_decimal",
+    "payload",
+    "read_json_object",
+    "read_records",
+    "replay_fills",
+]
+
+
+def read_records(path: Path) -> list[dict[str, Any]]:
+    """The JSON objects of a JSON Lines file, skipping anything that is not one.
+
+    Lenient on purpose (for reports and metrics of runs that may be incomplete); use
+    ``verify_run`` to learn whether a run is intact. A missing file gives ``[]``.
+    """
+    try:
+        raw = path.read_bytes()
+    except OSError:
+        return []
+    records: list[dict[str, Any]] = []
+    for line in raw.split(b"\n"):
+        if not line:
+            continue
+        try:
+            obj = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            continue
+        if isinstance(obj, dict):
+            records.append(obj)
+    return records
+
+
+def read_json_object(path: Path) -> dict[str, Any]:
+    """The JSON object in ``path``; ``{}`` when it is missing, not JSON or not an object."""
+    try:
+        document = orjson.loads(path.read_bytes())
+    except (OSError, orjson.JSONDecodeError):
+        return {}
+    return document if isinstance(document, dict) else {}
+
+
+@attrs.frozen(kw_only=True)
+class RunRecords:
+    """The events and state snapshots of a run directory, read leniently."""
+
+    events: list[dict[str, Any]]
+    snapshots: list[dict[str, Any]]
+
+    @classmethod
+    def read(cls, run_dir: Path) -> RunRecords:
+        """Read ``events.jsonl`` and ``state_snapshots.jsonl`` of ``run_dir``."""
+        return cls(
+            events=read_records(run_dir / names.EVENTS),
+            snapshots=read_records(run_dir / names.SNAPSHOTS),
+        )
+
+
+def payload(event: dict[str, Any]) -> dict[str, Any]:
+    """The event's payload, or ``{}`` when it has none that is an object."""
+    found = event.get("payload")
+    return found if isinstance(found, dict) else {}
+
+
+def finite_decimal(value: object, *, allow_int: bool = False) -> Decimal | None:
+    """``value`` as a finite Decimal, or None.
+
+    The contract writes decimals as strings; ``allow_int`` also takes a JSON integer
+    (never a bool), for the report, which draws whatever number it is given.
+    """
+    if isinstance(value, bool) or not isinstance(value, (str, int) if allow_int else str):
+        return None
+    try:
+        number = Decimal(value)
+    except InvalidOperation:
+        return None
+    return number if number.is_finite() else None
+
+
+@attrs.frozen(kw_only=True)
+class PositionChange:
+    """One fill applied to the net position of its symbol."""
+
+    event: dict[str, Any]
+    symbol: str
+    before: Decimal
+    after: Decimal
+
+
+def replay_fills(
+    events: Iterable[dict[str, Any]], *, allow_int: bool = False
+) -> Iterator[PositionChange]:
+    """The net position changes the fill events add up to, in event order.
+
+    A buy adds its quantity and anything else subtracts it; a fill whose quantity is not a
+    finite decimal (see ``finite_decimal``) is skipped.
+    """
+    held: dict[str, Decimal] = {}
+    for event in events:
+        if event.get("event_type") not in FILL_EVENT_TYPES:
+            continue
+        fill = payload(event)
+        quantity = finite_decimal(fill.get("quantity"), allow_int=allow_int)
+        if quantity is None:
+            continue
+        symbol = str(fill.get("symbol"))
+        before = held.get(symbol, Decimal(0))
+        held[symbol] = before + (quantity if fill.get("side") == "BUY" else -quantity)
+        yield PositionChange(event=event, symbol=symbol, before=before, after=held[symbol])
+
+
+def equity_readings(
+    events: list[dict[str, Any]], snapshots: list[dict[str, Any]]
+) -> Iterator[tuple[int, int, dict[str, Any], object]]:
+    """``(source, index, record, equity)`` of every record, events first.
+
+    Events carry equity in their payload (source 0), snapshots at the top level (source
+    1); ``equity`` is None where a record has none.
+    """
+    for source, records in ((0, events), (1, snapshots)):
+        for index, record in enumerate(records):
+            holder = payload(record) if source == 0 else record
+            yield source, index, record, holder.get("equity")

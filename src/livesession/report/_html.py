@@ -1,0 +1,297 @@
+"""The report as one HTML document: the sections, their tables, the inline CSS."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+
+from .._artifacts.runread import finite_decimal
+from .._domain.model import FILL_EVENT_TYPES
+from .._support.fsutil import atomic_write_bytes
+from ._reading import ReportRun, ts_sim_of
+from ._series import closes, equity_points, order_markers, positions
+from ._svg import BUY, SELL, SERIES_COLOURS, WIDTH, chart, duration, escape, svg_open
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+__all__ = ["render_report", "write_report"]
+
+_MAX_VIOLATIONS_SHOWN: Final = 50
+
+
+_STATUS_COLOURS: Final = {
+    "INIT": ("#eeeeee", "#555555"),
+    "RUNNING": ("#dbeafe", "#1d4ed8"),
+    "COMPLETED": ("#dcfce7", "#15803d"),
+    "REJECTED": ("#fef3c7", "#b45309"),
+    "FAILED": ("#fee2e2", "#b91c1c"),
+}
+
+_CSS: Final = """
+:root { color-scheme: light; }
+* { box-sizing: border-box; }
+body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif;
+  margin: 0 auto; max-width: 1160px; padding: 24px; color: #111827; background: #fff; }
+h1 { font-size: 22px; margin: 0 0 4px; word-break: break-all; }
+h2 { font-size: 16px; margin: 28px 0 8px; border-bottom: 1px solid #e5e7eb; padding-bottom: 4px; }
+code, .mono { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace; }
+.sub { color: #4b5563; margin: 0; word-break: break-all; }
+.badge { display: inline-block; padding: 1px 8px; border-radius: 10px; font-weight: 600;
+  border: 1px solid; }
+.ok { color: #15803d; } .bad { color: #b91c1c; }
+table { border-collapse: collapse; margin: 4px 0; }
+th, td { text-align: left; padding: 3px 12px 3px 0; border-bottom: 1px solid #f3f4f6;
+  vertical-align: top; }
+th { font-weight: 600; color: #374151; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; }
+svg { display: block; max-width: 100%; height: auto; }
+svg text { font: 11px system-ui, sans-serif; fill: #374151; }
+svg text.strong { font-weight: 600; fill: #111827; }
+.legend { color: #4b5563; font-size: 12px; margin: 2px 0 0; }
+.legend span { margin-right: 16px; }
+.empty { color: #6b7280; font-style: italic; }
+ul.violations { font-family: ui-monospace, monospace; font-size: 12px; padding-left: 18px; }
+footer { margin-top: 32px; color: #6b7280; font-size: 12px; }
+"""
+
+
+def render_report(run_dir: Path | str) -> str:
+    """The HTML report of the run in ``run_dir``: one self-contained document.
+
+    Never fetches anything and contains no script; missing or broken artifacts are
+    shown as such instead of raising.
+    """
+    run = ReportRun.load(Path(run_dir))
+    sections = (
+        _header(run),
+        _section("Verification", _verification(run)),
+        _section("Key metrics", _metrics_table(run)),
+        _section("State timeline", _state_timeline(run)),
+        _section("Price, orders and fills", _price_charts(run)),
+        _section("Position and equity", _position_and_equity(run)),
+        _section("Rejects by reason", _rejects_table(run)),
+    )
+    title = f"livesession run {run.run_id}"
+    return (
+        "<!DOCTYPE html>\n"
+        '<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f"<title>{escape(title)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n"
+        + "\n".join(sections)
+        + "\n<footer>Drawn from the run's artifacts; simulated time on every x axis.</footer>\n"
+        "</body>\n</html>\n"
+    )
+
+
+def write_report(run_dir: Path | str, path: Path | str) -> None:
+    """Write ``render_report(run_dir)`` to ``path`` atomically (temporary file, rename)."""
+    atomic_write_bytes(Path(path), render_report(run_dir).encode("utf-8"))
+
+
+def _section(title: str, body: str) -> str:
+    return f"<section>\n<h2>{escape(title)}</h2>\n{body}\n</section>"
+
+
+def _badge(status: str) -> str:
+    fill, stroke = _STATUS_COLOURS.get(status, ("#f3f4f6", "#374151"))
+    return (
+        f'<span class="badge" style="background:{fill};border-color:{stroke};color:{stroke}">'
+        f"{escape(status)}</span>"
+    )
+
+
+def _header(run: ReportRun) -> str:
+    return (
+        f"<header>\n<h1>Run <code>{escape(run.run_id)}</code></h1>\n"
+        f'<p class="sub">strategy <code>{escape(run.strategy_id)}</code> &middot; status '
+        f"{_badge(run.status)}</p>\n</header>"
+    )
+
+
+def _verification(run: ReportRun) -> str:
+    if run.violations is None:
+        return (
+            '<p class="empty">Not verified: install the observability extra '
+            "(<code>livesession[observability]</code>) for the JSON schemas.</p>"
+        )
+    if not run.violations:
+        return (
+            '<p class="ok"><strong>Verified:</strong> the four artifacts agree with each other, '
+            "the audit chain and the contract.</p>"
+        )
+    shown = run.violations[:_MAX_VIOLATIONS_SHOWN]
+    items = "\n".join(f"<li>{escape(v)}</li>" for v in shown)
+    more = len(run.violations) - len(shown)
+    tail = f"<p>... and {more} more.</p>" if more > 0 else ""
+    return (
+        f'<p class="bad"><strong>{len(run.violations)} violation(s):</strong> this run does not '
+        f'match the contract.</p>\n<ul class="violations">\n{items}\n</ul>{tail}'
+    )
+
+
+def _table(header: tuple[str, ...], rows: Sequence[Sequence[str]], numeric: frozenset[int]) -> str:
+    head = "".join(f"<th>{escape(h)}</th>" for h in header)
+    body = "\n".join(
+        "<tr>"
+        + "".join(
+            f'<td class="num">{escape(c)}</td>' if i in numeric else f"<td>{escape(c)}</td>"
+            for i, c in enumerate(row)
+        )
+        + "</tr>"
+        for row in rows
+    )
+    return f"<table>\n<thead><tr>{head}</tr></thead>\n<tbody>\n{body}\n</tbody>\n</table>"
+
+
+def _metrics_table(run: ReportRun) -> str:
+    kinds = Counter(str(event.get("event_type")) for event in run.events)
+    final = run.snapshots[-1] if run.snapshots else {}
+    held = final.get("positions")
+    final_positions: dict[str, Any] = held if isinstance(held, dict) else {}
+    start, end = run.span()
+    rows = [
+        ("status", run.status),
+        ("steps (bars)", str(run.metrics.get("steps", kinds["BAR"]))),
+        ("events", str(run.metrics.get("events_emitted", len(run.events)))),
+        ("state snapshots", str(run.metrics.get("state_snapshots", len(run.snapshots)))),
+        ("audit records", str(run.metrics.get("audit_events", "(unknown)"))),
+        ("signals", str(kinds["SIGNAL"])),
+        ("orders submitted", str(run.metrics.get("orders_submitted", kinds["ORDER_SUBMITTED"]))),
+        ("fills", str(run.metrics.get("fills", sum(kinds[k] for k in FILL_EVENT_TYPES)))),
+        ("risk blocks", str(kinds["RISK_REJECTED"])),
+        ("broker rejects", str(kinds["ORDER_REJECTED"])),
+        ("sink retries", str(run.metrics.get("sink_retries", kinds["SINK_WRITE_RETRIED"]))),
+        ("final equity", str(final.get("equity", "(unknown)"))),
+        (
+            "final positions",
+            ", ".join(
+                f"{s} {q}"
+                for s, q in sorted(final_positions.items())
+                if finite_decimal(q, allow_int=True) != 0
+            )
+            or "flat",
+        ),
+        ("simulated span", duration(end - start)),
+        ("audit head", str(run.metrics.get("audit_head", "(unknown)"))),
+    ]
+    return _table(("metric", "value"), rows, frozenset())
+
+
+def _rejects_table(run: ReportRun) -> str:
+    counts: Counter[tuple[str, str]] = Counter()
+    for _, payload in run.of_type("RISK_REJECTED"):
+        counts["risk rule", str(payload.get("rule", "(none)"))] += 1
+    for _, payload in run.of_type("ORDER_REJECTED"):
+        counts["broker", str(payload.get("reason", "(none)"))] += 1
+    for _, payload in run.of_type("PREFLIGHT_CHECK"):
+        if payload.get("passed") is False:
+            counts["preflight", f"{payload.get('check')}: {payload.get('reason')}"] += 1
+    if not counts:
+        return '<p class="empty">No rejects.</p>'
+    rows = [(source, reason, str(n)) for (source, reason), n in sorted(counts.items())]
+    return _table(("source", "reason", "count"), rows, frozenset({2}))
+
+
+def _state_timeline(run: ReportRun) -> str:
+    snaps = run.snapshots
+    if not snaps:
+        return '<p class="empty">No state snapshots.</p>'
+    box_w, gap, top, box_h = 176, 22, 30, 46
+    width = max(WIDTH, len(snaps) * (box_w + gap))
+    parts = [svg_open(width, top + box_h + 44, "State timeline", arrow=True)]
+    for index, snap in enumerate(snaps):
+        x = index * (box_w + gap) + 2
+        status = str(snap.get("status", ""))
+        fill, stroke = _STATUS_COLOURS.get(status, ("#f3f4f6", "#374151"))
+        state = str(snap.get("fsm_state", "?"))
+        trigger = str(snap.get("trigger", "?"))
+        tooltip = f"#{snap.get('seq')} {trigger}: {snap.get('from_state')} -> {state} ({status})"
+        parts.append(
+            f'<g><title>{escape(tooltip)}</title><rect x="{x}" y="{top}" width="{box_w}" '
+            f'height="{box_h}" rx="6" fill="{fill}" stroke="{stroke}"/>'
+            f'<text x="{x + 6}" y="{top + 18}" class="strong">{escape(_clip(state, 26))}</text>'
+            f'<text x="{x + 6}" y="{top + 36}">{escape(status)}</text></g>'
+        )
+        parts.append(f'<text x="{x}" y="{top - 10}">{escape(_clip(trigger, 24))}</text>')
+        elapsed = duration(ts_sim_of(snap) - run.span()[0])
+        when = f"step {snap.get('step', '?')} · t=+{elapsed}"
+        parts.append(f'<text x="{x}" y="{top + box_h + 16}">{escape(when)}</text>')
+        if index:
+            ax = x - gap + 2
+            parts.append(
+                f'<path d="M{ax} {top + box_h / 2}h{gap - 8}" stroke="#6b7280" '
+                f'marker-end="url(#arrow)"/>'
+            )
+    parts.append("</svg>")
+    rows = [
+        (
+            str(s.get("seq", "")),
+            str(s.get("trigger", "")),
+            f"{s.get('from_state', '')} → {s.get('fsm_state', '')}",
+            str(s.get("status", "")),
+            str(s.get("step", "")),
+            str(s.get("equity", "")),
+        )
+        for s in snaps
+    ]
+    table = _table(
+        ("seq", "trigger", "transition", "status", "step", "equity"), rows, frozenset({0, 4, 5})
+    )
+    return "\n".join(parts) + "\n" + table
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _price_charts(run: ReportRun) -> str:
+    prices = closes(run)
+    if not prices:
+        return '<p class="empty">No bars in this run.</p>'
+    markers = order_markers(run, prices)
+    charts = []
+    for symbol in sorted(prices):
+        drawn = chart(
+            f"Close of {symbol}",
+            [(symbol, SERIES_COLOURS[0], prices[symbol])],
+            markers.get(symbol, []),
+            run.span(),
+        )
+        charts.append(f"<h3>{escape(symbol)}</h3>\n{drawn}")
+    legend = (
+        '<p class="legend"><span>▲ buy submitted</span><span>▼ sell submitted</span>'
+        "<span>● fill (at its price)</span><span>✕ rejected</span>"
+        f'<span style="color:{BUY}">green: buy</span>'
+        f'<span style="color:{SELL}">red: sell</span></p>'
+    )
+    return "\n".join(charts) + "\n" + legend
+
+
+def _position_and_equity(run: ReportRun) -> str:
+    by_symbol = positions(run)
+    parts = []
+    if by_symbol:
+        lines = [
+            (symbol, SERIES_COLOURS[i % len(SERIES_COLOURS)], series)
+            for i, (symbol, series) in enumerate(sorted(by_symbol.items()))
+        ]
+        parts.append(
+            "<h3>Position (net quantity)</h3>\n" + chart("Position", lines, [], run.span())
+        )
+        parts.append(
+            '<p class="legend">'
+            + "".join(f'<span style="color:{c}">━ {escape(s)}</span>' for s, c, _ in lines)
+            + "</p>"
+        )
+    else:
+        parts.append('<p class="empty">No fills, so no position.</p>')
+    equity = equity_points(run)
+    if equity:
+        parts.append(
+            "<h3>Equity</h3>\n" + chart("Equity", [("equity", "#0f766e", equity)], [], run.span())
+        )
+    else:
+        parts.append('<p class="empty">No equity recorded.</p>')
+    return "\n".join(parts)

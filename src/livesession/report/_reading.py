@@ -1,0 +1,87 @@
+"""What the report reads from a run directory: leniently, so broken runs still render."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from .._artifacts import names
+from .._artifacts.runread import RunRecords, payload, read_json_object
+from .._exceptions import MissingExtra
+from ..verify import verify_run
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+__all__ = ["ReportRun", "ts_sim_of"]
+
+
+def ts_sim_of(record: dict[str, Any]) -> int:
+    """The record's ``ts_sim``, or 0 when it is not an integer."""
+    value = record.get("ts_sim")
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+@attrs.define
+class ReportRun:
+    """What the report needs, read leniently from the run directory."""
+
+    run_dir: Path
+    events: list[dict[str, Any]]
+    snapshots: list[dict[str, Any]]
+    metrics: dict[str, Any]
+    violations: tuple[str, ...] | None
+
+    @classmethod
+    def load(cls, run_dir: Path) -> ReportRun:
+        """Read ``run_dir``; ``violations`` is None when the verifier is not installed."""
+        metrics = read_json_object(run_dir / names.METRICS)
+        try:
+            violations: tuple[str, ...] | None = verify_run(run_dir).violations
+        except MissingExtra:
+            violations = None
+        records = RunRecords.read(run_dir)
+        return cls(
+            run_dir=run_dir,
+            events=records.events,
+            snapshots=records.snapshots,
+            metrics=metrics,
+            violations=violations,
+        )
+
+    def _first(self, key: str) -> str:
+        for record in (*self.events[:1], *self.snapshots[:1], self.metrics):
+            if key in record:
+                return str(record[key])
+        return "(unknown)"
+
+    @property
+    def run_id(self) -> str:
+        """The run id, from the first record that has one."""
+        return self._first("run_id")
+
+    @property
+    def strategy_id(self) -> str:
+        """The strategy id, from the first record that has one."""
+        return self._first("strategy_id")
+
+    @property
+    def status(self) -> str:
+        """The status of the last snapshot, else of the metrics."""
+        if self.snapshots and "status" in self.snapshots[-1]:
+            return str(self.snapshots[-1]["status"])
+        return str(self.metrics.get("status", "(unknown)"))
+
+    def span(self) -> tuple[int, int]:
+        """First and last ts_sim of the run: the x range every chart shares."""
+        times = [ts_sim_of(r) for r in (*self.events, *self.snapshots)]
+        return (min(times), max(times)) if times else (0, 0)
+
+    def of_type(self, *event_types: str) -> list[tuple[int, dict[str, Any]]]:
+        """(ts_sim, payload) of the events of the given types, in order."""
+        return [
+            (ts_sim_of(event), payload(event))
+            for event in self.events
+            if event.get("event_type") in event_types
+        ]

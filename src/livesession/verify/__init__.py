@@ -1,0 +1,44 @@
+"""Check a run directory against the artifact contract, without trusting the writer.
+
+``verify_run`` reads the four contract artifacts (``events.jsonl``,
+``state_snapshots.jsonl``, ``metrics.json``, ``audit.jsonl``) as raw bytes and recomputes
+everything it can: the canonical form of every line, the JSON schemas, the audit hash
+chain and the digests it closes with, event ids, sequence numbers, the lifecycle
+transitions, the metrics and the positions implied by the fills.
+
+It shares no code with the session that wrote the run: only the lifecycle table
+(``_lifecycle``), ``stable_id``, the fill event types and the JSON schemas shipped in
+``livesession/schemas``. It never raises on bad input: whatever it cannot read or check
+becomes a violation.
+
+Modules: ``_reading`` (the verifier's own reader: bytes to lines and violations),
+``_schemas`` (the validators), ``_checks`` (the checks, one artifact after the other),
+``_replay`` (orders and fills replayed into positions), ``_result`` (the violations and
+the ``VerifyResult``). ``read_records``, the lenient reader of the tools that summarise
+a run, is re-exported here for its callers; the verifier itself never uses it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .._artifacts.runread import read_records
+from ._checks import Verifier
+from ._reading import ARTIFACT_NAMES
+from ._result import VerifyResult
+from ._schemas import Schemas
+
+__all__ = ["ARTIFACT_NAMES", "VerifyResult", "read_records", "verify_run"]
+
+
+def verify_run(run_dir: Path | str) -> VerifyResult:
+    """Verify the run in ``run_dir`` against ARTIFACTS.md; never raises on bad artifacts.
+
+    Raises:
+        MissingExtra: ``jsonschema`` is not installed (``livesession[observability]``).
+    """
+    run = Verifier(Path(run_dir), Schemas.get())
+    run.run()
+    return VerifyResult(
+        ok=not run.report.lines, violations=run.report.finish(), counts=run.files.counts
+    )

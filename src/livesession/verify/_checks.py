@@ -1,0 +1,317 @@
+"""The checks: each artifact against the contract, and the four against each other.
+
+Event ids, sequence numbers and timestamps, the lifecycle transitions of the snapshots,
+the audit hash chain and the digests it closes with, the metrics, and the positions the
+fills add up to (``Replay``). A check that crashes is reported, never raised.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, Final
+
+from .._domain.ids import stable_id
+from .._domain.lifecycle import STATUS_BY_STATE, TRANSITIONS, SessionState, SessionStatus
+from ._reading import AUDIT, EVENTS, METRICS, SNAPSHOTS, RunFiles, valid_objects
+from ._replay import Replay
+from ._result import Violations, short
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from pathlib import Path
+
+    from ._schemas import Schemas
+
+__all__ = ["Verifier"]
+
+_GENESIS_HASH: Final = "0" * 64
+_ENDED_STATUSES: Final = frozenset(
+    {SessionStatus.COMPLETED.value, SessionStatus.REJECTED.value, SessionStatus.FAILED.value}
+)
+_LEGAL_MOVES: Final = frozenset((t.value, src.value, dst.value) for t, src, dst in TRANSITIONS)
+_STATUS_OF: Final = {state.value: status.value for state, status in STATUS_BY_STATE.items()}
+_FAILED: Final = SessionStatus.FAILED.value
+
+
+class Verifier:
+    """One verification: reads the artifacts once, then runs each check in turn."""
+
+    def __init__(self, run_dir: Path, schemas: Schemas) -> None:
+        self.run_dir = run_dir
+        self.report = Violations()
+        self.files = RunFiles(schemas, self.report)
+        self.identity: tuple[str, str] | None = None
+        self.replay: Replay | None = None
+        self.final_snapshot: dict[str, Any] | None = None
+        self.audit_status: str | None = None
+
+    def run(self) -> None:
+        """Read the run, then check each artifact; every problem ends up in ``report``."""
+        checks: tuple[tuple[str, Callable[[], None]], ...] = (
+            ("(run directory)", lambda: self.files.read(self.run_dir)),
+            (EVENTS, self._check_events),
+            (SNAPSHOTS, self._check_snapshots),
+            (AUDIT, self._check_audit),
+            (METRICS, self._check_metrics),
+        )
+        for name, check in checks:
+            try:
+                check()
+            except Exception as exc:  # noqa: BLE001 - a verifier reports, it never crashes
+                self.report.add(name, 0, f"could not be checked: {type(exc).__name__}: {exc}")
+
+    def _check_events(self) -> None:
+        lines = self.files.lines[EVENTS]
+        valid = valid_objects(lines)
+        if lines and lines[0].obj is not None and lines[0].obj["event_type"] != "SESSION_STARTED":
+            self.report.add(EVENTS, 1, "the first event is not SESSION_STARTED")
+        if valid:
+            self.identity = (valid[0][1]["run_id"], valid[0][1]["strategy_id"])
+        last_ts = -1
+        replay = Replay(self.report)
+        for number, event in valid:
+            self._check_header(EVENTS, number, event)
+            if event["ts_sim"] < last_ts:
+                self.report.add(EVENTS, number, f"ts_sim goes back to {event['ts_sim']}")
+            last_ts = max(last_ts, event["ts_sim"])
+            expected_id = stable_id(
+                event["run_id"],
+                event["strategy_id"],
+                event["event_type"],
+                event["seq"],
+                event["payload"],
+            )
+            if event["event_id"] != expected_id:
+                self.report.add(EVENTS, number, f"event_id {event['event_id']} != {expected_id}")
+            if event["event_type"] == "SESSION_STOPPED" and number != len(lines):
+                self.report.add(EVENTS, number, "SESSION_STOPPED is not the last event")
+            replay.apply(number, event["event_type"], event["payload"])
+        self.replay = replay
+        self.files.counts.update(
+            bars=replay.kinds["BAR"],
+            orders_submitted=replay.kinds["ORDER_SUBMITTED"],
+            fills=replay.fills,
+        )
+
+    def _check_header(self, name: str, number: int, record: dict[str, Any]) -> None:
+        if record["seq"] != number:
+            self.report.add(name, number, f"seq is {record['seq']}, expected {number}")
+        if self.identity is None:
+            return
+        run_id, strategy_id = self.identity
+        if record["run_id"] != run_id:
+            self.report.add(name, number, f"run_id {record['run_id']!r} != {run_id!r}")
+        if "strategy_id" in record and record["strategy_id"] != strategy_id:
+            self.report.add(
+                name, number, f"strategy_id {record['strategy_id']!r} != {strategy_id!r}"
+            )
+
+    # state snapshots
+
+    def _check_snapshots(self) -> None:
+        lines = self.files.lines[SNAPSHOTS]
+        if not lines:
+            return
+        transitions: list[tuple[str, str, str]] = []
+        previous: dict[str, Any] | None = None
+        failed = False
+        for line in lines:
+            snap = line.obj
+            if snap is None:
+                previous = None
+                continue
+            self._check_header(SNAPSHOTS, line.number, snap)
+            is_final = line.number == len(lines)
+            if line.number == 1:
+                self._check_first_snapshot(snap)
+            else:
+                self._check_snapshot_move(line.number, snap, previous, is_final, transitions)
+            self._check_snapshot_status(line.number, snap, failed=failed, is_final=is_final)
+            failed = failed or snap["status"] == _FAILED
+            previous = snap
+        self.final_snapshot = lines[-1].obj
+        if self.final_snapshot is not None and self.final_snapshot["trigger"] != "final":
+            self.report.add(SNAPSHOTS, len(lines), "the last snapshot's trigger is not 'final'")
+        if self.replay is not None and transitions != self.replay.state_changes:
+            self.report.add(
+                SNAPSHOTS, 0, "transitions differ from the STATE_CHANGED events in events.jsonl"
+            )
+        self._check_final_book(len(lines))
+
+    def _check_first_snapshot(self, snap: dict[str, Any]) -> None:
+        initial = SessionState.INIT.value
+        found = (snap["trigger"], snap["from_state"], snap["fsm_state"], snap["status"])
+        if found != ("start", initial, initial, initial):
+            self.report.add(SNAPSHOTS, 1, "the first snapshot is not INIT/INIT/start/INIT")
+
+    def _check_snapshot_move(
+        self,
+        number: int,
+        snap: dict[str, Any],
+        previous: dict[str, Any] | None,
+        is_final: bool,
+        transitions: list[tuple[str, str, str]],
+    ) -> None:
+        trigger, source, state = snap["trigger"], snap["from_state"], snap["fsm_state"]
+        if previous is not None:
+            self._check_snapshot_order(number, snap, previous)
+        if trigger == "start":
+            self.report.add(SNAPSHOTS, number, "trigger 'start' after the first snapshot")
+        elif trigger == "final":
+            if not is_final:
+                self.report.add(SNAPSHOTS, number, "a 'final' snapshot that is not the last")
+            if source != state:
+                self.report.add(SNAPSHOTS, number, "the final snapshot changes the state")
+        else:
+            transitions.append((trigger, source, state))
+            if (trigger, source, state) not in _LEGAL_MOVES:
+                self.report.add(
+                    SNAPSHOTS, number, f"illegal transition {source} --{trigger}--> {state}"
+                )
+
+    def _check_snapshot_order(
+        self, number: int, snap: dict[str, Any], previous: dict[str, Any]
+    ) -> None:
+        if snap["from_state"] != previous["fsm_state"]:
+            self.report.add(
+                SNAPSHOTS,
+                number,
+                f"from_state {snap['from_state']} but the state was {previous['fsm_state']}",
+            )
+        if snap["ts_sim"] < previous["ts_sim"]:
+            self.report.add(SNAPSHOTS, number, f"ts_sim goes back to {snap['ts_sim']}")
+        if snap["step"] < previous["step"]:
+            self.report.add(SNAPSHOTS, number, f"step goes back to {snap['step']}")
+
+    def _check_snapshot_status(
+        self, number: int, snap: dict[str, Any], *, failed: bool, is_final: bool
+    ) -> None:
+        # FAILED is sticky: once reached (or set by a fail-closed stop) it stays.
+        status, expected = snap["status"], _STATUS_OF[snap["fsm_state"]]
+        if failed and status != _FAILED:
+            self.report.add(SNAPSHOTS, number, f"status {status} after FAILED, which is sticky")
+        elif status != expected and not (status == _FAILED and (failed or is_final)):
+            self.report.add(
+                SNAPSHOTS,
+                number,
+                f"status {status} in state {snap['fsm_state']}, expected {expected}",
+            )
+
+    def _check_final_book(self, number: int) -> None:
+        final, replay = self.final_snapshot, self.replay
+        if final is None:
+            return
+        if final["status"] not in _ENDED_STATUSES:
+            self.report.add(SNAPSHOTS, number, f"the run ended with status {final['status']}")
+        if replay is None:
+            return
+        for symbol in sorted(set(replay.positions) | set(final["positions"])):
+            held = Decimal(final["positions"].get(symbol, "0"))
+            replayed = replay.positions.get(symbol, Decimal(0))
+            if held != replayed:
+                self.report.add(
+                    SNAPSHOTS,
+                    number,
+                    f"final position {held} of {symbol!r} but the fills add up to {replayed}",
+                )
+        bars = replay.kinds["BAR"]
+        if final["step"] != bars:
+            self.report.add(SNAPSHOTS, number, f"final step {final['step']} but {bars} BAR events")
+        stopped = replay.stopped_status
+        if stopped is not None and stopped != final["status"]:
+            self.report.add(
+                EVENTS, 0, f"SESSION_STOPPED says {stopped}, the final snapshot {final['status']}"
+            )
+
+    # audit
+
+    def _check_audit(self) -> None:
+        lines = self.files.lines[AUDIT]
+        if not lines:
+            return
+        for index, line in enumerate(lines):
+            expected_prev = (
+                _GENESIS_HASH if index == 0 else hashlib.sha256(lines[index - 1].raw).hexdigest()
+            )
+            record = line.obj
+            if record is None:
+                continue
+            if record["prev_hash"] != expected_prev:
+                self.report.add(AUDIT, line.number, "prev_hash does not match the previous line")
+            self._check_header(AUDIT, line.number, record)
+            if record["code"] == "C2_DRYRUN_STOP" and line.number != len(lines):
+                self.report.add(AUDIT, line.number, "C2_DRYRUN_STOP is not the last record")
+        last = lines[-1].obj
+        # A run resumed before its first checkpoint starts over, so C2_RESUME records may
+        # come before C2_DRYRUN_START; nothing else may.
+        opening = next(
+            (line for line in lines if line.obj is None or line.obj["code"] != "C2_RESUME"), None
+        )
+        opening_code = None if opening is None or opening.obj is None else opening.obj["code"]
+        if opening is not None and opening_code not in (None, "C2_DRYRUN_START"):
+            self.report.add(
+                AUDIT, opening.number, f"the first record is {opening_code}, not C2_DRYRUN_START"
+            )
+        if last is None:
+            return
+        if last["code"] != "C2_DRYRUN_STOP":
+            self.report.add(AUDIT, len(lines), f"the last record is {last['code']}, not a stop")
+            return
+        self._check_stop_record(len(lines), last["payload"])
+
+    def _check_stop_record(self, number: int, payload: dict[str, Any]) -> None:
+        for name in (EVENTS, SNAPSHOTS):
+            raw = self.files.raw.get(name)
+            if raw is not None and payload["digests"][name] != hashlib.sha256(raw).hexdigest():
+                self.report.add(AUDIT, number, f"digest of {name} does not match the file")
+        final = self.final_snapshot
+        if final is not None and payload["status"] != final["status"]:
+            self.report.add(
+                AUDIT,
+                number,
+                f"stop status {payload['status']} but final snapshot {final['status']}",
+            )
+        self.audit_status = payload["status"]
+
+    # metrics
+
+    def _check_metrics(self) -> None:
+        metrics = self.files.metrics
+        if metrics is None:
+            return
+        for field, value in sorted(self._expected_metrics().items()):
+            if metrics[field] != value:
+                self.report.add(
+                    METRICS,
+                    self.files.metrics_line(field),
+                    f"{field} is {short(metrics[field])}, the run says {short(value)}",
+                )
+
+    def _expected_metrics(self) -> dict[str, object]:
+        """Every metrics field this verifier can recompute from the other three files."""
+        expected: dict[str, object] = {
+            "events_emitted": len(self.files.lines[EVENTS]),
+            "state_snapshots": len(self.files.lines[SNAPSHOTS]),
+            "audit_events": len(self.files.lines[AUDIT]),
+        }
+        if self.files.lines[AUDIT]:
+            expected["audit_head"] = hashlib.sha256(self.files.lines[AUDIT][-1].raw).hexdigest()
+        if self.replay is not None:
+            kinds = self.replay.kinds
+            expected.update(
+                steps=kinds["BAR"],
+                orders_submitted=kinds["ORDER_SUBMITTED"],
+                fills=self.replay.fills,
+                sink_retries=kinds["SINK_WRITE_RETRIED"],
+                rejects_by_reason=dict(sorted(self.replay.rejects.items())),
+            )
+            if "events_by_type" in self.files.metrics_fields:
+                expected["events_by_type"] = dict(sorted(kinds.items()))
+        if self.identity is not None:
+            expected["run_id"] = self.identity[0]
+        if self.final_snapshot is not None:
+            expected["status"] = self.final_snapshot["status"]
+        elif self.audit_status is not None:
+            expected["status"] = self.audit_status
+        return expected

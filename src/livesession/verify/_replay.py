@@ -1,0 +1,97 @@
+"""Replays orders and fills from the events: what the positions and counts must be."""
+
+from __future__ import annotations
+
+from collections import Counter
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, Final
+
+from .._artifacts import names
+from .._domain.model import FILL_EVENT_TYPES
+
+if TYPE_CHECKING:
+    from ._result import Violations
+
+__all__ = ["Replay"]
+
+EVENTS: Final = names.EVENTS
+
+
+class Replay:
+    """Replays orders and fills from the events, reporting what does not add up."""
+
+    def __init__(self, report: Violations) -> None:
+        self.report = report
+        self.kinds: Counter[str] = Counter()
+        self.rejects: Counter[str] = Counter()
+        self.positions: dict[str, Decimal] = {}
+        self.state_changes: list[tuple[str, str, str]] = []
+        self.stopped_status: str | None = None
+        self._orders: dict[str, dict[str, Any]] = {}
+        self._filled: dict[str, Decimal] = {}
+        self._trade_ids: set[str] = set()
+
+    @property
+    def fills(self) -> int:
+        return sum(self.kinds[kind] for kind in FILL_EVENT_TYPES)
+
+    def apply(self, number: int, kind: str, payload: dict[str, Any]) -> None:
+        self.kinds[kind] += 1
+        if kind in FILL_EVENT_TYPES:
+            self._fill(number, payload)
+        elif kind == "ORDER_SUBMITTED":
+            self._submit(number, payload)
+        elif kind == "POSITION_CHANGED":
+            self._position(number, payload)
+        elif kind in ("RISK_REJECTED", "ORDER_REJECTED"):
+            self.rejects[str(payload.get("rule") or payload.get("reason") or "UNKNOWN")] += 1
+        elif kind == "PREFLIGHT_CHECK" and payload["passed"] is False:
+            self.rejects[str(payload.get("reason", "UNKNOWN"))] += 1
+        elif kind == "STATE_CHANGED":
+            self.state_changes.append(
+                (payload["trigger"], payload["from_state"], payload["to_state"])
+            )
+        elif kind == "SESSION_STOPPED":
+            self.stopped_status = payload["status"]
+
+    def _submit(self, number: int, order: dict[str, Any]) -> None:
+        coid = order["client_order_id"]
+        if coid in self._orders:
+            self.report.add(EVENTS, number, f"client_order_id {coid} submitted twice")
+        else:
+            self._orders[coid] = order
+
+    def _position(self, number: int, payload: dict[str, Any]) -> None:
+        replayed = self.positions.get(payload["symbol"], Decimal(0))
+        if Decimal(payload["position"]) != replayed:
+            self.report.add(
+                EVENTS,
+                number,
+                f"position {payload['position']} of {payload['symbol']!r} "
+                f"but the fills so far add up to {replayed}",
+            )
+
+    def _fill(self, number: int, fill: dict[str, Any]) -> None:
+        coid, quantity = fill["client_order_id"], Decimal(fill["quantity"])
+        if fill["trade_id"] in self._trade_ids:
+            self.report.add(EVENTS, number, f"trade_id {fill['trade_id']!r} filled twice")
+        self._trade_ids.add(fill["trade_id"])
+        if quantity <= 0:
+            self.report.add(EVENTS, number, f"fill quantity {fill['quantity']} is not positive")
+        order = self._orders.get(coid)
+        if order is None:
+            self.report.add(EVENTS, number, f"fill of {coid}, which was never submitted")
+        else:
+            for field in ("symbol", "side"):
+                if fill[field] != order[field]:
+                    self.report.add(
+                        EVENTS, number, f"fill {field} {fill[field]!r} != order's {order[field]!r}"
+                    )
+            self._filled[coid] = self._filled.get(coid, Decimal(0)) + quantity
+            if self._filled[coid] > Decimal(order["quantity"]):
+                self.report.add(
+                    EVENTS, number, f"{coid} filled {self._filled[coid]} of {order['quantity']}"
+                )
+        sign = 1 if fill["side"] == "BUY" else -1
+        symbol = fill["symbol"]
+        self.positions[symbol] = self.positions.get(symbol, Decimal(0)) + sign * quantity
