@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 import subprocess
@@ -14,6 +15,11 @@ import livesession
 
 ROOT = Path(__file__).resolve().parent.parent
 _BLOCK = re.compile(r"```python\n(.*?)```", re.DOTALL)
+_PAGES = (
+    "README.md",
+    "RUNBOOK.md",
+    *(f"docs/{page.name}" for page in (ROOT / "docs").glob("*.md")),
+)
 
 
 def _python_blocks(path: Path) -> list[str]:
@@ -60,6 +66,31 @@ class TestExamples:
         for code in blocks:
             proc = _run(code, tmp_path)
             assert proc.returncode == 0, f"{doc}:\n{code}\n{proc.stderr}"
+
+
+class TestDocsUsePublicApi:
+    @pytest.mark.parametrize("doc", sorted(_PAGES))
+    def test_no_private_module_is_named(self, doc):
+        """No page tells users to import from a private module (`livesession._x`)."""
+        text = (ROOT / doc).read_text(encoding="utf-8")
+        private = sorted(set(re.findall(r"livesession\._[A-Za-z_.]*", text)))
+        assert not private, f"{doc} names private modules {private}: export from livesession"
+
+    @pytest.mark.parametrize("doc", sorted(_PAGES))
+    def test_every_imported_name_is_exported(self, doc):
+        """Examples import from `livesession` only, and only names it exports.
+
+        Some examples need credentials or a database and are not run; this catches a name
+        they use going missing from the public API all the same.
+        """
+        for code in _python_blocks(ROOT / doc):
+            for node in ast.walk(ast.parse(code)):
+                if isinstance(node, ast.ImportFrom) and (node.module or "").startswith(
+                    "livesession"
+                ):
+                    assert node.module == "livesession", f"{doc}: from {node.module} import"
+                    missing = {a.name for a in node.names} - set(livesession.__all__)
+                    assert not missing, f"{doc}: livesession does not export {sorted(missing)}"
 
 
 class TestPublicApi:

@@ -20,8 +20,22 @@ if TYPE_CHECKING:
     )
     from ._domain.ids import client_order_id, stable_id
     from ._domain.lifecycle import SessionState, SessionStatus, Trigger
-    from ._domain.model import Bar, Order, OrderIntent, OrderType, Side
+    from ._domain.model import (
+        AckReport,
+        Bar,
+        BrokerReport,
+        CancelReport,
+        FillReport,
+        Order,
+        OrderIntent,
+        OrderType,
+        RejectReport,
+        Side,
+        VenueOrder,
+        VenueOrderStatus,
+    )
     from ._domain.retry import RetryPolicy
+    from ._domain.runtime_config import RuntimeConfig
     from ._exceptions import (
         AuditCorruption,
         BrokerError,
@@ -45,8 +59,10 @@ if TYPE_CHECKING:
     from ._risk.checks import Check, CheckResult, PreflightContext, default_checks
     from ._risk.governor import TradingState
     from ._risk.rails import Rejection, RiskContext
+    from ._rundir import create_run, resume_run
     from ._session.book import BookView
     from ._session.coordinator import DryrunResult, LiveSessionOrchestrator, SessionInspection
+    from ._support.logging import configure_logging
     from ._typing import (
         Broker,
         CheckpointStore,
@@ -58,15 +74,22 @@ if TYPE_CHECKING:
         Strategy,
     )
     from ._version import __version__
+    from .brokers.ccxt import CcxtSandboxBroker, ccxt_preflight_checks, make_ccxt_broker
     from .brokers.mock import FillModel, MockBroker
+    from .leases import FileLease, LeaseGrant, PostgresLease, SessionLease
+    from .stores.postgres import PostgresCheckpointStore, PostgresIdempotencyStore, pg_dsn_from_env
 
 # Names load on first use (PEP 562), so `import livesession` stays light for the CLI.
 _LAZY: dict[str, str] = {
+    "AckReport": "._domain.model",
     "AuditCorruption": "._exceptions",
     "Bar": "._domain.model",
     "BookView": "._session.book",
     "Broker": "._typing",
     "BrokerError": "._exceptions",
+    "BrokerReport": "._domain.model",
+    "CancelReport": "._domain.model",
+    "CcxtSandboxBroker": ".brokers.ccxt",
     "Check": "._risk.checks",
     "CheckResult": "._risk.checks",
     "CheckpointError": "._exceptions",
@@ -76,13 +99,16 @@ _LAZY: dict[str, str] = {
     "CsvReplayFeed": "._market.feeds",
     "DryrunConfig": "._domain.config",
     "DryrunResult": "._session.coordinator",
+    "FileLease": ".leases",
     "FillModel": ".brokers.mock",
     "FillModelConfig": "._domain.config",
+    "FillReport": "._domain.model",
     "FixedClock": "._domain.clock",
     "IdempotencyConflict": "._exceptions",
     "IdempotencyStore": "._typing",
     "InvalidTransition": "._exceptions",
     "LeaseError": "._exceptions",
+    "LeaseGrant": ".leases",
     "LeaseHeld": "._exceptions",
     "LineSink": "._typing",
     "LiveSessionError": "._exceptions",
@@ -97,9 +123,13 @@ _LAZY: dict[str, str] = {
     "OrderIntent": "._domain.model",
     "OrderType": "._domain.model",
     "OutcomeUnknown": "._exceptions",
+    "PostgresCheckpointStore": ".stores.postgres",
     "PostgresError": "._exceptions",
+    "PostgresIdempotencyStore": ".stores.postgres",
+    "PostgresLease": ".leases",
     "PreflightContext": "._risk.checks",
     "RandomWalkFeed": "._market.feeds",
+    "RejectReport": "._domain.model",
     "Rejected": "._exceptions",
     "Rejection": "._risk.rails",
     "RetryPolicy": "._domain.retry",
@@ -107,6 +137,8 @@ _LAZY: dict[str, str] = {
     "RiskLimits": "._domain.config",
     "RunDirectoryError": "._exceptions",
     "SessionInspection": "._session.coordinator",
+    "RuntimeConfig": "._domain.runtime_config",
+    "SessionLease": ".leases",
     "SessionState": "._domain.lifecycle",
     "SessionStatus": "._domain.lifecycle",
     "Side": "._domain.model",
@@ -119,10 +151,18 @@ _LAZY: dict[str, str] = {
     "TradingState": "._risk.governor",
     "Transient": "._exceptions",
     "Trigger": "._domain.lifecycle",
+    "VenueOrder": "._domain.model",
+    "VenueOrderStatus": "._domain.model",
     "__version__": "._version",
+    "ccxt_preflight_checks": ".brokers.ccxt",
     "client_order_id": "._domain.ids",
+    "configure_logging": "._support.logging",
+    "create_run": "._rundir",
     "default_checks": "._risk.checks",
     "load_config": "._domain.config",
+    "make_ccxt_broker": ".brokers.ccxt",
+    "pg_dsn_from_env": ".stores.postgres",
+    "resume_run": "._rundir",
     "stable_id": "._domain.ids",
 }
 
@@ -142,11 +182,15 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "AckReport",
     "AuditCorruption",
     "Bar",
     "BookView",
     "Broker",
     "BrokerError",
+    "BrokerReport",
+    "CancelReport",
+    "CcxtSandboxBroker",
     "Check",
     "CheckResult",
     "CheckpointError",
@@ -156,13 +200,16 @@ __all__ = [
     "CsvReplayFeed",
     "DryrunConfig",
     "DryrunResult",
+    "FileLease",
     "FillModel",
     "FillModelConfig",
+    "FillReport",
     "FixedClock",
     "IdempotencyConflict",
     "IdempotencyStore",
     "InvalidTransition",
     "LeaseError",
+    "LeaseGrant",
     "LeaseHeld",
     "LineSink",
     "LiveSessionError",
@@ -177,16 +224,22 @@ __all__ = [
     "OrderIntent",
     "OrderType",
     "OutcomeUnknown",
+    "PostgresCheckpointStore",
     "PostgresError",
+    "PostgresIdempotencyStore",
+    "PostgresLease",
     "PreflightContext",
     "RandomWalkFeed",
+    "RejectReport",
     "Rejected",
     "Rejection",
     "RetryPolicy",
     "RiskContext",
     "RiskLimits",
     "RunDirectoryError",
+    "RuntimeConfig",
     "SessionInspection",
+    "SessionLease",
     "SessionState",
     "SessionStatus",
     "Side",
@@ -199,9 +252,17 @@ __all__ = [
     "TradingState",
     "Transient",
     "Trigger",
+    "VenueOrder",
+    "VenueOrderStatus",
     "__version__",
+    "ccxt_preflight_checks",
     "client_order_id",
+    "configure_logging",
+    "create_run",
     "default_checks",
     "load_config",
+    "make_ccxt_broker",
+    "pg_dsn_from_env",
+    "resume_run",
     "stable_id",
 ]
