@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 if TYPE_CHECKING:
     from decimal import Decimal
 
+    from ._domain.lease import LeaseGrant
     from ._domain.model import Bar, BrokerReport, Order, OrderIntent, VenueOrder
-    from .leases.grant import LeaseGrant
 
 __all__ = [
     "Broker",

@@ -9,18 +9,33 @@ the daily-loss cap measures from. Other concerns ask it; none keeps a copy.
 from __future__ import annotations
 
 import enum
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
     from decimal import Decimal
 
     from .._artifacts.recorder import Recorder
-    from .._session.book import Book
 
-__all__ = ["NS_PER_DAY", "TradingGovernor", "TradingState"]
+__all__ = ["NS_PER_DAY", "DayBook", "TradingGovernor", "TradingState"]
 
 NS_PER_SEC: Final = 1_000_000_000
 NS_PER_DAY: Final = 86_400 * NS_PER_SEC
+
+
+class DayBook(Protocol):
+    """What the daily-loss cap reads of the book, and the day's peak it keeps there."""
+
+    day_peak_equity: Decimal
+
+    @property
+    def positions(self) -> Mapping[str, Decimal]:
+        """Net position per symbol."""
+        ...
+
+    def equity(self) -> Decimal:
+        """Cash plus positions at their last price."""
+        ...
 
 
 class TradingState(enum.Enum):
@@ -92,7 +107,7 @@ class TradingGovernor:
             self._rate_second = second
             self._rate_count = 0
 
-    def daily_loss_breached(self, book: Book, ts_sim: int) -> bool:
+    def daily_loss_breached(self, book: DayBook, ts_sim: int) -> bool:
         """Track the day's peak equity; True when the daily-loss cap must pull the kill switch.
 
         Days are simulated UTC days: the first bar of a new day starts its peak afresh at

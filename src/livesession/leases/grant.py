@@ -1,35 +1,14 @@
-"""A lease grant, and what every lease backend checks before it makes or honours one."""
+"""What every lease backend checks before it makes or honours a grant."""
 
 from __future__ import annotations
 
 from typing import Final
 
-import attrs
+from .._domain.lease import LeaseGrant
 
 __all__ = ["LeaseGrant", "PairLease", "acquire_expiry", "check_ns", "check_text"]
 
 _MAX_NS: Final = 2**63 - 1  # a signed 64-bit column holds every ns value in use
-
-
-@attrs.frozen(kw_only=True)
-class LeaseGrant:
-    """Proof that ``holder_id`` held the (account, strategy) lease when it was granted.
-
-    Attributes:
-        account: The account the lease covers.
-        strategy: The strategy the lease covers.
-        holder_id: Who holds it; unique per running session.
-        token: The fencing token: larger than every token granted before for this pair.
-        ttl_ns: How long each acquire or renew keeps the lease live.
-        expires_ns: When the lease expires unless renewed (as of the acquire).
-    """
-
-    account: str
-    strategy: str
-    holder_id: str
-    token: int
-    ttl_ns: int
-    expires_ns: int
 
 
 def check_text(name: str, value: object) -> str:
