@@ -147,4 +147,4 @@ class TradingGovernor:
         self.executions = state["executions"]
         self._rate_second, self._rate_count = state["rate"]
         self.state = TradingState(state["trading"])
-        self._day = state.get("day", state["ts_sim"] // NS_PER_DAY)
+        self._day = state["day"] if "day" in state else state["ts_sim"] // NS_PER_DAY
