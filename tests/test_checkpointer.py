@@ -1,0 +1,270 @@
+"""Checkpoints on their own: when they are written, gather/restore, and a whole session's."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import orjson
+import pytest
+
+from livesession import DryrunConfig, SessionState
+from livesession._artifacts import names
+from livesession._artifacts.recorder import Recorder
+from livesession._artifacts.sinks import MemoryLineSink, MemoryMetricsSink
+from livesession._domain.lifecycle import Trigger
+from livesession._domain.retry import RetryPolicy
+from livesession._exceptions import CheckpointError, SinkFailure
+from livesession._session.assembly import (
+    SessionEdges,
+    SessionParts,
+    assemble,
+    replay_window_ns,
+)
+from livesession._session.checkpoint import Checkpointer, gather, restore
+from livesession._session.pipeline import step_once
+from livesession._session.preflight import run_preflight
+from livesession.stores import FileCheckpointStore
+
+from _fault_broker import FaultBroker
+from _helpers import Sinks
+
+
+class MemoryStore:
+    """A checkpoint store that keeps every checkpoint it was given."""
+
+    def __init__(self, error: Exception | None = None) -> None:
+        self.saved: list[dict[str, Any]] = []
+        self.error = error
+
+    def save(self, checkpoint: dict[str, Any]) -> None:
+        if self.error is not None:
+            raise self.error
+        self.saved.append(dict(checkpoint))
+
+    def load(self) -> dict[str, Any] | None:
+        return self.saved[-1] if self.saved else None
+
+
+class Counter:
+    """The state callable: a new number each time it is asked."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def __call__(self) -> dict[str, Any]:
+        self.calls += 1
+        return {"n": self.calls}
+
+
+def _recorder(metrics: MemoryMetricsSink) -> Recorder:
+    return Recorder(
+        run_id="t",
+        strategy_id="s",
+        events=MemoryLineSink(),
+        states=MemoryLineSink(),
+        audit=MemoryLineSink(),
+        metrics=metrics,
+    )
+
+
+def _checkpointer(store, *, every: int = 3, durability: str = "none"):
+    metrics = MemoryMetricsSink()
+    state = Counter()
+    cp = Checkpointer(
+        store, recorder=_recorder(metrics), durability=durability, every=every, state=state
+    )
+    return cp, state, metrics
+
+
+class TestCheckpointer:
+    def test_saves_every_n_steps(self):
+        store = MemoryStore()
+        cp, state, metrics = _checkpointer(store, every=3)
+        for step in range(1, 8):
+            cp.end_of_step(step)
+        assert store.saved == [{"n": 1}, {"n": 2}]  # steps 3 and 6
+        assert state.calls == 2
+        assert orjson.loads(metrics.content)["run_id"] == "t"  # metrics.json rewritten
+
+    def test_into_a_file_store(self, tmp_path):
+        store = FileCheckpointStore(tmp_path / "checkpoint.json", durable=False)
+        cp, _, _ = _checkpointer(store, every=2)
+        cp.end_of_step(1)
+        assert store.load() is None
+        cp.end_of_step(2)
+        assert store.load() == {"n": 1}
+        cp.end_of_step(4)
+        assert store.load() == {"n": 2}
+
+    def test_without_a_store_nothing_is_written(self):
+        cp, state, metrics = _checkpointer(None, every=1)
+        cp.end_of_step(1)
+        cp.save()
+        cp.save_quiet()
+        assert state.calls == 0
+        assert metrics.content == b""
+
+    def test_disable_stops_every_write(self):
+        store = MemoryStore()
+        cp, state, _ = _checkpointer(store, every=1)
+        cp.end_of_step(1)
+        cp.disable()
+        cp.end_of_step(2)
+        cp.save()
+        cp.save_quiet()
+        assert store.saved == [{"n": 1}]
+        assert state.calls == 1
+
+    @pytest.mark.parametrize(
+        "error",
+        [SinkFailure("events gone"), OSError(28, "No space left"), CheckpointError("cannot write")],
+        ids=["sink", "os", "checkpoint"],
+    )
+    def test_save_quiet_swallows_sink_and_os_errors(self, error):
+        cp, state, metrics = _checkpointer(MemoryStore(error=error))
+        with pytest.raises(type(error)):
+            cp.save()
+        cp.save_quiet()
+        assert state.calls == 2  # both tried
+        assert orjson.loads(metrics.content)["run_id"] == "t"  # by save(), not save_quiet
+
+    def test_save_quiet_leaves_metrics_alone(self):
+        store = MemoryStore()
+        cp, _, metrics = _checkpointer(store)
+        cp.save_quiet()
+        assert store.saved == [{"n": 1}]
+        assert metrics.content == b""
+
+
+class Owner:
+    """A state owner with its own keys."""
+
+    def __init__(self, **keys: Any) -> None:
+        self.keys = keys
+        self.restored: list[dict[str, Any]] = []
+
+    def get_state(self) -> dict[str, Any]:
+        return dict(self.keys)
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        self.restored.append(state)
+
+
+class TestGatherRestore:
+    def test_gather_puts_format_first_and_merges_owners(self):
+        state = gather({"version": "9"}, [Owner(a=1, b=2), Owner(c=[3])])
+        assert list(state) == ["format", "version", "a", "b", "c"]
+        assert state == {
+            "format": names.CHECKPOINT_FORMAT,
+            "version": "9",
+            "a": 1,
+            "b": 2,
+            "c": [3],
+        }
+        assert names.CHECKPOINT_FORMAT == "livesession-checkpoint/1"
+
+    def test_restore_hands_the_whole_checkpoint_to_every_owner(self):
+        owners = [Owner(), Owner()]
+        state = {"format": names.CHECKPOINT_FORMAT, "a": 1}
+        restore(state, owners)
+        assert [o.restored for o in owners] == [[state], [state]]
+
+
+KEYS = {
+    "format",
+    "version",
+    "broker_journal_offset",
+    "config",
+    "fsm_state",
+    "failed",
+    "sealed",
+    "reason",
+    "steps",
+    "ts_sim",
+    "grid_ns",
+    "last_utc",
+    "intent_seq",
+    "executions",
+    "rate",
+    "trading",
+    "kill_started_ns",
+    "day",
+    "unmatched",
+    "inbox",
+    "finished",
+    "reconcile",
+    "protect",
+    "oco_filled",
+    "recorder",
+    "book",
+    "feed",
+    "strategy",
+}
+
+CONFIG = DryrunConfig(
+    run_id="t",
+    strategy_id="s",
+    steps=40,
+    checkpoint_every=10,
+    volatility_bps=80,
+    strategy={"fast": 2, "slow": 4},
+)
+
+
+def _assembled(store: MemoryStore | None = None) -> tuple[SessionParts, Sinks]:
+    sinks = Sinks()
+    parts = assemble(
+        CONFIG,
+        SessionEdges(broker=FaultBroker(), checkpoints=store, **sinks.kwargs()),
+        seal=lambda: None,
+    )
+    return parts, sinks
+
+
+class TestWholeSession:
+    def test_checkpoint_round_trips_through_restore(self, tmp_path):
+        store = MemoryStore()
+        parts, sinks = _assembled(store)
+        assert run_preflight(parts, extra_checks=(), seal=lambda: None)
+        parts.lifecycle.transition(Trigger.ACTIVATE, "activated")
+        for _ in range(25):
+            step_once(parts, after_step=lambda: None)
+        assert parts.lifecycle.state is SessionState.DRYRUN_ACTIVE
+        assert len(store.saved) == 2  # steps 10 and 20
+        state = parts.checkpoint_state()
+        assert set(state) == KEYS
+        assert next(iter(state)) == "format"
+        assert state["steps"] == 25
+        assert state["intent_seq"] > 0  # the strategy traded: the state is not trivial
+        assert state["fsm_state"] == "DRYRUN_ACTIVE"
+        assert store.saved[-1]["steps"] == 20
+
+        file_store = FileCheckpointStore(tmp_path / "checkpoint.json", durable=False)
+        file_store.save(state)
+        loaded = file_store.load()
+        assert loaded is not None
+
+        def digests() -> dict[str, Any]:
+            return {
+                "events": hashlib.sha256(sinks.events.getvalue()),
+                "states": hashlib.sha256(sinks.states.getvalue()),
+            }
+
+        fresh, _ = _assembled()
+        assert fresh.checkpoint_state() != state
+        fresh.restore(loaded, digests())
+        again = fresh.checkpoint_state()
+        assert list(again) == list(state)
+        # By design a restored session holds back grace-based reconciliation until it has
+        # re-run past the point the venue may have reached: the one key that moves.
+        hold = state["ts_sim"] + replay_window_ns(CONFIG, RetryPolicy(seed=CONFIG.seed))
+        assert again["reconcile"] == {**state["reconcile"], "hold_until_ns": hold}
+        assert {**again, "reconcile": state["reconcile"]} == state
+        assert fresh.reconciliation.before_next_step is True
+        assert fresh.recorder.digest_hex() == parts.recorder.digest_hex()
+        assert fresh.book.view() == parts.book.view()
+
+        twice, _ = _assembled()
+        twice.restore(orjson.loads(orjson.dumps(again)), digests())
+        assert twice.checkpoint_state() == again  # a restored checkpoint restores to itself

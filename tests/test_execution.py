@@ -1,0 +1,272 @@
+"""Execution on its own: intents to orders, rails, the durable key, retries, doubt, flatten."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from _scripted import SYMBOL, buy, sell
+from livesession import DryrunConfig, OrderType, TradingState
+from livesession._domain.ids import client_order_id
+from livesession._domain.model import Bar, Order, Side
+from livesession._domain.retry import RetryPolicy
+from livesession._risk.rails import execution_throttle, max_order_qty
+from livesession._session.assembly import SessionEdges, SessionParts, assemble
+
+from _fault_broker import FaultBroker
+from _helpers import Sinks
+
+D = Decimal
+PRICE = D("100.00")
+RETRY = RetryPolicy(max_attempts=3, base_delay_ns=1_000_000, max_delay_ns=8_000_000, seed=7)
+
+
+def _wired(broker: FaultBroker, **edges) -> tuple[SessionParts, Sinks]:
+    """Collaborators wired by ``assemble`` around ``broker``, with a known last price."""
+    sinks = Sinks()
+    edges.setdefault("retry_policy", RETRY)
+    parts = assemble(
+        DryrunConfig(run_id="t", strategy_id="s"),
+        SessionEdges(broker=broker, **edges, **sinks.kwargs()),
+        seal=lambda: None,
+    )
+    ts = parts.time.ts_sim
+    parts.time.set_time(ts)
+    parts.book.mark(SYMBOL, PRICE)
+    bar = Bar(symbol=SYMBOL, ts_ns=ts, open=PRICE, high=PRICE, low=PRICE, close=PRICE, volume=D(1))
+    broker.on_market(bar)
+    return parts, sinks
+
+
+def _cid(seq: int, leg: str = "main") -> str:
+    return client_order_id("t", "s", seq, leg)
+
+
+def _order(seq: int, qty: str = "0.5", side: Side = Side.BUY) -> Order:
+    return Order(client_order_id=_cid(seq), symbol=SYMBOL, side=side, quantity=D(qty))
+
+
+class TestIntentToOrder:
+    def test_signal_then_submitted_with_the_deterministic_client_id(self):
+        broker = FaultBroker()
+        parts, sinks = _wired(broker)
+        parts.execution.handle_intent(buy("0.5", reason="cross"))
+        assert parts.execution.intent_seq == 1
+        [signal] = sinks.events_of("SIGNAL")
+        assert signal["payload"] == {
+            "intent_seq": 1,
+            "symbol": SYMBOL,
+            "side": "BUY",
+            "quantity": "0.5",
+            "reason": "cross",
+        }
+        [submitted] = sinks.events_of("ORDER_SUBMITTED")
+        cid = _cid(1)
+        assert submitted["payload"]["client_order_id"] == cid
+        assert submitted["payload"]["intent_seq"] == 1
+        assert submitted["payload"]["reason"] == "cross"
+        assert "send_outcome" not in submitted["payload"]
+        assert broker.recorded == {cid: 1}
+        assert cid in parts.book.open
+        assert parts.idempotency.get(cid).outcome == "submitted"
+
+    def test_quantity_is_rounded_to_the_lot_and_dust_is_dropped(self):
+        broker = FaultBroker()
+        parts, sinks = _wired(broker)
+        parts.execution.handle_intent(buy("0.0004"))  # below one lot of 0.001: nothing
+        parts.execution.handle_intent(buy("0.0124"))
+        assert parts.execution.intent_seq == 2
+        [signal] = sinks.events_of("SIGNAL")
+        assert signal["payload"]["quantity"] == "0.012"
+        assert broker.recorded == {_cid(2): 1}
+
+    def test_a_rail_rejection_records_risk_rejected_and_sends_nothing(self):
+        broker = FaultBroker()
+        parts, sinks = _wired(broker, rails=[max_order_qty(D("0.1"))])
+        parts.execution.handle_intent(sell("0.5"))
+        [rejected] = sinks.events_of("RISK_REJECTED")
+        assert rejected["payload"] == {
+            "intent_seq": 1,
+            "rule": "MAX_ORDER_QTY",
+            "symbol": SYMBOL,
+            "side": "SELL",
+            "quantity": "0.5",
+            "limit": "0.1",
+        }
+        assert sinks.events_of("ORDER_SUBMITTED") == []
+        assert not broker.recorded
+        assert not parts.book.open
+        assert parts.governor.state is TradingState.ACTIVE
+
+    def test_execution_throttle_halts_trading(self):
+        broker = FaultBroker()
+        parts, sinks = _wired(broker, rails=[execution_throttle(2)])
+        parts.governor.count_execution()
+        parts.governor.count_execution()
+        parts.execution.handle_intent(buy("0.5"))
+        assert [e["payload"]["rule"] for e in sinks.events_of("RISK_REJECTED")] == [
+            "EXECUTION_THROTTLE"
+        ]
+        assert parts.governor.state is TradingState.HALTED
+        [changed] = sinks.events_of("TRADING_STATE_CHANGED")
+        assert changed["payload"] == {
+            "from": "ACTIVE",
+            "to": "HALTED",
+            "reason": "EXECUTION_THROTTLE",
+        }
+        assert not broker.recorded
+
+
+class TestSendFaults:
+    def test_transient_errors_are_retried_on_simulated_time(self):
+        broker = FaultBroker()
+        parts, sinks = _wired(broker)
+        before = parts.time.ts_sim
+        broker.arm("transient", times=2)
+        parts.execution.handle_intent(buy("0.5"))
+        assert broker.recorded == {_cid(1): 1}
+        assert len(sinks.events_of("ORDER_SUBMITTED")) == 1
+        waited = RETRY.delay_ns(_cid(1), 1) + RETRY.delay_ns(_cid(1), 2)
+        assert parts.time.ts_sim == before + waited
+
+    def test_transient_until_out_of_attempts_is_send_failed(self):
+        broker = FaultBroker()
+        parts, sinks = _wired(broker)
+        broker.arm("transient", times=RETRY.max_attempts)
+        parts.execution.handle_intent(buy("0.5"))
+        assert not broker.armed  # every attempt was made
+        assert not broker.recorded
+        [rejected] = sinks.events_of("ORDER_REJECTED")
+        assert rejected["payload"] == {
+            "client_order_id": _cid(1),
+            "intent_seq": 1,
+            "reason": "SEND_FAILED",
+            "error": "Transient",
+        }
+        assert sinks.events_of("ORDER_SUBMITTED") == []
+        assert not parts.book.open
+        assert parts.idempotency.get(_cid(1)).outcome == "not_sent"
+
+    def test_venue_rejection_is_final(self):
+        broker = FaultBroker()
+        parts, sinks = _wired(broker)
+        broker.arm("reject")
+        assert parts.execution.send(_order(1), 1, reason="test") is False
+        [rejected] = sinks.events_of("ORDER_REJECTED")
+        assert rejected["payload"]["reason"] == "VENUE_REJECT"
+        assert broker.recorded == {_cid(1): 1}
+        assert parts.idempotency.get(_cid(1)).outcome == "rejected:VENUE_REJECT"
+
+    def test_outcome_unknown_found_by_lookup_is_tracked_not_resent(self):
+        broker = FaultBroker()
+        parts, sinks = _wired(broker)
+        broker.arm("timeout_after")  # the venue has it; the answer is lost
+        assert parts.execution.send(_order(1), 1, reason="test") is True
+        assert broker.recorded == {_cid(1): 1}
+        assert parts.book.open[_cid(1)].in_doubt is False
+        [submitted] = sinks.events_of("ORDER_SUBMITTED")
+        assert "send_outcome" not in submitted["payload"]
+
+    def test_outcome_unknown_not_at_the_venue_is_resent_once(self):
+        broker = FaultBroker()
+        parts, _ = _wired(broker)
+        broker.arm("timeout_before")  # lost before the venue saw it; the lookup says so
+        assert parts.execution.send(_order(1), 1, reason="test") is True
+        assert broker.recorded == {_cid(1): 1}
+        assert parts.book.open[_cid(1)].in_doubt is False
+
+    def test_outcome_unknown_without_an_answer_is_tracked_in_doubt(self):
+        broker = FaultBroker()
+        parts, sinks = _wired(broker)
+        broker.arm("timeout_before")
+        broker.arm("lookup_down", times=RETRY.max_attempts + 1)
+        assert parts.execution.send(_order(1), 1, reason="test") is True
+        assert broker.recorded == {}  # never resent blindly
+        assert parts.book.open[_cid(1)].in_doubt is True
+        [submitted] = sinks.events_of("ORDER_SUBMITTED")
+        assert submitted["payload"]["send_outcome"] == "UNKNOWN"
+        assert parts.idempotency.get(_cid(1)).outcome == "unknown"
+
+
+class TestReservedBefore:
+    def test_a_key_the_venue_has_is_recovered_not_resent(self):
+        broker = FaultBroker()
+        parts, sinks = _wired(broker)
+        order = _order(1)
+        parts.idempotency.reserve(order.client_order_id, order.fingerprint())
+        broker.submit(order, parts.time.ts_sim)  # the crashed run had sent it
+        assert parts.execution.send(order, 1, reason="test") is True
+        assert broker.recorded == {_cid(1): 1}
+        assert parts.book.open[_cid(1)].in_doubt is False
+        assert len(sinks.events_of("ORDER_SUBMITTED")) == 1
+        assert parts.idempotency.get(_cid(1)).outcome == "recovered"
+
+    def test_a_key_the_venue_cannot_answer_for_is_in_doubt(self):
+        broker = FaultBroker()
+        parts, sinks = _wired(broker)
+        order = _order(1)
+        parts.idempotency.reserve(order.client_order_id, order.fingerprint())
+        broker.arm("lookup_down")
+        assert parts.execution.send(order, 1, reason="test") is True
+        assert broker.recorded == {}
+        assert parts.book.open[_cid(1)].in_doubt is True
+        [submitted] = sinks.events_of("ORDER_SUBMITTED")
+        assert submitted["payload"]["send_outcome"] == "UNKNOWN"
+        assert parts.idempotency.get(_cid(1)).outcome == "unknown"
+
+    def test_a_key_the_venue_confirms_absent_is_sent(self):
+        broker = FaultBroker()
+        parts, _ = _wired(broker)
+        order = _order(1)
+        parts.idempotency.reserve(order.client_order_id, order.fingerprint())
+        assert parts.execution.send(order, 1, reason="test") is True
+        assert broker.recorded == {_cid(1): 1}
+        assert parts.idempotency.get(_cid(1)).outcome == "submitted"
+
+
+class TestFlatten:
+    def test_reduce_only_market_orders_against_every_position(self):
+        broker = FaultBroker()
+        parts, sinks = _wired(broker)
+        book = parts.book
+        for n, (symbol, side) in enumerate((("ETH/USDT", Side.SELL), (SYMBOL, Side.BUY)), 1):
+            order = Order(client_order_id=f"c{n}", symbol=symbol, side=side, quantity=D("0.25"))
+            book.add_order(order)
+            assert book.apply_fill(order.client_order_id, f"x{n}", order.quantity, PRICE)
+        book.positions["LTC/USDT"] = D(0)  # flat: no order
+        parts.execution.intent_seq = 4
+        parts.execution.flatten()
+        submitted = [e["payload"] for e in sinks.events_of("ORDER_SUBMITTED")]
+        assert [(p["symbol"], p["side"], p["quantity"]) for p in submitted] == [
+            (SYMBOL, "SELL", "0.25"),
+            ("ETH/USDT", "BUY", "0.25"),
+        ]
+        assert all(p["reduce_only"] is True for p in submitted)
+        assert all(p["order_type"] == OrderType.MARKET.value for p in submitted)
+        assert all(p["reason"] == "flatten" for p in submitted)
+        assert [p["client_order_id"] for p in submitted] == [_cid(5, "flatten"), _cid(6, "flatten")]
+        assert parts.execution.intent_seq == 6
+        assert sinks.events_of("SIGNAL") == []
+
+    def test_nothing_to_flatten_sends_nothing(self):
+        broker = FaultBroker()
+        parts, sinks = _wired(broker)
+        parts.execution.flatten()
+        assert sinks.events_of("ORDER_SUBMITTED") == []
+        assert parts.execution.intent_seq == 0
+
+
+class TestState:
+    def test_intent_seq_round_trip(self):
+        first, _ = _wired(FaultBroker())
+        first.execution.handle_intent(buy("0.5"))
+        first.execution.handle_intent(buy("0.5"))
+        state = first.execution.get_state()
+        assert state == {"intent_seq": 2}
+        broker = FaultBroker()
+        second, sinks = _wired(broker)
+        second.execution.set_state(state)
+        assert second.execution.get_state() == state
+        second.execution.handle_intent(buy("0.5"))
+        [submitted] = sinks.events_of("ORDER_SUBMITTED")
+        assert submitted["payload"]["intent_seq"] == 3
+        assert broker.recorded == {_cid(3): 1}

@@ -1,0 +1,247 @@
+"""The report router on its own: each venue report applied once, held, released, closed."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+
+from _scripted import SYMBOL
+from livesession import DryrunConfig, Transient
+from livesession._domain.model import (
+    AckReport,
+    BrokerReport,
+    CancelReport,
+    FillReport,
+    Order,
+    RejectReport,
+    Side,
+    report_to_json,
+)
+from livesession._session.assembly import SessionEdges, SessionParts, assemble
+
+from _helpers import Sinks
+
+D = Decimal
+
+
+class ScriptedVenue:
+    """Hands out the reports the test queued, all at the next poll."""
+
+    kind = "mock"
+
+    def __init__(self) -> None:
+        self.queued: list[BrokerReport] = []
+        self.down = False
+        self.polls = 0
+
+    def poll(self, now_ns: int) -> Sequence[BrokerReport]:
+        self.polls += 1
+        if self.down:
+            raise Transient("connection refused")
+        out, self.queued = self.queued, []
+        return out
+
+    def open_orders(self) -> Sequence[object]:
+        return []
+
+    def order_by_client_id(self, client_order_id: str) -> None:
+        return None
+
+
+def _wired() -> tuple[SessionParts, ScriptedVenue, Sinks]:
+    venue = ScriptedVenue()
+    sinks = Sinks()
+    parts = assemble(
+        DryrunConfig(run_id="t", strategy_id="s"),
+        SessionEdges(broker=venue, **sinks.kwargs()),  # type: ignore[arg-type]
+        seal=lambda: None,
+    )
+    return parts, venue, sinks
+
+
+def _track(parts: SessionParts, cid: str, qty: str = "1") -> Order:
+    order = Order(client_order_id=cid, symbol=SYMBOL, side=Side.BUY, quantity=D(qty))
+    parts.book.add_order(order)
+    return order
+
+
+def _fill(cid: str, trade_id: str, qty: str, price: str = "100") -> FillReport:
+    return FillReport(
+        client_order_id=cid, trade_id=trade_id, quantity=D(qty), price=D(price), ts_ns=0
+    )
+
+
+def _ack(cid: str) -> AckReport:
+    return AckReport(client_order_id=cid, venue_order_id=f"v-{cid}", ts_ns=0)
+
+
+class TestApply:
+    def test_ack_is_recorded_once(self):
+        parts, venue, sinks = _wired()
+        _track(parts, "a")
+        venue.queued = [_ack("a"), _ack("a")]
+        parts.reports.process()
+        venue.queued = [_ack("a")]
+        parts.reports.process()
+        [accepted] = sinks.events_of("ORDER_ACCEPTED")
+        assert accepted["payload"] == {"client_order_id": "a", "venue_order_id": "v-a"}
+        assert parts.book.open["a"].acked is True
+
+    def test_fill_records_filled_and_position_and_counts_an_execution(self):
+        parts, venue, sinks = _wired()
+        _track(parts, "a")
+        venue.queued = [_fill("a", "t1", "1", "100")]
+        parts.reports.process()
+        [filled] = sinks.events_of("ORDER_FILLED")
+        assert filled["payload"] == {
+            "client_order_id": "a",
+            "trade_id": "t1",
+            "symbol": SYMBOL,
+            "side": "BUY",
+            "quantity": "1",
+            "price": "100",
+            "filled": "1",
+            "remaining": "0",
+        }
+        [position] = sinks.events_of("POSITION_CHANGED")
+        assert position["payload"]["position"] == "1"
+        assert position["payload"]["cash"] == str(D("100000.00") - D(100))
+        assert parts.governor.executions == 1
+        assert "a" not in parts.book.open
+        assert parts.reports.get_state()["finished"] == ["a"]
+
+    def test_partial_fill_then_duplicate_changes_nothing(self):
+        parts, venue, sinks = _wired()
+        _track(parts, "a", qty="2")
+        venue.queued = [_fill("a", "t1", "0.5"), _fill("a", "t1", "0.5")]
+        parts.reports.process()
+        venue.queued = [_fill("a", "t1", "0.5")]
+        parts.reports.process()
+        [partial] = sinks.events_of("ORDER_PARTIALLY_FILLED")
+        assert partial["payload"]["remaining"] == "1.5"
+        assert len(sinks.events_of("POSITION_CHANGED")) == 1
+        assert parts.governor.executions == 1
+        assert parts.book.position(SYMBOL) == D("0.5")
+        assert parts.book.open["a"].filled == D("0.5")
+
+    def test_late_report_of_a_finished_order_is_dropped(self):
+        parts, venue, sinks = _wired()
+        _track(parts, "a")
+        venue.queued = [_fill("a", "t1", "1")]
+        parts.reports.process()
+        venue.queued = [_fill("a", "t1", "1"), _ack("a")]
+        parts.reports.process()
+        assert parts.reports.held_orders() == frozenset()
+        assert sinks.events_of("ORDER_ACCEPTED") == []
+        assert parts.governor.executions == 1
+
+    def test_a_poll_that_fails_delivers_nothing_and_raises_nothing(self):
+        parts, venue, sinks = _wired()
+        _track(parts, "a")
+        venue.queued = [_ack("a")]
+        venue.down = True
+        parts.reports.process()
+        assert venue.polls == 1
+        assert sinks.events_of("ORDER_ACCEPTED") == []
+        venue.down = False
+        parts.reports.process()
+        assert len(sinks.events_of("ORDER_ACCEPTED")) == 1
+
+
+class TestHeld:
+    def test_report_for_an_unknown_order_is_held_then_released(self):
+        parts, venue, sinks = _wired()
+        venue.queued = [_ack("b"), _fill("b", "t9", "1")]
+        parts.reports.process()
+        assert parts.reports.held_orders() == frozenset({"b"})
+        assert sinks.events_of("ORDER_FILLED") == []
+        assert parts.book.position(SYMBOL) == 0
+        parts.reports.process()  # still unknown: still held
+        assert parts.reports.held_orders() == frozenset({"b"})
+        _track(parts, "b")
+        parts.reports.process()
+        assert parts.reports.held_orders() == frozenset()
+        assert len(sinks.events_of("ORDER_ACCEPTED")) == 1
+        assert len(sinks.events_of("ORDER_FILLED")) == 1
+        assert parts.book.position(SYMBOL) == D(1)
+
+    def test_waiting_fills_are_the_unapplied_fills_in_the_inbox(self):
+        parts, _, sinks = _wired()
+        _track(parts, "a", qty="2")
+        state = {
+            "inbox": [
+                report_to_json(_ack("a")),
+                report_to_json(_fill("a", "t1", "0.5")),
+                report_to_json(_fill("a", "t2", "0.5")),
+            ]
+        }
+        parts.reports.set_state(state)
+        assert parts.reports.waiting_fills() == frozenset({"t1", "t2"})
+        parts.reports.process()
+        assert parts.reports.waiting_fills() == frozenset()
+        assert len(sinks.events_of("ORDER_PARTIALLY_FILLED")) == 2
+        assert parts.book.open["a"].filled == D(1)
+
+
+class TestClose:
+    def test_reject_closes_the_order(self):
+        parts, venue, sinks = _wired()
+        _track(parts, "a")
+        venue.queued = [RejectReport(client_order_id="a", reason="VENUE_REJECT", ts_ns=0)]
+        parts.reports.process()
+        [rejected] = sinks.events_of("ORDER_REJECTED")
+        assert rejected["payload"] == {"client_order_id": "a", "reason": "VENUE_REJECT"}
+        assert parts.book.tracked("a") is None
+        assert parts.reports.get_state()["finished"] == ["a"]
+
+    def test_cancel_closes_the_order_and_a_racing_fill_still_applies(self):
+        parts, venue, sinks = _wired()
+        _track(parts, "a", qty="2")
+        venue.queued = [_fill("a", "t1", "0.5"), CancelReport(client_order_id="a", ts_ns=0)]
+        parts.reports.process()
+        [canceled] = sinks.events_of("ORDER_CANCELED")
+        assert canceled["payload"] == {"client_order_id": "a", "filled": "0.5"}
+        assert "a" not in parts.book.open
+        assert "a" in parts.book.closed  # until the venue confirms its final fills
+        venue.queued = [_fill("a", "t2", "0.25"), CancelReport(client_order_id="a", ts_ns=0)]
+        parts.reports.process()
+        [late] = sinks.events_of("ORDER_PARTIALLY_FILLED")[1:]
+        assert late["payload"]["after_cancel"] is True
+        assert parts.book.position(SYMBOL) == D("0.75")
+        assert len(sinks.events_of("ORDER_CANCELED")) == 1
+
+
+class TestState:
+    def test_round_trip_of_inbox_unmatched_and_finished(self):
+        parts, venue, _ = _wired()
+        _track(parts, "a")
+        venue.queued = [_fill("a", "t1", "1"), _ack("held")]
+        parts.reports.process()
+        parts.reports.set_state(
+            {**parts.reports.get_state(), "inbox": [report_to_json(_fill("x", "t5", "1"))]}
+        )
+        state = parts.reports.get_state()
+        assert state == {
+            "unmatched": [["held", [report_to_json(_ack("held"))]]],
+            "inbox": [report_to_json(_fill("x", "t5", "1"))],
+            "finished": ["a"],
+        }
+        fresh, venue2, sinks2 = _wired()
+        fresh.reports.set_state(state)
+        assert fresh.reports.get_state() == state
+        assert fresh.reports.held_orders() == frozenset({"held"})
+        assert fresh.reports.waiting_fills() == frozenset({"t5"})
+        venue2.queued = [_fill("a", "t1", "1")]  # "a" finished: dropped, not held
+        _track(fresh, "held")
+        fresh.reports.process()
+        assert fresh.reports.held_orders() == frozenset({"x"})  # the inbox's fill, now held
+        assert fresh.reports.waiting_fills() == frozenset()
+        assert fresh.governor.executions == 0
+        assert [e["payload"]["client_order_id"] for e in sinks2.events_of("ORDER_ACCEPTED")] == [
+            "held"
+        ]
+
+    def test_empty_state_restores_empty(self):
+        parts, _, _ = _wired()
+        parts.reports.set_state({})
+        assert parts.reports.get_state() == {"unmatched": [], "inbox": [], "finished": []}

@@ -1,0 +1,271 @@
+"""The wind-down on its own: cancel, flatten, STOPPED and sealed; the kill switch; its bounds."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import orjson
+
+from _scripted import SYMBOL, buy
+from livesession import DryrunConfig, OrderType, SessionState, TradingState
+from livesession._domain.lifecycle import Trigger
+from livesession._domain.model import Bar, Order, Side
+from livesession._session.assembly import SessionEdges, SessionParts, assemble
+from livesession._session.winddown import WindDown
+
+from _fault_broker import FaultBroker
+from _helpers import Sinks
+
+D = Decimal
+PRICE = D("100.00")
+MINUTE = 60_000_000_000
+
+
+class CountingBroker(FaultBroker):
+    """A FaultBroker that counts the cancel requests it is sent."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.cancels: list[str] = []
+
+    def cancel(self, client_order_id: str, now_ns: int) -> None:
+        self.cancels.append(client_order_id)
+        super().cancel(client_order_id, now_ns)
+
+
+class Wired:
+    """Collaborators wired by ``assemble``, DRYRUN_ACTIVE, with a known last price."""
+
+    def __init__(self, broker: FaultBroker, **cfg) -> None:
+        self.broker = broker
+        self.sinks = Sinks()
+        self.seals = 0
+        params = {"run_id": "t", "strategy_id": "s", **cfg}
+        self.parts: SessionParts = assemble(
+            DryrunConfig(**params),
+            SessionEdges(broker=broker, **self.sinks.kwargs()),
+            seal=self._seal,
+        )
+        p = self.parts
+        p.time.set_time(p.time.ts_sim)
+        p.lifecycle.transition(Trigger.PREFLIGHT_PASSED, "test")
+        p.lifecycle.transition(Trigger.ACTIVATE, "test")
+        p.book.mark(SYMBOL, PRICE)
+        ts = p.time.ts_sim
+        broker.on_market(
+            Bar(
+                symbol=SYMBOL, ts_ns=ts, open=PRICE, high=PRICE, low=PRICE, close=PRICE, volume=D(1)
+            )
+        )
+
+    def _seal(self) -> None:
+        self.seals += 1
+
+    def position_and_resting_order(self) -> str:
+        """A filled market buy of 0.5 and a resting limit buy; the resting order's id."""
+        p = self.parts
+        p.execution.handle_intent(buy("0.5"))
+        p.execution.handle_intent(buy("0.2", order_type=OrderType.LIMIT, limit_price=D("99.00")))
+        p.time.wait(self.broker.latency_ns)
+        p.reports.process()
+        assert p.book.position(SYMBOL) == D("0.5")
+        [resting] = p.book.open
+        return resting
+
+    def types(self) -> list[str]:
+        return [e["event_type"] for e in map(_loads, self.sinks.events.lines)]
+
+
+def _loads(line: bytes) -> dict:
+    return orjson.loads(line)
+
+
+class TestStop:
+    def test_request_stop_cancels_flattens_and_reaches_stopped(self):
+        w = Wired(FaultBroker())
+        resting = w.position_and_resting_order()
+        p = w.parts
+        p.winddown.request_stop("operator")
+        assert p.lifecycle.state is SessionState.STOPPED
+        assert w.seals == 1
+        assert not p.book.open
+        assert not p.book.closed
+        assert p.winddown.is_flat()
+        [canceled] = w.sinks.events_of("ORDER_CANCELED")
+        assert canceled["payload"]["client_order_id"] == resting
+        [flatten] = [
+            e["payload"]
+            for e in w.sinks.events_of("ORDER_SUBMITTED")
+            if e["payload"]["reason"] == "flatten"
+        ]
+        assert (flatten["side"], flatten["quantity"], flatten["reduce_only"]) == (
+            "SELL",
+            "0.5",
+            True,
+        )
+        states = [e["payload"]["to_state"] for e in w.sinks.events_of("STATE_CHANGED")]
+        assert states[-2:] == ["STOPPING", "STOPPED"]
+        reasons = [e["payload"]["reason"] for e in w.sinks.events_of("STATE_CHANGED")]
+        assert reasons[-2:] == ["operator", "stopped"]
+
+    def test_wind_down_outside_stopping_does_nothing(self):
+        w = Wired(FaultBroker())
+        w.position_and_resting_order()
+        before = len(w.sinks.events.lines)
+        w.parts.winddown.wind_down()
+        assert len(w.sinks.events.lines) == before
+        assert w.seals == 0
+        assert w.parts.lifecycle.state is SessionState.DRYRUN_ACTIVE
+
+    def test_out_of_polls_faults_stop_incomplete(self):
+        broker = FaultBroker()
+        w = Wired(broker, stop_max_polls=3)
+        resting = w.position_and_resting_order()
+        broker.arm("cancel_transient", times=100)  # the resting order can never be cancelled
+        p = w.parts
+        start = p.time.ts_sim
+        p.winddown.request_stop("operator")
+        assert p.lifecycle.state is SessionState.ERROR_REQUIRES_OPERATOR
+        assert p.lifecycle.failed is True
+        assert p.lifecycle.reason == "STOP_INCOMPLETE"
+        assert w.seals == 0
+        assert list(p.book.open) == [resting]
+        fault = w.sinks.events_of("STATE_CHANGED")[-1]["payload"]
+        assert fault["reason"] == "STOP_INCOMPLETE"
+        assert fault["detail"] == {"open_orders": "1"}
+        assert p.time.ts_sim == start + 3 * p.time.interval_ns  # simulated waits, one per poll
+
+
+class TestKill:
+    def test_kill_halts_then_reports_flat_with_the_time_it_took(self):
+        broker = FaultBroker(latency_ns=MINUTE)
+        w = Wired(broker)
+        w.position_and_resting_order()
+        p = w.parts
+        started = p.time.ts_sim
+        p.winddown.kill("drill")
+        assert p.governor.state is TradingState.HALTED
+        assert p.winddown.killing is True
+        assert p.winddown.kill_started_ns == started
+        [kill] = w.sinks.events_of("KILL_SWITCH")
+        assert kill["payload"] == {
+            "reason": "drill",
+            "open_orders": 1,
+            "flat": False,
+            "trading_state": "ACTIVE",
+        }
+        assert w.sinks.events_of("KILL_SWITCH_FLAT") == []
+        for _ in range(5):  # later steps: reports arrive, the flatten order goes out and fills
+            p.time.wait(MINUTE)
+            p.reports.process()
+            p.winddown.continue_kill()
+            p.reconciliation.reconcile()
+            p.winddown.check_flat()
+        [flat] = w.sinks.events_of("KILL_SWITCH_FLAT")
+        assert flat["payload"] == {"time_to_flat_ns": 2 * MINUTE}
+        assert p.winddown.killing is False
+        assert p.winddown.is_flat()
+        assert p.lifecycle.state is SessionState.DRYRUN_ACTIVE
+        assert w.types().index("KILL_SWITCH") < w.types().index("KILL_SWITCH_FLAT")
+
+    def test_kill_when_already_flat_is_flat_at_once(self):
+        w = Wired(FaultBroker())
+        p = w.parts
+        p.winddown.kill("drill")
+        [flat] = w.sinks.events_of("KILL_SWITCH_FLAT")
+        assert flat["payload"] == {"time_to_flat_ns": 0}
+        assert p.governor.state is TradingState.HALTED
+        assert p.winddown.killing is False
+
+
+class TestCancel:
+    def test_request_cancel_sends_once_per_order(self):
+        broker = CountingBroker(latency_ns=MINUTE)
+        w = Wired(broker)
+        resting = w.position_and_resting_order()
+        p = w.parts
+        p.winddown.request_cancel(resting)
+        p.winddown.request_cancel(resting)
+        p.winddown.cancel_open()
+        assert broker.cancels == [resting]
+        assert p.book.open[resting].cancel_requested is True
+        p.winddown.request_cancel("unknown")
+        assert broker.cancels == [resting]
+
+    def test_a_failed_cancel_is_asked_again(self):
+        broker = CountingBroker(latency_ns=MINUTE)
+        w = Wired(broker)
+        resting = w.position_and_resting_order()
+        broker.arm("cancel_transient")
+        p = w.parts
+        p.winddown.request_cancel(resting)
+        assert p.book.open[resting].cancel_requested is False
+        p.winddown.request_cancel(resting)
+        assert broker.cancels == [resting, resting]
+        assert p.book.open[resting].cancel_requested is True
+
+    def test_orders_in_doubt_and_reduce_only_market_orders_are_left_alone(self):
+        broker = CountingBroker()
+        w = Wired(broker)
+        book = w.parts.book
+        doubt = Order(client_order_id="d", symbol=SYMBOL, side=Side.BUY, quantity=D(1))
+        exit_ = Order(
+            client_order_id="e",
+            symbol=SYMBOL,
+            side=Side.SELL,
+            quantity=D(1),
+            order_type=OrderType.MARKET,
+            reduce_only=True,
+        )
+        book.add_order(doubt, in_doubt=True)
+        book.add_order(exit_)
+        w.parts.winddown.cancel_open()
+        w.parts.winddown.request_cancel("d")
+        assert broker.cancels == []
+
+
+class TestUnconfirmed:
+    def test_unconfirmed_closed_excludes_escalated_orders(self):
+        w = Wired(FaultBroker())
+        p = w.parts
+        for cid in ("a", "b", "c"):
+            p.book.add_order(
+                Order(client_order_id=cid, symbol=SYMBOL, side=Side.BUY, quantity=D(1))
+            )
+            p.book.close_order(cid, confirm=True)
+        winddown = WindDown(
+            config=p.config,
+            recorder=p.recorder,
+            book=p.book,
+            broker=p.broker,
+            governor=p.governor,
+            lifecycle=p.lifecycle,
+            time=p.time,
+            process_reports=p.reports.process,
+            flatten=p.execution.flatten,
+            reconcile=p.reconciliation.reconcile,
+            escalated_orders=lambda: {"b"},
+            seal=lambda: None,
+        )
+        assert winddown.unconfirmed_closed() == ["a", "c"]
+        assert p.winddown.unconfirmed_closed() == ["a", "b", "c"]
+
+
+class TestState:
+    def test_kill_started_round_trip(self):
+        w = Wired(FaultBroker(latency_ns=MINUTE))
+        w.position_and_resting_order()
+        w.parts.winddown.kill("drill")
+        state = w.parts.winddown.get_state()
+        assert state == {"kill_started_ns": w.parts.time.ts_sim}
+        fresh = Wired(FaultBroker())
+        assert fresh.parts.winddown.get_state() == {"kill_started_ns": None}
+        fresh.parts.winddown.set_state(state)
+        assert fresh.parts.winddown.get_state() == state
+        assert fresh.parts.winddown.killing is True
+        fresh.parts.time.wait(MINUTE)
+        fresh.parts.winddown.check_flat()  # the fresh book is flat and has nothing open
+        [flat] = fresh.sinks.events_of("KILL_SWITCH_FLAT")
+        assert flat["payload"] == {
+            "time_to_flat_ns": fresh.parts.time.ts_sim - state["kill_started_ns"]
+        }
