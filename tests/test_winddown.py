@@ -234,13 +234,8 @@ class TestUnconfirmed:
             )
             p.book.close_order(cid, confirm=True)
         winddown = WindDown(
-            config=p.config,
-            recorder=p.recorder,
-            book=p.book,
-            broker=p.broker,
-            governor=p.governor,
+            p,  # the session's parts are its context too
             lifecycle=p.lifecycle,
-            time=p.time,
             process_reports=p.reports.process,
             flatten=p.execution.flatten,
             reconcile=p.reconciliation.reconcile,

@@ -31,6 +31,7 @@ from ..brokers.mock import FillModel, MockBroker
 from ..stores.memory import MemoryIdempotencyStore
 from .book import Book
 from .checkpoint import Checkpointer, StateOwner, gather, restore
+from .context import SessionContext
 from .execution import Execution
 from .exits import OcoExits
 from .lease_keeper import LeaseKeeper
@@ -90,23 +91,17 @@ class SessionEdges:
     lease_holder: str | None = None
 
 
-@attrs.define(kw_only=True, eq=False)
-class SessionParts:
+@attrs.frozen(kw_only=True, eq=False)
+class SessionParts(SessionContext):
     """One session's collaborators, wired together; the coordinator drives them."""
 
-    config: DryrunConfig
-    recorder: Recorder
-    book: Book
-    broker: Broker
     feed: MarketFeed
     strategy: Strategy
     idempotency: IdempotencyStore
     checks: tuple[Check, ...]
     live_override: bool
     audit_present: bool
-    time: Timekeeper
     lifecycle: SessionLifecycle
-    governor: TradingGovernor
     execution: Execution
     exits: OcoExits
     reports: ReportRouter
@@ -287,43 +282,31 @@ def assemble(
     )
     governor = TradingGovernor(recorder, daily_loss_pct=cfg.risk.daily_loss_pct, start_ns=start_ns)
     lifecycle = SessionLifecycle(recorder, book, steps=lambda: time.steps, halt=governor.halt)
+    ctx = SessionContext(
+        config=cfg, recorder=recorder, book=book, broker=broker, time=time, governor=governor
+    )
     execution = Execution(
-        config=cfg,
-        recorder=recorder,
-        book=book,
-        broker=broker,
+        ctx,
         idempotency=idem,
         rails=e.rails if e.rails is not None else default_rails(cfg.risk, cfg.allowlist),
         retry=retry,
-        governor=governor,
-        time=time,
         protect=lambda cid, protection: exits.watch(cid, protection),  # noqa: PLW0108
     )
     exits = OcoExits(
-        config=cfg,
-        recorder=recorder,
-        book=book,
-        governor=governor,
+        ctx,
         fsm_state=lambda: lifecycle.state,
         send=lambda order, seq, reason: execution.send(order, seq, reason=reason),
         request_cancel=lambda cid: winddown.request_cancel(cid),  # noqa: PLW0108
     )
     reports = ReportRouter(
-        recorder=recorder,
-        book=book,
-        broker=broker,
-        governor=governor,
-        time=time,
+        ctx,
         exits=exits,
         adopt=lambda cid, evidence: reconciliation.adopt(cid, evidence),  # noqa: PLW0108
         after_poll=lambda: winddown.check_flat() if winddown.killing else None,
     )
     reconciliation = Reconciliation(
-        recorder=recorder,
-        book=book,
-        broker=broker,
+        ctx,
         idempotency=idem,
-        time=time,
         exits=exits,
         reports=reports,
         request_cancel=lambda cid: winddown.request_cancel(cid),  # noqa: PLW0108
@@ -332,13 +315,8 @@ def assemble(
         replay_window_ns=replay_window_ns(cfg, retry),
     )
     winddown = WindDown(
-        config=cfg,
-        recorder=recorder,
-        book=book,
-        broker=broker,
-        governor=governor,
+        ctx,
         lifecycle=lifecycle,
-        time=time,
         process_reports=reports.process,
         flatten=execution.flatten,
         reconcile=reconciliation.reconcile,
@@ -375,19 +353,14 @@ def assemble(
         )
     )
     parts = SessionParts(
-        config=cfg,
-        recorder=recorder,
-        book=book,
-        broker=broker,
+        **attrs.asdict(ctx, recurse=False),
         feed=e.feed if e.feed is not None else default_feed(cfg),
         strategy=e.strategy if e.strategy is not None else default_strategy(cfg),
         idempotency=idem,
         checks=tuple(e.checks) if e.checks is not None else tuple(default_checks()),
         live_override=e.live_override,
         audit_present=e.audit_sink is not None,
-        time=time,
         lifecycle=lifecycle,
-        governor=governor,
         execution=execution,
         exits=exits,
         reports=reports,

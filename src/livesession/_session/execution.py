@@ -26,15 +26,11 @@ from .._typing import ConfirmingLookup
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
-    from .._artifacts.recorder import Recorder
-    from .._domain.config import DryrunConfig
     from .._domain.retry import RetryPolicy
-    from .._risk.governor import TradingGovernor
     from .._risk.rails import Rail
-    from .._typing import Broker, IdempotencyStore
-    from .book import Book
+    from .._typing import IdempotencyStore
+    from .context import SessionContext
     from .exits import Protection
-    from .timekeeper import Timekeeper
 
 __all__ = ["Execution"]
 
@@ -44,28 +40,19 @@ class Execution:
 
     def __init__(
         self,
+        ctx: SessionContext,
         *,
-        config: DryrunConfig,
-        recorder: Recorder,
-        book: Book,
-        broker: Broker,
         idempotency: IdempotencyStore,
         rails: Sequence[Rail],
         retry: RetryPolicy,
-        governor: TradingGovernor,
-        time: Timekeeper,
         protect: Callable[[str, Protection], None],
     ) -> None:
-        self._cfg = config
-        self._recorder = recorder
-        self._book = book
-        self._broker = broker
+        self._c = ctx
         self._idem = idempotency
         self._rails = tuple(rails)
         self._retry = retry
-        self._governor = governor
-        self._time = time
         self._protect = protect
+        broker = ctx.broker
         self._confirming = broker if isinstance(broker, ConfirmingLookup) else None
         self.intent_seq = 0
 
@@ -73,7 +60,7 @@ class Execution:
         """One intent of the strategy: SIGNAL, then rails, then (maybe) an order."""
         from .exits import Protection  # noqa: PLC0415 - exits imports this module's peers
 
-        cfg = self._cfg
+        cfg = self._c.config
         self.intent_seq += 1
         seq = self.intent_seq
         qty = quantize(intent.quantity, cfg.qty_lot)
@@ -81,7 +68,7 @@ class Execution:
             return
         if qty != intent.quantity:
             intent = attrs.evolve(intent, quantity=qty)
-        rec = self._recorder
+        rec = self._c.recorder
         rec.emit(
             "SIGNAL",
             {
@@ -109,7 +96,7 @@ class Execution:
                 )
                 if rejection.rule == "EXECUTION_THROTTLE":
                     # Too many executions: no new orders until an operator re-enables.
-                    self._governor.set_trading(TradingState.HALTED, "EXECUTION_THROTTLE")
+                    self._c.governor.set_trading(TradingState.HALTED, "EXECUTION_THROTTLE")
                 return
         order = Order(
             client_order_id=client_order_id(cfg.run_id, cfg.strategy_id, seq, "main"),
@@ -132,24 +119,24 @@ class Execution:
             )
 
     def _risk_context(self, intent: OrderIntent) -> RiskContext:
-        book = self._book
+        book = self._c.book
         price = book.last_price.get(intent.symbol, ZERO)
-        governor = self._governor
+        governor = self._c.governor
         return RiskContext(
             last_price=price,
             equity=book.equity(),
             day_peak_equity=book.day_peak_equity,
             position=book.position(intent.symbol),
             open_exposure=book.exposure(intent.symbol, price) + book.stop_risk(),
-            orders_this_second=governor.orders_this_second(self._time.ts_sim),
+            orders_this_second=governor.orders_this_second(self._c.time.ts_sim),
             executions=governor.executions,
             trading_state=governor.state.value,
         )
 
     def flatten(self) -> None:
         """A reduce-only market order against every open position (the final exit)."""
-        cfg = self._cfg
-        for symbol, qty in sorted(self._book.positions.items()):
+        cfg = self._c.config
+        for symbol, qty in sorted(self._c.book.positions.items()):
             if not qty:
                 continue
             self.intent_seq += 1
@@ -189,14 +176,14 @@ class Execution:
                 self._submit_with_retry(order)
             except Rejected as exc:
                 self._idem.complete(cid, f"rejected:{exc.reason}")
-                self._recorder.emit(
+                self._c.recorder.emit(
                     "ORDER_REJECTED",
                     {"client_order_id": cid, "intent_seq": intent_seq, "reason": exc.reason},
                 )
                 return False
             except Transient as exc:
                 self._idem.complete(cid, "not_sent")
-                self._recorder.emit(
+                self._c.recorder.emit(
                     "ORDER_REJECTED",
                     {
                         "client_order_id": cid,
@@ -210,9 +197,9 @@ class Execution:
                 in_doubt = True
                 outcome = "unknown"
         crashpoint("after_send")
-        self._book.add_order(order, in_doubt=in_doubt)
-        self._governor.count_order(self._time.ts_sim)
-        self._recorder.emit("ORDER_SUBMITTED", _submitted(order, intent_seq, reason, in_doubt))
+        self._c.book.add_order(order, in_doubt=in_doubt)
+        self._c.governor.count_order(self._c.time.ts_sim)
+        self._c.recorder.emit("ORDER_SUBMITTED", _submitted(order, intent_seq, reason, in_doubt))
         self._idem.complete(cid, outcome)
         return True
 
@@ -225,7 +212,7 @@ class Execution:
         try:
             if self._confirming is not None:
                 return self._confirming.lookup(cid, attempts=1) is not None
-            return self._broker.order_by_client_id(cid) is not None
+            return self._c.broker.order_by_client_id(cid) is not None
         except BrokerError:
             return None
 
@@ -238,11 +225,11 @@ class Execution:
         """
         cid = order.client_order_id
         policy = self._retry
-        time = self._time
+        time = self._c.time
 
         def attempt(number: int) -> None:
             try:
-                self._broker.submit(order, time.ts_sim)
+                self._c.broker.submit(order, time.ts_sim)
             except OutcomeUnknown:
                 found = self._lookup(cid)
                 if found:
@@ -270,7 +257,7 @@ class Execution:
             answered = answered or known is not None
             if attempt > policy.max_attempts:
                 break
-            self._time.wait(policy.delay_ns(f"lookup:{cid}", attempt))
+            self._c.time.wait(policy.delay_ns(f"lookup:{cid}", attempt))
         return False if answered else None
 
     def get_state(self) -> dict[str, Any]:

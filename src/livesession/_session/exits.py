@@ -33,10 +33,8 @@ from .._domain.model import Order, OrderType, Side
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from .._artifacts.recorder import Recorder
-    from .._domain.config import DryrunConfig
-    from .._risk.governor import TradingGovernor
-    from .book import Book, OpenOrder
+    from .book import OpenOrder
+    from .context import SessionContext
 
 __all__ = ["OcoExits", "Protection", "protective_legs"]
 
@@ -131,19 +129,13 @@ class OcoExits:
 
     def __init__(
         self,
+        ctx: SessionContext,
         *,
-        config: DryrunConfig,
-        recorder: Recorder,
-        book: Book,
-        governor: TradingGovernor,
         fsm_state: Callable[[], SessionState],
         send: Callable[[Order, int, str], bool],
         request_cancel: Callable[[str], None],
     ) -> None:
-        self._cfg = config
-        self._recorder = recorder
-        self._book = book
-        self._governor = governor
+        self._c = ctx
         self._fsm_state = fsm_state
         self._send = send
         self._request_cancel = request_cancel
@@ -177,7 +169,7 @@ class OcoExits:
         self._oco_filled.add(group)
         siblings = [
             cid
-            for cid, live in self._book.open.items()
+            for cid, live in self._c.book.open.items()
             if live.order.oco_group == group and cid != leg.client_order_id and not live.filled
         ]
         for cid in sorted(siblings):
@@ -190,7 +182,7 @@ class OcoExits:
     def prune_groups(self) -> None:
         """Forget groups none of whose legs the book still tracks."""
         if self._oco_filled:
-            book = self._book
+            book = self._c.book
             tracked = (*book.open.values(), *book.closed.values())
             self._oco_filled &= {live.order.oco_group or "" for live in tracked}
 
@@ -198,7 +190,7 @@ class OcoExits:
         self, entry: Order, filled: Decimal, notional: Decimal, protection: Protection
     ) -> None:
         """Place the protective OCO legs of an entry that is done."""
-        cfg = self._cfg
+        cfg = self._c.config
         legs = protective_legs(
             entry,
             quantity=filled,
@@ -211,11 +203,11 @@ class OcoExits:
         reasons = {"sl": "stop_loss", "tp": "take_profit"}
         for leg, order in legs:
             fsm_state = self._fsm_state()
-            if self._governor.halted or fsm_state is not SessionState.DRYRUN_ACTIVE:
+            if self._c.governor.halted or fsm_state is not SessionState.DRYRUN_ACTIVE:
                 # Legs only ever reduce exposure, so REDUCING lets them through; HALTED
                 # sends nothing new (the kill switch flattens instead), nor does a session
                 # that is stopping (it flattens too), and the refusal is recorded.
-                self._recorder.emit(
+                self._c.recorder.emit(
                     "RISK_REJECTED",
                     {
                         "intent_seq": protection.intent_seq,
@@ -223,7 +215,7 @@ class OcoExits:
                         "symbol": order.symbol,
                         "side": order.side.value,
                         "quantity": str(order.quantity),
-                        "trading_state": self._governor.state.value,
+                        "trading_state": self._c.governor.state.value,
                         "fsm_state": fsm_state.value,
                         "client_order_id": order.client_order_id,
                         "leg": leg,

@@ -19,14 +19,12 @@ from .._reconcile.reconciler import compare, lookups_needed, plan
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
-    from .._artifacts.recorder import Recorder
     from .._domain.model import VenueOrder
     from .._reconcile.reconciler import Discrepancy
-    from .._typing import Broker, IdempotencyStore
-    from .book import Book
+    from .._typing import IdempotencyStore
+    from .context import SessionContext
     from .exits import OcoExits
     from .reports import ReportRouter
-    from .timekeeper import Timekeeper
 
 __all__ = ["Reconciliation"]
 
@@ -36,12 +34,9 @@ class Reconciliation:
 
     def __init__(
         self,
+        ctx: SessionContext,
         *,
-        recorder: Recorder,
-        book: Book,
-        broker: Broker,
         idempotency: IdempotencyStore,
-        time: Timekeeper,
         exits: OcoExits,
         reports: ReportRouter,
         request_cancel: Callable[[str], None],
@@ -49,11 +44,8 @@ class Reconciliation:
         grace_ns: int,
         replay_window_ns: int,
     ) -> None:
-        self._recorder = recorder
-        self._book = book
-        self._broker = broker
+        self._c = ctx
         self._idem = idempotency
-        self._time = time
         self._exits = exits
         self._reports = reports
         self._request_cancel = request_cancel
@@ -71,8 +63,8 @@ class Reconciliation:
         Costs one ``open_orders()`` call plus one lookup per tracked order the venue does
         not list as open. A venue that does not answer skips the pass.
         """
-        book = self._book
-        broker = self._broker
+        book = self._c.book
+        broker = self._c.broker
         local = book.local_orders() if book.open or book.closed else ()
         try:
             venue_open = tuple(broker.open_orders())
@@ -94,7 +86,7 @@ class Reconciliation:
             comparison,
             pending=self._pending,
             escalated=self._escalated,
-            now_ns=self._time.ts_sim,
+            now_ns=self._c.time.ts_sim,
             grace_ns=self._grace_ns if grace_ns is None else grace_ns,
             hold_until_ns=self._hold_until_ns if hold else 0,
         )
@@ -126,11 +118,11 @@ class Reconciliation:
 
     def adopt(self, cid: str, evidence: str) -> None:
         """An order sent in doubt is at the venue (``evidence`` says how we know): track it."""
-        live = self._book.open.get(cid)
+        live = self._c.book.open.get(cid)
         if live is None or not live.in_doubt:
             return
         live.in_doubt = False
-        self._recorder.emit(
+        self._c.recorder.emit(
             "RECONCILED", {"action": "ADOPTED", "client_order_id": cid, "evidence": evidence}
         )
         self._idem.complete(cid, "adopted")
@@ -143,7 +135,7 @@ class Reconciliation:
         resume's hold no longer applies either: the operator decides now.
         """
         self._hold_until_ns = 0
-        book = self._book
+        book = self._c.book
         for key in sorted(self._escalated):
             kind, _, cid = key.partition(":")
             if cid in book.open:
@@ -154,21 +146,21 @@ class Reconciliation:
                 continue
             self._exits.forget(cid)
             self._reports.finish(cid)
-            self._recorder.emit(
+            self._c.recorder.emit(
                 "RECONCILED",
                 {"action": "DROPPED", "kind": kind, "client_order_id": cid, "operator": operator},
             )
 
     def _give_up(self, cid: str) -> None:
         """An order sent in doubt that the venue never showed: it was not sent."""
-        live = self._book.close_order(cid)
+        live = self._c.book.close_order(cid)
         if live is None:
             return
-        self._recorder.emit(
+        self._c.recorder.emit(
             "RECONCILED",
             {"action": "NOT_SENT", "kind": "ORDER_MISSING_AT_VENUE", "client_order_id": cid},
         )
-        self._recorder.emit(
+        self._c.recorder.emit(
             "ORDER_REJECTED",
             {"client_order_id": cid, "reason": "SEND_FAILED", "error": "OutcomeUnknown"},
         )
@@ -178,9 +170,9 @@ class Reconciliation:
 
     def _close_as_venue_says(self, cid: str, seen: VenueOrder | None) -> None:
         """Close an order as the venue says: it cancelled or rejected it, and no report came."""
-        if seen is None or cid not in self._book.open:
+        if seen is None or cid not in self._c.book.open:
             return
-        self._recorder.emit(
+        self._c.recorder.emit(
             "RECONCILED",
             {
                 "action": "CLOSED",
@@ -189,7 +181,7 @@ class Reconciliation:
                 "venue_status": seen.status.value,
             },
         )
-        ts_sim = self._time.ts_sim
+        ts_sim = self._c.time.ts_sim
         if seen.status is VenueOrderStatus.REJECTED:
             self._reports.on_reject(
                 RejectReport(client_order_id=cid, reason="REPORT_LOST", ts_ns=ts_sim)
@@ -199,12 +191,12 @@ class Reconciliation:
 
     def _cancel_orphan(self, item: Discrepancy) -> None:
         self._request_cancel(item.client_order_id)
-        self._recorder.emit("RECONCILED", {"action": "CANCEL_REQUESTED", **item.to_json()})
+        self._c.recorder.emit("RECONCILED", {"action": "CANCEL_REQUESTED", **item.to_json()})
 
     def _escalate(self, items: Sequence[Discrepancy]) -> None:
         """Tell an operator: RECONCILE_ESCALATED with every difference, then a fault."""
         self._escalated.update(item.key for item in items)
-        self._recorder.emit(
+        self._c.recorder.emit(
             "RECONCILE_ESCALATED", {"discrepancies": [item.to_json() for item in items]}
         )
         kinds = sorted({item.kind.value for item in items})

@@ -26,12 +26,8 @@ from .._exceptions import BrokerError
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from .._artifacts.recorder import Recorder
-    from .._risk.governor import TradingGovernor
-    from .._typing import Broker
-    from .book import Book
+    from .context import SessionContext
     from .exits import OcoExits
-    from .timekeeper import Timekeeper
 
 __all__ = ["ReportRouter"]
 
@@ -45,21 +41,13 @@ class ReportRouter:
 
     def __init__(
         self,
+        ctx: SessionContext,
         *,
-        recorder: Recorder,
-        book: Book,
-        broker: Broker,
-        governor: TradingGovernor,
-        time: Timekeeper,
         exits: OcoExits,
         adopt: Callable[[str, str], None],
         after_poll: Callable[[], None],
     ) -> None:
-        self._recorder = recorder
-        self._book = book
-        self._broker = broker
-        self._governor = governor
-        self._time = time
+        self._c = ctx
         self._exits = exits
         self._adopt = adopt
         self._after_poll = after_poll
@@ -73,12 +61,12 @@ class ReportRouter:
         A report leaves the inbox just before it is applied, so a sink failure half-way
         through a batch (which stops the session) loses none of the rest.
         """
-        book = self._book
+        book = self._c.book
         inbox = self._inbox
         if self._unmatched:
             self._release_unmatched()
         try:
-            reports = self._broker.poll(self._time.ts_sim)
+            reports = self._c.broker.poll(self._c.time.ts_sim)
         except BrokerError:
             reports = ()  # nothing arrived; the venue keeps what it owes
         if reports:
@@ -112,12 +100,12 @@ class ReportRouter:
 
     def _release_unmatched(self) -> None:
         """Reports that arrived before their order was (re)adopted (e.g. after a resume)."""
-        known = [cid for cid in self._unmatched if self._book.tracked(cid) is not None]
+        known = [cid for cid in self._unmatched if self._c.book.tracked(cid) is not None]
         for cid in known:
             self._inbox.extend(self._unmatched.pop(cid))
 
     def _on_report(self, report: BrokerReport) -> None:
-        live = self._book.open.get(report.client_order_id)
+        live = self._c.book.open.get(report.client_order_id)
         if live is not None and live.in_doubt:
             # The venue reports on it, so it has it: adopt before applying the report.
             self._adopt(report.client_order_id, f"report:{type(report).__name__}")
@@ -139,10 +127,10 @@ class ReportRouter:
             self._unmatched.pop(next(iter(self._unmatched)))
 
     def _on_ack(self, report: AckReport) -> None:
-        live = self._book.open.get(report.client_order_id)
+        live = self._c.book.open.get(report.client_order_id)
         if live is not None and not live.acked:
             live.acked = True
-            self._recorder.emit(
+            self._c.recorder.emit(
                 "ORDER_ACCEPTED",
                 {
                     "client_order_id": report.client_order_id,
@@ -153,26 +141,28 @@ class ReportRouter:
     def on_reject(self, report: RejectReport) -> None:
         """The venue refused an order: close it, with no exits to place."""
         cid = report.client_order_id
-        if self._book.close_order(cid) is not None:
-            self._recorder.emit("ORDER_REJECTED", {"client_order_id": cid, "reason": report.reason})
+        if self._c.book.close_order(cid) is not None:
+            self._c.recorder.emit(
+                "ORDER_REJECTED", {"client_order_id": cid, "reason": report.reason}
+            )
             self._exits.forget(cid)
             self.finish(cid)
 
     def on_cancel(self, report: CancelReport) -> None:
         """The venue cancelled an order: close it; what it filled still gets its exits."""
         cid = report.client_order_id
-        closed = self._book.close_order(cid, confirm=True)
+        closed = self._c.book.close_order(cid, confirm=True)
         if closed is None:
             return
-        self._recorder.emit(
+        self._c.recorder.emit(
             "ORDER_CANCELED", {"client_order_id": cid, "filled": str(closed.filled)}
         )
         self._exits.on_cancelled(closed)
 
     def _on_fill(self, report: FillReport) -> None:
         """Apply a fill once; duplicates and fills of unknown orders change nothing."""
-        book = self._book
-        rec = self._recorder
+        book = self._c.book
+        rec = self._c.recorder
         cid = report.client_order_id
         live = book.tracked(cid)
         after_cancel = cid not in book.open
@@ -193,7 +183,7 @@ class ReportRouter:
         if after_cancel:
             payload["after_cancel"] = True
         rec.emit("ORDER_FILLED" if remaining == 0 else "ORDER_PARTIALLY_FILLED", payload)
-        self._governor.count_execution()
+        self._c.governor.count_execution()
         rec.emit(
             "POSITION_CHANGED",
             {

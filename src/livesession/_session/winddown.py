@@ -18,13 +18,8 @@ from .._exceptions import BrokerError, Rejected
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from .._artifacts.recorder import Recorder
-    from .._domain.config import DryrunConfig
-    from .._risk.governor import TradingGovernor
-    from .._typing import Broker
-    from .book import Book
+    from .context import SessionContext
     from .lifecycle import SessionLifecycle
-    from .timekeeper import Timekeeper
 
 __all__ = ["WindDown"]
 
@@ -40,27 +35,17 @@ class WindDown:
 
     def __init__(
         self,
+        ctx: SessionContext,
         *,
-        config: DryrunConfig,
-        recorder: Recorder,
-        book: Book,
-        broker: Broker,
-        governor: TradingGovernor,
         lifecycle: SessionLifecycle,
-        time: Timekeeper,
         process_reports: Callable[[], None],
         flatten: Callable[[], None],
         reconcile: _Reconcile,
         escalated_orders: Callable[[], set[str]],
         seal: Callable[[], None],
     ) -> None:
-        self._cfg = config
-        self._recorder = recorder
-        self._book = book
-        self._broker = broker
-        self._governor = governor
+        self._c = ctx
         self._lifecycle = lifecycle
-        self._time = time
         self._process_reports = process_reports
         self._flatten = flatten
         self._reconcile = reconcile
@@ -87,9 +72,9 @@ class WindDown:
         lifecycle = self._lifecycle
         if lifecycle.state is not S.STOPPING:
             return
-        book = self._book
+        book = self._c.book
         self.cancel_open()
-        for _ in range(self._cfg.stop_max_polls):
+        for _ in range(self._c.config.stop_max_polls):
             self._process_reports()
             if not book.open and not self.is_flat():
                 self._flatten()
@@ -100,7 +85,7 @@ class WindDown:
             if not book.open and self.is_flat() and not self.unconfirmed_closed():
                 break
             self.cancel_open()
-            self._time.wait(self._time.interval_ns)
+            self._c.time.wait(self._c.time.interval_ns)
         else:
             # Out of polls: a resume's hold no longer applies (the operator is called
             # either way), so differences that outlasted their grace are escalated now and
@@ -118,7 +103,7 @@ class WindDown:
     def unconfirmed_closed(self) -> list[str]:
         """Cancelled orders whose final fills the venue has not confirmed (not escalated)."""
         escalated = self._escalated_orders()
-        return [cid for cid in self._book.closed if cid not in escalated]
+        return [cid for cid in self._c.book.closed if cid not in escalated]
 
     def cancel_open(self) -> None:
         """Ask the venue to cancel every open order not already being cancelled.
@@ -126,7 +111,7 @@ class WindDown:
         Reduce-only market orders (exits and flatten orders on their way) are left alone,
         and so are orders in doubt (they are cancelled once adopted).
         """
-        for cid, live in sorted(self._book.open.items()):
+        for cid, live in sorted(self._c.book.open.items()):
             order = live.order
             if order.reduce_only and order.order_type is OrderType.MARKET:
                 continue
@@ -134,11 +119,11 @@ class WindDown:
 
     def request_cancel(self, cid: str) -> None:
         """Send one cancel request for ``cid`` unless one was accepted already."""
-        live = self._book.open.get(cid)
+        live = self._c.book.open.get(cid)
         if live is None or live.cancel_requested or live.in_doubt:
             return
         try:
-            self._broker.cancel(cid, self._time.ts_sim)
+            self._c.broker.cancel(cid, self._c.time.ts_sim)
         except Rejected:
             live.cancel_requested = True  # not open at the venue: its last report is on the way
         except BrokerError:
@@ -148,20 +133,20 @@ class WindDown:
 
     def is_flat(self) -> bool:
         """No position in any symbol."""
-        return not any(self._book.positions.values())
+        return not any(self._c.book.positions.values())
 
     # -- the kill switch -------------------------------------------------------------------
 
     def kill(self, reason: str) -> None:
         """HALTED, cancel everything, flatten; ``continue_kill`` finishes on later steps."""
-        before = self._governor.halt()
+        before = self._c.governor.halt()
         if self.kill_started_ns is None:
-            self.kill_started_ns = self._time.ts_sim
-        self._recorder.emit(
+            self.kill_started_ns = self._c.time.ts_sim
+        self._c.recorder.emit(
             "KILL_SWITCH",
             {
                 "reason": reason,
-                "open_orders": len(self._book.open),
+                "open_orders": len(self._c.book.open),
                 "flat": self.is_flat(),
                 "trading_state": before.value,
             },
@@ -177,7 +162,7 @@ class WindDown:
         """While a kill is in progress: re-send failed cancels, flatten once nothing is open."""
         if self.kill_started_ns is None:
             return
-        if self._book.open:
+        if self._c.book.open:
             self.cancel_open()
         elif not self.is_flat():
             self._flatten()
@@ -187,12 +172,14 @@ class WindDown:
     def check_flat(self) -> None:
         """KILL_SWITCH_FLAT once nothing is open, the book is flat, and no fill can follow."""
         started = self.kill_started_ns
-        if started is None or self._book.open or not self.is_flat():
+        if started is None or self._c.book.open or not self.is_flat():
             return
         if self.unconfirmed_closed():
             return  # a cancelled order may still report a fill that raced its cancel
         self.kill_started_ns = None
-        self._recorder.emit("KILL_SWITCH_FLAT", {"time_to_flat_ns": self._time.ts_sim - started})
+        self._c.recorder.emit(
+            "KILL_SWITCH_FLAT", {"time_to_flat_ns": self._c.time.ts_sim - started}
+        )
 
     # -- checkpoint ----------------------------------------------------------------------
 

@@ -1,0 +1,35 @@
+"""What every collaborator of a session works with, handed to each as one object.
+
+The config, the artifact recorder, the book, the broker, simulated time and the trading
+governor are shared by execution, reports, exits, wind-down and reconciliation alike; each
+collaborator receives this context instead of the same six arguments, and keeps its own
+state to itself.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import attrs
+
+if TYPE_CHECKING:
+    from .._artifacts.recorder import Recorder
+    from .._domain.config import DryrunConfig
+    from .._risk.governor import TradingGovernor
+    from .._typing import Broker
+    from .book import Book
+    from .timekeeper import Timekeeper
+
+__all__ = ["SessionContext"]
+
+
+@attrs.frozen(kw_only=True)
+class SessionContext:
+    """The session's shared edges (each owned by its own object, queried through it)."""
+
+    config: DryrunConfig
+    recorder: Recorder
+    book: Book
+    broker: Broker
+    time: Timekeeper
+    governor: TradingGovernor
