@@ -134,6 +134,13 @@ class TestPreflight:
         assert orch.status is SessionStatus.FAILED
 
 
+class TestConstruction:
+    def test_an_unknown_edge_is_refused_by_name(self):
+        """A misspelt keyword is an error, not an edge silently left at its default."""
+        with pytest.raises(TypeError, match="evnet_sink"):
+            LiveSessionOrchestrator(DryrunConfig(run_id="t", strategy_id="s"), evnet_sink=[])
+
+
 class TestSteps:
     def test_step_needs_dryrun_active(self):
         """step() before activation raises and changes nothing."""

@@ -56,7 +56,7 @@ def open_session(
             lease_clock=lease_clock,
             lease_holder=holder_id(cfg),
         )
-        session = LiveSessionOrchestrator.from_edges(cfg, edges)
+        session = LiveSessionOrchestrator(cfg, **edges)
         add_venue_checks(session)
     except BaseException:
         if owned and lease is not None:

@@ -11,7 +11,7 @@ so none reaches into another.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, TypedDict, TypeVar
 
 import attrs
 
@@ -49,7 +49,9 @@ if TYPE_CHECKING:
         CheckpointStore,
         Clock,
         IdempotencyStore,
+        LineSink,
         MarketFeed,
+        MetricsSink,
         SessionLease,
         Strategy,
     )
@@ -66,29 +68,34 @@ __all__ = [
 ]
 
 _NS_PER_MS: Final = 1_000_000
+_T = TypeVar("_T")
 
 
-@attrs.frozen(kw_only=True)
-class SessionEdges:
-    """What a caller may inject; each edge left as None takes the config's default."""
+class SessionEdges(TypedDict, total=False):
+    """What a caller may inject, by keyword; each edge left out (or None) takes the default.
 
-    clock: Clock | None = None
-    broker: Broker | None = None
-    feed: MarketFeed | None = None
-    strategy: Strategy | None = None
-    event_sink: object | None = None
-    state_sink: object | None = None
-    audit_sink: object | None = None
-    metrics_sink: object | None = None
-    idempotency: IdempotencyStore | None = None
-    checkpoints: CheckpointStore | None = None
-    rails: Sequence[Rail] | None = None
-    checks: Sequence[Check] | None = None
-    retry_policy: RetryPolicy | None = None
-    live_override: bool = False
-    lease: SessionLease | None = None
-    lease_clock: Clock | None = None
-    lease_holder: str | None = None
+    ``LiveSessionOrchestrator(config, **edges)`` takes these keywords; ``assemble`` fills
+    the rest from the config: the clock ``clock_mode`` names, the mock broker, the feed and
+    strategy the config names, memory sinks and stores, the default rails and checks.
+    """
+
+    clock: Clock | None
+    broker: Broker | None
+    feed: MarketFeed | None
+    strategy: Strategy | None
+    event_sink: object | None
+    state_sink: object | None
+    audit_sink: object | None
+    metrics_sink: object | None
+    idempotency: IdempotencyStore | None
+    checkpoints: CheckpointStore | None
+    rails: Sequence[Rail] | None
+    checks: Sequence[Check] | None
+    retry_policy: RetryPolicy | None
+    live_override: bool
+    lease: SessionLease | None
+    lease_clock: Clock | None
+    lease_holder: str | None
 
 
 @attrs.frozen(kw_only=True, eq=False)
@@ -251,31 +258,31 @@ def assemble(
     """
     if not isinstance(config, DryrunConfig):
         raise ConfigError(f"config must be a DryrunConfig, got {type(config).__name__}")
+    unknown = sorted(set(edges) - SessionEdges.__optional_keys__)
+    if unknown:
+        raise TypeError(f"LiveSessionOrchestrator got unexpected keyword argument(s): {unknown}")
     cfg = config
     e = edges
     recorder = Recorder(
         run_id=cfg.run_id,
         strategy_id=cfg.strategy_id,
-        events=_line_sink(e.event_sink),
-        states=_line_sink(e.state_sink),
-        audit=_line_sink(e.audit_sink),
-        metrics=as_metrics_sink(e.metrics_sink)
-        if e.metrics_sink is not None
-        else MemoryMetricsSink(),
+        events=_line_sink(e.get("event_sink")),
+        states=_line_sink(e.get("state_sink")),
+        audit=_line_sink(e.get("audit_sink")),
+        metrics=_metrics_sink(e.get("metrics_sink")),
         max_sink_retries=cfg.max_sink_retries,
         sync_each_line=cfg.durability == "event",
     )
     start_ns = _clock.SimClock(cfg.start).monotonic_ns()
-    broker = e.broker if e.broker is not None else default_broker(cfg)
-    idem = (
-        e.idempotency
-        if e.idempotency is not None
-        else MemoryIdempotencyStore(_clock.SimClock(cfg.start), ttl_ns=None)
+    broker = _or_default(e.get("broker"), lambda: default_broker(cfg))
+    idem: IdempotencyStore = _or_default(
+        e.get("idempotency"),
+        lambda: MemoryIdempotencyStore(_clock.SimClock(cfg.start), ttl_ns=None),
     )
-    retry = e.retry_policy or RetryPolicy(seed=cfg.seed)
+    retry = e.get("retry_policy") or RetryPolicy(seed=cfg.seed)
     book = Book(initial_cash=cfg.initial_cash, price_tick=cfg.price_tick)
     time = Timekeeper(
-        e.clock if e.clock is not None else make_clock(cfg),
+        _or_default(e.get("clock"), lambda: make_clock(cfg)),
         recorder,
         start_ns=start_ns,
         interval_ns=cfg.step_interval_ns,
@@ -288,7 +295,7 @@ def assemble(
     execution = Execution(
         ctx,
         idempotency=idem,
-        rails=e.rails if e.rails is not None else default_rails(cfg.risk, cfg.allowlist),
+        rails=_or_default(e.get("rails"), lambda: default_rails(cfg.risk, cfg.allowlist)),
         retry=retry,
         protect=lambda cid, protection: exits.watch(cid, protection),  # noqa: PLW0108
     )
@@ -324,7 +331,7 @@ def assemble(
         seal=seal,
     )
     checkpointer = Checkpointer(
-        e.checkpoints,
+        e.get("checkpoints"),
         recorder=recorder,
         durability=cfg.durability,
         every=cfg.checkpoint_every,
@@ -335,14 +342,15 @@ def assemble(
         governor.halt()
         checkpointer.disable()
 
+    given_lease = e.get("lease")
     lease = (
         None
-        if e.lease is None
+        if given_lease is None
         else LeaseKeeper(
-            e.lease,
+            given_lease,
             recorder=recorder,
-            clock=e.lease_clock if e.lease_clock is not None else _clock.SystemClock(),
-            holder=e.lease_holder or cfg.run_id,
+            clock=_or_default(e.get("lease_clock"), _clock.SystemClock),
+            holder=e.get("lease_holder") or cfg.run_id,
             account=cfg.account,
             strategy=cfg.strategy_id,
             ttl_ms=cfg.lease_ttl_ms,
@@ -354,12 +362,12 @@ def assemble(
     )
     parts = SessionParts(
         **attrs.asdict(ctx, recurse=False),
-        feed=e.feed if e.feed is not None else default_feed(cfg),
-        strategy=e.strategy if e.strategy is not None else default_strategy(cfg),
+        feed=_or_default(e.get("feed"), lambda: default_feed(cfg)),
+        strategy=_or_default(e.get("strategy"), lambda: default_strategy(cfg)),
         idempotency=idem,
-        checks=tuple(e.checks) if e.checks is not None else tuple(default_checks()),
-        live_override=e.live_override,
-        audit_present=e.audit_sink is not None,
+        checks=tuple(_or_default(e.get("checks"), default_checks)),
+        live_override=e.get("live_override", False),
+        audit_present=e.get("audit_sink") is not None,
         lifecycle=lifecycle,
         execution=execution,
         exits=exits,
@@ -372,5 +380,14 @@ def assemble(
     return parts
 
 
-def _line_sink(sink: object | None) -> Any:
-    return as_line_sink(sink) if sink is not None else MemoryLineSink()
+def _or_default(value: _T | None, make: Callable[[], _T]) -> _T:
+    """The edge the caller gave, or the default ``make`` builds."""
+    return make() if value is None else value
+
+
+def _line_sink(sink: object | None) -> LineSink:
+    return MemoryLineSink() if sink is None else as_line_sink(sink)
+
+
+def _metrics_sink(sink: object | None) -> MetricsSink:
+    return MemoryMetricsSink() if sink is None else as_metrics_sink(sink)

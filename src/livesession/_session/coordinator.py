@@ -17,7 +17,7 @@ cancels), ``OcoExits``, ``WindDown`` (wind-down and kill switch), ``Reconciliati
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any, Self, Unpack
 
 from .._domain.lifecycle import SessionState, SessionStatus, Trigger
 from .._exceptions import InvalidTransition, LiveSessionError
@@ -28,22 +28,15 @@ from .preflight import run_preflight
 from .results import DryrunResult, SessionInspection, inspect_parts, result_of
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator, Sequence
+    from collections.abc import Callable, Iterator
 
     from .._artifacts.recorder import Recorder
     from .._domain.config import DryrunConfig
     from .._domain.model import Order
-    from .._domain.retry import RetryPolicy
     from .._risk.checks import Check
-    from .._risk.rails import Rail
     from .._typing import (
         Broker,
-        CheckpointStore,
         Clock,
-        IdempotencyStore,
-        MarketFeed,
-        SessionLease,
-        Strategy,
     )
     from ..leases import LeaseGrant
     from .book import BookView
@@ -61,62 +54,21 @@ class LiveSessionOrchestrator:
     Live trading is off: preflight rejects ``enabled=True`` unless ``live_override``.
     """
 
-    def __init__(
-        self,
-        config: DryrunConfig | None = None,
-        *,
-        clock: Clock | None = None,
-        broker: Broker | None = None,
-        feed: MarketFeed | None = None,
-        strategy: Strategy | None = None,
-        event_sink: object | None = None,
-        state_sink: object | None = None,
-        audit_sink: object | None = None,
-        metrics_sink: object | None = None,
-        idempotency: IdempotencyStore | None = None,
-        checkpoints: CheckpointStore | None = None,
-        rails: Sequence[Rail] | None = None,
-        checks: Sequence[Check] | None = None,
-        retry_policy: RetryPolicy | None = None,
-        live_override: bool = False,
-        lease: SessionLease | None = None,
-        lease_clock: Clock | None = None,
-        lease_holder: str | None = None,
-    ) -> None:
+    def __init__(self, config: DryrunConfig | None = None, **edges: Unpack[SessionEdges]) -> None:
+        """A session for ``config`` over the injected ``edges`` (see ``SessionEdges``).
+
+        The edges, all keyword-only and optional: ``clock``, ``broker``, ``feed``,
+        ``strategy``, ``event_sink``, ``state_sink``, ``audit_sink``, ``metrics_sink``,
+        ``idempotency``, ``checkpoints``, ``rails``, ``checks``, ``retry_policy``,
+        ``live_override``, ``lease``, ``lease_clock`` and ``lease_holder``. An unknown
+        keyword raises ``TypeError``.
+        """
         self.extra_checks: list[Check] = []
         self.step_hooks: list[Callable[[LiveSessionOrchestrator], None]] = []
         self._released = False
         self._p: SessionParts | None = None
         if config is not None:
-            self._build(
-                config,
-                SessionEdges(
-                    clock=clock,
-                    broker=broker,
-                    feed=feed,
-                    strategy=strategy,
-                    event_sink=event_sink,
-                    state_sink=state_sink,
-                    audit_sink=audit_sink,
-                    metrics_sink=metrics_sink,
-                    idempotency=idempotency,
-                    checkpoints=checkpoints,
-                    rails=rails,
-                    checks=checks,
-                    retry_policy=retry_policy,
-                    live_override=live_override,
-                    lease=lease,
-                    lease_clock=lease_clock,
-                    lease_holder=lease_holder,
-                ),
-            )
-
-    @classmethod
-    def from_edges(cls, config: DryrunConfig, edges: SessionEdges) -> Self:
-        """A session built from ``config`` and the ``edges`` a caller injects."""
-        session = cls()
-        session._build(config, edges)
-        return session
+            self._build(config, edges)
 
     def _build(self, config: DryrunConfig, edges: SessionEdges) -> None:
         self._p = assemble(config, edges, seal=self._seal)
