@@ -161,14 +161,17 @@ class PlanResult:
 # -- running the CLI ----------------------------------------------------------------------
 
 
-def cli(*args: str | Path, crash_at: str | None = None) -> subprocess.CompletedProcess[str]:
-    """Run ``livesession`` in a subprocess; ``crash_at`` arms LIVESESSION_CRASH_AT."""
+def cli(
+    *args: str | Path, crash_at: str | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run ``livesession`` in a subprocess (in ``cwd``); ``crash_at`` arms LIVESESSION_CRASH_AT."""
     env = dict(os.environ)
     env.pop("LIVESESSION_CRASH_AT", None)
     if crash_at is not None:
         env["LIVESESSION_CRASH_AT"] = crash_at
     return subprocess.run(
         [sys.executable, "-m", "livesession.cli", *map(str, args)],
+        cwd=cwd,
         env=env,
         capture_output=True,
         text=True,

@@ -27,9 +27,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import os
 import subprocess
-import sys
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
@@ -55,6 +53,7 @@ from livesession.leases import FileLease
 
 from _fault_broker import FaultBroker
 from _helpers import Sinks
+from crash_harness import cli
 
 D = Decimal
 CONTRACT = ("events.jsonl", "state_snapshots.jsonl", "metrics.json", "audit.jsonl")
@@ -62,7 +61,6 @@ START = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 SECOND_NS = 1_000_000_000
 KILLED = -9  # subprocess.returncode of a child that died by SIGKILL
 EXIT_OK, EXIT_REJECTED = 0, 3
-SUBPROCESS_TIMEOUT_S = 120
 
 
 def _file_lease(path: Path, account: str, strategy: str) -> Any:
@@ -246,28 +244,10 @@ def _rules(artifacts: dict[str, bytes]) -> set[str]:
     return {p["rule"] for p in _payloads(artifacts, "RISK_REJECTED")}
 
 
-def _cli(
-    *args: str | Path, cwd: Path, crash_at: str | None = None
-) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ)
-    env.pop("LIVESESSION_CRASH_AT", None)
-    if crash_at is not None:
-        env["LIVESESSION_CRASH_AT"] = crash_at
-    return subprocess.run(
-        [sys.executable, "-m", "livesession.cli", *map(str, args)],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=SUBPROCESS_TIMEOUT_S,
-        check=False,
-    )
-
-
 def _dryrun(
     out: Path, run_id: str, *args: str | Path, cwd: Path, crash_at: str | None = None
 ) -> subprocess.CompletedProcess[str]:
-    return _cli(
+    return cli(
         "dryrun", "--out", out, "--run-id", run_id, "--durability", "none", "-q", *args,
         cwd=cwd, crash_at=crash_at,
     )  # fmt: skip
@@ -433,7 +413,7 @@ def test_resumed_run_keeps_its_bytes(tmp_path: Path, run_id: str) -> None:
     out = tmp_path / "runs"
     crashed = _dryrun(out, run_id, *args, cwd=tmp_path, crash_at=crash_at)
     assert crashed.returncode == KILLED, crashed.stderr
-    resumed = _cli("resume", out / run_id, "-q", cwd=tmp_path)
+    resumed = cli("resume", out / run_id, "-q", cwd=tmp_path)
     assert resumed.returncode == EXIT_OK, resumed.stderr
     artifacts = _read_run(out / run_id)
     codes = _audit_codes(artifacts)
@@ -455,7 +435,7 @@ def test_torn_line_is_cut_at_resume(tmp_path: Path) -> None:
     out = tmp_path / "runs"
     crash_at, args, _ = _CRASHES["crash-mock-torn"]
     assert _dryrun(out, "t", *args, cwd=tmp_path, crash_at=crash_at).returncode == KILLED
-    assert _cli("resume", out / "t", "-q", cwd=tmp_path).returncode == EXIT_OK
+    assert cli("resume", out / "t", "-q", cwd=tmp_path).returncode == EXIT_OK
     (resume,) = [
         r["payload"]
         for r in _records((out / "t" / "audit.jsonl").read_bytes())

@@ -27,6 +27,7 @@ from .._risk.checks import Check, default_checks
 from .._risk.governor import TradingGovernor
 from .._risk.rails import Rail, default_rails
 from .._typing import JournaledVenue
+from .._version import __version__
 from ..brokers.mock import FillModel, MockBroker
 from ..stores.memory import MemoryIdempotencyStore
 from .book import Book
@@ -119,8 +120,6 @@ class SessionParts(SessionContext):
 
     def checkpoint_state(self) -> dict[str, Any]:
         """The whole checkpoint, gathered from the collaborators that own each key."""
-        from .._version import __version__  # noqa: PLC0415 - tiny module, avoids a cycle
-
         broker = self.broker
         head = {
             "version": __version__,

@@ -22,6 +22,7 @@ from .._exceptions import BrokerError, OutcomeUnknown, Rejected, Transient
 from .._risk.governor import TradingState
 from .._risk.rails import RiskContext
 from .._typing import ConfirmingLookup
+from .exits import Protection
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -30,7 +31,6 @@ if TYPE_CHECKING:
     from .._risk.rails import Rail
     from .._typing import IdempotencyStore
     from .context import SessionContext
-    from .exits import Protection
 
 __all__ = ["Execution"]
 
@@ -58,8 +58,6 @@ class Execution:
 
     def handle_intent(self, intent: OrderIntent) -> None:
         """One intent of the strategy: SIGNAL, then rails, then (maybe) an order."""
-        from .exits import Protection  # noqa: PLC0415 - exits imports this module's peers
-
         cfg = self._c.config
         self.intent_seq += 1
         seq = self.intent_seq

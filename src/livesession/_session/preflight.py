@@ -13,6 +13,7 @@ from .._domain.lifecycle import SessionState, Trigger
 from .._exceptions import SinkFailure
 from .._risk.checks import CheckResult, PreflightContext
 from .._typing import SandboxAware, VenueKind
+from .._version import __version__
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -78,8 +79,6 @@ def _record(p: SessionParts, results: list[CheckResult], result: CheckResult) ->
 
 
 def _start_payload(p: SessionParts) -> dict[str, Any]:
-    from .._version import __version__  # noqa: PLC0415 - tiny module, avoids a cycle
-
     cfg = p.config
     return {
         "seed": cfg.seed,
