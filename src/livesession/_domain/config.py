@@ -10,7 +10,7 @@ import tomllib
 from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 import attrs
 
@@ -34,6 +34,7 @@ CLOCK_MODES: Final = ("fixed", "sim", "system")
 DURABILITY_MODES: Final = ("none", "step", "event")
 HARD_MAX_STEPS: Final = 10_000_000
 _MAX_NAME_LEN: Final = 64
+_C = TypeVar("_C")
 
 
 def _positive_int(name: str) -> Any:
@@ -72,71 +73,59 @@ def _dec_rule(name: str, *, positive: bool = True, maximum: Decimal | None = Non
     return check
 
 
+def _decimal(
+    name: str, default: str | int, *, positive: bool = True, maximum: Decimal | None = None
+) -> Any:
+    """An attrs field holding a Decimal: floats refused, checked against its bounds."""
+    return attrs.field(
+        default=Decimal(default),
+        converter=_dec,
+        validator=_dec_rule(name, positive=positive, maximum=maximum),
+    )
+
+
+def _share(name: str, default: str | int) -> Any:
+    """A Decimal field between 0 and 1 inclusive (a rate or a ratio)."""
+    return _decimal(name, default, positive=False, maximum=Decimal(1))
+
+
+def _count(name: str, default: int, *, positive: bool = True) -> Any:
+    """An int field, greater than zero (or, with ``positive=False``, at least zero)."""
+    check = _positive_int(name) if positive else _non_negative_int(name)
+    return attrs.field(default=default, validator=check)
+
+
 @attrs.frozen(kw_only=True)
 class FillModelConfig:
     """How the mock broker fills orders (all in simulated time, all seeded)."""
 
-    latency_ms: int = attrs.field(default=0, validator=_non_negative_int("fill_model.latency_ms"))
-    partial_fill_ratio: Decimal = attrs.field(
-        default=Decimal(0),
-        converter=_dec,
-        validator=_dec_rule("fill_model.partial_fill_ratio", positive=False, maximum=Decimal(1)),
-    )
-    reject_rate: Decimal = attrs.field(
-        default=Decimal(0),
-        converter=_dec,
-        validator=_dec_rule("fill_model.reject_rate", positive=False, maximum=Decimal(1)),
-    )
-    slippage_bps: Decimal = attrs.field(
-        default=Decimal(0),
-        converter=_dec,
-        validator=_dec_rule("fill_model.slippage_bps", positive=False),
-    )
+    latency_ms: int = _count("fill_model.latency_ms", 0, positive=False)
+    partial_fill_ratio: Decimal = _share("fill_model.partial_fill_ratio", 0)
+    reject_rate: Decimal = _share("fill_model.reject_rate", 0)
+    slippage_bps: Decimal = _decimal("fill_model.slippage_bps", 0, positive=False)
 
 
 @attrs.frozen(kw_only=True)
 class RealishConfig:
     """Faults the ``realish`` broker injects (seeded; rates are shares of calls)."""
 
-    transient_rate: Decimal = attrs.field(
-        default=Decimal("0.05"),
-        converter=_dec,
-        validator=_dec_rule("realish.transient_rate", positive=False, maximum=Decimal(1)),
-    )
-    timeout_rate: Decimal = attrs.field(
-        default=Decimal("0.02"),
-        converter=_dec,
-        validator=_dec_rule("realish.timeout_rate", positive=False, maximum=Decimal(1)),
-    )
-    duplicate_ack_rate: Decimal = attrs.field(
-        default=Decimal("0.05"),
-        converter=_dec,
-        validator=_dec_rule("realish.duplicate_ack_rate", positive=False, maximum=Decimal(1)),
-    )
-    late_fill_rate: Decimal = attrs.field(
-        default=Decimal("0.05"),
-        converter=_dec,
-        validator=_dec_rule("realish.late_fill_rate", positive=False, maximum=Decimal(1)),
-    )
-    late_fill_ms: int = attrs.field(
-        default=90_000, validator=_non_negative_int("realish.late_fill_ms")
-    )
-    latency_ms: int = attrs.field(default=250, validator=_non_negative_int("realish.latency_ms"))
+    transient_rate: Decimal = _share("realish.transient_rate", "0.05")
+    timeout_rate: Decimal = _share("realish.timeout_rate", "0.02")
+    duplicate_ack_rate: Decimal = _share("realish.duplicate_ack_rate", "0.05")
+    late_fill_rate: Decimal = _share("realish.late_fill_rate", "0.05")
+    late_fill_ms: int = _count("realish.late_fill_ms", 90_000, positive=False)
+    latency_ms: int = _count("realish.latency_ms", 250, positive=False)
 
 
 @attrs.frozen(kw_only=True)
 class StrategyConfig:
     """Parameters of the built-in SMA-crossover demo strategy."""
 
-    fast: int = attrs.field(default=5, validator=_positive_int("strategy.fast"))
-    slow: int = attrs.field(default=20, validator=_positive_int("strategy.slow"))
-    order_qty: Decimal = attrs.field(
-        default=Decimal("0.010"), converter=_dec, validator=_dec_rule("strategy.order_qty")
-    )
-    protect_pct: Decimal = attrs.field(
-        default=Decimal(0),
-        converter=_dec,
-        validator=_dec_rule("strategy.protect_pct", positive=False, maximum=Decimal("0.5")),
+    fast: int = _count("strategy.fast", 5)
+    slow: int = _count("strategy.slow", 20)
+    order_qty: Decimal = _decimal("strategy.order_qty", "0.010")
+    protect_pct: Decimal = _decimal(
+        "strategy.protect_pct", 0, positive=False, maximum=Decimal("0.5")
     )
     """Distance of the protective OCO exits (take profit and stop) from the entry; 0 is off."""
 
@@ -151,41 +140,28 @@ class StrategyConfig:
 class RiskLimits:
     """Limits of the safety rails; defaults are the day-1 caps."""
 
-    max_order_qty: Decimal = attrs.field(
-        default=Decimal(1), converter=_dec, validator=_dec_rule("risk.max_order_qty")
-    )
-    max_order_notional: Decimal = attrs.field(
-        default=Decimal(50_000), converter=_dec, validator=_dec_rule("risk.max_order_notional")
-    )
-    price_collar_pct: Decimal = attrs.field(
-        default=Decimal("0.05"), converter=_dec, validator=_dec_rule("risk.price_collar_pct")
-    )
-    per_trade_risk_pct: Decimal = attrs.field(
-        default=Decimal("0.0025"), converter=_dec, validator=_dec_rule("risk.per_trade_risk_pct")
-    )
-    stop_distance_pct: Decimal = attrs.field(
-        default=Decimal("0.02"), converter=_dec, validator=_dec_rule("risk.stop_distance_pct")
-    )
-    portfolio_heat_pct: Decimal = attrs.field(
-        default=Decimal("0.01"), converter=_dec, validator=_dec_rule("risk.portfolio_heat_pct")
-    )
-    daily_loss_pct: Decimal = attrs.field(
-        default=Decimal("0.01"), converter=_dec, validator=_dec_rule("risk.daily_loss_pct")
-    )
-    max_orders_per_sec: int = attrs.field(
-        default=5, validator=_positive_int("risk.max_orders_per_sec")
-    )
-    max_executions: int = attrs.field(
-        default=10_000, validator=_positive_int("risk.max_executions")
-    )
+    max_order_qty: Decimal = _decimal("risk.max_order_qty", 1)
+    max_order_notional: Decimal = _decimal("risk.max_order_notional", 50_000)
+    price_collar_pct: Decimal = _decimal("risk.price_collar_pct", "0.05")
+    per_trade_risk_pct: Decimal = _decimal("risk.per_trade_risk_pct", "0.0025")
+    stop_distance_pct: Decimal = _decimal("risk.stop_distance_pct", "0.02")
+    portfolio_heat_pct: Decimal = _decimal("risk.portfolio_heat_pct", "0.01")
+    daily_loss_pct: Decimal = _decimal("risk.daily_loss_pct", "0.01")
+    max_orders_per_sec: int = _count("risk.max_orders_per_sec", 5)
+    max_executions: int = _count("risk.max_executions", 10_000)
 
 
-def _check_run_id(_inst: object, _attr: object, value: object) -> None:
-    if not isinstance(value, str) or not is_valid_run_id(value):
-        raise ConfigError(
-            f"run_id must be a plain name of 1-64 characters from [A-Za-z0-9_.-] not starting "
-            f"with '.', got {value!r}"
-        )
+def _plain_name(name: str) -> Any:
+    """A validator for names that become file names (run ids, accounts)."""
+
+    def check(_inst: object, _attr: object, value: object) -> None:
+        if not isinstance(value, str) or not is_valid_run_id(value):
+            raise ConfigError(
+                f"{name} must be a plain name of 1-64 characters from [A-Za-z0-9_.-] not "
+                f"starting with '.', got {value!r}"
+            )
+
+    return check
 
 
 def _check_strategy_id(_inst: object, _attr: object, value: object) -> None:
@@ -193,19 +169,6 @@ def _check_strategy_id(_inst: object, _attr: object, value: object) -> None:
         raise ConfigError("strategy_id must be a non-empty name")
     if len(value) > _MAX_NAME_LEN or any(ch in value for ch in "\n\r\t"):
         raise ConfigError("strategy_id must be at most 64 characters on one line")
-
-
-def _check_account(_inst: object, _attr: object, value: object) -> None:
-    if not isinstance(value, str) or not is_valid_run_id(value):
-        raise ConfigError(
-            f"account must be a plain name of 1-64 characters from [A-Za-z0-9_.-] not starting "
-            f"with '.', got {value!r}"
-        )
-
-
-def _check_seed(_inst: object, _attr: object, value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ConfigError(f"seed must be a non-negative integer, got {value!r}")
 
 
 def _check_choice(name: str, choices: tuple[str, ...]) -> Any:
@@ -247,31 +210,28 @@ def _check_start(_inst: object, _attr: object, value: object) -> None:
 
 
 def _fill_model(value: object) -> FillModelConfig:
-    result: FillModelConfig = _nested(FillModelConfig, value, "fill_model")
-    return result
+    return _nested(FillModelConfig, value, "fill_model")
 
 
 def _realish(value: object) -> RealishConfig:
-    result: RealishConfig = _nested(RealishConfig, value, "realish")
-    return result
+    return _nested(RealishConfig, value, "realish")
 
 
 def _strategy(value: object) -> StrategyConfig:
-    result: StrategyConfig = _nested(StrategyConfig, value, "strategy")
-    return result
+    return _nested(StrategyConfig, value, "strategy")
 
 
 def _risk(value: object) -> RiskLimits:
-    result: RiskLimits = _nested(RiskLimits, value, "risk")
-    return result
+    return _nested(RiskLimits, value, "risk")
 
 
-def _nested(cls: type[Any], value: object, name: str) -> Any:
+def _nested(cls: type[_C], value: object, name: str) -> _C:
     """Accept an instance of ``cls`` or a mapping of its fields (as TOML gives)."""
     if isinstance(value, cls):
         return value
     if isinstance(value, Mapping):
-        return _build(cls, value, prefix=f"{name}.")
+        built: _C = _build(cls, value, prefix=f"{name}.")
+        return built
     raise ConfigError(f"{name} must be a table")
 
 
@@ -284,47 +244,37 @@ class DryrunConfig:
     """
 
     strategy_id: str = attrs.field(default="sma_demo", validator=_check_strategy_id)
-    account: str = attrs.field(default="default", validator=_check_account)
+    account: str = attrs.field(default="default", validator=_plain_name("account"))
     """The account the session trades; the session lease covers (account, strategy_id)."""
-    run_id: str = attrs.field(default="demo", validator=_check_run_id)
-    seed: int = attrs.field(default=123, validator=_check_seed)
+    run_id: str = attrs.field(default="demo", validator=_plain_name("run_id"))
+    seed: int = _count("seed", 123, positive=False)
     clock_mode: str = attrs.field(default="sim", validator=_check_choice("clock_mode", CLOCK_MODES))
-    max_sink_retries: int = attrs.field(default=0, validator=_non_negative_int("max_sink_retries"))
-    steps: int = attrs.field(default=1_000, validator=_positive_int("steps"))
-    max_steps: int = attrs.field(default=1_000_000, validator=_positive_int("max_steps"))
-    step_interval_ms: int = attrs.field(default=60_000, validator=_positive_int("step_interval_ms"))
+    max_sink_retries: int = _count("max_sink_retries", 0, positive=False)
+    steps: int = _count("steps", 1_000)
+    max_steps: int = _count("max_steps", 1_000_000)
+    step_interval_ms: int = _count("step_interval_ms", 60_000)
     start_time: str = attrs.field(default="2026-01-01T00:00:00Z", validator=_check_start)
     symbol: str = "BTC/USDT"
     allowlist: tuple[str, ...] = attrs.field(
         default=("BTC/USDT",), converter=_to_tuple, validator=_check_allowlist
     )
-    initial_price: Decimal = attrs.field(
-        default=Decimal("42000.00"), converter=_dec, validator=_dec_rule("initial_price")
-    )
-    price_tick: Decimal = attrs.field(
-        default=Decimal("0.01"), converter=_dec, validator=_dec_rule("price_tick")
-    )
-    qty_lot: Decimal = attrs.field(
-        default=Decimal("0.001"), converter=_dec, validator=_dec_rule("qty_lot")
-    )
-    initial_cash: Decimal = attrs.field(
-        default=Decimal("100000.00"), converter=_dec, validator=_dec_rule("initial_cash")
-    )
-    volatility_bps: int = attrs.field(default=20, validator=_non_negative_int("volatility_bps"))
+    initial_price: Decimal = _decimal("initial_price", "42000.00")
+    price_tick: Decimal = _decimal("price_tick", "0.01")
+    qty_lot: Decimal = _decimal("qty_lot", "0.001")
+    initial_cash: Decimal = _decimal("initial_cash", "100000.00")
+    volatility_bps: int = _count("volatility_bps", 20, positive=False)
     feed: str = "random_walk"
     enabled: bool = False
     broker: str = attrs.field(default="mock", validator=_check_broker)
     durability: str = attrs.field(
         default="none", validator=_check_choice("durability", DURABILITY_MODES)
     )
-    checkpoint_every: int = attrs.field(default=100, validator=_positive_int("checkpoint_every"))
+    checkpoint_every: int = _count("checkpoint_every", 100)
     """Steps between checkpoints; a resume re-runs at most this many steps deterministically."""
-    stop_max_polls: int = attrs.field(default=100, validator=_positive_int("stop_max_polls"))
-    reconcile_grace_ms: int = attrs.field(
-        default=300_000, validator=_positive_int("reconcile_grace_ms")
-    )
+    stop_max_polls: int = _count("stop_max_polls", 100)
+    reconcile_grace_ms: int = _count("reconcile_grace_ms", 300_000)
     """How long a difference between book and venue may last before an operator is called."""
-    lease_ttl_ms: int = attrs.field(default=30_000, validator=_positive_int("lease_ttl_ms"))
+    lease_ttl_ms: int = _count("lease_ttl_ms", 30_000)
     """How long the session lease stays live without a renewal (wall-clock milliseconds)."""
     fill_model: FillModelConfig = attrs.field(factory=FillModelConfig, converter=_fill_model)
     realish: RealishConfig = attrs.field(factory=RealishConfig, converter=_realish)
