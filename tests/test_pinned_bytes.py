@@ -20,6 +20,8 @@ from pathlib import Path
 
 import pytest
 
+from _pins import assert_pinned
+
 CONTRACT = ("events.jsonl", "state_snapshots.jsonl", "metrics.json", "audit.jsonl")
 
 _RUNS: dict[str, tuple[str, ...]] = {
@@ -31,28 +33,28 @@ _RUNS: dict[str, tuple[str, ...]] = {
 
 PINNED: dict[str, dict[str, str]] = {
     "pin": {
-        "events.jsonl": "64c24d60be5d849a592a05d45df730cc3822c93795606c6d87fdf0cd816a8d3e",
+        "events.jsonl": "bcd77a6b58e1f71106b5a9a6ee858643a2fee078d5eacb9e76ff5fc97646093d",
         "state_snapshots.jsonl": "6adbecb6e72b7eebafdb3977ad0e6329feda4ebd112c04410865b488b314c64c",
-        "metrics.json": "76280bf4926539e73a6695f277792aca3c09e2a8fe254bf1537ecf04f22fb3dd",
-        "audit.jsonl": "0ed321c568c24d101317e67baa6fb5afd6cf70e7c881c55b76be30cd845fa29c",
+        "metrics.json": "080d3be8e80c161538807c75990314b6de9dcbcfcb7c865ed3c71202d6d17dcb",
+        "audit.jsonl": "77eb4f6d8cb73fb6dbe6046e41af5c5f4a9ee621eadb317b6e163523219cb635",
     },
     "pin-realish": {
-        "events.jsonl": "cc523f5115a367b492eb678969efe3d4f9a834ca7e62c45aeea235487f6ccab0",
+        "events.jsonl": "e580975ad44e78f58760a9cc07058dcc6ea6fdc62d5a0d7740fd63fcfeb76267",
         "state_snapshots.jsonl": "c4b46c411bac82a11b45710436231c117e775381a6b07af403af58827c5f7f35",
-        "metrics.json": "f2a3f0ca8acb6be4309b991351236821672299ec1bc1afcfab747e71bb67395d",
-        "audit.jsonl": "8ad27053ab47a90973a8427ee5a8f06604bbbc3993c476caff297ef03a8071c2",
+        "metrics.json": "fbd34f469f5c63cb46ec740f7019297d1c7a6d23c8de6dea51a775f07c9c50b4",
+        "audit.jsonl": "07ffb243e3270c24e660db13038ad420e1137b583daaf519fc5dbb01c13eaefc",
     },
     "pin-oco": {
-        "events.jsonl": "de1d74649d46f5ce6a5cbbc3a1084da78f50b66f119b148477a8056c9b13d5bb",
+        "events.jsonl": "a3ad41b2b5cdbd60d8e3e8c60d8fcae543222356687ec8e0285a0f1bd78adad2",
         "state_snapshots.jsonl": "0d9da10c465f984976483f0769589eab3abdf18e0bbeabcef8fec56f7cc4ad81",
-        "metrics.json": "05308497c939f5ca7246e6d8e99df05b92ab5a17026084758723cffa2df4f263",
-        "audit.jsonl": "ddc8f965afc283d5fe10130e7c8122f8fbdec9bc0a34b3def2af50c45cde17c2",
+        "metrics.json": "80bcad8403170b0adddaa662c62464f6e36f88d681a91e80ff932382fc4e0ab2",
+        "audit.jsonl": "d266d30658fde43a56a81193a7fa99b40df71b7bd915b8125cc47c13f78be246",
     },
     "pin-fixed": {
-        "events.jsonl": "72583698f7ab5d0628f541956e6d35ec11b6ee4aaaa8d577f7b64458c9f95fed",
+        "events.jsonl": "0e4c0c4284e435a44e0202e9bd1f23a9851533a340e9f27405d9ec64099ec8d0",
         "state_snapshots.jsonl": "0aa53bd2a5015a49100a9cce878353e09dac697338750325048c310a4ec2a56d",
-        "metrics.json": "ad6085a1e077018fad30dfcfd48ff5bc978e613b9ed376343c718fb82cf023a0",
-        "audit.jsonl": "1f206758ed4944d7b3a0248b3ddbca23fc41d111a5a091af2c638956498d6b68",
+        "metrics.json": "4eb8a3061c54bb615bbe2bb2991fbfb177bf66035873fdf01936edce4907414c",
+        "audit.jsonl": "cde56de8f4f20bb38b789870d01ef5b54aa8b8bfbd09443d80cba482fc7ba3cc",
     },
 }
 
@@ -73,4 +75,4 @@ def test_reference_run_keeps_its_bytes(tmp_path: Path, run_id: str) -> None:
         name: hashlib.sha256((tmp_path / run_id / name).read_bytes()).hexdigest()
         for name in CONTRACT
     }
-    assert got == PINNED[run_id]
+    assert_pinned(PINNED, run_id, got)

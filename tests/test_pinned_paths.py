@@ -53,6 +53,7 @@ from livesession.leases import FileLease
 
 from _fault_broker import FaultBroker
 from _helpers import Sinks
+from _pins import assert_pinned
 from crash_harness import cli
 
 D = Decimal
@@ -72,130 +73,130 @@ def _file_lease(path: Path, account: str, strategy: str) -> Any:
 
 PINNED: dict[str, dict[str, str]] = {
     "rail-notional": {
-        "events.jsonl": "d1bb8409f980652a3a073d48c89a9694f19a5b3c287e66e166f6386c87eca88a",
+        "events.jsonl": "26289419a3812f81fc8c79089c331cdeba01b65ba0a78e6631a26ad8b81957c1",
         "state_snapshots.jsonl": "eb985e25ac351f708296ccf9ad32ac48d55eb093dc86f17a33c26630b067d4d6",
-        "metrics.json": "e04910c95e9130eb80677faad3988d303de7ea1e6b408af1dc26cad50b4631a4",
-        "audit.jsonl": "825fe37952e52a645599a6eb79231d016b45df7e68c97a7f2e0396a5c0254d3c",
+        "metrics.json": "2cdcddfdc23e073250c4382a222bf3a5f14f177a57d8dd7a80f277905919f74e",
+        "audit.jsonl": "54783d42f872d9984147ded7ea8a54a851c35df3593618706acc3e9f3bc2853c",
     },
     "rail-per-trade-risk": {
-        "events.jsonl": "7122b21e0908a11b67cb3aa3080d20e09af0e7790251c0dd47e9c8a3a2746353",
+        "events.jsonl": "cd838b42a43b2f064866823e92a1783f67ee9fec438c69c62c820153288441cf",
         "state_snapshots.jsonl": "8b332338d8d57d8852147c04e817f736d943e19206bfd1faf217ecbf063b6559",
-        "metrics.json": "958024c16298a9f168a4e069cc3648f000d309a92701063d26168c1669db36cf",
-        "audit.jsonl": "9293f6fed52966933907073f9d9316c631ae2adb1afcc31a84545a828863e19b",
+        "metrics.json": "6fd888abba05b9542e20eaeb7eb042b489241043d11274e0bb28f94add98f88f",
+        "audit.jsonl": "c27bfb8c1f9d81a035a762434dfcf17d2df0d5daebfc07765d9c3dab2f5eec2e",
     },
     "rail-portfolio-heat": {
-        "events.jsonl": "31da4a5e9ca51aec38f906e59ba6903275fcc4b086aa640b07f5dd94ea3c0dc9",
+        "events.jsonl": "69e33d248e3ebff458403c3ce7eef7b9b43bebd267c406e03f38af87cae989a0",
         "state_snapshots.jsonl": "83c0fbbc40e450d76e721432c4312b343220f25abac6127df16b739759f94709",
-        "metrics.json": "f2a80152e0e3dbdeea49a7bcd8ce570d7d150cf5e2f04bb9c80dc376b6dafebe",
-        "audit.jsonl": "9e1a704a3343668e4b61efe57bfc3bd4f5e1dcce6b47be6c1261e56a5c25f388",
+        "metrics.json": "9bc3d10f3b912fceba1213543b2e17501507cbc7ba1bc82f14457485642648e2",
+        "audit.jsonl": "74b453e71903661787070b2d0e1f76cfe669f3d9294ab9d2492e667cde7bdbc4",
     },
     "rail-order-rate": {
-        "events.jsonl": "9d9c77b1e55714c798754107d8a295aedafbf2be795738bca6727cb5c8c0bb17",
+        "events.jsonl": "0e869ce8eebf3d00950bf01a40b8b0eef719ebde1dd2c6a9ce241c5262f88dd4",
         "state_snapshots.jsonl": "68d98e49193003a0bf4db69598885304475e6580eec930406e9a270abc0261f1",
-        "metrics.json": "3ea9d7107ea25eb610722fd136eddf9610069b1df8c32a2fc4bc6b3afb66b6d3",
-        "audit.jsonl": "ae24072ce26f799d412abcffa28172391a454c48f8918f7f292ee3beccb53a19",
+        "metrics.json": "78859afe21f68231ab837f6e16bd48cec02c7fc3554358c6dc67267aca575bad",
+        "audit.jsonl": "0648a5364e1bf9e332b3f09c0f6cbf6fa47c8617b39f084eac153a5a56a5885a",
     },
     "rail-throttle": {
-        "events.jsonl": "e6cfafd4230061e5b8f347d8b995e45463abe3a0e21b93bbe6114315dd46a47c",
+        "events.jsonl": "f7c8865bb38c690f40d818e35c32dbfebb66970a5a432036cb631e8370c48968",
         "state_snapshots.jsonl": "95dc42bf627ee37388022d9b847ea93e0e69a8b8d1fa9dc19d286cc3b5b24902",
-        "metrics.json": "4eece290b7d8facd49dcdc1736f0cee7179a6c8c8300980f082fa47a59d557cf",
-        "audit.jsonl": "a32ca529254081cd2928bae68d960d755386924b460540a5739222db5f4afbd7",
+        "metrics.json": "a6a5977cb91514026f44ddce68efc1e1f733d618efcc27e05de168e7f8893347",
+        "audit.jsonl": "00faadc1a3e01782270a34cfe00be2425d34168bcfcaa8cc1154ea50fd360314",
     },
     "kill-daily-loss": {
-        "events.jsonl": "e981f26852c2db8181095f0dbd8954dc41f5c9731f8714948fd5f7ef021e0e5a",
+        "events.jsonl": "d713e4baaa2ed398d219e4003b42ce920ed8d9dd5cb3e610ec7b65c2cbc8bb46",
         "state_snapshots.jsonl": "98a641ca798651fcf525e09a9b6ce0b08a8eaab836b77ba5cdf1588d26f34db8",
-        "metrics.json": "844518ae5915825f469b9d149946ba769401265208590fee72d26c4a1bfd7c25",
-        "audit.jsonl": "af884ea4d50d5847de335a8ca0dbc11897d51f1ad8ea2fd9e1abb687e47ac81b",
+        "metrics.json": "6379cff483c2873d714cf196519871cd6f5376cb88d7e602dfe31107527f2c02",
+        "audit.jsonl": "d255d4e11d5f293ebeb2c14e9891af2fc7998a58473a86c1bd90e9f280d7de64",
     },
     "preflight-order-qty": {
-        "events.jsonl": "8f7256dac3582156b733578ac4dde3a9b87d9ce07decfbb6492e20da905c447a",
+        "events.jsonl": "c12cee7a61190041dca2e6e7324b22236eb582d4de421f3f6d9a1ca897c26d56",
         "state_snapshots.jsonl": "6f8ee68e0f75375233bfb5387b2c78f07f28c4b3bca5e00287cb8df4692ea0d9",
-        "metrics.json": "432bf6e198562cc6a9fc7f8d0ace3da87a926765eacc6a3bac2734cb501dafb1",
-        "audit.jsonl": "008e563183b7fc193eb4f23b27d8da21d9061b13bcee5bf118b6731c0ee09635",
+        "metrics.json": "cd158ee06143b8eeb5ec00afc54db562359e945db302f32e303b0f45000e3e1f",
+        "audit.jsonl": "6564d9fa0c8de8e54fe954c64bfea6f3657faa90222f13adc3f8d744a67eb20f",
     },
     "csv-exhausted": {
-        "events.jsonl": "1940b1ffa3277f19a94b20961d29f264179cb2ff6a95fdf0f1f7d3d2e25286ce",
+        "events.jsonl": "18f94b0c5ea77d4c30547c11981bdda4cbd88057725b3d79261af018beb6b5a4",
         "state_snapshots.jsonl": "095acdb7d1748ea3b63980e3ea20db19725b1e0bea79a9c0ca770489499123d2",
-        "metrics.json": "b9a4345cc050cd55cfbab7f05a93ddf04746bb01730a92535328677edaf3e226",
-        "audit.jsonl": "d2e77d6cc22e157a580cf07027100e98bba8393ce28d1195572a74cd6d73122e",
+        "metrics.json": "64e176577e3d8367aaf42f3175081cb1b0ea93b11651b6228c7330a8dbfe6017",
+        "audit.jsonl": "08a1ce555eab97bc4904980f5341982abe48977fe45428c40a1d008f9ac473f0",
     },
     "realish-faults": {
-        "events.jsonl": "537c5057675378251775bc140a3b2f4f23ad64cc3d9eaa6b9509af6dff4efaa0",
+        "events.jsonl": "708c8552fdd5b6f289c4b90066596b6de9d2f8879223cf0c1d34dd537575821b",
         "state_snapshots.jsonl": "4e6f08889f0b8cbbee1b3ad56c129c4aed429f2051ec49a12d65520790e2e4f0",
-        "metrics.json": "2caff3746498e9ff75c110b4ce3c90131d868debbb6df44d962b2ec04e411529",
-        "audit.jsonl": "627b06e50d4edc1428e76f4e674022172da85345e212a3462a3473a8e6e5c26a",
+        "metrics.json": "55eb145944e7e4dce384c2173b30f444bd9486ef75ad20aa1a6b7dd51ee415b7",
+        "audit.jsonl": "4ca47de0eefe3466128aab529692021cc677c1b33c1159770795915f7680c886",
     },
     "crash-mock-torn": {
-        "events.jsonl": "897f36be4de5ac49e9f8345caab4bd983cd2a9a1f9f01e5cdef5f6dbe3f8baab",
+        "events.jsonl": "68a6aec88c2e7a5a4112521e0babe0b033dd0b3437a0818b2ffdcd4e80e45cc6",
         "state_snapshots.jsonl": "ec00dced46e009b9bdf53d3273268518794095e2b5353627227df447ae39c318",
-        "metrics.json": "1ab8dec31ec32782cbc5861fb3847242c07d0fce20bdb3a4e4f17069518dc763",
-        "audit.jsonl": "8fcd9d1c779bc9883580e2f6ea58694ac454e67b7695cedda971985de1ced9a5",
+        "metrics.json": "b586f7d570429cf22849c7b8d1abb065857e0f1a143e04c22d1273923c1f3cca",
+        "audit.jsonl": "dbc99d270e1cd9690bfb0cb53b875526e3a222af1894308303629de255ead203",
     },
     "crash-mock-before-checkpoint": {
-        "events.jsonl": "e30b64f340caa65fa7c50376346d71373c81b3e8a0c0864918da331680e27ffc",
+        "events.jsonl": "676fef521b179a9e7d0bc887f8b50fd850f24a5ad01907ec723be8464330eb7c",
         "state_snapshots.jsonl": "a91d79f8d472c56ce698baeec0ecb735655c76e40dd4246f39ab6a2ee76385d0",
-        "metrics.json": "bb6b71af2389edb87bc37e40b6d94acb3c09b44572697e8fc18739e506440e35",
-        "audit.jsonl": "7a3676017f1e34fcbd10e42a8c01279e8a2e49d5b25caf0cdcbc60e2d1071d48",
+        "metrics.json": "c0c7c03f5513b4c0eb201f4c154a5526507f680cd207907459f85bb801d140d2",
+        "audit.jsonl": "ef633b57866b7f1a0438a0a8803f74559fc2e5e5884604e3d840294a5e48690b",
     },
     "crash-realish-after-send": {
-        "events.jsonl": "cdc3378e0146384330cfa0cbce465ba576cf93ed64cbb66fc991a5ff4c54f7c9",
+        "events.jsonl": "4c9b723852d39d95ac1f11c8843c4160e16d10cf478c0c2c234b1a5f51026e78",
         "state_snapshots.jsonl": "8754b49e373693e52689a641a33970211a56d1dc6fa093758b31bb3eddbea435",
-        "metrics.json": "50fa15b400ac2ff144739ceffce1e5111b973cb2abf84752710a7c231dc79919",
-        "audit.jsonl": "32a011e26320879200d9a9f7f12948352c151564599fec3dc1cbca50aa69e133",
+        "metrics.json": "4203f8146d021b00fc6dbcdf775ce195ca39dd3aa8597e330c3cf2f3b5fffbf9",
+        "audit.jsonl": "5b0ed622512b86496f8d4296516f556a660ea91cc9a62fe488dd637923293fa2",
     },
     "rails-scripted": {
-        "events.jsonl": "6a3ab04a69b0688329e7e5076846e8ffb3a8a207c5d7d3d0e81e1cedb1526fc2",
+        "events.jsonl": "93b1fb07b2f25fcfd6c2b48605d9fb2ceae09c8ffdc3b7dfb239251b0ca3463d",
         "state_snapshots.jsonl": "fd2e9db46b7a5d90a15cfd0a3d6d0da92d49cc3b6b96c2bf4a81cec0aff46455",
-        "metrics.json": "044be8538675d06d30ba3963c7bcc4a51fe8650c1e1f6d373469bb20d291215c",
-        "audit.jsonl": "5022854552208e62d61ca7ead8b6de200713ea012c0af564673455584a812658",
+        "metrics.json": "c94fef47902f8947353dd682fdad7bb99531a22391a3479fd4432a0187bef00a",
+        "audit.jsonl": "9f937566f51feeb39b55a6a54297bdadf85ff558a334c4a7aa28f39726e3f4c1",
     },
     "kill-operator": {
-        "events.jsonl": "0d94563fe99f3192bbd7653351f61461aeea44b3ea47d30908c8b8e00efa46a4",
+        "events.jsonl": "3368dbf8aa8be5277dabe9fb4ef0ce0ba147a294e0fc7dc394d469cbb9a5d0a6",
         "state_snapshots.jsonl": "b02b359d2db1c2e99db6b99049184f709a2396e6649c1c52d61d30843a997f26",
-        "metrics.json": "c1c6c1d6e249b57c2aa919de26bd64f07ed04c3fce0bfd8984525d0f940be0ec",
-        "audit.jsonl": "ed12d47439ea164157218be4e3aa82713b2d1e10fc6f7480b660996c170352db",
+        "metrics.json": "a544a6afd3232688c1c6d034ce5d4e59d94a490fc343fd92d15e2abca6407a78",
+        "audit.jsonl": "4cf1991e90d6f2eebbfabd50c039010ab48cd9d81005e8dc56d4173136af5ef6",
     },
     "reconcile-escalated": {
-        "events.jsonl": "38e7aa01bdb0b41bf7b9645e6ea863df616a55cb317fdcf96812cfc0bf734800",
+        "events.jsonl": "47953980c3604a23d952d731fc27bdc8c12298cd3f0fca955d4e366088046dfe",
         "state_snapshots.jsonl": "edc4ab100d372c034b1d9c11f8f27c19e9fbfaaa2ae7befa10d9236bee78ae50",
-        "metrics.json": "679c99783bf4a6af27656ac424781add0f9acb355c064129dc44c82981a81148",
-        "audit.jsonl": "4f595e1ef17edad8f7c69c86537e1f077890be6aafb0e1fa554275c0ce40733c",
+        "metrics.json": "4f36789b66207a4b3184692bf18b4b5651ececa6b2f946a0095b12b00f811bf2",
+        "audit.jsonl": "e4ab9f68f59782982999f8e975bb88a9634aaa82c7b95c6e2d9ccfde1ec1b024",
     },
     "lost-events": {
-        "events.jsonl": "cbd2996452312bd94680690a23e58196779ff8e7b48a543740c4e738d51b3953",
+        "events.jsonl": "b661af6545fdabd0673280be221c3de89ac4b38306cff5199b0205c435d75589",
         "state_snapshots.jsonl": "83b5bf7457578be4c5010408090e5d552ef8f29b8f1f28a9d562fdc7f9e4a5be",
-        "metrics.json": "f47c60c33250217c97961e83d0622dba3ed7dd67883954086fcd2d535b14d52b",
-        "audit.jsonl": "b638f4a9f77eab95e534b8a306f927185726c900c8e0a5bb1c35f2033fa65f0a",
+        "metrics.json": "d311ff3840bf260b1a0c817a4b4d7f285df23289029079419cfcd11aaf51c8b5",
+        "audit.jsonl": "4b82b1cbf01db489e44e93cec7cf327ebcdfaac7dd111c783090525535b5bdab",
     },
     "lost-states": {
-        "events.jsonl": "45e489f0542128fa6a4ce8a36bf3925c7022b8b82424a0b7e2de98da27ccf077",
+        "events.jsonl": "f42c1ebc474b4fcee2c7d2903cb78c7b5a384543dc9ddc2d9fb3fe28f49f2253",
         "state_snapshots.jsonl": "ede2ef196daa122b74bf2a83a657cfeaddaae15b369440dcade415e5ec999f36",
-        "metrics.json": "187034a2abc144556418550770513a3c630c2dde8436dba2f523b430045e2209",
-        "audit.jsonl": "7351f04be9ada669ee7414398035627f1c2901442fc034e3a4f947f106a8a604",
+        "metrics.json": "365f55347d65af7b020ae9c4ad51d57d6464d522fcedc2093b03fa3a6c4689ef",
+        "audit.jsonl": "f6de6478dbf9dfa90793afaf2e20a2812c6eab8838ff81aa3635a82d47554afc",
     },
     "lost-audit": {
-        "events.jsonl": "8855b6d814cfe8e707aedae38ead52cfcf9dffb4c25d86761ce9b0359f1de061",
+        "events.jsonl": "9219d3a2a81dbc97872fb19a9f24abe0119326f214e4b8b65bfa8da2065e6696",
         "state_snapshots.jsonl": "969719b6ff97f92fec2d0abde58cf0f968b2cdb47c9fcec4ed8148acd091ae55",
         "metrics.json": "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
-        "audit.jsonl": "e4b284d4f1521a9396100d5c82343c64d1b2feb2c1a4a06df0a744007064cf02",
+        "audit.jsonl": "2fc46d5b0ff920248cb40aa567be406cf959a4cd862ab3ab86cf42b586465832",
     },
     "lease-held": {
-        "events.jsonl": "0da3a9e29093d1f6caaf8546339beae789e8f598d9d17ba16e4e70f4d0bfb6ad",
+        "events.jsonl": "308f0686c6d32a1efa47491ebb95cbd6f6238a123ac731864b3e3eceba21ce8a",
         "state_snapshots.jsonl": "bcecd8e76e5fa3d96d36ce12ea38647cf419c5b8fddcc7336083727f90e2bc6a",
-        "metrics.json": "c35e23474830bd971f586126c8ab7986d0101aa6b28374f41c53875c452010e3",
-        "audit.jsonl": "8155e44963bc3619ffcaa1dec998a9ed6813a63798b5ad92b3e5bdeafc1af2cc",
+        "metrics.json": "17c5811e97118483143b1081257c332b1f6e9700aefb808b1f67efe5dc0a1dbe",
+        "audit.jsonl": "14755d5bc91e79fc94bfbc503ec6c5bc108654ac82905ce48619b50359254345",
     },
     "lease-lost": {
-        "events.jsonl": "5c40cd71a7b4aab4ea86a1225600780c7764b9cdd1251fd31e14487c44e7a1a9",
+        "events.jsonl": "bede559052182e937a613d9e3f64b6beed1cbc61ef2278cc280599b2f368a88b",
         "state_snapshots.jsonl": "f3f4bcbe7737c36473fe41b8f675b239f6da1916615acf14bfaf17c8b4ae0ab0",
-        "metrics.json": "ade3849342504a18623b0adb21feb159d5e76c7b936af2039c37e227f51144f4",
-        "audit.jsonl": "86e79aacc02d7f2e95c8ab1cf7eeddca9296fb5794b00b6d59e246ef68f18f1f",
+        "metrics.json": "38410fbf4d3050af293b3d6bf421606644f85f85fff30a871385993b0470bc63",
+        "audit.jsonl": "433e332904ef6c978e21dbed7416952cef0fa5af5e02a8517a6e66f4a3b8f51c",
     },
     "lease-held-elsewhere": {
-        "events.jsonl": "ef01a9d946473ab928043a3fb2bcc9f2c6dcf8d61439b8bee46d4639686df06a",
+        "events.jsonl": "5df5e53a60ad184285ca47f12b144c3ee1bb72a1683aa7d71e34fc33d467fba9",
         "state_snapshots.jsonl": "7f0cf19aabf9cb291c84d115b28e747320475bed06b22a79e8e0d74606fa151c",
-        "metrics.json": "75324643e79a38aa4499088a0b586be849610a9180aa6f9f0ad11adcf07aba20",
-        "audit.jsonl": "0e2db614ef128be64766433e1c6c339c7782ffabafe9a1657ad64af6f7c95e3d",
+        "metrics.json": "5c3c98ee87e6c93ec8b1abe133bb2787b5549b367fd1c06d305b429a7ab286f2",
+        "audit.jsonl": "b3bbdc66ef46ed40fbbbcd263cc6a7653d2e37b16bf02dc028f43fc5958009cd",
     },
 }
 
@@ -389,7 +390,7 @@ def test_cli_run_keeps_its_bytes(tmp_path: Path, run_id: str) -> None:
     assert done.returncode == exit_code, done.stderr
     artifacts = _read_run(out / run_id)
     expect(artifacts)
-    assert _digests(artifacts) == PINNED[run_id]
+    assert_pinned(PINNED, run_id, _digests(artifacts))
 
 
 # -- crash and resume (CLI, LIVESESSION_CRASH_AT) --------------------------------------------
@@ -427,7 +428,7 @@ def test_resumed_run_keeps_its_bytes(tmp_path: Path, run_id: str) -> None:
         uninterrupted = _read_run(whole / run_id)
         for name in ("events.jsonl", "state_snapshots.jsonl"):
             assert artifacts[name] == uninterrupted[name], name
-    assert _digests(artifacts) == PINNED[run_id]
+    assert_pinned(PINNED, run_id, _digests(artifacts))
 
 
 def test_torn_line_is_cut_at_resume(tmp_path: Path) -> None:
@@ -696,4 +697,4 @@ _API_RUNS: dict[str, Callable[[Path], dict[str, bytes]]] = {
 @pytest.mark.parametrize("run_id", sorted(_API_RUNS))
 def test_api_run_keeps_its_bytes(tmp_path: Path, run_id: str) -> None:
     artifacts = _API_RUNS[run_id](tmp_path)
-    assert _digests(artifacts) == PINNED[run_id]
+    assert_pinned(PINNED, run_id, _digests(artifacts))
