@@ -73,34 +73,34 @@ def _file_lease(path: Path, account: str, strategy: str) -> Any:
 
 PINNED: dict[str, dict[str, str]] = {
     "rail-notional": {
-        "events.jsonl": "26289419a3812f81fc8c79089c331cdeba01b65ba0a78e6631a26ad8b81957c1",
+        "events.jsonl": "620ac1cb06a25b98da167e236460b9c16c192ebdebef470f28d80a6d3142202c",
         "state_snapshots.jsonl": "eb985e25ac351f708296ccf9ad32ac48d55eb093dc86f17a33c26630b067d4d6",
-        "metrics.json": "2cdcddfdc23e073250c4382a222bf3a5f14f177a57d8dd7a80f277905919f74e",
-        "audit.jsonl": "54783d42f872d9984147ded7ea8a54a851c35df3593618706acc3e9f3bc2853c",
+        "metrics.json": "1ab16ea8f46c12e53c9f41d63f4c786556171627598f7840f51cb5a01eb66813",
+        "audit.jsonl": "8ee4f71395d4f76baeb6d004c9fec6d97e0e9a19cdf458b9123a780bbe5555a8",
     },
     "rail-per-trade-risk": {
-        "events.jsonl": "cd838b42a43b2f064866823e92a1783f67ee9fec438c69c62c820153288441cf",
+        "events.jsonl": "685c445c041565517e3aab926c6ec0aec4739395e0f377b7fa30d799047fd27b",
         "state_snapshots.jsonl": "8b332338d8d57d8852147c04e817f736d943e19206bfd1faf217ecbf063b6559",
-        "metrics.json": "6fd888abba05b9542e20eaeb7eb042b489241043d11274e0bb28f94add98f88f",
-        "audit.jsonl": "c27bfb8c1f9d81a035a762434dfcf17d2df0d5daebfc07765d9c3dab2f5eec2e",
+        "metrics.json": "736b3bc3fc218cc63d1c5a9afed4a481fbb0ddb2a5910bf125c95aa7d2da02c4",
+        "audit.jsonl": "adeb0d59960d70621fc3fa19ecfaca673683d4d3075e2307079ec85c942c9aac",
     },
     "rail-portfolio-heat": {
-        "events.jsonl": "69e33d248e3ebff458403c3ce7eef7b9b43bebd267c406e03f38af87cae989a0",
+        "events.jsonl": "8cf1e4e8bb0f91633dc3ecc2f7bc0ae055e5599f77fbc0aca8f8e3906f9ef31b",
         "state_snapshots.jsonl": "83c0fbbc40e450d76e721432c4312b343220f25abac6127df16b739759f94709",
-        "metrics.json": "9bc3d10f3b912fceba1213543b2e17501507cbc7ba1bc82f14457485642648e2",
-        "audit.jsonl": "74b453e71903661787070b2d0e1f76cfe669f3d9294ab9d2492e667cde7bdbc4",
+        "metrics.json": "c7ae7078f5d24de47e0988c81e8363c74d74652704d197d8490e9b424fd181f0",
+        "audit.jsonl": "7e69aaee5bb3f22b0504bf6539e47e4ecb3c191ecaa4e13b98f1ec330b2f2922",
     },
     "rail-order-rate": {
-        "events.jsonl": "0e869ce8eebf3d00950bf01a40b8b0eef719ebde1dd2c6a9ce241c5262f88dd4",
+        "events.jsonl": "5fcf1051298b9a5430ad8f426f671f0731411b1f4973110b49da0a1a934e540f",
         "state_snapshots.jsonl": "68d98e49193003a0bf4db69598885304475e6580eec930406e9a270abc0261f1",
-        "metrics.json": "78859afe21f68231ab837f6e16bd48cec02c7fc3554358c6dc67267aca575bad",
-        "audit.jsonl": "0648a5364e1bf9e332b3f09c0f6cbf6fa47c8617b39f084eac153a5a56a5885a",
+        "metrics.json": "a50c3a24038000cf8ce5cac3802c59cbd5476cd931080b20b5dc39f19ea91a50",
+        "audit.jsonl": "2e9c91b0cd37d6903c656584ad96a0a22df5d088a5fb91d141e19791800e4cbc",
     },
     "rail-throttle": {
-        "events.jsonl": "f7c8865bb38c690f40d818e35c32dbfebb66970a5a432036cb631e8370c48968",
+        "events.jsonl": "7de741ba802f326da1e3b8a14ed1b41d1ac888892e834061afb0ed19f2006fd8",
         "state_snapshots.jsonl": "95dc42bf627ee37388022d9b847ea93e0e69a8b8d1fa9dc19d286cc3b5b24902",
-        "metrics.json": "a6a5977cb91514026f44ddce68efc1e1f733d618efcc27e05de168e7f8893347",
-        "audit.jsonl": "00faadc1a3e01782270a34cfe00be2425d34168bcfcaa8cc1154ea50fd360314",
+        "metrics.json": "7075433a59d3189300760c2001e2f549184735b36c87b167468c0fc7bb8c41bf",
+        "audit.jsonl": "52e9064fd65346a85b62ee23e67200e68a7ec17e18b680a0b73ef915e580e879",
     },
     "kill-daily-loss": {
         "events.jsonl": "d713e4baaa2ed398d219e4003b42ce920ed8d9dd5cb3e610ec7b65c2cbc8bb46",
@@ -145,10 +145,10 @@ PINNED: dict[str, dict[str, str]] = {
         "audit.jsonl": "5b0ed622512b86496f8d4296516f556a660ea91cc9a62fe488dd637923293fa2",
     },
     "rails-scripted": {
-        "events.jsonl": "93b1fb07b2f25fcfd6c2b48605d9fb2ceae09c8ffdc3b7dfb239251b0ca3463d",
+        "events.jsonl": "e17d48933d848f67c0c76add0c15439c13ea7dab3467be776666f8ea26534274",
         "state_snapshots.jsonl": "fd2e9db46b7a5d90a15cfd0a3d6d0da92d49cc3b6b96c2bf4a81cec0aff46455",
-        "metrics.json": "c94fef47902f8947353dd682fdad7bb99531a22391a3479fd4432a0187bef00a",
-        "audit.jsonl": "9f937566f51feeb39b55a6a54297bdadf85ff558a334c4a7aa28f39726e3f4c1",
+        "metrics.json": "68694339ae0d44a630d2250fcb94c3328d5736e5c8cd92b7a7e941366c3e2b70",
+        "audit.jsonl": "1c702210d3d4a31988f4708a335d4a162e897f946f0a33c73382a39fa8093fe0",
     },
     "kill-operator": {
         "events.jsonl": "3368dbf8aa8be5277dabe9fb4ef0ce0ba147a294e0fc7dc394d469cbb9a5d0a6",

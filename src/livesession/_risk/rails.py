@@ -45,10 +45,16 @@ def is_valid_symbol(symbol: str) -> bool:
 
 @attrs.frozen(kw_only=True)
 class Rejection:
-    """Why a rail refused an intent; ``detail`` holds the numbers as strings."""
+    """Why a rail refused an intent.
+
+    ``rule`` is the reason code, ``detail`` holds the numbers as strings, and ``reason`` says
+    it in one line for a person (``RISK_REJECTED`` carries it; the rule code stands in when a
+    rail of the caller's gives none).
+    """
 
     rule: str
     detail: dict[str, str]
+    reason: str = ""
 
 
 @attrs.frozen(kw_only=True)
@@ -96,7 +102,11 @@ class _Allowlist:
     def __call__(self, intent: OrderIntent, _ctx: RiskContext) -> Rejection | None:
         if intent.symbol in self.symbols:
             return None
-        return Rejection(rule=self.rule, detail={"symbol": intent.symbol})
+        return Rejection(
+            rule=self.rule,
+            detail={"symbol": intent.symbol},
+            reason=f"{intent.symbol} is not on the allowlist",
+        )
 
 
 @attrs.frozen
@@ -108,7 +118,9 @@ class _MaxOrderQty:
         if intent.quantity <= self.limit:
             return None
         return Rejection(
-            rule=self.rule, detail={"quantity": str(intent.quantity), "limit": str(self.limit)}
+            rule=self.rule,
+            detail={"quantity": str(intent.quantity), "limit": str(self.limit)},
+            reason=f"quantity {intent.quantity} > max_order_qty {self.limit}",
         )
 
 
@@ -122,7 +134,9 @@ class _MaxOrderNotional:
         if notional <= self.limit:
             return None
         return Rejection(
-            rule=self.rule, detail={"notional": str(notional), "limit": str(self.limit)}
+            rule=self.rule,
+            detail={"notional": str(notional), "limit": str(self.limit)},
+            reason=f"notional {notional} > max_order_notional {self.limit}",
         )
 
 
@@ -141,14 +155,19 @@ class _PriceCollar:
         deviation = abs(intent.limit_price - ctx.last_price) / ctx.last_price
         if deviation <= self.pct:
             return None
+        shown = deviation.quantize(Decimal("0.000001"))
         return Rejection(
             rule=self.rule,
             detail={
                 "price": str(intent.limit_price),
                 "last_price": str(ctx.last_price),
-                "deviation": str(deviation.quantize(Decimal("0.000001"))),
+                "deviation": str(shown),
                 "limit": str(self.pct),
             },
+            reason=(
+                f"limit price {intent.limit_price} is {shown} from the last price "
+                f"{ctx.last_price} > price_collar_pct {self.pct}"
+            ),
         )
 
 
@@ -165,7 +184,11 @@ class _PerTradeRisk:
         allowed = ctx.equity * self.pct
         if risk <= allowed:
             return None
-        return Rejection(rule=self.rule, detail={"risk": str(risk), "limit": str(allowed)})
+        return Rejection(
+            rule=self.rule,
+            detail={"risk": str(risk), "limit": str(allowed)},
+            reason=f"risk at the stop {risk} > per-trade limit {allowed}",
+        )
 
 
 @attrs.frozen
@@ -182,7 +205,11 @@ class _PortfolioHeat:
         allowed = ctx.equity * self.pct
         if heat <= allowed:
             return None
-        return Rejection(rule=self.rule, detail={"heat": str(heat), "limit": str(allowed)})
+        return Rejection(
+            rule=self.rule,
+            detail={"heat": str(heat), "limit": str(allowed)},
+            reason=f"portfolio heat {heat} > limit {allowed}",
+        )
 
 
 @attrs.frozen
@@ -196,14 +223,16 @@ class _DailyLoss:
         drawdown = (ctx.day_peak_equity - ctx.equity) / ctx.day_peak_equity
         if drawdown < self.pct:
             return None
+        shown = drawdown.quantize(Decimal("0.000001"))
         return Rejection(
             rule=self.rule,
             detail={
-                "drawdown": str(drawdown.quantize(Decimal("0.000001"))),
+                "drawdown": str(shown),
                 "limit": str(self.pct),
                 "peak_equity": str(ctx.day_peak_equity),
                 "equity": str(ctx.equity),
             },
+            reason=f"drawdown {shown} from the day's peak >= daily_loss_pct {self.pct}",
         )
 
 
@@ -221,6 +250,10 @@ class _OrderRate:
                 "orders_this_second": str(ctx.orders_this_second),
                 "limit": str(self.per_second),
             },
+            reason=(
+                f"{ctx.orders_this_second} orders this second >= max_orders_per_sec "
+                f"{self.per_second}"
+            ),
         )
 
 
@@ -233,7 +266,9 @@ class _ExecutionThrottle:
         if ctx.executions < self.limit:
             return None
         return Rejection(
-            rule=self.rule, detail={"executions": str(ctx.executions), "limit": str(self.limit)}
+            rule=self.rule,
+            detail={"executions": str(ctx.executions), "limit": str(self.limit)},
+            reason=f"{ctx.executions} executions >= max_executions {self.limit}",
         )
 
 
@@ -246,7 +281,11 @@ class _TradingState:
             return None
         if ctx.trading_state == "REDUCING" and not _increases(intent, ctx.position):
             return None
-        return Rejection(rule=self.rule, detail={"trading_state": ctx.trading_state})
+        return Rejection(
+            rule=self.rule,
+            detail={"trading_state": ctx.trading_state},
+            reason=f"trading is {ctx.trading_state}",
+        )
 
 
 def allowlist(symbols: Sequence[str]) -> Rail:

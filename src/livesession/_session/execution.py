@@ -90,6 +90,7 @@ class Execution:
                         "side": intent.side.value,
                         "quantity": str(qty),
                         **rejection.detail,
+                        "reason": rejection.reason or rejection.rule,
                     },
                 )
                 if rejection.rule == "EXECUTION_THROTTLE":

@@ -219,6 +219,8 @@ class OcoExits:
                         "fsm_state": fsm_state.value,
                         "client_order_id": order.client_order_id,
                         "leg": leg,
+                        "reason": f"no new exit order: trading is {self._c.governor.state.value}"
+                        f" and the session is {fsm_state.value}",
                     },
                 )
                 continue
