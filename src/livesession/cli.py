@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Final, NoReturn
 
 from ._artifacts import names
+from ._artifacts.runread import require_run
 from ._domain.config import CLOCK_MODES, DURABILITY_MODES, load_config
 from ._domain.lifecycle import SessionStatus
 from ._exceptions import LiveSessionError, UsageError
@@ -157,7 +158,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
     from ._exceptions import LeaseHeld  # noqa: PLC0415
     from ._rundir import resume_run  # noqa: PLC0415 - keeps `import livesession` light
 
-    run_dir: Path = args.run_dir
+    run_dir = require_run(args.run_dir)
     try:
         session = resume_run(run_dir)
     except LeaseHeld as exc:
@@ -167,24 +168,15 @@ def cmd_resume(args: argparse.Namespace) -> int:
         return _run(session, run_dir, session.config.steps, quiet=args.quiet)
 
 
-def _existing_run(path: Path) -> Path:
-    if not path.is_dir():
-        raise UsageError(f"run directory {path} does not exist")
-    return path
-
-
 def cmd_verify(args: argparse.Namespace) -> int:
     """Verify a run against the artifact contract, independently of the writer."""
     from .verify import verify_run  # noqa: PLC0415 - jsonschema is loaded only here
 
-    result = verify_run(_existing_run(args.run_dir))
+    result = verify_run(require_run(args.run_dir))
+    print("\n".join(result.render(args.run_dir)))  # noqa: T201 - the CLI's output
     if result.ok:
-        counts = ", ".join(f"{k}={v}" for k, v in result.counts.items())
-        print(f"OK {args.run_dir}: {counts}")  # noqa: T201 - the CLI's output
         return EXIT_OK
-    for line in result.violations:
-        print(line)  # noqa: T201 - the CLI's output
-    print(f"{len(result.violations)} violation(s) in {args.run_dir}", file=sys.stderr)  # noqa: T201
+    print(f"{result.total} violation(s) in {args.run_dir}", file=sys.stderr)  # noqa: T201
     return EXIT_VIOLATIONS
 
 
@@ -192,7 +184,7 @@ def cmd_evidence(args: argparse.Namespace) -> int:
     """Write the governance evidence bundle (manifest.json and EV-<date>-<run_id>.md)."""
     from .evidence import write_evidence  # noqa: PLC0415 - only for this command
 
-    result = write_evidence(_existing_run(args.run_dir), out_dir=args.out)
+    result = write_evidence(require_run(args.run_dir), out_dir=args.out)
     print(f"manifest  {result.manifest}")  # noqa: T201 - the CLI's output
     print(f"document  {result.document}")  # noqa: T201 - the CLI's output
     print("result    " + ("PASS" if result.ok else "FAIL: " + "; ".join(result.problems)))  # noqa: T201
@@ -203,7 +195,7 @@ def _write_for_run(
     args: argparse.Namespace, write: Callable[[Path, Path], None], default_name: str, label: str
 ) -> int:
     """Write ``write``'s file for the run (to ``--output``, default RUN_DIR/default_name)."""
-    run_dir = _existing_run(args.run_dir)
+    run_dir = require_run(args.run_dir)
     output: Path = args.output or run_dir / default_name
     write(run_dir, output)
     print(f"{label:<10}{output}")  # noqa: T201 - the CLI's output

@@ -2,9 +2,10 @@
 
 A summary must render even a run that is incomplete or broken, so nothing here raises on
 bad content: a missing file reads as empty, a line that is not a JSON object is skipped, a
-number that is not a finite decimal is ``None``. Whether a run is intact is the
-verifier's question (``livesession.verify``), which reads the files its own, strict way on
-purpose and does not use this module.
+number that is not a finite decimal is ``None``. Only ``require_run`` refuses anything: a
+path that is not a run at all. Whether a run is intact is the verifier's question
+(``livesession.verify``), which reads the files its own, strict way on purpose and does not
+use this module.
 
 It lives with the artifacts, below every tool, so the tools share one reader without
 importing each other; it reads only, and shares nothing with the recorder that writes.
@@ -13,12 +14,13 @@ importing each other; it reads only, and shares nothing with the recorder that w
 from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 import orjson
 
 from .._domain.model import FILL_EVENT_TYPES
+from .._exceptions import RunDirectoryError
 from . import names
 
 if TYPE_CHECKING:
@@ -26,6 +28,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 __all__ = [
+    "RUN_MARKERS",
     "PositionChange",
     "RunRecords",
     "equity_readings",
@@ -34,7 +37,41 @@ __all__ = [
     "read_json_object",
     "read_records",
     "replay_fills",
+    "require_run",
 ]
+
+#: What makes a directory a run: the runbook's own invocation writes only the four contract
+#: artifacts, and a crashed run may lack metrics.json or state snapshots, but every run that
+#: got as far as recording anything has these two.
+RUN_MARKERS: Final = (names.EVENTS, names.AUDIT)
+
+
+def require_run(path: Path) -> Path:
+    """``path`` if it is a run directory: a directory holding ``events.jsonl`` and ``audit.jsonl``.
+
+    The one check every command that reads a run makes first (``report``, ``prom``,
+    ``verify``, ``evidence``, ``resume``), so that none of them writes anything for a path
+    that is not a run, and all refuse it with the same one-line message.
+
+    Raises:
+        RunDirectoryError: ``path`` is missing, not a directory, empty, or lacks a marker.
+    """
+    what = f"{names.EVENTS} and {names.AUDIT}"
+    if not path.exists():
+        raise RunDirectoryError(f"run directory {path} does not exist")
+    if not path.is_dir():
+        raise RunDirectoryError(f"{path} is not a directory (a run is a directory holding {what})")
+    try:
+        empty = next(path.iterdir(), None) is None
+    except OSError as exc:
+        raise RunDirectoryError(f"run directory {path} cannot be read: {exc.strerror}") from None
+    if empty:
+        raise RunDirectoryError(f"{path} is not a run: the directory is empty (a run holds {what})")
+    missing = [name for name in RUN_MARKERS if not (path / name).is_file()]
+    if missing:
+        verb = "is" if len(missing) == 1 else "are"
+        raise RunDirectoryError(f"{path} is not a run: {' and '.join(missing)} {verb} missing")
+    return path
 
 
 def read_records(path: Path) -> list[dict[str, Any]]:

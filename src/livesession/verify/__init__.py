@@ -25,7 +25,7 @@ from pathlib import Path
 from .._artifacts.runread import read_records
 from ._checks import Verifier
 from ._reading import ARTIFACT_NAMES
-from ._result import VerifyResult
+from ._result import VerifyResult, summarize
 from ._schemas import Schemas
 
 __all__ = ["ARTIFACT_NAMES", "VerifyResult", "read_records", "verify_run"]
@@ -37,8 +37,14 @@ def verify_run(run_dir: Path | str) -> VerifyResult:
     Raises:
         MissingExtra: ``jsonschema`` is not installed (``livesession[observability]``).
     """
-    run = Verifier(Path(run_dir), Schemas.get())
+    path = Path(run_dir)
+    run = Verifier(path, Schemas.get())
     run.run()
+    total = run.report.total
     return VerifyResult(
-        ok=not run.report.lines, violations=run.report.finish(), counts=run.files.counts
+        ok=not total,
+        violations=run.report.finish(),
+        total=total,
+        summary=summarize(path, total, incomplete=run.incomplete) if total else "",
+        counts=run.files.counts,
     )

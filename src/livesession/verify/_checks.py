@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from .._domain.ids import stable_id
 from .._domain.lifecycle import STATUS_BY_STATE, TRANSITIONS, SessionState, SessionStatus
-from ._reading import AUDIT, EVENTS, METRICS, SNAPSHOTS, RunFiles, valid_objects
+from ._reading import AUDIT, EVENTS, METRICS, SNAPSHOTS, Line, RunFiles, valid_objects
 from ._replay import Replay
 from ._result import Violations, short
 
@@ -45,6 +45,7 @@ class Verifier:
         self.replay: Replay | None = None
         self.final_snapshot: dict[str, Any] | None = None
         self.audit_status: str | None = None
+        self.incomplete = False
 
     def run(self) -> None:
         """Read the run, then check each artifact; every problem ends up in ``report``."""
@@ -228,6 +229,7 @@ class Verifier:
 
     def _check_audit(self) -> None:
         lines = self.files.lines[AUDIT]
+        self.incomplete = self._unclosed(lines)
         if not lines:
             return
         for index, line in enumerate(lines):
@@ -259,6 +261,23 @@ class Verifier:
             self.report.add(AUDIT, len(lines), f"the last record is {last['code']}, not a stop")
             return
         self._check_stop_record(len(lines), last["payload"])
+
+    def _unclosed(self, lines: list[Line]) -> bool:
+        """The audit log ends without ``C2_DRYRUN_STOP``: the run crashed or is still running.
+
+        Judged on the whole lines (a torn tail is what a crash leaves); a last whole line
+        that is not a valid record leaves it undecided (False): that run is broken.
+        """
+        raw = self.files.raw.get(AUDIT)
+        if raw is None:
+            return False
+        whole = lines if raw.endswith(b"\n") else lines[:-1]
+        if not whole:
+            return True
+        last = whole[-1].obj
+        return last is not None and all(
+            line.obj is None or line.obj["code"] != "C2_DRYRUN_STOP" for line in whole
+        )
 
     def _check_stop_record(self, number: int, payload: dict[str, Any]) -> None:
         for name in (EVENTS, SNAPSHOTS):

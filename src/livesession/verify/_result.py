@@ -9,11 +9,16 @@ from typing import TYPE_CHECKING, Final
 import attrs
 import orjson
 
+from .._artifacts import names
+
 if TYPE_CHECKING:
     from collections.abc import Mapping
+    from pathlib import Path
 
-__all__ = ["VerifyResult", "Violations", "short"]
+__all__ = ["SHOWN", "VerifyResult", "Violations", "short", "summarize"]
 
+SHOWN: Final = 20
+"""How many violations the ``livesession verify`` command lists before a count line."""
 _MAX_PER_FILE: Final = 50
 _MAX_MESSAGE: Final = 200
 _MAX_VALUE: Final = 80
@@ -28,13 +33,32 @@ class VerifyResult:
     """The outcome of ``verify_run``.
 
     ``ok`` is true exactly when ``violations`` is empty. Each violation is one line,
-    ``<file>:<line>: <what>``; line 0 means the file as a whole. ``counts`` holds what
+    ``<file>:<line>: <what>``; line 0 means the file as a whole (at most 50 are listed per
+    file, then one line says how many more). ``total`` counts every violation found,
+    listed or not. ``summary`` says in one line what is wrong ("" for a clean run):
+    ``incomplete run: ...`` when the audit log has no closing ``C2_DRYRUN_STOP`` (a run
+    that crashed or is still running), else ``broken run: ...``. ``counts`` holds what
     was read (lines per artifact, bars, orders submitted, fills), read-only.
     """
 
     ok: bool
     violations: tuple[str, ...]
+    total: int
+    summary: str
     counts: Mapping[str, int] = attrs.field(converter=_as_mapping, hash=False)
+
+    def render(self, run_dir: object, *, shown: int = SHOWN) -> tuple[str, ...]:
+        """What ``livesession verify`` prints, one line each.
+
+        The OK line, or the summary, at most ``shown`` violations and a line counting the
+        rest: only this rendering cuts the list, the result keeps every violation.
+        """
+        if self.ok:
+            counts = ", ".join(f"{k}={v}" for k, v in self.counts.items())
+            return (f"OK {run_dir}: {counts}",)
+        hidden = self.total - shown
+        rest = (f"... and {hidden} more violation{'s' * (hidden != 1)}",) if hidden > 0 else ()
+        return (self.summary, *self.violations[:shown], *rest)
 
 
 class Violations:
@@ -50,6 +74,11 @@ class Violations:
         if self._per_file[name] <= _MAX_PER_FILE:
             self.lines.append(f"{name}:{line}: {_one_line(message)}")
 
+    @property
+    def total(self) -> int:
+        """How many violations were recorded, listed or not."""
+        return sum(self._per_file.values())
+
     def finish(self) -> tuple[str, ...]:
         """The listed violations, then one line per file for those not listed."""
         hidden = [
@@ -58,6 +87,20 @@ class Violations:
             if count > _MAX_PER_FILE
         ]
         return (*self.lines, *hidden)
+
+
+def summarize(run_dir: Path, total: int, *, incomplete: bool) -> str:
+    """The first line of a broken run's report: what kind of broken, and what to do.
+
+    An incomplete run (no closing ``C2_DRYRUN_STOP``) is one to continue, not to repair:
+    the line says how, when the run keeps the ``run.json`` that ``livesession resume``
+    needs (the runbook's own invocation writes only the four artifacts, and cannot).
+    """
+    if not incomplete:
+        return f"broken run: {total} violation(s) of the artifact contract"
+    if not (run_dir / names.RUN_META).is_file():
+        return f"incomplete run: no C2_DRYRUN_STOP, and no {names.RUN_META} to resume it from"
+    return f"incomplete run: no C2_DRYRUN_STOP; continue it with `livesession resume {run_dir}`"
 
 
 def _one_line(message: str) -> str:

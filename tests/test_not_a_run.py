@@ -1,0 +1,274 @@
+"""Every run verifies: what is not a run is refused, and a broken run's report is short.
+
+A run is a directory holding at least ``events.jsonl`` and ``audit.jsonl``. ``report``,
+``prom``, ``verify``, ``evidence`` and ``resume`` refuse anything else with exit 2, one
+line on stderr, and nothing written. ``verify`` on a broken run opens with a one-line
+summary (``incomplete run: ...`` for a run without its closing ``C2_DRYRUN_STOP``), lists at
+most 20 violations and counts the rest; the Python result keeps them all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from livesession.cli import main
+from livesession.verify import VerifyResult, verify_run
+
+from crash_harness import KILLED, cli
+
+COMMANDS = ("report", "prom", "verify", "evidence", "resume")
+CONTRACT = ("events.jsonl", "state_snapshots.jsonl", "metrics.json", "audit.jsonl")
+
+
+def _missing(root: Path) -> Path:
+    return root / "nope"
+
+
+def _file(root: Path) -> Path:
+    path = root / "events.jsonl"
+    path.write_text("{}\n", encoding="utf-8")
+    return path
+
+
+def _empty(root: Path) -> Path:
+    path = root / "empty"
+    path.mkdir()
+    return path
+
+
+def _unrelated(root: Path) -> Path:
+    path = root / "photos"
+    path.mkdir()
+    (path / "cat.jpg").write_bytes(b"\xff\xd8\xff")
+    (path / "notes.txt").write_text("not a run\n", encoding="utf-8")
+    return path
+
+
+def _events_only(root: Path) -> Path:
+    path = root / "half"
+    path.mkdir()
+    (path / "events.jsonl").write_bytes(b"")
+    (path / "metrics.json").write_bytes(b"{}\n")
+    return path
+
+
+def _audit_is_a_directory(root: Path) -> Path:
+    path = root / "odd"
+    path.mkdir()
+    (path / "events.jsonl").write_bytes(b"")
+    (path / "audit.jsonl").mkdir()
+    return path
+
+
+NON_RUNS = {
+    "missing": (_missing, "does not exist"),
+    "file": (_file, "is not a directory"),
+    "empty": (_empty, "is not a run: the directory is empty"),
+    "unrelated": (_unrelated, "is not a run: events.jsonl and audit.jsonl are missing"),
+    "events-only": (_events_only, "is not a run: audit.jsonl is missing"),
+    "audit-dir": (_audit_is_a_directory, "is not a run: audit.jsonl is missing"),
+}
+
+
+def _snapshot(root: Path) -> dict[str, str]:
+    """Every entry under ``root``: kind, and the SHA-256 of each file's content."""
+    entries: dict[str, str] = {}
+    for dirpath, _dirnames, filenames in os.walk(root):
+        base = Path(dirpath)
+        entries[str(base.relative_to(root))] = "dir"
+        for name in filenames:
+            path = base / name
+            entries[str(path.relative_to(root))] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return entries
+
+
+@pytest.fixture(name="finished", scope="module")
+def _finished(tmp_path_factory):
+    """A completed run (in-process), to copy from."""
+    out = tmp_path_factory.mktemp("finished")
+    assert main(["dryrun", "--out", str(out), "--run-id", "ok", "--steps", "60", "-q"]) == 0
+    return out / "ok"
+
+
+class TestNotARun:
+    @pytest.mark.parametrize("kind", sorted(NON_RUNS))
+    @pytest.mark.parametrize("command", COMMANDS)
+    def test_exit_2_one_line_nothing_written(self, tmp_path, monkeypatch, capsys, command, kind):
+        """Each command on each kind of non-run: exit 2, one stderr line, the tree unchanged."""
+        monkeypatch.chdir(tmp_path)  # so that a stray relative write would be seen too
+        make, fragment = NON_RUNS[kind]
+        path = make(tmp_path)
+        before = _snapshot(tmp_path)
+
+        code = main([command, str(path)])
+
+        captured = capsys.readouterr()
+        assert code == 2
+        assert captured.out == ""
+        lines = captured.err.splitlines()
+        assert len(lines) == 1, captured.err
+        assert captured.err.endswith("\n")
+        assert lines[0].startswith("livesession: error: ")
+        assert fragment in lines[0]
+        assert str(path) in lines[0]
+        assert _snapshot(tmp_path) == before
+
+    @pytest.mark.parametrize("command", ["report", "prom", "evidence"])
+    def test_explicit_output_is_not_written_either(self, tmp_path, capsys, command):
+        """An output path elsewhere is not created for a non-run."""
+        run = _unrelated(tmp_path)
+        target = tmp_path / "elsewhere"
+        option = "--out" if command == "evidence" else "--output"
+        output = target if command == "evidence" else target / "file"
+        before = _snapshot(tmp_path)
+
+        assert main([command, str(run), option, str(output)]) == 2
+
+        assert len(capsys.readouterr().err.splitlines()) == 1
+        assert _snapshot(tmp_path) == before
+
+    def test_the_four_artifacts_alone_are_a_run(self, finished, tmp_path, capsys):
+        """The runbook's own invocation writes only the four artifacts: verify accepts them."""
+        run = tmp_path / "bare"
+        run.mkdir()
+        for name in CONTRACT:
+            shutil.copyfile(finished / name, run / name)
+
+        assert main(["verify", str(run)]) == 0
+        assert capsys.readouterr().out.startswith(f"OK {run}: ")
+        assert main(["report", str(run)]) == 0
+        assert (run / "report.html").is_file()
+
+    def test_empty_markers_are_a_run_that_fails_verification(self, tmp_path, capsys):
+        """Both markers present (even empty) make a run: verify checks it (exit 1, not 2)."""
+        run = tmp_path / "r"
+        run.mkdir()
+        (run / "events.jsonl").write_bytes(b"")
+        (run / "audit.jsonl").write_bytes(b"")
+
+        assert main(["verify", str(run)]) == 1
+        out = capsys.readouterr().out.splitlines()
+        assert out[0] == "incomplete run: no C2_DRYRUN_STOP, and no run.json to resume it from"
+
+
+class TestVerifyOutput:
+    def test_clean_run_prints_exactly_the_ok_line(self, finished, capsys):
+        """A clean run's output is the one OK line, byte for byte as before."""
+        counts = verify_run(finished).counts
+
+        assert main(["verify", str(finished)]) == 0
+
+        captured = capsys.readouterr()
+        listed = ", ".join(f"{k}={v}" for k, v in sorted(counts.items()))
+        assert captured.out == f"OK {finished}: {listed}\n"
+        assert captured.err == ""
+        assert listed.startswith("audit.jsonl=")
+
+    def test_crashed_run_is_incomplete_and_resumes_to_ok(self, tmp_path):
+        """A killed run: the summary says so first and how to continue; after resume it is OK."""
+        out = tmp_path / "runs"
+        crashed = cli(
+            "dryrun", "--out", out, "--run-id", "c", "--steps", "200", "-q",
+            crash_at="after_send:5",
+        )  # fmt: skip
+        assert crashed.returncode == KILLED, crashed.stderr
+        run = out / "c"
+
+        verified = cli("verify", run)
+
+        assert verified.returncode == 1, verified.stdout
+        lines = verified.stdout.splitlines()
+        assert lines[0] == (
+            f"incomplete run: no C2_DRYRUN_STOP; continue it with `livesession resume {run}`"
+        )
+        assert "audit.jsonl:1: the last record is C2_DRYRUN_START, not a stop" in lines[1:]
+        assert 1 < len(lines) <= 22
+        assert cli("resume", run, "-q").returncode == 0
+        assert cli("verify", run).stdout.startswith(f"OK {run}: ")
+
+    def test_crashed_run_without_run_json_is_not_offered_a_resume(self, tmp_path):
+        """Without run.json ``resume`` cannot continue a run; the summary does not suggest it."""
+        out = tmp_path / "runs"
+        crashed = cli(
+            "dryrun", "--out", out, "--run-id", "c", "--steps", "100", "-q",
+            crash_at="torn_audit:2",
+        )  # fmt: skip
+        assert crashed.returncode == KILLED, crashed.stderr
+        (out / "c" / "run.json").unlink()
+
+        result = verify_run(out / "c")
+
+        assert result.summary == (
+            "incomplete run: no C2_DRYRUN_STOP, and no run.json to resume it from"
+        )
+
+    def test_many_violations_list_20_and_count_the_rest(self, finished, tmp_path, capsys):
+        """A badly broken run prints the summary, exactly 20 violations and a count line."""
+        run = tmp_path / "broken"
+        shutil.copytree(finished, run)
+        (run / "events.jsonl").write_bytes(b"x\n" * 80)
+
+        assert main(["verify", str(run)]) == 1
+
+        captured = capsys.readouterr()
+        lines = captured.out.splitlines()
+        result = verify_run(run)
+        assert result.total > 70
+        assert lines[0] == f"broken run: {result.total} violation(s) of the artifact contract"
+        assert lines[1:21] == list(result.violations[:20])
+        assert lines[21] == f"... and {result.total - 20} more violations"
+        assert len(lines) == 22
+        assert captured.err == f"{result.total} violation(s) in {run}\n"
+
+    def test_the_python_result_keeps_every_violation(self, finished, tmp_path):
+        """Only the CLI cuts the list: verify_run lists every violation (50 per file at most)."""
+        run = tmp_path / "broken"
+        shutil.copytree(finished, run)
+        (run / "events.jsonl").write_bytes(b"x\n" * 30)
+
+        result = verify_run(run)
+
+        events = [v for v in result.violations if v.startswith("events.jsonl:")]
+        assert len(events) == 30
+        assert len(result.violations) == result.total > 30
+
+    def test_tampered_complete_run_is_broken_not_incomplete(self, finished, tmp_path):
+        """A run that did close its audit log but was changed afterwards is broken."""
+        run = tmp_path / "t"
+        shutil.copytree(finished, run)
+        events = run / "events.jsonl"
+        events.write_bytes(events.read_bytes().replace(b'"BAR"', b'"BAR_"', 1))
+
+        result = verify_run(run)
+
+        assert result.summary.startswith("broken run: ")
+        assert result.render(run)[0] == result.summary
+
+    @pytest.mark.parametrize(
+        ("total", "tail"),
+        [
+            (19, None),
+            (20, None),
+            (21, "... and 1 more violation"),
+            (57, "... and 37 more violations"),
+        ],
+    )
+    def test_render_limits(self, total, tail):
+        """At most 20 violations are rendered, and a count line only when some are left out."""
+        violations = tuple(f"events.jsonl:{n}: bad" for n in range(1, total + 1))
+        result = VerifyResult(
+            ok=False, violations=violations, total=total, summary="broken run: x", counts={}
+        )
+
+        lines = result.render("run")
+
+        assert lines[0] == "broken run: x"
+        assert lines[1 : min(total, 20) + 1] == violations[:20]
+        assert len(lines) == 1 + min(total, 20) + (tail is not None)
+        if tail is not None:
+            assert lines[-1] == tail
