@@ -91,6 +91,7 @@ class TestIntentToOrder:
             "side": "SELL",
             "quantity": "0.5",
             "limit": "0.1",
+            "reason": "quantity 0.5 > max_order_qty 0.1",
         }
         assert sinks.events_of("ORDER_SUBMITTED") == []
         assert not broker.recorded
