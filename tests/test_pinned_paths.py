@@ -111,14 +111,14 @@ PINNED: dict[str, dict[str, str]] = {
     "preflight-order-qty": {
         "events.jsonl": "c12cee7a61190041dca2e6e7324b22236eb582d4de421f3f6d9a1ca897c26d56",
         "state_snapshots.jsonl": "6f8ee68e0f75375233bfb5387b2c78f07f28c4b3bca5e00287cb8df4692ea0d9",
-        "metrics.json": "cd158ee06143b8eeb5ec00afc54db562359e945db302f32e303b0f45000e3e1f",
-        "audit.jsonl": "6564d9fa0c8de8e54fe954c64bfea6f3657faa90222f13adc3f8d744a67eb20f",
+        "metrics.json": "d8170001e84d8839fa824aaeef8bdcd42f0ac2a28e5ea3a45dc6e5942d651d4f",
+        "audit.jsonl": "cbf4ad9576728f1e870a5339b45b28e8f6a89ff0d12ae9ad9c2b7f514330d837",
     },
     "csv-exhausted": {
-        "events.jsonl": "18f94b0c5ea77d4c30547c11981bdda4cbd88057725b3d79261af018beb6b5a4",
-        "state_snapshots.jsonl": "095acdb7d1748ea3b63980e3ea20db19725b1e0bea79a9c0ca770489499123d2",
-        "metrics.json": "64e176577e3d8367aaf42f3175081cb1b0ea93b11651b6228c7330a8dbfe6017",
-        "audit.jsonl": "08a1ce555eab97bc4904980f5341982abe48977fe45428c40a1d008f9ac473f0",
+        "events.jsonl": "1b04fb721332a14bec8fd8b94520a21c31c2ff158209b6040872b51725d324e2",
+        "state_snapshots.jsonl": "ee10d8cdff8508b7e1c27748e1039ecb6945af14709086577266cbaee02aacc2",
+        "metrics.json": "9ef9b49ab3ffadf58cc5a7853d90c5cf42b6a1059c7324f058e05009e2709b6b",
+        "audit.jsonl": "292dc9240389e1ddaae9beb11003a5c4fec0ad99635ccbd02335fab0df3b1828",
     },
     "realish-faults": {
         "events.jsonl": "708c8552fdd5b6f289c4b90066596b6de9d2f8879223cf0c1d34dd537575821b",
@@ -159,20 +159,20 @@ PINNED: dict[str, dict[str, str]] = {
     "reconcile-escalated": {
         "events.jsonl": "47953980c3604a23d952d731fc27bdc8c12298cd3f0fca955d4e366088046dfe",
         "state_snapshots.jsonl": "edc4ab100d372c034b1d9c11f8f27c19e9fbfaaa2ae7befa10d9236bee78ae50",
-        "metrics.json": "4f36789b66207a4b3184692bf18b4b5651ececa6b2f946a0095b12b00f811bf2",
-        "audit.jsonl": "e4ab9f68f59782982999f8e975bb88a9634aaa82c7b95c6e2d9ccfde1ec1b024",
+        "metrics.json": "81ad0db0931b4515bed68134861712019e600ef9506d4d3b7d5a4f775a493107",
+        "audit.jsonl": "0610c8c6494eb62df9e58b3e06da34ce4f03fe7359dc1a392fe6111ba7a521b8",
     },
     "lost-events": {
         "events.jsonl": "b661af6545fdabd0673280be221c3de89ac4b38306cff5199b0205c435d75589",
         "state_snapshots.jsonl": "83b5bf7457578be4c5010408090e5d552ef8f29b8f1f28a9d562fdc7f9e4a5be",
-        "metrics.json": "d311ff3840bf260b1a0c817a4b4d7f285df23289029079419cfcd11aaf51c8b5",
-        "audit.jsonl": "4b82b1cbf01db489e44e93cec7cf327ebcdfaac7dd111c783090525535b5bdab",
+        "metrics.json": "2d78441c008686ada18aa867427962bb999bce5f52fc25f4e849661b0f4a5e80",
+        "audit.jsonl": "1f1239df25b353cc4b1123ea23bd67339877a2e0a69af4da6ac11ec701a6d6d4",
     },
     "lost-states": {
         "events.jsonl": "f42c1ebc474b4fcee2c7d2903cb78c7b5a384543dc9ddc2d9fb3fe28f49f2253",
         "state_snapshots.jsonl": "ede2ef196daa122b74bf2a83a657cfeaddaae15b369440dcade415e5ec999f36",
-        "metrics.json": "365f55347d65af7b020ae9c4ad51d57d6464d522fcedc2093b03fa3a6c4689ef",
-        "audit.jsonl": "f6de6478dbf9dfa90793afaf2e20a2812c6eab8838ff81aa3635a82d47554afc",
+        "metrics.json": "a754208fa7a554782a932809083d0dd33b765de262b4c031b073ce74d86c39c7",
+        "audit.jsonl": "8f7031d778c0bbb989b494765400c0d151ce2d3480337e8b1f6b90ae0af31670",
     },
     "lost-audit": {
         "events.jsonl": "9219d3a2a81dbc97872fb19a9f24abe0119326f214e4b8b65bfa8da2065e6696",
@@ -189,14 +189,14 @@ PINNED: dict[str, dict[str, str]] = {
     "lease-lost": {
         "events.jsonl": "bede559052182e937a613d9e3f64b6beed1cbc61ef2278cc280599b2f368a88b",
         "state_snapshots.jsonl": "f3f4bcbe7737c36473fe41b8f675b239f6da1916615acf14bfaf17c8b4ae0ab0",
-        "metrics.json": "38410fbf4d3050af293b3d6bf421606644f85f85fff30a871385993b0470bc63",
-        "audit.jsonl": "433e332904ef6c978e21dbed7416952cef0fa5af5e02a8517a6e66f4a3b8f51c",
+        "metrics.json": "cfdbee2453778683bf6d60306e3df8fc714fa3bb303f42798354eb4d22b2a6e6",
+        "audit.jsonl": "ef5d2a83ca6c703d444bb04cb2b06e3c3bfa4405230a4b4b6549681c0f23f1bc",
     },
     "lease-held-elsewhere": {
         "events.jsonl": "5df5e53a60ad184285ca47f12b144c3ee1bb72a1683aa7d71e34fc33d467fba9",
         "state_snapshots.jsonl": "7f0cf19aabf9cb291c84d115b28e747320475bed06b22a79e8e0d74606fa151c",
-        "metrics.json": "5c3c98ee87e6c93ec8b1abe133bb2787b5549b367fd1c06d305b429a7ab286f2",
-        "audit.jsonl": "b3bbdc66ef46ed40fbbbcd263cc6a7653d2e37b16bf02dc028f43fc5958009cd",
+        "metrics.json": "13f9f2e98631f7317a4893836d79e58e63903cb2b3ad55943fdc5fd9c68981d7",
+        "audit.jsonl": "a919a685583260950eb677bfe0ee8a6101fe35648526d3e5a6cc1d9e608a88f3",
     },
 }
 
@@ -309,7 +309,8 @@ def _expect_config_invalid(artifacts: dict[str, bytes]) -> None:
 
 
 def _expect_feed_exhausted(artifacts: dict[str, bytes]) -> None:
-    assert _has(artifacts, "STATE_CHANGED", reason="feed exhausted", to_state="STOPPING")
+    assert _has(artifacts, "STATE_CHANGED", reason="FEED_EXHAUSTED", to_state="STOPPING")
+    assert _has(artifacts, "SESSION_STOPPED", reason="FEED_EXHAUSTED", status="COMPLETED", steps=80)
     assert len(_payloads(artifacts, "BAR")) == 80
     assert _payloads(artifacts, "ORDER_FILLED")
 

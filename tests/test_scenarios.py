@@ -13,6 +13,7 @@ from pathlib import Path
 
 import orjson
 
+from livesession import DryrunConfig, LiveSessionOrchestrator, MemoryLineSink, MemoryMetricsSink
 from livesession.verify import verify_run
 
 EXIT_OK = 0
@@ -62,3 +63,61 @@ class TestRailFires:
         assert payload["reason"] == (f"notional {payload['notional']} > max_order_notional 2100")
         metrics = orjson.loads((run_dir / "metrics.json").read_bytes())
         assert metrics["rejects_by_reason"] == {"MAX_ORDER_NOTIONAL": len(rejected)}
+
+
+def _dated_csv(path: Path, rows: int) -> None:
+    """Dated one-minute bars, as a user exports them, that zig-zag enough to trade."""
+    lines = ["timestamp,open,high,low,close,volume"]
+    cents = 4_200_000
+    moves = (150, -90, 220, -310, 60, -40, 275, -180)
+    for n in range(rows):
+        before = cents
+        cents += moves[n % 8] * (1 + (n // 8) % 3)
+        high, low = max(before, cents) + 25, min(before, cents) - 25
+        prices = ",".join(f"{c // 100}.{c % 100:02d}" for c in (before, high, low, cents))
+        lines.append(f"2026-03-02T{n // 60:02d}:{n % 60:02d}:00Z,{prices},1.{n % 10}00")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+class TestFeedRunsOut:
+    def test_a_csv_shorter_than_steps_stops_cleanly_and_verifies(self, tmp_path: Path):
+        """80 bars against --steps 300: COMPLETED at step 80, reason FEED_EXHAUSTED."""
+        _dated_csv(tmp_path / "btc.csv", 80)
+        config = tmp_path / "csv.toml"
+        config.write_text('feed = "csv:btc.csv"\n', encoding="utf-8")
+        done = _livesession(
+            "dryrun", "--config", config, "--out", "runs", "--run-id", "csv",
+            "--steps", "300", "-q", cwd=tmp_path,
+        )  # fmt: skip
+        assert done.returncode == EXIT_OK, done.stderr
+        run_dir = tmp_path / "runs" / "csv"
+        _assert_verifies(run_dir)
+        (stopped,) = _events(run_dir, "SESSION_STOPPED")
+        assert stopped["payload"] == {
+            **stopped["payload"],  # type: ignore[dict-item]
+            "status": "COMPLETED",
+            "reason": "FEED_EXHAUSTED",
+            "steps": 80,
+        }
+        assert len(_events(run_dir, "BAR")) == 80
+        final = orjson.loads((run_dir / "audit.jsonl").read_bytes().splitlines()[-1])
+        assert final["code"] == "C2_DRYRUN_STOP"
+        assert final["payload"]["reason"] == "FEED_EXHAUSTED"
+
+    def test_the_result_names_the_reason(self, tmp_path: Path):
+        """Embedded, the result says why the run stopped early."""
+        _dated_csv(tmp_path / "btc.csv", 30)
+        config = DryrunConfig(run_id="csv", feed=f"csv:{tmp_path / 'btc.csv'}", steps=100)
+        events, states, audit = MemoryLineSink(), MemoryLineSink(), MemoryLineSink()
+        result = LiveSessionOrchestrator().run_dryrun(
+            config,
+            event_sink=events,
+            state_sink=states,
+            audit_sink=audit,
+            metrics_sink=MemoryMetricsSink(),
+        )
+        assert (result.status.value, result.steps, result.reason) == (
+            "COMPLETED",
+            30,
+            "FEED_EXHAUSTED",
+        )

@@ -16,6 +16,7 @@ __all__ = [
     "Broker",
     "CheckpointStore",
     "Clock",
+    "Closable",
     "ConfirmingLookup",
     "IdempotencyRecord",
     "IdempotencyStore",
@@ -58,6 +59,18 @@ class MarketFeed(Protocol):
 
     def set_state(self, state: Mapping[str, Any]) -> None:
         """Restore a snapshot made by ``get_state``."""
+        ...
+
+
+@runtime_checkable
+class Closable(Protocol):
+    """**Protocol:** an edge holding a resource (a file, a connection) until it is closed.
+
+    A feed that reads a file implements it; the session closes it when it closes.
+    """
+
+    def close(self) -> None:
+        """Release the resource."""
         ...
 
 

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Self, Unpack
 from .._domain.lifecycle import SessionState, SessionStatus, Trigger
 from .._exceptions import InvalidTransition, LiveSessionError
 from .._risk.governor import TradingState
+from .._typing import Closable
 from .assembly import SessionEdges, SessionParts, assemble
 from .pipeline import check_step_count, step_once
 from .preflight import run_preflight
@@ -336,6 +337,8 @@ class LiveSessionOrchestrator:
             if p.lease is not None:
                 p.lease.release(close=True)
             p.broker.close()
+            if isinstance(p.feed, Closable):
+                p.feed.close()
             p.recorder.close()
             p.idempotency.close()
 

@@ -170,11 +170,15 @@ class SessionLifecycle:
             rec.flush(sync=False)
         except SinkFailure:
             self.failed = True
+        stop: dict[str, Any] = {
+            "status": self.status.value,
+            "digests": rec.digest_hex(),
+            "steps": steps,
+        }
+        if self.reason:
+            stop["reason"] = self.reason
         try:
-            rec.audit(
-                "C2_DRYRUN_STOP",
-                {"status": self.status.value, "digests": rec.digest_hex(), "steps": steps},
-            )
+            rec.audit("C2_DRYRUN_STOP", stop)
             rec.write_metrics()
             rec.flush(sync=durable)
         except SinkFailure:

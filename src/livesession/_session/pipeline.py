@@ -8,7 +8,7 @@ out, or that reaches ``max_steps``, starts the wind-down.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from .._domain.lifecycle import SessionState
 from .._exceptions import ConfigError
@@ -19,9 +19,11 @@ if TYPE_CHECKING:
     from .._domain.model import Bar
     from .assembly import SessionParts
 
-__all__ = ["check_step_count", "step_once"]
+__all__ = ["FEED_EXHAUSTED", "check_step_count", "step_once"]
 
 _ACTIVE = SessionState.DRYRUN_ACTIVE
+FEED_EXHAUSTED: Final = "FEED_EXHAUSTED"
+"""The stop reason of a run whose feed ran out of bars before ``steps``."""
 
 
 def check_step_count(n: object, *, done: int, max_steps: int) -> None:
@@ -45,8 +47,9 @@ def step_once(p: SessionParts, *, after_step: Callable[[], None]) -> None:
         return
     bar = p.feed.next_bar(time.ts_sim)
     if bar is None:
-        time.steps += 1
-        p.winddown.request_stop("feed exhausted")
+        # No bar, no step: the run ends cleanly after the last bar it had.
+        lifecycle.reason = FEED_EXHAUSTED
+        p.winddown.request_stop(FEED_EXHAUSTED)
         return
     _on_bar(p, bar)
     if lifecycle.machine.state is not _ACTIVE:
