@@ -14,6 +14,12 @@
 # $LIVESESSION_PG_PORT (default 5432, or the next free port when that one is taken),
 # and trusts loopback connections: it is for tests, never for data that matters.
 #
+# The DSN's role and database are $LIVESESSION_PG_ROLE and $LIVESESSION_PG_DATABASE (both
+# default to livesession). With $LIVESESSION_PG_PASSWORD set (letters, digits, '_' and '-'),
+# the role gets that password, the server checks it (scram-sha-256, that role only) and
+# the DSN carries it; progress lines show it as ***. .ci/run uses this to run the
+# PostgreSQL tests once more as a user, database and password that are not the default.
+#
 #     bash .ci/setup_postgres.sh --stop   # stop the server (the directory stays)
 set -euo pipefail
 
@@ -27,8 +33,9 @@ esac
 
 BASE_DIR="$(realpath -m "${LIVESESSION_PG_DIR:-/tmp/livesession-pg}")"
 WANT_PORT="${LIVESESSION_PG_PORT:-5432}"
-ROLE="livesession"
-DATABASE="livesession"
+ROLE="${LIVESESSION_PG_ROLE:-livesession}"
+DATABASE="${LIVESESSION_PG_DATABASE:-livesession}"
+PASSWORD="${LIVESESSION_PG_PASSWORD:-}"
 SUPERUSER="postgres"
 WAIT_SECONDS=30
 
@@ -83,6 +90,13 @@ install_postgres() {
         $sudo tee /etc/postgresql-common/createcluster.d/livesession-no-main.conf >/dev/null
     $sudo apt-get install -y --no-install-recommends postgresql >&2
 }
+
+# The names go into SQL and pg_hba.conf unquoted: allow only plain identifiers.
+for name in "$ROLE" "$DATABASE"; do
+    [[ "$name" =~ ^[a-z_][a-z0-9_]*$ ]] || die "'$name' is not a plain lower-case identifier"
+done
+[[ "$PASSWORD" =~ ^[A-Za-z0-9_-]*$ ]] ||
+    die "LIVESESSION_PG_PASSWORD may hold only letters, digits, '_' and '-'"
 
 BINDIR="$(find_bindir)"
 if [ -z "$BINDIR" ]; then
@@ -219,8 +233,25 @@ if [ "$(psql_super -tAc "SELECT 1 FROM pg_database WHERE datname = '$DATABASE'")
         die "could not create the database $DATABASE"
 fi
 
-DSN="postgresql://$ROLE@127.0.0.1:$PORT/$DATABASE"
+USERINFO="$ROLE"
+if [ -n "$PASSWORD" ]; then
+    # Set on every run: the caller may pick a new password each time.
+    psql_super -c "ALTER ROLE $ROLE PASSWORD '$PASSWORD'" ||
+        die "could not set the password of $ROLE"
+    # pg_hba.conf takes the first matching line: one above the trust lines makes the
+    # server check this role's password (and no one else's).
+    HBA_LINE="host all $ROLE 127.0.0.1/32 scram-sha-256"
+    if ! as_owner grep -qxF "$HBA_LINE" "$DATA_DIR/pg_hba.conf"; then
+        as_owner sed -i "1i $HBA_LINE" "$DATA_DIR/pg_hba.conf" ||
+            die "could not add a password rule for $ROLE to pg_hba.conf"
+        as_owner "$BINDIR/pg_ctl" reload -D "$DATA_DIR" >/dev/null ||
+            die "the server did not reload pg_hba.conf"
+    fi
+    USERINFO="$ROLE:$PASSWORD"
+fi
+
+DSN="postgresql://$USERINFO@127.0.0.1:$PORT/$DATABASE"
 "$BINDIR/psql" -X -q -d "$DSN" -tAc "SELECT 1" >/dev/null ||
     die "the server answers but $ROLE cannot connect to $DATABASE"
-say "ready: $DSN"
+say "ready: ${DSN/$USERINFO@/$ROLE${PASSWORD:+:***}@}"
 echo "export LIVESESSION_PG_DSN='$DSN'"

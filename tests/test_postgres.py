@@ -4,6 +4,9 @@ Tests marked ``postgres`` need a server: they use ``LIVESESSION_PG_DSN`` (defaul
 ``postgresql://livesession@127.0.0.1:5432/livesession``, what ``.ci/setup_postgres.sh``
 creates) and skip when no server answers there, unless ``LIVESESSION_REQUIRE_PG=1``, which
 turns the skip into a failure. Each test works in a schema of its own, dropped afterwards.
+
+Any DSN works: user, database, host, port and password are the DSN's own (the tests name
+no role or database), and no fixture value or message shows the password.
 """
 
 from __future__ import annotations
@@ -54,8 +57,17 @@ RACE_KEYS = 10_000
 LEASE_RACERS = 4
 
 
+class _Dsn(str):
+    """A DSN whose repr hides the password: pytest prints fixture values in tracebacks."""
+
+    __slots__ = ()
+
+    def __repr__(self):
+        return f"<DSN {describe_dsn(self)}>"
+
+
 def _server_dsn():
-    return os.environ.get(DSN_ENV_VAR, "").strip() or DEFAULT_DSN
+    return _Dsn(os.environ.get(DSN_ENV_VAR, "").strip() or DEFAULT_DSN)
 
 
 def _why_unavailable(dsn):
@@ -110,8 +122,36 @@ def _schema_dsn(pg_dsn):
 
     schema = f"lstest_{uuid.uuid4().hex[:16]}"
     _admin(pg_dsn, sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
-    yield make_conninfo(pg_dsn, options=f"-c search_path={schema}")
+    yield _Dsn(make_conninfo(pg_dsn, options=f"-c search_path={schema}"))
     _admin(pg_dsn, sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
+
+
+def assert_hidden(secret, text, where):
+    """Fail when ``secret`` is in ``text`` without printing either (it may be a real password)."""
+    hidden = secret not in text  # outside the assert: pytest would print both operands
+    assert hidden, f"the DSN's password is in {where}"
+
+
+def with_known_password(dsn):
+    """``(dsn', secret)``: ``dsn`` carrying a password whose absence the caller checks.
+
+    A server that takes any password (loopback trust, like .ci's) gets the distinctive
+    ``LEAK_MARKER``; one that checks passwords keeps the DSN's own, which is then the
+    secret. Skips when the server checks passwords but the DSN holds none (libpq found one
+    elsewhere): the DSN then has no password to leak.
+    """
+    import psycopg
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    marked = make_conninfo(dsn, password=LEAK_MARKER)
+    try:
+        psycopg.connect(marked, connect_timeout=5).close()
+    except psycopg.OperationalError:
+        own = conninfo_to_dict(dsn).get("password")
+        if not own:
+            pytest.skip("the server checks passwords and the DSN holds none: nothing to hide")
+        return _Dsn(dsn), str(own)
+    return _Dsn(marked), LEAK_MARKER
 
 
 @pytest.fixture(name="make_store")
@@ -342,18 +382,25 @@ class TestPostgresIdempotencyStore:
 
     def test_repr_has_target_not_password(self, schema_dsn):
         """The repr names user, host, port and database but never the password."""
+        import psycopg
         from psycopg.conninfo import make_conninfo
 
-        store = PostgresIdempotencyStore(
-            make_conninfo(schema_dsn, password=LEAK_MARKER), namespace="n"
-        )
+        # Spell out every part, whatever the DSN leaves to libpq's defaults.
+        with psycopg.connect(schema_dsn) as conn:
+            info = conn.info
+            target = {"user": info.user, "host": info.host, "port": info.port}
+            target["dbname"] = info.dbname
+        dsn, secret = with_known_password(make_conninfo(schema_dsn, **target))
+        store = PostgresIdempotencyStore(dsn, namespace="n")
         try:
             text = repr(store)
         finally:
             store.close()
-        assert LEAK_MARKER not in text
-        assert text.startswith("PostgresIdempotencyStore('livesession@127.0.0.1:")
-        assert text.endswith("/livesession', namespace='n')")
+        assert_hidden(secret, text, "the repr")
+        assert text == (
+            f"PostgresIdempotencyStore('{target['user']}@{target['host']}:{target['port']}"
+            f"/{target['dbname']}', namespace='n')"
+        )
 
 
 # --- checkpoint store ---------------------------------------------------------------------
@@ -517,6 +564,14 @@ class TestRedaction:
         assert LEAK_MARKER not in text
         assert "\n" not in text
 
+    def test_fixture_dsn_repr_hides_password(self):
+        """The DSN the fixtures hand out (and pytest prints on failure) shows no password."""
+        pytest.importorskip("psycopg")
+        dsn = _Dsn(f"postgresql://ops:{LEAK_MARKER}@db.example:6543/trading")
+        assert repr(dsn) == "<DSN ops@db.example:6543/trading>"
+        assert LEAK_MARKER not in repr({DSN_ENV_VAR: dsn})
+        assert dsn == f"postgresql://ops:{LEAK_MARKER}@db.example:6543/trading"
+
     def test_url_encoded_password_is_scrubbed(self):
         """A percent-encoded password is removed in both spellings."""
         dsn = "postgresql://u:p%40ss-w0rd@127.0.0.1/db"
@@ -565,10 +620,11 @@ class TestRedaction:
         """A server-side refusal (unknown database) is reported without the password."""
         from psycopg.conninfo import make_conninfo
 
-        dsn = make_conninfo(pg_dsn, password=LEAK_MARKER, dbname="no_such_database_here")
+        dsn, secret = with_known_password(pg_dsn)
+        dsn = make_conninfo(dsn, dbname="no_such_database_here")
         with pytest.raises(PostgresError, match="no_such_database_here") as caught:
             PostgresIdempotencyStore(dsn, namespace="n")
-        assert LEAK_MARKER not in str(caught.value)
+        assert_hidden(secret, str(caught.value), "the error")
 
 
 class TestMissingExtra:

@@ -11,11 +11,14 @@ import pytest
 
 from livesession.stores.postgres import DSN_ENV_VAR
 from test_lease_session import cli, fences, kill_and_take_over, race_four
-from test_postgres import _pg_dsn, _schema_dsn  # noqa: F401 - the server fixtures
+from test_postgres import (  # noqa: F401 - the server fixtures
+    _pg_dsn,
+    _schema_dsn,
+    assert_hidden,
+    with_known_password,
+)
 
 pytestmark = pytest.mark.postgres
-
-PASSWORD_MARKER = "hunter2-Zq9"
 
 
 @pytest.fixture(name="pg_env")
@@ -51,10 +54,8 @@ def test_postgres_store_needs_the_dsn_variable(tmp_path):
 
 
 def test_the_dsn_password_reaches_no_artifact(tmp_path, pg_env):
-    from psycopg.conninfo import make_conninfo
-
-    # The test server trusts loopback, so any password is accepted and must be hidden.
-    env = {DSN_ENV_VAR: make_conninfo(pg_env[DSN_ENV_VAR], password=PASSWORD_MARKER)}
+    dsn, secret = with_known_password(pg_env[DSN_ENV_VAR])
+    env = {DSN_ENV_VAR: dsn}
     done = cli(
         "dryrun",
         "--out",
@@ -69,6 +70,6 @@ def test_the_dsn_password_reaches_no_artifact(tmp_path, pg_env):
     )
     assert done.returncode == 0, done.stderr
     assert fences(tmp_path / "x") == [1]
-    assert PASSWORD_MARKER not in done.stdout + done.stderr
+    assert_hidden(secret, done.stdout + done.stderr, "the CLI's output")
     for path in (tmp_path / "x").iterdir():
-        assert PASSWORD_MARKER.encode() not in path.read_bytes(), path.name
+        assert_hidden(secret.encode(), path.read_bytes(), path.name)
