@@ -21,6 +21,7 @@ from ._domain.lifecycle import SessionStatus
 from ._exceptions import LiveSessionError, UsageError
 from ._session.coordinator import DryrunResult, LiveSessionOrchestrator
 from ._support.logging import configure_logging, disable_logging
+from ._support.secrets import redact_text
 from ._version import __version__
 
 __all__ = ["build_parser", "main"]
@@ -162,7 +163,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
     try:
         session = resume_run(run_dir)
     except LeaseHeld as exc:
-        print(f"livesession: rejected: {exc}", file=sys.stderr)  # noqa: T201 - the CLI's output
+        print(f"livesession: rejected: {redact_text(str(exc))}", file=sys.stderr)  # noqa: T201 - the CLI's output
         return EXIT_REJECTED
     with _session_log(run_dir, args.log_level):
         return _run(session, run_dir, session.config.steps, quiet=args.quiet)
@@ -311,7 +312,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EXIT_BAD_INPUT
         return int(handler(args))
     except LiveSessionError as exc:
-        print(f"livesession: error: {exc}", file=sys.stderr)  # noqa: T201 - the CLI's output
+        print(f"livesession: error: {redact_text(str(exc))}", file=sys.stderr)  # noqa: T201 - the CLI's output
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print("livesession: interrupted", file=sys.stderr)  # noqa: T201 - the CLI's output

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 import subprocess
 import tempfile
 from collections.abc import Mapping
@@ -26,25 +25,13 @@ from ._risk.checks import default_checks
 from ._risk.rails import default_rails
 from ._rundir import config_hash, create_run, read_run_config
 from ._support.fsutil import atomic_write_bytes
+from ._support.secrets import find_secrets, is_secret_name
 from ._version import __version__
 from .verify import verify_run
 
 __all__ = ["EvidenceResult", "scan_secrets", "write_evidence"]
 
 CONTRACT: Final = names.CONTRACT
-_PATTERNS: Final = (
-    ("private_key", re.compile(rb"-----BEGIN [A-Z ]*PRIVATE KEY-----")),
-    ("aws_access_key", re.compile(rb"\bAKIA[0-9A-Z]{16}\b")),
-    (
-        "assigned_secret",
-        re.compile(
-            rb"(?i)\b(api[_-]?key|api[_-]?secret|secret|password|passwd|token)\b"
-            rb"[\"']?\s*[:=]\s*[\"']?(?!\*\*\*)[A-Za-z0-9/+_\-]{12,}"
-        ),
-    ),
-    ("url_password", re.compile(rb"://[^:/@\s\"]+:(?!\*\*\*@)[^@\s\"]{4,}@")),
-)
-_SECRET_ENV: Final = re.compile(r"(SECRET|PASSWORD|PASSWD|TOKEN|API_KEY|DSN)", re.IGNORECASE)
 _MIN_ENV_SECRET: Final = 8
 
 
@@ -66,7 +53,7 @@ def scan_secrets(
     needles = [
         (name, value.encode())
         for name, value in sorted(env.items())
-        if _SECRET_ENV.search(name) and len(value) >= _MIN_ENV_SECRET
+        if is_secret_name(name) and len(value) >= _MIN_ENV_SECRET
     ]
     findings: list[str] = []
     for path in sorted(p for p in run_dir.rglob("*") if p.is_file()):
@@ -75,9 +62,9 @@ def scan_secrets(
         data = path.read_bytes()
         rel = path.relative_to(run_dir)
         for number, line in enumerate(data.splitlines(), start=1):
-            for kind, pattern in _PATTERNS:
-                if pattern.search(line):
-                    findings.append(f"{rel}:{number}: {kind}")
+            # The patterns are text patterns; a byte that is not UTF-8 cannot be part of one.
+            kinds = find_secrets(line.decode("utf-8", "replace"))
+            findings.extend(f"{rel}:{number}: {kind}" for kind in kinds)
             for name, value in needles:
                 if value in line:
                     findings.append(f"{rel}:{number}: value of ${name}")

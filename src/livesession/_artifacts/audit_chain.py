@@ -11,7 +11,7 @@ from typing import Any, Final
 
 import orjson
 
-from .._support.redact import redact
+from .._support.secrets import redact
 
 __all__ = ["AUDIT_SCHEMA", "GENESIS_HASH", "AuditChain"]
 

@@ -6,11 +6,11 @@ server with ``describe_dsn`` and pass the server's error text through ``redact_d
 
 from __future__ import annotations
 
-import re
 import urllib.parse
 from typing import TYPE_CHECKING, Final
 
 from .._exceptions import ConfigError
+from .._support.secrets import REDACTED, redact_text, secret_values
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -18,9 +18,6 @@ if TYPE_CHECKING:
 __all__ = ["DSN_ENV_VAR", "describe_dsn", "parse_dsn", "pg_dsn_from_env", "redact_dsn_text"]
 
 DSN_ENV_VAR: Final = "LIVESESSION_PG_DSN"
-_REDACTED: Final = "***"
-_URL_USERINFO = re.compile(r"(://[^:/@\s]*:)([^@\s]*)(@)")
-_KV_PASSWORD = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s&]*)", re.IGNORECASE)
 
 
 def pg_dsn_from_env(environ: Mapping[str, str]) -> str:
@@ -46,9 +43,8 @@ def redact_dsn_text(text: str, dsn: str) -> str:
     """
     one_line = " ".join(text.split())
     for secret in sorted(_password_literals(dsn), key=len, reverse=True):
-        one_line = one_line.replace(secret, _REDACTED)
-    one_line = _URL_USERINFO.sub(rf"\g<1>{_REDACTED}\g<3>", one_line)
-    return _KV_PASSWORD.sub(rf"\g<1>{_REDACTED}", one_line)
+        one_line = one_line.replace(secret, REDACTED)
+    return redact_text(one_line)
 
 
 def describe_dsn(dsn: str) -> str:
@@ -74,11 +70,8 @@ def _password_literals(dsn: str) -> set[str]:
     if params is not None and params.get("password"):
         found.add(params["password"])
     # The patterns work on any text, so they find the password even in a DSN libpq rejects.
-    raws = [match.group(2) for match in _URL_USERINFO.finditer(dsn)]
-    raws += [match.group(2).strip("'") for match in _KV_PASSWORD.finditer(dsn)]
-    for raw in raws:
-        if raw:
-            found.update({raw, urllib.parse.unquote(raw)})
+    for raw in secret_values(dsn):
+        found.update({raw, urllib.parse.unquote(raw)})
     return found
 
 

@@ -11,7 +11,7 @@ import sys
 from collections.abc import MutableMapping
 from typing import Any, TextIO
 
-from .redact import redact
+from .secrets import redact
 
 __all__ = ["configure_logging", "disable_logging", "get_logger", "redact_processor"]
 

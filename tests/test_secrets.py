@@ -1,0 +1,142 @@
+"""One set of secret patterns: what the evidence scan flags, redaction removes, and back."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from livesession._support.secrets import find_secrets, redact, redact_text
+from livesession.evidence import scan_secrets
+
+# (kind, text, the secret value that must not survive redaction)
+PLANTED = [
+    ("assigned_secret", "LIVESESSION_BINANCE_API_SECRET=sk_live_abc", "sk_live_abc"),
+    ("assigned_secret", "export LIVESESSION_OKX_API_KEY=Zq81mVbX2kP0", "Zq81mVbX2kP0"),
+    ("assigned_secret", "MY_SECRET=hunter2hunter2", "hunter2hunter2"),
+    ("assigned_secret", "password=Tr0ub4dor3", "Tr0ub4dor3"),
+    ("assigned_secret", "db.password: 'correct horse'", "correct horse"),
+    ("assigned_secret", '{"client_secret": "c5-d0n7-l34k"}', "c5-d0n7-l34k"),
+    ("assigned_secret", 'exchange api_key = "Zq81mVbX2kP0sL9dQw3e"', "Zq81mVbX2kP0sL9dQw3e"),
+    (
+        "private_key",
+        "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAx7\n-----END RSA PRIVATE KEY-----",
+        "MIIEowIBAAKCAQEAx7",
+    ),
+    ("private_key", "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXk", "b3BlbnNzaC1rZXk"),
+    ("url_password", "postgresql://user:pass@host/db", "pass@"),
+    ("url_password", "connect postgres://:s3cr3t%40x@127.0.0.1:5432/db failed", "s3cr3t"),
+    ("bearer_token", "Authorization: Bearer abc.def", "abc.def"),
+    ("bearer_token", "curl -H 'authorization: bearer abcdefgh' https://x", "abcdefgh"),
+    ("bearer_token", "sent Bearer eyJhbGciOi.eyJzdWIi.SflKxwRJ", "eyJhbGciOi"),
+    (
+        "webhook_url",
+        "alert to https://hooks.slack.com/services/T000/B000/XXXX now",
+        "T000/B000/XXXX",
+    ),
+    ("webhook_url", "https://discord.com/api/webhooks/123/abcDEF", "123/abcDEF"),
+    (
+        "webhook_url",
+        "https://example.webhook.office.com/webhookb2/0a1b2c3d@4e5f/IncomingWebhook/9z",
+        "0a1b2c3d",
+    ),
+    ("webhook_url", "POST https://ci.example.com/hooks/9f8e7d6c5b4a3928", "9f8e7d6c5b4a3928"),
+    ("aws_access_key", "key id AKIAIOSFODNN7EXAMPLE in use", "AKIAIOSFODNN7EXAMPLE"),
+]
+
+# Texts that name secrets, keys, tokens or URLs but hold none.
+LOOK_ALIKES = [
+    "SECRET_SANTA=yes",
+    "api_key_count=3",
+    "we rotated keys; api_key_count=3 in prose",
+    "password_policy: strict",
+    "passwordless=true",
+    "password=none",
+    "api_key=${LIVESESSION_BINANCE_API_KEY}",
+    "password=<your password>",
+    "LIVESESSION_BINANCE_API_SECRET=***",
+    '{"password": "***"}',
+    "postgresql://user@host/db",
+    "postgresql://host:5432/db",
+    "postgresql://user:***@host/db",
+    "use a Bearer token in the Authorization header",
+    "Bearer authentication.",
+    "Authorization: Bearer ***",
+    "https://example.com/docs/page?q=1#top",
+    "https://docs.github.com/en/webhooks/webhook-events-and-payloads",
+    "https://api.slack.com/messaging/webhooks",
+    "-----BEGIN PUBLIC KEY-----\nMIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8A\n-----END PUBLIC KEY-----",
+    "-----BEGIN CERTIFICATE-----",
+    "the token bucket refilled to 10",
+    "idempotency key cid-000042 reused",
+    "AKIA is a prefix",
+    "fence",
+]
+
+
+class TestPlanted:
+    @pytest.mark.parametrize(("kind", "text", "value"), PLANTED)
+    def test_scan_flags_it(self, kind, text, value):
+        """The scan names the secret's kind."""
+        assert find_secrets(text) == [kind]
+
+    @pytest.mark.parametrize(("kind", "text", "value"), PLANTED)
+    def test_redaction_removes_it_and_then_scans_clean(self, kind, text, value):
+        """Redaction drops the value, keeps the context, and leaves nothing to flag."""
+        cleaned = redact_text(text)
+        assert value not in cleaned, kind
+        assert "***" in cleaned
+        assert find_secrets(cleaned) == []
+        assert redact_text(cleaned) == cleaned
+
+    def test_scan_over_run_files_reports_lines_not_values(self, tmp_path):
+        """scan_secrets finds each planted line in a file and never repeats the value."""
+        lines = [text.replace("\n", " ") for _, text, _ in PLANTED]
+        (tmp_path / "notes.txt").write_text("\n".join(["ok", *lines]) + "\n")
+        findings = scan_secrets(tmp_path, environ={})
+        expected = [f"notes.txt:{n}: {kind}" for n, (kind, _, _) in enumerate(PLANTED, start=2)]
+        assert findings == expected
+        assert not any(value in f for f in findings for _, _, value in PLANTED)
+
+    def test_nested_payload_is_redacted(self):
+        """Strings anywhere in a payload are redacted; secret-named keys lose their value."""
+        payload = {"note": ["LIVESESSION_BINANCE_API_SECRET=sk_live_abc"], "api_key": "x"}
+        assert redact(payload) == {"note": ["LIVESESSION_BINANCE_API_SECRET=***"], "api_key": "***"}
+
+
+class TestLookAlikes:
+    @pytest.mark.parametrize("text", LOOK_ALIKES)
+    def test_not_flagged_and_not_changed(self, text):
+        """A look-alike is neither a finding nor touched by redaction."""
+        assert find_secrets(text) == []
+        assert redact_text(text) == text
+
+    def test_scan_over_run_files_is_clean(self, tmp_path):
+        """A file of look-alikes scans clean."""
+        (tmp_path / "notes.txt").write_text("\n".join(LOOK_ALIKES) + "\n")
+        assert scan_secrets(tmp_path, environ={}) == []
+
+
+class TestCost:
+    def test_adversarial_text_costs_one_pass(self):
+        """Long texts built to make a pattern retry at every position stay linear.
+
+        Each took seconds at 10 kB (and would take minutes at 50 kB) when a pattern could
+        start anywhere inside a long identifier or run to the end of the text from every URL.
+        """
+        texts = [
+            "a_" * 25_000 + "key",
+            "a-" * 25_000 + "key",
+            "a" * 50_000 + "_secret",
+            "password" * 6_000 + "=",
+            "Bearer " + "a." * 25_000,
+            "https://" * 6_000,
+            "x://u:" * 8_000,
+            "https://a/hooks/" * 3_000,
+            "https://hooks.slack.com/services/" * 1_500,
+        ]
+        started = time.perf_counter()
+        for text in texts:
+            find_secrets(text)
+            redact_text(text)
+        assert time.perf_counter() - started < 5.0
