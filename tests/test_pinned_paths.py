@@ -1,5 +1,6 @@
 """Pinned bytes of failure-path runs: every rail, both kill switches, a reconciliation
-escalation, leases, a lost sink, crash resumes, an exhausted CSV feed and a faulty venue.
+escalation, leases, a lost sink, crash resumes, an exhausted CSV feed, a faulty venue, and
+failures during the run (a strategy or feed that raises, a CSV row without a value).
 
 ``test_pinned_bytes.py`` pins four happy-path runs; these pins cover the paths a refactor is
 most likely to disturb without any happy-path byte moving. Each run pins the SHA-256 of the
@@ -61,7 +62,7 @@ CONTRACT = ("events.jsonl", "state_snapshots.jsonl", "metrics.json", "audit.json
 START = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 SECOND_NS = 1_000_000_000
 KILLED = -9  # subprocess.returncode of a child that died by SIGKILL
-EXIT_OK, EXIT_REJECTED = 0, 3
+EXIT_OK, EXIT_REJECTED, EXIT_FAILED = 0, 3, 4
 
 
 def _file_lease(path: Path, account: str, strategy: str) -> Any:
@@ -120,6 +121,12 @@ PINNED: dict[str, dict[str, str]] = {
         "metrics.json": "9ef9b49ab3ffadf58cc5a7853d90c5cf42b6a1059c7324f058e05009e2709b6b",
         "audit.jsonl": "292dc9240389e1ddaae9beb11003a5c4fec0ad99635ccbd02335fab0df3b1828",
     },
+    "csv-bad-row": {
+        "events.jsonl": "46c98fbda1d11cc97b8b65f7a9666aa3ef724402e87260322bfb72520f538f81",
+        "state_snapshots.jsonl": "eaf7cda031c36427ddabb0ef1d9248553fa6609d697c6c503975e18f71080ce9",
+        "metrics.json": "f18f706ae16c372b62973188c7b5c2cd95f75f21127e20328c1d4c05e4e11168",
+        "audit.jsonl": "c8fc56075537877f96f8df40b2ae8005101f8a8ae3cf642ad4fe65eeb44177dc",
+    },
     "realish-faults": {
         "events.jsonl": "708c8552fdd5b6f289c4b90066596b6de9d2f8879223cf0c1d34dd537575821b",
         "state_snapshots.jsonl": "4e6f08889f0b8cbbee1b3ad56c129c4aed429f2051ec49a12d65520790e2e4f0",
@@ -157,10 +164,10 @@ PINNED: dict[str, dict[str, str]] = {
         "audit.jsonl": "4cf1991e90d6f2eebbfabd50c039010ab48cd9d81005e8dc56d4173136af5ef6",
     },
     "reconcile-escalated": {
-        "events.jsonl": "47953980c3604a23d952d731fc27bdc8c12298cd3f0fca955d4e366088046dfe",
-        "state_snapshots.jsonl": "edc4ab100d372c034b1d9c11f8f27c19e9fbfaaa2ae7befa10d9236bee78ae50",
-        "metrics.json": "81ad0db0931b4515bed68134861712019e600ef9506d4d3b7d5a4f775a493107",
-        "audit.jsonl": "0610c8c6494eb62df9e58b3e06da34ce4f03fe7359dc1a392fe6111ba7a521b8",
+        "events.jsonl": "605e9a0315968221a12a644771550bf55f7d15d57caaf677f86969225f3818f9",
+        "state_snapshots.jsonl": "88c2a43efabfd9c7e37e6780492a2084debc5ece986392eedf48edab78ba3689",
+        "metrics.json": "9478eaf37eaa0d810a38a4358a310c04670cc4030d7add19d5bcd12971b31f8e",
+        "audit.jsonl": "1fc0b5890ca507a5587c72a937209f7d6793f29d846d0e9d0127180a67ad41a9",
     },
     "lost-events": {
         "events.jsonl": "b661af6545fdabd0673280be221c3de89ac4b38306cff5199b0205c435d75589",
@@ -197,6 +204,18 @@ PINNED: dict[str, dict[str, str]] = {
         "state_snapshots.jsonl": "7f0cf19aabf9cb291c84d115b28e747320475bed06b22a79e8e0d74606fa151c",
         "metrics.json": "13f9f2e98631f7317a4893836d79e58e63903cb2b3ad55943fdc5fd9c68981d7",
         "audit.jsonl": "a919a685583260950eb677bfe0ee8a6101fe35648526d3e5a6cc1d9e608a88f3",
+    },
+    "strategy-error": {
+        "events.jsonl": "9e14840792b2a6ebda3813452e1a1790bf26538ec8f746bb8ce1388fb98b9ab4",
+        "state_snapshots.jsonl": "184ee06f715fb67dc61dcdda984c45899e16075d03e424d40260aaf83f952b47",
+        "metrics.json": "5245ea6a3ef731bae15e9b6e8c19e47bc84632ec51ab6d94b0ef75021ef571a7",
+        "audit.jsonl": "a5170cd9eb3238f8b79510d1ba9b9bc0ca4ccc428860b7d916901a33842c3b10",
+    },
+    "feed-error": {
+        "events.jsonl": "c34460d5f712c7cb20e25da7742c99d87f2143d8724c87471ec491467b71b67b",
+        "state_snapshots.jsonl": "16ade808da7f1a2c8cfd5a315d6b1d2ca2a289a3ff59d28c3a3134758f0c368f",
+        "metrics.json": "3808d3053e9e2f442b0ba8a667b80d4c49e2d4feb7208a4a17f1d68786ba786e",
+        "audit.jsonl": "e117866f33538ee52b7696966d1e6988850c55ec8f67b2a49c9209150a428272",
     },
 }
 
@@ -268,8 +287,11 @@ _REALISH_FAULTS = (
 )
 
 
-def _csv_feed(path: Path) -> None:
-    """80 dated one-minute bars that zig-zag enough for the SMA strategy to trade."""
+def _csv_feed(path: Path, *, no_close_at: int | None = None) -> None:
+    """80 dated one-minute bars that zig-zag enough for the SMA strategy to trade.
+
+    With ``no_close_at``, that data row (counted from 0) has an empty ``close``.
+    """
     lines = ["timestamp,open,high,low,close,volume"]
     cents = 4_200_000
     moves = (150, -90, 220, -310, 60, -40, 275, -180)
@@ -278,6 +300,8 @@ def _csv_feed(path: Path) -> None:
         cents += moves[n % 8] * (1 + (n // 8) % 3)
         high, low = max(before, cents) + 25, min(before, cents) - 25
         prices = ",".join(f"{c // 100}.{c % 100:02d}" for c in (before, high, low, cents))
+        if n == no_close_at:
+            prices = prices.rsplit(",", 1)[0] + ","
         lines.append(f"2026-01-01T{n // 60:02d}:{n % 60:02d}:00Z,{prices},1.{n % 10}00")
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
@@ -313,6 +337,18 @@ def _expect_feed_exhausted(artifacts: dict[str, bytes]) -> None:
     assert _has(artifacts, "SESSION_STOPPED", reason="FEED_EXHAUSTED", status="COMPLETED", steps=80)
     assert len(_payloads(artifacts, "BAR")) == 80
     assert _payloads(artifacts, "ORDER_FILLED")
+
+
+def _expect_csv_bad_row(artifacts: dict[str, bytes]) -> None:
+    (error,) = _payloads(artifacts, "FEED_ERROR")
+    assert error["step"] == 51
+    assert error["error"] == "ConfigError"
+    assert "feed-bad.csv" in error["message"]
+    assert "C2_FEED_ERROR" in _audit_codes(artifacts)
+    assert _has(artifacts, "OPERATOR_ACK", operator="cli")
+    assert _has(artifacts, "ORDER_SUBMITTED", reason="flatten")
+    assert _has(artifacts, "SESSION_STOPPED", reason="FEED_ERROR", status="FAILED", steps=50)
+    assert len(_payloads(artifacts, "BAR")) == 50
 
 
 def _expect_venue_faults(artifacts: dict[str, bytes]) -> None:
@@ -371,6 +407,12 @@ _CLI_RUNS: dict[str, tuple[str, tuple[str, ...], int, Callable[[dict[str, bytes]
         EXIT_OK,
         _expect_feed_exhausted,
     ),
+    "csv-bad-row": (
+        'feed = "csv:feed-bad.csv"\n[strategy]\nfast = 2\nslow = 5\n',
+        ("--seed", "43", "--steps", "300"),
+        EXIT_FAILED,
+        _expect_csv_bad_row,
+    ),
     "realish-faults": (
         _REALISH_FAULTS,
         ("--seed", "41", "--steps", "600", "--broker", "realish"),
@@ -386,6 +428,7 @@ def test_cli_run_keeps_its_bytes(tmp_path: Path, run_id: str) -> None:
     config = tmp_path / "run.toml"
     config.write_text(toml, encoding="utf-8")
     _csv_feed(tmp_path / "feed.csv")  # read by csv-exhausted, relative to the cwd
+    _csv_feed(tmp_path / "feed-bad.csv", no_close_at=50)  # read by csv-bad-row
     out = tmp_path / "runs"
     done = _dryrun(out, run_id, "--config", config, *args, cwd=tmp_path)
     assert done.returncode == exit_code, done.stderr
@@ -682,6 +725,65 @@ def _lease_held_elsewhere(tmp: Path) -> dict[str, bytes]:
     return artifacts
 
 
+def _input_error(run_id: str, *, strategy_fails: bool) -> Callable[[Path], dict[str, bytes]]:
+    """The strategy (or the feed) raises on bar 6, with a position and a resting order.
+
+    HALTED, the order cancelled, the error audited, ERROR_REQUIRES_OPERATOR; then an
+    operator acknowledges (flatten) and the session closes STOPPED and FAILED.
+    """
+
+    def scenario(_tmp: Path) -> dict[str, bytes]:
+        trades = {
+            1: [buy("0.010")],
+            2: [buy("0.010", order_type=OrderType.LIMIT, limit_price=D("39000.00"))],
+        }
+
+        def script(n: int, _bar: Any, _view: Any) -> list[OrderIntent]:
+            if strategy_fails and n == 6:
+                raise ValueError("indicator window is empty")
+            return trades.get(n, [])
+
+        feed = ScriptedFeed(["40000.00", "40100.00", "40050.00"])
+        if not strategy_fails:
+            real = feed.next_bar
+
+            def next_bar(ts_ns: int) -> Any:
+                if feed.get_state()["n"] == 5:
+                    raise ConnectionError("stream closed by peer")
+                return real(ts_ns)
+
+            feed.next_bar = next_bar  # type: ignore[method-assign]
+        sinks = Sinks()
+        orch = _session(
+            sinks,
+            run_id=run_id,
+            steps=50,
+            seed=37,
+            strategy_id="scripted",
+            feed=feed,
+            strategy=ScriptedStrategy(script),
+        )
+        assert orch.preflight()
+        orch.activate()
+        orch.run_n_steps(10)
+        assert orch.state is SessionState.ERROR_REQUIRES_OPERATOR
+        assert orch.trading_state is TradingState.HALTED
+        orch.acknowledge("ops-9")
+        orch.close()
+        assert (orch.state, orch.status) == (SessionState.STOPPED, SessionStatus.FAILED)
+        artifacts = _memory(sinks)
+        kind = "STRATEGY_ERROR" if strategy_fails else "FEED_ERROR"
+        (error,) = _payloads(artifacts, kind)
+        assert error["step"] == 6
+        assert f"C2_{kind}" in _audit_codes(artifacts)
+        assert _payloads(artifacts, "ORDER_CANCELED")
+        assert _has(artifacts, "ORDER_SUBMITTED", reason="flatten")
+        assert _has(artifacts, "STATE_CHANGED", trigger="fault", reason=kind)
+        return artifacts
+
+    return scenario
+
+
 _API_RUNS: dict[str, Callable[[Path], dict[str, bytes]]] = {
     "rails-scripted": _scripted_rails,
     "kill-operator": _operator_kill,
@@ -692,6 +794,8 @@ _API_RUNS: dict[str, Callable[[Path], dict[str, bytes]]] = {
     "lease-held": _lease_held_to_the_end,
     "lease-lost": _lease_lost,
     "lease-held-elsewhere": _lease_held_elsewhere,
+    "strategy-error": _input_error("strategy-error", strategy_fails=True),
+    "feed-error": _input_error("feed-error", strategy_fails=False),
 }
 
 

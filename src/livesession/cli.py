@@ -17,9 +17,9 @@ from typing import Any, Final, NoReturn
 from ._artifacts import names
 from ._artifacts.runread import require_run
 from ._domain.config import CLOCK_MODES, DURABILITY_MODES, load_config
-from ._domain.lifecycle import SessionStatus
+from ._domain.lifecycle import SessionState, SessionStatus
 from ._exceptions import LiveSessionError, UsageError
-from ._session.coordinator import DryrunResult, LiveSessionOrchestrator
+from ._session.coordinator import ONE_SHOT_OPERATOR, DryrunResult, LiveSessionOrchestrator
 from ._support.logging import configure_logging, disable_logging
 from ._support.secrets import redact_text
 from ._version import __version__
@@ -90,13 +90,28 @@ def _run(session: LiveSessionOrchestrator, run_dir: Path, steps: int, *, quiet: 
                 if done % 1000 == 0:
                     progress.update(task, completed=done)
 
-            result = session.run_to_end(steps, progress=tick)
+            result = session.run_to_end(steps, progress=tick, operator=ONE_SHOT_OPERATOR)
     else:
-        result = session.run_to_end(steps, progress=timer.on_step)
+        result = session.run_to_end(steps, progress=timer.on_step, operator=ONE_SHOT_OPERATOR)
     timings = timer.finish(steps=result.steps, events=session.recorder.event_seq)
     if not quiet:
         _summary(result, run_dir, timings["wall_s"])
+    if result.status is SessionStatus.FAILED:
+        print(f"livesession: failed: {_failure(result, run_dir)}", file=sys.stderr)  # noqa: T201 - the CLI's output
     return _exit_code(result)
+
+
+def _failure(result: DryrunResult, run_dir: Path) -> str:
+    """One line: why the run failed and what the CLI did about it (see RUNBOOK's exit codes)."""
+    what = result.reason or "FAILED"
+    if result.detail:
+        what += f" ({' '.join(result.detail.split())})"
+    if result.state is SessionState.STOPPED:
+        return f"{what}; wound down (cancelled, flattened) and sealed FAILED: {run_dir}"
+    return (
+        f"{what}; sealed FAILED in {result.state.value} without a wind-down: check the "
+        f"venue's open orders and positions (RUNBOOK): {run_dir}"
+    )
 
 
 @contextlib.contextmanager

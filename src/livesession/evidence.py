@@ -24,6 +24,7 @@ from ._domain import clock as _clock
 from ._risk.checks import default_checks
 from ._risk.rails import default_rails
 from ._rundir import config_hash, create_run, read_run_config
+from ._session.coordinator import ONE_SHOT_OPERATOR
 from ._support.fsutil import atomic_write_bytes
 from ._support.secrets import find_secrets, is_secret_name
 from ._version import __version__
@@ -113,7 +114,7 @@ def _determinism(run_dir: Path) -> dict[str, Any]:
         return {"status": "not_applicable", "reason": "system clock or external venue"}
     with tempfile.TemporaryDirectory(prefix="livesession-replay-") as tmp:
         session = create_run(cfg, Path(tmp), idempotency_backend="memory")
-        session.run_to_end(cfg.steps)
+        session.run_to_end(cfg.steps, operator=ONE_SHOT_OPERATOR)  # as the CLI ran it
         replay = Path(tmp) / cfg.run_id
         compared: dict[str, bool] = {}
         for name in (names.EVENTS, names.SNAPSHOTS):

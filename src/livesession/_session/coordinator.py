@@ -17,14 +17,14 @@ cancels), ``OcoExits``, ``WindDown`` (wind-down and kill switch), ``Reconciliati
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Self, Unpack
+from typing import TYPE_CHECKING, Any, Final, Self, Unpack
 
 from .._domain.lifecycle import SessionState, SessionStatus, Trigger
 from .._exceptions import InvalidTransition, LiveSessionError
 from .._risk.governor import TradingState
 from .._typing import Closable
 from .assembly import SessionEdges, SessionParts, assemble
-from .pipeline import check_step_count, step_once
+from .pipeline import INPUT_FAULTS, check_step_count, step_once
 from .preflight import run_preflight
 from .results import DryrunResult, SessionInspection, inspect_parts, result_of
 
@@ -42,9 +42,11 @@ if TYPE_CHECKING:
     from ..leases import LeaseGrant
     from .book import BookView
 
-__all__ = ["DryrunResult", "LiveSessionOrchestrator", "SessionInspection"]
+__all__ = ["ONE_SHOT_OPERATOR", "DryrunResult", "LiveSessionOrchestrator", "SessionInspection"]
 
 S = SessionState
+ONE_SHOT_OPERATOR: Final = "cli"
+"""The operator name the one-shot tools (the CLI, the evidence re-run) acknowledge with."""
 
 
 class LiveSessionOrchestrator:
@@ -179,9 +181,21 @@ class LiveSessionOrchestrator:
         return self.run_to_end(cfg.steps)
 
     def run_to_end(
-        self, steps: int, *, progress: Callable[[int], None] | None = None
+        self,
+        steps: int,
+        *,
+        progress: Callable[[int], None] | None = None,
+        operator: str | None = None,
     ) -> DryrunResult:
-        """From wherever the session is, run to ``steps`` completed steps and close it."""
+        """From wherever the session is, run to ``steps`` completed steps and close it.
+
+        A run that ends in ERROR_REQUIRES_OPERATOR is sealed as it stands (FAILED), unless
+        ``operator`` is given and the fault is one of the session's inputs (a strategy or
+        feed error, ``INPUT_FAULTS``): then ``operator`` acknowledges it first, so the
+        session cancels, flattens at the last good price and stops (still FAILED). The
+        one-shot CLI passes ``ONE_SHOT_OPERATOR`` ("cli"); other faults (the book or the
+        venue in doubt, a lost lease or sink) are left for a person.
+        """
         p = self._parts()
         if p.lifecycle.state is S.INIT and not self.preflight():
             self.close()
@@ -193,6 +207,13 @@ class LiveSessionOrchestrator:
             self.step()
             if progress is not None:
                 progress(time.steps)
+        lifecycle = p.lifecycle
+        if (
+            operator is not None
+            and lifecycle.state is S.ERROR_REQUIRES_OPERATOR
+            and lifecycle.reason in INPUT_FAULTS
+        ):
+            self.acknowledge(operator)
         self.close()
         return self.result()
 
@@ -228,7 +249,11 @@ class LiveSessionOrchestrator:
     def step(self) -> None:
         """Run one bounded step; needs DRYRUN_ACTIVE.
 
-        The first step after ``restore_state`` reconciles the venue first.
+        The first step after ``restore_state`` reconciles the venue first. An exception
+        from the feed or the strategy does not escape: trading halts, open orders are
+        cancelled, ``FEED_ERROR`` / ``STRATEGY_ERROR`` records the exception's type and
+        redacted message, and the session enters ERROR_REQUIRES_OPERATOR.
+        ``KeyboardInterrupt`` and ``SystemExit`` pass through untouched.
         """
         p = self._parts()
         lifecycle = p.lifecycle
@@ -322,7 +347,11 @@ class LiveSessionOrchestrator:
         p.lifecycle.guarded(lambda: p.governor.reenable(operator))
 
     def close(self) -> None:
-        """End the session: stop if still running, then seal the artifacts (idempotent)."""
+        """End the session: stop if still running, then seal the artifacts (idempotent).
+
+        A session in ERROR_REQUIRES_OPERATOR is sealed as it stands, status FAILED (never
+        COMPLETED); ``acknowledge`` it first to cancel and flatten before the seal.
+        """
         p = self._parts()
         lifecycle = p.lifecycle
         if not lifecycle.sealed:

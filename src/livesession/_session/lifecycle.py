@@ -47,6 +47,8 @@ class SessionLifecycle:
         self.failed = False
         self.sealed = False
         self.reason = ""
+        self.detail = ""
+        """What went wrong beyond ``reason``, in one line (the last fault's; not checkpointed)."""
 
     @property
     def state(self) -> SessionState:
@@ -84,10 +86,22 @@ class SessionLifecycle:
         self._recorder.emit("STATE_CHANGED", payload)
         self.snapshot(trigger.value, before)
 
-    def fault(self, reason: str, detail: dict[str, str] | None = None) -> None:
-        """The run failed: ERROR_REQUIRES_OPERATOR (a session not yet trading stops first)."""
+    def fault(
+        self, reason: str, detail: dict[str, str] | None = None, *, summary: str | None = None
+    ) -> None:
+        """The run failed: ERROR_REQUIRES_OPERATOR (a session not yet trading stops first).
+
+        ``detail`` goes into ``STATE_CHANGED`` (and so ``C2_OPERATOR_REQUIRED``);
+        ``summary`` is the one line the result reports as ``detail`` (by default the items
+        of ``detail``).
+        """
         self.failed = True
         self.reason = reason
+        self.detail = (
+            summary
+            if summary is not None
+            else ", ".join(f"{key}={value}" for key, value in sorted((detail or {}).items()))
+        )
         if self.machine.state is S.PREFLIGHT_OK:
             self.transition(Trigger.REQUEST_STOP, reason)
         if self.machine.may_fire(Trigger.FAULT):

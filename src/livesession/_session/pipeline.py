@@ -4,26 +4,57 @@ clock tick -> market feed -> broker reports -> runtime checks (book invariants, 
 loss) -> strategy -> per intent: rails, idempotency reserve, broker -> reports -> kill
 switch progress -> reconciliation -> step hooks -> checkpoint. A step whose feed has run
 out, or that reaches ``max_steps``, starts the wind-down.
+
+A step counts once its bar is recorded (``BAR``), whatever happens after it in the step,
+so a run's final ``step`` always equals its ``BAR`` events.
+
+The feed and the strategy are the caller's code (or data the session reads as it goes):
+an exception from ``next_bar`` or ``on_bar`` is caught here, at the step boundary, and
+takes one path (``input_failed``): trading HALTED at once, a ``FEED_ERROR`` or
+``STRATEGY_ERROR`` event (audit ``C2_FEED_ERROR`` / ``C2_STRATEGY_ERROR``) with the
+exception's type and redacted message, open orders cancelled, and a fault with that
+reason (ERROR_REQUIRES_OPERATOR). ``SinkFailure`` keeps its own fail-closed path, and
+``KeyboardInterrupt`` and ``SystemExit`` are never caught.
 """
 
 from __future__ import annotations
 
+import traceback
 from typing import TYPE_CHECKING, Final
 
 from .._domain.lifecycle import SessionState
-from .._exceptions import ConfigError
+from .._exceptions import ConfigError, SinkFailure
+from .._risk.governor import TradingState
+from .._support.logging import get_logger
+from .._support.secrets import redact_text
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from .._domain.model import Bar
+    from .._domain.model import Bar, OrderIntent
     from .assembly import SessionParts
 
-__all__ = ["FEED_EXHAUSTED", "check_step_count", "step_once"]
+__all__ = [
+    "FEED_ERROR",
+    "FEED_EXHAUSTED",
+    "INPUT_FAULTS",
+    "STRATEGY_ERROR",
+    "check_step_count",
+    "input_failed",
+    "step_once",
+]
 
 _ACTIVE = SessionState.DRYRUN_ACTIVE
 FEED_EXHAUSTED: Final = "FEED_EXHAUSTED"
 """The stop reason of a run whose feed ran out of bars before ``steps``."""
+FEED_ERROR: Final = "FEED_ERROR"
+"""The fault reason (and event type) of a feed whose ``next_bar`` raised."""
+STRATEGY_ERROR: Final = "STRATEGY_ERROR"
+"""The fault reason (and event type) of a strategy whose ``on_bar`` raised."""
+INPUT_FAULTS: Final = frozenset({FEED_ERROR, STRATEGY_ERROR})
+"""Faults of the session's inputs: its book and the venue still agree, so an operator
+(or the one-shot CLI on the operator's behalf) may wind it down at the last good price."""
+_MESSAGE_MAX: Final = 500
 
 
 def check_step_count(n: object, *, done: int, max_steps: int) -> None:
@@ -45,7 +76,13 @@ def step_once(p: SessionParts, *, after_step: Callable[[], None]) -> None:
         previous, now = regression
         lifecycle.fault("CLOCK_REGRESSION", {"previous": previous, "now": now})
         return
-    bar = p.feed.next_bar(time.ts_sim)
+    try:
+        bar = p.feed.next_bar(time.ts_sim)
+    except SinkFailure:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any feed error takes the one input-failure path
+        input_failed(p, FEED_ERROR, exc, step=time.steps + 1)
+        return
     if bar is None:
         # No bar, no step: the run ends cleanly after the last bar it had.
         lifecycle.reason = FEED_EXHAUSTED
@@ -54,7 +91,6 @@ def step_once(p: SessionParts, *, after_step: Callable[[], None]) -> None:
     _on_bar(p, bar)
     if lifecycle.machine.state is not _ACTIVE:
         return
-    time.steps += 1
     after_step()
     p.checkpointer.end_of_step(time.steps)
     if time.steps >= p.config.max_steps and lifecycle.machine.state is _ACTIVE:
@@ -76,6 +112,7 @@ def _on_bar(p: SessionParts, bar: Bar) -> None:
             "volume": str(bar.volume),
         },
     )
+    p.time.steps += 1  # the bar is recorded: the step counts, however it ends
     p.reports.process()
     violation = book.invariant_violation()
     if violation is not None:
@@ -85,10 +122,64 @@ def _on_bar(p: SessionParts, bar: Bar) -> None:
     if governor.daily_loss_breached(book, p.time.ts_sim):
         winddown.kill("DAILY_LOSS")
     if not governor.halted:
-        for intent in p.strategy.on_bar(bar, book):
+        intents = _decide(p, bar)
+        if intents is None:
+            return
+        for intent in intents:
             p.execution.handle_intent(intent)
     p.reports.process()
     winddown.continue_kill()
     p.reconciliation.reconcile()
     if winddown.killing:
         winddown.check_flat()  # the reconciler may just have confirmed the last cancel
+
+
+def _decide(p: SessionParts, bar: Bar) -> tuple[OrderIntent, ...] | None:
+    """The strategy's intents for ``bar``; None when it raised (the session faulted).
+
+    The intents are taken whole before any is sent, so a strategy that fails half-way
+    through (a generator, say) sends none of that bar's intents.
+    """
+    try:
+        return tuple(p.strategy.on_bar(bar, p.book))
+    except SinkFailure:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any strategy error takes the input-failure path
+        input_failed(p, STRATEGY_ERROR, exc, step=p.time.steps)
+        return None
+
+
+def input_failed(p: SessionParts, reason: str, exc: Exception, *, step: int) -> None:
+    """The feed or the strategy raised in ``step``: stop trading and call the operator.
+
+    In order: the ``reason`` event (``FEED_ERROR`` / ``STRATEGY_ERROR``: the exception's
+    type, its redacted message and the step), trading HALTED (no new order from here on),
+    every open order cancelled, and the fault (ERROR_REQUIRES_OPERATOR, status FAILED).
+    The redacted traceback goes to the session log only (it holds file paths, which are
+    not part of the run's evidence).
+    """
+    error = type(exc).__name__
+    message = error_message(exc)
+    p.recorder.emit(reason, {"error": error, "message": message, "step": step})
+    get_logger().error(
+        "input_failed",
+        run_id=p.config.run_id,
+        reason=reason,
+        traceback=redact_text("".join(traceback.format_exception(exc))),
+    )
+    p.governor.set_trading(TradingState.HALTED, reason)
+    p.winddown.cancel_open()
+    p.reports.process()
+    summary = f"{error}: {message}" if message else error
+    p.lifecycle.fault(reason, {"error": error, "message": message}, summary=summary)
+
+
+def error_message(exc: BaseException) -> str:
+    """``exc``'s message as the run records it: redacted, then cut to 500 characters.
+
+    Redacted before it is cut, so a cut can never leave part of a secret unrecognised.
+    """
+    message = redact_text(str(exc))
+    if len(message) > _MESSAGE_MAX:
+        message = message[: _MESSAGE_MAX - 1] + "\u2026"
+    return message

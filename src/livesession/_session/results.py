@@ -35,6 +35,9 @@ class DryrunResult:
     equity: Decimal
     pnl: Decimal
     reason: str = ""
+    detail: str = ""
+    """For a failed run, what went wrong beyond ``reason`` in one line (for a strategy or
+    feed error: the exception's type and redacted message); empty otherwise."""
 
 
 @attrs.frozen(kw_only=True)
@@ -69,6 +72,7 @@ def result_of(p: SessionParts) -> DryrunResult:
         equity=view.equity,
         pnl=view.pnl,
         reason=p.lifecycle.reason,
+        detail=p.lifecycle.detail if p.lifecycle.failed else "",
     )
 
 

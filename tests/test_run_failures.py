@@ -1,0 +1,374 @@
+"""Failures during the run: a strategy or feed that raises, or bad data found mid-run.
+
+All of them take one path: caught at the step boundary, trading HALTED at once, open orders
+cancelled, a ``STRATEGY_ERROR`` / ``FEED_ERROR`` event (audit ``C2_STRATEGY_ERROR`` /
+``C2_FEED_ERROR``) with the exception's type and redacted message, and the session in
+ERROR_REQUIRES_OPERATOR. An embedding app decides what comes next; the one-shot CLI
+acknowledges, winds down and seals FAILED (exit 4). Every run made here is verified.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator, Sequence
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from _scripted import ScriptedFeed, ScriptedStrategy, at, buy
+from livesession import (
+    Bar,
+    DryrunConfig,
+    InvalidTransition,
+    LiveSessionOrchestrator,
+    OrderIntent,
+    OrderType,
+    SessionState,
+    SessionStatus,
+    TradingState,
+)
+from livesession._session.pipeline import error_message
+from livesession.verify import verify_run
+
+from _helpers import Sinks
+
+D = Decimal
+EXIT_FAILED = 4
+SECRET = "hunter2-Zq8vX1"
+CONTRACT = ("events.jsonl", "state_snapshots.jsonl", "metrics.json", "audit.jsonl")
+
+
+# -- helpers ----------------------------------------------------------------------------------
+
+
+def _verify_memory(sinks: Sinks, tmp: Path) -> None:
+    """Write the in-memory run to ``tmp`` and check it with the independent verifier."""
+    tmp.mkdir(parents=True, exist_ok=True)
+    (tmp / "events.jsonl").write_bytes(sinks.events.getvalue())
+    (tmp / "state_snapshots.jsonl").write_bytes(sinks.states.getvalue())
+    (tmp / "audit.jsonl").write_bytes(sinks.audit.getvalue())
+    (tmp / "metrics.json").write_bytes(sinks.metrics.content)
+    result = verify_run(tmp)
+    assert result.ok, "\n".join(result.violations[:20])
+
+
+def _audit(sinks: Sinks, code: str) -> list[dict[str, Any]]:
+    records = [orjson.loads(line) for line in sinks.audit.lines]
+    return [r["payload"] for r in records if r["code"] == code]
+
+
+def _types_after(sinks: Sinks, event_type: str) -> list[str]:
+    """The event types emitted after the first ``event_type`` event."""
+    types = [orjson.loads(line)["event_type"] for line in sinks.events.lines]
+    return types[types.index(event_type) + 1 :]
+
+
+class _Boom(Exception):
+    """The strategy's own error."""
+
+
+class _RaisingStrategy(ScriptedStrategy):
+    """A scripted strategy that raises ``error`` on bar ``at_bar``."""
+
+    def __init__(self, at_bar: int, error: BaseException, script: Any = None) -> None:
+        super().__init__(script or (lambda _n, _bar, _view: ()))
+        self._at = at_bar
+        self._error = error
+
+    def on_bar(self, bar: Bar, view: Any) -> Sequence[OrderIntent]:
+        if int(bar.volume) == self._at:
+            raise self._error
+        return super().on_bar(bar, view)
+
+
+class _RaisingFeed(ScriptedFeed):
+    """A scripted feed whose ``next_bar`` raises ``error`` for bar ``at_bar``."""
+
+    def __init__(self, at_bar: int, error: Exception) -> None:
+        super().__init__(["40000.00"])
+        self._at = at_bar
+        self._error = error
+
+    def next_bar(self, ts_ns: int) -> Bar:
+        if self._n + 1 == self._at:
+            raise self._error
+        return super().next_bar(ts_ns)
+
+
+# A market buy on bar 1 (a position) and a resting limit buy on bar 2 (an open order).
+_TRADES = at(
+    {
+        1: [buy("0.010")],
+        2: [buy("0.010", order_type=OrderType.LIMIT, limit_price=D("39000.00"))],
+    }
+)
+
+
+def _session(sinks: Sinks, **edges: Any) -> LiveSessionOrchestrator:
+    config = DryrunConfig(run_id="fails", strategy_id="scripted", steps=50, seed=5)
+    edges.setdefault("feed", ScriptedFeed(["40000.00"]))
+    return LiveSessionOrchestrator(config, **edges, **sinks.kwargs())
+
+
+def _started(sinks: Sinks, **edges: Any) -> LiveSessionOrchestrator:
+    orch = _session(sinks, **edges)
+    assert orch.preflight()
+    orch.activate()
+    return orch
+
+
+# -- a strategy that raises (API) --------------------------------------------------------------
+
+
+class TestStrategyError:
+    def test_the_session_faults_halts_and_cancels(self, tmp_path: Path):
+        """A strategy raising on bar 5: ERROR_REQUIRES_OPERATOR, HALTED, the open order cancelled."""
+        sinks = Sinks()
+        orch = _started(sinks, strategy=_RaisingStrategy(5, _Boom("no signal"), _TRADES))
+        orch.run_n_steps(10)
+        assert orch.state is SessionState.ERROR_REQUIRES_OPERATOR
+        assert orch.status is SessionStatus.FAILED
+        assert orch.trading_state is TradingState.HALTED
+        assert orch.steps_done == 5  # the bar was recorded: the step counts
+        assert not orch.book.open_orders  # the resting limit order was cancelled
+        assert orch.book.positions["BTC/USDT"] == D("0.010")  # the operator decides
+        (event,) = sinks.events_of("STRATEGY_ERROR")
+        assert event["payload"] == {"error": "_Boom", "message": "no signal", "step": 5}
+        assert _audit(sinks, "C2_STRATEGY_ERROR") == [event["payload"]]
+        (required,) = _audit(sinks, "C2_OPERATOR_REQUIRED")
+        assert required["reason"] == "STRATEGY_ERROR"
+        assert required["detail"] == {"error": "_Boom", "message": "no signal"}
+        after = _types_after(sinks, "STRATEGY_ERROR")
+        assert "ORDER_SUBMITTED" not in after
+        assert "ORDER_CANCELED" in after
+        assert orch.result().detail == "_Boom: no signal"
+        with pytest.raises(InvalidTransition):
+            orch.step()
+        orch.acknowledge("ops-1")
+        orch.close()
+        assert (orch.state, orch.status) == (SessionState.STOPPED, SessionStatus.FAILED)
+        assert not any(orch.book.positions.values())
+        _verify_memory(sinks, tmp_path / "run")
+
+    def test_close_after_a_strategy_error_never_completes(self, tmp_path: Path):
+        """close() without an acknowledgement seals FAILED in ERROR_REQUIRES_OPERATOR."""
+        sinks = Sinks()
+        orch = _started(sinks, strategy=_RaisingStrategy(3, ValueError("bad bar"), _TRADES))
+        orch.run_n_steps(10)
+        orch.close()
+        assert (orch.state, orch.status) == (
+            SessionState.ERROR_REQUIRES_OPERATOR,
+            SessionStatus.FAILED,
+        )
+        (stopped,) = sinks.events_of("SESSION_STOPPED")
+        assert stopped["payload"]["status"] == "FAILED"
+        assert stopped["payload"]["reason"] == "STRATEGY_ERROR"
+        assert _audit(sinks, "C2_DRYRUN_STOP")[0]["status"] == "FAILED"
+        _verify_memory(sinks, tmp_path / "run")
+
+    def test_run_to_end_with_an_operator_winds_down(self, tmp_path: Path):
+        """The one-shot path: acknowledged as the operator, flattened, STOPPED and FAILED."""
+        sinks = Sinks()
+        orch = _session(sinks, strategy=_RaisingStrategy(4, _Boom("x"), _TRADES))
+        result = orch.run_to_end(50, operator="cli")
+        assert (result.state, result.status, result.reason) == (
+            SessionState.STOPPED,
+            SessionStatus.FAILED,
+            "STRATEGY_ERROR",
+        )
+        assert result.steps == 4
+        assert sinks.events_of("OPERATOR_ACK")[0]["payload"] == {"operator": "cli"}
+        flatten = [
+            e for e in sinks.events_of("ORDER_SUBMITTED") if e["payload"]["reason"] == "flatten"
+        ]
+        assert len(flatten) == 1
+        assert not any(orch.book.positions.values())
+        _verify_memory(sinks, tmp_path / "run")
+
+    def test_run_to_end_without_an_operator_leaves_it_to_the_app(self, tmp_path: Path):
+        """Without ``operator`` the run is sealed as it stands: nothing flattened."""
+        sinks = Sinks()
+        orch = _session(sinks, strategy=_RaisingStrategy(4, _Boom("x"), _TRADES))
+        result = orch.run_to_end(50)
+        assert (result.state, result.status) == (
+            SessionState.ERROR_REQUIRES_OPERATOR,
+            SessionStatus.FAILED,
+        )
+        assert not sinks.events_of("OPERATOR_ACK")
+        _verify_memory(sinks, tmp_path / "run")
+
+    def test_a_secret_in_the_message_is_redacted(self, tmp_path: Path):
+        """The exception's message is redacted in events, audit, the result and the log line."""
+        sinks = Sinks()
+        error = RuntimeError(f"venue login failed: password={SECRET}")
+        orch = _session(sinks, strategy=_RaisingStrategy(2, error))
+        result = orch.run_to_end(50, operator="cli")
+        for artifact in (sinks.events, sinks.states, sinks.audit):
+            assert SECRET.encode() not in artifact.getvalue()
+        assert SECRET.encode() not in sinks.metrics.content
+        (event,) = sinks.events_of("STRATEGY_ERROR")
+        assert event["payload"]["message"] == "venue login failed: password=***"
+        assert _audit(sinks, "C2_STRATEGY_ERROR")[0]["message"] == (
+            "venue login failed: password=***"
+        )
+        assert SECRET not in result.detail
+        _verify_memory(sinks, tmp_path / "run")
+
+    def test_a_generator_failing_half_way_sends_nothing(self, tmp_path: Path):
+        """Intents are taken whole: a strategy that fails after yielding one sends none."""
+
+        class HalfWay(ScriptedStrategy):
+            def on_bar(self, bar: Bar, view: Any) -> Iterator[OrderIntent]:  # type: ignore[override]
+                yield buy("0.010")
+                if int(bar.volume) == 3:
+                    raise _Boom("second intent")
+
+        sinks = Sinks()
+        orch = _session(sinks, strategy=HalfWay(lambda *_: ()))
+        orch.run_to_end(50)
+        assert len(sinks.events_of("ORDER_SUBMITTED")) == 2  # bars 1 and 2 only
+        assert sinks.events_of("STRATEGY_ERROR")[0]["payload"]["step"] == 3
+        _verify_memory(sinks, tmp_path / "run")
+
+    @pytest.mark.parametrize("error", [KeyboardInterrupt(), SystemExit(3)])
+    def test_interrupts_are_not_swallowed(self, error: BaseException):
+        """KeyboardInterrupt and SystemExit pass through the step untouched."""
+        sinks = Sinks()
+        orch = _started(sinks, strategy=_RaisingStrategy(2, error))
+        with pytest.raises(type(error)):
+            orch.run_n_steps(5)
+        assert orch.state is SessionState.DRYRUN_ACTIVE
+        assert not sinks.events_of("STRATEGY_ERROR")
+
+    def test_a_long_message_is_cut(self):
+        """A message is cut to 500 characters after redaction."""
+        message = error_message(ValueError("x" * 2000))
+        assert len(message) == 500
+        assert message.endswith("\u2026")
+        assert error_message(ValueError(f"token={SECRET} " + "y" * 600)).startswith("token=***")
+
+
+# -- a feed that raises (API) ------------------------------------------------------------------
+
+
+class TestFeedError:
+    def test_a_feed_raising_faults_before_the_bar(self, tmp_path: Path):
+        """The feed raises for bar 6: no BAR for it, five steps, FEED_ERROR, then the wind-down."""
+        sinks = Sinks()
+        feed = _RaisingFeed(6, ConnectionError("stream closed by peer"))
+        orch = _started(sinks, feed=feed, strategy=ScriptedStrategy(_TRADES))
+        orch.run_n_steps(10)
+        assert orch.state is SessionState.ERROR_REQUIRES_OPERATOR
+        assert orch.trading_state is TradingState.HALTED
+        assert orch.steps_done == 5
+        assert not orch.book.open_orders
+        (event,) = sinks.events_of("FEED_ERROR")
+        assert event["payload"] == {
+            "error": "ConnectionError",
+            "message": "stream closed by peer",
+            "step": 6,
+        }
+        assert _audit(sinks, "C2_FEED_ERROR") == [event["payload"]]
+        assert len(sinks.events_of("BAR")) == 5
+        orch.acknowledge("ops-2")
+        orch.close()
+        assert (orch.state, orch.status) == (SessionState.STOPPED, SessionStatus.FAILED)
+        assert not any(orch.book.positions.values())
+        _verify_memory(sinks, tmp_path / "run")
+
+    def test_a_csv_row_with_an_empty_value_fails_mid_run(self, tmp_path: Path):
+        """The CSV feed's bad row 30 through the API: FEED_ERROR naming the file and column."""
+        csv = tmp_path / "btc.csv"
+        _bad_csv(csv, rows=60, bad_row=30)
+        sinks = Sinks()
+        config = DryrunConfig(run_id="csv", feed=f"csv:{csv}", steps=100)
+        orch = LiveSessionOrchestrator(config, **sinks.kwargs())
+        result = orch.run_to_end(100, operator="cli")
+        assert (result.status, result.reason, result.steps) == (
+            SessionStatus.FAILED,
+            "FEED_ERROR",
+            29,
+        )
+        message = sinks.events_of("FEED_ERROR")[0]["payload"]["message"]
+        assert "btc.csv" in message
+        assert ":close:" in message
+        _verify_memory(sinks, tmp_path / "run")
+
+
+# -- the one-shot CLI --------------------------------------------------------------------------
+
+
+def _bad_csv(path: Path, *, rows: int, bad_row: int) -> None:
+    """Dated one-minute bars that trade; data row ``bad_row`` has no close."""
+    lines = ["timestamp,open,high,low,close,volume"]
+    cents = 4_200_000
+    moves = (150, -90, 220, -310, 60, -40, 275, -180)
+    for n in range(1, rows + 1):
+        before = cents
+        cents += moves[n % 8] * (1 + (n // 8) % 3)
+        high, low = max(before, cents) + 25, min(before, cents) - 25
+        cells = [f"{c // 100}.{c % 100:02d}" for c in (before, high, low, cents)]
+        if n == bad_row:
+            cells[3] = ""
+        lines.append(f"2026-03-02T{n // 60:02d}:{n % 60:02d}:00Z,{','.join(cells)},1.{n % 10}00")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+class TestCliWindsDown:
+    def test_a_bad_csv_row_exits_4_flat_sealed_and_verified(self, tmp_path: Path):
+        """Exit 4, sealed FAILED after a wind-down, flat, verify OK, one stderr line."""
+        _bad_csv(tmp_path / "btc.csv", rows=200, bad_row=120)
+        config = tmp_path / "csv.toml"
+        config.write_text('feed = "csv:btc.csv"\n[strategy]\nfast = 2\nslow = 5\n', "utf-8")
+        done = subprocess.run(
+            [sys.executable, "-m", "livesession.cli", "dryrun", "--config", str(config),
+             "--out", "runs", "--run-id", "bad", "--steps", "300", "-q"],
+            cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+        assert done.returncode == EXIT_FAILED, done.stderr
+        (line,) = done.stderr.splitlines()
+        assert line.startswith("livesession: failed: FEED_ERROR (ConfigError: CSV feed btc.csv")
+        assert ":close:" in line
+        assert "wound down" in line
+        run_dir = tmp_path / "runs" / "bad"
+        result = verify_run(run_dir)
+        assert result.ok, "\n".join(result.violations[:20])
+        records = [orjson.loads(x) for x in (run_dir / "audit.jsonl").read_bytes().splitlines()]
+        codes = [r["code"] for r in records]
+        assert codes.index("C2_FEED_ERROR") < codes.index("C2_OPERATOR_REQUIRED")
+        assert codes.index("C2_OPERATOR_REQUIRED") < codes.index("C2_OPERATOR_ACK")
+        assert records[-1]["payload"]["status"] == "FAILED"
+        final = orjson.loads((run_dir / "state_snapshots.jsonl").read_bytes().splitlines()[-1])
+        assert (final["fsm_state"], final["step"]) == ("STOPPED", 119)
+        assert not any(D(v) for v in final["positions"].values())
+        assert final["open_orders"] == []
+
+
+# -- the pieces ---------------------------------------------------------------------------------
+
+
+class TestRecords:
+    @pytest.mark.parametrize("missing", ["error", "message", "step"])
+    def test_the_schemas_require_the_fields(self, tmp_path: Path, missing: str):
+        """A STRATEGY_ERROR event without one of its fields fails verify."""
+        sinks = Sinks()
+        _session(sinks, strategy=_RaisingStrategy(2, _Boom("b"))).run_to_end(50)
+        _verify_memory(sinks, tmp_path / "good")
+        lines = sinks.events.getvalue().splitlines()
+        broken = []
+        for raw in lines:
+            event = orjson.loads(raw)
+            if event["event_type"] == "STRATEGY_ERROR":
+                del event["payload"][missing]
+            broken.append(orjson.dumps(event, option=orjson.OPT_SORT_KEYS))
+        run = tmp_path / "bad"
+        run.mkdir()
+        for name in CONTRACT:
+            (run / name).write_bytes((tmp_path / "good" / name).read_bytes())
+        (run / "events.jsonl").write_bytes(b"\n".join(broken) + b"\n")
+        result = verify_run(run)  # a run broken on purpose
+        assert any(f"'{missing}' is a required property" in v for v in result.violations)
