@@ -1,5 +1,6 @@
 """Pinned bytes of failure-path runs: every rail, both kill switches, a reconciliation
-escalation, leases, a lost sink, crash resumes, an exhausted CSV feed and a faulty venue.
+escalation, leases, a lost sink, crash resumes, an exhausted CSV feed, a five-decimal
+EURUSD file and a faulty venue.
 
 ``test_pinned_bytes.py`` pins four happy-path runs; these pins cover the paths a refactor is
 most likely to disturb without any happy-path byte moving. Each run pins the SHA-256 of the
@@ -36,6 +37,7 @@ from typing import Any
 import orjson
 import pytest
 
+from _eurusd import EURUSD_TOML, eurusd_csv
 from _scripted import ScriptedFeed, ScriptedStrategy, buy, sell
 from livesession import (
     DryrunConfig,
@@ -113,6 +115,12 @@ PINNED: dict[str, dict[str, str]] = {
         "state_snapshots.jsonl": "6f8ee68e0f75375233bfb5387b2c78f07f28c4b3bca5e00287cb8df4692ea0d9",
         "metrics.json": "d8170001e84d8839fa824aaeef8bdcd42f0ac2a28e5ea3a45dc6e5942d651d4f",
         "audit.jsonl": "cbf4ad9576728f1e870a5339b45b28e8f6a89ff0d12ae9ad9c2b7f514330d837",
+    },
+    "csv-eurusd": {
+        "events.jsonl": "0553e07e46ca2afb7dcad40e6e7e8fec5701f83f8fb0507201946cbf43adf4e6",
+        "state_snapshots.jsonl": "5fe59e9aa805b90f829e62cdd4bb186d3bace2e30f5d62b3074e29bb51199a45",
+        "metrics.json": "175e791b1a8cb5a365d35d512af780e944094bddbf198e45c20a83dce4446e49",
+        "audit.jsonl": "d9f22b221683f313367534581a87c0e08dc363b3a8a85980aea168d023652c2c",
     },
     "csv-exhausted": {
         "events.jsonl": "1b04fb721332a14bec8fd8b94520a21c31c2ff158209b6040872b51725d324e2",
@@ -315,6 +323,14 @@ def _expect_feed_exhausted(artifacts: dict[str, bytes]) -> None:
     assert _payloads(artifacts, "ORDER_FILLED")
 
 
+def _expect_unrounded_prices(artifacts: dict[str, bytes]) -> None:
+    bars = _payloads(artifacts, "BAR")
+    assert len(bars) == 120
+    assert bars[0]["open"] == "1.07160"  # as written: never rounded to a tick
+    assert bars[0]["volume"] == "100.5"  # a volume is no order quantity: not held to the lot
+    assert _payloads(artifacts, "ORDER_FILLED")
+
+
 def _expect_venue_faults(artifacts: dict[str, bytes]) -> None:
     assert _has(artifacts, "ORDER_REJECTED", reason="VENUE_REJECT")
     assert _payloads(artifacts, "ORDER_PARTIALLY_FILLED")
@@ -371,6 +387,12 @@ _CLI_RUNS: dict[str, tuple[str, tuple[str, ...], int, Callable[[dict[str, bytes]
         EXIT_OK,
         _expect_feed_exhausted,
     ),
+    "csv-eurusd": (
+        EURUSD_TOML,
+        ("--seed", "43", "--steps", "120"),
+        EXIT_OK,
+        _expect_unrounded_prices,
+    ),
     "realish-faults": (
         _REALISH_FAULTS,
         ("--seed", "41", "--steps", "600", "--broker", "realish"),
@@ -386,6 +408,7 @@ def test_cli_run_keeps_its_bytes(tmp_path: Path, run_id: str) -> None:
     config = tmp_path / "run.toml"
     config.write_text(toml, encoding="utf-8")
     _csv_feed(tmp_path / "feed.csv")  # read by csv-exhausted, relative to the cwd
+    eurusd_csv(tmp_path / "eurusd.csv", 120)  # read by csv-eurusd
     out = tmp_path / "runs"
     done = _dryrun(out, run_id, "--config", config, *args, cwd=tmp_path)
     assert done.returncode == exit_code, done.stderr
