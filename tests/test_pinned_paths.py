@@ -1,6 +1,7 @@
 """Pinned bytes of failure-path runs: every rail, both kill switches, a reconciliation
-escalation, leases, a lost sink, crash resumes, an exhausted CSV feed, a faulty venue, and
-failures during the run (a strategy or feed that raises, a CSV row without a value).
+escalation, leases, a lost sink, crash resumes, an exhausted CSV feed, a five-decimal
+EURUSD file, a faulty venue, and failures during the run (a strategy or feed that
+raises).
 
 ``test_pinned_bytes.py`` pins four happy-path runs; these pins cover the paths a refactor is
 most likely to disturb without any happy-path byte moving. Each run pins the SHA-256 of the
@@ -37,6 +38,7 @@ from typing import Any
 import orjson
 import pytest
 
+from _eurusd import EURUSD_TOML, eurusd_csv
 from _scripted import ScriptedFeed, ScriptedStrategy, buy, sell
 from livesession import (
     DryrunConfig,
@@ -115,17 +117,17 @@ PINNED: dict[str, dict[str, str]] = {
         "metrics.json": "d8170001e84d8839fa824aaeef8bdcd42f0ac2a28e5ea3a45dc6e5942d651d4f",
         "audit.jsonl": "cbf4ad9576728f1e870a5339b45b28e8f6a89ff0d12ae9ad9c2b7f514330d837",
     },
+    "csv-eurusd": {
+        "events.jsonl": "0553e07e46ca2afb7dcad40e6e7e8fec5701f83f8fb0507201946cbf43adf4e6",
+        "state_snapshots.jsonl": "5fe59e9aa805b90f829e62cdd4bb186d3bace2e30f5d62b3074e29bb51199a45",
+        "metrics.json": "175e791b1a8cb5a365d35d512af780e944094bddbf198e45c20a83dce4446e49",
+        "audit.jsonl": "d9f22b221683f313367534581a87c0e08dc363b3a8a85980aea168d023652c2c",
+    },
     "csv-exhausted": {
         "events.jsonl": "1b04fb721332a14bec8fd8b94520a21c31c2ff158209b6040872b51725d324e2",
         "state_snapshots.jsonl": "ee10d8cdff8508b7e1c27748e1039ecb6945af14709086577266cbaee02aacc2",
         "metrics.json": "9ef9b49ab3ffadf58cc5a7853d90c5cf42b6a1059c7324f058e05009e2709b6b",
         "audit.jsonl": "292dc9240389e1ddaae9beb11003a5c4fec0ad99635ccbd02335fab0df3b1828",
-    },
-    "csv-bad-row": {
-        "events.jsonl": "46c98fbda1d11cc97b8b65f7a9666aa3ef724402e87260322bfb72520f538f81",
-        "state_snapshots.jsonl": "eaf7cda031c36427ddabb0ef1d9248553fa6609d697c6c503975e18f71080ce9",
-        "metrics.json": "f18f706ae16c372b62973188c7b5c2cd95f75f21127e20328c1d4c05e4e11168",
-        "audit.jsonl": "c8fc56075537877f96f8df40b2ae8005101f8a8ae3cf642ad4fe65eeb44177dc",
     },
     "realish-faults": {
         "events.jsonl": "708c8552fdd5b6f289c4b90066596b6de9d2f8879223cf0c1d34dd537575821b",
@@ -287,11 +289,8 @@ _REALISH_FAULTS = (
 )
 
 
-def _csv_feed(path: Path, *, no_close_at: int | None = None) -> None:
-    """80 dated one-minute bars that zig-zag enough for the SMA strategy to trade.
-
-    With ``no_close_at``, that data row (counted from 0) has an empty ``close``.
-    """
+def _csv_feed(path: Path) -> None:
+    """80 dated one-minute bars that zig-zag enough for the SMA strategy to trade."""
     lines = ["timestamp,open,high,low,close,volume"]
     cents = 4_200_000
     moves = (150, -90, 220, -310, 60, -40, 275, -180)
@@ -300,8 +299,6 @@ def _csv_feed(path: Path, *, no_close_at: int | None = None) -> None:
         cents += moves[n % 8] * (1 + (n // 8) % 3)
         high, low = max(before, cents) + 25, min(before, cents) - 25
         prices = ",".join(f"{c // 100}.{c % 100:02d}" for c in (before, high, low, cents))
-        if n == no_close_at:
-            prices = prices.rsplit(",", 1)[0] + ","
         lines.append(f"2026-01-01T{n // 60:02d}:{n % 60:02d}:00Z,{prices},1.{n % 10}00")
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
@@ -339,16 +336,12 @@ def _expect_feed_exhausted(artifacts: dict[str, bytes]) -> None:
     assert _payloads(artifacts, "ORDER_FILLED")
 
 
-def _expect_csv_bad_row(artifacts: dict[str, bytes]) -> None:
-    (error,) = _payloads(artifacts, "FEED_ERROR")
-    assert error["step"] == 51
-    assert error["error"] == "ConfigError"
-    assert "feed-bad.csv" in error["message"]
-    assert "C2_FEED_ERROR" in _audit_codes(artifacts)
-    assert _has(artifacts, "OPERATOR_ACK", operator="cli")
-    assert _has(artifacts, "ORDER_SUBMITTED", reason="flatten")
-    assert _has(artifacts, "SESSION_STOPPED", reason="FEED_ERROR", status="FAILED", steps=50)
-    assert len(_payloads(artifacts, "BAR")) == 50
+def _expect_unrounded_prices(artifacts: dict[str, bytes]) -> None:
+    bars = _payloads(artifacts, "BAR")
+    assert len(bars) == 120
+    assert bars[0]["open"] == "1.07160"  # as written: never rounded to a tick
+    assert bars[0]["volume"] == "100.5"  # a volume is no order quantity: not held to the lot
+    assert _payloads(artifacts, "ORDER_FILLED")
 
 
 def _expect_venue_faults(artifacts: dict[str, bytes]) -> None:
@@ -407,11 +400,11 @@ _CLI_RUNS: dict[str, tuple[str, tuple[str, ...], int, Callable[[dict[str, bytes]
         EXIT_OK,
         _expect_feed_exhausted,
     ),
-    "csv-bad-row": (
-        'feed = "csv:feed-bad.csv"\n[strategy]\nfast = 2\nslow = 5\n',
-        ("--seed", "43", "--steps", "300"),
-        EXIT_FAILED,
-        _expect_csv_bad_row,
+    "csv-eurusd": (
+        EURUSD_TOML,
+        ("--seed", "43", "--steps", "120"),
+        EXIT_OK,
+        _expect_unrounded_prices,
     ),
     "realish-faults": (
         _REALISH_FAULTS,
@@ -428,7 +421,7 @@ def test_cli_run_keeps_its_bytes(tmp_path: Path, run_id: str) -> None:
     config = tmp_path / "run.toml"
     config.write_text(toml, encoding="utf-8")
     _csv_feed(tmp_path / "feed.csv")  # read by csv-exhausted, relative to the cwd
-    _csv_feed(tmp_path / "feed-bad.csv", no_close_at=50)  # read by csv-bad-row
+    eurusd_csv(tmp_path / "eurusd.csv", 120)  # read by csv-eurusd
     out = tmp_path / "runs"
     done = _dryrun(out, run_id, "--config", config, *args, cwd=tmp_path)
     assert done.returncode == exit_code, done.stderr

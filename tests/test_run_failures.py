@@ -22,6 +22,7 @@ import pytest
 from _scripted import ScriptedFeed, ScriptedStrategy, at, buy
 from livesession import (
     Bar,
+    DataFileError,
     DryrunConfig,
     InvalidTransition,
     LiveSessionOrchestrator,
@@ -38,6 +39,7 @@ from _helpers import Sinks
 
 D = Decimal
 EXIT_FAILED = 4
+EXIT_BAD_INPUT = 2
 SECRET = "hunter2-Zq8vX1"
 CONTRACT = ("events.jsonl", "state_snapshots.jsonl", "metrics.json", "audit.jsonl")
 
@@ -280,23 +282,20 @@ class TestFeedError:
         assert not any(orch.book.positions.values())
         _verify_memory(sinks, tmp_path / "run")
 
-    def test_a_csv_row_with_an_empty_value_fails_mid_run(self, tmp_path: Path):
-        """The CSV feed's bad row 30 through the API: FEED_ERROR naming the file and column."""
+    def test_a_csv_row_with_an_empty_value_is_refused_before_anything_runs(self, tmp_path: Path):
+        """A bad CSV row never reaches the run: the data file is checked whole up front.
+
+        The mid-run path above (a feed that raises) is what remains for feeds that cannot
+        be checked before the run.
+        """
         csv = tmp_path / "btc.csv"
         _bad_csv(csv, rows=60, bad_row=30)
         sinks = Sinks()
         config = DryrunConfig(run_id="csv", feed=f"csv:{csv}", steps=100)
-        orch = LiveSessionOrchestrator(config, **sinks.kwargs())
-        result = orch.run_to_end(100, operator="cli")
-        assert (result.status, result.reason, result.steps) == (
-            SessionStatus.FAILED,
-            "FEED_ERROR",
-            29,
-        )
-        message = sinks.events_of("FEED_ERROR")[0]["payload"]["message"]
-        assert "btc.csv" in message
-        assert ":close:" in message
-        _verify_memory(sinks, tmp_path / "run")
+        with pytest.raises(DataFileError, match="line 31, column close"):
+            LiveSessionOrchestrator(config, **sinks.kwargs())
+        assert sinks.events.lines == []
+        assert sinks.audit.lines == []
 
 
 # -- the one-shot CLI --------------------------------------------------------------------------
@@ -318,9 +317,13 @@ def _bad_csv(path: Path, *, rows: int, bad_row: int) -> None:
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
-class TestCliWindsDown:
-    def test_a_bad_csv_row_exits_4_flat_sealed_and_verified(self, tmp_path: Path):
-        """Exit 4, sealed FAILED after a wind-down, flat, verify OK, one stderr line."""
+class TestCliRefusesBadDataUpFront:
+    def test_a_csv_row_without_a_value_is_refused_before_the_run(self, tmp_path: Path):
+        """The data file is checked whole first: exit 2, one line naming it, nothing written.
+
+        (Before the up-front check this row failed the run half-way; a feed that fails
+        mid-run still winds down, as the API tests above show.)
+        """
         _bad_csv(tmp_path / "btc.csv", rows=200, bad_row=120)
         config = tmp_path / "csv.toml"
         config.write_text('feed = "csv:btc.csv"\n[strategy]\nfast = 2\nslow = 5\n', "utf-8")
@@ -329,23 +332,12 @@ class TestCliWindsDown:
              "--out", "runs", "--run-id", "bad", "--steps", "300", "-q"],
             cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False,
         )  # fmt: skip
-        assert done.returncode == EXIT_FAILED, done.stderr
+        assert done.returncode == EXIT_BAD_INPUT, done.stderr
         (line,) = done.stderr.splitlines()
-        assert line.startswith("livesession: failed: FEED_ERROR (ConfigError: CSV feed btc.csv")
-        assert ":close:" in line
-        assert "wound down" in line
-        run_dir = tmp_path / "runs" / "bad"
-        result = verify_run(run_dir)
-        assert result.ok, "\n".join(result.violations[:20])
-        records = [orjson.loads(x) for x in (run_dir / "audit.jsonl").read_bytes().splitlines()]
-        codes = [r["code"] for r in records]
-        assert codes.index("C2_FEED_ERROR") < codes.index("C2_OPERATOR_REQUIRED")
-        assert codes.index("C2_OPERATOR_REQUIRED") < codes.index("C2_OPERATOR_ACK")
-        assert records[-1]["payload"]["status"] == "FAILED"
-        final = orjson.loads((run_dir / "state_snapshots.jsonl").read_bytes().splitlines()[-1])
-        assert (final["fsm_state"], final["step"]) == ("STOPPED", 119)
-        assert not any(D(v) for v in final["positions"].values())
-        assert final["open_orders"] == []
+        assert "btc.csv" in line
+        assert "line 121" in line  # the header is line 1, data row 120 is line 121
+        assert "column close" in line
+        assert not (tmp_path / "runs").exists()
 
 
 # -- the pieces ---------------------------------------------------------------------------------

@@ -7,16 +7,28 @@ metrics).
 
 from __future__ import annotations
 
+import hashlib
 import subprocess
 import sys
 from pathlib import Path
 
 import orjson
+import pytest
 
-from livesession import DryrunConfig, LiveSessionOrchestrator, MemoryLineSink, MemoryMetricsSink
+from _eurusd import EURUSD_TOML, eurusd_csv
+from livesession import (
+    DataFileError,
+    DryrunConfig,
+    LiveSessionOrchestrator,
+    MemoryLineSink,
+    MemoryMetricsSink,
+)
 from livesession.verify import verify_run
 
+from crash_harness import KILLED, cli
+
 EXIT_OK = 0
+EXIT_BAD_INPUT = 2
 
 
 def _livesession(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -121,3 +133,122 @@ class TestFeedRunsOut:
             30,
             "FEED_EXHAUSTED",
         )
+
+
+def _tree(root: Path) -> dict[str, bytes]:
+    """Every file under ``root`` with its bytes (empty when ``root`` does not exist)."""
+    if not root.exists():
+        return {}
+    return {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
+def _one_error_line(done: subprocess.CompletedProcess[str]) -> str:
+    assert done.returncode == EXIT_BAD_INPUT, done.stderr
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith("livesession: error: ")
+    assert done.stdout == ""
+    return lines[0]
+
+
+class TestDataFileChecked:
+    """A data file is checked whole before the run directory exists, and never rounded."""
+
+    def test_a_eurusd_file_runs_with_its_prices_unrounded_and_verifies(self, tmp_path: Path):
+        closes = eurusd_csv(tmp_path / "eurusd.csv", 120)
+        config = tmp_path / "eurusd.toml"
+        config.write_text(EURUSD_TOML, encoding="utf-8")
+        done = _livesession(
+            "dryrun", "--config", config, "--out", "runs", "--run-id", "eurusd",
+            "--steps", "120", "-q", cwd=tmp_path,
+        )  # fmt: skip
+        assert done.returncode == EXIT_OK, done.stderr
+        run_dir = tmp_path / "runs" / "eurusd"
+        _assert_verifies(run_dir)
+        bars = [e["payload"] for e in _events(run_dir, "BAR")]
+        assert [b["close"] for b in bars] == closes  # type: ignore[index]
+        assert bars[0] == {
+            "symbol": "EUR/USD", "open": "1.07160", "high": "1.07242", "low": "1.07151",
+            "close": "1.07230", "volume": "100.5",
+        }  # fmt: skip
+        assert _events(run_dir, "ORDER_FILLED"), "the strategy never traded"
+        meta = orjson.loads((run_dir / "run.json").read_bytes())
+        data = (tmp_path / "eurusd.csv").read_bytes()
+        assert meta["data"]["sha256"] == hashlib.sha256(data).hexdigest()
+        assert meta["data"]["rows"] == 120
+
+    def test_under_the_default_tick_the_file_is_refused_and_nothing_written(self, tmp_path: Path):
+        """Before: 1.07160 became 1.07 under the default tick 0.01, without a word."""
+        eurusd_csv(tmp_path / "eurusd.csv", 120)
+        config = tmp_path / "eurusd.toml"
+        config.write_text(EURUSD_TOML.replace('price_tick = "0.00001"\n', ""), encoding="utf-8")
+        done = _livesession(
+            "dryrun", "--config", config, "--out", "runs", "--run-id", "eurusd", cwd=tmp_path
+        )
+        line = _one_error_line(done)
+        assert "data file eurusd.csv, line 2, column open, value '1.07160'" in line
+        assert "price_tick" in line
+        assert not (tmp_path / "runs").exists()
+
+    def test_an_empty_value_is_refused_and_the_out_tree_is_unchanged(self, tmp_path: Path):
+        """The issue's case: exit 2 used to leave 299 bars and an open position behind."""
+        _dated_csv(tmp_path / "btc.csv", 400)
+        lines = (tmp_path / "btc.csv").read_text(encoding="utf-8").splitlines(keepends=True)
+        cells = lines[300].split(",")
+        cells[4] = ""
+        lines[300] = ",".join(cells)
+        (tmp_path / "btc.csv").write_text("".join(lines), encoding="utf-8")
+        config = tmp_path / "csv.toml"
+        config.write_text('feed = "csv:btc.csv"\n', encoding="utf-8")
+        first = _livesession("dryrun", "--out", "runs", "--run-id", "other", "-q", cwd=tmp_path)
+        assert first.returncode == EXIT_OK, first.stderr
+        before = _tree(tmp_path / "runs")
+        done = _livesession(
+            "dryrun", "--config", config, "--out", "runs", "--run-id", "csv",
+            "--steps", "400", cwd=tmp_path,
+        )  # fmt: skip
+        line = _one_error_line(done)
+        assert line.endswith("data file btc.csv, line 301, column close, value '': empty value")
+        assert _tree(tmp_path / "runs") == before
+
+    def test_resume_refuses_a_data_file_that_changed(self, tmp_path: Path):
+        """Killed mid-run, the file edited: resume refuses (exit 2, one line, nothing changed);
+        with the file restored, it finishes exactly as an uninterrupted run does."""
+        eurusd_csv(tmp_path / "eurusd.csv", 120)
+        config = tmp_path / "eurusd.toml"
+        config.write_text("checkpoint_every = 20\n" + EURUSD_TOML, encoding="utf-8")
+        args = ("--config", config, "--run-id", "eu", "--steps", "120", "-q")
+        whole = cli("dryrun", *args, "--out", "whole", cwd=tmp_path)
+        assert whole.returncode == EXIT_OK, whole.stderr
+        killed = cli("dryrun", *args, "--out", "runs", cwd=tmp_path, crash_at="write_events:90")
+        assert killed.returncode == KILLED, killed.stderr
+        run_dir = tmp_path / "runs" / "eu"
+        original = (tmp_path / "eurusd.csv").read_bytes()
+        (tmp_path / "eurusd.csv").write_bytes(original.replace(b",100.5\n", b",100.6\n", 1))
+        before = _tree(tmp_path / "runs")
+        line = _one_error_line(cli("resume", run_dir, "-q", cwd=tmp_path))
+        assert "data file eurusd.csv changed since run" in line
+        assert "restore the file" in line
+        assert _tree(tmp_path / "runs") == before
+        (tmp_path / "eurusd.csv").write_bytes(original)
+        resumed = cli("resume", run_dir, "-q", cwd=tmp_path)
+        assert resumed.returncode == EXIT_OK, resumed.stderr
+        _assert_verifies(run_dir)
+        for name in ("events.jsonl", "state_snapshots.jsonl"):
+            assert (run_dir / name).read_bytes() == (tmp_path / "whole" / "eu" / name).read_bytes()
+
+    def test_the_embedded_session_refuses_bad_data_before_preflight(self, tmp_path: Path):
+        eurusd_csv(tmp_path / "eurusd.csv", 30)
+        config = DryrunConfig(run_id="eu", feed=f"csv:{tmp_path / 'eurusd.csv'}")
+        sinks = [MemoryLineSink(), MemoryLineSink(), MemoryLineSink()]
+        with pytest.raises(DataFileError) as caught:
+            LiveSessionOrchestrator().run_dryrun(
+                config, event_sink=sinks[0], state_sink=sinks[1], audit_sink=sinks[2],
+                metrics_sink=MemoryMetricsSink(),
+            )  # fmt: skip
+        assert (caught.value.line, caught.value.column, caught.value.value) == (
+            2,
+            "open",
+            "1.07160",
+        )
+        assert [s.getvalue() for s in sinks] == [b"", b"", b""]

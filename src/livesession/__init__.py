@@ -41,6 +41,7 @@ if TYPE_CHECKING:
         BrokerError,
         CheckpointError,
         ConfigError,
+        DataFileError,
         IdempotencyConflict,
         InvalidTransition,
         LeaseError,
@@ -54,6 +55,7 @@ if TYPE_CHECKING:
         SinkFailure,
         Transient,
     )
+    from ._market.datafile import DataFileCheck, check_csv
     from ._market.feeds import CsvReplayFeed, RandomWalkFeed
     from ._market.strategies import SmaCrossover
     from ._risk.checks import Check, CheckResult, PreflightContext, default_checks
@@ -97,6 +99,8 @@ _LAZY: dict[str, str] = {
     "Clock": "._typing",
     "ConfigError": "._exceptions",
     "CsvReplayFeed": "._market.feeds",
+    "DataFileCheck": "._market.datafile",
+    "DataFileError": "._exceptions",
     "DryrunConfig": "._domain.config",
     "DryrunResult": "._session.coordinator",
     "FileLease": ".leases",
@@ -155,6 +159,7 @@ _LAZY: dict[str, str] = {
     "VenueOrderStatus": "._domain.model",
     "__version__": "._version",
     "ccxt_preflight_checks": ".brokers.ccxt",
+    "check_csv": "._market.datafile",
     "client_order_id": "._domain.ids",
     "configure_logging": "._support.logging",
     "create_run": "._rundir",
@@ -198,6 +203,8 @@ __all__ = [
     "Clock",
     "ConfigError",
     "CsvReplayFeed",
+    "DataFileCheck",
+    "DataFileError",
     "DryrunConfig",
     "DryrunResult",
     "FileLease",
@@ -256,6 +263,7 @@ __all__ = [
     "VenueOrderStatus",
     "__version__",
     "ccxt_preflight_checks",
+    "check_csv",
     "client_order_id",
     "configure_logging",
     "create_run",

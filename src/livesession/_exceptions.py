@@ -7,7 +7,8 @@ says what is wrong and how to fix it. Messages never contain a secret.
 
     LiveSessionError
     ├── ConfigError                 bad configuration or environment
-    │   └── UsageError              a command-line argument is wrong
+    │   ├── UsageError              a command-line argument is wrong
+    │   └── DataFileError           a data file (a CSV feed's) fails its check
     ├── InvalidTransition           a trigger that is illegal in the current state
     ├── RunDirectoryError           a run directory that is missing, foreign or corrupt
     │   ├── AuditCorruption         a bad audit line in the middle of the chain
@@ -26,11 +27,17 @@ says what is wrong and how to fix it. Messages never contain a secret.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
 __all__ = [
     "AuditCorruption",
     "BrokerError",
     "CheckpointError",
     "ConfigError",
+    "DataFileError",
     "IdempotencyConflict",
     "InvalidTransition",
     "LeaseError",
@@ -57,6 +64,29 @@ class ConfigError(LiveSessionError):
 
 class UsageError(ConfigError):
     """A command-line argument is wrong."""
+
+
+class DataFileError(ConfigError):
+    """A data file cannot be read or fails its check: the first problem, where it is.
+
+    ``line`` (1 is the header), ``column`` (a column name) and ``value`` (the cell's text)
+    are None where they do not apply, e.g. a file that cannot be opened.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: Path,
+        line: int | None,
+        column: str | None,
+        value: str | None,
+    ) -> None:
+        super().__init__(message)
+        self.path = path
+        self.line = line
+        self.column = column
+        self.value = value
 
 
 class InvalidTransition(LiveSessionError):

@@ -12,8 +12,9 @@ from .._domain.decimal import quantize, to_decimal
 from .._domain.model import Bar
 from .._domain.random import DeterministicStream
 from .._exceptions import ConfigError
+from .datafile import DataFileCheck, check_csv, open_data_file, scan_csv
 
-__all__ = ["CsvReplayFeed", "RandomWalkFeed"]
+__all__ = ["CsvReplayFeed", "DataFileCheck", "RandomWalkFeed", "check_csv"]
 
 _BPS = Decimal(10_000)
 _BPS_INT: Final = 10_000
@@ -174,56 +175,72 @@ class RandomWalkFeed:
 
 
 class CsvReplayFeed:
-    """Bars replayed from a CSV file with the header ``open,high,low,close,volume``.
+    """Bars replayed from a CSV file whose header has ``open,high,low,close,volume``.
 
-    Extra columns (a timestamp, say) are ignored: bar times are the session's simulated
-    times. The file is streamed, never loaded whole; prices are re-quantised to the tick.
+    Opening the feed checks the whole file and hashes it, in one pass (``check_csv``:
+    the first bad row is a ``DataFileError`` naming file, line, column and value), so a
+    run never starts on data it would trip over; ``checked`` holds the file's SHA-256. Other
+    columns are allowed; a time column must increase, but bar times are the session's
+    simulated times. Rows are then streamed, never loaded whole.
+
+    Prices are never rounded: a price off the ``tick`` grid is refused by the check
+    (``1.0716`` under the default ``0.01``: set ``price_tick``), and a price on it keeps
+    its value (``1.07160`` stays ``1.07160``). Volumes are market volumes, not order
+    quantities: never rounded to the lot (``12.5`` with lot ``1`` stays ``12.5``). The text
+    of a value on its grid is what it always was (``quantize``, exact on the grid).
     """
-
-    _COLUMNS = ("open", "high", "low", "close", "volume")
 
     def __init__(self, path: Path, *, symbol: str, tick: Decimal, lot: Decimal) -> None:
         self.symbol = symbol
         self._path = path
         self._tick = tick
         self._lot = lot
+        self._file = open_data_file(path)
         try:
-            self._file = path.open("r", encoding="utf-8", newline="")
-        except OSError as exc:
-            raise ConfigError(f"cannot open CSV feed {path}: {exc.strerror}") from None
-        header = self._file.readline()
-        names = [name.strip().lower() for name in next(csv.reader([header]), [])]
-        missing = [col for col in self._COLUMNS if col not in names]
-        if missing:
+            layout = scan_csv(self._file, path, tick=tick)
+        except BaseException:
             self._file.close()
-            raise ConfigError(f"CSV feed {path} lacks column(s): {', '.join(missing)}")
-        self._index = {col: names.index(col) for col in self._COLUMNS}
+            raise
+        self.checked: DataFileCheck = layout.check
+        self._index = layout.index
+        self._file.seek(layout.data_offset)
         self._row = 0
+
+    @staticmethod
+    def check(path: Path | str, *, tick: Decimal) -> DataFileCheck:
+        """``check_csv``: check and hash the whole file without opening a feed on it."""
+        return check_csv(path, tick=tick)
+
+    def _volume(self, value: Decimal) -> Decimal:
+        if value % self._lot == 0:
+            return quantize(value, self._lot)  # exact: the text on-grid volumes always had
+        return value  # a volume is no order quantity: never rounded to the lot
 
     def next_bar(self, ts_ns: int) -> Bar | None:
         """The next row as a bar, or None at the end of the file."""
-        line = self._file.readline()
-        while line and not line.strip():
-            line = self._file.readline()
-        if not line:
+        raw = self._file.readline()
+        while raw and not raw.strip():
+            raw = self._file.readline()
+        if not raw:
             return None
         self._row += 1
-        cells = next(csv.reader([line]))
         try:
+            cells = next(csv.reader([raw.decode("utf-8")]))
             values = {
                 col: to_decimal(cells[idx].strip(), field=f"{self._path}:{self._row + 1}:{col}")
                 for col, idx in self._index.items()
             }
-        except (IndexError, TypeError, ValueError) as exc:
+        except (IndexError, TypeError, ValueError, csv.Error) as exc:
             raise ConfigError(f"CSV feed {self._path} row {self._row + 1}: {exc}") from None
         return Bar(
             symbol=self.symbol,
             ts_ns=ts_ns,
+            # On the grid (checked up front), so exact: the value is the file's.
             open=quantize(values["open"], self._tick),
             high=quantize(values["high"], self._tick),
             low=quantize(values["low"], self._tick),
             close=quantize(values["close"], self._tick),
-            volume=quantize(values["volume"], self._lot),
+            volume=self._volume(values["volume"]),
         )
 
     def get_state(self) -> dict[str, Any]:

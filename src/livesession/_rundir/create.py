@@ -7,8 +7,10 @@ import shutil
 from typing import TYPE_CHECKING
 
 from .._exceptions import ConfigError, RunDirectoryError
+from .._session.assembly import default_feed
 from .backing import pg_dsn
 from .brokers import BrokerFactory, open_broker
+from .data import close_feed, data_record
 from .layout import LOCAL_BACKENDS, STORES, Backing, write_run_files
 from .session import open_session
 
@@ -41,6 +43,10 @@ def create_run(
     ``store="local"`` the session takes no lease unless ``lease=True`` (a ``FileLease``
     under ``out_dir/.leases/``): a lease audits its fencing token, which changes the audit
     log of every run, so it is opt-in. The choice is recorded in ``run.json`` for resume.
+
+    The config's feed is built first: a data file (``feed = "csv:<path>"``) is checked whole
+    and hashed before anything is created (a ``DataFileError`` names the first bad line);
+    its SHA-256 goes into ``run.json``.
     """
     run_dir = out_dir / cfg.run_id
     if run_dir.exists():
@@ -57,16 +63,26 @@ def create_run(
     if store == "postgres":
         idempotency_backend = "postgres"
         pg_dsn()  # a missing LIVESESSION_PG_DSN is refused before anything is created
+    # The feed's data file (if any) is checked whole and hashed before anything is created.
+    feed = default_feed(cfg)
     created_out = not out_dir.exists()
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
         run_dir.mkdir()
     except FileExistsError:
+        close_feed(feed)
         raise RunDirectoryError(f"run directory {run_dir} already exists") from None
     except OSError as exc:
+        close_feed(feed)
         raise RunDirectoryError(f"cannot create run directory {run_dir}: {exc.strerror}") from None
     try:
-        write_run_files(run_dir, cfg, idempotency_backend=idempotency_backend, backing=backing)
+        write_run_files(
+            run_dir,
+            cfg,
+            idempotency_backend=idempotency_backend,
+            backing=backing,
+            data=data_record(cfg, feed),
+        )
         return open_session(
             cfg,
             run_dir,
@@ -77,8 +93,10 @@ def create_run(
             live_override=live_override,
             backing=backing,
             lease_clock=lease_clock,
+            feed=feed,
         )
     except BaseException:
+        close_feed(feed)
         # Nothing half-written: the directory is ours (created exclusively above).
         shutil.rmtree(run_dir, ignore_errors=True)
         if created_out:

@@ -1,10 +1,10 @@
 """What a run directory holds, and its two descriptive files: ``config.json``, ``run.json``.
 
 A run directory holds the four contract artifacts plus ``config.json`` (the effective
-configuration), ``run.json`` (format, version, idempotency backend, config hash and the
-backing), ``checkpoint.json``, the idempotency store, the mock venue's journal,
-``session.log.jsonl`` and ``timings.json``. Local leases live beside the run directories,
-in ``<out>/.leases/``.
+configuration), ``run.json`` (format, version, idempotency backend, config hash, the
+backing and, for a feed that reads a file, that file's SHA-256), ``checkpoint.json``, the
+idempotency store, the mock venue's journal, ``session.log.jsonl`` and ``timings.json``.
+Local leases live beside the run directories, in ``<out>/.leases/``.
 """
 
 from __future__ import annotations
@@ -68,24 +68,31 @@ def config_hash(cfg: DryrunConfig) -> str:
 
 
 def write_run_files(
-    run_dir: Path, cfg: DryrunConfig, *, idempotency_backend: str, backing: Backing
+    run_dir: Path,
+    cfg: DryrunConfig,
+    *,
+    idempotency_backend: str,
+    backing: Backing,
+    data: dict[str, object] | None = None,
 ) -> None:
-    """Write ``config.json`` and ``run.json`` of a new run (each atomically)."""
+    """Write ``config.json`` and ``run.json`` of a new run (each atomically).
+
+    ``data`` (``data_record``) is the data file the run reads, with its SHA-256: a reviewer
+    sees which data ran, and ``resume`` refuses a file that changed since.
+    """
+    meta: dict[str, object] = {
+        "format": names.RUN_FORMAT,
+        "version": __version__,
+        "idempotency_backend": idempotency_backend,
+        "config_hash": config_hash(cfg),
+        "store": backing.store,
+        "lease": backing.lease,
+    }
+    if data is not None:
+        meta["data"] = data
     atomic_write_bytes(run_dir / names.CONFIG, _config_bytes(cfg))
     atomic_write_bytes(
-        run_dir / names.RUN_META,
-        orjson.dumps(
-            {
-                "format": names.RUN_FORMAT,
-                "version": __version__,
-                "idempotency_backend": idempotency_backend,
-                "config_hash": config_hash(cfg),
-                "store": backing.store,
-                "lease": backing.lease,
-            },
-            option=orjson.OPT_SORT_KEYS,
-        )
-        + b"\n",
+        run_dir / names.RUN_META, orjson.dumps(meta, option=orjson.OPT_SORT_KEYS) + b"\n"
     )
 
 

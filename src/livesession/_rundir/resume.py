@@ -1,7 +1,8 @@
 """Resume a crashed run from its last checkpoint.
 
-Everything is validated first (checkpoint, audit chain, artifact sizes, venue journals),
-while nothing on disk has changed; only then are the artifacts cut back to the
+Everything is validated first (checkpoint, audit chain, artifact sizes, venue journals,
+the data file: whole, and with the SHA-256 ``run.json`` recorded), while nothing on disk
+has changed; only then are the artifacts cut back to the
 checkpoint's offsets (the torn tails move to ``<file>.torn``), the session restored, the
 venue journal replayed and ``C2_RESUME`` audited.
 """
@@ -26,20 +27,21 @@ from .._exceptions import (
     LiveSessionError,
     RunDirectoryError,
 )
-from .._session.assembly import make_clock
+from .._session.assembly import default_feed, make_clock
 from .._support.fsutil import truncate_to
 from .._typing import MarkableVenue, ResumableVenue
 from ..brokers.mock import MockBroker
 from ..stores import FileCheckpointStore
 from .backing import take_lease
 from .brokers import BrokerFactory, open_broker
+from .data import check_data_unchanged, close_feed
 from .layout import STORES, Backing, read_run_config
 from .session import open_session
 
 if TYPE_CHECKING:
     from .._domain.config import DryrunConfig
     from .._session.coordinator import LiveSessionOrchestrator
-    from .._typing import Broker, Clock, SessionLease
+    from .._typing import Broker, Clock, MarketFeed, SessionLease
 
 __all__ = ["checkpoint_summary", "load_checkpoint", "resume_run"]
 
@@ -175,7 +177,13 @@ def resume_run(
     backing = Backing.from_meta(meta)
     if backing.store not in STORES:
         raise RunDirectoryError(f"{run_dir / names.RUN_META} names an unknown store")
-    lease, grant = take_lease(cfg, run_dir, backing, lease_clock)
+    feed = default_feed(cfg)  # a data file is checked whole again: it must be the same file
+    try:
+        check_data_unchanged(run_dir, meta, feed)
+        lease, grant = take_lease(cfg, run_dir, backing, lease_clock)
+    except BaseException:
+        close_feed(feed)
+        raise
     try:
         session = _resume_session(
             cfg,
@@ -187,8 +195,10 @@ def resume_run(
             broker_factory=broker_factory,
             lease=lease,
             lease_clock=lease_clock,
+            feed=feed,
         )
     except BaseException:
+        close_feed(feed)
         if lease is not None:
             with contextlib.suppress(LeaseError):
                 if grant is not None:
@@ -224,6 +234,7 @@ def _resume_session(
     broker_factory: BrokerFactory,
     lease: SessionLease | None,
     lease_clock: Clock | None,
+    feed: MarketFeed,
 ) -> LiveSessionOrchestrator:
     # Validated: from here on the run directory is changed.
     torn: dict[str, int] = {}
@@ -245,6 +256,7 @@ def _resume_session(
         append=True,
         lease=lease,
         lease_clock=lease_clock,
+        feed=feed,
     )
     broker = session.broker
     in_flight: list[dict[str, str]] = []

@@ -9,7 +9,7 @@ from .._artifacts.sinks import FileLineSink, FileMetricsSink
 from .._domain.config import DryrunConfig
 from .._session.assembly import SessionEdges
 from .._session.coordinator import LiveSessionOrchestrator
-from .._typing import Clock, SessionLease
+from .._typing import Clock, MarketFeed, SessionLease
 from ..stores import FileCheckpointStore
 from .backing import holder_id, open_lease, open_store
 from .brokers import BrokerFactory, add_venue_checks
@@ -30,12 +30,14 @@ def open_session(
     backing: Backing | None = None,
     lease: SessionLease | None = None,
     lease_clock: Clock | None = None,
+    feed: MarketFeed | None = None,
 ) -> LiveSessionOrchestrator:
     """A session writing into ``run_dir``: its sinks, stores, broker and lease.
 
     ``append`` continues the artifacts (resume) instead of starting them. Without a
     ``lease`` the one ``backing`` asks for is opened here, and closed again when building
-    the session fails; a lease passed in (resume took it) stays the caller's.
+    the session fails; a lease passed in (resume took it) stays the caller's. A ``feed``
+    passed in (already checked: ``open_feed``) is the session's from then on.
     """
     durable = cfg.durability != "none"
     owned = lease is None
@@ -55,6 +57,7 @@ def open_session(
             lease=lease,
             lease_clock=lease_clock,
             lease_holder=holder_id(cfg),
+            feed=feed,
         )
         session = LiveSessionOrchestrator(cfg, **edges)
         add_venue_checks(session)

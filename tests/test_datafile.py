@@ -1,0 +1,317 @@
+"""Data files checked whole before a run: each problem named by file, line, column, value.
+
+``check_csv`` (also ``CsvReplayFeed.check``) reads the file once, hashing it as it goes;
+``CsvReplayFeed`` runs the same check when it opens. Prices are never rounded; volumes
+are not order quantities and are not held to the lot.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from decimal import Decimal
+from pathlib import Path
+from typing import ClassVar
+
+import orjson
+import pytest
+
+from livesession import (
+    ConfigError,
+    CsvReplayFeed,
+    DataFileCheck,
+    DataFileError,
+    DryrunConfig,
+    LiveSessionOrchestrator,
+    MemoryLineSink,
+    MemoryMetricsSink,
+    RunDirectoryError,
+    check_csv,
+    create_run,
+)
+from livesession._rundir.data import check_data_unchanged
+from livesession.cli import main
+
+D = Decimal
+HEADER = "timestamp,open,high,low,close,volume\n"
+GOOD = "2026-01-01T00:00:00Z,1.0716,1.0720,1.0710,1.0718,100\n"
+TICK = D("0.0001")
+
+
+def _file(tmp_path: Path, text: str | bytes, name: str = "data.csv") -> Path:
+    path = tmp_path / name
+    path.write_bytes(text.encode() if isinstance(text, str) else text)
+    return path
+
+
+# (file content, line, column, value, words the message must hold)
+PROBLEMS: dict[str, tuple[str | bytes, int, str | None, str | None, str]] = {
+    "empty value": (HEADER + GOOD + "2026-01-01T00:01:00Z,1,2,1,,3\n", 3, "close", "", "empty"),
+    "missing value": (HEADER + "2026-01-01T00:00:00Z,1,2,1\n", 2, "close", "", "missing value"),
+    "extra value": (HEADER + "2026-01-01T00:00:00Z,1,2,1,1,3,9\n", 2, "#7", "9", "extra value"),
+    "not a number": (HEADER + "2026-01-01T00:00:00Z,1,abc,1,1,3\n", 2, "high", "abc", "decimal"),
+    "not finite": (HEADER + "2026-01-01T00:00:00Z,1,2,1,NaN,3\n", 2, "close", "NaN", "finite"),
+    "off the tick grid": (
+        HEADER + GOOD + "2026-01-01T00:01:00Z,1.07165,1.0720,1.0710,1.0718,1\n",
+        3,
+        "open",
+        "1.07165",
+        'set price_tick = "0.00001"',
+    ),
+    "time not increasing": (
+        HEADER + GOOD + GOOD.replace("1.0718,100", "1.0717,5"),
+        3,
+        "timestamp",
+        "2026-01-01T00:00:00Z",
+        "does not increase (line 2 has",
+    ),
+    "time going back": (
+        HEADER + "2026-01-02,1,2,1,1,3\n2026-01-01,1,2,1,1,3\n",
+        3,
+        "timestamp",
+        "2026-01-01",
+        "does not increase",
+    ),
+    "not a time": (HEADER + "yesterday,1,2,1,1,3\n", 2, "timestamp", "yesterday", "ISO 8601"),
+    "epoch going back": (
+        "time,open,high,low,close,volume\n1704067200,1,2,1,1,3\n1704067140,1,2,1,1,3\n",
+        3,
+        "time",
+        "1704067140",
+        "does not increase",
+    ),
+    "empty time": (HEADER + ",1,2,1,1,3\n", 2, "timestamp", "", "empty"),
+    "high below low": (HEADER + "2026-01-01,1,1,2,1,3\n", 2, "high", "1", "below low 2"),
+    "open above high": (
+        HEADER + "2026-01-01,4,3,1,2,3\n",
+        2,
+        "open",
+        "4",
+        "outside [low 1, high 3]",
+    ),
+    "close below low": (HEADER + "2026-01-01,2,3,1,0.5,3\n", 2, "close", "0.5", "outside"),
+    "negative volume": (HEADER + "2026-01-01,1,3,1,2,-3\n", 2, "volume", "-3", "negative volume"),
+    "zero price": (HEADER + "2026-01-01,1,3,0,2,3\n", 2, "low", "0", "must be positive"),
+    "header lacks a column": (
+        "timestamp,open,high,low,close\n1,2,3,1,2\n",
+        1,
+        "volume",
+        "timestamp,open,high,low,close",
+        "lacks",
+    ),
+    "header repeats a column": (
+        "open,high,low,close,volume,close\n1,2,1,1,1,1\n",
+        1,
+        "close",
+        None,
+        "repeats",
+    ),
+    "not CSV": (HEADER + '2026-01-01,"1,2,1,1,3\n', 2, None, '2026-01-01,"1,2,1,1,3', "not a CSV"),
+    "not UTF-8": (HEADER.encode() + b"2026-01-01,1,2,1,1,\xff3\n", 2, "byte 20", None, "UTF-8"),
+    "no rows": (HEADER, 2, None, None, "no data rows"),
+    "no header": ("", 1, None, None, "no header"),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(PROBLEMS))
+def test_each_problem_is_named_by_file_line_column_and_value(tmp_path: Path, kind: str) -> None:
+    text, line, column, value, words = PROBLEMS[kind]
+    path = _file(tmp_path, text)
+    with pytest.raises(DataFileError) as caught:
+        check_csv(path, tick=TICK)
+    err = caught.value
+    message = str(err)
+    assert isinstance(err, ConfigError)  # the CLI's "bad input": exit 2
+    assert "\n" not in message
+    assert message.startswith(f"data file {path}, line {line}")
+    assert (err.path, err.line, err.column) == (path, line, column)
+    if column is not None:
+        assert f"column {column}" in message
+    if value is not None and kind != "header repeats a column":
+        assert err.value == value
+        assert f"value {value!r}" in message
+    assert words in message
+
+
+def test_the_first_problem_is_the_one_named(tmp_path: Path) -> None:
+    path = _file(tmp_path, HEADER + GOOD + "x,1,2,1,,3\n" + "2026-01-01T00:05:00Z,1,2,1,1,-1\n")
+    with pytest.raises(DataFileError, match="line 3, column close"):
+        check_csv(path, tick=TICK)
+
+
+def test_a_good_file_is_hashed_in_the_same_pass(tmp_path: Path) -> None:
+    """SHA-256 of every byte; blank lines, CRLF, a BOM and extra columns are fine."""
+    text = (
+        "\ufeffTimestamp,Open,High,Low,Close,Volume,Note\r\n"
+        "2026-01-01 00:00:00,1.0716,1.0720,1.0710,1.0718,100,a\r\n"
+        "\r\n"
+        '2026-01-01 00:01:00+00:00,1.0718,1.0719,1.0712,1.0712,12.5,"b, c"\r\n'
+    )
+    path = _file(tmp_path, text)
+    check = check_csv(path, tick=TICK)
+    data = path.read_bytes()
+    assert check == DataFileCheck(
+        path=path,
+        sha256=hashlib.sha256(data).hexdigest(),
+        size=len(data),
+        rows=2,
+        time_column="timestamp",
+        first_time="2026-01-01 00:00:00",
+        last_time="2026-01-01 00:01:00+00:00",
+    )
+    assert CsvReplayFeed.check(path, tick=TICK) == check
+    assert check.record("csv:data.csv")["sha256"] == check.sha256
+
+
+def test_a_file_without_a_time_column_is_checked_for_the_rest(tmp_path: Path) -> None:
+    path = _file(tmp_path, "open,high,low,close,volume\n1,2,1,2,0\n2,2,1,1,0\n")
+    check = check_csv(path, tick=D("1"))
+    assert (check.rows, check.time_column, check.first_time) == (2, None, None)
+
+
+def test_a_missing_file_is_one_line(tmp_path: Path) -> None:
+    with pytest.raises(DataFileError, match=r"cannot open data file .*nope\.csv"):
+        check_csv(tmp_path / "nope.csv", tick=TICK)
+
+
+def test_volumes_are_not_checked_against_the_lot(tmp_path: Path) -> None:
+    """A volume of 12.5 with lot 1 (or 0.0005 with lot 0.001) is market data, not an order."""
+    path = _file(tmp_path, HEADER + "2026-01-01,1,2,1,2,12.5\n2026-01-02,1,2,1,2,0.0005\n")
+    assert check_csv(path, tick=D("1")).rows == 2
+
+
+class TestFeed:
+    def _feed(self, path: Path, tick: str = "0.00001", lot: str = "0.001") -> CsvReplayFeed:
+        return CsvReplayFeed(path, symbol="EUR/USD", tick=D(tick), lot=D(lot))
+
+    def test_prices_are_never_rounded(self, tmp_path: Path) -> None:
+        """1.0716 under a 0.00001 tick stays 1.0716, and 1.07160 stays 1.07160."""
+        rows = GOOD + "2026-01-01T00:01:00Z,1.07160,1.07200,1.07155,1.07199,100\n"
+        feed = self._feed(_file(tmp_path, HEADER + rows))
+        bars = [feed.next_bar(0), feed.next_bar(0)]
+        feed.close()
+        assert [[str(p) for p in (b.open, b.high, b.low, b.close)] for b in bars if b] == [
+            ["1.0716", "1.0720", "1.0710", "1.0718"],
+            ["1.07160", "1.07200", "1.07155", "1.07199"],
+        ]
+
+    def test_off_grid_prices_are_refused_when_the_feed_opens(self, tmp_path: Path) -> None:
+        """Before: quantised to the default tick, 1.0716 became 1.07 without a word."""
+        path = _file(tmp_path, HEADER + GOOD)
+        with pytest.raises(DataFileError, match=r"price 1\.0716 is off the price_tick grid 0\.01"):
+            self._feed(path, tick="0.01")
+
+    def test_volume_text(self, tmp_path: Path) -> None:
+        """Never rounded to the lot; on its grid the text is what it was (1.0000 -> 1.000)."""
+        rows = (
+            "2026-01-01,1,2,1,2,1.5\n2026-01-02,1,2,1,2,0.0005\n2026-01-03,1,2,1,2,7\n"
+            "2026-01-04,1,2,1,2,1.0000\n"
+        )
+        feed = self._feed(_file(tmp_path, HEADER + rows), tick="1", lot="0.001")
+        volumes = [str(bar.volume) for bar in iter(lambda: feed.next_bar(0), None)]
+        feed.close()
+        assert volumes == ["1.5", "0.0005", "7", "1.000"]
+
+    def test_the_feed_knows_its_files_hash_and_resumes_at_a_row(self, tmp_path: Path) -> None:
+        rows = "".join(
+            f"2026-01-01T00:0{n}:00Z,{n + 1},{n + 2},{n + 1},{n + 2},1\n" for n in range(5)
+        )
+        path = _file(tmp_path, "\ufeff" + HEADER + rows)
+        feed = self._feed(path, tick="1")
+        assert feed.checked.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+        assert feed.checked.rows == 5
+        first = feed.next_bar(0)
+        state = feed.get_state()
+        rest = [feed.next_bar(0) for _ in range(4)]
+        feed.set_state(state)
+        again = [feed.next_bar(0) for _ in range(4)]
+        assert feed.next_bar(0) is None
+        feed.close()
+        assert first is not None
+        assert str(first.open) == "1"
+        assert [b and b.close for b in again] == [b and b.close for b in rest]
+
+
+class TestBeforeAnythingIsWritten:
+    def test_the_embedded_session_refuses_bad_data_before_preflight(self, tmp_path: Path) -> None:
+        path = _file(tmp_path, HEADER + GOOD + "2026-01-01T00:01:00Z,1.07,1.08,1.06,,1\n")
+        cfg = DryrunConfig(run_id="bad", feed=f"csv:{path}", price_tick=TICK)
+        sinks = [MemoryLineSink(), MemoryLineSink(), MemoryLineSink()]
+        metrics = MemoryMetricsSink()
+        with pytest.raises(DataFileError, match="line 3, column close, value ''"):
+            LiveSessionOrchestrator().run_dryrun(
+                cfg, event_sink=sinks[0], state_sink=sinks[1], audit_sink=sinks[2],
+                metrics_sink=metrics,
+            )  # fmt: skip
+        assert [s.getvalue() for s in sinks] == [b"", b"", b""]
+        assert metrics.content in (b"", None)
+        with pytest.raises(DataFileError):
+            LiveSessionOrchestrator(cfg)
+
+    def test_create_run_creates_nothing_and_records_the_hash(self, tmp_path: Path) -> None:
+        path = _file(tmp_path, HEADER + GOOD)
+        out = tmp_path / "runs"
+        bad = DryrunConfig(run_id="bad", feed=f"csv:{path}")  # default tick 0.01
+        with pytest.raises(DataFileError, match="price_tick"):
+            create_run(bad, out)
+        assert not out.exists()
+        good = DryrunConfig(run_id="good", feed=f"csv:{path}", price_tick=TICK, steps=1)
+        session = create_run(good, out)
+        session.run_to_end(1)
+        meta = orjson.loads((out / "good" / "run.json").read_bytes())
+        assert meta["data"] == {
+            "feed": f"csv:{path}",
+            "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+            "bytes": path.stat().st_size,
+            "rows": 1,
+            "time_column": "timestamp",
+            "first_time": "2026-01-01T00:00:00Z",
+            "last_time": "2026-01-01T00:00:00Z",
+        }
+
+
+class TestResumeCheck:
+    META: ClassVar[dict[str, object]] = {"data": {"feed": "csv:data.csv", "sha256": "ab" * 32}}
+
+    def test_a_changed_file_is_refused(self, tmp_path: Path) -> None:
+        feed = CsvReplayFeed(_file(tmp_path, HEADER + GOOD), symbol="X", tick=TICK, lot=TICK)
+        with pytest.raises(RunDirectoryError, match=r"changed since run .* started"):
+            check_data_unchanged(tmp_path, self.META, feed)
+        feed.close()
+
+    def test_the_same_file_and_runs_without_a_data_file_pass(self, tmp_path: Path) -> None:
+        feed = CsvReplayFeed(_file(tmp_path, HEADER + GOOD), symbol="X", tick=TICK, lot=TICK)
+        same = {"data": {"feed": "csv:data.csv", "sha256": feed.checked.sha256}}
+        check_data_unchanged(tmp_path, same, feed)
+        check_data_unchanged(tmp_path, {}, feed)
+        feed.close()
+        with pytest.raises(RunDirectoryError, match="reads none"):
+            check_data_unchanged(tmp_path, self.META, object())
+
+
+class TestCli:
+    """`livesession dryrun` on bad data: exit 2, one line, and the out tree as it was."""
+
+    @pytest.mark.parametrize(
+        ("rows", "words"),
+        [
+            (GOOD + GOOD, "line 3, column timestamp, value '2026-01-01T00:00:00Z': time does"),
+            (None, "cannot open data file data.csv"),
+        ],
+    )
+    def test_exit_2_one_line_nothing_written(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys, rows: str | None, words: str
+    ) -> None:
+        monkeypatch.chdir(tmp_path)
+        if rows is not None:
+            _file(tmp_path, HEADER + rows)
+        (tmp_path / "run.toml").write_text(
+            'feed = "csv:data.csv"\nprice_tick = "0.0001"\n', encoding="utf-8"
+        )
+        code = main(["dryrun", "--config", "run.toml", "--out", "runs", "--run-id", "x"])
+        captured = capsys.readouterr()
+        assert code == 2
+        assert captured.out == ""
+        assert captured.err.count("\n") == 1
+        assert captured.err.startswith("livesession: error: data file " if rows else "livesession")
+        assert words in captured.err
+        assert not (tmp_path / "runs").exists()
