@@ -196,6 +196,7 @@ KEYS = {
     "reconcile",
     "protect",
     "oco_filled",
+    "broker_health",
     "recorder",
     "book",
     "feed",

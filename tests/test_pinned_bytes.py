@@ -39,10 +39,10 @@ PINNED: dict[str, dict[str, str]] = {
         "audit.jsonl": "77eb4f6d8cb73fb6dbe6046e41af5c5f4a9ee621eadb317b6e163523219cb635",
     },
     "pin-realish": {
-        "events.jsonl": "e580975ad44e78f58760a9cc07058dcc6ea6fdc62d5a0d7740fd63fcfeb76267",
+        "events.jsonl": "593ffa2519cd1bd80db7650502bdd8fd5e6b947d09c6ee04eb7401b7d3c0a2f2",
         "state_snapshots.jsonl": "c4b46c411bac82a11b45710436231c117e775381a6b07af403af58827c5f7f35",
-        "metrics.json": "fbd34f469f5c63cb46ec740f7019297d1c7a6d23c8de6dea51a775f07c9c50b4",
-        "audit.jsonl": "07ffb243e3270c24e660db13038ad420e1137b583daaf519fc5dbb01c13eaefc",
+        "metrics.json": "354e7ca97084a474c44e6c0375cf5b62ba2a561674b052d21195e94c1b183141",
+        "audit.jsonl": "091f44919a5cc3fd871411d5574a26efda8e36563d14bfadae909afcc5c9fae2",
     },
     "pin-oco": {
         "events.jsonl": "a3ad41b2b5cdbd60d8e3e8c60d8fcae543222356687ec8e0285a0f1bd78adad2",

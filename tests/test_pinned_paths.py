@@ -1,7 +1,7 @@
 """Pinned bytes of failure-path runs: every rail, both kill switches, a reconciliation
 escalation, leases, a lost sink, crash resumes, an exhausted CSV feed, a five-decimal
-EURUSD file, a faulty venue, and failures during the run (a strategy or feed that
-raises).
+EURUSD file, a faulty venue, an unhealthy broker, and failures during the run (a strategy
+or feed that raises).
 
 ``test_pinned_bytes.py`` pins four happy-path runs; these pins cover the paths a refactor is
 most likely to disturb without any happy-path byte moving. Each run pins the SHA-256 of the
@@ -130,10 +130,10 @@ PINNED: dict[str, dict[str, str]] = {
         "audit.jsonl": "292dc9240389e1ddaae9beb11003a5c4fec0ad99635ccbd02335fab0df3b1828",
     },
     "realish-faults": {
-        "events.jsonl": "708c8552fdd5b6f289c4b90066596b6de9d2f8879223cf0c1d34dd537575821b",
+        "events.jsonl": "d146779405653fc6e3e201e2b18a839f31ad85215e08985a6ba20d298fb9e4f4",
         "state_snapshots.jsonl": "4e6f08889f0b8cbbee1b3ad56c129c4aed429f2051ec49a12d65520790e2e4f0",
-        "metrics.json": "55eb145944e7e4dce384c2173b30f444bd9486ef75ad20aa1a6b7dd51ee415b7",
-        "audit.jsonl": "4ca47de0eefe3466128aab529692021cc677c1b33c1159770795915f7680c886",
+        "metrics.json": "a1692ff859371891fc2f36011b6692e4dc3ed16b3fb40a1c2ca2e2165f2562f2",
+        "audit.jsonl": "c8a484b3dd384e8ecee78c3027c4dd91b11a791c6486d35b6cefbb010368d3cb",
     },
     "crash-mock-torn": {
         "events.jsonl": "68a6aec88c2e7a5a4112521e0babe0b033dd0b3437a0818b2ffdcd4e80e45cc6",
@@ -148,10 +148,10 @@ PINNED: dict[str, dict[str, str]] = {
         "audit.jsonl": "ef633b57866b7f1a0438a0a8803f74559fc2e5e5884604e3d840294a5e48690b",
     },
     "crash-realish-after-send": {
-        "events.jsonl": "4c9b723852d39d95ac1f11c8843c4160e16d10cf478c0c2c234b1a5f51026e78",
+        "events.jsonl": "0dd59932dcb3d88f613d074f28df24ccee3cb5580ef15470b1e04f230e949536",
         "state_snapshots.jsonl": "8754b49e373693e52689a641a33970211a56d1dc6fa093758b31bb3eddbea435",
-        "metrics.json": "4203f8146d021b00fc6dbcdf775ce195ca39dd3aa8597e330c3cf2f3b5fffbf9",
-        "audit.jsonl": "5b0ed622512b86496f8d4296516f556a660ea91cc9a62fe488dd637923293fa2",
+        "metrics.json": "41b2eb0957e718c1bb1c44b77b12e78e3d3de85396ed2856d1345be90e95365b",
+        "audit.jsonl": "f5bb9803507831fde287fdda266d7183d4b78a13dd00ce286748686076bc7762",
     },
     "rails-scripted": {
         "events.jsonl": "e17d48933d848f67c0c76add0c15439c13ea7dab3467be776666f8ea26534274",
@@ -170,6 +170,12 @@ PINNED: dict[str, dict[str, str]] = {
         "state_snapshots.jsonl": "88c2a43efabfd9c7e37e6780492a2084debc5ece986392eedf48edab78ba3689",
         "metrics.json": "9478eaf37eaa0d810a38a4358a310c04670cc4030d7add19d5bcd12971b31f8e",
         "audit.jsonl": "1fc0b5890ca507a5587c72a937209f7d6793f29d846d0e9d0127180a67ad41a9",
+    },
+    "broker-unhealthy": {
+        "events.jsonl": "77a95ec661bfc7cb63f2c73fc106c1b85f9d43d8b0934e0a6bd1e3f5fe49146d",
+        "state_snapshots.jsonl": "7dd5ea0ba45496a36bddcf2d0d75b5a9911fad6edcd5c5f033904330d7172bd5",
+        "metrics.json": "7f42d1405f3b2ec0e49ca80fd58e58e1e0a2d9bc5b821e6bf823da4bb8b1f924",
+        "audit.jsonl": "76ad4baeb1cbbcf8f0dd0aee2aa69d13affe767f0616abb51cc38fb961f05070",
     },
     "lost-events": {
         "events.jsonl": "b661af6545fdabd0673280be221c3de89ac4b38306cff5199b0205c435d75589",
@@ -601,6 +607,30 @@ def _reconcile_escalation(_tmp: Path) -> dict[str, bytes]:
     return artifacts
 
 
+def _broker_unhealthy(_tmp: Path) -> dict[str, bytes]:
+    """Every send attempt fails: five in a row halt trading; the operator re-enables."""
+    broker = FaultBroker()
+    broker.arm("transient", times=5)
+    sinks = Sinks()
+    orch = _session(sinks, run_id="broker-unhealthy", seed=34, broker=broker)
+    assert orch.preflight()
+    orch.activate()
+    while orch.trading_state is not TradingState.HALTED:
+        orch.step()
+    orch.run_n_steps(10)
+    orch.reenable_trading("ops-9")
+    orch.close()
+    assert orch.status is SessionStatus.COMPLETED
+    artifacts = _memory(sinks)
+    assert _has(artifacts, "BROKER_UNHEALTHY", reason="CONSECUTIVE_FAILURES", failures=5)
+    assert _has(artifacts, "TRADING_STATE_CHANGED", reason="BROKER_UNHEALTHY", to="HALTED")
+    assert len(_payloads(artifacts, "BROKER_CALL_RETRIED")) == 4
+    assert _has(artifacts, "ORDER_REJECTED", reason="SEND_FAILED")
+    codes = _audit_codes(artifacts)
+    assert codes.index("C2_OPERATOR_REQUIRED") < codes.index("C2_OPERATOR_REENABLE")
+    return artifacts
+
+
 class _DiesAfter:
     """A line sink whose writes fail (OSError) once it holds ``limit`` lines."""
 
@@ -781,6 +811,7 @@ _API_RUNS: dict[str, Callable[[Path], dict[str, bytes]]] = {
     "rails-scripted": _scripted_rails,
     "kill-operator": _operator_kill,
     "reconcile-escalated": _reconcile_escalation,
+    "broker-unhealthy": _broker_unhealthy,
     "lost-events": _lost_sink("events", 150),
     "lost-states": _lost_sink("states", 3),
     "lost-audit": _lost_sink("audit", 1),

@@ -53,6 +53,9 @@ def _config(seed: int = 8, run_id: str = "realish", **overrides) -> DryrunConfig
         "broker": "realish",
         "strategy": {"fast": 2, "slow": 5},
         "realish": FAULTY,
+        # These runs are about the venue's faults: at these rates a send that fails all
+        # its attempts (5 failed calls in a row) would halt trading as an unhealthy broker.
+        "broker_max_consecutive_failures": 1_000,
     }
     data.update(overrides)
     return DryrunConfig.from_mapping(data)

@@ -241,6 +241,7 @@ class TestUnconfirmed:
             reconcile=p.reconciliation.reconcile,
             escalated_orders=lambda: {"b"},
             seal=lambda: None,
+            health=p.broker_health,
         )
         assert winddown.unconfirmed_closed() == ["a", "c"]
         assert p.winddown.unconfirmed_closed() == ["a", "b", "c"]

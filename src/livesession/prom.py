@@ -26,6 +26,9 @@ Metrics (all names start with ``trader_``):
 ``trader_run_info``                info       labels ``run_id``, ``strategy_id``, ``status``
 =================================  =========  =============================================
 
+``trader_retries_total``'s ``kind`` is ``sink_write`` for sink retries and the broker
+operation (``submit``, ``lookup``) for ``BROKER_CALL_RETRIED``.
+
 The histograms are in seconds, not milliseconds: ``promtool check metrics`` refuses
 abbreviated and non-base units in metric names.
 """
@@ -242,6 +245,8 @@ class _RunView:
     def _apply(self, kind: str, fields: dict[str, Any]) -> None:
         if kind == "RISK_REJECTED":
             self.risk_blocks[str(fields.get("rule", "unknown"))] += 1
+        elif kind == "BROKER_CALL_RETRIED":
+            self.retries[str(fields.get("operation", "broker_call"))] += 1
         elif kind.endswith("_RETRIED"):
             self.retries[kind.removesuffix("_RETRIED").lower()] += 1
         elif kind == "BAR":

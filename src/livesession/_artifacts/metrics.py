@@ -1,7 +1,11 @@
 """Metrics derived from the event stream (never counted in a second place).
 
 ``metrics.json`` (schema ``C2_DRYRUN_METRICS_V1``) holds only deterministic counts; the
-audit-derived fields (``audit_events``, ``audit_head``) are filled in by the recorder.
+audit-derived fields (``audit_events``, ``audit_head``) are filled in by the recorder. The
+broker-fault counts (``broker_retries``, ``outcomes_unknown``, ``outcomes_resolved``,
+``duplicate_reports``,
+``late_fills``, ``broker_unhealthy``) appear once they are non-zero, so a run without venue
+faults writes the same document as before they existed.
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ class MetricsCollector:
     def __init__(self) -> None:
         self.by_type: dict[str, int] = {}
         self.rejects_by_reason: dict[str, int] = {}
+        self.broker_retries: dict[str, int] = {}
+        self.late_fills = 0
         self.status = "INIT"
 
     def on_event(self, event_type: str, payload: Mapping[str, Any]) -> None:
@@ -38,6 +44,12 @@ class MetricsCollector:
             self.rejects_by_reason[reason] = self.rejects_by_reason.get(reason, 0) + 1
         elif event_type in ("STATE_CHANGED", "SESSION_STOPPED"):
             self.status = str(payload["status"])
+        elif event_type in FILL_EVENT_TYPES:
+            if payload.get("after_cancel"):
+                self.late_fills += 1
+        elif event_type == "BROKER_CALL_RETRIED":
+            operation = str(payload["operation"])
+            self.broker_retries[operation] = self.broker_retries.get(operation, 0) + 1
 
     def count(self, event_type: str) -> int:
         """How many events of ``event_type`` were emitted."""
@@ -62,13 +74,29 @@ class MetricsCollector:
             "orders_submitted": by_type.get("ORDER_SUBMITTED", 0),
             "fills": sum(by_type.get(t, 0) for t in FILL_EVENT_TYPES),
             "rejects_by_reason": dict(sorted(self.rejects_by_reason.items())),
+            **self._broker_faults(),
         }
+
+    def _broker_faults(self) -> dict[str, Any]:
+        """The venue's faults as the session saw them; a field is present once non-zero."""
+        by_type = self.by_type
+        counts: dict[str, Any] = {
+            "broker_retries": dict(sorted(self.broker_retries.items())),
+            "outcomes_unknown": by_type.get("ORDER_OUTCOME_UNKNOWN", 0),
+            "outcomes_resolved": by_type.get("ORDER_OUTCOME_RESOLVED", 0),
+            "duplicate_reports": by_type.get("DUPLICATE_REPORT", 0),
+            "late_fills": self.late_fills,
+            "broker_unhealthy": by_type.get("BROKER_UNHEALTHY", 0),
+        }
+        return {name: value for name, value in counts.items() if value}
 
     def get_state(self) -> dict[str, Any]:
         """JSON-compatible state (for checkpoints)."""
         return {
             "by_type": dict(self.by_type),
             "rejects_by_reason": dict(self.rejects_by_reason),
+            "broker_retries": dict(self.broker_retries),
+            "late_fills": self.late_fills,
             "status": self.status,
         }
 
@@ -76,4 +104,6 @@ class MetricsCollector:
         """Restore ``get_state``'s snapshot."""
         self.by_type = dict(state["by_type"])
         self.rejects_by_reason = dict(state["rejects_by_reason"])
+        self.broker_retries = dict(state.get("broker_retries", {}))
+        self.late_fills = state.get("late_fills", 0)
         self.status = state["status"]

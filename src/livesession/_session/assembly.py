@@ -31,6 +31,7 @@ from .._version import __version__
 from ..brokers.mock import FillModel, MockBroker
 from ..stores.memory import MemoryIdempotencyStore
 from .book import Book
+from .broker_health import BrokerHealth
 from .checkpoint import Checkpointer, StateOwner, gather, restore
 from .context import SessionContext
 from .execution import Execution
@@ -117,6 +118,7 @@ class SessionParts(SessionContext):
     reconciliation: Reconciliation
     checkpointer: Checkpointer
     lease: LeaseKeeper | None
+    broker_health: BrokerHealth
 
     def checkpoint_state(self) -> dict[str, Any]:
         """The whole checkpoint, gathered from the collaborators that own each key."""
@@ -147,6 +149,7 @@ class SessionParts(SessionContext):
             self.reports,
             self.reconciliation,
             self.exits,
+            self.broker_health,
             _Keyed("book", self.book),
             _Keyed("feed", self.feed),
             _Keyed("strategy", self.strategy),
@@ -291,12 +294,19 @@ def assemble(
     ctx = SessionContext(
         config=cfg, recorder=recorder, book=book, broker=broker, time=time, governor=governor
     )
+    health = BrokerHealth(
+        ctx,
+        max_failures=cfg.broker_max_consecutive_failures,
+        silence_ns=cfg.broker_silence_ms * _NS_PER_MS,
+        start_ns=start_ns,
+    )
     execution = Execution(
         ctx,
         idempotency=idem,
         rails=_or_default(e.get("rails"), lambda: default_rails(cfg.risk, cfg.allowlist)),
         retry=retry,
         protect=lambda cid, protection: exits.watch(cid, protection),  # noqa: PLW0108
+        health=health,
     )
     exits = OcoExits(
         ctx,
@@ -309,6 +319,7 @@ def assemble(
         exits=exits,
         adopt=lambda cid, evidence: reconciliation.adopt(cid, evidence),  # noqa: PLW0108
         after_poll=lambda: winddown.check_flat() if winddown.killing else None,
+        health=health,
     )
     reconciliation = Reconciliation(
         ctx,
@@ -316,9 +327,11 @@ def assemble(
         exits=exits,
         reports=reports,
         request_cancel=lambda cid: winddown.request_cancel(cid),  # noqa: PLW0108
+        resolved=execution.outcome_resolved,
         fault=lifecycle.fault,
         grace_ns=reconcile_grace_ns(cfg),
         replay_window_ns=replay_window_ns(cfg, retry),
+        health=health,
     )
     winddown = WindDown(
         ctx,
@@ -328,6 +341,7 @@ def assemble(
         reconcile=reconciliation.reconcile,
         escalated_orders=reconciliation.escalated_orders,
         seal=seal,
+        health=health,
     )
     checkpointer = Checkpointer(
         e.get("checkpoints"),
@@ -375,6 +389,7 @@ def assemble(
         reconciliation=reconciliation,
         checkpointer=checkpointer,
         lease=lease,
+        broker_health=health,
     )
     return parts
 

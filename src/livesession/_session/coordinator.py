@@ -331,10 +331,11 @@ class LiveSessionOrchestrator:
         p.lifecycle.guarded(lambda: p.governor.set_trading(TradingState.REDUCING, reason))
 
     def reenable_trading(self, operator: str = "operator") -> None:
-        """Operator sets trading ACTIVE again (after REDUCING, the throttle or a kill).
+        """Operator sets trading ACTIVE again (after REDUCING, a throttle, a kill, a broker).
 
-        Resets the execution count the throttle looks at. Allowed while the session may
-        trade, and not while a kill switch is still flattening. Emits
+        Resets the execution count the throttle looks at and the broker's failure count.
+        Allowed while the session may trade, and not while a kill switch is still
+        flattening. Emits
         ``TRADING_REENABLED`` (audit ``C2_OPERATOR_REENABLE``).
         """
         p = self._parts()
@@ -344,6 +345,7 @@ class LiveSessionOrchestrator:
             raise LiveSessionError(
                 "the kill switch is still flattening: re-enable trading after KILL_SWITCH_FLAT"
             )
+        p.broker_health.reset()  # a fresh budget of broker failures
         p.lifecycle.guarded(lambda: p.governor.reenable(operator))
 
     def close(self) -> None:

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from .._domain.retry import RetryPolicy
     from .._risk.rails import Rail
     from .._typing import IdempotencyStore
+    from .broker_health import BrokerHealth
     from .context import SessionContext
 
 __all__ = ["Execution"]
@@ -46,8 +47,10 @@ class Execution:
         rails: Sequence[Rail],
         retry: RetryPolicy,
         protect: Callable[[str, Protection], None],
+        health: BrokerHealth,
     ) -> None:
         self._c = ctx
+        self._health = health
         self._idem = idempotency
         self._rails = tuple(rails)
         self._retry = retry
@@ -170,6 +173,7 @@ class Execution:
         elif known is None and not record.created:
             in_doubt = True  # reserved before, and the venue cannot say: never resend blindly
             outcome = "unknown"
+            self._outcome_unknown(cid, 0)
         else:
             try:
                 self._submit_with_retry(order)
@@ -208,12 +212,20 @@ class Execution:
         A broker with its own confirming lookup (the CCXT adapter) is asked through it:
         only that call confirms an absence, which is what allows the one legitimate resend.
         """
+        return self._ask(cid)[0]
+
+    def _ask(self, cid: str) -> tuple[bool | None, BrokerError | None]:
+        """``venue_knows``, with the error of a lookup that got no answer."""
         try:
             if self._confirming is not None:
-                return self._confirming.lookup(cid, attempts=1) is not None
-            return self._c.broker.order_by_client_id(cid) is not None
-        except BrokerError:
-            return None
+                known = self._confirming.lookup(cid, attempts=1) is not None
+            else:
+                known = self._c.broker.order_by_client_id(cid) is not None
+        except BrokerError as exc:
+            self._health.failed("lookup", exc)
+            return None, exc
+        self._health.ok()
+        return known, None
 
     def _submit_with_retry(self, order: Order) -> None:
         """Send with backoff on Transient; on OutcomeUnknown look up before any resend.
@@ -225,20 +237,72 @@ class Execution:
         cid = order.client_order_id
         policy = self._retry
         time = self._c.time
+        health = self._health
+        failed_with = [""]
 
         def attempt(number: int) -> None:
             try:
                 self._c.broker.submit(order, time.ts_sim)
-            except OutcomeUnknown:
+            except Rejected:
+                health.ok()  # an answer, not a failure
+                raise
+            except Transient as exc:
+                health.failed("submit", exc)
+                failed_with[0] = type(exc).__name__
+                raise
+            except OutcomeUnknown as exc:
+                health.failed("submit", exc)
+                failed_with[0] = type(exc).__name__
+                self._outcome_unknown(cid, number)
                 found = self._lookup(cid)
+                if found is not None:
+                    self.outcome_resolved(cid, "AT_VENUE" if found else "NOT_AT_VENUE")
                 if found:
                     return
                 if found is None or number == policy.max_attempts:
                     raise  # the venue may have it: resending could send it twice
                 raise Transient("not at the venue", client_order_id=cid) from None
+            health.ok()
+
+        def retried(number: int, _error: BaseException, delay_ns: int) -> None:
+            self._c.recorder.emit(
+                "BROKER_CALL_RETRIED",
+                {
+                    "operation": "submit",
+                    "client_order_id": cid,
+                    "attempt": number,
+                    "error": failed_with[0],
+                    "delay_ns": delay_ns,
+                },
+            )
 
         call_with_retry(
-            attempt, policy=policy, key=cid, wait_ns=time.wait, now_ns=lambda: time.ts_sim
+            attempt,
+            policy=policy,
+            key=cid,
+            wait_ns=time.wait,
+            now_ns=lambda: time.ts_sim,
+            on_retry=retried,
+        )
+
+    def _outcome_unknown(self, cid: str, attempt: int) -> None:
+        """The send of ``cid`` timed out (``attempt`` 0: before a resume): the venue may have it.
+
+        ``outcome_resolved`` follows once a lookup or the reconciler knows.
+        """
+        self._c.recorder.emit(
+            "ORDER_OUTCOME_UNKNOWN",
+            {"client_order_id": cid, "operation": "submit", "attempt": attempt},
+        )
+
+    def outcome_resolved(self, cid: str, resolution: str) -> None:
+        """What became of a send whose outcome was unknown (``ORDER_OUTCOME_RESOLVED``).
+
+        ``AT_VENUE`` or ``NOT_AT_VENUE`` from the lookup right after the timeout;
+        ``ADOPTED`` or ``NOT_SENT`` from the reconciler for an order sent in doubt.
+        """
+        self._c.recorder.emit(
+            "ORDER_OUTCOME_RESOLVED", {"client_order_id": cid, "resolution": resolution}
         )
 
     def _lookup(self, cid: str) -> bool | None:
@@ -250,13 +314,25 @@ class Execution:
         policy = self._retry
         answered = False
         for attempt in range(1, policy.max_attempts + 2):
-            known = self.venue_knows(cid)
+            known, error = self._ask(cid)
             if known:
                 return True
             answered = answered or known is not None
             if attempt > policy.max_attempts:
                 break
-            self._c.time.wait(policy.delay_ns(f"lookup:{cid}", attempt))
+            delay = policy.delay_ns(f"lookup:{cid}", attempt)
+            if error is not None:  # asked again because no answer came (not mere polling)
+                self._c.recorder.emit(
+                    "BROKER_CALL_RETRIED",
+                    {
+                        "operation": "lookup",
+                        "client_order_id": cid,
+                        "attempt": attempt,
+                        "error": type(error).__name__,
+                        "delay_ns": delay,
+                    },
+                )
+            self._c.time.wait(delay)
         return False if answered else None
 
     def get_state(self) -> dict[str, Any]:

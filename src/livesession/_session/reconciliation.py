@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from .._domain.model import VenueOrder
     from .._reconcile.reconciler import Discrepancy
     from .._typing import IdempotencyStore
+    from .broker_health import BrokerHealth
     from .context import SessionContext
     from .exits import OcoExits
     from .reports import ReportRouter
@@ -40,15 +41,19 @@ class Reconciliation:
         exits: OcoExits,
         reports: ReportRouter,
         request_cancel: Callable[[str], None],
+        resolved: Callable[[str, str], None],
         fault: Callable[[str, dict[str, str]], None],
         grace_ns: int,
         replay_window_ns: int,
+        health: BrokerHealth,
     ) -> None:
         self._c = ctx
+        self._health = health
         self._idem = idempotency
         self._exits = exits
         self._reports = reports
         self._request_cancel = request_cancel
+        self._resolved = resolved
         self._fault = fault
         self._grace_ns = grace_ns
         self._replay_window_ns = replay_window_ns
@@ -68,12 +73,14 @@ class Reconciliation:
         local = book.local_orders() if book.open or book.closed else ()
         try:
             venue_open = tuple(broker.open_orders())
+            self._health.ok()
             if not local and not venue_open and not self._pending:
                 return  # the common case: nothing here, nothing there
             looked_up = {
                 cid: broker.order_by_client_id(cid) for cid in lookups_needed(local, venue_open)
             }
-        except BrokerError:
+        except BrokerError as exc:
+            self._health.failed("reconcile", exc)
             return
         comparison = compare(
             local,
@@ -125,6 +132,7 @@ class Reconciliation:
         self._c.recorder.emit(
             "RECONCILED", {"action": "ADOPTED", "client_order_id": cid, "evidence": evidence}
         )
+        self._resolved(cid, "ADOPTED")
         self._idem.complete(cid, "adopted")
 
     def drop_escalated(self, operator: str) -> None:
@@ -160,6 +168,7 @@ class Reconciliation:
             "RECONCILED",
             {"action": "NOT_SENT", "kind": "ORDER_MISSING_AT_VENUE", "client_order_id": cid},
         )
+        self._resolved(cid, "NOT_SENT")
         self._c.recorder.emit(
             "ORDER_REJECTED",
             {"client_order_id": cid, "reason": "SEND_FAILED", "error": "OutcomeUnknown"},

@@ -3,7 +3,8 @@
 ``ReportRouter`` polls the broker and applies each report once. Reports wait in an inbox
 until applied, so a sink failure half-way through a batch loses none of them; reports for an
 order the session does not know (yet: e.g. before a resume re-adopts it) are held, bounded;
-late duplicates for orders that are done are dropped. It owns the finished-order set.
+reports that change nothing (a repeated ack or fill, a report for an order already closed or
+done) are recorded as ``DUPLICATE_REPORT``. It owns the finished-order set.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from .._exceptions import BrokerError
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from .broker_health import BrokerHealth
     from .context import SessionContext
     from .exits import OcoExits
 
@@ -34,6 +36,12 @@ __all__ = ["ReportRouter"]
 _MAX_HELD_PER_ORDER: Final = 64
 _MAX_UNMATCHED_ORDERS: Final = 1024
 _MAX_FINISHED: Final = 512
+_REPORT_KINDS: Final[dict[type, str]] = {
+    AckReport: "ACK",
+    FillReport: "FILL",
+    CancelReport: "CANCEL",
+    RejectReport: "REJECT",
+}
 
 
 class ReportRouter:
@@ -46,8 +54,10 @@ class ReportRouter:
         exits: OcoExits,
         adopt: Callable[[str, str], None],
         after_poll: Callable[[], None],
+        health: BrokerHealth,
     ) -> None:
         self._c = ctx
+        self._health = health
         self._exits = exits
         self._adopt = adopt
         self._after_poll = after_poll
@@ -67,8 +77,11 @@ class ReportRouter:
             self._release_unmatched()
         try:
             reports = self._c.broker.poll(self._c.time.ts_sim)
-        except BrokerError:
+        except BrokerError as exc:
             reports = ()  # nothing arrived; the venue keeps what it owes
+            self._health.failed("poll", exc, poll=True)
+        else:
+            self._health.polled()
         if reports:
             inbox.extend(reports)
         while inbox:
@@ -79,8 +92,12 @@ class ReportRouter:
             elif cid in book.closed:
                 if isinstance(report, FillReport):
                     self._on_fill(report)  # a fill that raced the cancel
+                else:
+                    self._duplicate(report, "CLOSED")
             elif cid not in self._finished:
                 self._hold_unmatched(report)
+            else:
+                self._duplicate(report, "DONE")
         self._after_poll()
 
     def finish(self, cid: str) -> None:
@@ -126,17 +143,32 @@ class ReportRouter:
         while len(self._unmatched) > _MAX_UNMATCHED_ORDERS:
             self._unmatched.pop(next(iter(self._unmatched)))
 
+    def _duplicate(self, report: BrokerReport, order: str) -> None:
+        """A report that changes nothing (a repeat, or one for an order already done)."""
+        payload: dict[str, Any] = {
+            "client_order_id": report.client_order_id,
+            "report": _REPORT_KINDS[type(report)],
+            "order": order,
+        }
+        if isinstance(report, FillReport):
+            payload["trade_id"] = report.trade_id
+        self._c.recorder.emit("DUPLICATE_REPORT", payload)
+
     def _on_ack(self, report: AckReport) -> None:
         live = self._c.book.open.get(report.client_order_id)
-        if live is not None and not live.acked:
-            live.acked = True
-            self._c.recorder.emit(
-                "ORDER_ACCEPTED",
-                {
-                    "client_order_id": report.client_order_id,
-                    "venue_order_id": report.venue_order_id,
-                },
-            )
+        if live is None:
+            return
+        if live.acked:
+            self._duplicate(report, "OPEN")
+            return
+        live.acked = True
+        self._c.recorder.emit(
+            "ORDER_ACCEPTED",
+            {
+                "client_order_id": report.client_order_id,
+                "venue_order_id": report.venue_order_id,
+            },
+        )
 
     def on_reject(self, report: RejectReport) -> None:
         """The venue refused an order: close it, with no exits to place."""
@@ -166,7 +198,11 @@ class ReportRouter:
         cid = report.client_order_id
         live = book.tracked(cid)
         after_cancel = cid not in book.open
-        if live is None or not book.apply_fill(cid, report.trade_id, report.quantity, report.price):
+        if live is None:
+            return
+        if not book.apply_fill(cid, report.trade_id, report.quantity, report.price):
+            if report.trade_id in live.trade_ids:
+                self._duplicate(report, "CLOSED" if after_cancel else "OPEN")
             return
         order = live.order
         remaining = order.quantity - live.filled

@@ -18,6 +18,7 @@ from .._exceptions import BrokerError, Rejected
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from .broker_health import BrokerHealth
     from .context import SessionContext
     from .lifecycle import SessionLifecycle
 
@@ -43,8 +44,10 @@ class WindDown:
         reconcile: _Reconcile,
         escalated_orders: Callable[[], set[str]],
         seal: Callable[[], None],
+        health: BrokerHealth,
     ) -> None:
         self._c = ctx
+        self._health = health
         self._lifecycle = lifecycle
         self._process_reports = process_reports
         self._flatten = flatten
@@ -126,10 +129,12 @@ class WindDown:
             self._c.broker.cancel(cid, self._c.time.ts_sim)
         except Rejected:
             live.cancel_requested = True  # not open at the venue: its last report is on the way
-        except BrokerError:
-            return  # not sent, or unknown: the next pass asks again
+            self._health.ok()
+        except BrokerError as exc:
+            self._health.failed("cancel", exc)  # not sent, or unknown: the next pass asks again
         else:
             live.cancel_requested = True
+            self._health.ok()
 
     def is_flat(self) -> bool:
         """No position in any symbol."""

@@ -163,6 +163,14 @@ def _metrics_table(run: ReportRun) -> str:
         ("risk blocks", str(kinds["RISK_REJECTED"])),
         ("broker rejects", str(kinds["ORDER_REJECTED"])),
         ("sink retries", str(run.metrics.get("sink_retries", kinds["SINK_WRITE_RETRIED"]))),
+        ("broker retries", _broker_retries(run)),
+        (
+            "unknown outcomes (resolved)",
+            f"{kinds['ORDER_OUTCOME_UNKNOWN']} ({kinds['ORDER_OUTCOME_RESOLVED']})",
+        ),
+        ("duplicate reports", str(kinds["DUPLICATE_REPORT"])),
+        ("late fills (after cancel)", str(run.metrics.get("late_fills", 0))),
+        ("broker unhealthy halts", str(kinds["BROKER_UNHEALTHY"])),
         ("final equity", str(final.get("equity", "(unknown)"))),
         (
             "final positions",
@@ -177,6 +185,16 @@ def _metrics_table(run: ReportRun) -> str:
         ("audit head", str(run.metrics.get("audit_head", "(unknown)"))),
     ]
     return _table(("metric", "value"), rows, frozenset())
+
+
+def _broker_retries(run: ReportRun) -> str:
+    """Retried broker calls, in total and per operation (``submit 3, lookup 1``)."""
+    per: Counter[str] = Counter(
+        str(payload.get("operation")) for _, payload in run.of_type("BROKER_CALL_RETRIED")
+    )
+    if not per:
+        return "0"
+    return f"{sum(per.values())} (" + ", ".join(f"{op} {n}" for op, n in sorted(per.items())) + ")"
 
 
 def _rejects_table(run: ReportRun) -> str:

@@ -300,12 +300,33 @@ class Verifier:
         if metrics is None:
             return
         for field, value in sorted(self._expected_metrics().items()):
-            if metrics[field] != value:
+            if field not in metrics:
+                self.report.add(METRICS, 1, f"{field} is missing, the run says {short(value)}")
+            elif metrics[field] != value:
                 self.report.add(
                     METRICS,
                     self.files.metrics_line(field),
                     f"{field} is {short(metrics[field])}, the run says {short(value)}",
                 )
+
+    def _expected_broker_faults(self, replay: Replay) -> dict[str, object]:
+        """The broker-fault counts: each is in metrics.json exactly when it is non-zero."""
+        kinds = replay.kinds
+        counts: dict[str, object] = {
+            "broker_retries": dict(sorted(replay.broker_retries.items())),
+            "outcomes_unknown": kinds["ORDER_OUTCOME_UNKNOWN"],
+            "outcomes_resolved": kinds["ORDER_OUTCOME_RESOLVED"],
+            "duplicate_reports": kinds["DUPLICATE_REPORT"],
+            "late_fills": replay.late_fills,
+            "broker_unhealthy": kinds["BROKER_UNHEALTHY"],
+        }
+        fields = self.files.metrics_fields
+        for field, value in counts.items():
+            if not value and field in fields:
+                self.report.add(
+                    METRICS, self.files.metrics_line(field), f"{field} is written but zero"
+                )
+        return {field: value for field, value in counts.items() if value}
 
     def _expected_metrics(self) -> dict[str, object]:
         """Every metrics field this verifier can recompute from the other three files."""
@@ -327,6 +348,7 @@ class Verifier:
             )
             if "events_by_type" in self.files.metrics_fields:
                 expected["events_by_type"] = dict(sorted(kinds.items()))
+            expected.update(self._expected_broker_faults(self.replay))
         if self.identity is not None:
             expected["run_id"] = self.identity[0]
         if self.final_snapshot is not None:

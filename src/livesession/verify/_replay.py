@@ -24,6 +24,8 @@ class Replay:
         self.report = report
         self.kinds: Counter[str] = Counter()
         self.rejects: Counter[str] = Counter()
+        self.broker_retries: Counter[str] = Counter()
+        self.late_fills = 0
         self.positions: dict[str, Decimal] = {}
         self.state_changes: list[tuple[str, str, str]] = []
         self.stopped_status: str | None = None
@@ -39,6 +41,8 @@ class Replay:
         self.kinds[kind] += 1
         if kind in FILL_EVENT_TYPES:
             self._fill(number, payload)
+            if payload.get("after_cancel") is True:
+                self.late_fills += 1
         elif kind == "ORDER_SUBMITTED":
             self._submit(number, payload)
         elif kind == "POSITION_CHANGED":
@@ -53,6 +57,8 @@ class Replay:
             )
         elif kind == "SESSION_STOPPED":
             self.stopped_status = payload["status"]
+        elif kind == "BROKER_CALL_RETRIED":
+            self.broker_retries[str(payload.get("operation"))] += 1
 
     def _submit(self, number: int, order: dict[str, Any]) -> None:
         coid = order["client_order_id"]

@@ -1,0 +1,105 @@
+"""Broker health: failed broker calls in a row, and silence, halt trading.
+
+Every broker call site reports to ``BrokerHealth``: ``ok()`` after any answer (a venue
+rejection is an answer), ``failed(operation, error)`` after a ``Transient`` error or a
+timeout (``OutcomeUnknown``), ``polled()`` after a successful poll. ``max_failures``
+failures in a row, or no successful poll for ``silence_ns`` of simulated time, make the
+broker unhealthy: a ``BROKER_UNHEALTHY`` event (audit ``C2_OPERATOR_REQUIRED``) and trading
+HALTED with reason ``BROKER_UNHEALTHY``. Only an operator's ``reenable_trading`` lifts the
+halt; it also starts the count afresh (``reset``). While the halt stands, further failures
+are counted but not reported again.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Final
+
+from .._risk.governor import TradingState
+
+if TYPE_CHECKING:
+    from .context import SessionContext
+
+__all__ = ["BROKER_UNHEALTHY", "BrokerHealth"]
+
+BROKER_UNHEALTHY: Final = "BROKER_UNHEALTHY"
+"""The reason code of a halt for an unhealthy broker."""
+
+
+class BrokerHealth:
+    """Consecutive failed broker calls and the time of the last successful poll."""
+
+    def __init__(
+        self, ctx: SessionContext, *, max_failures: int, silence_ns: int, start_ns: int
+    ) -> None:
+        self._c = ctx
+        self._max = max_failures
+        self._silence_ns = silence_ns
+        self.failures = 0
+        self.last_poll_ns = start_ns
+        self.tripped = False
+
+    def ok(self) -> None:
+        """A broker call got an answer (a rejection counts): the failure streak ends."""
+        self.failures = 0
+
+    def polled(self) -> None:
+        """A poll got an answer."""
+        self.failures = 0
+        self.last_poll_ns = self._c.time.ts_sim
+
+    def failed(self, operation: str, error: BaseException, *, poll: bool = False) -> None:
+        """A broker call failed (transient error or timeout)."""
+        self.failures += 1
+        if self.tripped:
+            return
+        if self.failures >= self._max:
+            self._trip("CONSECUTIVE_FAILURES", operation, error)
+        elif (
+            poll
+            and self._silence_ns
+            and self._c.time.ts_sim - self.last_poll_ns >= self._silence_ns
+        ):
+            self._trip("SILENCE", operation, error)
+
+    def reset(self) -> None:
+        """An operator re-enabled trading: count afresh."""
+        self.failures = 0
+        self.tripped = False
+        self.last_poll_ns = self._c.time.ts_sim
+
+    def _trip(self, reason: str, operation: str, error: BaseException) -> None:
+        self.tripped = True
+        ts_sim = self._c.time.ts_sim
+        self._c.recorder.emit(
+            "BROKER_UNHEALTHY",
+            {
+                "reason": reason,
+                "failures": self.failures,
+                "operation": operation,
+                "error": type(error).__name__,
+                "silent_ns": ts_sim - self.last_poll_ns,
+            },
+        )
+        self._c.governor.set_trading(TradingState.HALTED, BROKER_UNHEALTHY)
+
+    # -- checkpoint ----------------------------------------------------------------------
+
+    def get_state(self) -> dict[str, Any]:
+        """The checkpoint keys this collaborator owns."""
+        return {
+            "broker_health": {
+                "failures": self.failures,
+                "last_poll_ns": self.last_poll_ns,
+                "tripped": self.tripped,
+            }
+        }
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        """Restore from a checkpoint made by ``get_state`` (older checkpoints: healthy)."""
+        health = state.get("broker_health")
+        if health is None:
+            self.failures, self.last_poll_ns, self.tripped = 0, state["ts_sim"], False
+            return
+        self.failures = health["failures"]
+        self.last_poll_ns = health["last_poll_ns"]
+        self.tripped = health["tripped"]

@@ -1,0 +1,273 @@
+"""Broker faults are events, and an unhealthy broker halts trading.
+
+Scenarios drive the CLI (``dryrun --broker realish`` with high fault rates, then ``verify``
+and ``prom``) and the API (a venue that fails every call; a venue whose polls go silent),
+and verify every run they make. Unit tests pin ``BrokerHealth`` and the report handling of
+duplicates.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from livesession import DryrunConfig, TradingState, Transient
+from livesession._rundir import create_run
+from livesession.verify import verify_run
+
+from _fault_broker import FaultBroker
+from crash_harness import cli
+
+_REALISH_FAULTS = (
+    '[realish]\ntransient_rate = "0.3"\ntimeout_rate = "0.2"\nduplicate_ack_rate = "0.3"\n'
+    'late_fill_rate = "0.5"\nlate_fill_ms = 600000\nlatency_ms = 250\n'
+    '[fill_model]\npartial_fill_ratio = "0.5"\nreject_rate = "0.1"\n'
+)
+
+
+def _events(run_dir: Path) -> list[dict[str, Any]]:
+    return [orjson.loads(line) for line in (run_dir / "events.jsonl").read_bytes().splitlines()]
+
+
+def _of(run_dir: Path, event_type: str) -> list[dict[str, Any]]:
+    return [e["payload"] for e in _events(run_dir) if e["event_type"] == event_type]
+
+
+def _codes(run_dir: Path) -> list[str]:
+    lines = (run_dir / "audit.jsonl").read_bytes().splitlines()
+    return [orjson.loads(line)["code"] for line in lines]
+
+
+def _verified(run_dir: Path) -> None:
+    result = verify_run(run_dir)
+    assert result.ok, result
+
+
+# -- the realish venue through the CLI ------------------------------------------------------
+
+
+def test_realish_faults_are_events_counted_everywhere(tmp_path: Path) -> None:
+    """Retries, unknown outcomes and duplicates: events, audit, metrics, prom, report."""
+    pytest.importorskip("prometheus_client")
+    config = tmp_path / "run.toml"
+    config.write_text(_REALISH_FAULTS, encoding="utf-8")
+    out = tmp_path / "runs"
+    done = cli(
+        "dryrun", "--out", out, "--run-id", "rf", "--config", config, "-q",
+        "--seed", "41", "--steps", "600", "--broker", "realish", cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    run = out / "rf"
+    assert cli("verify", run, cwd=tmp_path).returncode == 0
+    _verified(run)
+
+    retried = _of(run, "BROKER_CALL_RETRIED")
+    assert retried
+    assert {r["operation"] for r in retried} == {"submit"}
+    assert all(r["attempt"] >= 1 and r["error"] in {"Transient", "OutcomeUnknown"} for r in retried)
+    unknown = _of(run, "ORDER_OUTCOME_UNKNOWN")
+    resolved = _of(run, "ORDER_OUTCOME_RESOLVED")
+    assert unknown
+    # The realish venue always answers lookups: every timeout is resolved at once.
+    assert [u["client_order_id"] for u in unknown] == [r["client_order_id"] for r in resolved]
+    duplicates = _of(run, "DUPLICATE_REPORT")
+    assert duplicates
+    assert {d["report"] for d in duplicates} == {"ACK"}
+
+    metrics = orjson.loads((run / "metrics.json").read_bytes())
+    assert metrics["broker_retries"] == {"submit": len(retried)}
+    assert metrics["outcomes_unknown"] == len(unknown)
+    assert metrics["outcomes_resolved"] == len(resolved)
+    assert metrics["duplicate_reports"] == len(duplicates)
+    codes = _codes(run)
+    assert codes.count("C2_BROKER_CALL_RETRY") == len(retried)
+    assert codes.count("C2_ORDER_OUTCOME_UNKNOWN") == len(unknown)
+
+    prom = tmp_path / "m.prom"
+    assert cli("prom", run, "--output", prom, cwd=tmp_path).returncode == 0
+    text = prom.read_text(encoding="utf-8")
+    assert f'trader_retries_total{{kind="submit"}} {float(len(retried))}' in text
+
+    html = tmp_path / "r.html"
+    assert cli("report", run, "--output", html, cwd=tmp_path).returncode == 0
+    page = html.read_text(encoding="utf-8")
+    assert f"{len(retried)} (submit {len(retried)})" in page
+    assert "duplicate reports" in page
+
+
+def test_no_faults_no_fields(tmp_path: Path) -> None:
+    """A run without venue faults writes no broker-fault fields, and verify agrees."""
+    out = tmp_path / "runs"
+    done = cli("dryrun", "--out", out, "--run-id", "m", "-q", "--steps", "200", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    metrics = orjson.loads((out / "m" / "metrics.json").read_bytes())
+    assert not {"broker_retries", "outcomes_unknown", "duplicate_reports"} & set(metrics)
+    _verified(out / "m")
+
+
+# -- an unhealthy venue through the API -------------------------------------------------------
+
+
+class DeadVenue(FaultBroker):
+    """A ``FaultBroker`` whose connection can die: then every call raises ``Transient``."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.dead = False
+        self.dead_poll = False
+        self.calls_while_dead = 0
+        self.calls_before_halt = 0
+        self.halted: Any = lambda: False
+
+    def _check(self, *, poll: bool = False) -> None:
+        if self.dead or (poll and self.dead_poll):
+            self.calls_while_dead += 1
+            if not self.halted():
+                self.calls_before_halt += 1
+            raise Transient("connection reset")
+
+    def submit(self, order: Any, now_ns: int) -> None:
+        self._check()
+        super().submit(order, now_ns)
+
+    def cancel(self, client_order_id: str, now_ns: int) -> None:
+        self._check()
+        super().cancel(client_order_id, now_ns)
+
+    def poll(self, now_ns: int) -> Any:
+        self._check(poll=True)
+        return super().poll(now_ns)
+
+    def open_orders(self) -> Any:
+        self._check()
+        return super().open_orders()
+
+    def order_by_client_id(self, client_order_id: str) -> Any:
+        self._check()
+        return super().order_by_client_id(client_order_id)
+
+
+def _session(tmp_path: Path, venue: DeadVenue, **cfg: Any) -> Any:
+    config = DryrunConfig(run_id="dead", seed=7, steps=400, strategy={"fast": 2, "slow": 5}, **cfg)
+    return create_run(
+        config, tmp_path / "runs", idempotency_backend="jsonl", broker_factory=lambda *_: venue
+    )
+
+
+def test_a_dead_broker_halts_trading_and_reenable_resumes(tmp_path: Path) -> None:
+    """Five failed calls in a row: HALTED, BROKER_UNHEALTHY, C2_OPERATOR_REQUIRED."""
+    venue = DeadVenue()
+    orch = _session(tmp_path, venue)
+    assert orch.preflight()
+    orch.activate()
+    orch.run_n_steps(20)
+    venue.halted = lambda: orch.trading_state is TradingState.HALTED
+    venue.dead = True
+    while orch.trading_state is not TradingState.HALTED:
+        orch.step()
+    assert venue.calls_before_halt == 5  # halted at the fifth failed call
+    orch.run_n_steps(30)  # halted: no sends, the failures go on without a second alarm
+    assert orch.trading_state is TradingState.HALTED
+    submitted = orch.recorder.metrics.count("ORDER_SUBMITTED")
+    venue.dead = False
+    orch.reenable_trading("ops-1")
+    assert orch.trading_state is TradingState.ACTIVE
+    orch.run_n_steps(100)
+    assert orch.recorder.metrics.count("ORDER_SUBMITTED") > submitted  # trading again
+    orch.close()
+    run = tmp_path / "runs" / "dead"
+    (unhealthy,) = _of(run, "BROKER_UNHEALTHY")
+    assert unhealthy["reason"] == "CONSECUTIVE_FAILURES"
+    assert unhealthy["failures"] == 5
+    assert {"from": "ACTIVE", "to": "HALTED", "reason": "BROKER_UNHEALTHY"} in _of(
+        run, "TRADING_STATE_CHANGED"
+    )
+    codes = _codes(run)
+    assert codes.index("C2_OPERATOR_REQUIRED") < codes.index("C2_OPERATOR_REENABLE")
+    _verified(run)
+    metrics = orjson.loads((run / "metrics.json").read_bytes())
+    assert metrics["broker_unhealthy"] == 1
+    assert metrics["events_by_type"]["TRADING_REENABLED"] == 1
+
+
+def test_silence_halts_trading(tmp_path: Path) -> None:
+    """Polls fail while other calls answer: no successful poll for broker_silence_ms."""
+    venue = DeadVenue()
+    orch = _session(
+        tmp_path,
+        venue,
+        broker_silence_ms=300_000,
+        broker_max_consecutive_failures=50,
+        reconcile_grace_ms=3_600_000,  # the fills the silent polls hide are no escalation yet
+    )
+    assert orch.preflight()
+    orch.activate()
+    orch.run_n_steps(10)
+    venue.dead_poll = True
+    orch.run_n_steps(10)
+    assert orch.trading_state is TradingState.HALTED
+    venue.dead_poll = False
+    orch.close()
+    run = tmp_path / "runs" / "dead"
+    (unhealthy,) = _of(run, "BROKER_UNHEALTHY")
+    assert unhealthy["reason"] == "SILENCE"
+    assert unhealthy["operation"] == "poll"
+    assert unhealthy["silent_ns"] >= 300_000 * 1_000_000
+    _verified(run)
+
+
+def test_a_rejection_is_an_answer(tmp_path: Path) -> None:
+    """Venue rejections never count as failures: many rejects, no halt."""
+    venue = DeadVenue()
+    venue.arm("reject", times=100)
+    orch = _session(tmp_path, venue)
+    orch.run_to_end(400)
+    run = tmp_path / "runs" / "dead"
+    assert len(_of(run, "ORDER_REJECTED")) > 5
+    assert not _of(run, "BROKER_UNHEALTHY")
+    _verified(run)
+
+
+def test_duplicates_and_late_fills_are_recorded(tmp_path: Path) -> None:
+    """A duplicate ack, a duplicate fill and a fill that raced a cancel, each as what it is."""
+    venue = DeadVenue(latency_ns=1)
+    venue.arm("duplicate_ack", times=3)
+    venue.arm("duplicate_fill", times=3)
+    orch = _session(tmp_path, venue)
+    orch.run_to_end(400)
+    run = tmp_path / "runs" / "dead"
+    kinds = {(d["report"], d["order"]) for d in _of(run, "DUPLICATE_REPORT")}
+    assert {report for report, _ in kinds} == {"ACK", "FILL"}
+    metrics = orjson.loads((run / "metrics.json").read_bytes())
+    assert metrics["duplicate_reports"] == len(_of(run, "DUPLICATE_REPORT"))
+    _verified(run)
+
+
+def test_health_state_is_checkpointed(tmp_path: Path) -> None:
+    """The failure count and the last poll ride in the checkpoint."""
+    venue = DeadVenue()
+    orch = _session(tmp_path, venue)
+    assert orch.preflight()
+    orch.activate()
+    orch.run_n_steps(5)
+    venue.dead = True
+    orch.run_n_steps(1)
+    state = orch.get_state()
+    health = state["broker_health"]
+    assert health["failures"] >= 1
+    assert health["tripped"] is False or health["failures"] >= 5
+    venue.dead = False
+    orch.close()
+    _verified(tmp_path / "runs" / "dead")
+
+
+def test_config_fields() -> None:
+    cfg = DryrunConfig()
+    assert cfg.broker_max_consecutive_failures == 5
+    assert cfg.broker_silence_ms == 600_000
+    with pytest.raises(Exception, match="broker_max_consecutive_failures"):
+        DryrunConfig(broker_max_consecutive_failures=0)
+    assert DryrunConfig(broker_silence_ms=0).broker_silence_ms == 0
