@@ -47,6 +47,8 @@ class SessionLifecycle:
         self.failed = False
         self.sealed = False
         self.reason = ""
+        self.detail = ""
+        """Why preflight rejected the session, for a person (not checkpointed: it seals)."""
 
     @property
     def state(self) -> SessionState:

@@ -23,7 +23,11 @@ __all__ = ["DryrunResult", "SessionInspection", "inspect_parts", "result_of"]
 
 @attrs.frozen(kw_only=True)
 class DryrunResult:
-    """What a finished dry run reports; ``accepted`` is whether preflight passed."""
+    """What a finished dry run reports; ``accepted`` is whether preflight passed.
+
+    ``reason`` is the code (``CONFIG_INVALID``); ``detail`` says in one line which field and
+    value a rejected preflight failed on (``order_qty 0.050 > max_order_qty 0.040``).
+    """
 
     accepted: bool
     status: SessionStatus
@@ -35,6 +39,7 @@ class DryrunResult:
     equity: Decimal
     pnl: Decimal
     reason: str = ""
+    detail: str = ""
 
 
 @attrs.frozen(kw_only=True)
@@ -69,6 +74,7 @@ def result_of(p: SessionParts) -> DryrunResult:
         equity=view.equity,
         pnl=view.pnl,
         reason=p.lifecycle.reason,
+        detail=p.lifecycle.detail,
     )
 
 
