@@ -75,6 +75,8 @@ class VenueFailure:
     """The API key the run presents (the fake knows only its test key)."""
     config: str = ""
     """A config file's text, when the failure needs one."""
+    detail: str = ""
+    """The failed check's detail (one line for a person)."""
 
 
 @pytest.fixture(name="fake")
@@ -315,7 +317,12 @@ class TestPreflightVenueFailure:
         "case",
         [
             pytest.param(
-                VenueFailure(key=REVOKED_KEY, check="venue_balance_fetch", reason="AUTH"),
+                VenueFailure(
+                    key=REVOKED_KEY,
+                    check="venue_balance_fetch",
+                    reason="AUTH",
+                    detail="the venue's balances could not be fetched (AUTH)",
+                ),
                 id="auth",
             ),
             pytest.param(
@@ -323,6 +330,7 @@ class TestPreflightVenueFailure:
                     config='allowlist = ["BTC/USDT", "SOL/USDT"]\n',
                     check="venue_symbols_listed",
                     reason="SYMBOL_NOT_LISTED",
+                    detail="a symbol of the allowlist is not listed by the venue",
                 ),
                 id="symbol",
             ),
@@ -346,6 +354,8 @@ class TestPreflightVenueFailure:
         }
         assert checks[check] == (False, reason)
         assert [name for name, (passed, _r) in checks.items() if not passed] == [check]
+        (failed,) = (c for c in _events(run_dir, "PREFLIGHT_CHECK") if c["check"] == check)
+        assert failed["detail"] == case.detail
         assert _audit_codes(run_dir) == ["C2_DRYRUN_START", f"C2_REJECT_{reason}", "C2_DRYRUN_STOP"]
         assert _events(run_dir, "ORDER_SUBMITTED") == []
         final = _jsonl(run_dir / "state_snapshots.jsonl")[-1]

@@ -51,13 +51,15 @@ class TestDryrun:
         assert "already exists" in capsys.readouterr().err
         assert (tmp_path / "x" / "events.jsonl").read_bytes() == before
 
-    def test_preflight_rejection_exits_3(self, tmp_path):
-        """A session rejected by preflight exits 3 and its audit says why."""
+    def test_preflight_rejection_exits_3(self, tmp_path, capsys):
+        """A session rejected by preflight exits 3, says why in one line, and so does its audit."""
         cfg = tmp_path / "live.toml"
         cfg.write_text("enabled = true\n")
         assert main(["dryrun", "-c", str(cfg), "--out", str(tmp_path), "--run-id", "r", "-q"]) == 3
         audit = (tmp_path / "r" / "audit.jsonl").read_bytes().splitlines()
         assert orjson.loads(audit[1])["code"] == "C2_REJECT_LIVE_ENABLED"
+        detail = orjson.loads(audit[1])["payload"]["detail"]
+        assert capsys.readouterr() == ("", f"livesession: rejected: LIVE_ENABLED: {detail}\n")
 
     def test_failed_session_exits_4(self, tmp_path):
         """A session that fails (here: stop cannot finish) exits 4."""
@@ -87,6 +89,82 @@ class TestDryrun:
         assert main(["dryrun", "-c", str(cfg), "--seed", "6", "--out", str(tmp_path), "-q"]) == 0
         saved = orjson.loads((tmp_path / "fromfile" / "config.json").read_bytes())
         assert (saved["seed"], saved["steps"], saved["durability"]) == (6, 30, "step")
+
+
+class TestSummary:
+    def test_the_summary_lines(self, tmp_path, capsys):
+        """The summary adds risk blocks, venue rejects and retries, from metrics.json's counts.
+
+        Deliberate change (issue 13): three lines after ``fills``; the others are as before.
+        """
+        code = main(["dryrun", "--out", str(tmp_path), "--run-id", "s", "--steps", "60"])
+        captured = capsys.readouterr()
+        assert (code, captured.err) == (0, "")
+        metrics = orjson.loads((tmp_path / "s" / "metrics.json").read_bytes())
+        labels = [line[:12].rstrip() for line in captured.out.splitlines()]
+        assert labels == [
+            "status",
+            "run",
+            "steps",
+            "orders",
+            "fills",
+            "risk blocks",
+            "rejected",
+            "retries",
+            "pnl",
+            "equity",
+            "wall",
+            "artifacts",
+        ]
+        lines = captured.out.splitlines()
+        assert lines[3] == f"orders      {metrics['orders_submitted']}"
+        assert lines[5:8] == [
+            "risk blocks 0",
+            "rejected    0 by the venue",
+            f"retries     {metrics['sink_retries']} (sink {metrics['sink_retries']}, broker 0)",
+        ]
+
+    def test_quiet_prints_nothing(self, tmp_path, capsys):
+        """-q: no summary, nothing on stdout or stderr for a completed run."""
+        assert main(["dryrun", "--out", str(tmp_path), "--run-id", "q", "--steps", "30", "-q"]) == 0
+        assert capsys.readouterr() == ("", "")
+
+    @pytest.mark.parametrize(
+        ("events", "by_reason", "shown"),
+        [
+            ({}, {}, "0"),
+            ({"RISK_REJECTED": 3}, {"MAX_ORDER_QTY": 3}, "3 (MAX_ORDER_QTY 3)"),
+            # a caller's own rail, with no venue rejects: still by rule
+            ({"RISK_REJECTED": 2}, {"MY_RULE": 2}, "2 (MY_RULE 2)"),
+            # venue rejects too: the built-in rules are told apart, and add up
+            (
+                {"RISK_REJECTED": 3, "ORDER_REJECTED": 1},
+                {"DAILY_LOSS": 1, "ORDER_RATE": 2, "SEND_FAILED": 1},
+                "3 (DAILY_LOSS 1, ORDER_RATE 2)",
+            ),
+            # ... unless a caller's rail hides among them: the count alone
+            (
+                {"RISK_REJECTED": 3, "ORDER_REJECTED": 1},
+                {"MY_RULE": 1, "ORDER_RATE": 2, "SEND_FAILED": 1},
+                "3",
+            ),
+            # too many rules for one line: the count alone
+            (
+                {"RISK_REJECTED": 5},
+                dict.fromkeys(("ALLOWLIST", "DAILY_LOSS", "ORDER_RATE", "PRICE_COLLAR", "X"), 1),
+                "5",
+            ),
+        ],
+    )
+    def test_risk_blocks_by_rule_when_short(self, events, by_reason, shown):
+        """By rule only when the metrics tell the rules apart and the list is short."""
+        from livesession._artifacts.metrics import MetricsCollector
+        from livesession.cli import _risk_blocks
+
+        metrics = MetricsCollector()
+        metrics.by_type = dict(events)
+        metrics.rejects_by_reason = dict(by_reason)
+        assert _risk_blocks(metrics) == shown
 
 
 class TestBadInput:

@@ -126,3 +126,21 @@ class TestPublicApi:
         for name in _typing.__all__:
             doc = getattr(_typing, name).__doc__ or ""
             assert doc.startswith("**Protocol:**"), name
+
+
+class TestRunbookExitCodes:
+    def test_the_table_lists_every_exit_code_the_cli_uses(self):
+        """RUNBOOK's exit-code table and cli.py's EXIT_* constants name the same codes."""
+        from livesession import cli
+
+        text = (ROOT / "RUNBOOK.md").read_text(encoding="utf-8")
+        section = text.split("## Exit codes", 1)[1].split("\n## ", 1)[0]
+        first_cells = [
+            line.split("|")[1].strip() for line in section.splitlines() if line.startswith("| ")
+        ]
+        codes = {int(cell) for cell in first_cells if cell.isdigit()}
+        constants = {value for name, value in vars(cli).items() if name.startswith("EXIT_")}
+        assert codes == constants, f"RUNBOOK lists {sorted(codes)}, cli.py uses {sorted(constants)}"
+        assert "SIGTERM" in first_cells, "say what SIGTERM does"
+        epilog = cli.build_parser().epilog or ""
+        assert all(f"{code} " in epilog for code in constants), "--help names every code"

@@ -117,6 +117,11 @@ class TestPreflight:
         assert a.keeper.preflight().passed
         result = b.keeper.preflight()
         assert (result.passed, result.reason) == (False, "LEASE_HELD")
+        # The pair, not the holder's host and pid: events stay the same bytes everywhere.
+        assert (
+            result.detail
+            == "lease of account 'acct', strategy 'strat': another live session holds it"
+        )
         assert b.keeper.grant is None
         assert b.audits() == []
 

@@ -265,6 +265,9 @@ def test_a_held_lease_rejects_preflight(tmp_path):
     assert result.status is SessionStatus.REJECTED
     assert orch.state is SessionState.PREFLIGHT_FAILED
     assert result.reason == "LEASE_HELD"
+    assert (
+        result.detail == "lease of account 'default', strategy 's': another live session holds it"
+    )
     assert "C2_REJECT_LEASE_HELD" in sinks.audit_codes()
     assert "C2_LEASE_ACQUIRED" not in sinks.audit_codes()
 

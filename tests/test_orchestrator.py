@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from types import SimpleNamespace
 
 import orjson
 import pytest
@@ -19,6 +20,7 @@ from livesession import (
     SessionState,
     SessionStatus,
 )
+from livesession._risk.checks import CheckResult, PreflightContext, config_valid
 from livesession._session.book import Book
 
 from _helpers import START, Sinks, audit_chain_ok, session
@@ -76,16 +78,32 @@ class TestPreflight:
         assert sinks.audit_codes() == ["C2_DRYRUN_START"]
 
     @pytest.mark.parametrize(
-        ("cfg", "reason"),
+        ("cfg", "reason", "detail"),
         [
-            ({"enabled": True}, "LIVE_ENABLED"),
-            ({"allowlist": []}, "ALLOWLIST_EMPTY"),
-            ({"allowlist": ["btc-usdt"]}, "ALLOWLIST_INVALID"),
-            ({"allowlist": ["ETH/USDT"]}, "SYMBOL_NOT_ALLOWED"),
+            ({"enabled": True}, "LIVE_ENABLED", "enabled = true: live trading is off"),
+            ({"allowlist": []}, "ALLOWLIST_EMPTY", "allowlist is empty"),
+            (
+                {"allowlist": ["BTC/USDT", "btc-usdt"]},
+                "ALLOWLIST_INVALID",
+                "allowlist symbol 'btc-usdt' is not BASE/QUOTE in upper case",
+            ),
+            (
+                {"allowlist": ["ETH/USDT"]},
+                "SYMBOL_NOT_ALLOWED",
+                "symbol 'BTC/USDT' is not in allowlist [ETH/USDT]",
+            ),
+            (
+                {"risk": {"max_order_qty": "0.005"}},  # the default order_qty is 0.010
+                "CONFIG_INVALID",
+                "order_qty 0.010 > max_order_qty 0.005",
+            ),
         ],
     )
-    def test_failed_check_rejects_without_orders(self, cfg, reason):
-        """A failed check gives PREFLIGHT_FAILED, REJECTED, C2_REJECT_<REASON> and no order."""
+    def test_failed_check_rejects_without_orders(self, cfg, reason, detail):
+        """A failed check gives PREFLIGHT_FAILED, REJECTED, C2_REJECT_<REASON> and no order.
+
+        Its detail names the field and the value, in the event, the audit record and the result.
+        """
         orch, sinks = session(**cfg)
         assert orch.preflight() is False
         assert orch.state is SessionState.PREFLIGHT_FAILED
@@ -94,10 +112,56 @@ class TestPreflight:
         assert f"C2_REJECT_{reason}" in codes
         assert codes[-1] == "C2_DRYRUN_STOP"
         assert not sinks.events_of("ORDER_SUBMITTED")
+        (failed,) = (e for e in sinks.events_of("PREFLIGHT_CHECK") if not e["payload"]["passed"])
+        assert failed["payload"]["detail"].startswith(detail)
+        (record,) = (
+            orjson.loads(line)
+            for line in sinks.audit.lines
+            if orjson.loads(line)["code"] == f"C2_REJECT_{reason}"
+        )
+        assert record["payload"]["detail"] == failed["payload"]["detail"]
         result = orch.result()
         assert result.accepted is False
+        assert (result.reason, result.detail) == (reason, failed["payload"]["detail"])
         with pytest.raises(InvalidTransition):
             orch.activate()
+
+    def test_passed_checks_carry_no_detail(self):
+        """Only a failed check says why: passing runs keep their bytes."""
+        orch, sinks = session()
+        assert orch.preflight() is True
+        assert all("detail" not in e["payload"] for e in sinks.events_of("PREFLIGHT_CHECK"))
+        assert orch.result().detail == ""
+
+    def test_config_valid_names_every_broken_rule(self):
+        """steps above max_steps (only reachable around the config's own checks) is named too."""
+        cfg = SimpleNamespace(
+            steps=12,
+            max_steps=10,
+            strategy=SimpleNamespace(order_qty=Decimal("0.5")),
+            risk=SimpleNamespace(max_order_qty=Decimal("0.25")),
+        )
+        ctx = PreflightContext(config=cfg, broker=MockBroker(), audit_sink_present=True)  # type: ignore[arg-type]
+        result = config_valid()(ctx)
+        assert (result.passed, result.reason, result.detail) == (
+            False,
+            "CONFIG_INVALID",
+            "steps 12 > max_steps 10; order_qty 0.5 > max_order_qty 0.25",
+        )
+
+    def test_a_callers_check_without_detail_still_rejects(self):
+        """CheckResult's detail defaults to empty; the event then has none."""
+
+        def refuse(_ctx: PreflightContext) -> CheckResult:
+            return CheckResult(name="mine", passed=False, reason="MINE")
+
+        refuse.name = "mine"  # type: ignore[attr-defined]
+        sinks = Sinks()
+        orch = LiveSessionOrchestrator(DryrunConfig(run_id="t"), checks=[refuse], **sinks.kwargs())
+        assert orch.preflight() is False
+        (failed,) = sinks.events_of("PREFLIGHT_CHECK")
+        assert failed["payload"] == {"check": "mine", "passed": False, "reason": "MINE"}
+        assert (orch.result().reason, orch.result().detail) == ("MINE", "")
 
     def test_live_flag_needs_an_explicit_override(self):
         """enabled=True passes only with live_override=True (a test override)."""
@@ -113,6 +177,9 @@ class TestPreflight:
         orch, sinks = session(broker=_Venue())
         assert orch.preflight() is False
         assert "C2_REJECT_BROKER_NOT_SIMULATED" in sinks.audit_codes()
+        assert orch.result().detail == (
+            "broker 'live' is not simulated (mock, realish or a verified sandbox)"
+        )
 
     def test_missing_audit_sink_is_rejected(self):
         """Without an audit sink the session is rejected."""
@@ -122,6 +189,7 @@ class TestPreflight:
         orch = LiveSessionOrchestrator(DryrunConfig(run_id="t"), **kwargs)
         assert orch.preflight() is False
         assert orch.status is SessionStatus.REJECTED
+        assert orch.result().detail == "no audit sink was given (audit_sink is None)"
 
     def test_unwritable_audit_sink_is_rejected(self):
         """An audit sink that cannot be written fails preflight (fail closed)."""
@@ -132,6 +200,7 @@ class TestPreflight:
         assert orch.preflight() is False
         assert orch.state is SessionState.PREFLIGHT_FAILED
         assert orch.status is SessionStatus.FAILED
+        assert orch.result().detail.startswith("audit sink failed after 0 retries (OSError)")
 
 
 class TestConstruction:

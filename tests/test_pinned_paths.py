@@ -112,10 +112,10 @@ PINNED: dict[str, dict[str, str]] = {
         "audit.jsonl": "d255d4e11d5f293ebeb2c14e9891af2fc7998a58473a86c1bd90e9f280d7de64",
     },
     "preflight-order-qty": {
-        "events.jsonl": "c12cee7a61190041dca2e6e7324b22236eb582d4de421f3f6d9a1ca897c26d56",
+        "events.jsonl": "c078fe09d5fdd74c8fb79c02596a854f4a1abe0614652b2f6af8c40a6746d49f",
         "state_snapshots.jsonl": "6f8ee68e0f75375233bfb5387b2c78f07f28c4b3bca5e00287cb8df4692ea0d9",
-        "metrics.json": "d8170001e84d8839fa824aaeef8bdcd42f0ac2a28e5ea3a45dc6e5942d651d4f",
-        "audit.jsonl": "cbf4ad9576728f1e870a5339b45b28e8f6a89ff0d12ae9ad9c2b7f514330d837",
+        "metrics.json": "9fc082e94c979a705d21e7ad9f310d11ea9dad8bef15a7c04d58b67411623862",
+        "audit.jsonl": "c6926a1f77171d49f477f2a8e833eef468be7d04e568712e9a63765c53615f40",
     },
     "csv-eurusd": {
         "events.jsonl": "0553e07e46ca2afb7dcad40e6e7e8fec5701f83f8fb0507201946cbf43adf4e6",
@@ -208,10 +208,10 @@ PINNED: dict[str, dict[str, str]] = {
         "audit.jsonl": "ef5d2a83ca6c703d444bb04cb2b06e3c3bfa4405230a4b4b6549681c0f23f1bc",
     },
     "lease-held-elsewhere": {
-        "events.jsonl": "5df5e53a60ad184285ca47f12b144c3ee1bb72a1683aa7d71e34fc33d467fba9",
+        "events.jsonl": "a8b650a19aa41d94704a422316d043610065323ee5b378fe3576ddbf74f9f6fc",
         "state_snapshots.jsonl": "7f0cf19aabf9cb291c84d115b28e747320475bed06b22a79e8e0d74606fa151c",
-        "metrics.json": "13f9f2e98631f7317a4893836d79e58e63903cb2b3ad55943fdc5fd9c68981d7",
-        "audit.jsonl": "a919a685583260950eb677bfe0ee8a6101fe35648526d3e5a6cc1d9e608a88f3",
+        "metrics.json": "9cf6aa7389424ebd4a5918ad2c6b96fdd483f4de4bf30e450865eaa293bea2e4",
+        "audit.jsonl": "0f65f9b1e02f17931706eddb3d259c3dc00710a3e15704feea578e91dc88f77d",
     },
     "strategy-error": {
         "events.jsonl": "9e14840792b2a6ebda3813452e1a1790bf26538ec8f746bb8ce1388fb98b9ab4",
@@ -330,7 +330,13 @@ def _expect_daily_loss_kill(artifacts: dict[str, bytes]) -> None:
 
 
 def _expect_config_invalid(artifacts: dict[str, bytes]) -> None:
-    assert _has(artifacts, "PREFLIGHT_CHECK", check="config_valid", reason="CONFIG_INVALID")
+    assert _has(
+        artifacts,
+        "PREFLIGHT_CHECK",
+        check="config_valid",
+        reason="CONFIG_INVALID",
+        detail="order_qty 0.050 > max_order_qty 0.020",
+    )
     assert _has(artifacts, "SESSION_STOPPED", status="REJECTED", steps=0)
     assert "C2_REJECT_CONFIG_INVALID" in _audit_codes(artifacts)
 
@@ -742,7 +748,14 @@ def _lease_held_elsewhere(tmp: Path) -> dict[str, bytes]:
     assert result.status is SessionStatus.REJECTED
     assert result.reason == "LEASE_HELD"
     artifacts = _memory(sinks)
-    assert _has(artifacts, "PREFLIGHT_CHECK", check="session_lease", reason="LEASE_HELD")
+    assert _has(
+        artifacts,
+        "PREFLIGHT_CHECK",
+        check="session_lease",
+        reason="LEASE_HELD",
+        detail="lease of account 'default', strategy 'sma_demo': another live session holds it",
+    )
+    assert result.detail == _payloads(artifacts, "PREFLIGHT_CHECK")[-1]["detail"]
     assert "C2_REJECT_LEASE_HELD" in _audit_codes(artifacts)
     assert not _payloads(artifacts, "BAR")
     return artifacts

@@ -29,6 +29,7 @@ from crash_harness import KILLED, cli
 
 EXIT_OK = 0
 EXIT_BAD_INPUT = 2
+EXIT_REJECTED = 3
 
 
 def _livesession(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -252,3 +253,122 @@ class TestDataFileChecked:
             "1.07160",
         )
         assert [s.getvalue() for s in sinks] == [b"", b"", b""]
+
+
+def _write_run(run_dir: Path, sinks: dict[str, MemoryLineSink], metrics: MemoryMetricsSink) -> Path:
+    """An embedded run's memory sinks as the four artifacts, for the verifier."""
+    run_dir.mkdir()
+    for name, sink in sinks.items():
+        (run_dir / name).write_bytes(b"".join(sink.lines))
+    (run_dir / "metrics.json").write_bytes(metrics.content)
+    return run_dir
+
+
+class TestPreflightSaysWhy:
+    def test_the_cli_names_the_field_and_the_value(self, tmp_path: Path):
+        """order_qty 0.050 against max_order_qty 0.040: exit 3 with one line that says so."""
+        config = tmp_path / "qty.toml"
+        config.write_text(
+            '[strategy]\norder_qty = "0.050"\n[risk]\nmax_order_qty = "0.040"\n', encoding="utf-8"
+        )
+        done = _livesession(
+            "dryrun", "--config", config, "--out", "runs", "--run-id", "qty", "-q", cwd=tmp_path,
+        )  # fmt: skip
+        assert done.returncode == EXIT_REJECTED, done.stderr
+        assert done.stdout == ""  # -q: still no summary
+        assert done.stderr.count("\n") == 1
+        assert done.stderr == (
+            "livesession: rejected: CONFIG_INVALID: order_qty 0.050 > max_order_qty 0.040\n"
+        )
+        run_dir = tmp_path / "runs" / "qty"
+        _assert_verifies(run_dir)
+        checks = [e["payload"] for e in _events(run_dir, "PREFLIGHT_CHECK")]
+        assert [c for c in checks if not c["passed"]] == [  # type: ignore[index]
+            {
+                "check": "config_valid",
+                "passed": False,
+                "reason": "CONFIG_INVALID",
+                "detail": "order_qty 0.050 > max_order_qty 0.040",
+            }
+        ]
+        assert all("detail" not in c for c in checks if c["passed"])  # type: ignore[index,operator]
+        audit = [orjson.loads(line) for line in (run_dir / "audit.jsonl").read_bytes().splitlines()]
+        (reject,) = (a for a in audit if a["code"] == "C2_REJECT_CONFIG_INVALID")
+        assert reject["payload"]["detail"] == "order_qty 0.050 > max_order_qty 0.040"
+        metrics = orjson.loads((run_dir / "metrics.json").read_bytes())
+        assert (metrics["status"], metrics["rejects_by_reason"]) == (
+            "REJECTED",
+            {"CONFIG_INVALID": 1},
+        )
+
+    def test_the_summary_says_it_too(self, tmp_path: Path):
+        """Without -q the summary shows the code; the one stderr line adds the detail."""
+        config = tmp_path / "qty.toml"
+        config.write_text(
+            '[strategy]\norder_qty = "0.050"\n[risk]\nmax_order_qty = "0.040"\n', encoding="utf-8"
+        )
+        done = _livesession(
+            "dryrun", "--config", config, "--out", "runs", "--run-id", "qty", cwd=tmp_path
+        )
+        assert done.returncode == EXIT_REJECTED
+        assert "status      REJECTED (CONFIG_INVALID)\n" in done.stdout
+        assert done.stderr.splitlines() == [
+            "livesession: rejected: CONFIG_INVALID: order_qty 0.050 > max_order_qty 0.040"
+        ]
+        _assert_verifies(tmp_path / "runs" / "qty")
+
+    def test_the_result_carries_the_detail(self, tmp_path: Path):
+        """Embedded, ``DryrunResult.detail`` says what ``reason`` codes, and the run verifies."""
+        config = DryrunConfig(
+            run_id="embedded",
+            allowlist=["ETH/USDT"],
+            strategy={"order_qty": "0.050"},
+            risk={"max_order_qty": "0.040"},
+        )
+        sinks = {
+            "events.jsonl": MemoryLineSink(),
+            "state_snapshots.jsonl": MemoryLineSink(),
+            "audit.jsonl": MemoryLineSink(),
+        }
+        metrics = MemoryMetricsSink()
+        result = LiveSessionOrchestrator().run_dryrun(
+            config,
+            event_sink=sinks["events.jsonl"],
+            state_sink=sinks["state_snapshots.jsonl"],
+            audit_sink=sinks["audit.jsonl"],
+            metrics_sink=metrics,
+        )
+        assert (result.status.value, result.reason) == (
+            "REJECTED",
+            "CONFIG_INVALID,SYMBOL_NOT_ALLOWED",
+        )
+        assert result.detail == (
+            "order_qty 0.050 > max_order_qty 0.040; "
+            "symbol 'BTC/USDT' is not in allowlist [ETH/USDT]"
+        )
+        _assert_verifies(_write_run(tmp_path / "embedded", sinks, metrics))
+
+
+class TestSummaryShowsBlocksRejectsRetries:
+    def test_a_rail_that_fires_is_in_the_summary(self, tmp_path: Path):
+        """The notional cap's blocks appear in the summary, by rule, as metrics.json counts."""
+        config = tmp_path / "rail.toml"
+        config.write_text(
+            '[strategy]\norder_qty = "0.050"\n[risk]\nmax_order_notional = "2100"\n',
+            encoding="utf-8",
+        )
+        done = _livesession(
+            "dryrun", "--config", config, "--out", "runs", "--run-id", "rail",
+            "--steps", "400", cwd=tmp_path,
+        )  # fmt: skip
+        assert done.returncode == EXIT_OK, done.stderr
+        assert done.stderr == ""
+        run_dir = tmp_path / "runs" / "rail"
+        _assert_verifies(run_dir)
+        metrics = orjson.loads((run_dir / "metrics.json").read_bytes())
+        blocks = metrics["events_by_type"]["RISK_REJECTED"]
+        assert blocks > 0
+        lines = done.stdout.splitlines()
+        assert f"risk blocks {blocks} (MAX_ORDER_NOTIONAL {blocks})" in lines
+        assert "rejected    0 by the venue" in lines
+        assert f"retries     {metrics['sink_retries']} (sink 0, broker 0)" in lines

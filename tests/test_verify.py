@@ -147,6 +147,25 @@ class TestSchemas:
             "final",
         }
 
+    def test_a_preflight_detail_is_one_line_of_text(self, tmp_path):
+        """PREFLIGHT_CHECK and its C2_REJECT_* record may carry ``detail``: text, one line."""
+        from livesession.verify._schemas import Schemas as _Schemas
+
+        run_dir = build_run(tmp_path / "r", scenario="preflight_failed")
+        lines = [orjson.loads(x) for x in (run_dir / "events.jsonl").read_bytes().splitlines()]
+        event = next(e for e in lines if e["event_type"] == "PREFLIGHT_CHECK")
+        audit = [orjson.loads(x) for x in (run_dir / "audit.jsonl").read_bytes().splitlines()]
+        record = next(a for a in audit if "check" in a["payload"])
+        fast = _Schemas.get()
+        for detail, ok in (("order_qty 0.050 > max_order_qty 0.040", True), ("", False),
+                           ("two\nlines", False), (7, False)):  # fmt: skip
+            with_detail = {**event, "payload": {**event["payload"], "detail": detail}}
+            assert (not fast.errors("events.jsonl", with_detail)) is ok, detail
+            rec = {**record, "payload": {**record["payload"], "detail": detail}}
+            assert (not fast.errors("audit.jsonl", rec)) is ok, detail
+        rail = {**record, "code": "C2_REJECT_ALLOWLIST", "payload": {"rule": "ALLOWLIST"}}
+        assert not fast.errors("audit.jsonl", rail)  # a rail's reject has no preflight detail
+
     def test_fast_validation_agrees_with_schema_files(self, tmp_path):
         """Inlined refs and per-event-type branches give the raw schema files' verdicts."""
         import jsonschema

@@ -2,7 +2,8 @@
 
 Every command runs, writes and exits; nothing watches or loops forever. Exit codes:
 0 completed (or clean), 1 verification found violations, 2 bad input, 3 rejected by
-preflight, 4 failed.
+preflight, 4 failed, 130 interrupted (Ctrl-C). RUNBOOK.md's table says what each means
+for the operator (a test keeps the two in step).
 """
 
 from __future__ import annotations
@@ -12,17 +13,21 @@ import contextlib
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, Final, NoReturn
+from typing import TYPE_CHECKING, Any, Final, NoReturn
 
 from ._artifacts import names
 from ._artifacts.runread import require_run
 from ._domain.config import CLOCK_MODES, DURABILITY_MODES, load_config
 from ._domain.lifecycle import SessionState, SessionStatus
 from ._exceptions import LiveSessionError, UsageError
+from ._risk.rails import RAIL_RULES
 from ._session.coordinator import ONE_SHOT_OPERATOR, DryrunResult, LiveSessionOrchestrator
 from ._support.logging import configure_logging, disable_logging
 from ._support.secrets import redact_text
 from ._version import __version__
+
+if TYPE_CHECKING:
+    from ._artifacts.metrics import MetricsCollector
 
 __all__ = ["build_parser", "main"]
 
@@ -31,6 +36,8 @@ EXIT_VIOLATIONS: Final = 1
 EXIT_BAD_INPUT: Final = 2
 EXIT_REJECTED: Final = 3
 EXIT_FAILED: Final = 4
+EXIT_INTERRUPTED: Final = 130
+_SHOW_RULES_UP_TO: Final = 4
 _PROGRESS_MIN_STEPS: Final = 20_000
 
 
@@ -57,19 +64,45 @@ def _exit_code(result: DryrunResult) -> int:
     return EXIT_FAILED
 
 
-def _summary(result: DryrunResult, run_dir: Path, wall_s: float) -> None:
+def _risk_blocks(metrics: MetricsCollector) -> str:
+    """RISK_REJECTED count, and by rule when that is short and the metrics tell them apart."""
+    blocks = metrics.count("RISK_REJECTED")
+    if not blocks:
+        return "0"
+    by_reason = metrics.rejects_by_reason
+    if not metrics.count("ORDER_REJECTED"):
+        by_rule = by_reason  # no venue rejects: every reject counted mid-run is a rail's
+    else:
+        by_rule = {rule: n for rule, n in by_reason.items() if rule in RAIL_RULES}
+    if sum(by_rule.values()) != blocks or len(by_rule) > _SHOW_RULES_UP_TO:
+        return str(blocks)
+    return f"{blocks} (" + ", ".join(f"{r} {n}" for r, n in sorted(by_rule.items())) + ")"
+
+
+def _summary(result: DryrunResult, run_dir: Path, wall_s: float, metrics: MetricsCollector) -> None:
+    sink = metrics.count("SINK_WRITE_RETRIED")
+    broker = metrics.count("BROKER_CALL_RETRIED")
     lines = [
         f"status      {result.status.value}" + (f" ({result.reason})" if result.reason else ""),
         f"run         {result.run_id}",
         f"steps       {result.steps}",
         f"orders      {result.orders_submitted}",
         f"fills       {result.fills}",
+        f"risk blocks {_risk_blocks(metrics)}",
+        f"rejected    {metrics.count('ORDER_REJECTED')} by the venue",
+        f"retries     {sink + broker} (sink {sink}, broker {broker})",
         f"pnl         {result.pnl}",
         f"equity      {result.equity}",
         f"wall        {wall_s:.2f} s",
         f"artifacts   {run_dir}",
     ]
     print("\n".join(lines))  # noqa: T201 - the CLI's output
+
+
+def _say_rejected(result: DryrunResult) -> None:
+    """The one stderr line of a rejected session: the reason code and what failed."""
+    why = result.reason + (f": {result.detail}" if result.detail else "")
+    print(f"livesession: rejected: {redact_text(why)}", file=sys.stderr)  # noqa: T201 - the CLI's output
 
 
 def _run(session: LiveSessionOrchestrator, run_dir: Path, steps: int, *, quiet: bool) -> int:
@@ -95,7 +128,9 @@ def _run(session: LiveSessionOrchestrator, run_dir: Path, steps: int, *, quiet: 
         result = session.run_to_end(steps, progress=timer.on_step, operator=ONE_SHOT_OPERATOR)
     timings = timer.finish(steps=result.steps, events=session.recorder.event_seq)
     if not quiet:
-        _summary(result, run_dir, timings["wall_s"])
+        _summary(result, run_dir, timings["wall_s"], session.recorder.metrics)
+    if result.status is SessionStatus.REJECTED:
+        _say_rejected(result)
     if result.status is SessionStatus.FAILED:
         print(f"livesession: failed: {_failure(result, run_dir)}", file=sys.stderr)  # noqa: T201 - the CLI's output
     return _exit_code(result)
@@ -255,7 +290,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="livesession",
         description="Run trading sessions as auditable state machines (dry-run first).",
         epilog="Exit codes: 0 completed/clean, 1 violations found, 2 bad input, "
-        "3 rejected by preflight, 4 failed.",
+        "3 rejected by preflight, 4 failed, 130 interrupted (see RUNBOOK.md).",
     )
     parser.add_argument("--version", action="version", version=f"livesession {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
@@ -331,7 +366,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print("livesession: interrupted", file=sys.stderr)  # noqa: T201 - the CLI's output
-        return 130
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,7 +1,9 @@
 """Preflight checks: small named snapshot checks, each with a reason code.
 
 A failed check rejects the session (PREFLIGHT_FAILED, status REJECTED) before any order
-can exist, and its reason becomes the audit code ``C2_REJECT_<REASON>``.
+can exist, and its reason becomes the audit code ``C2_REJECT_<REASON>``. Its ``detail``
+says in one line which field and value made it fail (``order_qty 0.050 > max_order_qty
+0.040``), for the audit payload, the CLI and the result.
 """
 
 from __future__ import annotations
@@ -32,11 +34,16 @@ SIMULATED_BROKERS = frozenset({"mock", "realish"})
 
 @attrs.frozen(kw_only=True)
 class CheckResult:
-    """The outcome of one check; ``reason`` is an upper-case code when it failed."""
+    """The outcome of one check; ``reason`` is an upper-case code when it failed.
+
+    ``detail`` names the field and the value that failed it, in one line for a person
+    (empty when the check passed, or when a caller's check gives none).
+    """
 
     name: str
     passed: bool
     reason: str = ""
+    detail: str = ""
 
 
 @attrs.frozen(kw_only=True)
@@ -68,8 +75,14 @@ class _LiveTradingDisabled:
     name: str = "live_trading_disabled"
 
     def __call__(self, ctx: PreflightContext) -> CheckResult:
-        ok = not ctx.config.enabled or ctx.live_override
-        return CheckResult(name=self.name, passed=ok, reason="" if ok else "LIVE_ENABLED")
+        if not ctx.config.enabled or ctx.live_override:
+            return CheckResult(name=self.name, passed=True)
+        return CheckResult(
+            name=self.name,
+            passed=False,
+            reason="LIVE_ENABLED",
+            detail="enabled = true: live trading is off in this version",
+        )
 
 
 @attrs.frozen
@@ -79,12 +92,21 @@ class _AllowlistValid:
     def __call__(self, ctx: PreflightContext) -> CheckResult:
         symbols = ctx.config.allowlist
         if not symbols:
-            return CheckResult(name=self.name, passed=False, reason="ALLOWLIST_EMPTY")
-        if not all(is_valid_symbol(s) for s in symbols):
-            return CheckResult(name=self.name, passed=False, reason="ALLOWLIST_INVALID")
+            return self._fail("ALLOWLIST_EMPTY", "allowlist is empty")
+        bad = [s for s in symbols if not is_valid_symbol(s)]
+        if bad:
+            return self._fail(
+                "ALLOWLIST_INVALID", f"allowlist symbol {bad[0]!r} is not BASE/QUOTE in upper case"
+            )
         if ctx.config.symbol not in symbols:
-            return CheckResult(name=self.name, passed=False, reason="SYMBOL_NOT_ALLOWED")
+            listed = ", ".join(symbols)
+            return self._fail(
+                "SYMBOL_NOT_ALLOWED", f"symbol {ctx.config.symbol!r} is not in allowlist [{listed}]"
+            )
         return CheckResult(name=self.name, passed=True)
+
+    def _fail(self, reason: str, detail: str) -> CheckResult:
+        return CheckResult(name=self.name, passed=False, reason=reason, detail=detail)
 
 
 @attrs.frozen
@@ -93,8 +115,17 @@ class _BrokerIsSimulated:
 
     def __call__(self, ctx: PreflightContext) -> CheckResult:
         kind = ctx.broker.kind if isinstance(ctx.broker, VenueKind) else ""
-        ok = kind in SIMULATED_BROKERS or (kind == "ccxt_sandbox" and ctx.sandbox_verified)
-        return CheckResult(name=self.name, passed=ok, reason="" if ok else "BROKER_NOT_SIMULATED")
+        if kind in SIMULATED_BROKERS or (kind == "ccxt_sandbox" and ctx.sandbox_verified):
+            return CheckResult(name=self.name, passed=True)
+        if kind == "ccxt_sandbox":
+            detail = "broker 'ccxt_sandbox' is not a verified sandbox"
+        elif kind:
+            detail = f"broker {kind!r} is not simulated (mock, realish or a verified sandbox)"
+        else:
+            detail = f"broker {type(ctx.broker).__name__} does not say what kind of venue it is"
+        return CheckResult(
+            name=self.name, passed=False, reason="BROKER_NOT_SIMULATED", detail=detail
+        )
 
 
 @attrs.frozen
@@ -102,8 +133,14 @@ class _AuditSinkPresent:
     name: str = "audit_sink_present"
 
     def __call__(self, ctx: PreflightContext) -> CheckResult:
-        ok = ctx.audit_sink_present
-        return CheckResult(name=self.name, passed=ok, reason="" if ok else "AUDIT_SINK_MISSING")
+        if ctx.audit_sink_present:
+            return CheckResult(name=self.name, passed=True)
+        return CheckResult(
+            name=self.name,
+            passed=False,
+            reason="AUDIT_SINK_MISSING",
+            detail="no audit sink was given (audit_sink is None)",
+        )
 
 
 @attrs.frozen
@@ -112,8 +149,18 @@ class _ConfigValid:
 
     def __call__(self, ctx: PreflightContext) -> CheckResult:
         cfg = ctx.config
-        ok = cfg.steps <= cfg.max_steps and cfg.strategy.order_qty <= cfg.risk.max_order_qty
-        return CheckResult(name=self.name, passed=ok, reason="" if ok else "CONFIG_INVALID")
+        broken = []
+        if cfg.steps > cfg.max_steps:
+            broken.append(f"steps {cfg.steps} > max_steps {cfg.max_steps}")
+        if cfg.strategy.order_qty > cfg.risk.max_order_qty:
+            broken.append(
+                f"order_qty {cfg.strategy.order_qty} > max_order_qty {cfg.risk.max_order_qty}"
+            )
+        if not broken:
+            return CheckResult(name=self.name, passed=True)
+        return CheckResult(
+            name=self.name, passed=False, reason="CONFIG_INVALID", detail="; ".join(broken)
+        )
 
 
 def live_trading_disabled() -> Check:

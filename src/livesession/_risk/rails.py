@@ -18,6 +18,7 @@ from .._domain.config import RiskLimits
 from .._domain.model import OrderIntent, OrderType, Side
 
 __all__ = [
+    "RAIL_RULES",
     "Rail",
     "Rejection",
     "RiskContext",
@@ -35,6 +36,21 @@ __all__ = [
     "reducing_only",
 ]
 
+RAIL_RULES: Final = frozenset(
+    {
+        "ALLOWLIST",
+        "MAX_ORDER_QTY",
+        "MAX_ORDER_NOTIONAL",
+        "PRICE_COLLAR",
+        "PER_TRADE_RISK",
+        "PORTFOLIO_HEAT",
+        "DAILY_LOSS",
+        "ORDER_RATE",
+        "EXECUTION_THROTTLE",
+        "TRADING_STATE",
+    }
+)
+"""The rule codes of the built-in rails (a caller's own rails may add others)."""
 _SYMBOL: Final = re.compile(r"^[A-Z0-9]{2,12}/[A-Z0-9]{2,12}$")
 
 

@@ -80,8 +80,28 @@ class _VenueCheck:
     def __call__(self, _ctx: PreflightContext, /) -> CheckResult:
         for name, passed, reason in self.preflight.get():
             if name == self.name:
-                return CheckResult(name=f"venue_{name}", passed=passed, reason=reason)
-        return CheckResult(name=f"venue_{self.name}", passed=False, reason="CHECK_MISSING")
+                detail = "" if passed else _venue_detail(name, reason)
+                return CheckResult(
+                    name=f"venue_{name}", passed=passed, reason=reason, detail=detail
+                )
+        return CheckResult(
+            name=f"venue_{self.name}",
+            passed=False,
+            reason="CHECK_MISSING",
+            detail=f"the venue's preflight gave no {self.name} check",
+        )
+
+
+def _venue_detail(name: str, reason: str) -> str:
+    """One line on a failed venue check (the reason code is the venue's answer)."""
+    if reason == "SKIPPED_NOT_SANDBOX":
+        return f"{name} not asked: the venue is not a verified sandbox"
+    return {
+        "sandbox_verified": "the ccxt broker is not in verified sandbox mode",
+        "markets_loaded": f"the venue's markets could not be loaded ({reason})",
+        "symbols_listed": "a symbol of the allowlist is not listed by the venue",
+        "balance_fetch": f"the venue's balances could not be fetched ({reason})",
+    }.get(name, f"{name} failed ({reason})")
 
 
 _VENUE_CHECKS: Final = ("sandbox_verified", "markets_loaded", "symbols_listed", "balance_fetch")

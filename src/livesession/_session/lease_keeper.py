@@ -70,15 +70,25 @@ class LeaseKeeper:
                 if not self._audited:
                     self._audit(grant)
                 return CheckResult(name=name, passed=True, reason="")
-            return CheckResult(name=name, passed=False, reason="LEASE_LOST")
+            return self._failed("LEASE_LOST", "could not renew the lease this run resumed with")
         try:
             granted = self.acquire()
         except LeaseError as exc:
             self._recorder.audit("C2_LEASE_ERROR", {"stage": "acquire", "error": str(exc)})
-            return CheckResult(name=name, passed=False, reason="LEASE_UNAVAILABLE")
+            return self._failed(
+                "LEASE_UNAVAILABLE", f"the lease store failed ({type(exc).__name__})"
+            )
         if not granted:
-            return CheckResult(name=name, passed=False, reason="LEASE_HELD")
+            # The holder's id (host and pid) is not named: events stay the same bytes on
+            # every host, and the lease file or row names it for the operator.
+            return self._failed("LEASE_HELD", "another live session holds it")
         return CheckResult(name=name, passed=True, reason="")
+
+    def _failed(self, reason: str, why: str) -> CheckResult:
+        pair = f"account {self._account!r}, strategy {self._strategy!r}"
+        return CheckResult(
+            name="session_lease", passed=False, reason=reason, detail=f"lease of {pair}: {why}"
+        )
 
     def acquire(self) -> bool:
         """Acquire the lease now (False while another holder has it); audited when granted."""

@@ -48,7 +48,8 @@ class SessionLifecycle:
         self.sealed = False
         self.reason = ""
         self.detail = ""
-        """What went wrong beyond ``reason``, in one line (the last fault's; not checkpointed)."""
+        """What went wrong beyond ``reason``, in one line: why preflight rejected the session,
+        or the last fault's detail (not checkpointed)."""
 
     @property
     def state(self) -> SessionState:

@@ -33,6 +33,7 @@ def run_preflight(
     failed = run_checks(p, extra_checks=extra_checks)
     if failed:
         lifecycle.reason = ",".join(r.reason for r in failed)
+        lifecycle.detail = "; ".join(r.detail for r in failed if r.detail)
         lifecycle.guarded(lambda: lifecycle.transition(Trigger.PREFLIGHT_FAILED, lifecycle.reason))
         seal()
         return False
@@ -62,20 +63,35 @@ def run_checks(p: SessionParts, *, extra_checks: Sequence[Check]) -> list[CheckR
         if "audit" in rec.dead:
             results.append(
                 CheckResult(
-                    name="audit_sink_writable", passed=False, reason="AUDIT_SINK_UNWRITABLE"
+                    name="audit_sink_writable",
+                    passed=False,
+                    reason="AUDIT_SINK_UNWRITABLE",
+                    detail="the audit sink failed its first writes",
                 )
             )
-    except SinkFailure:
+    except SinkFailure as exc:
         p.lifecycle.failed = True
-        results.append(CheckResult(name="sinks_writable", passed=False, reason="SINK_WRITE_FAILED"))
+        results.append(
+            CheckResult(
+                name="sinks_writable",
+                passed=False,
+                reason="SINK_WRITE_FAILED",
+                detail=str(exc),
+            )
+        )
     return [r for r in results if not r.passed]
 
 
 def _record(p: SessionParts, results: list[CheckResult], result: CheckResult) -> None:
     results.append(result)
-    p.recorder.emit(
-        "PREFLIGHT_CHECK", {"check": result.name, "passed": result.passed, "reason": result.reason}
-    )
+    payload: dict[str, Any] = {
+        "check": result.name,
+        "passed": result.passed,
+        "reason": result.reason,
+    }
+    if result.detail:  # only on a failed check: the runs that pass keep their bytes
+        payload["detail"] = result.detail
+    p.recorder.emit("PREFLIGHT_CHECK", payload)
 
 
 def _start_payload(p: SessionParts) -> dict[str, Any]:

@@ -23,7 +23,11 @@ __all__ = ["DryrunResult", "SessionInspection", "inspect_parts", "result_of"]
 
 @attrs.frozen(kw_only=True)
 class DryrunResult:
-    """What a finished dry run reports; ``accepted`` is whether preflight passed."""
+    """What a finished dry run reports; ``accepted`` is whether preflight passed.
+
+    ``reason`` is the code (``CONFIG_INVALID``); ``detail`` says in one line which field and
+    value a rejected preflight failed on (``order_qty 0.050 > max_order_qty 0.040``).
+    """
 
     accepted: bool
     status: SessionStatus
@@ -36,8 +40,9 @@ class DryrunResult:
     pnl: Decimal
     reason: str = ""
     detail: str = ""
-    """For a failed run, what went wrong beyond ``reason`` in one line (for a strategy or
-    feed error: the exception's type and redacted message); empty otherwise."""
+    """What went wrong beyond ``reason`` in one line: why preflight rejected the session, or
+    for a failed run what failed (a strategy or feed error: the exception's type and
+    redacted message); empty otherwise."""
 
 
 @attrs.frozen(kw_only=True)
@@ -72,7 +77,7 @@ def result_of(p: SessionParts) -> DryrunResult:
         equity=view.equity,
         pnl=view.pnl,
         reason=p.lifecycle.reason,
-        detail=p.lifecycle.detail if p.lifecycle.failed else "",
+        detail=p.lifecycle.detail,
     )
 
 
