@@ -1,4 +1,4 @@
-"""Shared test set-up: the loopback guard and the hypothesis profiles."""
+"""Shared test set-up: the loopback guard, verify-every-run, and the hypothesis profiles."""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 import _netguard
 
 _netguard.install()
+
+pytest_plugins = ["_verify_runs"]
 
 settings.register_profile(
     "ci",

@@ -68,6 +68,7 @@ from livesession._domain.model import Bar, Order
 from livesession.stores import MemoryIdempotencyStore
 
 from _fault_broker import CANCEL_FAULTS, LOOKUP_FAULTS, REPORT_FAULTS, SUBMIT_FAULTS, FaultBroker
+from _verify_runs import mark_verified, verify_session
 
 S = SessionState
 START = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
@@ -237,6 +238,8 @@ class Stats:
     armed: Counter[str] = attrs.Factory(Counter)
     events: Counter[str] = attrs.Factory(Counter)
     outcomes: Counter[str] = attrs.Factory(Counter)
+    verified: int = 0
+    unverifiable: int = 0
 
     def summary(self, wall_s: float) -> str:
         interesting = (
@@ -263,7 +266,8 @@ class Stats:
             f"  rules: {dict(sorted(self.rule_counts.items()))}\n"
             f"  faults armed: {dict(sorted(self.armed.items()))}\n"
             f"  events: {seen}\n"
-            f"  sessions ended: {dict(sorted(self.outcomes.items()))}"
+            f"  sessions ended: {dict(sorted(self.outcomes.items()))}\n"
+            f"  verified clean: {self.verified}; a sink killed on purpose: {self.unverifiable}"
         )
 
 
@@ -333,6 +337,7 @@ class Session:
         # A resume starts a hold on grace-based decisions; everything else round-trips.
         assert again["reconcile"].pop("hold_until_ns") >= state["reconcile"].pop("hold_until_ns")
         assert again == state, "state does not round-trip"
+        mark_verified(old)  # abandoned as a crashed process is; its successor is verified
         self.orch = new
 
     def _on_submit(self, order: Order) -> None:
@@ -567,6 +572,15 @@ class FailureMatrix(RuleBasedStateMachine):
         self.stats.kill_steps = max(self.stats.kill_steps, session.kill_steps)
         self.stats.events.update(session.events)
         self.stats.outcomes[f"{session.orch.state.value}/{session.orch.status.value}"] += 1
+        # Every session that ended verifies, unless a sink died for good on purpose (what
+        # a dead sink lost cannot be checked; that is the fault the rule injected).
+        if any(sink.gone for sink in session.sinks.values()):
+            self.stats.unverifiable += 1
+        else:
+            problems = verify_session(session.orch)
+            assert not problems, "\n".join(problems)
+            self.stats.verified += 1
+        mark_verified(session.orch)
 
     def _active(self) -> bool:
         return self.session is not None and self.orch.state is S.DRYRUN_ACTIVE
@@ -793,3 +807,4 @@ class TestFailureMatrix:
             print(stats.summary(time.perf_counter() - started))  # noqa: T201 - the counts are the evidence
         assert stats.examples >= MIN_EXAMPLES
         assert stats.min_rules >= MIN_RULES
+        assert stats.verified > stats.unverifiable, "most sessions must be verified"

@@ -21,6 +21,9 @@ from livesession.verify import VerifyResult, verify_run
 
 from crash_harness import KILLED, cli
 
+# This module breaks runs on purpose (it builds directories that are not runs, or empty ones); the verify-every-run check skips them.
+pytestmark = pytest.mark.broken_run("it builds directories that are not runs, or empty ones")
+
 COMMANDS = ("report", "prom", "verify", "evidence", "resume")
 CONTRACT = ("events.jsonl", "state_snapshots.jsonl", "metrics.json", "audit.jsonl")
 

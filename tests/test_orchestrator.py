@@ -191,6 +191,7 @@ class TestPreflight:
         assert orch.status is SessionStatus.REJECTED
         assert orch.result().detail == "no audit sink was given (audit_sink is None)"
 
+    @pytest.mark.broken_run("a sink fails for good on purpose; what it lost cannot verify")
     def test_unwritable_audit_sink_is_rejected(self):
         """An audit sink that cannot be written fails preflight (fail closed)."""
         sinks = Sinks()
@@ -344,6 +345,7 @@ class TestSinkFailures:
         assert "C2_SINK_WRITE_RETRY" in sinks.audit_codes()
         assert sinks.metrics_doc()["sink_retries"] == 1
 
+    @pytest.mark.broken_run("a sink fails for good on purpose; what it lost cannot verify")
     def test_exhausted_retries_fail_closed(self):
         """When retries run out the session stops trading, status FAILED, audit C2_SINK_WRITE_FAILED."""
         sinks = Sinks()

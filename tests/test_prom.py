@@ -157,6 +157,7 @@ class TestRenderTextfile:
         assert values[("trader_equity", ())] == 0
         assert values[("trader_signals_total", ())] == 0
 
+    @pytest.mark.broken_run("it appends garbage lines to a run")
     def test_garbage_lines_skipped(self, run):
         """Lines that are not JSON objects are skipped."""
         path = run / "events.jsonl"
@@ -190,6 +191,7 @@ class TestExporter:
         assert status.startswith("200")
         assert b"trader_equity 10001.81" in body
 
+    @pytest.mark.broken_run("it appends events after the stop to mimic a live run")
     def test_reads_at_each_scrape(self, run):
         """A run directory is read afresh at every request."""
         app = make_exporter(str(run))

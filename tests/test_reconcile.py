@@ -400,6 +400,9 @@ class TestReconcileInASession:
         assert orch.book.open_orders == ()
         assert orch.state is SessionState.DRYRUN_ACTIVE
 
+    @pytest.mark.broken_run(
+        "the resumed session writes the run's tail into fresh sinks: a partial run by design"
+    )
     def test_resume_reconciles_before_the_first_step(self):
         """restore_state: the next step() reconciles first; a lost order escalates in grace."""
         broker = FaultBroker()

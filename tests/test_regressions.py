@@ -68,6 +68,7 @@ class _DiesOnAck:
 
 
 class TestRegressions:
+    @pytest.mark.broken_run("a sink fails for good on purpose; what it lost cannot verify")
     def test_reports_survive_a_sink_failure_mid_batch(self):
         """Bug: reports polled in one batch after the one whose event hit a dead sink were
         lost (a fill never reached the book). Now they wait in the inbox, the operator's
@@ -231,6 +232,9 @@ class TestRegressions:
         assert orch.state is SessionState.STOPPED
         assert broker.position("BTC/USDT") == 0
 
+    @pytest.mark.broken_run(
+        "the resumed session writes the run's tail into fresh sinks: a partial run by design"
+    )
     def test_a_lost_order_after_a_resume_is_escalated_within_the_grace(self):
         """Bug (found by the deep matrix): after a resume every grace-based decision waited
         out the replay window (over two hours here), so a protective leg the venue had lost

@@ -345,6 +345,7 @@ class TestCliRefusesBadDataUpFront:
 
 class TestRecords:
     @pytest.mark.parametrize("missing", ["error", "message", "step"])
+    @pytest.mark.broken_run("it deletes a required field from a run")
     def test_the_schemas_require_the_fields(self, tmp_path: Path, missing: str):
         """A STRATEGY_ERROR event without one of its fields fails verify."""
         sinks = Sinks()

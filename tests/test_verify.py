@@ -20,6 +20,9 @@ from livesession.verify import ARTIFACT_NAMES, read_records, verify_run
 
 from _runfactory import SCENARIOS, RunBuilder, build_run, canonical
 
+# This module breaks runs on purpose (it hands the verifier mutated, torn and foreign runs); the verify-every-run check skips them.
+pytestmark = pytest.mark.broken_run("it hands the verifier mutated, torn and foreign runs")
+
 SCHEMA_DIR = Path(__file__).parents[1] / "src" / "livesession" / "schemas"
 VIOLATION_LINE = re.compile(r"^[^\s:]+:\d+: \S.*$")
 MUTATION_COUNT = 1200

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Mapping
+from types import MappingProxyType
 from typing import Any, Final
 
 import orjson
@@ -131,6 +132,16 @@ class Recorder:
         self.on_sink_failure: Callable[[str], None] | None = None
 
     # -- time ----------------------------------------------------------------------------
+
+    @property
+    def sinks(self) -> Mapping[str, LineSink]:
+        """The line sinks by artifact (``events``, ``states``, ``audit``), read-only."""
+        return MappingProxyType(self._sinks)
+
+    @property
+    def metrics_sink(self) -> MetricsSink:
+        """The sink ``metrics.json`` is written to."""
+        return self._metrics_sink
 
     def set_time(self, ts_sim: int, ts_utc: str) -> None:
         """Stamp what follows with simulated time ``ts_sim`` and clock time ``ts_utc``."""
