@@ -192,8 +192,14 @@ PINNED: dict[str, dict[str, str]] = {
     "lost-audit": {
         "events.jsonl": "9219d3a2a81dbc97872fb19a9f24abe0119326f214e4b8b65bfa8da2065e6696",
         "state_snapshots.jsonl": "969719b6ff97f92fec2d0abde58cf0f968b2cdb47c9fcec4ed8148acd091ae55",
-        "metrics.json": "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+        "metrics.json": "d60f7fc869625ecd0478e5a7e1721e1ffdbd7ba8108164e80575b8c3b669e5f3",
         "audit.jsonl": "2fc46d5b0ff920248cb40aa567be406cf959a4cd862ab3ab86cf42b586465832",
+    },
+    "lost-audit-midrun": {
+        "events.jsonl": "34f422dfd1a5b35089491a29cb58785fb209283be957eb74e8787a10365fdfc8",
+        "state_snapshots.jsonl": "d2dd5d9c6217219a7284e6293d8172592756b2589b3b7fc20ca355c060fa56be",
+        "metrics.json": "dfc246c1950a3548b280bb2b58d9e0fdfa0eaddef1a9dfefc9b19882327c4a4b",
+        "audit.jsonl": "d26992be09e122ff12b4746919825a49c3d34f5678f4d63cbe6175fc4f54bc49",
     },
     "lease-held": {
         "events.jsonl": "308f0686c6d32a1efa47491ebb95cbd6f6238a123ac731864b3e3eceba21ce8a",
@@ -673,15 +679,43 @@ def _lost_sink(sink: str, limit: int) -> Callable[[Path], dict[str, bytes]]:
         assert len(dying.lines) == limit
         setattr(sinks, sink, dying)
         artifacts = _memory(sinks)
+        assert result.reason == "SINK_WRITE_FAILED"
+        metrics = orjson.loads(artifacts["metrics.json"])
         if sink != "audit":
-            assert result.reason == "SINK_WRITE_FAILED"
             assert "C2_SINK_WRITE_FAILED" in _audit_codes(artifacts)
-            assert orjson.loads(artifacts["metrics.json"])["status"] == "FAILED"
-        else:  # as it is today: no reason, and no metrics are written at all
+            assert metrics["status"] == "FAILED"
+        else:  # it died at C2_DRYRUN_STOP, after the events closed: metrics.json says so
             assert _audit_codes(artifacts) == ["C2_DRYRUN_START"]
+            assert (metrics["audit_sink_failed_at"], metrics["audit_sink_error"]) == (
+                limit + 1,
+                "OSError: disk gone",
+            )
         return artifacts
 
     return scenario
+
+
+def _lost_audit_midrun(_tmp: Path) -> dict[str, bytes]:
+    """The audit sink dies at the kill switch's record: fail-closed, and metrics.json says so."""
+    sinks = Sinks()
+    dying = _DiesAfter(1)
+    orch = _session(
+        sinks, run_id="lost-audit-midrun", seed=33, sink_overrides={"audit_sink": dying}
+    )
+    assert orch.preflight()
+    orch.activate()
+    orch.run_n_steps(20)
+    orch.kill("ops")  # C2_KILL_SWITCH, record 2, cannot be written
+    assert orch.status is SessionStatus.FAILED
+    orch.close()
+    assert orch.result().reason == "SINK_WRITE_FAILED"
+    setattr(sinks, "audit", dying)  # noqa: B010 - what it wrote is what the run holds
+    artifacts = _memory(sinks)
+    assert _audit_codes(artifacts) == ["C2_DRYRUN_START"]
+    assert _payloads(artifacts, "SINK_WRITE_FAILED")[0]["sinks"] == ["audit"]
+    metrics = orjson.loads(artifacts["metrics.json"])
+    assert (metrics["status"], metrics["audit_sink_failed_at"]) == ("FAILED", 2)
+    return artifacts
 
 
 def _leased(tmp: Path, **extra: Any) -> tuple[LiveSessionOrchestrator, Sinks, SimClock]:
@@ -828,6 +862,7 @@ _API_RUNS: dict[str, Callable[[Path], dict[str, bytes]]] = {
     "lost-events": _lost_sink("events", 150),
     "lost-states": _lost_sink("states", 3),
     "lost-audit": _lost_sink("audit", 1),
+    "lost-audit-midrun": _lost_audit_midrun,
     "lease-held": _lease_held_to_the_end,
     "lease-lost": _lease_lost,
     "lease-held-elsewhere": _lease_held_elsewhere,

@@ -126,6 +126,9 @@ class Recorder:
         self.offsets: dict[str, int] = {"events": 0, "states": 0, "audit": 0}
         self.digests: dict[str, Any] = {"events": hashlib.sha256(), "states": hashlib.sha256()}
         self.dead: set[str] = set()
+        self.audit_failure: tuple[int, str] | None = None
+        """``(record, error)`` once the audit sink failed for good: the number of the first
+        audit record that could not be written, and why (``metrics.json`` says both)."""
         self._flushed: dict[str, int] = {}
         self._retry_events: list[dict[str, Any]] = []
         self._draining = False
@@ -226,6 +229,8 @@ class Recorder:
         document = self.metrics.document(
             run_id=self.run_id, audit_events=self.chain.seq, audit_head=self.chain.head
         )
+        if self.audit_failure is not None:
+            document["audit_sink_failed_at"], document["audit_sink_error"] = self.audit_failure
         content = orjson.dumps(document, option=_SORT | orjson.OPT_INDENT_2) + b"\n"
         self._with_retries("metrics", lambda: self._metrics_sink.replace(content))
 
@@ -299,6 +304,12 @@ class Recorder:
             )
             return
         self.dead.add(name)
+        cause = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+        where: dict[str, int] = {}
+        if name == "audit":
+            self.audit_failure = (self.chain.seq + 1, cause)
+            where["audit_record"] = self.chain.seq + 1
+        get_logger().error("sink_failed", run_id=self.run_id, sink=name, error=cause, **where)
         if self.on_sink_failure is not None:
             self.on_sink_failure(name)
         raise SinkFailure(

@@ -194,6 +194,13 @@ class SessionLifecycle:
             stop["reason"] = self.reason
         try:
             rec.audit("C2_DRYRUN_STOP", stop)
+        except SinkFailure:  # the audit died at its last record: metrics.json still says so
+            self.failed = True
+            self.reason = self.reason or _SINK_FAILED
+            if rec.audit_failure is not None and not self.detail:
+                record, cause = rec.audit_failure
+                self.detail = f"audit sink failed at record {record} ({cause})"
+        try:
             rec.write_metrics()
             rec.flush(sync=durable)
         except SinkFailure:

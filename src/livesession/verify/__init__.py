@@ -45,6 +45,10 @@ def verify_run(run_dir: Path | str) -> VerifyResult:
         ok=not total,
         violations=run.report.finish(),
         total=total,
-        summary=summarize(path, total, incomplete=run.incomplete) if total else "",
+        summary=(
+            summarize(path, total, incomplete=run.incomplete, dead_audit=run.dead_audit)
+            if total
+            else ""
+        ),
         counts=run.files.counts,
     )

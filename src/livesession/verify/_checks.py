@@ -46,6 +46,9 @@ class Verifier:
         self.final_snapshot: dict[str, Any] | None = None
         self.audit_status: str | None = None
         self.incomplete = False
+        self.dead_audit: tuple[int, str] | None = None
+        """``(record, error)`` when metrics.json says the audit sink failed at ``record``
+        and audit.jsonl agrees: it holds exactly the records before it, unclosed."""
 
     def run(self) -> None:
         """Read the run, then check each artifact; every problem ends up in ``report``."""
@@ -229,7 +232,8 @@ class Verifier:
 
     def _check_audit(self) -> None:
         lines = self.files.lines[AUDIT]
-        self.incomplete = self._unclosed(lines)
+        self._check_dead_audit(lines)
+        self.incomplete = self.dead_audit is None and self._unclosed(lines)
         if not lines:
             return
         for index, line in enumerate(lines):
@@ -258,9 +262,53 @@ class Verifier:
         if last is None:
             return
         if last["code"] != "C2_DRYRUN_STOP":
-            self.report.add(AUDIT, len(lines), f"the last record is {last['code']}, not a stop")
+            if self.dead_audit is None:  # a dead audit sink was reported once, as such
+                self.report.add(AUDIT, len(lines), f"the last record is {last['code']}, not a stop")
             return
         self._check_stop_record(len(lines), last["payload"])
+
+    def _check_dead_audit(self, lines: list[Line]) -> None:
+        """A claim in metrics.json that the audit sink died must match audit.jsonl exactly.
+
+        Claimed at record N: audit.jsonl holds N-1 whole records and no C2_DRYRUN_STOP.
+        Then the missing close is the one violation reported for it (``dead_audit``);
+        otherwise the claim is itself a violation, and so is an events.jsonl whose
+        ``SINK_WRITE_FAILED`` names the audit sink while metrics.json claims nothing.
+        """
+        metrics = self.files.metrics
+        if metrics is None:
+            return
+        failed_at = metrics.get("audit_sink_failed_at")
+        if failed_at is None:
+            said = any(
+                event["event_type"] == "SINK_WRITE_FAILED" and "audit" in event["payload"]["sinks"]
+                for _, event in valid_objects(self.files.lines[EVENTS])
+            )
+            if said:
+                self.report.add(
+                    METRICS, 1, "audit_sink_failed_at is missing, but the events say it failed"
+                )
+            return
+        raw = self.files.raw.get(AUDIT) or b""
+        whole = lines if raw.endswith(b"\n") else lines[:-1]
+        closed = any(
+            line.obj is not None and line.obj["code"] == "C2_DRYRUN_STOP" for line in whole
+        )
+        if closed or len(whole) != failed_at - 1:
+            self.report.add(
+                METRICS,
+                self.files.metrics_line("audit_sink_failed_at"),
+                f"audit_sink_failed_at is {failed_at}, but {AUDIT} holds {len(whole)} "
+                f"record(s){' and is closed' if closed else ''}",
+            )
+            return
+        self.dead_audit = (failed_at, str(metrics.get("audit_sink_error", "")))
+        self.report.add(
+            AUDIT,
+            failed_at,
+            f"never written: the audit sink failed at record {failed_at} "
+            f"({self.dead_audit[1]}), so the run has no C2_DRYRUN_STOP",
+        )
 
     def _unclosed(self, lines: list[Line]) -> bool:
         """The audit log ends without ``C2_DRYRUN_STOP``: the run crashed or is still running.

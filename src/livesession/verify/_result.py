@@ -36,9 +36,11 @@ class VerifyResult:
     ``<file>:<line>: <what>``; line 0 means the file as a whole (at most 50 are listed per
     file, then one line says how many more). ``total`` counts every violation found,
     listed or not. ``summary`` says in one line what is wrong ("" for a clean run):
-    ``incomplete run: ...`` when the audit log has no closing ``C2_DRYRUN_STOP`` (a run
-    that crashed or is still running), else ``broken run: ...``. ``counts`` holds what
-    was read (lines per artifact, bars, orders submitted, fills), read-only.
+    ``audit sink failed at record N (...)`` when metrics.json records a dead audit sink
+    that audit.jsonl bears out, ``incomplete run: ...`` when the audit log has no closing
+    ``C2_DRYRUN_STOP`` (a run that crashed or is still running), else ``broken run: ...``.
+    ``counts`` holds what was read (lines per artifact, bars, orders submitted, fills),
+    read-only.
     """
 
     ok: bool
@@ -89,13 +91,23 @@ class Violations:
         return (*self.lines, *hidden)
 
 
-def summarize(run_dir: Path, total: int, *, incomplete: bool) -> str:
+def summarize(
+    run_dir: Path, total: int, *, incomplete: bool, dead_audit: tuple[int, str] | None = None
+) -> str:
     """The first line of a broken run's report: what kind of broken, and what to do.
 
     An incomplete run (no closing ``C2_DRYRUN_STOP``) is one to continue, not to repair:
     the line says how, when the run keeps the ``run.json`` that ``livesession resume``
     needs (the runbook's own invocation writes only the four artifacts, and cannot).
+    A run whose audit sink died (``dead_audit``: the record it failed at, and why, as
+    metrics.json says and audit.jsonl bears out) is neither: it says so, and counts the
+    violations besides the missing close.
     """
+    if dead_audit is not None:
+        record, error = dead_audit
+        others = total - 1
+        rest = f"; {others} other violation(s)" if others > 0 else ""
+        return f"audit sink failed at record {record} ({error}): the run is not sealed{rest}"
     if not incomplete:
         return f"broken run: {total} violation(s) of the artifact contract"
     if not (run_dir / names.RUN_META).is_file():
