@@ -248,3 +248,23 @@ class TestSecrets:
         for path in tmp_path.rglob("*"):
             if path.is_file():
                 assert secret.encode() not in path.read_bytes(), path
+
+
+def test_a_reader_that_goes_away_is_no_error(tmp_path):
+    """`livesession verify DIR | head -1` ends quietly: no BrokenPipeError traceback."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "livesession.cli", "dryrun", "--out", str(tmp_path),
+         "--run-id", "pipe", "--steps", "50", "-q"],
+        check=True,
+    )  # fmt: skip
+    assert done.returncode == 0
+    script = (
+        f"{sys.executable} -m livesession.cli verify {tmp_path / 'pipe'} | head -c 0; "
+        "exit ${PIPESTATUS[0]}"
+    )
+    piped = subprocess.run(["bash", "-c", script], capture_output=True, text=True, check=False)
+    assert "Traceback" not in piped.stderr, piped.stderr
+    assert piped.returncode == 0, piped.stderr
