@@ -359,7 +359,8 @@ class RealishBroker(ResumableVenue, MarkableVenue, JournaledVenue, ReplayingVenu
         attempt = self._attempts.get(key, 0) + 1
         self._remember(key, attempt)
         log = self._attempt_log
-        if log is not None:
+        replayed = op == "submit" and attempt in self._replayed_sends.get(cid, ())
+        if log is not None and not replayed:  # a replayed attempt's line is there already
             entry = {"attempt": attempt, "cid": cid, "now_ns": now_ns, "op": op}
             append_entry(log, entry)
         return attempt
@@ -381,12 +382,13 @@ class RealishBroker(ResumableVenue, MarkableVenue, JournaledVenue, ReplayingVenu
             self._remember(key, max(self._attempts.get(key, 0), attempt))
 
     def _rewind_attempts(self, offset: int) -> None:
-        """Take the attempt journal back to ``offset`` bytes.
+        """Take the attempt counts back to the journal's first ``offset`` bytes.
 
         The attempts after it are made again by the resumed session, with the same numbers.
+        Their lines stay in the journal (a replayed submit attempt is not written twice):
+        a resume killed before it replayed them finds them again.
         """
-        path = self._attempts_path
-        if path is None or self._attempt_log is None:
+        if self._attempts_path is None or self._attempt_log is None:
             return
         self._attempts.clear()
         for end, key, attempt in self._attempt_ends:
@@ -395,10 +397,6 @@ class RealishBroker(ResumableVenue, MarkableVenue, JournaledVenue, ReplayingVenu
             elif key[0] == "submit":
                 self._replayed_sends.setdefault(key[1], set()).add(attempt)
         self._attempt_ends = []  # only a resume, once, needs them
-        self._attempt_log.close()
-        with path.open("r+b") as handle:
-            handle.truncate(min(offset, handle.seek(0, 2)))
-        self._attempt_log = path.open("ab")
 
     def _take_replayed(self, cid: str, attempt: int) -> bool:
         """Whether this submit attempt replays one made before the crash (then forgotten)."""
