@@ -18,6 +18,7 @@ from livesession._typing import (
     ConfirmingLookup,
     JournaledVenue,
     MarkableVenue,
+    ReplayingVenue,
     ResumableVenue,
     SandboxAware,
     VenueKind,
@@ -25,7 +26,14 @@ from livesession._typing import (
 from livesession.brokers.mock import MockBroker
 from livesession.brokers.realish import RealishBroker
 
-ABILITIES = (ConfirmingLookup, JournaledVenue, MarkableVenue, ResumableVenue, SandboxAware)
+ABILITIES = (
+    ConfirmingLookup,
+    JournaledVenue,
+    MarkableVenue,
+    ReplayingVenue,
+    ResumableVenue,
+    SandboxAware,
+)
 
 
 def _abilities(broker: object) -> set[type]:
@@ -42,12 +50,18 @@ def test_mock_broker_is_a_journaled_resumable_markable_venue(tmp_path):
             broker.close()
 
 
-def test_realish_broker_resumes_and_marks_but_records_no_journal_offset(tmp_path):
-    """Not a ``JournaledVenue``: its checkpoints keep ``broker_journal_offset`` null."""
+def test_realish_broker_resumes_marks_and_replays_its_attempts(tmp_path):
+    """A ``JournaledVenue`` (its checkpoints record the attempt journal's length) that
+    replays the sends a resumed session makes again (``ReplayingVenue``)."""
     for broker in (RealishBroker(), RealishBroker(journal=tmp_path / "venue.jsonl")):
         try:
             assert isinstance(broker, Broker)
-            assert _abilities(broker) == {ResumableVenue, MarkableVenue}
+            assert _abilities(broker) == {
+                JournaledVenue,
+                ReplayingVenue,
+                ResumableVenue,
+                MarkableVenue,
+            }
         finally:
             broker.close()
 

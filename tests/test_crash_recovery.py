@@ -201,3 +201,32 @@ class TestCrashPoints:
                 "same ts (latency 0), so the resumed wind-down never sees its fill"
             )
         assert result.violations == []
+
+
+class TestRealishReplay:
+    """A realish send retried or timed out before a kill is replayed with its faults and waits."""
+
+    @pytest.mark.parametrize(
+        ("name", "kill"),
+        [
+            # seed 5: the first order times out (ORDER_OUTCOME_UNKNOWN, lookup AT_VENUE)
+            ("realish-jsonl", "after_send:1"),
+            # seed 8: the second order is retried after a transient error (a wait)
+            ("realish-sqlite", "after_send:2"),
+            ("realish-jsonl", "checkpoint:143"),
+            # the first resume is killed before it replays the send: the second replays it
+            ("realish-jsonl", "after_send:19+before_send:1"),
+        ],
+    )
+    def test_resumed_realish_run_equals_the_uninterrupted_one(self, work, name, kill):
+        """Killed after a faulty send, the resumed realish run is byte-identical."""
+        profile = PROFILES[name]
+        assert profile.exact, "realish runs are compared byte for byte"
+        where = work / "realish" / f"{name}-{kill.replace(':', '-').replace('+', '_')}"
+        base = run_baseline(profile, where / "baseline")
+        kills = tuple(kill.split("+"))
+        plan = CrashPlan(profile, kills, "point")
+        result = execute(plan, where / "crashed", base, verify=True)
+        assert result.exit_codes == [KILLED] * len(kills) + [0]
+        assert result.violations == []
+        assert (where / "crashed" / name / "broker_journal.attempts.jsonl").exists()

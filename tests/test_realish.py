@@ -248,6 +248,32 @@ class TestJournal:
         second.close()
         assert second.faults == dict.fromkeys(FAULT_KINDS, 0)
 
+    def test_resume_rewinds_attempts_after_the_checkpoint(self, tmp_path):
+        """Attempts after the checkpoint's offset are replayed: same numbers, no resend."""
+        journal = tmp_path / "broker_journal.jsonl"
+        first = _broker(journal, seed=7, transient_rate=Decimal("0.5"))
+        before = _send_until_accepted(first, "before")
+        offset = first.journal_offset()
+        attempts = _send_until_accepted(first, "after")
+        first.close()
+        assert attempts > 1, "seed 7 must retry the send after the checkpoint"
+        second = _broker(journal, seed=7, transient_rate=Decimal("0.5"))
+        second.resume_at(T0, offset)
+        assert second.replays_send("after")
+        assert not second.replays_send("before")
+        assert second.submit_attempts == {"before": before}
+        assert _send_until_accepted(second, "after") == attempts
+        assert not second.replays_send("after")
+        assert second.submissions["after"] == 1  # answered as before, not sent twice
+        second.close()
+        assert [
+            orjson.loads(line)["cid"] for line in attempts_path(journal).read_bytes().splitlines()
+        ] == [*["before"] * before, *["after"] * attempts]
+        third = _broker(journal, seed=7)  # no resume: a resend is a second send
+        with pytest.raises(Rejected, match="duplicate"):
+            third.submit(_order("after"), T0)
+        third.close()
+
 
 class TestSurface:
     """The adapter fits the Broker protocol and describes itself."""

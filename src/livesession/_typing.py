@@ -25,6 +25,7 @@ __all__ = [
     "MarkableVenue",
     "MarketFeed",
     "MetricsSink",
+    "ReplayingVenue",
     "ResumableVenue",
     "SandboxAware",
     "SessionLease",
@@ -168,9 +169,10 @@ class ConfirmingLookup(Protocol):
 class JournaledVenue(Protocol):
     """**Protocol:** a venue whose journal position a checkpoint records.
 
-    ``MockBroker`` implements it (0 without a journal). ``RealishBroker`` does not: its
-    checkpoints record no offset, since its latency of at least 1 ns already tells the
-    reports owed after a checkpoint from those delivered before it.
+    ``MockBroker`` implements it (0 without a journal). ``RealishBroker`` records its
+    attempt journal's length instead (its latency of at least 1 ns already tells the
+    reports owed after a checkpoint from those delivered before it): a resume rewinds the
+    attempts made after the checkpoint, so the replayed sends fault and retry as before.
     """
 
     def journal_offset(self) -> int:
@@ -188,6 +190,21 @@ class ResumableVenue(Protocol):
 
     def resume_at(self, now_ns: int, journal_offset: int | None = None) -> None:
         """Forget reports due by ``now_ns`` (the checkpoint's simulated time)."""
+        ...
+
+
+@runtime_checkable
+class ReplayingVenue(Protocol):
+    """**Protocol:** a simulated venue that replays the sends a resumed session makes again.
+
+    ``RealishBroker`` implements it: its attempt journal tells which sends after the
+    checkpoint the session is about to replay, and it answers them attempt by attempt as
+    before the crash (same faults, no second order at the venue), so the replayed send
+    retries and waits as the original did instead of being recovered without them.
+    """
+
+    def replays_send(self, client_order_id: str) -> bool:
+        """Whether sending ``client_order_id`` again replays a send made before a crash."""
         ...
 
 

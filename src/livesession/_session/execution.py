@@ -21,7 +21,7 @@ from .._domain.retry import call_with_retry
 from .._exceptions import BrokerError, OutcomeUnknown, Rejected, Transient
 from .._risk.governor import TradingState
 from .._risk.rails import RiskContext
-from .._typing import ConfirmingLookup
+from .._typing import ConfirmingLookup, ReplayingVenue
 from .exits import Protection
 
 if TYPE_CHECKING:
@@ -57,6 +57,7 @@ class Execution:
         self._protect = protect
         broker = ctx.broker
         self._confirming = broker if isinstance(broker, ConfirmingLookup) else None
+        self._replays = broker if isinstance(broker, ReplayingVenue) else None
         self.intent_seq = 0
 
     def handle_intent(self, intent: OrderIntent) -> None:
@@ -167,10 +168,13 @@ class Execution:
         crashpoint("before_send")
         outcome = "submitted"
         in_doubt = False
-        known = None if record.created else self.venue_knows(cid)
+        # A simulated venue that replays this send (made after the checkpoint, before a
+        # crash) answers it as before: sent again, it retries and waits as the original did.
+        fresh = record.created or (self._replays is not None and self._replays.replays_send(cid))
+        known = None if fresh else self.venue_knows(cid)
         if known:
             outcome = "recovered"
-        elif known is None and not record.created:
+        elif known is None and not fresh:
             in_doubt = True  # reserved before, and the venue cannot say: never resend blindly
             outcome = "unknown"
             self._outcome_unknown(cid, 0)

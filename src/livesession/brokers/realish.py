@@ -20,6 +20,13 @@ client-side attempt journal next to the venue journal (``<journal>.attempts.json
 broker rebuilt after a crash continues the count instead of replaying the first attempts'
 faults; decisions about reports (duplicate ack, late fill) depend only on the client
 order id, so a replayed venue re-creates exactly the reports it owed.
+
+A checkpoint records the attempt journal's length (``journal_offset``). A session resumed
+from it replays the steps after it, so ``resume_at`` rewinds the attempt counts to that
+length: the replayed sends get the attempt numbers, hence the faults, retries and waits,
+of the sends they replay, and an attempt that reached the venue before the crash (the
+venue journal has it) is answered as it was without reaching the venue a second time.
+``replays_send`` tells the session which reserved client order ids are replayed so.
 """
 
 from __future__ import annotations
@@ -40,7 +47,7 @@ from .._domain.model import AckReport, CancelReport, FillReport, RejectReport
 from .._domain.random import unit_draw
 from .._exceptions import OutcomeUnknown, Rejected, Transient
 from .._support.fsutil import truncate_to
-from .._typing import MarkableVenue, ResumableVenue
+from .._typing import JournaledVenue, MarkableVenue, ReplayingVenue, ResumableVenue
 from ._journal import append_entry
 from .mock import DEFAULT_PRICE_TICK, DEFAULT_QTY_LOT, FillModel, MockBroker
 
@@ -95,7 +102,7 @@ class FaultModel:
     latency_ns: int = attrs.field(default=0, validator=_non_negative)
 
 
-class RealishBroker(ResumableVenue, MarkableVenue):
+class RealishBroker(ResumableVenue, MarkableVenue, JournaledVenue, ReplayingVenue):
     """A venue with seeded network faults for dry runs. ``kind`` is ``"realish"``.
 
     Satisfies the ``Broker`` protocol. ``submissions`` counts how often each client order
@@ -131,6 +138,9 @@ class RealishBroker(ResumableVenue, MarkableVenue):
             journal=journal,
         )
         self._attempts: dict[tuple[str, str], int] = {}
+        self._attempt_ends: list[tuple[int, tuple[str, str], int]] = []
+        self._replayed_sends: dict[str, set[int]] = {}
+        self._attempts_path: Path | None = None
         self._held: list[tuple[int, int, FillReport]] = []
         self._held_seq = 0
         self._cancel_requested: dict[str, int] = {}
@@ -143,6 +153,7 @@ class RealishBroker(ResumableVenue, MarkableVenue):
         self._attempt_log: IO[bytes] | None = None
         if journal is not None:
             path = attempts_path(journal)
+            self._attempts_path = path
             self._replay_attempts(path)
             self._attempt_log = path.open("ab")
 
@@ -195,12 +206,16 @@ class RealishBroker(ResumableVenue, MarkableVenue):
         """
         cid = order.client_order_id
         attempt = self._next_attempt("submit", cid, now_ns)
+        replayed = self._take_replayed(cid, attempt)
         if self._fires("transient", self._faults.transient_rate, cid, "submit", attempt):
             raise Transient(
                 f"connection refused before the request was sent (attempt {attempt})",
                 client_order_id=cid,
             )
-        self._venue.submit(order, now_ns)
+        # A replayed attempt that reached the venue before the crash (the replayed venue
+        # journal holds the order) is answered as it was, without a second send.
+        if not (replayed and self._venue.order_by_client_id(cid) is not None):
+            self._venue.submit(order, now_ns)
         if self._fires("timeout", self._faults.timeout_rate, cid, "submit", attempt):
             raise OutcomeUnknown(
                 f"no answer after the request was sent (attempt {attempt})", client_order_id=cid
@@ -251,17 +266,34 @@ class RealishBroker(ResumableVenue, MarkableVenue):
         """The venue's view of one order; lookups always reach the venue."""
         return self._venue.order_by_client_id(client_order_id)
 
+    def journal_offset(self) -> int:
+        """Bytes in the attempt journal so far (a checkpoint records it; 0 without one).
+
+        Reports need no venue journal offset here: this broker's latency is at least 1 ns,
+        so nothing sent after a checkpoint is due at the checkpoint's own simulated time.
+        """
+        return 0 if self._attempt_log is None else self._attempt_log.tell()
+
+    def replays_send(self, client_order_id: str) -> bool:
+        """Whether a resumed session's send of ``client_order_id`` replays an earlier one.
+
+        True for a send made after the checkpoint (``resume_at`` rewound its attempts):
+        sending it again is safe, and answered attempt by attempt as before the crash.
+        """
+        return client_order_id in self._replayed_sends
+
     def resume_at(self, now_ns: int, journal_offset: int | None = None) -> None:
         """Forget reports delivered by ``now_ns`` (the resumed checkpoint's simulated time).
 
-        ``journal_offset`` is accepted for symmetry with the mock venue and not needed here:
-        this broker's latency is at least 1 ns, so nothing sent after a checkpoint is due
-        at the checkpoint's own simulated time.
+        ``journal_offset`` is the attempt journal's length the checkpoint recorded: the
+        attempts after it are rewound (cut from the journal, counts taken back), since the
+        resumed session makes them again; None (an older checkpoint) rewinds nothing.
 
         The replayed venue owes every report again; the ones whose (possibly delayed)
         delivery time is past ``now_ns`` stay due, late fills included.
         """
-        del journal_offset  # see the docstring
+        if journal_offset is not None:
+            self._rewind_attempts(journal_offset)
         self._replaying = True
         try:
             self.poll(now_ns)
@@ -327,7 +359,8 @@ class RealishBroker(ResumableVenue, MarkableVenue):
         attempt = self._attempts.get(key, 0) + 1
         self._remember(key, attempt)
         log = self._attempt_log
-        if log is not None:
+        replayed = op == "submit" and attempt in self._replayed_sends.get(cid, ())
+        if log is not None and not replayed:  # a replayed attempt's line is there already
             entry = {"attempt": attempt, "cid": cid, "now_ns": now_ns, "op": op}
             append_entry(log, entry)
         return attempt
@@ -339,10 +372,41 @@ class RealishBroker(ResumableVenue, MarkableVenue):
         end = data.rfind(b"\n") + 1
         if end < len(data):
             truncate_to(path, end)  # a torn last attempt: kept aside in <file>.torn
-        for raw in data[:end].splitlines():
+        offset = 0
+        for raw in data[:end].splitlines(keepends=True):
+            offset += len(raw)
             entry: Any = orjson.loads(raw)
             key = (str(entry["op"]), str(entry["cid"]))
-            self._remember(key, max(self._attempts.get(key, 0), int(entry["attempt"])))
+            attempt = int(entry["attempt"])
+            self._attempt_ends.append((offset, key, attempt))
+            self._remember(key, max(self._attempts.get(key, 0), attempt))
+
+    def _rewind_attempts(self, offset: int) -> None:
+        """Take the attempt counts back to the journal's first ``offset`` bytes.
+
+        The attempts after it are made again by the resumed session, with the same numbers.
+        Their lines stay in the journal (a replayed submit attempt is not written twice):
+        a resume killed before it replayed them finds them again.
+        """
+        if self._attempts_path is None or self._attempt_log is None:
+            return
+        self._attempts.clear()
+        for end, key, attempt in self._attempt_ends:
+            if end <= offset:
+                self._remember(key, max(self._attempts.get(key, 0), attempt))
+            elif key[0] == "submit":
+                self._replayed_sends.setdefault(key[1], set()).add(attempt)
+        self._attempt_ends = []  # only a resume, once, needs them
+
+    def _take_replayed(self, cid: str, attempt: int) -> bool:
+        """Whether this submit attempt replays one made before the crash (then forgotten)."""
+        replayed = self._replayed_sends.get(cid)
+        if replayed is None or attempt not in replayed:
+            return False
+        replayed.discard(attempt)
+        if not replayed:
+            del self._replayed_sends[cid]
+        return True
 
     def __repr__(self) -> str:
         return (
