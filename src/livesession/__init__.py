@@ -74,6 +74,7 @@ if TYPE_CHECKING:
         MarketFeed,
         MetricsSink,
         Strategy,
+        StrategyView,
     )
     from ._version import __version__
     from .brokers.ccxt import CcxtSandboxBroker, ccxt_preflight_checks, make_ccxt_broker
@@ -151,6 +152,7 @@ _LAZY: dict[str, str] = {
     "SmaCrossover": "._market.strategies",
     "Strategy": "._typing",
     "StrategyConfig": "._domain.config",
+    "StrategyView": "._typing",
     "SystemClock": "._domain.clock",
     "TradingState": "._risk.governor",
     "Transient": "._exceptions",
@@ -255,6 +257,7 @@ __all__ = [
     "SmaCrossover",
     "Strategy",
     "StrategyConfig",
+    "StrategyView",
     "SystemClock",
     "TradingState",
     "Transient",
