@@ -35,11 +35,19 @@ class ChannelBreakout:
         if full and not view.has_open_orders(bar.symbol):
             held = view.position(bar.symbol)
             if held == 0 and bar.close > max(self._highs):
-                intents = (OrderIntent(bar.symbol, Side.BUY, self._qty, reason="breakout_up"),)
+                intents = (
+                    OrderIntent(
+                        symbol=bar.symbol, side=Side.BUY, quantity=self._qty, reason="breakout_up"
+                    ),
+                )
             elif held > 0 and bar.close < min(self._lows):
                 intents = (
                     OrderIntent(
-                        bar.symbol, Side.SELL, held, reduce_only=True, reason="breakout_down"
+                        symbol=bar.symbol,
+                        side=Side.SELL,
+                        quantity=held,
+                        reduce_only=True,
+                        reason="breakout_down",
                     ),
                 )
         self._highs.append(bar.high)
