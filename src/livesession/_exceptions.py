@@ -12,7 +12,8 @@ says what is wrong and how to fix it. Messages never contain a secret.
     ├── InvalidTransition           a trigger that is illegal in the current state
     ├── RunDirectoryError           a run directory that is missing, foreign or corrupt
     │   ├── AuditCorruption         a bad audit line in the middle of the chain
-    │   └── LeaseHeld               another live session holds the lease; nothing changed
+    │   ├── LeaseHeld               another live session holds the lease; nothing changed
+    │   └── RunHeld                 another process is writing this run directory now
     ├── CheckpointError             a checkpoint that cannot be read or written
     ├── IdempotencyConflict         a key reserved again with different order parameters
     ├── SinkFailure                 an artifact sink failed after its retries (fail closed)
@@ -48,6 +49,7 @@ __all__ = [
     "PostgresError",
     "Rejected",
     "RunDirectoryError",
+    "RunHeld",
     "SinkFailure",
     "Transient",
     "UsageError",
@@ -108,6 +110,10 @@ class AuditCorruption(RunDirectoryError):
 
 class LeaseHeld(RunDirectoryError):
     """Another live session holds the (account, strategy) lease; nothing was changed."""
+
+
+class RunHeld(RunDirectoryError):
+    """Another process holds the run directory's writer lock; nothing was changed."""
 
 
 class CheckpointError(LiveSessionError):

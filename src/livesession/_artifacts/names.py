@@ -28,6 +28,7 @@ __all__ = [
     "SESSION_LOG",
     "SNAPSHOTS",
     "TIMINGS",
+    "WRITER_LOCK",
 ]
 
 # -- the four contract artifacts (ARTIFACTS.md) ----------------------------------------------
@@ -52,6 +53,8 @@ IDEMPOTENCY_JSONL: Final = "idempotency.jsonl"
 TIMINGS: Final = "timings.json"
 METRICS_LOG: Final = "metrics.ndjson"
 SESSION_LOG: Final = "session.log.jsonl"
+WRITER_LOCK: Final = "writer.lock"
+"""Held (an OS lock) by the one process writing the run; it names that process."""
 
 # -- what the tools write by default ------------------------------------------------------------
 REPORT: Final = "report.html"

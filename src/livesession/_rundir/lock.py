@@ -1,0 +1,205 @@
+"""One writer per run directory: an OS-level exclusive lock, and who holds it.
+
+Every process that writes a run directory (a dry run, a resume, an embedding app that
+opens one) holds ``writer.lock`` in it for its whole life. The lock is an open file
+description (OFD) lock on Linux, ``fcntl(F_OFD_SETLK)``: the kernel drops it when the
+holder exits or is killed, so a crash never leaves a stale lock, and unlike POSIX record
+locks it is not released when some other descriptor of the same file closes in the same
+process (a ``verify`` run in-process beside a live session cannot break it). Elsewhere
+(macOS, BSD) ``flock`` gives the same guarantees except the query below. We use the
+standard library rather than a package such as ``filelock`` because the readers need to
+*query* the lock without taking it (``F_OFD_GETLK``): a reader that took even a shared
+lock for an instant could make a starting writer fail.
+
+The file's content names the holder (pid, host, since when, command) for the one-line
+refusal a second writer prints and for ``livesession status``; the content alone proves
+nothing (a killed holder leaves it behind), the lock does. Run directories are local: a
+network file system's locks are not trusted here.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import socket
+import struct
+import sys
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Final, Self
+
+import attrs
+
+from .._artifacts import names
+from .._exceptions import RunDirectoryError, RunHeld
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+__all__ = ["Holder", "RunLock", "holder_of", "is_held"]
+
+# struct flock { short l_type; short l_whence; off_t l_start; off_t l_len; pid_t l_pid; }
+# padded to its 8-byte alignment: 32 bytes on the 64-bit Linux ABIs.
+_FLOCK: Final = struct.Struct("@hhqqi4x")
+_OFD_SETLK: Final[int | None] = getattr(fcntl, "F_OFD_SETLK", None)
+_OFD_GETLK: Final[int | None] = getattr(fcntl, "F_OFD_GETLK", None)
+
+
+@attrs.frozen
+class Holder:
+    """The process that holds a run directory (as its lock file names it)."""
+
+    pid: int
+    host: str
+    since: str
+    """When it took the lock: wall time, RFC 3339 UTC (operational, not evidence)."""
+    command: str
+
+    def describe(self) -> str:
+        """``pid 4242 on host-a since 2026-11-30T10:00:00Z (livesession resume)``."""
+        return f"pid {self.pid} on {self.host} since {self.since} ({self.command})"
+
+
+def _whole_file(lock_type: int) -> bytes:
+    return _FLOCK.pack(lock_type, os.SEEK_SET, 0, 0, 0)
+
+
+def _try_lock(fd: int) -> bool:
+    try:
+        if _OFD_SETLK is not None:
+            fcntl.fcntl(fd, _OFD_SETLK, _whole_file(fcntl.F_WRLCK))
+        else:  # pragma: no cover - not Linux
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    except PermissionError:  # some systems say EACCES for a held POSIX-style lock
+        return False
+    return True
+
+
+def _read_holder(path: Path) -> Holder | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return Holder(
+            pid=int(data["pid"]),
+            host=str(data["host"]),
+            since=str(data["since"]),
+            command=str(data["command"]),
+        )
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def is_held(run_dir: Path) -> bool:
+    """Whether a process holds ``run_dir``'s writer lock now. Never takes the lock."""
+    path = run_dir / names.WRITER_LOCK
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return False
+    try:
+        if _OFD_GETLK is None:  # pragma: no cover - not Linux: judge by the named pid
+            holder = _read_holder(path)
+            return holder is not None and _pid_alive(holder.pid)
+        # F_OFD_GETLK asks "could I take a write lock?"; it answers with the conflicting
+        # lock, or with l_type F_UNLCK. A read-only descriptor may ask.
+        answer = fcntl.fcntl(fd, _OFD_GETLK, _whole_file(fcntl.F_WRLCK))
+        return bool(_FLOCK.unpack(answer)[0] != fcntl.F_UNLCK)
+    finally:
+        os.close(fd)
+
+
+def _pid_alive(pid: int) -> bool:  # pragma: no cover - not Linux
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def holder_of(run_dir: Path) -> Holder | None:
+    """The process writing ``run_dir`` now, or None when no process holds it.
+
+    Never takes the lock, so it is safe beside a live writer (``status``, the operator
+    controls). A holder whose lock file cannot be parsed (it is being written this very
+    moment) is reported with pid 0.
+    """
+    if not is_held(run_dir):
+        return None
+    holder = _read_holder(run_dir / names.WRITER_LOCK)
+    return holder if holder is not None else Holder(pid=0, host="?", since="?", command="?")
+
+
+class RunLock:
+    """The writer lock of one run directory, held from ``acquire`` until ``release``.
+
+    Not reentrant: a second ``acquire`` on the same directory, in this process or any
+    other, raises ``RunHeld`` while this one is held.
+    """
+
+    def __init__(self, run_dir: Path, fd: int, holder: Holder) -> None:
+        self.run_dir = run_dir
+        self.holder = holder
+        self._fd: int | None = fd
+
+    @classmethod
+    def acquire(cls, run_dir: Path, command: str) -> Self:
+        """Take ``run_dir``'s writer lock, or raise ``RunHeld`` naming the holder.
+
+        Nothing in the run directory changes when the lock is refused: the lock file is
+        opened without truncation, and rewritten only once the lock is ours.
+        """
+        path = run_dir / names.WRITER_LOCK
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        except FileNotFoundError:
+            raise RunDirectoryError(f"{run_dir}: not a directory") from None
+        except OSError as exc:
+            raise RunDirectoryError(
+                f"{run_dir}: cannot open {names.WRITER_LOCK}: {exc.strerror}"
+            ) from None
+        if not _try_lock(fd):
+            os.close(fd)
+            holder = _read_holder(path)
+            who = holder.describe() if holder is not None else "another process"
+            raise RunHeld(
+                f"{run_dir} is being written by {who}; nothing was changed "
+                "(one writer per run: wait for it to end, or stop it with `livesession stop`)"
+            )
+        holder = Holder(
+            pid=os.getpid(),
+            host=socket.gethostname(),
+            since=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            command=command,
+        )
+        body = json.dumps(attrs.asdict(holder), sort_keys=True).encode() + b"\n"
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, body, 0)
+        return cls(run_dir, fd, holder)
+
+    @property
+    def held(self) -> bool:
+        """Whether this object still holds the lock."""
+        return self._fd is not None
+
+    def release(self) -> None:
+        """Let the lock go (safe to call twice). The file stays: it is only a name."""
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            os.close(fd)  # closing the last descriptor of the description drops the lock
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+    def __repr__(self) -> str:
+        state = "held" if self.held else "released"
+        return f"RunLock({str(self.run_dir)!r}, {state}, pid={self.holder.pid})"
+
+
+if sys.platform == "win32":  # pragma: no cover
+    raise ImportError("livesession run directories need a POSIX system (fcntl locks)")

@@ -1,0 +1,92 @@
+"""The run directory's writer lock: one holder, queried without being taken, never stale."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from livesession._artifacts import names
+from livesession._exceptions import RunDirectoryError, RunHeld
+from livesession._rundir.lock import RunLock, holder_of, is_held
+
+_TAKE = (
+    "import pathlib, sys\n"
+    "from livesession._rundir.lock import RunLock\n"
+    "lock = RunLock.acquire(pathlib.Path(sys.argv[1]), 'child')\n"
+    "print('held', flush=True)\n"
+    "sys.stdin.read()\n"
+)
+
+
+def test_a_free_directory_has_no_holder(tmp_path: Path) -> None:
+    assert not is_held(tmp_path)
+    assert holder_of(tmp_path) is None
+    assert not (tmp_path / names.WRITER_LOCK).exists(), "a query must not create the file"
+
+
+def test_a_second_acquire_in_the_same_process_is_refused_naming_the_holder(
+    tmp_path: Path,
+) -> None:
+    with RunLock.acquire(tmp_path, "livesession dryrun") as lock:
+        holder = holder_of(tmp_path)
+        assert holder == lock.holder
+        with pytest.raises(RunHeld, match=rf"pid {lock.holder.pid} on .* \(livesession dryrun\)"):
+            RunLock.acquire(tmp_path, "livesession resume")
+        # The refusal changed nothing: the file still names the first holder.
+        assert holder_of(tmp_path) == lock.holder
+    assert not is_held(tmp_path)
+    assert holder_of(tmp_path) is None
+
+
+def test_readers_closing_the_file_in_process_do_not_release_the_writer(tmp_path: Path) -> None:
+    with RunLock.acquire(tmp_path, "writer"):
+        for _ in range(3):
+            assert is_held(tmp_path)
+            (tmp_path / names.WRITER_LOCK).read_text(encoding="utf-8")
+        with pytest.raises(RunHeld):
+            RunLock.acquire(tmp_path, "second")
+
+
+def test_release_is_idempotent_and_lets_the_next_writer_in(tmp_path: Path) -> None:
+    first = RunLock.acquire(tmp_path, "first")
+    first.release()
+    first.release()
+    assert "released" in repr(first)
+    with RunLock.acquire(tmp_path, "second") as second:
+        assert holder_of(tmp_path) == second.holder
+
+
+def test_another_process_is_refused_and_a_killed_holder_leaves_no_stale_lock(
+    tmp_path: Path,
+) -> None:
+    with subprocess.Popen(
+        [sys.executable, "-c", _TAKE, str(tmp_path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    ) as child:
+        try:
+            assert child.stdout is not None
+            assert child.stdout.readline().strip() == "held"
+            holder = holder_of(tmp_path)
+            assert holder is not None
+            assert holder.pid == child.pid
+            assert holder.command == "child"
+            with pytest.raises(RunHeld, match=f"pid {child.pid}"):
+                RunLock.acquire(tmp_path, "parent")
+        finally:
+            child.kill()
+            child.wait(timeout=10)
+    # SIGKILL: the kernel dropped the lock; the file's stale content is not a holder.
+    assert (tmp_path / names.WRITER_LOCK).exists()
+    assert holder_of(tmp_path) is None
+    with RunLock.acquire(tmp_path, "after") as lock:
+        assert lock.holder.pid != child.pid
+
+
+def test_a_missing_directory_is_a_run_directory_error(tmp_path: Path) -> None:
+    with pytest.raises(RunDirectoryError, match="not a directory"):
+        RunLock.acquire(tmp_path / "nope", "writer")
