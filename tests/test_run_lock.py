@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from livesession import DryrunConfig, create_run
 from livesession._artifacts import names
 from livesession._exceptions import RunDirectoryError, RunHeld
 from livesession._rundir.lock import RunLock, holder_of, is_held
+from livesession.cli import main
 
 _TAKE = (
     "import pathlib, sys\n"
@@ -90,3 +93,41 @@ def test_another_process_is_refused_and_a_killed_holder_leaves_no_stale_lock(
 def test_a_missing_directory_is_a_run_directory_error(tmp_path: Path) -> None:
     with pytest.raises(RunDirectoryError, match="not a directory"):
         RunLock.acquire(tmp_path / "nope", "writer")
+
+
+def test_abandon_puts_the_lock_file_back_as_it_was(tmp_path: Path) -> None:
+    """A writer refused after taking the lock (a resume that fails its checks) changes nothing."""
+    fresh = RunLock.acquire(tmp_path, "first")
+    fresh.abandon()
+    assert not (tmp_path / names.WRITER_LOCK).exists()
+    (tmp_path / names.WRITER_LOCK).write_bytes(b"stale holder\n")
+    lock = RunLock.acquire(tmp_path, "second")
+    assert (tmp_path / names.WRITER_LOCK).read_bytes() != b"stale holder\n"
+    lock.abandon()
+    lock.abandon()
+    assert (tmp_path / names.WRITER_LOCK).read_bytes() == b"stale holder\n"
+    assert not is_held(tmp_path)
+
+
+def test_resume_of_a_held_run_exits_3_naming_the_holder_and_changes_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A second writer (here: a resume while the run's first session is still open) is refused."""
+    session = create_run(DryrunConfig(run_id="held", steps=40, clock_mode="sim"), tmp_path)
+    try:
+        assert session.preflight()
+        session.activate()
+        session.run_n_steps(10)
+        run_dir = tmp_path / "held"
+        before = {p.name: p.read_bytes() for p in run_dir.iterdir() if p.is_file()}
+        assert main(["resume", str(run_dir), "-q"]) == 3
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1, err
+        assert f"pid {os.getpid()}" in err[0]
+        assert "livesession: rejected:" in err[0]
+        after = {p.name: p.read_bytes() for p in run_dir.iterdir() if p.is_file()}
+        assert after == before
+    finally:
+        session.run_n_steps(30)
+        session.close()
+    assert holder_of(tmp_path / "held") is None

@@ -207,13 +207,13 @@ def cmd_dryrun(args: argparse.Namespace) -> int:
 
 def cmd_resume(args: argparse.Namespace) -> int:
     """Resume a crashed run from its last checkpoint and finish it."""
-    from ._exceptions import LeaseHeld  # noqa: PLC0415
+    from ._exceptions import LeaseHeld, RunHeld  # noqa: PLC0415
     from ._rundir import resume_run  # noqa: PLC0415 - keeps `import livesession` light
 
     run_dir = require_run(args.run_dir)
     try:
         session = resume_run(run_dir)
-    except LeaseHeld as exc:
+    except (LeaseHeld, RunHeld) as exc:
         print(f"livesession: rejected: {redact_text(str(exc))}", file=sys.stderr)  # noqa: T201 - the CLI's output
         return EXIT_REJECTED
     with _session_log(run_dir, args.log_level):

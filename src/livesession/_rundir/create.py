@@ -12,6 +12,7 @@ from .backing import pg_dsn
 from .brokers import BrokerFactory, open_broker
 from .data import close_feed, data_record
 from .layout import LOCAL_BACKENDS, STORES, Backing, write_run_files
+from .lock import RunLock, writer_command
 from .session import open_session
 
 if TYPE_CHECKING:
@@ -75,7 +76,10 @@ def create_run(
     except OSError as exc:
         close_feed(feed)
         raise RunDirectoryError(f"cannot create run directory {run_dir}: {exc.strerror}") from None
+    lock: RunLock | None = None
     try:
+        # Ours from the first byte to the seal: no second writer can open this run.
+        lock = RunLock.acquire(run_dir, writer_command("dryrun"))
         write_run_files(
             run_dir,
             cfg,
@@ -83,7 +87,7 @@ def create_run(
             backing=backing,
             data=data_record(cfg, feed),
         )
-        return open_session(
+        session = open_session(
             cfg,
             run_dir,
             idempotency_backend=idempotency_backend,
@@ -97,9 +101,13 @@ def create_run(
         )
     except BaseException:
         close_feed(feed)
+        if lock is not None:
+            lock.release()
         # Nothing half-written: the directory is ours (created exclusively above).
         shutil.rmtree(run_dir, ignore_errors=True)
         if created_out:
             with contextlib.suppress(OSError):
                 out_dir.rmdir()
         raise
+    session.close_with(lock)
+    return session

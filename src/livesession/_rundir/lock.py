@@ -26,17 +26,15 @@ import socket
 import struct
 import sys
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Final, Self
+from pathlib import Path
+from typing import Final, Self
 
 import attrs
 
 from .._artifacts import names
 from .._exceptions import RunDirectoryError, RunHeld
 
-if TYPE_CHECKING:
-    from pathlib import Path
-
-__all__ = ["Holder", "RunLock", "holder_of", "is_held"]
+__all__ = ["Holder", "RunLock", "holder_of", "is_held", "writer_command"]
 
 # struct flock { short l_type; short l_whence; off_t l_start; off_t l_len; pid_t l_pid; }
 # padded to its 8-byte alignment: 32 bytes on the 64-bit Linux ABIs.
@@ -58,6 +56,12 @@ class Holder:
     def describe(self) -> str:
         """``pid 4242 on host-a since 2026-11-30T10:00:00Z (livesession resume)``."""
         return f"pid {self.pid} on {self.host} since {self.since} ({self.command})"
+
+
+def writer_command(verb: str) -> str:
+    """How a holder names itself: the program's name and the verb (``livesession resume``)."""
+    prog = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else "python"
+    return f"{'livesession' if prog in {'__main__.py', '-m'} else prog} {verb}"
 
 
 def _whole_file(lock_type: int) -> bytes:
@@ -132,6 +136,41 @@ def holder_of(run_dir: Path) -> Holder | None:
     return holder if holder is not None else Holder(pid=0, host="?", since="?", command="?")
 
 
+@attrs.frozen
+class _Before:
+    """The lock file (and its directory's times) before a writer took it."""
+
+    content: bytes | None
+    times: tuple[int, int] | None
+    dir_times: tuple[int, int] | None
+
+    @classmethod
+    def of(cls, run_dir: Path) -> _Before:
+        try:
+            info = run_dir.stat()
+        except OSError:
+            return cls(None, None, None)  # acquire reports the missing directory
+        dir_times = (info.st_atime_ns, info.st_mtime_ns)
+        path = run_dir / names.WRITER_LOCK
+        try:
+            info = path.stat()
+            content = path.read_bytes()
+        except OSError:
+            return cls(None, None, dir_times)
+        return cls(content, (info.st_atime_ns, info.st_mtime_ns), dir_times)
+
+    def put_back(self, run_dir: Path, fd: int) -> None:
+        if self.content is None:
+            (run_dir / names.WRITER_LOCK).unlink(missing_ok=True)
+        else:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, self.content, 0)
+            if self.times is not None:
+                os.utime(fd, ns=self.times)
+        if self.dir_times is not None:
+            os.utime(run_dir, ns=self.dir_times)
+
+
 class RunLock:
     """The writer lock of one run directory, held from ``acquire`` until ``release``.
 
@@ -139,10 +178,11 @@ class RunLock:
     other, raises ``RunHeld`` while this one is held.
     """
 
-    def __init__(self, run_dir: Path, fd: int, holder: Holder) -> None:
+    def __init__(self, run_dir: Path, fd: int, holder: Holder, before: _Before) -> None:
         self.run_dir = run_dir
         self.holder = holder
         self._fd: int | None = fd
+        self._before = before
 
     @classmethod
     def acquire(cls, run_dir: Path, command: str) -> Self:
@@ -152,6 +192,7 @@ class RunLock:
         opened without truncation, and rewritten only once the lock is ours.
         """
         path = run_dir / names.WRITER_LOCK
+        before = _Before.of(run_dir)
         try:
             fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
         except FileNotFoundError:
@@ -177,7 +218,7 @@ class RunLock:
         body = json.dumps(attrs.asdict(holder), sort_keys=True).encode() + b"\n"
         os.ftruncate(fd, 0)
         os.pwrite(fd, body, 0)
-        return cls(run_dir, fd, holder)
+        return cls(run_dir, fd, holder, before)
 
     @property
     def held(self) -> bool:
@@ -189,6 +230,23 @@ class RunLock:
         fd, self._fd = self._fd, None
         if fd is not None:
             os.close(fd)  # closing the last descriptor of the description drops the lock
+
+    def abandon(self) -> None:
+        """Put the lock file back as it was, then let the lock go.
+
+        For a writer that is refused after taking the lock (a resume whose run fails its
+        checks): it leaves the run directory exactly as it found it.
+        """
+        fd = self._fd
+        if fd is None:
+            return
+        try:
+            self._before.put_back(self.run_dir, fd)
+        finally:
+            self.release()
+
+    close = release
+    """``Closable``: a session closes the lock it holds (``close_with``)."""
 
     def __enter__(self) -> Self:
         return self

@@ -36,6 +36,7 @@ from .backing import take_lease
 from .brokers import BrokerFactory, open_broker
 from .data import check_data_unchanged, close_feed
 from .layout import STORES, Backing, read_run_config
+from .lock import RunLock, writer_command
 from .session import open_session
 
 if TYPE_CHECKING:
@@ -166,6 +167,29 @@ def resume_run(
     and audits ``C2_RESUME`` (and ``C2_LEASE_ACQUIRED`` with the new fencing token).
     """
     cfg, meta = read_run_config(run_dir)
+    # One writer per run: nothing below reads files a live writer may be appending to, or
+    # changes anything, before the lock is ours.
+    lock = RunLock.acquire(run_dir, writer_command("resume"))
+    try:
+        session = _reopen(
+            run_dir, cfg, meta, clock=clock, broker_factory=broker_factory, lease_clock=lease_clock
+        )
+    except BaseException:
+        lock.abandon()  # refused: the run directory is as it was, lock file included
+        raise
+    session.close_with(lock)
+    return session
+
+
+def _reopen(
+    run_dir: Path,
+    cfg: DryrunConfig,
+    meta: dict[str, Any],
+    *,
+    clock: Clock | None,
+    broker_factory: BrokerFactory,
+    lease_clock: Clock | None,
+) -> LiveSessionOrchestrator:
     checkpoint = load_checkpoint(run_dir)
     if checkpoint is not None and checkpoint.get("sealed"):
         raise RunDirectoryError(

@@ -69,6 +69,7 @@ class LiveSessionOrchestrator:
         self.extra_checks: list[Check] = []
         self.step_hooks: list[Callable[[LiveSessionOrchestrator], None]] = []
         self._released = False
+        self._closes_with: list[Closable] = []
         self._p: SessionParts | None = None
         if config is not None:
             self._build(config, edges)
@@ -372,6 +373,16 @@ class LiveSessionOrchestrator:
                 p.feed.close()
             p.recorder.close()
             p.idempotency.close()
+            while self._closes_with:  # last: a run directory's writer lock
+                self._closes_with.pop().close()
+
+    def close_with(self, resource: Closable) -> None:
+        """Close ``resource`` when the session closes, after everything else it holds.
+
+        A run directory's session holds the directory's writer lock this way, so the lock
+        is let go only once the last artifact byte is written.
+        """
+        self._closes_with.append(resource)
 
     def __enter__(self) -> Self:
         return self
