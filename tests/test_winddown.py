@@ -132,7 +132,17 @@ class TestStop:
         assert list(p.book.open) == [resting]
         fault = w.sinks.events_of("STATE_CHANGED")[-1]["payload"]
         assert fault["reason"] == "STOP_INCOMPLETE"
-        assert fault["detail"] == {"open_orders": "1"}
+        # The record lists what is still out there, so the operator can act at the venue.
+        live = p.book.open[resting]
+        held = ", ".join(f"{s} {q}" for s, q in sorted(p.book.positions.items()) if q)
+        assert fault["detail"] == {
+            "open_orders": "1",
+            "orders": f"{resting} {live.order.side.value} 0/{live.order.quantity} "
+            f"{live.order.symbol}",
+            "positions": held.replace(", ", "; "),
+        }
+        assert held, "the position the stop could not flatten is listed"
+        assert resting in p.lifecycle.detail
         assert p.time.ts_sim == start + 3 * p.time.interval_ns  # simulated waits, one per poll
 
 

@@ -2,7 +2,8 @@
 
 The wind-down cancels what is open, flattens what is held and waits (on simulated time, at
 most ``stop_max_polls`` polls) until the venue has confirmed every final fill; then the
-session is STOPPED and sealed, or, out of polls, faults to an operator. The kill switch is
+session is STOPPED and sealed, or, out of polls, faults to an operator (``STOP_INCOMPLETE``,
+listing the orders still open and the positions still held). The kill switch is
 the same work while the session keeps running: HALTED at once, cancel, flatten, and
 ``KILL_SWITCH_FLAT`` with the time it took once nothing is open or can still fill.
 """
@@ -96,12 +97,32 @@ class WindDown:
             self._process_reports()
             self._reconcile(hold=False)
             if lifecycle.in_(S.STOPPING):
-                lifecycle.fault("STOP_INCOMPLETE", {"open_orders": str(len(book.open))})
+                lifecycle.fault("STOP_INCOMPLETE", self.incomplete())
             return
         if self.kill_started_ns is not None:
             self.check_flat()
         lifecycle.transition(Trigger.STOPPED, lifecycle.reason or "stopped")
         self._seal()
+
+    def incomplete(self) -> dict[str, str]:
+        """What a wind-down that ran out of polls leaves behind, for the operator's record.
+
+        The count stays first-class (``open_orders``); the orders themselves (client id,
+        side, filled/quantity, symbol) and any position still held are listed so the
+        operator can act at the venue from the audit record or the CLI's one stderr line.
+        """
+        book = self._c.book
+        detail = {"open_orders": str(len(book.open))}
+        if book.open:
+            detail["orders"] = "; ".join(
+                f"{cid} {live.order.side.value} {live.filled}/{live.order.quantity} "
+                f"{live.order.symbol}"
+                for cid, live in sorted(book.open.items())
+            )
+        held = [f"{sym} {qty}" for sym, qty in sorted(book.positions.items()) if qty]
+        if held:
+            detail["positions"] = "; ".join(held)
+        return detail
 
     def unconfirmed_closed(self) -> list[str]:
         """Cancelled orders whose final fills the venue has not confirmed (not escalated)."""
