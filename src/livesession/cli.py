@@ -1,9 +1,14 @@
 """The ``livesession`` command line: one-shot operator commands.
 
 Every command runs, writes and exits; nothing watches or loops forever. Exit codes:
-0 completed (or clean), 1 verification found violations, 2 bad input, 3 rejected by
-preflight, 4 failed, 130 interrupted (Ctrl-C). RUNBOOK.md's table says what each means
-for the operator (a test keeps the two in step).
+0 completed (or clean; also a run stopped by SIGTERM/SIGINT and sealed), 1 verification
+found violations, 2 bad input, 3 rejected (by preflight, or another holder), 4 failed,
+5 nothing holds the run, 6 no effect seen in time, 130 interrupted (Ctrl-C). RUNBOOK.md's
+table says what each means for the operator (a test keeps the two in step).
+
+``dryrun`` and ``resume`` answer operator signals between steps (``control.py``): SIGTERM
+and SIGINT stop gracefully, SIGUSR1 trips the kill switch, SIGUSR2 acknowledges; ``stop``,
+``kill`` and ``ack`` send them to the process holding a run.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from ._version import __version__
 
 if TYPE_CHECKING:
     from ._artifacts.metrics import MetricsCollector
+    from .control import SignalControls
 
 __all__ = ["build_parser", "main"]
 
@@ -37,6 +43,8 @@ EXIT_VIOLATIONS: Final = 1
 EXIT_BAD_INPUT: Final = 2
 EXIT_REJECTED: Final = 3
 EXIT_FAILED: Final = 4
+EXIT_NOT_HELD: Final = 5
+EXIT_NO_EFFECT: Final = 6
 EXIT_INTERRUPTED: Final = 130
 _SHOW_RULES_UP_TO: Final = 4
 _PROGRESS_MIN_STEPS: Final = 20_000
@@ -106,7 +114,38 @@ def _say_rejected(result: DryrunResult) -> None:
     print(f"livesession: rejected: {redact_text(why)}", file=sys.stderr)  # noqa: T201 - the CLI's output
 
 
-def _run(session: LiveSessionOrchestrator, run_dir: Path, steps: int, *, quiet: bool) -> int:
+def _drive(
+    session: LiveSessionOrchestrator,
+    steps: int,
+    on_step: Callable[[int], None],
+    controls: SignalControls,
+) -> DryrunResult:
+    """``run_to_end`` with the operator's signals acted on between steps (never inside one)."""
+    if session.state is SessionState.INIT:
+        session.preflight()
+    if session.state is SessionState.PREFLIGHT_OK:
+        session.activate()
+    while _stepping(session, steps):
+        controls.at_step_boundary(session)
+        if not _stepping(session, steps):
+            break
+        session.step()
+        on_step(session.steps_done)
+    return session.run_to_end(steps, operator=ONE_SHOT_OPERATOR)
+
+
+def _stepping(session: LiveSessionOrchestrator, steps: int) -> bool:
+    return session.state is SessionState.DRYRUN_ACTIVE and session.steps_done < steps
+
+
+def _run(
+    session: LiveSessionOrchestrator,
+    run_dir: Path,
+    steps: int,
+    *,
+    quiet: bool,
+    controls: SignalControls,
+) -> int:
     from ._artifacts.timings import StepTimer  # noqa: PLC0415 - only for CLI runs
 
     timer = StepTimer(run_dir)
@@ -124,9 +163,9 @@ def _run(session: LiveSessionOrchestrator, run_dir: Path, steps: int, *, quiet: 
                 if done % 1000 == 0:
                     progress.update(task, completed=done)
 
-            result = session.run_to_end(steps, progress=tick, operator=ONE_SHOT_OPERATOR)
+            result = _drive(session, steps, tick, controls)
     else:
-        result = session.run_to_end(steps, progress=timer.on_step, operator=ONE_SHOT_OPERATOR)
+        result = _drive(session, steps, timer.on_step, controls)
     timings = timer.finish(steps=result.steps, events=session.recorder.event_seq)
     if not quiet:
         _summary(result, run_dir, timings["wall_s"], session.recorder.metrics)
@@ -134,6 +173,13 @@ def _run(session: LiveSessionOrchestrator, run_dir: Path, steps: int, *, quiet: 
         _say_rejected(result)
     if result.status is SessionStatus.FAILED:
         print(f"livesession: failed: {_failure(result, run_dir)}", file=sys.stderr)  # noqa: T201 - the CLI's output
+    elif controls.stop_reason and result.reason == controls.stop_reason:
+        print(  # noqa: T201 - the CLI's output
+            f"livesession: stopped by {controls.stop_reason.removeprefix('SIGNAL_')} after "
+            f"{result.steps} steps: cancelled, flattened and sealed {result.status.value}: "
+            f"{run_dir}",
+            file=sys.stderr,
+        )
     return _exit_code(result)
 
 
@@ -192,32 +238,61 @@ def cmd_dryrun(args: argparse.Namespace) -> int:
         overrides["run_id"] = _free_demo_id(out)
     cfg = load_config(config, overrides)
     from ._rundir import create_run  # noqa: PLC0415 - keeps `import livesession` light
+    from .control import SignalControls  # noqa: PLC0415 - only for runs
 
-    session = create_run(
-        cfg,
-        out,
-        idempotency_backend=args.idempotency_backend,
-        store=args.store,
-        lease=args.lease,
-    )
-    run_dir = out / cfg.run_id
-    with _session_log(run_dir, args.log_level):
-        return _run(session, run_dir, cfg.steps, quiet=args.quiet)
+    # The handlers go in before the run directory (and its lock) exists, so an operator
+    # command never finds a holder that would die of SIGUSR1's default action.
+    with SignalControls().installed() as controls:
+        session = create_run(
+            cfg,
+            out,
+            idempotency_backend=args.idempotency_backend,
+            store=args.store,
+            lease=args.lease,
+        )
+        run_dir = out / cfg.run_id
+        with _session_log(run_dir, args.log_level):
+            return _run(session, run_dir, cfg.steps, quiet=args.quiet, controls=controls)
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
     """Resume a crashed run from its last checkpoint and finish it."""
     from ._exceptions import LeaseHeld, RunHeld  # noqa: PLC0415
     from ._rundir import resume_run  # noqa: PLC0415 - keeps `import livesession` light
+    from .control import SignalControls  # noqa: PLC0415 - only for runs
 
     run_dir = require_run(args.run_dir)
-    try:
-        session = resume_run(run_dir)
-    except (LeaseHeld, RunHeld) as exc:
-        print(f"livesession: rejected: {redact_text(str(exc))}", file=sys.stderr)  # noqa: T201 - the CLI's output
-        return EXIT_REJECTED
-    with _session_log(run_dir, args.log_level):
-        return _run(session, run_dir, session.config.steps, quiet=args.quiet)
+    with SignalControls().installed() as controls:
+        try:
+            session = resume_run(run_dir)
+        except (LeaseHeld, RunHeld) as exc:
+            print(f"livesession: rejected: {redact_text(str(exc))}", file=sys.stderr)  # noqa: T201 - the CLI's output
+            return EXIT_REJECTED
+        with _session_log(run_dir, args.log_level):
+            return _run(session, run_dir, session.config.steps, quiet=args.quiet, controls=controls)
+
+
+_CONTROL_EXITS: Final = {
+    "done": EXIT_OK,
+    "nothing": EXIT_OK,
+    "not_held": EXIT_NOT_HELD,
+    "refused": EXIT_REJECTED,
+    "failed": EXIT_FAILED,
+    "timeout": EXIT_NO_EFFECT,
+}
+
+
+def cmd_control(args: argparse.Namespace) -> int:
+    """Signal the process holding a run (stop, kill, ack) and wait for the effect."""
+    from .control import send_control  # noqa: PLC0415 - only for this command
+
+    outcome = send_control(args.command, require_run(args.run_dir), timeout_s=args.timeout)
+    code = _CONTROL_EXITS[outcome.kind]
+    if code == EXIT_OK:
+        print(outcome.line)  # noqa: T201 - the CLI's output
+    else:
+        print(f"livesession: {args.command}: {redact_text(outcome.line)}", file=sys.stderr)  # noqa: T201
+    return code
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
@@ -290,8 +365,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="livesession",
         description="Run trading sessions as auditable state machines (dry-run first).",
-        epilog="Exit codes: 0 completed/clean, 1 violations found, 2 bad input, "
-        "3 rejected by preflight, 4 failed, 130 interrupted (see RUNBOOK.md).",
+        epilog="Exit codes: 0 completed/clean (also stopped by SIGTERM/SIGINT and sealed), "
+        "1 violations found, 2 bad input, 3 rejected (by preflight or another holder), "
+        "4 failed, 5 nothing holds the run, 6 no effect seen in time, 130 interrupted; "
+        "a second SIGTERM/SIGINT ends dryrun/resume at once by that signal (a shell shows "
+        "143/130; resume it). See RUNBOOK.md.",
     )
     parser.add_argument("--version", action="version", version=f"livesession {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
@@ -349,6 +427,21 @@ def build_parser() -> argparse.ArgumentParser:
     prm.add_argument("run_dir", type=Path)
     prm.add_argument("--output", type=Path, help="default RUN_DIR/livesession.prom")
     prm.set_defaults(handler=cmd_prom)
+
+    for verb, what in (
+        ("stop", "graceful stop of the process writing a run (SIGTERM): cancel, flatten, seal"),
+        ("kill", "trip the kill switch of a live run (SIGUSR1): HALTED, cancel, flatten"),
+        ("ack", "acknowledge a live run (SIGUSR2): re-enable trading after a halt"),
+    ):
+        ctl = sub.add_parser(verb, help=what)
+        ctl.add_argument("run_dir", type=Path)
+        ctl.add_argument(
+            "--timeout",
+            type=_positive,
+            default=30,
+            help="seconds to wait for the effect in the run's files (default 30)",
+        )
+        ctl.set_defaults(handler=cmd_control)
     return parser
 
 

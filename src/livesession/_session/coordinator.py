@@ -280,10 +280,15 @@ class LiveSessionOrchestrator:
             done += 1
         return done
 
-    def request_stop(self, reason: str = "operator") -> None:
-        """Stop: cancel open orders, flatten, final snapshot, STOPPED (bounded)."""
+    def request_stop(self, reason: str = "operator", *, sealed_as: bool = False) -> None:
+        """Stop: cancel open orders, flatten, final snapshot, STOPPED (bounded).
+
+        ``sealed_as``: ``reason`` is also the one the seal records (the CLI's signal stops).
+        """
         p = self._parts()
         p.lifecycle.guarded(lambda: p.lifecycle.transition(Trigger.REQUEST_STOP, reason))
+        if sealed_as and p.lifecycle.in_(S.STOPPING):
+            p.lifecycle.reason = reason
         p.lifecycle.guarded(p.winddown.wind_down)
 
     def kill(self, reason: str = "operator") -> None:

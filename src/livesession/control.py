@@ -1,0 +1,405 @@
+"""Operator controls on a live CLI run: the signals it answers, and the commands that send them.
+
+The process side (``SignalControls``) is installed by ``livesession dryrun`` and
+``livesession resume`` only, never by the library, so an embedding application keeps its own
+signal handling. Each handler only sets a flag; the CLI's step loop reads the flags between
+steps and calls the session's verb:
+
+- SIGTERM and SIGINT (``livesession stop``, systemd, Kubernetes, ``docker stop``, Ctrl-C):
+  a graceful stop at the next step boundary: cancel, flatten, seal (state STOPPED, status
+  COMPLETED, reason ``SIGNAL_SIGTERM`` / ``SIGNAL_SIGINT``).
+- SIGUSR1 (``livesession kill``): the kill switch: HALTED, cancel, flatten; the session keeps
+  stepping without trading.
+- SIGUSR2 (``livesession ack``): acknowledge ERROR_REQUIRES_OPERATOR, or re-enable trading
+  after a halt (the kill switch, an unhealthy broker).
+
+A second SIGTERM or SIGINT once a stop is pending ends the process at once, by that signal:
+the run is left at its last checkpoint, as after a crash, and ``resume`` continues it.
+
+Why signals rather than a control file read at step boundaries: a signal costs the step loop
+one attribute read, where a file would cost a ``stat`` per step on the hot path; it reaches
+exactly the process that holds the lock (its pid is in the lock file, and the kernel proves
+the lock is held); and it is what service managers already send. The answer comes back
+through the run's own files: the events (``KILL_SWITCH``, ``TRADING_REENABLED``,
+``OPERATOR_ACK``), the sealed audit, the released lock, or, when there is nothing to do, an
+``operator_control`` line in ``session.log.jsonl``.
+
+The command side (``send_control``) checks that the holder is a livesession CLI writer of that
+very run on this host before it signals anything, then waits (bounded, on wall time: this is
+operations, not evidence) for the effect to show in the run's files.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+
+import attrs
+import orjson
+
+from ._artifacts import names
+from ._domain.lifecycle import SessionState
+from ._exceptions import LiveSessionError
+from ._risk.governor import TradingState
+from ._rundir.lock import Holder, holder_of
+from ._support.logging import get_logger
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from types import FrameType
+
+    from ._session.coordinator import LiveSessionOrchestrator
+
+__all__ = [
+    "ACTIONS",
+    "ControlOutcome",
+    "SignalControls",
+    "describe_run",
+    "send_control",
+]
+
+S = SessionState
+STOP_SIGNALS: Final = (signal.SIGTERM, signal.SIGINT)
+KILL_SIGNAL: Final = signal.SIGUSR1
+ACK_SIGNAL: Final = signal.SIGUSR2
+ACTIONS: Final = {"stop": signal.SIGTERM, "kill": KILL_SIGNAL, "ack": ACK_SIGNAL}
+"""The signal each operator command sends to the holder of a run."""
+_CLI_VERBS: Final = frozenset({"dryrun", "resume"})
+_LOG_EVENT: Final = "operator_control"
+_POLL_S: Final = 0.05
+
+
+def reason_of(signum: int) -> str:
+    """``SIGNAL_SIGTERM``: how a signal is named as a reason or an operator."""
+    return f"SIGNAL_{signal.Signals(signum).name}"
+
+
+class SignalControls:
+    """The CLI process's side: flags set by signal handlers, acted on between steps."""
+
+    def __init__(self) -> None:
+        self.stop_reason = ""
+        """``SIGNAL_SIGTERM`` / ``SIGNAL_SIGINT`` once a stop was asked for."""
+        self._kill = False
+        self._ack = False
+
+    @contextlib.contextmanager
+    def installed(self) -> Iterator[SignalControls]:
+        """Install the handlers for the block and put the previous ones back after it.
+
+        Outside the main thread (where Python cannot install handlers) nothing is installed.
+        """
+        if threading.current_thread() is not threading.main_thread():
+            yield self
+            return
+        wanted = {
+            **dict.fromkeys(STOP_SIGNALS, self._on_stop),
+            KILL_SIGNAL: self._on_kill,
+            ACK_SIGNAL: self._on_ack,
+        }
+        before = {signum: signal.signal(signum, handler) for signum, handler in wanted.items()}
+        try:
+            yield self
+        finally:
+            for signum, handler in before.items():
+                signal.signal(signum, handler)
+
+    def _on_stop(self, signum: int, _frame: FrameType | None) -> None:
+        if self.stop_reason:
+            # The second stop signal: the operator wants the process gone now. It ends by
+            # the signal itself (so its parent sees which), and the run stays resumable at
+            # its last checkpoint, exactly as after a crash.
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+            return
+        self.stop_reason = reason_of(signum)
+
+    def _on_kill(self, _signum: int, _frame: FrameType | None) -> None:
+        self._kill = True
+
+    def _on_ack(self, _signum: int, _frame: FrameType | None) -> None:
+        self._ack = True
+
+    def at_step_boundary(self, session: LiveSessionOrchestrator) -> None:
+        """Act on the flags raised since the last boundary (called between steps only)."""
+        if self._kill:
+            self._kill = False
+            self._kill_switch(session)
+        if self._ack:
+            self._ack = False
+            self._acknowledge(session)
+        if self.stop_reason and session.state in (S.PREFLIGHT_OK, S.DRYRUN_ACTIVE):
+            _answer(self.stop_reason, "request_stop", "done")
+            session.request_stop(self.stop_reason, sealed_as=True)
+
+    def _kill_switch(self, session: LiveSessionOrchestrator) -> None:
+        sig = reason_of(KILL_SIGNAL)
+        if session.state not in (S.DRYRUN_ACTIVE, S.STOPPING):
+            _answer(sig, "kill", f"nothing to do: the session is {session.state.value}")
+            return
+        _answer(sig, "kill", "done")
+        session.kill(sig)
+
+    def _acknowledge(self, session: LiveSessionOrchestrator) -> None:
+        sig = reason_of(ACK_SIGNAL)
+        if session.state is S.ERROR_REQUIRES_OPERATOR:
+            try:
+                session.acknowledge(sig)
+            except LiveSessionError as exc:  # a lost lease: the library refuses, and says why
+                _answer(sig, "acknowledge", f"refused: {exc}")
+            else:
+                _answer(sig, "acknowledge", "done")
+            return
+        if session.state is S.DRYRUN_ACTIVE and session.trading_state is not TradingState.ACTIVE:
+            try:
+                session.reenable_trading(sig)
+            except LiveSessionError as exc:  # the kill switch is still flattening
+                _answer(sig, "reenable_trading", f"refused: {exc}")
+            else:
+                _answer(sig, "reenable_trading", "done")
+            return
+        _answer(
+            sig,
+            "ack",
+            f"nothing to acknowledge: the session is {session.state.value}, trading "
+            f"{session.trading_state.value}",
+        )
+
+
+def _answer(sig: str, action: str, outcome: str) -> None:
+    """Tell the operator command what the holder did (``session.log.jsonl``, not evidence)."""
+    get_logger().warning(_LOG_EVENT, signal=sig, action=action, outcome=outcome, pid=os.getpid())
+
+
+# -- the command side ---------------------------------------------------------------------
+
+
+@attrs.frozen
+class ControlOutcome:
+    """What an operator command found or did: one line to print, and what kind of result."""
+
+    kind: str
+    """``done``, ``nothing`` (nothing to do), ``not_held``, ``refused``, ``failed`` or
+    ``timeout``."""
+    line: str
+
+
+def describe_run(run_dir: Path) -> str:
+    """What a run's files say about it when no process holds it (sealed, or unfinished)."""
+    stop = _last_audit(run_dir)
+    if stop is None:
+        return f"unfinished (no C2_DRYRUN_STOP): continue it with `livesession resume {run_dir}`"
+    payload = stop.get("payload", {})
+    reason = f" ({payload['reason']})" if payload.get("reason") else ""
+    return f"sealed {payload.get('status', '?')}{reason} after {payload.get('steps', '?')} steps"
+
+
+def _last_audit(run_dir: Path) -> dict[str, Any] | None:
+    """The run's C2_DRYRUN_STOP record, if its last whole audit line is one."""
+    try:
+        lines = _whole_lines((run_dir / names.AUDIT).read_bytes())
+    except OSError:
+        return None
+    if not lines:
+        return None
+    try:
+        last = orjson.loads(lines[-1])
+    except orjson.JSONDecodeError:
+        return None
+    return last if isinstance(last, dict) and last.get("code") == "C2_DRYRUN_STOP" else None
+
+
+def _whole_lines(data: bytes) -> list[bytes]:
+    """Complete lines only: the writer may be in the middle of the last one."""
+    return data[: data.rfind(b"\n") + 1].splitlines()
+
+
+def _not_a_cli_writer(holder: Holder, run_dir: Path) -> str:
+    """Why ``holder`` must not be signalled ("" when it is a livesession CLI writer of the run).
+
+    A pid alone is not enough: the lock file names whoever took the lock, and a pid may be
+    reused. On Linux the process must have this run's lock file open and be running
+    ``livesession dryrun`` or ``resume`` (only those install the handlers: an embedding app
+    would be ended by SIGUSR1's default action).
+    """
+    if holder.pid <= 0:
+        return "the holder is still writing its name into the lock file; try again"
+    if holder.host != socket.gethostname():
+        return f"it is held by {holder.describe()}: run this command on {holder.host}"
+    proc = Path("/proc") / str(holder.pid)
+    if not proc.is_dir():  # pragma: no cover - not Linux: trust the holder's own name
+        verb = holder.command.rsplit(" ", 1)[-1]
+        ok = holder.command.startswith("livesession ") and verb in _CLI_VERBS
+        return "" if ok else f"{holder.describe()} is not `livesession dryrun` or `resume`"
+    return _proc_problem(proc, holder, (run_dir / names.WRITER_LOCK).resolve())
+
+
+def _proc_problem(proc: Path, holder: Holder, lock: Path) -> str:
+    """Linux: the process has ``lock`` open and runs ``livesession dryrun`` or ``resume``."""
+    try:
+        holds = any(_readlink(fd) == str(lock) for fd in (proc / "fd").iterdir())
+        argv = (proc / "cmdline").read_bytes().split(b"\0")
+    except OSError as exc:
+        return f"cannot inspect pid {holder.pid}: {exc.strerror}"
+    if not holds:
+        return f"pid {holder.pid} does not have {lock} open: it is not this run's writer"
+    args = [Path(a.decode(errors="replace")).name for a in argv if a]
+    is_cli = any(a in {"livesession", "livesession.cli", "cli.py"} for a in args)
+    if not is_cli or not _CLI_VERBS.intersection(args):
+        return (
+            f"{holder.describe()} is not `livesession dryrun` or `resume` (an application "
+            "embedding livesession has its own controls): nothing was sent"
+        )
+    return ""
+
+
+def _readlink(path: Path) -> str:
+    try:
+        return str(path.readlink())
+    except OSError:
+        return ""
+
+
+@attrs.define
+class _Watch:
+    """The run's files from where they were when the signal went out."""
+
+    run_dir: Path
+    offsets: dict[str, int] = attrs.field(factory=dict)
+
+    def mark(self) -> None:
+        for name in (names.EVENTS, names.SESSION_LOG):
+            path = self.run_dir / name
+            self.offsets[name] = path.stat().st_size if path.exists() else 0
+
+    def new(self, name: str) -> list[dict[str, object]]:
+        path = self.run_dir / name
+        try:
+            with path.open("rb") as stream:
+                stream.seek(self.offsets.get(name, 0))
+                data = stream.read()
+        except OSError:
+            return []
+        out = []
+        for line in _whole_lines(data):
+            with contextlib.suppress(orjson.JSONDecodeError):
+                record = orjson.loads(line)
+                if isinstance(record, dict):
+                    out.append(record)
+        return out
+
+    def events(self, *types: str) -> list[dict[str, object]]:
+        return [e for e in self.new(names.EVENTS) if e.get("event_type") in types]
+
+    def answer(self, sig: str) -> str | None:
+        for record in self.new(names.SESSION_LOG):
+            if record.get("event") == _LOG_EVENT and record.get("signal") == sig:
+                return str(record.get("outcome", ""))
+        return None
+
+
+def send_control(action: str, run_dir: Path, *, timeout_s: float) -> ControlOutcome:
+    """Signal the livesession process holding ``run_dir`` and wait for the effect.
+
+    Nothing is sent when nothing holds the run, or when the holder is not a livesession
+    CLI writer of this run on this host.
+    """
+    holder = holder_of(run_dir)
+    if holder is None:
+        return ControlOutcome("not_held", f"nothing holds {run_dir}: {describe_run(run_dir)}")
+    problem = _not_a_cli_writer(holder, run_dir)
+    if problem:
+        return ControlOutcome("refused", f"{run_dir}: {problem}")
+    signum = ACTIONS[action]
+    watch = _Watch(run_dir)
+    watch.mark()
+    try:
+        os.kill(holder.pid, signum)
+    except ProcessLookupError:
+        return ControlOutcome("not_held", f"pid {holder.pid} ended: {describe_run(run_dir)}")
+    who = f"pid {holder.pid}"
+    deadline = time.monotonic() + timeout_s
+    check = {"stop": _stopped, "kill": _killed, "ack": _acked}[action]
+    while True:
+        outcome = check(watch, holder, who)
+        if outcome is not None:
+            return outcome
+        if time.monotonic() >= deadline:
+            return ControlOutcome(
+                "timeout",
+                f"sent {signal.Signals(signum).name} to {who}; no effect seen in {run_dir} "
+                f"within {timeout_s:g} s (a long step or wind-down?): check again with "
+                "`livesession verify` or wait",
+            )
+        time.sleep(_POLL_S)
+
+
+def _ended(watch: _Watch, holder: Holder) -> bool:
+    now = holder_of(watch.run_dir)
+    return now is None or now.pid != holder.pid
+
+
+def _stopped(watch: _Watch, holder: Holder, who: str) -> ControlOutcome | None:
+    if not _ended(watch, holder):
+        return None
+    stop = _last_audit(watch.run_dir)
+    if stop is None:
+        return ControlOutcome(
+            "failed",
+            f"{who} ended without sealing {watch.run_dir}: continue it with "
+            f"`livesession resume {watch.run_dir}`",
+        )
+    state = describe_run(watch.run_dir)
+    payload = stop.get("payload", {})
+    kind = (
+        "done" if isinstance(payload, dict) and payload.get("status") == "COMPLETED" else "failed"
+    )
+    return ControlOutcome(kind, f"stopped: {who} wound down and {state}: {watch.run_dir}")
+
+
+def _killed(watch: _Watch, holder: Holder, who: str) -> ControlOutcome | None:
+    sig = reason_of(KILL_SIGNAL)
+    tripped = watch.events("KILL_SWITCH")
+    if tripped:
+        flat = watch.events("KILL_SWITCH_FLAT")
+        payload = tripped[0].get("payload", {})
+        opened = payload.get("open_orders", "?") if isinstance(payload, dict) else "?"
+        if not flat and not _ended(watch, holder):
+            return None  # wait for flat (bounded by the caller's timeout)
+        tail = "flat (KILL_SWITCH_FLAT)" if flat else "not flat yet: check the venue"
+        return ControlOutcome(
+            "done",
+            f"kill switch tripped in {who}: trading HALTED, {opened} open order(s) "
+            f"cancelled, {tail}; `livesession ack {watch.run_dir}` re-enables trading",
+        )
+    return _answered(watch, holder, who, sig)
+
+
+def _acked(watch: _Watch, holder: Holder, who: str) -> ControlOutcome | None:
+    sig = reason_of(ACK_SIGNAL)
+    if watch.events("TRADING_REENABLED"):
+        return ControlOutcome("done", f"trading re-enabled (ACTIVE) by {who}")
+    if watch.events("OPERATOR_ACK"):
+        return ControlOutcome("done", f"acknowledged by {who}: it winds down and stops")
+    return _answered(watch, holder, who, sig)
+
+
+def _answered(watch: _Watch, holder: Holder, who: str, sig: str) -> ControlOutcome | None:
+    answer = watch.answer(sig)
+    if answer is not None and answer != "done":
+        kind = "nothing" if answer.startswith("nothing") else "refused"
+        return ControlOutcome(kind, f"{who}: {answer}")
+    if _ended(watch, holder):
+        return ControlOutcome("not_held", f"{who} ended first: {describe_run(watch.run_dir)}")
+    return None
+
+
+if sys.platform == "win32":  # pragma: no cover
+    raise ImportError("livesession's operator controls need POSIX signals")
