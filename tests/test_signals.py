@@ -1,0 +1,295 @@
+"""Signals and operator controls on a live CLI run, with real processes.
+
+A dry run of a million steps is started in a subprocess and acted on while it runs: by a
+signal (SIGTERM, SIGINT, a second one during the wind-down) or by the `stop`, `kill` and
+`ack` commands. Waits poll the run's files with a deadline; nothing sleeps a fixed time.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from decimal import Decimal
+from pathlib import Path
+
+import orjson
+import pytest
+
+from livesession import DryrunConfig, LiveSessionOrchestrator, create_run
+from livesession._artifacts import names
+from livesession._rundir.lock import holder_of
+from livesession.cli import EXIT_NOT_HELD, EXIT_OK, EXIT_REJECTED, main
+from livesession.verify import verify_run
+
+_DEADLINE_S = 60.0
+_LONG = "1000000"  # far more steps than any test waits for: the run ends only when told
+
+# A dry run whose wind-down announces itself and then waits (bounded) instead of finishing,
+# so the test can send the second signal while the wind-down is under way.
+_SLOW_WINDDOWN = """
+import sys, time
+from livesession._session import winddown
+from livesession import cli
+
+real = winddown.WindDown.wind_down
+
+def slow(self):
+    print("winding down", flush=True)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        time.sleep(0.01)
+    real(self)
+
+winddown.WindDown.wind_down = slow
+sys.exit(cli.main(sys.argv[1:]))
+"""
+
+
+def _cli(*args: str) -> list[str]:
+    return [sys.executable, "-m", "livesession.cli", *args]
+
+
+def _until(what: str, done: Callable[[], bool], proc: subprocess.Popen[str] | None = None) -> None:
+    """Poll ``done()`` until true, or fail after the deadline (or when ``proc`` ended)."""
+    deadline = time.monotonic() + _DEADLINE_S
+    while not done():
+        if proc is not None and proc.poll() is not None:
+            pytest.fail(f"the process ended ({proc.returncode}) before {what}")
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(0.02)
+
+
+def _stepping(run_dir: Path, steps: int = 20) -> bool:
+    """The run is held, checkpointed, and has run ``steps`` steps (bars)."""
+    if holder_of(run_dir) is None or not (run_dir / names.CHECKPOINT).exists():
+        return False
+    try:
+        return (run_dir / names.EVENTS).read_bytes().count(b'"event_type":"BAR"') >= steps
+    except OSError:
+        return False
+
+
+@pytest.fixture
+def live_run(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], Path]]:
+    """A long dry run in a subprocess, stepping; killed at teardown if a test left it."""
+    run_dir = tmp_path / "live"
+    with subprocess.Popen(
+        _cli("dryrun", "--out", str(tmp_path), "--run-id", "live", "--steps", _LONG, "-q"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as proc:
+        try:
+            _until("the run to step", lambda: _stepping(run_dir), proc)
+            yield proc, run_dir
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(timeout=10)
+
+
+def _audit_stop(run_dir: Path) -> dict[str, object]:
+    last = orjson.loads((run_dir / names.AUDIT).read_bytes().splitlines()[-1])
+    assert last["code"] == "C2_DRYRUN_STOP", last
+    payload: dict[str, object] = last["payload"]
+    return payload
+
+
+def _final_snapshot(run_dir: Path) -> dict[str, object]:
+    final: dict[str, object] = orjson.loads(
+        (run_dir / names.SNAPSHOTS).read_bytes().splitlines()[-1]
+    )
+    return final
+
+
+def _events(run_dir: Path, event_type: str) -> list[dict[str, object]]:
+    lines = (run_dir / names.EVENTS).read_bytes().splitlines()
+    return [e for e in map(orjson.loads, lines) if e["event_type"] == event_type]
+
+
+def _assert_sealed_flat(run_dir: Path, reason: str) -> None:
+    stop = _audit_stop(run_dir)
+    assert (stop["status"], stop.get("reason")) == ("COMPLETED", reason)
+    final = _final_snapshot(run_dir)
+    assert final["fsm_state"] == "STOPPED"
+    assert final["open_orders"] == []
+    positions = final["positions"]
+    assert isinstance(positions, dict)
+    assert all(Decimal(q) == 0 for q in positions.values()), positions
+    [stopped] = _events(run_dir, "SESSION_STOPPED")
+    assert stopped["payload"]["reason"] == reason  # type: ignore[index]
+    result = verify_run(run_dir)
+    assert result.ok, result.render(run_dir)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_a_stop_signal_winds_down_and_seals_the_run(
+    live_run: tuple[subprocess.Popen[str], Path], signum: signal.Signals
+) -> None:
+    """SIGTERM/SIGINT: cancel, flatten, seal STOPPED/COMPLETED with the signal's reason; exit 0."""
+    proc, run_dir = live_run
+    proc.send_signal(signum)
+    _, err = proc.communicate(timeout=_DEADLINE_S)
+    assert proc.returncode == EXIT_OK, err
+    assert f"livesession: stopped by {signum.name} after " in err
+    assert "sealed COMPLETED" in err
+    assert "Traceback" not in err
+    _assert_sealed_flat(run_dir, f"SIGNAL_{signum.name}")
+    changes = [e["payload"] for e in _events(run_dir, "STATE_CHANGED")]
+    assert changes[-2]["reason"] == f"SIGNAL_{signum.name}"  # type: ignore[index]
+    assert holder_of(run_dir) is None
+
+
+def test_a_second_signal_ends_the_process_at_once_and_resume_finishes_the_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A second SIGTERM during the wind-down kills the process; the run resumes and verifies."""
+    run_dir = tmp_path / "twice"
+    args = ["dryrun", "--out", str(tmp_path), "--run-id", "twice", "--steps", "6000", "-q"]
+    with subprocess.Popen(
+        [sys.executable, "-c", _SLOW_WINDDOWN, *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as proc:
+        try:
+            _until("the run to step", lambda: _stepping(run_dir), proc)
+            proc.send_signal(signal.SIGTERM)
+            assert proc.stdout is not None
+            assert proc.stdout.readline().strip() == "winding down"
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=_DEADLINE_S)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(timeout=10)
+    assert proc.returncode == -signal.SIGTERM, "ended by the signal itself"
+    assert holder_of(run_dir) is None
+    interrupted = verify_run(run_dir)
+    assert not interrupted.ok
+    assert "incomplete run" in "\n".join(interrupted.render(run_dir))
+    assert main(["stop", str(run_dir)]) == EXIT_NOT_HELD
+    assert "unfinished" in capsys.readouterr().err
+    done = subprocess.run(
+        _cli("resume", str(run_dir), "-q"), capture_output=True, text=True, check=False
+    )
+    assert done.returncode == EXIT_OK, done.stderr
+    stop = _audit_stop(run_dir)
+    assert (stop["status"], stop["steps"]) == ("COMPLETED", 6000)
+    result = verify_run(run_dir)
+    assert result.ok, result.render(run_dir)
+
+
+def test_stop_kill_and_ack_act_on_a_live_run(
+    live_run: tuple[subprocess.Popen[str], Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """kill trips the kill switch, ack re-enables trading, stop seals; each says what it did."""
+    proc, run_dir = live_run
+    target = str(run_dir)
+
+    assert main(["kill", target]) == EXIT_OK
+    out = capsys.readouterr().out
+    assert f"kill switch tripped in pid {proc.pid}" in out
+    assert "flat (KILL_SWITCH_FLAT)" in out
+    [kill] = _events(run_dir, "KILL_SWITCH")
+    assert kill["payload"]["reason"] == "SIGNAL_SIGUSR1"  # type: ignore[index]
+    assert _events(run_dir, "KILL_SWITCH_FLAT")
+
+    assert main(["ack", target]) == EXIT_OK
+    assert f"trading re-enabled (ACTIVE) by pid {proc.pid}" in capsys.readouterr().out
+    [reenabled] = _events(run_dir, "TRADING_REENABLED")
+    assert reenabled["payload"]["operator"] == "SIGNAL_SIGUSR2"  # type: ignore[index]
+
+    assert main(["ack", target]) == EXIT_OK
+    assert "nothing to acknowledge: the session is DRYRUN_ACTIVE, trading ACTIVE" in (
+        capsys.readouterr().out
+    )
+    assert len(_events(run_dir, "TRADING_REENABLED")) == 1
+
+    assert main(["stop", target]) == EXIT_OK
+    out = capsys.readouterr().out
+    assert f"stopped: pid {proc.pid} wound down and sealed COMPLETED (SIGNAL_SIGTERM)" in out
+    assert proc.wait(timeout=_DEADLINE_S) == EXIT_OK
+    _assert_sealed_flat(run_dir, "SIGNAL_SIGTERM")
+
+    for verb in ("stop", "kill", "ack"):
+        assert main([verb, target]) == EXIT_NOT_HELD
+        err = capsys.readouterr().err
+        assert f"nothing holds {run_dir}: sealed COMPLETED (SIGNAL_SIGTERM)" in err
+
+
+def test_controls_send_nothing_to_a_holder_that_is_not_the_cli(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A run held by another kind of process (an embedding app) is not signalled: exit 3."""
+    assert main(["dryrun", "--out", str(tmp_path), "--run-id", "app", "--steps", "20", "-q"]) == 0
+    run_dir = tmp_path / "app"
+    take = (
+        "import pathlib, sys\n"
+        "from livesession._rundir.lock import RunLock\n"
+        "lock = RunLock.acquire(pathlib.Path(sys.argv[1]), 'myapp dryrun')\n"
+        "print('held', flush=True)\n"
+        "sys.stdin.read()\n"
+    )
+    with subprocess.Popen(
+        [sys.executable, "-c", take, str(run_dir)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    ) as app:
+        try:
+            assert app.stdout is not None
+            assert app.stdout.readline().strip() == "held"
+            for verb in ("kill", "ack", "stop"):
+                assert main([verb, str(run_dir), "--timeout", "1"]) == EXIT_REJECTED
+                err = capsys.readouterr().err
+                assert "is not `livesession dryrun` or `resume`" in err
+                assert "nothing was sent" in err
+                assert app.poll() is None, f"{verb} signalled a process without handlers"
+        finally:
+            app.kill()
+            app.wait(timeout=10)
+
+
+def test_the_library_installs_no_handlers_and_the_cli_puts_them_back(tmp_path: Path) -> None:
+    """Embedding apps keep their own signal handling; an in-process CLI run restores it."""
+    watched = (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1, signal.SIGUSR2)
+    before = {s: signal.getsignal(s) for s in watched}
+    cfg = DryrunConfig(run_id="lib", steps=10, clock_mode="sim")
+    with LiveSessionOrchestrator(cfg) as session:
+        session.run_to_end(10)
+    assert {s: signal.getsignal(s) for s in watched} == before
+    assert main(["dryrun", "--out", str(tmp_path), "--run-id", "cli", "--steps", "10", "-q"]) == 0
+    assert {s: signal.getsignal(s) for s in watched} == before
+
+
+def test_a_stop_sealed_as_its_reason_says_so_in_the_seal(tmp_path: Path) -> None:
+    """request_stop(reason, sealed_as=True) carries the reason into the result and the seal;
+    the default keeps today's records (the reason stays on the STOPPING transition only)."""
+    for run_id, sealed_as, expected in (("plain", False, ""), ("sig", True, "SIGNAL_SIGTERM")):
+        session = create_run(DryrunConfig(run_id=run_id, steps=10, clock_mode="sim"), tmp_path)
+        with session:
+            assert session.preflight()
+            session.activate()
+            session.run_n_steps(3)
+            session.request_stop("SIGNAL_SIGTERM", sealed_as=sealed_as)
+            assert session.state.value == "STOPPED"
+            assert session.result().reason == expected
+        assert _audit_stop(tmp_path / run_id).get("reason", "") == expected
+
+
+def test_os_kill_is_only_sent_after_the_checks(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With nothing holding the run, no signal goes anywhere (not even to a stale pid)."""
+    assert main(["dryrun", "--out", str(tmp_path), "--run-id", "done", "--steps", "20", "-q"]) == 0
+    sent: list[tuple[int, int]] = []
+    monkeypatch.setattr(os, "kill", lambda pid, sig: sent.append((pid, sig)))
+    assert main(["kill", str(tmp_path / "done")]) == EXIT_NOT_HELD
+    assert sent == []
+    assert "nothing holds" in capsys.readouterr().err
