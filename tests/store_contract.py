@@ -30,12 +30,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from livesession._exceptions import IdempotencyConflict
+from livesession._exceptions import Fenced, IdempotencyConflict, LeaseError
+from livesession.leases import LeaseGrant
 
 __all__ = [
     "CloseContract",
     "CompleteContract",
     "DurabilityContract",
+    "FencedWritesContract",
     "GetContract",
     "ModelContract",
     "ReserveContract",
@@ -350,3 +352,142 @@ class CheckpointContract:
         with pytest.raises(CheckpointError):
             checkpoints.save({"cash": Decimal("1.5")})
         assert checkpoints.load() == {"steps": 1}
+
+
+FENCE_T0 = 1_767_225_600_000_000_000  # 2026-01-01T00:00:00Z in epoch nanoseconds
+FENCE_TTL = 30_000_000_000
+PAIR = ("acct", "strat")
+
+
+class _Holders:
+    """Takes the ("acct", "strat") lease in turn: each holder after the last one expired."""
+
+    def __init__(self, lease):
+        self.lease = lease
+        self.now = FENCE_T0
+
+    def take(self, holder):
+        grant = self.lease.acquire(holder, self.now, FENCE_TTL)
+        assert grant is not None, f"{holder} could not take the lease"
+        self.now += 2 * FENCE_TTL  # whoever comes next finds it expired
+        return grant
+
+
+class FencedWritesContract:
+    """A fenced store: writes under an older token are refused, same or newer accepted.
+
+    Fixtures: ``make_store`` and ``make_checkpoints`` (new store objects on the same
+    storage each call) and ``make_lease`` (``make_lease(account, strategy)``: a
+    ``SessionLease`` that the stores' fence reads, e.g. one table of the same database).
+    A refused write raises ``Fenced`` (a ``LeaseError``) and writes nothing.
+    """
+
+    @pytest.fixture(name="holders")
+    def _holders(self, make_lease):
+        return _Holders(make_lease(*PAIR))
+
+    def test_the_holders_token_writes(self, make_store, holders):
+        """Under the lease's current token, reserve and complete work as unfenced ones do."""
+        store = make_store()
+        store.fence_with(holders.take("a"))
+        assert store.reserve("k1", FP_A).created
+        assert not store.reserve("k1", FP_A).created
+        store.complete("k1", "submitted")
+        assert store.get("k1").outcome == "submitted"
+
+    def test_an_older_token_is_refused_and_writes_nothing(self, make_store, holders):
+        """Once a newer holder exists, reserve and complete raise Fenced; nothing changes."""
+        old = make_store()
+        first = holders.take("a")
+        old.fence_with(first)
+        old.reserve("k1", FP_A)
+        second = holders.take("b")
+        with pytest.raises(Fenced) as refused:
+            old.reserve("k2", FP_A)
+        assert (refused.value.fence, refused.value.newest) == (first.token, second.token)
+        assert isinstance(refused.value, LeaseError)
+        with pytest.raises(Fenced):
+            old.reserve("k1", FP_A)  # an existing key too: the answer could lead to a send
+        with pytest.raises(Fenced):
+            old.complete("k1", "submitted")
+        reader = make_store()
+        assert reader.get("k2") is None
+        assert reader.get("k1").outcome is None
+
+    def test_the_refusal_names_the_pair_and_the_tokens(self, make_store, holders):
+        """One line: the account, the strategy, both tokens and LEASE_LOST."""
+        old = make_store()
+        old.fence_with(holders.take("a"))
+        holders.take("b")
+        with pytest.raises(Fenced) as refused:
+            old.reserve("k1", FP_A)
+        message = str(refused.value)
+        assert "\n" not in message
+        for part in ("'acct'", "'strat'", "fence 2 > 1", "LEASE_LOST"):
+            assert part in message
+
+    def test_the_newer_holder_writes_while_the_older_is_refused(self, make_store, holders):
+        """Two stores on the same namespace: the newer grant's writes go through."""
+        old, new = make_store(), make_store()
+        old.fence_with(holders.take("a"))
+        new.fence_with(holders.take("b"))
+        assert new.reserve("k1", FP_A).created
+        new.complete("k1", "submitted")
+        with pytest.raises(Fenced):
+            old.complete("k1", "rejected:LATE")
+        assert new.get("k1").outcome == "submitted"
+
+    def test_a_newer_token_than_the_lease_is_accepted(self, make_store, holders):
+        """Only a token *older* than the lease's is refused."""
+        grant = holders.take("a")
+        ahead = LeaseGrant(
+            account=grant.account,
+            strategy=grant.strategy,
+            holder_id=grant.holder_id,
+            token=grant.token + 5,
+            ttl_ns=grant.ttl_ns,
+            expires_ns=grant.expires_ns,
+        )
+        store = make_store()
+        store.fence_with(ahead)
+        assert store.reserve("k1", FP_A).created
+        store.complete("k1", "submitted")
+
+    def test_a_released_lease_still_fences(self, make_store, holders):
+        """Release keeps the token: the superseded holder stays refused afterwards."""
+        old = make_store()
+        old.fence_with(holders.take("a"))
+        newer = holders.take("b")
+        holders.lease.release(newer)
+        with pytest.raises(Fenced):
+            old.reserve("k1", FP_A)
+
+    def test_other_pairs_do_not_fence(self, make_store, make_lease, holders):
+        """Only the grant's own (account, strategy) lease counts."""
+        store = make_store()
+        store.fence_with(holders.take("a"))
+        other = _Holders(make_lease("acct", "other-strat"))
+        for n in range(3):
+            other.take(f"o{n}")
+        assert store.reserve("k1", FP_A).created
+
+    def test_an_unfenced_store_ignores_the_lease(self, make_store, holders):
+        """Without fence_with a store writes as it always did, whatever the lease's token."""
+        holders.take("a")
+        holders.take("b")
+        store = make_store()
+        assert store.reserve("k1", FP_A).created
+        store.complete("k1", "submitted")
+
+    def test_checkpoint_saves_are_fenced(self, make_checkpoints, holders):
+        """A superseded holder's save raises Fenced and the stored checkpoint stays."""
+        old = make_checkpoints()
+        old.fence_with(holders.take("a"))
+        old.save({"steps": 1})
+        new = make_checkpoints()
+        new.fence_with(holders.take("b"))
+        with pytest.raises(Fenced):
+            old.save({"steps": 2})
+        assert new.load() == {"steps": 1}
+        new.save({"steps": 3})
+        assert old.load() == {"steps": 3}

@@ -44,6 +44,7 @@ from store_contract import (
     CloseContract,
     CompleteContract,
     DurabilityContract,
+    FencedWritesContract,
     GetContract,
     ModelContract,
     ReserveContract,
@@ -242,6 +243,11 @@ class TestPostgresModel(ModelContract):
 @pytest.mark.postgres
 class TestPostgresDurability(DurabilityContract):
     """What the PostgreSQL store promised survives reopening it."""
+
+
+@pytest.mark.postgres
+class TestPostgresFencedWrites(FencedWritesContract):
+    """The PostgreSQL stores refuse a superseded lease holder's writes."""
 
 
 @pytest.mark.postgres

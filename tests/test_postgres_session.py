@@ -12,6 +12,7 @@ import pytest
 from livesession.stores.postgres import DSN_ENV_VAR
 from test_lease_session import cli, fences, kill_and_take_over, race_four
 from test_postgres import (  # noqa: F401 - the server fixtures
+    _admin,
     _pg_dsn,
     _schema_dsn,
     assert_hidden,
@@ -34,6 +35,13 @@ def test_four_processes_one_session_postgres(tmp_path, pg_env):
 def test_killed_holder_is_taken_over_by_resume_postgres(tmp_path, pg_env):
     run_dir = kill_and_take_over(tmp_path, ["--store", "postgres"], env=pg_env)
     assert not (run_dir / "idempotency.sqlite").exists()  # the keys live in PostgreSQL
+    # Both holders fenced their writes: each row carries the token it was written under.
+    first, resumed = fences(run_dir)
+    written = _admin(
+        pg_env[DSN_ENV_VAR],
+        "SELECT DISTINCT fence FROM livesession_idempotency WHERE namespace = 'victim'",
+    )
+    assert {fence for (fence,) in written} == {first, resumed}
 
 
 def test_postgres_store_needs_the_dsn_variable(tmp_path):

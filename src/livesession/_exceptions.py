@@ -19,6 +19,7 @@ says what is wrong and how to fix it. Messages never contain a secret.
     ├── SinkFailure                 an artifact sink failed after its retries (fail closed)
     ├── MissingExtra                an optional dependency is not installed
     ├── LeaseError                  the lease store cannot be read or written
+    │   └── Fenced                  a shared-state write refused: a newer lease holder exists
     ├── PostgresError               the PostgreSQL server failed (no secret inside)
     └── BrokerError                 a broker call failed (see the taxonomy below)
         ├── Transient               never reached the venue: resend the same id after backoff
@@ -39,6 +40,7 @@ __all__ = [
     "CheckpointError",
     "ConfigError",
     "DataFileError",
+    "Fenced",
     "IdempotencyConflict",
     "InvalidTransition",
     "LeaseError",
@@ -144,6 +146,21 @@ class LeaseError(LiveSessionError):
 
     Treat it like a lost lease: stop trading.
     """
+
+
+class Fenced(LeaseError):
+    """A write to shared state was refused: a newer holder took the lease since this grant.
+
+    Raised by a fenced store (``PostgresIdempotencyStore``, ``PostgresCheckpointStore``)
+    when the (account, strategy) lease already carries a larger fencing token than the
+    writer's; nothing was written. The writer lost its lease: it must stop, not retry.
+    ``fence`` is the writer's token, ``newest`` the lease's current one.
+    """
+
+    def __init__(self, message: str, *, fence: int, newest: int) -> None:
+        super().__init__(message)
+        self.fence = fence
+        self.newest = newest
 
 
 class PostgresError(LiveSessionError):

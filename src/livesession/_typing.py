@@ -18,6 +18,7 @@ __all__ = [
     "Clock",
     "Closable",
     "ConfirmingLookup",
+    "Fenceable",
     "IdempotencyRecord",
     "IdempotencyStore",
     "JournaledVenue",
@@ -319,6 +320,20 @@ class CheckpointStore(Protocol):
 
     def load(self) -> dict[str, Any] | None:
         """The stored checkpoint, or None when there is none."""
+        ...
+
+
+@runtime_checkable
+class Fenceable(Protocol):
+    """**Protocol:** a store of shared state whose writes carry a lease's fencing token.
+
+    After ``fence_with(grant)`` every write is refused with ``Fenced`` (nothing written)
+    once the (account, strategy) lease has a token newer than ``grant.token``. A session
+    with a lease fences the stores it was given that implement this.
+    """
+
+    def fence_with(self, grant: LeaseGrant) -> None:
+        """Carry ``grant``'s token on every write from now on."""
         ...
 
 

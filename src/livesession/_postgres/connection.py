@@ -32,12 +32,20 @@ class PgConnection:
 
     Shared by the PostgreSQL stores and by ``PostgresLease``. ``error`` is the library
     exception raised for every database failure, so each caller keeps its own contract.
-    ``table`` is created with ``ddl`` on open unless it exists; a failure closes the
-    connection again.
+    ``table`` is created with ``ddl`` on open unless it exists, and each of ``columns``
+    (name to SQL type) a table made by an older version lacks is added; a failure closes
+    the connection again.
     """
 
     def __init__(
-        self, dsn: str, *, error: type[LiveSessionError], purpose: str, table: str, ddl: str
+        self,
+        dsn: str,
+        *,
+        error: type[LiveSessionError],
+        purpose: str,
+        table: str,
+        ddl: str,
+        columns: Mapping[str, str] | None = None,
     ) -> None:
         self._psycopg = import_optional("psycopg", "postgres")
         self._closed = False
@@ -61,7 +69,8 @@ class PgConnection:
             with self.translate("setting synchronous_commit"):
                 # A durable reservation is the point: never accept the server's "off".
                 self._cursor.execute("SET synchronous_commit = on")
-            self._ensure_table(table, ddl)
+            self.ensure_table(table, ddl)
+            self._ensure_columns(table, columns or {})
         except BaseException:
             self.close()
             raise
@@ -69,7 +78,7 @@ class PgConnection:
     def execute(
         self, query: str, params: Sequence[object] | Mapping[str, object] | None = None
     ) -> psycopg.Cursor[Any]:
-        """Run one statement (its own transaction, outside ``_ensure_table``).
+        """Run one statement (its own transaction, outside ``ensure_table``).
 
         Returns the shared cursor: read its result before the next call. Raises
         ``ValueError`` once closed.
@@ -90,7 +99,7 @@ class PgConnection:
                 f"PostgreSQL at {self.target} failed while {action}: {reason}"
             ) from None
 
-    def _ensure_table(self, table: str, ddl: str) -> None:
+    def ensure_table(self, table: str, ddl: str) -> None:
         """Create ``table`` with ``ddl`` unless it exists; safe when processes race.
 
         ``CREATE TABLE IF NOT EXISTS`` alone can still fail with a unique violation on
@@ -104,6 +113,32 @@ class PgConnection:
             with self._conn.transaction():
                 self.execute("SELECT pg_advisory_xact_lock(%s)", (_DDL_LOCK_ID,))
                 self.execute(ddl)
+
+    def _ensure_columns(self, table: str, columns: Mapping[str, str]) -> None:
+        """Add the ``columns`` a table from an older version lacks (nullable, no default).
+
+        Nothing runs when every column is there, so a table a DBA keeps up to date needs
+        no ALTER privilege; otherwise ``ADD COLUMN IF NOT EXISTS`` under the DDL lock.
+        """
+        if not columns:
+            return
+        with self.translate(f"adding columns to table {table}"):
+            row = self.execute(
+                "SELECT coalesce(array_agg(attname::text), '{}') FROM pg_attribute "
+                "WHERE attrelid = to_regclass(%s) AND attnum > 0 AND NOT attisdropped",
+                (table,),
+            ).fetchone()
+            present = set(row[0]) if row is not None else set()
+            missing = [name for name in columns if name not in present]
+            if not missing:
+                return
+            with self._conn.transaction():
+                self.execute("SELECT pg_advisory_xact_lock(%s)", (_DDL_LOCK_ID,))
+                for name in missing:
+                    # Constant names and types from this package, never user input.
+                    self.execute(
+                        f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {name} {columns[name]}"
+                    )
 
     def close(self) -> None:
         """Close the connection; safe to call more than once."""

@@ -36,7 +36,7 @@ from .checkpoint import Checkpointer, StateOwner, gather, restore
 from .context import SessionContext
 from .execution import Execution
 from .exits import OcoExits
-from .lease_keeper import LeaseKeeper
+from .lease_keeper import LeaseKeeper, watch_fences
 from .lifecycle import SessionLifecycle
 from .reconciliation import Reconciliation
 from .reports import ReportRouter
@@ -46,10 +46,12 @@ from .winddown import WindDown
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
+    from .._exceptions import Fenced
     from .._typing import (
         Broker,
         CheckpointStore,
         Clock,
+        Fenceable,
         IdempotencyStore,
         LineSink,
         MarketFeed,
@@ -281,6 +283,17 @@ def assemble(
         e.get("idempotency"),
         lambda: MemoryIdempotencyStore(_clock.SimClock(cfg.start), ttl_ns=None),
     )
+    given_lease = e.get("lease")
+    checkpoints = e.get("checkpoints")
+
+    def lease_fenced(exc: Fenced) -> None:  # the keeper is built below
+        if lease is not None:
+            lease.fenced(exc)
+
+    # Shared stores carry the lease's fencing token, and their refused writes lose it.
+    fenced: list[Fenceable] = []
+    if given_lease is not None:
+        idem, checkpoints = watch_fences(idem, checkpoints, fenced, lease_fenced)
     retry = e.get("retry_policy") or RetryPolicy(seed=cfg.seed)
     book = Book(initial_cash=cfg.initial_cash, price_tick=cfg.price_tick)
     time = Timekeeper(
@@ -292,7 +305,15 @@ def assemble(
     governor = TradingGovernor(recorder, daily_loss_pct=cfg.risk.daily_loss_pct, start_ns=start_ns)
     lifecycle = SessionLifecycle(recorder, book, steps=lambda: time.steps, halt=governor.halt)
     ctx = SessionContext(
-        config=cfg, recorder=recorder, book=book, broker=broker, time=time, governor=governor
+        config=cfg,
+        recorder=recorder,
+        book=book,
+        broker=broker,
+        time=time,
+        governor=governor,
+        may_send=(
+            (lambda: lease is None or lease.current()) if given_lease is not None else lambda: True
+        ),
     )
     health = BrokerHealth(
         ctx,
@@ -344,7 +365,7 @@ def assemble(
         health=health,
     )
     checkpointer = Checkpointer(
-        e.get("checkpoints"),
+        checkpoints,
         recorder=recorder,
         durability=cfg.durability,
         every=cfg.checkpoint_every,
@@ -355,7 +376,6 @@ def assemble(
         governor.halt()
         checkpointer.disable()
 
-    given_lease = e.get("lease")
     lease = (
         None
         if given_lease is None
@@ -371,6 +391,7 @@ def assemble(
             fault=lifecycle.fault,
             guarded=lifecycle.guarded,
             steps=lambda: time.steps,
+            fenced=fenced,
         )
     )
     parts = SessionParts(

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 import attrs
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from .._artifacts.recorder import Recorder
     from .._domain.config import DryrunConfig
     from .._risk.governor import TradingGovernor
@@ -33,3 +35,6 @@ class SessionContext:
     broker: Broker
     time: Timekeeper
     governor: TradingGovernor
+    may_send: Callable[[], bool] = attrs.field(default=lambda: True)
+    """Asked before each send to the venue (submit, cancel): False once the session's
+    lease is lost (see ``LeaseKeeper.current``). Always True without a lease."""

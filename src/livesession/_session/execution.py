@@ -5,6 +5,10 @@ asks the safety rails, reserves the client order id durably and sends the order 
 retrying with backoff only what never reached the venue. An order whose outcome stays
 unknown is tracked *in doubt* and never resent blindly: the reconciler adopts it once
 the venue shows it, or gives it up as never sent.
+
+With a lease, nothing is sent unless the lease is current (``SessionContext.may_send``,
+asked before the reservation and again right before the send), and a reservation the
+store refuses (``Fenced``: a newer holder exists) is never sent.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from .._domain.decimal import ZERO, quantize
 from .._domain.ids import client_order_id
 from .._domain.model import Order, OrderIntent, OrderType, Side
 from .._domain.retry import call_with_retry
-from .._exceptions import BrokerError, OutcomeUnknown, Rejected, Transient
+from .._exceptions import BrokerError, Fenced, OutcomeUnknown, Rejected, Transient
 from .._risk.governor import TradingState
 from .._risk.rails import RiskContext
 from .._typing import ConfirmingLookup, ReplayingVenue
@@ -61,7 +65,12 @@ class Execution:
         self.intent_seq = 0
 
     def handle_intent(self, intent: OrderIntent) -> None:
-        """One intent of the strategy: SIGNAL, then rails, then (maybe) an order."""
+        """One intent of the strategy: SIGNAL, then rails, then (maybe) an order.
+
+        Dropped unrecorded once the session's lease is lost (the session has faulted).
+        """
+        if not self._c.may_send():
+            return
         cfg = self._c.config
         self.intent_seq += 1
         seq = self.intent_seq
@@ -164,7 +173,13 @@ class Execution:
         it after the grace period. Its ``ORDER_SUBMITTED`` carries ``send_outcome``.
         """
         cid = order.client_order_id
-        record = self._idem.reserve(cid, order.fingerprint())
+        may_send = self._c.may_send
+        if not may_send():
+            return False  # the lease is lost: the session has faulted, nothing is written
+        try:
+            record = self._idem.reserve(cid, order.fingerprint())
+        except Fenced:
+            return False  # a newer holder exists: the lease is lost (the store's watch said)
         crashpoint("before_send")
         outcome = "submitted"
         in_doubt = False
@@ -179,6 +194,8 @@ class Execution:
             outcome = "unknown"
             self._outcome_unknown(cid, 0)
         else:
+            if not may_send():
+                return False  # lost while reserving (a pause can outlast the TTL): not sent
             try:
                 self._submit_with_retry(order)
             except Rejected as exc:

@@ -5,6 +5,12 @@ resume took), renews it as steps run (asking the store at most every quarter TTL
 releases it at the end. A lost lease stops trading at once with no cancel and no flatten:
 the new holder owns the venue's orders now. The fencing token is audited only
 (``C2_LEASE_ACQUIRED``), so events and snapshots stay byte-identical across runs.
+
+Enforced fencing: the keeper hands every grant to the session's shared stores
+(``Fenceable``: the PostgreSQL ones), whose writes are then refused once a newer holder
+exists; ``FenceWatch`` turns such a refusal (``Fenced``) into a lost lease. Before each
+send to the venue the session asks ``current()``: a clock comparison, and a store round
+trip only once a quarter TTL has passed since the last renewal.
 """
 
 from __future__ import annotations
@@ -12,17 +18,25 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Final
 
 from .._domain import clock as _clock
-from .._exceptions import LeaseError
+from .._exceptions import Fenced, LeaseError
 from .._risk.checks import CheckResult
+from .._typing import Fenceable
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping, Sequence
+    from typing import Any
 
     from .._artifacts.recorder import Recorder
-    from .._typing import Clock, SessionLease
+    from .._typing import (
+        CheckpointStore,
+        Clock,
+        IdempotencyRecord,
+        IdempotencyStore,
+        SessionLease,
+    )
     from ..leases import LeaseGrant
 
-__all__ = ["LeaseKeeper"]
+__all__ = ["CheckpointWatch", "FenceWatch", "LeaseKeeper", "watch_fences"]
 
 _NS_PER_MS: Final = 1_000_000
 _RENEW_FRACTION: Final = 4  # renew once a quarter of the lease TTL has passed
@@ -45,6 +59,7 @@ class LeaseKeeper:
         fault: Callable[[str], None],
         guarded: Callable[[Callable[[], None]], None],
         steps: Callable[[], int],
+        fenced: Sequence[Fenceable] = (),
     ) -> None:
         self._lease = lease
         self._recorder = recorder
@@ -57,7 +72,9 @@ class LeaseKeeper:
         self._fault = fault
         self._guarded = guarded
         self._steps = steps
+        self._fenced = tuple(fenced)
         self.grant: LeaseGrant | None = None
+        self.lost = False
         self._audited = False
         self._renewed_ns = 0
 
@@ -99,7 +116,12 @@ class LeaseKeeper:
         return True
 
     def adopt(self, grant: LeaseGrant, *, audit: bool = True) -> None:
-        """Hold ``grant`` (taken by the caller, as resume does); audited now or at preflight."""
+        """Hold ``grant`` (taken by the caller, as resume does); audited now or at preflight.
+
+        The shared stores carry its token from now on, before anything is written.
+        """
+        for store in self._fenced:
+            store.fence_with(grant)
         self.grant = grant
         self._audited = False
         self._renewed_ns = grant.expires_ns - grant.ttl_ns
@@ -116,24 +138,43 @@ class LeaseKeeper:
         """
         if self._renew_ok():
             return True
+        self._lose(None)
+        return False
+
+    def current(self) -> bool:
+        """Before a send to the venue: whether the lease still holds (lost when not).
+
+        The same check as ``renew``: the lease clock against the last renewal, and the
+        store only once a quarter TTL has passed (so a send soon after the step's own
+        renewal costs no round trip, and a process paused past its TTL finds out here).
+        Once the lease is lost it answers False without auditing the loss again.
+        """
+        return not self.lost and self.renew()
+
+    def fenced(self, refused: Fenced) -> None:
+        """A shared store refused a write (a newer holder exists): the lease is lost."""
+        if not self.lost:
+            self._lose(refused)
+
+    def _lose(self, refused: Fenced | None) -> None:
         grant, self.grant = self.grant, None
+        self.lost = True
         self._on_lost()
 
         def lost() -> None:
-            self._recorder.audit(
-                "C2_LEASE_LOST",
-                {
-                    "account": self._account,
-                    "strategy": self._strategy,
-                    "holder": self._holder,
-                    "fence": None if grant is None else grant.token,
-                    "step": self._steps(),
-                },
-            )
+            payload: dict[str, object] = {
+                "account": self._account,
+                "strategy": self._strategy,
+                "holder": self._holder,
+                "fence": None if grant is None else grant.token,
+                "step": self._steps(),
+            }
+            if refused is not None:  # found out by a refused write, not by a renewal
+                payload["refused_by_fence"] = refused.newest
+            self._recorder.audit("C2_LEASE_LOST", payload)
             self._fault("LEASE_LOST")
 
         self._guarded(lost)
-        return False
 
     def release(self, *, close: bool) -> None:
         """Give the lease back (it also expires on its own); ``close`` the backend too."""
@@ -184,3 +225,82 @@ class LeaseKeeper:
         if renewed:
             self._renewed_ns = now
         return renewed
+
+
+class FenceWatch:
+    """An idempotency store whose refused (fenced) writes tell the keeper the lease is lost.
+
+    ``reserve`` re-raises ``Fenced`` after ``on_fenced``: the caller must not send.
+    ``complete`` swallows it after ``on_fenced``: the outcome stays unrecorded, so the key
+    stays reserved, which any later reader treats as "maybe sent" and looks up at the
+    venue; unwinding a step for bookkeeping would stop nothing more than the fault does.
+    """
+
+    def __init__(self, store: IdempotencyStore, on_fenced: Callable[[Fenced], None]) -> None:
+        self.store = store
+        self._on_fenced = on_fenced
+
+    def reserve(self, key: str, fingerprint: str) -> IdempotencyRecord:
+        """``store.reserve``; a refusal loses the lease and is raised."""
+        try:
+            return self.store.reserve(key, fingerprint)
+        except Fenced as exc:
+            self._on_fenced(exc)
+            raise
+
+    def complete(self, key: str, outcome: str) -> None:
+        """``store.complete``; a refusal loses the lease and is not raised."""
+        try:
+            self.store.complete(key, outcome)
+        except Fenced as exc:
+            self._on_fenced(exc)
+
+    def get(self, key: str) -> IdempotencyRecord | None:
+        """``store.get`` (a read: never fenced)."""
+        return self.store.get(key)
+
+    def close(self) -> None:
+        """``store.close``."""
+        self.store.close()
+
+
+class CheckpointWatch:
+    """A checkpoint store whose refused (fenced) saves tell the keeper the lease is lost.
+
+    A refused save is not raised: losing the lease stops checkpoints anyway.
+    """
+
+    def __init__(self, store: CheckpointStore, on_fenced: Callable[[Fenced], None]) -> None:
+        self.store = store
+        self._on_fenced = on_fenced
+
+    def save(self, checkpoint: Mapping[str, Any]) -> None:
+        """``store.save``; a refusal loses the lease and is not raised."""
+        try:
+            self.store.save(checkpoint)
+        except Fenced as exc:
+            self._on_fenced(exc)
+
+    def load(self) -> dict[str, Any] | None:
+        """``store.load`` (a read: never fenced)."""
+        return self.store.load()
+
+
+def watch_fences(
+    idem: IdempotencyStore,
+    checkpoints: CheckpointStore | None,
+    fenced: list[Fenceable],
+    on_fenced: Callable[[Fenced], None],
+) -> tuple[IdempotencyStore, CheckpointStore | None]:
+    """The session's stores as it uses them with a lease: each ``Fenceable`` one watched.
+
+    Appends the fenceable stores to ``fenced`` (the keeper hands them every grant); the
+    others (the local stores, which the run directory's lock protects) are left as given.
+    """
+    if isinstance(idem, Fenceable):
+        fenced.append(idem)
+        idem = FenceWatch(idem, on_fenced)
+    if checkpoints is not None and isinstance(checkpoints, Fenceable):
+        fenced.append(checkpoints)
+        checkpoints = CheckpointWatch(checkpoints, on_fenced)
+    return idem, checkpoints

@@ -146,6 +146,8 @@ class WindDown:
         live = self._c.book.open.get(cid)
         if live is None or live.cancel_requested or live.in_doubt:
             return
+        if not self._c.may_send():
+            return  # the lease is lost: the new holder owns the venue's orders
         try:
             self._c.broker.cancel(cid, self._c.time.ts_sim)
         except Rejected:

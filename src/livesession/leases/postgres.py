@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Final
 
 from .._exceptions import LeaseError
 from .._postgres import PgConnection
+from .._postgres.fence import LEASE_DDL, LEASE_TABLE
 from .grant import PairLease, acquire_expiry
 
 if TYPE_CHECKING:
@@ -13,17 +14,7 @@ if TYPE_CHECKING:
 
 __all__ = ["PostgresLease"]
 
-_LEASE_TABLE: Final = "livesession_lease"
-_LEASE_DDL: Final = f"""
-CREATE TABLE IF NOT EXISTS {_LEASE_TABLE} (
-    account    text   NOT NULL,
-    strategy   text   NOT NULL,
-    holder     text,
-    token      bigint NOT NULL,
-    expires_ns bigint NOT NULL,
-    PRIMARY KEY (account, strategy)
-)
-"""
+_LEASE_TABLE: Final = LEASE_TABLE
 # One statement decides: insert the first row, or take the row over when it is free,
 # expired or ours. ON CONFLICT DO UPDATE locks the row and re-checks WHERE against its
 # latest version, so of racing acquirers exactly one sees a row it may take.
@@ -60,7 +51,7 @@ class PostgresLease(PairLease):
     def __init__(self, dsn: str, account: str, strategy: str) -> None:
         super().__init__(account, strategy)
         self._pg = PgConnection(
-            dsn, error=LeaseError, purpose="the session lease", table=_LEASE_TABLE, ddl=_LEASE_DDL
+            dsn, error=LeaseError, purpose="the session lease", table=_LEASE_TABLE, ddl=LEASE_DDL
         )
 
     def acquire(self, holder_id: str, now_ns: int, ttl_ns: int) -> LeaseGrant | None:

@@ -7,7 +7,12 @@ returns, so a granted key is durable and granted to exactly one caller. psycopg 
 imported only when a backend is opened (``pip install 'livesession[postgres]'``).
 
 Tables are created when absent, under a transaction-scoped advisory lock, so several
-processes may start at once. The connection string (it may hold a password) never appears
+processes may start at once (a table from an older version gets its ``fence`` column).
+
+Fencing: once a store is given a lease grant (``fence_with``), every write carries that
+grant's fencing token and is refused, in the same statement, when the (account,
+strategy) lease already has a newer token: ``Fenced`` is raised and nothing is written
+(see ``livesession._postgres.fence``). The connection string (it may hold a password) never appears
 in a message, a repr or a log: errors carry the server's reason with the password removed.
 """
 
@@ -25,6 +30,14 @@ from .._postgres import (
     pg_dsn_from_env,
     redact_dsn_text,
 )
+from .._postgres.fence import (
+    FENCE_COLUMN,
+    LEASE_DDL,
+    LEASE_TABLE,
+    StoreFence,
+    fenced_statement,
+    write_maybe_fenced,
+)
 from ._record import (
     Reservation,
     Stored,
@@ -40,6 +53,8 @@ from ._record import (
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
+
+    from .._domain.lease import LeaseGrant
 
 # The DSN helpers live in ``livesession._postgres`` (the lease uses them too); they stay
 # importable from here, where the PostgreSQL backends have always documented them.
@@ -65,9 +80,27 @@ CREATE TABLE IF NOT EXISTS {_IDEMPOTENCY_TABLE} (
     outcome      text,
     reserved_at  timestamptz NOT NULL DEFAULT now(),
     completed_at timestamptz,
+    fence        bigint,
     PRIMARY KEY (namespace, key)
 )
 """
+_RESERVE: Final = (
+    f"INSERT INTO {_IDEMPOTENCY_TABLE} (namespace, key, fingerprint) "  # noqa: S608 - constant table name
+    "VALUES (%(namespace)s, %(key)s, %(fingerprint)s) ON CONFLICT DO NOTHING"
+)
+_COMPLETE: Final = (
+    f"UPDATE {_IDEMPOTENCY_TABLE} SET outcome = %(outcome)s, completed_at = now() "  # noqa: S608 - constant table name
+    "WHERE namespace = %(namespace)s AND key = %(key)s"
+)
+_FENCED_RESERVE: Final = fenced_statement(
+    f"INSERT INTO {_IDEMPOTENCY_TABLE} (namespace, key, fingerprint, fence) "
+    "SELECT %(namespace)s, %(key)s, %(fingerprint)s, %(fence)s WHERE true",
+    then="ON CONFLICT DO NOTHING",
+)
+_FENCED_COMPLETE: Final = fenced_statement(
+    f"UPDATE {_IDEMPOTENCY_TABLE} SET outcome = %(outcome)s, completed_at = now(), "  # noqa: S608 - constant table name
+    "fence = %(fence)s WHERE namespace = %(namespace)s AND key = %(key)s"
+)
 
 
 class PostgresIdempotencyStore:
@@ -89,18 +122,34 @@ class PostgresIdempotencyStore:
             purpose="idempotency reservations",
             table=_IDEMPOTENCY_TABLE,
             ddl=_IDEMPOTENCY_DDL,
+            columns=FENCE_COLUMN,
         )
+        self._fence: StoreFence | None = None
+
+    def fence_with(self, grant: LeaseGrant) -> None:
+        """Carry ``grant``'s fencing token on every write from now on; see ``Fenceable``.
+
+        A write is then refused with ``Fenced`` (nothing written) once the lease of
+        ``grant``'s (account, strategy) has a newer token. Creates the lease table when
+        absent (a ``PostgresLease`` on the same database has made it already).
+        """
+        with self._pg.translate("opening the lease table for fenced writes"):
+            self._pg.ensure_table(LEASE_TABLE, LEASE_DDL)
+        self._fence = StoreFence.of(grant)
 
     def reserve(self, key: str, fingerprint: str) -> Reservation:
-        """Reserve ``key`` for ``fingerprint``; see ``IdempotencyStore.reserve``."""
+        """Reserve ``key`` for ``fingerprint``; see ``IdempotencyStore.reserve``.
+
+        Fenced (after ``fence_with``): ``Fenced`` once a newer lease holder exists.
+        """
         check_reserve(key, fingerprint)
         with self._pg.translate(f"reserving idempotency key {key!r}"):
-            inserted = self._pg.execute(
-                f"INSERT INTO {_IDEMPOTENCY_TABLE} (namespace, key, fingerprint) "  # noqa: S608 - constant table name
-                "VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
-                (self._namespace, key, fingerprint),
-            )
-            if inserted.rowcount == 1:
+            if self._write(
+                (_RESERVE, _FENCED_RESERVE),
+                f"reserving idempotency key {key!r}",
+                key=key,
+                fingerprint=fingerprint,
+            ):
                 return Reservation(key=key, fingerprint=fingerprint, created=True)
             # The conflicting row is committed (ON CONFLICT waits for its inserter), and
             # this new statement's snapshot sees it. Rows are never deleted by a store.
@@ -115,13 +164,10 @@ class PostgresIdempotencyStore:
     def complete(self, key: str, outcome: str) -> None:
         """Record ``outcome`` for a reserved key; a later call replaces it."""
         check_complete(key, outcome)
-        with self._pg.translate(f"completing idempotency key {key!r}"):
-            updated = self._pg.execute(
-                f"UPDATE {_IDEMPOTENCY_TABLE} SET outcome = %s, completed_at = now() "  # noqa: S608 - constant table name
-                "WHERE namespace = %s AND key = %s",
-                (outcome, self._namespace, key),
-            )
-        if updated.rowcount != 1:
+        action = f"completing idempotency key {key!r}"
+        with self._pg.translate(action):
+            updated = self._write((_COMPLETE, _FENCED_COMPLETE), action, key=key, outcome=outcome)
+        if updated != 1:
             raise unknown_key(key)
 
     def get(self, key: str) -> Reservation | None:
@@ -136,6 +182,11 @@ class PostgresIdempotencyStore:
 
     def __repr__(self) -> str:
         return f"PostgresIdempotencyStore({self._pg.target!r}, namespace={self._namespace!r})"
+
+    def _write(self, statements: tuple[str, str], action: str, **values: object) -> int:
+        """Run one write, fenced once ``fence_with`` gave a grant; the rows it wrote."""
+        params = {"namespace": self._namespace, **values}
+        return write_maybe_fenced(self._pg, self._fence, statements, params, action)
 
     def _select(self, key: str) -> Stored | None:
         """The key's (fingerprint, outcome) row, or None."""
@@ -154,9 +205,20 @@ _CHECKPOINT_DDL: Final = f"""
 CREATE TABLE IF NOT EXISTS {_CHECKPOINT_TABLE} (
     run_key  text        PRIMARY KEY,
     body     text        NOT NULL,
-    saved_at timestamptz NOT NULL DEFAULT now()
+    saved_at timestamptz NOT NULL DEFAULT now(),
+    fence    bigint
 )
 """
+_SAVE: Final = (
+    f"INSERT INTO {_CHECKPOINT_TABLE} AS c (run_key, body) VALUES (%(run_key)s, %(body)s) "  # noqa: S608 - constant table name
+    "ON CONFLICT (run_key) DO UPDATE SET body = EXCLUDED.body, saved_at = now()"
+)
+_FENCED_SAVE: Final = fenced_statement(
+    f"INSERT INTO {_CHECKPOINT_TABLE} AS c (run_key, body, fence) "
+    "SELECT %(run_key)s, %(body)s, %(fence)s WHERE true",
+    then="ON CONFLICT (run_key) DO UPDATE "
+    "SET body = EXCLUDED.body, saved_at = now(), fence = EXCLUDED.fence",
+)
 
 
 class PostgresCheckpointStore:
@@ -177,19 +239,34 @@ class PostgresCheckpointStore:
             purpose="checkpoints",
             table=_CHECKPOINT_TABLE,
             ddl=_CHECKPOINT_DDL,
+            columns=FENCE_COLUMN,
         )
+        self._fence: StoreFence | None = None
+
+    def fence_with(self, grant: LeaseGrant) -> None:
+        """Carry ``grant``'s fencing token on every save from now on; see ``Fenceable``.
+
+        A save is then refused with ``Fenced`` (the stored checkpoint unchanged) once the
+        lease of ``grant``'s (account, strategy) has a newer token.
+        """
+        with self._pg.translate("opening the lease table for fenced writes"):
+            self._pg.ensure_table(LEASE_TABLE, LEASE_DDL)
+        self._fence = StoreFence.of(grant)
 
     def save(self, checkpoint: Mapping[str, Any]) -> None:
-        """Replace the stored checkpoint atomically and durably."""
+        """Replace the stored checkpoint atomically and durably (fenced after ``fence_with``)."""
         try:
             body = orjson.dumps(dict(checkpoint), option=orjson.OPT_SORT_KEYS).decode()
         except (TypeError, orjson.JSONEncodeError) as exc:
             raise CheckpointError(f"checkpoint is not JSON-serialisable: {exc}") from None
-        with self._pg.translate(f"saving the checkpoint of run {self._run_key!r}"):
-            self._pg.execute(
-                f"INSERT INTO {_CHECKPOINT_TABLE} AS c (run_key, body) VALUES (%s, %s) "  # noqa: S608 - constant table name
-                "ON CONFLICT (run_key) DO UPDATE SET body = EXCLUDED.body, saved_at = now()",
-                (self._run_key, body),
+        action = f"saving the checkpoint of run {self._run_key!r}"
+        with self._pg.translate(action):
+            write_maybe_fenced(
+                self._pg,
+                self._fence,
+                (_SAVE, _FENCED_SAVE),
+                {"run_key": self._run_key, "body": body},
+                action,
             )
 
     def load(self) -> dict[str, Any] | None:

@@ -1,0 +1,127 @@
+"""Fenced writes: a store write that checks the lease's fencing token in the same statement.
+
+The lease table lives here, below both its users: ``PostgresLease`` (which grants the
+tokens) and the PostgreSQL stores (which refuse a write once the lease has a newer one).
+
+A fenced write is one statement of the form::
+
+    WITH lease AS (SELECT token FROM livesession_lease
+                   WHERE account = ... AND strategy = ... FOR SHARE),
+         w AS (<the write> WHERE NOT EXISTS (SELECT 1 FROM lease WHERE token > <mine>)
+               RETURNING 1)
+    SELECT (SELECT token FROM lease), (SELECT count(*) FROM w)
+
+``FOR SHARE`` is what makes it a fence rather than a hint. A takeover (``acquire``) updates
+the lease row, so it waits for every write that holds the share lock, and a write that
+meets a takeover in progress waits for it and then reads the row's newest version
+(READ COMMITTED re-reads a locked row after the locker commits). So a write either
+commits before the new token exists or sees it and writes nothing: never after it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Final
+
+import attrs
+
+from .._exceptions import Fenced
+
+if TYPE_CHECKING:
+    from .._domain.lease import LeaseGrant
+    from .connection import PgConnection
+
+__all__ = [
+    "FENCE_COLUMN",
+    "LEASE_DDL",
+    "LEASE_TABLE",
+    "StoreFence",
+    "fenced_statement",
+    "write_maybe_fenced",
+]
+
+LEASE_TABLE: Final = "livesession_lease"
+LEASE_DDL: Final = f"""
+CREATE TABLE IF NOT EXISTS {LEASE_TABLE} (
+    account    text   NOT NULL,
+    strategy   text   NOT NULL,
+    holder     text,
+    token      bigint NOT NULL,
+    expires_ns bigint NOT NULL,
+    PRIMARY KEY (account, strategy)
+)
+"""
+FENCE_COLUMN: Final = {"fence": "bigint"}
+"""The column every fenced table carries: the token of the write that last touched a row
+(NULL for a write made without a lease). Added to tables made by an older version."""
+
+
+def fenced_statement(write: str, *, then: str = "") -> str:
+    """``write`` (an INSERT or UPDATE ending in its WHERE clause) as one fenced statement.
+
+    ``write`` must end where ``AND NOT EXISTS (...)`` may follow: the caller writes its
+    own ``WHERE`` (``WHERE true`` for an ``INSERT ... SELECT``); ``then`` follows the
+    fence (an ``ON CONFLICT`` clause). Parameters
+    ``%(account)s``, ``%(strategy)s`` and ``%(fence)s`` are the fence's. The statement
+    returns one row: the lease's current token (NULL without a lease row) and the number
+    of rows written.
+    """
+    return f"""
+WITH lease AS (
+    SELECT token FROM {LEASE_TABLE}
+    WHERE account = %(account)s AND strategy = %(strategy)s
+    FOR SHARE
+), w AS (
+    {write} AND NOT EXISTS (SELECT 1 FROM lease WHERE token > %(fence)s)
+    {then} RETURNING 1
+)
+SELECT (SELECT token FROM lease), (SELECT count(*) FROM w)
+"""  # noqa: S608 - constant table names; values are bound parameters
+
+
+@attrs.frozen
+class StoreFence:
+    """The lease whose token a store's writes carry: (account, strategy) and the token."""
+
+    account: str
+    strategy: str
+    token: int
+
+    @classmethod
+    def of(cls, grant: LeaseGrant) -> StoreFence:
+        """The fence of a lease grant."""
+        return cls(grant.account, grant.strategy, grant.token)
+
+    def params(self) -> dict[str, object]:
+        """The fence's statement parameters."""
+        return {"account": self.account, "strategy": self.strategy, "fence": self.token}
+
+    def check(self, row: tuple[object, ...] | None, action: str) -> int:
+        """The rows a fenced statement wrote; ``Fenced`` when the lease has a newer token."""
+        newest, written = row if row is not None else (None, 0)
+        if isinstance(newest, int) and newest > self.token:
+            raise Fenced(
+                f"refused {action}: the lease of account {self.account!r}, strategy "
+                f"{self.strategy!r} has a newer holder (fence {newest} > {self.token}); "
+                "this session lost its lease (LEASE_LOST) and must stop",
+                fence=self.token,
+                newest=newest,
+            )
+        return written if isinstance(written, int) else 0
+
+
+def write_maybe_fenced(
+    pg: PgConnection,
+    fence: StoreFence | None,
+    statements: tuple[str, str],
+    params: dict[str, object],
+    action: str,
+) -> int:
+    """Run ``statements[1]`` (fenced) with ``fence``, or ``statements[0]`` without one.
+
+    Returns the rows written. The unfenced statement is the plain write of a store used
+    without a lease: it needs no lease table and locks nothing.
+    """
+    plain, fenced = statements
+    if fence is None:
+        return int(pg.execute(plain, params).rowcount)
+    return fence.check(pg.execute(fenced, {**params, **fence.params()}).fetchone(), action)

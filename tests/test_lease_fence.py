@@ -1,0 +1,225 @@
+"""Enforced fencing in a session: refused store writes and the lease check before each send.
+
+In process, with a ``FileLease`` and an injected lease clock (no waiting): a fenced store
+that refuses a write (``Fenced``) loses the lease, and a lease that lapses *inside* a step
+(a process paused mid-step) is found by the check before the next send, not at the next
+step. The PostgreSQL stores' own fencing is tested in tests/test_postgres_fence.py.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from livesession import DryrunConfig, LiveSessionOrchestrator
+from livesession._domain import clock as _clock
+from livesession._domain.lifecycle import SessionState
+from livesession._exceptions import Fenced
+from livesession._session.assembly import default_broker, default_strategy
+from livesession.leases import FileLease, LeaseGrant
+from livesession.stores.memory import MemoryIdempotencyStore
+
+from _helpers import START, Sinks
+
+TTL_MS = 1000
+STEP_NS = 100_000_000  # 0.1 s of lease time per step: renewals keep the lease live
+MAX_WARMUP_STEPS = 150
+
+
+class FencedMemoryStore:
+    """A memory store that fences like the PostgreSQL one: refused once ``newest`` > token."""
+
+    def __init__(self) -> None:
+        self.inner = MemoryIdempotencyStore(_clock.SimClock(START), ttl_ns=None)
+        self.grants: list[LeaseGrant] = []
+        self.newest = 0
+        self.writes = 0
+        self.refused = 0
+
+    def fence_with(self, grant: LeaseGrant) -> None:
+        self.grants.append(grant)
+
+    def _check(self) -> None:
+        token = self.grants[-1].token
+        if self.newest > token:
+            self.refused += 1
+            raise Fenced("refused: newer holder", fence=token, newest=self.newest)
+        self.writes += 1
+
+    def reserve(self, key: str, fingerprint: str) -> Any:
+        self._check()
+        return self.inner.reserve(key, fingerprint)
+
+    def complete(self, key: str, outcome: str) -> None:
+        self._check()
+        self.inner.complete(key, outcome)
+
+    def get(self, key: str) -> Any:
+        return self.inner.get(key)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+class PausingStrategy:
+    """The default strategy, with a hook run once, on the first bar it trades on when armed."""
+
+    def __init__(self, cfg: DryrunConfig) -> None:
+        self.inner = default_strategy(cfg)
+        self.strategy_id = self.inner.strategy_id
+        self.pause: Any = None
+
+    def on_bar(self, bar: Any, view: Any) -> Any:
+        intents = tuple(self.inner.on_bar(bar, view))
+        if intents and self.pause is not None:
+            pause, self.pause = self.pause, None
+            pause()
+        return intents
+
+    def get_state(self) -> dict[str, Any]:
+        return self.inner.get_state()
+
+    def set_state(self, state: Any) -> None:
+        self.inner.set_state(state)
+
+
+def _config(**values: Any) -> DryrunConfig:
+    return DryrunConfig(run_id="t", strategy_id="s", steps=400, lease_ttl_ms=TTL_MS, **values)
+
+
+def _leased(
+    tmp_path, cfg: DryrunConfig | None = None, **edges: Any
+) -> tuple[LiveSessionOrchestrator, Sinks, _clock.SimClock]:
+    cfg = cfg or _config()
+    lease_clock = _clock.SimClock(START)
+    sinks = Sinks()
+    orch = LiveSessionOrchestrator(
+        cfg,
+        lease=FileLease(tmp_path / "pair.lease", "default", "s"),
+        lease_clock=lease_clock,
+        **edges,
+        **sinks.kwargs(),
+    )
+    return orch, sinks, lease_clock
+
+
+def _until_trading(
+    orch: LiveSessionOrchestrator, lease_clock: _clock.SimClock, *, resting: bool = False
+) -> None:
+    """Step until an order was sent (``resting``: until one rests open at the venue)."""
+    assert orch.preflight()
+    orch.activate()
+    while orch.steps_done < MAX_WARMUP_STEPS:
+        if orch.book.open_orders if resting else orch.result().orders_submitted:
+            break
+        orch.step()
+        lease_clock.advance(STEP_NS)
+    assert orch.result().orders_submitted, "the strategy sent no order: the test proves nothing"
+    assert orch.book.open_orders or not resting, "no order rests open: the test proves nothing"
+    assert orch.state is SessionState.DRYRUN_ACTIVE
+
+
+def _take_over(tmp_path, lease_clock: _clock.SimClock) -> LeaseGrant:
+    """The holder stalls past its TTL, and another session takes the pair's lease."""
+    lease_clock.advance(3 * TTL_MS * 1_000_000)
+    intruder = FileLease(tmp_path / "pair.lease", "default", "s")
+    taken = intruder.acquire("new-holder", _clock.epoch_ns(lease_clock.now()), 10**12)
+    assert taken is not None
+    return taken
+
+
+def _events_after(sinks: Sinks, start: int) -> list[str]:
+    return [orjson.loads(line)["event_type"] for line in sinks.events.lines[start:]]
+
+
+def _lost(sinks: Sinks) -> list[dict[str, Any]]:
+    records = [orjson.loads(line) for line in sinks.audit.lines]
+    return [r["payload"] for r in records if r["code"] == "C2_LEASE_LOST"]
+
+
+def test_the_grant_fences_the_shared_store_before_any_write(tmp_path):
+    store = FencedMemoryStore()
+    orch, _, lease_clock = _leased(tmp_path, idempotency=store)
+    _until_trading(orch, lease_clock)
+    assert [g.token for g in store.grants] == [1]
+    assert store.writes > 0
+    orch.close()
+
+
+def test_a_refused_write_loses_the_lease_and_sends_nothing(tmp_path):
+    store = FencedMemoryStore()
+    orch, sinks, lease_clock = _leased(tmp_path, idempotency=store)
+    _until_trading(orch, lease_clock)
+    store.newest = 7  # a newer holder exists (the store knows; the lease row says so)
+    events_before = len(sinks.events.lines)
+    while orch.state is SessionState.DRYRUN_ACTIVE and orch.steps_done < MAX_WARMUP_STEPS * 2:
+        orch.step()
+        lease_clock.advance(STEP_NS)
+    assert store.refused >= 1, "no write was refused: the test proves nothing"
+    assert orch.state is SessionState.ERROR_REQUIRES_OPERATOR
+    assert orch.result().reason == "LEASE_LOST"
+    assert orch.lease_grant is None
+    lost = _lost(sinks)
+    assert len(lost) == 1
+    assert (lost[0]["fence"], lost[0]["refused_by_fence"]) == (1, 7)
+    after = _events_after(sinks, events_before)
+    assert "ORDER_SUBMITTED" not in after
+    assert "ORDER_CANCELED" not in after
+    writes = store.writes
+    orch.close()
+    assert store.writes == writes  # closing writes nothing to the shared store
+    assert "ORDER_SUBMITTED" not in _events_after(sinks, events_before)
+
+
+def test_a_lease_lost_inside_a_step_is_found_before_the_send(tmp_path):
+    strategy = PausingStrategy(_config())
+    store = FencedMemoryStore()
+    orch, sinks, lease_clock = _leased(tmp_path, strategy=strategy, idempotency=store)
+    _until_trading(orch, lease_clock)
+    taken: list[LeaseGrant] = []
+    writes_at_pause: list[int] = []
+
+    def pause() -> None:  # after the step's renewal, inside the strategy, past the TTL
+        taken.append(_take_over(tmp_path, lease_clock))
+        writes_at_pause.append(store.writes)
+
+    strategy.pause = pause
+    events_before = len(sinks.events.lines)
+    while not taken and orch.steps_done < MAX_WARMUP_STEPS * 2:
+        orch.step()
+        lease_clock.advance(STEP_NS)
+    assert taken, "the strategy never traded again: the test proves nothing"
+    assert orch.state is SessionState.ERROR_REQUIRES_OPERATOR
+    assert orch.result().reason == "LEASE_LOST"
+    after = _events_after(sinks, events_before)
+    last_bar = max(i for i, e in enumerate(after) if e == "BAR")
+    # The paused step's intents were dropped: no signal, no reservation, no send.
+    assert not {"SIGNAL", "ORDER_SUBMITTED"} & set(after[last_bar:])
+    assert store.writes == writes_at_pause[0]
+    steps_done = orch.steps_done
+    assert [p["fence"] for p in _lost(sinks)] == [1]
+    orch.close()
+    assert orch.steps_done == steps_done
+
+
+def test_a_lease_lost_before_a_cancel_sends_no_cancel(tmp_path):
+    # Protected entries leave their exit legs resting at the venue: orders to cancel.
+    cfg = _config(strategy={"fast": 3, "slow": 8, "protect_pct": "0.003"})
+    broker = default_broker(cfg)
+    orch, sinks, lease_clock = _leased(tmp_path, cfg, broker=broker)
+    _until_trading(orch, lease_clock, resting=True)
+    open_before = set(orch.book.open_orders)
+    _take_over(tmp_path, lease_clock)
+    events_before = len(sinks.events.lines)
+    orch.kill("operator")  # cancel everything, flatten: none of it may reach the venue now
+    assert orch.state is SessionState.ERROR_REQUIRES_OPERATOR
+    assert orch.result().reason == "LEASE_LOST"
+    after = _events_after(sinks, events_before)
+    assert not {"ORDER_CANCELED", "ORDER_SUBMITTED"} & set(after)
+    assert set(orch.book.open_orders) == open_before
+    for cid in open_before:  # the venue got no cancel either
+        venue_order = broker.order_by_client_id(cid)
+        assert venue_order is not None
+        assert venue_order.status.is_open, (cid, venue_order.status)
+    orch.close()

@@ -1,0 +1,275 @@
+"""Enforced fencing on PostgreSQL: the fence column, old tables, the row lock, a paused holder.
+
+Needs a server, like tests/test_postgres.py (skips without one unless
+``LIVESESSION_REQUIRE_PG=1``); each test works in a schema of its own. The store contract
+(older token refused, same or newer accepted) runs in tests/test_postgres.py
+(``TestPostgresFencedWrites``).
+
+The last test is two real ``livesession dryrun --store postgres`` processes of the same
+(account, strategy): the first stops itself with SIGSTOP right before a send
+(``LIVESESSION_PAUSE_AT``), stays stopped past its lease TTL while the second takes the
+lease, and is continued with SIGCONT. Waits are on the wall clock (the lease is), short
+and bounded.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import orjson
+import pytest
+
+from livesession._exceptions import Fenced
+from livesession.leases import PostgresLease
+from livesession.stores.postgres import (
+    DSN_ENV_VAR,
+    PostgresCheckpointStore,
+    PostgresIdempotencyStore,
+)
+from test_lease_session import (
+    SHORT_TTL_MS,
+    SUBPROCESS_TIMEOUT_S,
+    audit_records,
+    cli,
+    cli_argv,
+    cli_env,
+    fences,
+    submits_per_client_id,
+    write_config,
+)
+from test_postgres import (  # noqa: F401 - the server fixtures
+    _admin,
+    _pg_dsn,
+    _schema_dsn,
+)
+
+from store_contract import FP_A
+
+pytestmark = pytest.mark.postgres
+
+T0 = 1_767_225_600_000_000_000
+TTL = 30_000_000_000
+WAIT_S = 20.0  # a hang guard; every wait below ends long before it
+EXIT_OK, EXIT_FAILED = 0, 4
+
+_OLD_IDEMPOTENCY_DDL = """
+CREATE TABLE livesession_idempotency (
+    namespace text NOT NULL, key text NOT NULL, fingerprint text NOT NULL, outcome text,
+    reserved_at timestamptz NOT NULL DEFAULT now(), completed_at timestamptz,
+    PRIMARY KEY (namespace, key))
+"""
+_OLD_CHECKPOINT_DDL = """
+CREATE TABLE livesession_checkpoint (
+    run_key text PRIMARY KEY, body text NOT NULL, saved_at timestamptz NOT NULL DEFAULT now())
+"""
+
+
+def _poll(condition, what: str, timeout: float = WAIT_S, every: float = 0.05):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(every)
+
+
+def test_each_row_carries_the_token_of_its_last_write(schema_dsn):
+    lease = PostgresLease(schema_dsn, "acct", "strat")
+    fenced = PostgresIdempotencyStore(schema_dsn, namespace="n")
+    plain = PostgresIdempotencyStore(schema_dsn, namespace="n")
+    try:
+        grant = lease.acquire("a", T0, TTL)
+        assert grant is not None
+        plain.reserve("unfenced", FP_A)
+        fenced.fence_with(grant)
+        fenced.reserve("k1", FP_A)
+        fenced.complete("k1", "submitted")
+    finally:
+        for closable in (lease, fenced, plain):
+            closable.close()
+    rows = _admin(schema_dsn, "SELECT key, fence FROM livesession_idempotency ORDER BY key")
+    assert rows == [("k1", grant.token), ("unfenced", None)]
+
+
+def test_tables_of_an_older_version_gain_the_fence_column(schema_dsn):
+    _admin(schema_dsn, _OLD_IDEMPOTENCY_DDL)
+    _admin(schema_dsn, _OLD_CHECKPOINT_DDL)
+    _admin(schema_dsn, "INSERT INTO livesession_idempotency VALUES ('n', 'old', %s)", (FP_A,))
+    _admin(schema_dsn, "INSERT INTO livesession_checkpoint VALUES ('run-1', '{\"steps\": 4}')")
+    lease = PostgresLease(schema_dsn, "acct", "strat")
+    store = PostgresIdempotencyStore(schema_dsn, namespace="n")
+    checkpoints = PostgresCheckpointStore(schema_dsn, run_key="run-1")
+    try:
+        assert store.get("old").fingerprint == FP_A
+        assert checkpoints.load() == {"steps": 4}
+        grant = lease.acquire("a", T0, TTL)
+        assert grant is not None
+        store.fence_with(grant)
+        checkpoints.fence_with(grant)
+        store.complete("old", "submitted")
+        checkpoints.save({"steps": 5})
+    finally:
+        for closable in (lease, store, checkpoints):
+            closable.close()
+    for table in ("livesession_idempotency", "livesession_checkpoint"):
+        assert _admin(schema_dsn, f"SELECT fence FROM {table}") == [(grant.token,)]  # noqa: S608
+
+
+@pytest.mark.parametrize("takeover", ["commit", "rollback"])
+def test_a_write_waits_for_a_takeover_in_progress(schema_dsn, takeover):
+    """The fence locks the lease row: a write meeting an uncommitted takeover waits for it.
+
+    Committed, the takeover's token refuses the write; rolled back, the write goes through.
+    Never does a write commit after the newer token did.
+    """
+    import psycopg
+
+    lease = PostgresLease(schema_dsn, "acct", "strat")
+    store = PostgresIdempotencyStore(schema_dsn, namespace="n")
+    outcome: list[object] = []
+    try:
+        grant = lease.acquire("a", T0, TTL)
+        assert grant is not None
+        store.fence_with(grant)
+        with psycopg.connect(schema_dsn) as taker:  # a transaction, left open
+            taker.execute(
+                "UPDATE livesession_lease SET holder = 'b', token = token + 1 "
+                "WHERE account = 'acct' AND strategy = 'strat'"
+            )
+            taker_pid = taker.info.backend_pid
+
+            def write() -> None:
+                try:
+                    outcome.append(store.reserve("k1", FP_A).created)
+                except Fenced as exc:
+                    outcome.append(exc)
+
+            writer = threading.Thread(target=write)
+            writer.start()
+            _poll(
+                lambda: _admin(
+                    schema_dsn,
+                    "SELECT count(*) FROM pg_stat_activity WHERE %s = ANY(pg_blocking_pids(pid))",
+                    (taker_pid,),
+                )[0][0],
+                "the write to wait for the takeover's row lock",
+            )
+            assert not outcome  # still waiting
+            if takeover == "commit":
+                taker.commit()
+            else:
+                taker.rollback()
+        writer.join(WAIT_S)
+        assert not writer.is_alive()
+        if takeover == "commit":
+            assert len(outcome) == 1
+            assert isinstance(outcome[0], Fenced)
+            assert store.get("k1") is None
+        else:
+            assert outcome == [True]
+    finally:
+        lease.close()
+        store.close()
+
+
+# -- two sessions of one (account, strategy): the first paused past its TTL ----------------
+
+
+def _proc_state(pid: int) -> str:
+    """The process's state letter from /proc (``T``: stopped)."""
+    stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii")
+    return stat.rsplit(")", 1)[1].split()[0]
+
+
+def _first_rows(dsn: str) -> list[tuple[object, ...]]:
+    return _admin(
+        dsn,
+        "SELECT key, fingerprint, outcome, fence, reserved_at, completed_at "
+        "FROM livesession_idempotency WHERE namespace = 'first' ORDER BY key",
+    )
+
+
+def _events(run_dir: Path, event_type: str) -> list[dict[str, object]]:
+    lines = (run_dir / "events.jsonl").read_bytes().splitlines()
+    return [e for e in map(orjson.loads, lines) if e["event_type"] == event_type]
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads process states in /proc")
+def test_a_paused_holder_wakes_fenced(tmp_path, schema_dsn):
+    env = {DSN_ENV_VAR: schema_dsn}
+    out = tmp_path / "runs"
+    config = write_config(
+        tmp_path / "pair.toml", account="acct1", steps=2000, lease_ttl_ms=SHORT_TTL_MS
+    )
+    common = ["dryrun", "--config", config, "--out", out, "--store", "postgres", "-q"]
+    # The first session stops itself right before its third send: reserved, not yet sent.
+    first = subprocess.Popen(
+        cli_argv(*common, "--run-id", "first"),
+        env={**cli_env(env), "LIVESESSION_PAUSE_AT": "before_send:3"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    second = None
+    try:
+        _poll(lambda: _proc_state(first.pid) == "T", "the first session to pause itself")
+        first_dir, second_dir = out / "first", out / "second"
+        [first_fence] = fences(first_dir)
+        paused_rows = _first_rows(schema_dsn)
+        paused_submits = submits_per_client_id(first_dir / "broker_journal.jsonl")
+        assert len(paused_rows) == 3  # two orders sent, the third reserved (fence first_fence)
+        assert {row[3] for row in paused_rows} == {first_fence}
+        assert sum(paused_submits.values()) == 2
+
+        # The first renewed its lease before it paused: past one TTL from now it has expired.
+        time.sleep(SHORT_TTL_MS / 1000 + 0.5)
+        second = subprocess.Popen(
+            cli_argv(*common, "--run-id", "second"),
+            env=cli_env(env),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        _poll(
+            lambda: (second_dir / "audit.jsonl").exists() and fences(second_dir),
+            "the second session to take the lease",
+        )
+        assert fences(second_dir)[0] > first_fence
+        woken_at = _admin(schema_dsn, "SELECT now()")[0][0]
+
+        os.kill(first.pid, signal.SIGCONT)
+        _, first_err = first.communicate(timeout=SUBPROCESS_TIMEOUT_S)
+        assert first.returncode == EXIT_FAILED, first_err
+        _, second_err = second.communicate(timeout=SUBPROCESS_TIMEOUT_S)
+        assert second.returncode == EXIT_OK, second_err
+    finally:
+        for proc in (first, second):
+            if proc is not None and proc.poll() is None:
+                proc.kill()
+                proc.wait()
+
+    # The first stopped with LEASE_LOST, and wrote and sent nothing after waking.
+    codes = [r["code"] for r in audit_records(first_dir)]
+    lost = [r["payload"] for r in audit_records(first_dir) if r["code"] == "C2_LEASE_LOST"]
+    assert [p["fence"] for p in lost] == [first_fence]
+    stop = audit_records(first_dir)[-1]
+    assert stop["code"] == "C2_DRYRUN_STOP", codes
+    assert (stop["payload"]["status"], stop["payload"]["reason"]) == ("FAILED", "LEASE_LOST")
+    assert submits_per_client_id(first_dir / "broker_journal.jsonl") == paused_submits
+    submitted = [e["payload"]["client_order_id"] for e in _events(first_dir, "ORDER_SUBMITTED")]
+    assert sorted(submitted) == sorted(paused_submits)
+    assert _first_rows(schema_dsn) == paused_rows  # no reservation, no outcome, no fence
+    for row in paused_rows:
+        assert all(stamp is None or stamp < woken_at for stamp in row[4:])
+
+    # The second ran to its end, and both runs verify.
+    assert _events(second_dir, "ORDER_SUBMITTED")
+    for run_dir in (first_dir, second_dir):
+        verified = cli("verify", run_dir)
+        assert verified.returncode == EXIT_OK, verified.stdout + verified.stderr
