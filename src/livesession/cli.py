@@ -172,6 +172,12 @@ def _peek_keys(path: Path) -> set[str]:
         return set()  # load_config reports the problem with a proper message
 
 
+def _refused(exc: LiveSessionError) -> int:
+    """A writer refused because another holds the run (or its lease): one line, exit 3."""
+    print(f"livesession: rejected: {redact_text(str(exc))}", file=sys.stderr)  # noqa: T201 - the CLI's output
+    return EXIT_REJECTED
+
+
 def cmd_dryrun(args: argparse.Namespace) -> int:
     """Run one dry run and write its artifacts to OUT/<run_id>/."""
     config: Path | None = args.config
@@ -191,15 +197,19 @@ def cmd_dryrun(args: argparse.Namespace) -> int:
     if args.run_id is None and "run_id" not in keys:
         overrides["run_id"] = _free_demo_id(out)
     cfg = load_config(config, overrides)
+    from ._exceptions import RunHeld  # noqa: PLC0415
     from ._rundir import create_run  # noqa: PLC0415 - keeps `import livesession` light
 
-    session = create_run(
-        cfg,
-        out,
-        idempotency_backend=args.idempotency_backend,
-        store=args.store,
-        lease=args.lease,
-    )
+    try:
+        session = create_run(
+            cfg,
+            out,
+            idempotency_backend=args.idempotency_backend,
+            store=args.store,
+            lease=args.lease,
+        )
+    except RunHeld as exc:
+        return _refused(exc)
     run_dir = out / cfg.run_id
     with _session_log(run_dir, args.log_level):
         return _run(session, run_dir, cfg.steps, quiet=args.quiet)
@@ -214,8 +224,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
     try:
         session = resume_run(run_dir)
     except (LeaseHeld, RunHeld) as exc:
-        print(f"livesession: rejected: {redact_text(str(exc))}", file=sys.stderr)  # noqa: T201 - the CLI's output
-        return EXIT_REJECTED
+        return _refused(exc)
     with _session_log(run_dir, args.log_level):
         return _run(session, run_dir, session.config.steps, quiet=args.quiet)
 
@@ -234,9 +243,13 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 def cmd_evidence(args: argparse.Namespace) -> int:
     """Write the governance evidence bundle (manifest.json and EV-<date>-<run_id>.md)."""
+    from ._exceptions import RunHeld  # noqa: PLC0415
     from .evidence import write_evidence  # noqa: PLC0415 - only for this command
 
-    result = write_evidence(require_run(args.run_dir), out_dir=args.out)
+    try:
+        result = write_evidence(require_run(args.run_dir), out_dir=args.out)
+    except RunHeld as exc:
+        return _refused(exc)
     print(f"manifest  {result.manifest}")  # noqa: T201 - the CLI's output
     print(f"document  {result.document}")  # noqa: T201 - the CLI's output
     print("result    " + ("PASS" if result.ok else "FAIL: " + "; ".join(result.problems)))  # noqa: T201
@@ -244,13 +257,18 @@ def cmd_evidence(args: argparse.Namespace) -> int:
 
 
 def _write_for_run(
-    args: argparse.Namespace, write: Callable[[Path, Path], None], default_name: str, label: str
+    args: argparse.Namespace, write: Callable[[Path, Path], str], default_name: str, label: str
 ) -> int:
-    """Write ``write``'s file for the run (to ``--output``, default RUN_DIR/default_name)."""
+    """Write ``write``'s file for the run (to ``--output``, default RUN_DIR/default_name).
+
+    ``write`` returns what it read of a live run (up to its last checkpoint), said here.
+    """
     run_dir = require_run(args.run_dir)
     output: Path = args.output or run_dir / default_name
-    write(run_dir, output)
+    live = write(run_dir, output)
     print(f"{label:<10}{output}")  # noqa: T201 - the CLI's output
+    if live:
+        print(f"{'note':<10}{live}")  # noqa: T201 - the CLI's output
     return EXIT_OK
 
 
