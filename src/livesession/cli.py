@@ -2,8 +2,9 @@
 
 Every command runs, writes and exits; nothing watches or loops forever. Exit codes:
 0 completed (or clean), 1 verification found violations, 2 bad input, 3 rejected by
-preflight, 4 failed, 130 interrupted (Ctrl-C). RUNBOOK.md's table says what each means
-for the operator (a test keeps the two in step).
+preflight (or another process holds the run), 4 failed, 130 interrupted (Ctrl-C); ``status``
+adds 5 needs an operator, 6 crashed and resumable, 7 running. RUNBOOK.md's table says what
+each means for the operator (a test keeps the two in step).
 """
 
 from __future__ import annotations
@@ -37,6 +38,12 @@ EXIT_VIOLATIONS: Final = 1
 EXIT_BAD_INPUT: Final = 2
 EXIT_REJECTED: Final = 3
 EXIT_FAILED: Final = 4
+EXIT_NEEDS_OPERATOR: Final = 5
+"""``status``: a person must look (ERROR_REQUIRES_OPERATOR, or crashed and not resumable)."""
+EXIT_CRASHED: Final = 6
+"""``status``: no process writes the run and it is not sealed; ``resume`` takes it."""
+EXIT_RUNNING: Final = 7
+"""``status``: a process holds the run's writer lock now."""
 EXIT_INTERRUPTED: Final = 130
 _SHOW_RULES_UP_TO: Final = 4
 _PROGRESS_MIN_STEPS: Final = 20_000
@@ -286,6 +293,55 @@ def cmd_prom(args: argparse.Namespace) -> int:
     return _write_for_run(args, write_textfile, names.PROM, "textfile")
 
 
+def cmd_status(args: argparse.Namespace) -> int:
+    """Say where a run stands; the exit code is the verdict (see ``livesession.status``)."""
+    import orjson  # noqa: PLC0415
+
+    from .status import Verdict, run_status  # noqa: PLC0415 - only for this command
+
+    found = run_status(args.run_dir)
+    if args.json:
+        print(orjson.dumps(found.to_json(), option=orjson.OPT_SORT_KEYS).decode())  # noqa: T201
+    elif found.verdict is Verdict.NOT_A_RUN:
+        print(f"livesession: error: {found.problem}", file=sys.stderr)  # noqa: T201
+    else:
+        print("\n".join(found.lines()))  # noqa: T201 - the CLI's output
+    return found.exit_code
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    """List the runs under OUT_DIR with their status (exit 0; 2 when it is no directory)."""
+    import orjson  # noqa: PLC0415
+
+    from .status import list_runs  # noqa: PLC0415 - only for this command
+
+    runs = list_runs(args.out_dir)
+    if args.json:
+        document = {"out_dir": str(args.out_dir), "runs": [run.to_json() for run in runs]}
+        print(orjson.dumps(document, option=orjson.OPT_SORT_KEYS).decode())  # noqa: T201
+        return EXIT_OK
+    rows = [("RUN", "VERDICT", "STATE", "STEPS", "HEARTBEAT", "WRITER")]
+    for run in runs:
+        planned = "" if run.steps_planned is None else f"/{run.steps_planned}"
+        writer = "-" if run.writer is None else f"pid {run.writer['pid']}"
+        rows.append(
+            (
+                run.run_id or "?",
+                run.verdict.label,
+                run.state or "?",
+                f"{'-' if run.steps is None else run.steps}{planned}",
+                run.heartbeat_utc or "-",
+                writer,
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())  # noqa: T201
+    if not runs:
+        print(f"(no runs in {args.out_dir})")  # noqa: T201 - the CLI's output
+    return EXIT_OK
+
+
 def _non_negative(text: str) -> int:
     try:
         value = int(text)
@@ -309,7 +365,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="livesession",
         description="Run trading sessions as auditable state machines (dry-run first).",
         epilog="Exit codes: 0 completed/clean, 1 violations found, 2 bad input, "
-        "3 rejected by preflight, 4 failed, 130 interrupted (see RUNBOOK.md).",
+        "3 rejected by preflight or the run is held by another process, 4 failed, "
+        "130 interrupted; status also: 5 needs an operator, 6 crashed (resumable), "
+        "7 running (see RUNBOOK.md).",
     )
     parser.add_argument("--version", action="version", version=f"livesession {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
@@ -367,6 +425,21 @@ def build_parser() -> argparse.ArgumentParser:
     prm.add_argument("run_dir", type=Path)
     prm.add_argument("--output", type=Path, help="default RUN_DIR/livesession.prom")
     prm.set_defaults(handler=cmd_prom)
+
+    sta = sub.add_parser(
+        "status",
+        help="where a run stands, for a supervisor (never disturbs a live writer)",
+        epilog="Exit codes: 0 completed, 2 not a run, 3 rejected, 4 failed, 5 needs an "
+        "operator, 6 crashed (resumable), 7 running.",
+    )
+    sta.add_argument("run_dir", type=Path)
+    sta.add_argument("--json", action="store_true", help="print exactly one JSON object")
+    sta.set_defaults(handler=cmd_status)
+
+    lst = sub.add_parser("list", help="list the runs in a directory with their status")
+    lst.add_argument("out_dir", type=Path, help="a directory of runs (e.g. out/runs)")
+    lst.add_argument("--json", action="store_true", help="print exactly one JSON object")
+    lst.set_defaults(handler=cmd_list)
     return parser
 
 
