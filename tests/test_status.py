@@ -7,7 +7,10 @@ test_one_writer.py; here are the runs no process holds.
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import orjson
@@ -229,3 +232,68 @@ def test_list_of_a_missing_directory_is_bad_input(
     err = capsys.readouterr().err
     assert err.count("\n") == 1
     assert "is not a directory of runs" in err
+
+
+# -- RUNBOOK's restart recipe, run as written ---------------------------------------------------
+
+_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _recipe(tmp_path: Path) -> tuple[Path, dict[str, str]]:
+    """RUNBOOK's livesession-supervise script, and an environment whose `livesession` is ours."""
+    text = (_ROOT / "RUNBOOK.md").read_text(encoding="utf-8")
+    block = text.split("<!-- BEGIN SUPERVISE -->", 1)[1].split("<!-- END SUPERVISE -->", 1)[0]
+    script = tmp_path / "bin" / "livesession-supervise"
+    script.parent.mkdir(exist_ok=True)
+    script.write_text(block.split("```sh\n", 1)[1].split("```", 1)[0], encoding="utf-8")
+    script.chmod(0o755)
+    shim = tmp_path / "bin" / "livesession"
+    shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m livesession.cli "$@"\n', "utf-8")
+    shim.chmod(0o755)
+    env = dict(os.environ)
+    env["PATH"] = f"{script.parent}{os.pathsep}{env.get('PATH', '')}"
+    env.pop("LIVESESSION_CRASH_AT", None)
+    return script, env
+
+
+def _supervise(
+    tmp_path: Path, out: Path, run_id: str, config: Path
+) -> subprocess.CompletedProcess[str]:
+    script, env = _recipe(tmp_path)
+    return subprocess.run(
+        [str(script), str(out), run_id, str(config)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def test_the_restart_recipe_starts_a_run_and_resumes_a_crashed_one(tmp_path: Path) -> None:
+    config = tmp_path / "session.toml"
+    config.write_text("steps = 40\n", encoding="utf-8")
+    out = tmp_path / "runs"
+    done = _supervise(tmp_path, out, "fresh", config)
+    assert done.returncode == 0, done.stderr
+    assert run_status(out / "fresh").verdict is Verdict.COMPLETED
+    profile = Profile(name="crashed", seed=7, steps=150)
+    assert dryrun(profile, out, crash_at="checkpoint:40").returncode == KILLED
+    assert run_status(out / profile.name).verdict is Verdict.CRASHED
+    done = _supervise(tmp_path, out, profile.name, config)
+    assert done.returncode == 0, done.stderr
+    assert run_status(out / profile.name).verdict is Verdict.COMPLETED
+
+
+@pytest.mark.broken_run("a venue journal line is damaged on purpose: the recipe must stop")
+def test_the_restart_recipe_stops_for_a_person(tmp_path: Path) -> None:
+    profile = Profile(name="damaged", seed=7, steps=150)
+    out = tmp_path / "runs"
+    assert dryrun(profile, out, crash_at="checkpoint:40").returncode == KILLED
+    journal = out / profile.name / names.JOURNAL
+    journal.write_bytes(b"not json\n" + journal.read_bytes())
+    before = _files(out / profile.name)
+    done = _supervise(tmp_path, out, profile.name, tmp_path / "unused.toml")
+    assert done.returncode == 5
+    assert done.stderr.strip() == f"livesession-supervise: {out / profile.name} needs an operator"
+    assert _files(out / profile.name) == before
