@@ -16,7 +16,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from livesession import cli
+from livesession import DryrunConfig, cli, create_run
 from livesession._artifacts import names
 from livesession.cli import main
 from livesession.status import Verdict, list_runs, run_status
@@ -76,6 +76,32 @@ def test_a_completed_run(completed: Path, capsys: pytest.CaptureFixture[str]) ->
     assert "verdict     completed (exit 0)" in text
     assert "heartbeat" in text
     assert "checkpoint.json written" in text
+
+
+def test_a_live_session_waiting_in_error_requires_operator_needs_one(tmp_path: Path) -> None:
+    """Held (here by this very process) and in ERROR_REQUIRES_OPERATOR: 5, not 7."""
+    session = create_run(DryrunConfig(run_id="op", steps=100, durability="step"), tmp_path)
+    run_dir = tmp_path / "op"
+    assert session.preflight()
+    session.activate()
+    session.run_n_steps(20)
+    assert run_status(run_dir).verdict is Verdict.RUNNING
+
+    def boom(*_: object) -> None:
+        raise RuntimeError("boom")
+
+    session._parts().strategy.on_bar = boom  # type: ignore[method-assign]
+    session.run_n_steps(1)
+    found = run_status(run_dir)
+    assert found.verdict is Verdict.NEEDS_OPERATOR
+    assert found.state == "ERROR_REQUIRES_OPERATOR"
+    assert found.writer is not None
+    assert found.writer["pid"] == os.getpid()
+    session.acknowledge("op")
+    session.close()
+    found = run_status(run_dir)
+    assert found.verdict is Verdict.FAILED
+    assert found.reason == "STRATEGY_ERROR"
 
 
 def test_a_rejected_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
