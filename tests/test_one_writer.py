@@ -9,6 +9,7 @@ killed) before its test ends.
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -259,3 +260,26 @@ class TestASecondWriterIsRefused:
         assert sum(r["code"] == "C2_RESUME" for r in audit) == 1
         result = verify_run(run_dir)
         assert result.ok, result.violations
+
+
+def test_verify_of_a_live_run_before_its_first_checkpoint_checks_nothing_and_says_so(
+    tmp_path: Path,
+) -> None:
+    """Held (by this process: the lock is per open file, not per process) with no checkpoint."""
+    session = create_run(
+        DryrunConfig(run_id="early", steps=50, checkpoint_every=100, durability="step"), tmp_path
+    )
+    try:
+        assert session.preflight()
+        session.activate()
+        session.run_n_steps(5)
+        result = verify_run(tmp_path / "early")
+        assert result.ok
+        assert result.counts == {}
+        assert "no checkpoint yet, so nothing is checked" in result.live
+        assert f"pid {os.getpid()}" in result.live
+    finally:
+        session.run_to_end(50)
+    result = verify_run(tmp_path / "early")
+    assert result.ok, result.violations
+    assert not result.live
