@@ -120,7 +120,9 @@ def verify_every_run(request: pytest.FixtureRequest) -> Any:
     tmp_path = request.node.funcargs.get("tmp_path")
     if isinstance(tmp_path, Path):
         for run_dir in run_dirs(tmp_path):
-            result = verify_run(run_dir)
+            # As a finished run, whole, even if some process still held it: at teardown
+            # every run must be over (``live=None`` skips the live-run cut).
+            result = verify_run(run_dir, live=None)
             problems.extend(f"{run_dir.name}: {v}" for v in result.violations[:10])
     if problems:
         pytest.fail(

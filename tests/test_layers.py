@@ -33,7 +33,17 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
     (
         "tools",
         frozenset(
-            {"cli", "control", "verify", "report", "report_diagram", "prom", "evidence", "__main__"}
+            {
+                "cli",
+                "control",
+                "status",
+                "verify",
+                "report",
+                "report_diagram",
+                "prom",
+                "evidence",
+                "__main__",
+            }
         ),
     ),
 )

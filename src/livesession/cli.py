@@ -2,9 +2,11 @@
 
 Every command runs, writes and exits; nothing watches or loops forever. Exit codes:
 0 completed (or clean; also a run stopped by SIGTERM/SIGINT and sealed), 1 verification
-found violations, 2 bad input, 3 rejected (by preflight, or another holder), 4 failed,
-5 nothing holds the run, 6 no effect seen in time, 130 interrupted (Ctrl-C). RUNBOOK.md's
-table says what each means for the operator (a test keeps the two in step).
+found violations, 2 bad input, 3 rejected (by preflight, or another process holds the run),
+4 failed, 130 interrupted (Ctrl-C); ``status`` adds 5 needs an operator, 6 crashed and
+resumable, 7 running; ``stop``/``kill``/``ack`` add 8 nothing holds the run, 9 no effect
+seen in time. RUNBOOK.md's table says what each means for the operator (a test keeps the
+two in step).
 
 ``dryrun`` and ``resume`` answer operator signals between steps (``control.py``): SIGTERM
 and SIGINT stop gracefully, SIGUSR1 trips the kill switch, SIGUSR2 acknowledges; ``stop``,
@@ -43,8 +45,16 @@ EXIT_VIOLATIONS: Final = 1
 EXIT_BAD_INPUT: Final = 2
 EXIT_REJECTED: Final = 3
 EXIT_FAILED: Final = 4
-EXIT_NOT_HELD: Final = 5
-EXIT_NO_EFFECT: Final = 6
+EXIT_NEEDS_OPERATOR: Final = 5
+"""``status``: a person must look (ERROR_REQUIRES_OPERATOR, or crashed and not resumable)."""
+EXIT_CRASHED: Final = 6
+"""``status``: no process writes the run and it is not sealed; ``resume`` takes it."""
+EXIT_RUNNING: Final = 7
+"""``status``: a process holds the run's writer lock now."""
+EXIT_NOT_HELD: Final = 8
+"""``stop``/``kill``/``ack``: no process holds the run."""
+EXIT_NO_EFFECT: Final = 9
+"""``stop``/``kill``/``ack``: the signal went out but its effect did not show in time."""
 EXIT_INTERRUPTED: Final = 130
 _SHOW_RULES_UP_TO: Final = 4
 _PROGRESS_MIN_STEPS: Final = 20_000
@@ -218,6 +228,12 @@ def _peek_keys(path: Path) -> set[str]:
         return set()  # load_config reports the problem with a proper message
 
 
+def _refused(exc: LiveSessionError) -> int:
+    """A writer refused because another holds the run (or its lease): one line, exit 3."""
+    print(f"livesession: rejected: {redact_text(str(exc))}", file=sys.stderr)  # noqa: T201 - the CLI's output
+    return EXIT_REJECTED
+
+
 def cmd_dryrun(args: argparse.Namespace) -> int:
     """Run one dry run and write its artifacts to OUT/<run_id>/."""
     config: Path | None = args.config
@@ -237,19 +253,23 @@ def cmd_dryrun(args: argparse.Namespace) -> int:
     if args.run_id is None and "run_id" not in keys:
         overrides["run_id"] = _free_demo_id(out)
     cfg = load_config(config, overrides)
+    from ._exceptions import RunHeld  # noqa: PLC0415
     from ._rundir import create_run  # noqa: PLC0415 - keeps `import livesession` light
     from .control import SignalControls  # noqa: PLC0415 - only for runs
 
     # The handlers go in before the run directory (and its lock) exists, so an operator
     # command never finds a holder that would die of SIGUSR1's default action.
     with SignalControls().installed() as controls:
-        session = create_run(
-            cfg,
-            out,
-            idempotency_backend=args.idempotency_backend,
-            store=args.store,
-            lease=args.lease,
-        )
+        try:
+            session = create_run(
+                cfg,
+                out,
+                idempotency_backend=args.idempotency_backend,
+                store=args.store,
+                lease=args.lease,
+            )
+        except RunHeld as exc:
+            return _refused(exc)
         run_dir = out / cfg.run_id
         with _session_log(run_dir, args.log_level):
             return _run(session, run_dir, cfg.steps, quiet=args.quiet, controls=controls)
@@ -266,8 +286,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
         try:
             session = resume_run(run_dir)
         except (LeaseHeld, RunHeld) as exc:
-            print(f"livesession: rejected: {redact_text(str(exc))}", file=sys.stderr)  # noqa: T201 - the CLI's output
-            return EXIT_REJECTED
+            return _refused(exc)
         with _session_log(run_dir, args.log_level):
             return _run(session, run_dir, session.config.steps, quiet=args.quiet, controls=controls)
 
@@ -309,9 +328,13 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 def cmd_evidence(args: argparse.Namespace) -> int:
     """Write the governance evidence bundle (manifest.json and EV-<date>-<run_id>.md)."""
+    from ._exceptions import RunHeld  # noqa: PLC0415
     from .evidence import write_evidence  # noqa: PLC0415 - only for this command
 
-    result = write_evidence(require_run(args.run_dir), out_dir=args.out)
+    try:
+        result = write_evidence(require_run(args.run_dir), out_dir=args.out)
+    except RunHeld as exc:
+        return _refused(exc)
     print(f"manifest  {result.manifest}")  # noqa: T201 - the CLI's output
     print(f"document  {result.document}")  # noqa: T201 - the CLI's output
     print("result    " + ("PASS" if result.ok else "FAIL: " + "; ".join(result.problems)))  # noqa: T201
@@ -319,13 +342,18 @@ def cmd_evidence(args: argparse.Namespace) -> int:
 
 
 def _write_for_run(
-    args: argparse.Namespace, write: Callable[[Path, Path], None], default_name: str, label: str
+    args: argparse.Namespace, write: Callable[[Path, Path], str], default_name: str, label: str
 ) -> int:
-    """Write ``write``'s file for the run (to ``--output``, default RUN_DIR/default_name)."""
+    """Write ``write``'s file for the run (to ``--output``, default RUN_DIR/default_name).
+
+    ``write`` returns what it read of a live run (up to its last checkpoint), said here.
+    """
     run_dir = require_run(args.run_dir)
     output: Path = args.output or run_dir / default_name
-    write(run_dir, output)
+    live = write(run_dir, output)
     print(f"{label:<10}{output}")  # noqa: T201 - the CLI's output
+    if live:
+        print(f"{'note':<10}{live}")  # noqa: T201 - the CLI's output
     return EXIT_OK
 
 
@@ -341,6 +369,55 @@ def cmd_prom(args: argparse.Namespace) -> int:
     from .prom import write_textfile  # noqa: PLC0415 - prometheus_client is optional
 
     return _write_for_run(args, write_textfile, names.PROM, "textfile")
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    """Say where a run stands; the exit code is the verdict (see ``livesession.status``)."""
+    import orjson  # noqa: PLC0415
+
+    from .status import Verdict, run_status  # noqa: PLC0415 - only for this command
+
+    found = run_status(args.run_dir)
+    if args.json:
+        print(orjson.dumps(found.to_json(), option=orjson.OPT_SORT_KEYS).decode())  # noqa: T201
+    elif found.verdict is Verdict.NOT_A_RUN:
+        print(f"livesession: error: {found.problem}", file=sys.stderr)  # noqa: T201
+    else:
+        print("\n".join(found.lines()))  # noqa: T201 - the CLI's output
+    return found.exit_code
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    """List the runs under OUT_DIR with their status (exit 0; 2 when it is no directory)."""
+    import orjson  # noqa: PLC0415
+
+    from .status import list_runs  # noqa: PLC0415 - only for this command
+
+    runs = list_runs(args.out_dir)
+    if args.json:
+        document = {"out_dir": str(args.out_dir), "runs": [run.to_json() for run in runs]}
+        print(orjson.dumps(document, option=orjson.OPT_SORT_KEYS).decode())  # noqa: T201
+        return EXIT_OK
+    rows = [("RUN", "VERDICT", "STATE", "STEPS", "HEARTBEAT", "WRITER")]
+    for run in runs:
+        planned = "" if run.steps_planned is None else f"/{run.steps_planned}"
+        writer = "-" if run.writer is None else f"pid {run.writer['pid']}"
+        rows.append(
+            (
+                run.run_id or "?",
+                run.verdict.label,
+                run.state or "?",
+                f"{'-' if run.steps is None else run.steps}{planned}",
+                run.heartbeat_utc or "-",
+                writer,
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())  # noqa: T201
+    if not runs:
+        print(f"(no runs in {args.out_dir})")  # noqa: T201 - the CLI's output
+    return EXIT_OK
 
 
 def _non_negative(text: str) -> int:
@@ -360,16 +437,50 @@ def _positive(text: str) -> int:
     return value
 
 
+def _add_live_run_commands(sub: Any) -> None:
+    """``stop``, ``kill``, ``ack`` (act on a live run) and ``status``, ``list`` (read it)."""
+    for verb, what in (
+        ("stop", "graceful stop of the process writing a run (SIGTERM): cancel, flatten, seal"),
+        ("kill", "trip the kill switch of a live run (SIGUSR1): HALTED, cancel, flatten"),
+        ("ack", "acknowledge a live run (SIGUSR2): re-enable trading after a halt"),
+    ):
+        ctl = sub.add_parser(verb, help=what)
+        ctl.add_argument("run_dir", type=Path)
+        ctl.add_argument(
+            "--timeout",
+            type=_positive,
+            default=30,
+            help="seconds to wait for the effect in the run's files (default 30)",
+        )
+        ctl.set_defaults(handler=cmd_control)
+
+    sta = sub.add_parser(
+        "status",
+        help="where a run stands, for a supervisor (never disturbs a live writer)",
+        epilog="Exit codes: 0 completed, 2 not a run, 3 rejected, 4 failed, 5 needs an "
+        "operator, 6 crashed (resumable), 7 running.",
+    )
+    sta.add_argument("run_dir", type=Path)
+    sta.add_argument("--json", action="store_true", help="print exactly one JSON object")
+    sta.set_defaults(handler=cmd_status)
+
+    lst = sub.add_parser("list", help="list the runs in a directory with their status")
+    lst.add_argument("out_dir", type=Path, help="a directory of runs (e.g. out/runs)")
+    lst.add_argument("--json", action="store_true", help="print exactly one JSON object")
+    lst.set_defaults(handler=cmd_list)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``livesession`` command."""
     parser = _Parser(
         prog="livesession",
         description="Run trading sessions as auditable state machines (dry-run first).",
         epilog="Exit codes: 0 completed/clean (also stopped by SIGTERM/SIGINT and sealed), "
-        "1 violations found, 2 bad input, 3 rejected (by preflight or another holder), "
-        "4 failed, 5 nothing holds the run, 6 no effect seen in time, 130 interrupted; "
-        "a second SIGTERM/SIGINT ends dryrun/resume at once by that signal (a shell shows "
-        "143/130; resume it). See RUNBOOK.md.",
+        "1 violations found, 2 bad input, 3 rejected (by preflight, or the run is held by "
+        "another process), 4 failed, 130 interrupted; status also: 5 needs an operator, "
+        "6 crashed (resumable), 7 running; stop/kill/ack also: 8 nothing holds the run, "
+        "9 no effect seen in time. A second SIGTERM/SIGINT ends dryrun/resume at once by "
+        "that signal (a shell shows 143/130; resume it). See RUNBOOK.md.",
     )
     parser.add_argument("--version", action="version", version=f"livesession {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
@@ -428,20 +539,7 @@ def build_parser() -> argparse.ArgumentParser:
     prm.add_argument("--output", type=Path, help="default RUN_DIR/livesession.prom")
     prm.set_defaults(handler=cmd_prom)
 
-    for verb, what in (
-        ("stop", "graceful stop of the process writing a run (SIGTERM): cancel, flatten, seal"),
-        ("kill", "trip the kill switch of a live run (SIGUSR1): HALTED, cancel, flatten"),
-        ("ack", "acknowledge a live run (SIGUSR2): re-enable trading after a halt"),
-    ):
-        ctl = sub.add_parser(verb, help=what)
-        ctl.add_argument("run_dir", type=Path)
-        ctl.add_argument(
-            "--timeout",
-            type=_positive,
-            default=30,
-            help="seconds to wait for the effect in the run's files (default 30)",
-        )
-        ctl.set_defaults(handler=cmd_control)
+    _add_live_run_commands(sub)
     return parser
 
 

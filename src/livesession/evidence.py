@@ -21,9 +21,11 @@ import orjson
 from ._artifacts import names
 from ._artifacts.runread import payload, read_records
 from ._domain import clock as _clock
+from ._exceptions import RunHeld
 from ._risk.checks import default_checks
 from ._risk.rails import default_rails
 from ._rundir import config_hash, create_run, read_run_config
+from ._rundir.lock import holder_of
 from ._session.coordinator import ONE_SHOT_OPERATOR
 from ._support.fsutil import atomic_write_bytes
 from ._support.secrets import find_secrets, is_secret_name
@@ -146,7 +148,19 @@ def _fired(run_dir: Path, events: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def write_evidence(run_dir: Path, *, out_dir: Path | None = None) -> EvidenceResult:
-    """Write ``manifest.json`` and ``EV-<YYYYMMDD>-<run_id>.md`` for ``run_dir``."""
+    """Write ``manifest.json`` and ``EV-<YYYYMMDD>-<run_id>.md`` for ``run_dir``.
+
+    Evidence is of a finished run: a run a process is writing now is refused with
+    ``RunHeld`` naming it (the CLI's exit 3), before anything is read or written. Its
+    determinism re-run goes to a temporary run directory of its own, locked like any other.
+    """
+    holder = holder_of(run_dir)
+    if holder is not None:
+        raise RunHeld(
+            f"{run_dir} is being written by {holder.describe()}: evidence is of a finished "
+            "run, so nothing was written (wait for it to end; `livesession status` says where "
+            "it is)"
+        )
     cfg, meta = read_run_config(run_dir)
     target = out_dir or run_dir
     target.mkdir(parents=True, exist_ok=True)

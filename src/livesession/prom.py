@@ -50,6 +50,7 @@ from ._artifacts.runread import (
     read_json_object,
     replay_fills,
 )
+from ._rundir.livecut import live_cut
 from ._support.fsutil import atomic_write_bytes
 from ._support.optional import import_optional
 
@@ -58,6 +59,8 @@ if TYPE_CHECKING:
 
     from prometheus_client import CollectorRegistry
     from prometheus_client.core import Metric
+
+    from ._artifacts.runread import RunCut
 
 __all__ = [
     "LATENCY_BUCKETS_SECONDS",
@@ -106,13 +109,20 @@ def render_textfile(run_dir: Path | str) -> str:
     return text.decode("utf-8")
 
 
-def write_textfile(run_dir: Path | str, path: Path | str) -> None:
+def write_textfile(run_dir: Path | str, path: Path | str) -> str:
     """Write ``render_textfile(run_dir)`` to ``path`` atomically (for a textfile collector).
 
     The text goes to a temporary file next to ``path``, is synced, then renamed over it,
-    so a scraper never sees a half-written file.
+    so a scraper never sees a half-written file. Returns what was read of a live run ("" for
+    one no process is writing).
     """
-    atomic_write_bytes(Path(path), render_textfile(run_dir).encode("utf-8"))
+    collector = _RunCollector(Path(run_dir))
+    registry_class = _prometheus().CollectorRegistry
+    registry: CollectorRegistry = registry_class(auto_describe=False)
+    registry.register(collector)
+    text: bytes = _prometheus().generate_latest(registry)
+    atomic_write_bytes(Path(path), text)
+    return collector.live
 
 
 def make_registry(run_dir: Path | str) -> CollectorRegistry:
@@ -150,6 +160,8 @@ class _RunCollector:
 
     def __init__(self, run_dir: Path) -> None:
         self.run_dir = run_dir
+        self.live = ""
+        """What the last scrape read of a live run ("" when no process was writing it)."""
 
     def __repr__(self) -> str:
         return f"_RunCollector({str(self.run_dir)!r})"
@@ -161,7 +173,10 @@ class _RunCollector:
             InfoMetricFamily,
         )
 
-        run = _RunView(self.run_dir)
+        # A live run is read up to its last checkpoint; the writer's lock is only queried.
+        live = live_cut(self.run_dir) if self.run_dir.is_dir() else None
+        self.live = "" if live is None else live.describe()
+        run = _RunView(self.run_dir, None if live is None else live.cut)
         yield InfoMetricFamily("trader_run", "The run these metrics describe.", value=run.info())
         for name, documentation, event_types in _COUNTERS:
             value = sum(run.kinds[event_type] for event_type in event_types)
@@ -227,8 +242,8 @@ def _read_timings(path: Path) -> dict[str, list[float]]:
 class _RunView:
     """What the metrics need from one run, read leniently from its files."""
 
-    def __init__(self, run_dir: Path) -> None:
-        records = RunRecords.read(run_dir)
+    def __init__(self, run_dir: Path, cut: RunCut | None = None) -> None:
+        records = RunRecords.read(run_dir, cut)
         self.events = records.events
         self.snapshots = records.snapshots
         self.kinds: Counter[str] = Counter(str(e.get("event_type")) for e in self.events)

@@ -24,16 +24,18 @@ from .._exceptions import RunDirectoryError
 from . import names
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator
+    from collections.abc import Iterable, Iterator, Mapping
     from pathlib import Path
 
 __all__ = [
     "RUN_MARKERS",
     "PositionChange",
+    "RunCut",
     "RunRecords",
     "equity_readings",
     "finite_decimal",
     "payload",
+    "read_bytes",
     "read_json_object",
     "read_records",
     "replay_fills",
@@ -74,14 +76,55 @@ def require_run(path: Path) -> Path:
     return path
 
 
-def read_records(path: Path) -> list[dict[str, Any]]:
+@attrs.frozen(kw_only=True)
+class RunCut:
+    """Where to stop reading a run that a live writer is still appending to.
+
+    A live run is read as it stood at its last checkpoint: each line artifact up to the
+    offset the checkpoint recorded (whole lines, all already written and flushed before the
+    checkpoint was saved), and ``metrics.json`` as it was written with that checkpoint.
+    Appends after the offsets belong to steps not yet checkpointed and are not read. Built
+    by ``livesession._rundir.livecut.live_cut``, which knows the checkpoint and the lock.
+    """
+
+    steps: int
+    """The step of the checkpoint cut at (0: the live run has no checkpoint yet)."""
+    offsets: Mapping[str, int]
+    """Bytes to read, by artifact file name (``events.jsonl`` …)."""
+    metrics: bytes | None
+    """``metrics.json`` as of the checkpoint; None when it could not be matched to it."""
+    sealed: bool = False
+    """The checkpoint is the sealing one: the cut holds the whole, finished run."""
+
+    def read_bytes(self, path: Path) -> bytes:
+        """The first ``offsets[path.name]`` bytes of ``path`` (``metrics.json``: as cut).
+
+        Raises:
+            OSError: the file cannot be read (``FileNotFoundError`` for a missing one).
+        """
+        if path.name == names.METRICS:
+            if self.metrics is None:
+                raise FileNotFoundError(path)
+            return self.metrics
+        limit = self.offsets.get(path.name)
+        with path.open("rb") as f:
+            return f.read() if limit is None else f.read(limit)
+
+
+def read_bytes(path: Path, cut: RunCut | None = None) -> bytes:
+    """``path``'s bytes, or as much of them as ``cut`` lets a reader of a live run see."""
+    return path.read_bytes() if cut is None else cut.read_bytes(path)
+
+
+def read_records(path: Path, cut: RunCut | None = None) -> list[dict[str, Any]]:
     """The JSON objects of a JSON Lines file, skipping anything that is not one.
 
     Lenient on purpose (for reports and metrics of runs that may be incomplete); use
-    ``verify_run`` to learn whether a run is intact. A missing file gives ``[]``.
+    ``verify_run`` to learn whether a run is intact. A missing file gives ``[]``. With a
+    ``cut`` (a live run) only what its checkpoint covers is read.
     """
     try:
-        raw = path.read_bytes()
+        raw = read_bytes(path, cut)
     except OSError:
         return []
     records: list[dict[str, Any]] = []
@@ -97,10 +140,10 @@ def read_records(path: Path) -> list[dict[str, Any]]:
     return records
 
 
-def read_json_object(path: Path) -> dict[str, Any]:
+def read_json_object(path: Path, cut: RunCut | None = None) -> dict[str, Any]:
     """The JSON object in ``path``; ``{}`` when it is missing, not JSON or not an object."""
     try:
-        document = orjson.loads(path.read_bytes())
+        document = orjson.loads(read_bytes(path, cut))
     except (OSError, orjson.JSONDecodeError):
         return {}
     return document if isinstance(document, dict) else {}
@@ -114,11 +157,11 @@ class RunRecords:
     snapshots: list[dict[str, Any]]
 
     @classmethod
-    def read(cls, run_dir: Path) -> RunRecords:
-        """Read ``events.jsonl`` and ``state_snapshots.jsonl`` of ``run_dir``."""
+    def read(cls, run_dir: Path, cut: RunCut | None = None) -> RunRecords:
+        """Read ``events.jsonl`` and ``state_snapshots.jsonl`` of ``run_dir`` (up to ``cut``)."""
         return cls(
-            events=read_records(run_dir / names.EVENTS),
-            snapshots=read_records(run_dir / names.SNAPSHOTS),
+            events=read_records(run_dir / names.EVENTS, cut),
+            snapshots=read_records(run_dir / names.SNAPSHOTS, cut),
         )
 
 

@@ -6,13 +6,13 @@ import contextlib
 import shutil
 from typing import TYPE_CHECKING
 
-from .._exceptions import ConfigError, RunDirectoryError
+from .._exceptions import ConfigError, RunDirectoryError, RunHeld
 from .._session.assembly import default_feed
 from .backing import pg_dsn
 from .brokers import BrokerFactory, open_broker
 from .data import close_feed, data_record
 from .layout import LOCAL_BACKENDS, STORES, Backing, write_run_files
-from .lock import RunLock, writer_command
+from .lock import RunLock, holder_of, writer_command
 from .session import open_session
 
 if TYPE_CHECKING:
@@ -23,6 +23,27 @@ if TYPE_CHECKING:
     from .._typing import Clock
 
 __all__ = ["create_run"]
+
+
+def _refuse_existing(run_dir: Path) -> None:
+    """An existing run directory is never written again by ``create_run``.
+
+    While a process holds it the refusal names that process (``RunHeld``: the CLI's exit 3,
+    as for a second ``resume``); otherwise it is a finished or crashed run, which only
+    ``resume`` may continue. Neither case touches the directory (the lock is only queried).
+    """
+    if not run_dir.exists():
+        return
+    holder = holder_of(run_dir)
+    if holder is not None:
+        raise RunHeld(
+            f"{run_dir} is being written by {holder.describe()}; nothing was changed "
+            "(one writer per run: choose another --run-id, or wait for it to end)"
+        )
+    raise RunDirectoryError(
+        f"run directory {run_dir} already exists: choose another --run-id, or continue a "
+        f"crashed run with `livesession resume {run_dir}`"
+    )
 
 
 def create_run(
@@ -50,10 +71,7 @@ def create_run(
     its SHA-256 goes into ``run.json``.
     """
     run_dir = out_dir / cfg.run_id
-    if run_dir.exists():
-        raise RunDirectoryError(
-            f"run directory {run_dir} already exists: choose another --run-id or move it away"
-        )
+    _refuse_existing(run_dir)
     if idempotency_backend not in LOCAL_BACKENDS:
         raise ConfigError(
             f"unknown idempotency backend {idempotency_backend!r}: choose memory, jsonl or sqlite"
@@ -72,6 +90,7 @@ def create_run(
         run_dir.mkdir()
     except FileExistsError:
         close_feed(feed)
+        _refuse_existing(run_dir)
         raise RunDirectoryError(f"run directory {run_dir} already exists") from None
     except OSError as exc:
         close_feed(feed)

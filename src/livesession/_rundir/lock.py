@@ -60,8 +60,12 @@ class Holder:
 
 def writer_command(verb: str) -> str:
     """How a holder names itself: the program's name and the verb (``livesession resume``)."""
-    prog = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else "python"
-    return f"{'livesession' if prog in {'__main__.py', '-m'} else prog} {verb}"
+    path = Path(sys.argv[0]) if sys.argv and sys.argv[0] else Path("python")
+    # `python -m livesession.cli` runs as .../livesession/cli.py: still the livesession CLI.
+    ours = path.name in {"__main__.py", "-m"} or (
+        path.name == "cli.py" and path.parent.name == "livesession"
+    )
+    return f"{'livesession' if ours else path.name} {verb}"
 
 
 def _whole_file(lock_type: int) -> bytes:

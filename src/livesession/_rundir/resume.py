@@ -44,7 +44,7 @@ if TYPE_CHECKING:
     from .._session.coordinator import LiveSessionOrchestrator
     from .._typing import Broker, Clock, MarketFeed, SessionLease
 
-__all__ = ["checkpoint_summary", "load_checkpoint", "resume_run"]
+__all__ = ["checkpoint_summary", "load_checkpoint", "resume_problem", "resume_run"]
 
 
 def _check_audit_prefix(path: Path, offset: int, head: str, seq: int) -> None:
@@ -327,3 +327,26 @@ def checkpoint_summary(run_dir: Path) -> dict[str, Any]:
     if checkpoint is None:
         return {"checkpoint": False}
     return {"checkpoint": True, "steps": checkpoint["steps"], "state": checkpoint["fsm_state"]}
+
+
+def resume_problem(run_dir: Path) -> str | None:
+    """Why ``resume_run`` would refuse ``run_dir`` on its files, or None when it would not.
+
+    The read-only half of a resume's checks, for ``livesession status`` (never run it on a
+    live run: a writer's files change under it): the config, the checkpoint, the audit
+    chain and artifact sizes up to the checkpoint, and the venue journals. What only the
+    resume itself can learn (the data file's hash, a lease another session holds) is not
+    checked.
+    """
+    try:
+        cfg, _meta = read_run_config(run_dir)
+        checkpoint = load_checkpoint(run_dir)
+        if checkpoint is not None and checkpoint.get("sealed"):
+            return f"run {cfg.run_id} is sealed: nothing to resume"
+        _validate_artifacts(run_dir, checkpoint)
+        _check_journals(run_dir)
+    except (LiveSessionError, OSError) as exc:
+        return str(exc)
+    except (KeyError, TypeError, ValueError) as exc:  # a checkpoint of the wrong shape
+        return f"{run_dir / names.CHECKPOINT} is corrupt ({type(exc).__name__})"
+    return None

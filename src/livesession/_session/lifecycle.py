@@ -107,6 +107,9 @@ class SessionLifecycle:
             self.transition(Trigger.REQUEST_STOP, reason)
         if self.machine.may_fire(Trigger.FAULT):
             self.transition(Trigger.FAULT, reason, detail)
+            # Out to the files now, not at the step's end: a session may wait here for a
+            # person, and `livesession status` reads the state from the snapshot on disk.
+            self._recorder.flush(sync=False)
 
     def snapshot(self, trigger: str, from_state: SessionState) -> None:
         """One state snapshot: lifecycle, step, positions, open orders, equity."""

@@ -63,7 +63,10 @@ def render_report(run_dir: Path | str) -> str:
     Never fetches anything and contains no script; missing or broken artifacts are
     shown as such instead of raising.
     """
-    run = ReportRun.load(Path(run_dir))
+    return _render(ReportRun.load(Path(run_dir)))
+
+
+def _render(run: ReportRun) -> str:
     sections = (
         _header(run),
         _section("Verification", _verification(run)),
@@ -85,9 +88,14 @@ def render_report(run_dir: Path | str) -> str:
     )
 
 
-def write_report(run_dir: Path | str, path: Path | str) -> None:
-    """Write ``render_report(run_dir)`` to ``path`` atomically (temporary file, rename)."""
-    atomic_write_bytes(Path(path), render_report(run_dir).encode("utf-8"))
+def write_report(run_dir: Path | str, path: Path | str) -> str:
+    """Write ``render_report(run_dir)`` to ``path`` atomically (temporary file, rename).
+
+    Returns what the report says of a live run ("" for one no process is writing).
+    """
+    run = ReportRun.load(Path(run_dir))
+    atomic_write_bytes(Path(path), _render(run).encode("utf-8"))
+    return run.live
 
 
 def _section(title: str, body: str) -> str:
@@ -106,7 +114,13 @@ def _header(run: ReportRun) -> str:
     return (
         f"<header>\n<h1>Run <code>{escape(run.run_id)}</code></h1>\n"
         f'<p class="sub">strategy <code>{escape(run.strategy_id)}</code> &middot; status '
-        f"{_badge(run.status)}</p>\n</header>"
+        f"{_badge(run.status)}</p>\n"
+        + (
+            f'<p class="sub">{escape(run.live[:1].upper() + run.live[1:])}.</p>\n'
+            if run.live
+            else ""
+        )
+        + "</header>"
     )
 
 

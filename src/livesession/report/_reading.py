@@ -9,6 +9,7 @@ import attrs
 from .._artifacts import names
 from .._artifacts.runread import RunRecords, payload, read_json_object
 from .._exceptions import MissingExtra
+from .._rundir.livecut import live_cut
 from ..verify import verify_run
 
 if TYPE_CHECKING:
@@ -32,22 +33,31 @@ class ReportRun:
     snapshots: list[dict[str, Any]]
     metrics: dict[str, Any]
     violations: tuple[str, ...] | None
+    live: str = ""
+    """Empty, or (for a run a process is writing now) who and up to which checkpoint."""
 
     @classmethod
     def load(cls, run_dir: Path) -> ReportRun:
-        """Read ``run_dir``; ``violations`` is None when the verifier is not installed."""
-        metrics = read_json_object(run_dir / names.METRICS)
+        """Read ``run_dir``; ``violations`` is None when the verifier is not installed.
+
+        A live run (a process holds its writer lock) is read, and verified, up to its last
+        checkpoint: the same cut for both, and the lock is never taken.
+        """
+        live = live_cut(run_dir) if run_dir.is_dir() else None
+        cut = None if live is None else live.cut
+        metrics = read_json_object(run_dir / names.METRICS, cut)
         try:
-            violations: tuple[str, ...] | None = verify_run(run_dir).violations
+            violations: tuple[str, ...] | None = verify_run(run_dir, live=live).violations
         except MissingExtra:
             violations = None
-        records = RunRecords.read(run_dir)
+        records = RunRecords.read(run_dir, cut)
         return cls(
             run_dir=run_dir,
             events=records.events,
             snapshots=records.snapshots,
             metrics=metrics,
             violations=violations,
+            live="" if live is None else live.describe(),
         )
 
     def _first(self, key: str) -> str:

@@ -21,24 +21,44 @@ a run, is re-exported here for its callers; the verifier itself never uses it.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Final, Literal
 
 from .._artifacts.runread import read_records
+from .._rundir.livecut import LiveRun, live_cut
 from ._checks import Verifier
 from ._reading import ARTIFACT_NAMES
 from ._result import VerifyResult, summarize
 from ._schemas import Schemas
 
-__all__ = ["ARTIFACT_NAMES", "VerifyResult", "read_records", "verify_run"]
+__all__ = ["ARTIFACT_NAMES", "QUERY", "VerifyResult", "read_records", "verify_run"]
+
+QUERY: Final = "query"
+"""``verify_run``'s default ``live``: ask the run's writer lock whether the run is live."""
 
 
-def verify_run(run_dir: Path | str) -> VerifyResult:
+def verify_run(
+    run_dir: Path | str, *, live: LiveRun | Literal["query"] | None = QUERY
+) -> VerifyResult:
     """Verify the run in ``run_dir`` against ARTIFACTS.md; never raises on bad artifacts.
+
+    A run that a process is writing now (it holds the run's writer lock) is verified as it
+    stood at its last checkpoint: whole lines up to the checkpoint's offsets, without the
+    checks of a run's end (the stop record, the final snapshot), and the result's ``live``
+    says so. The lock is only queried, never taken: the writer is not disturbed. A tool
+    that reads the run itself too passes the ``live`` it got from ``live_cut``, so that
+    both read the same cut (None: the run is not live).
 
     Raises:
         MissingExtra: ``jsonschema`` is not installed (``livesession[observability]``).
     """
     path = Path(run_dir)
-    run = Verifier(path, Schemas.get())
+    if live == QUERY:
+        live = live_cut(path) if path.is_dir() else None
+    if live is not None and not live.cut.steps:
+        return VerifyResult(
+            ok=True, violations=(), total=0, summary="", counts={}, live=live.describe()
+        )
+    run = Verifier(path, Schemas.get(), None if live is None else live.cut)
     run.run()
     total = run.report.total
     return VerifyResult(
@@ -51,4 +71,5 @@ def verify_run(run_dir: Path | str) -> VerifyResult:
             else ""
         ),
         counts=run.files.counts,
+        live="" if live is None else live.describe(),
     )

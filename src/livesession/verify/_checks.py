@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from pathlib import Path
 
+    from .._artifacts.runread import RunCut
     from ._schemas import Schemas
 
 __all__ = ["Verifier"]
@@ -37,8 +38,11 @@ _FAILED: Final = SessionStatus.FAILED.value
 class Verifier:
     """One verification: reads the artifacts once, then runs each check in turn."""
 
-    def __init__(self, run_dir: Path, schemas: Schemas) -> None:
+    def __init__(self, run_dir: Path, schemas: Schemas, cut: RunCut | None = None) -> None:
         self.run_dir = run_dir
+        self.cut = cut
+        self.open_end = cut is not None and not cut.sealed
+        """A live run read up to a checkpoint before its seal: it has no end to check yet."""
         self.report = Violations()
         self.files = RunFiles(schemas, self.report)
         self.identity: tuple[str, str] | None = None
@@ -53,7 +57,7 @@ class Verifier:
     def run(self) -> None:
         """Read the run, then check each artifact; every problem ends up in ``report``."""
         checks: tuple[tuple[str, Callable[[], None]], ...] = (
-            ("(run directory)", lambda: self.files.read(self.run_dir)),
+            ("(run directory)", lambda: self.files.read(self.run_dir, self.cut)),
             (EVENTS, self._check_events),
             (SNAPSHOTS, self._check_snapshots),
             (AUDIT, self._check_audit),
@@ -97,6 +101,13 @@ class Verifier:
             orders_submitted=replay.kinds["ORDER_SUBMITTED"],
             fills=replay.fills,
         )
+        if self.cut is not None and replay.kinds["BAR"] != self.cut.steps:
+            self.report.add(
+                EVENTS,
+                0,
+                f"the checkpoint says step {self.cut.steps}, but the events up to its offset "
+                f"hold {replay.kinds['BAR']} BAR events",
+            )
 
     def _check_header(self, name: str, number: int, record: dict[str, Any]) -> None:
         if record["seq"] != number:
@@ -126,7 +137,7 @@ class Verifier:
                 previous = None
                 continue
             self._check_header(SNAPSHOTS, line.number, snap)
-            is_final = line.number == len(lines)
+            is_final = line.number == len(lines) and not self.open_end
             if line.number == 1:
                 self._check_first_snapshot(snap)
             else:
@@ -134,13 +145,15 @@ class Verifier:
             self._check_snapshot_status(line.number, snap, failed=failed, is_final=is_final)
             failed = failed or snap["status"] == _FAILED
             previous = snap
-        self.final_snapshot = lines[-1].obj
-        if self.final_snapshot is not None and self.final_snapshot["trigger"] != "final":
-            self.report.add(SNAPSHOTS, len(lines), "the last snapshot's trigger is not 'final'")
         if self.replay is not None and transitions != self.replay.state_changes:
             self.report.add(
                 SNAPSHOTS, 0, "transitions differ from the STATE_CHANGED events in events.jsonl"
             )
+        if self.open_end:  # a live run's last snapshot is its latest, not its final one
+            return
+        self.final_snapshot = lines[-1].obj
+        if self.final_snapshot is not None and self.final_snapshot["trigger"] != "final":
+            self.report.add(SNAPSHOTS, len(lines), "the last snapshot's trigger is not 'final'")
         self._check_final_book(len(lines))
 
     def _check_first_snapshot(self, snap: dict[str, Any]) -> None:
@@ -233,7 +246,7 @@ class Verifier:
     def _check_audit(self) -> None:
         lines = self.files.lines[AUDIT]
         self._check_dead_audit(lines)
-        self.incomplete = self.dead_audit is None and self._unclosed(lines)
+        self.incomplete = self.dead_audit is None and not self.open_end and self._unclosed(lines)
         if not lines:
             return
         for index, line in enumerate(lines):
@@ -262,7 +275,8 @@ class Verifier:
         if last is None:
             return
         if last["code"] != "C2_DRYRUN_STOP":
-            if self.dead_audit is None:  # a dead audit sink was reported once, as such
+            # A dead audit sink was reported once, as such; a live run is not closed yet.
+            if self.dead_audit is None and not self.open_end:
                 self.report.add(AUDIT, len(lines), f"the last record is {last['code']}, not a stop")
             return
         self._check_stop_record(len(lines), last["payload"])

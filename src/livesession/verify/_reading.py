@@ -17,6 +17,7 @@ from .._artifacts import names
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from .._artifacts.runread import RunCut
     from ._result import Violations
     from ._schemas import Schemas
 
@@ -76,13 +77,23 @@ class RunFiles:
         self.metrics_text: list[str] = []
         self.counts: dict[str, int] = {}
 
-    def read(self, run_dir: Path) -> None:
-        """Read every artifact of ``run_dir``, parsing and schema-checking each line."""
+    def read(self, run_dir: Path, cut: RunCut | None = None) -> None:
+        """Read every artifact of ``run_dir``, parsing and schema-checking each line.
+
+        With a ``cut`` (a live run) each file is read only up to where its last checkpoint
+        says (plain byte offsets: the cut trusts nothing else of the writer's).
+        """
         if not run_dir.is_dir():
             self.report.add(str(run_dir), 0, "run directory does not exist")
         for name in ARTIFACT_NAMES:
+            if cut is not None and name == METRICS and cut.metrics is None:
+                self.lines[name] = []  # not matched to the checkpoint: left unchecked
+                self.counts[name] = 0
+                continue
             try:
-                raw = (run_dir / name).read_bytes()
+                raw = (
+                    (run_dir / name).read_bytes() if cut is None else cut.read_bytes(run_dir / name)
+                )
             except FileNotFoundError:
                 self.report.add(name, 0, "missing")
                 raw = None

@@ -40,7 +40,8 @@ class VerifyResult:
     that audit.jsonl bears out, ``incomplete run: ...`` when the audit log has no closing
     ``C2_DRYRUN_STOP`` (a run that crashed or is still running), else ``broken run: ...``.
     ``counts`` holds what was read (lines per artifact, bars, orders submitted, fills),
-    read-only.
+    read-only. ``live`` is "" for a run no process is writing; for a live one it says who
+    writes it and up to which step (its last checkpoint) it was checked.
     """
 
     ok: bool
@@ -48,6 +49,7 @@ class VerifyResult:
     total: int
     summary: str
     counts: Mapping[str, int] = attrs.field(converter=_as_mapping, hash=False)
+    live: str = ""
 
     def render(self, run_dir: object, *, shown: int = SHOWN) -> tuple[str, ...]:
         """What ``livesession verify`` prints, one line each.
@@ -55,12 +57,13 @@ class VerifyResult:
         The OK line, or the summary, at most ``shown`` violations and a line counting the
         rest: only this rendering cuts the list, the result keeps every violation.
         """
+        live = f" ({self.live})" if self.live else ""
         if self.ok:
             counts = ", ".join(f"{k}={v}" for k, v in self.counts.items())
-            return (f"OK {run_dir}: {counts}",)
+            return (f"OK {run_dir}{live}: {counts}",)
         hidden = self.total - shown
         rest = (f"... and {hidden} more violation{'s' * (hidden != 1)}",) if hidden > 0 else ()
-        return (self.summary, *self.violations[:shown], *rest)
+        return (self.summary + live, *self.violations[:shown], *rest)
 
 
 class Violations:

@@ -1,0 +1,129 @@
+"""Reading beside a live writer: a run cut at its last checkpoint, without taking the lock.
+
+The read-only tools (``verify``, ``report``, ``prom``, ``status``) never take a run's writer
+lock: they ask whether a process holds it (``holder_of``, which queries the lock without
+taking it) and, when one does, read the run as it stood at its last checkpoint. A
+checkpoint is saved only after every line before its offsets was flushed, and the files
+only grow while the lock is held (only a resume cuts them back, and it needs the lock), so
+the bytes up to the offsets are whole lines that will not change.
+
+``metrics.json`` is rewritten just before each checkpoint, so a reader can catch it one
+checkpoint ahead of ``checkpoint.json``; the pair is taken when both name the same counts
+(``events_emitted`` and ``audit_events`` against the checkpoint's ``event_seq`` and
+``audit_seq``; a bar is an event, so every step moves the first), and re-read a few times
+otherwise.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any, Final
+
+import attrs
+import orjson
+
+from .._artifacts import names
+from .._artifacts.runread import RunCut
+from .lock import Holder, holder_of
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+__all__ = ["LiveRun", "live_cut"]
+
+_TRIES: Final = 20
+_PAUSE_S: Final = 0.005
+"""Between tries: the writer is between two atomic renames (metrics, then checkpoint)."""
+
+
+@attrs.frozen
+class LiveRun:
+    """A run a process is writing now, and where a reader stops."""
+
+    holder: Holder
+    cut: RunCut
+
+    def describe(self) -> str:
+        """``live run (pid 42 on host since …), checked up to step 300 (its last checkpoint)``."""
+        if not self.cut.steps:
+            where = "no checkpoint yet, so nothing is checked"
+        else:
+            where = f"read up to step {self.cut.steps} (its last checkpoint)"
+        return f"live run, written by {self.holder.describe()}: {where}"
+
+
+def _read(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except OSError:
+        return None
+
+
+def _object(raw: bytes | None) -> dict[str, Any] | None:
+    if raw is None:
+        return None
+    try:
+        found = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+    return found if isinstance(found, dict) else None
+
+
+def _offsets(checkpoint: dict[str, Any]) -> dict[str, int] | None:
+    recorder = checkpoint.get("recorder")
+    if not isinstance(recorder, dict) or not isinstance(recorder.get("offsets"), dict):
+        return None
+    try:
+        return {names.ARTIFACTS[key]: int(value) for key, value in recorder["offsets"].items()}
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def _matches(checkpoint: dict[str, Any], metrics: bytes | None) -> bool:
+    """Whether ``metrics`` is the ``metrics.json`` written with ``checkpoint``."""
+    recorder = checkpoint.get("recorder")
+    document = _object(metrics)
+    return (
+        isinstance(recorder, dict)
+        and document is not None
+        and document.get("events_emitted") == recorder.get("event_seq")
+        and document.get("audit_events") == recorder.get("audit_seq")
+    )
+
+
+def _cut(checkpoint: dict[str, Any], offsets: dict[str, int], metrics: bytes | None) -> RunCut:
+    steps = checkpoint.get("steps")
+    return RunCut(
+        steps=steps if isinstance(steps, int) else 0,
+        offsets=offsets,
+        metrics=metrics,
+        sealed=checkpoint.get("sealed") is True,
+    )
+
+
+def live_cut(run_dir: Path) -> LiveRun | None:
+    """The live writer of ``run_dir`` and where to stop reading, or None when none holds it.
+
+    A live run with no checkpoint yet (or an unreadable one) is cut at step 0: nothing is
+    read. When no ``metrics.json`` can be matched to the checkpoint (its sink failed, say),
+    the cut leaves metrics out (``metrics`` None) rather than guess.
+    """
+    checkpoint_path = run_dir / names.CHECKPOINT
+    nothing = RunCut(steps=0, offsets=dict.fromkeys(names.ARTIFACTS.values(), 0), metrics=None)
+    for attempt in range(_TRIES):
+        holder = holder_of(run_dir)
+        if holder is None:
+            return None
+        before = _read(checkpoint_path)
+        metrics = _read(run_dir / names.METRICS)
+        after = _read(checkpoint_path)
+        checkpoint = _object(after)
+        offsets = None if checkpoint is None else _offsets(checkpoint)
+        if checkpoint is None or offsets is None:
+            return LiveRun(holder, nothing)
+        if before == after and _matches(checkpoint, metrics):
+            return LiveRun(holder, _cut(checkpoint, offsets, metrics))
+        if attempt == _TRIES - 1:
+            return LiveRun(holder, _cut(checkpoint, offsets, None))
+        time.sleep(_PAUSE_S)
+    return None  # pragma: no cover - the loop returns on its last try

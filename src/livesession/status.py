@@ -1,0 +1,408 @@
+"""Where a run stands, for a supervisor: ``livesession status`` and ``livesession list``.
+
+Read-only, and safe beside a live writer: the writer lock is only queried (``holder_of``),
+never taken, and nothing in the run directory is written. What it reports:
+
+- the state and status: the last whole line of ``state_snapshots.jsonl`` (a snapshot is
+  written at every state change, so this is the state now, also for a live run);
+- the steps, position and open orders as of the last checkpoint (``checkpoint.json``);
+- the heartbeat: when ``checkpoint.json`` was last written (its mtime, wall time). A live
+  session rewrites it every ``checkpoint_every`` steps and when it seals, so a supervisor
+  judges staleness against that cadence times the step's wall time. (``timings.json`` is
+  written only when a CLI run ends, so it cannot be a heartbeat.);
+- the writer holding the run now, if any (pid, host, since when, command);
+- whether ``livesession resume`` would take the run (the read-only half of its checks);
+- the lease: the local lease file's entry, or, for PostgreSQL, the last lease record in
+  the run's audit log (the database is not queried).
+
+One verdict per run, each with its own exit code, so a supervisor acts on the code alone:
+
+=================  ====  ==========================================================
+verdict            code  meaning
+=================  ====  ==========================================================
+completed          0     sealed ``COMPLETED``
+not_a_run          2     no run here (no ``run.json``, nor events and audit log)
+rejected           3     sealed ``REJECTED`` by preflight: nothing traded
+failed             4     sealed ``FAILED`` after a wind-down (cancelled, flattened)
+needs_operator     5     a person must look: live or sealed in ERROR_REQUIRES_OPERATOR,
+                         or crashed and not resumable
+crashed            6     no process writes it and it is not sealed: resume it
+running            7     a process holds its writer lock
+=================  ====  ==========================================================
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from typing import TYPE_CHECKING, Any, Final
+
+import attrs
+import orjson
+
+from ._artifacts import names
+from ._artifacts.runread import RUN_MARKERS, read_json_object, read_records
+from ._domain import clock as _clock
+from ._domain.lifecycle import SessionState
+from ._exceptions import LiveSessionError, RunDirectoryError
+from ._rundir.layout import lease_path, read_run_config
+from ._rundir.lock import holder_of
+from ._rundir.resume import resume_problem
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+__all__ = ["RunStatus", "Verdict", "list_runs", "run_status"]
+
+_TAIL_BYTES: Final = 1 << 16
+_NS_PER_S: Final = 1_000_000_000
+_LEASE_CODES: Final = frozenset({"C2_LEASE_ACQUIRED", "C2_LEASE_LOST"})
+_ORDER_FIELDS: Final = ("client_order_id", "symbol", "side", "quantity", "limit_price")
+
+
+class Verdict(enum.Enum):
+    """What a supervisor should make of a run; ``value`` is ``livesession status``'s exit code."""
+
+    COMPLETED = 0
+    NOT_A_RUN = 2
+    REJECTED = 3
+    FAILED = 4
+    NEEDS_OPERATOR = 5
+    CRASHED = 6
+    RUNNING = 7
+
+    @property
+    def label(self) -> str:
+        """``needs_operator``: the verdict as ``--json`` and the text output name it."""
+        return self.name.lower()
+
+
+_NEXT: Final = {
+    Verdict.COMPLETED: "nothing: hand it over with `livesession verify` and `livesession evidence`",
+    Verdict.NOT_A_RUN: "check the path: a run directory holds run.json, or events and audit",
+    Verdict.REJECTED: "fix what the reason names and start a new run (this one stays as evidence)",
+    Verdict.FAILED: "read audit.jsonl for C2_OPERATOR_REQUIRED and its reason; run verify",
+    Verdict.NEEDS_OPERATOR: "a person must look (RUNBOOK: When a session is in "
+    "ERROR_REQUIRES_OPERATOR): check the venue's open orders and positions",
+    Verdict.CRASHED: "continue it: livesession resume {run_dir}",
+    Verdict.RUNNING: "nothing: a writer holds it (one writer per run); poll again later",
+}
+
+
+@attrs.frozen(kw_only=True)
+class RunStatus:
+    """Where one run stands (``livesession status``); ``to_json`` is its ``--json`` object."""
+
+    run_dir: str
+    verdict: Verdict
+    run_id: str | None = None
+    state: str | None = None
+    status: str | None = None
+    reason: str = ""
+    steps: int | None = None
+    """Steps done at the last checkpoint (None before the first)."""
+    steps_planned: int | None = None
+    checkpoint_every: int | None = None
+    heartbeat_utc: str | None = None
+    """When ``checkpoint.json`` was last written (wall time, RFC 3339 UTC)."""
+    heartbeat_age_s: float | None = None
+    writer: dict[str, Any] | None = None
+    resumable: bool = False
+    resume_problem: str | None = None
+    lease: dict[str, Any] | None = None
+    positions: dict[str, str] = attrs.field(factory=dict)
+    open_orders: list[dict[str, Any]] = attrs.field(factory=list)
+    problem: str = ""
+    """For ``not_a_run``: what is missing."""
+
+    @property
+    def exit_code(self) -> int:
+        """The verdict's exit code."""
+        return self.verdict.value
+
+    def next_step(self) -> str:
+        """What a person or supervisor does next, in one line."""
+        if self.verdict is Verdict.NEEDS_OPERATOR and self.resume_problem and not self.writer:
+            return (
+                f"a person must look: the run crashed and cannot be resumed ({self.resume_problem})"
+            )
+        return _NEXT[self.verdict].format(run_dir=self.run_dir)
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``--json`` object: every field, the verdict by name, its exit code, and next."""
+        data = attrs.asdict(self, recurse=False)
+        data["verdict"] = self.verdict.label
+        data["exit_code"] = self.exit_code
+        data["next"] = self.next_step()
+        return data
+
+    def lines(self) -> list[str]:
+        """What ``livesession status`` prints: one ``label  value`` line each."""
+        rows = [("run", f"{self.run_id or '?'} ({self.run_dir})")]
+        rows.append(("verdict", f"{self.verdict.label} (exit {self.exit_code})"))
+        if self.verdict is Verdict.NOT_A_RUN:
+            return [*_aligned(rows), *_aligned([("problem", self.problem)])]
+        rows.append(("state", f"{self.state or '?'} ({self.status or '?'})"))
+        if self.reason:
+            rows.append(("reason", self.reason))
+        planned = f" of {self.steps_planned}" if self.steps_planned is not None else ""
+        steps = "none yet" if self.steps is None else str(self.steps)
+        rows.append(("steps", f"{steps}{planned} at the last checkpoint"))
+        if self.heartbeat_utc is not None:
+            rows.append(
+                (
+                    "heartbeat",
+                    (
+                        f"{self.heartbeat_utc} ({self.heartbeat_age_s:.1f} s ago, "
+                        f"checkpoint.json written; every {self.checkpoint_every} steps)"
+                    ),
+                )
+            )
+        if self.writer is not None:
+            writer = self.writer
+            rows.append(
+                (
+                    "writer",
+                    (
+                        f"pid {writer['pid']} on {writer['host']} since {writer['since']} "
+                        f"({writer['command']})"
+                    ),
+                )
+            )
+        else:
+            rows.append(("writer", "none"))
+        if self.writer is None and self.verdict in {Verdict.CRASHED, Verdict.NEEDS_OPERATOR}:
+            rows.append(("resumable", "yes" if self.resumable else f"no: {self.resume_problem}"))
+        rows.append(("lease", _describe_lease(self.lease)))
+        position = ", ".join(f"{k} {v}" for k, v in sorted(self.positions.items())) or "flat"
+        rows.append(("position", position))
+        rows.append(("open orders", _describe_orders(self.open_orders)))
+        rows.append(("next", self.next_step()))
+        return _aligned(rows)
+
+
+def _aligned(rows: list[tuple[str, str]]) -> list[str]:
+    return [f"{label:<12}{value}" for label, value in rows]
+
+
+def _describe_lease(lease: dict[str, Any] | None) -> str:
+    if lease is None:
+        return "none (the run takes no lease)"
+    holder = lease.get("holder") or "nobody"
+    fence = lease.get("fence")
+    held = lease.get("held")
+    state = "" if held is None else (" (held)" if held else " (free or expired)")
+    return f"{lease['backend']}: {holder}, fence {fence}{state} [{lease['source']}]"
+
+
+def _describe_orders(orders: list[dict[str, Any]]) -> str:
+    if not orders:
+        return "none"
+    shown = "; ".join(
+        f"{o.get('client_order_id')} {o.get('side')} {o.get('quantity')} {o.get('symbol')}"
+        for o in orders[:5]
+    )
+    more = f"; and {len(orders) - 5} more" if len(orders) > 5 else ""  # noqa: PLR2004
+    return f"{len(orders)}: {shown}{more}"
+
+
+def _last_whole_line(path: Path) -> dict[str, Any] | None:
+    """The last whole line of a JSON Lines file that is a JSON object (read from its end)."""
+    try:
+        with path.open("rb") as f:
+            size = f.seek(0, 2)
+            start = max(0, size - _TAIL_BYTES)
+            f.seek(start)
+            tail = f.read()
+            if start and tail.count(b"\n") < 2:  # noqa: PLR2004 - a line longer than the tail
+                f.seek(0)
+                tail = f.read()
+    except OSError:
+        return None
+    for line in reversed(tail.split(b"\n")[:-1]):  # what follows the last \n is not whole
+        try:
+            found = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            continue
+        if isinstance(found, dict):
+            return found
+    return None
+
+
+def _is_run(run_dir: Path) -> str:
+    """What is missing for ``run_dir`` to be a run ("" when it is one)."""
+    if not run_dir.exists():
+        return f"{run_dir} does not exist"
+    if not run_dir.is_dir():
+        return f"{run_dir} is not a directory"
+    if (run_dir / names.RUN_META).is_file():
+        return ""
+    missing = [name for name in RUN_MARKERS if not (run_dir / name).is_file()]
+    if missing:
+        return f"{run_dir} is not a run: no {names.RUN_META}, and {' and '.join(missing)} missing"
+    return ""
+
+
+def _heartbeat(run_dir: Path, now: dt.datetime) -> tuple[str | None, float | None]:
+    try:
+        mtime_ns = (run_dir / names.CHECKPOINT).stat().st_mtime_ns
+    except OSError:
+        return None, None
+    written = dt.datetime.fromtimestamp(mtime_ns / _NS_PER_S, tz=dt.UTC).replace(microsecond=0)
+    age = max(0.0, (_clock.epoch_ns(now) - mtime_ns) / _NS_PER_S)
+    return _clock.format_utc(written), round(age, 1)
+
+
+def _lease(
+    run_dir: Path, meta: dict[str, Any], account: str, strategy: str, now_ns: int
+) -> dict[str, Any] | None:
+    store = meta.get("store")
+    if store != "postgres" and not meta.get("lease"):
+        return None
+    if store != "postgres":
+        path = lease_path(run_dir.parent, account, strategy)
+        entry = read_json_object(path).get("leases", {}).get(account, {}).get(strategy)
+        if isinstance(entry, dict):
+            expires = entry.get("expires_ns")
+            return {
+                "backend": "file",
+                "holder": entry.get("holder"),
+                "fence": entry.get("token"),
+                "held": bool(entry.get("holder")) and isinstance(expires, int) and expires > now_ns,
+                "source": str(path),
+            }
+    # PostgreSQL (not queried: status needs no DSN), or no lease file: what the run audited.
+    last: dict[str, Any] = {}
+    for record in read_records(run_dir / names.AUDIT):
+        if record.get("code") in _LEASE_CODES:
+            last = record
+    payload = last.get("payload") if isinstance(last.get("payload"), dict) else {}
+    assert isinstance(payload, dict)  # noqa: S101 - narrowed above
+    return {
+        "backend": "postgres" if store == "postgres" else "file",
+        "holder": payload.get("holder") if last.get("code") == "C2_LEASE_ACQUIRED" else None,
+        "fence": payload.get("fence"),
+        "held": None,
+        "source": f"{names.AUDIT} ({last.get('code', 'no lease record')})",
+    }
+
+
+def _book(
+    checkpoint: dict[str, Any], snapshot: dict[str, Any] | None
+) -> tuple[dict[str, str], list[dict[str, Any]]]:
+    book = checkpoint.get("book")
+    if isinstance(book, dict):
+        positions = {str(k): str(v) for k, v in dict(book.get("positions") or {}).items()}
+        orders = []
+        for item in book.get("open") or []:
+            order = item.get("order", {}) if isinstance(item, dict) else {}
+            orders.append(
+                {key: order.get(key) for key in _ORDER_FIELDS}
+                | {
+                    "filled": item.get("filled"),
+                    "in_doubt": bool(item.get("in_doubt")),
+                }
+            )
+        return positions, orders
+    if snapshot is not None:
+        positions = {str(k): str(v) for k, v in dict(snapshot.get("positions") or {}).items()}
+        return positions, [{"client_order_id": c} for c in snapshot.get("open_orders") or []]
+    return {}, []
+
+
+def _sealed_verdict(state: object, *, failed: bool) -> Verdict:
+    if state == SessionState.ERROR_REQUIRES_OPERATOR.value:
+        return Verdict.NEEDS_OPERATOR  # sealed FAILED without a wind-down: the venue is in doubt
+    if failed:
+        return Verdict.FAILED
+    if state == SessionState.PREFLIGHT_FAILED.value:
+        return Verdict.REJECTED
+    return Verdict.COMPLETED
+
+
+def _seal(
+    run_dir: Path, checkpoint: dict[str, Any], snapshot: dict[str, Any] | None
+) -> Verdict | None:
+    """The verdict of a sealed run, or None when the run is not sealed.
+
+    Sealed: the sealing checkpoint says so, or (a run with no checkpoint store, such as the
+    runbook's four files) the audit log's last whole record is ``C2_DRYRUN_STOP``.
+    """
+    if checkpoint.get("sealed") is True:
+        return _sealed_verdict(checkpoint.get("fsm_state"), failed=bool(checkpoint.get("failed")))
+    stop = _last_whole_line(run_dir / names.AUDIT)
+    if stop is None or stop.get("code") != "C2_DRYRUN_STOP":
+        return None
+    payload = stop.get("payload") if isinstance(stop.get("payload"), dict) else {}
+    status = payload.get("status") if isinstance(payload, dict) else None
+    return _sealed_verdict((snapshot or {}).get("fsm_state"), failed=status == "FAILED")
+
+
+def run_status(run_dir: Path, *, now: dt.datetime | None = None) -> RunStatus:
+    """Where the run in ``run_dir`` stands. Never raises for a bad path (``not_a_run``).
+
+    ``now`` is the wall time the heartbeat's age is measured against (default: now).
+    """
+    now = now or _clock.SystemClock().now()
+    problem = _is_run(run_dir)
+    if problem:
+        return RunStatus(run_dir=str(run_dir), verdict=Verdict.NOT_A_RUN, problem=problem)
+    holder = holder_of(run_dir)
+    try:
+        cfg, meta = read_run_config(run_dir)
+    except LiveSessionError:
+        cfg, meta = None, {}
+    checkpoint = read_json_object(run_dir / names.CHECKPOINT)
+    snapshot = _last_whole_line(run_dir / names.SNAPSHOTS)
+    state = (snapshot or {}).get("fsm_state") or checkpoint.get("fsm_state")
+    status = (snapshot or {}).get("status")
+    sealed = None if holder is not None else _seal(run_dir, checkpoint, snapshot)
+    problem_of_resume: str | None = None
+    if holder is not None:
+        operator = state == SessionState.ERROR_REQUIRES_OPERATOR.value
+        verdict = Verdict.NEEDS_OPERATOR if operator else Verdict.RUNNING
+    elif sealed is not None:
+        verdict = sealed
+    else:
+        problem_of_resume = resume_problem(run_dir)
+        verdict = Verdict.CRASHED if problem_of_resume is None else Verdict.NEEDS_OPERATOR
+    heartbeat, age = _heartbeat(run_dir, now)
+    positions, orders = _book(checkpoint, snapshot)
+    steps = checkpoint.get("steps")
+    return RunStatus(
+        run_dir=str(run_dir),
+        verdict=verdict,
+        run_id=cfg.run_id if cfg is not None else (snapshot or {}).get("run_id"),
+        state=state,
+        status=status,
+        reason=str(checkpoint.get("reason") or ""),
+        steps=steps if isinstance(steps, int) else None,
+        steps_planned=None if cfg is None else cfg.steps,
+        checkpoint_every=None if cfg is None else cfg.checkpoint_every,
+        heartbeat_utc=heartbeat,
+        heartbeat_age_s=age,
+        writer=None if holder is None else attrs.asdict(holder),
+        resumable=verdict is Verdict.CRASHED,
+        resume_problem=problem_of_resume,
+        lease=None
+        if cfg is None
+        else _lease(run_dir, meta, cfg.account, cfg.strategy_id, _clock.epoch_ns(now)),
+        positions=positions,
+        open_orders=orders,
+    )
+
+
+def list_runs(out_dir: Path, *, now: dt.datetime | None = None) -> list[RunStatus]:
+    """The status of every run directly under ``out_dir``, by name (other entries skipped).
+
+    Raises:
+        RunDirectoryError: ``out_dir`` is missing or not a directory.
+    """
+    if not out_dir.is_dir():
+        raise RunDirectoryError(f"{out_dir} is not a directory of runs")
+    now = now or _clock.SystemClock().now()
+    return [
+        run_status(child, now=now)
+        for child in sorted(out_dir.iterdir())
+        if child.is_dir() and not child.name.startswith(".") and not _is_run(child)
+    ]

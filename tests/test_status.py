@@ -1,0 +1,325 @@
+"""`livesession status` and `livesession list`: one verdict, one exit code per situation.
+
+The live verdicts (a process holding the run) are tested with a real writer process in
+test_one_writer.py; here are the runs no process holds.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import orjson
+import pytest
+
+from livesession import DryrunConfig, cli, create_run
+from livesession._artifacts import names
+from livesession.cli import main
+from livesession.status import Verdict, list_runs, run_status
+
+from crash_harness import KILLED, Profile, dryrun
+
+
+def _status(capsys: pytest.CaptureFixture[str], run_dir: Path) -> tuple[int, dict[str, object]]:
+    code = main(["status", str(run_dir), "--json"])
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1, f"--json prints exactly one line: {out!r}"
+    document = json.loads(out)
+    assert isinstance(document, dict)
+    assert document["exit_code"] == code
+    return code, document
+
+
+def _files(run_dir: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(run_dir.iterdir()) if p.is_file()}
+
+
+@pytest.fixture
+def completed(tmp_path: Path) -> Path:
+    out = tmp_path / "runs"
+    assert main(["dryrun", "--out", str(out), "--run-id", "done", "--steps", "60", "-q"]) == 0
+    return out / "done"
+
+
+def test_every_verdict_has_the_cli_exit_code_runbook_documents() -> None:
+    assert Verdict.COMPLETED.value == cli.EXIT_OK
+    assert Verdict.NOT_A_RUN.value == cli.EXIT_BAD_INPUT
+    assert Verdict.REJECTED.value == cli.EXIT_REJECTED
+    assert Verdict.FAILED.value == cli.EXIT_FAILED
+    assert Verdict.NEEDS_OPERATOR.value == cli.EXIT_NEEDS_OPERATOR
+    assert Verdict.CRASHED.value == cli.EXIT_CRASHED
+    assert Verdict.RUNNING.value == cli.EXIT_RUNNING
+    assert len({v.value for v in Verdict}) == len(Verdict), "one code per situation"
+
+
+def test_a_completed_run(completed: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    before = _files(completed)
+    code, status = _status(capsys, completed)
+    assert code == 0
+    assert status["verdict"] == "completed"
+    assert status["state"] == "STOPPED"
+    assert status["status"] == "COMPLETED"
+    assert status["steps"] == 60
+    assert status["writer"] is None
+    assert status["resumable"] is False
+    assert status["lease"] is None
+    assert status["positions"] == {"BTC/USDT": "0.000"}
+    assert status["open_orders"] == []
+    assert status["heartbeat_utc"]
+    assert _files(completed) == before, "status wrote into the run"
+    assert main(["status", str(completed)]) == 0
+    text = capsys.readouterr().out
+    assert "verdict     completed (exit 0)" in text
+    assert "heartbeat" in text
+    assert "checkpoint.json written" in text
+
+
+def test_a_live_session_waiting_in_error_requires_operator_needs_one(tmp_path: Path) -> None:
+    """Held (here by this very process) and in ERROR_REQUIRES_OPERATOR: 5, not 7."""
+    session = create_run(DryrunConfig(run_id="op", steps=100, durability="step"), tmp_path)
+    run_dir = tmp_path / "op"
+    assert session.preflight()
+    session.activate()
+    session.run_n_steps(20)
+    assert run_status(run_dir).verdict is Verdict.RUNNING
+
+    def boom(*_: object) -> None:
+        raise RuntimeError("boom")
+
+    session._parts().strategy.on_bar = boom  # type: ignore[method-assign]
+    session.run_n_steps(1)
+    found = run_status(run_dir)
+    assert found.verdict is Verdict.NEEDS_OPERATOR
+    assert found.state == "ERROR_REQUIRES_OPERATOR"
+    assert found.writer is not None
+    assert found.writer["pid"] == os.getpid()
+    session.acknowledge("op")
+    session.close()
+    found = run_status(run_dir)
+    assert found.verdict is Verdict.FAILED
+    assert found.reason == "STRATEGY_ERROR"
+
+
+def test_a_rejected_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "rej.toml"
+    config.write_text('run_id = "rej"\nsteps = 20\nallowlist = ["ETH/USDT"]\n', encoding="utf-8")
+    assert main(["dryrun", "--config", str(config), "--out", str(tmp_path), "-q"]) == 3
+    capsys.readouterr()
+    code, status = _status(capsys, tmp_path / "rej")
+    assert code == 3
+    assert status["verdict"] == "rejected"
+    assert status["state"] == "PREFLIGHT_FAILED"
+    assert status["reason"] == "SYMBOL_NOT_ALLOWED"
+
+
+def test_a_crashed_run_is_resumable_and_resume_completes_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    profile = Profile(name="crashed", seed=7, steps=150)
+    assert dryrun(profile, tmp_path, crash_at="checkpoint:40").returncode == KILLED
+    run_dir = tmp_path / profile.name
+    code, status = _status(capsys, run_dir)
+    assert code == 6
+    assert status["verdict"] == "crashed"
+    assert status["resumable"] is True
+    assert status["writer"] is None
+    assert status["state"] == "DRYRUN_ACTIVE"
+    assert isinstance(status["steps"], int)
+    assert 0 < status["steps"] < 150
+    assert status["next"] == f"continue it: livesession resume {run_dir}"
+    assert main(["resume", str(run_dir), "-q"]) == 0
+    assert _status(capsys, run_dir)[0] == 0
+
+
+@pytest.mark.broken_run("a venue journal line is damaged on purpose: resume must refuse it")
+def test_a_crashed_run_that_resume_would_refuse_needs_an_operator(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    profile = Profile(name="damaged", seed=7, steps=150)
+    assert dryrun(profile, tmp_path, crash_at="checkpoint:40").returncode == KILLED
+    run_dir = tmp_path / profile.name
+    journal = run_dir / names.JOURNAL
+    journal.write_bytes(b"not json\n" + journal.read_bytes())
+    code, status = _status(capsys, run_dir)
+    assert code == 5
+    assert status["verdict"] == "needs_operator"
+    assert status["resumable"] is False
+    assert "corrupt journal line" in str(status["resume_problem"])
+    assert "cannot be resumed" in str(status["next"])
+
+
+@pytest.mark.broken_run("the sealing checkpoint is edited to stand for other endings")
+@pytest.mark.parametrize(
+    ("edit", "verdict"),
+    [
+        ({"failed": True}, "failed"),
+        ({"failed": True, "fsm_state": "ERROR_REQUIRES_OPERATOR"}, "needs_operator"),
+    ],
+)
+def test_sealed_endings(
+    completed: Path,
+    capsys: pytest.CaptureFixture[str],
+    edit: dict[str, object],
+    verdict: str,
+) -> None:
+    """FAILED after a wind-down is 4; sealed in ERROR_REQUIRES_OPERATOR needs a person (5)."""
+    path = completed / names.CHECKPOINT
+    checkpoint = orjson.loads(path.read_bytes())
+    path.write_bytes(orjson.dumps(checkpoint | edit))
+    code, status = _status(capsys, completed)
+    assert status["verdict"] == verdict
+    assert code == {"failed": 4, "needs_operator": 5}[verdict]
+
+
+def test_the_runbooks_four_files_are_judged_by_their_stop_record(
+    completed: Path, tmp_path: Path
+) -> None:
+    """A run with no checkpoint or run.json (the runbook's invocation) is sealed by its audit."""
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    for name in (*names.ARTIFACTS.values(), names.METRICS):
+        shutil.copyfile(completed / name, bare / name)
+    assert run_status(bare).verdict is Verdict.COMPLETED
+
+
+@pytest.mark.parametrize("what", ["missing", "empty", "file", "foreign"])
+def test_not_a_run(tmp_path: Path, capsys: pytest.CaptureFixture[str], what: str) -> None:
+    path = tmp_path / "x"
+    if what == "empty":
+        path.mkdir()
+    elif what == "file":
+        path.write_text("hello", encoding="utf-8")
+    elif what == "foreign":
+        path.mkdir()
+        (path / "events.jsonl").write_text("", encoding="utf-8")
+    code, status = _status(capsys, path)
+    assert code == 2
+    assert status["verdict"] == "not_a_run"
+    assert status["problem"]
+    assert main(["status", str(path)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.count("\n") == 1
+    assert captured.err.startswith("livesession: error: ")
+
+
+def test_the_lease_is_read_from_the_lease_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "runs"
+    assert (
+        main(["dryrun", "--out", str(out), "--run-id", "ls", "--steps", "30", "--lease", "-q"]) == 0
+    )
+    _, status = _status(capsys, out / "ls")
+    lease = status["lease"]
+    assert isinstance(lease, dict)
+    assert lease["backend"] == "file"
+    assert lease["fence"] == 1
+    assert lease["holder"] is None, "released at the end of the run"
+    assert lease["held"] is False
+
+
+def test_list_shows_every_run_with_its_verdict(
+    completed: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = completed.parent
+    profile = Profile(name="crashed", seed=7, steps=150)
+    assert dryrun(profile, tmp_path / "k", crash_at="checkpoint:40").returncode == KILLED
+    shutil.copytree(tmp_path / "k" / profile.name, out / profile.name)
+    (out / "not-a-run").mkdir()
+    (out / ".leases").mkdir()
+    assert main(["list", str(out), "--json"]) == 0
+    (line,) = capsys.readouterr().out.splitlines()
+    document = json.loads(line)
+    assert document["out_dir"] == str(out)
+    assert [(r["run_id"], r["verdict"]) for r in document["runs"]] == [
+        ("crashed", "crashed"),
+        ("done", "completed"),
+    ]
+    assert main(["list", str(out)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["RUN", "VERDICT", "STATE", "STEPS", "HEARTBEAT", "WRITER"]
+    assert lines[1].split()[:2] == ["crashed", "crashed"]
+    assert lines[2].split()[:4] == ["done", "completed", "STOPPED", "60/60"]
+    assert [s.verdict for s in list_runs(out)] == [Verdict.CRASHED, Verdict.COMPLETED]
+    # The crashed copy is resumed so the run directories this test leaves verify.
+    assert main(["resume", str(out / profile.name), "-q"]) == 0
+    assert main(["resume", str(tmp_path / "k" / profile.name), "-q"]) == 0
+
+
+def test_list_of_a_missing_directory_is_bad_input(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["list", str(tmp_path / "nope")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "is not a directory of runs" in err
+
+
+# -- RUNBOOK's restart recipe, run as written ---------------------------------------------------
+
+_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _recipe(tmp_path: Path) -> tuple[Path, dict[str, str]]:
+    """RUNBOOK's livesession-supervise script, and an environment whose `livesession` is ours."""
+    text = (_ROOT / "RUNBOOK.md").read_text(encoding="utf-8")
+    block = text.split("<!-- BEGIN SUPERVISE -->", 1)[1].split("<!-- END SUPERVISE -->", 1)[0]
+    script = tmp_path / "bin" / "livesession-supervise"
+    script.parent.mkdir(exist_ok=True)
+    script.write_text(block.split("```sh\n", 1)[1].split("```", 1)[0], encoding="utf-8")
+    script.chmod(0o755)
+    shim = tmp_path / "bin" / "livesession"
+    shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m livesession.cli "$@"\n', "utf-8")
+    shim.chmod(0o755)
+    env = dict(os.environ)
+    env["PATH"] = f"{script.parent}{os.pathsep}{env.get('PATH', '')}"
+    env.pop("LIVESESSION_CRASH_AT", None)
+    return script, env
+
+
+def _supervise(
+    tmp_path: Path, out: Path, run_id: str, config: Path
+) -> subprocess.CompletedProcess[str]:
+    script, env = _recipe(tmp_path)
+    return subprocess.run(
+        [str(script), str(out), run_id, str(config)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def test_the_restart_recipe_starts_a_run_and_resumes_a_crashed_one(tmp_path: Path) -> None:
+    config = tmp_path / "session.toml"
+    config.write_text("steps = 40\n", encoding="utf-8")
+    out = tmp_path / "runs"
+    done = _supervise(tmp_path, out, "fresh", config)
+    assert done.returncode == 0, done.stderr
+    assert run_status(out / "fresh").verdict is Verdict.COMPLETED
+    profile = Profile(name="crashed", seed=7, steps=150)
+    assert dryrun(profile, out, crash_at="checkpoint:40").returncode == KILLED
+    assert run_status(out / profile.name).verdict is Verdict.CRASHED
+    done = _supervise(tmp_path, out, profile.name, config)
+    assert done.returncode == 0, done.stderr
+    assert run_status(out / profile.name).verdict is Verdict.COMPLETED
+
+
+@pytest.mark.broken_run("a venue journal line is damaged on purpose: the recipe must stop")
+def test_the_restart_recipe_stops_for_a_person(tmp_path: Path) -> None:
+    profile = Profile(name="damaged", seed=7, steps=150)
+    out = tmp_path / "runs"
+    assert dryrun(profile, out, crash_at="checkpoint:40").returncode == KILLED
+    journal = out / profile.name / names.JOURNAL
+    journal.write_bytes(b"not json\n" + journal.read_bytes())
+    before = _files(out / profile.name)
+    done = _supervise(tmp_path, out, profile.name, tmp_path / "unused.toml")
+    assert done.returncode == 5
+    assert done.stderr.strip() == f"livesession-supervise: {out / profile.name} needs an operator"
+    assert _files(out / profile.name) == before
