@@ -18,6 +18,14 @@ from typing import TYPE_CHECKING, Any, Final, NoReturn
 
 from ._artifacts import names
 from ._artifacts.runread import require_run
+from ._cli_output import (
+    JSON_HELP,
+    HelpWithDefaults,
+    emit_json,
+    evidence_json,
+    result_json,
+    verify_json,
+)
 from ._domain.config import CLOCK_MODES, DURABILITY_MODES, load_config
 from ._domain.lifecycle import SessionState, SessionStatus
 from ._exceptions import LiveSessionError, UsageError
@@ -106,10 +114,18 @@ def _say_rejected(result: DryrunResult) -> None:
     print(f"livesession: rejected: {redact_text(why)}", file=sys.stderr)  # noqa: T201 - the CLI's output
 
 
-def _run(session: LiveSessionOrchestrator, run_dir: Path, steps: int, *, quiet: bool) -> int:
+def _run(
+    session: LiveSessionOrchestrator,
+    run_dir: Path,
+    steps: int,
+    *,
+    quiet: bool,
+    as_json: bool = False,
+) -> int:
     from ._artifacts.timings import StepTimer  # noqa: PLC0415 - only for CLI runs
 
     timer = StepTimer(run_dir)
+    quiet = quiet or as_json
     show_bar = (
         not quiet and steps - session.steps_done >= _PROGRESS_MIN_STEPS and sys.stderr.isatty()
     )
@@ -134,7 +150,11 @@ def _run(session: LiveSessionOrchestrator, run_dir: Path, steps: int, *, quiet: 
         _say_rejected(result)
     if result.status is SessionStatus.FAILED:
         print(f"livesession: failed: {_failure(result, run_dir)}", file=sys.stderr)  # noqa: T201 - the CLI's output
-    return _exit_code(result)
+    code = _exit_code(result)
+    if as_json:
+        metrics = session.recorder.metrics
+        emit_json(result_json(result, run_dir, timings["wall_s"], metrics, code=code))
+    return code
 
 
 def _failure(result: DryrunResult, run_dir: Path) -> str:
@@ -182,6 +202,9 @@ def cmd_dryrun(args: argparse.Namespace) -> int:
         "clock_mode": args.clock,
         "broker": args.broker,
         "run_id": args.run_id,
+        "strategy_factory": args.strategy,
+        "feed": args.feed,
+        "symbol": args.symbol,
     }
     keys = _peek_keys(config) if config is not None else set()
     if args.durability is not None:
@@ -202,7 +225,7 @@ def cmd_dryrun(args: argparse.Namespace) -> int:
     )
     run_dir = out / cfg.run_id
     with _session_log(run_dir, args.log_level):
-        return _run(session, run_dir, cfg.steps, quiet=args.quiet)
+        return _run(session, run_dir, cfg.steps, quiet=args.quiet, as_json=args.json)
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
@@ -214,10 +237,13 @@ def cmd_resume(args: argparse.Namespace) -> int:
     try:
         session = resume_run(run_dir)
     except (LeaseHeld, RunHeld) as exc:
-        print(f"livesession: rejected: {redact_text(str(exc))}", file=sys.stderr)  # noqa: T201 - the CLI's output
+        line = redact_text(str(exc))
+        print(f"livesession: rejected: {line}", file=sys.stderr)  # noqa: T201 - the CLI's output
+        if args.json:
+            emit_json({"ok": False, "exit_code": EXIT_REJECTED, "error": line})
         return EXIT_REJECTED
     with _session_log(run_dir, args.log_level):
-        return _run(session, run_dir, session.config.steps, quiet=args.quiet)
+        return _run(session, run_dir, session.config.steps, quiet=args.quiet, as_json=args.json)
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
@@ -225,7 +251,11 @@ def cmd_verify(args: argparse.Namespace) -> int:
     from .verify import verify_run  # noqa: PLC0415 - jsonschema is loaded only here
 
     result = verify_run(require_run(args.run_dir))
-    print("\n".join(result.render(args.run_dir)))  # noqa: T201 - the CLI's output
+    if args.json:
+        code = EXIT_OK if result.ok else EXIT_VIOLATIONS
+        emit_json(verify_json(result, args.run_dir, code=code))
+    else:
+        print("\n".join(result.render(args.run_dir)))  # noqa: T201 - the CLI's output
     if result.ok:
         return EXIT_OK
     print(f"{result.total} violation(s) in {args.run_dir}", file=sys.stderr)  # noqa: T201
@@ -237,10 +267,14 @@ def cmd_evidence(args: argparse.Namespace) -> int:
     from .evidence import write_evidence  # noqa: PLC0415 - only for this command
 
     result = write_evidence(require_run(args.run_dir), out_dir=args.out)
+    code = EXIT_OK if result.ok else EXIT_VIOLATIONS
+    if args.json:
+        emit_json(evidence_json(result, code=code))
+        return code
     print(f"manifest  {result.manifest}")  # noqa: T201 - the CLI's output
     print(f"document  {result.document}")  # noqa: T201 - the CLI's output
     print("result    " + ("PASS" if result.ok else "FAIL: " + "; ".join(result.problems)))  # noqa: T201
-    return EXIT_OK if result.ok else EXIT_VIOLATIONS
+    return code
 
 
 def _write_for_run(
@@ -296,23 +330,47 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"livesession {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
-    run = sub.add_parser("dryrun", help="run one dry run (defaults: a demo on the mock broker)")
+    run = sub.add_parser(
+        "dryrun",
+        help="run one dry run (defaults: a demo on the mock broker)",
+        description="Run one dry run and write its artifacts to OUT/<run_id>/. Options given "
+        "here override the config file; the config's own defaults apply to the rest.",
+        formatter_class=HelpWithDefaults,
+    )
     run.add_argument("--config", "-c", type=Path, help="TOML config file")
     run.add_argument("--run-id", help="run id: 1-64 of [A-Za-z0-9_.-] (default: next demo-NNN)")
-    run.add_argument("--seed", type=_non_negative, help="seed for every random choice")
+    run.add_argument(
+        "--seed", type=_non_negative, help="seed for every random choice (default 123)"
+    )
     run.add_argument("--steps", type=_positive, help="steps to run (default 1000)")
     run.add_argument("--clock", choices=CLOCK_MODES, help="clock (default sim)")
     run.add_argument("--out", type=Path, default=Path("out/runs"), help="runs go to OUT/<run_id>/")
-    run.add_argument("--broker", help="mock (default), realish, or ccxt:<exchange> (sandbox only)")
     run.add_argument(
-        "--idempotency-backend", choices=("memory", "jsonl", "sqlite"), default="sqlite"
+        "--broker",
+        help="mock (default), realish, ccxt:<exchange> (sandbox only) or package.module:callable",
+    )
+    run.add_argument(
+        "--strategy",
+        metavar="REF",
+        help="strategy factory package.module:callable (default: the SMA demo); resolved from "
+        "the config file's directory, then the installed packages",
+    )
+    run.add_argument(
+        "--feed", metavar="SPEC", help="random_walk (default), csv:PATH or package.module:callable"
+    )
+    run.add_argument("--symbol", metavar="SYM", help="the symbol the feed gives (default BTC/USDT)")
+    run.add_argument(
+        "--idempotency-backend",
+        choices=("memory", "jsonl", "sqlite"),
+        default="sqlite",
+        help="where client order ids are reserved",
     )
     run.add_argument("--durability", choices=DURABILITY_MODES, help="default step")
     run.add_argument(
         "--store",
         choices=("local", "postgres"),
         default="local",
-        help="local (default): stores in the run directory; postgres: idempotency keys and "
+        help="local: stores in the run directory; postgres: idempotency keys and "
         "the session lease in PostgreSQL (DSN from LIVESESSION_PG_DSN; implies --lease)",
     )
     run.add_argument(
@@ -321,32 +379,75 @@ def build_parser() -> argparse.ArgumentParser:
         help="take the single-active-session lease of (account, strategy); with --store local "
         "a lock file in OUT/.leases/",
     )
-    run.add_argument("--log-level", choices=("debug", "info", "warning", "error"), default="info")
+    run.add_argument(
+        "--log-level",
+        choices=("debug", "info", "warning", "error"),
+        default="info",
+        help="level of RUN_DIR/session.log.jsonl",
+    )
     run.add_argument("--quiet", "-q", action="store_true", help="no summary")
+    run.add_argument("--json", action="store_true", help=JSON_HELP)
     run.set_defaults(handler=cmd_dryrun)
 
-    res = sub.add_parser("resume", help="resume a crashed run from its checkpoint")
+    res = sub.add_parser(
+        "resume",
+        help="resume a crashed run from its checkpoint",
+        description="Resume a crashed run from its last checkpoint and finish it. Its plug-ins "
+        "are imported again and must have the source SHA-256 the run recorded.",
+        formatter_class=HelpWithDefaults,
+    )
     res.add_argument("run_dir", type=Path, help="the run directory (OUT/<run_id>)")
-    res.add_argument("--log-level", choices=("debug", "info", "warning", "error"), default="info")
+    res.add_argument(
+        "--log-level",
+        choices=("debug", "info", "warning", "error"),
+        default="info",
+        help="level of RUN_DIR/session.log.jsonl",
+    )
     res.add_argument("--quiet", "-q", action="store_true", help="no summary")
+    res.add_argument("--json", action="store_true", help=JSON_HELP)
     res.set_defaults(handler=cmd_resume)
 
-    ver = sub.add_parser("verify", help="check a run against the artifact contract")
-    ver.add_argument("run_dir", type=Path)
+    ver = sub.add_parser(
+        "verify",
+        help="check a run against the artifact contract",
+        description="Verify a run against the artifact contract, independently of the writer "
+        "(read only).",
+        formatter_class=HelpWithDefaults,
+    )
+    ver.add_argument("run_dir", type=Path, help="the run directory (OUT/<run_id>)")
+    ver.add_argument("--json", action="store_true", help=JSON_HELP)
     ver.set_defaults(handler=cmd_verify)
 
-    evi = sub.add_parser("evidence", help="write the governance evidence bundle of a run")
-    evi.add_argument("run_dir", type=Path)
+    evi = sub.add_parser(
+        "evidence",
+        help="write the governance evidence bundle of a run",
+        description="Write the governance evidence bundle of a run: manifest.json and "
+        "EV-<date>-<run_id>.md (digests, verification, a determinism re-run, the code that "
+        "ran, a secret scan).",
+        formatter_class=HelpWithDefaults,
+    )
+    evi.add_argument("run_dir", type=Path, help="the run directory (OUT/<run_id>)")
     evi.add_argument("--out", type=Path, help="where to write (default: the run directory)")
+    evi.add_argument("--json", action="store_true", help=JSON_HELP)
     evi.set_defaults(handler=cmd_evidence)
 
-    rep = sub.add_parser("report", help="write a self-contained HTML report of a run")
-    rep.add_argument("run_dir", type=Path)
+    rep = sub.add_parser(
+        "report",
+        help="write a self-contained HTML report of a run",
+        description="Write one self-contained HTML report of a run (reads its artifacts only).",
+        formatter_class=HelpWithDefaults,
+    )
+    rep.add_argument("run_dir", type=Path, help="the run directory (OUT/<run_id>)")
     rep.add_argument("--output", type=Path, help="default RUN_DIR/report.html")
     rep.set_defaults(handler=cmd_report)
 
-    prm = sub.add_parser("prom", help="write Prometheus textfile metrics of a run")
-    prm.add_argument("run_dir", type=Path)
+    prm = sub.add_parser(
+        "prom",
+        help="write Prometheus textfile metrics of a run",
+        description="Write the run's metrics as a Prometheus textfile (for node_exporter).",
+        formatter_class=HelpWithDefaults,
+    )
+    prm.add_argument("run_dir", type=Path, help="the run directory (OUT/<run_id>)")
     prm.add_argument("--output", type=Path, help="default RUN_DIR/livesession.prom")
     prm.set_defaults(handler=cmd_prom)
     return parser
@@ -355,6 +456,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; user errors become one line on stderr and exit code 2."""
     parser = build_parser()
+    as_json = "--json" in (sys.argv[1:] if argv is None else list(argv))
     try:
         args = parser.parse_args(argv)
         handler = getattr(args, "handler", None)
@@ -363,7 +465,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EXIT_BAD_INPUT
         return int(handler(args))
     except LiveSessionError as exc:
-        print(f"livesession: error: {redact_text(str(exc))}", file=sys.stderr)  # noqa: T201 - the CLI's output
+        line = redact_text(str(exc))
+        print(f"livesession: error: {line}", file=sys.stderr)  # noqa: T201 - the CLI's output
+        if as_json:
+            emit_json({"ok": False, "exit_code": EXIT_BAD_INPUT, "error": line})
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print("livesession: interrupted", file=sys.stderr)  # noqa: T201 - the CLI's output
