@@ -380,3 +380,58 @@ def test_create_run_refuses_a_bad_object_before_writing(tmp_path):
     assert not (tmp_path / "runs").exists()
     with pytest.raises(Exception, match="does not exist"):
         resume_run(tmp_path / "runs" / "obj")
+
+
+def test_every_subcommand_has_a_description_and_shows_its_defaults():
+    from livesession.cli import build_parser
+
+    parser = build_parser()
+    (sub,) = [a for a in parser._actions if a.dest == "command"]
+    for name, command in sub.choices.items():
+        assert command.description, name
+        text = command.format_help()
+        for action in command._actions:
+            if action.default not in (None, False, "==SUPPRESS==") and action.option_strings:
+                assert f"default: {action.default}" in text or "default" in (action.help or ""), (
+                    name,
+                    action.dest,
+                )
+    dryrun_help = sub.choices["dryrun"].format_help()
+    assert "(default: out/runs)" in dryrun_help
+    assert "(default: sqlite)" in dryrun_help
+    for flag in ("--strategy", "--feed", "--symbol", "--json"):
+        assert flag in dryrun_help
+    for name in ("resume", "verify", "evidence"):
+        assert "--json" in sub.choices[name].format_help(), name
+
+
+def test_cli_flags_reach_the_config(tmp_path):
+    config = tmp_path / "eth.toml"
+    config.write_text('run_id = "eth"\nsteps = 30\nallowlist = ["ETH/USDT"]\n')
+    out = tmp_path / "runs"
+    proc = cli(
+        "dryrun",
+        "-c",
+        config,
+        "--out",
+        out,
+        "--symbol",
+        "ETH/USDT",
+        "--strategy",
+        REF,
+        "--json",
+        cwd=tmp_path,
+    )
+    # --strategy without a reference-bearing config dir: resolves from the config's directory
+    # (which has no mydesk) and then the installed packages: refused, naming the reference.
+    _one_line_error(proc, REF)
+    shutil.copytree(EXAMPLES / "mydesk", tmp_path / "mydesk")
+    proc = cli(
+        "dryrun", "-c", config, "--out", out, "--symbol", "ETH/USDT", "--strategy", REF, "--json"
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert _json(proc)["status"] == "COMPLETED"
+    written = orjson.loads((out / "eth" / "config.json").read_bytes())
+    assert written["symbol"] == "ETH/USDT"
+    assert written["strategy_factory"] == REF
+    assert written["base_dir"] == str(tmp_path)
