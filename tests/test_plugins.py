@@ -162,7 +162,17 @@ def test_killed_run_resumes_byte_for_byte_and_changed_code_is_refused(tmp_path, 
 
 PLUG = """
 from decimal import Decimal
-from livesession import MockBroker
+from livesession import MockBroker, RandomWalkFeed
+
+
+def walk(*, symbol, seed, start):
+    return RandomWalkFeed(
+        symbol=symbol,
+        seed=seed,
+        initial_price=Decimal(start),
+        tick=Decimal("0.01"),
+        lot=Decimal("0.001"),
+    )
 
 
 def not_a_strategy(*, strategy_id):
@@ -264,6 +274,31 @@ def test_user_broker_declared_simulated_is_audited_and_shown_in_evidence(tmp_pat
     assert summary.startswith("user-supplied broker, declared simulated")
     assert manifest["determinism"]["status"] == "match"
     assert "user-supplied broker, declared simulated" in next(run_dir.glob("EV-*.md")).read_text()
+
+
+def test_feed_by_reference_gets_its_params_and_is_recorded(tmp_path, plugdir):
+    config = plugdir / "feed.toml"
+    config.write_text(
+        'run_id = "walk"\nsteps = 20\nfeed = "userplug.parts:walk"\n'
+        '[feed_params]\nseed = 5\nstart = "100.00"\n'
+    )
+    out = tmp_path / "runs"
+    proc = cli("dryrun", "-c", config, "--out", out, "--json", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert _json(proc)["status"] == "COMPLETED"
+    run_dir = out / "walk"
+    bars = [
+        orjson.loads(line)["payload"]
+        for line in (run_dir / "events.jsonl").read_bytes().splitlines()
+        if b'"BAR"' in line
+    ]
+    # The factory's start price, not the config's initial_price (42000.00), opened the walk.
+    assert bars
+    assert abs(float(bars[0]["close"]) - 100.0) < 5
+    written = orjson.loads((run_dir / "config.json").read_bytes())
+    assert written["feed_params"] == {"seed": 5, "start": "100.00"}
+    assert written["sources"]["feed"]["ref"] == "userplug.parts:walk"
+    assert written["sources"]["feed"]["sha256"] == _sha(plugdir / "userplug" / "parts.py")
 
 
 @pytest.mark.parametrize(
@@ -435,3 +470,15 @@ def test_cli_flags_reach_the_config(tmp_path):
     assert written["symbol"] == "ETH/USDT"
     assert written["strategy_factory"] == REF
     assert written["base_dir"] == str(tmp_path)
+
+
+def test_a_package_imported_from_elsewhere_is_not_taken_for_the_configs(tmp_path):
+    """The process already has ``mydesk`` from examples/: another copy is refused, not mixed."""
+    from livesession import PluginError
+    from livesession._support.references import resolve
+
+    _, record = resolve("mydesk.breakout:make_strategy", EXAMPLES)
+    assert record["file"] == str(EXAMPLES / "mydesk" / "breakout.py")
+    shutil.copytree(EXAMPLES / "mydesk", tmp_path / "mydesk")
+    with pytest.raises(PluginError, match="already imported 'mydesk' from"):
+        resolve("mydesk.breakout:make_strategy", tmp_path)

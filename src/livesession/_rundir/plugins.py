@@ -53,11 +53,17 @@ class RunPlugins:
     feed: MarketFeed
     broker: Broker | None
     sources: dict[str, dict[str, Any]]
+    owns_broker: bool = False
+    """Whether the broker was built here (from a reference) rather than handed in."""
 
     def close(self) -> None:
-        """Close what was built when the session is never built (it owns them otherwise)."""
+        """Close what was built when the session is never built (it owns them otherwise).
+
+        A feed is closed either way (a session that was never built does not own it); a
+        broker only when it was built here: one handed in stays its caller's.
+        """
         close_feed(self.feed)
-        if self.broker is not None:
+        if self.broker is not None and self.owns_broker:
             with contextlib.suppress(Exception):
                 self.broker.close()
 
@@ -135,7 +141,11 @@ def open_plugins(
                 built_broker.close()
         raise
     return RunPlugins(
-        strategy=built_strategy, feed=built_feed, broker=built_broker, sources=sources
+        strategy=built_strategy,
+        feed=built_feed,
+        broker=built_broker,
+        sources=sources,
+        owns_broker=built_broker is not None and broker is None,
     )
 
 

@@ -18,6 +18,7 @@ import importlib.machinery
 import os
 import re
 import sys
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
@@ -37,6 +38,8 @@ __all__ = [
 ]
 
 IN_PROCESS: Final = "object supplied in-process"
+_PATH_LOCK: Final = threading.Lock()
+"""``sys.path`` is swapped while a reference imports: one import at a time per process."""
 _NAME: Final = r"[A-Za-z_][A-Za-z0-9_]*"
 _REFERENCE: Final = re.compile(rf"^{_NAME}(?:\.{_NAME})*:{_NAME}(?:\.{_NAME})*$")
 
@@ -77,6 +80,12 @@ def _import(module_name: str, ref: str, base_dir: Path | None) -> ModuleType:
         if base_dir is not None
         else None
     )
+    with _PATH_LOCK:
+        return _import_with_path(module_name, ref, base_dir, local)
+
+
+def _import_with_path(module_name: str, ref: str, base_dir: Path | None, local: Any) -> ModuleType:
+    top = module_name.partition(".")[0]
     saved = list(sys.path)
     try:
         sys.path[:] = _search_path(base_dir)
