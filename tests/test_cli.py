@@ -159,7 +159,7 @@ class TestSummary:
     def test_risk_blocks_by_rule_when_short(self, events, by_reason, shown):
         """By rule only when the metrics tell the rules apart and the list is short."""
         from livesession._artifacts.metrics import MetricsCollector
-        from livesession.cli import _risk_blocks
+        from livesession._cli_runs import risk_blocks as _risk_blocks
 
         metrics = MetricsCollector()
         metrics.by_type = dict(events)

@@ -8,7 +8,8 @@ says what is wrong and how to fix it. Messages never contain a secret.
     LiveSessionError
     ├── ConfigError                 bad configuration or environment
     │   ├── UsageError              a command-line argument is wrong
-    │   └── DataFileError           a data file (a CSV feed's) fails its check
+    │   ├── DataFileError           a data file (a CSV feed's) fails its check
+    │   └── PluginError             a plug-in reference that cannot be used, or changed code
     ├── InvalidTransition           a trigger that is illegal in the current state
     ├── RunDirectoryError           a run directory that is missing, foreign or corrupt
     │   ├── AuditCorruption         a bad audit line in the middle of the chain
@@ -48,6 +49,7 @@ __all__ = [
     "LiveSessionError",
     "MissingExtra",
     "OutcomeUnknown",
+    "PluginError",
     "PostgresError",
     "Rejected",
     "RunDirectoryError",
@@ -91,6 +93,14 @@ class DataFileError(ConfigError):
         self.line = line
         self.column = column
         self.value = value
+
+
+class PluginError(ConfigError):
+    """A plug-in (``package.module:callable``) that cannot be imported, called or used.
+
+    Also raised when a run is resumed or re-run and a referenced module's source file no
+    longer has the SHA-256 the run recorded. The message names the reference.
+    """
 
 
 class InvalidTransition(LiveSessionError):

@@ -18,6 +18,7 @@ __all__ = [
     "Clock",
     "Closable",
     "ConfirmingLookup",
+    "DeclaredSimulation",
     "Fenceable",
     "IdempotencyRecord",
     "IdempotencyStore",
@@ -234,6 +235,20 @@ class SandboxAware(Protocol):
     def sandbox_verified(self) -> bool:
         """Whether the venue is a verified sandbox right now."""
         ...
+
+
+@runtime_checkable
+class DeclaredSimulation(Protocol):
+    """**Protocol:** a user's broker that declares whether it is simulated.
+
+    A broker plugged in by reference (``broker = "package.module:callable"``) or handed to
+    ``create_run`` must carry ``simulated = True`` to trade in a dry run: preflight's
+    ``user_broker`` check audits the declaration, and ``broker_is_simulated`` accepts it.
+    ``simulated = False`` trades only with live trading explicitly enabled (``enabled =
+    true`` and the live override); a broker that declares nothing is refused.
+    """
+
+    simulated: bool
 
 
 @runtime_checkable

@@ -26,6 +26,7 @@ from ._risk.checks import default_checks
 from ._risk.rails import default_rails
 from ._rundir import config_hash, create_run, read_run_config
 from ._rundir.lock import holder_of
+from ._rundir.plugins import check_recorded_sources
 from ._session.coordinator import ONE_SHOT_OPERATOR
 from ._support.fsutil import atomic_write_bytes
 from ._support.secrets import find_secrets, is_secret_name
@@ -110,9 +111,11 @@ def _audit_records(path: Path) -> list[bytes]:
     return kept
 
 
-def _determinism(run_dir: Path) -> dict[str, Any]:
+def _determinism(run_dir: Path, *, rerunnable: bool) -> dict[str, Any]:
     cfg, _meta = read_run_config(run_dir)
-    if cfg.clock_mode == "system" or cfg.broker not in ("mock", "realish"):
+    if not rerunnable:
+        return {"status": "not_applicable", "reason": "a plug-in was an object supplied in-process"}
+    if cfg.clock_mode == "system" or not _simulated_venue(cfg, _meta.get("sources") or {}):
         return {"status": "not_applicable", "reason": "system clock or external venue"}
     with tempfile.TemporaryDirectory(prefix="livesession-replay-") as tmp:
         session = create_run(cfg, Path(tmp), idempotency_backend="memory")
@@ -126,6 +129,36 @@ def _determinism(run_dir: Path) -> dict[str, Any]:
         ) == _audit_records(replay / names.AUDIT)
     ok = all(compared.values())
     return {"status": "match" if ok else "MISMATCH", "compared": compared}
+
+
+def _simulated_venue(cfg: Any, sources: dict[str, Any]) -> bool:
+    """The built-in simulated venues, or a user's broker that declared itself simulated."""
+    if "broker" in sources:
+        return sources["broker"].get("declared_simulated") is True
+    return cfg.broker in ("mock", "realish")
+
+
+def _plugins(sources: dict[str, Any]) -> dict[str, Any]:
+    """The plug-ins' source records, each with one line a reviewer reads."""
+    shown: dict[str, Any] = {}
+    for role, record in sorted(sources.items()):
+        what = record.get("ref") or f"{record.get('object')} ({record.get('supplied')})"
+        line = f"{role} {what}, source SHA-256 {record.get('sha256') or 'unknown'}"
+        if role == "broker":
+            declared = record.get("declared_simulated")
+            line = (
+                "user-supplied broker, "
+                + (
+                    "declared simulated"
+                    if declared is True
+                    else "declared NOT simulated"
+                    if declared is False
+                    else "no simulated declaration"
+                )
+                + f": {what}"
+            )
+        shown[role] = record | {"summary": line}
+    return shown
 
 
 def _fired(run_dir: Path, events: list[dict[str, Any]]) -> dict[str, Any]:
@@ -162,6 +195,9 @@ def write_evidence(run_dir: Path, *, out_dir: Path | None = None) -> EvidenceRes
             "it is)"
         )
     cfg, meta = read_run_config(run_dir)
+    sources: dict[str, Any] = meta.get("sources") or {}
+    # The code must be the code that ran (PluginError, before anything is written).
+    rerunnable = check_recorded_sources(cfg, sources)
     target = out_dir or run_dir
     target.mkdir(parents=True, exist_ok=True)
     today = _clock.SystemClock().now()
@@ -169,7 +205,7 @@ def write_evidence(run_dir: Path, *, out_dir: Path | None = None) -> EvidenceRes
     verification = verify_run(run_dir)
     events = read_records(run_dir / names.EVENTS)
     fired = _fired(run_dir, events)
-    determinism = _determinism(run_dir)
+    determinism = _determinism(run_dir, rerunnable=rerunnable)
     generated = {"manifest.json", doc_name}
     secrets = scan_secrets(run_dir, skip=frozenset(generated))
     digests = {
@@ -204,6 +240,8 @@ def write_evidence(run_dir: Path, *, out_dir: Path | None = None) -> EvidenceRes
         "ok": not problems,
         "problems": problems,
     }
+    if sources:  # runs on the built-in strategy, feed and broker keep their manifest as it was
+        manifest["plugins"] = _plugins(sources)
     manifest_path = target / "manifest.json"
     atomic_write_bytes(
         manifest_path, orjson.dumps(manifest, option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2)
@@ -213,6 +251,14 @@ def write_evidence(run_dir: Path, *, out_dir: Path | None = None) -> EvidenceRes
     return EvidenceResult(
         manifest=manifest_path, document=document, ok=not problems, problems=tuple(problems)
     )
+
+
+def _plugin_lines(plugins: dict[str, Any]) -> list[str]:
+    if not plugins:
+        return []
+    lines = ["## Code that ran", ""]
+    lines += [f"- {record['summary']}" for record in plugins.values()]
+    return [*lines, ""]
 
 
 def _markdown(m: dict[str, Any]) -> str:
@@ -226,6 +272,7 @@ def _markdown(m: dict[str, Any]) -> str:
         f"- Config hash: `{m['config_hash']}`",
         f"- Audit head: `{m['audit_head']}`",
         "",
+        *_plugin_lines(m.get("plugins") or {}),
         "## Verification",
         "",
         f"Independent verification: **{'clean' if m['verify']['ok'] else 'VIOLATIONS'}**.",

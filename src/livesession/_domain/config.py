@@ -15,6 +15,7 @@ from typing import Any, Final, TypeVar
 import attrs
 
 from .._exceptions import ConfigError
+from .._support.references import is_reference
 from .clock import parse_utc
 from .decimal import to_decimal
 from .ids import is_valid_run_id
@@ -195,9 +196,62 @@ def _to_tuple(value: object) -> tuple[str, ...]:
 
 def _check_broker(_inst: object, _attr: object, value: object) -> None:
     if not isinstance(value, str) or not (
-        value in ("mock", "realish") or (value.startswith("ccxt:") and len(value) > len("ccxt:"))
+        value in ("mock", "realish")
+        or (value.startswith("ccxt:") and len(value) > len("ccxt:"))
+        or is_reference(value)
     ):
-        raise ConfigError(f"broker must be mock, realish or ccxt:<exchange>, got {value!r}")
+        raise ConfigError(
+            "broker must be mock, realish, ccxt:<exchange> or package.module:callable, "
+            f"got {value!r}"
+        )
+
+
+def _check_feed(_inst: object, _attr: object, value: object) -> None:
+    if not isinstance(value, str) or not (
+        value == "random_walk"
+        or (value.startswith("csv:") and len(value) > len("csv:"))
+        or is_reference(value)
+    ):
+        raise ConfigError(
+            f"feed must be random_walk, csv:<path> or package.module:callable, got {value!r}"
+        )
+
+
+def _check_factory(_inst: object, _attr: object, value: str | None) -> None:
+    if value is not None and not is_reference(value):
+        raise ConfigError(
+            f"strategy_factory must be a reference package.module:callable, got {value!r}"
+        )
+
+
+def _plain_value(name: str, value: object) -> None:
+    """TOML values a factory receives as they are; dates are refused (JSON keeps no dates)."""
+    if isinstance(value, (str, int, float, bool)):
+        return
+    if isinstance(value, (list, tuple)):
+        for item in value:
+            _plain_value(name, item)
+        return
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            _plain_value(f"{name}.{key}", item)
+        return
+    raise ConfigError(
+        f"{name} must be a string, number, boolean, array or table, got {type(value).__name__}"
+    )
+
+
+def _params(name: str) -> Any:
+    def convert(value: object) -> dict[str, Any]:
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"{name} must be a table of keyword arguments")
+        for key, item in value.items():
+            if not isinstance(key, str) or not key.isidentifier():
+                raise ConfigError(f"{name} key {key!r} is not a keyword argument name")
+            _plain_value(f"{name}.{key}", item)
+        return dict(value)
+
+    return attrs.field(factory=dict, converter=convert)
 
 
 def _check_start(_inst: object, _attr: object, value: object) -> None:
@@ -263,7 +317,7 @@ class DryrunConfig:
     qty_lot: Decimal = _decimal("qty_lot", "0.001")
     initial_cash: Decimal = _decimal("initial_cash", "100000.00")
     volatility_bps: int = _count("volatility_bps", 20, positive=False)
-    feed: str = "random_walk"
+    feed: str = attrs.field(default="random_walk", validator=_check_feed)
     enabled: bool = False
     broker: str = attrs.field(default="mock", validator=_check_broker)
     durability: str = attrs.field(
@@ -284,8 +338,26 @@ class DryrunConfig:
     realish: RealishConfig = attrs.field(factory=RealishConfig, converter=_realish)
     strategy: StrategyConfig = attrs.field(factory=StrategyConfig, converter=_strategy)
     risk: RiskLimits = attrs.field(factory=RiskLimits, converter=_risk)
+    strategy_factory: str | None = attrs.field(default=None, validator=_check_factory)
+    """A reference ``package.module:callable`` to the strategy's factory (None: the demo)."""
+    strategy_params: dict[str, Any] = _params("strategy_params")
+    feed_params: dict[str, Any] = _params("feed_params")
+    broker_params: dict[str, Any] = _params("broker_params")
+    base_dir: str | None = None
+    """The config file's directory (set by ``load_config``): references resolve from it."""
 
     def __attrs_post_init__(self) -> None:
+        for table, used in (
+            ("strategy_params", self.strategy_factory is not None),
+            ("feed_params", is_reference(self.feed)),
+            ("broker_params", is_reference(self.broker)),
+        ):
+            if getattr(self, table) and not used:
+                role = table.removesuffix("_params")
+                raise ConfigError(
+                    f"{table} is given, but {'strategy_factory' if role == 'strategy' else role} "
+                    "is no package.module:callable reference"
+                )
         if self.steps > self.max_steps:
             raise ConfigError(
                 f"steps ({self.steps}) is above the bound max_steps ({self.max_steps}); "
@@ -306,9 +378,28 @@ class DryrunConfig:
         """The simulated start time."""
         return parse_utc(self.start_time)
 
+    @property
+    def references(self) -> bool:
+        """Whether a strategy, feed or broker plugs in by reference."""
+        return (
+            self.strategy_factory is not None
+            or is_reference(self.feed)
+            or is_reference(self.broker)
+        )
+
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-compatible form (decimals as strings), e.g. for the config hash."""
-        return attrs.asdict(self, value_serializer=_serialize)
+        """A JSON-compatible form (decimals as strings), e.g. for the config hash.
+
+        The plug-in keys appear only when used, so a config without references keeps the
+        form (and hash) it had before they existed.
+        """
+        data: dict[str, Any] = attrs.asdict(self, value_serializer=_serialize)
+        for key in _PLUGIN_KEYS:
+            if not data[key]:
+                del data[key]
+        if not self.references:
+            data.pop("base_dir", None)
+        return data
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> DryrunConfig:
@@ -316,6 +407,14 @@ class DryrunConfig:
         config: DryrunConfig = _build(cls, data, prefix="")
         return config
 
+
+_PLUGIN_KEYS: Final = (
+    "strategy_factory",
+    "strategy_params",
+    "feed_params",
+    "broker_params",
+    "base_dir",
+)
 
 _NESTED: Final[dict[str, type]] = {
     "fill_model": FillModelConfig,
@@ -361,7 +460,11 @@ def _build(cls: type[Any], data: Mapping[str, Any], *, prefix: str) -> Any:
 
 
 def load_config(path: Path | None, overrides: Mapping[str, Any] | None = None) -> DryrunConfig:
-    """Read a TOML config file (optional) and apply flat top-level ``overrides``."""
+    """Read a TOML config file (optional) and apply flat top-level ``overrides``.
+
+    ``base_dir`` becomes the config file's directory (absolute): plug-in references
+    resolve from there, whatever the current directory. It cannot be set in the file.
+    """
     data: dict[str, Any] = {}
     if path is not None:
         try:
@@ -374,6 +477,11 @@ def load_config(path: Path | None, overrides: Mapping[str, Any] | None = None) -
             data = tomllib.loads(raw.decode("utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+        if "base_dir" in data:
+            raise ConfigError(
+                f"config file {path}: base_dir is not a setting (it is the file's directory)"
+            )
+        data["base_dir"] = str(path.resolve().parent)
     for key, value in (overrides or {}).items():
         if value is not None:
             data[key] = value

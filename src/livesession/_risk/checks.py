@@ -14,7 +14,7 @@ from typing import Protocol
 import attrs
 
 from .._domain.config import DryrunConfig
-from .._typing import Broker, VenueKind
+from .._typing import Broker, DeclaredSimulation, VenueKind
 from .rails import is_valid_symbol
 
 __all__ = [
@@ -117,6 +117,15 @@ class _BrokerIsSimulated:
         kind = ctx.broker.kind if isinstance(ctx.broker, VenueKind) else ""
         if kind in SIMULATED_BROKERS or (kind == "ccxt_sandbox" and ctx.sandbox_verified):
             return CheckResult(name=self.name, passed=True)
+        if isinstance(ctx.broker, DeclaredSimulation) and ctx.broker.simulated is True:
+            return CheckResult(name=self.name, passed=True)  # a user's broker, declared
+        if (
+            isinstance(ctx.broker, DeclaredSimulation)
+            and ctx.broker.simulated is False
+            and ctx.config.enabled
+            and ctx.live_override
+        ):
+            return CheckResult(name=self.name, passed=True)  # live, explicitly enabled
         if kind == "ccxt_sandbox":
             detail = "broker 'ccxt_sandbox' is not a verified sandbox"
         elif kind:

@@ -7,12 +7,12 @@ import shutil
 from typing import TYPE_CHECKING
 
 from .._exceptions import ConfigError, RunDirectoryError, RunHeld
-from .._session.assembly import default_feed
 from .backing import pg_dsn
 from .brokers import BrokerFactory, open_broker
-from .data import close_feed, data_record
+from .data import data_record
 from .layout import LOCAL_BACKENDS, STORES, Backing, write_run_files
 from .lock import RunLock, holder_of, writer_command
+from .plugins import add_broker_check, apply_references, given_broker, open_plugins
 from .session import open_session
 
 if TYPE_CHECKING:
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
     from .._domain.config import DryrunConfig
     from .._session.coordinator import LiveSessionOrchestrator
-    from .._typing import Clock
+    from .._typing import Broker, Clock, MarketFeed, Strategy
 
 __all__ = ["create_run"]
 
@@ -57,8 +57,21 @@ def create_run(
     store: str = "local",
     lease: bool = False,
     lease_clock: Clock | None = None,
+    strategy: Strategy | str | None = None,
+    feed: MarketFeed | str | None = None,
+    broker: Broker | str | None = None,
 ) -> LiveSessionOrchestrator:
     """Create ``out_dir/<run_id>/`` (never overwriting one) and a session writing into it.
+
+    ``strategy``, ``feed`` and ``broker`` plug in the run's own pieces, each as an object
+    or as a reference ``"package.module:callable"``. A reference is the same as the config
+    naming it (``strategy_factory``, ``feed``, ``broker``): it goes into ``config.json``
+    and its hash, and resolves from ``cfg.base_dir`` (the config file's directory) and
+    then the installed packages. An object has no reference: ``config.json`` records its
+    class and the SHA-256 of the class's file ("object supplied in-process"), and
+    ``resume_run`` then needs the same kind of object passed again. A broker given here
+    replaces ``broker_factory``. Every plug-in is built before anything is written: a bad
+    reference raises ``PluginError`` and leaves no directory behind.
 
     ``store="postgres"`` keeps idempotency keys in PostgreSQL (namespace: the run id) and
     takes a ``PostgresLease``; the DSN comes only from ``LIVESESSION_PG_DSN``. With
@@ -71,29 +84,24 @@ def create_run(
     its SHA-256 goes into ``run.json``.
     """
     run_dir = out_dir / cfg.run_id
-    _refuse_existing(run_dir)
-    if idempotency_backend not in LOCAL_BACKENDS:
-        raise ConfigError(
-            f"unknown idempotency backend {idempotency_backend!r}: choose memory, jsonl or sqlite"
-        )
-    if store not in STORES:
-        raise ConfigError(f"unknown store {store!r}: choose local or postgres")
-    backing = Backing(store=store, lease=lease or store == "postgres")
-    if store == "postgres":
-        idempotency_backend = "postgres"
-        pg_dsn()  # a missing LIVESESSION_PG_DSN is refused before anything is created
-    # The feed's data file (if any) is checked whole and hashed before anything is created.
-    feed = default_feed(cfg)
+    idempotency_backend, backing = _checked_backing(run_dir, idempotency_backend, store, lease)
+    cfg = apply_references(cfg, strategy=strategy, feed=feed, broker=broker)
+    # Plug-ins are built, and a data file is checked whole and hashed, before anything is
+    # created: a bad reference or data file leaves nothing behind.
+    plugins = open_plugins(cfg, strategy=strategy, feed=feed, broker=broker)
+    feed_obj = plugins.feed
+    if plugins.broker is not None:
+        broker_factory = given_broker(plugins.broker)
     created_out = not out_dir.exists()
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
         run_dir.mkdir()
     except FileExistsError:
-        close_feed(feed)
+        plugins.close()
         _refuse_existing(run_dir)
         raise RunDirectoryError(f"run directory {run_dir} already exists") from None
     except OSError as exc:
-        close_feed(feed)
+        plugins.close()
         raise RunDirectoryError(f"cannot create run directory {run_dir}: {exc.strerror}") from None
     lock: RunLock | None = None
     try:
@@ -104,7 +112,8 @@ def create_run(
             cfg,
             idempotency_backend=idempotency_backend,
             backing=backing,
-            data=data_record(cfg, feed),
+            data=data_record(cfg, feed_obj),
+            sources=dict(plugins.sources),
         )
         session = open_session(
             cfg,
@@ -116,10 +125,12 @@ def create_run(
             live_override=live_override,
             backing=backing,
             lease_clock=lease_clock,
-            feed=feed,
+            feed=feed_obj,
+            strategy=plugins.strategy,
         )
+        add_broker_check(session, plugins.sources)
     except BaseException:
-        close_feed(feed)
+        plugins.close()
         if lock is not None:
             lock.release()
         # Nothing half-written: the directory is ours (created exclusively above).
@@ -130,3 +141,21 @@ def create_run(
         raise
     session.close_with(lock)
     return session
+
+
+def _checked_backing(
+    run_dir: Path, idempotency_backend: str, store: str, lease: bool
+) -> tuple[str, Backing]:
+    """The run's idempotency backend and backing, refused before anything is created."""
+    _refuse_existing(run_dir)
+    if idempotency_backend not in LOCAL_BACKENDS:
+        raise ConfigError(
+            f"unknown idempotency backend {idempotency_backend!r}: choose memory, jsonl or sqlite"
+        )
+    if store not in STORES:
+        raise ConfigError(f"unknown store {store!r}: choose local or postgres")
+    backing = Backing(store=store, lease=lease or store == "postgres")
+    if store == "postgres":
+        idempotency_backend = "postgres"
+        pg_dsn()  # a missing LIVESESSION_PG_DSN is refused before anything is created
+    return idempotency_backend, backing

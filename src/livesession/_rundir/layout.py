@@ -26,6 +26,7 @@ from .._version import __version__
 __all__ = [
     "LEASE_DIR",
     "LOCAL_BACKENDS",
+    "SOURCES",
     "STORES",
     "Backing",
     "config_hash",
@@ -37,6 +38,8 @@ __all__ = [
 STORES: Final = ("local", "postgres")
 LEASE_DIR: Final = ".leases"
 LOCAL_BACKENDS: Final = ("memory", "jsonl", "sqlite")
+SOURCES: Final = "sources"
+"""The key of ``config.json`` that keeps the plug-ins' source records (not a setting)."""
 
 
 @attrs.frozen
@@ -58,8 +61,9 @@ def lease_path(out_dir: Path, account: str, strategy: str) -> Path:
     return out_dir / LEASE_DIR / f"{name}.lease"
 
 
-def _config_bytes(cfg: DryrunConfig) -> bytes:
-    return orjson.dumps(cfg.to_dict(), option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2) + b"\n"
+def _config_bytes(cfg: DryrunConfig, sources: dict[str, object] | None = None) -> bytes:
+    data = cfg.to_dict() | ({SOURCES: sources} if sources else {})
+    return orjson.dumps(data, option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2) + b"\n"
 
 
 def config_hash(cfg: DryrunConfig) -> str:
@@ -74,8 +78,12 @@ def write_run_files(
     idempotency_backend: str,
     backing: Backing,
     data: dict[str, object] | None = None,
+    sources: dict[str, object] | None = None,
 ) -> None:
     """Write ``config.json`` and ``run.json`` of a new run (each atomically).
+
+    ``sources`` (the plug-ins' source records, ``open_plugins``) go into ``config.json``
+    beside the config, under the key ``sources``, only when there are any.
 
     ``data`` (``data_record``) is the data file the run reads, with its SHA-256: a reviewer
     sees which data ran, and ``resume`` refuses a file that changed since.
@@ -90,14 +98,18 @@ def write_run_files(
     }
     if data is not None:
         meta["data"] = data
-    atomic_write_bytes(run_dir / names.CONFIG, _config_bytes(cfg))
+    atomic_write_bytes(run_dir / names.CONFIG, _config_bytes(cfg, sources))
     atomic_write_bytes(
         run_dir / names.RUN_META, orjson.dumps(meta, option=orjson.OPT_SORT_KEYS) + b"\n"
     )
 
 
 def read_run_config(run_dir: Path) -> tuple[DryrunConfig, dict[str, Any]]:
-    """The config and run metadata of an existing run directory (nothing is changed)."""
+    """The config and run metadata of an existing run directory (nothing is changed).
+
+    The plug-ins' source records of ``config.json`` are returned in the metadata, under
+    ``sources`` (empty for a run on the built-in strategy, feed and broker).
+    """
     if not run_dir.exists():
         raise RunDirectoryError(f"run directory {run_dir} does not exist")
     if not run_dir.is_dir():
@@ -119,6 +131,9 @@ def read_run_config(run_dir: Path) -> tuple[DryrunConfig, dict[str, Any]]:
         )
     try:
         data = orjson.loads((run_dir / names.CONFIG).read_bytes())
+        if isinstance(data, dict):
+            # Part of the evidence, outside the config and its hash: callers find it in meta.
+            meta[SOURCES] = data.pop(SOURCES, {})
         cfg = DryrunConfig.from_mapping(data)
     except FileNotFoundError:
         raise RunDirectoryError(f"{run_dir} has no {names.CONFIG}") from None

@@ -27,22 +27,24 @@ from .._exceptions import (
     LiveSessionError,
     RunDirectoryError,
 )
-from .._session.assembly import default_feed, make_clock
+from .._session.assembly import make_clock
 from .._support.fsutil import truncate_to
+from .._support.references import check_sources
 from .._typing import MarkableVenue, ResumableVenue
 from ..brokers.mock import MockBroker
 from ..stores import FileCheckpointStore
 from .backing import take_lease
 from .brokers import BrokerFactory, open_broker
-from .data import check_data_unchanged, close_feed
+from .data import check_data_unchanged
 from .layout import STORES, Backing, read_run_config
 from .lock import RunLock, writer_command
+from .plugins import RunPlugins, add_broker_check, apply_references, given_broker, open_plugins
 from .session import open_session
 
 if TYPE_CHECKING:
     from .._domain.config import DryrunConfig
     from .._session.coordinator import LiveSessionOrchestrator
-    from .._typing import Broker, Clock, MarketFeed, SessionLease
+    from .._typing import Broker, Clock, MarketFeed, SessionLease, Strategy
 
 __all__ = ["checkpoint_summary", "load_checkpoint", "resume_problem", "resume_run"]
 
@@ -157,8 +159,17 @@ def resume_run(
     clock: Clock | None = None,
     broker_factory: BrokerFactory = open_broker,
     lease_clock: Clock | None = None,
+    strategy: Strategy | str | None = None,
+    feed: MarketFeed | str | None = None,
+    broker: Broker | str | None = None,
 ) -> LiveSessionOrchestrator:
     """Reopen a crashed run at its last checkpoint, ready to continue.
+
+    The run's plug-ins are built again: references from its ``config.json`` (a reference
+    passed here must be the one recorded), objects passed again as ``strategy``, ``feed``
+    or ``broker`` when the run was created with objects. A referenced module whose source
+    file's SHA-256 differs from the one recorded, or a missing or different object, raises
+    ``PluginError`` with nothing changed.
 
     Validates everything first and changes nothing on disk when anything is wrong. A run
     with a lease takes it next (``LeaseHeld`` while another live session holds it, still
@@ -167,12 +178,20 @@ def resume_run(
     and audits ``C2_RESUME`` (and ``C2_LEASE_ACQUIRED`` with the new fencing token).
     """
     cfg, meta = read_run_config(run_dir)
+    cfg = apply_references(cfg, strategy=strategy, feed=feed, broker=broker, resume=True)
+    given: dict[str, object] = {"strategy": strategy, "feed": feed, "broker": broker}
     # One writer per run: nothing below reads files a live writer may be appending to, or
     # changes anything, before the lock is ours.
     lock = RunLock.acquire(run_dir, writer_command("resume"))
     try:
         session = _reopen(
-            run_dir, cfg, meta, clock=clock, broker_factory=broker_factory, lease_clock=lease_clock
+            run_dir,
+            cfg,
+            meta,
+            clock=clock,
+            broker_factory=broker_factory,
+            lease_clock=lease_clock,
+            given=given,
         )
     except BaseException:
         lock.abandon()  # refused: the run directory is as it was, lock file included
@@ -189,6 +208,7 @@ def _reopen(
     clock: Clock | None,
     broker_factory: BrokerFactory,
     lease_clock: Clock | None,
+    given: dict[str, object],
 ) -> LiveSessionOrchestrator:
     checkpoint = load_checkpoint(run_dir)
     if checkpoint is not None and checkpoint.get("sealed"):
@@ -201,12 +221,15 @@ def _reopen(
     backing = Backing.from_meta(meta)
     if backing.store not in STORES:
         raise RunDirectoryError(f"{run_dir / names.RUN_META} names an unknown store")
-    feed = default_feed(cfg)  # a data file is checked whole again: it must be the same file
+    # The plug-ins are built again (a data file is checked whole again): the same code and
+    # the same file as when the run started, or nothing is changed.
+    plugins = open_plugins(cfg, **given)
     try:
-        check_data_unchanged(run_dir, meta, feed)
+        check_sources(meta.get("sources") or {}, plugins.sources, run=cfg.run_id)
+        check_data_unchanged(run_dir, meta, plugins.feed)
         lease, grant = take_lease(cfg, run_dir, backing, lease_clock)
     except BaseException:
-        close_feed(feed)
+        plugins.close()
         raise
     try:
         session = _resume_session(
@@ -219,10 +242,10 @@ def _reopen(
             broker_factory=broker_factory,
             lease=lease,
             lease_clock=lease_clock,
-            feed=feed,
+            plugins=plugins,
         )
     except BaseException:
-        close_feed(feed)
+        plugins.close()
         if lease is not None:
             with contextlib.suppress(LeaseError):
                 if grant is not None:
@@ -258,7 +281,7 @@ def _resume_session(
     broker_factory: BrokerFactory,
     lease: SessionLease | None,
     lease_clock: Clock | None,
-    feed: MarketFeed,
+    plugins: RunPlugins,
 ) -> LiveSessionOrchestrator:
     # Validated: from here on the run directory is changed.
     torn: dict[str, int] = {}
@@ -276,12 +299,14 @@ def _resume_session(
         run_dir,
         idempotency_backend=str(meta.get("idempotency_backend", "sqlite")),
         clock=clock,
-        broker_factory=broker_factory,
+        broker_factory=broker_factory if plugins.broker is None else given_broker(plugins.broker),
         append=True,
         lease=lease,
         lease_clock=lease_clock,
-        feed=feed,
+        feed=plugins.feed,
+        strategy=plugins.strategy,
     )
+    add_broker_check(session, plugins.sources)
     broker = session.broker
     in_flight: list[dict[str, str]] = []
     if checkpoint is not None:

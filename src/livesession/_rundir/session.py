@@ -9,7 +9,7 @@ from .._artifacts.sinks import FileLineSink, FileMetricsSink
 from .._domain.config import DryrunConfig
 from .._session.assembly import SessionEdges
 from .._session.coordinator import LiveSessionOrchestrator
-from .._typing import Clock, MarketFeed, SessionLease
+from .._typing import Clock, MarketFeed, SessionLease, Strategy
 from ..stores import FileCheckpointStore
 from .backing import holder_id, open_lease, open_store
 from .brokers import BrokerFactory, add_venue_checks
@@ -31,6 +31,7 @@ def open_session(
     lease: SessionLease | None = None,
     lease_clock: Clock | None = None,
     feed: MarketFeed | None = None,
+    strategy: Strategy | None = None,
 ) -> LiveSessionOrchestrator:
     """A session writing into ``run_dir``: its sinks, stores, broker and lease.
 
@@ -58,6 +59,7 @@ def open_session(
             lease_clock=lease_clock,
             lease_holder=holder_id(cfg),
             feed=feed,
+            strategy=strategy,
         )
         session = LiveSessionOrchestrator(cfg, **edges)
         add_venue_checks(session)

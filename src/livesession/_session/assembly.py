@@ -26,6 +26,7 @@ from .._market.strategies import SmaCrossover
 from .._risk.checks import Check, default_checks
 from .._risk.governor import TradingGovernor
 from .._risk.rails import Rail, default_rails
+from .._support.references import is_reference
 from .._typing import JournaledVenue
 from .._version import __version__
 from ..brokers.mock import FillModel, MockBroker
@@ -38,6 +39,7 @@ from .execution import Execution
 from .exits import OcoExits
 from .lease_keeper import LeaseKeeper, watch_fences
 from .lifecycle import SessionLifecycle
+from .plugins import broker_from_reference, feed_from_reference, strategy_from_reference
 from .reconciliation import Reconciliation
 from .reports import ReportRouter
 from .timekeeper import Timekeeper
@@ -182,7 +184,12 @@ def make_clock(config: DryrunConfig) -> Clock:
 
 
 def default_broker(cfg: DryrunConfig, *, journal: Path | None = None) -> Broker:
-    """The mock broker configured by ``cfg`` (with its venue journal at ``journal``)."""
+    """The mock broker configured by ``cfg`` (with its venue journal at ``journal``).
+
+    A broker named by reference (``package.module:callable``) is built by its factory.
+    """
+    if is_reference(cfg.broker):
+        return broker_from_reference(cfg)[0]
     if cfg.broker != "mock":
         raise ConfigError(
             f"broker {cfg.broker!r} needs an explicit broker object; the default is 'mock'"
@@ -197,7 +204,9 @@ def default_broker(cfg: DryrunConfig, *, journal: Path | None = None) -> Broker:
 
 
 def default_feed(cfg: DryrunConfig) -> MarketFeed:
-    """The feed ``cfg.feed`` names: ``random_walk`` or ``csv:<path>``."""
+    """The feed ``cfg.feed`` names: ``random_walk``, ``csv:<path>`` or a reference."""
+    if is_reference(cfg.feed):
+        return feed_from_reference(cfg)[0]
     if cfg.feed == "random_walk":
         return RandomWalkFeed(
             symbol=cfg.symbol,
@@ -215,7 +224,9 @@ def default_feed(cfg: DryrunConfig) -> MarketFeed:
 
 
 def default_strategy(cfg: DryrunConfig) -> Strategy:
-    """The SMA-crossover demo strategy configured by ``cfg``."""
+    """The SMA-crossover demo configured by ``cfg``, or the ``strategy_factory``'s product."""
+    if cfg.strategy_factory is not None:
+        return strategy_from_reference(cfg)[0]
     sc = cfg.strategy
     return SmaCrossover(
         strategy_id=cfg.strategy_id,

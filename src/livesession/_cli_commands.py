@@ -1,0 +1,175 @@
+"""The ``livesession`` commands that read a run, or act on a live one.
+
+Readers: ``verify``, ``evidence``, ``report``, ``prom``, ``status``, ``list`` (they never
+take the run's writer lock). Operator controls: ``stop``, ``kill``, ``ack``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Final
+
+from ._artifacts import names
+from ._artifacts.runread import require_run
+from ._cli_output import (
+    EXIT_FAILED,
+    EXIT_NO_EFFECT,
+    EXIT_NOT_HELD,
+    EXIT_OK,
+    EXIT_REJECTED,
+    EXIT_VIOLATIONS,
+    emit_json,
+    evidence_json,
+    refused,
+    verify_json,
+)
+from ._support.secrets import redact_text
+
+__all__ = [
+    "cmd_control",
+    "cmd_evidence",
+    "cmd_list",
+    "cmd_prom",
+    "cmd_report",
+    "cmd_status",
+    "cmd_verify",
+]
+
+_CONTROL_EXITS: Final = {
+    "done": EXIT_OK,
+    "nothing": EXIT_OK,
+    "not_held": EXIT_NOT_HELD,
+    "refused": EXIT_REJECTED,
+    "failed": EXIT_FAILED,
+    "timeout": EXIT_NO_EFFECT,
+}
+
+
+def cmd_control(args: argparse.Namespace) -> int:
+    """Signal the process holding a run (stop, kill, ack) and wait for the effect."""
+    from .control import send_control  # noqa: PLC0415 - only for this command
+
+    outcome = send_control(args.command, require_run(args.run_dir), timeout_s=args.timeout)
+    code = _CONTROL_EXITS[outcome.kind]
+    if code == EXIT_OK:
+        print(outcome.line)  # noqa: T201 - the CLI's output
+    else:
+        print(f"livesession: {args.command}: {redact_text(outcome.line)}", file=sys.stderr)  # noqa: T201
+    return code
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    """Verify a run against the artifact contract, independently of the writer."""
+    from .verify import verify_run  # noqa: PLC0415 - jsonschema is loaded only here
+
+    result = verify_run(require_run(args.run_dir))
+    if args.json:
+        code = EXIT_OK if result.ok else EXIT_VIOLATIONS
+        emit_json(verify_json(result, args.run_dir, code=code))
+    else:
+        print("\n".join(result.render(args.run_dir)))  # noqa: T201 - the CLI's output
+    if result.ok:
+        return EXIT_OK
+    print(f"{result.total} violation(s) in {args.run_dir}", file=sys.stderr)  # noqa: T201
+    return EXIT_VIOLATIONS
+
+
+def cmd_evidence(args: argparse.Namespace) -> int:
+    """Write the governance evidence bundle (manifest.json and EV-<date>-<run_id>.md)."""
+    from ._exceptions import RunHeld  # noqa: PLC0415
+    from .evidence import write_evidence  # noqa: PLC0415 - only for this command
+
+    try:
+        result = write_evidence(require_run(args.run_dir), out_dir=args.out)
+    except RunHeld as exc:
+        return refused(exc, as_json=args.json)
+    code = EXIT_OK if result.ok else EXIT_VIOLATIONS
+    if args.json:
+        emit_json(evidence_json(result, code=code))
+        return code
+    print(f"manifest  {result.manifest}")  # noqa: T201 - the CLI's output
+    print(f"document  {result.document}")  # noqa: T201 - the CLI's output
+    print("result    " + ("PASS" if result.ok else "FAIL: " + "; ".join(result.problems)))  # noqa: T201
+    return code
+
+
+def _write_for_run(
+    args: argparse.Namespace, write: Callable[[Path, Path], str], default_name: str, label: str
+) -> int:
+    """Write ``write``'s file for the run (to ``--output``, default RUN_DIR/default_name).
+
+    ``write`` returns what it read of a live run (up to its last checkpoint), said here.
+    """
+    run_dir = require_run(args.run_dir)
+    output: Path = args.output or run_dir / default_name
+    live = write(run_dir, output)
+    print(f"{label:<10}{output}")  # noqa: T201 - the CLI's output
+    if live:
+        print(f"{'note':<10}{live}")  # noqa: T201 - the CLI's output
+    return EXIT_OK
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """Write one self-contained HTML report of a run."""
+    from .report import write_report  # noqa: PLC0415 - only for this command
+
+    return _write_for_run(args, write_report, names.REPORT, "report")
+
+
+def cmd_prom(args: argparse.Namespace) -> int:
+    """Write the run's metrics as a Prometheus textfile (for node_exporter)."""
+    from .prom import write_textfile  # noqa: PLC0415 - prometheus_client is optional
+
+    return _write_for_run(args, write_textfile, names.PROM, "textfile")
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    """Say where a run stands; the exit code is the verdict (see ``livesession.status``)."""
+    import orjson  # noqa: PLC0415
+
+    from .status import Verdict, run_status  # noqa: PLC0415 - only for this command
+
+    found = run_status(args.run_dir)
+    if args.json:
+        print(orjson.dumps(found.to_json(), option=orjson.OPT_SORT_KEYS).decode())  # noqa: T201
+    elif found.verdict is Verdict.NOT_A_RUN:
+        print(f"livesession: error: {found.problem}", file=sys.stderr)  # noqa: T201
+    else:
+        print("\n".join(found.lines()))  # noqa: T201 - the CLI's output
+    return found.exit_code
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    """List the runs under OUT_DIR with their status (exit 0; 2 when it is no directory)."""
+    import orjson  # noqa: PLC0415
+
+    from .status import list_runs  # noqa: PLC0415 - only for this command
+
+    runs = list_runs(args.out_dir)
+    if args.json:
+        document = {"out_dir": str(args.out_dir), "runs": [run.to_json() for run in runs]}
+        print(orjson.dumps(document, option=orjson.OPT_SORT_KEYS).decode())  # noqa: T201
+        return EXIT_OK
+    rows = [("RUN", "VERDICT", "STATE", "STEPS", "HEARTBEAT", "WRITER")]
+    for run in runs:
+        planned = "" if run.steps_planned is None else f"/{run.steps_planned}"
+        writer = "-" if run.writer is None else f"pid {run.writer['pid']}"
+        rows.append(
+            (
+                run.run_id or "?",
+                run.verdict.label,
+                run.state or "?",
+                f"{'-' if run.steps is None else run.steps}{planned}",
+                run.heartbeat_utc or "-",
+                writer,
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())  # noqa: T201
+    if not runs:
+        print(f"(no runs in {args.out_dir})")  # noqa: T201 - the CLI's output
+    return EXIT_OK

@@ -1,0 +1,153 @@
+"""What the ``livesession`` command tells its caller: exit codes, ``--json``, ``--help``.
+
+The exit codes (``EXIT_*``) are one table: RUNBOOK.md's, which a test keeps in step.
+
+``--json`` (on ``dryrun``, ``resume``, ``verify`` and ``evidence``) prints exactly one JSON
+object on stdout and nothing else. Every outcome is an object, errors included: a command
+that fails prints ``{"ok": false, "exit_code": N, "error": "<the stderr line>"}``, and the
+one-line message still goes to stderr. The exit code is the same as without ``--json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import TYPE_CHECKING, Any, Final
+
+import orjson
+
+from ._support.secrets import redact_text
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from ._artifacts.metrics import MetricsCollector
+    from ._exceptions import LiveSessionError
+    from ._session.results import DryrunResult
+    from .evidence import EvidenceResult
+    from .verify import VerifyResult
+
+__all__ = [
+    "EXIT_BAD_INPUT",
+    "EXIT_CRASHED",
+    "EXIT_FAILED",
+    "EXIT_INTERRUPTED",
+    "EXIT_NEEDS_OPERATOR",
+    "EXIT_NOT_HELD",
+    "EXIT_NO_EFFECT",
+    "EXIT_OK",
+    "EXIT_REJECTED",
+    "EXIT_RUNNING",
+    "EXIT_VIOLATIONS",
+    "JSON_HELP",
+    "HelpWithDefaults",
+    "emit_json",
+    "evidence_json",
+    "refused",
+    "result_json",
+    "verify_json",
+]
+
+EXIT_OK: Final = 0
+EXIT_VIOLATIONS: Final = 1
+EXIT_BAD_INPUT: Final = 2
+EXIT_REJECTED: Final = 3
+EXIT_FAILED: Final = 4
+EXIT_NEEDS_OPERATOR: Final = 5
+"""``status``: a person must look (ERROR_REQUIRES_OPERATOR, or crashed and not resumable)."""
+EXIT_CRASHED: Final = 6
+"""``status``: no process writes the run and it is not sealed; ``resume`` takes it."""
+EXIT_RUNNING: Final = 7
+"""``status``: a process holds the run's writer lock now."""
+EXIT_NOT_HELD: Final = 8
+"""``stop``/``kill``/``ack``: no process holds the run."""
+EXIT_NO_EFFECT: Final = 9
+"""``stop``/``kill``/``ack``: the signal went out but its effect did not show in time."""
+EXIT_INTERRUPTED: Final = 130
+
+
+JSON_HELP: Final = (
+    "print exactly one JSON object on stdout and nothing else (an error too: "
+    '{"ok": false, "exit_code": N, "error": "..."}; the one-line message stays on stderr)'
+)
+
+
+class HelpWithDefaults(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows each option's default, except where there is none (None, off) or help says it."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        if action.default in (None, False, argparse.SUPPRESS) or "default" in text:
+            return text
+        return super()._get_help_string(action)
+
+
+def emit_json(obj: dict[str, Any]) -> None:
+    """The one JSON object of a ``--json`` command, on one stdout line (sorted keys)."""
+    print(orjson.dumps(obj, option=orjson.OPT_SORT_KEYS).decode())  # noqa: T201 - the CLI's output
+
+
+def result_json(
+    result: DryrunResult,
+    run_dir: Path,
+    wall_s: float,
+    metrics: MetricsCollector,
+    *,
+    code: int,
+) -> dict[str, Any]:
+    """A finished ``dryrun`` or ``resume`` as one object (decimals as strings)."""
+    return {
+        "ok": code == 0,
+        "exit_code": code,
+        "status": result.status.value,
+        "state": result.state.value,
+        "reason": result.reason,
+        "detail": redact_text(result.detail),
+        "run_id": result.run_id,
+        "run_dir": str(run_dir),
+        "steps": result.steps,
+        "orders": result.orders_submitted,
+        "fills": result.fills,
+        "risk_blocks": metrics.count("RISK_REJECTED"),
+        "venue_rejects": metrics.count("ORDER_REJECTED"),
+        "retries": {
+            "sink": metrics.count("SINK_WRITE_RETRIED"),
+            "broker": metrics.count("BROKER_CALL_RETRIED"),
+        },
+        "pnl": str(result.pnl),
+        "equity": str(result.equity),
+        "wall_s": round(wall_s, 3),
+    }
+
+
+def verify_json(result: VerifyResult, run_dir: Path, *, code: int) -> dict[str, Any]:
+    """``verify``'s outcome as one object: every violation, not only the first shown."""
+    return {
+        "ok": result.ok,
+        "exit_code": code,
+        "run_dir": str(run_dir),
+        "summary": result.summary,
+        "counts": dict(result.counts),
+        "total": result.total,
+        "violations": list(result.violations),
+    }
+
+
+def evidence_json(result: EvidenceResult, *, code: int) -> dict[str, Any]:
+    """``evidence``'s outcome as one object: where the bundle went and what failed."""
+    return {
+        "ok": result.ok,
+        "exit_code": code,
+        "manifest": str(result.manifest),
+        "document": str(result.document),
+        "problems": list(result.problems),
+    }
+
+
+def refused(exc: LiveSessionError, *, as_json: bool = False) -> int:
+    """A writer refused because another holds the run (or its lease): one line, exit 3."""
+    line = redact_text(str(exc))
+    print(f"livesession: rejected: {line}", file=sys.stderr)  # noqa: T201 - the CLI's output
+    if as_json:
+        emit_json({"ok": False, "exit_code": EXIT_REJECTED, "error": line})
+    return EXIT_REJECTED

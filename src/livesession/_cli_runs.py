@@ -1,0 +1,277 @@
+"""The ``livesession`` commands that run a session: ``dryrun`` and ``resume``.
+
+They drive the session to its end in one process, act on operator signals between steps
+(``control.py``), print the summary line and return the exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+
+from ._artifacts import names
+from ._artifacts.runread import require_run
+from ._cli_output import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_REJECTED,
+    emit_json,
+    refused,
+    result_json,
+)
+from ._domain.config import load_config
+from ._domain.lifecycle import SessionState, SessionStatus
+from ._exceptions import LiveSessionError
+from ._risk.rails import RAIL_RULES
+from ._session.coordinator import ONE_SHOT_OPERATOR, DryrunResult, LiveSessionOrchestrator
+from ._support.logging import configure_logging, disable_logging
+from ._support.secrets import redact_text
+
+if TYPE_CHECKING:
+    from ._artifacts.metrics import MetricsCollector
+    from .control import SignalControls
+
+__all__ = ["cmd_dryrun", "cmd_resume", "risk_blocks"]
+
+_SHOW_RULES_UP_TO: Final = 4
+_PROGRESS_MIN_STEPS: Final = 20_000
+
+
+def _free_demo_id(out: Path) -> str:
+    for n in range(1, 10_000):
+        candidate = f"demo-{n:03d}"
+        if not (out / candidate).exists():
+            return candidate
+    raise LiveSessionError(f"no free demo run id left in {out}: pass --run-id")
+
+
+def _exit_code(result: DryrunResult) -> int:
+    if result.status is SessionStatus.COMPLETED:
+        return EXIT_OK
+    if result.status is SessionStatus.REJECTED:
+        return EXIT_REJECTED
+    return EXIT_FAILED
+
+
+def risk_blocks(metrics: MetricsCollector) -> str:
+    """RISK_REJECTED count, and by rule when that is short and the metrics tell them apart."""
+    blocks = metrics.count("RISK_REJECTED")
+    if not blocks:
+        return "0"
+    by_reason = metrics.rejects_by_reason
+    if not metrics.count("ORDER_REJECTED"):
+        by_rule = by_reason  # no venue rejects: every reject counted mid-run is a rail's
+    else:
+        by_rule = {rule: n for rule, n in by_reason.items() if rule in RAIL_RULES}
+    if sum(by_rule.values()) != blocks or len(by_rule) > _SHOW_RULES_UP_TO:
+        return str(blocks)
+    return f"{blocks} (" + ", ".join(f"{r} {n}" for r, n in sorted(by_rule.items())) + ")"
+
+
+def _summary(result: DryrunResult, run_dir: Path, wall_s: float, metrics: MetricsCollector) -> None:
+    sink = metrics.count("SINK_WRITE_RETRIED")
+    broker = metrics.count("BROKER_CALL_RETRIED")
+    lines = [
+        f"status      {result.status.value}" + (f" ({result.reason})" if result.reason else ""),
+        f"run         {result.run_id}",
+        f"steps       {result.steps}",
+        f"orders      {result.orders_submitted}",
+        f"fills       {result.fills}",
+        f"risk blocks {risk_blocks(metrics)}",
+        f"rejected    {metrics.count('ORDER_REJECTED')} by the venue",
+        f"retries     {sink + broker} (sink {sink}, broker {broker})",
+        f"pnl         {result.pnl}",
+        f"equity      {result.equity}",
+        f"wall        {wall_s:.2f} s",
+        f"artifacts   {run_dir}",
+    ]
+    print("\n".join(lines))  # noqa: T201 - the CLI's output
+
+
+def _say_rejected(result: DryrunResult) -> None:
+    """The one stderr line of a rejected session: the reason code and what failed."""
+    why = result.reason + (f": {result.detail}" if result.detail else "")
+    print(f"livesession: rejected: {redact_text(why)}", file=sys.stderr)  # noqa: T201 - the CLI's output
+
+
+def _drive(
+    session: LiveSessionOrchestrator,
+    steps: int,
+    on_step: Callable[[int], None],
+    controls: SignalControls,
+) -> DryrunResult:
+    """``run_to_end`` with the operator's signals acted on between steps (never inside one)."""
+    if session.state is SessionState.INIT:
+        session.preflight()
+    if session.state is SessionState.PREFLIGHT_OK:
+        session.activate()
+    while _stepping(session, steps):
+        controls.at_step_boundary(session)
+        if not _stepping(session, steps):
+            break
+        session.step()
+        on_step(session.steps_done)
+    return session.run_to_end(steps, operator=ONE_SHOT_OPERATOR)
+
+
+def _stepping(session: LiveSessionOrchestrator, steps: int) -> bool:
+    return session.state is SessionState.DRYRUN_ACTIVE and session.steps_done < steps
+
+
+def _run(
+    session: LiveSessionOrchestrator,
+    run_dir: Path,
+    steps: int,
+    *,
+    quiet: bool,
+    controls: SignalControls,
+    as_json: bool = False,
+) -> int:
+    from ._artifacts.timings import StepTimer  # noqa: PLC0415 - only for CLI runs
+
+    timer = StepTimer(run_dir)
+    quiet = quiet or as_json
+    show_bar = (
+        not quiet and steps - session.steps_done >= _PROGRESS_MIN_STEPS and sys.stderr.isatty()
+    )
+    if show_bar:
+        from rich.progress import Progress  # noqa: PLC0415 - only for long runs on a terminal
+
+        with Progress(transient=True) as progress:
+            task = progress.add_task("dry run", total=steps, completed=session.steps_done)
+
+            def tick(done: int) -> None:
+                timer.on_step(done)
+                if done % 1000 == 0:
+                    progress.update(task, completed=done)
+
+            result = _drive(session, steps, tick, controls)
+    else:
+        result = _drive(session, steps, timer.on_step, controls)
+    timings = timer.finish(steps=result.steps, events=session.recorder.event_seq)
+    if not quiet:
+        _summary(result, run_dir, timings["wall_s"], session.recorder.metrics)
+    if result.status is SessionStatus.REJECTED:
+        _say_rejected(result)
+    if result.status is SessionStatus.FAILED:
+        print(f"livesession: failed: {_failure(result, run_dir)}", file=sys.stderr)  # noqa: T201 - the CLI's output
+    elif controls.stop_reason and result.reason == controls.stop_reason:
+        print(  # noqa: T201 - the CLI's output
+            f"livesession: stopped by {controls.stop_reason.removeprefix('SIGNAL_')} after "
+            f"{result.steps} steps: cancelled, flattened and sealed {result.status.value}: "
+            f"{run_dir}",
+            file=sys.stderr,
+        )
+    code = _exit_code(result)
+    if as_json:
+        metrics = session.recorder.metrics
+        emit_json(result_json(result, run_dir, timings["wall_s"], metrics, code=code))
+    return code
+
+
+def _failure(result: DryrunResult, run_dir: Path) -> str:
+    """One line: why the run failed and what the CLI did about it (see RUNBOOK's exit codes)."""
+    what = result.reason or "FAILED"
+    if result.detail:
+        what += f" ({' '.join(result.detail.split())})"
+    if result.state is SessionState.STOPPED:
+        return f"{what}; wound down (cancelled, flattened) and sealed FAILED: {run_dir}"
+    return (
+        f"{what}; sealed FAILED in {result.state.value} without a wind-down: check the "
+        f"venue's open orders and positions (RUNBOOK): {run_dir}"
+    )
+
+
+@contextlib.contextmanager
+def _session_log(run_dir: Path, level: str) -> Iterator[None]:
+    """Log to ``run_dir/session.log.jsonl`` for the duration of the block."""
+    import logging  # noqa: PLC0415 - only to map the level name
+
+    with (run_dir / names.SESSION_LOG).open("a", encoding="utf-8") as stream:
+        configure_logging(stream, level=getattr(logging, level.upper()))
+        try:
+            yield
+        finally:
+            disable_logging()
+
+
+def _peek_keys(path: Path) -> set[str]:
+    import tomllib  # noqa: PLC0415 - only when a config file is given
+
+    try:
+        return set(tomllib.loads(path.read_text(encoding="utf-8")))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return set()  # load_config reports the problem with a proper message
+
+
+def cmd_dryrun(args: argparse.Namespace) -> int:
+    """Run one dry run and write its artifacts to OUT/<run_id>/."""
+    config: Path | None = args.config
+    out: Path = args.out
+    overrides: dict[str, Any] = {
+        "seed": args.seed,
+        "steps": args.steps,
+        "clock_mode": args.clock,
+        "broker": args.broker,
+        "run_id": args.run_id,
+        "strategy_factory": args.strategy,
+        "feed": args.feed,
+        "symbol": args.symbol,
+    }
+    keys = _peek_keys(config) if config is not None else set()
+    if args.durability is not None:
+        overrides["durability"] = args.durability
+    elif "durability" not in keys:
+        overrides["durability"] = "step"
+    if args.run_id is None and "run_id" not in keys:
+        overrides["run_id"] = _free_demo_id(out)
+    cfg = load_config(config, overrides)
+    from ._exceptions import RunHeld  # noqa: PLC0415
+    from ._rundir import create_run  # noqa: PLC0415 - keeps `import livesession` light
+    from .control import SignalControls  # noqa: PLC0415 - only for runs
+
+    # The handlers go in before the run directory (and its lock) exists, so an operator
+    # command never finds a holder that would die of SIGUSR1's default action.
+    with SignalControls().installed() as controls:
+        try:
+            session = create_run(
+                cfg,
+                out,
+                idempotency_backend=args.idempotency_backend,
+                store=args.store,
+                lease=args.lease,
+            )
+        except RunHeld as exc:
+            return refused(exc, as_json=args.json)
+        run_dir = out / cfg.run_id
+        with _session_log(run_dir, args.log_level):
+            return _run(
+                session, run_dir, cfg.steps, quiet=args.quiet, controls=controls, as_json=args.json
+            )
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    """Resume a crashed run from its last checkpoint and finish it."""
+    from ._exceptions import LeaseHeld, RunHeld  # noqa: PLC0415
+    from ._rundir import resume_run  # noqa: PLC0415 - keeps `import livesession` light
+    from .control import SignalControls  # noqa: PLC0415 - only for runs
+
+    run_dir = require_run(args.run_dir)
+    with SignalControls().installed() as controls:
+        try:
+            session = resume_run(run_dir)
+        except (LeaseHeld, RunHeld) as exc:
+            return refused(exc, as_json=args.json)
+        with _session_log(run_dir, args.log_level):
+            return _run(
+                session,
+                run_dir,
+                session.config.steps,
+                quiet=args.quiet,
+                controls=controls,
+                as_json=args.json,
+            )

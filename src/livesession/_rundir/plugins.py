@@ -1,0 +1,204 @@
+"""A run's plug-ins: built before anything is written, recorded, and checked on resume.
+
+``create_run`` and ``resume_run`` take a strategy, feed and broker as objects or as
+references (``package.module:callable``); a reference passed there is the same as the
+config naming it. ``open_plugins`` builds them all before a run directory exists (so a bad
+reference leaves nothing behind) and returns their source records, which ``config.json``
+keeps under ``sources``: per role, the reference, the module file and its SHA-256, or, for
+an object supplied in-process, its class and the SHA-256 of the class's file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+
+import attrs
+
+from .._exceptions import PluginError
+from .._risk.checks import CheckResult, PreflightContext
+from .._session.assembly import default_feed
+from .._session.plugins import (
+    broker_from_reference,
+    feed_from_reference,
+    strategy_from_reference,
+)
+from .._support.references import check_sources, is_reference, object_record, resolve
+from .._typing import Broker, DeclaredSimulation, MarketFeed, Strategy
+from .brokers import BrokerFactory
+from .data import close_feed
+
+if TYPE_CHECKING:
+    from .._domain.config import DryrunConfig
+    from .._session.coordinator import LiveSessionOrchestrator
+
+__all__ = [
+    "RunPlugins",
+    "add_broker_check",
+    "apply_references",
+    "check_recorded_sources",
+    "given_broker",
+    "open_plugins",
+]
+
+_KINDS: Final = {"strategy": Strategy, "feed": MarketFeed, "broker": Broker}
+
+
+@attrs.frozen(kw_only=True)
+class RunPlugins:
+    """What a run plugs in: None where the config's built-in default applies."""
+
+    strategy: Strategy | None
+    feed: MarketFeed
+    broker: Broker | None
+    sources: dict[str, dict[str, Any]]
+    owns_broker: bool = False
+    """Whether the broker was built here (from a reference) rather than handed in."""
+
+    def close(self) -> None:
+        """Close what was built when the session is never built (it owns them otherwise).
+
+        A feed is closed either way (a session that was never built does not own it); a
+        broker only when it was built here: one handed in stays its caller's.
+        """
+        close_feed(self.feed)
+        if self.broker is not None and self.owns_broker:
+            with contextlib.suppress(Exception):
+                self.broker.close()
+
+
+def apply_references(
+    cfg: DryrunConfig, *, strategy: object, feed: object, broker: object, resume: bool = False
+) -> DryrunConfig:
+    """``cfg`` with the references (strings) among the arguments written into it.
+
+    On resume the config is the run's: a reference must be the one it recorded.
+    """
+    changes: dict[str, Any] = {}
+    for role, field, value in (
+        ("strategy", "strategy_factory", strategy),
+        ("feed", "feed", feed),
+        ("broker", "broker", broker),
+    ):
+        if not isinstance(value, str):
+            continue
+        if role == "strategy" and not is_reference(value):
+            raise PluginError(f"strategy {value!r} is not a reference package.module:callable")
+        if resume and getattr(cfg, field) != value:
+            raise PluginError(
+                f"run {cfg.run_id} was started with {field} {getattr(cfg, field)!r}, not {value!r}"
+            )
+        changes[field] = value
+    return attrs.evolve(cfg, **changes) if changes else cfg
+
+
+def _given(role: str, value: object) -> dict[str, Any]:
+    if not isinstance(value, _KINDS[role]):
+        raise PluginError(
+            f"{role}= got a {type(value).__name__}, which is not a {_KINDS[role].__name__}"
+        )
+    return object_record(value)
+
+
+def _declared(broker: object, record: dict[str, Any]) -> dict[str, Any]:
+    simulated = broker.simulated if isinstance(broker, DeclaredSimulation) else None
+    return record | {"declared_simulated": simulated if isinstance(simulated, bool) else None}
+
+
+def open_plugins(
+    cfg: DryrunConfig, *, strategy: object = None, feed: object = None, broker: object = None
+) -> RunPlugins:
+    """Build the run's strategy, broker and feed (objects given, or from the config).
+
+    Strings among the arguments must already be in ``cfg`` (``apply_references``).
+    """
+    sources: dict[str, dict[str, Any]] = {}
+    built_strategy: Strategy | None = None
+    if strategy is not None and not isinstance(strategy, str):
+        sources["strategy"] = _given("strategy", strategy)
+        built_strategy = strategy  # type: ignore[assignment]  # checked by _given
+    elif cfg.strategy_factory is not None:
+        built_strategy, sources["strategy"] = strategy_from_reference(cfg)
+    built_broker: Broker | None = None
+    if broker is not None and not isinstance(broker, str):
+        sources["broker"] = _declared(broker, _given("broker", broker))
+        built_broker = broker  # type: ignore[assignment]  # checked by _given
+    elif is_reference(cfg.broker):
+        built_broker, record = broker_from_reference(cfg)
+        sources["broker"] = _declared(built_broker, record)
+    try:
+        if feed is not None and not isinstance(feed, str):
+            sources["feed"] = _given("feed", feed)
+            built_feed: MarketFeed = feed  # type: ignore[assignment]  # checked by _given
+        elif is_reference(cfg.feed):
+            built_feed, sources["feed"] = feed_from_reference(cfg)
+        else:
+            built_feed = default_feed(cfg)
+    except BaseException:
+        if built_broker is not None and broker is None:
+            with contextlib.suppress(Exception):
+                built_broker.close()
+        raise
+    return RunPlugins(
+        strategy=built_strategy,
+        feed=built_feed,
+        broker=built_broker,
+        sources=sources,
+        owns_broker=built_broker is not None and broker is None,
+    )
+
+
+def check_recorded_sources(cfg: DryrunConfig, recorded: dict[str, Any]) -> bool:
+    """Whether the run can be re-run from its config alone (no in-process objects).
+
+    A referenced module whose source changed since the run raises ``PluginError``.
+    """
+    if any("object" in record for record in recorded.values()):
+        return False
+    base = None if cfg.base_dir is None else Path(cfg.base_dir)
+    current = {role: resolve(str(record["ref"]), base)[1] for role, record in recorded.items()}
+    check_sources(recorded, current, run=cfg.run_id)
+    return True
+
+
+@attrs.frozen
+class _UserBroker:
+    """Preflight's audit of a user's broker: which one, and what it declares."""
+
+    record: dict[str, Any]
+    name: str = "user_broker"
+
+    def __call__(self, ctx: PreflightContext, /) -> CheckResult:
+        what = f"user-supplied broker {self.record.get('ref') or self.record.get('object')}"
+        simulated = ctx.broker.simulated if isinstance(ctx.broker, DeclaredSimulation) else None
+        if simulated is True:
+            return CheckResult(name=self.name, passed=True, detail=f"{what}, declared simulated")
+        if simulated is False and ctx.config.enabled and ctx.live_override:
+            return CheckResult(
+                name=self.name,
+                passed=True,
+                detail=f"{what}, declared NOT simulated: live trading explicitly enabled",
+            )
+        said = "declares simulated = False" if simulated is False else "does not declare simulated"
+        return CheckResult(
+            name=self.name,
+            passed=False,
+            reason="USER_BROKER_NOT_SIMULATED",
+            detail=f"{what} {said}, and live trading is off",
+        )
+
+
+def given_broker(broker: Broker) -> BrokerFactory:
+    """A ``BrokerFactory`` handing out the one broker the run was given or built."""
+
+    def factory(_cfg: DryrunConfig, _run_dir: Path) -> Broker:
+        return broker
+
+    return factory
+
+
+def add_broker_check(session: LiveSessionOrchestrator, sources: dict[str, Any]) -> None:
+    """Give a session on a user's broker the ``user_broker`` preflight check."""
+    if "broker" in sources:
+        session.extra_checks.append(_UserBroker(sources["broker"]))

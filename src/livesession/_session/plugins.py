@@ -1,0 +1,73 @@
+"""The strategy, feed and broker a config names by reference, and what each receives.
+
+A factory is called with keyword arguments: its ``[..._params]`` table as TOML gave it,
+plus, for a strategy, ``strategy_id`` (the config's) and, for a feed, ``symbol`` (the
+config's). A broker factory receives its ``[broker_params]`` only. A params table may not
+repeat a keyword the session passes itself.
+
+Each builder returns the product and its source record (``resolve``): the reference, the
+module's file and that file's SHA-256, which ``config.json`` and the evidence keep.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .._exceptions import PluginError
+from .._support.references import call_reference, is_reference
+from .._typing import Broker, MarketFeed, Strategy
+
+if TYPE_CHECKING:
+    from .._domain.config import DryrunConfig
+
+__all__ = ["broker_from_reference", "feed_from_reference", "strategy_from_reference"]
+
+
+def _base(cfg: DryrunConfig) -> Path | None:
+    return None if cfg.base_dir is None else Path(cfg.base_dir)
+
+
+def _kwargs(table: str, params: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
+    clash = sorted(set(params) & set(given))
+    if clash:
+        raise PluginError(
+            f"{table} may not set {clash[0]!r}: the session passes it from the config"
+        )
+    return given | params
+
+
+def strategy_from_reference(cfg: DryrunConfig) -> tuple[Strategy, dict[str, Any]]:
+    """The strategy ``cfg.strategy_factory`` makes: ``factory(strategy_id=..., **params)``."""
+    ref = cfg.strategy_factory
+    if ref is None:
+        raise PluginError("strategy_factory is not set")
+    kwargs = _kwargs("strategy_params", cfg.strategy_params, {"strategy_id": cfg.strategy_id})
+    product, record = call_reference(
+        ref, _base(cfg), what="strategy_factory", kind=Strategy, kwargs=kwargs
+    )
+    strategy: Strategy = product
+    return strategy, record
+
+
+def feed_from_reference(cfg: DryrunConfig) -> tuple[MarketFeed, dict[str, Any]]:
+    """The feed ``cfg.feed`` names by reference: ``factory(symbol=..., **feed_params)``."""
+    if not is_reference(cfg.feed):
+        raise PluginError(f"feed {cfg.feed!r} is not a reference")
+    kwargs = _kwargs("feed_params", cfg.feed_params, {"symbol": cfg.symbol})
+    product, record = call_reference(
+        cfg.feed, _base(cfg), what="feed", kind=MarketFeed, kwargs=kwargs
+    )
+    feed: MarketFeed = product
+    return feed, record
+
+
+def broker_from_reference(cfg: DryrunConfig) -> tuple[Broker, dict[str, Any]]:
+    """The broker ``cfg.broker`` names by reference: ``factory(**broker_params)``."""
+    if not is_reference(cfg.broker):
+        raise PluginError(f"broker {cfg.broker!r} is not a reference")
+    product, record = call_reference(
+        cfg.broker, _base(cfg), what="broker", kind=Broker, kwargs=dict(cfg.broker_params)
+    )
+    broker: Broker = product
+    return broker, record

@@ -1,0 +1,198 @@
+"""Plug-ins by reference: ``package.module:callable``, resolved, called and fingerprinted.
+
+A reference names a callable in a module. It resolves against a base directory first (the
+config file's directory) and then the installed packages, never against the current
+directory by accident: while the module is imported, ``sys.path`` holds the base directory
+in front and no entry for the current directory (``''``, ``.`` or its absolute path).
+
+What ran is part of the evidence: ``source_record`` keeps the reference and the SHA-256 of
+the referenced module's source file; ``object_record`` keeps, for an object handed in
+in-process, its class and the SHA-256 of the file that defines the class.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.machinery
+import os
+import re
+import sys
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+
+from .._exceptions import PluginError
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from types import ModuleType
+
+__all__ = [
+    "IN_PROCESS",
+    "call_reference",
+    "check_sources",
+    "is_reference",
+    "object_record",
+    "resolve",
+]
+
+IN_PROCESS: Final = "object supplied in-process"
+_PATH_LOCK: Final = threading.Lock()
+"""``sys.path`` is swapped while a reference imports: one import at a time per process."""
+_NAME: Final = r"[A-Za-z_][A-Za-z0-9_]*"
+_REFERENCE: Final = re.compile(rf"^{_NAME}(?:\.{_NAME})*:{_NAME}(?:\.{_NAME})*$")
+
+
+_BUILT_IN: Final = ("csv", "ccxt")
+"""Prefixes of the built-in specs (``csv:<path>``, ``ccxt:<exchange>``), never references."""
+
+
+def is_reference(text: object) -> bool:
+    """Whether ``text`` has the form ``package.module:callable`` (``csv:``/``ccxt:`` aside)."""
+    return (
+        isinstance(text, str)
+        and _REFERENCE.match(text) is not None
+        and text.partition(":")[0] not in _BUILT_IN
+    )
+
+
+def _sha256(path: str | None) -> str | None:
+    if not path:
+        return None
+    try:
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
+def _search_path(base_dir: Path | None) -> list[str]:
+    """``sys.path`` without the current directory, with ``base_dir`` in front."""
+    cwd = os.path.realpath(Path.cwd())
+    kept = [p for p in sys.path if p not in ("", ".") and os.path.realpath(p) != cwd]
+    return ([str(base_dir)] if base_dir is not None else []) + kept
+
+
+def _import(module_name: str, ref: str, base_dir: Path | None) -> ModuleType:
+    top = module_name.partition(".")[0]
+    local = (
+        importlib.machinery.PathFinder.find_spec(top, [str(base_dir)])
+        if base_dir is not None
+        else None
+    )
+    with _PATH_LOCK:
+        return _import_with_path(module_name, ref, base_dir, local)
+
+
+def _import_with_path(module_name: str, ref: str, base_dir: Path | None, local: Any) -> ModuleType:
+    top = module_name.partition(".")[0]
+    saved = list(sys.path)
+    try:
+        sys.path[:] = _search_path(base_dir)
+        importlib.invalidate_caches()
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        where = f" (looked in {base_dir}, then the installed packages)" if base_dir else ""
+        raise PluginError(f"cannot import {ref!r}: {exc}{where}") from None
+    except Exception as exc:  # noqa: BLE001 - the user's module failed while importing
+        raise PluginError(
+            f"importing {ref!r} raised {type(exc).__name__}: {' '.join(str(exc).split())}"
+        ) from None
+    finally:
+        sys.path[:] = saved
+    if local is not None and local.origin and sys.modules.get(top) is not None:
+        loaded = getattr(sys.modules[top], "__file__", None)
+        if loaded and os.path.realpath(loaded) != os.path.realpath(local.origin):
+            raise PluginError(
+                f"cannot import {ref!r} from {base_dir}: this process already imported "
+                f"{top!r} from {Path(loaded).parent}"
+            )
+    return module
+
+
+def resolve(ref: str, base_dir: Path | None) -> tuple[Any, dict[str, Any]]:
+    """The object ``ref`` names, and its source record (reference, file, SHA-256)."""
+    if not is_reference(ref):
+        raise PluginError(f"{ref!r} is not a reference of the form package.module:callable")
+    module_name, _, attr_path = ref.partition(":")
+    target: Any = _import(module_name, ref, base_dir)
+    for part in attr_path.split("."):
+        try:
+            target = getattr(target, part)
+        except AttributeError:
+            raise PluginError(f"cannot use {ref!r}: {module_name} has no {attr_path}") from None
+    module = sys.modules[module_name]
+    file = getattr(module, "__file__", None)
+    record = {"ref": ref, "module": module_name, "file": file, "sha256": _sha256(file)}
+    return target, record
+
+
+def call_reference(
+    ref: str,
+    base_dir: Path | None,
+    *,
+    what: str,
+    kind: type,
+    kwargs: Mapping[str, Any],
+) -> tuple[Any, dict[str, Any]]:
+    """Call the factory ``ref`` names with ``kwargs``; its product must be a ``kind``.
+
+    ``what`` names the plug-in in errors (``strategy_factory``, ``feed``, ``broker``).
+    """
+    factory, record = resolve(ref, base_dir)
+    if not callable(factory):
+        raise PluginError(f"{what} {ref!r} is not callable")
+    try:
+        product = factory(**kwargs)
+    except Exception as exc:  # noqa: BLE001 - the user's factory failed
+        raise PluginError(
+            f"{what} {ref!r} raised {type(exc).__name__}: {' '.join(str(exc).split())}"
+        ) from None
+    if not isinstance(product, kind):
+        raise PluginError(
+            f"{what} {ref!r} returned a {type(product).__name__}, not a {kind.__name__} "
+            f"(see docs/plugins.md for the methods it needs)"
+        )
+    return product, record
+
+
+def object_record(obj: object) -> dict[str, Any]:
+    """What is known of an object handed in in-process: its class and that class's file."""
+    cls = type(obj)
+    module = sys.modules.get(cls.__module__)
+    file = getattr(module, "__file__", None)
+    return {
+        "object": f"{cls.__module__}.{cls.__qualname__}",
+        "file": file,
+        "sha256": _sha256(file),
+        "supplied": IN_PROCESS,
+    }
+
+
+def check_sources(recorded: Mapping[str, Any], current: Mapping[str, Any], *, run: str) -> None:
+    """Refuse when the plug-ins now are not the ones ``run`` recorded (``PluginError``).
+
+    ``recorded`` and ``current`` map a role (``strategy``, ``feed``, ``broker``) to a
+    ``resolve``/``object_record`` record.
+    """
+    for role in sorted(set(recorded) | set(current)):
+        was, now = recorded.get(role), current.get(role)
+        if was is None:
+            raise PluginError(f"run {run} was started on the built-in {role}, not on one given now")
+        if "object" in was:
+            if now is None or now.get("object") != was["object"]:
+                raise PluginError(
+                    f"run {run} was started with a {role} object supplied in-process "
+                    f"({was['object']}): pass the same object as {role}= again"
+                )
+        elif now is None or now.get("ref") != was.get("ref"):
+            raise PluginError(
+                f"run {run} was started with {role} {was.get('ref')!r}, not given now"
+            )
+        if now.get("sha256") != was.get("sha256"):
+            name = was.get("ref") or was.get("object")
+            raise PluginError(
+                f"the source of {role} {name!r} changed since run {run} started (SHA-256 "
+                f"{str(was.get('sha256'))[:12]}..., now {str(now.get('sha256'))[:12]}... in "
+                f"{now.get('file')}): restore the code the run started with"
+            )

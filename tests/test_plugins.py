@@ -1,0 +1,484 @@
+"""Plug-ins by reference, end to end: the user's strategy package in ``examples/mydesk``.
+
+The CLI runs in a subprocess from a directory unrelated to the config, so references
+resolve from the config file's directory and never from the current one. A killed run
+resumes byte for byte; a changed source file makes ``resume`` and ``evidence`` refuse
+(exit 2, one line naming the reference, nothing changed). Bad references are refused
+before a run directory exists.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import orjson
+import pytest
+
+from livesession import ConfigError, DryrunConfig, create_run, load_config, resume_run
+
+from crash_harness import KILLED, cli
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "examples"
+MYDESK_TOML = EXAMPLES / "mydesk.toml"
+REF = "mydesk.breakout:make_strategy"
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _tree(root: Path) -> dict[str, str]:
+    """Every file under ``root`` with its SHA-256 (to show that nothing changed)."""
+    return {str(p.relative_to(root)): _sha(p) for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def _json(proc: subprocess.CompletedProcess[str]) -> dict[str, object]:
+    """The one JSON object a ``--json`` command printed: stdout is that object and nothing else."""
+    lines = proc.stdout.splitlines()
+    assert len(lines) == 1, proc.stdout
+    obj = orjson.loads(lines[0])
+    assert isinstance(obj, dict)
+    return obj
+
+
+def _one_line_error(proc: subprocess.CompletedProcess[str], *needles: str) -> str:
+    err = proc.stderr.strip()
+    assert proc.returncode == 2, (proc.returncode, proc.stdout, proc.stderr)
+    assert len(err.splitlines()) == 1, err
+    assert "Traceback" not in err
+    for needle in needles:
+        assert needle in err, err
+    return err
+
+
+@pytest.fixture(name="desk")
+def _desk(tmp_path: Path) -> Path:
+    """A copy of examples/ (the package and its config) the test may change."""
+    desk = tmp_path / "desk"
+    shutil.copytree(
+        EXAMPLES / "mydesk", desk / "mydesk", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    shutil.copy(MYDESK_TOML, desk / "mydesk.toml")
+    return desk
+
+
+@pytest.fixture(name="elsewhere")
+def _elsewhere(tmp_path: Path) -> Path:
+    """A current directory with a decoy ``mydesk`` package that must never be imported."""
+    cwd = tmp_path / "elsewhere"
+    (cwd / "mydesk").mkdir(parents=True)
+    (cwd / "mydesk" / "__init__.py").write_text("raise RuntimeError('decoy mydesk imported')\n")
+    return cwd
+
+
+def test_examples_config_runs_verifies_and_has_evidence_from_another_cwd(tmp_path, elsewhere):
+    out = tmp_path / "runs"
+    proc = cli("dryrun", "--config", MYDESK_TOML, "--out", out, "--json", cwd=elsewhere)
+    assert proc.returncode == 0, proc.stderr
+    result = _json(proc)
+    assert result["status"] == "COMPLETED"
+    assert result["exit_code"] == 0
+    assert result["orders"] > 0  # the breakout strategy traded: it is the one that ran
+    run_dir = out / "mydesk"
+    config = orjson.loads((run_dir / "config.json").read_bytes())
+    assert config["strategy_factory"] == REF
+    assert config["strategy_params"] == {"lookback": 20, "qty": "0.010"}
+    assert config["base_dir"] == str(EXAMPLES)
+    source = config["sources"]["strategy"]
+    assert source["ref"] == REF
+    assert source["sha256"] == _sha(EXAMPLES / "mydesk" / "breakout.py")
+
+    verified = cli("verify", run_dir, "--json", cwd=elsewhere)
+    assert verified.returncode == 0, verified.stderr
+    assert _json(verified)["ok"] is True
+
+    evidence = cli("evidence", run_dir, "--json", cwd=elsewhere)
+    assert evidence.returncode == 0, evidence.stderr
+    assert _json(evidence)["ok"] is True
+    manifest = orjson.loads((run_dir / "manifest.json").read_bytes())
+    assert manifest["plugins"]["strategy"]["sha256"] == source["sha256"]
+    assert manifest["determinism"]["status"] == "match"
+    document = next(run_dir.glob("EV-*.md")).read_text()
+    assert f"strategy {REF}, source SHA-256 {source['sha256']}" in document
+
+
+def test_reference_never_resolves_from_the_current_directory(tmp_path):
+    """A config whose directory has no ``mydesk`` fails, though the cwd has the package."""
+    config_dir = tmp_path / "configs"
+    config_dir.mkdir()
+    (config_dir / "desk.toml").write_text(MYDESK_TOML.read_text())
+    cwd = tmp_path / "cwd"
+    shutil.copytree(EXAMPLES / "mydesk", cwd / "mydesk")
+    out = tmp_path / "runs"
+    proc = cli("dryrun", "--config", config_dir / "desk.toml", "--out", out, cwd=cwd)
+    _one_line_error(proc, REF, "No module named 'mydesk'")
+    assert not out.exists()
+
+
+def test_killed_run_resumes_byte_for_byte_and_changed_code_is_refused(tmp_path, desk, elsewhere):
+    config = desk / "mydesk.toml"
+    straight = cli("dryrun", "-c", config, "--out", tmp_path / "straight", "-q", cwd=elsewhere)
+    assert straight.returncode == 0, straight.stderr
+    out = tmp_path / "runs"
+    killed = cli("dryrun", "-c", config, "--out", out, "-q", crash_at="checkpoint:2", cwd=elsewhere)
+    assert killed.returncode == KILLED
+    run_dir = out / "mydesk"
+
+    # The strategy's source changes: resume refuses, naming it, and changes nothing.
+    source = desk / "mydesk" / "breakout.py"
+    original = source.read_bytes()
+    source.write_bytes(original + b"\n# tuned after the run started\n")
+    before = _tree(run_dir)
+    refused = cli("resume", run_dir, "--json", cwd=elsewhere)
+    err = _one_line_error(refused, REF, "changed since run mydesk started")
+    assert _json(refused) == {
+        "ok": False,
+        "exit_code": 2,
+        "error": err.removeprefix("livesession: error: "),
+    }
+    assert _tree(run_dir) == before
+
+    source.write_bytes(original)
+    resumed = cli("resume", run_dir, "--json", cwd=elsewhere)
+    assert resumed.returncode == 0, resumed.stderr
+    assert _json(resumed)["status"] == "COMPLETED"
+    for name in ("events.jsonl", "state_snapshots.jsonl"):
+        assert _sha(run_dir / name) == _sha(tmp_path / "straight" / "mydesk" / name), name
+    assert cli("verify", run_dir, cwd=elsewhere).returncode == 0
+
+    # Evidence re-runs the same code; changed code is refused there too, before writing.
+    source.write_bytes(original + b"\n# changed again\n")
+    refused = cli("evidence", run_dir, cwd=elsewhere)
+    _one_line_error(refused, REF, "changed since run mydesk started")
+    assert not (run_dir / "manifest.json").exists()
+
+
+PLUG = """
+from decimal import Decimal
+from livesession import MockBroker, RandomWalkFeed
+
+
+def walk(*, symbol, seed, start):
+    return RandomWalkFeed(
+        symbol=symbol,
+        seed=seed,
+        initial_price=Decimal(start),
+        tick=Decimal("0.01"),
+        lot=Decimal("0.001"),
+    )
+
+
+def not_a_strategy(*, strategy_id):
+    return {"strategy_id": strategy_id}
+
+
+def raises(*, strategy_id, lookback):
+    raise ValueError(f"lookback {lookback} is too short")
+
+
+def not_a_feed(*, symbol):
+    return [symbol]
+
+
+class SimBroker(MockBroker):
+    simulated = True
+
+
+class LiveBroker(MockBroker):
+    simulated = False
+
+
+def sim_broker(*, seed=1):
+    return SimBroker(seed=seed, price_tick=Decimal("0.01"), qty_lot=Decimal("0.001"))
+
+
+def live_broker():
+    return LiveBroker(seed=1, price_tick=Decimal("0.01"), qty_lot=Decimal("0.001"))
+
+
+def undeclared_broker():
+    return MockBroker(seed=1, price_tick=Decimal("0.01"), qty_lot=Decimal("0.001"))
+"""
+
+
+@pytest.fixture(name="plugdir")
+def _plugdir(tmp_path: Path) -> Path:
+    plugdir = tmp_path / "plugs"
+    (plugdir / "userplug").mkdir(parents=True)
+    (plugdir / "userplug" / "__init__.py").write_text("")
+    (plugdir / "userplug" / "parts.py").write_text(textwrap.dedent(PLUG))
+    return plugdir
+
+
+@pytest.mark.parametrize(
+    ("toml", "needles"),
+    [
+        ('strategy_factory = "nosuchpkg.mod:make"', ("nosuchpkg.mod:make", "cannot import")),
+        ('strategy_factory = "mydesk.breakout:nope"', ("mydesk.breakout:nope", "has no nope")),
+        (
+            'strategy_factory = "userplug.parts:raises"\n[strategy_params]\nlookback = 1',
+            ("userplug.parts:raises", "ValueError: lookback 1 is too short"),
+        ),
+        (
+            'strategy_factory = "userplug.parts:not_a_strategy"',
+            ("userplug.parts:not_a_strategy", "returned a dict, not a Strategy"),
+        ),
+        ('feed = "userplug.parts:not_a_feed"', ("userplug.parts:not_a_feed", "not a MarketFeed")),
+        (
+            'broker = "userplug.parts:not_a_feed"\n[broker_params]\nsymbol = "X"',
+            ("userplug.parts:not_a_feed", "not a Broker"),
+        ),
+        ('strategy_factory = "not a reference"', ("strategy_factory", "'not a reference'")),
+        ("[strategy_params]\nlookback = 3", ("strategy_params", "strategy_factory")),
+    ],
+)
+def test_bad_reference_exits_2_with_one_line_and_writes_nothing(tmp_path, plugdir, toml, needles):
+    shutil.copytree(EXAMPLES / "mydesk", plugdir / "mydesk")
+    config = plugdir / "bad.toml"
+    config.write_text(f'run_id = "bad"\n{toml}\n')
+    out = tmp_path / "runs"
+    proc = cli("dryrun", "-c", config, "--out", out, "--json", cwd=tmp_path)
+    err = _one_line_error(proc, *needles)
+    assert _json(proc)["error"] == err.removeprefix("livesession: error: ")
+    assert not out.exists()
+
+
+def test_user_broker_declared_simulated_is_audited_and_shown_in_evidence(tmp_path, plugdir):
+    config = plugdir / "sim.toml"
+    config.write_text('run_id = "sim"\nsteps = 50\nbroker = "userplug.parts:sim_broker"\n')
+    out = tmp_path / "runs"
+    proc = cli("dryrun", "-c", config, "--out", out, "-q", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    run_dir = out / "sim"
+    checks = [
+        orjson.loads(line)
+        for line in (run_dir / "events.jsonl").read_bytes().splitlines()
+        if b'"PREFLIGHT_CHECK"' in line
+    ]
+    user = [c for c in checks if c["payload"]["check"] == "user_broker"]
+    assert len(user) == 1
+    assert user[0]["payload"]["passed"] is True
+    assert user[0]["payload"]["detail"] == (
+        "user-supplied broker userplug.parts:sim_broker, declared simulated"
+    )
+    assert cli("evidence", run_dir, cwd=tmp_path).returncode == 0
+    manifest = orjson.loads((run_dir / "manifest.json").read_bytes())
+    summary = manifest["plugins"]["broker"]["summary"]
+    assert summary.startswith("user-supplied broker, declared simulated")
+    assert manifest["determinism"]["status"] == "match"
+    assert "user-supplied broker, declared simulated" in next(run_dir.glob("EV-*.md")).read_text()
+
+
+def test_feed_by_reference_gets_its_params_and_is_recorded(tmp_path, plugdir):
+    config = plugdir / "feed.toml"
+    config.write_text(
+        'run_id = "walk"\nsteps = 20\nfeed = "userplug.parts:walk"\n'
+        '[feed_params]\nseed = 5\nstart = "100.00"\n'
+    )
+    out = tmp_path / "runs"
+    proc = cli("dryrun", "-c", config, "--out", out, "--json", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert _json(proc)["status"] == "COMPLETED"
+    run_dir = out / "walk"
+    bars = [
+        orjson.loads(line)["payload"]
+        for line in (run_dir / "events.jsonl").read_bytes().splitlines()
+        if b'"BAR"' in line
+    ]
+    # The factory's start price, not the config's initial_price (42000.00), opened the walk.
+    assert bars
+    assert abs(float(bars[0]["close"]) - 100.0) < 5
+    written = orjson.loads((run_dir / "config.json").read_bytes())
+    assert written["feed_params"] == {"seed": 5, "start": "100.00"}
+    assert written["sources"]["feed"]["ref"] == "userplug.parts:walk"
+    assert written["sources"]["feed"]["sha256"] == _sha(plugdir / "userplug" / "parts.py")
+
+
+@pytest.mark.parametrize(
+    ("factory", "said"),
+    [("live_broker", "declares simulated = False"), ("undeclared_broker", "does not declare")],
+)
+def test_user_broker_not_declared_simulated_is_rejected(tmp_path, plugdir, factory, said):
+    config = plugdir / "live.toml"
+    config.write_text(f'run_id = "live"\nsteps = 5\nbroker = "userplug.parts:{factory}"\n')
+    out = tmp_path / "runs"
+    proc = cli("dryrun", "-c", config, "--out", out, "-q", cwd=tmp_path)
+    assert proc.returncode == 3, proc.stderr
+    assert "USER_BROKER_NOT_SIMULATED" in proc.stderr
+    assert said in proc.stderr
+    assert "live trading is off" in proc.stderr
+
+
+RESUME_WITH_OBJECT = """
+import sys
+from pathlib import Path
+from livesession import PluginError, create_run, load_config, resume_run
+from livesession._support.references import resolve
+
+examples, out, mode = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
+ChannelBreakout = resolve("mydesk.breakout:ChannelBreakout", examples)[0]
+strategy = ChannelBreakout(strategy_id="sma_demo", lookback=10)
+if mode == "create":
+    cfg = load_config(None, {"run_id": "obj", "steps": 300, "durability": "step"})
+    session = create_run(cfg, out, strategy=strategy)
+    session.run_to_end(cfg.steps)
+    session.close()
+elif mode == "resume-without":
+    try:
+        resume_run(out / "obj")
+    except PluginError as exc:
+        print(exc)
+        sys.exit(2)
+else:
+    session = resume_run(out / "obj", strategy=strategy)
+    session.run_to_end(session.config.steps)
+    session.close()
+"""
+
+
+def test_strategy_object_is_recorded_and_resume_needs_it_again(tmp_path):
+    script = tmp_path / "obj.py"
+    script.write_text(RESUME_WITH_OBJECT)
+    out = tmp_path / "runs"
+
+    def run(mode: str, crash_at: str | None = None) -> subprocess.CompletedProcess[str]:
+        env = dict(os.environ)
+        env.pop("LIVESESSION_CRASH_AT", None)
+        if crash_at:
+            env["LIVESESSION_CRASH_AT"] = crash_at
+        return subprocess.run(
+            [sys.executable, str(script), str(EXAMPLES), str(out), mode],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+
+    assert run("create", crash_at="checkpoint:2").returncode == KILLED
+    run_dir = out / "obj"
+    source = orjson.loads((run_dir / "config.json").read_bytes())["sources"]["strategy"]
+    assert source["object"] == "mydesk.breakout.ChannelBreakout"
+    assert source["supplied"] == "object supplied in-process"
+    assert source["sha256"] == _sha(EXAMPLES / "mydesk" / "breakout.py")
+    before = _tree(run_dir)
+    refused = run("resume-without")
+    assert refused.returncode == 2, refused.stderr
+    assert "pass the same object as strategy= again" in refused.stdout
+    assert _tree(run_dir) == before
+    resumed = run("resume-with")
+    assert resumed.returncode == 0, resumed.stderr
+    assert cli("verify", run_dir).returncode == 0
+    evidence = cli("evidence", run_dir, "--json")
+    assert _json(evidence)["ok"] is True
+    manifest = orjson.loads((run_dir / "manifest.json").read_bytes())
+    assert manifest["determinism"]["status"] == "not_applicable"
+    assert "in-process" in manifest["determinism"]["reason"]
+
+
+def test_default_config_records_nothing_new(tmp_path):
+    """No reference: config.json and the config hash keep the form they had before."""
+    cfg = load_config(None, {"run_id": "plain"})
+    assert not {"strategy_factory", "strategy_params", "base_dir", "sources"} & set(cfg.to_dict())
+    toml = tmp_path / "plain.toml"
+    toml.write_text('run_id = "plain"\n')
+    from_file = load_config(toml)
+    assert from_file.base_dir == str(tmp_path)
+    assert from_file.to_dict() == cfg.to_dict()
+
+
+def test_config_refuses_base_dir_and_unusable_params(tmp_path):
+    toml = tmp_path / "c.toml"
+    toml.write_text('base_dir = "/elsewhere"\n')
+    with pytest.raises(ConfigError, match="base_dir is not a setting"):
+        load_config(toml)
+    with pytest.raises(ConfigError, match="feed_params is given"):
+        DryrunConfig(feed_params={"x": 1})
+    with pytest.raises(ConfigError, match="not a keyword argument name"):
+        DryrunConfig(strategy_factory=REF, strategy_params={"not-a-name": 1})
+
+
+def test_create_run_refuses_a_bad_object_before_writing(tmp_path):
+    cfg = load_config(None, {"run_id": "obj"})
+    with pytest.raises(ConfigError, match="is not a reference"):
+        create_run(cfg, tmp_path / "runs", strategy="not a reference")
+    with pytest.raises(ConfigError, match="feed= got a int, which is not a MarketFeed"):
+        create_run(cfg, tmp_path / "runs", feed=3)  # type: ignore[arg-type]
+    assert not (tmp_path / "runs").exists()
+    with pytest.raises(Exception, match="does not exist"):
+        resume_run(tmp_path / "runs" / "obj")
+
+
+def test_every_subcommand_has_a_description_and_shows_its_defaults():
+    from livesession.cli import build_parser
+
+    parser = build_parser()
+    (sub,) = [a for a in parser._actions if a.dest == "command"]
+    for name, command in sub.choices.items():
+        assert command.description, name
+        text = command.format_help()
+        for action in command._actions:
+            if action.default not in (None, False, "==SUPPRESS==") and action.option_strings:
+                assert f"default: {action.default}" in text or "default" in (action.help or ""), (
+                    name,
+                    action.dest,
+                )
+    dryrun_help = sub.choices["dryrun"].format_help()
+    assert "(default: out/runs)" in dryrun_help
+    assert "(default: sqlite)" in dryrun_help
+    for flag in ("--strategy", "--feed", "--symbol", "--json"):
+        assert flag in dryrun_help
+    for name in ("resume", "verify", "evidence"):
+        assert "--json" in sub.choices[name].format_help(), name
+
+
+def test_cli_flags_reach_the_config(tmp_path):
+    config = tmp_path / "eth.toml"
+    config.write_text('run_id = "eth"\nsteps = 30\nallowlist = ["ETH/USDT"]\n')
+    out = tmp_path / "runs"
+    proc = cli(
+        "dryrun",
+        "-c",
+        config,
+        "--out",
+        out,
+        "--symbol",
+        "ETH/USDT",
+        "--strategy",
+        REF,
+        "--json",
+        cwd=tmp_path,
+    )
+    # --strategy without a reference-bearing config dir: resolves from the config's directory
+    # (which has no mydesk) and then the installed packages: refused, naming the reference.
+    _one_line_error(proc, REF)
+    shutil.copytree(EXAMPLES / "mydesk", tmp_path / "mydesk")
+    proc = cli(
+        "dryrun", "-c", config, "--out", out, "--symbol", "ETH/USDT", "--strategy", REF, "--json"
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert _json(proc)["status"] == "COMPLETED"
+    written = orjson.loads((out / "eth" / "config.json").read_bytes())
+    assert written["symbol"] == "ETH/USDT"
+    assert written["strategy_factory"] == REF
+    assert written["base_dir"] == str(tmp_path)
+
+
+def test_a_package_imported_from_elsewhere_is_not_taken_for_the_configs(tmp_path):
+    """The process already has ``mydesk`` from examples/: another copy is refused, not mixed."""
+    from livesession import PluginError
+    from livesession._support.references import resolve
+
+    _, record = resolve("mydesk.breakout:make_strategy", EXAMPLES)
+    assert record["file"] == str(EXAMPLES / "mydesk" / "breakout.py")
+    shutil.copytree(EXAMPLES / "mydesk", tmp_path / "mydesk")
+    with pytest.raises(PluginError, match="already imported 'mydesk' from"):
+        resolve("mydesk.breakout:make_strategy", tmp_path)
