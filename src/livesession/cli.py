@@ -96,32 +96,68 @@ def _positive(text: str) -> int:
 
 def _add_live_run_commands(sub: Any) -> None:
     """``stop``, ``kill``, ``ack`` (act on a live run) and ``status``, ``list`` (read it)."""
-    for verb, what in (
-        ("stop", "graceful stop of the process writing a run (SIGTERM): cancel, flatten, seal"),
-        ("kill", "trip the kill switch of a live run (SIGUSR1): HALTED, cancel, flatten"),
-        ("ack", "acknowledge a live run (SIGUSR2): re-enable trading after a halt"),
+    for verb, what, description in (
+        (
+            "stop",
+            "graceful stop of the process writing a run (SIGTERM): cancel, flatten, seal",
+            (
+                "Ask the process writing RUN_DIR to stop at its next step boundary (SIGTERM): it "
+                "cancels open orders, flattens and seals the run COMPLETED. Exit codes: 0 done or "
+                "nothing to do, 3 refused, 4 the run ended FAILED, 8 nothing holds the run, "
+                "9 no effect seen in time."
+            ),
+        ),
+        (
+            "kill",
+            "trip the kill switch of a live run (SIGUSR1): HALTED, cancel, flatten",
+            (
+                "Trip the kill switch of the process writing RUN_DIR (SIGUSR1): trading HALTED, "
+                "open orders cancelled, the position flattened; the session keeps running. Exit "
+                "codes: 0 done, 3 refused, 8 nothing holds the run, 9 no effect seen in time."
+            ),
+        ),
+        (
+            "ack",
+            "acknowledge a live run (SIGUSR2): re-enable trading after a halt",
+            (
+                "Acknowledge the process writing RUN_DIR (SIGUSR2): re-enable trading after a "
+                "halt (once the kill switch is flat), or acknowledge ERROR_REQUIRES_OPERATOR. Exit "
+                "codes: 0 done or nothing to do, 3 refused, 8 nothing holds the run, 9 no effect "
+                "seen in time."
+            ),
+        ),
     ):
-        ctl = sub.add_parser(verb, help=what)
-        ctl.add_argument("run_dir", type=Path)
+        ctl = sub.add_parser(
+            verb, help=what, description=description, formatter_class=HelpWithDefaults
+        )
+        ctl.add_argument("run_dir", type=Path, help="the run directory (OUT/<run_id>)")
         ctl.add_argument(
             "--timeout",
             type=_positive,
             default=30,
-            help="seconds to wait for the effect in the run's files (default 30)",
+            help="seconds to wait for the effect in the run's files",
         )
         ctl.set_defaults(handler=cmd_control)
 
     sta = sub.add_parser(
         "status",
         help="where a run stands, for a supervisor (never disturbs a live writer)",
-        epilog="Exit codes: 0 completed, 2 not a run, 3 rejected, 4 failed, 5 needs an "
-        "operator, 6 crashed (resumable), 7 running.",
+        description="Say where RUN_DIR stands: state, status, steps, heartbeat, writer, "
+        "lease holder, open orders and position. Never takes the run's lock. Exit codes: "
+        "0 completed, 2 not a run, 3 rejected, 4 failed, 5 needs an operator, 6 crashed "
+        "(resumable), 7 running.",
+        formatter_class=HelpWithDefaults,
     )
-    sta.add_argument("run_dir", type=Path)
+    sta.add_argument("run_dir", type=Path, help="the run directory (OUT/<run_id>)")
     sta.add_argument("--json", action="store_true", help="print exactly one JSON object")
     sta.set_defaults(handler=cmd_status)
 
-    lst = sub.add_parser("list", help="list the runs in a directory with their status")
+    lst = sub.add_parser(
+        "list",
+        help="list the runs in a directory with their status",
+        description="List the runs under OUT_DIR, one line each with its status verdict.",
+        formatter_class=HelpWithDefaults,
+    )
     lst.add_argument("out_dir", type=Path, help="a directory of runs (e.g. out/runs)")
     lst.add_argument("--json", action="store_true", help="print exactly one JSON object")
     lst.set_defaults(handler=cmd_list)
