@@ -14,13 +14,15 @@ from typing import Any
 
 from livesession import Bar, OrderIntent, Side, StrategyView
 
+_MIN_LOOKBACK = 2
+
 
 class ChannelBreakout:
     """Enter ``qty`` on a breakout above the ``lookback``-bar high; exit below its low."""
 
     def __init__(self, *, strategy_id: str, lookback: int = 20, qty: str = "0.01") -> None:
-        if lookback < 2:
-            msg = f"lookback must be at least 2, got {lookback}"
+        if lookback < _MIN_LOOKBACK:
+            msg = f"lookback must be at least {_MIN_LOOKBACK}, got {lookback}"
             raise ValueError(msg)
         self.strategy_id = strategy_id
         self._lookback = lookback
