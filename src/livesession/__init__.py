@@ -9,7 +9,12 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ._artifacts.sinks import MemoryLineSink, MemoryMetricsSink
+    from ._artifacts.sinks import (
+        FileLineSink,
+        FileMetricsSink,
+        MemoryLineSink,
+        MemoryMetricsSink,
+    )
     from ._domain.clock import FixedClock, SimClock, SystemClock
     from ._domain.config import (
         DryrunConfig,
@@ -79,8 +84,10 @@ if TYPE_CHECKING:
     from ._version import __version__
     from .brokers.ccxt import CcxtSandboxBroker, ccxt_preflight_checks, make_ccxt_broker
     from .brokers.mock import FillModel, MockBroker
+    from .brokers.realish import FaultModel, RealishBroker
     from .leases import FileLease, LeaseGrant, PostgresLease, SessionLease
     from .stores.postgres import PostgresCheckpointStore, PostgresIdempotencyStore, pg_dsn_from_env
+    from .verify import VerifyResult, verify_run
 
 # Names load on first use (PEP 562), so `import livesession` stays light for the CLI.
 _LAZY: dict[str, str] = {
@@ -104,7 +111,10 @@ _LAZY: dict[str, str] = {
     "DataFileError": "._exceptions",
     "DryrunConfig": "._domain.config",
     "DryrunResult": "._session.coordinator",
+    "FaultModel": ".brokers.realish",
     "FileLease": ".leases",
+    "FileLineSink": "._artifacts.sinks",
+    "FileMetricsSink": "._artifacts.sinks",
     "FillModel": ".brokers.mock",
     "FillModelConfig": "._domain.config",
     "FillReport": "._domain.model",
@@ -134,6 +144,7 @@ _LAZY: dict[str, str] = {
     "PostgresLease": ".leases",
     "PreflightContext": "._risk.checks",
     "RandomWalkFeed": "._market.feeds",
+    "RealishBroker": ".brokers.realish",
     "RejectReport": "._domain.model",
     "Rejected": "._exceptions",
     "Rejection": "._risk.rails",
@@ -141,8 +152,8 @@ _LAZY: dict[str, str] = {
     "RiskContext": "._risk.rails",
     "RiskLimits": "._domain.config",
     "RunDirectoryError": "._exceptions",
-    "SessionInspection": "._session.coordinator",
     "RuntimeConfig": "._domain.runtime_config",
+    "SessionInspection": "._session.coordinator",
     "SessionLease": ".leases",
     "SessionState": "._domain.lifecycle",
     "SessionStatus": "._domain.lifecycle",
@@ -159,6 +170,7 @@ _LAZY: dict[str, str] = {
     "Trigger": "._domain.lifecycle",
     "VenueOrder": "._domain.model",
     "VenueOrderStatus": "._domain.model",
+    "VerifyResult": ".verify",
     "__version__": "._version",
     "ccxt_preflight_checks": ".brokers.ccxt",
     "check_csv": "._market.datafile",
@@ -171,6 +183,7 @@ _LAZY: dict[str, str] = {
     "pg_dsn_from_env": ".stores.postgres",
     "resume_run": "._rundir",
     "stable_id": "._domain.ids",
+    "verify_run": ".verify",
 }
 
 
@@ -209,7 +222,10 @@ __all__ = [
     "DataFileError",
     "DryrunConfig",
     "DryrunResult",
+    "FaultModel",
     "FileLease",
+    "FileLineSink",
+    "FileMetricsSink",
     "FillModel",
     "FillModelConfig",
     "FillReport",
@@ -239,6 +255,7 @@ __all__ = [
     "PostgresLease",
     "PreflightContext",
     "RandomWalkFeed",
+    "RealishBroker",
     "RejectReport",
     "Rejected",
     "Rejection",
@@ -264,6 +281,7 @@ __all__ = [
     "Trigger",
     "VenueOrder",
     "VenueOrderStatus",
+    "VerifyResult",
     "__version__",
     "ccxt_preflight_checks",
     "check_csv",
@@ -276,4 +294,5 @@ __all__ = [
     "pg_dsn_from_env",
     "resume_run",
     "stable_id",
+    "verify_run",
 ]
