@@ -32,7 +32,9 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
     ("session/rundir", frozenset({"_rundir"})),
     (
         "tools",
-        frozenset({"cli", "verify", "report", "report_diagram", "prom", "evidence", "__main__"}),
+        frozenset(
+            {"cli", "verify", "report", "report_diagram", "prom", "evidence", "testing", "__main__"}
+        ),
     ),
 )
 # Shared database plumbing (a top-level `_pg*`, `pg*`, `_postgres*` or `postgres*` module)
@@ -209,6 +211,7 @@ class TestLayers:
             ("brokers", "components"),
             ("_rundir", "session/rundir"),
             ("report", "tools"),
+            ("testing", "tools"),
             ("__main__", "tools"),
             ("_newfolder", None),
         ],
