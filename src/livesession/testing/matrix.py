@@ -353,7 +353,6 @@ def run_failure_matrix(
     if steps < 2:  # noqa: PLR2004 - a kill needs a step before it and one after
         msg = f"steps must be at least 2, got {steps}"
         raise ValueError(msg)
-    ran = {"examples": 0, "steps": 0, "resumes": 0}
     failing: list[tuple[MatrixCase, AssertionError]] = []
 
     @with_seed(seed)
@@ -379,13 +378,28 @@ def run_failure_matrix(
             raise
 
     started = time.perf_counter()
+    name = getattr(strategy_factory, "__qualname__", repr(strategy_factory))
+    # First the simplest case (no fault, a kill half-way): a strategy that fails without
+    # any fault is reported at once, without a search and its shrinking.
+    plain = MatrixCase(latency_s=0, faults=(), kill_after=steps // 2)
+    try:
+        done, resumed = check_case(
+            strategy_factory, plain, steps=steps, config=config, feed_factory=feed_factory
+        )
+    except AssertionError as exc:
+        msg = (
+            f"failure matrix: {name} fails with no fault at all (seed={seed}, steps={steps}):"
+            f" {exc}\nshrunk example: {plain!r}\nre-run it: check_case({name}, {plain!r},"
+            f" steps={steps})"
+        )
+        raise AssertionError(msg) from exc
+    ran = {"examples": 1, "steps": done, "resumes": int(resumed)}
     try:
         matrix()
     except Exception as exc:
         if not failing:
             raise
         case, error = failing[-1]  # hypothesis replays the shrunk case last
-        name = getattr(strategy_factory, "__qualname__", repr(strategy_factory))
         msg = (
             f"failure matrix: {name} fails (seed={seed}, examples={examples}, steps={steps}):"
             f" {error}\nshrunk example: {case!r}\nre-run it: check_case({name}, {case!r},"
