@@ -3,6 +3,7 @@ against a user's strategy, and the pytest plugin's fixtures."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -272,3 +273,29 @@ class TestPlugin:
         )
         result = pytester.runpytest_subprocess("-q", "-p", "no:cacheprovider", *plugin_args())
         result.assert_outcomes(passed=1, errors=1)
+
+
+class TestDocsExample:
+    def test_the_users_test_file_in_docs_testing_runs(self, tmp_path):
+        """docs/testing.md's test file, run by pytest as a user would, on examples/mydesk."""
+        text = (ROOT / "docs" / "testing.md").read_text(encoding="utf-8")
+        block = text.split("<!-- BEGIN TESTING EXAMPLE -->")[1].split(
+            "<!-- END TESTING EXAMPLE -->"
+        )[0]
+        code = block.split("```python\n")[1].split("```")[0]
+        assert "from livesession.testing import" in code
+        assert "mydesk.breakout" in code
+        (tmp_path / "test_breakout.py").write_text(code, encoding="utf-8")
+        paths = [str(ROOT / "examples"), str(ROOT / "src"), os.environ.get("PYTHONPATH", "")]
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in paths if p)}
+        proc = subprocess.run(
+            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *plugin_args()],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=600,
+        )
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert "3 passed" in proc.stdout
