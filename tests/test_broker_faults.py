@@ -16,9 +16,9 @@ import pytest
 
 from livesession import DryrunConfig, TradingState, Transient
 from livesession._rundir import create_run
+from livesession.testing import FaultBroker
 from livesession.verify import verify_run
 
-from _fault_broker import FaultBroker
 from crash_harness import cli
 
 _REALISH_FAULTS = (

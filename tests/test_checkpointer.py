@@ -25,8 +25,8 @@ from livesession._session.checkpoint import Checkpointer, gather, restore
 from livesession._session.pipeline import step_once
 from livesession._session.preflight import run_preflight
 from livesession.stores import FileCheckpointStore
+from livesession.testing import FaultBroker
 
-from _fault_broker import FaultBroker
 from _helpers import Sinks
 
 

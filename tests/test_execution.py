@@ -11,8 +11,8 @@ from livesession._domain.model import Bar, Order, Side
 from livesession._domain.retry import RetryPolicy
 from livesession._risk.rails import execution_throttle, max_order_qty
 from livesession._session.assembly import SessionEdges, SessionParts, assemble
+from livesession.testing import FaultBroker
 
-from _fault_broker import FaultBroker
 from _helpers import Sinks
 
 D = Decimal

@@ -66,9 +66,14 @@ from livesession._domain.decimal import quantize
 from livesession._domain.lifecycle import STATUS_BY_STATE, TERMINAL_STATES, TRANSITIONS
 from livesession._domain.model import Bar, Order
 from livesession.stores import MemoryIdempotencyStore
-
-from _fault_broker import CANCEL_FAULTS, LOOKUP_FAULTS, REPORT_FAULTS, SUBMIT_FAULTS, FaultBroker
-from _verify_runs import mark_verified, verify_session
+from livesession.testing import mark_verified, verify_session
+from livesession.testing.faults import (
+    CANCEL_FAULTS,
+    LOOKUP_FAULTS,
+    REPORT_FAULTS,
+    SUBMIT_FAULTS,
+    FaultBroker,
+)
 
 S = SessionState
 START = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)

@@ -15,8 +15,8 @@ from livesession import (
     SessionState,
     TradingState,
 )
+from livesession.testing import FaultBroker
 
-from _fault_broker import FaultBroker
 from _helpers import session
 
 D = Decimal

@@ -45,6 +45,7 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
                 "report_diagram",
                 "prom",
                 "evidence",
+                "testing",
                 "__main__",
             }
         ),
@@ -224,6 +225,7 @@ class TestLayers:
             ("brokers", "components"),
             ("_rundir", "session/rundir"),
             ("report", "tools"),
+            ("testing", "tools"),
             ("__main__", "tools"),
             ("_newfolder", None),
         ],

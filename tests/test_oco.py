@@ -22,9 +22,9 @@ from livesession import (
 from livesession._domain.model import Bar
 from livesession._rundir import create_run
 from livesession._session.exits import Protection, protective_legs
+from livesession.testing import FaultBroker
 from livesession.verify import verify_run
 
-from _fault_broker import FaultBroker
 from _helpers import session
 
 D = Decimal

@@ -53,8 +53,8 @@ from livesession import (
     TradingState,
 )
 from livesession.leases import FileLease
+from livesession.testing import FaultBroker
 
-from _fault_broker import FaultBroker
 from _helpers import Sinks
 from _pins import assert_pinned
 from crash_harness import cli

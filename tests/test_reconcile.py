@@ -29,8 +29,8 @@ from livesession._reconcile.reconciler import (
     plan,
 )
 from livesession._session.assembly import reconcile_grace_ns
+from livesession.testing import FaultBroker
 
-from _fault_broker import FaultBroker
 from _helpers import Sinks, audit_chain_ok, session
 
 D = Decimal

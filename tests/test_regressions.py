@@ -26,8 +26,8 @@ from livesession import (
 )
 from livesession._domain.model import Bar, FillReport
 from livesession.stores import MemoryIdempotencyStore
+from livesession.testing import FaultBroker
 
-from _fault_broker import FaultBroker
 from _helpers import Sinks, session
 
 D = Decimal

@@ -12,8 +12,8 @@ from livesession._domain.lifecycle import Trigger
 from livesession._domain.model import Bar, Order, Side
 from livesession._session.assembly import SessionEdges, SessionParts, assemble
 from livesession._session.winddown import WindDown
+from livesession.testing import FaultBroker
 
-from _fault_broker import FaultBroker
 from _helpers import Sinks
 
 D = Decimal

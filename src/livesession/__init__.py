@@ -9,7 +9,12 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ._artifacts.sinks import MemoryLineSink, MemoryMetricsSink
+    from ._artifacts.sinks import (
+        FileLineSink,
+        FileMetricsSink,
+        MemoryLineSink,
+        MemoryMetricsSink,
+    )
     from ._domain.clock import FixedClock, SimClock, SystemClock
     from ._domain.config import (
         DryrunConfig,
@@ -82,8 +87,10 @@ if TYPE_CHECKING:
     from ._version import __version__
     from .brokers.ccxt import CcxtSandboxBroker, ccxt_preflight_checks, make_ccxt_broker
     from .brokers.mock import FillModel, MockBroker
+    from .brokers.realish import FaultModel, RealishBroker
     from .leases import FileLease, LeaseGrant, PostgresLease, SessionLease
     from .stores.postgres import PostgresCheckpointStore, PostgresIdempotencyStore, pg_dsn_from_env
+    from .verify import VerifyResult, verify_run
 
 # Names load on first use (PEP 562), so `import livesession` stays light for the CLI.
 _LAZY: dict[str, str] = {
@@ -109,7 +116,10 @@ _LAZY: dict[str, str] = {
     "DryrunConfig": "._domain.config",
     "DryrunResult": "._session.coordinator",
     "Fenced": "._exceptions",
+    "FaultModel": ".brokers.realish",
     "FileLease": ".leases",
+    "FileLineSink": "._artifacts.sinks",
+    "FileMetricsSink": "._artifacts.sinks",
     "FillModel": ".brokers.mock",
     "FillModelConfig": "._domain.config",
     "FillReport": "._domain.model",
@@ -140,6 +150,7 @@ _LAZY: dict[str, str] = {
     "PostgresLease": ".leases",
     "PreflightContext": "._risk.checks",
     "RandomWalkFeed": "._market.feeds",
+    "RealishBroker": ".brokers.realish",
     "RejectReport": "._domain.model",
     "Rejected": "._exceptions",
     "Rejection": "._risk.rails",
@@ -147,8 +158,8 @@ _LAZY: dict[str, str] = {
     "RiskContext": "._risk.rails",
     "RiskLimits": "._domain.config",
     "RunDirectoryError": "._exceptions",
-    "SessionInspection": "._session.coordinator",
     "RuntimeConfig": "._domain.runtime_config",
+    "SessionInspection": "._session.coordinator",
     "SessionLease": ".leases",
     "SessionState": "._domain.lifecycle",
     "SessionStatus": "._domain.lifecycle",
@@ -165,6 +176,7 @@ _LAZY: dict[str, str] = {
     "Trigger": "._domain.lifecycle",
     "VenueOrder": "._domain.model",
     "VenueOrderStatus": "._domain.model",
+    "VerifyResult": ".verify",
     "__version__": "._version",
     "ccxt_preflight_checks": ".brokers.ccxt",
     "check_csv": "._market.datafile",
@@ -177,6 +189,7 @@ _LAZY: dict[str, str] = {
     "pg_dsn_from_env": ".stores.postgres",
     "resume_run": "._rundir",
     "stable_id": "._domain.ids",
+    "verify_run": ".verify",
 }
 
 
@@ -216,8 +229,11 @@ __all__ = [
     "DeclaredSimulation",
     "DryrunConfig",
     "DryrunResult",
+    "FaultModel",
     "Fenced",
     "FileLease",
+    "FileLineSink",
+    "FileMetricsSink",
     "FillModel",
     "FillModelConfig",
     "FillReport",
@@ -248,6 +264,7 @@ __all__ = [
     "PostgresLease",
     "PreflightContext",
     "RandomWalkFeed",
+    "RealishBroker",
     "RejectReport",
     "Rejected",
     "Rejection",
@@ -273,6 +290,7 @@ __all__ = [
     "Trigger",
     "VenueOrder",
     "VenueOrderStatus",
+    "VerifyResult",
     "__version__",
     "ccxt_preflight_checks",
     "check_csv",
@@ -285,4 +303,5 @@ __all__ = [
     "pg_dsn_from_env",
     "resume_run",
     "stable_id",
+    "verify_run",
 ]

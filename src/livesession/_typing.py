@@ -77,11 +77,35 @@ class Closable(Protocol):
         ...
 
 
+@runtime_checkable
 class StrategyView(Protocol):
-    """**Protocol:** what a strategy may read about the session (read-only)."""
+    """**Protocol:** what a strategy may read about the session (read-only).
 
-    def position(self, symbol: str) -> Any:
-        """Net position in ``symbol`` (Decimal)."""
+    The session passes the same view to every ``on_bar``; each read is of the live book,
+    and nothing reachable from the view changes the session (assignment raises
+    ``AttributeError``; what it returns is immutable or a copy).
+    """
+
+    @property
+    def cash(self) -> Decimal:
+        """The session's cash."""
+        ...
+
+    @property
+    def equity(self) -> Decimal:
+        """Cash plus positions marked at the last price."""
+        ...
+
+    def position(self, symbol: str) -> Decimal:
+        """Net position in ``symbol`` (0 when none)."""
+        ...
+
+    def avg_price(self, symbol: str) -> Decimal | None:
+        """Average entry price of the position in ``symbol``; None before any fill."""
+        ...
+
+    def open_orders(self, symbol: str | None = None) -> tuple[Order, ...]:
+        """The open orders (of ``symbol``, or all), ordered by client order id."""
         ...
 
     def has_open_orders(self, symbol: str) -> bool:

@@ -20,6 +20,7 @@ import attrs
 from .._domain.decimal import ZERO, quantize
 from .._domain.model import Order, OrderType, Side, order_from_json, order_to_json
 from .._reconcile.reconciler import LocalOrder
+from .strategy_view import ReadOnlyBook
 
 __all__ = ["Book", "BookView", "OpenOrder"]
 
@@ -117,6 +118,8 @@ class Book:
         self.closed: dict[str, OpenOrder] = {}
         self.day_peak_equity = initial_cash
         self._flat_equity: tuple[Decimal | None, Decimal] = (None, ZERO)
+        self.strategy_view = ReadOnlyBook(self)
+        """The strategy's read-only view of this book (one per book, reading it live)."""
 
     # -- reading ----------------------------------------------------------------------
 

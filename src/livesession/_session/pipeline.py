@@ -141,7 +141,7 @@ def _decide(p: SessionParts, bar: Bar) -> tuple[OrderIntent, ...] | None:
     through (a generator, say) sends none of that bar's intents.
     """
     try:
-        return tuple(p.strategy.on_bar(bar, p.book))
+        return tuple(p.strategy.on_bar(bar, p.book.strategy_view))
     except SinkFailure:
         raise
     except Exception as exc:  # noqa: BLE001 - any strategy error takes the input-failure path

@@ -1,4 +1,4 @@
-"""A scriptable venue with faults armed by the test, for the failure matrix and friends.
+"""``FaultBroker``: a scriptable venue with faults armed by the test.
 
 The venue itself is consistent and truthful: ``open_orders`` and ``order_by_client_id``
 always show what it executed. The faults sit in the transport and in the timing of the
@@ -19,6 +19,12 @@ reports, and each is armed for the next call or execution it applies to:
 Two helpers make the venue itself inconsistent, for reconciliation tests: ``plant`` (an
 open order nobody sent) and ``forget`` (the venue loses an order).
 
+The faults by their everyday names (``arm`` takes either name; ``ALIASES`` maps them):
+``drop`` (the request is lost before the venue sees it: ``timeout_before``), ``delay``
+(the next execution's fills arrive late: ``late_fill``), ``partial_fill`` (the next
+execution in two fills: ``split_fill``), ``timeout_after_recording`` (``timeout_after``),
+``duplicate_ack`` and ``reject``.
+
 For the invariants: ``recorded`` counts how often each client order id reached the venue,
 ``trades`` lists every execution (the venue's truth), ``delivered`` holds the distinct
 fills ``poll`` handed out, and ``on_submit`` (if set) sees every submit call first.
@@ -30,12 +36,12 @@ import heapq
 from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from decimal import Decimal
+from typing import Final
 
 import attrs
 
-from livesession import OutcomeUnknown, Rejected, Transient
-from livesession._domain.decimal import quantize
-from livesession._domain.model import (
+from .._domain.decimal import quantize
+from .._domain.model import (
     AckReport,
     Bar,
     BrokerReport,
@@ -48,12 +54,37 @@ from livesession._domain.model import (
     VenueOrder,
     VenueOrderStatus,
 )
+from .._exceptions import OutcomeUnknown, Rejected, Transient
 
-SUBMIT_FAULTS = ("transient", "timeout_before", "timeout_after", "reject", "reject_later")
-CANCEL_FAULTS = ("cancel_transient", "cancel_timeout_after", "fill_race")
-REPORT_FAULTS = ("duplicate_ack", "duplicate_fill", "split_fill", "late_fill", "lose_close_report")
-LOOKUP_FAULTS = ("lookup_down",)
-ALL_FAULTS = SUBMIT_FAULTS + CANCEL_FAULTS + REPORT_FAULTS + LOOKUP_FAULTS
+__all__ = [
+    "ALIASES",
+    "ALL_FAULTS",
+    "CANCEL_FAULTS",
+    "LOOKUP_FAULTS",
+    "REPORT_FAULTS",
+    "SUBMIT_FAULTS",
+    "FaultBroker",
+    "Trade",
+]
+
+SUBMIT_FAULTS: Final = ("transient", "timeout_before", "timeout_after", "reject", "reject_later")
+CANCEL_FAULTS: Final = ("cancel_transient", "cancel_timeout_after", "fill_race")
+REPORT_FAULTS: Final = (
+    "duplicate_ack",
+    "duplicate_fill",
+    "split_fill",
+    "late_fill",
+    "lose_close_report",
+)
+LOOKUP_FAULTS: Final = ("lookup_down",)
+ALL_FAULTS: Final = SUBMIT_FAULTS + CANCEL_FAULTS + REPORT_FAULTS + LOOKUP_FAULTS
+ALIASES: Final = {
+    "drop": "timeout_before",
+    "delay": "late_fill",
+    "partial_fill": "split_fill",
+    "timeout_after_recording": "timeout_after",
+}
+"""Everyday names of some faults, and the fault each one arms."""
 
 
 @attrs.define
@@ -76,6 +107,7 @@ class Trade:
 
     @property
     def signed(self) -> Decimal:
+        """The quantity, negative for a sell."""
         return self.quantity if self.side is Side.BUY else -self.quantity
 
 
@@ -117,8 +149,15 @@ class FaultBroker:
     # -- arming ---------------------------------------------------------------------------
 
     def arm(self, fault: str, times: int = 1) -> None:
-        """Arm ``fault`` for the next ``times`` calls or executions it applies to."""
-        assert fault in ALL_FAULTS, fault
+        """Arm ``fault`` (a name of ``ALL_FAULTS`` or ``ALIASES``) for its next ``times`` uses.
+
+        Raises:
+            ValueError: ``fault`` names no fault.
+        """
+        fault = ALIASES.get(fault, fault)
+        if fault not in ALL_FAULTS:
+            msg = f"unknown fault {fault!r}: expected one of {sorted(ALL_FAULTS + tuple(ALIASES))}"
+            raise ValueError(msg)
         self.armed.extend([fault] * times)
 
     def _take(self, choices: tuple[str, ...]) -> str | None:
@@ -132,6 +171,7 @@ class FaultBroker:
     # -- the Broker protocol --------------------------------------------------------------
 
     def on_market(self, bar: Bar) -> None:
+        """See a bar: resting limit and stop orders it crosses execute at their price."""
         self.now_ns = max(self.now_ns, bar.ts_ns)
         self._price[bar.symbol] = bar.close
         for cid in list(self._open):
@@ -141,8 +181,9 @@ class FaultBroker:
             order = venue.order
             if order.symbol != bar.symbol or order.order_type is OrderType.MARKET:
                 continue
-            assert order.limit_price is not None
             price = order.limit_price
+            if price is None:
+                continue
             if order.order_type is OrderType.LIMIT:
                 hit = bar.low <= price if order.side is Side.BUY else bar.high >= price
             else:
@@ -151,6 +192,7 @@ class FaultBroker:
                 self._execute(venue, venue.order.quantity - venue.filled, price, bar.ts_ns)
 
     def submit(self, order: Order, now_ns: int) -> None:
+        """Record ``order`` (unless an armed fault loses it) and execute a market order."""
         self.now_ns = max(self.now_ns, now_ns)
         if self.on_submit is not None:
             self.on_submit(order)
@@ -185,6 +227,7 @@ class FaultBroker:
             raise OutcomeUnknown("timed out after the venue recorded it", client_order_id=cid)
 
     def cancel(self, client_order_id: str, now_ns: int) -> None:
+        """Cancel an open order; armed cancel faults apply."""
         self.now_ns = max(self.now_ns, now_ns)
         fault = self._take(CANCEL_FAULTS)
         cid = client_order_id
@@ -206,6 +249,7 @@ class FaultBroker:
             raise OutcomeUnknown("cancel timed out", client_order_id=cid)
 
     def poll(self, now_ns: int) -> Sequence[BrokerReport]:
+        """The reports due by ``now_ns``, in venue order."""
         self.now_ns = max(self.now_ns, now_ns)
         out: list[BrokerReport] = []
         while self._due and self._due[0][0] <= now_ns:
@@ -216,15 +260,18 @@ class FaultBroker:
         return out
 
     def open_orders(self) -> Sequence[VenueOrder]:
+        """The orders open at the venue (its truth; no fault applies)."""
         return [self._view(self._open[cid]) for cid in sorted(self._open)]
 
     def order_by_client_id(self, client_order_id: str) -> VenueOrder | None:
+        """Look an order up; an armed ``lookup_down`` makes the lookup time out."""
         if self._take(LOOKUP_FAULTS):
             raise OutcomeUnknown("lookup timed out", client_order_id=client_order_id)
         venue = self._orders.get(client_order_id)
         return None if venue is None else self._view(venue)
 
     def close(self) -> None:
+        """Nothing to release; ``closed`` records the call."""
         self.closed = True
 
     # -- truth for the invariants -----------------------------------------------------------

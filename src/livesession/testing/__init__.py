@@ -1,0 +1,78 @@
+"""The testing kit: put your own strategy through faults, crashes and resumes.
+
+- ``FaultBroker``: a truthful venue behind a scriptable, faulty connection (drop, delay,
+  duplicate ack, reject, timeout after recording, partial fills, and more).
+- ``run_failure_matrix(strategy_factory, *, examples, steps, seed)``: property-based runs
+  of your strategy under fault schedules, checking the session's safety invariants and
+  crash-resume equivalence; raises ``AssertionError`` with the shrunk example and seed.
+- ``fault_schedules`` and friends (``livesession.testing.strategies``): hypothesis
+  strategies for fault schedules.
+- ``verify_session`` / ``SessionTracker``: verify what a session wrote, with the
+  independent verifier.
+- A pytest plugin (``livesession.testing.pytest_plugin``, registered as ``livesession``)
+  with fixtures, among them a run factory that verifies every run at teardown.
+
+Hypothesis is needed only by the matrix and the strategies (``livesession[testing]``);
+importing this package or the plugin does not import it. Names load on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .faults import ALIASES, ALL_FAULTS, FaultBroker, Trade
+    from .matrix import check_case, run_failure_matrix
+    from .model import FaultAt, MatrixCase, MatrixReport
+    from .strategies import fault_schedules
+    from .tracking import SessionTracker, mark_verified, run_dirs, verify_session
+
+_LAZY: dict[str, str] = {
+    "ALIASES": ".faults",
+    "ALL_FAULTS": ".faults",
+    "FaultBroker": ".faults",
+    "FaultAt": ".model",
+    "MatrixCase": ".model",
+    "MatrixReport": ".model",
+    "check_case": ".matrix",
+    "SessionTracker": ".tracking",
+    "Trade": ".faults",
+    "fault_schedules": ".strategies",
+    "mark_verified": ".tracking",
+    "run_dirs": ".tracking",
+    "run_failure_matrix": ".matrix",
+    "verify_session": ".tracking",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        msg = f"module 'livesession.testing' has no attribute {name!r}"
+        raise AttributeError(msg)
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
+__all__ = [
+    "ALIASES",
+    "ALL_FAULTS",
+    "FaultAt",
+    "FaultBroker",
+    "MatrixCase",
+    "MatrixReport",
+    "SessionTracker",
+    "Trade",
+    "check_case",
+    "fault_schedules",
+    "mark_verified",
+    "run_dirs",
+    "run_failure_matrix",
+    "verify_session",
+]

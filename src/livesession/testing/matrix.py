@@ -1,0 +1,415 @@
+"""``run_failure_matrix``: your strategy, under fault schedules, crashes and resumes.
+
+Each example (a ``MatrixCase`` drawn by hypothesis) runs the user's strategy twice on a
+``FaultBroker`` armed by the same fault schedule: once straight through, once killed and
+resumed from its checkpoint state with a *fresh* strategy from the factory (restored with
+``set_state``), as a new process would. The kill comes at the first quiet step from
+``kill_after`` on: no order open or in doubt, no report owed by the venue, no reconcile
+difference pending, and no reconcile decision taken by the uninterrupted run within the
+resume's replay window after it. (A resume holds grace-based reconcile decisions for that
+window, so a kill there may rightly change when they are taken.) An example with no such
+step is checked without the resume; ``MatrixReport.resumes`` counts those that had one.
+After ``steps`` steps the venue recovers (armed faults are cleared) and the operator stops
+the session (acknowledging a fault at most twice). Then, for both runs:
+
+- the artifacts verify (``livesession.verify``, on what the sinks hold);
+- the strategy never raised (no ``STRATEGY_ERROR``);
+- no client order id was sent twice (the venue's count and ``ORDER_SUBMITTED`` events);
+- the session is terminal, the book flat, and no order is open here or at the venue;
+- no rail was bypassed: no order larger than ``risk.max_order_qty`` reached the venue
+  (reduce-only orders aside), and nothing but the kill switch's flatten order was sent
+  while trading was HALTED;
+
+and the resumed run's ``events.jsonl`` equals the uninterrupted run's, line for line. That
+last check catches a strategy whose ``get_state`` forgets part of its memory.
+
+A failing example is shrunk by hypothesis; ``run_failure_matrix`` then raises
+``AssertionError`` naming the shrunk case and the seed (``check_case`` re-runs one case).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, Final
+
+import orjson
+
+from .._artifacts.sinks import MemoryLineSink, MemoryMetricsSink
+from .._domain.clock import SimClock
+from .._domain.config import DryrunConfig
+from .._domain.lifecycle import TERMINAL_STATES, SessionState
+from .._domain.model import OrderType, Side
+from .._domain.retry import RetryPolicy
+from .._risk.governor import TradingState
+from .._session.assembly import replay_window_ns
+from .._session.coordinator import LiveSessionOrchestrator
+from .._support.optional import import_optional
+from ..stores import MemoryIdempotencyStore
+from .faults import FaultBroker
+from .model import MatrixCase, MatrixReport
+from .tracking import mark_verified, verify_session
+
+if TYPE_CHECKING:
+    from .._domain.model import Order
+    from .._typing import MarketFeed, Strategy
+
+__all__ = ["check_case", "run_failure_matrix"]
+
+_S = SessionState
+_SECOND: Final = 1_000_000_000
+_START: Final = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+_BASE: Final[Mapping[str, Any]] = {
+    "run_id": "matrix",
+    "steps": 100_000,
+    "max_steps": 100_000,
+    "stop_max_polls": 40,
+    "reconcile_grace_ms": 300_000,
+    "volatility_bps": 30,
+}
+"""The matrix's config: reports are late by at most 120 s, well within the grace."""
+_SHOWN: Final = 300
+_GRACE_EVENTS: Final = frozenset(
+    {"RECONCILED", "RECONCILE_ESCALATED", "RECONCILE_MISMATCH", "ORDER_OUTCOME_RESOLVED"}
+)
+
+StrategyFactory = Callable[[], "Strategy"]
+FeedFactory = Callable[[], "MarketFeed"]
+
+
+class _Run:
+    """One session on a fault broker and memory sinks, restartable from its state."""
+
+    def __init__(
+        self,
+        factory: StrategyFactory,
+        feed_factory: FeedFactory | None,
+        config: DryrunConfig,
+        case: MatrixCase,
+    ) -> None:
+        self._factory = factory
+        self._feed_factory = feed_factory
+        self.config = config
+        self.broker = FaultBroker(latency_ns=case.latency_s * _SECOND)
+        self.sinks = {"events": MemoryLineSink(), "states": MemoryLineSink()}
+        self.audit = MemoryLineSink()
+        self.metrics = MemoryMetricsSink()
+        # The idempotency store is durable: it outlives the process, like the venue.
+        self.keys = MemoryIdempotencyStore(SimClock(_START))
+        self.sent: list[tuple[Order, TradingState, Decimal]] = []
+        self.quiet_after: list[int] = []
+        """The steps after which the (uninterrupted) session was quiet (``_quiet``)."""
+        """The steps done when the process was killed (0: it was not)."""
+        self.broker.on_submit = self._on_submit
+        self.orch = self._build()
+
+    def _build(self) -> LiveSessionOrchestrator:
+        return LiveSessionOrchestrator(
+            self.config,
+            broker=self.broker,
+            strategy=self._factory(),
+            feed=None if self._feed_factory is None else self._feed_factory(),
+            event_sink=self.sinks["events"],
+            state_sink=self.sinks["states"],
+            audit_sink=self.audit,
+            metrics_sink=self.metrics,
+            idempotency=self.keys,
+        )
+
+    def _on_submit(self, order: Order) -> None:
+        orch = self.orch
+        position = orch.book.positions.get(order.symbol, Decimal(0))
+        self.sent.append((order, orch.trading_state, position))
+
+    def run(self, case: MatrixCase, steps: int, *, kill_after: int | None = None) -> None:
+        """Run ``steps`` steps of ``case`` (killed after ``kill_after``), then stop."""
+        orch = self.orch
+        if not orch.preflight():
+            result = orch.result()
+            mark_verified(orch)
+            msg = f"preflight refused the session: {result.reason} {result.detail}"
+            raise AssertionError(msg)
+        orch.activate()
+        for index in range(steps):
+            self._arm(case, index)
+            if self.orch.state is not _S.DRYRUN_ACTIVE:
+                break
+            self.orch.step()
+            if kill_after is None:
+                if self._quiet():
+                    self.quiet_after.append(index + 1)
+            elif index + 1 == kill_after:
+                self._restart()
+        self._stop()
+
+    def _arm(self, case: MatrixCase, index: int) -> None:
+        for planned in case.faults:
+            if planned.step == index:
+                self.broker.arm(planned.fault, planned.times)
+
+    def _stop(self) -> None:
+        self.broker.armed.clear()  # the venue recovers: the operator must be able to stop
+        for _ in range(3):
+            state = self.orch.state
+            if state in (_S.PREFLIGHT_OK, _S.DRYRUN_ACTIVE):
+                self.orch.request_stop("end of example")
+            elif state is _S.ERROR_REQUIRES_OPERATOR:
+                self.orch.acknowledge("matrix")
+
+    def _quiet(self) -> bool:
+        """Whether the session may be killed here with an exact resume promised.
+
+        Active, no order open, in doubt or awaiting confirmation, no report owed by the
+        venue and no reconcile difference pending: a resume holds grace-based decisions for
+        a replay window, so a kill while the venue owes an outcome may rightly move them.
+        """
+        orch = self.orch
+        if orch.state is not _S.DRYRUN_ACTIVE or orch.book.open_orders or self.broker.in_flight():
+            return False
+        inside = orch.inspect()
+        if inside.unconfirmed_closed or inside.held_reports or inside.waiting_fills:
+            return False
+        reconcile = orch.get_state().get("reconcile", {})
+        return not reconcile.get("pending") and not reconcile.get("escalated")
+
+    def _restart(self) -> None:
+        """The process dies after a step; a new one resumes from its checkpoint state."""
+        old = self.orch
+        state = orjson.loads(orjson.dumps(old.get_state()))
+        digests = {name: digest.copy() for name, digest in old.recorder.digests.items()}
+        mark_verified(old)  # abandoned, as a killed process is; its successor is verified
+        new = self._build()
+        new.restore_state(state, digests)
+        self.orch = new
+
+    def problems(self) -> list[str]:
+        """Every broken invariant of the module docstring ([] when all hold)."""
+        orch, broker = self.orch, self.broker
+        found: list[str] = []
+        if orch.state not in TERMINAL_STATES:
+            found.append(f"the operator could not stop the session: still {orch.state.value}")
+        events = [orjson.loads(line) for line in self.sinks["events"].lines]
+        submitted: Counter[str] = Counter()
+        for event in events:
+            kind, payload = event["event_type"], event["payload"]
+            if kind == "STRATEGY_ERROR":
+                found.append(f"the strategy raised {payload['error']}: {payload['message']}")
+            elif kind == "ORDER_SUBMITTED":
+                submitted[payload["client_order_id"]] += 1
+        found.extend(f"{cid} submitted {n} times" for cid, n in submitted.items() if n > 1)
+        found.extend(
+            f"{cid} reached the venue {n} times" for cid, n in broker.recorded.items() if n > 1
+        )
+        book = orch.book
+        if book.open_orders:
+            found.append(f"open orders after stop: {list(book.open_orders)}")
+        held = {symbol: qty for symbol, qty in book.positions.items() if qty}
+        if held:
+            found.append(f"not flat after stop: {held}")
+        if broker.open_orders():
+            found.append("orders left open at the venue after stop")
+        found.extend(
+            f"the venue's executions in {symbol} do not add up to flat"
+            for symbol in sorted({t.symbol for t in broker.trades})
+            if broker.position(symbol)
+        )
+        found.extend(self._rail_problems())
+        found.extend(verify_session(orch))
+        mark_verified(orch)
+        return found
+
+    def _rail_problems(self) -> list[str]:
+        cap = self.config.risk.max_order_qty
+        found = []
+        for order, trading, position in self.sent:
+            cid = order.client_order_id
+            if not order.reduce_only and order.quantity > cap:
+                found.append(f"rail bypassed: {cid} quantity {order.quantity} > {cap}")
+            flattens = (
+                order.reduce_only
+                and order.order_type is OrderType.MARKET
+                and order.quantity == abs(position)
+                and (order.side is Side.SELL) == (position > 0)
+            )
+            if trading is TradingState.HALTED and not flattens:
+                found.append(f"rail bypassed: {cid} sent while trading was HALTED")
+        return found
+
+
+def _first_difference(left: list[bytes], right: list[bytes]) -> str:
+    for number, (a, b) in enumerate(zip(left, right, strict=False), start=1):
+        if a != b:
+            return (
+                f"event {number} differs:\n  uninterrupted: {a[:_SHOWN]!r}\n"
+                f"  resumed:       {b[:_SHOWN]!r}"
+            )
+    return f"uninterrupted run has {len(left)} events, resumed run {len(right)}"
+
+
+def _kill_point(run: _Run, earliest: int, window_ns: int) -> int | None:
+    """The first quiet step from ``earliest`` on whose resume hold would change nothing.
+
+    A resume holds grace-based reconcile decisions for ``window_ns``: a kill is exact only
+    when the uninterrupted run took none (no reconcile or outcome event) in that window.
+    """
+    bars: list[int] = []
+    decisions: list[int] = []
+    for line in run.sinks["events"].lines:
+        event = orjson.loads(line)
+        if event["event_type"] == "BAR":
+            bars.append(event["ts_sim"])
+        elif event["event_type"] in _GRACE_EVENTS:
+            decisions.append(event["ts_sim"])
+    for step in run.quiet_after:
+        if step < earliest or step >= len(bars):
+            continue
+        start = bars[step - 1]
+        if not any(start < ts <= start + window_ns for ts in decisions):
+            return step
+    return None
+
+
+def check_case(
+    strategy_factory: StrategyFactory,
+    case: MatrixCase,
+    *,
+    steps: int,
+    config: Mapping[str, Any] | None = None,
+    feed_factory: FeedFactory | None = None,
+) -> tuple[int, bool]:
+    """Run one case and check it; returns the session steps run and whether it resumed.
+
+    Raises:
+        AssertionError: an invariant broke, or the resumed run's events differ.
+    """
+    probe = strategy_factory()
+    params = {**_BASE, "strategy_id": probe.strategy_id, **(config or {})}
+    cfg = DryrunConfig(**params)
+    straight = _Run(strategy_factory, feed_factory, cfg, case)
+    straight.run(case, steps)
+    problems = straight.problems()
+    if problems:
+        raise AssertionError("uninterrupted run: " + "; ".join(problems))
+    window = replay_window_ns(cfg, RetryPolicy(seed=cfg.seed))
+    kill_after = _kill_point(straight, case.kill_after, window)
+    if kill_after is None:
+        return straight.orch.steps_done, False
+    resumed = _Run(strategy_factory, feed_factory, cfg, case)
+    resumed.run(case, steps, kill_after=kill_after)
+    problems = resumed.problems()
+    if problems:
+        where = f"run killed after step {kill_after} and resumed"
+        raise AssertionError(f"{where}: " + "; ".join(problems))
+    left, right = straight.sinks["events"].lines, resumed.sinks["events"].lines
+    if left != right:
+        msg = (
+            f"crash-resume equivalence: killed after step {kill_after} and resumed, the"
+            " run's events differ from an uninterrupted run's (does the strategy's get_state"
+            f" hold all its memory?) {_first_difference(left, right)}"
+        )
+        raise AssertionError(msg)
+    return straight.orch.steps_done + resumed.orch.steps_done + kill_after, True
+
+
+def run_failure_matrix(
+    strategy_factory: StrategyFactory,
+    *,
+    examples: int = 50,
+    steps: int = 40,
+    seed: int = 0,
+    config: Mapping[str, Any] | None = None,
+    feed_factory: FeedFactory | None = None,
+    max_faults: int = 8,
+) -> MatrixReport:
+    """Run ``examples`` fault schedules of ``steps`` steps against the strategy factory.
+
+    Args:
+        strategy_factory: Called with no argument, returns a new ``Strategy`` each time.
+        examples: How many cases hypothesis draws (shrinking a failure runs more).
+        steps: Steps per run, before the operator stops it.
+        seed: The seed of the draw: the same seed draws the same cases.
+        config: ``DryrunConfig`` fields over the matrix's defaults (``risk``, ``symbol``...).
+        feed_factory: Returns a new ``MarketFeed`` per run; the config's feed when None.
+        max_faults: The most faults one schedule arms.
+
+    Returns:
+        What ran: examples, session steps, seconds.
+
+    Raises:
+        AssertionError: an example broke an invariant; the message names the shrunk case
+            and the seed.
+        MissingExtra: ``hypothesis`` or ``jsonschema`` is not installed.
+    """
+    import_optional("hypothesis", "testing")
+    import_optional("jsonschema", "testing")
+    from hypothesis import HealthCheck, given, settings  # noqa: PLC0415
+    from hypothesis import seed as with_seed  # noqa: PLC0415
+
+    from .strategies import matrix_cases  # noqa: PLC0415
+
+    if steps < 2:  # noqa: PLR2004 - a kill needs a step before it and one after
+        msg = f"steps must be at least 2, got {steps}"
+        raise ValueError(msg)
+    failing: list[tuple[MatrixCase, AssertionError]] = []
+
+    @with_seed(seed)
+    @settings(
+        max_examples=examples,
+        deadline=None,
+        database=None,
+        derandomize=False,
+        print_blob=False,
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(case=matrix_cases(steps, max_faults=max_faults))
+    def matrix(case: MatrixCase) -> None:
+        ran["examples"] += 1
+        try:
+            done, resumed = check_case(
+                strategy_factory, case, steps=steps, config=config, feed_factory=feed_factory
+            )
+            ran["steps"] += done
+            ran["resumes"] += resumed
+        except AssertionError as exc:
+            failing.append((case, exc))
+            raise
+
+    started = time.perf_counter()
+    name = getattr(strategy_factory, "__qualname__", repr(strategy_factory))
+    # First the simplest case (no fault, a kill half-way): a strategy that fails without
+    # any fault is reported at once, without a search and its shrinking.
+    plain = MatrixCase(latency_s=0, faults=(), kill_after=steps // 2)
+    try:
+        done, resumed = check_case(
+            strategy_factory, plain, steps=steps, config=config, feed_factory=feed_factory
+        )
+    except AssertionError as exc:
+        msg = (
+            f"failure matrix: {name} fails with no fault at all (seed={seed}, steps={steps}):"
+            f" {exc}\nshrunk example: {plain!r}\nre-run it: check_case({name}, {plain!r},"
+            f" steps={steps})"
+        )
+        raise AssertionError(msg) from exc
+    ran = {"examples": 1, "steps": done, "resumes": int(resumed)}
+    try:
+        matrix()
+    except Exception as exc:
+        if not failing:
+            raise
+        case, error = failing[-1]  # hypothesis replays the shrunk case last
+        msg = (
+            f"failure matrix: {name} fails (seed={seed}, examples={examples}, steps={steps}):"
+            f" {error}\nshrunk example: {case!r}\nre-run it: check_case({name}, {case!r},"
+            f" steps={steps})"
+        )
+        raise AssertionError(msg) from exc
+    return MatrixReport(
+        seed=seed,
+        examples=ran["examples"],
+        session_steps=ran["steps"],
+        resumes=ran["resumes"],
+        seconds=time.perf_counter() - started,
+    )

@@ -1,0 +1,50 @@
+"""The failure matrix's cases: plain data, with no dependency on hypothesis."""
+
+from __future__ import annotations
+
+from typing import Final
+
+import attrs
+
+__all__ = ["LATENCIES_S", "TIMES", "FaultAt", "MatrixCase", "MatrixReport"]
+
+LATENCIES_S: Final = (0, 30, 90)
+"""Report latencies the matrix tries, in simulated seconds (below the reconcile grace)."""
+TIMES: Final = (1, 1, 2, 6)
+"""How many uses a fault is armed for (once is the most likely)."""
+
+
+@attrs.frozen(order=True)
+class FaultAt:
+    """Before step ``step`` (0-based), arm ``fault`` for its next ``times`` uses."""
+
+    step: int
+    fault: str
+    times: int = 1
+
+
+@attrs.frozen
+class MatrixCase:
+    """One example of the matrix: what the venue does, and when the process is killed."""
+
+    latency_s: int
+    faults: tuple[FaultAt, ...]
+    kill_after: int
+    """The run is killed after this many steps and resumed from its checkpoint."""
+
+
+@attrs.frozen
+class MatrixReport:
+    """What ``run_failure_matrix`` ran: examples (shrinking included), steps and time."""
+
+    seed: int
+    examples: int
+    session_steps: int
+    seconds: float
+    resumes: int = 0
+    """Examples whose second run was killed and resumed (see ``run_failure_matrix``)."""
+
+    @property
+    def examples_per_second(self) -> float:
+        """Examples run per second of wall time."""
+        return self.examples / self.seconds if self.seconds else 0.0

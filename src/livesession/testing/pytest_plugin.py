@@ -1,0 +1,211 @@
+"""The livesession pytest plugin: fixtures that build, check and verify sessions.
+
+Installed with livesession (entry point ``pytest11``, name ``livesession``), so any test
+suite can use its fixtures. It imports nothing heavy at load: the session machinery loads
+when a fixture is first used, and hypothesis only when the failure matrix runs.
+
+Fixtures:
+
+- ``run_factory``: builds sessions on memory sinks (``run_factory(steps=50, strategy=s)``
+  returns a ``MemoryRun``; ``run_factory.run(...)`` also runs it to the end and closes it).
+  At teardown every session it built is closed and verified; a run that does not verify
+  fails the test.
+- ``verified_runs``: verifies at teardown every session the test builds, however it was
+  built, and every run directory under the test's ``tmp_path``.
+- ``fault_broker``: a fresh ``FaultBroker``.
+- ``failure_matrix``: ``run_failure_matrix`` (``failure_matrix(make_strategy, examples=...)``).
+
+A test that breaks a run on purpose says so: ``@pytest.mark.broken_run("why")``. With the
+ini option ``livesession_verify_every_run = true`` every test verifies its runs, as if it
+had asked for ``verified_runs``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import attrs
+import pytest
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
+    from .._artifacts.sinks import MemoryLineSink, MemoryMetricsSink
+    from .._session.coordinator import LiveSessionOrchestrator
+    from .faults import FaultBroker
+    from .model import MatrixReport
+    from .tracking import SessionTracker
+
+__all__ = [
+    "MemoryRun",
+    "RunFactory",
+    "failure_matrix",
+    "fault_broker",
+    "livesession_verify_every_run",
+    "run_factory",
+    "verified_runs",
+    "verifying",
+]
+
+_INI = "livesession_verify_every_run"
+_BROKEN = "broken_run(why): the test breaks a run on purpose; its runs are not verified"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """The ini option that turns verification on for every test."""
+    parser.addini(_INI, "verify every run every test makes, at teardown", type="bool")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Register the ``broken_run`` marker."""
+    config.addinivalue_line("markers", _BROKEN)
+
+
+def verifying(request: pytest.FixtureRequest) -> Iterator[SessionTracker]:
+    """Track the sessions a test builds; at teardown verify them and its run directories.
+
+    A generator for a fixture to ``yield from``. A test marked ``broken_run`` is skipped.
+    """
+    from .tracking import SessionTracker  # noqa: PLC0415 - the plugin loads lazily
+
+    tracker = SessionTracker()
+    tracker.start()
+    try:
+        yield tracker
+    finally:
+        tracker.stop()
+    if request.node.get_closest_marker("broken_run") is not None:
+        return
+    tmp_path = request.node.funcargs.get("tmp_path")
+    roots = (tmp_path,) if isinstance(tmp_path, Path) else ()
+    problems = tracker.problems(*roots)
+    if problems:
+        pytest.fail(
+            "a run made by this test fails verify (mark the test "
+            '@pytest.mark.broken_run("why") if that is its purpose):\n' + "\n".join(problems),
+            pytrace=False,
+        )
+
+
+@pytest.fixture(autouse=True)
+def livesession_verify_every_run(request: pytest.FixtureRequest) -> Iterator[None]:
+    """With the ini option on, verify every test's runs at teardown (else nothing)."""
+    if not request.config.getini(_INI):
+        yield
+        return
+    for _ in verifying(request):
+        yield
+
+
+@pytest.fixture
+def verified_runs(request: pytest.FixtureRequest) -> Iterator[SessionTracker]:
+    """Verify at teardown every session this test builds and its run directories."""
+    yield from verifying(request)
+
+
+@attrs.define
+class MemoryRun:
+    """One session built by ``run_factory``, with the memory sinks it writes to."""
+
+    orch: LiveSessionOrchestrator
+    events: MemoryLineSink
+    states: MemoryLineSink
+    audit: MemoryLineSink
+    metrics: MemoryMetricsSink
+
+    def events_of(self, event_type: str) -> list[dict[str, Any]]:
+        """The events of ``event_type``, parsed, in order."""
+        import orjson  # noqa: PLC0415 - the plugin loads lazily
+
+        return [
+            event
+            for event in map(orjson.loads, self.events.lines)
+            if event["event_type"] == event_type
+        ]
+
+
+class RunFactory:
+    """Builds sessions on memory sinks and verifies each at teardown (``run_factory``)."""
+
+    def __init__(self) -> None:
+        self.runs: list[MemoryRun] = []
+
+    def __call__(self, config: Any = None, **fields: Any) -> MemoryRun:
+        """A session of ``config`` (a ``DryrunConfig``) or of ``fields``.
+
+        ``strategy``, ``feed``, ``broker``, ``clock``, ``idempotency`` and ``checks`` go to
+        the orchestrator; every other keyword is a ``DryrunConfig`` field (``run_id``
+        defaults to ``"test"``).
+        """
+        from .._artifacts.sinks import MemoryLineSink, MemoryMetricsSink  # noqa: PLC0415
+        from .._domain.config import DryrunConfig  # noqa: PLC0415
+        from .._session.coordinator import LiveSessionOrchestrator  # noqa: PLC0415
+
+        edges = {
+            key: fields.pop(key)
+            for key in ("strategy", "feed", "broker", "clock", "idempotency", "checks")
+            if key in fields
+        }
+        if config is None:
+            config = DryrunConfig(**{"run_id": "test", **fields})
+        elif fields:
+            msg = "pass either a config or DryrunConfig fields, not both"
+            raise TypeError(msg)
+        events, states, audit = MemoryLineSink(), MemoryLineSink(), MemoryLineSink()
+        metrics = MemoryMetricsSink()
+        orch = LiveSessionOrchestrator(
+            config,
+            event_sink=events,
+            state_sink=states,
+            audit_sink=audit,
+            metrics_sink=metrics,
+            **edges,
+        )
+        run = MemoryRun(orch=orch, events=events, states=states, audit=audit, metrics=metrics)
+        self.runs.append(run)
+        return run
+
+    def run(self, config: Any = None, **fields: Any) -> MemoryRun:
+        """A session as ``__call__`` builds it, run to its configured steps and closed."""
+        run = self(config, **fields)
+        run.orch.run_to_end(run.orch.config.steps)
+        return run
+
+    def problems(self) -> list[str]:
+        """Close and verify every session built ([] when all verify)."""
+        from .tracking import mark_verified, verify_session  # noqa: PLC0415
+
+        found: list[str] = []
+        for run in self.runs:
+            found.extend(verify_session(run.orch))
+            mark_verified(run.orch)
+        return found
+
+
+@pytest.fixture
+def run_factory(request: pytest.FixtureRequest) -> Iterator[RunFactory]:
+    """Build sessions on memory sinks; each is closed and verified at teardown."""
+    factory = RunFactory()
+    yield factory
+    if request.node.get_closest_marker("broken_run") is not None:
+        return
+    problems = factory.problems()
+    if problems:
+        pytest.fail("a run from run_factory fails verify:\n" + "\n".join(problems), pytrace=False)
+
+
+@pytest.fixture
+def fault_broker() -> FaultBroker:
+    """A fresh ``FaultBroker`` (arm its faults with ``fault_broker.arm(name)``)."""
+    from .faults import FaultBroker  # noqa: PLC0415
+
+    return FaultBroker()
+
+
+@pytest.fixture
+def failure_matrix() -> Callable[..., MatrixReport]:
+    """``run_failure_matrix``; hypothesis is imported when it is called."""
+    from .matrix import run_failure_matrix  # noqa: PLC0415 - imports no hypothesis yet
+
+    return run_failure_matrix

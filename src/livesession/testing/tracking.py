@@ -1,0 +1,146 @@
+"""Verify what sessions wrote: each one through its sinks, and run directories on disk.
+
+``verify_session`` closes a session (as its user would) and checks what its memory sinks
+hold with the independent verifier (``livesession.verify``); sessions writing to files are
+checked by scanning their run directories (``run_dirs``). ``SessionTracker`` records every
+session built while it is active, so a test (or the pytest plugin) can verify them all at
+the end. Verifying needs ``jsonschema`` (``livesession[testing]`` brings it).
+"""
+
+from __future__ import annotations
+
+import tempfile
+import weakref
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Self
+
+from .._session.coordinator import LiveSessionOrchestrator
+from ..verify import verify_run
+
+if TYPE_CHECKING:
+    from types import TracebackType
+
+__all__ = ["SessionTracker", "mark_verified", "run_dirs", "verify_session"]
+
+_VERIFIED: weakref.WeakSet[LiveSessionOrchestrator] = weakref.WeakSet()
+_CONTRACT_LINES = {
+    "events": "events.jsonl",
+    "states": "state_snapshots.jsonl",
+    "audit": "audit.jsonl",
+}
+_SHOWN = 10
+
+
+def mark_verified(session: LiveSessionOrchestrator) -> None:
+    """The caller verified ``session`` itself (or abandoned it as a crash would): skip it."""
+    _VERIFIED.add(session)
+
+
+def verify_session(session: LiveSessionOrchestrator) -> list[str]:
+    """Close ``session`` if still open and verify what its sinks hold ([] when clean).
+
+    Sessions whose sinks are files are left to the directory scan; sinks with neither
+    ``lines`` nor a file behind them cannot be read back and are skipped.
+    """
+    if repr(session).endswith("(<unconfigured>)"):
+        return []
+    session.close()
+    recorder = session.recorder
+    sinks = recorder.sinks
+    if not all(isinstance(getattr(sink, "lines", None), list) for sink in sinks.values()):
+        return []
+    with tempfile.TemporaryDirectory(prefix="verify-") as tmp:
+        run_dir = Path(tmp)
+        for name, file_name in _CONTRACT_LINES.items():
+            lines: list[bytes] = getattr(sinks[name], "lines")  # noqa: B009 - duck-typed sinks
+            (run_dir / file_name).write_bytes(b"".join(_line(x) for x in lines))
+        content = getattr(recorder.metrics_sink, "content", None)
+        if isinstance(content, bytes):
+            (run_dir / "metrics.json").write_bytes(content)
+        result = verify_run(run_dir, live=None)
+    return [f"session {session.config.run_id}: {v}" for v in result.violations[:_SHOWN]]
+
+
+def run_dirs(root: Path) -> list[Path]:
+    """The run directories below ``root`` (a directory with events.jsonl and audit.jsonl)."""
+    return sorted(
+        path.parent
+        for path in root.rglob("events.jsonl")
+        if (path.parent / "audit.jsonl").is_file()
+    )
+
+
+def _line(line: bytes) -> bytes:
+    return line if line.endswith(b"\n") else line + b"\n"
+
+
+def _last_writers(built: list[LiveSessionOrchestrator]) -> list[LiveSessionOrchestrator]:
+    """The sessions to verify: of several writing into the same sinks, only the last.
+
+    A test that resumes (restores a later session from an earlier one's checkpoint into
+    the same sinks) abandons the earlier one as a crash would; closing that one now would
+    write after the resumed run's end.
+    """
+    last: dict[int, LiveSessionOrchestrator] = {}
+    for session in built:
+        if repr(session).endswith("(<unconfigured>)"):
+            continue
+        last[id(session.recorder.sinks["events"])] = session
+    return [s for s in built if s in last.values()]
+
+
+class SessionTracker:
+    """Records every ``LiveSessionOrchestrator`` built while active; ``problems`` checks them.
+
+    Use it as a context manager (``with SessionTracker() as tracker: ...``) or call
+    ``start`` and ``stop``. It patches the orchestrator's build step by hand, not through
+    pytest's ``monkeypatch``, so a test's own monkeypatches are undone first.
+    """
+
+    def __init__(self) -> None:
+        self.built: list[LiveSessionOrchestrator] = []
+        self._original: Any = None
+
+    def start(self) -> None:
+        """Start recording sessions."""
+        original = LiveSessionOrchestrator._build  # noqa: SLF001 - the one place sessions are built
+        built = self.built
+
+        def tracking(self: LiveSessionOrchestrator, *args: Any, **kwargs: Any) -> None:
+            original(self, *args, **kwargs)
+            built.append(self)
+
+        self._original = original
+        LiveSessionOrchestrator._build = tracking  # type: ignore[method-assign]  # noqa: SLF001
+
+    def stop(self) -> None:
+        """Stop recording (the sessions recorded so far stay)."""
+        if self._original is not None:
+            LiveSessionOrchestrator._build = self._original  # type: ignore[method-assign]  # noqa: SLF001
+            self._original = None
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def problems(self, *roots: Path) -> list[str]:
+        """Verify each recorded session not yet verified, and every run directory in ``roots``."""
+        found: list[str] = []
+        for session in _last_writers(self.built):
+            if session not in _VERIFIED:
+                found.extend(verify_session(session))
+        for root in roots:
+            for run_dir in run_dirs(root):
+                # As a finished run, whole, even if some process still held it: at teardown
+                # every run must be over (``live=None`` skips the live-run cut).
+                result = verify_run(run_dir, live=None)
+                found.extend(f"{run_dir.name}: {v}" for v in result.violations[:_SHOWN])
+        return found

@@ -1,0 +1,97 @@
+"""What users read and copy imports no private module (`livesession._x`).
+
+README, RUNBOOK, docs/*.md (their python code blocks) and every .py file under examples/
+are parsed, and each import of livesession is checked: no path component and no imported
+name may start with an underscore.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+_BLOCK = re.compile(r"```python\n(.*?)```", re.DOTALL)
+_PAGES = sorted(
+    [ROOT / "README.md", ROOT / "RUNBOOK.md", *(ROOT / "docs").glob("*.md")],
+)
+_EXAMPLES = sorted((ROOT / "examples").rglob("*.py"))
+
+
+def private_imports(code: str) -> list[str]:
+    """Every import in ``code`` that reaches a private part of livesession."""
+    found: list[str] = []
+    for node in ast.walk(ast.parse(code)):
+        if isinstance(node, ast.Import):
+            modules = [alias.name for alias in node.names]
+            names: list[str] = []
+        elif isinstance(node, ast.ImportFrom) and not node.level:
+            modules = [node.module or ""]
+            names = [alias.name for alias in node.names]
+        else:
+            continue
+        for module in modules:
+            parts = module.split(".")
+            if parts[0] != "livesession":
+                continue
+            private = [p for p in parts[1:] if p.startswith("_")]
+            private += [n for n in names if n.startswith("_")]
+            if private:
+                found.append(f"{module} ({', '.join(private)})")
+    return found
+
+
+def _sources() -> list[tuple[str, str]]:
+    sources = []
+    for page in _PAGES:
+        for number, block in enumerate(_BLOCK.findall(page.read_text(encoding="utf-8")), 1):
+            sources.append((f"{page.relative_to(ROOT)} block {number}", block))
+    sources.extend(
+        (str(path.relative_to(ROOT)), path.read_text(encoding="utf-8")) for path in _EXAMPLES
+    )
+    return sources
+
+
+class TestPublicImports:
+    def test_there_is_something_to_scan(self):
+        """The scan sees the docs' blocks and the example package (it cannot pass empty)."""
+        names = [name for name, _ in _sources()]
+        assert any(name.startswith("examples/mydesk/") for name in names)
+        assert any(name.startswith("README.md") for name in names)
+        assert any(name.startswith("docs/") for name in names)
+
+    @pytest.mark.parametrize(("where", "code"), _sources(), ids=[n for n, _ in _sources()])
+    def test_no_private_module_is_imported(self, where, code):
+        """Users copy these: they import the public API only."""
+        assert not private_imports(code), f"{where} imports {private_imports(code)}"
+
+    @pytest.mark.parametrize(
+        "code",
+        [
+            "from livesession._rundir import create_run",
+            "import livesession._domain.model",
+            "from livesession import _typing",
+            "from livesession.brokers._journal import Journal",
+            "import livesession._session.book as book",
+        ],
+    )
+    def test_a_private_import_is_caught(self, code):
+        """The checker itself (checks the checker)."""
+        assert private_imports(code)
+
+    @pytest.mark.parametrize(
+        "code",
+        [
+            "from livesession import create_run, StrategyView",
+            "from livesession.testing import run_failure_matrix",
+            "import livesession",
+            "from mypkg._private import x",
+            "from . import _sibling",
+        ],
+    )
+    def test_a_public_import_passes(self, code):
+        """Public names, public submodules and other packages pass."""
+        assert not private_imports(code)

@@ -1,0 +1,301 @@
+"""The testing kit (livesession.testing): fault broker, fault schedules, the failure matrix
+against a user's strategy, and the pytest plugin's fixtures."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from livesession import Bar, DryrunConfig, OrderIntent, Side, SmaCrossover, TradingState
+from livesession.testing import (
+    ALIASES,
+    ALL_FAULTS,
+    FaultAt,
+    FaultBroker,
+    MatrixCase,
+    check_case,
+    run_failure_matrix,
+)
+from livesession.testing.matrix import _Run
+from livesession.testing.strategies import fault_schedules
+
+pytest_plugins = ["pytester"]
+
+ROOT = Path(__file__).resolve().parent.parent
+PLUGIN = "livesession.testing.pytest_plugin"
+
+
+def plugin_args() -> list[str]:
+    """``-p`` for the kit's plugin unless its entry point already loads it."""
+    if any(ep.value == PLUGIN for ep in entry_points(group="pytest11")):
+        return []
+    return ["-p", PLUGIN]
+
+
+def sma() -> SmaCrossover:
+    return SmaCrossover(strategy_id="sma", fast=3, slow=8, order_qty=Decimal("0.01"))
+
+
+class Forgetful(SmaCrossover):
+    """The SMA demo whose checkpoint forgets the closes it has seen."""
+
+    def get_state(self) -> dict[str, Any]:
+        return {**super().get_state(), "closes": []}
+
+
+def forgetful() -> Forgetful:
+    return Forgetful(strategy_id="sma", fast=3, slow=8, order_qty=Decimal("0.01"))
+
+
+class Impatient(SmaCrossover):
+    """The SMA demo, which cannot stand an order still open on the next bar."""
+
+    def on_bar(self, bar: Bar, view: Any) -> Sequence[OrderIntent]:
+        if view.has_open_orders(bar.symbol):
+            raise RuntimeError("an order is still open")
+        return super().on_bar(bar, view)
+
+
+def impatient() -> Impatient:
+    return Impatient(strategy_id="sma", fast=3, slow=8, order_qty=Decimal("0.01"))
+
+
+class Raising:
+    """Raises on its 12th bar."""
+
+    strategy_id = "boom"
+
+    def __init__(self) -> None:
+        self.bars = 0
+
+    def on_bar(self, bar: Bar, view: Any) -> Sequence[OrderIntent]:
+        self.bars += 1
+        if self.bars == 12:
+            raise ValueError("boom")
+        return ()
+
+    def get_state(self) -> dict[str, Any]:
+        return {"bars": self.bars}
+
+    def set_state(self, state: Mapping[str, Any]) -> None:
+        self.bars = state["bars"]
+
+
+class TestFaultBroker:
+    @pytest.mark.parametrize(("alias", "fault"), sorted(ALIASES.items()))
+    def test_everyday_names_arm_their_fault(self, alias, fault):
+        broker = FaultBroker()
+        broker.arm(alias, 2)
+        assert list(broker.armed) == [fault, fault]
+
+    def test_an_unknown_fault_is_refused_by_name(self):
+        with pytest.raises(ValueError, match="unknown fault 'melt'"):
+            FaultBroker().arm("melt")
+
+    def test_the_brief_faults_exist(self):
+        """drop, delay, duplicate ack, reject, timeout after recording, partial fills."""
+        for name in ("drop", "delay", "duplicate_ack", "reject", "timeout_after_recording"):
+            assert ALIASES.get(name, name) in ALL_FAULTS
+        assert ALIASES["partial_fill"] in ALL_FAULTS
+
+
+class TestFaultSchedules:
+    @settings(max_examples=50, deadline=None)
+    @given(st.data())
+    def test_schedules_stay_within_the_steps_in_order(self, data):
+        steps = data.draw(st.integers(min_value=1, max_value=30))
+        schedule = data.draw(fault_schedules(steps, max_faults=5))
+        assert len(schedule) <= 5
+        assert list(schedule) == sorted(schedule)
+        for planned in schedule:
+            assert 0 <= planned.step < steps
+            assert planned.fault in ALL_FAULTS
+            assert planned.times >= 1
+
+
+class TestFailureMatrix:
+    def test_the_demo_strategy_passes_and_is_resumed(self):
+        report = run_failure_matrix(sma, examples=15, steps=30, seed=4)
+        assert report.examples >= 15
+        assert report.resumes >= 5  # crash-resume equivalence was checked, not skipped
+        assert report.session_steps > 15 * 30
+        assert report.examples_per_second > 0
+
+    def test_a_strategy_whose_get_state_forgets_is_caught(self):
+        with pytest.raises(AssertionError) as caught:
+            run_failure_matrix(forgetful, examples=30, steps=30, seed=4)
+        message = str(caught.value)
+        assert "crash-resume equivalence" in message
+        assert "seed=4" in message
+        assert "get_state" in message
+        assert "shrunk example: MatrixCase(latency_s=0, faults=(), kill_after=15)" in message
+
+    def test_a_failure_under_faults_is_shrunk_and_reproduces(self):
+        """Only a slow venue leaves an order open: hypothesis finds it and shrinks it."""
+        with pytest.raises(AssertionError) as caught:
+            run_failure_matrix(impatient, examples=40, steps=16, seed=2, max_faults=3)
+        message = str(caught.value)
+        assert "the strategy raised RuntimeError: an order is still open" in message
+        assert "seed=2" in message
+        shown = message.split("shrunk example: ")[1].split("\n", maxsplit=1)[0]
+        case = eval(shown, {"MatrixCase": MatrixCase, "FaultAt": FaultAt})  # noqa: S307 - our own repr
+        assert len(case.faults) <= 1  # shrunk: one fault, or a slow venue alone
+        with pytest.raises(AssertionError, match="still open"):
+            check_case(impatient, case, steps=16)
+        check_case(sma, case, steps=16)  # the patient strategy passes the same case
+
+    def test_a_strategy_that_raises_fails_the_matrix(self):
+        with pytest.raises(AssertionError, match="the strategy raised ValueError: boom"):
+            run_failure_matrix(Raising, examples=2, steps=14, seed=0)
+
+    def test_a_bypassed_rail_is_named(self):
+        """The rail check itself: an oversized order, and a send while HALTED."""
+        from livesession import Order
+
+        cfg = DryrunConfig(run_id="matrix", strategy_id="sma", risk={"max_order_qty": "0.5"})
+        run = _Run(sma, None, cfg, MatrixCase(latency_s=0, faults=(), kill_after=1))
+        big = Order(client_order_id="c1", symbol="BTC/USDT", side=Side.BUY, quantity=Decimal(2))
+        small = Order(client_order_id="c2", symbol="BTC/USDT", side=Side.BUY, quantity=Decimal(0))
+        run.sent = [
+            (big, TradingState.ACTIVE, Decimal(0)),
+            (small, TradingState.HALTED, Decimal(0)),
+        ]
+        problems = run._rail_problems()
+        assert problems == [
+            "rail bypassed: c1 quantity 2 > 0.5",
+            "rail bypassed: c2 sent while trading was HALTED",
+        ]
+        run.orch.close()
+        from livesession.testing import mark_verified
+
+        mark_verified(run.orch)
+
+    def test_steps_below_two_are_refused(self):
+        with pytest.raises(ValueError, match="steps must be at least 2"):
+            run_failure_matrix(sma, examples=1, steps=1, seed=0)
+
+
+class TestPlugin:
+    def test_importing_the_plugin_does_not_import_hypothesis(self):
+        code = (
+            "import sys, livesession.testing, livesession.testing.pytest_plugin,"
+            " livesession.testing.matrix; print('hypothesis' in sys.modules)"
+        )
+        proc = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        )
+        assert proc.stdout.strip() == "False"
+
+    def test_the_entry_point_is_declared(self):
+        text = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+        assert (
+            '[project.entry-points.pytest11]\nlivesession = "livesession.testing.pytest_plugin"'
+            in text
+        )
+
+    def test_fixtures_build_verify_and_fail_a_broken_run(self, pytester: pytest.Pytester):
+        pytester.makepyfile(
+            test_user=textwrap.dedent(
+                """
+                import pytest
+
+                def test_clean(run_factory):
+                    run = run_factory.run(steps=30, run_id="clean")
+                    assert run.events_of("SESSION_STOPPED")
+
+                def test_left_open(run_factory):
+                    run = run_factory(steps=30)
+                    run.orch.preflight(); run.orch.activate(); run.orch.run_n_steps(5)
+
+                def test_tampered(run_factory):
+                    run = run_factory.run(steps=30)
+                    run.events.lines.pop(3)
+
+                @pytest.mark.broken_run("on purpose")
+                def test_tampered_on_purpose(run_factory):
+                    run = run_factory.run(steps=30)
+                    run.events.lines.pop(3)
+
+                def test_fault_broker(fault_broker):
+                    fault_broker.arm("drop")
+                    assert list(fault_broker.armed) == ["timeout_before"]
+
+                def test_verified_runs(verified_runs):
+                    from livesession import DryrunConfig, LiveSessionOrchestrator
+                    from livesession import MemoryLineSink, MemoryMetricsSink
+                    sinks = [MemoryLineSink() for _ in range(3)]
+                    orch = LiveSessionOrchestrator(
+                        DryrunConfig(run_id="v", steps=10), event_sink=sinks[0],
+                        state_sink=sinks[1], audit_sink=sinks[2],
+                        metrics_sink=MemoryMetricsSink(),
+                    )
+                    orch.run_to_end(10)
+                    sinks[0].lines.pop(2)
+                """
+            )
+        )
+        result = pytester.runpytest_subprocess("-q", "-p", "no:cacheprovider", *plugin_args())
+        result.assert_outcomes(passed=6, errors=2)
+        result.stdout.fnmatch_lines(["*ERROR at teardown of test_tampered *"])
+        result.stdout.fnmatch_lines(["*ERROR at teardown of test_verified_runs*"])
+        result.stdout.fnmatch_lines(["*fails verify*"])
+
+    def test_the_ini_option_verifies_every_test(self, pytester: pytest.Pytester):
+        pytester.makeini("[pytest]\nlivesession_verify_every_run = true\n")
+        pytester.makepyfile(
+            test_user=textwrap.dedent(
+                """
+                from livesession import DryrunConfig, LiveSessionOrchestrator
+                from livesession import MemoryLineSink, MemoryMetricsSink
+
+                def test_tampered():
+                    sinks = [MemoryLineSink() for _ in range(3)]
+                    orch = LiveSessionOrchestrator(
+                        DryrunConfig(run_id="v", steps=10), event_sink=sinks[0],
+                        state_sink=sinks[1], audit_sink=sinks[2],
+                        metrics_sink=MemoryMetricsSink(),
+                    )
+                    orch.run_to_end(10)
+                    sinks[0].lines.pop(2)
+                """
+            )
+        )
+        result = pytester.runpytest_subprocess("-q", "-p", "no:cacheprovider", *plugin_args())
+        result.assert_outcomes(passed=1, errors=1)
+
+
+class TestDocsExample:
+    def test_the_users_test_file_in_docs_testing_runs(self, tmp_path):
+        """docs/testing.md's test file, run by pytest as a user would, on examples/mydesk."""
+        text = (ROOT / "docs" / "testing.md").read_text(encoding="utf-8")
+        block = text.split("<!-- BEGIN TESTING EXAMPLE -->")[1].split(
+            "<!-- END TESTING EXAMPLE -->"
+        )[0]
+        code = block.split("```python\n")[1].split("```")[0]
+        assert "from livesession.testing import" in code
+        assert "mydesk.breakout" in code
+        (tmp_path / "test_breakout.py").write_text(code, encoding="utf-8")
+        paths = [str(ROOT / "examples"), str(ROOT / "src"), os.environ.get("PYTHONPATH", "")]
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in paths if p)}
+        proc = subprocess.run(
+            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *plugin_args()],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=600,
+        )
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert "3 passed" in proc.stdout
