@@ -157,6 +157,7 @@ def test_a_good_file_is_hashed_in_the_same_pass(tmp_path: Path) -> None:
         time_column="timestamp",
         first_time="2026-01-01 00:00:00",
         last_time="2026-01-01 00:01:00+00:00",
+        first_ns=1_767_225_600 * 10**9,  # 2026-01-01T00:00:00Z: naive is UTC
     )
     assert CsvReplayFeed.check(path, tick=TICK) == check
     assert check.record("csv:data.csv")["sha256"] == check.sha256
@@ -266,7 +267,13 @@ class TestBeforeAnythingIsWritten:
             "time_column": "timestamp",
             "first_time": "2026-01-01T00:00:00Z",
             "last_time": "2026-01-01T00:00:00Z",
+            "path": str(path.resolve()),
         }
+        config = orjson.loads((out / "good" / "config.json").read_bytes())
+        assert (config["feed_sha256"], config["feed_bytes"]) == (
+            meta["data"]["sha256"],
+            meta["data"]["bytes"],
+        )
 
 
 class TestResumeCheck:
@@ -295,7 +302,7 @@ class TestCli:
         ("rows", "words"),
         [
             (GOOD + GOOD, "line 3, column timestamp, value '2026-01-01T00:00:00Z': time does"),
-            (None, "cannot open data file data.csv"),
+            (None, "cannot open data file {tmp}/data.csv"),  # resolved from the config's dir
         ],
     )
     def test_exit_2_one_line_nothing_written(
@@ -313,5 +320,5 @@ class TestCli:
         assert captured.out == ""
         assert captured.err.count("\n") == 1
         assert captured.err.startswith("livesession: error: data file " if rows else "livesession")
-        assert words in captured.err
+        assert words.format(tmp=tmp_path.resolve()) in captured.err
         assert not (tmp_path / "runs").exists()

@@ -23,7 +23,7 @@ from ._artifacts.runread import payload, read_records
 from ._domain import clock as _clock
 from ._risk.checks import default_checks
 from ._risk.rails import default_rails
-from ._rundir import config_hash, create_run, read_run_config
+from ._rundir import check_run_data, config_hash, create_run, read_run_config
 from ._session.coordinator import ONE_SHOT_OPERATOR
 from ._support.fsutil import atomic_write_bytes
 from ._support.secrets import find_secrets, is_secret_name
@@ -128,7 +128,7 @@ def _determinism(run_dir: Path) -> dict[str, Any]:
 
 def _fired(run_dir: Path, events: list[dict[str, Any]]) -> dict[str, Any]:
     cfg, _ = read_run_config(run_dir)
-    rails = {rail.rule: 0 for rail in default_rails(cfg.risk, cfg.allowlist)}
+    rails = {rail.rule: 0 for rail in default_rails(cfg.risk, cfg.allowed_symbols)}
     checks: dict[str, int] = {check.name: 0 for check in default_checks()}
     kill: list[dict[str, Any]] = []
     for event in events:
@@ -148,6 +148,7 @@ def _fired(run_dir: Path, events: list[dict[str, Any]]) -> dict[str, Any]:
 def write_evidence(run_dir: Path, *, out_dir: Path | None = None) -> EvidenceResult:
     """Write ``manifest.json`` and ``EV-<YYYYMMDD>-<run_id>.md`` for ``run_dir``."""
     cfg, meta = read_run_config(run_dir)
+    data = check_run_data(run_dir, cfg, meta)  # changed data: refused before anything is written
     target = out_dir or run_dir
     target.mkdir(parents=True, exist_ok=True)
     today = _clock.SystemClock().now()
@@ -180,6 +181,7 @@ def write_evidence(run_dir: Path, *, out_dir: Path | None = None) -> EvidenceRes
         "run_version": meta.get("version"),
         "git_commit": _git_commit(),
         "config_hash": config_hash(cfg),
+        "data": data,
         "artifacts": digests,
         "audit_head": audit_head,
         "verify": {"ok": verification.ok, "violations": list(verification.violations)},

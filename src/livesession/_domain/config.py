@@ -17,7 +17,7 @@ import attrs
 from .._exceptions import ConfigError
 from .clock import parse_utc
 from .decimal import to_decimal
-from .ids import is_valid_run_id
+from .ids import SYMBOL_FORMS, is_valid_run_id, is_valid_symbol
 
 __all__ = [
     "CLOCK_MODES",
@@ -33,6 +33,11 @@ __all__ = [
 CLOCK_MODES: Final = ("fixed", "sim", "system")
 DURABILITY_MODES: Final = ("none", "step", "event")
 HARD_MAX_STEPS: Final = 10_000_000
+DATA_FEEDS: Final = ("csv:", "parquet:")
+"""The feeds that read a data file: ``csv:PATH`` and ``parquet:PATH``."""
+DEFAULT_SYMBOL: Final = "BTC/USDT"
+"""The symbol of a config that names none and reads no data file (the random walk's)."""
+_SHA256_LEN: Final = 64
 _MAX_NAME_LEN: Final = 64
 _C = TypeVar("_C")
 
@@ -179,13 +184,15 @@ def _check_choice(name: str, choices: tuple[str, ...]) -> Any:
     return check
 
 
-def _check_allowlist(_inst: object, _attr: object, value: tuple[str, ...]) -> None:
-    for symbol in value:
+def _check_allowlist(_inst: object, _attr: object, value: tuple[str, ...] | None) -> None:
+    for symbol in value or ():
         if not isinstance(symbol, str):
             raise ConfigError(f"allowlist entries must be strings, got {symbol!r}")
 
 
-def _to_tuple(value: object) -> tuple[str, ...]:
+def _to_tuple(value: object) -> tuple[str, ...] | None:
+    if value is None:
+        return None  # no allowlist given: the feed's symbol (``allowed_symbols``)
     if isinstance(value, str):
         raise ConfigError('allowlist must be a list of symbols, e.g. ["BTC/USDT"]')
     if not isinstance(value, (list, tuple)):
@@ -198,6 +205,46 @@ def _check_broker(_inst: object, _attr: object, value: object) -> None:
         value in ("mock", "realish") or (value.startswith("ccxt:") and len(value) > len("ccxt:"))
     ):
         raise ConfigError(f"broker must be mock, realish or ccxt:<exchange>, got {value!r}")
+
+
+def _check_symbol(_inst: object, _attr: object, value: object) -> None:
+    if not isinstance(value, str) or (value and not is_valid_symbol(value)):
+        raise ConfigError(f"symbol must be {SYMBOL_FORMS}; got {value!r}")
+
+
+def _check_sha256(_inst: object, _attr: object, value: Any) -> None:
+    if value is not None and not (
+        isinstance(value, str) and len(value) == _SHA256_LEN and value == value.lower()
+        and all(ch in "0123456789abcdef" for ch in value)
+    ):  # fmt: skip
+        raise ConfigError(f"feed_sha256 must be 64 lower-case hex digits, got {value!r}")
+
+
+def _check_size(_inst: object, _attr: object, value: Any) -> None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+        raise ConfigError(f"feed_bytes must be a non-negative integer, got {value!r}")
+
+
+def data_path(feed: str) -> str | None:
+    """The path in a data-file feed (``csv:PATH``, ``parquet:PATH``), as written; else None."""
+    for prefix in DATA_FEEDS:
+        if feed.startswith(prefix) and len(feed) > len(prefix):
+            return feed[len(prefix) :]
+    return None
+
+
+def _default_symbol(feed: str) -> str:
+    """The symbol of a config that names none: a data file's stem, else the demo pair."""
+    path = data_path(feed)
+    if path is None:
+        return DEFAULT_SYMBOL
+    stem = Path(path).name.split(".")[0].upper()
+    if not is_valid_symbol(stem):
+        raise ConfigError(
+            f"data file {Path(path).name} does not name a symbol: set symbol "
+            f"({SYMBOL_FORMS}) in the config"
+        )
+    return stem
 
 
 def _check_start(_inst: object, _attr: object, value: object) -> None:
@@ -254,16 +301,28 @@ class DryrunConfig:
     max_steps: int = _count("max_steps", 1_000_000)
     step_interval_ms: int = _count("step_interval_ms", 60_000)
     start_time: str = attrs.field(default="2026-01-01T00:00:00Z", validator=_check_start)
-    symbol: str = "BTC/USDT"
-    allowlist: tuple[str, ...] = attrs.field(
-        default=("BTC/USDT",), converter=_to_tuple, validator=_check_allowlist
+    symbol: str = attrs.field(default="", validator=_check_symbol)
+    """The traded symbol, and the feed's. Empty: a data file's stem (``goog.csv``: GOOG),
+    else BTC/USDT; the config then holds the symbol it resolved to."""
+    allowlist: tuple[str, ...] | None = attrs.field(
+        default=None, converter=_to_tuple, validator=_check_allowlist
     )
+    """The symbols orders may trade; None (not given): the feed's symbol."""
     initial_price: Decimal = _decimal("initial_price", "42000.00")
     price_tick: Decimal = _decimal("price_tick", "0.01")
     qty_lot: Decimal = _decimal("qty_lot", "0.001")
     initial_cash: Decimal = _decimal("initial_cash", "100000.00")
     volatility_bps: int = _count("volatility_bps", 20, positive=False)
     feed: str = "random_walk"
+    feed_sha256: str | None = attrs.field(default=None, validator=_check_sha256)
+    """The SHA-256 of the data file a ``csv:``/``parquet:`` feed reads. A new run records
+    it; given, the file must match (a run refuses other data)."""
+    feed_bytes: int | None = attrs.field(default=None, validator=_check_size)
+    """The data file's size in bytes, recorded with ``feed_sha256``."""
+    base_dir: Path | None = attrs.field(default=None, eq=False, repr=False)
+    """Where relative data paths resolve from: the config file's directory (``load_config``
+    sets it). Not a config key, and not in ``to_dict``: the run's bytes keep the path as
+    written."""
     enabled: bool = False
     broker: str = attrs.field(default="mock", validator=_check_broker)
     durability: str = attrs.field(
@@ -286,6 +345,8 @@ class DryrunConfig:
     risk: RiskLimits = attrs.field(factory=RiskLimits, converter=_risk)
 
     def __attrs_post_init__(self) -> None:
+        if not self.symbol:
+            object.__setattr__(self, "symbol", _default_symbol(self.feed))
         if self.steps > self.max_steps:
             raise ConfigError(
                 f"steps ({self.steps}) is above the bound max_steps ({self.max_steps}); "
@@ -306,9 +367,30 @@ class DryrunConfig:
         """The simulated start time."""
         return parse_utc(self.start_time)
 
+    @property
+    def allowed_symbols(self) -> tuple[str, ...]:
+        """The allowlist, or (none given) the feed's symbol."""
+        return (self.symbol,) if self.allowlist is None else self.allowlist
+
+    def data_file(self) -> Path | None:
+        """The data file a ``csv:``/``parquet:`` feed reads, resolved from ``base_dir``."""
+        path = data_path(self.feed)
+        if path is None:
+            return None
+        resolved = Path(path).expanduser()
+        if not resolved.is_absolute() and self.base_dir is not None:
+            resolved = self.base_dir / resolved
+        return resolved
+
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-compatible form (decimals as strings), e.g. for the config hash."""
-        return attrs.asdict(self, value_serializer=_serialize)
+        """A JSON-compatible form (decimals as strings), e.g. for the config hash.
+
+        The allowlist is written out (a config read back names it); ``base_dir`` is left
+        out, and so are ``feed_sha256`` and ``feed_bytes`` when no data file is recorded.
+        """
+        data = attrs.asdict(self, value_serializer=_serialize, filter=_kept)
+        data["allowlist"] = list(self.allowed_symbols)
+        return data
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> DryrunConfig:
@@ -325,6 +407,16 @@ _NESTED: Final[dict[str, type]] = {
 }
 
 
+def _kept(field: attrs.Attribute[Any], value: object) -> bool:
+    """What ``to_dict`` writes: not ``base_dir``, nor an unrecorded data file's identity."""
+    if field.name in _HIDDEN:
+        return False
+    return value is not None or field.name not in ("feed_sha256", "feed_bytes")
+
+
+_HIDDEN: Final = frozenset({"base_dir"})
+
+
 def _serialize(_inst: object, _field: object, value: object) -> object:
     if isinstance(value, Decimal):
         return str(value)
@@ -336,7 +428,7 @@ def _serialize(_inst: object, _field: object, value: object) -> object:
 def _build(cls: type[Any], data: Mapping[str, Any], *, prefix: str) -> Any:
     if not isinstance(data, Mapping):
         raise ConfigError(f"{prefix.rstrip('.') or 'config'} must be a table")
-    known = {f.name for f in attrs.fields(cls)}
+    known = {f.name for f in attrs.fields(cls)} - _HIDDEN
     unknown = sorted(set(data) - known)
     if unknown:
         raise ConfigError(
@@ -361,7 +453,11 @@ def _build(cls: type[Any], data: Mapping[str, Any], *, prefix: str) -> Any:
 
 
 def load_config(path: Path | None, overrides: Mapping[str, Any] | None = None) -> DryrunConfig:
-    """Read a TOML config file (optional) and apply flat top-level ``overrides``."""
+    """Read a TOML config file (optional) and apply flat top-level ``overrides``.
+
+    Relative data paths (``feed = "csv:data/goog.csv"``) resolve from the config file's
+    directory (``base_dir``); without a file, from the current directory.
+    """
     data: dict[str, Any] = {}
     if path is not None:
         try:
@@ -377,4 +473,8 @@ def load_config(path: Path | None, overrides: Mapping[str, Any] | None = None) -
     for key, value in (overrides or {}).items():
         if value is not None:
             data[key] = value
-    return DryrunConfig.from_mapping(data)
+    config = DryrunConfig.from_mapping(data)
+    if path is None:
+        return config
+    # Data paths in the file resolve from the file's directory, never from the cwd.
+    return attrs.evolve(config, base_dir=path.resolve().parent)

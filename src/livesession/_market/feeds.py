@@ -180,8 +180,10 @@ class CsvReplayFeed:
     Opening the feed checks the whole file and hashes it, in one pass (``check_csv``:
     the first bad row is a ``DataFileError`` naming file, line, column and value), so a
     run never starts on data it would trip over; ``checked`` holds the file's SHA-256. Other
-    columns are allowed; a time column must increase, but bar times are the session's
-    simulated times. Rows are then streamed, never loaded whole.
+    columns are allowed. With a time column (or an unnamed first column, as pandas writes
+    the index) the feed is ``dated``: each bar's ``ts_ns`` is the file's own time, which
+    must increase strictly; without one, bars take the session's simulated times. Rows are
+    then streamed, never loaded whole.
 
     Prices are never rounded: a price off the ``tick`` grid is refused by the check
     (``1.0716`` under the default ``0.01``: set ``price_tick``), and a price on it keeps
@@ -203,6 +205,11 @@ class CsvReplayFeed:
             raise
         self.checked: DataFileCheck = layout.check
         self._index = layout.index
+        self._times = layout.times
+        self._time_index = layout.time_index
+        self.dated = layout.times is not None
+        """Whether bars carry the file's own times (a time column), not the session's."""
+        self.first_ts_ns = layout.check.first_ns
         self._file.seek(layout.data_offset)
         self._row = 0
 
@@ -230,6 +237,8 @@ class CsvReplayFeed:
                 col: to_decimal(cells[idx].strip(), field=f"{self._path}:{self._row + 1}:{col}")
                 for col, idx in self._index.items()
             }
+            if self._times is not None and self._time_index is not None:
+                ts_ns = self._times.parse(cells[self._time_index].strip(), self._row + 1)
         except (IndexError, TypeError, ValueError, csv.Error) as exc:
             raise ConfigError(f"CSV feed {self._path} row {self._row + 1}: {exc}") from None
         return Bar(

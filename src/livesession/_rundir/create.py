@@ -7,10 +7,10 @@ import shutil
 from typing import TYPE_CHECKING
 
 from .._exceptions import ConfigError, RunDirectoryError
-from .._session.assembly import default_feed
+from .._session.assembly import dated_start, default_feed
 from .backing import pg_dsn
 from .brokers import BrokerFactory, open_broker
-from .data import close_feed, data_record
+from .data import close_feed, data_record, pin_data
 from .layout import LOCAL_BACKENDS, STORES, Backing, write_run_files
 from .lock import RunLock, writer_command
 from .session import open_session
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
     from .._domain.config import DryrunConfig
     from .._session.coordinator import LiveSessionOrchestrator
-    from .._typing import Clock
+    from .._typing import Clock, MarketFeed
 
 __all__ = ["create_run"]
 
@@ -45,9 +45,11 @@ def create_run(
     under ``out_dir/.leases/``): a lease audits its fencing token, which changes the audit
     log of every run, so it is opt-in. The choice is recorded in ``run.json`` for resume.
 
-    The config's feed is built first: a data file (``feed = "csv:<path>"``) is checked whole
-    and hashed before anything is created (a ``DataFileError`` names the first bad line);
-    its SHA-256 goes into ``run.json``.
+    The config's feed is built first: a data file (``feed = "csv:<path>"`` or
+    ``"parquet:<path>"``, relative paths from ``cfg.base_dir``) is checked whole and hashed
+    before anything is created (a ``DataFileError`` names the first bad line). Its SHA-256
+    and size go into ``config.json`` (a config that names another SHA-256 is refused) and,
+    with its path, into ``run.json``; a dated file's first time becomes ``start_time``.
     """
     run_dir = out_dir / cfg.run_id
     if run_dir.exists():
@@ -65,7 +67,7 @@ def create_run(
         idempotency_backend = "postgres"
         pg_dsn()  # a missing LIVESESSION_PG_DSN is refused before anything is created
     # The feed's data file (if any) is checked whole and hashed before anything is created.
-    feed = default_feed(cfg)
+    cfg, feed = _open_feed(cfg)
     created_out = not out_dir.exists()
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -111,3 +113,17 @@ def create_run(
         raise
     session.close_with(lock)
     return session
+
+
+def _open_feed(cfg: DryrunConfig) -> tuple[DryrunConfig, MarketFeed]:
+    """The config's feed, and ``cfg`` as the run records it.
+
+    A dated file starts the run at its first bar; a data file's SHA-256 and size go into
+    the config (a config that names another SHA-256 is refused).
+    """
+    feed = default_feed(cfg)
+    try:
+        return pin_data(dated_start(cfg, feed), feed), feed
+    except BaseException:
+        close_feed(feed)
+        raise

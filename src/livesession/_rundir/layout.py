@@ -1,8 +1,9 @@
 """What a run directory holds, and its two descriptive files: ``config.json``, ``run.json``.
 
 A run directory holds the four contract artifacts plus ``config.json`` (the effective
-configuration), ``run.json`` (format, version, idempotency backend, config hash, the
-backing and, for a feed that reads a file, that file's SHA-256), ``checkpoint.json``, the
+configuration, with a data file's SHA-256 and size), ``run.json`` (format, version,
+idempotency backend, config hash, the backing, the config file's directory and, for a feed
+that reads a file, that file's SHA-256, size and resolved path), ``checkpoint.json``, the
 idempotency store, the mock venue's journal, ``session.log.jsonl`` and ``timings.json``.
 Local leases live beside the run directories, in ``<out>/.leases/``.
 """
@@ -90,6 +91,10 @@ def write_run_files(
     }
     if data is not None:
         meta["data"] = data
+    if cfg.base_dir is not None:
+        # Where the config's relative data paths resolve from (config.json keeps them as
+        # written): resume and evidence read the same files from any directory.
+        meta["config_dir"] = str(cfg.base_dir)
     atomic_write_bytes(run_dir / names.CONFIG, _config_bytes(cfg))
     atomic_write_bytes(
         run_dir / names.RUN_META, orjson.dumps(meta, option=orjson.OPT_SORT_KEYS) + b"\n"
@@ -126,4 +131,7 @@ def read_run_config(run_dir: Path) -> tuple[DryrunConfig, dict[str, Any]]:
         raise RunDirectoryError(f"{run_dir / names.CONFIG} is corrupt: {exc}") from None
     if meta.get("config_hash") != config_hash(cfg):
         raise RunDirectoryError(f"{run_dir / names.CONFIG} does not match the run's config hash")
+    base_dir = meta.get("config_dir")
+    if isinstance(base_dir, str):
+        cfg = attrs.evolve(cfg, base_dir=Path(base_dir))
     return cfg, meta

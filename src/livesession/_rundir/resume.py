@@ -203,7 +203,7 @@ def _reopen(
         raise RunDirectoryError(f"{run_dir / names.RUN_META} names an unknown store")
     feed = default_feed(cfg)  # a data file is checked whole again: it must be the same file
     try:
-        check_data_unchanged(run_dir, meta, feed)
+        check_data_unchanged(run_dir, meta, feed, cfg_sha256=cfg.feed_sha256)
         lease, grant = take_lease(cfg, run_dir, backing, lease_clock)
     except BaseException:
         close_feed(feed)

@@ -62,6 +62,7 @@ __all__ = [
     "SessionEdges",
     "SessionParts",
     "assemble",
+    "dated_start",
     "default_broker",
     "default_feed",
     "default_strategy",
@@ -205,11 +206,29 @@ def default_feed(cfg: DryrunConfig) -> MarketFeed:
             lot=cfg.qty_lot,
             volatility_bps=cfg.volatility_bps,
         )
-    if cfg.feed.startswith("csv:"):
-        return CsvReplayFeed(
-            Path(cfg.feed[4:]), symbol=cfg.symbol, tick=cfg.price_tick, lot=cfg.qty_lot
-        )
-    raise ConfigError(f"feed must be 'random_walk' or 'csv:<path>', got {cfg.feed!r}")
+    path = cfg.data_file()
+    if path is not None and cfg.feed.startswith("csv:"):
+        return CsvReplayFeed(path, symbol=cfg.symbol, tick=cfg.price_tick, lot=cfg.qty_lot)
+    if path is not None and cfg.feed.startswith("parquet:"):
+        from .._market.parquet import ParquetReplayFeed  # noqa: PLC0415 - pyarrow is optional
+
+        return ParquetReplayFeed(path, symbol=cfg.symbol, tick=cfg.price_tick, lot=cfg.qty_lot)
+    raise ConfigError(
+        f"feed must be 'random_walk', 'csv:<path>' or 'parquet:<path>', got {cfg.feed!r}"
+    )
+
+
+def dated_start(cfg: DryrunConfig, feed: object) -> DryrunConfig:
+    """``cfg``, starting at a dated feed's first bar (``start_time`` becomes its time).
+
+    A session's time never goes back, so a run on history starts where the data starts;
+    ``config.json`` records the start it took. Other feeds leave ``cfg`` as it is.
+    """
+    first = getattr(feed, "first_ts_ns", None)
+    if getattr(feed, "dated", False) is not True or not isinstance(first, int):
+        return cfg
+    start = _clock.format_utc(_clock.from_epoch_ns(first))
+    return cfg if start == cfg.start_time else attrs.evolve(cfg, start_time=start)
 
 
 def default_strategy(cfg: DryrunConfig) -> Strategy:
@@ -263,8 +282,9 @@ def assemble(
     unknown = sorted(set(edges) - SessionEdges.__optional_keys__)
     if unknown:
         raise TypeError(f"LiveSessionOrchestrator got unexpected keyword argument(s): {unknown}")
-    cfg = config
     e = edges
+    feed = _or_default(e.get("feed"), lambda: default_feed(config))
+    cfg = dated_start(config, feed)
     recorder = Recorder(
         run_id=cfg.run_id,
         strategy_id=cfg.strategy_id,
@@ -303,7 +323,7 @@ def assemble(
     execution = Execution(
         ctx,
         idempotency=idem,
-        rails=_or_default(e.get("rails"), lambda: default_rails(cfg.risk, cfg.allowlist)),
+        rails=_or_default(e.get("rails"), lambda: default_rails(cfg.risk, cfg.allowed_symbols)),
         retry=retry,
         protect=lambda cid, protection: exits.watch(cid, protection),  # noqa: PLW0108
         health=health,
@@ -375,7 +395,7 @@ def assemble(
     )
     parts = SessionParts(
         **attrs.asdict(ctx, recurse=False),
-        feed=_or_default(e.get("feed"), lambda: default_feed(cfg)),
+        feed=feed,
         strategy=_or_default(e.get("strategy"), lambda: default_strategy(cfg)),
         idempotency=idem,
         checks=tuple(_or_default(e.get("checks"), default_checks)),

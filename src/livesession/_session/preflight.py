@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from .._domain.lifecycle import SessionState, Trigger
 from .._exceptions import SinkFailure
 from .._risk.checks import CheckResult, PreflightContext
+from .._support.logging import get_logger
 from .._typing import SandboxAware, VenueKind
 from .._version import __version__
 
@@ -89,8 +90,10 @@ def _record(p: SessionParts, results: list[CheckResult], result: CheckResult) ->
         "passed": result.passed,
         "reason": result.reason,
     }
-    if result.detail:  # only on a failed check: the runs that pass keep their bytes
+    if result.detail and not result.passed:  # the runs that pass keep their bytes
         payload["detail"] = result.detail
+    elif result.detail:  # a passing check's note (the implicit allowlist) goes to the log
+        get_logger().info("preflight_note", check=result.name, detail=result.detail)
     p.recorder.emit("PREFLIGHT_CHECK", payload)
 
 
