@@ -158,6 +158,7 @@ def test_a_good_file_is_hashed_in_the_same_pass(tmp_path: Path) -> None:
         first_time="2026-01-01 00:00:00",
         last_time="2026-01-01 00:01:00+00:00",
         first_ns=1_767_225_600 * 10**9,  # 2026-01-01T00:00:00Z: naive is UTC
+        price_tick=TICK,  # the grid it was checked on
     )
     assert CsvReplayFeed.check(path, tick=TICK) == check
     assert check.record("csv:data.csv")["sha256"] == check.sha256
@@ -251,7 +252,7 @@ class TestBeforeAnythingIsWritten:
     def test_create_run_creates_nothing_and_records_the_hash(self, tmp_path: Path) -> None:
         path = _file(tmp_path, HEADER + GOOD)
         out = tmp_path / "runs"
-        bad = DryrunConfig(run_id="bad", feed=f"csv:{path}")  # default tick 0.01
+        bad = DryrunConfig(run_id="bad", feed=f"csv:{path}", price_tick=D("0.01"))
         with pytest.raises(DataFileError, match="price_tick"):
             create_run(bad, out)
         assert not out.exists()

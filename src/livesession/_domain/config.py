@@ -37,6 +37,8 @@ DATA_FEEDS: Final = ("csv:", "parquet:")
 """The feeds that read a data file: ``csv:PATH`` and ``parquet:PATH``."""
 DEFAULT_SYMBOL: Final = "BTC/USDT"
 """The symbol of a config that names none and reads no data file (the random walk's)."""
+DEFAULT_TICK: Final = Decimal("0.01")
+"""The price grid of a config that names none and reads no data file."""
 _SHA256_LEN: Final = 64
 _MAX_NAME_LEN: Final = 64
 _C = TypeVar("_C")
@@ -309,7 +311,9 @@ class DryrunConfig:
     )
     """The symbols orders may trade; None (not given): the feed's symbol."""
     initial_price: Decimal = _decimal("initial_price", "42000.00")
-    price_tick: Decimal = _decimal("price_tick", "0.01")
+    price_tick: Decimal = _decimal("price_tick", 0, positive=False)
+    """The price grid. 0 (the default): for a data file, inferred from its prices when the
+    feed opens (the config then records it); otherwise 0.01."""
     qty_lot: Decimal = _decimal("qty_lot", "0.001")
     initial_cash: Decimal = _decimal("initial_cash", "100000.00")
     volatility_bps: int = _count("volatility_bps", 20, positive=False)
@@ -347,6 +351,8 @@ class DryrunConfig:
     def __attrs_post_init__(self) -> None:
         if not self.symbol:
             object.__setattr__(self, "symbol", _default_symbol(self.feed))
+        if not self.price_tick and data_path(self.feed) is None:
+            object.__setattr__(self, "price_tick", DEFAULT_TICK)
         if self.steps > self.max_steps:
             raise ConfigError(
                 f"steps ({self.steps}) is above the bound max_steps ({self.max_steps}); "

@@ -8,6 +8,8 @@ column and the value, so that a run never starts on data it would trip over late
 - a row is not CSV, not UTF-8, has more or fewer values than the header, or an empty one;
 - a value is not a finite decimal number; a price is not positive; a volume is negative;
 - a price is off the ``price_tick`` grid (prices are never rounded: set ``price_tick``);
+  without a tick the grid is inferred instead: the finest decimal step among the prices
+  as written (``1.07160`` has five places: ``0.00001``; whole numbers: ``1``);
 - ``high < low``, or ``open``/``close`` outside ``[low, high]`` (a bar no market prints);
 - a time column (``timestamp``, ``time``, ``datetime``, ``date``, ``open_time`` or ``ts``,
   any case, the first one the header has; else an unnamed first column, as pandas writes
@@ -69,6 +71,8 @@ class DataFileCheck:
     last_time: str | None = None
     first_ns: int | None = None
     """The first bar's own time (nanoseconds since the epoch); None without a time column."""
+    price_tick: Decimal | None = None
+    """The grid the prices were checked on: the tick given, or the one inferred from them."""
 
     def record(self, feed: str) -> dict[str, object]:
         """The record ``run.json`` keeps of the data a run read (``feed`` as configured)."""
@@ -227,10 +231,11 @@ def column_index(path: Path, names: list[str], shown: str) -> dict[str, int]:
 class RowChecker:
     """The per-row checks, over one header and one price grid."""
 
-    def __init__(self, path: Path, names: list[str], tick: Decimal) -> None:
+    def __init__(self, path: Path, names: list[str], tick: Decimal | None) -> None:
         self.path = path
         self.names = names
         self.tick = tick
+        self.places = 0  # the most decimal places a price has as written (tick None)
         named = next((n for n in names if n in TIME_COLUMNS), None)
         if named is not None:
             self.time_index: int | None = names.index(named)
@@ -301,9 +306,19 @@ class RowChecker:
                 raise _fail(self.path, line, self.time_column, text, "empty value")
             self.times.add(text, line)
 
+    @property
+    def found_tick(self) -> Decimal:
+        """The tick given, or inferred: the finest decimal step of the prices as written."""
+        return self.tick if self.tick is not None else Decimal(1).scaleb(-self.places)
+
     def _price(self, value: Decimal, text: str, column: str, line: int) -> None:
         if value <= 0:
             raise _fail(self.path, line, column, text, "a price must be positive")
+        if self.tick is None:
+            exponent = value.as_tuple().exponent
+            if isinstance(exponent, int) and -exponent > self.places:
+                self.places = -exponent
+            return
         if value % self.tick != 0:
             raise _fail(
                 self.path, line, column, text,
@@ -312,7 +327,7 @@ class RowChecker:
             )  # fmt: skip
 
 
-def scan_csv(stream: IO[bytes], path: Path, *, tick: Decimal) -> CsvLayout:
+def scan_csv(stream: IO[bytes], path: Path, *, tick: Decimal | None) -> CsvLayout:
     """Check and hash the whole file ``stream`` reads (from its start; it ends at its end)."""
     digest = hashlib.sha256()
     raw = stream.readline()
@@ -341,6 +356,7 @@ def scan_csv(stream: IO[bytes], path: Path, *, tick: Decimal) -> CsvLayout:
         first_time=None if times is None else times.first_text,
         last_time=None if times is None else times.last_text,
         first_ns=None if times is None else times.first_ns,
+        price_tick=checker.found_tick,
     )
     return CsvLayout(
         check=check,
@@ -365,8 +381,10 @@ def open_data_file(path: Path) -> IO[bytes]:
         ) from None
 
 
-def check_csv(path: Path | str, *, tick: Decimal) -> DataFileCheck:
+def check_csv(path: Path | str, *, tick: Decimal | None) -> DataFileCheck:
     """Check the whole CSV file at ``path`` against ``tick`` and hash it, in one pass.
+
+    ``tick=None`` infers the price grid instead (``DataFileCheck.price_tick``).
 
     Raises ``DataFileError`` (a ``ConfigError``) naming the file, line, column and value of
     the first problem. The header needs ``open,high,low,close,volume``; other columns are

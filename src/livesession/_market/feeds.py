@@ -186,16 +186,16 @@ class CsvReplayFeed:
     then streamed, never loaded whole.
 
     Prices are never rounded: a price off the ``tick`` grid is refused by the check
-    (``1.0716`` under the default ``0.01``: set ``price_tick``), and a price on it keeps
-    its value (``1.07160`` stays ``1.07160``). Volumes are market volumes, not order
+    (``1.0716`` under ``0.01``: set ``price_tick``), and a price on it keeps its value
+    (``1.07160`` stays ``1.07160``). ``tick=None`` infers the grid: the finest decimal step
+    among the prices as written (``checked.price_tick``). Volumes are market volumes, not order
     quantities: never rounded to the lot (``12.5`` with lot ``1`` stays ``12.5``). The text
     of a value on its grid is what it always was (``quantize``, exact on the grid).
     """
 
-    def __init__(self, path: Path, *, symbol: str, tick: Decimal, lot: Decimal) -> None:
+    def __init__(self, path: Path, *, symbol: str, tick: Decimal | None, lot: Decimal) -> None:
         self.symbol = symbol
         self._path = path
-        self._tick = tick
         self._lot = lot
         self._file = open_data_file(path)
         try:
@@ -204,6 +204,8 @@ class CsvReplayFeed:
             self._file.close()
             raise
         self.checked: DataFileCheck = layout.check
+        # The tick given, or (None) the finest step of the prices as written.
+        self._tick = layout.check.price_tick or Decimal(1)
         self._index = layout.index
         self._times = layout.times
         self._time_index = layout.time_index
@@ -214,7 +216,7 @@ class CsvReplayFeed:
         self._row = 0
 
     @staticmethod
-    def check(path: Path | str, *, tick: Decimal) -> DataFileCheck:
+    def check(path: Path | str, *, tick: Decimal | None) -> DataFileCheck:
         """``check_csv``: check and hash the whole file without opening a feed on it."""
         return check_csv(path, tick=tick)
 

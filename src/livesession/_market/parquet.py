@@ -59,7 +59,7 @@ def _column_texts(pa: Any, column: Any) -> list[str]:
     return [_text(value) for value in column.to_pylist()]
 
 
-def _read(path: Path, tick: Decimal) -> tuple[DataFileCheck, list[list[str]], RowChecker]:
+def _read(path: Path, tick: Decimal | None) -> tuple[DataFileCheck, list[list[str]], RowChecker]:
     pa = import_optional("pyarrow", "parquet")
     pq = import_optional("pyarrow.parquet", "parquet")
     with open_data_file(path) as stream:
@@ -100,11 +100,12 @@ def _read(path: Path, tick: Decimal) -> tuple[DataFileCheck, list[list[str]], Ro
         first_time=None if times is None else times.first_text,
         last_time=None if times is None else times.last_text,
         first_ns=None if times is None else times.first_ns,
+        price_tick=checker.found_tick,
     )
     return check, rows, checker
 
 
-def check_parquet(path: Path, *, tick: Decimal) -> DataFileCheck:
+def check_parquet(path: Path, *, tick: Decimal | None) -> DataFileCheck:
     """Check the whole Parquet file at ``path`` against ``tick`` and hash it."""
     return _read(path, tick)[0]
 
@@ -116,12 +117,12 @@ class ParquetReplayFeed:
     ``dated`` and each bar carries the file's own time.
     """
 
-    def __init__(self, path: Path, *, symbol: str, tick: Decimal, lot: Decimal) -> None:
+    def __init__(self, path: Path, *, symbol: str, tick: Decimal | None, lot: Decimal) -> None:
         self.symbol = symbol
         self._path = path
-        self._tick = tick
         self._lot = lot
         self.checked, self._rows, checker = _read(path, tick)
+        self._tick = checker.found_tick  # given, or inferred from the prices
         self._index = {column: checker.names.index(column) for column in checker.names if column}
         self._times = checker.times
         self._time_index = checker.time_index

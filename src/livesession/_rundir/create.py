@@ -7,7 +7,7 @@ import shutil
 from typing import TYPE_CHECKING
 
 from .._exceptions import ConfigError, RunDirectoryError
-from .._session.assembly import dated_start, default_feed
+from .._session.assembly import default_feed, fit_to_feed
 from .backing import pg_dsn
 from .brokers import BrokerFactory, open_broker
 from .data import close_feed, data_record, pin_data
@@ -49,7 +49,8 @@ def create_run(
     ``"parquet:<path>"``, relative paths from ``cfg.base_dir``) is checked whole and hashed
     before anything is created (a ``DataFileError`` names the first bad line). Its SHA-256
     and size go into ``config.json`` (a config that names another SHA-256 is refused) and,
-    with its path, into ``run.json``; a dated file's first time becomes ``start_time``.
+    with its path, into ``run.json``; a dated file's first time becomes ``start_time``, and
+    a grid inferred from its prices ``price_tick``.
     """
     run_dir = out_dir / cfg.run_id
     if run_dir.exists():
@@ -118,12 +119,13 @@ def create_run(
 def _open_feed(cfg: DryrunConfig) -> tuple[DryrunConfig, MarketFeed]:
     """The config's feed, and ``cfg`` as the run records it.
 
-    A dated file starts the run at its first bar; a data file's SHA-256 and size go into
-    the config (a config that names another SHA-256 is refused).
+    A dated file starts the run at its first bar, a data file's price grid is inferred when
+    not given, and its SHA-256 and size go into the config (a config that names another
+    SHA-256 is refused).
     """
     feed = default_feed(cfg)
     try:
-        return pin_data(dated_start(cfg, feed), feed), feed
+        return pin_data(fit_to_feed(cfg, feed), feed), feed
     except BaseException:
         close_feed(feed)
         raise

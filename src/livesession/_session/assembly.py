@@ -10,6 +10,7 @@ so none reaches into another.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, TypedDict, TypeVar
 
@@ -62,10 +63,10 @@ __all__ = [
     "SessionEdges",
     "SessionParts",
     "assemble",
-    "dated_start",
     "default_broker",
     "default_feed",
     "default_strategy",
+    "fit_to_feed",
     "make_clock",
     "reconcile_grace_ns",
 ]
@@ -207,28 +208,38 @@ def default_feed(cfg: DryrunConfig) -> MarketFeed:
             volatility_bps=cfg.volatility_bps,
         )
     path = cfg.data_file()
+    tick = cfg.price_tick or None  # 0: inferred from the data
     if path is not None and cfg.feed.startswith("csv:"):
-        return CsvReplayFeed(path, symbol=cfg.symbol, tick=cfg.price_tick, lot=cfg.qty_lot)
+        return CsvReplayFeed(path, symbol=cfg.symbol, tick=tick, lot=cfg.qty_lot)
     if path is not None and cfg.feed.startswith("parquet:"):
         from .._market.parquet import ParquetReplayFeed  # noqa: PLC0415 - pyarrow is optional
 
-        return ParquetReplayFeed(path, symbol=cfg.symbol, tick=cfg.price_tick, lot=cfg.qty_lot)
+        return ParquetReplayFeed(path, symbol=cfg.symbol, tick=tick, lot=cfg.qty_lot)
     raise ConfigError(
         f"feed must be 'random_walk', 'csv:<path>' or 'parquet:<path>', got {cfg.feed!r}"
     )
 
 
-def dated_start(cfg: DryrunConfig, feed: object) -> DryrunConfig:
-    """``cfg``, starting at a dated feed's first bar (``start_time`` becomes its time).
+def fit_to_feed(cfg: DryrunConfig, feed: object) -> DryrunConfig:
+    """``cfg`` as the feed's data make it: its start and (when not given) its price grid.
 
-    A session's time never goes back, so a run on history starts where the data starts;
-    ``config.json`` records the start it took. Other feeds leave ``cfg`` as it is.
+    A session's time never goes back, so a run on a dated feed starts at its first bar
+    (``start_time`` becomes that time). A ``price_tick`` of 0 becomes the grid the feed
+    inferred from its prices. ``config.json`` records both; other feeds leave ``cfg`` be.
     """
+    changes: dict[str, Any] = {}
     first = getattr(feed, "first_ts_ns", None)
-    if getattr(feed, "dated", False) is not True or not isinstance(first, int):
-        return cfg
-    start = _clock.format_utc(_clock.from_epoch_ns(first))
-    return cfg if start == cfg.start_time else attrs.evolve(cfg, start_time=start)
+    if getattr(feed, "dated", False) is True and isinstance(first, int):
+        start = _clock.format_utc(_clock.from_epoch_ns(first))
+        if start != cfg.start_time:
+            changes["start_time"] = start
+    if not cfg.price_tick:
+        checked = getattr(feed, "checked", None)
+        tick = getattr(checked, "price_tick", None)
+        if not isinstance(tick, Decimal) or tick <= 0:
+            raise ConfigError(f"price_tick is 0 and the feed {feed!r} infers none: set price_tick")
+        changes["price_tick"] = tick
+    return attrs.evolve(cfg, **changes) if changes else cfg
 
 
 def default_strategy(cfg: DryrunConfig) -> Strategy:
@@ -284,7 +295,7 @@ def assemble(
         raise TypeError(f"LiveSessionOrchestrator got unexpected keyword argument(s): {unknown}")
     e = edges
     feed = _or_default(e.get("feed"), lambda: default_feed(config))
-    cfg = dated_start(config, feed)
+    cfg = fit_to_feed(config, feed)
     recorder = Recorder(
         run_id=cfg.run_id,
         strategy_id=cfg.strategy_id,
