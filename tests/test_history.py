@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from livesession import DryrunConfig
+from livesession import DryrunConfig, load_config
 from livesession._domain.clock import epoch_ns
 from livesession._exceptions import ConfigError, DataFileError
 from livesession._market.datafile import check_csv
@@ -400,3 +400,28 @@ class TestDataIdentity:
         assert "changed: its SHA-256 is" in line
         assert "the config records abababababab..." in line
         assert not (tmp_path / "runs").exists()
+
+
+class TestPaths:
+    def test_a_config_files_data_path_resolves_from_its_directory(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        (tmp_path / "cfg").mkdir()
+        config = tmp_path / "cfg" / "run.toml"
+        config.write_text('feed = "csv:../data/GOOG.csv"\n', encoding="utf-8")
+        monkeypatch.chdir(tmp_path)
+        loaded = load_config(Path("cfg/run.toml"))
+        assert loaded.feed == "csv:../data/GOOG.csv"  # kept as written
+        assert loaded.data_file() == tmp_path.resolve() / "cfg" / ".." / "data" / "GOOG.csv"
+        assert "base_dir" not in loaded.to_dict()
+
+    def test_a_command_line_feed_resolves_from_the_cwd(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        (tmp_path / "cfg").mkdir()
+        config = tmp_path / "cfg" / "run.toml"
+        config.write_text('feed = "csv:in_the_config_dir.csv"\n', encoding="utf-8")
+        monkeypatch.chdir(tmp_path)
+        loaded = load_config(config, {"feed": "csv:GOOG.csv"})
+        assert loaded.feed == f"csv:{tmp_path / 'GOOG.csv'}"
+        assert loaded.data_file() == tmp_path / "GOOG.csv"

@@ -458,11 +458,21 @@ def _build(cls: type[Any], data: Mapping[str, Any], *, prefix: str) -> Any:
         raise ConfigError(f"invalid config: {exc}") from None
 
 
+def _from_cwd(feed: object) -> object:
+    """A data feed given on the command line, its relative path made absolute from the cwd."""
+    path = data_path(feed) if isinstance(feed, str) else None
+    if path is None or Path(path).expanduser().is_absolute():
+        return feed
+    assert isinstance(feed, str)  # noqa: S101 - narrowed for mypy (data_path took a str)
+    return feed[: len(feed) - len(path)] + str(Path.cwd() / path)
+
+
 def load_config(path: Path | None, overrides: Mapping[str, Any] | None = None) -> DryrunConfig:
     """Read a TOML config file (optional) and apply flat top-level ``overrides``.
 
     Relative data paths (``feed = "csv:data/goog.csv"``) resolve from the config file's
-    directory (``base_dir``); without a file, from the current directory.
+    directory (``base_dir``); without a file, and in an overriding ``feed`` (the command
+    line's), from the current directory.
     """
     data: dict[str, Any] = {}
     if path is not None:
@@ -478,7 +488,7 @@ def load_config(path: Path | None, overrides: Mapping[str, Any] | None = None) -
             raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
     for key, value in (overrides or {}).items():
         if value is not None:
-            data[key] = value
+            data[key] = _from_cwd(value) if key == "feed" else value
     config = DryrunConfig.from_mapping(data)
     if path is None:
         return config
