@@ -16,8 +16,17 @@ import attrs
 
 from .._exceptions import ConfigError
 from .clock import parse_utc
+from .datafeeds import (
+    DEFAULT_TICK,
+    check_sha256,
+    check_size,
+    check_symbol,
+    data_path,
+    default_symbol,
+    from_cwd,
+)
 from .decimal import to_decimal
-from .ids import SYMBOL_FORMS, is_valid_run_id, is_valid_symbol
+from .ids import is_valid_run_id
 
 __all__ = [
     "CLOCK_MODES",
@@ -33,13 +42,6 @@ __all__ = [
 CLOCK_MODES: Final = ("fixed", "sim", "system")
 DURABILITY_MODES: Final = ("none", "step", "event")
 HARD_MAX_STEPS: Final = 10_000_000
-DATA_FEEDS: Final = ("csv:", "parquet:")
-"""The feeds that read a data file: ``csv:PATH`` and ``parquet:PATH``."""
-DEFAULT_SYMBOL: Final = "BTC/USDT"
-"""The symbol of a config that names none and reads no data file (the random walk's)."""
-DEFAULT_TICK: Final = Decimal("0.01")
-"""The price grid of a config that names none and reads no data file."""
-_SHA256_LEN: Final = 64
 _MAX_NAME_LEN: Final = 64
 _C = TypeVar("_C")
 
@@ -209,46 +211,6 @@ def _check_broker(_inst: object, _attr: object, value: object) -> None:
         raise ConfigError(f"broker must be mock, realish or ccxt:<exchange>, got {value!r}")
 
 
-def _check_symbol(_inst: object, _attr: object, value: object) -> None:
-    if not isinstance(value, str) or (value and not is_valid_symbol(value)):
-        raise ConfigError(f"symbol must be {SYMBOL_FORMS}; got {value!r}")
-
-
-def _check_sha256(_inst: object, _attr: object, value: Any) -> None:
-    if value is not None and not (
-        isinstance(value, str) and len(value) == _SHA256_LEN and value == value.lower()
-        and all(ch in "0123456789abcdef" for ch in value)
-    ):  # fmt: skip
-        raise ConfigError(f"feed_sha256 must be 64 lower-case hex digits, got {value!r}")
-
-
-def _check_size(_inst: object, _attr: object, value: Any) -> None:
-    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
-        raise ConfigError(f"feed_bytes must be a non-negative integer, got {value!r}")
-
-
-def data_path(feed: str) -> str | None:
-    """The path in a data-file feed (``csv:PATH``, ``parquet:PATH``), as written; else None."""
-    for prefix in DATA_FEEDS:
-        if feed.startswith(prefix) and len(feed) > len(prefix):
-            return feed[len(prefix) :]
-    return None
-
-
-def _default_symbol(feed: str) -> str:
-    """The symbol of a config that names none: a data file's stem, else the demo pair."""
-    path = data_path(feed)
-    if path is None:
-        return DEFAULT_SYMBOL
-    stem = Path(path).name.split(".")[0].upper()
-    if not is_valid_symbol(stem):
-        raise ConfigError(
-            f"data file {Path(path).name} does not name a symbol: set symbol "
-            f"({SYMBOL_FORMS}) in the config"
-        )
-    return stem
-
-
 def _check_start(_inst: object, _attr: object, value: object) -> None:
     if not isinstance(value, str):
         raise ConfigError("start_time must be an RFC 3339 string such as 2026-01-01T00:00:00Z")
@@ -303,7 +265,7 @@ class DryrunConfig:
     max_steps: int = _count("max_steps", 1_000_000)
     step_interval_ms: int = _count("step_interval_ms", 60_000)
     start_time: str = attrs.field(default="2026-01-01T00:00:00Z", validator=_check_start)
-    symbol: str = attrs.field(default="", validator=_check_symbol)
+    symbol: str = attrs.field(default="", validator=check_symbol)
     """The traded symbol, and the feed's. Empty: a data file's stem (``goog.csv``: GOOG),
     else BTC/USDT; the config then holds the symbol it resolved to."""
     allowlist: tuple[str, ...] | None = attrs.field(
@@ -318,10 +280,10 @@ class DryrunConfig:
     initial_cash: Decimal = _decimal("initial_cash", "100000.00")
     volatility_bps: int = _count("volatility_bps", 20, positive=False)
     feed: str = "random_walk"
-    feed_sha256: str | None = attrs.field(default=None, validator=_check_sha256)
+    feed_sha256: str | None = attrs.field(default=None, validator=check_sha256)
     """The SHA-256 of the data file a ``csv:``/``parquet:`` feed reads. A new run records
     it; given, the file must match (a run refuses other data)."""
-    feed_bytes: int | None = attrs.field(default=None, validator=_check_size)
+    feed_bytes: int | None = attrs.field(default=None, validator=check_size)
     """The data file's size in bytes, recorded with ``feed_sha256``."""
     base_dir: Path | None = attrs.field(default=None, eq=False, repr=False)
     """Where relative data paths resolve from: the config file's directory (``load_config``
@@ -350,7 +312,7 @@ class DryrunConfig:
 
     def __attrs_post_init__(self) -> None:
         if not self.symbol:
-            object.__setattr__(self, "symbol", _default_symbol(self.feed))
+            object.__setattr__(self, "symbol", default_symbol(self.feed))
         if not self.price_tick and data_path(self.feed) is None:
             object.__setattr__(self, "price_tick", DEFAULT_TICK)
         if self.steps > self.max_steps:
@@ -458,15 +420,6 @@ def _build(cls: type[Any], data: Mapping[str, Any], *, prefix: str) -> Any:
         raise ConfigError(f"invalid config: {exc}") from None
 
 
-def _from_cwd(feed: object) -> object:
-    """A data feed given on the command line, its relative path made absolute from the cwd."""
-    path = data_path(feed) if isinstance(feed, str) else None
-    if path is None or Path(path).expanduser().is_absolute():
-        return feed
-    assert isinstance(feed, str)  # noqa: S101 - narrowed for mypy (data_path took a str)
-    return feed[: len(feed) - len(path)] + str(Path.cwd() / path)
-
-
 def load_config(path: Path | None, overrides: Mapping[str, Any] | None = None) -> DryrunConfig:
     """Read a TOML config file (optional) and apply flat top-level ``overrides``.
 
@@ -488,7 +441,7 @@ def load_config(path: Path | None, overrides: Mapping[str, Any] | None = None) -
             raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
     for key, value in (overrides or {}).items():
         if value is not None:
-            data[key] = _from_cwd(value) if key == "feed" else value
+            data[key] = from_cwd(value) if key == "feed" else value
     config = DryrunConfig.from_mapping(data)
     if path is None:
         return config
