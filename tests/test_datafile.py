@@ -157,6 +157,8 @@ def test_a_good_file_is_hashed_in_the_same_pass(tmp_path: Path) -> None:
         time_column="timestamp",
         first_time="2026-01-01 00:00:00",
         last_time="2026-01-01 00:01:00+00:00",
+        first_ns=1_767_225_600 * 10**9,  # 2026-01-01T00:00:00Z: naive is UTC
+        price_tick=TICK,  # the grid it was checked on
     )
     assert CsvReplayFeed.check(path, tick=TICK) == check
     assert check.record("csv:data.csv")["sha256"] == check.sha256
@@ -250,7 +252,7 @@ class TestBeforeAnythingIsWritten:
     def test_create_run_creates_nothing_and_records_the_hash(self, tmp_path: Path) -> None:
         path = _file(tmp_path, HEADER + GOOD)
         out = tmp_path / "runs"
-        bad = DryrunConfig(run_id="bad", feed=f"csv:{path}")  # default tick 0.01
+        bad = DryrunConfig(run_id="bad", feed=f"csv:{path}", price_tick=D("0.01"))
         with pytest.raises(DataFileError, match="price_tick"):
             create_run(bad, out)
         assert not out.exists()
@@ -266,7 +268,13 @@ class TestBeforeAnythingIsWritten:
             "time_column": "timestamp",
             "first_time": "2026-01-01T00:00:00Z",
             "last_time": "2026-01-01T00:00:00Z",
+            "path": str(path.resolve()),
         }
+        config = orjson.loads((out / "good" / "config.json").read_bytes())
+        assert (config["feed_sha256"], config["feed_bytes"]) == (
+            meta["data"]["sha256"],
+            meta["data"]["bytes"],
+        )
 
 
 class TestResumeCheck:
@@ -295,7 +303,7 @@ class TestCli:
         ("rows", "words"),
         [
             (GOOD + GOOD, "line 3, column timestamp, value '2026-01-01T00:00:00Z': time does"),
-            (None, "cannot open data file data.csv"),
+            (None, "cannot open data file {tmp}/data.csv"),  # resolved from the config's dir
         ],
     )
     def test_exit_2_one_line_nothing_written(
@@ -313,5 +321,5 @@ class TestCli:
         assert captured.out == ""
         assert captured.err.count("\n") == 1
         assert captured.err.startswith("livesession: error: data file " if rows else "livesession")
-        assert words in captured.err
+        assert words.format(tmp=tmp_path.resolve()) in captured.err
         assert not (tmp_path / "runs").exists()

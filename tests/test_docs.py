@@ -64,7 +64,9 @@ class TestRunbookInvocation:
 
 
 class TestExamples:
-    @pytest.mark.parametrize("doc", ["README.md", "docs/embedding.md", "docs/plugins.md"])
+    @pytest.mark.parametrize(
+        "doc", ["README.md", "docs/data.md", "docs/embedding.md", "docs/plugins.md"]
+    )
     def test_every_python_example_runs(self, tmp_path, doc):
         """Each python block of the page runs without error."""
         blocks = _python_blocks(ROOT / doc)

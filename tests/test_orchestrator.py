@@ -85,7 +85,7 @@ class TestPreflight:
             (
                 {"allowlist": ["BTC/USDT", "btc-usdt"]},
                 "ALLOWLIST_INVALID",
-                "allowlist symbol 'btc-usdt' is not BASE/QUOTE in upper case",
+                "allowlist symbol 'btc-usdt' is not a ticker (GOOG, BRK.B) or BASE/QUOTE (BTC/USDT)",
             ),
             (
                 {"allowlist": ["ETH/USDT"]},

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import subprocess
 import sys
+from decimal import Decimal
 from pathlib import Path
 
 import orjson
@@ -178,16 +179,19 @@ class TestDataFileChecked:
         assert meta["data"]["sha256"] == hashlib.sha256(data).hexdigest()
         assert meta["data"]["rows"] == 120
 
-    def test_under_the_default_tick_the_file_is_refused_and_nothing_written(self, tmp_path: Path):
-        """Before: 1.07160 became 1.07 under the default tick 0.01, without a word."""
+    def test_under_a_coarser_tick_the_file_is_refused_and_nothing_written(self, tmp_path: Path):
+        """Before: 1.07160 became 1.07 under the tick 0.01, without a word."""
         eurusd_csv(tmp_path / "eurusd.csv", 120)
         config = tmp_path / "eurusd.toml"
-        config.write_text(EURUSD_TOML.replace('price_tick = "0.00001"\n', ""), encoding="utf-8")
+        config.write_text(
+            EURUSD_TOML.replace('price_tick = "0.00001"', 'price_tick = "0.01"'), encoding="utf-8"
+        )
         done = _livesession(
             "dryrun", "--config", config, "--out", "runs", "--run-id", "eurusd", cwd=tmp_path
         )
         line = _one_error_line(done)
-        assert "data file eurusd.csv, line 2, column open, value '1.07160'" in line
+        where = tmp_path.resolve() / "eurusd.csv"  # resolved from the config file's directory
+        assert f"data file {where}, line 2, column open, value '1.07160'" in line
         assert "price_tick" in line
         assert not (tmp_path / "runs").exists()
 
@@ -209,7 +213,8 @@ class TestDataFileChecked:
             "--steps", "400", cwd=tmp_path,
         )  # fmt: skip
         line = _one_error_line(done)
-        assert line.endswith("data file btc.csv, line 301, column close, value '': empty value")
+        where = tmp_path.resolve() / "btc.csv"  # resolved from the config file's directory
+        assert line.endswith(f"data file {where}, line 301, column close, value '': empty value")
         assert _tree(tmp_path / "runs") == before
 
     def test_resume_refuses_a_data_file_that_changed(self, tmp_path: Path):
@@ -228,7 +233,7 @@ class TestDataFileChecked:
         (tmp_path / "eurusd.csv").write_bytes(original.replace(b",100.5\n", b",100.6\n", 1))
         before = _tree(tmp_path / "runs")
         line = _one_error_line(cli("resume", run_dir, "-q", cwd=tmp_path))
-        assert "data file eurusd.csv changed since run" in line
+        assert f"data file {tmp_path.resolve() / 'eurusd.csv'} changed since run" in line
         assert "restore the file" in line
         assert _tree(tmp_path / "runs") == before
         (tmp_path / "eurusd.csv").write_bytes(original)
@@ -240,7 +245,9 @@ class TestDataFileChecked:
 
     def test_the_embedded_session_refuses_bad_data_before_preflight(self, tmp_path: Path):
         eurusd_csv(tmp_path / "eurusd.csv", 30)
-        config = DryrunConfig(run_id="eu", feed=f"csv:{tmp_path / 'eurusd.csv'}")
+        config = DryrunConfig(
+            run_id="eu", feed=f"csv:{tmp_path / 'eurusd.csv'}", price_tick=Decimal("0.01")
+        )
         sinks = [MemoryLineSink(), MemoryLineSink(), MemoryLineSink()]
         with pytest.raises(DataFileError) as caught:
             LiveSessionOrchestrator().run_dryrun(

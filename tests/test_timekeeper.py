@@ -47,6 +47,24 @@ def _keeper(clock=None, *, interval_ns: int = SECOND) -> tuple[Timekeeper, SimCl
     return keeper, clock, recorder
 
 
+class TestDatedBars:
+    """A dated feed's bar sets the step's time; the session's time never goes back."""
+
+    def test_a_bar_takes_its_own_time_and_time_never_goes_back(self):
+        keeper, clock, _ = _keeper(interval_ns=60)
+        assert keeper.next_tick(START_NS + 1_000) is None
+        assert keeper.ts_sim == START_NS + 1_000  # the bar's own time, not the grid's
+        assert clock.monotonic_ns() == START_NS + 1_000
+        keeper.wait(5_000)  # retries moved time past the next bar
+        assert keeper.next_tick(START_NS + 2_000) is None
+        assert keeper.ts_sim == START_NS + 6_000  # the late bar is taken now: time stays
+        assert keeper.next_tick(START_NS + 9_000) is None
+        assert keeper.ts_sim == START_NS + 9_000  # and the next bar's time is its own again
+        assert keeper.next_tick() is None  # no bar (a wind-down poll): one interval on
+        assert keeper.ts_sim == START_NS + 9_060
+        assert keeper.proposed_tick() == START_NS + 9_120
+
+
 class TestGrid:
     def test_a_new_keeper_starts_at_the_start(self):
         keeper, _, _ = _keeper()

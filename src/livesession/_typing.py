@@ -48,7 +48,12 @@ class Clock(Protocol):
 
 @runtime_checkable
 class MarketFeed(Protocol):
-    """**Protocol:** yields one bar per step; its state can be saved and restored."""
+    """**Protocol:** yields one bar per step; its state can be saved and restored.
+
+    A feed whose bars carry their own times sets ``dated = True`` (optional; absent means
+    False): each step then takes its bar's ``ts_ns``, never earlier than the session's
+    time, and ``first_ts_ns`` (the first bar's time, if it has one) starts the session.
+    """
 
     symbol: str
 

@@ -24,7 +24,7 @@ from ._domain import clock as _clock
 from ._exceptions import RunHeld
 from ._risk.checks import default_checks
 from ._risk.rails import default_rails
-from ._rundir import config_hash, create_run, read_run_config
+from ._rundir import check_run_data, config_hash, create_run, read_run_config
 from ._rundir.lock import holder_of
 from ._rundir.plugins import check_recorded_sources
 from ._session.coordinator import ONE_SHOT_OPERATOR
@@ -163,7 +163,7 @@ def _plugins(sources: dict[str, Any]) -> dict[str, Any]:
 
 def _fired(run_dir: Path, events: list[dict[str, Any]]) -> dict[str, Any]:
     cfg, _ = read_run_config(run_dir)
-    rails = {rail.rule: 0 for rail in default_rails(cfg.risk, cfg.allowlist)}
+    rails = {rail.rule: 0 for rail in default_rails(cfg.risk, cfg.allowed_symbols)}
     checks: dict[str, int] = {check.name: 0 for check in default_checks()}
     kill: list[dict[str, Any]] = []
     for event in events:
@@ -195,6 +195,7 @@ def write_evidence(run_dir: Path, *, out_dir: Path | None = None) -> EvidenceRes
             "it is)"
         )
     cfg, meta = read_run_config(run_dir)
+    data = check_run_data(run_dir, cfg, meta)  # changed data: refused before anything is written
     sources: dict[str, Any] = meta.get("sources") or {}
     # The code must be the code that ran (PluginError, before anything is written).
     rerunnable = check_recorded_sources(cfg, sources)
@@ -230,6 +231,7 @@ def write_evidence(run_dir: Path, *, out_dir: Path | None = None) -> EvidenceRes
         "run_version": meta.get("version"),
         "git_commit": _git_commit(),
         "config_hash": config_hash(cfg),
+        "data": data,
         "artifacts": digests,
         "audit_head": audit_head,
         "verify": {"ok": verification.ok, "violations": list(verification.violations)},

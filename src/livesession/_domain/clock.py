@@ -18,6 +18,7 @@ __all__ = [
     "epoch_ns",
     "epoch_us",
     "format_utc",
+    "from_epoch_ns",
     "parse_utc",
 ]
 
@@ -155,6 +156,11 @@ class SystemClock:
 def wall_ns() -> int:
     """Wall-clock nanoseconds for timings (never written to contract artifacts)."""
     return time.perf_counter_ns()
+
+
+def from_epoch_ns(ns: int) -> dt.datetime:
+    """The UTC moment ``ns`` nanoseconds after the epoch (to the microsecond, rounded down)."""
+    return _EPOCH + dt.timedelta(microseconds=ns // 1000)
 
 
 def epoch_ns(moment: dt.datetime) -> int:

@@ -17,8 +17,18 @@ import attrs
 from .._exceptions import ConfigError
 from .._support.references import is_reference
 from .clock import parse_utc
+from .datafeeds import (
+    DEFAULT_TICK,
+    check_sha256,
+    check_size,
+    check_symbol,
+    data_path,
+    default_symbol,
+    from_cwd,
+)
 from .decimal import to_decimal
 from .ids import is_valid_run_id
+from .plugin_fields import PLUGIN_KEYS, check_broker, check_factory, check_feed, params_field
 
 __all__ = [
     "CLOCK_MODES",
@@ -180,78 +190,20 @@ def _check_choice(name: str, choices: tuple[str, ...]) -> Any:
     return check
 
 
-def _check_allowlist(_inst: object, _attr: object, value: tuple[str, ...]) -> None:
-    for symbol in value:
+def _check_allowlist(_inst: object, _attr: object, value: tuple[str, ...] | None) -> None:
+    for symbol in value or ():
         if not isinstance(symbol, str):
             raise ConfigError(f"allowlist entries must be strings, got {symbol!r}")
 
 
-def _to_tuple(value: object) -> tuple[str, ...]:
+def _to_tuple(value: object) -> tuple[str, ...] | None:
+    if value is None:
+        return None  # no allowlist given: the feed's symbol (``allowed_symbols``)
     if isinstance(value, str):
         raise ConfigError('allowlist must be a list of symbols, e.g. ["BTC/USDT"]')
     if not isinstance(value, (list, tuple)):
         raise ConfigError('allowlist must be a list of symbols, e.g. ["BTC/USDT"]')
     return tuple(value)
-
-
-def _check_broker(_inst: object, _attr: object, value: object) -> None:
-    if not isinstance(value, str) or not (
-        value in ("mock", "realish")
-        or (value.startswith("ccxt:") and len(value) > len("ccxt:"))
-        or is_reference(value)
-    ):
-        raise ConfigError(
-            "broker must be mock, realish, ccxt:<exchange> or package.module:callable, "
-            f"got {value!r}"
-        )
-
-
-def _check_feed(_inst: object, _attr: object, value: object) -> None:
-    if not isinstance(value, str) or not (
-        value == "random_walk"
-        or (value.startswith("csv:") and len(value) > len("csv:"))
-        or is_reference(value)
-    ):
-        raise ConfigError(
-            f"feed must be random_walk, csv:<path> or package.module:callable, got {value!r}"
-        )
-
-
-def _check_factory(_inst: object, _attr: object, value: str | None) -> None:
-    if value is not None and not is_reference(value):
-        raise ConfigError(
-            f"strategy_factory must be a reference package.module:callable, got {value!r}"
-        )
-
-
-def _plain_value(name: str, value: object) -> None:
-    """TOML values a factory receives as they are; dates are refused (JSON keeps no dates)."""
-    if isinstance(value, (str, int, float, bool)):
-        return
-    if isinstance(value, (list, tuple)):
-        for item in value:
-            _plain_value(name, item)
-        return
-    if isinstance(value, Mapping):
-        for key, item in value.items():
-            _plain_value(f"{name}.{key}", item)
-        return
-    raise ConfigError(
-        f"{name} must be a string, number, boolean, array or table, got {type(value).__name__}"
-    )
-
-
-def _params(name: str) -> Any:
-    def convert(value: object) -> dict[str, Any]:
-        if not isinstance(value, Mapping):
-            raise ConfigError(f"{name} must be a table of keyword arguments")
-        for key, item in value.items():
-            if not isinstance(key, str) or not key.isidentifier():
-                raise ConfigError(f"{name} key {key!r} is not a keyword argument name")
-            _plain_value(f"{name}.{key}", item)
-        return dict(value)
-
-    return attrs.field(factory=dict, converter=convert)
 
 
 def _check_start(_inst: object, _attr: object, value: object) -> None:
@@ -308,18 +260,28 @@ class DryrunConfig:
     max_steps: int = _count("max_steps", 1_000_000)
     step_interval_ms: int = _count("step_interval_ms", 60_000)
     start_time: str = attrs.field(default="2026-01-01T00:00:00Z", validator=_check_start)
-    symbol: str = "BTC/USDT"
-    allowlist: tuple[str, ...] = attrs.field(
-        default=("BTC/USDT",), converter=_to_tuple, validator=_check_allowlist
+    symbol: str = attrs.field(default="", validator=check_symbol)
+    """The traded symbol, and the feed's. Empty: a data file's stem (``goog.csv``: GOOG),
+    else BTC/USDT; the config then holds the symbol it resolved to."""
+    allowlist: tuple[str, ...] | None = attrs.field(
+        default=None, converter=_to_tuple, validator=_check_allowlist
     )
+    """The symbols orders may trade; None (not given): the feed's symbol."""
     initial_price: Decimal = _decimal("initial_price", "42000.00")
-    price_tick: Decimal = _decimal("price_tick", "0.01")
+    price_tick: Decimal = _decimal("price_tick", 0, positive=False)
+    """The price grid. 0 (the default): for a data file, inferred from its prices when the
+    feed opens (the config then records it); otherwise 0.01."""
     qty_lot: Decimal = _decimal("qty_lot", "0.001")
     initial_cash: Decimal = _decimal("initial_cash", "100000.00")
     volatility_bps: int = _count("volatility_bps", 20, positive=False)
-    feed: str = attrs.field(default="random_walk", validator=_check_feed)
+    feed: str = attrs.field(default="random_walk", validator=check_feed)
+    feed_sha256: str | None = attrs.field(default=None, validator=check_sha256)
+    """The SHA-256 of the data file a ``csv:``/``parquet:`` feed reads. A new run records
+    it; given, the file must match (a run refuses other data)."""
+    feed_bytes: int | None = attrs.field(default=None, validator=check_size)
+    """The data file's size in bytes, recorded with ``feed_sha256``."""
     enabled: bool = False
-    broker: str = attrs.field(default="mock", validator=_check_broker)
+    broker: str = attrs.field(default="mock", validator=check_broker)
     durability: str = attrs.field(
         default="none", validator=_check_choice("durability", DURABILITY_MODES)
     )
@@ -338,11 +300,11 @@ class DryrunConfig:
     realish: RealishConfig = attrs.field(factory=RealishConfig, converter=_realish)
     strategy: StrategyConfig = attrs.field(factory=StrategyConfig, converter=_strategy)
     risk: RiskLimits = attrs.field(factory=RiskLimits, converter=_risk)
-    strategy_factory: str | None = attrs.field(default=None, validator=_check_factory)
+    strategy_factory: str | None = attrs.field(default=None, validator=check_factory)
     """A reference ``package.module:callable`` to the strategy's factory (None: the demo)."""
-    strategy_params: dict[str, Any] = _params("strategy_params")
-    feed_params: dict[str, Any] = _params("feed_params")
-    broker_params: dict[str, Any] = _params("broker_params")
+    strategy_params: dict[str, Any] = params_field("strategy_params")
+    feed_params: dict[str, Any] = params_field("feed_params")
+    broker_params: dict[str, Any] = params_field("broker_params")
     base_dir: str | None = None
     """The config file's directory (set by ``load_config``): references resolve from it."""
 
@@ -358,6 +320,10 @@ class DryrunConfig:
                     f"{table} is given, but {'strategy_factory' if role == 'strategy' else role} "
                     "is no package.module:callable reference"
                 )
+        if not self.symbol:
+            object.__setattr__(self, "symbol", default_symbol(self.feed))
+        if not self.price_tick and data_path(self.feed) is None:
+            object.__setattr__(self, "price_tick", DEFAULT_TICK)
         if self.steps > self.max_steps:
             raise ConfigError(
                 f"steps ({self.steps}) is above the bound max_steps ({self.max_steps}); "
@@ -387,14 +353,34 @@ class DryrunConfig:
             or is_reference(self.broker)
         )
 
+    @property
+    def allowed_symbols(self) -> tuple[str, ...]:
+        """The allowlist, or (none given) the feed's symbol."""
+        return (self.symbol,) if self.allowlist is None else self.allowlist
+
+    def data_file(self) -> Path | None:
+        """The data file a ``csv:``/``parquet:`` feed reads, resolved from ``base_dir``."""
+        path = data_path(self.feed)
+        if path is None:
+            return None
+        resolved = Path(path).expanduser()
+        if not resolved.is_absolute() and self.base_dir is not None:
+            resolved = Path(self.base_dir) / resolved
+        return resolved
+
     def to_dict(self) -> dict[str, Any]:
         """A JSON-compatible form (decimals as strings), e.g. for the config hash.
 
         The plug-in keys appear only when used, so a config without references keeps the
-        form (and hash) it had before they existed.
+        form (and hash) it had before they existed; ``base_dir`` (the config file's
+        directory) is written only with references, which resolve from it (a data file's
+        path stays as written: ``run.json`` records where it resolves from). The allowlist
+        is written out (a config read back names it), and ``feed_sha256`` / ``feed_bytes``
+        only when a data file is recorded.
         """
-        data: dict[str, Any] = attrs.asdict(self, value_serializer=_serialize)
-        for key in _PLUGIN_KEYS:
+        data: dict[str, Any] = attrs.asdict(self, value_serializer=_serialize, filter=_kept)
+        data["allowlist"] = list(self.allowed_symbols)
+        for key in PLUGIN_KEYS:
             if not data[key]:
                 del data[key]
         if not self.references:
@@ -408,20 +394,17 @@ class DryrunConfig:
         return config
 
 
-_PLUGIN_KEYS: Final = (
-    "strategy_factory",
-    "strategy_params",
-    "feed_params",
-    "broker_params",
-    "base_dir",
-)
-
 _NESTED: Final[dict[str, type]] = {
     "fill_model": FillModelConfig,
     "realish": RealishConfig,
     "strategy": StrategyConfig,
     "risk": RiskLimits,
 }
+
+
+def _kept(field: attrs.Attribute[Any], value: object) -> bool:
+    """What ``to_dict`` writes: not an unrecorded data file's identity."""
+    return value is not None or field.name not in ("feed_sha256", "feed_bytes")
 
 
 def _serialize(_inst: object, _field: object, value: object) -> object:
@@ -462,8 +445,10 @@ def _build(cls: type[Any], data: Mapping[str, Any], *, prefix: str) -> Any:
 def load_config(path: Path | None, overrides: Mapping[str, Any] | None = None) -> DryrunConfig:
     """Read a TOML config file (optional) and apply flat top-level ``overrides``.
 
-    ``base_dir`` becomes the config file's directory (absolute): plug-in references
-    resolve from there, whatever the current directory. It cannot be set in the file.
+    ``base_dir`` becomes the config file's directory (absolute): plug-in references and
+    relative data paths (``feed = "csv:data/goog.csv"``) resolve from there, whatever the
+    current directory. It cannot be set in the file. Without a file, and in an overriding
+    ``feed`` (the command line's), data paths resolve from the current directory.
     """
     data: dict[str, Any] = {}
     if path is not None:
@@ -484,5 +469,5 @@ def load_config(path: Path | None, overrides: Mapping[str, Any] | None = None) -
         data["base_dir"] = str(path.resolve().parent)
     for key, value in (overrides or {}).items():
         if value is not None:
-            data[key] = value
+            data[key] = from_cwd(value) if key == "feed" else value
     return DryrunConfig.from_mapping(data)

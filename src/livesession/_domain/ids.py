@@ -8,9 +8,20 @@ from typing import Any
 
 import orjson
 
-__all__ = ["RUN_ID_PATTERN", "client_order_id", "is_valid_run_id", "stable_id"]
+__all__ = [
+    "RUN_ID_PATTERN",
+    "SYMBOL_FORMS",
+    "client_order_id",
+    "is_valid_run_id",
+    "is_valid_symbol",
+    "stable_id",
+]
 
 RUN_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,63}$")
+# A pair (BASE/QUOTE) or a plain ticker (GOOG, BRK.B, BF-B), in upper case.
+_SYMBOL = re.compile(r"^(?:[A-Z0-9]{2,12}/[A-Z0-9]{2,12}|[A-Z0-9](?:[A-Z0-9.-]{0,10}[A-Z0-9])?)$")
+SYMBOL_FORMS = "a ticker (GOOG, BRK.B) or BASE/QUOTE (BTC/USDT), in upper case"
+"""What a symbol may look like, in words (for messages)."""
 _CLIENT_ID_PREFIX = "ls"
 _CLIENT_ID_LEN = 32
 
@@ -38,3 +49,8 @@ def client_order_id(run_id: str, strategy_id: str, intent_seq: int, leg: str = "
 def is_valid_run_id(run_id: str) -> bool:
     """Whether ``run_id`` is a plain name: 1-64 of ``[A-Za-z0-9_.-]``, not starting with ``.``."""
     return bool(RUN_ID_PATTERN.fullmatch(run_id))
+
+
+def is_valid_symbol(symbol: str) -> bool:
+    """Whether ``symbol`` is a plain ticker or ``BASE/QUOTE``, in upper case (``SYMBOL_FORMS``)."""
+    return bool(_SYMBOL.fullmatch(symbol))

@@ -8,10 +8,18 @@ column and the value, so that a run never starts on data it would trip over late
 - a row is not CSV, not UTF-8, has more or fewer values than the header, or an empty one;
 - a value is not a finite decimal number; a price is not positive; a volume is negative;
 - a price is off the ``price_tick`` grid (prices are never rounded: set ``price_tick``);
+  without a tick the grid is inferred instead: the finest decimal step among the prices
+  as written (``1.07160`` has five places: ``0.00001``; whole numbers: ``1``);
 - ``high < low``, or ``open``/``close`` outside ``[low, high]`` (a bar no market prints);
 - a time column (``timestamp``, ``time``, ``datetime``, ``date``, ``open_time`` or ``ts``,
-  the first one the header has) is not RFC 3339 / ISO 8601 (or, consistently, an epoch
-  number), or does not increase strictly. Times without an offset are taken as UTC.
+  any case, the first one the header has; else an unnamed first column, as pandas writes
+  the index) holds a value that is not an ISO 8601 date or time (or, as the first row
+  decides, an epoch number), or does not increase strictly.
+
+Times: an ISO 8601 date (``2004-08-19``: midnight) or date and time (``2013-02-01
+00:00:00``, ``2026-03-02T09:00:00Z``); without an offset it is UTC, with one the offset is
+honoured. An epoch number's unit is told by its magnitude: below 1e11 seconds, below 1e14
+milliseconds, below 1e17 microseconds, else nanoseconds (the first row fixes the unit).
 
 Volumes are market volumes, not order quantities: they are not checked against the lot.
 """
@@ -29,11 +37,24 @@ import attrs
 
 from .._exceptions import DataFileError
 
-__all__ = ["PRICE_COLUMNS", "REQUIRED_COLUMNS", "DataFileCheck", "check_csv", "scan_csv"]
+__all__ = [
+    "PRICE_COLUMNS",
+    "REQUIRED_COLUMNS",
+    "DataFileCheck",
+    "RowChecker",
+    "TimeColumn",
+    "check_csv",
+    "column_index",
+    "epoch_unit",
+    "iso_ns",
+    "scan_csv",
+]
 
 PRICE_COLUMNS: Final = ("open", "high", "low", "close")
 REQUIRED_COLUMNS: Final = (*PRICE_COLUMNS, "volume")
 TIME_COLUMNS: Final = ("timestamp", "time", "datetime", "date", "open_time", "ts")
+UNNAMED_TIME: Final = "#1"
+"""How an unnamed first column (the dates of a pandas export) is named in messages."""
 _SHOWN: Final = 40  # longest value quoted in a message
 
 
@@ -48,6 +69,10 @@ class DataFileCheck:
     time_column: str | None = None
     first_time: str | None = None
     last_time: str | None = None
+    first_ns: int | None = None
+    """The first bar's own time (nanoseconds since the epoch); None without a time column."""
+    price_tick: Decimal | None = None
+    """The grid the prices were checked on: the tick given, or the one inferred from them."""
 
     def record(self, feed: str) -> dict[str, object]:
         """The record ``run.json`` keeps of the data a run read (``feed`` as configured)."""
@@ -69,6 +94,9 @@ class CsvLayout:
     check: DataFileCheck
     data_offset: int
     index: dict[str, int]
+    times: TimeColumn | None = None
+    """The time column (its index in ``time_index``), its form fixed by the first row."""
+    time_index: int | None = None
 
 
 def _show(value: str) -> str:
@@ -92,50 +120,77 @@ def _finest_tick(value: Decimal) -> str:
     return str(Decimal(1).scaleb(-places))
 
 
-class _Times:
-    """Strictly increasing times in one column: RFC 3339 / ISO 8601 or epoch numbers."""
+_EPOCH: Final = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+# Epoch numbers are told apart by magnitude: below 1e11 seconds (up to the year 5138),
+# below 1e14 milliseconds, below 1e17 microseconds, else nanoseconds.
+_EPOCH_UNITS: Final = (
+    (Decimal("1e11"), 1_000_000_000, "seconds"),
+    (Decimal("1e14"), 1_000_000, "milliseconds"),
+    (Decimal("1e17"), 1_000, "microseconds"),
+)
+
+
+def epoch_unit(number: Decimal) -> tuple[int, str]:
+    """Nanoseconds per unit, and the unit's name, of an epoch number (by its magnitude)."""
+    for bound, scale, name in _EPOCH_UNITS:
+        if abs(number) < bound:
+            return scale, name
+    return 1, "nanoseconds"
+
+
+def iso_ns(text: str) -> int | None:
+    """Nanoseconds since the epoch of an ISO 8601 date or time (naive: UTC), or None."""
+    try:
+        when = dt.datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    delta = when - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1000
+
+
+def _number(text: str) -> Decimal | None:
+    try:
+        number = Decimal(text)
+    except InvalidOperation:
+        return None
+    return number if number.is_finite() else None
+
+
+class TimeColumn:
+    """Strictly increasing times in one column: ISO 8601 dates and times, or epoch numbers."""
 
     def __init__(self, path: Path, column: str) -> None:
         self.path = path
         self.column = column
-        self.epoch: bool | None = None
-        self.last: dt.datetime | Decimal | None = None
+        self.scale: int | None = None  # ns per epoch unit; 0: ISO text (the first row decides)
+        self.last: int | None = None
         self.last_text = ""
         self.last_line = 0
         self.first_text: str | None = None
+        self.first_ns: int | None = None
 
-    @staticmethod
-    def _iso(text: str) -> dt.datetime | None:
-        try:
-            when = dt.datetime.fromisoformat(text)
-        except ValueError:
-            return None
-        return when if when.tzinfo is not None else when.replace(tzinfo=dt.UTC)
+    def parse(self, text: str, line: int) -> int:
+        """``text`` in nanoseconds since the epoch, in the form of the file's first time."""
+        if self.scale is None:
+            number = _number(text) if iso_ns(text) is None else None
+            self.scale = 0 if number is None else epoch_unit(number)[0]
+        if self.scale:
+            number = _number(text)
+            if number is not None:
+                return int((number * self.scale).to_integral_value())
+            form = "an epoch number like the first row's"
+        else:
+            when = iso_ns(text)
+            if when is not None:
+                return when
+            form = "an ISO 8601 date or time like the first row's"
+        raise _fail(self.path, line, self.column, text, f"not {form}")
 
-    @staticmethod
-    def _number(text: str) -> Decimal | None:
-        try:
-            number = Decimal(text)
-        except InvalidOperation:
-            return None
-        return number if number.is_finite() else None
-
-    def _parse(self, text: str, line: int) -> dt.datetime | Decimal:
-        if self.epoch is None:  # the first row decides the form
-            self.epoch = self._iso(text) is None and self._number(text) is not None
-        when = self._number(text) if self.epoch else self._iso(text)
-        if when is None:
-            form = (
-                "an epoch number like the first row's"
-                if self.epoch
-                else ("an RFC 3339 / ISO 8601 time")
-            )
-            raise _fail(self.path, line, self.column, text, f"not {form}")
-        return when
-
-    def add(self, text: str, line: int) -> None:
-        when = self._parse(text, line)
-        if self.last is not None and not when > self.last:  # type: ignore[operator]
+    def add(self, text: str, line: int) -> int:
+        when = self.parse(text, line)
+        if self.last is not None and not when > self.last:
             raise _fail(
                 self.path,
                 line,
@@ -144,8 +199,9 @@ class _Times:
                 f"time does not increase (line {self.last_line} has {self.last_text})",
             )
         if self.first_text is None:
-            self.first_text = text
+            self.first_text, self.first_ns = text, when
         self.last, self.last_text, self.last_line = when, text, line
+        return when
 
 
 def _header(path: Path, raw: bytes) -> tuple[list[str], dict[str, int]]:
@@ -158,24 +214,37 @@ def _header(path: Path, raw: bytes) -> tuple[list[str], dict[str, int]]:
         raise _fail(
             path, 1, None, None, f"the header is not a CSV line of UTF-8 text ({exc})"
         ) from None
+    return names, column_index(path, names, text.strip())
+
+
+def column_index(path: Path, names: list[str], shown: str) -> dict[str, int]:
+    """Where each required column is among ``names`` (lower case); ``shown``: the header."""
     for column in REQUIRED_COLUMNS:
         if column not in names:
-            raise _fail(path, 1, column, text.strip(), "the header lacks this column")
+            raise _fail(path, 1, column, shown, "the header lacks this column")
     for position, name in enumerate(names):
         if name and names.index(name) != position:
-            raise _fail(path, 1, name, text.strip(), "the header repeats this column")
-    return names, {column: names.index(column) for column in REQUIRED_COLUMNS}
+            raise _fail(path, 1, name, shown, "the header repeats this column")
+    return {column: names.index(column) for column in REQUIRED_COLUMNS}
 
 
-class _Rows:
+class RowChecker:
     """The per-row checks, over one header and one price grid."""
 
-    def __init__(self, path: Path, names: list[str], tick: Decimal) -> None:
+    def __init__(self, path: Path, names: list[str], tick: Decimal | None) -> None:
         self.path = path
         self.names = names
         self.tick = tick
-        self.time_column = next((n for n in names if n in TIME_COLUMNS), None)
-        self.times = None if self.time_column is None else _Times(path, self.time_column)
+        self.places = 0  # the most decimal places a price has as written (tick None)
+        named = next((n for n in names if n in TIME_COLUMNS), None)
+        if named is not None:
+            self.time_index: int | None = names.index(named)
+            self.time_column: str | None = named
+        elif names and not names[0]:  # an unnamed first column, as pandas' to_csv writes
+            self.time_index, self.time_column = 0, UNNAMED_TIME
+        else:
+            self.time_index, self.time_column = None, None
+        self.times = None if self.time_column is None else TimeColumn(path, self.time_column)
 
     def cells(self, raw: bytes, line: int) -> list[str]:
         try:
@@ -231,15 +300,25 @@ class _Rows:
                     self.path, line, column, cells[index[column]],
                     f"{column} is outside [low {low}, high {high}]",
                 )  # fmt: skip
-        if self.times is not None and self.time_column is not None:
-            text = cells[self.names.index(self.time_column)]
+        if self.times is not None and self.time_index is not None:
+            text = cells[self.time_index]
             if not text:
                 raise _fail(self.path, line, self.time_column, text, "empty value")
             self.times.add(text, line)
 
+    @property
+    def found_tick(self) -> Decimal:
+        """The tick given, or inferred: the finest decimal step of the prices as written."""
+        return self.tick if self.tick is not None else Decimal(1).scaleb(-self.places)
+
     def _price(self, value: Decimal, text: str, column: str, line: int) -> None:
         if value <= 0:
             raise _fail(self.path, line, column, text, "a price must be positive")
+        if self.tick is None:
+            exponent = value.as_tuple().exponent
+            if isinstance(exponent, int) and -exponent > self.places:
+                self.places = -exponent
+            return
         if value % self.tick != 0:
             raise _fail(
                 self.path, line, column, text,
@@ -248,7 +327,7 @@ class _Rows:
             )  # fmt: skip
 
 
-def scan_csv(stream: IO[bytes], path: Path, *, tick: Decimal) -> CsvLayout:
+def scan_csv(stream: IO[bytes], path: Path, *, tick: Decimal | None) -> CsvLayout:
     """Check and hash the whole file ``stream`` reads (from its start; it ends at its end)."""
     digest = hashlib.sha256()
     raw = stream.readline()
@@ -256,7 +335,7 @@ def scan_csv(stream: IO[bytes], path: Path, *, tick: Decimal) -> CsvLayout:
     names, index = _header(path, raw)
     data_offset = len(raw)
     size, rows, line = data_offset, 0, 1
-    checker = _Rows(path, names, tick)
+    checker = RowChecker(path, names, tick)
     for raw in stream:
         digest.update(raw)
         size += len(raw)
@@ -276,8 +355,16 @@ def scan_csv(stream: IO[bytes], path: Path, *, tick: Decimal) -> CsvLayout:
         time_column=checker.time_column,
         first_time=None if times is None else times.first_text,
         last_time=None if times is None else times.last_text,
+        first_ns=None if times is None else times.first_ns,
+        price_tick=checker.found_tick,
     )
-    return CsvLayout(check=check, data_offset=data_offset, index=index)
+    return CsvLayout(
+        check=check,
+        data_offset=data_offset,
+        index=index,
+        times=times,
+        time_index=checker.time_index,
+    )
 
 
 def open_data_file(path: Path) -> IO[bytes]:
@@ -294,8 +381,10 @@ def open_data_file(path: Path) -> IO[bytes]:
         ) from None
 
 
-def check_csv(path: Path | str, *, tick: Decimal) -> DataFileCheck:
+def check_csv(path: Path | str, *, tick: Decimal | None) -> DataFileCheck:
     """Check the whole CSV file at ``path`` against ``tick`` and hash it, in one pass.
+
+    ``tick=None`` infers the price grid instead (``DataFileCheck.price_tick``).
 
     Raises ``DataFileError`` (a ``ConfigError``) naming the file, line, column and value of
     the first problem. The header needs ``open,high,low,close,volume``; other columns are

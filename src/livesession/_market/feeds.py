@@ -180,20 +180,22 @@ class CsvReplayFeed:
     Opening the feed checks the whole file and hashes it, in one pass (``check_csv``:
     the first bad row is a ``DataFileError`` naming file, line, column and value), so a
     run never starts on data it would trip over; ``checked`` holds the file's SHA-256. Other
-    columns are allowed; a time column must increase, but bar times are the session's
-    simulated times. Rows are then streamed, never loaded whole.
+    columns are allowed. With a time column (or an unnamed first column, as pandas writes
+    the index) the feed is ``dated``: each bar's ``ts_ns`` is the file's own time, which
+    must increase strictly; without one, bars take the session's simulated times. Rows are
+    then streamed, never loaded whole.
 
     Prices are never rounded: a price off the ``tick`` grid is refused by the check
-    (``1.0716`` under the default ``0.01``: set ``price_tick``), and a price on it keeps
-    its value (``1.07160`` stays ``1.07160``). Volumes are market volumes, not order
+    (``1.0716`` under ``0.01``: set ``price_tick``), and a price on it keeps its value
+    (``1.07160`` stays ``1.07160``). ``tick=None`` infers the grid: the finest decimal step
+    among the prices as written (``checked.price_tick``). Volumes are market volumes, not order
     quantities: never rounded to the lot (``12.5`` with lot ``1`` stays ``12.5``). The text
     of a value on its grid is what it always was (``quantize``, exact on the grid).
     """
 
-    def __init__(self, path: Path, *, symbol: str, tick: Decimal, lot: Decimal) -> None:
+    def __init__(self, path: Path, *, symbol: str, tick: Decimal | None, lot: Decimal) -> None:
         self.symbol = symbol
         self._path = path
-        self._tick = tick
         self._lot = lot
         self._file = open_data_file(path)
         try:
@@ -202,12 +204,19 @@ class CsvReplayFeed:
             self._file.close()
             raise
         self.checked: DataFileCheck = layout.check
+        # The tick given, or (None) the finest step of the prices as written.
+        self._tick = layout.check.price_tick or Decimal(1)
         self._index = layout.index
+        self._times = layout.times
+        self._time_index = layout.time_index
+        self.dated = layout.times is not None
+        """Whether bars carry the file's own times (a time column), not the session's."""
+        self.first_ts_ns = layout.check.first_ns
         self._file.seek(layout.data_offset)
         self._row = 0
 
     @staticmethod
-    def check(path: Path | str, *, tick: Decimal) -> DataFileCheck:
+    def check(path: Path | str, *, tick: Decimal | None) -> DataFileCheck:
         """``check_csv``: check and hash the whole file without opening a feed on it."""
         return check_csv(path, tick=tick)
 
@@ -230,6 +239,8 @@ class CsvReplayFeed:
                 col: to_decimal(cells[idx].strip(), field=f"{self._path}:{self._row + 1}:{col}")
                 for col, idx in self._index.items()
             }
+            if self._times is not None and self._time_index is not None:
+                ts_ns = self._times.parse(cells[self._time_index].strip(), self._row + 1)
         except (IndexError, TypeError, ValueError, csv.Error) as exc:
             raise ConfigError(f"CSV feed {self._path} row {self._row + 1}: {exc}") from None
         return Bar(

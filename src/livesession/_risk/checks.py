@@ -14,8 +14,8 @@ from typing import Protocol
 import attrs
 
 from .._domain.config import DryrunConfig
+from .._domain.ids import SYMBOL_FORMS, is_valid_symbol
 from .._typing import Broker, DeclaredSimulation, VenueKind
-from .rails import is_valid_symbol
 
 __all__ = [
     "Check",
@@ -90,19 +90,21 @@ class _AllowlistValid:
     name: str = "allowlist_valid"
 
     def __call__(self, ctx: PreflightContext) -> CheckResult:
-        symbols = ctx.config.allowlist
+        symbols = ctx.config.allowed_symbols
         if not symbols:
             return self._fail("ALLOWLIST_EMPTY", "allowlist is empty")
         bad = [s for s in symbols if not is_valid_symbol(s)]
         if bad:
             return self._fail(
-                "ALLOWLIST_INVALID", f"allowlist symbol {bad[0]!r} is not BASE/QUOTE in upper case"
+                "ALLOWLIST_INVALID", f"allowlist symbol {bad[0]!r} is not {SYMBOL_FORMS}"
             )
         if ctx.config.symbol not in symbols:
             listed = ", ".join(symbols)
             return self._fail(
                 "SYMBOL_NOT_ALLOWED", f"symbol {ctx.config.symbol!r} is not in allowlist [{listed}]"
             )
+        # With no allowlist given the feed's symbols are allowed: preflight says so in the
+        # session log (not in the events: a resumed run reads its allowlist back written out).
         return CheckResult(name=self.name, passed=True)
 
     def _fail(self, reason: str, detail: str) -> CheckResult:

@@ -7,7 +7,6 @@ are pure: the session hands them a ``RiskContext`` and records what they answer.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from decimal import Decimal
 from typing import Final, Protocol
@@ -15,6 +14,7 @@ from typing import Final, Protocol
 import attrs
 
 from .._domain.config import RiskLimits
+from .._domain.ids import is_valid_symbol
 from .._domain.model import OrderIntent, OrderType, Side
 
 __all__ = [
@@ -51,12 +51,6 @@ RAIL_RULES: Final = frozenset(
     }
 )
 """The rule codes of the built-in rails (a caller's own rails may add others)."""
-_SYMBOL: Final = re.compile(r"^[A-Z0-9]{2,12}/[A-Z0-9]{2,12}$")
-
-
-def is_valid_symbol(symbol: str) -> bool:
-    """Whether ``symbol`` looks like ``BASE/QUOTE`` in upper case."""
-    return bool(_SYMBOL.fullmatch(symbol))
 
 
 @attrs.frozen(kw_only=True)

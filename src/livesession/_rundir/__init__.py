@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from .brokers import BrokerFactory, open_broker
 from .create import create_run
+from .data import check_run_data
 from .layout import LEASE_DIR, STORES, config_hash, lease_path, read_run_config
 from .resume import checkpoint_summary, load_checkpoint, resume_run
 
@@ -16,6 +17,7 @@ __all__ = [
     "LEASE_DIR",
     "STORES",
     "BrokerFactory",
+    "check_run_data",
     "checkpoint_summary",
     "config_hash",
     "create_run",

@@ -47,7 +47,7 @@ def _ccxt_broker(cfg: DryrunConfig, **options: Any) -> Broker:
     runtime = RuntimeConfig.from_env(mode=cfg.broker)
     grid = {"price_tick": cfg.price_tick, "qty_lot": cfg.qty_lot}
     return make_ccxt_broker(
-        cfg.broker, runtime_config=runtime, symbols=cfg.allowlist, **(grid | options)
+        cfg.broker, runtime_config=runtime, symbols=cfg.allowed_symbols, **(grid | options)
     )
 
 

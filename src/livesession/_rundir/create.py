@@ -7,9 +7,10 @@ import shutil
 from typing import TYPE_CHECKING
 
 from .._exceptions import ConfigError, RunDirectoryError, RunHeld
+from .._session.assembly import fit_to_feed
 from .backing import pg_dsn
 from .brokers import BrokerFactory, open_broker
-from .data import data_record
+from .data import data_record, pin_data
 from .layout import LOCAL_BACKENDS, STORES, Backing, write_run_files
 from .lock import RunLock, holder_of, writer_command
 from .plugins import add_broker_check, apply_references, given_broker, open_plugins
@@ -79,9 +80,12 @@ def create_run(
     under ``out_dir/.leases/``): a lease audits its fencing token, which changes the audit
     log of every run, so it is opt-in. The choice is recorded in ``run.json`` for resume.
 
-    The config's feed is built first: a data file (``feed = "csv:<path>"``) is checked whole
-    and hashed before anything is created (a ``DataFileError`` names the first bad line);
-    its SHA-256 goes into ``run.json``.
+    The config's feed is built first: a data file (``feed = "csv:<path>"`` or
+    ``"parquet:<path>"``, relative paths from ``cfg.base_dir``) is checked whole and hashed
+    before anything is created (a ``DataFileError`` names the first bad line). Its SHA-256
+    and size go into ``config.json`` (a config that names another SHA-256 is refused) and,
+    with its path, into ``run.json``; a dated file's first time becomes ``start_time``, and
+    a grid inferred from its prices ``price_tick``.
     """
     run_dir = out_dir / cfg.run_id
     idempotency_backend, backing = _checked_backing(run_dir, idempotency_backend, store, lease)
@@ -92,6 +96,14 @@ def create_run(
     feed_obj = plugins.feed
     if plugins.broker is not None:
         broker_factory = given_broker(plugins.broker)
+    # A dated file starts the run at its first bar, a data file's price grid is inferred
+    # when not given, and its SHA-256 and size go into the config (a config that names
+    # another SHA-256 is refused).
+    try:
+        cfg = pin_data(fit_to_feed(cfg, feed_obj), feed_obj)
+    except BaseException:
+        plugins.close()
+        raise
     created_out = not out_dir.exists()
     try:
         out_dir.mkdir(parents=True, exist_ok=True)

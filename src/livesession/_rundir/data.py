@@ -1,23 +1,34 @@
 """The data file a run reads: its record in ``run.json``, and the check ``resume`` makes.
 
-A feed that reads a file (``CsvReplayFeed``) checks it whole and hashes it when it opens;
-``run.json`` keeps that SHA-256 (with the size, the row count and the first and last
-times), so a reviewer knows which data ran, and a resume refuses a file that changed.
+A feed that reads a file (``CsvReplayFeed``, ``ParquetReplayFeed``) checks it whole and
+hashes it when it opens; ``config.json`` keeps its SHA-256 and size (``feed_sha256``,
+``feed_bytes``: part of the config hash) and ``run.json`` the same with the resolved path,
+the row count and the first and last times, so a reviewer knows which data ran, and
+``resume`` and ``evidence`` refuse a file that changed.
 """
 
 from __future__ import annotations
 
+import hashlib
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .._exceptions import RunDirectoryError
+import attrs
+
+from .._exceptions import DataFileError, RunDirectoryError
 from .._market.datafile import DataFileCheck
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from .._domain.config import DryrunConfig
 
-__all__ = ["check_data_unchanged", "close_feed", "data_record"]
+__all__ = [
+    "check_data_unchanged",
+    "check_run_data",
+    "close_feed",
+    "data_record",
+    "pin_data",
+    "refuse_other_data",
+]
 
 
 def _checked(feed: object) -> DataFileCheck | None:
@@ -28,7 +39,39 @@ def _checked(feed: object) -> DataFileCheck | None:
 def data_record(cfg: DryrunConfig, feed: object) -> dict[str, object] | None:
     """What ``run.json`` keeps of the data file ``feed`` read (None: the feed reads none)."""
     checked = _checked(feed)
-    return None if checked is None else checked.record(cfg.feed)
+    if checked is None:
+        return None
+    return {**checked.record(cfg.feed), "path": str(checked.path.resolve())}
+
+
+def pin_data(cfg: DryrunConfig, feed: object) -> DryrunConfig:
+    """``cfg`` with the SHA-256 and size of the data file ``feed`` read (``config.json``).
+
+    A config that already names a SHA-256 (written by hand, or a run's own config read back
+    by ``evidence``) must name this file's: other data is refused.
+    """
+    checked = _checked(feed)
+    if checked is None:
+        return cfg
+    refuse_other_data(cfg, checked)
+    if (cfg.feed_sha256, cfg.feed_bytes) == (checked.sha256, checked.size):
+        return cfg
+    return attrs.evolve(cfg, feed_sha256=checked.sha256, feed_bytes=checked.size)
+
+
+def refuse_other_data(cfg: DryrunConfig, checked: DataFileCheck) -> None:
+    """A ``DataFileError`` when ``cfg`` pins a data file other than ``checked``."""
+    if cfg.feed_sha256 is None or cfg.feed_sha256 == checked.sha256:
+        return
+    raise DataFileError(
+        f"data file {checked.path} changed: its SHA-256 is {checked.sha256[:12]}... "
+        f"({checked.size} bytes), the config records {cfg.feed_sha256[:12]}... "
+        f"({cfg.feed_bytes} bytes): restore the file the run read",
+        path=checked.path,
+        line=None,
+        column=None,
+        value=None,
+    )
 
 
 def close_feed(feed: object) -> None:
@@ -38,16 +81,21 @@ def close_feed(feed: object) -> None:
         close()
 
 
-def check_data_unchanged(run_dir: Path, meta: dict[str, Any], feed: object) -> None:
+def check_data_unchanged(
+    run_dir: Path, meta: dict[str, Any], feed: object, *, cfg_sha256: str | None = None
+) -> None:
     """Refuse to resume on a data file other than the one the run started on.
 
-    Runs whose ``run.json`` records no data file (random walk, or written before the record
-    existed) pass.
+    ``run.json``'s record (or else ``cfg_sha256``, the config's ``feed_sha256``) is what the
+    run started on. Runs that record no data file (random walk, or written before the
+    record existed) pass.
     """
+    checked = _checked(feed)
     recorded = meta.get("data")
     if not isinstance(recorded, dict) or "sha256" not in recorded:
+        recorded = None if cfg_sha256 is None else {"feed": "the data file", "sha256": cfg_sha256}
+    if recorded is None:
         return
-    checked = _checked(feed)
     if checked is None:
         raise RunDirectoryError(
             f"run {run_dir} started on data file {recorded.get('feed')!r}, "
@@ -59,3 +107,51 @@ def check_data_unchanged(run_dir: Path, meta: dict[str, Any], feed: object) -> N
             f"{str(recorded['sha256'])[:12]}..., now {checked.sha256[:12]}...): "
             "restore the file the run started on to resume it"
         )
+
+
+def check_run_data(run_dir: Path, cfg: DryrunConfig, meta: dict[str, Any]) -> dict[str, Any] | None:
+    """The data file a finished run read, checked to be unchanged (for ``evidence``).
+
+    Returns what the evidence manifest records (the feed, the resolved path, SHA-256 and
+    size), or None when the run read no data file; a ``DataFileError`` (one line) when the
+    file is missing or its bytes changed since the run.
+    """
+    path = cfg.data_file()
+    if path is None:
+        return None
+    recorded = meta.get("data")
+    if isinstance(recorded, dict) and isinstance(recorded.get("path"), str):
+        path = Path(recorded["path"])
+    try:
+        digest, size = _file_digest(path)
+    except OSError as exc:
+        raise DataFileError(
+            f"cannot read data file {path} of run {run_dir}: {exc.strerror}",
+            path=path,
+            line=None,
+            column=None,
+            value=None,
+        ) from None
+    want = cfg.feed_sha256
+    if want is None and isinstance(recorded, dict):
+        want = recorded.get("sha256")
+    if want is not None and want != digest:
+        raise DataFileError(
+            f"data file {path} changed since run {run_dir} (SHA-256 {str(want)[:12]}..., "
+            f"now {digest[:12]}...): restore the file the run read",
+            path=path,
+            line=None,
+            column=None,
+            value=None,
+        )
+    return {"feed": cfg.feed, "path": str(path), "sha256": digest, "bytes": size}
+
+
+def _file_digest(path: Path) -> tuple[str, int]:
+    digest = hashlib.sha256()
+    size = 0
+    with path.open("rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+            size += len(block)
+    return digest.hexdigest(), size

@@ -1,8 +1,9 @@
 """What a run directory holds, and its two descriptive files: ``config.json``, ``run.json``.
 
 A run directory holds the four contract artifacts plus ``config.json`` (the effective
-configuration), ``run.json`` (format, version, idempotency backend, config hash, the
-backing and, for a feed that reads a file, that file's SHA-256), ``checkpoint.json``, the
+configuration, with a data file's SHA-256 and size), ``run.json`` (format, version,
+idempotency backend, config hash, the backing, the config file's directory and, for a feed
+that reads a file, that file's SHA-256, size and resolved path), ``checkpoint.json``, the
 idempotency store, the mock venue's journal, ``session.log.jsonl`` and ``timings.json``.
 Local leases live beside the run directories, in ``<out>/.leases/``.
 """
@@ -98,18 +99,18 @@ def write_run_files(
     }
     if data is not None:
         meta["data"] = data
+    if cfg.base_dir is not None:
+        # Where the config's relative data paths resolve from (config.json keeps them as
+        # written): resume and evidence read the same files from any directory.
+        meta["config_dir"] = str(cfg.base_dir)
     atomic_write_bytes(run_dir / names.CONFIG, _config_bytes(cfg, sources))
     atomic_write_bytes(
         run_dir / names.RUN_META, orjson.dumps(meta, option=orjson.OPT_SORT_KEYS) + b"\n"
     )
 
 
-def read_run_config(run_dir: Path) -> tuple[DryrunConfig, dict[str, Any]]:
-    """The config and run metadata of an existing run directory (nothing is changed).
-
-    The plug-ins' source records of ``config.json`` are returned in the metadata, under
-    ``sources`` (empty for a run on the built-in strategy, feed and broker).
-    """
+def _read_meta(run_dir: Path) -> dict[str, Any]:
+    """``run.json`` of ``run_dir``, refused when it is not a run of this format."""
     if not run_dir.exists():
         raise RunDirectoryError(f"run directory {run_dir} does not exist")
     if not run_dir.is_dir():
@@ -129,6 +130,16 @@ def read_run_config(run_dir: Path) -> tuple[DryrunConfig, dict[str, Any]]:
             f"(format {meta.get('format') if isinstance(meta, dict) else '?'!r}, "
             f"this is {names.RUN_FORMAT})"
         )
+    return meta
+
+
+def read_run_config(run_dir: Path) -> tuple[DryrunConfig, dict[str, Any]]:
+    """The config and run metadata of an existing run directory (nothing is changed).
+
+    The plug-ins' source records of ``config.json`` are returned in the metadata, under
+    ``sources`` (empty for a run on the built-in strategy, feed and broker).
+    """
+    meta = _read_meta(run_dir)
     try:
         data = orjson.loads((run_dir / names.CONFIG).read_bytes())
         if isinstance(data, dict):
@@ -141,4 +152,7 @@ def read_run_config(run_dir: Path) -> tuple[DryrunConfig, dict[str, Any]]:
         raise RunDirectoryError(f"{run_dir / names.CONFIG} is corrupt: {exc}") from None
     if meta.get("config_hash") != config_hash(cfg):
         raise RunDirectoryError(f"{run_dir / names.CONFIG} does not match the run's config hash")
+    base_dir = meta.get("config_dir")
+    if isinstance(base_dir, str) and cfg.base_dir is None:
+        cfg = attrs.evolve(cfg, base_dir=base_dir)
     return cfg, meta

@@ -226,7 +226,7 @@ def _reopen(
     plugins = open_plugins(cfg, **given)
     try:
         check_sources(meta.get("sources") or {}, plugins.sources, run=cfg.run_id)
-        check_data_unchanged(run_dir, meta, plugins.feed)
+        check_data_unchanged(run_dir, meta, plugins.feed, cfg_sha256=cfg.feed_sha256)
         lease, grant = take_lease(cfg, run_dir, backing, lease_clock)
     except BaseException:
         plugins.close()

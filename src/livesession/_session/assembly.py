@@ -10,6 +10,7 @@ so none reaches into another.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, TypedDict, TypeVar
 
@@ -69,6 +70,7 @@ __all__ = [
     "default_broker",
     "default_feed",
     "default_strategy",
+    "fit_to_feed",
     "make_clock",
     "reconcile_grace_ns",
 ]
@@ -216,11 +218,39 @@ def default_feed(cfg: DryrunConfig) -> MarketFeed:
             lot=cfg.qty_lot,
             volatility_bps=cfg.volatility_bps,
         )
-    if cfg.feed.startswith("csv:"):
-        return CsvReplayFeed(
-            Path(cfg.feed[4:]), symbol=cfg.symbol, tick=cfg.price_tick, lot=cfg.qty_lot
-        )
-    raise ConfigError(f"feed must be 'random_walk' or 'csv:<path>', got {cfg.feed!r}")
+    path = cfg.data_file()
+    tick = cfg.price_tick or None  # 0: inferred from the data
+    if path is not None and cfg.feed.startswith("csv:"):
+        return CsvReplayFeed(path, symbol=cfg.symbol, tick=tick, lot=cfg.qty_lot)
+    if path is not None and cfg.feed.startswith("parquet:"):
+        from .._market.parquet import ParquetReplayFeed  # noqa: PLC0415 - pyarrow is optional
+
+        return ParquetReplayFeed(path, symbol=cfg.symbol, tick=tick, lot=cfg.qty_lot)
+    raise ConfigError(
+        f"feed must be 'random_walk', 'csv:<path>' or 'parquet:<path>', got {cfg.feed!r}"
+    )
+
+
+def fit_to_feed(cfg: DryrunConfig, feed: object) -> DryrunConfig:
+    """``cfg`` as the feed's data make it: its start and (when not given) its price grid.
+
+    A session's time never goes back, so a run on a dated feed starts at its first bar
+    (``start_time`` becomes that time). A ``price_tick`` of 0 becomes the grid the feed
+    inferred from its prices. ``config.json`` records both; other feeds leave ``cfg`` be.
+    """
+    changes: dict[str, Any] = {}
+    first = getattr(feed, "first_ts_ns", None)
+    if getattr(feed, "dated", False) is True and isinstance(first, int):
+        start = _clock.format_utc(_clock.from_epoch_ns(first))
+        if start != cfg.start_time:
+            changes["start_time"] = start
+    if not cfg.price_tick:
+        checked = getattr(feed, "checked", None)
+        tick = getattr(checked, "price_tick", None)
+        if not isinstance(tick, Decimal) or tick <= 0:
+            raise ConfigError(f"price_tick is 0 and the feed {feed!r} infers none: set price_tick")
+        changes["price_tick"] = tick
+    return attrs.evolve(cfg, **changes) if changes else cfg
 
 
 def default_strategy(cfg: DryrunConfig) -> Strategy:
@@ -276,8 +306,9 @@ def assemble(
     unknown = sorted(set(edges) - SessionEdges.__optional_keys__)
     if unknown:
         raise TypeError(f"LiveSessionOrchestrator got unexpected keyword argument(s): {unknown}")
-    cfg = config
     e = edges
+    feed = _or_default(e.get("feed"), lambda: default_feed(config))
+    cfg = fit_to_feed(config, feed)
     recorder = Recorder(
         run_id=cfg.run_id,
         strategy_id=cfg.strategy_id,
@@ -335,7 +366,7 @@ def assemble(
     execution = Execution(
         ctx,
         idempotency=idem,
-        rails=_or_default(e.get("rails"), lambda: default_rails(cfg.risk, cfg.allowlist)),
+        rails=_or_default(e.get("rails"), lambda: default_rails(cfg.risk, cfg.allowed_symbols)),
         retry=retry,
         protect=lambda cid, protection: exits.watch(cid, protection),  # noqa: PLW0108
         health=health,
@@ -407,7 +438,7 @@ def assemble(
     )
     parts = SessionParts(
         **attrs.asdict(ctx, recurse=False),
-        feed=_or_default(e.get("feed"), lambda: default_feed(cfg)),
+        feed=feed,
         strategy=_or_default(e.get("strategy"), lambda: default_strategy(cfg)),
         idempotency=idem,
         checks=tuple(_or_default(e.get("checks"), default_checks)),

@@ -71,17 +71,23 @@ def check_step_count(n: object, *, done: int, max_steps: int) -> None:
 def step_once(p: SessionParts, *, after_step: Callable[[], None]) -> None:
     """Run one step; ``after_step`` runs once the step's bar is done (the step hooks)."""
     time, lifecycle = p.time, p.lifecycle
-    regression = time.next_tick()
+    # The bar is read first (at the time the step would take), so that a dated feed's bar
+    # sets the step's time; nothing is recorded before the tick.
+    failure: Exception | None = None
+    try:
+        bar = p.feed.next_bar(time.proposed_tick())
+    except SinkFailure:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any feed error takes the one input-failure path
+        bar, failure = None, exc
+    dated = bar is not None and getattr(p.feed, "dated", False) is True
+    regression = time.next_tick(bar.ts_ns if dated and bar is not None else None)
     if regression is not None:
         previous, now = regression
         lifecycle.fault("CLOCK_REGRESSION", {"previous": previous, "now": now})
         return
-    try:
-        bar = p.feed.next_bar(time.ts_sim)
-    except SinkFailure:
-        raise
-    except Exception as exc:  # noqa: BLE001 - any feed error takes the one input-failure path
-        input_failed(p, FEED_ERROR, exc, step=time.steps + 1)
+    if failure is not None:
+        input_failed(p, FEED_ERROR, failure, step=time.steps + 1)
         return
     if bar is None:
         # No bar, no step: the run ends cleanly after the last bar it had.

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from .._domain.lifecycle import SessionState, Trigger
 from .._exceptions import SinkFailure
 from .._risk.checks import CheckResult, PreflightContext
+from .._support.logging import get_logger
 from .._typing import SandboxAware, VenueKind
 from .._version import __version__
 
@@ -30,6 +31,13 @@ def run_preflight(
     """INIT to PREFLIGHT_OK when every check passes (True), else PREFLIGHT_FAILED, sealed."""
     lifecycle = p.lifecycle
     p.time.set_time(p.time.ts_sim)
+    if p.config.allowlist is None:
+        listed = ", ".join(p.config.allowed_symbols)
+        get_logger().info(
+            "preflight_note",
+            check="allowlist_valid",
+            detail=f"no allowlist given: the feed's symbols [{listed}]",
+        )
     failed = run_checks(p, extra_checks=extra_checks)
     if failed:
         lifecycle.reason = ",".join(r.reason for r in failed)
@@ -89,7 +97,7 @@ def _record(p: SessionParts, results: list[CheckResult], result: CheckResult) ->
         "passed": result.passed,
         "reason": result.reason,
     }
-    if result.detail:  # only on a failed check: the runs that pass keep their bytes
+    if result.detail:  # why it failed, or what a passing check decided (e.g. the allowlist)
         payload["detail"] = result.detail
     p.recorder.emit("PREFLIGHT_CHECK", payload)
 

@@ -1,7 +1,8 @@
 """Simulated time for one session: the step grid, the clock reading and waits.
 
-The session's time (``ts_sim``) moves on a grid of ``step_interval_ms``; retries, lookups
-and the wind-down wait on it too, never on the wall. A session that owns a ``SimClock``
+The session's time (``ts_sim``) moves on a grid of ``step_interval_ms``, or, with a dated
+feed (a data file with its own times), to each bar's own time; retries, lookups and the
+wind-down wait on it too, never on the wall. It never decreases. A session that owns a ``SimClock``
 moves that clock with it, so the clock's reading (``ts_utc`` of every record) follows. A
 clock that reads earlier than before is a fault (``CLOCK_REGRESSION``), reported to the
 caller.
@@ -39,9 +40,21 @@ class Timekeeper:
         self._grid_ns = start_ns
         self._last_us: int | None = None  # the clock's last reading, epoch microseconds
 
-    def next_tick(self) -> tuple[str, str] | None:
-        """Advance to the next grid point; the regression (previous, now) if the clock went back."""
-        self._grid_ns += self.interval_ns
+    def proposed_tick(self) -> int:
+        """The time ``next_tick()`` would move to: the next grid point, or now if later."""
+        return max(self._grid_ns + self.interval_ns, self.ts_sim)
+
+    def next_tick(self, bar_ns: int | None = None) -> tuple[str, str] | None:
+        """Advance to the next grid point; the regression (previous, now) if the clock went back.
+
+        ``bar_ns`` is the own time of a dated feed's bar: the grid then follows the data (gaps
+        such as weekends included), but time never goes back. A bar whose time retries or a
+        wind-down have already passed is taken now, late, as a live session would.
+        """
+        if bar_ns is None:
+            self._grid_ns += self.interval_ns
+        else:
+            self._grid_ns = bar_ns
         return self.tick(max(self._grid_ns, self.ts_sim))
 
     def tick(self, ts_ns: int) -> tuple[str, str] | None:

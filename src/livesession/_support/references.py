@@ -44,12 +44,13 @@ _NAME: Final = r"[A-Za-z_][A-Za-z0-9_]*"
 _REFERENCE: Final = re.compile(rf"^{_NAME}(?:\.{_NAME})*:{_NAME}(?:\.{_NAME})*$")
 
 
-_BUILT_IN: Final = ("csv", "ccxt")
-"""Prefixes of the built-in specs (``csv:<path>``, ``ccxt:<exchange>``), never references."""
+_BUILT_IN: Final = ("csv", "parquet", "ccxt")
+"""Prefixes of the built-in specs (``csv:<path>``, ``parquet:<path>``, ``ccxt:<exchange>``),
+never references."""
 
 
 def is_reference(text: object) -> bool:
-    """Whether ``text`` has the form ``package.module:callable`` (``csv:``/``ccxt:`` aside)."""
+    """Whether ``text`` has the form ``package.module:callable`` (built-in specs aside)."""
     return (
         isinstance(text, str)
         and _REFERENCE.match(text) is not None

@@ -1,0 +1,87 @@
+"""Data-file feeds in a config: their paths, the symbol they imply, and field checks.
+
+``csv:PATH`` and ``parquet:PATH`` name a data file; a config that names no symbol takes
+the file's stem, and a config that names no tick has it inferred from the data when the
+feed opens. Kept apart from ``config.py``: rules about data, not about the session.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Final
+
+from .._exceptions import ConfigError
+from .ids import SYMBOL_FORMS, is_valid_symbol
+
+__all__ = [
+    "DATA_FEEDS",
+    "DEFAULT_SYMBOL",
+    "DEFAULT_TICK",
+    "check_sha256",
+    "check_size",
+    "check_symbol",
+    "data_path",
+    "default_symbol",
+    "from_cwd",
+]
+
+DATA_FEEDS: Final = ("csv:", "parquet:")
+"""The feeds that read a data file: ``csv:PATH`` and ``parquet:PATH``."""
+DEFAULT_SYMBOL: Final = "BTC/USDT"
+"""The symbol of a config that names none and reads no data file (the random walk's)."""
+DEFAULT_TICK: Final = Decimal("0.01")
+"""The price grid of a config that names none and reads no data file."""
+_SHA256_LEN: Final = 64
+
+
+def check_symbol(_inst: object, _attr: object, value: object) -> None:
+    """A symbol is empty (not given) or ``SYMBOL_FORMS``."""
+    if not isinstance(value, str) or (value and not is_valid_symbol(value)):
+        raise ConfigError(f"symbol must be {SYMBOL_FORMS}; got {value!r}")
+
+
+def check_sha256(_inst: object, _attr: object, value: Any) -> None:
+    """``feed_sha256`` is None or 64 lower-case hex digits."""
+    if value is not None and not (
+        isinstance(value, str) and len(value) == _SHA256_LEN and value == value.lower()
+        and all(ch in "0123456789abcdef" for ch in value)
+    ):  # fmt: skip
+        raise ConfigError(f"feed_sha256 must be 64 lower-case hex digits, got {value!r}")
+
+
+def check_size(_inst: object, _attr: object, value: Any) -> None:
+    """``feed_bytes`` is None or a non-negative int."""
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+        raise ConfigError(f"feed_bytes must be a non-negative integer, got {value!r}")
+
+
+def data_path(feed: str) -> str | None:
+    """The path in a data-file feed (``csv:PATH``, ``parquet:PATH``), as written; else None."""
+    for prefix in DATA_FEEDS:
+        if feed.startswith(prefix) and len(feed) > len(prefix):
+            return feed[len(prefix) :]
+    return None
+
+
+def default_symbol(feed: str) -> str:
+    """The symbol of a config that names none: a data file's stem, else the demo pair."""
+    path = data_path(feed)
+    if path is None:
+        return DEFAULT_SYMBOL
+    stem = Path(path).name.split(".")[0].upper()
+    if not is_valid_symbol(stem):
+        raise ConfigError(
+            f"data file {Path(path).name} does not name a symbol: set symbol "
+            f"({SYMBOL_FORMS}) in the config"
+        )
+    return stem
+
+
+def from_cwd(feed: object) -> object:
+    """A data feed given on the command line, its relative path made absolute from the cwd."""
+    path = data_path(feed) if isinstance(feed, str) else None
+    if path is None or Path(path).expanduser().is_absolute():
+        return feed
+    assert isinstance(feed, str)  # noqa: S101 - narrowed for mypy (data_path took a str)
+    return feed[: len(feed) - len(path)] + str(Path.cwd() / path)

@@ -1,0 +1,96 @@
+"""Config fields of the plug-ins: the broker and feed specs, factory references, params.
+
+A strategy, feed or broker may plug in by reference (``package.module:callable``) with its
+keyword arguments in a ``[*_params]`` table; the built-in kinds keep their names (``mock``,
+``realish``, ``ccxt:<exchange>``; ``random_walk``, ``csv:PATH``, ``parquet:PATH``). Kept
+apart from ``config.py`` so that the session's settings and the plug-in rules each read
+on their own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Final
+
+import attrs
+
+from .._exceptions import ConfigError
+from .._support.references import is_reference
+from .datafeeds import DATA_FEEDS
+
+__all__ = ["PLUGIN_KEYS", "check_broker", "check_factory", "check_feed", "params_field"]
+
+PLUGIN_KEYS: Final = (
+    "strategy_factory",
+    "strategy_params",
+    "feed_params",
+    "broker_params",
+    "base_dir",
+)
+"""The config keys that appear in ``config.json`` only when a run uses plug-ins."""
+
+
+def check_broker(_inst: object, _attr: object, value: object) -> None:
+    """``mock``, ``realish``, ``ccxt:<exchange>`` or a reference."""
+    if not isinstance(value, str) or not (
+        value in ("mock", "realish")
+        or (value.startswith("ccxt:") and len(value) > len("ccxt:"))
+        or is_reference(value)
+    ):
+        raise ConfigError(
+            "broker must be mock, realish, ccxt:<exchange> or package.module:callable, "
+            f"got {value!r}"
+        )
+
+
+def check_feed(_inst: object, _attr: object, value: object) -> None:
+    """``random_walk``, a data file (``csv:``/``parquet:``) or a reference."""
+    if not isinstance(value, str) or not (
+        value == "random_walk"
+        or any(value.startswith(kind) and len(value) > len(kind) for kind in DATA_FEEDS)
+        or is_reference(value)
+    ):
+        raise ConfigError(
+            "feed must be random_walk, csv:<path>, parquet:<path> or package.module:callable, "
+            f"got {value!r}"
+        )
+
+
+def check_factory(_inst: object, _attr: object, value: str | None) -> None:
+    """None (the demo) or a reference."""
+    if value is not None and not is_reference(value):
+        raise ConfigError(
+            f"strategy_factory must be a reference package.module:callable, got {value!r}"
+        )
+
+
+def _plain_value(name: str, value: object) -> None:
+    """TOML values a factory receives as they are; dates are refused (JSON keeps no dates)."""
+    if isinstance(value, (str, int, float, bool)):
+        return
+    if isinstance(value, (list, tuple)):
+        for item in value:
+            _plain_value(name, item)
+        return
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            _plain_value(f"{name}.{key}", item)
+        return
+    raise ConfigError(
+        f"{name} must be a string, number, boolean, array or table, got {type(value).__name__}"
+    )
+
+
+def params_field(name: str) -> Any:
+    """A ``[*_params]`` table: keyword names to plain TOML values, passed as they are."""
+
+    def convert(value: object) -> dict[str, Any]:
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"{name} must be a table of keyword arguments")
+        for key, item in value.items():
+            if not isinstance(key, str) or not key.isidentifier():
+                raise ConfigError(f"{name} key {key!r} is not a keyword argument name")
+            _plain_value(f"{name}.{key}", item)
+        return dict(value)
+
+    return attrs.field(factory=dict, converter=convert)

@@ -1,0 +1,167 @@
+"""Bars replayed from a Parquet file (the ``parquet`` extra: ``pyarrow``).
+
+The file is hashed and checked whole when the feed opens, by the same rules as a CSV file
+(``datafile.py``): the columns ``open,high,low,close,volume`` in any case, an optional
+time column (named ``timestamp``, ``time``, ``datetime``, ``date``, ``open_time`` or
+``ts``, or the index pandas writes, ``__index_level_0__``), prices on the ``price_tick``
+grid and never rounded, times strictly increasing. A message's "line N" counts as a CSV
+export of the same table would: the header is line 1, the first row line 2.
+
+Values become the text their type prints: a decimal column its digits, a float column its
+shortest round-trip text (``repr``: ``1.0716``, as the program that wrote it printed it), a
+timestamp column an ISO 8601 time in UTC (a timestamp without a timezone is UTC), a date
+column an ISO 8601 date. Unlike the CSV feed, the table is held in memory while it plays.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, Final
+
+from .._domain.clock import from_epoch_ns
+from .._domain.decimal import quantize
+from .._domain.model import Bar
+from .._exceptions import DataFileError
+from .._support.optional import import_optional
+from .datafile import DataFileCheck, RowChecker, column_index, open_data_file
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from pathlib import Path
+
+__all__ = ["ParquetReplayFeed", "check_parquet"]
+
+PANDAS_INDEX: Final = "__index_level_0__"
+_NS_PER: Final = {"s": 1_000_000_000, "ms": 1_000_000, "us": 1_000, "ns": 1}
+
+
+def _text(value: object) -> str:
+    """The text a cell's value prints (see the module docstring)."""
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, dt.datetime):
+        moment = value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
+        return moment.astimezone(dt.UTC).isoformat()
+    return str(value)
+
+
+def _column_texts(pa: Any, column: Any) -> list[str]:
+    """One column's cells as text; timestamps through integers (no precision lost to Python)."""
+    kind = column.type
+    if pa.types.is_timestamp(kind):
+        scale = _NS_PER[kind.unit]
+        ints = column.cast(pa.int64()).to_pylist()
+        return ["" if n is None else from_epoch_ns(n * scale).isoformat() for n in ints]
+    return [_text(value) for value in column.to_pylist()]
+
+
+def _read(path: Path, tick: Decimal | None) -> tuple[DataFileCheck, list[list[str]], RowChecker]:
+    pa = import_optional("pyarrow", "parquet")
+    pq = import_optional("pyarrow.parquet", "parquet")
+    with open_data_file(path) as stream:
+        data = stream.read()
+    try:
+        table = pq.read_table(pa.BufferReader(data))
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise DataFileError(
+            f"data file {path} is not a Parquet file ({first})",
+            path=path,
+            line=None,
+            column=None,
+            value=None,
+        ) from None
+    names = ["" if n == PANDAS_INDEX else str(n).strip().lower() for n in table.column_names]
+    if "" in names and names.index("") != 0:  # the pandas index, moved to the front
+        position = names.index("")
+        table = table.select([position, *(i for i in range(len(names)) if i != position)])
+        names = [names[position], *(n for i, n in enumerate(names) if i != position)]
+    index = column_index(path, names, ",".join(table.column_names))
+    columns = [_column_texts(pa, table.column(i)) for i in range(table.num_columns)]
+    rows = [list(cells) for cells in zip(*columns, strict=True)]
+    checker = RowChecker(path, names, tick)
+    for number, cells in enumerate(rows, start=2):
+        checker.check(cells, index, number)
+    if not rows:
+        raise DataFileError(
+            f"data file {path}: no data rows", path=path, line=2, column=None, value=None
+        )
+    times = checker.times
+    check = DataFileCheck(
+        path=path,
+        sha256=hashlib.sha256(data).hexdigest(),
+        size=len(data),
+        rows=len(rows),
+        time_column=checker.time_column,
+        first_time=None if times is None else times.first_text,
+        last_time=None if times is None else times.last_text,
+        first_ns=None if times is None else times.first_ns,
+        price_tick=checker.found_tick,
+    )
+    return check, rows, checker
+
+
+def check_parquet(path: Path, *, tick: Decimal | None) -> DataFileCheck:
+    """Check the whole Parquet file at ``path`` against ``tick`` and hash it."""
+    return _read(path, tick)[0]
+
+
+class ParquetReplayFeed:
+    """Bars replayed from a Parquet file: the CSV feed's rules, on a columnar file.
+
+    ``checked`` holds the file's SHA-256 and size; with a time column the feed is
+    ``dated`` and each bar carries the file's own time.
+    """
+
+    def __init__(self, path: Path, *, symbol: str, tick: Decimal | None, lot: Decimal) -> None:
+        self.symbol = symbol
+        self._path = path
+        self._lot = lot
+        self.checked, self._rows, checker = _read(path, tick)
+        self._tick = checker.found_tick  # given, or inferred from the prices
+        self._index = {column: checker.names.index(column) for column in checker.names if column}
+        self._times = checker.times
+        self._time_index = checker.time_index
+        self.dated = self._times is not None
+        """Whether bars carry the file's own times (a time column), not the session's."""
+        self.first_ts_ns = self.checked.first_ns
+        self._row = 0
+
+    def next_bar(self, ts_ns: int) -> Bar | None:
+        """The next row as a bar, or None after the last."""
+        if self._row >= len(self._rows):
+            return None
+        cells = self._rows[self._row]
+        self._row += 1
+        if self._times is not None and self._time_index is not None:
+            ts_ns = self._times.parse(cells[self._time_index], self._row + 1)
+        index, tick = self._index, self._tick
+        volume = Decimal(cells[index["volume"]])
+        return Bar(
+            symbol=self.symbol,
+            ts_ns=ts_ns,
+            # On the grid (checked up front), so exact: the value is the file's.
+            open=quantize(Decimal(cells[index["open"]]), tick),
+            high=quantize(Decimal(cells[index["high"]]), tick),
+            low=quantize(Decimal(cells[index["low"]]), tick),
+            close=quantize(Decimal(cells[index["close"]]), tick),
+            volume=quantize(volume, self._lot) if volume % self._lot == 0 else volume,
+        )
+
+    def get_state(self) -> dict[str, Any]:
+        """The number of rows played."""
+        return {"row": self._row}
+
+    def set_state(self, state: Mapping[str, Any]) -> None:
+        """Go back to a saved row."""
+        self._row = int(state["row"])
+
+    def close(self) -> None:
+        """Nothing to close: the table was read whole."""
+
+    def __repr__(self) -> str:
+        return f"ParquetReplayFeed({str(self._path)!r}, symbol={self.symbol!r})"

@@ -1,0 +1,427 @@
+"""Real history: data files read as users export them, with their own times and symbols.
+
+The acceptance runs write their own small files in the layouts of common OHLCV exports
+(the samples in the ``backtesting`` package's wheel: a first column left unnamed holding
+dates such as ``2004-08-19`` or ``2013-02-01 00:00:00``, then capitalised
+``Open,High,Low,Close,Volume``), a dated minute file with a weekend gap, and a Parquet
+file, and run each through the CLI from another directory than the config's. Every run
+must verify; the bars carry the file's own times; ``evidence`` records the data file and
+refuses it once changed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import subprocess
+import sys
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from livesession import DryrunConfig, load_config
+from livesession._domain.clock import epoch_ns
+from livesession._exceptions import ConfigError, DataFileError
+from livesession._market.datafile import check_csv
+from livesession._market.feeds import CsvReplayFeed
+from livesession.verify import verify_run
+
+from _helpers import session
+
+EXIT_OK, EXIT_BAD_INPUT, EXIT_REJECTED = 0, 2, 3
+_MOVES = (150, -90, 220, -310, 60, -40, 275, -180)
+
+
+def _cli(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "livesession.cli", *map(str, args)],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def _one_error_line(done: subprocess.CompletedProcess[str]) -> str:
+    assert done.returncode == EXIT_BAD_INPUT, done.stderr
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith("livesession: error: ")
+    return lines[0]
+
+
+def _ohlc(n: int, cents: int, places: int) -> tuple[list[str], int]:
+    """One zig-zag bar (open, high, low, close as text with ``places`` decimals), next close."""
+    before = cents
+    cents += _MOVES[n % 8] * (1 + (n // 8) % 3)
+    scale = 10**places
+    prices = (before, max(before, cents) + 25, min(before, cents) - 25, cents)
+    return [f"{p // scale}.{p % scale:0{places}d}" for p in prices], cents
+
+
+def goog_daily(path: Path, rows: int) -> list[str]:
+    """The layout of ``GOOG.csv``: unnamed first column of dates, weekdays only; the dates."""
+    lines, dates = [",Open,High,Low,Close,Volume"], []
+    day, cents, n = dt.date(2004, 8, 19), 10_000, 0
+    while len(dates) < rows:
+        if day.weekday() < 5:
+            prices, cents = _ohlc(n, cents, 2)
+            lines.append(f"{day.isoformat()},{','.join(prices)},{44_000_000 + 1_000 * n}")
+            dates.append(day.isoformat())
+            n += 1
+        day += dt.timedelta(days=1)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return dates
+
+
+def eurusd_hourly(path: Path, rows: int) -> list[str]:
+    """The layout of ``EURUSD.csv``: unnamed first column ``2013-02-01 00:00:00``, hourly, five
+    decimals, trading from Sunday 22:00 to Friday 21:00; the times as written."""
+    lines, times = [",Open,High,Low,Close,Volume"], []
+    hour, points, n = dt.datetime(2013, 2, 1, 12, tzinfo=dt.UTC), 135_000, 0  # a Friday noon
+    while len(times) < rows:
+        weekend = (hour.weekday() == 4 and hour.hour >= 22) or hour.weekday() == 5
+        weekend = weekend or (hour.weekday() == 6 and hour.hour < 22)
+        if not weekend:
+            prices, points = _ohlc(n, points, 5)
+            text = hour.strftime("%Y-%m-%d %H:%M:%S")
+            lines.append(f"{text},{','.join(prices)},{100 + n}")
+            times.append(text)
+            n += 1
+        hour += dt.timedelta(hours=1)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return times
+
+
+def _events(run_dir: Path) -> list[dict[str, Any]]:
+    lines = (run_dir / "events.jsonl").read_bytes().splitlines()
+    return [json.loads(line) for line in lines]
+
+
+def _bar_times(run_dir: Path) -> list[str]:
+    return [e["ts_utc"] for e in _events(run_dir) if e["event_type"] == "BAR"]
+
+
+def _config(run_dir: Path) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads((run_dir / "config.json").read_bytes())
+    return loaded
+
+
+def _utc(text: str) -> str:
+    """The RFC 3339 text the session stamps for a naive (UTC) date or time of the file."""
+    moment = dt.datetime.fromisoformat(text).replace(tzinfo=dt.UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@pytest.fixture
+def elsewhere(tmp_path: Path) -> Path:
+    """A working directory that is neither the config's nor the data's."""
+    cwd = tmp_path / "elsewhere"
+    cwd.mkdir()
+    return cwd
+
+
+class TestBacktestingLayouts:
+    def test_goog_daily_with_the_config_symbol(self, tmp_path: Path, elsewhere: Path) -> None:
+        dates = goog_daily(tmp_path / "data" / "GOOG.csv", 60)
+        config = tmp_path / "cfg" / "goog.toml"
+        config.parent.mkdir()
+        config.write_text(
+            'feed = "csv:../data/GOOG.csv"\nsymbol = "GOOG"\nqty_lot = "1"\n'
+            '[strategy]\nfast = 3\nslow = 8\norder_qty = "10"\n[risk]\nmax_order_qty = "100"\n',
+            encoding="utf-8",
+        )
+        out = tmp_path / "runs"
+        done = _cli(
+            "dryrun", "--config", config, "--out", out, "--run-id", "goog", "-q", cwd=elsewhere
+        )
+        assert done.returncode == EXIT_OK, done.stderr
+        run_dir = out / "goog"
+        assert verify_run(run_dir).ok
+        # The bars are the file's days, weekend gaps included (Friday 20th, Monday 23rd).
+        assert _bar_times(run_dir) == [_utc(d) for d in dates]
+        assert _bar_times(run_dir)[1:3] == ["2004-08-20T00:00:00Z", "2004-08-23T00:00:00Z"]
+        events = _events(run_dir)
+        assert events[0]["ts_utc"] == "2004-08-19T00:00:00Z"  # the session starts with the data
+        ts_sim = [e["ts_sim"] for e in events]
+        assert ts_sim == sorted(ts_sim)
+        assert any(e["event_type"] == "ORDER_FILLED" for e in events)
+        recorded = _config(run_dir)
+        data = (tmp_path / "data" / "GOOG.csv").read_bytes()
+        assert recorded["start_time"] == "2004-08-19T00:00:00Z"
+        assert recorded["allowlist"] == ["GOOG"]  # none given: the feed's symbol
+        assert recorded["price_tick"] == "0.01"  # inferred: prices have two decimals
+        assert recorded["feed"] == "csv:../data/GOOG.csv"  # as written: the bytes keep no path
+        assert recorded["feed_bytes"] == len(data)
+        evidence = _cli("evidence", run_dir, cwd=elsewhere)
+        assert evidence.returncode == EXIT_OK, evidence.stderr
+        manifest = json.loads((run_dir / "manifest.json").read_bytes())
+        assert manifest["data"]["sha256"] == recorded["feed_sha256"]
+        assert manifest["data"]["bytes"] == len(data)
+        assert manifest["data"]["path"] == str((tmp_path / "data" / "GOOG.csv").resolve())
+        assert manifest["determinism"]["status"] == "match"
+
+    def test_a_file_without_a_symbol_is_named_by_its_stem(self, tmp_path: Path, elsewhere: Path):
+        goog_daily(tmp_path / "goog.csv", 12)
+        config = tmp_path / "run.toml"
+        config.write_text('feed = "csv:goog.csv"\nqty_lot = "1"\n', encoding="utf-8")
+        out = tmp_path / "runs"
+        done = _cli(
+            "dryrun", "--config", config, "--out", out, "--run-id", "g", "-q", cwd=elsewhere
+        )
+        assert done.returncode == EXIT_OK, done.stderr
+        (started,) = [e for e in _events(out / "g") if e["event_type"] == "SESSION_STARTED"]
+        assert started["payload"]["symbol"] == "GOOG"  # not BTC/USDT
+        assert _config(out / "g")["allowlist"] == ["GOOG"]
+        log = (out / "g" / "session.log.jsonl").read_text(encoding="utf-8")
+        assert "no allowlist given: the feed's symbols [GOOG]" in log
+
+    def test_a_stem_that_is_no_symbol_asks_for_one(self, tmp_path: Path, elsewhere: Path) -> None:
+        goog_daily(tmp_path / "goog_daily_2004.csv", 5)
+        config = tmp_path / "run.toml"
+        config.write_text('feed = "csv:goog_daily_2004.csv"\n', encoding="utf-8")
+        line = _one_error_line(
+            _cli("dryrun", "--config", config, "--out", tmp_path / "runs", cwd=elsewhere)
+        )
+        assert "goog_daily_2004.csv does not name a symbol: set symbol" in line
+        assert not (tmp_path / "runs").exists()
+
+    def test_eurusd_hourly_with_a_weekend(self, tmp_path: Path, elsewhere: Path) -> None:
+        times = eurusd_hourly(tmp_path / "EURUSD.csv", 40)
+        config = tmp_path / "eurusd.toml"
+        config.write_text(
+            'feed = "csv:EURUSD.csv"\nsymbol = "EUR/USD"\nqty_lot = "1"\n'
+            '[strategy]\nfast = 3\nslow = 8\norder_qty = "1000"\n'
+            '[risk]\nmax_order_qty = "100000"\n',
+            encoding="utf-8",
+        )
+        out = tmp_path / "runs"
+        done = _cli(
+            "dryrun", "--config", config, "--out", out, "--run-id", "eu", "-q", cwd=elsewhere
+        )
+        assert done.returncode == EXIT_OK, done.stderr
+        run_dir = out / "eu"
+        assert verify_run(run_dir).ok
+        bars = _bar_times(run_dir)
+        assert bars == [_utc(t) for t in times]
+        assert "2013-02-01T21:00:00Z" in bars  # Friday's last hour, then Sunday 22:00
+        assert bars[bars.index("2013-02-01T21:00:00Z") + 1] == "2013-02-03T22:00:00Z"
+        assert _config(run_dir)["price_tick"] == "0.00001"  # inferred from five decimals
+        closes = [e["payload"]["close"] for e in _events(run_dir) if e["event_type"] == "BAR"]
+        written = [
+            line.split(",")[4]
+            for line in (tmp_path / "EURUSD.csv").read_text(encoding="utf-8").splitlines()[1:]
+        ]
+        assert closes == written  # never rounded, trailing zeros kept
+
+
+class TestParquet:
+    def test_a_parquet_file_runs_from_another_directory(
+        self, tmp_path: Path, elsewhere: Path
+    ) -> None:
+        pa = pytest.importorskip("pyarrow")  # the tests extra installs it: CI runs this
+        pq = pytest.importorskip("pyarrow.parquet")
+        dates = goog_daily(tmp_path / "goog.csv", 30)
+        rows = [
+            line.split(",")
+            for line in (tmp_path / "goog.csv").read_text(encoding="utf-8").splitlines()[1:]
+        ]
+        table = pa.table(
+            {
+                "Date": pa.array(
+                    [dt.datetime.fromisoformat(r[0]) for r in rows], type=pa.timestamp("ns")
+                ),
+                **{
+                    name: pa.array([float(r[i]) for r in rows], type=pa.float64())
+                    for i, name in enumerate(("Open", "High", "Low", "Close"), start=1)
+                },
+                "Volume": pa.array([int(r[5]) for r in rows], type=pa.int64()),
+            }
+        )
+        (tmp_path / "data").mkdir()
+        pq.write_table(table, tmp_path / "data" / "goog.parquet")
+        config = tmp_path / "pq.toml"
+        config.write_text(
+            'feed = "parquet:data/goog.parquet"\nsymbol = "GOOG"\nqty_lot = "1"\n'
+            '[strategy]\nfast = 3\nslow = 8\norder_qty = "10"\n[risk]\nmax_order_qty = "100"\n',
+            encoding="utf-8",
+        )
+        out = tmp_path / "runs"
+        done = _cli(
+            "dryrun", "--config", config, "--out", out, "--run-id", "pq", "-q", cwd=elsewhere
+        )
+        assert done.returncode == EXIT_OK, done.stderr
+        run_dir = out / "pq"
+        assert verify_run(run_dir).ok
+        assert _bar_times(run_dir) == [_utc(d) for d in dates]
+        closes = [e["payload"]["close"] for e in _events(run_dir) if e["event_type"] == "BAR"]
+        # Floats read as the text they print (repr): 101.5, never rounded to a grid.
+        assert closes == [repr(float(r[4])) for r in rows]
+        assert "101.5" in closes
+        recorded = _config(run_dir)
+        assert recorded["price_tick"] == "0.01"
+        assert recorded["feed_bytes"] == (tmp_path / "data" / "goog.parquet").stat().st_size
+
+    def test_a_file_that_is_not_parquet_is_one_line(self, tmp_path: Path, elsewhere: Path):
+        pytest.importorskip("pyarrow")
+        (tmp_path / "x.parquet").write_text("Date,Open\n", encoding="utf-8")
+        config = tmp_path / "pq.toml"
+        config.write_text('feed = "parquet:x.parquet"\nsymbol = "X"\n', encoding="utf-8")
+        line = _one_error_line(
+            _cli("dryrun", "--config", config, "--out", tmp_path / "runs", cwd=elsewhere)
+        )
+        assert f"data file {(tmp_path / 'x.parquet').resolve()} is not a Parquet file" in line
+
+
+class TestTimestamps:
+    HEADER = "time,open,high,low,close,volume\n"
+
+    def _file(self, tmp_path: Path, times: list[str]) -> Path:
+        path = tmp_path / "t.csv"
+        rows = "".join(f"{t},1.00,1.10,0.90,1.05,7\n" for t in times)
+        path.write_text(self.HEADER + rows, encoding="utf-8")
+        return path
+
+    @pytest.mark.parametrize(
+        "times",
+        [
+            ["2026-03-06T21:59:00Z", "2026-03-08T22:00:00Z"],
+            ["2026-03-06 21:59:00", "2026-03-08 22:00:00"],  # naive: UTC
+            ["2026-03-06T22:59:00+01:00", "2026-03-08T23:00:00+01:00"],  # offsets honoured
+            ["1772834340", "1773007200"],  # epoch seconds
+            ["1772834340000", "1773007200000"],  # epoch milliseconds
+            ["1772834340000000", "1773007200000000"],  # epoch microseconds
+            ["1772834340000000000", "1773007200000000000"],  # epoch nanoseconds
+        ],
+    )
+    def test_every_form_gives_the_same_moments(self, tmp_path: Path, times: list[str]) -> None:
+        feed = CsvReplayFeed(self._file(tmp_path, times), symbol="X", tick=None, lot=Decimal(1))
+        first, second = feed.next_bar(0), feed.next_bar(0)
+        feed.close()
+        assert feed.dated
+        assert first is not None
+        assert second is not None
+        want = epoch_ns(dt.datetime(2026, 3, 6, 21, 59, tzinfo=dt.UTC))
+        assert (feed.first_ts_ns, first.ts_ns) == (want, want)
+        assert second.ts_ns == epoch_ns(dt.datetime(2026, 3, 8, 22, 0, tzinfo=dt.UTC))
+
+    def test_times_must_increase_strictly(self, tmp_path: Path) -> None:
+        path = tmp_path / "t.csv"
+        path.write_text(
+            ",Open,High,Low,Close,Volume\n2004-08-19,1,1,1,1,0\n2004-08-20,1,1,1,1,0\n"
+            "2004-08-20,1,1,1,1,0\n",
+            encoding="utf-8",
+        )
+        with pytest.raises(DataFileError) as caught:
+            check_csv(path, tick=None)
+        assert "line 4, column #1, value '2004-08-20': time does not increase (line 3" in str(
+            caught.value
+        )
+
+    def test_a_form_other_than_the_first_rows_is_refused(self, tmp_path: Path) -> None:
+        with pytest.raises(DataFileError, match=r"line 3, column time, value '1772834340'"):
+            check_csv(self._file(tmp_path, ["2026-03-06", "1772834340"]), tick=None)
+
+    def test_a_file_without_times_takes_the_sessions(self, tmp_path: Path) -> None:
+        path = tmp_path / "t.csv"
+        path.write_text("open,high,low,close,volume\n1,2,1,2,0\n", encoding="utf-8")
+        feed = CsvReplayFeed(path, symbol="X", tick=None, lot=Decimal(1))
+        bar = feed.next_bar(123)
+        feed.close()
+        assert not feed.dated
+        assert bar is not None
+        assert bar.ts_ns == 123
+
+
+class TestSymbolsAndAllowlist:
+    def test_tickers_and_pairs_are_symbols(self) -> None:
+        for symbol in ("GOOG", "BRK.B", "BF-B", "F", "EUR/USD", "BTC/USDT"):
+            assert DryrunConfig(symbol=symbol).allowed_symbols == (symbol,)
+        with pytest.raises(ConfigError, match="symbol must be a ticker"):
+            DryrunConfig(symbol="goog")
+
+    def test_an_explicit_allowlist_wins(self, tmp_path: Path, elsewhere: Path) -> None:
+        goog_daily(tmp_path / "GOOG.csv", 12)
+        config = tmp_path / "run.toml"
+        config.write_text(
+            'feed = "csv:GOOG.csv"\nsymbol = "GOOG"\nallowlist = ["AAPL"]\n', encoding="utf-8"
+        )
+        done = _cli("dryrun", "--config", config, "--out", tmp_path / "runs", cwd=elsewhere)
+        assert done.returncode == EXIT_REJECTED, done.stderr
+        assert "symbol 'GOOG' is not in allowlist [AAPL]" in done.stderr
+
+    def test_an_invalid_allowlist_symbol_is_named(self) -> None:
+        orch, sinks = session(symbol="GOOG", allowlist=["GOOG", "goog"])
+        assert orch.preflight() is False
+        (failed,) = (e for e in sinks.events_of("PREFLIGHT_CHECK") if not e["payload"]["passed"])
+        assert failed["payload"]["reason"] == "ALLOWLIST_INVALID"
+        assert failed["payload"]["detail"] == (
+            "allowlist symbol 'goog' is not a ticker (GOOG, BRK.B) or BASE/QUOTE (BTC/USDT), "
+            "in upper case"
+        )
+
+    def test_an_implicit_allowlist_keeps_the_events_as_they_were(self) -> None:
+        """The note goes to the log: a run without an allowlist writes the bytes it did."""
+        implicit, sinks = session(symbol="GOOG")
+        explicit, same = session(symbol="GOOG", allowlist=["GOOG"])
+        assert implicit.preflight() is True
+        assert explicit.preflight() is True
+        assert sinks.events_of("PREFLIGHT_CHECK") == same.events_of("PREFLIGHT_CHECK")
+
+
+class TestDataIdentity:
+    def test_evidence_refuses_a_changed_data_file(self, tmp_path: Path, elsewhere: Path) -> None:
+        goog_daily(tmp_path / "GOOG.csv", 12)
+        config = tmp_path / "run.toml"
+        config.write_text('feed = "csv:GOOG.csv"\nqty_lot = "1"\n', encoding="utf-8")
+        out = tmp_path / "runs"
+        done = _cli(
+            "dryrun", "--config", config, "--out", out, "--run-id", "g", "-q", cwd=elsewhere
+        )
+        assert done.returncode == EXIT_OK, done.stderr
+        with (tmp_path / "GOOG.csv").open("a", encoding="utf-8") as extra:
+            extra.write("\n")  # a blank line: still good data, but not the bytes that ran
+        line = _one_error_line(_cli("evidence", out / "g", cwd=elsewhere))
+        assert f"data file {(tmp_path / 'GOOG.csv').resolve()} changed since run" in line
+        assert not (out / "g" / "manifest.json").exists()
+
+    def test_a_config_that_pins_other_data_is_refused(self, tmp_path: Path, elsewhere: Path):
+        goog_daily(tmp_path / "GOOG.csv", 12)
+        config = tmp_path / "run.toml"
+        config.write_text(f'feed = "csv:GOOG.csv"\nfeed_sha256 = "{"ab" * 32}"\n', encoding="utf-8")
+        line = _one_error_line(
+            _cli("dryrun", "--config", config, "--out", tmp_path / "runs", cwd=elsewhere)
+        )
+        assert "changed: its SHA-256 is" in line
+        assert "the config records abababababab..." in line
+        assert not (tmp_path / "runs").exists()
+
+
+class TestPaths:
+    def test_a_config_files_data_path_resolves_from_its_directory(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        (tmp_path / "cfg").mkdir()
+        config = tmp_path / "cfg" / "run.toml"
+        config.write_text('feed = "csv:../data/GOOG.csv"\n', encoding="utf-8")
+        monkeypatch.chdir(tmp_path)
+        loaded = load_config(Path("cfg/run.toml"))
+        assert loaded.feed == "csv:../data/GOOG.csv"  # kept as written
+        assert loaded.data_file() == tmp_path.resolve() / "cfg" / ".." / "data" / "GOOG.csv"
+        assert "base_dir" not in loaded.to_dict()
+
+    def test_a_command_line_feed_resolves_from_the_cwd(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        (tmp_path / "cfg").mkdir()
+        config = tmp_path / "cfg" / "run.toml"
+        config.write_text('feed = "csv:in_the_config_dir.csv"\n', encoding="utf-8")
+        monkeypatch.chdir(tmp_path)
+        loaded = load_config(config, {"feed": "csv:GOOG.csv"})
+        assert loaded.feed == f"csv:{tmp_path / 'GOOG.csv'}"
+        assert loaded.data_file() == tmp_path / "GOOG.csv"
