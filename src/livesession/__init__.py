@@ -64,6 +64,7 @@ if TYPE_CHECKING:
     from ._rundir import create_run, resume_run
     from ._session.book import BookView
     from ._session.coordinator import DryrunResult, LiveSessionOrchestrator, SessionInspection
+    from ._session.threads import VerbOutcome, VerbResult
     from ._support.logging import configure_logging
     from ._typing import (
         Broker,
@@ -159,6 +160,8 @@ _LAZY: dict[str, str] = {
     "Trigger": "._domain.lifecycle",
     "VenueOrder": "._domain.model",
     "VenueOrderStatus": "._domain.model",
+    "VerbOutcome": "._session.threads",
+    "VerbResult": "._session.threads",
     "__version__": "._version",
     "ccxt_preflight_checks": ".brokers.ccxt",
     "check_csv": "._market.datafile",
@@ -264,6 +267,8 @@ __all__ = [
     "Trigger",
     "VenueOrder",
     "VenueOrderStatus",
+    "VerbOutcome",
+    "VerbResult",
     "__version__",
     "ccxt_preflight_checks",
     "check_csv",
