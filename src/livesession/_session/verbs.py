@@ -60,6 +60,8 @@ def kill(p: SessionParts, reason: str) -> VerbResult:
         return _result(
             p, "kill", VerbOutcome.ALREADY, "the kill switch is already flattening the session"
         )
+    if p.governor.halted and not p.book.open and p.winddown.is_flat():
+        return _result(p, "kill", VerbOutcome.ALREADY, "trading is HALTED and the book is flat")
     p.lifecycle.guarded(lambda: p.winddown.kill(reason))
     return _applied(p, "kill", "kill switch tripped: trading HALTED")
 
