@@ -32,7 +32,9 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
     ("session/rundir", frozenset({"_rundir"})),
     (
         "tools",
-        frozenset({"cli", "verify", "report", "report_diagram", "prom", "evidence", "__main__"}),
+        frozenset(
+            {"cli", "verify", "report", "report_diagram", "prom", "evidence", "aio", "__main__"}
+        ),
     ),
 )
 # Shared database plumbing (a top-level `_pg*`, `pg*`, `_postgres*` or `postgres*` module)

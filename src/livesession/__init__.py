@@ -78,6 +78,7 @@ if TYPE_CHECKING:
         StrategyView,
     )
     from ._version import __version__
+    from .aio import AsyncSession, open_session
     from .brokers.ccxt import CcxtSandboxBroker, ccxt_preflight_checks, make_ccxt_broker
     from .brokers.mock import FillModel, MockBroker
     from .leases import FileLease, LeaseGrant, PostgresLease, SessionLease
@@ -86,6 +87,7 @@ if TYPE_CHECKING:
 # Names load on first use (PEP 562), so `import livesession` stays light for the CLI.
 _LAZY: dict[str, str] = {
     "AckReport": "._domain.model",
+    "AsyncSession": ".aio",
     "AuditCorruption": "._exceptions",
     "Bar": "._domain.model",
     "BookView": "._session.book",
@@ -171,6 +173,7 @@ _LAZY: dict[str, str] = {
     "default_checks": "._risk.checks",
     "load_config": "._domain.config",
     "make_ccxt_broker": ".brokers.ccxt",
+    "open_session": ".aio",
     "pg_dsn_from_env": ".stores.postgres",
     "resume_run": "._rundir",
     "stable_id": "._domain.ids",
@@ -193,6 +196,7 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "AckReport",
+    "AsyncSession",
     "AuditCorruption",
     "Bar",
     "BookView",
@@ -278,6 +282,7 @@ __all__ = [
     "default_checks",
     "load_config",
     "make_ccxt_broker",
+    "open_session",
     "pg_dsn_from_env",
     "resume_run",
     "stable_id",
