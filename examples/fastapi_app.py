@@ -56,11 +56,13 @@ def create_app(out_dir: Path, run_id: str, *, steps: int = 100_000) -> FastAPI:
             try:
                 yield
             finally:
-                # Cancelling the task that awaits run_steps stops the session gracefully;
-                # leaving open_session then seals the run.
+                # Cancelling the task stops the session gracefully if it was in run_steps
+                # ("task cancelled"); if it was between batches, the stop below does
+                # (the one that comes second says ALREADY). Leaving open_session seals.
                 stepping.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await stepping
+                await session.stop("server shutdown")
 
     app = FastAPI(title="livesession demo", lifespan=lifespan)
 

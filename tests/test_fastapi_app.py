@@ -154,5 +154,10 @@ def test_shutdown_while_running_stops_gracefully_and_seals(tmp_path: Path) -> No
     events = _events(run_dir)
     assert events[-1]["event_type"] == "SESSION_STOPPED"
     assert events[-1]["payload"]["fsm_state"] == "STOPPED"  # type: ignore[index]
-    reasons = [e["payload"]["reason"] for e in events if e["event_type"] == "STATE_CHANGED"]  # type: ignore[index]
-    assert "task cancelled" in reasons  # the lifespan cancelled the stepping task
+    (stop,) = [
+        e["payload"]
+        for e in events
+        if e["event_type"] == "STATE_CHANGED" and e["payload"]["trigger"] == "request_stop"  # type: ignore[index]
+    ]
+    # The lifespan stopped it: by cancelling the task in run_steps, or between two batches.
+    assert stop["reason"] in ("task cancelled", "server shutdown"), stop  # type: ignore[index]

@@ -185,7 +185,9 @@ async def open_session(
             # Shielded: a second cancellation must not leave the run unsealed.
             await asyncio.shield(aio._elsewhere(session.close))  # noqa: SLF001
     finally:
-        executor.shutdown(wait=True)
+        # Off the loop: a run_steps still under way ends at its next step (stopped above).
+        shutdown = functools.partial(executor.shutdown, wait=True, cancel_futures=True)
+        await asyncio.shield(asyncio.get_running_loop().run_in_executor(None, shutdown))
 
 
 class _Build:
