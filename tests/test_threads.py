@@ -292,3 +292,41 @@ def test_a_verb_twice_says_so(verb: str) -> None:
     assert len(sinks.events.lines) == lines
     session.acknowledge()
     session.close()
+
+
+def test_only_the_owner_runs_the_session_forward() -> None:
+    """preflight, activate, step and run_to_end from another thread are refused, unchanged."""
+    sinks = Sinks()
+    session = LiveSessionOrchestrator(_config(9020), **sinks.kwargs())
+    refused: dict[str, str] = {}
+
+    def other(name: str, call: Any) -> None:
+        def run() -> None:
+            try:
+                call()
+            except LiveSessionError as exc:
+                refused[name] = str(exc)
+
+        thread = threading.Thread(target=run, name=f"not-owner-{name}")
+        thread.start()
+        thread.join(10)
+
+    other("preflight", session.preflight)
+    assert session.state is SessionState.INIT
+    session.preflight()
+    other("activate", session.activate)
+    assert session.state is SessionState.PREFLIGHT_OK
+    session.activate()
+    other("step", session.step)
+    other("run_to_end", lambda: session.run_to_end(10))
+    assert session.steps_done == 0
+    assert sorted(refused) == ["activate", "preflight", "run_to_end", "step"]
+    for name, message in refused.items():
+        assert message.startswith(f"{name} called from thread 'not-owner-{name}'"), message
+    # The verbs are any thread's: reduce_only and reenable_trading from another thread.
+    results: list[Any] = []
+    other("reduce", lambda: results.append(session.reduce_only("ops")))
+    other("reenable", lambda: results.append(session.reenable_trading("ops")))
+    assert [r.outcome for r in results] == [VerbOutcome.APPLIED, VerbOutcome.APPLIED]
+    session.run_n_steps(5)
+    session.close()
