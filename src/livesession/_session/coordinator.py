@@ -12,7 +12,8 @@ time), ``SessionLifecycle`` (machine, failed/sealed/reason, snapshots, seal),
 ``TradingGovernor`` (ACTIVE/REDUCING/HALTED, executions, order rate, daily loss),
 ``Execution`` (intents, rails, idempotency, sending), ``ReportRouter`` (acks, fills,
 cancels), ``OcoExits``, ``WindDown`` (wind-down and kill switch), ``Reconciliation``,
-``LeaseKeeper`` and ``Checkpointer``.
+``LeaseKeeper`` and ``Checkpointer``. The operator verbs' rules are in ``verbs.py``; the
+owner thread and the session lock that lets other threads call them are in ``threads.py``.
 """
 
 from __future__ import annotations
