@@ -8,6 +8,7 @@ end STOPPED and flat, and have nothing after ``SESSION_STOPPED``.
 from __future__ import annotations
 
 import random
+import sys
 import threading
 import time
 from typing import TYPE_CHECKING, Any
@@ -90,11 +91,22 @@ def _build(trial: int, verb: str, fail_at: int) -> tuple[LiveSessionOrchestrator
     return session, sinks
 
 
+def _wait_for_steps(session: LiveSessionOrchestrator, owner: threading.Thread, n: int) -> None:
+    """Until the owner has run ``n`` steps or ended (bounded)."""
+    deadline = time.monotonic() + 10
+    while session.steps_done < n and owner.is_alive():
+        assert time.monotonic() < deadline
+        time.sleep(0.0001)
+
+
 def _trial(trial: int, rng: random.Random) -> dict[str, Any]:
     """One worker builds and steps; this thread calls a verb after a random delay."""
     verb = _VERBS[trial % len(_VERBS)]
     fail_at = rng.randrange(5, STEPS)
-    delay = rng.uniform(0, 0.008)
+    # The verb lands after a seeded number of steps plus a tiny real delay: a point in the
+    # middle of the run (often mid-step), whatever the machine's speed.
+    after_steps = rng.randrange(0, STEPS)
+    delay = rng.uniform(0, 0.0005)
     built: dict[str, Any] = {}
     ready = threading.Event()
     errors: list[BaseException] = []
@@ -113,6 +125,7 @@ def _trial(trial: int, rng: random.Random) -> dict[str, Any]:
     assert ready.wait(10)
     assert not errors, errors
     session: LiveSessionOrchestrator = built["session"]
+    _wait_for_steps(session, thread, after_steps)
     time.sleep(delay)
     stepping = thread.is_alive()
     if verb == "stop":
@@ -170,16 +183,24 @@ def test_verbs_from_another_thread_while_the_owner_steps() -> None:
     rng = random.Random(1414)
     overlapped = dict.fromkeys(_VERBS, 0)
     acks: dict[VerbOutcome, int] = {}
-    for trial in range(TRIALS):
-        outcome = _trial(trial, rng)
-        _check_ended_well(outcome["session"], outcome["sinks"])
-        overlapped[outcome["verb"]] += outcome["stepping"]
-        if outcome["verb"] == "acknowledge":
-            acks[outcome["first"]] = acks.get(outcome["first"], 0) + 1
+    # Switch threads often (the default is every 5 ms, longer than a whole trial's run):
+    # more interleavings, and the verb really lands while the owner steps.
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(0.0001)
+    try:
+        for trial in range(TRIALS):
+            outcome = _trial(trial, rng)
+            _check_ended_well(outcome["session"], outcome["sinks"])
+            overlapped[outcome["verb"]] += outcome["stepping"]
+            if outcome["verb"] == "acknowledge":
+                acks[outcome["first"]] = acks.get(outcome["first"], 0) + 1
+    finally:
+        sys.setswitchinterval(switch)
     # The subject is concurrency: many stops and kills arrived while the owner stepped, and
     # acknowledgements landed both before the fault (refused) and after it (applied).
-    assert overlapped["stop"] >= TRIALS // len(_VERBS) // 3, overlapped
-    assert overlapped["kill"] >= TRIALS // len(_VERBS) // 3, overlapped
+    print(f"verbs that arrived while the owner stepped: {overlapped}; acks: {acks}")  # noqa: T201
+    assert overlapped["stop"] >= TRIALS // len(_VERBS) // 2, overlapped
+    assert overlapped["kill"] >= TRIALS // len(_VERBS) // 2, overlapped
     assert set(acks) == {VerbOutcome.APPLIED, VerbOutcome.NOT_APPLICABLE}, acks
 
 
