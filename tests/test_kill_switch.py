@@ -5,15 +5,13 @@ from __future__ import annotations
 from decimal import Decimal
 
 import orjson
-import pytest
 
 from _scripted import ScriptedFeed, ScriptedStrategy, at, buy, sell
 from livesession import (
-    InvalidTransition,
-    LiveSessionError,
     OrderType,
     SessionState,
     TradingState,
+    VerbOutcome,
 )
 from livesession.testing import FaultBroker
 
@@ -167,15 +165,20 @@ class TestKillSwitch:
 
 class TestKillSwitchRefusals:
     def test_kill_needs_a_running_session(self):
-        """kill() before activation or after the stop raises and changes nothing."""
-        orch, _ = session()
-        with pytest.raises(InvalidTransition):
-            orch.kill("too early")
+        """kill() before activation or after the stop does nothing and says so."""
+        orch, sinks = session()
+        early = orch.kill("too early")
+        assert (early.outcome, early.state) == (VerbOutcome.NOT_APPLICABLE, SessionState.INIT)
+        assert "INIT" in early.message
+        assert not early
+        assert sinks.events.lines == []
         orch.preflight()
         orch.activate()
-        orch.request_stop("done")
-        with pytest.raises(InvalidTransition):
-            orch.kill("too late")
+        assert orch.request_stop("done").applied
+        lines = len(sinks.events.lines)
+        late = orch.kill("too late")
+        assert (late.outcome, late.state) == (VerbOutcome.NOT_APPLICABLE, SessionState.STOPPED)
+        assert len(sinks.events.lines) == lines
         assert orch.state is SessionState.STOPPED
 
     def test_reenable_waits_until_the_kill_is_flat(self):
@@ -184,8 +187,12 @@ class TestKillSwitchRefusals:
         orch, sinks = _armed(_position_and_resting_order(), broker=broker)
         orch.run_n_steps(3)
         orch.kill("drill")
-        with pytest.raises(LiveSessionError):
-            orch.reenable_trading("ops-1")
+        lines = len(sinks.events.lines)
+        refused = orch.reenable_trading("ops-1")
+        assert refused.outcome is VerbOutcome.NOT_APPLICABLE
+        assert "KILL_SWITCH_FLAT" in refused.message
+        assert orch.trading_state is TradingState.HALTED
+        assert len(sinks.events.lines) == lines
         while not sinks.events_of("KILL_SWITCH_FLAT"):
             orch.step()
         orch.reenable_trading("ops-1")

@@ -46,6 +46,7 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
                 "prom",
                 "evidence",
                 "testing",
+                "aio",
                 "__main__",
             }
         ),

@@ -20,9 +20,9 @@ from typing import Any
 import orjson
 import pytest
 
+from livesession import VerbOutcome
 from livesession._domain import clock as _clock
 from livesession._domain.lifecycle import SessionState, SessionStatus
-from livesession._exceptions import LiveSessionError
 from livesession.leases import FileLease
 
 from _helpers import START, Sinks, audit_chain_ok, session
@@ -294,8 +294,11 @@ def test_a_lost_lease_stops_at_the_next_step_without_cancel_or_flatten(tmp_path)
     assert orch.result().reason == "LEASE_LOST"
     lost = [orjson.loads(a) for a in sinks.audit.lines if b"C2_LEASE_LOST" in a]
     assert [a["payload"]["fence"] for a in lost] == [1]
-    with pytest.raises(LiveSessionError, match="LEASE_LOST"):
-        orch.acknowledge("op")  # acknowledging would cancel and flatten the new holder's orders
+    # Acknowledging would cancel and flatten the new holder's orders: refused, said why.
+    refused = orch.acknowledge("op")
+    assert refused.outcome is VerbOutcome.NOT_APPLICABLE
+    assert "LEASE_LOST" in refused.message
+    assert orch.state is SessionState.ERROR_REQUIRES_OPERATOR
     new_events = [orjson.loads(e) for e in sinks.events.lines[events_before:]]
     assert [e["event_type"] for e in new_events] == ["STATE_CHANGED"]
     orch.close()

@@ -11,11 +11,9 @@ from __future__ import annotations
 from decimal import Decimal
 
 import orjson
-import pytest
 
 from _scripted import ScriptedFeed, ScriptedStrategy, at, buy, sell
 from livesession import (
-    InvalidTransition,
     OrderIntent,
     OrderType,
     RiskContext,
@@ -23,6 +21,7 @@ from livesession import (
     SessionState,
     Side,
     TradingState,
+    VerbOutcome,
 )
 from livesession._risk.rails import (
     allowlist,
@@ -324,8 +323,7 @@ class TestThrottleInASession:
         orch, sinks = _trading_session(at({}))
         orch.request_stop("done")
         lines = len(sinks.events.lines)
-        with pytest.raises(InvalidTransition):
-            orch.reenable_trading("ops-1")
+        assert orch.reenable_trading("ops-1").outcome is VerbOutcome.NOT_APPLICABLE
         assert len(sinks.events.lines) == lines
         assert orch.state is SessionState.STOPPED
 
@@ -407,6 +405,7 @@ class TestReduceOnly:
         """HALTED is not loosened to REDUCING; reenable_trading is the way out."""
         orch, _ = _trading_session(at({}))
         orch.kill("test")
-        with pytest.raises(InvalidTransition):
-            orch.reduce_only("x")
+        refused = orch.reduce_only("x")
+        assert refused.outcome is VerbOutcome.NOT_APPLICABLE
+        assert "HALTED" in refused.message
         assert orch.trading_state is TradingState.HALTED

@@ -71,6 +71,7 @@ if TYPE_CHECKING:
     from ._rundir import create_run, resume_run
     from ._session.book import BookView
     from ._session.coordinator import DryrunResult, LiveSessionOrchestrator, SessionInspection
+    from ._session.threads import VerbOutcome, VerbResult
     from ._support.logging import configure_logging
     from ._typing import (
         Broker,
@@ -85,6 +86,7 @@ if TYPE_CHECKING:
         StrategyView,
     )
     from ._version import __version__
+    from .aio import AsyncSession, open_session
     from .brokers.ccxt import CcxtSandboxBroker, ccxt_preflight_checks, make_ccxt_broker
     from .brokers.mock import FillModel, MockBroker
     from .brokers.realish import FaultModel, RealishBroker
@@ -95,6 +97,7 @@ if TYPE_CHECKING:
 # Names load on first use (PEP 562), so `import livesession` stays light for the CLI.
 _LAZY: dict[str, str] = {
     "AckReport": "._domain.model",
+    "AsyncSession": ".aio",
     "AuditCorruption": "._exceptions",
     "Bar": "._domain.model",
     "BookView": "._session.book",
@@ -176,6 +179,8 @@ _LAZY: dict[str, str] = {
     "Trigger": "._domain.lifecycle",
     "VenueOrder": "._domain.model",
     "VenueOrderStatus": "._domain.model",
+    "VerbOutcome": "._session.threads",
+    "VerbResult": "._session.threads",
     "VerifyResult": ".verify",
     "__version__": "._version",
     "ccxt_preflight_checks": ".brokers.ccxt",
@@ -186,6 +191,7 @@ _LAZY: dict[str, str] = {
     "default_checks": "._risk.checks",
     "load_config": "._domain.config",
     "make_ccxt_broker": ".brokers.ccxt",
+    "open_session": ".aio",
     "pg_dsn_from_env": ".stores.postgres",
     "resume_run": "._rundir",
     "stable_id": "._domain.ids",
@@ -209,6 +215,7 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "AckReport",
+    "AsyncSession",
     "AuditCorruption",
     "Bar",
     "BookView",
@@ -290,6 +297,8 @@ __all__ = [
     "Trigger",
     "VenueOrder",
     "VenueOrderStatus",
+    "VerbOutcome",
+    "VerbResult",
     "VerifyResult",
     "__version__",
     "ccxt_preflight_checks",
@@ -300,6 +309,7 @@ __all__ = [
     "default_checks",
     "load_config",
     "make_ccxt_broker",
+    "open_session",
     "pg_dsn_from_env",
     "resume_run",
     "stable_id",

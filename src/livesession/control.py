@@ -46,7 +46,6 @@ import orjson
 
 from ._artifacts import names
 from ._domain.lifecycle import SessionState
-from ._exceptions import LiveSessionError
 from ._risk.governor import TradingState
 from ._rundir.lock import Holder, holder_of
 from ._support.logging import get_logger
@@ -141,29 +140,20 @@ class SignalControls:
 
     def _kill_switch(self, session: LiveSessionOrchestrator) -> None:
         sig = reason_of(KILL_SIGNAL)
-        if session.state not in (S.DRYRUN_ACTIVE, S.STOPPING):
-            _answer(sig, "kill", f"nothing to do: the session is {session.state.value}")
-            return
-        _answer(sig, "kill", "done")
-        session.kill(sig)
+        result = session.kill(sig)
+        _answer(sig, "kill", "done" if result else f"nothing to do: {result.message}")
 
     def _acknowledge(self, session: LiveSessionOrchestrator) -> None:
         sig = reason_of(ACK_SIGNAL)
         if session.state is S.ERROR_REQUIRES_OPERATOR:
-            try:
-                session.acknowledge(sig)
-            except LiveSessionError as exc:  # a lost lease: the library refuses, and says why
-                _answer(sig, "acknowledge", f"refused: {exc}")
-            else:
-                _answer(sig, "acknowledge", "done")
+            # A lost lease: the library refuses (NOT_APPLICABLE), and says why.
+            result = session.acknowledge(sig)
+            _answer(sig, "acknowledge", "done" if result else f"refused: {result.message}")
             return
         if session.state is S.DRYRUN_ACTIVE and session.trading_state is not TradingState.ACTIVE:
-            try:
-                session.reenable_trading(sig)
-            except LiveSessionError as exc:  # the kill switch is still flattening
-                _answer(sig, "reenable_trading", f"refused: {exc}")
-            else:
-                _answer(sig, "reenable_trading", "done")
+            # Refused while the kill switch is still flattening.
+            result = session.reenable_trading(sig)
+            _answer(sig, "reenable_trading", "done" if result else f"refused: {result.message}")
             return
         _answer(
             sig,

@@ -12,7 +12,8 @@ time), ``SessionLifecycle`` (machine, failed/sealed/reason, snapshots, seal),
 ``TradingGovernor`` (ACTIVE/REDUCING/HALTED, executions, order rate, daily loss),
 ``Execution`` (intents, rails, idempotency, sending), ``ReportRouter`` (acks, fills,
 cancels), ``OcoExits``, ``WindDown`` (wind-down and kill switch), ``Reconciliation``,
-``LeaseKeeper`` and ``Checkpointer``.
+``LeaseKeeper`` and ``Checkpointer``. The operator verbs' rules are in ``verbs.py``; the
+owner thread and the session lock that lets other threads call them are in ``threads.py``.
 """
 
 from __future__ import annotations
@@ -23,10 +24,12 @@ from .._domain.lifecycle import SessionState, SessionStatus, Trigger
 from .._exceptions import InvalidTransition, LiveSessionError
 from .._risk.governor import TradingState
 from .._typing import Closable
+from . import verbs
 from .assembly import SessionEdges, SessionParts, assemble
 from .pipeline import INPUT_FAULTS, check_step_count, step_once
 from .preflight import run_preflight
 from .results import DryrunResult, SessionInspection, inspect_parts, result_of
+from .threads import SessionGate, VerbOutcome, VerbResult
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -42,7 +45,14 @@ if TYPE_CHECKING:
     from ..leases import LeaseGrant
     from .book import BookView
 
-__all__ = ["ONE_SHOT_OPERATOR", "DryrunResult", "LiveSessionOrchestrator", "SessionInspection"]
+__all__ = [
+    "ONE_SHOT_OPERATOR",
+    "DryrunResult",
+    "LiveSessionOrchestrator",
+    "SessionInspection",
+    "VerbOutcome",
+    "VerbResult",
+]
 
 S = SessionState
 ONE_SHOT_OPERATOR: Final = "cli"
@@ -71,10 +81,12 @@ class LiveSessionOrchestrator:
         self._released = False
         self._closes_with: list[Closable] = []
         self._p: SessionParts | None = None
+        self._gate = SessionGate()
         if config is not None:
             self._build(config, edges)
 
     def _build(self, config: DryrunConfig, edges: SessionEdges) -> None:
+        self._gate.claim()  # the thread that builds the session owns it
         self._p = assemble(config, edges, seal=self._seal)
 
     def _parts(self) -> SessionParts:
@@ -121,7 +133,8 @@ class LiveSessionOrchestrator:
     @property
     def book(self) -> BookView:
         """A frozen picture of positions, cash, equity and open orders."""
-        return self._parts().book.view()
+        with self._gate.hold():
+            return self._parts().book.view()
 
     @property
     def recorder(self) -> Recorder:
@@ -141,12 +154,14 @@ class LiveSessionOrchestrator:
 
     def inspect(self) -> SessionInspection:
         """What is in flight inside the session right now (read-only)."""
-        return inspect_parts(self._parts())
+        with self._gate.hold():
+            return inspect_parts(self._parts())
 
     def iter_open_orders(self) -> Iterator[Order]:
-        """The orders the session considers open."""
-        for live in self._parts().book.open.values():
-            yield live.order
+        """The orders the session considers open (taken under the session lock)."""
+        with self._gate.hold():
+            orders = [live.order for live in self._parts().book.open.values()]
+        yield from orders
 
     # -- the operator runbook's one-shot entry point -----------------------------------------
 
@@ -198,14 +213,14 @@ class LiveSessionOrchestrator:
         venue in doubt, a lost lease or sink) are left for a person.
         """
         p = self._parts()
+        self._gate.check_owner("run_to_end", p.config.run_id)
         if p.lifecycle.state is S.INIT and not self.preflight():
             self.close()
             return self.result()
         if p.lifecycle.may_fire(Trigger.ACTIVATE):
             self.activate()
         time = p.time
-        while p.lifecycle.state is S.DRYRUN_ACTIVE and time.steps < steps:
-            self.step()
+        while time.steps < steps and self._step_if_active():
             if progress is not None:
                 progress(time.steps)
         lifecycle = p.lifecycle
@@ -220,7 +235,8 @@ class LiveSessionOrchestrator:
 
     def result(self) -> DryrunResult:
         """The session's outcome so far."""
-        return result_of(self._parts())
+        with self._gate.hold():
+            return result_of(self._parts())
 
     # -- lifecycle verbs -------------------------------------------------------------------
 
@@ -228,9 +244,10 @@ class LiveSessionOrchestrator:
         """Run the startup checks: PREFLIGHT_OK when all pass, else PREFLIGHT_FAILED."""
         p = self._parts()
         lifecycle = p.lifecycle
-        if lifecycle.state is not S.INIT:
-            raise InvalidTransition(Trigger.PREFLIGHT_PASSED.value, lifecycle.state.value)
-        return run_preflight(p, extra_checks=self.extra_checks, seal=self._seal)
+        with self._gate.owned("preflight", p.config.run_id):
+            if lifecycle.state is not S.INIT:
+                raise InvalidTransition(Trigger.PREFLIGHT_PASSED.value, lifecycle.state.value)
+            return run_preflight(p, extra_checks=self.extra_checks, seal=self._seal)
 
     def activate(self) -> None:
         """Start trading in dry-run mode (PREFLIGHT_OK -> DRYRUN_ACTIVE).
@@ -242,10 +259,11 @@ class LiveSessionOrchestrator:
         """
         p = self._parts()
         lifecycle = p.lifecycle
-        lifecycle.guarded(lambda: lifecycle.transition(Trigger.ACTIVATE, "activated"))
-        if lifecycle.in_(S.DRYRUN_ACTIVE):
-            lifecycle.guarded(lambda: p.reconciliation.reconcile(grace_ns=0))
-        lifecycle.guarded(p.checkpointer.save)
+        with self._gate.owned("activate", p.config.run_id):
+            lifecycle.guarded(lambda: lifecycle.transition(Trigger.ACTIVATE, "activated"))
+            if lifecycle.in_(S.DRYRUN_ACTIVE):
+                lifecycle.guarded(lambda: p.reconciliation.reconcile(grace_ns=0))
+            lifecycle.guarded(p.checkpointer.save)
 
     def step(self) -> None:
         """Run one bounded step; needs DRYRUN_ACTIVE.
@@ -255,11 +273,25 @@ class LiveSessionOrchestrator:
         cancelled, ``FEED_ERROR`` / ``STRATEGY_ERROR`` records the exception's type and
         redacted message, and the session enters ERROR_REQUIRES_OPERATOR.
         ``KeyboardInterrupt`` and ``SystemExit`` pass through untouched.
+
+        Only the thread that built the session may step it. A verb another thread calls
+        meanwhile waits for the step to end; ``run_n_steps`` checks the state under the
+        same lock, so it is the race-free way to step while other threads may stop.
         """
+        if not self._step_if_active():
+            raise InvalidTransition("step", self.state.value)
+
+    def _step_if_active(self) -> bool:
+        """One step under the session lock if the session is DRYRUN_ACTIVE; else False."""
         p = self._parts()
+        with self._gate.owned("step", p.config.run_id):
+            if not p.lifecycle.in_(S.DRYRUN_ACTIVE):
+                return False
+            self._step_once(p)
+        return True
+
+    def _step_once(self, p: SessionParts) -> None:
         lifecycle = p.lifecycle
-        if lifecycle.machine.state is not S.DRYRUN_ACTIVE:
-            raise InvalidTransition("step", lifecycle.state.value)
         if p.lease is not None and not p.lease.renew():
             return
         recon = p.reconciliation
@@ -273,93 +305,72 @@ class LiveSessionOrchestrator:
     def run_n_steps(self, n: int) -> int:
         """Run up to ``n`` steps (stops early when the session leaves DRYRUN_ACTIVE)."""
         p = self._parts()
+        self._gate.check_owner("run_n_steps", p.config.run_id)
         check_step_count(n, done=p.time.steps, max_steps=p.config.max_steps)
         done = 0
-        while done < n and p.lifecycle.state is S.DRYRUN_ACTIVE:
-            self.step()
+        while done < n and self._step_if_active():
             done += 1
         return done
 
-    def request_stop(self, reason: str = "operator", *, sealed_as: bool = False) -> None:
+    def request_stop(self, reason: str = "operator", *, sealed_as: bool = False) -> VerbResult:
         """Stop: cancel open orders, flatten, final snapshot, STOPPED (bounded).
 
         ``sealed_as``: ``reason`` is also the one the seal records (the CLI's signal stops).
+
+        Any thread may call it (see ``threads``); on a session that is stopping or stopped
+        it does nothing and says so (``ALREADY``), and it never raises for the state.
         """
-        p = self._parts()
-        p.lifecycle.guarded(lambda: p.lifecycle.transition(Trigger.REQUEST_STOP, reason))
-        if sealed_as and p.lifecycle.in_(S.STOPPING):
-            p.lifecycle.reason = reason
-        p.lifecycle.guarded(p.winddown.wind_down)
+        with self._gate.hold():
+            return verbs.request_stop(self._parts(), reason, sealed_as=sealed_as)
 
-    def kill(self, reason: str = "operator") -> None:
-        """Kill switch: HALTED, cancel everything, flatten, audit ``C2_KILL_SWITCH``."""
-        p = self._parts()
-        if p.lifecycle.state not in (S.DRYRUN_ACTIVE, S.STOPPING):
-            raise InvalidTransition("kill", p.lifecycle.state.value)
-        p.lifecycle.guarded(lambda: p.winddown.kill(reason))
+    def kill(self, reason: str = "operator") -> VerbResult:
+        """Kill switch: HALTED, cancel everything, flatten, audit ``C2_KILL_SWITCH``.
 
-    def acknowledge(self, operator: str = "operator") -> None:
+        Needs DRYRUN_ACTIVE or STOPPING (else ``NOT_APPLICABLE``); while a kill is still
+        flattening, a second one is ``ALREADY``. Any thread may call it.
+        """
+        with self._gate.hold():
+            return verbs.kill(self._parts(), reason)
+
+    def acknowledge(self, operator: str = "operator") -> VerbResult:
         """Operator acknowledges ERROR_REQUIRES_OPERATOR: STOPPING, cancel, flatten, STOPPED.
 
         Audited as ``C2_OPERATOR_ACK``. The operator takes over every discrepancy the
         reconciler escalated: those orders are no longer tracked (``RECONCILED``, action
-        ``DROPPED``), so the wind-down can flatten what the book knows and stop.
+        ``DROPPED``), so the wind-down can flatten what the book knows and stop. In any
+        other state, or after a lost lease (the new holder owns the orders), it does
+        nothing (``NOT_APPLICABLE``). Any thread may call it.
         """
-        p = self._parts()
-        lifecycle = p.lifecycle
-        if lifecycle.state is not S.ERROR_REQUIRES_OPERATOR:
-            raise InvalidTransition(Trigger.OPERATOR_ACK.value, lifecycle.state.value)
-        if lifecycle.reason == "LEASE_LOST":
-            raise LiveSessionError(
-                "this session lost its lease (LEASE_LOST): the new holder owns the venue's "
-                "orders, so this one must not cancel or flatten; close it instead"
-            )
-        lifecycle.guarded(lambda: p.recorder.emit("OPERATOR_ACK", {"operator": operator}))
-        lifecycle.guarded(
-            lambda: lifecycle.transition(Trigger.OPERATOR_ACK, f"acknowledged by {operator}")
-        )
-        if lifecycle.in_(S.STOPPING):
-            lifecycle.guarded(lambda: p.reconciliation.drop_escalated(operator))
-        lifecycle.guarded(p.winddown.wind_down)
+        with self._gate.hold():
+            return verbs.acknowledge(self._parts(), operator)
 
-    def reduce_only(self, reason: str = "operator") -> None:
-        """Trading state REDUCING: only orders that reduce exposure pass from now on.
+    def reduce_only(self, reason: str = "operator") -> VerbResult:
+        """Trading REDUCING (only orders that reduce exposure pass); see ``verbs``.
 
-        Allowed while the session may trade (PREFLIGHT_OK, DRYRUN_ACTIVE) and not HALTED
-        (leaving HALTED takes ``reenable_trading``). Emits ``TRADING_STATE_CHANGED``
-        (audit ``C2_TRADING_STATE``); ``reenable_trading`` goes back to ACTIVE.
+        Applies while the session may trade and is not HALTED; ``TRADING_STATE_CHANGED``.
         """
-        p = self._parts()
-        if p.lifecycle.state not in (S.PREFLIGHT_OK, S.DRYRUN_ACTIVE):
-            raise InvalidTransition("reduce_only", p.lifecycle.state.value)
-        if p.governor.halted:
-            raise InvalidTransition("reduce_only", TradingState.HALTED.value)
-        p.lifecycle.guarded(lambda: p.governor.set_trading(TradingState.REDUCING, reason))
+        with self._gate.hold():
+            return verbs.reduce_only(self._parts(), reason)
 
-    def reenable_trading(self, operator: str = "operator") -> None:
-        """Operator sets trading ACTIVE again (after REDUCING, a throttle, a kill, a broker).
+    def reenable_trading(self, operator: str = "operator") -> VerbResult:
+        """Trading ACTIVE again, with fresh throttle and broker-failure counts.
 
-        Resets the execution count the throttle looks at and the broker's failure count.
-        Allowed while the session may trade, and not while a kill switch is still
-        flattening. Emits
-        ``TRADING_REENABLED`` (audit ``C2_OPERATOR_REENABLE``).
+        Applies while the session may trade and no kill is flattening; ``TRADING_REENABLED``.
         """
-        p = self._parts()
-        if p.lifecycle.state not in (S.PREFLIGHT_OK, S.DRYRUN_ACTIVE):
-            raise InvalidTransition("reenable_trading", p.lifecycle.state.value)
-        if p.winddown.killing:
-            raise LiveSessionError(
-                "the kill switch is still flattening: re-enable trading after KILL_SWITCH_FLAT"
-            )
-        p.broker_health.reset()  # a fresh budget of broker failures
-        p.lifecycle.guarded(lambda: p.governor.reenable(operator))
+        with self._gate.hold():
+            return verbs.reenable_trading(self._parts(), operator)
 
     def close(self) -> None:
         """End the session: stop if still running, then seal the artifacts (idempotent).
 
         A session in ERROR_REQUIRES_OPERATOR is sealed as it stands, status FAILED (never
-        COMPLETED); ``acknowledge`` it first to cancel and flatten before the seal.
+        COMPLETED); ``acknowledge`` it first to cancel and flatten before the seal. Any
+        thread may call it; a step running in the owner thread ends first.
         """
+        with self._gate.hold():
+            self._close()
+
+    def _close(self) -> None:
         p = self._parts()
         lifecycle = p.lifecycle
         if not lifecycle.sealed:

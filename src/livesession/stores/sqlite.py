@@ -48,7 +48,12 @@ def connect(
     killed but not a power cut (``synchronous=OFF``, for ``durability = "none"`` runs).
     Exposed so that benchmarks and tools measure and inspect exactly what the store uses.
     """
-    connection = sqlite3.connect(path, timeout=busy_timeout_ms / 1000, isolation_level=None)
+    # Not bound to the opening thread: a session's owner thread uses it, and so may a
+    # verb from another thread (a stop's flatten, a close), one at a time under the
+    # session lock, so the connection is never used by two threads at once.
+    connection = sqlite3.connect(
+        path, timeout=busy_timeout_ms / 1000, isolation_level=None, check_same_thread=False
+    )
     try:
         # busy_timeout first: switching to WAL needs a lock another process may hold.
         connection.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
@@ -67,7 +72,8 @@ class SqliteIdempotencyStore:
     """Reservations in one SQLite table; one connection per store object.
 
     Several store objects, in one process or several, may share a file. Each object is used
-    from the thread that opened it (the ``sqlite3`` default). A file that SQLite cannot open
+    by one thread at a time (a session serializes its calls under the session lock), not
+    necessarily the thread that opened it. A file that SQLite cannot open
     or that is not a database raises ``RunDirectoryError`` naming it. A writer that cannot
     get its turn within ``busy_timeout_ms`` gets ``sqlite3.OperationalError``.
     """

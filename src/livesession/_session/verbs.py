@@ -1,0 +1,139 @@
+"""The operator verbs: what each does in each state, and what it says when it does nothing.
+
+A verb never raises for the state the session is in: a second stop, a kill after the stop
+or an acknowledgement with nothing to acknowledge changes nothing and returns a
+``VerbResult`` that says so (``ALREADY`` or ``NOT_APPLICABLE``). The coordinator calls
+these under the session lock (``threads.SessionGate``).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .._domain.lifecycle import SessionState, Trigger
+from .._risk.governor import TradingState
+from .threads import VerbOutcome, VerbResult
+
+if TYPE_CHECKING:
+    from .assembly import SessionParts
+
+__all__ = ["acknowledge", "kill", "reduce_only", "reenable_trading", "request_stop"]
+
+S = SessionState
+_MAY_TRADE = (S.PREFLIGHT_OK, S.DRYRUN_ACTIVE)
+
+
+def _result(p: SessionParts, verb: str, outcome: VerbOutcome, message: str) -> VerbResult:
+    return VerbResult(verb=verb, outcome=outcome, state=p.lifecycle.state, message=message)
+
+
+def _applied(p: SessionParts, verb: str, what: str) -> VerbResult:
+    return _result(
+        p, verb, VerbOutcome.APPLIED, f"{what}; the session is {p.lifecycle.state.value}"
+    )
+
+
+def request_stop(p: SessionParts, reason: str, *, sealed_as: bool = False) -> VerbResult:
+    """Stop: cancel open orders, flatten, final snapshot, STOPPED (bounded).
+
+    ``sealed_as``: ``reason`` is also the one the seal records (the CLI's signal stops).
+    """
+    lifecycle = p.lifecycle
+    state = lifecycle.state
+    if state in (S.STOPPING, S.STOPPED):
+        return _result(p, "request_stop", VerbOutcome.ALREADY, f"the session is {state.value}")
+    if not lifecycle.may_fire(Trigger.REQUEST_STOP):
+        hint = ": acknowledge it first" if state is S.ERROR_REQUIRES_OPERATOR else ""
+        return _result(
+            p, "request_stop", VerbOutcome.NOT_APPLICABLE, f"the session is {state.value}{hint}"
+        )
+    lifecycle.guarded(lambda: lifecycle.transition(Trigger.REQUEST_STOP, reason))
+    if sealed_as and lifecycle.in_(S.STOPPING):
+        lifecycle.reason = reason
+    lifecycle.guarded(p.winddown.wind_down)
+    return _applied(p, "request_stop", "stopped")
+
+
+def kill(p: SessionParts, reason: str) -> VerbResult:
+    """Kill switch: HALTED, cancel everything, flatten, audit ``C2_KILL_SWITCH``."""
+    state = p.lifecycle.state
+    if state not in (S.DRYRUN_ACTIVE, S.STOPPING):
+        return _result(
+            p, "kill", VerbOutcome.NOT_APPLICABLE, f"the session is {state.value}: nothing to kill"
+        )
+    if p.winddown.killing:
+        return _result(
+            p, "kill", VerbOutcome.ALREADY, "the kill switch is already flattening the session"
+        )
+    if p.governor.halted and not p.book.open and p.winddown.is_flat():
+        return _result(p, "kill", VerbOutcome.ALREADY, "trading is HALTED and the book is flat")
+    p.lifecycle.guarded(lambda: p.winddown.kill(reason))
+    return _applied(p, "kill", "kill switch tripped: trading HALTED")
+
+
+def acknowledge(p: SessionParts, operator: str) -> VerbResult:
+    """Operator acknowledges ERROR_REQUIRES_OPERATOR: STOPPING, cancel, flatten, STOPPED."""
+    lifecycle = p.lifecycle
+    state = lifecycle.state
+    if state is not S.ERROR_REQUIRES_OPERATOR:
+        return _result(
+            p,
+            "acknowledge",
+            VerbOutcome.NOT_APPLICABLE,
+            f"nothing to acknowledge: the session is {state.value}",
+        )
+    if lifecycle.reason == "LEASE_LOST":
+        return _result(
+            p,
+            "acknowledge",
+            VerbOutcome.NOT_APPLICABLE,
+            "this session lost its lease (LEASE_LOST): the new holder owns the venue's "
+            "orders, so this one must not cancel or flatten; close it instead",
+        )
+    lifecycle.guarded(lambda: p.recorder.emit("OPERATOR_ACK", {"operator": operator}))
+    lifecycle.guarded(
+        lambda: lifecycle.transition(Trigger.OPERATOR_ACK, f"acknowledged by {operator}")
+    )
+    if lifecycle.in_(S.STOPPING):
+        lifecycle.guarded(lambda: p.reconciliation.drop_escalated(operator))
+    lifecycle.guarded(p.winddown.wind_down)
+    return _applied(p, "acknowledge", f"acknowledged by {operator}")
+
+
+def reduce_only(p: SessionParts, reason: str) -> VerbResult:
+    """Trading state REDUCING: only orders that reduce exposure pass from now on."""
+    state = p.lifecycle.state
+    if state not in _MAY_TRADE:
+        return _result(
+            p, "reduce_only", VerbOutcome.NOT_APPLICABLE, f"the session is {state.value}"
+        )
+    if p.governor.halted:
+        return _result(
+            p,
+            "reduce_only",
+            VerbOutcome.NOT_APPLICABLE,
+            "trading is HALTED: reenable_trading lifts a halt",
+        )
+    if p.governor.state is TradingState.REDUCING:
+        return _result(p, "reduce_only", VerbOutcome.ALREADY, "trading is already REDUCING")
+    p.lifecycle.guarded(lambda: p.governor.set_trading(TradingState.REDUCING, reason))
+    return _applied(p, "reduce_only", "trading REDUCING")
+
+
+def reenable_trading(p: SessionParts, operator: str) -> VerbResult:
+    """Operator sets trading ACTIVE again (after REDUCING, a throttle, a kill, a broker)."""
+    state = p.lifecycle.state
+    if state not in _MAY_TRADE:
+        return _result(
+            p, "reenable_trading", VerbOutcome.NOT_APPLICABLE, f"the session is {state.value}"
+        )
+    if p.winddown.killing:
+        return _result(
+            p,
+            "reenable_trading",
+            VerbOutcome.NOT_APPLICABLE,
+            "the kill switch is still flattening: re-enable trading after KILL_SWITCH_FLAT",
+        )
+    p.broker_health.reset()  # a fresh budget of broker failures
+    p.lifecycle.guarded(lambda: p.governor.reenable(operator))
+    return _applied(p, "reenable_trading", f"trading re-enabled by {operator}")

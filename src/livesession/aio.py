@@ -1,0 +1,240 @@
+"""asyncio: a session built and stepped on one dedicated worker thread, never on the loop.
+
+``open_session`` builds the session in a single-thread executor (its owner thread, see
+``_session/threads.py``): in memory, in a new run directory (``out_dir``, as
+``create_run``) or resuming one (``resume``, as ``resume_run``). ``await run_steps(n)``
+steps it there. The operator verbs (``stop``, ``kill``, ``acknowledge``, ...) run on
+another thread under the session lock, so they take effect at the end of the running
+step instead of queueing behind the whole ``run_steps``. Cancelling the task that awaits
+``run_steps`` stops the session gracefully (cancel, flatten, seal) before the
+cancellation goes on; leaving the ``async with`` block closes and seals it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import functools
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from ._domain.lifecycle import SessionState, SessionStatus
+from ._exceptions import LiveSessionError
+from ._session.coordinator import LiveSessionOrchestrator
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Callable
+
+    from ._domain.config import DryrunConfig
+    from ._risk.governor import TradingState
+    from ._session.book import BookView
+    from ._session.results import DryrunResult, SessionInspection
+    from ._session.threads import VerbResult
+
+__all__ = ["AsyncSession", "open_session"]
+
+_R = TypeVar("_R")
+CANCELLED_REASON = "task cancelled"
+"""The stop reason a cancelled ``run_steps`` records."""
+
+
+class AsyncSession:
+    """One session seen from asyncio; get it from ``open_session``."""
+
+    def __init__(
+        self,
+        session: LiveSessionOrchestrator,
+        executor: concurrent.futures.ThreadPoolExecutor,
+        run_dir: Path | None,
+    ) -> None:
+        self._session = session
+        self._executor = executor
+        self.run_dir = run_dir
+        """The run directory (None for a session kept in memory)."""
+
+    # -- read-only view (cheap reads; nothing here waits for a step) ---------------------
+
+    @property
+    def run_id(self) -> str:
+        """The run id."""
+        return self._session.config.run_id
+
+    @property
+    def state(self) -> SessionState:
+        """The lifecycle state."""
+        return self._session.state
+
+    @property
+    def status(self) -> SessionStatus:
+        """The operator-facing status."""
+        return self._session.status
+
+    @property
+    def trading_state(self) -> TradingState:
+        """ACTIVE, REDUCING or HALTED."""
+        return self._session.trading_state
+
+    @property
+    def steps_done(self) -> int:
+        """Steps completed so far."""
+        return self._session.steps_done
+
+    async def book(self) -> BookView:
+        """Positions, cash, equity and open orders (taken between two steps)."""
+        return await self._elsewhere(lambda: self._session.book)
+
+    async def inspect(self) -> SessionInspection:
+        """What is in flight inside the session (taken between two steps)."""
+        return await self._elsewhere(self._session.inspect)
+
+    async def result(self) -> DryrunResult:
+        """The session's outcome so far (taken between two steps)."""
+        return await self._elsewhere(self._session.result)
+
+    # -- stepping, on the owner thread ------------------------------------------------------
+
+    async def run_steps(self, n: int) -> int:
+        """Run up to ``n`` steps on the session's thread; the number run.
+
+        Returns early when the session leaves DRYRUN_ACTIVE (a stop from another task, a
+        fault, ``max_steps``). If the awaiting task is cancelled, the session is stopped
+        gracefully (reason ``task cancelled``) and the step under way ends before the
+        cancellation is re-raised.
+        """
+        future = self._executor.submit(self._session.run_n_steps, n)
+        try:
+            return await asyncio.wrap_future(future)
+        except asyncio.CancelledError:
+            await self._elsewhere(functools.partial(self._session.request_stop, CANCELLED_REASON))
+            await self._elsewhere(functools.partial(concurrent.futures.wait, [future]))
+            raise
+
+    # -- the operator verbs, from any thread ------------------------------------------------
+
+    async def stop(self, reason: str = "operator") -> VerbResult:
+        """Graceful stop: cancel, flatten, STOPPED (when the running step ends)."""
+        return await self._elsewhere(functools.partial(self._session.request_stop, reason))
+
+    async def kill(self, reason: str = "operator") -> VerbResult:
+        """Kill switch: HALTED, cancel everything, flatten."""
+        return await self._elsewhere(functools.partial(self._session.kill, reason))
+
+    async def acknowledge(self, operator: str = "operator") -> VerbResult:
+        """Acknowledge ERROR_REQUIRES_OPERATOR: cancel, flatten, STOPPED."""
+        return await self._elsewhere(functools.partial(self._session.acknowledge, operator))
+
+    async def reduce_only(self, reason: str = "operator") -> VerbResult:
+        """Trading REDUCING: only orders that reduce exposure pass."""
+        return await self._elsewhere(functools.partial(self._session.reduce_only, reason))
+
+    async def reenable_trading(self, operator: str = "operator") -> VerbResult:
+        """Trading ACTIVE again after REDUCING, a throttle, a kill or a broker halt."""
+        return await self._elsewhere(functools.partial(self._session.reenable_trading, operator))
+
+    async def close(self) -> DryrunResult:
+        """Stop if still running, seal the run, release what it holds; the outcome."""
+        await self._elsewhere(self._session.close)
+        return await self.result()
+
+    async def _elsewhere(self, call: Callable[[], _R]) -> _R:
+        """Run ``call`` on a thread of the loop's default executor (not the owner thread).
+
+        The owner thread may be busy with a whole ``run_steps``; the session lock makes
+        the call wait only for the step under way.
+        """
+        return await asyncio.get_running_loop().run_in_executor(None, call)
+
+    def __repr__(self) -> str:
+        return f"AsyncSession({self._session!r})"
+
+
+@asynccontextmanager
+async def open_session(
+    config: DryrunConfig | None = None,
+    *,
+    out_dir: str | Path | None = None,
+    resume: str | Path | None = None,
+    start: bool = True,
+    **options: Any,
+) -> AsyncIterator[AsyncSession]:
+    """Build a session on its own thread, start it, and close and seal it on the way out.
+
+    - ``open_session(config, **edges)``: a session in memory; ``edges`` are those of
+      ``LiveSessionOrchestrator`` (``broker``, ``event_sink``, ...).
+    - ``open_session(config, out_dir=DIR, **options)``: a new run directory
+      ``DIR/<run_id>``; ``options`` are those of ``create_run``.
+    - ``open_session(resume=RUN_DIR, **options)``: resume a crashed run; ``options`` are
+      those of ``resume_run``.
+
+    With ``start`` (the default) the session is preflighted and activated; a rejected
+    preflight closes it (sealed REJECTED) and raises ``LiveSessionError`` with the reason.
+    """
+    if (config is None) == (resume is None):
+        raise LiveSessionError("open_session needs a config, or resume=RUN_DIR (not both)")
+    build, run_dir = _builder(config, out_dir=out_dir, resume=resume, options=options)
+    executor = concurrent.futures.ThreadPoolExecutor(
+        max_workers=1, thread_name_prefix="livesession-owner"
+    )
+    try:
+        session = await asyncio.wrap_future(executor.submit(build, start=start))
+        aio = AsyncSession(session, executor, run_dir)
+        try:
+            yield aio
+        finally:
+            # Shielded: a second cancellation must not leave the run unsealed.
+            await asyncio.shield(aio._elsewhere(session.close))  # noqa: SLF001
+    finally:
+        # Off the loop: a run_steps still under way ends at its next step (stopped above).
+        shutdown = functools.partial(executor.shutdown, wait=True, cancel_futures=True)
+        await asyncio.shield(asyncio.get_running_loop().run_in_executor(None, shutdown))
+
+
+class _Build:
+    """Builds the session on the owner thread (and starts it)."""
+
+    def __init__(self, make: Callable[[], LiveSessionOrchestrator]) -> None:
+        self._make = make
+
+    def __call__(self, *, start: bool) -> LiveSessionOrchestrator:
+        session = self._make()
+        if not start:
+            return session
+        try:
+            if session.state is SessionState.INIT:
+                session.preflight()
+            if session.state is SessionState.PREFLIGHT_OK:
+                session.activate()
+        except BaseException:
+            session.close()
+            raise
+        if session.state is SessionState.PREFLIGHT_FAILED:
+            result = session.result()
+            session.close()
+            detail = f" ({result.detail})" if result.detail else ""
+            raise LiveSessionError(
+                f"preflight rejected session {result.run_id}: {result.reason}{detail}"
+            )
+        return session
+
+
+def _builder(
+    config: DryrunConfig | None,
+    *,
+    out_dir: str | Path | None,
+    resume: str | Path | None,
+    options: dict[str, Any],
+) -> tuple[_Build, Path | None]:
+    from ._rundir import create_run, resume_run  # noqa: PLC0415 - only for run directories
+
+    if resume is not None:
+        run_dir = Path(resume)
+        return _Build(functools.partial(resume_run, run_dir, **options)), run_dir
+    if config is None:
+        raise LiveSessionError("open_session needs a config to create a session")
+    if out_dir is not None:
+        return (
+            _Build(functools.partial(create_run, config, Path(out_dir), **options)),
+            Path(out_dir) / config.run_id,
+        )
+    return _Build(functools.partial(LiveSessionOrchestrator, config, **options)), None

@@ -1,0 +1,157 @@
+"""The asyncio facade: built and stepped on its own thread, cancellable, sealed on exit."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from typing import TYPE_CHECKING
+
+import orjson
+import pytest
+
+from livesession import (
+    DryrunConfig,
+    LiveSessionError,
+    LiveSessionOrchestrator,
+    SessionState,
+    SessionStatus,
+    VerbOutcome,
+    open_session,
+)
+from livesession.aio import CANCELLED_REASON
+from livesession.verify import verify_run
+
+from _helpers import Sinks
+from crash_harness import cli
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+KILLED = -9
+
+
+def _owner_name(session: object) -> str:
+    """The owner thread's name, read from the refusal a foreign thread gets."""
+    inner = session._session  # type: ignore[attr-defined]
+    with pytest.raises(LiveSessionError) as info:
+        inner.step()
+    return str(info.value).split("belongs to thread ")[1].split(" ")[0].strip("'")
+
+
+def test_in_memory_session_runs_on_its_own_thread_and_stops() -> None:
+    sinks = Sinks()
+
+    async def main() -> tuple[int, object, object]:
+        async with open_session(DryrunConfig(run_id="aio-mem"), **sinks.kwargs()) as session:
+            assert session.state is SessionState.DRYRUN_ACTIVE
+            assert session.run_dir is None
+            done = await session.run_steps(25)
+            owner = _owner_name(session)
+            stopped = await session.stop("enough")
+            again = await session.stop("again")
+            assert session.steps_done == 25
+            assert (await session.book()).open_orders == ()
+            return done, owner, (stopped.outcome, again.outcome)
+
+    done, owner, outcomes = asyncio.run(main())
+    assert done == 25
+    assert owner.startswith("livesession-owner")
+    assert owner != threading.current_thread().name
+    assert outcomes == (VerbOutcome.APPLIED, VerbOutcome.ALREADY)
+    events = [orjson.loads(line) for line in sinks.events.lines]
+    assert events[-1]["event_type"] == "SESSION_STOPPED"
+    stops = [e["payload"] for e in events if e["event_type"] == "STATE_CHANGED"]
+    assert {"trigger": "request_stop", "reason": "enough"}.items() <= stops[-2].items()
+
+
+def test_run_directory_session_is_sealed_and_verifies(tmp_path: Path) -> None:
+    async def main() -> object:
+        cfg = DryrunConfig(run_id="aio-dir", steps=40)
+        async with open_session(cfg, out_dir=tmp_path) as session:
+            assert session.run_dir == tmp_path / "aio-dir"
+            await session.run_steps(40)
+            return await session.result()
+
+    result = asyncio.run(main())
+    assert result.steps == 40  # type: ignore[attr-defined]
+    assert not verify_run(tmp_path / "aio-dir").violations
+    status = orjson.loads((tmp_path / "aio-dir" / "metrics.json").read_bytes())
+    assert status["status"] == SessionStatus.COMPLETED.value
+
+
+def test_cancelling_the_awaiting_task_stops_gracefully(tmp_path: Path) -> None:
+    """The task awaiting run_steps is cancelled mid-run: cancel, flatten, seal; it verifies."""
+
+    async def main() -> tuple[object, int]:
+        cfg = DryrunConfig(
+            run_id="aio-cancel",
+            steps=1000,
+            strategy={"fast": 2, "slow": 3},
+            fill_model={"latency_ms": 90_000},
+        )
+        async with open_session(cfg, out_dir=tmp_path) as session:
+            loop, fifty = asyncio.get_running_loop(), asyncio.Event()
+
+            def hook(inner: LiveSessionOrchestrator) -> None:  # on the owner thread
+                if inner.steps_done == 50:
+                    loop.call_soon_threadsafe(fifty.set)
+
+            session._session.step_hooks.append(hook)
+            task = asyncio.create_task(session.run_steps(500_000))
+            await asyncio.wait_for(fifty.wait(), 30)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            assert session.state is SessionState.STOPPED
+            book = await session.book()
+            assert book.open_orders == ()
+            assert not any(book.positions.values())
+            return await session.result(), session.steps_done
+
+    result, steps = asyncio.run(main())
+    assert steps < 500_000
+    assert result.reason == ""  # type: ignore[attr-defined]  # a graceful stop is no fault
+    run_dir = tmp_path / "aio-cancel"
+    assert not verify_run(run_dir).violations
+    stopped = orjson.loads((run_dir / "events.jsonl").read_bytes().splitlines()[-1])
+    assert stopped["event_type"] == "SESSION_STOPPED"
+    assert stopped["payload"]["fsm_state"] == "STOPPED"
+    changes = [
+        e["payload"]["reason"]
+        for e in map(orjson.loads, (run_dir / "events.jsonl").read_bytes().splitlines())
+        if e["event_type"] == "STATE_CHANGED"
+    ]
+    assert CANCELLED_REASON in changes
+
+
+def test_resume_a_crashed_run(tmp_path: Path) -> None:
+    proc = cli("dryrun", "--out", tmp_path, "--run-id", "aio-resume", "-q", crash_at="checkpoint:3")
+    assert proc.returncode == KILLED, proc.stderr
+    run_dir = tmp_path / "aio-resume"
+
+    async def main() -> SessionState:
+        async with open_session(resume=run_dir) as session:
+            assert session.state is SessionState.DRYRUN_ACTIVE
+            await session.run_steps(10)
+            return session.state
+
+    assert asyncio.run(main()) is SessionState.DRYRUN_ACTIVE
+    assert not verify_run(run_dir).violations
+
+
+def test_bad_arguments_and_a_rejected_preflight_say_so(tmp_path: Path) -> None:
+    async def neither() -> None:
+        async with open_session():
+            pass
+
+    with pytest.raises(LiveSessionError, match="needs a config"):
+        asyncio.run(neither())
+
+    async def rejected() -> None:
+        cfg = DryrunConfig(run_id="aio-rejected", enabled=True)
+        async with open_session(cfg, out_dir=tmp_path):
+            pytest.fail("a rejected session must not be handed out")
+
+    with pytest.raises(LiveSessionError, match="preflight rejected session aio-rejected"):
+        asyncio.run(rejected())
+    assert not verify_run(tmp_path / "aio-rejected").violations

@@ -1,0 +1,353 @@
+"""Threads: one owner thread steps a session; any thread may stop, kill or acknowledge it.
+
+The stress test is about real threads, so it uses tiny real delays (seeded) to land the
+operator's verb at a random point of a worker's ``run_n_steps``. Every run must verify,
+end STOPPED and flat, and have nothing after ``SESSION_STOPPED``.
+"""
+
+from __future__ import annotations
+
+import random
+import sys
+import threading
+import time
+from typing import TYPE_CHECKING, Any
+
+import orjson
+import pytest
+
+from livesession import (
+    DryrunConfig,
+    LiveSessionError,
+    LiveSessionOrchestrator,
+    SessionState,
+    VerbOutcome,
+    create_run,
+)
+from livesession.verify import verify_run
+
+from _helpers import Sinks
+from _verify_runs import mark_verified, verify_session
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+TRIALS = 210
+STEPS = 120
+_VERBS = ("stop", "kill", "acknowledge")
+
+
+class _FailsAt:
+    """The demo strategy's trades (a fast crossover) until bar ``fail_at``, then raises."""
+
+    def __init__(self, inner: Any, fail_at: int) -> None:
+        self.strategy_id = inner.strategy_id
+        self._inner = inner
+        self._fail_at = fail_at
+        self.bars = 0
+
+    def on_bar(self, bar: Any, view: Any) -> Any:
+        self.bars += 1
+        if self.bars == self._fail_at:
+            msg = "the strategy fell over"
+            raise RuntimeError(msg)
+        return self._inner.on_bar(bar, view)
+
+    def get_state(self) -> dict[str, Any]:
+        return {"bars": self.bars, "inner": self._inner.get_state()}
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        self.bars = state["bars"]
+        self._inner.set_state(state["inner"])
+
+
+def _config(trial: int) -> DryrunConfig:
+    return DryrunConfig(
+        run_id=f"thread-{trial}",
+        seed=trial,
+        steps=STEPS,
+        strategy={"fast": 2, "slow": 3},
+        fill_model={"latency_ms": 90_000, "partial_fill_ratio": "0.3"},
+    )
+
+
+def _build(trial: int, verb: str, fail_at: int) -> tuple[LiveSessionOrchestrator, Sinks]:
+    sinks = Sinks()
+    cfg = _config(trial)
+    edges: dict[str, Any] = {}
+    if verb == "acknowledge":
+        from livesession import SmaCrossover
+
+        inner = SmaCrossover(
+            strategy_id=cfg.strategy_id,
+            fast=cfg.strategy.fast,
+            slow=cfg.strategy.slow,
+            order_qty=cfg.strategy.order_qty,
+        )
+        edges["strategy"] = _FailsAt(inner, fail_at)
+    session = LiveSessionOrchestrator(cfg, **edges, **sinks.kwargs())
+    session.preflight()
+    session.activate()
+    return session, sinks
+
+
+def _wait_for_steps(session: LiveSessionOrchestrator, owner: threading.Thread, n: int) -> None:
+    """Until the owner has run ``n`` steps or ended (bounded)."""
+    deadline = time.monotonic() + 10
+    while session.steps_done < n and owner.is_alive():
+        assert time.monotonic() < deadline
+        time.sleep(0.0001)
+
+
+def _trial(trial: int, rng: random.Random) -> dict[str, Any]:
+    """One worker builds and steps; this thread calls a verb after a random delay."""
+    verb = _VERBS[trial % len(_VERBS)]
+    fail_at = rng.randrange(5, STEPS)
+    # The verb lands after a seeded number of steps plus a tiny real delay: a point in the
+    # middle of the run (often mid-step), whatever the machine's speed.
+    after_steps = rng.randrange(0, STEPS)
+    delay = rng.uniform(0, 0.0005)
+    built: dict[str, Any] = {}
+    ready = threading.Event()
+    errors: list[BaseException] = []
+
+    def worker() -> None:
+        try:
+            built["session"], built["sinks"] = _build(trial, verb, fail_at)
+            ready.set()
+            built["done"] = built["session"].run_n_steps(STEPS)
+        except BaseException as exc:  # reported by the test below
+            errors.append(exc)
+            ready.set()
+
+    thread = threading.Thread(target=worker, name=f"owner-{trial}")
+    thread.start()
+    assert ready.wait(10)
+    assert not errors, errors
+    session: LiveSessionOrchestrator = built["session"]
+    _wait_for_steps(session, thread, after_steps)
+    time.sleep(delay)
+    stepping = thread.is_alive()
+    if verb == "stop":
+        first = session.request_stop("operator from another thread")
+        assert first.outcome is VerbOutcome.APPLIED, first
+        again = session.request_stop("again")
+    elif verb == "kill":
+        first = session.kill("drill from another thread")
+        assert first.outcome is VerbOutcome.APPLIED, first
+        again = None
+    else:
+        first = session.acknowledge("ops-thread")
+        assert first.outcome in (VerbOutcome.APPLIED, VerbOutcome.NOT_APPLICABLE), first
+        again = session.acknowledge("ops-thread")
+    thread.join(10)
+    assert not thread.is_alive()
+    assert not errors, errors
+    if verb == "stop":
+        assert again is not None
+        assert again.outcome is VerbOutcome.ALREADY, again
+        assert session.state is SessionState.STOPPED
+    if verb == "acknowledge" and not first.applied:
+        # The verb came before the fault: the session traded on (or is waiting now).
+        assert first.state is not SessionState.ERROR_REQUIRES_OPERATOR
+        session.acknowledge("ops-late")
+    elif verb == "acknowledge":
+        assert again is not None
+        assert again.outcome is VerbOutcome.NOT_APPLICABLE, again
+    session.close()
+    return {
+        "session": session,
+        "sinks": built["sinks"],
+        "stepping": stepping,
+        "verb": verb,
+        "first": first.outcome,
+    }
+
+
+def _check_ended_well(session: LiveSessionOrchestrator, sinks: Sinks) -> None:
+    assert session.state is SessionState.STOPPED
+    view = session.book
+    assert not view.open_orders
+    assert not any(view.positions.values()), view.positions
+    assert not session.broker.open_orders()  # nothing left open at the venue either
+    types = [orjson.loads(line)["event_type"] for line in sinks.events.lines]
+    assert types.count("SESSION_STOPPED") == 1
+    assert types[-1] == "SESSION_STOPPED", types[types.index("SESSION_STOPPED") :]
+    violations = verify_session(session)
+    assert violations == [], violations
+    mark_verified(session)
+
+
+def test_verbs_from_another_thread_while_the_owner_steps() -> None:
+    """>= 200 trials: stop, kill or acknowledge lands mid-run; every run verifies, ends flat."""
+    rng = random.Random(1414)
+    overlapped = dict.fromkeys(_VERBS, 0)
+    acks: dict[VerbOutcome, int] = {}
+    # Switch threads often (the default is every 5 ms, longer than a whole trial's run):
+    # more interleavings, and the verb really lands while the owner steps.
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(0.0001)
+    try:
+        for trial in range(TRIALS):
+            outcome = _trial(trial, rng)
+            _check_ended_well(outcome["session"], outcome["sinks"])
+            overlapped[outcome["verb"]] += outcome["stepping"]
+            if outcome["verb"] == "acknowledge":
+                acks[outcome["first"]] = acks.get(outcome["first"], 0) + 1
+    finally:
+        sys.setswitchinterval(switch)
+    # The subject is concurrency: many stops and kills arrived while the owner stepped, and
+    # acknowledgements landed both before the fault (refused) and after it (applied).
+    print(f"verbs that arrived while the owner stepped: {overlapped}; acks: {acks}")  # noqa: T201
+    assert overlapped["stop"] >= TRIALS // len(_VERBS) // 2, overlapped
+    assert overlapped["kill"] >= TRIALS // len(_VERBS) // 2, overlapped
+    assert set(acks) == {VerbOutcome.APPLIED, VerbOutcome.NOT_APPLICABLE}, acks
+
+
+def test_a_verb_waits_for_the_running_step() -> None:
+    """A stop from another thread while a step runs takes effect when that step ends."""
+    in_step = threading.Event()
+    release = threading.Event()
+    order: list[str] = []
+    built: dict[str, Any] = {}
+
+    def hook(session: LiveSessionOrchestrator) -> None:
+        if session.steps_done == 3:
+            in_step.set()
+            assert release.wait(5)
+            order.append("step 3 ended")
+
+    def worker() -> None:
+        session, built["sinks"] = _build(9001, "stop", 0)
+        session.step_hooks.append(hook)
+        built["session"] = session
+        built["done"] = session.run_n_steps(50)
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    assert in_step.wait(5)
+    stopper = threading.Thread(
+        target=lambda: order.append(built["session"].request_stop("mid-step").outcome.value)
+    )
+    stopper.start()
+    time.sleep(0.05)  # the stopper is blocked on the session lock meanwhile
+    assert order == []
+    release.set()
+    stopper.join(5)
+    thread.join(5)
+    assert order == ["step 3 ended", "APPLIED"]
+    assert built["done"] == 3
+    _check_ended_well(built["session"], built["sinks"])
+
+
+def test_acknowledge_at_once_when_no_step_runs() -> None:
+    """ERROR_REQUIRES_OPERATOR with the owner idle: another thread's ack applies at once."""
+    built: dict[str, Any] = {}
+
+    def worker() -> None:
+        built["session"], built["sinks"] = _build(9002, "acknowledge", 10)
+        built["session"].run_n_steps(100)
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    thread.join(10)
+    session: LiveSessionOrchestrator = built["session"]
+    assert session.state is SessionState.ERROR_REQUIRES_OPERATOR
+    result = session.acknowledge("ops")
+    assert result.outcome is VerbOutcome.APPLIED
+    assert result.state is SessionState.STOPPED
+    _check_ended_well(session, built["sinks"])
+
+
+def test_stepping_from_another_thread_fails_clearly(tmp_path: Path) -> None:
+    """The issue's case: create_run (SQLite) here, run_n_steps in a worker.
+
+    It used to raise sqlite3.ProgrammingError at the first order and leave the session
+    DRYRUN_ACTIVE. Now the worker is refused before anything happens, naming the owner,
+    and the owner (or any thread) can still stop and seal the run.
+    """
+    session = create_run(_config(9003), tmp_path)
+    session.preflight()
+    session.activate()
+    seq = session.recorder.event_seq
+    errors: list[BaseException] = []
+
+    def worker() -> None:
+        try:
+            session.run_n_steps(20)
+        except LiveSessionError as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=worker, name="stepper")
+    thread.start()
+    thread.join(10)
+    (error,) = errors
+    message = str(error)
+    assert "'stepper'" in message
+    assert f"'{threading.current_thread().name}'" in message
+    assert "run_n_steps" in message
+    assert "\n" not in message
+    assert session.recorder.event_seq == seq
+    assert session.state is SessionState.DRYRUN_ACTIVE
+    assert session.run_n_steps(20) == 20  # the owner steps as before
+    stopper = threading.Thread(target=session.close)  # closing is any thread's verb
+    stopper.start()
+    stopper.join(10)
+    assert session.state is SessionState.STOPPED
+    result = verify_run(tmp_path / "thread-9003")
+    assert not result.violations
+
+
+@pytest.mark.parametrize("verb", ["request_stop", "kill", "acknowledge", "reduce_only"])
+def test_a_verb_twice_says_so(verb: str) -> None:
+    """The second call changes nothing, writes nothing and never raises."""
+    session, sinks = _build(9010, "acknowledge" if verb == "acknowledge" else "stop", 4)
+    session.run_n_steps(10)
+    first = getattr(session, verb)()
+    lines = len(sinks.events.lines)
+    second = getattr(session, verb)()
+    assert first.outcome is VerbOutcome.APPLIED, first
+    assert second.outcome is not VerbOutcome.APPLIED, second
+    assert not second
+    assert second.message
+    assert len(sinks.events.lines) == lines
+    session.acknowledge()
+    session.close()
+
+
+def test_only_the_owner_runs_the_session_forward() -> None:
+    """preflight, activate, step and run_to_end from another thread are refused, unchanged."""
+    sinks = Sinks()
+    session = LiveSessionOrchestrator(_config(9020), **sinks.kwargs())
+    refused: dict[str, str] = {}
+
+    def other(name: str, call: Any) -> None:
+        def run() -> None:
+            try:
+                call()
+            except LiveSessionError as exc:
+                refused[name] = str(exc)
+
+        thread = threading.Thread(target=run, name=f"not-owner-{name}")
+        thread.start()
+        thread.join(10)
+
+    other("preflight", session.preflight)
+    assert session.state is SessionState.INIT
+    session.preflight()
+    other("activate", session.activate)
+    assert session.state is SessionState.PREFLIGHT_OK
+    session.activate()
+    other("step", session.step)
+    other("run_to_end", lambda: session.run_to_end(10))
+    assert session.steps_done == 0
+    assert sorted(refused) == ["activate", "preflight", "run_to_end", "step"]
+    for name, message in refused.items():
+        assert message.startswith(f"{name} called from thread 'not-owner-{name}'"), message
+    # The verbs are any thread's: reduce_only and reenable_trading from another thread.
+    results: list[Any] = []
+    other("reduce", lambda: results.append(session.reduce_only("ops")))
+    other("reenable", lambda: results.append(session.reenable_trading("ops")))
+    assert [r.outcome for r in results] == [VerbOutcome.APPLIED, VerbOutcome.APPLIED]
+    session.run_n_steps(5)
+    session.close()
