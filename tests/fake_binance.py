@@ -1,7 +1,8 @@
 """A loopback fake of the Binance spot REST API, for the ccxt sandbox adapter's tests.
 
 ``FakeBinance`` serves the endpoints the adapter uses (``/api/v3/time``, ``exchangeInfo``,
-``account``, ``order`` POST/GET/DELETE, ``openOrders``, ``myTrades``) from a threaded
+``account``, ``order`` POST/GET/DELETE, ``openOrders``, ``myTrades``, and ``klines`` for
+the venue feed: see ``Candles``) from a threaded
 ``http.server`` on 127.0.0.1, checks every signed request's HMAC-SHA256 signature against
 a test secret, and keeps orders by id and by client order id.
 
@@ -84,6 +85,72 @@ class Fault:
             raise ValueError(f"unknown fault kind {self.kind!r}")
         if self.when not in ("before", "after"):
             raise ValueError(f"fault 'when' must be 'before' or 'after', not {self.when!r}")
+
+
+@dataclass
+class Candles:
+    """The fake's 1-minute klines, made up from their open time, and what goes wrong.
+
+    The venue's time is ``now_ms()`` (the test's clock; the fake never reads the wall).
+    Every candle from ``origin_ms`` on exists; the one still open at ``now_ms()`` is listed
+    too, with its close so far (as Binance does). ``missing`` candles are never published
+    (a gap), ``late`` ones only from the given time on, ``duplicate`` ones are listed twice,
+    and while ``down`` is set every klines request fails with a 503.
+    """
+
+    now_ms: Any = None
+    interval_ms: int = 60_000
+    origin_ms: int = _START_MS
+    missing: set[int] = field(default_factory=set)
+    late: dict[int, int] = field(default_factory=dict)
+    duplicate: set[int] = field(default_factory=set)
+    down: bool = False
+
+    def at(self, index: int) -> int:
+        """The open time of candle number ``index`` after the origin."""
+        return self.origin_ms + index * self.interval_ms
+
+    def row(self, open_ms: int, now: int) -> list[Any]:
+        """A Binance kline: a triangle wave of period 40 around 30000 (SMA crossings)."""
+        k = (open_ms - self.origin_ms) // self.interval_ms
+        phase = k % 40
+        close = Decimal(30000) + Decimal(10) * (phase if phase < 20 else 40 - phase)
+        open_ = close - Decimal(5)
+        if open_ms + self.interval_ms > now:  # still open: its close so far
+            close = open_ + Decimal(1)
+        high, low = max(open_, close) + 3, min(open_, close) - 3
+        return [
+            open_ms,
+            _fmt(open_),
+            _fmt(high),
+            _fmt(low),
+            _fmt(close),
+            "1.50000000",
+            open_ms + self.interval_ms - 1,
+            "45000.00000000",
+            10,
+            "0.7",
+            "21000.0",
+            "0",
+        ]
+
+    def listing(self, start: int | None, limit: int) -> list[list[Any]]:
+        """What GET /api/v3/klines answers at the venue's time."""
+        now = int(self.now_ms())
+        current = self.origin_ms + (now - self.origin_ms) // self.interval_ms * self.interval_ms
+        published = [
+            t
+            for t in range(self.origin_ms, current + 1, self.interval_ms)
+            if t not in self.missing and self.late.get(t, 0) <= now
+        ]
+        if start is None:
+            chosen = published[-limit:]
+        else:
+            chosen = [t for t in published if t >= start][:limit]
+        rows: list[list[Any]] = []
+        for t in chosen:
+            rows.extend([self.row(t, now)] * (2 if t in self.duplicate else 1))
+        return rows
 
 
 @dataclass
@@ -181,6 +248,8 @@ class FakeBinance:
         self.requests: list[tuple[str, str]] = []
         """Every request received, as (method, path), in arrival order."""
         self.bad_signatures = 0
+        self.candles = Candles()
+        """The klines the fake serves (set ``candles.now_ms`` before asking for them)."""
         self._server: http.server.ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -343,6 +412,7 @@ class FakeBinance:
             ("DELETE", "/api/v3/order"): self._cancel_order,
             ("GET", "/api/v3/openOrders"): self._open_orders,
             ("GET", "/api/v3/myTrades"): self._my_trades,
+            ("GET", "/api/v3/klines"): self._klines,
         }
         route = routes.get((method, path))
         if route is None:
@@ -354,6 +424,16 @@ class FakeBinance:
     def _tick(self) -> int:
         self._now_ms += 1
         return self._now_ms
+
+    def _klines(self, params: dict[str, str]) -> _Reply:
+        if self.candles.down:
+            return _Reply(503, text="<html><body>503 Service Unavailable</body></html>")
+        interval = params.get("interval")
+        if interval != "1m" or params.get("symbol") not in self._symbols:
+            return _error(400, -1121, "Invalid symbol or interval.")
+        start = params.get("startTime")
+        limit = int(params.get("limit") or 500)
+        return _Reply(200, self.candles.listing(None if start is None else int(start), limit))
 
     def _time(self, params: dict[str, str]) -> _Reply:
         return _Reply(200, {"serverTime": self._tick()})

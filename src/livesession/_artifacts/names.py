@@ -19,6 +19,7 @@ __all__ = [
     "EVENTS",
     "IDEMPOTENCY_JSONL",
     "JOURNAL",
+    "MARKET_JOURNAL",
     "METRICS",
     "METRICS_LOG",
     "PROM",
@@ -48,6 +49,8 @@ JOURNAL: Final = "broker_journal.jsonl"
 RUN_META: Final = "run.json"
 RUN_FORMAT: Final = "livesession-run/1"
 IDEMPOTENCY_JSONL: Final = "idempotency.jsonl"
+MARKET_JOURNAL: Final = "market_data.jsonl"
+"""The venue's candles a ``feed = "venue"`` run received, each before a step used it."""
 
 # -- operational files (wall-clock measurements and logs, outside the audit chain) ----------
 TIMINGS: Final = "timings.json"

@@ -320,6 +320,11 @@ class DryrunConfig:
                     f"{table} is given, but {'strategy_factory' if role == 'strategy' else role} "
                     "is no package.module:callable reference"
                 )
+        if self.feed == "venue" and not self.broker.startswith("ccxt:"):
+            raise ConfigError(
+                f"feed 'venue' takes the venue's own bars: it needs a ccxt:<exchange> broker, "
+                f"not {self.broker!r}"
+            )
         if not self.symbol:
             object.__setattr__(self, "symbol", default_symbol(self.feed))
         if not self.price_tick and data_path(self.feed) is None:

@@ -2,7 +2,7 @@
 
 A strategy, feed or broker may plug in by reference (``package.module:callable``) with its
 keyword arguments in a ``[*_params]`` table; the built-in kinds keep their names (``mock``,
-``realish``, ``ccxt:<exchange>``; ``random_walk``, ``csv:PATH``, ``parquet:PATH``). Kept
+``realish``, ``ccxt:<exchange>``; ``random_walk``, ``venue``, ``csv:PATH``, ``parquet:PATH``). Kept
 apart from ``config.py`` so that the session's settings and the plug-in rules each read
 on their own.
 """
@@ -44,14 +44,15 @@ def check_broker(_inst: object, _attr: object, value: object) -> None:
 
 
 def check_feed(_inst: object, _attr: object, value: object) -> None:
-    """``random_walk``, a data file (``csv:``/``parquet:``) or a reference."""
+    """``random_walk``, ``venue``, a data file (``csv:``/``parquet:``) or a reference."""
     if not isinstance(value, str) or not (
-        value == "random_walk"
+        value in ("random_walk", "venue")
         or any(value.startswith(kind) and len(value) > len(kind) for kind in DATA_FEEDS)
         or is_reference(value)
     ):
         raise ConfigError(
-            "feed must be random_walk, csv:<path>, parquet:<path> or package.module:callable, "
+            "feed must be random_walk, venue, csv:<path>, parquet:<path> or "
+            "package.module:callable, "
             f"got {value!r}"
         )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 from .._artifacts import names
@@ -14,6 +15,7 @@ from ..stores import FileCheckpointStore
 from .backing import holder_id, open_lease, open_store
 from .brokers import BrokerFactory, add_venue_checks
 from .layout import Backing
+from .venue import attach_venue
 
 __all__ = ["open_session"]
 
@@ -45,9 +47,16 @@ def open_session(
     if lease is None:
         lease = open_lease(cfg, run_dir, backing if backing is not None else Backing())
     try:
+        broker = broker_factory(cfg, run_dir)
+        try:
+            attach_venue(feed, broker, cfg, run_dir)  # the venue's bars, journaled in the run
+        except BaseException:
+            with contextlib.suppress(Exception):
+                broker.close()
+            raise
         edges = SessionEdges(
             clock=clock,
-            broker=broker_factory(cfg, run_dir),
+            broker=broker,
             event_sink=FileLineSink(run_dir / names.ARTIFACTS["events"], append=append),
             state_sink=FileLineSink(run_dir / names.ARTIFACTS["states"], append=append),
             audit_sink=FileLineSink(run_dir / names.ARTIFACTS["audit"], append=append),

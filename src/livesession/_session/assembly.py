@@ -24,6 +24,7 @@ from .._domain.retry import RetryPolicy
 from .._exceptions import ConfigError
 from .._market.feeds import CsvReplayFeed, RandomWalkFeed
 from .._market.strategies import SmaCrossover
+from .._market.venue import VenueFeed
 from .._risk.checks import Check, default_checks
 from .._risk.governor import TradingGovernor
 from .._risk.rails import Rail, default_rails
@@ -209,6 +210,10 @@ def default_feed(cfg: DryrunConfig) -> MarketFeed:
     """The feed ``cfg.feed`` names: ``random_walk``, ``csv:<path>`` or a reference."""
     if is_reference(cfg.feed):
         return feed_from_reference(cfg)[0]
+    if cfg.feed == "venue":  # attached to its venue and journal by the run directory
+        return VenueFeed(
+            symbol=cfg.symbol, interval_ms=cfg.step_interval_ms, retry=RetryPolicy(seed=cfg.seed)
+        )
     if cfg.feed == "random_walk":
         return RandomWalkFeed(
             symbol=cfg.symbol,
@@ -308,6 +313,10 @@ def assemble(
         raise TypeError(f"LiveSessionOrchestrator got unexpected keyword argument(s): {unknown}")
     e = edges
     feed = _or_default(e.get("feed"), lambda: default_feed(config))
+    if isinstance(feed, VenueFeed) and not feed.attached:
+        raise ConfigError(
+            "feed 'venue' journals the venue's bars in a run directory: use create_run"
+        )
     cfg = fit_to_feed(config, feed)
     recorder = Recorder(
         run_id=cfg.run_id,

@@ -15,6 +15,11 @@ takes one path (``input_failed``): trading HALTED at once, a ``FEED_ERROR`` or
 exception's type and redacted message, open orders cancelled, and a fault with that
 reason (ERROR_REQUIRES_OPERATOR). ``SinkFailure`` keeps its own fail-closed path, and
 ``KeyboardInterrupt`` and ``SystemExit`` are never caught.
+
+A feed that raises ``Transient`` (the venue feed, its fetch retries spent) is a failed
+broker call instead (``BrokerHealth``, operation ``fetch_ohlcv``) and the step does not
+happen; once the broker is unhealthy, a fetch that still fails is a ``FEED_ERROR``. A feed
+with ``take_gaps`` (the venue feed) has its ``FEED_GAP`` notes recorded before the bar.
 """
 
 from __future__ import annotations
@@ -23,7 +28,8 @@ import traceback
 from typing import TYPE_CHECKING, Final
 
 from .._domain.lifecycle import SessionState
-from .._exceptions import ConfigError, SinkFailure
+from .._exceptions import ConfigError, SinkFailure, Transient
+from .._market.venue import FETCH_OHLCV
 from .._risk.governor import TradingState
 from .._support.logging import get_logger
 from .._support.secrets import redact_text
@@ -80,6 +86,9 @@ def step_once(p: SessionParts, *, after_step: Callable[[], None]) -> None:
         raise
     except Exception as exc:  # noqa: BLE001 - any feed error takes the one input-failure path
         bar, failure = None, exc
+    if isinstance(failure, Transient):
+        _fetch_failed(p, failure)
+        return
     dated = bar is not None and getattr(p.feed, "dated", False) is True
     regression = time.next_tick(bar.ts_ns if dated and bar is not None else None)
     if regression is not None:
@@ -94,6 +103,7 @@ def step_once(p: SessionParts, *, after_step: Callable[[], None]) -> None:
         lifecycle.reason = FEED_EXHAUSTED
         p.winddown.request_stop(FEED_EXHAUSTED)
         return
+    _record_gaps(p)
     _on_bar(p, bar)
     if lifecycle.machine.state is not _ACTIVE:
         return
@@ -101,6 +111,27 @@ def step_once(p: SessionParts, *, after_step: Callable[[], None]) -> None:
     p.checkpointer.end_of_step(time.steps)
     if time.steps >= p.config.max_steps and lifecycle.machine.state is _ACTIVE:
         p.winddown.request_stop("max_steps reached")
+
+
+def _record_gaps(p: SessionParts) -> None:
+    """The venue's missing candles (``FEED_GAP``), recorded before the bar after them."""
+    take_gaps = getattr(p.feed, "take_gaps", None)
+    if callable(take_gaps):
+        for gap in take_gaps():
+            p.recorder.emit("FEED_GAP", gap)
+
+
+def _fetch_failed(p: SessionParts, error: Transient) -> None:
+    """A venue feed's fetch failed after its retries: a failed broker call, and no step.
+
+    Once the failures have made the broker unhealthy (trading HALTED), a fetch that still
+    fails leaves the session without market data: the feed-error fault calls the operator.
+    """
+    health = p.broker_health
+    tripped = health.tripped
+    health.failed(FETCH_OHLCV, error)
+    if tripped:
+        input_failed(p, FEED_ERROR, error, step=p.time.steps + 1)
 
 
 def _on_bar(p: SessionParts, bar: Bar) -> None:

@@ -31,6 +31,7 @@ from .convert import (
     _venue_order,
 )
 from .errors import _as_read_error, _is_duplicate_client_id, classify
+from .ohlcv import fetch_candles
 from .sandbox import _Exchange, _Sandbox, _sandbox_problems
 
 if TYPE_CHECKING:
@@ -429,6 +430,12 @@ class CcxtSandboxBroker(ConfirmingLookup, SandboxAware):
         raw = self._read(self._exchange.fetch_balance)
         totals = raw.get("total") or {}
         return {asset: _decimal(totals[asset]) for asset in sorted(totals)}
+
+    def fetch_ohlcv(self, symbol: str, interval_ms: int, since_ms: int | None) -> list[Any]:
+        """The venue's candles of ``interval_ms`` from ``since_ms`` (a read: see ``ohlcv``)."""
+        return fetch_candles(
+            self._exchange, self._read, symbol, interval_ms, since_ms, tick=self._price_tick
+        )
 
     def __repr__(self) -> str:
         return (
