@@ -29,6 +29,7 @@ from livesession._market.venue import read_journal
 from livesession._rundir import brokers as _rundir_brokers
 from livesession._rundir import create_run, resume_run
 from livesession._rundir import venue as _rundir_venue
+from livesession.cli import main
 from livesession.evidence import write_evidence
 from livesession.verify import verify_run
 
@@ -304,3 +305,34 @@ def test_ohlcv_feed_venue_needs_a_ccxt_broker():
     """``feed = "venue"`` on the mock broker is one clear ConfigError."""
     with pytest.raises(ConfigError, match="needs a ccxt:<exchange> broker"):
         load_config(None, {"feed": "venue"})
+
+
+def test_ohlcv_cli_dryrun_on_the_venue_feed(fake, clock, tmp_path):
+    """``livesession dryrun --broker ccxt:binance --feed venue``: exit 0, verified, journaled."""
+    config = tmp_path / "venue.toml"
+    config.write_text("step_interval_ms = 60000\n", encoding="utf-8")
+    code = main(
+        [
+            "dryrun",
+            "--config",
+            str(config),
+            "--broker",
+            "ccxt:binance",
+            "--feed",
+            "venue",
+            "--out",
+            str(tmp_path / "runs"),
+            "--run-id",
+            "cli",
+            "--steps",
+            "5",
+            "-q",
+        ]
+    )
+    assert code == 0
+    run_dir = tmp_path / "runs" / "cli"
+    assert verify_run(run_dir).ok
+    journal, _ = read_journal(run_dir / names.MARKET_JOURNAL)
+    assert [c.open_ms for c in journal] == _bar_times(run_dir)
+    assert len(journal) == 5
+    assert orjson.loads((run_dir / names.CONFIG).read_bytes())["feed"] == "venue"

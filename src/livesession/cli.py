@@ -204,7 +204,10 @@ def build_parser() -> argparse.ArgumentParser:
         "the config file's directory, then the installed packages",
     )
     run.add_argument(
-        "--feed", metavar="SPEC", help="random_walk (default), csv:PATH or package.module:callable"
+        "--feed",
+        metavar="SPEC",
+        help="random_walk (default), venue (a ccxt broker's own bars), csv:PATH or "
+        "package.module:callable",
     )
     run.add_argument("--symbol", metavar="SYM", help="the symbol the feed gives (default BTC/USDT)")
     run.add_argument(
