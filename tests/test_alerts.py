@@ -499,3 +499,56 @@ def test_alert_text_is_plain_and_redacted():
     assert kill["code"] == "KILL_SWITCH"
     assert TOKEN not in orjson.dumps(kill).decode()
     assert kill["reason"] == "token=***"
+
+
+# -- RUNBOOK's livesession-alert script, run as written ----------------------------------------
+
+
+def _alert_script(tmp_path: Path) -> tuple[Path, dict[str, str]]:
+    text = (Path(__file__).resolve().parent.parent / "RUNBOOK.md").read_text(encoding="utf-8")
+    block = text.split("<!-- BEGIN ALERT -->", 1)[1].split("<!-- END ALERT -->", 1)[0]
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    script = bin_dir / "livesession-alert"
+    script.write_text(block.split("```python\n", 1)[1].split("```", 1)[0], encoding="utf-8")
+    script.chmod(0o755)
+    shim = bin_dir / "livesession"
+    shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m livesession.cli "$@"\n', "utf-8")
+    shim.chmod(0o755)
+    env = dict(os.environ)
+    env.pop(ALERT_ENV, None)
+    env["PATH"] = f"{bin_dir}{os.pathsep}{env.get('PATH', '')}"
+    return script, env
+
+
+def test_the_runbook_alert_script_posts_the_supervisor_verdict(tmp_path, webhook, dead_url):
+    feed, strategy = _scripted(fail_at=3)
+    create_run(_cfg(None), tmp_path / "runs", feed=feed, strategy=strategy).run_to_end(40)
+    script, env = _alert_script(tmp_path)
+    run_dir = tmp_path / "runs" / "alerts"
+
+    def alert(url: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, str(script), str(run_dir)],
+            env={**env, ALERT_ENV: url},
+            capture_output=True,
+            text=True,
+            timeout=SUBPROCESS_TIMEOUT_S,
+            check=False,
+        )
+
+    posted = alert(webhook.url)
+    assert posted.returncode == 0, posted.stderr
+    body = webhook.wait_for("SUPERVISOR_NEEDS_OPERATOR")
+    assert set(body) >= PAYLOAD_KEYS
+    assert (body["run_id"], body["state"], body["status"]) == (
+        "alerts",
+        "ERROR_REQUIRES_OPERATOR",
+        "FAILED",
+    )
+    assert body["text"].startswith("livesession run alerts: supervisor verdict needs_operator")
+    down = alert(dead_url)
+    assert down.returncode == 1
+    assert "the webhook failed (URLError)" in down.stderr
+    assert orjson.loads(down.stdout)["code"] == "SUPERVISOR_NEEDS_OPERATOR"
+    _assert_no_secret(down.stdout + down.stderr + posted.stdout + posted.stderr)
