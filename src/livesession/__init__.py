@@ -9,12 +9,15 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from ._artifacts.alerts import ListAlertSink
     from ._artifacts.sinks import (
         FileLineSink,
         FileMetricsSink,
         MemoryLineSink,
         MemoryMetricsSink,
     )
+    from ._artifacts.webhook import WebhookAlertSink
+    from ._domain.alerts import Alert, AlertsConfig
     from ._domain.clock import FixedClock, SimClock, SystemClock
     from ._domain.config import (
         DryrunConfig,
@@ -74,6 +77,7 @@ if TYPE_CHECKING:
     from ._session.threads import VerbOutcome, VerbResult
     from ._support.logging import configure_logging
     from ._typing import (
+        AlertSink,
         Broker,
         CheckpointStore,
         Clock,
@@ -97,6 +101,9 @@ if TYPE_CHECKING:
 # Names load on first use (PEP 562), so `import livesession` stays light for the CLI.
 _LAZY: dict[str, str] = {
     "AckReport": "._domain.model",
+    "Alert": "._domain.alerts",
+    "AlertSink": "._typing",
+    "AlertsConfig": "._domain.alerts",
     "AsyncSession": ".aio",
     "AuditCorruption": "._exceptions",
     "Bar": "._domain.model",
@@ -135,6 +142,7 @@ _LAZY: dict[str, str] = {
     "LeaseHeld": "._exceptions",
     "LineSink": "._typing",
     "LiveSessionError": "._exceptions",
+    "ListAlertSink": "._artifacts.alerts",
     "LiveSessionOrchestrator": "._session.coordinator",
     "MarketFeed": "._typing",
     "MemoryLineSink": "._artifacts.sinks",
@@ -182,6 +190,7 @@ _LAZY: dict[str, str] = {
     "VerbOutcome": "._session.threads",
     "VerbResult": "._session.threads",
     "VerifyResult": ".verify",
+    "WebhookAlertSink": "._artifacts.webhook",
     "__version__": "._version",
     "ccxt_preflight_checks": ".brokers.ccxt",
     "check_csv": "._market.datafile",
@@ -215,6 +224,9 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "AckReport",
+    "Alert",
+    "AlertSink",
+    "AlertsConfig",
     "AsyncSession",
     "AuditCorruption",
     "Bar",
@@ -252,6 +264,7 @@ __all__ = [
     "LeaseGrant",
     "LeaseHeld",
     "LineSink",
+    "ListAlertSink",
     "LiveSessionError",
     "LiveSessionOrchestrator",
     "MarketFeed",
@@ -300,6 +313,7 @@ __all__ = [
     "VerbOutcome",
     "VerbResult",
     "VerifyResult",
+    "WebhookAlertSink",
     "__version__",
     "ccxt_preflight_checks",
     "check_csv",

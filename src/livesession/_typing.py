@@ -9,10 +9,12 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 if TYPE_CHECKING:
     from decimal import Decimal
 
+    from ._domain.alerts import Alert
     from ._domain.lease import LeaseGrant
     from ._domain.model import Bar, BrokerReport, Order, OrderIntent, VenueOrder
 
 __all__ = [
+    "AlertSink",
     "Broker",
     "CheckpointStore",
     "Clock",
@@ -294,6 +296,20 @@ class LineSink(Protocol):
 
     def sync(self) -> None:
         """Make every written line durable (fsync where there is a file)."""
+        ...
+
+
+@runtime_checkable
+class AlertSink(Protocol):
+    """**Protocol:** where a session's alerts go (a webhook, a pager, a queue of your own).
+
+    ``post`` is called on the session's owner thread, inside a step: it must return at once
+    (hand the alert to a worker of its own) and never raise. A sink that also has ``close``
+    is closed by the session when it closes, after the seal's ``RUN_SEALED`` was posted.
+    """
+
+    def post(self, alert: Alert) -> None:
+        """Take one alert for delivery, without blocking."""
         ...
 
 

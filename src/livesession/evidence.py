@@ -121,7 +121,7 @@ def _determinism(run_dir: Path, *, rerunnable: bool) -> dict[str, Any]:
     if cfg.clock_mode == "system" or not _simulated_venue(cfg, _meta.get("sources") or {}):
         return {"status": "not_applicable", "reason": "system clock or external venue"}
     with tempfile.TemporaryDirectory(prefix="livesession-replay-") as tmp:
-        session = create_run(cfg, Path(tmp), idempotency_backend="memory")
+        session = create_run(cfg, Path(tmp), idempotency_backend="memory", alerts=False)
         session.run_to_end(cfg.steps, operator=ONE_SHOT_OPERATOR)  # as the CLI ran it
         replay = Path(tmp) / cfg.run_id
         compared: dict[str, bool] = {}

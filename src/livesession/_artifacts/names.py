@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Final
 
 __all__ = [
+    "ALERTS",
     "ARTIFACTS",
     "AUDIT",
     "CHECKPOINT",
@@ -56,6 +57,8 @@ MARKET_JOURNAL: Final = "market_data.jsonl"
 TIMINGS: Final = "timings.json"
 METRICS_LOG: Final = "metrics.ndjson"
 SESSION_LOG: Final = "session.log.jsonl"
+ALERTS: Final = "alerts.jsonl"
+"""Alert deliveries: each webhook attempt and outcome (written only when a webhook is set)."""
 WRITER_LOCK: Final = "writer.lock"
 """Held (an OS lock) by the one process writing the run; it names that process."""
 

@@ -26,7 +26,7 @@ from . import names
 from .audit_chain import AuditChain
 from .metrics import MetricsCollector
 
-__all__ = ["EVENTS_SCHEMA", "SNAPSHOT_SCHEMA", "Recorder", "crashpoint"]
+__all__ = ["EVENTS_SCHEMA", "SNAPSHOT_SCHEMA", "AuditObserver", "Recorder", "crashpoint"]
 
 EVENTS_SCHEMA: Final = "C2_DRYRUN_V1"
 SNAPSHOT_SCHEMA: Final = "C2_STATE_V1"
@@ -34,6 +34,10 @@ _OPTS: Final = orjson.OPT_SORT_KEYS | orjson.OPT_APPEND_NEWLINE
 _SORT: Final = orjson.OPT_SORT_KEYS
 _QUIET_EVENTS: Final = frozenset({"BAR", "POSITION_CHANGED", "PREFLIGHT_CHECK"})
 _NEVER_AUDITED: Final = frozenset({"BAR", "POSITION_CHANGED"})  # skip the mapping per step
+
+AuditObserver = Callable[[str, Mapping[str, Any], str, int], None]
+"""``(code, payload, ts, seq)`` of one audit record: its code, payload (not yet redacted),
+``ts`` and the ``seq`` it has (or would have had, had the audit sink not died)."""
 
 
 def _torn_write(sink: LineSink, line: bytes) -> None:
@@ -133,6 +137,9 @@ class Recorder:
         self._retry_events: list[dict[str, Any]] = []
         self._draining = False
         self.on_sink_failure: Callable[[str], None] | None = None
+        self.audit_observers: list[AuditObserver] = []
+        """Called with each audit record as the session makes it, even once the audit
+        sink is dead (alerts follow the audit this way); an observer must not raise."""
 
     # -- time ----------------------------------------------------------------------------
 
@@ -217,7 +224,9 @@ class Recorder:
         self._drain_retry_events()
 
     def audit(self, code: str, payload: dict[str, Any]) -> None:
-        """Append one record to the hash-chained audit log."""
+        """Append one record to the hash-chained audit log (its observers see it first)."""
+        for observe in self.audit_observers:
+            observe(code, payload, self.ts_utc, self.chain.seq + 1)
         if "audit" in self.dead:
             return
         line = self.chain.build(code, payload, self.ts_utc)
@@ -235,7 +244,14 @@ class Recorder:
         self._with_retries("metrics", lambda: self._metrics_sink.replace(content))
 
     def close(self) -> None:
-        """Close the sinks this recorder owns (those with a ``close``; caller files stay open)."""
+        """Close the sinks this recorder owns (those with a ``close``; caller files stay open).
+
+        Audit observers with a ``close`` (the alert tap) are closed first.
+        """
+        for observer in self.audit_observers:
+            close_observer = getattr(observer, "close", None)
+            if callable(close_observer):
+                close_observer()
         for sink in self._sinks.values():
             close = getattr(sink, "close", None)
             if callable(close):

@@ -16,6 +16,7 @@ import attrs
 
 from .._exceptions import ConfigError
 from .._support.references import is_reference
+from .alerts import AlertsConfig, alerts_config
 from .clock import parse_utc
 from .datafeeds import (
     DEFAULT_TICK,
@@ -300,6 +301,8 @@ class DryrunConfig:
     realish: RealishConfig = attrs.field(factory=RealishConfig, converter=_realish)
     strategy: StrategyConfig = attrs.field(factory=StrategyConfig, converter=_strategy)
     risk: RiskLimits = attrs.field(factory=RiskLimits, converter=_risk)
+    alerts: AlertsConfig = attrs.field(factory=AlertsConfig, converter=alerts_config)
+    """The ``[alerts]`` table (never in ``to_dict``: the webhook URL is a secret)."""
     strategy_factory: str | None = attrs.field(default=None, validator=check_factory)
     """A reference ``package.module:callable`` to the strategy's factory (None: the demo)."""
     strategy_params: dict[str, Any] = params_field("strategy_params")
@@ -408,7 +411,9 @@ _NESTED: Final[dict[str, type]] = {
 
 
 def _kept(field: attrs.Attribute[Any], value: object) -> bool:
-    """What ``to_dict`` writes: not an unrecorded data file's identity."""
+    """What ``to_dict`` writes: not an unrecorded data file's identity, nor the alerts."""
+    if field.name == "alerts":
+        return False
     return value is not None or field.name not in ("feed_sha256", "feed_bytes")
 
 

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from .._exceptions import ConfigError, RunDirectoryError, RunHeld
 from .._session.assembly import fit_to_feed
+from .alerting import choose_alerts
 from .backing import pg_dsn
 from .brokers import BrokerFactory, open_broker
 from .data import data_record, pin_data
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
 
     from .._domain.config import DryrunConfig
     from .._session.coordinator import LiveSessionOrchestrator
-    from .._typing import Broker, Clock, MarketFeed, Strategy
+    from .._typing import AlertSink, Broker, Clock, MarketFeed, Strategy
 
 __all__ = ["create_run"]
 
@@ -61,8 +62,14 @@ def create_run(
     strategy: Strategy | str | None = None,
     feed: MarketFeed | str | None = None,
     broker: Broker | str | None = None,
+    alerts: AlertSink | bool = True,
 ) -> LiveSessionOrchestrator:
     """Create ``out_dir/<run_id>/`` (never overwriting one) and a session writing into it.
+
+    ``alerts``: ``True`` posts the run's alerts to the webhook ``LIVESESSION_ALERT_WEBHOOK_URL``
+    or the config's ``[alerts] webhook_url`` names (the environment wins; none: no alerts),
+    logging each delivery to ``alerts.jsonl``; an ``AlertSink`` gets them instead; ``False``
+    sends none.
 
     ``strategy``, ``feed`` and ``broker`` plug in the run's own pieces, each as an object
     or as a reference ``"package.module:callable"``. A reference is the same as the config
@@ -89,6 +96,7 @@ def create_run(
     """
     run_dir = out_dir / cfg.run_id
     idempotency_backend, backing = _checked_backing(run_dir, idempotency_backend, store, lease)
+    alert_choice = choose_alerts(cfg, alerts)  # a bad webhook URL is refused here
     cfg = apply_references(cfg, strategy=strategy, feed=feed, broker=broker)
     # Plug-ins are built, and a data file is checked whole and hashed, before anything is
     # created: a bad reference or data file leaves nothing behind.
@@ -139,6 +147,7 @@ def create_run(
             lease_clock=lease_clock,
             feed=feed_obj,
             strategy=plugins.strategy,
+            alerts=alert_choice,
         )
         add_broker_check(session, plugins.sources)
     except BaseException:

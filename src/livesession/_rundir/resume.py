@@ -33,6 +33,7 @@ from .._support.references import check_sources
 from .._typing import MarkableVenue, ResumableVenue
 from ..brokers.mock import MockBroker
 from ..stores import FileCheckpointStore
+from .alerting import choose_alerts
 from .backing import take_lease
 from .brokers import BrokerFactory, open_broker
 from .data import check_data_unchanged
@@ -43,8 +44,9 @@ from .session import open_session
 
 if TYPE_CHECKING:
     from .._domain.config import DryrunConfig
+    from .._domain.runtime_config import Secret
     from .._session.coordinator import LiveSessionOrchestrator
-    from .._typing import Broker, Clock, MarketFeed, SessionLease, Strategy
+    from .._typing import AlertSink, Broker, Clock, MarketFeed, SessionLease, Strategy
 
 __all__ = ["checkpoint_summary", "load_checkpoint", "resume_problem", "resume_run"]
 
@@ -162,8 +164,13 @@ def resume_run(
     strategy: Strategy | str | None = None,
     feed: MarketFeed | str | None = None,
     broker: Broker | str | None = None,
+    alerts: AlertSink | bool = True,
 ) -> LiveSessionOrchestrator:
     """Reopen a crashed run at its last checkpoint, ready to continue.
+
+    ``alerts`` as for ``create_run``; the config file is not read again, so a resumed run's
+    webhook comes from ``LIVESESSION_ALERT_WEBHOOK_URL`` (the URL is never in the run
+    directory).
 
     The run's plug-ins are built again: references from its ``config.json`` (a reference
     passed here must be the one recorded), objects passed again as ``strategy``, ``feed``
@@ -180,6 +187,7 @@ def resume_run(
     cfg, meta = read_run_config(run_dir)
     cfg = apply_references(cfg, strategy=strategy, feed=feed, broker=broker, resume=True)
     given: dict[str, object] = {"strategy": strategy, "feed": feed, "broker": broker}
+    alert_choice = choose_alerts(cfg, alerts)  # a bad webhook URL is refused here
     # One writer per run: nothing below reads files a live writer may be appending to, or
     # changes anything, before the lock is ours.
     lock = RunLock.acquire(run_dir, writer_command("resume"))
@@ -192,6 +200,7 @@ def resume_run(
             broker_factory=broker_factory,
             lease_clock=lease_clock,
             given=given,
+            alerts=alert_choice,
         )
     except BaseException:
         lock.abandon()  # refused: the run directory is as it was, lock file included
@@ -209,6 +218,7 @@ def _reopen(
     broker_factory: BrokerFactory,
     lease_clock: Clock | None,
     given: dict[str, object],
+    alerts: AlertSink | Secret | None,
 ) -> LiveSessionOrchestrator:
     checkpoint = load_checkpoint(run_dir)
     if checkpoint is not None and checkpoint.get("sealed"):
@@ -243,6 +253,7 @@ def _reopen(
             lease=lease,
             lease_clock=lease_clock,
             plugins=plugins,
+            alerts=alerts,
         )
     except BaseException:
         plugins.close()
@@ -282,6 +293,7 @@ def _resume_session(
     lease: SessionLease | None,
     lease_clock: Clock | None,
     plugins: RunPlugins,
+    alerts: AlertSink | Secret | None,
 ) -> LiveSessionOrchestrator:
     # Validated: from here on the run directory is changed.
     torn: dict[str, int] = {}
@@ -305,6 +317,7 @@ def _resume_session(
         lease_clock=lease_clock,
         feed=plugins.feed,
         strategy=plugins.strategy,
+        alerts=alerts,
     )
     add_broker_check(session, plugins.sources)
     broker = session.broker

@@ -8,10 +8,12 @@ from pathlib import Path
 from .._artifacts import names
 from .._artifacts.sinks import FileLineSink, FileMetricsSink
 from .._domain.config import DryrunConfig
+from .._domain.runtime_config import Secret
 from .._session.assembly import SessionEdges
 from .._session.coordinator import LiveSessionOrchestrator
-from .._typing import Clock, MarketFeed, SessionLease, Strategy
+from .._typing import AlertSink, Clock, MarketFeed, SessionLease, Strategy
 from ..stores import FileCheckpointStore
+from .alerting import open_alerts
 from .backing import holder_id, open_lease, open_store
 from .brokers import BrokerFactory, add_venue_checks
 from .layout import Backing
@@ -34,19 +36,23 @@ def open_session(
     lease_clock: Clock | None = None,
     feed: MarketFeed | None = None,
     strategy: Strategy | None = None,
+    alerts: AlertSink | Secret | None = None,
 ) -> LiveSessionOrchestrator:
     """A session writing into ``run_dir``: its sinks, stores, broker and lease.
 
     ``append`` continues the artifacts (resume) instead of starting them. Without a
     ``lease`` the one ``backing`` asks for is opened here, and closed again when building
     the session fails; a lease passed in (resume took it) stays the caller's. A ``feed``
-    passed in (already checked: ``open_feed``) is the session's from then on.
+    passed in (already checked: ``open_feed``) is the session's from then on. ``alerts``
+    (``choose_alerts``): the session's alert sink, or the webhook URL to build one for.
     """
     durable = cfg.durability != "none"
     owned = lease is None
     if lease is None:
         lease = open_lease(cfg, run_dir, backing if backing is not None else Backing())
+    alert_sink: AlertSink | None = None
     try:
+        alert_sink = open_alerts(cfg, run_dir, alerts)
         broker = broker_factory(cfg, run_dir)
         try:
             attach_venue(feed, broker, cfg, run_dir)  # the venue's bars, journaled in the run
@@ -69,11 +75,15 @@ def open_session(
             lease_holder=holder_id(cfg),
             feed=feed,
             strategy=strategy,
+            alerts=alert_sink,
         )
         session = LiveSessionOrchestrator(cfg, **edges)
         add_venue_checks(session)
     except BaseException:
         if owned and lease is not None:
             lease.close()
+        close_alerts = getattr(alert_sink, "close", None)
+        if callable(close_alerts):  # a webhook's worker thread
+            close_alerts()
         raise
     return session

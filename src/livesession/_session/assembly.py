@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Final, TypedDict, TypeVar
 
 import attrs
 
+from .._artifacts.alerts import tap_alerts
 from .._artifacts.recorder import Recorder
 from .._artifacts.sinks import MemoryLineSink, MemoryMetricsSink, as_line_sink, as_metrics_sink
 from .._domain import clock as _clock
@@ -52,6 +53,7 @@ if TYPE_CHECKING:
 
     from .._exceptions import Fenced
     from .._typing import (
+        AlertSink,
         Broker,
         CheckpointStore,
         Clock,
@@ -105,6 +107,7 @@ class SessionEdges(TypedDict, total=False):
     lease: SessionLease | None
     lease_clock: Clock | None
     lease_holder: str | None
+    alerts: AlertSink | None
 
 
 @attrs.frozen(kw_only=True, eq=False)
@@ -355,6 +358,8 @@ def assemble(
     )
     governor = TradingGovernor(recorder, daily_loss_pct=cfg.risk.daily_loss_pct, start_ns=start_ns)
     lifecycle = SessionLifecycle(recorder, book, steps=lambda: time.steps, halt=governor.halt)
+    if (alerts := e.get("alerts")) is not None:  # follows the audit; closed with the recorder
+        tap_alerts(recorder, alerts, lambda: (lifecycle.state.value, lifecycle.status.value))
     ctx = SessionContext(
         config=cfg,
         recorder=recorder,

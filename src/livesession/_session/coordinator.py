@@ -73,8 +73,8 @@ class LiveSessionOrchestrator:
         The edges, all keyword-only and optional: ``clock``, ``broker``, ``feed``,
         ``strategy``, ``event_sink``, ``state_sink``, ``audit_sink``, ``metrics_sink``,
         ``idempotency``, ``checkpoints``, ``rails``, ``checks``, ``retry_policy``,
-        ``live_override``, ``lease``, ``lease_clock`` and ``lease_holder``. An unknown
-        keyword raises ``TypeError``.
+        ``live_override``, ``lease``, ``lease_clock``, ``lease_holder`` and ``alerts`` (an
+        ``AlertSink``, closed with the session). An unknown keyword raises ``TypeError``.
         """
         self.extra_checks: list[Check] = []
         self.step_hooks: list[Callable[[LiveSessionOrchestrator], None]] = []

@@ -1,0 +1,215 @@
+"""Alerts: which audit records call a person, and what the message says.
+
+An alert is derived from one audit record as the session writes it (``alert_for``), so it
+needs no call of its own anywhere in the session. The webhook URL that delivers alerts is
+a secret (its path is the credential of a Slack, Discord or Teams hook): ``AlertsConfig``
+holds it in a ``Secret`` and no config dictionary, artifact or repr ever shows it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Final
+
+import attrs
+
+from .._exceptions import ConfigError
+from .._support.secrets import redact, redact_text
+from .runtime_config import Secret
+
+__all__ = [
+    "ALERT_CODES",
+    "ALERT_ENV",
+    "Alert",
+    "AlertsConfig",
+    "alert_for",
+    "alerts_config",
+]
+
+ALERT_ENV: Final = "LIVESESSION_ALERT_WEBHOOK_URL"
+"""The environment variable with the webhook URL; it wins over ``[alerts] webhook_url``."""
+
+# Audit code -> alert code. C2_TRADING_STATE and C2_DRYRUN_STOP depend on their payload.
+_BY_AUDIT_CODE: Final = {
+    "C2_OPERATOR_REQUIRED": "OPERATOR_REQUIRED",
+    "C2_KILL_SWITCH": "KILL_SWITCH",
+    "C2_LEASE_LOST": "LEASE_LOST",
+    "C2_SINK_WRITE_FAILED": "SINK_FAILED",
+}
+_TRADING: Final = {"HALTED": "TRADING_HALTED", "REDUCING": "TRADING_REDUCING"}
+ALERT_CODES: Final = (
+    "OPERATOR_REQUIRED",
+    "KILL_SWITCH",
+    "TRADING_HALTED",
+    "TRADING_REDUCING",
+    "LEASE_LOST",
+    "SINK_FAILED",
+    "RUN_FAILED",
+    "RUN_SEALED",
+)
+"""Every alert code, in the order RUNBOOK lists them."""
+
+_SUMMARY: Final = {
+    "OPERATOR_REQUIRED": "needs an operator",
+    "KILL_SWITCH": "kill switch fired",
+    "TRADING_HALTED": "trading HALTED",
+    "TRADING_REDUCING": "trading REDUCING (reduce-only)",
+    "LEASE_LOST": "session lease lost",
+    "SINK_FAILED": "an artifact sink failed",
+    "RUN_FAILED": "run sealed FAILED",
+    "RUN_SEALED": "run sealed",
+}
+_MAX_TIMEOUT_MS: Final = 60_000
+_MAX_RETRIES: Final = 10
+
+
+@attrs.frozen(kw_only=True)
+class Alert:
+    """One alert: what happened to which run, derived from one audit record.
+
+    Attributes:
+        run_id: The run.
+        code: One of ``ALERT_CODES``.
+        state: The session's lifecycle state when the record was written.
+        status: The session's status then (``RUN_SEALED`` carries the final one).
+        reason: Why, in the session's words (a reason code, redacted).
+        ts: The audit record's ``ts`` (the session clock's time).
+        audit_seq: The audit record's ``seq`` (the record that raised the alert).
+        audit_code: The audit record's code.
+        detail: The audit record's payload, redacted.
+    """
+
+    run_id: str
+    code: str
+    state: str
+    status: str
+    reason: str
+    ts: str
+    audit_seq: int
+    audit_code: str
+    detail: Mapping[str, Any] = attrs.field(factory=dict)
+
+    @property
+    def text(self) -> str:
+        """One Slack-compatible line (``text`` of Slack, Mattermost, Discord-via-slack)."""
+        reason = f": {self.reason}" if self.reason else ""
+        return (
+            f"livesession run {self.run_id}: {_SUMMARY.get(self.code, self.code)}{reason} "
+            f"[{self.code}; state {self.state}, status {self.status}; {self.ts}]"
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON document the webhook receives."""
+        return {
+            "run_id": self.run_id,
+            "code": self.code,
+            "state": self.state,
+            "status": self.status,
+            "reason": self.reason,
+            "ts": self.ts,
+            "audit_seq": self.audit_seq,
+            "audit_code": self.audit_code,
+            "detail": dict(self.detail),
+            "text": self.text,
+        }
+
+
+def alert_for(
+    audit_code: str,
+    payload: Mapping[str, Any],
+    *,
+    run_id: str,
+    state: str,
+    status: str,
+    ts: str,
+    audit_seq: int,
+) -> Alert | None:
+    """The alert an audit record raises, or None (most records raise none)."""
+    code = _BY_AUDIT_CODE.get(audit_code)
+    if audit_code == "C2_TRADING_STATE":
+        code = _TRADING.get(str(payload.get("to")))
+    elif audit_code == "C2_DRYRUN_STOP":
+        status = str(payload.get("status", status))
+        code = "RUN_FAILED" if status == "FAILED" else "RUN_SEALED"
+    if code is None:
+        return None
+    reason = payload.get("reason")
+    if not isinstance(reason, str) or not reason:
+        reason = {"LEASE_LOST": "LEASE_LOST", "SINK_FAILED": "SINK_WRITE_FAILED"}.get(code, "")
+    return Alert(
+        run_id=run_id,
+        code=code,
+        state=state,
+        status=status,
+        reason=redact_text(reason),
+        ts=ts,
+        audit_seq=audit_seq,
+        audit_code=audit_code,
+        detail=redact(dict(payload)),
+    )
+
+
+def _webhook_url(value: object, name: str = "alerts.webhook_url") -> Secret | None:
+    """The URL as a ``Secret``; the error names ``name`` and never repeats the value."""
+    if value is None or isinstance(value, Secret):
+        return value
+    if not isinstance(value, str):
+        raise ConfigError(f"{name} must be a string, not {type(value).__name__}")
+    url = value.strip()
+    if not url:
+        return None
+    if not url.startswith(("https://", "http://")) or len(url) <= len("https://"):
+        raise ConfigError(
+            f"{name} must be an http:// or https:// URL (value not shown: it is a secret)"
+        )
+    return Secret(url)
+
+
+def _bounded(name: str, low: int, high: int) -> Any:
+    def check(_inst: object, _attr: object, value: object) -> None:
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise ConfigError(f"alerts.{name} must be an integer from {low} to {high}")
+
+    return check
+
+
+@attrs.frozen(kw_only=True)
+class AlertsConfig:
+    """The ``[alerts]`` table: where alerts go and how hard delivery tries.
+
+    Kept out of ``config.json`` and the config hash (``DryrunConfig.to_dict``): where a
+    run's alerts go is not part of what the run did, and the URL is a secret.
+
+    Attributes:
+        webhook_url: The webhook (a ``Secret``); None: no webhook unless ``ALERT_ENV`` is set.
+        timeout_ms: The bound on one HTTP attempt (connect and answer).
+        retries: Attempts after the first failed one.
+        queue_size: Alerts waiting for delivery before new ones are dropped (and counted).
+    """
+
+    webhook_url: Secret | None = attrs.field(default=None, converter=_webhook_url, repr=False)
+    timeout_ms: int = attrs.field(
+        default=2_000, validator=_bounded("timeout_ms", 1, _MAX_TIMEOUT_MS)
+    )
+    retries: int = attrs.field(default=2, validator=_bounded("retries", 0, _MAX_RETRIES))
+    queue_size: int = attrs.field(default=256, validator=_bounded("queue_size", 1, 100_000))
+
+    def url(self, environ: Mapping[str, str]) -> Secret | None:
+        """The webhook to use: ``ALERT_ENV`` when set and not blank, else ``webhook_url``."""
+        from_env = _webhook_url(environ.get(ALERT_ENV), ALERT_ENV)
+        return from_env if from_env is not None else self.webhook_url
+
+
+def alerts_config(value: object) -> AlertsConfig:
+    """The ``[alerts]`` table as an ``AlertsConfig`` (unknown keys refused, by name)."""
+    if isinstance(value, AlertsConfig):
+        return value
+    if not isinstance(value, Mapping):
+        raise ConfigError("alerts must be a table")
+    known = {field.name for field in attrs.fields(AlertsConfig)}
+    unknown = sorted(str(key) for key in value if key not in known)
+    if unknown:
+        raise ConfigError(
+            f"unknown config key alerts.{unknown[0]}; known keys: {', '.join(sorted(known))}"
+        )
+    return AlertsConfig(**value)

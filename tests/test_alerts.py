@@ -1,0 +1,562 @@
+"""Alerts: which records call a person, the webhook's payload, delivery that never blocks.
+
+A real HTTP server on 127.0.0.1 receives the webhook; a closed port stands for a webhook
+that is down and a server that sleeps past the timeout for a slow one. The webhook URL
+carries a token-like path, and no run file, log, repr or CLI output may ever show it.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import orjson
+import pytest
+
+from _scripted import ScriptedFeed, ScriptedStrategy, buy
+from livesession import ConfigError, DryrunConfig, LiveSessionOrchestrator
+from livesession._artifacts import names
+from livesession._artifacts.alerts import ListAlertSink
+from livesession._artifacts.webhook import WebhookAlertSink
+from livesession._domain import clock as _clock
+from livesession._domain.alerts import ALERT_ENV, AlertsConfig
+from livesession._domain.runtime_config import Secret
+from livesession._rundir import create_run
+from livesession.leases import FileLease
+
+from _helpers import Sinks
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+TOKEN = "T0KEN9secret9path9XYZ123"
+SUBPROCESS_TIMEOUT_S = 120
+PAYLOAD_KEYS = {"run_id", "code", "state", "status", "reason", "ts", "text"}
+
+
+class Webhook:
+    """A loopback HTTP server that keeps every JSON body POSTed to it."""
+
+    def __init__(self, *, delay_s: float = 0.0, status: int = 200) -> None:
+        self.bodies: list[dict[str, Any]] = []
+        self.paths: list[str] = []
+        self.got = threading.Condition()
+        hook = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                if delay_s:
+                    time.sleep(delay_s)  # the slow webhook: longer than the client's timeout
+                with hook.got:
+                    hook.bodies.append(orjson.loads(body))
+                    hook.paths.append(self.path)
+                    hook.got.notify_all()
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Length", "2")
+                    self.end_headers()
+                    self.wfile.write(b"ok")
+                except OSError:
+                    pass  # the client gave up waiting (the slow webhook)
+
+            def log_message(self, *_args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/{TOKEN}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def codes(self) -> list[str]:
+        with self.got:
+            return [body["code"] for body in self.bodies]
+
+    def wait_for(self, code: str, timeout_s: float = 10.0) -> dict[str, Any]:
+        with self.got:
+            found = self.got.wait_for(
+                lambda: any(b["code"] == code for b in self.bodies), timeout=timeout_s
+            )
+            assert found, f"no {code} alert arrived; got {[b['code'] for b in self.bodies]}"
+            return next(b for b in self.bodies if b["code"] == code)
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def webhook() -> Iterator[Webhook]:
+    hook = Webhook()
+    yield hook
+    hook.close()
+
+
+@pytest.fixture
+def slow_webhook() -> Iterator[Webhook]:
+    hook = Webhook(delay_s=1.5)
+    yield hook
+    hook.close()
+
+
+@pytest.fixture
+def dead_url() -> str:
+    """A loopback port nobody listens on: every connection is refused."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}/hooks/{TOKEN}"
+
+
+@pytest.fixture(autouse=True)
+def _no_env_webhook(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(ALERT_ENV, raising=False)
+
+
+def _cfg(url: str | None, **values: Any) -> DryrunConfig:
+    params: dict[str, Any] = {"run_id": "alerts", "seed": 5, "steps": 40}
+    params.update(values)
+    alerts: dict[str, Any] = {"timeout_ms": 300, "retries": 1}
+    if url is not None:
+        alerts["webhook_url"] = url
+    return DryrunConfig(alerts=alerts, **params)
+
+
+def _scripted(closes: int = 60, fail_at: int | None = None) -> tuple[Any, Any]:
+    def script(n: int, _bar: Any, _view: Any) -> list[Any]:
+        if fail_at is not None and n == fail_at:
+            raise RuntimeError("strategy blew up")
+        return [buy("0.010")] if n == 1 else []
+
+    return ScriptedFeed(["40000.00"] * closes), ScriptedStrategy(script)
+
+
+def _all_run_bytes(root: Path) -> bytes:
+    return b"".join(p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file())
+
+
+def _alert_log(run_dir: Path) -> list[dict[str, Any]]:
+    return [orjson.loads(line) for line in (run_dir / names.ALERTS).read_bytes().splitlines()]
+
+
+def _assert_no_secret(blob: bytes | str) -> None:
+    data = blob if isinstance(blob, bytes) else blob.encode()
+    assert TOKEN.encode() not in data
+    assert b"/hooks/" not in data
+
+
+# -- which records alert, with what payload --------------------------------------------------
+
+
+def test_kill_switch_reducing_and_the_seal_post_their_payloads(tmp_path, webhook):
+    feed, strategy = _scripted()
+    session = create_run(_cfg(webhook.url), tmp_path, feed=feed, strategy=strategy)
+    assert session.preflight()
+    session.activate()
+    session.run_n_steps(3)
+    session.reduce_only("drill")
+    session.kill("drill")
+    result = session.run_to_end(40)
+    assert result.status.value == "COMPLETED"
+
+    reducing = webhook.wait_for("TRADING_REDUCING")
+    kill = webhook.wait_for("KILL_SWITCH")
+    sealed = webhook.wait_for("RUN_SEALED")
+    for body in (reducing, kill, sealed):
+        assert set(body) >= PAYLOAD_KEYS
+        assert body["run_id"] == "alerts"
+        assert body["text"].startswith("livesession run alerts: ")
+    assert (reducing["state"], reducing["reason"]) == ("DRYRUN_ACTIVE", "drill")
+    assert (kill["state"], kill["reason"], kill["status"]) == ("DRYRUN_ACTIVE", "drill", "RUNNING")
+    assert "kill switch fired: drill" in kill["text"]
+    assert (sealed["state"], sealed["status"]) == ("STOPPED", "COMPLETED")
+    assert webhook.codes() == ["TRADING_REDUCING", "KILL_SWITCH", "RUN_SEALED"]
+    assert webhook.paths == [f"/hooks/{TOKEN}"] * 3
+    # Each alert names the audit record that raised it.
+    audit = [orjson.loads(x) for x in (tmp_path / "alerts" / names.AUDIT).read_bytes().splitlines()]
+    by_seq = {record["seq"]: record["code"] for record in audit}
+    assert by_seq[kill["audit_seq"]] == "C2_KILL_SWITCH"
+    assert by_seq[sealed["audit_seq"]] == "C2_DRYRUN_STOP"
+    assert kill["ts"] == next(r["ts"] for r in audit if r["code"] == "C2_KILL_SWITCH")
+    # Every delivery is logged, outside the audit; the last line sums them up.
+    log = _alert_log(tmp_path / "alerts")
+    delivered = [line for line in log if line["outcome"] == "delivered"]
+    assert [line["code"] for line in delivered] == webhook.codes()
+    assert all(line["http_status"] == 200 and line["wall_ts"] for line in delivered)
+    assert log[-1]["outcome"] == "closed"
+    assert (log[-1]["delivered"], log[-1]["failed"], log[-1]["dropped"]) == (3, 0, 0)
+    _assert_no_secret(_all_run_bytes(tmp_path))
+
+
+def test_a_fault_alerts_halted_operator_required_and_the_failed_seal(tmp_path, webhook):
+    feed, strategy = _scripted(fail_at=4)
+    session = create_run(_cfg(webhook.url), tmp_path, feed=feed, strategy=strategy)
+    result = session.run_to_end(40)  # no operator: sealed FAILED where it stands
+    assert result.status.value == "FAILED"
+
+    halted = webhook.wait_for("TRADING_HALTED")
+    operator = webhook.wait_for("OPERATOR_REQUIRED")
+    failed = webhook.wait_for("RUN_FAILED")
+    assert halted["reason"] == "STRATEGY_ERROR"
+    assert (operator["state"], operator["status"], operator["reason"]) == (
+        "ERROR_REQUIRES_OPERATOR",
+        "FAILED",
+        "STRATEGY_ERROR",
+    )
+    assert (failed["state"], failed["status"], failed["reason"]) == (
+        "ERROR_REQUIRES_OPERATOR",
+        "FAILED",
+        "STRATEGY_ERROR",
+    )
+    assert "run sealed FAILED: STRATEGY_ERROR" in failed["text"]
+    assert webhook.codes() == ["TRADING_HALTED", "OPERATOR_REQUIRED", "RUN_FAILED"]
+    _assert_no_secret(_all_run_bytes(tmp_path))
+
+
+class _FailingSink(Sinks):
+    """Memory sinks whose events sink dies after ``limit`` lines."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        events = self.events
+        original = events.write_line
+
+        def write_line(line: bytes) -> None:
+            if len(events.lines) >= limit:
+                raise OSError("disk gone")
+            original(line)
+
+        events.write_line = write_line  # type: ignore[method-assign]
+
+
+@pytest.mark.broken_run("the events sink dies on purpose: the run is sealed FAILED, short")
+def test_an_embedded_session_posts_a_sink_failure_to_its_own_sink():
+    """An application passes its own AlertSink; the session closes it after the seal."""
+    sinks = _FailingSink(limit=30)
+    alerts = ListAlertSink()
+    orch = LiveSessionOrchestrator(
+        DryrunConfig(run_id="sinkfail", steps=50), alerts=alerts, **sinks.kwargs()
+    )
+    result = orch.run_to_end(50)
+    assert result.status.value == "FAILED"
+    # The halt of a sink failure has no record of its own: SINK_FAILED says it.
+    assert alerts.codes() == ["SINK_FAILED", "OPERATOR_REQUIRED", "RUN_FAILED"]
+    sink_failed = alerts.alerts[0]
+    assert sink_failed.reason == "SINK_WRITE_FAILED"
+    assert sink_failed.detail["sinks"] == ["events"]
+    assert alerts.closed
+
+
+def test_a_lost_lease_alerts(tmp_path):
+    lease = FileLease(tmp_path / "pair.lease", "default", "s")
+    lease_clock = _clock.SimClock(_clock.parse_utc("2026-01-01T00:00:00Z"))
+    alerts = ListAlertSink()
+    sinks = Sinks()
+    orch = LiveSessionOrchestrator(
+        DryrunConfig(run_id="t", strategy_id="s", steps=50, lease_ttl_ms=1000),
+        lease=lease,
+        lease_clock=lease_clock,
+        alerts=alerts,
+        **sinks.kwargs(),
+    )
+    assert orch.preflight()
+    orch.activate()
+    orch.run_n_steps(3)
+    lease_clock.advance(2_000_000_000)
+    intruder = FileLease(tmp_path / "pair.lease", "default", "s")
+    assert intruder.acquire("new-holder", lease_clock.monotonic_ns(), 10**12) is not None
+    orch.step()
+    orch.close()
+    assert alerts.codes() == ["LEASE_LOST", "OPERATOR_REQUIRED", "RUN_FAILED"]
+    assert alerts.alerts[0].reason == "LEASE_LOST"
+    assert alerts.alerts[1].reason == "LEASE_LOST"
+
+
+def test_a_quiet_run_alerts_once_when_sealed_and_its_audit_is_unchanged(tmp_path, webhook):
+    """Alerts observe the audit; they never write into it (same bytes with or without)."""
+    with_hook = create_run(_cfg(webhook.url, run_id="a"), tmp_path / "with")
+    with_hook.run_to_end(40)
+    without = create_run(_cfg(None, run_id="a"), tmp_path / "without")
+    without.run_to_end(40)
+    webhook.wait_for("RUN_SEALED")
+    assert webhook.codes() == ["RUN_SEALED"]
+    for name in names.CONTRACT:
+        assert (tmp_path / "with" / "a" / name).read_bytes() == (
+            tmp_path / "without" / "a" / name
+        ).read_bytes(), name
+    assert (tmp_path / "with" / "a" / names.CONFIG).read_bytes() == (
+        tmp_path / "without" / "a" / names.CONFIG
+    ).read_bytes()
+    assert not (tmp_path / "without" / "a" / names.ALERTS).exists()
+
+
+# -- the URL is a secret ----------------------------------------------------------------------
+
+
+def test_the_url_is_never_shown(webhook):
+    cfg = _cfg(webhook.url)
+    assert isinstance(cfg.alerts.webhook_url, Secret)
+    assert "alerts" not in cfg.to_dict()
+    for text in (repr(cfg), str(cfg), repr(cfg.alerts), str(cfg.to_dict())):
+        _assert_no_secret(text)
+    sink = WebhookAlertSink(cfg.alerts.webhook_url, log_path=None)
+    _assert_no_secret(repr(sink))
+    sink.close()
+
+
+def test_a_bad_url_is_one_line_without_the_value(monkeypatch, tmp_path):
+    with pytest.raises(ConfigError) as caught:
+        DryrunConfig(alerts={"webhook_url": f"ftp://example.invalid/hooks/{TOKEN}"})
+    assert "alerts.webhook_url must be an http:// or https:// URL" in str(caught.value)
+    _assert_no_secret(str(caught.value))
+    with pytest.raises(ConfigError, match=r"unknown config key alerts\.url"):
+        DryrunConfig(alerts={"url": "https://example.invalid/x"})
+    monkeypatch.setenv(ALERT_ENV, f"nonsense/hooks/{TOKEN}")
+    with pytest.raises(ConfigError, match=ALERT_ENV) as caught:
+        create_run(_cfg(None), tmp_path / "out")
+    _assert_no_secret(str(caught.value))
+    assert not (tmp_path / "out").exists()  # refused before anything was written
+
+
+def test_the_environment_wins_over_the_config(monkeypatch, webhook, dead_url):
+    monkeypatch.setenv(ALERT_ENV, webhook.url)
+    assert AlertsConfig(webhook_url=dead_url).url(os.environ).reveal() == webhook.url
+    monkeypatch.setenv(ALERT_ENV, "  ")
+    assert AlertsConfig(webhook_url=dead_url).url(os.environ).reveal() == dead_url
+
+
+def test_http_errors_are_logged_redacted(tmp_path):
+    hook = Webhook(status=500)
+    try:
+        sink = WebhookAlertSink(
+            Secret(hook.url), log_path=tmp_path / "alerts.jsonl", retries=1, backoff_s=0.01
+        )
+        orch = LiveSessionOrchestrator(
+            DryrunConfig(run_id="h", steps=5), alerts=sink, **Sinks().kwargs()
+        )
+        orch.run_to_end(5)
+    finally:
+        hook.close()
+    log = _alert_log(tmp_path)
+    assert [line["outcome"] for line in log] == ["retry", "gave_up", "closed"]
+    assert log[0]["error"] == "HTTP 500"
+    assert log[-1]["failed"] == 1
+    _assert_no_secret((tmp_path / "alerts.jsonl").read_bytes())
+
+
+# -- delivery never blocks the session ------------------------------------------------------
+
+
+def _churn(session: LiveSessionOrchestrator, steps: int) -> float:
+    """Run ``steps`` steps with a REDUCING alert every 100 steps; the wall seconds taken."""
+    started = time.perf_counter()
+    assert session.preflight()
+    session.activate()
+    while session.steps_done < steps - 100:
+        session.run_n_steps(100)
+        session.reduce_only("churn")
+        session.reenable_trading("churn")
+    session.run_to_end(steps)
+    return time.perf_counter() - started
+
+
+def test_a_dead_webhook_does_not_slow_a_3000_step_run(tmp_path, dead_url):
+    """Twice each way, interleaved; the fastest of each, so a busy machine's spike is no verdict."""
+    steps = 3000
+    base: list[float] = []
+    dead: list[float] = []
+    for n in range(2):
+        quiet_cfg = _cfg(None, run_id=f"quiet{n}", steps=steps)
+        base.append(_churn(create_run(quiet_cfg, tmp_path), steps))
+        dead_cfg = _cfg(dead_url, run_id="dead" if n == 0 else f"dead{n}", steps=steps)
+        dead.append(_churn(create_run(dead_cfg, tmp_path), steps))
+    print(f"3000 steps: {min(base):.2f}s without a webhook, {min(dead):.2f}s with a dead one")  # noqa: T201
+    assert min(dead) - min(base) < 1.0
+    log = _alert_log(tmp_path / "dead")
+    assert {line["outcome"] for line in log[:-1]} <= {"retry", "gave_up", "abandoned"}
+    summary = log[-1]
+    assert summary["outcome"] == "closed"
+    assert summary["delivered"] == 0
+    assert summary["posted"] == 30  # 29 REDUCING, then RUN_SEALED
+    assert summary["failed"] + summary["abandoned"] == summary["posted"]
+    assert any("ConnectionRefusedError" in line.get("error", "") for line in log)
+    _assert_no_secret(_all_run_bytes(tmp_path))
+
+
+def test_a_slow_webhook_times_out_and_the_close_is_bounded(tmp_path, slow_webhook):
+    feed, strategy = _scripted()
+    session = create_run(_cfg(slow_webhook.url), tmp_path, feed=feed, strategy=strategy)
+    assert session.preflight()
+    session.activate()
+    started = time.perf_counter()
+    session.kill("slow drill")
+    session.run_n_steps(5)
+    # One delivery takes 0.3 + 0.2 + 0.3 s here (timeout, backoff, timeout): the kill and
+    # the steps after it did not wait for it.
+    assert time.perf_counter() - started < 0.6
+    closing = time.perf_counter()
+    session.close()
+    # timeout 0.3 s + 1 s: the close waits at most that for the queue, then gives up.
+    assert time.perf_counter() - closing < 2.5
+    log = _alert_log(tmp_path / "alerts")
+    timeouts = [line for line in log if "timed out" in line.get("error", "").lower()]
+    assert timeouts, log
+    assert log[-1]["outcome"] == "closed"
+    assert log[-1]["delivered"] == 0
+    _assert_no_secret(_all_run_bytes(tmp_path))
+
+
+def test_a_full_queue_drops_and_counts(tmp_path, slow_webhook):
+    sink = WebhookAlertSink(
+        Secret(slow_webhook.url),
+        log_path=tmp_path / "alerts.jsonl",
+        timeout_s=0.2,
+        retries=0,
+        queue_size=2,
+        close_timeout_s=0.1,
+    )
+    alerts = ListAlertSink()
+    orch = LiveSessionOrchestrator(DryrunConfig(run_id="q", steps=5), alerts=alerts)
+    orch.run_to_end(5)
+    for _ in range(6):
+        sink.post(alerts.alerts[0])
+    assert sink.counts["dropped"] >= 3  # one in flight at most, two queued, the rest dropped
+    sink.close()
+    summary = _alert_log(tmp_path)[-1]
+    assert summary["dropped"] == sink.counts["dropped"]
+    assert summary["posted"] + summary["dropped"] == 6
+
+
+# -- run directories: resume, the CLI and evidence ------------------------------------------
+
+
+def _cli(*args: str | Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    full = dict(os.environ)
+    full.pop(ALERT_ENV, None)
+    full.update(env)
+    return subprocess.run(
+        [sys.executable, "-m", "livesession.cli", *map(str, args)],
+        env=full,
+        capture_output=True,
+        text=True,
+        timeout=SUBPROCESS_TIMEOUT_S,
+        check=False,
+    )
+
+
+def test_the_cli_alerts_and_evidence_reruns_never_do(tmp_path, webhook):
+    config = tmp_path / "run.toml"
+    config.write_text(
+        f'run_id = "cli"\nsteps = 30\n\n[alerts]\nwebhook_url = "{webhook.url}"\ntimeout_ms = 500\n',
+        encoding="utf-8",
+    )
+    out = tmp_path / "runs"
+    done = _cli("dryrun", "--config", config, "--out", out, "--log-level", "debug", env={})
+    assert done.returncode == 0, done.stderr
+    assert webhook.codes() == ["RUN_SEALED"]  # delivered before the process ended
+    run_dir = out / "cli"
+    _assert_no_secret(done.stdout + done.stderr)
+    assert (run_dir / names.SESSION_LOG).exists()
+    # The evidence re-run happens with the webhook in the environment too: still no alert.
+    evidence = _cli("evidence", run_dir, env={ALERT_ENV: webhook.url})
+    assert evidence.returncode == 0, evidence.stderr
+    assert webhook.codes() == ["RUN_SEALED"]
+    _assert_no_secret(evidence.stdout + evidence.stderr)
+    _assert_no_secret(_all_run_bytes(tmp_path / "runs"))
+
+
+def test_resume_takes_the_webhook_from_the_environment(tmp_path, webhook):
+    """The config's URL is not in the run directory: a resume alerts through the env var."""
+    config = tmp_path / "run.toml"
+    config.write_text(
+        f'run_id = "crash"\nsteps = 60\ncheckpoint_every = 5\n\n[alerts]\n'
+        f'webhook_url = "{webhook.url}"\n',
+        encoding="utf-8",
+    )
+    out = tmp_path / "runs"
+    killed = _cli(
+        "dryrun", "--config", config, "--out", out, env={"LIVESESSION_CRASH_AT": "checkpoint_tmp:4"}
+    )
+    assert killed.returncode == -9, killed.stderr  # SIGKILL at the crash point: no seal
+    assert webhook.codes() == []
+    resumed = _cli("resume", out / "crash", env={ALERT_ENV: webhook.url})
+    assert resumed.returncode == 0, resumed.stderr
+    assert webhook.codes() == ["RUN_SEALED"]
+    assert webhook.bodies[0]["status"] == "COMPLETED"
+    _assert_no_secret(_all_run_bytes(tmp_path / "runs"))
+
+
+def test_alert_text_is_plain_and_redacted():
+    alerts = ListAlertSink()
+    orch = LiveSessionOrchestrator(
+        DryrunConfig(run_id="r", steps=5), alerts=alerts, **Sinks().kwargs()
+    )
+    assert orch.preflight()
+    orch.activate()
+    orch.kill(f"token=abcd{TOKEN}")
+    orch.close()
+    kill = alerts.alerts[0].to_json()
+    assert kill["code"] == "KILL_SWITCH"
+    assert TOKEN not in orjson.dumps(kill).decode()
+    assert kill["reason"] == "token=***"
+
+
+# -- RUNBOOK's livesession-alert script, run as written ----------------------------------------
+
+
+def _alert_script(tmp_path: Path) -> tuple[Path, dict[str, str]]:
+    text = (Path(__file__).resolve().parent.parent / "RUNBOOK.md").read_text(encoding="utf-8")
+    block = text.split("<!-- BEGIN ALERT -->", 1)[1].split("<!-- END ALERT -->", 1)[0]
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    script = bin_dir / "livesession-alert"
+    script.write_text(block.split("```python\n", 1)[1].split("```", 1)[0], encoding="utf-8")
+    script.chmod(0o755)
+    shim = bin_dir / "livesession"
+    shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m livesession.cli "$@"\n', "utf-8")
+    shim.chmod(0o755)
+    env = dict(os.environ)
+    env.pop(ALERT_ENV, None)
+    env["PATH"] = f"{bin_dir}{os.pathsep}{env.get('PATH', '')}"
+    return script, env
+
+
+def test_the_runbook_alert_script_posts_the_supervisor_verdict(tmp_path, webhook, dead_url):
+    feed, strategy = _scripted(fail_at=3)
+    create_run(_cfg(None), tmp_path / "runs", feed=feed, strategy=strategy).run_to_end(40)
+    script, env = _alert_script(tmp_path)
+    run_dir = tmp_path / "runs" / "alerts"
+
+    def alert(url: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, str(script), str(run_dir)],
+            env={**env, ALERT_ENV: url},
+            capture_output=True,
+            text=True,
+            timeout=SUBPROCESS_TIMEOUT_S,
+            check=False,
+        )
+
+    posted = alert(webhook.url)
+    assert posted.returncode == 0, posted.stderr
+    body = webhook.wait_for("SUPERVISOR_NEEDS_OPERATOR")
+    assert set(body) >= PAYLOAD_KEYS
+    assert (body["run_id"], body["state"], body["status"]) == (
+        "alerts",
+        "ERROR_REQUIRES_OPERATOR",
+        "FAILED",
+    )
+    assert body["text"].startswith("livesession run alerts: supervisor verdict needs_operator")
+    down = alert(dead_url)
+    assert down.returncode == 1
+    assert "the webhook failed (URLError)" in down.stderr
+    assert orjson.loads(down.stdout)["code"] == "SUPERVISOR_NEEDS_OPERATOR"
+    _assert_no_secret(down.stdout + down.stderr + posted.stdout + posted.stderr)
