@@ -45,6 +45,7 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
                 "report_diagram",
                 "prom",
                 "evidence",
+                "burnin",
                 "testing",
                 "aio",
                 "__main__",

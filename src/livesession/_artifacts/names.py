@@ -12,6 +12,7 @@ from typing import Final
 __all__ = [
     "ARTIFACTS",
     "AUDIT",
+    "BURNIN",
     "CHECKPOINT",
     "CHECKPOINT_FORMAT",
     "CONFIG",
@@ -59,3 +60,5 @@ WRITER_LOCK: Final = "writer.lock"
 # -- what the tools write by default ------------------------------------------------------------
 REPORT: Final = "report.html"
 PROM: Final = "livesession.prom"
+BURNIN: Final = "burnin"
+"""The stem of the burn-in report: ``burnin.md`` and ``burnin.json`` (``livesession burnin``)."""
