@@ -46,6 +46,7 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
                 "prom",
                 "evidence",
                 "burnin",
+                "controls",
                 "testing",
                 "aio",
                 "__main__",
