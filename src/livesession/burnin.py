@@ -247,7 +247,7 @@ def _flatten(drill: dict[str, Any] | None, limit: float) -> dict[str, Any]:
     return base | {
         "value": wall_s,
         "result": MET if ok else NOT_MET,
-        "detail": f"kill switch to flat in {wall_s:.3f} s{tail} ({drill.get('source', 'drill')})",
+        "detail": f"kill switch to flat in {wall_s:.6f} s{tail} ({drill.get('source', 'drill')})",
     }
 
 

@@ -93,7 +93,7 @@ def control_map(
         row: dict[str, Any] = {"control": control, "rule": rule, "exercised_by": exercised}
         if control == "Kill functionality":
             drilled = (
-                f"; drill: flat in {drill['wall_s']:.3f} s wall time"
+                f"; drill: flat in {drill['wall_s']:.6f} s wall time"
                 if drill.get("status") == "measured"
                 else f"; drill: {drill.get('status')}"
             )

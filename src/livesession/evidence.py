@@ -278,6 +278,10 @@ def _plugin_lines(plugins: dict[str, Any]) -> list[str]:
     return [*lines, ""]
 
 
+def _positions(positions: dict[str, str]) -> str:
+    return ", ".join(f"{symbol} {qty}" for symbol, qty in sorted(positions.items()))
+
+
 def _markdown(m: dict[str, Any]) -> str:
     lines = [
         f"# Evidence: run `{m['run_id']}`",
@@ -323,9 +327,10 @@ def _markdown(m: dict[str, Any]) -> str:
         lines += [
             "",
             (
-                f"Kill drill (a re-run of this config on its simulated venue, killed once it held "
-                f"{drill['position_at_kill']}): **{drill['status']}**, kill switch to flat in "
-                f"{drill['wall_s']:.6f} s wall time, {drill['steps_to_flat']} step(s)."
+                "Kill drill (a re-run of this config on its simulated venue, killed once it "
+                f"held {_positions(drill['position_at_kill'])}): **{drill['status']}**, kill "
+                f"switch to flat in {drill['wall_s']:.6f} s wall time, "
+                f"{drill['steps_to_flat']} step(s)."
             ),
         ]
     else:
