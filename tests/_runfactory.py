@@ -62,6 +62,7 @@ class RunBuilder:
         self.step = 0
         self.positions: dict[str, Decimal] = {}
         self.open_orders: dict[str, dict[str, Any]] = {}
+        self.order_events: dict[str, str] = {}  # client order id -> its ORDER_SUBMITTED id
         self.last_close: dict[str, Decimal] = {}
         self.events: list[dict[str, Any]] = []
         self.snapshots: list[dict[str, Any]] = []
@@ -192,18 +193,24 @@ class RunBuilder:
     def order(self, side: str, quantity: str) -> str:
         self.intents += 1
         coid = client_order_id(self.run_id, self.strategy_id, self.intents)
-        self.event("SIGNAL", {"symbol": self.symbol, "side": side, "reason": "cross"})
+        signal = self.event("SIGNAL", {"symbol": self.symbol, "side": side, "reason": "cross"})
         payload = {
             "client_order_id": coid,
             "symbol": self.symbol,
             "side": side,
             "quantity": quantity,
             "order_type": "MARKET",
+            "signal_id": signal["event_id"],
         }
-        self.event("ORDER_SUBMITTED", payload)
+        self.order_events[coid] = self.event("ORDER_SUBMITTED", payload)["event_id"]
         self.open_orders[coid] = payload
         self.event(
-            "ORDER_ACCEPTED", {"client_order_id": coid, "venue_order_id": f"v{self.intents}"}
+            "ORDER_ACCEPTED",
+            {
+                "client_order_id": coid,
+                "venue_order_id": f"v{self.intents}",
+                "order_event_id": self.order_events[coid],
+            },
         )
         self.timings["order_latency_ms"].append(3 + self.intents)
         return coid
@@ -213,18 +220,18 @@ class RunBuilder:
         qty, price = Decimal(quantity), self.last_close[self.symbol]
         sign = 1 if order["side"] == "BUY" else -1
         self.trades += 1
-        self.event(
-            "ORDER_FILLED" if last else "ORDER_PARTIALLY_FILLED",
-            {
-                "client_order_id": coid,
-                "trade_id": f"t{self.trades}",
-                "symbol": self.symbol,
-                "side": order["side"],
-                "quantity": quantity,
-                "price": str(price),
-                "fee": "0.00",
-            },
-        )
+        fill = {
+            "client_order_id": coid,
+            "trade_id": f"t{self.trades}",
+            "symbol": self.symbol,
+            "side": order["side"],
+            "quantity": quantity,
+            "price": str(price),
+            "fee": "0.00",
+        }
+        if coid in self.order_events:  # a test may fill an order it never submitted
+            fill["order_event_id"] = self.order_events[coid]
+        self.event("ORDER_FILLED" if last else "ORDER_PARTIALLY_FILLED", fill)
         self.cash -= sign * qty * price
         position = self.positions.get(self.symbol, Decimal(0)) + sign * qty
         self.positions[self.symbol] = position
@@ -241,7 +248,10 @@ class RunBuilder:
             del self.open_orders[coid]
 
     def broker_reject(self, coid: str, reason: str) -> None:
-        self.event("ORDER_REJECTED", {"client_order_id": coid, "reason": reason})
+        self.event(
+            "ORDER_REJECTED",
+            {"client_order_id": coid, "reason": reason, "order_event_id": self.order_events[coid]},
+        )
         self.record(f"C2_REJECT_{reason}", {"client_order_id": coid})
         self.rejects[reason] = self.rejects.get(reason, 0) + 1
         del self.open_orders[coid]

@@ -64,6 +64,7 @@ class TestIntentToOrder:
         assert submitted["payload"]["client_order_id"] == cid
         assert submitted["payload"]["intent_seq"] == 1
         assert submitted["payload"]["reason"] == "cross"
+        assert submitted["payload"]["signal_id"] == sinks.events_of("SIGNAL")[0]["event_id"]
         assert "send_outcome" not in submitted["payload"]
         assert broker.recorded == {cid: 1}
         assert cid in parts.book.open
@@ -83,9 +84,11 @@ class TestIntentToOrder:
         broker = FaultBroker()
         parts, sinks = _wired(broker, rails=[max_order_qty(D("0.1"))])
         parts.execution.handle_intent(sell("0.5"))
+        [signal] = sinks.events_of("SIGNAL")
         [rejected] = sinks.events_of("RISK_REJECTED")
         assert rejected["payload"] == {
             "intent_seq": 1,
+            "signal_id": signal["event_id"],
             "rule": "MAX_ORDER_QTY",
             "symbol": SYMBOL,
             "side": "SELL",
@@ -142,6 +145,7 @@ class TestSendFaults:
             "intent_seq": 1,
             "reason": "SEND_FAILED",
             "error": "Transient",
+            "signal_id": sinks.events_of("SIGNAL")[0]["event_id"],
         }
         assert sinks.events_of("ORDER_SUBMITTED") == []
         assert not parts.book.open

@@ -45,6 +45,8 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
                 "report_diagram",
                 "prom",
                 "evidence",
+                "burnin",
+                "controls",
                 "testing",
                 "aio",
                 "__main__",

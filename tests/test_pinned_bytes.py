@@ -33,28 +33,28 @@ _RUNS: dict[str, tuple[str, ...]] = {
 
 PINNED: dict[str, dict[str, str]] = {
     "pin": {
-        "events.jsonl": "bcd77a6b58e1f71106b5a9a6ee858643a2fee078d5eacb9e76ff5fc97646093d",
+        "events.jsonl": "f6a8584ec209d66aa87858f2736b78bc30d6002d7f091eb4a39d70711ee93716",
         "state_snapshots.jsonl": "6adbecb6e72b7eebafdb3977ad0e6329feda4ebd112c04410865b488b314c64c",
-        "metrics.json": "080d3be8e80c161538807c75990314b6de9dcbcfcb7c865ed3c71202d6d17dcb",
-        "audit.jsonl": "77eb4f6d8cb73fb6dbe6046e41af5c5f4a9ee621eadb317b6e163523219cb635",
+        "metrics.json": "711e8f3b6c3f2da6d815ca57bf199b1ebf72512efc25fb9a94e3ee2a243a81c6",
+        "audit.jsonl": "65c58fcc00411eba90d575256264d956239c418e4bdc929b56c23a651eaa86ca",
     },
     "pin-realish": {
-        "events.jsonl": "593ffa2519cd1bd80db7650502bdd8fd5e6b947d09c6ee04eb7401b7d3c0a2f2",
+        "events.jsonl": "96e7447e74d441d39411a26ad27fa6af43ffd9c051a9136c0ba50d6ea3ecfd7d",
         "state_snapshots.jsonl": "c4b46c411bac82a11b45710436231c117e775381a6b07af403af58827c5f7f35",
-        "metrics.json": "354e7ca97084a474c44e6c0375cf5b62ba2a561674b052d21195e94c1b183141",
-        "audit.jsonl": "091f44919a5cc3fd871411d5574a26efda8e36563d14bfadae909afcc5c9fae2",
+        "metrics.json": "e0e51d70a0768a896e161d5cc2ab1aedc834445963a73bdf590bfeeda64d8621",
+        "audit.jsonl": "0bd3191ba9e5217d4086bbc1d914cd2ca7dc0a853494e7671470ee0cb243ed6a",
     },
     "pin-oco": {
-        "events.jsonl": "a3ad41b2b5cdbd60d8e3e8c60d8fcae543222356687ec8e0285a0f1bd78adad2",
+        "events.jsonl": "c8be02588c26fb3b08a493c37e41a52d592179cb18ac2dc5963f1673418b095f",
         "state_snapshots.jsonl": "0d9da10c465f984976483f0769589eab3abdf18e0bbeabcef8fec56f7cc4ad81",
-        "metrics.json": "80bcad8403170b0adddaa662c62464f6e36f88d681a91e80ff932382fc4e0ab2",
-        "audit.jsonl": "d266d30658fde43a56a81193a7fa99b40df71b7bd915b8125cc47c13f78be246",
+        "metrics.json": "1183e40618adff3ed6587087134faa9ef824dfc32d8d7e38b5e07649c5599e9e",
+        "audit.jsonl": "3c25e9373dcc213abdbdd9b4060583f5cca296a7cc633a404f5125e380a0a7e3",
     },
     "pin-fixed": {
-        "events.jsonl": "0e4c0c4284e435a44e0202e9bd1f23a9851533a340e9f27405d9ec64099ec8d0",
+        "events.jsonl": "41188d5a21eddc2ec1b53afcc084e8b7c41525a3ab5b75c1ac13b3d225339590",
         "state_snapshots.jsonl": "0aa53bd2a5015a49100a9cce878353e09dac697338750325048c310a4ec2a56d",
-        "metrics.json": "4eb8a3061c54bb615bbe2bb2991fbfb177bf66035873fdf01936edce4907414c",
-        "audit.jsonl": "cde56de8f4f20bb38b789870d01ef5b54aa8b8bfbd09443d80cba482fc7ba3cc",
+        "metrics.json": "6819d6adf731637ffb1567b73c6a5a37fddae87a4c913d8b03065b19a13d943d",
+        "audit.jsonl": "6f668215c1583780b859cee3d4614b773c019b5cb164b2531e99bd80c960698b",
     },
 }
 

@@ -1,7 +1,7 @@
 """The ``livesession`` commands that read a run, or act on a live one.
 
-Readers: ``verify``, ``evidence``, ``report``, ``prom``, ``status``, ``list`` (they never
-take the run's writer lock). Operator controls: ``stop``, ``kill``, ``ack``.
+Readers: ``verify``, ``evidence``, ``burnin``, ``report``, ``prom``, ``status``, ``list``
+(they never take the run's writer lock). Operator controls: ``stop``, ``kill``, ``ack``.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from ._cli_output import (
 from ._support.secrets import redact_text
 
 __all__ = [
+    "cmd_burnin",
     "cmd_control",
     "cmd_evidence",
     "cmd_list",
@@ -93,6 +94,43 @@ def cmd_evidence(args: argparse.Namespace) -> int:
     print(f"manifest  {result.manifest}")  # noqa: T201 - the CLI's output
     print(f"document  {result.document}")  # noqa: T201 - the CLI's output
     print("result    " + ("PASS" if result.ok else "FAIL: " + "; ".join(result.problems)))  # noqa: T201
+    return code
+
+
+def cmd_burnin(args: argparse.Namespace) -> int:
+    """Judge each run against the burn-in criteria; write burnin.md and burnin.json."""
+    from ._exceptions import RunHeld  # noqa: PLC0415
+    from .burnin import Thresholds, run_burnin  # noqa: PLC0415 - only for this command
+
+    thresholds = Thresholds(
+        min_signals=args.min_signals,
+        min_decisions=args.min_decisions,
+        min_oco=args.min_oco,
+        max_flatten_s=args.max_flatten_s,
+    )
+    try:
+        result = run_burnin(args.run_dirs, thresholds, out_dir=args.out, drill=args.drill)
+    except RunHeld as exc:
+        return refused(exc, as_json=args.json)
+    code = EXIT_OK if result.ok else EXIT_VIOLATIONS
+    if args.json:
+        emit_json(
+            {
+                "ok": result.ok,
+                "exit_code": code,
+                "failed": result.failures(),
+                "sessions": list(result.sessions),
+                "reports": [str(p) for p in result.reports],
+            }
+        )
+        return code
+    for session, report in zip(result.sessions, result.reports, strict=True):
+        verdict = "PASS" if session["ok"] else "FAIL"
+        print(f"{verdict:<5} {session['run_id']}  {report}")  # noqa: T201 - the CLI's output
+        for c in session["criteria"]:
+            print(f"      {c['result']:<12} {c['name']}: {c['detail']}")  # noqa: T201
+    for failure in result.failures():
+        print(f"livesession: burn-in failed: {failure}", file=sys.stderr)  # noqa: T201
     return code
 
 

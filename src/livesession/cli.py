@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from ._cli_commands import (
+    cmd_burnin,
     cmd_control,
     cmd_evidence,
     cmd_list,
@@ -161,6 +162,43 @@ def _add_live_run_commands(sub: Any) -> None:
     lst.add_argument("out_dir", type=Path, help="a directory of runs (e.g. out/runs)")
     lst.add_argument("--json", action="store_true", help="print exactly one JSON object")
     lst.set_defaults(handler=cmd_list)
+
+
+def _non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value >= 0:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"must be a number of seconds >= 0, got {text!r}")
+    return value
+
+
+def _add_burnin_command(sub: Any) -> None:
+    """``burnin``: the paper burn-in acceptance criteria, per session."""
+    bur = sub.add_parser(
+        "burnin",
+        help="judge runs against the burn-in acceptance criteria",
+        description="Judge each RUN_DIR against the paper burn-in criteria (signals, "
+        "decisions, a full OCO lifecycle, flatten within the limit, unique client order ids, "
+        "no orphan OCO leg, a complete signal -> decision -> order -> trade chain) and write "
+        "burnin.md and burnin.json next to it. Flatten is measured only by a wall-time kill "
+        "drill (--drill, or the one `evidence` ran); without one it is skipped, never passed. "
+        "Exit codes: 0 every applicable criterion passed for every run, 1 some failed (named "
+        "on stderr), 2 bad input or not a run, 3 a run is being written.",
+        formatter_class=HelpWithDefaults,
+    )
+    bur.add_argument("run_dirs", type=Path, nargs="+", metavar="RUN_DIR", help="run directories")
+    bur.add_argument("--out", type=Path, help="write the reports here (default: each run)")
+    bur.add_argument("--drill", action="store_true", help="run the kill drill now (re-runs)")
+    bur.add_argument("--min-signals", type=_non_negative, default=50, help="signals needed")
+    bur.add_argument("--min-decisions", type=_non_negative, default=3, help="decisions needed")
+    bur.add_argument("--min-oco", type=_non_negative, default=1, help="full OCO lifecycles")
+    bur.add_argument(
+        "--max-flatten-s", type=_non_negative_float, default=2.0, help="kill to flat, seconds"
+    )
+    bur.add_argument("--json", action="store_true", help=JSON_HELP)
+    bur.set_defaults(handler=cmd_burnin)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -303,6 +341,7 @@ def build_parser() -> argparse.ArgumentParser:
     prm.set_defaults(handler=cmd_prom)
 
     _add_live_run_commands(sub)
+    _add_burnin_command(sub)
     return parser
 
 

@@ -2,7 +2,11 @@
 
 The bundle records what a reviewer needs to sign a run off: digests of every file, the
 independent verification result, a determinism re-run, how often each preflight check and
-safety rail fired, the kill-switch drill, a secret scan, and blank approval fields.
+safety rail fired, the kill switch (the run's own firings and a wall-time kill drill on a
+re-run), the burn-in acceptance result, the control map (which rail or check implements each
+control a governance review asks for, how often it fired, what exercises it), a secret scan,
+and blank approval fields. The burn-in result is reported, not part of ``ok``: a short
+review run is still good evidence even though it is no burn-in.
 """
 
 from __future__ import annotations
@@ -32,6 +36,8 @@ from ._session.coordinator import ONE_SHOT_OPERATOR
 from ._support.fsutil import atomic_write_bytes
 from ._support.secrets import find_secrets, is_secret_name
 from ._version import __version__
+from .burnin import Thresholds, evaluate_run, kill_drill, render_markdown
+from .controls import control_lines, control_map
 from .verify import verify_run
 
 __all__ = ["EvidenceResult", "scan_secrets", "write_evidence"]
@@ -156,7 +162,9 @@ def _venue_replay(run_dir: Path, cfg: Any) -> dict[str, Any]:
     )
     replay_cfg = attrs.evolve(cfg, broker="mock", feed="random_walk")
     with tempfile.TemporaryDirectory(prefix="livesession-replay-") as tmp:
-        session = create_run(replay_cfg, Path(tmp), idempotency_backend="memory", feed=journal)
+        session = create_run(
+            replay_cfg, Path(tmp), idempotency_backend="memory", feed=journal, alerts=False
+        )
         session.run_to_end(cfg.steps, operator=ONE_SHOT_OPERATOR)
         same = _signals(run_dir / names.EVENTS) == _signals(Path(tmp) / cfg.run_id / names.EVENTS)
     compared = {"SIGNAL events (venue bars replayed on the mock venue)": same}
@@ -243,6 +251,12 @@ def write_evidence(run_dir: Path, *, out_dir: Path | None = None) -> EvidenceRes
     events = read_records(run_dir / names.EVENTS)
     fired = _fired(run_dir, events)
     determinism = _determinism(run_dir, rerunnable=rerunnable)
+    drill = (
+        kill_drill(run_dir)
+        if rerunnable
+        else {"status": "not_applicable", "reason": "a plug-in was an object supplied in-process"}
+    )
+    burnin = evaluate_run(run_dir, Thresholds(), drill=drill)
     generated = {"manifest.json", doc_name}
     secrets = scan_secrets(run_dir, skip=frozenset(generated))
     digests = {
@@ -273,6 +287,9 @@ def write_evidence(run_dir: Path, *, out_dir: Path | None = None) -> EvidenceRes
         "verify": {"ok": verification.ok, "violations": list(verification.violations)},
         "determinism": determinism,
         "fired": fired,
+        "kill_drill": drill,
+        "burnin": burnin,
+        "controls": control_map(fired, drill, burnin),
         "secret_scan": {"findings": secrets, "clean": not secrets},
         "approval": {"name": "", "role": "", "date": ""},
         "ok": not problems,
@@ -297,6 +314,10 @@ def _plugin_lines(plugins: dict[str, Any]) -> list[str]:
     lines = ["## Code that ran", ""]
     lines += [f"- {record['summary']}" for record in plugins.values()]
     return [*lines, ""]
+
+
+def _positions(positions: dict[str, str]) -> str:
+    return ", ".join(f"{symbol} {qty}" for symbol, qty in sorted(positions.items()))
 
 
 def _markdown(m: dict[str, Any]) -> str:
@@ -340,7 +361,22 @@ def _markdown(m: dict[str, Any]) -> str:
             )
             lines.append(f"- {k['event']}: {detail}")
     else:
-        lines.append("No kill-switch drill in this run.")
+        lines.append("The run did not trip its kill switch.")
+    drill = m["kill_drill"]
+    if drill.get("status") in ("measured", "not_flat"):
+        lines += [
+            "",
+            (
+                "Kill drill (a re-run of this config on its simulated venue, killed once it "
+                f"held {_positions(drill['position_at_kill'])}): **{drill['status']}**, kill "
+                f"switch to flat in {drill['wall_s']:.6f} s wall time, "
+                f"{drill['steps_to_flat']} step(s)."
+            ),
+        ]
+    else:
+        lines += ["", f"Kill drill: {drill.get('status')} ({drill.get('reason', '')})."]
+    lines += control_lines(m["controls"])
+    lines += ["", render_markdown(m["burnin"], level=2).rstrip("\n")]
     lines += ["", "## Secret scan", ""]
     findings = m["secret_scan"]["findings"]
     lines += (

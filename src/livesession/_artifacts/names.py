@@ -13,6 +13,7 @@ __all__ = [
     "ALERTS",
     "ARTIFACTS",
     "AUDIT",
+    "BURNIN",
     "CHECKPOINT",
     "CHECKPOINT_FORMAT",
     "CONFIG",
@@ -65,3 +66,5 @@ WRITER_LOCK: Final = "writer.lock"
 # -- what the tools write by default ------------------------------------------------------------
 REPORT: Final = "report.html"
 PROM: Final = "livesession.prom"
+BURNIN: Final = "burnin"
+"""The stem of the burn-in report: ``burnin.md`` and ``burnin.json`` (``livesession burnin``)."""

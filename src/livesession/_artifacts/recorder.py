@@ -169,8 +169,11 @@ class Recorder:
 
     # -- the spine ---------------------------------------------------------------------------
 
-    def emit(self, event_type: str, payload: dict[str, Any]) -> None:
-        """Emit one domain event to every subscriber."""
+    def emit(self, event_type: str, payload: dict[str, Any]) -> str:
+        """Emit one domain event to every subscriber; returns its ``event_id``.
+
+        The id is what a later event names to link back to this one (the causal links).
+        """
         seq = self.event_seq + 1
         # The line is assembled from pre-serialised pieces in sorted-key order: the same
         # bytes as orjson.dumps(record, OPT_SORT_KEYS), with one serialisation of the payload
@@ -208,6 +211,7 @@ class Recorder:
             get_logger().info(event_type.lower(), run_id=self.run_id, seq=seq, **payload)
         if self._retry_events:
             self._drain_retry_events()
+        return event_id
 
     def snapshot(self, record: dict[str, Any]) -> None:
         """Write one state snapshot (``record`` without schema, seq and times)."""

@@ -388,7 +388,9 @@ def assemble(
     exits = OcoExits(
         ctx,
         fsm_state=lambda: lifecycle.state,
-        send=lambda order, seq, reason: execution.send(order, seq, reason=reason),
+        send=lambda order, seq, reason, links: execution.send(
+            order, seq, reason=reason, links=links
+        ),
         request_cancel=lambda cid: winddown.request_cancel(cid),  # noqa: PLW0108
     )
     reports = ReportRouter(

@@ -32,6 +32,8 @@ class OpenOrder:
     ``in_doubt``: sent, but the venue's answer was lost and no lookup has confirmed it yet.
     ``cancel_requested``: the venue accepted a cancel request (or said it is not open).
     ``notional``: the sum of quantity times price over its fills (for the average price).
+    ``event_id``: its ``ORDER_SUBMITTED`` event, which the venue's reports on it link to.
+    ``fill_event_id``: its latest fill event, which its protective legs link to.
     """
 
     order: Order
@@ -41,6 +43,8 @@ class OpenOrder:
     in_doubt: bool = False
     cancel_requested: bool = False
     notional: Decimal = ZERO
+    event_id: str = ""
+    fill_event_id: str = ""
 
     def local(self, *, closed: bool = False) -> LocalOrder:
         """The reconciler's picture of this order."""
@@ -72,6 +76,10 @@ class OpenOrder:
             data["cancel_requested"] = True
         if self.notional:
             data["notional"] = str(self.notional)
+        if self.event_id:
+            data["event_id"] = self.event_id
+        if self.fill_event_id:
+            data["fill_event_id"] = self.fill_event_id
         return data
 
     @classmethod
@@ -85,6 +93,8 @@ class OpenOrder:
             in_doubt=bool(item.get("in_doubt", False)),
             cancel_requested=bool(item.get("cancel_requested", False)),
             notional=Decimal(item.get("notional", "0")),
+            event_id=str(item.get("event_id", "")),
+            fill_event_id=str(item.get("fill_event_id", "")),
         )
 
 

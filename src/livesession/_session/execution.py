@@ -29,7 +29,7 @@ from .._typing import ConfirmingLookup, ReplayingVenue
 from .exits import Protection
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Callable, Mapping, Sequence
 
     from .._domain.retry import RetryPolicy
     from .._risk.rails import Rail
@@ -80,7 +80,7 @@ class Execution:
         if qty != intent.quantity:
             intent = attrs.evolve(intent, quantity=qty)
         rec = self._c.recorder
-        rec.emit(
+        signal_id = rec.emit(
             "SIGNAL",
             {
                 "intent_seq": seq,
@@ -98,6 +98,7 @@ class Execution:
                     "RISK_REJECTED",
                     {
                         "intent_seq": seq,
+                        "signal_id": signal_id,
                         "rule": rejection.rule,
                         "symbol": intent.symbol,
                         "side": intent.side.value,
@@ -119,7 +120,7 @@ class Execution:
             limit_price=intent.limit_price,
             reduce_only=intent.reduce_only,
         )
-        sent = self.send(order, seq, reason=intent.reason)
+        sent = self.send(order, seq, reason=intent.reason, links={"signal_id": signal_id})
         if sent and not intent.reduce_only and (intent.take_profit_pct or intent.stop_loss_pct):
             self._protect(
                 order.client_order_id,
@@ -164,8 +165,19 @@ class Execution:
             )
             self.send(order, self.intent_seq, reason="flatten")
 
-    def send(self, order: Order, intent_seq: int, *, reason: str) -> bool:
+    def send(
+        self,
+        order: Order,
+        intent_seq: int,
+        *,
+        reason: str,
+        links: Mapping[str, str] | None = None,
+    ) -> bool:
         """Reserve the key durably, then send once; True when the book tracks the order.
+
+        ``links`` are the causal links (``signal_id``, ``fill_event_id``) that the order's
+        ``ORDER_SUBMITTED`` (or ``ORDER_REJECTED``) carries; the book keeps the
+        ``ORDER_SUBMITTED`` event id, which the venue's reports on the order link to.
 
         An order whose send outcome stays unknown (the venue may have it, and no lookup
         could tell) is tracked *in doubt*: never resent, adopted by the reconciler once
@@ -202,7 +214,12 @@ class Execution:
                 self._idem.complete(cid, f"rejected:{exc.reason}")
                 self._c.recorder.emit(
                     "ORDER_REJECTED",
-                    {"client_order_id": cid, "intent_seq": intent_seq, "reason": exc.reason},
+                    {
+                        "client_order_id": cid,
+                        "intent_seq": intent_seq,
+                        "reason": exc.reason,
+                        **(links or {}),
+                    },
                 )
                 return False
             except Transient as exc:
@@ -214,6 +231,7 @@ class Execution:
                         "intent_seq": intent_seq,
                         "reason": "SEND_FAILED",
                         "error": type(exc).__name__,
+                        **(links or {}),
                     },
                 )
                 return False
@@ -221,9 +239,13 @@ class Execution:
                 in_doubt = True
                 outcome = "unknown"
         crashpoint("after_send")
-        self._c.book.add_order(order, in_doubt=in_doubt)
+        book = self._c.book
+        book.add_order(order, in_doubt=in_doubt)
         self._c.governor.count_order(self._c.time.ts_sim)
-        self._c.recorder.emit("ORDER_SUBMITTED", _submitted(order, intent_seq, reason, in_doubt))
+        payload = _submitted(order, intent_seq, reason, in_doubt)
+        if links:
+            payload.update(links)
+        book.open[cid].event_id = self._c.recorder.emit("ORDER_SUBMITTED", payload)
         self._idem.complete(cid, outcome)
         return True
 

@@ -132,7 +132,7 @@ class OcoExits:
         ctx: SessionContext,
         *,
         fsm_state: Callable[[], SessionState],
-        send: Callable[[Order, int, str], bool],
+        send: Callable[[Order, int, str, dict[str, str]], bool],
         request_cancel: Callable[[str], None],
     ) -> None:
         self._c = ctx
@@ -154,13 +154,13 @@ class OcoExits:
         """An entry filled in full: place its legs."""
         protection = self._protect.pop(live.order.client_order_id, None)
         if protection is not None:
-            self._place(live.order, live.filled, live.notional, protection)
+            self._place(live, protection)
 
     def on_cancelled(self, closed: OpenOrder) -> None:
         """An entry was cancelled: what it filled still gets its legs."""
         protection = self._protect.pop(closed.order.client_order_id, None)
         if protection is not None and closed.filled:
-            self._place(closed.order, closed.filled, closed.notional, protection)
+            self._place(closed, protection)
 
     def on_leg_fill(self, leg: Order) -> None:
         """One-cancels-the-other: the first fill of a leg cancels its open siblings."""
@@ -186,15 +186,17 @@ class OcoExits:
             tracked = (*book.open.values(), *book.closed.values())
             self._oco_filled &= {live.order.oco_group or "" for live in tracked}
 
-    def _place(
-        self, entry: Order, filled: Decimal, notional: Decimal, protection: Protection
-    ) -> None:
-        """Place the protective OCO legs of an entry that is done."""
+    def _place(self, entry: OpenOrder, protection: Protection) -> None:
+        """Place the protective OCO legs of an entry that is done.
+
+        Each leg links to the entry's latest fill (``fill_event_id``): the fill it protects.
+        """
         cfg = self._c.config
+        links = {"fill_event_id": entry.fill_event_id} if entry.fill_event_id else {}
         legs = protective_legs(
-            entry,
-            quantity=filled,
-            avg_price=notional / filled,
+            entry.order,
+            quantity=entry.filled,
+            avg_price=entry.notional / entry.filled,
             protection=protection,
             price_tick=cfg.price_tick,
             run_id=cfg.run_id,
@@ -219,12 +221,13 @@ class OcoExits:
                         "fsm_state": fsm_state.value,
                         "client_order_id": order.client_order_id,
                         "leg": leg,
+                        **links,
                         "reason": f"no new exit order: trading is {self._c.governor.state.value}"
                         f" and the session is {fsm_state.value}",
                     },
                 )
                 continue
-            self._send(order, protection.intent_seq, reasons[leg])
+            self._send(order, protection.intent_seq, reasons[leg], links)
 
     # -- checkpoint ----------------------------------------------------------------------
 

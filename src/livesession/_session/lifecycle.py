@@ -136,7 +136,7 @@ class SessionLifecycle:
             }
         )
 
-    def guarded(self, action: Callable[[], None]) -> None:
+    def guarded(self, action: Callable[[], object]) -> None:
         """Run ``action``; a sink failure fails the session closed."""
         try:
             action()

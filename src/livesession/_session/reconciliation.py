@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from .._domain.model import CancelReport, RejectReport, VenueOrderStatus
 from .._exceptions import BrokerError
 from .._reconcile.reconciler import compare, lookups_needed, plan
+from .reports import order_link
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -171,7 +172,12 @@ class Reconciliation:
         self._resolved(cid, "NOT_SENT")
         self._c.recorder.emit(
             "ORDER_REJECTED",
-            {"client_order_id": cid, "reason": "SEND_FAILED", "error": "OutcomeUnknown"},
+            {
+                "client_order_id": cid,
+                "reason": "SEND_FAILED",
+                "error": "OutcomeUnknown",
+                **order_link(live),
+            },
         )
         self._idem.complete(cid, "not_sent")
         self._exits.forget(cid)

@@ -27,11 +27,12 @@ from .._exceptions import BrokerError
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from .book import OpenOrder
     from .broker_health import BrokerHealth
     from .context import SessionContext
     from .exits import OcoExits
 
-__all__ = ["ReportRouter"]
+__all__ = ["ReportRouter", "order_link"]
 
 _MAX_HELD_PER_ORDER: Final = 64
 _MAX_UNMATCHED_ORDERS: Final = 1024
@@ -42,6 +43,14 @@ _REPORT_KINDS: Final[dict[type, str]] = {
     CancelReport: "CANCEL",
     RejectReport: "REJECT",
 }
+
+
+def order_link(live: OpenOrder) -> dict[str, str]:
+    """The causal link of an event about ``live``: its ``ORDER_SUBMITTED`` event id.
+
+    Empty for an order the book tracks without one (a checkpoint written before the links).
+    """
+    return {"order_event_id": live.event_id} if live.event_id else {}
 
 
 class ReportRouter:
@@ -167,15 +176,18 @@ class ReportRouter:
             {
                 "client_order_id": report.client_order_id,
                 "venue_order_id": report.venue_order_id,
+                **order_link(live),
             },
         )
 
     def on_reject(self, report: RejectReport) -> None:
         """The venue refused an order: close it, with no exits to place."""
         cid = report.client_order_id
-        if self._c.book.close_order(cid) is not None:
+        closed = self._c.book.close_order(cid)
+        if closed is not None:
             self._c.recorder.emit(
-                "ORDER_REJECTED", {"client_order_id": cid, "reason": report.reason}
+                "ORDER_REJECTED",
+                {"client_order_id": cid, "reason": report.reason, **order_link(closed)},
             )
             self._exits.forget(cid)
             self.finish(cid)
@@ -187,7 +199,8 @@ class ReportRouter:
         if closed is None:
             return
         self._c.recorder.emit(
-            "ORDER_CANCELED", {"client_order_id": cid, "filled": str(closed.filled)}
+            "ORDER_CANCELED",
+            {"client_order_id": cid, "filled": str(closed.filled), **order_link(closed)},
         )
         self._exits.on_cancelled(closed)
 
@@ -218,7 +231,10 @@ class ReportRouter:
         }
         if after_cancel:
             payload["after_cancel"] = True
-        rec.emit("ORDER_FILLED" if remaining == 0 else "ORDER_PARTIALLY_FILLED", payload)
+        payload.update(order_link(live))
+        live.fill_event_id = rec.emit(
+            "ORDER_FILLED" if remaining == 0 else "ORDER_PARTIALLY_FILLED", payload
+        )
         self._c.governor.count_execution()
         rec.emit(
             "POSITION_CHANGED",

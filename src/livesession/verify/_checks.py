@@ -1,8 +1,9 @@
 """The checks: each artifact against the contract, and the four against each other.
 
-Event ids, sequence numbers and timestamps, the lifecycle transitions of the snapshots,
-the audit hash chain and the digests it closes with, the metrics, and the positions the
-fills add up to (``Replay``). A check that crashes is reported, never raised.
+Event ids, sequence numbers and timestamps, the causal links between events (``Links``),
+the lifecycle transitions of the snapshots, the audit hash chain and the digests it closes
+with, the metrics, and the positions the fills add up to (``Replay``).
+A check that crashes is reported, never raised.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from .._domain.ids import stable_id
 from .._domain.lifecycle import STATUS_BY_STATE, TRANSITIONS, SessionState, SessionStatus
+from ._links import Links
 from ._reading import AUDIT, EVENTS, METRICS, SNAPSHOTS, Line, RunFiles, valid_objects
 from ._replay import Replay
 from ._result import Violations, short
@@ -78,6 +80,7 @@ class Verifier:
             self.identity = (valid[0][1]["run_id"], valid[0][1]["strategy_id"])
         last_ts = -1
         replay = Replay(self.report)
+        links = Links(self.report)
         for number, event in valid:
             self._check_header(EVENTS, number, event)
             if event["ts_sim"] < last_ts:
@@ -95,6 +98,7 @@ class Verifier:
             if event["event_type"] == "SESSION_STOPPED" and number != len(lines):
                 self.report.add(EVENTS, number, "SESSION_STOPPED is not the last event")
             replay.apply(number, event["event_type"], event["payload"])
+            links.apply(number, event)
         self.replay = replay
         self.files.counts.update(
             bars=replay.kinds["BAR"],

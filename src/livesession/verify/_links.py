@@ -1,0 +1,115 @@
+"""The causal links between events: each names an earlier event of the right kind.
+
+A ``SIGNAL`` starts a chain. The rails' decision on it (``RISK_REJECTED``) and the order
+it became (``ORDER_SUBMITTED``, or ``ORDER_REJECTED`` when the send failed) carry its id
+as ``signal_id``; the venue's reports on an order (``ORDER_ACCEPTED``, fills,
+``ORDER_CANCELED``, ``ORDER_REJECTED``) carry the order's ``ORDER_SUBMITTED`` id as
+``order_event_id``; a protective OCO leg carries the entry fill it protects as
+``fill_event_id``. A link must name an event earlier in the same run, of the right type,
+about the same thing (the same intent, the same client order id, the leg's entry); and an
+event whose parent is in the run must carry the link.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Final
+
+from .._artifacts import names
+from .._domain.model import FILL_EVENT_TYPES
+
+if TYPE_CHECKING:
+    from ._result import Violations
+
+__all__ = ["LINK_FIELDS", "Links"]
+
+_SIGNAL: Final = "SIGNAL"
+_SUBMITTED: Final = "ORDER_SUBMITTED"
+LINK_FIELDS: Final[dict[str, frozenset[str]]] = {
+    "signal_id": frozenset({_SIGNAL}),
+    "order_event_id": frozenset({_SUBMITTED}),
+    "fill_event_id": FILL_EVENT_TYPES,
+}
+"""Each link field and the event types it may name."""
+_REPORTS: Final = frozenset(
+    {"ORDER_ACCEPTED", "ORDER_CANCELED", "ORDER_REJECTED", *FILL_EVENT_TYPES}
+)
+_DECISIONS: Final = frozenset({_SUBMITTED, "RISK_REJECTED"})
+
+
+class Links:
+    """Checks the links of one run's events, in order; problems go to ``report``."""
+
+    def __init__(self, report: Violations) -> None:
+        self.report = report
+        self._seen: dict[str, tuple[str, dict[str, Any]]] = {}
+        self._signals: dict[int, str] = {}
+        self._submitted: dict[str, str] = {}
+
+    def apply(self, number: int, event: dict[str, Any]) -> None:
+        """Check ``event``'s links against the events before it, then remember it."""
+        kind, payload = event["event_type"], event["payload"]
+        for field, allowed in LINK_FIELDS.items():
+            if field in payload:
+                self._check_target(number, field, payload, allowed)
+        self._check_present(number, kind, payload)
+        self._seen[event["event_id"]] = (kind, payload)
+        if kind == _SIGNAL and isinstance(payload.get("intent_seq"), int):
+            self._signals[payload["intent_seq"]] = event["event_id"]
+        elif kind == _SUBMITTED and isinstance(payload.get("client_order_id"), str):
+            self._submitted[payload["client_order_id"]] = event["event_id"]
+
+    def _add(self, number: int, message: str) -> None:
+        self.report.add(names.EVENTS, number, message)
+
+    def _check_target(
+        self, number: int, field: str, payload: dict[str, Any], allowed: frozenset[str]
+    ) -> None:
+        target = payload[field]
+        found = self._seen.get(target) if isinstance(target, str) else None
+        if found is None:
+            self._add(number, f"{field} {target!r} names no earlier event of this run")
+            return
+        kind, parent = found
+        if kind not in allowed:
+            self._add(number, f"{field} names a {kind} event, not {' or '.join(sorted(allowed))}")
+            return
+        if field == "signal_id" and parent.get("intent_seq") != payload.get("intent_seq"):
+            self._add(
+                number,
+                f"signal_id names the SIGNAL of intent {parent.get('intent_seq')}, "
+                f"not {payload.get('intent_seq')}",
+            )
+        elif field == "order_event_id" and parent.get("client_order_id") != payload.get(
+            "client_order_id"
+        ):
+            self._add(
+                number,
+                f"order_event_id names the order {parent.get('client_order_id')!r}, "
+                f"not {payload.get('client_order_id')!r}",
+            )
+        elif (
+            field == "fill_event_id"
+            and "oco_group" in payload
+            and parent.get("client_order_id") != payload["oco_group"]
+        ):
+            self._add(
+                number,
+                f"fill_event_id names a fill of {parent.get('client_order_id')!r}, "
+                f"not of the leg's entry {payload['oco_group']!r}",
+            )
+
+    def _check_present(self, number: int, kind: str, payload: dict[str, Any]) -> None:
+        """An event whose parent is in the run must name it."""
+        if kind in _DECISIONS:
+            if "oco_group" in payload or "leg" in payload:
+                needed = "fill_event_id"
+            elif payload.get("intent_seq") in self._signals:
+                needed = "signal_id"
+            else:
+                return  # a flatten order: the kill switch or the wind-down, no signal
+            if needed not in payload:
+                self._add(number, f"{kind} of intent {payload.get('intent_seq')} has no {needed}")
+        elif kind in _REPORTS and "intent_seq" not in payload:
+            cid = payload.get("client_order_id")
+            if cid in self._submitted and "order_event_id" not in payload:
+                self._add(number, f"{kind} of {cid!r} has no order_event_id")

@@ -1,0 +1,326 @@
+"""Burn-in acceptance, the causal links it reads, and the control map in the evidence."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import orjson
+import pytest
+
+from livesession._domain.ids import stable_id
+from livesession.burnin import Thresholds, evaluate_run
+from livesession.cli import main
+from livesession.controls import CONTROLS
+from livesession.verify import verify_run
+
+from crash_harness import KILLED, CrashPlan, Profile, execute, read_jsonl, run_baseline
+
+_LINKS = ("signal_id", "order_event_id", "fill_event_id")
+_OCO_TOML = '[strategy]\nfast = 3\nslow = 8\nprotect_pct = "0.002"\n'
+
+
+def _dryrun(out: Path, run_id: str, *args: str, steps: int = 600) -> Path:
+    argv = ["dryrun", "--out", str(out), "--run-id", run_id, "--steps", str(steps), "-q"]
+    assert main([*argv, "--durability", "none", *args]) == 0
+    return out / run_id
+
+
+def _oco_run(out: Path, run_id: str = "oco") -> Path:
+    config = out / "oco.toml"
+    out.mkdir(parents=True, exist_ok=True)
+    config.write_text(_OCO_TOML, encoding="utf-8")
+    return _dryrun(out, run_id, "--config", str(config))
+
+
+def _criteria(session: dict) -> dict[str, dict]:
+    return {c["name"]: c for c in session["criteria"]}
+
+
+def _events(run_dir: Path) -> list[dict]:
+    return read_jsonl(run_dir / "events.jsonl")
+
+
+def _rewrite(run_dir: Path, events: list[dict]) -> None:
+    """Write ``events`` back with recomputed event ids, links following the new ids.
+
+    Only the hand edit is wrong afterwards (and the audit's digest of the file).
+    """
+    renamed: dict[str, str] = {}
+    lines = []
+    for e in events:
+        payload = e["payload"]
+        for field in _LINKS:
+            if payload.get(field) in renamed:
+                payload[field] = renamed[payload[field]]
+        new = stable_id(e["run_id"], e["strategy_id"], e["event_type"], e["seq"], payload)
+        renamed[e["event_id"]] = new
+        e["event_id"] = new
+        lines.append(orjson.dumps(e, option=orjson.OPT_SORT_KEYS))
+    (run_dir / "events.jsonl").write_bytes(b"\n".join(lines) + b"\n")
+
+
+class TestCausalLinks:
+    def test_every_link_names_its_parent(self, tmp_path):
+        """SIGNAL -> ORDER_SUBMITTED -> reports, and each OCO leg -> its entry's fill."""
+        run_dir = _oco_run(tmp_path / "runs")
+        events = _events(run_dir)
+        by_id = {e["event_id"]: e for e in events}
+        seq_of = {e["event_id"]: e["seq"] for e in events}
+        kinds = {"signal_id": 0, "order_event_id": 0, "fill_event_id": 0}
+        for e in events:
+            p = e["payload"]
+            for field in kinds:
+                if field in p:
+                    kinds[field] += 1
+                    assert seq_of[p[field]] < e["seq"]
+            if e["event_type"] in ("ORDER_ACCEPTED", "ORDER_FILLED", "ORDER_CANCELED"):
+                parent = by_id[p["order_event_id"]]
+                assert parent["event_type"] == "ORDER_SUBMITTED"
+                assert parent["payload"]["client_order_id"] == p["client_order_id"]
+            if e["event_type"] == "ORDER_SUBMITTED" and "oco_group" in p:
+                fill = by_id[p["fill_event_id"]]
+                assert fill["event_type"] == "ORDER_FILLED"
+                assert fill["payload"]["client_order_id"] == p["oco_group"]
+            elif e["event_type"] == "ORDER_SUBMITTED" and p["reason"] != "flatten":
+                assert by_id[p["signal_id"]]["payload"]["intent_seq"] == p["intent_seq"]
+        assert all(kinds.values()), kinds
+
+    @pytest.mark.broken_run("a link is hand-edited on purpose")
+    def test_verify_catches_a_link_to_the_wrong_order(self, tmp_path):
+        run_dir = _oco_run(tmp_path / "runs")
+        events = _events(run_dir)
+        submitted = [e for e in events if e["event_type"] == "ORDER_SUBMITTED"]
+        fill, other = next(
+            (f, s)
+            for f in events
+            if f["event_type"] == "ORDER_FILLED"
+            for s in submitted
+            if s["payload"]["client_order_id"] != f["payload"]["client_order_id"]
+            and s["seq"] < f["seq"]
+        )
+        fill["payload"]["order_event_id"] = other["event_id"]
+        _rewrite(run_dir, events)
+        result = verify_run(run_dir)
+        assert not result.ok
+        assert any("order_event_id names the order" in v for v in result.violations), (
+            result.violations
+        )
+
+    @pytest.mark.broken_run("a link is hand-edited on purpose")
+    def test_verify_catches_a_dangling_and_a_missing_link(self, tmp_path):
+        run_dir = _oco_run(tmp_path / "runs")
+        events = _events(run_dir)
+        signal_order = next(
+            e
+            for e in events
+            if e["event_type"] == "ORDER_SUBMITTED" and "signal_id" in e["payload"]
+        )
+        signal_order["payload"]["signal_id"] = "0" * 24
+        ack = next(e for e in events if e["event_type"] == "ORDER_ACCEPTED")
+        del ack["payload"]["order_event_id"]
+        _rewrite(run_dir, events)
+        violations = verify_run(run_dir).violations
+        assert any("names no earlier event" in v for v in violations), violations
+        assert any("ORDER_ACCEPTED of" in v and "has no order_event_id" in v for v in violations)
+
+    @pytest.mark.broken_run("a link is hand-edited on purpose")
+    def test_verify_catches_a_link_to_a_later_event_or_the_wrong_type(self, tmp_path):
+        run_dir = _oco_run(tmp_path / "runs")
+        events = _events(run_dir)
+        leg = next(e for e in events if "fill_event_id" in e["payload"])
+        later_fill = next(
+            e for e in events if e["event_type"] == "ORDER_FILLED" and e["seq"] > leg["seq"]
+        )
+        leg["payload"]["fill_event_id"] = later_fill["event_id"]
+        risk_order = next(e for e in events if "signal_id" in e["payload"])
+        bar = next(e for e in events if e["event_type"] == "BAR")
+        risk_order["payload"]["signal_id"] = bar["event_id"]
+        _rewrite(run_dir, events)
+        violations = verify_run(run_dir).violations
+        assert any("fill_event_id" in v and "names no earlier event" in v for v in violations)
+        assert any("signal_id names a BAR event" in v for v in violations), violations
+
+    @pytest.mark.parametrize("kill", ["after_send:30", "checkpoint:100"])
+    def test_links_survive_a_crash_and_resume(self, tmp_path, kill):
+        """Killed and resumed: the same bytes, links and all.
+
+        ``checkpoint:100`` resumes from a checkpoint with OCO legs open, whose reports
+        must still name their ``ORDER_SUBMITTED`` (the book's checkpoint keeps the ids).
+        """
+
+        @dataclasses.dataclass(frozen=True)
+        class OcoProfile(Profile):
+            def toml(self) -> str:
+                return super().toml() + 'protect_pct = "0.002"\n'
+
+        profile = OcoProfile(name="mock-oco", steps=150)
+        baseline = run_baseline(profile, tmp_path / "baseline")
+        legs = [e for e in _events(baseline) if "fill_event_id" in e["payload"]]
+        assert len(legs) >= 4  # the kill lands among the legs, not before them
+        plan = CrashPlan(profile, (kill,), "point")
+        result = execute(plan, tmp_path / "crashed", baseline, verify=True)
+        assert result.exit_codes == [KILLED, 0]
+        assert result.violations == []
+        resumed = tmp_path / "crashed" / profile.name
+        assert verify_run(resumed).ok
+
+
+class TestBurnin:
+    def test_a_run_meeting_the_criteria_passes(self, tmp_path, capsys):
+        run_dir = _oco_run(tmp_path / "runs")
+        assert main(["burnin", str(run_dir), "--drill"]) == 0
+        out = capsys.readouterr().out
+        assert out.startswith("PASS  oco")
+        report = json.loads((run_dir / "burnin.json").read_text())
+        assert report["ok"] is True
+        assert report["thresholds"] == {
+            "min_signals": 50,
+            "min_decisions": 3,
+            "min_oco": 1,
+            "max_flatten_s": 2.0,
+        }
+        criteria = _criteria(report)
+        assert set(criteria) == {
+            "signals",
+            "decisions",
+            "oco_lifecycle",
+            "flatten",
+            "unique_client_order_ids",
+            "no_orphan_oco",
+            "complete_chain",
+        }
+        assert all(c["result"] == "pass" for c in criteria.values()), criteria
+        assert criteria["oco_lifecycle"]["value"] >= 1
+        assert report["kill_drill"]["status"] == "measured"
+        assert 0 <= criteria["flatten"]["value"] <= 2.0
+        md = (run_dir / "burnin.md").read_text()
+        assert "Result: **PASS**" in md
+        assert "| oco_lifecycle | >= 1 |" in md
+
+    def test_without_a_drill_flatten_is_skipped_never_passed(self, tmp_path, capsys):
+        run_dir = _oco_run(tmp_path / "runs")
+        assert main(["burnin", str(run_dir)]) == 0
+        flatten = _criteria(json.loads((run_dir / "burnin.json").read_text()))["flatten"]
+        assert flatten["result"] == "not measured"
+        assert flatten["value"] is None
+        assert "never passed" in capsys.readouterr().out or "not passed" in flatten["detail"]
+
+    def test_a_slow_flatten_fails(self, tmp_path):
+        run_dir = _oco_run(tmp_path / "runs")
+        drill = {"status": "measured", "wall_s": 2.5, "source": "test"}
+        flatten = _criteria(evaluate_run(run_dir, Thresholds(), drill=drill))["flatten"]
+        assert flatten["result"] == "FAIL"
+        never = {"status": "not_flat", "wall_s": 0.1, "source": "test"}
+        assert (
+            _criteria(evaluate_run(run_dir, Thresholds(), drill=never))["flatten"]["result"]
+            == "FAIL"
+        )
+
+    def test_a_run_failing_criteria_names_them_and_exits_1(self, tmp_path, capsys):
+        """No OCO protection and few steps: oco_lifecycle fails; thresholds are configurable."""
+        plain = _dryrun(tmp_path / "runs", "plain", steps=300)
+        good = _oco_run(tmp_path / "runs", "good")
+        code = main(["burnin", str(plain), str(good), "--min-signals", "60"])
+        assert code == 1
+        err = capsys.readouterr().err
+        assert "burn-in failed: plain: oco_lifecycle" in err
+        assert "good:" not in err
+        criteria = _criteria(json.loads((plain / "burnin.json").read_text()))
+        assert criteria["oco_lifecycle"]["result"] == "FAIL"
+        assert criteria["signals"]["threshold"] == ">= 60"
+        assert main(["burnin", str(good), "--min-signals", "100000"]) == 1
+        assert "burn-in failed: good: signals" in capsys.readouterr().err
+
+    @pytest.mark.broken_run("an OCO cancel and a submit are hand-edited on purpose")
+    def test_orphan_legs_and_duplicate_ids_fail(self, tmp_path, capsys):
+        run_dir = _oco_run(tmp_path / "runs")
+        events = _events(run_dir)
+        legs = {
+            e["payload"]["client_order_id"]
+            for e in events
+            if e["event_type"] == "ORDER_SUBMITTED" and "oco_group" in e["payload"]
+        }
+        cancel = next(
+            e
+            for e in events
+            if e["event_type"] == "ORDER_CANCELED" and e["payload"]["client_order_id"] in legs
+        )
+        first_submit = next(e for e in events if e["event_type"] == "ORDER_SUBMITTED")
+        events = [e for e in events if e is not cancel]
+        events.insert(events.index(first_submit) + 1, dict(first_submit))
+        for seq, e in enumerate(events, start=1):
+            e["seq"] = seq
+        _rewrite(run_dir, events)
+        assert main(["burnin", str(run_dir), "--json"]) == 1
+        doc = json.loads(capsys.readouterr().out)
+        assert doc["ok"] is False
+        assert doc["exit_code"] == 1
+        assert sorted(doc["failed"]) == ["oco: no_orphan_oco", "oco: unique_client_order_ids"]
+        criteria = _criteria(doc["sessions"][0])
+        assert cancel["payload"]["client_order_id"] in criteria["no_orphan_oco"]["detail"]
+
+    def test_json_and_out(self, tmp_path, capsys):
+        run_dir = _oco_run(tmp_path / "runs")
+        reports = tmp_path / "reports"
+        assert main(["burnin", str(run_dir), "--json", "--out", str(reports)]) == 0
+        doc = json.loads(capsys.readouterr().out)
+        assert doc["ok"] is True
+        assert doc["failed"] == []
+        assert doc["reports"] == [str(reports / "oco-burnin.md")]
+        assert (reports / "oco-burnin.json").is_file()
+        assert not (run_dir / "burnin.json").exists()
+
+    def test_not_a_run_is_one_line_exit_2(self, tmp_path, capsys):
+        assert main(["burnin", str(tmp_path / "nope")]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1
+        assert "does not exist" in err
+        assert main(["burnin", str(tmp_path), "--max-flatten-s", "-1"]) == 2
+
+
+class TestEvidence:
+    def test_evidence_has_the_burnin_result_and_the_control_map(self, tmp_path):
+        run_dir = _oco_run(tmp_path / "runs")
+        assert main(["evidence", str(run_dir)]) == 0
+        manifest = orjson.loads((run_dir / "manifest.json").read_bytes())
+        assert manifest["kill_drill"]["status"] == "measured"
+        assert manifest["burnin"]["ok"] is True
+        flatten = _criteria(manifest["burnin"])["flatten"]
+        assert flatten["result"] == "pass"
+        rows = manifest["controls"]
+        assert [r["control"] for r in rows] == [c[0] for c in CONTROLS]
+        names = {r["control"] for r in rows}
+        for needed in (
+            "Kill functionality",
+            "Price collars",
+            "Maximum order value",
+            "Maximum order volume",
+            "Maximum messages (new orders per second)",
+            "Duplicative orders",
+            "Credit and capital thresholds",
+        ):
+            assert needed in names
+        assert all(r["implemented_by"] and r["exercised_by"] for r in rows)
+        text = next(run_dir.glob("EV-*-oco.md")).read_text()
+        assert "## Control map" in text
+        assert "## Burn-in acceptance: run `oco`" in text
+        assert "| Price collars | RTS 6 Art. 15 | rail PRICE_COLLAR | 0 |" in text
+        # burnin reads the drill the evidence measured
+        assert main(["burnin", str(run_dir)]) == 0
+        report = json.loads((run_dir / "burnin.json").read_text())
+        assert _criteria(report)["flatten"]["result"] == "pass"
+
+    def test_the_control_map_counts_firings(self, tmp_path):
+        """A run whose notional cap fires shows it in the map; a kill shows as kill."""
+        config = tmp_path / "tight.toml"
+        config.write_text('[risk]\nmax_order_notional = "100"\n', encoding="utf-8")
+        run_dir = _dryrun(tmp_path / "runs", "tight", "--config", str(config), steps=300)
+        assert main(["evidence", str(run_dir)]) == 0
+        rows = {
+            r["control"]: r
+            for r in orjson.loads((run_dir / "manifest.json").read_bytes())["controls"]
+        }
+        assert rows["Maximum order value"]["fired"] > 0
+        assert rows["Maximum order volume"]["fired"] == 0
