@@ -119,7 +119,8 @@ class TestReportInChromium:
 
         assert result.returncode == 0, result.stderr[-2000:]
         dom = result.stdout
-        assert dom.count("<svg") == 4
+        # state timeline, price, position, equity, drawdown, PnL
+        assert dom.count("<svg") == 6
         assert "run-test-1" in dom
         assert "&lt;script&gt;alert('x')&lt;/script&gt;" in dom
         assert "<script" not in dom
