@@ -120,7 +120,12 @@ class TestContent:
 
         # price, position, equity, drawdown, realised PnL and unrealised PnL
         assert document.count("<polyline") == 6
-        assert document.count("<circle") == 3  # three fills
+        # three fills; the two partial fills of one order at one price share a marker
+        assert document.count("<circle") == 2
+        assert "2 fills here" in document
+        assert document.count("ORDER_PARTIALLY_FILLED BUY 0.004") == 1
+        assert document.count("ORDER_FILLED BUY 0.006") == 1
+        assert document.count("ORDER_FILLED SELL 0.004") == 1
         assert "ORDER_SUBMITTED BUY 0.010" in document
         assert "ORDER_REJECTED SELL 0.004" in document
         assert document.count('class="rail"') == 1
