@@ -1,4 +1,4 @@
-"""The series the charts draw: closes, order markers, flags, positions and equity over time."""
+"""The series the charts draw: closes, order markers, flags and positions over time."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from .._artifacts.runread import equity_readings, finite_decimal, payload, replay_fills
+from .._artifacts.runread import finite_decimal, payload, replay_fills
 from .._domain.model import FILL_EVENT_TYPES
 from ._reading import ts_sim_of
 
@@ -21,7 +21,6 @@ __all__ = [
     "Marker",
     "Point",
     "closes",
-    "equity_points",
     "flags",
     "number",
     "order_markers",
@@ -200,19 +199,3 @@ def positions(run: ReportRun) -> dict[str, list[Point]]:
     for symbol, points in series.items():
         points.append(Point(ts_sim=end, value=float(held[symbol])))
     return series
-
-
-def equity_points(run: ReportRun) -> list[Point]:
-    """Equity from the snapshots and from any event payload that carries ``equity``."""
-    found: list[tuple[int, int, int, float]] = []
-    for source, index, record, equity in equity_readings(run.events, run.snapshots):
-        value = number(equity)
-        if value is not None:
-            found.append((ts_sim_of(record), source, index, value))
-    found.sort()
-    points: list[Point] = []
-    for ts_sim, _, _, value in found:
-        if points:  # equity holds until the next record: draw a step, not a ramp
-            points.append(Point(ts_sim=ts_sim, value=points[-1].value))
-        points.append(Point(ts_sim=ts_sim, value=value))
-    return points
