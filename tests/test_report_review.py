@@ -25,7 +25,7 @@ from livesession.report import render_report
 from livesession.report._book import replay_book
 from livesession.report._reading import ReportRun
 from livesession.report._series import Point
-from livesession.report._svg import WIDTH, thin
+from livesession.report._svg import WIDTH, duration, thin
 
 from _reviewrun import build_review_run
 from _runfactory import RunBuilder, build_run
@@ -259,6 +259,17 @@ class TestTimeAxes:
 
         assert 3 <= len(axis) <= 7
         assert all(re.fullmatch(r"2026-01-\d\d", label) for label in axis), axis
+        text = html.unescape(re.sub(r"<[^>]+>", " ", document))
+        assert not re.search(r"\d\.?\d*e[+-]\d", text)  # no 1.67e+03h anywhere
+        assert re.search(r"simulated span\s+6d 22h 40min", text)
+
+    @pytest.mark.parametrize(
+        ("seconds", "text"),
+        [(42, "42s"), (600, "10min"), (19_200, "5h 20min"), (6_000_000, "69d 10h 40min")],
+    )
+    def test_duration(self, seconds, text):
+        """Spans read in days, hours and minutes, never in scientific notation."""
+        assert duration(seconds * 10**9) == text
 
 
 class TestLongRuns:

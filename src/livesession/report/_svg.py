@@ -111,13 +111,18 @@ def svg_open(width: int, height: int, label: str, *, arrow: bool = False) -> str
 
 
 def duration(ns: int) -> str:
-    """A short, human span of simulated time: ``42s``, ``3.5min``, ``2.25h``."""
+    """A short, human span of time: ``42s``, ``3.5min``, ``5h 20min``, ``69d 10h 40min``."""
     seconds = ns / _NS_PER_S
     if seconds < 120:  # noqa: PLR2004 - two minutes
         return f"{seconds:.3g}s"
     if seconds < 7200:  # noqa: PLR2004 - two hours
         return f"{seconds / 60:.3g}min"
-    return f"{seconds / 3600:.3g}h"
+    minutes = round(seconds / 60)
+    days, rest = divmod(minutes, 1440)
+    hours, minutes = divmod(rest, 60)
+    parts = [f"{days}d"] if days else []
+    parts += [f"{hours}h", f"{minutes}min"] if minutes else [f"{hours}h"]
+    return " ".join(parts)
 
 
 def utc_text(ns: int, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
