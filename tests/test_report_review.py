@@ -162,6 +162,7 @@ class TestIdentity:
         assert re.search(r"broker\s+mock\b", text)
         assert re.search(r"strategy\s+mydesk\.breakout:make_strategy", text)
         assert f"mydesk.breakout:make_strategy sha256 {code}" in text
+        assert re.search(r'strategy parameters\s+\{"lookback":5,"qty":"1000"\}', text)
         assert f"sha256 {data}" in text
         assert re.search(r"risk\.max_order_qty\s+100000", text)
         stopped = next(e for e in _events(run) if e["event_type"] == "SESSION_STOPPED")

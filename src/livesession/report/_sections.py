@@ -93,7 +93,8 @@ def identity(run: ReportRun) -> str:
         return found if isinstance(found, dict) else {}
 
     strategy_ref = config.get("strategy_factory") or source("strategy").get("ref")
-    strategy_params = config.get("strategy_params", config.get("strategy"))
+    # The built-in strategy's parameters are the ``strategy`` table; a plug-in's are its own.
+    strategy_params = config.get("strategy_params" if strategy_ref else "strategy")
     data = meta.get("data") if isinstance(meta.get("data"), dict) else {}
     rows = [
         ("run id", run.run_id),
