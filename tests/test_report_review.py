@@ -12,6 +12,8 @@ import html
 import itertools
 import re
 import shutil
+import subprocess
+import sys
 from decimal import Decimal
 from pathlib import Path
 
@@ -20,7 +22,6 @@ import pytest
 
 from _eurusd import EURUSD_TOML, eurusd_csv
 from livesession._domain.lifecycle import Trigger
-from livesession.cli import main
 from livesession.report import render_report
 from livesession.report._book import replay_book
 from livesession.report._reading import ReportRun
@@ -139,7 +140,7 @@ class TestTradeList:
 class TestIdentity:
     """Config hash, seed, broker, strategy reference and code hash, data hash."""
 
-    def test_plugin_strategy_on_a_data_file(self, tmp_path, monkeypatch):
+    def test_plugin_strategy_on_a_data_file(self, tmp_path):
         """A real run of examples/mydesk on a CSV file: every hash is the file's own."""
         shutil.copytree(EXAMPLES / "mydesk", tmp_path / "mydesk")
         eurusd_csv(tmp_path / "eurusd.csv", 150)
@@ -148,8 +149,16 @@ class TestIdentity:
             '[strategy_params]\nlookback = 5\nqty = "1000"\n[risk]\nmax_order_qty = "100000"\n'
         )
         (tmp_path / "run.toml").write_text(toml, encoding="utf-8")
-        monkeypatch.chdir(tmp_path)
-        assert main(["dryrun", "-c", "run.toml", "--out", "runs", "-q"]) == 0
+        # In a process of its own: another test may have imported `mydesk` from examples/.
+        done = subprocess.run(
+            [sys.executable, "-m", "livesession.cli", "dryrun", "-c", "run.toml", "--out", "runs"],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
         run = tmp_path / "runs" / "ident"
 
         text = html.unescape(re.sub(r"<[^>]+>", " ", render_report(run)))
