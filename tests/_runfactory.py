@@ -261,7 +261,14 @@ class RunBuilder:
         self.event("SIGNAL", {"symbol": self.symbol, "side": side, "reason": "cross"})
         self.event(
             "RISK_REJECTED",
-            {"rule": rule, "reason": f"{rule} exceeded", "quantity": quantity, "limit": "0.050"},
+            {
+                "rule": rule,
+                "reason": f"{rule} exceeded",
+                "symbol": self.symbol,
+                "side": side,
+                "quantity": quantity,
+                "limit": "0.050",
+            },
         )
         self.record(f"C2_REJECT_{rule.upper()}", {"rule": rule})
         self.rejects[rule] = self.rejects.get(rule, 0) + 1

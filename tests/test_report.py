@@ -13,6 +13,19 @@ from livesession.report import render_report, write_report
 from _runfactory import SCENARIOS, build_run
 
 HOSTILE = "<script>alert('x')</script>\"&<img src=x onerror=alert(1)>"
+SECTIONS = (
+    "Verification",
+    "Identity",
+    "Limits, preflight checks and rails",
+    "Key metrics",
+    "Profit and loss",
+    "Price, orders and fills",
+    "Position and equity",
+    "Trades",
+    "Resumes, kills and operator events",
+    "State timeline",
+    "Rejects by reason",
+)
 URL_ATTRIBUTE = re.compile(r"""(?:src|href)\s*=\s*["']?\s*(?:https?:)?//""", re.IGNORECASE)
 
 
@@ -98,24 +111,25 @@ class TestContent:
         """Every section is present."""
         text = " ".join(parse(render_report(run)).text)
 
-        for title in (
-            "Verification",
-            "Key metrics",
-            "State timeline",
-            "Price, orders and fills",
-            "Position and equity",
-            "Rejects by reason",
-        ):
+        for title in SECTIONS:
             assert title in text
 
     def test_charts(self, run):
-        """Price, position and equity are drawn, with submits, fills and rejects marked."""
+        """Price, position, equity, drawdown and PnL are drawn; orders and the rail marked."""
         document = render_report(run)
 
-        assert document.count("<polyline") == 3
-        assert document.count("<circle") == 3  # three fills
+        # price, position, equity, drawdown, realised PnL and unrealised PnL
+        assert document.count("<polyline") == 6
+        # three fills; the two partial fills of one order at one price share a marker
+        assert document.count("<circle") == 2
+        assert "2 fills here" in document
+        assert document.count("ORDER_PARTIALLY_FILLED BUY 0.004") == 1
+        assert document.count("ORDER_FILLED BUY 0.006") == 1
+        assert document.count("ORDER_FILLED SELL 0.004") == 1
         assert "ORDER_SUBMITTED BUY 0.010" in document
         assert "ORDER_REJECTED SELL 0.004" in document
+        assert document.count('class="rail"') == 1
+        assert "RISK_REJECTED max_notional BUY 5.000" in document
 
     def test_rejects_table(self, run):
         """Rejects are listed by source and reason."""

@@ -10,7 +10,9 @@ import subprocess
 import pytest
 
 from livesession.report import write_report
+from test_report import SECTIONS
 
+from _reviewrun import build_review_run
 from _runfactory import build_run
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -37,6 +39,14 @@ def _report(tmp_path):
     run = build_run(tmp_path / "run", scenario="fault", strategy_id=HOSTILE)
     target = tmp_path / "report.html"
     write_report(run, target)
+    return target
+
+
+@pytest.fixture(name="review_report")
+def _review_report(tmp_path):
+    """The report of a real run with rails firing, a crash and resume, and a kill."""
+    target = tmp_path / "review.html"
+    write_report(build_review_run(tmp_path / "out"), target)
     return target
 
 
@@ -119,8 +129,42 @@ class TestReportInChromium:
 
         assert result.returncode == 0, result.stderr[-2000:]
         dom = result.stdout
-        assert dom.count("<svg") == 4
+        # state timeline, price, position, equity, drawdown, PnL
+        assert dom.count("<svg") == 6
         assert "run-test-1" in dom
         assert "&lt;script&gt;alert('x')&lt;/script&gt;" in dom
         assert "<script" not in dom
         assert page_errors(result.stderr) == []
+
+    def test_review_run(self, chromium, review_report, tmp_path):
+        """A real run's report: every section drawn, every kind of mark, no page error."""
+        png = tmp_path / "review.png"
+        shot = subprocess.run(
+            [
+                *chromium_args(chromium, tmp_path / "profile"),
+                f"--screenshot={png}",
+                review_report.as_uri(),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=180,
+            check=False,
+        )
+        dumped = subprocess.run(
+            [*chromium_args(chromium, tmp_path / "profile2"), "--dump-dom", review_report.as_uri()],
+            capture_output=True,
+            text=True,
+            timeout=180,
+            check=False,
+        )
+
+        assert shot.returncode == 0, shot.stderr[-2000:]
+        assert png.read_bytes().startswith(PNG_SIGNATURE)
+        assert page_errors(shot.stderr) == []
+        assert dumped.returncode == 0, dumped.stderr[-2000:]
+        assert page_errors(dumped.stderr) == []
+        dom = dumped.stdout
+        assert [title for title in SECTIONS if f"<h2>{title}</h2>" not in dom] == []
+        for mark in ('class="rail"', 'class="flag-kill"', 'class="flag-resume"', "<circle"):
+            assert mark in dom, mark
+        assert "<script" not in dom

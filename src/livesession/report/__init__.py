@@ -4,15 +4,20 @@
 inline CSS, inline SVG charts drawn here, no scripts, no external URLs, so it can be
 mailed, archived or opened offline. Every piece of text from the run is escaped.
 
-The report shows the run id, strategy and status; the verifier's verdict; key metrics; a
-state timeline; the price with order submits and fills marked; position and equity over
-simulated time; and rejects by reason. It reads the artifacts leniently, so it also
-renders runs that are incomplete or broken (the verdict then lists what is wrong).
-The same run directory always gives the same bytes.
+The report shows the run's identity (config hash, seed, broker, strategy and data with
+their SHA-256), its limits, preflight checks and the rails that fired; the verifier's
+verdict and key metrics; PnL from the book replayed at every bar (equity marked to market,
+drawdown, realised and unrealised); the price with orders, fills and rail blocks marked;
+the trades; kills, resumes, operator actions and faults as flags on every time chart; and
+the state timeline, all on absolute UTC axes. Long runs are thinned to two points per
+pixel column, and no mark is dropped. It reads the artifacts leniently, so it also
+renders runs that are incomplete or broken (the verdict then lists what is wrong). The
+same run directory always gives the same bytes. See ``docs/report.md``.
 
-Modules: ``_reading`` (the run as the report reads it), ``_series`` (what the charts
-draw), ``_svg`` (the charts), ``_html`` (the document); ``lifecycle_diagram`` generates
-the Mermaid lifecycle diagram of ``docs/lifecycle.md``.
+Modules: ``_reading`` (the run as the report reads it), ``_book`` (the replayed book:
+PnL, drawdown, trades), ``_series`` (what the charts draw), ``_svg`` (the charts),
+``_sections`` (identity, limits, PnL, trades, events), ``_html`` (the document);
+``lifecycle_diagram`` generates the Mermaid lifecycle diagram of ``docs/lifecycle.md``.
 """
 
 from __future__ import annotations

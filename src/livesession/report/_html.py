@@ -4,17 +4,36 @@ from __future__ import annotations
 
 from collections import Counter
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 from .._artifacts.runread import finite_decimal
 from .._domain.model import FILL_EVENT_TYPES
 from .._support.fsutil import atomic_write_bytes
+from ._book import Book, replay_book
 from ._reading import ReportRun, ts_sim_of
-from ._series import closes, equity_points, order_markers, positions
-from ._svg import BUY, SELL, SERIES_COLOURS, WIDTH, chart, duration, escape, svg_open
-
-if TYPE_CHECKING:
-    from collections.abc import Sequence
+from ._sections import (
+    identity,
+    limits_and_checks,
+    notable_events,
+    profit_and_loss,
+    span_text,
+    table,
+    trades,
+)
+from ._series import Flag, closes, flags, order_markers, positions
+from ._svg import (
+    BUY,
+    FLAG_COLOURS,
+    RAIL,
+    SELL,
+    SERIES_COLOURS,
+    WIDTH,
+    chart,
+    duration,
+    escape,
+    svg_open,
+    utc_text,
+)
 
 __all__ = ["render_report", "write_report"]
 
@@ -67,13 +86,20 @@ def render_report(run_dir: Path | str) -> str:
 
 
 def _render(run: ReportRun) -> str:
+    book = replay_book(run)
+    marks = flags(run)
     sections = (
         _header(run),
         _section("Verification", _verification(run)),
+        _section("Identity", identity(run)),
+        _section("Limits, preflight checks and rails", limits_and_checks(run)),
         _section("Key metrics", _metrics_table(run)),
+        _section("Profit and loss", profit_and_loss(run, book)),
+        _section("Price, orders and fills", _price_charts(run, marks)),
+        _section("Position and equity", _position_and_equity(run, book, marks)),
+        _section("Trades", trades(run, book)),
+        _section("Resumes, kills and operator events", notable_events(run, marks)),
         _section("State timeline", _state_timeline(run)),
-        _section("Price, orders and fills", _price_charts(run)),
-        _section("Position and equity", _position_and_equity(run)),
         _section("Rejects by reason", _rejects_table(run)),
     )
     title = f"livesession run {run.run_id}"
@@ -83,8 +109,10 @@ def _render(run: ReportRun) -> str:
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         f"<title>{escape(title)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n"
         + "\n".join(sections)
-        + "\n<footer>Drawn from the run's artifacts; simulated time on every x axis.</footer>\n"
-        "</body>\n</html>\n"
+        + "\n<footer>Drawn from the run's artifacts. Time axes are UTC (simulated time of the "
+        "run); long runs are thinned to the lowest and highest point per pixel column, and "
+        "every reject, rail block, kill, resume and operator event keeps its own mark."
+        "</footer>\n</body>\n</html>\n"
     )
 
 
@@ -115,6 +143,7 @@ def _header(run: ReportRun) -> str:
         f"<header>\n<h1>Run <code>{escape(run.run_id)}</code></h1>\n"
         f'<p class="sub">strategy <code>{escape(run.strategy_id)}</code> &middot; status '
         f"{_badge(run.status)}</p>\n"
+        f'<p class="sub">{escape(span_text(run))}</p>\n'
         + (
             f'<p class="sub">{escape(run.live[:1].upper() + run.live[1:])}.</p>\n'
             if run.live
@@ -143,20 +172,6 @@ def _verification(run: ReportRun) -> str:
         f'<p class="bad"><strong>{len(run.violations)} violation(s):</strong> this run does not '
         f'match the contract.</p>\n<ul class="violations">\n{items}\n</ul>{tail}'
     )
-
-
-def _table(header: tuple[str, ...], rows: Sequence[Sequence[str]], numeric: frozenset[int]) -> str:
-    head = "".join(f"<th>{escape(h)}</th>" for h in header)
-    body = "\n".join(
-        "<tr>"
-        + "".join(
-            f'<td class="num">{escape(c)}</td>' if i in numeric else f"<td>{escape(c)}</td>"
-            for i, c in enumerate(row)
-        )
-        + "</tr>"
-        for row in rows
-    )
-    return f"<table>\n<thead><tr>{head}</tr></thead>\n<tbody>\n{body}\n</tbody>\n</table>"
 
 
 def _metrics_table(run: ReportRun) -> str:
@@ -198,7 +213,7 @@ def _metrics_table(run: ReportRun) -> str:
         ("simulated span", duration(end - start)),
         ("audit head", str(run.metrics.get("audit_head", "(unknown)"))),
     ]
-    return _table(("metric", "value"), rows, frozenset())
+    return table(("metric", "value"), rows, frozenset())
 
 
 def _broker_retries(run: ReportRun) -> str:
@@ -223,7 +238,7 @@ def _rejects_table(run: ReportRun) -> str:
     if not counts:
         return '<p class="empty">No rejects.</p>'
     rows = [(source, reason, str(n)) for (source, reason), n in sorted(counts.items())]
-    return _table(("source", "reason", "count"), rows, frozenset({2}))
+    return table(("source", "reason", "count"), rows, frozenset({2}))
 
 
 def _state_timeline(run: ReportRun) -> str:
@@ -247,8 +262,7 @@ def _state_timeline(run: ReportRun) -> str:
             f'<text x="{x + 6}" y="{top + 36}">{escape(status)}</text></g>'
         )
         parts.append(f'<text x="{x}" y="{top - 10}">{escape(_clip(trigger, 24))}</text>')
-        elapsed = duration(ts_sim_of(snap) - run.span()[0])
-        when = f"step {snap.get('step', '?')} · t=+{elapsed}"
+        when = f"step {snap.get('step', '?')} · {utc_text(ts_sim_of(snap) + run.utc_offset_ns)}"
         parts.append(f'<text x="{x}" y="{top + box_h + 16}">{escape(when)}</text>')
         if index:
             ax = x - gap + 2
@@ -260,6 +274,7 @@ def _state_timeline(run: ReportRun) -> str:
     rows = [
         (
             str(s.get("seq", "")),
+            utc_text(ts_sim_of(s) + run.utc_offset_ns),
             str(s.get("trigger", "")),
             f"{s.get('from_state', '')} → {s.get('fsm_state', '')}",
             str(s.get("status", "")),
@@ -268,17 +283,19 @@ def _state_timeline(run: ReportRun) -> str:
         )
         for s in snaps
     ]
-    table = _table(
-        ("seq", "trigger", "transition", "status", "step", "equity"), rows, frozenset({0, 4, 5})
+    listed = table(
+        ("seq", "time (UTC)", "trigger", "transition", "status", "step", "equity"),
+        rows,
+        frozenset({0, 5, 6}),
     )
-    return "\n".join(parts) + "\n" + table
+    return "\n".join(parts) + "\n" + listed
 
 
 def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _price_charts(run: ReportRun) -> str:
+def _price_charts(run: ReportRun, marks: list[Flag]) -> str:
     prices = closes(run)
     if not prices:
         return '<p class="empty">No bars in this run.</p>'
@@ -290,19 +307,28 @@ def _price_charts(run: ReportRun) -> str:
             [(symbol, SERIES_COLOURS[0], prices[symbol])],
             markers.get(symbol, []),
             run.span(),
+            utc_offset_ns=run.utc_offset_ns,
+            flags=marks,
         )
         charts.append(f"<h3>{escape(symbol)}</h3>\n{drawn}")
     legend = (
         '<p class="legend"><span>▲ buy submitted</span><span>▼ sell submitted</span>'
-        "<span>● fill (at its price)</span><span>✕ rejected</span>"
+        "<span>● fill (at its price)</span><span>✕ rejected by the broker</span>"
+        f'<span style="color:{RAIL}">◆ blocked by a rail (on the bottom edge)</span>'
         f'<span style="color:{BUY}">green: buy</span>'
-        f'<span style="color:{SELL}">red: sell</span></p>'
+        f'<span style="color:{SELL}">red: sell</span>'
+        + "".join(
+            f'<span style="color:{colour}">┆ {escape(kind)}</span>'
+            for kind, colour in FLAG_COLOURS.items()
+        )
+        + "</p>"
     )
     return "\n".join(charts) + "\n" + legend
 
 
-def _position_and_equity(run: ReportRun) -> str:
+def _position_and_equity(run: ReportRun, book: Book, marks: list[Flag]) -> str:
     by_symbol = positions(run)
+    offset = run.utc_offset_ns
     parts = []
     if by_symbol:
         lines = [
@@ -310,20 +336,51 @@ def _position_and_equity(run: ReportRun) -> str:
             for i, (symbol, series) in enumerate(sorted(by_symbol.items()))
         ]
         parts.append(
-            "<h3>Position (net quantity)</h3>\n" + chart("Position", lines, [], run.span())
+            "<h3>Position (net quantity)</h3>\n"
+            + chart("Position", lines, [], run.span(), utc_offset_ns=offset, flags=marks)
         )
-        parts.append(
-            '<p class="legend">'
-            + "".join(f'<span style="color:{c}">━ {escape(s)}</span>' for s, c, _ in lines)
-            + "</p>"
-        )
+        parts.append(_legend([(s, c) for s, c, _ in lines]))
     else:
         parts.append('<p class="empty">No fills, so no position.</p>')
-    equity = equity_points(run)
-    if equity:
-        parts.append(
-            "<h3>Equity</h3>\n" + chart("Equity", [("equity", "#0f766e", equity)], [], run.span())
+    if not book.equity:
+        parts.append('<p class="empty">No bars, so no equity marked to market.</p>')
+        return "\n".join(parts)
+    parts.append(
+        "<h3>Equity, marked to market at every bar</h3>\n"
+        + chart(
+            "Equity",
+            [("equity", "#0f766e", book.equity)],
+            [],
+            run.span(),
+            utc_offset_ns=offset,
+            flags=marks,
         )
-    else:
-        parts.append('<p class="empty">No equity recorded.</p>')
+    )
+    parts.append(
+        "<h3>Drawdown from the running peak</h3>\n"
+        + chart(
+            "Drawdown",
+            [("drawdown", SELL, book.drawdown)],
+            [],
+            run.span(),
+            utc_offset_ns=offset,
+            flags=marks,
+            zero_line=True,
+        )
+    )
+    pnl = [("realised PnL", SERIES_COLOURS[0], book.realised)]
+    pnl.append(("unrealised PnL", SERIES_COLOURS[1], book.unrealised))
+    parts.append(
+        "<h3>Realised and unrealised PnL</h3>\n"
+        + chart("PnL", pnl, [], run.span(), utc_offset_ns=offset, flags=marks, zero_line=True)
+    )
+    parts.append(_legend([(name, colour) for name, colour, _ in pnl]))
     return "\n".join(parts)
+
+
+def _legend(entries: list[tuple[str, str]]) -> str:
+    return (
+        '<p class="legend">'
+        + "".join(f'<span style="color:{c}">━ {escape(s)}</span>' for s, c in entries)
+        + "</p>"
+    )

@@ -1,0 +1,290 @@
+"""The sections a reviewer asks for first: identity, limits and checks, PnL, trades, events.
+
+Each function takes the run (and, for PnL, the replayed book) and returns HTML; every
+piece of text from the run is escaped. The config is shown field by field, never whole:
+only the fields named here appear, so nothing a config may hold for a venue (parameters
+of a broker) reaches the report.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, Final
+
+import orjson
+
+from .._artifacts.runread import payload
+from ._svg import FLAG_COLOURS, escape, utc_text
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from ._book import Book
+    from ._reading import ReportRun
+    from ._series import Flag
+
+__all__ = [
+    "MAX_TRADES_SHOWN",
+    "identity",
+    "limits_and_checks",
+    "notable_events",
+    "profit_and_loss",
+    "span_text",
+    "table",
+    "trades",
+]
+
+MAX_TRADES_SHOWN: Final = 400
+"""Fills listed in full: the first and the last half of this; the rest are counted."""
+_MAX_EVENTS_SHOWN: Final = 300
+
+_LIMIT_FIELDS: Final = (
+    ("symbol", "symbol"),
+    ("allowlist", "allowlist"),
+    ("initial_cash", "initial cash"),
+    ("steps", "steps planned"),
+    ("max_steps", "max steps"),
+    ("step_interval_ms", "step interval (ms)"),
+    ("price_tick", "price tick"),
+    ("qty_lot", "quantity lot"),
+    ("enabled", "live trading enabled"),
+)
+
+
+def table(header: tuple[str, ...], rows: Sequence[Sequence[str]], numeric: frozenset[int]) -> str:
+    """An HTML table; the columns in ``numeric`` are right-aligned."""
+    head = "".join(f"<th>{escape(h)}</th>" for h in header)
+    body = "\n".join(
+        "<tr>"
+        + "".join(
+            f'<td class="num">{escape(c)}</td>' if i in numeric else f"<td>{escape(c)}</td>"
+            for i, c in enumerate(row)
+        )
+        + "</tr>"
+        for row in rows
+    )
+    return f"<table>\n<thead><tr>{head}</tr></thead>\n<tbody>\n{body}\n</tbody>\n</table>"
+
+
+def _compact(value: object) -> str:
+    """A config value as one line: text as it is, anything else as compact JSON."""
+    if isinstance(value, str):
+        return value
+    try:
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+    except TypeError:
+        return str(value)
+
+
+def _started(run: ReportRun) -> dict[str, Any]:
+    return next((payload(e) for e in run.events if e.get("event_type") == "SESSION_STARTED"), {})
+
+
+def identity(run: ReportRun) -> str:
+    """What ran: config hash, seed, broker, strategy and its code, data and its hash."""
+    config, meta, started = run.config, run.run_meta, _started(run)
+    missing = "(not recorded)"
+    sources = config.get("sources")
+    sources = sources if isinstance(sources, dict) else {}
+
+    def source(role: str) -> dict[str, Any]:
+        found = sources.get(role)
+        return found if isinstance(found, dict) else {}
+
+    strategy_ref = config.get("strategy_factory") or source("strategy").get("ref")
+    # The built-in strategy's parameters are the ``strategy`` table; a plug-in's are its own.
+    strategy_params = config.get("strategy_params" if strategy_ref else "strategy")
+    data = meta.get("data") if isinstance(meta.get("data"), dict) else {}
+    rows = [
+        ("run id", run.run_id),
+        ("strategy id", run.strategy_id),
+        ("config hash", str(meta.get("config_hash", missing))),
+        ("seed", str(config.get("seed", started.get("seed", missing)))),
+        ("broker", str(config.get("broker", started.get("broker", missing)))),
+        ("clock", str(config.get("clock_mode", started.get("clock_mode", missing)))),
+        ("version", str(meta.get("version", started.get("version", missing)))),
+        (
+            "strategy",
+            str(strategy_ref) if strategy_ref else "built-in SMA crossover (no reference)",
+        ),
+        ("strategy parameters", _compact(strategy_params) if strategy_params else "(none)"),
+    ]
+    for role in ("strategy", "feed", "broker"):
+        record = source(role)
+        if record:
+            where = record.get("ref") or record.get("object") or record.get("module") or role
+            rows.append((f"{role} code", f"{where} sha256 {record.get('sha256', missing)}"))
+    rows.append(("feed", str(config.get("feed", missing))))
+    if data:
+        rows.append(
+            (
+                "data file",
+                (
+                    f"{data.get('path', missing)} sha256 {data.get('sha256', missing)} "
+                    f"({data.get('rows', '?')} rows, {data.get('first_time', '?')} to "
+                    f"{data.get('last_time', '?')})"
+                ),
+            )
+        )
+    elif config.get("feed_sha256"):
+        rows.append(("data file", f"sha256 {config['feed_sha256']}"))
+    else:
+        rows.append(("data file", "none: the feed reads no file"))
+    note = (
+        ""
+        if config
+        else '<p class="empty">config.json is missing: the identity is read from the events.</p>'
+    )
+    return table(("field", "value"), rows, frozenset()) + note
+
+
+def limits_and_checks(run: ReportRun) -> str:
+    """The risk limits and run limits from the config, and each preflight check's result."""
+    config = run.config
+    found = config.get("risk")
+    risk: dict[str, Any] = found if isinstance(found, dict) else {}
+    rows = [(f"risk.{key}", _compact(value)) for key, value in sorted(risk.items())]
+    rows += [(label, _compact(config[key])) for key, label in _LIMIT_FIELDS if key in config]
+    limits = (
+        "<h3>Limits</h3>\n" + table(("limit", "value"), rows, frozenset())
+        if rows
+        else '<p class="empty">No limits recorded (config.json is missing).</p>'
+    )
+    checks = [
+        (
+            utc_text(ts + run.utc_offset_ns),
+            str(fields.get("check", "")),
+            "passed" if fields.get("passed") is True else "FAILED",
+            str(fields.get("reason", "")),
+            str(fields.get("detail", "")),
+        )
+        for ts, fields in run.of_type("PREFLIGHT_CHECK")
+    ]
+    preflight = (
+        "<h3>Preflight checks</h3>\n"
+        + table(("time (UTC)", "check", "result", "reason", "detail"), checks, frozenset())
+        if checks
+        else '<p class="empty">No preflight checks recorded.</p>'
+    )
+    return limits + "\n" + preflight + "\n" + _rails_fired(run)
+
+
+def _rails_fired(run: ReportRun) -> str:
+    """Each rail that fired: how often, and the first and last time."""
+    fired: dict[str, list[int]] = {}
+    for ts, fields in run.of_type("RISK_REJECTED"):
+        fired.setdefault(str(fields.get("rule", "(none)")), []).append(ts)
+    kills = run.of_type("KILL_SWITCH")
+    if not fired and not kills:
+        return '<h3>Rails fired</h3>\n<p class="empty">No rail fired and no kill switch.</p>'
+    offset = run.utc_offset_ns
+    rows = [
+        (rule, str(len(times)), utc_text(times[0] + offset), utc_text(times[-1] + offset))
+        for rule, times in sorted(fired.items())
+    ]
+    rows += [
+        (f"kill switch: {fields.get('reason', '')}", "1", utc_text(ts + offset), "")
+        for ts, fields in kills
+    ]
+    return "<h3>Rails fired</h3>\n" + table(
+        ("rule", "times", "first (UTC)", "last (UTC)"), rows, frozenset({1})
+    )
+
+
+def _money(value: Decimal) -> str:
+    return f"{value:,.2f}"
+
+
+def profit_and_loss(run: ReportRun, book: Book) -> str:
+    """Totals of the replayed book: equity, realised and unrealised PnL, fees, drawdown."""
+    closing = [t for t in book.trades if t.realised is not None]
+    wins = sum(1 for t in closing if t.realised is not None and t.realised > 0)
+    at = (
+        utc_text(book.max_drawdown_at + run.utc_offset_ns)
+        if book.max_drawdown_at is not None
+        else "-"
+    )
+    rows = [
+        ("start equity", _money(book.start_equity), f"from {book.start_source}"),
+        ("final equity (marked at the last close)", _money(book.final_equity), ""),
+        ("net PnL", _money(book.final_equity - book.start_equity), "realised + unrealised"),
+        ("realised PnL", _money(book.final_realised), "average cost, net of fees"),
+        ("unrealised PnL", _money(book.final_unrealised), "open position at the last close"),
+        ("fees", _money(book.fees), "from the fills' fee, if any"),
+        ("peak equity", _money(book.peak), ""),
+        ("max drawdown", f"{_money(book.max_drawdown)} ({book.max_drawdown_pct:.3f} %)", at),
+        ("fills", str(len(book.trades)), ""),
+        ("closing fills (won)", f"{len(closing)} ({wins})", ""),
+    ]
+    return table(("measure", "value", "note"), rows, frozenset({1}))
+
+
+def trades(run: ReportRun, book: Book) -> str:
+    """Every fill (first and last ``MAX_TRADES_SHOWN / 2`` of a long run), in event order."""
+    if not book.trades:
+        return '<p class="empty">No fills.</p>'
+    shown = book.trades
+    half = MAX_TRADES_SHOWN // 2
+    skipped = len(shown) - MAX_TRADES_SHOWN
+    offset = run.utc_offset_ns
+
+    def row(t: Any) -> tuple[str, ...]:
+        return (
+            str(t.seq),
+            utc_text(t.ts_sim + offset),
+            t.symbol,
+            t.side,
+            str(t.quantity),
+            str(t.price),
+            "" if t.fee is None else str(t.fee),
+            "" if t.realised is None else _money(t.realised),
+            str(t.position_after),
+            t.client_order_id,
+        )
+
+    header = (
+        "seq", "time (UTC)", "symbol", "side", "qty", "price", "fee", "realised PnL",
+        "position after", "client order id",
+    )  # fmt: skip
+    numeric = frozenset({0, 4, 5, 6, 7, 8})
+    if skipped <= 0:
+        return table(header, [row(t) for t in shown], numeric)
+    return (
+        table(header, [row(t) for t in shown[:half]], numeric)
+        + f'\n<p class="empty">... {skipped} fills between seq {shown[half].seq} and '
+        f"{shown[-half - 1].seq} not listed (all {len(shown)} are in events.jsonl; "
+        "the charts and totals include them) ...</p>\n"
+        + table(header, [row(t) for t in shown[-half:]], numeric)
+    )
+
+
+def notable_events(run: ReportRun, flags: Sequence[Flag]) -> str:
+    """Resumes, kills, operator actions and faults on one list, in time order."""
+    counts = Counter(flag.kind for flag in flags)
+    legend = (
+        '<p class="legend">'
+        + "".join(
+            f'<span style="color:{colour}">┆ {escape(kind)} ({counts[kind]})</span>'
+            for kind, colour in FLAG_COLOURS.items()
+        )
+        + "</p>"
+    )
+    if not flags:
+        return legend + '\n<p class="empty">No resume, kill switch, operator action or fault.</p>'
+    rows = [
+        (utc_text(flag.ts_sim + run.utc_offset_ns), flag.kind, flag.label)
+        for flag in flags[:_MAX_EVENTS_SHOWN]
+    ]
+    more = len(flags) - len(rows)
+    tail = f'<p class="empty">... and {more} more.</p>' if more > 0 else ""
+    return legend + "\n" + table(("time (UTC)", "kind", "what"), rows, frozenset()) + tail
+
+
+def span_text(run: ReportRun) -> str:
+    """The run's first and last time, in UTC."""
+    start, end = run.span()
+    if not run.events and not run.snapshots:
+        return "no records"
+    offset = run.utc_offset_ns
+    return f"{utc_text(start + offset)} to {utc_text(end + offset)} UTC"
