@@ -54,17 +54,6 @@ from ._support.secrets import redact_text
 from ._version import __version__
 
 __all__ = [
-    "EXIT_BAD_INPUT",
-    "EXIT_CRASHED",
-    "EXIT_FAILED",
-    "EXIT_INTERRUPTED",
-    "EXIT_NEEDS_OPERATOR",
-    "EXIT_NOT_HELD",
-    "EXIT_NO_EFFECT",
-    "EXIT_OK",
-    "EXIT_REJECTED",
-    "EXIT_RUNNING",
-    "EXIT_VIOLATIONS",
     "build_parser",
     "main",
 ]
@@ -168,12 +157,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="livesession",
         description="Run trading sessions as auditable state machines (dry-run first).",
-        epilog="Exit codes: 0 completed/clean (also stopped by SIGTERM/SIGINT and sealed), "
-        "1 violations found, 2 bad input, 3 rejected (by preflight, or the run is held by "
-        "another process), 4 failed, 130 interrupted; status also: 5 needs an operator, "
-        "6 crashed (resumable), 7 running; stop/kill/ack also: 8 nothing holds the run, "
-        "9 no effect seen in time. A second SIGTERM/SIGINT ends dryrun/resume at once by "
-        "that signal (a shell shows 143/130; resume it). See RUNBOOK.md.",
+        # The codes come from _cli_output's table, so --help cannot drift from it.
+        epilog=f"Exit codes: {EXIT_OK} completed/clean (also stopped by SIGTERM/SIGINT and "
+        f"sealed), {EXIT_VIOLATIONS} violations found, {EXIT_BAD_INPUT} bad input, "
+        f"{EXIT_REJECTED} rejected (by preflight, or the run is held by another process), "
+        f"{EXIT_FAILED} failed, {EXIT_INTERRUPTED} interrupted; status also: "
+        f"{EXIT_NEEDS_OPERATOR} needs an operator, {EXIT_CRASHED} crashed (resumable), "
+        f"{EXIT_RUNNING} running; stop/kill/ack also: {EXIT_NOT_HELD} nothing holds the run, "
+        f"{EXIT_NO_EFFECT} no effect seen in time. A second SIGTERM/SIGINT ends dryrun/resume "
+        "at once by that signal (a shell shows 143/130; resume it). See RUNBOOK.md.",
     )
     parser.add_argument("--version", action="version", version=f"livesession {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
