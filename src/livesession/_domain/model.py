@@ -141,6 +141,18 @@ class VenueOrder:
     status: VenueOrderStatus
     venue_order_id: str = ""
 
+    @classmethod
+    def of(cls, order: Order, *, filled: Decimal, status: VenueOrderStatus) -> VenueOrder:
+        """``order`` as a venue holding it shows it: ``filled`` so far, in ``status``."""
+        return cls(
+            client_order_id=order.client_order_id,
+            symbol=order.symbol,
+            side=order.side,
+            quantity=order.quantity,
+            filled_quantity=filled,
+            status=status,
+        )
+
 
 @attrs.frozen(kw_only=True)
 class _Report:

@@ -348,15 +348,7 @@ class MockBroker(JournaledVenue, ResumableVenue, MarkableVenue):
         return bar.high >= price if order.side is Side.BUY else bar.low <= price
 
     def _view(self, state: _VenueState) -> VenueOrder:
-        order = state.order
-        return VenueOrder(
-            client_order_id=order.client_order_id,
-            symbol=order.symbol,
-            side=order.side,
-            quantity=order.quantity,
-            filled_quantity=state.filled,
-            status=state.status,
-        )
+        return VenueOrder.of(state.order, filled=state.filled, status=state.status)
 
     def _record(self, op: str, **fields: Any) -> None:
         if self._journal is None:

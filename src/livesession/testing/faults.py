@@ -36,18 +36,15 @@ import heapq
 from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from decimal import Decimal
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import attrs
 
 from .._domain.decimal import quantize
 from .._domain.model import (
     AckReport,
-    Bar,
-    BrokerReport,
     CancelReport,
     FillReport,
-    Order,
     OrderType,
     RejectReport,
     Side,
@@ -55,6 +52,9 @@ from .._domain.model import (
     VenueOrderStatus,
 )
 from .._exceptions import OutcomeUnknown, Rejected, Transient
+
+if TYPE_CHECKING:
+    from .._domain.model import Bar, BrokerReport, Order
 
 __all__ = [
     "ALIASES",
@@ -371,15 +371,7 @@ class FaultBroker:
         heapq.heappush(self._due, (due, self._seq, report))
 
     def _view(self, venue: _Venue) -> VenueOrder:
-        order = venue.order
-        return VenueOrder(
-            client_order_id=order.client_order_id,
-            symbol=order.symbol,
-            side=order.side,
-            quantity=order.quantity,
-            filled_quantity=venue.filled,
-            status=venue.status,
-        )
+        return VenueOrder.of(venue.order, filled=venue.filled, status=venue.status)
 
     def __repr__(self) -> str:
         return f"FaultBroker(latency_ns={self.latency_ns}, armed={list(self.armed)})"
