@@ -38,18 +38,7 @@ from .._postgres.fence import (
     fenced_statement,
     write_maybe_fenced,
 )
-from ._record import (
-    Reservation,
-    Stored,
-    check_complete,
-    check_key,
-    check_reserve,
-    check_text,
-    decode_checkpoint,
-    reserved_before,
-    stored_record,
-    unknown_key,
-)
+from ._record import RecordStore, Stored, check_text, decode_checkpoint
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -103,7 +92,7 @@ _FENCED_COMPLETE: Final = fenced_statement(
 )
 
 
-class PostgresIdempotencyStore:
+class PostgresIdempotencyStore(RecordStore):
     """Reservations in table ``livesession_idempotency``, one ``namespace`` per session.
 
     ``reserve`` inserts with ``ON CONFLICT DO NOTHING`` and reads the row back only when
@@ -111,7 +100,9 @@ class PostgresIdempotencyStore:
     ``created=True``. Each statement commits on its own before the call returns. Keys are
     never expired here: delete old namespaces (``reserved_at``) once past any recovery
     window. Database failures raise ``PostgresError``; the connection is not re-opened.
-    One connection per store; use a store from one thread at a time.
+    One connection per store; use a store from one thread at a time. Fenced (after
+    ``fence_with``): ``reserve`` and ``complete`` raise ``Fenced`` once a newer lease holder
+    exists.
     """
 
     def __init__(self, dsn: str, *, namespace: str) -> None:
@@ -137,12 +128,7 @@ class PostgresIdempotencyStore:
             self._pg.ensure_table(LEASE_TABLE, LEASE_DDL)
         self._fence = StoreFence.of(grant)
 
-    def reserve(self, key: str, fingerprint: str) -> Reservation:
-        """Reserve ``key`` for ``fingerprint``; see ``IdempotencyStore.reserve``.
-
-        Fenced (after ``fence_with``): ``Fenced`` once a newer lease holder exists.
-        """
-        check_reserve(key, fingerprint)
+    def _insert(self, key: str, fingerprint: str) -> Stored | None:
         with self._pg.translate(f"reserving idempotency key {key!r}"):
             if self._write(
                 (_RESERVE, _FENCED_RESERVE),
@@ -150,7 +136,7 @@ class PostgresIdempotencyStore:
                 key=key,
                 fingerprint=fingerprint,
             ):
-                return Reservation(key=key, fingerprint=fingerprint, created=True)
+                return None
             # The conflicting row is committed (ON CONFLICT waits for its inserter), and
             # this new statement's snapshot sees it. Rows are never deleted by a store.
             row = self._select(key)
@@ -159,22 +145,17 @@ class PostgresIdempotencyStore:
                 f"idempotency key {key!r} conflicted on insert but cannot be read back: "
                 f"was it deleted from {_IDEMPOTENCY_TABLE} while in use?"
             )
-        return reserved_before(key, fingerprint, row)
+        return row
 
-    def complete(self, key: str, outcome: str) -> None:
-        """Record ``outcome`` for a reserved key; a later call replaces it."""
-        check_complete(key, outcome)
+    def _set_outcome(self, key: str, outcome: str) -> bool:
         action = f"completing idempotency key {key!r}"
         with self._pg.translate(action):
             updated = self._write((_COMPLETE, _FENCED_COMPLETE), action, key=key, outcome=outcome)
-        if updated != 1:
-            raise unknown_key(key)
+        return updated == 1
 
-    def get(self, key: str) -> Reservation | None:
-        """The record for ``key`` (``created`` is False), or None."""
-        check_key(key)
+    def _lookup(self, key: str) -> Stored | None:
         with self._pg.translate(f"reading idempotency key {key!r}"):
-            return stored_record(key, self._select(key))
+            return self._select(key)
 
     def close(self) -> None:
         """Close the connection; safe to call more than once."""
