@@ -71,22 +71,30 @@ class Check(Protocol):
 
 
 @attrs.frozen
-class _LiveTradingDisabled:
+class _Named:
+    """What the built-in checks share: a name, and the result they answer under it."""
+
+    name: str
+
+    def _pass(self) -> CheckResult:
+        return CheckResult(name=self.name, passed=True)
+
+    def _fail(self, reason: str, detail: str) -> CheckResult:
+        return CheckResult(name=self.name, passed=False, reason=reason, detail=detail)
+
+
+@attrs.frozen
+class _LiveTradingDisabled(_Named):
     name: str = "live_trading_disabled"
 
     def __call__(self, ctx: PreflightContext) -> CheckResult:
         if not ctx.config.enabled or ctx.live_override:
-            return CheckResult(name=self.name, passed=True)
-        return CheckResult(
-            name=self.name,
-            passed=False,
-            reason="LIVE_ENABLED",
-            detail="enabled = true: live trading is off in this version",
-        )
+            return self._pass()
+        return self._fail("LIVE_ENABLED", "enabled = true: live trading is off in this version")
 
 
 @attrs.frozen
-class _AllowlistValid:
+class _AllowlistValid(_Named):
     name: str = "allowlist_valid"
 
     def __call__(self, ctx: PreflightContext) -> CheckResult:
@@ -105,57 +113,47 @@ class _AllowlistValid:
             )
         # With no allowlist given the feed's symbols are allowed: preflight says so in the
         # session log (not in the events: a resumed run reads its allowlist back written out).
-        return CheckResult(name=self.name, passed=True)
-
-    def _fail(self, reason: str, detail: str) -> CheckResult:
-        return CheckResult(name=self.name, passed=False, reason=reason, detail=detail)
+        return self._pass()
 
 
 @attrs.frozen
-class _BrokerIsSimulated:
+class _BrokerIsSimulated(_Named):
     name: str = "broker_is_simulated"
 
     def __call__(self, ctx: PreflightContext) -> CheckResult:
         kind = ctx.broker.kind if isinstance(ctx.broker, VenueKind) else ""
         if kind in SIMULATED_BROKERS or (kind == "ccxt_sandbox" and ctx.sandbox_verified):
-            return CheckResult(name=self.name, passed=True)
+            return self._pass()
         if isinstance(ctx.broker, DeclaredSimulation) and ctx.broker.simulated is True:
-            return CheckResult(name=self.name, passed=True)  # a user's broker, declared
+            return self._pass()  # a user's broker, declared
         if (
             isinstance(ctx.broker, DeclaredSimulation)
             and ctx.broker.simulated is False
             and ctx.config.enabled
             and ctx.live_override
         ):
-            return CheckResult(name=self.name, passed=True)  # live, explicitly enabled
+            return self._pass()  # live, explicitly enabled
         if kind == "ccxt_sandbox":
             detail = "broker 'ccxt_sandbox' is not a verified sandbox"
         elif kind:
             detail = f"broker {kind!r} is not simulated (mock, realish or a verified sandbox)"
         else:
             detail = f"broker {type(ctx.broker).__name__} does not say what kind of venue it is"
-        return CheckResult(
-            name=self.name, passed=False, reason="BROKER_NOT_SIMULATED", detail=detail
-        )
+        return self._fail("BROKER_NOT_SIMULATED", detail)
 
 
 @attrs.frozen
-class _AuditSinkPresent:
+class _AuditSinkPresent(_Named):
     name: str = "audit_sink_present"
 
     def __call__(self, ctx: PreflightContext) -> CheckResult:
         if ctx.audit_sink_present:
-            return CheckResult(name=self.name, passed=True)
-        return CheckResult(
-            name=self.name,
-            passed=False,
-            reason="AUDIT_SINK_MISSING",
-            detail="no audit sink was given (audit_sink is None)",
-        )
+            return self._pass()
+        return self._fail("AUDIT_SINK_MISSING", "no audit sink was given (audit_sink is None)")
 
 
 @attrs.frozen
-class _ConfigValid:
+class _ConfigValid(_Named):
     name: str = "config_valid"
 
     def __call__(self, ctx: PreflightContext) -> CheckResult:
@@ -168,10 +166,8 @@ class _ConfigValid:
                 f"order_qty {cfg.strategy.order_qty} > max_order_qty {cfg.risk.max_order_qty}"
             )
         if not broken:
-            return CheckResult(name=self.name, passed=True)
-        return CheckResult(
-            name=self.name, passed=False, reason="CONFIG_INVALID", detail="; ".join(broken)
-        )
+            return self._pass()
+        return self._fail("CONFIG_INVALID", "; ".join(broken))
 
 
 def live_trading_disabled() -> Check:
