@@ -38,13 +38,22 @@ from .brokers import BrokerFactory, open_broker
 from .data import check_data_unchanged
 from .layout import STORES, Backing, read_run_config
 from .lock import RunLock, writer_command
-from .plugins import RunPlugins, add_broker_check, apply_references, given_broker, open_plugins
+from .plugins import (
+    PlugIns,
+    RunPlugins,
+    add_broker_check,
+    apply_references,
+    given_broker,
+    open_plugins,
+)
 from .session import open_session
 
 if TYPE_CHECKING:
+    from typing import Unpack
+
     from .._domain.config import DryrunConfig
     from .._session.coordinator import LiveSessionOrchestrator
-    from .._typing import Broker, Clock, MarketFeed, SessionLease, Strategy
+    from .._typing import Broker, Clock, SessionLease
 
 __all__ = ["checkpoint_summary", "load_checkpoint", "resume_problem", "resume_run"]
 
@@ -159,9 +168,7 @@ def resume_run(
     clock: Clock | None = None,
     broker_factory: BrokerFactory = open_broker,
     lease_clock: Clock | None = None,
-    strategy: Strategy | str | None = None,
-    feed: MarketFeed | str | None = None,
-    broker: Broker | str | None = None,
+    **given: Unpack[PlugIns],
 ) -> LiveSessionOrchestrator:
     """Reopen a crashed run at its last checkpoint, ready to continue.
 
@@ -178,8 +185,7 @@ def resume_run(
     and audits ``C2_RESUME`` (and ``C2_LEASE_ACQUIRED`` with the new fencing token).
     """
     cfg, meta = read_run_config(run_dir)
-    cfg = apply_references(cfg, strategy=strategy, feed=feed, broker=broker, resume=True)
-    given: dict[str, object] = {"strategy": strategy, "feed": feed, "broker": broker}
+    cfg = apply_references(cfg, **given, resume=True)
     # One writer per run: nothing below reads files a live writer may be appending to, or
     # changes anything, before the lock is ours.
     lock = RunLock.acquire(run_dir, writer_command("resume"))
@@ -208,7 +214,7 @@ def _reopen(
     clock: Clock | None,
     broker_factory: BrokerFactory,
     lease_clock: Clock | None,
-    given: dict[str, object],
+    given: PlugIns,
 ) -> LiveSessionOrchestrator:
     checkpoint = load_checkpoint(run_dir)
     if checkpoint is not None and checkpoint.get("sealed"):
