@@ -8,7 +8,7 @@ says in one line which field and value made it fail (``order_qty 0.050 > max_ord
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 import attrs
@@ -84,13 +84,23 @@ class _Named:
 
 
 @attrs.frozen
-class _LiveTradingDisabled(_Named):
-    name: str = "live_trading_disabled"
+class _Condition(_Named):
+    """A check one condition decides; it fails with ``reason`` and ``detail``."""
+
+    holds: Callable[[PreflightContext], bool]
+    reason: str
+    detail: str
 
     def __call__(self, ctx: PreflightContext) -> CheckResult:
-        if not ctx.config.enabled or ctx.live_override:
-            return self._pass()
-        return self._fail("LIVE_ENABLED", "enabled = true: live trading is off in this version")
+        return self._pass() if self.holds(ctx) else self._fail(self.reason, self.detail)
+
+
+def _live_off(ctx: PreflightContext) -> bool:
+    return not ctx.config.enabled or ctx.live_override
+
+
+def _audit_sink_given(ctx: PreflightContext) -> bool:
+    return ctx.audit_sink_present
 
 
 @attrs.frozen
@@ -143,16 +153,6 @@ class _BrokerIsSimulated(_Named):
 
 
 @attrs.frozen
-class _AuditSinkPresent(_Named):
-    name: str = "audit_sink_present"
-
-    def __call__(self, ctx: PreflightContext) -> CheckResult:
-        if ctx.audit_sink_present:
-            return self._pass()
-        return self._fail("AUDIT_SINK_MISSING", "no audit sink was given (audit_sink is None)")
-
-
-@attrs.frozen
 class _ConfigValid(_Named):
     name: str = "config_valid"
 
@@ -172,7 +172,12 @@ class _ConfigValid(_Named):
 
 def live_trading_disabled() -> Check:
     """The live ``enabled`` flag is off, or an explicit test override was passed."""
-    return _LiveTradingDisabled()
+    return _Condition(
+        "live_trading_disabled",
+        _live_off,
+        "LIVE_ENABLED",
+        "enabled = true: live trading is off in this version",
+    )
 
 
 def allowlist_valid() -> Check:
@@ -187,7 +192,12 @@ def broker_is_simulated() -> Check:
 
 def audit_sink_present() -> Check:
     """An audit sink is configured (its first write proves it writable)."""
-    return _AuditSinkPresent()
+    return _Condition(
+        "audit_sink_present",
+        _audit_sink_given,
+        "AUDIT_SINK_MISSING",
+        "no audit sink was given (audit_sink is None)",
+    )
 
 
 def config_valid() -> Check:
