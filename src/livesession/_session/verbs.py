@@ -108,7 +108,7 @@ def acknowledge(p: SessionParts, operator: str) -> VerbResult:
 
 def reduce_only(p: SessionParts, reason: str) -> VerbResult:
     """Trading state REDUCING: only orders that reduce exposure pass from now on."""
-    if refused := _unless_trading(p, "reduce_only"):
+    if (refused := _unless_trading(p, "reduce_only")) is not None:
         return refused
     if p.governor.halted:
         return _not_applicable(p, "reduce_only", "trading is HALTED: reenable_trading lifts a halt")
@@ -120,7 +120,7 @@ def reduce_only(p: SessionParts, reason: str) -> VerbResult:
 
 def reenable_trading(p: SessionParts, operator: str) -> VerbResult:
     """Operator sets trading ACTIVE again (after REDUCING, a throttle, a kill, a broker)."""
-    if refused := _unless_trading(p, "reenable_trading"):
+    if (refused := _unless_trading(p, "reenable_trading")) is not None:
         return refused
     if p.winddown.killing:
         return _not_applicable(
