@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import orjson
+import pytest
 
 from _scripted import ScriptedFeed, ScriptedStrategy, at, buy, sell
 from livesession import (
@@ -180,6 +181,23 @@ class TestKillSwitchRefusals:
         assert (late.outcome, late.state) == (VerbOutcome.NOT_APPLICABLE, SessionState.STOPPED)
         assert len(sinks.events.lines) == lines
         assert orch.state is SessionState.STOPPED
+
+    @pytest.mark.parametrize("verb", ["reduce_only", "reenable_trading"])
+    def test_trading_verbs_need_a_session_that_may_trade(self, verb):
+        """reduce_only/reenable_trading before preflight or after the stop change nothing."""
+        orch, sinks = session()
+        early = getattr(orch, verb)("ops-1")
+        assert (early.outcome, early.state) == (VerbOutcome.NOT_APPLICABLE, SessionState.INIT)
+        assert early.message == "the session is INIT"
+        orch.preflight()
+        orch.activate()
+        assert orch.request_stop("done").applied
+        lines = len(sinks.events.lines)
+        late = getattr(orch, verb)("ops-1")
+        assert (late.outcome, late.state) == (VerbOutcome.NOT_APPLICABLE, SessionState.STOPPED)
+        assert late.message == "the session is STOPPED"
+        assert orch.trading_state is TradingState.ACTIVE
+        assert len(sinks.events.lines) == lines
 
     def test_reenable_waits_until_the_kill_is_flat(self):
         """While the kill switch is still flattening, trading cannot be re-enabled."""

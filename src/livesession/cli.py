@@ -18,9 +18,9 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, Final, NoReturn
 
 from ._cli_commands import (
     cmd_burnin,
@@ -55,17 +55,6 @@ from ._support.secrets import redact_text
 from ._version import __version__
 
 __all__ = [
-    "EXIT_BAD_INPUT",
-    "EXIT_CRASHED",
-    "EXIT_FAILED",
-    "EXIT_INTERRUPTED",
-    "EXIT_NEEDS_OPERATOR",
-    "EXIT_NOT_HELD",
-    "EXIT_NO_EFFECT",
-    "EXIT_OK",
-    "EXIT_REJECTED",
-    "EXIT_RUNNING",
-    "EXIT_VIOLATIONS",
     "build_parser",
     "main",
 ]
@@ -93,6 +82,41 @@ def _positive(text: str) -> int:
     if value == 0:
         raise argparse.ArgumentTypeError("must be a positive integer")
     return value
+
+
+_RUN_DIR_HELP: Final = "the run directory (OUT/<run_id>)"
+
+
+def _command(
+    sub: Any, name: str, what: str, description: str, handler: Callable[[Any], int]
+) -> argparse.ArgumentParser:
+    """Add the subcommand ``name``; its ``--help`` shows the defaults."""
+    cmd: argparse.ArgumentParser = sub.add_parser(
+        name, help=what, description=description, formatter_class=HelpWithDefaults
+    )
+    cmd.set_defaults(handler=handler)
+    return cmd
+
+
+def _run_command(
+    sub: Any, name: str, what: str, description: str, handler: Callable[[Any], int]
+) -> argparse.ArgumentParser:
+    """Add a subcommand that acts on one run: its first argument is the run directory."""
+    cmd = _command(sub, name, what, description, handler)
+    cmd.add_argument("run_dir", type=Path, help=_RUN_DIR_HELP)
+    return cmd
+
+
+def _add_session_output(cmd: argparse.ArgumentParser) -> None:
+    """What ``dryrun`` and ``resume`` print and log: ``--log-level``, ``--quiet``, ``--json``."""
+    cmd.add_argument(
+        "--log-level",
+        choices=("debug", "info", "warning", "error"),
+        default="info",
+        help="level of RUN_DIR/session.log.jsonl",
+    )
+    cmd.add_argument("--quiet", "-q", action="store_true", help="no summary")
+    cmd.add_argument("--json", action="store_true", help=JSON_HELP)
 
 
 def _add_live_run_commands(sub: Any) -> None:
@@ -128,40 +152,35 @@ def _add_live_run_commands(sub: Any) -> None:
             ),
         ),
     ):
-        ctl = sub.add_parser(
-            verb, help=what, description=description, formatter_class=HelpWithDefaults
-        )
-        ctl.add_argument("run_dir", type=Path, help="the run directory (OUT/<run_id>)")
+        ctl = _run_command(sub, verb, what, description, cmd_control)
         ctl.add_argument(
             "--timeout",
             type=_positive,
             default=30,
             help="seconds to wait for the effect in the run's files",
         )
-        ctl.set_defaults(handler=cmd_control)
 
-    sta = sub.add_parser(
+    sta = _run_command(
+        sub,
         "status",
-        help="where a run stands, for a supervisor (never disturbs a live writer)",
-        description="Say where RUN_DIR stands: state, status, steps, heartbeat, writer, "
+        "where a run stands, for a supervisor (never disturbs a live writer)",
+        "Say where RUN_DIR stands: state, status, steps, heartbeat, writer, "
         "lease holder, open orders and position. Never takes the run's lock. Exit codes: "
         "0 completed, 2 not a run, 3 rejected, 4 failed, 5 needs an operator, 6 crashed "
         "(resumable), 7 running.",
-        formatter_class=HelpWithDefaults,
+        cmd_status,
     )
-    sta.add_argument("run_dir", type=Path, help="the run directory (OUT/<run_id>)")
     sta.add_argument("--json", action="store_true", help="print exactly one JSON object")
-    sta.set_defaults(handler=cmd_status)
 
-    lst = sub.add_parser(
+    lst = _command(
+        sub,
         "list",
-        help="list the runs in a directory with their status",
-        description="List the runs under OUT_DIR, one line each with its status verdict.",
-        formatter_class=HelpWithDefaults,
+        "list the runs in a directory with their status",
+        "List the runs under OUT_DIR, one line each with its status verdict.",
+        cmd_list,
     )
     lst.add_argument("out_dir", type=Path, help="a directory of runs (e.g. out/runs)")
     lst.add_argument("--json", action="store_true", help="print exactly one JSON object")
-    lst.set_defaults(handler=cmd_list)
 
 
 def _non_negative_float(text: str) -> float:
@@ -206,22 +225,26 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="livesession",
         description="Run trading sessions as auditable state machines (dry-run first).",
-        epilog="Exit codes: 0 completed/clean (also stopped by SIGTERM/SIGINT and sealed), "
-        "1 violations found, 2 bad input, 3 rejected (by preflight, or the run is held by "
-        "another process), 4 failed, 130 interrupted; status also: 5 needs an operator, "
-        "6 crashed (resumable), 7 running; stop/kill/ack also: 8 nothing holds the run, "
-        "9 no effect seen in time. A second SIGTERM/SIGINT ends dryrun/resume at once by "
-        "that signal (a shell shows 143/130; resume it). See RUNBOOK.md.",
+        # The codes come from _cli_output's table, so --help cannot drift from it.
+        epilog=f"Exit codes: {EXIT_OK} completed/clean (also stopped by SIGTERM/SIGINT and "
+        f"sealed), {EXIT_VIOLATIONS} violations found, {EXIT_BAD_INPUT} bad input, "
+        f"{EXIT_REJECTED} rejected (by preflight, or the run is held by another process), "
+        f"{EXIT_FAILED} failed, {EXIT_INTERRUPTED} interrupted; status also: "
+        f"{EXIT_NEEDS_OPERATOR} needs an operator, {EXIT_CRASHED} crashed (resumable), "
+        f"{EXIT_RUNNING} running; stop/kill/ack also: {EXIT_NOT_HELD} nothing holds the run, "
+        f"{EXIT_NO_EFFECT} no effect seen in time. A second SIGTERM/SIGINT ends dryrun/resume "
+        "at once by that signal (a shell shows 143/130; resume it). See RUNBOOK.md.",
     )
     parser.add_argument("--version", action="version", version=f"livesession {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
-    run = sub.add_parser(
+    run = _command(
+        sub,
         "dryrun",
-        help="run one dry run (defaults: a demo on the mock broker)",
-        description="Run one dry run and write its artifacts to OUT/<run_id>/. Options given "
+        "run one dry run (defaults: a demo on the mock broker)",
+        "Run one dry run and write its artifacts to OUT/<run_id>/. Options given "
         "here override the config file; the config's own defaults apply to the rest.",
-        formatter_class=HelpWithDefaults,
+        cmd_dryrun,
     )
     run.add_argument("--config", "-c", type=Path, help="TOML config file")
     run.add_argument("--run-id", help="run id: 1-64 of [A-Za-z0-9_.-] (default: next demo-NNN)")
@@ -268,77 +291,56 @@ def build_parser() -> argparse.ArgumentParser:
         help="take the single-active-session lease of (account, strategy); with --store local "
         "a lock file in OUT/.leases/",
     )
-    run.add_argument(
-        "--log-level",
-        choices=("debug", "info", "warning", "error"),
-        default="info",
-        help="level of RUN_DIR/session.log.jsonl",
-    )
-    run.add_argument("--quiet", "-q", action="store_true", help="no summary")
-    run.add_argument("--json", action="store_true", help=JSON_HELP)
-    run.set_defaults(handler=cmd_dryrun)
+    _add_session_output(run)
 
-    res = sub.add_parser(
+    res = _run_command(
+        sub,
         "resume",
-        help="resume a crashed run from its checkpoint",
-        description="Resume a crashed run from its last checkpoint and finish it. Its plug-ins "
+        "resume a crashed run from its checkpoint",
+        "Resume a crashed run from its last checkpoint and finish it. Its plug-ins "
         "are imported again and must have the source SHA-256 the run recorded.",
-        formatter_class=HelpWithDefaults,
+        cmd_resume,
     )
-    res.add_argument("run_dir", type=Path, help="the run directory (OUT/<run_id>)")
-    res.add_argument(
-        "--log-level",
-        choices=("debug", "info", "warning", "error"),
-        default="info",
-        help="level of RUN_DIR/session.log.jsonl",
-    )
-    res.add_argument("--quiet", "-q", action="store_true", help="no summary")
-    res.add_argument("--json", action="store_true", help=JSON_HELP)
-    res.set_defaults(handler=cmd_resume)
+    _add_session_output(res)
 
-    ver = sub.add_parser(
+    ver = _run_command(
+        sub,
         "verify",
-        help="check a run against the artifact contract",
-        description="Verify a run against the artifact contract, independently of the writer "
-        "(read only).",
-        formatter_class=HelpWithDefaults,
+        "check a run against the artifact contract",
+        "Verify a run against the artifact contract, independently of the writer (read only).",
+        cmd_verify,
     )
-    ver.add_argument("run_dir", type=Path, help="the run directory (OUT/<run_id>)")
     ver.add_argument("--json", action="store_true", help=JSON_HELP)
-    ver.set_defaults(handler=cmd_verify)
 
-    evi = sub.add_parser(
+    evi = _run_command(
+        sub,
         "evidence",
-        help="write the governance evidence bundle of a run",
-        description="Write the governance evidence bundle of a run: manifest.json and "
+        "write the governance evidence bundle of a run",
+        "Write the governance evidence bundle of a run: manifest.json and "
         "EV-<date>-<run_id>.md (digests, verification, a determinism re-run, the code that "
         "ran, a secret scan).",
-        formatter_class=HelpWithDefaults,
+        cmd_evidence,
     )
-    evi.add_argument("run_dir", type=Path, help="the run directory (OUT/<run_id>)")
     evi.add_argument("--out", type=Path, help="where to write (default: the run directory)")
     evi.add_argument("--json", action="store_true", help=JSON_HELP)
-    evi.set_defaults(handler=cmd_evidence)
 
-    rep = sub.add_parser(
+    rep = _run_command(
+        sub,
         "report",
-        help="write a self-contained HTML report of a run",
-        description="Write one self-contained HTML report of a run (reads its artifacts only).",
-        formatter_class=HelpWithDefaults,
+        "write a self-contained HTML report of a run",
+        "Write one self-contained HTML report of a run (reads its artifacts only).",
+        cmd_report,
     )
-    rep.add_argument("run_dir", type=Path, help="the run directory (OUT/<run_id>)")
     rep.add_argument("--output", type=Path, help="default RUN_DIR/report.html")
-    rep.set_defaults(handler=cmd_report)
 
-    prm = sub.add_parser(
+    prm = _run_command(
+        sub,
         "prom",
-        help="write Prometheus textfile metrics of a run",
-        description="Write the run's metrics as a Prometheus textfile (for node_exporter).",
-        formatter_class=HelpWithDefaults,
+        "write Prometheus textfile metrics of a run",
+        "Write the run's metrics as a Prometheus textfile (for node_exporter).",
+        cmd_prom,
     )
-    prm.add_argument("run_dir", type=Path, help="the run directory (OUT/<run_id>)")
     prm.add_argument("--output", type=Path, help="default RUN_DIR/livesession.prom")
-    prm.set_defaults(handler=cmd_prom)
 
     _add_live_run_commands(sub)
     _add_burnin_command(sub)

@@ -60,19 +60,23 @@ class FileLineSink:
         return f"FileLineSink({str(self.path)!r})"
 
 
-class FileObjectLineSink:
-    """Wraps an open file object given by the caller (text or binary)."""
+class _FileObject:
+    """An open file object given by the caller, written in its own mode (text or binary)."""
 
     def __init__(self, file: IO[Any]) -> None:
         self._file = file
         self._text = isinstance(file, io.TextIOBase)
 
+    def _write(self, data: bytes) -> None:
+        self._file.write(data.decode("utf-8") if self._text else data)
+
+
+class FileObjectLineSink(_FileObject):
+    """Wraps an open file object given by the caller (text or binary)."""
+
     def write_line(self, line: bytes) -> None:
         """Append one line."""
-        if self._text:
-            self._file.write(line.decode("utf-8"))
-        else:
-            self._file.write(line)
+        self._write(line)
 
     def flush(self) -> None:
         """Flush the file object."""
@@ -130,18 +134,14 @@ class FileMetricsSink:
         return f"FileMetricsSink({str(self.path)!r})"
 
 
-class FileObjectMetricsSink:
+class FileObjectMetricsSink(_FileObject):
     """Rewrites an open file object from the start (for callers that pass ``open(..., "w")``)."""
-
-    def __init__(self, file: IO[Any]) -> None:
-        self._file = file
-        self._text = isinstance(file, io.TextIOBase)
 
     def replace(self, content: bytes) -> None:
         """Truncate and rewrite."""
         self._file.seek(0)
         self._file.truncate()
-        self._file.write(content.decode("utf-8") if self._text else content)
+        self._write(content)
         self._file.flush()
 
 
@@ -156,21 +156,23 @@ class MemoryMetricsSink:
         self.content = content
 
 
+def _file_object(target: object, needs: str, what: str) -> IO[Any]:
+    """``target`` when it is a writable file object with ``needs``; else ``TypeError``."""
+    if hasattr(target, "write") and hasattr(target, needs):
+        return target  # type: ignore[return-value]
+    msg = f"not a {what} or writable file object: {type(target).__name__}"
+    raise TypeError(msg)
+
+
 def as_line_sink(target: object) -> LineSink:
     """Use ``target`` as a line sink: a sink as it is, a file object wrapped."""
     if isinstance(target, LineSink):
         return target
-    if hasattr(target, "write") and hasattr(target, "flush"):
-        return FileObjectLineSink(target)  # type: ignore[arg-type]
-    msg = f"not a sink or writable file object: {type(target).__name__}"
-    raise TypeError(msg)
+    return FileObjectLineSink(_file_object(target, "flush", "sink"))
 
 
 def as_metrics_sink(target: object) -> MetricsSink:
     """Use ``target`` as a metrics sink: a sink as it is, a file object wrapped."""
     if isinstance(target, MetricsSink):
         return target
-    if hasattr(target, "write") and hasattr(target, "seek"):
-        return FileObjectMetricsSink(target)  # type: ignore[arg-type]
-    msg = f"not a metrics sink or writable file object: {type(target).__name__}"
-    raise TypeError(msg)
+    return FileObjectMetricsSink(_file_object(target, "seek", "metrics sink"))

@@ -11,6 +11,7 @@ from collections import deque
 from pathlib import Path
 from typing import Any, Final
 
+import attrs
 import orjson
 
 from .._domain.clock import wall_ns
@@ -22,28 +23,28 @@ __all__ = ["StepTimer"]
 _MS: Final = 1_000_000
 
 
+def _latest(window: int) -> deque[int]:
+    return deque(maxlen=window)
+
+
+@attrs.define(kw_only=True, eq=False, repr=False)
 class StepTimer:
     """Measures each step's wall time through the session's progress callback."""
 
-    def __init__(
-        self,
-        run_dir: Path,
-        *,
-        every_steps: int = 1000,
-        max_bytes: int = 1 << 20,
-        keep: int = 3,
-        window: int = 10_000,
-    ) -> None:
-        self._run_dir = run_dir
-        self._every = every_steps
-        self._max_bytes = max_bytes
-        self._keep = keep
-        self._window: deque[int] = deque(maxlen=window)
-        self._started = wall_ns()
-        self._last = self._started
-        self._count = 0
-        self._total = 0
-        self._max = 0
+    _run_dir: Path = attrs.field(kw_only=False)
+    _every: int = attrs.field(default=1000, alias="every_steps")
+    _max_bytes: int = 1 << 20
+    _keep: int = 3
+    _window: deque[int] = attrs.field(default=10_000, converter=_latest)
+    _started: int = attrs.field(init=False, factory=wall_ns)
+    _last: int = attrs.field(init=False)
+    _count: int = attrs.field(init=False, default=0)
+    _total: int = attrs.field(init=False, default=0)
+    _max: int = attrs.field(init=False, default=0)
+
+    @_last.default
+    def _start_at_started(self) -> int:
+        return self._started
 
     def on_step(self, done: int) -> None:
         """Record one step that just finished (``done`` steps so far)."""

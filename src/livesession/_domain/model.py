@@ -141,42 +141,53 @@ class VenueOrder:
     status: VenueOrderStatus
     venue_order_id: str = ""
 
+    @classmethod
+    def of(cls, order: Order, *, filled: Decimal, status: VenueOrderStatus) -> VenueOrder:
+        """``order`` as a venue holding it shows it: ``filled`` so far, in ``status``."""
+        return cls(
+            client_order_id=order.client_order_id,
+            symbol=order.symbol,
+            side=order.side,
+            quantity=order.quantity,
+            filled_quantity=filled,
+            status=status,
+        )
+
 
 @attrs.frozen(kw_only=True)
-class AckReport:
-    """The venue accepted an order."""
+class _Report:
+    """What every report from the venue carries: the order it is about, and when."""
 
     client_order_id: str
-    venue_order_id: str
     ts_ns: int
 
 
 @attrs.frozen(kw_only=True)
-class FillReport:
+class AckReport(_Report):
+    """The venue accepted an order."""
+
+    venue_order_id: str
+
+
+@attrs.frozen(kw_only=True)
+class FillReport(_Report):
     """A (partial) fill; ``trade_id`` is unique per fill at the venue."""
 
-    client_order_id: str
     trade_id: str
     quantity: Decimal
     price: Decimal
-    ts_ns: int
 
 
 @attrs.frozen(kw_only=True)
-class RejectReport:
+class RejectReport(_Report):
     """The venue rejected an order after accepting the request."""
 
-    client_order_id: str
     reason: str
-    ts_ns: int
 
 
 @attrs.frozen(kw_only=True)
-class CancelReport:
+class CancelReport(_Report):
     """The venue cancelled an order (the rest of it, when partly filled)."""
-
-    client_order_id: str
-    ts_ns: int
 
 
 BrokerReport = AckReport | FillReport | RejectReport | CancelReport

@@ -283,37 +283,26 @@ def distinct_fills(fills: Iterable[FillReport]) -> tuple[FillReport, ...]:
 # -- one order ---------------------------------------------------------------------------------
 
 
+def _about(order: LocalOrder, kind: DiscrepancyKind, detail: dict[str, str]) -> Discrepancy:
+    return Discrepancy(kind=kind, client_order_id=order.client_order_id, detail=detail)
+
+
 def _compare_one(order: LocalOrder, seen: VenueOrder | None) -> Discrepancy | None:
     if seen is None:
         return _missing(order, None)
+    filled = {"local_filled": str(order.filled), "venue_filled": str(seen.filled_quantity)}
     if (
         seen.quantity != order.quantity
         or seen.side is not order.side
         or seen.symbol != order.symbol
         or seen.filled_quantity < order.filled
     ):
-        return Discrepancy(
-            kind=DiscrepancyKind.QUANTITY_MISMATCH,
-            client_order_id=order.client_order_id,
-            detail={
-                "local_quantity": str(order.quantity),
-                "venue_quantity": str(seen.quantity),
-                "local_filled": str(order.filled),
-                "venue_filled": str(seen.filled_quantity),
-                "local_side": order.side.value,
-                "venue_side": seen.side.value,
-            },
-        )
+        quantity = {"local_quantity": str(order.quantity), "venue_quantity": str(seen.quantity)}
+        side = {"local_side": order.side.value, "venue_side": seen.side.value}
+        return _about(order, DiscrepancyKind.QUANTITY_MISMATCH, quantity | filled | side)
     if seen.filled_quantity > order.filled:
-        return Discrepancy(
-            kind=DiscrepancyKind.FILL_NOT_SEEN,
-            client_order_id=order.client_order_id,
-            detail={
-                "local_filled": str(order.filled),
-                "venue_filled": str(seen.filled_quantity),
-                "venue_status": seen.status.value,
-            },
-        )
+        status = {"venue_status": seen.status.value}
+        return _about(order, DiscrepancyKind.FILL_NOT_SEEN, filled | status)
     if not order.closed and not seen.status.is_open:
         return _missing(order, seen)
     return None
@@ -326,11 +315,7 @@ def _missing(order: LocalOrder, seen: VenueOrder | None) -> Discrepancy:
     }
     if order.in_doubt:
         detail["in_doubt"] = "true"
-    return Discrepancy(
-        kind=DiscrepancyKind.ORDER_MISSING_AT_VENUE,
-        client_order_id=order.client_order_id,
-        detail=detail,
-    )
+    return _about(order, DiscrepancyKind.ORDER_MISSING_AT_VENUE, detail)
 
 
 def _unknown(seen: VenueOrder, *, local_state: str) -> Discrepancy:
@@ -369,11 +354,6 @@ def _orphans(
             why = "position_gone"
         else:
             continue
-        out.append(
-            Discrepancy(
-                kind=DiscrepancyKind.ORPHAN_OCO_SIBLING,
-                client_order_id=order.client_order_id,
-                detail={"oco_group": group, "why": why, "position": str(position)},
-            )
-        )
+        detail = {"oco_group": group, "why": why, "position": str(position)}
+        out.append(_about(order, DiscrepancyKind.ORPHAN_OCO_SIBLING, detail))
     return out

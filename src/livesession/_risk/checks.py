@@ -8,7 +8,7 @@ says in one line which field and value made it fail (``order_qty 0.050 > max_ord
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 import attrs
@@ -71,22 +71,40 @@ class Check(Protocol):
 
 
 @attrs.frozen
-class _LiveTradingDisabled:
-    name: str = "live_trading_disabled"
+class _Named:
+    """What the built-in checks share: a name, and the result they answer under it."""
 
-    def __call__(self, ctx: PreflightContext) -> CheckResult:
-        if not ctx.config.enabled or ctx.live_override:
-            return CheckResult(name=self.name, passed=True)
-        return CheckResult(
-            name=self.name,
-            passed=False,
-            reason="LIVE_ENABLED",
-            detail="enabled = true: live trading is off in this version",
-        )
+    name: str
+
+    def _pass(self) -> CheckResult:
+        return CheckResult(name=self.name, passed=True)
+
+    def _fail(self, reason: str, detail: str) -> CheckResult:
+        return CheckResult(name=self.name, passed=False, reason=reason, detail=detail)
 
 
 @attrs.frozen
-class _AllowlistValid:
+class _Condition(_Named):
+    """A check one condition decides; it fails with ``reason`` and ``detail``."""
+
+    holds: Callable[[PreflightContext], bool]
+    reason: str
+    detail: str
+
+    def __call__(self, ctx: PreflightContext) -> CheckResult:
+        return self._pass() if self.holds(ctx) else self._fail(self.reason, self.detail)
+
+
+def _live_off(ctx: PreflightContext) -> bool:
+    return not ctx.config.enabled or ctx.live_override
+
+
+def _audit_sink_given(ctx: PreflightContext) -> bool:
+    return ctx.audit_sink_present
+
+
+@attrs.frozen
+class _AllowlistValid(_Named):
     name: str = "allowlist_valid"
 
     def __call__(self, ctx: PreflightContext) -> CheckResult:
@@ -105,57 +123,37 @@ class _AllowlistValid:
             )
         # With no allowlist given the feed's symbols are allowed: preflight says so in the
         # session log (not in the events: a resumed run reads its allowlist back written out).
-        return CheckResult(name=self.name, passed=True)
-
-    def _fail(self, reason: str, detail: str) -> CheckResult:
-        return CheckResult(name=self.name, passed=False, reason=reason, detail=detail)
+        return self._pass()
 
 
 @attrs.frozen
-class _BrokerIsSimulated:
+class _BrokerIsSimulated(_Named):
     name: str = "broker_is_simulated"
 
     def __call__(self, ctx: PreflightContext) -> CheckResult:
         kind = ctx.broker.kind if isinstance(ctx.broker, VenueKind) else ""
         if kind in SIMULATED_BROKERS or (kind == "ccxt_sandbox" and ctx.sandbox_verified):
-            return CheckResult(name=self.name, passed=True)
+            return self._pass()
         if isinstance(ctx.broker, DeclaredSimulation) and ctx.broker.simulated is True:
-            return CheckResult(name=self.name, passed=True)  # a user's broker, declared
+            return self._pass()  # a user's broker, declared
         if (
             isinstance(ctx.broker, DeclaredSimulation)
             and ctx.broker.simulated is False
             and ctx.config.enabled
             and ctx.live_override
         ):
-            return CheckResult(name=self.name, passed=True)  # live, explicitly enabled
+            return self._pass()  # live, explicitly enabled
         if kind == "ccxt_sandbox":
             detail = "broker 'ccxt_sandbox' is not a verified sandbox"
         elif kind:
             detail = f"broker {kind!r} is not simulated (mock, realish or a verified sandbox)"
         else:
             detail = f"broker {type(ctx.broker).__name__} does not say what kind of venue it is"
-        return CheckResult(
-            name=self.name, passed=False, reason="BROKER_NOT_SIMULATED", detail=detail
-        )
+        return self._fail("BROKER_NOT_SIMULATED", detail)
 
 
 @attrs.frozen
-class _AuditSinkPresent:
-    name: str = "audit_sink_present"
-
-    def __call__(self, ctx: PreflightContext) -> CheckResult:
-        if ctx.audit_sink_present:
-            return CheckResult(name=self.name, passed=True)
-        return CheckResult(
-            name=self.name,
-            passed=False,
-            reason="AUDIT_SINK_MISSING",
-            detail="no audit sink was given (audit_sink is None)",
-        )
-
-
-@attrs.frozen
-class _ConfigValid:
+class _ConfigValid(_Named):
     name: str = "config_valid"
 
     def __call__(self, ctx: PreflightContext) -> CheckResult:
@@ -168,15 +166,18 @@ class _ConfigValid:
                 f"order_qty {cfg.strategy.order_qty} > max_order_qty {cfg.risk.max_order_qty}"
             )
         if not broken:
-            return CheckResult(name=self.name, passed=True)
-        return CheckResult(
-            name=self.name, passed=False, reason="CONFIG_INVALID", detail="; ".join(broken)
-        )
+            return self._pass()
+        return self._fail("CONFIG_INVALID", "; ".join(broken))
 
 
 def live_trading_disabled() -> Check:
     """The live ``enabled`` flag is off, or an explicit test override was passed."""
-    return _LiveTradingDisabled()
+    return _Condition(
+        "live_trading_disabled",
+        _live_off,
+        "LIVE_ENABLED",
+        "enabled = true: live trading is off in this version",
+    )
 
 
 def allowlist_valid() -> Check:
@@ -191,7 +192,12 @@ def broker_is_simulated() -> Check:
 
 def audit_sink_present() -> Check:
     """An audit sink is configured (its first write proves it writable)."""
-    return _AuditSinkPresent()
+    return _Condition(
+        "audit_sink_present",
+        _audit_sink_given,
+        "AUDIT_SINK_MISSING",
+        "no audit sink was given (audit_sink is None)",
+    )
 
 
 def config_valid() -> Check:

@@ -7,7 +7,7 @@ are pure: the session hands them a ``RiskContext`` and records what they answer.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Final, Protocol
 
@@ -119,34 +119,38 @@ class _Allowlist:
         )
 
 
-@attrs.frozen
-class _MaxOrderQty:
-    limit: Decimal
-    rule: str = "MAX_ORDER_QTY"
-
-    def __call__(self, intent: OrderIntent, _ctx: RiskContext) -> Rejection | None:
-        if intent.quantity <= self.limit:
-            return None
-        return Rejection(
-            rule=self.rule,
-            detail={"quantity": str(intent.quantity), "limit": str(self.limit)},
-            reason=f"quantity {intent.quantity} > max_order_qty {self.limit}",
-        )
+_Number = Decimal | int
+_Measure = Callable[[OrderIntent, RiskContext], tuple[_Number, _Number]]
 
 
 @attrs.frozen
-class _MaxOrderNotional:
-    limit: Decimal
-    rule: str = "MAX_ORDER_NOTIONAL"
+class _Limit:
+    """The shape most rails share: a measure of the intent, refused once it passes a limit.
+
+    ``measure`` answers the measured value and the limit in force for this intent (a limit
+    may depend on the context, e.g. a share of equity). ``name`` keys the value in the
+    rejection's detail, and ``text`` is the one-line reason, formatted with ``value`` and
+    ``limit``. An ``at_limit`` rail refuses already when the value reaches the limit; an
+    ``increasing_only`` rail looks only at intents that increase absolute exposure.
+    """
+
+    rule: str
+    name: str
+    measure: _Measure
+    text: str
+    at_limit: bool = False
+    increasing_only: bool = False
 
     def __call__(self, intent: OrderIntent, ctx: RiskContext) -> Rejection | None:
-        notional = intent.quantity * _price(intent, ctx)
-        if notional <= self.limit:
+        if self.increasing_only and not _increases(intent, ctx.position):
+            return None
+        value, limit = self.measure(intent, ctx)
+        if value < limit or (value == limit and not self.at_limit):
             return None
         return Rejection(
             rule=self.rule,
-            detail={"notional": str(notional), "limit": str(self.limit)},
-            reason=f"notional {notional} > max_order_notional {self.limit}",
+            detail={self.name: str(value), "limit": str(limit)},
+            reason=self.text.format(value=value, limit=limit),
         )
 
 
@@ -182,47 +186,6 @@ class _PriceCollar:
 
 
 @attrs.frozen
-class _PerTradeRisk:
-    pct: Decimal
-    stop_distance: Decimal
-    rule: str = "PER_TRADE_RISK"
-
-    def __call__(self, intent: OrderIntent, ctx: RiskContext) -> Rejection | None:
-        if not _increases(intent, ctx.position):
-            return None
-        risk = intent.quantity * _price(intent, ctx) * self.stop_distance
-        allowed = ctx.equity * self.pct
-        if risk <= allowed:
-            return None
-        return Rejection(
-            rule=self.rule,
-            detail={"risk": str(risk), "limit": str(allowed)},
-            reason=f"risk at the stop {risk} > per-trade limit {allowed}",
-        )
-
-
-@attrs.frozen
-class _PortfolioHeat:
-    pct: Decimal
-    stop_distance: Decimal
-    rule: str = "PORTFOLIO_HEAT"
-
-    def __call__(self, intent: OrderIntent, ctx: RiskContext) -> Rejection | None:
-        if not _increases(intent, ctx.position):
-            return None
-        price = _price(intent, ctx)
-        heat = (ctx.open_exposure + intent.quantity * price) * self.stop_distance
-        allowed = ctx.equity * self.pct
-        if heat <= allowed:
-            return None
-        return Rejection(
-            rule=self.rule,
-            detail={"heat": str(heat), "limit": str(allowed)},
-            reason=f"portfolio heat {heat} > limit {allowed}",
-        )
-
-
-@attrs.frozen
 class _DailyLoss:
     pct: Decimal
     rule: str = "DAILY_LOSS"
@@ -243,42 +206,6 @@ class _DailyLoss:
                 "equity": str(ctx.equity),
             },
             reason=f"drawdown {shown} from the day's peak >= daily_loss_pct {self.pct}",
-        )
-
-
-@attrs.frozen
-class _OrderRate:
-    per_second: int
-    rule: str = "ORDER_RATE"
-
-    def __call__(self, _intent: OrderIntent, ctx: RiskContext) -> Rejection | None:
-        if ctx.orders_this_second < self.per_second:
-            return None
-        return Rejection(
-            rule=self.rule,
-            detail={
-                "orders_this_second": str(ctx.orders_this_second),
-                "limit": str(self.per_second),
-            },
-            reason=(
-                f"{ctx.orders_this_second} orders this second >= max_orders_per_sec "
-                f"{self.per_second}"
-            ),
-        )
-
-
-@attrs.frozen
-class _ExecutionThrottle:
-    limit: int
-    rule: str = "EXECUTION_THROTTLE"
-
-    def __call__(self, _intent: OrderIntent, ctx: RiskContext) -> Rejection | None:
-        if ctx.executions < self.limit:
-            return None
-        return Rejection(
-            rule=self.rule,
-            detail={"executions": str(ctx.executions), "limit": str(self.limit)},
-            reason=f"{ctx.executions} executions >= max_executions {self.limit}",
         )
 
 
@@ -305,12 +232,22 @@ def allowlist(symbols: Sequence[str]) -> Rail:
 
 def max_order_qty(limit: Decimal) -> Rail:
     """Refuse orders larger than ``limit`` units."""
-    return _MaxOrderQty(limit)
+    return _Limit(
+        "MAX_ORDER_QTY",
+        "quantity",
+        lambda intent, _ctx: (intent.quantity, limit),
+        "quantity {value} > max_order_qty {limit}",
+    )
 
 
 def max_order_notional(limit: Decimal) -> Rail:
     """Refuse orders worth more than ``limit`` (quantity times price)."""
-    return _MaxOrderNotional(limit)
+    return _Limit(
+        "MAX_ORDER_NOTIONAL",
+        "notional",
+        lambda intent, ctx: (intent.quantity * _price(intent, ctx), limit),
+        "notional {value} > max_order_notional {limit}",
+    )
 
 
 def price_collar(pct: Decimal) -> Rail:
@@ -320,12 +257,30 @@ def price_collar(pct: Decimal) -> Rail:
 
 def per_trade_risk(pct: Decimal, stop_distance: Decimal) -> Rail:
     """Refuse a new exposure whose loss at ``stop_distance`` exceeds ``pct`` of equity."""
-    return _PerTradeRisk(pct, stop_distance)
+    return _Limit(
+        "PER_TRADE_RISK",
+        "risk",
+        lambda intent, ctx: (
+            intent.quantity * _price(intent, ctx) * stop_distance,
+            ctx.equity * pct,
+        ),
+        "risk at the stop {value} > per-trade limit {limit}",
+        increasing_only=True,
+    )
 
 
 def portfolio_heat(pct: Decimal, stop_distance: Decimal) -> Rail:
     """Refuse when all exposure at ``stop_distance`` would risk more than ``pct`` of equity."""
-    return _PortfolioHeat(pct, stop_distance)
+    return _Limit(
+        "PORTFOLIO_HEAT",
+        "heat",
+        lambda intent, ctx: (
+            (ctx.open_exposure + intent.quantity * _price(intent, ctx)) * stop_distance,
+            ctx.equity * pct,
+        ),
+        "portfolio heat {value} > limit {limit}",
+        increasing_only=True,
+    )
 
 
 def daily_loss(pct: Decimal) -> Rail:
@@ -335,12 +290,24 @@ def daily_loss(pct: Decimal) -> Rail:
 
 def order_rate(per_second: int) -> Rail:
     """Refuse more than ``per_second`` orders in one simulated second."""
-    return _OrderRate(per_second)
+    return _Limit(
+        "ORDER_RATE",
+        "orders_this_second",
+        lambda _intent, ctx: (ctx.orders_this_second, per_second),
+        "{value} orders this second >= max_orders_per_sec {limit}",
+        at_limit=True,
+    )
 
 
 def execution_throttle(limit: int) -> Rail:
     """Refuse orders once ``limit`` executions happened, until an operator re-enables."""
-    return _ExecutionThrottle(limit)
+    return _Limit(
+        "EXECUTION_THROTTLE",
+        "executions",
+        lambda _intent, ctx: (ctx.executions, limit),
+        "{value} executions >= max_executions {limit}",
+        at_limit=True,
+    )
 
 
 def reducing_only() -> Rail:

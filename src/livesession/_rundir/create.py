@@ -14,15 +14,16 @@ from .brokers import BrokerFactory, open_broker
 from .data import data_record, pin_data
 from .layout import LOCAL_BACKENDS, STORES, Backing, write_run_files
 from .lock import RunLock, holder_of, writer_command
-from .plugins import add_broker_check, apply_references, given_broker, open_plugins
+from .plugins import PlugIns, add_broker_check, apply_references, given_broker, open_plugins
 from .session import open_session
 
 if TYPE_CHECKING:
     from pathlib import Path
+    from typing import Unpack
 
     from .._domain.config import DryrunConfig
     from .._session.coordinator import LiveSessionOrchestrator
-    from .._typing import AlertSink, Broker, Clock, MarketFeed, Strategy
+    from .._typing import AlertSink, Clock
 
 __all__ = ["create_run"]
 
@@ -59,10 +60,8 @@ def create_run(
     store: str = "local",
     lease: bool = False,
     lease_clock: Clock | None = None,
-    strategy: Strategy | str | None = None,
-    feed: MarketFeed | str | None = None,
-    broker: Broker | str | None = None,
     alerts: AlertSink | bool = True,
+    **given: Unpack[PlugIns],
 ) -> LiveSessionOrchestrator:
     """Create ``out_dir/<run_id>/`` (never overwriting one) and a session writing into it.
 
@@ -97,10 +96,10 @@ def create_run(
     run_dir = out_dir / cfg.run_id
     idempotency_backend, backing = _checked_backing(run_dir, idempotency_backend, store, lease)
     alert_choice = choose_alerts(cfg, alerts)  # a bad webhook URL is refused here
-    cfg = apply_references(cfg, strategy=strategy, feed=feed, broker=broker)
+    cfg = apply_references(cfg, **given)
     # Plug-ins are built, and a data file is checked whole and hashed, before anything is
     # created: a bad reference or data file leaves nothing behind.
-    plugins = open_plugins(cfg, strategy=strategy, feed=feed, broker=broker)
+    plugins = open_plugins(cfg, **given)
     feed_obj = plugins.feed
     if plugins.broker is not None:
         broker_factory = given_broker(plugins.broker)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, TypedDict
 
 import attrs
 
@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from .._session.coordinator import LiveSessionOrchestrator
 
 __all__ = [
+    "PlugIns",
     "RunPlugins",
     "add_broker_check",
     "apply_references",
@@ -43,6 +44,17 @@ __all__ = [
 ]
 
 _KINDS: Final = {"strategy": Strategy, "feed": MarketFeed, "broker": Broker}
+
+
+class PlugIns(TypedDict, total=False):
+    """The run's own pieces, as ``create_run`` and ``resume_run`` take them.
+
+    Each is an object, or a reference ``"package.module:callable"`` (None: the config's).
+    """
+
+    strategy: Strategy | str | None
+    feed: MarketFeed | str | None
+    broker: Broker | str | None
 
 
 @attrs.frozen(kw_only=True)
@@ -69,7 +81,12 @@ class RunPlugins:
 
 
 def apply_references(
-    cfg: DryrunConfig, *, strategy: object, feed: object, broker: object, resume: bool = False
+    cfg: DryrunConfig,
+    *,
+    strategy: object = None,
+    feed: object = None,
+    broker: object = None,
+    resume: bool = False,
 ) -> DryrunConfig:
     """``cfg`` with the references (strings) among the arguments written into it.
 

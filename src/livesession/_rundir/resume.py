@@ -39,14 +39,23 @@ from .brokers import BrokerFactory, open_broker
 from .data import check_data_unchanged
 from .layout import STORES, Backing, read_run_config
 from .lock import RunLock, writer_command
-from .plugins import RunPlugins, add_broker_check, apply_references, given_broker, open_plugins
+from .plugins import (
+    PlugIns,
+    RunPlugins,
+    add_broker_check,
+    apply_references,
+    given_broker,
+    open_plugins,
+)
 from .session import open_session
 
 if TYPE_CHECKING:
+    from typing import Unpack
+
     from .._domain.config import DryrunConfig
     from .._domain.runtime_config import Secret
     from .._session.coordinator import LiveSessionOrchestrator
-    from .._typing import AlertSink, Broker, Clock, MarketFeed, SessionLease, Strategy
+    from .._typing import AlertSink, Broker, Clock, SessionLease
 
 __all__ = ["checkpoint_summary", "load_checkpoint", "resume_problem", "resume_run"]
 
@@ -161,10 +170,8 @@ def resume_run(
     clock: Clock | None = None,
     broker_factory: BrokerFactory = open_broker,
     lease_clock: Clock | None = None,
-    strategy: Strategy | str | None = None,
-    feed: MarketFeed | str | None = None,
-    broker: Broker | str | None = None,
     alerts: AlertSink | bool = True,
+    **given: Unpack[PlugIns],
 ) -> LiveSessionOrchestrator:
     """Reopen a crashed run at its last checkpoint, ready to continue.
 
@@ -185,8 +192,7 @@ def resume_run(
     and audits ``C2_RESUME`` (and ``C2_LEASE_ACQUIRED`` with the new fencing token).
     """
     cfg, meta = read_run_config(run_dir)
-    cfg = apply_references(cfg, strategy=strategy, feed=feed, broker=broker, resume=True)
-    given: dict[str, object] = {"strategy": strategy, "feed": feed, "broker": broker}
+    cfg = apply_references(cfg, **given, resume=True)
     alert_choice = choose_alerts(cfg, alerts)  # a bad webhook URL is refused here
     # One writer per run: nothing below reads files a live writer may be appending to, or
     # changes anything, before the lock is ours.
@@ -217,7 +223,7 @@ def _reopen(
     clock: Clock | None,
     broker_factory: BrokerFactory,
     lease_clock: Clock | None,
-    given: dict[str, object],
+    given: PlugIns,
     alerts: AlertSink | Secret | None,
 ) -> LiveSessionOrchestrator:
     checkpoint = load_checkpoint(run_dir)

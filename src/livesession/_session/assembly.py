@@ -32,7 +32,7 @@ from .._risk.rails import Rail, default_rails
 from .._support.references import is_reference
 from .._typing import JournaledVenue
 from .._version import __version__
-from ..brokers.mock import FillModel, MockBroker
+from ..brokers.mock import MockBroker, venue_options
 from ..stores.memory import MemoryIdempotencyStore
 from .book import Book
 from .broker_health import BrokerHealth
@@ -200,13 +200,7 @@ def default_broker(cfg: DryrunConfig, *, journal: Path | None = None) -> Broker:
         raise ConfigError(
             f"broker {cfg.broker!r} needs an explicit broker object; the default is 'mock'"
         )
-    return MockBroker(
-        seed=cfg.seed,
-        fill_model=FillModel.from_config(cfg.fill_model),
-        price_tick=cfg.price_tick,
-        qty_lot=cfg.qty_lot,
-        journal=journal,
-    )
+    return MockBroker(**venue_options(cfg, journal))
 
 
 def default_feed(cfg: DryrunConfig) -> MarketFeed:

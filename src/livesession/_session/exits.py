@@ -124,23 +124,16 @@ def _number(value: object) -> Decimal | None:
     return None if value is None else Decimal(str(value))
 
 
+@attrs.define(kw_only=True, eq=False, repr=False)
 class OcoExits:
     """Places the protective legs of entries that are done; one fill cancels the sibling."""
 
-    def __init__(
-        self,
-        ctx: SessionContext,
-        *,
-        fsm_state: Callable[[], SessionState],
-        send: Callable[[Order, int, str, dict[str, str]], bool],
-        request_cancel: Callable[[str], None],
-    ) -> None:
-        self._c = ctx
-        self._fsm_state = fsm_state
-        self._send = send
-        self._request_cancel = request_cancel
-        self._protect: dict[str, Protection] = {}
-        self._oco_filled: set[str] = set()
+    _c: SessionContext = attrs.field(alias="ctx", kw_only=False)
+    _fsm_state: Callable[[], SessionState]
+    _send: Callable[[Order, int, str, dict[str, str]], bool]
+    _request_cancel: Callable[[str], None]
+    _protect: dict[str, Protection] = attrs.field(init=False, factory=dict)
+    _oco_filled: set[str] = attrs.field(init=False, factory=set)
 
     def watch(self, cid: str, protection: Protection) -> None:
         """The entry ``cid`` was sent and asked for ``protection``."""

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final
 
+import attrs
+
 from .._domain import clock as _clock
 from .._exceptions import Fenced, LeaseError
 from .._risk.checks import CheckResult
@@ -42,41 +44,30 @@ _NS_PER_MS: Final = 1_000_000
 _RENEW_FRACTION: Final = 4  # renew once a quarter of the lease TTL has passed
 
 
+def _as_tuple(stores: Sequence[Fenceable]) -> tuple[Fenceable, ...]:
+    return tuple(stores)
+
+
+@attrs.define(kw_only=True, eq=False, repr=False)
 class LeaseKeeper:
     """Holds, renews and releases one session's lease; audits each grant and loss."""
 
-    def __init__(
-        self,
-        lease: SessionLease,
-        *,
-        recorder: Recorder,
-        clock: Clock,
-        holder: str,
-        account: str,
-        strategy: str,
-        ttl_ms: int,
-        on_lost: Callable[[], None],
-        fault: Callable[[str], None],
-        guarded: Callable[[Callable[[], None]], None],
-        steps: Callable[[], int],
-        fenced: Sequence[Fenceable] = (),
-    ) -> None:
-        self._lease = lease
-        self._recorder = recorder
-        self._clock = clock
-        self._holder = holder
-        self._account = account
-        self._strategy = strategy
-        self._ttl_ns = ttl_ms * _NS_PER_MS
-        self._on_lost = on_lost
-        self._fault = fault
-        self._guarded = guarded
-        self._steps = steps
-        self._fenced = tuple(fenced)
-        self.grant: LeaseGrant | None = None
-        self.lost = False
-        self._audited = False
-        self._renewed_ns = 0
+    _lease: SessionLease = attrs.field(kw_only=False)
+    _recorder: Recorder
+    _clock: Clock
+    _holder: str
+    _account: str
+    _strategy: str
+    _ttl_ms: int
+    _on_lost: Callable[[], None]
+    _fault: Callable[[str], None]
+    _guarded: Callable[[Callable[[], None]], None]
+    _steps: Callable[[], int]
+    _fenced: tuple[Fenceable, ...] = attrs.field(default=(), converter=_as_tuple)
+    grant: LeaseGrant | None = attrs.field(init=False, default=None)
+    lost: bool = attrs.field(init=False, default=False)
+    _audited: bool = attrs.field(init=False, default=False)
+    _renewed_ns: int = attrs.field(init=False, default=0)
 
     def preflight(self) -> CheckResult:
         """Preflight: take the lease, or fail with LEASE_HELD (or keep an adopted one)."""
@@ -109,7 +100,7 @@ class LeaseKeeper:
 
     def acquire(self) -> bool:
         """Acquire the lease now (False while another holder has it); audited when granted."""
-        grant = self._lease.acquire(self._holder, self._now_ns(), self._ttl_ns)
+        grant = self._lease.acquire(self._holder, self._now_ns(), self._ttl_ms * _NS_PER_MS)
         if grant is None:
             return False
         self.adopt(grant)

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import attrs
+
 from .._domain.lifecycle import STATUS_BY_STATE, SessionState, SessionStatus, Trigger
 from .._domain.machine import LifecycleMachine
 from .._exceptions import SinkFailure
@@ -28,28 +30,21 @@ S = SessionState
 _SINK_FAILED = "SINK_WRITE_FAILED"
 
 
+@attrs.define(kw_only=True, eq=False, repr=False)
 class SessionLifecycle:
     """The machine plus failed/sealed/reason, and the records each change leaves."""
 
-    def __init__(
-        self,
-        recorder: Recorder,
-        book: Book,
-        *,
-        steps: Callable[[], int],
-        halt: Callable[[], object],
-    ) -> None:
-        self._recorder = recorder
-        self._book = book
-        self._steps = steps
-        self._halt = halt
-        self.machine = LifecycleMachine()
-        self.failed = False
-        self.sealed = False
-        self.reason = ""
-        self.detail = ""
-        """What went wrong beyond ``reason``, in one line: why preflight rejected the session,
-        or the last fault's detail (not checkpointed)."""
+    _recorder: Recorder = attrs.field(kw_only=False)
+    _book: Book = attrs.field(kw_only=False)
+    _steps: Callable[[], int]
+    _halt: Callable[[], object]
+    machine: LifecycleMachine = attrs.field(init=False, factory=LifecycleMachine)
+    failed: bool = attrs.field(init=False, default=False)
+    sealed: bool = attrs.field(init=False, default=False)
+    reason: str = attrs.field(init=False, default="")
+    detail: str = attrs.field(init=False, default="")
+    """What went wrong beyond ``reason``, in one line: why preflight rejected the session,
+    or the last fault's detail (not checkpointed)."""
 
     @property
     def state(self) -> SessionState:

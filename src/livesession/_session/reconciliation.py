@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import attrs
+
 from .._domain.model import CancelReport, RejectReport, VenueOrderStatus
 from .._exceptions import BrokerError
 from .._reconcile.reconciler import compare, lookups_needed, plan
@@ -31,37 +33,24 @@ if TYPE_CHECKING:
 __all__ = ["Reconciliation"]
 
 
+@attrs.define(kw_only=True, eq=False, repr=False)
 class Reconciliation:
     """Book against venue, once per pass; owns pending and escalated differences."""
 
-    def __init__(
-        self,
-        ctx: SessionContext,
-        *,
-        idempotency: IdempotencyStore,
-        exits: OcoExits,
-        reports: ReportRouter,
-        request_cancel: Callable[[str], None],
-        resolved: Callable[[str, str], None],
-        fault: Callable[[str, dict[str, str]], None],
-        grace_ns: int,
-        replay_window_ns: int,
-        health: BrokerHealth,
-    ) -> None:
-        self._c = ctx
-        self._health = health
-        self._idem = idempotency
-        self._exits = exits
-        self._reports = reports
-        self._request_cancel = request_cancel
-        self._resolved = resolved
-        self._fault = fault
-        self._grace_ns = grace_ns
-        self._replay_window_ns = replay_window_ns
-        self._pending: dict[str, int] = {}
-        self._escalated: set[str] = set()
-        self._hold_until_ns = 0
-        self.before_next_step = False
+    _c: SessionContext = attrs.field(alias="ctx", kw_only=False)
+    _idem: IdempotencyStore = attrs.field(alias="idempotency")
+    _exits: OcoExits
+    _reports: ReportRouter
+    _request_cancel: Callable[[str], None]
+    _resolved: Callable[[str, str], None]
+    _fault: Callable[[str, dict[str, str]], None]
+    _grace_ns: int
+    _replay_window_ns: int
+    _health: BrokerHealth
+    _pending: dict[str, int] = attrs.field(init=False, factory=dict)
+    _escalated: set[str] = attrs.field(init=False, factory=set)
+    _hold_until_ns: int = attrs.field(init=False, default=0)
+    before_next_step: bool = attrs.field(init=False, default=False)
 
     def reconcile(self, *, grace_ns: int | None = None, hold: bool = True) -> None:
         """One pass of the reconciler: silent when book and venue agree.

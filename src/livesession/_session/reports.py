@@ -12,6 +12,8 @@ from __future__ import annotations
 import collections
 from typing import TYPE_CHECKING, Any, Final
 
+import attrs
+
 from .._domain.decimal import ZERO
 from .._domain.model import (
     AckReport,
@@ -53,26 +55,18 @@ def order_link(live: OpenOrder) -> dict[str, str]:
     return {"order_event_id": live.event_id} if live.event_id else {}
 
 
+@attrs.define(kw_only=True, eq=False, repr=False)
 class ReportRouter:
     """Polls the venue and applies its reports to the book, each exactly once."""
 
-    def __init__(
-        self,
-        ctx: SessionContext,
-        *,
-        exits: OcoExits,
-        adopt: Callable[[str, str], None],
-        after_poll: Callable[[], None],
-        health: BrokerHealth,
-    ) -> None:
-        self._c = ctx
-        self._health = health
-        self._exits = exits
-        self._adopt = adopt
-        self._after_poll = after_poll
-        self._inbox: collections.deque[BrokerReport] = collections.deque()
-        self._unmatched: dict[str, list[BrokerReport]] = {}
-        self._finished: dict[str, None] = {}
+    _c: SessionContext = attrs.field(alias="ctx", kw_only=False)
+    _exits: OcoExits
+    _adopt: Callable[[str, str], None]
+    _after_poll: Callable[[], None]
+    _health: BrokerHealth
+    _inbox: collections.deque[BrokerReport] = attrs.field(init=False, factory=collections.deque)
+    _unmatched: dict[str, list[BrokerReport]] = attrs.field(init=False, factory=dict)
+    _finished: dict[str, None] = attrs.field(init=False, factory=dict)
 
     def process(self) -> None:
         """Apply the venue's reports; those not yet applied wait in the inbox.

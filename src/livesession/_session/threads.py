@@ -94,12 +94,8 @@ class SessionGate:
             with self._turns:
                 self._waiting -= 1
                 self._turns.notify_all()
-        try:
-            self._enter()
+        with self._entered():
             yield
-        finally:
-            self._leave()
-            self._lock.release()
 
     @contextmanager
     def owned(self, what: str, run_id: str) -> Iterator[None]:
@@ -112,6 +108,12 @@ class SessionGate:
             with self._turns:
                 self._turns.wait_for(lambda: self._waiting == 0)
         self._lock.acquire()
+        with self._entered():
+            yield
+
+    @contextmanager
+    def _entered(self) -> Iterator[None]:
+        """With the lock just acquired: count this thread in, and release the lock after."""
         try:
             self._enter()
             yield

@@ -33,6 +33,22 @@ def _applied(p: SessionParts, verb: str, what: str) -> VerbResult:
     )
 
 
+def _already(p: SessionParts, verb: str, message: str) -> VerbResult:
+    return _result(p, verb, VerbOutcome.ALREADY, message)
+
+
+def _not_applicable(p: SessionParts, verb: str, message: str) -> VerbResult:
+    return _result(p, verb, VerbOutcome.NOT_APPLICABLE, message)
+
+
+def _unless_trading(p: SessionParts, verb: str) -> VerbResult | None:
+    """NOT_APPLICABLE unless the session may trade (PREFLIGHT_OK or DRYRUN_ACTIVE)."""
+    state = p.lifecycle.state
+    return (
+        None if state in _MAY_TRADE else _not_applicable(p, verb, f"the session is {state.value}")
+    )
+
+
 def request_stop(p: SessionParts, reason: str, *, sealed_as: bool = False) -> VerbResult:
     """Stop: cancel open orders, flatten, final snapshot, STOPPED (bounded).
 
@@ -41,12 +57,10 @@ def request_stop(p: SessionParts, reason: str, *, sealed_as: bool = False) -> Ve
     lifecycle = p.lifecycle
     state = lifecycle.state
     if state in (S.STOPPING, S.STOPPED):
-        return _result(p, "request_stop", VerbOutcome.ALREADY, f"the session is {state.value}")
+        return _already(p, "request_stop", f"the session is {state.value}")
     if not lifecycle.may_fire(Trigger.REQUEST_STOP):
         hint = ": acknowledge it first" if state is S.ERROR_REQUIRES_OPERATOR else ""
-        return _result(
-            p, "request_stop", VerbOutcome.NOT_APPLICABLE, f"the session is {state.value}{hint}"
-        )
+        return _not_applicable(p, "request_stop", f"the session is {state.value}{hint}")
     lifecycle.guarded(lambda: lifecycle.transition(Trigger.REQUEST_STOP, reason))
     if sealed_as and lifecycle.in_(S.STOPPING):
         lifecycle.reason = reason
@@ -58,15 +72,11 @@ def kill(p: SessionParts, reason: str) -> VerbResult:
     """Kill switch: HALTED, cancel everything, flatten, audit ``C2_KILL_SWITCH``."""
     state = p.lifecycle.state
     if state not in (S.DRYRUN_ACTIVE, S.STOPPING):
-        return _result(
-            p, "kill", VerbOutcome.NOT_APPLICABLE, f"the session is {state.value}: nothing to kill"
-        )
+        return _not_applicable(p, "kill", f"the session is {state.value}: nothing to kill")
     if p.winddown.killing:
-        return _result(
-            p, "kill", VerbOutcome.ALREADY, "the kill switch is already flattening the session"
-        )
+        return _already(p, "kill", "the kill switch is already flattening the session")
     if p.governor.halted and not p.book.open and p.winddown.is_flat():
-        return _result(p, "kill", VerbOutcome.ALREADY, "trading is HALTED and the book is flat")
+        return _already(p, "kill", "trading is HALTED and the book is flat")
     p.lifecycle.guarded(lambda: p.winddown.kill(reason))
     return _applied(p, "kill", "kill switch tripped: trading HALTED")
 
@@ -76,17 +86,13 @@ def acknowledge(p: SessionParts, operator: str) -> VerbResult:
     lifecycle = p.lifecycle
     state = lifecycle.state
     if state is not S.ERROR_REQUIRES_OPERATOR:
-        return _result(
-            p,
-            "acknowledge",
-            VerbOutcome.NOT_APPLICABLE,
-            f"nothing to acknowledge: the session is {state.value}",
+        return _not_applicable(
+            p, "acknowledge", f"nothing to acknowledge: the session is {state.value}"
         )
     if lifecycle.reason == "LEASE_LOST":
-        return _result(
+        return _not_applicable(
             p,
             "acknowledge",
-            VerbOutcome.NOT_APPLICABLE,
             "this session lost its lease (LEASE_LOST): the new holder owns the venue's "
             "orders, so this one must not cancel or flatten; close it instead",
         )
@@ -102,36 +108,24 @@ def acknowledge(p: SessionParts, operator: str) -> VerbResult:
 
 def reduce_only(p: SessionParts, reason: str) -> VerbResult:
     """Trading state REDUCING: only orders that reduce exposure pass from now on."""
-    state = p.lifecycle.state
-    if state not in _MAY_TRADE:
-        return _result(
-            p, "reduce_only", VerbOutcome.NOT_APPLICABLE, f"the session is {state.value}"
-        )
+    if (refused := _unless_trading(p, "reduce_only")) is not None:
+        return refused
     if p.governor.halted:
-        return _result(
-            p,
-            "reduce_only",
-            VerbOutcome.NOT_APPLICABLE,
-            "trading is HALTED: reenable_trading lifts a halt",
-        )
+        return _not_applicable(p, "reduce_only", "trading is HALTED: reenable_trading lifts a halt")
     if p.governor.state is TradingState.REDUCING:
-        return _result(p, "reduce_only", VerbOutcome.ALREADY, "trading is already REDUCING")
+        return _already(p, "reduce_only", "trading is already REDUCING")
     p.lifecycle.guarded(lambda: p.governor.set_trading(TradingState.REDUCING, reason))
     return _applied(p, "reduce_only", "trading REDUCING")
 
 
 def reenable_trading(p: SessionParts, operator: str) -> VerbResult:
     """Operator sets trading ACTIVE again (after REDUCING, a throttle, a kill, a broker)."""
-    state = p.lifecycle.state
-    if state not in _MAY_TRADE:
-        return _result(
-            p, "reenable_trading", VerbOutcome.NOT_APPLICABLE, f"the session is {state.value}"
-        )
+    if (refused := _unless_trading(p, "reenable_trading")) is not None:
+        return refused
     if p.winddown.killing:
-        return _result(
+        return _not_applicable(
             p,
             "reenable_trading",
-            VerbOutcome.NOT_APPLICABLE,
             "the kill switch is still flattening: re-enable trading after KILL_SWITCH_FLAT",
         )
     p.broker_health.reset()  # a fresh budget of broker failures

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Protocol
 
+import attrs
+
 from .._domain.lifecycle import SessionState, Trigger
 from .._domain.model import OrderType
 from .._exceptions import BrokerError, Rejected
@@ -32,30 +34,19 @@ class _Reconcile(Protocol):
     def __call__(self, *, hold: bool = True) -> None: ...
 
 
+@attrs.define(kw_only=True, eq=False, repr=False)
 class WindDown:
     """Owns the kill switch's start time; cancels, flattens, and reaches STOPPED."""
 
-    def __init__(
-        self,
-        ctx: SessionContext,
-        *,
-        lifecycle: SessionLifecycle,
-        process_reports: Callable[[], None],
-        flatten: Callable[[], None],
-        reconcile: _Reconcile,
-        escalated_orders: Callable[[], set[str]],
-        seal: Callable[[], None],
-        health: BrokerHealth,
-    ) -> None:
-        self._c = ctx
-        self._health = health
-        self._lifecycle = lifecycle
-        self._process_reports = process_reports
-        self._flatten = flatten
-        self._reconcile = reconcile
-        self._escalated_orders = escalated_orders
-        self._seal = seal
-        self.kill_started_ns: int | None = None
+    _c: SessionContext = attrs.field(alias="ctx", kw_only=False)
+    _lifecycle: SessionLifecycle
+    _process_reports: Callable[[], None]
+    _flatten: Callable[[], None]
+    _reconcile: _Reconcile
+    _escalated_orders: Callable[[], set[str]]
+    _seal: Callable[[], None]
+    _health: BrokerHealth
+    kill_started_ns: int | None = attrs.field(init=False, default=None)
 
     @property
     def killing(self) -> bool:

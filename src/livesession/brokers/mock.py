@@ -19,12 +19,12 @@ from collections import deque
 from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, Final
+from typing import IO, TYPE_CHECKING, Any, Final, TypedDict
 
 import attrs
 import orjson
 
-from .._domain.config import FillModelConfig
+from .._domain.config import DryrunConfig, FillModelConfig
 from .._domain.decimal import ZERO, quantize
 from .._domain.model import (
     AckReport,
@@ -46,7 +46,7 @@ from ._journal import append_entry
 if TYPE_CHECKING:
     from .._domain.model import Bar, BrokerReport, Order
 
-__all__ = ["FillModel", "MockBroker"]
+__all__ = ["FillModel", "MockBroker", "VenueOptions", "venue_options"]
 
 _BPS = Decimal(10_000)
 #: Closed orders the venue remembers for lookups by client id (memory stays flat).
@@ -76,6 +76,27 @@ class FillModel:
             reject_rate=config.reject_rate,
             slippage_bps=config.slippage_bps,
         )
+
+
+class VenueOptions(TypedDict, total=False):
+    """``MockBroker``'s keywords; ``RealishBroker`` passes them on to the venue it wraps."""
+
+    seed: int
+    fill_model: FillModel | None
+    price_tick: Decimal
+    qty_lot: Decimal
+    journal: Path | None
+
+
+def venue_options(cfg: DryrunConfig, journal: Path | None) -> VenueOptions:
+    """The venue ``cfg`` describes (seed, fill model, tick, lot), journaling to ``journal``."""
+    return VenueOptions(
+        seed=cfg.seed,
+        fill_model=FillModel.from_config(cfg.fill_model),
+        price_tick=cfg.price_tick,
+        qty_lot=cfg.qty_lot,
+        journal=journal,
+    )
 
 
 @attrs.define
@@ -327,15 +348,7 @@ class MockBroker(JournaledVenue, ResumableVenue, MarkableVenue):
         return bar.high >= price if order.side is Side.BUY else bar.low <= price
 
     def _view(self, state: _VenueState) -> VenueOrder:
-        order = state.order
-        return VenueOrder(
-            client_order_id=order.client_order_id,
-            symbol=order.symbol,
-            side=order.side,
-            quantity=order.quantity,
-            filled_quantity=state.filled,
-            status=state.status,
-        )
+        return VenueOrder.of(state.order, filled=state.filled, status=state.status)
 
     def _record(self, op: str, **fields: Any) -> None:
         if self._journal is None:

@@ -49,9 +49,11 @@ from .._exceptions import OutcomeUnknown, Rejected, Transient
 from .._support.fsutil import truncate_to
 from .._typing import JournaledVenue, MarkableVenue, ReplayingVenue, ResumableVenue
 from ._journal import append_entry
-from .mock import DEFAULT_PRICE_TICK, DEFAULT_QTY_LOT, FillModel, MockBroker
+from .mock import FillModel, MockBroker, VenueOptions, venue_options
 
 if TYPE_CHECKING:
+    from typing import Unpack
+
     from .._domain.model import Bar, BrokerReport, Order, VenueOrder
 
 __all__ = [
@@ -112,31 +114,18 @@ class RealishBroker(ResumableVenue, MarkableVenue, JournaledVenue, ReplayingVenu
 
     kind = "realish"
 
-    def __init__(
-        self,
-        *,
-        seed: int = 0,
-        faults: FaultModel | None = None,
-        fill_model: FillModel | None = None,
-        price_tick: Decimal = DEFAULT_PRICE_TICK,
-        qty_lot: Decimal = DEFAULT_QTY_LOT,
-        journal: Path | None = None,
-    ) -> None:
-        self._seed = seed
+    def __init__(self, *, faults: FaultModel | None = None, **venue: Unpack[VenueOptions]) -> None:
+        """``faults`` on the network; ``venue`` the wrapped ``MockBroker``'s own keywords."""
+        self._seed = venue.get("seed", 0)
         self._faults = faults or FaultModel()
-        self._fill_model = fill_model or FillModel()
+        self._fill_model = venue.get("fill_model") or FillModel()
         # The network's latency comes on top of the venue's own processing time, and is
         # never zero: a report is due strictly after its request, so a resumed venue can
         # tell reports owed after a checkpoint from those delivered before it by time alone.
         latency_ns = max(1, self._fill_model.latency_ns + self._faults.latency_ns)
-        venue_model = attrs.evolve(self._fill_model, latency_ns=latency_ns)
-        self._venue = MockBroker(
-            seed=seed,
-            fill_model=venue_model,
-            price_tick=price_tick,
-            qty_lot=qty_lot,
-            journal=journal,
-        )
+        venue["fill_model"] = attrs.evolve(self._fill_model, latency_ns=latency_ns)
+        self._venue = MockBroker(**venue)
+        journal = venue.get("journal")
         self._attempts: dict[tuple[str, str], int] = {}
         self._attempt_ends: list[tuple[int, tuple[str, str], int]] = []
         self._replayed_sends: dict[str, set[int]] = {}
@@ -162,7 +151,6 @@ class RealishBroker(ResumableVenue, MarkableVenue, JournaledVenue, ReplayingVenu
         """The broker ``cfg`` describes: its ``fill_model`` for the venue, ``realish`` faults."""
         rc = cfg.realish
         return cls(
-            seed=cfg.seed,
             faults=FaultModel(
                 transient_rate=rc.transient_rate,
                 timeout_rate=rc.timeout_rate,
@@ -171,10 +159,7 @@ class RealishBroker(ResumableVenue, MarkableVenue, JournaledVenue, ReplayingVenu
                 late_fill_ns=rc.late_fill_ms * _NS_PER_MS,
                 latency_ns=rc.latency_ms * _NS_PER_MS,
             ),
-            fill_model=FillModel.from_config(cfg.fill_model),
-            price_tick=cfg.price_tick,
-            qty_lot=cfg.qty_lot,
-            journal=journal,
+            **venue_options(cfg, journal),
         )
 
     # -- read-only views ---------------------------------------------------------------------

@@ -1,11 +1,14 @@
 """What the stores share: records, argument checks, errors and checkpoint decoding.
 
-Every idempotency store returns a ``Reservation``, checks its arguments and words its
-errors here; every checkpoint store decodes what it read back with ``decode_checkpoint``.
+Every idempotency store is a ``RecordStore``: the contract (argument checks, conflicts, the
+``Reservation`` it answers, the errors' words) is written once here, and a store adds only
+how it keeps a key's (fingerprint, outcome). Every checkpoint store decodes what it read
+back with ``decode_checkpoint``.
 """
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Callable
 from typing import Any, TypeAlias
 
@@ -15,6 +18,7 @@ import orjson
 from .._exceptions import CheckpointError, IdempotencyConflict
 
 __all__ = [
+    "RecordStore",
     "Reservation",
     "check_complete",
     "check_key",
@@ -118,3 +122,43 @@ def decode_checkpoint(
     if not isinstance(checkpoint, dict):
         raise CheckpointError(not_object)
     return checkpoint
+
+
+class RecordStore(abc.ABC):
+    """An idempotency store: ``reserve``, ``complete`` and ``get`` as every store does them.
+
+    A store says how it keeps a key's (fingerprint, outcome): ``_insert``, ``_set_outcome``
+    and ``_lookup``. Each runs after the arguments were checked, and writes durably before
+    it returns.
+    """
+
+    def reserve(self, key: str, fingerprint: str) -> Reservation:
+        """Reserve ``key`` for ``fingerprint``; see ``IdempotencyStore.reserve``."""
+        check_reserve(key, fingerprint)
+        stored = self._insert(key, fingerprint)
+        if stored is None:
+            return Reservation(key=key, fingerprint=fingerprint, created=True)
+        return reserved_before(key, fingerprint, stored)
+
+    def complete(self, key: str, outcome: str) -> None:
+        """Record ``outcome`` for a reserved key; a later call replaces it."""
+        check_complete(key, outcome)
+        if not self._set_outcome(key, outcome):
+            raise unknown_key(key)
+
+    def get(self, key: str) -> Reservation | None:
+        """The record for ``key`` (``created`` is False), or None."""
+        check_key(key)
+        return stored_record(key, self._lookup(key))
+
+    @abc.abstractmethod
+    def _insert(self, key: str, fingerprint: str) -> Stored | None:
+        """Keep a new ``key`` for ``fingerprint`` (None), or answer what is kept already."""
+
+    @abc.abstractmethod
+    def _set_outcome(self, key: str, outcome: str) -> bool:
+        """Keep ``outcome`` for a kept ``key``; False when the key is not kept."""
+
+    @abc.abstractmethod
+    def _lookup(self, key: str) -> Stored | None:
+        """What is kept for ``key``, or None."""

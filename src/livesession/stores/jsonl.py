@@ -26,15 +26,7 @@ import orjson
 
 from .._exceptions import RunDirectoryError
 from .._support.fsutil import fsync_dir, truncate_to
-from ._record import (
-    Reservation,
-    check_complete,
-    check_key,
-    check_reserve,
-    reserved_before,
-    stored_record,
-    unknown_key,
-)
+from ._record import RecordStore, Stored
 
 __all__ = ["JsonlIdempotencyStore"]
 
@@ -45,7 +37,7 @@ class _BadRecordError(ValueError):
     """A line that is JSON but not a record this store could have written."""
 
 
-class JsonlIdempotencyStore:
+class JsonlIdempotencyStore(RecordStore):
     """Reservations in an append-only JSONL file; see the module docstring.
 
     Used from one thread at a time. ``torn_tail`` holds the bytes cut from the end of the
@@ -72,32 +64,27 @@ class JsonlIdempotencyStore:
             self.close()
             raise
 
-    def reserve(self, key: str, fingerprint: str) -> Reservation:
-        """Reserve ``key`` for ``fingerprint``; durable on disk before this returns."""
-        check_reserve(key, fingerprint)
+    def _insert(self, key: str, fingerprint: str) -> Stored | None:
         self._check_usable()
         entry = self._entries.get(key)
         if entry is not None:
-            return reserved_before(key, fingerprint, entry)
+            return entry
         self._append({"op": "reserve", "key": key, "fingerprint": fingerprint})
         self._entries[key] = (fingerprint, None)
-        return Reservation(key=key, fingerprint=fingerprint, created=True)
+        return None
 
-    def complete(self, key: str, outcome: str) -> None:
-        """Record ``outcome`` for a reserved key (durably); a later call replaces it."""
-        check_complete(key, outcome)
+    def _set_outcome(self, key: str, outcome: str) -> bool:
         self._check_usable()
         entry = self._entries.get(key)
         if entry is None:
-            raise unknown_key(key)
+            return False
         self._append({"op": "complete", "key": key, "outcome": outcome})
         self._entries[key] = (entry[0], outcome)
+        return True
 
-    def get(self, key: str) -> Reservation | None:
-        """The record for ``key`` (``created`` is False), or None."""
-        check_key(key)
+    def _lookup(self, key: str) -> Stored | None:
         self._check_usable()
-        return stored_record(key, self._entries.get(key))
+        return self._entries.get(key)
 
     def close(self) -> None:
         """Release the file and its lock; safe to call more than once."""

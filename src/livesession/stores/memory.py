@@ -10,14 +10,7 @@ from typing import Protocol
 
 import attrs
 
-from ._record import (
-    Reservation,
-    check_complete,
-    check_key,
-    check_reserve,
-    reserved_before,
-    unknown_key,
-)
+from ._record import RecordStore, Stored
 
 __all__ = ["MemoryIdempotencyStore"]
 
@@ -33,7 +26,7 @@ class _Entry:
     reserved_ns: int
 
 
-class MemoryIdempotencyStore:
+class MemoryIdempotencyStore(RecordStore):
     """Reservations held in a dict; a key older than ``ttl_ns`` is forgotten.
 
     Once expired, a key reads as absent: ``get`` returns None, ``complete`` raises
@@ -51,31 +44,24 @@ class MemoryIdempotencyStore:
         # Insertion order is reservation order, so expired keys sit at the front.
         self._entries: dict[str, _Entry] = {}
 
-    def reserve(self, key: str, fingerprint: str) -> Reservation:
-        """Reserve ``key`` for ``fingerprint``; see ``IdempotencyStore.reserve``."""
-        check_reserve(key, fingerprint)
+    def _insert(self, key: str, fingerprint: str) -> Stored | None:
         now_ns = self._clock.monotonic_ns()
         entry = self._live_entry(key, now_ns)
         if entry is None:
             self._entries[key] = _Entry(fingerprint=fingerprint, outcome=None, reserved_ns=now_ns)
-            return Reservation(key=key, fingerprint=fingerprint, created=True)
-        return reserved_before(key, fingerprint, (entry.fingerprint, entry.outcome))
-
-    def complete(self, key: str, outcome: str) -> None:
-        """Record ``outcome`` for a reserved key; a later call replaces it."""
-        check_complete(key, outcome)
-        entry = self._live_entry(key, self._clock.monotonic_ns())
-        if entry is None:
-            raise unknown_key(key)
-        self._entries[key] = attrs.evolve(entry, outcome=outcome)
-
-    def get(self, key: str) -> Reservation | None:
-        """The record for ``key`` (``created`` is False), or None when absent or expired."""
-        check_key(key)
-        entry = self._live_entry(key, self._clock.monotonic_ns())
-        if entry is None:
             return None
-        return Reservation(key=key, fingerprint=entry.fingerprint, outcome=entry.outcome)
+        return (entry.fingerprint, entry.outcome)
+
+    def _set_outcome(self, key: str, outcome: str) -> bool:
+        entry = self._live_entry(key, self._clock.monotonic_ns())
+        if entry is None:
+            return False
+        self._entries[key] = attrs.evolve(entry, outcome=outcome)
+        return True
+
+    def _lookup(self, key: str) -> Stored | None:
+        entry = self._live_entry(key, self._clock.monotonic_ns())
+        return None if entry is None else (entry.fingerprint, entry.outcome)
 
     def close(self) -> None:
         """Nothing to release; safe to call more than once."""

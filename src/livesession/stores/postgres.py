@@ -18,11 +18,12 @@ in a message, a repr or a log: errors carry the server's reason with the passwor
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, ClassVar, Final
 
+import attrs
 import orjson
 
-from .._exceptions import CheckpointError, PostgresError
+from .._exceptions import CheckpointError, LiveSessionError, PostgresError
 from .._postgres import (
     DSN_ENV_VAR,
     PgConnection,
@@ -38,18 +39,7 @@ from .._postgres.fence import (
     fenced_statement,
     write_maybe_fenced,
 )
-from ._record import (
-    Reservation,
-    Stored,
-    check_complete,
-    check_key,
-    check_reserve,
-    check_text,
-    decode_checkpoint,
-    reserved_before,
-    stored_record,
-    unknown_key,
-)
+from ._record import RecordStore, Stored, check_text, decode_checkpoint
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -103,25 +93,29 @@ _FENCED_COMPLETE: Final = fenced_statement(
 )
 
 
-class PostgresIdempotencyStore:
-    """Reservations in table ``livesession_idempotency``, one ``namespace`` per session.
+@attrs.frozen
+class _Table:
+    """A store's table: its name and DDL, what it is for, and the error its failures raise."""
 
-    ``reserve`` inserts with ``ON CONFLICT DO NOTHING`` and reads the row back only when
-    it already existed, so among concurrent callers (processes, hosts) exactly one gets
-    ``created=True``. Each statement commits on its own before the call returns. Keys are
-    never expired here: delete old namespaces (``reserved_at``) once past any recovery
-    window. Database failures raise ``PostgresError``; the connection is not re-opened.
-    One connection per store; use a store from one thread at a time.
-    """
+    name: str
+    ddl: str
+    purpose: str
+    error: type[LiveSessionError]
 
-    def __init__(self, dsn: str, *, namespace: str) -> None:
-        self._namespace = check_text("namespace", namespace)
+
+class _FencedStore:
+    """What both stores share: their table's connection, and writes fenced once leased."""
+
+    _TABLE: ClassVar[_Table]
+
+    def __init__(self, dsn: str) -> None:
+        table = self._TABLE
         self._pg = PgConnection(
             dsn,
-            error=PostgresError,
-            purpose="idempotency reservations",
-            table=_IDEMPOTENCY_TABLE,
-            ddl=_IDEMPOTENCY_DDL,
+            error=table.error,
+            purpose=table.purpose,
+            table=table.name,
+            ddl=table.ddl,
             columns=FENCE_COLUMN,
         )
         self._fence: StoreFence | None = None
@@ -137,12 +131,37 @@ class PostgresIdempotencyStore:
             self._pg.ensure_table(LEASE_TABLE, LEASE_DDL)
         self._fence = StoreFence.of(grant)
 
-    def reserve(self, key: str, fingerprint: str) -> Reservation:
-        """Reserve ``key`` for ``fingerprint``; see ``IdempotencyStore.reserve``.
+    def close(self) -> None:
+        """Close the connection; safe to call more than once."""
+        self._pg.close()
 
-        Fenced (after ``fence_with``): ``Fenced`` once a newer lease holder exists.
-        """
-        check_reserve(key, fingerprint)
+    def _write_maybe_fenced(
+        self, statements: tuple[str, str], params: dict[str, object], action: str
+    ) -> int:
+        """Run one write, fenced once ``fence_with`` gave a grant; the rows it wrote."""
+        return write_maybe_fenced(self._pg, self._fence, statements, params, action)
+
+
+class PostgresIdempotencyStore(_FencedStore, RecordStore):
+    """Reservations in table ``livesession_idempotency``, one ``namespace`` per session.
+
+    ``reserve`` inserts with ``ON CONFLICT DO NOTHING`` and reads the row back only when
+    it already existed, so among concurrent callers (processes, hosts) exactly one gets
+    ``created=True``. Each statement commits on its own before the call returns. Keys are
+    never expired here: delete old namespaces (``reserved_at``) once past any recovery
+    window. Database failures raise ``PostgresError``; the connection is not re-opened.
+    One connection per store; use a store from one thread at a time. Fenced (after
+    ``fence_with``): ``reserve`` and ``complete`` raise ``Fenced`` once a newer lease holder
+    exists.
+    """
+
+    _TABLE = _Table(_IDEMPOTENCY_TABLE, _IDEMPOTENCY_DDL, "idempotency reservations", PostgresError)
+
+    def __init__(self, dsn: str, *, namespace: str) -> None:
+        self._namespace = check_text("namespace", namespace)
+        super().__init__(dsn)
+
+    def _insert(self, key: str, fingerprint: str) -> Stored | None:
         with self._pg.translate(f"reserving idempotency key {key!r}"):
             if self._write(
                 (_RESERVE, _FENCED_RESERVE),
@@ -150,7 +169,7 @@ class PostgresIdempotencyStore:
                 key=key,
                 fingerprint=fingerprint,
             ):
-                return Reservation(key=key, fingerprint=fingerprint, created=True)
+                return None
             # The conflicting row is committed (ON CONFLICT waits for its inserter), and
             # this new statement's snapshot sees it. Rows are never deleted by a store.
             row = self._select(key)
@@ -159,34 +178,26 @@ class PostgresIdempotencyStore:
                 f"idempotency key {key!r} conflicted on insert but cannot be read back: "
                 f"was it deleted from {_IDEMPOTENCY_TABLE} while in use?"
             )
-        return reserved_before(key, fingerprint, row)
+        return row
 
-    def complete(self, key: str, outcome: str) -> None:
-        """Record ``outcome`` for a reserved key; a later call replaces it."""
-        check_complete(key, outcome)
+    def _set_outcome(self, key: str, outcome: str) -> bool:
         action = f"completing idempotency key {key!r}"
         with self._pg.translate(action):
             updated = self._write((_COMPLETE, _FENCED_COMPLETE), action, key=key, outcome=outcome)
-        if updated != 1:
-            raise unknown_key(key)
+        return updated == 1
 
-    def get(self, key: str) -> Reservation | None:
-        """The record for ``key`` (``created`` is False), or None."""
-        check_key(key)
+    def _lookup(self, key: str) -> Stored | None:
         with self._pg.translate(f"reading idempotency key {key!r}"):
-            return stored_record(key, self._select(key))
-
-    def close(self) -> None:
-        """Close the connection; safe to call more than once."""
-        self._pg.close()
+            return self._select(key)
 
     def __repr__(self) -> str:
         return f"PostgresIdempotencyStore({self._pg.target!r}, namespace={self._namespace!r})"
 
     def _write(self, statements: tuple[str, str], action: str, **values: object) -> int:
         """Run one write, fenced once ``fence_with`` gave a grant; the rows it wrote."""
-        params = {"namespace": self._namespace, **values}
-        return write_maybe_fenced(self._pg, self._fence, statements, params, action)
+        return self._write_maybe_fenced(
+            statements, {"namespace": self._namespace, **values}, action
+        )
 
     def _select(self, key: str) -> Stored | None:
         """The key's (fingerprint, outcome) row, or None."""
@@ -221,7 +232,7 @@ _FENCED_SAVE: Final = fenced_statement(
 )
 
 
-class PostgresCheckpointStore:
+class PostgresCheckpointStore(_FencedStore):
     """The latest checkpoint of one run (``run_key``), one row in ``livesession_checkpoint``.
 
     ``save`` replaces the row in a single upsert committed with ``synchronous_commit = on``:
@@ -231,27 +242,11 @@ class PostgresCheckpointStore:
     failure is a ``CheckpointError`` too.
     """
 
+    _TABLE = _Table(_CHECKPOINT_TABLE, _CHECKPOINT_DDL, "checkpoints", CheckpointError)
+
     def __init__(self, dsn: str, *, run_key: str) -> None:
         self._run_key = check_text("run_key", run_key)
-        self._pg = PgConnection(
-            dsn,
-            error=CheckpointError,
-            purpose="checkpoints",
-            table=_CHECKPOINT_TABLE,
-            ddl=_CHECKPOINT_DDL,
-            columns=FENCE_COLUMN,
-        )
-        self._fence: StoreFence | None = None
-
-    def fence_with(self, grant: LeaseGrant) -> None:
-        """Carry ``grant``'s fencing token on every save from now on; see ``Fenceable``.
-
-        A save is then refused with ``Fenced`` (the stored checkpoint unchanged) once the
-        lease of ``grant``'s (account, strategy) has a newer token.
-        """
-        with self._pg.translate("opening the lease table for fenced writes"):
-            self._pg.ensure_table(LEASE_TABLE, LEASE_DDL)
-        self._fence = StoreFence.of(grant)
+        super().__init__(dsn)
 
     def save(self, checkpoint: Mapping[str, Any]) -> None:
         """Replace the stored checkpoint atomically and durably (fenced after ``fence_with``)."""
@@ -261,12 +256,8 @@ class PostgresCheckpointStore:
             raise CheckpointError(f"checkpoint is not JSON-serialisable: {exc}") from None
         action = f"saving the checkpoint of run {self._run_key!r}"
         with self._pg.translate(action):
-            write_maybe_fenced(
-                self._pg,
-                self._fence,
-                (_SAVE, _FENCED_SAVE),
-                {"run_key": self._run_key, "body": body},
-                action,
+            self._write_maybe_fenced(
+                (_SAVE, _FENCED_SAVE), {"run_key": self._run_key, "body": body}, action
             )
 
     def load(self) -> dict[str, Any] | None:
@@ -286,10 +277,6 @@ class PostgresCheckpointStore:
             ),
             not_object=f"{where} is not a JSON object: delete that row to start the run afresh",
         )
-
-    def close(self) -> None:
-        """Close the connection; safe to call more than once."""
-        self._pg.close()
 
     def __repr__(self) -> str:
         return f"PostgresCheckpointStore({self._pg.target!r}, run_key={self._run_key!r})"

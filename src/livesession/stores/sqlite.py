@@ -15,15 +15,7 @@ import sqlite3
 from pathlib import Path
 
 from .._exceptions import RunDirectoryError
-from ._record import (
-    Reservation,
-    check_complete,
-    check_key,
-    check_reserve,
-    reserved_before,
-    stored_record,
-    unknown_key,
-)
+from ._record import RecordStore, Stored
 
 __all__ = ["SqliteIdempotencyStore"]
 
@@ -68,7 +60,7 @@ def connect(
     return connection
 
 
-class SqliteIdempotencyStore:
+class SqliteIdempotencyStore(RecordStore):
     """Reservations in one SQLite table; one connection per store object.
 
     Several store objects, in one process or several, may share a file. Each object is used
@@ -100,43 +92,34 @@ class SqliteIdempotencyStore:
             self.close()
             raise
 
-    def reserve(self, key: str, fingerprint: str) -> Reservation:
-        """Reserve ``key`` for ``fingerprint``; committed durably before this returns."""
-        check_reserve(key, fingerprint)
+    def _insert(self, key: str, fingerprint: str) -> Stored | None:
         connection = self._open_connection()
         inserted = connection.execute(
             "INSERT OR IGNORE INTO idempotency (key, fingerprint) VALUES (?, ?)",
             (key, fingerprint),
         ).rowcount
         if inserted == 1:
-            return Reservation(key=key, fingerprint=fingerprint, created=True)
-        row = connection.execute(
-            "SELECT fingerprint, outcome FROM idempotency WHERE key = ?", (key,)
-        ).fetchone()
+            return None
+        row = self._lookup(key)
         if row is None:  # pragma: no cover - rows are never deleted
             raise RuntimeError(f"idempotency key {key!r} vanished from {self.path}")
-        return reserved_before(key, fingerprint, row)
+        return row
 
-    def complete(self, key: str, outcome: str) -> None:
-        """Record ``outcome`` for a reserved key (durably); a later call replaces it."""
-        check_complete(key, outcome)
+    def _set_outcome(self, key: str, outcome: str) -> bool:
         updated = (
             self._open_connection()
             .execute("UPDATE idempotency SET outcome = ? WHERE key = ?", (outcome, key))
             .rowcount
         )
-        if updated != 1:
-            raise unknown_key(key)
+        return bool(updated == 1)
 
-    def get(self, key: str) -> Reservation | None:
-        """The record for ``key`` (``created`` is False), or None."""
-        check_key(key)
-        row = (
+    def _lookup(self, key: str) -> Stored | None:
+        row: Stored | None = (
             self._open_connection()
             .execute("SELECT fingerprint, outcome FROM idempotency WHERE key = ?", (key,))
             .fetchone()
         )
-        return stored_record(key, row)
+        return row
 
     def close(self) -> None:
         """Close the connection; safe to call more than once."""

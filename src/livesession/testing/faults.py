@@ -36,18 +36,15 @@ import heapq
 from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from decimal import Decimal
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import attrs
 
 from .._domain.decimal import quantize
 from .._domain.model import (
     AckReport,
-    Bar,
-    BrokerReport,
     CancelReport,
     FillReport,
-    Order,
     OrderType,
     RejectReport,
     Side,
@@ -55,6 +52,9 @@ from .._domain.model import (
     VenueOrderStatus,
 )
 from .._exceptions import OutcomeUnknown, Rejected, Transient
+
+if TYPE_CHECKING:
+    from .._domain.model import Bar, BrokerReport, Order
 
 __all__ = [
     "ALIASES",
@@ -111,40 +111,32 @@ class Trade:
         return self.quantity if self.side is Side.BUY else -self.quantity
 
 
+@attrs.define(kw_only=True, eq=False, repr=False)
 class FaultBroker:
     """A truthful venue behind a scriptable, faulty connection. ``kind`` is ``"mock"``."""
 
     kind = "mock"
 
-    def __init__(
-        self,
-        *,
-        latency_ns: int = 0,
-        late_ns: int = 120_000_000_000,
-        lot: Decimal = Decimal("0.001"),
-        tick: Decimal = Decimal("0.01"),
-        native_oco: bool = True,
-    ) -> None:
-        self.latency_ns = latency_ns
-        self.native_oco = native_oco
-        self.late_ns = late_ns
-        self._lot = lot
-        self._tick = tick
-        self._orders: dict[str, _Venue] = {}
-        self._open: dict[str, _Venue] = {}
-        self._due: list[tuple[int, int, BrokerReport]] = []
-        self._seq = 0
-        self._trade_seq = 0
-        self._price: dict[str, Decimal] = {}
-        self.armed: deque[str] = deque()
-        self.recorded: Counter[str] = Counter()
-        self.trades: list[Trade] = []
-        self.delivered: dict[str, FillReport] = {}
-        self.on_submit: Callable[[Order], None] | None = None
-        self.closed = False
-        self.now_ns = 0
-        self.last_fault_ns = 0
-        """Venue time (the latest ``now_ns`` it saw) when an armed fault last took effect."""
+    latency_ns: int = 0
+    late_ns: int = 120_000_000_000
+    _lot: Decimal = Decimal("0.001")
+    _tick: Decimal = Decimal("0.01")
+    native_oco: bool = True
+    _orders: dict[str, _Venue] = attrs.field(init=False, factory=dict)
+    _open: dict[str, _Venue] = attrs.field(init=False, factory=dict)
+    _due: list[tuple[int, int, BrokerReport]] = attrs.field(init=False, factory=list)
+    _seq: int = attrs.field(init=False, default=0)
+    _trade_seq: int = attrs.field(init=False, default=0)
+    _price: dict[str, Decimal] = attrs.field(init=False, factory=dict)
+    armed: deque[str] = attrs.field(init=False, factory=deque)
+    recorded: Counter[str] = attrs.field(init=False, factory=Counter)
+    trades: list[Trade] = attrs.field(init=False, factory=list)
+    delivered: dict[str, FillReport] = attrs.field(init=False, factory=dict)
+    on_submit: Callable[[Order], None] | None = attrs.field(init=False, default=None)
+    closed: bool = attrs.field(init=False, default=False)
+    now_ns: int = attrs.field(init=False, default=0)
+    last_fault_ns: int = attrs.field(init=False, default=0)
+    """Venue time (the latest ``now_ns`` it saw) when an armed fault last took effect."""
 
     # -- arming ---------------------------------------------------------------------------
 
@@ -371,15 +363,7 @@ class FaultBroker:
         heapq.heappush(self._due, (due, self._seq, report))
 
     def _view(self, venue: _Venue) -> VenueOrder:
-        order = venue.order
-        return VenueOrder(
-            client_order_id=order.client_order_id,
-            symbol=order.symbol,
-            side=order.side,
-            quantity=order.quantity,
-            filled_quantity=venue.filled,
-            status=venue.status,
-        )
+        return VenueOrder.of(venue.order, filled=venue.filled, status=venue.status)
 
     def __repr__(self) -> str:
         return f"FaultBroker(latency_ns={self.latency_ns}, armed={list(self.armed)})"
