@@ -20,11 +20,20 @@ if TYPE_CHECKING:
 
     from .._exceptions import LiveSessionError
 
-__all__ = ["PgConnection"]
+__all__ = ["PgConnection", "table_ddl"]
 
 _CONNECT_TIMEOUT_S: Final = 10
 # One lock id for every livesession DDL statement: b"lvsessdd" read as a big-endian int.
 _DDL_LOCK_ID: Final = 7815561082913907812
+
+
+def table_ddl(table: str, columns: Mapping[str, str], *, primary_key: str = "") -> str:
+    """``CREATE TABLE IF NOT EXISTS table`` with ``columns`` (name -> type and constraints)."""
+    lines = [f"{name} {kind}" for name, kind in columns.items()]
+    if primary_key:
+        lines.append(f"PRIMARY KEY ({primary_key})")
+    body = ",\n    ".join(lines)
+    return f"CREATE TABLE IF NOT EXISTS {table} (\n    {body}\n)\n"
 
 
 class PgConnection:

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Final
 import attrs
 
 from .._exceptions import Fenced
+from .connection import table_ddl
 
 if TYPE_CHECKING:
     from .._domain.lease import LeaseGrant
@@ -36,20 +37,23 @@ __all__ = [
     "LEASE_TABLE",
     "StoreFence",
     "fenced_statement",
+    "insert_statements",
+    "update_statements",
     "write_maybe_fenced",
 ]
 
 LEASE_TABLE: Final = "livesession_lease"
-LEASE_DDL: Final = f"""
-CREATE TABLE IF NOT EXISTS {LEASE_TABLE} (
-    account    text   NOT NULL,
-    strategy   text   NOT NULL,
-    holder     text,
-    token      bigint NOT NULL,
-    expires_ns bigint NOT NULL,
-    PRIMARY KEY (account, strategy)
+LEASE_DDL: Final = table_ddl(
+    LEASE_TABLE,
+    {
+        "account": "text NOT NULL",
+        "strategy": "text NOT NULL",
+        "holder": "text",
+        "token": "bigint NOT NULL",
+        "expires_ns": "bigint NOT NULL",
+    },
+    primary_key="account, strategy",
 )
-"""
 FENCE_COLUMN: Final = {"fence": "bigint"}
 """The column every fenced table carries: the token of the write that last touched a row
 (NULL for a write made without a lease). Added to tables made by an older version."""
@@ -76,6 +80,38 @@ WITH lease AS (
 )
 SELECT (SELECT token FROM lease), (SELECT count(*) FROM w)
 """  # noqa: S608 - constant table names; values are bound parameters
+
+
+def insert_statements(
+    table: str, columns: tuple[str, ...], *, key: str = "", update: str = ""
+) -> tuple[str, str]:
+    """An INSERT of ``columns`` (bound by name), plain and fenced, for ``write_maybe_fenced``.
+
+    Without ``update`` an existing row is left alone (``ON CONFLICT DO NOTHING``); with
+    it, the row with the same ``key`` gets ``update`` (and, fenced, the write's fence).
+    """
+    names = ", ".join(columns)
+    values = ", ".join(f"%({column})s" for column in columns)
+    if update:
+        conflict = f"ON CONFLICT ({key}) DO UPDATE SET {update}"
+        fenced_conflict = f"{conflict}, fence = EXCLUDED.fence"
+    else:
+        conflict = fenced_conflict = "ON CONFLICT DO NOTHING"
+    # The table and column names are the stores' constants; values are bound parameters.
+    plain = f"INSERT INTO {table} ({names}) VALUES ({values}) {conflict}"  # noqa: S608
+    fenced = fenced_statement(
+        f"INSERT INTO {table} ({names}, fence) SELECT {values}, %(fence)s WHERE true",
+        then=fenced_conflict,
+    )
+    return plain, fenced
+
+
+def update_statements(table: str, assignments: str, where: str) -> tuple[str, str]:
+    """An UPDATE, plain and fenced (which also records its fence), for ``write_maybe_fenced``."""
+    # The table and clauses are the stores' constants; values are bound parameters.
+    plain = f"UPDATE {table} SET {assignments} WHERE {where}"  # noqa: S608
+    fenced = fenced_statement(f"UPDATE {table} SET {assignments}, fence = %(fence)s WHERE {where}")  # noqa: S608
+    return plain, fenced
 
 
 @attrs.frozen

@@ -31,12 +31,14 @@ from .._postgres import (
     pg_dsn_from_env,
     redact_dsn_text,
 )
+from .._postgres.connection import table_ddl
 from .._postgres.fence import (
     FENCE_COLUMN,
     LEASE_DDL,
     LEASE_TABLE,
     StoreFence,
-    fenced_statement,
+    insert_statements,
+    update_statements,
     write_maybe_fenced,
 )
 from ._record import RecordStore, Stored, check_text, decode_checkpoint
@@ -62,34 +64,24 @@ __all__ = [
 # --- idempotency --------------------------------------------------------------------------
 
 _IDEMPOTENCY_TABLE: Final = "livesession_idempotency"
-_IDEMPOTENCY_DDL: Final = f"""
-CREATE TABLE IF NOT EXISTS {_IDEMPOTENCY_TABLE} (
-    namespace    text        NOT NULL,
-    key          text        NOT NULL,
-    fingerprint  text        NOT NULL,
-    outcome      text,
-    reserved_at  timestamptz NOT NULL DEFAULT now(),
-    completed_at timestamptz,
-    fence        bigint,
-    PRIMARY KEY (namespace, key)
+_IDEMPOTENCY_DDL: Final = table_ddl(
+    _IDEMPOTENCY_TABLE,
+    {
+        "namespace": "text NOT NULL",
+        "key": "text NOT NULL",
+        "fingerprint": "text NOT NULL",
+        "outcome": "text",
+        "reserved_at": "timestamptz NOT NULL DEFAULT now()",
+        "completed_at": "timestamptz",
+        **FENCE_COLUMN,
+    },
+    primary_key="namespace, key",
 )
-"""
-_RESERVE: Final = (
-    f"INSERT INTO {_IDEMPOTENCY_TABLE} (namespace, key, fingerprint) "  # noqa: S608 - constant table name
-    "VALUES (%(namespace)s, %(key)s, %(fingerprint)s) ON CONFLICT DO NOTHING"
-)
-_COMPLETE: Final = (
-    f"UPDATE {_IDEMPOTENCY_TABLE} SET outcome = %(outcome)s, completed_at = now() "  # noqa: S608 - constant table name
-    "WHERE namespace = %(namespace)s AND key = %(key)s"
-)
-_FENCED_RESERVE: Final = fenced_statement(
-    f"INSERT INTO {_IDEMPOTENCY_TABLE} (namespace, key, fingerprint, fence) "
-    "SELECT %(namespace)s, %(key)s, %(fingerprint)s, %(fence)s WHERE true",
-    then="ON CONFLICT DO NOTHING",
-)
-_FENCED_COMPLETE: Final = fenced_statement(
-    f"UPDATE {_IDEMPOTENCY_TABLE} SET outcome = %(outcome)s, completed_at = now(), "  # noqa: S608 - constant table name
-    "fence = %(fence)s WHERE namespace = %(namespace)s AND key = %(key)s"
+_RESERVE: Final = insert_statements(_IDEMPOTENCY_TABLE, ("namespace", "key", "fingerprint"))
+_COMPLETE: Final = update_statements(
+    _IDEMPOTENCY_TABLE,
+    "outcome = %(outcome)s, completed_at = now()",
+    "namespace = %(namespace)s AND key = %(key)s",
 )
 
 
@@ -164,7 +156,7 @@ class PostgresIdempotencyStore(_FencedStore, RecordStore):
     def _insert(self, key: str, fingerprint: str) -> Stored | None:
         with self._pg.translate(f"reserving idempotency key {key!r}"):
             if self._write(
-                (_RESERVE, _FENCED_RESERVE),
+                _RESERVE,
                 f"reserving idempotency key {key!r}",
                 key=key,
                 fingerprint=fingerprint,
@@ -183,7 +175,7 @@ class PostgresIdempotencyStore(_FencedStore, RecordStore):
     def _set_outcome(self, key: str, outcome: str) -> bool:
         action = f"completing idempotency key {key!r}"
         with self._pg.translate(action):
-            updated = self._write((_COMPLETE, _FENCED_COMPLETE), action, key=key, outcome=outcome)
+            updated = self._write(_COMPLETE, action, key=key, outcome=outcome)
         return updated == 1
 
     def _lookup(self, key: str) -> Stored | None:
@@ -212,23 +204,20 @@ class PostgresIdempotencyStore(_FencedStore, RecordStore):
 # --- checkpoints --------------------------------------------------------------------------
 
 _CHECKPOINT_TABLE: Final = "livesession_checkpoint"
-_CHECKPOINT_DDL: Final = f"""
-CREATE TABLE IF NOT EXISTS {_CHECKPOINT_TABLE} (
-    run_key  text        PRIMARY KEY,
-    body     text        NOT NULL,
-    saved_at timestamptz NOT NULL DEFAULT now(),
-    fence    bigint
+_CHECKPOINT_DDL: Final = table_ddl(
+    _CHECKPOINT_TABLE,
+    {
+        "run_key": "text PRIMARY KEY",
+        "body": "text NOT NULL",
+        "saved_at": "timestamptz NOT NULL DEFAULT now()",
+        **FENCE_COLUMN,
+    },
 )
-"""
-_SAVE: Final = (
-    f"INSERT INTO {_CHECKPOINT_TABLE} AS c (run_key, body) VALUES (%(run_key)s, %(body)s) "  # noqa: S608 - constant table name
-    "ON CONFLICT (run_key) DO UPDATE SET body = EXCLUDED.body, saved_at = now()"
-)
-_FENCED_SAVE: Final = fenced_statement(
-    f"INSERT INTO {_CHECKPOINT_TABLE} AS c (run_key, body, fence) "
-    "SELECT %(run_key)s, %(body)s, %(fence)s WHERE true",
-    then="ON CONFLICT (run_key) DO UPDATE "
-    "SET body = EXCLUDED.body, saved_at = now(), fence = EXCLUDED.fence",
+_SAVE: Final = insert_statements(
+    _CHECKPOINT_TABLE,
+    ("run_key", "body"),
+    key="run_key",
+    update="body = EXCLUDED.body, saved_at = now()",
 )
 
 
@@ -256,9 +245,7 @@ class PostgresCheckpointStore(_FencedStore):
             raise CheckpointError(f"checkpoint is not JSON-serialisable: {exc}") from None
         action = f"saving the checkpoint of run {self._run_key!r}"
         with self._pg.translate(action):
-            self._write_maybe_fenced(
-                (_SAVE, _FENCED_SAVE), {"run_key": self._run_key, "body": body}, action
-            )
+            self._write_maybe_fenced(_SAVE, {"run_key": self._run_key, "body": body}, action)
 
     def load(self) -> dict[str, Any] | None:
         """The stored checkpoint, or None when this run has none."""
