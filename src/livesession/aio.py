@@ -17,7 +17,7 @@ import concurrent.futures
 import functools
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, TypeVarTuple
 
 from ._domain.lifecycle import SessionState, SessionStatus
 from ._exceptions import LiveSessionError
@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 __all__ = ["AsyncSession", "open_session"]
 
 _R = TypeVar("_R")
+_Ts = TypeVarTuple("_Ts")
 CANCELLED_REASON = "task cancelled"
 """The stop reason a cancelled ``run_steps`` records."""
 
@@ -106,44 +107,44 @@ class AsyncSession:
         try:
             return await asyncio.wrap_future(future)
         except asyncio.CancelledError:
-            await self._elsewhere(functools.partial(self._session.request_stop, CANCELLED_REASON))
-            await self._elsewhere(functools.partial(concurrent.futures.wait, [future]))
+            await self._elsewhere(self._session.request_stop, CANCELLED_REASON)
+            await self._elsewhere(concurrent.futures.wait, [future])
             raise
 
     # -- the operator verbs, from any thread ------------------------------------------------
 
     async def stop(self, reason: str = "operator") -> VerbResult:
         """Graceful stop: cancel, flatten, STOPPED (when the running step ends)."""
-        return await self._elsewhere(functools.partial(self._session.request_stop, reason))
+        return await self._elsewhere(self._session.request_stop, reason)
 
     async def kill(self, reason: str = "operator") -> VerbResult:
         """Kill switch: HALTED, cancel everything, flatten."""
-        return await self._elsewhere(functools.partial(self._session.kill, reason))
+        return await self._elsewhere(self._session.kill, reason)
 
     async def acknowledge(self, operator: str = "operator") -> VerbResult:
         """Acknowledge ERROR_REQUIRES_OPERATOR: cancel, flatten, STOPPED."""
-        return await self._elsewhere(functools.partial(self._session.acknowledge, operator))
+        return await self._elsewhere(self._session.acknowledge, operator)
 
     async def reduce_only(self, reason: str = "operator") -> VerbResult:
         """Trading REDUCING: only orders that reduce exposure pass."""
-        return await self._elsewhere(functools.partial(self._session.reduce_only, reason))
+        return await self._elsewhere(self._session.reduce_only, reason)
 
     async def reenable_trading(self, operator: str = "operator") -> VerbResult:
         """Trading ACTIVE again after REDUCING, a throttle, a kill or a broker halt."""
-        return await self._elsewhere(functools.partial(self._session.reenable_trading, operator))
+        return await self._elsewhere(self._session.reenable_trading, operator)
 
     async def close(self) -> DryrunResult:
         """Stop if still running, seal the run, release what it holds; the outcome."""
         await self._elsewhere(self._session.close)
         return await self.result()
 
-    async def _elsewhere(self, call: Callable[[], _R]) -> _R:
-        """Run ``call`` on a thread of the loop's default executor (not the owner thread).
+    async def _elsewhere(self, call: Callable[[*_Ts], _R], *args: *_Ts) -> _R:
+        """Run ``call(*args)`` on a thread of the loop's default executor (not the owner thread).
 
         The owner thread may be busy with a whole ``run_steps``; the session lock makes
         the call wait only for the step under way.
         """
-        return await asyncio.get_running_loop().run_in_executor(None, call)
+        return await asyncio.get_running_loop().run_in_executor(None, call, *args)
 
     def __repr__(self) -> str:
         return f"AsyncSession({self._session!r})"
