@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -131,3 +133,28 @@ def test_resume_of_a_held_run_exits_3_naming_the_holder_and_changes_nothing(
         session.run_n_steps(30)
         session.close()
     assert holder_of(tmp_path / "held") is None
+
+
+def test_a_refusal_waits_for_the_new_holder_to_write_its_name(tmp_path: Path) -> None:
+    """Regression: a second writer raced the first between its lock and its name.
+
+    Two ``resume`` processes started together: the loser read the lock file while it still
+    named the previous (killed) holder, and its refusal named a dead process. A name of a
+    dead process on this host is read again until the live holder's name is there.
+    """
+    with subprocess.Popen([sys.executable, "-c", "pass"]) as gone:
+        gone.wait(timeout=10)
+    path = tmp_path / names.WRITER_LOCK
+    with RunLock.acquire(tmp_path, "winner") as lock:
+        real = path.read_bytes()
+        stale = {"pid": gone.pid, "host": lock.holder.host, "since": "earlier", "command": "old"}
+        path.write_text(json.dumps(stale), encoding="utf-8")
+        writer = threading.Timer(0.05, path.write_bytes, args=(real,))
+        writer.start()
+        try:
+            with pytest.raises(RunHeld) as refused:
+                RunLock.acquire(tmp_path, "loser")
+        finally:
+            writer.join()
+        assert f"pid {os.getpid()} " in str(refused.value)
+        assert "(winner)" in str(refused.value)

@@ -25,6 +25,7 @@ import os
 import socket
 import struct
 import sys
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final, Self
@@ -39,6 +40,8 @@ __all__ = ["Holder", "RunLock", "holder_of", "is_held", "writer_command"]
 # struct flock { short l_type; short l_whence; off_t l_start; off_t l_len; pid_t l_pid; }
 # padded to its 8-byte alignment: 32 bytes on the 64-bit Linux ABIs.
 _FLOCK: Final = struct.Struct("@hhqqi4x")
+_NAME_READS: Final = 50
+_NAME_READ_PAUSE_S: Final = 0.01
 _OFD_SETLK: Final[int | None] = getattr(fcntl, "F_OFD_SETLK", None)
 _OFD_GETLK: Final[int | None] = getattr(fcntl, "F_OFD_GETLK", None)
 
@@ -98,6 +101,23 @@ def _read_holder(path: Path) -> Holder | None:
         return None
 
 
+def _current_holder(path: Path) -> Holder | None:
+    """The holder the lock file names, once the process that just took the lock wrote it.
+
+    Between taking the lock and writing its name, the new holder leaves the previous
+    holder's name (or half of its own) in the file. A name that does not parse, or that
+    names a dead process on this host, is read again for a moment (bounded: at worst the
+    refusal says "another process").
+    """
+    holder = None
+    for _ in range(_NAME_READS):
+        holder = _read_holder(path)
+        if holder is not None and (holder.host != socket.gethostname() or _pid_alive(holder.pid)):
+            return holder
+        time.sleep(_NAME_READ_PAUSE_S)
+    return holder
+
+
 def is_held(run_dir: Path) -> bool:
     """Whether a process holds ``run_dir``'s writer lock now. Never takes the lock."""
     path = run_dir / names.WRITER_LOCK
@@ -117,7 +137,7 @@ def is_held(run_dir: Path) -> bool:
         os.close(fd)
 
 
-def _pid_alive(pid: int) -> bool:  # pragma: no cover - not Linux
+def _pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -207,7 +227,7 @@ class RunLock:
             ) from None
         if not _try_lock(fd):
             os.close(fd)
-            holder = _read_holder(path)
+            holder = _current_holder(path)
             who = holder.describe() if holder is not None else "another process"
             raise RunHeld(
                 f"{run_dir} is being written by {who}; nothing was changed "
@@ -220,8 +240,10 @@ class RunLock:
             command=command,
         )
         body = json.dumps(attrs.asdict(holder), sort_keys=True).encode() + b"\n"
-        os.ftruncate(fd, 0)
+        # Overwrite, then cut: a reader never sees an empty file, only the old holder, the
+        # new one, or a mix that does not parse (and then reads again).
         os.pwrite(fd, body, 0)
+        os.ftruncate(fd, len(body))
         return cls(run_dir, fd, holder, before)
 
     @property
