@@ -69,3 +69,26 @@ def audit_chain_ok(lines: list[bytes]) -> bool:
             return False
         prev = hashlib.sha256(line.rstrip(b"\n")).hexdigest()
     return True
+
+
+class DiesAfter:
+    """A line sink whose writes fail (OSError) once it holds ``limit`` lines."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.lines: list[bytes] = []
+
+    def write_line(self, line: bytes) -> None:
+        if len(self.lines) >= self.limit:
+            raise OSError("disk gone")
+        self.lines.append(line)
+
+    def flush(self) -> None:
+        """Nothing buffered."""
+
+    def sync(self) -> None:
+        """Nothing to sync."""
+
+    def getvalue(self) -> bytes:
+        """The lines written before the sink died."""
+        return b"".join(self.lines)

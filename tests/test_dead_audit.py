@@ -22,35 +22,16 @@ from livesession.cli import main
 from livesession.verify import verify_run
 from livesession.verify._result import summarize
 
-from _helpers import Sinks
+from _helpers import DiesAfter, Sinks
 
 _DEAD_AUDIT = pytest.mark.broken_run("the audit sink dies on purpose; the run cannot seal")
-
-
-class _DiesAfter:
-    """A line sink whose writes fail (OSError) once it holds ``limit`` lines."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self.lines: list[bytes] = []
-
-    def write_line(self, line: bytes) -> None:
-        if len(self.lines) >= self.limit:
-            raise OSError("disk gone")
-        self.lines.append(line)
-
-    def flush(self) -> None:
-        """Nothing buffered."""
-
-    def sync(self) -> None:
-        """Nothing to sync."""
 
 
 def _canonical(metrics: dict[str, Any]) -> bytes:
     return orjson.dumps(metrics, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n"
 
 
-def _write(run_dir: Path, sinks: Sinks, audit: _DiesAfter | None = None) -> Path:
+def _write(run_dir: Path, sinks: Sinks, audit: DiesAfter | None = None) -> Path:
     run_dir.mkdir(parents=True)
     (run_dir / "events.jsonl").write_bytes(b"".join(sinks.events.lines))
     (run_dir / "state_snapshots.jsonl").write_bytes(b"".join(sinks.states.lines))
@@ -62,7 +43,7 @@ def _write(run_dir: Path, sinks: Sinks, audit: _DiesAfter | None = None) -> Path
 def _dead_audit_run(run_dir: Path, *, limit: int, kill_at: int | None) -> tuple[Any, str]:
     """A session whose audit sink dies after ``limit`` records, written to ``run_dir``."""
     sinks = Sinks()
-    dying = _DiesAfter(limit)
+    dying = DiesAfter(limit)
     kwargs = sinks.kwargs()
     kwargs["audit_sink"] = dying
     orch = LiveSessionOrchestrator(

@@ -55,7 +55,7 @@ from livesession import (
 from livesession.leases import FileLease
 from livesession.testing import FaultBroker
 
-from _helpers import Sinks
+from _helpers import DiesAfter, Sinks
 from _pins import assert_pinned
 from crash_harness import cli
 
@@ -643,36 +643,13 @@ def _broker_unhealthy(_tmp: Path) -> dict[str, bytes]:
     return artifacts
 
 
-class _DiesAfter:
-    """A line sink whose writes fail (OSError) once it holds ``limit`` lines."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self.lines: list[bytes] = []
-
-    def write_line(self, line: bytes) -> None:
-        if len(self.lines) >= self.limit:
-            raise OSError("disk gone")
-        self.lines.append(line)
-
-    def flush(self) -> None:
-        """Nothing buffered."""
-
-    def sync(self) -> None:
-        """Nothing to sync."""
-
-    def getvalue(self) -> bytes:
-        """The lines written before the sink died."""
-        return b"".join(self.lines)
-
-
 def _lost_sink(sink: str, limit: int) -> Callable[[Path], dict[str, bytes]]:
     """A session whose ``sink`` dies after ``limit`` lines (no retries): it fails closed."""
     field = {"events": "event_sink", "states": "state_sink", "audit": "audit_sink"}[sink]
 
     def scenario(_tmp: Path) -> dict[str, bytes]:
         sinks = Sinks()
-        dying = _DiesAfter(limit)
+        dying = DiesAfter(limit)
         orch = _session(sinks, run_id=f"lost-{sink}", seed=33, sink_overrides={field: dying})
         result = orch.run_to_end(300)
         assert result.status is SessionStatus.FAILED
@@ -698,7 +675,7 @@ def _lost_sink(sink: str, limit: int) -> Callable[[Path], dict[str, bytes]]:
 def _lost_audit_midrun(_tmp: Path) -> dict[str, bytes]:
     """The audit sink dies at the kill switch's record: fail-closed, and metrics.json says so."""
     sinks = Sinks()
-    dying = _DiesAfter(1)
+    dying = DiesAfter(1)
     orch = _session(
         sinks, run_id="lost-audit-midrun", seed=33, sink_overrides={"audit_sink": dying}
     )
