@@ -54,14 +54,20 @@ def _assert_verifies(run_dir: Path) -> None:
     assert result.ok, "\n".join(result.violations[:20])
 
 
+def _notional_rail_config(tmp_path: Path) -> Path:
+    """The config from the every-run-verifies issue: 0.050 BTC orders against a 2100 cap."""
+    config = tmp_path / "rail.toml"
+    config.write_text(
+        '[strategy]\norder_qty = "0.050"\n[risk]\nmax_order_notional = "2100"\n',
+        encoding="utf-8",
+    )
+    return config
+
+
 class TestRailFires:
     def test_a_notional_cap_that_fires_leaves_a_run_that_verifies(self, tmp_path: Path):
         """The issue's config: orders of 0.050 BTC against a 2100 notional cap."""
-        config = tmp_path / "rail.toml"
-        config.write_text(
-            '[strategy]\norder_qty = "0.050"\n[risk]\nmax_order_notional = "2100"\n',
-            encoding="utf-8",
-        )
+        config = _notional_rail_config(tmp_path)
         done = _livesession(
             "dryrun", "--config", config, "--out", "runs", "--run-id", "rail",
             "--steps", "600", "-q", cwd=tmp_path,
@@ -359,11 +365,7 @@ class TestPreflightSaysWhy:
 class TestSummaryShowsBlocksRejectsRetries:
     def test_a_rail_that_fires_is_in_the_summary(self, tmp_path: Path):
         """The notional cap's blocks appear in the summary, by rule, as metrics.json counts."""
-        config = tmp_path / "rail.toml"
-        config.write_text(
-            '[strategy]\norder_qty = "0.050"\n[risk]\nmax_order_notional = "2100"\n',
-            encoding="utf-8",
-        )
+        config = _notional_rail_config(tmp_path)
         done = _livesession(
             "dryrun", "--config", config, "--out", "runs", "--run-id", "rail",
             "--steps", "400", cwd=tmp_path,
