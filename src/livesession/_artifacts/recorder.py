@@ -20,7 +20,7 @@ from .._support.crash import CRASH_COUNT as _CRASH_COUNT
 from .._support.crash import CRASH_LABEL as _CRASH_LABEL
 from .._support.crash import crash_hits as _crash_hits
 from .._support.crash import crashpoint
-from .._support.logging import get_logger
+from .._support.logging import get_logger, logs_debug
 from .._typing import LineSink, MetricsSink
 from . import names
 from .audit_chain import AuditChain
@@ -32,7 +32,21 @@ EVENTS_SCHEMA: Final = "C2_DRYRUN_V1"
 SNAPSHOT_SCHEMA: Final = "C2_STATE_V1"
 _OPTS: Final = orjson.OPT_SORT_KEYS | orjson.OPT_APPEND_NEWLINE
 _SORT: Final = orjson.OPT_SORT_KEYS
-_QUIET_EVENTS: Final = frozenset({"BAR", "POSITION_CHANGED", "PREFLIGHT_CHECK"})
+_ROUTINE_EVENTS: Final = frozenset(
+    {
+        "BAR",
+        "POSITION_CHANGED",
+        "PREFLIGHT_CHECK",
+        "SIGNAL",
+        "ORDER_SUBMITTED",
+        "ORDER_ACCEPTED",
+        "ORDER_FILLED",
+        "ORDER_PARTIALLY_FILLED",
+    }
+)
+"""What a normal step does: recorded in events.jsonl, which is the record; the session log
+repeats them only at debug level. Everything else (the lifecycle, rejects, faults,
+operator and venue surprises) is logged at info."""
 _NEVER_AUDITED: Final = frozenset({"BAR", "POSITION_CHANGED"})  # skip the mapping per step
 
 AuditObserver = Callable[[str, Mapping[str, Any], str, int], None]
@@ -207,8 +221,10 @@ class Recorder:
             code = _audit_for(event_type, payload)
             if code is not None:
                 self.audit(code, payload)
-        if event_type not in _QUIET_EVENTS:
+        if event_type not in _ROUTINE_EVENTS:
             get_logger().info(event_type.lower(), run_id=self.run_id, seq=seq, **payload)
+        elif logs_debug():
+            get_logger().debug(event_type.lower(), run_id=self.run_id, seq=seq, **payload)
         if self._retry_events:
             self._drain_retry_events()
         return event_id

@@ -9,11 +9,12 @@ one atomically. Each collaborator contributes its own keys (``get_state``) and r
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from .._artifacts import names
 from .._artifacts.recorder import crashpoint
 from .._exceptions import LiveSessionError, SinkFailure
+from .._support.logging import get_logger
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -21,7 +22,10 @@ if TYPE_CHECKING:
     from .._artifacts.recorder import Recorder
     from .._typing import CheckpointStore
 
-__all__ = ["Checkpointer", "StateOwner", "gather", "restore"]
+__all__ = ["PROGRESS_EVERY", "Checkpointer", "StateOwner", "gather", "restore"]
+
+PROGRESS_EVERY: Final = 10_000
+"""Steps between the session log's ``progress`` lines."""
 
 
 class StateOwner(Protocol):
@@ -68,6 +72,7 @@ class Checkpointer:
         self._sync_each_step = durability == "step"
         self._every = every
         self._state = state
+        self._next_progress = PROGRESS_EVERY
 
     def disable(self) -> None:
         """Never write again (a lost lease: the run directory may have a new owner)."""
@@ -79,6 +84,24 @@ class Checkpointer:
             self.save()  # flushes (and, when durable, syncs) every sink first
         elif self._sync_each_step:
             self._recorder.flush(sync=True)
+        if steps >= self._next_progress:
+            self._next_progress = (steps // PROGRESS_EVERY + 1) * PROGRESS_EVERY
+            self._log_progress(steps)
+
+    def _log_progress(self, steps: int) -> None:
+        """The session log's periodic line: how far the run is (events.jsonl has the rest)."""
+        rec = self._recorder
+        metrics = rec.metrics
+        get_logger().info(
+            "progress",
+            run_id=rec.run_id,
+            step=steps,
+            events=rec.event_seq,
+            audit_records=rec.chain.seq,
+            orders_submitted=metrics.count("ORDER_SUBMITTED"),
+            fills=metrics.count("ORDER_FILLED") + metrics.count("ORDER_PARTIALLY_FILLED"),
+            rejects=sum(metrics.rejects_by_reason.values()),
+        )
 
     def save(self, *, metrics: bool = True) -> None:
         """Flush the sinks, rewrite metrics.json, then replace the checkpoint."""

@@ -13,7 +13,13 @@ from typing import Any, TextIO
 
 from .secrets import redact
 
-__all__ = ["configure_logging", "disable_logging", "get_logger", "redact_processor"]
+__all__ = [
+    "configure_logging",
+    "disable_logging",
+    "get_logger",
+    "logs_debug",
+    "redact_processor",
+]
 
 
 class _NullLogger:
@@ -35,7 +41,7 @@ def redact_processor(
     return cleaned
 
 
-_state: dict[str, Any] = {"logger": _NullLogger()}
+_state: dict[str, Any] = {"logger": _NullLogger(), "debug": False}
 
 
 def configure_logging(stream: TextIO | None = None, *, level: int = logging.INFO) -> None:
@@ -55,11 +61,18 @@ def configure_logging(stream: TextIO | None = None, *, level: int = logging.INFO
         ],
         wrapper_class=structlog.make_filtering_bound_logger(level),
     )
+    _state["debug"] = level <= logging.DEBUG
 
 
 def disable_logging() -> None:
     """Go back to the silent default (for example before closing the log stream)."""
     _state["logger"] = _NullLogger()
+    _state["debug"] = False
+
+
+def logs_debug() -> bool:
+    """Whether debug lines are wanted: routine per-step records are logged only then."""
+    return bool(_state["debug"])
 
 
 def get_logger() -> Any:

@@ -1,0 +1,105 @@
+"""The session log is for operators: the lifecycle, rejects, faults and periodic progress.
+
+events.jsonl is the record of every event; the log repeats a normal step's events (bars,
+signals, orders, fills, positions) only at debug level, so info costs little over warning.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from pathlib import Path
+
+import orjson
+import pytest
+
+from livesession._session.checkpoint import PROGRESS_EVERY
+from livesession._support.logging import configure_logging, disable_logging
+from livesession.cli import main
+
+from _helpers import session
+
+ROUTINE = {"bar", "signal", "order_submitted", "order_accepted", "order_filled"}
+
+
+def _log(run_dir: Path) -> list[dict[str, object]]:
+    return [
+        orjson.loads(line) for line in (run_dir / "session.log.jsonl").read_bytes().splitlines()
+    ]
+
+
+def test_info_logs_the_lifecycle_and_progress_but_not_every_event(tmp_path: Path) -> None:
+    steps = 2 * PROGRESS_EVERY + 5
+    code = main(
+        [
+            "dryrun",
+            "--steps",
+            str(steps),
+            "--durability",
+            "none",
+            "--out",
+            str(tmp_path),
+            "--run-id",
+            "quiet",
+            "-q",
+        ]
+    )
+    assert code == 0
+    entries = _log(tmp_path / "quiet")
+    kinds = [entry["event"] for entry in entries]
+    assert not ROUTINE & set(kinds)
+    assert kinds.count("state_changed") == 4
+    assert kinds[0:2] == ["preflight_note", "session_started"]
+    assert kinds[-1] == "session_stopped"
+    progress = [entry for entry in entries if entry["event"] == "progress"]
+    assert [entry["step"] for entry in progress] == [PROGRESS_EVERY, 2 * PROGRESS_EVERY]
+    events = (tmp_path / "quiet" / "events.jsonl").read_bytes().splitlines()
+    fills = [line for line in events if b'"event_type":"ORDER_FILLED"' in line]
+    assert progress[-1]["fills"] > 0
+    assert progress[-1]["events"] < len(events)
+    assert len(fills) >= progress[-1]["fills"]
+
+
+def test_debug_logs_every_routine_event(tmp_path: Path) -> None:
+    code = main(
+        [
+            "dryrun",
+            "--steps",
+            "300",
+            "--durability",
+            "none",
+            "--out",
+            str(tmp_path),
+            "--run-id",
+            "loud",
+            "-q",
+            "--log-level",
+            "debug",
+        ]
+    )
+    assert code == 0
+    kinds = [entry["event"] for entry in _log(tmp_path / "loud")]
+    events = (tmp_path / "loud" / "events.jsonl").read_bytes().splitlines()
+    submitted = sum(b'"event_type":"ORDER_SUBMITTED"' in line for line in events)
+    assert submitted > 0
+    assert kinds.count("order_submitted") == submitted
+    assert kinds.count("bar") == 300
+
+
+@pytest.mark.parametrize("level", ["info", "warning"])
+def test_a_reject_is_logged_at_info_not_below_warning(level: str) -> None:
+    log = io.StringIO()
+    configure_logging(log, level=getattr(logging, level.upper()))
+    try:
+        orch, sinks = session(steps=200, risk={"max_order_notional": "1"})
+        orch.preflight()
+        orch.activate()
+        orch.run_n_steps(200)
+        orch.request_stop()
+    finally:
+        disable_logging()
+    rejected = sinks.events_of("RISK_REJECTED")
+    assert rejected
+    kinds = [orjson.loads(line)["event"] for line in log.getvalue().splitlines()]
+    assert kinds.count("risk_rejected") == (len(rejected) if level == "info" else 0)
+    assert not ROUTINE & set(kinds)
