@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 from decimal import Decimal
 
 from hypothesis import given
 from hypothesis import strategies as st
 
+from livesession._domain.ids import stable_id
 from livesession._domain.random import DeterministicStream
 from livesession._market.feeds import RandomWalkFeed, _Grid
 
@@ -88,9 +90,15 @@ def test_state_round_trip_resumes_the_same_walk() -> None:
     assert [resumed.next_bar(i) for i in range(12, 30)] == first[12:]
 
 
-@given(seed=st.integers(0, 2**32), n=st.integers(0, 9), start=st.integers(0, 10**6))
-def test_draws_are_the_next_u64_sequence(seed: int, n: int, start: int) -> None:
+@given(seed=st.integers(0, 2**32), start=st.integers(0, 10**6))
+def test_a_block_is_one_sha256_split_into_four_draws(seed: int, start: int) -> None:
+    """Block k = SHA-256(stable_id(seed, component), k as 8 big-endian bytes), 4 x u64."""
+    block = DeterministicStream(seed, "feed:X", counter=start)
     one = DeterministicStream(seed, "feed:X", counter=start)
-    many = DeterministicStream(seed, "feed:X", counter=start)
-    assert many.draws(n) == [one.next_u64() for _ in range(n)]
-    assert many.counter == one.counter == start + n
+    digest = hashlib.sha256(
+        stable_id(seed, "feed:X").encode("ascii") + start.to_bytes(8, "big")
+    ).digest()
+    expected = tuple(int.from_bytes(digest[i : i + 8], "big") for i in range(0, 32, 8))
+    assert block.block4() == expected
+    assert one.next_u64() == expected[0]
+    assert block.counter == one.counter == start + 1

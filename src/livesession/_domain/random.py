@@ -1,14 +1,17 @@
 """Counter-based deterministic randomness.
 
-Each component draws from ``DeterministicStream(seed, component)``: draw ``k`` is a
-SHA-256 of (``stable_id(seed, component)``, k). A stream's whole state is one counter,
-so checkpoints stay tiny and a resumed run draws exactly what the uninterrupted one did.
-No global ``random``, no ``hash()``.
+Each component draws from ``DeterministicStream(seed, component)``: block ``k`` is the
+SHA-256 of (``stable_id(seed, component)``, k), whose 32 bytes are four 64-bit draws
+(big-endian, in order). ``next_u64`` takes the first draw of the next block; ``block4``
+takes all four (one hash for the four numbers a random-walk bar needs). A stream's whole
+state is one counter (blocks used), so checkpoints stay tiny and a resumed run draws exactly
+what the uninterrupted one did. No global ``random``, no ``hash()``.
 """
 
 from __future__ import annotations
 
 import hashlib
+import struct
 from decimal import Decimal
 from typing import Final
 
@@ -17,6 +20,7 @@ from .ids import stable_id
 __all__ = ["DeterministicStream", "unit_draw"]
 
 _SCALE: Final = 1 << 64
+_FOUR_U64: Final = struct.Struct(">4Q")
 
 
 class DeterministicStream:
@@ -35,22 +39,12 @@ class DeterministicStream:
         self.counter += 1
         return int.from_bytes(digest.digest()[:8], "big")
 
-    def draws(self, n: int) -> list[int]:
-        """The next ``n`` 64-bit unsigned integers (``n`` calls of ``next_u64``, in one)."""
-        base = self._base
-        first = self.counter
-        self.counter = first + n
-        out = []
-        for k in range(first, first + n):
-            digest = base.copy()
-            digest.update(k.to_bytes(8, "big"))
-            out.append(int.from_bytes(digest.digest()[:8], "big"))
-        return out
-
-    def randint(self, low: int, high: int) -> int:
-        """An integer in ``[low, high]`` (inclusive)."""
-        span = high - low + 1
-        return low + self.next_u64() % span
+    def block4(self) -> tuple[int, int, int, int]:
+        """The next block's four 64-bit unsigned integers, from one SHA-256."""
+        digest = self._base.copy()
+        digest.update(self.counter.to_bytes(8, "big"))
+        self.counter += 1
+        return _FOUR_U64.unpack(digest.digest())
 
 
 def unit_draw(seed: int, *parts: object) -> Decimal:

@@ -69,7 +69,8 @@ class _Grid:
 class RandomWalkFeed:
     """Bars from a seeded random walk in basis points, quantised to the price tick.
 
-    Each bar takes four draws (move, upper wick, lower wick, volume). For the usual grids
+    Each bar takes the four draws of one block of the stream (one SHA-256: move, upper wick,
+    lower wick, volume, in that order; see ``DeterministicStream``). For the usual grids
     (a tick and a lot of the form ``k x 10^-d`` with ``k`` made of 2s and 5s and
     ``0 <= d <= 6``) the walk runs in integer units of the grid, with half-even rounding
     done by ``divmod``: exactly the values the ``Decimal`` formulae give (a property test
@@ -102,7 +103,7 @@ class RandomWalkFeed:
         price, lot = self._price_grid, self._lot_grid
         if price is None or lot is None or self._units >= _MAX_UNITS:
             return self._next_bar_decimal(ts_ns)
-        move, wick_up, wick_down, volume = self._stream.draws(4)
+        move, wick_up, wick_down, volume = self._stream.block4()
         vol, wick, step = self._vol, self._wick, price.step
         move = move % (2 * vol + 1) - vol
         wick_up %= wick + 1
@@ -127,20 +128,20 @@ class RandomWalkFeed:
 
     def _next_bar_decimal(self, ts_ns: int) -> Bar:
         """``next_bar`` by the Decimal formulae (any grid; the reference for the fast path)."""
-        draw = self._stream.randint
         if self._price_grid is not None:  # leaving the integer walk (or never on it)
             self._close = self.last_close
             self._price_grid = None
         open_ = self._close
-        move = draw(-self._vol, self._vol)
+        move_u, up_u, down_u, volume_u = self._stream.block4()
+        move = move_u % (2 * self._vol + 1) - self._vol
         close = quantize(open_ * (_BPS + move) / _BPS, self._tick)
         if close <= 0:
             close = self._tick
-        wick_up = draw(0, self._wick)
-        wick_down = draw(0, self._wick)
+        wick_up = up_u % (self._wick + 1)
+        wick_down = down_u % (self._wick + 1)
         high = quantize(max(open_, close) * (_BPS + wick_up) / _BPS, self._tick)
         low = max(quantize(min(open_, close) * (_BPS - wick_down) / _BPS, self._tick), self._tick)
-        volume = self._lot * draw(1, 1000)
+        volume = self._lot * (1 + volume_u % 1000)
         self._close = close
         return Bar(
             symbol=self.symbol,
@@ -160,7 +161,7 @@ class RandomWalkFeed:
         return self._price_grid.value(self._units)
 
     def get_state(self) -> dict[str, Any]:
-        """The draw counter and the last close."""
+        """The stream's counter (blocks drawn: one a bar) and the last close."""
         return {"counter": self._stream.counter, "close": str(self.last_close)}
 
     def set_state(self, state: Mapping[str, Any]) -> None:
