@@ -33,28 +33,28 @@ _RUNS: dict[str, tuple[str, ...]] = {
 
 PINNED: dict[str, dict[str, str]] = {
     "pin": {
-        "events.jsonl": "f6a8584ec209d66aa87858f2736b78bc30d6002d7f091eb4a39d70711ee93716",
-        "state_snapshots.jsonl": "6adbecb6e72b7eebafdb3977ad0e6329feda4ebd112c04410865b488b314c64c",
-        "metrics.json": "711e8f3b6c3f2da6d815ca57bf199b1ebf72512efc25fb9a94e3ee2a243a81c6",
-        "audit.jsonl": "65c58fcc00411eba90d575256264d956239c418e4bdc929b56c23a651eaa86ca",
+        "events.jsonl": "956a011607f2380207ca1216b3526c459d71419fc2505f9651a8353c9694faa0",
+        "state_snapshots.jsonl": "28de2bff1ba0d0aa0df359dc0180f44756708ac52ee02ac1fb6d615ab573c2b7",
+        "metrics.json": "92187479be96f2c0ccda1807ad85c221db84330e4d5aed66bdbb5683ec050928",
+        "audit.jsonl": "6f73bcd8317199bca5e03e532c73fabb9d1014589fff2344b3c49486c1201bf4",
     },
     "pin-realish": {
-        "events.jsonl": "96e7447e74d441d39411a26ad27fa6af43ffd9c051a9136c0ba50d6ea3ecfd7d",
-        "state_snapshots.jsonl": "c4b46c411bac82a11b45710436231c117e775381a6b07af403af58827c5f7f35",
-        "metrics.json": "e0e51d70a0768a896e161d5cc2ab1aedc834445963a73bdf590bfeeda64d8621",
-        "audit.jsonl": "0bd3191ba9e5217d4086bbc1d914cd2ca7dc0a853494e7671470ee0cb243ed6a",
+        "events.jsonl": "f6975a18b5c172ee5103c3b9a2178d7b8ad060b92fda6677b5a0eea89f1dcbe6",
+        "state_snapshots.jsonl": "34894376c0f37c4e410bc11565294716f2467066c088705cd793e7055a3849ca",
+        "metrics.json": "a18eb9891326f8c6098dec956107a1a5950744e73dfe756a673e7fed3be11286",
+        "audit.jsonl": "52267bf0fab55aa1441832b2aaa4ab9f1742c3280c2882f84eec083edae899ba",
     },
     "pin-oco": {
-        "events.jsonl": "c8be02588c26fb3b08a493c37e41a52d592179cb18ac2dc5963f1673418b095f",
-        "state_snapshots.jsonl": "0d9da10c465f984976483f0769589eab3abdf18e0bbeabcef8fec56f7cc4ad81",
-        "metrics.json": "1183e40618adff3ed6587087134faa9ef824dfc32d8d7e38b5e07649c5599e9e",
-        "audit.jsonl": "3c25e9373dcc213abdbdd9b4060583f5cca296a7cc633a404f5125e380a0a7e3",
+        "events.jsonl": "5c8d0d8434a69eb142956e3ea973616834e1626170836ea7f984749591895b34",
+        "state_snapshots.jsonl": "55ac94849aed3c920d516d67d1c7661477fcd87da75d7d8644187893113d2ffa",
+        "metrics.json": "8b53c5ff95a62b1adea2e9cb1fdc8fcdc1db1ddfdf65f7438091e1b2528fb39c",
+        "audit.jsonl": "992d6f6263f562e8c52fddf4311dca388ccc4c277995f2e4c90a3400ae1c9949",
     },
     "pin-fixed": {
-        "events.jsonl": "41188d5a21eddc2ec1b53afcc084e8b7c41525a3ab5b75c1ac13b3d225339590",
-        "state_snapshots.jsonl": "0aa53bd2a5015a49100a9cce878353e09dac697338750325048c310a4ec2a56d",
-        "metrics.json": "6819d6adf731637ffb1567b73c6a5a37fddae87a4c913d8b03065b19a13d943d",
-        "audit.jsonl": "6f668215c1583780b859cee3d4614b773c019b5cb164b2531e99bd80c960698b",
+        "events.jsonl": "1d16aa8e51469ca550b9d9e4b4ab6a3aaa32777a17be137807d6b1e069e5700d",
+        "state_snapshots.jsonl": "42b9fc0c3ff112a48ff2b5d1201c5fa967f2881875079130653ad16b5c8624a8",
+        "metrics.json": "36302a0799983f3369caf504053ae05ff29c506bcad059ab0a1caf0d90e065f7",
+        "audit.jsonl": "de8015c9c167f32bf52ce8246e4af21e78d060287145546c108380d0667194d0",
     },
 }
 
