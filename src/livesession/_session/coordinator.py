@@ -21,7 +21,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Final, Self, Unpack
 
 from .._domain.lifecycle import SessionState, SessionStatus, Trigger
-from .._exceptions import InvalidTransition, LiveSessionError
+from .._exceptions import InvalidTransition, LiveSessionError, SinkFailure
 from .._risk.governor import TradingState
 from .._typing import Closable
 from . import verbs
@@ -281,13 +281,17 @@ class LiveSessionOrchestrator:
         if not self._step_if_active():
             raise InvalidTransition("step", self.state.value)
 
-    def _step_if_active(self) -> bool:
+    def _step_if_active(self, what: str = "step") -> bool:
         """One step under the session lock if the session is DRYRUN_ACTIVE; else False."""
         p = self._parts()
-        with self._gate.owned("step", p.config.run_id):
-            if not p.lifecycle.in_(S.DRYRUN_ACTIVE):
+        gate = self._gate
+        gate.enter_owned(what, p.config.run_id)
+        try:
+            if p.lifecycle.machine.state is not S.DRYRUN_ACTIVE:
                 return False
             self._step_once(p)
+        finally:
+            gate.leave()
         return True
 
     def _step_once(self, p: SessionParts) -> None:
@@ -300,7 +304,10 @@ class LiveSessionOrchestrator:
             lifecycle.guarded(recon.reconcile)
             if not lifecycle.in_(S.DRYRUN_ACTIVE):  # the reconciler escalated
                 return
-        lifecycle.guarded(lambda: step_once(p, after_step=self._after_step))
+        try:
+            step_once(p, after_step=self._after_step)
+        except SinkFailure as exc:
+            lifecycle.fail_closed(exc)
 
     def run_n_steps(self, n: int) -> int:
         """Run up to ``n`` steps (stops early when the session leaves DRYRUN_ACTIVE)."""
@@ -308,7 +315,8 @@ class LiveSessionOrchestrator:
         self._gate.check_owner("run_n_steps", p.config.run_id)
         check_step_count(n, done=p.time.steps, max_steps=p.config.max_steps)
         done = 0
-        while done < n and self._step_if_active():
+        step = self._step_if_active
+        while done < n and step("run_n_steps"):
             done += 1
         return done
 

@@ -103,13 +103,33 @@ class SessionGate:
 
         Before taking the lock the owner lets every verb already waiting have its turn.
         """
-        self.check_owner(what, run_id)
-        if self._holder != threading.get_ident():
+        self.enter_owned(what, run_id)
+        try:
+            yield
+        finally:
+            self.leave()
+
+    def enter_owned(self, what: str, run_id: str) -> None:
+        """``owned`` without the context manager (the step loop's path); pair with ``leave``.
+
+        ``_waiting`` is read without the turns lock: a verb counts itself in before it
+        blocks on the session lock, so one that is waiting now is seen; one that arrives
+        just after the read waits for this step, as if it had come a moment later.
+        """
+        ident = threading.get_ident()
+        if ident != self.owner_ident:
+            self.check_owner(what, run_id)
+        if self._waiting and self._holder != ident:
             with self._turns:
                 self._turns.wait_for(lambda: self._waiting == 0)
         self._lock.acquire()
-        with self._entered():
-            yield
+        self._holder = ident
+        self._depth += 1
+
+    def leave(self) -> None:
+        """Release what ``enter_owned`` took."""
+        self._leave()
+        self._lock.release()
 
     @contextmanager
     def _entered(self) -> Iterator[None]:
