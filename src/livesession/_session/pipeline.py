@@ -150,7 +150,8 @@ def _on_bar(p: SessionParts, bar: Bar) -> None:
         },
     )
     p.time.steps += 1  # the bar is recorded: the step counts, however it ends
-    p.reports.process()
+    reports = p.reports
+    reported = reports.process()
     violation = book.invariant_violation()
     if violation is not None:
         p.lifecycle.fault(*violation)
@@ -158,13 +159,18 @@ def _on_bar(p: SessionParts, bar: Bar) -> None:
     winddown, governor = p.winddown, p.governor
     if governor.daily_loss_breached(book, p.time.ts_sim):
         winddown.kill("DAILY_LOSS")
+    intents: tuple[OrderIntent, ...] = ()
     if not governor.halted:
-        intents = _decide(p, bar)
-        if intents is None:
+        decided = _decide(p, bar)
+        if decided is None:
             return
+        intents = decided
         for intent in intents:
             p.execution.handle_intent(intent)
-    p.reports.process()
+    if intents or reported or winddown.killing:
+        # Only a step that called the venue can have more to hear from it before it ends:
+        # sent orders, the exits a fill placed, a kill's cancels. A quiet step polls once.
+        reports.process()
     winddown.continue_kill()
     p.reconciliation.reconcile()
     if winddown.killing:

@@ -68,11 +68,12 @@ class ReportRouter:
     _unmatched: dict[str, list[BrokerReport]] = attrs.field(init=False, factory=dict)
     _finished: dict[str, None] = attrs.field(init=False, factory=dict)
 
-    def process(self) -> None:
+    def process(self) -> bool:
         """Apply the venue's reports; those not yet applied wait in the inbox.
 
         A report leaves the inbox just before it is applied, so a sink failure half-way
-        through a batch (which stops the session) loses none of the rest.
+        through a batch (which stops the session) loses none of the rest. Returns whether
+        the venue reported anything (applying a report may call the venue: OCO exits).
         """
         book = self._c.book
         inbox = self._inbox
@@ -102,6 +103,7 @@ class ReportRouter:
             else:
                 self._duplicate(report, "DONE")
         self._after_poll()
+        return bool(reports)
 
     def finish(self, cid: str) -> None:
         """Remember that ``cid`` is done, so late duplicates of its reports are dropped."""

@@ -40,7 +40,7 @@ class WindDown:
 
     _c: SessionContext = attrs.field(alias="ctx", kw_only=False)
     _lifecycle: SessionLifecycle
-    _process_reports: Callable[[], None]
+    _process_reports: Callable[[], object]
     _flatten: Callable[[], None]
     _reconcile: _Reconcile
     _escalated_orders: Callable[[], set[str]]
