@@ -269,3 +269,15 @@ class TestWholeSession:
         twice, _ = _assembled()
         twice.restore(orjson.loads(orjson.dumps(again)), digests())
         assert twice.checkpoint_state() == again  # a restored checkpoint restores to itself
+
+
+def test_checkpoint_interval_follows_durability_unless_given() -> None:
+    """Durable sinks checkpoint every 100 steps; durability none every 1,000 (cheap steps)."""
+    from livesession import DryrunConfig  # noqa: PLC0415
+
+    assert DryrunConfig().checkpoint_every == 1_000
+    assert DryrunConfig(durability="step").checkpoint_every == 100
+    assert DryrunConfig(durability="event").checkpoint_every == 100
+    assert DryrunConfig.from_mapping({"durability": "step"}).checkpoint_every == 100
+    assert DryrunConfig(durability="none", checkpoint_every=7).checkpoint_every == 7
+    assert DryrunConfig.from_mapping({"checkpoint_every": 50}).checkpoint_every == 50
