@@ -273,7 +273,7 @@ class TestWholeSession:
 
 def test_checkpoint_interval_follows_durability_unless_given() -> None:
     """Durable sinks checkpoint every 100 steps; durability none every 1,000 (cheap steps)."""
-    from livesession import DryrunConfig  # noqa: PLC0415
+    from livesession import DryrunConfig
 
     assert DryrunConfig().checkpoint_every == 1_000
     assert DryrunConfig(durability="step").checkpoint_every == 100
