@@ -138,8 +138,8 @@ PINNED: dict[str, dict[str, str]] = {
     "crash-mock-torn": {
         "events.jsonl": "c67f5947ac1f55cb148d82cf07cd843d0f87f0d0731de2eb069886c748a65e68",
         "state_snapshots.jsonl": "ed33ca63f549cdf8bbc71abb64a6aa93001e975ec38cfe3b910fccee4d993657",
-        "metrics.json": "aa57ea40c174ffe998bdabf928a4b1bd8a9591c6ddd7b0470b09dc1de7802304",
-        "audit.jsonl": "201aea38a755836182afc681e7855d5f40483082358e9975ea185e8ba3852bbe",
+        "metrics.json": "293ca80e7bc780e40996d2075e8162381ca1da739bf2216490c9fa589986a19a",
+        "audit.jsonl": "36af82ac3009d226836c8bc2e0980117de091da6ef096febb3b9fec4c9d58e58",
     },
     "crash-mock-before-checkpoint": {
         "events.jsonl": "bbd83442ed8c6b8ca1f9352e8917b77b3acc7a6fe2780c35741354b26f8304ae",
@@ -150,8 +150,8 @@ PINNED: dict[str, dict[str, str]] = {
     "crash-realish-after-send": {
         "events.jsonl": "4feab7c338aa638c96d5800b08469595a1c29c2ecc57817b8ed9eb15ccc786ca",
         "state_snapshots.jsonl": "ed031cfadf129d7ec3507653415a1433f065b45bc179bae808cd16aa828cea00",
-        "metrics.json": "a48c7b690c20fe9d838f267c98130356086bf5bee3f5a486f92b78069f8a5d81",
-        "audit.jsonl": "a6e586f3a9fd26878793bd78bbfb9821cf219688908167750aa05ae9c1b772bb",
+        "metrics.json": "8f81583a705ed5bff3c744e1ecdbdb15059ae8cf77c0f7d73849adb22b90d05a",
+        "audit.jsonl": "728e9680d75bf61064f1cdd47343bb988460f6a2bdae282696ac18b7cc53e391",
     },
     "rails-scripted": {
         "events.jsonl": "977521488dd8c4bbd5056559a79a2f7c1ae156d1178643df1f95c92a9b5f98da",
