@@ -109,11 +109,11 @@ def _drive(
         session.preflight()
     if session.state is SessionState.PREFLIGHT_OK:
         session.activate()
+    step = session.step
     while _stepping(session, steps):
-        controls.at_step_boundary(session)
-        if not _stepping(session, steps):
+        if controls.at_step_boundary(session) and not _stepping(session, steps):
             break
-        session.step()
+        step()
         on_step(session.steps_done)
     return session.run_to_end(steps, operator=ONE_SHOT_OPERATOR)
 

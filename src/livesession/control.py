@@ -126,8 +126,13 @@ class SignalControls:
     def _on_ack(self, _signum: int, _frame: FrameType | None) -> None:
         self._ack = True
 
-    def at_step_boundary(self, session: LiveSessionOrchestrator) -> None:
-        """Act on the flags raised since the last boundary (called between steps only)."""
+    def at_step_boundary(self, session: LiveSessionOrchestrator) -> bool:
+        """Act on the flags raised since the last boundary (called between steps only).
+
+        Returns whether any flag was raised (the session's state may have changed).
+        """
+        if not (self._kill or self._ack or self.stop_reason):
+            return False
         if self._kill:
             self._kill = False
             self._kill_switch(session)
@@ -137,6 +142,7 @@ class SignalControls:
         if self.stop_reason and session.state in (S.PREFLIGHT_OK, S.DRYRUN_ACTIVE):
             _answer(self.stop_reason, "request_stop", "done")
             session.request_stop(self.stop_reason, sealed_as=True)
+        return True
 
     def _kill_switch(self, session: LiveSessionOrchestrator) -> None:
         sig = reason_of(KILL_SIGNAL)
