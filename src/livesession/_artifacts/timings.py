@@ -27,7 +27,7 @@ def _latest(window: int) -> deque[int]:
     return deque(maxlen=window)
 
 
-@attrs.define(kw_only=True, eq=False, repr=False)
+@attrs.define(kw_only=True, eq=False, repr=False, on_setattr=attrs.setters.NO_OP)
 class StepTimer:
     """Measures each step's wall time through the session's progress callback."""
 
