@@ -39,7 +39,7 @@ from .._domain.model import (
     order_to_json,
 )
 from .._domain.random import unit_draw
-from .._exceptions import Rejected
+from .._exceptions import CheckpointError, Rejected
 from .._typing import JournaledVenue, MarkableVenue, ResumableVenue
 from ._journal import append_entry
 
@@ -191,6 +191,8 @@ class MockBroker(JournaledVenue, ResumableVenue, MarkableVenue):
         due = self._due
         while due and due[0][0] <= now_ns:
             out.append(heapq.heappop(due)[2])
+        if out:
+            self._record("deliver", now_ns=now_ns, count=len(out))
         return out
 
     def open_orders(self) -> Sequence[VenueOrder]:
@@ -215,13 +217,17 @@ class MockBroker(JournaledVenue, ResumableVenue, MarkableVenue):
         return 0 if self._journal is None else self._journal.tell()
 
     def resume_at(self, now_ns: int, journal_offset: int | None = None) -> None:
-        """Forget reports due by ``now_ns``: a resumed session already has them.
+        """Forget the reports a resumed session already has; keep those it is still owed.
 
         Called once after a journal replay, with the simulated time of the checkpoint the
-        session resumes from (every report due by then was polled before it was taken).
-        With the journal offset the checkpoint recorded, requests that reached the venue
-        after the checkpoint keep their reports even when due by ``now_ns`` (e.g. a flatten
-        order sent during the final wind-down at the checkpoint's own simulated time).
+        session resumes from and the journal offset it recorded. The journal records each
+        delivery (``deliver``: how many reports a poll handed out), so the venue is rebuilt
+        exactly as it stood at the checkpoint: a report due by then but not yet polled (an
+        OCO leg's ack, sent while the step's last poll was being applied) stays owed.
+        Requests after the offset (e.g. a flatten sent during the final wind-down) are
+        replayed with their reports owed; their deliveries are not, since the resumed
+        session polls again. Without an offset or a journal, every report due by ``now_ns``
+        is taken as delivered.
         """
         path = self._journal_path
         if journal_offset is None or path is None or not path.exists():
@@ -229,9 +235,11 @@ class MockBroker(JournaledVenue, ResumableVenue, MarkableVenue):
             return
         self._reset()
         data = path.read_bytes()
-        self._replay_bytes(data[:journal_offset])
-        self.poll(now_ns)
+        self._replay_bytes(data[:journal_offset], deliveries=True)
         self._replay_bytes(data[journal_offset:])
+        # The deliveries journaled after the checkpoint went to a session that died: this
+        # marker voids them for any later resume, which replays past it.
+        self._record("resume", now_ns=now_ns, offset=journal_offset)
 
     def close(self) -> None:
         """Close the journal."""
@@ -359,6 +367,10 @@ class MockBroker(JournaledVenue, ResumableVenue, MarkableVenue):
         if op == "submit":
             order: Order = fields["order"]
             entry["order"] = order_to_json(order)
+        elif op == "deliver":
+            entry["count"] = fields["count"]
+        elif op == "resume":
+            entry["offset"] = fields["offset"]
         else:
             entry["cid"] = fields["cid"]
         append_entry(self._journal, entry)
@@ -367,27 +379,58 @@ class MockBroker(JournaledVenue, ResumableVenue, MarkableVenue):
         if journal.exists():
             self._replay_bytes(journal.read_bytes())
 
-    def _replay_bytes(self, data: bytes) -> None:
-        for raw in data.splitlines(keepends=True):
-            if not raw.endswith(b"\n"):
-                break  # a torn last request never reached the venue
-            entry = orjson.loads(raw)
-            price = None if entry["price"] is None else Decimal(entry["price"])
-            if entry["op"] == "submit":
-                order = order_from_json(entry["order"])
-                if price is not None:
-                    self._last_price[order.symbol] = price
-                cid = order.client_order_id
-                if cid in self.submissions:  # a duplicate the venue refused at the time
-                    self.submissions[cid] += 1
-                else:
-                    self._apply_submit(order, entry["now_ns"])
-            elif entry["op"] == "touch":
-                state = self._open.get(entry["cid"])
-                if state is not None and price is not None:
-                    self._schedule_fills(state, price, entry["now_ns"])
+    def _replay_bytes(self, data: bytes, *, deliveries: bool = False) -> None:
+        """Apply journaled requests; ``deliveries``: hand out the reports polls took, too.
+
+        A delivery between a resume's offset and its ``resume`` marker does not count: the
+        session it went to died before its next checkpoint, and the resumed one polled again.
+        """
+        lines = [raw for raw in data.splitlines(keepends=True) if raw.endswith(b"\n")]
+        entries = [orjson.loads(raw) for raw in lines]  # a torn last request never arrived
+        void: list[tuple[int, int]] = []
+        position = 0
+        for raw, entry in zip(lines, entries, strict=True):
+            if entry["op"] == "resume":
+                void.append((entry["offset"], position))
+            position += len(raw)
+        position = 0
+        for raw, entry in zip(lines, entries, strict=True):
+            at, position = position, position + len(raw)
+            op = entry["op"]
+            if op == "deliver":
+                if deliveries and not any(lo <= at < hi for lo, hi in void):
+                    self._hand_out(entry["count"])
+            elif op != "resume":
+                self._replay_request(entry)
+
+    def _hand_out(self, count: int) -> None:
+        """Take ``count`` due reports off the venue (a journaled delivery, replayed)."""
+        if count > len(self._due):
+            msg = (
+                f"the venue journal delivers {count} reports where {len(self._due)} are owed: "
+                "the journal does not match this venue"
+            )
+            raise CheckpointError(msg)
+        for _ in range(count):
+            heapq.heappop(self._due)
+
+    def _replay_request(self, entry: dict[str, Any]) -> None:
+        price = None if entry["price"] is None else Decimal(entry["price"])
+        if entry["op"] == "submit":
+            order = order_from_json(entry["order"])
+            if price is not None:
+                self._last_price[order.symbol] = price
+            cid = order.client_order_id
+            if cid in self.submissions:  # a duplicate the venue refused at the time
+                self.submissions[cid] += 1
             else:
-                self._apply_cancel(entry["cid"], entry["now_ns"])
+                self._apply_submit(order, entry["now_ns"])
+        elif entry["op"] == "touch":
+            state = self._open.get(entry["cid"])
+            if state is not None and price is not None:
+                self._schedule_fills(state, price, entry["now_ns"])
+        else:
+            self._apply_cancel(entry["cid"], entry["now_ns"])
 
     def __repr__(self) -> str:
         return f"MockBroker(seed={self._seed}, fill_model={self._model!r})"
