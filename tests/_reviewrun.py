@@ -1,11 +1,11 @@
 """A small real run a reviewer would worry about: rails firing, a crash, a resume, a kill.
 
 Built through the CLI in subprocesses: the MAX_ORDER_NOTIONAL rail blocks the demo
-strategy's orders whenever the price is above 42,100; the process is killed (SIGKILL, armed
-by ``LIVESESSION_CRASH_AT``) as it saves the checkpoint of step 200, and ``resume`` continues
-from the one of step 100 (01:40 UTC); the daily loss limit trips the kill switch at 07:59
-(step 479); the session runs out its 600 steps HALTED and seals COMPLETED. About two seconds.
-"""
+strategy's orders whenever the price is above 42,100; with a checkpoint every 100 steps,
+the process is killed (SIGKILL, armed by ``LIVESESSION_CRASH_AT``) as it saves the
+checkpoint of step 200, and ``resume`` continues from the one of step 100 (01:40 UTC); the
+daily loss limit trips the kill switch at 07:08 (step 428); the session runs out its 600
+steps HALTED and seals COMPLETED. About two seconds."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ REVIEW_TOML = """\
 run_id = "review"
 seed = 5
 steps = 600
+checkpoint_every = 100
 [strategy]
 fast = 3
 slow = 8

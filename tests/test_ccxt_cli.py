@@ -41,6 +41,7 @@ from fake_binance import (
 pytestmark = pytest.mark.ccxt
 
 STEPS = 200
+SEED = 1  # its walk ends the 200 steps long: the stop has a position to flatten
 """Enough bars for seven strategy signals, and a position still open at the stop."""
 TIMEOUT_MS = 300
 SLOW_S = 0.6  # the fake's delayed answer: longer than the client timeout
@@ -123,6 +124,8 @@ def _dryrun(out: Path, run_id: str, *extra: str, broker: str = "ccxt:binance") -
             run_id,
             "--steps",
             str(STEPS),
+            "--seed",
+            str(SEED),
             "-q",
             *extra,
         ]

@@ -209,7 +209,7 @@ class TestMarks:
         assert re.search(r"MAX_ORDER_NOTIONAL\s+\d+\s+2026-01-01", text)
         assert "kill switch: DAILY_LOSS" in text
         assert re.search(r"2026-01-01 01:40:00\s+resume\s+C2_RESUME from step 100", text)
-        assert re.search(r"2026-01-01 07:59:00\s+kill\s+KILL_SWITCH: reason DAILY_LOSS", text)
+        assert re.search(r"2026-01-01 07:08:00\s+kill\s+KILL_SWITCH: reason DAILY_LOSS", text)
         assert "config_valid" in text  # the preflight checks are listed
 
     def test_operator_and_fault(self, tmp_path):

@@ -21,12 +21,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Final, Self, Unpack
 
 from .._domain.lifecycle import SessionState, SessionStatus, Trigger
-from .._exceptions import InvalidTransition, LiveSessionError, SinkFailure
+from .._exceptions import InvalidTransition, LiveSessionError
 from .._risk.governor import TradingState
 from .._typing import Closable
 from . import verbs
 from .assembly import SessionEdges, SessionParts, assemble
-from .pipeline import INPUT_FAULTS, check_step_count, step_once
+from .pipeline import INPUT_FAULTS, check_step_count, guarded_step
 from .preflight import run_preflight
 from .results import DryrunResult, SessionInspection, inspect_parts, result_of
 from .threads import SessionGate, VerbOutcome, VerbResult
@@ -289,25 +289,10 @@ class LiveSessionOrchestrator:
         try:
             if p.lifecycle.machine.state is not S.DRYRUN_ACTIVE:
                 return False
-            self._step_once(p)
+            guarded_step(p, after_step=self._after_step)
         finally:
             gate.leave()
         return True
-
-    def _step_once(self, p: SessionParts) -> None:
-        lifecycle = p.lifecycle
-        if p.lease is not None and not p.lease.renew():
-            return
-        recon = p.reconciliation
-        if recon.before_next_step:
-            recon.before_next_step = False
-            lifecycle.guarded(recon.reconcile)
-            if not lifecycle.in_(S.DRYRUN_ACTIVE):  # the reconciler escalated
-                return
-        try:
-            step_once(p, after_step=self._after_step)
-        except SinkFailure as exc:
-            lifecycle.fail_closed(exc)
 
     def run_n_steps(self, n: int) -> int:
         """Run up to ``n`` steps (stops early when the session leaves DRYRUN_ACTIVE)."""

@@ -46,6 +46,7 @@ __all__ = [
     "INPUT_FAULTS",
     "STRATEGY_ERROR",
     "check_step_count",
+    "guarded_step",
     "input_failed",
     "step_once",
 ]
@@ -72,6 +73,28 @@ def check_step_count(n: object, *, done: int, max_steps: int) -> None:
         raise ConfigError(
             f"run_n_steps({n}) would pass the bound max_steps={max_steps} ({remaining} steps left)"
         )
+
+
+def guarded_step(p: SessionParts, *, after_step: Callable[[], None]) -> None:
+    """One step in DRYRUN_ACTIVE, as the session runs it under its lock.
+
+    The lease is renewed first (a lost lease ends the step before it starts); a resumed
+    session's first step reconciles the venue before anything else; a sink failure fails
+    the session closed.
+    """
+    lifecycle = p.lifecycle
+    if p.lease is not None and not p.lease.renew():
+        return
+    recon = p.reconciliation
+    if recon.before_next_step:
+        recon.before_next_step = False
+        lifecycle.guarded(recon.reconcile)
+        if lifecycle.machine.state is not _ACTIVE:  # the reconciler escalated
+            return
+    try:
+        step_once(p, after_step=after_step)
+    except SinkFailure as exc:
+        lifecycle.fail_closed(exc)
 
 
 def step_once(p: SessionParts, *, after_step: Callable[[], None]) -> None:
