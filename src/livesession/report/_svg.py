@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 __all__ = [
     "BUY",
     "FLAG_COLOURS",
+    "PLOT_COLUMNS",
     "RAIL",
     "SELL",
     "SERIES_COLOURS",
@@ -88,6 +89,8 @@ class _Frame:
 
 
 _FRAME: Final = _Frame(width=WIDTH, height=250, margins=(80, 20, 16, 46))
+PLOT_COLUMNS: Final = _FRAME.plot_width
+"""Pixel columns of a chart's plot area: what a line is thinned to (two points each)."""
 
 
 def escape(text: object) -> str:
