@@ -115,6 +115,11 @@ class _Replay:
     max_drawdown: Decimal = _ZERO
     max_drawdown_pct: Decimal = _ZERO
     max_drawdown_at: int | None = None
+    peak_float: float = 0.0
+    realised_float: float | None = None
+    """``realised`` as a float, worked out again after each fill."""
+    marked: tuple[float, float, float, float] | None = None
+    """What the last mark recorded, while the book is flat and no fill came since."""
     series: tuple[Columns, Columns, Columns, Columns] = attrs.Factory(
         lambda: (Columns((0, 0)), Columns((0, 0)), Columns((0, 0)), Columns((0, 0)))
     )
@@ -138,27 +143,40 @@ class _Replay:
         """Record equity, drawdown and PnL as they stand at the end of a step."""
         held_value = unrealised = _ZERO
         closes = self.closes
+        flat = True
         for symbol, position in self.held.items():
+            if not position.quantity:
+                continue
+            flat = False
             close = closes.get(symbol)
             if close is None:
                 held_value += position.quantity * position.average
-            elif position.quantity:
+            else:
                 held_value += position.quantity * close
                 unrealised += position.quantity * (close - position.average)
+        if flat and self.marked is not None:  # nothing moved since the last mark
+            for line, value in zip(self.series, self.marked, strict=True):
+                line.add(ts_sim, value)
+            return
         equity = self.cash + held_value
         if self.peak is None or equity > self.peak:
-            self.peak = equity
+            self.peak, self.peak_float = equity, float(equity)
         fall = self.peak - equity
         if fall > self.max_drawdown:
             self.max_drawdown, self.max_drawdown_at = fall, ts_sim
             self.max_drawdown_pct = fall / self.peak * 100 if self.peak > 0 else _ZERO
-        equity_line, drawdown, realised, unrealised_line = self.series
-        equity_line.add(ts_sim, float(equity))
-        drawdown.add(ts_sim, float(-fall))
-        realised.add(ts_sim, float(self.realised))
-        unrealised_line.add(ts_sim, float(unrealised))
+        if self.realised_float is None:
+            self.realised_float = float(self.realised)
+        now = float(equity)
+        # The drawdown as floats: at most 0, and exactly 0 at a peak (fall is exact above).
+        values = (now, now - self.peak_float, self.realised_float, float(unrealised))
+        for line, value in zip(self.series, values, strict=True):
+            line.add(ts_sim, value)
+        # A flat book marks the same values until the next fill (``fill`` clears this).
+        self.marked = values if flat else None
 
     def fill(self, event: dict[str, Any]) -> Trade | None:
+        self.marked = self.realised_float = None
         fields = payload(event)
         quantity = finite_decimal(fields.get("quantity"), allow_int=True)
         price = finite_decimal(fields.get("price"), allow_int=True)

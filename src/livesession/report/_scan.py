@@ -10,6 +10,7 @@ kept, so memory grows with what happened to the run, not with its length.
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any, Final
 
 import orjson
@@ -37,6 +38,7 @@ __all__ = ["scan"]
 #: Events the sections list one by one; every other kind is only counted or drawn.
 _KEPT: Final = frozenset({*FLAG_EVENTS, "STATE_CHANGED", "SESSION_STARTED", "PREFLIGHT_CHECK"})
 _TAIL: Final = 1 << 16
+_NO_SPAN: Final = (2**63, -(2**63))
 
 
 def _records(raw: bytes) -> list[dict[str, Any]]:
@@ -178,38 +180,51 @@ class _Pass:
         self.x_range = book.x_range
         self.checks = checks
         self.kinds = tallies.kinds
+        self.bars = 0
+        self.low, self.high = _NO_SPAN
 
     def event(self, number: int, event: dict[str, Any]) -> None:
         """One event, the ``number``th line of events.jsonl."""
-        if event.get("seq") != number:
+        get = event.get
+        if get("seq") != number:
             self.checks.seq(names.EVENTS, number, event)
-        kind = str(event.get("event_type"))
-        self.kinds[kind] = self.kinds.get(kind, 0) + 1
-        ts = event.get("ts_sim")
+        ts = get("ts_sim")
         if type(ts) is not int:
             ts = 0
-        span = self.tallies.span
-        if not span:
-            span[:] = ts, ts
-            self.tallies.first = event
-        elif ts > span[1]:
-            span[1] = ts
-        elif ts < span[0]:
-            span[0] = ts
-        fields = event.get("payload")
+        self.high = max(self.high, ts)
+        self.low = min(self.low, ts)
+        fields = get("payload")
         if type(fields) is not dict:
             fields = {}
+        kind = get("event_type")
         if kind == "BAR":
+            self.bars += 1
             self.bar(fields, ts)
-        else:
-            self.other(kind, event, fields, ts)
+            return
+        kind = str(kind)
+        self.kinds[kind] = self.kinds.get(kind, 0) + 1
+        self.other(kind, event, fields, ts)
+
+    def finish(self) -> None:
+        """Put the bars' count and the span where the report reads them."""
+        if self.bars:
+            self.kinds["BAR"] = self.kinds.get("BAR", 0) + self.bars
+        if self.low <= self.high:
+            self.tallies.span = [self.low, self.high]
 
     def bar(self, fields: dict[str, Any], ts_sim: int) -> None:
-        close = finite_decimal(fields.get("close"), allow_int=True)
+        """A bar: its close on the close line and in the book."""
+        raw = fields.get("close")
+        try:
+            value = float(raw)  # type: ignore[arg-type] # whatever it is: checked below
+        except (TypeError, ValueError):
+            return
+        if type(raw) is bool or not math.isfinite(value):
+            return
+        close = finite_decimal(raw, allow_int=True)  # float reads some text Decimal does not
         if close is None:
             return
         symbol = str(fields.get("symbol"))
-        value = float(close)
         line = self.closes.get(symbol)
         if line is None:
             line = self.closes[symbol] = Columns(self.x_range)
@@ -258,11 +273,14 @@ def _events(
             except decode_error:
                 event = None
             if type(event) is dict:
+                if number == 1 or not to.tallies.first:
+                    to.tallies.first = event
                 event_of(number, event)
             else:
                 checks.add(names.EVENTS, number, "not a JSON object")
     except OSError:
         checks.missing(names.EVENTS)
+    to.finish()
     checks.check_torn(names.EVENTS, reader, number)
     checks.lines[names.EVENTS] = number
     checks.sha256[names.EVENTS] = reader.digest.hexdigest()

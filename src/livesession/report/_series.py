@@ -128,7 +128,10 @@ class Columns:
     every column stay.
     """
 
-    __slots__ = ("_bins", "_columns", "_count", "_head", "_last", "_low", "_raw", "_span")
+    __slots__ = (
+        "_bins", "_columns", "_count", "_current", "_end", "_head", "_last", "_low", "_raw",
+        "_span", "_start",
+    )  # fmt: skip
 
     def __init__(self, x_range: tuple[int, int], columns: int = PLOT_COLUMNS) -> None:
         low, high = x_range
@@ -136,8 +139,12 @@ class Columns:
         self._raw: list[tuple[int, float]] | None = []
         self._bins: dict[int, list[Any]] = {}
         self._count = 0
-        self._last: tuple[int, int, float] | None = None
         self._head: tuple[int, float] | None = None
+        self._last: tuple[int, float] = (0, 0.0)
+        # The column the last point fell in, and its ts_sim bounds [start, end): a point
+        # inside them updates it without working out its column again.
+        self._current: list[Any] = []
+        self._start = self._end = 0
 
     def add(self, ts_sim: int, value: float) -> None:
         """One more point, later in the line than the ones before."""
@@ -148,17 +155,35 @@ class Columns:
             raw.append((ts_sim, value))
             if len(raw) > 2 * self._columns + 2:
                 self._raw = None
-        if not index:
-            self._head = (ts_sim, value)
-        self._last = (index, ts_sim, value)
-        at = min(self._columns - 1, max(0, (ts_sim - self._low) * self._columns // self._span))
+            if not index:
+                self._head = (ts_sim, value)
+        self._last = (ts_sim, value)
+        if self._start <= ts_sim < self._end:
+            current = self._current
+            if value < current[2]:
+                current[0:3] = index, ts_sim, value
+            elif value > current[5]:
+                current[3:6] = index, ts_sim, value
+            return
+        self._open(index, ts_sim, value)
+
+    def _open(self, index: int, ts_sim: int, value: float) -> None:
+        """A point in another column than the last one."""
+        low, span, columns = self._low, self._span, self._columns
+        at = min(columns - 1, max(0, (ts_sim - low) * columns // span))
         found = self._bins.get(at)
         if found is None:
-            self._bins[at] = [index, ts_sim, value, index, ts_sim, value]
+            found = self._bins[at] = [index, ts_sim, value, index, ts_sim, value]
         elif value < found[2]:
             found[0:3] = index, ts_sim, value
         elif value > found[5]:
             found[3:6] = index, ts_sim, value
+        self._current = found
+        # ts_sim in [start, end) is in column ``at``; a clamped point never matches.
+        self._start = low - (-at * span // columns)
+        self._end = low - (-(at + 1) * span // columns)
+        if not low <= ts_sim < low + span:
+            self._start = self._end = 0
 
     def __len__(self) -> int:
         """How many points were added (not how many are kept)."""
@@ -174,8 +199,8 @@ class Columns:
             kept[bin_[3]] = (bin_[4], bin_[5])
         if self._head is not None:
             kept[0] = self._head
-        if self._last is not None:
-            kept[self._last[0]] = self._last[1:]
+        if self._count:
+            kept[self._count - 1] = self._last
         return [Point(ts_sim=ts, value=v) for _, (ts, v) in sorted(kept.items())]
 
 
