@@ -141,6 +141,13 @@ class _Replay:
 
     def mark(self, ts_sim: int) -> None:
         """Record equity, drawdown and PnL as they stand at the end of a step."""
+        if self.marked is not None:  # flat, and no fill since the last mark: nothing moved
+            equity_line, drawdown, realised, unrealised_line = self.series
+            equity_line.add(ts_sim, self.marked[0])
+            drawdown.add(ts_sim, self.marked[1])
+            realised.add(ts_sim, self.marked[2])
+            unrealised_line.add(ts_sim, self.marked[3])
+            return
         held_value = unrealised = _ZERO
         closes = self.closes
         flat = True
@@ -154,10 +161,6 @@ class _Replay:
             else:
                 held_value += position.quantity * close
                 unrealised += position.quantity * (close - position.average)
-        if flat and self.marked is not None:  # nothing moved since the last mark
-            for line, value in zip(self.series, self.marked, strict=True):
-                line.add(ts_sim, value)
-            return
         equity = self.cash + held_value
         if self.peak is None or equity > self.peak:
             self.peak, self.peak_float = equity, float(equity)

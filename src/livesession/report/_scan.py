@@ -11,12 +11,13 @@ kept, so memory grows with what happened to the run, not with its length.
 from __future__ import annotations
 
 import math
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Final
 
 import orjson
 
 from .._artifacts import names
-from .._artifacts.runread import finite_decimal, read_json_object
+from .._artifacts.runread import read_json_object
 from .._domain.model import FILL_EVENT_TYPES
 from .._exceptions import MissingExtra
 from .._rundir.livecut import live_cut
@@ -37,6 +38,13 @@ __all__ = ["scan"]
 
 #: Events the sections list one by one; every other kind is only counted or drawn.
 _KEPT: Final = frozenset({*FLAG_EVENTS, "STATE_CHANGED", "SESSION_STARTED", "PREFLIGHT_CHECK"})
+#: Events drawn as order marks (fills also move the book), and events only counted.
+_MARKED: Final = frozenset(
+    {*FILL_EVENT_TYPES, "ORDER_SUBMITTED", "ORDER_REJECTED", "RISK_REJECTED"}
+)
+_COUNTED: Final = frozenset(
+    {"RISK_REJECTED", "ORDER_REJECTED", "PREFLIGHT_CHECK", "BROKER_CALL_RETRIED"}
+)
 _TAIL: Final = 1 << 16
 _NO_SPAN: Final = (2**63, -(2**63))
 
@@ -215,14 +223,13 @@ class _Pass:
     def bar(self, fields: dict[str, Any], ts_sim: int) -> None:
         """A bar: its close on the close line and in the book."""
         raw = fields.get("close")
+        if type(raw) is not str and type(raw) is not int:  # a decimal's text, or an integer
+            return
         try:
-            value = float(raw)  # type: ignore[arg-type] # whatever it is: checked below
-        except (TypeError, ValueError):
+            value, close = float(raw), Decimal(raw)
+        except (ValueError, ArithmeticError):
             return
-        if type(raw) is bool or not math.isfinite(value):
-            return
-        close = finite_decimal(raw, allow_int=True)  # float reads some text Decimal does not
-        if close is None:
+        if not math.isfinite(value):
             return
         symbol = str(fields.get("symbol"))
         line = self.closes.get(symbol)
@@ -233,10 +240,13 @@ class _Pass:
         self.book.bar(symbol, close, ts_sim)
 
     def other(self, kind: str, event: dict[str, Any], fields: dict[str, Any], ts: int) -> None:
-        if kind in FILL_EVENT_TYPES:
-            self.book.fill(event)
-        self.markers.feed(kind, fields, ts, self.last_close)
-        self.tallies.count(kind, fields, ts)
+        """Any event but a bar: marked, replayed, counted or kept, as its kind asks."""
+        if kind in _MARKED:
+            if kind in FILL_EVENT_TYPES:
+                self.book.fill(event)
+            self.markers.feed(kind, fields, ts, self.last_close)
+        if kind in _COUNTED:
+            self.tallies.count(kind, fields, ts)
         if kind in _KEPT:
             self.tallies.kept.append(event)
 
