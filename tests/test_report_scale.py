@@ -170,27 +170,6 @@ class TestHonestWithoutFullVerify:
         assert "no closing C2_DRYRUN_STOP record (incomplete run)" in text
 
 
-class TestDocs:
-    """docs/report.md's example runs as written."""
-
-    def test_verify_result_example(self, tmp_path):
-        build_run(tmp_path / "out" / "runs" / "drill-01")
-        text = (Path(__file__).resolve().parent.parent / "docs" / "report.md").read_text("utf-8")
-        (code,) = re.findall(r"```python\n(.*?)```", text, re.DOTALL)
-        done = subprocess.run(
-            [sys.executable, "-c", code],
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
-            timeout=120,
-            check=False,
-        )
-        assert done.returncode == 0, done.stderr
-        page = (tmp_path / "out" / "runs" / "drill-01" / "report.html").read_text("utf-8")
-        assert "<strong>Verified:</strong>" in page
-
-
 def _report_cli(run: Path, out: Path, *, tty: bool) -> tuple[int, bytes]:
     """Run ``livesession report`` with stderr on a pseudo-terminal or a pipe."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), "TERM": "xterm"}

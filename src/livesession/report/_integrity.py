@@ -119,41 +119,48 @@ class Integrity:
         """The file is not there."""
         self.add(name, 0, "missing")
 
-    def audit_chain(self, path: Path, cut: RunCut | None) -> list[dict[str, Any]]:
-        """Check the audit log's hash chain; its records (the lines that parse)."""
+    def audit_chain(
+        self, path: Path, cut: RunCut | None, keep: frozenset[str]
+    ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+        """Check the audit log's hash chain; its records whose code is in ``keep``, and its last.
+
+        The records are read one at a time and only those kept are held.
+        """
         records: list[dict[str, Any]] = []
+        last: dict[str, Any] | None = None
         head = GENESIS_HASH
         number = 0
         reader = LineReader(path, cut)
         try:
-            lines = list(reader)
+            for number, line in enumerate(reader, start=1):
+                try:
+                    record = orjson.loads(line)
+                except orjson.JSONDecodeError:
+                    record = None
+                if not isinstance(record, dict):
+                    self.add(names.AUDIT, number, "not a JSON object")
+                else:
+                    last = record
+                    if record.get("code") in keep:
+                        records.append(record)
+                    self.seq(names.AUDIT, number, record)
+                    if record.get("prev_hash") != head:
+                        self.add(names.AUDIT, number, "prev_hash does not match the line before")
+                head = hashlib.sha256(line).hexdigest()
         except OSError:
             self.missing(names.AUDIT)
-            return records
-        for number, line in enumerate(lines, start=1):
-            try:
-                record = orjson.loads(line)
-            except orjson.JSONDecodeError:
-                record = None
-            if not isinstance(record, dict):
-                self.add(names.AUDIT, number, "not a JSON object")
-            else:
-                records.append(record)
-                self.seq(names.AUDIT, number, record)
-                if record.get("prev_hash") != head:
-                    self.add(names.AUDIT, number, "prev_hash does not match the line before")
-            head = hashlib.sha256(line).hexdigest()
+            return records, None
         self.check_torn(names.AUDIT, reader, number)
         self.lines[names.AUDIT] = number
         self.sha256["audit head"] = head if number else ""
-        return records
+        return records, last
 
     def check_torn(self, name: str, reader: LineReader, lines: int) -> None:
         """A problem when the file's last line had no newline."""
         if reader.torn:
             self.add(name, lines, "the last line has no newline (torn)")
 
-    def closing(self, audit: list[dict[str, Any]], metrics: dict[str, Any], *, live: bool) -> None:
+    def closing(self, last: dict[str, Any] | None, metrics: dict[str, Any], *, live: bool) -> None:
         """The stop record's digests and metrics.json's counts against what was read."""
         counts = {
             "events_emitted": names.EVENTS,
@@ -174,7 +181,7 @@ class Integrity:
             self.add(names.METRICS, 0, "audit_head is not the hash of the last audit line")
         if live:
             return  # a live run has no stop record yet
-        stop = audit[-1] if audit and audit[-1].get("code") == "C2_DRYRUN_STOP" else None
+        stop = last if last is not None and last.get("code") == "C2_DRYRUN_STOP" else None
         if stop is None:
             self.add(names.AUDIT, 0, "no closing C2_DRYRUN_STOP record (incomplete run)")
             return

@@ -94,6 +94,7 @@ class ReportRun:
     live: str = ""
     """Empty, or (for a run a process is writing now) who and up to which checkpoint."""
     audit: list[dict[str, Any]] = attrs.Factory(list)
+    """The audit records the report shows: the resumes (``C2_RESUME``)."""
     config: dict[str, Any] = attrs.Factory(dict)
     """``config.json``: the effective config, its plug-in ``sources``; ``{}`` when missing."""
     run_meta: dict[str, Any] = attrs.Factory(dict)

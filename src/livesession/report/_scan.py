@@ -45,6 +45,8 @@ _MARKED: Final = frozenset(
 _COUNTED: Final = frozenset(
     {"RISK_REJECTED", "ORDER_REJECTED", "PREFLIGHT_CHECK", "BROKER_CALL_RETRIED"}
 )
+_AUDIT_KEPT: Final = frozenset({"C2_RESUME"})
+"""Audit records the report shows (as resume flags); the others are only checked."""
 _TAIL: Final = 1 << 16
 _NO_SPAN: Final = (2**63, -(2**63))
 
@@ -123,10 +125,10 @@ def scan(
     _events(
         run_dir / names.EVENTS, cut, checks, progress, _Pass(tallies, book, closes, markers, checks)
     )
-    audit = checks.audit_chain(run_dir / names.AUDIT, cut)
+    audit, last_audit = checks.audit_chain(run_dir / names.AUDIT, cut, _AUDIT_KEPT)
     metrics = read_json_object(run_dir / names.METRICS, cut)
     if live is None or live.cut.steps:
-        checks.closing(audit, metrics, live=live is not None)
+        checks.closing(last_audit, metrics, live=live is not None)
     times = [*tallies.span, *(ts_sim_of(s) for s in snapshots)]
     return ReportRun(
         run_dir=run_dir,
