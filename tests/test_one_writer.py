@@ -155,7 +155,11 @@ class TestReadersBesideALiveWriter:
         assert out.count("read up to step 200 (its last checkpoint)") == 2, out
         page = html.read_text(encoding="utf-8")
         assert f"Live run, written by pid {writer.pid}" in page
-        assert "<strong>Verified:</strong>" in page, "the cut must verify"
+        assert "<strong>Integrity checked:</strong>" in page, "the cut must check out"
+        full = tmp_path / "full.html"
+        assert main(["report", str(writer.run_dir), "--output", str(full), "--verify"]) == EXIT_OK
+        assert "<strong>Verified:</strong>" in full.read_text("utf-8"), "the cut must verify"
+        capsys.readouterr()
         submitted = sum(e["event_type"] == "ORDER_SUBMITTED" for e in _cut_events(writer.run_dir))
         assert submitted > 0
         assert f"trader_orders_placed_total {float(submitted)}\n" in prom.read_text("utf-8")

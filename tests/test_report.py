@@ -100,12 +100,25 @@ class TestContent:
     """The report shows what a reviewer needs."""
 
     def test_run_id_and_status(self, run):
-        """The run id and status appear, and the run verifies."""
+        """The run id and status appear, and the report's own checks pass."""
         text = " ".join(parse(render_report(run)).text)
 
         assert "run-test-1" in text
         assert "COMPLETED" in text
+        assert "Integrity checked:" in text
+        assert "Verified:" not in text  # the full verifier did not run
+        assert "livesession verify RUN_DIR" in text
+
+    def test_full_verification(self, run):
+        """With verify=True the verifier's verdict is shown; a VerifyResult is taken as is."""
+        from livesession.verify import verify_run
+
+        text = " ".join(parse(render_report(run, verify=True)).text)
         assert "Verified:" in text
+        assert "Integrity checked:" not in text
+
+        handed = verify_run(run)
+        assert render_report(run, verify=handed) == render_report(run, verify=True)
 
     def test_sections(self, run):
         """Every section is present."""
@@ -164,10 +177,12 @@ class TestContent:
         assert "metrics.json:0: missing" in text
 
     def test_without_jsonschema(self, run, monkeypatch):
-        """Without the observability extra the report says it did not verify."""
+        """Without the observability extra, --verify says it could not; own checks still run."""
         monkeypatch.setitem(sys.modules, "jsonschema", None)
 
-        assert "Not verified" in render_report(run)
+        assert "Not fully verified" in render_report(run, verify=True)
+        assert "Integrity checked:" in render_report(run, verify=True)
+        assert "Not fully verified" not in render_report(run)
 
     def test_deterministic(self, run):
         """The same run gives the same bytes."""

@@ -332,6 +332,12 @@ def build_parser() -> argparse.ArgumentParser:
         cmd_report,
     )
     rep.add_argument("--output", type=Path, help="default RUN_DIR/report.html")
+    rep.add_argument(
+        "--verify",
+        action="store_true",
+        help="run the full verifier too and show its verdict (slower; by default the report "
+        "checks the audit chain and digests itself and points to `livesession verify`)",
+    )
 
     prm = _run_command(
         sub,

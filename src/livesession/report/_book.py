@@ -13,22 +13,24 @@ A fill's optional ``fee`` is taken in the quote currency and counts against real
 
 from __future__ import annotations
 
+from collections import deque
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 
 from .._artifacts.runread import finite_decimal, payload
-from .._domain.model import FILL_EVENT_TYPES
 from ._reading import ts_sim_of
-from ._series import Point
+from ._series import Columns, Point
 
 if TYPE_CHECKING:
     from ._reading import ReportRun
 
-__all__ = ["Book", "Trade", "replay_book"]
+__all__ = ["MAX_TRADES_SHOWN", "Book", "BookReplay", "Trade", "replay_book", "start_equity"]
 
 _ZERO = Decimal(0)
+MAX_TRADES_SHOWN: Final = 400
+"""Fills listed in full: the first and the last half of this; the rest are counted."""
 
 
 @attrs.frozen(kw_only=True)
@@ -60,7 +62,16 @@ class Book:
     drawdown: list[Point]
     realised: list[Point]
     unrealised: list[Point]
+    positions: dict[str, list[Point]]
+    """Net position by symbol, as steps over the run's whole span (symbols with a fill)."""
     trades: list[Trade]
+    """The fills listed: all of them, or the first and last ``MAX_TRADES_SHOWN / 2``."""
+    trade_count: int
+    closing: int
+    """Fills that closed (part of) a position."""
+    wins: int
+    skipped: tuple[int, int] | None
+    """The seq of the first and the last fill not listed; None when all are."""
     final_equity: Decimal
     final_realised: Decimal
     final_unrealised: Decimal
@@ -78,12 +89,13 @@ class _Position:
     average: Decimal = _ZERO
 
 
-def _start_equity(run: ReportRun) -> tuple[Decimal, str]:
-    for snap in run.snapshots[:1]:
+def start_equity(snapshots: list[dict[str, Any]], config: dict[str, Any]) -> tuple[Decimal, str]:
+    """The book's start: the first snapshot's equity, else ``initial_cash``, else 0."""
+    for snap in snapshots[:1]:
         found = finite_decimal(snap.get("equity"), allow_int=True)
         if found is not None:
             return found, "the first state snapshot"
-    found = finite_decimal(run.config.get("initial_cash"), allow_int=True)
+    found = finite_decimal(config.get("initial_cash"), allow_int=True)
     if found is not None:
         return found, "initial_cash in config.json"
     return _ZERO, "unknown (taken as 0)"
@@ -103,8 +115,13 @@ class _Replay:
     max_drawdown: Decimal = _ZERO
     max_drawdown_pct: Decimal = _ZERO
     max_drawdown_at: int | None = None
-    series: tuple[list[Point], list[Point], list[Point], list[Point]] = attrs.Factory(
-        lambda: ([], [], [], [])
+    peak_float: float = 0.0
+    realised_float: float | None = None
+    """``realised`` as a float, worked out again after each fill."""
+    marked: tuple[float, float, float, float] | None = None
+    """What the last mark recorded, while the book is flat and no fill came since."""
+    series: tuple[Columns, Columns, Columns, Columns] = attrs.Factory(
+        lambda: (Columns((0, 0)), Columns((0, 0)), Columns((0, 0)), Columns((0, 0)))
     )
 
     def unrealised(self) -> Decimal:
@@ -124,18 +141,45 @@ class _Replay:
 
     def mark(self, ts_sim: int) -> None:
         """Record equity, drawdown and PnL as they stand at the end of a step."""
-        equity = self.equity()
-        self.peak = equity if self.peak is None or equity > self.peak else self.peak
+        if self.marked is not None:  # flat, and no fill since the last mark: nothing moved
+            equity_line, drawdown, realised, unrealised_line = self.series
+            equity_line.add(ts_sim, self.marked[0])
+            drawdown.add(ts_sim, self.marked[1])
+            realised.add(ts_sim, self.marked[2])
+            unrealised_line.add(ts_sim, self.marked[3])
+            return
+        held_value = unrealised = _ZERO
+        closes = self.closes
+        flat = True
+        for symbol, position in self.held.items():
+            if not position.quantity:
+                continue
+            flat = False
+            close = closes.get(symbol)
+            if close is None:
+                held_value += position.quantity * position.average
+            else:
+                held_value += position.quantity * close
+                unrealised += position.quantity * (close - position.average)
+        equity = self.cash + held_value
+        if self.peak is None or equity > self.peak:
+            self.peak, self.peak_float = equity, float(equity)
         fall = self.peak - equity
         if fall > self.max_drawdown:
             self.max_drawdown, self.max_drawdown_at = fall, ts_sim
             self.max_drawdown_pct = fall / self.peak * 100 if self.peak > 0 else _ZERO
-        for line, value in zip(
-            self.series, (equity, -fall, self.realised, self.unrealised()), strict=True
-        ):
-            line.append(Point(ts_sim=ts_sim, value=float(value)))
+        if self.realised_float is None:
+            self.realised_float = float(self.realised)
+        now = float(equity)
+        # The drawdown as floats: at most 0, and exactly 0 at a peak (fall is exact above).
+        values = (now, now - self.peak_float, self.realised_float, float(unrealised))
+        for line, value in zip(self.series, values, strict=True):
+            line.add(ts_sim, value)
+        # A flat book marks the same values until the next fill (``fill`` clears this).
+        self.marked = values if flat else None
 
     def fill(self, event: dict[str, Any]) -> Trade | None:
+        self.marked = self.realised_float = None
         fields = payload(event)
         quantity = finite_decimal(fields.get("quantity"), allow_int=True)
         price = finite_decimal(fields.get("price"), allow_int=True)
@@ -181,43 +225,94 @@ class _Replay:
 
 
 def replay_book(run: ReportRun) -> Book:
-    """Replay the run's fills against its bar closes; one equity point per step."""
-    start, source = _start_equity(run)
-    book = _Replay(cash=start, start=start)
-    trades: list[Trade] = []
-    pending: int | None = None  # the ts of the step whose mark is still to be taken
-    for event in run.events:
-        kind = event.get("event_type")
-        if kind == "BAR":
-            fields = payload(event)
-            close = finite_decimal(fields.get("close"), allow_int=True)
-            if close is None:
-                continue
-            if pending is not None:
-                book.mark(pending)
-            book.closes[str(fields.get("symbol"))] = close
-            pending = ts_sim_of(event)
-        elif kind in FILL_EVENT_TYPES:
-            trade = book.fill(event)
-            if trade is not None:
-                trades.append(trade)
-    if pending is not None:
-        book.mark(pending)
-    equity, drawdown, realised, unrealised = book.series
-    return Book(
-        start_equity=start,
-        start_source=source,
-        equity=equity,
-        drawdown=drawdown,
-        realised=realised,
-        unrealised=unrealised,
-        trades=trades,
-        final_equity=book.equity(),
-        final_realised=book.realised,
-        final_unrealised=book.unrealised(),
-        fees=book.fees,
-        peak=start if book.peak is None else book.peak,
-        max_drawdown=book.max_drawdown,
-        max_drawdown_pct=book.max_drawdown_pct,
-        max_drawdown_at=book.max_drawdown_at,
-    )
+    """The run's book, replayed while the run was read (see ``BookReplay``)."""
+    return run.book
+
+
+class BookReplay:
+    """The book replayed as the events stream past: one equity point per step.
+
+    ``bar`` for each ``BAR`` with a close, ``fill`` for each fill, ``finish`` at the end.
+    The lines are thinned as they come (``Columns``) and only the listed fills are kept,
+    so memory does not grow with the run.
+    """
+
+    def __init__(self, start: tuple[Decimal, str], x_range: tuple[int, int]) -> None:
+        self._start, self._source = start
+        self._x_range = self.x_range = x_range
+        self._book = _Replay(
+            cash=self._start,
+            start=self._start,
+            series=(Columns(x_range), Columns(x_range), Columns(x_range), Columns(x_range)),
+        )
+        self._pending: int | None = None  # the ts of the step whose mark is still to be taken
+        self._head: list[Trade] = []
+        self._tail: deque[Trade] = deque(maxlen=MAX_TRADES_SHOWN // 2)
+        self._skipped: tuple[int, int] | None = None
+        self._positions: dict[str, Columns] = {}
+        self._count = self._closing = self._wins = 0
+
+    def bar(self, symbol: str, close: Decimal, ts_sim: int) -> None:
+        """A bar closed: mark the step before it, then take its close."""
+        if self._pending is not None:
+            self._book.mark(self._pending)
+        self._book.closes[symbol] = close
+        self._pending = ts_sim
+
+    def fill(self, event: dict[str, Any]) -> None:
+        """A fill (``ORDER_FILLED`` or ``ORDER_PARTIALLY_FILLED``)."""
+        held = self._book.held.get(str(payload(event).get("symbol")))
+        before = _ZERO if held is None else held.quantity
+        trade = self._book.fill(event)
+        if trade is None:
+            return
+        self._count += 1
+        if trade.realised is not None:
+            self._closing += 1
+            self._wins += trade.realised > 0
+        line = self._positions.get(trade.symbol)
+        if line is None:
+            line = self._positions[trade.symbol] = Columns(self._x_range)
+            line.add(self._x_range[0], 0.0)
+        line.add(trade.ts_sim, float(before))  # a step, not a ramp
+        line.add(trade.ts_sim, float(trade.position_after))
+        if len(self._head) < MAX_TRADES_SHOWN // 2:
+            self._head.append(trade)
+            return
+        if len(self._tail) == self._tail.maxlen:
+            dropped = self._tail[0].seq
+            self._skipped = (dropped if self._skipped is None else self._skipped[0], dropped)
+        self._tail.append(trade)
+
+    def finish(self) -> Book:
+        """The book as it stands after the last event."""
+        book = self._book
+        if self._pending is not None:
+            book.mark(self._pending)
+            self._pending = None
+        end = self._x_range[1]
+        for symbol, line in self._positions.items():
+            line.add(end, float(book.held[symbol].quantity))
+        equity, drawdown, realised, unrealised = book.series
+        return Book(
+            start_equity=self._start,
+            start_source=self._source,
+            equity=equity.points(),
+            drawdown=drawdown.points(),
+            realised=realised.points(),
+            unrealised=unrealised.points(),
+            positions={s: line.points() for s, line in self._positions.items()},
+            trades=[*self._head, *self._tail],
+            trade_count=self._count,
+            closing=self._closing,
+            wins=self._wins,
+            skipped=self._skipped,
+            final_equity=book.equity(),
+            final_realised=book.realised,
+            final_unrealised=book.unrealised(),
+            fees=book.fees,
+            peak=self._start if book.peak is None else book.peak,
+            max_drawdown=book.max_drawdown,
+            max_drawdown_pct=book.max_drawdown_pct,
+            max_drawdown_at=book.max_drawdown_at,
+        )

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections import Counter
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
+from .._artifacts import names
 from .._artifacts.runread import finite_decimal
 from .._domain.model import FILL_EVENT_TYPES
 from .._support.fsutil import atomic_write_bytes
-from ._book import Book, replay_book
+from ._book import Book
+from ._integrity import CHECKED
 from ._reading import ReportRun, ts_sim_of
 from ._sections import (
     identity,
@@ -20,7 +22,7 @@ from ._sections import (
     table,
     trades,
 )
-from ._series import Flag, closes, flags, order_markers, positions
+from ._series import Flag, flags
 from ._svg import (
     BUY,
     FLAG_COLOURS,
@@ -34,6 +36,11 @@ from ._svg import (
     svg_open,
     utc_text,
 )
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from ..verify import VerifyResult
 
 __all__ = ["render_report", "write_report"]
 
@@ -76,17 +83,26 @@ footer { margin-top: 32px; color: #6b7280; font-size: 12px; }
 """
 
 
-def render_report(run_dir: Path | str) -> str:
+def render_report(
+    run_dir: Path | str,
+    *,
+    verify: bool | VerifyResult = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> str:
     """The HTML report of the run in ``run_dir``: one self-contained document.
 
     Never fetches anything and contains no script; missing or broken artifacts are
-    shown as such instead of raising.
+    shown as such instead of raising. By default the report makes its own integrity
+    checks in the one pass it reads the run with (the audit chain, the digests it closes
+    with, contiguous ``seq``); ``verify=True`` runs the full verifier too (slower), and a
+    ``VerifyResult`` the caller already has is shown as it is. ``progress`` is told
+    ``(bytes read, bytes in all)`` of events.jsonl while the run is read.
     """
-    return _render(ReportRun.load(Path(run_dir)))
+    return _render(ReportRun.load(Path(run_dir), verify=verify, progress=progress))
 
 
 def _render(run: ReportRun) -> str:
-    book = replay_book(run)
+    book = run.book
     marks = flags(run)
     sections = (
         _header(run),
@@ -116,12 +132,18 @@ def _render(run: ReportRun) -> str:
     )
 
 
-def write_report(run_dir: Path | str, path: Path | str) -> str:
-    """Write ``render_report(run_dir)`` to ``path`` atomically (temporary file, rename).
+def write_report(
+    run_dir: Path | str,
+    path: Path | str,
+    *,
+    verify: bool | VerifyResult = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> str:
+    """Write ``render_report(run_dir, ...)`` to ``path`` atomically (temporary file, rename).
 
     Returns what the report says of a live run ("" for one no process is writing).
     """
-    run = ReportRun.load(Path(run_dir))
+    run = ReportRun.load(Path(run_dir), verify=verify, progress=progress)
     atomic_write_bytes(Path(path), _render(run).encode("utf-8"))
     return run.live
 
@@ -154,36 +176,64 @@ def _header(run: ReportRun) -> str:
 
 
 def _verification(run: ReportRun) -> str:
-    if run.violations is None:
-        return (
-            '<p class="empty">Not verified: install the observability extra '
-            "(<code>livesession[observability]</code>) for the JSON schemas.</p>"
-        )
-    if not run.violations:
-        return (
-            '<p class="ok"><strong>Verified:</strong> the four artifacts agree with each other, '
-            "the audit chain and the contract.</p>"
-        )
-    shown = run.violations[:_MAX_VIOLATIONS_SHOWN]
-    items = "\n".join(f"<li>{escape(v)}</li>" for v in shown)
-    more = len(run.violations) - len(shown)
-    tail = f"<p>... and {more} more.</p>" if more > 0 else ""
+    full = (
+        "Full verification (schemas, event ids, lifecycle, metrics, positions) is "
+        "<code>livesession verify RUN_DIR</code>, or <code>livesession report RUN_DIR "
+        "--verify</code> to run it inside the report."
+    )
+    if run.verified is not None:
+        return _verdict(run.verified.violations, full=True)
+    checked = "\n".join(f"<li>{escape(c)}</li>" for c in CHECKED)
+    missing = (
+        '<p class="empty">Not fully verified: install the observability extra '
+        "(<code>livesession[observability]</code>) for the JSON schemas.</p>\n"
+        if run.no_schemas
+        else ""
+    )
     return (
-        f'<p class="bad"><strong>{len(run.violations)} violation(s):</strong> this run does not '
-        f'match the contract.</p>\n<ul class="violations">\n{items}\n</ul>{tail}'
+        missing
+        + _verdict(tuple(run.integrity.problems), full=False, total=run.integrity.total)
+        + f"\n<p>What this report checked, in the one pass it reads the run with:</p>\n"
+        f"<ul>\n{checked}\n</ul>\n<p>{full}</p>"
+    )
+
+
+def _verdict(problems: tuple[str, ...], *, full: bool, total: int | None = None) -> str:
+    if not problems:
+        if full:
+            return (
+                '<p class="ok"><strong>Verified:</strong> the four artifacts agree with each '
+                "other, the audit chain and the contract.</p>"
+            )
+        return (
+            '<p class="ok"><strong>Integrity checked:</strong> the audit chain is whole and '
+            "closes over the bytes of the events and snapshots read here.</p>"
+        )
+    count = len(problems) if total is None else total
+    shown = problems[:_MAX_VIOLATIONS_SHOWN]
+    items = "\n".join(f"<li>{escape(v)}</li>" for v in shown)
+    more = len(problems) - len(shown)
+    tail = f"<p>... and {more} more.</p>" if more > 0 else ""
+    what = "does not match the contract" if full else "is broken or incomplete"
+    return (
+        f'<p class="bad"><strong>{count} violation(s):</strong> this run {what}.</p>\n'
+        f'<ul class="violations">\n{items}\n</ul>{tail}'
     )
 
 
 def _metrics_table(run: ReportRun) -> str:
-    kinds = Counter(str(event.get("event_type")) for event in run.events)
+    kinds = Counter(run.tallies.kinds)
     final = run.snapshots[-1] if run.snapshots else {}
     held = final.get("positions")
     final_positions: dict[str, Any] = held if isinstance(held, dict) else {}
-    start, end = run.span()
+    start, end = run.span
     rows = [
         ("status", run.status),
         ("steps (bars)", str(run.metrics.get("steps", kinds["BAR"]))),
-        ("events", str(run.metrics.get("events_emitted", len(run.events)))),
+        (
+            "events",
+            str(run.metrics.get("events_emitted", run.integrity.lines.get(names.EVENTS, 0))),
+        ),
         ("state snapshots", str(run.metrics.get("state_snapshots", len(run.snapshots)))),
         ("audit records", str(run.metrics.get("audit_events", "(unknown)"))),
         ("signals", str(kinds["SIGNAL"])),
@@ -218,23 +268,14 @@ def _metrics_table(run: ReportRun) -> str:
 
 def _broker_retries(run: ReportRun) -> str:
     """Retried broker calls, in total and per operation (``submit 3, lookup 1``)."""
-    per: Counter[str] = Counter(
-        str(payload.get("operation")) for _, payload in run.of_type("BROKER_CALL_RETRIED")
-    )
+    per = run.tallies.retries
     if not per:
         return "0"
     return f"{sum(per.values())} (" + ", ".join(f"{op} {n}" for op, n in sorted(per.items())) + ")"
 
 
 def _rejects_table(run: ReportRun) -> str:
-    counts: Counter[tuple[str, str]] = Counter()
-    for _, payload in run.of_type("RISK_REJECTED"):
-        counts["risk rule", str(payload.get("rule", "(none)"))] += 1
-    for _, payload in run.of_type("ORDER_REJECTED"):
-        counts["broker", str(payload.get("reason", "(none)"))] += 1
-    for _, payload in run.of_type("PREFLIGHT_CHECK"):
-        if payload.get("passed") is False:
-            counts["preflight", f"{payload.get('check')}: {payload.get('reason')}"] += 1
+    counts = run.tallies.rejects
     if not counts:
         return '<p class="empty">No rejects.</p>'
     rows = [(source, reason, str(n)) for (source, reason), n in sorted(counts.items())]
@@ -296,17 +337,17 @@ def _clip(text: str, limit: int) -> str:
 
 
 def _price_charts(run: ReportRun, marks: list[Flag]) -> str:
-    prices = closes(run)
+    prices = run.closes
     if not prices:
         return '<p class="empty">No bars in this run.</p>'
-    markers = order_markers(run, prices)
+    markers = run.markers
     charts = []
     for symbol in sorted(prices):
         drawn = chart(
             f"Close of {symbol}",
             [(symbol, SERIES_COLOURS[0], prices[symbol])],
             markers.get(symbol, []),
-            run.span(),
+            run.span,
             utc_offset_ns=run.utc_offset_ns,
             flags=marks,
         )
@@ -327,7 +368,7 @@ def _price_charts(run: ReportRun, marks: list[Flag]) -> str:
 
 
 def _position_and_equity(run: ReportRun, book: Book, marks: list[Flag]) -> str:
-    by_symbol = positions(run)
+    by_symbol = book.positions
     offset = run.utc_offset_ns
     parts = []
     if by_symbol:
@@ -337,7 +378,7 @@ def _position_and_equity(run: ReportRun, book: Book, marks: list[Flag]) -> str:
         ]
         parts.append(
             "<h3>Position (net quantity)</h3>\n"
-            + chart("Position", lines, [], run.span(), utc_offset_ns=offset, flags=marks)
+            + chart("Position", lines, [], run.span, utc_offset_ns=offset, flags=marks)
         )
         parts.append(_legend([(s, c) for s, c, _ in lines]))
     else:
@@ -351,7 +392,7 @@ def _position_and_equity(run: ReportRun, book: Book, marks: list[Flag]) -> str:
             "Equity",
             [("equity", "#0f766e", book.equity)],
             [],
-            run.span(),
+            run.span,
             utc_offset_ns=offset,
             flags=marks,
         )
@@ -362,7 +403,7 @@ def _position_and_equity(run: ReportRun, book: Book, marks: list[Flag]) -> str:
             "Drawdown",
             [("drawdown", SELL, book.drawdown)],
             [],
-            run.span(),
+            run.span,
             utc_offset_ns=offset,
             flags=marks,
             zero_line=True,
@@ -372,7 +413,7 @@ def _position_and_equity(run: ReportRun, book: Book, marks: list[Flag]) -> str:
     pnl.append(("unrealised PnL", SERIES_COLOURS[1], book.unrealised))
     parts.append(
         "<h3>Realised and unrealised PnL</h3>\n"
-        + chart("PnL", pnl, [], run.span(), utc_offset_ns=offset, flags=marks, zero_line=True)
+        + chart("PnL", pnl, [], run.span, utc_offset_ns=offset, flags=marks, zero_line=True)
     )
     parts.append(_legend([(name, colour) for name, colour, _ in pnl]))
     return "\n".join(parts)

@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 
-from .._artifacts import names
-from .._artifacts.runread import RunRecords, payload, read_json_object, read_records
-from .._exceptions import MissingExtra
-from .._rundir.livecut import live_cut
-from ..verify import verify_run
+from .._artifacts.runread import payload
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from pathlib import Path
 
-__all__ = ["ReportRun", "parse_utc_ns", "ts_sim_of"]
+    from ..verify import VerifyResult
+    from ._book import Book
+    from ._integrity import Integrity
+    from ._series import Marker, Point
+
+__all__ = ["ReportRun", "Tallies", "parse_utc_ns", "ts_sim_of"]
 
 _NS_PER_S: Final = 10**9
 
@@ -42,52 +45,94 @@ def parse_utc_ns(text: object) -> int | None:
 
 
 @attrs.define
+class Tallies:
+    """What the pass counts rather than keeps: kinds, rails, rejects, retries."""
+
+    kinds: dict[str, int] = attrs.Factory(dict)
+    """Events by ``event_type``."""
+    kept: list[dict[str, Any]] = attrs.Factory(list)
+    """The events the sections list one by one, in order."""
+    first: dict[str, Any] = attrs.Factory(dict)
+    """The first event that parsed."""
+    span: list[int] = attrs.Factory(list)
+    """The lowest and highest ``ts_sim`` of the events (empty: none)."""
+    rails: dict[str, list[int]] = attrs.Factory(dict)
+    """By rule: ``[times, first ts_sim, last ts_sim]``."""
+    rejects: Counter[tuple[str, str]] = attrs.Factory(Counter)
+    """By ``(source, reason)``: risk rules, broker reasons, failed preflight checks."""
+    retries: Counter[str] = attrs.Factory(Counter)
+    """``BROKER_CALL_RETRIED`` by operation."""
+
+    def count(self, kind: str, fields: dict[str, Any], ts_sim: int) -> None:
+        """Count one event that is not a bar."""
+        if kind == "RISK_REJECTED":
+            rule = str(fields.get("rule", "(none)"))
+            self.rejects["risk rule", rule] += 1
+            fired = self.rails.get(rule)
+            if fired is None:
+                self.rails[rule] = [1, ts_sim, ts_sim]
+            else:
+                fired[0] += 1
+                fired[2] = ts_sim
+        elif kind == "ORDER_REJECTED":
+            self.rejects["broker", str(fields.get("reason", "(none)"))] += 1
+        elif kind == "PREFLIGHT_CHECK" and fields.get("passed") is False:
+            self.rejects["preflight", f"{fields.get('check')}: {fields.get('reason')}"] += 1
+        elif kind == "BROKER_CALL_RETRIED":
+            self.retries[str(fields.get("operation"))] += 1
+
+
+@attrs.define(kw_only=True)
 class ReportRun:
-    """What the report needs, read leniently from the run directory."""
+    """What the report needs, read leniently from the run directory in one pass."""
 
     run_dir: Path
     events: list[dict[str, Any]]
+    """Only the events listed one by one (see ``_scan``); the rest are in ``tallies``."""
     snapshots: list[dict[str, Any]]
     metrics: dict[str, Any]
-    violations: tuple[str, ...] | None
     live: str = ""
     """Empty, or (for a run a process is writing now) who and up to which checkpoint."""
     audit: list[dict[str, Any]] = attrs.Factory(list)
+    """The audit records the report shows: the resumes (``C2_RESUME``)."""
     config: dict[str, Any] = attrs.Factory(dict)
     """``config.json``: the effective config, its plug-in ``sources``; ``{}`` when missing."""
     run_meta: dict[str, Any] = attrs.Factory(dict)
     """``run.json``: config hash, version, data file; ``{}`` when missing."""
-    _span: tuple[int, int] | None = attrs.field(default=None, init=False)
+    tallies: Tallies = attrs.Factory(Tallies)
+    span: tuple[int, int] = (0, 0)
+    """First and last ts_sim of the run: the x range every chart shares."""
+    closes: dict[str, list[Point]] = attrs.Factory(dict)
+    """The close of every bar by symbol, thinned to the chart's pixel columns."""
+    markers: dict[str, list[Marker]] = attrs.Factory(dict)
+    """Order marks by symbol."""
+    book: Book
+    integrity: Integrity
+    """What the report's own pass checked, and found."""
+    verified: VerifyResult | None = None
+    """The full verifier's verdict, when it was asked for or handed in."""
+    no_schemas: bool = False
+    """Full verification was asked for, but ``jsonschema`` is not installed."""
 
     @classmethod
-    def load(cls, run_dir: Path) -> ReportRun:
-        """Read ``run_dir``; ``violations`` is None when the verifier is not installed.
+    def load(
+        cls,
+        run_dir: Path,
+        *,
+        verify: bool | VerifyResult = False,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> ReportRun:
+        """Read ``run_dir`` in one pass; see ``_scan.scan``.
 
-        A live run (a process holds its writer lock) is read, and verified, up to its last
+        A live run (a process holds its writer lock) is read, and checked, up to its last
         checkpoint: the same cut for both, and the lock is never taken.
         """
-        live = live_cut(run_dir) if run_dir.is_dir() else None
-        cut = None if live is None else live.cut
-        metrics = read_json_object(run_dir / names.METRICS, cut)
-        try:
-            violations: tuple[str, ...] | None = verify_run(run_dir, live=live).violations
-        except MissingExtra:
-            violations = None
-        records = RunRecords.read(run_dir, cut)
-        return cls(
-            run_dir=run_dir,
-            events=records.events,
-            snapshots=records.snapshots,
-            metrics=metrics,
-            violations=violations,
-            live="" if live is None else live.describe(),
-            audit=read_records(run_dir / names.AUDIT, cut),
-            config=read_json_object(run_dir / names.CONFIG),
-            run_meta=read_json_object(run_dir / names.RUN_META),
-        )
+        from ._scan import scan  # noqa: PLC0415 - the pass builds this class
+
+        return scan(run_dir, verify=verify, progress=progress)
 
     def _first(self, key: str) -> str:
-        for record in (*self.events[:1], *self.snapshots[:1], self.metrics):
+        for record in (self.tallies.first, *self.snapshots[:1], self.metrics):
             if key in record:
                 return str(record[key])
         return "(unknown)"
@@ -109,13 +154,6 @@ class ReportRun:
             return str(self.snapshots[-1]["status"])
         return str(self.metrics.get("status", "(unknown)"))
 
-    def span(self) -> tuple[int, int]:
-        """First and last ts_sim of the run: the x range every chart shares."""
-        if self._span is None:
-            times = [ts_sim_of(r) for r in (*self.events, *self.snapshots)]
-            self._span = (min(times), max(times)) if times else (0, 0)
-        return self._span
-
     def of_type(self, *event_types: str) -> list[tuple[int, dict[str, Any]]]:
         """(ts_sim, payload) of the events of the given types, in order."""
         return [
@@ -132,7 +170,9 @@ class ReportRun:
         read from the first record whose ``ts_utc`` parses, to the whole second (``ts_utc``
         may drop the fraction), so any run that stamps both draws on absolute UTC axes.
         """
-        for record in (*self.events[:1], *self.snapshots[:1]):
+        for record in (self.tallies.first, *self.snapshots[:1]):
+            if not record:
+                continue
             utc = parse_utc_ns(record.get("ts_utc"))
             if utc is not None:
                 return round((utc - ts_sim_of(record)) / _NS_PER_S) * _NS_PER_S

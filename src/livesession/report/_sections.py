@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Final
 import orjson
 
 from .._artifacts.runread import payload
+from ._book import MAX_TRADES_SHOWN
 from ._svg import FLAG_COLOURS, escape, utc_text
 
 if TYPE_CHECKING:
@@ -35,8 +36,6 @@ __all__ = [
     "trades",
 ]
 
-MAX_TRADES_SHOWN: Final = 400
-"""Fills listed in full: the first and the last half of this; the rest are counted."""
 _MAX_EVENTS_SHOWN: Final = 300
 
 _LIMIT_FIELDS: Final = (
@@ -172,16 +171,14 @@ def limits_and_checks(run: ReportRun) -> str:
 
 def _rails_fired(run: ReportRun) -> str:
     """Each rail that fired: how often, and the first and last time."""
-    fired: dict[str, list[int]] = {}
-    for ts, fields in run.of_type("RISK_REJECTED"):
-        fired.setdefault(str(fields.get("rule", "(none)")), []).append(ts)
+    fired = run.tallies.rails
     kills = run.of_type("KILL_SWITCH")
     if not fired and not kills:
         return '<h3>Rails fired</h3>\n<p class="empty">No rail fired and no kill switch.</p>'
     offset = run.utc_offset_ns
     rows = [
-        (rule, str(len(times)), utc_text(times[0] + offset), utc_text(times[-1] + offset))
-        for rule, times in sorted(fired.items())
+        (rule, str(times), utc_text(first + offset), utc_text(last + offset))
+        for rule, (times, first, last) in sorted(fired.items())
     ]
     rows += [
         (f"kill switch: {fields.get('reason', '')}", "1", utc_text(ts + offset), "")
@@ -198,8 +195,6 @@ def _money(value: Decimal) -> str:
 
 def profit_and_loss(run: ReportRun, book: Book) -> str:
     """Totals of the replayed book: equity, realised and unrealised PnL, fees, drawdown."""
-    closing = [t for t in book.trades if t.realised is not None]
-    wins = sum(1 for t in closing if t.realised is not None and t.realised > 0)
     at = (
         utc_text(book.max_drawdown_at + run.utc_offset_ns)
         if book.max_drawdown_at is not None
@@ -214,8 +209,8 @@ def profit_and_loss(run: ReportRun, book: Book) -> str:
         ("fees", _money(book.fees), "from the fills' fee, if any"),
         ("peak equity", _money(book.peak), ""),
         ("max drawdown", f"{_money(book.max_drawdown)} ({book.max_drawdown_pct:.3f} %)", at),
-        ("fills", str(len(book.trades)), ""),
-        ("closing fills (won)", f"{len(closing)} ({wins})", ""),
+        ("fills", str(book.trade_count), ""),
+        ("closing fills (won)", f"{book.closing} ({book.wins})", ""),
     ]
     return table(("measure", "value", "note"), rows, frozenset({1}))
 
@@ -226,7 +221,6 @@ def trades(run: ReportRun, book: Book) -> str:
         return '<p class="empty">No fills.</p>'
     shown = book.trades
     half = MAX_TRADES_SHOWN // 2
-    skipped = len(shown) - MAX_TRADES_SHOWN
     offset = run.utc_offset_ns
 
     def row(t: Any) -> tuple[str, ...]:
@@ -248,12 +242,14 @@ def trades(run: ReportRun, book: Book) -> str:
         "position after", "client order id",
     )  # fmt: skip
     numeric = frozenset({0, 4, 5, 6, 7, 8})
-    if skipped <= 0:
+    if book.skipped is None:
         return table(header, [row(t) for t in shown], numeric)
+    skipped = book.trade_count - len(shown)
+    first, last = book.skipped
     return (
         table(header, [row(t) for t in shown[:half]], numeric)
-        + f'\n<p class="empty">... {skipped} fills between seq {shown[half].seq} and '
-        f"{shown[-half - 1].seq} not listed (all {len(shown)} are in events.jsonl; "
+        + f'\n<p class="empty">... {skipped} fills between seq {first} and '
+        f"{last} not listed (all {book.trade_count} are in events.jsonl; "
         "the charts and totals include them) ...</p>\n"
         + table(header, [row(t) for t in shown[-half:]], numeric)
     )
@@ -283,8 +279,8 @@ def notable_events(run: ReportRun, flags: Sequence[Flag]) -> str:
 
 def span_text(run: ReportRun) -> str:
     """The run's first and last time, in UTC."""
-    start, end = run.span()
-    if not run.events and not run.snapshots:
+    start, end = run.span
+    if not run.tallies.first and not run.snapshots:
         return "no records"
     offset = run.utc_offset_ns
     return f"{utc_text(start + offset)} to {utc_text(end + offset)} UTC"

@@ -1,31 +1,20 @@
-"""The series the charts draw: closes, order markers, flags and positions over time."""
+"""What the charts draw: lines thinned as they are read, order markers and flags."""
 
 from __future__ import annotations
 
-import bisect
 from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from .._artifacts.runread import finite_decimal, payload, replay_fills
+from .._artifacts.runread import finite_decimal, payload
 from .._domain.model import FILL_EVENT_TYPES
 from ._reading import ts_sim_of
+from ._svg import PLOT_COLUMNS
 
 if TYPE_CHECKING:
-    from decimal import Decimal
-
     from ._reading import ReportRun
 
-__all__ = [
-    "Flag",
-    "Marker",
-    "Point",
-    "closes",
-    "flags",
-    "number",
-    "order_markers",
-    "positions",
-]
+__all__ = ["FLAG_EVENTS", "Columns", "Flag", "Marker", "OrderMarkers", "Point", "flags", "number"]
 
 
 @attrs.frozen(kw_only=True)
@@ -57,7 +46,7 @@ class Flag:
 
 
 #: Events drawn as flags, by the flag kind they are.
-_FLAG_EVENTS = {
+FLAG_EVENTS = {
     "KILL_SWITCH": "kill",
     "KILL_SWITCH_FLAT": "kill",
     "OPERATOR_ACK": "operator",
@@ -88,7 +77,7 @@ def flags(run: ReportRun) -> list[Flag]:
     found: list[tuple[int, int, Flag]] = []
     for index, event in enumerate(run.events):
         kind, fields = str(event.get("event_type")), payload(event)
-        flag_kind = _FLAG_EVENTS.get(kind)
+        flag_kind = FLAG_EVENTS.get(kind)
         if kind == "STATE_CHANGED" and fields.get("to_state") == "ERROR_REQUIRES_OPERATOR":
             flag_kind = "fault"
             kind = f"{fields.get('from_state')} -> ERROR_REQUIRES_OPERATOR"
@@ -129,40 +118,119 @@ def number(value: object) -> float | None:
     return None if found is None else float(found)
 
 
-def closes(run: ReportRun) -> dict[str, list[Point]]:
-    """The close of every bar, by symbol."""
-    series: dict[str, list[Point]] = {}
-    for ts_sim, bar in run.of_type("BAR"):
-        close = number(bar.get("close"))
-        if close is not None:
-            series.setdefault(str(bar.get("symbol")), []).append(Point(ts_sim=ts_sim, value=close))
-    return series
+class Columns:
+    """A line's points, thinned as they arrive: bounded memory for any length of run.
+
+    Keeps every point while there are at most ``2 * columns + 2`` of them; beyond that,
+    the first and the last point and, in each pixel column of ``x_range``, the lowest and
+    the highest (the first of equals). That is what ``_svg.thin`` keeps of the whole line,
+    so the chart is the same as if every point had been held, and the true extremes of
+    every column stay.
+    """
+
+    __slots__ = (
+        "_bins", "_columns", "_count", "_current", "_end", "_head", "_last", "_low", "_raw",
+        "_span", "_start",
+    )  # fmt: skip
+
+    def __init__(self, x_range: tuple[int, int], columns: int = PLOT_COLUMNS) -> None:
+        low, high = x_range
+        self._low, self._span, self._columns = low, max(high - low, 1), columns
+        self._raw: list[tuple[int, float]] | None = []
+        self._bins: dict[int, list[Any]] = {}
+        self._count = 0
+        self._head: tuple[int, float] | None = None
+        self._last: tuple[int, float] = (0, 0.0)
+        # The column the last point fell in, and its ts_sim bounds [start, end): a point
+        # inside them updates it without working out its column again.
+        self._current: list[Any] = []
+        self._start = self._end = 0
+
+    def add(self, ts_sim: int, value: float) -> None:
+        """One more point, later in the line than the ones before."""
+        index = self._count
+        self._count = index + 1
+        raw = self._raw
+        if raw is not None:
+            raw.append((ts_sim, value))
+            if len(raw) > 2 * self._columns + 2:
+                self._raw = None
+            if not index:
+                self._head = (ts_sim, value)
+        self._last = (ts_sim, value)
+        if self._start <= ts_sim < self._end:
+            current = self._current
+            if value < current[2]:
+                current[0:3] = index, ts_sim, value
+            elif value > current[5]:
+                current[3:6] = index, ts_sim, value
+            return
+        self._open(index, ts_sim, value)
+
+    def _open(self, index: int, ts_sim: int, value: float) -> None:
+        """A point in another column than the last one."""
+        low, span, columns = self._low, self._span, self._columns
+        at = min(columns - 1, max(0, (ts_sim - low) * columns // span))
+        found = self._bins.get(at)
+        if found is None:
+            found = self._bins[at] = [index, ts_sim, value, index, ts_sim, value]
+        elif value < found[2]:
+            found[0:3] = index, ts_sim, value
+        elif value > found[5]:
+            found[3:6] = index, ts_sim, value
+        self._current = found
+        # ts_sim in [start, end) is in column ``at``; a clamped point never matches.
+        self._start = low - (-at * span // columns)
+        self._end = low - (-(at + 1) * span // columns)
+        if not low <= ts_sim < low + span:
+            self._start = self._end = 0
+
+    def __len__(self) -> int:
+        """How many points were added (not how many are kept)."""
+        return self._count
+
+    def points(self) -> list[Point]:
+        """The kept points, in the order they were added."""
+        if self._raw is not None:
+            return [Point(ts_sim=ts, value=v) for ts, v in self._raw]
+        kept: dict[int, tuple[int, float]] = {}
+        for bin_ in self._bins.values():
+            kept[bin_[0]] = (bin_[1], bin_[2])
+            kept[bin_[3]] = (bin_[4], bin_[5])
+        if self._head is not None:
+            kept[0] = self._head
+        if self._count:
+            kept[self._count - 1] = self._last
+        return [Point(ts_sim=ts, value=v) for _, (ts, v) in sorted(kept.items())]
 
 
-def order_markers(run: ReportRun, closes: dict[str, list[Point]]) -> dict[str, list[Marker]]:
+class OrderMarkers:
     """Submits at the last close before them, fills at their price, rejects at the last close.
 
     Rail blocks (``RISK_REJECTED``) are marked like rejects, at their limit price if any.
+    Fed one event at a time, in order, with the closes as they stand at that event.
     """
-    orders: dict[str, dict[str, Any]] = {}
-    markers: dict[str, list[Marker]] = {}
 
-    times = {symbol: [p.ts_sim for p in points] for symbol, points in closes.items()}
+    def __init__(self) -> None:
+        self.orders: dict[str, tuple[str, str, object]] = {}
+        self.markers: dict[str, list[Marker]] = {}
 
-    def last_close(symbol: str, ts_sim: int) -> float | None:
-        index = bisect.bisect_right(times.get(symbol, []), ts_sim)
-        return closes[symbol][index - 1].value if index else None
-
-    for event in run.events:
-        kind, fields, ts_sim = event.get("event_type"), payload(event), ts_sim_of(event)
+    def feed(
+        self, kind: str, fields: dict[str, Any], ts_sim: int, last_close: dict[str, float]
+    ) -> None:
+        """Mark the event if it is an order event (``last_close``: by symbol, so far)."""
         coid = str(fields.get("client_order_id", ""))
         if kind == "ORDER_SUBMITTED":
-            orders[coid] = fields
-        order = orders.get(coid, {})
-        symbol = str(fields.get("symbol", order.get("symbol", "")))
-        side = str(fields.get("side", order.get("side", "")))
+            self.orders[coid] = (
+                str(fields.get("symbol", "")),
+                str(fields.get("side", "")),
+                fields.get("quantity", ""),
+            )
+        known = self.orders.get(coid, ("", "", ""))
+        symbol = str(fields.get("symbol", known[0]))
+        side = str(fields.get("side", known[1]))
         if kind == "RISK_REJECTED":
-            value = number(fields.get("limit_price")) or last_close(symbol, ts_sim)
+            value = number(fields.get("limit_price")) or last_close.get(symbol)
             label = f"RISK_REJECTED {fields.get('rule')} {side} {fields.get('quantity', '')}"
             label += f": {fields['reason']}" if fields.get("reason") else ""
             marker_kind = "rail"
@@ -171,31 +239,14 @@ def order_markers(run: ReportRun, closes: dict[str, list[Point]]) -> dict[str, l
             label = f"{kind} {side} {fields.get('quantity')} @ {fields.get('price')} ({coid})"
             marker_kind = "fill"
         elif kind in ("ORDER_SUBMITTED", "ORDER_REJECTED"):
-            value = number(fields.get("limit_price")) or last_close(symbol, ts_sim)
-            label = f"{kind} {side} {fields.get('quantity', order.get('quantity', ''))} ({coid})"
+            value = number(fields.get("limit_price")) or last_close.get(symbol)
+            label = f"{kind} {side} {fields.get('quantity', known[2])} ({coid})"
             if kind == "ORDER_REJECTED":
                 label += f": {fields.get('reason')}"
             marker_kind = "submit" if kind == "ORDER_SUBMITTED" else "reject"
         else:
-            continue
+            return
         if value is not None:
-            markers.setdefault(symbol, []).append(
+            self.markers.setdefault(symbol, []).append(
                 Marker(ts_sim=ts_sim, value=value, kind=marker_kind, side=side, label=label)
             )
-    return markers
-
-
-def positions(run: ReportRun) -> dict[str, list[Point]]:
-    """Net position by symbol from the fills, as steps over the run's whole span."""
-    series: dict[str, list[Point]] = {}
-    held: dict[str, Decimal] = {}
-    start, end = run.span()
-    for change in replay_fills(run.events, allow_int=True):
-        ts_sim = ts_sim_of(change.event)
-        points = series.setdefault(change.symbol, [Point(ts_sim=start, value=0.0)])
-        held[change.symbol] = change.after
-        points.append(Point(ts_sim=ts_sim, value=float(change.before)))  # a step, not a ramp
-        points.append(Point(ts_sim=ts_sim, value=float(change.after)))
-    for symbol, points in series.items():
-        points.append(Point(ts_sim=end, value=float(held[symbol])))
-    return series

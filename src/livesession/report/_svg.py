@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 __all__ = [
     "BUY",
     "FLAG_COLOURS",
+    "PLOT_COLUMNS",
     "RAIL",
     "SELL",
     "SERIES_COLOURS",
@@ -46,6 +47,11 @@ _MERGE_PX: Final = 4
 _SAME_SPOT_PX: Final = 2
 """Rejects or rail blocks on the same square of this many pixels share one marker."""
 _LABELS_PER_GROUP: Final = 5
+_DENSE_CELL: Final = (8, 16)
+"""Where a chart has more submits and fills than pixel columns, they share one marker per
+cell of this many pixels (wide, high), with fewer labels: a crowd of markers a pixel apart
+shows nothing more, and would make the file megabytes."""
+_DENSE_LABELS: Final = 2
 SERIES_COLOURS: Final = ("#1d4ed8", "#b45309", "#7c3aed", "#0f766e", "#be185d")
 BUY: Final = "#15803d"
 SELL: Final = "#b91c1c"
@@ -88,6 +94,8 @@ class _Frame:
 
 
 _FRAME: Final = _Frame(width=WIDTH, height=250, margins=(80, 20, 16, 46))
+PLOT_COLUMNS: Final = _FRAME.plot_width
+"""Pixel columns of a chart's plot area: what a line is thinned to (two points each)."""
 
 
 def escape(text: object) -> str:
@@ -213,7 +221,8 @@ def _group_markers(
 ) -> list[tuple[Marker, float, float, int, list[str]]]:
     """Markers of one kind and side that fall on one spot drawn once, with a count.
 
-    Submits and fills merge within a pixel column and ``_MERGE_PX`` of height; broker
+    Submits and fills merge within a pixel column and ``_MERGE_PX`` of height (within
+    a ``_DENSE_CELL`` when there are more of them than pixel columns); broker
     rejects only when they land on the same ``_SAME_SPOT_PX`` square, where separate marks
     could not be told apart anyway. Rail blocks sit on a lane along the plot's bottom edge
     (a rail that blocks every bar for a week would otherwise hide the price under it) and
@@ -222,13 +231,16 @@ def _group_markers(
     """
     out: list[tuple[Marker, float, float, int, list[str]]] = []
     groups: dict[tuple[int, int, str, str], int] = {}
+    orders = sum(1 for marker in markers if marker.kind in ("submit", "fill"))
+    cell_x, cell_y = _DENSE_CELL if orders > PLOT_COLUMNS else (1, _MERGE_PX)
+    most = _DENSE_LABELS if orders > PLOT_COLUMNS else _LABELS_PER_GROUP
     for marker in markers:
         x, y = px(marker.ts_sim), py(marker.value)
         if marker.kind == "rail":  # on the lane along the bottom edge, whatever the price
             y = rail_y
             key = (int(x) // _SAME_SPOT_PX, 0, marker.kind, "")
         elif marker.kind in ("submit", "fill"):
-            key = (int(x), int(y) // _MERGE_PX, marker.kind, marker.side)
+            key = (int(x) // cell_x, int(y) // cell_y, marker.kind, marker.side)
         else:
             key = (int(x) // _SAME_SPOT_PX, int(y) // _SAME_SPOT_PX, marker.kind, marker.side)
         at = groups.get(key)
@@ -237,7 +249,7 @@ def _group_markers(
             out.append((marker, x, y, 1, [marker.label]))
         else:
             first, fx, fy, count, labels = out[at]
-            if len(labels) < _LABELS_PER_GROUP:
+            if len(labels) < (most if marker.kind in ("submit", "fill") else _LABELS_PER_GROUP):
                 labels.append(marker.label)
             out[at] = (first, fx, fy, count + 1, labels)
     return out

@@ -1,0 +1,193 @@
+"""The report's own integrity checks: what one streaming pass over the files can prove.
+
+A full verification (``livesession verify``: schemas, event ids, lifecycle, metrics and the
+positions replayed) costs more than the report may spend, so by default the report checks
+what falls out of the single pass it makes anyway, and says so:
+
+* every line of ``events.jsonl`` and ``state_snapshots.jsonl`` is a JSON object ending in a
+  newline, with ``seq`` 1, 2, 3 ... contiguous;
+* the audit hash chain: every ``prev_hash`` is the SHA-256 of the line before (raw bytes),
+  the first is 64 zeros, ``seq`` is contiguous, and ``metrics.json``'s ``audit_head`` is
+  the hash of the last line;
+* the closing ``C2_DRYRUN_STOP`` record's ``digests`` equal the SHA-256 of
+  ``events.jsonl`` and ``state_snapshots.jsonl`` as read, so the chain covers their bytes;
+* ``metrics.json``'s line counts match the files.
+
+Problems read like the verifier's violations: ``<file>:<line>: <what>``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import TYPE_CHECKING, Any, Final
+
+import orjson
+
+from .._artifacts import names
+from .._artifacts.audit_chain import GENESIS_HASH
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+    from pathlib import Path
+
+    from .._artifacts.runread import RunCut
+
+__all__ = ["CHECKED", "Integrity", "LineReader"]
+
+_CHUNK: Final = 1 << 20
+_MAX_PER_FILE: Final = 50
+
+CHECKED: Final = (
+    "every line of events.jsonl and state_snapshots.jsonl is a JSON object with seq 1, 2, 3 ...",
+    "the audit hash chain, line by line, and metrics.json's audit_head",
+    "the stop record's SHA-256 digests against events.jsonl and state_snapshots.jsonl",
+    "metrics.json's line counts against the files",
+)
+"""What the default report checks, as it says in its Verification section."""
+
+
+class LineReader:
+    """The lines of a file (up to a live run's cut), read in chunks that feed a digest.
+
+    Iterate once. ``torn`` is then true when the last line had no newline (it is yielded
+    too); ``digest`` holds the SHA-256 of every byte read; ``progress`` is told the size of
+    each chunk as it is read.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        cut: RunCut | None,
+        progress: Callable[[int], None] | None = None,
+    ) -> None:
+        self.path, self.cut, self.progress = path, cut, progress
+        self.digest = hashlib.sha256()
+        self.torn = False
+
+    def __iter__(self) -> Iterator[bytes]:
+        """Each line without its newline.
+
+        Raises:
+            OSError: the file cannot be opened or read.
+        """
+        limit = None if self.cut is None else self.cut.offsets.get(self.path.name)
+        with self.path.open("rb") as f:
+            rest = b""
+            while limit is None or limit > 0:
+                chunk = f.read(_CHUNK if limit is None else min(_CHUNK, limit))
+                if not chunk:
+                    break
+                if limit is not None:
+                    limit -= len(chunk)
+                self.digest.update(chunk)
+                if self.progress is not None:
+                    self.progress(len(chunk))
+                parts = (rest + chunk).split(b"\n") if rest else chunk.split(b"\n")
+                rest = parts.pop()
+                yield from parts
+            if rest:
+                self.torn = True
+                yield rest
+
+
+class Integrity:
+    """The problems the report's own pass found, per file, in the verifier's format."""
+
+    def __init__(self) -> None:
+        self.problems: list[str] = []
+        self.total = 0
+        self._per_file: dict[str, int] = {}
+        self.sha256: dict[str, str] = {}
+        self.lines: dict[str, int] = {}
+
+    def add(self, name: str, line: int, what: str) -> None:
+        """Record one problem (at most 50 listed per file; all counted)."""
+        self.total += 1
+        shown = self._per_file.get(name, 0)
+        self._per_file[name] = shown + 1
+        if shown < _MAX_PER_FILE:
+            self.problems.append(f"{name}:{line}: {what}")
+        elif shown == _MAX_PER_FILE:
+            self.problems.append(f"{name}:0: more problems not listed")
+
+    def seq(self, name: str, line: int, record: dict[str, Any]) -> None:
+        """Check that the record's ``seq`` is its line number."""
+        if record.get("seq") != line:
+            self.add(name, line, f"seq {record.get('seq')!r}, expected {line}")
+
+    def missing(self, name: str) -> None:
+        """The file is not there."""
+        self.add(name, 0, "missing")
+
+    def audit_chain(
+        self, path: Path, cut: RunCut | None, keep: frozenset[str]
+    ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+        """Check the audit log's hash chain; its records whose code is in ``keep``, and its last.
+
+        The records are read one at a time and only those kept are held.
+        """
+        records: list[dict[str, Any]] = []
+        last: dict[str, Any] | None = None
+        head = GENESIS_HASH
+        number = 0
+        reader = LineReader(path, cut)
+        try:
+            for number, line in enumerate(reader, start=1):
+                try:
+                    record = orjson.loads(line)
+                except orjson.JSONDecodeError:
+                    record = None
+                if not isinstance(record, dict):
+                    self.add(names.AUDIT, number, "not a JSON object")
+                else:
+                    last = record
+                    if record.get("code") in keep:
+                        records.append(record)
+                    self.seq(names.AUDIT, number, record)
+                    if record.get("prev_hash") != head:
+                        self.add(names.AUDIT, number, "prev_hash does not match the line before")
+                head = hashlib.sha256(line).hexdigest()
+        except OSError:
+            self.missing(names.AUDIT)
+            return records, None
+        self.check_torn(names.AUDIT, reader, number)
+        self.lines[names.AUDIT] = number
+        self.sha256["audit head"] = head if number else ""
+        return records, last
+
+    def check_torn(self, name: str, reader: LineReader, lines: int) -> None:
+        """A problem when the file's last line had no newline."""
+        if reader.torn:
+            self.add(name, lines, "the last line has no newline (torn)")
+
+    def closing(self, last: dict[str, Any] | None, metrics: dict[str, Any], *, live: bool) -> None:
+        """The stop record's digests and metrics.json's counts against what was read."""
+        counts = {
+            "events_emitted": names.EVENTS,
+            "state_snapshots": names.SNAPSHOTS,
+            "audit_events": names.AUDIT,
+        }
+        if not metrics:
+            self.add(names.METRICS, 0, "missing")
+        for field, name in counts.items():
+            if metrics and metrics.get(field) != self.lines.get(name, 0):
+                self.add(
+                    names.METRICS,
+                    0,
+                    f"{field} {metrics.get(field)!r}, but {name} has {self.lines.get(name, 0)}",
+                )
+        head = self.sha256.get("audit head", "")
+        if metrics and metrics.get("audit_head") != head:
+            self.add(names.METRICS, 0, "audit_head is not the hash of the last audit line")
+        if live:
+            return  # a live run has no stop record yet
+        stop = last if last is not None and last.get("code") == "C2_DRYRUN_STOP" else None
+        if stop is None:
+            self.add(names.AUDIT, 0, "no closing C2_DRYRUN_STOP record (incomplete run)")
+            return
+        found = stop.get("payload")
+        digests = found.get("digests") if isinstance(found, dict) else None
+        digests = digests if isinstance(digests, dict) else {}
+        for name in (names.EVENTS, names.SNAPSHOTS):
+            if digests.get(name) != self.sha256.get(name):
+                self.add(name, 0, "SHA-256 differs from the digest the audit chain closed with")
