@@ -41,7 +41,9 @@ class Links:
 
     def __init__(self, report: Violations) -> None:
         self.report = report
-        self._seen: dict[str, tuple[str, dict[str, Any]]] = {}
+        # Of each event, only what a later link is checked against: its type, intent and
+        # client order id (None when absent), so memory stays small on long runs.
+        self._seen: dict[str, tuple[str, object, object]] = {}
         self._signals: dict[int, str] = {}
         self._submitted: dict[str, str] = {}
 
@@ -52,7 +54,11 @@ class Links:
             if field in payload:
                 self._check_target(number, field, payload, allowed)
         self._check_present(number, kind, payload)
-        self._seen[event["event_id"]] = (kind, payload)
+        self._seen[event["event_id"]] = (
+            kind,
+            payload.get("intent_seq"),
+            payload.get("client_order_id"),
+        )
         if kind == _SIGNAL and isinstance(payload.get("intent_seq"), int):
             self._signals[payload["intent_seq"]] = event["event_id"]
         elif kind == _SUBMITTED and isinstance(payload.get("client_order_id"), str):
@@ -69,32 +75,30 @@ class Links:
         if found is None:
             self._add(number, f"{field} {target!r} names no earlier event of this run")
             return
-        kind, parent = found
+        kind, intent_seq, client_order_id = found
         if kind not in allowed:
             self._add(number, f"{field} names a {kind} event, not {' or '.join(sorted(allowed))}")
             return
-        if field == "signal_id" and parent.get("intent_seq") != payload.get("intent_seq"):
+        if field == "signal_id" and intent_seq != payload.get("intent_seq"):
             self._add(
                 number,
-                f"signal_id names the SIGNAL of intent {parent.get('intent_seq')}, "
+                f"signal_id names the SIGNAL of intent {intent_seq}, "
                 f"not {payload.get('intent_seq')}",
             )
-        elif field == "order_event_id" and parent.get("client_order_id") != payload.get(
-            "client_order_id"
-        ):
+        elif field == "order_event_id" and client_order_id != payload.get("client_order_id"):
             self._add(
                 number,
-                f"order_event_id names the order {parent.get('client_order_id')!r}, "
+                f"order_event_id names the order {client_order_id!r}, "
                 f"not {payload.get('client_order_id')!r}",
             )
         elif (
             field == "fill_event_id"
             and "oco_group" in payload
-            and parent.get("client_order_id") != payload["oco_group"]
+            and client_order_id != payload["oco_group"]
         ):
             self._add(
                 number,
-                f"fill_event_id names a fill of {parent.get('client_order_id')!r}, "
+                f"fill_event_id names a fill of {client_order_id!r}, "
                 f"not of the leg's entry {payload['oco_group']!r}",
             )
 

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 __all__ = ["Replay"]
 
 EVENTS: Final = names.EVENTS
+_ORDER_FIELDS: Final = ("symbol", "side", "quantity")
 
 
 class Replay:
@@ -30,6 +31,7 @@ class Replay:
         self.state_changes: list[tuple[str, str, str]] = []
         self.stopped_status: str | None = None
         self._orders: dict[str, dict[str, Any]] = {}
+        """Of each order submitted, what its fills are checked against."""
         self._filled: dict[str, Decimal] = {}
         self._trade_ids: set[str] = set()
 
@@ -65,7 +67,7 @@ class Replay:
         if coid in self._orders:
             self.report.add(EVENTS, number, f"client_order_id {coid} submitted twice")
         else:
-            self._orders[coid] = order
+            self._orders[coid] = {field: order[field] for field in _ORDER_FIELDS}
 
     def _position(self, number: int, payload: dict[str, Any]) -> None:
         replayed = self.positions.get(payload["symbol"], Decimal(0))
