@@ -10,7 +10,12 @@ directory or from bytes (``verify_contents``).
 
 from __future__ import annotations
 
+import os
+import pty
 import random
+import select
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -164,6 +169,24 @@ def _break(run_dir: Path, rng: random.Random) -> None:
     path.write_bytes(data[:-3] if how == "torn" else data)
 
 
+@pytest.mark.broken_run("an odd event_type on purpose")
+@pytest.mark.parametrize("odd", [v for v in ODD_VALUES if v != 2**70], ids=repr)
+def test_any_event_type_is_checked_never_crashes(tmp_path, odd):
+    """Whatever ``event_type`` holds (a dict, a list, a number), the schema says so."""
+    run_dir = build_run(tmp_path / "r")
+    path = run_dir / "events.jsonl"
+    lines = path.read_bytes().splitlines()
+    event = orjson.loads(lines[1])
+    lines[1] = orjson.dumps({**event, "event_type": odd}, option=orjson.OPT_SORT_KEYS)
+    path.write_bytes(b"\n".join(lines) + b"\n")
+
+    found = verify_run(run_dir, live=None).violations
+
+    assert not [v for v in found if "could not be checked" in v]
+    if not isinstance(odd, str):
+        assert [v for v in found if v.startswith("events.jsonl:2: schema: event_type: ")]
+
+
 @pytest.mark.broken_run("torn on purpose")
 def test_a_last_line_without_its_newline_is_still_the_last(tmp_path):
     """events.jsonl without its final newline: torn, but SESSION_STOPPED is still last."""
@@ -250,3 +273,53 @@ def test_memory_sessions_are_verified_from_their_bytes():
 def test_verify_is_exported():
     """``verify_contents`` is public, next to ``verify_run``."""
     assert "verify_contents" in verify_package.__all__
+
+
+def _cli(*args: str, **kwargs: Any) -> subprocess.CompletedProcess[bytes]:
+    env = {**os.environ, "TERM": "xterm", "COLUMNS": "100"}
+    return subprocess.run(
+        [sys.executable, "-m", "livesession.cli", *args],
+        env=env,
+        check=False,
+        timeout=60,
+        **kwargs,
+    )
+
+
+def test_the_cli_draws_no_bar_off_a_terminal(tmp_path):
+    """Piped, ``verify`` prints what it always did, and nothing on stderr."""
+    run_dir = build_run(tmp_path / "r")
+
+    plain = _cli("verify", str(run_dir), capture_output=True)
+    as_json = _cli("verify", "--json", str(run_dir), capture_output=True)
+
+    assert plain.returncode == 0
+    assert plain.stdout.decode().startswith(f"OK {run_dir}: ")
+    assert plain.stdout.count(b"\n") == 1
+    assert plain.stderr == b""
+    assert orjson.loads(as_json.stdout)["ok"] is True
+    assert as_json.stderr == b""
+
+
+def test_the_cli_draws_a_bar_on_a_terminal(tmp_path):
+    """With stderr a terminal, the bar is drawn there; stdout is the same as ever."""
+    run_dir = build_run(tmp_path / "r")
+    controller, terminal = pty.openpty()
+    try:
+        done = _cli("verify", str(run_dir), stdout=subprocess.PIPE, stderr=terminal)
+        os.close(terminal)
+        drawn = b""
+        while select.select([controller], [], [], 0.5)[0]:
+            try:
+                chunk = os.read(controller, 65536)
+            except OSError:  # the terminal's other end is closed: all read
+                break
+            if not chunk:
+                break
+            drawn += chunk
+    finally:
+        os.close(controller)
+
+    assert done.returncode == 0
+    assert done.stdout.decode().startswith(f"OK {run_dir}: ")
+    assert b"verify" in drawn

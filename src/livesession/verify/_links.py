@@ -34,6 +34,7 @@ _REPORTS: Final = frozenset(
     {"ORDER_ACCEPTED", "ORDER_CANCELED", "ORDER_REJECTED", *FILL_EVENT_TYPES}
 )
 _DECISIONS: Final = frozenset({_SUBMITTED, "RISK_REJECTED"})
+_TARGETS: Final = frozenset().union(*LINK_FIELDS.values())
 
 
 class Links:
@@ -41,9 +42,11 @@ class Links:
 
     def __init__(self, report: Violations) -> None:
         self.report = report
-        # Of each event, only what a later link is checked against: its type, intent and
-        # client order id (None when absent), so memory stays small on long runs.
-        self._seen: dict[str, tuple[str, object, object]] = {}
+        # Of each event only what a later link is checked against, so that memory stays
+        # small on long runs: its type (one shared string per type), and for an event a
+        # link may name, its intent and client order id too (None when absent).
+        self._seen: dict[str, str | tuple[str, object, object]] = {}
+        self._kinds: dict[str, str] = {}
         self._signals: dict[int, str] = {}
         self._submitted: dict[str, str] = {}
 
@@ -54,10 +57,11 @@ class Links:
             if field in payload:
                 self._check_target(number, field, payload, allowed)
         self._check_present(number, kind, payload)
+        kind = self._kinds.setdefault(kind, kind)
         self._seen[event["event_id"]] = (
-            kind,
-            payload.get("intent_seq"),
-            payload.get("client_order_id"),
+            (kind, payload.get("intent_seq"), payload.get("client_order_id"))
+            if kind in _TARGETS
+            else kind
         )
         if kind == _SIGNAL and isinstance(payload.get("intent_seq"), int):
             self._signals[payload["intent_seq"]] = event["event_id"]
@@ -75,7 +79,7 @@ class Links:
         if found is None:
             self._add(number, f"{field} {target!r} names no earlier event of this run")
             return
-        kind, intent_seq, client_order_id = found
+        kind, intent_seq, client_order_id = (found, None, None) if isinstance(found, str) else found
         if kind not in allowed:
             self._add(number, f"{field} names a {kind} event, not {' or '.join(sorted(allowed))}")
             return

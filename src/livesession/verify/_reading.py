@@ -220,9 +220,10 @@ class RunFiles:
         # known only once every line is read.
         torn = None if self.ends_with_newline[name] else self.report.reserve(name)
         keep = self.lines[name]
+        errors = self.schemas.checker(name)
         count = 0
         for count, (raw, is_last) in enumerate(self._split(source, digest), 1):
-            obj = self._parse_line(name, count, raw)
+            obj = self._parse_line(name, count, raw, errors)
             if name == EVENTS:
                 if events is not None:
                     events(count, obj, is_last)
@@ -273,16 +274,24 @@ class RunFiles:
                 return number
         return 1
 
-    def _parse_line(self, name: str, number: int, raw: bytes) -> dict[str, Any] | None:
+    def _parse_line(
+        self,
+        name: str,
+        number: int,
+        raw: bytes,
+        schema_errors: Callable[[dict[str, Any]], list[str]],
+    ) -> dict[str, Any] | None:
         obj = self._parse_object(name, number, raw)
         if obj is None:
             return None
         if orjson.dumps(obj, option=orjson.OPT_SORT_KEYS) != raw:
             self.report.add(name, number, "not in canonical form (sorted keys, no spaces)")
-        errors = self.schemas.errors(name, obj)
+        errors = schema_errors(obj)
+        if not errors:
+            return obj
         for error in errors:
             self.report.add(name, number, error)
-        return None if errors else obj
+        return None
 
     def _parse_object(self, name: str, number: int, raw: bytes) -> dict[str, Any] | None:
         if not raw:

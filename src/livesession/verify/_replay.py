@@ -16,6 +16,17 @@ __all__ = ["Replay"]
 
 EVENTS: Final = names.EVENTS
 _ORDER_FIELDS: Final = ("symbol", "side", "quantity")
+_REPLAYED: Final = FILL_EVENT_TYPES | {
+    "ORDER_SUBMITTED",
+    "POSITION_CHANGED",
+    "RISK_REJECTED",
+    "ORDER_REJECTED",
+    "PREFLIGHT_CHECK",
+    "STATE_CHANGED",
+    "SESSION_STOPPED",
+    "BROKER_CALL_RETRIED",
+}
+"""The event types ``apply`` does more with than count."""
 
 
 class Replay:
@@ -41,6 +52,10 @@ class Replay:
 
     def apply(self, number: int, kind: str, payload: dict[str, Any]) -> None:
         self.kinds[kind] += 1
+        if kind in _REPLAYED:
+            self._replay(number, kind, payload)
+
+    def _replay(self, number: int, kind: str, payload: dict[str, Any]) -> None:
         if kind in FILL_EVENT_TYPES:
             self._fill(number, payload)
             if payload.get("after_cancel") is True:

@@ -96,6 +96,26 @@ class Schemas:
             return self._explain(artifact, key, obj) or [f"schema: (top level): {exc}"]
         return []
 
+    def checker(self, artifact: str) -> Callable[[dict[str, Any]], list[str]]:
+        """``errors`` for one artifact, as a function: the reader's per-line hot path."""
+        if artifact != names.EVENTS:
+            return lambda obj: self.errors(artifact, obj)
+        by_type = self._fast_events
+        invalid = self._invalid
+
+        def check(obj: dict[str, Any]) -> list[str]:
+            event_type = obj.get("event_type")
+            validate = by_type.get(event_type) if type(event_type) is str else None
+            if validate is None:
+                return self.errors(artifact, obj)  # compiles this event type the first time
+            try:
+                validate(obj)
+            except invalid:
+                return self.errors(artifact, obj)
+            return []
+
+        return check
+
     def is_valid(self, artifact: str, obj: object) -> bool:
         """The compiled validator's verdict on ``obj`` alone (``errors`` explains a no)."""
         event_type = obj.get("event_type") if isinstance(obj, dict) else None
