@@ -16,6 +16,7 @@ import random
 import select
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ import orjson
 import pytest
 
 from livesession import verify as verify_package
+from livesession.testing import mark_verified, verify_session
 from livesession.verify import ARTIFACT_NAMES, verify_contents, verify_run
 from livesession.verify import _reading as reading
 from livesession.verify._schemas import Schemas
@@ -323,3 +325,24 @@ def test_the_cli_draws_a_bar_on_a_terminal(tmp_path):
     assert done.returncode == 0
     assert done.stdout.decode().startswith(f"OK {run_dir}: ")
     assert b"verify" in drawn
+
+
+def test_the_kit_verifies_sessions_without_files(monkeypatch):
+    """``verify_session`` checks the sinks' bytes as they are: it writes no file."""
+    orch, sinks = session(steps=30)
+    orch.run_to_end(30)
+    orch.close()
+    Schemas.get()  # the schema files are read once per process, maybe here
+
+    def no_files(*args: object, **kwargs: object) -> None:
+        raise AssertionError("verify_session wrote a file")
+
+    monkeypatch.setattr(tempfile, "mkdtemp", no_files)
+    monkeypatch.setattr(Path, "write_bytes", no_files)
+    monkeypatch.setattr(Path, "open", no_files)
+
+    assert verify_session(orch) == []
+    sinks.events.lines.pop(3)
+    found = verify_session(orch)
+    assert found[0].startswith("session t: events.jsonl:4: seq is 5, expected 4")
+    mark_verified(orch)
