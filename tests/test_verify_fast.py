@@ -17,6 +17,7 @@ import select
 import subprocess
 import sys
 import tempfile
+import tracemalloc
 from pathlib import Path
 from typing import Any
 
@@ -346,3 +347,27 @@ def test_the_kit_verifies_sessions_without_files(monkeypatch):
     found = verify_session(orch)
     assert found[0].startswith("session t: events.jsonl:4: seq is 5, expected 4")
     mark_verified(orch)
+
+
+def _peak_bytes(run_dir: Path) -> int:
+    tracemalloc.start()
+    try:
+        assert verify_run(run_dir, live=None).ok
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_memory_does_not_grow_with_the_run(tmp_path, monkeypatch):
+    """Ten times the bars: the verifier's peak grows by a small part of the file's growth."""
+    short = build_run(tmp_path / "short", bars=300)
+    long = build_run(tmp_path / "long", bars=3000)
+    monkeypatch.setattr(reading, "_CHUNK", 16384)
+    Schemas.get()  # built once per process: not part of either peak
+    _peak_bytes(short)
+
+    grown = _peak_bytes(long) - _peak_bytes(short)
+
+    more_bytes = (long / "events.jsonl").stat().st_size - (short / "events.jsonl").stat().st_size
+    assert more_bytes > 500_000
+    assert grown < more_bytes / 10, (grown, more_bytes)
