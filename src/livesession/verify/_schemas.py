@@ -8,6 +8,7 @@ translation of them with the same verdicts (tests/test_verify_fast.py checks bot
 
 from __future__ import annotations
 
+import importlib.util
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Final
 import orjson
 
 from .._artifacts import names
+from .._exceptions import MissingExtra
 from .._support.optional import import_optional
 
 if TYPE_CHECKING:
@@ -78,8 +80,10 @@ class Schemas:
         Raises:
             MissingExtra: ``jsonschema`` is not installed (``livesession[observability]``).
         """
-        # Every time: the extra may have gone since the first call.
-        import_optional("jsonschema", "observability")
+        # Every time: the extra may have gone since the first call. Only looked for, not
+        # imported: the reference validator is needed only to explain a rejected line.
+        if _missing("jsonschema"):
+            raise MissingExtra("jsonschema", "observability")
         if cls._instance is None:
             cls._instance = cls()
         return cls._instance
@@ -166,6 +170,14 @@ class Schemas:
             f"schema: {'.'.join(str(p) for p in e.absolute_path) or '(top level)'}: {e.message}"
             for e in found[:_MAX_SCHEMA_ERRORS_PER_LINE]
         ]
+
+
+def _missing(module: str) -> bool:
+    """``module`` cannot be imported (it is not installed, or blocked in ``sys.modules``)."""
+    try:
+        return importlib.util.find_spec(module) is None
+    except (ImportError, ValueError):
+        return True
 
 
 def _is_type_test(condition: dict[str, Any]) -> bool:
