@@ -11,11 +11,13 @@ It shares no code with the session that wrote the run: only the lifecycle table
 ``livesession/schemas``. It never raises on bad input: whatever it cannot read or check
 becomes a violation.
 
-Modules: ``_reading`` (the verifier's own reader: bytes to lines and violations),
-``_schemas`` (the validators), ``_checks`` (the checks, one artifact after the other),
-``_replay`` (orders and fills replayed into positions), ``_result`` (the violations and
-the ``VerifyResult``). ``read_records``, the lenient reader of the tools that summarise
-a run, is re-exported here for its callers; the verifier itself never uses it.
+Modules: ``_reading`` (the verifier's own reader: bytes to lines and violations, streamed
+in chunks), ``_schemas`` (the validators: compiled, with jsonschema to explain a rejected
+line), ``_events`` (the checks of each event as it is read), ``_checks`` (the other checks,
+one artifact after the other), ``_links`` and ``_replay`` (links between events; orders and
+fills replayed into positions), ``_result`` (the violations and the ``VerifyResult``).
+``read_records``, the lenient reader of the tools that summarise a run, is re-exported
+here for its callers; the verifier itself never uses it.
 """
 
 from __future__ import annotations
