@@ -40,6 +40,7 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
                 "_cli_output",
                 "_cli_runs",
                 "_cli_commands",
+                "_cli_bar",
                 "verify",
                 "report",
                 "report_diagram",

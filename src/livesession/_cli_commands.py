@@ -65,9 +65,12 @@ def cmd_control(args: argparse.Namespace) -> int:
 
 def cmd_verify(args: argparse.Namespace) -> int:
     """Verify a run against the artifact contract, independently of the writer."""
+    from ._cli_bar import terminal_bar  # noqa: PLC0415 - only for this command
     from .verify import verify_run  # noqa: PLC0415 - jsonschema is loaded only here
 
-    result = verify_run(require_run(args.run_dir))
+    run_dir = require_run(args.run_dir)
+    with terminal_bar("verify") as progress:
+        result = verify_run(run_dir, progress=progress)
     if args.json:
         code = EXIT_OK if result.ok else EXIT_VIOLATIONS
         emit_json(verify_json(result, args.run_dir, code=code))

@@ -9,15 +9,14 @@ the end. Verifying needs ``jsonschema`` (``livesession[testing]`` brings it).
 
 from __future__ import annotations
 
-import tempfile
 import weakref
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
 
 from .._session.coordinator import LiveSessionOrchestrator
-from ..verify import verify_run
+from ..verify import verify_contents, verify_run
 
 if TYPE_CHECKING:
+    from pathlib import Path
     from types import TracebackType
 
 __all__ = ["SessionTracker", "mark_verified", "run_dirs", "verify_session"]
@@ -49,15 +48,14 @@ def verify_session(session: LiveSessionOrchestrator) -> list[str]:
     sinks = recorder.sinks
     if not all(isinstance(getattr(sink, "lines", None), list) for sink in sinks.values()):
         return []
-    with tempfile.TemporaryDirectory(prefix="verify-") as tmp:
-        run_dir = Path(tmp)
-        for name, file_name in _CONTRACT_LINES.items():
-            lines: list[bytes] = getattr(sinks[name], "lines")  # noqa: B009 - duck-typed sinks
-            (run_dir / file_name).write_bytes(b"".join(_line(x) for x in lines))
-        content = getattr(recorder.metrics_sink, "content", None)
-        if isinstance(content, bytes):
-            (run_dir / "metrics.json").write_bytes(content)
-        result = verify_run(run_dir, live=None)
+    # The sinks' bytes as the files would hold them, verified as they are: no files.
+    contents: dict[str, bytes | None] = {
+        file_name: _joined(getattr(sinks[name], "lines"))  # noqa: B009 - duck-typed sinks
+        for name, file_name in _CONTRACT_LINES.items()
+    }
+    content = getattr(recorder.metrics_sink, "content", None)
+    contents["metrics.json"] = content if isinstance(content, bytes) else None
+    result = verify_contents(contents, run_dir=f"session {session.config.run_id}")
     return [f"session {session.config.run_id}: {v}" for v in result.violations[:_SHOWN]]
 
 
@@ -70,8 +68,11 @@ def run_dirs(root: Path) -> list[Path]:
     )
 
 
-def _line(line: bytes) -> bytes:
-    return line if line.endswith(b"\n") else line + b"\n"
+def _joined(lines: list[bytes]) -> bytes:
+    """The lines as a file holds them: each ends with a newline."""
+    if all(line.endswith(b"\n") for line in lines):
+        return b"".join(lines)
+    return b"".join(line if line.endswith(b"\n") else line + b"\n" for line in lines)
 
 
 def _last_writers(built: list[LiveSessionOrchestrator]) -> list[LiveSessionOrchestrator]:

@@ -11,17 +11,19 @@ It shares no code with the session that wrote the run: only the lifecycle table
 ``livesession/schemas``. It never raises on bad input: whatever it cannot read or check
 becomes a violation.
 
-Modules: ``_reading`` (the verifier's own reader: bytes to lines and violations),
-``_schemas`` (the validators), ``_checks`` (the checks, one artifact after the other),
-``_replay`` (orders and fills replayed into positions), ``_result`` (the violations and
-the ``VerifyResult``). ``read_records``, the lenient reader of the tools that summarise
-a run, is re-exported here for its callers; the verifier itself never uses it.
+Modules: ``_reading`` (the verifier's own reader: bytes to lines and violations, streamed
+in chunks), ``_schemas`` (the validators: compiled, with jsonschema to explain a rejected
+line), ``_events`` (the checks of each event as it is read), ``_checks`` (the other checks,
+one artifact after the other), ``_links`` and ``_replay`` (links between events; orders and
+fills replayed into positions), ``_result`` (the violations and the ``VerifyResult``).
+``read_records``, the lenient reader of the tools that summarise a run, is re-exported
+here for its callers; the verifier itself never uses it.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Final, Literal
+from typing import TYPE_CHECKING, Final, Literal
 
 from .._artifacts.runread import read_records
 from .._rundir.livecut import LiveRun, live_cut
@@ -30,14 +32,29 @@ from ._reading import ARTIFACT_NAMES
 from ._result import VerifyResult, summarize
 from ._schemas import Schemas
 
-__all__ = ["ARTIFACT_NAMES", "QUERY", "VerifyResult", "read_records", "verify_run"]
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
+    from ._reading import EventSink, RunFiles
+
+__all__ = [
+    "ARTIFACT_NAMES",
+    "QUERY",
+    "VerifyResult",
+    "read_records",
+    "verify_contents",
+    "verify_run",
+]
 
 QUERY: Final = "query"
 """``verify_run``'s default ``live``: ask the run's writer lock whether the run is live."""
 
 
 def verify_run(
-    run_dir: Path | str, *, live: LiveRun | Literal["query"] | None = QUERY
+    run_dir: Path | str,
+    *,
+    live: LiveRun | Literal["query"] | None = QUERY,
+    progress: Callable[[int, int], object] | None = None,
 ) -> VerifyResult:
     """Verify the run in ``run_dir`` against ARTIFACTS.md; never raises on bad artifacts.
 
@@ -47,6 +64,10 @@ def verify_run(
     says so. The lock is only queried, never taken: the writer is not disturbed. A tool
     that reads the run itself too passes the ``live`` it got from ``live_cut``, so that
     both read the same cut (None: the run is not live).
+
+    ``progress``, if given, is called as the artifacts are read with the bytes read so far
+    and the bytes to read in all (``done``, ``total``): ``done`` only grows, and the last
+    call has ``done == total`` (a tool draws its own progress bar with it).
 
     Raises:
         MissingExtra: ``jsonschema`` is not installed (``livesession[observability]``).
@@ -58,7 +79,37 @@ def verify_run(
         return VerifyResult(
             ok=True, violations=(), total=0, summary="", counts={}, live=live.describe()
         )
-    run = Verifier(path, Schemas.get(), None if live is None else live.cut)
+    cut = None if live is None else live.cut
+
+    def read(files: RunFiles, events: EventSink) -> None:
+        files.read(path, cut, events)
+
+    return _verify(Verifier(Schemas.get(), read, cut, progress), path, live)
+
+
+def verify_contents(
+    contents: Mapping[str, bytes | None],
+    *,
+    run_dir: Path | str = "(in memory)",
+    progress: Callable[[int, int], object] | None = None,
+) -> VerifyResult:
+    """Verify a finished run given as its artifacts' bytes, by file name (``events.jsonl``…).
+
+    The same checks as ``verify_run``, without a directory: for runs written to memory
+    (the testing kit's sessions). A name that is absent or None is a missing file;
+    ``run_dir`` only names the run in the summary of a broken one.
+
+    Raises:
+        MissingExtra: ``jsonschema`` is not installed (``livesession[observability]``).
+    """
+
+    def read(files: RunFiles, events: EventSink) -> None:
+        files.read_contents(contents, events)
+
+    return _verify(Verifier(Schemas.get(), read, None, progress), Path(run_dir), None)
+
+
+def _verify(run: Verifier, path: Path, live: LiveRun | None) -> VerifyResult:
     run.run()
     total = run.report.total
     return VerifyResult(

@@ -12,18 +12,17 @@ import hashlib
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Final
 
-from .._domain.ids import stable_id
 from .._domain.lifecycle import STATUS_BY_STATE, TRANSITIONS, SessionState, SessionStatus
-from ._links import Links
-from ._reading import AUDIT, EVENTS, METRICS, SNAPSHOTS, Line, RunFiles, valid_objects
-from ._replay import Replay
+from ._events import EventChecks, check_header
+from ._reading import AUDIT, EVENTS, METRICS, SNAPSHOTS, Line, RunFiles
 from ._result import Violations, short
 
 if TYPE_CHECKING:
     from collections.abc import Callable
-    from pathlib import Path
 
     from .._artifacts.runread import RunCut
+    from ._reading import EventSink, Progress
+    from ._replay import Replay
     from ._schemas import Schemas
 
 __all__ = ["Verifier"]
@@ -38,15 +37,28 @@ _FAILED: Final = SessionStatus.FAILED.value
 
 
 class Verifier:
-    """One verification: reads the artifacts once, then runs each check in turn."""
+    """One verification: reads the artifacts once, then runs each other check in turn.
 
-    def __init__(self, run_dir: Path, schemas: Schemas, cut: RunCut | None = None) -> None:
-        self.run_dir = run_dir
+    The events are checked as they stream by, the other artifacts after the reading.
+    ``read`` fills the ``RunFiles`` it is given, handing each event to the callback.
+    What the reading finds wrong is listed before what the checks find (``report``).
+    """
+
+    def __init__(
+        self,
+        schemas: Schemas,
+        read: Callable[[RunFiles, EventSink], None],
+        cut: RunCut | None = None,
+        progress: Progress | None = None,
+    ) -> None:
+        self.read = read
         self.cut = cut
         self.open_end = cut is not None and not cut.sealed
         """A live run read up to a checkpoint before its seal: it has no end to check yet."""
         self.report = Violations()
-        self.files = RunFiles(schemas, self.report)
+        self.checks = Violations()
+        self.files = RunFiles(schemas, self.report, progress)
+        self.events = EventChecks(self.checks, cut)
         self.identity: tuple[str, str] | None = None
         self.replay: Replay | None = None
         self.final_snapshot: dict[str, Any] | None = None
@@ -58,9 +70,14 @@ class Verifier:
 
     def run(self) -> None:
         """Read the run, then check each artifact; every problem ends up in ``report``."""
+        try:
+            self.read(self.files, self.events.apply)
+        except Exception as exc:  # noqa: BLE001 - a verifier reports, it never crashes
+            self.report.add(
+                "(run directory)", 0, f"could not be checked: {type(exc).__name__}: {exc}"
+            )
         checks: tuple[tuple[str, Callable[[], None]], ...] = (
-            ("(run directory)", lambda: self.files.read(self.run_dir, self.cut)),
-            (EVENTS, self._check_events),
+            (EVENTS, self._finish_events),
             (SNAPSHOTS, self._check_snapshots),
             (AUDIT, self._check_audit),
             (METRICS, self._check_metrics),
@@ -69,62 +86,16 @@ class Verifier:
             try:
                 check()
             except Exception as exc:  # noqa: BLE001 - a verifier reports, it never crashes
-                self.report.add(name, 0, f"could not be checked: {type(exc).__name__}: {exc}")
+                self.checks.add(name, 0, f"could not be checked: {type(exc).__name__}: {exc}")
+        self.report.extend(self.checks)
 
-    def _check_events(self) -> None:
-        lines = self.files.lines[EVENTS]
-        valid = valid_objects(lines)
-        if lines and lines[0].obj is not None and lines[0].obj["event_type"] != "SESSION_STARTED":
-            self.report.add(EVENTS, 1, "the first event is not SESSION_STARTED")
-        if valid:
-            self.identity = (valid[0][1]["run_id"], valid[0][1]["strategy_id"])
-        last_ts = -1
-        replay = Replay(self.report)
-        links = Links(self.report)
-        for number, event in valid:
-            self._check_header(EVENTS, number, event)
-            if event["ts_sim"] < last_ts:
-                self.report.add(EVENTS, number, f"ts_sim goes back to {event['ts_sim']}")
-            last_ts = max(last_ts, event["ts_sim"])
-            expected_id = stable_id(
-                event["run_id"],
-                event["strategy_id"],
-                event["event_type"],
-                event["seq"],
-                event["payload"],
-            )
-            if event["event_id"] != expected_id:
-                self.report.add(EVENTS, number, f"event_id {event['event_id']} != {expected_id}")
-            if event["event_type"] == "SESSION_STOPPED" and number != len(lines):
-                self.report.add(EVENTS, number, "SESSION_STOPPED is not the last event")
-            replay.apply(number, event["event_type"], event["payload"])
-            links.apply(number, event)
-        self.replay = replay
-        self.files.counts.update(
-            bars=replay.kinds["BAR"],
-            orders_submitted=replay.kinds["ORDER_SUBMITTED"],
-            fills=replay.fills,
-        )
-        if self.cut is not None and replay.kinds["BAR"] != self.cut.steps:
-            self.report.add(
-                EVENTS,
-                0,
-                f"the checkpoint says step {self.cut.steps}, but the events up to its offset "
-                f"hold {replay.kinds['BAR']} BAR events",
-            )
+    def _finish_events(self) -> None:
+        self.identity = self.events.identity
+        self.events.finish(self.files.counts)
+        self.replay = self.events.replay
 
     def _check_header(self, name: str, number: int, record: dict[str, Any]) -> None:
-        if record["seq"] != number:
-            self.report.add(name, number, f"seq is {record['seq']}, expected {number}")
-        if self.identity is None:
-            return
-        run_id, strategy_id = self.identity
-        if record["run_id"] != run_id:
-            self.report.add(name, number, f"run_id {record['run_id']!r} != {run_id!r}")
-        if "strategy_id" in record and record["strategy_id"] != strategy_id:
-            self.report.add(
-                name, number, f"strategy_id {record['strategy_id']!r} != {strategy_id!r}"
-            )
+        check_header(self.checks, name, number, record, self.identity)
 
     # state snapshots
 
@@ -150,21 +121,21 @@ class Verifier:
             failed = failed or snap["status"] == _FAILED
             previous = snap
         if self.replay is not None and transitions != self.replay.state_changes:
-            self.report.add(
+            self.checks.add(
                 SNAPSHOTS, 0, "transitions differ from the STATE_CHANGED events in events.jsonl"
             )
         if self.open_end:  # a live run's last snapshot is its latest, not its final one
             return
         self.final_snapshot = lines[-1].obj
         if self.final_snapshot is not None and self.final_snapshot["trigger"] != "final":
-            self.report.add(SNAPSHOTS, len(lines), "the last snapshot's trigger is not 'final'")
+            self.checks.add(SNAPSHOTS, len(lines), "the last snapshot's trigger is not 'final'")
         self._check_final_book(len(lines))
 
     def _check_first_snapshot(self, snap: dict[str, Any]) -> None:
         initial = SessionState.INIT.value
         found = (snap["trigger"], snap["from_state"], snap["fsm_state"], snap["status"])
         if found != ("start", initial, initial, initial):
-            self.report.add(SNAPSHOTS, 1, "the first snapshot is not INIT/INIT/start/INIT")
+            self.checks.add(SNAPSHOTS, 1, "the first snapshot is not INIT/INIT/start/INIT")
 
     def _check_snapshot_move(
         self,
@@ -178,16 +149,16 @@ class Verifier:
         if previous is not None:
             self._check_snapshot_order(number, snap, previous)
         if trigger == "start":
-            self.report.add(SNAPSHOTS, number, "trigger 'start' after the first snapshot")
+            self.checks.add(SNAPSHOTS, number, "trigger 'start' after the first snapshot")
         elif trigger == "final":
             if not is_final:
-                self.report.add(SNAPSHOTS, number, "a 'final' snapshot that is not the last")
+                self.checks.add(SNAPSHOTS, number, "a 'final' snapshot that is not the last")
             if source != state:
-                self.report.add(SNAPSHOTS, number, "the final snapshot changes the state")
+                self.checks.add(SNAPSHOTS, number, "the final snapshot changes the state")
         else:
             transitions.append((trigger, source, state))
             if (trigger, source, state) not in _LEGAL_MOVES:
-                self.report.add(
+                self.checks.add(
                     SNAPSHOTS, number, f"illegal transition {source} --{trigger}--> {state}"
                 )
 
@@ -195,15 +166,15 @@ class Verifier:
         self, number: int, snap: dict[str, Any], previous: dict[str, Any]
     ) -> None:
         if snap["from_state"] != previous["fsm_state"]:
-            self.report.add(
+            self.checks.add(
                 SNAPSHOTS,
                 number,
                 f"from_state {snap['from_state']} but the state was {previous['fsm_state']}",
             )
         if snap["ts_sim"] < previous["ts_sim"]:
-            self.report.add(SNAPSHOTS, number, f"ts_sim goes back to {snap['ts_sim']}")
+            self.checks.add(SNAPSHOTS, number, f"ts_sim goes back to {snap['ts_sim']}")
         if snap["step"] < previous["step"]:
-            self.report.add(SNAPSHOTS, number, f"step goes back to {snap['step']}")
+            self.checks.add(SNAPSHOTS, number, f"step goes back to {snap['step']}")
 
     def _check_snapshot_status(
         self, number: int, snap: dict[str, Any], *, failed: bool, is_final: bool
@@ -211,9 +182,9 @@ class Verifier:
         # FAILED is sticky: once reached (or set by a fail-closed stop) it stays.
         status, expected = snap["status"], _STATUS_OF[snap["fsm_state"]]
         if failed and status != _FAILED:
-            self.report.add(SNAPSHOTS, number, f"status {status} after FAILED, which is sticky")
+            self.checks.add(SNAPSHOTS, number, f"status {status} after FAILED, which is sticky")
         elif status != expected and not (status == _FAILED and (failed or is_final)):
-            self.report.add(
+            self.checks.add(
                 SNAPSHOTS,
                 number,
                 f"status {status} in state {snap['fsm_state']}, expected {expected}",
@@ -224,24 +195,24 @@ class Verifier:
         if final is None:
             return
         if final["status"] not in _ENDED_STATUSES:
-            self.report.add(SNAPSHOTS, number, f"the run ended with status {final['status']}")
+            self.checks.add(SNAPSHOTS, number, f"the run ended with status {final['status']}")
         if replay is None:
             return
         for symbol in sorted(set(replay.positions) | set(final["positions"])):
             held = Decimal(final["positions"].get(symbol, "0"))
             replayed = replay.positions.get(symbol, Decimal(0))
             if held != replayed:
-                self.report.add(
+                self.checks.add(
                     SNAPSHOTS,
                     number,
                     f"final position {held} of {symbol!r} but the fills add up to {replayed}",
                 )
         bars = replay.kinds["BAR"]
         if final["step"] != bars:
-            self.report.add(SNAPSHOTS, number, f"final step {final['step']} but {bars} BAR events")
+            self.checks.add(SNAPSHOTS, number, f"final step {final['step']} but {bars} BAR events")
         stopped = replay.stopped_status
         if stopped is not None and stopped != final["status"]:
-            self.report.add(
+            self.checks.add(
                 EVENTS, 0, f"SESSION_STOPPED says {stopped}, the final snapshot {final['status']}"
             )
 
@@ -261,10 +232,10 @@ class Verifier:
             if record is None:
                 continue
             if record["prev_hash"] != expected_prev:
-                self.report.add(AUDIT, line.number, "prev_hash does not match the previous line")
+                self.checks.add(AUDIT, line.number, "prev_hash does not match the previous line")
             self._check_header(AUDIT, line.number, record)
             if record["code"] == "C2_DRYRUN_STOP" and line.number != len(lines):
-                self.report.add(AUDIT, line.number, "C2_DRYRUN_STOP is not the last record")
+                self.checks.add(AUDIT, line.number, "C2_DRYRUN_STOP is not the last record")
         last = lines[-1].obj
         # A run resumed before its first checkpoint starts over, so C2_RESUME records may
         # come before C2_DRYRUN_START; nothing else may.
@@ -273,7 +244,7 @@ class Verifier:
         )
         opening_code = None if opening is None or opening.obj is None else opening.obj["code"]
         if opening is not None and opening_code not in (None, "C2_DRYRUN_START"):
-            self.report.add(
+            self.checks.add(
                 AUDIT, opening.number, f"the first record is {opening_code}, not C2_DRYRUN_START"
             )
         if last is None:
@@ -281,7 +252,7 @@ class Verifier:
         if last["code"] != "C2_DRYRUN_STOP":
             # A dead audit sink was reported once, as such; a live run is not closed yet.
             if self.dead_audit is None and not self.open_end:
-                self.report.add(AUDIT, len(lines), f"the last record is {last['code']}, not a stop")
+                self.checks.add(AUDIT, len(lines), f"the last record is {last['code']}, not a stop")
             return
         self._check_stop_record(len(lines), last["payload"])
 
@@ -298,22 +269,17 @@ class Verifier:
             return
         failed_at = metrics.get("audit_sink_failed_at")
         if failed_at is None:
-            said = any(
-                event["event_type"] == "SINK_WRITE_FAILED" and "audit" in event["payload"]["sinks"]
-                for _, event in valid_objects(self.files.lines[EVENTS])
-            )
-            if said:
-                self.report.add(
+            if self.events.audit_failure_said:
+                self.checks.add(
                     METRICS, 1, "audit_sink_failed_at is missing, but the events say it failed"
                 )
             return
-        raw = self.files.raw.get(AUDIT) or b""
-        whole = lines if raw.endswith(b"\n") else lines[:-1]
+        whole = lines if self.files.ends_with_newline.get(AUDIT) else lines[:-1]
         closed = any(
             line.obj is not None and line.obj["code"] == "C2_DRYRUN_STOP" for line in whole
         )
         if closed or len(whole) != failed_at - 1:
-            self.report.add(
+            self.checks.add(
                 METRICS,
                 self.files.metrics_line("audit_sink_failed_at"),
                 f"audit_sink_failed_at is {failed_at}, but {AUDIT} holds {len(whole)} "
@@ -321,7 +287,7 @@ class Verifier:
             )
             return
         self.dead_audit = (failed_at, str(metrics.get("audit_sink_error", "")))
-        self.report.add(
+        self.checks.add(
             AUDIT,
             failed_at,
             f"never written: the audit sink failed at record {failed_at} "
@@ -334,10 +300,10 @@ class Verifier:
         Judged on the whole lines (a torn tail is what a crash leaves); a last whole line
         that is not a valid record leaves it undecided (False): that run is broken.
         """
-        raw = self.files.raw.get(AUDIT)
-        if raw is None:
+        ends_with_newline = self.files.ends_with_newline.get(AUDIT)
+        if ends_with_newline is None:
             return False
-        whole = lines if raw.endswith(b"\n") else lines[:-1]
+        whole = lines if ends_with_newline else lines[:-1]
         if not whole:
             return True
         last = whole[-1].obj
@@ -347,12 +313,12 @@ class Verifier:
 
     def _check_stop_record(self, number: int, payload: dict[str, Any]) -> None:
         for name in (EVENTS, SNAPSHOTS):
-            raw = self.files.raw.get(name)
-            if raw is not None and payload["digests"][name] != hashlib.sha256(raw).hexdigest():
-                self.report.add(AUDIT, number, f"digest of {name} does not match the file")
+            digest = self.files.digests.get(name)
+            if digest is not None and payload["digests"][name] != digest:
+                self.checks.add(AUDIT, number, f"digest of {name} does not match the file")
         final = self.final_snapshot
         if final is not None and payload["status"] != final["status"]:
-            self.report.add(
+            self.checks.add(
                 AUDIT,
                 number,
                 f"stop status {payload['status']} but final snapshot {final['status']}",
@@ -367,9 +333,9 @@ class Verifier:
             return
         for field, value in sorted(self._expected_metrics().items()):
             if field not in metrics:
-                self.report.add(METRICS, 1, f"{field} is missing, the run says {short(value)}")
+                self.checks.add(METRICS, 1, f"{field} is missing, the run says {short(value)}")
             elif metrics[field] != value:
-                self.report.add(
+                self.checks.add(
                     METRICS,
                     self.files.metrics_line(field),
                     f"{field} is {short(metrics[field])}, the run says {short(value)}",
@@ -389,7 +355,7 @@ class Verifier:
         fields = self.files.metrics_fields
         for field, value in counts.items():
             if not value and field in fields:
-                self.report.add(
+                self.checks.add(
                     METRICS, self.files.metrics_line(field), f"{field} is written but zero"
                 )
         return {field: value for field, value in counts.items() if value}
@@ -397,7 +363,7 @@ class Verifier:
     def _expected_metrics(self) -> dict[str, object]:
         """Every metrics field this verifier can recompute from the other three files."""
         expected: dict[str, object] = {
-            "events_emitted": len(self.files.lines[EVENTS]),
+            "events_emitted": self.files.counts.get(EVENTS, 0),
             "state_snapshots": len(self.files.lines[SNAPSHOTS]),
             "audit_events": len(self.files.lines[AUDIT]),
         }

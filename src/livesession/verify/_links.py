@@ -12,6 +12,8 @@ event whose parent is in the run must carry the link.
 
 from __future__ import annotations
 
+import re
+from array import array
 from typing import TYPE_CHECKING, Any, Final
 
 from .._artifacts import names
@@ -34,6 +36,46 @@ _REPORTS: Final = frozenset(
     {"ORDER_ACCEPTED", "ORDER_CANCELED", "ORDER_REJECTED", *FILL_EVENT_TYPES}
 )
 _DECISIONS: Final = frozenset({_SUBMITTED, "RISK_REJECTED"})
+_TARGETS: Final = frozenset().union(*LINK_FIELDS.values())
+"""The event types a link may name."""
+_EVENT_ID: Final = re.compile(r"[0-9a-f]{24}")
+
+
+class _Others:
+    """The ids of the events no link may name, with their types, in 12 bytes each.
+
+    Kept only to say what a wrong link names ("names a BAR event"), which a clean run never
+    asks: a 64-bit prefix of each id and a number for its type go into two arrays, and only
+    the first question builds an index. Two ids sharing a prefix could only change which
+    type such a message names, never whether the link is wrong.
+    """
+
+    def __init__(self) -> None:
+        self._prefixes = array("Q")
+        self._kinds = array("I")
+        self._names: list[str] = []
+        self._codes: dict[str, int] = {}
+        self._index: dict[int, int] | None = None
+
+    def add(self, event_id: str, kind: str) -> None:
+        code = self._codes.get(kind)
+        if code is None:
+            code = self._codes[kind] = len(self._names)
+            self._names.append(kind)
+        prefix = int(event_id[:16], 16)
+        if self._index is not None:
+            self._index[prefix] = len(self._prefixes)
+        self._prefixes.append(prefix)
+        self._kinds.append(code)
+
+    def kind_of(self, event_id: str) -> str | None:
+        """The type of the event ``event_id`` names (the last one of that id), or None."""
+        if not _EVENT_ID.fullmatch(event_id):
+            return None
+        if self._index is None:
+            self._index = {prefix: at for at, prefix in enumerate(self._prefixes)}
+        at = self._index.get(int(event_id[:16], 16))
+        return None if at is None else self._names[self._kinds[at]]
 
 
 class Links:
@@ -41,22 +83,32 @@ class Links:
 
     def __init__(self, report: Violations) -> None:
         self.report = report
-        self._seen: dict[str, tuple[str, dict[str, Any]]] = {}
+        # Of each event only what a later link is checked against, so that memory stays
+        # small on long runs: of an event a link may name, its type, intent and client
+        # order id (None when absent); of any other, its type (``_Others``).
+        self._seen: dict[str, tuple[str, object, object]] = {}
+        self._others = _Others()
         self._signals: dict[int, str] = {}
         self._submitted: dict[str, str] = {}
 
     def apply(self, number: int, event: dict[str, Any]) -> None:
         """Check ``event``'s links against the events before it, then remember it."""
         kind, payload = event["event_type"], event["payload"]
-        for field, allowed in LINK_FIELDS.items():
-            if field in payload:
-                self._check_target(number, field, payload, allowed)
-        self._check_present(number, kind, payload)
-        self._seen[event["event_id"]] = (kind, payload)
+        if not payload.keys().isdisjoint(LINK_FIELDS):
+            for field, allowed in LINK_FIELDS.items():
+                if field in payload:
+                    self._check_target(number, field, payload, allowed)
+        if kind in _DECISIONS or kind in _REPORTS:
+            self._check_present(number, kind, payload)
+        event_id = event["event_id"]
+        if kind not in _TARGETS:
+            self._others.add(event_id, kind)
+            return
+        self._seen[event_id] = (kind, payload.get("intent_seq"), payload.get("client_order_id"))
         if kind == _SIGNAL and isinstance(payload.get("intent_seq"), int):
-            self._signals[payload["intent_seq"]] = event["event_id"]
+            self._signals[payload["intent_seq"]] = event_id
         elif kind == _SUBMITTED and isinstance(payload.get("client_order_id"), str):
-            self._submitted[payload["client_order_id"]] = event["event_id"]
+            self._submitted[payload["client_order_id"]] = event_id
 
     def _add(self, number: int, message: str) -> None:
         self.report.add(names.EVENTS, number, message)
@@ -66,35 +118,38 @@ class Links:
     ) -> None:
         target = payload[field]
         found = self._seen.get(target) if isinstance(target, str) else None
-        if found is None:
+        other = (
+            None
+            if found is not None or not isinstance(target, str)
+            else self._others.kind_of(target)
+        )
+        if found is None and other is None:
             self._add(number, f"{field} {target!r} names no earlier event of this run")
             return
-        kind, parent = found
+        kind, intent_seq, client_order_id = (other, None, None) if found is None else found
         if kind not in allowed:
             self._add(number, f"{field} names a {kind} event, not {' or '.join(sorted(allowed))}")
             return
-        if field == "signal_id" and parent.get("intent_seq") != payload.get("intent_seq"):
+        if field == "signal_id" and intent_seq != payload.get("intent_seq"):
             self._add(
                 number,
-                f"signal_id names the SIGNAL of intent {parent.get('intent_seq')}, "
+                f"signal_id names the SIGNAL of intent {intent_seq}, "
                 f"not {payload.get('intent_seq')}",
             )
-        elif field == "order_event_id" and parent.get("client_order_id") != payload.get(
-            "client_order_id"
-        ):
+        elif field == "order_event_id" and client_order_id != payload.get("client_order_id"):
             self._add(
                 number,
-                f"order_event_id names the order {parent.get('client_order_id')!r}, "
+                f"order_event_id names the order {client_order_id!r}, "
                 f"not {payload.get('client_order_id')!r}",
             )
         elif (
             field == "fill_event_id"
             and "oco_group" in payload
-            and parent.get("client_order_id") != payload["oco_group"]
+            and client_order_id != payload["oco_group"]
         ):
             self._add(
                 number,
-                f"fill_event_id names a fill of {parent.get('client_order_id')!r}, "
+                f"fill_event_id names a fill of {client_order_id!r}, "
                 f"not of the leg's entry {payload['oco_group']!r}",
             )
 

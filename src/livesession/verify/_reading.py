@@ -3,11 +3,18 @@
 Deliberately independent of the recorder and of the tools' lenient reader
 (``_artifacts.runread``): every byte is read as it is on disk and whatever is not exactly
 what the contract says becomes a violation, never an exception.
+
+The files are streamed in chunks, each line parsed once: ``events.jsonl`` (the one that
+grows with the run) is handed line by line to a consumer and not kept, so memory does not
+grow with the run's length; the state snapshots and the audit log, a few lines per run,
+are kept for the checks that look back over them.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Final
+import hashlib
+import io
+from typing import TYPE_CHECKING, Any, BinaryIO, Final
 
 import attrs
 import orjson
@@ -15,11 +22,15 @@ import orjson
 from .._artifacts import names
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator, Mapping
     from pathlib import Path
 
     from .._artifacts.runread import RunCut
     from ._result import Violations
     from ._schemas import Schemas
+
+    Progress = Callable[[int, int], object]
+    EventSink = Callable[[int, dict[str, Any] | None, bool], None]
 
 __all__ = ["ARTIFACT_NAMES", "Line", "RunFiles", "valid_objects"]
 
@@ -30,6 +41,8 @@ AUDIT: Final = names.AUDIT
 
 #: The four contract artifacts, in the order they are checked.
 ARTIFACT_NAMES: Final = (EVENTS, SNAPSHOTS, METRICS, AUDIT)
+_CHUNK: Final = 1 << 20
+_DIGESTED: Final = frozenset({EVENTS, SNAPSHOTS})
 
 
 @attrs.define
@@ -41,9 +54,31 @@ class Line:
     obj: dict[str, Any] | None
 
 
+@attrs.define
+class _Source:
+    """One artifact opened for reading: ``size`` bytes of ``stream`` are its content."""
+
+    stream: BinaryIO
+    size: int
+
+
 def valid_objects(lines: list[Line]) -> list[tuple[int, dict[str, Any]]]:
     """(number, object) of the lines that parsed and matched their schema."""
     return [(line.number, line.obj) for line in lines if line.obj is not None]
+
+
+def _has_float(obj: dict[str, Any]) -> bool:
+    """Whether a float is anywhere in ``obj``: a plain walk, the path only when there is one."""
+    stack: list[Any] = [obj]
+    while stack:
+        node = stack.pop()
+        for value in node.values() if type(node) is dict else node:
+            kind = type(value)
+            if kind is float:
+                return True
+            if kind is dict or kind is list:
+                stack.append(value)
+    return False
 
 
 def _first_float(obj: object) -> str | None:
@@ -64,51 +99,172 @@ class RunFiles:
     """The four artifacts of one run as read; what is wrong with them goes to ``report``.
 
     Filled in place by ``read``, so that whatever was read before a failure stays
-    available to the checks that follow.
+    available to the checks that follow. ``lines`` keeps the snapshots and the audit log;
+    the events go to the consumer given to ``read`` (``lines[EVENTS]`` stays empty) and
+    ``counts`` says how many lines each file had.
     """
 
-    def __init__(self, schemas: Schemas, report: Violations) -> None:
+    def __init__(
+        self, schemas: Schemas, report: Violations, progress: Progress | None = None
+    ) -> None:
         self.schemas = schemas
         self.report = report
-        self.raw: dict[str, bytes | None] = {}
         self.lines: dict[str, list[Line]] = {}
+        self.ends_with_newline: dict[str, bool | None] = {}
+        """Per artifact: whether its last byte is a newline; None when it was not read."""
+        self.digests: dict[str, str] = {}
+        """SHA-256 of events.jsonl and state_snapshots.jsonl as read."""
         self.metrics: dict[str, Any] | None = None
         self.metrics_fields: frozenset[str] = frozenset()
         self.metrics_text: list[str] = []
         self.counts: dict[str, int] = {}
+        self._progress = progress
+        self._done = 0
+        self._total = 0
 
-    def read(self, run_dir: Path, cut: RunCut | None = None) -> None:
+    def read(
+        self, run_dir: Path, cut: RunCut | None = None, events: EventSink | None = None
+    ) -> None:
         """Read every artifact of ``run_dir``, parsing and schema-checking each line.
 
         With a ``cut`` (a live run) each file is read only up to where its last checkpoint
-        says (plain byte offsets: the cut trusts nothing else of the writer's).
+        says (plain byte offsets: the cut trusts nothing else of the writer's). Each line
+        of events.jsonl goes to ``events``: its number, its object (None when it is not
+        valid) and whether it is the last line.
         """
         if not run_dir.is_dir():
             self.report.add(str(run_dir), 0, "run directory does not exist")
+        sources: dict[str, _Source | str] = {}
+        try:
+            for name in ARTIFACT_NAMES:
+                if cut is not None and name == METRICS and cut.metrics is None:
+                    continue  # not matched to the checkpoint: left unchecked
+                sources[name] = self._open(run_dir, name, cut)
+            self._read_all(sources, events)
+        finally:
+            for source in sources.values():
+                if isinstance(source, _Source):
+                    source.stream.close()
+
+    def read_contents(
+        self, contents: Mapping[str, bytes | None], events: EventSink | None = None
+    ) -> None:
+        """Like ``read``, from each artifact's bytes (None or absent: a missing file)."""
+        sources: dict[str, _Source | str] = {}
         for name in ARTIFACT_NAMES:
-            if cut is not None and name == METRICS and cut.metrics is None:
-                self.lines[name] = []  # not matched to the checkpoint: left unchecked
+            data = contents.get(name)
+            if data is None:
+                sources[name] = "missing"
+            else:
+                sources[name] = _Source(io.BytesIO(data), len(data))
+        self._read_all(sources, events)
+
+    def _open(self, run_dir: Path, name: str, cut: RunCut | None) -> _Source | str:
+        """``name`` opened for reading, or what is wrong with it (reported in its turn)."""
+        path = run_dir / name
+        try:
+            if cut is not None and name == METRICS:
+                data = cut.read_bytes(path)
+                return _Source(io.BytesIO(data), len(data))
+            stream = path.open("rb")
+        except FileNotFoundError:
+            return "missing"
+        except OSError as exc:
+            return f"cannot be read: {type(exc).__name__}"
+        try:
+            size = _size_of(stream)
+        except OSError as exc:
+            stream.close()
+            return f"cannot be read: {type(exc).__name__}"
+        limit = None if cut is None else cut.offsets.get(name)
+        return _Source(stream, size if limit is None else min(size, limit))
+
+    def _read_all(self, sources: Mapping[str, _Source | str], events: EventSink | None) -> None:
+        self._total = sum(s.size for s in sources.values() if isinstance(s, _Source))
+        for name in ARTIFACT_NAMES:
+            if name not in sources:
+                self.lines[name] = []
                 self.counts[name] = 0
                 continue
-            try:
-                raw = (
-                    (run_dir / name).read_bytes() if cut is None else cut.read_bytes(run_dir / name)
-                )
-            except FileNotFoundError:
-                self.report.add(name, 0, "missing")
-                raw = None
-            except OSError as exc:
-                self.report.add(name, 0, f"cannot be read: {type(exc).__name__}")
-                raw = None
-            self.raw[name] = raw
-            if raw is None:
-                self.lines[name] = []
-            elif name == METRICS:
-                self._read_metrics(raw)
+            source = sources[name]
+            self.lines[name] = []
+            self.ends_with_newline[name] = None
+            if isinstance(source, str):
+                self.report.add(name, 0, source)
             else:
-                self.lines[name] = self._read_jsonl(name, raw)
-            self.counts[name] = len(self.lines.get(name, ()))
+                try:
+                    self._read_one(name, source, events)
+                except OSError as exc:
+                    self.report.add(name, 0, f"cannot be read: {type(exc).__name__}")
+            self.counts.setdefault(name, len(self.lines[name]))
         self.counts[METRICS] = int(self.metrics is not None)
+        if self._progress is not None and self._done != self._total:
+            self._done = self._total
+            self._progress(self._done, self._total)
+
+    def _read_one(self, name: str, source: _Source, events: EventSink | None) -> None:
+        if name == METRICS:
+            raw = source.stream.read(source.size)
+            self._tick(len(raw))
+            self.ends_with_newline[name] = raw.endswith(b"\n")
+            self._read_metrics(raw)
+            return
+        self.ends_with_newline[name] = _last_byte(source) == b"\n"
+        digest = hashlib.sha256() if name in _DIGESTED else None
+        if not source.size:
+            self.report.add(name, 0, "empty file")
+            if digest is not None:
+                self.digests[name] = digest.hexdigest()
+            return
+        # Said first, as the contract's first complaint about the file; its number is
+        # known only once every line is read.
+        torn = None if self.ends_with_newline[name] else self.report.reserve(name)
+        keep = self.lines[name]
+        errors = self.schemas.checker(name)
+        count = 0
+        for count, (raw, is_last) in enumerate(self._split(source, digest), 1):
+            obj = self._parse_line(name, count, raw, errors)
+            if name == EVENTS:
+                if events is not None:
+                    events(count, obj, is_last)
+            else:
+                keep.append(Line(count, raw, obj))
+        self.counts[name] = count
+        if digest is not None:
+            self.digests[name] = digest.hexdigest()
+        if torn is not None:
+            self.report.fill(torn, name, count, "last line does not end with \\n (torn line)")
+
+    def _split(self, source: _Source, digest: Any) -> Iterator[tuple[bytes, bool]]:
+        """The lines of ``source`` (a torn tail included), each with whether it is the last."""
+        carry = b""
+        pending: bytes | None = None
+        remaining = source.size
+        while remaining > 0:
+            chunk = source.stream.read(min(_CHUNK, remaining))
+            if not chunk:
+                break  # shorter than it was: what was there is what is read
+            remaining -= len(chunk)
+            self._tick(len(chunk))
+            if digest is not None:
+                digest.update(chunk)
+            parts = (carry + chunk if carry else chunk).split(b"\n")
+            carry = parts.pop()
+            for part in parts:
+                if pending is not None:
+                    yield pending, False
+                pending = part
+        if carry:
+            if pending is not None:
+                yield pending, False
+            yield carry, True
+        elif pending is not None:
+            yield pending, True
+
+    def _tick(self, size: int) -> None:
+        self._done += size
+        if self._progress is not None:
+            self._progress(self._done, self._total)
 
     def metrics_line(self, field: str) -> int:
         """The line of ``metrics.json`` where ``field`` is written (1 if not found)."""
@@ -118,27 +274,24 @@ class RunFiles:
                 return number
         return 1
 
-    def _read_jsonl(self, name: str, raw: bytes) -> list[Line]:
-        if not raw:
-            self.report.add(name, 0, "empty file")
-            return []
-        chunks = raw.split(b"\n")
-        if chunks[-1]:
-            self.report.add(name, len(chunks), "last line does not end with \\n (torn line)")
-        else:
-            chunks.pop()
-        return [self._parse_line(name, number, chunk) for number, chunk in enumerate(chunks, 1)]
-
-    def _parse_line(self, name: str, number: int, raw: bytes) -> Line:
+    def _parse_line(
+        self,
+        name: str,
+        number: int,
+        raw: bytes,
+        schema_errors: Callable[[dict[str, Any]], list[str]],
+    ) -> dict[str, Any] | None:
         obj = self._parse_object(name, number, raw)
         if obj is None:
-            return Line(number, raw, None)
+            return None
         if orjson.dumps(obj, option=orjson.OPT_SORT_KEYS) != raw:
             self.report.add(name, number, "not in canonical form (sorted keys, no spaces)")
-        errors = self.schemas.errors(name, obj)
+        errors = schema_errors(obj)
+        if not errors:
+            return obj
         for error in errors:
             self.report.add(name, number, error)
-        return Line(number, raw, None if errors else obj)
+        return None
 
     def _parse_object(self, name: str, number: int, raw: bytes) -> dict[str, Any] | None:
         if not raw:
@@ -149,11 +302,11 @@ class RunFiles:
         except orjson.JSONDecodeError as exc:
             self.report.add(name, number, f"not valid JSON: {exc}")
             return None
-        if not isinstance(obj, dict):
+        if type(obj) is not dict:
             self.report.add(name, number, f"not a JSON object but {type(obj).__name__}")
             return None
-        float_at = _first_float(obj)
-        if float_at is not None:
+        if _has_float(obj):
+            float_at = _first_float(obj)
             self.report.add(name, number, f"float at {float_at}: numbers must be ints or strings")
             return None
         return obj
@@ -180,3 +333,20 @@ class RunFiles:
         if not errors:
             self.metrics = obj
             self.metrics_fields = frozenset(obj)
+
+
+def _size_of(stream: BinaryIO) -> int:
+    """How many bytes ``stream`` holds now; it is left at its start."""
+    size = stream.seek(0, io.SEEK_END)
+    stream.seek(0)
+    return size
+
+
+def _last_byte(source: _Source) -> bytes:
+    """The last byte ``source`` will give (b"" when empty); the stream is left at its start."""
+    if not source.size:
+        return b""
+    source.stream.seek(source.size - 1)
+    last = source.stream.read(1)
+    source.stream.seek(0)
+    return last

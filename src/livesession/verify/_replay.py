@@ -15,6 +15,18 @@ if TYPE_CHECKING:
 __all__ = ["Replay"]
 
 EVENTS: Final = names.EVENTS
+_ORDER_FIELDS: Final = ("symbol", "side", "quantity")
+_REPLAYED: Final = FILL_EVENT_TYPES | {
+    "ORDER_SUBMITTED",
+    "POSITION_CHANGED",
+    "RISK_REJECTED",
+    "ORDER_REJECTED",
+    "PREFLIGHT_CHECK",
+    "STATE_CHANGED",
+    "SESSION_STOPPED",
+    "BROKER_CALL_RETRIED",
+}
+"""The event types ``apply`` does more with than count."""
 
 
 class Replay:
@@ -30,6 +42,7 @@ class Replay:
         self.state_changes: list[tuple[str, str, str]] = []
         self.stopped_status: str | None = None
         self._orders: dict[str, dict[str, Any]] = {}
+        """Of each order submitted, what its fills are checked against."""
         self._filled: dict[str, Decimal] = {}
         self._trade_ids: set[str] = set()
 
@@ -39,6 +52,10 @@ class Replay:
 
     def apply(self, number: int, kind: str, payload: dict[str, Any]) -> None:
         self.kinds[kind] += 1
+        if kind in _REPLAYED:
+            self._replay(number, kind, payload)
+
+    def _replay(self, number: int, kind: str, payload: dict[str, Any]) -> None:
         if kind in FILL_EVENT_TYPES:
             self._fill(number, payload)
             if payload.get("after_cancel") is True:
@@ -65,7 +82,7 @@ class Replay:
         if coid in self._orders:
             self.report.add(EVENTS, number, f"client_order_id {coid} submitted twice")
         else:
-            self._orders[coid] = order
+            self._orders[coid] = {field: order[field] for field in _ORDER_FIELDS}
 
     def _position(self, number: int, payload: dict[str, Any]) -> None:
         replayed = self.positions.get(payload["symbol"], Decimal(0))

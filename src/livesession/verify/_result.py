@@ -71,6 +71,7 @@ class Violations:
 
     def __init__(self) -> None:
         self.lines: list[str] = []
+        self._names: list[str] = []
         self._per_file: Counter[str] = Counter()
 
     def add(self, name: str, line: int, message: str) -> None:
@@ -78,6 +79,30 @@ class Violations:
         self._per_file[name] += 1
         if self._per_file[name] <= _MAX_PER_FILE:
             self.lines.append(f"{name}:{line}: {_one_line(message)}")
+            self._names.append(name)
+
+    def reserve(self, name: str) -> int | None:
+        """Count a violation of ``name`` now whose line ``fill`` says later; its place."""
+        self._per_file[name] += 1
+        if self._per_file[name] > _MAX_PER_FILE:
+            return None
+        self.lines.append(f"{name}:?")
+        self._names.append(name)
+        return len(self.lines) - 1
+
+    def fill(self, place: int, name: str, line: int, message: str) -> None:
+        """Say what the violation ``reserve`` counted at ``place`` is."""
+        self.lines[place] = f"{name}:{line}: {_one_line(message)}"
+
+    def extend(self, later: Violations) -> None:
+        """Append the violations of ``later`` (found after these), within the per-file limit."""
+        kept = Counter(self._per_file)
+        for name, text in zip(later._names, later.lines, strict=True):
+            kept[name] += 1
+            if kept[name] <= _MAX_PER_FILE:
+                self.lines.append(text)
+                self._names.append(name)
+        self._per_file.update(later._per_file)
 
     @property
     def total(self) -> int:

@@ -1,0 +1,110 @@
+"""The checks of events.jsonl, one event at a time as the reader streams them.
+
+Event ids, sequence numbers and timestamps, the first and the last event, the causal links
+between events (``Links``) and the orders and fills (``Replay``). Nothing of an event is
+kept beyond what the later checks need.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .._domain.ids import stable_id
+from ._links import Links
+from ._reading import EVENTS
+from ._replay import Replay
+
+if TYPE_CHECKING:
+    from .._artifacts.runread import RunCut
+    from ._result import Violations
+
+__all__ = ["EventChecks", "check_header"]
+
+
+def check_header(
+    report: Violations,
+    name: str,
+    number: int,
+    record: dict[str, Any],
+    identity: tuple[str, str] | None,
+) -> None:
+    """``record``'s sequence number, run id and strategy id (those of the first event)."""
+    if record["seq"] != number:
+        report.add(name, number, f"seq is {record['seq']}, expected {number}")
+    if identity is None:
+        return
+    run_id, strategy_id = identity
+    if record["run_id"] != run_id:
+        report.add(name, number, f"run_id {record['run_id']!r} != {run_id!r}")
+    if "strategy_id" in record and record["strategy_id"] != strategy_id:
+        report.add(name, number, f"strategy_id {record['strategy_id']!r} != {strategy_id!r}")
+
+
+class EventChecks:
+    """Checks each event as it is read (``apply``), then what they add up to (``finish``).
+
+    A check that crashes is reported once and ends the event checks (``replay`` stays
+    None, as nothing can be said of what the events add up to); the reading goes on.
+    """
+
+    def __init__(self, report: Violations, cut: RunCut | None) -> None:
+        self.report = report
+        self.cut = cut
+        self.identity: tuple[str, str] | None = None
+        self.replay: Replay | None = None
+        self.audit_failure_said = False
+        """A valid ``SINK_WRITE_FAILED`` event names the audit sink."""
+        self._replay = Replay(report)
+        self._links = Links(report)
+        self._last_ts = -1
+        self._broken = False
+
+    def apply(self, number: int, event: dict[str, Any] | None, is_last: bool) -> None:
+        """Check line ``number`` (``event``: its object, None when not valid)."""
+        if event is None or self._broken:
+            return
+        try:
+            self._check(number, event, is_last=is_last)
+        except Exception as exc:  # noqa: BLE001 - a verifier reports, it never crashes
+            self._broken = True
+            self.report.add(EVENTS, 0, f"could not be checked: {type(exc).__name__}: {exc}")
+
+    def _check(self, number: int, event: dict[str, Any], *, is_last: bool) -> None:
+        kind = event["event_type"]
+        if self.identity is None:
+            if number == 1 and kind != "SESSION_STARTED":
+                self.report.add(EVENTS, 1, "the first event is not SESSION_STARTED")
+            self.identity = (event["run_id"], event["strategy_id"])
+        check_header(self.report, EVENTS, number, event, self.identity)
+        ts_sim = event["ts_sim"]
+        if ts_sim < self._last_ts:
+            self.report.add(EVENTS, number, f"ts_sim goes back to {ts_sim}")
+        self._last_ts = max(self._last_ts, ts_sim)
+        payload = event["payload"]
+        expected_id = stable_id(event["run_id"], event["strategy_id"], kind, event["seq"], payload)
+        if event["event_id"] != expected_id:
+            self.report.add(EVENTS, number, f"event_id {event['event_id']} != {expected_id}")
+        if kind == "SESSION_STOPPED" and not is_last:
+            self.report.add(EVENTS, number, "SESSION_STOPPED is not the last event")
+        if kind == "SINK_WRITE_FAILED" and "audit" in payload["sinks"]:
+            self.audit_failure_said = True
+        self._replay.apply(number, kind, payload)
+        self._links.apply(number, event)
+
+    def finish(self, counts: dict[str, int]) -> None:
+        """After the last event: the counts, and the checkpoint's step of a live run."""
+        if self._broken:
+            return
+        replay = self.replay = self._replay
+        counts.update(
+            bars=replay.kinds["BAR"],
+            orders_submitted=replay.kinds["ORDER_SUBMITTED"],
+            fills=replay.fills,
+        )
+        if self.cut is not None and replay.kinds["BAR"] != self.cut.steps:
+            self.report.add(
+                EVENTS,
+                0,
+                f"the checkpoint says step {self.cut.steps}, but the events up to its offset "
+                f"hold {replay.kinds['BAR']} BAR events",
+            )
