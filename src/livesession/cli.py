@@ -48,7 +48,6 @@ from ._cli_output import (
     HelpWithDefaults,
     emit_json,
 )
-from ._cli_runs import cmd_dryrun, cmd_resume
 from ._domain.config import CLOCK_MODES, DURABILITY_MODES
 from ._exceptions import LiveSessionError, UsageError
 from ._support.secrets import redact_text
@@ -85,6 +84,20 @@ def _positive(text: str) -> int:
 
 
 _RUN_DIR_HELP: Final = "the run directory (OUT/<run_id>)"
+
+
+def cmd_dryrun(args: argparse.Namespace) -> int:
+    """``dryrun``: the session machinery is imported only for the commands that run one."""
+    from ._cli_runs import cmd_dryrun as run  # noqa: PLC0415 - keeps the read-only tools light
+
+    return run(args)
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    """``resume`` (see ``cmd_dryrun``)."""
+    from ._cli_runs import cmd_resume as run  # noqa: PLC0415 - keeps the read-only tools light
+
+    return run(args)
 
 
 def _command(

@@ -7,11 +7,31 @@
 
 from __future__ import annotations
 
-from .brokers import BrokerFactory, open_broker
-from .create import create_run
-from .data import check_run_data
-from .layout import LEASE_DIR, STORES, config_hash, lease_path, read_run_config
-from .resume import checkpoint_summary, load_checkpoint, resume_run
+from typing import TYPE_CHECKING
+
+from .._support.lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from .brokers import BrokerFactory, open_broker
+    from .create import create_run
+    from .data import check_run_data
+    from .layout import LEASE_DIR, STORES, config_hash, lease_path, read_run_config
+    from .resume import checkpoint_summary, load_checkpoint, resume_run
+
+# Loaded on first use: the read-only tools (verify, report, status) import ``livecut`` and
+# ``lock`` from here, and need none of the session machinery that creating a run pulls in.
+_BY_MODULE = {
+    ".brokers": ("BrokerFactory", "open_broker"),
+    ".create": ("create_run",),
+    ".data": ("check_run_data",),
+    ".layout": ("LEASE_DIR", "STORES", "config_hash", "lease_path", "read_run_config"),
+    ".resume": ("checkpoint_summary", "load_checkpoint", "resume_run"),
+}
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {name: module for module, names in _BY_MODULE.items() for name in names},
+    globals(),
+)
 
 __all__ = [
     "LEASE_DIR",
