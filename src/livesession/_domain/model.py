@@ -81,7 +81,19 @@ class Bar:
 
 
 @attrs.frozen(kw_only=True)
-class OrderIntent:
+class _OrderTerms:
+    """What to trade: the terms a strategy's intent and the order sent for it both state."""
+
+    symbol: str
+    side: Side
+    quantity: Decimal
+    order_type: OrderType = OrderType.MARKET
+    limit_price: Decimal | None = None
+    reduce_only: bool = False
+
+
+@attrs.frozen(kw_only=True)
+class OrderIntent(_OrderTerms):
     """What a strategy wants: not yet an order, not yet checked by the safety rails.
 
     ``take_profit_pct`` and ``stop_loss_pct`` ask for a protective OCO pair: once the
@@ -89,28 +101,16 @@ class OrderIntent:
     from the entry's average fill price (both reduce-only, one OCO group).
     """
 
-    symbol: str
-    side: Side
-    quantity: Decimal
-    order_type: OrderType = OrderType.MARKET
-    limit_price: Decimal | None = None
-    reduce_only: bool = False
     reason: str = ""
     take_profit_pct: Decimal | None = None
     stop_loss_pct: Decimal | None = None
 
 
 @attrs.frozen(kw_only=True)
-class Order:
+class Order(_OrderTerms):
     """An order as sent to a broker, identified by its deterministic client order id."""
 
     client_order_id: str
-    symbol: str
-    side: Side
-    quantity: Decimal
-    order_type: OrderType = OrderType.MARKET
-    limit_price: Decimal | None = None
-    reduce_only: bool = False
     oco_group: str | None = None
 
     def fingerprint(self) -> str:

@@ -14,7 +14,6 @@ order sent before a crash, so a resumed session can look orders up instead of re
 
 from __future__ import annotations
 
-import heapq
 from collections import deque
 from collections.abc import Sequence
 from decimal import Decimal
@@ -25,15 +24,13 @@ import attrs
 import orjson
 
 from .._domain.config import DryrunConfig, FillModelConfig
-from .._domain.decimal import ZERO, quantize
+from .._domain.decimal import quantize
 from .._domain.model import (
     AckReport,
     CancelReport,
     FillReport,
     OrderType,
     RejectReport,
-    Side,
-    VenueOrder,
     VenueOrderStatus,
     order_from_json,
     order_to_json,
@@ -42,16 +39,16 @@ from .._domain.random import unit_draw
 from .._exceptions import CheckpointError, Rejected
 from .._typing import JournaledVenue, MarkableVenue, ResumableVenue
 from ._journal import append_entry
+from ._venue import DueReports, VenueState, halves, touched
 
 if TYPE_CHECKING:
-    from .._domain.model import Bar, BrokerReport, Order
+    from .._domain.model import Bar, BrokerReport, Order, VenueOrder
 
 __all__ = ["FillModel", "MockBroker", "VenueOptions", "venue_options"]
 
 _BPS = Decimal(10_000)
 #: Closed orders the venue remembers for lookups by client id (memory stays flat).
 CLOSED_WINDOW: Final = 10_000
-_HALF = Decimal("0.5")
 DEFAULT_PRICE_TICK: Final = Decimal("0.01")
 """The price grid of a venue built without one (``DryrunConfig``'s default too)."""
 DEFAULT_QTY_LOT: Final = Decimal("0.001")
@@ -100,12 +97,9 @@ def venue_options(cfg: DryrunConfig, journal: Path | None) -> VenueOptions:
 
 
 @attrs.define
-class _VenueState:
-    order: Order
-    status: VenueOrderStatus = VenueOrderStatus.NEW
-    filled: Decimal = ZERO
-    fills: int = 0
+class _VenueState(VenueState):
     accepted_ns: int = 0
+    """When the venue accepted the order: only later bars may trigger it."""
 
 
 class MockBroker(JournaledVenue, ResumableVenue, MarkableVenue):
@@ -138,8 +132,7 @@ class MockBroker(JournaledVenue, ResumableVenue, MarkableVenue):
         self._closed: deque[str] = deque()
         self._accepted = 0
         self._open: dict[str, _VenueState] = {}
-        self._due: list[tuple[int, int, BrokerReport]] = []
-        self._due_seq = 0
+        self._due = DueReports()
         self._last_price: dict[str, Decimal] = {}
         self.submissions: dict[str, int] = {}
         """How often each client order id reached the venue (tests count duplicates)."""
@@ -166,7 +159,7 @@ class MockBroker(JournaledVenue, ResumableVenue, MarkableVenue):
                 # keeps a resumed run (whose replayed venue already holds the orders sent
                 # in the crashed step) from triggering them one bar early.
                 continue
-            if self._touched(order, bar):
+            if touched(order, order.limit_price, bar):
                 self._record("touch", cid=cid, now_ns=bar.ts_ns, price=order.limit_price)
                 self._schedule_fills(state, order.limit_price, bar.ts_ns)
 
@@ -187,22 +180,19 @@ class MockBroker(JournaledVenue, ResumableVenue, MarkableVenue):
 
     def poll(self, now_ns: int) -> Sequence[BrokerReport]:
         """Reports due by ``now_ns``, in due order."""
-        out: list[BrokerReport] = []
-        due = self._due
-        while due and due[0][0] <= now_ns:
-            out.append(heapq.heappop(due)[2])
+        out = self._due.pop_due(now_ns)
         if out:
             self._record("deliver", now_ns=now_ns, count=len(out))
         return out
 
     def open_orders(self) -> Sequence[VenueOrder]:
         """Orders still open at the venue, in client order id order."""
-        return [self._view(self._open[cid]) for cid in sorted(self._open)]
+        return [self._open[cid].view() for cid in sorted(self._open)]
 
     def order_by_client_id(self, client_order_id: str) -> VenueOrder | None:
         """The venue's view of one order."""
         state = self._orders.get(client_order_id)
-        return None if state is None else self._view(state)
+        return None if state is None else state.view()
 
     def mark(self, symbol: str, price: Decimal) -> None:
         """Set the price market orders fill at, without triggering resting orders.
@@ -295,9 +285,7 @@ class MockBroker(JournaledVenue, ResumableVenue, MarkableVenue):
         parts = [qty]
         ratio = self._model.partial_fill_ratio
         if ratio and unit_draw(self._seed, "partial", cid) < ratio:
-            first = quantize(qty * _HALF, self._lot)
-            if ZERO < first < qty:
-                parts = [first, qty - first]
+            parts = halves(qty, self._lot)
         state.status = (
             VenueOrderStatus.PARTIALLY_FILLED if len(parts) > 1 else VenueOrderStatus.FILLED
         )
@@ -334,29 +322,12 @@ class MockBroker(JournaledVenue, ResumableVenue, MarkableVenue):
                 self._orders.pop(old, None)
 
     def _drop_pending_fills(self, cid: str) -> None:
-        kept = [
-            item
-            for item in self._due
-            if not (isinstance(item[2], FillReport) and item[2].client_order_id == cid)
-        ]
-        if len(kept) != len(self._due):
-            heapq.heapify(kept)
-            self._due = kept
+        self._due.discard(
+            lambda report: isinstance(report, FillReport) and report.client_order_id == cid
+        )
 
     def _push(self, due: int, report: BrokerReport) -> None:
-        self._due_seq += 1
-        heapq.heappush(self._due, (due, self._due_seq, report))
-
-    @staticmethod
-    def _touched(order: Order, bar: Bar) -> bool:
-        price = order.limit_price
-        assert price is not None  # noqa: S101 - checked by the caller
-        if order.order_type is OrderType.LIMIT:
-            return bar.low <= price if order.side is Side.BUY else bar.high >= price
-        return bar.high >= price if order.side is Side.BUY else bar.low <= price
-
-    def _view(self, state: _VenueState) -> VenueOrder:
-        return VenueOrder.of(state.order, filled=state.filled, status=state.status)
+        self._due.push(due, report)
 
     def _record(self, op: str, **fields: Any) -> None:
         if self._journal is None:
@@ -405,14 +376,14 @@ class MockBroker(JournaledVenue, ResumableVenue, MarkableVenue):
 
     def _hand_out(self, count: int) -> None:
         """Take ``count`` due reports off the venue (a journaled delivery, replayed)."""
-        if count > len(self._due):
+        owed = len(self._due)
+        if count > owed:
             msg = (
-                f"the venue journal delivers {count} reports where {len(self._due)} are owed: "
+                f"the venue journal delivers {count} reports where {owed} are owed: "
                 "the journal does not match this venue"
             )
             raise CheckpointError(msg)
-        for _ in range(count):
-            heapq.heappop(self._due)
+        self._due.pop_first(count)
 
     def _replay_request(self, entry: dict[str, Any]) -> None:
         price = None if entry["price"] is None else Decimal(entry["price"])

@@ -32,7 +32,6 @@ fills ``poll`` handed out, and ``on_submit`` (if set) sees every submit call fir
 
 from __future__ import annotations
 
-import heapq
 from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from decimal import Decimal
@@ -40,7 +39,6 @@ from typing import TYPE_CHECKING, Final
 
 import attrs
 
-from .._domain.decimal import quantize
 from .._domain.model import (
     AckReport,
     CancelReport,
@@ -48,13 +46,13 @@ from .._domain.model import (
     OrderType,
     RejectReport,
     Side,
-    VenueOrder,
     VenueOrderStatus,
 )
 from .._exceptions import OutcomeUnknown, Rejected, Transient
+from ..brokers._venue import DueReports, VenueState, halves, touched
 
 if TYPE_CHECKING:
-    from .._domain.model import Bar, BrokerReport, Order
+    from .._domain.model import Bar, BrokerReport, Order, VenueOrder
 
 __all__ = [
     "ALIASES",
@@ -87,13 +85,6 @@ ALIASES: Final = {
 """Everyday names of some faults, and the fault each one arms."""
 
 
-@attrs.define
-class _Venue:
-    order: Order
-    status: VenueOrderStatus = VenueOrderStatus.NEW
-    filled: Decimal = Decimal(0)
-
-
 @attrs.frozen
 class Trade:
     """One execution at the venue."""
@@ -122,10 +113,9 @@ class FaultBroker:
     _lot: Decimal = Decimal("0.001")
     _tick: Decimal = Decimal("0.01")
     native_oco: bool = True
-    _orders: dict[str, _Venue] = attrs.field(init=False, factory=dict)
-    _open: dict[str, _Venue] = attrs.field(init=False, factory=dict)
-    _due: list[tuple[int, int, BrokerReport]] = attrs.field(init=False, factory=list)
-    _seq: int = attrs.field(init=False, default=0)
+    _orders: dict[str, VenueState] = attrs.field(init=False, factory=dict)
+    _open: dict[str, VenueState] = attrs.field(init=False, factory=dict)
+    _due: DueReports = attrs.field(init=False, factory=DueReports)
     _trade_seq: int = attrs.field(init=False, default=0)
     _price: dict[str, Decimal] = attrs.field(init=False, factory=dict)
     armed: deque[str] = attrs.field(init=False, factory=deque)
@@ -174,13 +164,7 @@ class FaultBroker:
             if order.symbol != bar.symbol or order.order_type is OrderType.MARKET:
                 continue
             price = order.limit_price
-            if price is None:
-                continue
-            if order.order_type is OrderType.LIMIT:
-                hit = bar.low <= price if order.side is Side.BUY else bar.high >= price
-            else:
-                hit = bar.high >= price if order.side is Side.BUY else bar.low <= price
-            if hit:
+            if price is not None and touched(order, price, bar):
                 self._execute(venue, venue.order.quantity - venue.filled, price, bar.ts_ns)
 
     def submit(self, order: Order, now_ns: int) -> None:
@@ -197,7 +181,7 @@ class FaultBroker:
         self.recorded[cid] += 1
         if cid in self._orders:
             raise Rejected("duplicate", reason="DUPLICATE_CLIENT_ID", client_order_id=cid)
-        venue = _Venue(order=order)
+        venue = VenueState(order=order)
         self._orders[cid] = venue
         if fault == "reject":
             venue.status = VenueOrderStatus.REJECTED
@@ -230,12 +214,11 @@ class FaultBroker:
             raise Rejected("not open", reason="ORDER_NOT_OPEN", client_order_id=cid)
         if fault == "fill_race":
             rest = venue.order.quantity - venue.filled
-            part = quantize(rest / 2, self._lot)
+            part, *unfilled = halves(rest, self._lot)
             price = self._price.get(venue.order.symbol, venue.order.limit_price or Decimal(1))
-            if part <= 0 or part >= rest:
-                self._execute(venue, rest, price, now_ns, late=True)
-                raise Rejected("filled meanwhile", reason="ORDER_NOT_OPEN", client_order_id=cid)
             self._execute(venue, part, price, now_ns, late=True)
+            if not unfilled:  # too small to split: all of it filled before the cancel
+                raise Rejected("filled meanwhile", reason="ORDER_NOT_OPEN", client_order_id=cid)
         self._cancel(venue, now_ns)
         if fault == "cancel_timeout_after":
             raise OutcomeUnknown("cancel timed out", client_order_id=cid)
@@ -243,24 +226,22 @@ class FaultBroker:
     def poll(self, now_ns: int) -> Sequence[BrokerReport]:
         """The reports due by ``now_ns``, in venue order."""
         self.now_ns = max(self.now_ns, now_ns)
-        out: list[BrokerReport] = []
-        while self._due and self._due[0][0] <= now_ns:
-            report = heapq.heappop(self._due)[2]
-            out.append(report)
+        out = self._due.pop_due(now_ns)
+        for report in out:
             if isinstance(report, FillReport):
                 self.delivered.setdefault(report.trade_id, report)
         return out
 
     def open_orders(self) -> Sequence[VenueOrder]:
         """The orders open at the venue (its truth; no fault applies)."""
-        return [self._view(self._open[cid]) for cid in sorted(self._open)]
+        return [self._open[cid].view() for cid in sorted(self._open)]
 
     def order_by_client_id(self, client_order_id: str) -> VenueOrder | None:
         """Look an order up; an armed ``lookup_down`` makes the lookup time out."""
         if self._take(LOOKUP_FAULTS):
             raise OutcomeUnknown("lookup timed out", client_order_id=client_order_id)
         venue = self._orders.get(client_order_id)
-        return None if venue is None else self._view(venue)
+        return None if venue is None else venue.view()
 
     def close(self) -> None:
         """Nothing to release; ``closed`` records the call."""
@@ -274,7 +255,7 @@ class FaultBroker:
 
     def plant(self, order: Order) -> None:
         """Put an open order at the venue that no session sent (for reconciliation tests)."""
-        venue = _Venue(order=order)
+        venue = VenueState(order=order)
         self._orders[order.client_order_id] = venue
         self._open[order.client_order_id] = venue
 
@@ -293,7 +274,7 @@ class FaultBroker:
 
     def venue_order(self, client_order_id: str) -> VenueOrder:
         """The venue's view of an order it has, without consuming armed faults."""
-        return self._view(self._orders[client_order_id])
+        return self._orders[client_order_id].view()
 
     def in_flight(self) -> bool:
         """Whether any report is still due."""
@@ -302,15 +283,17 @@ class FaultBroker:
     # -- internals ------------------------------------------------------------------------------
 
     def _execute(
-        self, venue: _Venue, quantity: Decimal, price: Decimal, now_ns: int, *, late: bool = False
+        self,
+        venue: VenueState,
+        quantity: Decimal,
+        price: Decimal,
+        now_ns: int,
+        *,
+        late: bool = False,
     ) -> None:
         order = venue.order
         cid = order.client_order_id
-        parts = [quantity]
-        if self._take(("split_fill",)):
-            first = quantize(quantity / 2, self._lot)
-            if 0 < first < quantity:
-                parts = [first, quantity - first]
+        parts = halves(quantity, self._lot) if self._take(("split_fill",)) else [quantity]
         delay = self.late_ns if late or self._take(("late_fill",)) else 0
         duplicate = self._take(("duplicate_fill",))
         due = now_ns + self.latency_ns + delay
@@ -349,7 +332,7 @@ class FaultBroker:
                 if other != cid:
                     self._cancel(self._open[other], now_ns)
 
-    def _cancel(self, venue: _Venue, now_ns: int) -> None:
+    def _cancel(self, venue: VenueState, now_ns: int) -> None:
         cid = venue.order.client_order_id
         venue.status = VenueOrderStatus.CANCELED
         self._open.pop(cid, None)
@@ -359,11 +342,7 @@ class FaultBroker:
     def _push(self, due: int, report: BrokerReport) -> None:
         if isinstance(report, (CancelReport, RejectReport)) and self._take(("lose_close_report",)):
             return
-        self._seq += 1
-        heapq.heappush(self._due, (due, self._seq, report))
-
-    def _view(self, venue: _Venue) -> VenueOrder:
-        return VenueOrder.of(venue.order, filled=venue.filled, status=venue.status)
+        self._due.push(due, report)
 
     def __repr__(self) -> str:
         return f"FaultBroker(latency_ns={self.latency_ns}, armed={list(self.armed)})"

@@ -1,0 +1,103 @@
+"""What the simulated venues share: order state, due reports, and when a bar triggers.
+
+An order's state at the venue, the reports waiting for their due time, when a bar reaches
+a resting order's price, and how an execution splits in two.
+
+``MockBroker`` (the dry-run venue) and the testing kit's ``FaultBroker`` both simulate an
+exchange; they differ in how they decide outcomes (seeded draws or armed faults), not in
+these mechanics, so each mechanic has its one definition here.
+"""
+
+from __future__ import annotations
+
+import heapq
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+import attrs
+
+from .._domain.decimal import ZERO, quantize
+from .._domain.model import OrderType, Side, VenueOrder, VenueOrderStatus
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from .._domain.model import Bar, BrokerReport, Order
+
+__all__ = ["DueReports", "VenueState", "halves", "touched"]
+
+_HALF = Decimal("0.5")
+
+
+@attrs.define
+class VenueState:
+    """One order as the venue holds it: its status and the quantity executed so far."""
+
+    order: Order
+    status: VenueOrderStatus = VenueOrderStatus.NEW
+    filled: Decimal = ZERO
+
+    def view(self) -> VenueOrder:
+        """The venue's view of this order (what lookups and ``open_orders`` show)."""
+        return VenueOrder.of(self.order, filled=self.filled, status=self.status)
+
+
+class DueReports:
+    """Reports waiting for their due time, handed out in due order (ties: first pushed)."""
+
+    def __init__(self) -> None:
+        self._heap: list[tuple[int, int, BrokerReport]] = []
+        self._seq = 0
+
+    def push(self, due: int, report: BrokerReport) -> None:
+        """Queue ``report`` to be handed out once ``due`` (simulated ns) is reached."""
+        self._seq += 1
+        heapq.heappush(self._heap, (due, self._seq, report))
+
+    def pop_due(self, now_ns: int) -> list[BrokerReport]:
+        """Remove and return the reports due by ``now_ns``, in due order."""
+        out: list[BrokerReport] = []
+        heap = self._heap
+        while heap and heap[0][0] <= now_ns:
+            out.append(heapq.heappop(heap)[2])
+        return out
+
+    def pop_first(self, count: int) -> None:
+        """Remove the ``count`` first reports in due order (a replayed delivery)."""
+        for _ in range(count):
+            heapq.heappop(self._heap)
+
+    def discard(self, dropped: Callable[[BrokerReport], bool]) -> None:
+        """Forget every waiting report ``dropped`` answers True for."""
+        kept = [item for item in self._heap if not dropped(item[2])]
+        if len(kept) != len(self._heap):
+            heapq.heapify(kept)
+            self._heap = kept
+
+    def clear(self) -> None:
+        """Forget every waiting report (a test loses them on purpose)."""
+        self._heap.clear()
+
+    def __bool__(self) -> bool:
+        return bool(self._heap)
+
+    def __len__(self) -> int:
+        return len(self._heap)
+
+
+def touched(order: Order, price: Decimal, bar: Bar) -> bool:
+    """Whether ``bar`` reaches ``price``, the limit or stop price of a resting ``order``.
+
+    A LIMIT buy triggers when the bar trades at or below its price (a sell at or above);
+    a STOP the other way round.
+    """
+    buy = order.side is Side.BUY
+    if order.order_type is OrderType.LIMIT:
+        return bar.low <= price if buy else bar.high >= price
+    return bar.high >= price if buy else bar.low <= price
+
+
+def halves(quantity: Decimal, lot: Decimal) -> list[Decimal]:
+    """``quantity`` as two fills, the first half rounded to ``lot``; whole when that is no split."""
+    first = quantize(quantity * _HALF, lot)
+    return [first, quantity - first] if ZERO < first < quantity else [quantity]
