@@ -124,17 +124,39 @@ class TestRerunProcess:
         assert result.ok is False
 
     def test_a_worker_past_its_time_limit_is_stopped(self, run_dir, tmp_path, monkeypatch):
-        """Never a hang: the limit stops the child, and its scratch directory goes."""
+        """Never a hang: the limit stops the child, and its scratch directory goes.
+
+        10 ms is less than the child's interpreter start and imports alone.
+        """
         scratch = tmp_path / "scratch"
         scratch.mkdir()
         monkeypatch.setattr(tempfile, "tempdir", str(scratch))
-        result = write_evidence(run_dir, out_dir=tmp_path, rerun_timeout_s=0.01)
-        det = orjson.loads(result.manifest.read_bytes())["determinism"]
-        assert det == {
+        rerun = _rerun.Rerun.start(run_dir, rerunnable=True, timeout_s=0.01)
+        try:
+            verdict = rerun.verdict()
+            assert rerun.process is not None
+            assert rerun.process.returncode == -9  # stopped, and reaped
+        finally:
+            rerun.close()
+        assert verdict == {
             "status": "ERROR",
             "reason": "the re-run process did not finish within 0.01 s and was stopped",
         }
         assert list(scratch.iterdir()) == []
+
+    def test_evidence_gives_the_re_run_its_time_limit(self, run_dir, tmp_path, monkeypatch):
+        """Scaled to the run's steps by default; the caller's limit when given."""
+        limits: list[float] = []
+        start = _rerun.Rerun.start.__func__
+
+        def spy(cls, run_dir, *, rerunnable, timeout_s):
+            limits.append(timeout_s)
+            return start(cls, run_dir, rerunnable=rerunnable, timeout_s=timeout_s)
+
+        monkeypatch.setattr(_rerun.Rerun, "start", classmethod(spy))
+        write_evidence(run_dir, out_dir=tmp_path / "a")
+        write_evidence(run_dir, out_dir=tmp_path / "b", rerun_timeout_s=300)
+        assert limits == [_rerun.timeout_for(300), 300]
 
     def test_the_time_limit_scales_with_the_run(self):
         assert _rerun.timeout_for(100_000) > _rerun.timeout_for(1_000) >= _rerun.TIMEOUT_BASE_S
