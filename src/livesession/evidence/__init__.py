@@ -36,10 +36,10 @@ from .._version import __version__
 from ..burnin import Thresholds, evaluate_run, kill_drill, render_markdown
 from ..controls import control_lines, control_map
 from ..verify import verify_run
-from ._rerun import VENUE_REPLAY_NOTE, Rerun, timeout_for
+from ._rerun import Rerun, timeout_for
 from ._rerun import sha256_file as _sha256
 
-__all__ = ["VENUE_REPLAY_NOTE", "EvidenceResult", "scan_secrets", "write_evidence"]
+__all__ = ["EvidenceResult", "scan_secrets", "write_evidence"]
 
 CONTRACT: Final = names.CONTRACT
 _MIN_ENV_SECRET: Final = 8
