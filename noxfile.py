@@ -80,9 +80,14 @@ def crash(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def bench(session: nox.Session) -> None:
-    """Every benchmark under bench/, each printing its figure, baseline and ratio."""
+    """Every benchmark under bench/, each printing its figure, baseline and ratio.
+
+    ``nox -s bench -- cli tools`` runs only the scripts whose names contain a word given.
+    """
     session.install("-e", ".[tests]")
     for script in sorted(__import__("pathlib").Path("bench").glob("bench_*.py")):
+        if session.posargs and not any(word in script.stem for word in session.posargs):
+            continue
         if script.name == "bench_postgres_store.py" and not os.environ.get("LIVESESSION_PG_DSN"):
             session.log(
                 f"skipping {script.name}: no server; run "

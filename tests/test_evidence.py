@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import hashlib
+import re
+import sys
+import tempfile
 
 import orjson
 import pytest
 
 from livesession.cli import main
-from livesession.evidence import scan_secrets
+from livesession.evidence import _rerun, scan_secrets, write_evidence
 
 
 @pytest.fixture(name="run_dir", scope="module")
@@ -74,6 +77,114 @@ class TestEvidence:
         manifest = orjson.loads((out / "leaky" / "manifest.json").read_bytes())
         assert manifest["secret_scan"]["findings"] == ["operator-notes.txt:1: assigned_secret"]
         assert manifest["ok"] is False
+
+
+class TestRerunProcess:
+    """The determinism re-run runs in a second process, bounded, and says why when it fails."""
+
+    def test_the_worker_gives_the_in_process_verdict(self, run_dir, tmp_path):
+        """Same verdict (order of what was compared included) as re-running here."""
+        here = tmp_path / "here"
+        here.mkdir()
+        expected = _rerun.determinism(run_dir, rerunnable=True, scratch=here)
+        rerun = _rerun.Rerun.start(run_dir, rerunnable=True, timeout_s=120)
+        try:
+            assert rerun.running
+            verdict = rerun.verdict()
+        finally:
+            rerun.close()
+        assert verdict == expected
+        assert list(verdict["compared"]) == list(expected["compared"])
+        assert verdict["status"] == "match"
+
+    def test_a_worker_that_cannot_run_is_an_error_with_its_reason(
+        self, run_dir, tmp_path, monkeypatch
+    ):
+        """The child's own last line of stderr is the reason; the bundle fails."""
+        monkeypatch.setattr(_rerun, "MODULE", "livesession.no_such_worker")
+        result = write_evidence(run_dir, out_dir=tmp_path)
+        manifest = orjson.loads(result.manifest.read_bytes())
+        det = manifest["determinism"]
+        assert det["status"] == "ERROR"
+        assert det["reason"].startswith("the re-run process exited with code 1: ")
+        assert "No module named livesession.no_such_worker" in det["reason"]
+        assert result.ok is False
+        assert "the determinism re-run did not complete" in result.problems
+        text = result.document.read_text()
+        assert "Status: **ERROR**" in text
+        assert f"Reason: {det['reason']}." in text
+        assert manifest["verify"]["ok"] is True  # the rest of the bundle is still there
+
+    def test_a_killed_worker_is_an_error_naming_the_signal(self, run_dir, tmp_path, monkeypatch):
+        """SIGKILL at the re-run's first checkpoint (the crash harness, in the child only)."""
+        monkeypatch.setenv("LIVESESSION_CRASH_AT", "checkpoint:1")  # read at import: not here
+        result = write_evidence(run_dir, out_dir=tmp_path)
+        det = orjson.loads(result.manifest.read_bytes())["determinism"]
+        assert det == {"status": "ERROR", "reason": "the re-run process was killed by signal 9"}
+        assert result.ok is False
+
+    def test_a_worker_past_its_time_limit_is_stopped(self, run_dir, tmp_path, monkeypatch):
+        """Never a hang: the limit stops the child, and its scratch directory goes.
+
+        10 ms is less than the child's interpreter start and imports alone.
+        """
+        scratch = tmp_path / "scratch"
+        scratch.mkdir()
+        monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+        rerun = _rerun.Rerun.start(run_dir, rerunnable=True, timeout_s=0.01)
+        try:
+            verdict = rerun.verdict()
+            assert rerun.process is not None
+            assert rerun.process.returncode == -9  # stopped, and reaped
+        finally:
+            rerun.close()
+        assert verdict == {
+            "status": "ERROR",
+            "reason": "the re-run process did not finish within 0.01 s and was stopped",
+        }
+        assert list(scratch.iterdir()) == []
+
+    def test_evidence_gives_the_re_run_its_time_limit(self, run_dir, tmp_path, monkeypatch):
+        """Scaled to the run's steps by default; the caller's limit when given."""
+        limits: list[float] = []
+        start = _rerun.Rerun.start.__func__
+
+        def spy(cls, run_dir, *, rerunnable, timeout_s):
+            limits.append(timeout_s)
+            return start(cls, run_dir, rerunnable=rerunnable, timeout_s=timeout_s)
+
+        monkeypatch.setattr(_rerun.Rerun, "start", classmethod(spy))
+        write_evidence(run_dir, out_dir=tmp_path / "a")
+        write_evidence(run_dir, out_dir=tmp_path / "b", rerun_timeout_s=300)
+        assert limits == [_rerun.timeout_for(300), 300]
+
+    def test_the_time_limit_scales_with_the_run(self):
+        assert _rerun.timeout_for(100_000) > _rerun.timeout_for(1_000) >= _rerun.TIMEOUT_BASE_S
+        assert _rerun.timeout_for(1_000_000) >= 1_000_000 / 1_000  # below 1,000 steps/s only
+
+    def test_no_process_when_the_run_cannot_be_rerun(self, run_dir):
+        rerun = _rerun.Rerun.start(run_dir, rerunnable=False, timeout_s=1)
+        assert not rerun.running
+        assert rerun.verdict()["status"] == "not_applicable"
+        rerun.close()
+
+    def test_phases_on_a_terminal_only(self, run_dir, tmp_path, capsys, monkeypatch):
+        """Phase lines on stderr when it is a terminal; none otherwise, none with --json."""
+        assert main(["evidence", str(run_dir), "--out", str(tmp_path / "a")]) == 0
+        assert capsys.readouterr().err == ""
+        monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+        assert main(["evidence", str(run_dir), "--out", str(tmp_path / "b")]) == 0
+        err = re.sub(r"\x1b\[[0-9;]*m", "", capsys.readouterr().err)  # a terminal's colours
+        for phase in (
+            "determinism re-run started in a second process",
+            "verifying the run",
+            "secret scan",
+            "waiting for the determinism re-run",
+        ):
+            assert phase in err
+        assert all(re.match(r"evidence +\d+\.\d s  ", line) for line in err.splitlines())
+        assert main(["evidence", str(run_dir), "--json", "--out", str(tmp_path / "c")]) == 0
+        assert capsys.readouterr().err == ""
 
 
 class TestCommands:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import sys
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Final
@@ -87,8 +88,9 @@ def cmd_evidence(args: argparse.Namespace) -> int:
     from ._exceptions import RunHeld  # noqa: PLC0415
     from .evidence import write_evidence  # noqa: PLC0415 - only for this command
 
+    progress = None if args.json else _phase_lines("evidence")
     try:
-        result = write_evidence(require_run(args.run_dir), out_dir=args.out)
+        result = write_evidence(require_run(args.run_dir), out_dir=args.out, progress=progress)
     except RunHeld as exc:
         return refused(exc, as_json=args.json)
     code = EXIT_OK if result.ok else EXIT_VIOLATIONS
@@ -99,6 +101,22 @@ def cmd_evidence(args: argparse.Namespace) -> int:
     print(f"document  {result.document}")  # noqa: T201 - the CLI's output
     print("result    " + ("PASS" if result.ok else "FAIL: " + "; ".join(result.problems)))  # noqa: T201
     return code
+
+
+def _phase_lines(command: str) -> Callable[[str], None] | None:
+    """Show each phase of a long command as a line on stderr, only when it is a terminal."""
+    if not sys.stderr.isatty():
+        return None
+    from rich.console import Console  # noqa: PLC0415 - only on a terminal
+    from rich.text import Text  # noqa: PLC0415 - only on a terminal
+
+    console = Console(stderr=True, highlight=False)
+    started = time.monotonic()
+
+    def show(phase: str) -> None:
+        console.print(Text(f"{command} {time.monotonic() - started:6.1f} s  {phase}", "dim"))
+
+    return show
 
 
 def cmd_burnin(args: argparse.Namespace) -> int:

@@ -22,6 +22,7 @@ __all__ = [
     "SecretRule",
     "find_secrets",
     "is_secret_name",
+    "may_hold_secret",
     "redact",
     "redact_text",
     "secret_values",
@@ -154,8 +155,16 @@ def secret_values(text: str) -> list[str]:
     return [value for value in values if value and value != REDACTED]
 
 
-def _may_hold_secret(text: str) -> bool:
+def may_hold_secret(text: str) -> bool:
+    """Whether any rule could find a secret in ``text`` (a cheap test before the rules).
+
+    False for a text is False for every part of it, so one call on a whole file can stand
+    for a call on each of its lines.
+    """
     return len(text) >= _SHORTEST and _TRIGGER.search(text.lower()) is not None
+
+
+_may_hold_secret = may_hold_secret
 
 
 def _secret(match: re.Match[str]) -> str:

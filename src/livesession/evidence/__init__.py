@@ -14,31 +14,30 @@ from __future__ import annotations
 import hashlib
 import os
 import subprocess
-import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Final
 
 import attrs
 import orjson
 
-from ._artifacts import names
-from ._artifacts.runread import payload, read_records
-from ._domain import clock as _clock
-from ._exceptions import RunHeld
-from ._market.venue import JournalFeed
-from ._risk.checks import default_checks
-from ._risk.rails import default_rails
-from ._rundir import check_run_data, config_hash, create_run, read_run_config
-from ._rundir.lock import holder_of
-from ._rundir.plugins import check_recorded_sources
-from ._session.coordinator import ONE_SHOT_OPERATOR
-from ._support.fsutil import atomic_write_bytes
-from ._support.secrets import find_secrets, is_secret_name
-from ._version import __version__
-from .burnin import Thresholds, evaluate_run, kill_drill, render_markdown
-from .controls import control_lines, control_map
-from .verify import verify_run
+from .._artifacts import names
+from .._artifacts.runread import payload, read_records
+from .._domain import clock as _clock
+from .._exceptions import RunHeld
+from .._risk.checks import default_checks
+from .._risk.rails import default_rails
+from .._rundir import check_run_data, config_hash, read_run_config
+from .._rundir.lock import holder_of
+from .._rundir.plugins import check_recorded_sources
+from .._support.fsutil import atomic_write_bytes
+from .._support.secrets import find_secrets, is_secret_name, may_hold_secret
+from .._version import __version__
+from ..burnin import Thresholds, evaluate_run, kill_drill, render_markdown
+from ..controls import control_lines, control_map
+from ..verify import verify_run
+from ._rerun import Rerun, timeout_for
+from ._rerun import sha256_file as _sha256
 
 __all__ = ["EvidenceResult", "scan_secrets", "write_evidence"]
 
@@ -71,23 +70,18 @@ def scan_secrets(
         if path.name in skip:
             continue
         data = path.read_bytes()
+        present = [(name, value) for name, value in needles if value in data]
+        if not present and not may_hold_secret(data.decode("utf-8", "replace")):
+            continue  # no line can hold what the whole file does not (the common case)
         rel = path.relative_to(run_dir)
         for number, line in enumerate(data.splitlines(), start=1):
             # The patterns are text patterns; a byte that is not UTF-8 cannot be part of one.
             kinds = find_secrets(line.decode("utf-8", "replace"))
             findings.extend(f"{rel}:{number}: {kind}" for kind in kinds)
-            for name, value in needles:
+            for name, value in present:
                 if value in line:
                     findings.append(f"{rel}:{number}: value of ${name}")
     return findings
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _git_commit() -> str | None:
@@ -103,83 +97,6 @@ def _git_commit() -> str | None:
     except (OSError, subprocess.SubprocessError):
         return None
     return proc.stdout.strip() or None if proc.returncode == 0 else None
-
-
-def _audit_records(path: Path) -> list[bytes]:
-    """Audit lines without seq/prev_hash, and without C2_RESUME (for comparisons)."""
-    kept = []
-    for line in path.read_bytes().splitlines():
-        record = orjson.loads(line)
-        if record.get("code") == "C2_RESUME":
-            continue
-        record.pop("seq", None)
-        record.pop("prev_hash", None)
-        kept.append(orjson.dumps(record, option=orjson.OPT_SORT_KEYS))
-    return kept
-
-
-def _determinism(run_dir: Path, *, rerunnable: bool) -> dict[str, Any]:
-    cfg, _meta = read_run_config(run_dir)
-    if not rerunnable:
-        return {"status": "not_applicable", "reason": "a plug-in was an object supplied in-process"}
-    if cfg.feed == "venue":
-        return _venue_replay(run_dir, cfg)
-    if cfg.clock_mode == "system" or not _simulated_venue(cfg, _meta.get("sources") or {}):
-        return {"status": "not_applicable", "reason": "system clock or external venue"}
-    with tempfile.TemporaryDirectory(prefix="livesession-replay-") as tmp:
-        session = create_run(cfg, Path(tmp), idempotency_backend="memory", alerts=False)
-        session.run_to_end(cfg.steps, operator=ONE_SHOT_OPERATOR)  # as the CLI ran it
-        replay = Path(tmp) / cfg.run_id
-        compared: dict[str, bool] = {}
-        for name in (names.EVENTS, names.SNAPSHOTS):
-            compared[name] = _sha256(run_dir / name) == _sha256(replay / name)
-        compared["audit.jsonl (records, C2_RESUME aside)"] = _audit_records(
-            run_dir / names.AUDIT
-        ) == _audit_records(replay / names.AUDIT)
-    ok = all(compared.values())
-    return {"status": "match" if ok else "MISMATCH", "compared": compared}
-
-
-VENUE_REPLAY_NOTE: Final = (
-    "The venue's journaled bars were replayed through the same strategy against the mock "
-    "venue, and the SIGNAL events compared; venue acks and fills are not replayable, so "
-    "orders, fills and the audit are not compared."
-)
-
-
-def _signals(path: Path) -> list[tuple[Any, Any]]:
-    return [
-        (event.get("ts_sim"), payload(event))
-        for event in read_records(path)
-        if event.get("event_type") == "SIGNAL"
-    ]
-
-
-def _venue_replay(run_dir: Path, cfg: Any) -> dict[str, Any]:
-    """A venue-fed run: its journaled bars through the same strategy on the mock venue."""
-    journal = JournalFeed(
-        run_dir / names.MARKET_JOURNAL, symbol=cfg.symbol, interval_ms=cfg.step_interval_ms
-    )
-    replay_cfg = attrs.evolve(cfg, broker="mock", feed="random_walk")
-    with tempfile.TemporaryDirectory(prefix="livesession-replay-") as tmp:
-        session = create_run(
-            replay_cfg, Path(tmp), idempotency_backend="memory", feed=journal, alerts=False
-        )
-        session.run_to_end(cfg.steps, operator=ONE_SHOT_OPERATOR)
-        same = _signals(run_dir / names.EVENTS) == _signals(Path(tmp) / cfg.run_id / names.EVENTS)
-    compared = {"SIGNAL events (venue bars replayed on the mock venue)": same}
-    return {
-        "status": "match" if same else "MISMATCH",
-        "compared": compared,
-        "note": VENUE_REPLAY_NOTE,
-    }
-
-
-def _simulated_venue(cfg: Any, sources: dict[str, Any]) -> bool:
-    """The built-in simulated venues, or a user's broker that declared itself simulated."""
-    if "broker" in sources:
-        return sources["broker"].get("declared_simulated") is True
-    return cfg.broker in ("mock", "realish")
 
 
 def _plugins(sources: dict[str, Any]) -> dict[str, Any]:
@@ -224,12 +141,23 @@ def _fired(run_dir: Path, events: list[dict[str, Any]]) -> dict[str, Any]:
     return {"rails": rails, "checks": checks, "kill_switch": kill}
 
 
-def write_evidence(run_dir: Path, *, out_dir: Path | None = None) -> EvidenceResult:
+def write_evidence(
+    run_dir: Path,
+    *,
+    out_dir: Path | None = None,
+    progress: Callable[[str], None] | None = None,
+    rerun_timeout_s: float | None = None,
+) -> EvidenceResult:
     """Write ``manifest.json`` and ``EV-<YYYYMMDD>-<run_id>.md`` for ``run_dir``.
 
     Evidence is of a finished run: a run a process is writing now is refused with
     ``RunHeld`` naming it (the CLI's exit 3), before anything is read or written. Its
-    determinism re-run goes to a temporary run directory of its own, locked like any other.
+    determinism re-run goes to a temporary run directory of its own, locked like any other,
+    in a second process started first, so it runs on the other core while this one verifies
+    and scans; it is stopped after ``rerun_timeout_s`` (default: scaled to the run's steps,
+    ``_rerun.timeout_for``), and a re-run that died or was stopped is an ``ERROR`` that
+    fails the bundle. ``progress`` is told each phase as it starts (the CLI shows them on a
+    terminal).
     """
     holder = holder_of(run_dir)
     if holder is not None:
@@ -247,23 +175,20 @@ def write_evidence(run_dir: Path, *, out_dir: Path | None = None) -> EvidenceRes
     target.mkdir(parents=True, exist_ok=True)
     today = _clock.SystemClock().now()
     doc_name = f"EV-{today:%Y%m%d}-{cfg.run_id}.md"
-    verification = verify_run(run_dir)
-    events = read_records(run_dir / names.EVENTS)
-    fired = _fired(run_dir, events)
-    determinism = _determinism(run_dir, rerunnable=rerunnable)
-    drill = (
-        kill_drill(run_dir)
-        if rerunnable
-        else {"status": "not_applicable", "reason": "a plug-in was an object supplied in-process"}
-    )
-    burnin = evaluate_run(run_dir, Thresholds(), drill=drill)
     generated = {"manifest.json", doc_name}
-    secrets = scan_secrets(run_dir, skip=frozenset(generated))
-    digests = {
-        str(p.relative_to(run_dir)): _sha256(p)
-        for p in sorted(run_dir.rglob("*"))
-        if p.is_file() and p.name not in generated
-    }
+    note = progress or _quiet
+    timeout_s = timeout_for(cfg.steps) if rerun_timeout_s is None else rerun_timeout_s
+    rerun = Rerun.start(run_dir, rerunnable=rerunnable, timeout_s=timeout_s)
+    try:
+        if rerun.running:
+            note("determinism re-run started in a second process")
+        checked = _checks(run_dir, rerunnable=rerunnable, generated=generated, note=note)
+        if rerun.running:
+            note("waiting for the determinism re-run")
+        determinism = rerun.verdict()
+    finally:
+        rerun.close()
+    verification, fired, drill, burnin, secrets, digests = checked
     audit_lines = (run_dir / names.AUDIT).read_bytes().splitlines()
     audit_head = hashlib.sha256(audit_lines[-1]).hexdigest() if audit_lines else None
     problems: list[str] = []
@@ -271,6 +196,8 @@ def write_evidence(run_dir: Path, *, out_dir: Path | None = None) -> EvidenceRes
         problems.append(f"verify found {len(verification.violations)} violation(s)")
     if determinism["status"] == "MISMATCH":
         problems.append("the determinism re-run does not match")
+    elif determinism["status"] == "ERROR":
+        problems.append("the determinism re-run did not complete")
     if secrets:
         problems.append(f"the secret scan found {len(secrets)} finding(s)")
     manifest = {
@@ -308,6 +235,38 @@ def write_evidence(run_dir: Path, *, out_dir: Path | None = None) -> EvidenceRes
     )
 
 
+def _quiet(_phase: str) -> None:
+    """No progress shown."""
+
+
+def _checks(
+    run_dir: Path, *, rerunnable: bool, generated: set[str], note: Callable[[str], None]
+) -> tuple[Any, dict[str, Any], dict[str, Any], dict[str, Any], list[str], dict[str, str]]:
+    """Everything but the re-run: verify, fired counts, kill drill, burn-in, scan, digests."""
+    note("verifying the run")
+    verification = verify_run(run_dir)
+    note("reading events")
+    events = read_records(run_dir / names.EVENTS)
+    fired = _fired(run_dir, events)
+    note("kill drill")
+    drill = (
+        kill_drill(run_dir)
+        if rerunnable
+        else {"status": "not_applicable", "reason": "a plug-in was an object supplied in-process"}
+    )
+    note("burn-in criteria")
+    burnin = evaluate_run(run_dir, Thresholds(), drill=drill)
+    note("secret scan")
+    secrets = scan_secrets(run_dir, skip=frozenset(generated))
+    note("file digests")
+    digests = {
+        str(p.relative_to(run_dir)): _sha256(p)
+        for p in sorted(run_dir.rglob("*"))
+        if p.is_file() and p.name not in generated
+    }
+    return verification, fired, drill, burnin, secrets, digests
+
+
 def _plugin_lines(plugins: dict[str, Any]) -> list[str]:
     if not plugins:
         return []
@@ -339,6 +298,8 @@ def _markdown(m: dict[str, Any]) -> str:
     lines += [f"- {v}" for v in m["verify"]["violations"][:50]]
     det = m["determinism"]
     lines += ["", "## Determinism re-run", "", f"Status: **{det['status']}**"]
+    if det["status"] == "ERROR":
+        lines += ["", f"Reason: {det['reason']}."]
     if det.get("note"):
         lines += ["", det["note"], ""]
     for name, same in det.get("compared", {}).items():

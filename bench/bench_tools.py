@@ -1,0 +1,78 @@
+"""The post-run tools on a 100,000-step run, each as a whole process, against the run itself.
+
+Each round makes the run (``python -m livesession.cli dryrun --steps N --durability none
+-q``, timed as a whole process) and then runs ``verify``, ``report`` and ``evidence`` on it,
+each as a whole process (wall time, start to exit). Rounds alternate the four, so the
+neighbours' load falls on all of them alike; each figure is the best of ``--repeat`` rounds,
+printed as a ratio to the best run. The issue's targets: verify at most 1.0, report at most
+0.5 with ``report.html`` at most 1 MB, evidence (its determinism re-run included) at most 2.0.
+
+    python bench/bench_tools.py --steps 100000 --repeat 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+RUN_ID = "tools"
+TARGETS = {"verify": 1.0, "report": 0.5, "evidence": 2.0}
+REPORT_MAX_BYTES = 1_000_000
+
+
+def timed(*args: str | Path) -> float:
+    """Wall seconds of one ``livesession`` process; exits on a non-zero exit."""
+    command = [sys.executable, "-m", "livesession.cli", *map(str, args)]
+    started = time.perf_counter()
+    proc = subprocess.run(command, capture_output=True, text=True, check=False)
+    elapsed = time.perf_counter() - started
+    if proc.returncode != 0:
+        raise SystemExit(f"{args[0]} exited {proc.returncode}: {proc.stderr.strip()}")
+    return elapsed
+
+
+def one_round(out: Path, steps: int) -> tuple[dict[str, float], int]:
+    """The run, then each tool on it: wall seconds by name, and report.html's size."""
+    dryrun = ("dryrun", "--steps", str(steps), "--durability", "none", "--run-id", RUN_ID, "-q")
+    figures = {"run": timed(*dryrun, "--out", out)}
+    run = out / RUN_ID
+    figures["verify"] = timed("verify", run)
+    report = out / "report.html"
+    figures["report"] = timed("report", run, "--output", report)
+    figures["evidence"] = timed("evidence", run, "--out", out / "evidence")
+    return figures, report.stat().st_size
+
+
+def main() -> None:
+    """Alternate rounds of run, verify, report, evidence; print the best of each."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=100_000, help="steps of the run (100000)")
+    parser.add_argument("--repeat", type=int, default=3, help="best of this many rounds (3)")
+    args = parser.parse_args()
+    if args.repeat < 1 or args.steps < 1:
+        parser.error("--steps and --repeat must be at least 1")
+    rounds: list[dict[str, float]] = []
+    with tempfile.TemporaryDirectory(prefix="bench-tools-") as tmp:
+        for i in range(args.repeat):
+            figures, report_bytes = one_round(Path(tmp) / f"r{i}", args.steps)
+            rounds.append(figures)
+    best = {name: min(r[name] for r in rounds) for name in rounds[0]}
+    print(
+        f"{args.steps} steps, durability none, each a whole process, "
+        f"best of {args.repeat} alternating rounds"
+    )
+    print(f"run          {best['run']:8.2f} s")
+    for name, target in TARGETS.items():
+        ratio = best[name] / best["run"]
+        met = "met" if ratio <= target else "NOT met"
+        print(f"{name:<12} {best[name]:8.2f} s   {ratio:6.2f} x the run (target {target}: {met})")
+    met = "met" if report_bytes <= REPORT_MAX_BYTES else "NOT met"
+    print(f"report.html  {report_bytes:,} bytes (target at most 1 MB: {met})")
+
+
+if __name__ == "__main__":
+    main()

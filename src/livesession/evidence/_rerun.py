@@ -1,0 +1,259 @@
+"""The determinism re-run of a run's config, in a process of its own.
+
+``write_evidence`` starts the re-run first, as ``python -m livesession.evidence``,
+and verifies the run, reads its events and scans it while the re-run steps on the other
+core; then it joins the re-run and reads its verdict. The child gets the parent's
+``sys.path`` and working directory, so plug-ins resolve there as they did in the parent.
+
+The verdict is the same dictionary the in-process re-run gave (``match`` / ``MISMATCH`` with
+what was compared). A re-run that cannot give one, because its process died, was killed at
+the time limit or raised, is ``ERROR`` with the reason: evidence never hangs on it and never
+passes without it. The limit scales with the run's steps (``timeout_for``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Final
+
+import attrs
+import orjson
+
+from .._artifacts import names
+from .._artifacts.runread import payload, read_records
+from .._market.venue import JournalFeed
+from .._rundir import create_run, read_run_config
+from .._session.coordinator import ONE_SHOT_OPERATOR
+from .._support.fsutil import atomic_write_bytes
+from .._support.secrets import redact_text
+
+__all__ = ["Rerun", "determinism", "main", "not_applicable", "sha256_file", "timeout_for"]
+
+MODULE: Final = "livesession.evidence"
+"""What the parent runs with ``python -m`` (a name, so a test can point it elsewhere)."""
+TIMEOUT_BASE_S: Final = 120.0
+TIMEOUT_PER_STEP_S: Final = 0.005
+"""200 steps/s at the least: over ten times slower than a loaded 2-core machine re-runs."""
+_RESULT: Final = "result.json"
+_STDERR: Final = "stderr.txt"
+_REASON_CHARS: Final = 300
+
+VENUE_REPLAY_NOTE: Final = (
+    "The venue's journaled bars were replayed through the same strategy against the mock "
+    "venue, and the SIGNAL events compared; venue acks and fills are not replayable, so "
+    "orders, fills and the audit are not compared."
+)
+
+
+def timeout_for(steps: int) -> float:
+    """The re-run's time limit, in seconds, for a run of ``steps`` steps."""
+    return TIMEOUT_BASE_S + TIMEOUT_PER_STEP_S * max(steps, 0)
+
+
+def sha256_file(path: Path) -> str:
+    """The SHA-256 of a file, read in 1 MiB chunks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def not_applicable(run_dir: Path, *, rerunnable: bool) -> dict[str, Any] | None:
+    """Why this run cannot be re-run (the verdict as it stands), or None when it can."""
+    cfg, meta = read_run_config(run_dir)
+    if not rerunnable:
+        return {"status": "not_applicable", "reason": "a plug-in was an object supplied in-process"}
+    if cfg.feed == "venue":
+        return None
+    if cfg.clock_mode == "system" or not _simulated_venue(cfg, meta.get("sources") or {}):
+        return {"status": "not_applicable", "reason": "system clock or external venue"}
+    return None
+
+
+def determinism(run_dir: Path, *, rerunnable: bool, scratch: Path) -> dict[str, Any]:
+    """Re-run ``run_dir``'s config into ``scratch`` (in this process) and compare."""
+    verdict = not_applicable(run_dir, rerunnable=rerunnable)
+    if verdict is not None:
+        return verdict
+    cfg, _meta = read_run_config(run_dir)
+    if cfg.feed == "venue":
+        return _venue_replay(run_dir, cfg, scratch)
+    session = create_run(cfg, scratch, idempotency_backend="memory", alerts=False)
+    session.run_to_end(cfg.steps, operator=ONE_SHOT_OPERATOR)  # as the CLI ran it
+    replay = scratch / cfg.run_id
+    compared: dict[str, bool] = {}
+    for name in (names.EVENTS, names.SNAPSHOTS):
+        compared[name] = sha256_file(run_dir / name) == sha256_file(replay / name)
+    compared["audit.jsonl (records, C2_RESUME aside)"] = _audit_records(
+        run_dir / names.AUDIT
+    ) == _audit_records(replay / names.AUDIT)
+    ok = all(compared.values())
+    return {"status": "match" if ok else "MISMATCH", "compared": compared}
+
+
+def _audit_records(path: Path) -> list[bytes]:
+    """Audit lines without seq/prev_hash, and without C2_RESUME (for comparisons)."""
+    kept = []
+    for line in path.read_bytes().splitlines():
+        record = orjson.loads(line)
+        if record.get("code") == "C2_RESUME":
+            continue
+        record.pop("seq", None)
+        record.pop("prev_hash", None)
+        kept.append(orjson.dumps(record, option=orjson.OPT_SORT_KEYS))
+    return kept
+
+
+def _signals(path: Path) -> list[tuple[Any, Any]]:
+    return [
+        (event.get("ts_sim"), payload(event))
+        for event in read_records(path)
+        if event.get("event_type") == "SIGNAL"
+    ]
+
+
+def _venue_replay(run_dir: Path, cfg: Any, scratch: Path) -> dict[str, Any]:
+    """A venue-fed run: its journaled bars through the same strategy on the mock venue."""
+    journal = JournalFeed(
+        run_dir / names.MARKET_JOURNAL, symbol=cfg.symbol, interval_ms=cfg.step_interval_ms
+    )
+    replay_cfg = attrs.evolve(cfg, broker="mock", feed="random_walk")
+    session = create_run(
+        replay_cfg, scratch, idempotency_backend="memory", feed=journal, alerts=False
+    )
+    session.run_to_end(cfg.steps, operator=ONE_SHOT_OPERATOR)
+    same = _signals(run_dir / names.EVENTS) == _signals(scratch / cfg.run_id / names.EVENTS)
+    compared = {"SIGNAL events (venue bars replayed on the mock venue)": same}
+    return {
+        "status": "match" if same else "MISMATCH",
+        "compared": compared,
+        "note": VENUE_REPLAY_NOTE,
+    }
+
+
+def _simulated_venue(cfg: Any, sources: dict[str, Any]) -> bool:
+    """The built-in simulated venues, or a user's broker that declared itself simulated."""
+    if "broker" in sources:
+        return sources["broker"].get("declared_simulated") is True
+    return cfg.broker in ("mock", "realish")
+
+
+@attrs.define
+class Rerun:
+    """The re-run's process, started by ``start`` and joined by ``verdict``; ``close`` always.
+
+    A run that cannot be re-run gets no process: its verdict (``not_applicable``) is ready.
+    """
+
+    process: subprocess.Popen[bytes] | None
+    scratch: Path | None
+    deadline: float
+    timeout_s: float
+    failed: str | None = None
+    ready: dict[str, Any] | None = None
+
+    @property
+    def running(self) -> bool:
+        """Whether a re-run process was started (and has not been joined yet)."""
+        return self.process is not None and self.process.returncode is None
+
+    @classmethod
+    def start(cls, run_dir: Path, *, rerunnable: bool, timeout_s: float) -> Rerun:
+        """Start the re-run of ``run_dir`` now; a process that cannot start is a verdict."""
+        deadline = time.monotonic() + timeout_s
+        ready = not_applicable(run_dir, rerunnable=rerunnable)
+        if ready is not None:
+            return cls(None, None, deadline, timeout_s, ready=ready)
+        scratch = Path(tempfile.mkdtemp(prefix="livesession-replay-"))
+        command = [sys.executable, "-m", MODULE, str(run_dir.resolve()), str(scratch)]
+        if rerunnable:
+            command.append("--rerunnable")
+        # The parent's sys.path, so the child imports the same livesession and plug-ins.
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+        try:
+            with (scratch / _STDERR).open("wb") as stderr:
+                process = subprocess.Popen(  # noqa: S603 - our own module, by this interpreter
+                    command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr,
+                    env=env,
+                )  # fmt: skip
+        except OSError as exc:
+            return cls(None, scratch, deadline, timeout_s, f"could not start: {exc}")
+        return cls(process, scratch, deadline, timeout_s)
+
+    def verdict(self) -> dict[str, Any]:
+        """Wait (until the deadline) for the re-run's verdict; ``ERROR`` with why if none."""
+        if self.ready is not None:
+            return self.ready
+        if self.failed is None and self.process is not None:
+            try:
+                self.process.wait(timeout=max(self.deadline - time.monotonic(), 0.0))
+            except subprocess.TimeoutExpired:
+                self._kill()
+                self.failed = f"did not finish within {self.timeout_s:g} s and was stopped"
+            else:
+                self.failed = self._outcome(self.process.returncode)
+        if self.failed is not None:
+            reason = redact_text(f"the re-run process {self.failed}")
+            return {"status": "ERROR", "reason": reason}
+        self.ready = orjson.loads(self._scratch(_RESULT).read_bytes())
+        return self.ready
+
+    def _scratch(self, name: str) -> Path:
+        if self.scratch is None:
+            raise RuntimeError("no re-run was started")  # pragma: no cover - a bug here
+        return self.scratch / name
+
+    def _outcome(self, code: int) -> str | None:
+        if code == 0 and self._scratch(_RESULT).is_file():
+            return None
+        said = _last_line(self._scratch(_STDERR))
+        how = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
+        return how + (f": {said}" if said else "")
+
+    def _kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+    def close(self) -> None:
+        """Stop the process if it still runs and remove its scratch directory."""
+        self._kill()
+        if self.scratch is not None:
+            shutil.rmtree(self.scratch, ignore_errors=True)
+
+
+def _last_line(path: Path) -> str:
+    try:
+        lines = path.read_bytes().decode("utf-8", "replace").strip().splitlines()
+    except OSError:
+        return ""
+    return lines[-1].strip()[:_REASON_CHARS] if lines else ""
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The child: re-run, then write the verdict to ``SCRATCH/result.json``."""
+    parser = argparse.ArgumentParser(prog=f"python -m {MODULE}", description=__doc__)
+    parser.add_argument("run_dir", type=Path)
+    parser.add_argument("scratch", type=Path)
+    parser.add_argument("--rerunnable", action="store_true")
+    args = parser.parse_args(argv)
+    replay = args.scratch / "replay"
+    replay.mkdir()
+    try:
+        verdict = determinism(args.run_dir, rerunnable=args.rerunnable, scratch=replay)
+    except Exception as exc:  # noqa: BLE001 - any failure is the verdict's reason, one line
+        message = " ".join(str(exc).split())
+        print(f"{type(exc).__name__}: {message}", file=sys.stderr)  # noqa: T201 - to the parent
+        return 1
+    # Insertion order kept: the document lists what was compared in this order.
+    atomic_write_bytes(args.scratch / _RESULT, orjson.dumps(verdict))
+    return 0
