@@ -1,4 +1,4 @@
-"""A progress bar on the terminal for the commands that read a whole run (``verify``).
+"""A progress bar on the terminal for the commands that read a whole run (verify, report).
 
 Drawn on stderr, and only when stderr is a terminal: piped or redirected output, and
 ``--json`` on stdout, are the same with or without it. ``rich`` is imported only then.

@@ -7,10 +7,9 @@ Readers: ``verify``, ``evidence``, ``burnin``, ``report``, ``prom``, ``status``,
 from __future__ import annotations
 
 import argparse
-import contextlib
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Final
 
@@ -174,32 +173,15 @@ def _write_for_run(
 
 def cmd_report(args: argparse.Namespace) -> int:
     """Write one self-contained HTML report of a run (``--verify``: with the full verdict)."""
+    from ._cli_bar import terminal_bar  # noqa: PLC0415 - only for this command
     from .report import write_report  # noqa: PLC0415 - only for this command
 
-    with _report_progress() as progress:
+    with terminal_bar("report: reading events.jsonl") as progress:
 
         def write(run_dir: Path, output: Path) -> str:
             return write_report(run_dir, output, verify=args.verify, progress=progress)
 
         return _write_for_run(args, write, names.REPORT, "report")
-
-
-@contextlib.contextmanager
-def _report_progress() -> Iterator[Callable[[int, int], None] | None]:
-    """A progress bar on stderr while the report reads the run: only on a terminal."""
-    if not sys.stderr.isatty():
-        yield None
-        return
-    from rich.console import Console  # noqa: PLC0415 - only on a terminal
-    from rich.progress import Progress  # noqa: PLC0415
-
-    with Progress(console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task("report: reading events.jsonl", total=None)
-
-        def progress(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total or None)
-
-        yield progress
 
 
 def cmd_prom(args: argparse.Namespace) -> int:

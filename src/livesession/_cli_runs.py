@@ -139,9 +139,11 @@ def _run(
         not quiet and steps - session.steps_done >= _PROGRESS_MIN_STEPS and sys.stderr.isatty()
     )
     if show_bar:
+        from rich.console import Console  # noqa: PLC0415 - only for long runs on a terminal
         from rich.progress import Progress  # noqa: PLC0415 - only for long runs on a terminal
 
-        with Progress(transient=True) as progress:
+        # On stderr, which is the terminal we tested: stdout may be a pipe or --json.
+        with Progress(console=Console(stderr=True), transient=True) as progress:
             task = progress.add_task("dry run", total=steps, completed=session.steps_done)
 
             def tick(done: int) -> None:
