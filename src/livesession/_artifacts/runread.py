@@ -34,10 +34,12 @@ __all__ = [
     "RunRecords",
     "equity_readings",
     "finite_decimal",
+    "json_object",
     "payload",
     "read_bytes",
     "read_json_object",
     "read_records",
+    "records_of",
     "replay_fills",
     "require_run",
 ]
@@ -127,17 +129,26 @@ def read_records(path: Path, cut: RunCut | None = None) -> list[dict[str, Any]]:
         raw = read_bytes(path, cut)
     except OSError:
         return []
+    return records_of(raw)
+
+
+def records_of(raw: bytes) -> list[dict[str, Any]]:
+    """The JSON objects among the lines of ``raw``, skipping anything that is not one."""
     records: list[dict[str, Any]] = []
     for line in raw.split(b"\n"):
-        if not line:
-            continue
-        try:
-            obj = orjson.loads(line)
-        except orjson.JSONDecodeError:
-            continue
-        if isinstance(obj, dict):
-            records.append(obj)
+        record = json_object(line)
+        if record is not None:
+            records.append(record)
     return records
+
+
+def json_object(line: bytes) -> dict[str, Any] | None:
+    """``line`` parsed, if it is one JSON object; else None."""
+    try:
+        record = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return None
+    return record if isinstance(record, dict) else None
 
 
 def read_json_object(path: Path, cut: RunCut | None = None) -> dict[str, Any]:

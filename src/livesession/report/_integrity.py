@@ -21,10 +21,9 @@ from __future__ import annotations
 import hashlib
 from typing import TYPE_CHECKING, Any, Final
 
-import orjson
-
 from .._artifacts import names
 from .._artifacts.audit_chain import GENESIS_HASH
+from .._artifacts.runread import json_object
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -133,11 +132,8 @@ class Integrity:
         reader = LineReader(path, cut)
         try:
             for number, line in enumerate(reader, start=1):
-                try:
-                    record = orjson.loads(line)
-                except orjson.JSONDecodeError:
-                    record = None
-                if not isinstance(record, dict):
+                record = json_object(line)
+                if record is None:
                     self.add(names.AUDIT, number, "not a JSON object")
                 else:
                     last = record

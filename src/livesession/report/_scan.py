@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Final
 import orjson
 
 from .._artifacts import names
-from .._artifacts.runread import read_json_object
+from .._artifacts.runread import json_object, read_json_object, records_of
 from .._domain.model import FILL_EVENT_TYPES
 from .._exceptions import MissingExtra
 from .._rundir.livecut import live_cut
@@ -51,18 +51,6 @@ _TAIL: Final = 1 << 16
 _NO_SPAN: Final = (2**63, -(2**63))
 
 
-def _records(raw: bytes) -> list[dict[str, Any]]:
-    found = []
-    for line in raw.split(b"\n"):
-        try:
-            record = orjson.loads(line)
-        except orjson.JSONDecodeError:
-            continue
-        if isinstance(record, dict):
-            found.append(record)
-    return found
-
-
 def _ends(path: Path, cut: RunCut | None) -> list[dict[str, Any]]:
     """The first and the last record of a JSON Lines file, read from its two ends."""
     limit = None if cut is None else cut.offsets.get(path.name)
@@ -74,7 +62,7 @@ def _ends(path: Path, cut: RunCut | None) -> list[dict[str, Any]]:
             tail = f.read(size - max(0, size - _TAIL))
     except OSError:
         return []
-    return _records(head)[:1] + _records(tail)[-1:]
+    return records_of(head)[:1] + records_of(tail)[-1:]
 
 
 def _x_range(ends: list[dict[str, Any]]) -> tuple[int, int]:
@@ -157,11 +145,8 @@ def _snapshots(run_dir: Path, cut: RunCut | None, checks: Integrity) -> list[dic
     number = 0
     try:
         for number, line in enumerate(reader, start=1):
-            try:
-                record = orjson.loads(line)
-            except orjson.JSONDecodeError:
-                record = None
-            if not isinstance(record, dict):
+            record = json_object(line)
+            if record is None:
                 checks.add(names.SNAPSHOTS, number, "not a JSON object")
                 continue
             checks.seq(names.SNAPSHOTS, number, record)
