@@ -16,29 +16,21 @@ figure is what ``info`` (the default) costs over ``warning``; the target is 10 %
 from __future__ import annotations
 
 import argparse
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 
 from bench_dryrun import raw_limit
+from bench_tools import timed
 
 RUN_ID = "cli"
 
 
 def cli_run(out: Path, steps: int, *extra: str) -> float:
     """Wall seconds of one ``dryrun`` process; the run goes to ``out/RUN_ID``."""
-    command = [
-        sys.executable, "-m", "livesession.cli", "dryrun", "--steps", str(steps),
-        "--durability", "none", "--out", str(out), "--run-id", RUN_ID, "-q", *extra,
-    ]  # fmt: skip
-    started = time.perf_counter()
-    proc = subprocess.run(command, capture_output=True, text=True, check=False)
-    elapsed = time.perf_counter() - started
-    if proc.returncode != 0:
-        raise SystemExit(f"dryrun exited {proc.returncode}: {proc.stderr.strip()}")
-    return elapsed
+    return timed(
+        "dryrun", "--steps", str(steps), "--durability", "none", "--out", out,
+        "--run-id", RUN_ID, "-q", *extra,
+    )  # fmt: skip
 
 
 def _lines(path: Path) -> int:

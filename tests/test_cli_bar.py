@@ -6,35 +6,16 @@ terminal: the bar must not end up in it.
 
 from __future__ import annotations
 
-import os
-import pty
-import select
-import subprocess
-import sys
 from pathlib import Path
+
+from _terminal import cli_on_terminal
 
 
 def test_a_long_dry_run_draws_its_bar_on_stderr_only(tmp_path: Path) -> None:
-    controller, terminal = pty.openpty()
-    env = {**os.environ, "TERM": "xterm", "COLUMNS": "100"}
-    try:
-        done = subprocess.run(
-            [sys.executable, "-m", "livesession.cli", "dryrun", "--steps", "20000",
-             "--durability", "none", "--out", str(tmp_path), "--run-id", "bar"],
-            stdout=subprocess.PIPE, stderr=terminal, env=env, check=False, timeout=300,
-        )  # fmt: skip
-        os.close(terminal)
-        drawn = b""
-        while select.select([controller], [], [], 0.5)[0]:
-            try:
-                chunk = os.read(controller, 65536)
-            except OSError:  # the terminal's other end is closed: all read
-                break
-            if not chunk:
-                break
-            drawn += chunk
-    finally:
-        os.close(controller)
+    done, drawn = cli_on_terminal(
+        "dryrun", "--steps", "20000", "--durability", "none", "--out", str(tmp_path),
+        "--run-id", "bar",
+    )  # fmt: skip
     assert done.returncode == 0
     assert b"dry run" in drawn
     assert b"\x1b[" not in done.stdout  # no terminal control sequences in the summary

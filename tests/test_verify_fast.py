@@ -11,9 +11,7 @@ directory or from bytes (``verify_contents``).
 from __future__ import annotations
 
 import os
-import pty
 import random
-import select
 import subprocess
 import sys
 import tempfile
@@ -25,6 +23,7 @@ import jsonschema
 import orjson
 import pytest
 
+from _terminal import cli_on_terminal
 from livesession import verify as verify_package
 from livesession.testing import mark_verified, verify_session
 from livesession.verify import ARTIFACT_NAMES, verify_contents, verify_run
@@ -307,21 +306,7 @@ def test_the_cli_draws_no_bar_off_a_terminal(tmp_path):
 def test_the_cli_draws_a_bar_on_a_terminal(tmp_path):
     """With stderr a terminal, the bar is drawn there; stdout is the same as ever."""
     run_dir = build_run(tmp_path / "r")
-    controller, terminal = pty.openpty()
-    try:
-        done = _cli("verify", str(run_dir), stdout=subprocess.PIPE, stderr=terminal)
-        os.close(terminal)
-        drawn = b""
-        while select.select([controller], [], [], 0.5)[0]:
-            try:
-                chunk = os.read(controller, 65536)
-            except OSError:  # the terminal's other end is closed: all read
-                break
-            if not chunk:
-                break
-            drawn += chunk
-    finally:
-        os.close(controller)
+    done, drawn = cli_on_terminal("verify", str(run_dir), timeout=60)
 
     assert done.returncode == 0
     assert done.stdout.decode().startswith(f"OK {run_dir}: ")
