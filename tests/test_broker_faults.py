@@ -194,7 +194,11 @@ def test_a_dead_broker_halts_trading_and_reenable_resumes(tmp_path: Path) -> Non
 
 
 def test_silence_halts_trading(tmp_path: Path) -> None:
-    """Polls fail while other calls answer: no successful poll for broker_silence_ms."""
+    """Polls fail while other calls answer: no successful poll for broker_silence_ms.
+
+    The silence clock runs while the venue owes the session a report (an order open): a
+    quiet step does not poll, so the halt comes once an order is sent and never heard of.
+    """
     venue = DeadVenue()
     orch = _session(
         tmp_path,
@@ -207,7 +211,11 @@ def test_silence_halts_trading(tmp_path: Path) -> None:
     orch.activate()
     orch.run_n_steps(10)
     venue.dead_poll = True
-    orch.run_n_steps(10)
+    dead_from = orch.recorder.event_seq
+    for _ in range(60):
+        if orch.trading_state is TradingState.HALTED:
+            break
+        orch.step()
     assert orch.trading_state is TradingState.HALTED
     venue.dead_poll = False
     orch.close()
@@ -216,6 +224,14 @@ def test_silence_halts_trading(tmp_path: Path) -> None:
     assert unhealthy["reason"] == "SILENCE"
     assert unhealthy["operation"] == "poll"
     assert unhealthy["silent_ns"] >= 300_000 * 1_000_000
+    events = [orjson.loads(line) for line in (run / "events.jsonl").read_bytes().splitlines()]
+    halt_at = next(e for e in events if e["event_type"] == "BROKER_UNHEALTHY")
+    owed = [
+        e for e in events
+        if e["event_type"] == "ORDER_SUBMITTED" and dead_from < e["seq"] < halt_at["seq"]
+    ]  # fmt: skip
+    assert owed  # an order was sent while the polls were dead, and never heard of
+    assert halt_at["ts_sim"] - owed[0]["ts_sim"] >= 300_000 * 1_000_000 - 60 * 1_000_000_000
     _verified(run)
 
 

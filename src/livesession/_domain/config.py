@@ -307,7 +307,8 @@ class DryrunConfig:
     broker_max_consecutive_failures: int = _count("broker_max_consecutive_failures", 5)
     """Failed broker calls in a row (transient errors, timeouts) that halt trading."""
     broker_silence_ms: int = _count("broker_silence_ms", 600_000, positive=False)
-    """Simulated time without a successful poll that halts trading (0: never)."""
+    """Simulated time without a successful poll, while the venue owes the session a report
+    (an order open or closing), that halts trading (0: never)."""
     lease_ttl_ms: int = _count("lease_ttl_ms", 30_000)
     """How long the session lease stays live without a renewal (wall-clock milliseconds)."""
     fill_model: FillModelConfig = attrs.field(factory=FillModelConfig, converter=_fill_model)

@@ -2,12 +2,13 @@
 
 Every broker call site reports to ``BrokerHealth``: ``ok()`` after any answer (a venue
 rejection is an answer), ``failed(operation, error)`` after a ``Transient`` error or a
-timeout (``OutcomeUnknown``), ``polled()`` after a successful poll. ``max_failures``
-failures in a row, or no successful poll for ``silence_ns`` of simulated time, make the
-broker unhealthy: a ``BROKER_UNHEALTHY`` event (audit ``C2_OPERATOR_REQUIRED``) and trading
-HALTED with reason ``BROKER_UNHEALTHY``. Only an operator's ``reenable_trading`` lifts the
-halt; it also starts the count afresh (``reset``). While the halt stands, further failures
-are counted but not reported again.
+timeout (``OutcomeUnknown``), ``polled()`` after a successful poll, ``nothing_owed()`` on
+a step that did not poll because the venue owed the session nothing. ``max_failures``
+failures in a row, or no successful poll for ``silence_ns`` of simulated time while
+something was owed, make the broker unhealthy: a ``BROKER_UNHEALTHY`` event (audit
+``C2_OPERATOR_REQUIRED``) and trading HALTED with reason ``BROKER_UNHEALTHY``. Only an
+operator's ``reenable_trading`` lifts the halt; it also starts the count afresh
+(``reset``). While the halt stands, further failures are counted but not reported again.
 """
 
 from __future__ import annotations
@@ -45,6 +46,14 @@ class BrokerHealth:
     def polled(self) -> None:
         """A poll got an answer."""
         self.failures = 0
+        self.last_poll_ns = self._c.time.ts_sim
+
+    def nothing_owed(self) -> None:
+        """A step did not poll: nothing of the session's was open or closing at the venue.
+
+        Nothing could be late, so the silence clock starts afresh; the failure streak is
+        left as it is (no call was made, so none was answered).
+        """
         self.last_poll_ns = self._c.time.ts_sim
 
     def failed(self, operation: str, error: BaseException, *, poll: bool = False) -> None:

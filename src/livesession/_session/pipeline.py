@@ -174,7 +174,13 @@ def _on_bar(p: SessionParts, bar: Bar) -> None:
     )
     p.time.steps += 1  # the bar is recorded: the step counts, however it ends
     reports = p.reports
-    reported = reports.process()
+    # A quiet step (nothing of the session's open or closing at the venue) does not poll:
+    # the venue owes it nothing, so nothing can be late either (the silence clock restarts).
+    if reports.owed():
+        reported = reports.process()
+    else:
+        reported = False
+        p.broker_health.nothing_owed()
     violation = book.invariant_violation()
     if violation is not None:
         p.lifecycle.fault(*violation)

@@ -68,6 +68,15 @@ class ReportRouter:
     _unmatched: dict[str, list[BrokerReport]] = attrs.field(init=False, factory=dict)
     _finished: dict[str, None] = attrs.field(init=False, factory=dict)
 
+    def owed(self) -> bool:
+        """Whether the venue may owe the session a report.
+
+        True while an order of the session's is open or closing, or reports wait here;
+        otherwise a poll could only come back empty.
+        """
+        book = self._c.book
+        return bool(book.open or book.closed or self._inbox or self._unmatched)
+
     def process(self) -> bool:
         """Apply the venue's reports; those not yet applied wait in the inbox.
 
