@@ -198,7 +198,7 @@ def _on_bar(p: SessionParts, bar: Bar) -> None:
             p.execution.handle_intent(intent)
     if intents or reported or winddown.killing:
         # Only a step that called the venue can have more to hear from it before it ends:
-        # sent orders, the exits a fill placed, a kill's cancels. A quiet step polls once.
+        # sent orders, the exits a fill placed, a kill's cancels.
         reports.process()
     winddown.continue_kill()
     p.reconciliation.reconcile()

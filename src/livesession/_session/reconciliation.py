@@ -113,6 +113,10 @@ class Reconciliation:
         """The escalated differences (``KIND:client_order_id``), sorted."""
         return tuple(sorted(self._escalated))
 
+    def pending_keys(self) -> tuple[str, ...]:
+        """The differences seen and not yet escalated (within their grace), sorted."""
+        return tuple(sorted(self._pending))
+
     def adopt(self, cid: str, evidence: str) -> None:
         """An order sent in doubt is at the venue (``evidence`` says how we know): track it."""
         live = self._c.book.open.get(cid)

@@ -53,6 +53,8 @@ class SessionInspection:
     """When the kill switch that is still flattening was pulled (None: none is)."""
     escalated: tuple[str, ...]
     """Differences escalated to an operator (``KIND:client_order_id``)."""
+    pending: tuple[str, ...]
+    """Differences the reconciler has seen and still gives their grace (not escalated)."""
     held_reports: frozenset[str]
     """Client ids whose reports arrived before the session knew the order."""
     waiting_fills: frozenset[str]
@@ -86,6 +88,7 @@ def inspect_parts(p: SessionParts) -> SessionInspection:
     return SessionInspection(
         kill_started_ns=p.winddown.kill_started_ns,
         escalated=p.reconciliation.escalated_keys(),
+        pending=p.reconciliation.pending_keys(),
         held_reports=p.reports.held_orders(),
         waiting_fills=p.reports.waiting_fills(),
         unconfirmed_closed=tuple(p.winddown.unconfirmed_closed()),

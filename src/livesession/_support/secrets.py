@@ -129,7 +129,7 @@ def redact(value: Any) -> Any:
 
 def redact_text(text: str) -> str:
     """``text`` with the value of every secret any rule finds replaced by ``***``."""
-    if not _may_hold_secret(text):
+    if not may_hold_secret(text):
         return text
     for rule in RULES:
         text = rule.pattern.sub(_redact_match, text)
@@ -138,7 +138,7 @@ def redact_text(text: str) -> str:
 
 def find_secrets(text: str) -> list[str]:
     """The kinds (``RULES`` order, each once) of unredacted secret in ``text``."""
-    if not _may_hold_secret(text):
+    if not may_hold_secret(text):
         return []
     return [
         rule.kind
@@ -149,7 +149,7 @@ def find_secrets(text: str) -> list[str]:
 
 def secret_values(text: str) -> list[str]:
     """Every unredacted secret value in ``text`` (for callers that scrub a literal)."""
-    if not _may_hold_secret(text):
+    if not may_hold_secret(text):
         return []
     values = (_secret(match) for rule in RULES for match in rule.pattern.finditer(text))
     return [value for value in values if value and value != REDACTED]
@@ -162,9 +162,6 @@ def may_hold_secret(text: str) -> bool:
     for a call on each of its lines.
     """
     return len(text) >= _SHORTEST and _TRIGGER.search(text.lower()) is not None
-
-
-_may_hold_secret = may_hold_secret
 
 
 def _secret(match: re.Match[str]) -> str:

@@ -170,17 +170,15 @@ class _Run:
         if orch.state is not _S.DRYRUN_ACTIVE or orch.book.open_orders or self.broker.in_flight():
             return False
         inside = orch.inspect()
-        if (
+        # ``inspect`` rather than the whole checkpoint (``get_state``), which at every step
+        # cost the matrix a fifth of its time.
+        return not (
             inside.unconfirmed_closed
             or inside.held_reports
             or inside.waiting_fills
             or inside.escalated
-        ):
-            return False
-        # Only the reconciler's part of the checkpoint: the whole one (``get_state``) at
-        # every step cost the matrix a fifth of its time.
-        reconcile = orch._parts().reconciliation.get_state()["reconcile"]  # noqa: SLF001
-        return not reconcile["pending"]
+            or inside.pending
+        )
 
     def _restart(self) -> None:
         """The process dies after a step; a new one resumes from its checkpoint state."""
