@@ -9,7 +9,6 @@ the row count and the first and last times, so a reviewer knows which data ran, 
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +16,7 @@ import attrs
 
 from .._exceptions import DataFileError, RunDirectoryError
 from .._market.datafile import DataFileCheck
+from .._support.fsutil import file_digest
 
 if TYPE_CHECKING:
     from .._domain.config import DryrunConfig
@@ -123,7 +123,7 @@ def check_run_data(run_dir: Path, cfg: DryrunConfig, meta: dict[str, Any]) -> di
     if isinstance(recorded, dict) and isinstance(recorded.get("path"), str):
         path = Path(recorded["path"])
     try:
-        digest, size = _file_digest(path)
+        digest, size = file_digest(path)
     except OSError as exc:
         raise DataFileError(
             f"cannot read data file {path} of run {run_dir}: {exc.strerror}",
@@ -145,13 +145,3 @@ def check_run_data(run_dir: Path, cfg: DryrunConfig, meta: dict[str, Any]) -> di
             value=None,
         )
     return {"feed": cfg.feed, "path": str(path), "sha256": digest, "bytes": size}
-
-
-def _file_digest(path: Path) -> tuple[str, int]:
-    digest = hashlib.sha256()
-    size = 0
-    with path.open("rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-            size += len(block)
-    return digest.hexdigest(), size

@@ -10,6 +10,7 @@ hidden ``.<name>.<pid>.<n>.tmp`` next to the target; it is never mistaken for th
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import itertools
 import os
 import sys
@@ -17,7 +18,7 @@ from pathlib import Path
 
 from .crash import crashpoint
 
-__all__ = ["atomic_write_bytes", "fsync_dir", "torn_path", "truncate_to"]
+__all__ = ["atomic_write_bytes", "file_digest", "fsync_dir", "torn_path", "truncate_to"]
 
 _TMP_SEQUENCE = itertools.count()
 _TMP_NAME_TRIES = 100
@@ -111,3 +112,14 @@ def _create_tmp(path: Path) -> tuple[int, Path]:
         except FileExistsError:
             continue
     raise FileExistsError(f"could not create a temporary file next to {path}")
+
+
+def file_digest(path: Path) -> tuple[str, int]:
+    """The SHA-256 (hex) and size in bytes of the file at ``path``, read in 1 MiB chunks."""
+    digest = hashlib.sha256()
+    size = 0
+    with path.open("rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+            size += len(block)
+    return digest.hexdigest(), size

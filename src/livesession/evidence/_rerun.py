@@ -14,7 +14,6 @@ passes without it. The limit scales with the run's steps (``timeout_for``).
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
 import shutil
 import subprocess
@@ -32,7 +31,7 @@ from .._artifacts.runread import payload, read_records
 from .._market.venue import JournalFeed
 from .._rundir import create_run, read_run_config
 from .._session.coordinator import ONE_SHOT_OPERATOR
-from .._support.fsutil import atomic_write_bytes
+from .._support.fsutil import atomic_write_bytes, file_digest
 from .._support.secrets import redact_text
 
 __all__ = ["Rerun", "determinism", "main", "not_applicable", "sha256_file", "timeout_for"]
@@ -59,12 +58,8 @@ def timeout_for(steps: int) -> float:
 
 
 def sha256_file(path: Path) -> str:
-    """The SHA-256 of a file, read in 1 MiB chunks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+    """The SHA-256 (hex) of the file at ``path``."""
+    return file_digest(path)[0]
 
 
 def not_applicable(run_dir: Path, *, rerunnable: bool) -> dict[str, Any] | None:
