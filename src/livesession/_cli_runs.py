@@ -109,17 +109,14 @@ def _drive(
         session.preflight()
     if session.state is SessionState.PREFLIGHT_OK:
         session.activate()
-    step = session.step
-    while _stepping(session, steps):
-        if controls.at_step_boundary(session) and not _stepping(session, steps):
-            break
-        step()
-        on_step(session.steps_done)
-    return session.run_to_end(steps, operator=ONE_SHOT_OPERATOR)
+    at_boundary = controls.at_step_boundary
+    at_boundary(session)  # a signal that came before the first step
 
+    def progress(done: int) -> None:
+        on_step(done)
+        at_boundary(session)  # run_to_end calls this between steps, outside the session lock
 
-def _stepping(session: LiveSessionOrchestrator, steps: int) -> bool:
-    return session.state is SessionState.DRYRUN_ACTIVE and session.steps_done < steps
+    return session.run_to_end(steps, progress=progress, operator=ONE_SHOT_OPERATOR)
 
 
 def _run(
