@@ -138,6 +138,7 @@ class Recorder:
             )
         )
         self._line_tail = b""
+        self._tail_head = b',"strategy_id":' + orjson.dumps(strategy_id) + b',"ts_sim":'
         self.ts_sim = 0
         self.ts_utc = ""
         self.set_time(0, "")
@@ -171,15 +172,7 @@ class Recorder:
         """Stamp what follows with simulated time ``ts_sim`` and clock time ``ts_utc``."""
         self.ts_sim = ts_sim
         self.ts_utc = ts_utc
-        self._line_tail = b"".join(
-            (
-                b',"strategy_id":',
-                orjson.dumps(self.strategy_id),
-                b',"ts_sim":%d,"ts_utc":' % ts_sim,
-                orjson.dumps(ts_utc),
-                b"}\n",
-            )
-        )
+        self._line_tail = b'%b%d,"ts_utc":%b}\n' % (self._tail_head, ts_sim, orjson.dumps(ts_utc))
 
     # -- the spine ---------------------------------------------------------------------------
 

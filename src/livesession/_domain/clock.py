@@ -134,6 +134,11 @@ class SimClock:
         """Restore the elapsed simulated time (used when resuming from a checkpoint)."""
         self._elapsed_ns = ns
 
+    def move_to(self, elapsed_ns: int) -> int:
+        """``set_elapsed(elapsed_ns)``, then ``monotonic_ns()``: a session's step in one call."""
+        self._elapsed_ns = elapsed_ns
+        return self._start_ns + elapsed_ns
+
     def __repr__(self) -> str:
         return f"SimClock({format_utc(self.now())})"
 

@@ -49,7 +49,7 @@ from .timekeeper import Timekeeper
 from .winddown import WindDown
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Callable, Iterable, Sequence
 
     from .._exceptions import Fenced
     from .._typing import (
@@ -129,6 +129,19 @@ class SessionParts(SessionContext):
     checkpointer: Checkpointer
     lease: LeaseKeeper | None
     broker_health: BrokerHealth
+    feed_dated: bool = attrs.field(init=False)
+    """Whether the feed's bars carry their own times (``dated``): they set the step's time."""
+    feed_gaps: Callable[[], Iterable[dict[str, Any]]] | None = attrs.field(init=False)
+    """The feed's ``take_gaps`` (the venue feed's missing candles), or None."""
+
+    @feed_dated.default
+    def _dated(self) -> bool:
+        return getattr(self.feed, "dated", False) is True
+
+    @feed_gaps.default
+    def _gaps(self) -> Callable[[], Iterable[dict[str, Any]]] | None:
+        take_gaps = getattr(self.feed, "take_gaps", None)
+        return take_gaps if callable(take_gaps) else None
 
     def checkpoint_state(self) -> dict[str, Any]:
         """The whole checkpoint, gathered from the collaborators that own each key."""

@@ -25,7 +25,7 @@ with ``take_gaps`` (the venue feed) has its ``FEED_GAP`` notes recorded before t
 from __future__ import annotations
 
 import traceback
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from .._domain.lifecycle import SessionState
 from .._exceptions import ConfigError, SinkFailure, Transient
@@ -35,7 +35,7 @@ from .._support.logging import get_logger
 from .._support.secrets import redact_text
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterable
 
     from .._domain.model import Bar, OrderIntent
     from .assembly import SessionParts
@@ -112,8 +112,7 @@ def step_once(p: SessionParts, *, after_step: Callable[[], None]) -> None:
     if isinstance(failure, Transient):
         _fetch_failed(p, failure)
         return
-    dated = bar is not None and getattr(p.feed, "dated", False) is True
-    regression = time.next_tick(bar.ts_ns if dated and bar is not None else None)
+    regression = time.next_tick(bar.ts_ns if p.feed_dated and bar is not None else None)
     if regression is not None:
         previous, now = regression
         lifecycle.fault("CLOCK_REGRESSION", {"previous": previous, "now": now})
@@ -126,7 +125,8 @@ def step_once(p: SessionParts, *, after_step: Callable[[], None]) -> None:
         lifecycle.reason = FEED_EXHAUSTED
         p.winddown.request_stop(FEED_EXHAUSTED)
         return
-    _record_gaps(p)
+    if p.feed_gaps is not None:
+        _record_gaps(p, p.feed_gaps)
     _on_bar(p, bar)
     if lifecycle.machine.state is not _ACTIVE:
         return
@@ -136,12 +136,10 @@ def step_once(p: SessionParts, *, after_step: Callable[[], None]) -> None:
         p.winddown.request_stop("max_steps reached")
 
 
-def _record_gaps(p: SessionParts) -> None:
+def _record_gaps(p: SessionParts, take_gaps: Callable[[], Iterable[dict[str, Any]]]) -> None:
     """The venue's missing candles (``FEED_GAP``), recorded before the bar after them."""
-    take_gaps = getattr(p.feed, "take_gaps", None)
-    if callable(take_gaps):
-        for gap in take_gaps():
-            p.recorder.emit("FEED_GAP", gap)
+    for gap in take_gaps():
+        p.recorder.emit("FEED_GAP", gap)
 
 
 def _fetch_failed(p: SessionParts, error: Transient) -> None:

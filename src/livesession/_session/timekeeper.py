@@ -51,11 +51,14 @@ class Timekeeper:
         such as weekends included), but time never goes back. A bar whose time retries or a
         wind-down have already passed is taken now, late, as a live session would.
         """
-        if bar_ns is None:
-            self._grid_ns += self.interval_ns
-        else:
-            self._grid_ns = bar_ns
-        return self.tick(max(self._grid_ns, self.ts_sim))
+        grid = self._grid_ns + self.interval_ns if bar_ns is None else bar_ns
+        self._grid_ns = grid
+        ts_ns = max(grid, self.ts_sim)
+        sim = self._plain_sim
+        if sim is None:
+            return self.tick(ts_ns)
+        # A plain SimClock reads exactly the time it is moved to: one call moves and reads it.
+        return self._settle(ts_ns, sim.move_to(ts_ns - self.start_ns) // 1000)
 
     def tick(self, ts_ns: int) -> tuple[str, str] | None:
         """Advance simulated time to ``ts_ns`` and read the clock.
@@ -64,12 +67,18 @@ class Timekeeper:
         time then stays where it was and the caller raises the fault.
         """
         self._move_sim_clock(ts_ns)
-        now = self._now_us()
+        return self._settle(ts_ns, self._now_us())
+
+    def _settle(self, ts_ns: int, now: int) -> tuple[str, str] | None:
+        """Make ``ts_ns`` and the clock's reading ``now`` the time, unless the clock went back."""
         last = self._last_us
         if last is not None and now < last:
             self.set_time(max(ts_ns, self.ts_sim), now_us=last)
             return self._utc_text(last), self._utc_text(now)
-        self.set_time(ts_ns, now_us=now)
+        if now != last or self.ts_sim != ts_ns or not self._recorder.ts_utc:
+            self._last_us = now
+            self.ts_sim = ts_ns
+            self._recorder.set_time(ts_ns, self._utc_text(now))
         return None
 
     def set_time(self, ts_ns: int, *, now_us: int | None = None) -> None:
