@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 
-__all__ = ["ZERO", "quantize", "to_decimal"]
+__all__ = ["ZERO", "quantize", "quantizer", "to_decimal"]
 
 ZERO = Decimal(0)
 
@@ -37,3 +38,25 @@ def to_decimal(value: object, *, field: str) -> Decimal:
 def quantize(value: Decimal, step: Decimal) -> Decimal:
     """Round ``value`` to a multiple of ``step`` (banker's rounding), keeping step's exponent."""
     return (value / step).to_integral_value(rounding=ROUND_HALF_EVEN) * step
+
+
+def quantizer(step: Decimal) -> Callable[[Decimal], Decimal]:
+    """``quantize(value, step)`` as a function of ``value``, for a step used again and again.
+
+    For a power of ten (``0.01``, ``1``) it is ``Decimal.quantize``, a third of the cost:
+    for a value of at most the context's precision (28 digits: any result of Decimal
+    arithmetic) dividing by the step is exact, so the formula rounds once, half-even, at
+    the step's exponent, exactly as ``Decimal.quantize`` does; a result too long for the
+    context falls back to the formula. Other steps get the formula itself.
+    """
+    sign, digits, exponent = step.as_tuple()
+    if sign or digits != (1,) or not isinstance(exponent, int):
+        return lambda value: quantize(value, step)
+
+    def to_step(value: Decimal) -> Decimal:
+        try:
+            return value.quantize(step, rounding=ROUND_HALF_EVEN)
+        except InvalidOperation:
+            return quantize(value, step)
+
+    return to_step

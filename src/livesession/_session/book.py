@@ -17,7 +17,7 @@ from typing import Any
 
 import attrs
 
-from .._domain.decimal import ZERO, quantize
+from .._domain.decimal import ZERO, quantize, quantizer
 from .._domain.model import Order, OrderType, Side, order_from_json, order_to_json
 from .._reconcile.reconciler import LocalOrder
 from .strategy_view import ReadOnlyBook
@@ -120,6 +120,7 @@ class Book:
         self.initial_cash = initial_cash
         self.cash = initial_cash
         self._tick = price_tick
+        self._to_tick = quantizer(price_tick)  # equity is quantised every step a position is held
         self.positions: dict[str, Decimal] = {}
         self.avg_price: dict[str, Decimal] = {}
         self.ledger: dict[str, Decimal] = {}
@@ -139,6 +140,8 @@ class Book:
 
     def has_open_orders(self, symbol: str) -> bool:
         """Whether any order in ``symbol`` is live."""
+        if not self.open:
+            return False  # most steps: nothing to look through
         return any(o.order.symbol == symbol for o in self.open.values())
 
     def equity(self) -> Decimal:
@@ -150,7 +153,7 @@ class Book:
                 flat = False
                 value += qty * self.last_price.get(symbol, self.avg_price.get(symbol, ZERO))
         if not flat:
-            return quantize(value, self._tick)
+            return self._to_tick(value)
         # Flat: equity is the cash, which changes only with fills; quantise it once per value.
         cached_cash, cached = self._flat_equity
         if value is not cached_cash:

@@ -128,7 +128,9 @@ class SessionGate:
 
     def leave(self) -> None:
         """Release what ``enter_owned`` took."""
-        self._leave()
+        self._depth -= 1  # _leave, inline: once per step
+        if self._depth == 0:
+            self._holder = None
         self._lock.release()
 
     @contextmanager
