@@ -97,6 +97,9 @@ class RandomWalkFeed:
         self._price_grid = _Grid.of(tick)
         self._lot_grid = _Grid.of(lot)
         self._units = 0 if self._price_grid is None else self._price_grid.units(self._close)
+        # The last bar's close as (units, Decimal): the next bar opens at it, so the
+        # Decimal is made once per bar, not twice.
+        self._last: tuple[int, Decimal] | None = None
 
     def next_bar(self, ts_ns: int) -> Bar:
         """The next bar; the walk never ends and never reaches zero."""
@@ -116,13 +119,18 @@ class RandomWalkFeed:
         low = max(_round_to(min(open_, close) * (_BPS_INT - wick_down), step), step)
         self._units = close
         exp = price.exponent
+        last = self._last
+        if last is None or last[0] != open_:
+            last = (open_, Decimal(open_).scaleb(exp))
+        close_value = Decimal(close).scaleb(exp)
+        self._last = (close, close_value)
         return Bar(
             symbol=self.symbol,
             ts_ns=ts_ns,
-            open=Decimal(open_).scaleb(exp),
+            open=last[1],
             high=Decimal(high).scaleb(exp),
             low=Decimal(low).scaleb(exp),
-            close=Decimal(close).scaleb(exp),
+            close=close_value,
             volume=Decimal(lot.step * (1 + volume % 1000)).scaleb(lot.exponent),
         )
 
@@ -168,6 +176,7 @@ class RandomWalkFeed:
         """Restore ``get_state``'s snapshot."""
         self._stream.counter = int(state["counter"])
         self._close = Decimal(state["close"])
+        self._last = None
         if self._price_grid is not None:
             self._units = self._price_grid.units(self._close)
 
