@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import orjson
 
 from livesession._artifacts.timings import StepTimer
@@ -31,3 +33,28 @@ class TestStepTimer:
         assert len(timings["tick_to_decision_ms"]) == 25
         assert timings["step_latency"]["steps_measured"] == 100
         assert timings["steps"] == 100
+
+    def test_each_ndjson_row_describes_the_steps_since_the_row_before(self, tmp_path, monkeypatch):
+        """Rows are a time series: a slow stretch shows in its own row, not in the next."""
+        latencies_ms = [9] * 10 + [1] * 10 + [2] * 10
+        moments = [0]
+        for ms in latencies_ms:
+            moments.append(moments[-1] + ms * 1_000_000)
+        ticks = iter(moments + [moments[-1]] * 3)
+        monkeypatch.setattr(time, "perf_counter_ns", lambda: next(ticks))
+        timer = StepTimer(tmp_path, every_steps=10, window=50)
+        for done in range(1, 31):
+            timer.on_step(done)
+        rows = [
+            orjson.loads(line) for line in (tmp_path / "metrics.ndjson").read_bytes().splitlines()
+        ]
+        assert [(r["steps"], r["p50_ms"], r["p99_ms"]) for r in rows] == [
+            (10, 9.0, 9.0),
+            (20, 1.0, 1.0),
+            (30, 2.0, 2.0),
+        ]
+        assert rows[-1]["max_ms"] == 9.0  # the maximum and the mean are of every step so far
+        assert rows[-1]["mean_ms"] == 4.0
+        assert rows[-1]["steps_measured"] == 30
+        summary = timer.finish(steps=30, events=30)["step_latency"]
+        assert (summary["p50_ms"], summary["p99_ms"], summary["max_ms"]) == (2.0, 9.0, 9.0)
