@@ -48,6 +48,11 @@ class TestUtcText:
         assert UtcText()(micros) == format_utc(moment)
         assert epoch_us(moment) == micros
 
+    @given(_MICROS.map(lambda micros: micros // 1_000_000 * 1_000_000))
+    def test_whole_seconds_as_format_utc(self, micros):
+        """Whole seconds (a step grid's usual times) have no fraction, as format_utc has none."""
+        assert UtcText()(micros) == format_utc(_EPOCH + dt.timedelta(microseconds=micros))
+
     @given(st.lists(_MICROS, min_size=2, max_size=30))
     def test_one_formatter_across_days_in_any_order(self, moments):
         """The cached date part follows the day, whichever way time moves."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from typing import Final
 
 __all__ = [
     "FixedClock",
@@ -49,7 +50,8 @@ class UtcText:
     """``format_utc`` of the moment ``epoch_us`` microseconds after the epoch: the same text.
 
     A session stamps every step, and steps mostly share a day, so the date part is
-    formatted once per day and the time of day with integer arithmetic.
+    formatted once per day, and the time of day is put together from two small tables
+    (``HH:MM`` of each minute of a day, ``:SSZ`` of each second).
     """
 
     __slots__ = ("_day", "_prefix")
@@ -64,11 +66,14 @@ class UtcText:
             self._prefix = (_EPOCH + dt.timedelta(days=day)).date().isoformat() + "T"
             self._day = day
         seconds, micros = divmod(of_day, 1_000_000)
-        minutes, second = divmod(seconds, 60)
-        hour, minute = divmod(minutes, 60)
+        minute, second = divmod(seconds, 60)
         if micros:
-            return "%s%02d:%02d:%02d.%06dZ" % (self._prefix, hour, minute, second, micros)  # noqa: UP031
-        return "%s%02d:%02d:%02dZ" % (self._prefix, hour, minute, second)  # noqa: UP031
+            return "%s%s:%02d.%06dZ" % (self._prefix, _HH_MM[minute], second, micros)  # noqa: UP031
+        return self._prefix + _HH_MM[minute] + _SECONDS_Z[second]
+
+
+_HH_MM: Final = tuple(f"{minute // 60:02d}:{minute % 60:02d}" for minute in range(1440))
+_SECONDS_Z: Final = tuple(f":{second:02d}Z" for second in range(60))
 
 
 def parse_utc(text: str) -> dt.datetime:
