@@ -100,6 +100,11 @@ class RandomWalkFeed:
         # The last bar's close as (units, Decimal): the next bar opens at it, so the
         # Decimal is made once per bar, not twice.
         self._last: tuple[int, Decimal] | None = None
+        # One unit of the price and of the lot grid (10^exponent), for the integer walk.
+        self._units_of = (
+            Decimal(1).scaleb(self._price_grid.exponent if self._price_grid else 0),
+            Decimal(1).scaleb(self._lot_grid.exponent if self._lot_grid else 0),
+        )
 
     def next_bar(self, ts_ns: int) -> Bar:
         """The next bar; the walk never ends and never reaches zero."""
@@ -108,30 +113,30 @@ class RandomWalkFeed:
             return self._next_bar_decimal(ts_ns)
         move, wick_up, wick_down, volume = self._stream.block4()
         vol, wick, step = self._vol, self._wick, price.step
-        move = move % (2 * vol + 1) - vol
-        wick_up %= wick + 1
-        wick_down %= wick + 1
         open_ = self._units
-        close = _round_to(open_ * (_BPS_INT + move), step)
+        close = _round_to(open_ * (_BPS_INT + move % (2 * vol + 1) - vol), step)
         if close <= 0:
             close = step
-        high = _round_to(max(open_, close) * (_BPS_INT + wick_up), step)
-        low = max(_round_to(min(open_, close) * (_BPS_INT - wick_down), step), step)
+        top, bottom = (open_, close) if open_ > close else (close, open_)
+        high = _round_to(top * (_BPS_INT + wick_up % (wick + 1)), step)
+        low = _round_to(bottom * (_BPS_INT - wick_down % (wick + 1)), step)
+        low = max(low, step)
         self._units = close
-        exp = price.exponent
+        # units x 10^exponent, by one exact product (the same Decimal as units.scaleb(exponent))
+        unit = self._units_of[0]
         last = self._last
         if last is None or last[0] != open_:
-            last = (open_, Decimal(open_).scaleb(exp))
-        close_value = Decimal(close).scaleb(exp)
+            last = (open_, Decimal(open_) * unit)
+        close_value = Decimal(close) * unit
         self._last = (close, close_value)
         return Bar(
             symbol=self.symbol,
             ts_ns=ts_ns,
             open=last[1],
-            high=Decimal(high).scaleb(exp),
-            low=Decimal(low).scaleb(exp),
+            high=Decimal(high) * unit,
+            low=Decimal(low) * unit,
             close=close_value,
-            volume=Decimal(lot.step * (1 + volume % 1000)).scaleb(lot.exponent),
+            volume=Decimal(lot.step * (1 + volume % 1000)) * self._units_of[1],
         )
 
     def _next_bar_decimal(self, ts_ns: int) -> Bar:
