@@ -126,9 +126,8 @@ class TradingGovernor:
         return (
             self.state is not TradingState.HALTED
             and peak > 0
+            and any(book.positions.values())  # flat: nothing to cut (tested before dividing)
             and (peak - equity) / peak >= self._daily_loss_pct
-            and bool(book.positions)
-            and any(book.positions.values())
         )
 
     # -- checkpoint ----------------------------------------------------------------------

@@ -62,10 +62,11 @@ class Reconciliation:
         broker = self._c.broker
         local = book.local_orders() if book.open or book.closed else ()
         try:
-            venue_open = tuple(broker.open_orders())
+            venue_open = broker.open_orders()
             self._health.ok()
             if not local and not venue_open and not self._pending:
                 return  # the common case: nothing here, nothing there
+            venue_open = tuple(venue_open)
             looked_up = {
                 cid: broker.order_by_client_id(cid) for cid in lookups_needed(local, venue_open)
             }

@@ -187,6 +187,8 @@ class MockBroker(JournaledVenue, ResumableVenue, MarkableVenue):
 
     def open_orders(self) -> Sequence[VenueOrder]:
         """Orders still open at the venue, in client order id order."""
+        if not self._open:
+            return ()  # most steps of a session: nothing open
         return [self._open[cid].view() for cid in sorted(self._open)]
 
     def order_by_client_id(self, client_order_id: str) -> VenueOrder | None:
