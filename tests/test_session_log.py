@@ -103,3 +103,29 @@ def test_a_reject_is_logged_at_info_not_below_warning(level: str) -> None:
     kinds = [orjson.loads(line)["event"] for line in log.getvalue().splitlines()]
     assert kinds.count("risk_rejected") == (len(rejected) if level == "info" else 0)
     assert not ROUTINE & set(kinds)
+
+
+def test_a_logged_exception_is_redacted(tmp_path):
+    """A traceback in the session log is rendered first and redacted after: a secret in the
+    exception's message never reaches the log."""
+    import subprocess
+    import sys
+
+    probe = """
+import io, sys
+from livesession._support.logging import configure_logging, get_logger
+stream = io.StringIO()
+configure_logging(stream)
+try:
+    raise ValueError("api_key=sk-live-0123456789abcdef")
+except ValueError:
+    get_logger().exception("input_failed")
+print(stream.getvalue())
+"""
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout
+    record = orjson.loads(out.strip().splitlines()[-1])
+    assert record["event"] == "input_failed"
+    assert "ValueError" in orjson.dumps(record).decode()
+    assert "sk-live-0123456789abcdef" not in out
