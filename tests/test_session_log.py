@@ -105,15 +105,49 @@ def test_a_reject_is_logged_at_info_not_below_warning(level: str) -> None:
     assert not ROUTINE & set(kinds)
 
 
-def test_a_logged_exception_is_redacted(tmp_path):
+_PROBE = """
+import sys
+{before}
+from livesession._support.logging import configure_logging, import_structlog_without_rich
+import_structlog_without_rich()
+import structlog.dev, structlog.tracebacks
+import rich.progress  # the progress bars still import it
+print(structlog.dev.rich is None, structlog.tracebacks.rich is None, "rich" in sys.modules)
+"""
+
+
+@pytest.mark.parametrize(
+    ("before", "expected"),
+    [
+        ("", "True True True"),  # the CLI: structlog without rich, rich importable afterwards
+        ("import rich", "False False True"),  # rich already there (an application): untouched
+    ],
+)
+def test_the_cli_imports_structlog_without_rich(before, expected):
+    """structlog's rich-based renderers are never used by the JSON session log: the CLI's
+    process skips importing rich for them (30 to 60 ms of start-up), and nothing else."""
+    import subprocess
+    import sys
+
+    probe = _PROBE.format(before=before)
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.split() == expected.split()
+
+
+@pytest.mark.parametrize("hide_rich", [False, True])
+def test_a_logged_exception_is_redacted(hide_rich):
     """A traceback in the session log is rendered first and redacted after: a secret in the
-    exception's message never reaches the log."""
+    exception's message never reaches the log (with rich hidden from structlog too)."""
     import subprocess
     import sys
 
     probe = """
 import io, sys
-from livesession._support.logging import configure_logging, get_logger
+from livesession._support.logging import configure_logging, get_logger, import_structlog_without_rich
+if {hide}:
+    import_structlog_without_rich()
 stream = io.StringIO()
 configure_logging(stream)
 try:
@@ -123,7 +157,10 @@ except ValueError:
 print(stream.getvalue())
 """
     out = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+        [sys.executable, "-c", probe.replace("{hide}", str(hide_rich))],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     record = orjson.loads(out.strip().splitlines()[-1])
     assert record["event"] == "input_failed"

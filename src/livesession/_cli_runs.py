@@ -28,7 +28,7 @@ from ._domain.lifecycle import SessionState, SessionStatus
 from ._exceptions import LiveSessionError
 from ._risk.rails import RAIL_RULES
 from ._session.coordinator import ONE_SHOT_OPERATOR, DryrunResult, LiveSessionOrchestrator
-from ._support.logging import configure_logging, disable_logging
+from ._support.logging import configure_logging, disable_logging, import_structlog_without_rich
 from ._support.secrets import redact_text
 
 if TYPE_CHECKING:
@@ -190,6 +190,7 @@ def _session_log(run_dir: Path, level: str) -> Iterator[None]:
     """Log to ``run_dir/session.log.jsonl`` for the duration of the block."""
     import logging  # noqa: PLC0415 - only to map the level name
 
+    import_structlog_without_rich()  # the CLI's own process: see there
     with (run_dir / names.SESSION_LOG).open("a", encoding="utf-8") as stream:
         configure_logging(stream, level=getattr(logging, level.upper()))
         try:
