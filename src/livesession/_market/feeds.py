@@ -100,11 +100,9 @@ class RandomWalkFeed:
         # The last bar's close as (units, Decimal): the next bar opens at it, so the
         # Decimal is made once per bar, not twice.
         self._last: tuple[int, Decimal] | None = None
-        # One unit of the price and of the lot grid (10^exponent), for the integer walk.
-        self._units_of = (
-            Decimal(1).scaleb(self._price_grid.exponent if self._price_grid else 0),
-            Decimal(1).scaleb(self._lot_grid.exponent if self._lot_grid else 0),
-        )
+        # One unit of the price grid and of the lot grid (10^exponent), for the integer walk.
+        self._price_unit = Decimal(1).scaleb(self._price_grid.exponent if self._price_grid else 0)
+        self._lot_unit = Decimal(1).scaleb(self._lot_grid.exponent if self._lot_grid else 0)
 
     def next_bar(self, ts_ns: int) -> Bar:
         """The next bar; the walk never ends and never reaches zero."""
@@ -123,7 +121,7 @@ class RandomWalkFeed:
         low = max(low, step)
         self._units = close
         # units x 10^exponent, by one exact product (the same Decimal as units.scaleb(exponent))
-        unit = self._units_of[0]
+        unit = self._price_unit
         last = self._last
         if last is None or last[0] != open_:
             last = (open_, Decimal(open_) * unit)
@@ -136,7 +134,7 @@ class RandomWalkFeed:
             high=Decimal(high) * unit,
             low=Decimal(low) * unit,
             close=close_value,
-            volume=Decimal(lot.step * (1 + volume % 1000)) * self._units_of[1],
+            volume=Decimal(lot.step * (1 + volume % 1000)) * self._lot_unit,
         )
 
     def _next_bar_decimal(self, ts_ns: int) -> Bar:
