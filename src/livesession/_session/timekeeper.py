@@ -75,10 +75,7 @@ class Timekeeper:
         if last is not None and now < last:
             self.set_time(max(ts_ns, self.ts_sim), now_us=last)
             return self._utc_text(last), self._utc_text(now)
-        if now != last or self.ts_sim != ts_ns or not self._recorder.ts_utc:
-            self._last_us = now
-            self.ts_sim = ts_ns
-            self._recorder.set_time(ts_ns, self._utc_text(now))
+        self.set_time(ts_ns, now_us=now)
         return None
 
     def set_time(self, ts_ns: int, *, now_us: int | None = None) -> None:
