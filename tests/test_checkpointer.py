@@ -14,14 +14,14 @@ from livesession._artifacts.recorder import Recorder
 from livesession._artifacts.sinks import MemoryLineSink, MemoryMetricsSink
 from livesession._domain.lifecycle import Trigger
 from livesession._domain.retry import RetryPolicy
-from livesession._exceptions import CheckpointError, SinkFailure
+from livesession._exceptions import CheckpointError, PluginStateError, SinkFailure
 from livesession._session.assembly import (
     SessionEdges,
     SessionParts,
     assemble,
     replay_window_ns,
 )
-from livesession._session.checkpoint import Checkpointer, gather, restore
+from livesession._session.checkpoint import Checkpointer, PlugInState, gather, restore
 from livesession._session.pipeline import step_once
 from livesession._session.preflight import run_preflight
 from livesession.stores import FileCheckpointStore
@@ -169,6 +169,94 @@ class TestGatherRestore:
         state = {"format": names.CHECKPOINT_FORMAT, "a": 1}
         restore(state, owners)
         assert [o.restored for o in owners] == [[state], [state]]
+
+
+class _Plugin:
+    """A feed or strategy stand-in whose ``get_state`` gives ``state`` (or raises it)."""
+
+    def __init__(self, state: Any) -> None:
+        self.state = state
+        self.restored: list[Any] = []
+
+    def get_state(self) -> Any:
+        if isinstance(self.state, Exception):
+            raise self.state
+        return self.state
+
+    def set_state(self, state: Any) -> None:
+        self.restored.append(state)
+
+
+class TestPlugInState:
+    def test_a_json_state_sits_under_its_key_and_restores(self):
+        plug = _Plugin({"n": 3, "closes": ["1.5"]})
+        keyed = PlugInState("strategy", plug, reason="STRATEGY_ERROR")
+        assert keyed.get_state() == {"strategy": {"n": 3, "closes": ["1.5"]}}
+        keyed.set_state({"strategy": {"n": 4}, "feed": {}})
+        assert plug.restored == [{"n": 4}]
+
+    @pytest.mark.parametrize(
+        ("state", "cause", "shown"),
+        [
+            ({"s": {1}}, TypeError, "get_state gave what JSON cannot hold (Type is not JSON"),
+            ({1: "a"}, TypeError, "Dict key must be str"),
+            (KeyError("gone"), KeyError, "gone"),
+        ],
+    )
+    def test_a_bad_state_fails_once_then_is_none(self, state, cause, shown):
+        keyed = PlugInState("feed", _Plugin(state), reason="FEED_ERROR")
+        with pytest.raises(PluginStateError) as caught:
+            keyed.get_state()
+        assert caught.value.reason == "FEED_ERROR"
+        assert type(caught.value.cause) is cause
+        assert shown in str(caught.value.cause)
+        assert str(caught.value).startswith("the feed's get_state failed")
+        assert keyed.failed
+        assert keyed.get_state() == {"feed": None}  # the sealing checkpoint still goes out
+
+    def test_the_checkpointer_hands_the_failure_over_and_writes_nothing(self):
+        store = MemoryStore()
+        failures: list[PluginStateError] = []
+        keyed = PlugInState("strategy", _Plugin({"s": {1}}), reason="STRATEGY_ERROR")
+        cp = Checkpointer(
+            store,
+            recorder=_recorder(MemoryMetricsSink()),
+            durability="none",
+            every=1,
+            state=lambda: gather({}, [keyed]),
+            plugin_failed=failures.append,
+        )
+        cp.end_of_step(1)
+        assert [f.reason for f in failures] == ["STRATEGY_ERROR"]
+        assert store.saved == []  # the last good checkpoint stays
+        cp.save_quiet()  # the seal: the failed key holds None
+        assert store.saved == [{"format": names.CHECKPOINT_FORMAT, "strategy": None}]
+
+    def test_without_a_handler_the_failure_is_raised(self):
+        keyed = PlugInState("strategy", _Plugin({"s": {1}}), reason="STRATEGY_ERROR")
+        cp = Checkpointer(
+            MemoryStore(),
+            recorder=_recorder(MemoryMetricsSink()),
+            durability="none",
+            every=1,
+            state=lambda: gather({}, [keyed]),
+        )
+        with pytest.raises(PluginStateError):
+            cp.save()
+
+    def test_failing_first_at_the_seal_writes_none(self):
+        store = MemoryStore()
+        keyed = PlugInState("strategy", _Plugin(ValueError("x")), reason="STRATEGY_ERROR")
+        cp = Checkpointer(
+            store,
+            recorder=_recorder(MemoryMetricsSink()),
+            durability="none",
+            every=1,
+            state=lambda: gather({}, [keyed]),
+            plugin_failed=lambda exc: pytest.fail("the seal is no step"),
+        )
+        cp.save_quiet()
+        assert store.saved == [{"format": names.CHECKPOINT_FORMAT, "strategy": None}]
 
 
 KEYS = {

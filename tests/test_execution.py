@@ -70,13 +70,17 @@ class TestIntentToOrder:
         assert cid in parts.book.open
         assert parts.idempotency.get(cid).outcome == "submitted"
 
-    def test_quantity_is_rounded_to_the_lot_and_dust_is_dropped(self):
+    def test_quantity_is_rounded_to_the_lot_and_dust_is_refused_on_the_record(self):
         broker = FaultBroker()
         parts, sinks = _wired(broker)
-        parts.execution.handle_intent(buy("0.0004"))  # below one lot of 0.001: nothing
+        parts.execution.handle_intent(buy("0.0004"))  # below one lot of 0.001: nothing sent
         parts.execution.handle_intent(buy("0.0124"))
         assert parts.execution.intent_seq == 2
-        [signal] = sinks.events_of("SIGNAL")
+        dust, signal = sinks.events_of("SIGNAL")
+        assert (dust["payload"]["intent_seq"], dust["payload"]["quantity"]) == (1, "0.0004")
+        [refused] = sinks.events_of("RISK_REJECTED")
+        assert refused["payload"]["signal_id"] == dust["event_id"]
+        assert (refused["payload"]["rule"], refused["payload"]["lot"]) == ("QTY_BELOW_LOT", "0.001")
         assert signal["payload"]["quantity"] == "0.012"
         assert broker.recorded == {_cid(2): 1}
 

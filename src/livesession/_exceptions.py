@@ -16,6 +16,7 @@ says what is wrong and how to fix it. Messages never contain a secret.
     │   ├── LeaseHeld               another live session holds the lease; nothing changed
     │   └── RunHeld                 another process is writing this run directory now
     ├── CheckpointError             a checkpoint that cannot be read or written
+    │   └── PluginStateError        a feed's or strategy's get_state failed or is not JSON
     ├── IdempotencyConflict         a key reserved again with different order parameters
     ├── SinkFailure                 an artifact sink failed after its retries (fail closed)
     ├── MissingExtra                an optional dependency is not installed
@@ -50,6 +51,7 @@ __all__ = [
     "MissingExtra",
     "OutcomeUnknown",
     "PluginError",
+    "PluginStateError",
     "PostgresError",
     "Rejected",
     "RunDirectoryError",
@@ -130,6 +132,23 @@ class RunHeld(RunDirectoryError):
 
 class CheckpointError(LiveSessionError):
     """A checkpoint cannot be read, parsed or written."""
+
+
+class PluginStateError(CheckpointError):
+    """A feed's or a strategy's ``get_state`` raised, or gave what JSON cannot hold.
+
+    The session takes it as that plug-in's failure: ``reason`` is ``FEED_ERROR`` or
+    ``STRATEGY_ERROR`` and ``cause`` the exception behind it.
+    """
+
+    def __init__(self, reason: str, cause: Exception) -> None:
+        self.reason = reason
+        self.cause = cause
+        what = "strategy" if reason == "STRATEGY_ERROR" else "feed"
+        super().__init__(
+            f"the {what}'s get_state failed ({type(cause).__name__}): its state cannot be "
+            "checkpointed (use only JSON types; store Decimals as strings)"
+        )
 
 
 class IdempotencyConflict(LiveSessionError):

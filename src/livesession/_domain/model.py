@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import enum
 from decimal import Decimal
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import attrs
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 __all__ = [
     "FILL_EVENT_TYPES",
@@ -22,6 +25,7 @@ __all__ = [
     "Side",
     "VenueOrder",
     "VenueOrderStatus",
+    "intent_problem",
     "order_from_json",
     "order_to_json",
     "report_from_json",
@@ -104,6 +108,52 @@ class OrderIntent(_OrderTerms):
     reason: str = ""
     take_profit_pct: Decimal | None = None
     stop_loss_pct: Decimal | None = None
+
+
+def intent_problem(intent: object) -> str | None:
+    """What is wrong with one item a strategy's ``on_bar`` returned, or None.
+
+    Attrs does not check types, so a strategy can build an ``OrderIntent`` the session
+    could not act on (a float quantity, a NaN, a side given as text) or return something
+    else altogether. A quantity of zero is not a problem here: rounded to the lot it is
+    a quantity below the lot, which the session records as a rejected signal.
+    """
+    if not isinstance(intent, OrderIntent):
+        return f"on_bar returned a {type(intent).__name__} where an OrderIntent belongs"
+    return next(_intent_problems(intent), None)
+
+
+_INTENT_KINDS: Final = (
+    ("symbol", str),
+    ("side", Side),
+    ("order_type", OrderType),
+    ("reduce_only", bool),
+    ("reason", str),
+)
+
+
+def _intent_problems(intent: OrderIntent) -> Iterator[str]:
+    for name, kind in _INTENT_KINDS:
+        value = getattr(intent, name)
+        if not isinstance(value, kind):
+            yield f"an OrderIntent's {name} must be a {kind.__name__}, got {value!r}"
+    if not intent.symbol:
+        yield "an OrderIntent's symbol must not be empty"
+    for name in ("quantity", "limit_price", "take_profit_pct", "stop_loss_pct"):
+        value = getattr(intent, name)
+        if value is None and name != "quantity":
+            continue
+        if isinstance(value, bool) or not isinstance(value, (Decimal, int)):
+            yield f"an OrderIntent's {name} must be a Decimal, got {type(value).__name__} {value!r}"
+        elif isinstance(value, Decimal) and not value.is_finite():
+            yield f"an OrderIntent's {name} must be a finite number, got {value}"
+        elif name == "quantity" and value < 0:
+            yield (
+                f"an OrderIntent's quantity must not be negative, got {value} "
+                "(a sell is side=Side.SELL with a positive quantity)"
+            )
+        elif name != "quantity" and value <= 0:
+            yield f"an OrderIntent's {name} must be positive, got {value}"
 
 
 @attrs.frozen(kw_only=True)

@@ -18,6 +18,7 @@ from .._domain.ids import is_valid_symbol
 from .._domain.model import OrderIntent, OrderType, Side
 
 __all__ = [
+    "QTY_BELOW_LOT",
     "RAIL_RULES",
     "Rail",
     "Rejection",
@@ -36,8 +37,12 @@ __all__ = [
     "reducing_only",
 ]
 
+QTY_BELOW_LOT: Final = "QTY_BELOW_LOT"
+"""The rule code of an intent whose quantity rounds to nothing at the config's ``qty_lot``:
+the session itself refuses it, before any rail."""
 RAIL_RULES: Final = frozenset(
     {
+        QTY_BELOW_LOT,
         "ALLOWLIST",
         "MAX_ORDER_QTY",
         "MAX_ORDER_NOTIONAL",
@@ -50,7 +55,8 @@ RAIL_RULES: Final = frozenset(
         "TRADING_STATE",
     }
 )
-"""The rule codes of the built-in rails (a caller's own rails may add others)."""
+"""The rule codes of the built-in rails and of the lot check (a caller's own rails may add
+others)."""
 
 
 @attrs.frozen(kw_only=True)

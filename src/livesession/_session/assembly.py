@@ -36,12 +36,13 @@ from ..brokers.mock import MockBroker, venue_options
 from ..stores.memory import MemoryIdempotencyStore
 from .book import Book
 from .broker_health import BrokerHealth
-from .checkpoint import Checkpointer, StateOwner, gather, restore
+from .checkpoint import Checkpointer, Keyed, PlugInState, StateOwner, gather, restore
 from .context import SessionContext
 from .execution import Execution
 from .exits import OcoExits
 from .lease_keeper import LeaseKeeper, watch_fences
 from .lifecycle import SessionLifecycle
+from .pipeline import FEED_ERROR, STRATEGY_ERROR, input_failed
 from .plugins import broker_from_reference, feed_from_reference, strategy_from_reference
 from .reconciliation import Reconciliation
 from .reports import ReportRouter
@@ -134,6 +135,16 @@ class SessionParts(SessionContext):
     feed_gaps: Callable[[], Iterable[dict[str, Any]]] | None = attrs.field(init=False)
     """The feed's ``take_gaps`` (the venue feed's missing candles), or None."""
 
+    plugin_states: tuple[PlugInState, PlugInState] = attrs.field(init=False)
+    """The feed's and the strategy's checkpoint keys (their states are the caller's code)."""
+
+    @plugin_states.default
+    def _plugin_states(self) -> tuple[PlugInState, PlugInState]:
+        return (
+            PlugInState("feed", self.feed, reason=FEED_ERROR),
+            PlugInState("strategy", self.strategy, reason=STRATEGY_ERROR),
+        )
+
     @feed_dated.default
     def _dated(self) -> bool:
         return getattr(self.feed, "dated", False) is True
@@ -173,24 +184,9 @@ class SessionParts(SessionContext):
             self.reconciliation,
             self.exits,
             self.broker_health,
-            _Keyed("book", self.book),
-            _Keyed("feed", self.feed),
-            _Keyed("strategy", self.strategy),
+            Keyed("book", self.book),
+            *self.plugin_states,
         )
-
-
-@attrs.frozen
-class _Keyed:
-    """A component whose whole state sits under one checkpoint key."""
-
-    key: str
-    owner: Book | MarketFeed | Strategy
-
-    def get_state(self) -> dict[str, Any]:
-        return {self.key: self.owner.get_state()}
-
-    def set_state(self, state: dict[str, Any]) -> None:
-        self.owner.set_state(state[self.key])
 
 
 def make_clock(config: DryrunConfig) -> Clock:
@@ -435,6 +431,7 @@ def assemble(
         durability=cfg.durability,
         every=cfg.checkpoint_every,
         state=lambda: parts.checkpoint_state(),  # noqa: PLW0108
+        plugin_failed=lambda exc: input_failed(parts, exc.reason, exc.cause, step=parts.time.steps),
     )
 
     def lease_lost() -> None:

@@ -9,20 +9,30 @@ one atomically. Each collaborator contributes its own keys (``get_state``) and r
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Final, Protocol
+from typing import TYPE_CHECKING, Any, Final, NoReturn, Protocol
+
+import orjson
 
 from .._artifacts import names
 from .._artifacts.recorder import crashpoint
-from .._exceptions import LiveSessionError, SinkFailure
+from .._exceptions import LiveSessionError, PluginStateError, SinkFailure
 from .._support.logging import get_logger
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
     from .._artifacts.recorder import Recorder
-    from .._typing import CheckpointStore
+    from .._typing import CheckpointStore, MarketFeed, Strategy
 
-__all__ = ["PROGRESS_EVERY", "Checkpointer", "StateOwner", "gather", "restore"]
+__all__ = [
+    "PROGRESS_EVERY",
+    "Checkpointer",
+    "Keyed",
+    "PlugInState",
+    "StateOwner",
+    "gather",
+    "restore",
+]
 
 PROGRESS_EVERY: Final = 10_000
 """Steps between the session log's ``progress`` lines."""
@@ -54,6 +64,66 @@ def restore(state: dict[str, Any], owners: Sequence[StateOwner]) -> None:
         owner.set_state(state)
 
 
+class Keyed:
+    """A component whose whole state sits under one checkpoint key (the book)."""
+
+    def __init__(self, key: str, owner: StateOwner) -> None:
+        self.key = key
+        self._owner = owner
+
+    def get_state(self) -> dict[str, Any]:
+        """``{key: the component's state}``."""
+        return {self.key: self._owner.get_state()}
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        """Hand the component its own key of a whole checkpoint."""
+        self._owner.set_state(state[self.key])
+
+
+class PlugInState:
+    """A feed's or a strategy's state under its checkpoint key, checked as JSON when taken.
+
+    The caller's ``get_state`` may raise, or give what JSON cannot hold (a set, a Decimal):
+    either is that plug-in's failure (``PluginStateError`` with ``reason``), found when the
+    state is taken rather than when the checkpoint file is written. From then on the key
+    holds None: the run has failed and is never resumed from a later checkpoint, but its
+    sealing checkpoint still goes out.
+    """
+
+    def __init__(self, key: str, owner: MarketFeed | Strategy, *, reason: str) -> None:
+        self.key = key
+        self._owner = owner
+        self._reason = reason
+        self.failed = False
+
+    def get_state(self) -> dict[str, Any]:
+        """``{key: state}``; raises ``PluginStateError`` the first time the state fails."""
+        if self.failed:
+            return {self.key: None}
+        try:
+            state = self._owner.get_state()
+        except Exception as exc:  # noqa: BLE001 - the caller's code: one path for every error
+            self._fail(exc)
+        try:
+            orjson.dumps(state)  # what every checkpoint store does with it
+        except TypeError as exc:  # orjson.JSONEncodeError is a TypeError
+            self._fail(
+                TypeError(
+                    f"get_state gave what JSON cannot hold ({exc}): use only JSON types, "
+                    "and store Decimals as strings"
+                )
+            )
+        return {self.key: state}
+
+    def _fail(self, cause: Exception) -> NoReturn:
+        self.failed = True
+        raise PluginStateError(self._reason, cause) from cause
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        """Hand the plug-in its own key of a whole checkpoint."""
+        self._owner.set_state(state[self.key])
+
+
 class Checkpointer:
     """Writes checkpoints to a store at the step's end; silent without a store."""
 
@@ -65,8 +135,10 @@ class Checkpointer:
         durability: str,
         every: int,
         state: Callable[[], dict[str, Any]],
+        plugin_failed: Callable[[PluginStateError], None] | None = None,
     ) -> None:
         self._store = store
+        self._plugin_failed = plugin_failed
         self._recorder = recorder
         self._durable = durability != "none"
         self._sync_each_step = durability == "step"
@@ -112,12 +184,38 @@ class Checkpointer:
         rec.flush(sync=self._durable)
         if metrics:
             rec.write_metrics()
+        try:
+            state = self._state()
+        except PluginStateError as exc:
+            if self._plugin_failed is None:
+                raise
+            self._plugin_failed(exc)  # the last good checkpoint stays
+            return
         crashpoint("checkpoint")
-        store.save(self._state())
+        store.save(state)
 
     def save_quiet(self) -> None:
-        """The sealing checkpoint (the seal has just written metrics.json itself)."""
+        """The sealing checkpoint (the seal has just written metrics.json itself).
+
+        A plug-in whose state fails only now cannot fail the sealed run any more: its key
+        holds None, and the session log says why.
+        """
+        store = self._store
+        if store is None:
+            return
         try:
-            self.save(metrics=False)
+            self._recorder.flush(sync=self._durable)
+            try:
+                state = self._state()
+            except PluginStateError as exc:
+                get_logger().error(
+                    "plugin_state_failed_at_seal",
+                    run_id=self._recorder.run_id,
+                    reason=exc.reason,
+                    error=type(exc.cause).__name__,
+                )
+                state = self._state()
+            crashpoint("checkpoint")
+            store.save(state)
         except (SinkFailure, OSError, LiveSessionError):
             return

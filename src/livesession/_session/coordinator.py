@@ -295,9 +295,15 @@ class LiveSessionOrchestrator:
         return True
 
     def run_n_steps(self, n: int) -> int:
-        """Run up to ``n`` steps (stops early when the session leaves DRYRUN_ACTIVE)."""
+        """Run up to ``n`` steps (stops early when the session leaves DRYRUN_ACTIVE).
+
+        A session not yet activated (INIT, PREFLIGHT_OK) raises ``InvalidTransition``: it
+        has never run, so 0 steps would hide a missing ``preflight()``/``activate()``.
+        """
         p = self._parts()
         self._gate.check_owner("run_n_steps", p.config.run_id)
+        if p.lifecycle.state in (S.INIT, S.PREFLIGHT_OK):
+            raise InvalidTransition("run_n_steps", p.lifecycle.state.value)
         check_step_count(n, done=p.time.steps, max_steps=p.config.max_steps)
         done = 0
         step = self._step_if_active

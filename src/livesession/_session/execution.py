@@ -24,7 +24,7 @@ from .._domain.model import Order, OrderIntent, OrderType, Side
 from .._domain.retry import call_with_retry
 from .._exceptions import BrokerError, Fenced, OutcomeUnknown, Rejected, Transient
 from .._risk.governor import TradingState
-from .._risk.rails import RiskContext
+from .._risk.rails import QTY_BELOW_LOT, Rejection, RiskContext
 from .._typing import ConfirmingLookup, ReplayingVenue
 from .exits import Protection
 
@@ -76,37 +76,21 @@ class Execution:
         seq = self.intent_seq
         qty = quantize(intent.quantity, cfg.qty_lot)
         if qty <= 0:
+            # Below the lot: nothing can be sent, and the record says so.
+            signal_id = self._signal(seq, intent)
+            lot = str(cfg.qty_lot)
+            reason = f"quantity {intent.quantity} is below the lot {lot}"
+            below = Rejection(rule=QTY_BELOW_LOT, reason=reason, detail={"lot": lot})
+            self._reject(seq, signal_id, intent, below)
             return
         if qty != intent.quantity:
             intent = attrs.evolve(intent, quantity=qty)
-        rec = self._c.recorder
-        signal_id = rec.emit(
-            "SIGNAL",
-            {
-                "intent_seq": seq,
-                "symbol": intent.symbol,
-                "side": intent.side.value,
-                "quantity": str(qty),
-                "reason": intent.reason,
-            },
-        )
+        signal_id = self._signal(seq, intent)
         ctx = self._risk_context(intent)
         for rail in self._rails:
             rejection = rail(intent, ctx)
             if rejection is not None:
-                rec.emit(
-                    "RISK_REJECTED",
-                    {
-                        "intent_seq": seq,
-                        "signal_id": signal_id,
-                        "rule": rejection.rule,
-                        "symbol": intent.symbol,
-                        "side": intent.side.value,
-                        "quantity": str(qty),
-                        **rejection.detail,
-                        "reason": rejection.reason or rejection.rule,
-                    },
-                )
+                self._reject(seq, signal_id, intent, rejection)
                 if rejection.rule == "EXECUTION_THROTTLE":
                     # Too many executions: no new orders until an operator re-enables.
                     self._c.governor.set_trading(TradingState.HALTED, "EXECUTION_THROTTLE")
@@ -130,6 +114,35 @@ class Execution:
                     stop_loss_pct=intent.stop_loss_pct,
                 ),
             )
+
+    def _signal(self, seq: int, intent: OrderIntent) -> str:
+        """Record the intent (``SIGNAL``); its event id."""
+        return self._c.recorder.emit(
+            "SIGNAL",
+            {
+                "intent_seq": seq,
+                "symbol": intent.symbol,
+                "side": intent.side.value,
+                "quantity": str(intent.quantity),
+                "reason": intent.reason,
+            },
+        )
+
+    def _reject(self, seq: int, signal_id: str, intent: OrderIntent, no: Rejection) -> None:
+        """Record a rail's (or the lot's) refusal of the intent (``RISK_REJECTED``)."""
+        self._c.recorder.emit(
+            "RISK_REJECTED",
+            {
+                "intent_seq": seq,
+                "signal_id": signal_id,
+                "rule": no.rule,
+                "symbol": intent.symbol,
+                "side": intent.side.value,
+                "quantity": str(intent.quantity),
+                **no.detail,
+                "reason": no.reason or no.rule,
+            },
+        )
 
     def _risk_context(self, intent: OrderIntent) -> RiskContext:
         book = self._c.book

@@ -25,9 +25,10 @@ with ``take_gaps`` (the venue feed) has its ``FEED_GAP`` notes recorded before t
 from __future__ import annotations
 
 import traceback
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, cast
 
 from .._domain.lifecycle import SessionState
+from .._domain.model import OrderIntent, intent_problem
 from .._exceptions import ConfigError, SinkFailure, Transient
 from .._market.venue import FETCH_OHLCV
 from .._risk.governor import TradingState
@@ -37,7 +38,7 @@ from .._support.secrets import redact_text
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
-    from .._domain.model import Bar, OrderIntent
+    from .._domain.model import Bar
     from .assembly import SessionParts
 
 __all__ = [
@@ -208,15 +209,27 @@ def _decide(p: SessionParts, bar: Bar) -> tuple[OrderIntent, ...] | None:
     """The strategy's intents for ``bar``; None when it raised (the session faulted).
 
     The intents are taken whole before any is sent, so a strategy that fails half-way
-    through (a generator, say) sends none of that bar's intents.
+    through (a generator, say) sends none of that bar's intents; likewise when any of them
+    is not an ``OrderIntent`` the session can act on (``intent_problem``): a ``TypeError``
+    or ``ValueError`` naming it takes the strategy-error path.
     """
     try:
-        return tuple(p.strategy.on_bar(bar, p.book.strategy_view))
+        intents = _checked(tuple(p.strategy.on_bar(bar, p.book.strategy_view)))
     except SinkFailure:
         raise
     except Exception as exc:  # noqa: BLE001 - any strategy error takes the input-failure path
         input_failed(p, STRATEGY_ERROR, exc, step=p.time.steps)
         return None
+    return intents
+
+
+def _checked(intents: tuple[object, ...]) -> tuple[OrderIntent, ...]:
+    """``intents`` when each is an ``OrderIntent`` the session can act on; else raises."""
+    for intent in intents:
+        problem = intent_problem(intent)
+        if problem is not None:
+            raise (ValueError if isinstance(intent, OrderIntent) else TypeError)(problem)
+    return cast("tuple[OrderIntent, ...]", intents)
 
 
 def input_failed(p: SessionParts, reason: str, exc: Exception, *, step: int) -> None:

@@ -1,0 +1,390 @@
+"""What a strategy hands the session, checked: its intents, and the state it checkpoints.
+
+Attrs does not check types, so a strategy can return what the session cannot act on (a
+dict, a NaN quantity, a side spelled as text), and a ``get_state`` can raise or give what
+JSON cannot hold. Each of these used to escape as a traceback and leave the run unsealed
+(it failed ``verify``). Each now takes the strategy-error path of ``on_bar`` raising:
+``STRATEGY_ERROR``, trading HALTED, ERROR_REQUIRES_OPERATOR, and for the one-shot run a
+wind-down sealed FAILED. A quantity that rounds to nothing at the lot is not an error: it
+is a signal the session refuses (``RISK_REJECTED``, rule ``QTY_BELOW_LOT``), where it was
+dropped without a record. Every run made here is verified.
+"""
+
+from __future__ import annotations
+
+import ast
+import io
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+import livesession
+from _scripted import ScriptedFeed, ScriptedStrategy, at, buy
+from livesession import (
+    DryrunConfig,
+    InvalidTransition,
+    LiveSessionOrchestrator,
+    OrderIntent,
+    OrderType,
+    PluginStateError,
+    RunDirectoryError,
+    SessionState,
+    SessionStatus,
+    Side,
+    TradingState,
+)
+from livesession._domain.model import intent_problem
+from livesession._rundir import create_run, resume_run
+from livesession._support.logging import configure_logging, disable_logging
+from livesession.verify import verify_run
+from test_run_failures import _verify_memory
+
+from _helpers import Sinks
+
+D = Decimal
+SECRET = "hunter2-Zq8vX1"
+
+
+def _events(run_dir: Path, event_type: str) -> list[dict[str, Any]]:
+    lines = (run_dir / "events.jsonl").read_bytes().splitlines()
+    return [e for e in map(orjson.loads, lines) if e["event_type"] == event_type]
+
+
+def _config(run_id: str, **extra: Any) -> DryrunConfig:
+    values: dict[str, Any] = {
+        "run_id": run_id,
+        "strategy_id": "scripted",
+        "steps": 40,
+        "seed": 5,
+        "checkpoint_every": 10,
+    }
+    values.update(extra)
+    return DryrunConfig(**values)
+
+
+def _one_shot(tmp_path: Path, run_id: str, strategy: Any, **extra: Any) -> tuple[Path, Any]:
+    """A file-backed run to its end, the CLI's way (the operator winds a fault down)."""
+    cfg = _config(run_id, **extra)
+    session = create_run(cfg, tmp_path, strategy=strategy, feed=ScriptedFeed(["40000.00"]))
+    result = session.run_to_end(cfg.steps, operator="cli")
+    session.close()
+    run_dir = tmp_path / run_id
+    verdict = verify_run(run_dir)
+    assert verdict.ok, "\n".join(verdict.violations[:20])
+    return run_dir, result
+
+
+# -- intents -------------------------------------------------------------------------------
+
+
+_BAD_INTENTS = {
+    "a dict": (
+        {"symbol": "BTC/USDT", "side": "BUY", "quantity": "1"},
+        "TypeError",
+        "on_bar returned a dict where an OrderIntent belongs",
+    ),
+    "None in the list": (None, "TypeError", "on_bar returned a NoneType"),
+    "a negative quantity": (
+        buy("-3"),
+        "ValueError",
+        "quantity must not be negative, got -3 (a sell is side=Side.SELL",
+    ),
+    "a NaN quantity": (buy("NaN"), "ValueError", "quantity must be a finite number, got NaN"),
+    "an infinite quantity": (buy("Infinity"), "ValueError", "finite number, got Infinity"),
+    "a float quantity": (
+        OrderIntent(symbol="BTC/USDT", side=Side.BUY, quantity=0.5),  # type: ignore[arg-type]
+        "ValueError",
+        "quantity must be a Decimal, got float 0.5",
+    ),
+    "a side as text": (
+        OrderIntent(symbol="BTC/USDT", side="BUY", quantity=D("0.01")),  # type: ignore[arg-type]
+        "ValueError",
+        "side must be a Side, got 'BUY'",
+    ),
+    "an empty symbol": (
+        OrderIntent(symbol="", side=Side.BUY, quantity=D("0.01")),
+        "ValueError",
+        "symbol must not be empty",
+    ),
+    "a zero limit price": (
+        buy("0.01", order_type=OrderType.LIMIT, limit_price=D("0")),
+        "ValueError",
+        "limit_price must be positive, got 0",
+    ),
+    "a NaN stop loss": (
+        buy("0.01", stop_loss_pct=D("NaN")),
+        "ValueError",
+        "stop_loss_pct must be a finite number",
+    ),
+}
+
+
+class TestIntentProblem:
+    @pytest.mark.parametrize("case", sorted(_BAD_INTENTS))
+    def test_names_what_is_wrong(self, case: str):
+        intent, _error, message = _BAD_INTENTS[case]
+        problem = intent_problem(intent)
+        assert problem is not None
+        assert message in problem
+
+    @pytest.mark.parametrize(
+        "intent",
+        [
+            buy("0.01"),
+            buy("0"),  # below any lot: refused as a signal, not a broken strategy
+            OrderIntent(symbol="BTC/USDT", side=Side.SELL, quantity=2),  # type: ignore[arg-type]
+            buy("0.01", order_type=OrderType.LIMIT, limit_price=D("39000"), reason="dip"),
+            buy("0.01", take_profit_pct=D("0.02"), stop_loss_pct=D("0.01")),
+        ],
+    )
+    def test_a_usable_intent_has_none(self, intent: OrderIntent):
+        assert intent_problem(intent) is None
+
+
+_ONE_UNIT = {"max_order_qty": "2", "per_trade_risk_pct": "0.05", "max_order_notional": "60000"}
+"""Limits under which one whole unit at 40,000 passes every rail."""
+
+
+class TestIntentsTheSessionCannotActOn:
+    @pytest.mark.parametrize("case", sorted(_BAD_INTENTS))
+    def test_fault_like_a_raise_and_the_run_verifies(self, tmp_path: Path, case: str):
+        """Bar 3 returns the bad item after a good buy: nothing of bar 3 is sent."""
+        bad, error, message = _BAD_INTENTS[case]
+        strategy = ScriptedStrategy(at({1: [buy("0.010")], 3: [buy("0.010"), bad]}))
+        run_dir, result = _one_shot(tmp_path, "bad-intent", strategy)
+        assert (result.state, result.status, result.reason) == (
+            SessionState.STOPPED,
+            SessionStatus.FAILED,
+            "STRATEGY_ERROR",
+        )
+        (event,) = _events(run_dir, "STRATEGY_ERROR")
+        assert event["payload"]["error"] == error
+        assert message in event["payload"]["message"]
+        assert event["payload"]["step"] == 3
+        signals = _events(run_dir, "SIGNAL")
+        assert [s["payload"]["intent_seq"] for s in signals] == [1]  # bar 3 sent nothing
+        flatten = [
+            e for e in _events(run_dir, "ORDER_SUBMITTED") if e["payload"]["reason"] == "flatten"
+        ]
+        assert len(flatten) == 1  # bar 1's position was wound down
+
+    def test_an_int_quantity_is_a_quantity(self, tmp_path: Path):
+        intent = OrderIntent(symbol="BTC/USDT", side=Side.BUY, quantity=1)  # type: ignore[arg-type]
+        strategy = ScriptedStrategy(at({2: [intent]}))
+        run_dir, result = _one_shot(tmp_path, "int-qty", strategy, risk=_ONE_UNIT)
+        assert result.status is SessionStatus.COMPLETED
+        (submitted,) = [
+            e for e in _events(run_dir, "ORDER_SUBMITTED") if e["payload"]["reason"] != "flatten"
+        ]
+        assert D(submitted["payload"]["quantity"]) == 1
+
+
+class TestBelowTheLot:
+    @pytest.mark.parametrize("quantity", ["0", "0.0004"])
+    def test_is_a_refused_signal(self, tmp_path: Path, quantity: str):
+        """Rounded to the lot (0.001) it is nothing: SIGNAL, then RISK_REJECTED QTY_BELOW_LOT."""
+        strategy = ScriptedStrategy(at({2: [buy(quantity)], 3: [buy("0.010")]}))
+        run_dir, result = _one_shot(tmp_path, "below-lot", strategy)
+        assert result.status is SessionStatus.COMPLETED
+        signals = _events(run_dir, "SIGNAL")
+        assert [(s["payload"]["intent_seq"], s["payload"]["quantity"]) for s in signals] == [
+            (1, quantity),
+            (2, "0.010"),
+        ]
+        (rejected,) = _events(run_dir, "RISK_REJECTED")
+        assert rejected["payload"] == {
+            "intent_seq": 1,
+            "signal_id": signals[0]["event_id"],
+            "rule": "QTY_BELOW_LOT",
+            "symbol": "BTC/USDT",
+            "side": "BUY",
+            "quantity": quantity,
+            "lot": "0.001",
+            "reason": f"quantity {quantity} is below the lot 0.001",
+        }
+        audit = [orjson.loads(line) for line in (run_dir / "audit.jsonl").read_bytes().splitlines()]
+        assert [r["code"] for r in audit].count("C2_REJECT_QTY_BELOW_LOT") == 1
+        assert len(_events(run_dir, "ORDER_SUBMITTED")) == 2  # bar 3's order and the flatten
+
+
+# -- the strategy's state ----------------------------------------------------------------------
+
+
+class _StateStrategy(ScriptedStrategy):
+    """Buys on bar 1; from bar ``bad_from`` on, ``get_state`` gives ``state`` (or raises it)."""
+
+    def __init__(self, bad_from: int, state: Any) -> None:
+        super().__init__(at({1: [buy("0.010")]}))
+        self._bad_from = bad_from
+        self._state = state
+
+    def get_state(self) -> dict[str, Any]:
+        if self.bars < self._bad_from:
+            return super().get_state()
+        if isinstance(self._state, Exception):
+            raise self._state
+        return {"bars": self.bars, "extra": self._state}
+
+
+class _StateFeed(ScriptedFeed):
+    def get_state(self) -> dict[str, Any]:
+        return {"n": self._n, "prices": {D("1")}}
+
+
+class TestStateTheCheckpointCannotHold:
+    @pytest.mark.parametrize(
+        ("state", "shown"),
+        [
+            ({1, 2}, "Type is not JSON serializable: set"),
+            (D("1.5"), "Type is not JSON serializable: decimal.Decimal"),
+            ({1: "int key"}, "Dict key must be str"),
+        ],
+    )
+    def test_at_activation_the_run_fails_at_step_0(self, tmp_path: Path, state: Any, shown: str):
+        run_dir, result = _one_shot(tmp_path, "state0", _StateStrategy(0, state))
+        assert (result.status, result.reason, result.steps) == (
+            SessionStatus.FAILED,
+            "STRATEGY_ERROR",
+            0,
+        )
+        (event,) = _events(run_dir, "STRATEGY_ERROR")
+        assert event["payload"]["error"] == "TypeError"
+        assert event["payload"]["step"] == 0
+        assert event["payload"]["message"].startswith("get_state gave what JSON cannot hold (")
+        assert shown in event["payload"]["message"]
+        assert "store Decimals as strings" in event["payload"]["message"]
+        checkpoint = orjson.loads((run_dir / "checkpoint.json").read_bytes())
+        assert (checkpoint["sealed"], checkpoint["strategy"]) == (True, None)
+
+    def test_later_the_last_good_checkpoint_stays_until_the_seal(self, tmp_path: Path):
+        """Bad from bar 15: the checkpoint of step 20 fails; the run winds down FAILED."""
+        cfg = _config("state20")
+        session = create_run(
+            cfg, tmp_path, strategy=_StateStrategy(15, {1}), feed=ScriptedFeed(["40000.00"])
+        )
+        assert session.preflight()
+        session.activate()
+        assert session.run_n_steps(25) == 20
+        assert session.state is SessionState.ERROR_REQUIRES_OPERATOR
+        assert session.trading_state is TradingState.HALTED
+        assert session.steps_done == 20
+        on_disk = orjson.loads((tmp_path / "state20" / "checkpoint.json").read_bytes())
+        assert (on_disk["steps"], on_disk["strategy"]) == (10, {"bars": 10})
+        (event,) = _events_of_session(session, tmp_path / "state20", "STRATEGY_ERROR")
+        assert event["payload"]["step"] == 20
+        session.acknowledge("ops-1")
+        session.close()
+        assert (session.state, session.status) == (SessionState.STOPPED, SessionStatus.FAILED)
+        verdict = verify_run(tmp_path / "state20")
+        assert verdict.ok, verdict.violations
+        with pytest.raises(RunDirectoryError, match="already ended with status FAILED"):
+            resume_run(tmp_path / "state20")
+
+    def test_a_get_state_that_raises_is_redacted(self, tmp_path: Path):
+        error = RuntimeError(f"state store login password={SECRET}")
+        run_dir, result = _one_shot(tmp_path, "raises", _StateStrategy(5, error))
+        assert (result.status, result.reason, result.steps) == (
+            SessionStatus.FAILED,
+            "STRATEGY_ERROR",
+            10,
+        )
+        (event,) = _events(run_dir, "STRATEGY_ERROR")
+        assert event["payload"] == {
+            "error": "RuntimeError",
+            "message": "state store login password=***",
+            "step": 10,
+        }
+        for path in run_dir.iterdir():
+            if path.is_file() and path.suffix in (".jsonl", ".json"):
+                assert SECRET.encode() not in path.read_bytes(), path.name
+        assert SECRET not in result.detail
+
+    def test_a_feed_state_fails_as_a_feed_error(self, tmp_path: Path):
+        cfg = _config("feed-state")
+        session = create_run(
+            cfg, tmp_path, strategy=ScriptedStrategy(at({})), feed=_StateFeed(["1"])
+        )
+        result = session.run_to_end(cfg.steps, operator="cli")
+        session.close()
+        assert (result.status, result.reason) == (SessionStatus.FAILED, "FEED_ERROR")
+        assert _events(tmp_path / "feed-state", "FEED_ERROR")[0]["payload"]["step"] == 0
+        assert verify_run(tmp_path / "feed-state").ok
+
+    def test_failing_first_at_the_seal_is_logged_and_the_seal_still_goes_out(self, tmp_path: Path):
+        """No checkpoint between bar 15 and the end: the sealed run keeps what it recorded."""
+        log = io.StringIO()
+        configure_logging(log)
+        try:
+            run_dir, result = _one_shot(
+                tmp_path, "at-seal", _StateStrategy(15, {1}), checkpoint_every=1000
+            )
+        finally:
+            disable_logging()
+        assert result.status is SessionStatus.COMPLETED
+        checkpoint = orjson.loads((run_dir / "checkpoint.json").read_bytes())
+        assert (checkpoint["sealed"], checkpoint["strategy"]) == (True, None)
+        lines = [orjson.loads(line) for line in log.getvalue().splitlines()]
+        (line,) = [entry for entry in lines if entry["event"] == "plugin_state_failed_at_seal"]
+        assert (line["reason"], line["error"], line["level"]) == (
+            "STRATEGY_ERROR",
+            "TypeError",
+            "error",
+        )
+
+    def test_run_n_steps_before_activate_says_so(self):
+        """Not a strategy matter, found on the way: 0 steps would hide a missing activate()."""
+        session = LiveSessionOrchestrator(_config("inactive"), **Sinks().kwargs())
+        with pytest.raises(InvalidTransition, match="'run_n_steps' is not allowed in state INIT"):
+            session.run_n_steps(5)
+        assert session.preflight()
+        with pytest.raises(InvalidTransition, match="in state PREFLIGHT_OK"):
+            session.run_n_steps(5)
+        session.activate()
+        assert session.run_n_steps(5) == 5
+        session.close()
+
+    def test_in_memory_nothing_is_checked(self, tmp_path: Path):
+        """Without a checkpoint store nothing serialises the state: nothing to fail; asked
+        for the state, the session says whose it is."""
+        cfg = _config("memory")
+        sinks = Sinks()
+        session = LiveSessionOrchestrator(
+            cfg, strategy=_StateStrategy(0, {1}), feed=ScriptedFeed(["40000.00"]), **sinks.kwargs()
+        )
+        assert session.run_to_end(cfg.steps).status is SessionStatus.COMPLETED
+        _verify_memory(sinks, tmp_path / "memory")
+        with pytest.raises(PluginStateError, match="the strategy's get_state failed") as caught:
+            session.get_state()
+        assert caught.value.reason == "STRATEGY_ERROR"
+
+
+def _events_of_session(
+    session: LiveSessionOrchestrator, run_dir: Path, event_type: str
+) -> list[dict[str, Any]]:
+    session.recorder.flush(sync=False)
+    return _events(run_dir, event_type)
+
+
+# -- the error tree ---------------------------------------------------------------------------
+
+
+def test_every_exception_is_in_the_drawn_tree():
+    """``_exceptions``' docstring draws the tree: each class stands in it under its base."""
+    module = livesession._exceptions
+    source = Path(module.__file__).read_text(encoding="utf-8")
+    drawn = {}
+    for line in (module.__doc__ or "").splitlines():
+        stripped = line.lstrip(" │├└─")
+        words = stripped.split()
+        if words and words[0] in module.__all__:
+            drawn[words[0]] = (len(line) - len(stripped)) // 4 - 1
+    classes = [node.name for node in ast.parse(source).body if isinstance(node, ast.ClassDef)]
+    assert sorted(classes) == sorted(module.__all__)
+    assert sorted(drawn) == sorted(classes)
+    for name in classes:
+        cls = getattr(module, name)
+        depth = len([base for base in cls.__mro__ if base.__module__ == module.__name__]) - 1
+        assert drawn[name] == depth, name
