@@ -55,6 +55,10 @@ LOOK_ALIKES = [
     "api_key=${LIVESESSION_BINANCE_API_KEY}",
     "password=<your password>",
     "LIVESESSION_BINANCE_API_SECRET=***",
+    # Redacted, then written as JSON: the escape after *** is not part of a value (the
+    # evidence's scan of a session log with a redacted traceback used to fail on these).
+    '{"traceback": "raise RuntimeError(\\"state broke token=***\\")"}',
+    '{"message": "login failed: password=***\\nretrying"}',
     '{"password": "***"}',
     "postgresql://user@host/db",
     "postgresql://host:5432/db",

@@ -52,10 +52,12 @@ _ASSIGNED_NAME: Final = (
     r"(?:api[_-]?key|api[_-]?secret|secret(?:[_-]?key)?|private[_-]?key|access[_-]?key"
     r"|password|passwd|passphrase|token)"
 )
-# Placeholders and references are not secrets: password=none, api_key=${API_KEY}, <your key>.
+# Placeholders and references are not secrets: password=none, api_key=${API_KEY}, <your key>;
+# nor is a value already redacted, even where an escape follows it in a JSON line
+# (``password=***\n``, ``token=***\"``).
 _NOT_A_VALUE: Final = (
     r"(?!(?:none|null|nil|true|false|unset|empty|required|optional|redacted)(?![\w-]))"
-    r"(?![$<{%])"
+    r"(?![$<{%])(?!\*\*\*(?:\\[\\\"/bfnrtu]|[\s\"',;&<>]|$))"
 )
 _ASSIGNED: Final = (
     rf"{_ASSIGNED_NAME}[\"']?[ \t]*[:=][ \t]*"
