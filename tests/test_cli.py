@@ -51,6 +51,17 @@ class TestDryrun:
         assert "already exists" in capsys.readouterr().err
         assert (tmp_path / "x" / "events.jsonl").read_bytes() == before
 
+    def test_out_naming_a_file_says_so(self, tmp_path, capsys):
+        """``--out`` naming a file is refused as such, not as a run that already exists."""
+        (tmp_path / "runs").write_text("not a directory\n")
+        assert main(["dryrun", "--out", str(tmp_path / "runs"), "-q", "--steps", "5"]) == 2
+        err = capsys.readouterr().err
+        assert (
+            err
+            == f"livesession: error: {tmp_path / 'runs'} is not a directory: runs go to OUT/<run_id>/\n"
+        )
+        assert (tmp_path / "runs").read_text() == "not a directory\n"
+
     def test_preflight_rejection_exits_3(self, tmp_path, capsys):
         """A session rejected by preflight exits 3, says why in one line, and so does its audit."""
         cfg = tmp_path / "live.toml"

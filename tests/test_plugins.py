@@ -119,6 +119,16 @@ def test_reference_never_resolves_from_the_current_directory(tmp_path):
     out = tmp_path / "runs"
     proc = cli("dryrun", "--config", config_dir / "desk.toml", "--out", out, cwd=cwd)
     _one_line_error(proc, REF, "No module named 'mydesk'")
+    # ... and the one line says why and what to do instead.
+    _one_line_error(proc, "mydesk is in the current directory, which is never searched")
+    assert "pass --config, or install it" in proc.stderr
+    assert not out.exists()
+
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    proc = cli("dryrun", "--strategy", REF, "--out", out, cwd=plain)
+    _one_line_error(proc, REF, "No module named 'mydesk'")
+    assert "current directory" not in proc.stderr  # no package here: no such hint
     assert not out.exists()
 
 

@@ -94,6 +94,8 @@ def create_run(
     a grid inferred from its prices ``price_tick``.
     """
     run_dir = out_dir / cfg.run_id
+    if out_dir.exists() and not out_dir.is_dir():
+        raise RunDirectoryError(f"{out_dir} is not a directory: runs go to OUT/<run_id>/")
     idempotency_backend, backing = _checked_backing(run_dir, idempotency_backend, store, lease)
     alert_choice = choose_alerts(cfg, alerts)  # a bad webhook URL is refused here
     cfg = apply_references(cfg, **given)

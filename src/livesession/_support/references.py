@@ -94,7 +94,7 @@ def _import_with_path(module_name: str, ref: str, base_dir: Path | None, local: 
         module = importlib.import_module(module_name)
     except ImportError as exc:
         where = f" (looked in {base_dir}, then the installed packages)" if base_dir else ""
-        raise PluginError(f"cannot import {ref!r}: {exc}{where}") from None
+        raise PluginError(f"cannot import {ref!r}: {exc}{where}{_cwd_hint(top, exc)}") from None
     except Exception as exc:  # noqa: BLE001 - the user's module failed while importing
         raise PluginError(
             f"importing {ref!r} raised {type(exc).__name__}: {' '.join(str(exc).split())}"
@@ -109,6 +109,19 @@ def _import_with_path(module_name: str, ref: str, base_dir: Path | None, local: 
                 f"{top!r} from {Path(loaded).parent}"
             )
     return module
+
+
+def _cwd_hint(top: str, exc: ImportError) -> str:
+    """What to do when the package sits in the current directory, which is never searched."""
+    cwd = Path.cwd()
+    if getattr(exc, "name", None) != top or not (
+        (cwd / top).is_dir() or (cwd / f"{top}.py").is_file()
+    ):
+        return ""
+    return (
+        f"; {top} is in the current directory, which is never searched: name it in a config "
+        "file beside it (strategy_factory, feed or broker) and pass --config, or install it"
+    )
 
 
 def resolve(ref: str, base_dir: Path | None) -> tuple[Any, dict[str, Any]]:
