@@ -25,6 +25,7 @@ __all__ = [
     "Side",
     "VenueOrder",
     "VenueOrderStatus",
+    "bar_problem",
     "intent_problem",
     "order_from_json",
     "order_to_json",
@@ -154,6 +155,43 @@ def _intent_problems(intent: OrderIntent) -> Iterator[str]:
             )
         elif name != "quantity" and value <= 0:
             yield f"an OrderIntent's {name} must be positive, got {value}"
+
+
+_BAR_PRICES: Final = ("open", "high", "low", "close")
+
+
+def bar_problem(bar: object, symbol: str) -> str | None:
+    """What is wrong with a bar a feed gave for ``symbol``, or None.
+
+    The rules of a data file's rows: prices are finite and positive, the volume finite and
+    not negative, open and close within [low, high]; and the bar is of the session's symbol.
+    """
+    if not isinstance(bar, Bar):
+        return f"next_bar returned a {type(bar).__name__} where a Bar belongs"
+    if bar.symbol != symbol:
+        return f"next_bar returned a bar of {bar.symbol!r}; the session trades {symbol!r}"
+    if isinstance(bar.ts_ns, bool) or not isinstance(bar.ts_ns, int):
+        return f"a Bar's ts_ns must be an int, got {type(bar.ts_ns).__name__}"
+    return next(_bar_problems(bar), None)
+
+
+def _bar_problems(bar: Bar) -> Iterator[str]:
+    for name in (*_BAR_PRICES, "volume"):
+        value = getattr(bar, name)
+        if isinstance(value, bool) or not isinstance(value, (Decimal, int)):
+            yield f"a Bar's {name} must be a Decimal, got {type(value).__name__} {value!r}"
+        elif isinstance(value, Decimal) and not value.is_finite():
+            yield f"a Bar's {name} must be a finite number, got {value}"
+        elif name == "volume" and value < 0:
+            yield f"a Bar's volume must not be negative, got {value}"
+        elif name != "volume" and value <= 0:
+            yield f"a Bar's {name} must be positive, got {value}"
+    if bar.high < bar.low:
+        yield f"a Bar's high {bar.high} is below its low {bar.low}"
+    for name in ("open", "close"):
+        value = getattr(bar, name)
+        if not bar.low <= value <= bar.high:
+            yield f"a Bar's {name} {value} is outside [low {bar.low}, high {bar.high}]"
 
 
 @attrs.frozen(kw_only=True)

@@ -24,6 +24,7 @@ from .._domain.config import DryrunConfig
 from .._domain.retry import RetryPolicy
 from .._exceptions import ConfigError
 from .._market.feeds import CsvReplayFeed, RandomWalkFeed
+from .._market.parquet import ParquetReplayFeed
 from .._market.strategies import SmaCrossover
 from .._market.venue import VenueFeed
 from .._risk.checks import Check, default_checks
@@ -145,6 +146,13 @@ class SessionParts(SessionContext):
             PlugInState("strategy", self.strategy, reason=STRATEGY_ERROR),
         )
 
+    feed_checked: bool = attrs.field(init=False)
+    """Whether the feed's bars are checked where they are made (the built-in data feeds)."""
+
+    @feed_checked.default
+    def _checked(self) -> bool:
+        return isinstance(self.feed, (RandomWalkFeed, CsvReplayFeed, ParquetReplayFeed))
+
     @feed_dated.default
     def _dated(self) -> bool:
         return getattr(self.feed, "dated", False) is True
@@ -234,8 +242,6 @@ def default_feed(cfg: DryrunConfig) -> MarketFeed:
     if path is not None and cfg.feed.startswith("csv:"):
         return CsvReplayFeed(path, symbol=cfg.symbol, tick=tick, lot=cfg.qty_lot)
     if path is not None and cfg.feed.startswith("parquet:"):
-        from .._market.parquet import ParquetReplayFeed  # noqa: PLC0415 - pyarrow is optional
-
         return ParquetReplayFeed(path, symbol=cfg.symbol, tick=tick, lot=cfg.qty_lot)
     raise ConfigError(
         f"feed must be 'random_walk', 'csv:<path>' or 'parquet:<path>', got {cfg.feed!r}"

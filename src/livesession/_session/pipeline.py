@@ -28,7 +28,7 @@ import traceback
 from typing import TYPE_CHECKING, Any, Final, cast
 
 from .._domain.lifecycle import SessionState
-from .._domain.model import OrderIntent, intent_problem
+from .._domain.model import Bar, OrderIntent, bar_problem, intent_problem
 from .._exceptions import ConfigError, SinkFailure, Transient
 from .._market.venue import FETCH_OHLCV
 from .._risk.governor import TradingState
@@ -38,7 +38,6 @@ from .._support.secrets import redact_text
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
-    from .._domain.model import Bar
     from .assembly import SessionParts
 
 __all__ = [
@@ -103,13 +102,7 @@ def step_once(p: SessionParts, *, after_step: Callable[[], None]) -> None:
     time, lifecycle = p.time, p.lifecycle
     # The bar is read first (at the time the step would take), so that a dated feed's bar
     # sets the step's time; nothing is recorded before the tick.
-    failure: Exception | None = None
-    try:
-        bar = p.feed.next_bar(time.proposed_tick())
-    except SinkFailure:
-        raise
-    except Exception as exc:  # noqa: BLE001 - any feed error takes the one input-failure path
-        bar, failure = None, exc
+    bar, failure = _next_bar(p)
     if isinstance(failure, Transient):
         _fetch_failed(p, failure)
         return
@@ -221,6 +214,30 @@ def _decide(p: SessionParts, bar: Bar) -> tuple[OrderIntent, ...] | None:
         input_failed(p, STRATEGY_ERROR, exc, step=p.time.steps)
         return None
     return intents
+
+
+def _next_bar(p: SessionParts) -> tuple[Bar | None, Exception | None]:
+    """The feed's next bar (None: exhausted), or the exception reading it gave.
+
+    A bar of a feed other than the built-in ones (whose bars are checked where they are
+    made) is checked here: one the session cannot use is the feed's error.
+    """
+    try:
+        bar = p.feed.next_bar(p.time.proposed_tick())
+        if bar is not None and not p.feed_checked:
+            _check_bar(bar, p.config.symbol)
+    except SinkFailure:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any feed error takes the one input-failure path
+        return None, exc
+    return bar, None
+
+
+def _check_bar(bar: object, symbol: str) -> None:
+    """Raise when ``bar`` is not a ``Bar`` of ``symbol`` the session can use."""
+    problem = bar_problem(bar, symbol)
+    if problem is not None:
+        raise (ValueError if isinstance(bar, Bar) else TypeError)(problem)
 
 
 def _checked(intents: tuple[object, ...]) -> tuple[OrderIntent, ...]:

@@ -1,4 +1,4 @@
-"""What a strategy hands the session, checked: its intents, and the state it checkpoints.
+"""What a strategy or a feed hands the session, checked: intents, bars, checkpointed state.
 
 Attrs does not check types, so a strategy can return what the session cannot act on (a
 dict, a NaN quantity, a side spelled as text), and a ``get_state`` can raise or give what
@@ -7,7 +7,10 @@ JSON cannot hold. Each of these used to escape as a traceback and leave the run 
 ``STRATEGY_ERROR``, trading HALTED, ERROR_REQUIRES_OPERATOR, and for the one-shot run a
 wind-down sealed FAILED. A quantity that rounds to nothing at the lot is not an error: it
 is a signal the session refuses (``RISK_REJECTED``, rule ``QTY_BELOW_LOT``), where it was
-dropped without a record. Every run made here is verified.
+dropped without a record. A feed of the caller's is held to a data file's rules: each bar
+must be a ``Bar`` of the session's symbol with finite, positive prices, a volume of at
+least 0, and open and close within [low, high]; else it is a ``FEED_ERROR`` before the bar
+is recorded. Every run made here is verified.
 """
 
 from __future__ import annotations
@@ -18,12 +21,14 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import attrs
 import orjson
 import pytest
 
 import livesession
 from _scripted import ScriptedFeed, ScriptedStrategy, at, buy
 from livesession import (
+    Bar,
     DryrunConfig,
     InvalidTransition,
     LiveSessionOrchestrator,
@@ -36,8 +41,9 @@ from livesession import (
     Side,
     TradingState,
 )
-from livesession._domain.model import intent_problem
+from livesession._domain.model import bar_problem, intent_problem
 from livesession._rundir import create_run, resume_run
+from livesession._session.assembly import SessionEdges, assemble
 from livesession._support.logging import configure_logging, disable_logging
 from livesession.verify import verify_run
 from test_run_failures import _verify_memory
@@ -208,6 +214,111 @@ class TestBelowTheLot:
         audit = [orjson.loads(line) for line in (run_dir / "audit.jsonl").read_bytes().splitlines()]
         assert [r["code"] for r in audit].count("C2_REJECT_QTY_BELOW_LOT") == 1
         assert len(_events(run_dir, "ORDER_SUBMITTED")) == 2  # bar 3's order and the flatten
+
+
+# -- bars ----------------------------------------------------------------------------------
+
+
+def _bar(**change: Any) -> Bar:
+    values: dict[str, Any] = {
+        "symbol": "BTC/USDT",
+        "ts_ns": 0,
+        "open": D("100"),
+        "high": D("101"),
+        "low": D("99"),
+        "close": D("100.5"),
+        "volume": D("3"),
+    }
+    values.update(change)
+    return Bar(**values)
+
+
+_BAD_BARS = {
+    "a dict": ({"close": "1"}, "TypeError", "next_bar returned a dict where a Bar belongs"),
+    "another symbol": (
+        _bar(symbol="ETH/USDT"),
+        "ValueError",
+        "next_bar returned a bar of 'ETH/USDT'; the session trades 'BTC/USDT'",
+    ),
+    "a float price": (_bar(open=100.0), "ValueError", "open must be a Decimal, got float 100.0"),
+    "a NaN close": (_bar(close=D("NaN")), "ValueError", "close must be a finite number, got NaN"),
+    "a zero low": (_bar(low=D("0")), "ValueError", "a Bar's low must be positive, got 0"),
+    "a negative volume": (_bar(volume=D("-1")), "ValueError", "volume must not be negative"),
+    "high below low": (
+        _bar(high=D("98")),
+        "ValueError",
+        "a Bar's high 98 is below its low 99",
+    ),
+    "close above high": (
+        _bar(close=D("102")),
+        "ValueError",
+        "a Bar's close 102 is outside [low 99, high 101]",
+    ),
+    "a float time": (_bar(ts_ns=1.5), "ValueError", "ts_ns must be an int, got float"),
+}
+
+
+class _BadFeed(ScriptedFeed):
+    """Gives ``bad`` for bar ``at_bar``, good bars otherwise."""
+
+    def __init__(self, at_bar: int, bad: Any) -> None:
+        super().__init__(["100.5"], spread="0.5")
+        self._at = at_bar
+        self._bad = bad
+
+    def next_bar(self, ts_ns: int) -> Any:
+        bar = super().next_bar(ts_ns)
+        if self._n != self._at:
+            return bar
+        if isinstance(self._bad, Bar) and isinstance(self._bad.ts_ns, int):
+            return attrs.evolve(self._bad, ts_ns=ts_ns)  # at the step's time
+        return self._bad
+
+
+class TestBars:
+    @pytest.mark.parametrize("case", sorted(_BAD_BARS))
+    def test_bar_problem_names_it(self, case: str):
+        bar, _error, message = _BAD_BARS[case]
+        assert message in (bar_problem(bar, "BTC/USDT") or "")
+
+    @pytest.mark.parametrize(
+        "bar", [_bar(), _bar(volume=D("0")), _bar(open=D("99"), close=D("101")), _bar(open=100)]
+    )
+    def test_a_usable_bar_has_none(self, bar: Bar):
+        assert bar_problem(bar, "BTC/USDT") is None
+
+    @pytest.mark.parametrize("case", sorted(_BAD_BARS))
+    def test_a_bad_bar_is_a_feed_error_before_it_is_recorded(self, tmp_path: Path, case: str):
+        bad, error, message = _BAD_BARS[case]
+        feed = _BadFeed(6, bad)
+        cfg = _config("bad-bar")
+        strategy = ScriptedStrategy(at({1: [buy("0.010")]}))
+        session = create_run(cfg, tmp_path, strategy=strategy, feed=feed)
+        result = session.run_to_end(cfg.steps, operator="cli")
+        session.close()
+        run_dir = tmp_path / "bad-bar"
+        assert verify_run(run_dir).ok
+        assert (result.status, result.reason, result.steps) == (
+            SessionStatus.FAILED,
+            "FEED_ERROR",
+            5,
+        )
+        (event,) = _events(run_dir, "FEED_ERROR")
+        assert (event["payload"]["error"], event["payload"]["step"]) == (error, 6)
+        assert message in event["payload"]["message"]
+        assert len(_events(run_dir, "BAR")) == 5
+        assert [D(held) for held in _final_positions(run_dir)] == [0]  # bar 1's buy, flattened
+
+    def test_the_built_in_feeds_are_not_checked_again(self):
+        """Their bars are checked where they are made (a data file up front)."""
+        assert assemble(_config("built-in"), SessionEdges(), seal=lambda: None).feed_checked
+        mine = SessionEdges(feed=ScriptedFeed(["1"]))
+        assert not assemble(_config("mine"), mine, seal=lambda: None).feed_checked
+
+
+def _final_positions(run_dir: Path) -> list[str]:
+    lines = (run_dir / "state_snapshots.jsonl").read_bytes().splitlines()
+    return list(orjson.loads(lines[-1])["positions"].values())
 
 
 # -- the strategy's state ----------------------------------------------------------------------
