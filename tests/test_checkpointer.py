@@ -187,6 +187,19 @@ class _Plugin:
         self.restored.append(state)
 
 
+def _plugin_checkpointer(store: MemoryStore, plugin: _Plugin, plugin_failed: Any) -> Checkpointer:
+    """A checkpointer of one strategy's state, each step."""
+    keyed = PlugInState("strategy", plugin, reason="STRATEGY_ERROR")
+    return Checkpointer(
+        store,
+        recorder=_recorder(MemoryMetricsSink()),
+        durability="none",
+        every=1,
+        state=lambda: gather({}, [keyed]),
+        plugin_failed=plugin_failed,
+    )
+
+
 class TestPlugInState:
     def test_a_json_state_sits_under_its_key_and_restores(self):
         plug = _Plugin({"n": 3, "closes": ["1.5"]})
@@ -217,15 +230,7 @@ class TestPlugInState:
     def test_the_checkpointer_hands_the_failure_over_and_writes_nothing(self):
         store = MemoryStore()
         failures: list[PluginStateError] = []
-        keyed = PlugInState("strategy", _Plugin({"s": {1}}), reason="STRATEGY_ERROR")
-        cp = Checkpointer(
-            store,
-            recorder=_recorder(MemoryMetricsSink()),
-            durability="none",
-            every=1,
-            state=lambda: gather({}, [keyed]),
-            plugin_failed=failures.append,
-        )
+        cp = _plugin_checkpointer(store, _Plugin({"s": {1}}), failures.append)
         cp.end_of_step(1)
         assert [f.reason for f in failures] == ["STRATEGY_ERROR"]
         assert store.saved == []  # the last good checkpoint stays
@@ -233,27 +238,14 @@ class TestPlugInState:
         assert store.saved == [{"format": names.CHECKPOINT_FORMAT, "strategy": None}]
 
     def test_without_a_handler_the_failure_is_raised(self):
-        keyed = PlugInState("strategy", _Plugin({"s": {1}}), reason="STRATEGY_ERROR")
-        cp = Checkpointer(
-            MemoryStore(),
-            recorder=_recorder(MemoryMetricsSink()),
-            durability="none",
-            every=1,
-            state=lambda: gather({}, [keyed]),
-        )
+        cp = _plugin_checkpointer(MemoryStore(), _Plugin({"s": {1}}), None)
         with pytest.raises(PluginStateError):
             cp.save()
 
     def test_failing_first_at_the_seal_writes_none(self):
         store = MemoryStore()
-        keyed = PlugInState("strategy", _Plugin(ValueError("x")), reason="STRATEGY_ERROR")
-        cp = Checkpointer(
-            store,
-            recorder=_recorder(MemoryMetricsSink()),
-            durability="none",
-            every=1,
-            state=lambda: gather({}, [keyed]),
-            plugin_failed=lambda exc: pytest.fail("the seal is no step"),
+        cp = _plugin_checkpointer(
+            store, _Plugin(ValueError("x")), lambda exc: pytest.fail("the seal is no step")
         )
         cp.save_quiet()
         assert store.saved == [{"format": names.CHECKPOINT_FORMAT, "strategy": None}]

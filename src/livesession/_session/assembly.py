@@ -36,6 +36,7 @@ from .._version import __version__
 from ..brokers.mock import MockBroker, venue_options
 from ..stores.memory import MemoryIdempotencyStore
 from .book import Book
+from .broker_guard import guard_broker
 from .broker_health import BrokerHealth
 from .checkpoint import Checkpointer, Keyed, PlugInState, StateOwner, gather, restore
 from .context import SessionContext
@@ -341,7 +342,7 @@ def assemble(
         sync_each_line=cfg.durability == "event",
     )
     start_ns = _clock.SimClock(cfg.start).monotonic_ns()
-    broker = _or_default(e.get("broker"), lambda: default_broker(cfg))
+    broker = guard_broker(_or_default(e.get("broker"), lambda: default_broker(cfg)))
     idem: IdempotencyStore = _or_default(
         e.get("idempotency"),
         lambda: MemoryIdempotencyStore(_clock.SimClock(cfg.start), ttl_ns=None),

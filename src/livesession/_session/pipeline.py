@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, Final, cast
 
 from .._domain.lifecycle import SessionState
 from .._domain.model import Bar, OrderIntent, bar_problem, intent_problem
-from .._exceptions import ConfigError, SinkFailure, Transient
+from .._exceptions import ConfigError, LiveSessionError, SinkFailure, Transient
 from .._market.venue import FETCH_OHLCV
 from .._risk.governor import TradingState
 from .._support.logging import get_logger
@@ -45,6 +45,7 @@ __all__ = [
     "FEED_EXHAUSTED",
     "INPUT_FAULTS",
     "STRATEGY_ERROR",
+    "UNEXPECTED_ERROR",
     "check_step_count",
     "guarded_step",
     "input_failed",
@@ -58,6 +59,8 @@ FEED_ERROR: Final = "FEED_ERROR"
 """The fault reason (and event type) of a feed whose ``next_bar`` raised."""
 STRATEGY_ERROR: Final = "STRATEGY_ERROR"
 """The fault reason (and event type) of a strategy whose ``on_bar`` raised."""
+UNEXPECTED_ERROR: Final = "UNEXPECTED_ERROR"
+"""The fault reason of an exception nothing else handled during a step."""
 INPUT_FAULTS: Final = frozenset({FEED_ERROR, STRATEGY_ERROR})
 """Faults of the session's inputs: its book and the venue still agree, so an operator
 (or the one-shot CLI on the operator's behalf) may wind it down at the last good price."""
@@ -95,6 +98,10 @@ def guarded_step(p: SessionParts, *, after_step: Callable[[], None]) -> None:
         step_once(p, after_step=after_step)
     except SinkFailure as exc:
         lifecycle.fail_closed(exc)
+    except LiveSessionError:
+        raise  # ours, with its one-line message (a checkpoint the disk refused, say)
+    except Exception as exc:  # noqa: BLE001 - the last resort: the run must stay sealable
+        unexpected(p, exc)
 
 
 def step_once(p: SessionParts, *, after_step: Callable[[], None]) -> None:
@@ -272,6 +279,27 @@ def input_failed(p: SessionParts, reason: str, exc: Exception, *, step: int) -> 
     p.reports.process()
     summary = f"{error}: {message}" if message else error
     p.lifecycle.fault(reason, {"error": error, "message": message}, summary=summary)
+
+
+def unexpected(p: SessionParts, exc: Exception) -> None:
+    """An exception nothing else handled ended the step: stop trading and call the operator.
+
+    Code that is not the feed's or the strategy's raised (a step hook, a broker's
+    ``on_market``, or a defect of livesession's own). What the step had done may be half
+    done, so nothing is wound down automatically: trading HALTED, then the fault
+    ``UNEXPECTED_ERROR`` with the exception's type and redacted message (ERROR_REQUIRES_
+    OPERATOR); the redacted traceback goes to the session log.
+    """
+    error = type(exc).__name__
+    message = error_message(exc)
+    get_logger().error(
+        "unexpected_error",
+        run_id=p.config.run_id,
+        traceback=redact_text("".join(traceback.format_exception(exc))),
+    )
+    p.governor.set_trading(TradingState.HALTED, UNEXPECTED_ERROR)
+    summary = f"{error}: {message}" if message else error
+    p.lifecycle.fault(UNEXPECTED_ERROR, {"error": error, "message": message}, summary=summary)
 
 
 def error_message(exc: BaseException) -> str:

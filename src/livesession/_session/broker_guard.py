@@ -1,0 +1,161 @@
+"""A broker of the caller's, held to the broker contract: the error taxonomy and the answers.
+
+The session's handling of a broker call rests on the taxonomy (``Transient``: never reached
+the venue; ``OutcomeUnknown``: may have been applied; ``Rejected``: refused) and on answers
+of the documented types. The built-in brokers keep to both. A broker plugged in by the
+caller may not: a ``KeyError`` from ``submit``, a ``poll`` that returns dicts. Unguarded,
+either escaped the step as a traceback and left the run unsealed.
+
+``GuardedBroker`` wraps such a broker and translates, never hides:
+
+- an exception outside the taxonomy from a call that may change the venue (``submit``,
+  ``cancel``) is ``OutcomeUnknown``: the session looks the order up before anything is
+  sent again, so a request that did reach the venue is never sent twice;
+- from a call that only reads (``poll``, ``open_orders``, ``order_by_client_id``,
+  ``lookup``) it is ``Transient``, and so is an answer of the wrong type: nothing at the
+  venue changed, the call counts as failed (``BrokerHealth``), and the session asks again.
+
+The error keeps its type's name and redacted message. Every other attribute (``kind``,
+``simulated``, the optional abilities) is the wrapped broker's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Final, NoReturn, TypeVar
+
+from .._domain.model import AckReport, CancelReport, FillReport, RejectReport, VenueOrder
+from .._exceptions import BrokerError, OutcomeUnknown, Transient
+from .._support.secrets import redact_text
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from .._domain.model import Bar, BrokerReport, Order
+    from .._typing import Broker
+
+__all__ = ["GuardedBroker", "guard_broker"]
+
+_REPORTS: Final = (AckReport, FillReport, RejectReport, CancelReport)
+_T = TypeVar("_T")
+
+
+def guard_broker(broker: Broker) -> Broker:
+    """``broker`` itself when its class is livesession's own, else a ``GuardedBroker``."""
+    if type(broker).__module__.partition(".")[0] == "livesession":
+        return broker
+    return GuardedBroker(broker)
+
+
+def _failed(kind: type[BrokerError], operation: str, exc: Exception, cid: str | None) -> NoReturn:
+    message = redact_text(f"{operation} raised {type(exc).__name__}: {exc}")
+    raise kind(message, client_order_id=cid) from exc
+
+
+def _wrong(operation: str, answer: object, wanted: str) -> NoReturn:
+    raise Transient(f"{operation} returned a {type(answer).__name__} where {wanted} belongs")
+
+
+class GuardedBroker:
+    """A caller's broker whose errors and answers keep to the broker contract."""
+
+    def __init__(self, inner: Broker) -> None:
+        self._inner = inner
+        self.kind: str = inner.kind
+
+    @property
+    def inner(self) -> Broker:
+        """The wrapped broker."""
+        return self._inner
+
+    def __getattr__(self, name: str) -> Any:
+        value = getattr(self._inner, name)
+        if name == "lookup" and callable(value):
+            return lambda *args, **kwargs: _read(
+                "lookup", lambda: value(*args, **kwargs), _venue_order_or_none
+            )
+        return value
+
+    def __repr__(self) -> str:
+        return f"GuardedBroker({self._inner!r})"
+
+    def on_market(self, bar: Bar) -> None:
+        """See the latest bar."""
+        self._inner.on_market(bar)
+
+    def submit(self, order: Order, now_ns: int) -> None:
+        """Send an order; an error outside the taxonomy is ``OutcomeUnknown``."""
+        cid = order.client_order_id
+        _change("submit", lambda: self._inner.submit(order, now_ns), cid)
+
+    def cancel(self, client_order_id: str, now_ns: int) -> None:
+        """Cancel an order; an error outside the taxonomy is ``OutcomeUnknown``."""
+        cid = client_order_id
+        _change("cancel", lambda: self._inner.cancel(cid, now_ns), cid)
+
+    def poll(self, now_ns: int) -> Sequence[BrokerReport]:
+        """The venue's reports: a sequence of reports, or the call failed (``Transient``)."""
+        return _read("poll", lambda: self._inner.poll(now_ns), _reports)
+
+    def open_orders(self) -> Sequence[VenueOrder]:
+        """The venue's open orders: a sequence of ``VenueOrder``, or ``Transient``."""
+        return _read("open_orders", self._inner.open_orders, _venue_orders)
+
+    def order_by_client_id(self, client_order_id: str) -> VenueOrder | None:
+        """The venue's order, None, or ``Transient``."""
+        return _read(
+            "order_by_client_id",
+            lambda: self._inner.order_by_client_id(client_order_id),
+            _venue_order_or_none,
+        )
+
+    def close(self) -> None:
+        """Close the wrapped broker."""
+        self._inner.close()
+
+
+def _change(operation: str, call: Callable[[], object], cid: str) -> None:
+    """A call that may change the venue; a failure outside the taxonomy is OutcomeUnknown."""
+    try:
+        call()
+    except BrokerError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - outside the taxonomy: it may have been applied
+        _failed(OutcomeUnknown, operation, exc, cid)
+
+
+def _read(operation: str, call: Callable[[], object], check: Callable[[str, object], _T]) -> _T:
+    """``call``'s answer, checked; any failure of a read is ``Transient``."""
+    try:
+        return check(operation, call())
+    except BrokerError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a read changed nothing at the venue
+        _failed(Transient, operation, exc, None)
+
+
+def _items(
+    operation: str, answer: object, item: type | tuple[type, ...], what: str
+) -> tuple[Any, ...]:
+    """``answer`` as a tuple when it is a collection of ``item``s; else ``Transient``."""
+    if isinstance(answer, (str, bytes, Mapping)) or not isinstance(answer, Iterable):
+        _wrong(operation, answer, f"a sequence of {what}")
+    items = tuple(answer)
+    for one in items:
+        if not isinstance(one, item):
+            _wrong(operation, one, f"a {what}")
+    return items
+
+
+def _reports(operation: str, answer: object) -> Sequence[BrokerReport]:
+    return _items(operation, answer, _REPORTS, "broker report")
+
+
+def _venue_orders(operation: str, answer: object) -> Sequence[VenueOrder]:
+    return _items(operation, answer, VenueOrder, "VenueOrder")
+
+
+def _venue_order_or_none(operation: str, answer: object) -> VenueOrder | None:
+    if answer is not None and not isinstance(answer, VenueOrder):
+        _wrong(operation, answer, "a VenueOrder or None")
+    return answer

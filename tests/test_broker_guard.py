@@ -1,0 +1,309 @@
+"""A broker of the caller's, held to the broker contract (``GuardedBroker``), and the step's
+last resort for an exception nothing else handled (``UNEXPECTED_ERROR``).
+
+Before, a plugged-in broker raising ``KeyError`` from ``submit`` or returning dicts from
+``poll`` escaped the step as a traceback and left the run unsealed. Every run made here is
+verified (the conftest checks each run directory at teardown; in-memory runs explicitly).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from _scripted import ScriptedFeed, ScriptedStrategy, at, buy
+from livesession import (
+    DryrunConfig,
+    LiveSessionOrchestrator,
+    OutcomeUnknown,
+    Rejected,
+    SessionState,
+    SessionStatus,
+    TradingState,
+    Transient,
+)
+from livesession._domain.model import AckReport, Side, VenueOrder, VenueOrderStatus
+from livesession._rundir import create_run
+from livesession._session.broker_guard import GuardedBroker, guard_broker
+from livesession._typing import ConfirmingLookup, DeclaredSimulation, JournaledVenue
+from livesession.brokers.mock import MockBroker
+from livesession.verify import verify_run
+from test_run_failures import _verify_memory
+
+from _helpers import Sinks
+
+D = Decimal
+SECRET = "hunter2-Zq8vX1"
+CID = "cid-1"
+
+
+def _mock(**kw: Any) -> MockBroker:
+    return MockBroker(seed=1, price_tick=D("0.01"), qty_lot=D("0.001"), **kw)
+
+
+class UserBroker(MockBroker):
+    """A caller's broker: the mock, with the misbehaviour a test asks for."""
+
+    simulated = True
+
+    def __init__(self, **faults: Any) -> None:
+        super().__init__(seed=1, price_tick=D("0.01"), qty_lot=D("0.001"))
+        self.faults = faults
+        self.submits = 0
+        self.bars = 0
+        self.sent: list[str] = []  # the client order ids the venue took, in order
+
+    def on_market(self, bar: Any) -> None:
+        self.bars += 1
+        if self.faults.get("market_at") == self.bars:
+            raise ZeroDivisionError("bad mark")
+        super().on_market(bar)
+
+    def submit(self, order: Any, now_ns: int) -> None:
+        self.submits += 1
+        if self.faults.get("submit_at") == self.submits:
+            if self.faults.get("sent"):
+                self._send(order, now_ns)
+            raise KeyError(f"session token={SECRET}")
+        self._send(order, now_ns)
+
+    def _send(self, order: Any, now_ns: int) -> None:
+        super().submit(order, now_ns)
+        self.sent.append(order.client_order_id)
+
+    def poll(self, now_ns: int) -> Any:
+        reports = super().poll(now_ns)
+        if reports and "poll" in self.faults:
+            return self.faults["poll"]
+        return reports
+
+
+class Bare:
+    """The broker protocol and nothing else, each answer set by the test."""
+
+    kind = "mock"
+
+    def __init__(self, **answers: Any) -> None:
+        self.answers = answers
+
+    def _answer(self, name: str) -> Any:
+        answer = self.answers.get(name)
+        if isinstance(answer, BaseException):
+            raise answer
+        return answer
+
+    def on_market(self, bar: Any) -> None:
+        self._answer("on_market")
+
+    def submit(self, order: Any, now_ns: int) -> None:
+        self._answer("submit")
+
+    def cancel(self, client_order_id: str, now_ns: int) -> None:
+        self._answer("cancel")
+
+    def poll(self, now_ns: int) -> Any:
+        return self._answer("poll")
+
+    def open_orders(self) -> Any:
+        return self._answer("open_orders")
+
+    def order_by_client_id(self, client_order_id: str) -> Any:
+        return self._answer("order_by_client_id")
+
+    def close(self) -> None:
+        pass
+
+
+def _order() -> Any:
+    from livesession._domain.model import Order
+
+    return Order(client_order_id=CID, symbol="BTC/USDT", side=Side.BUY, quantity=D("1"))
+
+
+_VENUE_ORDER = VenueOrder(
+    client_order_id=CID,
+    symbol="BTC/USDT",
+    side=Side.BUY,
+    quantity=D("1"),
+    filled_quantity=D("0"),
+    status=VenueOrderStatus.NEW,
+)
+
+
+class TestWhatIsGuarded:
+    def test_livesession_s_own_brokers_are_not_wrapped(self):
+        mock = _mock()
+        assert guard_broker(mock) is mock
+
+    def test_a_caller_s_broker_is_wrapped_once(self):
+        mine = UserBroker()
+        guarded = guard_broker(mine)
+        assert isinstance(guarded, GuardedBroker)
+        assert guarded.inner is mine
+        assert guard_broker(guarded) is guarded
+
+    def test_its_attributes_and_declared_abilities_show_through(self):
+        guarded = GuardedBroker(UserBroker())
+        assert guarded.kind == "mock"
+        assert guarded.simulated is True
+        assert isinstance(guarded, DeclaredSimulation)
+        assert isinstance(guarded, JournaledVenue)
+        assert guarded.journal_offset() == 0
+        assert not isinstance(GuardedBroker(Bare()), JournaledVenue)
+
+
+class TestTranslation:
+    @pytest.mark.parametrize("call", ["submit", "cancel"])
+    def test_a_change_outside_the_taxonomy_is_outcome_unknown(self, call: str):
+        guarded = GuardedBroker(Bare(**{call: KeyError(f"password={SECRET}")}))
+        act = {
+            "submit": lambda: guarded.submit(_order(), 0),
+            "cancel": lambda: guarded.cancel(CID, 0),
+        }
+        with pytest.raises(OutcomeUnknown) as caught:
+            act[call]()
+        assert caught.value.client_order_id == CID
+        assert str(caught.value) == f"{call} raised KeyError: 'password=***'"
+        assert SECRET not in str(caught.value)
+
+    @pytest.mark.parametrize(
+        "error", [Transient("t"), OutcomeUnknown("o"), Rejected("r", reason="NO_FUNDS")]
+    )
+    def test_the_taxonomy_passes_through(self, error: Exception):
+        guarded = GuardedBroker(Bare(submit=error, poll=error))
+        with pytest.raises(type(error)) as caught:
+            guarded.submit(_order(), 0)
+        assert caught.value is error
+        with pytest.raises(type(error)):
+            guarded.poll(0)
+
+    @pytest.mark.parametrize(
+        ("call", "answer", "said"),
+        [
+            ("poll", RuntimeError("down"), "poll raised RuntimeError: down"),
+            ("poll", None, "poll returned a NoneType where a sequence of broker report"),
+            ("poll", [{"fill": 1}], "poll returned a dict where a broker report belongs"),
+            ("poll", {"a": 1}, "poll returned a dict where a sequence of broker report"),
+            ("open_orders", None, "open_orders returned a NoneType where a sequence of"),
+            ("open_orders", ["x"], "open_orders returned a str where a VenueOrder belongs"),
+            ("order_by_client_id", {}, "returned a dict where a VenueOrder or None belongs"),
+        ],
+    )
+    def test_a_read_that_fails_or_answers_wrongly_is_transient(self, call, answer, said):
+        guarded = GuardedBroker(Bare(**{call: answer}))
+        with pytest.raises(Transient) as caught:
+            getattr(guarded, call)(*(() if call == "open_orders" else (0,)))
+        assert said in str(caught.value)
+
+    def test_good_answers_come_through(self):
+        ack = AckReport(client_order_id=CID, ts_ns=1, venue_order_id="v1")
+        guarded = GuardedBroker(
+            Bare(poll=(r for r in [ack]), open_orders=[_VENUE_ORDER], order_by_client_id=None)
+        )
+        assert guarded.poll(0) == (ack,)  # any iterable, as a tuple
+        assert guarded.open_orders() == (_VENUE_ORDER,)
+        assert guarded.order_by_client_id(CID) is None
+
+    def test_an_optional_lookup_is_guarded_too(self):
+        class Looking(Bare):
+            def lookup(self, client_order_id: str, attempts: int | None = None) -> Any:
+                raise OSError("socket closed")
+
+        guarded = GuardedBroker(Looking())
+        assert isinstance(guarded, ConfirmingLookup)
+        with pytest.raises(Transient, match="lookup raised OSError: socket closed"):
+            guarded.lookup(CID, attempts=1)
+
+
+# -- in a session ------------------------------------------------------------------------------
+
+
+def _config(run_id: str, steps: int = 30) -> DryrunConfig:
+    return DryrunConfig(run_id=run_id, strategy_id="scripted", steps=steps, seed=5)
+
+
+def _events(run_dir: Path, event_type: str) -> list[dict[str, Any]]:
+    lines = (run_dir / "events.jsonl").read_bytes().splitlines()
+    return [e for e in map(orjson.loads, lines) if e["event_type"] == event_type]
+
+
+def _run(tmp_path: Path, run_id: str, broker: Any, script: Any) -> tuple[Path, Any]:
+    cfg = _config(run_id)
+    session = create_run(
+        cfg, tmp_path, broker=broker, strategy=ScriptedStrategy(script), feed=ScriptedFeed(["100"])
+    )
+    result = session.run_to_end(cfg.steps, operator="cli")
+    session.close()
+    verdict = verify_run(tmp_path / run_id)
+    assert verdict.ok, verdict.violations
+    return tmp_path / run_id, result
+
+
+class TestInASession:
+    @pytest.mark.parametrize("sent", [False, True], ids=["not-sent", "sent"])
+    def test_a_submit_raising_keyerror_sends_the_order_once(self, tmp_path: Path, sent: bool):
+        """Outcome unknown: looked up first; resent only when the venue does not have it."""
+        broker = UserBroker(submit_at=1, sent=sent)
+        run_dir, result = _run(tmp_path, "submit", broker, at({2: [buy("0.010")]}))
+        assert result.status is SessionStatus.COMPLETED
+        (unknown,) = _events(run_dir, "ORDER_OUTCOME_UNKNOWN")
+        (resolved,) = _events(run_dir, "ORDER_OUTCOME_RESOLVED")
+        cid = unknown["payload"]["client_order_id"]
+        assert resolved["payload"]["client_order_id"] == cid
+        assert broker.sent.count(cid) == 1  # never twice
+        retried = _events(run_dir, "BROKER_CALL_RETRIED")
+        assert len(retried) == (0 if sent else 1)
+        for path in run_dir.iterdir():
+            if path.suffix in (".jsonl", ".json"):
+                assert SECRET.encode() not in path.read_bytes(), path.name
+
+    def test_a_poll_answering_dicts_is_a_failed_read_and_the_reconciler_notices(
+        self, tmp_path: Path
+    ):
+        broker = UserBroker(poll=[{"fill": 1}])
+        run_dir, result = _run(tmp_path, "poll", broker, at({2: [buy("0.010")]}))
+        assert (result.status, result.reason) == (SessionStatus.FAILED, "RECONCILE_MISMATCH")
+        assert result.state is SessionState.ERROR_REQUIRES_OPERATOR  # no wind-down: a person
+        assert _events(run_dir, "RECONCILE_ESCALATED") or _events(run_dir, "RECONCILED")
+
+    def test_on_market_raising_is_an_unexpected_error(self, tmp_path: Path):
+        broker = UserBroker(market_at=4)
+        run_dir, result = _run(tmp_path, "market", broker, at({2: [buy("0.010")]}))
+        assert (result.status, result.reason, result.detail) == (
+            SessionStatus.FAILED,
+            "UNEXPECTED_ERROR",
+            "ZeroDivisionError: bad mark",
+        )
+        assert result.state is SessionState.ERROR_REQUIRES_OPERATOR
+        (changed,) = [
+            e
+            for e in _events(run_dir, "STATE_CHANGED")
+            if e["payload"]["to_state"] == "ERROR_REQUIRES_OPERATOR"
+        ]
+        assert changed["payload"]["detail"] == {"error": "ZeroDivisionError", "message": "bad mark"}
+        assert len(_events(run_dir, "BAR")) == 3  # bar 4 never recorded
+
+    def test_a_step_hook_raising_is_an_unexpected_error(self, tmp_path: Path):
+        sinks = Sinks()
+        orch = LiveSessionOrchestrator(
+            _config("hook"), feed=ScriptedFeed(["100"]), **sinks.kwargs()
+        )
+
+        def hook(session: LiveSessionOrchestrator) -> None:
+            if session.steps_done == 5:
+                raise RuntimeError(f"dashboard down, api_key={SECRET}")
+
+        orch.step_hooks.append(hook)
+        assert orch.preflight()
+        orch.activate()
+        assert orch.run_n_steps(10) == 5
+        assert orch.state is SessionState.ERROR_REQUIRES_OPERATOR
+        assert orch.trading_state is TradingState.HALTED
+        assert orch.result().detail == "RuntimeError: dashboard down, api_key=***"
+        orch.close()
+        _verify_memory(sinks, tmp_path / "hook")
+        assert SECRET.encode() not in sinks.events.getvalue()
