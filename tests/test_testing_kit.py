@@ -155,6 +155,33 @@ class TestFailureMatrix:
             check_case(impatient, case, steps=16)
         check_case(sma, case, steps=16)  # the patient strategy passes the same case
 
+    @pytest.mark.parametrize(
+        ("state", "said"),
+        [
+            ({1, 2}, "the strategy's get_state gave what JSON cannot hold (Type is not JSON"),
+            (KeyError("cache"), "the strategy's get_state raised KeyError: 'cache'"),
+        ],
+    )
+    def test_a_state_that_cannot_be_checkpointed_is_a_finding(self, state: Any, said: str):
+        """Not a traceback out of the kit: an AssertionError naming it, like any finding."""
+
+        class Unsaveable(SmaCrossover):
+            def get_state(self) -> dict[str, Any]:
+                if isinstance(state, Exception):
+                    raise state
+                return {**super().get_state(), "extra": state}
+
+        with pytest.raises(AssertionError) as caught:
+            run_failure_matrix(
+                lambda: Unsaveable(strategy_id="sma", fast=3, slow=8, order_qty=Decimal("0.01")),
+                examples=3,
+                steps=20,
+                seed=1,
+            )
+        message = str(caught.value)
+        assert "fails with no fault at all" in message
+        assert f"a crash cannot be resumed: {said}" in message
+
     def test_a_strategy_that_raises_fails_the_matrix(self):
         with pytest.raises(AssertionError, match="the strategy raised ValueError: boom"):
             run_failure_matrix(Raising, examples=2, steps=14, seed=0)

@@ -144,9 +144,9 @@ class PluginStateError(CheckpointError):
     def __init__(self, reason: str, cause: Exception) -> None:
         self.reason = reason
         self.cause = cause
-        what = "strategy" if reason == "STRATEGY_ERROR" else "feed"
+        self.owner = "strategy" if reason == "STRATEGY_ERROR" else "feed"
         super().__init__(
-            f"the {what}'s get_state failed ({type(cause).__name__}): its state cannot be "
+            f"the {self.owner}'s get_state failed ({type(cause).__name__}): its state cannot be "
             "checkpointed (use only JSON types; store Decimals as strings)"
         )
 

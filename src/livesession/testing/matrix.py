@@ -44,6 +44,7 @@ from .._domain.config import DryrunConfig
 from .._domain.lifecycle import TERMINAL_STATES, SessionState
 from .._domain.model import OrderType, Side
 from .._domain.retry import RetryPolicy
+from .._exceptions import PluginStateError
 from .._risk.governor import TradingState
 from .._session.assembly import replay_window_ns
 from .._session.coordinator import LiveSessionOrchestrator
@@ -183,7 +184,15 @@ class _Run:
     def _restart(self) -> None:
         """The process dies after a step; a new one resumes from its checkpoint state."""
         old = self.orch
-        state = orjson.loads(orjson.dumps(old.get_state()))
+        try:
+            state = orjson.loads(orjson.dumps(old.get_state()))
+        except PluginStateError as exc:
+            cause = exc.cause
+            said = str(cause)
+            if not said.startswith("get_state"):
+                said = f"get_state raised {type(cause).__name__}: {said}"
+            msg = f"a crash cannot be resumed: the {exc.owner}'s {said}"
+            raise AssertionError(msg) from exc
         digests = {name: digest.copy() for name, digest in old.recorder.digests.items()}
         mark_verified(old)  # abandoned, as a killed process is; its successor is verified
         new = self._build()
