@@ -11,6 +11,7 @@ import orjson
 import pytest
 
 from livesession.cli import main
+from livesession.verify import verify_run
 
 
 def _tree(path: Path) -> list[str]:
@@ -61,6 +62,36 @@ class TestDryrun:
             == f"livesession: error: {tmp_path / 'runs'} is not a directory: runs go to OUT/<run_id>/\n"
         )
         assert (tmp_path / "runs").read_text() == "not a directory\n"
+
+    @pytest.mark.broken_run("the disk fills up on purpose: the run cannot be sealed")
+    def test_a_full_disk_says_the_run_is_unsealed_and_what_next(
+        self, tmp_path, capsys, monkeypatch
+    ):
+        """Every file write fails once the disk is full: one line, the cause, and what next."""
+        from livesession._artifacts import sinks
+
+        real = sinks.FileLineSink.write_line
+        written = {"events": 0}
+
+        def write_line(self, line: bytes) -> None:
+            if written["events"] >= 40:
+                raise OSError(28, "No space left on device")
+            if self.path.name == "events.jsonl":
+                written["events"] += 1
+            real(self, line)
+
+        monkeypatch.setattr(sinks.FileLineSink, "write_line", write_line)
+        code = main(["dryrun", "--out", str(tmp_path), "--run-id", "full", "-q", "--steps", "200"])
+        err = capsys.readouterr().err
+        assert code == 2
+        assert err.count("\n") == 1, err
+        run_dir = tmp_path / "full"
+        assert err.startswith("livesession: error: the audit sink failed at record ")
+        assert "(OSError: [Errno 28] No space left on device): the run is not sealed" in err
+        assert f"`livesession resume {run_dir}` can continue it" in err
+        monkeypatch.setattr(sinks.FileLineSink, "write_line", real)
+        assert main(["resume", str(run_dir), "-q"]) == 0  # room again: the run finishes
+        assert verify_run(run_dir).ok
 
     def test_preflight_rejection_exits_3(self, tmp_path, capsys):
         """A session rejected by preflight exits 3, says why in one line, and so does its audit."""

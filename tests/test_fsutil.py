@@ -78,10 +78,19 @@ class TestAtomicWriteBytes:
         assert _names(tmp_path) == []
 
     def test_missing_directory(self, tmp_path):
-        """A missing parent directory raises FileNotFoundError and creates nothing."""
-        with pytest.raises(FileNotFoundError):
+        """A missing parent directory raises FileNotFoundError naming it; nothing created."""
+        with pytest.raises(FileNotFoundError) as caught:
             atomic_write_bytes(tmp_path / "gone" / "x.json", b"x")
+        assert caught.value.filename == str(tmp_path / "gone")  # not the temporary file
         assert _names(tmp_path) == []
+
+    def test_a_directory_in_the_way(self, tmp_path):
+        """A directory where the file belongs is named as such; nothing is created."""
+        (tmp_path / "out.html").mkdir()
+        with pytest.raises(IsADirectoryError) as caught:
+            atomic_write_bytes(tmp_path / "out.html", b"x")
+        assert caught.value.filename == str(tmp_path / "out.html")
+        assert _names(tmp_path) == ["out.html"]
 
     def test_leftover_tmp_name_is_skipped(self, target, tmp_path, monkeypatch):
         """A leftover temporary file with the next name is neither clobbered nor fatal."""

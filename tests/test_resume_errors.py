@@ -209,3 +209,45 @@ class TestJournals:
         start = data.index(b"\n") + 1
         path.write_bytes(data[:start] + b"X" + data[start + 1 :])
         _resume_fails(run_dir, run_dir.parent, capsys, f"{name}:2: corrupt journal line")
+
+
+class TestFileSystem:
+    """The file system refusing (a full disk) is one line and leaves the run resumable."""
+
+    def test_a_full_disk_while_cutting_back_is_one_line_and_nothing_is_lost(
+        self, run_dir, capsys, monkeypatch
+    ):
+        import livesession._rundir.resume as resume_module
+
+        real = resume_module.truncate_to
+
+        def full(path: Path, offset: int) -> bytes:
+            raise OSError(28, "No space left on device", str(path) + ".torn")
+
+        monkeypatch.setattr(resume_module, "truncate_to", full)
+        assert main(["resume", str(run_dir), "-q"]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1
+        assert err.startswith(f"livesession: error: cannot resume {run_dir}: cutting ")
+        assert "(No space left on device); nothing was lost" in err
+        assert "Traceback" not in err
+        monkeypatch.setattr(resume_module, "truncate_to", real)
+        assert main(["resume", str(run_dir), "-q"]) == 0  # the lock was let go: room again
+        assert capsys.readouterr().err == ""
+
+
+class TestCliFileErrors:
+    """An OSError no message of ours covers is still one line naming the file (exit 2)."""
+
+    def test_report_into_a_directory_or_a_missing_one(self, run_dir, tmp_path, capsys):
+        assert main(["resume", str(run_dir), "-q"]) == 0
+        capsys.readouterr()
+        (tmp_path / "taken").mkdir()
+        assert main(["report", str(run_dir), "--output", str(tmp_path / "taken")]) == 2
+        assert (
+            capsys.readouterr().err == f"livesession: error: {tmp_path / 'taken'}: Is a directory\n"
+        )
+        missing = tmp_path / "gone" / "r.html"
+        assert main(["report", str(run_dir), "--output", str(missing)]) == 2
+        err = capsys.readouterr().err
+        assert err == f"livesession: error: {tmp_path / 'gone'}: no such directory\n"

@@ -173,6 +173,10 @@ def test_sealed_endings(
     code, status = _status(capsys, completed)
     assert status["verdict"] == verdict
     assert code == {"failed": 4, "needs_operator": 5}[verdict]
+    main(["status", str(completed)])
+    text = capsys.readouterr().out
+    if verdict == "needs_operator":
+        assert "resumable   no: the run is sealed\n" in text  # it said "no: None"
 
 
 def test_the_runbooks_four_files_are_judged_by_their_stop_record(

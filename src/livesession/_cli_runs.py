@@ -25,7 +25,7 @@ from ._cli_output import (
 )
 from ._domain.config import load_config
 from ._domain.lifecycle import SessionState, SessionStatus
-from ._exceptions import LiveSessionError
+from ._exceptions import LiveSessionError, SinkFailure
 from ._risk.rails import RAIL_RULES
 from ._session.coordinator import ONE_SHOT_OPERATOR, DryrunResult, LiveSessionOrchestrator
 from ._support.logging import configure_logging, disable_logging, import_structlog_without_rich
@@ -119,6 +119,24 @@ def _drive(
     return session.run_to_end(steps, progress=progress, operator=ONE_SHOT_OPERATOR)
 
 
+def _unsealed_said(run_dir: Path, drive: Callable[[], DryrunResult]) -> DryrunResult:
+    """``drive()``; a sink that failed so that the run could not be sealed says what next."""
+    try:
+        return drive()
+    except SinkFailure as exc:
+        cause = exc.__cause__
+        why = f" ({cause.strerror or cause})" if isinstance(cause, OSError) else ""
+        raise SinkFailure(_not_sealed(f"{exc}{why}", run_dir)) from exc
+
+
+def _not_sealed(what: str, run_dir: Path) -> str:
+    return (
+        f"{what}: the run is not sealed; once the file system has room again, "
+        f"`livesession status {run_dir}` says whether `livesession resume {run_dir}` "
+        "can continue it"
+    )
+
+
 def _run(
     session: LiveSessionOrchestrator,
     run_dir: Path,
@@ -148,10 +166,15 @@ def _run(
                 if done % 1000 == 0:
                     progress.update(task, completed=done)
 
-            result = _drive(session, steps, tick, controls)
+            result = _unsealed_said(run_dir, lambda: _drive(session, steps, tick, controls))
     else:
-        result = _drive(session, steps, timer.on_step, controls)
+        result = _unsealed_said(run_dir, lambda: _drive(session, steps, timer.on_step, controls))
     timings = timer.finish(steps=result.steps, events=session.recorder.event_seq)
+    audit_failure = session.recorder.audit_failure
+    if audit_failure is not None:
+        record, cause = audit_failure
+        what = f"the audit sink failed at record {record} ({cause})"
+        raise SinkFailure(_not_sealed(what, run_dir))
     if not quiet:
         _summary(result, run_dir, timings["wall_s"], session.recorder.metrics)
     if result.status is SessionStatus.REJECTED:

@@ -378,11 +378,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EXIT_BAD_INPUT
         return int(handler(args))
     except LiveSessionError as exc:
-        line = redact_text(str(exc))
-        print(f"livesession: error: {line}", file=sys.stderr)  # noqa: T201 - the CLI's output
-        if as_json:
-            emit_json({"ok": False, "exit_code": EXIT_BAD_INPUT, "error": line})
-        return EXIT_BAD_INPUT
+        return _error(str(exc), as_json=as_json)
     except KeyboardInterrupt:
         print("livesession: interrupted", file=sys.stderr)  # noqa: T201 - the CLI's output
         return EXIT_INTERRUPTED
@@ -391,6 +387,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         # stdout at devnull so the interpreter's final flush does not raise again.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
+    except OSError as exc:
+        # The file system refused (no space, no permission) where no message of ours says
+        # so: still one line, naming the file, not a traceback.
+        named = exc.filename2 or exc.filename  # a rename's target, else the one file
+        where = f"{named}: " if named else ""
+        return _error(f"{where}{exc.strerror or exc}", as_json=as_json)
+
+
+def _error(message: str, *, as_json: bool) -> int:
+    """One redacted line on stderr (and the JSON object with ``--json``): exit 2."""
+    line = redact_text(message)
+    print(f"livesession: error: {line}", file=sys.stderr)  # noqa: T201 - the CLI's output
+    if as_json:
+        emit_json({"ok": False, "exit_code": EXIT_BAD_INPUT, "error": line})
+    return EXIT_BAD_INPUT
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -172,7 +172,8 @@ class RunStatus:
         else:
             rows.append(("writer", "none"))
         if self.writer is None and self.verdict in {Verdict.CRASHED, Verdict.NEEDS_OPERATOR}:
-            rows.append(("resumable", "yes" if self.resumable else f"no: {self.resume_problem}"))
+            why = self.resume_problem or "the run is sealed"
+            rows.append(("resumable", "yes" if self.resumable else f"no: {why}"))
         rows.append(("lease", _describe_lease(self.lease)))
         position = ", ".join(f"{k} {v}" for k, v in sorted(self.positions.items())) or "flat"
         rows.append(("position", position))

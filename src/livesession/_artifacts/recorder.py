@@ -344,7 +344,7 @@ class Recorder:
         raise SinkFailure(
             f"{name} sink failed after {self._max_retries} retries ({type(error).__name__}); "
             "the session stopped trading"
-        )
+        ) from error
 
     def _drain_retry_events(self) -> None:
         if not self._retry_events or self._draining:

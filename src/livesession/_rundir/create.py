@@ -151,7 +151,7 @@ def create_run(
             alerts=alert_choice,
         )
         add_broker_check(session, plugins.sources)
-    except BaseException:
+    except BaseException as exc:
         plugins.close()
         if lock is not None:
             lock.release()
@@ -160,6 +160,12 @@ def create_run(
         if created_out:
             with contextlib.suppress(OSError):
                 out_dir.rmdir()
+        if isinstance(exc, OSError):
+            where = f" ({exc.filename})" if exc.filename else ""
+            raise RunDirectoryError(
+                f"cannot create run {run_dir}: {exc.strerror or exc}{where}; "
+                "nothing was left behind"
+            ) from exc
         raise
     session.close_with(lock)
     return session

@@ -307,7 +307,14 @@ def _resume_session(
         path = run_dir / file_name
         if not path.exists():
             path.touch()
-        tail = truncate_to(path, offsets[name])
+        try:
+            tail = truncate_to(path, offsets[name])
+        except OSError as exc:
+            raise RunDirectoryError(
+                f"cannot resume {run_dir}: cutting {file_name} back to its checkpoint failed "
+                f"({exc.strerror or exc}); nothing was lost (a cut tail is kept in "
+                f"{file_name}.torn first): fix that, then resume again"
+            ) from exc
         if tail:
             torn[file_name] = len(tail)
     for stale in run_dir.glob(".*.tmp"):

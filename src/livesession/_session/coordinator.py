@@ -297,8 +297,7 @@ class LiveSessionOrchestrator:
     def run_n_steps(self, n: int) -> int:
         """Run up to ``n`` steps (stops early when the session leaves DRYRUN_ACTIVE).
 
-        A session not yet activated (INIT, PREFLIGHT_OK) raises ``InvalidTransition``: it
-        has never run, so 0 steps would hide a missing ``preflight()``/``activate()``.
+        Not yet activated (INIT, PREFLIGHT_OK): ``InvalidTransition``, as from ``step()``.
         """
         p = self._parts()
         self._gate.check_owner("run_n_steps", p.config.run_id)
@@ -444,7 +443,9 @@ class LiveSessionOrchestrator:
         p = self._parts()
         if not p.lifecycle.seal(durable=p.config.durability != "none"):
             return
-        p.checkpointer.save_quiet()
+        # A seal the audit log never got (a full disk) seals nothing: the last checkpoint stays.
+        if p.recorder.audit_failure is None:
+            p.checkpointer.save_quiet()
         if p.lease is not None:
             p.lease.release(close=self._released)
 

@@ -10,6 +10,7 @@ hidden ``.<name>.<pid>.<n>.tmp`` next to the target; it is never mistaken for th
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import itertools
 import os
@@ -49,6 +50,11 @@ def atomic_write_bytes(path: Path, data: bytes, *, durable: bool = True) -> None
     skipped: still atomic for a killed process, not for a power cut.
     """
     path = Path(path)
+    # Said of the path asked for, not of the temporary file the error would otherwise name.
+    if path.is_dir():
+        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
+    if not path.parent.is_dir():
+        raise FileNotFoundError(errno.ENOENT, "no such directory", str(path.parent))
     fd, tmp = _create_tmp(path)
     try:
         with os.fdopen(fd, "wb") as handle:
