@@ -293,3 +293,49 @@ def test_os_kill_is_only_sent_after_the_checks(
     assert main(["kill", str(tmp_path / "done")]) == EXIT_NOT_HELD
     assert sent == []
     assert "nothing holds" in capsys.readouterr().err
+
+
+def _processes_naming(text: str) -> list[int]:
+    """The pids whose command line holds ``text``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if text.encode() in cmdline:
+            found.append(int(entry.name))
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads /proc for the re-run process")
+def test_sigterm_ends_evidence_and_its_rerun_leaves_nothing(tmp_path: Path) -> None:
+    """SIGTERM on `evidence` mid re-run: exit 143, the re-run process and its scratch
+    directory gone, no manifest or document half-written (it left both behind before)."""
+    runs = tmp_path / "runs"
+    args = ["dryrun", "--out", str(runs), "--run-id", "ev", "--steps", "60000", "-q"]
+    assert main([*args, "--durability", "none"]) == EXIT_OK
+    run_dir = runs / "ev"
+    before = sorted(p.name for p in run_dir.iterdir())
+    scratch_root = tmp_path / "tmp"
+    scratch_root.mkdir()
+    proc = subprocess.Popen(
+        _cli("evidence", str(run_dir)),
+        env={**os.environ, "TMPDIR": str(scratch_root)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    _until("the re-run to start", lambda: any(scratch_root.glob("livesession-replay-*")), proc)
+    (scratch,) = scratch_root.glob("livesession-replay-*")
+    _until("the re-run process", lambda: bool(_processes_naming(str(scratch))), proc)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=_DEADLINE_S)
+    assert proc.returncode == 143, err
+    assert err == "livesession: terminated\n"
+    assert out == ""
+    assert list(scratch_root.iterdir()) == []
+    assert _processes_naming(str(scratch)) == []
+    assert sorted(p.name for p in run_dir.iterdir()) == before

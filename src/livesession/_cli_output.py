@@ -38,6 +38,7 @@ __all__ = [
     "EXIT_OK",
     "EXIT_REJECTED",
     "EXIT_RUNNING",
+    "EXIT_TERMINATED",
     "EXIT_VIOLATIONS",
     "JSON_HELP",
     "HelpWithDefaults",
@@ -64,6 +65,8 @@ EXIT_NOT_HELD: Final = 8
 EXIT_NO_EFFECT: Final = 9
 """``stop``/``kill``/``ack``: the signal went out but its effect did not show in time."""
 EXIT_INTERRUPTED: Final = 130
+EXIT_TERMINATED: Final = 143
+"""A command other than ``dryrun``/``resume`` ended by SIGTERM (128 + 15), cleaned up."""
 
 
 JSON_HELP: Final = (

@@ -16,9 +16,12 @@ and SIGINT stop gracefully, SIGUSR1 trips the kill switch, SIGUSR2 acknowledges;
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import signal
 import sys
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Final, NoReturn
 
@@ -43,6 +46,7 @@ from ._cli_output import (
     EXIT_OK,
     EXIT_REJECTED,
     EXIT_RUNNING,
+    EXIT_TERMINATED,
     EXIT_VIOLATIONS,
     JSON_HELP,
     HelpWithDefaults,
@@ -242,7 +246,8 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=f"Exit codes: {EXIT_OK} completed/clean (also stopped by SIGTERM/SIGINT and "
         f"sealed), {EXIT_VIOLATIONS} violations found, {EXIT_BAD_INPUT} bad input, "
         f"{EXIT_REJECTED} rejected (by preflight, or the run is held by another process), "
-        f"{EXIT_FAILED} failed, {EXIT_INTERRUPTED} interrupted; status also: "
+        f"{EXIT_FAILED} failed, {EXIT_INTERRUPTED} interrupted, {EXIT_TERMINATED} terminated "
+        "(SIGTERM, a command other than dryrun/resume); status also: "
         f"{EXIT_NEEDS_OPERATOR} needs an operator, {EXIT_CRASHED} crashed (resumable), "
         f"{EXIT_RUNNING} running; stop/kill/ack also: {EXIT_NOT_HELD} nothing holds the run, "
         f"{EXIT_NO_EFFECT} no effect seen in time. A second SIGTERM/SIGINT ends dryrun/resume "
@@ -366,8 +371,38 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _Terminated(BaseException):
+    """SIGTERM came: raised where the command is, so its clean-up runs on the way out."""
+
+
+@contextlib.contextmanager
+def _sigterm_ends_commands() -> Iterator[None]:
+    """SIGTERM ends a command as Ctrl-C does, so that its clean-up runs.
+
+    A re-run process and its scratch directory, a temporary file: none is left behind.
+    ``dryrun`` and ``resume`` put their own handlers over this one while they run.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def terminate(_signum: int, _frame: object) -> None:
+        raise _Terminated
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; user errors become one line on stderr and exit code 2."""
+    with _sigterm_ends_commands():
+        return _main(argv)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     as_json = "--json" in (sys.argv[1:] if argv is None else list(argv))
     try:
@@ -379,9 +414,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(handler(args))
     except LiveSessionError as exc:
         return _error(str(exc), as_json=as_json)
-    except KeyboardInterrupt:
-        print("livesession: interrupted", file=sys.stderr)  # noqa: T201 - the CLI's output
-        return EXIT_INTERRUPTED
+    except (KeyboardInterrupt, _Terminated) as exc:
+        by_sigterm = isinstance(exc, _Terminated)
+        said = "terminated" if by_sigterm else "interrupted"
+        print(f"livesession: {said}", file=sys.stderr)  # noqa: T201 - the CLI's output
+        return EXIT_TERMINATED if by_sigterm else EXIT_INTERRUPTED
     except BrokenPipeError:
         # The reader went away (`livesession verify DIR | head`): not an error of ours. Point
         # stdout at devnull so the interpreter's final flush does not raise again.
