@@ -67,6 +67,20 @@ class _DiesOnAck:
         """Nothing to sync."""
 
 
+class _DiesOn(_DiesOnAck):
+    """A sink that dies when it is asked to write the first line holding ``marker``."""
+
+    def __init__(self, marker: bytes) -> None:
+        super().__init__()
+        self.marker = marker
+
+    def write_line(self, line: bytes) -> None:
+        if self.dead or self.marker in line:
+            self.dead = True
+            raise OSError("disk gone")
+        self.lines.append(line)
+
+
 class TestRegressions:
     @pytest.mark.broken_run("a sink fails for good on purpose; what it lost cannot verify")
     def test_reports_survive_a_sink_failure_mid_batch(self):
@@ -93,6 +107,44 @@ class TestRegressions:
         assert broker.position("BTC/USDT") == 0
         assert not any(orch.book.positions.values())
         assert "C2_SINK_WRITE_FAILED" in sinks.audit_codes()
+
+    @pytest.mark.broken_run("the audit sink dies on purpose; the run cannot verify")
+    def test_an_order_whose_timeout_the_audit_could_not_record_is_still_wound_down(self):
+        """Bug (found by the failure matrix): the audit sink died while the session recorded
+        a send that timed out (ORDER_OUTCOME_UNKNOWN). The failure left the send before the
+        book tracked the order, so the operator's acknowledgement stopped the session
+        "flat" while the venue still held the order. Now the book tracks it in doubt first:
+        the reconciler adopts it during the wind-down and it is cancelled."""
+        broker = FaultBroker()
+        sinks = Sinks()
+        kwargs = sinks.kwargs()
+        kwargs["audit_sink"] = _DiesOn(b'"C2_ORDER_OUTCOME_UNKNOWN"')
+        orch = LiveSessionOrchestrator(
+            DryrunConfig(run_id="t", strategy_id="s", max_sink_retries=1),
+            feed=ScriptedFeed(["40000.00"]),
+            strategy=ScriptedStrategy(at({1: [buy("0.001", **_resting_limit())]})),
+            broker=broker,
+            **kwargs,
+        )
+        orch.preflight()
+        orch.activate()
+        broker.arm("timeout_after")  # the venue takes the order; the call times out
+        broker.arm("lookup_down", 6)  # and no lookup can say
+        orch.step()
+        assert orch.state is SessionState.ERROR_REQUIRES_OPERATOR
+        (cid,) = [o.client_order_id for o in broker.open_orders()]
+        assert orch.book.open_orders == (cid,)  # tracked, in doubt
+        broker.armed.clear()
+        orch.acknowledge("ops")
+        assert orch.state is SessionState.STOPPED
+        assert not broker.open_orders()
+        assert broker.position("BTC/USDT") == 0
+        (adopted,) = sinks.events_of("RECONCILED")
+        assert (adopted["payload"]["client_order_id"], adopted["payload"]["action"]) == (
+            cid,
+            "ADOPTED",
+        )
+        assert sinks.events_of("ORDER_CANCELED")[0]["payload"]["client_order_id"] == cid
 
     def test_kill_switch_flattens_once_in_flight_cancels_confirm(self):
         """Bug: with venue latency the kill switch cancelled, found the cancels unconfirmed,

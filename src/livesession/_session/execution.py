@@ -217,40 +217,19 @@ class Execution:
         elif known is None and not fresh:
             in_doubt = True  # reserved before, and the venue cannot say: never resend blindly
             outcome = "unknown"
-            self._outcome_unknown(cid, 0)
+            try:
+                self._outcome_unknown(cid, 0)
+            except Exception:
+                self._c.book.add_order(order, in_doubt=True)  # as in _first_send
+                raise
         else:
             if not may_send():
                 return False  # lost while reserving (a pause can outlast the TTL): not sent
-            try:
-                self._submit_with_retry(order)
-            except Rejected as exc:
-                self._idem.complete(cid, f"rejected:{exc.reason}")
-                self._c.recorder.emit(
-                    "ORDER_REJECTED",
-                    {
-                        "client_order_id": cid,
-                        "intent_seq": intent_seq,
-                        "reason": exc.reason,
-                        **(links or {}),
-                    },
-                )
+            sent = self._first_send(order, intent_seq, links)
+            if sent is None:
                 return False
-            except Transient as exc:
-                self._idem.complete(cid, "not_sent")
-                self._c.recorder.emit(
-                    "ORDER_REJECTED",
-                    {
-                        "client_order_id": cid,
-                        "intent_seq": intent_seq,
-                        "reason": "SEND_FAILED",
-                        "error": type(exc).__name__,
-                        **(links or {}),
-                    },
-                )
-                return False
-            except OutcomeUnknown:
-                in_doubt = True
-                outcome = "unknown"
+            outcome = sent
+            in_doubt = sent == "unknown"
         crashpoint("after_send")
         book = self._c.book
         book.add_order(order, in_doubt=in_doubt)
@@ -261,6 +240,51 @@ class Execution:
         book.open[cid].event_id = self._c.recorder.emit("ORDER_SUBMITTED", payload)
         self._idem.complete(cid, outcome)
         return True
+
+    def _first_send(
+        self, order: Order, intent_seq: int, links: Mapping[str, str] | None
+    ) -> str | None:
+        """Send a freshly reserved order: ``submitted``, ``unknown`` (in doubt), or None.
+
+        None: it was not sent (rejected, or it never reached the venue: ``ORDER_REJECTED``).
+        """
+        cid = order.client_order_id
+        try:
+            self._submit_with_retry(order)
+        except Rejected as exc:
+            self._idem.complete(cid, f"rejected:{exc.reason}")
+            self._c.recorder.emit(
+                "ORDER_REJECTED",
+                {
+                    "client_order_id": cid,
+                    "intent_seq": intent_seq,
+                    "reason": exc.reason,
+                    **(links or {}),
+                },
+            )
+            return None
+        except Transient as exc:
+            self._idem.complete(cid, "not_sent")
+            self._c.recorder.emit(
+                "ORDER_REJECTED",
+                {
+                    "client_order_id": cid,
+                    "intent_seq": intent_seq,
+                    "reason": "SEND_FAILED",
+                    "error": type(exc).__name__,
+                    **(links or {}),
+                },
+            )
+            return None
+        except OutcomeUnknown:
+            return "unknown"
+        except Exception:
+            # Recording what happened failed (a sink died) after the venue may have got the
+            # order: the book tracks it in doubt before the failure goes on, so the wind-down's
+            # reconciler finds it, rather than a stop that calls itself flat.
+            self._c.book.add_order(order, in_doubt=True)
+            raise
+        return "submitted"
 
     def venue_knows(self, cid: str) -> bool | None:
         """Whether the venue has ``cid``; None when it did not answer.
