@@ -11,6 +11,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import orjson
+import pytest
 
 from _scripted import ScriptedFeed, ScriptedStrategy, at, buy, sell
 from livesession import (
@@ -25,6 +26,7 @@ from livesession import (
 )
 from livesession._risk.rails import (
     allowlist,
+    beyond_the_position,
     daily_loss,
     default_rails,
     execution_throttle,
@@ -292,6 +294,74 @@ class TestRejectionsInASession:
         orch, sinks = _trading_session(at({1: [buy("0.300")]}), risk={"max_order_qty": "0.2"})
         orch.step()
         assert sinks.events_of("RISK_REJECTED")[0]["payload"]["limit"] == "0.2"
+
+
+class TestBeyondThePosition:
+    @pytest.mark.parametrize(
+        ("side", "qty", "held", "passes"),
+        [
+            (Side.SELL, "0.5", "0.5", True),
+            (Side.SELL, "0.6", "0.5", False),
+            (Side.BUY, "0.5", "-0.5", True),
+            (Side.BUY, "0.1", "0.5", False),
+            (Side.SELL, "0.1", "0", False),
+        ],
+    )
+    def test_a_reduce_only_intent_only_takes_off_what_is_held(self, side, qty, held, passes):
+        intent = _intent(qty, side, reduce_only=True)
+        rejection = beyond_the_position(intent, D(held))
+        assert (rejection is None) is passes
+        if rejection is not None:
+            assert (rejection.rule, rejection.detail) == ("REDUCE_ONLY", {"position": held})
+
+    def test_an_intent_that_is_not_reduce_only_passes(self):
+        assert beyond_the_position(_intent("9", Side.SELL), D("0")) is None
+
+
+class TestReduceOnlyInASession:
+    """A reduce-only intent may only take off what is held. Bug: the session sent a
+    reduce-only SELL 0.5 against a position of 0.01, and the position flipped to -0.49."""
+
+    @pytest.mark.parametrize(
+        ("second", "position_after", "refused"),
+        [
+            (
+                sell("0.500", reduce_only=True),
+                "0.010",
+                "reduce-only SELL 0.500 is more than the position 0.010 allows",
+            ),
+            (sell("0.010", reduce_only=True), "0.000", None),
+            (sell("0.004", reduce_only=True), "0.006", None),
+            (
+                buy("0.005", reduce_only=True),
+                "0.010",
+                "reduce-only BUY 0.005 is more than the position 0.010 allows",
+            ),
+        ],
+        ids=["more-than-held", "all-of-it", "part-of-it", "wrong-side"],
+    )
+    def test_never_opens_adds_or_flips(self, second, position_after, refused):
+        orch, sinks = _trading_session(at({1: [buy("0.010")], 3: [second]}))
+        orch.run_n_steps(5)
+        assert orch.book.positions["BTC/USDT"] == D(position_after)
+        rejected = sinks.events_of("RISK_REJECTED")
+        if refused is None:
+            assert not rejected
+        else:
+            (event,) = rejected
+            assert event["payload"]["rule"] == "REDUCE_ONLY"
+            assert event["payload"]["reason"] == refused
+            assert event["payload"]["position"] == "0.010"
+            assert "C2_REJECT_REDUCE_ONLY" in sinks.audit_codes()
+        orch.close()
+
+    def test_with_no_position_it_is_refused(self):
+        orch, sinks = _trading_session(at({1: [sell("0.010", reduce_only=True)]}))
+        orch.step()
+        (event,) = sinks.events_of("RISK_REJECTED")
+        assert (event["payload"]["rule"], event["payload"]["position"]) == ("REDUCE_ONLY", "0")
+        assert not sinks.events_of("ORDER_SUBMITTED")
+        orch.close()
 
 
 class TestThrottleInASession:

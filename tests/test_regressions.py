@@ -109,20 +109,24 @@ class TestRegressions:
         assert "C2_SINK_WRITE_FAILED" in sinks.audit_codes()
 
     @pytest.mark.broken_run("the audit sink dies on purpose; the run cannot verify")
-    def test_an_order_whose_timeout_the_audit_could_not_record_is_still_wound_down(self):
-        """Bug (found by the failure matrix): the audit sink died while the session recorded
-        a send that timed out (ORDER_OUTCOME_UNKNOWN). The failure left the send before the
-        book tracked the order, so the operator's acknowledgement stopped the session
-        "flat" while the venue still held the order. Now the book tracks it in doubt first:
-        the reconciler adopts it during the wind-down and it is cancelled."""
+    @pytest.mark.parametrize("order", ["limit", "market"])
+    def test_an_order_whose_timeout_the_audit_could_not_record_is_still_wound_down(self, order):
+        """Bugs (both found by the failure matrix): the audit sink died while the session
+        recorded a send that timed out (ORDER_OUTCOME_UNKNOWN). The failure left the send
+        before the book tracked the order, so the operator's acknowledgement stopped the
+        session "flat" while the venue held the order (a resting limit) or its fill (a
+        market order). Now the book tracks it in doubt first, with an ORDER_SUBMITTED
+        (send_outcome UNKNOWN) that its reports link to: the reconciler adopts it during
+        the wind-down, and it is cancelled, or its fill is applied and flattened."""
         broker = FaultBroker()
         sinks = Sinks()
         kwargs = sinks.kwargs()
         kwargs["audit_sink"] = _DiesOn(b'"C2_ORDER_OUTCOME_UNKNOWN"')
+        intent = buy("0.001", **_resting_limit()) if order == "limit" else buy("0.001")
         orch = LiveSessionOrchestrator(
             DryrunConfig(run_id="t", strategy_id="s", max_sink_retries=1),
             feed=ScriptedFeed(["40000.00"]),
-            strategy=ScriptedStrategy(at({1: [buy("0.001", **_resting_limit())]})),
+            strategy=ScriptedStrategy(at({1: [intent]})),
             broker=broker,
             **kwargs,
         )
@@ -132,19 +136,32 @@ class TestRegressions:
         broker.arm("lookup_down", 6)  # and no lookup can say
         orch.step()
         assert orch.state is SessionState.ERROR_REQUIRES_OPERATOR
-        (cid,) = [o.client_order_id for o in broker.open_orders()]
+        (submitted,) = sinks.events_of("ORDER_SUBMITTED")
+        cid = submitted["payload"]["client_order_id"]
+        assert submitted["payload"]["send_outcome"] == "UNKNOWN"
         assert orch.book.open_orders == (cid,)  # tracked, in doubt
         broker.armed.clear()
         orch.acknowledge("ops")
         assert orch.state is SessionState.STOPPED
         assert not broker.open_orders()
         assert broker.position("BTC/USDT") == 0
+        assert not any(orch.book.positions.values())
         (adopted,) = sinks.events_of("RECONCILED")
         assert (adopted["payload"]["client_order_id"], adopted["payload"]["action"]) == (
             cid,
             "ADOPTED",
         )
-        assert sinks.events_of("ORDER_CANCELED")[0]["payload"]["client_order_id"] == cid
+        submitted_ids = {
+            e["payload"]["client_order_id"] for e in sinks.events_of("ORDER_SUBMITTED")
+        }
+        fills = sinks.events_of("ORDER_FILLED")
+        assert all(f["payload"]["client_order_id"] in submitted_ids for f in fills)
+        if order == "limit":
+            assert sinks.events_of("ORDER_CANCELED")[0]["payload"]["client_order_id"] == cid
+        else:
+            assert [f["payload"]["reason"] for f in sinks.events_of("ORDER_SUBMITTED")][
+                -1
+            ] == "flatten"
 
     def test_kill_switch_flattens_once_in_flight_cancels_confirm(self):
         """Bug: with venue latency the kill switch cancelled, found the cancels unconfirmed,

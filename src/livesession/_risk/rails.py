@@ -20,10 +20,12 @@ from .._domain.model import OrderIntent, OrderType, Side
 __all__ = [
     "QTY_BELOW_LOT",
     "RAIL_RULES",
+    "REDUCE_ONLY",
     "Rail",
     "Rejection",
     "RiskContext",
     "allowlist",
+    "beyond_the_position",
     "daily_loss",
     "default_rails",
     "execution_throttle",
@@ -40,9 +42,14 @@ __all__ = [
 QTY_BELOW_LOT: Final = "QTY_BELOW_LOT"
 """The rule code of an intent whose quantity rounds to nothing at the config's ``qty_lot``:
 the session itself refuses it, before any rail."""
+REDUCE_ONLY: Final = "REDUCE_ONLY"
+"""The rule code of a reduce-only intent for more than the position it would reduce (or of
+the wrong side): the session itself refuses it, before any rail, so it never opens, adds to
+or flips a position."""
 RAIL_RULES: Final = frozenset(
     {
         QTY_BELOW_LOT,
+        REDUCE_ONLY,
         "ALLOWLIST",
         "MAX_ORDER_QTY",
         "MAX_ORDER_NOTIONAL",
@@ -55,8 +62,8 @@ RAIL_RULES: Final = frozenset(
         "TRADING_STATE",
     }
 )
-"""The rule codes of the built-in rails and of the lot check (a caller's own rails may add
-others)."""
+"""The rule codes of the built-in rails and of the session's own checks (lot, reduce-only);
+a caller's own rails may add others."""
 
 
 @attrs.frozen(kw_only=True)
@@ -229,6 +236,25 @@ class _TradingState:
             detail={"trading_state": ctx.trading_state},
             reason=f"trading is {ctx.trading_state}",
         )
+
+
+def beyond_the_position(intent: OrderIntent, held: Decimal) -> Rejection | None:
+    """Why a ``reduce_only`` intent may not go (``REDUCE_ONLY``), or None.
+
+    It may only take off what is ``held``: never open, add to or flip a position. Any other
+    intent passes.
+    """
+    if not intent.reduce_only:
+        return None
+    room = held if intent.side is Side.SELL else -held
+    if intent.quantity <= room:
+        return None
+    side = intent.side.value
+    return Rejection(
+        rule=REDUCE_ONLY,
+        reason=f"reduce-only {side} {intent.quantity} is more than the position {held} allows",
+        detail={"position": str(held)},
+    )
 
 
 def allowlist(symbols: Sequence[str]) -> Rail:

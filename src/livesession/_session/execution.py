@@ -13,6 +13,7 @@ store refuses (``Fenced``: a newer holder exists) is never sent.
 
 from __future__ import annotations
 
+import contextlib
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -22,9 +23,9 @@ from .._domain.decimal import ZERO, quantize
 from .._domain.ids import client_order_id
 from .._domain.model import Order, OrderIntent, OrderType, Side
 from .._domain.retry import call_with_retry
-from .._exceptions import BrokerError, Fenced, OutcomeUnknown, Rejected, Transient
+from .._exceptions import BrokerError, Fenced, OutcomeUnknown, Rejected, SinkFailure, Transient
 from .._risk.governor import TradingState
-from .._risk.rails import QTY_BELOW_LOT, Rejection, RiskContext
+from .._risk.rails import QTY_BELOW_LOT, Rejection, RiskContext, beyond_the_position
 from .._typing import ConfirmingLookup, ReplayingVenue
 from .exits import Protection
 
@@ -86,7 +87,11 @@ class Execution:
         if qty != intent.quantity:
             intent = attrs.evolve(intent, quantity=qty)
         signal_id = self._signal(seq, intent)
-        ctx = self._risk_context(intent)
+        too_much = beyond_the_position(intent, self._c.book.positions.get(intent.symbol, ZERO))
+        if too_much is not None:
+            self._reject(seq, signal_id, intent, too_much)
+            return
+        ctx = _risk_context(self._c, intent)
         for rail in self._rails:
             rejection = rail(intent, ctx)
             if rejection is not None:
@@ -142,21 +147,6 @@ class Execution:
                 **no.detail,
                 "reason": no.reason or no.rule,
             },
-        )
-
-    def _risk_context(self, intent: OrderIntent) -> RiskContext:
-        book = self._c.book
-        price = book.last_price.get(intent.symbol, ZERO)
-        governor = self._c.governor
-        return RiskContext(
-            last_price=price,
-            equity=book.equity(),
-            day_peak_equity=book.day_peak_equity,
-            position=book.position(intent.symbol),
-            open_exposure=book.exposure(intent.symbol, price) + book.stop_risk(),
-            orders_this_second=governor.orders_this_second(self._c.time.ts_sim),
-            executions=governor.executions,
-            trading_state=governor.state.value,
         )
 
     def flatten(self) -> None:
@@ -220,12 +210,12 @@ class Execution:
             try:
                 self._outcome_unknown(cid, 0)
             except Exception:
-                self._c.book.add_order(order, in_doubt=True)  # as in _first_send
+                self._in_doubt_after_failure(order, intent_seq, reason, links)
                 raise
         else:
             if not may_send():
                 return False  # lost while reserving (a pause can outlast the TTL): not sent
-            sent = self._first_send(order, intent_seq, links)
+            sent = self._first_send(order, intent_seq, reason, links)
             if sent is None:
                 return False
             outcome = sent
@@ -234,7 +224,7 @@ class Execution:
         book = self._c.book
         book.add_order(order, in_doubt=in_doubt)
         self._c.governor.count_order(self._c.time.ts_sim)
-        payload = _submitted(order, intent_seq, reason, in_doubt)
+        payload = _submitted(order, intent_seq, reason, in_doubt=in_doubt)
         if links:
             payload.update(links)
         book.open[cid].event_id = self._c.recorder.emit("ORDER_SUBMITTED", payload)
@@ -242,7 +232,7 @@ class Execution:
         return True
 
     def _first_send(
-        self, order: Order, intent_seq: int, links: Mapping[str, str] | None
+        self, order: Order, intent_seq: int, reason: str, links: Mapping[str, str] | None
     ) -> str | None:
         """Send a freshly reserved order: ``submitted``, ``unknown`` (in doubt), or None.
 
@@ -282,9 +272,26 @@ class Execution:
             # Recording what happened failed (a sink died) after the venue may have got the
             # order: the book tracks it in doubt before the failure goes on, so the wind-down's
             # reconciler finds it, rather than a stop that calls itself flat.
-            self._c.book.add_order(order, in_doubt=True)
+            self._in_doubt_after_failure(order, intent_seq, reason, links)
             raise
         return "submitted"
+
+    def _in_doubt_after_failure(
+        self, order: Order, intent_seq: int, reason: str, links: Mapping[str, str] | None
+    ) -> None:
+        """Track ``order`` in doubt; record it as sent (``send_outcome`` UNKNOWN) if a sink can.
+
+        Its later reports then link to an ``ORDER_SUBMITTED``, as any order's do.
+        """
+        book = self._c.book
+        book.add_order(order, in_doubt=True)
+        payload = _submitted(order, intent_seq, reason, in_doubt=True)
+        if links:
+            payload.update(links)
+        with contextlib.suppress(SinkFailure):
+            book.open[order.client_order_id].event_id = self._c.recorder.emit(
+                "ORDER_SUBMITTED", payload
+            )
 
     def venue_knows(self, cid: str) -> bool | None:
         """Whether the venue has ``cid``; None when it did not answer.
@@ -424,7 +431,24 @@ class Execution:
         self.intent_seq = state["intent_seq"]
 
 
-def _submitted(order: Order, intent_seq: int, reason: str, in_doubt: bool) -> dict[str, Any]:
+def _risk_context(c: SessionContext, intent: OrderIntent) -> RiskContext:
+    """What the rails may look at for ``intent``, from the book and the governor."""
+    book = c.book
+    price = book.last_price.get(intent.symbol, ZERO)
+    governor = c.governor
+    return RiskContext(
+        last_price=price,
+        equity=book.equity(),
+        day_peak_equity=book.day_peak_equity,
+        position=book.position(intent.symbol),
+        open_exposure=book.exposure(intent.symbol, price) + book.stop_risk(),
+        orders_this_second=governor.orders_this_second(c.time.ts_sim),
+        executions=governor.executions,
+        trading_state=governor.state.value,
+    )
+
+
+def _submitted(order: Order, intent_seq: int, reason: str, *, in_doubt: bool) -> dict[str, Any]:
     """The ``ORDER_SUBMITTED`` payload."""
     payload: dict[str, Any] = {
         "client_order_id": order.client_order_id,
