@@ -11,6 +11,7 @@ one-line message still goes to stderr. The exit code is the same as without ``--
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from typing import TYPE_CHECKING, Any, Final
 
@@ -64,9 +65,10 @@ EXIT_NOT_HELD: Final = 8
 """``stop``/``kill``/``ack``: no process holds the run."""
 EXIT_NO_EFFECT: Final = 9
 """``stop``/``kill``/``ack``: the signal went out but its effect did not show in time."""
-EXIT_INTERRUPTED: Final = 130
-EXIT_TERMINATED: Final = 143
-"""A command other than ``dryrun``/``resume`` ended by SIGTERM (128 + 15), cleaned up."""
+# Ended by a signal, counted as a shell counts it: Ctrl-C, and SIGTERM to a command other
+# than dryrun/resume (those two stop gracefully on either, and exit 0).
+EXIT_INTERRUPTED: Final = 128 + int(signal.SIGINT)  # 130
+EXIT_TERMINATED: Final = 128 + int(signal.SIGTERM)  # 143
 
 
 JSON_HELP: Final = (
