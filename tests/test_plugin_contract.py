@@ -177,6 +177,15 @@ class TestIntentsTheSessionCannotActOn:
         ]
         assert len(flatten) == 1  # bar 1's position was wound down
 
+    def test_signal_and_order_write_the_quantity_as_the_lot_does(self, tmp_path: Path):
+        """An intent of 0.0100000 is the order of 0.010, and its SIGNAL says 0.010 too (as
+        before this stop's refactor of the SIGNAL, which briefly wrote the intent's form)."""
+        strategy = ScriptedStrategy(at({2: [buy("0.0100000")]}))
+        run_dir, _result = _one_shot(tmp_path, "lot-form", strategy)
+        (signal,) = _events(run_dir, "SIGNAL")
+        submitted = _events(run_dir, "ORDER_SUBMITTED")[0]
+        assert signal["payload"]["quantity"] == submitted["payload"]["quantity"] == "0.010"
+
     def test_an_int_quantity_is_a_quantity(self, tmp_path: Path):
         intent = OrderIntent(symbol="BTC/USDT", side=Side.BUY, quantity=1)  # type: ignore[arg-type]
         strategy = ScriptedStrategy(at({2: [intent]}))
@@ -186,6 +195,8 @@ class TestIntentsTheSessionCannotActOn:
             e for e in _events(run_dir, "ORDER_SUBMITTED") if e["payload"]["reason"] != "flatten"
         ]
         assert D(submitted["payload"]["quantity"]) == 1
+        (signal,) = _events(run_dir, "SIGNAL")
+        assert signal["payload"]["quantity"] == submitted["payload"]["quantity"]
 
 
 class TestBelowTheLot:

@@ -78,24 +78,26 @@ class Execution:
         qty = quantize(intent.quantity, cfg.qty_lot)
         if qty <= 0:
             # Below the lot: nothing can be sent, and the record says so.
-            signal_id = self._signal(seq, intent)
+            asked = str(intent.quantity)
+            signal_id = self._signal(seq, intent, asked)
             lot = str(cfg.qty_lot)
-            reason = f"quantity {intent.quantity} is below the lot {lot}"
+            reason = f"quantity {asked} is below the lot {lot}"
             below = Rejection(rule=QTY_BELOW_LOT, reason=reason, detail={"lot": lot})
-            self._reject(seq, signal_id, intent, below)
+            self._reject(seq, signal_id, intent, asked, below)
             return
         if qty != intent.quantity:
             intent = attrs.evolve(intent, quantity=qty)
-        signal_id = self._signal(seq, intent)
+        quantity = str(qty)  # as the lot writes it, whatever the intent's own form
+        signal_id = self._signal(seq, intent, quantity)
         too_much = beyond_the_position(intent, self._c.book.positions.get(intent.symbol, ZERO))
         if too_much is not None:
-            self._reject(seq, signal_id, intent, too_much)
+            self._reject(seq, signal_id, intent, quantity, too_much)
             return
         ctx = _risk_context(self._c, intent)
         for rail in self._rails:
             rejection = rail(intent, ctx)
             if rejection is not None:
-                self._reject(seq, signal_id, intent, rejection)
+                self._reject(seq, signal_id, intent, quantity, rejection)
                 if rejection.rule == "EXECUTION_THROTTLE":
                     # Too many executions: no new orders until an operator re-enables.
                     self._c.governor.set_trading(TradingState.HALTED, "EXECUTION_THROTTLE")
@@ -120,7 +122,7 @@ class Execution:
                 ),
             )
 
-    def _signal(self, seq: int, intent: OrderIntent) -> str:
+    def _signal(self, seq: int, intent: OrderIntent, quantity: str) -> str:
         """Record the intent (``SIGNAL``); its event id."""
         return self._c.recorder.emit(
             "SIGNAL",
@@ -128,12 +130,14 @@ class Execution:
                 "intent_seq": seq,
                 "symbol": intent.symbol,
                 "side": intent.side.value,
-                "quantity": str(intent.quantity),
+                "quantity": quantity,
                 "reason": intent.reason,
             },
         )
 
-    def _reject(self, seq: int, signal_id: str, intent: OrderIntent, no: Rejection) -> None:
+    def _reject(
+        self, seq: int, signal_id: str, intent: OrderIntent, quantity: str, no: Rejection
+    ) -> None:
         """Record a rail's (or the lot's) refusal of the intent (``RISK_REJECTED``)."""
         self._c.recorder.emit(
             "RISK_REJECTED",
@@ -143,7 +147,7 @@ class Execution:
                 "rule": no.rule,
                 "symbol": intent.symbol,
                 "side": intent.side.value,
-                "quantity": str(intent.quantity),
+                "quantity": quantity,
                 **no.detail,
                 "reason": no.reason or no.rule,
             },
