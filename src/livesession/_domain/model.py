@@ -144,17 +144,30 @@ def _intent_problems(intent: OrderIntent) -> Iterator[str]:
         value = getattr(intent, name)
         if value is None and name != "quantity":
             continue
-        if isinstance(value, bool) or not isinstance(value, (Decimal, int)):
-            yield f"an OrderIntent's {name} must be a Decimal, got {type(value).__name__} {value!r}"
-        elif isinstance(value, Decimal) and not value.is_finite():
-            yield f"an OrderIntent's {name} must be a finite number, got {value}"
-        elif name == "quantity" and value < 0:
-            yield (
-                f"an OrderIntent's quantity must not be negative, got {value} "
-                "(a sell is side=Side.SELL with a positive quantity)"
-            )
-        elif name != "quantity" and value <= 0:
-            yield f"an OrderIntent's {name} must be positive, got {value}"
+        problem = _number_problem("an OrderIntent", name, value, zero_ok=name == "quantity")
+        if problem is not None:
+            yield problem
+
+
+_QUANTITY_HINT: Final = " (a sell is side=Side.SELL with a positive quantity)"
+
+
+def _number_problem(owner: str, name: str, value: object, *, zero_ok: bool) -> str | None:
+    """What is wrong with a number field: not a Decimal (or int), not finite, out of range.
+
+    ``zero_ok``: 0 is allowed (a volume, a quantity that rounds to nothing), a negative
+    value is not; otherwise the value must be positive.
+    """
+    if isinstance(value, bool) or not isinstance(value, (Decimal, int)):
+        return f"{owner}'s {name} must be a Decimal, got {type(value).__name__} {value!r}"
+    if isinstance(value, Decimal) and not value.is_finite():
+        return f"{owner}'s {name} must be a finite number, got {value}"
+    if zero_ok and value < 0:
+        hint = _QUANTITY_HINT if name == "quantity" else ""
+        return f"{owner}'s {name} must not be negative, got {value}{hint}"
+    if not zero_ok and value <= 0:
+        return f"{owner}'s {name} must be positive, got {value}"
+    return None
 
 
 _BAR_PRICES: Final = ("open", "high", "low", "close")
@@ -177,15 +190,9 @@ def bar_problem(bar: object, symbol: str) -> str | None:
 
 def _bar_problems(bar: Bar) -> Iterator[str]:
     for name in (*_BAR_PRICES, "volume"):
-        value = getattr(bar, name)
-        if isinstance(value, bool) or not isinstance(value, (Decimal, int)):
-            yield f"a Bar's {name} must be a Decimal, got {type(value).__name__} {value!r}"
-        elif isinstance(value, Decimal) and not value.is_finite():
-            yield f"a Bar's {name} must be a finite number, got {value}"
-        elif name == "volume" and value < 0:
-            yield f"a Bar's volume must not be negative, got {value}"
-        elif name != "volume" and value <= 0:
-            yield f"a Bar's {name} must be positive, got {value}"
+        problem = _number_problem("a Bar", name, getattr(bar, name), zero_ok=name == "volume")
+        if problem is not None:
+            yield problem
     if bar.high < bar.low:
         yield f"a Bar's high {bar.high} is below its low {bar.low}"
     for name in ("open", "close"):

@@ -22,21 +22,21 @@ The error keeps its type's name and redacted message. Every other attribute (``k
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Final, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
-from .._domain.model import AckReport, CancelReport, FillReport, RejectReport, VenueOrder
+from .._domain.model import BrokerReport, VenueOrder
 from .._exceptions import BrokerError, OutcomeUnknown, Transient
 from .._support.secrets import redact_text
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from types import UnionType
 
-    from .._domain.model import Bar, BrokerReport, Order
+    from .._domain.model import Bar, Order
     from .._typing import Broker
 
 __all__ = ["GuardedBroker", "guard_broker"]
 
-_REPORTS: Final = (AckReport, FillReport, RejectReport, CancelReport)
 _T = TypeVar("_T")
 
 
@@ -134,9 +134,7 @@ def _read(operation: str, call: Callable[[], object], check: Callable[[str, obje
         _failed(Transient, operation, exc, None)
 
 
-def _items(
-    operation: str, answer: object, item: type | tuple[type, ...], what: str
-) -> tuple[Any, ...]:
+def _items(operation: str, answer: object, item: type | UnionType, what: str) -> tuple[Any, ...]:
     """``answer`` as a tuple when it is a collection of ``item``s; else ``Transient``."""
     if isinstance(answer, (str, bytes, Mapping)) or not isinstance(answer, Iterable):
         _wrong(operation, answer, f"a sequence of {what}")
@@ -148,7 +146,7 @@ def _items(
 
 
 def _reports(operation: str, answer: object) -> Sequence[BrokerReport]:
-    return _items(operation, answer, _REPORTS, "broker report")
+    return _items(operation, answer, BrokerReport, "broker report")
 
 
 def _venue_orders(operation: str, answer: object) -> Sequence[VenueOrder]:

@@ -175,8 +175,13 @@ class Checkpointer:
             rejects=sum(metrics.rejects_by_reason.values()),
         )
 
-    def save(self, *, metrics: bool = True) -> None:
-        """Flush the sinks, rewrite metrics.json, then replace the checkpoint."""
+    def save(self, *, metrics: bool = True, sealing: bool = False) -> None:
+        """Flush the sinks, rewrite metrics.json, then replace the checkpoint.
+
+        A plug-in whose state fails is handed to ``plugin_failed`` and the last good
+        checkpoint stays. At the seal (``sealing``) it cannot fail the sealed run any more:
+        its key holds None, and the session log says why.
+        """
         store = self._store
         if store is None:
             return
@@ -187,35 +192,25 @@ class Checkpointer:
         try:
             state = self._state()
         except PluginStateError as exc:
-            if self._plugin_failed is None:
+            if sealing:
+                get_logger().error(
+                    "plugin_state_failed_at_seal",
+                    run_id=rec.run_id,
+                    reason=exc.reason,
+                    error=type(exc.cause).__name__,
+                )
+                state = self._state()  # the failed key is None now
+            elif self._plugin_failed is None:
                 raise
-            self._plugin_failed(exc)  # the last good checkpoint stays
-            return
+            else:
+                self._plugin_failed(exc)
+                return
         crashpoint("checkpoint")
         store.save(state)
 
     def save_quiet(self) -> None:
-        """The sealing checkpoint (the seal has just written metrics.json itself).
-
-        A plug-in whose state fails only now cannot fail the sealed run any more: its key
-        holds None, and the session log says why.
-        """
-        store = self._store
-        if store is None:
-            return
+        """The sealing checkpoint (the seal has just written metrics.json itself)."""
         try:
-            self._recorder.flush(sync=self._durable)
-            try:
-                state = self._state()
-            except PluginStateError as exc:
-                get_logger().error(
-                    "plugin_state_failed_at_seal",
-                    run_id=self._recorder.run_id,
-                    reason=exc.reason,
-                    error=type(exc.cause).__name__,
-                )
-                state = self._state()
-            crashpoint("checkpoint")
-            store.save(state)
+            self.save(metrics=False, sealing=True)
         except (SinkFailure, OSError, LiveSessionError):
             return

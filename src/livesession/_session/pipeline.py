@@ -242,18 +242,20 @@ def _next_bar(p: SessionParts) -> tuple[Bar | None, Exception | None]:
 
 def _check_bar(bar: object, symbol: str) -> None:
     """Raise when ``bar`` is not a ``Bar`` of ``symbol`` the session can use."""
-    problem = bar_problem(bar, symbol)
-    if problem is not None:
-        raise (ValueError if isinstance(bar, Bar) else TypeError)(problem)
+    _refuse(bar_problem(bar, symbol), right_type=isinstance(bar, Bar))
 
 
 def _checked(intents: tuple[object, ...]) -> tuple[OrderIntent, ...]:
     """``intents`` when each is an ``OrderIntent`` the session can act on; else raises."""
     for intent in intents:
-        problem = intent_problem(intent)
-        if problem is not None:
-            raise (ValueError if isinstance(intent, OrderIntent) else TypeError)(problem)
+        _refuse(intent_problem(intent), right_type=isinstance(intent, OrderIntent))
     return cast("tuple[OrderIntent, ...]", intents)
+
+
+def _refuse(problem: str | None, *, right_type: bool) -> None:
+    """Raise ``problem``: a ``ValueError`` of the right type's fields, else a ``TypeError``."""
+    if problem is not None:
+        raise (ValueError if right_type else TypeError)(problem)
 
 
 def input_failed(p: SessionParts, reason: str, exc: Exception, *, step: int) -> None:
@@ -265,20 +267,13 @@ def input_failed(p: SessionParts, reason: str, exc: Exception, *, step: int) -> 
     The redacted traceback goes to the session log only (it holds file paths, which are
     not part of the run's evidence).
     """
-    error = type(exc).__name__
-    message = error_message(exc)
-    p.recorder.emit(reason, {"error": error, "message": message, "step": step})
-    get_logger().error(
-        "input_failed",
-        run_id=p.config.run_id,
-        reason=reason,
-        traceback=redact_text("".join(traceback.format_exception(exc))),
-    )
+    detail = _described(exc)
+    p.recorder.emit(reason, {**detail, "step": step})
+    _log_traceback(p, "input_failed", reason, exc)
     p.governor.set_trading(TradingState.HALTED, reason)
     p.winddown.cancel_open()
     p.reports.process()
-    summary = f"{error}: {message}" if message else error
-    p.lifecycle.fault(reason, {"error": error, "message": message}, summary=summary)
+    _fault(p, reason, detail)
 
 
 def unexpected(p: SessionParts, exc: Exception) -> None:
@@ -290,16 +285,27 @@ def unexpected(p: SessionParts, exc: Exception) -> None:
     ``UNEXPECTED_ERROR`` with the exception's type and redacted message (ERROR_REQUIRES_
     OPERATOR); the redacted traceback goes to the session log.
     """
-    error = type(exc).__name__
-    message = error_message(exc)
-    get_logger().error(
-        "unexpected_error",
-        run_id=p.config.run_id,
-        traceback=redact_text("".join(traceback.format_exception(exc))),
-    )
+    _log_traceback(p, "unexpected_error", UNEXPECTED_ERROR, exc)
     p.governor.set_trading(TradingState.HALTED, UNEXPECTED_ERROR)
+    _fault(p, UNEXPECTED_ERROR, _described(exc))
+
+
+def _described(exc: Exception) -> dict[str, str]:
+    """The exception as a fault records it: its type, and its redacted, cut message."""
+    return {"error": type(exc).__name__, "message": error_message(exc)}
+
+
+def _log_traceback(p: SessionParts, event: str, reason: str, exc: Exception) -> None:
+    """The redacted traceback, to the session log only (its file paths are no evidence)."""
+    traceback_text = redact_text("".join(traceback.format_exception(exc)))
+    get_logger().error(event, run_id=p.config.run_id, reason=reason, traceback=traceback_text)
+
+
+def _fault(p: SessionParts, reason: str, detail: dict[str, str]) -> None:
+    """ERROR_REQUIRES_OPERATOR with ``detail``; the result's one line is ``Type: message``."""
+    error, message = detail["error"], detail["message"]
     summary = f"{error}: {message}" if message else error
-    p.lifecycle.fault(UNEXPECTED_ERROR, {"error": error, "message": message}, summary=summary)
+    p.lifecycle.fault(reason, detail, summary=summary)
 
 
 def error_message(exc: BaseException) -> str:

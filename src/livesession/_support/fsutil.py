@@ -50,12 +50,11 @@ def atomic_write_bytes(path: Path, data: bytes, *, durable: bool = True) -> None
     skipped: still atomic for a killed process, not for a power cut.
     """
     path = Path(path)
-    # Said of the path asked for, not of the temporary file the error would otherwise name.
-    if path.is_dir():
-        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
-    if not path.parent.is_dir():
-        raise FileNotFoundError(errno.ENOENT, "no such directory", str(path.parent))
-    fd, tmp = _create_tmp(path)
+    # A failure is said of the path asked for, not of the temporary file it would name.
+    try:
+        fd, tmp = _create_tmp(path)
+    except FileNotFoundError as exc:
+        raise FileNotFoundError(errno.ENOENT, "no such directory", str(path.parent)) from exc
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
@@ -64,9 +63,11 @@ def atomic_write_bytes(path: Path, data: bytes, *, durable: bool = True) -> None
                 os.fsync(handle.fileno())
         crashpoint("checkpoint_tmp")  # crash harness: a durable tmp file, not yet renamed
         tmp.replace(path)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
+        if isinstance(exc, IsADirectoryError):  # a directory where the file belongs
+            raise IsADirectoryError(exc.errno, exc.strerror, str(path)) from exc
         raise
     if durable:
         fsync_dir(path.parent)
