@@ -215,8 +215,9 @@ class TestBadInput:
         [
             (["dryrun", "--seed", "abc"], "--seed"),
             (["dryrun", "--seed", "-1"], "must not be negative"),
-            (["dryrun", "--steps", "0"], "--steps"),
-            (["dryrun", "--steps", "-5"], "--steps"),
+            (["dryrun", "--steps", "0"], "--steps: '0' must be a positive integer"),
+            (["dryrun", "--steps", "-5"], "--steps: '-5' must be a positive integer"),
+            (["dryrun", "--steps", "ten"], "--steps: 'ten' is not an integer"),
             (["dryrun", "--steps", "2000000"], "max_steps"),
             (["dryrun", "--run-id", "a/b"], "run_id"),
             (["dryrun", "--run-id", "a\\b"], "run_id"),

@@ -105,6 +105,34 @@ class TestToml:
             load_config(path)
         assert fragment in str(info.value)
 
+    @pytest.mark.parametrize(
+        ("text", "expected"),
+        [
+            ("stepz = 10\n", "unknown config key stepz (did you mean steps?); known keys: "),
+            ("clock = 'sim'\n", "unknown config key clock (did you mean clock_mode?)"),
+            (
+                "[risk]\nmax_ordr_qty = 1\n",
+                "unknown config key risk.max_ordr_qty (did you mean risk.max_order_qty?)",
+            ),
+            (
+                "[alerts]\nwebhok_url = 'http://127.0.0.1:9/x'\n",
+                "unknown config key alerts.webhok_url (did you mean alerts.webhook_url?)",
+            ),
+            ("zzz = 1\n", "unknown config key zzz; known keys: account, alerts, allowlist, "),
+        ],
+    )
+    def test_unknown_keys_suggest_the_nearest(self, tmp_path, text, expected):
+        """A misspelt key names the nearest known key; the list never offers base_dir,
+        which is the file's own directory and refused in a file."""
+        path = tmp_path / "cfg.toml"
+        path.write_text(text)
+        with pytest.raises(ConfigError) as info:
+            load_config(path)
+        message = str(info.value)
+        assert expected in message
+        assert "base_dir" not in message
+        assert "\n" not in message
+
     def test_missing_file(self, tmp_path):
         """A missing config file names the path."""
         with pytest.raises(ConfigError, match="config file not found"):

@@ -34,6 +34,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
     from pathlib import Path
 
 __all__ = [
@@ -68,6 +69,20 @@ class LiveSessionError(Exception):
 
 class ConfigError(LiveSessionError):
     """Configuration, arguments or environment are invalid; the message says how to fix it."""
+
+    @classmethod
+    def unknown_key(cls, name: str, known: Iterable[str]) -> ConfigError:
+        """The error for ``name`` (``risk.bogus``, say), which is not one of ``known``.
+
+        It names the key, the nearest known name when one is close, and the known names.
+        """
+        import difflib  # noqa: PLC0415 - only on this error path
+
+        prefix, _, key = name.rpartition(".")
+        choices = sorted(known)
+        close = difflib.get_close_matches(key, choices, n=1)
+        hint = f" (did you mean {prefix + '.' if prefix else ''}{close[0]}?)" if close else ""
+        return cls(f"unknown config key {name}{hint}; known keys: {', '.join(choices)}")
 
 
 class UsageError(ConfigError):

@@ -209,7 +209,5 @@ def alerts_config(value: object) -> AlertsConfig:
     known = {field.name for field in attrs.fields(AlertsConfig)}
     unknown = sorted(str(key) for key in value if key not in known)
     if unknown:
-        raise ConfigError(
-            f"unknown config key alerts.{unknown[0]}; known keys: {', '.join(sorted(known))}"
-        )
+        raise ConfigError.unknown_key(f"alerts.{unknown[0]}", known)
     return AlertsConfig(**value)

@@ -445,9 +445,8 @@ def _build(cls: type[Any], data: Mapping[str, Any], *, prefix: str) -> Any:
     known = {f.name for f in attrs.fields(cls)}
     unknown = sorted(set(data) - known)
     if unknown:
-        raise ConfigError(
-            f"unknown config key {prefix}{unknown[0]!s}; known keys: {', '.join(sorted(known))}"
-        )
+        # base_dir is the config file's own directory, never written in it.
+        raise ConfigError.unknown_key(f"{prefix}{unknown[0]!s}", known - {"base_dir"})
     kwargs: dict[str, Any] = {}
     types = {f.name: f.type for f in attrs.fields(cls)}
     for key, value in data.items():
