@@ -68,6 +68,16 @@ def _audit_is_a_directory(root: Path) -> Path:
     return path
 
 
+def _directory_of_runs(root: Path) -> Path:
+    """OUT typed for OUT/<run_id>: four runs (markers only) beside a hidden lease folder."""
+    path = root / "out"
+    for name in ("r4", "r1", "r3", "r2", ".leases"):
+        (path / name).mkdir(parents=True)
+        (path / name / "events.jsonl").write_bytes(b"")
+        (path / name / "audit.jsonl").write_bytes(b"")
+    return path
+
+
 NON_RUNS = {
     "missing": (_missing, "does not exist"),
     "file": (_file, "is not a directory"),
@@ -75,6 +85,13 @@ NON_RUNS = {
     "unrelated": (_unrelated, "is not a run: events.jsonl and audit.jsonl are missing"),
     "events-only": (_events_only, "is not a run: audit.jsonl is missing"),
     "audit-dir": (_audit_is_a_directory, "is not a run: audit.jsonl is missing"),
+    "runs": (
+        _directory_of_runs,
+        (
+            "is not a run: events.jsonl and audit.jsonl are missing; it is a directory of"
+            " 4 run(s) (r1, r2, r3, ...): give one of them, e.g. "
+        ),
+    ),
 }
 
 
@@ -134,6 +151,22 @@ class TestNotARun:
 
         assert len(capsys.readouterr().err.splitlines()) == 1
         assert _snapshot(tmp_path) == before
+
+    def test_status_names_the_runs_of_a_directory_of_runs(self, tmp_path, capsys):
+        """``status OUT`` says which runs OUT holds and how to list them, as the others do."""
+        path = _directory_of_runs(tmp_path)
+
+        assert main(["status", str(path)]) == 2
+
+        err = capsys.readouterr().err
+        assert "it is a directory of 4 run(s) (r1, r2, r3, ...): give one of them" in err
+        assert f"e.g. {path / 'r1'} (`livesession list {path}` shows them all)" in err
+        assert len(err.splitlines()) == 1
+
+    def test_an_unrelated_directory_gets_no_runs_hint(self, tmp_path, capsys):
+        """Only a directory that holds runs gets the hint."""
+        assert main(["verify", str(_unrelated(tmp_path))]) == 2
+        assert "directory of" not in capsys.readouterr().err
 
     def test_the_four_artifacts_alone_are_a_run(self, finished, tmp_path, capsys):
         """The runbook's own invocation writes only the four artifacts: verify accepts them."""

@@ -41,7 +41,7 @@ import attrs
 import orjson
 
 from ._artifacts import names
-from ._artifacts.runread import RUN_MARKERS, read_json_object, read_records
+from ._artifacts.runread import RUN_MARKERS, read_json_object, read_records, runs_inside
 from ._domain import clock as _clock
 from ._domain.lifecycle import SessionState
 from ._exceptions import LiveSessionError, RunDirectoryError
@@ -240,7 +240,10 @@ def _is_run(run_dir: Path) -> str:
         return ""
     missing = [name for name in RUN_MARKERS if not (run_dir / name).is_file()]
     if missing:
-        return f"{run_dir} is not a run: no {names.RUN_META}, and {' and '.join(missing)} missing"
+        return (
+            f"{run_dir} is not a run: no {names.RUN_META}, and {' and '.join(missing)} missing"
+            f"{runs_inside(run_dir)}"
+        )
     return ""
 
 

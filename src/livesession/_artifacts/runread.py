@@ -74,8 +74,36 @@ def require_run(path: Path) -> Path:
     missing = [name for name in RUN_MARKERS if not (path / name).is_file()]
     if missing:
         verb = "is" if len(missing) == 1 else "are"
-        raise RunDirectoryError(f"{path} is not a run: {' and '.join(missing)} {verb} missing")
+        raise RunDirectoryError(
+            f"{path} is not a run: {' and '.join(missing)} {verb} missing{runs_inside(path)}"
+        )
     return path
+
+
+_NAMED_RUNS: Final = 3
+
+
+def runs_inside(path: Path) -> str:
+    """A hint when ``path``, not a run itself, is a directory of runs ("" otherwise).
+
+    An operator who types ``OUT`` for ``OUT/<run_id>`` learns which runs it holds.
+    """
+    try:
+        runs = sorted(
+            child.name
+            for child in path.iterdir()
+            if not child.name.startswith(".")
+            and all((child / name).is_file() for name in RUN_MARKERS)
+        )
+    except OSError:
+        return ""
+    if not runs:
+        return ""
+    named = ", ".join(runs[:_NAMED_RUNS]) + (", ..." if len(runs) > _NAMED_RUNS else "")
+    return (
+        f"; it is a directory of {len(runs)} run(s) ({named}): give one of them, "
+        f"e.g. {path / runs[0]} (`livesession list {path}` shows them all)"
+    )
 
 
 @attrs.frozen(kw_only=True)
