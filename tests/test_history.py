@@ -310,6 +310,31 @@ class TestTimestamps:
         assert (feed.first_ts_ns, first.ts_ns) == (want, want)
         assert second.ts_ns == epoch_ns(dt.datetime(2026, 3, 8, 22, 0, tzinfo=dt.UTC))
 
+    @pytest.mark.parametrize(
+        ("times", "first", "second"),
+        [
+            # Python's fromisoformat reads these as 1796-03-28 and 1796-03-31 (basic form).
+            (["1796032800000", "1796033100000"], (2026, 11, 30, 10, 0), (2026, 11, 30, 10, 5)),
+            (["1796032800", "1796033100"], (2026, 11, 30, 10, 0), (2026, 11, 30, 10, 5)),
+            (["20261127", "20261130"], (2026, 11, 27, 0, 0), (2026, 11, 30, 0, 0)),
+        ],
+    )
+    def test_digits_alone_are_epoch_numbers_except_a_compact_date(
+        self,
+        tmp_path: Path,
+        times: list[str],
+        first: tuple[int, ...],
+        second: tuple[int, ...],
+    ) -> None:
+        """Epoch milliseconds are never read as ISO 8601's basic form; eight digits are a date."""
+        feed = CsvReplayFeed(self._file(tmp_path, times), symbol="X", tick=None, lot=Decimal(1))
+        bars = feed.next_bar(0), feed.next_bar(0)
+        feed.close()
+        assert bars[0] is not None
+        assert bars[1] is not None
+        assert bars[0].ts_ns == epoch_ns(dt.datetime(*first, tzinfo=dt.UTC))
+        assert bars[1].ts_ns == epoch_ns(dt.datetime(*second, tzinfo=dt.UTC))
+
     def test_times_must_increase_strictly(self, tmp_path: Path) -> None:
         path = tmp_path / "t.csv"
         path.write_text(

@@ -138,8 +138,18 @@ def epoch_unit(number: Decimal) -> tuple[int, str]:
     return 1, "nanoseconds"
 
 
+_COMPACT_DATE_DIGITS: Final = 8
+
+
 def iso_ns(text: str) -> int | None:
-    """Nanoseconds since the epoch of an ISO 8601 date or time (naive: UTC), or None."""
+    """Nanoseconds since the epoch of an ISO 8601 date or time (naive: UTC), or None.
+
+    A value of digits alone is an epoch number, not ISO 8601's basic form (which Python
+    would read ``1772834340000``, epoch milliseconds, as a day in 1772), except eight digits:
+    ``20261127``, a compact date.
+    """
+    if text.isdigit() and len(text) != _COMPACT_DATE_DIGITS:
+        return None
     try:
         when = dt.datetime.fromisoformat(text)
     except ValueError:
