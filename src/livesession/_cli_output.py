@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import orjson
 
+from ._domain.decimal import plain
 from ._support.secrets import redact_text
 
 if TYPE_CHECKING:
@@ -119,8 +120,8 @@ def result_json(
             "sink": metrics.count("SINK_WRITE_RETRIED"),
             "broker": metrics.count("BROKER_CALL_RETRIED"),
         },
-        "pnl": str(result.pnl),
-        "equity": str(result.equity),
+        "pnl": plain(result.pnl),
+        "equity": plain(result.equity),
         "wall_s": round(wall_s, 3),
     }
 

@@ -27,7 +27,7 @@ from .datafeeds import (
     default_symbol,
     from_cwd,
 )
-from .decimal import to_decimal
+from .decimal import plain, to_decimal
 from .ids import is_valid_run_id
 from .plugin_fields import PLUGIN_KEYS, check_broker, check_factory, check_feed, params_field
 
@@ -433,7 +433,7 @@ def _kept(field: attrs.Attribute[Any], value: object) -> bool:
 
 def _serialize(_inst: object, _field: object, value: object) -> object:
     if isinstance(value, Decimal):
-        return str(value)
+        return plain(value)
     if isinstance(value, tuple):
         return list(value)
     return value

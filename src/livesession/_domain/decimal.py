@@ -5,9 +5,21 @@ from __future__ import annotations
 from collections.abc import Callable
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 
-__all__ = ["ZERO", "quantize", "quantizer", "to_decimal"]
+__all__ = ["ZERO", "plain", "quantize", "quantizer", "to_decimal"]
 
 ZERO = Decimal(0)
+
+
+def plain(value: Decimal | int) -> str:
+    """``value`` as the artifacts write a decimal: ``str(value)``, never in exponent form.
+
+    ``str`` writes a value below 1e-6 or with a positive exponent as ``9.0E-7`` or ``1E+2``
+    (a coin priced under a millionth, a data file's ``1e5``), which the contract's decimal
+    strings do not allow; those are written out in full: ``0.00000090`` (the same digits
+    and places), ``100000``. Every other value is exactly ``str(value)``.
+    """
+    text = str(value)
+    return format(value, "f") if "E" in text else text
 
 
 def to_decimal(value: object, *, field: str) -> Decimal:

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 
+from .decimal import plain
+
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
@@ -294,9 +296,9 @@ def order_to_json(order: Order) -> dict[str, Any]:
         "client_order_id": order.client_order_id,
         "symbol": order.symbol,
         "side": order.side.value,
-        "quantity": str(order.quantity),
+        "quantity": plain(order.quantity),
         "order_type": order.order_type.value,
-        "limit_price": None if order.limit_price is None else str(order.limit_price),
+        "limit_price": None if order.limit_price is None else plain(order.limit_price),
         "reduce_only": order.reduce_only,
         "oco_group": order.oco_group,
     }

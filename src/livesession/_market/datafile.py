@@ -35,6 +35,7 @@ from typing import IO, Final
 
 import attrs
 
+from .._domain.decimal import plain
 from .._exceptions import DataFileError
 
 __all__ = [
@@ -117,7 +118,7 @@ def _fail(
 def _finest_tick(value: Decimal) -> str:
     exponent = value.normalize().as_tuple().exponent
     places = -exponent if isinstance(exponent, int) and exponent < 0 else 0
-    return str(Decimal(1).scaleb(-places))
+    return plain(Decimal(1).scaleb(-places))
 
 
 _EPOCH: Final = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)

@@ -8,7 +8,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Final
 
-from .._domain.decimal import quantize, to_decimal
+from .._domain.decimal import plain, quantize, to_decimal
 from .._domain.model import Bar
 from .._domain.random import DeterministicStream
 from .._exceptions import ConfigError
@@ -173,7 +173,7 @@ class RandomWalkFeed:
 
     def get_state(self) -> dict[str, Any]:
         """The stream's counter (blocks drawn: one a bar) and the last close."""
-        return {"counter": self._stream.counter, "close": str(self.last_close)}
+        return {"counter": self._stream.counter, "close": plain(self.last_close)}
 
     def set_state(self, state: Mapping[str, Any]) -> None:
         """Restore ``get_state``'s snapshot."""

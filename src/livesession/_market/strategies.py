@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
-from .._domain.decimal import ZERO
+from .._domain.decimal import ZERO, plain
 from .._domain.model import Bar, OrderIntent, Side
 from .._typing import StrategyView
 
@@ -81,7 +81,7 @@ class SmaCrossover:
 
     def get_state(self) -> dict[str, Any]:
         """The remembered closes."""
-        return {"closes": [str(c) for c in self._closes]}
+        return {"closes": [plain(c) for c in self._closes]}
 
     def set_state(self, state: Mapping[str, Any]) -> None:
         """Restore the remembered closes and recompute the sums."""

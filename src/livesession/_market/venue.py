@@ -39,6 +39,7 @@ import attrs
 import orjson
 
 from .._domain.clock import epoch_ns
+from .._domain.decimal import plain
 from .._domain.model import Bar
 from .._domain.retry import RetryPolicy, call_with_retry
 from .._exceptions import ConfigError, Transient
@@ -86,12 +87,12 @@ class Candle:
     def line(self) -> bytes:
         """The journal line (sorted keys, decimals as text, newline-terminated)."""
         record = {
-            "close": str(self.close),
-            "high": str(self.high),
-            "low": str(self.low),
-            "open": str(self.open),
+            "close": plain(self.close),
+            "high": plain(self.high),
+            "low": plain(self.low),
+            "open": plain(self.open),
             "open_ms": self.open_ms,
-            "volume": str(self.volume),
+            "volume": plain(self.volume),
         }
         return orjson.dumps(record, option=orjson.OPT_SORT_KEYS) + b"\n"
 

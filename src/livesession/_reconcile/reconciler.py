@@ -28,6 +28,7 @@ from decimal import Decimal
 
 import attrs
 
+from .._domain.decimal import plain
 from .._domain.model import FillReport, Side, VenueOrder, VenueOrderStatus
 
 __all__ = [
@@ -290,14 +291,14 @@ def _about(order: LocalOrder, kind: DiscrepancyKind, detail: dict[str, str]) -> 
 def _compare_one(order: LocalOrder, seen: VenueOrder | None) -> Discrepancy | None:
     if seen is None:
         return _missing(order, None)
-    filled = {"local_filled": str(order.filled), "venue_filled": str(seen.filled_quantity)}
+    filled = {"local_filled": plain(order.filled), "venue_filled": plain(seen.filled_quantity)}
     if (
         seen.quantity != order.quantity
         or seen.side is not order.side
         or seen.symbol != order.symbol
         or seen.filled_quantity < order.filled
     ):
-        quantity = {"local_quantity": str(order.quantity), "venue_quantity": str(seen.quantity)}
+        quantity = {"local_quantity": plain(order.quantity), "venue_quantity": plain(seen.quantity)}
         side = {"local_side": order.side.value, "venue_side": seen.side.value}
         return _about(order, DiscrepancyKind.QUANTITY_MISMATCH, quantity | filled | side)
     if seen.filled_quantity > order.filled:
@@ -310,7 +311,7 @@ def _compare_one(order: LocalOrder, seen: VenueOrder | None) -> Discrepancy | No
 
 def _missing(order: LocalOrder, seen: VenueOrder | None) -> Discrepancy:
     detail = {
-        "local_filled": str(order.filled),
+        "local_filled": plain(order.filled),
         "venue_status": "UNKNOWN" if seen is None else seen.status.value,
     }
     if order.in_doubt:
@@ -326,8 +327,8 @@ def _unknown(seen: VenueOrder, *, local_state: str) -> Discrepancy:
             "local_state": local_state,
             "symbol": seen.symbol,
             "side": seen.side.value,
-            "venue_quantity": str(seen.quantity),
-            "venue_filled": str(seen.filled_quantity),
+            "venue_quantity": plain(seen.quantity),
+            "venue_filled": plain(seen.filled_quantity),
             "venue_status": seen.status.value,
         },
     )
@@ -354,6 +355,6 @@ def _orphans(
             why = "position_gone"
         else:
             continue
-        detail = {"oco_group": group, "why": why, "position": str(position)}
+        detail = {"oco_group": group, "why": why, "position": plain(position)}
         out.append(_about(order, DiscrepancyKind.ORPHAN_OCO_SIBLING, detail))
     return out

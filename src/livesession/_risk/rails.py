@@ -14,6 +14,7 @@ from typing import Final, Protocol
 import attrs
 
 from .._domain.config import RiskLimits
+from .._domain.decimal import plain
 from .._domain.ids import is_valid_symbol
 from .._domain.model import OrderIntent, OrderType, Side
 
@@ -162,7 +163,7 @@ class _Limit:
             return None
         return Rejection(
             rule=self.rule,
-            detail={self.name: str(value), "limit": str(limit)},
+            detail={self.name: plain(value), "limit": plain(limit)},
             reason=self.text.format(value=value, limit=limit),
         )
 
@@ -186,10 +187,10 @@ class _PriceCollar:
         return Rejection(
             rule=self.rule,
             detail={
-                "price": str(intent.limit_price),
-                "last_price": str(ctx.last_price),
-                "deviation": str(shown),
-                "limit": str(self.pct),
+                "price": plain(intent.limit_price),
+                "last_price": plain(ctx.last_price),
+                "deviation": plain(shown),
+                "limit": plain(self.pct),
             },
             reason=(
                 f"limit price {intent.limit_price} is {shown} from the last price "
@@ -213,10 +214,10 @@ class _DailyLoss:
         return Rejection(
             rule=self.rule,
             detail={
-                "drawdown": str(shown),
-                "limit": str(self.pct),
-                "peak_equity": str(ctx.day_peak_equity),
-                "equity": str(ctx.equity),
+                "drawdown": plain(shown),
+                "limit": plain(self.pct),
+                "peak_equity": plain(ctx.day_peak_equity),
+                "equity": plain(ctx.equity),
             },
             reason=f"drawdown {shown} from the day's peak >= daily_loss_pct {self.pct}",
         )
@@ -253,7 +254,7 @@ def beyond_the_position(intent: OrderIntent, held: Decimal) -> Rejection | None:
     return Rejection(
         rule=REDUCE_ONLY,
         reason=f"reduce-only {side} {intent.quantity} is more than the position {held} allows",
-        detail={"position": str(held)},
+        detail={"position": plain(held)},
     )
 
 

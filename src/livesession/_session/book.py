@@ -17,7 +17,7 @@ from typing import Any
 
 import attrs
 
-from .._domain.decimal import ZERO, quantize, quantizer
+from .._domain.decimal import ZERO, plain, quantize, quantizer
 from .._domain.model import Order, OrderType, Side, order_from_json, order_to_json
 from .._reconcile.reconciler import LocalOrder
 from .strategy_view import ReadOnlyBook
@@ -67,7 +67,7 @@ class OpenOrder:
         data: dict[str, Any] = {
             "order": order_to_json(self.order),
             "acked": self.acked,
-            "filled": str(self.filled),
+            "filled": plain(self.filled),
             "trade_ids": list(self.trade_ids),
         }
         if self.in_doubt:
@@ -75,7 +75,7 @@ class OpenOrder:
         if self.cancel_requested:
             data["cancel_requested"] = True
         if self.notional:
-            data["notional"] = str(self.notional)
+            data["notional"] = plain(self.notional)
         if self.event_id:
             data["event_id"] = self.event_id
         if self.fill_event_id:
@@ -187,8 +187,8 @@ class Book:
             if qty != fills:
                 return "INVARIANT_POSITION", {
                     "symbol": symbol,
-                    "position": str(qty),
-                    "fills": str(fills),
+                    "position": plain(qty),
+                    "fills": plain(fills),
                 }
         for cid, live in self.open.items():
             if not cid or live.order.client_order_id != cid:
@@ -279,12 +279,12 @@ class Book:
     def get_state(self) -> dict[str, Any]:
         """JSON-compatible state."""
         return {
-            "cash": str(self.cash),
-            "positions": {k: str(v) for k, v in sorted(self.positions.items())},
-            "avg_price": {k: str(v) for k, v in sorted(self.avg_price.items())},
-            "ledger": {k: str(v) for k, v in sorted(self.ledger.items())},
-            "last_price": {k: str(v) for k, v in sorted(self.last_price.items())},
-            "day_peak_equity": str(self.day_peak_equity),
+            "cash": plain(self.cash),
+            "positions": {k: plain(v) for k, v in sorted(self.positions.items())},
+            "avg_price": {k: plain(v) for k, v in sorted(self.avg_price.items())},
+            "ledger": {k: plain(v) for k, v in sorted(self.ledger.items())},
+            "last_price": {k: plain(v) for k, v in sorted(self.last_price.items())},
+            "day_peak_equity": plain(self.day_peak_equity),
             "open": [live.to_json() for _, live in sorted(self.open.items())],
             "closed": [live.to_json() for _, live in sorted(self.closed.items())],
         }

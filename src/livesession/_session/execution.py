@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from .._artifacts.recorder import crashpoint
-from .._domain.decimal import ZERO, quantize
+from .._domain.decimal import ZERO, plain, quantize
 from .._domain.ids import client_order_id
 from .._domain.model import Order, OrderIntent, OrderType, Side
 from .._domain.retry import call_with_retry
@@ -78,16 +78,16 @@ class Execution:
         qty = quantize(intent.quantity, cfg.qty_lot)
         if qty <= 0:
             # Below the lot: nothing can be sent, and the record says so.
-            asked = str(intent.quantity)
+            asked = plain(intent.quantity)
             signal_id = self._signal(seq, intent, asked)
-            lot = str(cfg.qty_lot)
+            lot = plain(cfg.qty_lot)
             reason = f"quantity {asked} is below the lot {lot}"
             below = Rejection(rule=QTY_BELOW_LOT, reason=reason, detail={"lot": lot})
             self._reject(seq, signal_id, intent, asked, below)
             return
         if qty != intent.quantity:
             intent = attrs.evolve(intent, quantity=qty)
-        quantity = str(qty)  # as the lot writes it, whatever the intent's own form
+        quantity = plain(qty)  # as the lot writes it, whatever the intent's own form
         signal_id = self._signal(seq, intent, quantity)
         too_much = beyond_the_position(intent, self._c.book.positions.get(intent.symbol, ZERO))
         if too_much is not None:
@@ -459,13 +459,13 @@ def _submitted(order: Order, intent_seq: int, reason: str, *, in_doubt: bool) ->
         "intent_seq": intent_seq,
         "symbol": order.symbol,
         "side": order.side.value,
-        "quantity": str(order.quantity),
+        "quantity": plain(order.quantity),
         "order_type": order.order_type.value,
         "reduce_only": order.reduce_only,
         "reason": reason,
     }
     if order.limit_price is not None:
-        payload["limit_price"] = str(order.limit_price)
+        payload["limit_price"] = plain(order.limit_price)
     if order.oco_group is not None:
         payload["oco_group"] = order.oco_group
     if in_doubt:

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from .._domain.decimal import quantize
+from .._domain.decimal import plain, quantize
 from .._domain.ids import client_order_id
 from .._domain.lifecycle import SessionState
 from .._domain.model import Order, OrderType, Side
@@ -117,7 +117,7 @@ def protective_legs(
 
 
 def _text(value: Decimal | None) -> str | None:
-    return None if value is None else str(value)
+    return None if value is None else plain(value)
 
 
 def _number(value: object) -> Decimal | None:
@@ -209,7 +209,7 @@ class OcoExits:
                         "rule": "TRADING_STATE",
                         "symbol": order.symbol,
                         "side": order.side.value,
-                        "quantity": str(order.quantity),
+                        "quantity": plain(order.quantity),
                         "trading_state": self._c.governor.state.value,
                         "fsm_state": fsm_state.value,
                         "client_order_id": order.client_order_id,

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from .._domain.decimal import plain
 from .._domain.lifecycle import STATUS_BY_STATE, SessionState, SessionStatus, Trigger
 from .._domain.machine import LifecycleMachine
 from .._exceptions import SinkFailure
@@ -116,18 +117,18 @@ class SessionLifecycle:
                 "trigger": trigger,
                 "from_state": from_state.value,
                 "step": self._steps(),
-                "positions": {k: str(v) for k, v in sorted(book.positions.items())},
+                "positions": {k: plain(v) for k, v in sorted(book.positions.items())},
                 "open_orders": [
                     {
                         "client_order_id": cid,
                         "symbol": live.order.symbol,
                         "side": live.order.side.value,
-                        "quantity": str(live.order.quantity),
-                        "filled": str(live.filled),
+                        "quantity": plain(live.order.quantity),
+                        "filled": plain(live.filled),
                     }
                     for cid, live in sorted(book.open.items())
                 ],
-                "equity": str(book.equity()),
+                "equity": plain(book.equity()),
             }
         )
 
@@ -175,8 +176,8 @@ class SessionLifecycle:
                     "fsm_state": self.machine.state.value,
                     "steps": steps,
                     "reason": self.reason,
-                    "equity": str(view.equity),
-                    "pnl": str(view.pnl),
+                    "equity": plain(view.equity),
+                    "pnl": plain(view.pnl),
                 },
             )
             self.snapshot("final", self.machine.state)

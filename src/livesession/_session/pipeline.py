@@ -27,6 +27,7 @@ from __future__ import annotations
 import traceback
 from typing import TYPE_CHECKING, Any, Final, cast
 
+from .._domain.decimal import plain
 from .._domain.lifecycle import SessionState
 from .._domain.model import Bar, OrderIntent, bar_problem, intent_problem
 from .._exceptions import ConfigError, LiveSessionError, SinkFailure, Transient
@@ -164,11 +165,11 @@ def _on_bar(p: SessionParts, bar: Bar) -> None:
         "BAR",
         {
             "symbol": bar.symbol,
-            "open": str(bar.open),
-            "high": str(bar.high),
-            "low": str(bar.low),
-            "close": str(bar.close),
-            "volume": str(bar.volume),
+            "open": plain(bar.open),
+            "high": plain(bar.high),
+            "low": plain(bar.low),
+            "close": plain(bar.close),
+            "volume": plain(bar.volume),
         },
     )
     p.time.steps += 1  # the bar is recorded: the step counts, however it ends

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 
-from .._domain.decimal import ZERO
+from .._domain.decimal import ZERO, plain
 from .._domain.model import (
     AckReport,
     BrokerReport,
@@ -205,7 +205,7 @@ class ReportRouter:
             return
         self._c.recorder.emit(
             "ORDER_CANCELED",
-            {"client_order_id": cid, "filled": str(closed.filled), **order_link(closed)},
+            {"client_order_id": cid, "filled": plain(closed.filled), **order_link(closed)},
         )
         self._exits.on_cancelled(closed)
 
@@ -229,10 +229,10 @@ class ReportRouter:
             "trade_id": report.trade_id,
             "symbol": order.symbol,
             "side": order.side.value,
-            "quantity": str(report.quantity),
-            "price": str(report.price),
-            "filled": str(live.filled),
-            "remaining": str(remaining),
+            "quantity": plain(report.quantity),
+            "price": plain(report.price),
+            "filled": plain(live.filled),
+            "remaining": plain(remaining),
         }
         if after_cancel:
             payload["after_cancel"] = True
@@ -245,10 +245,10 @@ class ReportRouter:
             "POSITION_CHANGED",
             {
                 "symbol": order.symbol,
-                "position": str(book.position(order.symbol)),
-                "avg_price": str(book.avg_price.get(order.symbol, ZERO)),
-                "cash": str(book.cash),
-                "equity": str(book.equity()),
+                "position": plain(book.position(order.symbol)),
+                "avg_price": plain(book.avg_price.get(order.symbol, ZERO)),
+                "cash": plain(book.cash),
+                "equity": plain(book.equity()),
             },
         )
         if book.tracked(cid) is None:

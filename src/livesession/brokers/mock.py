@@ -24,7 +24,7 @@ import attrs
 import orjson
 
 from .._domain.config import DryrunConfig, FillModelConfig
-from .._domain.decimal import quantize
+from .._domain.decimal import plain, quantize
 from .._domain.model import (
     AckReport,
     CancelReport,
@@ -336,7 +336,7 @@ class MockBroker(JournaledVenue, ResumableVenue, MarkableVenue):
             return
         entry: dict[str, Any] = {"op": op, "now_ns": fields["now_ns"]}
         price = fields.get("price")
-        entry["price"] = None if price is None else str(price)
+        entry["price"] = None if price is None else plain(price)
         if op == "submit":
             order: Order = fields["order"]
             entry["order"] = order_to_json(order)

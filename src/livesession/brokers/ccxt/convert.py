@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any, Final
 
-from ..._domain.decimal import ZERO
+from ..._domain.decimal import ZERO, plain
 from ..._domain.model import Order, OrderType, Side, VenueOrder, VenueOrderStatus
 from ..._exceptions import Rejected
 from ..._support.optional import import_optional
@@ -118,12 +118,12 @@ def _amount_and_price(exchange: _Exchange, order: Order) -> tuple[str, str | Non
     """Strings for ccxt, refused when the venue's precision would change them."""
     cid = order.client_order_id
     ccxt = import_optional("ccxt", "ccxt")
-    amount = str(order.quantity)
+    amount = plain(order.quantity)  # venues take plain decimals, never 9E-7
     price = None if order.order_type is OrderType.MARKET else order.limit_price
     try:
         rounded = exchange.amount_to_precision(order.symbol, amount)
         rounded_price = (
-            None if price is None else exchange.price_to_precision(order.symbol, str(price))
+            None if price is None else exchange.price_to_precision(order.symbol, plain(price))
         )
     except ccxt.BaseError as exc:
         raise classify(exc, client_order_id=cid) from exc
@@ -143,4 +143,4 @@ def _amount_and_price(exchange: _Exchange, order: Order) -> tuple[str, str | Non
         raise Rejected(
             "a limit order needs a limit price", reason="INVALID_ORDER", client_order_id=cid
         )
-    return amount, None if price is None else str(price)
+    return amount, None if price is None else plain(price)

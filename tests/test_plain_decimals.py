@@ -1,0 +1,153 @@
+"""Decimals are written in full: a coin priced under a millionth keeps its evidence.
+
+``str(Decimal)`` writes values below 1e-6 (``9.0E-7``) and positive exponents (``1E+2``)
+in exponent form, which the contract's decimal strings refuse: before ``plain``, a run on
+such prices or on a data file's ``1e5`` failed ``verify``. Every run here must verify.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from pathlib import Path
+
+import orjson
+from hypothesis import example, given
+from hypothesis import strategies as st
+
+from livesession import DryrunConfig
+from livesession._domain.decimal import plain
+from livesession._rundir import create_run
+from livesession.verify import verify_run
+
+D = Decimal
+CONTRACT_DECIMAL = re.compile(r"^-?[0-9]+(\.[0-9]+)?$")  # the verifier's own pattern
+
+
+@given(st.decimals(allow_nan=False, allow_infinity=False))
+@example(D("9.0E-7"))
+@example(D("1E+5"))
+@example(D("0E-8"))
+@example(D("-1.5E-12"))
+@example(D("42000.50"))
+def test_plain_is_str_in_full(value: Decimal) -> None:
+    """The same value, never in exponent form; ``str`` where that is plain already.
+
+    A fraction keeps its digits and places (``0.00000090``), as the grid wrote it.
+    """
+    text = plain(value)
+    assert CONTRACT_DECIMAL.match(text), text
+    assert D(text) == value
+    if value.as_tuple().exponent <= 0:  # type: ignore[operator]
+        assert D(text).as_tuple()[1:] == value.as_tuple()[1:]
+    if "E" not in str(value):
+        assert text == str(value)
+
+
+def test_the_examples() -> None:
+    assert plain(D("9.0E-7")) == "0.00000090"
+    assert plain(D("1E+5")) == "100000"
+    assert plain(D("0E-8")) == "0.00000000"
+    assert plain(D("42000.50")) == "42000.50"
+    assert plain(3) == "3"
+
+
+def _decimal_strings(run_dir: Path) -> list[str]:
+    """Every string of the four contract artifacts that is a number in any form."""
+    found: list[str] = []
+
+    def walk(value: object) -> None:
+        if isinstance(value, dict):
+            for item in value.values():
+                walk(item)
+        elif isinstance(value, list):
+            for item in value:
+                walk(item)
+        elif isinstance(value, str) and re.fullmatch(r"-?[0-9.]+(E[+-]?[0-9]+)?", value):
+            found.append(value)
+
+    for name in ("events.jsonl", "state_snapshots.jsonl", "audit.jsonl"):
+        for line in (run_dir / name).read_bytes().splitlines():
+            walk(orjson.loads(line))
+    walk(orjson.loads((run_dir / "metrics.json").read_bytes()))
+    walk(orjson.loads((run_dir / "config.json").read_bytes()))
+    return found
+
+
+def _tiny(run_id: str, **extra: object) -> DryrunConfig:
+    return DryrunConfig.from_mapping(
+        {
+            "run_id": run_id,
+            "symbol": "PEPE/USDT",
+            "initial_price": "0.00000089",
+            "price_tick": "0.00000001",
+            "qty_lot": "1000",
+            "volatility_bps": 300,
+            "initial_cash": "1000.00",
+            "steps": 1500,
+            "strategy": {"order_qty": "100000000", "protect_pct": "0.05"},
+            "risk": {"max_order_qty": "1000000000", "max_order_notional": "1000"},
+            **extra,
+        }
+    )
+
+
+class TestSubMillionthPrices:
+    def test_a_trading_run_with_exits_verifies(self, tmp_path: Path) -> None:
+        session = create_run(_tiny("pepe"), tmp_path, alerts=False)
+        session.run_to_end(1500)
+        session.close()
+        run = tmp_path / "pepe"
+
+        result = verify_run(run)
+
+        assert result.ok, result.violations[:5]
+        assert result.counts["fills"] > 2
+        events = (run / "events.jsonl").read_bytes()
+        assert b'"price":"0.000000' in events  # the fills' prices, written in full
+        assert b'"oco_group":"' in events  # the protective exits were placed on this grid
+        assert [s for s in _decimal_strings(run) if "E" in s] == []
+
+    def test_a_rail_that_fires_and_a_kill_verify(self, tmp_path: Path) -> None:
+        cfg = _tiny("pepe-rails", risk={"max_order_qty": "1000000000", "max_order_notional": "1"})
+        session = create_run(cfg, tmp_path, alerts=False)
+        assert session.preflight()
+        session.activate()
+        session.run_n_steps(700)
+        session.kill("operator")
+        session.close()
+        run = tmp_path / "pepe-rails"
+
+        result = verify_run(run)
+
+        assert result.ok, result.violations[:5]
+        events = (run / "events.jsonl").read_bytes()
+        assert b'"rule":"MAX_ORDER_NOTIONAL"' in events
+        assert [s for s in _decimal_strings(run) if "E" in s] == []
+
+    def test_a_data_file_in_exponent_form_verifies(self, tmp_path: Path) -> None:
+        data = tmp_path / "pepe.csv"
+        data.write_text(
+            "timestamp,open,high,low,close,volume\n"
+            "2026-11-27T10:00:00Z,8.9e-7,9.1e-7,8.8e-7,9.0e-7,1e5\n"
+            "2026-11-27T10:05:00Z,0.00000090,0.00000092,0.00000089,0.00000091,1.5E+3\n",
+            encoding="utf-8",
+        )
+        cfg = DryrunConfig.from_mapping(
+            {"run_id": "pepe-csv", "symbol": "PEPE/USDT", "feed": f"csv:{data}", "steps": 2}
+        )
+        session = create_run(cfg, tmp_path / "out", alerts=False)
+        session.run_to_end(2)
+        session.close()
+        run = tmp_path / "out" / "pepe-csv"
+
+        assert verify_run(run).ok, verify_run(run).violations[:5]
+        bars = [
+            orjson.loads(line)["payload"]
+            for line in (run / "events.jsonl").read_bytes().splitlines()
+            if b'"BAR"' in line
+        ]
+        assert [(b["open"], b["close"], b["volume"]) for b in bars] == [
+            ("0.00000089", "0.00000090", "100000"),
+            ("0.00000090", "0.00000091", "1500"),
+        ]
