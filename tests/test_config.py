@@ -133,6 +133,13 @@ class TestToml:
         assert "base_dir" not in message
         assert "\n" not in message
 
+    def test_a_file_saved_with_a_bom_and_crlf_reads(self, tmp_path):
+        """A config saved by a Windows editor (UTF-8 with a BOM, CRLF lines) is read as written."""
+        path = tmp_path / "cfg.toml"
+        path.write_bytes(b'\xef\xbb\xbfsteps = 10\r\nseed = 5\r\n[risk]\r\nmax_order_qty = "2"\r\n')
+        cfg = load_config(path)
+        assert (cfg.steps, cfg.seed, cfg.risk.max_order_qty) == (10, 5, Decimal(2))
+
     def test_missing_file(self, tmp_path):
         """A missing config file names the path."""
         with pytest.raises(ConfigError, match="config file not found"):
