@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from livesession import DryrunConfig
 from livesession._domain.decimal import plain
 from livesession._rundir import create_run
+from livesession.report import render_report
 from livesession.verify import verify_run
 
 D = Decimal
@@ -107,6 +108,9 @@ class TestSubMillionthPrices:
         assert b'"price":"0.000000' in events  # the fills' prices, written in full
         assert b'"oco_group":"' in events  # the protective exits were placed on this grid
         assert [s for s in _decimal_strings(run) if "E" in s] == []
+        html = render_report(run)
+        assert re.findall(r"[0-9]E[-+][0-9]", html) == []  # the trades table too
+        assert '<td class="num">0.000000' in html
 
     def test_a_rail_that_fires_and_a_kill_verify(self, tmp_path: Path) -> None:
         cfg = _tiny("pepe-rails", risk={"max_order_qty": "1000000000", "max_order_notional": "1"})

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Final
 import orjson
 
 from .._artifacts.runread import payload
+from .._domain.decimal import plain
 from ._book import MAX_TRADES_SHOWN
 from ._svg import FLAG_COLOURS, escape, utc_text
 
@@ -229,11 +230,11 @@ def trades(run: ReportRun, book: Book) -> str:
             utc_text(t.ts_sim + offset),
             t.symbol,
             t.side,
-            str(t.quantity),
-            str(t.price),
-            "" if t.fee is None else str(t.fee),
+            plain(t.quantity),
+            plain(t.price),
+            "" if t.fee is None else plain(t.fee),
             "" if t.realised is None else _money(t.realised),
-            str(t.position_after),
+            plain(t.position_after),
             t.client_order_id,
         )
 
