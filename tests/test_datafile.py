@@ -107,6 +107,18 @@ PROBLEMS: dict[str, tuple[str | bytes, int, str | None, str | None, str]] = {
     ),
     "not CSV": (HEADER + '2026-01-01,"1,2,1,1,3\n', 2, None, '2026-01-01,"1,2,1,1,3', "not a CSV"),
     "not UTF-8": (HEADER.encode() + b"2026-01-01,1,2,1,1,\xff3\n", 2, "byte 20", None, "UTF-8"),
+    "a second symbol": (
+        (
+            "timestamp,symbol,open,high,low,close,volume\n"
+            "2026-01-01T00:00:00Z,AAPL,190.1,190.5,189.9,190.2,100\n"
+            "2026-01-01T00:00:01Z,MSFT,420.1,420.5,419.9,420.2,100\n"
+        ),
+        3,
+        "symbol",
+        "MSFT",
+        "a second symbol (line 2 has AAPL): a data file holds one instrument's bars",
+    ),
+    "empty symbol": ("ticker,open,high,low,close,volume\n,1,2,1,1,3\n", 2, "ticker", "", "empty"),
     "no rows": (HEADER, 2, None, None, "no data rows"),
     "no header": ("", 1, None, None, "no header"),
 }
@@ -323,3 +335,42 @@ class TestCli:
         assert captured.err.startswith("livesession: error: data file " if rows else "livesession")
         assert words.format(tmp=tmp_path.resolve()) in captured.err
         assert not (tmp_path / "runs").exists()
+
+
+class TestSymbolColumn:
+    """A symbol (or ticker) column must name one instrument: the session's."""
+
+    ROWS = (
+        "open_time,ticker,open,high,low,close,volume\n"
+        "1796032800000,BTCUSDT,90000.1,90000.5,89999.9,90000.2,1.5\n"
+        "1796032860000,btc-usdt,90000.2,90000.6,90000.0,90000.3,2\n"
+    )
+
+    def test_the_sessions_symbol_in_any_spelling_opens(self, tmp_path: Path) -> None:
+        feed = CsvReplayFeed(_file(tmp_path, self.ROWS), symbol="BTC/USDT", tick=None, lot=D(1))
+        bars = feed.next_bar(0), feed.next_bar(0)
+        feed.close()
+        assert feed.checked.symbol == "BTCUSDT"
+        assert [b.symbol for b in bars if b is not None] == ["BTC/USDT", "BTC/USDT"]
+
+    def test_another_symbol_is_refused_when_the_feed_opens(self, tmp_path: Path) -> None:
+        path = _file(tmp_path, self.ROWS)
+        with pytest.raises(DataFileError) as caught:
+            CsvReplayFeed(path, symbol="ETH/USDT", tick=None, lot=D(1))
+        assert str(caught.value) == (
+            f"data file {path}, line 2, column ticker, value 'BTCUSDT': the rows are BTCUSDT's"
+            ' bars, but the session\'s symbol is ETH/USDT: set symbol = "BTCUSDT" (--symbol)'
+            " or use the file of ETH/USDT"
+        )
+
+    def test_the_cli_writes_nothing_for_a_file_of_two_symbols(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        path = _file(tmp_path, PROBLEMS["a second symbol"][0], name="aapl.csv")
+        out = tmp_path / "out"
+
+        code = main(["dryrun", "--feed", f"csv:{path}", "--out", str(out), "-q"])
+
+        assert code == 2
+        assert "column symbol, value 'MSFT': a second symbol" in capsys.readouterr().err
+        assert not out.exists() or list(out.iterdir()) == []

@@ -26,6 +26,7 @@ from livesession._domain.clock import epoch_ns
 from livesession._exceptions import ConfigError, DataFileError
 from livesession._market.datafile import check_csv
 from livesession._market.feeds import CsvReplayFeed
+from livesession._market.parquet import ParquetReplayFeed
 from livesession.verify import verify_run
 
 from _helpers import session
@@ -276,6 +277,27 @@ class TestParquet:
             _cli("dryrun", "--config", config, "--out", tmp_path / "runs", cwd=elsewhere)
         )
         assert f"data file {(tmp_path / 'x.parquet').resolve()} is not a Parquet file" in line
+
+    def test_a_parquet_file_of_another_symbol_is_refused(self, tmp_path: Path) -> None:
+        """The symbol column rule holds for Parquet as for CSV (one checker for both)."""
+        pa = pytest.importorskip("pyarrow")
+        pq = pytest.importorskip("pyarrow.parquet")
+        table = pa.table(
+            {
+                "Symbol": ["GOOG", "GOOG"],
+                **{name: [101.5, 101.75] for name in ("Open", "High", "Low", "Close")},
+                "Volume": [100, 200],
+            }
+        )
+        pq.write_table(table, tmp_path / "goog.parquet")
+        with pytest.raises(DataFileError) as caught:
+            ParquetReplayFeed(tmp_path / "goog.parquet", symbol="AAPL", tick=None, lot=Decimal(1))
+        assert "column symbol, value 'GOOG': the rows are GOOG's bars" in str(caught.value)
+        feed = ParquetReplayFeed(
+            tmp_path / "goog.parquet", symbol="GOOG", tick=None, lot=Decimal(1)
+        )
+        assert feed.checked.symbol == "GOOG"
+        feed.close()
 
 
 class TestTimestamps:

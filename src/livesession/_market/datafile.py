@@ -35,6 +35,7 @@ from typing import IO, Final
 
 import attrs
 
+from .._domain.clock import epoch_ns
 from .._domain.decimal import plain
 from .._exceptions import DataFileError
 
@@ -48,12 +49,15 @@ __all__ = [
     "column_index",
     "epoch_unit",
     "iso_ns",
+    "same_symbol",
     "scan_csv",
 ]
 
 PRICE_COLUMNS: Final = ("open", "high", "low", "close")
 REQUIRED_COLUMNS: Final = (*PRICE_COLUMNS, "volume")
 TIME_COLUMNS: Final = ("timestamp", "time", "datetime", "date", "open_time", "ts")
+SYMBOL_COLUMNS: Final = ("symbol", "ticker")
+"""A column naming each row's instrument (the first of these the header has), optional."""
 UNNAMED_TIME: Final = "#1"
 """How an unnamed first column (the dates of a pandas export) is named in messages."""
 _SHOWN: Final = 40  # longest value quoted in a message
@@ -74,6 +78,23 @@ class DataFileCheck:
     """The first bar's own time (nanoseconds since the epoch); None without a time column."""
     price_tick: Decimal | None = None
     """The grid the prices were checked on: the tick given, or the one inferred from them."""
+    symbol: str | None = None
+    """The instrument the symbol column names on every row (None without such a column)."""
+    symbol_column: str | None = None
+    symbol_line: int = 0
+
+    def refuse_other_symbol(self, symbol: str) -> None:
+        """Raise unless the file's symbol column (if any) names ``symbol``.
+
+        Separators and case do not count: ``BTCUSDT`` and ``btc-usdt`` are ``BTC/USDT``.
+        """
+        if self.symbol is None or same_symbol(self.symbol, symbol):
+            return
+        raise _fail(
+            self.path, self.symbol_line, self.symbol_column, self.symbol,
+            f"the rows are {self.symbol}'s bars, but the session's symbol is {symbol}: "
+            f'set symbol = "{self.symbol}" (--symbol) or use the file of {symbol}',
+        )  # fmt: skip
 
     def record(self, feed: str) -> dict[str, object]:
         """The record ``run.json`` keeps of the data a run read (``feed`` as configured)."""
@@ -115,13 +136,21 @@ def _fail(
     return DataFileError(f"{where}: {problem}", path=path, line=line, column=column, value=value)
 
 
+def same_symbol(a: str, b: str) -> bool:
+    """Whether two spellings name one instrument: letters and digits alike, any case."""
+    return _symbol_key(a) == _symbol_key(b)
+
+
+def _symbol_key(symbol: str) -> str:
+    return "".join(ch for ch in symbol.upper() if ch.isalnum())
+
+
 def _finest_tick(value: Decimal) -> str:
     exponent = value.normalize().as_tuple().exponent
     places = -exponent if isinstance(exponent, int) and exponent < 0 else 0
     return plain(Decimal(1).scaleb(-places))
 
 
-_EPOCH: Final = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 # Epoch numbers are told apart by magnitude: below 1e11 seconds (up to the year 5138),
 # below 1e14 milliseconds, below 1e17 microseconds, else nanoseconds.
 _EPOCH_UNITS: Final = (
@@ -155,10 +184,7 @@ def iso_ns(text: str) -> int | None:
         when = dt.datetime.fromisoformat(text)
     except ValueError:
         return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=dt.UTC)
-    delta = when - _EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1000
+    return epoch_ns(when if when.tzinfo is not None else when.replace(tzinfo=dt.UTC))
 
 
 def _number(text: str) -> Decimal | None:
@@ -256,6 +282,9 @@ class RowChecker:
         else:
             self.time_index, self.time_column = None, None
         self.times = None if self.time_column is None else TimeColumn(path, self.time_column)
+        self.symbol_column = next((n for n in names if n in SYMBOL_COLUMNS), None)
+        self.symbol: str | None = None  # the first row's, which every row must repeat
+        self.symbol_line = 0
 
     def cells(self, raw: bytes, line: int) -> list[str]:
         try:
@@ -316,6 +345,39 @@ class RowChecker:
             if not text:
                 raise _fail(self.path, line, self.time_column, text, "empty value")
             self.times.add(text, line)
+        if self.symbol_column is not None:
+            self._one_symbol(cells[self.names.index(self.symbol_column)], line)
+
+    def _one_symbol(self, text: str, line: int) -> None:
+        """A file is one instrument's bars: every row's symbol is the first row's."""
+        if not text:
+            raise _fail(self.path, line, self.symbol_column, text, "empty value")
+        if self.symbol is None:
+            self.symbol, self.symbol_line = text, line
+        elif not same_symbol(text, self.symbol):
+            raise _fail(
+                self.path, line, self.symbol_column, text,
+                f"a second symbol (line {self.symbol_line} has {self.symbol}): a data file "
+                "holds one instrument's bars; keep the rows of one symbol",
+            )  # fmt: skip
+
+    def result(self, *, sha256: str, size: int, rows: int) -> DataFileCheck:
+        """What the check of a whole file found, once every row passed."""
+        times = self.times
+        return DataFileCheck(
+            path=self.path,
+            sha256=sha256,
+            size=size,
+            rows=rows,
+            time_column=self.time_column,
+            first_time=None if times is None else times.first_text,
+            last_time=None if times is None else times.last_text,
+            first_ns=None if times is None else times.first_ns,
+            price_tick=self.found_tick,
+            symbol=self.symbol,
+            symbol_column=self.symbol_column,
+            symbol_line=self.symbol_line,
+        )
 
     @property
     def found_tick(self) -> Decimal:
@@ -357,23 +419,11 @@ def scan_csv(stream: IO[bytes], path: Path, *, tick: Decimal | None) -> CsvLayou
         rows += 1
     if rows == 0:
         raise _fail(path, 2, None, None, "no data rows after the header")
-    times = checker.times
-    check = DataFileCheck(
-        path=path,
-        sha256=digest.hexdigest(),
-        size=size,
-        rows=rows,
-        time_column=checker.time_column,
-        first_time=None if times is None else times.first_text,
-        last_time=None if times is None else times.last_text,
-        first_ns=None if times is None else times.first_ns,
-        price_tick=checker.found_tick,
-    )
     return CsvLayout(
-        check=check,
+        check=checker.result(sha256=digest.hexdigest(), size=size, rows=rows),
         data_offset=data_offset,
         index=index,
-        times=times,
+        times=checker.times,
         time_index=checker.time_index,
     )
 

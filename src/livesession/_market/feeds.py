@@ -213,6 +213,7 @@ class CsvReplayFeed:
         self._file = open_data_file(path)
         try:
             layout = scan_csv(self._file, path, tick=tick)
+            layout.check.refuse_other_symbol(symbol)
         except BaseException:
             self._file.close()
             raise

@@ -90,18 +90,7 @@ def _read(path: Path, tick: Decimal | None) -> tuple[DataFileCheck, list[list[st
         raise DataFileError(
             f"data file {path}: no data rows", path=path, line=2, column=None, value=None
         )
-    times = checker.times
-    check = DataFileCheck(
-        path=path,
-        sha256=hashlib.sha256(data).hexdigest(),
-        size=len(data),
-        rows=len(rows),
-        time_column=checker.time_column,
-        first_time=None if times is None else times.first_text,
-        last_time=None if times is None else times.last_text,
-        first_ns=None if times is None else times.first_ns,
-        price_tick=checker.found_tick,
-    )
+    check = checker.result(sha256=hashlib.sha256(data).hexdigest(), size=len(data), rows=len(rows))
     return check, rows, checker
 
 
@@ -122,6 +111,7 @@ class ParquetReplayFeed:
         self._path = path
         self._lot = lot
         self.checked, self._rows, checker = _read(path, tick)
+        self.checked.refuse_other_symbol(symbol)
         self._tick = checker.found_tick  # given, or inferred from the prices
         self._index = {column: checker.names.index(column) for column in checker.names if column}
         self._times = checker.times

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Final
 import attrs
 
 from .._artifacts.runread import payload
+from .._domain.clock import epoch_ns
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -38,10 +39,7 @@ def parse_utc_ns(text: object) -> int | None:
         moment = dt.datetime.fromisoformat(text)
     except ValueError:
         return None
-    if moment.tzinfo is None:
-        return None
-    delta = moment - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-    return (delta.days * 86_400 + delta.seconds) * _NS_PER_S + delta.microseconds * 1000
+    return None if moment.tzinfo is None else epoch_ns(moment)
 
 
 @attrs.define
