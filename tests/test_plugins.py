@@ -21,6 +21,8 @@ import orjson
 import pytest
 
 from livesession import ConfigError, DryrunConfig, create_run, load_config, resume_run
+from livesession._support.references import not_a, protocol_members
+from livesession._typing import Broker, Strategy
 
 from crash_harness import KILLED, cli
 
@@ -238,9 +240,18 @@ def _plugdir(tmp_path: Path) -> Path:
         ),
         (
             'strategy_factory = "userplug.parts:not_a_strategy"',
-            ("userplug.parts:not_a_strategy", "returned a dict, not a Strategy"),
+            (
+                "userplug.parts:not_a_strategy",
+                (
+                    "returned a dict, not a Strategy: it lacks get_state, on_bar, set_state,"
+                    " strategy_id (see docs/plugins.md"
+                ),
+            ),
         ),
-        ('feed = "userplug.parts:not_a_feed"', ("userplug.parts:not_a_feed", "not a MarketFeed")),
+        (
+            'feed = "userplug.parts:not_a_feed"',
+            ("userplug.parts:not_a_feed", "not a MarketFeed: it lacks get_state, next_bar"),
+        ),
         (
             'broker = "userplug.parts:not_a_feed"\n[broker_params]\nsymbol = "X"',
             ("userplug.parts:not_a_feed", "not a Broker"),
@@ -416,11 +427,33 @@ def test_config_refuses_base_dir_and_unusable_params(tmp_path):
         DryrunConfig(strategy_factory=REF, strategy_params={"not-a-name": 1})
 
 
+class _HalfAStrategy:
+    strategy_id = "half"
+
+    def on_bar(self, bar, view):
+        return ()
+
+
+def test_a_plug_in_that_is_not_one_names_what_it_lacks():
+    """The message names the members a protocol asks for and the object lacks, or None."""
+    assert not_a(_HalfAStrategy(), Strategy) == (
+        "a _HalfAStrategy, not a Strategy: it lacks get_state, set_state"
+    )
+    assert not_a(None, Strategy) == "None, not a Strategy (does the factory end with `return`?)"
+    assert protocol_members(Broker) == [
+        "cancel", "close", "kind", "on_market", "open_orders", "order_by_client_id", "poll",
+        "submit",
+    ]  # fmt: skip
+
+
 def test_create_run_refuses_a_bad_object_before_writing(tmp_path):
     cfg = load_config(None, {"run_id": "obj"})
     with pytest.raises(ConfigError, match="is not a reference"):
         create_run(cfg, tmp_path / "runs", strategy="not a reference")
-    with pytest.raises(ConfigError, match="feed= got a int, which is not a MarketFeed"):
+    with pytest.raises(
+        ConfigError,
+        match=r"feed= got a int, not a MarketFeed: it lacks get_state, next_bar, set_state, symbol$",
+    ):
         create_run(cfg, tmp_path / "runs", feed=3)  # type: ignore[arg-type]
     assert not (tmp_path / "runs").exists()
     with pytest.raises(Exception, match="does not exist"):

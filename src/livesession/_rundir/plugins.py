@@ -24,7 +24,7 @@ from .._session.plugins import (
     feed_from_reference,
     strategy_from_reference,
 )
-from .._support.references import check_sources, is_reference, object_record, resolve
+from .._support.references import check_sources, is_reference, not_a, object_record, resolve
 from .._typing import Broker, DeclaredSimulation, MarketFeed, Strategy
 from .brokers import BrokerFactory
 from .data import close_feed
@@ -112,9 +112,7 @@ def apply_references(
 
 def _given(role: str, value: object) -> dict[str, Any]:
     if not isinstance(value, _KINDS[role]):
-        raise PluginError(
-            f"{role}= got a {type(value).__name__}, which is not a {_KINDS[role].__name__}"
-        )
+        raise PluginError(f"{role}= got {not_a(value, _KINDS[role])}")
     return object_record(value)
 
 

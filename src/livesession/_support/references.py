@@ -164,10 +164,33 @@ def call_reference(
         ) from None
     if not isinstance(product, kind):
         raise PluginError(
-            f"{what} {ref!r} returned a {type(product).__name__}, not a {kind.__name__} "
+            f"{what} {ref!r} returned {not_a(product, kind)} "
             f"(see docs/plugins.md for the methods it needs)"
         )
     return product, record
+
+
+def not_a(value: object, kind: type) -> str:
+    """``value`` is not a ``kind`` (a protocol), in words: what it is, and what it lacks.
+
+    ``a ChannelBreakout, not a Strategy: it lacks get_state, set_state``.
+    """
+    if value is None:
+        return f"None, not a {kind.__name__} (does the factory end with `return`?)"
+    lacks = [name for name in protocol_members(kind) if not hasattr(value, name)]
+    missing = f": it lacks {', '.join(lacks)}" if lacks else ""
+    return f"a {type(value).__name__}, not a {kind.__name__}{missing}"
+
+
+def protocol_members(kind: type) -> list[str]:
+    """The public names a protocol asks for (methods, properties and attributes), sorted."""
+    names: set[str] = set()
+    for cls in kind.__mro__:
+        if cls.__module__ in ("builtins", "typing", "typing_extensions"):
+            continue
+        names.update(vars(cls))
+        names.update(vars(cls).get("__annotations__", {}))
+    return sorted(name for name in names if not name.startswith("_"))
 
 
 def object_record(obj: object) -> dict[str, Any]:
