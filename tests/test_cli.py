@@ -49,8 +49,20 @@ class TestDryrun:
         assert main(["dryrun", "--out", str(tmp_path), "--run-id", "x", "-q", "--steps", "20"]) == 0
         before = (tmp_path / "x" / "events.jsonl").read_bytes()
         assert main(["dryrun", "--out", str(tmp_path), "--run-id", "x", "-q"]) == 2
-        assert "already exists" in capsys.readouterr().err
+        assert capsys.readouterr().err == (
+            f"livesession: error: run directory {tmp_path / 'x'} already exists and holds a"
+            f" finished run: choose another --run-id (`livesession list {tmp_path}` shows the"
+            " runs there)\n"
+        )
         assert (tmp_path / "x" / "events.jsonl").read_bytes() == before
+
+    def test_an_unsealed_run_in_the_way_is_offered_a_resume(self, tmp_path, capsys):
+        """A crashed run's directory (no sealing checkpoint) is pointed at ``resume``."""
+        (tmp_path / "x").mkdir()
+        (tmp_path / "x" / "checkpoint.json").write_text('{"sealed": false}\n')
+        assert main(["dryrun", "--out", str(tmp_path), "--run-id", "x", "-q"]) == 2
+        err = capsys.readouterr().err
+        assert f"or continue a crashed run with `livesession resume {tmp_path / 'x'}`" in err
 
     def test_out_naming_a_file_says_so(self, tmp_path, capsys):
         """``--out`` naming a file is refused as such, not as a run that already exists."""

@@ -218,9 +218,10 @@ class TestASecondWriterIsRefused:
         events = (writer.run_dir / names.EVENTS).read_bytes()
         assert events == _uninterrupted_events(tmp_path)
 
-    def test_dryrun_of_an_existing_run_id_that_nobody_holds_says_resume(
+    def test_dryrun_of_an_existing_finished_run_id_says_choose_another(
         self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
     ) -> None:
+        """A finished run nobody holds: another run id, not a resume (it would be refused)."""
         out = tmp_path / "runs"
         argv = ["dryrun", "--out", str(out), "--run-id", "once", "--steps", "20", "-q"]
         assert main(argv) == EXIT_OK
@@ -228,9 +229,31 @@ class TestASecondWriterIsRefused:
         assert main(argv) == 2
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1
-        assert "already exists" in err[0]
-        assert f"livesession resume {out / 'once'}" in err[0]
+        assert "already exists and holds a finished run: choose another --run-id" in err[0]
+        assert "resume" not in err[0]
         assert _files(out / "once") == before
+
+    def test_dryrun_of_an_existing_crashed_run_id_says_resume(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """A crashed run nobody holds: the refusal offers ``resume``, and it works."""
+        profile = Profile(name="crashed", seed=7, steps=300)
+        out = tmp_path / "runs"
+        assert dryrun(profile, out, crash_at="checkpoint:2").returncode == KILLED
+        run_dir = out / "crashed"
+        before = _files(run_dir)
+        argv = ["dryrun", "--out", str(out), "--run-id", "crashed", "--steps", "20", "-q"]
+        assert main(argv) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert err == [
+            (
+                f"livesession: error: run directory {run_dir} already exists: choose another "
+                f"--run-id, or continue a crashed run with `livesession resume {run_dir}`"
+            )
+        ]
+        assert _files(run_dir) == before
+        assert main(["resume", str(run_dir), "-q"]) == EXIT_OK
+        assert verify_run(run_dir).ok
 
     def test_two_resumes_started_together_exactly_one_runs(self, tmp_path: Path) -> None:
         """After a kill, two `livesession resume DIR` at once: one finishes, one exits 3."""

@@ -6,6 +6,8 @@ import contextlib
 import shutil
 from typing import TYPE_CHECKING
 
+from .._artifacts import names
+from .._artifacts.runread import read_json_object
 from .._exceptions import ConfigError, RunDirectoryError, RunHeld
 from .._session.assembly import fit_to_feed
 from .alerting import choose_alerts
@@ -42,6 +44,11 @@ def _refuse_existing(run_dir: Path) -> None:
         raise RunHeld(
             f"{run_dir} is being written by {holder.describe()}; nothing was changed "
             "(one writer per run: choose another --run-id, or wait for it to end)"
+        )
+    if read_json_object(run_dir / names.CHECKPOINT).get("sealed"):
+        raise RunDirectoryError(
+            f"run directory {run_dir} already exists and holds a finished run: choose another "
+            f"--run-id (`livesession list {run_dir.parent}` shows the runs there)"
         )
     raise RunDirectoryError(
         f"run directory {run_dir} already exists: choose another --run-id, or continue a "
