@@ -32,6 +32,7 @@ from livesession._risk.rails import (
     execution_throttle,
     max_order_notional,
     max_order_qty,
+    off_the_tick,
     order_rate,
     per_trade_risk,
     portfolio_heat,
@@ -362,6 +363,59 @@ class TestReduceOnlyInASession:
         assert (event["payload"]["rule"], event["payload"]["position"]) == ("REDUCE_ONLY", "0")
         assert not sinks.events_of("ORDER_SUBMITTED")
         orch.close()
+
+
+class TestOffTheTick:
+    @pytest.mark.parametrize(
+        ("price", "tick", "passes"),
+        [
+            ("40000.01", "0.01", True),
+            ("40000.010", "0.01", True),  # the same price, written with one more place
+            ("40000.015", "0.01", False),
+            ("1.050374223", "0.00001", False),
+            ("40005", "5", True),
+            ("40003", "5", False),
+        ],
+    )
+    def test_a_limit_price_must_be_on_the_grid(self, price, tick, passes):
+        intent = _intent(order_type=OrderType.LIMIT, limit_price=D(price))
+        rejection = off_the_tick(intent, D(tick))
+        assert (rejection is None) is passes
+        if rejection is not None:
+            assert rejection.rule == "PRICE_OFF_TICK"
+            assert rejection.detail == {"limit_price": price, "tick": tick}
+            assert rejection.reason == (
+                f"limit price {price} is not a multiple of the price_tick {tick}"
+            )
+
+    def test_a_market_intent_passes(self):
+        assert off_the_tick(_intent(), D("0.01")) is None
+
+
+class TestOffTheTickInASession:
+    """Bug: a limit price off the grid (1.050374223 at tick 0.00001) was sent as it was, and
+    the mock venue filled it; a real venue (and the ccxt adapter) refuses such a price."""
+
+    def test_an_off_grid_limit_is_a_signal_the_session_refuses(self):
+        off = buy("0.010", order_type=OrderType.LIMIT, limit_price=D("39999.995"))
+        on = buy("0.010", order_type=OrderType.LIMIT, limit_price=D("39999.99"))
+        orch, sinks = _trading_session(at({1: [off], 2: [on]}))
+        orch.run_n_steps(2)
+
+        (signal_1, signal_2) = sinks.events_of("SIGNAL")
+        (event,) = sinks.events_of("RISK_REJECTED")
+        assert event["payload"]["signal_id"] == signal_1["event_id"]
+        assert (event["payload"]["rule"], event["payload"]["limit_price"]) == (
+            "PRICE_OFF_TICK",
+            "39999.995",
+        )
+        assert event["payload"]["tick"] == "0.01"
+        assert "C2_REJECT_PRICE_OFF_TICK" in sinks.audit_codes()
+        (submitted,) = sinks.events_of("ORDER_SUBMITTED")
+        assert submitted["payload"]["signal_id"] == signal_2["event_id"]
+        assert submitted["payload"]["limit_price"] == "39999.99"
+        orch.close()
+        assert sinks.metrics_doc()["rejects_by_reason"] == {"PRICE_OFF_TICK": 1}
 
 
 class TestThrottleInASession:

@@ -19,6 +19,7 @@ from .._domain.ids import is_valid_symbol
 from .._domain.model import OrderIntent, OrderType, Side
 
 __all__ = [
+    "PRICE_OFF_TICK",
     "QTY_BELOW_LOT",
     "RAIL_RULES",
     "REDUCE_ONLY",
@@ -33,6 +34,7 @@ __all__ = [
     "is_valid_symbol",
     "max_order_notional",
     "max_order_qty",
+    "off_the_tick",
     "order_rate",
     "per_trade_risk",
     "portfolio_heat",
@@ -47,10 +49,14 @@ REDUCE_ONLY: Final = "REDUCE_ONLY"
 """The rule code of a reduce-only intent for more than the position it would reduce (or of
 the wrong side): the session itself refuses it, before any rail, so it never opens, adds to
 or flips a position."""
+PRICE_OFF_TICK: Final = "PRICE_OFF_TICK"
+"""The rule code of a limit price that is not a multiple of the config's ``price_tick``: the
+session itself refuses it, before any rail, as a venue would (prices are never rounded)."""
 RAIL_RULES: Final = frozenset(
     {
         QTY_BELOW_LOT,
         REDUCE_ONLY,
+        PRICE_OFF_TICK,
         "ALLOWLIST",
         "MAX_ORDER_QTY",
         "MAX_ORDER_NOTIONAL",
@@ -63,8 +69,8 @@ RAIL_RULES: Final = frozenset(
         "TRADING_STATE",
     }
 )
-"""The rule codes of the built-in rails and of the session's own checks (lot, reduce-only);
-a caller's own rails may add others."""
+"""The rule codes of the built-in rails and of the session's own checks (lot, reduce-only,
+tick); a caller's own rails may add others."""
 
 
 @attrs.frozen(kw_only=True)
@@ -255,6 +261,22 @@ def beyond_the_position(intent: OrderIntent, held: Decimal) -> Rejection | None:
         rule=REDUCE_ONLY,
         reason=f"reduce-only {side} {intent.quantity} is more than the position {held} allows",
         detail={"position": plain(held)},
+    )
+
+
+def off_the_tick(intent: OrderIntent, tick: Decimal) -> Rejection | None:
+    """Why a limit price may not go (``PRICE_OFF_TICK``), or None.
+
+    A price must be a multiple of ``tick``: a venue refuses any other, and the session never
+    rounds a price (which way would be the strategy's call). Intents without one pass.
+    """
+    price = intent.limit_price
+    if price is None or intent.order_type is OrderType.MARKET or price % tick == 0:
+        return None
+    return Rejection(
+        rule=PRICE_OFF_TICK,
+        reason=f"limit price {plain(price)} is not a multiple of the price_tick {plain(tick)}",
+        detail={"limit_price": plain(price), "tick": plain(tick)},
     )
 
 

@@ -25,7 +25,7 @@ from .._domain.model import Order, OrderIntent, OrderType, Side
 from .._domain.retry import call_with_retry
 from .._exceptions import BrokerError, Fenced, OutcomeUnknown, Rejected, SinkFailure, Transient
 from .._risk.governor import TradingState
-from .._risk.rails import QTY_BELOW_LOT, Rejection, RiskContext, beyond_the_position
+from .._risk.rails import QTY_BELOW_LOT, Rejection, RiskContext, beyond_the_position, off_the_tick
 from .._typing import ConfirmingLookup, ReplayingVenue
 from .exits import Protection
 
@@ -89,9 +89,11 @@ class Execution:
             intent = attrs.evolve(intent, quantity=qty)
         quantity = plain(qty)  # as the lot writes it, whatever the intent's own form
         signal_id = self._signal(seq, intent, quantity)
-        too_much = beyond_the_position(intent, self._c.book.positions.get(intent.symbol, ZERO))
-        if too_much is not None:
-            self._reject(seq, signal_id, intent, quantity, too_much)
+        refused = beyond_the_position(
+            intent, self._c.book.positions.get(intent.symbol, ZERO)
+        ) or off_the_tick(intent, cfg.price_tick)
+        if refused is not None:
+            self._reject(seq, signal_id, intent, quantity, refused)
             return
         ctx = _risk_context(self._c, intent)
         for rail in self._rails:
