@@ -366,6 +366,38 @@ class TestEvents:
 
         assert violations_of(run) == f"events.jsonl:3: event_id {'0' * 24} != {expected}"
 
+    def test_a_lost_event_is_one_violation_not_one_per_line_after_it(self, tmp_path):
+        """One missing record is reported once, with the gap, however long the run goes on."""
+        builder = started()
+        for _ in range(50):
+            builder.bar("100.00")
+        run = finish(builder, tmp_path / "r")
+        lines = (run / "events.jsonl").read_bytes().splitlines(keepends=True)
+        (run / "events.jsonl").write_bytes(b"".join(lines[:5] + lines[6:]))  # seq 6 is lost
+
+        seq_lines = [v for v in verify_run(run).violations if ": seq is " in v]
+
+        assert seq_lines == ["events.jsonl:6: seq is 7, expected 6 (1 record(s) missing or moved)"]
+
+    def test_swapped_and_repeated_events_are_named_where_they_are(self, tmp_path):
+        """Two swapped records are two violations; a repeated one is one."""
+        builder = started()
+        for _ in range(20):
+            builder.bar("100.00")
+        run = finish(builder, tmp_path / "r")
+        lines = (run / "events.jsonl").read_bytes().splitlines(keepends=True)
+        lines[8], lines[9] = lines[9], lines[8]
+        lines.insert(15, lines[14])
+        (run / "events.jsonl").write_bytes(b"".join(lines))
+
+        seq_lines = [v for v in verify_run(run).violations if ": seq is " in v]
+
+        assert seq_lines == [
+            "events.jsonl:9: seq is 10, expected 9 (1 record(s) missing or moved)",
+            "events.jsonl:10: seq is 9, expected 11 (repeated or out of order)",
+            "events.jsonl:16: seq is 15, expected 16 (repeated or out of order)",
+        ]
+
     def test_time_goes_back(self, tmp_path):
         """ts_sim never decreases."""
         builder = started()

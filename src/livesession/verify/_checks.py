@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Final
 
 from .._domain.lifecycle import STATUS_BY_STATE, TRANSITIONS, SessionState, SessionStatus
-from ._events import EventChecks, check_header
+from ._events import EventChecks, SeqCheck, check_header
 from ._reading import AUDIT, EVENTS, METRICS, SNAPSHOTS, Line, RunFiles
 from ._result import Violations, short
 
@@ -64,6 +64,7 @@ class Verifier:
         self.final_snapshot: dict[str, Any] | None = None
         self.audit_status: str | None = None
         self.incomplete = False
+        self._seqs = SeqCheck()
         self.dead_audit: tuple[int, str] | None = None
         """``(record, error)`` when metrics.json says the audit sink failed at ``record``
         and audit.jsonl agrees: it holds exactly the records before it, unclosed."""
@@ -95,7 +96,7 @@ class Verifier:
         self.replay = self.events.replay
 
     def _check_header(self, name: str, number: int, record: dict[str, Any]) -> None:
-        check_header(self.checks, name, number, record, self.identity)
+        check_header(self.checks, name, number, record, self.identity, seqs=self._seqs)
 
     # state snapshots
 

@@ -18,7 +18,31 @@ if TYPE_CHECKING:
     from .._artifacts.runread import RunCut
     from ._result import Violations
 
-__all__ = ["EventChecks", "check_header"]
+__all__ = ["EventChecks", "SeqCheck", "check_header"]
+
+
+class SeqCheck:
+    """``seq`` runs 1, 2, 3 … in each file: a break is reported once, where it happens.
+
+    Each record is held to the highest ``seq`` before it, not to its line number, so one
+    lost line is one violation (with how many records are missing), not one per line after
+    it; two swapped lines are two. Contiguous from 1 is the same rule: it holds exactly
+    when no record is reported.
+    """
+
+    def __init__(self) -> None:
+        self._highest: dict[str, int] = {}
+
+    def __call__(self, report: Violations, name: str, number: int, seq: int) -> None:
+        expected = self._highest.get(name, 0) + 1
+        if seq != expected:
+            why = (
+                f"{seq - expected} record(s) missing or moved"
+                if seq > expected
+                else "repeated or out of order"
+            )
+            report.add(name, number, f"seq is {seq}, expected {expected} ({why})")
+        self._highest[name] = max(seq, expected - 1)
 
 
 def check_header(
@@ -27,10 +51,11 @@ def check_header(
     number: int,
     record: dict[str, Any],
     identity: tuple[str, str] | None,
+    *,
+    seqs: SeqCheck,
 ) -> None:
     """``record``'s sequence number, run id and strategy id (those of the first event)."""
-    if record["seq"] != number:
-        report.add(name, number, f"seq is {record['seq']}, expected {number}")
+    seqs(report, name, number, record["seq"])
     if identity is None:
         return
     run_id, strategy_id = identity
@@ -58,6 +83,7 @@ class EventChecks:
         self._links = Links(report)
         self._last_ts = -1
         self._broken = False
+        self._seqs = SeqCheck()
 
     def apply(self, number: int, event: dict[str, Any] | None, is_last: bool) -> None:
         """Check line ``number`` (``event``: its object, None when not valid)."""
@@ -75,7 +101,7 @@ class EventChecks:
             if number == 1 and kind != "SESSION_STARTED":
                 self.report.add(EVENTS, 1, "the first event is not SESSION_STARTED")
             self.identity = (event["run_id"], event["strategy_id"])
-        check_header(self.report, EVENTS, number, event, self.identity)
+        check_header(self.report, EVENTS, number, event, self.identity, seqs=self._seqs)
         ts_sim = event["ts_sim"]
         if ts_sim < self._last_ts:
             self.report.add(EVENTS, number, f"ts_sim goes back to {ts_sim}")
