@@ -30,6 +30,9 @@ from livesession import (
 )
 from livesession._rundir.data import check_data_unchanged
 from livesession.cli import main
+from livesession.verify import verify_run
+
+from crash_harness import KILLED, cli
 
 D = Decimal
 HEADER = "timestamp,open,high,low,close,volume\n"
@@ -306,6 +309,34 @@ class TestResumeCheck:
         feed.close()
         with pytest.raises(RunDirectoryError, match="reads none"):
             check_data_unchanged(tmp_path, self.META, object())
+
+
+class TestResumeOnAChangedFile:
+    def test_a_change_that_breaks_a_row_is_named_as_a_change(self, tmp_path: Path) -> None:
+        """Bug: a row appended after a crash was reported as a bad row of the data; the
+        run's data passed when it started, so what happened is that the file changed."""
+        rows = "".join(
+            f"2026-01-01T00:{m // 60:02d}:{m % 60:02d}Z,1.0716,1.0720,1.0710,1.0718,100\n"
+            for m in range(400)
+        )
+        data = _file(tmp_path, HEADER + rows, name="eurusd.csv")
+        out = tmp_path / "runs"
+        crashed = cli(
+            "dryrun", "--feed", f"csv:{data}", "--symbol", "EUR/USD", "--out", out,
+            "--run-id", "c", "--durability", "step", "-q", crash_at="checkpoint:2",
+        )  # fmt: skip
+        assert crashed.returncode == KILLED, crashed.stderr
+        original = data.read_bytes()
+        data.write_bytes(original + b"x\n")
+
+        refused = cli("resume", out / "c", "-q")
+
+        assert refused.returncode == 2
+        assert refused.stderr.startswith(f"livesession: error: data file {data} changed: ")
+        assert refused.stderr.endswith("restore the file the run read\n")
+        data.write_bytes(original)
+        assert cli("resume", out / "c", "-q").returncode == 0
+        assert verify_run(out / "c").ok
 
 
 class TestCli:

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from .._domain.config import DryrunConfig
 
 __all__ = [
+    "changed_or",
     "check_data_unchanged",
     "check_run_data",
     "close_feed",
@@ -63,11 +64,32 @@ def refuse_other_data(cfg: DryrunConfig, checked: DataFileCheck) -> None:
     """A ``DataFileError`` when ``cfg`` pins a data file other than ``checked``."""
     if cfg.feed_sha256 is None or cfg.feed_sha256 == checked.sha256:
         return
-    raise DataFileError(
-        f"data file {checked.path} changed: its SHA-256 is {checked.sha256[:12]}... "
-        f"({checked.size} bytes), the config records {cfg.feed_sha256[:12]}... "
-        f"({cfg.feed_bytes} bytes): restore the file the run read",
-        path=checked.path,
+    raise _changed(cfg, checked.path, checked.sha256, checked.size)
+
+
+def changed_or(cfg: DryrunConfig, error: DataFileError) -> DataFileError:
+    """``error`` (the data file failed its check), or that the file changed, when it did.
+
+    A config that pins a SHA-256 (a resumed run's, or one written by hand) was made on data
+    that passed: a file that fails now and hashes otherwise was changed since, and that is
+    what to say (restore it), not the row the change broke.
+    """
+    path = cfg.data_file()
+    if cfg.feed_sha256 is None or path is None:
+        return error
+    try:
+        digest, size = file_digest(path)
+    except OSError:
+        return error  # missing or unreadable: the error says so
+    return error if digest == cfg.feed_sha256 else _changed(cfg, path, digest, size)
+
+
+def _changed(cfg: DryrunConfig, path: Path, digest: str, size: int) -> DataFileError:
+    return DataFileError(
+        f"data file {path} changed: its SHA-256 is {digest[:12]}... ({size} bytes), the "
+        f"config records {str(cfg.feed_sha256)[:12]}... ({cfg.feed_bytes} bytes): restore "
+        "the file the run read",
+        path=path,
         line=None,
         column=None,
         value=None,

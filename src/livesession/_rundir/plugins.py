@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Final, TypedDict
 
 import attrs
 
-from .._exceptions import PluginError
+from .._exceptions import DataFileError, PluginError
 from .._risk.checks import CheckResult, PreflightContext
 from .._session.assembly import default_feed
 from .._session.plugins import (
@@ -27,7 +27,7 @@ from .._session.plugins import (
 from .._support.references import check_sources, is_reference, not_a, object_record, resolve
 from .._typing import Broker, DeclaredSimulation, MarketFeed, Strategy
 from .brokers import BrokerFactory
-from .data import close_feed
+from .data import changed_or, close_feed
 
 if TYPE_CHECKING:
     from .._domain.config import DryrunConfig
@@ -149,7 +149,10 @@ def open_plugins(
         elif is_reference(cfg.feed):
             built_feed, sources["feed"] = feed_from_reference(cfg)
         else:
-            built_feed = default_feed(cfg)
+            try:
+                built_feed = default_feed(cfg)
+            except DataFileError as exc:
+                raise changed_or(cfg, exc) from None
     except BaseException:
         if built_broker is not None and broker is None:
             with contextlib.suppress(Exception):
