@@ -255,6 +255,30 @@ class TestBadInput:
         assert _tree(out) == []
 
     @pytest.mark.parametrize(
+        ("argv", "fragment"),
+        [
+            (["dryrun", "--out", ""], "argument --out: must not be empty"),
+            (["dryrun", "--out", " "], "argument --out: must not be empty"),
+            (["dryrun", "--symbol", ""], "argument --symbol: must not be empty"),
+            (["dryrun", "--config", ""], "argument --config/-c: must not be empty"),
+            (["verify", ""], "argument run_dir: must not be empty"),
+            (["report", ""], "argument run_dir: must not be empty"),
+        ],
+    )
+    def test_an_empty_argument_is_refused_not_taken_for_here(
+        self, tmp_path, monkeypatch, capsys, argv, fragment
+    ):
+        """Bug: ``--out ''`` wrote the run into the current directory, and ``--symbol ''``
+        ran on the default symbol. An empty path or name is refused: exit 2, one line."""
+        monkeypatch.chdir(tmp_path)
+        code = main([*argv, "-q", "--steps", "5"] if argv[0] == "dryrun" else argv)
+        err = capsys.readouterr().err
+        assert code == 2
+        assert fragment in err
+        assert err.count("\n") == 1
+        assert _tree(tmp_path) == []
+
+    @pytest.mark.parametrize(
         ("text", "fragment"),
         [
             ("bogus = 1\n", "unknown config key bogus"),

@@ -70,6 +70,20 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
+def _path(text: str) -> Path:
+    """A path argument; an empty one would mean the current directory, which nobody types."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("must not be empty")
+    return Path(text)
+
+
+def _text(text: str) -> str:
+    """A name argument (a symbol): an empty one is refused, not taken for the default."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("must not be empty")
+    return text
+
+
 def _integer(text: str) -> int:
     try:
         return int(text)
@@ -124,7 +138,7 @@ def _run_command(
 ) -> argparse.ArgumentParser:
     """Add a subcommand that acts on one run: its first argument is the run directory."""
     cmd = _command(sub, name, what, description, handler)
-    cmd.add_argument("run_dir", type=Path, help=_RUN_DIR_HELP)
+    cmd.add_argument("run_dir", type=_path, help=_RUN_DIR_HELP)
     return cmd
 
 
@@ -200,7 +214,7 @@ def _add_live_run_commands(sub: Any) -> None:
         "List the runs under OUT_DIR, one line each with its status verdict.",
         cmd_list,
     )
-    lst.add_argument("out_dir", type=Path, help="a directory of runs (e.g. out/runs)")
+    lst.add_argument("out_dir", type=_path, help="a directory of runs (e.g. out/runs)")
     lst.add_argument("--json", action="store_true", help="print exactly one JSON object")
 
 
@@ -228,8 +242,8 @@ def _add_burnin_command(sub: Any) -> None:
         "on stderr), 2 bad input or not a run, 3 a run is being written.",
         formatter_class=HelpWithDefaults,
     )
-    bur.add_argument("run_dirs", type=Path, nargs="+", metavar="RUN_DIR", help="run directories")
-    bur.add_argument("--out", type=Path, help="write the reports here (default: each run)")
+    bur.add_argument("run_dirs", type=_path, nargs="+", metavar="RUN_DIR", help="run directories")
+    bur.add_argument("--out", type=_path, help="write the reports here (default: each run)")
     bur.add_argument("--drill", action="store_true", help="run the kill drill now (re-runs)")
     bur.add_argument("--min-signals", type=_non_negative, default=50, help="signals needed")
     bur.add_argument("--min-decisions", type=_non_negative, default=3, help="decisions needed")
@@ -268,14 +282,14 @@ def build_parser() -> argparse.ArgumentParser:
         "here override the config file; the config's own defaults apply to the rest.",
         cmd_dryrun,
     )
-    run.add_argument("--config", "-c", type=Path, help="TOML config file")
+    run.add_argument("--config", "-c", type=_path, help="TOML config file")
     run.add_argument("--run-id", help="run id: 1-64 of [A-Za-z0-9_.-] (default: next demo-NNN)")
     run.add_argument(
         "--seed", type=_non_negative, help="seed for every random choice (default 123)"
     )
     run.add_argument("--steps", type=_positive, help="steps to run (default 1000)")
     run.add_argument("--clock", choices=CLOCK_MODES, help="clock (default sim)")
-    run.add_argument("--out", type=Path, default=Path("out/runs"), help="runs go to OUT/<run_id>/")
+    run.add_argument("--out", type=_path, default=Path("out/runs"), help="runs go to OUT/<run_id>/")
     run.add_argument(
         "--broker",
         help="mock (default), realish, ccxt:<exchange> (sandbox only) or package.module:callable",
@@ -292,7 +306,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="random_walk (default), venue (a ccxt broker's own bars), csv:PATH or "
         "package.module:callable",
     )
-    run.add_argument("--symbol", metavar="SYM", help="the symbol the feed gives (default BTC/USDT)")
+    run.add_argument(
+        "--symbol", metavar="SYM", type=_text, help="the symbol the feed gives (default BTC/USDT)"
+    )
     run.add_argument(
         "--idempotency-backend",
         choices=("memory", "jsonl", "sqlite"),
@@ -343,7 +359,7 @@ def build_parser() -> argparse.ArgumentParser:
         "ran, a secret scan).",
         cmd_evidence,
     )
-    evi.add_argument("--out", type=Path, help="where to write (default: the run directory)")
+    evi.add_argument("--out", type=_path, help="where to write (default: the run directory)")
     evi.add_argument("--json", action="store_true", help=JSON_HELP)
 
     rep = _run_command(
@@ -353,7 +369,7 @@ def build_parser() -> argparse.ArgumentParser:
         "Write one self-contained HTML report of a run (reads its artifacts only).",
         cmd_report,
     )
-    rep.add_argument("--output", type=Path, help="default RUN_DIR/report.html")
+    rep.add_argument("--output", type=_path, help="default RUN_DIR/report.html")
     rep.add_argument(
         "--verify",
         action="store_true",
@@ -368,7 +384,7 @@ def build_parser() -> argparse.ArgumentParser:
         "Write the run's metrics as a Prometheus textfile (for node_exporter).",
         cmd_prom,
     )
-    prm.add_argument("--output", type=Path, help="default RUN_DIR/livesession.prom")
+    prm.add_argument("--output", type=_path, help="default RUN_DIR/livesession.prom")
 
     _add_live_run_commands(sub)
     _add_burnin_command(sub)
