@@ -4,11 +4,20 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from decimal import Decimal
 from typing import Any
 
 import orjson
 
-from livesession import DryrunConfig, LiveSessionOrchestrator, MemoryLineSink, MemoryMetricsSink
+from livesession import (
+    DryrunConfig,
+    LiveSessionOrchestrator,
+    MemoryLineSink,
+    MemoryMetricsSink,
+    Order,
+    OrderType,
+    Side,
+)
 
 START = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 
@@ -92,3 +101,20 @@ class DiesAfter:
     def getvalue(self) -> bytes:
         """The lines written before the sink died."""
         return b"".join(self.lines)
+
+
+def hold_at_venue(venue: Any, quantity: str, *, symbol: str = "BTC/USDT") -> None:
+    """Give a mock ``venue`` a long ``quantity`` of ``symbol`` (a market buy, filled), and
+    take its reports: reduce-only orders sent after it have a position to reduce."""
+    venue.mark(symbol, Decimal("40000.00"))
+    venue.submit(
+        Order(
+            client_order_id="lsheld",
+            symbol=symbol,
+            side=Side.BUY,
+            quantity=Decimal(quantity),
+            order_type=OrderType.MARKET,
+        ),
+        0,
+    )
+    venue.poll(0)

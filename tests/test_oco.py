@@ -25,7 +25,7 @@ from livesession._session.exits import Protection, protective_legs
 from livesession.testing import FaultBroker
 from livesession.verify import verify_run
 
-from _helpers import session
+from _helpers import hold_at_venue, session
 
 D = Decimal
 PROTECT = {"take_profit_pct": D("0.01"), "stop_loss_pct": D("0.01")}
@@ -218,6 +218,7 @@ class TestMockVenueOco:
     def test_a_bar_touching_both_legs_fills_only_the_stop(self):
         """Venue-side OCO: the stop (placed first) fills, the take profit is cancelled."""
         venue = MockBroker()
+        hold_at_venue(venue, "0.010")  # the legs are reduce-only: there is a long to protect
         legs = _legs()
         venue.on_market(_bar(1, "40000.00", "40000.00"))
         for _, leg in legs:
@@ -232,6 +233,7 @@ class TestMockVenueOco:
     def test_a_resting_order_ignores_the_bar_it_was_placed_on(self):
         """Only bars after the order was placed can trigger it."""
         venue = MockBroker()
+        hold_at_venue(venue, "0.010")
         (_, stop), _ = _legs()
         venue.submit(stop, 5)
         venue.on_market(_bar(5, "40000.00", "39000.00"))

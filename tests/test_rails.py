@@ -15,6 +15,10 @@ import pytest
 
 from _scripted import ScriptedFeed, ScriptedStrategy, at, buy, sell
 from livesession import (
+    CancelReport,
+    FillReport,
+    MockBroker,
+    Order,
     OrderIntent,
     OrderType,
     RiskContext,
@@ -40,7 +44,7 @@ from livesession._risk.rails import (
     reducing_only,
 )
 
-from _helpers import session
+from _helpers import hold_at_venue, session
 
 D = Decimal
 
@@ -416,6 +420,72 @@ class TestOffTheTickInASession:
         assert submitted["payload"]["limit_price"] == "39999.99"
         orch.close()
         assert sinks.metrics_doc()["rejects_by_reason"] == {"PRICE_OFF_TICK": 1}
+
+
+class TestReduceOnlyAtTheVenue:
+    """Bug: two reduce-only SELLs of a 0.010 long (a resting take profit, then a market
+    exit) both passed the intent check, each against the whole position; the exit filled,
+    then the take profit did, and the position flipped to -0.010. The venue now fills a
+    reduce-only order only up to its position, and cancels the rest, as venues do."""
+
+    def test_a_resting_reduce_only_order_is_cancelled_once_the_position_is_flat(self):
+        take_profit = sell(
+            "0.010", order_type=OrderType.LIMIT, limit_price=D("40010.00"), reduce_only=True
+        )
+        closes = ("40000.00", "40000.00", "40000.00", "40000.00", "40050.00", "40050.00")
+        orch, sinks = _trading_session(
+            at({1: [buy("0.010")], 3: [take_profit], 4: [sell("0.010", reduce_only=True)]}),
+            closes=closes,
+        )
+        orch.run_n_steps(6)
+
+        positions = [e["payload"]["position"] for e in sinks.events_of("POSITION_CHANGED")]
+        assert positions == ["0.010", "0.000"]
+        (cancelled,) = sinks.events_of("ORDER_CANCELED")
+        (resting,) = [
+            e for e in sinks.events_of("ORDER_SUBMITTED") if e["payload"]["order_type"] == "LIMIT"
+        ]
+        assert cancelled["payload"]["client_order_id"] == resting["payload"]["client_order_id"]
+        assert orch.book.positions["BTC/USDT"] == 0
+        orch.close()
+
+    def test_the_venue_fills_a_reduce_only_order_up_to_the_position(self):
+        venue = MockBroker()
+        hold_at_venue(venue, "0.010")
+        for n, qty in enumerate(("0.006", "0.006", "0.006")):
+            venue.submit(
+                Order(
+                    client_order_id=f"lsexit{n}",
+                    symbol="BTC/USDT",
+                    side=Side.SELL,
+                    quantity=D(qty),
+                    order_type=OrderType.MARKET,
+                    reduce_only=True,
+                ),
+                1,
+            )
+        reports = venue.poll(10**12)
+        filled = [(r.client_order_id, r.quantity) for r in reports if isinstance(r, FillReport)]
+        cancelled = [r.client_order_id for r in reports if isinstance(r, CancelReport)]
+        assert filled == [("lsexit0", D("0.006")), ("lsexit1", D("0.004"))]
+        assert cancelled == ["lsexit1", "lsexit2"]
+        assert venue.order_by_client_id("lsexit1").filled_quantity == D("0.004")
+
+    def test_an_order_that_is_not_reduce_only_may_flip(self):
+        venue = MockBroker()
+        hold_at_venue(venue, "0.010")
+        venue.submit(
+            Order(
+                client_order_id="lsflip",
+                symbol="BTC/USDT",
+                side=Side.SELL,
+                quantity=D("0.030"),
+                order_type=OrderType.MARKET,
+            ),
+            1,
+        )
+        fills = [r for r in venue.poll(10**12) if isinstance(r, FillReport)]
+        assert sum(f.quantity for f in fills) == D("0.030")
 
 
 class TestThrottleInASession:

@@ -28,7 +28,7 @@ from livesession._domain.model import Bar, FillReport
 from livesession.stores import MemoryIdempotencyStore
 from livesession.testing import FaultBroker
 
-from _helpers import Sinks, session
+from _helpers import Sinks, hold_at_venue, session
 
 D = Decimal
 SECOND = 1_000_000_000
@@ -240,6 +240,7 @@ class TestRegressions:
         """Bug: when one bar touched both OCO legs, the venue cancelled the second while
         iterating and then failed with KeyError on it. Now the cancelled sibling is skipped."""
         venue = MockBroker()
+        hold_at_venue(venue, "0.010")  # the legs are reduce-only: there is a long to protect
         group = "lsentry"
         legs = [
             Order(

@@ -5,7 +5,9 @@ Every decision about an order (reject or not, partial or full) is a pure functio
 an uninterrupted run and in a resumed one. Reports become due after ``latency_ns`` of
 simulated time and are handed out by ``poll`` in due-time order. Orders sharing an
 ``oco_group`` are one-cancels-the-other at the venue: the first leg that triggers cancels
-the others.
+the others. A ``reduce_only`` order only reduces the venue's position when it fills: the
+part beyond the position is cancelled (all of it once the position is flat or on the
+order's side), as venues do, so two reduce-only orders never flip a position together.
 
 With ``journal=path`` the venue keeps its own append-only record of the requests it
 received, as a real exchange would: a new ``MockBroker`` on the same journal knows every
@@ -24,7 +26,7 @@ import attrs
 import orjson
 
 from .._domain.config import DryrunConfig, FillModelConfig
-from .._domain.decimal import plain, quantize
+from .._domain.decimal import ZERO, plain, quantize
 from .._domain.model import (
     AckReport,
     CancelReport,
@@ -134,6 +136,8 @@ class MockBroker(JournaledVenue, ResumableVenue, MarkableVenue):
         self._open: dict[str, _VenueState] = {}
         self._due = DueReports()
         self._last_price: dict[str, Decimal] = {}
+        self._position: dict[str, Decimal] = {}
+        """The venue's net position per symbol, from the fills it has matched."""
         self.submissions: dict[str, int] = {}
         """How often each client order id reached the venue (tests count duplicates)."""
 
@@ -284,6 +288,13 @@ class MockBroker(JournaledVenue, ResumableVenue, MarkableVenue):
         order = state.order
         cid = order.client_order_id
         qty = order.quantity
+        held = self._position.get(order.symbol, ZERO)
+        if order.reduce_only:
+            qty = min(qty, max(held if order.side.sign < 0 else -held, ZERO))
+            if not qty:  # nothing left to reduce: the venue cancels it
+                self._apply_cancel(cid, due)
+                return
+        self._position[order.symbol] = held + order.side.sign * qty
         parts = [qty]
         ratio = self._model.partial_fill_ratio
         if ratio and unit_draw(self._seed, "partial", cid) < ratio:
@@ -307,6 +318,9 @@ class MockBroker(JournaledVenue, ResumableVenue, MarkableVenue):
                 ),
             )
         state.status = VenueOrderStatus.FILLED
+        if qty < order.quantity:  # a reduce-only order beyond the position: the rest is off
+            state.status = VenueOrderStatus.CANCELED
+            self._push(ts, CancelReport(client_order_id=cid, ts_ns=ts))
         self._retire(cid)
         group = order.oco_group
         if group is not None:
