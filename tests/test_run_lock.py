@@ -158,3 +158,26 @@ def test_a_refusal_waits_for_the_new_holder_to_write_its_name(tmp_path: Path) ->
             writer.join()
         assert f"pid {os.getpid()} " in str(refused.value)
         assert "(winner)" in str(refused.value)
+
+
+def test_holder_of_waits_for_a_new_holder_to_write_its_name(tmp_path: Path) -> None:
+    """Bug: `dryrun` of a run id another `dryrun` had just locked said "being written by
+    pid 0 on ? since ? (?)": the name was read before the winner wrote it. It is read
+    again for a moment; a name still missing is said in words, not as pid 0."""
+    path = tmp_path / names.WRITER_LOCK
+    with RunLock.acquire(tmp_path, "winner"):
+        real = path.read_bytes()
+        path.write_bytes(b"")  # taken, not yet named
+        writer = threading.Timer(0.05, path.write_bytes, args=(real,))
+        writer.start()
+        try:
+            holder = holder_of(tmp_path)
+        finally:
+            writer.join()
+        assert holder is not None
+        assert (holder.pid, holder.command) == (os.getpid(), "winner")
+        path.write_bytes(b"")  # and never named, for as long as the refusal waits
+        unnamed = holder_of(tmp_path)
+        assert unnamed is not None
+        assert unnamed.describe() == "another process (starting: its name is not written yet)"
+        path.write_bytes(real)

@@ -57,7 +57,13 @@ class Holder:
     command: str
 
     def describe(self) -> str:
-        """``pid 4242 on host-a since 2026-11-30T10:00:00Z (livesession resume)``."""
+        """``pid 4242 on host-a since 2026-11-30T10:00:00Z (livesession resume)``.
+
+        A holder whose name is not written yet (pid 0: it took the lock a moment ago) is
+        ``another process (starting: its name is not written yet)``.
+        """
+        if not self.pid:
+            return "another process (starting: its name is not written yet)"
         return f"pid {self.pid} on {self.host} since {self.since} ({self.command})"
 
 
@@ -152,11 +158,12 @@ def holder_of(run_dir: Path) -> Holder | None:
 
     Never takes the lock, so it is safe beside a live writer (``status``, the operator
     controls). A holder whose lock file cannot be parsed (it is being written this very
-    moment) is reported with pid 0.
+    moment) is read again for a moment, then reported with pid 0 (``describe`` says so).
     """
     if not is_held(run_dir):
         return None
-    holder = _read_holder(run_dir / names.WRITER_LOCK)
+    path = run_dir / names.WRITER_LOCK
+    holder = _read_holder(path) or _current_holder(path)  # a new holder writes its name now
     return holder if holder is not None else Holder(pid=0, host="?", since="?", command="?")
 
 
