@@ -5,11 +5,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import orjson
 import pytest
 
+from livesession._rundir.lock import RunLock
 from livesession.cli import main
 from livesession.verify import verify_run
 
@@ -59,10 +61,44 @@ class TestDryrun:
     def test_an_unsealed_run_in_the_way_is_offered_a_resume(self, tmp_path, capsys):
         """A crashed run's directory (no sealing checkpoint) is pointed at ``resume``."""
         (tmp_path / "x").mkdir()
+        (tmp_path / "x" / "run.json").write_text("{}\n")
         (tmp_path / "x" / "checkpoint.json").write_text('{"sealed": false}\n')
         assert main(["dryrun", "--out", str(tmp_path), "--run-id", "x", "-q"]) == 2
         err = capsys.readouterr().err
         assert f"or continue a crashed run with `livesession resume {tmp_path / 'x'}`" in err
+
+    def test_a_directory_in_the_way_that_holds_no_run_says_so(self, tmp_path, capsys):
+        """A directory without run.json (not a run, or one killed while being created) is
+        named as such, after a moment's wait for a dryrun that may be creating it."""
+        (tmp_path / "x").mkdir()
+        (tmp_path / "x" / "notes.txt").write_text("mine\n")
+        assert main(["dryrun", "--out", str(tmp_path), "--run-id", "x", "-q"]) == 2
+        assert capsys.readouterr().err == (
+            f"livesession: error: run directory {tmp_path / 'x'} already exists but holds no"
+            " run (no run.json): choose another --run-id, or remove the directory\n"
+        )
+        assert _tree(tmp_path / "x") == ["notes.txt"]
+
+    def test_a_directory_another_dryrun_is_creating_is_refused_as_held(self, tmp_path, capsys):
+        """Bug: two dryruns of one run id started together: the loser found the directory
+        made but not yet locked, and was told to resume a crashed run. It waits for the
+        lock, and is refused as the second writer (exit 3)."""
+        run_dir = tmp_path / "x"
+        run_dir.mkdir()
+        taken: list[RunLock] = []
+        locker = threading.Timer(
+            0.05, lambda: taken.append(RunLock.acquire(run_dir, "livesession dryrun"))
+        )
+        locker.start()
+        try:
+            code = main(["dryrun", "--out", str(tmp_path), "--run-id", "x", "-q"])
+        finally:
+            locker.join()
+            for lock in taken:
+                lock.release()
+        err = capsys.readouterr().err
+        assert code == 3
+        assert f"{run_dir} is being written by pid {os.getpid()} " in err
 
     def test_out_naming_a_file_says_so(self, tmp_path, capsys):
         """``--out`` naming a file is refused as such, not as a run that already exists."""

@@ -15,7 +15,7 @@ from .backing import pg_dsn
 from .brokers import BrokerFactory, open_broker
 from .data import data_record, pin_data
 from .layout import LOCAL_BACKENDS, STORES, Backing, write_run_files
-from .lock import RunLock, holder_of, writer_command
+from .lock import RunLock, holder_of, holder_soon, writer_command
 from .plugins import PlugIns, add_broker_check, apply_references, given_broker, open_plugins
 from .session import open_session
 
@@ -39,11 +39,19 @@ def _refuse_existing(run_dir: Path) -> None:
     """
     if not run_dir.exists():
         return
-    holder = holder_of(run_dir)
+    created = (run_dir / names.RUN_META).exists()
+    # A directory without run.json may be one another dryrun made a moment ago and is
+    # about to lock: wait for its lock before saying what the directory holds.
+    holder = holder_of(run_dir) if created else holder_soon(run_dir)
     if holder is not None:
         raise RunHeld(
             f"{run_dir} is being written by {holder.describe()}; nothing was changed "
             "(one writer per run: choose another --run-id, or wait for it to end)"
+        )
+    if not created:
+        raise RunDirectoryError(
+            f"run directory {run_dir} already exists but holds no run (no {names.RUN_META}): "
+            "choose another --run-id, or remove the directory"
         )
     if read_json_object(run_dir / names.CHECKPOINT).get("sealed"):
         raise RunDirectoryError(

@@ -167,6 +167,20 @@ def holder_of(run_dir: Path) -> Holder | None:
     return holder if holder is not None else Holder(pid=0, host="?", since="?", command="?")
 
 
+def holder_soon(run_dir: Path) -> Holder | None:
+    """``holder_of``, waiting a moment for one to appear.
+
+    For a directory a writer has just created and is about to lock (``create_run`` makes
+    the directory, then takes its lock).
+    """
+    for _ in range(_NAME_READS):
+        holder = holder_of(run_dir)
+        if holder is not None:
+            return holder
+        time.sleep(_NAME_READ_PAUSE_S)
+    return None
+
+
 @attrs.frozen
 class _Before:
     """The lock file (and its directory's times) before a writer took it."""
