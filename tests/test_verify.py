@@ -65,6 +65,18 @@ def rewrite_jsonl(path: Path, index: int, change) -> None:
     path.write_bytes(b"".join(line + b"\n" for line in lines))
 
 
+def _seq_violations(tmp_path: Path, bars: int, change) -> list[str]:
+    """The ``seq`` violations of a run of ``bars`` bars whose events.jsonl lines ``change``
+    rearranged (digests left as they were: only the seq lines are looked at)."""
+    builder = started()
+    for _ in range(bars):
+        builder.bar("100.00")
+    run = finish(builder, tmp_path / "r")
+    lines = (run / "events.jsonl").read_bytes().splitlines(keepends=True)
+    (run / "events.jsonl").write_bytes(b"".join(change(lines)))
+    return [v for v in verify_run(run).violations if ": seq is " in v]
+
+
 @pytest.fixture(name="good_run")
 def _good_run(tmp_path):
     return build_run(tmp_path / "run")
@@ -368,29 +380,19 @@ class TestEvents:
 
     def test_a_lost_event_is_one_violation_not_one_per_line_after_it(self, tmp_path):
         """One missing record is reported once, with the gap, however long the run goes on."""
-        builder = started()
-        for _ in range(50):
-            builder.bar("100.00")
-        run = finish(builder, tmp_path / "r")
-        lines = (run / "events.jsonl").read_bytes().splitlines(keepends=True)
-        (run / "events.jsonl").write_bytes(b"".join(lines[:5] + lines[6:]))  # seq 6 is lost
-
-        seq_lines = [v for v in verify_run(run).violations if ": seq is " in v]
+        seq_lines = _seq_violations(tmp_path, 50, lambda lines: lines[:5] + lines[6:])
 
         assert seq_lines == ["events.jsonl:6: seq is 7, expected 6 (1 record(s) missing or moved)"]
 
     def test_swapped_and_repeated_events_are_named_where_they_are(self, tmp_path):
         """Two swapped records are two violations; a repeated one is one."""
-        builder = started()
-        for _ in range(20):
-            builder.bar("100.00")
-        run = finish(builder, tmp_path / "r")
-        lines = (run / "events.jsonl").read_bytes().splitlines(keepends=True)
-        lines[8], lines[9] = lines[9], lines[8]
-        lines.insert(15, lines[14])
-        (run / "events.jsonl").write_bytes(b"".join(lines))
 
-        seq_lines = [v for v in verify_run(run).violations if ": seq is " in v]
+        def swap_and_repeat(lines: list[bytes]) -> list[bytes]:
+            lines[8], lines[9] = lines[9], lines[8]
+            lines.insert(15, lines[14])
+            return lines
+
+        seq_lines = _seq_violations(tmp_path, 20, swap_and_repeat)
 
         assert seq_lines == [
             "events.jsonl:9: seq is 10, expected 9 (1 record(s) missing or moved)",
