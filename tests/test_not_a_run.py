@@ -168,6 +168,34 @@ class TestNotARun:
         assert main(["verify", str(_unrelated(tmp_path))]) == 2
         assert "directory of" not in capsys.readouterr().err
 
+    @pytest.mark.parametrize(
+        ("argv", "fragment"),
+        [
+            (["report", "{run}", "--output", "{out}"], "--output {out} is a directory: give a"),
+            (["prom", "{run}", "--output", "{out}"], "--output {out} is a directory: give a"),
+            (["evidence", "{run}", "--out", "{file}"], "--out {file} is not a directory"),
+        ],
+    )
+    def test_an_output_of_the_wrong_kind_is_one_line(
+        self, finished, tmp_path, capsys, argv, fragment
+    ):
+        """A directory given for a file, or a file for a directory: one line, exit 2, and
+        nothing written (it used to say only "Is a directory" or "File exists")."""
+        run = tmp_path / "run"
+        shutil.copytree(finished, run)
+        (tmp_path / "out").mkdir()
+        (tmp_path / "file").write_text("mine\n")
+        names = {"run": str(run), "out": str(tmp_path / "out"), "file": str(tmp_path / "file")}
+        before = _snapshot(tmp_path)
+
+        code = main([arg.format(**names) for arg in argv])
+
+        err = capsys.readouterr().err
+        assert code == 2
+        assert fragment.format(**names) in err
+        assert len(err.splitlines()) == 1
+        assert _snapshot(tmp_path) == before
+
     def test_the_four_artifacts_alone_are_a_run(self, finished, tmp_path, capsys):
         """The runbook's own invocation writes only the four artifacts: verify accepts them."""
         run = tmp_path / "bare"

@@ -244,8 +244,9 @@ class TestCliFileErrors:
         capsys.readouterr()
         (tmp_path / "taken").mkdir()
         assert main(["report", str(run_dir), "--output", str(tmp_path / "taken")]) == 2
-        assert (
-            capsys.readouterr().err == f"livesession: error: {tmp_path / 'taken'}: Is a directory\n"
+        assert capsys.readouterr().err == (  # now a message of ours: the argument and the fix
+            f"livesession: error: --output {tmp_path / 'taken'} is a directory: give a file's"
+            f" path, e.g. {tmp_path / 'taken' / 'report.html'}\n"
         )
         missing = tmp_path / "gone" / "r.html"
         assert main(["report", str(run_dir), "--output", str(missing)]) == 2

@@ -27,6 +27,7 @@ from ._cli_output import (
     refused,
     verify_json,
 )
+from ._exceptions import UsageError
 from ._support.secrets import redact_text
 
 __all__ = [
@@ -88,6 +89,8 @@ def cmd_evidence(args: argparse.Namespace) -> int:
     from .evidence import write_evidence  # noqa: PLC0415 - only for this command
 
     progress = None if args.json else _phase_lines("evidence")
+    if args.out is not None and args.out.exists() and not args.out.is_dir():
+        raise UsageError(f"--out {args.out} is not a directory: evidence is written into one")
     try:
         result = write_evidence(require_run(args.run_dir), out_dir=args.out, progress=progress)
     except RunHeld as exc:
@@ -164,6 +167,10 @@ def _write_for_run(
     """
     run_dir = require_run(args.run_dir)
     output: Path = args.output or run_dir / default_name
+    if output.is_dir():
+        raise UsageError(
+            f"--output {output} is a directory: give a file's path, e.g. {output / default_name}"
+        )
     live = write(run_dir, output)
     print(f"{label:<10}{output}")  # noqa: T201 - the CLI's output
     if live:
