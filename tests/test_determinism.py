@@ -13,7 +13,15 @@ import pytest
 CONTRACT = ("events.jsonl", "state_snapshots.jsonl", "metrics.json", "audit.jsonl")
 
 
-def _run(out: Path, *, seed: int, clock: str, hashseed: str, steps: int = 400) -> dict[str, str]:
+def _run(
+    out: Path,
+    *,
+    seed: int,
+    clock: str,
+    hashseed: str,
+    steps: int = 400,
+    durability: str = "none",
+) -> dict[str, str]:
     subprocess.run(
         [
             sys.executable,
@@ -31,7 +39,7 @@ def _run(out: Path, *, seed: int, clock: str, hashseed: str, steps: int = 400) -
             "--out",
             str(out),
             "--durability",
-            "none",
+            durability,
             "-q",
         ],
         env={**os.environ, "PYTHONHASHSEED": hashseed},
@@ -56,3 +64,11 @@ class TestDeterminism:
         second = _run(tmp_path / "b", seed=124, clock="sim", hashseed="0")
         assert first["events.jsonl"] != second["events.jsonl"]
         assert first["audit.jsonl"] != second["audit.jsonl"]
+
+    def test_durability_changes_no_byte(self, tmp_path):
+        """Durability decides what a machine crash can lose, never what a run records
+        (docs/data.md tells long replays to use ``none`` on this promise)."""
+        synced = _run(tmp_path / "a", seed=7, clock="sim", hashseed="0", durability="step")
+        unsynced = _run(tmp_path / "b", seed=7, clock="sim", hashseed="0", durability="none")
+        each = _run(tmp_path / "c", seed=7, clock="sim", hashseed="0", durability="event")
+        assert synced == unsynced == each
