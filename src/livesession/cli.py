@@ -70,18 +70,16 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
-def _path(text: str) -> Path:
-    """A path argument; an empty one would mean the current directory, which nobody types."""
-    if not text.strip():
-        raise argparse.ArgumentTypeError("must not be empty")
-    return Path(text)
-
-
 def _text(text: str) -> str:
     """A name argument (a symbol): an empty one is refused, not taken for the default."""
     if not text.strip():
         raise argparse.ArgumentTypeError("must not be empty")
     return text
+
+
+def _path(text: str) -> Path:
+    """A path argument; an empty one would mean the current directory, which nobody types."""
+    return Path(_text(text))
 
 
 def _integer(text: str) -> int:

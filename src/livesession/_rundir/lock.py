@@ -26,6 +26,7 @@ import socket
 import struct
 import sys
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final, Self
@@ -115,13 +116,29 @@ def _current_holder(path: Path) -> Holder | None:
     names a dead process on this host, is read again for a moment (bounded: at worst the
     refusal says "another process").
     """
-    holder = None
-    for _ in range(_NAME_READS):
+
+    def live() -> Holder | None:
         holder = _read_holder(path)
-        if holder is not None and (holder.host != socket.gethostname() or _pid_alive(holder.pid)):
+        alive = holder is not None and (
+            holder.host != socket.gethostname() or _pid_alive(holder.pid)
+        )
+        return holder if alive else None
+
+    return _within_a_moment(live) or _read_holder(path)
+
+
+def _within_a_moment(attempt: Callable[[], Holder | None]) -> Holder | None:
+    """``attempt()`` until it gives a holder, for a moment (``_NAME_READS`` pauses); or None.
+
+    The moment a writer needs between making its directory, taking its lock and writing
+    its name there.
+    """
+    for _ in range(_NAME_READS):
+        holder = attempt()
+        if holder is not None:
             return holder
         time.sleep(_NAME_READ_PAUSE_S)
-    return holder
+    return None
 
 
 def is_held(run_dir: Path) -> bool:
@@ -173,12 +190,7 @@ def holder_soon(run_dir: Path) -> Holder | None:
     For a directory a writer has just created and is about to lock (``create_run`` makes
     the directory, then takes its lock).
     """
-    for _ in range(_NAME_READS):
-        holder = holder_of(run_dir)
-        if holder is not None:
-            return holder
-        time.sleep(_NAME_READ_PAUSE_S)
-    return None
+    return _within_a_moment(lambda: holder_of(run_dir))
 
 
 @attrs.frozen
