@@ -55,7 +55,9 @@ class Sinks:
 def session(sinks: Sinks | None = None, **cfg: Any) -> tuple[LiveSessionOrchestrator, Sinks]:
     """A session with a default-ish config on memory sinks."""
     sinks = sinks or Sinks()
-    params: dict[str, Any] = {"run_id": "t", "strategy_id": "s", "steps": 200}
+    # The run is named by the strategy it runs (the session refuses another name).
+    named = getattr(cfg.get("strategy"), "strategy_id", "s")
+    params: dict[str, Any] = {"run_id": "t", "strategy_id": named, "steps": 200}
     params.update(cfg)
     live_override = params.pop("live_override", False)
     extra = {

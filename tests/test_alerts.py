@@ -122,7 +122,7 @@ def _no_env_webhook(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _cfg(url: str | None, **values: Any) -> DryrunConfig:
-    params: dict[str, Any] = {"run_id": "alerts", "seed": 5, "steps": 40}
+    params: dict[str, Any] = {"run_id": "alerts", "strategy_id": "scripted", "seed": 5, "steps": 40}
     params.update(values)
     alerts: dict[str, Any] = {"timeout_ms": 300, "retries": 1}
     if url is not None:

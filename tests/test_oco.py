@@ -131,8 +131,8 @@ class TestOcoInASession:
         legs = _legs_of(sinks)
         filled = {e["payload"]["client_order_id"] for e in sinks.events_of("ORDER_FILLED")}
         canceled = {e["payload"]["client_order_id"] for e in sinks.events_of("ORDER_CANCELED")}
-        stop = client_order_id("t", "s", 1, "sl")
-        take = client_order_id("t", "s", 1, "tp")
+        stop = client_order_id("t", "scripted", 1, "sl")
+        take = client_order_id("t", "scripted", 1, "tp")
         assert take in filled
         assert stop in canceled
         assert legs["take_profit"]["client_order_id"] == take
@@ -145,8 +145,8 @@ class TestOcoInASession:
         orch.run_n_steps(4)
         filled = {e["payload"]["client_order_id"] for e in sinks.events_of("ORDER_FILLED")}
         canceled = {e["payload"]["client_order_id"] for e in sinks.events_of("ORDER_CANCELED")}
-        assert client_order_id("t", "s", 1, "sl") in filled
-        assert client_order_id("t", "s", 1, "tp") in canceled
+        assert client_order_id("t", "scripted", 1, "sl") in filled
+        assert client_order_id("t", "scripted", 1, "tp") in canceled
         assert orch.book.open_orders == ()
 
     def test_a_partial_leg_fill_cancels_the_sibling_at_once(self):
@@ -160,8 +160,8 @@ class TestOcoInASession:
             (e["event_type"], e["payload"].get("client_order_id"))
             for e in map(orjson.loads, sinks.events.lines)
         ]
-        take = client_order_id("t", "s", 1, "tp")
-        stop = client_order_id("t", "s", 1, "sl")
+        take = client_order_id("t", "scripted", 1, "tp")
+        stop = client_order_id("t", "scripted", 1, "sl")
         first_partial = kinds.index(("ORDER_PARTIALLY_FILLED", take))
         assert ("ORDER_CANCELED", stop) in kinds[first_partial:]
         assert ("ORDER_FILLED", take) in kinds
@@ -175,7 +175,7 @@ class TestOcoInASession:
         assert orch.state is SessionState.STOPPED
         assert orch.book.open_orders == ()
         canceled = {e["payload"]["client_order_id"] for e in sinks.events_of("ORDER_CANCELED")}
-        assert {client_order_id("t", "s", 1, "sl"), client_order_id("t", "s", 1, "tp")} <= canceled
+        assert {client_order_id("t", "scripted", 1, "sl"), client_order_id("t", "scripted", 1, "tp")} <= canceled
         assert not any(orch.book.positions.values())
 
     def test_no_legs_while_halted(self):
@@ -207,8 +207,8 @@ class TestOcoInASession:
             ("ORPHAN_OCO_SIBLING", "CANCEL_REQUESTED", "position_gone")
         }
         assert {r["client_order_id"] for r in reconciled} == {
-            client_order_id("t", "s", 1, "sl"),
-            client_order_id("t", "s", 1, "tp"),
+            client_order_id("t", "scripted", 1, "sl"),
+            client_order_id("t", "scripted", 1, "tp"),
         }
         assert "C2_RECONCILED" in sinks.audit_codes()
         assert orch.book.open_orders == ()

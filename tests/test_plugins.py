@@ -11,16 +11,26 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
+import attrs
 import orjson
 import pytest
 
-from livesession import ConfigError, DryrunConfig, create_run, load_config, resume_run
+from livesession import (
+    ConfigError,
+    DryrunConfig,
+    LiveSessionOrchestrator,
+    PluginError,
+    create_run,
+    load_config,
+    resume_run,
+)
 from livesession._support.references import not_a, protocol_members
 from livesession._typing import Broker, Strategy
 
@@ -199,6 +209,23 @@ def not_a_feed(*, symbol):
     return [symbol]
 
 
+class Momentum:
+    strategy_id = "momentum_v3"
+
+    def on_bar(self, bar, view):
+        return ()
+
+    def get_state(self):
+        return {}
+
+    def set_state(self, state):
+        pass
+
+
+def renamed(*, strategy_id):
+    return Momentum()  # ignores the strategy_id the session passes
+
+
 class SimBroker(MockBroker):
     simulated = True
 
@@ -257,6 +284,14 @@ def _plugdir(tmp_path: Path) -> Path:
             ("userplug.parts:not_a_feed", "not a Broker"),
         ),
         ('strategy_factory = "not a reference"', ("strategy_factory", "'not a reference'")),
+        (
+            'strategy_factory = "userplug.parts:renamed"',
+            (
+                "strategy_factory 'userplug.parts:renamed' made a strategy with strategy_id"
+                " 'momentum_v3', but the config's strategy_id is 'sma_demo'",
+                "set strategy_id = 'momentum_v3' in the config",
+            ),
+        ),
         ("[strategy_params]\nlookback = 3", ("strategy_params", "strategy_factory")),
     ],
 )
@@ -444,6 +479,47 @@ def test_a_plug_in_that_is_not_one_names_what_it_lacks():
         "cancel", "close", "kind", "on_market", "open_orders", "order_by_client_id", "poll",
         "submit",
     ]  # fmt: skip
+
+
+class _Momentum:
+    strategy_id = "momentum_v3"
+
+    def on_bar(self, bar, view):
+        return ()
+
+    def get_state(self):
+        return {}
+
+    def set_state(self, state):
+        pass
+
+
+def test_a_strategy_calling_itself_otherwise_is_refused_before_writing(tmp_path):
+    """The run records the config's strategy_id: a strategy named otherwise would make the
+    evidence name a strategy that did not run."""
+    said = (
+        "the strategy given has strategy_id 'momentum_v3', but the config's strategy_id is "
+        "'sma_demo': the run would record the wrong strategy; set strategy_id = "
+        "'momentum_v3' in the config, or give the strategy the config's"
+    )
+    cfg = load_config(None, {"run_id": "named"})
+    with pytest.raises(PluginError, match=f"^{re.escape(said)}$"):
+        create_run(cfg, tmp_path / "runs", strategy=_Momentum())
+    assert not (tmp_path / "runs").exists()
+    with pytest.raises(PluginError, match=re.escape(said)):
+        LiveSessionOrchestrator(cfg, strategy=_Momentum())
+    unnamed = _Momentum()
+    unnamed.strategy_id = None  # type: ignore[assignment]
+    with pytest.raises(PluginError, match="strategy_id None: it must be the config's, 'sma_demo'"):
+        LiveSessionOrchestrator(cfg, strategy=unnamed)
+    # Named alike, it runs and every event names it.
+    session = create_run(
+        attrs.evolve(cfg, strategy_id="momentum_v3", steps=3), tmp_path / "runs", strategy=_Momentum()
+    )
+    session.run_to_end(3)
+    session.close()
+    events = (tmp_path / "runs" / "named" / "events.jsonl").read_text().splitlines()
+    assert {orjson.loads(line)["strategy_id"] for line in events} == {"momentum_v3"}
 
 
 def test_create_run_refuses_a_bad_object_before_writing(tmp_path):

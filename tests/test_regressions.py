@@ -92,7 +92,7 @@ class TestRegressions:
         kwargs = sinks.kwargs()
         kwargs["event_sink"] = _DiesOnAck()
         orch = LiveSessionOrchestrator(
-            DryrunConfig(run_id="t", strategy_id="s"),
+            DryrunConfig(run_id="t", strategy_id="scripted"),
             feed=ScriptedFeed(["40000.00"]),
             strategy=ScriptedStrategy(at({1: [buy("0.010")]})),
             broker=broker,
@@ -124,7 +124,7 @@ class TestRegressions:
         kwargs["audit_sink"] = _DiesOn(b'"C2_ORDER_OUTCOME_UNKNOWN"')
         intent = buy("0.001", **_resting_limit()) if order == "limit" else buy("0.001")
         orch = LiveSessionOrchestrator(
-            DryrunConfig(run_id="t", strategy_id="s", max_sink_retries=1),
+            DryrunConfig(run_id="t", strategy_id="scripted", max_sink_retries=1),
             feed=ScriptedFeed(["40000.00"]),
             strategy=ScriptedStrategy(at({1: [intent]})),
             broker=broker,

@@ -254,6 +254,16 @@ class TestPlugin:
                     run = run_factory.run(steps=30)
                     run.events.lines.pop(3)
 
+                def test_named_by_its_strategy(run_factory):
+                    from decimal import Decimal
+                    from livesession import SmaCrossover
+                    mine = SmaCrossover(
+                        strategy_id="mine", fast=3, slow=8, order_qty=Decimal("0.01")
+                    )
+                    run = run_factory.run(steps=30, strategy=mine)
+                    assert run.orch.config.strategy_id == "mine"
+                    assert run.events_of("SESSION_STOPPED")[0]["strategy_id"] == "mine"
+
                 def test_fault_broker(fault_broker):
                     fault_broker.arm("drop")
                     assert list(fault_broker.armed) == ["timeout_before"]
@@ -273,7 +283,7 @@ class TestPlugin:
             )
         )
         result = pytester.runpytest_subprocess("-q", "-p", "no:cacheprovider", *plugin_args())
-        result.assert_outcomes(passed=6, errors=2)
+        result.assert_outcomes(passed=7, errors=2)
         result.stdout.fnmatch_lines(["*ERROR at teardown of test_tampered *"])
         result.stdout.fnmatch_lines(["*ERROR at teardown of test_verified_runs*"])
         result.stdout.fnmatch_lines(["*fails verify*"])

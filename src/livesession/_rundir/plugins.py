@@ -21,6 +21,7 @@ from .._risk.checks import CheckResult, PreflightContext
 from .._session.assembly import default_feed
 from .._session.plugins import (
     broker_from_reference,
+    check_strategy_id,
     feed_from_reference,
     strategy_from_reference,
 )
@@ -132,6 +133,7 @@ def open_plugins(
     built_strategy: Strategy | None = None
     if strategy is not None and not isinstance(strategy, str):
         sources["strategy"] = _given("strategy", strategy)
+        check_strategy_id(strategy, cfg.strategy_id)
         built_strategy = strategy  # type: ignore[assignment]  # checked by _given
     elif cfg.strategy_factory is not None:
         built_strategy, sources["strategy"] = strategy_from_reference(cfg)

@@ -35,6 +35,7 @@ from .._typing import JournaledVenue
 from .._version import __version__
 from ..brokers.mock import MockBroker, venue_options
 from ..stores.memory import MemoryIdempotencyStore
+from . import plugins
 from .book import Book
 from .broker_guard import guard_broker
 from .broker_health import BrokerHealth
@@ -45,7 +46,6 @@ from .exits import OcoExits
 from .lease_keeper import LeaseKeeper, watch_fences
 from .lifecycle import SessionLifecycle
 from .pipeline import FEED_ERROR, STRATEGY_ERROR, input_failed
-from .plugins import broker_from_reference, feed_from_reference, strategy_from_reference
 from .reconciliation import Reconciliation
 from .reports import ReportRouter
 from .timekeeper import Timekeeper
@@ -213,7 +213,7 @@ def default_broker(cfg: DryrunConfig, *, journal: Path | None = None) -> Broker:
     A broker named by reference (``package.module:callable``) is built by its factory.
     """
     if is_reference(cfg.broker):
-        return broker_from_reference(cfg)[0]
+        return plugins.broker_from_reference(cfg)[0]
     if cfg.broker != "mock":
         raise ConfigError(
             f"broker {cfg.broker!r} needs an explicit broker object; the default is 'mock'"
@@ -224,7 +224,7 @@ def default_broker(cfg: DryrunConfig, *, journal: Path | None = None) -> Broker:
 def default_feed(cfg: DryrunConfig) -> MarketFeed:
     """The feed ``cfg.feed`` names: ``random_walk``, ``csv:<path>`` or a reference."""
     if is_reference(cfg.feed):
-        return feed_from_reference(cfg)[0]
+        return plugins.feed_from_reference(cfg)[0]
     if cfg.feed == "venue":  # attached to its venue and journal by the run directory
         return VenueFeed(
             symbol=cfg.symbol, interval_ms=cfg.step_interval_ms, retry=RetryPolicy(seed=cfg.seed)
@@ -274,7 +274,7 @@ def fit_to_feed(cfg: DryrunConfig, feed: object) -> DryrunConfig:
 def default_strategy(cfg: DryrunConfig) -> Strategy:
     """The SMA-crossover demo configured by ``cfg``, or the ``strategy_factory``'s product."""
     if cfg.strategy_factory is not None:
-        return strategy_from_reference(cfg)[0]
+        return plugins.strategy_from_reference(cfg)[0]
     sc = cfg.strategy
     return SmaCrossover(
         strategy_id=cfg.strategy_id,
@@ -325,6 +325,8 @@ def assemble(
     if unknown:
         raise TypeError(f"LiveSessionOrchestrator got unexpected keyword argument(s): {unknown}")
     e = edges
+    if e.get("strategy") is not None:
+        plugins.check_strategy_id(e.get("strategy"), config.strategy_id)
     feed = _or_default(e.get("feed"), lambda: default_feed(config))
     if isinstance(feed, VenueFeed) and not feed.attached:
         raise ConfigError(

@@ -21,7 +21,12 @@ from .._typing import Broker, MarketFeed, Strategy
 if TYPE_CHECKING:
     from .._domain.config import DryrunConfig
 
-__all__ = ["broker_from_reference", "feed_from_reference", "strategy_from_reference"]
+__all__ = [
+    "broker_from_reference",
+    "check_strategy_id",
+    "feed_from_reference",
+    "strategy_from_reference",
+]
 
 
 def _base(cfg: DryrunConfig) -> Path | None:
@@ -47,7 +52,31 @@ def strategy_from_reference(cfg: DryrunConfig) -> tuple[Strategy, dict[str, Any]
         ref, _base(cfg), what="strategy_factory", kind=Strategy, kwargs=kwargs
     )
     strategy: Strategy = product
+    check_strategy_id(strategy, cfg.strategy_id, made_by=ref)
     return strategy, record
+
+
+def check_strategy_id(strategy: object, strategy_id: str, *, made_by: str | None = None) -> None:
+    """Refuse a strategy whose own ``strategy_id`` is not the config's.
+
+    The run records the config's id (in every event, the client order ids and the lease):
+    a strategy calling itself something else would leave evidence naming another strategy.
+    """
+    own = getattr(strategy, "strategy_id", None)
+    if own == strategy_id:
+        return
+    source = (
+        "the strategy given has"
+        if made_by is None
+        else f"strategy_factory {made_by!r} made a strategy with"
+    )
+    if not isinstance(own, str):
+        raise PluginError(f"{source} strategy_id {own!r}: it must be the config's, {strategy_id!r}")
+    raise PluginError(
+        f"{source} strategy_id {own!r}, but the config's strategy_id is {strategy_id!r}: "
+        f"the run would record the wrong strategy; set strategy_id = {own!r} in the config, "
+        "or give the strategy the config's"
+    )
 
 
 def feed_from_reference(cfg: DryrunConfig) -> tuple[MarketFeed, dict[str, Any]]:

@@ -136,7 +136,7 @@ class RunFactory:
 
         ``strategy``, ``feed``, ``broker``, ``clock``, ``idempotency`` and ``checks`` go to
         the orchestrator; every other keyword is a ``DryrunConfig`` field (``run_id``
-        defaults to ``"test"``).
+        defaults to ``"test"``, ``strategy_id`` to the given strategy's own).
         """
         from .._artifacts.sinks import MemoryLineSink, MemoryMetricsSink  # noqa: PLC0415
         from .._domain.config import DryrunConfig  # noqa: PLC0415
@@ -148,7 +148,10 @@ class RunFactory:
             if key in fields
         }
         if config is None:
-            config = DryrunConfig(**{"run_id": "test", **fields})
+            # A strategy passed without a strategy_id field names the run's strategy itself.
+            own = getattr(edges.get("strategy"), "strategy_id", None)
+            named = {"strategy_id": own} if isinstance(own, str) else {}
+            config = DryrunConfig(**{"run_id": "test", **named, **fields})
         elif fields:
             msg = "pass either a config or DryrunConfig fields, not both"
             raise TypeError(msg)
