@@ -30,6 +30,8 @@ from livesession._market.parquet import ParquetReplayFeed
 from livesession.verify import verify_run
 
 from _helpers import session
+from crash_harness import KILLED
+from crash_harness import cli as crash_cli
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_REJECTED = 0, 2, 3
 _MOVES = (150, -90, 220, -310, 60, -40, 275, -180)
@@ -319,6 +321,8 @@ class TestTimestamps:
             ["1772834340000", "1773007200000"],  # epoch milliseconds
             ["1772834340000000", "1773007200000000"],  # epoch microseconds
             ["1772834340000000000", "1773007200000000000"],  # epoch nanoseconds
+            ["06.03.2026 21:59", "08.03.2026 22:00"],  # day first, as spreadsheets write
+            ["06.03.2026 21:59:00", "08.03.2026 22:00:00"],
         ],
     )
     def test_every_form_gives_the_same_moments(self, tmp_path: Path, times: list[str]) -> None:
@@ -383,6 +387,105 @@ class TestTimestamps:
         assert not feed.dated
         assert bar is not None
         assert bar.ts_ns == 123
+
+
+def european(text: str) -> str:
+    """A comma-separated export as a spreadsheet set to German or Spanish conventions saves
+    it: ``;`` between cells, decimal commas, dates day first with dots."""
+    lines = text.splitlines()
+    out = [lines[0].replace(",", ";")]
+    for line in lines[1:]:
+        when, *numbers = line.split(",")
+        moment = dt.datetime.fromisoformat(when)
+        cells = [moment.strftime("%d.%m.%Y %H:%M:%S"), *(n.replace(".", ",") for n in numbers)]
+        out.append(";".join(cells))
+    return "\n".join(out) + "\n"
+
+
+class TestSpreadsheetExports:
+    """``;``-separated files with decimal commas and day-first dates read as their twins."""
+
+    def test_a_european_export_runs_as_its_twin_and_resumes(self, tmp_path: Path) -> None:
+        twin = tmp_path / "EURUSD.csv"
+        eurusd_hourly(twin, 120)
+        export = tmp_path / "eu" / "EURUSD.csv"
+        export.parent.mkdir()
+        export.write_text(european(twin.read_text(encoding="utf-8")), encoding="utf-8")
+        assert ";1,3" in export.read_text(encoding="utf-8")  # decimal commas, really
+        out = tmp_path / "runs"
+        common = ("--symbol", "EUR/USD", "--durability", "step", "-q")
+        for name, data in (("twin", twin), ("eu", export)):
+            done = _cli("dryrun", "--feed", f"csv:{data}", "--out", out, "--run-id", name,
+                        *common, cwd=tmp_path)  # fmt: skip
+            assert done.returncode == EXIT_OK, done.stderr
+            assert verify_run(out / name).ok
+
+        def bars(run: str) -> list[tuple[str, Any]]:
+            return [(e["ts_utc"], e["payload"]) for e in _events(out / run) if e["event_type"] == "BAR"]
+
+        assert bars("eu") == bars("twin")
+        assert bars("eu")[0] == ("2013-02-01T12:00:00Z", bars("twin")[0][1])
+        assert _config(out / "eu")["price_tick"] == "0.00001"
+        # Killed at its second checkpoint and resumed, it ends as the uninterrupted run did.
+        crashed = crash_cli("dryrun", "--feed", f"csv:{export}", "--out", out, "--run-id", "k",
+                            *common, crash_at="checkpoint:2")  # fmt: skip
+        assert crashed.returncode == KILLED, crashed.stderr
+        assert crash_cli("resume", out / "k", "-q").returncode == EXIT_OK
+        assert verify_run(out / "k").ok
+        assert bars("k") == bars("eu")
+
+    def test_a_tab_separated_file_reads_as_the_comma_one(self, tmp_path: Path) -> None:
+        text = "time,open,high,low,close,volume\n2026-03-06,1.00,1.10,0.90,1.05,7\n"
+        comma, tab = tmp_path / "c.csv", tmp_path / "t.csv"
+        comma.write_text(text, encoding="utf-8")
+        tab.write_text(text.replace(",", "\t"), encoding="utf-8")
+        read = []
+        for path in (comma, tab):
+            feed = CsvReplayFeed(path, symbol="X", tick=None, lot=Decimal(1))
+            read.append(feed.next_bar(0))
+            feed.close()
+        assert read[0] == read[1]
+        assert read[0] is not None
+        assert read[0].close == Decimal("1.05")
+
+    @pytest.mark.parametrize(
+        ("rows", "line", "column", "value", "says"),
+        [
+            # The first row writes decimal commas: a point is never taken for one.
+            ("01.03.2026;1,5;1,6;1.4;1,5;3", 2, "low", "1.4", "a point in a file written with decimal commas"),
+            ("01.03.2026;1.084,5;1.100,0;1.000,0;1.050,0;3", 2, "open", "1.084,5", "thousands separator"),
+            # The first row writes points: a later comma is no number.
+            ("01.03.2026;1.5;1.6;1.4;1.5;3\n02.03.2026;1,5;1.6;1.4;1.5;3", 3, "open", "1,5", "not a decimal number"),
+            ("31.02.2026;1,5;1,6;1,4;1,5;3", 2, "date", "31.02.2026", "not a date or time (ISO 8601, or DD.MM.YYYY) nor an epoch number"),
+            ("01.03.2026;1,5;1,6;1,4;1,5;3\n1772834340;1,5;1,6;1,4;1,5;3", 3, "date", "1772834340", "not a date or time like the first row's"),
+        ],
+    )  # fmt: skip
+    def test_what_cannot_be_read_for_sure_is_refused(
+        self, tmp_path: Path, rows: str, line: int, column: str, value: str, says: str
+    ) -> None:
+        path = tmp_path / "eu.csv"
+        path.write_text(f"date;open;high;low;close;volume\n{rows}\n", encoding="utf-8")
+        with pytest.raises(DataFileError) as caught:
+            check_csv(path, tick=None)
+        assert (caught.value.line, caught.value.column, caught.value.value) == (line, column, value)
+        assert says in str(caught.value)
+
+    def test_decimal_commas_only_in_a_semicolon_file(self, tmp_path: Path) -> None:
+        path = tmp_path / "t.csv"
+        path.write_text("date\topen\thigh\tlow\tclose\tvolume\n2026-03-01\t1,5\t1,6\t1,4\t1,5\t3\n")
+        with pytest.raises(DataFileError, match="column open, value '1,5': not a decimal number"):
+            check_csv(path, tick=None)
+
+    def test_a_header_in_another_language_names_what_it_needs(self, tmp_path: Path) -> None:
+        path = tmp_path / "de.csv"
+        path.write_text("Datum;Eröffnung;Hoch;Tief;Schluss;Volumen\n01.03.2026;1,5;1,6;1,4;1,5;3\n")
+        with pytest.raises(DataFileError) as caught:
+            check_csv(path, tick=None)
+        assert str(caught.value).endswith(
+            ": the header lacks this column (it needs open, high, low, close and volume, in any "
+            "case, separated by ',', ';' or a tab)"
+        )
+        assert caught.value.column == "open"
 
 
 class TestSymbolsAndAllowlist:

@@ -38,6 +38,7 @@ import attrs
 from .._domain.clock import epoch_ns
 from .._domain.decimal import plain
 from .._exceptions import DataFileError
+from .csvforms import DELIMITERS, decimal_text, dotted_ns, split, writes_decimal_comma
 
 __all__ = [
     "PRICE_COLUMNS",
@@ -119,6 +120,8 @@ class CsvLayout:
     times: TimeColumn | None = None
     """The time column (its index in ``time_index``), its form fixed by the first row."""
     time_index: int | None = None
+    delimiter: str = ","
+    decimal_comma: bool = False
 
 
 def _show(value: str) -> str:
@@ -187,6 +190,12 @@ def iso_ns(text: str) -> int | None:
     return epoch_ns(when if when.tzinfo is not None else when.replace(tzinfo=dt.UTC))
 
 
+def _text_ns(text: str) -> int | None:
+    """An ISO 8601 date or time, or a day-first ``DD.MM.YYYY`` one, in nanoseconds."""
+    when = iso_ns(text)
+    return dotted_ns(text) if when is None else when
+
+
 def _number(text: str) -> Decimal | None:
     try:
         number = Decimal(text)
@@ -210,8 +219,9 @@ class TimeColumn:
 
     def parse(self, text: str, line: int) -> int:
         """``text`` in nanoseconds since the epoch, in the form of the file's first time."""
+        first = self.scale is None
         if self.scale is None:
-            number = _number(text) if iso_ns(text) is None else None
+            number = _number(text) if _text_ns(text) is None else None
             self.scale = 0 if number is None else epoch_unit(number)[0]
         if self.scale:
             number = _number(text)
@@ -219,10 +229,14 @@ class TimeColumn:
                 return int((number * self.scale).to_integral_value())
             form = "an epoch number like the first row's"
         else:
-            when = iso_ns(text)
+            when = _text_ns(text)
             if when is not None:
                 return when
-            form = "an ISO 8601 date or time like the first row's"
+            form = (
+                "a date or time (ISO 8601, or DD.MM.YYYY) nor an epoch number"
+                if first
+                else "a date or time like the first row's"
+            )
         raise _fail(self.path, line, self.column, text, f"not {form}")
 
     def add(self, text: str, line: int) -> int:
@@ -241,24 +255,34 @@ class TimeColumn:
         return when
 
 
-def _header(path: Path, raw: bytes) -> tuple[list[str], dict[str, int]]:
+def _header(path: Path, raw: bytes) -> tuple[str, list[str], dict[str, int]]:
+    """The separator, the column names (lower case) and the required columns' places."""
     if not raw.strip():
         raise _fail(path, 1, None, None, "no header: expected open,high,low,close,volume")
     try:
         text = raw.decode("utf-8-sig")
-        names = [name.strip().lower() for name in next(csv.reader([text], strict=True), [])]
+        splits = [(d, [name.strip().lower() for name in split(text, d)]) for d in DELIMITERS]
     except (UnicodeDecodeError, csv.Error) as exc:
         raise _fail(
             path, 1, None, None, f"the header is not a CSV line of UTF-8 text ({exc})"
         ) from None
-    return names, column_index(path, names, text.strip())
+    # The first separator that finds every required column (``,`` when none does).
+    delimiter, names = next(
+        ((d, names) for d, names in splits if set(REQUIRED_COLUMNS) <= set(names)), splits[0]
+    )
+    separated = ", separated by ',', ';' or a tab"
+    return delimiter, names, column_index(path, names, text.strip(), separated)
 
 
-def column_index(path: Path, names: list[str], shown: str) -> dict[str, int]:
+def column_index(path: Path, names: list[str], shown: str, separated: str = "") -> dict[str, int]:
     """Where each required column is among ``names`` (lower case); ``shown``: the header."""
     for column in REQUIRED_COLUMNS:
         if column not in names:
-            raise _fail(path, 1, column, shown, "the header lacks this column")
+            raise _fail(
+                path, 1, column, shown,
+                "the header lacks this column (it needs open, high, low, close and volume, in "
+                f"any case{separated})",
+            )  # fmt: skip
     for position, name in enumerate(names):
         if name and names.index(name) != position:
             raise _fail(path, 1, name, shown, "the header repeats this column")
@@ -268,10 +292,14 @@ def column_index(path: Path, names: list[str], shown: str) -> dict[str, int]:
 class RowChecker:
     """The per-row checks, over one header and one price grid."""
 
-    def __init__(self, path: Path, names: list[str], tick: Decimal | None) -> None:
+    def __init__(
+        self, path: Path, names: list[str], tick: Decimal | None, delimiter: str = ","
+    ) -> None:
         self.path = path
         self.names = names
         self.tick = tick
+        self.delimiter = delimiter
+        self.decimal_comma: bool | None = None  # the first data row decides
         self.places = 0  # the most decimal places a price has as written (tick None)
         named = next((n for n in names if n in TIME_COLUMNS), None)
         if named is not None:
@@ -292,7 +320,7 @@ class RowChecker:
         except UnicodeDecodeError as exc:
             raise _fail(self.path, line, f"byte {exc.start + 1}", None, "not UTF-8 text") from None
         try:
-            cells = next(csv.reader([text], strict=True))
+            cells = split(text, self.delimiter)
         except csv.Error as exc:
             raise _fail(
                 self.path, line, None, text.rstrip("\r\n"), f"not a CSV row ({exc})"
@@ -312,12 +340,18 @@ class RowChecker:
 
     def _numbers(self, cells: list[str], index: dict[str, int], line: int) -> dict[str, Decimal]:
         values: dict[str, Decimal] = {}
+        if self.decimal_comma is None:
+            self.decimal_comma = writes_decimal_comma(
+                self.delimiter, [cells[index[column]] for column in REQUIRED_COLUMNS]
+            )
         for column in REQUIRED_COLUMNS:
             text = cells[index[column]]
             if not text:
                 raise _fail(self.path, line, column, text, "empty value")
             try:
-                value = Decimal(text)
+                value = Decimal(decimal_text(text, decimal_comma=self.decimal_comma))
+            except ValueError as exc:
+                raise _fail(self.path, line, column, text, str(exc)) from None
             except InvalidOperation:
                 raise _fail(self.path, line, column, text, "not a decimal number") from None
             if not value.is_finite():
@@ -405,10 +439,10 @@ def scan_csv(stream: IO[bytes], path: Path, *, tick: Decimal | None) -> CsvLayou
     digest = hashlib.sha256()
     raw = stream.readline()
     digest.update(raw)
-    names, index = _header(path, raw)
+    delimiter, names, index = _header(path, raw)
     data_offset = len(raw)
     size, rows, line = data_offset, 0, 1
-    checker = RowChecker(path, names, tick)
+    checker = RowChecker(path, names, tick, delimiter)
     for raw in stream:
         digest.update(raw)
         size += len(raw)
@@ -425,6 +459,8 @@ def scan_csv(stream: IO[bytes], path: Path, *, tick: Decimal | None) -> CsvLayou
         index=index,
         times=checker.times,
         time_index=checker.time_index,
+        delimiter=delimiter,
+        decimal_comma=bool(checker.decimal_comma),
     )
 
 

@@ -12,6 +12,7 @@ from .._domain.decimal import plain, quantize, to_decimal
 from .._domain.model import Bar
 from .._domain.random import DeterministicStream
 from .._exceptions import ConfigError
+from .csvforms import decimal_text, split
 from .datafile import DataFileCheck, check_csv, open_data_file, scan_csv
 
 __all__ = ["CsvReplayFeed", "DataFileCheck", "RandomWalkFeed", "check_csv"]
@@ -223,6 +224,7 @@ class CsvReplayFeed:
         self._index = layout.index
         self._times = layout.times
         self._time_index = layout.time_index
+        self._delimiter, self._decimal_comma = layout.delimiter, layout.decimal_comma
         self.dated = layout.times is not None
         """Whether bars carry the file's own times (a time column), not the session's."""
         self.first_ts_ns = layout.check.first_ns
@@ -248,9 +250,13 @@ class CsvReplayFeed:
             return None
         self._row += 1
         try:
-            cells = next(csv.reader([raw.decode("utf-8")]))
+            cells = split(raw.decode("utf-8"), self._delimiter)
+            comma = self._decimal_comma
             values = {
-                col: to_decimal(cells[idx].strip(), field=f"{self._path}:{self._row + 1}:{col}")
+                col: to_decimal(
+                    decimal_text(cells[idx].strip(), decimal_comma=comma),
+                    field=f"{self._path}:{self._row + 1}:{col}",
+                )
                 for col, idx in self._index.items()
             }
             if self._times is not None and self._time_index is not None:
