@@ -44,10 +44,8 @@ def writes_decimal_comma(delimiter: str, numbers: list[str]) -> bool:
     return delimiter == COMMA_FILE and any("," in text for text in numbers)
 
 
-def decimal_text(text: str, *, decimal_comma: bool) -> str:
-    """``text`` as a decimal with a point; a ``ValueError`` for a point in a comma file."""
-    if not decimal_comma:
-        return text
+def decimal_text(text: str) -> str:
+    """A decimal-comma file's number with a point; a ``ValueError`` when it has a point."""
     if "." in text:
         raise ValueError(
             "a point in a file written with decimal commas (a thousands separator? "

@@ -349,7 +349,7 @@ class RowChecker:
             if not text:
                 raise _fail(self.path, line, column, text, "empty value")
             try:
-                value = Decimal(decimal_text(text, decimal_comma=self.decimal_comma))
+                value = Decimal(decimal_text(text) if self.decimal_comma else text)
             except ValueError as exc:
                 raise _fail(self.path, line, column, text, str(exc)) from None
             except InvalidOperation:

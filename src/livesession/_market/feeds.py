@@ -12,7 +12,7 @@ from .._domain.decimal import plain, quantize, to_decimal
 from .._domain.model import Bar
 from .._domain.random import DeterministicStream
 from .._exceptions import ConfigError
-from .csvforms import decimal_text, split
+from .csvforms import split
 from .datafile import DataFileCheck, check_csv, open_data_file, scan_csv
 
 __all__ = ["CsvReplayFeed", "DataFileCheck", "RandomWalkFeed", "check_csv"]
@@ -250,13 +250,14 @@ class CsvReplayFeed:
             return None
         self._row += 1
         try:
-            cells = split(raw.decode("utf-8"), self._delimiter)
-            comma = self._decimal_comma
+            text = raw.decode("utf-8")
+            if self._decimal_comma:
+                # Checked whole when the feed opened: its numbers hold no point, and its
+                # times (ISO 8601, day first or epoch numbers) no comma.
+                text = text.replace(",", ".")
+            cells = split(text, self._delimiter)
             values = {
-                col: to_decimal(
-                    decimal_text(cells[idx].strip(), decimal_comma=comma),
-                    field=f"{self._path}:{self._row + 1}:{col}",
-                )
+                col: to_decimal(cells[idx].strip(), field=f"{self._path}:{self._row + 1}:{col}")
                 for col, idx in self._index.items()
             }
             if self._times is not None and self._time_index is not None:
