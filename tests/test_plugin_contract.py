@@ -108,7 +108,17 @@ _BAD_INTENTS = {
     "a side as text": (
         OrderIntent(symbol="BTC/USDT", side="BUY", quantity=D("0.01")),  # type: ignore[arg-type]
         "ValueError",
-        "side must be a Side, got 'BUY'",
+        "side must be Side.BUY or Side.SELL, got 'BUY'",
+    ),
+    "an order type as text": (
+        OrderIntent(
+            symbol="BTC/USDT",
+            side=Side.BUY,
+            quantity=D("0.01"),
+            order_type="market",  # type: ignore[arg-type]
+        ),
+        "ValueError",
+        "order_type must be OrderType.MARKET, OrderType.LIMIT or OrderType.STOP, got 'market'",
     ),
     "an empty symbol": (
         OrderIntent(symbol="", side=Side.BUY, quantity=D("0.01")),

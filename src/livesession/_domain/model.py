@@ -135,11 +135,19 @@ _INTENT_KINDS: Final = (
 )
 
 
+def _kind_text(kind: type) -> str:
+    """``a str``; for an enum its members (``Side.BUY or Side.SELL``): text is none of them."""
+    if not issubclass(kind, enum.Enum):
+        return f"a {kind.__name__}"
+    members = [f"{kind.__name__}.{member.name}" for member in kind]
+    return f"{', '.join(members[:-1])} or {members[-1]}"
+
+
 def _intent_problems(intent: OrderIntent) -> Iterator[str]:
     for name, kind in _INTENT_KINDS:
         value = getattr(intent, name)
         if not isinstance(value, kind):
-            yield f"an OrderIntent's {name} must be a {kind.__name__}, got {value!r}"
+            yield f"an OrderIntent's {name} must be {_kind_text(kind)}, got {value!r}"
     if not intent.symbol:
         yield "an OrderIntent's symbol must not be empty"
     for name in ("quantity", "limit_price", "take_profit_pct", "stop_loss_pct"):
