@@ -421,7 +421,9 @@ class TestSpreadsheetExports:
             assert verify_run(out / name).ok
 
         def bars(run: str) -> list[tuple[str, Any]]:
-            return [(e["ts_utc"], e["payload"]) for e in _events(out / run) if e["event_type"] == "BAR"]
+            return [
+                (e["ts_utc"], e["payload"]) for e in _events(out / run) if e["event_type"] == "BAR"
+            ]
 
         assert bars("eu") == bars("twin")
         assert bars("eu")[0] == ("2013-02-01T12:00:00Z", bars("twin")[0][1])
@@ -486,6 +488,48 @@ class TestSpreadsheetExports:
             "case, separated by ',', ';' or a tab)"
         )
         assert caught.value.column == "open"
+
+    def test_times_under_another_name_are_refused_before_anything_is_written(
+        self, tmp_path: Path
+    ) -> None:
+        # A German export's "Datum" column would have played on the session's grid: the run
+        # would have recorded times the data never had.
+        data = tmp_path / "de.csv"
+        data.write_text(
+            "Datum;Open;High;Low;Close;Volume\n02.03.2026 09:00;1,5;1,6;1,4;1,5;3\n",
+            encoding="utf-8",
+        )
+        out = tmp_path / "runs"
+        done = _cli("dryrun", "--feed", f"csv:{data}", "--symbol", "EUR/USD", "--out", out,
+                    "--run-id", "de", "-q", cwd=tmp_path)  # fmt: skip
+        assert done.returncode == EXIT_BAD_INPUT, done.stderr
+        assert done.stderr.strip().endswith(
+            "line 2, column datum, value '02.03.2026 09:00': a time in a column not read as "
+            "the bars' time: name it timestamp (or time, datetime, date, open_time, ts) to "
+            "replay the bars at the file's times, or drop the column to play them on the "
+            "session's grid"
+        )
+        assert len(done.stderr.strip().splitlines()) == 1
+        assert not (out / "de").exists()
+        for header in ("Fecha", "Handelstag"):  # ISO text too, in any column of another name
+            data.write_text(f"{header},open,high,low,close,volume\n2026-03-02,1,1,1,1,3\n")
+            with pytest.raises(DataFileError, match="a time in a column not read"):
+                check_csv(data, tick=None)
+
+    @pytest.mark.parametrize(
+        ("header", "row"),
+        [
+            ("id,open,high,low,close,volume", "20260302,1,1,1,1,3"),  # a number: an id, a count
+            ("note,open,high,low,close,volume", "rolled,1,1,1,1,3"),
+            ("time,open,high,low,close,volume,settles", "2026-03-02,1,1,1,1,3,2026-03-04"),
+        ],
+    )
+    def test_other_columns_without_an_unread_time_stay_allowed(
+        self, tmp_path: Path, header: str, row: str
+    ) -> None:
+        data = tmp_path / "x.csv"
+        data.write_text(f"{header}\n{row}\n", encoding="utf-8")
+        assert check_csv(data, tick=None).rows == 1
 
 
 class TestSymbolsAndAllowlist:

@@ -13,13 +13,14 @@ column and the value, so that a run never starts on data it would trip over late
 - ``high < low``, or ``open``/``close`` outside ``[low, high]`` (a bar no market prints);
 - a time column (``timestamp``, ``time``, ``datetime``, ``date``, ``open_time`` or ``ts``,
   any case, the first one the header has; else an unnamed first column, as pandas writes
-  the index) holds a value that is not an ISO 8601 date or time (or, as the first row
-  decides, an epoch number), or does not increase strictly.
+  the index) holds a value that is not a time (the forms of ``timeforms``: ISO 8601,
+  ``DD.MM.YYYY``, or, as the first row decides, an epoch number), or does not increase
+  strictly;
+- a file without a time column writes a time in a column of another name (``Datum``):
+  its bars would play on the session's grid, at times the data never had.
 
-Times: an ISO 8601 date (``2004-08-19``: midnight) or date and time (``2013-02-01
-00:00:00``, ``2026-03-02T09:00:00Z``); without an offset it is UTC, with one the offset is
-honoured. An epoch number's unit is told by its magnitude: below 1e11 seconds, below 1e14
-milliseconds, below 1e17 microseconds, else nanoseconds (the first row fixes the unit).
+The separator and the decimal mark are those of ``csvforms``: a spreadsheet's ``;`` and
+decimal commas read as well as the usual ``,`` and points.
 
 Volumes are market volumes, not order quantities: they are not checked against the lot.
 """
@@ -27,7 +28,6 @@ Volumes are market volumes, not order quantities: they are not checked against t
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import hashlib
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -35,10 +35,10 @@ from typing import IO, Final
 
 import attrs
 
-from .._domain.clock import epoch_ns
 from .._domain.decimal import plain
 from .._exceptions import DataFileError
-from .csvforms import DELIMITERS, decimal_text, dotted_ns, split, writes_decimal_comma
+from .csvforms import DELIMITERS, decimal_text, split, writes_decimal_comma
+from .timeforms import epoch_unit, finite_number, text_ns
 
 __all__ = [
     "PRICE_COLUMNS",
@@ -48,8 +48,6 @@ __all__ = [
     "TimeColumn",
     "check_csv",
     "column_index",
-    "epoch_unit",
-    "iso_ns",
     "same_symbol",
     "scan_csv",
 ]
@@ -59,6 +57,7 @@ REQUIRED_COLUMNS: Final = (*PRICE_COLUMNS, "volume")
 TIME_COLUMNS: Final = ("timestamp", "time", "datetime", "date", "open_time", "ts")
 SYMBOL_COLUMNS: Final = ("symbol", "ticker")
 """A column naming each row's instrument (the first of these the header has), optional."""
+_KNOWN_COLUMNS: Final = frozenset((*REQUIRED_COLUMNS, *TIME_COLUMNS, *SYMBOL_COLUMNS))
 UNNAMED_TIME: Final = "#1"
 """How an unnamed first column (the dates of a pandas export) is named in messages."""
 _SHOWN: Final = 40  # longest value quoted in a message
@@ -154,56 +153,6 @@ def _finest_tick(value: Decimal) -> str:
     return plain(Decimal(1).scaleb(-places))
 
 
-# Epoch numbers are told apart by magnitude: below 1e11 seconds (up to the year 5138),
-# below 1e14 milliseconds, below 1e17 microseconds, else nanoseconds.
-_EPOCH_UNITS: Final = (
-    (Decimal("1e11"), 1_000_000_000, "seconds"),
-    (Decimal("1e14"), 1_000_000, "milliseconds"),
-    (Decimal("1e17"), 1_000, "microseconds"),
-)
-
-
-def epoch_unit(number: Decimal) -> tuple[int, str]:
-    """Nanoseconds per unit, and the unit's name, of an epoch number (by its magnitude)."""
-    for bound, scale, name in _EPOCH_UNITS:
-        if abs(number) < bound:
-            return scale, name
-    return 1, "nanoseconds"
-
-
-_COMPACT_DATE_DIGITS: Final = 8
-
-
-def iso_ns(text: str) -> int | None:
-    """Nanoseconds since the epoch of an ISO 8601 date or time (naive: UTC), or None.
-
-    A value of digits alone is an epoch number, not ISO 8601's basic form (which Python
-    would read ``1772834340000``, epoch milliseconds, as a day in 1772), except eight digits:
-    ``20261127``, a compact date.
-    """
-    if text.isdigit() and len(text) != _COMPACT_DATE_DIGITS:
-        return None
-    try:
-        when = dt.datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return epoch_ns(when if when.tzinfo is not None else when.replace(tzinfo=dt.UTC))
-
-
-def _text_ns(text: str) -> int | None:
-    """An ISO 8601 date or time, or a day-first ``DD.MM.YYYY`` one, in nanoseconds."""
-    when = iso_ns(text)
-    return dotted_ns(text) if when is None else when
-
-
-def _number(text: str) -> Decimal | None:
-    try:
-        number = Decimal(text)
-    except InvalidOperation:
-        return None
-    return number if number.is_finite() else None
-
-
 class TimeColumn:
     """Strictly increasing times in one column: ISO 8601 dates and times, or epoch numbers."""
 
@@ -221,15 +170,15 @@ class TimeColumn:
         """``text`` in nanoseconds since the epoch, in the form of the file's first time."""
         first = self.scale is None
         if self.scale is None:
-            number = _number(text) if _text_ns(text) is None else None
+            number = finite_number(text) if text_ns(text) is None else None
             self.scale = 0 if number is None else epoch_unit(number)[0]
         if self.scale:
-            number = _number(text)
+            number = finite_number(text)
             if number is not None:
                 return int((number * self.scale).to_integral_value())
             form = "an epoch number like the first row's"
         else:
-            when = _text_ns(text)
+            when = text_ns(text)
             if when is not None:
                 return when
             form = (
@@ -360,6 +309,8 @@ class RowChecker:
         return values
 
     def check(self, cells: list[str], index: dict[str, int], line: int) -> None:
+        if self.decimal_comma is None and self.times is None:  # the first row, undated
+            self._no_unread_time(cells, line)
         values = self._numbers(cells, index, line)
         for column in PRICE_COLUMNS:
             self._price(values[column], cells[index[column]], column, line)
@@ -381,6 +332,22 @@ class RowChecker:
             self.times.add(text, line)
         if self.symbol_column is not None:
             self._one_symbol(cells[self.names.index(self.symbol_column)], line)
+
+    def _no_unread_time(self, cells: list[str], line: int) -> None:
+        """Refuse a file whose times sit in a column of another name (``Datum``, ``Fecha``).
+
+        Its bars would play on the session's grid and the run would record times the data
+        never had; a number is not taken for a time here (it may be an id or a count).
+        """
+        for name, text in zip(self.names, cells, strict=True):
+            if name in _KNOWN_COLUMNS or finite_number(text) is not None or text_ns(text) is None:
+                continue
+            raise _fail(
+                self.path, line, name, text,
+                f"a time in a column not read as the bars' time: name it {TIME_COLUMNS[0]} "
+                f"(or {', '.join(TIME_COLUMNS[1:])}) to replay the bars at the file's times, "
+                "or drop the column to play them on the session's grid",
+            )  # fmt: skip
 
     def _one_symbol(self, text: str, line: int) -> None:
         """A file is one instrument's bars: every row's symbol is the first row's."""
