@@ -162,7 +162,13 @@ class TestRunDirectory:
         """A run that already ended has nothing to resume."""
         assert main(["resume", str(run_dir), "-q"]) == 0
         capsys.readouterr()
-        _resume_fails(run_dir, run_dir.parent, capsys, "nothing to resume")
+        # The status the run reported when it sealed, not its machine state (STOPPED).
+        _resume_fails(
+            run_dir,
+            run_dir.parent,
+            capsys,
+            "nothing to resume: run resumable already ended with status COMPLETED",
+        )
 
 
 class TestAudit:
