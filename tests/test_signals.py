@@ -23,6 +23,7 @@ from livesession import DryrunConfig, LiveSessionOrchestrator, create_run
 from livesession._artifacts import names
 from livesession._rundir.lock import holder_of
 from livesession.cli import EXIT_NOT_HELD, EXIT_OK, EXIT_REJECTED, main
+from livesession.evidence import write_evidence
 from livesession.verify import verify_run
 
 _DEADLINE_S = 60.0
@@ -143,6 +144,8 @@ def test_a_stop_signal_winds_down_and_seals_the_run(
     changes = [e["payload"] for e in _events(run_dir, "STATE_CHANGED")]
     assert changes[-2]["reason"] == f"SIGNAL_{signum.name}"  # type: ignore[index]
     assert holder_of(run_dir) is None
+    evidence = write_evidence(run_dir)  # the re-run stops where the signal stopped the run
+    assert evidence.ok, evidence.problems
 
 
 def test_a_second_signal_ends_the_process_at_once_and_resume_finishes_the_run(
@@ -221,6 +224,17 @@ def test_stop_kill_and_ack_act_on_a_live_run(
         assert main([verb, target]) == EXIT_NOT_HELD
         err = capsys.readouterr().err
         assert f"nothing holds {run_dir}: sealed COMPLETED (SIGNAL_SIGTERM)" in err
+
+    # The evidence's re-run takes the same actions at the same steps, and matches.
+    evidence = write_evidence(run_dir)
+    assert evidence.ok, evidence.problems
+    determinism = orjson.loads(evidence.manifest.read_bytes())["determinism"]
+    assert determinism["status"] == "match"
+    assert [action.split("(")[0] for action in determinism["operator_actions"]] == [
+        "kill",
+        "reenable_trading",
+        "request_stop",
+    ]
 
 
 def test_controls_send_nothing_to_a_holder_that_is_not_the_cli(

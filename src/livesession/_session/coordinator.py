@@ -47,6 +47,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ONE_SHOT_OPERATOR",
+    "SESSION_CLOSED",
     "DryrunResult",
     "LiveSessionOrchestrator",
     "SessionInspection",
@@ -56,7 +57,9 @@ __all__ = [
 
 S = SessionState
 ONE_SHOT_OPERATOR: Final = "cli"
-"""The operator name the one-shot tools (the CLI, the evidence re-run) acknowledge with."""
+"""The operator name the one-shot CLI acknowledges a fault of its inputs with."""
+SESSION_CLOSED: Final = "session closed"
+"""The stop reason of a session closed while it could still trade."""
 
 
 class LiveSessionOrchestrator:
@@ -373,7 +376,7 @@ class LiveSessionOrchestrator:
         lifecycle = p.lifecycle
         if not lifecycle.sealed:
             if lifecycle.state in (S.PREFLIGHT_OK, S.DRYRUN_ACTIVE):
-                self.request_stop("session closed")
+                self.request_stop(SESSION_CLOSED)
             if lifecycle.state is S.INIT:
                 lifecycle.reason = "closed before preflight"
             if not lifecycle.sealed:

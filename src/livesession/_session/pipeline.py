@@ -45,6 +45,7 @@ __all__ = [
     "FEED_ERROR",
     "FEED_EXHAUSTED",
     "INPUT_FAULTS",
+    "MAX_STEPS_REACHED",
     "STRATEGY_ERROR",
     "UNEXPECTED_ERROR",
     "check_step_count",
@@ -56,6 +57,8 @@ __all__ = [
 _ACTIVE = SessionState.DRYRUN_ACTIVE
 FEED_EXHAUSTED: Final = "FEED_EXHAUSTED"
 """The stop reason of a run whose feed ran out of bars before ``steps``."""
+MAX_STEPS_REACHED: Final = "max_steps reached"
+"""The stop reason of a run that reached ``max_steps`` (its safety bound) before ``steps``."""
 FEED_ERROR: Final = "FEED_ERROR"
 """The fault reason (and event type) of a feed whose ``next_bar`` raised."""
 STRATEGY_ERROR: Final = "STRATEGY_ERROR"
@@ -135,7 +138,7 @@ def step_once(p: SessionParts, *, after_step: Callable[[], None]) -> None:
     after_step()
     p.checkpointer.end_of_step(time.steps)
     if time.steps >= p.config.max_steps and lifecycle.machine.state is _ACTIVE:
-        p.winddown.request_stop("max_steps reached")
+        p.winddown.request_stop(MAX_STEPS_REACHED)
 
 
 def _record_gaps(p: SessionParts, take_gaps: Callable[[], Iterable[dict[str, Any]]]) -> None:

@@ -30,9 +30,10 @@ from .._artifacts import names
 from .._artifacts.runread import payload, read_records
 from .._market.venue import JournalFeed
 from .._rundir import create_run, read_run_config
-from .._session.coordinator import ONE_SHOT_OPERATOR
+from .._session.coordinator import SESSION_CLOSED
 from .._support.fsutil import atomic_write_bytes, file_digest
 from .._support.secrets import redact_text
+from ._operator import OperatorAction, recorded_actions, replay
 
 __all__ = ["Rerun", "determinism", "main", "not_applicable", "sha256_file", "timeout_for"]
 
@@ -82,17 +83,31 @@ def determinism(run_dir: Path, *, rerunnable: bool, scratch: Path) -> dict[str, 
     cfg, _meta = read_run_config(run_dir)
     if cfg.feed == "venue":
         return _venue_replay(run_dir, cfg, scratch)
+    actions = recorded_actions(run_dir / names.EVENTS)
     session = create_run(cfg, scratch, idempotency_backend="memory", alerts=False)
-    session.run_to_end(cfg.steps, operator=ONE_SHOT_OPERATOR)  # as the CLI ran it
-    replay = scratch / cfg.run_id
+    replay(session, cfg.steps, actions)
+    replay_dir = scratch / cfg.run_id
     compared: dict[str, bool] = {}
     for name in (names.EVENTS, names.SNAPSHOTS):
-        compared[name] = sha256_file(run_dir / name) == sha256_file(replay / name)
+        compared[name] = sha256_file(run_dir / name) == sha256_file(replay_dir / name)
     compared["audit.jsonl (records, C2_RESUME aside)"] = _audit_records(
         run_dir / names.AUDIT
-    ) == _audit_records(replay / names.AUDIT)
+    ) == _audit_records(replay_dir / names.AUDIT)
     ok = all(compared.values())
-    return {"status": "match" if ok else "MISMATCH", "compared": compared}
+    verdict = {"status": "match" if ok else "MISMATCH", "compared": compared}
+    return _with_actions(verdict, actions, cfg.steps)
+
+
+def _with_actions(
+    verdict: dict[str, Any], actions: tuple[OperatorAction, ...], steps: int
+) -> dict[str, Any]:
+    """``verdict`` with the operator's actions the re-run took (a run's own end aside)."""
+    told = [
+        action.describe()
+        for action in actions
+        if not (action.argument == SESSION_CLOSED and action.after_step == steps)
+    ]
+    return {**verdict, "operator_actions": told} if told else verdict
 
 
 def _audit_records(path: Path) -> list[bytes]:
@@ -125,14 +140,16 @@ def _venue_replay(run_dir: Path, cfg: Any, scratch: Path) -> dict[str, Any]:
     session = create_run(
         replay_cfg, scratch, idempotency_backend="memory", feed=journal, alerts=False
     )
-    session.run_to_end(cfg.steps, operator=ONE_SHOT_OPERATOR)
+    actions = recorded_actions(run_dir / names.EVENTS)
+    replay(session, cfg.steps, actions)
     same = _signals(run_dir / names.EVENTS) == _signals(scratch / cfg.run_id / names.EVENTS)
     compared = {"SIGNAL events (venue bars replayed on the mock venue)": same}
-    return {
+    verdict = {
         "status": "match" if same else "MISMATCH",
         "compared": compared,
         "note": VENUE_REPLAY_NOTE,
     }
+    return _with_actions(verdict, actions, cfg.steps)
 
 
 def _simulated_venue(cfg: Any, sources: dict[str, Any]) -> bool:

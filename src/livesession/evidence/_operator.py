@@ -1,0 +1,137 @@
+"""The operator's actions a run recorded, and the re-run that takes them at the same steps.
+
+A run's bytes follow from its config, its data and what its operator did: a SIGTERM that
+stopped it after step 8,248, a ``livesession kill``, an acknowledgement, trading re-enabled.
+The determinism re-run replays those actions, read back from the run's own events, at the
+step boundaries where the run took them; without them a re-run of a stopped run would go
+on to the config's ``steps`` and could never match.
+
+Each action is recognised by the event its verb records, and the step boundary by the
+``BAR`` events before it (verbs run between steps, never inside one):
+
+- ``STATE_CHANGED`` by ``request_stop`` out of DRYRUN_ACTIVE: a stop (a signal, the API, a
+  close), unless the pipeline stopped itself (the feed ran out, ``max_steps``); its reason
+  is also the seal's when the run's ``SESSION_STOPPED`` says so (the CLI's signal stops);
+- ``KILL_SWITCH``: a kill, unless the daily-loss cap tripped it;
+- ``OPERATOR_ACK``, ``TRADING_REENABLED``, and ``TRADING_STATE_CHANGED`` to REDUCING.
+
+An action is taken at its boundary, or, when the session is not yet where it can apply
+(an acknowledgement of a fault that ends the step after that boundary), at the next one or
+once the steps are over. The re-run is no judge of the actions: the byte comparison is.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Final
+
+import attrs
+
+from .._artifacts.runread import payload, read_records
+from .._domain.lifecycle import SessionState
+from .._session.pipeline import FEED_EXHAUSTED, MAX_STEPS_REACHED
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from .._session.coordinator import LiveSessionOrchestrator
+    from .._session.threads import VerbResult
+
+__all__ = ["OperatorAction", "recorded_actions", "replay"]
+
+S = SessionState
+_ACTIVE: Final = S.DRYRUN_ACTIVE.value
+_SELF_STOPS: Final = frozenset({FEED_EXHAUSTED, MAX_STEPS_REACHED})
+"""Stops the step pipeline makes itself, so a re-run makes them too."""
+_SELF_KILLS: Final = frozenset({"DAILY_LOSS"})
+"""Kills the session trips itself (the daily-loss cap)."""
+
+
+@attrs.frozen
+class OperatorAction:
+    """One verb the run's operator called, between ``after_step`` and the next step."""
+
+    after_step: int
+    verb: str
+    argument: str
+    sealed_as: bool = False
+
+    def take(self, session: LiveSessionOrchestrator) -> VerbResult:
+        """Call the verb on ``session``."""
+        if self.verb == "request_stop":
+            return session.request_stop(self.argument, sealed_as=self.sealed_as)
+        verb = getattr(session, self.verb)
+        result: VerbResult = verb(self.argument)
+        return result
+
+    def describe(self) -> str:
+        """``request_stop('SIGNAL_SIGTERM') after step 8248``."""
+        return f"{self.verb}({self.argument!r}) after step {self.after_step}"
+
+
+def recorded_actions(events: Path) -> tuple[OperatorAction, ...]:
+    """The operator's actions in the run whose events file is ``events``, in order."""
+    bars = 0
+    found: list[OperatorAction] = []
+    sealed_reason = ""
+    for event in read_records(events):
+        kind, body = event.get("event_type"), payload(event)
+        if kind == "BAR":
+            bars += 1
+        elif kind == "SESSION_STOPPED":
+            sealed_reason = str(body.get("reason") or "")
+        else:
+            action = _action(kind, body)
+            if action is not None:
+                found.append(OperatorAction(bars, *action))
+    return tuple(
+        attrs.evolve(action, sealed_as=action.argument == sealed_reason)
+        if action.verb == "request_stop" and sealed_reason
+        else action
+        for action in found
+    )
+
+
+def _action(kind: object, body: dict[str, Any]) -> tuple[str, str] | None:
+    """The verb and its argument that recorded this event, or None for the session's own."""
+    reason = str(body.get("reason", ""))
+    if kind == "STATE_CHANGED":
+        asked = body.get("trigger") == "request_stop" and body.get("from_state") == _ACTIVE
+        return ("request_stop", reason) if asked and reason not in _SELF_STOPS else None
+    if kind == "KILL_SWITCH":
+        return None if reason in _SELF_KILLS else ("kill", reason)
+    if kind == "OPERATOR_ACK":
+        return "acknowledge", str(body.get("operator", ""))
+    if kind == "TRADING_REENABLED":
+        return "reenable_trading", str(body.get("operator", ""))
+    if kind == "TRADING_STATE_CHANGED" and body.get("to") == "REDUCING":
+        return "reduce_only", reason
+    return None
+
+
+def replay(
+    session: LiveSessionOrchestrator, steps: int, actions: tuple[OperatorAction, ...]
+) -> None:
+    """Run ``session`` to ``steps`` as the CLI does, taking ``actions`` where they were taken.
+
+    The session is then closed; a fault is acknowledged only where the run recorded it.
+    """
+    due = list(actions)
+
+    def take_due(done: int | None) -> None:
+        """Take the actions due by ``done`` steps (None: all that are left)."""
+        while due and (done is None or due[0].after_step <= done):
+            if not due[0].take(session) and done is not None:
+                return  # not applicable yet: at the next boundary, or once the steps end
+            due.pop(0)
+
+    if session.state is S.INIT and not session.preflight():
+        session.close()
+        return
+    if session.state is S.PREFLIGHT_OK:
+        session.activate()
+    take_due(session.steps_done)
+    while session.steps_done < steps and session.state is S.DRYRUN_ACTIVE:
+        session.step()
+        take_due(session.steps_done)
+    take_due(None)
+    session.close()

@@ -1,0 +1,217 @@
+"""The determinism re-run takes the operator's recorded actions at the steps the run took them.
+
+A run stopped by a signal, killed, re-enabled or acknowledged is the product of its config
+and of what its operator did; the evidence's re-run reads those actions back from the run's
+events (``evidence._operator``) and must then give the same bytes. Before, it re-ran to the
+config's ``steps`` and every stopped run failed its evidence.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import attrs
+import orjson
+import pytest
+
+from livesession import DryrunConfig, RiskLimits, create_run, load_config
+from livesession._artifacts import names
+from livesession.cli import main
+from livesession.evidence import _rerun, write_evidence
+from livesession.evidence._operator import OperatorAction, recorded_actions
+from livesession.verify import verify_run
+
+STEPS = 400
+
+
+def _config(run_id: str, **overrides: object) -> DryrunConfig:
+    params: dict[str, Any] = {"steps": STEPS, "durability": "none", **overrides}
+    return DryrunConfig(run_id=run_id, **params)
+
+
+def _determinism(run_dir: Path, tmp_path: Path) -> dict[str, object]:
+    scratch = tmp_path / "replay"
+    scratch.mkdir(parents=True)
+    return _rerun.determinism(run_dir, rerunnable=True, scratch=scratch)
+
+
+def _events(run_dir: Path, event_type: str) -> list[dict[str, object]]:
+    lines = (run_dir / names.EVENTS).read_bytes().splitlines()
+    return [e for e in map(orjson.loads, lines) if e["event_type"] == event_type]
+
+
+def test_a_run_the_operator_steered_re_runs_to_the_same_bytes(tmp_path: Path) -> None:
+    out = tmp_path / "runs"
+    session = create_run(_config("steered"), out)
+    session.preflight()
+    session.activate()
+    session.run_n_steps(60)
+    assert session.kill("desk")
+    session.run_n_steps(40)
+    assert session.reenable_trading("alice")
+    session.run_n_steps(30)
+    assert session.reduce_only("risk review")
+    session.run_n_steps(20)
+    assert session.request_stop("end of the shift")
+    session.close()
+    run_dir = out / "steered"
+    assert verify_run(run_dir).ok
+    assert [a.describe() for a in recorded_actions(run_dir / names.EVENTS)] == [
+        "kill('desk') after step 60",
+        "reenable_trading('alice') after step 100",
+        "reduce_only('risk review') after step 130",
+        "request_stop('end of the shift') after step 150",
+    ]
+    verdict = _determinism(run_dir, tmp_path)
+    assert verdict["status"] == "match", verdict
+    assert verdict["operator_actions"] == [
+        a.describe() for a in recorded_actions(run_dir / names.EVENTS)
+    ]
+
+
+@pytest.mark.parametrize("reason", ["SIGNAL_SIGTERM", "SIGNAL_SIGINT"])
+def test_a_signal_stop_sealed_as_its_reason_re_runs_to_the_same_bytes(
+    tmp_path: Path, reason: str
+) -> None:
+    """As the CLI stops on a signal: at a step boundary, the reason also the seal's."""
+    out = tmp_path / "runs"
+    session = create_run(_config("signalled"), out)
+    session.preflight()
+    session.activate()
+    session.run_n_steps(137)
+    session.request_stop(reason, sealed_as=True)
+    session.close()
+    run_dir = out / "signalled"
+    [stopped] = _events(run_dir, "SESSION_STOPPED")
+    assert stopped["payload"]["reason"] == reason  # type: ignore[index]
+    assert recorded_actions(run_dir / names.EVENTS) == (
+        OperatorAction(137, "request_stop", reason, sealed_as=True),
+    )
+    verdict = _determinism(run_dir, tmp_path)
+    assert verdict["status"] == "match", verdict
+    assert verdict["operator_actions"] == [f"request_stop('{reason}') after step 137"]
+
+
+def test_a_run_that_ends_by_itself_has_no_operator_actions_to_tell(tmp_path: Path) -> None:
+    """Its own close, the end of its feed, max_steps and the daily-loss kill are its own."""
+    out = tmp_path / "runs"
+    data = tmp_path / "short.csv"
+    data.write_text(
+        "timestamp,open,high,low,close,volume\n"
+        + "".join(f"2026-03-02T09:{m:02d}:00,100,101,99,100.5,7\n" for m in range(30)),
+        encoding="utf-8",
+    )
+    configs = {
+        "capped": _config("capped", steps=50, max_steps=50),
+        "exhausted": _config("exhausted", feed=f"csv:{data}", symbol="EUR/USD"),
+        "loss": _config("loss", risk=RiskLimits(daily_loss_pct=Decimal("0.000001"))),
+    }
+    for run, cfg in configs.items():
+        create_run(cfg, out).run_to_end(STEPS)
+    assert _events(out / "loss", "KILL_SWITCH")[0]["payload"]["reason"] == "DAILY_LOSS"  # type: ignore[index]
+    assert main(["dryrun", "--out", str(out), "--run-id", "plain", "--steps", "120", "-q"]) == 0
+    for run in (*configs, "plain"):
+        verdict = _determinism(out / run, tmp_path / run)
+        assert verdict["status"] == "match", (run, verdict)
+        assert "operator_actions" not in verdict, run
+    # The run's own close is replayed like any stop, and told as nothing: it is the run's end.
+    closed = OperatorAction(STEPS, "request_stop", "session closed")
+    assert recorded_actions(out / "plain" / names.EVENTS) == (attrs.evolve(closed, after_step=120),)
+    assert recorded_actions(out / "loss" / names.EVENTS) == (closed,)  # halted, it kept stepping
+    for run in ("capped", "exhausted"):
+        assert recorded_actions(out / run / names.EVENTS) == (), run
+
+
+PLUG = """
+from decimal import Decimal
+from livesession import OrderIntent, Side
+
+
+class Fails:
+    def __init__(self, strategy_id, at):
+        self.strategy_id, self.at, self.n = strategy_id, at, 0
+
+    def on_bar(self, bar, view):
+        self.n += 1
+        if self.n == self.at:
+            raise RuntimeError("the model file is gone")
+        if self.n % 7 == 0:
+            return [OrderIntent(symbol=bar.symbol, side=Side.BUY, quantity=Decimal("0.01"))]
+        return []
+
+    def get_state(self):
+        return {"n": self.n}
+
+    def set_state(self, state):
+        self.n = state["n"]
+
+
+def fails(*, strategy_id, at):
+    return Fails(strategy_id, at)
+"""
+
+
+@pytest.fixture(name="failing_config", scope="module")
+def _failing_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One plug-in package for the module: a process imports a package from one place."""
+    base = tmp_path_factory.mktemp("plugs")
+    (base / "deskplug").mkdir()
+    (base / "deskplug" / "__init__.py").write_text("")
+    (base / "deskplug" / "parts.py").write_text(textwrap.dedent(PLUG))
+    config = base / "fails.toml"
+    config.write_text(
+        f'strategy_id = "fails"\nsteps = {STEPS}\ndurability = "none"\n'
+        'strategy_factory = "deskplug.parts:fails"\n[strategy_params]\nat = 90\n'
+    )
+    return config
+
+
+def test_a_fault_acknowledged_by_a_named_operator_re_runs_to_the_same_bytes(
+    tmp_path: Path, failing_config: Path
+) -> None:
+    """An application's operator acknowledges the strategy's error; the re-run does too."""
+    cfg = load_config(failing_config, {"run_id": "acked"})
+    out = tmp_path / "runs"
+    session = create_run(cfg, out)
+    session.preflight()
+    session.activate()
+    session.run_n_steps(STEPS)
+    assert session.acknowledge("desk-lead")
+    session.close()
+    run_dir = out / "acked"
+    verdict = _determinism(run_dir, tmp_path)
+    assert verdict["status"] == "match", verdict
+    assert verdict["operator_actions"] == ["acknowledge('desk-lead') after step 90"]
+
+
+def test_a_fault_sealed_unacknowledged_is_not_acknowledged_by_the_re_run(
+    tmp_path: Path, failing_config: Path
+) -> None:
+    """Sealed FAILED as it stood: the re-run must not wind it down on its own."""
+    cfg = load_config(failing_config, {"run_id": "sealed"})
+    out = tmp_path / "runs"
+    session = create_run(cfg, out)
+    session.run_to_end(STEPS)  # no operator: the fault is sealed as it stands
+    run_dir = out / "sealed"
+    assert not _events(run_dir, "OPERATOR_ACK")
+    verdict = _determinism(run_dir, tmp_path)
+    assert verdict["status"] == "match", verdict
+    assert "operator_actions" not in verdict
+
+
+def test_the_cli_acknowledging_its_input_fault_re_runs_and_passes_evidence(
+    tmp_path: Path, failing_config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "runs"
+    args = ["--config", str(failing_config), "--out", str(out), "--run-id", "cli", "-q"]
+    assert main(["dryrun", *args]) == 4  # FAILED: the strategy raised
+    capsys.readouterr()
+    result = write_evidence(out / "cli")
+    assert result.ok, result.problems
+    manifest = orjson.loads(result.manifest.read_bytes())
+    assert manifest["determinism"]["operator_actions"] == ["acknowledge('cli') after step 90"]
+    document = result.document.read_text(encoding="utf-8")
+    assert "- `acknowledge('cli') after step 90`" in document
