@@ -10,7 +10,7 @@ import orjson
 import pytest
 
 from livesession._domain.ids import stable_id
-from livesession.burnin import Thresholds, evaluate_run
+from livesession.burnin import Thresholds, evaluate_run, kill_drill
 from livesession.cli import main
 from livesession.controls import CONTROLS
 from livesession.verify import verify_run
@@ -198,6 +198,22 @@ class TestBurnin:
         md = (run_dir / "burnin.md").read_text()
         assert "Result: **PASS**" in md
         assert "| oco_lifecycle | >= 1 |" in md
+
+    def test_a_run_that_never_held_a_position_is_not_drilled_past_its_own_steps(self, tmp_path):
+        """The drill re-runs the run step for step: a run that never held a position gives
+        ``not_measured`` at its own last step, not after a million (``max_steps``)."""
+        config = tmp_path / "risk.toml"
+        config.write_text('[risk]\nper_trade_risk_pct = "0.00005"\n')  # every entry refused
+        args = ["--config", str(config), "--out", str(tmp_path), "--run-id", "flat", "-q"]
+        assert main(["dryrun", *args, "--seed", "23", "--steps", "300"]) == 0
+        run_dir = tmp_path / "flat"
+        assert not [
+            e for e in read_jsonl(run_dir / "events.jsonl") if e["event_type"] == "ORDER_FILLED"
+        ]
+        assert kill_drill(run_dir) == {
+            "status": "not_measured",
+            "reason": "no position opened in 300 steps",
+        }
 
     def test_without_a_drill_flatten_is_skipped_never_passed(self, tmp_path, capsys):
         run_dir = _oco_run(tmp_path / "runs")

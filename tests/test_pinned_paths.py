@@ -19,6 +19,9 @@ must leave every pin as it is. A deliberate change of the artifacts re-pins the 
 runs in its own commit (with a line in CHANGELOG.md), never together with a refactor: the
 failing assertion shows the new digests.
 
+Every CLI run also passes the evidence's determinism re-run (``write_evidence``, its bundle
+written elsewhere), as ``livesession evidence`` checks it.
+
 The tests use only the public surface: ``import livesession``, the CLI in a subprocess
 (with ``LIVESESSION_CRASH_AT`` for the crash points), the public ``livesession.leases``
 package and the helpers under ``tests/``. The file lease is built in-process because the
@@ -52,6 +55,7 @@ from livesession import (
     SimClock,
     TradingState,
 )
+from livesession.evidence import write_evidence
 from livesession.leases import FileLease
 from livesession.testing import FaultBroker
 
@@ -446,6 +450,7 @@ def test_cli_run_keeps_its_bytes(tmp_path: Path, run_id: str) -> None:
     artifacts = _read_run(out / run_id)
     expect(artifacts)
     assert_pinned(PINNED, run_id, _digests(artifacts))
+    _assert_reruns_the_same(out / run_id, tmp_path / "rerun")
 
 
 # -- crash and resume (CLI, LIVESESSION_CRASH_AT) --------------------------------------------
@@ -484,6 +489,13 @@ def test_resumed_run_keeps_its_bytes(tmp_path: Path, run_id: str) -> None:
         for name in ("events.jsonl", "state_snapshots.jsonl"):
             assert artifacts[name] == uninterrupted[name], name
     assert_pinned(PINNED, run_id, _digests(artifacts))
+    _assert_reruns_the_same(out / run_id, tmp_path / "rerun")
+
+
+def _assert_reruns_the_same(run_dir: Path, elsewhere: Path) -> None:
+    """The evidence's determinism re-run of the run matches it (the bundle goes elsewhere)."""
+    manifest = orjson.loads(write_evidence(run_dir, out_dir=elsewhere).manifest.read_bytes())
+    assert manifest["determinism"]["status"] == "match", manifest["determinism"]
 
 
 def test_torn_line_is_cut_at_resume(tmp_path: Path) -> None:

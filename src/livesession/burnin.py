@@ -94,7 +94,9 @@ def kill_drill(run_dir: Path, *, max_steps: int | None = None) -> dict[str, Any]
 
     Only a run on a simulated venue with a simulated clock can be re-run; otherwise the
     drill is ``not_applicable``. The session steps until it holds a position, the kill switch
-    trips, and the wall time runs until ``KILL_SWITCH_FLAT`` (or the steps run out).
+    trips, and the wall time runs until ``KILL_SWITCH_FLAT`` (or the steps run out). The
+    search for a position stops where the run stopped: the re-run is the run, step for step,
+    so a run that never held one gives ``not_measured`` at once, not after ``max_steps``.
     """
     cfg, meta = read_run_config(run_dir)
     sources: dict[str, Any] = meta.get("sources") or {}
@@ -111,23 +113,32 @@ def kill_drill(run_dir: Path, *, max_steps: int | None = None) -> dict[str, Any]
             if not session.preflight():
                 return {"status": "not_measured", "reason": "the re-run failed its preflight"}
             session.activate()
-            return _drill(session, limit)
+            return _drill(session, min(limit, _steps_run(run_dir, cfg.steps)), limit)
         finally:
             session.close()
 
 
-def _drill(session: Any, limit: int) -> dict[str, Any]:
+def _steps_run(run_dir: Path, planned: int) -> int:
+    """The steps the run took (its ``metrics.json``), else the ``planned`` ones."""
+    try:
+        steps = orjson.loads((run_dir / names.METRICS).read_bytes()).get("steps")
+    except (OSError, orjson.JSONDecodeError, AttributeError):
+        steps = None
+    return steps if isinstance(steps, int) and steps >= 0 else planned
+
+
+def _drill(session: Any, horizon: int, limit: int) -> dict[str, Any]:
     metrics = session.recorder.metrics
     active = "DRYRUN_ACTIVE"
     while (
-        session.steps_done < limit
+        session.steps_done < horizon
         and session.state.value == active
         and not any(session.book.positions.values())
     ):
         session.step()
     position = {k: str(v) for k, v in sorted(session.book.positions.items()) if v}
     if not position:
-        return {"status": "not_measured", "reason": f"no position opened in {limit} steps"}
+        return {"status": "not_measured", "reason": f"no position opened in {horizon} steps"}
     at_kill = session.steps_done
     started = time.monotonic()
     session.kill("DRILL")
