@@ -200,6 +200,15 @@ def kill_and_take_over(
     assert max(counts.values()) == 1, {c: n for c, n in counts.items() if n > 1}
     verified = cli("verify", run_dir)
     assert verified.returncode == 0, verified.stdout
+    # The evidence's re-run holds a lease of its own and matches, the two grants aside.
+    evidence = cli("evidence", run_dir, env=env)
+    assert evidence.returncode == EXIT_OK, evidence.stdout + evidence.stderr
+    manifest = orjson.loads((run_dir / "manifest.json").read_bytes())
+    assert manifest["determinism"]["compared"] == {
+        "events.jsonl": True,
+        "state_snapshots.jsonl": True,
+        "audit.jsonl (records, C2_RESUME and C2_LEASE_ACQUIRED aside)": True,
+    }
     return run_dir
 
 

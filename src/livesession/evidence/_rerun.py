@@ -30,6 +30,7 @@ from .._artifacts import names
 from .._artifacts.runread import payload, read_records
 from .._market.venue import JournalFeed
 from .._rundir import create_run, read_run_config
+from .._rundir.layout import Backing
 from .._session.coordinator import SESSION_CLOSED
 from .._support.fsutil import atomic_write_bytes, file_digest
 from .._support.secrets import redact_text
@@ -42,6 +43,10 @@ MODULE: Final = "livesession.evidence"
 TIMEOUT_BASE_S: Final = 120.0
 TIMEOUT_PER_STEP_S: Final = 0.005
 """200 steps/s at the least: over ten times slower than a loaded 2-core machine re-runs."""
+_ASIDE: Final = ("C2_RESUME",)
+"""Audit records a re-run cannot have: a resume of the run's process."""
+_LEASE_ASIDE: Final = (*_ASIDE, "C2_LEASE_ACQUIRED")
+"""With a lease, also its grants: they name the holding process and the store's token."""
 _RESULT: Final = "result.json"
 _STDERR: Final = "stderr.txt"
 _REASON_CHARS: Final = 300
@@ -80,19 +85,24 @@ def determinism(run_dir: Path, *, rerunnable: bool, scratch: Path) -> dict[str, 
     verdict = not_applicable(run_dir, rerunnable=rerunnable)
     if verdict is not None:
         return verdict
-    cfg, _meta = read_run_config(run_dir)
+    cfg, meta = read_run_config(run_dir)
     if cfg.feed == "venue":
         return _venue_replay(run_dir, cfg, scratch)
     actions = recorded_actions(run_dir / names.EVENTS)
-    session = create_run(cfg, scratch, idempotency_backend="memory", alerts=False)
+    # A run that held the (account, strategy) lease has the re-run hold one too (a lease
+    # file of its own), since the lease's preflight check is one of its events.
+    backing = Backing.from_meta(meta)
+    leased = backing.lease or backing.store != "local"
+    session = create_run(cfg, scratch, idempotency_backend="memory", alerts=False, lease=leased)
     replay(session, cfg.steps, actions)
     replay_dir = scratch / cfg.run_id
     compared: dict[str, bool] = {}
     for name in (names.EVENTS, names.SNAPSHOTS):
         compared[name] = sha256_file(run_dir / name) == sha256_file(replay_dir / name)
-    compared["audit.jsonl (records, C2_RESUME aside)"] = _audit_records(
-        run_dir / names.AUDIT
-    ) == _audit_records(replay_dir / names.AUDIT)
+    aside = _LEASE_ASIDE if leased else _ASIDE
+    compared[f"audit.jsonl (records, {' and '.join(aside)} aside)"] = _audit_records(
+        run_dir / names.AUDIT, aside
+    ) == _audit_records(replay_dir / names.AUDIT, aside)
     ok = all(compared.values())
     verdict = {"status": "match" if ok else "MISMATCH", "compared": compared}
     return _with_actions(verdict, actions, cfg.steps)
@@ -110,12 +120,12 @@ def _with_actions(
     return {**verdict, "operator_actions": told} if told else verdict
 
 
-def _audit_records(path: Path) -> list[bytes]:
-    """Audit lines without seq/prev_hash, and without C2_RESUME (for comparisons)."""
+def _audit_records(path: Path, aside: tuple[str, ...] = _ASIDE) -> list[bytes]:
+    """Audit lines without seq/prev_hash, and without the ``aside`` codes (to compare)."""
     kept = []
     for line in path.read_bytes().splitlines():
         record = orjson.loads(line)
-        if record.get("code") == "C2_RESUME":
+        if record.get("code") in aside:
             continue
         record.pop("seq", None)
         record.pop("prev_hash", None)
