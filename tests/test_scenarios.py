@@ -24,6 +24,7 @@ from livesession import (
     MemoryLineSink,
     MemoryMetricsSink,
 )
+from livesession.evidence._rerun import determinism
 from livesession.verify import verify_run
 
 from crash_harness import KILLED, cli
@@ -50,8 +51,15 @@ def _events(run_dir: Path, event_type: str) -> list[dict[str, object]]:
 
 
 def _assert_verifies(run_dir: Path) -> None:
+    """The run verifies, and (a run directory, not sinks written out) re-runs the same."""
     result = verify_run(run_dir)
     assert result.ok, "\n".join(result.violations[:20])
+    if not (run_dir / "config.json").is_file():
+        return  # an embedded run's sinks: no config to re-run
+    scratch = run_dir.parent / f"{run_dir.name}-rerun"
+    scratch.mkdir()
+    verdict = determinism(run_dir, rerunnable=True, scratch=scratch)
+    assert verdict["status"] == "match", verdict
 
 
 def _notional_rail_config(tmp_path: Path) -> Path:
