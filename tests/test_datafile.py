@@ -109,7 +109,20 @@ PROBLEMS: dict[str, tuple[str | bytes, int, str | None, str | None, str]] = {
         "repeats",
     ),
     "not CSV": (HEADER + '2026-01-01,"1,2,1,1,3\n', 2, None, '2026-01-01,"1,2,1,1,3', "not a CSV"),
-    "not UTF-8": (HEADER.encode() + b"2026-01-01,1,2,1,1,\xff3\n", 2, "byte 20", None, "UTF-8"),
+    "not UTF-8": (
+        HEADER.encode() + b"2026-01-01,1,2,1,1,\xff3\n",
+        2,
+        None,
+        None,
+        'not UTF-8 text (byte 20 of the line): save the file as UTF-8 (a spreadsheet\'s "CSV UTF-8")',
+    ),
+    "a header not UTF-8": (
+        "Datum;Eröffnung;Hoch\n".encode("cp1252"),
+        1,
+        None,
+        None,
+        "not UTF-8 text (byte 9 of the line): save the file as UTF-8",
+    ),
     "a second symbol": (
         (
             "timestamp,symbol,open,high,low,close,volume\n"

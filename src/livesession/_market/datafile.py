@@ -138,6 +138,13 @@ def _fail(
     return DataFileError(f"{where}: {problem}", path=path, line=line, column=column, value=value)
 
 
+def _not_utf8(exc: UnicodeDecodeError) -> str:
+    return (
+        f"not UTF-8 text (byte {exc.start + 1} of the line): save the file as UTF-8 (a "
+        'spreadsheet\'s "CSV UTF-8")'
+    )
+
+
 def same_symbol(a: str, b: str) -> bool:
     """Whether two spellings name one instrument: letters and digits alike, any case."""
     return _symbol_key(a) == _symbol_key(b)
@@ -211,10 +218,10 @@ def _header(path: Path, raw: bytes) -> tuple[str, list[str], dict[str, int]]:
     try:
         text = raw.decode("utf-8-sig")
         splits = [(d, [name.strip().lower() for name in split(text, d)]) for d in DELIMITERS]
-    except (UnicodeDecodeError, csv.Error) as exc:
-        raise _fail(
-            path, 1, None, None, f"the header is not a CSV line of UTF-8 text ({exc})"
-        ) from None
+    except UnicodeDecodeError as exc:
+        raise _fail(path, 1, None, None, _not_utf8(exc)) from None
+    except csv.Error as exc:
+        raise _fail(path, 1, None, None, f"the header is not a CSV line ({exc})") from None
     # The first separator that finds every required column (``,`` when none does).
     delimiter, names = next(
         ((d, names) for d, names in splits if set(REQUIRED_COLUMNS) <= set(names)), splits[0]
@@ -267,7 +274,7 @@ class RowChecker:
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise _fail(self.path, line, f"byte {exc.start + 1}", None, "not UTF-8 text") from None
+            raise _fail(self.path, line, None, None, _not_utf8(exc)) from None
         try:
             cells = split(text, self.delimiter)
         except csv.Error as exc:
