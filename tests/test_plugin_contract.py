@@ -187,6 +187,28 @@ class TestIntentsTheSessionCannotActOn:
         ]
         assert len(flatten) == 1  # bar 1's position was wound down
 
+    def test_a_forgotten_return_says_what_to_return(self, tmp_path: Path):
+        """``on_bar`` without a ``return`` gives None: the fault says to return a list."""
+
+        class Forgets(ScriptedStrategy):
+            def on_bar(self, bar: Any, view: Any) -> Any:
+                intents = super().on_bar(bar, view)
+                return intents if self.bars < 3 else None
+
+        strategy = Forgets(at({1: [buy("0.010")]}))
+        run_dir, result = _one_shot(tmp_path, "forgot", strategy)
+        assert (result.status, result.reason) == (SessionStatus.FAILED, "STRATEGY_ERROR")
+        (event,) = _events(run_dir, "STRATEGY_ERROR")
+        assert (
+            event["payload"]["error"],
+            event["payload"]["message"],
+            event["payload"]["step"],
+        ) == (
+            "TypeError",
+            "on_bar returned None: return a list of OrderIntent ([] when there is nothing to do)",
+            3,
+        )
+
     def test_signal_and_order_write_the_quantity_as_the_lot_does(self, tmp_path: Path):
         """An intent of 0.0100000 is the order of 0.010, and its SIGNAL says 0.010 too (as
         before this stop's refactor of the SIGNAL, which briefly wrote the intent's form)."""

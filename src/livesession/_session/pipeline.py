@@ -57,6 +57,9 @@ __all__ = [
 _ACTIVE = SessionState.DRYRUN_ACTIVE
 FEED_EXHAUSTED: Final = "FEED_EXHAUSTED"
 """The stop reason of a run whose feed ran out of bars before ``steps``."""
+NONE_RETURNED: Final = (
+    "on_bar returned None: return a list of OrderIntent ([] when there is nothing to do)"
+)
 MAX_STEPS_REACHED: Final = "max_steps reached"
 """The stop reason of a run that reached ``max_steps`` (its safety bound) before ``steps``."""
 FEED_ERROR: Final = "FEED_ERROR"
@@ -218,7 +221,7 @@ def _decide(p: SessionParts, bar: Bar) -> tuple[OrderIntent, ...] | None:
     or ``ValueError`` naming it takes the strategy-error path.
     """
     try:
-        intents = _checked(tuple(p.strategy.on_bar(bar, p.book.strategy_view)))
+        intents = _checked(p.strategy.on_bar(bar, p.book.strategy_view))
     except SinkFailure:
         raise
     except Exception as exc:  # noqa: BLE001 - any strategy error takes the input-failure path
@@ -249,8 +252,11 @@ def _check_bar(bar: object, symbol: str) -> None:
     _refuse(bar_problem(bar, symbol), right_type=isinstance(bar, Bar))
 
 
-def _checked(intents: tuple[object, ...]) -> tuple[OrderIntent, ...]:
-    """``intents`` when each is an ``OrderIntent`` the session can act on; else raises."""
+def _checked(produced: Iterable[object] | None) -> tuple[OrderIntent, ...]:
+    """What ``on_bar`` returned, when each is an ``OrderIntent`` the session can act on."""
+    if produced is None:  # a forgotten return
+        raise TypeError(NONE_RETURNED)
+    intents = tuple(produced)
     for intent in intents:
         _refuse(intent_problem(intent), right_type=isinstance(intent, OrderIntent))
     return cast("tuple[OrderIntent, ...]", intents)
