@@ -109,7 +109,7 @@ def test_a_run_that_ends_by_itself_has_no_operator_actions_to_tell(tmp_path: Pat
         "exhausted": _config("exhausted", feed=f"csv:{data}", symbol="EUR/USD"),
         "loss": _config("loss", risk=RiskLimits(daily_loss_pct=Decimal("0.000001"))),
     }
-    for run, cfg in configs.items():
+    for cfg in configs.values():
         create_run(cfg, out).run_to_end(STEPS)
     assert _events(out / "loss", "KILL_SWITCH")[0]["payload"]["reason"] == "DAILY_LOSS"  # type: ignore[index]
     assert main(["dryrun", "--out", str(out), "--run-id", "plain", "--steps", "120", "-q"]) == 0

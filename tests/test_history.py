@@ -451,7 +451,7 @@ class TestSpreadsheetExports:
         assert read[0].close == Decimal("1.05")
 
     @pytest.mark.parametrize(
-        ("rows", "line", "column", "value", "says"),
+        "case",
         [
             # The first row writes decimal commas: a point is never taken for one.
             ("01.03.2026;1,5;1,6;1.4;1,5;3", 2, "low", "1.4", "a point in a file written with decimal commas"),
@@ -463,8 +463,9 @@ class TestSpreadsheetExports:
         ],
     )  # fmt: skip
     def test_what_cannot_be_read_for_sure_is_refused(
-        self, tmp_path: Path, rows: str, line: int, column: str, value: str, says: str
+        self, tmp_path: Path, case: tuple[str, int, str, str, str]
     ) -> None:
+        rows, line, column, value, says = case
         path = tmp_path / "eu.csv"
         path.write_text(f"date;open;high;low;close;volume\n{rows}\n", encoding="utf-8")
         with pytest.raises(DataFileError) as caught:

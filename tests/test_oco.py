@@ -175,7 +175,10 @@ class TestOcoInASession:
         assert orch.state is SessionState.STOPPED
         assert orch.book.open_orders == ()
         canceled = {e["payload"]["client_order_id"] for e in sinks.events_of("ORDER_CANCELED")}
-        assert {client_order_id("t", "scripted", 1, "sl"), client_order_id("t", "scripted", 1, "tp")} <= canceled
+        assert {
+            client_order_id("t", "scripted", 1, "sl"),
+            client_order_id("t", "scripted", 1, "tp"),
+        } <= canceled
         assert not any(orch.book.positions.values())
 
     def test_no_legs_while_halted(self):

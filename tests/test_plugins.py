@@ -287,8 +287,10 @@ def _plugdir(tmp_path: Path) -> Path:
         (
             'strategy_factory = "userplug.parts:renamed"',
             (
-                "strategy_factory 'userplug.parts:renamed' made a strategy with strategy_id"
-                " 'momentum_v3', but the config's strategy_id is 'sma_demo'",
+                (
+                    "strategy_factory 'userplug.parts:renamed' made a strategy with strategy_id"
+                    " 'momentum_v3', but the config's strategy_id is 'sma_demo'"
+                ),
                 "set strategy_id = 'momentum_v3' in the config",
             ),
         ),
@@ -514,7 +516,9 @@ def test_a_strategy_calling_itself_otherwise_is_refused_before_writing(tmp_path)
         LiveSessionOrchestrator(cfg, strategy=unnamed)
     # Named alike, it runs and every event names it.
     session = create_run(
-        attrs.evolve(cfg, strategy_id="momentum_v3", steps=3), tmp_path / "runs", strategy=_Momentum()
+        attrs.evolve(cfg, strategy_id="momentum_v3", steps=3),
+        tmp_path / "runs",
+        strategy=_Momentum(),
     )
     session.run_to_end(3)
     session.close()
