@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import re
+import shutil
 import sys
 import tempfile
 
 import orjson
 import pytest
 
+from livesession import __version__
 from livesession.cli import main
 from livesession.evidence import _rerun, scan_secrets, write_evidence
 
@@ -77,6 +79,30 @@ class TestEvidence:
         manifest = orjson.loads((out / "leaky" / "manifest.json").read_bytes())
         assert manifest["secret_scan"]["findings"] == ["operator-notes.txt:1: assigned_secret"]
         assert manifest["ok"] is False
+
+
+class TestAnotherVersion:
+    def test_a_mismatch_names_the_version_that_wrote_the_run(self, run_dir, tmp_path, monkeypatch):
+        """A run written by another livesession cannot be expected to re-run the same: say so."""
+        copy = tmp_path / "ev"
+        shutil.copytree(run_dir, copy)
+        meta_path = copy / "run.json"
+        meta = orjson.loads(meta_path.read_bytes())
+        meta["version"] = "0.1.0"
+        meta_path.write_bytes(orjson.dumps(meta))
+        mismatch = {"status": "MISMATCH", "compared": {"events.jsonl": False}}
+        monkeypatch.setattr(_rerun.Rerun, "verdict", lambda _self: mismatch)
+        result = write_evidence(copy, out_dir=tmp_path / "bundle")
+        assert not result.ok
+        said = (
+            f"the determinism re-run does not match (the run was written by livesession 0.1.0, "
+            f"the re-run is {__version__}: re-run the config with {__version__}, or check it "
+            "with livesession 0.1.0)"
+        )
+        assert result.problems == (said,)
+        # Written by this version, a mismatch is only a mismatch.
+        result = write_evidence(run_dir, out_dir=tmp_path / "same")
+        assert result.problems == ("the determinism re-run does not match",)
 
 
 class TestRerunProcess:

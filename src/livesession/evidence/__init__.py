@@ -195,7 +195,16 @@ def write_evidence(
     if not verification.ok:
         problems.append(f"verify found {len(verification.violations)} violation(s)")
     if determinism["status"] == "MISMATCH":
-        problems.append("the determinism re-run does not match")
+        wrote = meta.get("version")
+        problems.append(
+            "the determinism re-run does not match"
+            + (
+                f" (the run was written by livesession {wrote}, the re-run is {__version__}: "
+                f"re-run the config with {__version__}, or check it with livesession {wrote})"
+                if wrote != __version__
+                else ""
+            )
+        )
     elif determinism["status"] == "ERROR":
         problems.append("the determinism re-run did not complete")
     if secrets:
