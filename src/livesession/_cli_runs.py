@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from ._artifacts import names
-from ._artifacts.runread import require_run
+from ._artifacts.runread import read_json_object, require_run
 from ._cli_output import (
     EXIT_FAILED,
     EXIT_OK,
@@ -28,6 +28,7 @@ from ._domain.lifecycle import SessionState, SessionStatus
 from ._exceptions import LiveSessionError, SinkFailure
 from ._risk.rails import RAIL_RULES
 from ._session.coordinator import ONE_SHOT_OPERATOR, DryrunResult, LiveSessionOrchestrator
+from ._session.lease_keeper import LEASE_LOST
 from ._support.logging import configure_logging, disable_logging, import_structlog_without_rich
 from ._support.secrets import redact_text
 
@@ -170,11 +171,7 @@ def _run(
     else:
         result = _unsealed_said(run_dir, lambda: _drive(session, steps, timer.on_step, controls))
     timings = timer.finish(steps=result.steps, events=session.recorder.event_seq)
-    audit_failure = session.recorder.audit_failure
-    if audit_failure is not None:
-        record, cause = audit_failure
-        what = f"the audit sink failed at record {record} ({cause})"
-        raise SinkFailure(_not_sealed(what, run_dir))
+    _refuse_unsealed(session, result, run_dir)
     if not quiet:
         _summary(result, run_dir, timings["wall_s"], session.recorder.metrics)
     if result.status is SessionStatus.REJECTED:
@@ -193,6 +190,33 @@ def _run(
         metrics = session.recorder.metrics
         emit_json(result_json(result, run_dir, timings["wall_s"], metrics, code=code))
     return code
+
+
+def _refuse_unsealed(session: LiveSessionOrchestrator, result: DryrunResult, run_dir: Path) -> None:
+    """Raise ``SinkFailure`` saying what next when the run ended but is not sealed on disk.
+
+    The seal is the audit's ``C2_DRYRUN_STOP`` and then the sealing checkpoint; a full disk
+    can refuse either. Until the checkpoint says sealed, ``resume`` continues the run from
+    it, to the same bytes. A session that lost its lease leaves the checkpoint as it was on
+    purpose (the new holder may own the run directory): that is its seal.
+    """
+    recorder = session.recorder
+    if recorder.audit_failure is not None:
+        record, cause = recorder.audit_failure
+        raise SinkFailure(
+            _not_sealed(f"the audit sink failed at record {record} ({cause})", run_dir)
+        )
+    if read_json_object(run_dir / names.CHECKPOINT).get("sealed") is True:
+        return
+    failed = next(iter(recorder.failures.items()), None)
+    if failed is None and result.reason == LEASE_LOST:
+        return
+    what = (
+        "the sealing checkpoint could not be written"
+        if failed is None
+        else f"the {failed[0]} sink failed ({failed[1]})"
+    )
+    raise SinkFailure(_not_sealed(what, run_dir))
 
 
 def _failure(result: DryrunResult, run_dir: Path) -> str:
@@ -214,12 +238,16 @@ def _session_log(run_dir: Path, level: str) -> Iterator[None]:
     import logging  # noqa: PLC0415 - only to map the level name
 
     import_structlog_without_rich()  # the CLI's own process: see there
-    with (run_dir / names.SESSION_LOG).open("a", encoding="utf-8") as stream:
+    stream = (run_dir / names.SESSION_LOG).open("a", encoding="utf-8")
+    try:
         configure_logging(stream, level=getattr(logging, level.upper()))
         try:
             yield
         finally:
             disable_logging()
+    finally:
+        with contextlib.suppress(OSError):  # a full disk: the log loses its tail, no more
+            stream.close()
 
 
 def _peek_keys(path: Path) -> set[str]:

@@ -330,10 +330,15 @@ def _seal(
     """The verdict of a sealed run, or None when the run is not sealed.
 
     Sealed: the sealing checkpoint says so, or (a run with no checkpoint store, such as the
-    runbook's four files) the audit log's last whole record is ``C2_DRYRUN_STOP``.
+    runbook's four files) the audit log's last whole record is ``C2_DRYRUN_STOP``. A run with
+    a checkpoint that is not the sealing one is not sealed, whatever its audit log ends with
+    (a full disk refused the sealing checkpoint, or the process died just before it):
+    ``resume`` continues such a run from its checkpoint.
     """
     if checkpoint.get("sealed") is True:
         return _sealed_verdict(checkpoint.get("fsm_state"), failed=bool(checkpoint.get("failed")))
+    if checkpoint:
+        return None
     stop = _last_whole_line(run_dir / names.AUDIT)
     if stop is None or stop.get("code") != "C2_DRYRUN_STOP":
         return None

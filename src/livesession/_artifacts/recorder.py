@@ -145,6 +145,8 @@ class Recorder:
         self.offsets: dict[str, int] = {"events": 0, "states": 0, "audit": 0}
         self.digests: dict[str, Any] = {"events": hashlib.sha256(), "states": hashlib.sha256()}
         self.dead: set[str] = set()
+        self.failures: dict[str, str] = {}
+        """Each dead sink's error, in the order they died (``metrics``: ``OSError: ...``)."""
         self.audit_failure: tuple[int, str] | None = None
         """``(record, error)`` once the audit sink failed for good: the number of the first
         audit record that could not be written, and why (``metrics.json`` says both)."""
@@ -259,16 +261,25 @@ class Recorder:
     def close(self) -> None:
         """Close the sinks this recorder owns (those with a ``close``; caller files stay open).
 
-        Audit observers with a ``close`` (the alert tap) are closed first.
+        Audit observers with a ``close`` (the alert tap) are closed first. A sink the file
+        system refuses now is dead, with its error in ``failures``: it never raises here.
         """
         for observer in self.audit_observers:
             close_observer = getattr(observer, "close", None)
             if callable(close_observer):
                 close_observer()
-        for sink in self._sinks.values():
+        for name, sink in self._sinks.items():
             close = getattr(sink, "close", None)
-            if callable(close):
+            if not callable(close):
+                continue
+            try:
                 close()
+            except OSError as exc:  # a full disk refused the last buffered lines
+                if name not in self.dead:
+                    self.dead.add(name)
+                    cause = f"{type(exc).__name__}: {exc}"
+                    self.failures.setdefault(name, cause)
+                    get_logger().error("sink_failed", run_id=self.run_id, sink=name, error=cause)
 
     def digest_hex(self) -> dict[str, str]:
         """SHA-256 of events.jsonl and state_snapshots.jsonl as written so far."""
@@ -334,6 +345,7 @@ class Recorder:
             return
         self.dead.add(name)
         cause = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+        self.failures.setdefault(name, cause)
         where: dict[str, int] = {}
         if name == "audit":
             self.audit_failure = (self.chain.seq + 1, cause)

@@ -51,9 +51,8 @@ class FileLineSink:
         return self._file.tell()
 
     def close(self) -> None:
-        """Flush and close."""
+        """Flush and close (closed even when the flush is refused, which then raises)."""
         if not self._file.closed:
-            self._file.flush()
             self._file.close()
 
     def __repr__(self) -> str:

@@ -15,14 +15,18 @@ import itertools
 import time
 from collections import deque
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 import orjson
 
 from .._domain.clock import wall_ns
 from .._support.fsutil import atomic_write_bytes
+from .._support.logging import get_logger
 from . import names
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 __all__ = ["StepTimer"]
 
@@ -47,6 +51,8 @@ class StepTimer:
     _count: int = attrs.field(init=False, default=0)
     _rowed: int = attrs.field(init=False, default=0)
     _max: int = attrs.field(init=False, default=0)
+    lost: str | None = attrs.field(init=False, default=None)
+    """Why the wall-clock files stopped being written (a full disk), or None."""
 
     @_last.default
     def _start_at_started(self) -> int:
@@ -60,8 +66,8 @@ class StepTimer:
         self._window.append(latency)
         self._count += 1
         self._max = max(self._max, latency)
-        if done % self._every == 0:
-            self._append_ndjson(done, now)
+        if done % self._every == 0 and self.lost is None:
+            self._side_file(lambda: self._append_ndjson(done, now))
 
     def _summary(self, latencies: list[int]) -> dict[str, Any]:
         ordered = sorted(latencies)
@@ -122,9 +128,23 @@ class StepTimer:
             "tick_to_decision_ms": [round(ns / _MS, 4) for ns in self._window],
             "order_latency_ms": [],
         }
-        atomic_write_bytes(
-            self._run_dir / names.TIMINGS,
-            orjson.dumps(timings, option=orjson.OPT_SORT_KEYS) + b"\n",
-            durable=False,
+        self._side_file(
+            lambda: atomic_write_bytes(
+                self._run_dir / names.TIMINGS,
+                orjson.dumps(timings, option=orjson.OPT_SORT_KEYS) + b"\n",
+                durable=False,
+            )
         )
         return timings
+
+    def _side_file(self, write: Callable[[], None]) -> None:
+        """``write()`` one of the wall-clock files; a refusal stops them, never the run.
+
+        They are measurements beside the evidence: a full disk that refuses them is the
+        artifacts' sinks' to report (they fail closed), not a reason to stop here.
+        """
+        try:
+            write()
+        except OSError as exc:
+            self.lost = f"{type(exc).__name__}: {exc.strerror or exc}"
+            get_logger().warning("timings_not_written", error=self.lost)

@@ -446,8 +446,9 @@ class LiveSessionOrchestrator:
         p = self._parts()
         if not p.lifecycle.seal(durable=p.config.durability != "none"):
             return
-        # A seal the audit log never got (a full disk) seals nothing: the last checkpoint stays.
-        if p.recorder.audit_failure is None:
+        # A seal over a contract file the disk refused (a full disk) seals nothing: the last
+        # checkpoint stays, and resume continues from it once there is room again.
+        if not p.recorder.dead:
             p.checkpointer.save_quiet()
         if p.lease is not None:
             p.lease.release(close=self._released)

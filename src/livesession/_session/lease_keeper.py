@@ -38,7 +38,10 @@ if TYPE_CHECKING:
     )
     from ..leases import LeaseGrant
 
-__all__ = ["CheckpointWatch", "FenceWatch", "LeaseKeeper", "watch_fences"]
+__all__ = ["LEASE_LOST", "CheckpointWatch", "FenceWatch", "LeaseKeeper", "watch_fences"]
+
+LEASE_LOST: Final = "LEASE_LOST"
+"""The fault reason of a session whose lease another holder took."""
 
 _NS_PER_MS: Final = 1_000_000
 _RENEW_FRACTION: Final = 4  # renew once a quarter of the lease TTL has passed
@@ -78,7 +81,7 @@ class LeaseKeeper:
                 if not self._audited:
                     self._audit(grant)
                 return CheckResult(name=name, passed=True, reason="")
-            return self._failed("LEASE_LOST", "could not renew the lease this run resumed with")
+            return self._failed(LEASE_LOST, "could not renew the lease this run resumed with")
         try:
             granted = self.acquire()
         except LeaseError as exc:
@@ -163,7 +166,7 @@ class LeaseKeeper:
             if refused is not None:  # found out by a refused write, not by a renewal
                 payload["refused_by_fence"] = refused.newest
             self._recorder.audit("C2_LEASE_LOST", payload)
-            self._fault("LEASE_LOST")
+            self._fault(LEASE_LOST)
 
         self._guarded(lost)
 

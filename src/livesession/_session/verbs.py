@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from .._domain.lifecycle import SessionState, Trigger
 from .._risk.governor import TradingState
+from .lease_keeper import LEASE_LOST
 from .threads import VerbOutcome, VerbResult
 
 if TYPE_CHECKING:
@@ -89,7 +90,7 @@ def acknowledge(p: SessionParts, operator: str) -> VerbResult:
         return _not_applicable(
             p, "acknowledge", f"nothing to acknowledge: the session is {state.value}"
         )
-    if lifecycle.reason == "LEASE_LOST":
+    if lifecycle.reason == LEASE_LOST:
         return _not_applicable(
             p,
             "acknowledge",

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import MutableMapping
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 
 from .secrets import redact
 
@@ -69,7 +69,7 @@ def configure_logging(stream: TextIO | None = None, *, level: int = logging.INFO
     import structlog  # noqa: PLC0415 - loaded only when logging is wanted
 
     _state["logger"] = structlog.wrap_logger(
-        structlog.PrintLogger(stream or sys.stderr),
+        structlog.PrintLogger(cast("TextIO", _Unfailing(stream or sys.stderr))),
         processors=[
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
@@ -82,6 +82,32 @@ def configure_logging(stream: TextIO | None = None, *, level: int = logging.INFO
         wrapper_class=structlog.make_filtering_bound_logger(level),
     )
     _state["debug"] = level <= logging.DEBUG
+
+
+class _Unfailing:
+    """The log's stream, which a write or flush the system refuses (a full disk) never stops.
+
+    The log is for people; the run's record is its artifacts, whose sinks fail closed. A log
+    line that raised would stop a session in the middle of a step for a line it can lose.
+    """
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+        self.dropped = 0
+        """Lines (or flushes) refused so far."""
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except (OSError, ValueError):  # ValueError: the stream was closed under us
+            self.dropped += 1
+            return len(text)
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except (OSError, ValueError):
+            self.dropped += 1
 
 
 def disable_logging() -> None:

@@ -1,0 +1,143 @@
+"""A file system that refuses writes part-way through a run (a full disk, a file size quota).
+
+Each run is a CLI process whose files may not grow past a size (``RLIMIT_FSIZE``: every
+write beyond it fails with EFBIG, as a full disk fails with ENOSPC), so the refusal lands
+wherever the run happens to be: creating the run, in a step, in the seal, on the last
+flush. Whatever it hit, the run must end as the RUNBOOK says: one line ending ``the run is
+not sealed; ...`` (exit 2), ``status`` says crashed (6), and once there is room ``resume``
+finishes it to the bytes of a run that never hit the limit. Or, refused while the run is
+created, nothing is left behind.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from livesession import MemoryLineSink, MemoryMetricsSink
+from livesession._artifacts import names
+from livesession._artifacts.recorder import Recorder
+from livesession._artifacts.timings import StepTimer
+from livesession._support.logging import configure_logging, disable_logging, get_logger
+from livesession.verify import verify_run
+
+resource = pytest.importorskip("resource")  # POSIX
+
+STEPS = "3000"
+# The idempotency keys in a JSON Lines file, which grows far slower than events.jsonl, so
+# that the artifacts' files meet the limit first. (A SQLite store's write-ahead log meets it
+# first: a store refused its write is its own path, the run sealed FAILED for an operator.
+# Keys in memory do not survive to the resume, which then meets the venue's refusal of a
+# duplicate instead of looking the order up, so its bytes differ.)
+ARGS = ("--steps", STEPS, "--idempotency-backend", "jsonl", "-q")
+
+
+def _cli(*args: str | Path, limit: int | None = None) -> subprocess.CompletedProcess[str]:
+    def limited() -> None:  # pragma: no cover - runs in the child
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # EFBIG instead of a kill
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    return subprocess.run(
+        [sys.executable, "-m", "livesession.cli", *map(str, args)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+        preexec_fn=None if limit is None else limited,
+    )
+
+
+@pytest.fixture(name="whole", scope="module")
+def _whole(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    """events.jsonl of the same run with room to spare."""
+    out = tmp_path_factory.mktemp("whole")
+    done = _cli("dryrun", "--out", out, "--run-id", "r", *ARGS)
+    assert done.returncode == 0, done.stderr
+    return (out / "r" / names.EVENTS).read_bytes()
+
+
+@pytest.mark.broken_run("the file system refuses writes on purpose: the run is resumed after")
+@pytest.mark.parametrize("limit", [5_000, 40_000, 150_000, 600_000])
+def test_a_refused_write_leaves_a_run_resume_finishes(
+    tmp_path: Path, whole: bytes, limit: int
+) -> None:
+    out = tmp_path / "runs"
+    run_dir = out / "r"
+    done = _cli("dryrun", "--out", out, "--run-id", "r", *ARGS, limit=limit)
+    assert done.returncode == 2, done.stderr
+    [line] = done.stderr.splitlines()
+    assert line.startswith("livesession: error: the ")
+    assert "File too large" in line
+    assert line.endswith(
+        f"the run is not sealed; once the file system has room again, `livesession status "
+        f"{run_dir}` says whether `livesession resume {run_dir}` can continue it"
+    )
+    status = _cli("status", run_dir)
+    assert status.returncode == 6, status.stdout  # crashed: resumable
+    resumed = _cli("resume", run_dir)
+    assert resumed.returncode == 0, resumed.stderr
+    assert verify_run(run_dir).ok
+    assert (run_dir / names.EVENTS).read_bytes() == whole
+
+
+def test_refused_while_the_run_is_created_nothing_is_left(tmp_path: Path) -> None:
+    out = tmp_path / "runs"
+    done = _cli("dryrun", "--out", out, "--run-id", "r", *ARGS, limit=1_000)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr == (
+        f"livesession: error: cannot create run {out / 'r'}: File too large; nothing was left "
+        "behind\n"
+    )
+    assert not (out / "r").exists()
+
+
+class _Refusing:
+    """A stream or sink the file system refuses."""
+
+    def write(self, _text: str) -> int:
+        raise OSError(28, "No space left on device")
+
+    def flush(self) -> None:
+        raise OSError(28, "No space left on device")
+
+    def write_line(self, _line: bytes) -> None:
+        raise OSError(28, "No space left on device")
+
+    def close(self) -> None:
+        raise OSError(28, "No space left on device")
+
+
+def test_a_log_the_disk_refuses_never_raises_into_the_session() -> None:
+    configure_logging(_Refusing())  # type: ignore[arg-type]
+    try:
+        get_logger().warning("a line no one can write", step=3)  # no exception
+    finally:
+        disable_logging()
+
+
+def test_the_wall_clock_files_the_disk_refuses_never_stop_the_run(tmp_path: Path) -> None:
+    timer = StepTimer(tmp_path / "gone", every_steps=1)  # a directory that is not there
+    timer.on_step(1)
+    timings = timer.finish(steps=1, events=1)
+    assert timings["steps"] == 1
+    assert timer.lost is not None
+    assert "FileNotFoundError" in timer.lost
+
+
+def test_a_sink_refused_at_close_is_dead_with_its_error(tmp_path: Path) -> None:
+    """The last buffered lines refused at close: recorded, never raised."""
+    recorder = Recorder(
+        run_id="r",
+        strategy_id="s",
+        events=_Refusing(),
+        states=MemoryLineSink(),
+        audit=MemoryLineSink(),
+        metrics=MemoryMetricsSink(),
+    )
+    recorder.close()
+    assert "events" in recorder.dead
+    assert recorder.failures == {"events": "OSError: [Errno 28] No space left on device"}
