@@ -105,6 +105,18 @@ class TestAnotherVersion:
         assert result.problems == ("the determinism re-run does not match",)
 
 
+class TestNotApplicable:
+    def test_the_document_says_why_there_was_no_re_run(self, tmp_path, capsys):
+        """A system-clock run cannot be re-run: the EV document says so, and why."""
+        config = tmp_path / "system.toml"
+        config.write_text('clock_mode = "system"\nsteps = 20\n')
+        args = ["dryrun", "--config", str(config), "--out", str(tmp_path), "--run-id", "sys"]
+        assert main([*args, "-q"]) == 0
+        result = write_evidence(tmp_path / "sys")
+        document = result.document.read_text(encoding="utf-8")
+        assert "Status: **not_applicable**\n\nReason: system clock or external venue.\n" in document
+
+
 class TestRerunProcess:
     """The determinism re-run runs in a second process, bounded, and says why when it fails."""
 

@@ -307,7 +307,7 @@ def _markdown(m: dict[str, Any]) -> str:
     lines += [f"- {v}" for v in m["verify"]["violations"][:50]]
     det = m["determinism"]
     lines += ["", "## Determinism re-run", "", f"Status: **{det['status']}**"]
-    if det["status"] == "ERROR":
+    if det["status"] in ("ERROR", "not_applicable") and det.get("reason"):
         lines += ["", f"Reason: {det['reason']}."]
     if det.get("note"):
         lines += ["", det["note"], ""]
