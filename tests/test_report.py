@@ -8,6 +8,7 @@ import sys
 
 import pytest
 
+from livesession import DryrunConfig, create_run
 from livesession.report import render_report, write_report
 
 from _runfactory import SCENARIOS, build_run
@@ -187,6 +188,51 @@ class TestContent:
     def test_deterministic(self, run):
         """The same run gives the same bytes."""
         assert render_report(run) == render_report(str(run))
+
+
+class TestEnding:
+    """The header says how far the run got and, when it ended early, what ended it."""
+
+    def _header(self, run_dir) -> str:
+        text = " ".join(" ".join(parse(render_report(run_dir)).text).split())
+        return text[: text.index("Verification")]
+
+    def test_a_run_stopped_early_says_by_what(self, tmp_path):
+        session = create_run(DryrunConfig(run_id="early", steps=400, durability="none"), tmp_path)
+        session.preflight()
+        session.activate()
+        session.run_n_steps(137)
+        session.request_stop("SIGNAL_SIGTERM", sealed_as=True)  # as the CLI stops on SIGTERM
+        session.close()
+        assert "COMPLETED · 137 of 400 steps, stopped: SIGNAL_SIGTERM" in self._header(
+            tmp_path / "early"
+        )
+
+    def test_a_whole_run_says_only_its_steps(self, tmp_path):
+        create_run(DryrunConfig(run_id="whole", steps=120, durability="none"), tmp_path).run_to_end(
+            120
+        )
+        header = self._header(tmp_path / "whole")
+        assert "COMPLETED · 120 of 120 steps" in header
+        assert "stopped:" not in header
+
+    def test_a_faulted_run_says_its_fault(self, tmp_path):
+        class Raises:
+            strategy_id = "raises"
+
+            def on_bar(self, bar, view):
+                raise RuntimeError("model file missing")
+
+            def get_state(self):
+                return {}
+
+            def set_state(self, state):
+                pass
+
+        cfg = DryrunConfig(run_id="fault", strategy_id="raises", steps=50, durability="none")
+        create_run(cfg, tmp_path, strategy=Raises()).run_to_end(50, operator="cli")
+        header = self._header(tmp_path / "fault")
+        assert "FAILED · 1 of 50 steps, faulted: STRATEGY_ERROR" in header
 
 
 class TestEscaping:

@@ -80,6 +80,12 @@ class Tallies:
             self.retries[str(fields.get("operation"))] += 1
 
 
+_ENDINGS: Final = {"request_stop": "stopped", "fault": "faulted", "preflight_failed": "rejected"}
+"""The transitions that end a run, and how the header says each."""
+_CLOSED: Final = "session closed"
+"""The stop reason of a session's own close: no reason to show."""
+
+
 @attrs.define(kw_only=True)
 class ReportRun:
     """What the report needs, read leniently from the run directory in one pass."""
@@ -151,6 +157,35 @@ class ReportRun:
         if self.snapshots and "status" in self.snapshots[-1]:
             return str(self.snapshots[-1]["status"])
         return str(self.metrics.get("status", "(unknown)"))
+
+    @property
+    def ending(self) -> str:
+        """Its steps and what ended it: ``18,056 of 300,000 steps, stopped: SIGNAL_SIGTERM``.
+
+        The steps are the last snapshot's; the reason is that of the last stop or fault
+        (``STATE_CHANGED``), unless it is the session's own close after its steps.
+        """
+        steps = self.snapshots[-1].get("step") if self.snapshots else None
+        if not isinstance(steps, int):
+            return ""
+        planned = next(
+            (
+                payload(event).get("steps_planned")
+                for event in self.events
+                if event.get("event_type") == "SESSION_STARTED"
+            ),
+            None,
+        )
+        text = f"{steps:,} of {planned:,} steps" if isinstance(planned, int) else f"{steps:,} steps"
+        for event in reversed(self.events):
+            change = payload(event)
+            trigger = change.get("trigger")
+            if event.get("event_type") == "STATE_CHANGED" and trigger in _ENDINGS:
+                reason = str(change.get("reason") or "")
+                if reason and reason != _CLOSED:
+                    text += f", {_ENDINGS[trigger]}: {reason}"
+                break
+        return text
 
     def of_type(self, *event_types: str) -> list[tuple[int, dict[str, Any]]]:
         """(ts_sim, payload) of the events of the given types, in order."""
