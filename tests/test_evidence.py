@@ -117,6 +117,68 @@ class TestNotApplicable:
         assert "Status: **not_applicable**\n\nReason: system clock or external venue.\n" in document
 
 
+_REMEMBERS = '''
+from decimal import Decimal
+from pathlib import Path
+from livesession import OrderIntent, Side
+
+COUNT = Path(__file__).with_name("made.txt")
+
+
+class Remembers:
+    """Buys at bar 10 the first time it is made, at bar 11 after: not deterministic."""
+
+    def __init__(self, strategy_id):
+        made = int(COUNT.read_text()) if COUNT.exists() else 0
+        COUNT.write_text(str(made + 1))
+        self.strategy_id, self.at, self.n = strategy_id, 10 + min(made, 1), 0
+
+    def on_bar(self, bar, view):
+        self.n += 1
+        if self.n == self.at:
+            return [OrderIntent(symbol=bar.symbol, side=Side.BUY, quantity=Decimal("0.01"))]
+        return []
+
+    def get_state(self):
+        return {"n": self.n}
+
+    def set_state(self, state):
+        self.n = state["n"]
+
+
+def make(*, strategy_id):
+    return Remembers(strategy_id)
+'''
+
+
+class TestMismatch:
+    def test_a_strategy_that_is_not_deterministic_fails_and_says_where(self, tmp_path, capsys):
+        """The re-run catches a strategy whose decisions depend on more than its inputs, and
+        says where the files part: the place to start looking."""
+        (tmp_path / "rememberplug").mkdir()
+        (tmp_path / "rememberplug" / "__init__.py").write_text(_REMEMBERS)
+        config = tmp_path / "remembers.toml"
+        config.write_text(
+            'strategy_id = "remembers"\nstrategy_factory = "rememberplug:make"\nsteps = 30\n'
+        )
+        args = ["--config", str(config), "--out", str(tmp_path), "--run-id", "nd", "-q"]
+        assert main(["dryrun", *args]) == 0
+        scratch = tmp_path / "scratch"
+        scratch.mkdir()
+        verdict = _rerun.determinism(tmp_path / "nd", rerunnable=True, scratch=scratch)
+        assert verdict["status"] == "MISMATCH"
+        assert verdict["compared"]["events.jsonl"] is False
+        said = verdict["first_difference"]
+        assert re.fullmatch(
+            r"events\.jsonl line \d+: SIGNAL \(seq \d+\) in the run, "
+            r"(BAR|STATE_CHANGED) \(seq \d+\) in the re-run",
+            said,
+        ), said
+        result = write_evidence(tmp_path / "nd")
+        assert "the determinism re-run does not match" in result.problems
+        assert "First difference: events.jsonl line " in result.document.read_text()
+
+
 class TestRerunProcess:
     """The determinism re-run runs in a second process, bounded, and says why when it fails."""
 

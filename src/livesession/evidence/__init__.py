@@ -313,6 +313,8 @@ def _markdown(m: dict[str, Any]) -> str:
         lines += ["", det["note"], ""]
     for name, same in det.get("compared", {}).items():
         lines.append(f"- {name}: {'identical' if same else 'DIFFERENT'}")
+    if det.get("first_difference"):
+        lines += ["", f"First difference: {det['first_difference']}."]
     if det.get("operator_actions"):
         lines += ["", "The re-run took the operator's actions where the run took them:", ""]
         lines += [f"- `{action}`" for action in det["operator_actions"]]

@@ -14,6 +14,7 @@ passes without it. The limit scales with the run's steps (``timeout_for``).
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import shutil
 import subprocess
@@ -36,7 +37,15 @@ from .._support.fsutil import atomic_write_bytes, file_digest
 from .._support.secrets import redact_text
 from ._operator import OperatorAction, recorded_actions, replay
 
-__all__ = ["Rerun", "determinism", "main", "not_applicable", "sha256_file", "timeout_for"]
+__all__ = [
+    "Rerun",
+    "determinism",
+    "first_difference",
+    "main",
+    "not_applicable",
+    "sha256_file",
+    "timeout_for",
+]
 
 MODULE: Final = "livesession.evidence"
 """What the parent runs with ``python -m`` (a name, so a test can point it elsewhere)."""
@@ -104,8 +113,44 @@ def determinism(run_dir: Path, *, rerunnable: bool, scratch: Path) -> dict[str, 
         run_dir / names.AUDIT, aside
     ) == _audit_records(replay_dir / names.AUDIT, aside)
     ok = all(compared.values())
-    verdict = {"status": "match" if ok else "MISMATCH", "compared": compared}
-    return _with_actions(verdict, actions, cfg.steps)
+    outcome: dict[str, Any] = {"status": "match" if ok else "MISMATCH", "compared": compared}
+    for name in (names.EVENTS, names.SNAPSHOTS):
+        if not compared[name]:
+            outcome["first_difference"] = first_difference(run_dir / name, replay_dir / name)
+            break
+    return _with_actions(outcome, actions, cfg.steps)
+
+
+def first_difference(run: Path, rerun: Path) -> str:
+    """Where the re-run's file first differs from the run's: its line, and what each holds.
+
+    ``events.jsonl line 40: ORDER_SUBMITTED in the run, ORDER_REJECTED in the re-run``: the
+    place to start looking for what is not deterministic (a strategy drawing from an
+    unseeded random source, say).
+    """
+    with run.open("rb") as ours, rerun.open("rb") as theirs:
+        for number, (mine, again) in enumerate(itertools.zip_longest(ours, theirs), start=1):
+            if mine != again:
+                return (
+                    f"{run.name} line {number}: {_what(mine)} in the run, {_what(again)} in the "
+                    "re-run"
+                )
+    return f"{run.name}: no line differs"  # pragma: no cover - the digests said they differ
+
+
+def _what(line: bytes | None) -> str:
+    """A line's event type or snapshot trigger, in a few words."""
+    if line is None:
+        return "nothing (the file ends)"
+    try:
+        record = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return "a line that is not JSON"
+    if not isinstance(record, dict):
+        return "a line that is not an object"
+    kind = record.get("event_type") or record.get("trigger") or "a record"
+    step = f" at step {record['step']}" if isinstance(record.get("step"), int) else ""
+    return f"{kind}{step} (seq {record.get('seq')})"
 
 
 def _with_actions(
