@@ -11,6 +11,7 @@ created, nothing is left behind.
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import sys
@@ -76,8 +77,15 @@ def test_a_refused_write_leaves_a_run_resume_finishes(
         f"the run is not sealed; once the file system has room again, `livesession status "
         f"{run_dir}` says whether `livesession resume {run_dir}` can continue it"
     )
-    status = _cli("status", run_dir)
+    status = _cli("status", run_dir, "--json")
     assert status.returncode == 6, status.stdout  # crashed: resumable
+    said = json.loads(status.stdout)
+    # Where resume continues from (its checkpoint), not the fault a later snapshot shows.
+    assert (said["verdict"], said["state"], said["status"]) == (
+        "crashed",
+        "DRYRUN_ACTIVE",
+        "RUNNING",
+    )
     resumed = _cli("resume", run_dir)
     assert resumed.returncode == 0, resumed.stderr
     assert verify_run(run_dir).ok

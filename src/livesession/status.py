@@ -4,7 +4,8 @@ Read-only, and safe beside a live writer: the writer lock is only queried (``hol
 never taken, and nothing in the run directory is written. What it reports:
 
 - the state and status: the last whole line of ``state_snapshots.jsonl`` (a snapshot is
-  written at every state change, so this is the state now, also for a live run);
+  written at every state change, so this is the state now, also for a live run); for a
+  crashed run, the checkpoint's, which is where ``resume`` continues from;
 - the steps, position and open orders as of the last checkpoint (``checkpoint.json``);
 - the heartbeat: when ``checkpoint.json`` was last written (its mtime, wall time). A live
   session rewrites it every ``checkpoint_every`` steps and when it seals, so a supervisor
@@ -43,7 +44,7 @@ import orjson
 from ._artifacts import names
 from ._artifacts.runread import RUN_MARKERS, read_json_object, read_records, runs_inside
 from ._domain import clock as _clock
-from ._domain.lifecycle import SessionState
+from ._domain.lifecycle import SessionState, reported_status
 from ._exceptions import LiveSessionError, RunDirectoryError
 from ._rundir.layout import lease_path, read_run_config
 from ._rundir.lock import holder_of
@@ -375,6 +376,10 @@ def run_status(run_dir: Path, *, now: dt.datetime | None = None) -> RunStatus:
     else:
         problem_of_resume = resume_problem(run_dir)
         verdict = Verdict.CRASHED if problem_of_resume is None else Verdict.NEEDS_OPERATOR
+        if verdict is Verdict.CRASHED and checkpoint.get("fsm_state"):
+            # Where resume continues from: the checkpoint (later snapshots are cut).
+            state = str(checkpoint["fsm_state"])
+            status = reported_status(state, failed=bool(checkpoint.get("failed")))
     heartbeat, age = _heartbeat(run_dir, now)
     positions, orders = _book(checkpoint, snapshot)
     steps = checkpoint.get("steps")

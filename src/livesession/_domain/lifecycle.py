@@ -17,6 +17,7 @@ __all__ = [
     "SessionState",
     "SessionStatus",
     "Trigger",
+    "reported_status",
 ]
 
 
@@ -85,3 +86,16 @@ STATUS_BY_STATE: Final[dict[SessionState, SessionStatus]] = {
     S.PREFLIGHT_FAILED: SessionStatus.REJECTED,
     S.ERROR_REQUIRES_OPERATOR: SessionStatus.FAILED,
 }
+
+
+def reported_status(fsm_state: object, *, failed: bool) -> str:
+    """The status an operator sees for a recorded ``fsm_state`` (text, from a checkpoint).
+
+    ``failed`` (the checkpoint's flag) is FAILED whatever the state; a state this version
+    does not know is shown as it is.
+    """
+    if failed:
+        return SessionStatus.FAILED.value
+    state = str(fsm_state)
+    known = {member.value: member for member in SessionState}
+    return STATUS_BY_STATE[known[state]].value if state in known else state

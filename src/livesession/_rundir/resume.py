@@ -20,7 +20,7 @@ import orjson
 from .._artifacts import names
 from .._artifacts.audit_chain import GENESIS_HASH
 from .._domain import clock as _clock
-from .._domain.lifecycle import STATUS_BY_STATE, SessionState, SessionStatus
+from .._domain.lifecycle import reported_status
 from .._exceptions import (
     AuditCorruption,
     CheckpointError,
@@ -216,15 +216,6 @@ def resume_run(
     return session
 
 
-def _sealed_status(checkpoint: dict[str, Any]) -> str:
-    """The status the sealed run reported (``COMPLETED``, not its state ``STOPPED``)."""
-    if checkpoint.get("failed"):
-        return SessionStatus.FAILED.value
-    state = str(checkpoint.get("fsm_state"))
-    known = {member.value: member for member in SessionState}
-    return STATUS_BY_STATE[known[state]].value if state in known else state
-
-
 def _reopen(
     run_dir: Path,
     cfg: DryrunConfig,
@@ -238,9 +229,9 @@ def _reopen(
 ) -> LiveSessionOrchestrator:
     checkpoint = load_checkpoint(run_dir)
     if checkpoint is not None and checkpoint.get("sealed"):
+        status = reported_status(checkpoint.get("fsm_state"), failed=bool(checkpoint.get("failed")))
         raise RunDirectoryError(
-            f"nothing to resume: run {cfg.run_id} already ended with status "
-            f"{_sealed_status(checkpoint)}"
+            f"nothing to resume: run {cfg.run_id} already ended with status {status}"
         )
     offsets = _validate_artifacts(run_dir, checkpoint)
     _check_journals(run_dir)
