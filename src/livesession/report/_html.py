@@ -161,12 +161,11 @@ def _badge(status: str) -> str:
 
 
 def _header(run: ReportRun) -> str:
+    ending = run.ending
     return (
         f"<header>\n<h1>Run <code>{escape(run.run_id)}</code></h1>\n"
         f'<p class="sub">strategy <code>{escape(run.strategy_id)}</code> &middot; status '
-        f"{_badge(run.status)}"
-        + (f" &middot; {escape(run.ending)}" if run.ending else "")
-        + "</p>\n"
+        f"{_badge(run.status)}" + (f" &middot; {escape(ending)}" if ending else "") + "</p>\n"
         f'<p class="sub">{escape(span_text(run))}</p>\n'
         + (
             f'<p class="sub">{escape(run.live[:1].upper() + run.live[1:])}.</p>\n'
