@@ -36,7 +36,7 @@ import attrs
 import orjson
 
 from ._artifacts import names
-from ._artifacts.runread import payload, read_records, require_run
+from ._artifacts.runread import payload, read_json_object, read_records, require_run
 from ._domain.model import FILL_EVENT_TYPES
 from ._exceptions import RunHeld
 from ._rundir import create_run, read_run_config
@@ -120,10 +120,7 @@ def kill_drill(run_dir: Path, *, max_steps: int | None = None) -> dict[str, Any]
 
 def _steps_run(run_dir: Path, planned: int) -> int:
     """The steps the run took (its ``metrics.json``), else the ``planned`` ones."""
-    try:
-        steps = orjson.loads((run_dir / names.METRICS).read_bytes()).get("steps")
-    except (OSError, orjson.JSONDecodeError, AttributeError):
-        steps = None
+    steps = read_json_object(run_dir / names.METRICS).get("steps")
     return steps if isinstance(steps, int) and steps >= 0 else planned
 
 

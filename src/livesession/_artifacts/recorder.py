@@ -276,10 +276,7 @@ class Recorder:
                 close()
             except OSError as exc:  # a full disk refused the last buffered lines
                 if name not in self.dead:
-                    self.dead.add(name)
-                    cause = f"{type(exc).__name__}: {exc}"
-                    self.failures.setdefault(name, cause)
-                    get_logger().error("sink_failed", run_id=self.run_id, sink=name, error=cause)
+                    self._mark_dead(name, f"{type(exc).__name__}: {exc}")
 
     def digest_hex(self) -> dict[str, str]:
         """SHA-256 of events.jsonl and state_snapshots.jsonl as written so far."""
@@ -343,20 +340,24 @@ class Recorder:
                 {"sink": name, "attempts": attempt, "error": type(error).__name__}
             )
             return
-        self.dead.add(name)
         cause = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
-        self.failures.setdefault(name, cause)
         where: dict[str, int] = {}
         if name == "audit":
             self.audit_failure = (self.chain.seq + 1, cause)
             where["audit_record"] = self.chain.seq + 1
-        get_logger().error("sink_failed", run_id=self.run_id, sink=name, error=cause, **where)
+        self._mark_dead(name, cause, **where)
         if self.on_sink_failure is not None:
             self.on_sink_failure(name)
         raise SinkFailure(
             f"{name} sink failed after {self._max_retries} retries ({type(error).__name__}); "
             "the session stopped trading"
         ) from error
+
+    def _mark_dead(self, name: str, cause: str, **where: int) -> None:
+        """``name`` is written no more: recorded in ``dead`` and ``failures``, and logged."""
+        self.dead.add(name)
+        self.failures.setdefault(name, cause)
+        get_logger().error("sink_failed", run_id=self.run_id, sink=name, error=cause, **where)
 
     def _drain_retry_events(self) -> None:
         if not self._retry_events or self._draining:

@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from .assembly import SessionParts
 
 __all__ = [
+    "DAILY_LOSS_KILL",
     "FEED_ERROR",
     "FEED_EXHAUSTED",
     "INPUT_FAULTS",
@@ -60,6 +61,8 @@ FEED_EXHAUSTED: Final = "FEED_EXHAUSTED"
 NONE_RETURNED: Final = (
     "on_bar returned None: return a list of OrderIntent ([] when there is nothing to do)"
 )
+DAILY_LOSS_KILL: Final = "DAILY_LOSS"
+"""The reason of the kill the daily-loss cap trips (``KILL_SWITCH``)."""
 MAX_STEPS_REACHED: Final = "max_steps reached"
 """The stop reason of a run that reached ``max_steps`` (its safety bound) before ``steps``."""
 FEED_ERROR: Final = "FEED_ERROR"
@@ -193,7 +196,7 @@ def _on_bar(p: SessionParts, bar: Bar) -> None:
         return
     winddown, governor = p.winddown, p.governor
     if governor.daily_loss_breached(book, p.time.ts_sim):
-        winddown.kill("DAILY_LOSS")
+        winddown.kill(DAILY_LOSS_KILL)
     intents: tuple[OrderIntent, ...] = ()
     if not governor.halted:
         decided = _decide(p, bar)

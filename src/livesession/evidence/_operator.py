@@ -28,7 +28,7 @@ import attrs
 
 from .._artifacts.runread import payload, read_records
 from .._domain.lifecycle import SessionState
-from .._session.pipeline import FEED_EXHAUSTED, MAX_STEPS_REACHED
+from .._session.pipeline import DAILY_LOSS_KILL, FEED_EXHAUSTED, MAX_STEPS_REACHED
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -42,7 +42,7 @@ S = SessionState
 _ACTIVE: Final = S.DRYRUN_ACTIVE.value
 _SELF_STOPS: Final = frozenset({FEED_EXHAUSTED, MAX_STEPS_REACHED})
 """Stops the step pipeline makes itself, so a re-run makes them too."""
-_SELF_KILLS: Final = frozenset({"DAILY_LOSS"})
+_SELF_KILLS: Final = frozenset({DAILY_LOSS_KILL})
 """Kills the session trips itself (the daily-loss cap)."""
 
 
