@@ -186,6 +186,7 @@ class TestSummary:
         """The summary adds risk blocks, venue rejects and retries, from metrics.json's counts.
 
         Deliberate change (issue 13): three lines after ``fills``; the others are as before.
+        Deliberate change: ``trading`` after ``risk blocks`` (a halted run still completes).
         """
         code = main(["dryrun", "--out", str(tmp_path), "--run-id", "s", "--steps", "60"])
         captured = capsys.readouterr()
@@ -199,6 +200,7 @@ class TestSummary:
             "orders",
             "fills",
             "risk blocks",
+            "trading",
             "rejected",
             "retries",
             "pnl",
@@ -208,11 +210,35 @@ class TestSummary:
         ]
         lines = captured.out.splitlines()
         assert lines[3] == f"orders      {metrics['orders_submitted']}"
-        assert lines[5:8] == [
+        assert lines[5:9] == [
             "risk blocks 0",
+            "trading     ACTIVE",
             "rejected    0 by the venue",
             f"retries     {metrics['sink_retries']} (sink {metrics['sink_retries']}, broker 0)",
         ]
+
+    def test_a_halted_run_says_so(self, tmp_path, capsys):
+        """A run the daily-loss cap killed ends COMPLETED; the summary, --json and status say
+        that trading was halted from the kill on (before, nothing the CLI printed did)."""
+        config = tmp_path / "loss.toml"
+        config.write_text('[risk]\ndaily_loss_pct = "0.000001"\n', encoding="utf-8")
+        base = ["dryrun", "--config", str(config), "--out", str(tmp_path), "--steps", "200"]
+        assert main([*base, "--run-id", "loss"]) == 0
+        out = capsys.readouterr().out.splitlines()
+        assert out[0] == "status      COMPLETED"
+        assert "trading     HALTED (kill switch 1)" in out
+        assert main([*base, "--run-id", "loss2", "--json"]) == 0
+        outcome = orjson.loads(capsys.readouterr().out)
+        assert (outcome["status"], outcome["trading"], outcome["kills"]) == (
+            "COMPLETED",
+            "HALTED",
+            1,
+        )
+        assert main(["status", str(tmp_path / "loss")]) == 0
+        status = capsys.readouterr().out
+        assert "trading     HALTED at the end: new orders were refused from the halt on" in status
+        assert main(["status", "--json", str(tmp_path / "loss")]) == 0
+        assert orjson.loads(capsys.readouterr().out)["trading"] == "HALTED"
 
     def test_quiet_prints_nothing(self, tmp_path, capsys):
         """-q: no summary, nothing on stdout or stderr for a completed run."""

@@ -19,7 +19,7 @@ import pytest
 from livesession import DryrunConfig, cli, create_run
 from livesession._artifacts import names
 from livesession.cli import main
-from livesession.status import Verdict, list_runs, run_status
+from livesession.status import RunStatus, Verdict, list_runs, run_status
 
 from crash_harness import KILLED, Profile, dryrun
 
@@ -327,3 +327,23 @@ def test_the_restart_recipe_stops_for_a_person(tmp_path: Path) -> None:
     assert done.returncode == 5
     assert done.stderr.strip() == f"livesession-supervise: {out / profile.name} needs an operator"
     assert _files(out / profile.name) == before
+
+
+def test_trading_says_how_to_re_enable_a_live_halted_run() -> None:
+    """A live run the kill switch halted: status says new orders are refused, and what
+    re-enables them (the one verb that does); a sealed halted run says it ended so."""
+
+    writer = {"pid": 4242, "host": "h", "since": "2026-01-01T00:00:00Z", "command": "dryrun"}
+    live = RunStatus(run_dir="r", verdict=Verdict.RUNNING, trading="HALTED", writer=writer)
+    assert "trading     HALTED: new orders refused (`livesession ack` re-enables trading)" in (
+        live.lines()
+    )
+    sealed = RunStatus(run_dir="r", verdict=Verdict.COMPLETED, trading="HALTED")
+    assert "trading     HALTED at the end: new orders were refused from the halt on" in (
+        sealed.lines()
+    )
+    assert not [
+        line
+        for line in RunStatus(run_dir="r", verdict=Verdict.CRASHED).lines()
+        if line.startswith("trading")
+    ]

@@ -116,6 +116,8 @@ def result_json(
         "fills": result.fills,
         "risk_blocks": metrics.count("RISK_REJECTED"),
         "venue_rejects": metrics.count("ORDER_REJECTED"),
+        "trading": result.trading.value,
+        "kills": result.kills,
         "retries": {
             "sink": metrics.count("SINK_WRITE_RETRIED"),
             "broker": metrics.count("BROKER_CALL_RETRIED"),

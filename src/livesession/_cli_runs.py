@@ -73,6 +73,22 @@ def risk_blocks(metrics: MetricsCollector) -> str:
     return f"{blocks} (" + ", ".join(f"{r} {n}" for r, n in sorted(by_rule.items())) + ")"
 
 
+def trading_line(result: DryrunResult, metrics: MetricsCollector) -> str:
+    """Whether new orders were allowed at the end, and what changed that on the way.
+
+    A run the kill switch halted still ends COMPLETED; this says that trading was halted.
+    """
+    changes = [
+        f"{label} {n}"
+        for label, n in (
+            ("kill switch", result.kills),
+            ("re-enabled", metrics.count("TRADING_REENABLED")),
+        )
+        if n
+    ]
+    return result.trading.value + (f" ({', '.join(changes)})" if changes else "")
+
+
 def _summary(result: DryrunResult, run_dir: Path, wall_s: float, metrics: MetricsCollector) -> None:
     sink = metrics.count("SINK_WRITE_RETRIED")
     broker = metrics.count("BROKER_CALL_RETRIED")
@@ -83,6 +99,7 @@ def _summary(result: DryrunResult, run_dir: Path, wall_s: float, metrics: Metric
         f"orders      {result.orders_submitted}",
         f"fills       {result.fills}",
         f"risk blocks {risk_blocks(metrics)}",
+        f"trading     {trading_line(result, metrics)}",
         f"rejected    {metrics.count('ORDER_REJECTED')} by the venue",
         f"retries     {sink + broker} (sink {sink}, broker {broker})",
         f"pnl         {result.pnl}",

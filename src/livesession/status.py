@@ -111,6 +111,8 @@ class RunStatus:
     resumable: bool = False
     resume_problem: str | None = None
     lease: dict[str, Any] | None = None
+    trading: str | None = None
+    """ACTIVE, REDUCING or HALTED at the last checkpoint (None before the first)."""
     positions: dict[str, str] = attrs.field(factory=dict)
     open_orders: list[dict[str, Any]] = attrs.field(factory=list)
     problem: str = ""
@@ -146,6 +148,8 @@ class RunStatus:
         rows.append(("state", f"{self.state or '?'} ({self.status or '?'})"))
         if self.reason:
             rows.append(("reason", self.reason))
+        if self.trading is not None:
+            rows.append(("trading", _describe_trading(self.trading, live=self.writer is not None)))
         planned = f" of {self.steps_planned}" if self.steps_planned is not None else ""
         steps = "none yet" if self.steps is None else str(self.steps)
         rows.append(("steps", f"{steps}{planned} at the last checkpoint"))
@@ -185,6 +189,14 @@ class RunStatus:
 
 def _aligned(rows: list[tuple[str, str]]) -> list[str]:
     return [f"{label:<12}{value}" for label, value in rows]
+
+
+def _describe_trading(trading: str, *, live: bool) -> str:
+    if trading == "HALTED" and live:
+        return "HALTED: new orders refused (`livesession ack` re-enables trading)"
+    if trading == "HALTED":
+        return "HALTED at the end: new orders were refused from the halt on"
+    return trading
 
 
 def _describe_lease(lease: dict[str, Any] | None) -> str:
@@ -401,6 +413,7 @@ def run_status(run_dir: Path, *, now: dt.datetime | None = None) -> RunStatus:
         lease=None
         if cfg is None
         else _lease(run_dir, meta, cfg.account, cfg.strategy_id, _clock.epoch_ns(now)),
+        trading=trading if isinstance(trading := checkpoint.get("trading"), str) else None,
         positions=positions,
         open_orders=orders,
     )

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import attrs
 
 from .._domain.lifecycle import SessionState, SessionStatus
+from .._risk.governor import TradingState
 
 if TYPE_CHECKING:
     from decimal import Decimal
@@ -43,6 +44,12 @@ class DryrunResult:
     """What went wrong beyond ``reason`` in one line: why preflight rejected the session, or
     for a failed run what failed (a strategy or feed error: the exception's type and
     redacted message); empty otherwise."""
+    trading: TradingState = TradingState.ACTIVE
+    """Whether new orders were allowed when the result was taken: a run the kill switch
+    (by an operator, or the daily-loss cap) halted stays HALTED to its end unless an operator
+    re-enabled trading, and still ends COMPLETED."""
+    kills: int = 0
+    """How many times the kill switch was pulled (``KILL_SWITCH`` events)."""
 
 
 @attrs.frozen(kw_only=True)
@@ -80,6 +87,8 @@ def result_of(p: SessionParts) -> DryrunResult:
         pnl=view.pnl,
         reason=p.lifecycle.reason,
         detail=p.lifecycle.detail,
+        trading=p.governor.state,
+        kills=metrics.count("KILL_SWITCH"),
     )
 
 
