@@ -22,6 +22,7 @@ from livesession._artifacts import names
 from livesession.cli import main
 from livesession.evidence import _rerun, write_evidence
 from livesession.evidence._operator import OperatorAction, recorded_actions
+from livesession.status import Verdict, run_status
 from livesession.verify import verify_run
 
 STEPS = 400
@@ -40,7 +41,7 @@ def _determinism(run_dir: Path, tmp_path: Path) -> dict[str, object]:
 
 def _events(run_dir: Path, event_type: str) -> list[dict[str, object]]:
     lines = (run_dir / names.EVENTS).read_bytes().splitlines()
-    return [e for e in map(orjson.loads, lines) if e["event_type"] == event_type]
+    return [e for e in map(orjson.loads, lines) if event_type in ("", e["event_type"])]
 
 
 def test_a_run_the_operator_steered_re_runs_to_the_same_bytes(tmp_path: Path) -> None:
@@ -215,3 +216,30 @@ def test_the_cli_acknowledging_its_input_fault_re_runs_and_passes_evidence(
     assert manifest["determinism"]["operator_actions"] == ["acknowledge('cli') after step 90"]
     document = result.document.read_text(encoding="utf-8")
     assert "- `acknowledge('cli') after step 90`" in document
+
+
+def test_a_session_closed_before_its_preflight_is_a_whole_rejected_run(tmp_path: Path) -> None:
+    """``create_run`` then ``close()`` (an application that failed before it ran, a ``with``
+    block left early) wrote a SESSION_STOPPED with no start and an empty ``ts_utc``: the run
+    failed verify and status called it completed. It is now opened and rejected
+    (``CLOSED_BEFORE_PREFLIGHT``, nothing traded), and its evidence re-run closes it too."""
+    out = tmp_path / "runs"
+    session = create_run(_config("early"), out)
+    session.close()
+    result = session.result()
+    assert (result.status.value, result.reason, result.steps) == (
+        "REJECTED",
+        "CLOSED_BEFORE_PREFLIGHT",
+        0,
+    )
+    assert verify_run(out / "early").ok
+    assert [e["event_type"] for e in _events(out / "early", "")] == [
+        "SESSION_STARTED",
+        "PREFLIGHT_CHECK",
+        "STATE_CHANGED",
+        "SESSION_STOPPED",
+    ]
+    assert run_status(out / "early").verdict is Verdict.REJECTED  # was "completed"
+    verdict = _determinism(out / "early", tmp_path)
+    assert verdict["status"] == "match", verdict
+    assert verdict["operator_actions"] == ["close() before the preflight"]

@@ -18,7 +18,7 @@ owner thread and the session lock that lets other threads call them are in ``thr
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Final, Self, Unpack
+from typing import TYPE_CHECKING, Any, Concatenate, Final, ParamSpec, Self, Unpack
 
 from .._domain.lifecycle import SessionState, SessionStatus, Trigger
 from .._exceptions import InvalidTransition, LiveSessionError
@@ -27,9 +27,9 @@ from .._typing import Closable
 from . import verbs
 from .assembly import SessionEdges, SessionParts, assemble
 from .pipeline import INPUT_FAULTS, check_step_count, guarded_step
-from .preflight import run_preflight
+from .preflight import close_unstarted, run_preflight
 from .results import DryrunResult, SessionInspection, inspect_parts, result_of
-from .threads import SessionGate, VerbOutcome, VerbResult
+from .threads import DeferredInterrupt, SessionGate, VerbOutcome, VerbResult
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -136,7 +136,7 @@ class LiveSessionOrchestrator:
     @property
     def book(self) -> BookView:
         """A frozen picture of positions, cash, equity and open orders."""
-        with self._gate.hold():
+        with self._gate.hold(read_only=True):
             return self._parts().book.view()
 
     @property
@@ -157,12 +157,12 @@ class LiveSessionOrchestrator:
 
     def inspect(self) -> SessionInspection:
         """What is in flight inside the session right now (read-only)."""
-        with self._gate.hold():
+        with self._gate.hold(read_only=True):
             return inspect_parts(self._parts())
 
     def iter_open_orders(self) -> Iterator[Order]:
         """The orders the session considers open (taken under the session lock)."""
-        with self._gate.hold():
+        with self._gate.hold(read_only=True):
             orders = [live.order for live in self._parts().book.open.values()]
         yield from orders
 
@@ -223,9 +223,11 @@ class LiveSessionOrchestrator:
         if p.lifecycle.may_fire(Trigger.ACTIVATE):
             self.activate()
         time = p.time
-        while time.steps < steps and self._step_if_active():
-            if progress is not None:
-                progress(time.steps)
+        with DeferredInterrupt(self._gate.inside) as interrupt:
+            while time.steps < steps and self._step_if_active():
+                interrupt.check()
+                if progress is not None:
+                    progress(time.steps)
         lifecycle = p.lifecycle
         if (
             operator is not None
@@ -238,7 +240,7 @@ class LiveSessionOrchestrator:
 
     def result(self) -> DryrunResult:
         """The session's outcome so far."""
-        with self._gate.hold():
+        with self._gate.hold(read_only=True):
             return result_of(self._parts())
 
     # -- lifecycle verbs -------------------------------------------------------------------
@@ -248,6 +250,7 @@ class LiveSessionOrchestrator:
         p = self._parts()
         lifecycle = p.lifecycle
         with self._gate.owned("preflight", p.config.run_id):
+            self._gate.refuse_torn("preflight", p.config.run_id, p.time.steps)
             if lifecycle.state is not S.INIT:
                 raise InvalidTransition(Trigger.PREFLIGHT_PASSED.value, lifecycle.state.value)
             return run_preflight(p, extra_checks=self.extra_checks, seal=self._seal)
@@ -263,6 +266,7 @@ class LiveSessionOrchestrator:
         p = self._parts()
         lifecycle = p.lifecycle
         with self._gate.owned("activate", p.config.run_id):
+            self._gate.refuse_torn("activate", p.config.run_id, p.time.steps)
             lifecycle.guarded(lambda: lifecycle.transition(Trigger.ACTIVATE, "activated"))
             if lifecycle.in_(S.DRYRUN_ACTIVE):
                 lifecycle.guarded(lambda: p.reconciliation.reconcile(grace_ns=0))
@@ -290,9 +294,13 @@ class LiveSessionOrchestrator:
         gate = self._gate
         gate.enter_owned(what, p.config.run_id)
         try:
+            gate.refuse_torn(what, p.config.run_id, p.time.steps)
             if p.lifecycle.machine.state is not S.DRYRUN_ACTIVE:
                 return False
             guarded_step(p, after_step=self._after_step)
+        except BaseException as exc:
+            gate.tear(exc)
+            raise
         finally:
             gate.leave()
         return True
@@ -309,8 +317,10 @@ class LiveSessionOrchestrator:
         check_step_count(n, done=p.time.steps, max_steps=p.config.max_steps)
         done = 0
         step = self._step_if_active
-        while done < n and step("run_n_steps"):
-            done += 1
+        with DeferredInterrupt(self._gate.inside) as interrupt:
+            while done < n and step("run_n_steps"):
+                done += 1
+                interrupt.check()
         return done
 
     def request_stop(self, reason: str = "operator", *, sealed_as: bool = False) -> VerbResult:
@@ -321,8 +331,7 @@ class LiveSessionOrchestrator:
         Any thread may call it (see ``threads``); on a session that is stopping or stopped
         it does nothing and says so (``ALREADY``), and it never raises for the state.
         """
-        with self._gate.hold():
-            return verbs.request_stop(self._parts(), reason, sealed_as=sealed_as)
+        return _verb(self._gate, self._parts, verbs.request_stop, reason, sealed_as=sealed_as)
 
     def kill(self, reason: str = "operator") -> VerbResult:
         """Kill switch: HALTED, cancel everything, flatten, audit ``C2_KILL_SWITCH``.
@@ -330,8 +339,7 @@ class LiveSessionOrchestrator:
         Needs DRYRUN_ACTIVE or STOPPING (else ``NOT_APPLICABLE``); while a kill is still
         flattening, a second one is ``ALREADY``. Any thread may call it.
         """
-        with self._gate.hold():
-            return verbs.kill(self._parts(), reason)
+        return _verb(self._gate, self._parts, verbs.kill, reason)
 
     def acknowledge(self, operator: str = "operator") -> VerbResult:
         """Operator acknowledges ERROR_REQUIRES_OPERATOR: STOPPING, cancel, flatten, STOPPED.
@@ -342,24 +350,21 @@ class LiveSessionOrchestrator:
         other state, or after a lost lease (the new holder owns the orders), it does
         nothing (``NOT_APPLICABLE``). Any thread may call it.
         """
-        with self._gate.hold():
-            return verbs.acknowledge(self._parts(), operator)
+        return _verb(self._gate, self._parts, verbs.acknowledge, operator)
 
     def reduce_only(self, reason: str = "operator") -> VerbResult:
         """Trading REDUCING (only orders that reduce exposure pass); see ``verbs``.
 
         Applies while the session may trade and is not HALTED; ``TRADING_STATE_CHANGED``.
         """
-        with self._gate.hold():
-            return verbs.reduce_only(self._parts(), reason)
+        return _verb(self._gate, self._parts, verbs.reduce_only, reason)
 
     def reenable_trading(self, operator: str = "operator") -> VerbResult:
         """Trading ACTIVE again, with fresh throttle and broker-failure counts.
 
         Applies while the session may trade and no kill is flattening; ``TRADING_REENABLED``.
         """
-        with self._gate.hold():
-            return verbs.reenable_trading(self._parts(), operator)
+        return _verb(self._gate, self._parts, verbs.reenable_trading, operator)
 
     def close(self) -> None:
         """End the session: stop if still running, then seal the artifacts (idempotent).
@@ -374,24 +379,18 @@ class LiveSessionOrchestrator:
     def _close(self) -> None:
         p = self._parts()
         lifecycle = p.lifecycle
-        if not lifecycle.sealed:
+        if self._gate.torn_by and not lifecycle.sealed:
+            self._gate.log_torn(p.config.run_id, p.time.steps)  # sealed it is not: resume it
+        elif not lifecycle.sealed:
             if lifecycle.state in (S.PREFLIGHT_OK, S.DRYRUN_ACTIVE):
                 self.request_stop(SESSION_CLOSED)
             if lifecycle.state is S.INIT:
-                lifecycle.reason = "closed before preflight"
+                close_unstarted(p)
             if not lifecycle.sealed:
                 self._seal()
         if not self._released:
             self._released = True
-            if p.lease is not None:
-                p.lease.release(close=True)
-            p.broker.close()
-            if isinstance(p.feed, Closable):
-                p.feed.close()
-            p.recorder.close()
-            p.idempotency.close()
-            while self._closes_with:  # last: a run directory's writer lock
-                self._closes_with.pop().close()
+            _release(p, self._closes_with)
 
     def close_with(self, resource: Closable) -> None:
         """Close ``resource`` when the session closes, after everything else it holds.
@@ -462,3 +461,34 @@ class LiveSessionOrchestrator:
     def restore_state(self, state: dict[str, Any], digests: dict[str, Any]) -> None:
         """Restore a checkpoint made by ``get_state`` (used by resume)."""
         self._parts().restore(state, digests)
+
+
+_P = ParamSpec("_P")
+
+
+def _verb(
+    gate: SessionGate,
+    parts: Callable[[], SessionParts],
+    verb: Callable[Concatenate[SessionParts, _P], VerbResult],
+    *args: _P.args,
+    **kwargs: _P.kwargs,
+) -> VerbResult:
+    """``verb(parts, *args, **kwargs)`` under the session lock; nothing if an interrupt tore it."""
+    with gate.hold():
+        p = parts()
+        name = verb.__name__
+        torn = gate.torn_result(name, p.lifecycle.state, p.config.run_id, p.time.steps)
+        return verb(p, *args, **kwargs) if torn is None else torn
+
+
+def _release(p: SessionParts, closes_with: list[Closable]) -> None:
+    """Let go of what the session holds: lease, broker, feed, sinks, store, then the rest."""
+    if p.lease is not None:
+        p.lease.release(close=True)
+    p.broker.close()
+    if isinstance(p.feed, Closable):
+        p.feed.close()
+    p.recorder.close()
+    p.idempotency.close()
+    while closes_with:  # last: a run directory's writer lock
+        closes_with.pop().close()

@@ -7,7 +7,7 @@ lease when the session has one). A sink that fails here fails the preflight.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from .._domain.lifecycle import SessionState, Trigger
 from .._exceptions import SinkFailure
@@ -22,7 +22,10 @@ if TYPE_CHECKING:
     from .._risk.checks import Check
     from .assembly import SessionParts
 
-__all__ = ["run_checks", "run_preflight"]
+__all__ = ["CLOSED_BEFORE_PREFLIGHT", "close_unstarted", "run_checks", "run_preflight"]
+
+CLOSED_BEFORE_PREFLIGHT: Final = "CLOSED_BEFORE_PREFLIGHT"
+"""The rejection of a session closed before its preflight ran (nothing was traded)."""
 
 
 def run_preflight(
@@ -47,6 +50,32 @@ def run_preflight(
         return False
     lifecycle.guarded(lambda: lifecycle.transition(Trigger.PREFLIGHT_PASSED, "all checks passed"))
     return lifecycle.may_fire(Trigger.ACTIVATE)
+
+
+def close_unstarted(p: SessionParts) -> None:
+    """Open the run of a session closed before preflight, and reject it (PREFLIGHT_FAILED).
+
+    The run is whole (its start, the one failed check, the seal that follows) and says
+    that nothing was checked or traded, rather than a stop with no start.
+    """
+    lifecycle = p.lifecycle
+    p.time.set_time(p.time.ts_sim)
+    lifecycle.reason = CLOSED_BEFORE_PREFLIGHT
+    lifecycle.detail = "the session was closed before its preflight ran"
+    rec = p.recorder
+    try:
+        rec.emit("SESSION_STARTED", _start_payload(p))
+        lifecycle.snapshot("start", SessionState.INIT)
+        _record(
+            p,
+            [],
+            CheckResult(
+                name="preflight_ran", passed=False, reason=lifecycle.reason, detail=lifecycle.detail
+            ),
+        )
+    except SinkFailure:
+        lifecycle.failed = True
+    lifecycle.guarded(lambda: lifecycle.transition(Trigger.PREFLIGHT_FAILED, lifecycle.reason))
 
 
 def run_checks(p: SessionParts, *, extra_checks: Sequence[Check]) -> list[CheckResult]:

@@ -10,11 +10,20 @@ running takes effect at once, in the caller's thread.
 The lock is re-entrant (a step hook may call a verb; ``close`` stops first), and the owner
 lets a waiting verb in between two steps: otherwise ``run_n_steps`` releasing and retaking
 the lock in a loop could keep a verb out for the whole run.
+
+A ``KeyboardInterrupt`` or ``SystemExit`` that leaves the lock's work half done (Ctrl-C in
+the middle of a step, an application's signal handler calling ``sys.exit``) tears the
+session: the gate remembers it (``torn_by``), and the session takes no further step or verb
+and never seals what it holds. Its run is left as a crash at its last checkpoint, for
+``resume`` to continue. So that Ctrl-C does not tear a session, ``run_to_end`` and
+``run_n_steps`` in the main thread hold a first Ctrl-C to the end of the step it arrives
+in (``DeferredInterrupt``); a second one interrupts at once.
 """
 
 from __future__ import annotations
 
 import enum
+import signal
 import threading
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
@@ -22,13 +31,16 @@ from typing import TYPE_CHECKING
 import attrs
 
 from .._exceptions import LiveSessionError
+from .._support.logging import get_logger
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
+    from types import FrameType
+    from typing import Self
 
     from .._domain.lifecycle import SessionState
 
-__all__ = ["SessionGate", "VerbOutcome", "VerbResult"]
+__all__ = ["DeferredInterrupt", "SessionGate", "VerbOutcome", "VerbResult"]
 
 
 class VerbOutcome(enum.Enum):
@@ -76,6 +88,48 @@ class SessionGate:
         owner = threading.current_thread()
         self.owner_ident = owner.ident
         self.owner_name = owner.name
+        self.torn_by = ""
+        """The ``KeyboardInterrupt``/``SystemExit`` that left work half done ("": none)."""
+
+    def tear(self, exc: BaseException) -> None:
+        """Remember ``exc`` if it is an interrupt (an ``Exception`` the session handles)."""
+        if not isinstance(exc, Exception) and not self.torn_by:
+            self.torn_by = type(exc).__name__
+
+    def torn_message(self, what: str, run_id: str, steps: int) -> str:
+        """Why ``what`` is refused on a torn session, and what to do instead."""
+        return (
+            f"{what} refused: session {run_id} was interrupted by {self.torn_by} in the "
+            f"middle of its work (after step {steps}), so what it holds is half done: close() "
+            "it (that seals nothing) and resume the run from its last checkpoint "
+            "(`livesession resume RUN_DIR`)"
+        )
+
+    def refuse_torn(self, what: str, run_id: str, steps: int) -> None:
+        """Raise ``LiveSessionError`` if an interrupt tore the session."""
+        if self.torn_by:
+            raise LiveSessionError(self.torn_message(what, run_id, steps))
+
+    def torn_result(
+        self, verb: str, state: SessionState, run_id: str, steps: int
+    ) -> VerbResult | None:
+        """A verb's NOT_APPLICABLE on a torn session (None: the session is whole)."""
+        if not self.torn_by:
+            return None
+        message = self.torn_message(verb, run_id, steps)
+        return VerbResult(
+            verb=verb, outcome=VerbOutcome.NOT_APPLICABLE, state=state, message=message
+        )
+
+    def log_torn(self, run_id: str, steps: int) -> None:
+        """The session log's record of a torn session closed without a seal."""
+        get_logger().warning(
+            "session_interrupted",
+            run_id=run_id,
+            interrupted_by=self.torn_by,
+            steps=steps,
+            next="not sealed: resume the run from its last checkpoint",
+        )
 
     def claim(self) -> None:
         """Make the calling thread the owner (the thread that builds the session)."""
@@ -84,8 +138,11 @@ class SessionGate:
         self.owner_name = owner.name
 
     @contextmanager
-    def hold(self) -> Iterator[None]:
-        """Hold the session lock (any thread); waits for a running step to end."""
+    def hold(self, *, read_only: bool = False) -> Iterator[None]:
+        """Hold the session lock (any thread); waits for a running step to end.
+
+        ``read_only``: the holder changes nothing, so an interrupt inside tears nothing.
+        """
         with self._turns:
             self._waiting += 1
         try:
@@ -94,7 +151,7 @@ class SessionGate:
             with self._turns:
                 self._waiting -= 1
                 self._turns.notify_all()
-        with self._entered():
+        with self._entered(read_only=read_only):
             yield
 
     @contextmanager
@@ -106,6 +163,9 @@ class SessionGate:
         self.enter_owned(what, run_id)
         try:
             yield
+        except BaseException as exc:
+            self.tear(exc)
+            raise
         finally:
             self.leave()
 
@@ -134,14 +194,22 @@ class SessionGate:
         self._lock.release()
 
     @contextmanager
-    def _entered(self) -> Iterator[None]:
+    def _entered(self, *, read_only: bool) -> Iterator[None]:
         """With the lock just acquired: count this thread in, and release the lock after."""
         try:
             self._enter()
             yield
+        except BaseException as exc:
+            if not read_only:
+                self.tear(exc)
+            raise
         finally:
             self._leave()
             self._lock.release()
+
+    def inside(self) -> bool:
+        """Whether the calling thread holds the session lock (a step or verb is running)."""
+        return self._holder == threading.get_ident()
 
     def check_owner(self, what: str, run_id: str) -> None:
         """Raise ``LiveSessionError`` naming the owner unless the caller is the owner."""
@@ -164,3 +232,44 @@ class SessionGate:
         self._depth -= 1
         if self._depth == 0:
             self._holder = None
+
+
+class DeferredInterrupt:
+    """Ctrl-C in the middle of a step waits for the step's end; a second one does not.
+
+    Installed only in the main thread and only over Python's own SIGINT handler (an
+    application's or the CLI's own handler is left alone). A first SIGINT that arrives
+    while ``inside()`` (a step holds the session lock) is held, and ``check()`` raises it
+    as ``KeyboardInterrupt`` at the step boundary; outside a step, or a second time, it is
+    raised at once, as Python would.
+    """
+
+    def __init__(self, inside: Callable[[], bool]) -> None:
+        self._inside = inside
+        self.pending = False
+        self._installed = False
+
+    def __enter__(self) -> Self:
+        if (
+            threading.current_thread() is threading.main_thread()
+            and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        ):
+            signal.signal(signal.SIGINT, self._on_sigint)
+            self._installed = True
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._installed and signal.getsignal(signal.SIGINT) == self._on_sigint:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+        self._installed = False
+
+    def _on_sigint(self, signum: int, frame: FrameType | None) -> None:
+        if self.pending or not self._inside():
+            signal.default_int_handler(signum, frame)
+        self.pending = True
+
+    def check(self) -> None:
+        """Raise the Ctrl-C held back until this step boundary, if there is one."""
+        if self.pending:
+            self.pending = False
+            raise KeyboardInterrupt

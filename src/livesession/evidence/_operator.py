@@ -13,7 +13,8 @@ Each action is recognised by the event its verb records, and the step boundary b
   close), unless the pipeline stopped itself (the feed ran out, ``max_steps``); its reason
   is also the seal's when the run's ``SESSION_STOPPED`` says so (the CLI's signal stops);
 - ``KILL_SWITCH``: a kill, unless the daily-loss cap tripped it;
-- ``OPERATOR_ACK``, ``TRADING_REENABLED``, and ``TRADING_STATE_CHANGED`` to REDUCING.
+- ``OPERATOR_ACK``, ``TRADING_REENABLED``, and ``TRADING_STATE_CHANGED`` to REDUCING;
+- the ``PREFLIGHT_CHECK`` of a session closed before its preflight ran: ``close``.
 
 An action is taken at its boundary, or, when the session is not yet where it can apply
 (an acknowledgement of a fault that ends the step after that boundary), at the next one or
@@ -29,6 +30,7 @@ import attrs
 from .._artifacts.runread import payload, read_records
 from .._domain.lifecycle import SessionState
 from .._session.pipeline import DAILY_LOSS_KILL, FEED_EXHAUSTED, MAX_STEPS_REACHED
+from .._session.preflight import CLOSED_BEFORE_PREFLIGHT
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -45,6 +47,9 @@ _SELF_STOPS: Final = frozenset({FEED_EXHAUSTED, MAX_STEPS_REACHED})
 _SELF_KILLS: Final = frozenset({DAILY_LOSS_KILL})
 """Kills the session trips itself (the daily-loss cap)."""
 
+_OPERATOR_VERBS: Final = {"OPERATOR_ACK": "acknowledge", "TRADING_REENABLED": "reenable_trading"}
+"""Events an operator's verb records with the operator's name."""
+
 
 @attrs.frozen
 class OperatorAction:
@@ -59,12 +64,17 @@ class OperatorAction:
         """Call the verb on ``session``."""
         if self.verb == "request_stop":
             return session.request_stop(self.argument, sealed_as=self.sealed_as)
+        if self.verb == "close":
+            session.close()
+            return session.request_stop()  # ALREADY or NOT_APPLICABLE: taken, and sealed
         verb = getattr(session, self.verb)
         result: VerbResult = verb(self.argument)
         return result
 
     def describe(self) -> str:
         """``request_stop('SIGNAL_SIGTERM') after step 8248``."""
+        if self.verb == "close":
+            return "close() before the preflight"
         return f"{self.verb}({self.argument!r}) after step {self.after_step}"
 
 
@@ -99,12 +109,13 @@ def _action(kind: object, body: dict[str, Any]) -> tuple[str, str] | None:
         return ("request_stop", reason) if asked and reason not in _SELF_STOPS else None
     if kind == "KILL_SWITCH":
         return None if reason in _SELF_KILLS else ("kill", reason)
-    if kind == "OPERATOR_ACK":
-        return "acknowledge", str(body.get("operator", ""))
-    if kind == "TRADING_REENABLED":
-        return "reenable_trading", str(body.get("operator", ""))
+    by_operator = _OPERATOR_VERBS.get(str(kind))
+    if by_operator is not None:
+        return by_operator, str(body.get("operator", ""))
     if kind == "TRADING_STATE_CHANGED" and body.get("to") == "REDUCING":
         return "reduce_only", reason
+    if kind == "PREFLIGHT_CHECK" and reason == CLOSED_BEFORE_PREFLIGHT:
+        return "close", ""
     return None
 
 
@@ -124,6 +135,9 @@ def replay(
                 return  # not applicable yet: at the next boundary, or once the steps end
             due.pop(0)
 
+    if due and due[0].verb == "close":  # closed before its preflight ran
+        due[0].take(session)
+        return
     if session.state is S.INIT and not session.preflight():
         session.close()
         return

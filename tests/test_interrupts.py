@@ -1,0 +1,203 @@
+"""Ctrl-C and ``sys.exit`` in an application that embeds a session.
+
+An interrupt that leaves a step half done (``KeyboardInterrupt`` or ``SystemExit`` raised
+inside it) tears the session: ``close()`` (a ``with`` block's exit, a ``finally``) used to
+seal what it held, and the run failed ``verify`` (a snapshot's step behind the bars, an
+acceptance with no order event) while saying COMPLETED. Now a torn session seals nothing
+and takes no further step or verb; its run is left as a crash at its last checkpoint, and
+``resume_run`` finishes it to the bytes of a run never interrupted.
+
+So that Ctrl-C does not tear anything in the first place, ``run_to_end`` and
+``run_n_steps`` in the main thread hold a first SIGINT to the end of its step.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import threading
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from livesession import (
+    DryrunConfig,
+    LiveSessionError,
+    SessionState,
+    SessionStatus,
+    create_run,
+    resume_run,
+    verify_run,
+)
+from livesession._artifacts import names
+from livesession.status import Verdict, run_status
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from livesession import LiveSessionOrchestrator
+
+STEPS = 250
+
+
+def _interrupt_after(session: LiveSessionOrchestrator, n: int, exc: type[BaseException]) -> None:
+    """Raise ``exc`` right after the session's ``n``-th event is written (inside its work)."""
+    recorder = session.recorder
+    emit = recorder.emit
+    count = 0
+
+    def interrupted(*args: Any, **kwargs: Any) -> Any:
+        nonlocal count
+        written = emit(*args, **kwargs)
+        count += 1
+        if count == n:
+            recorder.emit = emit  # type: ignore[method-assign]
+            raise exc
+        return written
+
+    recorder.emit = interrupted  # type: ignore[method-assign]
+
+
+@pytest.fixture(scope="module")
+def unbroken(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    out = tmp_path_factory.mktemp("unbroken")
+    with create_run(DryrunConfig(run_id="r", steps=STEPS), out) as session:
+        session.run_to_end(STEPS)
+    assert verify_run(out / "r").ok
+    return (out / "r" / names.EVENTS).read_bytes()
+
+
+# The 3rd event is a preflight check, the 9th the activation's STATE_CHANGED; from the
+# 10th on they are bars, and an order's SIGNAL, ORDER_SUBMITTED, ORDER_ACCEPTED, FILLED
+# and POSITION_CHANGED (events 35 to 40 hold the first order, 162 to 167 another, after
+# the first checkpoint at step 100).
+@pytest.mark.parametrize("n", [3, 9, 10, 35, 36, 37, 38, 39, 40, 120, 162, 163, 164, 165])
+@pytest.mark.parametrize("exc", [KeyboardInterrupt, SystemExit])
+def test_an_interrupt_inside_a_step_leaves_a_crash_that_resume_finishes(
+    tmp_path: Path, unbroken: bytes, n: int, exc: type[BaseException]
+) -> None:
+    run_dir = tmp_path / "r"
+    session = create_run(DryrunConfig(run_id="r", steps=STEPS), tmp_path)
+    _interrupt_after(session, n, exc)
+    with pytest.raises(exc), session:
+        session.run_to_end(STEPS)
+    # close() sealed nothing: the run is a crash at its last checkpoint, not COMPLETED.
+    status = run_status(run_dir)
+    assert (status.verdict, status.resumable) == (Verdict.CRASHED, True), status
+    assert session.status in (SessionStatus.INIT, SessionStatus.RUNNING)
+    assert b"SESSION_STOPPED" not in (run_dir / names.EVENTS).read_bytes()
+    with resume_run(run_dir) as resumed:
+        resumed.run_to_end(STEPS)
+    assert verify_run(run_dir).ok
+    assert (run_dir / names.EVENTS).read_bytes() == unbroken
+
+
+def test_a_torn_session_takes_no_further_step_or_verb(tmp_path: Path) -> None:
+    session = create_run(DryrunConfig(run_id="r", steps=STEPS), tmp_path)
+    session.preflight()
+    session.activate()
+    session.run_n_steps(20)
+    _interrupt_after(session, 1, KeyboardInterrupt)
+    with pytest.raises(KeyboardInterrupt):
+        session.run_n_steps(5)
+    # The interrupt came in step 21: its bar was written, the step did not finish.
+    refused = re.escape(
+        "interrupted by KeyboardInterrupt in the middle of its work (after step 20)"
+    )
+    with pytest.raises(LiveSessionError, match=refused):
+        session.step()
+    with pytest.raises(LiveSessionError, match=refused):
+        session.run_to_end(STEPS)
+    for verb in (session.request_stop, session.kill, session.reduce_only):
+        result = verb()
+        assert not result.applied
+        assert re.search(refused, result.message)
+        assert "livesession resume RUN_DIR" in result.message
+    session.close()  # seals nothing, releases the run
+    assert session.state is SessionState.DRYRUN_ACTIVE
+    assert run_status(tmp_path / "r").verdict is Verdict.CRASHED
+    with resume_run(tmp_path / "r") as resumed:
+        resumed.run_to_end(STEPS)
+    assert verify_run(tmp_path / "r").ok
+
+
+class _SignalsItself:
+    """A strategy that sends its own process SIGINT on chosen bars (a user's Ctrl-C)."""
+
+    strategy_id = "sma_demo"
+
+    def __init__(self, at: dict[int, int]) -> None:
+        self.at = at  # bar number -> how many SIGINTs
+        self.bars = 0
+
+    def on_bar(self, bar: object, view: object) -> list[object]:
+        self.bars += 1
+        for _ in range(self.at.get(self.bars, 0)):
+            os.kill(os.getpid(), signal.SIGINT)
+        self.bars += 0  # the handler runs by here, still inside the step
+        return []
+
+    def get_state(self) -> dict[str, int]:
+        return {"bars": self.bars}
+
+    def set_state(self, state: dict[str, int]) -> None:
+        self.bars = state["bars"]
+
+
+@pytest.mark.skipif(
+    threading.current_thread() is not threading.main_thread(), reason="signals: main thread"
+)
+class TestCtrlC:
+    @pytest.mark.parametrize("verb", ["run_to_end", "run_n_steps"])
+    def test_a_first_ctrl_c_ends_the_step_then_interrupts(self, tmp_path: Path, verb: str) -> None:
+        """The step the SIGINT came in completes; ``with`` then seals a whole run."""
+        strategy = _SignalsItself({37: 1})
+        session = create_run(DryrunConfig(run_id="r", steps=STEPS), tmp_path, strategy=strategy)
+        before = signal.getsignal(signal.SIGINT)
+
+        def drive() -> None:
+            if verb == "run_to_end":
+                session.run_to_end(STEPS)
+            else:
+                session.preflight()
+                session.activate()
+                session.run_n_steps(STEPS)
+
+        with pytest.raises(KeyboardInterrupt), session:
+            drive()
+        assert signal.getsignal(signal.SIGINT) is before, "the handler is put back"
+        assert session.steps_done == 37
+        assert (session.state, session.status) == (SessionState.STOPPED, SessionStatus.COMPLETED)
+        assert verify_run(tmp_path / "r").ok
+
+    def test_a_second_ctrl_c_interrupts_at_once(self, tmp_path: Path) -> None:
+        """Two in one step: the second one is not held, and tears the session."""
+        strategy = _SignalsItself({12: 2})
+        session = create_run(DryrunConfig(run_id="r", steps=STEPS), tmp_path, strategy=strategy)
+        with pytest.raises(KeyboardInterrupt), session:
+            session.run_to_end(STEPS)
+        assert run_status(tmp_path / "r").verdict is Verdict.CRASHED
+        strategy = _SignalsItself({})
+        with resume_run(tmp_path / "r", strategy=strategy) as resumed:
+            resumed.run_to_end(STEPS)
+        assert verify_run(tmp_path / "r").ok
+
+    def test_an_applications_own_handler_is_left_alone(self, tmp_path: Path) -> None:
+        seen: list[int] = []
+
+        def own(signum: int, frame: object) -> None:
+            seen.append(signum)
+
+        previous = signal.signal(signal.SIGINT, own)
+        try:
+            strategy = _SignalsItself({5: 1})
+            with create_run(
+                DryrunConfig(run_id="r", steps=20), tmp_path, strategy=strategy
+            ) as session:
+                session.run_to_end(20)
+            assert seen == [signal.SIGINT]
+            assert session.steps_done == 20
+            assert signal.getsignal(signal.SIGINT) is own
+        finally:
+            signal.signal(signal.SIGINT, previous)
