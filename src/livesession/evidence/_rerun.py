@@ -102,7 +102,12 @@ def determinism(run_dir: Path, *, rerunnable: bool, scratch: Path) -> dict[str, 
     # file of its own), since the lease's preflight check is one of its events.
     backing = Backing.from_meta(meta)
     leased = backing.lease or backing.store != "local"
-    session = create_run(cfg, scratch, idempotency_backend="memory", alerts=False, lease=leased)
+    # The re-run's files are compared and thrown away: no fsync (durability changes when
+    # bytes reach the disk, never which bytes; checkpoint_every, which can, is kept).
+    rerun_cfg = attrs.evolve(cfg, durability="none")
+    session = create_run(
+        rerun_cfg, scratch, idempotency_backend="memory", alerts=False, lease=leased
+    )
     replay(session, cfg.steps, actions)
     replay_dir = scratch / cfg.run_id
     compared: dict[str, bool] = {}
@@ -191,7 +196,7 @@ def _venue_replay(run_dir: Path, cfg: Any, scratch: Path) -> dict[str, Any]:
     journal = JournalFeed(
         run_dir / names.MARKET_JOURNAL, symbol=cfg.symbol, interval_ms=cfg.step_interval_ms
     )
-    replay_cfg = attrs.evolve(cfg, broker="mock", feed="random_walk")
+    replay_cfg = attrs.evolve(cfg, broker="mock", feed="random_walk", durability="none")
     session = create_run(
         replay_cfg, scratch, idempotency_backend="memory", feed=journal, alerts=False
     )
