@@ -31,9 +31,9 @@ resource = pytest.importorskip("resource")  # POSIX
 STEPS = "3000"
 # The idempotency keys in a JSON Lines file, which grows far slower than events.jsonl, so
 # that the artifacts' files meet the limit first. (A SQLite store's write-ahead log meets it
-# first: a store refused its write is its own path, the run sealed FAILED for an operator.
-# Keys in memory do not survive to the resume, which then meets the venue's refusal of a
-# duplicate instead of looking the order up, so its bytes differ.)
+# first: see test_a_store_refused_its_write_leaves_a_run_resume_finishes. Keys in memory do
+# not survive to the resume, which then meets the venue's refusal of a duplicate instead of
+# looking the order up, so its bytes differ.)
 ARGS = ("--steps", STEPS, "--idempotency-backend", "jsonl", "-q")
 
 
@@ -86,6 +86,33 @@ def test_a_refused_write_leaves_a_run_resume_finishes(
         "DRYRUN_ACTIVE",
         "RUNNING",
     )
+    resumed = _cli("resume", run_dir)
+    assert resumed.returncode == 0, resumed.stderr
+    assert verify_run(run_dir).ok
+    assert (run_dir / names.EVENTS).read_bytes() == whole
+
+
+@pytest.mark.broken_run("the file system refuses writes on purpose: the run is resumed after")
+@pytest.mark.parametrize("limit", [60_000, 100_000])
+def test_a_store_refused_its_write_leaves_a_run_resume_finishes(
+    tmp_path: Path, whole: bytes, limit: int
+) -> None:
+    """The default SQLite store's write-ahead log meets the limit before any artifact. The
+    run used to end sealed FAILED (UNEXPECTED_ERROR, exit 4) in ERROR_REQUIRES_OPERATOR with
+    a position open and no resume; now the session seals nothing and resume finishes it."""
+    out = tmp_path / "runs"
+    run_dir = out / "r"
+    args = ("--steps", STEPS, "--idempotency-backend", "sqlite", "-q")
+    done = _cli("dryrun", "--out", out, "--run-id", "r", *args, limit=limit)
+    assert done.returncode == 2, done.stderr
+    [line] = done.stderr.splitlines()
+    assert line.startswith(
+        f"livesession: error: the idempotency store SqliteIdempotencyStore('{run_dir}/"
+        "idempotency.sqlite') refused a write (OperationalError: disk I/O error): the run is "
+        "not sealed;"
+    ), line
+    status = _cli("status", run_dir, "--json")
+    assert status.returncode == 6, status.stdout  # crashed: resumable
     resumed = _cli("resume", run_dir)
     assert resumed.returncode == 0, resumed.stderr
     assert verify_run(run_dir).ok

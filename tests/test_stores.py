@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import decimal
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -19,6 +20,7 @@ from livesession._exceptions import (
     ConfigError,
     IdempotencyConflict,
     RunDirectoryError,
+    StoreFailure,
 )
 from livesession._typing import CheckpointStore, IdempotencyStore
 from livesession.stores import (
@@ -245,7 +247,10 @@ class TestJsonlRepair:
             raise OSError(5, "Input/output error")
 
         monkeypatch.setattr(os, "fsync", failing_fsync)
-        with pytest.raises(OSError, match="Input/output"):
+        # Raised as the store's failure, naming the store and the cause (a session then
+        # seals nothing: its run is a crash that resume continues).
+        refused = re.escape(f"the idempotency store {store!r} refused a write (OSError: ")
+        with pytest.raises(StoreFailure, match=refused + "Input/output error"):
             store.reserve("k2", FP_A)
         monkeypatch.undo()
         assert path.read_bytes() == before

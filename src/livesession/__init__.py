@@ -65,6 +65,7 @@ if TYPE_CHECKING:
         Rejected,
         RunDirectoryError,
         SinkFailure,
+        StoreFailure,
         Transient,
     )
     from ._market.datafile import DataFileCheck, check_csv
@@ -180,6 +181,7 @@ _LAZY: dict[str, str] = {
     "Side": "._domain.model",
     "SimClock": "._domain.clock",
     "SinkFailure": "._exceptions",
+    "StoreFailure": "._exceptions",
     "SmaCrossover": "._market.strategies",
     "Strategy": "._typing",
     "StrategyConfig": "._domain.config",
@@ -294,6 +296,7 @@ __all__ = [
     "SimClock",
     "SinkFailure",
     "SmaCrossover",
+    "StoreFailure",
     "Strategy",
     "StrategyConfig",
     "StrategyView",

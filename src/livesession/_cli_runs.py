@@ -25,7 +25,7 @@ from ._cli_output import (
 )
 from ._domain.config import load_config
 from ._domain.lifecycle import SessionState, SessionStatus
-from ._exceptions import LiveSessionError, SinkFailure
+from ._exceptions import LiveSessionError, SinkFailure, StoreFailure
 from ._risk.rails import RAIL_RULES
 from ._session.coordinator import ONE_SHOT_OPERATOR, DryrunResult, LiveSessionOrchestrator
 from ._session.lease_keeper import LEASE_LOST
@@ -145,6 +145,8 @@ def _unsealed_said(run_dir: Path, drive: Callable[[], DryrunResult]) -> DryrunRe
         cause = exc.__cause__
         why = f" ({cause.strerror or cause})" if isinstance(cause, OSError) else ""
         raise SinkFailure(_not_sealed(f"{exc}{why}", run_dir)) from exc
+    except StoreFailure as exc:  # the session sealed nothing: a crash at its checkpoint
+        raise StoreFailure(_not_sealed(str(exc), run_dir)) from exc
 
 
 def _not_sealed(what: str, run_dir: Path) -> str:

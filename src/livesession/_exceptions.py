@@ -19,6 +19,7 @@ says what is wrong and how to fix it. Messages never contain a secret.
     │   └── PluginStateError        a feed's or strategy's get_state failed or is not JSON
     ├── IdempotencyConflict         a key reserved again with different order parameters
     ├── SinkFailure                 an artifact sink failed after its retries (fail closed)
+    ├── StoreFailure                an idempotency store refused a write (a full disk)
     ├── MissingExtra                an optional dependency is not installed
     ├── LeaseError                  the lease store cannot be read or written
     │   └── Fenced                  a shared-state write refused: a newer lease holder exists
@@ -58,6 +59,7 @@ __all__ = [
     "RunDirectoryError",
     "RunHeld",
     "SinkFailure",
+    "StoreFailure",
     "Transient",
     "UsageError",
 ]
@@ -172,6 +174,15 @@ class IdempotencyConflict(LiveSessionError):
 
 class SinkFailure(LiveSessionError):
     """An artifact sink kept failing after its retries; the session stopped trading."""
+
+
+class StoreFailure(LiveSessionError):
+    """An idempotency store refused a write (a full disk, a file size quota, a lock).
+
+    The session cannot keep its promise not to send an order twice without the store, so
+    it stops where it is, seals nothing, and its run is a crash at its last checkpoint:
+    ``resume`` continues it once the store can be written again.
+    """
 
 
 class MissingExtra(LiveSessionError):

@@ -12,9 +12,10 @@ lets a waiting verb in between two steps: otherwise ``run_n_steps`` releasing an
 the lock in a loop could keep a verb out for the whole run.
 
 A ``KeyboardInterrupt`` or ``SystemExit`` that leaves the lock's work half done (Ctrl-C in
-the middle of a step, an application's signal handler calling ``sys.exit``) tears the
-session: the gate remembers it (``torn_by``), and the session takes no further step or verb
-and never seals what it holds. Its run is left as a crash at its last checkpoint, for
+the middle of a step, an application's signal handler calling ``sys.exit``), or a
+``StoreFailure`` (the idempotency store refused a write), tears the session: the gate
+remembers it (``torn_by``), and the session takes no further step or verb and never seals
+what it holds. Its run is left as a crash at its last checkpoint, for
 ``resume`` to continue. So that Ctrl-C does not tear a session, ``run_to_end`` and
 ``run_n_steps`` in the main thread hold a first Ctrl-C to the end of the step it arrives
 in (``DeferredInterrupt``); a second one interrupts at once.
@@ -30,7 +31,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from .._exceptions import LiveSessionError
+from .._exceptions import LiveSessionError, StoreFailure
 from .._support.logging import get_logger
 
 if TYPE_CHECKING:
@@ -92,8 +93,9 @@ class SessionGate:
         """The ``KeyboardInterrupt``/``SystemExit`` that left work half done ("": none)."""
 
     def tear(self, exc: BaseException) -> None:
-        """Remember ``exc`` if it is an interrupt (an ``Exception`` the session handles)."""
-        if not isinstance(exc, Exception) and not self.torn_by:
+        """Remember ``exc`` if it is an interrupt or a ``StoreFailure`` (not a handled one)."""
+        tears = isinstance(exc, StoreFailure) or not isinstance(exc, Exception)
+        if tears and not self.torn_by:
             self.torn_by = type(exc).__name__
 
     def torn_message(self, what: str, run_id: str, steps: int) -> str:

@@ -15,7 +15,7 @@ from typing import Any, TypeAlias
 import attrs
 import orjson
 
-from .._exceptions import CheckpointError, IdempotencyConflict
+from .._exceptions import CheckpointError, IdempotencyConflict, StoreFailure
 
 __all__ = [
     "RecordStore",
@@ -26,6 +26,7 @@ __all__ = [
     "check_text",
     "conflict",
     "decode_checkpoint",
+    "describe",
     "reserved_before",
     "stored_record",
     "unknown_key",
@@ -50,6 +51,12 @@ class Reservation:
     fingerprint: str
     outcome: str | None = None
     created: bool = False
+
+
+def describe(exc: BaseException) -> str:
+    """``OSError: [Errno 28] No space left on device`` as ``OSError: No space left on device``."""
+    text = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    return f"{type(exc).__name__}: {text}"
 
 
 def check_text(name: str, value: object) -> str:
@@ -129,13 +136,20 @@ class RecordStore(abc.ABC):
 
     A store says how it keeps a key's (fingerprint, outcome): ``_insert``, ``_set_outcome``
     and ``_lookup``. Each runs after the arguments were checked, and writes durably before
-    it returns.
+    it returns. A write the store's medium refuses (one of ``refused_writes``) is raised as
+    ``StoreFailure``, naming the store and the cause.
     """
+
+    refused_writes: tuple[type[Exception], ...] = (OSError,)
+    """What the medium raises when it refuses a write (a full disk, say)."""
 
     def reserve(self, key: str, fingerprint: str) -> Reservation:
         """Reserve ``key`` for ``fingerprint``; see ``IdempotencyStore.reserve``."""
         check_reserve(key, fingerprint)
-        stored = self._insert(key, fingerprint)
+        try:
+            stored = self._insert(key, fingerprint)
+        except self.refused_writes as exc:
+            raise self._refused(exc) from exc
         if stored is None:
             return Reservation(key=key, fingerprint=fingerprint, created=True)
         return reserved_before(key, fingerprint, stored)
@@ -143,8 +157,15 @@ class RecordStore(abc.ABC):
     def complete(self, key: str, outcome: str) -> None:
         """Record ``outcome`` for a reserved key; a later call replaces it."""
         check_complete(key, outcome)
-        if not self._set_outcome(key, outcome):
+        try:
+            kept = self._set_outcome(key, outcome)
+        except self.refused_writes as exc:
+            raise self._refused(exc) from exc
+        if not kept:
             raise unknown_key(key)
+
+    def _refused(self, exc: Exception) -> StoreFailure:
+        return StoreFailure(f"the idempotency store {self!r} refused a write ({describe(exc)})")
 
     def get(self, key: str) -> Reservation | None:
         """The record for ``key`` (``created`` is False), or None."""

@@ -92,6 +92,10 @@ class SqliteIdempotencyStore(RecordStore):
             self.close()
             raise
 
+    refused_writes = (OSError, sqlite3.OperationalError)
+    """A full disk or quota (``disk I/O error``, ``database or disk is full``), or a writer
+    that could not get its turn within ``busy_timeout_ms`` (``database is locked``)."""
+
     def _insert(self, key: str, fingerprint: str) -> Stored | None:
         connection = self._open_connection()
         inserted = connection.execute(
