@@ -17,15 +17,21 @@ import os
 import re
 import signal
 import threading
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+import orjson
 import pytest
 
 from livesession import (
+    Bar,
     DryrunConfig,
     LiveSessionError,
+    OrderIntent,
     SessionState,
     SessionStatus,
+    Side,
+    VerbOutcome,
     create_run,
     resume_run,
     verify_run,
@@ -201,3 +207,90 @@ class TestCtrlC:
             assert signal.getsignal(signal.SIGINT) is own
         finally:
             signal.signal(signal.SIGINT, previous)
+
+
+class _SendsItself:
+    """A strategy that sends its own process ``signum`` on bar ``at`` (an operator's kill)."""
+
+    strategy_id = "sma_demo"
+
+    def __init__(self, signum: int, at: int) -> None:
+        self.signum = signum
+        self.at = at
+        self.bars = 0
+
+    def on_bar(self, bar: Bar, view: object) -> list[OrderIntent]:
+        self.bars += 1
+        if self.bars != self.at:
+            return []
+        os.kill(os.getpid(), self.signum)
+        self.bars += 0  # the handler runs by here, still inside the step
+        # ... and the step goes on: it has an order to send.
+        return [OrderIntent(symbol=bar.symbol, side=Side.BUY, quantity=Decimal("0.010"))]
+
+    def get_state(self) -> dict[str, int]:
+        return {"bars": self.bars}
+
+    def set_state(self, state: dict[str, int]) -> None:
+        self.bars = state["bars"]
+
+
+@pytest.mark.skipif(
+    threading.current_thread() is not threading.main_thread(), reason="signals: main thread"
+)
+class TestVerbsFromASignalHandler:
+    """``signal.signal(SIGTERM, lambda *_: session.request_stop())`` is what an application
+    writes. Python runs the handler between two bytecodes of the main thread, so in the
+    middle of a step, and the session lock is re-entrant: the stop ran inside the step and
+    sealed a run that failed verify (a BAR after SESSION_STOPPED, a final position of 0
+    while the fills added up to 0.010) in five of six tries. Now a verb called from inside
+    the session's own work is DEFERRED to the step's end."""
+
+    @pytest.mark.parametrize("verb", ["request_stop", "kill", "close"])
+    def test_the_verb_takes_effect_at_the_end_of_the_step(self, tmp_path: Path, verb: str) -> None:
+        session = create_run(
+            DryrunConfig(run_id="r", steps=STEPS),
+            tmp_path,
+            strategy=_SendsItself(signal.SIGUSR1, 41),
+        )
+        answers: list[object] = []
+
+        def handler(signum: int, frame: object) -> None:
+            answers.append(session.close() if verb == "close" else getattr(session, verb)("USR1"))
+
+        previous = signal.signal(signal.SIGUSR1, handler)
+        try:
+            with session:
+                session.run_to_end(STEPS)
+        finally:
+            signal.signal(signal.SIGUSR1, previous)
+        if verb != "close":
+            [answer] = answers
+            assert answer.outcome is VerbOutcome.DEFERRED, answer  # type: ignore[attr-defined]
+            assert "takes effect when the step ends" in answer.message  # type: ignore[attr-defined]
+        events = [
+            orjson.loads(line) for line in (tmp_path / "r" / names.EVENTS).read_bytes().splitlines()
+        ]
+        bars = [i for i, e in enumerate(events) if e["event_type"] == "BAR"]
+        first = next(
+            i
+            for i, e in enumerate(events)
+            if e["event_type"] in ("KILL_SWITCH", "STATE_CHANGED") and i > bars[0]
+        )
+        assert sum(1 for i in bars if i < first) == 41, "taken after step 41, not inside it"
+        submitted = [i for i, e in enumerate(events) if e["event_type"] == "ORDER_SUBMITTED"]
+        assert submitted[0] < first, "step 41 sent its order before the verb took effect"
+        if verb != "kill":
+            assert session.steps_done == 41
+        assert verify_run(tmp_path / "r").ok
+
+    def test_a_step_hook_still_acts_at_once(self, tmp_path: Path) -> None:
+        """A hook runs when the step's bar is done: its verbs are not deferred."""
+        answers = []
+        with create_run(DryrunConfig(run_id="r", steps=STEPS), tmp_path) as session:
+            session.step_hooks.append(
+                lambda s: answers.append(s.request_stop("hook")) if s.steps_done == 7 else None
+            )
+            session.run_to_end(STEPS)
+        assert [a.outcome for a in answers] == [VerbOutcome.APPLIED]
+        assert session.steps_done == 7

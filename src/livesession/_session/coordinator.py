@@ -18,7 +18,8 @@ owner thread and the session lock that lets other threads call them are in ``thr
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Concatenate, Final, ParamSpec, Self, Unpack
+import functools
+from typing import TYPE_CHECKING, Any, Final, Self, Unpack
 
 from .._domain.lifecycle import SessionState, SessionStatus, Trigger
 from .._exceptions import InvalidTransition, LiveSessionError
@@ -30,6 +31,7 @@ from .pipeline import INPUT_FAULTS, check_step_count, guarded_step
 from .preflight import close_unstarted, run_preflight
 from .results import DryrunResult, SessionInspection, inspect_parts, result_of
 from .threads import DeferredInterrupt, SessionGate, VerbOutcome, VerbResult
+from .verbs import under_lock
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -85,6 +87,7 @@ class LiveSessionOrchestrator:
         self._closes_with: list[Closable] = []
         self._p: SessionParts | None = None
         self._gate = SessionGate()
+        self._run_hooks = functools.partial(_run_hooks, self)
         if config is not None:
             self._build(config, edges)
 
@@ -297,12 +300,14 @@ class LiveSessionOrchestrator:
             gate.refuse_torn(what, p.config.run_id, p.time.steps)
             if p.lifecycle.machine.state is not S.DRYRUN_ACTIVE:
                 return False
-            guarded_step(p, after_step=self._after_step)
+            guarded_step(p, after_step=self._run_hooks)
         except BaseException as exc:
             gate.tear(exc)
             raise
         finally:
             gate.leave()
+        if gate.deferred:
+            gate.run_deferred()  # verbs a signal handler called during the step
         return True
 
     def run_n_steps(self, n: int) -> int:
@@ -331,7 +336,7 @@ class LiveSessionOrchestrator:
         Any thread may call it (see ``threads``); on a session that is stopping or stopped
         it does nothing and says so (``ALREADY``), and it never raises for the state.
         """
-        return _verb(self._gate, self._parts, verbs.request_stop, reason, sealed_as=sealed_as)
+        return under_lock(self._gate, self._parts, verbs.request_stop, reason, sealed_as=sealed_as)
 
     def kill(self, reason: str = "operator") -> VerbResult:
         """Kill switch: HALTED, cancel everything, flatten, audit ``C2_KILL_SWITCH``.
@@ -339,7 +344,7 @@ class LiveSessionOrchestrator:
         Needs DRYRUN_ACTIVE or STOPPING (else ``NOT_APPLICABLE``); while a kill is still
         flattening, a second one is ``ALREADY``. Any thread may call it.
         """
-        return _verb(self._gate, self._parts, verbs.kill, reason)
+        return under_lock(self._gate, self._parts, verbs.kill, reason)
 
     def acknowledge(self, operator: str = "operator") -> VerbResult:
         """Operator acknowledges ERROR_REQUIRES_OPERATOR: STOPPING, cancel, flatten, STOPPED.
@@ -350,21 +355,21 @@ class LiveSessionOrchestrator:
         other state, or after a lost lease (the new holder owns the orders), it does
         nothing (``NOT_APPLICABLE``). Any thread may call it.
         """
-        return _verb(self._gate, self._parts, verbs.acknowledge, operator)
+        return under_lock(self._gate, self._parts, verbs.acknowledge, operator)
 
     def reduce_only(self, reason: str = "operator") -> VerbResult:
         """Trading REDUCING (only orders that reduce exposure pass); see ``verbs``.
 
         Applies while the session may trade and is not HALTED; ``TRADING_STATE_CHANGED``.
         """
-        return _verb(self._gate, self._parts, verbs.reduce_only, reason)
+        return under_lock(self._gate, self._parts, verbs.reduce_only, reason)
 
     def reenable_trading(self, operator: str = "operator") -> VerbResult:
         """Trading ACTIVE again, with fresh throttle and broker-failure counts.
 
         Applies while the session may trade and no kill is flattening; ``TRADING_REENABLED``.
         """
-        return _verb(self._gate, self._parts, verbs.reenable_trading, operator)
+        return under_lock(self._gate, self._parts, verbs.reenable_trading, operator)
 
     def close(self) -> None:
         """End the session: stop if still running, then seal the artifacts (idempotent).
@@ -373,8 +378,9 @@ class LiveSessionOrchestrator:
         COMPLETED); ``acknowledge`` it first to cancel and flatten before the seal. Any
         thread may call it; a step running in the owner thread ends first.
         """
-        with self._gate.hold():
-            self._close()
+        if not self._gate.deferring(self.close):  # called inside a step: at its end
+            with self._gate.hold():
+                self._close()
 
     def _close(self) -> None:
         p = self._parts()
@@ -383,7 +389,8 @@ class LiveSessionOrchestrator:
             self._gate.log_torn(p.config.run_id, p.time.steps)  # sealed it is not: resume it
         elif not lifecycle.sealed:
             if lifecycle.state in (S.PREFLIGHT_OK, S.DRYRUN_ACTIVE):
-                self.request_stop(SESSION_CLOSED)
+                with self._gate.reentry():
+                    self.request_stop(SESSION_CLOSED)
             if lifecycle.state is S.INIT:
                 close_unstarted(p)
             if not lifecycle.sealed:
@@ -436,10 +443,6 @@ class LiveSessionOrchestrator:
             raise LiveSessionError("adopt_lease needs a session built with a lease")
         keeper.adopt(grant, audit=audit)
 
-    def _after_step(self) -> None:
-        for hook in self.step_hooks:
-            hook(self)
-
     def _seal(self) -> None:
         """Close the run's evidence, then the sealing checkpoint and the lease."""
         p = self._parts()
@@ -463,22 +466,11 @@ class LiveSessionOrchestrator:
         self._parts().restore(state, digests)
 
 
-_P = ParamSpec("_P")
-
-
-def _verb(
-    gate: SessionGate,
-    parts: Callable[[], SessionParts],
-    verb: Callable[Concatenate[SessionParts, _P], VerbResult],
-    *args: _P.args,
-    **kwargs: _P.kwargs,
-) -> VerbResult:
-    """``verb(parts, *args, **kwargs)`` under the session lock; nothing if an interrupt tore it."""
-    with gate.hold():
-        p = parts()
-        name = verb.__name__
-        torn = gate.torn_result(name, p.lifecycle.state, p.config.run_id, p.time.steps)
-        return verb(p, *args, **kwargs) if torn is None else torn
+def _run_hooks(session: LiveSessionOrchestrator) -> None:
+    """The step hooks, once the step's bar is done: a re-entry point, so a verb acts at once."""
+    with session._gate.reentry():  # noqa: SLF001 - the coordinator's own
+        for hook in session.step_hooks:
+            hook(session)
 
 
 def _release(p: SessionParts, closes_with: list[Closable]) -> None:

@@ -53,6 +53,9 @@ class VerbOutcome(enum.Enum):
     """What it asks for is already so (a second stop, a second kill): nothing changed."""
     NOT_APPLICABLE = "NOT_APPLICABLE"
     """It makes no sense in the session's state (a kill after the stop): nothing changed."""
+    DEFERRED = "DEFERRED"
+    """Called from inside the session's own work (a signal handler that ran in the middle of
+    a step): it takes effect when that work ends, at the step boundary."""
 
 
 @attrs.frozen(kw_only=True)
@@ -91,6 +94,42 @@ class SessionGate:
         self.owner_name = owner.name
         self.torn_by = ""
         """The ``KeyboardInterrupt``/``SystemExit`` that left work half done ("": none)."""
+        self._reentry_open = 0
+        self.deferred: list[Callable[[], object]] = []
+        """Verbs called from inside the lock's work, to run once it ends (see ``defer``)."""
+
+    def interrupting(self) -> bool:
+        """Whether a verb called now would cut into the calling thread's own work.
+
+        True when the calling thread already holds the lock and has not opened a re-entry
+        point: a signal handler that Python ran in the middle of a step, say. A step hook
+        (run when the step's bar is done) and ``close``'s own stop are re-entry points.
+        """
+        return self._holder == threading.get_ident() and not self._reentry_open
+
+    @contextmanager
+    def reentry(self) -> Iterator[None]:
+        """A point in the lock's work where a verb may run at once (a step hook, say)."""
+        self._reentry_open += 1
+        try:
+            yield
+        finally:
+            self._reentry_open -= 1
+
+    def deferring(self, call: Callable[[], object]) -> bool:
+        """Keep ``call`` for the end of the work under way if the caller is ``interrupting``.
+
+        True when it was kept (``run_deferred`` runs it); False: the caller goes on at once.
+        """
+        if not self.interrupting():
+            return False
+        self.deferred.append(call)
+        return True
+
+    def run_deferred(self) -> None:
+        """Run the deferred verbs, in order, now that no work of this thread is under way."""
+        while self.deferred and self._holder is None:
+            self.deferred.pop(0)()
 
     def tear(self, exc: BaseException) -> None:
         """Remember ``exc`` if it is an interrupt or a ``StoreFailure`` (not a handled one)."""
@@ -155,6 +194,8 @@ class SessionGate:
                 self._turns.notify_all()
         with self._entered(read_only=read_only):
             yield
+        if self.deferred and self._holder is None:
+            self.run_deferred()
 
     @contextmanager
     def owned(self, what: str, run_id: str) -> Iterator[None]:
@@ -170,6 +211,8 @@ class SessionGate:
             raise
         finally:
             self.leave()
+        if self.deferred and self._holder is None:
+            self.run_deferred()
 
     def enter_owned(self, what: str, run_id: str) -> None:
         """``owned`` without the context manager (the step loop's path); pair with ``leave``.

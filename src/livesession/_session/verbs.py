@@ -3,12 +3,13 @@
 A verb never raises for the state the session is in: a second stop, a kill after the stop
 or an acknowledgement with nothing to acknowledge changes nothing and returns a
 ``VerbResult`` that says so (``ALREADY`` or ``NOT_APPLICABLE``). The coordinator calls
-these under the session lock (``threads.SessionGate``).
+these through ``under_lock``: under the session lock (``threads.SessionGate``), or, called
+from inside a step (a signal handler), once the step ends (``DEFERRED``).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Concatenate, ParamSpec
 
 from .._domain.lifecycle import SessionState, Trigger
 from .._risk.governor import TradingState
@@ -16,9 +17,19 @@ from .lease_keeper import LEASE_LOST
 from .threads import VerbOutcome, VerbResult
 
 if TYPE_CHECKING:
-    from .assembly import SessionParts
+    from collections.abc import Callable
 
-__all__ = ["acknowledge", "kill", "reduce_only", "reenable_trading", "request_stop"]
+    from .assembly import SessionParts
+    from .threads import SessionGate
+
+__all__ = [
+    "acknowledge",
+    "kill",
+    "reduce_only",
+    "reenable_trading",
+    "request_stop",
+    "under_lock",
+]
 
 S = SessionState
 _MAY_TRADE = (S.PREFLIGHT_OK, S.DRYRUN_ACTIVE)
@@ -132,3 +143,34 @@ def reenable_trading(p: SessionParts, operator: str) -> VerbResult:
     p.broker_health.reset()  # a fresh budget of broker failures
     p.lifecycle.guarded(lambda: p.governor.reenable(operator))
     return _applied(p, "reenable_trading", f"trading re-enabled by {operator}")
+
+
+_P = ParamSpec("_P")
+
+
+def under_lock(
+    gate: SessionGate,
+    parts: Callable[[], SessionParts],
+    verb: Callable[Concatenate[SessionParts, _P], VerbResult],
+    *args: _P.args,
+    **kwargs: _P.kwargs,
+) -> VerbResult:
+    """``verb(parts, *args, **kwargs)`` under the session lock; nothing if an interrupt tore it.
+
+    Called from inside the session's own work (a signal handler in the middle of a step), it
+    is deferred to the end of that work and says so (``DEFERRED``).
+    """
+    if gate.deferring(lambda: under_lock(gate, parts, verb, *args, **kwargs)):
+        p = parts()
+        return VerbResult(
+            verb=verb.__name__,
+            outcome=VerbOutcome.DEFERRED,
+            state=p.lifecycle.state,
+            message="called from inside a step (a signal handler, say): it takes effect when "
+            "the step ends",
+        )
+    with gate.hold():
+        p = parts()
+        name = verb.__name__
+        torn = gate.torn_result(name, p.lifecycle.state, p.config.run_id, p.time.steps)
+        return verb(p, *args, **kwargs) if torn is None else torn
