@@ -468,9 +468,10 @@ class LiveSessionOrchestrator:
 
 def _run_hooks(session: LiveSessionOrchestrator) -> None:
     """The step hooks, once the step's bar is done: a re-entry point, so a verb acts at once."""
-    with session._gate.reentry():  # noqa: SLF001 - the coordinator's own
-        for hook in session.step_hooks:
-            hook(session)
+    if session.step_hooks:
+        with session._gate.reentry():  # noqa: SLF001 - the coordinator's own
+            for hook in session.step_hooks:
+                hook(session)
 
 
 def _release(p: SessionParts, closes_with: list[Closable]) -> None:
