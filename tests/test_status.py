@@ -16,7 +16,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from livesession import DryrunConfig, cli, create_run
+from livesession import DryrunConfig, cli, create_run, resume_run
 from livesession._artifacts import names
 from livesession.cli import main
 from livesession.status import RunStatus, Verdict, list_runs, run_status
@@ -347,3 +347,46 @@ def test_trading_says_how_to_re_enable_a_live_halted_run() -> None:
         for line in RunStatus(run_dir="r", verdict=Verdict.CRASHED).lines()
         if line.startswith("trading")
     ]
+
+
+class _StopsOnce:
+    """The demo's id, no trades; raises KeyboardInterrupt once, inside step 50 (Ctrl-C)."""
+
+    strategy_id = "sma_demo"
+
+    def __init__(self, *, interrupt: bool) -> None:
+        self.bars = 0
+        self.interrupt = interrupt
+
+    def on_bar(self, bar: object, view: object) -> list[object]:
+        self.bars += 1
+        if self.interrupt and self.bars == 50:
+            raise KeyboardInterrupt
+        return []
+
+    def get_state(self) -> dict[str, int]:
+        return {"bars": self.bars}
+
+    def set_state(self, state: dict[str, int]) -> None:
+        self.bars = state["bars"]
+
+
+def test_a_crashed_run_started_with_objects_says_resume_it_from_python(tmp_path: Path) -> None:
+    """`livesession resume` cannot rebuild an object: status says what can continue it."""
+    out = tmp_path / "runs"
+    session = create_run(
+        DryrunConfig(run_id="obj", steps=120), out, strategy=_StopsOnce(interrupt=True)
+    )
+    with pytest.raises(KeyboardInterrupt), session:
+        session.run_to_end(120)
+    status = run_status(out / "obj")
+    assert status.verdict is Verdict.CRASHED
+    assert status.objects == {"strategy": f"{__name__}._StopsOnce"}
+    assert status.next_step() == (
+        f"continue it from Python: resume_run({str(out / 'obj')!r}, strategy=<a "
+        f"{__name__}._StopsOnce>) (it was started with objects, which the command line "
+        "cannot rebuild)"
+    )
+    with resume_run(out / "obj", strategy=_StopsOnce(interrupt=False)) as resumed:
+        resumed.run_to_end(120)
+    assert run_status(out / "obj").verdict is Verdict.COMPLETED

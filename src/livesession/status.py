@@ -117,6 +117,9 @@ class RunStatus:
     open_orders: list[dict[str, Any]] = attrs.field(factory=list)
     problem: str = ""
     """For ``not_a_run``: what is missing."""
+    objects: dict[str, str] = attrs.field(factory=dict)
+    """Plug-ins the run was started with as objects (``strategy``: ``pkg.mod.Class``):
+    only ``resume_run`` with the same objects passed again can continue it."""
 
     @property
     def exit_code(self) -> int:
@@ -128,6 +131,12 @@ class RunStatus:
         if self.verdict is Verdict.NEEDS_OPERATOR and self.resume_problem and not self.writer:
             return (
                 f"a person must look: the run crashed and cannot be resumed ({self.resume_problem})"
+            )
+        if self.verdict is Verdict.CRASHED and self.objects:
+            given = ", ".join(f"{kind}=<a {name}>" for kind, name in sorted(self.objects.items()))
+            return (
+                f"continue it from Python: resume_run({self.run_dir!r}, {given}) (it was started "
+                "with objects, which the command line cannot rebuild)"
             )
         return _NEXT[self.verdict].format(run_dir=self.run_dir)
 
@@ -189,6 +198,18 @@ class RunStatus:
 
 def _aligned(rows: list[tuple[str, str]]) -> list[str]:
     return [f"{label:<12}{value}" for label, value in rows]
+
+
+def _objects(meta: dict[str, Any]) -> dict[str, str]:
+    """The plug-ins ``config.json`` records as objects supplied in-process, by kind."""
+    sources = meta.get("sources")
+    if not isinstance(sources, dict):
+        return {}
+    return {
+        str(kind): str(source.get("object", "?"))
+        for kind, source in sources.items()
+        if isinstance(source, dict) and "supplied" in source
+    }
 
 
 def _describe_trading(trading: str, *, live: bool) -> str:
@@ -414,6 +435,7 @@ def run_status(run_dir: Path, *, now: dt.datetime | None = None) -> RunStatus:
         if cfg is None
         else _lease(run_dir, meta, cfg.account, cfg.strategy_id, _clock.epoch_ns(now)),
         trading=trading if isinstance(trading := checkpoint.get("trading"), str) else None,
+        objects=_objects(meta),
         positions=positions,
         open_orders=orders,
     )
