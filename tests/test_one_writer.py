@@ -19,7 +19,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from livesession import DryrunConfig, create_run
+from livesession import DryrunConfig, _cli_runs, create_run
 from livesession._artifacts import names
 from livesession._rundir.lock import holder_of
 from livesession.cli import EXIT_OK, EXIT_REJECTED, main
@@ -232,6 +232,24 @@ class TestASecondWriterIsRefused:
         assert "already exists and holds a finished run: choose another --run-id" in err[0]
         assert "resume" not in err[0]
         assert _files(out / "once") == before
+
+    def test_a_demo_id_another_dryrun_took_is_chosen_again(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Two ``livesession dryrun`` without --run-id, started together, both chose demo-001
+        (the first free one when each looked): the second was refused with exit 3 for an
+        id the user never gave. Now it takes the next free one."""
+        out = tmp_path / "runs"
+        assert (
+            main(["dryrun", "--out", str(out), "--run-id", "demo-001", "--steps", "20", "-q"]) == 0
+        )
+        before = _files(out / "demo-001")
+        real = _cli_runs._free_demo_id
+        stale = iter(["demo-001"])  # what the second process saw before the first made it
+        monkeypatch.setattr(_cli_runs, "_free_demo_id", lambda o: next(stale, None) or real(o))
+        assert main(["dryrun", "--out", str(out), "--steps", "20", "-q"]) == EXIT_OK
+        assert _files(out / "demo-001") == before
+        assert (out / "demo-002" / names.RUN_META).exists()
 
     def test_dryrun_of_an_existing_crashed_run_id_says_resume(
         self, tmp_path: Path, capsys: pytest.CaptureFixture[str]

@@ -40,6 +40,8 @@ __all__ = ["cmd_dryrun", "cmd_resume", "risk_blocks"]
 
 _SHOW_RULES_UP_TO: Final = 4
 _PROGRESS_MIN_STEPS: Final = 20_000
+_DEMO_ID_TRIES: Final = 20
+"""How often ``dryrun`` chooses the next free demo id when another process took its choice."""
 
 
 def _free_demo_id(out: Path) -> str:
@@ -297,26 +299,38 @@ def cmd_dryrun(args: argparse.Namespace) -> int:
         overrides["durability"] = args.durability
     elif "durability" not in keys:
         overrides["durability"] = "step"
-    if args.run_id is None and "run_id" not in keys:
+    chosen = args.run_id is None and "run_id" not in keys  # the next free demo-NNN
+    if chosen:
         overrides["run_id"] = _free_demo_id(out)
     cfg = load_config(config, overrides)
-    from ._exceptions import RunHeld  # noqa: PLC0415
+    from ._exceptions import RunDirectoryError, RunHeld  # noqa: PLC0415
     from ._rundir import create_run  # noqa: PLC0415 - keeps `import livesession` light
     from .control import SignalControls  # noqa: PLC0415 - only for runs
 
     # The handlers go in before the run directory (and its lock) exists, so an operator
     # command never finds a holder that would die of SIGUSR1's default action.
     with SignalControls().installed() as controls:
-        try:
-            session = create_run(
-                cfg,
-                out,
-                idempotency_backend=args.idempotency_backend,
-                store=args.store,
-                lease=args.lease,
-            )
-        except RunHeld as exc:
-            return refused(exc, as_json=args.json)
+        for _ in range(_DEMO_ID_TRIES):
+            try:
+                session = create_run(
+                    cfg,
+                    out,
+                    idempotency_backend=args.idempotency_backend,
+                    store=args.store,
+                    lease=args.lease,
+                )
+                break
+            except (RunHeld, RunDirectoryError) as exc:
+                # Another dryrun in another terminal took the demo id this one chose a
+                # moment ago: choose again. An id the user gave is theirs: refused.
+                if not chosen or not (out / cfg.run_id).exists():
+                    if isinstance(exc, RunHeld):
+                        return refused(exc, as_json=args.json)
+                    raise
+                overrides["run_id"] = _free_demo_id(out)
+                cfg = load_config(config, overrides)
+        else:
+            raise LiveSessionError(f"no free demo run id in {out} after {_DEMO_ID_TRIES} tries")
         run_dir = out / cfg.run_id
         with _session_log(run_dir, args.log_level):
             return _run(
