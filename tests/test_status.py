@@ -20,6 +20,7 @@ from livesession import DryrunConfig, cli, create_run, resume_run
 from livesession._artifacts import names
 from livesession.cli import main
 from livesession.status import RunStatus, Verdict, list_runs, run_status
+from livesession.verify import verify_run
 
 from crash_harness import KILLED, Profile, dryrun
 
@@ -386,6 +387,10 @@ def test_a_crashed_run_started_with_objects_says_resume_it_from_python(tmp_path:
         f"continue it from Python: resume_run({str(out / 'obj')!r}, strategy=<a "
         f"{__name__}._StopsOnce>) (it was started with objects, which the command line "
         "cannot rebuild)"
+    )
+    assert verify_run(out / "obj").summary == (
+        "incomplete run: no C2_DRYRUN_STOP; continue it from Python with resume_run, passing "
+        "the objects it was started with again"
     )
     with resume_run(out / "obj", strategy=_StopsOnce(interrupt=False)) as resumed:
         resumed.run_to_end(120)

@@ -140,7 +140,23 @@ def summarize(
         return f"broken run: {total} violation(s) of the artifact contract"
     if not (run_dir / names.RUN_META).is_file():
         return f"incomplete run: no C2_DRYRUN_STOP, and no {names.RUN_META} to resume it from"
+    if _started_with_objects(run_dir):
+        return (
+            "incomplete run: no C2_DRYRUN_STOP; continue it from Python with resume_run, "
+            "passing the objects it was started with again"
+        )
     return f"incomplete run: no C2_DRYRUN_STOP; continue it with `livesession resume {run_dir}`"
+
+
+def _started_with_objects(run_dir: Path) -> bool:
+    """Whether config.json records a plug-in supplied as an object (the CLI cannot resume)."""
+    try:
+        sources = orjson.loads((run_dir / names.CONFIG).read_bytes()).get("sources")
+    except (OSError, orjson.JSONDecodeError, AttributeError):
+        return False
+    return isinstance(sources, dict) and any(
+        isinstance(source, dict) and "supplied" in source for source in sources.values()
+    )
 
 
 def _one_line(message: str) -> str:
