@@ -143,7 +143,8 @@ class SessionGate:
             f"{what} refused: session {run_id} was interrupted by {self.torn_by} in the "
             f"middle of its work (after step {steps}), so what it holds is half done: close() "
             "it (that seals nothing) and resume the run from its last checkpoint "
-            "(`livesession resume RUN_DIR`)"
+            "(`livesession resume RUN_DIR`, or resume_run from Python: `livesession status "
+            "RUN_DIR` says which)"
         )
 
     def refuse_torn(self, what: str, run_id: str, steps: int) -> None:
