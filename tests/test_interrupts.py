@@ -16,6 +16,8 @@ from __future__ import annotations
 import os
 import re
 import signal
+import subprocess
+import sys
 import threading
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -37,6 +39,7 @@ from livesession import (
     verify_run,
 )
 from livesession._artifacts import names
+from livesession.evidence import _rerun
 from livesession.status import Verdict, run_status
 
 if TYPE_CHECKING:
@@ -294,3 +297,63 @@ class TestVerbsFromASignalHandler:
             session.run_to_end(STEPS)
         assert [a.outcome for a in answers] == [VerbOutcome.APPLIED]
         assert session.steps_done == 7
+
+
+_SIGTERM_APP = """
+import os, signal, sys
+from pathlib import Path
+from livesession import DryrunConfig, create_run
+
+out, verb, own = Path(sys.argv[1]), sys.argv[2], sys.argv[3] == "own"
+if own:  # an application's own handler: left alone (it records, and the run goes on)
+    signal.signal(signal.SIGTERM, lambda *_: print("own handler", flush=True))
+session = create_run(DryrunConfig(run_id="r", steps=250), out)
+session.step_hooks.append(lambda s: os.kill(os.getpid(), signal.SIGTERM) if s.steps_done == 40 else None)
+if verb == "run_to_end":
+    session.run_to_end(250)
+else:
+    session.preflight()
+    session.activate()
+    session.run_n_steps(250)
+    session.close()
+print("ran on", session.steps_done, session.status.value, flush=True)
+"""
+
+
+def _sigterm_app(tmp_path: Path, verb: str, own: str) -> subprocess.CompletedProcess[str]:
+    script = tmp_path / "app.py"
+    script.write_text(_SIGTERM_APP, encoding="utf-8")
+    return subprocess.run(
+        [sys.executable, str(script), str(tmp_path / "runs"), verb, own],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+
+
+@pytest.mark.parametrize("verb", ["run_to_end", "run_n_steps"])
+def test_a_sigterm_seals_the_run_before_the_process_ends(tmp_path: Path, verb: str) -> None:
+    """SIGTERM's default action killed an embedding application wherever it was and left
+    its run unsealed. During ``run_to_end``/``run_n_steps`` the session now stops at the
+    step's end, seals, and the process then ends by the signal as it would have."""
+    done = _sigterm_app(tmp_path, verb, "default")
+    assert done.returncode == -signal.SIGTERM, (done.stdout, done.stderr)
+    assert "ran on" not in done.stdout
+    run_dir = tmp_path / "runs" / "r"
+    status = run_status(run_dir)
+    assert (status.verdict, status.reason, status.steps) == (
+        Verdict.COMPLETED,
+        "SIGNAL_SIGTERM",
+        40,
+    )
+    assert verify_run(run_dir).ok
+    verdict = _rerun.determinism(run_dir, rerunnable=True, scratch=tmp_path / "scratch")
+    assert verdict["status"] == "match", verdict
+    assert verdict["operator_actions"] == ["request_stop('SIGNAL_SIGTERM') after step 40"]
+
+
+def test_an_applications_own_sigterm_handler_is_left_alone(tmp_path: Path) -> None:
+    done = _sigterm_app(tmp_path, "run_to_end", "own")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["own handler", "ran on 250 COMPLETED"]

@@ -226,19 +226,19 @@ class LiveSessionOrchestrator:
         if p.lifecycle.may_fire(Trigger.ACTIVATE):
             self.activate()
         time = p.time
-        with DeferredInterrupt(self._gate.inside) as interrupt:
+        with DeferredInterrupt(self._gate.inside, self) as interrupt:
             while time.steps < steps and self._step_if_active():
                 interrupt.check()
                 if progress is not None:
                     progress(time.steps)
-        lifecycle = p.lifecycle
-        if (
-            operator is not None
-            and lifecycle.state is S.ERROR_REQUIRES_OPERATOR
-            and lifecycle.reason in INPUT_FAULTS
-        ):
-            self.acknowledge(operator)
-        self.close()
+            lifecycle = p.lifecycle
+            if (
+                operator is not None
+                and lifecycle.state is S.ERROR_REQUIRES_OPERATOR
+                and lifecycle.reason in INPUT_FAULTS
+            ):
+                self.acknowledge(operator)
+            self.close()
         return self.result()
 
     def result(self) -> DryrunResult:
@@ -322,7 +322,7 @@ class LiveSessionOrchestrator:
         check_step_count(n, done=p.time.steps, max_steps=p.config.max_steps)
         done = 0
         step = self._step_if_active
-        with DeferredInterrupt(self._gate.inside) as interrupt:
+        with DeferredInterrupt(self._gate.inside, self) as interrupt:
             while done < n and step("run_n_steps"):
                 done += 1
                 interrupt.check()

@@ -18,7 +18,8 @@ remembers it (``torn_by``), and the session takes no further step or verb and ne
 what it holds. Its run is left as a crash at its last checkpoint, for
 ``resume`` to continue. So that Ctrl-C does not tear a session, ``run_to_end`` and
 ``run_n_steps`` in the main thread hold a first Ctrl-C to the end of the step it arrives
-in (``DeferredInterrupt``); a second one interrupts at once.
+in (``DeferredInterrupt``); a second one interrupts at once. A SIGTERM there stops and
+seals the session at the step's end before the process ends as the signal's default.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import enum
 import signal
 import threading
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 import attrs
 
@@ -41,7 +42,7 @@ if TYPE_CHECKING:
 
     from .._domain.lifecycle import SessionState
 
-__all__ = ["DeferredInterrupt", "SessionGate", "VerbOutcome", "VerbResult"]
+__all__ = ["SIGTERM_STOP", "DeferredInterrupt", "SessionGate", "VerbOutcome", "VerbResult"]
 
 
 class VerbOutcome(enum.Enum):
@@ -280,42 +281,81 @@ class SessionGate:
             self._holder = None
 
 
-class DeferredInterrupt:
-    """Ctrl-C in the middle of a step waits for the step's end; a second one does not.
+class _Stoppable(Protocol):
+    """What ``DeferredInterrupt`` stops and closes on SIGTERM (the coordinator)."""
 
-    Installed only in the main thread and only over Python's own SIGINT handler (an
-    application's or the CLI's own handler is left alone). A first SIGINT that arrives
-    while ``inside()`` (a step holds the session lock) is held, and ``check()`` raises it
-    as ``KeyboardInterrupt`` at the step boundary; outside a step, or a second time, it is
-    raised at once, as Python would.
+    def request_stop(self, reason: str = ..., *, sealed_as: bool = ...) -> VerbResult:
+        """Stop the session (cancel, flatten, STOPPED)."""
+        ...
+
+    def close(self) -> None:
+        """Seal the run."""
+        ...
+
+
+SIGTERM_STOP: Final = "SIGNAL_SIGTERM"
+"""The stop (and seal) reason of a SIGTERM that ``DeferredInterrupt`` took, as the CLI's."""
+
+
+class DeferredInterrupt:
+    """Ctrl-C and SIGTERM in the middle of a bulk run act at a step boundary, never inside.
+
+    Installed by ``run_to_end`` and ``run_n_steps`` in the main thread, over Python's own
+    handlers only (an application's or the CLI's own handlers are left alone):
+
+    - SIGINT: a first one that arrives while ``inside()`` (a step holds the session lock)
+      is held, and ``check()`` raises it as ``KeyboardInterrupt`` at the step boundary;
+      outside a step, or a second time, it is raised at once, as Python would.
+    - SIGTERM, whose default would kill the process wherever it is and leave the run
+      unsealed: ``check()`` stops the session at the step boundary (reason
+      ``SIGNAL_SIGTERM``, as the CLI's), leaving the block closes it (the seal), and then
+      the signal is raised again with its default action, so the process ends as it would
+      have, with its run sealed. A second SIGTERM ends the process at once.
     """
 
-    def __init__(self, inside: Callable[[], bool]) -> None:
+    def __init__(self, inside: Callable[[], bool], session: _Stoppable) -> None:
         self._inside = inside
+        self._session = session
         self.pending = False
-        self._installed = False
+        self.terminating = False
+        self._installed: list[tuple[signal.Signals, Any]] = []
 
     def __enter__(self) -> Self:
-        if (
-            threading.current_thread() is threading.main_thread()
-            and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        if threading.current_thread() is not threading.main_thread():
+            return self
+        for signum, default, ours in (
+            (signal.SIGINT, signal.default_int_handler, self._on_sigint),
+            (signal.SIGTERM, signal.SIG_DFL, self._on_sigterm),
         ):
-            signal.signal(signal.SIGINT, self._on_sigint)
-            self._installed = True
+            if signal.getsignal(signum) is default:
+                signal.signal(signum, ours)
+                self._installed.append((signum, default))
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        if self._installed and signal.getsignal(signal.SIGINT) == self._on_sigint:
-            signal.signal(signal.SIGINT, signal.default_int_handler)
-        self._installed = False
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        for signum, default in self._installed:
+            signal.signal(signum, default)
+        self._installed = []
+        if self.terminating:
+            if exc_type is None:
+                self._session.close()  # sealed before the process goes
+            signal.raise_signal(signal.SIGTERM)  # the default action: the process ends
 
     def _on_sigint(self, signum: int, frame: FrameType | None) -> None:
         if self.pending or not self._inside():
             signal.default_int_handler(signum, frame)
         self.pending = True
 
+    def _on_sigterm(self, _signum: int, _frame: FrameType | None) -> None:
+        if self.terminating:  # a second one: now, as the default would
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            signal.raise_signal(signal.SIGTERM)
+        self.terminating = True
+
     def check(self) -> None:
-        """Raise the Ctrl-C held back until this step boundary, if there is one."""
+        """At a step boundary: raise a held Ctrl-C, or stop the session for a SIGTERM."""
         if self.pending:
             self.pending = False
             raise KeyboardInterrupt
+        if self.terminating:
+            self._session.request_stop(SIGTERM_STOP, sealed_as=True)
