@@ -132,20 +132,28 @@ def test_a_torn_session_takes_no_further_step_or_verb(tmp_path: Path) -> None:
 
 
 class _SignalsItself:
-    """A strategy that sends its own process SIGINT on chosen bars (a user's Ctrl-C)."""
+    """A strategy that sends its own process a signal on chosen bars (an operator's Ctrl-C
+    or kill), from inside the step; with ``buy``, the step then has an order to send."""
 
     strategy_id = "sma_demo"
 
-    def __init__(self, at: dict[int, int]) -> None:
-        self.at = at  # bar number -> how many SIGINTs
+    def __init__(
+        self, at: dict[int, int], *, signum: int = signal.SIGINT, buy: bool = False
+    ) -> None:
+        self.at = at  # bar number -> how many signals
+        self.signum = signum
+        self.buy = buy
         self.bars = 0
 
-    def on_bar(self, bar: object, view: object) -> list[object]:
+    def on_bar(self, bar: Bar, view: object) -> list[OrderIntent]:
         self.bars += 1
-        for _ in range(self.at.get(self.bars, 0)):
-            os.kill(os.getpid(), signal.SIGINT)
+        times = self.at.get(self.bars, 0)
+        for _ in range(times):
+            os.kill(os.getpid(), self.signum)
         self.bars += 0  # the handler runs by here, still inside the step
-        return []
+        if not (times and self.buy):
+            return []
+        return [OrderIntent(symbol=bar.symbol, side=Side.BUY, quantity=Decimal("0.010"))]
 
     def get_state(self) -> dict[str, int]:
         return {"bars": self.bars}
@@ -212,32 +220,6 @@ class TestCtrlC:
             signal.signal(signal.SIGINT, previous)
 
 
-class _SendsItself:
-    """A strategy that sends its own process ``signum`` on bar ``at`` (an operator's kill)."""
-
-    strategy_id = "sma_demo"
-
-    def __init__(self, signum: int, at: int) -> None:
-        self.signum = signum
-        self.at = at
-        self.bars = 0
-
-    def on_bar(self, bar: Bar, view: object) -> list[OrderIntent]:
-        self.bars += 1
-        if self.bars != self.at:
-            return []
-        os.kill(os.getpid(), self.signum)
-        self.bars += 0  # the handler runs by here, still inside the step
-        # ... and the step goes on: it has an order to send.
-        return [OrderIntent(symbol=bar.symbol, side=Side.BUY, quantity=Decimal("0.010"))]
-
-    def get_state(self) -> dict[str, int]:
-        return {"bars": self.bars}
-
-    def set_state(self, state: dict[str, int]) -> None:
-        self.bars = state["bars"]
-
-
 @pytest.mark.skipif(
     threading.current_thread() is not threading.main_thread(), reason="signals: main thread"
 )
@@ -254,7 +236,7 @@ class TestVerbsFromASignalHandler:
         session = create_run(
             DryrunConfig(run_id="r", steps=STEPS),
             tmp_path,
-            strategy=_SendsItself(signal.SIGUSR1, 41),
+            strategy=_SignalsItself({41: 1}, signum=signal.SIGUSR1, buy=True),
         )
         answers: list[object] = []
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Callable
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, TypeVar
 
 import attrs
 import orjson
@@ -31,6 +31,8 @@ __all__ = [
     "stored_record",
     "unknown_key",
 ]
+
+_T = TypeVar("_T")
 
 Stored: TypeAlias = tuple[str, str | None]
 """A key's (fingerprint, outcome) as a store keeps them: a tuple in memory, a row in a table."""
@@ -146,10 +148,7 @@ class RecordStore(abc.ABC):
     def reserve(self, key: str, fingerprint: str) -> Reservation:
         """Reserve ``key`` for ``fingerprint``; see ``IdempotencyStore.reserve``."""
         check_reserve(key, fingerprint)
-        try:
-            stored = self._insert(key, fingerprint)
-        except self.refused_writes as exc:
-            raise self._refused(exc) from exc
+        stored = self._store_write(self._insert, key, fingerprint)
         if stored is None:
             return Reservation(key=key, fingerprint=fingerprint, created=True)
         return reserved_before(key, fingerprint, stored)
@@ -157,15 +156,17 @@ class RecordStore(abc.ABC):
     def complete(self, key: str, outcome: str) -> None:
         """Record ``outcome`` for a reserved key; a later call replaces it."""
         check_complete(key, outcome)
-        try:
-            kept = self._set_outcome(key, outcome)
-        except self.refused_writes as exc:
-            raise self._refused(exc) from exc
-        if not kept:
+        if not self._store_write(self._set_outcome, key, outcome):
             raise unknown_key(key)
 
-    def _refused(self, exc: Exception) -> StoreFailure:
-        return StoreFailure(f"the idempotency store {self!r} refused a write ({describe(exc)})")
+    def _store_write(self, write: Callable[[str, str], _T], key: str, value: str) -> _T:
+        """``write(key, value)``; a write the medium refuses is raised as ``StoreFailure``."""
+        try:
+            return write(key, value)
+        except self.refused_writes as exc:
+            raise StoreFailure(
+                f"the idempotency store {self!r} refused a write ({describe(exc)})"
+            ) from exc
 
     def get(self, key: str) -> Reservation | None:
         """The record for ``key`` (``created`` is False), or None."""
