@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from collections.abc import Iterator, Sequence
 from decimal import Decimal
 from pathlib import Path
@@ -29,11 +30,13 @@ from livesession import (
     LiveSessionOrchestrator,
     OrderIntent,
     OrderType,
+    PostgresError,
     SessionState,
     SessionStatus,
     TradingState,
 )
 from livesession._session.pipeline import error_message
+from livesession.stores import MemoryIdempotencyStore
 from livesession.verify import verify_run
 
 from _helpers import Sinks
@@ -254,6 +257,31 @@ class TestStrategyError:
             orch.step()
         orch.close()
         assert not sinks.events_of("SESSION_STOPPED"), "a torn session seals nothing"
+
+    @pytest.mark.broken_run(
+        "a store that fails mid-step tears the session; with no checkpoint store nothing "
+        "seals its run and nothing resumes it (test_full_disk.py resumes a file-backed one)"
+    )
+    def test_a_store_failing_mid_step_tears_and_a_second_close_seals_nothing(self):
+        """A PostgreSQL server gone while reserving: the error escaped the step, ``with``'s
+        close() ran the wind-down into the same error, and an application's second close()
+        (a ``finally``) then sealed a run that stopped inside a step. The session is torn
+        by the first error: no close seals it, no step runs."""
+        sinks = Sinks()
+
+        class _Gone(MemoryIdempotencyStore):
+            def _insert(self, key: str, fingerprint: str) -> Any:
+                raise PostgresError("PostgreSQL at db:5432/x failed while reserving: gone")
+
+        orch = _started(
+            sinks, strategy=ScriptedStrategy(_TRADES), idempotency=_Gone(clock=time.monotonic_ns)
+        )
+        with pytest.raises(PostgresError), orch:
+            orch.run_n_steps(5)
+        orch.close()
+        assert not sinks.events_of("SESSION_STOPPED"), "a torn session seals nothing"
+        with pytest.raises(LiveSessionError, match="interrupted by PostgresError"):
+            orch.step()
 
     def test_a_long_message_is_cut(self):
         """A message is cut to 500 characters after redaction."""

@@ -302,7 +302,7 @@ class LiveSessionOrchestrator:
                 return False
             guarded_step(p, after_step=self._run_hooks)
         except BaseException as exc:
-            gate.tear(exc)
+            gate.tear(exc, unhandled=Exception)
             raise
         finally:
             gate.leave()

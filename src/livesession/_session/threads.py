@@ -12,14 +12,15 @@ lets a waiting verb in between two steps: otherwise ``run_n_steps`` releasing an
 the lock in a loop could keep a verb out for the whole run.
 
 A ``KeyboardInterrupt`` or ``SystemExit`` that leaves the lock's work half done (Ctrl-C in
-the middle of a step, an application's signal handler calling ``sys.exit``), or a
-``StoreFailure`` (the idempotency store refused a write), tears the session: the gate
-remembers it (``torn_by``), and the session takes no further step or verb and never seals
-what it holds. Its run is left as a crash at its last checkpoint, for
-``resume`` to continue. So that Ctrl-C does not tear a session, ``run_to_end`` and
-``run_n_steps`` in the main thread hold a first Ctrl-C to the end of the step it arrives
-in (``DeferredInterrupt``); a second one interrupts at once. A SIGTERM there stops and
-seals the session at the step's end before the process ends as the signal's default.
+the middle of a step, an application's signal handler calling ``sys.exit``), or an error
+the step or verb could not handle (the idempotency store refused a write, the PostgreSQL
+server went away), tears the session: the gate remembers it (``torn_by``), and the session
+takes no further step or verb and never seals what it holds. Its run is left as a crash at
+its last checkpoint, for ``resume`` to continue. So that Ctrl-C does not tear a session,
+``run_to_end`` and ``run_n_steps`` in the main thread hold a first Ctrl-C to the end of the
+step it arrives in (``DeferredInterrupt``); a second one interrupts at once. A SIGTERM
+there stops and seals the session at the step's end before the process ends as the
+signal's default.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from typing import TYPE_CHECKING, Any, Final, Protocol
 
 import attrs
 
-from .._exceptions import LiveSessionError, StoreFailure
+from .._exceptions import InvalidTransition, LiveSessionError, StoreFailure
 from .._support.logging import get_logger
 
 if TYPE_CHECKING:
@@ -132,9 +133,18 @@ class SessionGate:
         while self.deferred and self._holder is None:
             self.deferred.pop(0)()
 
-    def tear(self, exc: BaseException) -> None:
-        """Remember ``exc`` if it is an interrupt or a ``StoreFailure`` (not a handled one)."""
-        tears = isinstance(exc, StoreFailure) or not isinstance(exc, Exception)
+    def tear(
+        self, exc: BaseException, *, unhandled: type[Exception] | tuple[type[Exception], ...]
+    ) -> None:
+        """Remember ``exc`` as what tore the session if it left work half done.
+
+        An interrupt always does; an ``Exception`` does when it is one of ``unhandled`` for
+        the work it left: any for a step (the pipeline handles what it can), ours but a
+        refused trigger for a verb (a PostgreSQL server gone in the wind-down), a
+        ``StoreFailure`` for preflight and activation (whose other errors change nothing).
+        """
+        refused = isinstance(exc, InvalidTransition)
+        tears = not isinstance(exc, Exception) or (isinstance(exc, unhandled) and not refused)
         if tears and not self.torn_by:
             self.torn_by = type(exc).__name__
 
@@ -209,7 +219,7 @@ class SessionGate:
         try:
             yield
         except BaseException as exc:
-            self.tear(exc)
+            self.tear(exc, unhandled=StoreFailure)
             raise
         finally:
             self.leave()
@@ -248,7 +258,7 @@ class SessionGate:
             yield
         except BaseException as exc:
             if not read_only:
-                self.tear(exc)
+                self.tear(exc, unhandled=LiveSessionError)
             raise
         finally:
             self._leave()
