@@ -339,3 +339,54 @@ def test_an_applications_own_sigterm_handler_is_left_alone(tmp_path: Path) -> No
     done = _sigterm_app(tmp_path, "run_to_end", "own")
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == ["own handler", "ran on 250 COMPLETED"]
+
+
+_GONE_BROKER = """
+from decimal import Decimal
+from pathlib import Path
+
+from livesession import LiveSessionError, MockBroker
+
+
+class Gone(MockBroker):
+    simulated = True
+    bars = 0
+
+    def on_market(self, bar):
+        self.bars += 1
+        if self.bars == 5 and (Path(__file__).parent / "gone").exists():  # before any order
+            raise LiveSessionError("the venue's database at db:5432 went away")
+        return super().on_market(bar)
+
+
+def make():
+    return Gone(seed=1, price_tick=Decimal("0.01"), qty_lot=Decimal("0.001"))
+"""
+
+
+def test_an_error_no_step_handles_ends_the_cli_run_unsealed_and_resumable(tmp_path: Path) -> None:
+    """The CLI said only the error; the run was a crash, but nothing said so or what next."""
+    (tmp_path / "gonepkg").mkdir()
+    (tmp_path / "gonepkg" / "__init__.py").write_text("")
+    (tmp_path / "gonepkg" / "broker.py").write_text(_GONE_BROKER)
+    (tmp_path / "gonepkg" / "gone").write_text("")
+    config = tmp_path / "desk.toml"
+    config.write_text('run_id = "g"\nsteps = 250\nbroker = "gonepkg.broker:make"\n')
+    out = tmp_path / "runs"
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "livesession.cli", *args]
+        return subprocess.run(command, capture_output=True, text=True, check=False, timeout=120)
+
+    done = cli("dryrun", "--config", str(config), "--out", str(out), "-q")
+    assert done.returncode == 2, done.stderr
+    run_dir = out / "g"
+    assert done.stderr == (
+        "livesession: error: the venue's database at db:5432 went away: the run is not sealed; "
+        f"once what the line names is put right, `livesession status {run_dir}` says whether "
+        f"`livesession resume {run_dir}` can continue it\n"
+    )
+    assert run_status(run_dir).verdict is Verdict.CRASHED
+    (tmp_path / "gonepkg" / "gone").unlink()
+    assert cli("resume", str(run_dir), "-q").returncode == 0
+    assert verify_run(run_dir).ok

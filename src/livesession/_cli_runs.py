@@ -149,11 +149,16 @@ def _unsealed_said(run_dir: Path, drive: Callable[[], DryrunResult]) -> DryrunRe
         raise SinkFailure(_not_sealed(f"{exc}{why}", run_dir)) from exc
     except StoreFailure as exc:  # the session sealed nothing: a crash at its checkpoint
         raise StoreFailure(_not_sealed(str(exc), run_dir)) from exc
+    except LiveSessionError as exc:  # a PostgreSQL server gone, say: the session is torn
+        if read_json_object(run_dir / names.CHECKPOINT).get("sealed") is True:
+            raise
+        fixed = "what the line names is put right"
+        raise LiveSessionError(_not_sealed(str(exc), run_dir, once=fixed)) from exc
 
 
-def _not_sealed(what: str, run_dir: Path) -> str:
+def _not_sealed(what: str, run_dir: Path, *, once: str = "the file system has room again") -> str:
     return (
-        f"{what}: the run is not sealed; once the file system has room again, "
+        f"{what}: the run is not sealed; once {once}, "
         f"`livesession status {run_dir}` says whether `livesession resume {run_dir}` "
         "can continue it"
     )
