@@ -1,7 +1,7 @@
 """The post-run tools on a 100,000-step run, each as a whole process, against the run itself.
 
 Each round makes the run (``python -m livesession.cli dryrun --steps N --durability none
--q``, timed as a whole process) and then runs ``verify``, ``report`` and ``evidence`` on it,
+-q``, or ``--durability`` as given; timed as a whole process) and then runs ``verify``, ``report`` and ``evidence`` on it,
 each as a whole process (wall time, start to exit). Rounds alternate the four, so the
 neighbours' load falls on all of them alike; each figure is the best of ``--repeat`` rounds,
 printed as a ratio to the best run. Processes run with Python's bytecode cache, as an
@@ -59,9 +59,9 @@ def timed(*args: str | Path) -> float:
     return elapsed
 
 
-def one_round(out: Path, steps: int) -> tuple[dict[str, float], int]:
+def one_round(out: Path, steps: int, durability: str) -> tuple[dict[str, float], int]:
     """The run, then each tool on it: wall seconds by name, and report.html's size."""
-    dryrun = ("dryrun", "--steps", str(steps), "--durability", "none", "--run-id", RUN_ID, "-q")
+    dryrun = ("dryrun", "--steps", str(steps), "--durability", durability, "--run-id", RUN_ID, "-q")
     figures = {"run": timed(*dryrun, "--out", out)}
     run = out / RUN_ID
     figures["verify"] = timed("verify", run)
@@ -76,6 +76,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=100_000, help="steps of the run (100000)")
     parser.add_argument("--repeat", type=int, default=3, help="best of this many rounds (3)")
+    parser.add_argument(
+        "--durability",
+        choices=("none", "step", "event"),
+        default="none",
+        help="the run's durability (none; step is the CLI's default)",
+    )
     args = parser.parse_args()
     if args.repeat < 1 or args.steps < 1:
         parser.error("--steps and --repeat must be at least 1")
@@ -83,11 +89,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-tools-") as tmp:
         warm_up(Path(tmp) / "warm")
         for i in range(args.repeat):
-            figures, report_bytes = one_round(Path(tmp) / f"r{i}", args.steps)
+            figures, report_bytes = one_round(Path(tmp) / f"r{i}", args.steps, args.durability)
             rounds.append(figures)
     best = {name: min(r[name] for r in rounds) for name in rounds[0]}
     print(
-        f"{args.steps} steps, durability none, each a whole process, "
+        f"{args.steps} steps, durability {args.durability}, each a whole process, "
         f"best of {args.repeat} alternating rounds"
     )
     print(f"run          {best['run']:8.2f} s")
