@@ -200,6 +200,27 @@ class TestCtrlC:
             resumed.run_to_end(STEPS)
         assert verify_run(tmp_path / "r").ok
 
+    def test_a_handler_the_application_installs_during_the_run_stays(self, tmp_path: Path) -> None:
+        """The run puts Python's own handlers back only where its own are still in place."""
+
+        def own(signum: int, frame: object) -> None:
+            pass
+
+        def install(session: LiveSessionOrchestrator) -> None:
+            if session.steps_done == 3:
+                signal.signal(signal.SIGINT, own)
+                signal.signal(signal.SIGTERM, own)
+
+        try:
+            with create_run(DryrunConfig(run_id="r", steps=20), tmp_path) as session:
+                session.step_hooks.append(install)
+                session.run_to_end(20)
+            assert signal.getsignal(signal.SIGINT) is own
+            assert signal.getsignal(signal.SIGTERM) is own
+        finally:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
     def test_an_applications_own_handler_is_left_alone(self, tmp_path: Path) -> None:
         seen: list[int] = []
 

@@ -328,7 +328,7 @@ class DeferredInterrupt:
         self._session = session
         self.pending = False
         self.terminating = False
-        self._installed: list[tuple[signal.Signals, Any]] = []
+        self._installed: list[tuple[signal.Signals, Any, Any]] = []
 
     def __enter__(self) -> Self:
         if threading.current_thread() is not threading.main_thread():
@@ -339,12 +339,13 @@ class DeferredInterrupt:
         ):
             if signal.getsignal(signum) is default:
                 signal.signal(signum, ours)
-                self._installed.append((signum, default))
+                self._installed.append((signum, default, ours))
         return self
 
     def __exit__(self, exc_type: object, *exc: object) -> None:
-        for signum, default in self._installed:
-            signal.signal(signum, default)
+        for signum, default, ours in self._installed:
+            if signal.getsignal(signum) == ours:  # not one the application put in since
+                signal.signal(signum, default)
         self._installed = []
         if self.terminating:
             if exc_type is None:
