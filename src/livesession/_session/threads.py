@@ -95,10 +95,11 @@ class SessionGate:
         self.owner_ident = owner.ident
         self.owner_name = owner.name
         self.torn_by = ""
-        """The ``KeyboardInterrupt``/``SystemExit`` that left work half done ("": none)."""
+        """The name of what left work half done: an interrupt (``KeyboardInterrupt``) or an
+        error nothing handled (``StoreFailure``); "" while the session is whole."""
         self._reentry_open = 0
         self.deferred: list[Callable[[], object]] = []
-        """Verbs called from inside the lock's work, to run once it ends (see ``defer``)."""
+        """Verbs called from inside the lock's work, to run once it ends (``deferring``)."""
 
     def interrupting(self) -> bool:
         """Whether a verb called now would cut into the calling thread's own work.
