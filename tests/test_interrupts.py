@@ -29,11 +29,14 @@ from livesession import (
     Bar,
     DryrunConfig,
     LiveSessionError,
+    MockBroker,
+    Order,
     OrderIntent,
     SessionState,
     SessionStatus,
     Side,
     VerbOutcome,
+    VerbResult,
     create_run,
     resume_run,
     verify_run,
@@ -48,6 +51,11 @@ if TYPE_CHECKING:
     from livesession import LiveSessionOrchestrator
 
 STEPS = 250
+
+
+def _events(run_dir: Path, event_type: str) -> list[dict[str, Any]]:
+    lines = (run_dir / names.EVENTS).read_bytes().splitlines()
+    return [e for e in map(orjson.loads, lines) if e["event_type"] == event_type]
 
 
 def _interrupt_after(session: LiveSessionOrchestrator, n: int, exc: type[BaseException]) -> None:
@@ -288,6 +296,39 @@ class TestVerbsFromASignalHandler:
         assert submitted[0] < first, "step 41 sent its order before the verb took effect"
         if verb != "kill":
             assert session.steps_done == 41
+        assert verify_run(tmp_path / "r").ok
+
+    def test_a_verb_from_a_handler_during_closes_wind_down_waits_for_it(
+        self, tmp_path: Path
+    ) -> None:
+        """close() stops the session itself (cancel, flatten): a kill a signal handler asks
+        for in the middle of that flatten is not let in, it waits for the close to end."""
+
+        class SignalsOnFlatten(MockBroker):
+            simulated = True
+
+            def submit(self, order: Order, now_ns: int) -> None:
+                super().submit(order, now_ns)
+                if order.reduce_only:  # the stop's flatten order
+                    os.kill(os.getpid(), signal.SIGUSR1)
+
+        broker = SignalsOnFlatten(seed=1)
+        # Buys on bar 5, so the stop has a position to flatten (its SIGUSR2 is ignored here).
+        strategy = _SignalsItself({5: 1}, signum=signal.SIGUSR2, buy=True)
+        session = create_run(
+            DryrunConfig(run_id="r", steps=20), tmp_path, strategy=strategy, broker=broker
+        )
+        answers: list[VerbResult] = []
+        previous = signal.signal(signal.SIGUSR1, lambda *_: answers.append(session.kill("USR1")))
+        ignore = signal.signal(signal.SIGUSR2, signal.SIG_IGN)
+        try:
+            with session:
+                session.run_to_end(20)
+        finally:
+            signal.signal(signal.SIGUSR1, previous)
+            signal.signal(signal.SIGUSR2, ignore)
+        assert [a.outcome for a in answers] == [VerbOutcome.DEFERRED]
+        assert not _events(tmp_path / "r", "KILL_SWITCH")  # it came after the stop: nothing
         assert verify_run(tmp_path / "r").ok
 
     def test_a_step_hook_still_acts_at_once(self, tmp_path: Path) -> None:

@@ -389,8 +389,7 @@ class LiveSessionOrchestrator:
             self._gate.log_torn(p.config.run_id, p.time.steps)  # sealed it is not: resume it
         elif not lifecycle.sealed:
             if lifecycle.state in (S.PREFLIGHT_OK, S.DRYRUN_ACTIVE):
-                with self._gate.reentry():
-                    self.request_stop(SESSION_CLOSED)
+                verbs.request_stop(p, SESSION_CLOSED)  # under close's lock, not deferred
             if lifecycle.state is S.INIT:
                 close_unstarted(p)
             if not lifecycle.sealed:

@@ -106,7 +106,7 @@ class SessionGate:
 
         True when the calling thread already holds the lock and has not opened a re-entry
         point: a signal handler that Python ran in the middle of a step, say. A step hook
-        (run when the step's bar is done) and ``close``'s own stop are re-entry points.
+        (run when the step's bar is done) is a re-entry point.
         """
         return self._holder == threading.get_ident() and not self._reentry_open
 
