@@ -353,3 +353,90 @@ def test_sigterm_ends_evidence_and_its_rerun_leaves_nothing(tmp_path: Path) -> N
     assert list(scratch_root.iterdir()) == []
     assert _processes_naming(str(scratch)) == []
     assert sorted(p.name for p in run_dir.iterdir()) == before
+
+
+# A strategy that forks a multiprocessing pool on bar 10, uses it, and terminates it on bar
+# 15: the pool's workers are forked while the run's signal handlers are in place.
+_POOLED = """
+import multiprocessing
+import time
+
+
+_STARTED = multiprocessing.get_context("fork").Event()  # made before the fork: shared
+
+
+def _square(x):
+    return x * x
+
+
+def _busy():
+    _STARTED.set()
+    time.sleep(600)  # until terminated
+
+
+class Pooled:
+    def __init__(self, *, strategy_id):
+        self.strategy_id = strategy_id
+        self.bars = 0
+        self.pool = None
+
+    def on_bar(self, bar, view):
+        self.bars += 1
+        if self.bars == 10:
+            self.pool = multiprocessing.get_context("fork").Pool(2)
+        if self.pool is not None:
+            assert self.pool.map(_square, range(4)) == [0, 1, 4, 9]
+        if self.bars == 15:
+            self.pool.apply_async(_busy)  # a worker busy when terminated
+            assert _STARTED.wait(30)
+            self.pool.terminate()  # SIGTERM to each worker
+            self.pool.join()
+            self.pool = None
+        return []
+
+    def get_state(self):
+        return {"bars": self.bars}
+
+    def set_state(self, state):
+        self.bars = state["bars"]
+
+
+def make(*, strategy_id):
+    return Pooled(strategy_id=strategy_id)
+"""
+
+_POOLED_API = """
+import sys
+from pathlib import Path
+from livesession import create_run, load_config
+
+cfg = load_config(Path(sys.argv[1]), {"run_id": "api"})
+with create_run(cfg, Path(sys.argv[2])) as session:
+    print(session.run_to_end(cfg.steps).status.value)
+"""
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="fork")
+@pytest.mark.parametrize("how", ["cli", "api"])
+def test_a_pool_a_strategy_forks_terminates_instead_of_hanging(tmp_path: Path, how: str) -> None:
+    """Forked workers inherited the run's SIGTERM handler (the CLI's, or the one
+    run_to_end installs), which only sets a flag: ``pool.terminate()`` could not end them
+    and the run hung in ``join`` for good. In a forked child the signal now takes its
+    default action."""
+    (tmp_path / "poolpkg").mkdir()
+    (tmp_path / "poolpkg" / "__init__.py").write_text("")
+    (tmp_path / "poolpkg" / "pooled.py").write_text(_POOLED)
+    config = tmp_path / "desk.toml"
+    config.write_text('steps = 40\nstrategy_factory = "poolpkg.pooled:make"\n')
+    out = tmp_path / "runs"
+    if how == "cli":
+        command = ["-m", "livesession.cli", "dryrun", "-c", str(config), "--out", str(out)]
+        command += ["--run-id", "cli", "-q"]
+    else:
+        (tmp_path / "app.py").write_text(_POOLED_API)
+        command = [str(tmp_path / "app.py"), str(config), str(out)]
+    done = subprocess.run(
+        [sys.executable, *command], capture_output=True, text=True, check=False, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert verify_run(out / how).ok

@@ -49,6 +49,7 @@ from ._domain.lifecycle import SessionState
 from ._risk.governor import TradingState
 from ._rundir.lock import Holder, holder_of
 from ._support.logging import get_logger
+from ._support.signals import ours
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -103,7 +104,11 @@ class SignalControls:
             KILL_SIGNAL: self._on_kill,
             ACK_SIGNAL: self._on_ack,
         }
-        before = {signum: signal.signal(signum, handler) for signum, handler in wanted.items()}
+        # ours(): a process a strategy forks meanwhile (a multiprocessing pool) gets the
+        # signals' default actions, or terminating its workers would wait forever.
+        before = {
+            signum: signal.signal(signum, ours(handler)) for signum, handler in wanted.items()
+        }
         try:
             yield self
         finally:

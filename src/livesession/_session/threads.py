@@ -35,6 +35,7 @@ import attrs
 
 from .._exceptions import InvalidTransition, LiveSessionError, StoreFailure
 from .._support.logging import get_logger
+from .._support.signals import ours
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -334,18 +335,19 @@ class DeferredInterrupt:
     def __enter__(self) -> Self:
         if threading.current_thread() is not threading.main_thread():
             return self
-        for signum, default, ours in (
+        for signum, default, handler in (
             (signal.SIGINT, signal.default_int_handler, self._on_sigint),
             (signal.SIGTERM, signal.SIG_DFL, self._on_sigterm),
         ):
             if signal.getsignal(signum) is default:
-                signal.signal(signum, ours)
-                self._installed.append((signum, default, ours))
+                mine = ours(handler)  # a forked child (a strategy's pool) gets the default
+                signal.signal(signum, mine)
+                self._installed.append((signum, default, mine))
         return self
 
     def __exit__(self, exc_type: object, *exc: object) -> None:
-        for signum, default, ours in self._installed:
-            if signal.getsignal(signum) == ours:  # not one the application put in since
+        for signum, default, mine in self._installed:
+            if signal.getsignal(signum) is mine:  # not one the application put in since
                 signal.signal(signum, default)
         self._installed = []
         if self.terminating:
