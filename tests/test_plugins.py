@@ -244,6 +244,19 @@ def live_broker():
 
 def undeclared_broker():
     return MockBroker(seed=1, price_tick=Decimal("0.01"), qty_lot=Decimal("0.001"))
+
+
+class Chatty(Momentum):
+    def on_bar(self, bar, view):
+        print("debug: bar", bar.close)  # what a user's strategy does while it is written
+        return ()
+
+
+def chatty(*, strategy_id):
+    print("building the chatty strategy")
+    made = Chatty()
+    made.strategy_id = strategy_id
+    return made
 """
 
 
@@ -306,6 +319,20 @@ def test_bad_reference_exits_2_with_one_line_and_writes_nothing(tmp_path, plugdi
     err = _one_line_error(proc, *needles)
     assert _json(proc)["error"] == err.removeprefix("livesession: error: ")
     assert not out.exists()
+
+
+def test_json_stdout_holds_the_object_only_whatever_a_strategy_prints(tmp_path, plugdir):
+    """A strategy (or its factory) that prints put its lines before the --json object, and
+    a reader of stdout got no JSON. What plug-ins print now goes to stderr."""
+    config = plugdir / "chatty.toml"
+    config.write_text('run_id = "chatty"\nsteps = 5\nstrategy_factory = "userplug.parts:chatty"\n')
+    out = tmp_path / "runs"
+    proc = cli("dryrun", "-c", config, "--out", out, "--json", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.count("\n") == 1
+    assert orjson.loads(proc.stdout)["steps"] == 5
+    assert proc.stderr.count("debug: bar") == 5
+    assert "building the chatty strategy" in proc.stderr
 
 
 def test_user_broker_declared_simulated_is_audited_and_shown_in_evidence(tmp_path, plugdir):

@@ -200,13 +200,11 @@ def cmd_prom(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     """Say where a run stands; the exit code is the verdict (see ``livesession.status``)."""
-    import orjson  # noqa: PLC0415
-
     from .status import Verdict, run_status  # noqa: PLC0415 - only for this command
 
     found = run_status(args.run_dir)
     if args.json:
-        print(orjson.dumps(found.to_json(), option=orjson.OPT_SORT_KEYS).decode())  # noqa: T201
+        emit_json(found.to_json())
     elif found.verdict is Verdict.NOT_A_RUN:
         print(f"livesession: error: {found.problem}", file=sys.stderr)  # noqa: T201
     else:
@@ -216,14 +214,11 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def cmd_list(args: argparse.Namespace) -> int:
     """List the runs under OUT_DIR with their status (exit 0; 2 when it is no directory)."""
-    import orjson  # noqa: PLC0415
-
     from .status import list_runs  # noqa: PLC0415 - only for this command
 
     runs = list_runs(args.out_dir)
     if args.json:
-        document = {"out_dir": str(args.out_dir), "runs": [run.to_json() for run in runs]}
-        print(orjson.dumps(document, option=orjson.OPT_SORT_KEYS).decode())  # noqa: T201
+        emit_json({"out_dir": str(args.out_dir), "runs": [run.to_json() for run in runs]})
         return EXIT_OK
     rows = [("RUN", "VERDICT", "STATE", "STEPS", "HEARTBEAT", "WRITER")]
     for run in runs:

@@ -11,9 +11,10 @@ one-line message still goes to stderr. The exit code is the same as without ``--
 from __future__ import annotations
 
 import argparse
+import contextlib
 import signal
 import sys
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, TextIO
 
 import orjson
 
@@ -21,6 +22,7 @@ from ._domain.decimal import plain
 from ._support.secrets import redact_text
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from pathlib import Path
 
     from ._artifacts.metrics import MetricsCollector
@@ -46,6 +48,7 @@ __all__ = [
     "HelpWithDefaults",
     "emit_json",
     "evidence_json",
+    "json_only_on_stdout",
     "refused",
     "result_json",
     "verify_json",
@@ -88,9 +91,29 @@ class HelpWithDefaults(argparse.ArgumentDefaultsHelpFormatter):
         return super()._get_help_string(action)
 
 
+_JSON_STDOUT: list[TextIO] = []
+"""The real stdout while ``json_only_on_stdout`` sends everything else to stderr."""
+
+
+@contextlib.contextmanager
+def json_only_on_stdout() -> Iterator[None]:
+    """With ``--json``, stdout carries the one JSON object and nothing else.
+
+    Whatever else is printed meanwhile (a user's strategy or feed calling ``print``) goes to
+    stderr; ``emit_json`` writes to the real stdout.
+    """
+    _JSON_STDOUT.append(sys.stdout)
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        _JSON_STDOUT.pop()
+
+
 def emit_json(obj: dict[str, Any]) -> None:
     """The one JSON object of a ``--json`` command, on one stdout line (sorted keys)."""
-    print(orjson.dumps(obj, option=orjson.OPT_SORT_KEYS).decode())  # noqa: T201 - the CLI's output
+    out = _JSON_STDOUT[-1] if _JSON_STDOUT else sys.stdout
+    print(orjson.dumps(obj, option=orjson.OPT_SORT_KEYS).decode(), file=out)
 
 
 def result_json(

@@ -51,6 +51,7 @@ from ._cli_output import (
     JSON_HELP,
     HelpWithDefaults,
     emit_json,
+    json_only_on_stdout,
 )
 from ._domain.config import CLOCK_MODES, DURABILITY_MODES
 from ._exceptions import LiveSessionError, UsageError
@@ -429,7 +430,9 @@ def _main(argv: Sequence[str] | None) -> int:
         if handler is None:
             parser.print_help()
             return EXIT_BAD_INPUT
-        return int(handler(args))
+        # With --json a plug-in's print goes to stderr: stdout holds the one object.
+        with json_only_on_stdout() if as_json else contextlib.nullcontext():
+            return int(handler(args))
     except LiveSessionError as exc:
         return _error(str(exc), as_json=as_json)
     except (KeyboardInterrupt, _Terminated) as exc:
