@@ -403,11 +403,14 @@ def test_an_applications_own_sigterm_handler_is_left_alone(tmp_path: Path) -> No
     assert done.stdout.splitlines() == ["own handler", "ran on 250 COMPLETED"]
 
 
-_GONE_BROKER = """
+_GONE_PLUGINS = """
+import sys
 from decimal import Decimal
 from pathlib import Path
 
-from livesession import LiveSessionError, MockBroker
+from livesession import LiveSessionError, MockBroker, SmaCrossover
+
+GONE = Path(__file__).parent / "gone"  # while it exists, bar 5 (before any order) fails
 
 
 class Gone(MockBroker):
@@ -416,24 +419,55 @@ class Gone(MockBroker):
 
     def on_market(self, bar):
         self.bars += 1
-        if self.bars == 5 and (Path(__file__).parent / "gone").exists():  # before any order
+        if self.bars == 5 and GONE.exists():
             raise LiveSessionError("the venue's database at db:5432 went away")
         return super().on_market(bar)
 
 
-def make():
+def broker():
     return Gone(seed=1, price_tick=Decimal("0.01"), qty_lot=Decimal("0.001"))
+
+
+class Quits(SmaCrossover):
+    bars = 0
+
+    def on_bar(self, bar, view):
+        self.bars += 1
+        if self.bars == 5 and GONE.exists():
+            sys.exit()  # a user's "stop here" while the strategy is written
+        return super().on_bar(bar, view)
+
+
+def strategy(*, strategy_id):
+    return Quits(strategy_id=strategy_id, order_qty=Decimal("0.010"))
 """
 
+_NOT_SEALED = {
+    "broker": (
+        "the venue's database at db:5432 went away: the run is not sealed; once what the line "
+        "names is put right"
+    ),
+    "strategy_factory": (
+        "a plug-in raised SystemExit(None) inside a step: the run is not sealed; once it no "
+        "longer exits the process"
+    ),
+}
 
-def test_an_error_no_step_handles_ends_the_cli_run_unsealed_and_resumable(tmp_path: Path) -> None:
-    """The CLI said only the error; the run was a crash, but nothing said so or what next."""
+
+@pytest.mark.parametrize("plugin", ["broker", "strategy_factory"])
+def test_what_no_step_handles_ends_the_cli_run_unsealed_and_resumable(
+    tmp_path: Path, plugin: str
+) -> None:
+    """An error the session cannot handle: the CLI said only the error. A plug-in's
+    ``sys.exit()``: the CLI exited 0, which tells a supervisor the run completed. Both left a
+    crash, and now say so, and what next, with exit 2."""
     (tmp_path / "gonepkg").mkdir()
     (tmp_path / "gonepkg" / "__init__.py").write_text("")
-    (tmp_path / "gonepkg" / "broker.py").write_text(_GONE_BROKER)
+    (tmp_path / "gonepkg" / "parts.py").write_text(_GONE_PLUGINS)
     (tmp_path / "gonepkg" / "gone").write_text("")
     config = tmp_path / "desk.toml"
-    config.write_text('run_id = "g"\nsteps = 250\nbroker = "gonepkg.broker:make"\n')
+    reference = "gonepkg.parts:" + plugin.removesuffix("_factory")
+    config.write_text(f'run_id = "g"\nsteps = 250\n{plugin} = "{reference}"\n')
     out = tmp_path / "runs"
 
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -444,9 +478,8 @@ def test_an_error_no_step_handles_ends_the_cli_run_unsealed_and_resumable(tmp_pa
     assert done.returncode == 2, done.stderr
     run_dir = out / "g"
     assert done.stderr == (
-        "livesession: error: the venue's database at db:5432 went away: the run is not sealed; "
-        f"once what the line names is put right, `livesession status {run_dir}` says whether "
-        f"`livesession resume {run_dir}` can continue it\n"
+        f"livesession: error: {_NOT_SEALED[plugin]}, `livesession status {run_dir}` says "
+        f"whether `livesession resume {run_dir}` can continue it\n"
     )
     assert run_status(run_dir).verdict is Verdict.CRASHED
     (tmp_path / "gonepkg" / "gone").unlink()

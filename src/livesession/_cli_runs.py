@@ -154,6 +154,14 @@ def _unsealed_said(run_dir: Path, drive: Callable[[], DryrunResult]) -> DryrunRe
             raise
         fixed = "what the line names is put right"
         raise LiveSessionError(_not_sealed(str(exc), run_dir, once=fixed)) from exc
+    except SystemExit as exc:
+        # The CLI's own signals never raise it: a plug-in called sys.exit() inside a step.
+        # Exit 0 would tell a supervisor that the run completed.
+        if read_json_object(run_dir / names.CHECKPOINT).get("sealed") is True:
+            raise
+        what = f"a plug-in raised SystemExit({exc.code!r}) inside a step"
+        once = "it no longer exits the process"
+        raise LiveSessionError(_not_sealed(what, run_dir, once=once)) from exc
 
 
 def _not_sealed(what: str, run_dir: Path, *, once: str = "the file system has room again") -> str:
