@@ -17,6 +17,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import attrs
 import orjson
 import pytest
 
@@ -317,6 +318,40 @@ class TestFeedError:
         orch.close()
         assert (orch.state, orch.status) == (SessionState.STOPPED, SessionStatus.FAILED)
         assert not any(orch.book.positions.values())
+        _verify_memory(sinks, tmp_path / "run")
+
+    @pytest.mark.parametrize("dated", [False, True])
+    def test_a_bar_of_another_time_needs_a_dated_feed(self, tmp_path: Path, dated: bool):
+        """A feed of one's own that gives bars at its own times (a day later here) without
+        ``dated = True`` played on the session's grid: the strategy saw one time and the run
+        recorded another, one the data never had. It is now the feed's error; a dated feed's
+        bars set the step's time, as a data file's do."""
+
+        class OwnTimes(ScriptedFeed):
+            def next_bar(self, ts_ns: int) -> Bar:
+                return attrs.evolve(super().next_bar(ts_ns), ts_ns=ts_ns + 86_400 * 10**9)
+
+        feed = OwnTimes(["40000.00"])
+        if dated:
+            feed.dated = True  # type: ignore[attr-defined]
+        sinks = Sinks()
+        orch = _started(sinks, feed=feed, strategy=ScriptedStrategy(_TRADES))
+        orch.run_n_steps(3)
+        if dated:
+            assert orch.steps_done == 3
+            bar = sinks.events_of("BAR")[0]
+            assert bar["ts_utc"].startswith("2026-01-02T")  # the bar's own time, a day on
+        else:
+            assert orch.state is SessionState.ERROR_REQUIRES_OPERATOR
+            (event,) = sinks.events_of("FEED_ERROR")
+            assert event["payload"]["message"] == (
+                "next_bar was asked for the bar of 2026-01-01T00:01:00Z and returned one of "
+                "2026-01-02T00:01:00Z: a feed whose bars carry their own times sets dated = "
+                "True (see docs/plugins.md)"
+            )
+            assert not sinks.events_of("BAR")
+            orch.acknowledge("ops")
+        orch.close()
         _verify_memory(sinks, tmp_path / "run")
 
     def test_a_csv_row_with_an_empty_value_is_refused_before_anything_runs(self, tmp_path: Path):

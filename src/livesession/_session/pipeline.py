@@ -27,6 +27,7 @@ from __future__ import annotations
 import traceback
 from typing import TYPE_CHECKING, Any, Final, cast
 
+from .._domain import clock as _clock
 from .._domain.decimal import plain
 from .._domain.lifecycle import SessionState
 from .._domain.model import Bar, OrderIntent, bar_problem, intent_problem
@@ -240,9 +241,10 @@ def _next_bar(p: SessionParts) -> tuple[Bar | None, Exception | None]:
     made) is checked here: one the session cannot use is the feed's error.
     """
     try:
-        bar = p.feed.next_bar(p.time.proposed_tick())
+        asked = p.time.proposed_tick()
+        bar = p.feed.next_bar(asked)
         if bar is not None and not p.feed_checked:
-            _check_bar(bar, p.config.symbol)
+            _check_bar(bar, p.config.symbol, None if p.feed_dated else asked)
     except SinkFailure:
         raise
     except Exception as exc:  # noqa: BLE001 - any feed error takes the one input-failure path
@@ -250,9 +252,21 @@ def _next_bar(p: SessionParts) -> tuple[Bar | None, Exception | None]:
     return bar, None
 
 
-def _check_bar(bar: object, symbol: str) -> None:
-    """Raise when ``bar`` is not a ``Bar`` of ``symbol`` the session can use."""
-    _refuse(bar_problem(bar, symbol), right_type=isinstance(bar, Bar))
+def _check_bar(bar: object, symbol: str, asked_ns: int | None) -> None:
+    """Raise when ``bar`` is not a ``Bar`` of ``symbol`` the session can use.
+
+    A feed that is not ``dated`` is asked for the bar of ``asked_ns``, the time the step
+    records: a bar of another time would have the run record a time the data never had.
+    """
+    problem = bar_problem(bar, symbol)
+    given_ns = cast("Bar", bar).ts_ns if problem is None else None  # a Bar, when no problem
+    if asked_ns is not None and given_ns is not None and given_ns != asked_ns:
+        asked, given = (_clock.format_utc(_clock.from_epoch_ns(t)) for t in (asked_ns, given_ns))
+        problem = (
+            f"next_bar was asked for the bar of {asked} and returned one of {given}: a feed "
+            "whose bars carry their own times sets dated = True (see docs/plugins.md)"
+        )
+    _refuse(problem, right_type=isinstance(bar, Bar))
 
 
 def _checked(produced: Iterable[object] | None) -> tuple[OrderIntent, ...]:
