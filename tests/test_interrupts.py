@@ -29,6 +29,7 @@ from livesession import (
     Bar,
     DryrunConfig,
     LiveSessionError,
+    LiveSessionOrchestrator,
     MockBroker,
     Order,
     OrderIntent,
@@ -47,8 +48,6 @@ from livesession.status import Verdict, run_status
 
 if TYPE_CHECKING:
     from pathlib import Path
-
-    from livesession import LiveSessionOrchestrator
 
 STEPS = 250
 
@@ -195,6 +194,43 @@ class TestCtrlC:
         assert session.steps_done == 37
         assert (session.state, session.status) == (SessionState.STOPPED, SessionStatus.COMPLETED)
         assert verify_run(tmp_path / "r").ok
+
+    def test_run_to_end_closes_the_session_on_ctrl_c_without_a_with_block(
+        self, tmp_path: Path
+    ) -> None:
+        """run_to_end promises a closed session when it returns: the runbook's one-shot
+        ``run_dryrun`` (no ``with``, the caller's files closed right after) left its four
+        files unsealed on Ctrl-C. The run is now sealed before the interrupt goes on."""
+        out = tmp_path / "four"
+        out.mkdir()
+        names_ = ("events.jsonl", "state_snapshots.jsonl", "metrics.json", "audit.jsonl")
+        files = [(out / name).open("w", encoding="utf-8") for name in names_]
+
+        class CtrlCAtBar30(MockBroker):  # the operator's Ctrl-C, inside step 30
+            bars = 0
+
+            def on_market(self, bar: Bar) -> None:
+                super().on_market(bar)
+                self.bars += 1
+                if self.bars == 30:
+                    os.kill(os.getpid(), signal.SIGINT)
+
+        orch = LiveSessionOrchestrator()
+        try:
+            with pytest.raises(KeyboardInterrupt):
+                orch.run_dryrun(
+                    DryrunConfig(run_id="r", steps=STEPS, max_sink_retries=0),
+                    broker=CtrlCAtBar30(seed=1),
+                    event_sink=files[0],
+                    state_sink=files[1],
+                    metrics_sink=files[2],
+                    audit_sink=files[3],
+                )
+        finally:
+            for f in files:
+                f.close()
+        assert (orch.steps_done, orch.status) == (30, SessionStatus.COMPLETED)
+        assert verify_run(out).ok
 
     def test_a_second_ctrl_c_interrupts_at_once(self, tmp_path: Path) -> None:
         """Two in one step: the second one is not held, and tears the session."""

@@ -226,7 +226,7 @@ class LiveSessionOrchestrator:
         if p.lifecycle.may_fire(Trigger.ACTIVATE):
             self.activate()
         time = p.time
-        with DeferredInterrupt(self._gate.inside, self) as interrupt:
+        with DeferredInterrupt(self._gate.inside, self, closes=True) as interrupt:
             while time.steps < steps and self._step_if_active():
                 interrupt.check()
                 if progress is not None:

@@ -317,7 +317,9 @@ class DeferredInterrupt:
 
     - SIGINT: a first one that arrives while ``inside()`` (a step holds the session lock)
       is held, and ``check()`` raises it as ``KeyboardInterrupt`` at the step boundary;
-      outside a step, or a second time, it is raised at once, as Python would.
+      outside a step, or a second time, it is raised at once, as Python would. With
+      ``closes`` (``run_to_end``) the session is closed as the interrupt leaves the block:
+      a whole session is sealed, a torn one (the second Ctrl-C) is not.
     - SIGTERM, whose default would kill the process wherever it is and leave the run
       unsealed: ``check()`` stops the session at the step boundary (reason
       ``SIGNAL_SIGTERM``, as the CLI's), leaving the block closes it (the seal), and then
@@ -325,9 +327,12 @@ class DeferredInterrupt:
       have, with its run sealed. A second SIGTERM ends the process at once.
     """
 
-    def __init__(self, inside: Callable[[], bool], session: _Stoppable) -> None:
+    def __init__(
+        self, inside: Callable[[], bool], session: _Stoppable, *, closes: bool = False
+    ) -> None:
         self._inside = inside
         self._session = session
+        self._closes = closes
         self.pending = False
         self.terminating = False
         self._installed: list[tuple[signal.Signals, Any, Any]] = []
@@ -350,6 +355,8 @@ class DeferredInterrupt:
             if signal.getsignal(signum) is mine:  # not one the application put in since
                 signal.signal(signum, default)
         self._installed = []
+        if self._closes and exc_type is KeyboardInterrupt:
+            self._session.close()  # run_to_end's promise; a torn session seals nothing
         if self.terminating:
             if exc_type is None:
                 self._session.close()  # sealed before the process goes
