@@ -147,21 +147,24 @@ def _unsealed_said(run_dir: Path, drive: Callable[[], DryrunResult]) -> DryrunRe
         cause = exc.__cause__
         why = f" ({cause.strerror or cause})" if isinstance(cause, OSError) else ""
         raise SinkFailure(_not_sealed(f"{exc}{why}", run_dir)) from exc
-    except StoreFailure as exc:  # the session sealed nothing: a crash at its checkpoint
-        raise StoreFailure(_not_sealed(str(exc), run_dir)) from exc
-    except LiveSessionError as exc:  # a PostgreSQL server gone, say: the session is torn
+    except (LiveSessionError, SystemExit) as exc:
+        # The session is torn (a store refused a write, a PostgreSQL server went away, a
+        # plug-in called sys.exit() inside a step): its run is a crash at its checkpoint.
+        # Exit 0 for a plug-in's SystemExit would tell a supervisor the run completed.
         if read_json_object(run_dir / names.CHECKPOINT).get("sealed") is True:
             raise
-        fixed = "what the line names is put right"
-        raise LiveSessionError(_not_sealed(str(exc), run_dir, once=fixed)) from exc
-    except SystemExit as exc:
-        # The CLI's own signals never raise it: a plug-in called sys.exit() inside a step.
-        # Exit 0 would tell a supervisor that the run completed.
-        if read_json_object(run_dir / names.CHECKPOINT).get("sealed") is True:
-            raise
-        what = f"a plug-in raised SystemExit({exc.code!r}) inside a step"
-        once = "it no longer exits the process"
+        what, once = _torn_said(exc)
         raise LiveSessionError(_not_sealed(what, run_dir, once=once)) from exc
+
+
+def _torn_said(exc: LiveSessionError | SystemExit) -> tuple[str, str]:
+    """What tore the run, and what must be so before it is resumed."""
+    if isinstance(exc, SystemExit):
+        what = f"a plug-in raised SystemExit({exc.code!r}) inside a step"
+        return what, "it no longer exits the process"
+    if isinstance(exc, StoreFailure):
+        return str(exc), "the file system has room again"  # a full disk, a quota
+    return str(exc), "what the line names is put right"
 
 
 def _not_sealed(what: str, run_dir: Path, *, once: str = "the file system has room again") -> str:

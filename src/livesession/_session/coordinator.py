@@ -297,7 +297,8 @@ class LiveSessionOrchestrator:
         gate = self._gate
         gate.enter_owned(what, p.config.run_id)
         try:
-            gate.refuse_torn(what, p.config.run_id, p.time.steps)
+            if gate.torn_by:
+                gate.refuse_torn(what, p.config.run_id, p.time.steps)
             if p.lifecycle.machine.state is not S.DRYRUN_ACTIVE:
                 return False
             guarded_step(p, after_step=self._run_hooks)

@@ -64,9 +64,6 @@ class OperatorAction:
         """Call the verb on ``session``."""
         if self.verb == "request_stop":
             return session.request_stop(self.argument, sealed_as=self.sealed_as)
-        if self.verb == "close":
-            session.close()
-            return session.request_stop()  # ALREADY or NOT_APPLICABLE: taken, and sealed
         verb = getattr(session, self.verb)
         result: VerbResult = verb(self.argument)
         return result
@@ -136,7 +133,7 @@ def replay(
             due.pop(0)
 
     if due and due[0].verb == "close":  # closed before its preflight ran
-        due[0].take(session)
+        session.close()
         return
     if session.state is S.INIT and not session.preflight():
         session.close()
