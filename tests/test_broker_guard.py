@@ -12,6 +12,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import attrs
 import orjson
 import pytest
 
@@ -26,11 +27,12 @@ from livesession import (
     TradingState,
     Transient,
 )
-from livesession._domain.model import AckReport, Side, VenueOrder, VenueOrderStatus
+from livesession._domain.model import AckReport, FillReport, Side, VenueOrder, VenueOrderStatus
 from livesession._rundir import create_run
 from livesession._session.broker_guard import GuardedBroker, guard_broker
 from livesession._typing import ConfirmingLookup, DeclaredSimulation, JournaledVenue
 from livesession.brokers.mock import MockBroker
+from livesession.evidence._operator import recorded_actions
 from livesession.verify import verify_run
 from test_run_failures import _verify_memory
 
@@ -79,7 +81,61 @@ class UserBroker(MockBroker):
         reports = super().poll(now_ns)
         if reports and "poll" in self.faults:
             return self.faults["poll"]
+        if "fill" in self.faults:  # rewrite each fill the way the test asks
+            return [
+                attrs.evolve(r, **self.faults["fill"](r)) if isinstance(r, FillReport) else r
+                for r in reports
+            ]
         return reports
+
+
+class FillsEverything:
+    """A simulated venue that fills every order whole at the last close, reduce-only or not,
+    stop or limit alike (a paper venue of the simplest kind)."""
+
+    kind = "paper"
+    simulated = True
+
+    def __init__(self) -> None:
+        self.close_price = D(0)
+        self.owed: list[Any] = []
+        self.orders: list[Any] = []
+
+    def on_market(self, bar: Any) -> None:
+        self.close_price = bar.close
+
+    def submit(self, order: Any, now_ns: int) -> None:
+        self.orders.append(order)
+        cid, n = order.client_order_id, len(self.orders)
+        self.owed.append(AckReport(client_order_id=cid, ts_ns=now_ns, venue_order_id=f"p{n}"))
+        self.owed.append(
+            FillReport(
+                client_order_id=cid,
+                ts_ns=now_ns,
+                trade_id=f"T{n}",
+                quantity=order.quantity,
+                price=self.close_price,
+            )
+        )
+
+    def cancel(self, client_order_id: str, now_ns: int) -> None:
+        pass  # too late: it filled at once
+
+    def poll(self, now_ns: int) -> Any:
+        owed, self.owed = self.owed, []
+        return owed
+
+    def open_orders(self) -> Any:
+        return []
+
+    def order_by_client_id(self, client_order_id: str) -> Any:
+        for order in self.orders:
+            if order.client_order_id == client_order_id:
+                return VenueOrder.of(order, filled=order.quantity, status=VenueOrderStatus.FILLED)
+        return None
+
+    def close(self) -> None:
+        pass
 
 
 class Bare:
@@ -269,6 +325,100 @@ class TestInASession:
         assert (result.status, result.reason) == (SessionStatus.FAILED, "RECONCILE_MISMATCH")
         assert result.state is SessionState.ERROR_REQUIRES_OPERATOR  # no wind-down: a person
         assert _events(run_dir, "RECONCILE_ESCALATED") or _events(run_dir, "RECONCILED")
+
+    @pytest.mark.parametrize(
+        ("fill", "problem"),
+        [
+            (
+                lambda f: {"quantity": f.quantity * 2},
+                "its quantity 0.020 is more than the 0.010 left of the order",
+            ),
+            (lambda f: {"quantity": D(0)}, "its quantity is 0, not a positive number"),
+            (lambda f: {"price": D("NaN")}, "its price is NaN, not a positive number"),
+            (
+                lambda f: {"price": float(f.price)},
+                "its price is a float (100.0), not a Decimal",
+            ),
+            (lambda f: {"trade_id": ""}, "its trade_id is '', not a non-empty string"),
+        ],
+        ids=["overfill", "zero", "nan", "float", "no-trade-id"],
+    )
+    def test_a_fill_the_book_cannot_take_calls_the_operator_and_names_it(
+        self, tmp_path: Path, fill: Any, problem: str
+    ):
+        """Before, an overfill was dropped without a word (the reconciler then blamed a
+        missing order), a float price ended UNEXPECTED_ERROR (TypeError), and a zero fill
+        was recorded, which verify refuses. The venue and the session disagree about a
+        position: nothing is applied, nothing is flattened, an operator is called."""
+        broker = UserBroker(fill=fill)
+        run_dir, result = _run(tmp_path, "fill", broker, at({2: [buy("0.010")]}))
+        assert (result.status, result.reason) == (SessionStatus.FAILED, "BROKER_REPORT_INVALID")
+        assert result.state is SessionState.ERROR_REQUIRES_OPERATOR
+        cid = broker.sent[0]
+        assert result.detail.startswith("the venue's fill ")
+        assert result.detail.endswith(f" of {cid}: {problem}")
+        assert broker.sent == [cid]  # no flatten, no wind-down: a person decides
+        assert _events(run_dir, "ORDER_FILLED") == []
+        assert _events(run_dir, "POSITION_CHANGED") == []
+        (fault,) = [
+            e for e in _events(run_dir, "STATE_CHANGED") if e["payload"]["trigger"] == "fault"
+        ]
+        assert fault["payload"]["detail"]["problem"] == problem
+        assert fault["payload"]["detail"]["client_order_id"] == cid
+
+    def test_a_bad_fill_of_the_wind_down_s_flatten_stops_the_wind_down(self, tmp_path: Path):
+        """The flatten's fill is the one the book cannot take: the wind-down flattens no
+        more and does not reach STOPPED; the operator is called from STOPPING."""
+        fills = iter(range(1, 100))
+        broker = UserBroker(fill=lambda f: {"quantity": f.quantity * 3} if next(fills) == 2 else {})
+        run_dir, result = _run(tmp_path, "flatten", broker, at({2: [buy("0.010")]}))
+        assert (result.status, result.reason) == (SessionStatus.FAILED, "BROKER_REPORT_INVALID")
+        assert result.state is SessionState.ERROR_REQUIRES_OPERATOR
+        assert len(broker.sent) == 2  # the entry and one flatten, never a second
+        assert [e["payload"]["trigger"] for e in _events(run_dir, "STATE_CHANGED")][-2:] == [
+            "request_stop",
+            "fault",
+        ]
+
+    def test_a_venue_filling_both_oco_legs_trips_the_kill_switch(self, tmp_path: Path):
+        """A venue that does not hold reduce-only orders to it filled both legs of an OCO
+        pair: the position went from long to short. Before, the run stayed short for the
+        rest of the session without a word; now the book mirrors the venue and the step
+        pulls the kill switch (REDUCE_ONLY_CROSSED), which flattens what nobody asked for."""
+        broker = FillsEverything()
+        protected = buy("0.010", take_profit_pct=D("0.01"), stop_loss_pct=D("0.01"))
+        run_dir, result = _run(tmp_path, "both-legs", broker, at({2: [protected]}))
+        assert result.status is SessionStatus.COMPLETED
+        assert result.trading is TradingState.HALTED
+        positions = [e["payload"]["position"] for e in _events(run_dir, "POSITION_CHANGED")]
+        assert positions == ["0.010", "0.000", "-0.010", "0.000"]  # entry, legs, flatten
+        (kill,) = _events(run_dir, "KILL_SWITCH")
+        assert kill["payload"]["reason"] == "REDUCE_ONLY_CROSSED"
+        assert kill["seq"] == _events(run_dir, "POSITION_CHANGED")[2]["seq"] + 1
+        assert len(_events(run_dir, "KILL_SWITCH_FLAT")) == 1
+        # The session's own kill: the evidence's re-run makes it again, nobody is told of it.
+        assert [a.verb for a in recorded_actions(run_dir / "events.jsonl")] == ["request_stop"]
+        kinds = [(o.order_type.value, o.side.value, o.reduce_only) for o in broker.orders]
+        assert sorted(kinds) == [
+            ("LIMIT", "SELL", True),  # take profit
+            ("MARKET", "BUY", False),  # the entry
+            ("MARKET", "BUY", True),  # the kill switch's flatten, and nothing more
+            ("STOP", "SELL", True),  # stop loss
+        ]
+
+    def test_two_orders_may_share_the_venue_s_trade_id(self, tmp_path: Path):
+        """Both sides of a self-trade carry one trade id: each order's fill is applied once,
+        and the run verifies (verify refused a trade id seen on another order before)."""
+        broker = UserBroker(fill=lambda f: {"trade_id": "T-1"})
+        run_dir, result = _run(
+            tmp_path, "selftrade", broker, at({2: [buy("0.010")], 5: [buy("0.010")]})
+        )
+        assert result.status is SessionStatus.COMPLETED
+        fills = _events(run_dir, "ORDER_FILLED")
+        assert [f["payload"]["trade_id"] for f in fills[:2]] == ["T-1", "T-1"]
+        assert fills[1]["payload"]["client_order_id"] != fills[0]["payload"]["client_order_id"]
+        positions = [e["payload"]["position"] for e in _events(run_dir, "POSITION_CHANGED")]
+        assert positions[:2] == ["0.010", "0.020"]
 
     def test_on_market_raising_is_an_unexpected_error(self, tmp_path: Path):
         broker = UserBroker(market_at=4)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import attrs
 import orjson
 import pytest
 
@@ -271,6 +272,9 @@ class TestPlan:
         fill = FillReport(client_order_id="a", trade_id="t1", quantity=D(1), price=D(1), ts_ns=0)
         other = FillReport(client_order_id="a", trade_id="t2", quantity=D(1), price=D(1), ts_ns=0)
         assert distinct_fills([fill, fill, other, fill]) == (fill, other)
+        # Another order's fill with the same trade id (a self-trade's other side) is its own.
+        mirror = attrs.evolve(fill, client_order_id="b")
+        assert distinct_fills([fill, mirror, fill]) == (fill, mirror)
 
 
 # -- the session ----------------------------------------------------------------------------------

@@ -148,6 +148,31 @@ class TestApply:
         assert len(sinks.events_of("ORDER_ACCEPTED")) == 1
 
 
+class TestInvalidFill:
+    def test_a_fill_over_what_is_left_faults_and_the_batch_stops_there(self):
+        parts, venue, sinks = _wired()
+        _track(parts, "a", qty="1")
+        _track(parts, "b", qty="1")
+        venue.queued = [_fill("a", "t1", "0.4"), _fill("a", "t2", "0.7"), _fill("b", "t3", "1")]
+        parts.reports.process()
+        assert parts.lifecycle.reason == "BROKER_REPORT_INVALID"
+        assert parts.lifecycle.detail == (
+            "the venue's fill 't2' of a: its quantity 0.7 is more than the 0.6 left of the order"
+        )
+        assert parts.book.open["a"].filled == D("0.4")  # the first fill stands
+        assert parts.book.open["b"].filled == 0  # nothing after the bad one is applied
+        assert len(sinks.events_of("ORDER_PARTIALLY_FILLED")) == 1
+
+    def test_a_repeat_of_the_last_fill_is_a_duplicate_not_an_overfill(self):
+        parts, venue, sinks = _wired()
+        _track(parts, "a", qty="2")
+        venue.queued = [_fill("a", "t1", "1.5"), _fill("a", "t1", "1.5")]
+        parts.reports.process()
+        assert parts.lifecycle.reason == ""
+        [duplicate] = sinks.events_of("DUPLICATE_REPORT")
+        assert duplicate["payload"]["trade_id"] == "t1"
+
+
 class TestHeld:
     def test_report_for_an_unknown_order_is_held_then_released(self):
         parts, venue, sinks = _wired()

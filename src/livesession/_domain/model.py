@@ -276,7 +276,10 @@ class AckReport(_Report):
 
 @attrs.frozen(kw_only=True)
 class FillReport(_Report):
-    """A (partial) fill; ``trade_id`` is unique per fill at the venue."""
+    """A (partial) fill; ``trade_id`` is unique among the fills of one order at the venue.
+
+    Two orders may share one (both sides of a self-trade carry the venue's trade id).
+    """
 
     trade_id: str
     quantity: Decimal

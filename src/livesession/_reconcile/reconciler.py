@@ -15,7 +15,7 @@ decides what to do with each:
   executed but has not reported yet, a cancel not yet confirmed);
 - ``ESCALATE`` the rest to an operator.
 
-Fills are de-duplicated by trade id (``distinct_fills``). Nothing here calls a broker,
+Fills are de-duplicated by order and trade id (``distinct_fills``). Nothing here calls a broker,
 reads a clock, or invents an order or a fill: an order or fill the book does not have is
 never added by reconciliation, only adopted when the session itself sent it.
 """
@@ -271,12 +271,13 @@ def _venue_ahead_explains(item: Discrepancy) -> bool:
 
 
 def distinct_fills(fills: Iterable[FillReport]) -> tuple[FillReport, ...]:
-    """The fills with duplicates removed: the first report of each trade id counts."""
-    seen: set[str] = set()
+    """The fills with duplicates removed: the first report of each order's trade id counts."""
+    seen: set[tuple[str, str]] = set()
     out: list[FillReport] = []
     for fill in fills:
-        if fill.trade_id not in seen:
-            seen.add(fill.trade_id)
+        trade = (fill.client_order_id, fill.trade_id)
+        if trade not in seen:
+            seen.add(trade)
             out.append(fill)
     return tuple(out)
 

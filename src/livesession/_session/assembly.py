@@ -411,6 +411,7 @@ def assemble(
         adopt=lambda cid, evidence: reconciliation.adopt(cid, evidence),  # noqa: PLW0108
         after_poll=lambda: winddown.check_flat() if winddown.killing else None,
         health=health,
+        fault=lifecycle.fault,
     )
     reconciliation = Reconciliation(
         ctx,

@@ -231,7 +231,7 @@ class Book:
         )
 
     def apply_fill(self, cid: str, trade_id: str, qty: Decimal, price: Decimal) -> bool:
-        """Apply a fill once; returns False for a duplicate or a fill of an untracked order."""
+        """Apply a fill once; False for a duplicate, an untracked order or more than is left."""
         live = self.tracked(cid)
         if live is None or trade_id in live.trade_ids:
             return False

@@ -48,6 +48,7 @@ __all__ = [
     "FEED_EXHAUSTED",
     "INPUT_FAULTS",
     "MAX_STEPS_REACHED",
+    "REDUCE_ONLY_CROSSED",
     "STRATEGY_ERROR",
     "UNEXPECTED_ERROR",
     "check_step_count",
@@ -63,6 +64,8 @@ NONE_RETURNED: Final = (
     "on_bar returned None: return a list of OrderIntent ([] when there is nothing to do)"
 )
 DAILY_LOSS_KILL: Final = "DAILY_LOSS"
+REDUCE_ONLY_CROSSED: Final = "REDUCE_ONLY_CROSSED"
+"""The kill switch's reason when a reduce-only fill opened or flipped exposure."""
 """The reason of the kill the daily-loss cap trips (``KILL_SWITCH``)."""
 MAX_STEPS_REACHED: Final = "max_steps reached"
 """The stop reason of a run that reached ``max_steps`` (its safety bound) before ``steps``."""
@@ -191,9 +194,7 @@ def _on_bar(p: SessionParts, bar: Bar) -> None:
     else:
         reported = False
         p.broker_health.nothing_owed()
-    violation = book.invariant_violation()
-    if violation is not None:
-        p.lifecycle.fault(*violation)
+    if _after_reports(p):
         return
     winddown, governor = p.winddown, p.governor
     if governor.daily_loss_breached(book, p.time.ts_sim):
@@ -210,10 +211,31 @@ def _on_bar(p: SessionParts, bar: Bar) -> None:
         # Only a step that called the venue can have more to hear from it before it ends:
         # sent orders, the exits a fill placed, a kill's cancels.
         reports.process()
+        if _after_reports(p):
+            return
     winddown.continue_kill()
     p.reconciliation.reconcile()
     if winddown.killing:
         winddown.check_flat()  # the reconciler may just have confirmed the last cancel
+
+
+def _after_reports(p: SessionParts) -> bool:
+    """Act on the reports just applied; True when they ended the step.
+
+    One the session could not apply faulted it (``BROKER_REPORT_INVALID``), or the book
+    broke an invariant (it faults now). A reduce-only fill that opened or flipped exposure
+    pulls the kill switch (``REDUCE_ONLY_CROSSED``): halted, and the exposure nobody asked
+    for is flattened.
+    """
+    if p.lifecycle.machine.state is not _ACTIVE:
+        return True
+    violation = p.book.invariant_violation()
+    if violation is not None:
+        p.lifecycle.fault(*violation)
+        return True
+    if p.reports.take_crossed() and not p.winddown.killing:
+        p.winddown.kill(REDUCE_ONLY_CROSSED)
+    return False
 
 
 def _decide(p: SessionParts, bar: Bar) -> tuple[OrderIntent, ...] | None:

@@ -5,11 +5,17 @@ until applied, so a sink failure half-way through a batch loses none of them; re
 order the session does not know (yet: e.g. before a resume re-adopts it) are held, bounded;
 reports that change nothing (a repeated ack or fill, a report for an order already closed or
 done) are recorded as ``DUPLICATE_REPORT``. It owns the finished-order set.
+
+A fill the book cannot take as the venue's word (more than the order has left, a quantity
+or price that is not a positive finite ``Decimal``, no trade id) is not applied and not
+dropped: the venue and the session disagree about a position, so the session faults with
+``BROKER_REPORT_INVALID`` naming the fill, and an operator looks at the venue.
 """
 
 from __future__ import annotations
 
 import collections
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Final
 
 import attrs
@@ -34,7 +40,10 @@ if TYPE_CHECKING:
     from .context import SessionContext
     from .exits import OcoExits
 
-__all__ = ["ReportRouter", "order_link"]
+__all__ = ["BROKER_REPORT_INVALID", "ReportRouter", "fill_problem", "order_link"]
+
+BROKER_REPORT_INVALID: Final = "BROKER_REPORT_INVALID"
+"""The fault reason for a fill the session cannot apply as the venue reported it."""
 
 _MAX_HELD_PER_ORDER: Final = 64
 _MAX_UNMATCHED_ORDERS: Final = 1024
@@ -64,9 +73,11 @@ class ReportRouter:
     _adopt: Callable[[str, str], None]
     _after_poll: Callable[[], None]
     _health: BrokerHealth
+    _fault: Callable[..., None]
     _inbox: collections.deque[BrokerReport] = attrs.field(init=False, factory=collections.deque)
     _unmatched: dict[str, list[BrokerReport]] = attrs.field(init=False, factory=dict)
     _finished: dict[str, None] = attrs.field(init=False, factory=dict)
+    _crossed: bool = attrs.field(init=False, default=False)
 
     def owed(self) -> bool:
         """Whether the venue may owe the session a report.
@@ -84,7 +95,6 @@ class ReportRouter:
         through a batch (which stops the session) loses none of the rest. Returns whether
         the venue reported anything (applying a report may call the venue: OCO exits).
         """
-        book = self._c.book
         inbox = self._inbox
         if self._unmatched:
             self._release_unmatched()
@@ -97,6 +107,16 @@ class ReportRouter:
             self._health.polled()
         if reports:
             inbox.extend(reports)
+        try:
+            self._apply_inbox()
+        except _InvalidFill as bad:
+            self._fault(BROKER_REPORT_INVALID, bad.detail, summary=bad.summary)
+            return True
+        self._after_poll()
+        return bool(reports)
+
+    def _apply_inbox(self) -> None:
+        book, inbox = self._c.book, self._inbox
         while inbox:
             report = inbox.popleft()
             cid = report.client_order_id
@@ -111,8 +131,6 @@ class ReportRouter:
                 self._hold_unmatched(report)
             else:
                 self._duplicate(report, "DONE")
-        self._after_poll()
-        return bool(reports)
 
     def finish(self, cid: str) -> None:
         """Remember that ``cid`` is done, so late duplicates of its reports are dropped."""
@@ -120,6 +138,11 @@ class ReportRouter:
         self._unmatched.pop(cid, None)
         if len(self._finished) > _MAX_FINISHED:
             del self._finished[next(iter(self._finished))]
+
+    def take_crossed(self) -> bool:
+        """Whether a reduce-only fill added exposure since the last call (then forgets it)."""
+        crossed, self._crossed = self._crossed, False
+        return crossed
 
     def held_orders(self) -> frozenset[str]:
         """Client ids whose reports arrived before the session knew the order."""
@@ -218,11 +241,21 @@ class ReportRouter:
         after_cancel = cid not in book.open
         if live is None:
             return
-        if not book.apply_fill(cid, report.trade_id, report.quantity, report.price):
-            if report.trade_id in live.trade_ids:
-                self._duplicate(report, "CLOSED" if after_cancel else "OPEN")
+        if report.trade_id in live.trade_ids:
+            self._duplicate(report, "CLOSED" if after_cancel else "OPEN")
             return
         order = live.order
+        problem = fill_problem(report, order.quantity - live.filled)
+        if problem is not None:
+            raise _InvalidFill(report, problem)
+        before = book.positions.get(order.symbol, ZERO)
+        book.apply_fill(cid, report.trade_id, report.quantity, report.price)
+        if order.reduce_only:
+            after = book.positions[order.symbol]
+            # The venue did not hold the order to reduce-only: it opened or flipped exposure
+            # (both legs of an OCO pair filled, say). The book mirrors the venue; the step
+            # pulls the kill switch (``take_crossed``).
+            self._crossed |= before == 0 or (after != 0 and (after > 0) != (before > 0))
         remaining = order.quantity - live.filled
         payload: dict[str, Any] = {
             "client_order_id": cid,
@@ -279,3 +312,34 @@ class ReportRouter:
         }
         self._inbox = collections.deque(report_from_json(r) for r in state.get("inbox", ()))
         self._finished = dict.fromkeys(state.get("finished", ()))
+
+
+def fill_problem(fill: FillReport, left: Decimal) -> str | None:
+    """Why ``fill`` cannot be applied to an order with ``left`` unfilled; None when it can."""
+    if not isinstance(fill.trade_id, str) or not fill.trade_id:
+        return f"its trade_id is {fill.trade_id!r}, not a non-empty string"
+    for name in ("quantity", "price"):
+        value = getattr(fill, name)
+        if not isinstance(value, Decimal):
+            return f"its {name} is a {type(value).__name__} ({value!r}), not a Decimal"
+        if not value.is_finite() or value <= 0:
+            return f"its {name} is {value}, not a positive number"
+    if fill.quantity > left:
+        return (
+            f"its quantity {plain(fill.quantity)} is more than the {plain(left)} left of the order"
+        )
+    return None
+
+
+class _InvalidFill(Exception):
+    """A fill ``fill_problem`` refused, on its way out of the batch to the fault."""
+
+    def __init__(self, fill: FillReport, problem: str) -> None:
+        super().__init__(problem)
+        trade_id = fill.trade_id if isinstance(fill.trade_id, str) else repr(fill.trade_id)
+        self.detail = {
+            "client_order_id": fill.client_order_id,
+            "trade_id": trade_id,
+            "problem": problem,
+        }
+        self.summary = f"the venue's fill {trade_id!r} of {fill.client_order_id}: {problem}"

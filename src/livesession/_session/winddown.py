@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 __all__ = ["WindDown"]
 
 S = SessionState
+_WINDING = (S.DRYRUN_ACTIVE, S.STOPPING)  # a kill goes on in these; a fault ends it
 
 
 class _Reconcile(Protocol):
@@ -71,6 +72,8 @@ class WindDown:
         self.cancel_open()
         for _ in range(self._c.config.stop_max_polls):
             self._process_reports()
+            if not lifecycle.in_(S.STOPPING):  # a report it could not apply
+                return
             if not book.open and not self.is_flat():
                 self._flatten()
                 self._process_reports()
@@ -179,7 +182,7 @@ class WindDown:
 
     def continue_kill(self) -> None:
         """While a kill is in progress: re-send failed cancels, flatten once nothing is open."""
-        if self.kill_started_ns is None:
+        if self.kill_started_ns is None or self._lifecycle.state not in _WINDING:
             return
         if self._c.book.open:
             self.cancel_open()

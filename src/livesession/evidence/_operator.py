@@ -29,7 +29,12 @@ import attrs
 
 from .._artifacts.runread import payload, read_records
 from .._domain.lifecycle import SessionState
-from .._session.pipeline import DAILY_LOSS_KILL, FEED_EXHAUSTED, MAX_STEPS_REACHED
+from .._session.pipeline import (
+    DAILY_LOSS_KILL,
+    FEED_EXHAUSTED,
+    MAX_STEPS_REACHED,
+    REDUCE_ONLY_CROSSED,
+)
 from .._session.preflight import CLOSED_BEFORE_PREFLIGHT
 
 if TYPE_CHECKING:
@@ -44,8 +49,8 @@ S = SessionState
 _ACTIVE: Final = S.DRYRUN_ACTIVE.value
 _SELF_STOPS: Final = frozenset({FEED_EXHAUSTED, MAX_STEPS_REACHED})
 """Stops the step pipeline makes itself, so a re-run makes them too."""
-_SELF_KILLS: Final = frozenset({DAILY_LOSS_KILL})
-"""Kills the session trips itself (the daily-loss cap)."""
+_SELF_KILLS: Final = frozenset({DAILY_LOSS_KILL, REDUCE_ONLY_CROSSED})
+"""Kills the session trips itself (the daily-loss cap, a reduce-only fill that crossed flat)."""
 
 _OPERATOR_VERBS: Final = {"OPERATOR_ACK": "acknowledge", "TRADING_REENABLED": "reenable_trading"}
 """Events an operator's verb records with the operator's name."""

@@ -44,7 +44,7 @@ class Replay:
         self._orders: dict[str, dict[str, Any]] = {}
         """Of each order submitted, what its fills are checked against."""
         self._filled: dict[str, Decimal] = {}
-        self._trade_ids: set[str] = set()
+        self._trade_ids: set[tuple[str, str]] = set()  # (client_order_id, trade_id)
 
     @property
     def fills(self) -> int:
@@ -96,9 +96,11 @@ class Replay:
 
     def _fill(self, number: int, fill: dict[str, Any]) -> None:
         coid, quantity = fill["client_order_id"], Decimal(fill["quantity"])
-        if fill["trade_id"] in self._trade_ids:
-            self.report.add(EVENTS, number, f"trade_id {fill['trade_id']!r} filled twice")
-        self._trade_ids.add(fill["trade_id"])
+        # A fill is its order's trade: both orders of a self-trade carry the venue's one id.
+        trade = (coid, fill["trade_id"])
+        if trade in self._trade_ids:
+            self.report.add(EVENTS, number, f"trade_id {trade[1]!r} of {coid} filled twice")
+        self._trade_ids.add(trade)
         if quantity <= 0:
             self.report.add(EVENTS, number, f"fill quantity {fill['quantity']} is not positive")
         order = self._orders.get(coid)
