@@ -250,9 +250,9 @@ class TestRerunProcess:
         limits: list[float] = []
         start = _rerun.Rerun.start.__func__
 
-        def spy(cls, run_dir, *, rerunnable, timeout_s):
+        def spy(cls, run_dir, *, rerunnable, timeout_s, sealed):
             limits.append(timeout_s)
-            return start(cls, run_dir, rerunnable=rerunnable, timeout_s=timeout_s)
+            return start(cls, run_dir, rerunnable=rerunnable, timeout_s=timeout_s, sealed=sealed)
 
         monkeypatch.setattr(_rerun.Rerun, "start", classmethod(spy))
         write_evidence(run_dir, out_dir=tmp_path / "a")
@@ -330,6 +330,95 @@ class TestCcxtGate:
         err = capsys.readouterr().err
         assert "LIVESESSION_BINANCE_API_KEY" in err
         assert not out.exists()
+
+
+class TestOutcome:
+    """The bundle opens with how the run ended: before, a run that failed and left an order
+    open at the venue got a document that said PASS and nothing of the failure."""
+
+    def test_a_completed_run_says_so_first(self, run_dir):
+        assert main(["evidence", str(run_dir)]) == 0
+        manifest = orjson.loads((run_dir / "manifest.json").read_bytes())
+        lines = (run_dir / "events.jsonl").read_bytes().splitlines()
+        stopped = orjson.loads(lines[-1])["payload"]
+        assert manifest["outcome"] == {
+            "sealed": True,
+            "status": "COMPLETED",
+            "fsm_state": "STOPPED",
+            "reason": "",
+            "stop_reason": "session closed",
+            "steps": 300,
+            "steps_planned": 300,
+            "equity": stopped["equity"],
+            "pnl": stopped["pnl"],
+            "positions": {},
+            "open_orders": [],
+            "operator_actions": [],  # the close after the planned steps is the run's end
+        }
+        (doc,) = run_dir.glob("EV-*-ev.md")
+        text = doc.read_text()
+        ended = text.index("## How the run ended")
+        assert ended < text.index("## Verification")
+        assert (
+            "- **COMPLETED** in `STOPPED` after 300 of 300 steps, stopped: `session closed`.\n"
+            in text
+        )
+        assert f"position flat; no open order; equity {stopped['equity']}" in text
+        assert "- Operator actions: none.\n" in text
+
+    def test_a_faulted_run_names_the_fault_and_what_it_left_open(self, tmp_path):
+        from _scripted import at, buy
+        from test_broker_guard import UserBroker, _run
+
+        broker = UserBroker(fill=lambda f: {"quantity": f.quantity * 2})
+        run_dir, _ = _run(tmp_path, "overfilled", broker, at({2: [buy("0.010")]}))
+        write_evidence(run_dir)
+        outcome = orjson.loads((run_dir / "manifest.json").read_bytes())["outcome"]
+        problem = "its quantity 0.020 is more than the 0.010 left of the order"
+        (cid,) = broker.sent
+        trade_id = outcome["fault"]["detail"]["trade_id"]
+        assert (outcome["status"], outcome["fsm_state"], outcome["reason"]) == (
+            "FAILED",
+            "ERROR_REQUIRES_OPERATOR",
+            "BROKER_REPORT_INVALID",
+        )
+        assert outcome["fault"] == {
+            "reason": "BROKER_REPORT_INVALID",
+            "detail": {"client_order_id": cid, "problem": problem, "trade_id": trade_id},
+        }
+        assert [o["client_order_id"] for o in outcome["open_orders"]] == [cid]
+        (doc,) = run_dir.glob("EV-*-overfilled.md")
+        text = doc.read_text()
+        assert "- **FAILED** in `ERROR_REQUIRES_OPERATOR` after " in text
+        assert f"problem: {problem}; trade_id: {trade_id}." in text
+        assert f"1 open order(s): {cid} BUY 0/0.010 BTC/USDT;" in text
+
+    def test_a_crashed_run_is_said_to_be_unsealed_and_not_re_run(self, tmp_path):
+        """Before, a crashed run's bundle listed the crash's marks as violations and spent
+        a whole re-run of the config on a determinism MISMATCH; it now says the run is not
+        sealed and how to finish it, and skips the re-run."""
+        from livesession import resume_run
+        from test_interrupts import _interrupt_after
+
+        run_dir = tmp_path / "crashed"
+        session = create_run(DryrunConfig(run_id="crashed", steps=300, durability="none"), tmp_path)
+        _interrupt_after(session, 200, KeyboardInterrupt)
+        with pytest.raises(KeyboardInterrupt), session:
+            session.run_to_end(300)
+        result = write_evidence(run_dir)
+        assert not result.ok
+        assert result.problems[0] == (
+            f"the run is not sealed: `livesession resume {run_dir}` finishes it, then write "
+            "its evidence again"
+        )
+        manifest = orjson.loads(result.manifest.read_bytes())
+        assert manifest["determinism"]["status"] == "not_applicable"
+        assert "not sealed" in manifest["determinism"]["reason"]
+        assert manifest["outcome"]["sealed"] is False
+        assert "The run is **not sealed**" in result.document.read_text()
+        with resume_run(run_dir) as resumed:  # finished, its evidence passes
+            resumed.run_to_end(300)
+        assert write_evidence(run_dir).ok
 
 
 def test_the_determinism_re_run_does_not_sync_its_throwaway_files(tmp_path, monkeypatch):

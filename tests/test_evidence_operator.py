@@ -19,9 +19,11 @@ import pytest
 
 from livesession import DryrunConfig, RiskLimits, create_run, load_config
 from livesession._artifacts import names
+from livesession._artifacts.runread import read_records
 from livesession.cli import main
 from livesession.evidence import _rerun, write_evidence
 from livesession.evidence._operator import OperatorAction, recorded_actions
+from livesession.evidence._outcome import outcome, outcome_lines
 from livesession.status import Verdict, run_status
 from livesession.verify import verify_run
 
@@ -71,6 +73,15 @@ def test_a_run_the_operator_steered_re_runs_to_the_same_bytes(tmp_path: Path) ->
     assert verdict["operator_actions"] == [
         a.describe() for a in recorded_actions(run_dir / names.EVENTS)
     ]
+    # The bundle's opening section tells the same actions, and the stop that ended it.
+    ended = outcome(run_dir, read_records(run_dir / names.EVENTS))
+    assert ended["operator_actions"] == verdict["operator_actions"]
+    assert (ended["status"], ended["stop_reason"], ended["steps"]) == (
+        "COMPLETED",
+        "end of the shift",
+        150,
+    )
+    assert "after 150 of 400 steps, stopped: `end of the shift`." in "\n".join(outcome_lines(ended))
 
 
 @pytest.mark.parametrize("reason", ["SIGNAL_SIGTERM", "SIGNAL_SIGINT"])

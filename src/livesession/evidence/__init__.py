@@ -1,12 +1,14 @@
 """Governance evidence for one run: a manifest and a human-readable EV-<date>-<run_id>.md.
 
-The bundle records what a reviewer needs to sign a run off: digests of every file, the
-independent verification result, a determinism re-run, how often each preflight check and
-safety rail fired, the kill switch (the run's own firings and a wall-time kill drill on a
-re-run), the burn-in acceptance result, the control map (which rail or check implements each
-control a governance review asks for, how often it fired, what exercises it), a secret scan,
-and blank approval fields. The burn-in result is reported, not part of ``ok``: a short
-review run is still good evidence even though it is no burn-in.
+The bundle records what a reviewer needs to sign a run off: how the run ended (status,
+reason, the fault's detail, what was held at the seal, the operator's actions), digests of
+every file, the independent verification result, a determinism re-run, how often each
+preflight check and safety rail fired, the kill switch (the run's own firings and a
+wall-time kill drill on a re-run), the burn-in acceptance result, the control map (which
+rail or check implements each control a governance review asks for, how often it fired,
+what exercises it), a secret scan, and blank approval fields. The burn-in result is
+reported, not part of ``ok``: a short review run is still good evidence even though it is no
+burn-in.
 """
 
 from __future__ import annotations
@@ -35,7 +37,9 @@ from .._support.secrets import find_secrets, is_secret_name, may_hold_secret
 from .._version import __version__
 from ..burnin import Thresholds, evaluate_run, kill_drill, render_markdown
 from ..controls import control_lines, control_map
+from ..status import Verdict, run_status
 from ..verify import verify_run
+from ._outcome import outcome, outcome_lines
 from ._rerun import Rerun, timeout_for
 from ._rerun import sha256_file as _sha256
 
@@ -178,7 +182,9 @@ def write_evidence(
     generated = {"manifest.json", doc_name}
     note = progress or _quiet
     timeout_s = timeout_for(cfg.steps) if rerun_timeout_s is None else rerun_timeout_s
-    rerun = Rerun.start(run_dir, rerunnable=rerunnable, timeout_s=timeout_s)
+    standing = run_status(run_dir)
+    crashed = standing.verdict is Verdict.CRASHED
+    rerun = Rerun.start(run_dir, rerunnable=rerunnable, timeout_s=timeout_s, sealed=not crashed)
     try:
         if rerun.running:
             note("determinism re-run started in a second process")
@@ -188,10 +194,17 @@ def write_evidence(
         determinism = rerun.verdict()
     finally:
         rerun.close()
-    verification, fired, drill, burnin, secrets, digests = checked
+    verification, fired, drill, burnin, secrets, digests, ended = checked
     audit_lines = (run_dir / names.AUDIT).read_bytes().splitlines()
     audit_head = hashlib.sha256(audit_lines[-1]).hexdigest() if audit_lines else None
     problems: list[str] = []
+    if crashed:
+        problems.append(
+            f"the run is not sealed: `livesession resume {run_dir}` finishes it, then write "
+            "its evidence again"
+            if standing.resumable
+            else f"the run is not sealed and cannot be resumed ({standing.resume_problem})"
+        )
     if not verification.ok:
         problems.append(f"verify found {len(verification.violations)} violation(s)")
     if determinism["status"] == "MISMATCH":
@@ -218,6 +231,7 @@ def write_evidence(
         "git_commit": _git_commit(),
         "config_hash": config_hash(cfg),
         "data": data,
+        "outcome": ended,
         "artifacts": digests,
         "audit_head": audit_head,
         "verify": {"ok": verification.ok, "violations": list(verification.violations)},
@@ -250,8 +264,13 @@ def _quiet(_phase: str) -> None:
 
 def _checks(
     run_dir: Path, *, rerunnable: bool, generated: set[str], note: Callable[[str], None]
-) -> tuple[Any, dict[str, Any], dict[str, Any], dict[str, Any], list[str], dict[str, str]]:
-    """Everything but the re-run: verify, fired counts, kill drill, burn-in, scan, digests."""
+) -> tuple[
+    Any, dict[str, Any], dict[str, Any], dict[str, Any], list[str], dict[str, str], dict[str, Any]
+]:
+    """Everything but the re-run.
+
+    Verify, fired counts, kill drill, burn-in, scan, digests, and how the run ended.
+    """
     note("verifying the run")
     verification = verify_run(run_dir)
     note("reading events")
@@ -273,7 +292,7 @@ def _checks(
         for p in sorted(run_dir.rglob("*"))
         if p.is_file() and p.name not in generated
     }
-    return verification, fired, drill, burnin, secrets, digests
+    return verification, fired, drill, burnin, secrets, digests, outcome(run_dir, events)
 
 
 def _plugin_lines(plugins: dict[str, Any]) -> list[str]:
@@ -299,6 +318,7 @@ def _markdown(m: dict[str, Any]) -> str:
         f"- Config hash: `{m['config_hash']}`",
         f"- Audit head: `{m['audit_head']}`",
         "",
+        *outcome_lines(m["outcome"]),
         *_plugin_lines(m.get("plugins") or {}),
         "## Verification",
         "",

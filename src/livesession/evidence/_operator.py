@@ -29,6 +29,7 @@ import attrs
 
 from .._artifacts.runread import payload, read_records
 from .._domain.lifecycle import SessionState
+from .._session.coordinator import SESSION_CLOSED
 from .._session.pipeline import (
     DAILY_LOSS_KILL,
     FEED_EXHAUSTED,
@@ -38,12 +39,13 @@ from .._session.pipeline import (
 from .._session.preflight import CLOSED_BEFORE_PREFLIGHT
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
     from pathlib import Path
 
     from .._session.coordinator import LiveSessionOrchestrator
     from .._session.threads import VerbResult
 
-__all__ = ["OperatorAction", "recorded_actions", "replay"]
+__all__ = ["OperatorAction", "actions_in", "recorded_actions", "replay", "told_actions"]
 
 S = SessionState
 _ACTIVE: Final = S.DRYRUN_ACTIVE.value
@@ -80,12 +82,30 @@ class OperatorAction:
         return f"{self.verb}({self.argument!r}) after step {self.after_step}"
 
 
+def told_actions(actions: Iterable[OperatorAction], steps: int | None) -> list[str]:
+    """``actions`` as a reviewer is told them.
+
+    The close that ends a run of ``steps`` planned steps once they are done is the run's own
+    end, not an operator's action.
+    """
+    return [
+        action.describe()
+        for action in actions
+        if not (action.argument == SESSION_CLOSED and action.after_step == steps)
+    ]
+
+
 def recorded_actions(events: Path) -> tuple[OperatorAction, ...]:
     """The operator's actions in the run whose events file is ``events``, in order."""
+    return actions_in(read_records(events))
+
+
+def actions_in(events: Iterable[dict[str, Any]]) -> tuple[OperatorAction, ...]:
+    """The operator's actions among a run's ``events`` (its records, read), in order."""
     bars = 0
     found: list[OperatorAction] = []
     sealed_reason = ""
-    for event in read_records(events):
+    for event in events:
         kind, body = event.get("event_type"), payload(event)
         if kind == "BAR":
             bars += 1

@@ -32,10 +32,9 @@ from .._artifacts.runread import payload, read_records
 from .._market.venue import JournalFeed
 from .._rundir import create_run, read_run_config
 from .._rundir.layout import Backing
-from .._session.coordinator import SESSION_CLOSED
 from .._support.fsutil import atomic_write_bytes, file_digest
 from .._support.secrets import redact_text
-from ._operator import OperatorAction, recorded_actions, replay
+from ._operator import OperatorAction, recorded_actions, replay, told_actions
 
 __all__ = [
     "Rerun",
@@ -75,6 +74,12 @@ def timeout_for(steps: int) -> float:
 def sha256_file(path: Path) -> str:
     """The SHA-256 (hex) of the file at ``path``."""
     return file_digest(path)[0]
+
+
+_UNSEALED: Final = {
+    "status": "not_applicable",
+    "reason": "the run is not sealed (it crashed), so there is no whole run to compare with",
+}
 
 
 def not_applicable(run_dir: Path, *, rerunnable: bool) -> dict[str, Any] | None:
@@ -162,11 +167,7 @@ def _with_actions(
     verdict: dict[str, Any], actions: tuple[OperatorAction, ...], steps: int
 ) -> dict[str, Any]:
     """``verdict`` with the operator's actions the re-run took (a run's own end aside)."""
-    told = [
-        action.describe()
-        for action in actions
-        if not (action.argument == SESSION_CLOSED and action.after_step == steps)
-    ]
+    told = told_actions(actions, steps)
     return {**verdict, "operator_actions": told} if told else verdict
 
 
@@ -239,10 +240,16 @@ class Rerun:
         return self.process is not None and self.process.returncode is None
 
     @classmethod
-    def start(cls, run_dir: Path, *, rerunnable: bool, timeout_s: float) -> Rerun:
-        """Start the re-run of ``run_dir`` now; a process that cannot start is a verdict."""
+    def start(
+        cls, run_dir: Path, *, rerunnable: bool, timeout_s: float, sealed: bool = True
+    ) -> Rerun:
+        """Start the re-run of ``run_dir`` now; a process that cannot start is a verdict.
+
+        A run that is not ``sealed`` (it crashed) has no whole run to compare a re-run with:
+        its verdict is ``not_applicable`` at once.
+        """
         deadline = time.monotonic() + timeout_s
-        ready = not_applicable(run_dir, rerunnable=rerunnable)
+        ready = _UNSEALED if not sealed else not_applicable(run_dir, rerunnable=rerunnable)
         if ready is not None:
             return cls(None, None, deadline, timeout_s, ready=ready)
         scratch = Path(tempfile.mkdtemp(prefix="livesession-replay-"))
