@@ -168,6 +168,45 @@ class TestCausalLinks:
 
 
 class TestBurnin:
+    def test_only_a_session_sealed_completed_passes(self, tmp_path):
+        """A crash left unsealed is no successful paper session, whatever it counted."""
+        from livesession import load_config, resume_run
+        from livesession._rundir import create_run
+        from test_interrupts import _interrupt_after
+
+        config = tmp_path / "oco.toml"
+        config.write_text('run_id = "torn"\nsteps = 600\n' + _OCO_TOML, encoding="utf-8")
+        session = create_run(load_config(config), tmp_path)
+        _interrupt_after(session, 700, KeyboardInterrupt)
+        with pytest.raises(KeyboardInterrupt), session:
+            session.run_to_end(600)
+        crashed = evaluate_run(tmp_path / "torn", Thresholds())
+        assert _criteria(crashed)["completed"] == {
+            "name": "completed",
+            "threshold": "sealed COMPLETED",
+            "value": None,
+            "result": "FAIL",
+            "detail": "the run is not sealed (it crashed: `livesession resume` finishes it)",
+        }
+        assert crashed["ok"] is False
+        with resume_run(tmp_path / "torn") as resumed:
+            resumed.run_to_end(600)
+        finished = _criteria(evaluate_run(tmp_path / "torn", Thresholds()))["completed"]
+        assert (finished["result"], finished["value"]) == ("pass", "COMPLETED")
+        assert finished["detail"] == "the session ended COMPLETED in STOPPED"
+
+    def test_a_session_that_failed_fails_burn_in(self, tmp_path):
+        from _scripted import at, buy
+        from test_broker_guard import UserBroker, _run
+
+        broker = UserBroker(fill=lambda f: {"quantity": f.quantity * 2})
+        run_dir, _ = _run(tmp_path, "failed", broker, at({2: [buy("0.010")]}))
+        verdict = _criteria(evaluate_run(run_dir, Thresholds()))["completed"]
+        assert (verdict["result"], verdict["value"]) == ("FAIL", "FAILED")
+        assert verdict["detail"] == (
+            "the session ended FAILED in ERROR_REQUIRES_OPERATOR (BROKER_REPORT_INVALID)"
+        )
+
     def test_a_run_meeting_the_criteria_passes(self, tmp_path, capsys):
         run_dir = _oco_run(tmp_path / "runs")
         assert main(["burnin", str(run_dir), "--drill"]) == 0
@@ -183,6 +222,7 @@ class TestBurnin:
         }
         criteria = _criteria(report)
         assert set(criteria) == {
+            "completed",
             "signals",
             "decisions",
             "oco_lifecycle",

@@ -3,6 +3,9 @@
 Each criterion is read from the run's own events, through the causal links they carry
 (``signal_id``, ``order_event_id``, ``fill_event_id``; see docs/artifacts.md):
 
+- ``completed``: the session was sealed ``COMPLETED``: a session that failed (an operator
+  was needed), was rejected, or crashed unsealed is no successful paper session, whatever
+  its counts;
 - ``signals``: at least ``min_signals`` SIGNAL events;
 - ``decisions``: at least ``min_decisions`` signals the rails let through, so that an order
   was planned for them (an ``ORDER_SUBMITTED``, or an ``ORDER_REJECTED`` for a send that
@@ -190,6 +193,7 @@ def evaluate_run(
     measured = drill if drill and drill.get("status") in ("measured", "not_flat") else None
     measured = measured or _measured_flatten(run_dir, events)
     criteria = [
+        _completed(events),
         _at_least("signals", chain.signals, t.min_signals, "SIGNAL events"),
         _at_least("decisions", len(chain.decisions), t.min_decisions, "signals sent as orders"),
         _at_least("oco_lifecycle", chain.full_oco, t.min_oco, "full OCO lifecycles"),
@@ -216,6 +220,26 @@ def evaluate_run(
             "trades": chain.trades,
         },
         "kill_drill": measured or {"status": "not_measured"},
+    }
+
+
+def _completed(events: list[dict[str, Any]]) -> dict[str, Any]:
+    """Whether the session ended well: sealed, and COMPLETED (not FAILED or REJECTED)."""
+    stopped = next((e for e in reversed(events) if e.get("event_type") == "SESSION_STOPPED"), None)
+    base = {"name": "completed", "threshold": "sealed COMPLETED"}
+    if stopped is None:
+        return base | {
+            "value": None,
+            "result": NOT_MET,
+            "detail": "the run is not sealed (it crashed: `livesession resume` finishes it)",
+        }
+    fields = payload(stopped)
+    status, reason = fields.get("status"), fields.get("reason") or ""
+    because = f" ({reason})" if reason else ""
+    return base | {
+        "value": status,
+        "result": MET if status == "COMPLETED" else NOT_MET,
+        "detail": f"the session ended {status} in {fields.get('fsm_state')}{because}",
     }
 
 
