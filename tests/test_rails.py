@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import attrs
 import orjson
 import pytest
 
-from _scripted import ScriptedFeed, ScriptedStrategy, at, buy, sell
+from _scripted import SYMBOL, ScriptedFeed, ScriptedStrategy, at, buy, sell
 from livesession import (
     CancelReport,
     FillReport,
@@ -420,6 +421,52 @@ class TestOffTheTickInASession:
         assert submitted["payload"]["limit_price"] == "39999.99"
         orch.close()
         assert sinks.metrics_doc()["rejects_by_reason"] == {"PRICE_OFF_TICK": 1}
+
+
+class TestNoMarketPrice:
+    """Bug: with an allowlist naming a symbol the feed does not give, an order for it passed
+    every rail that values an order (notional, per-trade risk, heat) at a last price of 0:
+    as if it were worth nothing. The session now refuses it: it cannot value it."""
+
+    @pytest.mark.parametrize(
+        "intent",
+        [
+            attrs.evolve(buy("0.010"), symbol="ETH/USDT"),
+            attrs.evolve(
+                buy("0.010", order_type=OrderType.LIMIT, limit_price=D("3000")), symbol="ETH/USDT"
+            ),
+        ],
+        ids=["market", "limit"],
+    )
+    def test_an_intent_for_a_symbol_without_a_price_is_refused(self, intent):
+        orch, sinks = _trading_session(
+            at({1: [intent], 2: [buy("0.010")]}), allowlist=(SYMBOL, "ETH/USDT")
+        )
+        orch.run_n_steps(2)
+        (event,) = sinks.events_of("RISK_REJECTED")
+        assert (event["payload"]["rule"], event["payload"]["symbol"]) == (
+            "NO_MARKET_PRICE",
+            "ETH/USDT",
+        )
+        assert event["payload"]["reason"] == (
+            "no market price for ETH/USDT: the feed has given none, so the rails cannot value "
+            "the order"
+        )
+        (submitted,) = sinks.events_of("ORDER_SUBMITTED")  # the feed's own symbol still trades
+        assert submitted["payload"]["symbol"] == SYMBOL
+        assert "C2_REJECT_NO_MARKET_PRICE" in sinks.audit_codes()
+        orch.close()
+
+    def test_a_rail_that_refuses_it_anyway_names_itself(self):
+        """The rails go first: an order both too large and unpriced is MAX_ORDER_QTY."""
+        orch, sinks = _trading_session(
+            at({1: [attrs.evolve(buy("5"), symbol="ETH/USDT")]}),
+            allowlist=(SYMBOL, "ETH/USDT"),
+        )
+        orch.step()
+        (event,) = sinks.events_of("RISK_REJECTED")
+        assert event["payload"]["rule"] == "MAX_ORDER_QTY"
+        orch.close()
 
 
 class TestReduceOnlyAtTheVenue:

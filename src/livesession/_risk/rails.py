@@ -19,6 +19,7 @@ from .._domain.ids import is_valid_symbol
 from .._domain.model import OrderIntent, OrderType, Side
 
 __all__ = [
+    "NO_MARKET_PRICE",
     "PRICE_OFF_TICK",
     "QTY_BELOW_LOT",
     "RAIL_RULES",
@@ -40,6 +41,7 @@ __all__ = [
     "portfolio_heat",
     "price_collar",
     "reducing_only",
+    "unpriced",
 ]
 
 QTY_BELOW_LOT: Final = "QTY_BELOW_LOT"
@@ -52,11 +54,16 @@ or flips a position."""
 PRICE_OFF_TICK: Final = "PRICE_OFF_TICK"
 """The rule code of a limit price that is not a multiple of the config's ``price_tick``: the
 session itself refuses it, before any rail, as a venue would (prices are never rounded)."""
+NO_MARKET_PRICE: Final = "NO_MARKET_PRICE"
+"""The rule code of an intent for a symbol the feed has given no price for: the rails value
+an order at its symbol's last price, so one without a price would pass them as if worth
+nothing. The session itself refuses it, after the rails (whose refusal names more)."""
 RAIL_RULES: Final = frozenset(
     {
         QTY_BELOW_LOT,
         REDUCE_ONLY,
         PRICE_OFF_TICK,
+        NO_MARKET_PRICE,
         "ALLOWLIST",
         "MAX_ORDER_QTY",
         "MAX_ORDER_NOTIONAL",
@@ -277,6 +284,18 @@ def off_the_tick(intent: OrderIntent, tick: Decimal) -> Rejection | None:
         rule=PRICE_OFF_TICK,
         reason=f"limit price {plain(price)} is not a multiple of the price_tick {plain(tick)}",
         detail={"limit_price": plain(price), "tick": plain(tick)},
+    )
+
+
+def unpriced(intent: OrderIntent, ctx: RiskContext) -> Rejection | None:
+    """Why an intent may not go for want of a market price (``NO_MARKET_PRICE``), or None."""
+    if ctx.last_price > 0:
+        return None
+    return Rejection(
+        rule=NO_MARKET_PRICE,
+        reason=f"no market price for {intent.symbol}: the feed has given none, so the rails "
+        "cannot value the order",
+        detail={},
     )
 
 

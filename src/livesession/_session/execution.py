@@ -25,7 +25,14 @@ from .._domain.model import Order, OrderIntent, OrderType, Side
 from .._domain.retry import call_with_retry
 from .._exceptions import BrokerError, Fenced, OutcomeUnknown, Rejected, SinkFailure, Transient
 from .._risk.governor import TradingState
-from .._risk.rails import QTY_BELOW_LOT, Rejection, RiskContext, beyond_the_position, off_the_tick
+from .._risk.rails import (
+    QTY_BELOW_LOT,
+    Rejection,
+    RiskContext,
+    beyond_the_position,
+    off_the_tick,
+    unpriced,
+)
 from .._typing import ConfirmingLookup, ReplayingVenue
 from .exits import Protection
 
@@ -104,6 +111,10 @@ class Execution:
                     # Too many executions: no new orders until an operator re-enables.
                     self._c.governor.set_trading(TradingState.HALTED, "EXECUTION_THROTTLE")
                 return
+        refused = unpriced(intent, ctx)  # the rails could not value it: fail closed
+        if refused is not None:
+            self._reject(seq, signal_id, intent, quantity, refused)
+            return
         order = Order(
             client_order_id=client_order_id(cfg.run_id, cfg.strategy_id, seq, "main"),
             symbol=intent.symbol,
