@@ -287,7 +287,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--seed", type=_non_negative, help="seed for every random choice (default 123)"
     )
     run.add_argument("--steps", type=_positive, help="steps to run (default 1000)")
-    run.add_argument("--clock", choices=CLOCK_MODES, help="clock (default sim)")
+    run.add_argument(
+        "--clock",
+        choices=CLOCK_MODES,
+        help="the clock that stamps ts_utc (default sim: the simulated time); none paces the steps",
+    )
     run.add_argument("--out", type=_path, default=Path("out/runs"), help="runs go to OUT/<run_id>/")
     run.add_argument(
         "--broker",
