@@ -11,6 +11,7 @@ from typing import Final
 
 __all__ = [
     "INITIAL_STATE",
+    "SESSION_CLOSED",
     "STATUS_BY_STATE",
     "TERMINAL_STATES",
     "TRANSITIONS",
@@ -58,6 +59,8 @@ class Trigger(enum.Enum):
 S = SessionState
 T = Trigger
 
+SESSION_CLOSED: Final = "session closed"
+"""The stop reason of a session closed while it could still trade (the run's own end)."""
 INITIAL_STATE: Final = S.INIT
 
 #: (trigger, source, destination), one row per legal move.

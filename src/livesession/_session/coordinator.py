@@ -21,7 +21,7 @@ from __future__ import annotations
 import functools
 from typing import TYPE_CHECKING, Any, Final, Self, Unpack
 
-from .._domain.lifecycle import SessionState, SessionStatus, Trigger
+from .._domain.lifecycle import SESSION_CLOSED, SessionState, SessionStatus, Trigger
 from .._exceptions import InvalidTransition, LiveSessionError
 from .._risk.governor import TradingState
 from .._typing import Closable
@@ -60,8 +60,6 @@ __all__ = [
 S = SessionState
 ONE_SHOT_OPERATOR: Final = "cli"
 """The operator name the one-shot CLI acknowledges a fault of its inputs with."""
-SESSION_CLOSED: Final = "session closed"
-"""The stop reason of a session closed while it could still trade."""
 
 
 class LiveSessionOrchestrator:

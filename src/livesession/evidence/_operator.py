@@ -28,8 +28,7 @@ from typing import TYPE_CHECKING, Any, Final
 import attrs
 
 from .._artifacts.runread import payload, read_records
-from .._domain.lifecycle import SessionState
-from .._session.coordinator import SESSION_CLOSED
+from .._domain.lifecycle import SESSION_CLOSED, SessionState
 from .._session.pipeline import (
     DAILY_LOSS_KILL,
     FEED_EXHAUSTED,

@@ -10,6 +10,7 @@ import attrs
 
 from .._artifacts.runread import payload
 from .._domain.clock import epoch_ns
+from .._domain.lifecycle import SESSION_CLOSED
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -82,7 +83,6 @@ class Tallies:
 
 _ENDINGS: Final = {"request_stop": "stopped", "fault": "faulted", "preflight_failed": "rejected"}
 """The transitions that end a run, and how the header says each."""
-_CLOSED: Final = "session closed"
 """The stop reason of a session's own close: no reason to show."""
 
 
@@ -182,7 +182,7 @@ class ReportRun:
             trigger = change.get("trigger")
             if event.get("event_type") == "STATE_CHANGED" and trigger in _ENDINGS:
                 reason = str(change.get("reason") or "")
-                if reason and reason != _CLOSED:
+                if reason and reason != SESSION_CLOSED:
                     text += f", {_ENDINGS[trigger]}: {reason}"
                 break
         return text
