@@ -31,6 +31,7 @@ from .._domain.model import (
     report_to_json,
 )
 from .._exceptions import BrokerError
+from .._support.secrets import redact_text
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -335,6 +336,7 @@ class _InvalidFill(Exception):
     """A fill ``fill_problem`` refused, on its way out of the batch to the fault."""
 
     def __init__(self, fill: FillReport, problem: str) -> None:
+        problem = redact_text(problem)  # it quotes what the broker sent
         super().__init__(problem)
         trade_id = fill.trade_id if isinstance(fill.trade_id, str) else repr(fill.trade_id)
         self.detail = {
