@@ -340,8 +340,12 @@ class TestInASession:
                 "its price is a float (100.0), not a Decimal",
             ),
             (lambda f: {"trade_id": ""}, "its trade_id is '', not a non-empty string"),
+            (
+                lambda f: {"price": f"password={SECRET}"},
+                "its price is a str ('password=***'), not a Decimal",
+            ),
         ],
-        ids=["overfill", "zero", "nan", "float", "no-trade-id"],
+        ids=["overfill", "zero", "nan", "float", "no-trade-id", "secret"],
     )
     def test_a_fill_the_book_cannot_take_calls_the_operator_and_names_it(
         self, tmp_path: Path, fill: Any, problem: str
