@@ -96,9 +96,11 @@ class FillsEverything:
     kind = "paper"
     simulated = True
 
-    def __init__(self) -> None:
+    def __init__(self, *, late_reduce_only: bool = False) -> None:
         self.close_price = D(0)
         self.owed: list[Any] = []
+        self.later: list[Any] = []  # with late_reduce_only: a reduce-only fill, a poll later
+        self.late_reduce_only = late_reduce_only
         self.orders: list[Any] = []
 
     def on_market(self, bar: Any) -> None:
@@ -108,7 +110,8 @@ class FillsEverything:
         self.orders.append(order)
         cid, n = order.client_order_id, len(self.orders)
         self.owed.append(AckReport(client_order_id=cid, ts_ns=now_ns, venue_order_id=f"p{n}"))
-        self.owed.append(
+        late = self.late_reduce_only and order.reduce_only and order.order_type.value != "MARKET"
+        (self.later if late else self.owed).append(
             FillReport(
                 client_order_id=cid,
                 ts_ns=now_ns,
@@ -122,7 +125,7 @@ class FillsEverything:
         pass  # too late: it filled at once
 
     def poll(self, now_ns: int) -> Any:
-        owed, self.owed = self.owed, []
+        owed, self.owed, self.later = self.owed, self.later, []
         return owed
 
     def open_orders(self) -> Any:
@@ -409,6 +412,31 @@ class TestInASession:
             ("MARKET", "BUY", True),  # the kill switch's flatten, and nothing more
             ("STOP", "SELL", True),  # stop loss
         ]
+
+    def test_a_crossing_during_an_operator_s_kill_trips_no_second_kill(self, tmp_path: Path):
+        """Both legs fill inside the operator's kill (between steps): the kill flattens what
+        they crossed, and no second kill is pulled while it does."""
+        broker = FillsEverything(late_reduce_only=True)
+        protected = buy("0.010", take_profit_pct=D("0.01"), stop_loss_pct=D("0.01"))
+        cfg = _config("kill-first")
+        session = create_run(
+            cfg,
+            tmp_path,
+            broker=broker,
+            strategy=ScriptedStrategy(at({2: [protected]})),
+            feed=ScriptedFeed(["100"]),
+        )
+        session.preflight()
+        session.activate()
+        session.run_n_steps(2)  # the entry filled, both legs working
+        assert session.kill("desk")
+        session.run_n_steps(5)
+        session.close()
+        run_dir = tmp_path / "kill-first"
+        assert verify_run(run_dir).ok
+        positions = [e["payload"]["position"] for e in _events(run_dir, "POSITION_CHANGED")]
+        assert positions == ["0.010", "0.000", "-0.010", "0.000"]
+        assert [k["payload"]["reason"] for k in _events(run_dir, "KILL_SWITCH")] == ["desk"]
 
     def test_two_orders_may_share_the_venue_s_trade_id(self, tmp_path: Path):
         """Both sides of a self-trade carry one trade id: each order's fill is applied once,
