@@ -19,7 +19,10 @@ CONTROLS: Final[tuple[tuple[str, str, tuple[str, ...], str], ...]] = (
         "Kill functionality",
         "RTS 6 Art. 12",
         (),
-        "tests/test_kill_switch.py; the evidence kill drill",
+        (
+            "tests/test_kill_switch.py; tests/test_broker_guard.py (REDUCE_ONLY_CROSSED); "
+            "the evidence kill drill"
+        ),
     ),
     (
         "Price collars",
@@ -99,7 +102,8 @@ def control_map(
             )
             row |= {
                 "implemented_by": "kill switch: kill() / `livesession kill` (SIGUSR1); the "
-                "DAILY_LOSS cap trips it; HALTED, cancel all, flatten",
+                "DAILY_LOSS cap and a reduce-only fill that crosses flat (REDUCE_ONLY_CROSSED) "
+                "trip it; HALTED, cancel all, flatten",
                 "fired": len(kills),
                 "exercised_by": exercised + drilled,
             }
