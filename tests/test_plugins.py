@@ -491,6 +491,45 @@ def test_config_refuses_base_dir_and_unusable_params(tmp_path):
         DryrunConfig(strategy_factory=REF, strategy_params={"not-a-name": 1})
 
 
+SECRET_VALUE = "s3cr3t-VALUE-9f8e7d6c5b4a"
+
+
+@pytest.mark.parametrize(
+    ("params", "said"),
+    [
+        ({"api_secret": SECRET_VALUE}, "broker_params.api_secret looks like a secret"),
+        ({"auth": {"password": SECRET_VALUE}}, "broker_params.auth.password looks like a"),
+        ({"key_id": "AKIAZZZZ1234567890AB"}, "broker_params.key_id looks like a secret"),
+    ],
+    ids=["secret-name", "nested", "aws-key-any-name"],
+)
+def test_a_secret_in_a_params_table_is_refused_before_anything_is_written(
+    tmp_path, capsys, params, said
+):
+    """Before, it went into config.json and every checkpoint in plain text (the evidence's
+    scan found it afterwards): the run directory is what reviewers are handed."""
+    with pytest.raises(ConfigError, match=said) as caught:
+        DryrunConfig(broker="userplug.parts:sim_broker", broker_params=params)
+    assert "environment" in str(caught.value)
+    assert SECRET_VALUE not in str(caught.value)
+    assert "AKIA" not in str(caught.value)
+    toml = tmp_path / "c.toml"
+    toml.write_text(
+        'run_id = "keyed"\nbroker = "userplug.parts:sim_broker"\n[broker_params]\n'
+        f'api_secret = "{SECRET_VALUE}"\n'
+    )
+    from livesession.cli import main
+
+    assert main(["dryrun", "--config", str(toml), "--out", str(tmp_path / "runs")]) == 2
+    assert "broker_params.api_secret looks like a secret" in capsys.readouterr().err
+    assert not (tmp_path / "runs").exists()
+
+
+def test_placeholders_and_ordinary_params_are_not_secrets():
+    params = {"api_key": "${API_KEY}", "token": "none", "max_tokens": 5, "author": "desk"}
+    assert DryrunConfig(broker="userplug.parts:sim_broker", broker_params=params).broker_params
+
+
 class _HalfAStrategy:
     strategy_id = "half"
 

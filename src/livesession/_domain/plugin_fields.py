@@ -9,6 +9,7 @@ on their own.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any, Final
 
@@ -16,6 +17,7 @@ import attrs
 
 from .._exceptions import ConfigError
 from .._support.references import is_reference
+from .._support.secrets import find_secrets
 from .datafeeds import DATA_FEEDS
 
 __all__ = ["PLUGIN_KEYS", "check_broker", "check_factory", "check_feed", "params_field"]
@@ -66,8 +68,23 @@ def check_factory(_inst: object, _attr: object, value: str | None) -> None:
 
 
 def _plain_value(name: str, value: object) -> None:
-    """TOML values a factory receives as they are; dates are refused (JSON keeps no dates)."""
-    if isinstance(value, (str, int, float, bool)):
+    """TOML values a factory receives as they are; dates are refused (JSON keeps no dates).
+
+    A value the evidence's secret scan would find, written as ``config.json`` writes it
+    (``"api_secret": "..."``), is refused too: a run records its params tables in
+    ``config.json`` and its checkpoints, which reviewers read.
+    """
+    if isinstance(value, str):
+        found = find_secrets(json.dumps({name.rpartition(".")[2]: value}))
+        if found:
+            table = name.partition(".")[0]
+            raise ConfigError(
+                f"{name} looks like a secret ({', '.join(found)}): a run records {table} in "
+                "config.json and its checkpoints, which reviewers read; have the factory "
+                "read it from the environment instead (os.environ)"
+            )
+        return
+    if isinstance(value, (int, float, bool)):
         return
     if isinstance(value, (list, tuple)):
         for item in value:
