@@ -42,6 +42,20 @@ PLANTED = [
     ),
     ("webhook_url", "POST https://ci.example.com/hooks/9f8e7d6c5b4a3928", "9f8e7d6c5b4a3928"),
     ("aws_access_key", "key id AKIAIOSFODNN7EXAMPLE in use", "AKIAIOSFODNN7EXAMPLE"),
+    # Prefixed tokens under no secret name (a strategy's exception message, say): before,
+    # neither redaction nor the evidence's scan knew them.
+    (
+        "provider_token",
+        "cannot reach pricing with ghp_abcdefghijklmnopqrstuvwxyz0123456789",
+        "ghp_abcdefghijklmnopqrstuvwxyz0123456789",
+    ),
+    ("provider_token", "slack xoxb-123456789012-abcdefABCDEF failed", "xoxb-123456789012"),
+    ("provider_token", "charge with sk_live_4eC39HqLyjWDarjtT1zdp7dc", "4eC39HqLyjWDarjtT1zdp7dc"),
+    (
+        "provider_token",
+        "jwt eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0In0.SflKxwRJSMeKKF2QT4fw expired",
+        "SflKxwRJSMeKKF2QT4fw",
+    ),
 ]
 
 # Texts that name secrets, keys, tokens or URLs but hold none.
@@ -75,6 +89,10 @@ LOOK_ALIKES = [
     "idempotency key cid-000042 reused",
     "AKIA is a prefix",
     "fence",
+    "ghp_short",
+    "the xox- prefix marks Slack tokens",
+    "sk_live_ is Stripe's prefix",
+    "eyJ alone is not a token",
 ]
 
 

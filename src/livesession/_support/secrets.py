@@ -92,6 +92,18 @@ _PRIVATE_KEY: Final = (
     r"(.*?)(?:(?-i:-----END [A-Z0-9 ]*PRIVATE KEY-----)|\Z)"
 )
 
+# Tokens whose own prefix says what they are, wherever they stand: GitHub (ghp_, gho_,
+# ghu_, ghs_, ghr_, github_pat_), Slack (xoxb-, xoxp-, ...), Stripe-style live keys
+# (sk_live_, rk_live_) and JSON Web Tokens (three base64url parts, the first two "eyJ").
+_BY_PREFIX: Final = (
+    r"(?<![\w-])("
+    r"gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,}"
+    r"|xox[abprs]-[A-Za-z0-9-]{10,}"
+    r"|[sr]k_live_[A-Za-z0-9]{16,}"
+    r"|eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"
+    r")"
+)
+
 _FLAGS: Final = re.IGNORECASE | re.DOTALL
 RULES: Final = (
     SecretRule("private_key", re.compile(_PRIVATE_KEY, _FLAGS)),
@@ -100,13 +112,17 @@ RULES: Final = (
     SecretRule("url_password", re.compile(_URL_USERINFO, _FLAGS)),
     SecretRule("bearer_token", re.compile(_BEARER, _FLAGS)),
     SecretRule("webhook_url", re.compile(_WEBHOOK, _FLAGS)),
+    SecretRule("provider_token", re.compile(_BY_PREFIX)),  # case matters: no IGNORECASE
 )
 """Every kind of secret found in free text, in the order findings are reported."""
 
 # Every rule needs one of these substrings (in any case), so a text without any skips the
 # rules: the audit chain redacts every payload string, and most hold none of them. Searching
 # the lowered text is about five times faster than an IGNORECASE search.
-_TRIGGER: Final = re.compile(r"secret|passw|passphrase|token|key|bearer|://|-----begin|akia")
+_TRIGGER: Final = re.compile(
+    r"secret|passw|passphrase|token|key|bearer|://|-----begin|akia|gh[pousr]_|github_pat_|xox"
+    r"|k_live_|eyj"
+)
 _SHORTEST: Final = len("a://:x@")
 
 
