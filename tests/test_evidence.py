@@ -393,6 +393,22 @@ class TestOutcome:
         assert f"problem: {problem}; trade_id: {trade_id}." in text
         assert f"1 open order(s): {cid} BUY 0/0.010 BTC/USDT;" in text
 
+    @pytest.mark.broken_run("the final snapshot is tampered with on purpose")
+    def test_a_broken_final_snapshot_is_left_out_not_a_crash(self, run_dir, tmp_path):
+        """Evidence must describe a broken run too (verify says what is wrong)."""
+        from livesession._artifacts.runread import read_records
+        from livesession.evidence._outcome import outcome
+
+        broken = tmp_path / "broken"
+        shutil.copytree(run_dir, broken)
+        snapshots = broken / "state_snapshots.jsonl"
+        lines = snapshots.read_bytes().splitlines()
+        final = orjson.loads(lines[-1]) | {"positions": ["x"], "open_orders": {"a": 1}}
+        snapshots.write_bytes(b"\n".join([*lines[:-1], orjson.dumps(final)]) + b"\n")
+        found = outcome(broken, read_records(broken / "events.jsonl"))
+        assert (found["positions"], found["open_orders"]) == ({}, [])
+        assert found["status"] == "COMPLETED"
+
     def test_a_crashed_run_is_said_to_be_unsealed_and_not_re_run(self, tmp_path):
         """Before, a crashed run's bundle listed the crash's marks as violations and spent
         a whole re-run of the config on a determinism MISMATCH; it now says the run is not

@@ -64,9 +64,9 @@ NONE_RETURNED: Final = (
     "on_bar returned None: return a list of OrderIntent ([] when there is nothing to do)"
 )
 DAILY_LOSS_KILL: Final = "DAILY_LOSS"
+"""The reason of the kill the daily-loss cap trips (``KILL_SWITCH``)."""
 REDUCE_ONLY_CROSSED: Final = "REDUCE_ONLY_CROSSED"
 """The kill switch's reason when a reduce-only fill opened or flipped exposure."""
-"""The reason of the kill the daily-loss cap trips (``KILL_SWITCH``)."""
 MAX_STEPS_REACHED: Final = "max_steps reached"
 """The stop reason of a run that reached ``max_steps`` (its safety bound) before ``steps``."""
 FEED_ERROR: Final = "FEED_ERROR"

@@ -39,22 +39,34 @@ def outcome(run_dir: Path, events: list[dict[str, Any]]) -> dict[str, Any]:
                 stop = payload(event)
     snapshots = read_records(run_dir / names.SNAPSHOTS)  # a line per transition: few
     final = snapshots[-1] if snapshots else {}
+    seal, planned = stopped or {}, (started or {}).get("steps_planned")
+    # A broken run (verify says how) may hold anything: what is not of its kind is left out.
+    positions = final.get("positions")
+    orders = final.get("open_orders")
     found: dict[str, Any] = {
         "sealed": stopped is not None,
-        "status": (stopped or {}).get("status"),
-        "fsm_state": (stopped or {}).get("fsm_state"),
-        "reason": (stopped or {}).get("reason", ""),
+        "status": seal.get("status"),
+        "fsm_state": seal.get("fsm_state"),
+        "reason": seal.get("reason", ""),
         "stop_reason": None if stop is None else stop.get("reason", ""),
-        "steps": (stopped or {}).get("steps"),
-        "steps_planned": (started or {}).get("steps_planned"),
-        "equity": (stopped or {}).get("equity"),
-        "pnl": (stopped or {}).get("pnl"),
-        "positions": {s: q for s, q in sorted(final.get("positions", {}).items()) if _nonzero(q)},
-        "open_orders": list(final.get("open_orders", [])),
-        "operator_actions": told_actions(actions_in(events), (started or {}).get("steps_planned")),
+        "steps": seal.get("steps"),
+        "steps_planned": planned,
+        "equity": seal.get("equity"),
+        "pnl": seal.get("pnl"),
+        "positions": {
+            str(symbol): qty
+            for symbol, qty in sorted((positions if isinstance(positions, dict) else {}).items())
+            if _nonzero(qty)
+        },
+        "open_orders": list(orders) if isinstance(orders, list) else [],
+        "operator_actions": told_actions(actions_in(events), planned),
     }
     if fault is not None:
-        found["fault"] = {"reason": fault.get("reason", ""), "detail": fault.get("detail", {})}
+        detail = fault.get("detail")
+        found["fault"] = {
+            "reason": fault.get("reason", ""),
+            "detail": detail if isinstance(detail, dict) else {},
+        }
     return found
 
 
