@@ -31,6 +31,7 @@ from ._session.coordinator import ONE_SHOT_OPERATOR, DryrunResult, LiveSessionOr
 from ._session.lease_keeper import LEASE_LOST
 from ._support.logging import configure_logging, disable_logging, import_structlog_without_rich
 from ._support.secrets import redact_text
+from .status import run_status
 
 if TYPE_CHECKING:
     from ._artifacts.metrics import MetricsCollector
@@ -112,9 +113,18 @@ def _summary(result: DryrunResult, run_dir: Path, wall_s: float, metrics: Metric
     print("\n".join(lines))  # noqa: T201 - the CLI's output
 
 
-def _say_rejected(result: DryrunResult) -> None:
-    """The one stderr line of a rejected session: the reason code and what failed."""
+def _say_rejected(result: DryrunResult, run_dir: Path) -> None:
+    """The one stderr line of a rejected session: the reason code and what failed.
+
+    A lease another session holds is named with its holder (the lease file's, or the
+    holder's last audit record): the run's events leave it out, to stay the same bytes on
+    every host.
+    """
     why = result.reason + (f": {result.detail}" if result.detail else "")
+    if result.reason == "LEASE_HELD":
+        lease = run_status(run_dir).lease or {}
+        if lease.get("holder"):
+            why += f" ({lease['holder']}, per {lease['source']})"
     print(f"livesession: rejected: {redact_text(why)}", file=sys.stderr)  # noqa: T201 - the CLI's output
 
 
@@ -212,7 +222,7 @@ def _run(
     if not quiet:
         _summary(result, run_dir, timings["wall_s"], session.recorder.metrics)
     if result.status is SessionStatus.REJECTED:
-        _say_rejected(result)
+        _say_rejected(result, run_dir)
     if result.status is SessionStatus.FAILED:
         print(f"livesession: failed: {_failure(result, run_dir)}", file=sys.stderr)  # noqa: T201 - the CLI's output
     elif controls.stop_reason and result.reason == controls.stop_reason:
