@@ -4,6 +4,7 @@ against a user's strategy, and the pytest plugin's fixtures."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -131,6 +132,32 @@ class TestFailureMatrix:
         assert report.resumes >= 5  # crash-resume equivalence was checked, not skipped
         assert report.session_steps > 15 * 30
         assert report.examples_per_second > 0
+
+    def test_a_plug_in_factory_not_yet_bound_is_named_with_the_fix(self):
+        """A factory written for the config (strategy_id and params as keywords) given as it
+        is: before, a bare TypeError from deep in the kit."""
+
+        def make(strategy_id: str, lookback: int = 5) -> SmaCrossover:
+            return SmaCrossover(strategy_id=strategy_id)
+
+        with pytest.raises(TypeError) as caught:
+            run_failure_matrix(make, examples=1, steps=4, seed=1)
+        assert str(caught.value) == (
+            "strategy_factory must be callable with no argument (called bare: missing a "
+            "required argument: 'strategy_id'); bind its arguments first: "
+            'functools.partial(make_strategy, strategy_id="mine", ...)'
+        )
+
+    @pytest.mark.parametrize(
+        ("product", "said"),
+        [
+            (None, "strategy_factory returned None, not a Strategy (does the factory end"),
+            ({}, "strategy_factory returned a dict, not a Strategy: it lacks get_state"),
+        ],
+    )
+    def test_a_factory_giving_no_strategy_is_named(self, product, said):
+        with pytest.raises(TypeError, match=re.escape(said)):
+            run_failure_matrix(lambda: product, examples=1, steps=4, seed=1)
 
     def test_a_strategy_whose_get_state_forgets_is_caught(self):
         with pytest.raises(AssertionError) as caught:

@@ -30,6 +30,7 @@ A failing example is shrunk by hypothesis; ``run_failure_matrix`` then raises
 from __future__ import annotations
 
 import datetime as dt
+import inspect
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
@@ -49,6 +50,8 @@ from .._risk.governor import TradingState
 from .._session.assembly import replay_window_ns
 from .._session.coordinator import LiveSessionOrchestrator
 from .._support.optional import import_optional
+from .._support.references import not_a
+from .._typing import Strategy
 from ..stores import MemoryIdempotencyStore
 from .faults import FaultBroker
 from .model import MatrixCase, MatrixReport
@@ -56,7 +59,7 @@ from .tracking import mark_verified, verify_session
 
 if TYPE_CHECKING:
     from .._domain.model import Order
-    from .._typing import MarketFeed, Strategy
+    from .._typing import MarketFeed
 
 __all__ = ["check_case", "run_failure_matrix"]
 
@@ -286,6 +289,29 @@ def _kill_point(run: _Run, earliest: int, window_ns: int) -> int | None:
     return None
 
 
+def _probe(strategy_factory: StrategyFactory) -> Strategy:
+    """A first strategy from the factory (to learn its id), or a ``TypeError`` saying why not.
+
+    A plug-in factory takes ``strategy_id`` (and its params) as the config passes them; the
+    matrix calls its factory bare, so those are bound first (``functools.partial``).
+    """
+    try:
+        inspect.signature(strategy_factory).bind()
+    except TypeError as exc:
+        msg = (
+            f"strategy_factory must be callable with no argument (called bare: {exc}); bind "
+            'its arguments first: functools.partial(make_strategy, strategy_id="mine", ...)'
+        )
+        raise TypeError(msg) from None
+    except ValueError:
+        pass  # no signature to read (a builtin): the call below says what it says
+    probe: object = strategy_factory()
+    if not isinstance(probe, Strategy):
+        msg = f"strategy_factory returned {not_a(probe, Strategy)}"
+        raise TypeError(msg)
+    return probe
+
+
 def check_case(
     strategy_factory: StrategyFactory,
     case: MatrixCase,
@@ -299,7 +325,7 @@ def check_case(
     Raises:
         AssertionError: an invariant broke, or the resumed run's events differ.
     """
-    probe = strategy_factory()
+    probe = _probe(strategy_factory)
     params = {**_BASE, "strategy_id": probe.strategy_id, **(config or {})}
     cfg = DryrunConfig(**params)
     straight = _Run(strategy_factory, feed_factory, cfg, case)
