@@ -135,6 +135,35 @@ _BAD_INTENTS = {
         "ValueError",
         "stop_loss_pct must be a finite number",
     ),
+    # Fields each sound that do not go together. Before, a MARKET intent with a
+    # limit_price was valued by the rails at that price (1.00: any size passed the notional
+    # rail), a LIMIT without a price went to the venue unpriced, and a stop loss of 2
+    # (meant as 2 %) placed a stop at a negative price.
+    "a market order with a price": (
+        buy("0.01", limit_price=D("1.00")),
+        "ValueError",
+        "a MARKET OrderIntent carries no limit_price, got 1.00: use order_type=OrderType.LIMIT",
+    ),
+    "a limit order without a price": (
+        buy("0.01", order_type=OrderType.LIMIT),
+        "ValueError",
+        "a LIMIT OrderIntent needs its price in limit_price",
+    ),
+    "a stop order without a price": (
+        buy("0.01", order_type=OrderType.STOP),
+        "ValueError",
+        "a STOP OrderIntent needs its price in limit_price",
+    ),
+    "a stop loss of 200 %": (
+        buy("0.01", stop_loss_pct=D("2")),
+        "ValueError",
+        "stop_loss_pct must be below 1 (a fraction of the entry price: 0.02 is 2 %), got 2",
+    ),
+    "a take profit of 100 %": (
+        buy("0.01", take_profit_pct=D("1")),
+        "ValueError",
+        "take_profit_pct must be below 1 (a fraction of the entry price: 0.02 is 2 %), got 1",
+    ),
 }
 
 

@@ -157,6 +157,28 @@ def _intent_problems(intent: OrderIntent) -> Iterator[str]:
         problem = _number_problem("an OrderIntent", name, value, zero_ok=name == "quantity")
         if problem is not None:
             yield problem
+    yield from _terms_problems(intent)
+
+
+def _terms_problems(intent: OrderIntent) -> Iterator[str]:
+    """An intent whose fields are each sound, but do not go together."""
+    kind = intent.order_type.value
+    if intent.order_type is OrderType.MARKET and intent.limit_price is not None:
+        # The rails would value the order at this price, not the market's.
+        yield (
+            f"a MARKET OrderIntent carries no limit_price, got {intent.limit_price}: "
+            "use order_type=OrderType.LIMIT for a priced order"
+        )
+    if intent.order_type is not OrderType.MARKET and intent.limit_price is None:
+        yield f"a {kind} OrderIntent needs its price in limit_price"
+    for name in ("take_profit_pct", "stop_loss_pct"):
+        value = getattr(intent, name)
+        if value is not None and value >= 1:
+            # At 1 or more, one side's exit would be priced at zero or below.
+            yield (
+                f"an OrderIntent's {name} must be below 1 (a fraction of the entry price: "
+                f"0.02 is 2 %), got {value}"
+            )
 
 
 _QUANTITY_HINT: Final = " (a sell is side=Side.SELL with a positive quantity)"
