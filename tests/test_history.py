@@ -270,6 +270,24 @@ class TestParquet:
         assert recorded["price_tick"] == "0.01"
         assert recorded["feed_bytes"] == (tmp_path / "data" / "goog.parquet").stat().st_size
 
+    def test_a_time_split_in_date_and_time_columns_is_one_time(self, tmp_path: Path) -> None:
+        pa = pytest.importorskip("pyarrow")
+        pq = pytest.importorskip("pyarrow.parquet")
+        table = pa.table(
+            {
+                "date": ["2026-03-06", "2026-03-06"],
+                "time": ["21:58", "21:59"],
+                **{name: [1.0, 1.0] for name in ("open", "high", "low", "close", "volume")},
+            }
+        )
+        pq.write_table(table, tmp_path / "x.parquet")
+        feed = ParquetReplayFeed(tmp_path / "x.parquet", symbol="X", tick=None, lot=Decimal(1))
+        bars = feed.next_bar(0), feed.next_bar(0)
+        assert feed.dated
+        assert [b.ts_ns for b in bars if b is not None] == [
+            epoch_ns(dt.datetime(2026, 3, 6, 21, minute, tzinfo=dt.UTC)) for minute in (58, 59)
+        ]
+
     def test_a_file_that_is_not_parquet_is_one_line(self, tmp_path: Path, elsewhere: Path):
         pytest.importorskip("pyarrow")
         (tmp_path / "x.parquet").write_text("Date,Open\n", encoding="utf-8")
@@ -323,6 +341,7 @@ class TestTimestamps:
             ["1772834340000000000", "1773007200000000000"],  # epoch nanoseconds
             ["06.03.2026 21:59", "08.03.2026 22:00"],  # day first, as spreadsheets write
             ["06.03.2026 21:59:00", "08.03.2026 22:00:00"],
+            ["2026.03.06 21:59", "2026.03.08 22:00"],  # year first, as MetaTrader writes
         ],
     )
     def test_every_form_gives_the_same_moments(self, tmp_path: Path, times: list[str]) -> None:
@@ -377,6 +396,69 @@ class TestTimestamps:
     def test_a_form_other_than_the_first_rows_is_refused(self, tmp_path: Path) -> None:
         with pytest.raises(DataFileError, match=r"line 3, column time, value '1772834340'"):
             check_csv(self._file(tmp_path, ["2026-03-06", "1772834340"]), tick=None)
+
+    @pytest.mark.parametrize(
+        ("text", "delimiter"),
+        [
+            ("date,time,open,high,low,close,volume\n{d},{t},1.00,1.10,0.90,1.05,7\n", ","),
+            ("Date;Time;Open;High;Low;Close;Volume\n{e};{t};1,00;1,10;0,90;1,05;7\n", ";"),
+            ("Date,Time,Open,High,Low,Close,Volume\n{m},{t},1.00,1.10,0.90,1.05,7\n", "mt"),
+        ],
+        ids=["iso", "european", "metatrader"],
+    )
+    def test_a_time_split_in_date_and_time_columns_is_one_time(
+        self, tmp_path: Path, text: str, delimiter: str
+    ) -> None:
+        """As MetaTrader and many FX exports write it. Before, the date alone was read, so
+        the second bar of a day was refused (time does not increase)."""
+        rows = [
+            ("2026-03-06", "06.03.2026", "2026.03.06", "21:59"),
+            ("2026-03-08", "08.03.2026", "2026.03.08", "22:00:30"),
+        ]
+        body = "".join(text.split("\n", 1)[1].format(d=d, e=e, m=m, t=t) for d, e, m, t in rows)
+        path = tmp_path / "t.csv"
+        path.write_text(text.split("\n", 1)[0] + "\n" + body, encoding="utf-8")
+        feed = CsvReplayFeed(path, symbol="X", tick=None, lot=Decimal(1))
+        bars = feed.next_bar(0), feed.next_bar(0)
+        feed.close()
+        assert feed.dated
+        assert [b.ts_ns for b in bars if b is not None] == [
+            epoch_ns(dt.datetime(2026, 3, 6, 21, 59, tzinfo=dt.UTC)),
+            epoch_ns(dt.datetime(2026, 3, 8, 22, 0, 30, tzinfo=dt.UTC)),
+        ]
+        day = rows[0][{",": 0, ";": 1, "mt": 2}[delimiter]]
+        assert check_csv(path, tick=None).first_time == f"{day} 21:59"
+
+    def test_a_split_time_names_both_columns_in_its_errors(self, tmp_path: Path) -> None:
+        path = tmp_path / "t.csv"
+        path.write_text(
+            "date,time,open,high,low,close,volume\n2026-03-06,09:00,1,1,1,1,0\n"
+            "2026-03-06,08:59,1,1,1,1,0\n2026-03-06,,1,1,1,1,0\n",
+            encoding="utf-8",
+        )
+        with pytest.raises(
+            DataFileError,
+            match=r"line 3, column date time, value '2026-03-06 "
+            r"08:59': time does not increase \(line 2 has 2026-03-06 09:00\)",
+        ):
+            check_csv(path, tick=None)
+        path.write_text(
+            "date,time,open,high,low,close,volume\n2026-03-06,09:00,1,1,1,1,0\n"
+            "2026-03-06,,1,1,1,1,0\n",
+            encoding="utf-8",
+        )
+        with pytest.raises(DataFileError, match=r"line 3, column time, value '': empty value"):
+            check_csv(path, tick=None)
+
+    def test_a_time_column_that_is_no_time_of_day_is_read_alone(self, tmp_path: Path) -> None:
+        """``time`` of epoch numbers beside a ``date``: the header's first is read, as before."""
+        path = tmp_path / "t.csv"
+        path.write_text(
+            "time,date,open,high,low,close,volume\n1772834340,2026-03-06,1,1,1,1,0\n"
+            "1773007200,2026-03-08,1,1,1,1,0\n",
+            encoding="utf-8",
+        )
+        assert check_csv(path, tick=None).first_time == "1772834340"
 
     def test_a_file_without_times_takes_the_sessions(self, tmp_path: Path) -> None:
         path = tmp_path / "t.csv"

@@ -15,7 +15,8 @@ column and the value, so that a run never starts on data it would trip over late
   any case, the first one the header has; else an unnamed first column, as pandas writes
   the index) holds a value that is not a time (the forms of ``timeforms``: ISO 8601,
   ``DD.MM.YYYY``, or, as the first row decides, an epoch number), or does not increase
-  strictly;
+  strictly. A ``date`` and a ``time`` column (and no other) whose first ``time`` is a time
+  of day are one time, split in two (``timeforms.time_text``);
 - a file without a time column writes a time in a column of another name (``Datum``):
   its bars would play on the session's grid, at times the data never had.
 
@@ -38,11 +39,12 @@ import attrs
 from .._domain.decimal import plain
 from .._exceptions import DataFileError
 from .csvforms import DELIMITERS, decimal_text, split, writes_decimal_comma
-from .timeforms import epoch_unit, finite_number, text_ns
+from .timeforms import epoch_unit, finite_number, is_time_of_day, text_ns, time_text
 
 __all__ = [
     "PRICE_COLUMNS",
     "REQUIRED_COLUMNS",
+    "SPLIT_TIME",
     "DataFileCheck",
     "RowChecker",
     "TimeColumn",
@@ -58,6 +60,8 @@ TIME_COLUMNS: Final = ("timestamp", "time", "datetime", "date", "open_time", "ts
 SYMBOL_COLUMNS: Final = ("symbol", "ticker")
 """A column naming each row's instrument (the first of these the header has), optional."""
 _KNOWN_COLUMNS: Final = frozenset((*REQUIRED_COLUMNS, *TIME_COLUMNS, *SYMBOL_COLUMNS))
+SPLIT_TIME: Final = "date time"
+"""The name errors give a time split in a ``date`` and a ``time`` column."""
 UNNAMED_TIME: Final = "#1"
 """How an unnamed first column (the dates of a pandas export) is named in messages."""
 _SHOWN: Final = 40  # longest value quoted in a message
@@ -119,6 +123,8 @@ class CsvLayout:
     times: TimeColumn | None = None
     """The time column (its index in ``time_index``), its form fixed by the first row."""
     time_index: int | None = None
+    day_index: int | None = None
+    """The ``date`` column of a time split in two (``time_text`` joins them), or None."""
     delimiter: str = ","
     decimal_comma: bool = False
 
@@ -266,6 +272,14 @@ class RowChecker:
         else:
             self.time_index, self.time_column = None, None
         self.times = None if self.time_column is None else TimeColumn(path, self.time_column)
+        self.day_index: int | None = None
+        others = [n for n in names if n in TIME_COLUMNS and n not in ("date", "time")]
+        # A time split in "date" and "time": the first row decides (``_split_time``).
+        self._split = (
+            (names.index("date"), names.index("time"))
+            if "date" in names and "time" in names and not others
+            else None
+        )
         self.symbol_column = next((n for n in names if n in SYMBOL_COLUMNS), None)
         self.symbol: str | None = None  # the first row's, which every row must repeat
         self.symbol_line = 0
@@ -332,13 +346,28 @@ class RowChecker:
                     self.path, line, column, cells[index[column]],
                     f"{column} is outside [low {low}, high {high}]",
                 )  # fmt: skip
-        if self.times is not None and self.time_index is not None:
-            text = cells[self.time_index]
-            if not text:
-                raise _fail(self.path, line, self.time_column, text, "empty value")
-            self.times.add(text, line)
+        self._time(cells, line)
         if self.symbol_column is not None:
             self._one_symbol(cells[self.names.index(self.symbol_column)], line)
+
+    def _time(self, cells: list[str], line: int) -> None:
+        if self._split is not None:
+            self._split_time(cells)
+        if self.times is None or self.time_index is None:
+            return
+        for at in (self.day_index, self.time_index):
+            if at is not None and not cells[at]:
+                raise _fail(self.path, line, self.names[at], "", "empty value")
+        self.times.add(time_text(cells, self.time_index, self.day_index), line)
+
+    def _split_time(self, cells: list[str]) -> None:
+        """At the first row: a ``time`` of day beside a ``date`` makes one time of the two."""
+        assert self._split is not None  # noqa: S101 - the caller checked
+        day, time = self._split
+        self._split = None
+        if self.times is not None and is_time_of_day(cells[time]):
+            self.day_index, self.time_index, self.time_column = day, time, SPLIT_TIME
+            self.times.column = SPLIT_TIME
 
     def _no_unread_time(self, cells: list[str], line: int) -> None:
         """Refuse a file whose times sit in a column of another name (``Datum``, ``Fecha``).
@@ -433,6 +462,7 @@ def scan_csv(stream: IO[bytes], path: Path, *, tick: Decimal | None) -> CsvLayou
         index=index,
         times=checker.times,
         time_index=checker.time_index,
+        day_index=checker.day_index,
         delimiter=delimiter,
         decimal_comma=bool(checker.decimal_comma),
     )

@@ -14,6 +14,7 @@ from .._domain.random import DeterministicStream
 from .._exceptions import ConfigError
 from .csvforms import split
 from .datafile import DataFileCheck, check_csv, open_data_file, scan_csv
+from .timeforms import time_text
 
 __all__ = ["CsvReplayFeed", "DataFileCheck", "RandomWalkFeed", "check_csv"]
 
@@ -223,7 +224,7 @@ class CsvReplayFeed:
         self._tick = layout.check.price_tick or Decimal(1)
         self._index = layout.index
         self._times = layout.times
-        self._time_index = layout.time_index
+        self._time_index, self._day_index = layout.time_index, layout.day_index
         self._delimiter, self._decimal_comma = layout.delimiter, layout.decimal_comma
         self.dated = layout.times is not None
         """Whether bars carry the file's own times (a time column), not the session's."""
@@ -261,7 +262,8 @@ class CsvReplayFeed:
                 for col, idx in self._index.items()
             }
             if self._times is not None and self._time_index is not None:
-                ts_ns = self._times.parse(cells[self._time_index].strip(), self._row + 1)
+                text = time_text(cells, self._time_index, self._day_index)
+                ts_ns = self._times.parse(text, self._row + 1)
         except (IndexError, TypeError, ValueError, csv.Error) as exc:
             raise ConfigError(f"CSV feed {self._path} row {self._row + 1}: {exc}") from None
         return Bar(

@@ -26,6 +26,7 @@ from .._domain.model import Bar
 from .._exceptions import DataFileError
 from .._support.optional import import_optional
 from .datafile import DataFileCheck, RowChecker, column_index, open_data_file
+from .timeforms import time_text
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -115,7 +116,7 @@ class ParquetReplayFeed:
         self._tick = checker.found_tick  # given, or inferred from the prices
         self._index = {column: checker.names.index(column) for column in checker.names if column}
         self._times = checker.times
-        self._time_index = checker.time_index
+        self._time_index, self._day_index = checker.time_index, checker.day_index
         self.dated = self._times is not None
         """Whether bars carry the file's own times (a time column), not the session's."""
         self.first_ts_ns = self.checked.first_ns
@@ -128,7 +129,8 @@ class ParquetReplayFeed:
         cells = self._rows[self._row]
         self._row += 1
         if self._times is not None and self._time_index is not None:
-            ts_ns = self._times.parse(cells[self._time_index], self._row + 1)
+            text = time_text(cells, self._time_index, self._day_index)
+            ts_ns = self._times.parse(text, self._row + 1)
         index, tick = self._index, self._tick
         volume = Decimal(cells[index["volume"]])
         return Bar(

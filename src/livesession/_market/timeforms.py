@@ -3,8 +3,12 @@
 - an **ISO 8601** date or time (``2026-03-02``, ``2026-03-02T09:00:00+01:00``; without an
   offset it is UTC), or eight digits, a compact date (``20260302``);
 - a **day-first date** ``DD.MM.YYYY``, alone (midnight) or with ``HH:MM`` or ``HH:MM:SS``
-  after a space, as spreadsheets set to much of Europe's conventions write it: UTC;
+  after a space, as spreadsheets set to much of Europe's conventions write it: UTC; and
+  the year-first ``YYYY.MM.DD`` MetaTrader writes, likewise;
 - an **epoch number**, its unit told by its magnitude (``epoch_unit``).
+
+A time split in a date and a time-of-day column (``2026-03-02,09:00``, as MetaTrader and
+many FX exports write it) is read as the two joined by a space (``time_text``).
 """
 
 from __future__ import annotations
@@ -16,11 +20,33 @@ from typing import Final
 
 from .._domain.clock import epoch_ns
 
-__all__ = ["dotted_ns", "epoch_unit", "finite_number", "iso_ns", "text_ns"]
+__all__ = [
+    "dotted_ns",
+    "epoch_unit",
+    "finite_number",
+    "is_time_of_day",
+    "iso_ns",
+    "text_ns",
+    "time_text",
+]
 
-_DOTTED: Final = re.compile(
-    r"(?P<d>\d{2})\.(?P<m>\d{2})\.(?P<y>\d{4})(?: (?P<H>\d{2}):(?P<M>\d{2})(?::(?P<S>\d{2}))?)?"
-)
+_CLOCK: Final = r"(?: (?P<H>\d{2}):(?P<M>\d{2})(?::(?P<S>\d{2}))?)?"
+_DOTTED: Final = re.compile(r"(?P<d>\d{2})\.(?P<m>\d{2})\.(?P<y>\d{4})" + _CLOCK)
+_YEAR_DOTTED: Final = re.compile(r"(?P<y>\d{4})\.(?P<m>\d{2})\.(?P<d>\d{2})" + _CLOCK)
+
+
+_TIME_OF_DAY: Final = re.compile(r"\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?")
+
+
+def is_time_of_day(text: str) -> bool:
+    """Whether ``text`` is a time of day alone (``09:00``, ``09:00:30.5``)."""
+    return _TIME_OF_DAY.fullmatch(text) is not None
+
+
+def time_text(cells: list[str], time_index: int, day_index: int | None) -> str:
+    """A row's time as one text: a time split in a date and a time column is joined."""
+    text = cells[time_index].strip()
+    return text if day_index is None else f"{cells[day_index].strip()} {text}"
 
 
 # Epoch numbers are told apart by magnitude: below 1e11 seconds (up to the year 5138),
@@ -75,8 +101,12 @@ def finite_number(text: str) -> Decimal | None:
 
 
 def dotted_ns(text: str) -> int | None:
-    """Nanoseconds since the epoch of ``DD.MM.YYYY[ HH:MM[:SS]]`` (UTC), or None."""
-    found = _DOTTED.fullmatch(text)
+    """Nanoseconds since the epoch of a dotted date and optional time (UTC), or None.
+
+    ``DD.MM.YYYY[ HH:MM[:SS]]``, or the year-first ``YYYY.MM.DD[ HH:MM[:SS]]`` MetaTrader
+    writes.
+    """
+    found = _DOTTED.fullmatch(text) or _YEAR_DOTTED.fullmatch(text)
     if found is None:
         return None
     parts = {key: int(value or 0) for key, value in found.groupdict().items()}
