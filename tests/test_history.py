@@ -416,8 +416,7 @@ class TestTimestamps:
             ("2026-03-08", "08.03.2026", "2026.03.08", "22:00:30"),
         ]
         body = "".join(text.split("\n", 1)[1].format(d=d, e=e, m=m, t=t) for d, e, m, t in rows)
-        path = tmp_path / "t.csv"
-        path.write_text(text.split("\n", 1)[0] + "\n" + body, encoding="utf-8")
+        path = _text_file(tmp_path, text.split("\n", 1)[0] + "\n" + body)
         feed = CsvReplayFeed(path, symbol="X", tick=None, lot=Decimal(1))
         bars = feed.next_bar(0), feed.next_bar(0)
         feed.close()
@@ -430,33 +429,24 @@ class TestTimestamps:
         assert check_csv(path, tick=None).first_time == f"{day} 21:59"
 
     def test_a_split_time_names_both_columns_in_its_errors(self, tmp_path: Path) -> None:
-        path = tmp_path / "t.csv"
-        path.write_text(
-            "date,time,open,high,low,close,volume\n2026-03-06,09:00,1,1,1,1,0\n"
-            "2026-03-06,08:59,1,1,1,1,0\n2026-03-06,,1,1,1,1,0\n",
-            encoding="utf-8",
+        head = "date,time,open,high,low,close,volume\n2026-03-06,09:00,1,1,1,1,0\n"
+        late = _text_file(tmp_path, head + "2026-03-06,08:59,1,1,1,1,0\n")
+        said = (
+            r"line 3, column date time, value '2026-03-06 08:59': time does not increase "
+            r"\(line 2 has 2026-03-06 09:00\)"
         )
-        with pytest.raises(
-            DataFileError,
-            match=r"line 3, column date time, value '2026-03-06 "
-            r"08:59': time does not increase \(line 2 has 2026-03-06 09:00\)",
-        ):
-            check_csv(path, tick=None)
-        path.write_text(
-            "date,time,open,high,low,close,volume\n2026-03-06,09:00,1,1,1,1,0\n"
-            "2026-03-06,,1,1,1,1,0\n",
-            encoding="utf-8",
-        )
+        with pytest.raises(DataFileError, match=said):
+            check_csv(late, tick=None)
+        empty = _text_file(tmp_path, head + "2026-03-06,,1,1,1,1,0\n")
         with pytest.raises(DataFileError, match=r"line 3, column time, value '': empty value"):
-            check_csv(path, tick=None)
+            check_csv(empty, tick=None)
 
     def test_a_time_column_that_is_no_time_of_day_is_read_alone(self, tmp_path: Path) -> None:
         """``time`` of epoch numbers beside a ``date``: the header's first is read, as before."""
-        path = tmp_path / "t.csv"
-        path.write_text(
+        path = _text_file(
+            tmp_path,
             "time,date,open,high,low,close,volume\n1772834340,2026-03-06,1,1,1,1,0\n"
             "1773007200,2026-03-08,1,1,1,1,0\n",
-            encoding="utf-8",
         )
         assert check_csv(path, tick=None).first_time == "1772834340"
 
@@ -469,6 +459,13 @@ class TestTimestamps:
         assert not feed.dated
         assert bar is not None
         assert bar.ts_ns == 123
+
+
+def _text_file(tmp_path: Path, text: str) -> Path:
+    """``text`` as the data file ``t.csv`` (written again by each call)."""
+    path = tmp_path / "t.csv"
+    path.write_text(text, encoding="utf-8")
+    return path
 
 
 def european(text: str) -> str:
