@@ -27,7 +27,14 @@ from livesession import (
     TradingState,
     Transient,
 )
-from livesession._domain.model import AckReport, FillReport, Side, VenueOrder, VenueOrderStatus
+from livesession._domain.model import (
+    AckReport,
+    FillReport,
+    RejectReport,
+    Side,
+    VenueOrder,
+    VenueOrderStatus,
+)
 from livesession._rundir import create_run
 from livesession._session.broker_guard import GuardedBroker, guard_broker
 from livesession._typing import ConfirmingLookup, DeclaredSimulation, JournaledVenue
@@ -228,6 +235,29 @@ class TestTranslation:
         assert caught.value.client_order_id == CID
         assert str(caught.value) == f"{call} raised KeyError: 'password=***'"
         assert SECRET not in str(caught.value)
+
+    @pytest.mark.parametrize(
+        ("reason", "code"),
+        [
+            ("NO_FUNDS", "NO_FUNDS"),
+            ("Insufficient balance", "INSUFFICIENT_BALANCE"),
+            (f"AUTH_FAILED password={SECRET}", "AUTH_FAILED_PASSWORD"),
+            ("x" * 80, "X" * 48),
+            ("", "REJECTED"),
+        ],
+    )
+    def test_a_refusal_s_reason_is_made_a_code(self, reason: str, code: str):
+        """Before, free text went into ORDER_REJECTED, the metrics and the audit's record
+        code (C2_REJECT_<reason>, which verify refuses), secrets and all."""
+        guarded = GuardedBroker(Bare(submit=Rejected(f"said {reason}", reason=reason)))
+        with pytest.raises(Rejected) as caught:
+            guarded.submit(_order(), 0)
+        assert caught.value.reason == code
+        assert SECRET not in str(caught.value)
+        report = RejectReport(client_order_id=CID, ts_ns=0, reason=reason)
+        (seen,) = GuardedBroker(Bare(poll=[report])).poll(0)
+        assert isinstance(seen, RejectReport)
+        assert seen.reason == code
 
     @pytest.mark.parametrize(
         "error", [Transient("t"), OutcomeUnknown("o"), Rejected("r", reason="NO_FUNDS")]
@@ -451,6 +481,18 @@ class TestInASession:
         assert fills[1]["payload"]["client_order_id"] != fills[0]["payload"]["client_order_id"]
         positions = [e["payload"]["position"] for e in _events(run_dir, "POSITION_CHANGED")]
         assert positions[:2] == ["0.010", "0.020"]
+
+    def test_a_refusal_in_free_text_leaves_a_run_that_verifies(self, tmp_path: Path):
+        class Refusing(UserBroker):
+            def submit(self, order: Any, now_ns: int) -> None:
+                raise Rejected("no", reason=f"Account locked, password={SECRET}")
+
+        run_dir, _ = _run(tmp_path, "refused", Refusing(), at({2: [buy("0.010")]}))
+        (rejected,) = _events(run_dir, "ORDER_REJECTED")
+        assert rejected["payload"]["reason"] == "ACCOUNT_LOCKED_PASSWORD"
+        for path in run_dir.iterdir():
+            if path.is_file():
+                assert SECRET.encode() not in path.read_bytes(), path.name
 
     def test_on_market_raising_is_an_unexpected_error(self, tmp_path: Path):
         broker = UserBroker(market_at=4)
