@@ -17,7 +17,10 @@ import pytest
 from _scripted import SYMBOL, ScriptedFeed, ScriptedStrategy, at, buy, sell
 from livesession import (
     CancelReport,
+    CheckResult,
+    DryrunConfig,
     FillReport,
+    LiveSessionOrchestrator,
     MockBroker,
     Order,
     OrderIntent,
@@ -30,6 +33,7 @@ from livesession import (
     VerbOutcome,
 )
 from livesession._risk.rails import (
+    Rejection,
     allowlist,
     beyond_the_position,
     daily_loss,
@@ -45,7 +49,7 @@ from livesession._risk.rails import (
     reducing_only,
 )
 
-from _helpers import hold_at_venue, session
+from _helpers import Sinks, hold_at_venue, session
 
 D = Decimal
 
@@ -467,6 +471,55 @@ class TestNoMarketPrice:
         (event,) = sinks.events_of("RISK_REJECTED")
         assert event["payload"]["rule"] == "MAX_ORDER_QTY"
         orch.close()
+
+
+class TestCallersOwnCodes:
+    """A rail or check of the caller's that names its refusal in free text: before, the
+    audit wrote it into a record code (``C2_REJECT_no buys on fridays!``) and the run
+    failed verify. It is made a code (redacted, upper case); a code passes as it is."""
+
+    def test_a_rail_s_free_text_rule_is_made_a_code(self, tmp_path):
+        from test_run_failures import _verify_memory
+
+        def fridays(_intent, _ctx):
+            return Rejection(rule="no buys on fridays!", detail={"day": "fri"}, reason="policy")
+
+        cfg = DryrunConfig(run_id="t", strategy_id="scripted", steps=20)
+        sinks = Sinks()
+        orch = LiveSessionOrchestrator(
+            cfg,
+            feed=ScriptedFeed(["40000.00"]),
+            strategy=ScriptedStrategy(at({1: [buy("0.010")]})),
+            rails=(*default_rails(cfg.risk, (SYMBOL,)), fridays),
+            **sinks.kwargs(),
+        )
+        orch.preflight()
+        orch.activate()
+        orch.run_n_steps(3)
+        orch.close()
+        (event,) = sinks.events_of("RISK_REJECTED")
+        assert (event["payload"]["rule"], event["payload"]["reason"]) == (
+            "NO_BUYS_ON_FRIDAYS",
+            "policy",
+        )
+        assert "C2_REJECT_NO_BUYS_ON_FRIDAYS" in sinks.audit_codes()
+        _verify_memory(sinks, tmp_path / "run")
+
+    def test_a_check_s_free_text_reason_is_made_a_code(self, tmp_path):
+        from test_run_failures import _verify_memory
+
+        def desk_hours(_ctx):
+            return CheckResult(name="desk_hours", passed=False, reason="outside hours (09-17)")
+
+        sinks = Sinks()
+        orch = LiveSessionOrchestrator(
+            DryrunConfig(run_id="t", steps=20), checks=(desk_hours,), **sinks.kwargs()
+        )
+        assert not orch.preflight()
+        orch.close()
+        assert orch.result().reason == "OUTSIDE_HOURS_09_17"
+        assert "C2_REJECT_OUTSIDE_HOURS_09_17" in sinks.audit_codes()
+        _verify_memory(sinks, tmp_path / "run")
 
 
 class TestReduceOnlyAtTheVenue:

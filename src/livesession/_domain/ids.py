@@ -8,12 +8,15 @@ from typing import Any
 
 import orjson
 
+from .._support.secrets import redact_text
+
 __all__ = [
     "RUN_ID_PATTERN",
     "SYMBOL_FORMS",
     "client_order_id",
     "is_valid_run_id",
     "is_valid_symbol",
+    "record_code",
     "stable_id",
 ]
 
@@ -24,6 +27,26 @@ SYMBOL_FORMS = "a ticker (GOOG, BRK.B) or BASE/QUOTE (BTC/USDT), in upper case"
 """What a symbol may look like, in words (for messages)."""
 _CLIENT_ID_PREFIX = "ls"
 _CLIENT_ID_LEN = 32
+
+
+_MAX_CODE = 48
+_CODE = re.compile(rf"[A-Z][A-Z0-9_]{{0,{_MAX_CODE - 1}}}")
+
+
+def record_code(text: object, *, default: str) -> str:
+    """``text`` as the short upper-case code a record carries, ``default`` when none is left.
+
+    The audit writes a refusal's reason or rule into a record code (``C2_REJECT_<CODE>``),
+    and the metrics count by it. A code passes as it is; free text that a plug-in gave
+    (``"Insufficient balance"``) is redacted and made one (``INSUFFICIENT_BALANCE``), at
+    most 48 characters.
+    """
+    given = text if isinstance(text, str) else ""
+    if _CODE.fullmatch(given):
+        return given
+    words = re.findall(r"[A-Z0-9]+", redact_text(given).upper().replace("***", " "))
+    code = "_".join(words)[:_MAX_CODE].strip("_")
+    return code if _CODE.fullmatch(code) else default
 
 
 def stable_id(*parts: Any) -> str:

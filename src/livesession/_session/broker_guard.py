@@ -9,8 +9,8 @@ either escaped the step as a traceback and left the run unsealed.
 ``GuardedBroker`` wraps such a broker and translates, never hides:
 
 - a ``Rejected`` (or a ``RejectReport``) whose ``reason`` is free text, not a code, gets a
-  code made of it (``reason_code``: redacted, upper case): records and metrics use it as
-  one;
+  code made of it (``ids.record_code``: redacted, upper case): records and metrics use
+  it as one;
 - an exception outside the taxonomy from a call that may change the venue (``submit``,
   ``cancel``) is ``OutcomeUnknown``: the session looks the order up before anything is
   sent again, so a request that did reach the venue is never sent twice;
@@ -24,12 +24,12 @@ The error keeps its type's name and redacted message. Every other attribute (``k
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Final, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import attrs
 
+from .._domain.ids import record_code
 from .._domain.model import BrokerReport, RejectReport, VenueOrder
 from .._exceptions import BrokerError, OutcomeUnknown, Rejected, Transient
 from .._support.secrets import redact_text
@@ -41,11 +41,9 @@ if TYPE_CHECKING:
     from .._domain.model import Bar, Order
     from .._typing import Broker
 
-__all__ = ["GuardedBroker", "guard_broker", "reason_code"]
+__all__ = ["GuardedBroker", "guard_broker"]
 
 _T = TypeVar("_T")
-_MAX_CODE: Final = 48
-_CODE: Final = re.compile(rf"[A-Z][A-Z0-9_]{{0,{_MAX_CODE - 1}}}")
 
 
 def guard_broker(broker: Broker) -> Broker:
@@ -127,7 +125,7 @@ def _change(operation: str, call: Callable[[], object], cid: str) -> None:
     try:
         call()
     except Rejected as exc:
-        code = reason_code(exc.reason)
+        code = record_code(exc.reason, default="REJECTED")
         if code == exc.reason:
             raise
         raise Rejected(
@@ -137,20 +135,6 @@ def _change(operation: str, call: Callable[[], object], cid: str) -> None:
         raise
     except Exception as exc:  # noqa: BLE001 - outside the taxonomy: it may have been applied
         _failed(OutcomeUnknown, operation, exc, cid)
-
-
-def reason_code(reason: object) -> str:
-    """A refusal's ``reason`` as the short upper-case code the records carry.
-
-    A code passes as it is. Free text (``"Insufficient balance"``) is redacted and made
-    one (``INSUFFICIENT_BALANCE``), at most 48 characters: the audit writes it into a
-    record code (``C2_REJECT_<REASON>``), the metrics count by it.
-    """
-    text = reason if isinstance(reason, str) else ""
-    if _CODE.fullmatch(text):
-        return text
-    words = re.findall(r"[A-Z0-9]+", redact_text(text).upper().replace("***", " "))
-    return "_".join(words)[:_MAX_CODE].strip("_") or "REJECTED"
 
 
 def _read(operation: str, call: Callable[[], object], check: Callable[[str, object], _T]) -> _T:
@@ -177,8 +161,8 @@ def _items(operation: str, answer: object, item: type | UnionType, what: str) ->
 def _reports(operation: str, answer: object) -> Sequence[BrokerReport]:
     reports = _items(operation, answer, BrokerReport, "broker report")
     return tuple(
-        attrs.evolve(r, reason=reason_code(r.reason))
-        if isinstance(r, RejectReport) and reason_code(r.reason) != r.reason
+        attrs.evolve(r, reason=record_code(r.reason, default="REJECTED"))
+        if isinstance(r, RejectReport)
         else r
         for r in reports
     )

@@ -20,7 +20,7 @@ import attrs
 
 from .._artifacts.recorder import crashpoint
 from .._domain.decimal import ZERO, plain, quantize
-from .._domain.ids import client_order_id
+from .._domain.ids import client_order_id, record_code
 from .._domain.model import Order, OrderIntent, OrderType, Side
 from .._domain.retry import call_with_retry
 from .._exceptions import BrokerError, Fenced, OutcomeUnknown, Rejected, SinkFailure, Transient
@@ -157,7 +157,7 @@ class Execution:
             {
                 "intent_seq": seq,
                 "signal_id": signal_id,
-                "rule": no.rule,
+                "rule": record_code(no.rule, default="USER_RAIL"),  # a plug-in rail's own
                 "symbol": intent.symbol,
                 "side": intent.side.value,
                 "quantity": quantity,

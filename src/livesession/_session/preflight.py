@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Final
 
+import attrs
+
+from .._domain.ids import record_code
 from .._domain.lifecycle import SessionState, Trigger
 from .._exceptions import SinkFailure
 from .._risk.checks import CheckResult, PreflightContext
@@ -120,6 +123,8 @@ def run_checks(p: SessionParts, *, extra_checks: Sequence[Check]) -> list[CheckR
 
 
 def _record(p: SessionParts, results: list[CheckResult], result: CheckResult) -> None:
+    if not result.passed:  # a check of the caller's may give free text: the audit needs a code
+        result = attrs.evolve(result, reason=record_code(result.reason, default="CHECK_FAILED"))
     results.append(result)
     payload: dict[str, Any] = {
         "check": result.name,
