@@ -393,6 +393,22 @@ class TestOutcome:
         assert f"problem: {problem}; trade_id: {trade_id}." in text
         assert f"1 open order(s): {cid} BUY 0/0.010 BTC/USDT;" in text
 
+    def test_a_rejected_run_names_the_check_that_refused_it(self, tmp_path):
+        session = create_run(
+            DryrunConfig(run_id="refused", steps=50, enabled=True, durability="none"), tmp_path
+        )
+        assert not session.preflight()
+        session.close()
+        write_evidence(tmp_path / "refused")
+        outcome = orjson.loads((tmp_path / "refused" / "manifest.json").read_bytes())["outcome"]
+        assert (outcome["status"], outcome["reason"]) == ("REJECTED", "LIVE_ENABLED")
+        (check,) = outcome["refused_by"]
+        assert check["check"] == "live_trading_disabled"
+        (doc,) = (tmp_path / "refused").glob("EV-*.md")
+        assert f"- Preflight check `live_trading_disabled` refused it: {check['detail']}." in (
+            doc.read_text()
+        )
+
     @pytest.mark.broken_run("the final snapshot is tampered with on purpose")
     def test_a_broken_final_snapshot_is_left_out_not_a_crash(self, run_dir, tmp_path):
         """Evidence must describe a broken run too (verify says what is wrong)."""

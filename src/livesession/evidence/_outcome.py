@@ -3,9 +3,10 @@
 Read from the run's own records: the ``SESSION_STOPPED`` event (status, state, reason,
 steps, equity, PnL), the reason its stop was asked with (``STATE_CHANGED`` by
 ``request_stop``: the operator's words, which ``SESSION_STOPPED`` leaves out unless the stop
-was the seal's), the fault's ``STATE_CHANGED`` detail, the final state snapshot
-(positions and open orders at the seal), the planned steps from ``SESSION_STARTED``, and the
-operator's actions. A run without ``SESSION_STOPPED`` is said to be unsealed.
+was the seal's), the fault's ``STATE_CHANGED`` detail, the preflight checks that failed,
+the final state snapshot (positions and open orders at the seal), the planned steps from
+``SESSION_STARTED``, and the operator's actions. A run without ``SESSION_STOPPED`` is said
+to be unsealed.
 """
 
 from __future__ import annotations
@@ -25,9 +26,13 @@ __all__ = ["outcome", "outcome_lines"]
 def outcome(run_dir: Path, events: list[dict[str, Any]]) -> dict[str, Any]:
     """The manifest's ``outcome``: how the run in ``run_dir`` with ``events`` ended."""
     stopped = started = fault = stop = None
+    refused: list[dict[str, Any]] = []
     for event in events:
         kind = event.get("event_type")
-        if kind == "SESSION_STOPPED":
+        if kind == "PREFLIGHT_CHECK" and payload(event).get("passed") is False:
+            check = payload(event)
+            refused.append({k: check.get(k, "") for k in ("check", "reason", "detail")})
+        elif kind == "SESSION_STOPPED":
             stopped = payload(event)
         elif kind == "SESSION_STARTED" and started is None:
             started = payload(event)
@@ -61,6 +66,8 @@ def outcome(run_dir: Path, events: list[dict[str, Any]]) -> dict[str, Any]:
         "open_orders": list(orders) if isinstance(orders, list) else [],
         "operator_actions": told_actions(actions_in(events), planned),
     }
+    if refused:
+        found["refused_by"] = refused
     if fault is not None:
         detail = fault.get("detail")
         found["fault"] = {
@@ -81,6 +88,10 @@ def outcome_lines(found: dict[str, Any]) -> list[str]:
     if found["stop_reason"] and found["stop_reason"] != found["reason"]:
         reason += f", stopped: `{found['stop_reason']}`"
     lines.append(f"- **{found['status']}** in `{found['fsm_state']}` after {steps} steps{reason}.")
+    lines += [
+        f"- Preflight check `{check['check']}` refused it: {check['detail']}."
+        for check in found.get("refused_by", ())
+    ]
     fault = found.get("fault")
     if fault is not None:
         detail = "; ".join(f"{k}: {v}" for k, v in sorted(fault["detail"].items()))
