@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import subprocess
 import sys
 from decimal import Decimal
@@ -536,7 +537,7 @@ class TestSpreadsheetExports:
             ("01.03.2026;1,5;1,6;1.4;1,5;3", 2, "low", "1.4", "a point in a file written with decimal commas"),
             ("01.03.2026;1.084,5;1.100,0;1.000,0;1.050,0;3", 2, "open", "1.084,5", "thousands separator"),
             # The first row writes points: a later comma is no number.
-            ("01.03.2026;1.5;1.6;1.4;1.5;3\n02.03.2026;1,5;1.6;1.4;1.5;3", 3, "open", "1,5", "not a decimal number"),
+            ("01.03.2026;1.5;1.6;1.4;1.5;3\n02.03.2026;1,5;1.6;1.4;1.5;3", 3, "open", "1,5", "not a decimal number (a decimal comma is read only in a ';' file whose first data row writes one)"),
             ("31.02.2026;1,5;1,6;1,4;1,5;3", 2, "date", "31.02.2026", "not a date or time (ISO 8601, or DD.MM.YYYY) nor an epoch number"),
             ("01.03.2026;1,5;1,6;1,4;1,5;3\n1772834340;1,5;1,6;1,4;1,5;3", 3, "date", "1772834340", "not a date or time like the first row's"),
         ],
@@ -551,6 +552,13 @@ class TestSpreadsheetExports:
             check_csv(path, tick=None)
         assert (caught.value.line, caught.value.column, caught.value.value) == (line, column, value)
         assert says in str(caught.value)
+
+    def test_a_thousands_separator_is_named(self, tmp_path: Path) -> None:
+        path = tmp_path / "t.csv"
+        path.write_text('date,open,high,low,close,volume\n2026-03-01,"41,234.50",1,1,1,3\n')
+        said = "value '41,234.50': not a decimal number (a thousands separator? write numbers"
+        with pytest.raises(DataFileError, match=re.escape(said)):
+            check_csv(path, tick=None)
 
     def test_decimal_commas_only_in_a_semicolon_file(self, tmp_path: Path) -> None:
         path = tmp_path / "t.csv"

@@ -19,7 +19,7 @@ from __future__ import annotations
 import csv
 from typing import Final
 
-__all__ = ["DELIMITERS", "decimal_text", "split", "writes_decimal_comma"]
+__all__ = ["DELIMITERS", "comma_hint", "decimal_text", "split", "writes_decimal_comma"]
 
 DELIMITERS: Final = (",", ";", "\t")
 """The separators a data file may use, tried on its header in this order."""
@@ -45,3 +45,12 @@ def decimal_text(text: str) -> str:
             "write numbers without one)"
         )
     return text.replace(",", ".")
+
+
+def comma_hint(text: str) -> str:
+    """Why a number with a comma in it was not read, for the error (empty without one)."""
+    if "," not in text:
+        return ""
+    if "." in text:
+        return " (a thousands separator? write numbers without one)"
+    return " (a decimal comma is read only in a ';' file whose first data row writes one)"

@@ -38,7 +38,7 @@ import attrs
 
 from .._domain.decimal import plain
 from .._exceptions import DataFileError
-from .csvforms import DELIMITERS, decimal_text, split, writes_decimal_comma
+from .csvforms import DELIMITERS, comma_hint, decimal_text, split, writes_decimal_comma
 from .timeforms import epoch_unit, finite_number, is_time_of_day, text_ns, time_text
 
 __all__ = [
@@ -323,7 +323,8 @@ class RowChecker:
             except ValueError as exc:
                 raise _fail(self.path, line, column, text, str(exc)) from None
             except InvalidOperation:
-                raise _fail(self.path, line, column, text, "not a decimal number") from None
+                problem = "not a decimal number" + comma_hint(text)
+                raise _fail(self.path, line, column, text, problem) from None
             if not value.is_finite():
                 raise _fail(self.path, line, column, text, "not a finite number")
             values[column] = value
