@@ -29,6 +29,7 @@ from livesession import (
 )
 from livesession._domain.model import (
     AckReport,
+    CancelReport,
     FillReport,
     RejectReport,
     Side,
@@ -109,6 +110,7 @@ class FillsEverything:
         self.later: list[Any] = []  # with late_reduce_only: a reduce-only fill, a poll later
         self.late_reduce_only = late_reduce_only
         self.orders: list[Any] = []
+        self.cancels = 0
 
     def on_market(self, bar: Any) -> None:
         self.close_price = bar.close
@@ -129,7 +131,7 @@ class FillsEverything:
         )
 
     def cancel(self, client_order_id: str, now_ns: int) -> None:
-        pass  # too late: it filled at once
+        self.cancels += 1  # too late: it filled at once (or will, a poll later)
 
     def poll(self, now_ns: int) -> Any:
         owed, self.owed, self.later = self.owed, self.later, []
@@ -467,6 +469,51 @@ class TestInASession:
         positions = [e["payload"]["position"] for e in _events(run_dir, "POSITION_CHANGED")]
         assert positions == ["0.010", "0.000", "-0.010", "0.000"]
         assert [k["payload"]["reason"] for k in _events(run_dir, "KILL_SWITCH")] == ["desk"]
+
+    def test_a_bad_fill_inside_an_operator_s_kill_ends_the_kill(self, tmp_path: Path):
+        """The kill cancels both legs; the venue confirms, then reports a fill of one that
+        raced its cancel, for twice what the leg held. The session faults, and the kill
+        flattens nothing after it: a person looks at the venue."""
+
+        class CancelRace(FillsEverything):
+            def submit(self, order: Any, now_ns: int) -> None:
+                super().submit(order, now_ns)
+                self.later.clear()  # the legs rest: no fill of their own
+
+            def cancel(self, client_order_id: str, now_ns: int) -> None:
+                super().cancel(client_order_id, now_ns)
+                self.owed.append(CancelReport(client_order_id=client_order_id, ts_ns=now_ns))
+                if self.cancels == 2:  # a fill of the first leg that raced its cancel
+                    first = self.orders[1]
+                    self.owed.append(
+                        FillReport(
+                            client_order_id=first.client_order_id,
+                            ts_ns=now_ns,
+                            trade_id="R1",
+                            quantity=first.quantity * 2,
+                            price=self.close_price,
+                        )
+                    )
+
+        broker = CancelRace(late_reduce_only=True)
+        protected = buy("0.010", take_profit_pct=D("0.01"), stop_loss_pct=D("0.01"))
+        session = create_run(
+            _config("bad-in-kill"),
+            tmp_path,
+            broker=broker,
+            strategy=ScriptedStrategy(at({2: [protected]})),
+            feed=ScriptedFeed(["100"]),
+        )
+        session.preflight()
+        session.activate()
+        session.run_n_steps(3)  # long 0.010, both legs resting
+        session.kill("desk")
+        result = session.result()
+        session.close()
+        assert verify_run(tmp_path / "bad-in-kill").ok
+        assert (result.status, result.reason) == (SessionStatus.FAILED, "BROKER_REPORT_INVALID")
+        assert broker.cancels == 2
+        assert len(broker.orders) == 3  # the entry and its legs: the kill sent no flatten
 
     def test_two_orders_may_share_the_venue_s_trade_id(self, tmp_path: Path):
         """Both sides of a self-trade carry one trade id: each order's fill is applied once,
