@@ -470,10 +470,11 @@ class TestInASession:
         assert positions == ["0.010", "0.000", "-0.010", "0.000"]
         assert [k["payload"]["reason"] for k in _events(run_dir, "KILL_SWITCH")] == ["desk"]
 
-    def test_a_bad_fill_inside_an_operator_s_kill_ends_the_kill(self, tmp_path: Path):
-        """The kill cancels both legs; the venue confirms, then reports a fill of one that
-        raced its cancel, for twice what the leg held. The session faults, and the kill
-        flattens nothing after it: a person looks at the venue."""
+    @pytest.mark.parametrize("verb", ["kill", "request_stop"])
+    def test_a_bad_fill_inside_a_kill_or_wind_down_ends_it(self, tmp_path: Path, verb: str):
+        """The kill (or the stop's wind-down) cancels both legs; the venue confirms, then
+        reports a fill of one that raced its cancel, for twice what the leg held. The
+        session faults, and nothing is flattened after it: a person looks at the venue."""
 
         class CancelRace(FillsEverything):
             def submit(self, order: Any, now_ns: int) -> None:
@@ -507,13 +508,16 @@ class TestInASession:
         session.preflight()
         session.activate()
         session.run_n_steps(3)  # long 0.010, both legs resting
-        session.kill("desk")
+        if verb == "kill":
+            session.kill("desk")
+        else:
+            session.request_stop("end of day")
         result = session.result()
         session.close()
         assert verify_run(tmp_path / "bad-in-kill").ok
         assert (result.status, result.reason) == (SessionStatus.FAILED, "BROKER_REPORT_INVALID")
         assert broker.cancels == 2
-        assert len(broker.orders) == 3  # the entry and its legs: the kill sent no flatten
+        assert len(broker.orders) == 3  # the entry and its legs: no flatten after the fault
 
     def test_two_orders_may_share_the_venue_s_trade_id(self, tmp_path: Path):
         """Both sides of a self-trade carry one trade id: each order's fill is applied once,
