@@ -31,13 +31,21 @@ class TestDefaults:
 
 
 class TestValidation:
+    def test_an_empty_strategy_id_is_the_name_not_given(self):
+        """Like ``symbol``: empty is resolved (the demo's name, or the factory's module),
+        so no run records an empty strategy name."""
+        assert DryrunConfig(strategy_id="").strategy_id == "sma_demo"
+        named = DryrunConfig(strategy_id="", strategy_factory="desk.trend:make")
+        assert named.strategy_id == "trend"
+
     @pytest.mark.parametrize(
         ("kwargs", "fragment"),
         [
             ({"seed": -1}, "seed"),
             ({"seed": 1.5}, "seed"),
             ({"seed": True}, "seed"),
-            ({"strategy_id": ""}, "strategy_id"),
+            ({"strategy_id": "a\nb"}, "strategy_id"),
+            ({"strategy_id": "x" * 65}, "strategy_id"),
             ({"strategy_id": "   "}, "strategy_id"),
             ({"run_id": "a/b"}, "run_id"),
             ({"run_id": "a\\b"}, "run_id"),

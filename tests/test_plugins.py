@@ -302,7 +302,7 @@ def _plugdir(tmp_path: Path) -> Path:
             (
                 (
                     "strategy_factory 'userplug.parts:renamed' made a strategy with strategy_id"
-                    " 'momentum_v3', but the config's strategy_id is 'sma_demo'"
+                    " 'momentum_v3', but the config's strategy_id is 'parts'"
                 ),
                 "set strategy_id = 'momentum_v3' in the config",
             ),
@@ -319,6 +319,46 @@ def test_bad_reference_exits_2_with_one_line_and_writes_nothing(tmp_path, plugdi
     err = _one_line_error(proc, *needles)
     assert _json(proc)["error"] == err.removeprefix("livesession: error: ")
     assert not out.exists()
+
+
+def test_a_strategy_of_ones_own_is_named_by_its_module_unless_the_config_names_it(
+    tmp_path, plugdir, monkeypatch
+):
+    """With no ``strategy_id``, a factory's strategy is recorded and leased under its module's
+    name, never the demo's: two desks' strategies would otherwise share a name (and a lease)
+    and the evidence would name the demo for a strategy that is not it."""
+    out = tmp_path / "runs"
+    config = plugdir / "own.toml"
+    config.write_text('run_id = "own"\nsteps = 5\nstrategy_factory = "userplug.parts:chatty"\n')
+    proc = cli("dryrun", "-c", config, "--out", out, "--lease", "--json", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    run_dir = out / "own"
+    assert orjson.loads((run_dir / "config.json").read_bytes())["strategy_id"] == "parts"
+    lines = (run_dir / "events.jsonl").read_bytes().splitlines()
+    assert {orjson.loads(line)["strategy_id"] for line in lines} == {"parts"}
+    assert (out / ".leases" / "default__parts.lease").is_file()
+    assert cli("verify", run_dir, cwd=tmp_path).returncode == 0
+
+    named = plugdir / "named.toml"
+    named.write_text(
+        'run_id = "named"\nsteps = 5\nstrategy_id = "chatty_v2"\n'
+        'strategy_factory = "userplug.parts:chatty"\n'
+    )
+    assert cli("dryrun", "-c", named, "--out", out, "-q", cwd=tmp_path).returncode == 0
+    assert orjson.loads((out / "named" / "config.json").read_bytes())["strategy_id"] == "chatty_v2"
+    assert DryrunConfig().strategy_id == "sma_demo"  # the demo keeps its name
+
+    # The API's reference names it the same way; a config's own name stays.
+    monkeypatch.syspath_prepend(str(plugdir))
+    for cfg, name in (
+        (DryrunConfig(run_id="api", steps=3), "parts"),
+        (DryrunConfig(run_id="api2", steps=3, strategy_id="mine"), "mine"),
+    ):
+        with create_run(cfg, out, strategy="userplug.parts:chatty") as session:
+            assert session.config.strategy_id == name
+            session.run_to_end(3)
+    with pytest.raises(ConfigError, match="strategy_id must be a non-empty name"):
+        DryrunConfig(strategy_id="  ")
 
 
 def test_json_stdout_holds_the_object_only_whatever_a_strategy_prints(tmp_path, plugdir):

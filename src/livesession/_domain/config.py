@@ -29,7 +29,15 @@ from .datafeeds import (
 )
 from .decimal import plain, to_decimal
 from .ids import is_valid_run_id
-from .plugin_fields import PLUGIN_KEYS, check_broker, check_factory, check_feed, params_field
+from .plugin_fields import (
+    PLUGIN_KEYS,
+    check_broker,
+    check_factory,
+    check_feed,
+    check_strategy_id,
+    default_strategy_id,
+    params_field,
+)
 
 __all__ = [
     "CLOCK_MODES",
@@ -47,7 +55,6 @@ DURABILITY_MODES: Final = ("none", "step", "event")
 HARD_MAX_STEPS: Final = 10_000_000
 DURABLE_CHECKPOINT_EVERY: Final = 100
 NONDURABLE_CHECKPOINT_EVERY: Final = 1_000
-_MAX_NAME_LEN: Final = 64
 _C = TypeVar("_C")
 
 
@@ -183,13 +190,6 @@ def _plain_name(name: str) -> Any:
     return check
 
 
-def _check_strategy_id(_inst: object, _attr: object, value: object) -> None:
-    if not isinstance(value, str) or not value.strip():
-        raise ConfigError("strategy_id must be a non-empty name")
-    if len(value) > _MAX_NAME_LEN or any(ch in value for ch in "\n\r\t"):
-        raise ConfigError("strategy_id must be at most 64 characters on one line")
-
-
 def _check_choice(name: str, choices: tuple[str, ...]) -> Any:
     def check(_inst: object, _attr: object, value: object) -> None:
         if value not in choices:
@@ -207,9 +207,7 @@ def _check_allowlist(_inst: object, _attr: object, value: tuple[str, ...] | None
 def _to_tuple(value: object) -> tuple[str, ...] | None:
     if value is None:
         return None  # no allowlist given: the feed's symbol (``allowed_symbols``)
-    if isinstance(value, str):
-        raise ConfigError('allowlist must be a list of symbols, e.g. ["BTC/USDT"]')
-    if not isinstance(value, (list, tuple)):
+    if isinstance(value, str) or not isinstance(value, (list, tuple)):
         raise ConfigError('allowlist must be a list of symbols, e.g. ["BTC/USDT"]')
     return tuple(value)
 
@@ -257,7 +255,10 @@ class DryrunConfig:
     with ``enabled=True`` unless the caller passes an explicit test override.
     """
 
-    strategy_id: str = attrs.field(default="sma_demo", validator=_check_strategy_id)
+    strategy_id: str = attrs.field(default="", validator=check_strategy_id)
+    """The strategy's name in every event, and the lease's. Empty: ``sma_demo`` for the
+    demo, else the module of ``strategy_factory`` (``mydesk.breakout:make``: breakout); the
+    config then holds the name it resolved to."""
     account: str = attrs.field(default="default", validator=_plain_name("account"))
     """The account the session trades; the session lease covers (account, strategy_id)."""
     run_id: str = attrs.field(default="demo", validator=_plain_name("run_id"))
@@ -342,6 +343,8 @@ class DryrunConfig:
                 f"feed 'venue' takes the venue's own bars: it needs a ccxt:<exchange> broker, "
                 f"not {self.broker!r}"
             )
+        if not self.strategy_id:
+            object.__setattr__(self, "strategy_id", default_strategy_id(self.strategy_factory))
         if not self.symbol:
             object.__setattr__(self, "symbol", default_symbol(self.feed))
         if not self.price_tick and data_path(self.feed) is None:

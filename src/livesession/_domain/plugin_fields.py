@@ -20,7 +20,20 @@ from .._support.references import is_reference
 from .._support.secrets import find_secrets
 from .datafeeds import DATA_FEEDS
 
-__all__ = ["PLUGIN_KEYS", "check_broker", "check_factory", "check_feed", "params_field"]
+__all__ = [
+    "DEMO_STRATEGY_ID",
+    "PLUGIN_KEYS",
+    "check_broker",
+    "check_factory",
+    "check_feed",
+    "check_strategy_id",
+    "default_strategy_id",
+    "params_field",
+]
+
+_MAX_NAME_LEN: Final = 64
+DEMO_STRATEGY_ID: Final = "sma_demo"
+"""The built-in demo strategy's name."""
 
 PLUGIN_KEYS: Final = (
     "strategy_factory",
@@ -65,6 +78,25 @@ def check_factory(_inst: object, _attr: object, value: str | None) -> None:
         raise ConfigError(
             f"strategy_factory must be a reference package.module:callable, got {value!r}"
         )
+
+
+def check_strategy_id(_inst: object, _attr: object, value: object) -> None:
+    """A name of one line, at most 64 characters; empty: not given (``default_strategy_id``)."""
+    if not isinstance(value, str) or (value and not value.strip()):
+        raise ConfigError("strategy_id must be a non-empty name")
+    if len(value) > _MAX_NAME_LEN or any(ch in value for ch in "\n\r\t"):
+        raise ConfigError("strategy_id must be at most 64 characters on one line")
+
+
+def default_strategy_id(factory: str | None) -> str:
+    """The name of a strategy whose config gives none: the demo's, or its factory's module.
+
+    ``mydesk.breakout:make_strategy`` names ``breakout``: a strategy of one's own is never
+    recorded (and leased) under the demo's name.
+    """
+    if factory is None:
+        return DEMO_STRATEGY_ID
+    return factory.partition(":")[0].rpartition(".")[2]
 
 
 def _plain_value(name: str, value: object) -> None:

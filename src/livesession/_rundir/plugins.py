@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Final, TypedDict
 
 import attrs
 
+from .._domain.plugin_fields import default_strategy_id
 from .._exceptions import DataFileError, PluginError
 from .._risk.checks import CheckResult, PreflightContext
 from .._session.assembly import default_feed
@@ -91,7 +92,8 @@ def apply_references(
 ) -> DryrunConfig:
     """``cfg`` with the references (strings) among the arguments written into it.
 
-    On resume the config is the run's: a reference must be the one it recorded.
+    On resume the config is the run's: a reference must be the one it recorded. A strategy
+    reference renames a strategy the config did not name (``default_strategy_id``).
     """
     changes: dict[str, Any] = {}
     for role, field, value in (
@@ -108,6 +110,9 @@ def apply_references(
                 f"run {cfg.run_id} was started with {field} {getattr(cfg, field)!r}, not {value!r}"
             )
         changes[field] = value
+        if role == "strategy" and cfg.strategy_id == default_strategy_id(cfg.strategy_factory):
+            # The name was not the config's own choice: the strategy given names it.
+            changes["strategy_id"] = default_strategy_id(value)
     return attrs.evolve(cfg, **changes) if changes else cfg
 
 
