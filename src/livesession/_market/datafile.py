@@ -204,13 +204,12 @@ class TimeColumn:
     def add(self, text: str, line: int) -> int:
         when = self.parse(text, line)
         if self.last is not None and not when > self.last:
-            raise _fail(
-                self.path,
-                line,
-                self.column,
-                text,
-                f"time does not increase (line {self.last_line} has {self.last_text})",
-            )
+            why = f"time does not increase (line {self.last_line} has {self.last_text})"
+            if when == self.last:
+                why += ": the same time twice (a duplicated row?)"
+            elif self.last == self.first_ns:
+                why += ": the file runs newest first; sort it oldest first"
+            raise _fail(self.path, line, self.column, text, why)
         if self.first_text is None:
             self.first_text, self.first_ns = text, when
         self.last, self.last_text, self.last_line = when, text, line
