@@ -397,6 +397,7 @@ class TestInASession:
         assert result.detail.startswith("the venue's fill ")
         assert result.detail.endswith(f" of {cid}: {problem}")
         assert broker.sent == [cid]  # no flatten, no wind-down: a person decides
+        assert (result.positions, result.open_orders) == ({}, (cid,))
         assert _events(run_dir, "ORDER_FILLED") == []
         assert _events(run_dir, "POSITION_CHANGED") == []
         (fault,) = [
@@ -414,6 +415,10 @@ class TestInASession:
         assert (result.status, result.reason) == (SessionStatus.FAILED, "BROKER_REPORT_INVALID")
         assert result.state is SessionState.ERROR_REQUIRES_OPERATOR
         assert len(broker.sent) == 2  # the entry and one flatten, never a second
+        # What it left at the venue is in the result (and the CLI's summary and --json):
+        # the entry's position, and the flatten still open.
+        assert list(result.positions.values()) == [D("0.010")]
+        assert result.open_orders == (broker.sent[1],)
         assert [e["payload"]["trigger"] for e in _events(run_dir, "STATE_CHANGED")][-2:] == [
             "request_stop",
             "fault",

@@ -201,6 +201,7 @@ class TestSummary:
             "fills",
             "risk blocks",
             "trading",
+            "position",
             "rejected",
             "retries",
             "pnl",
@@ -210,9 +211,10 @@ class TestSummary:
         ]
         lines = captured.out.splitlines()
         assert lines[3] == f"orders      {metrics['orders_submitted']}"
-        assert lines[5:9] == [
+        assert lines[5:10] == [
             "risk blocks 0",
             "trading     ACTIVE",
+            "position    flat, no open orders",
             "rejected    0 by the venue",
             f"retries     {metrics['sink_retries']} (sink {metrics['sink_retries']}, broker 0)",
         ]
@@ -409,3 +411,47 @@ def test_a_reader_that_goes_away_is_no_error(tmp_path):
     piped = subprocess.run(["bash", "-c", script], capture_output=True, text=True, check=False)
     assert "Traceback" not in piped.stderr, piped.stderr
     assert piped.returncode == 0, piped.stderr
+
+
+def test_what_a_run_left_open_is_in_the_summary_and_the_json(tmp_path):
+    """A run sealed in ERROR_REQUIRES_OPERATOR without a wind-down may leave a position and
+    orders at the venue; the summary and --json said nothing of them (the run looked flat).
+    The session side is in tests/test_broker_guard.py (the result holds what was left)."""
+    from decimal import Decimal
+
+    from livesession import DryrunResult, SessionState, SessionStatus
+    from livesession._artifacts.metrics import MetricsCollector
+    from livesession._cli_output import result_json
+    from livesession._cli_runs import exposure_line
+
+    left = DryrunResult(
+        accepted=True,
+        status=SessionStatus.FAILED,
+        run_id="left",
+        state=SessionState.ERROR_REQUIRES_OPERATOR,
+        steps=41,
+        orders_submitted=2,
+        fills=1,
+        equity=Decimal("99995.54"),
+        pnl=Decimal("-4.46"),
+        reason="RECONCILE_MISMATCH",
+        positions={"BTC/USDT": Decimal("0.010"), "ETH/USDT": Decimal("-1.5")},
+        open_orders=("ls1",),
+    )
+    assert exposure_line(left) == "BTC/USDT 0.010, ETH/USDT -1.5, 1 open order"
+    said = result_json(left, tmp_path, 0.1, MetricsCollector(), code=4)
+    assert said["positions"] == {"BTC/USDT": "0.010", "ETH/USDT": "-1.5"}
+    assert said["open_orders"] == ["ls1"]
+    flat = DryrunResult(
+        accepted=True,
+        status=SessionStatus.COMPLETED,
+        run_id="flat",
+        state=SessionState.STOPPED,
+        steps=41,
+        orders_submitted=2,
+        fills=2,
+        equity=Decimal(1),
+        pnl=Decimal(0),
+        open_orders=("a", "b"),
+    )
+    assert exposure_line(flat) == "flat, 2 open orders"

@@ -141,6 +141,8 @@ def result_json(
         "venue_rejects": metrics.count("ORDER_REJECTED"),
         "trading": result.trading.value,
         "kills": result.kills,
+        "positions": {symbol: plain(qty) for symbol, qty in result.positions.items()},
+        "open_orders": list(result.open_orders),
         "retries": {
             "sink": metrics.count("SINK_WRITE_RETRIED"),
             "broker": metrics.count("BROKER_CALL_RETRIED"),

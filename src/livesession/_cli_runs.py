@@ -24,6 +24,7 @@ from ._cli_output import (
     result_json,
 )
 from ._domain.config import load_config
+from ._domain.decimal import plain
 from ._domain.lifecycle import SessionState, SessionStatus
 from ._exceptions import LiveSessionError, SinkFailure, StoreFailure
 from ._risk.rails import RAIL_RULES
@@ -92,6 +93,14 @@ def trading_line(result: DryrunResult, metrics: MetricsCollector) -> str:
     return result.trading.value + (f" ({', '.join(changes)})" if changes else "")
 
 
+def exposure_line(result: DryrunResult) -> str:
+    """What the run holds when it ends: ``flat, no open orders`` or what it left open."""
+    held = ", ".join(f"{symbol} {plain(qty)}" for symbol, qty in result.positions.items())
+    n = len(result.open_orders)
+    orders = f"{n} open order{'' if n == 1 else 's'}" if n else "no open orders"
+    return f"{held or 'flat'}, {orders}"
+
+
 def _summary(result: DryrunResult, run_dir: Path, wall_s: float, metrics: MetricsCollector) -> None:
     sink = metrics.count("SINK_WRITE_RETRIED")
     broker = metrics.count("BROKER_CALL_RETRIED")
@@ -103,6 +112,7 @@ def _summary(result: DryrunResult, run_dir: Path, wall_s: float, metrics: Metric
         f"fills       {result.fills}",
         f"risk blocks {risk_blocks(metrics)}",
         f"trading     {trading_line(result, metrics)}",
+        f"position    {exposure_line(result)}",
         f"rejected    {metrics.count('ORDER_REJECTED')} by the venue",
         f"retries     {sink + broker} (sink {sink}, broker {broker})",
         f"pnl         {result.pnl}",

@@ -15,6 +15,7 @@ from .._domain.lifecycle import SessionState, SessionStatus
 from .._risk.governor import TradingState
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
     from decimal import Decimal
 
     from .assembly import SessionParts
@@ -50,6 +51,12 @@ class DryrunResult:
     re-enabled trading, and still ends COMPLETED."""
     kills: int = 0
     """How many times the kill switch was pulled (``KILL_SWITCH`` events)."""
+    positions: Mapping[str, Decimal] = attrs.field(factory=dict, hash=False)
+    """The symbols not flat when the result was taken, with their net quantity. A stopped
+    run is flat (its wind-down flattened); one sealed in ERROR_REQUIRES_OPERATOR without a
+    wind-down may have left exposure at the venue."""
+    open_orders: tuple[str, ...] = ()
+    """The client order ids still open at the venue, as the book knows them."""
 
 
 @attrs.frozen(kw_only=True)
@@ -89,6 +96,8 @@ def result_of(p: SessionParts) -> DryrunResult:
         detail=p.lifecycle.detail,
         trading=p.governor.state,
         kills=metrics.count("KILL_SWITCH"),
+        positions={symbol: qty for symbol, qty in sorted(view.positions.items()) if qty},
+        open_orders=view.open_orders,
     )
 
 
