@@ -209,14 +209,14 @@ class LiveSessionOrchestrator:
     ) -> DryrunResult:
         """From wherever the session is, run to ``steps`` completed steps and close it.
 
-        ``steps`` is a positive int within ``max_steps``. A run that ends in
+        ``steps`` is a positive int (``max_steps`` stops the run first). A run that ends in
         ERROR_REQUIRES_OPERATOR is sealed as it stands (FAILED), unless
         ``operator`` is given and the fault is a strategy or feed error (``INPUT_FAULTS``):
         ``operator`` then acknowledges it, so the session cancels, flattens at the last
         good price and stops (still FAILED; the CLI passes ``ONE_SHOT_OPERATOR``).
         """
         p = self._parts()
-        check_step_count(steps, done=0, max_steps=p.config.max_steps, verb="run_to_end")
+        check_step_count(steps, done=0, max_steps=None, verb="run_to_end")
         self._gate.check_owner("run_to_end", p.config.run_id)
         if p.lifecycle.state is S.INIT and not self.preflight():
             self.close()

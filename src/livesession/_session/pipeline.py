@@ -81,17 +81,21 @@ INPUT_FAULTS: Final = frozenset({FEED_ERROR, STRATEGY_ERROR})
 _MESSAGE_MAX: Final = 500
 
 
-def check_step_count(n: object, *, done: int, max_steps: int, verb: str = "run_n_steps") -> None:
+def check_step_count(
+    n: object, *, done: int, max_steps: int | None, verb: str = "run_n_steps"
+) -> None:
     """``run_n_steps(n)`` is bounded: ``n`` must be a positive int within ``max_steps``.
 
-    ``run_to_end(steps)`` counts from the run's start (``done=0``): a total within the bound.
+    ``run_to_end(steps)`` passes ``max_steps=None``: its total may reach the bound, which
+    then stops the run by itself (``MAX_STEPS_REACHED``).
     """
     if isinstance(n, bool) or not isinstance(n, int) or n <= 0:
         raise ConfigError(f"{verb} needs a positive integer, got {n!r}")
-    remaining = max_steps - done
+    remaining = n if max_steps is None else max_steps - done
     if n > remaining:
-        left = f" ({remaining} steps left)" if done else ""
-        raise ConfigError(f"{verb}({n}) would pass the bound max_steps={max_steps}{left}")
+        raise ConfigError(
+            f"{verb}({n}) would pass the bound max_steps={max_steps} ({remaining} steps left)"
+        )
 
 
 def guarded_step(p: SessionParts, *, after_step: Callable[[], None]) -> None:
