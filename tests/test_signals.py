@@ -148,6 +148,67 @@ def test_a_stop_signal_winds_down_and_seals_the_run(
     assert evidence.ok, evidence.problems
 
 
+def test_a_hangup_stops_the_run_gracefully_though_its_terminal_is_gone(tmp_path: Path) -> None:
+    """The terminal closed (an SSH connection dropped): SIGHUP's default action ended the
+    process mid-step and left a crashed run. Now it is a graceful stop, reason
+    ``SIGNAL_SIGHUP``; the summary and progress bar meant for the dead terminal go nowhere
+    instead of failing (EIO), and a second hangup ends nothing. The run verifies."""
+    import pty
+
+    run_dir = tmp_path / "hup"
+    master, terminal = pty.openpty()
+    try:
+        with subprocess.Popen(
+            _cli("dryrun", "--out", str(tmp_path), "--run-id", "hup", "--steps", _LONG),
+            stdin=subprocess.DEVNULL,
+            stdout=terminal,
+            stderr=terminal,
+        ) as proc:
+            os.close(terminal)
+            try:
+                _until("the run to step", lambda: _stepping(run_dir), proc)
+                os.close(master)  # the terminal hangs up: a write to it now fails (EIO)
+                master = -1
+                proc.send_signal(signal.SIGHUP)
+                proc.send_signal(signal.SIGHUP)
+                proc.wait(timeout=_DEADLINE_S)
+            finally:
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait(timeout=10)
+    finally:
+        if master >= 0:
+            os.close(master)
+    assert proc.returncode == EXIT_OK
+    _assert_sealed_flat(run_dir, "SIGNAL_SIGHUP")
+    assert holder_of(run_dir) is None
+
+
+def test_a_process_started_under_nohup_keeps_ignoring_hangups(tmp_path: Path) -> None:
+    """``nohup livesession dryrun ...``: the user asked for the run to outlive the terminal."""
+    run_dir = tmp_path / "nohup"
+    with subprocess.Popen(
+        ["nohup", *_cli("dryrun", "--out", str(tmp_path), "--run-id", "nohup", "--steps", _LONG)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+    ) as proc:
+        try:
+            _until("the run to step", lambda: _stepping(run_dir), proc)
+            proc.send_signal(signal.SIGHUP)
+            steps = _events(run_dir, "BAR")
+            _until("more steps after the hangup", lambda: _stepping(run_dir, len(steps) + 50), proc)
+            proc.send_signal(signal.SIGTERM)
+            _, err = proc.communicate(timeout=_DEADLINE_S)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(timeout=10)
+    assert proc.returncode == EXIT_OK, err
+    _assert_sealed_flat(run_dir, "SIGNAL_SIGTERM")
+
+
 def test_a_second_signal_ends_the_process_at_once_and_resume_finishes_the_run(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

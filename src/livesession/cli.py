@@ -1,7 +1,7 @@
 """The ``livesession`` command line: one-shot operator commands.
 
 Every command runs, writes and exits; nothing watches or loops forever. Exit codes:
-0 completed (or clean; also a run stopped by SIGTERM/SIGINT and sealed), 1 verification
+0 completed (or clean; also a run stopped by SIGTERM/SIGINT/SIGHUP and sealed), 1 verification
 found violations, 2 bad input, 3 rejected (by preflight, or another process holds the run),
 4 failed, 130 interrupted (Ctrl-C); ``status`` adds 5 needs an operator, 6 crashed and
 resumable, 7 running; ``stop``/``kill``/``ack`` add 8 nothing holds the run, 9 no effect
@@ -260,7 +260,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="livesession",
         description="Run trading sessions as auditable state machines (dry-run first).",
         # The codes come from _cli_output's table, so --help cannot drift from it.
-        epilog=f"Exit codes: {EXIT_OK} completed/clean (also stopped by SIGTERM/SIGINT and "
+        epilog=f"Exit codes: {EXIT_OK} completed/clean (also stopped by SIGTERM/SIGINT/SIGHUP and "
         f"sealed), {EXIT_VIOLATIONS} violations found, {EXIT_BAD_INPUT} bad input, "
         f"{EXIT_REJECTED} rejected (by preflight, or the run is held by another process), "
         f"{EXIT_FAILED} failed, {EXIT_INTERRUPTED} interrupted, {EXIT_TERMINATED} terminated "

@@ -8,6 +8,10 @@ steps and calls the session's verb:
 - SIGTERM and SIGINT (``livesession stop``, systemd, Kubernetes, ``docker stop``, Ctrl-C):
   a graceful stop at the next step boundary: cancel, flatten, seal (state STOPPED, status
   COMPLETED, reason ``SIGNAL_SIGTERM`` / ``SIGNAL_SIGINT``).
+- SIGHUP (the terminal closed, an SSH connection dropped): the same graceful stop (reason
+  ``SIGNAL_SIGHUP``), unless the process ignores SIGHUP (``nohup``). What it would print
+  to the terminal goes to ``/dev/null``, since writing to a terminal that hung up fails;
+  a second SIGHUP changes nothing (the shell and the kernel may both tell a hangup).
 - SIGUSR1 (``livesession kill``): the kill switch: HALTED, cancel, flatten; the session keeps
   stepping without trading.
 - SIGUSR2 (``livesession ack``): acknowledge ERROR_REQUIRES_OPERATOR, or re-enable trading
@@ -66,11 +70,12 @@ __all__ = [
 ]
 
 S = SessionState
-STOP_SIGNALS: Final = (signal.SIGTERM, signal.SIGINT)
+STOP_SIGNALS: Final = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 KILL_SIGNAL: Final = signal.SIGUSR1
 ACK_SIGNAL: Final = signal.SIGUSR2
 ACTIONS: Final = {"stop": signal.SIGTERM, "kill": KILL_SIGNAL, "ack": ACK_SIGNAL}
 """The signal each operator command sends to the holder of a run."""
+_HANGUP: Final = "SIGNAL_SIGHUP"
 _CLI_VERBS: Final = frozenset({"dryrun", "resume"})
 _LOG_EVENT: Final = "operator_control"
 _POLL_S: Final = 0.05
@@ -89,21 +94,28 @@ class SignalControls:
         """``SIGNAL_SIGTERM`` / ``SIGNAL_SIGINT`` once a stop was asked for."""
         self._kill = False
         self._ack = False
+        self._terminal_fds: tuple[int, ...] = ()
+        """stdout/stderr when they were a terminal as the handlers went in (after a hangup
+        ``isatty`` may no longer say so)."""
 
     @contextlib.contextmanager
     def installed(self) -> Iterator[SignalControls]:
         """Install the handlers for the block and put the previous ones back after it.
 
-        Outside the main thread (where Python cannot install handlers) nothing is installed.
+        Outside the main thread (where Python cannot install handlers) nothing is installed;
+        a SIGHUP the process ignores (``nohup``) stays ignored.
         """
         if threading.current_thread() is not threading.main_thread():
             yield self
             return
+        self._terminal_fds = tuple(fd for fd in (1, 2) if _isatty(fd))
         wanted = {
             **dict.fromkeys(STOP_SIGNALS, self._on_stop),
             KILL_SIGNAL: self._on_kill,
             ACK_SIGNAL: self._on_ack,
         }
+        if signal.getsignal(signal.SIGHUP) is signal.SIG_IGN:
+            del wanted[signal.SIGHUP]
         # ours(): a process a strategy forks meanwhile (a multiprocessing pool) gets the
         # signals' default actions, or terminating its workers would wait forever.
         before = {
@@ -114,8 +126,16 @@ class SignalControls:
         finally:
             for signum, handler in before.items():
                 signal.signal(signum, handler)
+            if self.stop_reason == _HANGUP:
+                # The terminal is gone for good: a late hangup must not end the process
+                # while it says how the (sealed) run ended.
+                signal.signal(signal.SIGHUP, signal.SIG_IGN)
 
     def _on_stop(self, signum: int, _frame: FrameType | None) -> None:
+        if signum == signal.SIGHUP:
+            _to_devnull(self._terminal_fds)  # the terminal is gone
+            if self.stop_reason:
+                return
         if self.stop_reason:
             # The second stop signal: the operator wants the process gone now. It ends by
             # the signal itself (so its parent sees which), and the run stays resumable at
@@ -172,6 +192,26 @@ class SignalControls:
             f"nothing to acknowledge: the session is {session.state.value}, trading "
             f"{session.trading_state.value}",
         )
+
+
+def _isatty(fd: int) -> bool:
+    try:
+        return os.isatty(fd)
+    except OSError:
+        return False
+
+
+def _to_devnull(fds: tuple[int, ...]) -> None:
+    """Point ``fds`` at ``/dev/null``: a write to a terminal that hung up fails (EIO)."""
+    if not fds:
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        for fd in fds:
+            with contextlib.suppress(OSError):
+                os.dup2(devnull, fd)
+    finally:
+        os.close(devnull)
 
 
 def _answer(sig: str, action: str, outcome: str) -> None:
