@@ -287,7 +287,13 @@ class TestBurnin:
         assert criteria["oco_lifecycle"]["result"] == "FAIL"
         assert criteria["signals"]["threshold"] == ">= 60"
         assert main(["burnin", str(good), "--min-signals", "100000"]) == 1
-        assert "burn-in failed: good: signals" in capsys.readouterr().err
+        said = capsys.readouterr()
+        assert "burn-in failed: good: signals" in said.err
+        # The line of a criterion not met says what it needed, not only what the run had.
+        (line,) = [x for x in said.out.splitlines() if " signals: " in x]
+        assert line.split()[0] == "FAIL"
+        assert line.endswith(" SIGNAL events (needs >= 100000)")
+        assert " (needs " not in "".join(x for x in said.out.splitlines() if "pass" in x)
 
     @pytest.mark.broken_run("an OCO cancel and a submit are hand-edited on purpose")
     def test_orphan_legs_and_duplicate_ids_fail(self, tmp_path, capsys):

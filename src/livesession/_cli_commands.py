@@ -124,7 +124,7 @@ def _phase_lines(command: str) -> Callable[[str], None] | None:
 def cmd_burnin(args: argparse.Namespace) -> int:
     """Judge each run against the burn-in criteria; write burnin.md and burnin.json."""
     from ._exceptions import RunHeld  # noqa: PLC0415
-    from .burnin import Thresholds, run_burnin  # noqa: PLC0415 - only for this command
+    from .burnin import NOT_MET, Thresholds, run_burnin  # noqa: PLC0415 - only for this command
 
     thresholds = Thresholds(
         min_signals=args.min_signals,
@@ -152,7 +152,8 @@ def cmd_burnin(args: argparse.Namespace) -> int:
         verdict = "PASS" if session["ok"] else "FAIL"
         print(f"{verdict:<5} {session['run_id']}  {report}")  # noqa: T201 - the CLI's output
         for c in session["criteria"]:
-            print(f"      {c['result']:<12} {c['name']}: {c['detail']}")  # noqa: T201
+            needs = f" (needs {c['threshold']})" if c["result"] == NOT_MET else ""
+            print(f"      {c['result']:<12} {c['name']}: {c['detail']}{needs}")  # noqa: T201
     for failure in result.failures():
         print(f"livesession: burn-in failed: {failure}", file=sys.stderr)  # noqa: T201
     return code
