@@ -462,6 +462,7 @@ def test_the_cli_alerts_and_evidence_reruns_never_do(tmp_path, webhook):
     done = _cli("dryrun", "--config", config, "--out", out, "--log-level", "debug", env={})
     assert done.returncode == 0, done.stderr
     assert webhook.codes() == ["RUN_SEALED"]  # delivered before the process ended
+    assert "not delivered" not in done.stderr
     run_dir = out / "cli"
     _assert_no_secret(done.stdout + done.stderr)
     assert (run_dir / names.SESSION_LOG).exists()
@@ -471,6 +472,27 @@ def test_the_cli_alerts_and_evidence_reruns_never_do(tmp_path, webhook):
     assert webhook.codes() == ["RUN_SEALED"]
     _assert_no_secret(evidence.stdout + evidence.stderr)
     _assert_no_secret(_all_run_bytes(tmp_path / "runs"))
+
+
+def test_the_cli_says_when_alerts_were_not_delivered(tmp_path, dead_url):
+    """The webhook refused every alert: the run and its exit code are as ever, but the
+    operator who expects to be paged is told on stderr (before, only alerts.jsonl knew)."""
+    config = tmp_path / "run.toml"
+    config.write_text(
+        f'run_id = "dead"\nsteps = 30\n\n[alerts]\nwebhook_url = "{dead_url}"\nretries = 0\n',
+        encoding="utf-8",
+    )
+    out = tmp_path / "runs"
+    done = _cli("dryrun", "--config", config, "--out", out, "-q", env={})
+    assert done.returncode == 0, done.stderr
+    alerts = out / "dead" / names.ALERTS
+    said = (
+        "livesession: 1 alert(s) not delivered (failed 1, dropped 0, abandoned 0): the "
+        f"webhook's errors are in {alerts}"
+    )
+    assert done.stderr.splitlines() == [said]
+    assert b'"outcome":"gave_up"' in alerts.read_bytes()
+    _assert_no_secret(done.stderr)
 
 
 def test_resume_takes_the_webhook_from_the_environment(tmp_path, webhook):

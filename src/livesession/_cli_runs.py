@@ -13,6 +13,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
+import orjson
+
 from ._artifacts import names
 from ._artifacts.runread import read_json_object, require_run
 from ._cli_output import (
@@ -242,11 +244,35 @@ def _run(
             f"{run_dir}",
             file=sys.stderr,
         )
+    _say_undelivered(run_dir)
     code = _exit_code(result)
     if as_json:
         metrics = session.recorder.metrics
         emit_json(result_json(result, run_dir, timings["wall_s"], metrics, code=code))
     return code
+
+
+def _say_undelivered(run_dir: Path) -> None:
+    """One stderr line when the webhook did not take every alert of this process.
+
+    Alerts never change the run (nor its exit code), but an operator who set a webhook
+    expects to be paged: ``alerts.jsonl``'s ``closed`` line has the counts, and the reasons.
+    """
+    try:
+        last = (run_dir / names.ALERTS).read_bytes().rstrip(b"\n").rpartition(b"\n")[2]
+        counts = orjson.loads(last)
+    except (OSError, orjson.JSONDecodeError):
+        return  # no webhook (no file), or nothing to go by
+    if not isinstance(counts, dict) or counts.get("outcome") != "closed":
+        return
+    lost = {k: counts.get(k, 0) for k in ("failed", "dropped", "abandoned")}
+    if any(lost.values()):
+        said = ", ".join(f"{k} {n}" for k, n in lost.items())
+        print(  # noqa: T201 - the CLI's output
+            f"livesession: {sum(lost.values())} alert(s) not delivered ({said}): the "
+            f"webhook's errors are in {run_dir / names.ALERTS}",
+            file=sys.stderr,
+        )
 
 
 def _refuse_unsealed(session: LiveSessionOrchestrator, result: DryrunResult, run_dir: Path) -> None:
