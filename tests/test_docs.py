@@ -153,3 +153,34 @@ class TestRunbookExitCodes:
         assert "SIGTERM" in first_cells, "say what SIGTERM does"
         epilog = cli.build_parser().epilog or ""
         assert all(f"{code} " in epilog for code in constants), "--help names every code"
+
+
+class TestSafetyRailsTable:
+    def test_concepts_lists_every_rule_with_the_defaults_the_code_has(self):
+        """docs/concepts.md's rail table is what a reviewer reads of the limits: every rule
+        code the session records is in it, in the order the session checks them, and each
+        ``risk.*`` default it shows is the config's."""
+        from decimal import Decimal
+
+        from livesession import RiskLimits, default_rails
+        from livesession._risk.rails import (
+            NO_MARKET_PRICE,
+            PRICE_OFF_TICK,
+            QTY_BELOW_LOT,
+            RAIL_RULES,
+            REDUCE_ONLY,
+        )
+
+        text = (ROOT / "docs" / "concepts.md").read_text(encoding="utf-8")
+        section = text.split("## Safety rails", 1)[1].split("\n## ", 1)[0]
+        rows = [line for line in section.splitlines() if line.startswith("| `")]
+        rules = [row.split("`")[1] for row in rows]
+        checked = [r.rule for r in default_rails(RiskLimits(), ["BTC/USDT"])]
+        session_own = [QTY_BELOW_LOT, REDUCE_ONLY, PRICE_OFF_TICK]
+        assert rules == [*session_own, *checked, NO_MARKET_PRICE]
+        assert set(rules) == RAIL_RULES
+        limits = RiskLimits()
+        shown = re.findall(r"`risk\.(\w+)` \(([\d.]+)\)", section)
+        assert len(shown) == 9
+        for name, default in shown:
+            assert getattr(limits, name) == Decimal(default), name

@@ -73,7 +73,7 @@ if TYPE_CHECKING:
     from ._market.strategies import SmaCrossover
     from ._risk.checks import Check, CheckResult, PreflightContext, default_checks
     from ._risk.governor import TradingState
-    from ._risk.rails import Rejection, RiskContext
+    from ._risk.rails import Rail, Rejection, RiskContext, default_rails
     from ._rundir import create_run, resume_run
     from ._session.book import BookView
     from ._session.coordinator import DryrunResult, LiveSessionOrchestrator, SessionInspection
@@ -168,6 +168,7 @@ _LAZY: dict[str, str] = {
     "RealishBroker": ".brokers.realish",
     "RejectReport": "._domain.model",
     "Rejected": "._exceptions",
+    "Rail": "._risk.rails",
     "Rejection": "._risk.rails",
     "RetryPolicy": "._domain.retry",
     "RiskContext": "._risk.rails",
@@ -203,6 +204,7 @@ _LAZY: dict[str, str] = {
     "configure_logging": "._support.logging",
     "create_run": "._rundir",
     "default_checks": "._risk.checks",
+    "default_rails": "._risk.rails",
     "load_config": "._domain.config",
     "make_ccxt_broker": ".brokers.ccxt",
     "open_session": ".aio",
@@ -278,6 +280,7 @@ __all__ = [
     "PostgresIdempotencyStore",
     "PostgresLease",
     "PreflightContext",
+    "Rail",
     "RandomWalkFeed",
     "RealishBroker",
     "RejectReport",
@@ -317,6 +320,7 @@ __all__ = [
     "configure_logging",
     "create_run",
     "default_checks",
+    "default_rails",
     "load_config",
     "make_ccxt_broker",
     "open_session",
