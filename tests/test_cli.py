@@ -419,6 +419,8 @@ def test_what_a_run_left_open_is_in_the_summary_and_the_json(tmp_path):
     The session side is in tests/test_broker_guard.py (the result holds what was left)."""
     from decimal import Decimal
 
+    import attrs
+
     from livesession import DryrunResult, SessionState, SessionStatus
     from livesession._artifacts.metrics import MetricsCollector
     from livesession._cli_output import result_json
@@ -442,16 +444,5 @@ def test_what_a_run_left_open_is_in_the_summary_and_the_json(tmp_path):
     said = result_json(left, tmp_path, 0.1, MetricsCollector(), code=4)
     assert said["positions"] == {"BTC/USDT": "0.010", "ETH/USDT": "-1.5"}
     assert said["open_orders"] == ["ls1"]
-    flat = DryrunResult(
-        accepted=True,
-        status=SessionStatus.COMPLETED,
-        run_id="flat",
-        state=SessionState.STOPPED,
-        steps=41,
-        orders_submitted=2,
-        fills=2,
-        equity=Decimal(1),
-        pnl=Decimal(0),
-        open_orders=("a", "b"),
-    )
+    flat = attrs.evolve(left, positions={}, open_orders=("a", "b"))
     assert exposure_line(flat) == "flat, 2 open orders"

@@ -381,41 +381,36 @@ class TestTimestamps:
         assert bars[0].ts_ns == epoch_ns(dt.datetime(*first, tzinfo=dt.UTC))
         assert bars[1].ts_ns == epoch_ns(dt.datetime(*second, tzinfo=dt.UTC))
 
-    def test_times_must_increase_strictly(self, tmp_path: Path) -> None:
+    @staticmethod
+    def _refusal(tmp_path: Path, rows: str) -> str:
+        """The one-line refusal of a data file holding ``rows``."""
         path = tmp_path / "t.csv"
-        path.write_text(
-            ",Open,High,Low,Close,Volume\n2004-08-19,1,1,1,1,0\n2004-08-20,1,1,1,1,0\n"
-            "2004-08-20,1,1,1,1,0\n",
-            encoding="utf-8",
-        )
+        path.write_text(rows, encoding="utf-8")
         with pytest.raises(DataFileError) as caught:
             check_csv(path, tick=None)
-        assert "line 4, column #1, value '2004-08-20': time does not increase (line 3" in str(
-            caught.value
+        return str(caught.value)
+
+    def test_times_must_increase_strictly(self, tmp_path: Path) -> None:
+        said = self._refusal(
+            tmp_path,
+            ",Open,High,Low,Close,Volume\n2004-08-19,1,1,1,1,0\n2004-08-20,1,1,1,1,0\n"
+            "2004-08-20,1,1,1,1,0\n",
         )
-        assert "the same time twice (a duplicated row?)" in str(caught.value)
+        assert "line 4, column #1, value '2004-08-20': time does not increase (line 3" in said
+        assert "the same time twice (a duplicated row?)" in said
 
     def test_a_file_newest_first_is_told_to_sort(self, tmp_path: Path) -> None:
         """Many vendors export newest first: the refusal says so, and what to do."""
-        path = tmp_path / "t.csv"
-        path.write_text(
-            "date,open,high,low,close,volume\n2004-08-20,1,1,1,1,0\n2004-08-19,1,1,1,1,0\n",
-            encoding="utf-8",
-        )
-        with pytest.raises(DataFileError) as caught:
-            check_csv(path, tick=None)
-        said = str(caught.value)
+        header = "date,open,high,low,close,volume\n"
+        said = self._refusal(tmp_path, header + "2004-08-20,1,1,1,1,0\n2004-08-19,1,1,1,1,0\n")
         assert "line 3, column date, value '2004-08-19': time does not increase (line 2" in said
         assert said.endswith("the file runs newest first; sort it oldest first")
         # Later in a file, a time that goes back is not taken for the file's order.
-        path.write_text(
-            "date,open,high,low,close,volume\n2004-08-18,1,1,1,1,0\n2004-08-20,1,1,1,1,0\n"
-            "2004-08-19,1,1,1,1,0\n",
-            encoding="utf-8",
+        said = self._refusal(
+            tmp_path,
+            header + "2004-08-18,1,1,1,1,0\n2004-08-20,1,1,1,1,0\n2004-08-19,1,1,1,1,0\n",
         )
-        with pytest.raises(DataFileError) as caught:
-            check_csv(path, tick=None)
-        assert str(caught.value).endswith("(line 3 has 2004-08-20)")
+        assert said.endswith("(line 3 has 2004-08-20)")
 
     def test_a_form_other_than_the_first_rows_is_refused(self, tmp_path: Path) -> None:
         with pytest.raises(DataFileError, match=r"line 3, column time, value '1772834340'"):

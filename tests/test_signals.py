@@ -7,6 +7,7 @@ signal (SIGTERM, SIGINT, a second one during the wind-down) or by the `stop`, `k
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -15,6 +16,7 @@ import time
 from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -54,6 +56,18 @@ def _cli(*args: str) -> list[str]:
     return [sys.executable, "-m", "livesession.cli", *args]
 
 
+@contextlib.contextmanager
+def _process(args: list[str], **popen: Any) -> Iterator[subprocess.Popen[str]]:
+    """``Popen(args, **popen)``, killed on the way out if the test left it running."""
+    with subprocess.Popen(args, **popen) as proc:
+        try:
+            yield proc
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(timeout=10)
+
+
 def _until(what: str, done: Callable[[], bool], proc: subprocess.Popen[str] | None = None) -> None:
     """Poll ``done()`` until true, or fail after the deadline (or when ``proc`` ended)."""
     deadline = time.monotonic() + _DEADLINE_S
@@ -79,19 +93,14 @@ def _stepping(run_dir: Path, steps: int = 20) -> bool:
 def live_run(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], Path]]:
     """A long dry run in a subprocess, stepping; killed at teardown if a test left it."""
     run_dir = tmp_path / "live"
-    with subprocess.Popen(
+    with _process(
         _cli("dryrun", "--out", str(tmp_path), "--run-id", "live", "--steps", _LONG, "-q"),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     ) as proc:
-        try:
-            _until("the run to step", lambda: _stepping(run_dir), proc)
-            yield proc, run_dir
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait(timeout=10)
+        _until("the run to step", lambda: _stepping(run_dir), proc)
+        yield proc, run_dir
 
 
 def _audit_stop(run_dir: Path) -> dict[str, object]:
@@ -158,24 +167,19 @@ def test_a_hangup_stops_the_run_gracefully_though_its_terminal_is_gone(tmp_path:
     run_dir = tmp_path / "hup"
     master, terminal = pty.openpty()
     try:
-        with subprocess.Popen(
+        with _process(
             _cli("dryrun", "--out", str(tmp_path), "--run-id", "hup", "--steps", _LONG),
             stdin=subprocess.DEVNULL,
             stdout=terminal,
             stderr=terminal,
         ) as proc:
             os.close(terminal)
-            try:
-                _until("the run to step", lambda: _stepping(run_dir), proc)
-                os.close(master)  # the terminal hangs up: a write to it now fails (EIO)
-                master = -1
-                proc.send_signal(signal.SIGHUP)
-                proc.send_signal(signal.SIGHUP)
-                proc.wait(timeout=_DEADLINE_S)
-            finally:
-                if proc.poll() is None:
-                    proc.kill()
-                    proc.wait(timeout=10)
+            _until("the run to step", lambda: _stepping(run_dir), proc)
+            os.close(master)  # the terminal hangs up: a write to it now fails (EIO)
+            master = -1
+            proc.send_signal(signal.SIGHUP)
+            proc.send_signal(signal.SIGHUP)
+            proc.wait(timeout=_DEADLINE_S)
     finally:
         if master >= 0:
             os.close(master)
@@ -187,24 +191,19 @@ def test_a_hangup_stops_the_run_gracefully_though_its_terminal_is_gone(tmp_path:
 def test_a_process_started_under_nohup_keeps_ignoring_hangups(tmp_path: Path) -> None:
     """``nohup livesession dryrun ...``: the user asked for the run to outlive the terminal."""
     run_dir = tmp_path / "nohup"
-    with subprocess.Popen(
+    with _process(
         ["nohup", *_cli("dryrun", "--out", str(tmp_path), "--run-id", "nohup", "--steps", _LONG)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
         cwd=tmp_path,
     ) as proc:
-        try:
-            _until("the run to step", lambda: _stepping(run_dir), proc)
-            proc.send_signal(signal.SIGHUP)
-            steps = _events(run_dir, "BAR")
-            _until("more steps after the hangup", lambda: _stepping(run_dir, len(steps) + 50), proc)
-            proc.send_signal(signal.SIGTERM)
-            _, err = proc.communicate(timeout=_DEADLINE_S)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait(timeout=10)
+        _until("the run to step", lambda: _stepping(run_dir), proc)
+        proc.send_signal(signal.SIGHUP)
+        steps = _events(run_dir, "BAR")
+        _until("more steps after the hangup", lambda: _stepping(run_dir, len(steps) + 50), proc)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=_DEADLINE_S)
     assert proc.returncode == EXIT_OK, err
     _assert_sealed_flat(run_dir, "SIGNAL_SIGTERM")
 
@@ -215,23 +214,18 @@ def test_a_second_signal_ends_the_process_at_once_and_resume_finishes_the_run(
     """A second SIGTERM during the wind-down kills the process; the run resumes and verifies."""
     run_dir = tmp_path / "twice"
     args = ["dryrun", "--out", str(tmp_path), "--run-id", "twice", "--steps", "6000", "-q"]
-    with subprocess.Popen(
+    with _process(
         [sys.executable, "-c", _SLOW_WINDDOWN, *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     ) as proc:
-        try:
-            _until("the run to step", lambda: _stepping(run_dir), proc)
-            proc.send_signal(signal.SIGTERM)
-            assert proc.stdout is not None
-            assert proc.stdout.readline().strip() == "winding down"
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(timeout=_DEADLINE_S)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait(timeout=10)
+        _until("the run to step", lambda: _stepping(run_dir), proc)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == "winding down"
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=_DEADLINE_S)
     assert proc.returncode == -signal.SIGTERM, "ended by the signal itself"
     assert holder_of(run_dir) is None
     interrupted = verify_run(run_dir)
