@@ -57,3 +57,10 @@ def test_dryrun_bench_refuses_zero_repeats() -> None:
 )
 def test_other_benches_print_a_ratio(script: str, args: tuple[str, ...]) -> None:
     assert "ratio" in _run(script, *args)
+
+
+def test_resting_bench_prints_both_figures_and_the_cost_of_one_order() -> None:
+    out = _run("bench_resting.py", "--resting", "20", "--steps", "20", "--repeat", "1")
+    assert "20 orders resting: " in out
+    assert "ratio (resting / baseline): " in out
+    assert "one resting order costs " in out

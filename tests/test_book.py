@@ -58,3 +58,37 @@ class TestView:
         assert view.positions == view.ledger
         assert view.day_peak_equity == D("100000")
         assert view.open_orders == ()
+
+
+class TestReconcilerPictures:
+    """The pictures the reconciler compares every step are kept while nothing changes; each
+    change of what they show must show (a stale picture would hide a difference)."""
+
+    def test_the_book_s_picture_follows_every_field_it_shows(self):
+        book = _book()
+        order = _order()
+        book.add_order(order)
+        live = book.open[order.client_order_id]
+        first = live.local()
+        assert live.local() is first  # kept: nothing changed
+        assert (first.filled, first.in_doubt, first.cancel_requested) == (0, False, False)
+        live.filled = D("0.005")
+        assert live.local().filled == D("0.005")
+        live.in_doubt = True
+        assert live.local().in_doubt
+        live.cancel_requested = True
+        assert live.local().cancel_requested
+        assert live.local(closed=True).closed
+        assert not live.local().closed
+
+    def test_the_venue_s_view_follows_its_fill_and_status(self):
+        from livesession._domain.model import VenueOrderStatus
+        from livesession.brokers._venue import VenueState
+
+        venue = VenueState(order=_order())
+        first = venue.view()
+        assert venue.view() is first
+        venue.filled = D("0.005")
+        assert venue.view().filled_quantity == D("0.005")
+        venue.status = VenueOrderStatus.PARTIALLY_FILLED
+        assert venue.view().status is VenueOrderStatus.PARTIALLY_FILLED

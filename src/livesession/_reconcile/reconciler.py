@@ -292,7 +292,6 @@ def _about(order: LocalOrder, kind: DiscrepancyKind, detail: dict[str, str]) -> 
 def _compare_one(order: LocalOrder, seen: VenueOrder | None) -> Discrepancy | None:
     if seen is None:
         return _missing(order, None)
-    filled = {"local_filled": plain(order.filled), "venue_filled": plain(seen.filled_quantity)}
     if (
         seen.quantity != order.quantity
         or seen.side is not order.side
@@ -301,13 +300,20 @@ def _compare_one(order: LocalOrder, seen: VenueOrder | None) -> Discrepancy | No
     ):
         quantity = {"local_quantity": plain(order.quantity), "venue_quantity": plain(seen.quantity)}
         side = {"local_side": order.side.value, "venue_side": seen.side.value}
-        return _about(order, DiscrepancyKind.QUANTITY_MISMATCH, quantity | filled | side)
+        return _about(
+            order, DiscrepancyKind.QUANTITY_MISMATCH, quantity | _fills(order, seen) | side
+        )
     if seen.filled_quantity > order.filled:
         status = {"venue_status": seen.status.value}
-        return _about(order, DiscrepancyKind.FILL_NOT_SEEN, filled | status)
+        return _about(order, DiscrepancyKind.FILL_NOT_SEEN, _fills(order, seen) | status)
     if not order.closed and not seen.status.is_open:
         return _missing(order, seen)
     return None
+
+
+def _fills(order: LocalOrder, seen: VenueOrder) -> dict[str, str]:
+    """What the book and the venue have filled (built for a difference only)."""
+    return {"local_filled": plain(order.filled), "venue_filled": plain(seen.filled_quantity)}
 
 
 def _missing(order: LocalOrder, seen: VenueOrder | None) -> Discrepancy:

@@ -45,11 +45,24 @@ class OpenOrder:
     notional: Decimal = ZERO
     event_id: str = ""
     fill_event_id: str = ""
+    _seen: LocalOrder | None = attrs.field(default=None, init=False, eq=False, repr=False)
 
     def local(self, *, closed: bool = False) -> LocalOrder:
-        """The reconciler's picture of this order."""
+        """The reconciler's picture of this order.
+
+        Kept until what it shows changes: a resting order is reconciled every step.
+        """
+        seen = self._seen
+        if (
+            seen is not None
+            and seen.closed == closed
+            and seen.filled == self.filled
+            and seen.in_doubt == self.in_doubt
+            and seen.cancel_requested == self.cancel_requested
+        ):
+            return seen
         order = self.order
-        return LocalOrder(
+        seen = self._seen = LocalOrder(
             client_order_id=order.client_order_id,
             symbol=order.symbol,
             side=order.side,
@@ -61,6 +74,7 @@ class OpenOrder:
             in_doubt=self.in_doubt,
             cancel_requested=self.cancel_requested,
         )
+        return seen
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-compatible form (for checkpoints)."""

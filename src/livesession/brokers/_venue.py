@@ -36,10 +36,18 @@ class VenueState:
     order: Order
     status: VenueOrderStatus = VenueOrderStatus.NEW
     filled: Decimal = ZERO
+    _view: VenueOrder | None = attrs.field(default=None, init=False, eq=False, repr=False)
 
     def view(self) -> VenueOrder:
-        """The venue's view of this order (what lookups and ``open_orders`` show)."""
-        return VenueOrder.of(self.order, filled=self.filled, status=self.status)
+        """The venue's view of this order (what lookups and ``open_orders`` show).
+
+        Kept until the order's status or fill changes: a resting order is shown every
+        step, and a venue with many of them would build each one anew every time.
+        """
+        seen = self._view
+        if seen is None or seen.status is not self.status or seen.filled_quantity != self.filled:
+            seen = self._view = VenueOrder.of(self.order, filled=self.filled, status=self.status)
+        return seen
 
 
 class DueReports:
