@@ -444,5 +444,5 @@ def test_what_a_run_left_open_is_in_the_summary_and_the_json(tmp_path):
     said = result_json(left, tmp_path, 0.1, MetricsCollector(), code=4)
     assert said["positions"] == {"BTC/USDT": "0.010", "ETH/USDT": "-1.5"}
     assert said["open_orders"] == ["ls1"]
-    flat = attrs.evolve(left, positions={}, open_orders=("a", "b"))
+    flat = attrs.evolve(left, positions={"BTC/USDT": Decimal("0.000")}, open_orders=("a", "b"))
     assert exposure_line(flat) == "flat, 2 open orders"

@@ -97,7 +97,7 @@ def trading_line(result: DryrunResult, metrics: MetricsCollector) -> str:
 
 def exposure_line(result: DryrunResult) -> str:
     """What the run holds when it ends: ``flat, no open orders`` or what it left open."""
-    held = ", ".join(f"{symbol} {plain(qty)}" for symbol, qty in result.positions.items())
+    held = ", ".join(f"{symbol} {plain(qty)}" for symbol, qty in result.positions.items() if qty)
     n = len(result.open_orders)
     orders = f"{n} open order{'' if n == 1 else 's'}" if n else "no open orders"
     return f"{held or 'flat'}, {orders}"

@@ -52,9 +52,9 @@ class DryrunResult:
     kills: int = 0
     """How many times the kill switch was pulled (``KILL_SWITCH`` events)."""
     positions: Mapping[str, Decimal] = attrs.field(factory=dict, hash=False)
-    """The symbols not flat when the result was taken, with their net quantity. A stopped
-    run is flat (its wind-down flattened); one sealed in ERROR_REQUIRES_OPERATOR without a
-    wind-down may have left exposure at the venue."""
+    """The net position of every symbol the book has held when the result was taken (as
+    ``livesession status`` shows them). A stopped run is flat (its wind-down flattened);
+    one sealed in ERROR_REQUIRES_OPERATOR without a wind-down may have left exposure."""
     open_orders: tuple[str, ...] = ()
     """The client order ids still open at the venue, as the book knows them."""
 
@@ -96,7 +96,7 @@ def result_of(p: SessionParts) -> DryrunResult:
         detail=p.lifecycle.detail,
         trading=p.governor.state,
         kills=metrics.count("KILL_SWITCH"),
-        positions={symbol: qty for symbol, qty in sorted(view.positions.items()) if qty},
+        positions=dict(sorted(view.positions.items())),
         open_orders=view.open_orders,
     )
 
