@@ -138,8 +138,8 @@ def race_four(out: Path, store_args: Sequence[str], env: dict[str, str] | None =
             assert "C2_REJECT_LEASE_HELD" not in codes_seen
         else:
             assert code == EXIT_REJECTED, err
-            if "--lease" in store_args:  # the lease file names the holder for the operator
-                assert f"another live session holds it ({winners[0]}@" in err, err
+            # The lease file, or the lease row in PostgreSQL, names the holder for the operator.
+            assert f"another live session holds it ({winners[0]}@" in err, err
             assert "C2_REJECT_LEASE_HELD" in codes_seen
             assert "C2_LEASE_ACQUIRED" not in codes_seen
             assert audit_records(out / run)[-1]["payload"]["status"] == "REJECTED"

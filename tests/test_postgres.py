@@ -511,6 +511,17 @@ class TestPostgresLease:
         )
         assert rows == [("acct", "strat", "h1", grant.token, T0 + TTL)]
 
+    def test_holder_names_the_live_holder_only(self, make_lease):
+        """What the CLI names when it refuses with LEASE_HELD: nobody before a grant, the
+        holder while the lease lives, nobody once it expired or was released."""
+        lease, asker = make_lease(), make_lease()
+        assert asker.holder(T0) is None
+        grant = lease.acquire("h1@host:7", T0, TTL)
+        assert asker.holder(T0 + TTL - 1) == "h1@host:7"
+        assert asker.holder(T0 + TTL) is None  # expired
+        lease.release(grant)
+        assert asker.holder(T0) is None
+
     def test_token_survives_release_and_reconnect(self, make_lease):
         """After release and a new connection, the next grant still has a larger token."""
         first = make_lease()

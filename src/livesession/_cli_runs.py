@@ -128,16 +128,40 @@ def _summary(result: DryrunResult, run_dir: Path, wall_s: float, metrics: Metric
 def _say_rejected(result: DryrunResult, run_dir: Path) -> None:
     """The one stderr line of a rejected session: the reason code and what failed.
 
-    A lease another session holds is named with its holder (the lease file's, or the
-    holder's last audit record): the run's events leave it out, to stay the same bytes on
-    every host.
+    A lease another session holds is named with its holder (the lease file's, the lease
+    row's in PostgreSQL, or the holder's last audit record): the run's events leave it out,
+    to stay the same bytes on every host.
     """
     why = result.reason + (f": {result.detail}" if result.detail else "")
     if result.reason == "LEASE_HELD":
         lease = run_status(run_dir).lease or {}
-        if lease.get("holder"):
-            why += f" ({lease['holder']}, per {lease['source']})"
+        holder, source = lease.get("holder"), lease.get("source")
+        if not holder and lease.get("backend") == "postgres":
+            holder, source = _postgres_holder(run_dir), "PostgreSQL"
+        if holder:
+            why += f" ({holder}, per {source})"
     print(f"livesession: rejected: {redact_text(why)}", file=sys.stderr)  # noqa: T201 - the CLI's output
+
+
+def _postgres_holder(run_dir: Path) -> str | None:
+    """The holder of the run's (account, strategy) in PostgreSQL, or None when unknown."""
+    import time  # noqa: PLC0415 - only for this line
+
+    from ._rundir.backing import pg_dsn  # noqa: PLC0415 - only with --store postgres
+    from .leases import PostgresLease  # noqa: PLC0415 - likewise
+
+    config = read_json_object(run_dir / names.CONFIG)
+    account, strategy = config.get("account"), config.get("strategy_id")
+    if not isinstance(account, str) or not isinstance(strategy, str):
+        return None
+    try:
+        lease = PostgresLease(pg_dsn(), account, strategy)
+        try:
+            return lease.holder(time.time_ns())
+        finally:
+            lease.close()
+    except LiveSessionError:
+        return None  # the line goes without it: the rejection is what matters
 
 
 def _drive(

@@ -31,6 +31,10 @@ UPDATE {_LEASE_TABLE} SET expires_ns = GREATEST(expires_ns, %(expires)s)
 WHERE account = %(account)s AND strategy = %(strategy)s
     AND holder = %(holder)s AND token = %(token)s
 """  # noqa: S608 - constant table name
+_HOLDER: Final = f"""
+SELECT holder FROM {_LEASE_TABLE}
+WHERE account = %(account)s AND strategy = %(strategy)s AND expires_ns > %(now)s
+"""  # noqa: S608 - constant table name
 _RELEASE: Final = f"""
 UPDATE {_LEASE_TABLE} SET holder = NULL, expires_ns = 0
 WHERE account = %(account)s AND strategy = %(strategy)s
@@ -78,6 +82,12 @@ class PostgresLease(PairLease):
         params = self._params(holder=grant.holder_id, token=grant.token)
         with self._pg.translate(f"releasing the lease {self._pair()}"):
             self._pg.execute(_RELEASE, params)
+
+    def holder(self, now_ns: int) -> str | None:
+        """Who holds the pair at ``now_ns`` (None: nobody, or an expired lease)."""
+        with self._pg.translate(f"reading the lease {self._pair()}"):
+            row = self._pg.execute(_HOLDER, self._params(now=now_ns)).fetchone()
+        return None if row is None or row[0] is None else str(row[0])
 
     def close(self) -> None:
         """Close the connection (the lease stays as it is); safe to call more than once."""
