@@ -308,6 +308,11 @@ def _plugdir(tmp_path: Path) -> Path:
             ),
         ),
         ("[strategy_params]\nlookback = 3", ("strategy_params", "strategy_factory")),
+        (
+            # The demo's table beside a strategy of one's own was silently ignored.
+            'strategy_factory = "mydesk.breakout:make_strategy"\n[strategy]\nfast = 3',
+            ("[strategy] sets the demo strategy's parameters", "[strategy_params]"),
+        ),
     ],
 )
 def test_bad_reference_exits_2_with_one_line_and_writes_nothing(tmp_path, plugdir, toml, needles):

@@ -37,6 +37,7 @@ from .plugin_fields import (
     check_strategy_id,
     default_strategy_id,
     params_field,
+    refuse_demo_table,
 )
 
 __all__ = [
@@ -256,9 +257,8 @@ class DryrunConfig:
     """
 
     strategy_id: str = attrs.field(default="", validator=check_strategy_id)
-    """The strategy's name in every event, and the lease's. Empty: ``sma_demo`` for the
-    demo, else the module of ``strategy_factory`` (``mydesk.breakout:make``: breakout); the
-    config then holds the name it resolved to."""
+    """The strategy's name in events and lease. Empty: ``sma_demo`` for the demo, else the
+    module of ``strategy_factory`` (``desk.breakout:make``: breakout), then held here."""
     account: str = attrs.field(default="default", validator=_plain_name("account"))
     """The account the session trades; the session lease covers (account, strategy_id)."""
     run_id: str = attrs.field(default="demo", validator=_plain_name("run_id"))
@@ -338,6 +338,7 @@ class DryrunConfig:
                     f"{table} is given, but {'strategy_factory' if role == 'strategy' else role} "
                     "is no package.module:callable reference"
                 )
+        refuse_demo_table(self.strategy_factory, changed=self.strategy != StrategyConfig())
         if self.feed == "venue" and not self.broker.startswith("ccxt:"):
             raise ConfigError(
                 f"feed 'venue' takes the venue's own bars: it needs a ccxt:<exchange> broker, "

@@ -29,6 +29,7 @@ __all__ = [
     "check_strategy_id",
     "default_strategy_id",
     "params_field",
+    "refuse_demo_table",
 ]
 
 _MAX_NAME_LEN: Final = 64
@@ -97,6 +98,18 @@ def default_strategy_id(factory: str | None) -> str:
     if factory is None:
         return DEMO_STRATEGY_ID
     return factory.partition(":")[0].rpartition(".")[2]
+
+
+def refuse_demo_table(factory: str | None, *, changed: bool) -> None:
+    """Refuse a ``[strategy]`` table beside ``strategy_factory``.
+
+    It sets the demo's parameters, which a strategy of one's own never reads.
+    """
+    if factory is not None and changed:
+        raise ConfigError(
+            f"[strategy] sets the demo strategy's parameters, but strategy_factory {factory!r} "
+            "runs another: give its keyword arguments in [strategy_params]"
+        )
 
 
 def _plain_value(name: str, value: object) -> None:
