@@ -40,6 +40,7 @@ from livesession import (
     SessionStatus,
     Side,
     TradingState,
+    VerbOutcome,
 )
 from livesession._domain.model import bar_problem, intent_problem
 from livesession._rundir import create_run, resume_run
@@ -412,6 +413,21 @@ class _StateStrategy(ScriptedStrategy):
         return {"bars": self.bars, "extra": self._state}
 
 
+class _FailsOnCall(_StateStrategy):
+    """``get_state`` gives ``state`` from its ``call``-th call on (activation, the stop's
+    check, the seal: the third is the seal's)."""
+
+    def __init__(self, call: int, state: Any) -> None:
+        super().__init__(10**9, state)
+        self._call, self._calls = call, 0
+
+    def get_state(self) -> dict[str, Any]:
+        self._calls += 1
+        if self._calls >= self._call:
+            self._bad_from = 0
+        return super().get_state()
+
+
 class _StateFeed(ScriptedFeed):
     def get_state(self) -> dict[str, Any]:
         return {"n": self._n, "prices": {D("1")}}
@@ -496,13 +512,68 @@ class TestStateTheCheckpointCannotHold:
         assert _events(tmp_path / "feed-state", "FEED_ERROR")[0]["payload"]["step"] == 0
         assert verify_run(tmp_path / "feed-state").ok
 
+    def test_failing_at_the_stop_fails_the_run_rather_than_sealing_it_without(self, tmp_path: Path):
+        """No checkpoint between bar 15 and the end (a run shorter than checkpoint_every).
+        Before, the run was sealed COMPLETED with the strategy's state missing, though the
+        same strategy failed any longer run: the stop now takes the state first, and a state
+        it cannot record fails the run as a checkpoint would (wound down, FAILED)."""
+        run_dir, result = _one_shot(
+            tmp_path, "at-stop", _StateStrategy(15, {1}), checkpoint_every=1000
+        )
+        assert (result.status, result.reason, result.steps) == (
+            SessionStatus.FAILED,
+            "STRATEGY_ERROR",
+            40,
+        )
+        assert result.state is SessionState.STOPPED  # the operator (cli) wound it down
+        assert not any(result.positions.values())
+        (event,) = _events(run_dir, "STRATEGY_ERROR")
+        assert event["payload"]["step"] == 40
+        assert "cannot hold" in event["payload"]["message"]
+
+    def test_a_stop_asked_for_faults_instead_and_says_why(self, tmp_path: Path):
+        """An operator's stop (SIGTERM, ``request_stop``) meets a state it cannot record:
+        no stop, the fault instead (NOT_APPLICABLE, saying so); acknowledged, it winds
+        down FAILED. A feed that runs out meets it the same way."""
+        cfg = _config("asked", checkpoint_every=1000)
+        session = create_run(
+            cfg, tmp_path, strategy=_StateStrategy(15, {1}), feed=ScriptedFeed(["40000.00"])
+        )
+        assert session.preflight()
+        session.activate()
+        assert session.run_n_steps(20) == 20
+        said = session.request_stop("desk")
+        assert said.outcome is VerbOutcome.NOT_APPLICABLE
+        assert said.message.startswith("STRATEGY_ERROR: the session is ERROR_REQUIRES_OPERATOR")
+        assert session.acknowledge("ops-1").outcome is VerbOutcome.APPLIED
+        session.close()
+        assert (session.state, session.status) == (SessionState.STOPPED, SessionStatus.FAILED)
+        assert verify_run(tmp_path / "asked").ok
+
+        class _Runs(ScriptedFeed):
+            def next_bar(self, ts_ns: int) -> Any:
+                return None if self._n >= 20 else super().next_bar(ts_ns)
+
+        cfg = _config("runs-out", checkpoint_every=1000)
+        session = create_run(
+            cfg, tmp_path, strategy=_StateStrategy(15, {1}), feed=_Runs(["40000.00"])
+        )
+        result = session.run_to_end(cfg.steps, operator="cli")
+        assert (result.status, result.reason, result.steps) == (
+            SessionStatus.FAILED,
+            "STRATEGY_ERROR",
+            20,
+        )
+        assert verify_run(tmp_path / "runs-out").ok
+
     def test_failing_first_at_the_seal_is_logged_and_the_seal_still_goes_out(self, tmp_path: Path):
-        """No checkpoint between bar 15 and the end: the sealed run keeps what it recorded."""
+        """A state that still held as the stop began and fails at the seal: the sealed run
+        keeps what it recorded, and the session log says why its key is empty."""
         log = io.StringIO()
         configure_logging(log)
         try:
             run_dir, result = _one_shot(
-                tmp_path, "at-seal", _StateStrategy(15, {1}), checkpoint_every=1000
+                tmp_path, "at-seal", _FailsOnCall(3, {1}), checkpoint_every=1000
             )
         finally:
             disable_logging()

@@ -146,6 +146,11 @@ class Checkpointer:
         self._state = state
         self._next_progress = PROGRESS_EVERY
 
+    @property
+    def saving(self) -> bool:
+        """Whether checkpoints are written (a store, not disabled): states are recorded."""
+        return self._store is not None
+
     def disable(self) -> None:
         """Never write again (a lost lease: the run directory may have a new owner)."""
         self._store = None

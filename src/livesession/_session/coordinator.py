@@ -209,11 +209,10 @@ class LiveSessionOrchestrator:
     ) -> DryrunResult:
         """From wherever the session is, run to ``steps`` completed steps and close it.
 
-        ``steps`` is a positive int (``max_steps`` stops the run first). A run that ends in
-        ERROR_REQUIRES_OPERATOR is sealed as it stands (FAILED), unless
-        ``operator`` is given and the fault is a strategy or feed error (``INPUT_FAULTS``):
-        ``operator`` then acknowledges it, so the session cancels, flattens at the last
-        good price and stops (still FAILED; the CLI passes ``ONE_SHOT_OPERATOR``).
+        ``steps`` is a positive int (``max_steps`` stops the run first). A run ending in
+        ERROR_REQUIRES_OPERATOR is sealed as it stands (FAILED) unless ``operator`` is given
+        and the fault is a strategy or feed error (``INPUT_FAULTS``): ``operator`` acks it,
+        so it cancels, flattens and stops (FAILED; the CLI passes ``ONE_SHOT_OPERATOR``).
         """
         p = self._parts()
         check_step_count(steps, done=0, max_steps=None, verb="run_to_end")
@@ -230,6 +229,8 @@ class LiveSessionOrchestrator:
                 if progress is not None:
                     progress(time.steps)
             lifecycle = p.lifecycle
+            if lifecycle.state is S.DRYRUN_ACTIVE:  # stopped here: a fault is the operator's
+                self.request_stop(SESSION_CLOSED)
             if (
                 operator is not None
                 and lifecycle.state is S.ERROR_REQUIRES_OPERATOR
@@ -331,9 +332,8 @@ class LiveSessionOrchestrator:
         """Stop: cancel open orders, flatten, final snapshot, STOPPED (bounded).
 
         ``sealed_as``: ``reason`` is also the one the seal records (the CLI's signal stops).
-
-        Any thread may call it (see ``threads``); on a session that is stopping or stopped
-        it does nothing and says so (``ALREADY``), and it never raises for the state.
+        Any thread may call it; stopping or stopped, it does nothing and says so (``ALREADY``);
+        a feed's or strategy's state it cannot record faults the session (``states_hold``).
         """
         return under_lock(self._gate, self._parts, verbs.request_stop, reason, sealed_as=sealed_as)
 

@@ -31,7 +31,7 @@ from .._domain import clock as _clock
 from .._domain.decimal import plain
 from .._domain.lifecycle import SessionState
 from .._domain.model import Bar, OrderIntent, bar_problem, intent_problem
-from .._exceptions import ConfigError, LiveSessionError, SinkFailure, Transient
+from .._exceptions import ConfigError, LiveSessionError, PluginStateError, SinkFailure, Transient
 from .._market.venue import FETCH_OHLCV
 from .._risk.governor import TradingState
 from .._support.logging import get_logger
@@ -143,8 +143,9 @@ def step_once(p: SessionParts, *, after_step: Callable[[], None]) -> None:
         return
     if bar is None:
         # No bar, no step: the run ends cleanly after the last bar it had.
-        lifecycle.reason = FEED_EXHAUSTED
-        p.winddown.request_stop(FEED_EXHAUSTED)
+        if states_hold(p):
+            lifecycle.reason = FEED_EXHAUSTED
+            p.winddown.request_stop(FEED_EXHAUSTED)
         return
     if p.feed_gaps is not None:
         _record_gaps(p, p.feed_gaps)
@@ -153,7 +154,7 @@ def step_once(p: SessionParts, *, after_step: Callable[[], None]) -> None:
         return
     after_step()
     p.checkpointer.end_of_step(time.steps)
-    if time.steps >= p.config.max_steps and lifecycle.machine.state is _ACTIVE:
+    if time.steps >= p.config.max_steps and lifecycle.machine.state is _ACTIVE and states_hold(p):
         p.winddown.request_stop(MAX_STEPS_REACHED)
 
 
@@ -311,6 +312,24 @@ def _refuse(problem: str | None, *, right_type: bool) -> None:
     """Raise ``problem``: a ``ValueError`` of the right type's fields, else a ``TypeError``."""
     if problem is not None:
         raise (ValueError if right_type else TypeError)(problem)
+
+
+def states_hold(p: SessionParts) -> bool:
+    """Whether the feed's and the strategy's states can still be recorded (as a stop begins).
+
+    One that cannot fails the run as at a checkpoint (``input_failed``), instead of being
+    sealed COMPLETED without it: a run shorter than ``checkpoint_every`` steps took no
+    checkpoint that would have found out.
+    """
+    if not p.checkpointer.saving:
+        return True  # nothing records them: nothing to fail
+    for state in p.plugin_states:
+        try:
+            state.get_state()
+        except PluginStateError as exc:
+            input_failed(p, exc.reason, exc.cause, step=p.time.steps)
+            return False
+    return True
 
 
 def input_failed(p: SessionParts, reason: str, exc: Exception, *, step: int) -> None:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Concatenate, ParamSpec
 from .._domain.lifecycle import SessionState, Trigger
 from .._risk.governor import TradingState
 from .lease_keeper import LEASE_LOST
+from .pipeline import states_hold
 from .threads import VerbOutcome, VerbResult
 
 if TYPE_CHECKING:
@@ -73,6 +74,11 @@ def request_stop(p: SessionParts, reason: str, *, sealed_as: bool = False) -> Ve
     if not lifecycle.may_fire(Trigger.REQUEST_STOP):
         hint = ": acknowledge it first" if state is S.ERROR_REQUIRES_OPERATOR else ""
         return _not_applicable(p, "request_stop", f"the session is {state.value}{hint}")
+    if state is S.DRYRUN_ACTIVE:
+        lifecycle.guarded(lambda: states_hold(p))
+        if lifecycle.state is S.ERROR_REQUIRES_OPERATOR:  # a state that cannot be recorded
+            why = f"{lifecycle.reason}: the session is {lifecycle.state.value}"
+            return _not_applicable(p, "request_stop", why)
     lifecycle.guarded(lambda: lifecycle.transition(Trigger.REQUEST_STOP, reason))
     if sealed_as and lifecycle.in_(S.STOPPING):
         lifecycle.reason = reason
