@@ -566,6 +566,32 @@ class TestStateTheCheckpointCannotHold:
         )
         assert verify_run(tmp_path / "runs-out").ok
 
+    def test_a_sigterm_meeting_it_is_logged_as_not_done(self, tmp_path: Path):
+        """The CLI's SIGTERM answer in the session log said "done" before trying; it says
+        what happened."""
+        from livesession.control import SignalControls
+
+        cfg = _config("signalled", checkpoint_every=1000)
+        session = create_run(
+            cfg, tmp_path, strategy=_StateStrategy(15, {1}), feed=ScriptedFeed(["40000.00"])
+        )
+        assert session.preflight()
+        session.activate()
+        session.run_n_steps(20)
+        controls = SignalControls()
+        controls.stop_reason = "SIGNAL_SIGTERM"
+        log = io.StringIO()
+        configure_logging(log)
+        try:
+            assert controls.at_step_boundary(session)
+        finally:
+            disable_logging()
+        (line,) = [orjson.loads(x) for x in log.getvalue().splitlines() if "operator_control" in x]
+        assert line["outcome"] == "not done: STRATEGY_ERROR: the session is ERROR_REQUIRES_OPERATOR"
+        session.acknowledge("ops-1")
+        session.close()
+        assert verify_run(tmp_path / "signalled").ok
+
     def test_failing_first_at_the_seal_is_logged_and_the_seal_still_goes_out(self, tmp_path: Path):
         """A state that still held as the stop began and fails at the seal: the sealed run
         keeps what it recorded, and the session log says why its key is empty."""

@@ -165,8 +165,9 @@ class SignalControls:
             self._ack = False
             self._acknowledge(session)
         if self.stop_reason and session.state in (S.PREFLIGHT_OK, S.DRYRUN_ACTIVE):
-            _answer(self.stop_reason, "request_stop", "done")
-            session.request_stop(self.stop_reason, sealed_as=True)
+            result = session.request_stop(self.stop_reason, sealed_as=True)
+            said = "done" if result else f"not done: {result.message}"
+            _answer(self.stop_reason, "request_stop", said)
         return True
 
     def _kill_switch(self, session: LiveSessionOrchestrator) -> None:
