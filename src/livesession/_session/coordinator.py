@@ -229,8 +229,8 @@ class LiveSessionOrchestrator:
                 if progress is not None:
                     progress(time.steps)
             lifecycle = p.lifecycle
-            if lifecycle.state is S.DRYRUN_ACTIVE:  # stopped here: a fault is the operator's
-                self.request_stop(SESSION_CLOSED)
+            if lifecycle.state is S.DRYRUN_ACTIVE:  # before the operator's turn: the stop's
+                self.request_stop(SESSION_CLOSED)  # state check may fault the run instead
             if (
                 operator is not None
                 and lifecycle.state is S.ERROR_REQUIRES_OPERATOR
