@@ -334,6 +334,21 @@ def _run(tmp_path: Path, run_id: str, broker: Any, script: Any) -> tuple[Path, A
     return tmp_path / run_id, result
 
 
+def _protected_session(tmp_path: Path, run_id: str, broker: Any) -> LiveSessionOrchestrator:
+    """An active session whose strategy buys 0.010 with an OCO pair (1 %) on bar 2."""
+    protected = buy("0.010", take_profit_pct=D("0.01"), stop_loss_pct=D("0.01"))
+    session = create_run(
+        _config(run_id),
+        tmp_path,
+        broker=broker,
+        strategy=ScriptedStrategy(at({2: [protected]})),
+        feed=ScriptedFeed(["100"]),
+    )
+    session.preflight()
+    session.activate()
+    return session
+
+
 class TestInASession:
     @pytest.mark.parametrize("sent", [False, True], ids=["not-sent", "sent"])
     def test_a_submit_raising_keyerror_sends_the_order_once(self, tmp_path: Path, sent: bool):
@@ -454,18 +469,7 @@ class TestInASession:
     def test_a_crossing_during_an_operator_s_kill_trips_no_second_kill(self, tmp_path: Path):
         """Both legs fill inside the operator's kill (between steps): the kill flattens what
         they crossed, and no second kill is pulled while it does."""
-        broker = FillsEverything(late_reduce_only=True)
-        protected = buy("0.010", take_profit_pct=D("0.01"), stop_loss_pct=D("0.01"))
-        cfg = _config("kill-first")
-        session = create_run(
-            cfg,
-            tmp_path,
-            broker=broker,
-            strategy=ScriptedStrategy(at({2: [protected]})),
-            feed=ScriptedFeed(["100"]),
-        )
-        session.preflight()
-        session.activate()
+        session = _protected_session(tmp_path, "kill-first", FillsEverything(late_reduce_only=True))
         session.run_n_steps(2)  # the entry filled, both legs working
         assert session.kill("desk")
         session.run_n_steps(5)
@@ -503,16 +507,7 @@ class TestInASession:
                     )
 
         broker = CancelRace(late_reduce_only=True)
-        protected = buy("0.010", take_profit_pct=D("0.01"), stop_loss_pct=D("0.01"))
-        session = create_run(
-            _config("bad-in-kill"),
-            tmp_path,
-            broker=broker,
-            strategy=ScriptedStrategy(at({2: [protected]})),
-            feed=ScriptedFeed(["100"]),
-        )
-        session.preflight()
-        session.activate()
+        session = _protected_session(tmp_path, "bad-in-kill", broker)
         session.run_n_steps(3)  # long 0.010, both legs resting
         if verb == "kill":
             session.kill("desk")
