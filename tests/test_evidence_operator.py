@@ -137,6 +137,38 @@ def test_a_run_that_ends_by_itself_has_no_operator_actions_to_tell(tmp_path: Pat
         assert recorded_actions(out / run / names.EVENTS) == (), run
 
 
+
+
+def test_a_run_stepped_past_its_plan_re_runs_as_far_as_it_went(tmp_path: Path) -> None:
+    """An application may step past the config's ``steps``; the re-run goes as far.
+
+    ``run_to_end(250)`` on a plan of 200, a loop of ``run_n_steps(13)`` that ends at 208, and
+    ``max_steps`` above the plan reached by ``run_n_steps``: each verifies, and each re-runs
+    to the same bytes (the re-run stopped at the plan before, and every one failed).
+    """
+    out = tmp_path / "runs"
+    assert create_run(_config("over", steps=200), out).run_to_end(250).steps == 250
+    looped = create_run(_config("looped", steps=200), out)
+    looped.preflight()
+    looped.activate()
+    while looped.steps_done < 200:
+        looped.run_n_steps(13)
+    looped.close()
+    maxed = create_run(_config("maxed", steps=40, max_steps=50), out)
+    maxed.preflight()
+    maxed.activate()
+    assert maxed.run_n_steps(50) == 50
+    maxed.close()
+    told = {
+        "over": ["request_stop('session closed') after step 250"],
+        "looped": ["request_stop('session closed') after step 208"],
+        "maxed": None,  # max_steps stopped it: the run's own stop
+    }
+    for run, actions in told.items():
+        assert verify_run(out / run).ok, run
+        verdict = _determinism(out / run, tmp_path / run)
+        assert verdict["status"] == "match", (run, verdict)
+        assert verdict.get("operator_actions") == actions, run
 PLUG = """
 from decimal import Decimal
 from livesession import OrderIntent, Side

@@ -40,7 +40,7 @@ from ..controls import control_lines, control_map
 from ..status import Verdict, run_status
 from ..verify import verify_run
 from ._outcome import outcome, outcome_lines
-from ._rerun import Rerun, timeout_for
+from ._rerun import Rerun, replay_steps, timeout_for
 from ._rerun import sha256_file as _sha256
 
 __all__ = ["EvidenceResult", "scan_secrets", "write_evidence"]
@@ -181,7 +181,7 @@ def write_evidence(
     doc_name = f"EV-{today:%Y%m%d}-{cfg.run_id}.md"
     generated = {"manifest.json", doc_name}
     note = progress or _quiet
-    timeout_s = timeout_for(cfg.steps) if rerun_timeout_s is None else rerun_timeout_s
+    timeout_s = rerun_timeout_s or timeout_for(replay_steps(run_dir, cfg.steps))
     standing = run_status(run_dir)
     crashed = standing.verdict is Verdict.CRASHED
     rerun = Rerun.start(run_dir, rerunnable=rerunnable, timeout_s=timeout_s, sealed=not crashed)

@@ -28,7 +28,7 @@ import attrs
 import orjson
 
 from .._artifacts import names
-from .._artifacts.runread import payload, read_records
+from .._artifacts.runread import json_object, payload, read_records
 from .._market.venue import JournalFeed
 from .._rundir import create_run, read_run_config
 from .._rundir.layout import Backing
@@ -42,6 +42,7 @@ __all__ = [
     "first_difference",
     "main",
     "not_applicable",
+    "replay_steps",
     "sha256_file",
     "timeout_for",
 ]
@@ -103,6 +104,7 @@ def determinism(run_dir: Path, *, rerunnable: bool, scratch: Path) -> dict[str, 
     if cfg.feed == "venue":
         return _venue_replay(run_dir, cfg, scratch)
     actions = recorded_actions(run_dir / names.EVENTS)
+    steps = replay_steps(run_dir, cfg.steps)
     # A run that held the (account, strategy) lease has the re-run hold one too (a lease
     # file of its own), since the lease's preflight check is one of its events.
     backing = Backing.from_meta(meta)
@@ -113,7 +115,7 @@ def determinism(run_dir: Path, *, rerunnable: bool, scratch: Path) -> dict[str, 
     session = create_run(
         rerun_cfg, scratch, idempotency_backend="memory", alerts=False, lease=leased
     )
-    replay(session, cfg.steps, actions)
+    replay(session, steps, actions)
     replay_dir = scratch / cfg.run_id
     compared: dict[str, bool] = {}
     for name in (names.EVENTS, names.SNAPSHOTS):
@@ -129,6 +131,24 @@ def determinism(run_dir: Path, *, rerunnable: bool, scratch: Path) -> dict[str, 
             outcome["first_difference"] = first_difference(run_dir / name, replay_dir / name)
             break
     return _with_actions(outcome, actions, cfg.steps)
+
+
+def replay_steps(run_dir: Path, planned: int) -> int:
+    """How many steps the re-run may take: the plan, or more when the run took more.
+
+    An application may step past the config's ``steps`` (``run_to_end(250)`` on a plan of
+    200, a loop of ``run_n_steps(13)``), and a run stopped by ``max_steps`` ran to that
+    bound: a re-run held to the plan would stop where the run did not. The run's last
+    state snapshot counts the steps it took; the re-run stops by itself where the run's own
+    stops (the feed, ``max_steps``, a fault) stopped it, and takes the recorded actions.
+    """
+    try:
+        snapshots = (run_dir / names.SNAPSHOTS).read_bytes().splitlines()
+    except OSError:  # verify says what is missing; the plan stands
+        return planned
+    last = json_object(snapshots[-1]) if snapshots else None
+    took = last.get("step") if last is not None else None
+    return max(planned, took) if isinstance(took, int) else planned
 
 
 def first_difference(run: Path, rerun: Path) -> str:
@@ -202,7 +222,7 @@ def _venue_replay(run_dir: Path, cfg: Any, scratch: Path) -> dict[str, Any]:
         replay_cfg, scratch, idempotency_backend="memory", feed=journal, alerts=False
     )
     actions = recorded_actions(run_dir / names.EVENTS)
-    replay(session, cfg.steps, actions)
+    replay(session, replay_steps(run_dir, cfg.steps), actions)
     same = _signals(run_dir / names.EVENTS) == _signals(scratch / cfg.run_id / names.EVENTS)
     compared = {"SIGNAL events (venue bars replayed on the mock venue)": same}
     verdict = {
