@@ -223,17 +223,28 @@ class TestSteps:
         assert orch.state is SessionState.PREFLIGHT_OK
 
     def test_run_n_steps_is_bounded(self):
-        """run_n_steps refuses to pass max_steps and stops the session at the bound."""
-        orch, _ = session(steps=10, max_steps=10)
+        """run_n_steps never passes max_steps: it stops the session at the bound.
+
+        It used to refuse a count past the bound (ConfigError), so an application's loop of
+        ``run_n_steps(1000)`` died at the end of every run it did not size exactly, and a
+        stopped session refused ``run_n_steps(995)`` while ``run_n_steps(5)`` returned 0.
+        """
+        orch, sinks = session(steps=10, max_steps=10)
         orch.preflight()
         orch.activate()
-        with pytest.raises(ConfigError, match="max_steps"):
-            orch.run_n_steps(11)
-        with pytest.raises(ConfigError):
+        with pytest.raises(ConfigError, match="positive integer"):
             orch.run_n_steps(0)
-        assert orch.run_n_steps(10) == 10
-        assert orch.state is SessionState.STOPPED
-        assert orch.status is SessionStatus.COMPLETED
+        assert orch.run_n_steps(4) == 4
+        assert orch.run_n_steps(11) == 6
+        assert (orch.state, orch.status) == (SessionState.STOPPED, SessionStatus.COMPLETED)
+        assert orch.steps_done == 10
+        stops = [
+            e["payload"]["reason"]
+            for e in map(orjson.loads, sinks.events.lines)
+            if e["payload"].get("trigger") == "request_stop"
+        ]
+        assert stops == ["max_steps reached"]
+        assert (orch.run_n_steps(5), orch.run_n_steps(995)) == (0, 0)
 
     @pytest.mark.parametrize("steps", [-3, 0, 5.5, "40", True, None])
     def test_run_to_end_refuses_a_bad_count_before_anything_happens(self, steps):

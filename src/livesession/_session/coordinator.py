@@ -215,7 +215,7 @@ class LiveSessionOrchestrator:
         so it cancels, flattens and stops (FAILED; the CLI passes ``ONE_SHOT_OPERATOR``).
         """
         p = self._parts()
-        check_step_count(steps, done=0, max_steps=None, verb="run_to_end")
+        check_step_count(steps, verb="run_to_end")
         self._gate.check_owner("run_to_end", p.config.run_id)
         if p.lifecycle.state is S.INIT and not self.preflight():
             self.close()
@@ -311,7 +311,8 @@ class LiveSessionOrchestrator:
         return True
 
     def run_n_steps(self, n: int) -> int:
-        """Run up to ``n`` steps (stops early when the session leaves DRYRUN_ACTIVE).
+        """Run up to ``n`` steps; the number run (stops early when the session leaves
+        DRYRUN_ACTIVE, as at ``max_steps``, which it never passes; 0 once it has left).
 
         Not yet activated (INIT, PREFLIGHT_OK): ``InvalidTransition``, as from ``step()``.
         """
@@ -319,7 +320,7 @@ class LiveSessionOrchestrator:
         self._gate.check_owner("run_n_steps", p.config.run_id)
         if p.lifecycle.state in (S.INIT, S.PREFLIGHT_OK):
             raise InvalidTransition("run_n_steps", p.lifecycle.state.value)
-        check_step_count(n, done=p.time.steps, max_steps=p.config.max_steps)
+        check_step_count(n)
         done = 0
         step = self._step_if_active
         with DeferredInterrupt(self._gate.inside, self) as interrupt:

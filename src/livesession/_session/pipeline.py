@@ -81,21 +81,14 @@ INPUT_FAULTS: Final = frozenset({FEED_ERROR, STRATEGY_ERROR})
 _MESSAGE_MAX: Final = 500
 
 
-def check_step_count(
-    n: object, *, done: int, max_steps: int | None, verb: str = "run_n_steps"
-) -> None:
-    """``run_n_steps(n)`` is bounded: ``n`` must be a positive int within ``max_steps``.
+def check_step_count(n: object, *, verb: str = "run_n_steps") -> None:
+    """``n`` steps must be a positive int: a typo is refused before the session does anything.
 
-    ``run_to_end(steps)`` passes ``max_steps=None``: its total may reach the bound, which
-    then stops the run by itself (``MAX_STEPS_REACHED``).
+    The count is not held to ``max_steps``: the session stops itself there
+    (``MAX_STEPS_REACHED``), so ``run_n_steps(n)`` and ``run_to_end(steps)`` never pass it.
     """
     if isinstance(n, bool) or not isinstance(n, int) or n <= 0:
         raise ConfigError(f"{verb} needs a positive integer, got {n!r}")
-    remaining = n if max_steps is None else max_steps - done
-    if n > remaining:
-        raise ConfigError(
-            f"{verb}({n}) would pass the bound max_steps={max_steps} ({remaining} steps left)"
-        )
 
 
 def guarded_step(p: SessionParts, *, after_step: Callable[[], None]) -> None:
