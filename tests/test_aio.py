@@ -155,3 +155,35 @@ def test_bad_arguments_and_a_rejected_preflight_say_so(tmp_path: Path) -> None:
     with pytest.raises(LiveSessionError, match="preflight rejected session aio-rejected"):
         asyncio.run(rejected())
     assert not verify_run(tmp_path / "aio-rejected").violations
+
+
+def test_a_session_opened_without_start_is_started_by_the_caller(tmp_path: Path) -> None:
+    """``start=False`` leaves preflight and activation to the caller, who can do both.
+
+    The facade had no ``preflight`` or ``activate``: such a session could never step, and
+    was sealed REJECTED when the block ended.
+    """
+
+    async def main() -> tuple[object, ...]:
+        cfg = DryrunConfig(run_id="aio-later", steps=30)
+        async with open_session(cfg, out_dir=tmp_path, start=False) as session:
+            before = session.state
+            passed = await session.preflight()
+            await session.activate()
+            done = await session.run_steps(30)
+            return before, passed, done, (await session.close()).status
+
+    before, passed, done, status = asyncio.run(main())
+    assert (before, passed, done) == (SessionState.INIT, True, 30)
+    assert status is SessionStatus.COMPLETED
+    assert not verify_run(tmp_path / "aio-later").violations
+
+    async def refused() -> tuple[bool, object]:
+        cfg = DryrunConfig(run_id="aio-refused", enabled=True)
+        async with open_session(cfg, out_dir=tmp_path, start=False) as session:
+            return await session.preflight(), session.state
+
+    assert asyncio.run(refused()) == (False, SessionState.PREFLIGHT_FAILED)
+    sealed = orjson.loads((tmp_path / "aio-refused" / "metrics.json").read_bytes())
+    assert sealed["status"] == SessionStatus.REJECTED.value
+    assert not verify_run(tmp_path / "aio-refused").violations

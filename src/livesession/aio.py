@@ -93,7 +93,19 @@ class AsyncSession:
         """The session's outcome so far (taken between two steps)."""
         return await self._elsewhere(self._session.result)
 
-    # -- stepping, on the owner thread ------------------------------------------------------
+    # -- starting and stepping, on the owner thread ----------------------------------------
+
+    async def preflight(self) -> bool:
+        """Run the preflight checks (a session opened with ``start=False``); True if passed.
+
+        A failed preflight leaves the session PREFLIGHT_FAILED (``await close()`` seals it
+        REJECTED, as leaving the block does).
+        """
+        return await self._owner(self._session.preflight)
+
+    async def activate(self) -> None:
+        """Enter DRYRUN_ACTIVE after a passed ``preflight()``; ``run_steps`` then steps."""
+        await self._owner(self._session.activate)
 
     async def run_steps(self, n: int) -> int:
         """Run up to ``n`` steps on the session's thread; the number run.
@@ -137,6 +149,10 @@ class AsyncSession:
         """Stop if still running, seal the run, release what it holds; the outcome."""
         await self._elsewhere(self._session.close)
         return await self.result()
+
+    async def _owner(self, call: Callable[[], _R]) -> _R:
+        """Run ``call()`` on the session's owner thread (where it was built)."""
+        return await asyncio.wrap_future(self._executor.submit(call))
 
     async def _elsewhere(self, call: Callable[[*_Ts], _R], *args: *_Ts) -> _R:
         """Run ``call(*args)`` on a thread of the loop's default executor (not the owner thread).
