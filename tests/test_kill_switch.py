@@ -199,6 +199,27 @@ class TestKillSwitchRefusals:
         assert orch.trading_state is TradingState.ACTIVE
         assert len(sinks.events.lines) == lines
 
+    def test_reduce_only_and_reenable_twice_say_already_and_record_nothing(self):
+        """A verb that would change nothing records nothing: ``ALREADY``, as lifecycle.md says.
+
+        ``reenable_trading`` while trading was ACTIVE said APPLIED and recorded a
+        ``TRADING_REENABLED`` event and a ``C2_OPERATOR_REENABLE`` audit record, as if an
+        operator had lifted a halt that never was.
+        """
+        orch, sinks = session()
+        orch.preflight()
+        orch.activate()
+        orch.run_n_steps(3)
+        lines, audit = len(sinks.events.lines), len(sinks.audit.lines)
+        idle = orch.reenable_trading("ops-1")
+        assert (idle.outcome, idle.message) == (VerbOutcome.ALREADY, "trading is already ACTIVE")
+        assert (len(sinks.events.lines), len(sinks.audit.lines)) == (lines, audit)
+        assert orch.reduce_only("review").applied
+        assert orch.reduce_only("review").outcome is VerbOutcome.ALREADY
+        assert orch.reenable_trading("ops-1").applied
+        assert orch.reenable_trading("ops-1").outcome is VerbOutcome.ALREADY
+        assert len(sinks.events_of("TRADING_REENABLED")) == 1
+
     def test_reenable_waits_until_the_kill_is_flat(self):
         """While the kill switch is still flattening, trading cannot be re-enabled."""
         broker = FaultBroker(latency_ns=90 * 1_000_000_000)

@@ -146,6 +146,8 @@ def reenable_trading(p: SessionParts, operator: str) -> VerbResult:
             "reenable_trading",
             "the kill switch is still flattening: re-enable trading after KILL_SWITCH_FLAT",
         )
+    if p.governor.state is TradingState.ACTIVE:
+        return _already(p, "reenable_trading", "trading is already ACTIVE")
     p.broker_health.reset()  # a fresh budget of broker failures
     p.lifecycle.guarded(lambda: p.governor.reenable(operator))
     return _applied(p, "reenable_trading", f"trading re-enabled by {operator}")
