@@ -311,10 +311,9 @@ class LiveSessionOrchestrator:
         return True
 
     def run_n_steps(self, n: int) -> int:
-        """Run up to ``n`` steps; the number run (stops early when the session leaves
-        DRYRUN_ACTIVE, as at ``max_steps``, which it never passes; 0 once it has left).
+        """Run up to ``n`` steps; the number run (fewer once it leaves DRYRUN_ACTIVE).
 
-        Not yet activated (INIT, PREFLIGHT_OK): ``InvalidTransition``, as from ``step()``.
+        It stops at ``max_steps``, never past. Not activated: ``InvalidTransition``.
         """
         p = self._parts()
         self._gate.check_owner("run_n_steps", p.config.run_id)
