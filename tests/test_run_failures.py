@@ -354,6 +354,43 @@ class TestFeedError:
         orch.close()
         _verify_memory(sinks, tmp_path / "run")
 
+    @pytest.mark.parametrize(("minutes", "said"), [(1, "00:01:00Z"), (4, "00:04:00Z")])
+    def test_a_dated_feed_going_back_in_time_is_the_feeds_error(
+        self, tmp_path: Path, minutes: int, said: str
+    ):
+        """A dated feed's bar at or before the last one's time is refused, as a data file's is.
+
+        Such a bar was taken at the session's time (which never goes back) and the run
+        sealed COMPLETED, recording a time the data never had; after a resume whose feed
+        forgot its place, a hundred bars were recorded at one time.
+        """
+        start = 1_767_225_600 * 10**9
+
+        class GoesBack(ScriptedFeed):
+            dated = True
+
+            def next_bar(self, ts_ns: int) -> Bar:
+                n = self._n
+                bar = super().next_bar(ts_ns)
+                offset = minutes if n == 5 else n  # the sixth bar goes back (or repeats)
+                return attrs.evolve(bar, ts_ns=start + offset * 60 * 10**9)
+
+        sinks = Sinks()
+        orch = _started(sinks, feed=GoesBack(["40000.00"]), strategy=ScriptedStrategy(_TRADES))
+        orch.run_n_steps(8)
+        assert orch.state is SessionState.ERROR_REQUIRES_OPERATOR
+        assert orch.steps_done == 5
+        (event,) = sinks.events_of("FEED_ERROR")
+        assert event["payload"] == {
+            "error": "ValueError",
+            "message": f"next_bar returned the bar of 2026-01-01T{said} after the bar of "
+            "2026-01-01T00:04:00Z: a dated feed's bars must come in increasing time",
+            "step": 6,
+        }
+        orch.acknowledge("ops")
+        orch.close()
+        _verify_memory(sinks, tmp_path / "run")
+
     def test_a_csv_row_with_an_empty_value_is_refused_before_anything_runs(self, tmp_path: Path):
         """A bad CSV row never reaches the run: the data file is checked whole up front.
 

@@ -266,7 +266,10 @@ def _next_bar(p: SessionParts) -> tuple[Bar | None, Exception | None]:
         asked = p.time.proposed_tick()
         bar = p.feed.next_bar(asked)
         if bar is not None and not p.feed_checked:
-            _check_bar(bar, p.config.symbol, None if p.feed_dated else asked)
+            if p.feed_dated:
+                _check_bar(bar, p.config.symbol, after_ns=p.time.last_step_ns)
+            else:
+                _check_bar(bar, p.config.symbol, asked_ns=asked)
     except SinkFailure:
         raise
     except Exception as exc:  # noqa: BLE001 - any feed error takes the one input-failure path
@@ -274,21 +277,35 @@ def _next_bar(p: SessionParts) -> tuple[Bar | None, Exception | None]:
     return bar, None
 
 
-def _check_bar(bar: object, symbol: str, asked_ns: int | None) -> None:
+def _check_bar(
+    bar: object, symbol: str, *, asked_ns: int | None = None, after_ns: int | None = None
+) -> None:
     """Raise when ``bar`` is not a ``Bar`` of ``symbol`` the session can use.
 
     A feed that is not ``dated`` is asked for the bar of ``asked_ns``, the time the step
-    records: a bar of another time would have the run record a time the data never had.
+    records: a bar of another time would have the run record a time the data never had. A
+    dated feed's bar must come after the last one (``after_ns``), as a data file's rows
+    must: one that goes back (a feed whose ``set_state`` forgot its place, say) would be
+    recorded at the session's time, which never goes back, a time the data never had.
     """
     problem = bar_problem(bar, symbol)
     given_ns = cast("Bar", bar).ts_ns if problem is None else None  # a Bar, when no problem
-    if asked_ns is not None and given_ns is not None and given_ns != asked_ns:
-        asked, given = (_clock.format_utc(_clock.from_epoch_ns(t)) for t in (asked_ns, given_ns))
+    if given_ns is not None and asked_ns is not None and given_ns != asked_ns:
         problem = (
-            f"next_bar was asked for the bar of {asked} and returned one of {given}: a feed "
-            "whose bars carry their own times sets dated = True (see docs/plugins.md)"
+            f"next_bar was asked for the bar of {_utc(asked_ns)} and returned one of "
+            f"{_utc(given_ns)}: a feed whose bars carry their own times sets dated = True "
+            "(see docs/plugins.md)"
+        )
+    if given_ns is not None and after_ns is not None and given_ns <= after_ns:
+        problem = (
+            f"next_bar returned the bar of {_utc(given_ns)} after the bar of "
+            f"{_utc(after_ns)}: a dated feed's bars must come in increasing time"
         )
     _refuse(problem, right_type=isinstance(bar, Bar))
+
+
+def _utc(ts_ns: int) -> str:
+    return _clock.format_utc(_clock.from_epoch_ns(ts_ns))
 
 
 def _checked(produced: Iterable[object] | None) -> tuple[OrderIntent, ...]:

@@ -40,6 +40,11 @@ class Timekeeper:
         self._grid_ns = start_ns
         self._last_us: int | None = None  # the clock's last reading, epoch microseconds
 
+    @property
+    def last_step_ns(self) -> int | None:
+        """The grid point of the last step (a dated feed's: its bar's own time); None before."""
+        return self._grid_ns if self.steps else None
+
     def proposed_tick(self) -> int:
         """The time ``next_tick()`` would move to: the next grid point, or now if later."""
         return max(self._grid_ns + self.interval_ns, self.ts_sim)
