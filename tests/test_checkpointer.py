@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 from typing import Any
 
@@ -226,6 +227,42 @@ class TestPlugInState:
         assert str(caught.value).startswith("the feed's get_state failed")
         assert keyed.failed
         assert keyed.get_state() == {"feed": None}  # the sealing checkpoint still goes out
+
+    @pytest.mark.parametrize(
+        ("state", "shown"),
+        [
+            (
+                {"best": float("-inf")},
+                "-inf (float) at state['best'], which JSON gives back as None",
+            ),
+            (
+                {"w": [1.0, float("nan")]},
+                "nan (float) at state['w'][1], which JSON gives back as None",
+            ),
+            ({"pair": (1, 2)}, "(1, 2) (tuple) at state['pair'], which JSON gives back as [1, 2]"),
+            (
+                {"at": dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)},
+                (
+                    "datetime.datetime(2026, 3, 2, 9, 0, tzinfo=datetime.timezone.utc) (datetime)"
+                    " at state['at'], which JSON gives back as '2026-03-02T09:00:00+00:00'"
+                ),
+            ),
+        ],
+    )
+    def test_a_state_json_would_give_back_changed_fails(self, state, shown):
+        """orjson writes NaN and infinities as null, tuples as lists, datetimes as text.
+
+        Such a state passed the check and was saved changed: a strategy keeping a running
+        maximum from ``float("-inf")`` checkpointed ``None`` and failed its resume with a
+        TypeError, while the uninterrupted run completed.
+        """
+        keyed = PlugInState("strategy", _Plugin(state), reason="STRATEGY_ERROR")
+        with pytest.raises(PluginStateError) as caught:
+            keyed.get_state()
+        assert str(caught.value.cause) == (
+            f"get_state gave {shown}: use only JSON types, and store Decimals as strings"
+        )
+        assert keyed.failed
 
     def test_the_checkpointer_hands_the_failure_over_and_writes_nothing(self):
         store = MemoryStore()

@@ -80,6 +80,27 @@ class Keyed:
         self._owner.set_state(state[self.key])
 
 
+_USE_JSON: Final = ": use only JSON types, and store Decimals as strings"
+
+
+def _changed(given: object, back: object, where: str) -> str:
+    """Where JSON gives back something other than ``given``, and what (for the message).
+
+    orjson writes a NaN or an infinity as null, a tuple as a list, a datetime as text: the
+    checkpoint would hold it, and a resumed run would get another value than it saved.
+    """
+    if isinstance(given, dict) and isinstance(back, dict):
+        for key, value in given.items():
+            if back.get(key) != value:
+                return _changed(value, back.get(key), f"{where}[{key!r}]")
+    elif isinstance(given, list) and isinstance(back, list):
+        for index, (value, again) in enumerate(zip(given, back, strict=False)):
+            if again != value:
+                return _changed(value, again, f"{where}[{index}]")
+    shown = f"{given!r}"[:80]
+    return f"{shown} ({type(given).__name__}) at {where}, which JSON gives back as {back!r:.80}"
+
+
 class PlugInState:
     """A feed's or a strategy's state under its checkpoint key, checked as JSON when taken.
 
@@ -105,14 +126,12 @@ class PlugInState:
         except Exception as exc:  # noqa: BLE001 - the caller's code: one path for every error
             self._fail(exc)
         try:
-            orjson.dumps(state)  # what every checkpoint store does with it
+            # What every checkpoint store does with it; a resume gets back what it reads.
+            back = orjson.loads(orjson.dumps(state))
         except TypeError as exc:  # orjson.JSONEncodeError is a TypeError
-            self._fail(
-                TypeError(
-                    f"get_state gave what JSON cannot hold ({exc}): use only JSON types, "
-                    "and store Decimals as strings"
-                )
-            )
+            self._fail(TypeError(f"get_state gave what JSON cannot hold ({exc}){_USE_JSON}"))
+        if back != state:
+            self._fail(TypeError(f"get_state gave {_changed(state, back, 'state')}{_USE_JSON}"))
         return {self.key: state}
 
     def _fail(self, cause: Exception) -> NoReturn:
