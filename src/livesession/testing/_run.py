@@ -1,0 +1,215 @@
+"""One session of the failure matrix: a fault broker, memory sinks, and a crash on demand.
+
+``MatrixRun`` runs the user's strategy as ``run_failure_matrix`` describes (see
+``livesession.testing.matrix``), killing and resuming the process when asked, and lists
+every invariant the finished session broke.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from collections.abc import Callable
+from decimal import Decimal
+from typing import TYPE_CHECKING, Final
+
+import orjson
+
+from .._artifacts.sinks import MemoryLineSink, MemoryMetricsSink
+from .._domain.clock import SimClock
+from .._domain.lifecycle import TERMINAL_STATES, SessionState
+from .._domain.model import OrderType, Side
+from .._exceptions import PluginStateError
+from .._risk.governor import TradingState
+from .._session.coordinator import LiveSessionOrchestrator
+from ..stores import MemoryIdempotencyStore
+from .faults import FaultBroker
+from .tracking import mark_verified, verify_session
+
+if TYPE_CHECKING:
+    from .._domain.config import DryrunConfig
+    from .._domain.model import Order
+    from .._typing import MarketFeed, Strategy
+    from .model import MatrixCase
+
+__all__ = ["FeedFactory", "MatrixRun", "StrategyFactory"]
+
+_S = SessionState
+_SECOND: Final = 1_000_000_000
+START: Final = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+"""When the matrix's sessions start (simulated time)."""
+
+StrategyFactory = Callable[[], "Strategy"]
+FeedFactory = Callable[[], "MarketFeed"]
+
+
+class MatrixRun:
+    """One session on a fault broker and memory sinks, restartable from its state."""
+
+    def __init__(
+        self,
+        factory: StrategyFactory,
+        feed_factory: FeedFactory | None,
+        config: DryrunConfig,
+        case: MatrixCase,
+    ) -> None:
+        self._factory = factory
+        self._feed_factory = feed_factory
+        self.config = config
+        self.broker = FaultBroker(latency_ns=case.latency_s * _SECOND)
+        self.sinks = {"events": MemoryLineSink(), "states": MemoryLineSink()}
+        self.audit = MemoryLineSink()
+        self.metrics = MemoryMetricsSink()
+        # The idempotency store is durable: it outlives the process, like the venue.
+        self.keys = MemoryIdempotencyStore(SimClock(START))
+        self.sent: list[tuple[Order, TradingState, Decimal]] = []
+        self.quiet_after: list[int] = []
+        """The steps after which the (uninterrupted) session was quiet (``_quiet``)."""
+        """The steps done when the process was killed (0: it was not)."""
+        self.broker.on_submit = self._on_submit
+        self.orch = self._build()
+
+    def _build(self) -> LiveSessionOrchestrator:
+        return LiveSessionOrchestrator(
+            self.config,
+            broker=self.broker,
+            strategy=self._factory(),
+            feed=None if self._feed_factory is None else self._feed_factory(),
+            event_sink=self.sinks["events"],
+            state_sink=self.sinks["states"],
+            audit_sink=self.audit,
+            metrics_sink=self.metrics,
+            idempotency=self.keys,
+        )
+
+    def _on_submit(self, order: Order) -> None:
+        orch = self.orch
+        position = orch.book.positions.get(order.symbol, Decimal(0))
+        self.sent.append((order, orch.trading_state, position))
+
+    def run(self, case: MatrixCase, steps: int, *, kill_after: int | None = None) -> None:
+        """Run ``steps`` steps of ``case`` (killed after ``kill_after``), then stop."""
+        orch = self.orch
+        if not orch.preflight():
+            result = orch.result()
+            mark_verified(orch)
+            msg = f"preflight refused the session: {result.reason} {result.detail}"
+            raise AssertionError(msg)
+        orch.activate()
+        for index in range(steps):
+            self._arm(case, index)
+            if self.orch.state is not _S.DRYRUN_ACTIVE:
+                break
+            self.orch.step()
+            if kill_after is None:
+                if self._quiet():
+                    self.quiet_after.append(index + 1)
+            elif index + 1 == kill_after:
+                self._restart()
+        self._stop()
+
+    def _arm(self, case: MatrixCase, index: int) -> None:
+        for planned in case.faults:
+            if planned.step == index:
+                self.broker.arm(planned.fault, planned.times)
+
+    def _stop(self) -> None:
+        self.broker.armed.clear()  # the venue recovers: the operator must be able to stop
+        for _ in range(3):
+            state = self.orch.state
+            if state in (_S.PREFLIGHT_OK, _S.DRYRUN_ACTIVE):
+                self.orch.request_stop("end of example")
+            elif state is _S.ERROR_REQUIRES_OPERATOR:
+                self.orch.acknowledge("matrix")
+
+    def _quiet(self) -> bool:
+        """Whether the session may be killed here with an exact resume promised.
+
+        Active, no order open, in doubt or awaiting confirmation, no report owed by the
+        venue and no reconcile difference pending: a resume holds grace-based decisions for
+        a replay window, so a kill while the venue owes an outcome may rightly move them.
+        """
+        orch = self.orch
+        if orch.state is not _S.DRYRUN_ACTIVE or orch.book.open_orders or self.broker.in_flight():
+            return False
+        inside = orch.inspect()
+        # ``inspect`` rather than the whole checkpoint (``get_state``), which at every step
+        # cost the matrix a fifth of its time.
+        return not (
+            inside.unconfirmed_closed
+            or inside.held_reports
+            or inside.waiting_fills
+            or inside.escalated
+            or inside.pending
+        )
+
+    def _restart(self) -> None:
+        """The process dies after a step; a new one resumes from its checkpoint state."""
+        old = self.orch
+        try:
+            state = orjson.loads(orjson.dumps(old.get_state()))
+        except PluginStateError as exc:
+            cause = exc.cause
+            said = str(cause)
+            if not said.startswith("get_state"):
+                said = f"get_state raised {type(cause).__name__}: {said}"
+            msg = f"a crash cannot be resumed: the {exc.owner}'s {said}"
+            raise AssertionError(msg) from exc
+        digests = {name: digest.copy() for name, digest in old.recorder.digests.items()}
+        mark_verified(old)  # abandoned, as a killed process is; its successor is verified
+        new = self._build()
+        new.restore_state(state, digests)
+        self.orch = new
+
+    def problems(self) -> list[str]:
+        """Every broken invariant of the module docstring ([] when all hold)."""
+        orch, broker = self.orch, self.broker
+        found: list[str] = []
+        if orch.state not in TERMINAL_STATES:
+            found.append(f"the operator could not stop the session: still {orch.state.value}")
+        events = [orjson.loads(line) for line in self.sinks["events"].lines]
+        submitted: Counter[str] = Counter()
+        for event in events:
+            kind, payload = event["event_type"], event["payload"]
+            if kind == "STRATEGY_ERROR":
+                found.append(f"the strategy raised {payload['error']}: {payload['message']}")
+            elif kind == "ORDER_SUBMITTED":
+                submitted[payload["client_order_id"]] += 1
+        found.extend(f"{cid} submitted {n} times" for cid, n in submitted.items() if n > 1)
+        found.extend(
+            f"{cid} reached the venue {n} times" for cid, n in broker.recorded.items() if n > 1
+        )
+        book = orch.book
+        if book.open_orders:
+            found.append(f"open orders after stop: {list(book.open_orders)}")
+        held = {symbol: qty for symbol, qty in book.positions.items() if qty}
+        if held:
+            found.append(f"not flat after stop: {held}")
+        if broker.open_orders():
+            found.append("orders left open at the venue after stop")
+        found.extend(
+            f"the venue's executions in {symbol} do not add up to flat"
+            for symbol in sorted({t.symbol for t in broker.trades})
+            if broker.position(symbol)
+        )
+        found.extend(self._rail_problems())
+        found.extend(verify_session(orch))
+        mark_verified(orch)
+        return found
+
+    def _rail_problems(self) -> list[str]:
+        cap = self.config.risk.max_order_qty
+        found = []
+        for order, trading, position in self.sent:
+            cid = order.client_order_id
+            if not order.reduce_only and order.quantity > cap:
+                found.append(f"rail bypassed: {cid} quantity {order.quantity} > {cap}")
+            flattens = (
+                order.reduce_only
+                and order.order_type is OrderType.MARKET
+                and order.quantity == abs(position)
+                and (order.side is Side.SELL) == (position > 0)
+            )
+            if trading is TradingState.HALTED and not flattens:
+                found.append(f"rail bypassed: {cid} sent while trading was HALTED")
+        return found
