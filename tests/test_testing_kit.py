@@ -4,6 +4,7 @@ against a user's strategy, and the pytest plugin's fixtures."""
 from __future__ import annotations
 
 import os
+import random
 import re
 import subprocess
 import sys
@@ -28,6 +29,7 @@ from livesession.testing import (
     check_case,
     run_failure_matrix,
 )
+from livesession.testing._differences import bar_first, first_difference
 from livesession.testing.matrix import _Run
 from livesession.testing.strategies import fault_schedules
 
@@ -91,6 +93,75 @@ class Raising:
 
     def set_state(self, state: Mapping[str, Any]) -> None:
         self.bars = state["bars"]
+
+
+class Picker:
+    """Trades when flat, closes when not; which side and how much, ``pick`` says."""
+
+    strategy_id = "picker"
+
+    def __init__(self) -> None:
+        self.n = 0
+
+    def pick(self, symbol: str) -> tuple[Side, Decimal]:
+        raise NotImplementedError
+
+    def on_bar(self, bar: Bar, view: Any) -> Sequence[OrderIntent]:
+        self.n += 1
+        if view.has_open_orders(bar.symbol):
+            return ()
+        held: Decimal = view.position(bar.symbol)
+        if held:
+            side = Side.SELL if held > 0 else Side.BUY
+            return (
+                OrderIntent(
+                    symbol=bar.symbol, side=side, quantity=abs(held), reduce_only=True, reason="out"
+                ),
+            )
+        side, quantity = self.pick(bar.symbol)
+        return (OrderIntent(symbol=bar.symbol, side=side, quantity=quantity, reason="in"),)
+
+    def get_state(self) -> dict[str, Any]:
+        return {"n": self.n}
+
+    def set_state(self, state: Mapping[str, Any]) -> None:
+        self.n = state["n"]
+
+
+class RandomPick(Picker):
+    """Decides by an unseeded random source: no two runs alike, in one process or two."""
+
+    def pick(self, symbol: str) -> tuple[Side, Decimal]:
+        side = Side.BUY if random.random() < 0.5 else Side.SELL
+        return side, Decimal(random.randint(1, 1000)) / 100_000
+
+
+class ForgetfulFeed:
+    """Bars from a fixed zigzag, whose checkpoint forgets how far along it is."""
+
+    symbol = "BTC/USDT"
+
+    def __init__(self) -> None:
+        self.bars = 0
+
+    def next_bar(self, ts_ns: int) -> Bar:
+        self.bars += 1
+        close = Decimal(40_000 + 50 * (self.bars % 9))
+        return Bar(
+            symbol=self.symbol,
+            ts_ns=ts_ns,
+            open=close,
+            high=close + 10,
+            low=close - 10,
+            close=close,
+            volume=Decimal(1),
+        )
+
+    def get_state(self) -> dict[str, Any]:
+        return {}
+
+    def set_state(self, state: Mapping[str, Any]) -> None:
+        self.bars = state.get("bars", 0)
 
 
 class TestFaultBroker:
@@ -234,6 +305,56 @@ class TestFailureMatrix:
         from livesession.testing import mark_verified
 
         mark_verified(run.orch)
+
+    @pytest.mark.parametrize(
+        ("strategy", "feed", "hint"),
+        [
+            (forgetful, None, "(does the strategy's get_state hold all its memory?) event "),
+            (
+                sma,
+                ForgetfulFeed,
+                (
+                    "(the first difference is a BAR: does the feed's get_state hold its whole"
+                    " position, and its set_state restore it?) event "
+                ),
+            ),
+            (
+                RandomPick,
+                None,
+                (
+                    ", and so do two uninterrupted runs' (not the resume: the strategy is not"
+                    " deterministic; an unseeded random source, or the wall clock?) event "
+                ),
+            ),
+        ],
+        ids=["strategy-state", "feed-state", "not-deterministic"],
+    )
+    def test_a_resume_that_differs_names_the_likely_culprit(self, strategy, feed, hint):
+        """Before, every difference blamed the strategy's get_state: a feed that forgets its
+        place and a strategy that is simply random were sent to look in the wrong place."""
+        with pytest.raises(AssertionError) as caught:
+            run_failure_matrix(strategy, examples=5, steps=30, seed=4, feed_factory=feed)
+        message = str(caught.value)
+        assert "fails with no fault at all" in message
+        assert "crash-resume equivalence: killed after step 15 and resumed" in message
+        assert hint in message
+        for other in ("strategy's get_state", "feed's get_state", "not deterministic"):
+            if other not in hint:
+                assert other not in message
+        if feed is None and strategy is RandomPick:
+            assert "\n  first run:  b'" in message
+            assert "\n  second run: b'" in message
+
+    def test_only_a_bar_against_a_bar_blames_the_feed(self):
+        """A BAR in one run only is the next bar on time, after what the other run did."""
+        bar, other = b'{"event_type":"BAR","close":"1"}', b'{"event_type":"BAR","close":"2"}'
+        signal = b'{"event_type":"SIGNAL"}'
+        assert bar_first([bar], [other])
+        assert not bar_first([signal], [bar])
+        assert not bar_first([bar], [])
+        assert first_difference([bar], [bar, other]) == (
+            "uninterrupted: 1 events, resumed: 2, the first alike"
+        )
 
     def test_steps_below_two_are_refused(self):
         with pytest.raises(ValueError, match="steps must be at least 2"):

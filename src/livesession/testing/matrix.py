@@ -21,7 +21,9 @@ the session (acknowledging a fault at most twice). Then, for both runs:
   while trading was HALTED;
 
 and the resumed run's ``events.jsonl`` equals the uninterrupted run's, line for line. That
-last check catches a strategy whose ``get_state`` forgets part of its memory.
+check catches a strategy whose ``get_state`` forgets part of its memory (or a feed whose
+``get_state`` forgets its position); when it fails, a second uninterrupted run tells a
+strategy that is not deterministic at all from one that forgets (``_differences``).
 
 A failing example is shrunk by hypothesis; ``run_failure_matrix`` then raises
 ``AssertionError`` naming the shrunk case and the seed (``check_case`` re-runs one case).
@@ -42,9 +44,11 @@ from .._session.assembly import replay_window_ns
 from .._support.optional import import_optional
 from .._support.references import not_a
 from .._typing import Strategy
+from ._differences import resume_difference
 from ._run import FeedFactory, StrategyFactory
 from ._run import MatrixRun as _Run
 from .model import MatrixCase, MatrixReport
+from .tracking import mark_verified
 
 __all__ = ["check_case", "run_failure_matrix"]
 
@@ -57,20 +61,9 @@ _BASE: Final[Mapping[str, Any]] = {
     "volatility_bps": 30,
 }
 """The matrix's config: reports are late by at most 120 s, well within the grace."""
-_SHOWN: Final = 300
 _GRACE_EVENTS: Final = frozenset(
     {"RECONCILED", "RECONCILE_ESCALATED", "RECONCILE_MISMATCH", "ORDER_OUTCOME_RESOLVED"}
 )
-
-
-def _first_difference(left: list[bytes], right: list[bytes]) -> str:
-    for number, (a, b) in enumerate(zip(left, right, strict=False), start=1):
-        if a != b:
-            return (
-                f"event {number} differs:\n  uninterrupted: {a[:_SHOWN]!r}\n"
-                f"  resumed:       {b[:_SHOWN]!r}"
-            )
-    return f"uninterrupted run has {len(left)} events, resumed run {len(right)}"
 
 
 def _kill_point(run: _Run, earliest: int, window_ns: int) -> int | None:
@@ -152,12 +145,14 @@ def check_case(
         raise AssertionError(f"{where}: " + "; ".join(problems))
     left, right = straight.sinks["events"].lines, resumed.sinks["events"].lines
     if left != right:
-        msg = (
-            f"crash-resume equivalence: killed after step {kill_after} and resumed, the"
-            " run's events differ from an uninterrupted run's (does the strategy's get_state"
-            f" hold all its memory?) {_first_difference(left, right)}"
+        # Only now, so a passing case costs nothing: is the strategy deterministic at all?
+        again = _Run(strategy_factory, feed_factory, cfg, case)
+        again.run(case, steps)
+        again.orch.close()
+        mark_verified(again.orch)
+        raise AssertionError(
+            resume_difference(left, right, again.sinks["events"].lines, kill_after)
         )
-        raise AssertionError(msg)
     return straight.orch.steps_done + resumed.orch.steps_done + kill_after, True
 
 

@@ -1,0 +1,86 @@
+"""Where two runs of the failure matrix first part, and the likely culprit, in words.
+
+Two runs of one case must write the same lines. When they do not, the first line where
+they part points at the piece to look at: two different BARs come from the feed, anything
+else follows the strategy's decisions; and runs that part without any crash between them (two
+uninterrupted runs) are not deterministic at all, which
+no ``get_state`` can mend.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import TYPE_CHECKING, Final
+
+import orjson
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+__all__ = ["bar_first", "first_difference", "resume_difference"]
+
+_SHOWN: Final = 300
+
+
+def first_difference(
+    left: Sequence[bytes],
+    right: Sequence[bytes],
+    *,
+    names: tuple[str, str] = ("uninterrupted", "resumed"),
+    what: str = "event",
+) -> str:
+    """The first line where ``left`` and ``right`` differ, both shown (cut at 300 bytes)."""
+    width = max(len(name) for name in names) + 1
+    for number, (a, b) in enumerate(zip(left, right, strict=False), start=1):
+        if a != b:
+            return (
+                f"{what} {number} differs:\n  {names[0] + ':':<{width}} {a[:_SHOWN]!r}\n"
+                f"  {names[1] + ':':<{width}} {b[:_SHOWN]!r}"
+            )
+    return f"{names[0]}: {len(left)} {what}s, {names[1]}: {len(right)}, the first alike"
+
+
+def bar_first(left: Sequence[bytes], right: Sequence[bytes]) -> bool:
+    """Whether the runs part at a BAR in both: the feed gave another bar, so it is to blame.
+
+    A BAR in one run only is the next bar on time, after something the other run did
+    before it (a SIGNAL, say): that something is the place to look.
+    """
+    for a, b in itertools.zip_longest(left, right):
+        if a != b:
+            return a is not None and b is not None and _kind(a) == _kind(b) == "BAR"
+    return False
+
+
+def _kind(line: bytes) -> object:
+    event = orjson.loads(line)
+    return event.get("event_type") if isinstance(event, dict) else None
+
+
+def resume_difference(
+    straight: Sequence[bytes], resumed: Sequence[bytes], again: Sequence[bytes], kill_after: int
+) -> str:
+    """Why the resumed run's events differ from the uninterrupted run's, and who to suspect.
+
+    ``again`` is a second uninterrupted run of the same case, run only once the resume was
+    found to differ: when it differs too, the resume is not the cause.
+    """
+    said = (
+        f"crash-resume equivalence: killed after step {kill_after} and resumed, the run's"
+        " events differ from an uninterrupted run's"
+    )
+    if list(again) != list(straight):
+        who = "feed" if bar_first(straight, again) else "strategy"
+        shown = first_difference(straight, again, names=("first run", "second run"))
+        return (
+            f"{said}, and so do two uninterrupted runs' (not the resume: the {who} is not"
+            f" deterministic; an unseeded random source, or the wall clock?) {shown}"
+        )
+    if bar_first(straight, resumed):
+        hint = (
+            "the first difference is a BAR: does the feed's get_state hold its whole position,"
+            " and its set_state restore it?"
+        )
+    else:
+        hint = "does the strategy's get_state hold all its memory?"
+    return f"{said} ({hint}) {first_difference(straight, resumed)}"
