@@ -9,6 +9,7 @@ import re
 import subprocess
 import sys
 import textwrap
+import types
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from importlib.metadata import entry_points
@@ -128,6 +129,14 @@ class Picker:
         self.n = state["n"]
 
 
+class HashPick(Picker):
+    """Decides by the hash of a str: the same in every run of one process, not across them."""
+
+    def pick(self, symbol: str) -> tuple[Side, Decimal]:
+        side = Side.BUY if hash(f"{symbol}-{self.n}") % 7 < 4 else Side.SELL
+        return side, Decimal("0.01")
+
+
 class RandomPick(Picker):
     """Decides by an unseeded random source: no two runs alike, in one process or two."""
 
@@ -162,6 +171,14 @@ class ForgetfulFeed:
 
     def set_state(self, state: Mapping[str, Any]) -> None:
         self.bars = state.get("bars", 0)
+
+
+def _moved(func: Any, module: str, name: str) -> Any:
+    """A copy of ``func`` that says it was defined in ``module`` as ``name``."""
+    copy = types.FunctionType(func.__code__, func.__globals__, name)
+    copy.__module__ = module
+    copy.__qualname__ = name
+    return copy
 
 
 class TestFaultBroker:
@@ -201,6 +218,7 @@ class TestFailureMatrix:
         report = run_failure_matrix(sma, examples=15, steps=30, seed=4)
         assert report.examples >= 15
         assert report.resumes >= 5  # crash-resume equivalence was checked, not skipped
+        assert report.cross_process  # and the reference ran in a child process too
         assert report.session_steps > 15 * 30
         assert report.examples_per_second > 0
 
@@ -344,6 +362,78 @@ class TestFailureMatrix:
         if feed is None and strategy is RandomPick:
             assert "\n  first run:  b'" in message
             assert "\n  second run: b'" in message
+
+    def test_a_strategy_deciding_by_a_str_hash_is_caught_in_another_process(self):
+        """``hash(str)`` varies with PYTHONHASHSEED: every run of one process agrees, so the
+        in-process matrix passed it, and ``livesession evidence`` (a second process) failed it.
+        The fault-free reference now runs once more in a child process with another seed."""
+        in_process = run_failure_matrix(
+            HashPick, examples=25, steps=40, seed=1, cross_process=False
+        )
+        assert in_process.resumes > 0
+        assert not in_process.cross_process
+        with pytest.raises(AssertionError) as caught:
+            run_failure_matrix(HashPick, examples=25, steps=40, seed=1)
+        message = str(caught.value)
+        assert message.startswith(
+            "failure matrix: HashPick fails (steps=40, no fault): not deterministic across"
+            " processes: the uninterrupted run with no fault, run again in a child process with"
+            " PYTHONHASHSEED="
+        )
+        assert "gives other events (does the strategy depend on the hash of a str" in message
+        assert "\n  this process:  b'" in message
+        assert "\n  child process: b'" in message
+
+    def test_a_factory_a_child_process_cannot_rebuild_is_refused_by_name(self):
+        """Not skipped without a word: the TypeError names the factory and the way out."""
+
+        def local() -> SmaCrossover:
+            return sma()
+
+        with pytest.raises(TypeError) as caught:
+            run_failure_matrix(local, examples=2, steps=10, seed=0)
+        said = str(caught.value)
+        assert said.startswith(
+            "strategy_factory TestFailureMatrix.test_a_factory_a_child_process_cannot_rebuild"
+            "_is_refused_by_name.<locals>.local cannot be re-created in a child process for"
+            " the cross-process determinism check ("
+        )
+        assert said.endswith(
+            "): define it at module level in an importable module (a function or a class, or"
+            " a functools.partial of one), or pass cross_process=False to skip that check"
+        )
+        assert "\n" not in said
+        report = run_failure_matrix(local, examples=2, steps=10, seed=0, cross_process=False)
+        assert not report.cross_process
+
+    def test_a_factory_defined_in_a_script_is_refused_by_name(self, monkeypatch):
+        """``__main__`` pickles here, but a child process has a ``__main__`` of its own."""
+        make = _moved(sma, "__main__", "make")
+        monkeypatch.setattr(sys.modules["__main__"], "make", make, raising=False)
+        said = (
+            "strategy_factory make cannot be re-created in a child process for the"
+            " cross-process determinism check (PicklingError: make is defined in __main__,"
+            " which another process cannot import): define it at module level"
+        )
+        with pytest.raises(TypeError, match=re.escape(said)):
+            run_failure_matrix(make, examples=2, steps=10, seed=0)
+
+    def test_a_factory_the_child_process_cannot_import_is_named(self, monkeypatch):
+        """A module this process made up (or loaded by path) pickles, yet the child cannot
+        import it: its import error is the message, once the search is done."""
+        ghost = types.ModuleType("ghost_strategies")
+        ghost.sma = _moved(sma, "ghost_strategies", "sma")  # type: ignore[attr-defined]
+        monkeypatch.setitem(sys.modules, "ghost_strategies", ghost)
+        with pytest.raises(TypeError) as caught:
+            run_failure_matrix(ghost.sma, examples=2, steps=10, seed=0)  # type: ignore[attr-defined]
+        said = str(caught.value)
+        assert said.startswith(
+            "failure matrix: sma: the reference run in a child process (PYTHONHASHSEED="
+        )
+        assert (
+            "could not re-create the factories (ModuleNotFoundError: No module named"
+            " 'ghost_strategies'): define it at module level in an importable module"
+        ) in said
 
     def test_only_a_bar_against_a_bar_blames_the_feed(self):
         """A BAR in one run only is the next bar on time, after what the other run did."""

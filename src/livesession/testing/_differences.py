@@ -2,8 +2,8 @@
 
 Two runs of one case must write the same lines. When they do not, the first line where
 they part points at the piece to look at: two different BARs come from the feed, anything
-else follows the strategy's decisions; and runs that part without any crash between them (two
-uninterrupted runs) are not deterministic at all, which
+else follows the strategy's decisions. Runs that part with no crash between them (two
+uninterrupted runs, or the same run in two processes) are not deterministic at all, which
 no ``get_state`` can mend.
 """
 
@@ -15,11 +15,12 @@ from typing import TYPE_CHECKING, Final
 import orjson
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Mapping, Sequence
 
-__all__ = ["bar_first", "first_difference", "resume_difference"]
+__all__ = ["bar_first", "first_difference", "process_difference", "resume_difference"]
 
 _SHOWN: Final = 300
+_HASHED: Final = "the hash of a str or bytes, the order of a set, or id()"
 
 
 def first_difference(
@@ -84,3 +85,25 @@ def resume_difference(
     else:
         hint = "does the strategy's get_state hold all its memory?"
     return f"{said} ({hint}) {first_difference(straight, resumed)}"
+
+
+def process_difference(
+    here: Mapping[str, Sequence[bytes]], there: Mapping[str, Sequence[bytes]], hash_seed: int
+) -> str | None:
+    """How the child process's reference run differs from this one's (None: it does not)."""
+    for name, what in (("events", "event"), ("states", "snapshot")):
+        mine, theirs = here[name], there[name]
+        if list(mine) == list(theirs):
+            continue
+        if name == "states":
+            who = "a get_state (the strategy's or the feed's)"
+        else:
+            who = "the feed" if bar_first(mine, theirs) else "the strategy"
+        shown = first_difference(mine, theirs, names=("this process", "child process"), what=what)
+        return (
+            "not deterministic across processes: the uninterrupted run with no fault, run"
+            f" again in a child process with PYTHONHASHSEED={hash_seed}, gives other {what}s"
+            f" (does {who} depend on {_HASHED}? `livesession evidence` re-runs a run in"
+            f" another process, and would fail it) {shown}"
+        )
+    return None

@@ -25,6 +25,10 @@ check catches a strategy whose ``get_state`` forgets part of its memory (or a fe
 ``get_state`` forgets its position); when it fails, a second uninterrupted run tells a
 strategy that is not deterministic at all from one that forgets (``_differences``).
 
+All of that runs in one process, where hashes, set order and ``id()`` never change; so the
+fault-free case's uninterrupted run is also run once in a child process with another
+``PYTHONHASHSEED``, during the search, and its bytes compared (``_crossprocess``).
+
 A failing example is shrunk by hypothesis; ``run_failure_matrix`` then raises
 ``AssertionError`` naming the shrunk case and the seed (``check_case`` re-runs one case).
 """
@@ -44,7 +48,8 @@ from .._session.assembly import replay_window_ns
 from .._support.optional import import_optional
 from .._support.references import not_a
 from .._typing import Strategy
-from ._differences import resume_difference
+from ._crossprocess import ChildRun, payload
+from ._differences import process_difference, resume_difference
 from ._run import FeedFactory, StrategyFactory
 from ._run import MatrixRun as _Run
 from .model import MatrixCase, MatrixReport
@@ -112,6 +117,31 @@ def _probe(strategy_factory: StrategyFactory) -> Strategy:
     return probe
 
 
+def _config(strategy_factory: StrategyFactory, config: Mapping[str, Any] | None) -> DryrunConfig:
+    probe = _probe(strategy_factory)
+    return DryrunConfig(**{**_BASE, "strategy_id": probe.strategy_id, **(config or {})})
+
+
+def _plain(steps: int) -> MatrixCase:
+    """The simplest case: no fault, a kill half-way."""
+    return MatrixCase(latency_s=0, faults=(), kill_after=steps // 2)
+
+
+def reference_lines(
+    strategy_factory: StrategyFactory,
+    feed_factory: FeedFactory | None,
+    config: Mapping[str, Any] | None,
+    steps: int,
+) -> dict[str, list[bytes]]:
+    """The events and state snapshots of the plain case's uninterrupted run (the child's)."""
+    case = _plain(steps)
+    run = _Run(strategy_factory, feed_factory, _config(strategy_factory, config), case)
+    run.run(case, steps)
+    run.orch.close()
+    mark_verified(run.orch)
+    return {"events": run.sinks["events"].lines, "states": run.sinks["states"].lines}
+
+
 def check_case(
     strategy_factory: StrategyFactory,
     case: MatrixCase,
@@ -125,9 +155,19 @@ def check_case(
     Raises:
         AssertionError: an invariant broke, or the resumed run's events differ.
     """
-    probe = _probe(strategy_factory)
-    params = {**_BASE, "strategy_id": probe.strategy_id, **(config or {})}
-    cfg = DryrunConfig(**params)
+    done, resumed, _ = _check(strategy_factory, case, steps, config, feed_factory)
+    return done, resumed
+
+
+def _check(
+    strategy_factory: StrategyFactory,
+    case: MatrixCase,
+    steps: int,
+    config: Mapping[str, Any] | None,
+    feed_factory: FeedFactory | None,
+) -> tuple[int, bool, _Run]:
+    """``check_case``, which also returns the uninterrupted run."""
+    cfg = _config(strategy_factory, config)
     straight = _Run(strategy_factory, feed_factory, cfg, case)
     straight.run(case, steps)
     problems = straight.problems()
@@ -136,7 +176,7 @@ def check_case(
     window = replay_window_ns(cfg, RetryPolicy(seed=cfg.seed))
     kill_after = _kill_point(straight, case.kill_after, window)
     if kill_after is None:
-        return straight.orch.steps_done, False
+        return straight.orch.steps_done, False, straight
     resumed = _Run(strategy_factory, feed_factory, cfg, case)
     resumed.run(case, steps, kill_after=kill_after)
     problems = resumed.problems()
@@ -153,7 +193,7 @@ def check_case(
         raise AssertionError(
             resume_difference(left, right, again.sinks["events"].lines, kill_after)
         )
-    return straight.orch.steps_done + resumed.orch.steps_done + kill_after, True
+    return straight.orch.steps_done + resumed.orch.steps_done + kill_after, True, straight
 
 
 def run_failure_matrix(
@@ -165,6 +205,7 @@ def run_failure_matrix(
     config: Mapping[str, Any] | None = None,
     feed_factory: FeedFactory | None = None,
     max_faults: int = 8,
+    cross_process: bool = True,
 ) -> MatrixReport:
     """Run ``examples`` fault schedules of ``steps`` steps against the strategy factory.
 
@@ -176,13 +217,18 @@ def run_failure_matrix(
         config: ``DryrunConfig`` fields over the matrix's defaults (``risk``, ``symbol``...).
         feed_factory: Returns a new ``MarketFeed`` per run; the config's feed when None.
         max_faults: The most faults one schedule arms.
+        cross_process: Whether to run the fault-free reference once more in a child process
+            (another ``PYTHONHASHSEED``) and compare its bytes; the factories must then be
+            importable by name (module level, or a ``functools.partial`` of such).
 
     Returns:
-        What ran: examples, session steps, seconds.
+        What ran: examples, session steps, seconds, and whether the child's run matched.
 
     Raises:
-        AssertionError: an example broke an invariant; the message names the shrunk case
-            and the seed.
+        AssertionError: an example broke an invariant (the message names the shrunk case
+            and the seed), or the child process's run differs.
+        TypeError: a factory cannot be called bare, or cannot be re-created in a child
+            process (and ``cross_process`` was not turned off).
         MissingExtra: ``hypothesis`` or ``jsonschema`` is not installed.
     """
     import_optional("hypothesis", "testing")
@@ -223,11 +269,9 @@ def run_failure_matrix(
     name = getattr(strategy_factory, "__qualname__", repr(strategy_factory))
     # First the simplest case (no fault, a kill half-way): a strategy that fails without
     # any fault is reported at once, without a search and its shrinking.
-    plain = MatrixCase(latency_s=0, faults=(), kill_after=steps // 2)
+    plain = _plain(steps)
     try:
-        done, resumed = check_case(
-            strategy_factory, plain, steps=steps, config=config, feed_factory=feed_factory
-        )
+        done, resumed, reference = _check(strategy_factory, plain, steps, config, feed_factory)
     except AssertionError as exc:
         msg = (
             f"failure matrix: {name} fails with no fault at all (seed={seed}, steps={steps}):"
@@ -236,22 +280,46 @@ def run_failure_matrix(
         )
         raise AssertionError(msg) from exc
     ran = {"examples": 1, "steps": done, "resumes": int(resumed)}
+    # The same reference runs in a child process on the other core while the search runs.
+    sent = payload(strategy_factory, feed_factory, config or {}, steps) if cross_process else None
+    child = None if sent is None else ChildRun.start(sent, steps=steps)
     try:
-        matrix()
-    except Exception as exc:
-        if not failing:
-            raise
-        case, error = failing[-1]  # hypothesis replays the shrunk case last
-        msg = (
-            f"failure matrix: {name} fails (seed={seed}, examples={examples}, steps={steps}):"
-            f" {error}\nshrunk example: {case!r}\nre-run it: check_case({name}, {case!r},"
-            f" steps={steps})"
-        )
-        raise AssertionError(msg) from exc
+        try:
+            matrix()
+        except Exception as exc:
+            if not failing:
+                raise
+            case, error = failing[-1]  # hypothesis replays the shrunk case last
+            msg = (
+                f"failure matrix: {name} fails (seed={seed}, examples={examples},"
+                f" steps={steps}): {error}\nshrunk example: {case!r}\nre-run it:"
+                f" check_case({name}, {case!r}, steps={steps})"
+            )
+            raise AssertionError(msg) from exc
+        if child is not None:
+            _across_processes(child, reference, f"failure matrix: {name}", steps)
+    finally:
+        if child is not None:
+            child.close()
     return MatrixReport(
         seed=seed,
         examples=ran["examples"],
         session_steps=ran["steps"],
         resumes=ran["resumes"],
         seconds=time.perf_counter() - started,
+        cross_process=cross_process,
     )
+
+
+def _across_processes(child: ChildRun, reference: _Run, who: str, steps: int) -> None:
+    """Raise when the child's run of the fault-free reference differs from this process's."""
+    try:
+        there = child.lines()
+    except TypeError as exc:
+        raise TypeError(f"{who}: {exc}") from None
+    except AssertionError as exc:
+        raise AssertionError(f"{who}: {exc}") from None
+    here = {"events": reference.sinks["events"].lines, "states": reference.sinks["states"].lines}
+    said = process_difference(here, there, child.hash_seed)
+    if said is not None:
+        raise AssertionError(f"{who} fails (steps={steps}, no fault): {said}")

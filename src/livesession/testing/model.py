@@ -43,6 +43,8 @@ class MatrixReport:
     seconds: float
     resumes: int = 0
     """Examples whose second run was killed and resumed (see ``run_failure_matrix``)."""
+    cross_process: bool = False
+    """Whether the fault-free reference also ran in a child process and matched it."""
 
     @property
     def examples_per_second(self) -> float:

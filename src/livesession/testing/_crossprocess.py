@@ -1,0 +1,205 @@
+"""The failure matrix's one run in another process: is the strategy deterministic there too?
+
+Every other run of the matrix shares one process, so whatever varies from process to
+process is the same in all of them: the hash of a ``str`` or ``bytes`` (salted by
+``PYTHONHASHSEED``), hence the order of a set of them, and ``id()``. A strategy deciding by
+those passes every in-process comparison, yet ``livesession evidence``, whose determinism
+re-run is a second process, finds the run does not repeat. So the matrix runs its
+fault-free reference (the uninterrupted run of the no-fault case) once more here, in a
+child process with another ``PYTHONHASHSEED``, while it searches; then it compares the
+bytes of the two runs' events and state snapshots.
+
+The child must build the same strategy (and feed): the factories travel pickled, and pickle
+names a module-level function or class by its module and name (a ``functools.partial`` of
+one carries its arguments along). A lambda, a closure, a class defined in a function or
+anything defined in ``__main__`` (a script) cannot be re-created there: ``payload`` says so
+(``TypeError``, naming the fix) instead of the check being skipped without a word.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import pickle
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import types
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+
+import attrs
+
+from .._support.secrets import redact_text
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
+__all__ = ["ChildRun", "child_hash_seed", "main", "payload"]
+
+MODULE: Final = "livesession.testing._crossprocess"
+"""What the parent runs with ``python -m``."""
+TIMEOUT_BASE_S: Final = 120.0
+TIMEOUT_PER_STEP_S: Final = 0.05
+"""Generous: the child's one run of a few dozen steps takes about a second, imports included."""
+CANNOT_RECREATE: Final = 3
+"""The child's exit code when it could not re-create the factories it was sent."""
+_PAYLOAD: Final = "payload.pickle"
+_STDERR: Final = "stderr.txt"
+_RESULT: Final = "result.pickle"
+_SEEDS: Final = 2**32
+_REASON_CHARS: Final = 300
+_FIX: Final = (
+    "define it at module level in an importable module (a function or a class, or a "
+    "functools.partial of one), or pass cross_process=False to skip that check"
+)
+
+
+class _NoMain(pickle.Pickler):
+    """A pickler that refuses what only this process can name: anything in ``__main__``."""
+
+    def reducer_override(self, obj: Any) -> Any:
+        if isinstance(obj, type | types.FunctionType) and obj.__module__ == "__main__":
+            msg = f"{obj.__qualname__} is defined in __main__, which another process cannot import"
+            raise pickle.PicklingError(msg)
+        return NotImplemented
+
+
+def payload(
+    strategy_factory: Callable[[], object],
+    feed_factory: Callable[[], object] | None,
+    config: Mapping[str, Any],
+    steps: int,
+) -> bytes:
+    """What the child needs to run the reference, pickled; ``TypeError`` naming what cannot be.
+
+    Each part is tried alone, so the error names the one a child could not re-create.
+    """
+    parts: dict[str, Any] = {
+        "strategy_factory": strategy_factory,
+        "feed_factory": feed_factory,
+        "config": dict(config),
+        "steps": steps,
+    }
+    for role, value in parts.items():
+        try:
+            _pickled(value)
+        except Exception as exc:  # noqa: BLE001 - pickle raises more than PicklingError
+            name = getattr(value, "__qualname__", None) or type(value).__name__
+            what = "config" if role == "config" else f"{role} {name}"
+            fix = "give it plain values (str, int, Decimal, mappings)" if role == "config" else _FIX
+            msg = (
+                f"{what} cannot be re-created in a child process for the cross-process"
+                f" determinism check ({_one_line(exc)}): {fix}"
+            )
+            raise TypeError(msg) from None
+    return _pickled(parts)
+
+
+def _pickled(value: object) -> bytes:
+    buffer = io.BytesIO()
+    _NoMain(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump(value)
+    return buffer.getvalue()
+
+
+def child_hash_seed() -> int:
+    """A ``PYTHONHASHSEED`` other than this process's (which, unset, is random)."""
+    mine = os.environ.get("PYTHONHASHSEED", "")
+    return (int(mine) + 1) % _SEEDS if mine.isdigit() else 1
+
+
+@attrs.define
+class ChildRun:
+    """The child process, started by ``start`` and joined by ``lines``; ``close`` always."""
+
+    process: subprocess.Popen[bytes]
+    scratch: Path
+    hash_seed: int
+    timeout_s: float
+    deadline: float
+
+    @classmethod
+    def start(cls, sent: bytes, *, steps: int) -> ChildRun:
+        """Start the child on ``sent`` (from ``payload``) now; it runs while the matrix does."""
+        scratch = Path(tempfile.mkdtemp(prefix="livesession-matrix-"))
+        (scratch / _PAYLOAD).write_bytes(sent)
+        hash_seed = child_hash_seed()
+        # The parent's sys.path, so the child imports the same livesession and factories.
+        env = {
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join(p for p in sys.path if p),
+            "PYTHONHASHSEED": str(hash_seed),
+        }
+        timeout_s = TIMEOUT_BASE_S + TIMEOUT_PER_STEP_S * steps
+        with (scratch / _STDERR).open("wb") as stderr:
+            process = subprocess.Popen(  # noqa: S603 - our own module, by this interpreter
+                [sys.executable, "-m", MODULE, str(scratch)],
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr, env=env,
+            )  # fmt: skip
+        return cls(process, scratch, hash_seed, timeout_s, time.monotonic() + timeout_s)
+
+    def lines(self) -> dict[str, list[bytes]]:
+        """The child run's lines by sink (``events``, ``states``), once it has ended.
+
+        Raises:
+            TypeError: the child could not re-create the factories (an import failed).
+            AssertionError: the child's run failed or did not end within its time limit.
+        """
+        where = f"the reference run in a child process (PYTHONHASHSEED={self.hash_seed})"
+        try:
+            code = self.process.wait(timeout=max(self.deadline - time.monotonic(), 0.0))
+        except subprocess.TimeoutExpired:
+            msg = f"{where} did not finish within {self.timeout_s:g} s and was stopped"
+            raise AssertionError(msg) from None
+        said = redact_text(_last_line(self.scratch / _STDERR))
+        if code == CANNOT_RECREATE:
+            msg = f"{where} could not re-create the factories ({said}): {_FIX}"
+            raise TypeError(msg)
+        if code != 0:
+            how = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
+            raise AssertionError(f"{where} {how}: {said}")
+        lines: dict[str, list[bytes]] = pickle.loads((self.scratch / _RESULT).read_bytes())  # noqa: S301 - our child's
+        return lines
+
+    def close(self) -> None:
+        """Stop the child if it still runs and remove its scratch directory."""
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait()
+        shutil.rmtree(self.scratch, ignore_errors=True)
+
+
+def _last_line(path: Path) -> str:
+    lines = path.read_bytes().decode("utf-8", "replace").strip().splitlines()
+    return lines[-1].strip()[:_REASON_CHARS] if lines else "no reason given"
+
+
+def _one_line(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {' '.join(str(exc).split())}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The child: re-create the factories, run the reference, write its lines to SCRATCH."""
+    scratch = Path((sys.argv[1:] if argv is None else argv)[0])
+    try:
+        parts = pickle.loads((scratch / _PAYLOAD).read_bytes())  # noqa: S301 - our parent's
+    except Exception as exc:  # noqa: BLE001 - any failure is the reason, one line
+        print(_one_line(exc), file=sys.stderr)  # noqa: T201 - to the parent
+        return CANNOT_RECREATE
+    from .matrix import reference_lines  # noqa: PLC0415 - matrix imports this module
+
+    try:
+        lines = reference_lines(
+            parts["strategy_factory"], parts["feed_factory"], parts["config"], parts["steps"]
+        )
+    except Exception as exc:  # noqa: BLE001 - any failure is the reason, one line
+        print(_one_line(exc), file=sys.stderr)  # noqa: T201 - to the parent
+        return 1
+    (scratch / _RESULT).write_bytes(pickle.dumps(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
