@@ -137,8 +137,6 @@ def test_a_run_that_ends_by_itself_has_no_operator_actions_to_tell(tmp_path: Pat
         assert recorded_actions(out / run / names.EVENTS) == (), run
 
 
-
-
 def test_a_run_stepped_past_its_plan_re_runs_as_far_as_it_went(tmp_path: Path) -> None:
     """An application may step past the config's ``steps``; the re-run goes as far.
 
@@ -169,6 +167,8 @@ def test_a_run_stepped_past_its_plan_re_runs_as_far_as_it_went(tmp_path: Path) -
         verdict = _determinism(out / run, tmp_path / run)
         assert verdict["status"] == "match", (run, verdict)
         assert verdict.get("operator_actions") == actions, run
+
+
 PLUG = """
 from decimal import Decimal
 from livesession import OrderIntent, Side
