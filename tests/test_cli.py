@@ -413,6 +413,38 @@ def test_a_reader_that_goes_away_is_no_error(tmp_path):
     assert piped.returncode == 0, piped.stderr
 
 
+@pytest.mark.broken_run("it edits a count in metrics.json, for verify to find")
+def test_a_reader_that_goes_away_does_not_change_the_exit_code(tmp_path):
+    """The verdict stays the exit code when the reader leaves early (`... | head -1`).
+
+    A closed pipe made every command exit 0: `verify` of a broken run, `evidence` that said
+    FAIL, a `dryrun` sealed FAILED or REJECTED. Each now exits with its verdict.
+    """
+    import subprocess
+    import sys
+
+    def piped(*args: str) -> subprocess.CompletedProcess[str]:
+        command = " ".join([sys.executable, "-m", "livesession.cli", *args])
+        script = f"{command} | head -c 0; exit ${{PIPESTATUS[0]}}"
+        return subprocess.run(
+            ["bash", "-c", script], capture_output=True, text=True, check=False, cwd=tmp_path
+        )
+
+    (tmp_path / "live.toml").write_text("enabled = true\n", encoding="utf-8")
+    refused = piped("dryrun", "--config", "live.toml", "--out", "runs", "--run-id", "live")
+    assert refused.returncode == 3, refused.stderr
+    assert "livesession: rejected" in refused.stderr
+    made = piped("dryrun", "--out", "runs", "--run-id", "bent", "--steps", "60", "-q")
+    assert made.returncode == 0, made.stderr
+    metrics = tmp_path / "runs" / "bent" / "metrics.json"
+    data = orjson.loads(metrics.read_bytes())
+    data["fills"] += 1
+    metrics.write_bytes(orjson.dumps(data, option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2))
+    for command in (("verify", "runs/bent"), ("verify", "runs/bent", "--json")):
+        broken = piped(*command)
+        assert (broken.returncode, "Traceback" in broken.stderr) == (1, False), command
+
+
 def test_what_a_run_left_open_is_in_the_summary_and_the_json(tmp_path):
     """A run sealed in ERROR_REQUIRES_OPERATOR without a wind-down may leave a position and
     orders at the venue; the summary and --json said nothing of them (the run looked flat).

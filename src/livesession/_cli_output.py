@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import signal
 import sys
 from typing import TYPE_CHECKING, Any, Final, TextIO
@@ -49,6 +50,7 @@ __all__ = [
     "emit_json",
     "evidence_json",
     "json_only_on_stdout",
+    "readers_may_leave",
     "refused",
     "result_json",
     "verify_json",
@@ -89,6 +91,51 @@ class HelpWithDefaults(argparse.ArgumentDefaultsHelpFormatter):
         if action.default in (None, False, argparse.SUPPRESS) or "default" in text:
             return text
         return super()._get_help_string(action)
+
+
+class _ReaderMayLeave:
+    """A stream whose reader may go away (``livesession verify DIR | head -1``).
+
+    When it has, what is still to be written goes to /dev/null and the command goes on to
+    return its own exit code: a closed pipe never turns a verdict (violations, FAIL, a run
+    sealed FAILED) into exit 0, as catching ``BrokenPipeError`` around the command did.
+    """
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except BrokenPipeError:
+            self._gone()
+            return len(text)
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            self._gone()
+
+    def _gone(self) -> None:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, self._stream.fileno())  # the buffer left over flushes to it
+        os.close(devnull)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+@contextlib.contextmanager
+def readers_may_leave() -> Iterator[None]:
+    """Write stdout and stderr through ``_ReaderMayLeave`` while a command runs."""
+    saved = sys.stdout, sys.stderr
+    sys.stdout = _ReaderMayLeave(saved[0])
+    sys.stderr = _ReaderMayLeave(saved[1])
+    try:
+        yield
+    finally:
+        sys.stdout, sys.stderr = saved
 
 
 _JSON_STDOUT: list[TextIO] = []

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 import signal
 import sys
 import threading
@@ -52,6 +51,7 @@ from ._cli_output import (
     HelpWithDefaults,
     emit_json,
     json_only_on_stdout,
+    readers_may_leave,
 )
 from ._domain.config import CLOCK_MODES, DURABILITY_MODES
 from ._exceptions import LiveSessionError, UsageError
@@ -421,7 +421,7 @@ def _sigterm_ends_commands() -> Iterator[None]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; user errors become one line on stderr and exit code 2."""
-    with _sigterm_ends_commands():
+    with _sigterm_ends_commands(), readers_may_leave():
         return _main(argv)
 
 
@@ -444,11 +444,6 @@ def _main(argv: Sequence[str] | None) -> int:
         said = "terminated" if by_sigterm else "interrupted"
         print(f"livesession: {said}", file=sys.stderr)  # noqa: T201 - the CLI's output
         return EXIT_TERMINATED if by_sigterm else EXIT_INTERRUPTED
-    except BrokenPipeError:
-        # The reader went away (`livesession verify DIR | head`): not an error of ours. Point
-        # stdout at devnull so the interpreter's final flush does not raise again.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return EXIT_OK
     except OSError as exc:
         # The file system refused (no space, no permission) where no message of ours says
         # so: still one line, naming the file, not a traceback.
