@@ -28,6 +28,7 @@ from .datafeeds import (
     from_cwd,
 )
 from .decimal import plain, to_decimal
+from .fields import count, decimal_field, positive_int, share
 from .ids import is_valid_run_id
 from .plugin_fields import (
     PLUGIN_KEYS,
@@ -59,64 +60,6 @@ NONDURABLE_CHECKPOINT_EVERY: Final = 1_000
 _C = TypeVar("_C")
 
 
-def _positive_int(name: str) -> Any:
-    def check(_inst: object, _attr: object, value: object) -> None:
-        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-            raise ConfigError(f"{name} must be a positive integer, got {value!r}")
-
-    return check
-
-
-def _non_negative_int(name: str) -> Any:
-    def check(_inst: object, _attr: object, value: object) -> None:
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise ConfigError(f"{name} must be a non-negative integer, got {value!r}")
-
-    return check
-
-
-def _dec(value: object) -> Decimal:
-    """Convert money and quantities; floats are refused (``_build`` names the field)."""
-    try:
-        return to_decimal(value, field="value")
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(str(exc)) from None
-
-
-def _dec_rule(name: str, *, positive: bool = True, maximum: Decimal | None = None) -> Any:
-    def check(_inst: object, _attr: object, value: Decimal) -> None:
-        if positive and value <= 0:
-            raise ConfigError(f"{name} must be greater than zero, got {str(value)!r}")
-        if not positive and value < 0:
-            raise ConfigError(f"{name} must not be negative, got {str(value)!r}")
-        if maximum is not None and value > maximum:
-            raise ConfigError(f"{name} must be at most {maximum}, got {str(value)!r}")
-
-    return check
-
-
-def _decimal(
-    name: str, default: str | int, *, positive: bool = True, maximum: Decimal | None = None
-) -> Any:
-    """An attrs field holding a Decimal: floats refused, checked against its bounds."""
-    return attrs.field(
-        default=Decimal(default),
-        converter=_dec,
-        validator=_dec_rule(name, positive=positive, maximum=maximum),
-    )
-
-
-def _share(name: str, default: str | int) -> Any:
-    """A Decimal field between 0 and 1 inclusive (a rate or a ratio)."""
-    return _decimal(name, default, positive=False, maximum=Decimal(1))
-
-
-def _count(name: str, default: int, *, positive: bool = True) -> Any:
-    """An int field, greater than zero (or, with ``positive=False``, at least zero)."""
-    check = _positive_int(name) if positive else _non_negative_int(name)
-    return attrs.field(default=default, validator=check)
-
-
 def _default_checkpoint_every(config: DryrunConfig) -> int:
     """``checkpoint_every`` when not given: see the field."""
     return NONDURABLE_CHECKPOINT_EVERY if config.durability == "none" else DURABLE_CHECKPOINT_EVERY
@@ -126,32 +69,32 @@ def _default_checkpoint_every(config: DryrunConfig) -> int:
 class FillModelConfig:
     """How the mock broker fills orders (all in simulated time, all seeded)."""
 
-    latency_ms: int = _count("fill_model.latency_ms", 0, positive=False)
-    partial_fill_ratio: Decimal = _share("fill_model.partial_fill_ratio", 0)
-    reject_rate: Decimal = _share("fill_model.reject_rate", 0)
-    slippage_bps: Decimal = _decimal("fill_model.slippage_bps", 0, positive=False)
+    latency_ms: int = count("fill_model.latency_ms", 0, positive=False)
+    partial_fill_ratio: Decimal = share("fill_model.partial_fill_ratio", 0)
+    reject_rate: Decimal = share("fill_model.reject_rate", 0)
+    slippage_bps: Decimal = decimal_field("fill_model.slippage_bps", 0, positive=False)
 
 
 @attrs.frozen(kw_only=True)
 class RealishConfig:
     """Faults the ``realish`` broker injects (seeded; rates are shares of calls)."""
 
-    transient_rate: Decimal = _share("realish.transient_rate", "0.05")
-    timeout_rate: Decimal = _share("realish.timeout_rate", "0.02")
-    duplicate_ack_rate: Decimal = _share("realish.duplicate_ack_rate", "0.05")
-    late_fill_rate: Decimal = _share("realish.late_fill_rate", "0.05")
-    late_fill_ms: int = _count("realish.late_fill_ms", 90_000, positive=False)
-    latency_ms: int = _count("realish.latency_ms", 250, positive=False)
+    transient_rate: Decimal = share("realish.transient_rate", "0.05")
+    timeout_rate: Decimal = share("realish.timeout_rate", "0.02")
+    duplicate_ack_rate: Decimal = share("realish.duplicate_ack_rate", "0.05")
+    late_fill_rate: Decimal = share("realish.late_fill_rate", "0.05")
+    late_fill_ms: int = count("realish.late_fill_ms", 90_000, positive=False)
+    latency_ms: int = count("realish.latency_ms", 250, positive=False)
 
 
 @attrs.frozen(kw_only=True)
 class StrategyConfig:
     """Parameters of the built-in SMA-crossover demo strategy."""
 
-    fast: int = _count("strategy.fast", 5)
-    slow: int = _count("strategy.slow", 20)
-    order_qty: Decimal = _decimal("strategy.order_qty", "0.010")
-    protect_pct: Decimal = _decimal(
+    fast: int = count("strategy.fast", 5)
+    slow: int = count("strategy.slow", 20)
+    order_qty: Decimal = decimal_field("strategy.order_qty", "0.010")
+    protect_pct: Decimal = decimal_field(
         "strategy.protect_pct", 0, positive=False, maximum=Decimal("0.5")
     )
     """Distance of the protective OCO exits (take profit and stop) from the entry; 0 is off."""
@@ -167,15 +110,15 @@ class StrategyConfig:
 class RiskLimits:
     """Limits of the safety rails; defaults are the day-1 caps."""
 
-    max_order_qty: Decimal = _decimal("risk.max_order_qty", 1)
-    max_order_notional: Decimal = _decimal("risk.max_order_notional", 50_000)
-    price_collar_pct: Decimal = _decimal("risk.price_collar_pct", "0.05")
-    per_trade_risk_pct: Decimal = _decimal("risk.per_trade_risk_pct", "0.0025")
-    stop_distance_pct: Decimal = _decimal("risk.stop_distance_pct", "0.02")
-    portfolio_heat_pct: Decimal = _decimal("risk.portfolio_heat_pct", "0.01")
-    daily_loss_pct: Decimal = _decimal("risk.daily_loss_pct", "0.01")
-    max_orders_per_sec: int = _count("risk.max_orders_per_sec", 5)
-    max_executions: int = _count("risk.max_executions", 10_000)
+    max_order_qty: Decimal = decimal_field("risk.max_order_qty", 1)
+    max_order_notional: Decimal = decimal_field("risk.max_order_notional", 50_000)
+    price_collar_pct: Decimal = decimal_field("risk.price_collar_pct", "0.05")
+    per_trade_risk_pct: Decimal = decimal_field("risk.per_trade_risk_pct", "0.0025")
+    stop_distance_pct: Decimal = decimal_field("risk.stop_distance_pct", "0.02")
+    portfolio_heat_pct: Decimal = decimal_field("risk.portfolio_heat_pct", "0.01")
+    daily_loss_pct: Decimal = decimal_field("risk.daily_loss_pct", "0.01")
+    max_orders_per_sec: int = count("risk.max_orders_per_sec", 5)
+    max_executions: int = count("risk.max_executions", 10_000)
 
 
 def _plain_name(name: str) -> Any:
@@ -262,12 +205,12 @@ class DryrunConfig:
     account: str = attrs.field(default="default", validator=_plain_name("account"))
     """The account the session trades; the session lease covers (account, strategy_id)."""
     run_id: str = attrs.field(default="demo", validator=_plain_name("run_id"))
-    seed: int = _count("seed", 123, positive=False)
+    seed: int = count("seed", 123, positive=False)
     clock_mode: str = attrs.field(default="sim", validator=_check_choice("clock_mode", CLOCK_MODES))
-    max_sink_retries: int = _count("max_sink_retries", 0, positive=False)
-    steps: int = _count("steps", 1_000)
-    max_steps: int = _count("max_steps", 1_000_000)
-    step_interval_ms: int = _count("step_interval_ms", 60_000)
+    max_sink_retries: int = count("max_sink_retries", 0, positive=False)
+    steps: int = count("steps", 1_000)
+    max_steps: int = count("max_steps", 1_000_000)
+    step_interval_ms: int = count("step_interval_ms", 60_000)
     start_time: str = attrs.field(default="2026-01-01T00:00:00Z", validator=_check_start)
     symbol: str = attrs.field(default="", validator=check_symbol)
     """The traded symbol, and the feed's. Empty: a data file's stem (``goog.csv``: GOOG),
@@ -276,13 +219,13 @@ class DryrunConfig:
         default=None, converter=_to_tuple, validator=_check_allowlist
     )
     """The symbols orders may trade; None (not given): the feed's symbol."""
-    initial_price: Decimal = _decimal("initial_price", "42000.00")
-    price_tick: Decimal = _decimal("price_tick", 0, positive=False)
+    initial_price: Decimal = decimal_field("initial_price", "42000.00")
+    price_tick: Decimal = decimal_field("price_tick", 0, positive=False)
     """The price grid. 0 (the default): for a data file, inferred from its prices when the
     feed opens (the config then records it); otherwise 0.01."""
-    qty_lot: Decimal = _decimal("qty_lot", "0.001")
-    initial_cash: Decimal = _decimal("initial_cash", "100000.00")
-    volatility_bps: int = _count("volatility_bps", 20, positive=False)
+    qty_lot: Decimal = decimal_field("qty_lot", "0.001")
+    initial_cash: Decimal = decimal_field("initial_cash", "100000.00")
+    volatility_bps: int = count("volatility_bps", 20, positive=False)
     feed: str = attrs.field(default="random_walk", validator=check_feed)
     feed_sha256: str | None = attrs.field(default=None, validator=check_sha256)
     """The SHA-256 of the data file a ``csv:``/``parquet:`` feed reads. A new run records
@@ -296,21 +239,21 @@ class DryrunConfig:
     )
     checkpoint_every: int = attrs.field(
         default=attrs.Factory(_default_checkpoint_every, takes_self=True),
-        validator=_positive_int("checkpoint_every"),
+        validator=positive_int("checkpoint_every"),
     )
     """Steps between checkpoints; a resume re-runs at most this many steps deterministically.
     Default: 100 with durable sinks (``step``/``event``), where the syncs cost far more; 1,000
     with durability ``none``, where a checkpoint (two files replaced) costs as much as
     about a hundred steps."""
-    stop_max_polls: int = _count("stop_max_polls", 100)
-    reconcile_grace_ms: int = _count("reconcile_grace_ms", 300_000)
+    stop_max_polls: int = count("stop_max_polls", 100)
+    reconcile_grace_ms: int = count("reconcile_grace_ms", 300_000)
     """How long a difference between book and venue may last before an operator is called."""
-    broker_max_consecutive_failures: int = _count("broker_max_consecutive_failures", 5)
+    broker_max_consecutive_failures: int = count("broker_max_consecutive_failures", 5)
     """Failed broker calls in a row (transient errors, timeouts) that halt trading."""
-    broker_silence_ms: int = _count("broker_silence_ms", 600_000, positive=False)
+    broker_silence_ms: int = count("broker_silence_ms", 600_000, positive=False)
     """Simulated time without a successful poll, while the venue owes the session a report
     (an order open or closing), that halts trading (0: never)."""
-    lease_ttl_ms: int = _count("lease_ttl_ms", 30_000)
+    lease_ttl_ms: int = count("lease_ttl_ms", 30_000)
     """How long the session lease stays live without a renewal (wall-clock milliseconds)."""
     fill_model: FillModelConfig = attrs.field(factory=FillModelConfig, converter=_fill_model)
     realish: RealishConfig = attrs.field(factory=RealishConfig, converter=_realish)

@@ -39,7 +39,9 @@ import attrs
 from .._domain.decimal import plain
 from .._exceptions import DataFileError
 from .csvforms import DELIMITERS, comma_hint, decimal_text, split, writes_decimal_comma
-from .timeforms import epoch_unit, finite_number, is_time_of_day, text_ns, time_text
+from .datafail import fail as _fail
+from .timecolumn import TimeColumn
+from .timeforms import finite_number, is_time_of_day, text_ns, time_text
 
 __all__ = [
     "PRICE_COLUMNS",
@@ -64,7 +66,6 @@ SPLIT_TIME: Final = "date time"
 """The name errors give a time split in a ``date`` and a ``time`` column."""
 UNNAMED_TIME: Final = "#1"
 """How an unnamed first column (the dates of a pandas export) is named in messages."""
-_SHOWN: Final = 40  # longest value quoted in a message
 
 
 @attrs.frozen
@@ -129,21 +130,6 @@ class CsvLayout:
     decimal_comma: bool = False
 
 
-def _show(value: str) -> str:
-    return repr(value if len(value) <= _SHOWN else value[:_SHOWN] + "...")
-
-
-def _fail(
-    path: Path, line: int, column: str | None, value: str | None, problem: str
-) -> DataFileError:
-    where = f"data file {path}, line {line}"
-    if column is not None:
-        where += f", column {column}"
-    if value is not None:
-        where += f", value {_show(value)}"
-    return DataFileError(f"{where}: {problem}", path=path, line=line, column=column, value=value)
-
-
 def _not_utf8(exc: UnicodeDecodeError) -> str:
     return (
         f"not UTF-8 text (byte {exc.start + 1} of the line): save the file as UTF-8 (a "
@@ -164,56 +150,6 @@ def _finest_tick(value: Decimal) -> str:
     exponent = value.normalize().as_tuple().exponent
     places = -exponent if isinstance(exponent, int) and exponent < 0 else 0
     return plain(Decimal(1).scaleb(-places))
-
-
-class TimeColumn:
-    """Strictly increasing times in one column: ISO 8601 dates and times, or epoch numbers."""
-
-    def __init__(self, path: Path, column: str) -> None:
-        self.path = path
-        self.column = column
-        self.scale: int | None = None  # ns per epoch unit; 0: ISO text (the first row decides)
-        self.last: int | None = None
-        self.last_text = ""
-        self.last_line = 0
-        self.first_text: str | None = None
-        self.first_ns: int | None = None
-
-    def parse(self, text: str, line: int) -> int:
-        """``text`` in nanoseconds since the epoch, in the form of the file's first time."""
-        first = self.scale is None
-        if self.scale is None:
-            number = finite_number(text) if text_ns(text) is None else None
-            self.scale = 0 if number is None else epoch_unit(number)[0]
-        if self.scale:
-            number = finite_number(text)
-            if number is not None:
-                return int((number * self.scale).to_integral_value())
-            form = "an epoch number like the first row's"
-        else:
-            when = text_ns(text)
-            if when is not None:
-                return when
-            form = (
-                "a date or time (ISO 8601, or DD.MM.YYYY) nor an epoch number"
-                if first
-                else "a date or time like the first row's"
-            )
-        raise _fail(self.path, line, self.column, text, f"not {form}")
-
-    def add(self, text: str, line: int) -> int:
-        when = self.parse(text, line)
-        if self.last is not None and not when > self.last:
-            why = f"time does not increase (line {self.last_line} has {self.last_text})"
-            if when == self.last:
-                why += ": the same time twice (a duplicated row?)"
-            elif self.last == self.first_ns:
-                why += ": the file runs newest first; sort it oldest first"
-            raise _fail(self.path, line, self.column, text, why)
-        if self.first_text is None:
-            self.first_text, self.first_ns = text, when
-        self.last, self.last_text, self.last_line = when, text, line
-        return when
 
 
 def _header(path: Path, raw: bytes) -> tuple[str, list[str], dict[str, int]]:

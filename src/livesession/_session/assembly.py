@@ -10,7 +10,6 @@ so none reaches into another.
 
 from __future__ import annotations
 
-from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, TypedDict, TypeVar
 
@@ -43,6 +42,7 @@ from .checkpoint import Checkpointer, Keyed, PlugInState, StateOwner, gather, re
 from .context import SessionContext
 from .execution import Execution
 from .exits import OcoExits
+from .feedsetup import default_feed, fit_to_feed
 from .lease_keeper import LeaseKeeper, watch_fences
 from .lifecycle import SessionLifecycle
 from .pipeline import FEED_ERROR, STRATEGY_ERROR, input_failed
@@ -219,56 +219,6 @@ def default_broker(cfg: DryrunConfig, *, journal: Path | None = None) -> Broker:
             f"broker {cfg.broker!r} needs an explicit broker object; the default is 'mock'"
         )
     return MockBroker(**venue_options(cfg, journal))
-
-
-def default_feed(cfg: DryrunConfig) -> MarketFeed:
-    """The feed ``cfg.feed`` names: ``random_walk``, ``csv:<path>`` or a reference."""
-    if is_reference(cfg.feed):
-        return plugins.feed_from_reference(cfg)[0]
-    if cfg.feed == "venue":  # attached to its venue and journal by the run directory
-        return VenueFeed(
-            symbol=cfg.symbol, interval_ms=cfg.step_interval_ms, retry=RetryPolicy(seed=cfg.seed)
-        )
-    if cfg.feed == "random_walk":
-        return RandomWalkFeed(
-            symbol=cfg.symbol,
-            seed=cfg.seed,
-            initial_price=cfg.initial_price,
-            tick=cfg.price_tick,
-            lot=cfg.qty_lot,
-            volatility_bps=cfg.volatility_bps,
-        )
-    path = cfg.data_file()
-    tick = cfg.price_tick or None  # 0: inferred from the data
-    if path is not None and cfg.feed.startswith("csv:"):
-        return CsvReplayFeed(path, symbol=cfg.symbol, tick=tick, lot=cfg.qty_lot)
-    if path is not None and cfg.feed.startswith("parquet:"):
-        return ParquetReplayFeed(path, symbol=cfg.symbol, tick=tick, lot=cfg.qty_lot)
-    raise ConfigError(
-        f"feed must be 'random_walk', 'csv:<path>' or 'parquet:<path>', got {cfg.feed!r}"
-    )
-
-
-def fit_to_feed(cfg: DryrunConfig, feed: object) -> DryrunConfig:
-    """``cfg`` as the feed's data make it: its start and (when not given) its price grid.
-
-    A session's time never goes back, so a run on a dated feed starts at its first bar
-    (``start_time`` becomes that time). A ``price_tick`` of 0 becomes the grid the feed
-    inferred from its prices. ``config.json`` records both; other feeds leave ``cfg`` be.
-    """
-    changes: dict[str, Any] = {}
-    first = getattr(feed, "first_ts_ns", None)
-    if getattr(feed, "dated", False) is True and isinstance(first, int):
-        start = _clock.format_utc(_clock.from_epoch_ns(first))
-        if start != cfg.start_time:
-            changes["start_time"] = start
-    if not cfg.price_tick:
-        checked = getattr(feed, "checked", None)
-        tick = getattr(checked, "price_tick", None)
-        if not isinstance(tick, Decimal) or tick <= 0:
-            raise ConfigError(f"price_tick is 0 and the feed {feed!r} infers none: set price_tick")
-        changes["price_tick"] = tick
-    return attrs.evolve(cfg, **changes) if changes else cfg
 
 
 def default_strategy(cfg: DryrunConfig) -> Strategy:

@@ -1,0 +1,94 @@
+"""The attrs fields and validators of the session config: integers, decimals and shares.
+
+Kept apart from ``config.py``, which holds the tables themselves. Each validator raises
+``ConfigError`` naming the field and the value, and for a bound, what it is for.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import attrs
+
+from .._exceptions import ConfigError
+from .decimal import to_decimal
+
+__all__ = ["count", "decimal_field", "non_negative_int", "positive_int", "share"]
+
+
+def positive_int(name: str, *, maximum: int | None = None, why: str = "") -> Any:
+    """A validator: an int greater than zero (and at most ``maximum``, ``why`` it is the bound)."""
+
+    def check(_inst: object, _attr: object, value: object) -> None:
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+        if maximum is not None and value > maximum:
+            raise ConfigError(f"{name} must be at most {maximum}{why}, got {value}")
+
+    return check
+
+
+def non_negative_int(name: str) -> Any:
+    """A validator: an int of zero or more."""
+
+    def check(_inst: object, _attr: object, value: object) -> None:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ConfigError(f"{name} must be a non-negative integer, got {value!r}")
+
+    return check
+
+
+def _dec(value: object) -> Decimal:
+    """Convert money and quantities; floats are refused (``_build`` names the field)."""
+    try:
+        return to_decimal(value, field="value")
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def _dec_rule(name: str, *, positive: bool, maximum: Decimal | None, why: str) -> Any:
+    def check(_inst: object, _attr: object, value: Decimal) -> None:
+        if positive and value <= 0:
+            raise ConfigError(f"{name} must be greater than zero, got {str(value)!r}")
+        if not positive and value < 0:
+            raise ConfigError(f"{name} must not be negative, got {str(value)!r}")
+        if maximum is not None and value > maximum:
+            raise ConfigError(f"{name} must be at most {maximum}{why}, got {str(value)!r}")
+
+    return check
+
+
+def decimal_field(
+    name: str,
+    default: str | int,
+    *,
+    positive: bool = True,
+    maximum: Decimal | None = None,
+    why: str = "",
+) -> Any:
+    """An attrs field holding a Decimal: floats refused, checked against its bounds.
+
+    ``why`` follows the maximum in the message: what the bound is for.
+    """
+    return attrs.field(
+        default=Decimal(default),
+        converter=_dec,
+        validator=_dec_rule(name, positive=positive, maximum=maximum, why=why),
+    )
+
+
+def share(name: str, default: str | int) -> Any:
+    """A Decimal field between 0 and 1 inclusive (a rate or a ratio)."""
+    return decimal_field(name, default, positive=False, maximum=Decimal(1))
+
+
+def count(
+    name: str, default: int, *, positive: bool = True, maximum: int | None = None, why: str = ""
+) -> Any:
+    """An int field, greater than zero (or, with ``positive=False``, at least zero).
+
+    ``maximum`` (with ``positive``) bounds it; ``why`` says what for, in the message.
+    """
+    check = positive_int(name, maximum=maximum, why=why) if positive else non_negative_int(name)
+    return attrs.field(default=default, validator=check)

@@ -1,0 +1,35 @@
+"""How a data file's problem is told: one line naming the file, line, column and value.
+
+The ``DataFileError`` carries them too. Shared by the whole-file check (``datafile``) and
+its time column (``timecolumn``).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Final
+
+from .._exceptions import DataFileError
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+__all__ = ["fail", "show"]
+
+_SHOWN: Final = 40  # longest value quoted in a message
+
+
+def show(value: str) -> str:
+    """``value`` quoted for a message, cut after ``_SHOWN`` characters."""
+    return repr(value if len(value) <= _SHOWN else value[:_SHOWN] + "...")
+
+
+def fail(
+    path: Path, line: int, column: str | None, value: str | None, problem: str
+) -> DataFileError:
+    """The error of ``problem`` at ``line`` (and ``column``, ``value``) of the file ``path``."""
+    where = f"data file {path}, line {line}"
+    if column is not None:
+        where += f", column {column}"
+    if value is not None:
+        where += f", value {show(value)}"
+    return DataFileError(f"{where}: {problem}", path=path, line=line, column=column, value=value)

@@ -1,0 +1,77 @@
+"""The feed a config names, and the config as the feed's data make it.
+
+``default_feed`` builds the feed ``feed`` names; ``fit_to_feed`` takes from a dated feed
+its start, and from a data file its price grid when none is given.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from .._domain import clock as _clock
+from .._domain.retry import RetryPolicy
+from .._exceptions import ConfigError
+from .._market.feeds import CsvReplayFeed, RandomWalkFeed
+from .._market.parquet import ParquetReplayFeed
+from .._market.venue import VenueFeed
+from .._support.references import is_reference
+from . import plugins
+
+if TYPE_CHECKING:
+    from .._domain.config import DryrunConfig
+    from .._typing import MarketFeed
+
+__all__ = ["default_feed", "fit_to_feed"]
+
+
+def default_feed(cfg: DryrunConfig) -> MarketFeed:
+    """The feed ``cfg.feed`` names: ``random_walk``, ``csv:<path>`` or a reference."""
+    if is_reference(cfg.feed):
+        return plugins.feed_from_reference(cfg)[0]
+    if cfg.feed == "venue":  # attached to its venue and journal by the run directory
+        return VenueFeed(
+            symbol=cfg.symbol, interval_ms=cfg.step_interval_ms, retry=RetryPolicy(seed=cfg.seed)
+        )
+    if cfg.feed == "random_walk":
+        return RandomWalkFeed(
+            symbol=cfg.symbol,
+            seed=cfg.seed,
+            initial_price=cfg.initial_price,
+            tick=cfg.price_tick,
+            lot=cfg.qty_lot,
+            volatility_bps=cfg.volatility_bps,
+        )
+    path = cfg.data_file()
+    tick = cfg.price_tick or None  # 0: inferred from the data
+    if path is not None and cfg.feed.startswith("csv:"):
+        return CsvReplayFeed(path, symbol=cfg.symbol, tick=tick, lot=cfg.qty_lot)
+    if path is not None and cfg.feed.startswith("parquet:"):
+        return ParquetReplayFeed(path, symbol=cfg.symbol, tick=tick, lot=cfg.qty_lot)
+    raise ConfigError(
+        f"feed must be 'random_walk', 'csv:<path>' or 'parquet:<path>', got {cfg.feed!r}"
+    )
+
+
+def fit_to_feed(cfg: DryrunConfig, feed: object) -> DryrunConfig:
+    """``cfg`` as the feed's data make it: its start and (when not given) its price grid.
+
+    A session's time never goes back, so a run on a dated feed starts at its first bar
+    (``start_time`` becomes that time). A ``price_tick`` of 0 becomes the grid the feed
+    inferred from its prices. ``config.json`` records both; other feeds leave ``cfg`` be.
+    """
+    changes: dict[str, Any] = {}
+    first = getattr(feed, "first_ts_ns", None)
+    if getattr(feed, "dated", False) is True and isinstance(first, int):
+        start = _clock.format_utc(_clock.from_epoch_ns(first))
+        if start != cfg.start_time:
+            changes["start_time"] = start
+    if not cfg.price_tick:
+        checked = getattr(feed, "checked", None)
+        tick = getattr(checked, "price_tick", None)
+        if not isinstance(tick, Decimal) or tick <= 0:
+            raise ConfigError(f"price_tick is 0 and the feed {feed!r} infers none: set price_tick")
+        changes["price_tick"] = tick
+    return attrs.evolve(cfg, **changes) if changes else cfg
