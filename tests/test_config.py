@@ -7,6 +7,7 @@ from decimal import Decimal
 import pytest
 
 from livesession import ConfigError, DryrunConfig, load_config
+from livesession.cli import main
 
 
 class TestDefaults:
@@ -152,3 +153,86 @@ class TestToml:
         """A missing config file names the path."""
         with pytest.raises(ConfigError, match="config file not found"):
             load_config(tmp_path / "nope.toml")
+
+
+class TestBounds:
+    """Values a run cannot carry through are refused at load, in one line."""
+
+    @pytest.mark.parametrize(
+        ("kwargs", "expected"),
+        [
+            (
+                {"start_time": "1969-12-31T23:00:00Z"},
+                "start_time 1969-12-31T23:00:00Z is before 1970-01-01T00:00:00Z: a run's times",
+            ),
+            (
+                {"start_time": "2600-01-01T00:00:00Z"},
+                "start_time 2600-01-01T00:00:00Z is after 2262-04-11T23:47:16Z: a run's times",
+            ),
+            (
+                {"start_time": "2262-04-01T00:00:00Z"},
+                (
+                    "and a year for retries would pass 2262-04-11T23:47:16Z, the latest time a run "
+                    "can record: lower step_interval_ms or stop_max_polls, or start earlier"
+                ),
+            ),
+            (
+                {"step_interval_ms": 86_400_000},
+                (
+                    "start_time 2026-01-01T00:00:00Z plus max_steps (1000000) steps of "
+                    "step_interval_ms (86400000), the wind-down's stop_max_polls (100) and a year "
+                    "for retries would pass 2262-04-11T23:47:16Z, the latest time a run can record: "
+                    "lower max_steps to 85831 or less"
+                ),
+            ),
+            (
+                {"step_interval_ms": 60_000, "stop_max_polls": 10**12},
+                "lower step_interval_ms or stop_max_polls",
+            ),
+            (
+                {"step_interval_ms": 100_000_000_000_000},
+                (
+                    "step_interval_ms must be at most 2678400000 (31 days: a month's bar), got "
+                    "100000000000000: is it in milliseconds?"
+                ),
+            ),
+            ({"step_interval_ms": 2**63 - 1}, "step_interval_ms must be at most 2678400000"),
+            ({"step_interval_ms": 0}, "step_interval_ms must be a positive integer, got 0"),
+        ],
+    )
+    def test_out_of_bounds_is_one_line(self, kwargs, expected):
+        with pytest.raises(ConfigError) as info:
+            DryrunConfig.from_mapping(kwargs)
+        assert expected in str(info.value)
+        assert "\n" not in str(info.value)
+
+    def test_the_bounds_themselves_are_accepted(self):
+        cfg = DryrunConfig.from_mapping(
+            {
+                "start_time": "1970-01-01T00:00:00Z",
+                "step_interval_ms": 31 * 86_400_000,
+                "max_steps": 2_000,
+                "steps": 10,
+            }
+        )
+        assert cfg.step_interval_ms == 31 * 86_400_000
+        daily = DryrunConfig(step_interval_ms=86_400_000, max_steps=85_831)
+        assert daily.max_steps == 85_831
+
+    @pytest.mark.parametrize(
+        "text",
+        [
+            'start_time = "1969-12-31T23:00:00Z"\n',
+            'start_time = "2600-01-01T00:00:00Z"\n',
+            "step_interval_ms = 9223372036854775807\n",
+        ],
+    )
+    def test_the_cli_exits_2_and_writes_nothing(self, tmp_path, capsys, text):
+        (tmp_path / "run.toml").write_text(text)
+        out = tmp_path / "out"
+        code = main(["dryrun", "-c", str(tmp_path / "run.toml"), "--out", str(out), "--lease"])
+        err = capsys.readouterr().err
+        assert code == 2
+        assert len(err.strip().splitlines()) == 1
+        assert err.startswith("livesession: error: ")
+        assert not out.exists()

@@ -135,6 +135,27 @@ PROBLEMS: dict[str, tuple[str | bytes, int, str | None, str | None, str]] = {
         "a second symbol (line 2 has AAPL): a data file holds one instrument's bars",
     ),
     "empty symbol": ("ticker,open,high,low,close,volume\n,1,2,1,1,3\n", 2, "ticker", "", "empty"),
+    "a time before 1970": (
+        "date,open,high,low,close,volume\n1965-01-04,84.23,84.93,83.77,84.23,3930000\n",
+        2,
+        "date",
+        "1965-01-04",
+        "a time before 1970-01-01T00:00:00Z: a run's times (ts_sim",
+    ),
+    "an epoch before 1970": (
+        "time,open,high,low,close,volume\n-86400,1,2,1,1,3\n",
+        2,
+        "time",
+        "-86400",
+        "a time before 1970-01-01T00:00:00Z",
+    ),
+    "a time after 2262": (
+        HEADER + GOOD + "2600-01-01T00:00:00Z,1.0716,1.0720,1.0710,1.0718,100\n",
+        3,
+        "timestamp",
+        "2600-01-01T00:00:00Z",
+        "a time after 2262-04-11T23:47:16Z",
+    ),
     "no rows": (HEADER, 2, None, None, "no data rows"),
     "no header": ("", 1, None, None, "no header"),
 }
@@ -186,6 +207,7 @@ def test_a_good_file_is_hashed_in_the_same_pass(tmp_path: Path) -> None:
         first_time="2026-01-01 00:00:00",
         last_time="2026-01-01 00:01:00+00:00",
         first_ns=1_767_225_600 * 10**9,  # 2026-01-01T00:00:00Z: naive is UTC
+        last_ns=1_767_225_660 * 10**9,
         price_tick=TICK,  # the grid it was checked on
     )
     assert CsvReplayFeed.check(path, tick=TICK) == check
@@ -418,3 +440,43 @@ class TestSymbolColumn:
         assert code == 2
         assert "column symbol, value 'MSFT': a second symbol" in capsys.readouterr().err
         assert not out.exists() or list(out.iterdir()) == []
+
+
+class TestTimeRange:
+    """A run records times from 1970 to 2262 (ts_sim: int64 nanoseconds since the epoch)."""
+
+    @pytest.mark.parametrize(
+        ("rows", "words"),
+        [
+            ("1965-01-04,84.23,84.93,83.77,84.23,3930000\n", "line 2, column date, value '1965"),
+            ("2600-01-04,84.23,84.93,83.77,84.23,3930000\n", "line 2, column date, value '2600"),
+        ],
+    )
+    def test_the_cli_refuses_rows_out_of_range_and_writes_nothing(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str], rows: str, words: str
+    ) -> None:
+        path = _file(tmp_path, "date,open,high,low,close,volume\n" + rows, name="spx.csv")
+        out = tmp_path / "out"
+
+        code = main(["dryrun", "--feed", f"csv:{path}", "--out", str(out), "-q"])
+
+        err = capsys.readouterr().err
+        assert code == 2
+        assert words in err
+        assert len(err.strip().splitlines()) == 1
+        assert not out.exists()
+
+    def test_a_last_bar_too_late_for_the_wind_down_is_refused(self, tmp_path: Path) -> None:
+        """The run ends after its last bar: the wind-down's polls and room for retries."""
+        path = _file(tmp_path, "date,open,high,low,close,volume\n2262-01-04,1,2,1,1,3\n")
+        out = tmp_path / "out"
+        with pytest.raises(ConfigError, match=r"last bar, at 2262-01-04T00:00:00Z, leaves no "):
+            create_run(DryrunConfig(feed=f"csv:{path}", run_id="late"), out)
+        assert not out.exists()
+
+    def test_a_run_near_the_bounds_verifies(self, tmp_path: Path) -> None:
+        rows = "date,open,high,low,close,volume\n1970-01-01,1,2,1,1,3\n2200-01-01,1,2,1,1,3\n"
+        path = _file(tmp_path, rows)
+        session = create_run(DryrunConfig(feed=f"csv:{path}", run_id="wide"), tmp_path / "out")
+        session.run_to_end(10)
+        assert verify_run(tmp_path / "out" / "wide").ok

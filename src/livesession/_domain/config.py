@@ -40,6 +40,7 @@ from .plugin_fields import (
     params_field,
     refuse_demo_table,
 )
+from .timerange import check_run_end, check_start, check_step_interval
 
 __all__ = [
     "CLOCK_MODES",
@@ -156,15 +157,6 @@ def _to_tuple(value: object) -> tuple[str, ...] | None:
     return tuple(value)
 
 
-def _check_start(_inst: object, _attr: object, value: object) -> None:
-    if not isinstance(value, str):
-        raise ConfigError("start_time must be an RFC 3339 string such as 2026-01-01T00:00:00Z")
-    try:
-        parse_utc(value)
-    except ValueError as exc:
-        raise ConfigError(f"start_time: {exc}") from None
-
-
 def _fill_model(value: object) -> FillModelConfig:
     return _nested(FillModelConfig, value, "fill_model")
 
@@ -210,8 +202,9 @@ class DryrunConfig:
     max_sink_retries: int = count("max_sink_retries", 0, positive=False)
     steps: int = count("steps", 1_000)
     max_steps: int = count("max_steps", 1_000_000)
-    step_interval_ms: int = count("step_interval_ms", 60_000)
-    start_time: str = attrs.field(default="2026-01-01T00:00:00Z", validator=_check_start)
+    step_interval_ms: int = attrs.field(default=60_000, validator=check_step_interval)
+    """The simulated time one step advances: at most 31 days (``timerange``)."""
+    start_time: str = attrs.field(default="2026-01-01T00:00:00Z", validator=check_start)
     symbol: str = attrs.field(default="", validator=check_symbol)
     """The traded symbol, and the feed's. Empty: a data file's stem (``goog.csv``: GOOG),
     else BTC/USDT; the config then holds the symbol it resolved to."""
@@ -300,6 +293,12 @@ class DryrunConfig:
             )
         if self.max_steps > HARD_MAX_STEPS:
             raise ConfigError(f"max_steps must be at most {HARD_MAX_STEPS}")
+        check_run_end(
+            self.start_time,
+            max_steps=self.max_steps,
+            stop_max_polls=self.stop_max_polls,
+            step_interval_ms=self.step_interval_ms,
+        )
         if not isinstance(self.enabled, bool):
             raise ConfigError("enabled must be true or false")
 

@@ -14,9 +14,10 @@ column and the value, so that a run never starts on data it would trip over late
 - a time column (``timestamp``, ``time``, ``datetime``, ``date``, ``open_time`` or ``ts``,
   any case, the first one the header has; else an unnamed first column, as pandas writes
   the index) holds a value that is not a time (the forms of ``timeforms``: ISO 8601,
-  ``DD.MM.YYYY``, or, as the first row decides, an epoch number), or does not increase
-  strictly. A ``date`` and a ``time`` column (and no other) whose first ``time`` is a time
-  of day are one time, split in two (``timeforms.time_text``);
+  ``DD.MM.YYYY``, or, as the first row decides, an epoch number), lies outside the times
+  a run can record (``timerange``: 1970-01-01T00:00:00Z to 2262-04-11T23:47:16Z), or does
+  not increase strictly. A ``date`` and a ``time`` column (and no other) whose first
+  ``time`` is a time of day are one time, split in two (``timeforms.time_text``);
 - a file without a time column writes a time in a column of another name (``Datum``):
   its bars would play on the session's grid, at times the data never had.
 
@@ -81,6 +82,8 @@ class DataFileCheck:
     last_time: str | None = None
     first_ns: int | None = None
     """The first bar's own time (nanoseconds since the epoch); None without a time column."""
+    last_ns: int | None = None
+    """The last bar's own time, likewise."""
     price_tick: Decimal | None = None
     """The grid the prices were checked on: the tick given, or the one inferred from them."""
     symbol: str | None = None
@@ -346,6 +349,7 @@ class RowChecker:
             first_time=None if times is None else times.first_text,
             last_time=None if times is None else times.last_text,
             first_ns=None if times is None else times.first_ns,
+            last_ns=None if times is None else times.last,
             price_tick=self.found_tick,
             symbol=self.symbol,
             symbol_column=self.symbol_column,

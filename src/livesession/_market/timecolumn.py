@@ -1,13 +1,15 @@
-"""A data file's time column: its times read in one form, increasing strictly.
+"""A data file's time column: its times read in one form, in a run's range, increasing.
 
 The first row decides the form (ISO 8601 text, or an epoch number of the unit its magnitude
-tells: ``timeforms``).
+tells: ``timeforms``); every time must lie where a run's time can (``timerange``: from
+1970-01-01T00:00:00Z to 2262-04-11T23:47:16Z) and increase strictly.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from .._domain.timerange import RANGE_NOTE, outside
 from .datafail import fail
 from .timeforms import epoch_unit, finite_number, text_ns
 
@@ -53,8 +55,14 @@ class TimeColumn:
         raise fail(self.path, line, self.column, text, f"not {form}")
 
     def add(self, text: str, line: int) -> int:
-        """``parse``, checked: later than the row before."""
+        """``parse``, checked: within a run's range, and later than the row before."""
         when = self.parse(text, line)
+        problem = outside(when)
+        if problem is not None:
+            raise fail(
+                self.path, line, self.column, text,
+                f"a time {problem}: {RANGE_NOTE}; drop the rows outside that range",
+            )  # fmt: skip
         if self.last is not None and not when > self.last:
             why = f"time does not increase (line {self.last_line} has {self.last_text})"
             if when == self.last:

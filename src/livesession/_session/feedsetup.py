@@ -1,7 +1,8 @@
 """The feed a config names, and the config as the feed's data make it.
 
 ``default_feed`` builds the feed ``feed`` names; ``fit_to_feed`` takes from a dated feed
-its start, and from a data file its price grid when none is given.
+its start (and from a data file its price grid when none is given), and refuses data
+whose run would end after the latest time a run can record (``timerange``).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import attrs
 
 from .._domain import clock as _clock
 from .._domain.retry import RetryPolicy
+from .._domain.timerange import check_data_end
 from .._exceptions import ConfigError
 from .._market.feeds import CsvReplayFeed, RandomWalkFeed
 from .._market.parquet import ParquetReplayFeed
@@ -61,15 +63,25 @@ def fit_to_feed(cfg: DryrunConfig, feed: object) -> DryrunConfig:
     A session's time never goes back, so a run on a dated feed starts at its first bar
     (``start_time`` becomes that time). A ``price_tick`` of 0 becomes the grid the feed
     inferred from its prices. ``config.json`` records both; other feeds leave ``cfg`` be.
+    A data file whose last bar leaves no room for the wind-down before the latest time a
+    run can record is refused (``ConfigError``), as is a start the config refuses.
     """
     changes: dict[str, Any] = {}
     first = getattr(feed, "first_ts_ns", None)
+    checked = getattr(feed, "checked", None)
     if getattr(feed, "dated", False) is True and isinstance(first, int):
         start = _clock.format_utc(_clock.from_epoch_ns(first))
         if start != cfg.start_time:
             changes["start_time"] = start
+        last = getattr(checked, "last_ns", None)
+        if isinstance(last, int):  # a data file's: its run ends after its last bar
+            check_data_end(
+                last,
+                source=f"data file {getattr(checked, 'path', '?')}",
+                stop_max_polls=cfg.stop_max_polls,
+                step_interval_ms=cfg.step_interval_ms,
+            )
     if not cfg.price_tick:
-        checked = getattr(feed, "checked", None)
         tick = getattr(checked, "price_tick", None)
         if not isinstance(tick, Decimal) or tick <= 0:
             raise ConfigError(f"price_tick is 0 and the feed {feed!r} infers none: set price_tick")
