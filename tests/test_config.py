@@ -198,6 +198,10 @@ class TestBounds:
             ),
             ({"step_interval_ms": 2**63 - 1}, "step_interval_ms must be at most 2678400000"),
             ({"step_interval_ms": 0}, "step_interval_ms must be a positive integer, got 0"),
+            (
+                {"lease_ttl_ms": 10_000_000_000_000},
+                "lease_ttl_ms must be at most 86400000 (one day: ",
+            ),
         ],
     )
     def test_out_of_bounds_is_one_line(self, kwargs, expected):
@@ -213,6 +217,7 @@ class TestBounds:
                 "step_interval_ms": 31 * 86_400_000,
                 "max_steps": 2_000,
                 "steps": 10,
+                "lease_ttl_ms": 86_400_000,
             }
         )
         assert cfg.step_interval_ms == 31 * 86_400_000
@@ -225,6 +230,7 @@ class TestBounds:
             'start_time = "1969-12-31T23:00:00Z"\n',
             'start_time = "2600-01-01T00:00:00Z"\n',
             "step_interval_ms = 9223372036854775807\n",
+            "lease_ttl_ms = 10000000000000\n",
         ],
     )
     def test_the_cli_exits_2_and_writes_nothing(self, tmp_path, capsys, text):

@@ -58,6 +58,9 @@ DURABILITY_MODES: Final = ("none", "step", "event")
 HARD_MAX_STEPS: Final = 10_000_000
 DURABLE_CHECKPOINT_EVERY: Final = 100
 NONDURABLE_CHECKPOINT_EVERY: Final = 1_000
+MAX_LEASE_TTL_MS: Final = 86_400_000
+"""The longest ``lease_ttl_ms``: one day. A crashed session's lease keeps every other
+session of its account and strategy, and its own resume, out until it expires."""
 _C = TypeVar("_C")
 
 
@@ -246,7 +249,12 @@ class DryrunConfig:
     broker_silence_ms: int = count("broker_silence_ms", 600_000, positive=False)
     """Simulated time without a successful poll, while the venue owes the session a report
     (an order open or closing), that halts trading (0: never)."""
-    lease_ttl_ms: int = count("lease_ttl_ms", 30_000)
+    lease_ttl_ms: int = count(
+        "lease_ttl_ms",
+        30_000,
+        maximum=MAX_LEASE_TTL_MS,
+        why=" (one day: a crashed session's lease locks its account and strategy out that long)",
+    )
     """How long the session lease stays live without a renewal (wall-clock milliseconds)."""
     fill_model: FillModelConfig = attrs.field(factory=FillModelConfig, converter=_fill_model)
     realish: RealishConfig = attrs.field(factory=RealishConfig, converter=_realish)
