@@ -202,6 +202,14 @@ class TestBounds:
                 {"lease_ttl_ms": 10_000_000_000_000},
                 "lease_ttl_ms must be at most 86400000 (one day: ",
             ),
+            (
+                {"fill_model": {"slippage_bps": "20000"}},
+                (
+                    "fill_model.slippage_bps must be at most 1000 (10 %; at 10000 a sell would fill "
+                    "at a price of zero), got '20000'"
+                ),
+            ),
+            ({"fill_model": {"slippage_bps": "10000"}}, "slippage_bps must be at most 1000"),
         ],
     )
     def test_out_of_bounds_is_one_line(self, kwargs, expected):
@@ -218,9 +226,11 @@ class TestBounds:
                 "max_steps": 2_000,
                 "steps": 10,
                 "lease_ttl_ms": 86_400_000,
+                "fill_model": {"slippage_bps": "1000"},
             }
         )
         assert cfg.step_interval_ms == 31 * 86_400_000
+        assert cfg.fill_model.slippage_bps == Decimal(1000)
         daily = DryrunConfig(step_interval_ms=86_400_000, max_steps=85_831)
         assert daily.max_steps == 85_831
 
@@ -231,6 +241,7 @@ class TestBounds:
             'start_time = "2600-01-01T00:00:00Z"\n',
             "step_interval_ms = 9223372036854775807\n",
             "lease_ttl_ms = 10000000000000\n",
+            '[fill_model]\nslippage_bps = "20000"\n',
         ],
     )
     def test_the_cli_exits_2_and_writes_nothing(self, tmp_path, capsys, text):

@@ -58,6 +58,9 @@ DURABILITY_MODES: Final = ("none", "step", "event")
 HARD_MAX_STEPS: Final = 10_000_000
 DURABLE_CHECKPOINT_EVERY: Final = 100
 NONDURABLE_CHECKPOINT_EVERY: Final = 1_000
+MAX_SLIPPAGE_BPS: Final = Decimal(1_000)
+"""The most ``fill_model.slippage_bps`` may be: 10 %, far beyond any market order's slip,
+keeps every fill price positive (a price one tick high slipped 10 % still rounds to a tick)."""
 MAX_LEASE_TTL_MS: Final = 86_400_000
 """The longest ``lease_ttl_ms``: one day. A crashed session's lease keeps every other
 session of its account and strategy, and its own resume, out until it expires."""
@@ -76,7 +79,14 @@ class FillModelConfig:
     latency_ms: int = count("fill_model.latency_ms", 0, positive=False)
     partial_fill_ratio: Decimal = share("fill_model.partial_fill_ratio", 0)
     reject_rate: Decimal = share("fill_model.reject_rate", 0)
-    slippage_bps: Decimal = decimal_field("fill_model.slippage_bps", 0, positive=False)
+    slippage_bps: Decimal = decimal_field(
+        "fill_model.slippage_bps",
+        0,
+        positive=False,
+        maximum=MAX_SLIPPAGE_BPS,
+        why=" (10 %; at 10000 a sell would fill at a price of zero)",
+    )
+    """Basis points a market order fills away from the last price (against the order)."""
 
 
 @attrs.frozen(kw_only=True)
