@@ -154,6 +154,16 @@ class TestToml:
         with pytest.raises(ConfigError, match="config file not found"):
             load_config(tmp_path / "nope.toml")
 
+    def test_a_path_given_as_str_or_pathlike_reads(self, tmp_path, monkeypatch):
+        """``load_config("desk.toml")`` reads the file as a Path would, relative to the cwd."""
+        (tmp_path / "desk.toml").write_text("seed = 11\n")
+        monkeypatch.chdir(tmp_path)
+        for path in ("desk.toml", str(tmp_path / "desk.toml"), tmp_path / "desk.toml"):
+            cfg = load_config(path)
+            assert (cfg.seed, cfg.base_dir) == (11, str(tmp_path.resolve()))
+        with pytest.raises(ConfigError, match=r"config file not found: nope\.toml"):
+            load_config("nope.toml")
+
 
 class TestBounds:
     """Values a run cannot carry through are refused at load, in one line."""

@@ -6,6 +6,7 @@ Unknown keys are refused so a typo never silently falls back to a default.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import tomllib
 from collections.abc import Mapping
 from decimal import Decimal
@@ -429,9 +430,12 @@ def _build(cls: type[Any], data: Mapping[str, Any], *, prefix: str) -> Any:
         raise ConfigError(f"invalid config: {exc}") from None
 
 
-def load_config(path: Path | None, overrides: Mapping[str, Any] | None = None) -> DryrunConfig:
+def load_config(
+    path: str | os.PathLike[str] | None, overrides: Mapping[str, Any] | None = None
+) -> DryrunConfig:
     """Read a TOML config file (optional) and apply flat top-level ``overrides``.
 
+    ``path`` is a str or a path object (``"desk.toml"``, ``Path("desk.toml")``).
     ``base_dir`` becomes the config file's directory (absolute): plug-in references and
     relative data paths (``feed = "csv:data/goog.csv"``) resolve from there, whatever the
     current directory. It cannot be set in the file. Without a file, and in an overriding
@@ -439,6 +443,7 @@ def load_config(path: Path | None, overrides: Mapping[str, Any] | None = None) -
     """
     data: dict[str, Any] = {}
     if path is not None:
+        path = Path(path)
         try:
             raw = path.read_bytes()
         except FileNotFoundError:
