@@ -326,6 +326,45 @@ def test_a_bad_url_is_one_line_without_the_value(monkeypatch, tmp_path):
     assert not (tmp_path / "out").exists()  # refused before anything was written
 
 
+# A token pasted with a tab after it: http.client refuses the URL and its error quotes the
+# path by its repr, where the tab reads \\t (in alerts.jsonl: \\\\t), not as written.
+TABBED = f"http://127.0.0.1:9/services/T000/B000/{TOKEN}\tops-alerts"
+
+
+@pytest.mark.parametrize("url", [TABBED, f"http://127.0.0.1:9/hooks/{TOKEN} x", "http://a/b\x7f"])
+def test_a_url_with_whitespace_or_a_control_character_is_refused(monkeypatch, tmp_path, url):
+    with pytest.raises(ConfigError) as caught:
+        DryrunConfig(alerts={"webhook_url": url})
+    message = str(caught.value)
+    assert message == (
+        "alerts.webhook_url must not contain whitespace or control characters, such as a tab "
+        "pasted with it (value not shown: it is a secret)"
+    )
+    _assert_no_secret(message)
+    monkeypatch.setenv(ALERT_ENV, url)
+    with pytest.raises(ConfigError, match=f"^{ALERT_ENV} must not contain whitespace") as caught:
+        create_run(_cfg(None), tmp_path / "out")
+    _assert_no_secret(str(caught.value))
+    assert not (tmp_path / "out").exists()  # refused before anything was written
+
+
+def test_an_error_quoting_the_url_in_any_spelling_is_logged_redacted(tmp_path):
+    """A sink built with such a URL (by an application, past the config) still leaks nothing:
+    every spelling of the path, and each long piece of it, is taken out of the error."""
+    sink = WebhookAlertSink(Secret(TABBED), log_path=tmp_path / "alerts.jsonl", retries=0)
+    orch = LiveSessionOrchestrator(
+        DryrunConfig(run_id="t", steps=3), alerts=sink, **Sinks().kwargs()
+    )
+    orch.run_to_end(3)
+    log = _alert_log(tmp_path)
+    assert log[0]["outcome"] == "gave_up"
+    assert log[0]["error"].startswith("InvalidURL: URL can't contain control characters. '***'")
+    _assert_no_secret((tmp_path / "alerts.jsonl").read_bytes())
+    described = sink._describe(OSError(f"proxy said no to {TOKEN}, path {TABBED[18:]!r}"))
+    assert TOKEN not in described
+    assert described == "OSError: proxy said no to ***, path '***'"
+
+
 def test_the_environment_wins_over_the_config(monkeypatch, webhook, dead_url):
     monkeypatch.setenv(ALERT_ENV, webhook.url)
     assert AlertsConfig(webhook_url=dead_url).url(os.environ).reveal() == webhook.url

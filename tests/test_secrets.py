@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import time
 
+import orjson
 import pytest
 
+from livesession._domain.alerts import ALERT_ENV
 from livesession._support.secrets import find_secrets, redact, redact_text
 from livesession.evidence import scan_secrets
 
@@ -162,3 +164,42 @@ class TestCost:
             find_secrets(text)
             redact_text(text)
         assert time.perf_counter() - started < 5.0
+
+
+class TestKnownValues:
+    """Secrets known by value (the environment's) are found in every spelling a file holds."""
+
+    URL = "http://127.0.0.1:9/services/T000/B000/XyzSECRETtoken123\tops-alerts"
+
+    def test_the_webhook_url_of_the_environment_is_found_as_an_error_quoted_it(self, tmp_path):
+        """An error quoting the path by repr, inside a JSON line (the tab as \\\\t)."""
+        line = orjson.dumps(
+            {"error": f"InvalidURL: URL can't contain control characters. {self.URL[18:]!r}"}
+        )
+        assert b"XyzSECRETtoken123\\\\tops-alerts" in line
+        (tmp_path / "alerts.jsonl").write_bytes(b'{"outcome":"closed"}\n' + line + b"\n")
+        findings = scan_secrets(tmp_path, environ={ALERT_ENV: self.URL})
+        assert findings == [f"alerts.jsonl:2: value of ${ALERT_ENV}"]
+
+    @pytest.mark.parametrize(
+        "text",
+        [
+            "token XyzSECRETtoken123 alone",  # a piece of the path
+            "/services/T000/B000/XyzSECRETtoken123%09ops-alerts",  # percent-encoded
+            "http://127.0.0.1:9/services/T000/B000/XyzSECRETtoken123\tops-alerts",  # as written
+        ],
+    )
+    def test_any_spelling_or_piece_of_the_path_is_found(self, tmp_path, text):
+        (tmp_path / "session.log.jsonl").write_bytes(orjson.dumps({"msg": text}) + b"\n")
+        findings = scan_secrets(tmp_path, environ={ALERT_ENV: self.URL})
+        assert findings == [f"session.log.jsonl:1: value of ${ALERT_ENV}"]
+
+    def test_an_env_secret_escaped_by_json_is_found(self, tmp_path):
+        secret = 'pa"ss\\word-123'
+        (tmp_path / "events.jsonl").write_bytes(orjson.dumps({"note": secret}) + b"\n")
+        findings = scan_secrets(tmp_path, environ={"DESK_API_SECRET": secret})
+        assert findings == ["events.jsonl:1: value of $DESK_API_SECRET"]
+
+    def test_short_pieces_of_the_path_are_no_finding(self, tmp_path):
+        (tmp_path / "notes.txt").write_text("services ops-alerts T000 B000\n")
+        assert scan_secrets(tmp_path, environ={ALERT_ENV: self.URL}) == []

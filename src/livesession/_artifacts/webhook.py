@@ -17,12 +17,11 @@ import contextlib
 import queue
 import threading
 from typing import TYPE_CHECKING, Any, Final
-from urllib.parse import urlsplit
 
 import orjson
 
 from .._domain.clock import SystemClock, format_utc, wall_ns
-from .._support.secrets import REDACTED, redact_text
+from .._support.secrets import REDACTED, redact_text, spellings, url_secrets
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -179,14 +178,18 @@ class WebhookAlertSink:
             return int(exc.code)
 
     def _describe(self, exc: BaseException) -> str:
-        """The error's type and message, with the URL (and any other secret) taken out."""
+        r"""The error's type and message, with the URL (and any other secret) taken out.
+
+        Every spelling of each secret part of the URL goes (``url_secrets``,
+        ``spellings``): ``http.client`` quotes a path with a control character in it by its
+        ``repr``, where a tab reads ``\t``, so the path as written is not in the message.
+        """
         reason = getattr(exc, "reason", None)  # URLError wraps the socket's error
         if isinstance(reason, BaseException):
             exc = reason
         text = f"{type(exc).__name__}: {exc}"
-        url = self._url.reveal()
-        parts = urlsplit(url)
-        for secret in (url, parts.path + ("?" + parts.query if parts.query else ""), parts.query):
+        forms = {form for part in url_secrets(self._url.reveal()) for form in spellings(part)}
+        for secret in sorted(forms, key=len, reverse=True):
             if len(secret) > 1:
                 text = text.replace(secret, REDACTED)
         return redact_text(text)[:_MAX_ERROR]

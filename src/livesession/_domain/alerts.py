@@ -8,6 +8,7 @@ holds it in a ``Secret`` and no config dictionary, artifact or repr ever shows i
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Mapping
 from typing import Any, Final
 
@@ -161,6 +162,12 @@ def _webhook_url(value: object, name: str = "alerts.webhook_url") -> Secret | No
     if not url.startswith(("https://", "http://")) or len(url) <= len("https://"):
         raise ConfigError(
             f"{name} must be an http:// or https:// URL (value not shown: it is a secret)"
+        )
+    if any(ch.isspace() or unicodedata.category(ch).startswith("C") for ch in url):
+        # No HTTP client sends it, and the error it raises quotes the path (the token).
+        raise ConfigError(
+            f"{name} must not contain whitespace or control characters, such as a tab pasted "
+            "with it (value not shown: it is a secret)"
         )
     return Secret(url)
 

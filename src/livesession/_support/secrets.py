@@ -5,6 +5,10 @@
 scan). Both read the same ``RULES``, so whatever the scan flags, redaction removes, and a
 redacted text scans clean (a value that is exactly ``***`` is never a finding).
 
+A secret known by its value (a webhook URL, an environment variable) is removed, or
+searched for, in every spelling text may give it (``spellings``, ``url_secrets``): an
+error quotes it by ``repr``, a JSON line escapes it again.
+
 Each rule's capture groups hold only the secret value (everything else is non-capturing),
 so redaction replaces exactly that span and keeps the context (``password=***``,
 ``postgresql://user:***@host``) readable.
@@ -12,9 +16,11 @@ so redaction replaces exactly that span and keeps the context (``password=***``,
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from typing import Any, Final, NamedTuple
+from urllib.parse import quote, urlsplit
 
 __all__ = [
     "REDACTED",
@@ -26,6 +32,8 @@ __all__ = [
     "redact",
     "redact_text",
     "secret_values",
+    "spellings",
+    "url_secrets",
 ]
 
 REDACTED: Final = "***"
@@ -191,3 +199,54 @@ def _redact_match(match: re.Match[str]) -> str:
     start, end = match.start(index) - match.start(), match.end(index) - match.start()
     whole = match.group()
     return whole[:start] + REDACTED + whole[end:]
+
+
+def spellings(value: str) -> list[str]:
+    r"""``value`` and the escaped forms text may show it in, longest first.
+
+    An exception quotes a value by ``repr`` (a tab as ``\t``), a JSON line escapes that
+    again (``\\t``), a URL percent-encodes it (``%09``): a secret replaced or searched for
+    only as written survives in each of those. Two rounds of escaping are covered.
+    """
+    forms = {value}
+    for _ in range(2):
+        forms |= {escaped for form in forms for escaped in _escaped(form)}
+    return sorted(forms, key=lambda form: (-len(form), form))
+
+
+def _escaped(text: str) -> tuple[str, ...]:
+    return (
+        repr(text)[1:-1],
+        ascii(text)[1:-1],
+        json.dumps(text)[1:-1],
+        json.dumps(text, ensure_ascii=False)[1:-1],
+        quote(text, safe="/"),
+        quote(text, safe=""),
+    )
+
+
+_URL_PIECES: Final = re.compile(r"[/?&=#;:@\s\x00-\x1f\x7f]+")
+_AFTER_HOST: Final = re.compile(r"[a-z][a-z0-9+.-]*://[^/?#]*", re.IGNORECASE)
+
+
+def url_secrets(url: str, *, shortest: int = 8) -> list[str]:
+    """What of a URL is its credential (a webhook's path), as text may show part of it.
+
+    The URL, its path with the query (as written: ``urlsplit`` drops tabs and newlines, a
+    message quoting the path keeps them), the path and the query, and each piece of those
+    (between ``/``, ``?``, ``&``, ``=``, whitespace and control characters) of at least
+    ``shortest`` characters: a message that quotes only a part still loses the token.
+    """
+    found = {url}
+    host = _AFTER_HOST.match(url)
+    if host is not None:
+        found.add(url[host.end() :])
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # an invalid IPv6 host: the text as written is all there is
+        parts = None
+    if parts is not None:
+        found |= {parts.path + ("?" + parts.query if parts.query else ""), parts.path, parts.query}
+    for text in list(found - {url}):
+        found |= {piece for piece in _URL_PIECES.split(text) if len(piece) >= shortest}
+    return sorted((text for text in found if len(text) > 1), key=lambda t: (-len(t), t))

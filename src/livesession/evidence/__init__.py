@@ -26,6 +26,7 @@ import orjson
 from .._artifacts import names
 from .._artifacts.runread import payload, read_records
 from .._domain import clock as _clock
+from .._domain.alerts import ALERT_ENV
 from .._exceptions import RunHeld
 from .._risk.checks import default_checks
 from .._risk.rails import default_rails
@@ -33,7 +34,13 @@ from .._rundir import check_run_data, config_hash, read_run_config
 from .._rundir.lock import holder_of
 from .._rundir.plugins import check_recorded_sources
 from .._support.fsutil import atomic_write_bytes
-from .._support.secrets import find_secrets, is_secret_name, may_hold_secret
+from .._support.secrets import (
+    find_secrets,
+    is_secret_name,
+    may_hold_secret,
+    spellings,
+    url_secrets,
+)
 from .._version import __version__
 from ..burnin import Thresholds, evaluate_run, kill_drill, render_markdown
 from ..controls import control_lines, control_map
@@ -47,6 +54,7 @@ __all__ = ["EvidenceResult", "scan_secrets", "write_evidence"]
 
 CONTRACT: Final = names.CONTRACT
 _MIN_ENV_SECRET: Final = 8
+_MIN_URL_PIECE: Final = 12  # a piece of a webhook path long enough to be its token
 
 
 @attrs.frozen(kw_only=True)
@@ -62,19 +70,18 @@ class EvidenceResult:
 def scan_secrets(
     run_dir: Path, *, environ: Mapping[str, str] | None = None, skip: frozenset[str] = frozenset()
 ) -> list[str]:
-    """Findings as ``file:line: kind`` (never the secret itself), over every file in the run."""
-    env = os.environ if environ is None else environ
-    needles = [
-        (name, value.encode())
-        for name, value in sorted(env.items())
-        if is_secret_name(name) and len(value) >= _MIN_ENV_SECRET
-    ]
+    """Findings as ``file:line: kind`` (never the secret itself), over every file in the run.
+
+    Besides the patterns, the values of the environment's secrets are searched for, in
+    every spelling a file may hold them (``_needles``).
+    """
+    needles = _needles(os.environ if environ is None else environ)
     findings: list[str] = []
     for path in sorted(p for p in run_dir.rglob("*") if p.is_file()):
         if path.name in skip:
             continue
         data = path.read_bytes()
-        present = [(name, value) for name, value in needles if value in data]
+        present = [(name, forms) for name, forms in needles if any(f in data for f in forms)]
         if not present and not may_hold_secret(data.decode("utf-8", "replace")):
             continue  # no line can hold what the whole file does not (the common case)
         rel = path.relative_to(run_dir)
@@ -82,10 +89,34 @@ def scan_secrets(
             # The patterns are text patterns; a byte that is not UTF-8 cannot be part of one.
             kinds = find_secrets(line.decode("utf-8", "replace"))
             findings.extend(f"{rel}:{number}: {kind}" for kind in kinds)
-            for name, value in present:
-                if value in line:
+            for name, forms in present:
+                if any(form in line for form in forms):
                     findings.append(f"{rel}:{number}: value of ${name}")
     return findings
+
+
+def _needles(env: Mapping[str, str]) -> list[tuple[str, list[bytes]]]:
+    r"""Each secret of the environment, by name, in every spelling a file may hold it.
+
+    A variable named like a secret (``is_secret_name``) is one, and so is the alert
+    webhook's URL (``ALERT_ENV``): its path is the token, which an error may quote alone
+    (``url_secrets``). Each is searched for as written and escaped (``spellings``: a tab
+    quoted by ``repr`` in a JSON line is ``\\t``).
+    """
+    needles: list[tuple[str, list[bytes]]] = []
+    for name, value in sorted(env.items()):
+        if len(value.strip()) < _MIN_ENV_SECRET:
+            continue
+        if name == ALERT_ENV:
+            secrets = url_secrets(value.strip(), shortest=_MIN_URL_PIECE)
+        elif is_secret_name(name):
+            secrets = [value]
+        else:
+            continue
+        forms = {form for secret in secrets for form in spellings(secret)}
+        shown = sorted(f.encode("utf-8", "replace") for f in forms if len(f) >= _MIN_ENV_SECRET)
+        needles.append((name, shown))
+    return needles
 
 
 def _git_commit() -> str | None:
