@@ -127,8 +127,8 @@ def main() -> None:
     if args.n < 1 or not 1 <= args.rounds <= args.n:
         parser.error("--n must be >= 1 and --rounds between 1 and --n")
     try:
-        dsn = pg_dsn_from_env(os.environ)
-        totals, settings = run(dsn, args.n, args.rounds)
+        dsn = pg_dsn_from_env(os.environ)  # a Secret: its text goes to psycopg directly here
+        totals, settings = run(dsn.reveal(), args.n, args.rounds)
     except LiveSessionError as exc:
         sys.exit(f"bench_postgres_store: {exc}")
 

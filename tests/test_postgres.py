@@ -18,6 +18,7 @@ import uuid
 
 import pytest
 
+from livesession import Secret
 from livesession._exceptions import (
     CheckpointError,
     ConfigError,
@@ -551,8 +552,24 @@ class TestDsnFromEnv:
     """The DSN comes from LIVESESSION_PG_DSN only."""
 
     def test_value_is_returned(self):
-        """A set variable is returned as is."""
-        assert pg_dsn_from_env({DSN_ENV_VAR: DEFAULT_DSN}) == DEFAULT_DSN
+        """A set variable is returned as is, held in a Secret."""
+        dsn = pg_dsn_from_env({DSN_ENV_VAR: DEFAULT_DSN})
+        assert isinstance(dsn, Secret)
+        assert dsn.reveal() == DEFAULT_DSN
+
+    def test_the_dsn_never_shows_itself(self):
+        """Like the exchange credentials: repr, str and format are ***, as docs/postgres.md says;
+        describe_dsn and redact_dsn_text take it as it comes."""
+        pytest.importorskip("psycopg")
+        text = f"postgresql://ops:{LEAK_MARKER}@db.example:6543/trading"
+        dsn = pg_dsn_from_env({DSN_ENV_VAR: f" {text}\n"})
+        for shown in (repr(dsn), str(dsn), f"{dsn}", repr({DSN_ENV_VAR: dsn}), repr([dsn])):
+            assert LEAK_MARKER not in shown
+        assert dsn == Secret(text)
+        assert describe_dsn(dsn) == "ops@db.example:6543/trading"
+        assert redact_dsn_text(f"failed: {text}", dsn) == (
+            "failed: postgresql://ops:***@db.example:6543/trading"
+        )
 
     @pytest.mark.parametrize("environ", [{}, {DSN_ENV_VAR: ""}, {DSN_ENV_VAR: "  "}])
     def test_missing_is_a_config_error(self, environ):
@@ -612,10 +629,13 @@ class TestRedaction:
             (lambda dsn: PostgresLease(dsn, "acct", "strat"), LeaseError),
         ],
     )
-    def test_refused_connection_message_is_one_clean_line(self, open_backend, error):
-        """A refused connection raises the backend's error: one line, no password, no cause."""
+    @pytest.mark.parametrize("wrap", [str, Secret], ids=["str", "Secret"])
+    def test_refused_connection_message_is_one_clean_line(self, open_backend, error, wrap):
+        """A refused connection raises the backend's error: one line, no password, no cause.
+
+        The DSN may be a str or the Secret ``pg_dsn_from_env`` returns."""
         pytest.importorskip("psycopg")
-        dsn = f"postgresql://u:{LEAK_MARKER}@127.0.0.1:1/db?connect_timeout=5"
+        dsn = wrap(f"postgresql://u:{LEAK_MARKER}@127.0.0.1:1/db?connect_timeout=5")
         with pytest.raises(error) as caught:
             open_backend(dsn)
         message = str(caught.value)

@@ -44,7 +44,7 @@ if TYPE_CHECKING:
         VenueOrderStatus,
     )
     from ._domain.retry import RetryPolicy
-    from ._domain.runtime_config import RuntimeConfig
+    from ._domain.runtime_config import RuntimeConfig, Secret
     from ._exceptions import (
         AuditCorruption,
         BrokerError,
@@ -175,6 +175,7 @@ _LAZY: dict[str, str] = {
     "RiskLimits": "._domain.config",
     "RunDirectoryError": "._exceptions",
     "RuntimeConfig": "._domain.runtime_config",
+    "Secret": "._domain.runtime_config",
     "SessionInspection": "._session.coordinator",
     "SessionLease": ".leases",
     "SessionState": "._domain.lifecycle",
@@ -291,6 +292,7 @@ __all__ = [
     "RiskLimits",
     "RunDirectoryError",
     "RuntimeConfig",
+    "Secret",
     "SessionInspection",
     "SessionLease",
     "SessionState",

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Final
 
 from .._support.optional import import_optional
-from .dsn import DSN_ENV_VAR, describe_dsn, parse_dsn, redact_dsn_text
+from .dsn import DSN_ENV_VAR, Dsn, describe_dsn, dsn_text, parse_dsn, redact_dsn_text
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping, Sequence
@@ -48,7 +48,7 @@ class PgConnection:
 
     def __init__(
         self,
-        dsn: str,
+        dsn: Dsn,
         *,
         error: type[LiveSessionError],
         purpose: str,
@@ -61,7 +61,7 @@ class PgConnection:
         self._dsn = dsn
         self._error = error
         self.target = describe_dsn(dsn)
-        params = parse_dsn(dsn)
+        params = parse_dsn(dsn_text(dsn))
         if params is None:
             raise error(
                 f"cannot use PostgreSQL for {purpose}: the connection string is not a valid "
@@ -71,7 +71,7 @@ class PgConnection:
         if "connect_timeout" not in params:
             extra["connect_timeout"] = _CONNECT_TIMEOUT_S
         with self.translate(f"connecting for {purpose}"):
-            self._conn: psycopg.Connection[Any] = self._psycopg.connect(dsn, **extra)
+            self._conn: psycopg.Connection[Any] = self._psycopg.connect(dsn_text(dsn), **extra)
         try:
             # One cursor for every statement: callers read each result before the next.
             self._cursor: psycopg.Cursor[Any] = self._conn.cursor()

@@ -1,7 +1,10 @@
 """The PostgreSQL connection string: where it comes from, and how to show it safely.
 
-The DSN may hold a password, so nothing shows it as is: reprs and messages name the
-server with ``describe_dsn`` and pass the server's error text through ``redact_dsn_text``.
+The DSN may hold a password, so nothing shows it as is: ``pg_dsn_from_env`` returns it in a
+``Secret`` (``str`` and ``repr`` are ``***``, as for the exchange credentials), reprs and
+messages name the server with ``describe_dsn``, and the server's error text passes through
+``redact_dsn_text``. Every function here, and every PostgreSQL backend, takes the DSN as a
+``Secret`` or as a plain ``str``.
 """
 
 from __future__ import annotations
@@ -9,22 +12,35 @@ from __future__ import annotations
 import urllib.parse
 from typing import TYPE_CHECKING, Final
 
+from .._domain.runtime_config import Secret
 from .._exceptions import ConfigError
 from .._support.secrets import REDACTED, redact_text, secret_values
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-__all__ = ["DSN_ENV_VAR", "describe_dsn", "parse_dsn", "pg_dsn_from_env", "redact_dsn_text"]
+__all__ = [
+    "DSN_ENV_VAR",
+    "Dsn",
+    "describe_dsn",
+    "dsn_text",
+    "parse_dsn",
+    "pg_dsn_from_env",
+    "redact_dsn_text",
+]
 
 DSN_ENV_VAR: Final = "LIVESESSION_PG_DSN"
+Dsn = str | Secret
+"""A connection string as the backends take it: a ``Secret`` (``pg_dsn_from_env``) or a str."""
 
 
-def pg_dsn_from_env(environ: Mapping[str, str]) -> str:
+def pg_dsn_from_env(environ: Mapping[str, str]) -> Secret:
     """The connection string in ``LIVESESSION_PG_DSN``; ``ConfigError`` when unset or blank.
 
-    Pass ``os.environ`` (or any mapping, in tests). The value is returned as is; it is
-    only parsed when a backend connects.
+    Pass ``os.environ`` (or any mapping, in tests). The value comes back in a ``Secret``
+    (its ``str`` and ``repr`` are ``***``): pass it to a PostgreSQL store or lease as it
+    is; ``reveal()`` gives the text, for a driver of one's own. It is only parsed when a
+    backend connects.
     """
     dsn = environ.get(DSN_ENV_VAR, "").strip()
     if not dsn:
@@ -32,27 +48,32 @@ def pg_dsn_from_env(environ: Mapping[str, str]) -> str:
             f"{DSN_ENV_VAR} is not set: export it as a PostgreSQL connection URI, "
             "e.g. postgresql://livesession@127.0.0.1:5432/livesession"
         )
-    return dsn
+    return Secret(dsn)
 
 
-def redact_dsn_text(text: str, dsn: str) -> str:
+def dsn_text(dsn: Dsn) -> str:
+    """The connection string itself, for the driver (``dsn`` a ``Secret`` or a str)."""
+    return dsn.reveal() if isinstance(dsn, Secret) else dsn
+
+
+def redact_dsn_text(text: str, dsn: Dsn) -> str:
     """``text`` on one line with every trace of ``dsn``'s password replaced by ``***``.
 
     Removes the password literal (raw and URL-encoded), any ``scheme://user:pw@`` userinfo
     and any ``password=...`` pair, so it is safe even when ``dsn`` cannot be parsed.
     """
     one_line = " ".join(text.split())
-    for secret in sorted(_password_literals(dsn), key=len, reverse=True):
+    for secret in sorted(_password_literals(dsn_text(dsn)), key=len, reverse=True):
         one_line = one_line.replace(secret, REDACTED)
     return redact_text(one_line)
 
 
-def describe_dsn(dsn: str) -> str:
+def describe_dsn(dsn: Dsn) -> str:
     """``user@host:port/dbname`` for reprs and messages, never the password.
 
     Parts missing from ``dsn`` are left out; an unparsable ``dsn`` reads ``<unparsable>``.
     """
-    params = parse_dsn(dsn)
+    params = parse_dsn(dsn_text(dsn))
     if params is None:
         return "<unparsable>"
     user = params.get("user", "")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import socket
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .._domain import clock as _clock
 from .._domain.config import DryrunConfig
@@ -20,6 +21,9 @@ from ..leases import FileLease, LeaseGrant, PostgresLease
 from ..stores import open_idempotency_store
 from .layout import Backing, lease_path
 
+if TYPE_CHECKING:
+    from .._domain.runtime_config import Secret
+
 __all__ = ["holder_id", "open_lease", "open_store", "pg_dsn", "take_lease"]
 
 
@@ -28,8 +32,8 @@ def holder_id(cfg: DryrunConfig) -> str:
     return f"{cfg.run_id}@{socket.gethostname()}:{os.getpid()}"
 
 
-def pg_dsn() -> str:
-    """The PostgreSQL DSN from the environment; ``ConfigError`` when it is not set."""
+def pg_dsn() -> Secret:
+    """The PostgreSQL DSN from the environment (a ``Secret``); ``ConfigError`` when unset."""
     from .._postgres import pg_dsn_from_env  # noqa: PLC0415 - only for --store postgres
 
     return pg_dsn_from_env(os.environ)

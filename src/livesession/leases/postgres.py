@@ -10,6 +10,7 @@ from .._postgres.fence import LEASE_DDL, LEASE_TABLE
 from .grant import PairLease, acquire_expiry
 
 if TYPE_CHECKING:
+    from .._postgres.dsn import Dsn
     from .grant import LeaseGrant
 
 __all__ = ["PostgresLease"]
@@ -52,7 +53,7 @@ class PostgresLease(PairLease):
     failures raise ``LeaseError``; the connection string never appears in a message.
     """
 
-    def __init__(self, dsn: str, account: str, strategy: str) -> None:
+    def __init__(self, dsn: Dsn, account: str, strategy: str) -> None:
         super().__init__(account, strategy)
         self._pg = PgConnection(
             dsn, error=LeaseError, purpose="the session lease", table=_LEASE_TABLE, ddl=LEASE_DDL

@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from .._domain.lease import LeaseGrant
+    from .._postgres.dsn import Dsn
 
 # The DSN helpers live in ``livesession._postgres`` (the lease uses them too); they stay
 # importable from here, where the PostgreSQL backends have always documented them.
@@ -100,7 +101,7 @@ class _FencedStore:
 
     _TABLE: ClassVar[_Table]
 
-    def __init__(self, dsn: str) -> None:
+    def __init__(self, dsn: Dsn) -> None:
         table = self._TABLE
         self._pg = PgConnection(
             dsn,
@@ -149,7 +150,7 @@ class PostgresIdempotencyStore(_FencedStore, RecordStore):
 
     _TABLE = _Table(_IDEMPOTENCY_TABLE, _IDEMPOTENCY_DDL, "idempotency reservations", PostgresError)
 
-    def __init__(self, dsn: str, *, namespace: str) -> None:
+    def __init__(self, dsn: Dsn, *, namespace: str) -> None:
         self._namespace = check_text("namespace", namespace)
         super().__init__(dsn)
 
@@ -233,7 +234,7 @@ class PostgresCheckpointStore(_FencedStore):
 
     _TABLE = _Table(_CHECKPOINT_TABLE, _CHECKPOINT_DDL, "checkpoints", CheckpointError)
 
-    def __init__(self, dsn: str, *, run_key: str) -> None:
+    def __init__(self, dsn: Dsn, *, run_key: str) -> None:
         self._run_key = check_text("run_key", run_key)
         super().__init__(dsn)
 
