@@ -766,3 +766,61 @@ class TestResumedBeforeFirstCheckpoint:
         audit.write_bytes(b"\n".join(lines) + b"\n")
         result = verify_run(out / "r")
         assert any("not C2_DRYRUN_START" in v for v in result.violations)
+
+
+class TestConfigRecorded:
+    """``SESSION_STARTED`` records the config's digest; verify holds config.json to it.
+
+    config.json was outside every check: its risk limits could be rewritten after the run
+    (a daily-loss cap of 50 %, an order size of 1,000) and verify, and report --verify,
+    said OK.
+    """
+
+    def _run(self, out: Path, **fields: object) -> Path:
+        from livesession import DryrunConfig, create_run
+
+        config = DryrunConfig(run_id="recorded", steps=40, durability="none", **fields)
+        create_run(config, out).run_to_end(40)
+        return out / "recorded"
+
+    def test_a_limit_changed_after_the_run_is_found(self, tmp_path: Path):
+        run = self._run(tmp_path)
+        assert verify_run(run).ok
+        config = run / "config.json"
+        written = config.read_bytes()
+        config.write_bytes(written.replace(b'"max_order_qty": "1"', b'"max_order_qty": "1000"'))
+        assert written != config.read_bytes()
+        (violation,) = verify_run(run).violations
+        assert violation.startswith("config.json:0: not the config the run recorded as it")
+        config.write_bytes(b"{not json")
+        assert "config.json:0: not JSON" in violations_of(run)
+        config.write_bytes(written)
+        assert verify_run(run).ok
+
+    def test_where_the_config_file_sits_and_the_durability_are_not_recorded(self, tmp_path: Path):
+        """The same run from a config file in two directories, written with two
+        durabilities, records the same bytes (the evidence re-run writes with none)."""
+        import subprocess
+        import sys
+
+        example = Path(__file__).parents[1] / "examples"
+        digests = []
+        for place in ("a", "b/deeper"):
+            folder = tmp_path / place
+            folder.mkdir(parents=True)
+            (folder / "desk.toml").write_bytes((example / "mydesk.toml").read_bytes())
+            (folder / "mydesk").mkdir()
+            for source in (example / "mydesk").glob("*.py"):
+                (folder / "mydesk" / source.name).write_bytes(source.read_bytes())
+            subprocess.run(
+                [sys.executable, "-m", "livesession.cli", "dryrun", "-q",
+                 "--config", str(folder / "desk.toml"), "--out", str(folder / "runs")],
+                check=True, cwd=tmp_path, timeout=120,
+            )  # fmt: skip
+            run = folder / "runs" / "mydesk"
+            assert verify_run(run).ok
+            assert orjson.loads((run / "config.json").read_bytes())["base_dir"] == str(folder)
+            started = orjson.loads((run / "events.jsonl").read_bytes().splitlines()[0])
+            assert len(started["payload"]["config_sha256"]) == 64
+            digests.append(hashlib.sha256((run / "events.jsonl").read_bytes()).hexdigest())
+        assert digests[0] == digests[1]

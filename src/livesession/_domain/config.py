@@ -6,6 +6,7 @@ Unknown keys are refused so a typo never silently falls back to a default.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import os
 import tomllib
 from collections.abc import Mapping
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any, Final, TypeVar
 
 import attrs
+import orjson
 
 from .._exceptions import ConfigError
 from .._support.references import is_reference
@@ -65,6 +67,9 @@ keeps every fill price positive (a price one tick high slipped 10 % still rounds
 MAX_LEASE_TTL_MS: Final = 86_400_000
 """The longest ``lease_ttl_ms``: one day. A crashed session's lease keeps every other
 session of its account and strategy, and its own resume, out until it expires."""
+UNRECORDED_KEYS: Final = ("base_dir", "durability")
+"""Keys of ``config.json`` that ``recorded_sha256`` leaves out: they never change a run's
+bytes, and differ where the same run is re-made (another directory, the evidence re-run)."""
 _C = TypeVar("_C")
 
 
@@ -373,6 +378,18 @@ class DryrunConfig:
         if not self.references:
             data.pop("base_dir", None)
         return data
+
+    def recorded_sha256(self) -> str:
+        """SHA-256 of this config as ``config.json`` records it: ``SESSION_STARTED`` carries it.
+
+        The audit chain then covers the config a run traded under (its risk limits above
+        all), and ``verify`` recomputes it from ``config.json`` (docs/artifacts.md). Left out
+        are what never changes a run's bytes and may differ where the same run is re-made:
+        ``base_dir`` (where the config file sits) and ``durability`` (when bytes reach the
+        disk; the evidence's re-run writes with none).
+        """
+        data = {k: v for k, v in self.to_dict().items() if k not in UNRECORDED_KEYS}
+        return hashlib.sha256(orjson.dumps(data, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> DryrunConfig:

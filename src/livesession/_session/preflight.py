@@ -146,4 +146,5 @@ def _start_payload(p: SessionParts) -> dict[str, Any]:
         "steps_planned": cfg.steps,
         "max_steps": cfg.max_steps,
         "version": __version__,
+        "config_sha256": cfg.recorded_sha256(),
     }

@@ -16,8 +16,9 @@ in chunks), ``_schemas`` (the validators: compiled, with jsonschema to explain a
 line), ``_events`` (the checks of each event as it is read), ``_checks`` (the other checks,
 one artifact after the other), ``_links`` and ``_replay`` (links between events; orders and
 fills replayed into positions), ``_result`` (the violations and the ``VerifyResult``).
-``read_records``, the lenient reader of the tools that summarise a run, is re-exported
-here for its callers; the verifier itself never uses it.
+``_config`` holds ``config.json``, when the run has one, to the config digest its first
+event records. ``read_records``, the lenient reader of the tools that summarise a run, is
+re-exported here for its callers; the verifier itself never uses it.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from typing import TYPE_CHECKING, Final, Literal
 from .._artifacts.runread import read_records
 from .._rundir.livecut import LiveRun, live_cut
 from ._checks import Verifier
+from ._config import CONFIG
 from ._reading import ARTIFACT_NAMES
 from ._result import VerifyResult, summarize
 from ._schemas import Schemas
@@ -84,7 +86,16 @@ def verify_run(
     def read(files: RunFiles, events: EventSink) -> None:
         files.read(path, cut, events)
 
-    return _verify(Verifier(Schemas.get(), read, cut, progress), path, live)
+    config = _config_bytes(path)
+    return _verify(Verifier(Schemas.get(), read, cut, progress, config), path, live)
+
+
+def _config_bytes(path: Path) -> bytes | None:
+    """``config.json`` of the run directory, if it has one (a run written by sinks has not)."""
+    try:
+        return (path / CONFIG).read_bytes()
+    except OSError:
+        return None
 
 
 def verify_contents(
@@ -106,7 +117,8 @@ def verify_contents(
     def read(files: RunFiles, events: EventSink) -> None:
         files.read_contents(contents, events)
 
-    return _verify(Verifier(Schemas.get(), read, None, progress), Path(run_dir), None)
+    config = contents.get(CONFIG)
+    return _verify(Verifier(Schemas.get(), read, None, progress, config), Path(run_dir), None)
 
 
 def _verify(run: Verifier, path: Path, live: LiveRun | None) -> VerifyResult:

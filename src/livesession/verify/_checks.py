@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Final
 
 from .._domain.lifecycle import STATUS_BY_STATE, TRANSITIONS, SessionState, SessionStatus
+from ._config import CONFIG, check_config
 from ._events import EventChecks, SeqCheck, check_header
 from ._reading import AUDIT, EVENTS, METRICS, SNAPSHOTS, Line, RunFiles
 from ._result import Violations, short
@@ -50,8 +51,11 @@ class Verifier:
         read: Callable[[RunFiles, EventSink], None],
         cut: RunCut | None = None,
         progress: Progress | None = None,
+        config: bytes | None = None,
     ) -> None:
         self.read = read
+        self.config = config
+        """``config.json`` as read, or None (there is none)."""
         self.cut = cut
         self.open_end = cut is not None and not cut.sealed
         """A live run read up to a checkpoint before its seal: it has no end to check yet."""
@@ -82,6 +86,7 @@ class Verifier:
             (SNAPSHOTS, self._check_snapshots),
             (AUDIT, self._check_audit),
             (METRICS, self._check_metrics),
+            (CONFIG, lambda: check_config(self.checks, self.config, self.events.config_sha256)),
         )
         for name, check in checks:
             try:

@@ -84,6 +84,8 @@ class EventChecks:
         self._last_ts = -1
         self._broken = False
         self._seqs = SeqCheck()
+        self.config_sha256: object = None
+        """The config digest ``SESSION_STARTED`` records (``_config``), if it does."""
 
     def apply(self, number: int, event: dict[str, Any] | None, is_last: bool) -> None:
         """Check line ``number`` (``event``: its object, None when not valid)."""
@@ -100,6 +102,8 @@ class EventChecks:
         if self.identity is None:
             if number == 1 and kind != "SESSION_STARTED":
                 self.report.add(EVENTS, 1, "the first event is not SESSION_STARTED")
+            elif number == 1:
+                self.config_sha256 = event["payload"].get("config_sha256")
             self.identity = (event["run_id"], event["strategy_id"])
         check_header(self.report, EVENTS, number, event, self.identity, seqs=self._seqs)
         ts_sim = event["ts_sim"]
