@@ -33,28 +33,28 @@ _RUNS: dict[str, tuple[str, ...]] = {
 
 PINNED: dict[str, dict[str, str]] = {
     "pin": {
-        "events.jsonl": "956a011607f2380207ca1216b3526c459d71419fc2505f9651a8353c9694faa0",
+        "events.jsonl": "cf448ec969df95e6e285896e1b3376c027312d5d77bfad977bab8a3c187e1367",
         "state_snapshots.jsonl": "28de2bff1ba0d0aa0df359dc0180f44756708ac52ee02ac1fb6d615ab573c2b7",
-        "metrics.json": "92187479be96f2c0ccda1807ad85c221db84330e4d5aed66bdbb5683ec050928",
-        "audit.jsonl": "6f73bcd8317199bca5e03e532c73fabb9d1014589fff2344b3c49486c1201bf4",
+        "metrics.json": "8d5a37b6b588a2b2e77f7944e7adda57f0dacd68f656dcb4330162ffe829b08c",
+        "audit.jsonl": "227b950247d984a9979d81d75124918599a1090106d6e5cf2f8ff440ac95585c",
     },
     "pin-realish": {
-        "events.jsonl": "f6975a18b5c172ee5103c3b9a2178d7b8ad060b92fda6677b5a0eea89f1dcbe6",
+        "events.jsonl": "a40e2149c48b37b076412aea73165625a56256853a890f6737aee4ea24a668db",
         "state_snapshots.jsonl": "34894376c0f37c4e410bc11565294716f2467066c088705cd793e7055a3849ca",
-        "metrics.json": "a18eb9891326f8c6098dec956107a1a5950744e73dfe756a673e7fed3be11286",
-        "audit.jsonl": "52267bf0fab55aa1441832b2aaa4ab9f1742c3280c2882f84eec083edae899ba",
+        "metrics.json": "4082d1f6c9083aa14b31cc2fdfec366a86fa7524f47adde081ae1ac2542c3491",
+        "audit.jsonl": "bba3afc25eb7deafa80ec3cb0f10a5c6e0591882977f86bd394fb41fa323ab38",
     },
     "pin-oco": {
-        "events.jsonl": "5c8d0d8434a69eb142956e3ea973616834e1626170836ea7f984749591895b34",
+        "events.jsonl": "292858bb1540984a9a5ef64f54ee4249ebff03d0b6c207347594a0b70be35e17",
         "state_snapshots.jsonl": "55ac94849aed3c920d516d67d1c7661477fcd87da75d7d8644187893113d2ffa",
-        "metrics.json": "8b53c5ff95a62b1adea2e9cb1fdc8fcdc1db1ddfdf65f7438091e1b2528fb39c",
-        "audit.jsonl": "992d6f6263f562e8c52fddf4311dca388ccc4c277995f2e4c90a3400ae1c9949",
+        "metrics.json": "0d80136c9b3d36ad7f9c298b5d49e2106fc595c3bd569bb460bdd2326e10737a",
+        "audit.jsonl": "cf4b7b46b2a9563c3e04a220f6c2343081664e50987a242aa356cf4cc281af9b",
     },
     "pin-fixed": {
-        "events.jsonl": "1d16aa8e51469ca550b9d9e4b4ab6a3aaa32777a17be137807d6b1e069e5700d",
+        "events.jsonl": "516e0058b9a0d3a00bcef0fed5c6e721b8d5f25953fbfb1f0f547d1279691f78",
         "state_snapshots.jsonl": "42b9fc0c3ff112a48ff2b5d1201c5fa967f2881875079130653ad16b5c8624a8",
-        "metrics.json": "36302a0799983f3369caf504053ae05ff29c506bcad059ab0a1caf0d90e065f7",
-        "audit.jsonl": "de8015c9c167f32bf52ce8246e4af21e78d060287145546c108380d0667194d0",
+        "metrics.json": "3cf22d069e12f114e4e467a323930f55632aceb460462e57d3b547249c0e437e",
+        "audit.jsonl": "2597cd8ed3638251dfc82f11958af7f881196fe7093c7e1ef890a0bc1dc0007a",
     },
 }
 
