@@ -708,6 +708,30 @@ class TestHappyPath:
         assert checks["symbols_listed"] == (False, "SYMBOL_NOT_LISTED")
         assert checks["balance_fetch"] == (False, "AUTH")
 
+    def test_preflight_of_an_unreachable_venue_blames_no_symbol(self, make_broker, monkeypatch):
+        """Markets that cannot be loaded leave the symbols unchecked, and say so.
+
+        ``symbols_listed`` failed with ``MARKETS_UNAVAILABLE`` (the reason line repeated
+        it) and the detail said "a symbol of the allowlist is not listed by the venue",
+        sending an operator to fix symbols that were never looked up.
+        """
+        from livesession._rundir.brokers import _venue_detail
+
+        broker = make_broker()
+
+        def down(*_args: object, **_kwargs: object) -> None:
+            raise ConnectionRefusedError("connection refused")
+
+        monkeypatch.setattr(broker, "load_markets", down)
+        monkeypatch.setattr(broker, "balances", down)
+        checks = {name: (passed, reason) for name, passed, reason in ccxt_preflight_checks(broker)}
+        assert checks["markets_loaded"] == (False, "MARKETS_UNAVAILABLE")
+        assert checks["symbols_listed"] == (False, "SKIPPED_NO_MARKETS")
+        assert checks["balance_fetch"] == (False, "BALANCE_UNAVAILABLE")
+        assert _venue_detail("symbols_listed", "SKIPPED_NO_MARKETS") == (
+            "symbols_listed not asked: the venue's markets could not be loaded"
+        )
+
 
 class TestRejections:
     """Final refusals raise Rejected with a reason, and no order exists."""

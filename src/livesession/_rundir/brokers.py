@@ -96,6 +96,8 @@ def _venue_detail(name: str, reason: str) -> str:
     """One line on a failed venue check (the reason code is the venue's answer)."""
     if reason == "SKIPPED_NOT_SANDBOX":
         return f"{name} not asked: the venue is not a verified sandbox"
+    if reason == "SKIPPED_NO_MARKETS":
+        return f"{name} not asked: the venue's markets could not be loaded"
     return {
         "sandbox_verified": "the ccxt broker is not in verified sandbox mode",
         "markets_loaded": f"the venue's markets could not be loaded ({reason})",

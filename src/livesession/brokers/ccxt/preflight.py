@@ -8,14 +8,19 @@ from typing import Any
 from ..._exceptions import Rejected
 from .broker import CcxtSandboxBroker
 
-__all__ = ["ccxt_preflight_checks"]
+__all__ = ["SKIPPED_NO_MARKETS", "ccxt_preflight_checks"]
+
+SKIPPED_NO_MARKETS = "SKIPPED_NO_MARKETS"
+"""``symbols_listed``'s reason when the markets could not be loaded: the symbols were not
+looked up (the venue may well list them)."""
 
 
 def ccxt_preflight_checks(broker: CcxtSandboxBroker) -> list[tuple[str, bool, str]]:
     """Preflight for a ccxt sandbox broker: ``(check name, passed, reason code)`` each.
 
     ``sandbox_verified`` (``NOT_SANDBOX``), ``markets_loaded`` (``MARKETS_UNAVAILABLE`` or
-    the rejection reason, e.g. ``AUTH``), ``symbols_listed`` (``SYMBOL_NOT_LISTED``) and
+    the rejection reason, e.g. ``AUTH``), ``symbols_listed`` (``SYMBOL_NOT_LISTED``, or
+    ``SKIPPED_NO_MARKETS`` when the markets could not be loaded) and
     ``balance_fetch`` (``BALANCE_UNAVAILABLE`` or e.g. ``AUTH``). A passed check has reason
     ``""``. Nothing is requested unless the sandbox is verified; nothing raises.
     """
@@ -34,8 +39,8 @@ def ccxt_preflight_checks(broker: CcxtSandboxBroker) -> list[tuple[str, bool, st
         results.append(("markets_loaded", True, ""))
     except Exception as exc:  # noqa: BLE001 - a preflight reports, it does not raise
         results.append(("markets_loaded", False, _reason(exc, "MARKETS_UNAVAILABLE")))
-    if markets is None:
-        results.append(("symbols_listed", False, "MARKETS_UNAVAILABLE"))
+    if markets is None:  # nothing to look the symbols up in: not asked, as without sandbox
+        results.append(("symbols_listed", False, SKIPPED_NO_MARKETS))
     else:
         missing = [s for s in broker.symbols if s not in markets]
         results.append(("symbols_listed", not missing, "SYMBOL_NOT_LISTED" if missing else ""))
