@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import functools
+import os
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, TypeVarTuple
@@ -170,8 +171,8 @@ class AsyncSession:
 async def open_session(
     config: DryrunConfig | None = None,
     *,
-    out_dir: str | Path | None = None,
-    resume: str | Path | None = None,
+    out_dir: str | os.PathLike[str] | None = None,
+    resume: str | os.PathLike[str] | None = None,
     start: bool = True,
     **options: Any,
 ) -> AsyncIterator[AsyncSession]:
@@ -238,8 +239,8 @@ class _Build:
 def _builder(
     config: DryrunConfig | None,
     *,
-    out_dir: str | Path | None,
-    resume: str | Path | None,
+    out_dir: str | os.PathLike[str] | None,
+    resume: str | os.PathLike[str] | None,
     options: dict[str, Any],
 ) -> tuple[_Build, Path | None]:
     from ._rundir import create_run, resume_run  # noqa: PLC0415 - only for run directories

@@ -29,9 +29,9 @@ __all__ = [
 class FileLineSink:
     """Appends lines to a file it owns (binary, buffered); ``sync`` is fsync."""
 
-    def __init__(self, path: Path, *, append: bool = False) -> None:
-        self.path = path
-        self._file: IO[bytes] = path.open("ab" if append else "xb", buffering=1 << 16)
+    def __init__(self, path: str | os.PathLike[str], *, append: bool = False) -> None:
+        self.path = Path(path)
+        self._file: IO[bytes] = self.path.open("ab" if append else "xb", buffering=1 << 16)
 
     def write_line(self, line: bytes) -> None:
         """Append one line."""
@@ -121,8 +121,8 @@ class MemoryLineSink:
 class FileMetricsSink:
     """Replaces a metrics file atomically (tmp, fsync, rename, fsync dir)."""
 
-    def __init__(self, path: Path, *, durable: bool = True) -> None:
-        self.path = path
+    def __init__(self, path: str | os.PathLike[str], *, durable: bool = True) -> None:
+        self.path = Path(path)
         self._durable = durable
 
     def replace(self, content: bytes) -> None:

@@ -14,8 +14,10 @@ else ``redact_text`` finds) from every error text before it is written anywhere.
 from __future__ import annotations
 
 import contextlib
+import os
 import queue
 import threading
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 import orjson
@@ -24,8 +26,6 @@ from .._domain.clock import SystemClock, format_utc, wall_ns
 from .._support.secrets import REDACTED, redact_text, spellings, url_secrets
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from .._domain.alerts import Alert
     from .._domain.runtime_config import Secret
 
@@ -54,7 +54,7 @@ class WebhookAlertSink:
         self,
         url: Secret,
         *,
-        log_path: Path | None,
+        log_path: str | os.PathLike[str] | None,
         timeout_s: float = 2.0,
         retries: int = 2,
         backoff_s: float = 0.2,
@@ -62,7 +62,7 @@ class WebhookAlertSink:
         close_timeout_s: float | None = None,
     ) -> None:
         self._url = url
-        self._log_path = log_path
+        self._log_path = None if log_path is None else Path(log_path)
         self._timeout_s = timeout_s
         self._retries = retries
         self._backoff_s = backoff_s

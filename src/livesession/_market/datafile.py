@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import os
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import IO, Final
@@ -422,7 +423,7 @@ def open_data_file(path: Path) -> IO[bytes]:
         ) from None
 
 
-def check_csv(path: Path | str, *, tick: Decimal | None) -> DataFileCheck:
+def check_csv(path: str | os.PathLike[str], *, tick: Decimal | None) -> DataFileCheck:
     """Check the whole CSV file at ``path`` against ``tick`` and hash it, in one pass.
 
     ``tick=None`` infers the price grid instead (``DataFileCheck.price_tick``).

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import os
 from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import Path
@@ -208,7 +209,10 @@ class CsvReplayFeed:
     of a value on its grid is what it always was (``quantize``, exact on the grid).
     """
 
-    def __init__(self, path: Path, *, symbol: str, tick: Decimal | None, lot: Decimal) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str], *, symbol: str, tick: Decimal | None, lot: Decimal
+    ) -> None:
+        path = Path(path)  # a str as well as any os.PathLike
         self.symbol = symbol
         self._path = path
         self._lot = lot

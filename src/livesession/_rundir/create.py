@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .._artifacts import names
@@ -20,7 +22,6 @@ from .plugins import PlugIns, add_broker_check, apply_references, given_broker, 
 from .session import open_session
 
 if TYPE_CHECKING:
-    from pathlib import Path
     from typing import Unpack
 
     from .._domain.config import DryrunConfig
@@ -66,7 +67,7 @@ def _refuse_existing(run_dir: Path) -> None:
 
 def create_run(
     cfg: DryrunConfig,
-    out_dir: Path,
+    out_dir: str | os.PathLike[str],
     *,
     idempotency_backend: str = "sqlite",
     clock: Clock | None = None,
@@ -79,6 +80,8 @@ def create_run(
     **given: Unpack[PlugIns],
 ) -> LiveSessionOrchestrator:
     """Create ``out_dir/<run_id>/`` (never overwriting one) and a session writing into it.
+
+    ``out_dir`` is a path: a ``str`` or any ``os.PathLike`` (a ``pathlib.Path``).
 
     ``alerts``: ``True`` posts the run's alerts to the webhook ``LIVESESSION_ALERT_WEBHOOK_URL``
     or the config's ``[alerts] webhook_url`` names (the environment wins; none: no alerts),
@@ -108,6 +111,7 @@ def create_run(
     with its path, into ``run.json``; a dated file's first time becomes ``start_time``, and
     a grid inferred from its prices ``price_tick``.
     """
+    out_dir = Path(out_dir)
     run_dir = out_dir / cfg.run_id
     if out_dir.exists() and not out_dir.is_dir():
         raise RunDirectoryError(f"{out_dir} is not a directory: runs go to OUT/<run_id>/")

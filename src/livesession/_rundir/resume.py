@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -166,7 +167,7 @@ def _validate_artifacts(run_dir: Path, checkpoint: dict[str, Any] | None) -> dic
 
 
 def resume_run(
-    run_dir: Path,
+    run_dir: str | os.PathLike[str],
     *,
     clock: Clock | None = None,
     broker_factory: BrokerFactory = open_broker,
@@ -175,6 +176,8 @@ def resume_run(
     **given: Unpack[PlugIns],
 ) -> LiveSessionOrchestrator:
     """Reopen a crashed run at its last checkpoint, ready to continue.
+
+    ``run_dir`` is a path: a ``str`` or any ``os.PathLike`` (a ``pathlib.Path``).
 
     ``alerts`` as for ``create_run``; the config file is not read again, so a resumed run's
     webhook comes from ``LIVESESSION_ALERT_WEBHOOK_URL`` (the URL is never in the run
@@ -192,6 +195,7 @@ def resume_run(
     tail goes to ``<file>.torn``), restores the session, lets the venue journal replay,
     and audits ``C2_RESUME`` (and ``C2_LEASE_ACQUIRED`` with the new fencing token).
     """
+    run_dir = Path(run_dir)
     cfg, meta = read_run_config(run_dir)
     cfg = apply_references(cfg, **given, resume=True)
     alert_choice = choose_alerts(cfg, alerts)  # a bad webhook URL is refused here

@@ -33,7 +33,7 @@ class FileLease(PairLease):
     be parsed raises ``LeaseError``: nothing is overwritten.
     """
 
-    def __init__(self, path: Path | str, account: str, strategy: str) -> None:
+    def __init__(self, path: str | os.PathLike[str], account: str, strategy: str) -> None:
         self._path = Path(path)
         self._lock_path = self._path.with_name(self._path.name + ".lock")
         super().__init__(account, strategy)

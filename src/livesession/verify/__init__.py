@@ -23,6 +23,7 @@ re-exported here for its callers; the verifier itself never uses it.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Final, Literal
 
@@ -53,7 +54,7 @@ QUERY: Final = "query"
 
 
 def verify_run(
-    run_dir: Path | str,
+    run_dir: str | os.PathLike[str],
     *,
     live: LiveRun | Literal["query"] | None = QUERY,
     progress: Callable[[int, int], object] | None = None,
