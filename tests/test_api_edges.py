@@ -7,8 +7,11 @@ one line naming it before anything is written, never found out steps later.
 from __future__ import annotations
 
 import asyncio
+import re
 from decimal import Decimal
 from pathlib import Path
+
+import pytest
 
 from livesession import (
     CsvReplayFeed,
@@ -16,8 +19,13 @@ from livesession import (
     FileLease,
     FileLineSink,
     FileMetricsSink,
+    ListAlertSink,
+    LiveSessionOrchestrator,
+    PluginError,
+    SimClock,
     check_csv,
     create_run,
+    default_checks,
     open_session,
     resume_run,
     verify_run,
@@ -91,3 +99,108 @@ class TestPaths:
             feed.close()
         assert check_csv(_PathLike(bars), tick=None).rows == 2
         FileLease(_PathLike(tmp_path / "lease.json"), "acct", "strat").close()
+
+
+def _tree(root: Path) -> dict[str, bytes]:
+    """Every file under ``root`` with its bytes (to show that nothing changed)."""
+    return {
+        str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
+    }
+
+
+_NOT_A_CLOCK = "clock= got a int, not a Clock: it lacks now"
+_NOT_AN_ALERT_SINK = (
+    "alerts= got a str, not a AlertSink: it lacks post (pass True: the configured webhook, "
+    "False: none, or an AlertSink)"
+)
+
+
+class TestEdgesOfTheWrongKind:
+    @pytest.mark.parametrize(
+        ("given", "said"),
+        [
+            ({"clock": 5}, _NOT_A_CLOCK),
+            ({"lease_clock": "now"}, "lease_clock= got a str, not a Clock: it lacks now"),
+            ({"alerts": "yes"}, _NOT_AN_ALERT_SINK),
+            ({"live_override": "no"}, "live_override= got a str, not a bool"),
+            ({"lease": "no"}, "lease= got a str, not a bool"),
+            (
+                {"broker_factory": 5},
+                "broker_factory= got a int, not a callable (cfg, run_dir) -> Broker",
+            ),
+        ],
+    )
+    def test_create_run_refuses_before_writing(self, tmp_path: Path, given, said) -> None:
+        """Bug: ``create_run(cfg, out, clock=5)`` was accepted; the run then died of ``'int'
+        object has no attribute 'now'``, its directory half-written; ``alerts="yes"`` was
+        accepted and posted nothing."""
+        with pytest.raises(PluginError, match=f"^{re.escape(said)}$"):
+            create_run(DryrunConfig(run_id="wrong", steps=5), tmp_path / "runs", **given)
+        assert not (tmp_path / "runs").exists()
+
+    @pytest.mark.parametrize(
+        ("given", "said"),
+        [
+            ({"clock": 5}, _NOT_A_CLOCK),
+            ({"alerts": "yes"}, _NOT_AN_ALERT_SINK),
+            ({"broker_factory": "mock"}, "broker_factory= got a str, not a callable"),
+        ],
+    )
+    def test_resume_run_refuses_and_changes_nothing(self, tmp_path: Path, given, said) -> None:
+        proc = cli(
+            "dryrun", "--out", tmp_path, "--run-id", "crashed", "-q", crash_at="checkpoint:3"
+        )
+        assert proc.returncode == KILLED, proc.stderr
+        run_dir = tmp_path / "crashed"
+        before = _tree(run_dir)
+        with pytest.raises(PluginError, match=f"^{re.escape(said)}"):
+            resume_run(run_dir, **given)
+        assert _tree(run_dir) == before
+        resumed = resume_run(run_dir)  # the run is as it was: it resumes
+        resumed.run_to_end(resumed.config.steps)
+        resumed.close()
+
+    @pytest.mark.parametrize(
+        ("given", "said"),
+        [
+            ({"clock": 5}, _NOT_A_CLOCK),
+            ({"alerts": "yes"}, "alerts= got a str, not a AlertSink: it lacks post"),
+            ({"idempotency": {}}, "idempotency= got a dict, not a IdempotencyStore: it lacks"),
+            ({"checkpoints": "ckpt.json"}, "checkpoints= got a str, not a CheckpointStore"),
+            ({"lease": object()}, "lease= got a object, not a SessionLease: it lacks acquire"),
+            ({"retry_policy": 3}, "retry_policy= got a int, not a RetryPolicy"),
+            ({"live_override": 1}, "live_override= got a int, not a bool"),
+            ({"lease_holder": 7}, "lease_holder= got a int, not a str"),
+            ({"rails": 5}, "rails= got a int, not a sequence of Rail"),
+            ({"checks": [default_checks()[0], "x"]}, "checks= item 2 is a str, not a Check"),
+            ({"broker": "mock"}, "broker= got a str, not a Broker: it lacks cancel"),
+            ({"feed": 3}, "feed= got a int, not a MarketFeed"),
+            ({"strategy": 3}, "strategy= got a int, not a Strategy: it lacks get_state"),
+        ],
+    )
+    def test_the_orchestrator_refuses_when_built(self, given, said) -> None:
+        """Bug: ``LiveSessionOrchestrator(cfg, clock=5)`` was built and died at the first
+        step; a store, lease or alert sink of the wrong kind likewise, or never."""
+        with pytest.raises(PluginError, match=f"^{re.escape(said)}"):
+            LiveSessionOrchestrator(DryrunConfig(run_id="bare", steps=5), **given)
+
+    def test_open_session_refuses_in_memory_too(self) -> None:
+        async def main() -> None:
+            async with open_session(DryrunConfig(run_id="aio-bare"), clock=5):
+                pytest.fail("a session on a clock that is none must not be handed out")
+
+        with pytest.raises(PluginError, match=f"^{re.escape(_NOT_A_CLOCK)}$"):
+            asyncio.run(main())
+
+    def test_edges_of_the_right_kind_still_run(self, tmp_path: Path) -> None:
+        alerts = ListAlertSink()
+        session = create_run(
+            DryrunConfig(run_id="right", steps=5),
+            tmp_path,
+            clock=SimClock(DryrunConfig().start),
+            alerts=alerts,
+            live_override=False,
+        )
+        session.run_to_end(5)
+        session.close()
+        assert alerts.codes()[-1] == "RUN_SEALED"

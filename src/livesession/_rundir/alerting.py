@@ -13,12 +13,14 @@ from typing import TYPE_CHECKING
 from .._artifacts import names
 from .._artifacts.webhook import WebhookAlertSink
 from .._domain.runtime_config import Secret
+from .._exceptions import PluginError
+from .._support.references import not_a
+from .._typing import AlertSink
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     from .._domain.config import DryrunConfig
-    from .._typing import AlertSink
 
 __all__ = ["choose_alerts", "open_alerts"]
 
@@ -27,12 +29,18 @@ def choose_alerts(cfg: DryrunConfig, alerts: AlertSink | bool) -> AlertSink | Se
     """Where the run's alerts go, decided (and a bad URL refused) before anything is written.
 
     ``True``: the webhook ``LIVESESSION_ALERT_WEBHOOK_URL`` names, else ``[alerts]
-    webhook_url``, else none; ``False``: none; a sink: that sink.
+    webhook_url``, else none; ``False``: none; a sink: that sink. Anything else is refused
+    (``PluginError``).
     """
     if alerts is False:
         return None
     if alerts is True:
         return cfg.alerts.url(os.environ)
+    if not isinstance(alerts, AlertSink):  # "yes" would post nothing, and say nothing
+        raise PluginError(
+            f"alerts= got {not_a(alerts, AlertSink)} (pass True: the configured webhook, "
+            "False: none, or an AlertSink)"
+        )
     return alerts
 
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from .._artifacts import names
 from .._artifacts.runread import read_json_object
-from .._exceptions import ConfigError, RunDirectoryError, RunHeld
+from .._exceptions import ConfigError, PluginError, RunDirectoryError, RunHeld
 from .._session.assembly import fit_to_feed
 from .alerting import choose_alerts
 from .backing import pg_dsn
@@ -18,7 +18,14 @@ from .brokers import BrokerFactory, open_broker
 from .data import data_record, pin_data
 from .layout import LOCAL_BACKENDS, STORES, Backing, write_run_files
 from .lock import RunLock, holder_of, holder_soon, writer_command
-from .plugins import PlugIns, add_broker_check, apply_references, given_broker, open_plugins
+from .plugins import (
+    PlugIns,
+    add_broker_check,
+    apply_references,
+    check_arguments,
+    given_broker,
+    open_plugins,
+)
 from .session import open_session
 
 if TYPE_CHECKING:
@@ -81,7 +88,9 @@ def create_run(
 ) -> LiveSessionOrchestrator:
     """Create ``out_dir/<run_id>/`` (never overwriting one) and a session writing into it.
 
-    ``out_dir`` is a path: a ``str`` or any ``os.PathLike`` (a ``pathlib.Path``).
+    ``out_dir`` is a path: a ``str`` or any ``os.PathLike`` (a ``pathlib.Path``). An argument
+    of the wrong kind (``clock=5``, ``alerts="yes"``) raises ``PluginError`` naming it,
+    before anything is written.
 
     ``alerts``: ``True`` posts the run's alerts to the webhook ``LIVESESSION_ALERT_WEBHOOK_URL``
     or the config's ``[alerts] webhook_url`` names (the environment wins; none: no alerts),
@@ -111,6 +120,12 @@ def create_run(
     with its path, into ``run.json``; a dated file's first time becomes ``start_time``, and
     a grid inferred from its prices ``price_tick``.
     """
+    check_arguments(
+        clock=clock,
+        lease_clock=lease_clock,
+        live_override=live_override,
+        broker_factory=broker_factory,
+    )
     out_dir = Path(out_dir)
     run_dir = out_dir / cfg.run_id
     if out_dir.exists() and not out_dir.is_dir():
@@ -195,6 +210,8 @@ def _checked_backing(
 ) -> tuple[str, Backing]:
     """The run's idempotency backend and backing, refused before anything is created."""
     _refuse_existing(run_dir)
+    if not isinstance(lease, bool):  # "no" would take a lease
+        raise PluginError(f"lease= got a {type(lease).__name__}, not a bool")
     if idempotency_backend not in LOCAL_BACKENDS:
         raise ConfigError(
             f"unknown idempotency backend {idempotency_backend!r}: choose memory, jsonl or sqlite"

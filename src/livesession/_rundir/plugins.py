@@ -20,6 +20,7 @@ from .._domain.plugin_fields import default_strategy_id
 from .._exceptions import DataFileError, PluginError
 from .._risk.checks import CheckResult, PreflightContext
 from .._session.assembly import default_feed
+from .._session.edges import check_edges
 from .._session.plugins import (
     broker_from_reference,
     check_strategy_id,
@@ -40,6 +41,7 @@ __all__ = [
     "RunPlugins",
     "add_broker_check",
     "apply_references",
+    "check_arguments",
     "check_recorded_sources",
     "given_broker",
     "open_plugins",
@@ -114,6 +116,21 @@ def apply_references(
             # The name was not the config's own choice: the strategy given names it.
             changes["strategy_id"] = default_strategy_id(value)
     return attrs.evolve(cfg, **changes) if changes else cfg
+
+
+def check_arguments(*, broker_factory: object, **edges: object) -> None:
+    """Refuse a ``create_run``/``resume_run`` argument of the wrong kind, before anything.
+
+    ``edges`` (``clock``, ``lease_clock``, ``live_override``) are checked as the session
+    checks them (``check_edges``): ``clock=5`` would otherwise fail the run at its first
+    step, its directory half-written. ``broker_factory`` must be callable.
+    """
+    check_edges(edges)
+    if not callable(broker_factory):
+        raise PluginError(
+            f"broker_factory= got a {type(broker_factory).__name__}, not a callable "
+            "(cfg, run_dir) -> Broker"
+        )
 
 
 def _given(role: str, value: object) -> dict[str, Any]:

@@ -46,6 +46,7 @@ from .plugins import (
     RunPlugins,
     add_broker_check,
     apply_references,
+    check_arguments,
     given_broker,
     open_plugins,
 )
@@ -177,7 +178,9 @@ def resume_run(
 ) -> LiveSessionOrchestrator:
     """Reopen a crashed run at its last checkpoint, ready to continue.
 
-    ``run_dir`` is a path: a ``str`` or any ``os.PathLike`` (a ``pathlib.Path``).
+    ``run_dir`` is a path: a ``str`` or any ``os.PathLike`` (a ``pathlib.Path``). An argument
+    of the wrong kind (``clock=5``, ``alerts="yes"``) raises ``PluginError`` naming it,
+    before anything is written.
 
     ``alerts`` as for ``create_run``; the config file is not read again, so a resumed run's
     webhook comes from ``LIVESESSION_ALERT_WEBHOOK_URL`` (the URL is never in the run
@@ -195,6 +198,7 @@ def resume_run(
     tail goes to ``<file>.torn``), restores the session, lets the venue journal replay,
     and audits ``C2_RESUME`` (and ``C2_LEASE_ACQUIRED`` with the new fencing token).
     """
+    check_arguments(clock=clock, lease_clock=lease_clock, broker_factory=broker_factory)
     run_dir = Path(run_dir)
     cfg, meta = read_run_config(run_dir)
     cfg = apply_references(cfg, **given, resume=True)

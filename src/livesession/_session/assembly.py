@@ -1,4 +1,4 @@
-"""Building a session: the edges a caller may inject, the defaults, and the wiring.
+"""Building a session: the defaults for the edges a caller left out, and the wiring.
 
 ``assemble`` is the one construction path: ``LiveSessionOrchestrator(config, ...)``, the
 runbook's ``run_dryrun`` and the run directory's ``create_run``/``resume_run`` all go
@@ -11,7 +11,7 @@ so none reaches into another.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final, TypedDict, TypeVar
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import attrs
 
@@ -28,7 +28,7 @@ from .._market.strategies import SmaCrossover
 from .._market.venue import VenueFeed
 from .._risk.checks import Check, default_checks
 from .._risk.governor import TradingGovernor
-from .._risk.rails import Rail, default_rails
+from .._risk.rails import default_rails
 from .._support.references import is_reference
 from .._typing import JournaledVenue
 from .._version import __version__
@@ -40,6 +40,7 @@ from .broker_guard import guard_broker
 from .broker_health import BrokerHealth
 from .checkpoint import Checkpointer, Keyed, PlugInState, StateOwner, gather, restore
 from .context import SessionContext
+from .edges import SessionEdges, check_edges
 from .execution import Execution
 from .exits import OcoExits
 from .feedsetup import default_feed, fit_to_feed
@@ -52,20 +53,17 @@ from .timekeeper import Timekeeper
 from .winddown import WindDown
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Sequence
+    from collections.abc import Callable, Iterable
 
     from .._exceptions import Fenced
     from .._typing import (
-        AlertSink,
         Broker,
-        CheckpointStore,
         Clock,
         Fenceable,
         IdempotencyStore,
         LineSink,
         MarketFeed,
         MetricsSink,
-        SessionLease,
         Strategy,
     )
 
@@ -83,34 +81,6 @@ __all__ = [
 
 _NS_PER_MS: Final = 1_000_000
 _T = TypeVar("_T")
-
-
-class SessionEdges(TypedDict, total=False):
-    """What a caller may inject, by keyword; each edge left out (or None) takes the default.
-
-    ``LiveSessionOrchestrator(config, **edges)`` takes these keywords; ``assemble`` fills
-    the rest from the config: the clock ``clock_mode`` names, the mock broker, the feed and
-    strategy the config names, memory sinks and stores, the default rails and checks.
-    """
-
-    clock: Clock | None
-    broker: Broker | None
-    feed: MarketFeed | None
-    strategy: Strategy | None
-    event_sink: object | None
-    state_sink: object | None
-    audit_sink: object | None
-    metrics_sink: object | None
-    idempotency: IdempotencyStore | None
-    checkpoints: CheckpointStore | None
-    rails: Sequence[Rail] | None
-    checks: Sequence[Check] | None
-    retry_policy: RetryPolicy | None
-    live_override: bool
-    lease: SessionLease | None
-    lease_clock: Clock | None
-    lease_holder: str | None
-    alerts: AlertSink | None
 
 
 @attrs.frozen(kw_only=True, eq=False)
@@ -271,9 +241,7 @@ def assemble(
     """
     if not isinstance(config, DryrunConfig):
         raise ConfigError(f"config must be a DryrunConfig, got {type(config).__name__}")
-    unknown = sorted(set(edges) - SessionEdges.__optional_keys__)
-    if unknown:
-        raise TypeError(f"LiveSessionOrchestrator got unexpected keyword argument(s): {unknown}")
+    check_edges(edges)  # an edge of the wrong kind is refused before anything is built
     e = edges
     if e.get("strategy") is not None:
         plugins.check_strategy_id(e.get("strategy"), config.strategy_id)

@@ -1,0 +1,126 @@
+"""What a caller may inject into a session, and the refusal of an edge of the wrong kind.
+
+Each edge is checked when the session is built, before anything is built from it: an edge
+of the wrong kind (``clock=5``) would otherwise be found out steps later, as a bare
+``AttributeError`` in the middle of a run, or never (an alert sink that is not one posts
+nothing). ``create_run`` and ``resume_run`` check theirs with ``check_edges`` too, before
+they write anything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Final, TypedDict
+
+from .._domain.retry import RetryPolicy
+from .._exceptions import PluginError
+from .._support.references import not_a
+from .._typing import (
+    AlertSink,
+    Broker,
+    CheckpointStore,
+    Clock,
+    IdempotencyStore,
+    MarketFeed,
+    SessionLease,
+    Strategy,
+)
+
+if TYPE_CHECKING:
+    from .._risk.checks import Check
+    from .._risk.rails import Rail
+
+__all__ = ["SessionEdges", "check_edges", "edge_refusal"]
+
+
+class SessionEdges(TypedDict, total=False):
+    """What a caller may inject, by keyword; each edge left out (or None) takes the default.
+
+    ``LiveSessionOrchestrator(config, **edges)`` takes these keywords; ``assemble`` fills
+    the rest from the config: the clock ``clock_mode`` names, the mock broker, the feed and
+    strategy the config names, memory sinks and stores, the default rails and checks.
+    """
+
+    clock: Clock | None
+    broker: Broker | None
+    feed: MarketFeed | None
+    strategy: Strategy | None
+    event_sink: object | None
+    state_sink: object | None
+    audit_sink: object | None
+    metrics_sink: object | None
+    idempotency: IdempotencyStore | None
+    checkpoints: CheckpointStore | None
+    rails: Sequence[Rail] | None
+    checks: Sequence[Check] | None
+    retry_policy: RetryPolicy | None
+    live_override: bool
+    lease: SessionLease | None
+    lease_clock: Clock | None
+    lease_holder: str | None
+    alerts: AlertSink | None
+
+
+_KINDS: Final[Mapping[str, type]] = {
+    "clock": Clock,
+    "broker": Broker,
+    "feed": MarketFeed,
+    "strategy": Strategy,
+    "idempotency": IdempotencyStore,
+    "checkpoints": CheckpointStore,
+    "retry_policy": RetryPolicy,
+    "live_override": bool,
+    "lease": SessionLease,
+    "lease_clock": Clock,
+    "lease_holder": str,
+    "alerts": AlertSink,
+}
+"""The kind of each edge checked by its type; the sinks are checked where they are wrapped
+(``as_line_sink``: a sink or a writable file object), the rails and checks below."""
+
+_CALLABLES: Final = {"rails": "Rail", "checks": "Check"}
+
+
+def edge_refusal(name: str, value: object, kind: type) -> PluginError:
+    """The one-line refusal of ``value`` given as the edge ``name`` where a ``kind`` belongs.
+
+    ``clock= got a int, not a Clock: it lacks now``.
+    """
+    if getattr(kind, "_is_protocol", False):
+        return PluginError(f"{name}= got {not_a(value, kind)}")
+    return PluginError(f"{name}= got a {type(value).__name__}, not a {kind.__name__}")
+
+
+def check_edges(edges: Mapping[str, object]) -> None:
+    """Refuse an unknown edge (``TypeError``) or one of the wrong kind (``PluginError``).
+
+    An edge that is None takes its default and is not checked.
+    """
+    unknown = sorted(set(edges) - SessionEdges.__optional_keys__)
+    if unknown:
+        raise TypeError(f"LiveSessionOrchestrator got unexpected keyword argument(s): {unknown}")
+    for name, value in edges.items():
+        kind = _KINDS.get(name)
+        if value is None:
+            continue
+        if kind is not None and not isinstance(value, kind):
+            raise edge_refusal(name, value, kind)
+        if name in _CALLABLES:
+            _check_callables(name, value, _CALLABLES[name])
+
+
+def _check_callables(name: str, value: object, what: str) -> None:
+    """``rails`` and ``checks``: a sequence (a list, a tuple) of callables.
+
+    The items of an iterable that is no sequence (a generator) are left unchecked: looking
+    at them here would use them up.
+    """
+    if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Iterable):
+        raise PluginError(f"{name}= got a {type(value).__name__}, not a sequence of {what}")
+    if not isinstance(value, Sequence):
+        return
+    for position, item in enumerate(value, start=1):
+        if not callable(item):
+            raise PluginError(
+                f"{name}= item {position} is a {type(item).__name__}, not a {what} (a callable)"
+            )
