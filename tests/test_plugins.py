@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 
 import attrs
@@ -324,6 +325,117 @@ def test_bad_reference_exits_2_with_one_line_and_writes_nothing(tmp_path, plugdi
     err = _one_line_error(proc, *needles)
     assert _json(proc)["error"] == err.removeprefix("livesession: error: ")
     assert not out.exists()
+
+
+EXITING = {
+    "factories.py": """
+import sys
+
+
+def exits_with_a_message(*, strategy_id):
+    sys.exit("lookback must be at least 2")
+
+
+def exits_0(*, strategy_id):
+    raise SystemExit(0)
+
+
+def feed_exits(*, symbol):
+    sys.exit(5)
+
+
+def broker_exits():
+    raise SystemExit
+
+
+def interrupted(*, strategy_id):
+    raise KeyboardInterrupt
+""",
+    "exits_at_import.py": "import sys\n\nsys.exit(3)\n",
+    "argparse_at_import.py": """
+import argparse
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--lookback", type=int, default=5)
+ARGS = parser.parse_args()  # the process's arguments are the CLI's: it refuses them
+""",
+}
+
+
+@pytest.fixture(name="exiting")
+def _exiting(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A package of plug-ins that exit; each test imports its own copy in-process."""
+    plugdir = tmp_path / "exiting"
+    (plugdir / "exitplug").mkdir(parents=True)
+    (plugdir / "exitplug" / "__init__.py").write_text("")
+    for name, text in EXITING.items():
+        (plugdir / "exitplug" / name).write_text(textwrap.dedent(text))
+    monkeypatch.setattr(sys, "argv", ["app", "--not-the-plug-ins"])  # argparse refuses them
+    yield plugdir
+    for name in [name for name in sys.modules if name.partition(".")[0] == "exitplug"]:
+        del sys.modules[name]
+
+
+@pytest.mark.parametrize(
+    ("toml", "said"),
+    [
+        (
+            'strategy_factory = "exitplug.factories:exits_with_a_message"',
+            (
+                "strategy_factory 'exitplug.factories:exits_with_a_message' raised "
+                "SystemExit('lookback must be at least 2')"
+            ),
+        ),
+        (
+            'strategy_factory = "exitplug.factories:exits_0"',
+            "strategy_factory 'exitplug.factories:exits_0' raised SystemExit(0)",
+        ),
+        (
+            'feed = "exitplug.factories:feed_exits"',
+            "feed 'exitplug.factories:feed_exits' raised SystemExit(5)",
+        ),
+        (
+            'broker = "exitplug.factories:broker_exits"',
+            "broker 'exitplug.factories:broker_exits' raised SystemExit(None)",
+        ),
+        (
+            'strategy_factory = "exitplug.exits_at_import:make"',
+            "importing 'exitplug.exits_at_import:make' raised SystemExit(3)",
+        ),
+        (
+            'strategy_factory = "exitplug.argparse_at_import:make"',
+            "importing 'exitplug.argparse_at_import:make' raised SystemExit(2)",
+        ),
+    ],
+)
+def test_a_plug_in_exiting_while_built_exits_2_naming_it(tmp_path, exiting, toml, said):
+    """Bug: ``sys.exit`` in a plug-in's module or factory ended the CLI silently with the
+    plug-in's code (0, 1, 3), and with ``--json`` stdout held nothing. It is a bad
+    reference like any other: exit 2, one line naming it and the exit's code."""
+    config = exiting / "exits.toml"
+    config.write_text(f'run_id = "exits"\n{toml}\n')
+    out = tmp_path / "runs"
+    proc = cli("dryrun", "-c", config, "--out", out, "--json", cwd=tmp_path)
+    assert proc.returncode == 2, (proc.returncode, proc.stdout, proc.stderr)
+    assert _json(proc) == {"ok": False, "exit_code": 2, "error": said}
+    # Ours is one line, the last; argparse prints its own usage and complaint before it.
+    ours = [line for line in proc.stderr.splitlines() if line.startswith("livesession:")]
+    assert ours == [f"livesession: error: {said}"], proc.stderr
+    assert proc.stderr.splitlines()[-1] == ours[0]
+    assert not out.exists()
+    # In Python it is the PluginError any other failing factory raises.
+    cfg = load_config(config)
+    with pytest.raises(PluginError, match=f"^{re.escape(said)}$"):
+        create_run(cfg, out)
+    assert not out.exists()
+
+
+def test_an_interrupt_while_a_plug_in_is_built_still_interrupts(tmp_path, exiting):
+    config = exiting / "interrupted.toml"
+    config.write_text('run_id = "ctrl-c"\nstrategy_factory = "exitplug.factories:interrupted"\n')
+    with pytest.raises(KeyboardInterrupt):
+        create_run(load_config(config), tmp_path / "runs")
+    assert not (tmp_path / "runs").exists()
 
 
 def test_a_strategy_of_ones_own_is_named_by_its_module_unless_the_config_names_it(

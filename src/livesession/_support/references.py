@@ -95,10 +95,8 @@ def _import_with_path(module_name: str, ref: str, base_dir: Path | None, local: 
     except ImportError as exc:
         where = f" (looked in {base_dir}, then the installed packages)" if base_dir else ""
         raise PluginError(f"cannot import {ref!r}: {exc}{where}{_cwd_hint(top, exc)}") from None
-    except Exception as exc:  # noqa: BLE001 - the user's module failed while importing
-        raise PluginError(
-            f"importing {ref!r} raised {type(exc).__name__}: {' '.join(str(exc).split())}"
-        ) from None
+    except (Exception, SystemExit) as exc:  # noqa: BLE001 - the user's module failed importing
+        raise PluginError(f"importing {ref!r} {raised(exc)}") from None
     finally:
         sys.path[:] = saved
     if local is not None and local.origin and sys.modules.get(top) is not None:
@@ -158,16 +156,27 @@ def call_reference(
         raise PluginError(f"{what} {ref!r} is not callable")
     try:
         product = factory(**kwargs)
-    except Exception as exc:  # noqa: BLE001 - the user's factory failed
-        raise PluginError(
-            f"{what} {ref!r} raised {type(exc).__name__}: {' '.join(str(exc).split())}"
-        ) from None
+    except (Exception, SystemExit) as exc:  # noqa: BLE001 - the user's factory failed
+        raise PluginError(f"{what} {ref!r} {raised(exc)}") from None
     if not isinstance(product, kind):
         raise PluginError(
             f"{what} {ref!r} returned {not_a(product, kind)} "
             f"(see docs/plugins.md for the methods it needs)"
         )
     return product, record
+
+
+def raised(exc: BaseException) -> str:
+    """What a plug-in's import or factory raised, in one line: ``raised ValueError: ...``.
+
+    A ``SystemExit`` (``sys.exit("lookback must be at least 2")``, ``raise SystemExit(0)``,
+    argparse refusing the process's arguments) is a failure like any other there, not the
+    CLI's own exit: it is named with its code, ``raised SystemExit('lookback ...')``, as a
+    ``SystemExit`` inside a step is. ``KeyboardInterrupt`` is never caught.
+    """
+    if isinstance(exc, SystemExit):
+        return f"raised SystemExit({exc.code!r})"
+    return f"raised {type(exc).__name__}: {' '.join(str(exc).split())}"
 
 
 def not_a(value: object, kind: type) -> str:
