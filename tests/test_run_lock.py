@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from livesession import DryrunConfig, create_run
+from livesession import DryrunConfig, create_run, resume_run
 from livesession._artifacts import names
 from livesession._exceptions import RunDirectoryError, RunHeld
 from livesession._rundir.lock import RunLock, holder_of, is_held
@@ -133,6 +133,52 @@ def test_resume_of_a_held_run_exits_3_naming_the_holder_and_changes_nothing(
         session.run_n_steps(30)
         session.close()
     assert holder_of(tmp_path / "held") is None
+
+
+def test_a_run_this_process_still_holds_is_refused_saying_so(tmp_path: Path) -> None:
+    """Bug: resuming a run whose session this very process still had open said to wait for
+    pid <own pid>, or to stop it with `livesession stop`, which would SIGTERM the
+    application itself. The refusal says the holder is this process: close() that session."""
+    cfg = DryrunConfig(run_id="own", steps=20, clock_mode="sim")
+    session = create_run(cfg, tmp_path)
+    run_dir = tmp_path / "own"
+    try:
+        own = f"pid {os.getpid()} on "
+        this = ", which is this very process: a session it opened still holds the run"
+        with pytest.raises(RunHeld) as resumed:
+            resume_run(run_dir)
+        said = str(resumed.value)
+        assert said.startswith(f"{run_dir} is being written by {own}"), said
+        assert said.endswith(
+            f"{this}; nothing was changed (one writer per run: close() that session first)"
+        ), said
+        assert "livesession stop" not in said
+        with pytest.raises(RunHeld) as created:
+            create_run(cfg, tmp_path)
+        assert str(created.value).endswith(
+            f"{this}; nothing was changed (one writer per run: choose another run_id: this "
+            "one is that session's)"
+        ), created.value
+    finally:
+        session.run_to_end(20)
+        session.close()
+    # Another process holding a run is still another process, with the advice for one.
+    with subprocess.Popen(
+        [sys.executable, "-c", _TAKE, str(tmp_path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    ) as child:
+        try:
+            assert child.stdout is not None
+            assert child.stdout.readline().strip() == "held"
+            with pytest.raises(RunHeld) as other:
+                RunLock.acquire(tmp_path, "parent")
+        finally:
+            child.kill()
+            child.wait(timeout=10)
+    assert "this very process" not in str(other.value)
+    assert str(other.value).endswith("or stop it with `livesession stop`)")
 
 
 def test_a_refusal_waits_for_the_new_holder_to_write_its_name(tmp_path: Path) -> None:

@@ -10,14 +10,14 @@ from typing import TYPE_CHECKING
 
 from .._artifacts import names
 from .._artifacts.runread import read_json_object
-from .._exceptions import ConfigError, PluginError, RunDirectoryError, RunHeld
+from .._exceptions import ConfigError, PluginError, RunDirectoryError
 from .._session.assembly import fit_to_feed
 from .alerting import choose_alerts
 from .backing import pg_dsn
 from .brokers import BrokerFactory, open_broker
 from .data import data_record, pin_data
 from .layout import LOCAL_BACKENDS, STORES, Backing, write_run_files
-from .lock import RunLock, holder_of, holder_soon, writer_command
+from .lock import RunLock, held_refusal, holder_of, holder_soon, writer_command
 from .plugins import (
     PlugIns,
     add_broker_check,
@@ -52,9 +52,11 @@ def _refuse_existing(run_dir: Path) -> None:
     # about to lock: wait for its lock before saying what the directory holds.
     holder = holder_of(run_dir) if created else holder_soon(run_dir)
     if holder is not None:
-        raise RunHeld(
-            f"{run_dir} is being written by {holder.describe()}; nothing was changed "
-            "(one writer per run: choose another --run-id, or wait for it to end)"
+        raise held_refusal(
+            run_dir,
+            holder,
+            advice="choose another --run-id, or wait for it to end",
+            own="choose another run_id: this one is that session's",
         )
     if not created:
         raise RunDirectoryError(

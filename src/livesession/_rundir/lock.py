@@ -36,7 +36,7 @@ import attrs
 from .._artifacts import names
 from .._exceptions import RunDirectoryError, RunHeld
 
-__all__ = ["Holder", "RunLock", "holder_of", "is_held", "writer_command"]
+__all__ = ["Holder", "RunLock", "held_refusal", "holder_of", "is_held", "writer_command"]
 
 # struct flock { short l_type; short l_whence; off_t l_start; off_t l_len; pid_t l_pid; }
 # padded to its 8-byte alignment: 32 bytes on the 64-bit Linux ABIs.
@@ -66,6 +66,29 @@ class Holder:
         if not self.pid:
             return "another process (starting: its name is not written yet)"
         return f"pid {self.pid} on {self.host} since {self.since} ({self.command})"
+
+    @property
+    def this_process(self) -> bool:
+        """Whether the holder is the process asking: a session it opened and has not closed."""
+        return self.pid == os.getpid() and self.host == socket.gethostname()
+
+
+def held_refusal(
+    run_dir: Path, holder: Holder | None, *, advice: str, own: str = "close() that session first"
+) -> RunHeld:
+    """The refusal of a second writer of ``run_dir``, naming the holder and what to do.
+
+    ``advice`` is for a holder that is another process; ``own`` for one that is this very
+    process (a session it opened is still open): ``livesession stop`` would signal the
+    application itself, and waiting would never end.
+    """
+    who = "another process" if holder is None else holder.describe()
+    if holder is not None and holder.this_process:
+        who += ", which is this very process: a session it opened still holds the run"
+        advice = own
+    return RunHeld(
+        f"{run_dir} is being written by {who}; nothing was changed (one writer per run: {advice})"
+    )
 
 
 def writer_command(verb: str) -> str:
@@ -260,11 +283,10 @@ class RunLock:
             ) from None
         if not _try_lock(fd):
             os.close(fd)
-            holder = _current_holder(path)
-            who = holder.describe() if holder is not None else "another process"
-            raise RunHeld(
-                f"{run_dir} is being written by {who}; nothing was changed "
-                "(one writer per run: wait for it to end, or stop it with `livesession stop`)"
+            raise held_refusal(
+                run_dir,
+                _current_holder(path),
+                advice="wait for it to end, or stop it with `livesession stop`",
             )
         holder = Holder(
             pid=os.getpid(),
