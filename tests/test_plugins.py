@@ -28,6 +28,7 @@ from livesession import (
     DryrunConfig,
     LiveSessionOrchestrator,
     PluginError,
+    RandomWalkFeed,
     create_run,
     load_config,
     resume_run,
@@ -624,6 +625,62 @@ def test_strategy_object_is_recorded_and_resume_needs_it_again(tmp_path):
     manifest = orjson.loads((run_dir / "manifest.json").read_bytes())
     assert manifest["determinism"]["status"] == "not_applicable"
     assert "in-process" in manifest["determinism"]["reason"]
+
+
+def test_resuming_with_a_reference_a_run_started_otherwise_says_what_it_was_started_with(
+    tmp_path,
+):
+    """Bug: a run started with a strategy object, resumed with ``strategy="x.y:make"``, was
+    "started with strategy_factory None"; a feed object, "with feed 'random_walk'"."""
+    cfg = load_config(None, {"run_id": "t16", "strategy_id": "momentum_v3", "steps": 3})
+    walk = RandomWalkFeed(
+        symbol=cfg.symbol,
+        seed=cfg.seed,
+        initial_price=cfg.initial_price,
+        tick=cfg.price_tick,
+        lot=cfg.qty_lot,
+    )
+    session = create_run(cfg, tmp_path, strategy=_Momentum(), feed=walk)
+    session.run_to_end(3)
+    session.close()
+    plain = create_run(load_config(None, {"run_id": "plain", "steps": 3}), tmp_path)
+    plain.run_to_end(3)
+    plain.close()
+    before = _tree(tmp_path)
+    for run_id, given, said in [
+        (
+            "t16",
+            {"strategy": "x.y:make"},
+            (
+                "run t16 was started with a strategy object supplied in-process "
+                f"({__name__}._Momentum), not 'x.y:make': pass the same object as strategy= "
+                "again"
+            ),
+        ),
+        (
+            "t16",
+            {"feed": "x.y:make"},
+            (
+                "run t16 was started with a feed object supplied in-process "
+                "(livesession._market.feeds.RandomWalkFeed), not 'x.y:make': pass the same "
+                "object as feed= again"
+            ),
+        ),
+        ("t16", {"broker": "x.y:make"}, "run t16 was started with broker 'mock', not 'x.y:make'"),
+        (
+            "plain",
+            {"strategy": "x.y:make"},
+            "run plain was started with the built-in strategy, not 'x.y:make'",
+        ),
+        (
+            "plain",
+            {"feed": "x.y:make"},
+            "run plain was started with feed 'random_walk', not 'x.y:make'",
+        ),
+    ]:
+        with pytest.raises(PluginError, match=f"^{re.escape(said)}$"):
+            resume_run(tmp_path / run_id, **given)
+    assert _tree(tmp_path) == before
 
 
 def test_default_config_records_nothing_new(tmp_path):

@@ -11,6 +11,7 @@ an object supplied in-process, its class and the SHA-256 of the class's file.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, TypedDict
 
@@ -27,7 +28,14 @@ from .._session.plugins import (
     feed_from_reference,
     strategy_from_reference,
 )
-from .._support.references import check_sources, is_reference, not_a, object_record, resolve
+from .._support.references import (
+    IN_PROCESS,
+    check_sources,
+    is_reference,
+    not_a,
+    object_record,
+    resolve,
+)
 from .._typing import Broker, DeclaredSimulation, MarketFeed, Strategy
 from .brokers import BrokerFactory
 from .data import changed_or, close_feed
@@ -90,11 +98,12 @@ def apply_references(
     strategy: object = None,
     feed: object = None,
     broker: object = None,
-    resume: bool = False,
+    recorded: Mapping[str, Any] | None = None,
 ) -> DryrunConfig:
     """``cfg`` with the references (strings) among the arguments written into it.
 
-    On resume the config is the run's: a reference must be the one it recorded. A strategy
+    On resume the config is the run's, and ``recorded`` its plug-ins' source records
+    (``config.json``'s ``sources``): a reference must be the one it recorded. A strategy
     reference renames a strategy the config did not name (``default_strategy_id``).
     """
     changes: dict[str, Any] = {}
@@ -107,9 +116,11 @@ def apply_references(
             continue
         if role == "strategy" and not is_reference(value):
             raise PluginError(f"strategy {value!r} is not a reference package.module:callable")
-        if resume and getattr(cfg, field) != value:
+        if recorded is not None and getattr(cfg, field) != value:
             raise PluginError(
-                f"run {cfg.run_id} was started with {field} {getattr(cfg, field)!r}, not {value!r}"
+                f"run {cfg.run_id} was started with "
+                f"{_started_with(role, field, getattr(cfg, field), recorded.get(role))}"
+                f", not {value!r}{_again(role, recorded.get(role))}"
             )
         changes[field] = value
         if role == "strategy" and cfg.strategy_id == default_strategy_id(cfg.strategy_factory):
@@ -131,6 +142,26 @@ def check_arguments(*, broker_factory: object, **edges: object) -> None:
             f"broker_factory= got a {type(broker_factory).__name__}, not a callable "
             "(cfg, run_dir) -> Broker"
         )
+
+
+def _started_with(role: str, field: str, value: object, record: object) -> str:
+    """What a run was started with in ``role``, in words (``strategy_factory None`` is not).
+
+    ``a strategy object supplied in-process (desk.Momentum)``, ``the built-in strategy``,
+    or ``feed 'random_walk'``.
+    """
+    if isinstance(record, Mapping) and "object" in record:
+        return f"a {role} {IN_PROCESS} ({record['object']})"
+    if value is None:
+        return f"the built-in {role}"
+    return f"{field} {value!r}"
+
+
+def _again(role: str, record: object) -> str:
+    """What to pass instead, for a run started with an object: the same object again."""
+    if isinstance(record, Mapping) and "object" in record:
+        return f": pass the same object as {role}= again"
+    return ""
 
 
 def _given(role: str, value: object) -> dict[str, Any]:

@@ -201,7 +201,7 @@ def resume_run(
     check_arguments(clock=clock, lease_clock=lease_clock, broker_factory=broker_factory)
     run_dir = Path(run_dir)
     cfg, meta = read_run_config(run_dir)
-    cfg = apply_references(cfg, **given, resume=True)
+    cfg = apply_references(cfg, **given, recorded=meta.get("sources") or {})
     alert_choice = choose_alerts(cfg, alerts)  # a bad webhook URL is refused here
     # One writer per run: nothing below reads files a live writer may be appending to, or
     # changes anything, before the lock is ours.
