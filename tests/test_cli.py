@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -11,6 +12,7 @@ from pathlib import Path
 import orjson
 import pytest
 
+from livesession import DryrunConfig, RunDirectoryError, create_run
 from livesession._rundir.lock import RunLock
 from livesession.cli import main
 from livesession.verify import verify_run
@@ -78,6 +80,25 @@ class TestDryrun:
             " run (no run.json): choose another --run-id, or remove the directory\n"
         )
         assert _tree(tmp_path / "x") == ["notes.txt"]
+
+    def test_a_file_in_the_way_is_named_as_such_and_nothing_is_written(self, tmp_path, capsys):
+        """Bug: a plain file where the run directory goes (``touch out/afileid``) was refused
+        as ``out/afileid/writer.lock: Not a directory``."""
+        (tmp_path / "afileid").write_text("mine\n")
+        said = (
+            f"run directory {tmp_path / 'afileid'} already exists and is not a run directory"
+            " (it is a file): choose another --run-id, or remove it"
+        )
+        argv = ["dryrun", "--out", str(tmp_path), "--run-id", "afileid", "--json"]
+        assert main(argv) == 2
+        captured = capsys.readouterr()
+        assert captured.err == f"livesession: error: {said}\n"
+        assert orjson.loads(captured.out) == {"ok": False, "exit_code": 2, "error": said}
+        assert _tree(tmp_path) == ["afileid"]
+        assert (tmp_path / "afileid").read_text() == "mine\n"
+        with pytest.raises(RunDirectoryError, match=f"^{re.escape(said)}$"):
+            create_run(DryrunConfig(run_id="afileid"), tmp_path)
+        assert _tree(tmp_path) == ["afileid"]
 
     def test_a_directory_another_dryrun_is_creating_is_refused_as_held(self, tmp_path, capsys):
         """Bug: two dryruns of one run id started together: the loser found the directory

@@ -44,9 +44,15 @@ def _refuse_existing(run_dir: Path) -> None:
     While a process holds it the refusal names that process (``RunHeld``: the CLI's exit 3,
     as for a second ``resume``); otherwise it is a finished or crashed run, which only
     ``resume`` may continue. Neither case touches the directory (the lock is only queried).
+    A file where the directory would go is refused as not a run directory.
     """
     if not run_dir.exists():
         return
+    if not run_dir.is_dir():  # a file there: no lock file to ask, no run to name
+        raise RunDirectoryError(
+            f"run directory {run_dir} already exists and is not a run directory (it is a "
+            "file): choose another --run-id, or remove it"
+        )
     created = (run_dir / names.RUN_META).exists()
     # A directory without run.json may be one another dryrun made a moment ago and is
     # about to lock: wait for its lock before saying what the directory holds.
