@@ -240,6 +240,11 @@ def sim_broker(*, seed=1):
     return SimBroker(seed=seed, price_tick=Decimal("0.01"), qty_lot=Decimal("0.001"))
 
 
+def journaled_broker(*, seed=1, journal=None):
+    grid = {"price_tick": Decimal("0.01"), "qty_lot": Decimal("0.001")}
+    return SimBroker(seed=seed, journal=journal, **grid)
+
+
 def live_broker():
     return LiveBroker(seed=1, price_tick=Decimal("0.01"), qty_lot=Decimal("0.001"))
 
@@ -517,6 +522,33 @@ def test_user_broker_declared_simulated_is_audited_and_shown_in_evidence(tmp_pat
     assert summary.startswith("user-supplied broker, declared simulated")
     assert manifest["determinism"]["status"] == "match"
     assert "user-supplied broker, declared simulated" in next(run_dir.glob("EV-*.md")).read_text()
+
+
+def test_a_user_broker_taking_a_journal_resumes_where_its_venue_stood(tmp_path, plugdir):
+    """A broker factory with a ``journal`` parameter gets the run's venue journal.
+
+    A simulated broker of one's own kept its venue in memory: a crashed run resumed on a
+    fresh venue that knew no position (109 orders for 9 signals, every exit cancelled, the
+    run sealed FAILED), and its evidence failed. Given the journal, a ``MockBroker``
+    subclass rebuilds its venue as it stood, and the resumed run is the uninterrupted one.
+    """
+    config = plugdir / "journaled.toml"
+    config.write_text(
+        'run_id = "jb"\nsteps = 300\ncheckpoint_every = 40\n'
+        'broker = "userplug.parts:journaled_broker"\n'
+    )
+    straight = cli("dryrun", "-c", config, "--out", tmp_path / "straight", "-q", cwd=tmp_path)
+    assert straight.returncode == 0, straight.stderr
+    out = tmp_path / "runs"
+    killed = cli("dryrun", "-c", config, "--out", out, "-q", crash_at="checkpoint:4", cwd=tmp_path)
+    assert killed.returncode == KILLED
+    run_dir = out / "jb"
+    assert (run_dir / "broker_journal.jsonl").stat().st_size > 0
+    resumed = cli("resume", run_dir, "-q", cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    for name in ("events.jsonl", "state_snapshots.jsonl"):
+        assert _sha(run_dir / name) == _sha(tmp_path / "straight" / "jb" / name), name
+    assert cli("verify", run_dir, cwd=tmp_path).returncode == 0
 
 
 def test_feed_by_reference_gets_its_params_and_is_recorded(tmp_path, plugdir):

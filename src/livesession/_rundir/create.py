@@ -20,6 +20,7 @@ from .layout import LOCAL_BACKENDS, STORES, Backing, write_run_files
 from .lock import RunLock, held_refusal, holder_of, holder_soon, writer_command
 from .plugins import (
     PlugIns,
+    RunPlugins,
     add_broker_check,
     apply_references,
     check_arguments,
@@ -141,35 +142,31 @@ def create_run(
     idempotency_backend, backing = _checked_backing(run_dir, idempotency_backend, store, lease)
     alert_choice = choose_alerts(cfg, alerts)  # a bad webhook URL is refused here
     cfg = apply_references(cfg, **given)
-    # Plug-ins are built, and a data file is checked whole and hashed, before anything is
-    # created: a bad reference or data file leaves nothing behind.
-    plugins = open_plugins(cfg, **given)
-    feed_obj = plugins.feed
-    if plugins.broker is not None:
-        broker_factory = given_broker(plugins.broker)
-    # A dated file starts the run at its first bar, a data file's price grid is inferred
-    # when not given, and its SHA-256 and size go into the config (a config that names
-    # another SHA-256 is refused).
-    try:
-        cfg = pin_data(fit_to_feed(cfg, feed_obj), feed_obj)
-    except BaseException:
-        plugins.close()
-        raise
     created_out = not out_dir.exists()
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
         run_dir.mkdir()
     except FileExistsError:
-        plugins.close()
         _refuse_existing(run_dir)
         raise RunDirectoryError(f"run directory {run_dir} already exists") from None
     except OSError as exc:
-        plugins.close()
         raise RunDirectoryError(f"cannot create run directory {run_dir}: {exc.strerror}") from None
     lock: RunLock | None = None
+    plugins: RunPlugins | None = None
     try:
         # Ours from the first byte to the seal: no second writer can open this run.
         lock = RunLock.acquire(run_dir, writer_command("dryrun"))
+        # Plug-ins are built, and a data file is checked whole and hashed, before anything
+        # of the run is written: a bad reference or data file leaves nothing behind. A
+        # broker factory that takes a ``journal`` gets the run's venue journal.
+        plugins = open_plugins(cfg, **given, journal=run_dir / names.JOURNAL)
+        feed_obj = plugins.feed
+        if plugins.broker is not None:
+            broker_factory = given_broker(plugins.broker)
+        # A dated file starts the run at its first bar, a data file's price grid is
+        # inferred when not given, and its SHA-256 and size go into the config (a config
+        # that names another SHA-256 is refused).
+        cfg = pin_data(fit_to_feed(cfg, feed_obj), feed_obj)
         write_run_files(
             run_dir,
             cfg,
@@ -194,7 +191,8 @@ def create_run(
         )
         add_broker_check(session, plugins.sources)
     except BaseException as exc:
-        plugins.close()
+        if plugins is not None:
+            plugins.close()
         if lock is not None:
             lock.release()
         # Nothing half-written: the directory is ours (created exclusively above).

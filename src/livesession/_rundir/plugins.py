@@ -176,11 +176,17 @@ def _declared(broker: object, record: dict[str, Any]) -> dict[str, Any]:
 
 
 def open_plugins(
-    cfg: DryrunConfig, *, strategy: object = None, feed: object = None, broker: object = None
+    cfg: DryrunConfig,
+    *,
+    strategy: object = None,
+    feed: object = None,
+    broker: object = None,
+    journal: Path | None = None,
 ) -> RunPlugins:
     """Build the run's strategy, broker and feed (objects given, or from the config).
 
-    Strings among the arguments must already be in ``cfg`` (``apply_references``).
+    Strings among the arguments must already be in ``cfg`` (``apply_references``). A broker
+    factory that takes a ``journal`` gets ``journal``, the run's venue journal.
     """
     sources: dict[str, dict[str, Any]] = {}
     built_strategy: Strategy | None = None
@@ -195,7 +201,7 @@ def open_plugins(
         sources["broker"] = _declared(broker, _given("broker", broker))
         built_broker = broker  # type: ignore[assignment]  # checked by _given
     elif is_reference(cfg.broker):
-        built_broker, record = broker_from_reference(cfg)
+        built_broker, record = broker_from_reference(cfg, journal=journal)
         sources["broker"] = _declared(built_broker, record)
     try:
         if feed is not None and not isinstance(feed, str):

@@ -248,7 +248,7 @@ def _reopen(
         raise RunDirectoryError(f"{run_dir / names.RUN_META} names an unknown store")
     # The plug-ins are built again (a data file is checked whole again): the same code and
     # the same file as when the run started, or nothing is changed.
-    plugins = open_plugins(cfg, **given)
+    plugins = open_plugins(cfg, **given, journal=run_dir / names.JOURNAL)
     try:
         check_sources(meta.get("sources") or {}, plugins.sources, run=cfg.run_id)
         check_data_unchanged(run_dir, meta, plugins.feed, cfg_sha256=cfg.feed_sha256)

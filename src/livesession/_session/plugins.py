@@ -91,12 +91,23 @@ def feed_from_reference(cfg: DryrunConfig) -> tuple[MarketFeed, dict[str, Any]]:
     return feed, record
 
 
-def broker_from_reference(cfg: DryrunConfig) -> tuple[Broker, dict[str, Any]]:
-    """The broker ``cfg.broker`` names by reference: ``factory(**broker_params)``."""
+def broker_from_reference(
+    cfg: DryrunConfig, *, journal: Path | None = None
+) -> tuple[Broker, dict[str, Any]]:
+    """The broker ``cfg.broker`` names by reference: ``factory(**broker_params)``.
+
+    A factory with a ``journal`` parameter also gets ``journal``, the run's venue journal
+    (a simulated venue keeps its state there, so a resume finds it as it stood).
+    """
     if not is_reference(cfg.broker):
         raise PluginError(f"broker {cfg.broker!r} is not a reference")
     product, record = call_reference(
-        cfg.broker, _base(cfg), what="broker", kind=Broker, kwargs=dict(cfg.broker_params)
+        cfg.broker,
+        _base(cfg),
+        what="broker",
+        kind=Broker,
+        kwargs=dict(cfg.broker_params),
+        offered=None if journal is None else {"journal": journal},
     )
     broker: Broker = product
     return broker, record

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import importlib.machinery
+import inspect
 import os
 import re
 import sys
@@ -25,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Final
 from .._exceptions import PluginError
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
     from types import ModuleType
 
 __all__ = [
@@ -146,14 +147,19 @@ def call_reference(
     what: str,
     kind: type,
     kwargs: Mapping[str, Any],
+    offered: Mapping[str, Any] | None = None,
 ) -> tuple[Any, dict[str, Any]]:
     """Call the factory ``ref`` names with ``kwargs``; its product must be a ``kind``.
 
     ``what`` names the plug-in in errors (``strategy_factory``, ``feed``, ``broker``).
+    ``offered`` keyword arguments go only to a factory whose signature names them (the
+    run's venue journal, for a broker that keeps its state there).
     """
     factory, record = resolve(ref, base_dir)
     if not callable(factory):
         raise PluginError(f"{what} {ref!r} is not callable")
+    if offered:
+        kwargs = {**_named_by(factory, offered), **kwargs}
     try:
         product = factory(**kwargs)
     except (Exception, SystemExit) as exc:  # noqa: BLE001 - the user's factory failed
@@ -164,6 +170,16 @@ def call_reference(
             f"(see docs/plugins.md for the methods it needs)"
         )
     return product, record
+
+
+def _named_by(factory: Callable[..., Any], offered: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``offered`` arguments ``factory`` names as parameters (``**kwargs`` names none)."""
+    try:
+        named = inspect.signature(factory).parameters
+    except (TypeError, ValueError):  # a builtin without a signature: offer nothing
+        return {}
+    kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    return {k: v for k, v in offered.items() if k in named and named[k].kind in kinds}
 
 
 def raised(exc: BaseException) -> str:
