@@ -156,6 +156,10 @@ class TestReadersBesideALiveWriter:
         page = html.read_text(encoding="utf-8")
         assert f"Live run, written by pid {writer.pid}" in page
         assert "<strong>Integrity checked:</strong>" in page, "the cut must check out"
+        # Not sealed yet: as of its last checkpoint's step, never "final" (the last snapshot
+        # is the activation's, at step 0).
+        assert "NOT SEALED</span> &middot; as of step 200 of 400 (the last step recorded)" in page
+        assert "final equity" not in page
         full = tmp_path / "full.html"
         assert main(["report", str(writer.run_dir), "--output", str(full), "--verify"]) == EXIT_OK
         assert "<strong>Verified:</strong>" in full.read_text("utf-8"), "the cut must verify"

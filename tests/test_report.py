@@ -5,7 +5,9 @@ from __future__ import annotations
 import html.parser
 import re
 import sys
+from decimal import Decimal
 
+import orjson
 import pytest
 
 from livesession import DryrunConfig, create_run
@@ -233,6 +235,114 @@ class TestEnding:
         create_run(cfg, tmp_path, strategy=Raises()).run_to_end(50, operator="cli")
         header = self._header(tmp_path / "fault")
         assert "FAILED · 1 of 50 steps, faulted: STRATEGY_ERROR" in header
+
+
+def _text(document: str) -> str:
+    """The document's text, its whitespace runs made one space."""
+    return " ".join(" ".join(parse(document).text).split())
+
+
+def _section(text: str, title: str, following: str) -> str:
+    return text[text.index(title) : text.index(following)]
+
+
+class TestUnsealed:
+    """A run that is not sealed (crashed, or still running) is shown as its events leave it.
+
+    Before, its header said ``0 of 300 steps``, and its Key metrics "final equity 100000.00"
+    and "final positions flat": the last state snapshot is the activation's, at step 0,
+    until the seal. The events held 217 bars and a position of 0.010.
+    """
+
+    @pytest.mark.broken_run("the run crashes on purpose and is left unsealed")
+    def test_a_crashed_run_says_what_its_events_show_and_never_final(self, tmp_path):
+        from test_interrupts import _interrupt_after
+
+        session = create_run(DryrunConfig(run_id="crashed", steps=300, durability="none"), tmp_path)
+        _interrupt_after(session, 300, KeyboardInterrupt)  # in a step, holding a position
+        with pytest.raises(KeyboardInterrupt), session:
+            session.run_to_end(300)
+        run_dir = tmp_path / "crashed"
+        events = [
+            orjson.loads(line) for line in (run_dir / "events.jsonl").read_bytes().splitlines()
+        ]
+        bars = [e["payload"] for e in events if e["event_type"] == "BAR"]
+        cash, held = Decimal("100000.00"), Decimal(0)
+        for e in events:
+            if e["event_type"] in ("ORDER_FILLED", "ORDER_PARTIALLY_FILLED"):
+                fill = e["payload"]
+                signed = Decimal(fill["quantity"]) * (1 if fill["side"] == "BUY" else -1)
+                cash, held = cash - signed * Decimal(fill["price"]), held + signed
+        assert held != 0, "the crash must leave a position open for this test to mean anything"
+        equity = cash + held * Decimal(bars[-1]["close"])
+        last = orjson.loads((run_dir / "state_snapshots.jsonl").read_bytes().splitlines()[-1])
+        assert last["step"] == 0, "the last snapshot is the activation's: the trap"
+
+        text = _text(render_report(run_dir))
+        header = text[: text.index("Verification")]
+        assert f"RUNNING NOT SEALED · as of step {len(bars)} of 300 (the last step recorded)" in (
+            header
+        )
+        metrics = _section(text, "Key metrics", "Profit and loss")
+        assert "status RUNNING (not sealed)" in metrics
+        assert f"steps (bars) {len(bars)} " in metrics
+        at = f"at step {len(bars)} (not sealed;"
+        assert f"equity {at} marked at its close) {equity:,.2f}" in metrics
+        assert f"positions {at} from the fills) BTC/USDT {held}" in metrics
+        assert "final" not in metrics
+        pnl = _section(text, "Profit and loss", "Price, orders and fills")
+        assert f"equity {at} marked at its close) {equity:,.2f}" in pnl
+        assert "final" not in pnl
+
+    def test_a_sealed_run_keeps_its_final_values(self, run):
+        """The seal's snapshot is the end: final equity and positions, no NOT SEALED."""
+        text = _text(render_report(run))
+        assert "NOT SEALED" not in text
+        metrics = _section(text, "Key metrics", "Profit and loss")
+        assert "final equity " in metrics
+        assert "final positions " in metrics
+
+
+class TestMetricsCounts:
+    """Key metrics count from the events; metrics.json saying otherwise is flagged.
+
+    Before, ``fills`` edited in metrics.json from 3 to 4 showed as 4 under "Integrity
+    checked: the audit chain is whole", beside the Profit and loss section's 3 fills.
+    """
+
+    @pytest.mark.broken_run("metrics.json is tampered with on purpose")
+    @pytest.mark.parametrize(
+        ("field", "row"),
+        [("fills", "fills"), ("steps", "steps (bars)"), ("orders_submitted", "orders submitted")],
+    )
+    def test_a_tampered_count_is_flagged_not_shown(self, run, field, row):
+        path = run / "metrics.json"
+        metrics = orjson.loads(path.read_bytes())
+        true = metrics[field]
+        metrics[field] = true + 1
+        path.write_bytes(orjson.dumps(metrics, option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2))
+
+        text = _text(render_report(run))
+
+        assert "Integrity checked:" not in text
+        assert f"metrics.json:0: {field} {true + 1}, but events.jsonl has {true}" in text
+        metrics_section = _section(text, "Key metrics", "Profit and loss")
+        assert f"{row} {true} (metrics.json says {true + 1})" in metrics_section
+
+    @pytest.mark.broken_run("metrics.json is tampered with on purpose")
+    def test_a_tampered_count_by_type_is_flagged(self, run):
+        path = run / "metrics.json"
+        metrics = orjson.loads(path.read_bytes())
+        true = metrics["events_by_type"]["ORDER_FILLED"]
+        metrics["events_by_type"]["ORDER_FILLED"] = true + 1
+        path.write_bytes(orjson.dumps(metrics, option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2))
+
+        text = _text(render_report(run))
+
+        assert "Integrity checked:" not in text
+        assert (
+            f"metrics.json:0: events_by_type ORDER_FILLED {true + 1}, but events.jsonl has {true}"
+        ) in text
 
 
 class TestEscaping:

@@ -15,7 +15,8 @@ pixel column, and no mark is dropped. It reads the run once, thinning the lines 
 goes, so time and memory stay in proportion to the run; it checks the audit chain, the
 digests it closes with and ``seq`` on the way, and runs the full verifier only when asked
 (``verify=True``, ``livesession report --verify``). It reads the artifacts leniently, so it
-also renders runs that are incomplete or broken (the verdict then lists what is wrong).
+also renders runs that are incomplete or broken (the verdict then lists what is wrong); a
+run that is not sealed is shown as its events leave it, never with a "final" value.
 The same run directory always gives the same bytes. See ``docs/report.md``.
 
 Modules: ``_reading`` (the run as the report reads it), ``_scan`` (the one pass that

@@ -73,6 +73,8 @@ class Book:
     skipped: tuple[int, int] | None
     """The seq of the first and the last fill not listed; None when all are."""
     final_equity: Decimal
+    final_positions: dict[str, Decimal]
+    """Net position by symbol after the last event (every symbol with a fill, flat too)."""
     final_realised: Decimal
     final_unrealised: Decimal
     fees: Decimal
@@ -308,6 +310,7 @@ class BookReplay:
             wins=self._wins,
             skipped=self._skipped,
             final_equity=book.equity(),
+            final_positions={s: p.quantity for s, p in sorted(book.held.items())},
             final_realised=book.realised,
             final_unrealised=book.unrealised(),
             fees=book.fees,

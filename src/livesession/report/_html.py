@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from .._artifacts import names
 from .._artifacts.runread import finite_decimal
-from .._domain.model import FILL_EVENT_TYPES
+from .._domain.decimal import plain
 from .._support.fsutil import atomic_write_bytes
 from ._book import Book
 from ._integrity import CHECKED
@@ -53,7 +53,9 @@ _STATUS_COLOURS: Final = {
     "COMPLETED": ("#dcfce7", "#15803d"),
     "REJECTED": ("#fef3c7", "#b45309"),
     "FAILED": ("#fee2e2", "#b91c1c"),
+    "NOT SEALED": ("#fef3c7", "#b45309"),
 }
+_NOT_SEALED: Final = "NOT SEALED"
 
 _CSS: Final = """
 :root { color-scheme: light; }
@@ -165,7 +167,10 @@ def _header(run: ReportRun) -> str:
     return (
         f"<header>\n<h1>Run <code>{escape(run.run_id)}</code></h1>\n"
         f'<p class="sub">strategy <code>{escape(run.strategy_id)}</code> &middot; status '
-        f"{_badge(run.status)}" + (f" &middot; {escape(ending)}" if ending else "") + "</p>\n"
+        f"{_badge(run.status)}"
+        + ("" if run.sealed else f" {_badge(_NOT_SEALED)}")
+        + (f" &middot; {escape(ending)}" if ending else "")
+        + "</p>\n"
         f'<p class="sub">{escape(span_text(run))}</p>\n'
         + (
             f'<p class="sub">{escape(run.live[:1].upper() + run.live[1:])}.</p>\n'
@@ -223,48 +228,74 @@ def _verdict(problems: tuple[str, ...], *, full: bool, total: int | None = None)
 
 
 def _metrics_table(run: ReportRun) -> str:
+    """The counts as the events give them, a count metrics.json says otherwise flagged.
+
+    A sealed run's equity and positions are its final snapshot's; an unsealed run's are
+    the replayed book's at its last recorded step, and never called final.
+    """
     kinds = Counter(run.tallies.kinds)
-    final = run.snapshots[-1] if run.snapshots else {}
-    held = final.get("positions")
-    final_positions: dict[str, Any] = held if isinstance(held, dict) else {}
+    counted = run.tallies.counted()
+    lines = run.integrity.lines
     start, end = run.span
     rows = [
-        ("status", run.status),
-        ("steps (bars)", str(run.metrics.get("steps", kinds["BAR"]))),
-        (
-            "events",
-            str(run.metrics.get("events_emitted", run.integrity.lines.get(names.EVENTS, 0))),
-        ),
-        ("state snapshots", str(run.metrics.get("state_snapshots", len(run.snapshots)))),
-        ("audit records", str(run.metrics.get("audit_events", "(unknown)"))),
+        ("status", run.status if run.sealed else f"{run.status} (not sealed)"),
+        ("steps (bars)", _count(run, "steps", counted["steps"])),
+        ("events", _count(run, "events_emitted", lines.get(names.EVENTS, 0))),
+        ("state snapshots", _count(run, "state_snapshots", lines.get(names.SNAPSHOTS, 0))),
+        ("audit records", _count(run, "audit_events", lines.get(names.AUDIT, 0))),
         ("signals", str(kinds["SIGNAL"])),
-        ("orders submitted", str(run.metrics.get("orders_submitted", kinds["ORDER_SUBMITTED"]))),
-        ("fills", str(run.metrics.get("fills", sum(kinds[k] for k in FILL_EVENT_TYPES)))),
+        ("orders submitted", _count(run, "orders_submitted", counted["orders_submitted"])),
+        ("fills", _count(run, "fills", counted["fills"])),
         ("risk blocks", str(kinds["RISK_REJECTED"])),
         ("broker rejects", str(kinds["ORDER_REJECTED"])),
-        ("sink retries", str(run.metrics.get("sink_retries", kinds["SINK_WRITE_RETRIED"]))),
+        ("sink retries", _count(run, "sink_retries", counted["sink_retries"])),
         ("broker retries", _broker_retries(run)),
         (
             "unknown outcomes (resolved)",
             f"{kinds['ORDER_OUTCOME_UNKNOWN']} ({kinds['ORDER_OUTCOME_RESOLVED']})",
         ),
         ("duplicate reports", str(kinds["DUPLICATE_REPORT"])),
-        ("late fills (after cancel)", str(run.metrics.get("late_fills", 0))),
+        ("late fills (after cancel)", _count(run, "late_fills", counted["late_fills"], 0)),
         ("broker unhealthy halts", str(kinds["BROKER_UNHEALTHY"])),
-        ("final equity", str(final.get("equity", "(unknown)"))),
-        (
-            "final positions",
-            ", ".join(
-                f"{s} {q}"
-                for s, q in sorted(final_positions.items())
-                if finite_decimal(q, allow_int=True) != 0
-            )
-            or "flat",
-        ),
+        *_holdings(run),
         ("simulated span", duration(end - start)),
-        ("audit head", str(run.metrics.get("audit_head", "(unknown)"))),
+        ("audit head", run.integrity.sha256.get("audit head") or "(none)"),
     ]
     return table(("metric", "value"), rows, frozenset())
+
+
+def _count(run: ReportRun, field: str, value: int, absent: int | None = None) -> str:
+    """``value`` from the files, with what metrics.json says when that is something else.
+
+    ``absent`` is what a field metrics.json leaves out stands for (``late_fills`` is
+    written once non-zero); with None a left-out field claims nothing.
+    """
+    claimed = run.metrics.get(field, absent)
+    if claimed is None or claimed == value:
+        return str(value)
+    return f"{value} (metrics.json says {claimed})"
+
+
+def _holdings(run: ReportRun) -> list[tuple[str, str]]:
+    """Equity and positions: the seal's, or (not sealed) the events' at the last step."""
+    if not run.sealed:
+        book = run.book
+        at = f"step {run.steps_recorded:,}"
+        held = ", ".join(f"{s} {plain(q)}" for s, q in book.final_positions.items() if q)
+        return [
+            (f"equity at {at} (not sealed; marked at its close)", f"{book.final_equity:,.2f}"),
+            (f"positions at {at} (not sealed; from the fills)", held or "flat"),
+        ]
+    final = run.snapshots[-1] if run.snapshots else {}
+    found = final.get("positions")
+    positions: dict[str, Any] = found if isinstance(found, dict) else {}
+    held = ", ".join(
+        f"{s} {q}" for s, q in sorted(positions.items()) if finite_decimal(q, allow_int=True) != 0
+    )
+    return [
+        ("final equity", str(final.get("equity", "(unknown)"))),
+        ("final positions", held or "flat"),
+    ]
 
 
 def _broker_retries(run: ReportRun) -> str:

@@ -11,7 +11,9 @@ what falls out of the single pass it makes anyway, and says so:
   the hash of the last line;
 * the closing ``C2_DRYRUN_STOP`` record's ``digests`` equal the SHA-256 of
   ``events.jsonl`` and ``state_snapshots.jsonl`` as read, so the chain covers their bytes;
-* ``metrics.json``'s line counts match the files.
+* ``metrics.json``'s line counts match the files, and its event counts (``steps``,
+  ``orders_submitted``, ``fills``, ``sink_retries``, ``late_fills``, ``events_by_type``)
+  the events read.
 
 Problems read like the verifier's violations: ``<file>:<line>: <what>``.
 """
@@ -40,7 +42,10 @@ CHECKED: Final = (
     "every line of events.jsonl and state_snapshots.jsonl is a JSON object with seq 1, 2, 3 ...",
     "the audit hash chain, line by line, and metrics.json's audit_head",
     "the stop record's SHA-256 digests against events.jsonl and state_snapshots.jsonl",
-    "metrics.json's line counts against the files",
+    (
+        "metrics.json's line counts against the files, and its event counts (steps, orders, "
+        "fills, events by type) against the events"
+    ),
 )
 """What the default report checks, as it says in its Verification section."""
 
@@ -151,13 +156,42 @@ class Integrity:
         self.sha256["audit head"] = head if number else ""
         return records, last
 
+    def _counts(self, metrics: dict[str, Any], counted: dict[str, Any]) -> None:
+        """metrics.json's event counts (those it has) against the events read."""
+        for field, value in counted.items():
+            # late_fills is written once it is non-zero; the others only when they are known.
+            claimed = metrics.get(field, 0) if field == "late_fills" else metrics.get(field, value)
+            if field == "events_by_type" and isinstance(claimed, dict):
+                for kind in sorted({*claimed, *value}):
+                    if claimed.get(kind, 0) != value.get(kind, 0):
+                        self.add(
+                            names.METRICS,
+                            0,
+                            f"events_by_type {kind} {claimed.get(kind, 0)!r}, but "
+                            f"{names.EVENTS} has {value.get(kind, 0)}",
+                        )
+            elif claimed != value:
+                self.add(names.METRICS, 0, f"{field} {claimed!r}, but {names.EVENTS} has {value}")
+
     def check_torn(self, name: str, reader: LineReader, lines: int) -> None:
         """A problem when the file's last line had no newline."""
         if reader.torn:
             self.add(name, lines, "the last line has no newline (torn)")
 
-    def closing(self, last: dict[str, Any] | None, metrics: dict[str, Any], *, live: bool) -> None:
-        """The stop record's digests and metrics.json's counts against what was read."""
+    def closing(
+        self,
+        last: dict[str, Any] | None,
+        metrics: dict[str, Any],
+        *,
+        live: bool,
+        counted: dict[str, Any],
+    ) -> None:
+        """The stop record's digests and metrics.json's counts against what was read.
+
+        ``counted`` holds the counts the events give (``Tallies.counted``): a count in
+        metrics.json that is not what the events say is a problem, so a report never shows
+        the integrity as whole beside a count the events do not bear out.
+        """
         counts = {
             "events_emitted": names.EVENTS,
             "state_snapshots": names.SNAPSHOTS,
@@ -172,6 +206,8 @@ class Integrity:
                     0,
                     f"{field} {metrics.get(field)!r}, but {name} has {self.lines.get(name, 0)}",
                 )
+        if metrics:
+            self._counts(metrics, counted)
         head = self.sha256.get("audit head", "")
         if metrics and metrics.get("audit_head") != head:
             self.add(names.METRICS, 0, "audit_head is not the hash of the last audit line")

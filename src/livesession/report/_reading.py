@@ -11,6 +11,7 @@ import attrs
 from .._artifacts.runread import payload
 from .._domain.clock import epoch_ns
 from .._domain.lifecycle import SESSION_CLOSED
+from .._domain.model import FILL_EVENT_TYPES
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -61,6 +62,23 @@ class Tallies:
     """By ``(source, reason)``: risk rules, broker reasons, failed preflight checks."""
     retries: Counter[str] = attrs.Factory(Counter)
     """``BROKER_CALL_RETRIED`` by operation."""
+    late_fills: int = 0
+    """Fills the venue reported after the order's cancel (``after_cancel``)."""
+
+    def counted(self) -> dict[str, Any]:
+        """The counts metrics.json holds, as the events give them (once the pass is over).
+
+        ``late_fills`` is in metrics.json only once it is non-zero, as the collector writes it.
+        """
+        kinds = self.kinds
+        return {
+            "steps": kinds.get("BAR", 0),
+            "orders_submitted": kinds.get("ORDER_SUBMITTED", 0),
+            "fills": sum(kinds.get(kind, 0) for kind in FILL_EVENT_TYPES),
+            "sink_retries": kinds.get("SINK_WRITE_RETRIED", 0),
+            "late_fills": self.late_fills,
+            "events_by_type": dict(sorted(kinds.items())),
+        }
 
     def count(self, kind: str, fields: dict[str, Any], ts_sim: int) -> None:
         """Count one event that is not a bar."""
@@ -159,13 +177,33 @@ class ReportRun:
         return str(self.metrics.get("status", "(unknown)"))
 
     @property
+    def sealed(self) -> bool:
+        """Whether the run is sealed: its events hold the seal's ``SESSION_STOPPED``.
+
+        Until the seal the last state snapshot is that of the last transition (the
+        activation, at step 0, for a run that crashed while trading), and metrics.json is
+        that of the last checkpoint: what an unsealed run did is in its events only.
+        """
+        return self.tallies.kinds.get("SESSION_STOPPED", 0) > 0
+
+    @property
+    def steps_recorded(self) -> int:
+        """The steps the events record: their ``BAR`` events."""
+        return self.tallies.kinds.get("BAR", 0)
+
+    @property
     def ending(self) -> str:
         """Its steps and what ended it: ``18,056 of 300,000 steps, stopped: SIGNAL_SIGTERM``.
 
-        The steps are the last snapshot's; the reason is that of the last stop or fault
+        A sealed run's steps are the last snapshot's; an unsealed run's are the ``BAR``
+        events, said as of the last recorded step (``as of step 500 of 6,000 (the last
+        step recorded)``), never as an end. The reason is that of the last stop or fault
         (``STATE_CHANGED``), unless it is the session's own close after its steps.
         """
-        steps = self.snapshots[-1].get("step") if self.snapshots else None
+        if self.sealed:
+            steps = self.snapshots[-1].get("step") if self.snapshots else None
+        else:
+            steps = self.steps_recorded if self.tallies.first else None
         if not isinstance(steps, int):
             return ""
         planned = next(
@@ -177,6 +215,9 @@ class ReportRun:
             None,
         )
         text = f"{steps:,} of {planned:,} steps" if isinstance(planned, int) else f"{steps:,} steps"
+        if not self.sealed:
+            of = f" of {planned:,}" if isinstance(planned, int) else ""
+            text = f"as of step {steps:,}{of} (the last step recorded)"
         for event in reversed(self.events):
             change = payload(event)
             trigger = change.get("trigger")

@@ -116,7 +116,7 @@ def scan(
     audit, last_audit = checks.audit_chain(run_dir / names.AUDIT, cut, _AUDIT_KEPT)
     metrics = read_json_object(run_dir / names.METRICS, cut)
     if live is None or live.cut.steps:
-        checks.closing(last_audit, metrics, live=live is not None)
+        checks.closing(last_audit, metrics, live=live is not None, counted=tallies.counted())
     times = [*tallies.span, *(ts_sim_of(s) for s in snapshots)]
     return ReportRun(
         run_dir=run_dir,
@@ -231,6 +231,8 @@ class _Pass:
         if kind in _MARKED:
             if kind in FILL_EVENT_TYPES:
                 self.book.fill(event)
+                if fields.get("after_cancel"):
+                    self.tallies.late_fills += 1
             self.markers.feed(kind, fields, ts, self.last_close)
         if kind in _COUNTED:
             self.tallies.count(kind, fields, ts)

@@ -203,7 +203,13 @@ def profit_and_loss(run: ReportRun, book: Book) -> str:
     )
     rows = [
         ("start equity", _money(book.start_equity), f"from {book.start_source}"),
-        ("final equity (marked at the last close)", _money(book.final_equity), ""),
+        (
+            "final equity (marked at the last close)"
+            if run.sealed
+            else f"equity at step {run.steps_recorded:,} (not sealed; marked at its close)",
+            _money(book.final_equity),
+            "",
+        ),
         ("net PnL", _money(book.final_equity - book.start_equity), "realised + unrealised"),
         ("realised PnL", _money(book.final_realised), "average cost, net of fees"),
         ("unrealised PnL", _money(book.final_unrealised), "open position at the last close"),
