@@ -482,3 +482,125 @@ def test_the_determinism_re_run_does_not_sync_its_throwaway_files(tmp_path, monk
         assert verdict["status"] == "match", verdict
         counts.append(syncs["n"])
     assert counts[0] == counts[1] <= 8, counts
+
+
+def _bars_before(run_dir, event_type: str) -> int:
+    """The steps (BAR events) a run had taken when it wrote its first ``event_type``."""
+    bars = 0
+    for line in (run_dir / "events.jsonl").read_bytes().splitlines():
+        event = orjson.loads(line)
+        if event["event_type"] == event_type:
+            return bars
+        bars += event["event_type"] == "BAR"
+    raise AssertionError(f"no {event_type} in {run_dir}")
+
+
+class TestHaltsAndResumes:
+    """A sealed COMPLETED run said nothing of a halt or of a crash: "How the run ended" now
+    says trading was HALTED from step N and by what, and that the run was resumed."""
+
+    def test_a_daily_loss_halt_is_the_rail_firing_and_is_told(self, tmp_path):
+        """Before: the KILL_SWITCH (DAILY_LOSS) halted the run at step 27, yet the rails
+        table and the control map said DAILY_LOSS fired 0 times and the outcome only
+        COMPLETED ... stopped: session closed."""
+        cfg = DryrunConfig(
+            run_id="loss",
+            seed=11,
+            steps=200,
+            durability="none",
+            strategy={"fast": 3, "slow": 8, "order_qty": "0.100"},
+            risk={"daily_loss_pct": "0.0002"},
+        )
+        create_run(cfg, tmp_path).run_to_end(200)
+        run_dir = tmp_path / "loss"
+        step = _bars_before(run_dir, "KILL_SWITCH")
+        result = write_evidence(run_dir)
+        assert result.ok, result.problems
+        manifest = orjson.loads(result.manifest.read_bytes())
+        assert manifest["fired"]["rails"]["DAILY_LOSS"] == 1
+        (credit,) = [c for c in manifest["controls"] if c["control"].startswith("Credit")]
+        assert credit["fired"] == 1
+        assert manifest["outcome"]["halts"] == [
+            {
+                "from_step": step,
+                "event": "KILL_SWITCH",
+                "reason": "DAILY_LOSS",
+                "by": "the daily-loss cap pulled the kill switch",
+                "until_step": None,
+                "reenabled_by": None,
+            }
+        ]
+        text = result.document.read_text()
+        assert "| rail | DAILY_LOSS | 1 (1 by pulling the kill switch) |" in text
+        ended = text[text.index("## How the run ended") : text.index("## Verification")]
+        assert (
+            f"- Trading **HALTED** from step {step} to the end of the run (no new order from "
+            "then on): the daily-loss cap pulled the kill switch (`KILL_SWITCH` reason "
+            "`DAILY_LOSS`).\n"
+        ) in ended
+
+    def test_an_operator_kill_lifted_and_a_throttle_halt_are_told(self, tmp_path):
+        from livesession._artifacts.runread import read_records
+        from livesession.evidence._outcome import outcome, outcome_lines
+
+        cfg = DryrunConfig(
+            run_id="steered", steps=400, durability="none", risk={"max_executions": 4}
+        )
+        session = create_run(cfg, tmp_path)
+        session.preflight()
+        session.activate()
+        session.run_n_steps(30)
+        assert session.kill("desk")
+        session.run_n_steps(20)
+        assert session.reenable_trading("alice")
+        session.run_to_end(400)
+        run_dir = tmp_path / "steered"
+        throttled = _bars_before(run_dir, "TRADING_STATE_CHANGED")
+        found = outcome(run_dir, read_records(run_dir / "events.jsonl"))
+        assert [(h["from_step"], h["until_step"], h["reenabled_by"]) for h in found["halts"]] == [
+            (30, 50, "alice"),
+            (throttled, None, None),
+        ]
+        text = "\n".join(outcome_lines(found))
+        assert (
+            "- Trading **HALTED** from step 30 until `alice` re-enabled it after step 50: an "
+            "operator's kill (`KILL_SWITCH` reason `desk`)."
+        ) in text
+        assert (
+            f"- Trading **HALTED** from step {throttled} to the end of the run (no new order "
+            "from then on): the execution throttle (`TRADING_STATE_CHANGED` reason "
+            "`EXECUTION_THROTTLE`)."
+        ) in text
+
+    def test_a_resumed_run_says_from_which_step_and_what_was_set_aside(self, tmp_path):
+        """Before: COMPLETED, operator actions none, and no word of the crash."""
+        from livesession import resume_run
+        from test_interrupts import _interrupt_after
+
+        cfg = DryrunConfig(run_id="again", steps=300, durability="none", checkpoint_every=100)
+        session = create_run(cfg, tmp_path)
+        _interrupt_after(session, 300, KeyboardInterrupt)  # at step 217
+        with pytest.raises(KeyboardInterrupt), session:
+            session.run_to_end(300)
+        run_dir = tmp_path / "again"
+        with resume_run(run_dir) as resumed:
+            resumed.run_to_end(300)
+        audit = [orjson.loads(line) for line in (run_dir / "audit.jsonl").read_bytes().splitlines()]
+        (resume,) = [r["payload"] for r in audit if r["code"] == "C2_RESUME"]
+        torn = {name: size for name, size in sorted(resume["torn_bytes"].items()) if size}
+        assert resume["from_step"] == 200
+        assert torn, "the crash left bytes past the checkpoint: they are set aside"
+        result = write_evidence(run_dir)
+        assert result.ok, result.problems
+        manifest = orjson.loads(result.manifest.read_bytes())
+        assert manifest["outcome"]["resumes"] == [
+            {"from_step": 200, "checkpoint": True, "torn_bytes": torn}
+        ]
+        sizes = ", ".join(f"{name} {size} B" for name, size in torn.items())
+        text = result.document.read_text()
+        ended = text[text.index("## How the run ended") : text.index("## Verification")]
+        assert (
+            "- **Resumed** after a crash once: from step 200 (torn bytes set aside in "
+            f"`<file>.torn`: {sizes}).\n"
+        ) in ended
+

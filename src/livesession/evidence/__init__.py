@@ -1,7 +1,8 @@
 """Governance evidence for one run: a manifest and a human-readable EV-<date>-<run_id>.md.
 
 The bundle records what a reviewer needs to sign a run off: how the run ended (status,
-reason, the fault's detail, what was held at the seal, the operator's actions), digests of
+reason, the fault's detail, a halt of trading and by what, the resumes after a crash, what
+was held at the seal, the operator's actions), digests of
 every file, the independent verification result, a determinism re-run, how often each
 preflight check and safety rail fired, the kill switch (the run's own firings and a
 wall-time kill drill on a re-run), the burn-in acceptance result, the control map (which
@@ -33,6 +34,7 @@ from .._risk.rails import default_rails
 from .._rundir import check_run_data, config_hash, read_run_config
 from .._rundir.lock import holder_of
 from .._rundir.plugins import check_recorded_sources
+from .._session.pipeline import DAILY_LOSS_KILL
 from .._support.fsutil import atomic_write_bytes
 from .._support.secrets import (
     find_secrets,
@@ -158,6 +160,12 @@ def _plugins(sources: dict[str, Any]) -> dict[str, Any]:
 
 
 def _fired(run_dir: Path, events: list[dict[str, Any]]) -> dict[str, Any]:
+    """How often each preflight check and rail fired, and the kill switch's records.
+
+    The daily-loss cap fires by pulling the kill switch (``KILL_SWITCH`` reason
+    ``DAILY_LOSS``), not by refusing an order: each such kill is the DAILY_LOSS rail
+    firing, so a run it halted never says that its rail did not fire.
+    """
     cfg, _ = read_run_config(run_dir)
     rails = {rail.rule: 0 for rail in default_rails(cfg.risk, cfg.allowed_symbols)}
     checks: dict[str, int] = {check.name: 0 for check in default_checks()}
@@ -173,6 +181,8 @@ def _fired(run_dir: Path, events: list[dict[str, Any]]) -> dict[str, Any]:
             checks[name] = checks.get(name, 0) + 1
         elif kind in ("KILL_SWITCH", "KILL_SWITCH_FLAT"):
             kill.append({"event": kind, "seq": event.get("seq"), **fields})
+            if kind == "KILL_SWITCH" and fields.get("reason") == DAILY_LOSS_KILL:
+                rails[DAILY_LOSS_KILL] = rails.get(DAILY_LOSS_KILL, 0) + 1
     return {"rails": rails, "checks": checks, "kill_switch": kill}
 
 
@@ -289,6 +299,16 @@ def write_evidence(
     )
 
 
+def _rail_fired(m: dict[str, Any], rule: str, count: int) -> str:
+    """``count``, and for DAILY_LOSS how many of its firings pulled the kill switch."""
+    kills = sum(
+        1
+        for k in m["fired"]["kill_switch"]
+        if k.get("event") == "KILL_SWITCH" and k.get("reason") == rule == DAILY_LOSS_KILL
+    )
+    return f"{count} ({kills} by pulling the kill switch)" if kills else str(count)
+
+
 def _quiet(_phase: str) -> None:
     """No progress shown."""
 
@@ -377,7 +397,7 @@ def _markdown(m: dict[str, Any]) -> str:
         "| --- | --- | --- |",
     ]
     lines += [f"| check | {n} | {c} |" for n, c in m["fired"]["checks"].items()]
-    lines += [f"| rail | {n} | {c} |" for n, c in m["fired"]["rails"].items()]
+    lines += [f"| rail | {n} | {_rail_fired(m, n, c)} |" for n, c in m["fired"]["rails"].items()]
     lines += ["", "## Kill switch", ""]
     kills = m["fired"]["kill_switch"]
     if kills:

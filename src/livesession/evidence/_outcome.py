@@ -7,20 +7,27 @@ was the seal's), the fault's ``STATE_CHANGED`` detail, the preflight checks that
 the final state snapshot (positions and open orders at the seal), the planned steps from
 ``SESSION_STARTED``, and the operator's actions. A run without ``SESSION_STOPPED`` is said
 to be unsealed.
+
+A sealed ``COMPLETED`` may still hide what a reviewer must hear: that trading was HALTED
+from some step on (the daily-loss cap, an operator's kill, the execution throttle, a broker
+halt: the run then steps on without trading), and that the run crashed and was resumed
+(``C2_RESUME`` in the audit log, with the step it went on from and the torn bytes it set
+aside). Both are told under the status line.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from .._artifacts import names
-from .._artifacts.runread import finite_decimal, payload, read_records
+from .._artifacts.runread import finite_decimal, json_object, payload, read_records
+from .._session.pipeline import DAILY_LOSS_KILL, REDUCE_ONLY_CROSSED
 from ._operator import actions_in, told_actions
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-__all__ = ["outcome", "outcome_lines"]
+__all__ = ["outcome", "outcome_lines", "resumes_in", "trading_halts"]
 
 
 def outcome(run_dir: Path, events: list[dict[str, Any]]) -> dict[str, Any]:
@@ -66,8 +73,13 @@ def outcome(run_dir: Path, events: list[dict[str, Any]]) -> dict[str, Any]:
         "open_orders": list(orders) if isinstance(orders, list) else [],
         "operator_actions": told_actions(actions_in(events), planned),
     }
-    if refused:
-        found["refused_by"] = refused
+    # Each is told only when there is one: a run without them keeps the outcome it had.
+    extras = {
+        "refused_by": refused,
+        "halts": trading_halts(events),
+        "resumes": resumes_in(run_dir / names.AUDIT),
+    }
+    found |= {key: value for key, value in extras.items() if value}
     if fault is not None:
         detail = fault.get("detail")
         found["fault"] = {
@@ -81,7 +93,8 @@ def outcome_lines(found: dict[str, Any]) -> list[str]:
     """The document's section for ``found``."""
     lines = ["## How the run ended", ""]
     if not found["sealed"]:
-        return [*lines, "The run is **not sealed**: it has no `SESSION_STOPPED` event.", ""]
+        lines.append("The run is **not sealed**: it has no `SESSION_STOPPED` event.")
+        return [*lines, *_halt_lines(found), *_resume_lines(found), ""]
     planned = found["steps_planned"]
     steps = f"{found['steps']} of {planned}" if planned is not None else str(found["steps"])
     reason = f", reason `{found['reason']}`" if found["reason"] else ""
@@ -92,6 +105,8 @@ def outcome_lines(found: dict[str, Any]) -> list[str]:
         f"- Preflight check `{check['check']}` refused it: {check['detail']}."
         for check in found.get("refused_by", ())
     ]
+    lines += _halt_lines(found)
+    lines += _resume_lines(found)
     fault = found.get("fault")
     if fault is not None:
         detail = "; ".join(f"{k}: {v}" for k, v in sorted(fault["detail"].items()))
@@ -124,3 +139,122 @@ def _order(order: object) -> str:
         f"{order.get('client_order_id')} {order.get('side')} "
         f"{order.get('filled')}/{order.get('quantity')} {order.get('symbol')}"
     )
+
+
+_KILLED_BY: Final = {
+    DAILY_LOSS_KILL: "the daily-loss cap pulled the kill switch",
+    REDUCE_ONLY_CROSSED: "a reduce-only fill that crossed flat pulled the kill switch",
+}
+"""Kills the session pulls itself; any other kill is an operator's."""
+_HALTED_BY: Final = {
+    "EXECUTION_THROTTLE": "the execution throttle",
+    "BROKER_UNHEALTHY": "a broker halt (the venue failed or fell silent)",
+}
+
+
+def trading_halts(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each time trading went HALTED: from which step, by what, and until when.
+
+    ``from_step`` is the steps (``BAR`` events) the run had taken when it halted; a halt an
+    operator lifted (``TRADING_REENABLED``) has ``until_step`` and ``reenabled_by``, one
+    that lasted to the run's end has them None. A kill while already HALTED starts nothing.
+    """
+    bars = 0
+    halts: list[dict[str, Any]] = []
+    current: dict[str, Any] | None = None
+    for event in events:
+        kind, body = event.get("event_type"), payload(event)
+        if kind == "BAR":
+            bars += 1
+            continue
+        if kind == "TRADING_REENABLED" and current is not None:
+            current |= {"until_step": bars, "reenabled_by": str(body.get("operator", ""))}
+            current = None
+            continue
+        if current is not None:
+            continue
+        reason = str(body.get("reason", ""))
+        if kind == "KILL_SWITCH":
+            by = _KILLED_BY.get(reason, "an operator's kill")
+        elif kind == "TRADING_STATE_CHANGED" and body.get("to") == "HALTED":
+            by = _HALTED_BY.get(reason, reason or "(no reason recorded)")
+        else:
+            continue
+        current = {
+            "from_step": bars,
+            "event": kind,
+            "reason": reason,
+            "by": by,
+            "until_step": None,
+            "reenabled_by": None,
+        }
+        halts.append(current)
+    return halts
+
+
+def resumes_in(audit: Path) -> list[dict[str, Any]]:
+    """The run's resumes (``C2_RESUME``): the step each went on from, the torn bytes cut."""
+    try:
+        data = audit.read_bytes()
+    except OSError:
+        return []  # verify says what is missing
+    found: list[dict[str, Any]] = []
+    for line in data.splitlines():
+        if b'"C2_RESUME"' not in line:
+            continue  # most records: not parsed
+        record = json_object(line)
+        if record is None or record.get("code") != "C2_RESUME":
+            continue
+        body = payload(record)
+        torn = body.get("torn_bytes")
+        found.append(
+            {
+                "from_step": body.get("from_step"),
+                "checkpoint": body.get("checkpoint"),
+                "torn_bytes": {
+                    str(name): size
+                    for name, size in sorted((torn if isinstance(torn, dict) else {}).items())
+                    if size
+                },
+            }
+        )
+    return found
+
+
+def _halt_lines(found: dict[str, Any]) -> list[str]:
+    """``- Trading **HALTED** from step 40 to the end of the run (...): the daily-loss cap ...``."""
+    lines = []
+    for halt in found.get("halts", ()):
+        if halt["until_step"] is None:
+            span = "to the end of the run (no new order from then on)"
+        else:
+            who = f"`{halt['reenabled_by']}`" if halt["reenabled_by"] else "an operator"
+            span = f"until {who} re-enabled it after step {halt['until_step']}"
+        said = f" reason `{halt['reason']}`" if halt["reason"] else ""
+        lines.append(
+            f"- Trading **HALTED** from step {halt['from_step']} {span}: {halt['by']} "
+            f"(`{halt['event']}`{said})."
+        )
+    return lines
+
+
+def _resume_lines(found: dict[str, Any]) -> list[str]:
+    resumes = found.get("resumes", ())
+    if not resumes:
+        return []
+    times = "once" if len(resumes) == 1 else f"{len(resumes)} times"
+    each = "; ".join(_resumed(resume) for resume in resumes)
+    return [f"- **Resumed** after a crash {times}: {each}."]
+
+
+def _resumed(resume: dict[str, Any]) -> str:
+    """``from step 100 (torn bytes set aside: events.jsonl 212 B)``."""
+    if resume["checkpoint"] is False:
+        text = "from the start (no checkpoint yet)"
+    else:
+        text = f"from step {resume['from_step']}"
+    torn = resume["torn_bytes"]
+    if torn:
+        sizes = ", ".join(f"{name} {size} B" for name, size in torn.items())
+        text += f" (torn bytes set aside in `<file>.torn`: {sizes})"
+    return text
