@@ -604,3 +604,52 @@ class TestHaltsAndResumes:
             f"`<file>.torn`: {sizes}).\n"
         ) in ended
 
+
+class TestFirstDifference:
+    """Before, a one-byte edit to a BAR's close said only ``BAR (seq 101) in the run, BAR
+    (seq 101) in the re-run``, and a difference in audit.jsonl alone said nowhere where."""
+
+    @staticmethod
+    def _copy(run_dir, tmp_path):
+        copy = tmp_path / "run" / run_dir.name
+        shutil.copytree(run_dir, copy)
+        scratch = tmp_path / "scratch"
+        scratch.mkdir()
+        return copy, scratch
+
+    @pytest.mark.broken_run("a bar's close is edited on purpose")
+    def test_two_lines_of_one_kind_name_the_field_and_both_values(self, run_dir, tmp_path):
+        copy, scratch = self._copy(run_dir, tmp_path)
+        path = copy / "events.jsonl"
+        lines = path.read_bytes().splitlines(keepends=True)
+        number = next(
+            n for n, line in enumerate(lines, start=1) if n > 100 and b'"event_type":"BAR"' in line
+        )
+        close = orjson.loads(lines[number - 1])["payload"]["close"]
+        edited = close[:-1] + ("1" if close[-1] != "1" else "2")  # one byte
+        lines[number - 1] = lines[number - 1].replace(
+            f'"close":"{close}"'.encode(), f'"close":"{edited}"'.encode()
+        )
+        path.write_bytes(b"".join(lines))
+        verdict = _rerun.determinism(copy, rerunnable=True, scratch=scratch)
+        assert verdict["status"] == "MISMATCH"
+        assert verdict["first_difference"] == (
+            f"events.jsonl line {number}, BAR (seq {number}): payload.close {edited} in the "
+            f"run, {close} in the re-run"
+        )
+
+    @pytest.mark.broken_run("an audit record is edited on purpose")
+    def test_a_difference_in_the_audit_alone_is_named_too(self, run_dir, tmp_path):
+        copy, scratch = self._copy(run_dir, tmp_path)
+        path = copy / "audit.jsonl"
+        lines = path.read_bytes().splitlines(keepends=True)
+        assert b'"code":"C2_DRYRUN_START"' in lines[0]
+        lines[0] = lines[0].replace(b'"symbol":"BTC/USDT"', b'"symbol":"BTC/USDC"')
+        path.write_bytes(b"".join(lines))
+        verdict = _rerun.determinism(copy, rerunnable=True, scratch=scratch)
+        assert verdict["status"] == "MISMATCH"
+        assert list(verdict["compared"].values()) == [True, True, False]
+        assert verdict["first_difference"] == (
+            "audit.jsonl line 1, C2_DRYRUN_START (seq 1): payload.symbol BTC/USDC in the run, "
+            "BTC/USDT in the re-run"
+        )

@@ -14,7 +14,6 @@ passes without it. The limit scales with the run's steps (``timeout_for``).
 from __future__ import annotations
 
 import argparse
-import itertools
 import os
 import shutil
 import subprocess
@@ -34,6 +33,8 @@ from .._rundir import create_run, read_run_config
 from .._rundir.layout import Backing
 from .._support.fsutil import atomic_write_bytes, file_digest
 from .._support.secrets import redact_text
+from ._difference import ASIDE as _ASIDE
+from ._difference import audit_difference, audit_records, first_difference
 from ._operator import OperatorAction, recorded_actions, replay, told_actions
 
 __all__ = [
@@ -52,8 +53,6 @@ MODULE: Final = "livesession.evidence"
 TIMEOUT_BASE_S: Final = 120.0
 TIMEOUT_PER_STEP_S: Final = 0.005
 """200 steps/s at the least: over ten times slower than a loaded 2-core machine re-runs."""
-_ASIDE: Final = ("C2_RESUME",)
-"""Audit records a re-run cannot have: a resume of the run's process."""
 _LEASE_ASIDE: Final = (*_ASIDE, "C2_LEASE_ACQUIRED")
 """With a lease, also its grants: they name the holding process and the store's token."""
 _RESULT: Final = "result.json"
@@ -121,15 +120,20 @@ def determinism(run_dir: Path, *, rerunnable: bool, scratch: Path) -> dict[str, 
     for name in (names.EVENTS, names.SNAPSHOTS):
         compared[name] = sha256_file(run_dir / name) == sha256_file(replay_dir / name)
     aside = _LEASE_ASIDE if leased else _ASIDE
-    compared[f"audit.jsonl (records, {' and '.join(aside)} aside)"] = _audit_records(
+    compared[f"audit.jsonl (records, {' and '.join(aside)} aside)"] = audit_records(
         run_dir / names.AUDIT, aside
-    ) == _audit_records(replay_dir / names.AUDIT, aside)
+    ) == audit_records(replay_dir / names.AUDIT, aside)
     ok = all(compared.values())
     outcome: dict[str, Any] = {"status": "match" if ok else "MISMATCH", "compared": compared}
     for name in (names.EVENTS, names.SNAPSHOTS):
         if not compared[name]:
             outcome["first_difference"] = first_difference(run_dir / name, replay_dir / name)
             break
+    else:
+        if not ok:  # only the audit records differ
+            outcome["first_difference"] = audit_difference(
+                run_dir / names.AUDIT, replay_dir / names.AUDIT, aside
+            )
     return _with_actions(outcome, actions, cfg.steps)
 
 
@@ -151,57 +155,12 @@ def replay_steps(run_dir: Path, planned: int) -> int:
     return max(planned, took) if isinstance(took, int) else planned
 
 
-def first_difference(run: Path, rerun: Path) -> str:
-    """Where the re-run's file first differs from the run's: its line, and what each holds.
-
-    ``events.jsonl line 40: ORDER_SUBMITTED in the run, ORDER_REJECTED in the re-run``: the
-    place to start looking for what is not deterministic (a strategy drawing from an
-    unseeded random source, say).
-    """
-    with run.open("rb") as ours, rerun.open("rb") as theirs:
-        for number, (mine, again) in enumerate(itertools.zip_longest(ours, theirs), start=1):
-            if mine != again:
-                return (
-                    f"{run.name} line {number}: {_what(mine)} in the run, {_what(again)} in the "
-                    "re-run"
-                )
-    return f"{run.name}: no line differs"  # pragma: no cover - the digests said they differ
-
-
-def _what(line: bytes | None) -> str:
-    """A line's event type or snapshot trigger, in a few words."""
-    if line is None:
-        return "nothing (the file ends)"
-    try:
-        record = orjson.loads(line)
-    except orjson.JSONDecodeError:
-        return "a line that is not JSON"
-    if not isinstance(record, dict):
-        return "a line that is not an object"
-    kind = record.get("event_type") or record.get("trigger") or "a record"
-    step = f" at step {record['step']}" if isinstance(record.get("step"), int) else ""
-    return f"{kind}{step} (seq {record.get('seq')})"
-
-
 def _with_actions(
     verdict: dict[str, Any], actions: tuple[OperatorAction, ...], steps: int
 ) -> dict[str, Any]:
     """``verdict`` with the operator's actions the re-run took (a run's own end aside)."""
     told = told_actions(actions, steps)
     return {**verdict, "operator_actions": told} if told else verdict
-
-
-def _audit_records(path: Path, aside: tuple[str, ...] = _ASIDE) -> list[bytes]:
-    """Audit lines without seq/prev_hash, and without the ``aside`` codes (to compare)."""
-    kept = []
-    for line in path.read_bytes().splitlines():
-        record = orjson.loads(line)
-        if record.get("code") in aside:
-            continue
-        record.pop("seq", None)
-        record.pop("prev_hash", None)
-        kept.append(orjson.dumps(record, option=orjson.OPT_SORT_KEYS))
-    return kept
 
 
 def _signals(path: Path) -> list[tuple[Any, Any]]:

@@ -1,0 +1,164 @@
+"""Where a determinism re-run first parts from the run: the line, and the field.
+
+``first_difference`` compares a file line by line (``events.jsonl``,
+``state_snapshots.jsonl``); ``audit_difference`` compares the audit records as the re-run's
+verdict does, ``seq`` and ``prev_hash`` left out and the records a re-run cannot have set
+aside. Two lines of different kinds are named by kind (``SIGNAL (seq 40) in the run, BAR
+(seq 40) in the re-run``); two of one kind by the first field that differs, with its value
+on each side (``payload.close 42010.50 in the run, 42010.60 in the re-run``), which is
+where to start looking for what is not deterministic.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import TYPE_CHECKING, Any, Final
+
+import orjson
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+__all__ = ["ASIDE", "audit_difference", "audit_records", "first_difference"]
+
+ASIDE: Final = ("C2_RESUME",)
+"""Audit records a re-run cannot have: a resume of the run's process."""
+_ABSENT: Final = object()
+_DERIVED: Final = frozenset({"event_id"})
+"""Fields that hash the rest of the line: named only when nothing else differs."""
+_SHOWN_CHARS: Final = 80
+
+
+def first_difference(run: Path, rerun: Path) -> str:
+    """Where the re-run's file first differs from the run's: its line, and what each holds.
+
+    ``events.jsonl line 40: ORDER_SUBMITTED (seq 40) in the run, ORDER_REJECTED (seq 40) in
+    the re-run``; of one kind, ``events.jsonl line 101, BAR (seq 101): payload.close
+    42010.50 in the run, 42010.60 in the re-run``.
+    """
+    with run.open("rb") as ours, rerun.open("rb") as theirs:
+        for number, (mine, again) in enumerate(itertools.zip_longest(ours, theirs), start=1):
+            if mine != again:
+                return f"{run.name} line {number}{_lines_differ(mine, again)}"
+    return f"{run.name}: no line differs"  # pragma: no cover - the digests said they differ
+
+
+def audit_records(path: Path, aside: tuple[str, ...] = ASIDE) -> list[bytes]:
+    """Audit lines without seq/prev_hash, and without the ``aside`` codes (to compare)."""
+    return [record for _, record, _ in _audit_lines(path, aside)]
+
+
+def audit_difference(run: Path, rerun: Path, aside: tuple[str, ...] = ASIDE) -> str:
+    """The first audit record that differs, compared as ``audit_records`` compares them.
+
+    ``audit.jsonl line 12 (line 11 in the re-run), C2_ORDER_SUBMITTED (seq 12):
+    payload.quantity 0.010 in the run, 0.020 in the re-run``.
+    """
+    pairs = itertools.zip_longest(_audit_lines(run, aside), _audit_lines(rerun, aside))
+    for ours, theirs in pairs:
+        if ours is None or theirs is None or ours[1] != theirs[1]:
+            where = f"line {ours[0]}" if ours is not None else "after its last record"
+            if theirs is not None and (ours is None or theirs[0] != ours[0]):
+                where += f" (line {theirs[0]} in the re-run)"
+            said = _lines_differ(
+                None if ours is None else ours[1],
+                None if theirs is None else theirs[1],
+                named=(None if ours is None else ours[2], None if theirs is None else theirs[2]),
+            )
+            return f"{run.name} {where}{said}"
+    return f"{run.name}: no record differs"  # pragma: no cover - the comparison said they do
+
+
+def _audit_lines(path: Path, aside: tuple[str, ...]) -> list[tuple[int, bytes, bytes]]:
+    """(line number, the record without seq and prev_hash, the line) of the records compared."""
+    kept = []
+    for number, line in enumerate(path.read_bytes().splitlines(), start=1):
+        record = orjson.loads(line)
+        if record.get("code") in aside:
+            continue
+        record.pop("seq", None)
+        record.pop("prev_hash", None)
+        kept.append((number, orjson.dumps(record, option=orjson.OPT_SORT_KEYS), line))
+    return kept
+
+
+def _lines_differ(
+    mine: bytes | None,
+    again: bytes | None,
+    *,
+    named: tuple[bytes | None, bytes | None] | None = None,
+) -> str:
+    """``: SIGNAL (seq 9) in the run, BAR (seq 9) in the re-run``, or of one kind its field.
+
+    ``named`` are the lines to name the records by (the audit's, with their ``seq``), when
+    ``mine`` and ``again`` are what was compared.
+    """
+    shown = (mine, again) if named is None else named
+    ours, theirs = _record(mine), _record(again)
+    if ours is not None and theirs is not None and _kind(ours) == _kind(theirs):
+        path, left, right = _field_difference(ours, theirs)
+        return (
+            f", {_what(shown[0])}: {path or 'the line'} {_shown(left)} in the run, "
+            f"{_shown(right)} in the re-run"
+        )
+    return f": {_what(shown[0])} in the run, {_what(shown[1])} in the re-run"
+
+
+def _record(line: bytes | None) -> dict[str, Any] | None:
+    if line is None:
+        return None
+    try:
+        record = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return None
+    return record if isinstance(record, dict) else None
+
+
+def _kind(record: dict[str, Any]) -> object:
+    """An event's type, a snapshot's trigger or an audit record's code."""
+    return record.get("event_type") or record.get("trigger") or record.get("code")
+
+
+def _field_difference(ours: Any, theirs: Any, path: str = "") -> tuple[str, Any, Any]:
+    """The dotted path of the first field that differs, and its value on each side.
+
+    Keys are taken in the run's order, then those only the re-run has (the top level's
+    ``event_id``, a hash of the rest, last); a list of one length is compared item by item
+    (``payload.open_orders.0``).
+    """
+    if isinstance(ours, dict) and isinstance(theirs, dict):
+        keys = [*ours, *(key for key in theirs if key not in ours)]
+        if not path:
+            keys = [k for k in keys if k not in _DERIVED] + [k for k in keys if k in _DERIVED]
+        for key in keys:
+            left, right = ours.get(key, _ABSENT), theirs.get(key, _ABSENT)
+            if left != right:
+                return _field_difference(left, right, f"{path}.{key}" if path else str(key))
+    if isinstance(ours, list) and isinstance(theirs, list) and len(ours) == len(theirs):
+        for index, (left, right) in enumerate(zip(ours, theirs, strict=True)):
+            if left != right:
+                return _field_difference(left, right, f"{path}.{index}" if path else str(index))
+    return path, ours, theirs
+
+
+def _shown(value: Any) -> str:
+    """A field's value in a few words: text as it is, anything else as compact JSON."""
+    if value is _ABSENT:
+        return "(absent)"
+    text = value if isinstance(value, str) else orjson.dumps(value).decode()
+    return text if len(text) <= _SHOWN_CHARS else text[: _SHOWN_CHARS - 3] + "..."
+
+
+def _what(line: bytes | None) -> str:
+    """A line's event type, snapshot trigger or audit code, in a few words."""
+    if line is None:
+        return "nothing (the file ends)"
+    try:
+        record = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return "a line that is not JSON"
+    if not isinstance(record, dict):
+        return "a line that is not an object"
+    kind = _kind(record) or "a record"
+    step = f" at step {record['step']}" if isinstance(record.get("step"), int) else ""
+    return f"{kind}{step} (seq {record.get('seq')})"
