@@ -285,7 +285,10 @@ class TestUnsealed:
         )
         metrics = _section(text, "Key metrics", "Profit and loss")
         assert "status RUNNING (not sealed)" in metrics
-        assert f"steps (bars) {len(bars)} " in metrics
+        claimed = orjson.loads((run_dir / "metrics.json").read_bytes())["steps"]
+        assert claimed < len(bars), "metrics.json is the last checkpoint's"
+        row = f"steps (bars) {len(bars)} (metrics.json, of the last checkpoint, says {claimed})"
+        assert row in metrics
         at = f"at step {len(bars)} (not sealed;"
         assert f"equity {at} marked at its close) {equity:,.2f}" in metrics
         assert f"positions {at} from the fills) BTC/USDT {held}" in metrics
@@ -293,6 +296,9 @@ class TestUnsealed:
         pnl = _section(text, "Profit and loss", "Price, orders and fills")
         assert f"equity {at} marked at its close) {equity:,.2f}" in pnl
         assert "final" not in pnl
+        # Its metrics.json is its last checkpoint's: the events going on past it are no
+        # violation of each count (Key metrics show both).
+        assert "events_by_type" not in text
 
     def test_a_sealed_run_keeps_its_final_values(self, run):
         """The seal's snapshot is the end: final equity and positions, no NOT SEALED."""

@@ -273,6 +273,8 @@ def _count(run: ReportRun, field: str, value: int, absent: int | None = None) ->
     claimed = run.metrics.get(field, absent)
     if claimed is None or claimed == value:
         return str(value)
+    if not run.sealed:
+        return f"{value} (metrics.json, of the last checkpoint, says {claimed})"
     return f"{value} (metrics.json says {claimed})"
 
 

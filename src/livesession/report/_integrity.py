@@ -11,9 +11,9 @@ what falls out of the single pass it makes anyway, and says so:
   the hash of the last line;
 * the closing ``C2_DRYRUN_STOP`` record's ``digests`` equal the SHA-256 of
   ``events.jsonl`` and ``state_snapshots.jsonl`` as read, so the chain covers their bytes;
-* ``metrics.json``'s line counts match the files, and its event counts (``steps``,
-  ``orders_submitted``, ``fills``, ``sink_retries``, ``late_fills``, ``events_by_type``)
-  the events read.
+* ``metrics.json``'s line counts match the files, and (for a sealed run, or a live one up
+  to its checkpoint) its event counts (``steps``, ``orders_submitted``, ``fills``,
+  ``sink_retries``, ``late_fills``, ``events_by_type``) the events read.
 
 Problems read like the verifier's violations: ``<file>:<line>: <what>``.
 """
@@ -184,13 +184,14 @@ class Integrity:
         metrics: dict[str, Any],
         *,
         live: bool,
-        counted: dict[str, Any],
+        counted: dict[str, Any] | None,
     ) -> None:
         """The stop record's digests and metrics.json's counts against what was read.
 
         ``counted`` holds the counts the events give (``Tallies.counted``): a count in
         metrics.json that is not what the events say is a problem, so a report never shows
-        the integrity as whole beside a count the events do not bear out.
+        the integrity as whole beside a count the events do not bear out. None (a crashed
+        run, whose metrics.json is its last checkpoint's) compares none of them.
         """
         counts = {
             "events_emitted": names.EVENTS,
@@ -206,7 +207,7 @@ class Integrity:
                     0,
                     f"{field} {metrics.get(field)!r}, but {name} has {self.lines.get(name, 0)}",
                 )
-        if metrics:
+        if metrics and counted is not None:
             self._counts(metrics, counted)
         head = self.sha256.get("audit head", "")
         if metrics and metrics.get("audit_head") != head:

@@ -116,7 +116,11 @@ def scan(
     audit, last_audit = checks.audit_chain(run_dir / names.AUDIT, cut, _AUDIT_KEPT)
     metrics = read_json_object(run_dir / names.METRICS, cut)
     if live is None or live.cut.steps:
-        checks.closing(last_audit, metrics, live=live is not None, counted=tallies.counted())
+        # A crashed run's metrics.json is its last checkpoint's while its events go on: its
+        # event counts say nothing of the events read (Key metrics show both).
+        sealed = "SESSION_STOPPED" in tallies.kinds
+        counted = tallies.counted() if sealed or live is not None else None
+        checks.closing(last_audit, metrics, live=live is not None, counted=counted)
     times = [*tallies.span, *(ts_sim_of(s) for s in snapshots)]
     return ReportRun(
         run_dir=run_dir,
