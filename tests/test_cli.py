@@ -499,3 +499,22 @@ def test_what_a_run_left_open_is_in_the_summary_and_the_json(tmp_path):
     assert said["open_orders"] == ["ls1"]
     flat = attrs.evolve(left, positions={"BTC/USDT": Decimal("0.000")}, open_orders=("a", "b"))
     assert exposure_line(flat) == "flat, 2 open orders"
+
+
+def test_a_sigterm_while_the_arguments_are_parsed_ends_with_one_line(monkeypatch, capsys):
+    """SIGTERM before the command had started (in build_parser) escaped as a traceback and
+    exit 1, which the exit-code table reserves for violations; it is 143 and one line."""
+    import os
+    import signal
+
+    from livesession import cli
+
+    built = cli.build_parser
+
+    def terminated_while_building() -> object:
+        os.kill(os.getpid(), signal.SIGTERM)
+        return built()
+
+    monkeypatch.setattr(cli, "build_parser", terminated_while_building)
+    assert cli.main(["list", "."]) == 143
+    assert capsys.readouterr().err == "livesession: terminated\n"

@@ -420,15 +420,29 @@ def _sigterm_ends_commands() -> Iterator[None]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI; user errors become one line on stderr and exit code 2."""
-    with _sigterm_ends_commands(), readers_may_leave():
-        return _main(argv)
+    """Run the CLI; user errors become one line on stderr and exit code 2.
+
+    A signal before the command has started (while its arguments are parsed, say) ends it
+    as one during the command does: one line and 130/143, never a traceback.
+    """
+    try:
+        with _sigterm_ends_commands(), readers_may_leave():
+            return _main(argv)
+    except (KeyboardInterrupt, _Terminated) as exc:
+        return _ended_by_signal(exc)
+
+
+def _ended_by_signal(exc: BaseException) -> int:
+    by_sigterm = isinstance(exc, _Terminated)
+    said = "terminated" if by_sigterm else "interrupted"
+    print(f"livesession: {said}", file=sys.stderr)  # noqa: T201 - the CLI's output
+    return EXIT_TERMINATED if by_sigterm else EXIT_INTERRUPTED
 
 
 def _main(argv: Sequence[str] | None) -> int:
-    parser = build_parser()
     as_json = "--json" in (sys.argv[1:] if argv is None else list(argv))
     try:
+        parser = build_parser()
         args = parser.parse_args(argv)
         handler = getattr(args, "handler", None)
         if handler is None:
@@ -440,10 +454,7 @@ def _main(argv: Sequence[str] | None) -> int:
     except LiveSessionError as exc:
         return _error(str(exc), as_json=as_json)
     except (KeyboardInterrupt, _Terminated) as exc:
-        by_sigterm = isinstance(exc, _Terminated)
-        said = "terminated" if by_sigterm else "interrupted"
-        print(f"livesession: {said}", file=sys.stderr)  # noqa: T201 - the CLI's output
-        return EXIT_TERMINATED if by_sigterm else EXIT_INTERRUPTED
+        return _ended_by_signal(exc)
     except OSError as exc:
         # The file system refused (no space, no permission) where no message of ours says
         # so: still one line, naming the file, not a traceback.
