@@ -243,6 +243,33 @@ def test_a_second_signal_ends_the_process_at_once_and_resume_finishes_the_run(
     assert result.ok, result.render(run_dir)
 
 
+def test_a_second_signal_after_the_seal_leaves_the_exit_code_to_the_run(tmp_path: Path) -> None:
+    """Once the run is sealed, a second SIGTERM (the process still printing, or handing
+    alerts to a slow webhook) killed it all the same: exit 143 for a run sealed COMPLETED,
+    which sends a supervisor looking for an unfinished run that does not exist."""
+    create_run(DryrunConfig(run_id="sealed", steps=20), tmp_path).run_to_end(20)
+    unsealed = create_run(DryrunConfig(run_id="open", steps=20), tmp_path)
+    unsealed.preflight()  # its audit has no C2_DRYRUN_STOP yet: a second signal ends it
+    script = (
+        "import os, signal, sys\n"
+        "from pathlib import Path\n"
+        "from livesession.control import SignalControls\n"
+        "controls = SignalControls()\n"
+        "with controls.installed():\n"
+        "    controls.run_dir = Path(sys.argv[1])\n"
+        "    os.kill(os.getpid(), signal.SIGTERM)\n"
+        "    os.kill(os.getpid(), signal.SIGTERM)\n"
+        "    print(controls.stop_reason)\n"
+    )
+    for run, code, said in (("sealed", 0, "SIGNAL_SIGTERM\n"), ("open", -signal.SIGTERM, "")):
+        done = subprocess.run(
+            [sys.executable, "-c", script, str(tmp_path / run)],
+            capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        assert (done.returncode, done.stdout) == (code, said), (run, done.stderr)
+    unsealed.close()
+
+
 def test_stop_kill_and_ack_act_on_a_live_run(
     live_run: tuple[subprocess.Popen[str], Path], capsys: pytest.CaptureFixture[str]
 ) -> None:

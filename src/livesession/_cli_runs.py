@@ -233,6 +233,7 @@ def _run(
     from ._artifacts.timings import StepTimer  # noqa: PLC0415 - only for CLI runs
 
     timer = StepTimer(run_dir)
+    controls.run_dir = run_dir
     quiet = quiet or as_json
     show_bar = (
         not quiet and steps - session.steps_done >= _PROGRESS_MIN_STEPS and sys.stderr.isatty()

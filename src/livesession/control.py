@@ -94,6 +94,8 @@ class SignalControls:
         """``SIGNAL_SIGTERM`` / ``SIGNAL_SIGINT`` once a stop was asked for."""
         self._kill = False
         self._ack = False
+        self.run_dir: Path | None = None
+        """The run the CLI drives, once it exists: a second stop signal after its seal is moot."""
         self._terminal_fds: tuple[int, ...] = ()
         """stdout/stderr when they were a terminal as the handlers went in (after a hangup
         ``isatty`` may no longer say so)."""
@@ -137,6 +139,10 @@ class SignalControls:
             if self.stop_reason:
                 return
         if self.stop_reason:
+            if self.run_dir is not None and _last_audit(self.run_dir) is not None:
+                # Sealed already: the process is only saying how the run ended (and handing
+                # alerts over, bounded). Killing it now would exit 143 for a sealed run.
+                return
             # The second stop signal: the operator wants the process gone now. It ends by
             # the signal itself (so its parent sees which), and the run stays resumable at
             # its last checkpoint, exactly as after a crash.
