@@ -67,9 +67,10 @@ keeps every fill price positive (a price one tick high slipped 10 % still rounds
 MAX_LEASE_TTL_MS: Final = 86_400_000
 """The longest ``lease_ttl_ms``: one day. A crashed session's lease keeps every other
 session of its account and strategy, and its own resume, out until it expires."""
-UNRECORDED_KEYS: Final = ("base_dir", "durability")
-"""Keys of ``config.json`` that ``recorded_sha256`` leaves out: they never change a run's
-bytes, and differ where the same run is re-made (another directory, the evidence re-run)."""
+UNRECORDED_KEYS: Final = ("base_dir", "checkpoint_every", "durability")
+"""Keys of ``config.json`` that ``recorded_sha256`` leaves out: they never change what a run
+records, and differ where the same run is re-made (another directory, the evidence re-run,
+another durability and so another default ``checkpoint_every``)."""
 _C = TypeVar("_C")
 
 
@@ -384,9 +385,10 @@ class DryrunConfig:
 
         The audit chain then covers the config a run traded under (its risk limits above
         all), and ``verify`` recomputes it from ``config.json`` (docs/artifacts.md). Left out
-        are what never changes a run's bytes and may differ where the same run is re-made:
-        ``base_dir`` (where the config file sits) and ``durability`` (when bytes reach the
-        disk; the evidence's re-run writes with none).
+        are what never changes what a run records and may differ where the same run is
+        re-made: ``base_dir`` (where the config file sits), ``durability`` (when bytes reach
+        the disk; the evidence's re-run writes with none) and ``checkpoint_every`` (how often
+        the state is saved; its default follows the durability).
         """
         data = {k: v for k, v in self.to_dict().items() if k not in UNRECORDED_KEYS}
         return hashlib.sha256(orjson.dumps(data, option=orjson.OPT_SORT_KEYS)).hexdigest()

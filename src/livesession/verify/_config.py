@@ -1,11 +1,11 @@
 """``config.json`` against the config the run recorded as it started.
 
 ``SESSION_STARTED`` carries ``config_sha256``: the SHA-256 of the run's config as
-``config.json`` holds it, compact with sorted keys, without ``base_dir``, ``durability``
-and ``sources`` (docs/artifacts.md). The audit chain covers that event, so the config a
-run traded under, its risk limits above all, cannot be changed afterwards unseen. Runs
-written before the field existed, and runs without a ``config.json`` (sinks given as
-files), have nothing to compare.
+``config.json`` holds it, compact with sorted keys, without ``base_dir``,
+``checkpoint_every``, ``durability`` and ``sources`` (docs/artifacts.md). The audit chain
+covers that event, so the config a run traded under, its risk limits above all, cannot be
+changed afterwards unseen. Runs written before the field existed, and runs without a
+``config.json`` (sinks given as files), have nothing to compare.
 """
 
 from __future__ import annotations
@@ -23,9 +23,10 @@ if TYPE_CHECKING:
 __all__ = ["CONFIG", "check_config"]
 
 CONFIG: Final = names.CONFIG
-_UNRECORDED: Final = frozenset({"base_dir", "durability", "sources"})
-"""Left out of the digest: where the config file sits, when bytes reach the disk (neither
-changes a run's bytes), and the plug-ins' source records (written beside the config)."""
+_UNRECORDED: Final = frozenset({"base_dir", "checkpoint_every", "durability", "sources"})
+"""Left out of the digest: where the config file sits, how often the state is saved and when
+bytes reach the disk (none changes what a run records), and the plug-ins' source records
+(written beside the config)."""
 
 
 def check_config(report: Violations, raw: bytes | None, recorded: object) -> None:
