@@ -227,3 +227,32 @@ class TestRealishReplay:
         assert result.exit_codes == [KILLED] * len(kills) + [0]
         assert result.violations == []
         assert (where / "crashed" / name / "broker_journal.attempts.jsonl").exists()
+
+
+@pytest.mark.parametrize("sent", [3, 7, 11])
+def test_a_crash_after_exits_were_sent_resumes_to_the_same_bytes(tmp_path: Path, sent: int):
+    """The sends made after the checkpoint are taken again as they were made, not before.
+
+    The mock venue replayed the crashed session's later sends before the resumed one made
+    them: the take-profit and stop-loss legs a fill placed had their acks already due, so
+    the resumed run recorded them a bar early (its evidence failed), and after a weekend gap
+    longer than the reconcile grace the resume escalated a venue that had run ahead.
+    """
+    config = tmp_path / "oco.toml"
+    config.write_text(
+        'run_id = "oco"\nsteps = 400\ncheckpoint_every = 25\n'
+        '[strategy]\nfast = 3\nslow = 8\nprotect_pct = "0.002"\n',
+        encoding="utf-8",
+    )
+    assert cli("dryrun", "-c", config, "--out", tmp_path / "straight", "-q").returncode == 0
+    out = tmp_path / "runs"
+    killed = cli("dryrun", "-c", config, "--out", out, "-q", crash_at=f"after_send:{sent}")
+    assert killed.returncode == KILLED
+    resumed = cli("resume", out / "oco", "-q")
+    assert resumed.returncode == 0, resumed.stderr
+    for name in ("events.jsonl", "state_snapshots.jsonl"):
+        assert (out / "oco" / name).read_bytes() == (
+            tmp_path / "straight" / "oco" / name
+        ).read_bytes()
+    journal = (out / "oco" / "broker_journal.jsonl").read_bytes()
+    assert b'"op":"replay"' in journal  # the later sends were set aside, then taken again

@@ -10,8 +10,11 @@ part beyond the position is cancelled (all of it once the position is flat or on
 order's side), as venues do, so two reduce-only orders never flip a position together.
 
 With ``journal=path`` the venue keeps its own append-only record of the requests it
-received, as a real exchange would: a new ``MockBroker`` on the same journal knows every
-order sent before a crash, so a resumed session can look orders up instead of resending.
+received: a new ``MockBroker`` on the same journal is rebuilt as the venue stood at the
+resumed session's checkpoint. The sends the crashed session made after that checkpoint
+are set aside, and taken when the resumed session makes them again, at the same moments
+(``replays_send``, journaled as ``replay``): its reports then come when they came, and an
+order reaches the venue once.
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ from .._domain.model import (
 )
 from .._domain.random import unit_draw
 from .._exceptions import CheckpointError, Rejected
-from .._typing import JournaledVenue, MarkableVenue, ResumableVenue
+from .._typing import JournaledVenue, MarkableVenue, ReplayingVenue, ResumableVenue
 from ._journal import append_entry
 from ._venue import DueReports, VenueState, halves, touched
 
@@ -104,7 +107,7 @@ class _VenueState(VenueState):
     """When the venue accepted the order: only later bars may trigger it."""
 
 
-class MockBroker(JournaledVenue, ResumableVenue, MarkableVenue):
+class MockBroker(JournaledVenue, ResumableVenue, MarkableVenue, ReplayingVenue):
     """A deterministic venue for dry runs. ``kind`` is ``"mock"``."""
 
     kind = "mock"
@@ -138,6 +141,8 @@ class MockBroker(JournaledVenue, ResumableVenue, MarkableVenue):
         self._last_price: dict[str, Decimal] = {}
         self._position: dict[str, Decimal] = {}
         """The venue's net position per symbol, from the fills it has matched."""
+        self._set_aside: set[str] = set()
+        """Sends made after the resumed checkpoint, taken when the session makes them again."""
         self.submissions: dict[str, int] = {}
         """How often each client order id reached the venue (tests count duplicates)."""
 
@@ -168,9 +173,24 @@ class MockBroker(JournaledVenue, ResumableVenue, MarkableVenue):
                 self._schedule_fills(state, order.limit_price, bar.ts_ns)
 
     def submit(self, order: Order, now_ns: int) -> None:
-        """Accept the request; the ack (or reject) and fills become due after the latency."""
-        self._record("submit", order=order, now_ns=now_ns, price=self._last_price.get(order.symbol))
+        """Accept the request; the ack (or reject) and fills become due after the latency.
+
+        A send the crashed session made after its checkpoint, made again by the resumed
+        one (``replays_send``), is taken now as it was then, and journaled as a ``replay``
+        of that send: the order reached the venue once.
+        """
+        cid = order.client_order_id
+        price = self._last_price.get(order.symbol)
+        if cid in self._set_aside:
+            self._set_aside.discard(cid)
+            self._record("replay", cid=cid, now_ns=now_ns, price=price)
+        else:
+            self._record("submit", order=order, now_ns=now_ns, price=price)
         self._apply_submit(order, now_ns)
+
+    def replays_send(self, client_order_id: str) -> bool:
+        """Whether sending ``client_order_id`` replays a send made after the checkpoint."""
+        return client_order_id in self._set_aside
 
     def cancel(self, client_order_id: str, now_ns: int) -> None:
         """Cancel an open order; a closed or unknown one raises ``Rejected``."""
@@ -220,10 +240,10 @@ class MockBroker(JournaledVenue, ResumableVenue, MarkableVenue):
         delivery (``deliver``: how many reports a poll handed out), so the venue is rebuilt
         exactly as it stood at the checkpoint: a report due by then but not yet polled (an
         OCO leg's ack, sent while the step's last poll was being applied) stays owed.
-        Requests after the offset (e.g. a flatten sent during the final wind-down) are
-        replayed with their reports owed; their deliveries are not, since the resumed
-        session polls again. Without an offset or a journal, every report due by ``now_ns``
-        is taken as delivered.
+        Requests after the offset are set aside: a send the resumed session makes again is
+        taken then (``replays_send``), with its reports due as they were; the rest (a
+        flatten of a wind-down the resumed session does not make) never happened. Without
+        an offset or a journal, every report due by ``now_ns`` is taken as delivered.
         """
         path = self._journal_path
         if journal_offset is None or path is None or not path.exists():
@@ -231,10 +251,13 @@ class MockBroker(JournaledVenue, ResumableVenue, MarkableVenue):
             return
         self._reset()
         data = path.read_bytes()
-        self._replay_bytes(data[:journal_offset], deliveries=True)
-        self._replay_bytes(data[journal_offset:])
-        # The deliveries journaled after the checkpoint went to a session that died: this
-        # marker voids them for any later resume, which replays past it.
+        left_aside = self._replay_bytes(data[:journal_offset], deliveries=True)
+        self._set_aside = set(left_aside) | _sends_in(data[journal_offset:])
+        # What the session that died did after its checkpoint, the venue sets aside: the
+        # resumed session makes the same sends at the same moments (``replays_send``), and
+        # the venue takes each then, so its reports come when they came; one it does not
+        # make again (a wind-down the resumed session has no reason for) never happened.
+        # This marker voids those requests, and their deliveries, for any later resume.
         self._record("resume", now_ns=now_ns, offset=journal_offset)
 
     def close(self) -> None:
@@ -358,6 +381,7 @@ class MockBroker(JournaledVenue, ResumableVenue, MarkableVenue):
             entry["count"] = fields["count"]
         elif op == "resume":
             entry["offset"] = fields["offset"]
+            entry["aside"] = True  # requests before it, from the offset, were set aside
         else:
             entry["cid"] = fields["cid"]
         append_entry(self._journal, entry)
@@ -366,29 +390,40 @@ class MockBroker(JournaledVenue, ResumableVenue, MarkableVenue):
         if journal.exists():
             self._replay_bytes(journal.read_bytes())
 
-    def _replay_bytes(self, data: bytes, *, deliveries: bool = False) -> None:
+    def _replay_bytes(self, data: bytes, *, deliveries: bool = False) -> dict[str, Any]:
         """Apply journaled requests; ``deliveries``: hand out the reports polls took, too.
 
         A delivery between a resume's offset and its ``resume`` marker does not count: the
         session it went to died before its next checkpoint, and the resumed one polled again.
+        Nor does a request there, when the marker says it was set aside (``aside``): a
+        ``replay`` later takes the send it names, as the resumed session made it again.
+        Returns the sends set aside and not replayed (by client order id).
         """
         lines = [raw for raw in data.splitlines(keepends=True) if raw.endswith(b"\n")]
         entries = [orjson.loads(raw) for raw in lines]  # a torn last request never arrived
-        void: list[tuple[int, int]] = []
+        void: list[tuple[int, int, bool]] = []
         position = 0
         for raw, entry in zip(lines, entries, strict=True):
             if entry["op"] == "resume":
-                void.append((entry["offset"], position))
+                void.append((entry["offset"], position, entry.get("aside") is True))
             position += len(raw)
+        aside: dict[str, Any] = {}
         position = 0
         for raw, entry in zip(lines, entries, strict=True):
             at, position = position, position + len(raw)
             op = entry["op"]
+            voided = [set_aside for lo, hi, set_aside in void if lo <= at < hi]
             if op == "deliver":
-                if deliveries and not any(lo <= at < hi for lo, hi in void):
+                if deliveries and not voided:
                     self._hand_out(entry["count"])
+            elif any(voided):  # set aside; a replay there leaves its send aside
+                if op == "submit":
+                    aside[entry["order"]["client_order_id"]] = entry
+            elif op == "replay":
+                self._replay_request({**aside.pop(entry["cid"]), **entry, "op": "submit"})
             elif op != "resume":
                 self._replay_request(entry)
+        return aside
 
     def _hand_out(self, count: int) -> None:
         """Take ``count`` due reports off the venue (a journaled delivery, replayed)."""
@@ -421,3 +456,17 @@ class MockBroker(JournaledVenue, ResumableVenue, MarkableVenue):
 
     def __repr__(self) -> str:
         return f"MockBroker(seed={self._seed}, fill_model={self._model!r})"
+
+
+def _sends_in(data: bytes) -> set[str]:
+    """The client order ids sent (``submit``) or sent again (``replay``) in journal bytes."""
+    sent: set[str] = set()
+    for raw in data.splitlines(keepends=True):
+        if not raw.endswith(b"\n"):
+            continue  # a torn last request never arrived
+        entry = orjson.loads(raw)
+        if entry["op"] == "submit":
+            sent.add(entry["order"]["client_order_id"])
+        elif entry["op"] == "replay":
+            sent.add(entry["cid"])
+    return sent
