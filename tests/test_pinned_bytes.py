@@ -33,28 +33,28 @@ _RUNS: dict[str, tuple[str, ...]] = {
 
 PINNED: dict[str, dict[str, str]] = {
     "pin": {
-        "events.jsonl": "cf448ec969df95e6e285896e1b3376c027312d5d77bfad977bab8a3c187e1367",
+        "events.jsonl": "a7ce30f8eb072d3e5de2643635346f54f7bb59c231dc6ec72d9e2baba0480dc0",
         "state_snapshots.jsonl": "28de2bff1ba0d0aa0df359dc0180f44756708ac52ee02ac1fb6d615ab573c2b7",
-        "metrics.json": "8d5a37b6b588a2b2e77f7944e7adda57f0dacd68f656dcb4330162ffe829b08c",
-        "audit.jsonl": "227b950247d984a9979d81d75124918599a1090106d6e5cf2f8ff440ac95585c",
+        "metrics.json": "7c80fc29ed8d6d1c06d2b33bf79e31ca0a28c087caece6d94b7e15f143582e18",
+        "audit.jsonl": "f5151541395d4ce22066b57421cbd309dafd372952abd77d976f2ad9992ad165",
     },
     "pin-realish": {
-        "events.jsonl": "a40e2149c48b37b076412aea73165625a56256853a890f6737aee4ea24a668db",
+        "events.jsonl": "4694941f5479b03fad866c23deb8453274eeac7eb538a6170d33c62847433c0c",
         "state_snapshots.jsonl": "34894376c0f37c4e410bc11565294716f2467066c088705cd793e7055a3849ca",
-        "metrics.json": "4082d1f6c9083aa14b31cc2fdfec366a86fa7524f47adde081ae1ac2542c3491",
-        "audit.jsonl": "bba3afc25eb7deafa80ec3cb0f10a5c6e0591882977f86bd394fb41fa323ab38",
+        "metrics.json": "04e4fdd6b39734e1686012ba7d919a6165162269672ad2da3a4729cc15646876",
+        "audit.jsonl": "778a715d5bc6049ef4bca5e6f43231ff53b80beb769cc573bc8405472112d85f",
     },
     "pin-oco": {
-        "events.jsonl": "292858bb1540984a9a5ef64f54ee4249ebff03d0b6c207347594a0b70be35e17",
+        "events.jsonl": "b2a3a37aab26738394bacde88c330101f40b4e6cc1943c2ec1b99b4f755ae917",
         "state_snapshots.jsonl": "55ac94849aed3c920d516d67d1c7661477fcd87da75d7d8644187893113d2ffa",
-        "metrics.json": "0d80136c9b3d36ad7f9c298b5d49e2106fc595c3bd569bb460bdd2326e10737a",
-        "audit.jsonl": "cf4b7b46b2a9563c3e04a220f6c2343081664e50987a242aa356cf4cc281af9b",
+        "metrics.json": "81579e021e395930c5ff6e1a10db7533acd8a9e1d6caea909ae9e4ddf92d0cb1",
+        "audit.jsonl": "42d5b2dac6166f3c07dbbc183b17f40b09120a9f948236247007e272be84cf71",
     },
     "pin-fixed": {
-        "events.jsonl": "516e0058b9a0d3a00bcef0fed5c6e721b8d5f25953fbfb1f0f547d1279691f78",
+        "events.jsonl": "b92f61bbbf7d4f4c73a410e0063522cb99be51acef722431a7ace390d62522ac",
         "state_snapshots.jsonl": "42b9fc0c3ff112a48ff2b5d1201c5fa967f2881875079130653ad16b5c8624a8",
-        "metrics.json": "3cf22d069e12f114e4e467a323930f55632aceb460462e57d3b547249c0e437e",
-        "audit.jsonl": "2597cd8ed3638251dfc82f11958af7f881196fe7093c7e1ef890a0bc1dc0007a",
+        "metrics.json": "f1c875b4700da54766bc0dfd9f2b0854199f78bd5ced3a72cbbcbc07931267c0",
+        "audit.jsonl": "d631ad61542640a4c90727ba7c914c19c2feb83e2bd14f4cbd0e658e6505dc80",
     },
 }
 
