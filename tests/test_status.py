@@ -395,3 +395,51 @@ def test_a_crashed_run_started_with_objects_says_resume_it_from_python(tmp_path:
     with resume_run(out / "obj", strategy=_StopsOnce(interrupt=False)) as resumed:
         resumed.run_to_end(120)
     assert run_status(out / "obj").verdict is Verdict.COMPLETED
+
+
+def test_a_crashed_run_whose_data_or_code_changed_is_not_called_resumable(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`status` said "crashed, resumable" (exit 6) for a run `resume` refuses (exit 2): its
+    data file had a row appended, or its strategy's source was edited. A supervisor that
+    trusts exit 6 resumed five times and reported a crash loop. Both are hashed now, the
+    code never imported."""
+    from crash_harness import cli as run_cli
+
+    example = Path(__file__).parents[1] / "examples"
+    shutil.copytree(example / "mydesk", tmp_path / "mydesk")
+    closes = [100 + (m * 37) % 11 for m in range(301)]
+    rows = [
+        f"2026-03-02T{m // 60:02d}:{m % 60:02d}:00Z,{closes[m]}.00,"
+        f"{max(closes[m], closes[m + 1]) + 1}.00,{min(closes[m], closes[m + 1]) - 1}.00,"
+        f"{closes[m + 1]}.00,5"
+        for m in range(300)
+    ]
+    data = tmp_path / "bars.csv"
+    data.write_text("timestamp,open,high,low,close,volume\n" + "\n".join(rows) + "\n", "utf-8")
+    config = tmp_path / "desk.toml"
+    config.write_text(
+        'feed = "csv:bars.csv"\nsymbol = "DESK"\n'
+        + (example / "mydesk.toml").read_text(encoding="utf-8"),
+        encoding="utf-8",
+    )
+    killed = run_cli(
+        "dryrun", "-c", config, "--out", tmp_path / "runs", "-q", crash_at="checkpoint:2"
+    )
+    assert killed.returncode == KILLED, killed.stderr
+    run_dir = tmp_path / "runs" / "mydesk"
+    assert _status(capsys, run_dir)[0] == 6
+    source = tmp_path / "mydesk" / "breakout.py"
+    for path, edit, said in (
+        (data, b"2026-03-02T05:00:00Z,100.00,101.00,99.00,100.00,5\n", "data file"),
+        (source, b"# tuned after the crash\n", "the source of strategy 'mydesk.breakout"),
+    ):
+        kept = path.read_bytes()
+        path.write_bytes(kept + edit)
+        code, status = _status(capsys, run_dir)
+        assert (code, status["resumable"]) == (5, False), status
+        assert said in str(status["resume_problem"])
+        assert "changed since run" in str(status["resume_problem"])
+        path.write_bytes(kept)
+        assert _status(capsys, run_dir)[0] == 6
+    assert run_cli("resume", run_dir, "-q").returncode == 0

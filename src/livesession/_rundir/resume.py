@@ -27,10 +27,11 @@ from .._exceptions import (
     CheckpointError,
     LeaseError,
     LiveSessionError,
+    PluginError,
     RunDirectoryError,
 )
 from .._session.assembly import make_clock
-from .._support.fsutil import truncate_to
+from .._support.fsutil import file_digest, truncate_to
 from .._support.references import check_sources
 from .._typing import MarkableVenue, ResumableVenue
 from ..brokers.mock import MockBroker
@@ -38,7 +39,7 @@ from ..stores import FileCheckpointStore
 from .alerting import choose_alerts
 from .backing import take_lease
 from .brokers import BrokerFactory, open_broker
-from .data import check_data_unchanged
+from .data import check_data_unchanged, check_run_data
 from .layout import STORES, Backing, read_run_config
 from .lock import RunLock, writer_command
 from .plugins import (
@@ -394,19 +395,45 @@ def resume_problem(run_dir: Path) -> str | None:
 
     The read-only half of a resume's checks, for ``livesession status`` (never run it on a
     live run: a writer's files change under it): the config, the checkpoint, the audit
-    chain and artifact sizes up to the checkpoint, and the venue journals. What only the
-    resume itself can learn (the data file's hash, a lease another session holds) is not
-    checked.
+    chain and artifact sizes up to the checkpoint, the venue journals, the data file's
+    bytes and the plug-ins' source files (hashed, never imported). What only the resume
+    itself can learn (a lease another session holds) is not checked.
     """
     try:
-        cfg, _meta = read_run_config(run_dir)
+        cfg, meta = read_run_config(run_dir)
         checkpoint = load_checkpoint(run_dir)
         if checkpoint is not None and checkpoint.get("sealed"):
             return f"run {cfg.run_id} is sealed: nothing to resume"
         _validate_artifacts(run_dir, checkpoint)
         _check_journals(run_dir)
+        check_run_data(run_dir, cfg, meta)
+        _check_source_files(cfg.run_id, meta.get("sources") or {})
     except (LiveSessionError, OSError) as exc:
         return str(exc)
     except (KeyError, TypeError, ValueError) as exc:  # a checkpoint of the wrong shape
         return f"{run_dir / names.CHECKPOINT} is corrupt ({type(exc).__name__})"
     return None
+
+
+def _check_source_files(run_id: str, sources: dict[str, Any]) -> None:
+    """Refuse, as ``resume`` would, a plug-in whose source file changed since the run began.
+
+    The recorded file is hashed where it was; nothing is imported (``status`` runs no code
+    of the run's). A plug-in given as an object has no file to look at here.
+    """
+    for role, record in sorted(sources.items()):
+        if not isinstance(record, dict) or "object" in record or not record.get("file"):
+            continue
+        try:
+            digest = file_digest(Path(record["file"]))[0]
+        except OSError as exc:
+            raise PluginError(
+                f"the source of {role} {record.get('ref')!r} cannot be read "
+                f"({record['file']}: {exc.strerror}): restore the code the run started with"
+            ) from None
+        if digest != record.get("sha256"):
+            raise PluginError(
+                f"the source of {role} {record.get('ref')!r} changed since run {run_id} "
+                f"started (SHA-256 {str(record.get('sha256'))[:12]}..., now {digest[:12]}... "
+                f"in {record['file']}): restore the code the run started with"
+            )
