@@ -6,13 +6,25 @@ import os
 import shutil
 import subprocess
 import sys
+import tracemalloc
 import wsgiref.util
+from decimal import Decimal
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from livesession._artifacts.runread import RunCut, iter_records, read_records
 from livesession._domain.ids import stable_id
 from livesession._exceptions import MissingExtra
-from livesession.prom import make_exporter, make_registry, render_textfile, write_textfile
+from livesession.prom import (
+    _DAY_NS,
+    _LatestEquity,
+    make_exporter,
+    make_registry,
+    render_textfile,
+    write_textfile,
+)
 
 from _runfactory import build_run, canonical
 
@@ -164,6 +176,94 @@ class TestRenderTextfile:
         path.write_bytes(path.read_bytes() + b"\x00garbage\n[]\n")
 
         assert sample_values(render_textfile(run))[("trader_signals_total", ())] == 4
+
+
+class TestLongRuns:
+    """``prom`` runs beside live runs of up to a million steps: it streams, never holds."""
+
+    @staticmethod
+    def _grown(tmp_path, name: str, extra: int, kind: bytes = b'"BAR"'):
+        """A factory run with ``extra`` more lines of ``kind`` (copies of its first one)."""
+        run = build_run(tmp_path / name)
+        events = run / "events.jsonl"
+        line = next(line for line in events.read_bytes().splitlines(True) if kind in line)
+        with events.open("ab") as f:
+            f.write(line * extra)
+        return run
+
+    @staticmethod
+    def _peak(run) -> int:
+        tracemalloc.start()
+        try:
+            render_textfile(run)
+            return tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+
+    @pytest.mark.broken_run("it appends copies of a BAR line to a run")
+    def test_memory_does_not_grow_with_the_events(self, tmp_path):
+        """Eight times the events take about the same peak memory (a list of them: 8 x).
+
+        Memory, not speed: what tracemalloc counts does not depend on the machine's load.
+        Holding the events (about 2 KB a parsed line) would take some 2 MB for the small run
+        and 16 MB for the large one.
+        """
+        render_textfile(self._grown(tmp_path, "warm", 10))  # imports, caches
+        small = self._peak(self._grown(tmp_path, "small", 1_000))
+        large = self._peak(self._grown(tmp_path, "large", 8_000))
+
+        assert large < 2 * small + 256 * 1024, (small, large)
+
+    @pytest.mark.broken_run("it appends copies of a SIGNAL line to a run")
+    def test_counts_every_streamed_event(self, tmp_path):
+        """Every line of a long file is counted, to the last."""
+        run = self._grown(tmp_path, "grown", 10, kind=b'"SIGNAL"')
+
+        assert sample_values(render_textfile(run))[("trader_signals_total", ())] == 4 + 10
+
+    @given(data=st.data())
+    def test_iter_records_is_read_records(self, tmp_path_factory, data):
+        """The streaming reader gives the records the list reader gives, cut or not."""
+        lines = data.draw(
+            st.lists(
+                st.sampled_from([b'{"a": 1}', b"[1]", b"", b"\x00", b'{"b": "\xc3\xa9"}', b"{"]),
+                max_size=12,
+            )
+        )
+        raw = b"\n".join(lines) + data.draw(st.sampled_from([b"", b"\n"]))
+        path = tmp_path_factory.mktemp("lines") / "events.jsonl"
+        path.write_bytes(raw)
+        offset = data.draw(st.integers(0, len(raw) + 2))
+        cut = RunCut(steps=1, offsets={"events.jsonl": offset}, metrics=None)
+
+        assert list(iter_records(path)) == read_records(path)
+        assert list(iter_records(path, cut)) == read_records(path, cut)
+
+    @given(
+        st.lists(
+            st.tuples(
+                st.integers(-3 * _DAY_NS, 3 * _DAY_NS),
+                st.integers(0, 1),
+                st.integers(-50, 50),
+            ),
+            max_size=30,
+        )
+    )
+    def test_latest_equity_is_the_sorted_one(self, observations):
+        """The running latest and day's first equal those of every record kept and sorted."""
+        tracker = _LatestEquity()
+        for ts, source, value in sorted(observations, key=lambda o: o[1]):  # events first
+            tracker.add({"ts_sim": ts}, str(value), source=source)
+        ordered = sorted(
+            (o for o in sorted(observations, key=lambda o: o[1])),
+            key=lambda o: (o[0], o[1]),
+        )
+        if not ordered:
+            assert tracker.result() == (0.0, 0.0)
+            return
+        last_ts, _, latest = ordered[-1]
+        first = next(v for ts, _, v in ordered if ts // _DAY_NS == last_ts // _DAY_NS)
+        assert tracker.result() == (float(Decimal(latest)), float(Decimal(latest - first)))
 
 
 class TestWriteTextfile:

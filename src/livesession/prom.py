@@ -43,9 +43,8 @@ from typing import TYPE_CHECKING, Any, Final
 
 from ._artifacts import names
 from ._artifacts.runread import (
-    RunRecords,
-    equity_readings,
     finite_decimal,
+    iter_records,
     payload,
     read_json_object,
     replay_fills,
@@ -240,22 +239,42 @@ def _read_timings(path: Path) -> dict[str, list[float]]:
 
 
 class _RunView:
-    """What the metrics need from one run, read leniently from its files."""
+    """What the metrics need from one run, read leniently from its files in one pass.
+
+    ``events.jsonl`` is streamed, never held: ``prom`` runs beside live runs of up to
+    ``max_steps`` (a million by default), and its memory must not grow with them.
+    """
 
     def __init__(self, run_dir: Path, cut: RunCut | None = None) -> None:
-        records = RunRecords.read(run_dir, cut)
-        self.events = records.events
-        self.snapshots = records.snapshots
-        self.kinds: Counter[str] = Counter(str(e.get("event_type")) for e in self.events)
+        self.kinds: Counter[str] = Counter()
         self.risk_blocks: Counter[str] = Counter()
         self.retries: Counter[str] = Counter()
         self.closes: dict[str, Decimal] = {}
-        for event in self.events:
-            self._apply(str(event.get("event_type")), payload(event))
+        self._first: dict[str, Any] | None = None
+        self._status: object = None
+        self._equity = _LatestEquity()
+        events = self._counted(iter_records(run_dir / names.EVENTS, cut))
         # The last position of each symbol, in the order the symbols were first filled.
         self.positions: dict[str, Decimal] = {
-            change.symbol: change.after for change in replay_fills(self.events)
+            change.symbol: change.after for change in replay_fills(events)
         }
+        for snapshot in iter_records(run_dir / names.SNAPSHOTS, cut):
+            if self._first is None:
+                self._first = snapshot
+            self._status = snapshot.get("status")
+            self._equity.add(snapshot, snapshot.get("equity"), source=1)
+
+    def _counted(self, events: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        """``events``, each counted on its way to the fills' replay."""
+        for event in events:
+            if self._first is None:
+                self._first = event
+            kind = str(event.get("event_type"))
+            self.kinds[kind] += 1
+            fields = payload(event)
+            self._apply(kind, fields)
+            self._equity.add(event, fields.get("equity"), source=0)
+            yield event
 
     def _apply(self, kind: str, fields: dict[str, Any]) -> None:
         if kind == "RISK_REJECTED":
@@ -270,12 +289,11 @@ class _RunView:
                 self.closes[str(fields.get("symbol"))] = close
 
     def info(self) -> dict[str, str]:
-        first = self.events[0] if self.events else self.snapshots[0] if self.snapshots else {}
-        status = self.snapshots[-1].get("status") if self.snapshots else None
+        first = self._first or {}
         return {
             "run_id": str(first.get("run_id", "")),
             "strategy_id": str(first.get("strategy_id", "")),
-            "status": str(status or "INIT"),
+            "status": str(self._status or "INIT"),
         }
 
     def positions_open(self) -> int:
@@ -292,14 +310,43 @@ class _RunView:
 
     def equity(self) -> tuple[float, float]:
         """Latest equity, and its change since the first equity of the same simulated day."""
-        observations: list[tuple[int, int, Decimal]] = []
-        for source, _, record, equity in equity_readings(self.events, self.snapshots):
-            value, ts_sim = finite_decimal(equity), record.get("ts_sim")
-            if value is not None and isinstance(ts_sim, int):
-                observations.append((ts_sim, source, value))
-        if not observations:
+        return self._equity.result()
+
+
+class _LatestEquity:
+    """The latest equity of a run and the first of its simulated day, kept as records pass.
+
+    Ordered by ``(ts_sim, source)``, events (source 0) before snapshots (source 1) at the
+    same time, and in file order among equals: the latest is the last of the greatest, the
+    day's first the first of the least within the latest's day. The day only moves forward
+    (a record of a later day is the latest at once), so the day's first is reset when it
+    does and no record need be kept.
+    """
+
+    def __init__(self) -> None:
+        self._latest: tuple[int, int, Decimal] | None = None
+        self._day_first: tuple[int, int, Decimal] | None = None
+
+    def add(self, record: dict[str, Any], equity: object, *, source: int) -> None:
+        """Take ``record`` (its ``ts_sim``) with ``equity``; one without either is skipped."""
+        value, ts_sim = finite_decimal(equity), record.get("ts_sim")
+        if value is None or not isinstance(ts_sim, int):
+            return
+        seen = (ts_sim, source, value)
+        latest, first = self._latest, self._day_first
+        if latest is None or first is None or ts_sim // _DAY_NS > latest[0] // _DAY_NS:
+            self._latest = self._day_first = seen
+            return
+        if ts_sim // _DAY_NS < latest[0] // _DAY_NS:
+            return
+        if (ts_sim, source) >= latest[:2]:
+            self._latest = seen
+        if (ts_sim, source) < first[:2]:
+            self._day_first = seen
+
+    def result(self) -> tuple[float, float]:
+        """``(latest, latest - day's first)``; ``(0.0, 0.0)`` when no record had equity."""
+        if self._latest is None or self._day_first is None:
             return 0.0, 0.0
-        observations.sort(key=lambda o: (o[0], o[1]))
-        last_ts, _, latest = observations[-1]
-        day_start = next(v for ts, _, v in observations if ts // _DAY_NS == last_ts // _DAY_NS)
-        return float(latest), float(latest - day_start)
+        latest = self._latest[2]
+        return float(latest), float(latest - self._day_first[2])

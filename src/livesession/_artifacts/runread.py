@@ -31,9 +31,8 @@ __all__ = [
     "RUN_MARKERS",
     "PositionChange",
     "RunCut",
-    "RunRecords",
-    "equity_readings",
     "finite_decimal",
+    "iter_records",
     "json_object",
     "payload",
     "read_bytes",
@@ -160,6 +159,34 @@ def read_records(path: Path, cut: RunCut | None = None) -> list[dict[str, Any]]:
     return records_of(raw)
 
 
+def iter_records(path: Path, cut: RunCut | None = None) -> Iterator[dict[str, Any]]:
+    """``read_records``, one line at a time: memory bounded by a line, not by the file.
+
+    For the tools that summarise a long run in one pass (``prom`` beside a live run of a
+    million steps): the same records as ``read_records`` (the same lines, up to the same
+    ``cut``), never a list of them. A file that cannot be opened gives nothing; one that
+    fails mid-read ends the records there.
+    """
+    left = None if cut is None else cut.offsets.get(path.name)
+    try:
+        handle = path.open("rb")
+    except OSError:
+        return
+    with handle:
+        try:
+            for line in handle:
+                if left is not None:
+                    if left <= 0:
+                        return
+                    line = line[:left]  # noqa: PLW2901 - the cut ends inside this line
+                    left -= len(line)
+                record = json_object(line.removesuffix(b"\n"))
+                if record is not None:
+                    yield record
+        except OSError:
+            return
+
+
 def records_of(raw: bytes) -> list[dict[str, Any]]:
     """The JSON objects among the lines of ``raw``, skipping anything that is not one."""
     records: list[dict[str, Any]] = []
@@ -186,22 +213,6 @@ def read_json_object(path: Path, cut: RunCut | None = None) -> dict[str, Any]:
     except (OSError, orjson.JSONDecodeError):
         return {}
     return document if isinstance(document, dict) else {}
-
-
-@attrs.frozen(kw_only=True)
-class RunRecords:
-    """The events and state snapshots of a run directory, read leniently."""
-
-    events: list[dict[str, Any]]
-    snapshots: list[dict[str, Any]]
-
-    @classmethod
-    def read(cls, run_dir: Path, cut: RunCut | None = None) -> RunRecords:
-        """Read ``events.jsonl`` and ``state_snapshots.jsonl`` of ``run_dir`` (up to ``cut``)."""
-        return cls(
-            events=read_records(run_dir / names.EVENTS, cut),
-            snapshots=read_records(run_dir / names.SNAPSHOTS, cut),
-        )
 
 
 def payload(event: dict[str, Any]) -> dict[str, Any]:
@@ -255,17 +266,3 @@ def replay_fills(
         before = held.get(symbol, Decimal(0))
         held[symbol] = before + (quantity if fill.get("side") == "BUY" else -quantity)
         yield PositionChange(event=event, symbol=symbol, before=before, after=held[symbol])
-
-
-def equity_readings(
-    events: list[dict[str, Any]], snapshots: list[dict[str, Any]]
-) -> Iterator[tuple[int, int, dict[str, Any], object]]:
-    """``(source, index, record, equity)`` of every record, events first.
-
-    Events carry equity in their payload (source 0), snapshots at the top level (source
-    1); ``equity`` is None where a record has none.
-    """
-    for source, records in ((0, events), (1, snapshots)):
-        for index, record in enumerate(records):
-            holder = payload(record) if source == 0 else record
-            yield source, index, record, holder.get("equity")
