@@ -8,13 +8,19 @@ import re
 import shutil
 import sys
 import tempfile
+import tracemalloc
 
 import orjson
 import pytest
 
-from livesession import DryrunConfig, __version__, create_run
+from livesession import DryrunConfig, __version__, create_run, evidence
+from livesession._artifacts.runread import iter_records
+from livesession.burnin import Thresholds, evaluate_run
 from livesession.cli import main
 from livesession.evidence import _rerun, scan_secrets, write_evidence
+from livesession.evidence._outcome import outcome
+
+from _runfactory import build_run
 
 
 @pytest.fixture(name="run_dir", scope="module")
@@ -653,3 +659,49 @@ class TestFirstDifference:
             "audit.jsonl line 1, C2_DRYRUN_START (seq 1): payload.symbol BTC/USDC in the run, "
             "BTC/USDT in the re-run"
         )
+class TestLongRuns:
+    """Evidence's readers stream a long run's files: memory does not grow with the run.
+
+    Memory, not speed (tracemalloc's count does not depend on the machine's load). Holding
+    the events (about 2 KB a parsed line) takes some 2 MB for the small run below and 16 MB
+    for the large one; streaming takes the same for both.
+    """
+
+    @staticmethod
+    def _grown(tmp_path, name: str, extra: int):
+        run = build_run(tmp_path / name)
+        events = run / "events.jsonl"
+        bar = next(line for line in events.read_bytes().splitlines(True) if b'"BAR"' in line)
+        with events.open("ab") as f:
+            f.write(bar * extra)
+        return run
+
+    @staticmethod
+    def _peak(read) -> int:
+        tracemalloc.start()
+        try:
+            read()
+            return tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+
+    @pytest.mark.broken_run("it appends copies of a BAR line to a run")
+    @pytest.mark.parametrize("reader", ["outcome", "burn-in", "secret scan"])
+    def test_peak_memory_does_not_grow_with_the_events(self, tmp_path, monkeypatch, reader):
+        monkeypatch.setattr(evidence, "_SCAN_BLOCK", 1 << 16)  # blocks smaller than the files
+        drill = {"status": "measured", "wall_s": 0.1}  # the run's config is not read for it
+        reads = {
+            "outcome": lambda run: outcome(run, iter_records(run / "events.jsonl")),
+            "burn-in": lambda run: evaluate_run(run, Thresholds(), drill=drill),
+            "secret scan": lambda run: scan_secrets(run, environ={}),
+        }
+        read = reads[reader]
+        read(self._grown(tmp_path, "warm", 10))  # imports, compiled patterns
+        small_run, large_run = (
+            self._grown(tmp_path, "small", 1_000),
+            self._grown(tmp_path, "large", 8_000),
+        )
+        small = self._peak(lambda: read(small_run))
+        large = self._peak(lambda: read(large_run))
+
+        assert large < 2 * small + 256 * 1024, (small, large)

@@ -33,19 +33,22 @@ import tempfile
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 import orjson
 
 from ._artifacts import names
-from ._artifacts.runread import payload, read_json_object, read_records, require_run
+from ._artifacts.runread import iter_records, payload, read_json_object, require_run
 from ._domain.model import FILL_EVENT_TYPES
 from ._exceptions import RunHeld
 from ._rundir import create_run, read_run_config
 from ._rundir.lock import holder_of
 from ._rundir.plugins import check_recorded_sources
 from ._support.fsutil import atomic_write_bytes
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
 
 __all__ = [
     "BurninResult",
@@ -159,7 +162,7 @@ def _drill(session: Any, horizon: int, limit: int) -> dict[str, Any]:
     }
 
 
-def _measured_flatten(run_dir: Path, events: list[dict[str, Any]]) -> dict[str, Any] | None:
+def _measured_flatten(run_dir: Path, flat_ns: int | None) -> dict[str, Any] | None:
     """A wall-time kill-to-flat the run already has: an evidence drill, or its own kill."""
     manifest = run_dir / "manifest.json"
     if manifest.is_file():
@@ -170,16 +173,12 @@ def _measured_flatten(run_dir: Path, events: list[dict[str, Any]]) -> dict[str, 
         if isinstance(drill, dict) and drill.get("status") in ("measured", "not_flat"):
             return drill
     cfg, _ = read_run_config(run_dir)
-    if cfg.clock_mode == "system":
-        for event in events:
-            if event.get("event_type") == "KILL_SWITCH_FLAT":
-                ns = payload(event).get("time_to_flat_ns")
-                if isinstance(ns, int):
-                    return {
-                        "status": "measured",
-                        "wall_s": ns / _NS,
-                        "source": "the run's own kill switch (system clock)",
-                    }
+    if cfg.clock_mode == "system" and flat_ns is not None:
+        return {
+            "status": "measured",
+            "wall_s": flat_ns / _NS,
+            "source": "the run's own kill switch (system clock)",
+        }
     return None
 
 
@@ -187,13 +186,13 @@ def evaluate_run(
     run_dir: Path, thresholds: Thresholds, *, drill: dict[str, Any] | None = None
 ) -> dict[str, Any]:
     """The burn-in verdict of one session: each criterion with its value and result."""
-    events = read_records(run_dir / names.EVENTS)
-    chain = _Chain(events)
+    # One pass over a stream of the events: a long run's are never all held at once.
+    chain = _Chain(iter_records(run_dir / names.EVENTS))
     t = thresholds
     measured = drill if drill and drill.get("status") in ("measured", "not_flat") else None
-    measured = measured or _measured_flatten(run_dir, events)
+    measured = measured or _measured_flatten(run_dir, chain.flat_ns)
     criteria = [
-        _completed(events),
+        _completed(chain.stopped),
         _at_least("signals", chain.signals, t.min_signals, "SIGNAL events"),
         _at_least("decisions", len(chain.decisions), t.min_decisions, "signals sent as orders"),
         _at_least("oco_lifecycle", chain.full_oco, t.min_oco, "full OCO lifecycles"),
@@ -207,7 +206,7 @@ def evaluate_run(
         _complete_chain(chain),
     ]
     applicable = [c for c in criteria if c["result"] != SKIPPED]
-    run_id = events[0].get("run_id") if events else run_dir.name
+    run_id = chain.run_id if chain.any_event else run_dir.name
     return {
         "run_id": run_id,
         "run_dir": str(run_dir),
@@ -223,9 +222,8 @@ def evaluate_run(
     }
 
 
-def _completed(events: list[dict[str, Any]]) -> dict[str, Any]:
-    """Whether the session ended well: sealed, and COMPLETED (not FAILED or REJECTED)."""
-    stopped = next((e for e in reversed(events) if e.get("event_type") == "SESSION_STOPPED"), None)
+def _completed(stopped: dict[str, Any] | None) -> dict[str, Any]:
+    """Whether the session ended well (its last ``SESSION_STOPPED``): sealed, and COMPLETED."""
     base = {"name": "completed", "threshold": "sealed COMPLETED"}
     if stopped is None:
         return base | {
@@ -303,7 +301,14 @@ def _complete_chain(chain: _Chain) -> dict[str, Any]:
 class _Chain:
     """One pass over a run's events: what the criteria count, through the causal links."""
 
-    def __init__(self, events: list[dict[str, Any]]) -> None:
+    def __init__(self, events: Iterable[dict[str, Any]]) -> None:
+        self.any_event = False
+        self.run_id: object = None
+        """The first event's ``run_id``."""
+        self.stopped: dict[str, Any] | None = None
+        """The last ``SESSION_STOPPED`` event."""
+        self.flat_ns: int | None = None
+        """The first ``KILL_SWITCH_FLAT``'s ``time_to_flat_ns`` (wall time on a system clock)."""
         self.signals = 0
         self.risk_rejected = 0
         self.trades = 0
@@ -317,10 +322,22 @@ class _Chain:
         self._leg_parent: dict[str, str] = {}
         self._fill_events: list[tuple[str, dict[str, Any]]] = []
         for event in events:
+            self._note(event)
             self._read(event)
         self.duplicates = sorted(cid for cid, n in self._submitted.items() if n > 1)
         self.full_oco, self.orphans = self._oco(self._legs, self._ended, self._leg_parent)
         self.complete, self.exits, self.broken = self._trace(self._fill_events)
+
+    def _note(self, event: dict[str, Any]) -> None:
+        """What the criteria need besides the chain: the run, its seal, its kill to flat."""
+        kind = event.get("event_type")
+        if not self.any_event:
+            self.any_event, self.run_id = True, event.get("run_id")
+        if kind == "SESSION_STOPPED":
+            self.stopped = event
+        elif kind == "KILL_SWITCH_FLAT" and self.flat_ns is None:
+            ns = payload(event).get("time_to_flat_ns")
+            self.flat_ns = ns if isinstance(ns, int) else None
 
     def _read(self, event: dict[str, Any]) -> None:
         kind, fields, eid = event.get("event_type"), payload(event), str(event.get("event_id"))

@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import os
 import subprocess
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Final
 
@@ -25,7 +25,7 @@ import attrs
 import orjson
 
 from .._artifacts import names
-from .._artifacts.runread import payload, read_records
+from .._artifacts.runread import iter_records, payload
 from .._domain import clock as _clock
 from .._domain.alerts import ALERT_ENV
 from .._exceptions import RunHeld
@@ -57,6 +57,7 @@ __all__ = ["EvidenceResult", "scan_secrets", "write_evidence"]
 CONTRACT: Final = names.CONTRACT
 _MIN_ENV_SECRET: Final = 8
 _MIN_URL_PIECE: Final = 12  # a piece of a webhook path long enough to be its token
+_SCAN_BLOCK: Final = 1 << 20
 
 
 @attrs.frozen(kw_only=True)
@@ -119,6 +120,50 @@ def _needles(env: Mapping[str, str]) -> list[tuple[str, list[bytes]]]:
         shown = sorted(f.encode("utf-8", "replace") for f in forms if len(f) >= _MIN_ENV_SECRET)
         needles.append((name, shown))
     return needles
+        rel = path.relative_to(run_dir)
+        number = 0
+        for block in _line_blocks(path):
+            lines = block.splitlines()
+            present = [(name, value) for name, value in needles if value in block]
+            # No line can hold what the whole block does not (the common case): skipped.
+            if present or may_hold_secret(block.decode("utf-8", "replace")):
+                findings += _scan_lines(lines, f"{rel}", number, present)
+            number += len(lines)
+    return findings
+
+
+def _scan_lines(
+    lines: list[bytes], rel: str, before: int, present: list[tuple[str, bytes]]
+) -> list[str]:
+    """The findings in ``lines``, numbered from ``before + 1``."""
+    findings: list[str] = []
+    for number, line in enumerate(lines, start=before + 1):
+        # The patterns are text patterns; a byte that is not UTF-8 cannot be part of one.
+        kinds = find_secrets(line.decode("utf-8", "replace"))
+        findings.extend(f"{rel}:{number}: {kind}" for kind in kinds)
+        for name, value in present:
+            if value in line:
+                findings.append(f"{rel}:{number}: value of ${name}")
+    return findings
+
+
+def _line_blocks(path: Path) -> Iterator[bytes]:
+    """``path``'s bytes in blocks of whole lines, about ``_SCAN_BLOCK`` bytes each.
+
+    A file of a long run is tens of megabytes: scanned a block at a time, it is never held
+    whole (nor its text). Each block but the last ends with a newline, so the blocks' lines
+    are the file's lines and no UTF-8 character is cut.
+    """
+    rest = b""
+    with path.open("rb") as handle:
+        while chunk := handle.read(_SCAN_BLOCK):
+            data = rest + chunk
+            end = data.rfind(b"\n") + 1
+            rest = data[end:]
+            if end:
+                yield data[:end]
+    if rest:
+        yield rest
 
 
 def _git_commit() -> str | None:
@@ -171,19 +216,40 @@ def _fired(run_dir: Path, events: list[dict[str, Any]]) -> dict[str, Any]:
     checks: dict[str, int] = {check.name: 0 for check in default_checks()}
     kill: list[dict[str, Any]] = []
     for event in events:
+class _Fired:
+    """How often each rail and preflight check fired, and the kill switch's records."""
+
+    def __init__(self, run_dir: Path) -> None:
+        cfg, _ = read_run_config(run_dir)
+        self.rails = {rail.rule: 0 for rail in default_rails(cfg.risk, cfg.allowed_symbols)}
+        self.checks: dict[str, int] = {check.name: 0 for check in default_checks()}
+        self.kill: list[dict[str, Any]] = []
+
+    def each(self, events: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        """``events``, each counted on its way (one pass over a stream: none is held)."""
+        for event in events:
+            self._count(event)
+            yield event
+
+    def _count(self, event: dict[str, Any]) -> None:
         fields = payload(event)
         kind = event.get("event_type")
         if kind == "RISK_REJECTED":
             rule = str(fields.get("rule"))
-            rails[rule] = rails.get(rule, 0) + 1
+            self.rails[rule] = self.rails.get(rule, 0) + 1
         elif kind == "PREFLIGHT_CHECK" and not fields.get("passed", True):
             name = str(fields.get("check"))
-            checks[name] = checks.get(name, 0) + 1
+            self.checks[name] = self.checks.get(name, 0) + 1
         elif kind in ("KILL_SWITCH", "KILL_SWITCH_FLAT"):
             kill.append({"event": kind, "seq": event.get("seq"), **fields})
             if kind == "KILL_SWITCH" and fields.get("reason") == DAILY_LOSS_KILL:
                 rails[DAILY_LOSS_KILL] = rails.get(DAILY_LOSS_KILL, 0) + 1
     return {"rails": rails, "checks": checks, "kill_switch": kill}
+            self.kill.append({"event": kind, "seq": event.get("seq"), **fields})
+
+    def result(self) -> dict[str, Any]:
+        """The manifest's ``fired``."""
+        return {"rails": self.rails, "checks": self.checks, "kill_switch": self.kill}
 
 
 def write_evidence(
@@ -325,8 +391,10 @@ def _checks(
     note("verifying the run")
     verification = verify_run(run_dir)
     note("reading events")
-    events = read_records(run_dir / names.EVENTS)
-    fired = _fired(run_dir, events)
+    # One pass over a stream of the events: a long run's are never all held at once.
+    counted = _Fired(run_dir)
+    ended = outcome(run_dir, counted.each(iter_records(run_dir / names.EVENTS)))
+    fired = counted.result()
     note("kill drill")
     drill = (
         kill_drill(run_dir)
@@ -343,7 +411,7 @@ def _checks(
         for p in sorted(run_dir.rglob("*"))
         if p.is_file() and p.name not in generated
     }
-    return verification, fired, drill, burnin, secrets, digests, outcome(run_dir, events)
+    return verification, fired, drill, burnin, secrets, digests, ended
 
 
 def _plugin_lines(plugins: dict[str, Any]) -> list[str]:

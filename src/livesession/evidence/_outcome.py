@@ -25,30 +25,55 @@ from .._session.pipeline import DAILY_LOSS_KILL, REDUCE_ONLY_CROSSED
 from ._operator import actions_in, told_actions
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator
     from pathlib import Path
 
 __all__ = ["outcome", "outcome_lines", "resumes_in", "trading_halts"]
 
 
-def outcome(run_dir: Path, events: list[dict[str, Any]]) -> dict[str, Any]:
-    """The manifest's ``outcome``: how the run in ``run_dir`` with ``events`` ended."""
-    stopped = started = fault = stop = None
-    refused: list[dict[str, Any]] = []
-    for event in events:
+class _Ending:
+    """What ``outcome`` notes of each event as the operator's actions are read from them."""
+
+    def __init__(self) -> None:
+        self.stopped: dict[str, Any] | None = None
+        self.started: dict[str, Any] | None = None
+        self.fault: dict[str, Any] | None = None
+        self.stop: dict[str, Any] | None = None
+        self.refused: list[dict[str, Any]] = []
+
+    def each(self, events: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        """``events``, each noted on its way (one pass, so they may be streamed)."""
+        for event in events:
+            self._note(event)
+            yield event
+
+    def _note(self, event: dict[str, Any]) -> None:
         kind = event.get("event_type")
         if kind == "PREFLIGHT_CHECK" and payload(event).get("passed") is False:
             check = payload(event)
-            refused.append({k: check.get(k, "") for k in ("check", "reason", "detail")})
+            self.refused.append({k: check.get(k, "") for k in ("check", "reason", "detail")})
         elif kind == "SESSION_STOPPED":
-            stopped = payload(event)
-        elif kind == "SESSION_STARTED" and started is None:
-            started = payload(event)
+            self.stopped = payload(event)
+        elif kind == "SESSION_STARTED" and self.started is None:
+            self.started = payload(event)
         elif kind == "STATE_CHANGED":
             trigger = payload(event).get("trigger")
             if trigger == "fault":
-                fault = payload(event)
+                self.fault = payload(event)
             elif trigger == "request_stop":
-                stop = payload(event)
+                self.stop = payload(event)
+
+
+def outcome(run_dir: Path, events: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    """The manifest's ``outcome``: how the run in ``run_dir`` with ``events`` ended.
+
+    ``events`` is read once, so a stream of them will do (``iter_records``): a long run's
+    events need not be held.
+    """
+    ending = _Ending()
+    actions = actions_in(ending.each(events))
+    stopped, started, fault, stop = ending.stopped, ending.started, ending.fault, ending.stop
+    refused = ending.refused
     snapshots = read_records(run_dir / names.SNAPSHOTS)  # a line per transition: few
     final = snapshots[-1] if snapshots else {}
     seal, planned = stopped or {}, (started or {}).get("steps_planned")
@@ -71,7 +96,7 @@ def outcome(run_dir: Path, events: list[dict[str, Any]]) -> dict[str, Any]:
             if _nonzero(qty)
         },
         "open_orders": list(orders) if isinstance(orders, list) else [],
-        "operator_actions": told_actions(actions_in(events), planned),
+        "operator_actions": told_actions(actions, planned),
     }
     # Each is told only when there is one: a run without them keeps the outcome it had.
     extras = {
