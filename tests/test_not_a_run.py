@@ -10,6 +10,7 @@ most 20 violations and counts the rest; the Python result keeps them all.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 from pathlib import Path
@@ -270,6 +271,25 @@ class TestVerifyOutput:
         assert result.summary == (
             "incomplete run: no C2_DRYRUN_STOP, and no run.json to resume it from"
         )
+
+    def test_a_file_level_violation_names_no_line(self, finished, tmp_path, capsys):
+        """``metrics.json: missing``, not ``metrics.json:0: missing``; --json keeps its keys."""
+        run = tmp_path / "two"
+        run.mkdir()
+        for name in ("events.jsonl", "audit.jsonl"):
+            shutil.copyfile(finished / name, run / name)
+
+        assert main(["verify", str(run)]) == 1
+        out = capsys.readouterr().out.splitlines()
+        assert "state_snapshots.jsonl: missing" in out
+        assert "metrics.json: missing" in out
+        assert not [line for line in out if ":0:" in line]
+        assert main(["verify", str(run), "--json"]) == 1
+        document = json.loads(capsys.readouterr().out)
+        assert set(document) == {
+            "ok", "exit_code", "run_dir", "summary", "counts", "total", "violations",
+        }  # fmt: skip
+        assert document["violations"] == ["state_snapshots.jsonl: missing", "metrics.json: missing"]
 
     def test_many_violations_list_20_and_count_the_rest(self, finished, tmp_path, capsys):
         """A badly broken run prints the summary, exactly 20 violations and a count line."""

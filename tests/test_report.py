@@ -177,7 +177,7 @@ class TestContent:
         text = " ".join(parse(render_report(tmp_path)).text)
 
         assert "No bars in this run." in text
-        assert "metrics.json:0: missing" in text
+        assert "metrics.json: missing" in text
 
     def test_without_jsonschema(self, run, monkeypatch):
         """Without the observability extra, --verify says it could not; own checks still run."""

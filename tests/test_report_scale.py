@@ -157,7 +157,7 @@ class TestHonestWithoutFullVerify:
 
         text = html.unescape(re.sub(r"<[^>]+>", " ", render_report(run)))
 
-        assert "events.jsonl:0: SHA-256 differs from the digest the audit chain closed with" in text
+        assert "events.jsonl: SHA-256 differs from the digest the audit chain closed with" in text
 
     @pytest.mark.broken_run("it cuts a run short on purpose")
     def test_missing_stop_record_is_incomplete(self, tmp_path):

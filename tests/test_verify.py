@@ -24,7 +24,8 @@ from _runfactory import SCENARIOS, RunBuilder, build_run, canonical
 pytestmark = pytest.mark.broken_run("it hands the verifier mutated, torn and foreign runs")
 
 SCHEMA_DIR = Path(__file__).parents[1] / "src" / "livesession" / "schemas"
-VIOLATION_LINE = re.compile(r"^[^\s:]+:\d+: \S.*$")
+# `file:line: what`, or `file: what` for the file as a whole: never a line 0.
+VIOLATION_LINE = re.compile(r"^[^\s:]+(:[1-9]\d*)?: \S.*$")
 MUTATION_COUNT = 1200
 MUTATION_OPS = ("flip", "delete", "duplicate", "swap", "truncate")
 
@@ -233,21 +234,21 @@ class TestBrokenFiles:
 
         assert not result.ok
         for name in ARTIFACT_NAMES:
-            assert f"{name}:0: missing" in result.violations
+            assert f"{name}: missing" in result.violations
 
     @pytest.mark.parametrize("name", ARTIFACT_NAMES)
     def test_missing_file(self, good_run, name):
         """Each artifact must be present."""
         (good_run / name).unlink()
 
-        assert f"{name}:0: missing" in verify_run(good_run).violations
+        assert f"{name}: missing" in verify_run(good_run).violations
 
     @pytest.mark.parametrize("name", ARTIFACT_NAMES)
     def test_empty_file(self, good_run, name):
         """An empty artifact is reported as such."""
         (good_run / name).write_bytes(b"")
 
-        assert f"{name}:0: empty file" in verify_run(good_run).violations
+        assert f"{name}: empty file" in verify_run(good_run).violations
 
     def test_torn_audit_line(self, good_run):
         """A last line without its newline is torn."""
@@ -263,7 +264,7 @@ class TestBrokenFiles:
         (good_run / "events.jsonl").unlink()
         (good_run / "events.jsonl").mkdir()
 
-        assert "events.jsonl:0: cannot be read" in violations_of(good_run)
+        assert "events.jsonl: cannot be read" in violations_of(good_run)
 
     @given(garbage=st.binary(max_size=300), name=st.sampled_from(ARTIFACT_NAMES))
     def test_garbage_never_crashes(self, tmp_path_factory, garbage, name):
@@ -289,7 +290,7 @@ class TestBrokenFiles:
         lines = [v for v in verify_run(good_run).violations if v.startswith("events.jsonl")]
 
         assert len(lines) == 51
-        assert lines[-1] == "events.jsonl:0: 450 more violations not listed"
+        assert lines[-1] == "events.jsonl: 450 more violations not listed"
 
 
 class TestFormat:
@@ -340,7 +341,7 @@ class TestFormat:
         path = good_run / "metrics.json"
         path.write_bytes(path.read_bytes().rstrip(b"\n"))
 
-        assert "metrics.json:0: not in canonical form" in violations_of(good_run)
+        assert "metrics.json: not in canonical form" in violations_of(good_run)
 
     def test_unknown_metrics_field(self, good_run):
         """metrics.json has no fields beyond the contract."""
@@ -352,7 +353,7 @@ class TestFormat:
         assert "Additional properties are not allowed" in violations_of(good_run)
 
     def test_violation_lines(self, good_run):
-        """Every violation reads `file:line: what` on one line."""
+        """Every violation reads `file:line: what` (`file: what` for a whole file), one line."""
         (good_run / "audit.jsonl").write_bytes(b"\x00\xff\n{\n")
         (good_run / "events.jsonl").write_bytes(b'{"a":1}\n')
 

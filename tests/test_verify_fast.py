@@ -269,7 +269,7 @@ def test_memory_sessions_are_verified_from_their_bytes():
 
     assert verify_contents(contents).ok
     broken = verify_contents({**contents, "metrics.json": None})
-    assert broken.violations == ("metrics.json:0: missing",)
+    assert broken.violations == ("metrics.json: missing",)
 
 
 def test_verify_is_exported():

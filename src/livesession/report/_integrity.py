@@ -15,7 +15,8 @@ what falls out of the single pass it makes anyway, and says so:
   to its checkpoint) its event counts (``steps``, ``orders_submitted``, ``fills``,
   ``sink_retries``, ``late_fills``, ``events_by_type``) the events read.
 
-Problems read like the verifier's violations: ``<file>:<line>: <what>``.
+Problems read like the verifier's violations: ``<file>:<line>: <what>``, or ``<file>: <what>``
+for the file as a whole.
 """
 
 from __future__ import annotations
@@ -110,9 +111,10 @@ class Integrity:
         shown = self._per_file.get(name, 0)
         self._per_file[name] = shown + 1
         if shown < _MAX_PER_FILE:
-            self.problems.append(f"{name}:{line}: {what}")
+            # As the verifier says it: a problem of the file as a whole (line 0) names no line.
+            self.problems.append(f"{name}:{line}: {what}" if line else f"{name}: {what}")
         elif shown == _MAX_PER_FILE:
-            self.problems.append(f"{name}:0: more problems not listed")
+            self.problems.append(f"{name}: more problems not listed")
 
     def seq(self, name: str, line: int, record: dict[str, Any]) -> None:
         """Check that the record's ``seq`` is its line number."""

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
     from pathlib import Path
 
-__all__ = ["SHOWN", "VerifyResult", "Violations", "short", "summarize"]
+__all__ = ["SHOWN", "VerifyResult", "Violations", "at", "short", "summarize"]
 
 SHOWN: Final = 20
 """How many violations the ``livesession verify`` command lists before a count line."""
@@ -33,8 +33,8 @@ class VerifyResult:
     """The outcome of ``verify_run``.
 
     ``ok`` is true exactly when ``violations`` is empty. Each violation is one line,
-    ``<file>:<line>: <what>``; line 0 means the file as a whole (at most 50 are listed per
-    file, then one line says how many more). ``total`` counts every violation found,
+    ``<file>:<line>: <what>``, or ``<file>: <what>`` for the file as a whole (at most 50 are
+    listed per file, then one line says how many more). ``total`` counts every violation found,
     listed or not. ``summary`` says in one line what is wrong ("" for a clean run):
     ``audit sink failed at record N (...)`` when metrics.json records a dead audit sink
     that audit.jsonl bears out, ``incomplete run: ...`` when the audit log has no closing
@@ -78,7 +78,7 @@ class Violations:
         """Record that line ``line`` of ``name`` (0: the whole file) breaks the contract."""
         self._per_file[name] += 1
         if self._per_file[name] <= _MAX_PER_FILE:
-            self.lines.append(f"{name}:{line}: {_one_line(message)}")
+            self.lines.append(at(name, line, _one_line(message)))
             self._names.append(name)
 
     def reserve(self, name: str) -> int | None:
@@ -92,7 +92,7 @@ class Violations:
 
     def fill(self, place: int, name: str, line: int, message: str) -> None:
         """Say what the violation ``reserve`` counted at ``place`` is."""
-        self.lines[place] = f"{name}:{line}: {_one_line(message)}"
+        self.lines[place] = at(name, line, _one_line(message))
 
     def extend(self, later: Violations) -> None:
         """Append the violations of ``later`` (found after these), within the per-file limit."""
@@ -112,11 +112,20 @@ class Violations:
     def finish(self) -> tuple[str, ...]:
         """The listed violations, then one line per file for those not listed."""
         hidden = [
-            f"{name}:0: {count - _MAX_PER_FILE} more violations not listed"
+            f"{name}: {count - _MAX_PER_FILE} more violations not listed"
             for name, count in sorted(self._per_file.items())
             if count > _MAX_PER_FILE
         ]
         return (*self.lines, *hidden)
+
+
+def at(name: str, line: int, what: str) -> str:
+    """``name:line: what``, or ``name: what`` for the file as a whole (``line`` 0).
+
+    A file that is missing, empty or unreadable has no line to name: ``metrics.json:0:``
+    would send a reader looking for a line 0.
+    """
+    return f"{name}:{line}: {what}" if line else f"{name}: {what}"
 
 
 def summarize(
