@@ -272,6 +272,52 @@ class TestVerifyOutput:
             "incomplete run: no C2_DRYRUN_STOP, and no run.json to resume it from"
         )
 
+    @pytest.mark.parametrize("kept", [0, 1])
+    def test_a_sealed_run_whose_audit_was_cut_is_not_offered_a_resume(
+        self, finished, tmp_path, capsys, kept
+    ):
+        """SESSION_STOPPED in the events and a sealing checkpoint, but no C2_DRYRUN_STOP.
+
+        ``head -n 1 audit.jsonl > audit.jsonl`` (which empties it) or keeping its first
+        line: the seal's audit record is gone. ``resume`` refuses a sealed run, so verify
+        must not send the operator there.
+        """
+        run = tmp_path / "cut"
+        shutil.copytree(finished, run)
+        audit = run / "audit.jsonl"
+        audit.write_bytes(b"".join(audit.read_bytes().splitlines(True)[:kept]))
+
+        assert main(["verify", str(run)]) == 1
+        out = capsys.readouterr().out.splitlines()
+        assert out[0] == (
+            "the seal's audit record is missing: events.jsonl holds SESSION_STOPPED and "
+            "checkpoint.json is sealed, but audit.jsonl has no C2_DRYRUN_STOP (the audit log "
+            "was cut: tampering or a lost tail); resume cannot restore it: keep the run as "
+            "it is and report it"
+        )
+        assert not any("livesession resume" in line for line in out)
+        assert main(["resume", str(run), "-q"]) == 2  # what the old advice led to
+        assert "nothing to resume" in capsys.readouterr().err
+
+    def test_a_process_killed_inside_the_seal_is_still_resumed(self, tmp_path):
+        """Killed between SESSION_STOPPED and C2_DRYRUN_STOP: not sealed, so resume it."""
+        out = tmp_path / "runs"
+        crashed = cli(
+            "dryrun", "--out", out, "--run-id", "c", "--steps", "60", "-q",
+            crash_at="write_audit:2",
+        )  # fmt: skip
+        assert crashed.returncode == KILLED, crashed.stderr
+        run = out / "c"
+        assert b'"SESSION_STOPPED"' in (run / "events.jsonl").read_bytes()
+
+        verified = cli("verify", run)
+
+        assert verified.stdout.splitlines()[0] == (
+            f"incomplete run: no C2_DRYRUN_STOP; continue it with `livesession resume {run}`"
+        )
+        assert cli("resume", run, "-q").returncode == 0
+        assert cli("verify", run).stdout.startswith(f"OK {run}: ")
+
     def test_a_file_level_violation_names_no_line(self, finished, tmp_path, capsys):
         """``metrics.json: missing``, not ``metrics.json:0: missing``; --json keeps its keys."""
         run = tmp_path / "two"

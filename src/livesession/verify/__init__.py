@@ -130,7 +130,13 @@ def _verify(run: Verifier, path: Path, live: LiveRun | None) -> VerifyResult:
         violations=run.report.finish(),
         total=total,
         summary=(
-            summarize(path, total, incomplete=run.incomplete, dead_audit=run.dead_audit)
+            summarize(
+                path,
+                total,
+                incomplete=run.incomplete,
+                dead_audit=run.dead_audit,
+                stopped=run.stopped,
+            )
             if total
             else ""
         ),

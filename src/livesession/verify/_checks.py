@@ -95,6 +95,11 @@ class Verifier:
                 self.checks.add(name, 0, f"could not be checked: {type(exc).__name__}: {exc}")
         self.report.extend(self.checks)
 
+    @property
+    def stopped(self) -> bool:
+        """``events.jsonl`` holds ``SESSION_STOPPED``: the session began its seal."""
+        return self.replay is not None and self.replay.kinds["SESSION_STOPPED"] > 0
+
     def _finish_events(self) -> None:
         self.identity = self.events.identity
         self.events.finish(self.files.counts)

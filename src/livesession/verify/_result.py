@@ -38,7 +38,9 @@ class VerifyResult:
     listed or not. ``summary`` says in one line what is wrong ("" for a clean run):
     ``audit sink failed at record N (...)`` when metrics.json records a dead audit sink
     that audit.jsonl bears out, ``incomplete run: ...`` when the audit log has no closing
-    ``C2_DRYRUN_STOP`` (a run that crashed or is still running), else ``broken run: ...``.
+    ``C2_DRYRUN_STOP`` (a run that crashed or is still running), ``the seal's audit record
+    is missing: ...`` when it has none although the run was sealed (the audit log was cut),
+    else ``broken run: ...``.
     ``counts`` holds what was read (lines per artifact, bars, orders submitted, fills),
     read-only. ``live`` is "" for a run no process is writing; for a live one it says who
     writes it and up to which step (its last checkpoint) it was checked.
@@ -129,7 +131,12 @@ def at(name: str, line: int, what: str) -> str:
 
 
 def summarize(
-    run_dir: Path, total: int, *, incomplete: bool, dead_audit: tuple[int, str] | None = None
+    run_dir: Path,
+    total: int,
+    *,
+    incomplete: bool,
+    dead_audit: tuple[int, str] | None = None,
+    stopped: bool = False,
 ) -> str:
     """The first line of a broken run's report: what kind of broken, and what to do.
 
@@ -139,6 +146,13 @@ def summarize(
     A run whose audit sink died (``dead_audit``: the record it failed at, and why, as
     metrics.json says and audit.jsonl bears out) is neither: it says so, and counts the
     violations besides the missing close.
+
+    Nor is a run whose events hold ``SESSION_STOPPED`` (``stopped``) and whose checkpoint
+    is the sealing one: the seal writes ``C2_DRYRUN_STOP`` after ``SESSION_STOPPED`` and
+    before that checkpoint, so its absence means the audit log lost its tail (tampering, a
+    copy cut short), which ``resume`` refuses to continue and cannot restore. (Without the
+    sealing checkpoint, a process that died inside the seal leaves the same two files, and
+    ``resume`` does continue that run from its checkpoint.)
     """
     if dead_audit is not None:
         record, error = dead_audit
@@ -147,6 +161,13 @@ def summarize(
         return f"audit sink failed at record {record} ({error}): the run is not sealed{rest}"
     if not incomplete:
         return f"broken run: {total} violation(s) of the artifact contract"
+    if stopped and _checkpoint_sealed(run_dir):
+        return (
+            f"the seal's audit record is missing: {names.EVENTS} holds SESSION_STOPPED and "
+            f"{names.CHECKPOINT} is sealed, but {names.AUDIT} has no C2_DRYRUN_STOP (the "
+            "audit log was cut: tampering or a lost tail); resume cannot restore it: keep the "
+            "run as it is and report it"
+        )
     if not (run_dir / names.RUN_META).is_file():
         return f"incomplete run: no C2_DRYRUN_STOP, and no {names.RUN_META} to resume it from"
     if _started_with_objects(run_dir):
@@ -155,6 +176,15 @@ def summarize(
             "passing the objects it was started with again"
         )
     return f"incomplete run: no C2_DRYRUN_STOP; continue it with `livesession resume {run_dir}`"
+
+
+def _checkpoint_sealed(run_dir: Path) -> bool:
+    """Whether the run's ``checkpoint.json`` is the sealing one (``resume`` then refuses)."""
+    try:
+        checkpoint = orjson.loads((run_dir / names.CHECKPOINT).read_bytes())
+    except (OSError, orjson.JSONDecodeError):
+        return False
+    return isinstance(checkpoint, dict) and checkpoint.get("sealed") is True
 
 
 def _started_with_objects(run_dir: Path) -> bool:
