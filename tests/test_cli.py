@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import re
+import shutil
 import subprocess
 import sys
 import threading
@@ -518,3 +520,102 @@ def test_a_sigterm_while_the_arguments_are_parsed_ends_with_one_line(monkeypatch
     monkeypatch.setattr(cli, "build_parser", terminated_while_building)
     assert cli.main(["list", "."]) == 143
     assert capsys.readouterr().err == "livesession: terminated\n"
+# -- a run directory that cannot take the output ------------------------------------------------
+
+_WRITES = {
+    "report": ("{run}/report.html", "--output PATH"),
+    "prom": ("{run}/livesession.prom", "--output PATH"),
+    "evidence": ("the evidence bundle (manifest.json, EV-*.md) to {run}", "--out DIR"),
+    "burnin": ("the burn-in reports (burnin.md, burnin.json) to {run}", "--out DIR"),
+}
+
+
+@pytest.fixture(name="sealed", scope="module")
+def _sealed(tmp_path_factory):
+    out = tmp_path_factory.mktemp("sealed")
+    assert main(["dryrun", "--out", str(out), "--run-id", "ro", "--steps", "60", "-q"]) == 0
+    return out / "ro"
+
+
+def _refused_line(command: str, run: Path, why: str) -> str:
+    what, flag = _WRITES[command]
+    return (
+        f"livesession: error: cannot write {what.format(run=run)} ({why}): write it elsewhere "
+        f"with {flag}\n"
+    )
+
+
+class TestReadOnlyRunDirectory:
+    """report, prom, evidence and burnin name the output they cannot write and the way out.
+
+    They used to say `livesession: error: DIR/.report.html.19429.0.tmp: Read-only file
+    system`. Exit 2 (the file system refused), one line, nothing written.
+    """
+
+    @pytest.fixture(name="run")
+    def _run(self, sealed, tmp_path):
+        run = tmp_path / "ro"
+        shutil.copytree(sealed, run)
+        return run
+
+    @pytest.mark.parametrize("command", sorted(_WRITES))
+    def test_a_read_only_directory(self, run, capsys, command):
+        """chmod 555: refused before anything is read (as root, chmod stops nothing)."""
+        before = _tree(run)
+        run.chmod(0o555)
+        try:
+            probe = run / ".probe"
+            try:
+                probe.touch()
+            except PermissionError:
+                pass
+            else:
+                probe.unlink()
+                pytest.skip("this user writes where the mode says no (root): see the next tests")
+            assert main([command, str(run)]) == 2
+        finally:
+            run.chmod(0o755)
+        captured = capsys.readouterr()
+        assert captured.err == _refused_line(command, run, "Permission denied")
+        assert _tree(run) == before
+
+    @pytest.mark.parametrize("command", sorted(_WRITES))
+    def test_a_read_only_file_system(self, run, capsys, monkeypatch, command):
+        """The temporary file refused (EROFS, as on a read-only mount): the output is named."""
+        real_open = os.open
+
+        def read_only(path, flags, *args, **kwargs):
+            if Path(path).parent == run and str(path).endswith(".tmp"):
+                raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(path))
+            return real_open(path, flags, *args, **kwargs)
+
+        before = _tree(run)
+        monkeypatch.setattr(os, "open", read_only)
+        assert main([command, str(run)]) == 2
+        monkeypatch.undo()
+        captured = capsys.readouterr()
+        assert captured.err == _refused_line(command, run, "Read-only file system")
+        assert ".tmp" not in captured.err
+        assert _tree(run) == before
+        flag = _WRITES[command][1].split()[0]
+        elsewhere = run.parent / ("out.file" if flag == "--output" else "out")
+        monkeypatch.setattr(os, "open", read_only)
+        assert main([command, str(run), flag, str(elsewhere)]) in (0, 1)  # 1: burn-in FAIL
+        assert elsewhere.exists()
+        assert _tree(run) == before
+
+    @pytest.mark.parametrize("command", ["evidence", "burnin"])
+    def test_refused_before_the_work(self, run, capsys, monkeypatch, command):
+        """A directory the process may not write is refused before the minute of evidence."""
+        real_access = os.access
+        monkeypatch.setattr(os, "access", lambda p, m: Path(p) != run and real_access(p, m))
+        monkeypatch.setattr("livesession.evidence.write_evidence", _never)
+        monkeypatch.setattr("livesession.burnin.run_burnin", _never)
+        assert main([command, str(run), "--json"]) == 2
+        captured = capsys.readouterr()
+        assert captured.err == _refused_line(command, run, "Permission denied")
+        assert orjson.loads(captured.out)["exit_code"] == 2
+
+
+def _never(*_args, **_kwargs):
+    raise AssertionError("the work started before the output was known to be writable")

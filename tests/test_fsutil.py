@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 import sys
@@ -82,6 +83,23 @@ class TestAtomicWriteBytes:
         with pytest.raises(FileNotFoundError) as caught:
             atomic_write_bytes(tmp_path / "gone" / "x.json", b"x")
         assert caught.value.filename == str(tmp_path / "gone")  # not the temporary file
+        assert _names(tmp_path) == []
+
+    def test_a_refused_temporary_file_is_said_of_the_file(self, target, tmp_path, monkeypatch):
+        """A read-only directory refuses the temporary file: the error names the target."""
+        real_open = os.open
+
+        def read_only(path, flags, *args, **kwargs):
+            if str(path).endswith(".tmp"):
+                raise OSError(errno.EROFS, "Read-only file system", str(path))
+            return real_open(path, flags, *args, **kwargs)
+
+        monkeypatch.setattr(os, "open", read_only)
+        with pytest.raises(OSError, match="Read-only file system") as caught:
+            atomic_write_bytes(target, b"x")
+        assert caught.value.errno == errno.EROFS
+        assert caught.value.filename == str(target)  # not .checkpoint.json.<pid>.<n>.tmp
+        monkeypatch.undo()
         assert _names(tmp_path) == []
 
     def test_a_directory_in_the_way(self, tmp_path):

@@ -7,9 +7,12 @@ Readers: ``verify``, ``evidence``, ``burnin``, ``report``, ``prom``, ``status``,
 from __future__ import annotations
 
 import argparse
+import contextlib
+import errno
+import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Final
 
@@ -91,8 +94,13 @@ def cmd_evidence(args: argparse.Namespace) -> int:
     progress = None if args.json else _phase_lines("evidence")
     if args.out is not None and args.out.exists() and not args.out.is_dir():
         raise UsageError(f"--out {args.out} is not a directory: evidence is written into one")
+    run_dir = require_run(args.run_dir)
+    target: Path = args.out or run_dir
+    what = f"the evidence bundle (manifest.json, EV-*.md) to {target}"
+    _refuse_unwritable(target, what, _OUT_HINT)
     try:
-        result = write_evidence(require_run(args.run_dir), out_dir=args.out, progress=progress)
+        with _output_refused(_in_dir(target, _evidence_file), what, _OUT_HINT):
+            result = write_evidence(run_dir, out_dir=args.out, progress=progress)
     except RunHeld as exc:
         return refused(exc, as_json=args.json)
     code = EXIT_OK if result.ok else EXIT_VIOLATIONS
@@ -103,6 +111,11 @@ def cmd_evidence(args: argparse.Namespace) -> int:
     print(f"document  {result.document}")  # noqa: T201 - the CLI's output
     print("result    " + ("PASS" if result.ok else "FAIL: " + "; ".join(result.problems)))  # noqa: T201
     return code
+
+
+def _evidence_file(name: str) -> bool:
+    """``manifest.json`` or ``EV-<date>-<run_id>.md``: what ``evidence`` writes."""
+    return name == "manifest.json" or (name.startswith("EV-") and name.endswith(".md"))
 
 
 def _phase_lines(command: str) -> Callable[[str], None] | None:
@@ -132,8 +145,17 @@ def cmd_burnin(args: argparse.Namespace) -> int:
         min_oco=args.min_oco,
         max_flatten_s=args.max_flatten_s,
     )
+    targets = [args.out] if args.out is not None else args.run_dirs
+    what = "the burn-in reports (burnin.md, burnin.json) to {}"
+    for target in targets:
+        if target.is_dir() or args.out is not None:
+            _refuse_unwritable(target, what.format(target), _OUT_HINT)
     try:
-        result = run_burnin(args.run_dirs, thresholds, out_dir=args.out, drill=args.drill)
+        with contextlib.ExitStack() as stack:
+            for target in targets:
+                wrote = _in_dir(target, lambda name: names.BURNIN in name)
+                stack.enter_context(_output_refused(wrote, what.format(target), _OUT_HINT))
+            result = run_burnin(args.run_dirs, thresholds, out_dir=args.out, drill=args.drill)
     except RunHeld as exc:
         return refused(exc, as_json=args.json)
     code = EXIT_OK if result.ok else EXIT_VIOLATIONS
@@ -172,11 +194,75 @@ def _write_for_run(
         raise UsageError(
             f"--output {output} is a directory: give a file's path, e.g. {output / default_name}"
         )
-    live = write(run_dir, output)
+    hint = "write it elsewhere with --output PATH"
+    if output.parent.is_dir():  # a missing one is said as such when the file is written
+        _refuse_unwritable(output.parent, str(output), hint)
+    with _output_refused(lambda path: path == output, str(output), hint):
+        live = write(run_dir, output)
     print(f"{label:<10}{output}")  # noqa: T201 - the CLI's output
     if live:
         print(f"{'note':<10}{live}")  # noqa: T201 - the CLI's output
     return EXIT_OK
+
+
+_OUT_HINT: Final = "write it elsewhere with --out DIR"
+
+
+def _refuse_unwritable(directory: Path, what: str, hint: str) -> None:
+    """Refuse at once (exit 2) output that ``directory`` (or what would hold it) cannot take.
+
+    A run directory on read-only media, or one the operator may not write, would let a
+    command do all its work (a minute of evidence) and then fail on the name of a temporary
+    file; this names the output and the flag that puts it elsewhere, before anything is
+    read. (Root may write where the mode says no: then nothing is refused.)
+    """
+    existing = directory
+    while not existing.exists() and existing.parent != existing:
+        existing = existing.parent  # created on the way, as --out DIR is
+    if existing.is_dir() and not os.access(existing, os.W_OK | os.X_OK):
+        raise _unwritable(what, _why_unwritable(existing), hint)
+
+
+def _why_unwritable(directory: Path) -> str:
+    try:
+        read_only = bool(os.statvfs(directory).f_flag & os.ST_RDONLY)
+    except (OSError, AttributeError):  # AttributeError: no statvfs on Windows
+        read_only = False
+    return os.strerror(errno.EROFS if read_only else errno.EACCES)
+
+
+def _unwritable(what: str, why: str, hint: str) -> UsageError:
+    return UsageError(f"cannot write {what} ({why}): {hint}")
+
+
+def _in_dir(directory: Path, written: Callable[[str], bool]) -> Callable[[Path], bool]:
+    """Whether a path is ``directory`` (or on the way to it), or a file ``written`` names there."""
+
+    def wrote(path: Path) -> bool:
+        if path == directory or path in directory.parents:
+            return True  # making --out DIR
+        return path.parent == directory and written(path.name)
+
+    return wrote
+
+
+@contextlib.contextmanager
+def _output_refused(is_output: Callable[[Path], bool], what: str, hint: str) -> Iterator[None]:
+    """The file system refusing an output (read-only, full, no permission): one line.
+
+    It says which output and how to write it elsewhere, not a temporary file's name. Only
+    an error about a path ``is_output`` owns is said so; a missing directory and a
+    directory in the output's place keep their own messages.
+    """
+    try:
+        yield
+    except (FileNotFoundError, IsADirectoryError):
+        raise
+    except OSError as exc:
+        named = exc.filename2 or exc.filename
+        if named is None or not is_output(Path(os.fsdecode(named))):
+            raise
+        raise _unwritable(what, exc.strerror or str(exc), hint) from None
 
 
 def cmd_report(args: argparse.Namespace) -> int:

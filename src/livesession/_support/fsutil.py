@@ -55,6 +55,12 @@ def atomic_write_bytes(path: Path, data: bytes, *, durable: bool = True) -> None
         fd, tmp = _create_tmp(path)
     except FileNotFoundError as exc:
         raise FileNotFoundError(errno.ENOENT, "no such directory", str(path.parent)) from exc
+    except OSError as exc:
+        if exc.errno is None:  # no free temporary name: its own message says so
+            raise
+        # A read-only directory or file system refuses the temporary file: say it of the file
+        # asked for, so that a caller can tell its output from anything else it touched.
+        raise type(exc)(exc.errno, exc.strerror, str(path)) from exc
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
