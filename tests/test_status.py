@@ -191,6 +191,71 @@ def test_the_runbooks_four_files_are_judged_by_their_stop_record(
     assert run_status(bare).verdict is Verdict.COMPLETED
 
 
+_FOUR = (*names.ARTIFACTS.values(), names.METRICS)
+_NO_WHOLE_RUN = "the seal is not borne out: no run.json; "
+_DOUBTED_SEALS = {
+    # name: (files kept, events.jsonl replaced by, the problem said)
+    "events and audit only": (
+        (names.EVENTS, names.AUDIT),
+        None,
+        _NO_WHOLE_RUN + "state_snapshots.jsonl and metrics.json are missing",
+    ),
+    "random events": (
+        (names.AUDIT,),
+        bytes(range(256)) * 20,
+        _NO_WHOLE_RUN + "state_snapshots.jsonl and metrics.json are missing; events.jsonl "
+        "does not end with SESSION_STOPPED (no JSON line at its end)",
+    ),
+    "four files, empty events": (
+        _FOUR,
+        b"",
+        _NO_WHOLE_RUN + "events.jsonl does not end with SESSION_STOPPED (no JSON line at its end)",
+    ),
+}
+
+
+@pytest.mark.broken_run("it copies parts of a run, or breaks one, to see status doubt its seal")
+@pytest.mark.parametrize("case", sorted(_DOUBTED_SEALS))
+def test_files_that_do_not_bear_out_the_seal_are_not_completed(
+    completed: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], case: str
+) -> None:
+    """An audit log ending C2_DRYRUN_STOP beside files that are no whole run: a person looks.
+
+    A directory holding only events.jsonl and audit.jsonl (or random bytes for events) was
+    "completed (exit 0)" with state "? (?)".
+    """
+    kept, events, said = _DOUBTED_SEALS[case]
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    for name in kept:
+        shutil.copyfile(completed / name, bare / name)
+    if events is not None:
+        (bare / names.EVENTS).write_bytes(events)
+    code, status = _status(capsys, bare)
+    assert (code, status["verdict"], status["problem"]) == (5, "needs_operator", said)
+    assert main(["status", str(bare)]) == 5
+    text = capsys.readouterr().out
+    assert f"problem     {said}\n" in text
+    assert f"next        a person must look: `livesession verify {bare}` says what" in text
+    assert "completed" not in text
+
+
+@pytest.mark.broken_run("it cuts the audit log of a sealed run")
+def test_a_sealed_run_whose_audit_was_cut_is_not_completed(
+    completed: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`head -n 1 audit.jsonl > audit.jsonl`: the checkpoint is sealed, the audit is not."""
+    cut = tmp_path / "cut"
+    shutil.copytree(completed, cut)
+    audit = cut / names.AUDIT
+    audit.write_bytes(audit.read_bytes().splitlines(keepends=True)[0])
+    code, status = _status(capsys, cut)
+    assert (code, status["verdict"]) == (5, "needs_operator")
+    assert status["problem"] == (
+        "the seal is not borne out: audit.jsonl does not end with C2_DRYRUN_STOP"
+    )
+
+
 @pytest.mark.parametrize("what", ["missing", "empty", "file", "foreign"])
 def test_not_a_run(tmp_path: Path, capsys: pytest.CaptureFixture[str], what: str) -> None:
     path = tmp_path / "x"
@@ -251,6 +316,22 @@ def test_list_shows_every_run_with_its_verdict(
     assert lines[1].split()[:2] == ["crashed", "crashed"]
     assert lines[2].split()[:4] == ["done", "completed", "STOPPED", "60/60"]
     assert [s.verdict for s in list_runs(out)] == [Verdict.CRASHED, Verdict.COMPLETED]
+    # Copies of one run carry its run id: the directory's name tells them apart.
+    shutil.copytree(out / "done", out / "done-copy")
+    assert main(["list", str(out)]) == 0
+    rows = [line.split()[:3] for line in capsys.readouterr().out.splitlines()[1:]]
+    assert rows == [
+        ["crashed", "crashed", "DRYRUN_ACTIVE"],
+        ["done", "completed", "STOPPED"],
+        ["done", "(done-copy)", "completed"],
+    ]
+    assert main(["list", str(out), "--json"]) == 0
+    (line,) = capsys.readouterr().out.splitlines()
+    assert [(r["run_id"], Path(r["run_dir"]).name) for r in json.loads(line)["runs"]][1:] == [
+        ("done", "done"),
+        ("done", "done-copy"),
+    ]
+    shutil.rmtree(out / "done-copy")
     # The crashed copy is resumed so the run directories this test leaves verify.
     assert main(["resume", str(out / profile.name), "-q"]) == 0
     assert main(["resume", str(tmp_path / "k" / profile.name), "-q"]) == 0

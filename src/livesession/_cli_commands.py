@@ -299,6 +299,14 @@ def cmd_status(args: argparse.Namespace) -> int:
     return found.exit_code
 
 
+def _run_label(run_id: str | None, directory: str) -> str:
+    """``demo-001``, or ``demo-001 (copy-3)`` when the directory has another name.
+
+    Copies of one run carry the run id of their files: the name tells them apart.
+    """
+    return run_id if run_id == directory else f"{run_id or '?'} ({directory})"
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     """List the runs under OUT_DIR with their status (exit 0; 2 when it is no directory)."""
     from .status import list_runs  # noqa: PLC0415 - only for this command
@@ -313,7 +321,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         writer = "-" if run.writer is None else f"pid {run.writer['pid']}"
         rows.append(
             (
-                run.run_id or "?",
+                _run_label(run.run_id, Path(run.run_dir).name),
                 run.verdict.label,
                 run.state or "?",
                 f"{'-' if run.steps is None else run.steps}{planned}",

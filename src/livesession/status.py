@@ -26,7 +26,8 @@ not_a_run          2     no run here (no ``run.json``, nor events and audit log)
 rejected           3     sealed ``REJECTED`` by preflight: nothing traded
 failed             4     sealed ``FAILED`` after a wind-down (cancelled, flattened)
 needs_operator     5     a person must look: live or sealed in ERROR_REQUIRES_OPERATOR,
-                         or crashed and not resumable
+                         crashed and not resumable, or sealed as the checkpoint or audit
+                         log says but the files do not bear it out (``problem``)
 crashed            6     no process writes it and it is not sealed: resume it
 running            7     a process holds its writer lock
 =================  ====  ==========================================================
@@ -116,7 +117,8 @@ class RunStatus:
     positions: dict[str, str] = attrs.field(factory=dict)
     open_orders: list[dict[str, Any]] = attrs.field(factory=list)
     problem: str = ""
-    """For ``not_a_run``: what is missing."""
+    """For ``not_a_run``: what is missing; for ``needs_operator``: what the files lack for
+    the seal they claim (then ``verify`` says more)."""
     objects: dict[str, str] = attrs.field(factory=dict)
     """Plug-ins the run was started with as objects (``strategy``: ``pkg.mod.Class``):
     only ``resume_run`` with the same objects passed again can continue it."""
@@ -128,6 +130,11 @@ class RunStatus:
 
     def next_step(self) -> str:
         """What a person or supervisor does next, in one line."""
+        if self.problem and self.verdict is Verdict.NEEDS_OPERATOR:
+            return (
+                f"a person must look: `livesession verify {self.run_dir}` says what is wrong; "
+                "keep the run as it is"
+            )
         if self.verdict is Verdict.NEEDS_OPERATOR and self.resume_problem and not self.writer:
             return (
                 f"a person must look: the run crashed and cannot be resumed ({self.resume_problem})"
@@ -154,6 +161,8 @@ class RunStatus:
         rows.append(("verdict", f"{self.verdict.label} (exit {self.exit_code})"))
         if self.verdict is Verdict.NOT_A_RUN:
             return [*_aligned(rows), *_aligned([("problem", self.problem)])]
+        if self.problem:
+            rows.append(("problem", self.problem))
         rows.append(("state", f"{self.state or '?'} ({self.status or '?'})"))
         if self.reason:
             rows.append(("reason", self.reason))
@@ -185,7 +194,8 @@ class RunStatus:
             )
         else:
             rows.append(("writer", "none"))
-        if self.writer is None and self.verdict in {Verdict.CRASHED, Verdict.NEEDS_OPERATOR}:
+        unsealed = self.verdict in {Verdict.CRASHED, Verdict.NEEDS_OPERATOR}
+        if unsealed and not (self.writer or self.problem):  # a doubtful seal: see "problem"
             why = self.resume_problem or "the run is sealed"
             rows.append(("resumable", "yes" if self.resumable else f"no: {why}"))
         rows.append(("lease", _describe_lease(self.lease)))
@@ -381,6 +391,32 @@ def _seal(
     return _sealed_verdict((snapshot or {}).get("fsm_state"), failed=status == "FAILED")
 
 
+def _seal_in_doubt(run_dir: Path, checkpoint: dict[str, Any]) -> str:
+    """What the files lack for the seal that is claimed ("" when they bear it out).
+
+    Read from the ends of the files only (a supervisor polls this): a sealed run's events
+    end with ``SESSION_STOPPED`` and its audit log with ``C2_DRYRUN_STOP``; one sealed by
+    its audit log alone (the runbook's four files) also has its snapshots and metrics.
+    """
+    lacks: list[str] = []
+    missing = [n for n in (names.SNAPSHOTS, names.METRICS) if not (run_dir / n).is_file()]
+    if missing and not checkpoint:
+        lacks.append(f"{' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} missing")
+    last = _last_whole_line(run_dir / names.EVENTS) or {}
+    if last.get("event_type") != "SESSION_STOPPED":
+        found = last.get("event_type")
+        ends = f"its last event is {found}" if found else "no JSON line at its end"
+        lacks.append(f"{names.EVENTS} does not end with SESSION_STOPPED ({ends})")
+    stop = _last_whole_line(run_dir / names.AUDIT) or {}
+    if stop.get("code") != "C2_DRYRUN_STOP":
+        lacks.append(f"{names.AUDIT} does not end with C2_DRYRUN_STOP")
+    if not lacks:
+        return ""
+    if not (run_dir / names.RUN_META).is_file():
+        lacks.insert(0, f"no {names.RUN_META}")
+    return f"the seal is not borne out: {'; '.join(lacks)}"
+
+
 def run_status(run_dir: Path, *, now: dt.datetime | None = None) -> RunStatus:
     """Where the run in ``run_dir`` stands. Never raises for a bad path (``not_a_run``).
 
@@ -401,9 +437,12 @@ def run_status(run_dir: Path, *, now: dt.datetime | None = None) -> RunStatus:
     status = (snapshot or {}).get("status")
     sealed = None if holder is not None else _seal(run_dir, checkpoint, snapshot)
     problem_of_resume: str | None = None
+    doubt = "" if sealed is None else _seal_in_doubt(run_dir, checkpoint)
     if holder is not None:
         operator = state == SessionState.ERROR_REQUIRES_OPERATOR.value
         verdict = Verdict.NEEDS_OPERATOR if operator else Verdict.RUNNING
+    elif doubt:
+        verdict = Verdict.NEEDS_OPERATOR  # never "completed" on files that do not say so
     elif sealed is not None:
         verdict = sealed
     else:
@@ -420,6 +459,7 @@ def run_status(run_dir: Path, *, now: dt.datetime | None = None) -> RunStatus:
         run_dir=str(run_dir),
         verdict=verdict,
         run_id=cfg.run_id if cfg is not None else (snapshot or {}).get("run_id"),
+        problem=doubt,
         state=state,
         status=status,
         reason=str(checkpoint.get("reason") or ""),
