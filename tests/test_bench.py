@@ -52,6 +52,7 @@ def test_dryrun_bench_refuses_zero_repeats() -> None:
         ("bench_durability.py", ("--steps", "50")),
         ("bench_sqlite_store.py", ("--n", "20", "--rounds", "1")),
         ("bench_scale.py", ("--small", "200", "--large", "400")),
+        ("bench_memory.py", ("--small", "200", "--large", "400")),
         ("bench_kit.py", ("--examples", "3", "--steps", "10")),
     ],
 )
