@@ -520,6 +520,8 @@ def test_a_sigterm_while_the_arguments_are_parsed_ends_with_one_line(monkeypatch
     monkeypatch.setattr(cli, "build_parser", terminated_while_building)
     assert cli.main(["list", "."]) == 143
     assert capsys.readouterr().err == "livesession: terminated\n"
+
+
 # -- a run directory that cannot take the output ------------------------------------------------
 
 _WRITES = {

@@ -659,6 +659,8 @@ class TestFirstDifference:
             "audit.jsonl line 1, C2_DRYRUN_START (seq 1): payload.symbol BTC/USDC in the run, "
             "BTC/USDT in the re-run"
         )
+
+
 class TestLongRuns:
     """Evidence's readers stream a long run's files: memory does not grow with the run.
 

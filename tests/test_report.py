@@ -331,7 +331,7 @@ class TestMetricsCounts:
         text = _text(render_report(run))
 
         assert "Integrity checked:" not in text
-        assert f"metrics.json:0: {field} {true + 1}, but events.jsonl has {true}" in text
+        assert f"metrics.json: {field} {true + 1}, but events.jsonl has {true}" in text
         metrics_section = _section(text, "Key metrics", "Profit and loss")
         assert f"{row} {true} (metrics.json says {true + 1})" in metrics_section
 
@@ -347,7 +347,7 @@ class TestMetricsCounts:
 
         assert "Integrity checked:" not in text
         assert (
-            f"metrics.json:0: events_by_type ORDER_FILLED {true + 1}, but events.jsonl has {true}"
+            f"metrics.json: events_by_type ORDER_FILLED {true + 1}, but events.jsonl has {true}"
         ) in text
 
 

@@ -792,9 +792,9 @@ class TestConfigRecorded:
         config.write_bytes(written.replace(b'"max_order_qty": "1"', b'"max_order_qty": "1000"'))
         assert written != config.read_bytes()
         (violation,) = verify_run(run).violations
-        assert violation.startswith("config.json:0: not the config the run recorded as it")
+        assert violation.startswith("config.json: not the config the run recorded as it")
         config.write_bytes(b"{not json")
-        assert "config.json:0: not JSON" in violations_of(run)
+        assert "config.json: not JSON" in violations_of(run)
         config.write_bytes(written)
         assert verify_run(run).ok
 

@@ -83,18 +83,30 @@ def scan_secrets(
     for path in sorted(p for p in run_dir.rglob("*") if p.is_file()):
         if path.name in skip:
             continue
-        data = path.read_bytes()
-        present = [(name, forms) for name, forms in needles if any(f in data for f in forms)]
-        if not present and not may_hold_secret(data.decode("utf-8", "replace")):
-            continue  # no line can hold what the whole file does not (the common case)
         rel = path.relative_to(run_dir)
-        for number, line in enumerate(data.splitlines(), start=1):
-            # The patterns are text patterns; a byte that is not UTF-8 cannot be part of one.
-            kinds = find_secrets(line.decode("utf-8", "replace"))
-            findings.extend(f"{rel}:{number}: {kind}" for kind in kinds)
-            for name, forms in present:
-                if any(form in line for form in forms):
-                    findings.append(f"{rel}:{number}: value of ${name}")
+        number = 0
+        for block in _line_blocks(path):
+            lines = block.splitlines()
+            present = [(name, forms) for name, forms in needles if any(f in block for f in forms)]
+            # No line can hold what the whole block does not (the common case): skipped.
+            if present or may_hold_secret(block.decode("utf-8", "replace")):
+                findings += _scan_lines(lines, f"{rel}", number, present)
+            number += len(lines)
+    return findings
+
+
+def _scan_lines(
+    lines: list[bytes], rel: str, before: int, present: list[tuple[str, list[bytes]]]
+) -> list[str]:
+    """The findings in ``lines``, numbered from ``before + 1``."""
+    findings: list[str] = []
+    for number, line in enumerate(lines, start=before + 1):
+        # The patterns are text patterns; a byte that is not UTF-8 cannot be part of one.
+        kinds = find_secrets(line.decode("utf-8", "replace"))
+        findings.extend(f"{rel}:{number}: {kind}" for kind in kinds)
+        for name, forms in present:
+            if any(form in line for form in forms):
+                findings.append(f"{rel}:{number}: value of ${name}")
     return findings
 
 
@@ -120,31 +132,6 @@ def _needles(env: Mapping[str, str]) -> list[tuple[str, list[bytes]]]:
         shown = sorted(f.encode("utf-8", "replace") for f in forms if len(f) >= _MIN_ENV_SECRET)
         needles.append((name, shown))
     return needles
-        rel = path.relative_to(run_dir)
-        number = 0
-        for block in _line_blocks(path):
-            lines = block.splitlines()
-            present = [(name, value) for name, value in needles if value in block]
-            # No line can hold what the whole block does not (the common case): skipped.
-            if present or may_hold_secret(block.decode("utf-8", "replace")):
-                findings += _scan_lines(lines, f"{rel}", number, present)
-            number += len(lines)
-    return findings
-
-
-def _scan_lines(
-    lines: list[bytes], rel: str, before: int, present: list[tuple[str, bytes]]
-) -> list[str]:
-    """The findings in ``lines``, numbered from ``before + 1``."""
-    findings: list[str] = []
-    for number, line in enumerate(lines, start=before + 1):
-        # The patterns are text patterns; a byte that is not UTF-8 cannot be part of one.
-        kinds = find_secrets(line.decode("utf-8", "replace"))
-        findings.extend(f"{rel}:{number}: {kind}" for kind in kinds)
-        for name, value in present:
-            if value in line:
-                findings.append(f"{rel}:{number}: value of ${name}")
-    return findings
 
 
 def _line_blocks(path: Path) -> Iterator[bytes]:
@@ -204,20 +191,13 @@ def _plugins(sources: dict[str, Any]) -> dict[str, Any]:
     return shown
 
 
-def _fired(run_dir: Path, events: list[dict[str, Any]]) -> dict[str, Any]:
-    """How often each preflight check and rail fired, and the kill switch's records.
+class _Fired:
+    """How often each rail and preflight check fired, and the kill switch's records.
 
     The daily-loss cap fires by pulling the kill switch (``KILL_SWITCH`` reason
     ``DAILY_LOSS``), not by refusing an order: each such kill is the DAILY_LOSS rail
     firing, so a run it halted never says that its rail did not fire.
     """
-    cfg, _ = read_run_config(run_dir)
-    rails = {rail.rule: 0 for rail in default_rails(cfg.risk, cfg.allowed_symbols)}
-    checks: dict[str, int] = {check.name: 0 for check in default_checks()}
-    kill: list[dict[str, Any]] = []
-    for event in events:
-class _Fired:
-    """How often each rail and preflight check fired, and the kill switch's records."""
 
     def __init__(self, run_dir: Path) -> None:
         cfg, _ = read_run_config(run_dir)
@@ -241,11 +221,9 @@ class _Fired:
             name = str(fields.get("check"))
             self.checks[name] = self.checks.get(name, 0) + 1
         elif kind in ("KILL_SWITCH", "KILL_SWITCH_FLAT"):
-            kill.append({"event": kind, "seq": event.get("seq"), **fields})
-            if kind == "KILL_SWITCH" and fields.get("reason") == DAILY_LOSS_KILL:
-                rails[DAILY_LOSS_KILL] = rails.get(DAILY_LOSS_KILL, 0) + 1
-    return {"rails": rails, "checks": checks, "kill_switch": kill}
             self.kill.append({"event": kind, "seq": event.get("seq"), **fields})
+            if kind == "KILL_SWITCH" and fields.get("reason") == DAILY_LOSS_KILL:
+                self.rails[DAILY_LOSS_KILL] = self.rails.get(DAILY_LOSS_KILL, 0) + 1
 
     def result(self) -> dict[str, Any]:
         """The manifest's ``fired``."""

@@ -40,6 +40,7 @@ class _Ending:
         self.fault: dict[str, Any] | None = None
         self.stop: dict[str, Any] | None = None
         self.refused: list[dict[str, Any]] = []
+        self.halts = _Halts()
 
     def each(self, events: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
         """``events``, each noted on its way (one pass, so they may be streamed)."""
@@ -48,6 +49,7 @@ class _Ending:
             yield event
 
     def _note(self, event: dict[str, Any]) -> None:
+        self.halts.note(event)
         kind = event.get("event_type")
         if kind == "PREFLIGHT_CHECK" and payload(event).get("passed") is False:
             check = payload(event)
@@ -101,7 +103,7 @@ def outcome(run_dir: Path, events: Iterable[dict[str, Any]]) -> dict[str, Any]:
     # Each is told only when there is one: a run without them keeps the outcome it had.
     extras = {
         "refused_by": refused,
-        "halts": trading_halts(events),
+        "halts": ending.halts.found,
         "resumes": resumes_in(run_dir / names.AUDIT),
     }
     found |= {key: value for key, value in extras.items() if value}
@@ -177,44 +179,55 @@ _HALTED_BY: Final = {
 }
 
 
-def trading_halts(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def trading_halts(events: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     """Each time trading went HALTED: from which step, by what, and until when.
 
     ``from_step`` is the steps (``BAR`` events) the run had taken when it halted; a halt an
     operator lifted (``TRADING_REENABLED``) has ``until_step`` and ``reenabled_by``, one
     that lasted to the run's end has them None. A kill while already HALTED starts nothing.
     """
-    bars = 0
-    halts: list[dict[str, Any]] = []
-    current: dict[str, Any] | None = None
+    halts = _Halts()
     for event in events:
+        halts.note(event)
+    return halts.found
+
+
+class _Halts:
+    """``trading_halts``, one event at a time (``outcome`` notes them in its one pass)."""
+
+    def __init__(self) -> None:
+        self.found: list[dict[str, Any]] = []
+        self._bars = 0
+        self._current: dict[str, Any] | None = None
+
+    def note(self, event: dict[str, Any]) -> None:
         kind, body = event.get("event_type"), payload(event)
         if kind == "BAR":
-            bars += 1
-            continue
+            self._bars += 1
+            return
+        current = self._current
         if kind == "TRADING_REENABLED" and current is not None:
-            current |= {"until_step": bars, "reenabled_by": str(body.get("operator", ""))}
-            current = None
-            continue
+            current |= {"until_step": self._bars, "reenabled_by": str(body.get("operator", ""))}
+            self._current = None
+            return
         if current is not None:
-            continue
+            return
         reason = str(body.get("reason", ""))
         if kind == "KILL_SWITCH":
             by = _KILLED_BY.get(reason, "an operator's kill")
         elif kind == "TRADING_STATE_CHANGED" and body.get("to") == "HALTED":
             by = _HALTED_BY.get(reason, reason or "(no reason recorded)")
         else:
-            continue
-        current = {
-            "from_step": bars,
+            return
+        self._current = {
+            "from_step": self._bars,
             "event": kind,
             "reason": reason,
             "by": by,
             "until_step": None,
             "reenabled_by": None,
         }
-        halts.append(current)
-    return halts
+        self.found.append(self._current)
 
 
 def resumes_in(audit: Path) -> list[dict[str, Any]]:
