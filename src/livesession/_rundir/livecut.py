@@ -20,10 +20,9 @@ import time
 from typing import TYPE_CHECKING, Any, Final
 
 import attrs
-import orjson
 
 from .._artifacts import names
-from .._artifacts.runread import RunCut
+from .._artifacts.runread import RunCut, json_object
 from .lock import Holder, holder_of
 
 if TYPE_CHECKING:
@@ -60,13 +59,7 @@ def _read(path: Path) -> bytes | None:
 
 
 def _object(raw: bytes | None) -> dict[str, Any] | None:
-    if raw is None:
-        return None
-    try:
-        found = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        return None
-    return found if isinstance(found, dict) else None
+    return None if raw is None else json_object(raw)
 
 
 def _offsets(checkpoint: dict[str, Any]) -> dict[str, int] | None:

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any, Final
 
 import orjson
 
+from .._artifacts.runread import json_object
+
 if TYPE_CHECKING:
     from pathlib import Path
 
@@ -105,13 +107,7 @@ def _lines_differ(
 
 
 def _record(line: bytes | None) -> dict[str, Any] | None:
-    if line is None:
-        return None
-    try:
-        record = orjson.loads(line)
-    except orjson.JSONDecodeError:
-        return None
-    return record if isinstance(record, dict) else None
+    return None if line is None else json_object(line)
 
 
 def _kind(record: dict[str, Any]) -> object:
