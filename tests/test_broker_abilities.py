@@ -40,12 +40,19 @@ def _abilities(broker: object) -> set[type]:
     return {ability for ability in ABILITIES if isinstance(broker, ability)}
 
 
-def test_mock_broker_is_a_journaled_resumable_markable_venue(tmp_path):
+def test_mock_broker_is_a_journaled_resumable_markable_replaying_venue(tmp_path):
+    """It replays too (``ReplayingVenue``): a resumed session's sends made again after the
+    checkpoint are taken as they were made, not recovered from a venue that ran ahead."""
     for broker in (MockBroker(), MockBroker(journal=tmp_path / "venue.jsonl")):
         try:
             assert isinstance(broker, Broker)
             assert isinstance(broker, VenueKind)
-            assert _abilities(broker) == {JournaledVenue, ResumableVenue, MarkableVenue}
+            assert _abilities(broker) == {
+                JournaledVenue,
+                ReplayingVenue,
+                ResumableVenue,
+                MarkableVenue,
+            }
         finally:
             broker.close()
 

@@ -234,6 +234,8 @@ class ReplayingVenue(Protocol):
     checkpoint the session is about to replay, and it answers them attempt by attempt as
     before the crash (same faults, no second order at the venue), so the replayed send
     retries and waits as the original did instead of being recovered without them.
+    ``MockBroker`` too: it sets those sends aside at the resume and takes each when the
+    session makes it again, so its reports come when they came.
     """
 
     def replays_send(self, client_order_id: str) -> bool:
