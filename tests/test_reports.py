@@ -47,6 +47,20 @@ class ScriptedVenue:
     def order_by_client_id(self, client_order_id: str) -> None:
         return None
 
+    # The rest of the Broker protocol (a session refuses a broker that lacks any of it);
+    # these tests route reports and never send, cancel or price an order.
+    def on_market(self, bar: object) -> None:
+        pass
+
+    def submit(self, order: object, now_ns: int) -> None:
+        raise AssertionError("the report tests send nothing")
+
+    def cancel(self, client_order_id: str, now_ns: int) -> None:
+        raise AssertionError("the report tests cancel nothing")
+
+    def close(self) -> None:
+        pass
+
 
 def _wired() -> tuple[SessionParts, ScriptedVenue, Sinks]:
     venue = ScriptedVenue()
