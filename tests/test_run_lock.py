@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,6 +26,24 @@ _TAKE = (
     "print('held', flush=True)\n"
     "sys.stdin.read()\n"
 )
+
+
+@contextlib.contextmanager
+def _held_by_a_child(run_dir: Path) -> Iterator[subprocess.Popen[str]]:
+    """Another process holds ``run_dir``'s lock for the block; it is killed (SIGKILL) after."""
+    with subprocess.Popen(
+        [sys.executable, "-c", _TAKE, str(run_dir)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    ) as child:
+        try:
+            assert child.stdout is not None
+            assert child.stdout.readline().strip() == "held"
+            yield child
+        finally:
+            child.kill()
+            child.wait(timeout=10)
 
 
 def test_a_free_directory_has_no_holder(tmp_path: Path) -> None:
@@ -67,24 +87,13 @@ def test_release_is_idempotent_and_lets_the_next_writer_in(tmp_path: Path) -> No
 def test_another_process_is_refused_and_a_killed_holder_leaves_no_stale_lock(
     tmp_path: Path,
 ) -> None:
-    with subprocess.Popen(
-        [sys.executable, "-c", _TAKE, str(tmp_path)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    ) as child:
-        try:
-            assert child.stdout is not None
-            assert child.stdout.readline().strip() == "held"
-            holder = holder_of(tmp_path)
-            assert holder is not None
-            assert holder.pid == child.pid
-            assert holder.command == "child"
-            with pytest.raises(RunHeld, match=f"pid {child.pid}"):
-                RunLock.acquire(tmp_path, "parent")
-        finally:
-            child.kill()
-            child.wait(timeout=10)
+    with _held_by_a_child(tmp_path) as child:
+        holder = holder_of(tmp_path)
+        assert holder is not None
+        assert holder.pid == child.pid
+        assert holder.command == "child"
+        with pytest.raises(RunHeld, match=f"pid {child.pid}"):
+            RunLock.acquire(tmp_path, "parent")
     # SIGKILL: the kernel dropped the lock; the file's stale content is not a holder.
     assert (tmp_path / names.WRITER_LOCK).exists()
     assert holder_of(tmp_path) is None
@@ -163,20 +172,8 @@ def test_a_run_this_process_still_holds_is_refused_saying_so(tmp_path: Path) -> 
         session.run_to_end(20)
         session.close()
     # Another process holding a run is still another process, with the advice for one.
-    with subprocess.Popen(
-        [sys.executable, "-c", _TAKE, str(tmp_path)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    ) as child:
-        try:
-            assert child.stdout is not None
-            assert child.stdout.readline().strip() == "held"
-            with pytest.raises(RunHeld) as other:
-                RunLock.acquire(tmp_path, "parent")
-        finally:
-            child.kill()
-            child.wait(timeout=10)
+    with _held_by_a_child(tmp_path), pytest.raises(RunHeld) as other:
+        RunLock.acquire(tmp_path, "parent")
     assert "this very process" not in str(other.value)
     assert str(other.value).endswith("or stop it with `livesession stop`)")
 
