@@ -484,6 +484,23 @@ def test_a_strategy_of_ones_own_is_named_by_its_module_unless_the_config_names_i
         DryrunConfig(strategy_id="  ")
 
 
+def test_a_run_of_ones_own_strategy_is_named_after_it_not_the_demo(tmp_path, plugdir):
+    """Without a run id, a dry run of a desk's strategy was ``demo-001``: its directory, its
+    every event and its evidence named the demo. It is ``<strategy_id>-NNN`` now; the demo
+    keeps ``demo-NNN``, and ``--strategy`` on the command line counts as the config's."""
+    out = tmp_path / "runs"
+    config = plugdir / "unnamed.toml"
+    config.write_text('steps = 5\nstrategy_factory = "userplug.parts:chatty"\n')
+    for _ in range(2):
+        assert cli("dryrun", "-c", config, "--out", out, "-q", cwd=tmp_path).returncode == 0
+    assert cli("dryrun", "--out", out, "--steps", "5", "-q", cwd=tmp_path).returncode == 0
+    assert sorted(p.name for p in out.iterdir()) == ["demo-001", "parts-001", "parts-002"]
+    first = orjson.loads((out / "parts-001" / "events.jsonl").read_bytes().splitlines()[0])
+    assert (first["run_id"], first["strategy_id"]) == ("parts-001", "parts")
+    for run in out.iterdir():
+        assert cli("verify", run, cwd=tmp_path).returncode == 0
+
+
 def test_json_stdout_holds_the_object_only_whatever_a_strategy_prints(tmp_path, plugdir):
     """A strategy (or its factory) that prints put its lines before the --json object, and
     a reader of stdout got no JSON. What plug-ins print now goes to stderr."""

@@ -25,8 +25,9 @@ from ._cli_output import (
     refused,
     result_json,
 )
-from ._domain.config import load_config
+from ._domain.config import DryrunConfig, load_config
 from ._domain.decimal import plain
+from ._domain.ids import is_valid_run_id
 from ._domain.lifecycle import SessionState, SessionStatus
 from ._exceptions import LiveSessionError, SinkFailure, StoreFailure
 from ._risk.rails import RAIL_RULES
@@ -48,12 +49,20 @@ _DEMO_ID_TRIES: Final = 20
 """How often ``dryrun`` chooses the next free demo id when another process took its choice."""
 
 
-def _free_demo_id(out: Path) -> str:
+def _free_run_id(out: Path, cfg: DryrunConfig) -> str:
+    """The next free ``<name>-NNN`` in ``out``, named after the strategy that runs.
+
+    ``demo-001`` for the demo strategy; for a strategy of one's own its ``strategy_id``
+    (``breakout-001``): the run, its events and its evidence never name the demo for it.
+    """
+    name = "demo" if cfg.strategy_factory is None else cfg.strategy_id
+    if not is_valid_run_id(f"{name}-000"):
+        name = "run"  # a strategy id too long (or odd) to lead a run id
     for n in range(1, 10_000):
-        candidate = f"demo-{n:03d}"
+        candidate = f"{name}-{n:03d}"
         if not (out / candidate).exists():
             return candidate
-    raise LiveSessionError(f"no free demo run id left in {out}: pass --run-id")
+    raise LiveSessionError(f"no free {name}-NNN run id left in {out}: pass --run-id")
 
 
 def _exit_code(result: DryrunResult) -> int:
@@ -386,10 +395,11 @@ def cmd_dryrun(args: argparse.Namespace) -> int:
         overrides["durability"] = args.durability
     elif "durability" not in keys:
         overrides["durability"] = "step"
-    chosen = args.run_id is None and "run_id" not in keys  # the next free demo-NNN
-    if chosen:
-        overrides["run_id"] = _free_demo_id(out)
+    chosen = args.run_id is None and "run_id" not in keys  # the next free <name>-NNN
     cfg = load_config(config, overrides)
+    if chosen:
+        overrides["run_id"] = _free_run_id(out, cfg)
+        cfg = load_config(config, overrides)
     from ._exceptions import RunDirectoryError, RunHeld  # noqa: PLC0415
     from ._rundir import create_run  # noqa: PLC0415 - keeps `import livesession` light
     from .control import SignalControls  # noqa: PLC0415 - only for runs
@@ -408,16 +418,16 @@ def cmd_dryrun(args: argparse.Namespace) -> int:
                 )
                 break
             except (RunHeld, RunDirectoryError) as exc:
-                # Another dryrun in another terminal took the demo id this one chose a
+                # Another dryrun in another terminal took the id this one chose a
                 # moment ago: choose again. An id the user gave is theirs: refused.
                 if not chosen or not (out / cfg.run_id).exists():
                     if isinstance(exc, RunHeld):
                         return refused(exc, as_json=args.json)
                     raise
-                overrides["run_id"] = _free_demo_id(out)
+                overrides["run_id"] = _free_run_id(out, cfg)
                 cfg = load_config(config, overrides)
         else:
-            raise LiveSessionError(f"no free demo run id in {out} after {_DEMO_ID_TRIES} tries")
+            raise LiveSessionError(f"no free run id in {out} after {_DEMO_ID_TRIES} tries")
         run_dir = out / cfg.run_id
         with _session_log(run_dir, args.log_level):
             return _run(
