@@ -108,9 +108,9 @@ def _tree(root: Path) -> dict[str, bytes]:
     }
 
 
-_NOT_A_CLOCK = "clock= got a int, not a Clock: it lacks now"
+_NOT_A_CLOCK = "clock= got an int, not a Clock: it lacks now"
 _NOT_AN_ALERT_SINK = (
-    "alerts= got a str, not a AlertSink: it lacks post (pass True: the configured webhook, "
+    "alerts= got a str, not an AlertSink: it lacks post (pass True: the configured webhook, "
     "False: none, or an AlertSink)"
 )
 
@@ -126,7 +126,7 @@ class TestEdgesOfTheWrongKind:
             ({"lease": "no"}, "lease= got a str, not a bool"),
             (
                 {"broker_factory": 5},
-                "broker_factory= got a int, not a callable (cfg, run_dir) -> Broker",
+                "broker_factory= got an int, not a callable (cfg, run_dir) -> Broker",
             ),
         ],
     )
@@ -164,18 +164,18 @@ class TestEdgesOfTheWrongKind:
         ("given", "said"),
         [
             ({"clock": 5}, _NOT_A_CLOCK),
-            ({"alerts": "yes"}, "alerts= got a str, not a AlertSink: it lacks post"),
-            ({"idempotency": {}}, "idempotency= got a dict, not a IdempotencyStore: it lacks"),
+            ({"alerts": "yes"}, "alerts= got a str, not an AlertSink: it lacks post"),
+            ({"idempotency": {}}, "idempotency= got a dict, not an IdempotencyStore: it lacks"),
             ({"checkpoints": "ckpt.json"}, "checkpoints= got a str, not a CheckpointStore"),
-            ({"lease": object()}, "lease= got a object, not a SessionLease: it lacks acquire"),
-            ({"retry_policy": 3}, "retry_policy= got a int, not a RetryPolicy"),
-            ({"live_override": 1}, "live_override= got a int, not a bool"),
-            ({"lease_holder": 7}, "lease_holder= got a int, not a str"),
-            ({"rails": 5}, "rails= got a int, not a sequence of Rail"),
+            ({"lease": object()}, "lease= got an object, not a SessionLease: it lacks acquire"),
+            ({"retry_policy": 3}, "retry_policy= got an int, not a RetryPolicy"),
+            ({"live_override": 1}, "live_override= got an int, not a bool"),
+            ({"lease_holder": 7}, "lease_holder= got an int, not a str"),
+            ({"rails": 5}, "rails= got an int, not a sequence of Rail"),
             ({"checks": [default_checks()[0], "x"]}, "checks= item 2 is a str, not a Check"),
             ({"broker": "mock"}, "broker= got a str, not a Broker: it lacks cancel"),
-            ({"feed": 3}, "feed= got a int, not a MarketFeed"),
-            ({"strategy": 3}, "strategy= got a int, not a Strategy: it lacks get_state"),
+            ({"feed": 3}, "feed= got an int, not a MarketFeed"),
+            ({"strategy": 3}, "strategy= got an int, not a Strategy: it lacks get_state"),
         ],
     )
     def test_the_orchestrator_refuses_when_built(self, given, said) -> None:

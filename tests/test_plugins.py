@@ -861,7 +861,7 @@ def test_create_run_refuses_a_bad_object_before_writing(tmp_path):
         create_run(cfg, tmp_path / "runs", strategy="not a reference")
     with pytest.raises(
         ConfigError,
-        match=r"feed= got a int, not a MarketFeed: it lacks get_state, next_bar, set_state, symbol$",
+        match=r"feed= got an int, not a MarketFeed: it lacks get_state, next_bar, set_state, symbol$",
     ):
         create_run(cfg, tmp_path / "runs", feed=3)  # type: ignore[arg-type]
     assert not (tmp_path / "runs").exists()

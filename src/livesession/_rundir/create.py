@@ -12,6 +12,7 @@ from .._artifacts import names
 from .._artifacts.runread import read_json_object
 from .._exceptions import ConfigError, PluginError, RunDirectoryError
 from .._session.assembly import fit_to_feed
+from .._support.references import a_
 from .alerting import choose_alerts
 from .backing import pg_dsn
 from .brokers import BrokerFactory, open_broker
@@ -217,7 +218,7 @@ def _checked_backing(
     """The run's idempotency backend and backing, refused before anything is created."""
     _refuse_existing(run_dir)
     if not isinstance(lease, bool):  # "no" would take a lease
-        raise PluginError(f"lease= got a {type(lease).__name__}, not a bool")
+        raise PluginError(f"lease= got {a_(type(lease).__name__)}, not a bool")
     if idempotency_backend not in LOCAL_BACKENDS:
         raise ConfigError(
             f"unknown idempotency backend {idempotency_backend!r}: choose memory, jsonl or sqlite"

@@ -30,6 +30,7 @@ from .._session.plugins import (
 )
 from .._support.references import (
     IN_PROCESS,
+    a_,
     check_sources,
     is_reference,
     not_a,
@@ -139,7 +140,7 @@ def check_arguments(*, broker_factory: object, **edges: object) -> None:
     check_edges(edges)
     if not callable(broker_factory):
         raise PluginError(
-            f"broker_factory= got a {type(broker_factory).__name__}, not a callable "
+            f"broker_factory= got {a_(type(broker_factory).__name__)}, not a callable "
             "(cfg, run_dir) -> Broker"
         )
 

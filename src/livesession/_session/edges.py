@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Final, TypedDict
 
 from .._domain.retry import RetryPolicy
 from .._exceptions import PluginError
-from .._support.references import not_a
+from .._support.references import a_, not_a
 from .._typing import (
     AlertSink,
     Broker,
@@ -88,7 +88,7 @@ def edge_refusal(name: str, value: object, kind: type) -> PluginError:
     """
     if getattr(kind, "_is_protocol", False):
         return PluginError(f"{name}= got {not_a(value, kind)}")
-    return PluginError(f"{name}= got a {type(value).__name__}, not a {kind.__name__}")
+    return PluginError(f"{name}= got {a_(type(value).__name__)}, not {a_(kind.__name__)}")
 
 
 def check_edges(edges: Mapping[str, object]) -> None:
@@ -116,11 +116,11 @@ def _check_callables(name: str, value: object, what: str) -> None:
     at them here would use them up.
     """
     if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Iterable):
-        raise PluginError(f"{name}= got a {type(value).__name__}, not a sequence of {what}")
+        raise PluginError(f"{name}= got {a_(type(value).__name__)}, not a sequence of {what}")
     if not isinstance(value, Sequence):
         return
     for position, item in enumerate(value, start=1):
         if not callable(item):
             raise PluginError(
-                f"{name}= item {position} is a {type(item).__name__}, not a {what} (a callable)"
+                f"{name}= item {position} is {a_(type(item).__name__)}, not {a_(what)} (a callable)"
             )

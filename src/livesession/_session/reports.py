@@ -31,6 +31,7 @@ from .._domain.model import (
     report_to_json,
 )
 from .._exceptions import BrokerError
+from .._support.references import a_
 from .._support.secrets import redact_text
 
 if TYPE_CHECKING:
@@ -322,7 +323,7 @@ def fill_problem(fill: FillReport, left: Decimal) -> str | None:
     for name in ("quantity", "price"):
         value = getattr(fill, name)
         if not isinstance(value, Decimal):
-            return f"its {name} is a {type(value).__name__} ({value!r}), not a Decimal"
+            return f"its {name} is {a_(type(value).__name__)} ({value!r}), not a Decimal"
         if not value.is_finite() or value <= 0:
             return f"its {name} is {value}, not a positive number"
     if fill.quantity > left:

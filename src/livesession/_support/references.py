@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "IN_PROCESS",
+    "a_",
     "call_reference",
     "check_sources",
     "is_reference",
@@ -195,16 +196,21 @@ def raised(exc: BaseException) -> str:
     return f"raised {type(exc).__name__}: {' '.join(str(exc).split())}"
 
 
+def a_(name: str) -> str:
+    """``name`` with its indefinite article: ``a str``, ``an int``, ``an AlertSink``."""
+    return f"{'an' if name[:1].lower() in 'aeiou' else 'a'} {name}"
+
+
 def not_a(value: object, kind: type) -> str:
     """``value`` is not a ``kind`` (a protocol), in words: what it is, and what it lacks.
 
     ``a ChannelBreakout, not a Strategy: it lacks get_state, set_state``.
     """
     if value is None:
-        return f"None, not a {kind.__name__} (does the factory end with `return`?)"
+        return f"None, not {a_(kind.__name__)} (does the factory end with `return`?)"
     lacks = [name for name in protocol_members(kind) if not hasattr(value, name)]
     missing = f": it lacks {', '.join(lacks)}" if lacks else ""
-    return f"a {type(value).__name__}, not a {kind.__name__}{missing}"
+    return f"{a_(type(value).__name__)}, not {a_(kind.__name__)}{missing}"
 
 
 def protocol_members(kind: type) -> list[str]:
