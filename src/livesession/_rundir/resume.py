@@ -416,13 +416,15 @@ def resume_problem(run_dir: Path) -> str | None:
 
 
 def _check_source_files(run_id: str, sources: dict[str, Any]) -> None:
-    """Refuse, as ``resume`` would, a plug-in whose source file changed since the run began.
+    """Refuse, as ``resume`` would (``check_sources``), a plug-in whose source file changed.
 
     The recorded file is hashed where it was; nothing is imported (``status`` runs no code
     of the run's). A plug-in given as an object has no file to look at here.
     """
-    for role, record in sorted(sources.items()):
+    current: dict[str, Any] = {}
+    for role, record in sources.items():
         if not isinstance(record, dict) or "object" in record or not record.get("file"):
+            current[role] = record
             continue
         try:
             digest = file_digest(Path(record["file"]))[0]
@@ -431,9 +433,5 @@ def _check_source_files(run_id: str, sources: dict[str, Any]) -> None:
                 f"the source of {role} {record.get('ref')!r} cannot be read "
                 f"({record['file']}: {exc.strerror}): restore the code the run started with"
             ) from None
-        if digest != record.get("sha256"):
-            raise PluginError(
-                f"the source of {role} {record.get('ref')!r} changed since run {run_id} "
-                f"started (SHA-256 {str(record.get('sha256'))[:12]}..., now {digest[:12]}... "
-                f"in {record['file']}): restore the code the run started with"
-            )
+        current[role] = {**record, "sha256": digest}
+    check_sources(sources, current, run=run_id)
