@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import tracemalloc
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -120,3 +122,13 @@ def hold_at_venue(venue: Any, quantity: str, *, symbol: str = "BTC/USDT") -> Non
         0,
     )
     venue.poll(0)
+
+
+def peak_memory(call: Callable[[], object]) -> int:
+    """The peak of what tracemalloc counts while ``call()`` runs (memory, not speed)."""
+    tracemalloc.start()
+    try:
+        call()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()

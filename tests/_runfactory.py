@@ -387,3 +387,16 @@ def build_run(
         builder.move(Trigger.STOPPED)
     builder.stop()
     return builder.write(run_dir, metrics_indent=metrics_indent, timings=timings)
+
+
+def grown_run(run_dir: Path, extra: int, kind: bytes = b'"BAR"') -> Path:
+    """A factory run with ``extra`` more lines of ``kind`` (copies of its first one).
+
+    A long run's events for the memory tests of the readers (it breaks the run's digests).
+    """
+    run = build_run(run_dir)
+    events = run / "events.jsonl"
+    line = next(line for line in events.read_bytes().splitlines(True) if kind in line)
+    with events.open("ab") as f:
+        f.write(line * extra)
+    return run

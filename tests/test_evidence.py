@@ -8,7 +8,6 @@ import re
 import shutil
 import sys
 import tempfile
-import tracemalloc
 
 import orjson
 import pytest
@@ -20,7 +19,8 @@ from livesession.cli import main
 from livesession.evidence import _rerun, scan_secrets, write_evidence
 from livesession.evidence._outcome import outcome
 
-from _runfactory import build_run
+from _helpers import peak_memory
+from _runfactory import grown_run
 
 
 @pytest.fixture(name="run_dir", scope="module")
@@ -669,24 +669,6 @@ class TestLongRuns:
     for the large one; streaming takes the same for both.
     """
 
-    @staticmethod
-    def _grown(tmp_path, name: str, extra: int):
-        run = build_run(tmp_path / name)
-        events = run / "events.jsonl"
-        bar = next(line for line in events.read_bytes().splitlines(True) if b'"BAR"' in line)
-        with events.open("ab") as f:
-            f.write(bar * extra)
-        return run
-
-    @staticmethod
-    def _peak(read) -> int:
-        tracemalloc.start()
-        try:
-            read()
-            return tracemalloc.get_traced_memory()[1]
-        finally:
-            tracemalloc.stop()
-
     @pytest.mark.broken_run("it appends copies of a BAR line to a run")
     @pytest.mark.parametrize("reader", ["outcome", "burn-in", "secret scan"])
     def test_peak_memory_does_not_grow_with_the_events(self, tmp_path, monkeypatch, reader):
@@ -698,12 +680,12 @@ class TestLongRuns:
             "secret scan": lambda run: scan_secrets(run, environ={}),
         }
         read = reads[reader]
-        read(self._grown(tmp_path, "warm", 10))  # imports, compiled patterns
+        read(grown_run(tmp_path / "warm", 10))  # imports, compiled patterns
         small_run, large_run = (
-            self._grown(tmp_path, "small", 1_000),
-            self._grown(tmp_path, "large", 8_000),
+            grown_run(tmp_path / "small", 1_000),
+            grown_run(tmp_path / "large", 8_000),
         )
-        small = self._peak(lambda: read(small_run))
-        large = self._peak(lambda: read(large_run))
+        small = peak_memory(lambda: read(small_run))
+        large = peak_memory(lambda: read(large_run))
 
         assert large < 2 * small + 256 * 1024, (small, large)

@@ -6,7 +6,6 @@ import os
 import shutil
 import subprocess
 import sys
-import tracemalloc
 import wsgiref.util
 from decimal import Decimal
 
@@ -26,7 +25,8 @@ from livesession.prom import (
     write_textfile,
 )
 
-from _runfactory import build_run, canonical
+from _helpers import peak_memory
+from _runfactory import build_run, canonical, grown_run
 
 parser = pytest.importorskip("prometheus_client.parser")
 
@@ -181,25 +181,6 @@ class TestRenderTextfile:
 class TestLongRuns:
     """``prom`` runs beside live runs of up to a million steps: it streams, never holds."""
 
-    @staticmethod
-    def _grown(tmp_path, name: str, extra: int, kind: bytes = b'"BAR"'):
-        """A factory run with ``extra`` more lines of ``kind`` (copies of its first one)."""
-        run = build_run(tmp_path / name)
-        events = run / "events.jsonl"
-        line = next(line for line in events.read_bytes().splitlines(True) if kind in line)
-        with events.open("ab") as f:
-            f.write(line * extra)
-        return run
-
-    @staticmethod
-    def _peak(run) -> int:
-        tracemalloc.start()
-        try:
-            render_textfile(run)
-            return tracemalloc.get_traced_memory()[1]
-        finally:
-            tracemalloc.stop()
-
     @pytest.mark.broken_run("it appends copies of a BAR line to a run")
     def test_memory_does_not_grow_with_the_events(self, tmp_path):
         """Eight times the events take about the same peak memory (a list of them: 8 x).
@@ -208,16 +189,20 @@ class TestLongRuns:
         Holding the events (about 2 KB a parsed line) would take some 2 MB for the small run
         and 16 MB for the large one.
         """
-        render_textfile(self._grown(tmp_path, "warm", 10))  # imports, caches
-        small = self._peak(self._grown(tmp_path, "small", 1_000))
-        large = self._peak(self._grown(tmp_path, "large", 8_000))
+        render_textfile(grown_run(tmp_path / "warm", 10))  # imports, caches
+        small_run, large_run = (
+            grown_run(tmp_path / "small", 1_000),
+            grown_run(tmp_path / "large", 8_000),
+        )
+        small = peak_memory(lambda: render_textfile(small_run))
+        large = peak_memory(lambda: render_textfile(large_run))
 
         assert large < 2 * small + 256 * 1024, (small, large)
 
     @pytest.mark.broken_run("it appends copies of a SIGNAL line to a run")
     def test_counts_every_streamed_event(self, tmp_path):
         """Every line of a long file is counted, to the last."""
-        run = self._grown(tmp_path, "grown", 10, kind=b'"SIGNAL"')
+        run = grown_run(tmp_path / "grown", 10, kind=b'"SIGNAL"')
 
         assert sample_values(render_textfile(run))[("trader_signals_total", ())] == 4 + 10
 
