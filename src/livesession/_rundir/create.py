@@ -19,15 +19,7 @@ from .brokers import BrokerFactory, open_broker
 from .data import data_record, pin_data
 from .layout import LOCAL_BACKENDS, STORES, Backing, write_run_files
 from .lock import RunLock, held_refusal, holder_of, holder_soon, writer_command
-from .plugins import (
-    PlugIns,
-    RunPlugins,
-    add_broker_check,
-    apply_references,
-    check_arguments,
-    given_broker,
-    open_plugins,
-)
+from .plugins import PlugIns, RunPlugins, apply_references, check_arguments, open_plugins
 from .session import open_session
 
 if TYPE_CHECKING:
@@ -162,8 +154,6 @@ def create_run(
         # broker factory that takes a ``journal`` gets the run's venue journal.
         plugins = open_plugins(cfg, **given, journal=run_dir / names.JOURNAL)
         feed_obj = plugins.feed
-        if plugins.broker is not None:
-            broker_factory = given_broker(plugins.broker)
         # A dated file starts the run at its first bar, a data file's price grid is
         # inferred when not given, and its SHA-256 and size go into the config (a config
         # that names another SHA-256 is refused).
@@ -179,6 +169,7 @@ def create_run(
         session = open_session(
             cfg,
             run_dir,
+            plugins,
             idempotency_backend=idempotency_backend,
             clock=clock,
             broker_factory=broker_factory,
@@ -186,11 +177,8 @@ def create_run(
             live_override=live_override,
             backing=backing,
             lease_clock=lease_clock,
-            feed=feed_obj,
-            strategy=plugins.strategy,
             alerts=alert_choice,
         )
-        add_broker_check(session, plugins.sources)
     except BaseException as exc:
         if plugins is not None:
             plugins.close()

@@ -42,15 +42,7 @@ from .brokers import BrokerFactory, open_broker
 from .data import check_data_unchanged, check_run_data
 from .layout import STORES, Backing, read_run_config
 from .lock import RunLock, writer_command
-from .plugins import (
-    PlugIns,
-    RunPlugins,
-    add_broker_check,
-    apply_references,
-    check_arguments,
-    given_broker,
-    open_plugins,
-)
+from .plugins import PlugIns, RunPlugins, apply_references, check_arguments, open_plugins
 from .session import open_session
 
 if TYPE_CHECKING:
@@ -332,17 +324,15 @@ def _resume_session(
     session = open_session(
         cfg,
         run_dir,
+        plugins,
         idempotency_backend=str(meta.get("idempotency_backend", "sqlite")),
         clock=clock,
-        broker_factory=broker_factory if plugins.broker is None else given_broker(plugins.broker),
+        broker_factory=broker_factory,
         append=True,
         lease=lease,
         lease_clock=lease_clock,
-        feed=plugins.feed,
-        strategy=plugins.strategy,
         alerts=alerts,
     )
-    add_broker_check(session, plugins.sources)
     broker = session.broker
     in_flight: list[dict[str, str]] = []
     if checkpoint is not None:

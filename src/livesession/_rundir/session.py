@@ -11,12 +11,13 @@ from .._domain.config import DryrunConfig
 from .._domain.runtime_config import Secret
 from .._session.assembly import SessionEdges
 from .._session.coordinator import LiveSessionOrchestrator
-from .._typing import AlertSink, Clock, MarketFeed, SessionLease, Strategy
+from .._typing import AlertSink, Clock, SessionLease
 from ..stores import FileCheckpointStore
 from .alerting import open_alerts
 from .backing import holder_id, open_lease, open_store
 from .brokers import BrokerFactory, add_venue_checks
 from .layout import Backing
+from .plugins import RunPlugins, add_broker_check, given_broker
 from .venue import attach_venue
 
 __all__ = ["open_session"]
@@ -25,6 +26,7 @@ __all__ = ["open_session"]
 def open_session(
     cfg: DryrunConfig,
     run_dir: Path,
+    plugins: RunPlugins,
     *,
     idempotency_backend: str,
     clock: Clock | None,
@@ -34,16 +36,15 @@ def open_session(
     backing: Backing | None = None,
     lease: SessionLease | None = None,
     lease_clock: Clock | None = None,
-    feed: MarketFeed | None = None,
-    strategy: Strategy | None = None,
     alerts: AlertSink | Secret | None = None,
 ) -> LiveSessionOrchestrator:
     """A session writing into ``run_dir``: its sinks, stores, broker and lease.
 
     ``append`` continues the artifacts (resume) instead of starting them. Without a
     ``lease`` the one ``backing`` asks for is opened here, and closed again when building
-    the session fails; a lease passed in (resume took it) stays the caller's. A ``feed``
-    passed in (already checked: ``open_feed``) is the session's from then on. ``alerts``
+    the session fails; a lease passed in (resume took it) stays the caller's. The run's ``plugins``
+    (``open_plugins``: its feed, already checked, its strategy, and a broker of its own,
+    which replaces ``broker_factory``) are the session's from then on. ``alerts``
     (``choose_alerts``): the session's alert sink, or the webhook URL to build one for.
     """
     durable = cfg.durability != "none"
@@ -53,7 +54,10 @@ def open_session(
     alert_sink: AlertSink | None = None
     try:
         alert_sink = open_alerts(cfg, run_dir, alerts)
+        if plugins.broker is not None:
+            broker_factory = given_broker(plugins.broker)
         broker = broker_factory(cfg, run_dir)
+        feed = plugins.feed
         try:
             attach_venue(feed, broker, cfg, run_dir)  # the venue's bars, journaled in the run
         except BaseException:
@@ -74,11 +78,12 @@ def open_session(
             lease_clock=lease_clock,
             lease_holder=holder_id(cfg),
             feed=feed,
-            strategy=strategy,
+            strategy=plugins.strategy,
             alerts=alert_sink,
         )
         session = LiveSessionOrchestrator(cfg, **edges)
         add_venue_checks(session)
+        add_broker_check(session, plugins.sources)
     except BaseException:
         if owned and lease is not None:
             lease.close()
