@@ -18,6 +18,7 @@ from livesession._typing import (
     ConfirmingLookup,
     JournaledVenue,
     MarkableVenue,
+    RecoveringVenue,
     ReplayingVenue,
     ResumableVenue,
     SandboxAware,
@@ -30,6 +31,7 @@ ABILITIES = (
     ConfirmingLookup,
     JournaledVenue,
     MarkableVenue,
+    RecoveringVenue,
     ReplayingVenue,
     ResumableVenue,
     SandboxAware,
@@ -94,7 +96,9 @@ def test_the_abilities_are_structural():
 
 
 @pytest.mark.ccxt
-def test_ccxt_broker_confirms_lookups_and_knows_its_sandbox():
+def test_ccxt_broker_confirms_lookups_recovers_orders_and_knows_its_sandbox():
+    """It recovers too (``RecoveringVenue``): a resumed session tells it which orders the
+    crashed process sent, so their fills are reported."""
     pytest.importorskip("ccxt")
     from livesession._domain.runtime_config import RuntimeConfig
     from livesession.brokers.ccxt import CcxtSandboxBroker, make_ccxt_broker
@@ -106,7 +110,7 @@ def test_ccxt_broker_confirms_lookups_and_knows_its_sandbox():
         assert isinstance(broker, CcxtSandboxBroker)
         assert isinstance(broker, Broker)
         assert broker.kind == "ccxt_sandbox"
-        assert _abilities(broker) == {ConfirmingLookup, SandboxAware}
+        assert _abilities(broker) == {ConfirmingLookup, RecoveringVenue, SandboxAware}
         assert broker.sandbox_verified is True
     finally:
         broker.close()

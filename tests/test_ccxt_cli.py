@@ -13,6 +13,9 @@ money differs from a mock run; positions, orders and the checks do not.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -25,6 +28,7 @@ pytest.importorskip("requests")
 
 import orjson
 
+import livesession
 from livesession._rundir import brokers as _rundir
 from livesession.brokers.ccxt.convert import _on_grid
 from livesession.cli import main
@@ -290,6 +294,72 @@ class TestFaultsMidRun:
         cids = [cid for cid, *_ in _submitted(run_dir)]
         assert set(fake.created) <= set(cids)
         assert all(count == 1 for count in fake.created.values())
+
+
+# The CLI in a child process, its ccxt broker routed to the fake at the port in argv[1] (with
+# the client timeout in argv[2]) as the ``venue`` fixture routes this process's brokers, so
+# a crash point can kill it.
+_CHILD_CLI = """
+import sys
+import _netguard
+_netguard.install()
+from fake_binance import TESTNET_PREFIX, LoopbackRoute
+from livesession._rundir import brokers
+from livesession.cli import main
+route = LoopbackRoute(int(sys.argv[1]))
+original = brokers._ccxt_broker
+def loopback_broker(cfg, **options):
+    test_options = {
+        "session_hook": lambda session: session.mount(TESTNET_PREFIX, route),
+        "enable_rate_limit": False,
+        "timeout_ms": int(sys.argv[2]),
+        "lookup_interval_ns": 1000,
+        "wait_ns": lambda ns: None,
+    }
+    return original(cfg, **(test_options | options))
+brokers._ccxt_broker = loopback_broker
+sys.exit(main(sys.argv[3:]))
+"""
+
+
+def _crashed_dryrun(venue: Venue, out: Path, run_id: str, crash_at: str) -> int:
+    """A CLI dry run on the fake in a child process, killed at ``crash_at``; its exit code."""
+    paths = [str(Path(__file__).parent), str(Path(livesession.__file__).parents[1])]
+    env = os.environ | {
+        "LIVESESSION_CRASH_AT": crash_at,
+        "PYTHONPATH": os.pathsep.join([*paths, os.environ.get("PYTHONPATH", "")]),
+    }
+    args = ["dryrun", "--broker", "ccxt:binance", "--out", str(out), "--run-id", run_id]
+    args += ["--steps", str(STEPS), "--seed", str(SEED), "-q"]
+    done = subprocess.run(
+        [sys.executable, "-c", _CHILD_CLI, str(venue.fake.port), str(TIMEOUT_MS), *args],
+        env=env,
+        capture_output=True,
+        check=False,
+        timeout=300,  # a hang guard only: the crash point kills it
+    )
+    return done.returncode
+
+
+class TestCrashAndResume:
+    """A run killed after the venue got an order resumes, tracks that order and finishes."""
+
+    def test_an_order_sent_before_the_crash_is_filled_in_the_resumed_book(self, venue, tmp_path):
+        """Killed after the send, before ORDER_SUBMITTED: the resume finds the order at the
+        venue, records its ack and fill, and ends COMPLETED and flat, with no order twice."""
+        run_dir = tmp_path / "crashed"
+        assert _crashed_dryrun(venue, tmp_path, "crashed", "after_send:1") == -9
+        assert _events(run_dir, "ORDER_SUBMITTED") == []
+        (sent,) = venue.fake.created  # the venue has it, the run's record does not
+
+        assert main(["resume", str(run_dir), "-q"]) == 0
+        _assert_verified(run_dir)
+        _assert_flat_and_completed(run_dir)
+        cids = _assert_each_order_once(venue, run_dir)
+        assert cids[0] == sent
+        assert [a["client_order_id"] for a in _events(run_dir, "ORDER_ACCEPTED")] == cids
+        assert _audit_codes(run_dir) == ["C2_DRYRUN_START", "C2_RESUME", "C2_DRYRUN_STOP"]
+        assert venue.fake.free("BTC") == Decimal(1)  # the venue is flat again too
 
 
 class TestFillGrid:

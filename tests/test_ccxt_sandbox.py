@@ -950,3 +950,68 @@ class TestDuplicateClientId:
         broker.submit(_limit("dup4"), NOW)
         assert fake.created["dup4"] == 1
         assert fake.order_status("dup4") == "NEW"
+
+
+class TestRecover:
+    """A new broker (a resumed run's process) reports on the orders an earlier one sent."""
+
+    def test_an_order_sent_before_the_crash_is_reported_once_found(self, make_broker, fake):
+        """Told of the order, the new broker's lookup tracks it: its ack and fill come."""
+        make_broker().submit(_order("rec1"), NOW)
+        resumed = make_broker()
+        resumed.recover(_order("rec1"))
+        with pytest.raises(OutcomeUnknown, match="call lookup"):
+            resumed.submit(_order("rec1"), NOW)  # the venue may have it: never resent blindly
+        assert resumed.lookup("rec1", attempts=1) is not None
+        reports = resumed.poll(NOW + 1)
+        assert [type(r) for r in reports] == [AckReport, FillReport]
+        assert reports[1].quantity == Decimal("0.01")
+        assert resumed.poll(NOW + 2) == []
+        resumed.submit(_order("rec1"), NOW)  # tracked now: no request
+        assert fake.count("POST", "/api/v3/order") == 1
+        assert fake.created["rec1"] == 1
+
+    def test_what_the_book_has_is_not_reported_again(self, make_broker, fake):
+        """A resting order with one fill in the book: only its later fill and cancel come."""
+        first = make_broker()
+        first.submit(_limit("rec2", qty="0.010"), NOW)
+        fake.fill("rec2", "0.004")
+        (ack, fill) = first.poll(NOW + 1)
+        resumed = make_broker()
+        resumed.recover(
+            _limit("rec2", qty="0.010"),
+            acked=True,
+            trade_ids=[fill.trade_id],
+            filled=fill.quantity,
+        )
+        assert [o.client_order_id for o in resumed.open_orders()] == ["rec2"]  # found there
+        fake.fill("rec2", "0.003")
+        later = resumed.poll(NOW + 2)
+        assert [(type(r), getattr(r, "quantity", None)) for r in later] == [
+            (FillReport, Decimal("0.003"))
+        ]
+        assert later[0].trade_id != fill.trade_id
+        resumed.cancel("rec2", NOW + 3)
+        assert resumed.poll(NOW + 4) == [CancelReport(client_order_id="rec2", ts_ns=NOW + 4)]
+        assert isinstance(ack, AckReport)
+
+    def test_an_order_the_book_closed_reports_no_second_cancel(self, make_broker, fake):
+        """A cancelled order the book holds as closed: its end is not reported again."""
+        first = make_broker()
+        first.submit(_limit("rec3"), NOW)
+        first.poll(NOW + 1)
+        first.cancel("rec3", NOW + 2)
+        assert first.poll(NOW + 3) == [CancelReport(client_order_id="rec3", ts_ns=NOW + 3)]
+        resumed = make_broker()
+        resumed.recover(_limit("rec3"), acked=True, closed=True)
+        assert resumed.order_by_client_id("rec3") is not None
+        assert resumed.poll(NOW + 4) == []
+
+    def test_an_order_the_venue_never_got_is_sent_once(self, make_broker, fake):
+        """Recovered, then confirmed absent by a lookup: the one legitimate send follows."""
+        resumed = make_broker()
+        resumed.recover(_order("rec4"))
+        assert resumed.lookup("rec4", attempts=1) is None
+        resumed.submit(_order("rec4"), NOW)
+        assert [type(r) for r in resumed.poll(NOW + 1)] == [AckReport, FillReport]
+        assert fake.created["rec4"] == 1

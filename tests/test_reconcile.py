@@ -433,6 +433,37 @@ class TestReconcileInASession:
         (item,) = escalated["payload"]["discrepancies"]
         assert (item["kind"], item["venue_status"]) == ("ORDER_MISSING_AT_VENUE", "UNKNOWN")
 
+    @pytest.mark.broken_run(
+        "the resumed session writes the run's tail into fresh sinks: a partial run by design"
+    )
+    def test_resume_tells_a_recovering_venue_the_orders_of_the_book(self):
+        """restore_state: a real venue's new broker (``RecoveringVenue``) hears of every
+        order the checkpoint's book holds, with what the book has of it, so their reports
+        after the checkpoint reach the book (the crashed process's broker tracked them)."""
+
+        class _Recovering(FaultBroker):
+            def __init__(self) -> None:
+                super().__init__()
+                self.recovered: list[tuple[Order, dict[str, object]]] = []
+
+            def recover(self, order: Order, **known: object) -> None:
+                self.recovered.append((order, known))
+
+        script = at({1: [buy("0.010", order_type=OrderType.LIMIT, limit_price=D("39000.00"))]})
+        orch, _ = _running(FaultBroker(), script)
+        orch.step()
+        orch.step()
+        state = orch.get_state()
+        (cid,) = orch.book.open_orders
+        broker = _Recovering()
+        again, _sinks = session(
+            feed=ScriptedFeed(["40000.00"]), strategy=ScriptedStrategy(at({})), broker=broker
+        )
+        again.restore_state(state, dict(orch.recorder.digests))
+        ((order, known),) = broker.recovered
+        assert order.client_order_id == cid
+        assert known == {"acked": True, "trade_ids": [], "filled": D(0), "closed": False}
+
     def test_reconcile_state_survives_a_checkpoint(self):
         """Pending and escalated keys are part of get_state."""
         broker = FaultBroker()

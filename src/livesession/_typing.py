@@ -29,6 +29,7 @@ __all__ = [
     "MarkableVenue",
     "MarketFeed",
     "MetricsSink",
+    "RecoveringVenue",
     "ReplayingVenue",
     "ResumableVenue",
     "SandboxAware",
@@ -195,6 +196,36 @@ class ConfirmingLookup(Protocol):
 
     def lookup(self, client_order_id: str, attempts: int | None = None) -> VenueOrder | None:
         """The venue's order, or None once every one of ``attempts`` looks found nothing."""
+        ...
+
+
+@runtime_checkable
+class RecoveringVenue(Protocol):
+    """**Protocol:** a real venue whose broker reports only on orders it was told about.
+
+    ``CcxtSandboxBroker`` implements it: it polls the venue for the orders it sent, and a
+    process started by a resume sent none. The resumed session tells it of every order
+    the run sent before the crash (those the checkpoint's book holds, and a send made
+    again after the checkpoint that the venue already has), so their acks and fills are
+    reported again and the book ends with the venue's position.
+    """
+
+    def recover(
+        self,
+        order: Order,
+        *,
+        acked: bool = False,
+        trade_ids: Sequence[str] = (),
+        filled: Decimal | None = None,
+        closed: bool = False,
+    ) -> None:
+        """Track ``order`` (sent by an earlier process) once a lookup finds it at the venue.
+
+        ``acked``, ``trade_ids`` and ``filled`` are what the book already has of it (those
+        reports are not sent again); ``closed``: the book has its cancel or reject already.
+        Until a lookup has answered, submitting its client order id raises
+        ``OutcomeUnknown``: the venue may have it.
+        """
         ...
 
 

@@ -30,7 +30,7 @@ from .._risk.checks import Check, default_checks
 from .._risk.governor import TradingGovernor
 from .._risk.rails import default_rails
 from .._support.references import is_reference
-from .._typing import JournaledVenue
+from .._typing import JournaledVenue, RecoveringVenue
 from .._version import __version__
 from ..brokers.mock import MockBroker, venue_options
 from ..stores.memory import MemoryIdempotencyStore
@@ -151,6 +151,8 @@ class SessionParts(SessionContext):
         """Restore a checkpoint made by ``checkpoint_state`` (the run's digests beside it)."""
         restore(state, self._owners())
         self.recorder.set_state(state["recorder"], digests)
+        if isinstance(self.broker, RecoveringVenue):
+            _recover_orders(self.broker, self.book)
 
     def _owners(self) -> tuple[StateOwner, ...]:
         return (
@@ -166,6 +168,24 @@ class SessionParts(SessionContext):
             Keyed("book", self.book),
             *self.plugin_states,
         )
+
+
+def _recover_orders(broker: RecoveringVenue, book: Book) -> None:
+    """Tell a real venue's new broker every order the restored book holds.
+
+    It reports only on orders it knows, and this process sent none of them: without this,
+    their fills after the checkpoint would never reach the book. What the book has of each
+    (ack, fills, its cancel or reject) is not reported again.
+    """
+    for closed, orders in ((False, book.open), (True, book.closed)):
+        for live in orders.values():
+            broker.recover(
+                live.order,
+                acked=live.acked,
+                trade_ids=live.trade_ids,
+                filled=live.filled,
+                closed=closed,
+            )
 
 
 def make_clock(config: DryrunConfig) -> Clock:

@@ -33,7 +33,7 @@ from .._risk.rails import (
     off_the_tick,
     unpriced,
 )
-from .._typing import ConfirmingLookup, ReplayingVenue
+from .._typing import ConfirmingLookup, RecoveringVenue, ReplayingVenue
 from .exits import Protection
 
 if TYPE_CHECKING:
@@ -218,6 +218,8 @@ class Execution:
         # A simulated venue that replays this send (made after the checkpoint, before a
         # crash) answers it as before: sent again, it retries and waits as the original did.
         fresh = record.created or (self._replays is not None and self._replays.replays_send(cid))
+        if not fresh and isinstance(self._c.broker, RecoveringVenue):
+            self._c.broker.recover(order)  # sent by the crashed process: report on it once found
         known = None if fresh else self.venue_knows(cid)
         if known:
             outcome = "recovered"

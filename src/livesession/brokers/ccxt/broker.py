@@ -14,25 +14,16 @@ from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, TypeVar
 
-import attrs
-
 from ..._domain.decimal import ZERO
-from ..._domain.model import AckReport, CancelReport, FillReport, RejectReport, VenueOrderStatus
+from ..._domain.model import AckReport, CancelReport, RejectReport, VenueOrderStatus
 from ..._exceptions import BrokerError, ConfigError, OutcomeUnknown, Rejected
 from ..._support.optional import import_optional
-from ..._typing import ConfirmingLookup, SandboxAware
-from .convert import (
-    _amount_and_price,
-    _check_order,
-    _decimal,
-    _matches,
-    _on_grid,
-    _status,
-    _venue_order,
-)
+from ..._typing import ConfirmingLookup, RecoveringVenue, SandboxAware
+from .convert import _amount_and_price, _check_order, _decimal, _matches, _status, _venue_order
 from .errors import _as_read_error, _is_duplicate_client_id, classify
 from .ohlcv import fetch_candles
 from .sandbox import _Exchange, _Sandbox, _sandbox_problems
+from .tracked import _Reported, _Tracked, fetch_by_client_id, new_fills
 
 if TYPE_CHECKING:
     from ..._domain.model import Bar, BrokerReport, Order, VenueOrder
@@ -42,26 +33,12 @@ __all__ = ["CcxtSandboxBroker"]
 _T = TypeVar("_T")
 
 
-@attrs.define
-class _Tracked:
-    """What this broker knows about one order it sent or adopted."""
-
-    order: Order
-    venue_order_id: str
-    status: VenueOrderStatus
-    filled: Decimal
-    ack_ts_ns: int | None
-    acked: bool = False
-    reported_qty: Decimal = ZERO
-    trade_ids: set[str] = attrs.field(factory=set)
-    closed: bool = False
-
-
-class CcxtSandboxBroker(ConfirmingLookup, SandboxAware):
+class CcxtSandboxBroker(ConfirmingLookup, RecoveringVenue, SandboxAware):
     """A ``Broker`` on a ccxt exchange in verified sandbox mode. Build it with ``make_ccxt_broker``.
 
     Beyond the ``Broker`` protocol: ``lookup`` (``ConfirmingLookup``: bounded polling by
-    client order id), ``sandbox_verified`` (``SandboxAware``), ``load_markets``,
+    client order id), ``recover`` (``RecoveringVenue``: the orders a resumed session sent
+    before its crash), ``sandbox_verified`` (``SandboxAware``), ``load_markets``,
     ``balances`` and ``sandbox_problems``.
     """
 
@@ -90,6 +67,7 @@ class CcxtSandboxBroker(ConfirmingLookup, SandboxAware):
         self._qty_lot = qty_lot
         self._tracked: dict[str, _Tracked] = {}
         self._unconfirmed: dict[str, Order] = {}
+        self._reported: dict[str, _Reported] = {}
         self._carry: list[BrokerReport] = []
 
     # -- the sandbox gate, before every request ----------------------------------------------
@@ -233,11 +211,21 @@ class CcxtSandboxBroker(ConfirmingLookup, SandboxAware):
         return reports
 
     def open_orders(self) -> Sequence[VenueOrder]:
-        """Orders open at the venue in the allowlisted symbols, by client order id."""
+        """Orders open at the venue in the allowlisted symbols, by client order id.
+
+        An order whose send had an unknown outcome (or that a resume recovers) is tracked
+        once it is listed here: the reconciler adopts it from this list, and its reports
+        must follow.
+        """
         found: list[VenueOrder] = []
         for symbol in self.symbols:
             raws = self._read(functools.partial(self._exchange.fetch_open_orders, symbol))
-            found.extend(_venue_order(raw, "", self._qty_lot) for raw in raws)
+            for raw in raws:
+                cid = raw.get("clientOrderId")
+                if isinstance(cid, str) and cid in self._unconfirmed:
+                    found.append(self._seen(cid, raw))
+                else:
+                    found.append(_venue_order(raw, "", self._qty_lot))
         return sorted(found, key=lambda o: (o.client_order_id, o.venue_order_id))
 
     def order_by_client_id(self, client_order_id: str) -> VenueOrder | None:
@@ -250,6 +238,36 @@ class CcxtSandboxBroker(ConfirmingLookup, SandboxAware):
     def close(self) -> None:
         """Close the exchange's HTTP session."""
         self._exchange.close()
+
+    def recover(
+        self,
+        order: Order,
+        *,
+        acked: bool = False,
+        trade_ids: Sequence[str] = (),
+        filled: Decimal | None = None,
+        closed: bool = False,
+    ) -> None:
+        """Report on ``order``, sent before a crash by another process, once a lookup finds it.
+
+        This process sent nothing, so it tracks nothing: without this, a resumed run would
+        never see the acks and fills of the orders sent before the crash. The order waits
+        as one whose send had an unknown outcome (``submit`` of its id raises
+        ``OutcomeUnknown`` until a lookup answered), and the next lookup that finds it
+        (``lookup``, ``order_by_client_id``, ``open_orders``) tracks it, skipping what the
+        book already has (``acked``, ``trade_ids`` adding up to ``filled``, ``closed``: its
+        cancel or reject).
+        """
+        cid = order.client_order_id
+        if cid in self._tracked:
+            return
+        self._unconfirmed[cid] = order
+        self._reported[cid] = _Reported(
+            acked=acked,
+            trade_ids=frozenset(trade_ids),
+            filled=ZERO if filled is None else filled,
+            closed=closed,
+        )
 
     # -- reconciliation ----------------------------------------------------------------------
 
@@ -273,6 +291,7 @@ class CcxtSandboxBroker(ConfirmingLookup, SandboxAware):
             if attempt < tries:
                 self._wait_ns(self._lookup_interval_ns)
         self._unconfirmed.pop(client_order_id, None)
+        self._reported.pop(client_order_id, None)
         return None
 
     def _find_once(self, cid: str) -> VenueOrder | None:
@@ -298,17 +317,7 @@ class CcxtSandboxBroker(ConfirmingLookup, SandboxAware):
 
     def _fetch_by_client_id(self, symbol: str, cid: str) -> Any:
         """The venue's order for ``cid`` as a ccxt order; ccxt's ``OrderNotFound`` if none."""
-        exchange = self._exchange
-        if not self._sandbox.lookup_realtime:
-            return exchange.fetch_order(None, symbol, {self._sandbox.lookup_param: cid})
-        market = exchange.market(symbol)
-        response = exchange.privateGetV5OrderRealtime(
-            {"category": "spot", "symbol": market["id"], "orderLinkId": cid}
-        )
-        found = exchange.safe_list(exchange.safe_dict(response, "result", {}), "list", [])
-        if not found:
-            raise import_optional("ccxt", "ccxt").OrderNotFound(f"{exchange.id} has no order {cid}")
-        return exchange.parse_order(found[0], market)
+        return fetch_by_client_id(self._exchange, self._sandbox, symbol, cid)
 
     def _known_symbol(self, cid: str) -> str | None:
         tracked = self._tracked.get(cid)
@@ -346,13 +355,19 @@ class CcxtSandboxBroker(ConfirmingLookup, SandboxAware):
             tracked.ack_ts_ns = now_ns
 
     def _track(self, order: Order, raw: Mapping[str, Any], *, ack_ts_ns: int | None) -> None:
-        self._tracked[order.client_order_id] = _Tracked(
+        tracked = self._tracked[order.client_order_id] = _Tracked(
             order=order,
             venue_order_id=str(raw.get("id") or ""),
             status=_status(raw),
             filled=_decimal(raw.get("filled")),
             ack_ts_ns=ack_ts_ns,
         )
+        reported = self._reported.pop(order.client_order_id, None)
+        if reported is not None:  # recovered after a resume: the book has these already
+            tracked.acked = reported.acked
+            tracked.trade_ids = set(reported.trade_ids)
+            tracked.reported_qty = reported.filled
+            tracked.end_reported = reported.closed
 
     def _refresh(self, cid: str, tracked: _Tracked, now_ns: int, out: list[BrokerReport]) -> None:
         if not tracked.acked:
@@ -370,44 +385,17 @@ class CcxtSandboxBroker(ConfirmingLookup, SandboxAware):
             tracked.status = _status(raw)
             tracked.filled = _decimal(raw.get("filled"))
         if tracked.reported_qty < tracked.filled:
-            out.extend(self._new_fills(cid, tracked, now_ns))
+            grid = (self._price_tick, self._qty_lot)
+            out.extend(new_fills(self._exchange, self._read, tracked, now_ns, grid))
         if tracked.status.is_open or tracked.reported_qty < tracked.filled:
             return
-        if tracked.status is VenueOrderStatus.CANCELED:
+        if tracked.end_reported:
+            pass  # the session has the order's end already (recovered after a resume)
+        elif tracked.status is VenueOrderStatus.CANCELED:
             out.append(CancelReport(client_order_id=cid, ts_ns=now_ns))
         elif tracked.status is VenueOrderStatus.REJECTED:
             out.append(RejectReport(client_order_id=cid, reason="VENUE_REJECT", ts_ns=now_ns))
         tracked.closed = True
-
-    def _new_fills(self, cid: str, tracked: _Tracked, now_ns: int) -> list[FillReport]:
-        symbol = tracked.order.symbol
-        venue_id = tracked.venue_order_id
-        if self._exchange.has.get("fetchOrderTrades"):
-            trades = self._read(lambda: self._exchange.fetch_order_trades(venue_id, symbol), cid)
-        else:
-            trades = [
-                t
-                for t in self._read(lambda: self._exchange.fetch_my_trades(symbol), cid)
-                if str(t.get("order")) == venue_id
-            ]
-        fills: list[FillReport] = []
-        for trade in sorted(trades, key=lambda t: (t.get("timestamp") or 0, str(t.get("id")))):
-            trade_id = str(trade.get("id"))
-            if trade_id in tracked.trade_ids:
-                continue
-            tracked.trade_ids.add(trade_id)
-            qty = _on_grid(_decimal(trade.get("amount")), self._qty_lot)
-            tracked.reported_qty += qty
-            fills.append(
-                FillReport(
-                    client_order_id=cid,
-                    trade_id=trade_id,
-                    quantity=qty,
-                    price=_on_grid(_decimal(trade.get("price")), self._price_tick),
-                    ts_ns=now_ns,
-                )
-            )
-        return fills
 
     # -- helpers -----------------------------------------------------------------------------
 

@@ -1,0 +1,111 @@
+"""What the broker knows about each order it reports on, and the reads that keep it current.
+
+The broker reports on the orders it tracks: those it sent, those a lookup found after an
+unknown outcome, and those a resumed session told it about (``recover``). Each tracked
+order remembers what was already reported (its ack, its trade ids, the quantity they
+add up to), so every fill is reported once, also after a resume.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from ..._domain.decimal import ZERO
+from ..._domain.model import FillReport, VenueOrderStatus
+from ..._support.optional import import_optional
+from .convert import _decimal, _on_grid
+
+if TYPE_CHECKING:
+    from ..._domain.model import Order
+    from .sandbox import _Exchange, _Sandbox
+
+__all__: list[str] = []
+
+
+@attrs.define
+class _Tracked:
+    """What this broker knows about one order it sent or adopted."""
+
+    order: Order
+    venue_order_id: str
+    status: VenueOrderStatus
+    filled: Decimal
+    ack_ts_ns: int | None
+    acked: bool = False
+    reported_qty: Decimal = ZERO
+    trade_ids: set[str] = attrs.field(factory=set)
+    closed: bool = False
+    end_reported: bool = False
+    """The session has the order's cancel or reject already (a resumed session's book)."""
+
+
+@attrs.frozen
+class _Reported:
+    """What a resumed session's book already has of an order sent before the crash."""
+
+    acked: bool
+    trade_ids: frozenset[str]
+    filled: Decimal
+    closed: bool
+
+
+def fetch_by_client_id(exchange: _Exchange, sandbox: _Sandbox, symbol: str, cid: str) -> Any:
+    """The venue's order for ``cid`` as a ccxt order; ccxt's ``OrderNotFound`` if none."""
+    if not sandbox.lookup_realtime:
+        return exchange.fetch_order(None, symbol, {sandbox.lookup_param: cid})
+    market = exchange.market(symbol)
+    response = exchange.privateGetV5OrderRealtime(
+        {"category": "spot", "symbol": market["id"], "orderLinkId": cid}
+    )
+    found = exchange.safe_list(exchange.safe_dict(response, "result", {}), "list", [])
+    if not found:
+        raise import_optional("ccxt", "ccxt").OrderNotFound(f"{exchange.id} has no order {cid}")
+    return exchange.parse_order(found[0], market)
+
+
+def new_fills(
+    exchange: _Exchange,
+    read: Callable[[Callable[[], Any], str], Any],
+    tracked: _Tracked,
+    now_ns: int,
+    grid: tuple[Decimal | None, Decimal | None],
+) -> list[FillReport]:
+    """The fills of ``tracked`` not reported yet (each trade id once), in venue order.
+
+    ``read`` runs one read request (the broker's gate and error classification); ``grid``
+    is the session's (price tick, quantity lot).
+    """
+    cid = tracked.order.client_order_id
+    symbol = tracked.order.symbol
+    venue_id = tracked.venue_order_id
+    tick, lot = grid
+    if exchange.has.get("fetchOrderTrades"):
+        trades = read(lambda: exchange.fetch_order_trades(venue_id, symbol), cid)
+    else:
+        trades = [
+            t
+            for t in read(lambda: exchange.fetch_my_trades(symbol), cid)
+            if str(t.get("order")) == venue_id
+        ]
+    fills: list[FillReport] = []
+    for trade in sorted(trades, key=lambda t: (t.get("timestamp") or 0, str(t.get("id")))):
+        trade_id = str(trade.get("id"))
+        if trade_id in tracked.trade_ids:
+            continue
+        tracked.trade_ids.add(trade_id)
+        qty = _on_grid(_decimal(trade.get("amount")), lot)
+        tracked.reported_qty += qty
+        fills.append(
+            FillReport(
+                client_order_id=cid,
+                trade_id=trade_id,
+                quantity=qty,
+                price=_on_grid(_decimal(trade.get("price")), tick),
+                ts_ns=now_ns,
+            )
+        )
+    return fills
