@@ -2,7 +2,8 @@
 
 A run is a directory holding at least ``events.jsonl`` and ``audit.jsonl``. ``report``,
 ``prom``, ``verify``, ``evidence`` and ``resume`` refuse anything else with exit 2, one
-line on stderr, and nothing written. ``verify`` on a broken run opens with a one-line
+line on stderr, and nothing written; but a run killed while it started (``run.json``, no
+recorder files yet) is started over by ``resume``, and the others' refusal says so. ``verify`` on a broken run opens with a one-line
 summary (``incomplete run: ...`` for a run without its closing ``C2_DRYRUN_STOP``), lists at
 most 20 violations and counts the rest; the Python result keeps them all.
 """
@@ -255,6 +256,36 @@ class TestVerifyOutput:
         assert 1 < len(lines) <= 22
         assert cli("resume", run, "-q").returncode == 0
         assert cli("verify", run).stdout.startswith(f"OK {run}: ")
+
+    def test_a_run_killed_while_starting_is_started_over(self, finished, tmp_path, capsys):
+        """Killed after run.json, before its recorder opened (during a ccxt import): every
+        command names the way out, status and resume agree, and resume starts it over."""
+        run = tmp_path / "runs" / "ok"
+        shutil.copytree(finished, run)
+        for path in run.iterdir():
+            if path.name not in ("config.json", "run.json", "writer.lock"):
+                path.unlink()
+        way_out = (
+            f"{run} is a run killed while it started: events.jsonl and audit.jsonl are missing "
+            f"(it recorded nothing, and sent nothing): start it over with `livesession resume "
+            f"{run}`"
+        )
+        for command in ("verify", "report", "evidence"):
+            assert main([command, str(run)]) == 2, command
+            assert capsys.readouterr().err == f"livesession: error: {way_out}\n"
+        assert main(["status", str(run)]) == 6
+        assert f"livesession resume {run}" in capsys.readouterr().out
+
+        assert main(["resume", str(run), "-q"]) == 0
+        assert main(["verify", str(run)]) == 0
+        assert capsys.readouterr().out.startswith(f"OK {run}: ")
+        # Started over from nothing: the same run as the one never killed.
+        for name in ("events.jsonl", "state_snapshots.jsonl"):
+            assert (run / name).read_bytes() == (finished / name).read_bytes(), name
+        codes = [
+            json.loads(line)["code"] for line in (run / "audit.jsonl").read_text().splitlines()
+        ]
+        assert codes == ["C2_RESUME", "C2_DRYRUN_START", "C2_DRYRUN_STOP"]
 
     def test_crashed_run_without_run_json_is_not_offered_a_resume(self, tmp_path):
         """Without run.json ``resume`` cannot continue a run; the summary does not suggest it."""

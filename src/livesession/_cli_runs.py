@@ -441,7 +441,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
     from ._rundir import resume_run  # noqa: PLC0415 - keeps `import livesession` light
     from .control import SignalControls  # noqa: PLC0415 - only for runs
 
-    run_dir = require_run(args.run_dir)
+    run_dir = require_run(args.run_dir, unstarted=True)  # killed while starting: start over
     with SignalControls().installed() as controls:
         try:
             session = resume_run(run_dir)

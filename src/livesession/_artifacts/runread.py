@@ -34,6 +34,7 @@ __all__ = [
     "finite_decimal",
     "iter_records",
     "json_object",
+    "killed_while_starting",
     "payload",
     "read_bytes",
     "read_json_object",
@@ -49,12 +50,16 @@ __all__ = [
 RUN_MARKERS: Final = (names.EVENTS, names.AUDIT)
 
 
-def require_run(path: Path) -> Path:
+def require_run(path: Path, *, unstarted: bool = False) -> Path:
     """``path`` if it is a run directory: a directory holding ``events.jsonl`` and ``audit.jsonl``.
 
     The one check every command that reads a run makes first (``report``, ``prom``,
     ``verify``, ``evidence``, ``resume``), so that none of them writes anything for a path
     that is not a run, and all refuse it with the same one-line message.
+
+    A run killed while it started (``run.json`` written, its recorder never opened: see
+    ``killed_while_starting``) lacks the markers; ``unstarted=True`` (``resume``, which
+    starts it over) takes it, and every other command's refusal names that way out.
 
     Raises:
         RunDirectoryError: ``path`` is missing, not a directory, empty, or lacks a marker.
@@ -73,10 +78,33 @@ def require_run(path: Path) -> Path:
     missing = [name for name in RUN_MARKERS if not (path / name).is_file()]
     if missing:
         verb = "is" if len(missing) == 1 else "are"
-        raise RunDirectoryError(
-            f"{path} is not a run: {' and '.join(missing)} {verb} missing{runs_inside(path)}"
-        )
+        what = f"{' and '.join(missing)} {verb} missing"
+        if killed_while_starting(path):
+            if unstarted:
+                return path
+            raise RunDirectoryError(
+                f"{path} is a run killed while it started: {what} (it recorded nothing, and "
+                f"sent nothing): start it over with `livesession resume {path}`"
+            )
+        raise RunDirectoryError(f"{path} is not a run: {what}{runs_inside(path)}")
     return path
+
+
+def killed_while_starting(path: Path) -> bool:
+    """Whether ``path`` is a run killed after ``run.json`` was written, before it recorded.
+
+    ``create_run`` writes ``config.json`` and ``run.json``, then builds the broker (a ccxt
+    import takes seconds) and opens the recorder's files: a kill in between leaves a run
+    with no ``events.jsonl`` or ``audit.jsonl`` (or one of them, empty) and no checkpoint.
+    No session existed, so nothing was sent: ``resume`` starts it over from nothing.
+    """
+    if not (path / names.RUN_META).is_file() or (path / names.CHECKPOINT).exists():
+        return False
+    try:
+        sizes = [(path / name).stat().st_size for name in RUN_MARKERS if (path / name).is_file()]
+    except OSError:
+        return False
+    return len(sizes) < len(RUN_MARKERS) and not any(sizes)
 
 
 _NAMED_RUNS: Final = 3
