@@ -200,6 +200,39 @@ class TestKnownValues:
         findings = scan_secrets(tmp_path, environ={"DESK_API_SECRET": secret})
         assert findings == ["events.jsonl:1: value of $DESK_API_SECRET"]
 
+    DSN = "postgresql://deskrole:S3cr3tPWxyzLEAK@127.0.0.1:55432/deskdb"
+    DSN_ENV = "LIVESESSION_PG_DSN"
+
+    @pytest.mark.parametrize(
+        ("dsn", "text"),
+        [
+            (DSN, "connection to deskrole:S3cr3tPWxyzLEAK@127.0.0.1 failed"),  # the userinfo
+            (DSN, "password authentication failed: S3cr3tPWxyzLEAK"),  # the bare password
+            (DSN, f"as configured: {DSN}"),  # whole
+            ("postgresql://deskrole:p%40ss%2Fw0rdLEAK@127.0.0.1/deskdb", "pw p@ss/w0rdLEAK"),
+            ("postgresql://127.0.0.1/deskdb?user=deskrole&password=QueryPWxyz1", "QueryPWxyz1"),
+            (
+                "host=127.0.0.1 port=55432 user=deskrole password='S3cr3t PW\\'xyz' dbname=deskdb",
+                "the password S3cr3t PW'xyz was refused",
+            ),
+            ("host=127.0.0.1 password=KeyValuePW9 user=deskrole", "KeyValuePW9 refused"),
+        ],
+        ids=["userinfo", "password", "whole", "decoded", "query", "quoted", "key-value"],
+    )
+    def test_the_password_of_a_dsn_is_found_alone(self, tmp_path, dsn, text):
+        """A DSN's password, or its ``user:password``, without the rest of the DSN."""
+        (tmp_path / "session.log.jsonl").write_bytes(orjson.dumps({"msg": text}) + b"\n")
+        findings = scan_secrets(tmp_path, environ={self.DSN_ENV: dsn})
+        assert f"session.log.jsonl:1: value of ${self.DSN_ENV}" in findings
+
+    def test_a_short_dsn_password_is_found_only_with_its_user(self, tmp_path):
+        """A password too short to search alone is still found as ``user:password``."""
+        dsn = "postgresql://deskrole:pw7@127.0.0.1:55432/deskdb"
+        (tmp_path / "a.txt").write_text("pw7 deskrole 127.0.0.1 55432 deskdb\n")
+        (tmp_path / "b.txt").write_text("login deskrole:pw7@127.0.0.1 failed\n")
+        findings = scan_secrets(tmp_path, environ={self.DSN_ENV: dsn})
+        assert findings == [f"b.txt:1: value of ${self.DSN_ENV}"]
+
     def test_short_pieces_of_the_path_are_no_finding(self, tmp_path):
         (tmp_path / "notes.txt").write_text("services ops-alerts T000 B000\n")
         assert scan_secrets(tmp_path, environ={ALERT_ENV: self.URL}) == []

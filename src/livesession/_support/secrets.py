@@ -20,12 +20,13 @@ import json
 import re
 from collections.abc import Mapping
 from typing import Any, Final, NamedTuple
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 __all__ = [
     "REDACTED",
     "RULES",
     "SecretRule",
+    "dsn_secrets",
     "find_secrets",
     "is_secret_name",
     "may_hold_secret",
@@ -250,3 +251,40 @@ def url_secrets(url: str, *, shortest: int = 8) -> list[str]:
     for text in list(found - {url}):
         found |= {piece for piece in _URL_PIECES.split(text) if len(piece) >= shortest}
     return sorted((text for text in found if len(text) > 1), key=lambda t: (-len(t), t))
+
+
+_DSN_PASSWORD: Final = re.compile(
+    r"(?:^|\s)password\s*=\s*('(?:[^'\\]|\\.)*'|[^\s']\S*)", re.IGNORECASE
+)
+_QUERY_PASSWORD: Final = re.compile(r"(?:^|&)password=([^&#]*)", re.IGNORECASE)
+
+
+def dsn_secrets(dsn: str, *, shortest: int = 8) -> list[str]:
+    """What of a PostgreSQL connection string is its credential, as text may show part of it.
+
+    The DSN as written; the userinfo of a URL (``user:password``: a driver's message
+    quotes it with the host, ``user:password@127.0.0.1``), raw and percent-decoded; and the
+    password alone (URL userinfo, ``?password=`` in its query, or ``password=...`` of the
+    key=value form, quoted or not), raw and percent-decoded, when it has at least
+    ``shortest`` characters: a shorter one alone would match innocent text.
+    """
+    found = {dsn}
+    passwords: set[str] = set()
+    try:
+        parts = urlsplit(dsn)
+    except ValueError:  # an invalid IPv6 host: the key=value search below still runs
+        parts = None
+    if parts is not None and parts.scheme and parts.netloc:
+        userinfo, at, _host = parts.netloc.rpartition("@")
+        _user, colon, password = userinfo.partition(":")
+        if at and colon and password:
+            found |= {userinfo, unquote(userinfo)}
+            passwords.add(password)
+        passwords |= {match.group(1) for match in _QUERY_PASSWORD.finditer(parts.query)}
+    for match in _DSN_PASSWORD.finditer(dsn):
+        value = match.group(1)
+        if value.startswith("'"):  # libpq quoting: backslash escapes ' and \
+            value = re.sub(r"\\(.)", r"\1", value[1:-1])
+        passwords.add(value)
+    found |= {form for p in passwords for form in (p, unquote(p)) if len(form) >= shortest}
+    return sorted((text for text in found if text), key=lambda t: (-len(t), t))

@@ -37,6 +37,7 @@ from .._rundir.plugins import check_recorded_sources
 from .._session.pipeline import DAILY_LOSS_KILL
 from .._support.fsutil import atomic_write_bytes
 from .._support.secrets import (
+    dsn_secrets,
     find_secrets,
     is_secret_name,
     may_hold_secret,
@@ -115,8 +116,11 @@ def _needles(env: Mapping[str, str]) -> list[tuple[str, list[bytes]]]:
 
     A variable named like a secret (``is_secret_name``) is one, and so is the alert
     webhook's URL (``ALERT_ENV``): its path is the token, which an error may quote alone
-    (``url_secrets``). Each is searched for as written and escaped (``spellings``: a tab
-    quoted by ``repr`` in a JSON line is ``\\t``).
+    (``url_secrets``). A connection string (a name ending in ``DSN``, as
+    ``LIVESESSION_PG_DSN``) is searched for whole, and its password and ``user:password``
+    alone (``dsn_secrets``): a driver's error quotes those without the rest. Each is
+    searched for as written and escaped (``spellings``: a tab quoted by ``repr`` in a JSON
+    line is ``\\t``).
     """
     needles: list[tuple[str, list[bytes]]] = []
     for name, value in sorted(env.items()):
@@ -124,6 +128,8 @@ def _needles(env: Mapping[str, str]) -> list[tuple[str, list[bytes]]]:
             continue
         if name == ALERT_ENV:
             secrets = url_secrets(value.strip(), shortest=_MIN_URL_PIECE)
+        elif name.upper().endswith("DSN"):
+            secrets = dsn_secrets(value.strip(), shortest=_MIN_ENV_SECRET)
         elif is_secret_name(name):
             secrets = [value]
         else:
