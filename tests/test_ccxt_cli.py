@@ -403,7 +403,7 @@ class TestPreflightVenueFailure:
                     config='allowlist = ["BTC/USDT", "SOL/USDT"]\n',
                     check="venue_symbols_listed",
                     reason="SYMBOL_NOT_LISTED",
-                    detail="a symbol of the allowlist is not listed by the venue",
+                    detail="SOL/USDT of the allowlist is not listed by the venue",
                 ),
                 id="symbol",
             ),

@@ -708,6 +708,27 @@ class TestHappyPath:
         assert checks["symbols_listed"] == (False, "SYMBOL_NOT_LISTED")
         assert checks["balance_fetch"] == (False, "AUTH")
 
+    def test_the_detail_names_the_symbols_not_listed(self, make_broker, fake):
+        """SYMBOL_NOT_LISTED's line names each allowlisted symbol the venue lacks (it said
+        "a symbol of the allowlist is not listed", leaving the operator to guess which)."""
+        from livesession._rundir.brokers import _venue_detail
+        from livesession.brokers.ccxt.preflight import unlisted_symbols
+
+        broker = make_broker(symbols=("SOL/USDT", "BTC/USDT", "DOGE/USDT"))
+        checks = {name: (passed, reason) for name, passed, reason in ccxt_preflight_checks(broker)}
+        assert checks["symbols_listed"] == (False, "SYMBOL_NOT_LISTED")
+        asked = len(fake.requests)
+        assert unlisted_symbols(broker) == ["DOGE/USDT", "SOL/USDT"]
+        assert len(fake.requests) == asked  # the markets come from ccxt's cache
+        assert _venue_detail("symbols_listed", "SYMBOL_NOT_LISTED", ["DOGE/USDT", "SOL/USDT"]) == (
+            "DOGE/USDT, SOL/USDT of the allowlist are not listed by the venue"
+        )
+        many = [f"C{n}/USDT" for n in range(7)]
+        assert _venue_detail("symbols_listed", "SYMBOL_NOT_LISTED", many) == (
+            "C0/USDT, C1/USDT, C2/USDT, C3/USDT, C4/USDT and 2 more of the allowlist are not "
+            "listed by the venue"
+        )
+
     def test_preflight_of_an_unreachable_venue_blames_no_symbol(self, make_broker, monkeypatch):
         """Markets that cannot be loaded leave the symbols unchecked, and say so.
 

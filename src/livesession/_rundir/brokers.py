@@ -6,7 +6,7 @@ a CCXT sandbox broker also adds its venue's preflight checks to the session.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
@@ -24,6 +24,9 @@ if TYPE_CHECKING:
 __all__ = ["BrokerFactory", "add_venue_checks", "open_broker"]
 
 BrokerFactory = Callable[[DryrunConfig, Path], Broker]
+
+_NOT_LISTED: Final = "SYMBOL_NOT_LISTED"
+_NAMED: Final = 5  # symbols named in a detail line; the rest are counted
 
 
 def open_broker(cfg: DryrunConfig, run_dir: Path) -> Broker:
@@ -61,12 +64,19 @@ class _VenuePreflight:
 
     broker: Any
     results: list[tuple[str, bool, str]] | None = None
+    unlisted: list[str] = attrs.field(factory=list)
+    """The allowlisted symbols the venue does not list (after ``SYMBOL_NOT_LISTED``)."""
 
     def get(self) -> list[tuple[str, bool, str]]:
         if self.results is None:
-            from ..brokers.ccxt import ccxt_preflight_checks  # noqa: PLC0415 - optional
+            from ..brokers.ccxt.preflight import (  # noqa: PLC0415 - optional
+                ccxt_preflight_checks,
+                unlisted_symbols,
+            )
 
             self.results = ccxt_preflight_checks(self.broker)
+            if ("symbols_listed", False, _NOT_LISTED) in self.results:
+                self.unlisted = unlisted_symbols(self.broker)
         return self.results
 
 
@@ -80,7 +90,7 @@ class _VenueCheck:
     def __call__(self, _ctx: PreflightContext, /) -> CheckResult:
         for name, passed, reason in self.preflight.get():
             if name == self.name:
-                detail = "" if passed else _venue_detail(name, reason)
+                detail = "" if passed else _venue_detail(name, reason, self.preflight.unlisted)
                 return CheckResult(
                     name=f"venue_{name}", passed=passed, reason=reason, detail=detail
                 )
@@ -92,12 +102,21 @@ class _VenueCheck:
         )
 
 
-def _venue_detail(name: str, reason: str) -> str:
-    """One line on a failed venue check (the reason code is the venue's answer)."""
+def _venue_detail(name: str, reason: str, unlisted: Sequence[str] = ()) -> str:
+    """One line on a failed venue check (the reason code is the venue's answer).
+
+    ``unlisted``: the allowlisted symbols the venue does not list, named in the line.
+    """
     if reason == "SKIPPED_NOT_SANDBOX":
         return f"{name} not asked: the venue is not a verified sandbox"
     if reason == "SKIPPED_NO_MARKETS":
         return f"{name} not asked: the venue's markets could not be loaded"
+    if reason == _NOT_LISTED and unlisted:
+        shown = ", ".join(unlisted[:_NAMED]) + (
+            f" and {len(unlisted) - _NAMED} more" if len(unlisted) > _NAMED else ""
+        )
+        verb = "is" if len(unlisted) == 1 else "are"
+        return f"{shown} of the allowlist {verb} not listed by the venue"
     return {
         "sandbox_verified": "the ccxt broker is not in verified sandbox mode",
         "markets_loaded": f"the venue's markets could not be loaded ({reason})",

@@ -8,7 +8,7 @@ from typing import Any
 from ..._exceptions import Rejected
 from .broker import CcxtSandboxBroker
 
-__all__ = ["SKIPPED_NO_MARKETS", "ccxt_preflight_checks"]
+__all__ = ["SKIPPED_NO_MARKETS", "ccxt_preflight_checks", "unlisted_symbols"]
 
 SKIPPED_NO_MARKETS = "SKIPPED_NO_MARKETS"
 """``symbols_listed``'s reason when the markets could not be loaded: the symbols were not
@@ -42,7 +42,7 @@ def ccxt_preflight_checks(broker: CcxtSandboxBroker) -> list[tuple[str, bool, st
     if markets is None:  # nothing to look the symbols up in: not asked, as without sandbox
         results.append(("symbols_listed", False, SKIPPED_NO_MARKETS))
     else:
-        missing = [s for s in broker.symbols if s not in markets]
+        missing = _unlisted(broker.symbols, markets)
         results.append(("symbols_listed", not missing, "SYMBOL_NOT_LISTED" if missing else ""))
     try:
         broker.balances()
@@ -50,6 +50,23 @@ def ccxt_preflight_checks(broker: CcxtSandboxBroker) -> list[tuple[str, bool, st
     except Exception as exc:  # noqa: BLE001 - a preflight reports, it does not raise
         results.append(("balance_fetch", False, _reason(exc, "BALANCE_UNAVAILABLE")))
     return results
+
+
+def unlisted_symbols(broker: CcxtSandboxBroker) -> list[str]:
+    """The allowlisted symbols the venue does not list, for ``SYMBOL_NOT_LISTED``'s detail.
+
+    Asked after ``ccxt_preflight_checks`` loaded the markets: ccxt answers from its cache,
+    with no second request. Empty when the markets cannot be loaded.
+    """
+    try:
+        markets = broker.load_markets()
+    except Exception:  # noqa: BLE001 - a detail for a failed check: never a failure of its own
+        return []
+    return _unlisted(broker.symbols, markets)
+
+
+def _unlisted(symbols: tuple[str, ...], markets: Mapping[str, Any]) -> list[str]:
+    return [s for s in symbols if s not in markets]
 
 
 def _reason(exc: BaseException, default: str) -> str:
