@@ -93,6 +93,19 @@ class LeaseContract:
         assert other is not None
         assert other.token > grant.token
 
+    def test_holding_names_the_live_holder_and_its_expiry(self, lease, make_lease):
+        """What a refused resume names: nobody before a grant, the holder and its expiry
+        while the lease lives (a renewal moves it), nobody once expired or released."""
+        asker = make_lease()
+        assert asker.holding(T0) is None
+        grant = lease.acquire("h1@host:7", T0, TTL)
+        assert asker.holding(T0 + TTL - 1) == ("h1@host:7", T0 + TTL)
+        assert lease.renew(grant, T0 + 5)
+        assert asker.holding(T0 + TTL) == ("h1@host:7", T0 + 5 + TTL)
+        assert asker.holding(T0 + 5 + TTL) is None  # expired
+        lease.release(grant)
+        assert asker.holding(T0) is None
+
     def test_renew_after_release_is_false(self, lease):
         """A released grant cannot be renewed back to life."""
         grant = lease.acquire("h1", T0, TTL)

@@ -20,7 +20,7 @@ from typing import Any
 import orjson
 import pytest
 
-from livesession import VerbOutcome
+from livesession import VerbOutcome, resume_run
 from livesession._domain import clock as _clock
 from livesession._domain.lifecycle import SessionState, SessionStatus
 from livesession.leases import FileLease
@@ -334,6 +334,48 @@ def test_default_cli_run_takes_no_lease(tmp_path):
 def test_four_processes_one_session(tmp_path):
     race_four(tmp_path / "runs", ["--lease"])
     assert (tmp_path / "runs" / ".leases" / "acct1__sma_demo.lease").exists()
+
+
+def test_a_resume_held_off_by_the_crashed_runs_own_lease_says_so(tmp_path):
+    """SIGKILL a holder: its lease lives on until it expires. ``status`` says resume must
+    wait for it, and the refused ``resume`` names the run's own dead process and when its
+    lease expires, not "another live session" to stop. Once it expired, resume takes it."""
+    out = tmp_path / "runs"
+    config = write_config(
+        tmp_path / "own.toml", account="acct1", steps=200, checkpoint_every=25, lease_ttl_ms=600_000
+    )
+    args = ("dryrun", "--config", config, "--out", out, "--run-id", "own", "-q", "--lease")
+    assert cli(*args, crash_at="write_events:150").returncode == -9
+    run_dir = out / "own"
+    leases = orjson.loads((out / ".leases" / "acct1__sma_demo.lease").read_bytes())["leases"]
+    entry = leases["acct1"]["sma_demo"]
+    until = _clock.format_utc(_clock.from_epoch_ns(entry["expires_ns"]))
+    before = digest_files(run_dir)
+
+    status = cli("status", run_dir)
+    assert status.returncode == 6, status.stdout
+    (next_line,) = [line for line in status.stdout.splitlines() if line.startswith("next")]
+    assert next_line.split(None, 1)[1] == (
+        f"continue it once its lease is free: livesession resume {run_dir} (a killed process "
+        f"keeps its lease until it expires, {until}; resume exits 3 until then)"
+    )
+    resumed = cli("resume", run_dir, "-q")
+    assert resumed.returncode == EXIT_REJECTED
+    refusal = (
+        f"livesession: rejected: cannot resume run own: the lease of account 'acct1', strategy "
+        f"'sma_demo' is still held by {entry['holder']}, most likely this run's own process "
+        f"before the crash: a killed holder keeps its lease until it expires, at {until} "
+        f"(lease_ttl_ms=600000) (LEASE_HELD); nothing was changed: resume again after {until}"
+    )
+    assert resumed.stderr.splitlines() == [refusal]
+    assert entry["holder"].startswith("own@")
+    assert digest_files(run_dir) == before
+    after = _clock.FixedClock(_clock.from_epoch_ns(entry["expires_ns"]))
+    session = resume_run(run_dir, lease_clock=after)  # the wait is the way out
+    try:
+        assert session.lease_grant is not None
+    finally:
+        session.close()
 
 
 def test_killed_holder_is_taken_over_by_resume(tmp_path):

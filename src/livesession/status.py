@@ -40,10 +40,15 @@ import enum
 from typing import TYPE_CHECKING, Any, Final
 
 import attrs
-import orjson
 
 from ._artifacts import names
-from ._artifacts.runread import RUN_MARKERS, read_json_object, read_records, runs_inside
+from ._artifacts.runread import (
+    RUN_MARKERS,
+    last_whole_line,
+    read_json_object,
+    read_records,
+    runs_inside,
+)
 from ._domain import clock as _clock
 from ._domain.lifecycle import SessionState, reported_status
 from ._exceptions import LiveSessionError, RunDirectoryError
@@ -54,9 +59,10 @@ from ._rundir.resume import resume_problem
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from ._domain.config import DryrunConfig
+
 __all__ = ["RunStatus", "Verdict", "list_runs", "run_status"]
 
-_TAIL_BYTES: Final = 1 << 16
 _NS_PER_S: Final = 1_000_000_000
 _LEASE_CODES: Final = frozenset({"C2_LEASE_ACQUIRED", "C2_LEASE_LOST"})
 _ORDER_FIELDS: Final = ("client_order_id", "symbol", "side", "quantity", "limit_price")
@@ -144,6 +150,13 @@ class RunStatus:
             return (
                 f"continue it from Python: resume_run({self.run_dir!r}, {given}) (it was started "
                 "with objects, which the command line cannot rebuild)"
+            )
+        lease = self.lease
+        if self.verdict is Verdict.CRASHED and lease is not None and lease["held"] is not False:
+            until = lease["expires_utc"] or f"lease_ttl_ms={lease['ttl_ms']} after its last renewal"
+            return (
+                f"continue it once its lease is free: livesession resume {self.run_dir} (a killed "
+                f"process keeps its lease until it expires, {until}; resume exits 3 until then)"
             )
         return _NEXT[self.verdict].format(run_dir=self.run_dir)
 
@@ -251,29 +264,6 @@ def _describe_orders(orders: list[dict[str, Any]]) -> str:
     return f"{len(orders)}: {shown}{more}"
 
 
-def _last_whole_line(path: Path) -> dict[str, Any] | None:
-    """The last whole line of a JSON Lines file that is a JSON object (read from its end)."""
-    try:
-        with path.open("rb") as f:
-            size = f.seek(0, 2)
-            start = max(0, size - _TAIL_BYTES)
-            f.seek(start)
-            tail = f.read()
-            if start and tail.count(b"\n") < 2:  # noqa: PLR2004 - a line longer than the tail
-                f.seek(0)
-                tail = f.read()
-    except OSError:
-        return None
-    for line in reversed(tail.split(b"\n")[:-1]):  # what follows the last \n is not whole
-        try:
-            found = orjson.loads(line)
-        except orjson.JSONDecodeError:
-            continue
-        if isinstance(found, dict):
-            return found
-    return None
-
-
 def _is_run(run_dir: Path) -> str:
     """What is missing for ``run_dir`` to be a run ("" when it is one)."""
     if not run_dir.exists():
@@ -302,21 +292,27 @@ def _heartbeat(run_dir: Path, now: dt.datetime) -> tuple[str | None, float | Non
 
 
 def _lease(
-    run_dir: Path, meta: dict[str, Any], account: str, strategy: str, now_ns: int
+    run_dir: Path, meta: dict[str, Any], cfg: DryrunConfig, now_ns: int
 ) -> dict[str, Any] | None:
     store = meta.get("store")
     if store != "postgres" and not meta.get("lease"):
         return None
+    account, strategy, ttl_ms = cfg.account, cfg.strategy_id, cfg.lease_ttl_ms
     if store != "postgres":
         path = lease_path(run_dir.parent, account, strategy)
         entry = read_json_object(path).get("leases", {}).get(account, {}).get(strategy)
         if isinstance(entry, dict):
             expires = entry.get("expires_ns")
+            live = isinstance(expires, int) and bool(entry.get("holder")) and expires > now_ns
             return {
                 "backend": "file",
                 "holder": entry.get("holder"),
                 "fence": entry.get("token"),
-                "held": bool(entry.get("holder")) and isinstance(expires, int) and expires > now_ns,
+                "held": live,
+                "expires_utc": _clock.format_utc(_clock.from_epoch_ns(expires))
+                if live and isinstance(expires, int)
+                else None,
+                "ttl_ms": ttl_ms,
                 "source": str(path),
             }
     # PostgreSQL (not queried: status needs no DSN), or no lease file: what the run audited.
@@ -331,6 +327,8 @@ def _lease(
         "holder": payload.get("holder") if last.get("code") == "C2_LEASE_ACQUIRED" else None,
         "fence": payload.get("fence"),
         "held": None,
+        "expires_utc": None,
+        "ttl_ms": ttl_ms,
         "source": f"{names.AUDIT} ({last.get('code', 'no lease record')})",
     }
 
@@ -383,7 +381,7 @@ def _seal(
         return _sealed_verdict(checkpoint.get("fsm_state"), failed=bool(checkpoint.get("failed")))
     if checkpoint:
         return None
-    stop = _last_whole_line(run_dir / names.AUDIT)
+    stop = last_whole_line(run_dir / names.AUDIT)
     if stop is None or stop.get("code") != "C2_DRYRUN_STOP":
         return None
     payload = stop.get("payload") if isinstance(stop.get("payload"), dict) else {}
@@ -402,12 +400,12 @@ def _seal_in_doubt(run_dir: Path, checkpoint: dict[str, Any]) -> str:
     missing = [n for n in (names.SNAPSHOTS, names.METRICS) if not (run_dir / n).is_file()]
     if missing and not checkpoint:
         lacks.append(f"{' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} missing")
-    last = _last_whole_line(run_dir / names.EVENTS) or {}
+    last = last_whole_line(run_dir / names.EVENTS) or {}
     if last.get("event_type") != "SESSION_STOPPED":
         found = last.get("event_type")
         ends = f"its last event is {found}" if found else "no JSON line at its end"
         lacks.append(f"{names.EVENTS} does not end with SESSION_STOPPED ({ends})")
-    stop = _last_whole_line(run_dir / names.AUDIT) or {}
+    stop = last_whole_line(run_dir / names.AUDIT) or {}
     if stop.get("code") != "C2_DRYRUN_STOP":
         lacks.append(f"{names.AUDIT} does not end with C2_DRYRUN_STOP")
     if not lacks:
@@ -432,7 +430,7 @@ def run_status(run_dir: Path, *, now: dt.datetime | None = None) -> RunStatus:
     except LiveSessionError:
         cfg, meta = None, {}
     checkpoint = read_json_object(run_dir / names.CHECKPOINT)
-    snapshot = _last_whole_line(run_dir / names.SNAPSHOTS)
+    snapshot = last_whole_line(run_dir / names.SNAPSHOTS)
     state = (snapshot or {}).get("fsm_state") or checkpoint.get("fsm_state")
     status = (snapshot or {}).get("status")
     sealed = None if holder is not None else _seal(run_dir, checkpoint, snapshot)
@@ -471,9 +469,7 @@ def run_status(run_dir: Path, *, now: dt.datetime | None = None) -> RunStatus:
         writer=None if holder is None else attrs.asdict(holder),
         resumable=verdict is Verdict.CRASHED,
         resume_problem=problem_of_resume,
-        lease=None
-        if cfg is None
-        else _lease(run_dir, meta, cfg.account, cfg.strategy_id, _clock.epoch_ns(now)),
+        lease=None if cfg is None else _lease(run_dir, meta, cfg, _clock.epoch_ns(now)),
         trading=trading if isinstance(trading := checkpoint.get("trading"), str) else None,
         objects=_objects(meta),
         positions=positions,

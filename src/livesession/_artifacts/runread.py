@@ -35,6 +35,7 @@ __all__ = [
     "iter_records",
     "json_object",
     "killed_while_starting",
+    "last_whole_line",
     "payload",
     "read_bytes",
     "read_json_object",
@@ -48,6 +49,7 @@ __all__ = [
 #: artifacts, and a crashed run may lack metrics.json or state snapshots, but every run that
 #: got as far as recording anything has these two.
 RUN_MARKERS: Final = (names.EVENTS, names.AUDIT)
+_TAIL_BYTES: Final = 1 << 16
 
 
 def require_run(path: Path, *, unstarted: bool = False) -> Path:
@@ -105,6 +107,33 @@ def killed_while_starting(path: Path) -> bool:
     except OSError:
         return False
     return len(sizes) < len(RUN_MARKERS) and not any(sizes)
+
+
+def last_whole_line(path: Path) -> dict[str, Any] | None:
+    """The last whole line of a JSON Lines file that is a JSON object (read from its end).
+
+    None when there is none, or the file cannot be read. Reads only the last ``_TAIL_BYTES``
+    (more only for a longer line): a supervisor polls a live run's ends with it.
+    """
+    try:
+        with path.open("rb") as f:
+            size = f.seek(0, 2)
+            start = max(0, size - _TAIL_BYTES)
+            f.seek(start)
+            tail = f.read()
+            if start and tail.count(b"\n") < 2:  # noqa: PLR2004 - a line longer than the tail
+                f.seek(0)
+                tail = f.read()
+    except OSError:
+        return None
+    for line in reversed(tail.split(b"\n")[:-1]):  # what follows the last \n is not whole
+        try:
+            found = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            continue
+        if isinstance(found, dict):
+            return found
+    return None
 
 
 _NAMED_RUNS: Final = 3

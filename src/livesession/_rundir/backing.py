@@ -15,9 +15,10 @@ from typing import TYPE_CHECKING
 
 from .._domain import clock as _clock
 from .._domain.config import DryrunConfig
-from .._exceptions import LeaseHeld, RunDirectoryError
+from .._exceptions import LeaseError, LeaseHeld, RunDirectoryError
 from .._typing import Clock, IdempotencyStore, SessionLease
 from ..leases import FileLease, LeaseGrant, PostgresLease
+from ..leases.grant import PairLease
 from ..stores import open_idempotency_store
 from .layout import Backing, lease_path
 
@@ -67,14 +68,47 @@ def take_lease(
         lease.close()
         raise
     if grant is None:
-        lease.close()
-        raise LeaseHeld(
-            f"cannot resume run {cfg.run_id}: another live session holds the lease of account "
-            f"{cfg.account!r}, strategy {cfg.strategy_id!r} (LEASE_HELD); nothing was changed. "
-            f"Stop that session, or wait for its lease to expire (lease_ttl_ms="
-            f"{cfg.lease_ttl_ms}) and resume again"
-        )
+        try:
+            message = _lease_held(cfg, lease, now_ns)
+        finally:
+            lease.close()
+        raise LeaseHeld(message)
     return lease, grant
+
+
+def _lease_held(cfg: DryrunConfig, lease: SessionLease, now_ns: int) -> str:
+    """Why a resume cannot take the lease, naming its holder and when its lease expires.
+
+    A process killed with its lease (SIGKILL, a lost host) keeps it until it expires: the
+    "live session" in the way is then most often this run's own process before the crash
+    (its holder id starts with the run id), and the way out is to wait, not to stop it.
+    """
+    try:
+        held = lease.holding(now_ns) if isinstance(lease, PairLease) else None
+    except LeaseError:
+        held = None  # the message goes without the holder: the refusal is what matters
+    pair = f"account {cfg.account!r}, strategy {cfg.strategy_id!r}"
+    ttl = f"lease_ttl_ms={cfg.lease_ttl_ms}"
+    head = f"cannot resume run {cfg.run_id}"
+    if held is None:
+        return (
+            f"{head}: another live session holds the lease of {pair} (LEASE_HELD); nothing was "
+            f"changed. It may be this run's own process before the crash, whose lease holds "
+            f"until it expires ({ttl}): stop that session, or wait and resume again"
+        )
+    holder, expires_ns = held
+    until = _clock.format_utc(_clock.from_epoch_ns(expires_ns))
+    if holder.startswith(f"{cfg.run_id}@"):
+        return (
+            f"{head}: the lease of {pair} is still held by {holder}, most likely this run's own "
+            f"process before the crash: a killed holder keeps its lease until it expires, at "
+            f"{until} ({ttl}) (LEASE_HELD); nothing was changed: resume again after {until}"
+        )
+    return (
+        f"{head}: another live session ({holder}) holds the lease of {pair} until {until}, "
+        f"unless it renews it (LEASE_HELD); nothing was changed. Stop that session, or wait "
+        f"for its lease to expire ({ttl}) and resume again"
+    )
 
 
 def open_store(

@@ -69,6 +69,15 @@ class FileLease(PairLease):
             if self._held_by(entry, grant):
                 self._write(state, {"holder": None, "token": entry["token"], "expires_ns": 0})
 
+    def holding(self, now_ns: int) -> tuple[str, int] | None:
+        """See ``PairLease.holding``."""
+        with self._locked() as state:
+            entry = self._entry(state)
+        holder = entry.get("holder")
+        if holder is None or now_ns >= entry["expires_ns"]:
+            return None
+        return str(holder), int(entry["expires_ns"])
+
     def close(self) -> None:
         """Nothing stays open between calls; safe to call more than once."""
 

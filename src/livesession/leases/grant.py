@@ -57,6 +57,14 @@ class PairLease:
         """Where the lease lives, for the repr (never a password)."""
         raise NotImplementedError
 
+    def holding(self, now_ns: int) -> tuple[str, int] | None:
+        """Who holds the pair at ``now_ns`` and until when: ``(holder_id, expires_ns)``.
+
+        None when nobody does (free, or expired). For messages: a refused resume names the
+        holder and when its lease expires. Raises ``LeaseError`` when the store fails.
+        """
+        raise NotImplementedError
+
     def _grant(self, holder_id: str, token: int, ttl_ns: int, expires_ns: int) -> LeaseGrant:
         return LeaseGrant(
             account=self._account,

@@ -36,6 +36,10 @@ _HOLDER: Final = f"""
 SELECT holder FROM {_LEASE_TABLE}
 WHERE account = %(account)s AND strategy = %(strategy)s AND expires_ns > %(now)s
 """  # noqa: S608 - constant table name
+_HOLDING: Final = f"""
+SELECT holder, expires_ns FROM {_LEASE_TABLE}
+WHERE account = %(account)s AND strategy = %(strategy)s AND expires_ns > %(now)s
+"""  # noqa: S608 - constant table name
 _RELEASE: Final = f"""
 UPDATE {_LEASE_TABLE} SET holder = NULL, expires_ns = 0
 WHERE account = %(account)s AND strategy = %(strategy)s
@@ -89,6 +93,12 @@ class PostgresLease(PairLease):
         with self._pg.translate(f"reading the lease {self._pair()}"):
             row = self._pg.execute(_HOLDER, self._params(now=now_ns)).fetchone()
         return None if row is None or row[0] is None else str(row[0])
+
+    def holding(self, now_ns: int) -> tuple[str, int] | None:
+        """See ``PairLease.holding``."""
+        with self._pg.translate(f"reading the lease {self._pair()}"):
+            row = self._pg.execute(_HOLDING, self._params(now=now_ns)).fetchone()
+        return None if row is None or row[0] is None else (str(row[0]), int(row[1]))
 
     def close(self) -> None:
         """Close the connection (the lease stays as it is); safe to call more than once."""
