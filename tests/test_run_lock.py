@@ -28,6 +28,41 @@ _TAKE = (
 )
 
 
+# A host whose request handler fails before close(): the session it made is dropped. In a
+# process of its own, as an application is: the tests' session tracker keeps every session.
+_DROP = """
+import gc, sys, warnings, weakref
+from pathlib import Path
+from livesession import DryrunConfig, create_run, resume_run, verify_run
+from livesession._rundir.lock import holder_of
+
+out, collect = Path(sys.argv[1]), sys.argv[2] == "collect"
+gc.disable()  # no collection but the ones asked for (the host's, or resume's own)
+
+def handle_request():
+    cfg = DryrunConfig(run_id="dropped", steps=60, clock_mode="sim", checkpoint_every=5)
+    session = create_run(cfg, out, alerts=False)
+    session.preflight(); session.activate(); session.run_n_steps(25)
+    dropped.append(weakref.ref(session))
+    raise RuntimeError("the host's handler failed before close()")
+
+dropped = []
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    try:
+        handle_request()
+    except RuntimeError:
+        pass
+    if collect:
+        gc.collect()
+        print("alive", dropped[0]() is not None, "holder", holder_of(out / "dropped"))
+    resumed = resume_run(out / "dropped", alerts=False)
+    print("resumed", resumed.steps_done, resumed.run_to_end(60).status.value)
+print("warnings", [str(w.message) for w in caught])
+print("verify", verify_run(out / "dropped").ok)
+"""
+
+
 @contextlib.contextmanager
 def _held_by_a_child(run_dir: Path) -> Iterator[subprocess.Popen[str]]:
     """Another process holds ``run_dir``'s lock for the block; it is killed (SIGKILL) after."""
@@ -147,7 +182,8 @@ def test_resume_of_a_held_run_exits_3_naming_the_holder_and_changes_nothing(
 def test_a_run_this_process_still_holds_is_refused_saying_so(tmp_path: Path) -> None:
     """Bug: resuming a run whose session this very process still had open said to wait for
     pid <own pid>, or to stop it with `livesession stop`, which would SIGTERM the
-    application itself. The refusal says the holder is this process: close() that session."""
+    application itself. The refusal says the holder is this process: close() that session,
+    or drop every reference to it (a session never closed holds its run while referenced)."""
     cfg = DryrunConfig(run_id="own", steps=20, clock_mode="sim")
     session = create_run(cfg, tmp_path)
     run_dir = tmp_path / "own"
@@ -159,7 +195,8 @@ def test_a_run_this_process_still_holds_is_refused_saying_so(tmp_path: Path) -> 
         said = str(resumed.value)
         assert said.startswith(f"{run_dir} is being written by {own}"), said
         assert said.endswith(
-            f"{this}; nothing was changed (one writer per run: close() that session first)"
+            f"{this}; nothing was changed (one writer per run: close() that session first, "
+            "or drop every reference to it)"
         ), said
         assert "livesession stop" not in said
         with pytest.raises(RunHeld) as created:
@@ -224,3 +261,26 @@ def test_holder_of_waits_for_a_new_holder_to_write_its_name(tmp_path: Path) -> N
         assert unnamed is not None
         assert unnamed.describe() == "another process (starting: its name is not written yet)"
         path.write_bytes(real)
+
+
+@pytest.mark.parametrize("host", ["collect", "leave"])
+def test_a_session_dropped_without_close_lets_go_of_its_run(tmp_path: Path, host: str) -> None:
+    """Bug: a session an application dropped without close() (its handler raised) kept
+    its run's writer lock for the life of the process: the lock's descriptor stayed open,
+    resume_run there said a session of this very process held the run though none
+    existed, and `status` said running. Its files were closed only by the interpreter,
+    with four ResourceWarnings. Now the dropped session, once collected, lets go of its
+    files and then the lock: an ordinary crashed run, which resume continues in the same
+    process; resume collects the garbage itself before refusing (``leave``: the host never
+    runs the collector)."""
+    done = subprocess.run(
+        [sys.executable, "-c", _DROP, str(tmp_path), host],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    said = done.stdout.splitlines()
+    collected = ["alive False holder None"] if host == "collect" else []
+    assert said == [*collected, "resumed 25 COMPLETED", "warnings []", "verify True"], said

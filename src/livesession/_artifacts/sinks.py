@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import os
+import weakref
 from pathlib import Path
 from typing import IO, Any
 
@@ -27,11 +28,16 @@ __all__ = [
 
 
 class FileLineSink:
-    """Appends lines to a file it owns (binary, buffered); ``sync`` is fsync."""
+    """Appends lines to a file it owns (binary, buffered); ``sync`` is fsync.
+
+    A sink dropped without ``close`` (with a session an application dropped unclosed)
+    closes its file, flushing it, when it is garbage-collected.
+    """
 
     def __init__(self, path: str | os.PathLike[str], *, append: bool = False) -> None:
         self.path = Path(path)
         self._file: IO[bytes] = self.path.open("ab" if append else "xb", buffering=1 << 16)
+        weakref.finalize(self, self._file.close).atexit = False
 
     def write_line(self, line: bytes) -> None:
         """Append one line."""

@@ -170,6 +170,7 @@ def create_run(
             cfg,
             run_dir,
             plugins,
+            lock=lock,
             idempotency_backend=idempotency_backend,
             clock=clock,
             broker_factory=broker_factory,
@@ -196,7 +197,6 @@ def create_run(
                 "nothing was left behind"
             ) from exc
         raise
-    session.close_with(lock)
     return session
 
 

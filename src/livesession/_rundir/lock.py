@@ -20,12 +20,14 @@ network file system's locks are not trusted here.
 from __future__ import annotations
 
 import fcntl
+import gc
 import json
 import os
 import socket
 import struct
 import sys
 import time
+import weakref
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -74,13 +76,19 @@ class Holder:
 
 
 def held_refusal(
-    run_dir: Path, holder: Holder | None, *, advice: str, own: str = "close() that session first"
+    run_dir: Path,
+    holder: Holder | None,
+    *,
+    advice: str,
+    own: str = "close() that session first, or drop every reference to it",
 ) -> RunHeld:
     """The refusal of a second writer of ``run_dir``, naming the holder and what to do.
 
     ``advice`` is for a holder that is another process; ``own`` for one that is this very
     process (a session it opened is still open): ``livesession stop`` would signal the
-    application itself, and waiting would never end.
+    application itself, and waiting would never end. A session never closed holds its run
+    while anything refers to it (a stored exception's traceback does): ``RunLock.acquire``
+    collects the garbage before refusing, so one merely dropped is not the holder.
     """
     who = "another process" if holder is None else holder.describe()
     if holder is not None and holder.this_process:
@@ -162,6 +170,16 @@ def _within_a_moment(attempt: Callable[[], Holder | None]) -> Holder | None:
             return holder
         time.sleep(_NAME_READ_PAUSE_S)
     return None
+
+
+def _freed_by_collecting(fd: int) -> bool:
+    """Whether the lock is ``fd``'s once this process's garbage is collected.
+
+    For a lock this very process holds: a session dropped without ``close`` lives on in a
+    reference cycle until the garbage collector runs, and only then lets go of its run.
+    """
+    gc.collect()
+    return _try_lock(fd)
 
 
 def is_held(run_dir: Path) -> bool:
@@ -255,7 +273,9 @@ class RunLock:
     """The writer lock of one run directory, held from ``acquire`` until ``release``.
 
     Not reentrant: a second ``acquire`` on the same directory, in this process or any
-    other, raises ``RunHeld`` while this one is held.
+    other, raises ``RunHeld`` while this one is held. A lock dropped without ``release``
+    is let go when it is garbage-collected (a finalizer closes its descriptor): a session
+    an application drops unclosed leaves a crashed run, not one held until the process ends.
     """
 
     def __init__(self, run_dir: Path, fd: int, holder: Holder, before: _Before) -> None:
@@ -263,6 +283,8 @@ class RunLock:
         self.holder = holder
         self._fd: int | None = fd
         self._before = before
+        self._let_go = weakref.finalize(self, os.close, fd)
+        self._let_go.atexit = False  # the process's end drops the lock anyway
 
     @classmethod
     def acquire(cls, run_dir: Path, command: str) -> Self:
@@ -282,12 +304,12 @@ class RunLock:
                 f"{run_dir}: cannot open {names.WRITER_LOCK}: {exc.strerror}"
             ) from None
         if not _try_lock(fd):
-            os.close(fd)
-            raise held_refusal(
-                run_dir,
-                _current_holder(path),
-                advice="wait for it to end, or stop it with `livesession stop`",
-            )
+            holder = _current_holder(path)
+            if not (holder is not None and holder.this_process and _freed_by_collecting(fd)):
+                os.close(fd)
+                raise held_refusal(
+                    run_dir, holder, advice="wait for it to end, or stop it with `livesession stop`"
+                )
         holder = Holder(
             pid=os.getpid(),
             host=socket.gethostname(),
@@ -308,9 +330,8 @@ class RunLock:
 
     def release(self) -> None:
         """Let the lock go (safe to call twice). The file stays: it is only a name."""
-        fd, self._fd = self._fd, None
-        if fd is not None:
-            os.close(fd)  # closing the last descriptor of the description drops the lock
+        self._fd = None
+        self._let_go()  # closes the descriptor once: the last one of its description drops the lock
 
     def abandon(self) -> None:
         """Put the lock file back as it was, then let the lock go.

@@ -204,6 +204,7 @@ def resume_run(
             run_dir,
             cfg,
             meta,
+            lock=lock,
             clock=clock,
             broker_factory=broker_factory,
             lease_clock=lease_clock,
@@ -213,7 +214,6 @@ def resume_run(
     except BaseException:
         lock.abandon()  # refused: the run directory is as it was, lock file included
         raise
-    session.close_with(lock)
     return session
 
 
@@ -222,6 +222,7 @@ def _reopen(
     cfg: DryrunConfig,
     meta: dict[str, Any],
     *,
+    lock: RunLock,
     clock: Clock | None,
     broker_factory: BrokerFactory,
     lease_clock: Clock | None,
@@ -256,6 +257,7 @@ def _reopen(
             meta=meta,
             checkpoint=checkpoint,
             offsets=offsets,
+            lock=lock,
             clock=clock,
             broker_factory=broker_factory,
             lease=lease,
@@ -296,6 +298,7 @@ def _resume_session(
     meta: dict[str, Any],
     checkpoint: dict[str, Any] | None,
     offsets: dict[str, int],
+    lock: RunLock,
     clock: Clock | None,
     broker_factory: BrokerFactory,
     lease: SessionLease | None,
@@ -325,6 +328,7 @@ def _resume_session(
         cfg,
         run_dir,
         plugins,
+        lock=lock,
         idempotency_backend=str(meta.get("idempotency_backend", "sqlite")),
         clock=clock,
         broker_factory=broker_factory,

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import weakref
+from collections.abc import Sequence
 from pathlib import Path
 
 from .._artifacts import names
@@ -11,12 +13,13 @@ from .._domain.config import DryrunConfig
 from .._domain.runtime_config import Secret
 from .._session.assembly import SessionEdges
 from .._session.coordinator import LiveSessionOrchestrator
-from .._typing import AlertSink, Clock, SessionLease
+from .._typing import AlertSink, Clock, Closable, SessionLease
 from ..stores import FileCheckpointStore
 from .alerting import open_alerts
 from .backing import holder_id, open_lease, open_store
 from .brokers import BrokerFactory, add_venue_checks
 from .layout import Backing
+from .lock import RunLock
 from .plugins import RunPlugins, add_broker_check, given_broker
 from .venue import attach_venue
 
@@ -28,6 +31,7 @@ def open_session(
     run_dir: Path,
     plugins: RunPlugins,
     *,
+    lock: RunLock,
     idempotency_backend: str,
     clock: Clock | None,
     broker_factory: BrokerFactory,
@@ -46,6 +50,11 @@ def open_session(
     (``open_plugins``: its feed, already checked, its strategy, and a broker of its own,
     which replaces ``broker_factory``) are the session's from then on. ``alerts``
     (``choose_alerts``): the session's alert sink, or the webhook URL to build one for.
+
+    The session holds the run directory's ``lock`` until it closes, and lets go of it last.
+    One an application drops without ``close()`` (its handler raised) lets go of its
+    artifact files and then the lock when it is garbage-collected: the run is then an
+    ordinary crashed run that ``resume_run`` continues, in this process too.
     """
     durable = cfg.durability != "none"
     owned = lease is None
@@ -64,14 +73,20 @@ def open_session(
             with contextlib.suppress(Exception):
                 broker.close()
             raise
+        events, states, audit = (
+            FileLineSink(run_dir / names.ARTIFACTS[name], append=append)
+            for name in ("events", "states", "audit")
+        )
+        idempotency = open_store(idempotency_backend, cfg, run_dir, durable=durable)
+        files: list[Closable] = [events, states, audit, idempotency]
         edges = SessionEdges(
             clock=clock,
             broker=broker,
-            event_sink=FileLineSink(run_dir / names.ARTIFACTS["events"], append=append),
-            state_sink=FileLineSink(run_dir / names.ARTIFACTS["states"], append=append),
-            audit_sink=FileLineSink(run_dir / names.ARTIFACTS["audit"], append=append),
+            event_sink=events,
+            state_sink=states,
+            audit_sink=audit,
             metrics_sink=FileMetricsSink(run_dir / names.METRICS, durable=durable),
-            idempotency=open_store(idempotency_backend, cfg, run_dir, durable=durable),
+            idempotency=idempotency,
             checkpoints=FileCheckpointStore(run_dir / names.CHECKPOINT, durable=durable),
             live_override=live_override,
             lease=lease,
@@ -91,4 +106,18 @@ def open_session(
         if callable(close_alerts):  # a webhook's worker thread
             close_alerts()
         raise
+    session.close_with(lock)
+    # Only what the run directory opened for it, never a plug-in (which may refer to the
+    # session, and would keep it alive for ever): the finalizer holds no path back to it.
+    weakref.finalize(session, _let_go, files, lock).atexit = False
     return session
+
+
+def _let_go(files: Sequence[Closable], lock: RunLock) -> None:
+    """Close a dropped session's files, then its run's lock (its garbage collection)."""
+    try:
+        for file in files:
+            with contextlib.suppress(Exception):  # nobody is left to tell
+                file.close()
+    finally:
+        lock.release()

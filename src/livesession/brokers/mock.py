@@ -19,6 +19,7 @@ order reaches the venue once.
 
 from __future__ import annotations
 
+import weakref
 from collections import deque
 from collections.abc import Sequence
 from decimal import Decimal
@@ -131,6 +132,8 @@ class MockBroker(JournaledVenue, ResumableVenue, MarkableVenue, ReplayingVenue):
         if journal is not None:
             self._replay(journal)
             self._journal = journal.open("ab")
+            # A broker dropped unclosed (with its session) closes its journal when collected.
+            weakref.finalize(self, self._journal.close).atexit = False
 
     def _reset(self) -> None:
         self._orders: dict[str, _VenueState] = {}

@@ -32,6 +32,7 @@ venue journal has it) is answered as it was without reaching the venue a second 
 from __future__ import annotations
 
 import heapq
+import weakref
 from collections import deque
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
@@ -145,6 +146,7 @@ class RealishBroker(ResumableVenue, MarkableVenue, JournaledVenue, ReplayingVenu
             self._attempts_path = path
             self._replay_attempts(path)
             self._attempt_log = path.open("ab")
+            weakref.finalize(self, self._attempt_log.close).atexit = False  # dropped unclosed
 
     @classmethod
     def from_config(cls, cfg: DryrunConfig, *, journal: Path | None) -> Self:
