@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import io
 import logging
+import subprocess
+import sys
 from pathlib import Path
 
 import orjson
@@ -166,3 +168,41 @@ print(stream.getvalue())
     assert record["event"] == "input_failed"
     assert "ValueError" in orjson.dumps(record).decode()
     assert "sk-live-0123456789abcdef" not in out
+
+
+# A host that logs at DEBUG through the root logger, and has a transitions machine of its own.
+_HOST = """
+import logging, sys, warnings
+logging.basicConfig(level=logging.DEBUG, stream=sys.stdout, format="%(name)s: %(message)s")
+filters = list(warnings.filters)
+from livesession import DryrunConfig, LiveSessionOrchestrator, MemoryLineSink, MemoryMetricsSink
+session = LiveSessionOrchestrator(
+    DryrunConfig(run_id="quiet", steps=10), event_sink=MemoryLineSink(),
+    state_sink=MemoryLineSink(), audit_sink=MemoryLineSink(), metrics_sink=MemoryMetricsSink(),
+)
+print(session.run_to_end(10).status.value)
+print("warnings filters kept:", warnings.filters == filters)
+from transitions import Machine
+class Door:
+    pass
+door = Door()
+Machine(model=door, states=["shut", "open"], initial="shut", name="door",
+        transitions=[{"trigger": "push", "source": "shut", "dest": "open"}])
+door.push()
+"""
+
+
+def test_the_library_is_silent_in_the_hosts_logging() -> None:
+    """Bug: an application's logging.basicConfig(level=INFO) printed eight lines per run
+    ("transitions.core: Finished processing state INIT exit callbacks.", more at DEBUG) from
+    the state machine the session uses, and building the first session added a warnings
+    filter of transitions' to the application's. Now the session's machine logs nothing
+    and the warnings filters stay as they were; the host's own machines log as before."""
+    done = subprocess.run(
+        [sys.executable, "-c", _HOST], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[:2] == ["COMPLETED", "warnings filters kept: True"], lines
+    assert lines[2:], "the host's own machine logs as before"
+    assert all(line.startswith("transitions.core: door: ") for line in lines[2:]), lines

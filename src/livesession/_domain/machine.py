@@ -1,15 +1,39 @@
-"""Build the strict ``transitions.Machine`` from the data-only lifecycle table."""
+"""Build the strict ``transitions.Machine`` from the data-only lifecycle table.
+
+``transitions`` logs every state's callbacks through stdlib logging (logger
+``transitions.core``: INFO twice per transition, DEBUG more), which an application's
+``logging.basicConfig`` would print. The library is silent until ``configure_logging``: a
+filter on that logger drops the records of livesession's machine (named ``livesession``),
+and nothing else; an application's own machines log as they did. ``transitions`` also adds
+a process-wide warnings filter when it is imported; it is imported under
+``warnings.catch_warnings()``, so the application's filters stay as they were.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import logging
+import warnings
+from typing import Any, Final
 
-from transitions import Machine, MachineError
+with warnings.catch_warnings():  # its import adds a filter of its own: not the app's business
+    from transitions import Machine, MachineError
 
 from .._exceptions import InvalidTransition
 from .lifecycle import INITIAL_STATE, TERMINAL_STATES, TRANSITIONS, SessionState, Trigger
 
 __all__ = ["LifecycleMachine"]
+
+_NAME: Final = "livesession"
+_PREFIX: Final = f"{_NAME}: "
+"""How ``transitions`` starts each message about a machine with a name."""
+
+
+def _not_ours(record: logging.LogRecord) -> bool:
+    """Whether a ``transitions`` record is about another machine than livesession's."""
+    return not record.getMessage().startswith(_PREFIX)
+
+
+logging.getLogger("transitions.core").addFilter(_not_ours)
 
 
 class _Model:
@@ -42,6 +66,7 @@ class LifecycleMachine:
             ignore_invalid_triggers=False,
             queued=False,
             send_event=False,
+            name=_NAME,  # its log records say so, and are dropped (``_not_ours``)
         )
 
     @property
