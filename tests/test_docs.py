@@ -63,6 +63,31 @@ class TestRunbookInvocation:
         )
 
 
+class TestEdgeDefaults:
+    def test_the_table_says_what_a_session_without_edges_does(self):
+        """Bug: docs/embedding.md said every edge has a default and gave audit_sink's as
+        memory, but a session built from a config alone is rejected at preflight
+        (AUDIT_SINK_MISSING): the audit log is required evidence, by design. The page says
+        so, and every other edge does have its default."""
+        text = (ROOT / "docs/embedding.md").read_text(encoding="utf-8")
+        rows = {
+            cells[1].strip(): cells[3].strip()
+            for cells in (line.split("|") for line in text.splitlines())
+            if len(cells) == 5 and cells[1].strip().startswith("`")
+        }
+        assert "AUDIT_SINK_MISSING" in rows["`audit_sink`"], rows
+        assert "every one but `audit_sink` has a default" in text
+        bare = livesession.LiveSessionOrchestrator(
+            livesession.DryrunConfig(run_id="defaults", steps=10)
+        ).run_to_end(10)
+        assert (bare.status.value, bare.reason) == ("REJECTED", "AUDIT_SINK_MISSING")
+        audited = livesession.LiveSessionOrchestrator(
+            livesession.DryrunConfig(run_id="audited", steps=10),
+            audit_sink=livesession.MemoryLineSink(),
+        ).run_to_end(10)
+        assert audited.status.value == "COMPLETED"
+
+
 class TestExamples:
     @pytest.mark.parametrize(
         "doc", ["README.md", "docs/data.md", "docs/embedding.md", "docs/plugins.md"]

@@ -73,11 +73,11 @@ class LiveSessionOrchestrator:
     def __init__(self, config: DryrunConfig | None = None, **edges: Unpack[SessionEdges]) -> None:
         """A session for ``config`` over the injected ``edges`` (see ``SessionEdges``).
 
-        The edges, all keyword-only and optional: ``clock``, ``broker``, ``feed``,
-        ``strategy``, ``event_sink``, ``state_sink``, ``audit_sink``, ``metrics_sink``,
-        ``idempotency``, ``checkpoints``, ``rails``, ``checks``, ``retry_policy``,
-        ``live_override``, ``lease``, ``lease_clock``, ``lease_holder`` and ``alerts`` (an
-        ``AlertSink``, closed with the session). An unknown keyword raises ``TypeError``.
+        The edges, keyword-only: ``clock``, ``broker``, ``feed``, ``strategy``, ``event_sink``,
+        ``state_sink``, ``audit_sink``, ``metrics_sink``, ``idempotency``, ``checkpoints``,
+        ``rails``, ``checks``, ``retry_policy``, ``live_override``, ``lease``, ``lease_clock``,
+        ``lease_holder``, ``alerts`` (an ``AlertSink``, closed with the session); an unknown
+        one is a ``TypeError``. Without ``audit_sink`` (no default) preflight rejects it.
         """
         self.extra_checks: list[Check] = []
         self.step_hooks: list[Callable[[LiveSessionOrchestrator], None]] = []
