@@ -44,10 +44,14 @@ PAYLOAD_KEYS = {"run_id", "code", "state", "status", "reason", "ts", "text"}
 class Webhook:
     """A loopback HTTP server that keeps every JSON body POSTed to it."""
 
-    def __init__(self, *, delay_s: float = 0.0, status: int = 200) -> None:
+    def __init__(self, *, delay_s: float = 0.0, status: int = 200, hold: bool = False) -> None:
+        """``hold``: a webhook that hangs: it keeps each body, then answers only at ``close``."""
         self.bodies: list[dict[str, Any]] = []
         self.paths: list[str] = []
         self.got = threading.Condition()
+        self.released = threading.Event()
+        if not hold:
+            self.released.set()
         hook = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -59,6 +63,7 @@ class Webhook:
                     hook.bodies.append(orjson.loads(body))
                     hook.paths.append(self.path)
                     hook.got.notify_all()
+                hook.released.wait(SUBPROCESS_TIMEOUT_S)
                 try:
                     self.send_response(status)
                     self.send_header("Content-Length", "2")
@@ -89,6 +94,7 @@ class Webhook:
             return next(b for b in self.bodies if b["code"] == code)
 
     def close(self) -> None:
+        self.released.set()
         self.server.shutdown()
         self.server.server_close()
 
@@ -108,6 +114,13 @@ def slow_webhook() -> Iterator[Webhook]:
 
 
 @pytest.fixture
+def hanging_webhook() -> Iterator[Webhook]:
+    hook = Webhook(hold=True)
+    yield hook
+    hook.close()
+
+
+@pytest.fixture
 def dead_url() -> str:
     """A loopback port nobody listens on: every connection is refused."""
     with socket.socket() as sock:
@@ -121,10 +134,10 @@ def _no_env_webhook(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(ALERT_ENV, raising=False)
 
 
-def _cfg(url: str | None, **values: Any) -> DryrunConfig:
+def _cfg(url: str | None, *, retries: int = 1, **values: Any) -> DryrunConfig:
     params: dict[str, Any] = {"run_id": "alerts", "strategy_id": "scripted", "seed": 5, "steps": 40}
     params.update(values)
-    alerts: dict[str, Any] = {"timeout_ms": 300, "retries": 1}
+    alerts: dict[str, Any] = {"timeout_ms": 300, "retries": retries}
     if url is not None:
         alerts["webhook_url"] = url
     return DryrunConfig(alerts=alerts, **params)
@@ -451,6 +464,83 @@ def test_a_slow_webhook_times_out_and_the_close_is_bounded(tmp_path, slow_webhoo
     assert log[-1]["outcome"] == "closed"
     assert log[-1]["delivered"] == 0
     _assert_no_secret(_all_run_bytes(tmp_path))
+
+
+def _outcomes(log: list[dict[str, Any]]) -> dict[str, list[str]]:
+    """Each alert code's outcome lines, in order (the summary line aside)."""
+    found: dict[str, list[str]] = {}
+    for line in log[:-1]:
+        found.setdefault(line["code"], []).append(line["outcome"])
+    return found
+
+
+def test_close_names_every_alert_it_abandons_and_posts_nothing_after(tmp_path, hanging_webhook):
+    """Bug: with a webhook that hangs, kill("drill") then run_to_end left alerts.jsonl with
+    a retry line for KILL_SWITCH, an abandoned line only for RUN_SEALED, and a closed line
+    counting 2 abandoned: the alert in flight was counted, never named. The worker thread
+    outlived close() by seconds and POSTed the kill alert a third time after it had been
+    counted abandoned. Now an attempt made while closing ends by close's deadline, each
+    abandoned alert has its line (the kill's says its last request went unanswered), and
+    once close() returns the worker is gone."""
+    feed, strategy = _scripted()
+    session = create_run(
+        _cfg(hanging_webhook.url, retries=5), tmp_path, feed=feed, strategy=strategy
+    )
+    assert session.preflight()
+    session.activate()
+    session.run_n_steps(5)
+    session.kill("drill")
+    hanging_webhook.wait_for("KILL_SWITCH")
+    assert session.run_to_end(40).status.value == "COMPLETED"
+    assert not [t for t in threading.enumerate() if t.name == "livesession-alerts"]
+    posts = hanging_webhook.codes()
+    log = _alert_log(tmp_path / "alerts")
+    outcomes = _outcomes(log)
+    # 1.3 s to close (timeout 0.3 s + 1 s): the kill alert's attempts run out of it.
+    assert outcomes["KILL_SWITCH"][-1] == "abandoned", log
+    assert set(outcomes["KILL_SWITCH"][:-1]) == {"retry"}, log
+    assert outcomes["RUN_SEALED"] == ["abandoned"], log
+    kill = [line for line in log if line.get("code") == "KILL_SWITCH"]
+    assert kill[-1]["unanswered"] is True
+    assert "timed out" in kill[-1]["error"]
+    assert len(posts) == kill[-1]["attempt"] == len(kill)  # one POST per attempt named
+    summary = log[-1]
+    assert summary["outcome"] == "closed"
+    assert (summary["posted"], summary["abandoned"], summary["failed"]) == (2, 2, 0)
+    _assert_no_secret(_all_run_bytes(tmp_path))
+
+
+def test_an_alert_still_in_flight_at_close_is_named_and_never_tried_again(
+    tmp_path, hanging_webhook
+):
+    """An attempt longer than close's bound is still out when close() returns: its alert
+    is abandoned on a line that says in_flight, and its late end (here a timeout, which
+    would have been a retry) changes no line, no count, and sends nothing more."""
+    alerts = ListAlertSink()
+    LiveSessionOrchestrator(DryrunConfig(run_id="q", steps=5), alerts=alerts).run_to_end(5)
+    sink = WebhookAlertSink(
+        Secret(hanging_webhook.url),
+        log_path=tmp_path / "alerts.jsonl",
+        timeout_s=1.0,
+        retries=2,
+        close_timeout_s=0.1,
+    )
+    sink.post(alerts.alerts[0])
+    sink.post(alerts.alerts[0])
+    hanging_webhook.wait_for(alerts.alerts[0].code)
+    sink.close()
+    written = (tmp_path / "alerts.jsonl").read_bytes()
+    counts = dict(sink.counts)
+    log = _alert_log(tmp_path)
+    assert [line["outcome"] for line in log] == ["abandoned", "abandoned", "closed"], log
+    assert log[0]["in_flight"] is True
+    assert "in_flight" not in log[1]
+    assert (log[-1]["posted"], log[-1]["abandoned"]) == (2, 2)
+    sink._worker.join(SUBPROCESS_TIMEOUT_S)  # its attempt times out: nothing follows
+    assert not sink._worker.is_alive()
+    assert len(hanging_webhook.codes()) == 1
+    assert (tmp_path / "alerts.jsonl").read_bytes() == written
+    assert sink.counts == counts
 
 
 def test_a_full_queue_drops_and_counts(tmp_path, slow_webhook):

@@ -5,7 +5,9 @@ drop), so the step loop never waits for the network. One daemon worker POSTs eac
 JSON with a timeout per attempt and a bounded number of retries, and appends every attempt
 and outcome to ``alerts.jsonl``: wall-clock lines, outside the hash-chained audit, so the
 audit stays reproducible whether or not the webhook answers. ``close`` lets the worker
-finish what is queued for a bounded time, then writes a summary line.
+finish what is queued until a deadline (an attempt made while closing ends by it), names
+each alert it abandons on a line of its own, then writes a summary line; once it returns
+the worker starts no attempt and writes nothing.
 
 The URL is a secret: it is held in a ``Secret``, never logged, and removed (with anything
 else ``redact_text`` finds) from every error text before it is written anywhere.
@@ -13,10 +15,10 @@ else ``redact_text`` finds) from every error text before it is written anywhere.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import queue
 import threading
+import time
+from collections import deque
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
@@ -31,9 +33,22 @@ if TYPE_CHECKING:
 
 __all__ = ["WebhookAlertSink"]
 
-_STOP: Final = object()
 _MAX_ERROR: Final = 300
-_IDLE_S: Final = 0.05
+_COUNTED: Final = {"delivered": "delivered", "gave_up": "failed", "abandoned": "abandoned"}
+_GRACE_S: Final = 0.25
+"""How long past its deadline ``close`` waits for an attempt the deadline cut short."""
+
+
+def _unanswered(exc: Exception) -> bool:
+    """Whether the request went out and no answer came (the webhook may have received it).
+
+    ``urlopen`` raises ``URLError`` for what fails before the request is sent (the
+    connection, the request itself); what fails while waiting for the answer (a timeout, a
+    connection reset) comes through as it is.
+    """
+    import urllib.error  # noqa: PLC0415 - loaded by the attempt already
+
+    return isinstance(exc, OSError) and not isinstance(exc, urllib.error.URLError)
 
 
 class WebhookAlertSink:
@@ -47,7 +62,8 @@ class WebhookAlertSink:
         backoff_s: The wait before the first retry; it doubles for each further one.
         queue_size: Alerts waiting before new ones are dropped (and counted).
         close_timeout_s: How long ``close`` waits for the queue to drain (default: one
-            attempt's timeout and a second); what is still queued then is abandoned, counted.
+            attempt's timeout and a second); what is not delivered by then is abandoned,
+            each alert named on a line of its own, and counted.
     """
 
     def __init__(
@@ -67,11 +83,19 @@ class WebhookAlertSink:
         self._retries = retries
         self._backoff_s = backoff_s
         self._close_timeout_s = timeout_s + 1.0 if close_timeout_s is None else close_timeout_s
-        self._queue: queue.Queue[object] = queue.Queue(maxsize=queue_size)
+        self._queue_size = queue_size
+        self._pending: deque[Alert] = deque()
+        self._ready = threading.Condition()  # guards _pending: post, the worker, close
         self._log_lock = threading.Lock()
         self._stop = threading.Event()
         self._closed = False
         self._logging = True
+        self._deadline: float | None = None  # time.monotonic() by which closing gives up
+        # Whose each alert is: the worker's (taken, in flight) or close's (pending, or in
+        # flight once close is done). Taken before _ready, never after it.
+        self._settled = threading.Lock()
+        self._in_flight: Alert | None = None
+        self._done = False  # close is done: the worker attempts, counts and writes no more
         self.counts = {"posted": 0, "delivered": 0, "failed": 0, "dropped": 0, "abandoned": 0}
         self._clock = SystemClock()
         self._worker = threading.Thread(target=self._work, name="livesession-alerts", daemon=True)
@@ -81,84 +105,130 @@ class WebhookAlertSink:
 
     def post(self, alert: Alert) -> None:
         """Queue ``alert``; when the queue is full, drop it and count the drop."""
-        if self._closed:
-            self.counts["dropped"] += 1
-            return
-        try:
-            self._queue.put_nowait(alert)
-        except queue.Full:
-            self.counts["dropped"] += 1
-            return
+        with self._ready:
+            if self._closed or len(self._pending) >= self._queue_size:
+                self.counts["dropped"] += 1
+                return
+            self._pending.append(alert)
+            self._ready.notify()
         self.counts["posted"] += 1
 
     def close(self) -> None:
         """Deliver what is queued within ``close_timeout_s``; abandon the rest; summarise.
 
         From now on retries follow one another without waiting, so a refused connection
-        costs milliseconds per alert and only an answer that never comes uses the bound.
+        costs milliseconds per alert, and an attempt waits for its answer only until the
+        deadline. Every alert not delivered by then is abandoned on a line of its own: one
+        whose request was still out when the deadline passed says ``in_flight`` (the
+        webhook may yet receive it). Once this returns, the worker attempts nothing more:
+        its late answer changes no count and no line.
         """
-        if self._closed:
-            return
-        self._closed = True
-        self._stop.set()
-        with contextlib.suppress(queue.Full):  # full: the worker ends once it is empty
-            self._queue.put_nowait(_STOP)
-        self._worker.join(self._close_timeout_s)
-        abandoned = 0
-        while True:
-            try:
-                item = self._queue.get_nowait()
-            except queue.Empty:
-                break
-            if item is not _STOP:
-                abandoned += 1
-                self._log(item, "abandoned")  # type: ignore[arg-type]
-        if self._worker.is_alive():
-            abandoned += 1  # the one in flight: its outcome is no longer written
-        self.counts["abandoned"] = abandoned
+        with self._ready:
+            if self._closed:
+                return
+            self._closed = True
+            self._deadline = time.monotonic() + self._close_timeout_s
+            self._stop.set()  # the worker ends once nothing is pending
+            self._ready.notify()
+        self._worker.join(self._close_timeout_s + _GRACE_S)
+        with self._settled:
+            self._done = True
+            in_flight, self._in_flight = self._in_flight, None
+            with self._ready:
+                left = list(self._pending)
+                self._pending.clear()
+        if in_flight is not None:
+            self._abandon(in_flight, in_flight=True)
+        for alert in left:
+            self._abandon(alert)
         self._write({"outcome": "closed", **self.counts})
         with self._log_lock:
             self._logging = False
+
+    def _abandon(self, alert: Alert, **fields: Any) -> None:
+        self.counts["abandoned"] += 1
+        self._log(alert, "abandoned", **fields)
 
     # -- the worker ------------------------------------------------------------------------
 
     def _work(self) -> None:
         while True:
-            try:
-                item = self._queue.get(timeout=_IDLE_S if self._stop.is_set() else None)
-            except queue.Empty:
-                return  # closing, and nothing is left
-            if item is _STOP:
+            with self._ready:
+                while not self._pending:
+                    if self._stop.is_set():
+                        return  # closing, and nothing is left
+                    self._ready.wait()
+            alert = self._take()
+            if alert is None:
                 return
-            self._deliver(item)  # type: ignore[arg-type]
+            self._deliver(alert)
+
+    def _take(self) -> Alert | None:
+        """The next pending alert, now the worker's; None once close is done with them all."""
+        with self._settled:
+            if self._done:
+                return None
+            with self._ready:
+                self._in_flight = self._pending.popleft()
+            return self._in_flight
 
     def _deliver(self, alert: Alert) -> None:
         body = orjson.dumps(alert.to_json(), option=orjson.OPT_SORT_KEYS)
         attempts = self._retries + 1
         for attempt in range(1, attempts + 1):
+            timeout_s = self._attempt_timeout()
+            if timeout_s is None:  # taken as close's deadline passed: no attempt starts
+                self._settle(alert, "abandoned")
+                return
             started = wall_ns()
             status: int | None = None
             error: str | None = None
+            tried: dict[str, Any] = {"attempt": attempt}
             try:
-                status = self._send(body)
+                status = self._send(body, timeout_s)
             except Exception as exc:  # noqa: BLE001 - every failure is an outcome, never a crash
                 error = self._describe(exc)
+                if _unanswered(exc):
+                    tried["unanswered"] = True
             if status is not None and not 200 <= status < 300:  # noqa: PLR2004
                 error = f"HTTP {status}"
-            elapsed_ms = (wall_ns() - started) // 1_000_000
+            tried["ms"] = (wall_ns() - started) // 1_000_000
             if error is None:
-                self.counts["delivered"] += 1
-                self._log(alert, "delivered", attempt=attempt, http_status=status, ms=elapsed_ms)
+                self._settle(alert, "delivered", http_status=status, **tried)
                 return
-            last = attempt == attempts
-            self._log(
-                alert, "gave_up" if last else "retry", attempt=attempt, error=error, ms=elapsed_ms
-            )
-            if not last:
-                self._stop.wait(self._backoff_s * 2 ** (attempt - 1))  # no wait once closing
-        self.counts["failed"] += 1
+            if attempt == attempts:
+                self._settle(alert, "gave_up", error=error, **tried)
+                return
+            if self._attempt_timeout() is None:  # close's deadline passed: no retry
+                self._settle(alert, "abandoned", error=error, **tried)
+                return
+            with self._settled:
+                if self._done:
+                    return
+                self._log(alert, "retry", error=error, **tried)
+            self._stop.wait(self._backoff_s * 2 ** (attempt - 1))  # no wait once closing
 
-    def _send(self, body: bytes) -> int:
+    def _attempt_timeout(self) -> float | None:
+        """The bound on the next attempt: ``timeout_s``, or what is left before the deadline.
+
+        None once the deadline has passed: no attempt starts then.
+        """
+        deadline = self._deadline
+        if deadline is None:
+            return self._timeout_s
+        left = deadline - time.monotonic()
+        return min(self._timeout_s, left) if left > 0 else None
+
+    def _settle(self, alert: Alert, outcome: str, **fields: Any) -> None:
+        """Record ``alert``'s outcome, unless ``close`` returned meanwhile and named it."""
+        with self._settled:
+            if self._done:
+                return
+            self._in_flight = None
+            self.counts[_COUNTED[outcome]] += 1
+            self._log(alert, outcome, **fields)
+
+    def _send(self, body: bytes, timeout_s: float) -> int:
         # Imported here, on the worker thread: urllib.request costs a CLI run 15 ms at start-up.
         import urllib.error  # noqa: PLC0415
         import urllib.request  # noqa: PLC0415
@@ -170,7 +240,7 @@ class WebhookAlertSink:
             method="POST",
         )
         try:
-            with urllib.request.urlopen(request, timeout=self._timeout_s) as answer:  # noqa: S310
+            with urllib.request.urlopen(request, timeout=timeout_s) as answer:  # noqa: S310
                 answer.read(4096)
                 return int(answer.status)
         except urllib.error.HTTPError as exc:
