@@ -361,6 +361,32 @@ def test_a_url_with_whitespace_or_a_control_character_is_refused(monkeypatch, tm
     assert not (tmp_path / "out").exists()  # refused before anything was written
 
 
+@pytest.mark.parametrize("around", [("\t", ""), ("", "\t"), (" ", " "), ("", "\n"), ("\n", "\r\n")])
+def test_whitespace_around_the_url_is_trimmed_as_the_runbook_says(monkeypatch, around):
+    """Bug: the RUNBOOK said a URL holding whitespace or a control character (a tab pasted
+    with the token) is refused, but a tab, space or newline before or after it in
+    LIVESESSION_ALERT_WEBHOOK_URL (or webhook_url) was silently trimmed and the URL used.
+    Trimming is kept (a secret file's last newline is no mistake) and the RUNBOOK says so;
+    whitespace within the URL is still refused."""
+    url = f"https://hooks.example.invalid/services/{TOKEN}"
+    before, after = around
+    monkeypatch.setenv(ALERT_ENV, f"{before}{url}{after}")
+    secret = AlertsConfig().url(os.environ)
+    assert secret is not None
+    assert secret.reveal() == url
+    configured = AlertsConfig(webhook_url=f"{before}{url}{after}").webhook_url
+    assert configured is not None
+    assert configured.reveal() == url
+    monkeypatch.setenv(ALERT_ENV, f"{before}{url[:-3]}{after or ' '}{url[-3:]}")
+    with pytest.raises(ConfigError, match="must not contain whitespace"):
+        AlertsConfig().url(os.environ)
+    runbook = " ".join(
+        (Path(__file__).parent.parent / "RUNBOOK.md").read_text(encoding="utf-8").split()
+    )
+    assert "Whitespace around the URL (the newline at the end of a secret file," in runbook
+    assert "or that holds whitespace or a control character within it" in runbook
+
+
 def test_an_error_quoting_the_url_in_any_spelling_is_logged_redacted(tmp_path):
     """A sink built with such a URL (by an application, past the config) still leaks nothing:
     every spelling of the path, and each long piece of it, is taken out of the error."""

@@ -151,7 +151,11 @@ def alert_for(
 
 
 def _webhook_url(value: object, name: str = "alerts.webhook_url") -> Secret | None:
-    """The URL as a ``Secret``; the error names ``name`` and never repeats the value."""
+    """The URL as a ``Secret``; the error names ``name`` and never repeats the value.
+
+    Whitespace around it is trimmed (a secret file's last newline, a space pasted with it):
+    only what is within the URL is refused.
+    """
     if value is None or isinstance(value, Secret):
         return value
     if not isinstance(value, str):
