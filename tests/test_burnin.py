@@ -195,6 +195,34 @@ class TestBurnin:
         assert (finished["result"], finished["value"]) == ("pass", "COMPLETED")
         assert finished["detail"] == "the session ended COMPLETED in STOPPED"
 
+    @pytest.mark.broken_run("its audit log is cut before the seal")
+    def test_a_run_whose_seal_is_not_borne_out_fails_burn_in(self, tmp_path, capsys):
+        """Events ending in SESSION_STOPPED are no seal: the audit's C2_DRYRUN_STOP is."""
+        run_dir = _dryrun(tmp_path / "runs", "ok-1", steps=200)
+        audit = run_dir / "audit.jsonl"
+        audit.write_bytes(b"".join(audit.read_bytes().splitlines(keepends=True)[:-1]))
+        argv = ["burnin", str(run_dir), "--min-oco", "0", "--min-signals", "0"]
+        assert main([*argv, "--min-decisions", "0"]) == 1
+        criteria = _criteria(json.loads((run_dir / "burnin.json").read_text()))
+        assert criteria["completed"]["result"] == "FAIL"
+        assert "audit.jsonl does not end with C2_DRYRUN_STOP" in criteria["completed"]["detail"]
+        assert criteria["verified"]["result"] == "FAIL"
+        assert "seal's audit record is missing" in criteria["verified"]["detail"]
+        assert capsys.readouterr().out.startswith("FAIL  ok-1")
+
+    @pytest.mark.broken_run("its seal is taken away")
+    def test_a_run_left_unsealed_by_a_second_signal_fails_burn_in(self, tmp_path):
+        """A second Ctrl-C leaves SESSION_STOPPED in the events, but no seal: crashed."""
+        run_dir = _dryrun(tmp_path / "runs", "twice", steps=200)
+        audit = run_dir / "audit.jsonl"
+        audit.write_bytes(b"".join(audit.read_bytes().splitlines(keepends=True)[:-1]))
+        checkpoint = orjson.loads((run_dir / "checkpoint.json").read_bytes())
+        (run_dir / "checkpoint.json").write_bytes(orjson.dumps(checkpoint | {"sealed": False}))
+        assert _events(run_dir)[-1]["event_type"] == "SESSION_STOPPED"
+        completed = _criteria(evaluate_run(run_dir, Thresholds()))["completed"]
+        assert (completed["result"], completed["value"]) == ("FAIL", None), completed
+        assert completed["detail"].startswith("the run is not sealed"), completed
+
     def test_a_session_that_failed_fails_burn_in(self, tmp_path):
         from _scripted import at, buy
         from test_broker_guard import UserBroker, _run
@@ -223,6 +251,7 @@ class TestBurnin:
         criteria = _criteria(report)
         assert set(criteria) == {
             "completed",
+            "verified",
             "signals",
             "decisions",
             "oco_lifecycle",
@@ -319,7 +348,12 @@ class TestBurnin:
         doc = json.loads(capsys.readouterr().out)
         assert doc["ok"] is False
         assert doc["exit_code"] == 1
-        assert sorted(doc["failed"]) == ["oco: no_orphan_oco", "oco: unique_client_order_ids"]
+        # The hand edit breaks the audit's digest of the events too: verify fails as well.
+        assert sorted(doc["failed"]) == [
+            "oco: no_orphan_oco",
+            "oco: unique_client_order_ids",
+            "oco: verified",
+        ]
         criteria = _criteria(doc["sessions"][0])
         assert cancel["payload"]["client_order_id"] in criteria["no_orphan_oco"]["detail"]
 

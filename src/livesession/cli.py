@@ -232,9 +232,10 @@ def _add_burnin_command(sub: Any) -> None:
     bur = sub.add_parser(
         "burnin",
         help="judge runs against the burn-in acceptance criteria",
-        description="Judge each RUN_DIR against the paper burn-in criteria (signals, "
-        "decisions, a full OCO lifecycle, flatten within the limit, unique client order ids, "
-        "no orphan OCO leg, a complete signal -> decision -> order -> trade chain) and write "
+        description="Judge each RUN_DIR against the paper burn-in criteria (sealed COMPLETED "
+        "as `status` reads the seal, clean under `verify` (run here), signals, decisions, "
+        "a full OCO lifecycle, flatten within the limit, unique client order ids, no orphan "
+        "OCO leg, a complete signal -> decision -> order -> trade chain) and write "
         "burnin.md and burnin.json next to it. Flatten is measured only by a wall-time kill "
         "drill (--drill, or the one `evidence` ran); without one it is skipped, never passed. "
         "Exit codes: 0 every applicable criterion passed for every run, 1 some failed (named "

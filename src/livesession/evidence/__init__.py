@@ -386,7 +386,7 @@ def _checks(
         else {"status": "not_applicable", "reason": "a plug-in was an object supplied in-process"}
     )
     note("burn-in criteria")
-    burnin = evaluate_run(run_dir, Thresholds(), drill=drill)
+    burnin = evaluate_run(run_dir, Thresholds(), drill=drill, verification=verification)
     note("secret scan")
     secrets = scan_secrets(run_dir, skip=frozenset(generated))
     note("file digests")

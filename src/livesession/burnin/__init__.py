@@ -3,9 +3,12 @@
 Each criterion is read from the run's own events, through the causal links they carry
 (``signal_id``, ``order_event_id``, ``fill_event_id``; see docs/artifacts.md):
 
-- ``completed``: the session was sealed ``COMPLETED``: a session that failed (an operator
-  was needed), was rejected, or crashed unsealed is no successful paper session, whatever
-  its counts;
+- ``completed``: the session was sealed ``COMPLETED``, judged as ``livesession status``
+  judges the seal (the audit's ``C2_DRYRUN_STOP``, with the files bearing it out): a session
+  that failed, was rejected, crashed unsealed or whose seal is in doubt is no successful
+  paper session, whatever its counts;
+- ``verified``: ``verify`` finds no violation (``run_burnin`` runs it): counts read from
+  files that break the artifact contract prove nothing;
 - ``signals``: at least ``min_signals`` SIGNAL events;
 - ``decisions``: at least ``min_decisions`` signals the rails let through, so that an order
   was planned for them (an ``ORDER_SUBMITTED``, or an ``ORDER_REJECTED`` for a send that
@@ -29,8 +32,6 @@ tripped its own kill switch measured it already (its ``time_to_flat_ns`` is wall
 
 from __future__ import annotations
 
-import tempfile
-import time
 from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -38,17 +39,19 @@ from typing import TYPE_CHECKING, Any, Final
 import attrs
 import orjson
 
-from ._artifacts import names
-from ._artifacts.runread import iter_records, payload, read_json_object, require_run
-from ._domain.model import FILL_EVENT_TYPES
-from ._exceptions import RunHeld
-from ._rundir import create_run, read_run_config
-from ._rundir.lock import holder_of
-from ._rundir.plugins import check_recorded_sources
-from ._support.fsutil import atomic_write_bytes
+from .._artifacts import names
+from .._artifacts.runread import iter_records, payload, require_run
+from .._domain.model import FILL_EVENT_TYPES
+from .._exceptions import RunHeld
+from .._rundir.lock import holder_of
+from .._support.fsutil import atomic_write_bytes
+from ..status import RunStatus, Verdict, run_status
+from ._drill import kill_drill, measured_flatten
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
+
+    from ..verify import VerifyResult
 
 __all__ = [
     "BurninResult",
@@ -62,7 +65,6 @@ __all__ = [
 MET: Final = "pass"
 NOT_MET: Final = "FAIL"
 SKIPPED: Final = "not measured"
-_NS: Final = 1_000_000_000
 _MAX_DEPTH: Final = 8
 """How many OCO generations a trade may trace through (a leg of a leg...)."""
 
@@ -95,104 +97,24 @@ class BurninResult:
         ]
 
 
-def kill_drill(run_dir: Path, *, max_steps: int | None = None) -> dict[str, Any]:
-    """Re-run ``run_dir``'s config in a temporary directory and time a kill switch to flat.
-
-    Only a run on a simulated venue with a simulated clock can be re-run; otherwise the
-    drill is ``not_applicable``. The session steps until it holds a position, the kill switch
-    trips, and the wall time runs until ``KILL_SWITCH_FLAT`` (or the steps run out). The
-    search for a position stops where the run stopped: the re-run is the run, step for step,
-    so a run that never held one gives ``not_measured`` at once, not after ``max_steps``.
-    """
-    cfg, meta = read_run_config(run_dir)
-    sources: dict[str, Any] = meta.get("sources") or {}
-    broker = sources.get("broker")
-    simulated = (
-        broker.get("declared_simulated") is True if broker else cfg.broker in ("mock", "realish")
-    )
-    if not check_recorded_sources(cfg, sources) or not simulated or cfg.clock_mode == "system":
-        return {"status": "not_applicable", "reason": "system clock, external venue or objects"}
-    limit = min(cfg.max_steps, max_steps or cfg.max_steps)
-    with tempfile.TemporaryDirectory(prefix="livesession-drill-") as tmp:
-        session = create_run(cfg, Path(tmp), idempotency_backend="memory", alerts=False)
-        try:
-            if not session.preflight():
-                return {"status": "not_measured", "reason": "the re-run failed its preflight"}
-            session.activate()
-            return _drill(session, min(limit, _steps_run(run_dir, cfg.steps)), limit)
-        finally:
-            session.close()
-
-
-def _steps_run(run_dir: Path, planned: int) -> int:
-    """The steps the run took (its ``metrics.json``), else the ``planned`` ones."""
-    steps = read_json_object(run_dir / names.METRICS).get("steps")
-    return steps if isinstance(steps, int) and steps >= 0 else planned
-
-
-def _drill(session: Any, horizon: int, limit: int) -> dict[str, Any]:
-    metrics = session.recorder.metrics
-    active = "DRYRUN_ACTIVE"
-    while (
-        session.steps_done < horizon
-        and session.state.value == active
-        and not any(session.book.positions.values())
-    ):
-        session.step()
-    position = {k: str(v) for k, v in sorted(session.book.positions.items()) if v}
-    if not position:
-        return {"status": "not_measured", "reason": f"no position opened in {horizon} steps"}
-    at_kill = session.steps_done
-    started = time.monotonic()
-    session.kill("DRILL")
-    while (
-        not metrics.count("KILL_SWITCH_FLAT")
-        and session.steps_done < limit
-        and session.state.value == active
-    ):
-        session.step()
-    wall_s = time.monotonic() - started
-    flat = bool(metrics.count("KILL_SWITCH_FLAT"))
-    return {
-        "status": "measured" if flat else "not_flat",
-        "wall_s": round(wall_s, 6),
-        "position_at_kill": position,
-        "steps_to_flat": session.steps_done - at_kill,
-        "source": "evidence kill drill (a re-run on the simulated venue)",
-    }
-
-
-def _measured_flatten(run_dir: Path, flat_ns: int | None) -> dict[str, Any] | None:
-    """A wall-time kill-to-flat the run already has: an evidence drill, or its own kill."""
-    manifest = run_dir / "manifest.json"
-    if manifest.is_file():
-        try:
-            drill = orjson.loads(manifest.read_bytes()).get("kill_drill")
-        except (orjson.JSONDecodeError, AttributeError):
-            drill = None
-        if isinstance(drill, dict) and drill.get("status") in ("measured", "not_flat"):
-            return drill
-    cfg, _ = read_run_config(run_dir)
-    if cfg.clock_mode == "system" and flat_ns is not None:
-        return {
-            "status": "measured",
-            "wall_s": flat_ns / _NS,
-            "source": "the run's own kill switch (system clock)",
-        }
-    return None
-
-
 def evaluate_run(
-    run_dir: Path, thresholds: Thresholds, *, drill: dict[str, Any] | None = None
+    run_dir: Path,
+    thresholds: Thresholds,
+    *,
+    drill: dict[str, Any] | None = None,
+    verification: VerifyResult | None = None,
 ) -> dict[str, Any]:
-    """The burn-in verdict of one session: each criterion with its value and result."""
+    """The burn-in verdict of one session: each criterion with its value and result.
+
+    ``verification`` (``verify_run``'s result) adds the ``verified`` criterion.
+    """
     # One pass over a stream of the events: a long run's are never all held at once.
     chain = _Chain(iter_records(run_dir / names.EVENTS))
     t = thresholds
     measured = drill if drill and drill.get("status") in ("measured", "not_flat") else None
-    measured = measured or _measured_flatten(run_dir, chain.flat_ns)
+    measured = measured or measured_flatten(run_dir, chain.flat_ns)
     criteria = [
-        _completed(chain.stopped),
+        _completed(run_status(run_dir), chain.stopped),
         _at_least("signals", chain.signals, t.min_signals, "SIGNAL events"),
         _at_least("decisions", len(chain.decisions), t.min_decisions, "signals sent as orders"),
         _at_least("oco_lifecycle", chain.full_oco, t.min_oco, "full OCO lifecycles"),
@@ -205,6 +127,8 @@ def evaluate_run(
         _none("no_orphan_oco", chain.orphans, "OCO legs left working after a sibling filled"),
         _complete_chain(chain),
     ]
+    if verification is not None:
+        criteria.insert(1, _verified(verification))
     applicable = [c for c in criteria if c["result"] != SKIPPED]
     run_id = chain.run_id if chain.any_event else run_dir.name
     return {
@@ -222,22 +146,47 @@ def evaluate_run(
     }
 
 
-def _completed(stopped: dict[str, Any] | None) -> dict[str, Any]:
-    """Whether the session ended well (its last ``SESSION_STOPPED``): sealed, and COMPLETED."""
+def _completed(standing: RunStatus, stopped: dict[str, Any] | None) -> dict[str, Any]:
+    """Whether the session ended well: sealed COMPLETED, as ``status`` reads the seal.
+
+    The events' last ``SESSION_STOPPED`` alone is not a seal: a run stopped by a second
+    signal left it in its events but no ``C2_DRYRUN_STOP`` in its audit log.
+    """
     base = {"name": "completed", "threshold": "sealed COMPLETED"}
-    if stopped is None:
+    if standing.problem:  # a seal the files do not bear out
+        return base | {"value": None, "result": NOT_MET, "detail": standing.problem}
+    if standing.verdict is Verdict.CRASHED or standing.resume_problem is not None:
+        resume = standing.resume_problem
         return base | {
             "value": None,
             "result": NOT_MET,
-            "detail": "the run is not sealed (it crashed: `livesession resume` finishes it)",
+            "detail": "the run is not sealed "
+            + (f"and cannot be resumed ({resume})" if resume else "(it crashed: ")
+            + ("" if resume else "`livesession resume` finishes it)"),
         }
-    fields = payload(stopped)
-    status, reason = fields.get("status"), fields.get("reason") or ""
+    fields = payload(stopped or {})
+    status = fields.get("status") or standing.status
+    reason = fields.get("reason") or standing.reason
     because = f" ({reason})" if reason else ""
+    ok = status == "COMPLETED" and standing.verdict is Verdict.COMPLETED
     return base | {
         "value": status,
-        "result": MET if status == "COMPLETED" else NOT_MET,
-        "detail": f"the session ended {status} in {fields.get('fsm_state')}{because}",
+        "result": MET if ok else NOT_MET,
+        "detail": f"the session ended {status} in {fields.get('fsm_state') or standing.state}"
+        + because,
+    }
+
+
+def _verified(result: VerifyResult) -> dict[str, Any]:
+    """Whether ``verify`` finds the run's files as the artifact contract says."""
+    return {
+        "name": "verified",
+        "value": result.total,
+        "threshold": "0 violations",
+        "result": MET if result.ok else NOT_MET,
+        "detail": "verify finds no violation"
+        if result.ok
+        else f"{result.total} violation(s): {result.summary} (`livesession verify` lists them)",
     }
 
 
@@ -441,8 +390,13 @@ def run_burnin(
                 f"{run_dir} is being written by {holder.describe()}: burn-in is judged on a "
                 "finished run, so nothing was written"
             )
+    from ..verify import verify_run  # noqa: PLC0415 - jsonschema is loaded only here
+
     sessions = [
-        evaluate_run(d, thresholds, drill=kill_drill(d) if drill else None) for d in run_dirs
+        evaluate_run(
+            d, thresholds, drill=kill_drill(d) if drill else None, verification=verify_run(d)
+        )
+        for d in run_dirs
     ]
     reports: list[Path] = []
     for run_dir, session in zip(run_dirs, sessions, strict=True):

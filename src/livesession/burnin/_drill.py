@@ -1,0 +1,112 @@
+"""The kill drill: the wall time from a kill switch to flat, measured on a re-run.
+
+The drill (``kill_drill``, run by ``evidence`` and ``burnin --drill``) re-runs the run's
+config on its simulated venue in a temporary directory until it holds a position, trips the
+kill switch and measures the wall time until ``KILL_SWITCH_FLAT``. A run on the system clock
+that tripped its own kill switch measured it already (its ``time_to_flat_ns`` is wall time).
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Final
+
+import orjson
+
+from .._artifacts import names
+from .._artifacts.runread import read_json_object
+from .._rundir import create_run, read_run_config
+from .._rundir.plugins import check_recorded_sources
+
+__all__ = ["kill_drill", "measured_flatten"]
+
+_NS: Final = 1_000_000_000
+
+
+def kill_drill(run_dir: Path, *, max_steps: int | None = None) -> dict[str, Any]:
+    """Re-run ``run_dir``'s config in a temporary directory and time a kill switch to flat.
+
+    Only a run on a simulated venue with a simulated clock can be re-run; otherwise the
+    drill is ``not_applicable``. The session steps until it holds a position, the kill switch
+    trips, and the wall time runs until ``KILL_SWITCH_FLAT`` (or the steps run out). The
+    search for a position stops where the run stopped: the re-run is the run, step for step,
+    so a run that never held one gives ``not_measured`` at once, not after ``max_steps``.
+    """
+    cfg, meta = read_run_config(run_dir)
+    sources: dict[str, Any] = meta.get("sources") or {}
+    broker = sources.get("broker")
+    simulated = (
+        broker.get("declared_simulated") is True if broker else cfg.broker in ("mock", "realish")
+    )
+    if not check_recorded_sources(cfg, sources) or not simulated or cfg.clock_mode == "system":
+        return {"status": "not_applicable", "reason": "system clock, external venue or objects"}
+    limit = min(cfg.max_steps, max_steps or cfg.max_steps)
+    with tempfile.TemporaryDirectory(prefix="livesession-drill-") as tmp:
+        session = create_run(cfg, Path(tmp), idempotency_backend="memory", alerts=False)
+        try:
+            if not session.preflight():
+                return {"status": "not_measured", "reason": "the re-run failed its preflight"}
+            session.activate()
+            return _drill(session, min(limit, _steps_run(run_dir, cfg.steps)), limit)
+        finally:
+            session.close()
+
+
+def _steps_run(run_dir: Path, planned: int) -> int:
+    """The steps the run took (its ``metrics.json``), else the ``planned`` ones."""
+    steps = read_json_object(run_dir / names.METRICS).get("steps")
+    return steps if isinstance(steps, int) and steps >= 0 else planned
+
+
+def _drill(session: Any, horizon: int, limit: int) -> dict[str, Any]:
+    metrics = session.recorder.metrics
+    active = "DRYRUN_ACTIVE"
+    while (
+        session.steps_done < horizon
+        and session.state.value == active
+        and not any(session.book.positions.values())
+    ):
+        session.step()
+    position = {k: str(v) for k, v in sorted(session.book.positions.items()) if v}
+    if not position:
+        return {"status": "not_measured", "reason": f"no position opened in {horizon} steps"}
+    at_kill = session.steps_done
+    started = time.monotonic()
+    session.kill("DRILL")
+    while (
+        not metrics.count("KILL_SWITCH_FLAT")
+        and session.steps_done < limit
+        and session.state.value == active
+    ):
+        session.step()
+    wall_s = time.monotonic() - started
+    flat = bool(metrics.count("KILL_SWITCH_FLAT"))
+    return {
+        "status": "measured" if flat else "not_flat",
+        "wall_s": round(wall_s, 6),
+        "position_at_kill": position,
+        "steps_to_flat": session.steps_done - at_kill,
+        "source": "evidence kill drill (a re-run on the simulated venue)",
+    }
+
+
+def measured_flatten(run_dir: Path, flat_ns: int | None) -> dict[str, Any] | None:
+    """A wall-time kill-to-flat the run already has: an evidence drill, or its own kill."""
+    manifest = run_dir / "manifest.json"
+    if manifest.is_file():
+        try:
+            drill = orjson.loads(manifest.read_bytes()).get("kill_drill")
+        except (orjson.JSONDecodeError, AttributeError):
+            drill = None
+        if isinstance(drill, dict) and drill.get("status") in ("measured", "not_flat"):
+            return drill
+    cfg, _ = read_run_config(run_dir)
+    if cfg.clock_mode == "system" and flat_ns is not None:
+        return {
+            "status": "measured",
+            "wall_s": flat_ns / _NS,
+            "source": "the run's own kill switch (system clock)",
+        }
+    return None
