@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+import types
 from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -21,7 +22,14 @@ from typing import Any
 import orjson
 import pytest
 
-from livesession import DryrunConfig, LiveSessionOrchestrator, create_run
+from livesession import (
+    DryrunConfig,
+    FillModel,
+    LiveSessionOrchestrator,
+    MockBroker,
+    control,
+    create_run,
+)
 from livesession._artifacts import names
 from livesession._rundir.lock import holder_of
 from livesession.cli import EXIT_NOT_HELD, EXIT_OK, EXIT_REJECTED, main
@@ -522,3 +530,40 @@ def test_a_pool_a_strategy_forks_terminates_instead_of_hanging(tmp_path: Path, h
     )
     assert done.returncode == 0, done.stderr
     assert verify_run(out / how).ok
+
+
+class _StuckBroker(MockBroker):
+    """A venue that never confirms a cancel, slow to fill: a wind-down cannot finish."""
+
+    kind = "stuck"
+    simulated = True
+
+    def cancel(self, client_order_id: str, now_ns: int) -> None:
+        return None
+
+
+def test_stop_says_a_failed_wind_down_left_exposure(tmp_path: Path) -> None:
+    """`stop` said "wound down and sealed FAILED (STOP_INCOMPLETE)" when the wind-down had
+    failed and left a position and an order open: it now says what is still open and what to
+    do, and exits 4 (failed)."""
+    cfg = DryrunConfig(run_id="stuck", steps=2000, stop_max_polls=1)
+    broker = _StuckBroker(fill_model=FillModel(latency_ns=240 * 10**9))
+    with create_run(cfg, tmp_path, broker=broker) as session:
+        assert session.preflight()
+        session.activate()
+        while not any(session.book.positions.values()):
+            session.step()
+        session.request_stop("SIGNAL_SIGTERM", sealed_as=True)
+    run_dir = tmp_path / "stuck"
+    watch = control._Watch(run_dir)
+    holder = holder_of(run_dir)
+    assert holder is None  # as after the stopped process released the run
+    outcome = control._stopped(watch, types.SimpleNamespace(pid=4242), "pid 4242")  # type: ignore[arg-type]
+    assert outcome is not None
+    assert outcome.kind == "failed"
+    assert "wound down" not in outcome.line
+    assert outcome.line.startswith("stopped: pid 4242 sealed FAILED (STOP_INCOMPLETE)")
+    assert "the wind-down did not finish: still open 1 order(s), position BTC/USDT" in (
+        outcome.line
+    )
+    assert "close them at the venue" in outcome.line

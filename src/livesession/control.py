@@ -42,6 +42,7 @@ import socket
 import sys
 import threading
 import time
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
@@ -406,10 +407,35 @@ def _stopped(watch: _Watch, holder: Holder, who: str) -> ControlOutcome | None:
         )
     state = describe_run(watch.run_dir)
     payload = stop.get("payload", {})
-    kind = (
-        "done" if isinstance(payload, dict) and payload.get("status") == "COMPLETED" else "failed"
+    if isinstance(payload, dict) and payload.get("status") == "COMPLETED":
+        return ControlOutcome("done", f"stopped: {who} wound down and {state}: {watch.run_dir}")
+    return ControlOutcome("failed", f"stopped: {who} {state}; {_left(watch.run_dir)}")
+
+
+def _left(run_dir: Path) -> str:
+    """What a run sealed FAILED left at the venue, as its checkpoint says, and what to do."""
+    from .status import run_status  # noqa: PLC0415 - only when a stop failed
+
+    standing = run_status(run_dir)
+    held = ", ".join(f"{s} {q}" for s, q in sorted(standing.positions.items()) if _nonzero(q))
+    orders = len(standing.open_orders)
+    if not held and not orders:
+        return (
+            f"flat with no open order: read {names.AUDIT} for C2_OPERATOR_REQUIRED and its "
+            f"reason, then `livesession verify {run_dir}`"
+        )
+    return (
+        f"the wind-down did not finish: still open {orders} order(s), position "
+        f"{held or 'none'}; close them at the venue (RUNBOOK: When a session is in "
+        f"ERROR_REQUIRES_OPERATOR), the run is sealed and cannot be resumed: {run_dir}"
     )
-    return ControlOutcome(kind, f"stopped: {who} wound down and {state}: {watch.run_dir}")
+
+
+def _nonzero(quantity: str) -> bool:
+    try:
+        return Decimal(quantity) != 0
+    except ArithmeticError:  # not a number: say it as it is
+        return True
 
 
 def _killed(watch: _Watch, holder: Holder, who: str) -> ControlOutcome | None:
