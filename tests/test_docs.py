@@ -179,6 +179,42 @@ class TestRunbookExitCodes:
         epilog = cli.build_parser().epilog or ""
         assert all(f"{code} " in epilog for code in constants), "--help names every code"
 
+    def test_stop_kill_and_ack_codes_are_the_ones_the_cli_returns(self):
+        """RUNBOOK's table, its "Acting on a live run" text and each command's --help give
+        stop/kill/ack the codes cmd_control returns (the text once said 5 and 6 for 8 and 9).
+        Only stop can end with the run sealed FAILED (4): kill and ack do not wait for a seal.
+        """
+        import argparse
+        import re
+
+        from livesession import _cli_commands, cli
+
+        every = set(_cli_commands._CONTROL_EXITS.values())
+        expected = {"stop": every, "kill": every - {cli.EXIT_FAILED}}
+        expected["ack"] = expected["kill"]
+        text = (ROOT / "RUNBOOK.md").read_text(encoding="utf-8")
+        section = text.split("## Exit codes", 1)[1].split("\n## ", 1)[0]
+        table: dict[str, set[int]] = {verb: set() for verb in expected}
+        for line in section.splitlines():
+            cells = line.split("|")
+            if not line.startswith("| ") or not cells[1].strip().isdigit():
+                continue
+            named = re.match(r"((?:`(?:stop|kill|ack)`(?:, )?)+)[: ]", cells[2].strip())
+            for verb in re.findall(r"`(\w+)`", named.group(1)) if named else []:
+                table[verb].add(int(cells[1]))
+        assert table == expected, "RUNBOOK's exit-code table"
+        live = text.split("## Acting on a live run", 1)[1].split("\n## ", 1)[0]
+        said = re.search(r"exits with the\s+code in the [^(]*\(([^)]*)\)", live)
+        assert said is not None, "RUNBOOK's Acting on a live run names the codes"
+        listed = {int(m) for m in re.findall(r"(?:^|, )(\d+) ", said.group(1))}
+        assert listed == every, said.group(0)
+        parser = cli.build_parser()
+        [sub] = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        for verb, codes in expected.items():
+            description = sub.choices[verb].description or ""
+            helped = description.split("Exit codes: ", 1)[1]
+            assert {int(m) for m in re.findall(r"(?:^|, )(\d+) ", helped)} == codes, verb
+
 
 class TestSafetyRailsTable:
     def test_concepts_lists_every_rule_with_the_defaults_the_code_has(self):
