@@ -567,3 +567,45 @@ def test_stop_says_a_failed_wind_down_left_exposure(tmp_path: Path) -> None:
         outcome.line
     )
     assert "close them at the venue" in outcome.line
+
+
+_CTRL_C_WHILE_IMPORTING = """
+import os, signal, sys
+
+
+class _CtrlC:
+    # Ctrl-C arrives while the CLI's modules are imported: sent as the import starts.
+    def find_spec(self, name, path=None, target=None):
+        if name == "livesession._cli_commands":
+            os.kill(os.getpid(), signal.SIGINT)
+        return None
+
+
+sys.meta_path.insert(0, _CtrlC())
+"""
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["-c", "import sys; from livesession.__main__ import main; sys.exit(main())"],
+        ["-m", "livesession"],
+        ["-m", "livesession.cli"],
+    ],
+    ids=["console-script", "python-m-livesession", "python-m-livesession.cli"],
+)
+def test_ctrl_c_while_the_cli_loads_is_one_line_and_130(tmp_path: Path, command: list[str]) -> None:
+    """A Ctrl-C in the first tenths of a second (the CLI's imports) printed a traceback of
+    some fifty lines; cli.main promises one line and 130. The signal is sent from an import
+    hook (a sitecustomize), so the test does not race the clock."""
+    (tmp_path / "sitecustomize.py").write_text(_CTRL_C_WHILE_IMPORTING)
+    env = os.environ | {"PYTHONPATH": os.pathsep.join([str(tmp_path), *sys.path])}
+    done = subprocess.run(
+        [sys.executable, *command, "--version"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+        env=env,
+    )
+    assert (done.returncode, done.stderr, done.stdout) == (130, "livesession: interrupted\n", "")

@@ -15,10 +15,16 @@ and SIGINT stop gracefully, SIGUSR1 trips the kill switch, SIGUSR2 acknowledges;
 
 from __future__ import annotations
 
+import sys
+
+if __name__ == "__main__":  # `python -m livesession.cli`: load the CLI where Ctrl-C is one line
+    from livesession.__main__ import main as _entry
+
+    sys.exit(_entry())
+
 import argparse
 import contextlib
 import signal
-import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -471,7 +477,3 @@ def _error(message: str, *, as_json: bool) -> int:
     if as_json:
         emit_json({"ok": False, "exit_code": EXIT_BAD_INPUT, "error": line})
     return EXIT_BAD_INPUT
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
