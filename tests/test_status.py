@@ -524,3 +524,56 @@ def test_a_crashed_run_whose_data_or_code_changed_is_not_called_resumable(
         path.write_bytes(kept)
         assert _status(capsys, run_dir)[0] == 6
     assert run_cli("resume", run_dir, "-q").returncode == 0
+
+
+_BROKEN_FILES = {
+    # name: (how the completed run is broken, the problem said)
+    "metrics.json deleted": (
+        lambda run: (run / names.METRICS).unlink(),
+        "metrics.json is missing",
+    ),
+    "metrics.json not JSON": (
+        lambda run: (run / names.METRICS).write_bytes(b"{garbage"),
+        "metrics.json is not a JSON object",
+    ),
+    "audit.jsonl deleted": (
+        lambda run: (run / names.AUDIT).unlink(),
+        "audit.jsonl is missing",
+    ),
+    "snapshots' last line not JSON": (
+        lambda run: (run / names.SNAPSHOTS).write_bytes(
+            (run / names.SNAPSHOTS).read_bytes() + b"{garbage\n"
+        ),
+        "state_snapshots.jsonl's last line is not a JSON object",
+    ),
+}
+
+
+@pytest.mark.broken_run("it breaks a finished run's files to see status doubt its seal")
+@pytest.mark.parametrize("case", sorted(_BROKEN_FILES))
+def test_a_sealed_run_with_broken_files_is_not_handed_over(
+    completed: Path, capsys: pytest.CaptureFixture[str], case: str
+) -> None:
+    """A sealed run whose metrics.json was deleted was "completed (exit 0)", next "hand it
+    over", though verify rejects it; with audit.jsonl deleted the problem said it "does not
+    end with C2_DRYRUN_STOP" rather than that it is missing."""
+    breaks, said = _BROKEN_FILES[case]
+    breaks(completed)
+    assert not verify_run(completed).ok
+    code, status = _status(capsys, completed)
+    assert (code, status["verdict"]) == (5, "needs_operator"), status["problem"]
+    assert said in str(status["problem"])
+    assert "C2_DRYRUN_STOP" not in str(status["problem"])
+    assert "hand it over" not in str(status["next"])
+
+
+def test_completed_says_to_verify_before_handing_over(
+    completed: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """status reads only the ends of the files: a bad line in the middle (events line 50
+    replaced by `{garbage`) is verify's to find, so completed's next step is verify first."""
+    _, status = _status(capsys, completed)
+    assert status["next"] == (
+        f"verify before handing it over: `livesession verify {completed}`, then "
+        f"`livesession evidence {completed}` (status reads only the ends of the files)"
+    )

@@ -44,6 +44,7 @@ import attrs
 from ._artifacts import names
 from ._artifacts.runread import (
     RUN_MARKERS,
+    ends_unfit,
     last_whole_line,
     read_json_object,
     read_records,
@@ -86,7 +87,8 @@ class Verdict(enum.Enum):
 
 
 _NEXT: Final = {
-    Verdict.COMPLETED: "nothing: hand it over with `livesession verify` and `livesession evidence`",
+    Verdict.COMPLETED: "verify before handing it over: `livesession verify {run_dir}`, then "
+    "`livesession evidence {run_dir}` (status reads only the ends of the files)",
     Verdict.NOT_A_RUN: "check the path: a run directory holds run.json, or events and audit",
     Verdict.REJECTED: "fix what the reason names and start a new run (this one stays as evidence)",
     Verdict.FAILED: "read audit.jsonl for C2_OPERATOR_REQUIRED and its reason; run verify",
@@ -389,24 +391,20 @@ def _seal(
     return _sealed_verdict((snapshot or {}).get("fsm_state"), failed=status == "FAILED")
 
 
-def _seal_in_doubt(run_dir: Path, checkpoint: dict[str, Any]) -> str:
+def _seal_in_doubt(run_dir: Path) -> str:
     """What the files lack for the seal that is claimed ("" when they bear it out).
 
-    Read from the ends of the files only (a supervisor polls this): a sealed run's events
-    end with ``SESSION_STOPPED`` and its audit log with ``C2_DRYRUN_STOP``; one sealed by
-    its audit log alone (the runbook's four files) also has its snapshots and metrics.
+    Read from the ends of the files only (a supervisor polls this): every contract file,
+    whole, events ending with ``SESSION_STOPPED`` and audit with ``C2_DRYRUN_STOP``.
     """
-    lacks: list[str] = []
-    missing = [n for n in (names.SNAPSHOTS, names.METRICS) if not (run_dir / n).is_file()]
-    if missing and not checkpoint:
-        lacks.append(f"{' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} missing")
+    lacks = ends_unfit(run_dir, (names.SNAPSHOTS,))  # the ends of the others: below
     last = last_whole_line(run_dir / names.EVENTS) or {}
-    if last.get("event_type") != "SESSION_STOPPED":
+    if last.get("event_type") != "SESSION_STOPPED" and (run_dir / names.EVENTS).is_file():
         found = last.get("event_type")
         ends = f"its last event is {found}" if found else "no JSON line at its end"
         lacks.append(f"{names.EVENTS} does not end with SESSION_STOPPED ({ends})")
     stop = last_whole_line(run_dir / names.AUDIT) or {}
-    if stop.get("code") != "C2_DRYRUN_STOP":
+    if stop.get("code") != "C2_DRYRUN_STOP" and (run_dir / names.AUDIT).is_file():
         lacks.append(f"{names.AUDIT} does not end with C2_DRYRUN_STOP")
     if not lacks:
         return ""
@@ -435,7 +433,7 @@ def run_status(run_dir: Path, *, now: dt.datetime | None = None) -> RunStatus:
     status = (snapshot or {}).get("status")
     sealed = None if holder is not None else _seal(run_dir, checkpoint, snapshot)
     problem_of_resume: str | None = None
-    doubt = "" if sealed is None else _seal_in_doubt(run_dir, checkpoint)
+    doubt = "" if sealed is None else _seal_in_doubt(run_dir)
     if holder is not None:
         operator = state == SessionState.ERROR_REQUIRES_OPERATOR.value
         verdict = Verdict.NEEDS_OPERATOR if operator else Verdict.RUNNING

@@ -31,6 +31,7 @@ __all__ = [
     "RUN_MARKERS",
     "PositionChange",
     "RunCut",
+    "ends_unfit",
     "finite_decimal",
     "iter_records",
     "json_object",
@@ -261,6 +262,37 @@ def json_object(line: bytes) -> dict[str, Any] | None:
     except orjson.JSONDecodeError:
         return None
     return record if isinstance(record, dict) else None
+
+
+def ends_unfit(
+    run_dir: Path, jsonl: tuple[str, ...] = (names.EVENTS, names.SNAPSHOTS, names.AUDIT)
+) -> list[str]:
+    """What a cheap look finds wrong with a finished run's contract files (none: ``[]``).
+
+    Every contract file present, ``metrics.json`` a JSON object, and each ``jsonl`` file
+    ending with a whole line that is a JSON object. Only the ends are read, so that
+    ``status`` stays fast over many runs: a bad line in the middle is ``verify``'s to find.
+    """
+    missing = [name for name in names.CONTRACT if not (run_dir / name).is_file()]
+    lacks = [f"{' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} missing"]
+    lacks = lacks if missing else []
+    if names.METRICS not in missing and not read_json_object(run_dir / names.METRICS):
+        lacks.append(f"{names.METRICS} is not a JSON object")
+    for name in jsonl:
+        if name in missing:
+            continue
+        try:
+            with (run_dir / name).open("rb") as f:
+                f.seek(max(0, f.seek(0, 2) - _TAIL_BYTES))
+                tail = f.read()
+        except OSError as exc:
+            lacks.append(f"{name} cannot be read ({exc.strerror})")
+            continue
+        if tail and not tail.endswith(b"\n"):
+            lacks.append(f"{name} does not end with a whole line")
+        elif tail and json_object(tail.rstrip(b"\n").rsplit(b"\n", 1)[-1]) is None:
+            lacks.append(f"{name}'s last line is not a JSON object")
+    return lacks
 
 
 def read_json_object(path: Path, cut: RunCut | None = None) -> dict[str, Any]:
