@@ -577,3 +577,30 @@ def test_completed_says_to_verify_before_handing_over(
         f"verify before handing it over: `livesession verify {completed}`, then "
         f"`livesession evidence {completed}` (status reads only the ends of the files)"
     )
+
+
+@pytest.mark.broken_run("its config.json is edited to something that does not load")
+def test_the_heartbeat_line_of_a_run_whose_config_does_not_load(
+    completed: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """With config.json edited, the heartbeat line read "every None steps"."""
+    (completed / names.CONFIG).write_text('{"steps": "many"}', encoding="utf-8")
+    main(["status", str(completed)])
+    [heartbeat] = [s for s in capsys.readouterr().out.splitlines() if s.startswith("heartbeat")]
+    assert "None" not in heartbeat
+    assert heartbeat.endswith("s ago, checkpoint.json written)")
+
+
+def test_the_steps_of_a_run_that_keeps_no_checkpoint(
+    completed: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The runbook's Python invocation (four files, COMPLETED after 1000 steps) said "steps
+    none yet at the last checkpoint": such a run has no checkpoint, its snapshots say."""
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    for name in _FOUR:
+        shutil.copyfile(completed / name, bare / name)
+    assert main(["status", str(bare)]) == 0
+    text = capsys.readouterr().out
+    assert "steps       60 at the last snapshot (the run keeps no checkpoint)\n" in text
+    assert run_status(bare).steps == 60

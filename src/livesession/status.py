@@ -110,7 +110,8 @@ class RunStatus:
     status: str | None = None
     reason: str = ""
     steps: int | None = None
-    """Steps done at the last checkpoint (None before the first)."""
+    """Steps done at the last checkpoint (None before the first); in a run that keeps no
+    checkpoint (the runbook's four files), at its last state snapshot."""
     steps_planned: int | None = None
     checkpoint_every: int | None = None
     heartbeat_utc: str | None = None
@@ -185,17 +186,13 @@ class RunStatus:
             rows.append(("trading", _describe_trading(self.trading, live=self.writer is not None)))
         planned = f" of {self.steps_planned}" if self.steps_planned is not None else ""
         steps = "none yet" if self.steps is None else str(self.steps)
-        rows.append(("steps", f"{steps}{planned} at the last checkpoint"))
+        at = "checkpoint" if self.heartbeat_utc else "snapshot (the run keeps no checkpoint)"
+        rows.append(("steps", f"{steps}{planned} at the last {at}"))
         if self.heartbeat_utc is not None:
-            rows.append(
-                (
-                    "heartbeat",
-                    (
-                        f"{self.heartbeat_utc} ({self.heartbeat_age_s:.1f} s ago, "
-                        f"checkpoint.json written; every {self.checkpoint_every} steps)"
-                    ),
-                )
-            )
+            every = self.checkpoint_every
+            cadence = "" if every is None else f"; every {every} steps"
+            written = f"({self.heartbeat_age_s:.1f} s ago, checkpoint.json written{cadence})"
+            rows.append(("heartbeat", f"{self.heartbeat_utc} {written}"))
         if self.writer is not None:
             writer = self.writer
             rows.append(
@@ -450,7 +447,7 @@ def run_status(run_dir: Path, *, now: dt.datetime | None = None) -> RunStatus:
             status = reported_status(state, failed=bool(checkpoint.get("failed")))
     heartbeat, age = _heartbeat(run_dir, now)
     positions, orders = _book(checkpoint, snapshot)
-    steps = checkpoint.get("steps")
+    steps = checkpoint.get("steps") if checkpoint else (snapshot or {}).get("step")
     return RunStatus(
         run_dir=str(run_dir),
         verdict=verdict,

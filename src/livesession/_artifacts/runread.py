@@ -1,4 +1,4 @@
-"""Lenient reading of a finished run, for the tools that summarise one (report, prom, evidence).
+"""Lenient reading of a finished run, for the tools that summarise one (report, status...).
 
 A summary must render even a run that is incomplete or broken, so nothing here raises on
 bad content: a missing file reads as empty, a line that is not a JSON object is skipped, a
