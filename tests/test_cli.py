@@ -621,3 +621,15 @@ class TestReadOnlyRunDirectory:
 
 def _never(*_args, **_kwargs):
     raise AssertionError("the work started before the output was known to be writable")
+
+
+def test_dryrun_help_says_the_default_run_id_and_the_dot_rule(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """--run-id's help said the default is "next demo-NNN" (a strategy of one's own gets
+    <strategy_id>-NNN) and left out the enforced "not starting with '.'"."""
+    with pytest.raises(SystemExit):
+        main(["dryrun", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "not starting with '.'" in text
+    assert "<strategy_id>-NNN" in text

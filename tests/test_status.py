@@ -604,3 +604,33 @@ def test_the_steps_of_a_run_that_keeps_no_checkpoint(
     text = capsys.readouterr().out
     assert "steps       60 at the last snapshot (the run keeps no checkpoint)\n" in text
     assert run_status(bare).steps == 60
+
+
+def test_list_of_a_run_says_it_is_a_run(
+    completed: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`livesession list RUN_DIR` printed "(no runs in RUN_DIR)" and exited 0."""
+    assert main(["list", str(completed)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == (
+        f"livesession: error: {completed} is a run, not a directory of runs: "
+        f"`livesession status {completed}` says where it stands (`livesession list "
+        f"{completed.parent}` lists it with the others)\n"
+    )
+
+
+def test_the_hint_counts_the_runs_list_shows(
+    completed: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """status OUT said "a directory of 10 run(s)" where list OUT showed 12: a run killed
+    before its first event (run.json alone) was listed but not counted."""
+    out = completed.parent
+    early = out / "early"
+    early.mkdir()
+    shutil.copyfile(completed / names.RUN_META, early / names.RUN_META)
+    assert main(["list", str(out), "--json"]) == 0
+    listed = len(json.loads(capsys.readouterr().out)["runs"])
+    assert listed == 2
+    assert main(["status", str(out)]) == 2
+    assert f"it is a directory of {listed} run(s) (done, early)" in capsys.readouterr().err

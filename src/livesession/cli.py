@@ -289,7 +289,11 @@ def build_parser() -> argparse.ArgumentParser:
         cmd_dryrun,
     )
     run.add_argument("--config", "-c", type=_path, help="TOML config file")
-    run.add_argument("--run-id", help="run id: 1-64 of [A-Za-z0-9_.-] (default: next demo-NNN)")
+    run.add_argument(
+        "--run-id",
+        help="run id: 1-64 of [A-Za-z0-9_.-], not starting with '.' (default: the next "
+        "<strategy_id>-NNN in OUT, demo-NNN for the demo strategy)",
+    )
     run.add_argument(
         "--seed", type=_non_negative, help="seed for every random choice (default 123)"
     )

@@ -45,6 +45,7 @@ from ._artifacts import names
 from ._artifacts.runread import (
     RUN_MARKERS,
     ends_unfit,
+    is_run_dir,
     last_whole_line,
     read_json_object,
     read_records,
@@ -476,13 +477,18 @@ def list_runs(out_dir: Path, *, now: dt.datetime | None = None) -> list[RunStatu
     """The status of every run directly under ``out_dir``, by name (other entries skipped).
 
     Raises:
-        RunDirectoryError: ``out_dir`` is missing or not a directory.
+        RunDirectoryError: ``out_dir`` is missing, not a directory, or a run itself.
     """
     if not out_dir.is_dir():
         raise RunDirectoryError(f"{out_dir} is not a directory of runs")
+    if is_run_dir(out_dir):
+        raise RunDirectoryError(
+            f"{out_dir} is a run, not a directory of runs: `livesession status {out_dir}` "
+            f"says where it stands (`livesession list {out_dir.parent}` lists it with the others)"
+        )
     now = now or _clock.SystemClock().now()
     return [
         run_status(child, now=now)
         for child in sorted(out_dir.iterdir())
-        if child.is_dir() and not child.name.startswith(".") and not _is_run(child)
+        if child.is_dir() and not child.name.startswith(".") and is_run_dir(child)
     ]

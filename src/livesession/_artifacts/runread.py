@@ -33,6 +33,7 @@ __all__ = [
     "RunCut",
     "ends_unfit",
     "finite_decimal",
+    "is_run_dir",
     "iter_records",
     "json_object",
     "killed_while_starting",
@@ -140,6 +141,15 @@ def last_whole_line(path: Path) -> dict[str, Any] | None:
 _NAMED_RUNS: Final = 3
 
 
+def is_run_dir(path: Path) -> bool:
+    """Whether ``path`` holds a run: its ``run.json``, or both ``RUN_MARKERS``.
+
+    The one test of what counts as a run, so that ``list`` and the hints that count runs
+    agree (a run killed before its first event has ``run.json`` alone).
+    """
+    return (path / names.RUN_META).is_file() or all((path / name).is_file() for name in RUN_MARKERS)
+
+
 def runs_inside(path: Path) -> str:
     """A hint when ``path``, not a run itself, is a directory of runs ("" otherwise).
 
@@ -149,8 +159,7 @@ def runs_inside(path: Path) -> str:
         runs = sorted(
             child.name
             for child in path.iterdir()
-            if not child.name.startswith(".")
-            and all((child / name).is_file() for name in RUN_MARKERS)
+            if not child.name.startswith(".") and child.is_dir() and is_run_dir(child)
         )
     except OSError:
         return ""
