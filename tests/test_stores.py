@@ -607,3 +607,42 @@ class TestPackage:
         assert list(names) == sorted(names, key=kind)
         for name in names:
             assert hasattr(livesession.stores, name)
+
+
+def _refusal(code: int, message: str) -> sqlite3.OperationalError:
+    error = sqlite3.OperationalError(message)
+    error.sqlite_errorcode = code  # as SQLite sets it
+    return error
+
+
+@pytest.mark.parametrize(
+    ("error", "free", "said"),
+    [
+        (_refusal(13, "database or disk is full"), 0, "the disk is full (0 bytes free in"),
+        (_refusal(10 | (3 << 8), "disk I/O error"), 4096, "the disk is full (4096 bytes free in"),
+        (_refusal(10, "disk I/O error"), 1 << 30, "is it a SQLite file on a local disk?"),
+        (_refusal(26, "file is not a database"), 0, "is it a SQLite file on a local disk?"),
+    ],
+    ids=["SQLITE_FULL", "IOERR on a full disk", "IOERR with room", "not a database"],
+)
+def test_opening_the_sqlite_store_on_a_full_disk_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, error, free, said
+) -> None:
+    """A full disk while opening idempotency.sqlite said "disk I/O error (is it a SQLite
+    file on a local disk?)": ENOSPC comes back from SQLite as an I/O error, so the free
+    space decides, and the message says the disk is full and to make room."""
+    from livesession.stores import sqlite as store
+
+    def refuse(*_args: object, **_kwargs: object) -> sqlite3.Connection:
+        raise error
+
+    monkeypatch.setattr(store, "connect", refuse)
+    monkeypatch.setattr(
+        store.shutil, "disk_usage", lambda _path: type("Usage", (), {"free": free})()
+    )
+    with pytest.raises(RunDirectoryError) as raised:
+        SqliteIdempotencyStore(tmp_path / "idempotency.sqlite")
+    message = str(raised.value)
+    assert "\n" not in message
+    assert said in message
+    assert message.startswith(f"cannot open idempotency database {tmp_path}")

@@ -11,6 +11,7 @@ Not for network file systems (SQLite's locking needs a local disk).
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 from pathlib import Path
 
@@ -20,6 +21,10 @@ from ._record import RecordStore, Stored
 __all__ = ["SqliteIdempotencyStore"]
 
 DEFAULT_BUSY_TIMEOUT_MS = 30_000
+_SQLITE_IOERR = 10
+_SQLITE_FULL = 13
+_ROOM_BYTES = 1 << 20
+"""Less free space than this where SQLite said ``disk I/O error``: the disk is full."""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS idempotency (
@@ -60,6 +65,27 @@ def connect(
     return connection
 
 
+def _disk_full(path: Path, error: sqlite3.Error) -> str:
+    """What to say when ``error`` came of a full disk ("" when it did not, as far as known).
+
+    SQLite says ``database or disk is full`` (SQLITE_FULL) when it knows, but a write that
+    fails with ENOSPC while it opens a file comes back as a plain ``disk I/O error``
+    (SQLITE_IOERR): then the free space on the file's disk decides.
+    """
+    code = getattr(error, "sqlite_errorcode", None)
+    primary = code & 0xFF if isinstance(code, int) else None
+    if primary not in (_SQLITE_FULL, _SQLITE_IOERR):
+        return ""
+    try:
+        free = shutil.disk_usage(path.parent).free
+    except OSError:
+        free = None
+    if primary == _SQLITE_IOERR and (free is None or free >= _ROOM_BYTES):
+        return ""
+    room = "" if free is None else f" ({free} bytes free in {path.parent})"
+    return f"the disk is full{room}: make room, then run again"
+
+
 class SqliteIdempotencyStore(RecordStore):
     """Reservations in one SQLite table; one connection per store object.
 
@@ -84,9 +110,10 @@ class SqliteIdempotencyStore(RecordStore):
             self._connection.execute(_SCHEMA)
         except sqlite3.Error as error:
             self.close()
+            full = _disk_full(self.path, error)
+            why = f": {full}" if full else " (is it a SQLite file on a local disk?)"
             raise RunDirectoryError(
-                f"cannot open idempotency database {self.path}: {error} (is it a SQLite file "
-                "on a local disk?)"
+                f"cannot open idempotency database {self.path}: {error}{why}"
             ) from error
         except BaseException:
             self.close()
