@@ -32,6 +32,7 @@ import os
 import random
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -176,6 +177,27 @@ def cli(
         timeout=SUBPROCESS_TIMEOUT_S,
         check=False,
     )
+
+
+def dryrun_stopped_at(config: Path, out: Path, *, pause_at: str, crash_at: str) -> int:
+    """Run ``dryrun -c config``, stop it gracefully at an exact point, and kill it later.
+
+    The process stops itself (SIGSTOP, ``LIVESESSION_PAUSE_AT``) at ``pause_at``; it is
+    sent SIGTERM while stopped and continued, so the stop begins at the next step boundary
+    whatever the machine's speed: a stop at a step a resumed session has no reason to
+    repeat. ``crash_at`` then kills it (a crash point of the wind-down, say). Returns the
+    exit code (``KILLED`` when the crash point was reached).
+    """
+    env = dict(os.environ)
+    env.update(LIVESESSION_PAUSE_AT=pause_at, LIVESESSION_CRASH_AT=crash_at)
+    command = [sys.executable, "-m", "livesession.cli", "dryrun", "-c", str(config)]
+    with subprocess.Popen([*command, "--out", str(out), "-q"], env=env) as proc:
+        _, status = os.waitpid(proc.pid, os.WUNTRACED)  # blocks until it stopped itself
+        if not os.WIFSTOPPED(status):
+            raise RuntimeError(f"dryrun ended before it reached {pause_at} (status {status})")
+        os.kill(proc.pid, signal.SIGTERM)  # pending while it is stopped
+        os.kill(proc.pid, signal.SIGCONT)
+        return proc.wait(timeout=SUBPROCESS_TIMEOUT_S)
 
 
 def dryrun(

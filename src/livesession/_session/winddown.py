@@ -17,6 +17,7 @@ import attrs
 from .._domain.lifecycle import SessionState, Trigger
 from .._domain.model import OrderType
 from .._exceptions import BrokerError, Rejected
+from .._support.crash import crashpoint
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -76,6 +77,7 @@ class WindDown:
                 return
             if not book.open and not self.is_flat():
                 self._flatten()
+                crashpoint("after_flatten")
                 self._process_reports()
             self._reconcile()
             if not lifecycle.in_(S.STOPPING):  # the reconciler escalated

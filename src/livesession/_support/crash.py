@@ -5,7 +5,8 @@
 when it is unset every crash point is a no-op. The module imports nothing from the
 package, so low-level modules (``_fsutil``) can carry crash points without a cycle.
 
-Labels in use: ``before_send``, ``after_send``, ``checkpoint``, ``checkpoint_tmp`` (inside
+Labels in use: ``before_send``, ``after_send``, ``after_flatten`` (the wind-down to STOPPED
+sent its flatten orders), ``checkpoint``, ``checkpoint_tmp`` (inside
 ``atomic_write_bytes``, after the temporary file is durable and before it is renamed),
 ``write_<sink>`` (before a line is written) and ``torn_<sink>`` (half a line is written
 and flushed, then the process dies), for the sinks ``events``, ``states`` and ``audit``.
