@@ -19,6 +19,7 @@ from livesession._typing import (
     JournaledVenue,
     MarkableVenue,
     RecoveringVenue,
+    RelayedVenue,
     ReplayingVenue,
     ResumableVenue,
     SandboxAware,
@@ -32,6 +33,7 @@ ABILITIES = (
     JournaledVenue,
     MarkableVenue,
     RecoveringVenue,
+    RelayedVenue,
     ReplayingVenue,
     ResumableVenue,
     SandboxAware,
@@ -61,12 +63,15 @@ def test_mock_broker_is_a_journaled_resumable_markable_replaying_venue(tmp_path)
 
 def test_realish_broker_resumes_marks_and_replays_its_attempts(tmp_path):
     """A ``JournaledVenue`` (its checkpoints record the attempt journal's length) that
-    replays the sends a resumed session makes again (``ReplayingVenue``)."""
+    replays the sends a resumed session makes again (``ReplayingVenue``), and a
+    ``RelayedVenue``: its checkpoints record the venue journal's length too, so a resume
+    sets aside the venue's requests after the checkpoint, as the mock does."""
     for broker in (RealishBroker(), RealishBroker(journal=tmp_path / "venue.jsonl")):
         try:
             assert isinstance(broker, Broker)
             assert _abilities(broker) == {
                 JournaledVenue,
+                RelayedVenue,
                 ReplayingVenue,
                 ResumableVenue,
                 MarkableVenue,

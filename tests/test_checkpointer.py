@@ -292,6 +292,7 @@ KEYS = {
     "format",
     "version",
     "broker_journal_offset",
+    "venue_journal_offset",
     "config",
     "fsm_state",
     "failed",

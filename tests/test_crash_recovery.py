@@ -24,6 +24,7 @@ from crash_harness import (
     SweepReport,
     cli,
     dryrun,
+    dryrun_stopped_at,
     execute,
     read_jsonl,
     run_baseline,
@@ -256,3 +257,48 @@ def test_a_crash_after_exits_were_sent_resumes_to_the_same_bytes(tmp_path: Path,
         ).read_bytes()
     journal = (out / "oco" / "broker_journal.jsonl").read_bytes()
     assert b'"op":"replay"' in journal  # the later sends were set aside, then taken again
+
+
+@pytest.mark.parametrize("broker", ["mock", "realish"])
+def test_a_crash_inside_a_stop_wind_down_resumes_to_the_venue_s_book(tmp_path: Path, broker):
+    """A stop's flatten sent after the checkpoint, then a crash: it never reached the venue.
+
+    The stop came at a step the resumed session has no reason to stop at, so it never
+    sends that flatten again. The realish venue replayed it at the resume all the same
+    (its checkpoint recorded only the attempt journal's offset): the venue was flat, the
+    resumed book held 0.010, every reduce-only sell after was cancelled at the venue, and
+    the run sealed FAILED with STOP_INCOMPLETE. Like the mock, it now sets the sends made
+    after the checkpoint aside: the resumed run is the uninterrupted one, byte for byte.
+    """
+    config = tmp_path / "wd.toml"
+    config.write_text(
+        f'run_id = "wd"\nsteps = 400\ncheckpoint_every = 25\nbroker = "{broker}"\n',
+        encoding="utf-8",
+    )
+    assert cli("dryrun", "-c", config, "--out", tmp_path / "straight", "-q").returncode == 0
+    out = tmp_path / "runs"
+    # Stopped at step 100 (its 5th checkpoint) holding a position: killed after the flatten.
+    assert (
+        dryrun_stopped_at(config, out, pause_at="checkpoint:5", crash_at="after_flatten") == KILLED
+    )
+    run_dir = out / "wd"
+    assert orjson.loads((run_dir / "checkpoint.json").read_bytes())["steps"] == 100
+    resumed = cli("resume", run_dir, "-q")
+    assert resumed.returncode == 0, resumed.stderr
+    for name in ("events.jsonl", "state_snapshots.jsonl"):
+        assert (run_dir / name).read_bytes() == (tmp_path / "straight" / "wd" / name).read_bytes()
+    recorded = {
+        e["payload"]["client_order_id"]
+        for e in read_jsonl(run_dir / "events.jsonl")
+        if e["event_type"] == "ORDER_SUBMITTED"
+    }
+    journal = read_jsonl(run_dir / "broker_journal.jsonl")
+    sent = [e["order"] for e in journal if e["op"] == "submit"]
+    # The wind-down's flatten reached the venue's journal, was set aside, and never taken.
+    (flatten,) = [o for o in sent if o["client_order_id"] not in recorded]
+    assert (flatten["order_type"], flatten["reduce_only"]) == ("MARKET", True)
+    assert any(e["op"] == "resume" and e["aside"] for e in journal)
+    assert cli("verify", run_dir).returncode == 0
+    evidence = cli("evidence", run_dir, "--out", tmp_path / "evidence")
+    assert evidence.returncode == 0, evidence.stderr
+    assert "PASS" in evidence.stdout

@@ -30,6 +30,7 @@ __all__ = [
     "MarketFeed",
     "MetricsSink",
     "RecoveringVenue",
+    "RelayedVenue",
     "ReplayingVenue",
     "ResumableVenue",
     "SandboxAware",
@@ -234,9 +235,10 @@ class JournaledVenue(Protocol):
     """**Protocol:** a venue whose journal position a checkpoint records.
 
     ``MockBroker`` implements it (0 without a journal). ``RealishBroker`` records its
-    attempt journal's length instead (its latency of at least 1 ns already tells the
-    reports owed after a checkpoint from those delivered before it): a resume rewinds the
-    attempts made after the checkpoint, so the replayed sends fault and retry as before.
+    attempt journal's length here (its latency of at least 1 ns already tells the reports
+    owed after a checkpoint from those delivered before it): a resume rewinds the attempts
+    made after the checkpoint, so the replayed sends fault and retry as before. Its venue
+    journal's length goes beside it (``RelayedVenue``).
     """
 
     def journal_offset(self) -> int:
@@ -254,6 +256,28 @@ class ResumableVenue(Protocol):
 
     def resume_at(self, now_ns: int, journal_offset: int | None = None) -> None:
         """Forget reports due by ``now_ns`` (the checkpoint's simulated time)."""
+        ...
+
+
+@runtime_checkable
+class RelayedVenue(Protocol):
+    """**Protocol:** a simulated venue behind a client that journals apart from it.
+
+    ``RealishBroker`` implements it: ``journal_offset`` is its attempt journal's length,
+    and a checkpoint records the venue journal's beside it (``venue_journal_offset``), so
+    a resume rebuilds the venue as it stood at the checkpoint. The sends made after it are
+    set aside, as ``MockBroker`` does: one the resumed session does not make again (a
+    wind-down's flatten, when the stop came at a step no replay repeats) never happened.
+    """
+
+    def venue_journal_offset(self) -> int:
+        """Bytes in the venue journal so far (0 without one)."""
+        ...
+
+    def resume_at(
+        self, now_ns: int, journal_offset: int | None = None, venue_offset: int | None = None
+    ) -> None:
+        """``ResumableVenue.resume_at``, the venue rebuilt to ``venue_offset`` first."""
         ...
 
 

@@ -33,7 +33,7 @@ from .._exceptions import (
 from .._session.assembly import make_clock
 from .._support.fsutil import file_digest, truncate_to
 from .._support.references import check_sources
-from .._typing import MarkableVenue, ResumableVenue
+from .._typing import MarkableVenue, RelayedVenue, ResumableVenue
 from ..brokers.mock import MockBroker
 from ..stores import FileCheckpointStore
 from .alerting import choose_alerts
@@ -282,7 +282,15 @@ def _reopen(
 
 def _venue_catch_up(broker: Broker, checkpoint: dict[str, Any]) -> None:
     """Bring a replayed simulated venue to the checkpoint: delivered reports, mark prices."""
-    if isinstance(broker, ResumableVenue):
+    if isinstance(broker, RelayedVenue):
+        # The venue's own journal too: what the crashed session sent after the checkpoint
+        # is set aside, and what the resumed one does not send again never happened.
+        broker.resume_at(
+            checkpoint["ts_sim"],
+            checkpoint.get("broker_journal_offset"),
+            checkpoint.get("venue_journal_offset"),
+        )
+    elif isinstance(broker, ResumableVenue):
         broker.resume_at(checkpoint["ts_sim"], checkpoint.get("broker_journal_offset"))
     # The venue journal holds prices only from when requests arrived; the session's last
     # bar price is newer (a stop right after the checkpoint must not fill at an old price).

@@ -30,7 +30,7 @@ from .._risk.checks import Check, default_checks
 from .._risk.governor import TradingGovernor
 from .._risk.rails import default_rails
 from .._support.references import is_reference
-from .._typing import JournaledVenue, RecoveringVenue
+from .._typing import JournaledVenue, RecoveringVenue, RelayedVenue
 from .._version import __version__
 from ..brokers.mock import MockBroker, venue_options
 from ..stores.memory import MemoryIdempotencyStore
@@ -140,6 +140,9 @@ class SessionParts(SessionContext):
             "version": __version__,
             "broker_journal_offset": broker.journal_offset()
             if isinstance(broker, JournaledVenue)
+            else None,
+            "venue_journal_offset": broker.venue_journal_offset()
+            if isinstance(broker, RelayedVenue)
             else None,
             "config": self.config.to_dict(),
         }

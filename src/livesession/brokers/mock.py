@@ -235,7 +235,9 @@ class MockBroker(JournaledVenue, ResumableVenue, MarkableVenue, ReplayingVenue):
         """Bytes in the venue journal so far (a checkpoint records it)."""
         return 0 if self._journal is None else self._journal.tell()
 
-    def resume_at(self, now_ns: int, journal_offset: int | None = None) -> None:
+    def resume_at(
+        self, now_ns: int, journal_offset: int | None = None, *, by_time: bool = False
+    ) -> None:
         """Forget the reports a resumed session already has; keep those it is still owed.
 
         Called once after a journal replay, with the simulated time of the checkpoint the
@@ -247,14 +249,19 @@ class MockBroker(JournaledVenue, ResumableVenue, MarkableVenue, ReplayingVenue):
         taken then (``replays_send``), with its reports due as they were; the rest (a
         flatten of a wind-down the resumed session does not make) never happened. Without
         an offset or a journal, every report due by ``now_ns`` is taken as delivered.
+
+        ``by_time`` (``RealishBroker``'s venue): rebuilt and set aside so too, but no
+        report is taken as delivered; the caller polls to ``now_ns`` itself, since it holds
+        late fills apart from the venue, so the journal's deliveries are not the session's.
         """
         path = self._journal_path
         if journal_offset is None or path is None or not path.exists():
-            self.poll(now_ns)
+            if not by_time:
+                self.poll(now_ns)
             return
         self._reset()
         data = path.read_bytes()
-        left_aside = self._replay_bytes(data[:journal_offset], deliveries=True)
+        left_aside = self._replay_bytes(data[:journal_offset], deliveries=not by_time)
         self._set_aside = set(left_aside) | _sends_in(data[journal_offset:])
         # What the session that died did after its checkpoint, the venue sets aside: the
         # resumed session makes the same sends at the same moments (``replays_send``), and

@@ -27,6 +27,9 @@ length: the replayed sends get the attempt numbers, hence the faults, retries an
 of the sends they replay, and an attempt that reached the venue before the crash (the
 venue journal has it) is answered as it was without reaching the venue a second time.
 ``replays_send`` tells the session which reserved client order ids are replayed so.
+The checkpoint records the venue journal's length too (``venue_journal_offset``): the
+venue is rebuilt to it and the requests after it set aside, as ``MockBroker`` does, so a
+send the resumed session does not make again (a wind-down's flatten) never happened.
 """
 
 from __future__ import annotations
@@ -48,7 +51,13 @@ from .._domain.model import AckReport, CancelReport, FillReport, RejectReport
 from .._domain.random import unit_draw
 from .._exceptions import OutcomeUnknown, Rejected, Transient
 from .._support.fsutil import truncate_to
-from .._typing import JournaledVenue, MarkableVenue, ReplayingVenue, ResumableVenue
+from .._typing import (
+    JournaledVenue,
+    MarkableVenue,
+    RelayedVenue,
+    ReplayingVenue,
+    ResumableVenue,
+)
 from ._journal import append_entry
 from .mock import FillModel, MockBroker, VenueOptions, venue_options
 
@@ -105,7 +114,7 @@ class FaultModel:
     latency_ns: int = attrs.field(default=0, validator=_non_negative)
 
 
-class RealishBroker(ResumableVenue, MarkableVenue, JournaledVenue, ReplayingVenue):
+class RealishBroker(ResumableVenue, MarkableVenue, JournaledVenue, ReplayingVenue, RelayedVenue):
     """A venue with seeded network faults for dry runs. ``kind`` is ``"realish"``.
 
     Satisfies the ``Broker`` protocol. ``submissions`` counts how often each client order
@@ -199,8 +208,10 @@ class RealishBroker(ResumableVenue, MarkableVenue, JournaledVenue, ReplayingVenu
                 f"connection refused before the request was sent (attempt {attempt})",
                 client_order_id=cid,
             )
-        # A replayed attempt that reached the venue before the crash (the replayed venue
-        # journal holds the order) is answered as it was, without a second send.
+        # A replayed attempt that reached the venue before the crash is taken from the
+        # requests set aside at the resume (the venue journals a ``replay``); after a resume
+        # from an older checkpoint the replayed venue holds the order already, and the
+        # attempt is answered as it was, without a second send.
         if not (replayed and self._venue.order_by_client_id(cid) is not None):
             self._venue.submit(order, now_ns)
         if self._fires("timeout", self._faults.timeout_rate, cid, "submit", attempt):
@@ -254,12 +265,18 @@ class RealishBroker(ResumableVenue, MarkableVenue, JournaledVenue, ReplayingVenu
         return self._venue.order_by_client_id(client_order_id)
 
     def journal_offset(self) -> int:
-        """Bytes in the attempt journal so far (a checkpoint records it; 0 without one).
-
-        Reports need no venue journal offset here: this broker's latency is at least 1 ns,
-        so nothing sent after a checkpoint is due at the checkpoint's own simulated time.
-        """
+        """Bytes in the attempt journal so far (a checkpoint records it; 0 without one)."""
         return 0 if self._attempt_log is None else self._attempt_log.tell()
+
+    def venue_journal_offset(self) -> int:
+        """Bytes in the venue journal so far (a checkpoint records it beside the attempts').
+
+        Reports need it for no delivery: this broker's latency is at least 1 ns, so nothing
+        sent after a checkpoint is due at the checkpoint's own simulated time. The requests
+        need it: those after it are set aside at a resume, and what is not made again never
+        reached the venue.
+        """
+        return self._venue.journal_offset()
 
     def replays_send(self, client_order_id: str) -> bool:
         """Whether a resumed session's send of ``client_order_id`` replays an earlier one.
@@ -269,18 +286,29 @@ class RealishBroker(ResumableVenue, MarkableVenue, JournaledVenue, ReplayingVenu
         """
         return client_order_id in self._replayed_sends
 
-    def resume_at(self, now_ns: int, journal_offset: int | None = None) -> None:
+    def resume_at(
+        self, now_ns: int, journal_offset: int | None = None, venue_offset: int | None = None
+    ) -> None:
         """Forget reports delivered by ``now_ns`` (the resumed checkpoint's simulated time).
 
         ``journal_offset`` is the attempt journal's length the checkpoint recorded: the
         attempts after it are rewound (cut from the journal, counts taken back), since the
         resumed session makes them again; None (an older checkpoint) rewinds nothing.
 
+        ``venue_offset`` is the venue journal's length it recorded: the venue is rebuilt to
+        it and the requests after it are set aside (``MockBroker.resume_at``), each taken
+        when the resumed session makes it again. A send it does not make again, such as
+        the flatten of a wind-down that a stop at an unrepeatable step began, never reached
+        the venue: the venue's position stays the one the checkpoint's book holds. None
+        (an older checkpoint) keeps every request, as before.
+
         The replayed venue owes every report again; the ones whose (possibly delayed)
         delivery time is past ``now_ns`` stay due, late fills included.
         """
         if journal_offset is not None:
             self._rewind_attempts(journal_offset)
+        if venue_offset is not None:
+            self._venue.resume_at(now_ns, venue_offset, by_time=True)
         self._replaying = True
         try:
             self.poll(now_ns)
