@@ -18,6 +18,7 @@ from livesession._typing import (
     ConfirmingLookup,
     JournaledVenue,
     MarkableVenue,
+    PositionVenue,
     RecoveringVenue,
     RelayedVenue,
     ReplayingVenue,
@@ -32,6 +33,7 @@ ABILITIES = (
     ConfirmingLookup,
     JournaledVenue,
     MarkableVenue,
+    PositionVenue,
     RecoveringVenue,
     RelayedVenue,
     ReplayingVenue,
@@ -53,6 +55,7 @@ def test_mock_broker_is_a_journaled_resumable_markable_replaying_venue(tmp_path)
             assert isinstance(broker, VenueKind)
             assert _abilities(broker) == {
                 JournaledVenue,
+                PositionVenue,
                 ReplayingVenue,
                 ResumableVenue,
                 MarkableVenue,
@@ -71,6 +74,7 @@ def test_realish_broker_resumes_marks_and_replays_its_attempts(tmp_path):
             assert isinstance(broker, Broker)
             assert _abilities(broker) == {
                 JournaledVenue,
+                PositionVenue,
                 RelayedVenue,
                 ReplayingVenue,
                 ResumableVenue,

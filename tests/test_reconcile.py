@@ -30,6 +30,7 @@ from livesession._reconcile.reconciler import (
     plan,
 )
 from livesession._session.assembly import reconcile_grace_ns
+from livesession.brokers.mock import FillModel, MockBroker
 from livesession.testing import FaultBroker
 
 from _helpers import Sinks, audit_chain_ok, session
@@ -193,6 +194,88 @@ def _plan(
         grace_ns=grace,
         hold_until_ns=hold_until_ns,
     )
+
+
+class TestPositions:
+    """A venue that reports its positions: the book's must be what it holds, fills in flight
+    counted. No order's comparison shows a fill the book never heard of."""
+
+    def test_a_position_the_venue_does_not_hold(self):
+        found = compare(
+            (),
+            (),
+            {},
+            positions={"BTC/USDT": D("0.010")},
+            venue_positions={"BTC/USDT": D("0.000")},
+        )
+        (item,) = found.discrepancies
+        assert item.kind is K.POSITION_MISMATCH
+        assert item.key == "POSITION_MISMATCH:BTC/USDT"
+        assert item.to_json() == {
+            "kind": "POSITION_MISMATCH",
+            "symbol": "BTC/USDT",
+            "local_position": "0.010",
+            "venue_position": "0.000",
+            "fills_in_flight": "0",
+        }
+
+    def test_a_venue_position_the_book_does_not_know(self):
+        found = compare((), (), {}, positions={}, venue_positions={"ETH/USDT": D("-2")})
+        assert [(d.kind, d.detail["symbol"]) for d in found.discrepancies] == [
+            (K.POSITION_MISMATCH, "ETH/USDT")
+        ]
+
+    def test_fills_still_to_be_reported_explain_the_venue_s_position(self):
+        """Bought 1 and sold 0.4 at the venue, nothing reported yet: the venue holds 0.6."""
+        local = [_local("a"), _local("b", qty="0.4", side=Side.SELL)]
+        looked_up = {
+            "a": _venue("a", filled="1", status=V.FILLED),
+            "b": _venue("b", qty="0.4", filled="0.4", status=V.FILLED, side=Side.SELL),
+        }
+        found = _compare(local, looked_up=looked_up, positions={"BTC/USDT": D(0)})
+        plain_compare = found.discrepancies
+        found = compare(
+            local,
+            (),
+            looked_up,
+            positions={"BTC/USDT": D(0)},
+            venue_positions={"BTC/USDT": D("0.6")},
+        )
+        assert found.discrepancies == plain_compare  # the two FILL_NOT_SEEN, nothing more
+        assert {d.kind for d in found.discrepancies} == {K.FILL_NOT_SEEN}
+
+    def test_no_position_verdict_without_an_answer_about_an_order(self):
+        found = compare(
+            [_local("a")],
+            (),
+            {},
+            positions={"BTC/USDT": D(0)},
+            venue_positions={"BTC/USDT": D("1")},
+        )
+        assert found.discrepancies == ()
+
+    def test_a_venue_that_cannot_say_is_not_asked(self):
+        found = compare((), (), {}, positions={"BTC/USDT": D("0.010")})
+        assert found.discrepancies == ()
+
+    def test_a_position_difference_waits_for_the_grace_and_the_resume_hold(self):
+        comparison = compare((), (), {}, positions={"BTC/USDT": D("0.010")}, venue_positions={})
+        key = "POSITION_MISMATCH:BTC/USDT"
+        waiting = plan(comparison, pending={}, escalated=(), now_ns=NOW, grace_ns=GRACE)
+        assert waiting.pending == {key: NOW}
+        held = plan(
+            comparison,
+            pending={key: NOW},
+            escalated=(),
+            now_ns=NOW + GRACE,
+            grace_ns=GRACE,
+            hold_until_ns=NOW + GRACE,
+        )
+        assert held.escalate == ()  # a venue ahead of a resumed session could show it
+        late = plan(
+            comparison, pending={key: NOW}, escalated=(), now_ns=NOW + GRACE, grace_ns=GRACE
+        )
+        assert [d.key for d in late.escalate] == [key]
 
 
 class TestPlan:
@@ -472,6 +555,58 @@ class TestReconcileInASession:
         state = orch.get_state()
         assert state["reconcile"]["escalated"] == ["ORDER_UNKNOWN_LOCALLY:lsforeign"]
         assert orch.trading_state is TradingState.ACTIVE
+
+    def test_a_fill_the_book_never_heard_of_is_escalated(self):
+        """The venue sold what the book holds, for an order the session never recorded.
+
+        As after a crash inside a stop's wind-down whose flatten the resumed venue kept: the
+        book held 0.010 while the venue was flat, every reduce-only sell after was cancelled
+        at the venue, and no reconcile said so. The venue's position now says so.
+        """
+        broker = MockBroker()
+        orch, sinks = session(
+            feed=ScriptedFeed(["40000.00"]),
+            strategy=ScriptedStrategy(at({1: [buy("0.010")]})),
+            broker=broker,
+        )
+        orch.preflight()
+        orch.activate()
+        orch.run_n_steps(3)
+        assert orch.book.positions["BTC/USDT"] == D("0.010")
+        flatten = Order(
+            client_order_id="lsnotinthebook",
+            symbol="BTC/USDT",
+            side=Side.SELL,
+            quantity=D("0.010"),
+            reduce_only=True,
+        )
+        broker.submit(flatten, orch.ts_sim)
+        orch.run_n_steps(10)
+        assert orch.state is SessionState.ERROR_REQUIRES_OPERATOR
+        (escalated,) = sinks.events_of("RECONCILE_ESCALATED")
+        (item,) = escalated["payload"]["discrepancies"]
+        assert item == {
+            "kind": "POSITION_MISMATCH",
+            "symbol": "BTC/USDT",
+            "local_position": "0.010",
+            "venue_position": "0.000",
+            "fills_in_flight": "0",
+        }
+        fault = sinks.events_of("STATE_CHANGED")[-1]["payload"]
+        assert (fault["trigger"], fault["reason"]) == ("fault", "RECONCILE_MISMATCH")
+
+    def test_a_clean_mock_session_sees_no_position_difference(self):
+        """Fills in flight for minutes (latency, partial fills) are no position difference."""
+        orch, sinks = session(
+            steps=300,
+            broker=MockBroker(
+                fill_model=FillModel(latency_ns=90_000_000_000, partial_fill_ratio=D("0.5"))
+            ),
+        )
+        orch.run_to_end(300)
+        kinds = {orjson.loads(line)["event_type"] for line in sinks.events.lines}
+        assert not kinds & {"RECONCILED", "RECONCILE_ESCALATED"}
+        assert orch.status is SessionStatus.COMPLETED
 
 
 class TestKinds:

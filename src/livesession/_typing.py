@@ -29,6 +29,7 @@ __all__ = [
     "MarkableVenue",
     "MarketFeed",
     "MetricsSink",
+    "PositionVenue",
     "RecoveringVenue",
     "RelayedVenue",
     "ReplayingVenue",
@@ -295,6 +296,21 @@ class ReplayingVenue(Protocol):
 
     def replays_send(self, client_order_id: str) -> bool:
         """Whether sending ``client_order_id`` again replays a send made before a crash."""
+        ...
+
+
+@runtime_checkable
+class PositionVenue(Protocol):
+    """**Protocol:** a venue that reports the net position it holds per symbol.
+
+    ``MockBroker`` and ``RealishBroker`` implement it, so the reconciler checks the book's
+    positions as well as its orders: a position the venue does not hold (a fill the book
+    never heard of) is a difference no order shows. The ccxt sandbox broker does not: a
+    spot account has balances, not positions.
+    """
+
+    def positions(self) -> Mapping[str, Decimal]:
+        """The venue's net position per symbol, from every fill it matched (reported or not)."""
         ...
 
 

@@ -17,10 +17,12 @@ import attrs
 from .._domain.model import CancelReport, RejectReport, VenueOrderStatus
 from .._exceptions import BrokerError
 from .._reconcile.reconciler import compare, lookups_needed, plan
+from .._typing import PositionVenue
 from .reports import order_link
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Callable, Mapping, Sequence
+    from decimal import Decimal
 
     from .._domain.model import VenueOrder
     from .._reconcile.reconciler import Discrepancy
@@ -55,17 +57,19 @@ class Reconciliation:
     def reconcile(self, *, grace_ns: int | None = None, hold: bool = True) -> None:
         """One pass of the reconciler: silent when book and venue agree.
 
-        Costs one ``open_orders()`` call plus one lookup per tracked order the venue does
-        not list as open. A venue that does not answer skips the pass.
+        Costs one ``open_orders()`` call (and one ``positions()`` call of a venue that
+        reports them) plus one lookup per tracked order the venue does not list as open. A
+        venue that does not answer skips the pass.
         """
         book = self._c.book
         broker = self._c.broker
         local = book.local_orders() if book.open or book.closed else ()
         try:
             venue_open = broker.open_orders()
+            held = broker.positions() if isinstance(broker, PositionVenue) else None
             self._health.ok()
-            if not local and not venue_open and not self._pending:
-                return  # the common case: nothing here, nothing there
+            if not (local or venue_open or self._pending) and _agree(held, book.positions):
+                return  # the common case: nothing here, nothing there, the same position
             venue_open = tuple(venue_open)
             looked_up = {
                 cid: broker.order_by_client_id(cid) for cid in lookups_needed(local, venue_open)
@@ -79,6 +83,7 @@ class Reconciliation:
             looked_up,
             positions=book.positions,
             oco_filled=self._exits.filled_groups(),
+            venue_positions=held,
         )
         decided = plan(
             comparison,
@@ -239,3 +244,10 @@ class Reconciliation:
             int(recon.get("hold_until_ns", 0)), state["ts_sim"] + self._replay_window_ns
         )
         self.before_next_step = True
+
+
+def _agree(held: Mapping[str, Decimal] | None, positions: Mapping[str, Decimal]) -> bool:
+    """Whether the venue holds the book's positions (True for a venue that cannot say)."""
+    if held is None:
+        return True
+    return {s: q for s, q in held.items() if q} == {s: q for s, q in positions.items() if q}

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import weakref
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Final, TypedDict
@@ -43,7 +43,13 @@ from .._domain.model import (
 )
 from .._domain.random import unit_draw
 from .._exceptions import CheckpointError, Rejected
-from .._typing import JournaledVenue, MarkableVenue, ReplayingVenue, ResumableVenue
+from .._typing import (
+    JournaledVenue,
+    MarkableVenue,
+    PositionVenue,
+    ReplayingVenue,
+    ResumableVenue,
+)
 from ._journal import append_entry
 from ._venue import DueReports, VenueState, halves, touched
 
@@ -108,7 +114,7 @@ class _VenueState(VenueState):
     """When the venue accepted the order: only later bars may trigger it."""
 
 
-class MockBroker(JournaledVenue, ResumableVenue, MarkableVenue, ReplayingVenue):
+class MockBroker(JournaledVenue, ResumableVenue, MarkableVenue, ReplayingVenue, PositionVenue):
     """A deterministic venue for dry runs. ``kind`` is ``"mock"``."""
 
     kind = "mock"
@@ -222,6 +228,10 @@ class MockBroker(JournaledVenue, ResumableVenue, MarkableVenue, ReplayingVenue):
         """The venue's view of one order."""
         state = self._orders.get(client_order_id)
         return None if state is None else state.view()
+
+    def positions(self) -> Mapping[str, Decimal]:
+        """The venue's net position per symbol, from the fills it matched (a copy)."""
+        return dict(self._position)
 
     def mark(self, symbol: str, price: Decimal) -> None:
         """Set the price market orders fill at, without triggering resting orders.

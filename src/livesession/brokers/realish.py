@@ -54,6 +54,7 @@ from .._support.fsutil import truncate_to
 from .._typing import (
     JournaledVenue,
     MarkableVenue,
+    PositionVenue,
     RelayedVenue,
     ReplayingVenue,
     ResumableVenue,
@@ -114,7 +115,9 @@ class FaultModel:
     latency_ns: int = attrs.field(default=0, validator=_non_negative)
 
 
-class RealishBroker(ResumableVenue, MarkableVenue, JournaledVenue, ReplayingVenue, RelayedVenue):
+class RealishBroker(
+    ResumableVenue, MarkableVenue, JournaledVenue, ReplayingVenue, RelayedVenue, PositionVenue
+):
     """A venue with seeded network faults for dry runs. ``kind`` is ``"realish"``.
 
     Satisfies the ``Broker`` protocol. ``submissions`` counts how often each client order
@@ -263,6 +266,10 @@ class RealishBroker(ResumableVenue, MarkableVenue, JournaledVenue, ReplayingVenu
     def order_by_client_id(self, client_order_id: str) -> VenueOrder | None:
         """The venue's view of one order; lookups always reach the venue."""
         return self._venue.order_by_client_id(client_order_id)
+
+    def positions(self) -> Mapping[str, Decimal]:
+        """The venue's net position per symbol (fills whose reports are late included)."""
+        return self._venue.positions()
 
     def journal_offset(self) -> int:
         """Bytes in the attempt journal so far (a checkpoint records it; 0 without one)."""
