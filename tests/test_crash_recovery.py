@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from decimal import Decimal
 from pathlib import Path
 
 import orjson
 import pytest
+
+from livesession.brokers.mock import MockBroker
 
 from crash_harness import (
     KILLED,
@@ -298,6 +301,13 @@ def test_a_crash_inside_a_stop_wind_down_resumes_to_the_venue_s_book(tmp_path: P
     (flatten,) = [o for o in sent if o["client_order_id"] not in recorded]
     assert (flatten["order_type"], flatten["reduce_only"]) == ("MARKET", True)
     assert any(e["op"] == "resume" and e["aside"] for e in journal)
+    venue = MockBroker(journal=run_dir / "broker_journal.jsonl")  # the venue, rebuilt
+    try:
+        held = {symbol: qty for symbol, qty in venue.positions().items() if qty}
+    finally:
+        venue.close()
+    book = orjson.loads((run_dir / "checkpoint.json").read_bytes())["book"]["positions"]
+    assert held == {symbol: Decimal(qty) for symbol, qty in book.items() if Decimal(qty)}
     assert cli("verify", run_dir).returncode == 0
     evidence = cli("evidence", run_dir, "--out", tmp_path / "evidence")
     assert evidence.returncode == 0, evidence.stderr
