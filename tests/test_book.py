@@ -92,3 +92,38 @@ class TestReconcilerPictures:
         assert venue.view().filled_quantity == D("0.005")
         venue.status = VenueOrderStatus.PARTIALLY_FILLED
         assert venue.view().status is VenueOrderStatus.PARTIALLY_FILLED
+
+
+def _fill(book: Book, cid: str, side: Side, qty: str, price: str) -> None:
+    book.add_order(
+        Order(
+            client_order_id=cid,
+            symbol="BTC/USDT",
+            side=side,
+            quantity=D(qty),
+            order_type=OrderType.MARKET,
+        )
+    )
+    assert book.apply_fill(cid, f"t-{cid}", D(qty), D(price))
+
+
+class TestMoney:
+    """Equity and PnL are money, not prices: the price tick must not round them."""
+
+    def test_a_round_trip_s_profit_is_not_rounded_to_the_tick(self):
+        """0.1 bought at 38000 and sold at 38020 made 2.0, under a tick of 5 too."""
+        book = Book(initial_cash=D("10000000"), price_tick=D("5"))
+        _fill(book, "b", Side.BUY, "0.1", "38000")
+        book.mark("BTC/USDT", D("38020"))
+        assert book.equity() == D("10000002.0")
+        _fill(book, "s", Side.SELL, "0.1", "38020")
+        view = book.view()
+        assert (view.cash, view.equity, view.pnl) == (D("10000002.0"), D("10000002.0"), D("2.0"))
+
+    def test_a_loss_below_the_tick_is_kept(self):
+        """A loss of 0.0143 under a tick of 0.05 is -0.0143, not 0.00."""
+        book = Book(initial_cash=D("1000"), price_tick=D("0.05"))
+        _fill(book, "b", Side.BUY, "0.143", "10.15")
+        book.mark("BTC/USDT", D("10.05"))
+        assert book.view().pnl == D("-0.0143")
+        assert str(book.view().equity) == "999.98570"

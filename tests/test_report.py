@@ -290,11 +290,13 @@ class TestUnsealed:
         row = f"steps (bars) {len(bars)} (metrics.json, of the last checkpoint, says {claimed})"
         assert row in metrics
         at = f"at step {len(bars)} (not sealed;"
-        assert f"equity {at} marked at its close) {equity:,.2f}" in metrics
+        # The exact equity, shown unrounded with at least two places (99,994.2705).
+        shown = f"{equity:,.{max(2, -int(equity.normalize().as_tuple().exponent))}f}"
+        assert f"equity {at} marked at its close) {shown}" in metrics
         assert f"positions {at} from the fills) BTC/USDT {held}" in metrics
         assert "final" not in metrics
         pnl = _section(text, "Profit and loss", "Price, orders and fills")
-        assert f"equity {at} marked at its close) {equity:,.2f}" in pnl
+        assert f"equity {at} marked at its close) {shown}" in pnl
         assert "final" not in pnl
         # Its metrics.json is its last checkpoint's: the events going on past it are no
         # violation of each count (Key metrics show both).

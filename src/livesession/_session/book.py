@@ -17,7 +17,7 @@ from typing import Any
 
 import attrs
 
-from .._domain.decimal import ZERO, plain, quantize, quantizer
+from .._domain.decimal import ZERO, plain, quantize
 from .._domain.model import Order, OrderType, Side, order_from_json, order_to_json
 from .._reconcile.reconciler import LocalOrder
 from .strategy_view import ReadOnlyBook
@@ -134,7 +134,6 @@ class Book:
         self.initial_cash = initial_cash
         self.cash = initial_cash
         self._tick = price_tick
-        self._to_tick = quantizer(price_tick)  # equity is quantised every step a position is held
         self.positions: dict[str, Decimal] = {}
         self.avg_price: dict[str, Decimal] = {}
         self.ledger: dict[str, Decimal] = {}
@@ -142,7 +141,6 @@ class Book:
         self.open: dict[str, OpenOrder] = {}
         self.closed: dict[str, OpenOrder] = {}
         self.day_peak_equity = initial_cash
-        self._flat_equity: tuple[Decimal | None, Decimal] = (None, ZERO)
         self.strategy_view = ReadOnlyBook(self)
         """The strategy's read-only view of this book (one per book, reading it live)."""
 
@@ -159,21 +157,16 @@ class Book:
         return any(o.order.symbol == symbol for o in self.open.values())
 
     def equity(self) -> Decimal:
-        """Cash plus positions marked at the last price, quantised to the tick."""
+        """Cash plus each position marked at its last price: exact, never rounded.
+
+        The tick is the grid of prices, not of money: 0.1 bought at 38000 and sold at 38020
+        under a tick of 5 made 2.0, which the equity (and the PnL, ``view``) must show.
+        """
         value = self.cash
-        flat = True
         for symbol, qty in self.positions.items():
             if qty:
-                flat = False
                 value += qty * self.last_price.get(symbol, self.avg_price.get(symbol, ZERO))
-        if not flat:
-            return self._to_tick(value)
-        # Flat: equity is the cash, which changes only with fills; quantise it once per value.
-        cached_cash, cached = self._flat_equity
-        if value is not cached_cash:
-            cached = quantize(value, self._tick)
-            self._flat_equity = (value, cached)
-        return cached
+        return value
 
     def exposure(self, symbol: str, price: Decimal) -> Decimal:
         """Absolute notional of the position in ``symbol`` at ``price``."""

@@ -16,6 +16,7 @@ from ._reading import ReportRun, ts_sim_of
 from ._sections import (
     identity,
     limits_and_checks,
+    money,
     notable_events,
     profit_and_loss,
     span_text,
@@ -285,7 +286,7 @@ def _holdings(run: ReportRun) -> list[tuple[str, str]]:
         at = f"step {run.steps_recorded:,}"
         held = ", ".join(f"{s} {plain(q)}" for s, q in book.final_positions.items() if q)
         return [
-            (f"equity at {at} (not sealed; marked at its close)", f"{book.final_equity:,.2f}"),
+            (f"equity at {at} (not sealed; marked at its close)", money(book.final_equity)),
             (f"positions at {at} (not sealed; from the fills)", held or "flat"),
         ]
     final = run.snapshots[-1] if run.snapshots else {}

@@ -30,6 +30,7 @@ __all__ = [
     "MAX_TRADES_SHOWN",
     "identity",
     "limits_and_checks",
+    "money",
     "notable_events",
     "profit_and_loss",
     "span_text",
@@ -190,8 +191,17 @@ def _rails_fired(run: ReportRun) -> str:
     )
 
 
-def _money(value: Decimal) -> str:
-    return f"{value:,.2f}"
+def money(value: Decimal) -> str:
+    """``value`` with thousands separators and at least two places, never rounded.
+
+    A run under a coarse tick or on small quantities makes and loses fractions of a cent
+    (0.143 at 10.15 marked at 10.05 lost 0.0143): shown to the cent, it would read -0.01
+    here while the run's ``SESSION_STOPPED`` says -0.01430. Places past the second are
+    kept where they are not zero.
+    """
+    exponent = value.normalize().as_tuple().exponent
+    places = max(2, -exponent) if isinstance(exponent, int) else 2
+    return f"{value:,.{places}f}"
 
 
 def profit_and_loss(run: ReportRun, book: Book) -> str:
@@ -202,20 +212,20 @@ def profit_and_loss(run: ReportRun, book: Book) -> str:
         else "-"
     )
     rows = [
-        ("start equity", _money(book.start_equity), f"from {book.start_source}"),
+        ("start equity", money(book.start_equity), f"from {book.start_source}"),
         (
             "final equity (marked at the last close)"
             if run.sealed
             else f"equity at step {run.steps_recorded:,} (not sealed; marked at its close)",
-            _money(book.final_equity),
+            money(book.final_equity),
             "",
         ),
-        ("net PnL", _money(book.final_equity - book.start_equity), "realised + unrealised"),
-        ("realised PnL", _money(book.final_realised), "average cost, net of fees"),
-        ("unrealised PnL", _money(book.final_unrealised), "open position at the last close"),
-        ("fees", _money(book.fees), "from the fills' fee, if any"),
-        ("peak equity", _money(book.peak), ""),
-        ("max drawdown", f"{_money(book.max_drawdown)} ({book.max_drawdown_pct:.3f} %)", at),
+        ("net PnL", money(book.final_equity - book.start_equity), "realised + unrealised"),
+        ("realised PnL", money(book.final_realised), "average cost, net of fees"),
+        ("unrealised PnL", money(book.final_unrealised), "open position at the last close"),
+        ("fees", money(book.fees), "from the fills' fee, if any"),
+        ("peak equity", money(book.peak), ""),
+        ("max drawdown", f"{money(book.max_drawdown)} ({book.max_drawdown_pct:.3f} %)", at),
         ("fills", str(book.trade_count), ""),
         ("closing fills (won)", f"{book.closing} ({book.wins})", ""),
     ]
@@ -239,7 +249,7 @@ def trades(run: ReportRun, book: Book) -> str:
             plain(t.quantity),
             plain(t.price),
             "" if t.fee is None else plain(t.fee),
-            "" if t.realised is None else _money(t.realised),
+            "" if t.realised is None else money(t.realised),
             plain(t.position_after),
             t.client_order_id,
         )

@@ -1,0 +1,99 @@
+"""The numbers a run records, recomputed by hand: equity, PnL, average price, fill prices.
+
+Each test is a case a user recomputed from ``events.jsonl`` and found the run's own figure
+wrong: equity rounded to the price tick, an average price rounded at every fill, a
+slippage rounded away, a stop filled at a price its bar never traded.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from decimal import Decimal
+
+from _scripted import ScriptedFeed, ScriptedStrategy, at, buy, sell
+from livesession import DryrunConfig
+from livesession._rundir import create_run
+from livesession.report import render_report
+
+from _helpers import session
+
+D = Decimal
+
+
+def _run(closes, script, *, steps=None, **cfg):
+    """A session over ``closes`` (one bar each) running ``script``, run to its end."""
+    orch, sinks = session(
+        feed=ScriptedFeed(closes),
+        strategy=ScriptedStrategy(script),
+        steps=steps or len(closes),
+        **cfg,
+    )
+    orch.preflight()
+    orch.activate()
+    orch.run_n_steps(steps or len(closes))
+    orch.request_stop("end")
+    return orch, sinks
+
+
+class TestEquityIsExact:
+    """Equity is cash plus each position at its last close, never rounded to the tick."""
+
+    def test_a_profit_under_a_coarse_tick_is_recorded(self):
+        """0.1 bought at 38000 and sold at 38020 under a tick of 5: the run made 2.0."""
+        _, sinks = _run(
+            ["38000", "38000", "38020", "38020", "38020", "38020"],
+            at({2: [buy("0.1")], 5: [sell("0.1")]}),
+            price_tick="5",
+            qty_lot="0.1",
+            initial_cash="10000000",
+        )
+        (stopped,) = sinks.events_of("SESSION_STOPPED")
+        assert (stopped["payload"]["equity"], stopped["payload"]["pnl"]) == ("10000002.0", "2.0")
+        assert sinks.snapshots()[-1]["equity"] == "10000002.0"
+        changed = [e["payload"] for e in sinks.events_of("POSITION_CHANGED")]
+        assert [(p["cash"], p["equity"]) for p in changed] == [
+            ("9996200.0", "10000000.0"),
+            ("10000002.0", "10000002.0"),
+        ]
+
+    def test_a_loss_smaller_than_the_tick_is_recorded(self):
+        """0.143 bought at 10.15 and marked at 10.05 under a tick of 0.05 lost 0.0143."""
+        _, sinks = _run(
+            ["10.15", "10.15", "10.05"],
+            at({2: [buy("0.143")]}),
+            price_tick="0.05",
+            qty_lot="0.001",
+            initial_cash="1000",
+            steps=3,
+        )
+        stopped = sinks.events_of("SESSION_STOPPED")[0]["payload"]
+        # The stop flattens at the last close: the loss is realised, never rounded away.
+        assert (stopped["equity"], stopped["pnl"]) == ("999.98570", "-0.01430")
+
+
+class TestTheReportAgrees:
+    """The report's key metrics (the seal's equity) and its PnL table show one number."""
+
+    def test_final_equity_and_net_pnl_match_the_seal(self, tmp_path):
+        orch = create_run(
+            DryrunConfig(
+                run_id="loss",
+                strategy_id="scripted",
+                steps=3,
+                price_tick="0.05",
+                initial_cash="1000",
+            ),
+            tmp_path,
+            idempotency_backend="memory",
+            alerts=False,
+            feed=ScriptedFeed(["10.15", "10.15", "10.05"]),
+            strategy=ScriptedStrategy(at({2: [buy("0.143")]})),
+        )
+        orch.run_to_end(3)
+        text = re.sub(
+            r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", render_report(tmp_path / "loss")))
+        )
+        assert "final equity 999.98570 " in text  # the seal's own text
+        assert "final equity (marked at the last close) 999.9857 " in text
+        assert "net PnL -0.0143 " in text
