@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from livesession import Order, OrderType, Side
 from livesession._session.book import Book
 
@@ -11,7 +14,7 @@ D = Decimal
 
 
 def _book() -> Book:
-    return Book(initial_cash=D("100000"), price_tick=D("0.01"))
+    return Book(initial_cash=D("100000"))
 
 
 def _order(cid: str = "c1") -> Order:
@@ -108,11 +111,12 @@ def _fill(book: Book, cid: str, side: Side, qty: str, price: str) -> None:
 
 
 class TestMoney:
-    """Equity and PnL are money, not prices: the price tick must not round them."""
+    """Equity and PnL are money, not prices: the price tick (of 5, of 0.05) must not round
+    them; the book knows no tick at all."""
 
     def test_a_round_trip_s_profit_is_not_rounded_to_the_tick(self):
-        """0.1 bought at 38000 and sold at 38020 made 2.0, under a tick of 5 too."""
-        book = Book(initial_cash=D("10000000"), price_tick=D("5"))
+        """0.1 bought at 38000 and sold at 38020 made 2.0."""
+        book = Book(initial_cash=D("10000000"))
         _fill(book, "b", Side.BUY, "0.1", "38000")
         book.mark("BTC/USDT", D("38020"))
         assert book.equity() == D("10000002.0")
@@ -121,9 +125,70 @@ class TestMoney:
         assert (view.cash, view.equity, view.pnl) == (D("10000002.0"), D("10000002.0"), D("2.0"))
 
     def test_a_loss_below_the_tick_is_kept(self):
-        """A loss of 0.0143 under a tick of 0.05 is -0.0143, not 0.00."""
-        book = Book(initial_cash=D("1000"), price_tick=D("0.05"))
+        """A loss of 0.0143 (under a tick of 0.05) is -0.0143, not 0.00."""
+        book = Book(initial_cash=D("1000"))
         _fill(book, "b", Side.BUY, "0.143", "10.15")
         book.mark("BTC/USDT", D("10.05"))
         assert book.view().pnl == D("-0.0143")
         assert str(book.view().equity) == "999.98570"
+
+
+class TestAveragePrice:
+    """The average entry price is the volume-weighted average of the entries held."""
+
+    def test_it_is_not_rounded_at_each_fill(self):
+        """1 at 100.00 then four times 1 at 100.05: 100.025, 100.0333.., 100.0375, 100.04."""
+        book = _book()
+        _fill(book, "b0", Side.BUY, "1", "100.00")
+        seen = []
+        for n in range(1, 5):
+            _fill(book, f"b{n}", Side.BUY, "1", "100.05")
+            seen.append(book.avg_price["BTC/USDT"])
+        assert seen[0] == D("100.025")
+        assert seen[1] == D("100.0333333333333333333333333")  # 28 digits: it does not end
+        assert seen[2:] == [D("100.0375"), D("100.04")]
+
+    def test_reducing_keeps_it_flipping_restarts_it_and_flat_has_none(self):
+        book = _book()
+        _fill(book, "b1", Side.BUY, "0.3", "100.00")
+        _fill(book, "b2", Side.BUY, "0.1", "100.40")
+        assert book.avg_price["BTC/USDT"] == D("100.1")
+        _fill(book, "s1", Side.SELL, "0.2", "101.00")  # reduces: the entries held stay
+        assert book.avg_price["BTC/USDT"] == D("100.1")
+        _fill(book, "s2", Side.SELL, "0.5", "99.00")  # flips to -0.3: opened at 99.00
+        assert (book.position("BTC/USDT"), book.avg_price["BTC/USDT"]) == (D("-0.3"), D("99.00"))
+        _fill(book, "b3", Side.BUY, "0.3", "98.00")
+        assert book.position("BTC/USDT") == 0
+        assert "BTC/USDT" not in book.avg_price
+        assert book.strategy_view.avg_price("BTC/USDT") is None
+        assert book.get_state()["avg_price"] == {}
+
+    def test_a_resumed_book_goes_on_with_the_same_digits(self):
+        """The checkpoint holds the average as written: the next fill averages the same."""
+        book = _book()
+        _fill(book, "b1", Side.BUY, "1", "100.00")
+        _fill(book, "b2", Side.BUY, "2", "100.05")
+        state = book.get_state()
+        assert state["avg_price"] == {"BTC/USDT": "100.0333333333333333333333333"}
+        again = _book()
+        again.set_state(state)
+        for one in (book, again):
+            _fill(one, "b3", Side.BUY, "3", "100.10")
+        assert again.avg_price == book.avg_price
+        assert again.get_state() == book.get_state()
+
+    @given(
+        st.lists(st.tuples(st.integers(1, 5000), st.integers(1, 10**7)), min_size=1, max_size=12)
+    )
+    def test_it_is_the_reference_average_and_written_plain(self, buys):
+        """Lots of 0.001 at prices of 0.01: the book's average is the one a reviewer works
+        out with Decimal from the fills (the same formula, fill by fill), in value."""
+        book = _book()
+        held = average = D(0)
+        for n, (lots, cents) in enumerate(buys):
+            qty, price = D(lots).scaleb(-3), D(cents).scaleb(-2)
+            _fill(book, f"b{n}", Side.BUY, str(qty), str(price))
+            average = (average * held + price * qty) / (held + qty)
+            held += qty
+            assert book.avg_price["BTC/USDT"] == average
+            assert "E" not in book.get_state()["avg_price"]["BTC/USDT"]

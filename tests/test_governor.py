@@ -36,7 +36,7 @@ def _governor(daily_loss_pct: str = "0.05") -> tuple[TradingGovernor, Sinks]:
 
 def _long_book() -> Book:
     """A book holding 1 BTC bought at 10000 out of 100000 cash: equity 100000 at 10000."""
-    book = Book(initial_cash=D("100000"), price_tick=D("0.01"))
+    book = Book(initial_cash=D("100000"))
     book.add_order(
         Order(
             client_order_id="c1",

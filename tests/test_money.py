@@ -97,3 +97,24 @@ class TestTheReportAgrees:
         assert "final equity 999.98570 " in text  # the seal's own text
         assert "final equity (marked at the last close) 999.9857 " in text
         assert "net PnL -0.0143 " in text
+
+
+class TestAveragePrice:
+    """``POSITION_CHANGED``'s ``avg_price`` is the exact average entry price."""
+
+    def test_it_is_not_rounded_at_each_fill_and_flat_has_none(self):
+        """1 at 100.00, then four times 1 at 100.05, then out: 100.04 at the end, not 100.00."""
+        _, sinks = _run(
+            ["100.00", "100.05", "100.05", "100.05", "100.05", "100.05"],
+            at({n: [buy("1")] for n in range(1, 6)} | {6: [sell("5")]}),
+            price_tick="0.05",
+        )
+        changed = [e["payload"] for e in sinks.events_of("POSITION_CHANGED")]
+        assert [(p["position"], p["avg_price"]) for p in changed] == [
+            ("1", "100.00"),
+            ("2", "100.025"),
+            ("3", "100.0333333333333333333333333"),
+            ("4", "100.0375"),
+            ("5", "100.04"),
+            ("0", "0"),  # flat: no average (the event's field stays, as the schema wants)
+        ]

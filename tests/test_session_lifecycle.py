@@ -52,7 +52,7 @@ class Harness:
             audit=self.sinks.audit,
             metrics=self.sinks.metrics,
         )
-        self.book = Book(initial_cash=Decimal(100000), price_tick=Decimal("0.01"))
+        self.book = Book(initial_cash=Decimal(100000))
         self.steps = 0
         self.halts = 0
         self.lifecycle = SessionLifecycle(

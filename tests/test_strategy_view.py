@@ -97,7 +97,7 @@ class TestReadOnlyView:
         assert not any(isinstance(getattr(view, s), Book) for s in type(view).__slots__)
 
     def test_the_view_reads_the_live_book(self):
-        book = Book(initial_cash=Decimal(1000), price_tick=Decimal("0.01"))
+        book = Book(initial_cash=Decimal(1000))
         view = book.strategy_view
         assert view.cash == Decimal(1000)
         assert view.position("X") == 0
@@ -122,7 +122,7 @@ class TestReadOnlyView:
 
     @pytest.mark.parametrize("name", ["cash", "equity", "_cash", "anything"])
     def test_assignment_is_refused_by_name(self, name):
-        view = Book(initial_cash=Decimal(1), price_tick=Decimal(1)).strategy_view
+        view = Book(initial_cash=Decimal(1)).strategy_view
         with pytest.raises(AttributeError, match=f"read-only.*{name}"):
             setattr(view, name, 1)
         with contextlib.suppress(AttributeError):

@@ -111,7 +111,7 @@ class StrategyView(Protocol):
         ...
 
     def avg_price(self, symbol: str) -> Decimal | None:
-        """Average entry price of the position in ``symbol``; None before any fill."""
+        """Average entry price of the position in ``symbol``; None while it is flat."""
         ...
 
     def open_orders(self, symbol: str | None = None) -> tuple[Order, ...]:

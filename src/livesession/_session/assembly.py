@@ -302,7 +302,7 @@ def assemble(
     if given_lease is not None:
         idem, checkpoints = watch_fences(idem, checkpoints, fenced, lease_fenced)
     retry = e.get("retry_policy") or RetryPolicy(seed=cfg.seed)
-    book = Book(initial_cash=cfg.initial_cash, price_tick=cfg.price_tick)
+    book = Book(initial_cash=cfg.initial_cash)
     time = Timekeeper(
         _or_default(e.get("clock"), lambda: make_clock(cfg)),
         recorder,

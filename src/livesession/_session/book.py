@@ -12,12 +12,12 @@ arrives after the cancel report) is still applied, once.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import attrs
 
-from .._domain.decimal import ZERO, plain, quantize
+from .._domain.decimal import ZERO, plain
 from .._domain.model import Order, OrderType, Side, order_from_json, order_to_json
 from .._reconcile.reconciler import LocalOrder
 from .strategy_view import ReadOnlyBook
@@ -127,13 +127,30 @@ class BookView:
     """The simulated UTC day's peak equity, which the daily-loss cap measures from."""
 
 
+def _trimmed(average: Decimal, price: Decimal) -> Decimal:
+    """``average`` without the trailing zeros past the places of ``price``: the same value.
+
+    A division rounded at the 28th digit leaves zeros where the average ends sooner
+    (``100.0375000000000000000000000``): it is written ``100.0375``; an average of prices
+    of two places that needs no more keeps two (``100.00``, ``38010.0`` for a tick of 0.1).
+    """
+    places = price.as_tuple().exponent
+    short = average.normalize()
+    exponent = short.as_tuple().exponent
+    if not isinstance(places, int) or not isinstance(exponent, int) or exponent < places:
+        return short  # it needs more places than the prices have
+    try:
+        return average.quantize(Decimal(1).scaleb(places))  # exact: only zeros go
+    except InvalidOperation:  # more digits than Decimal keeps: left as it came
+        return average
+
+
 class Book:
     """Positions, cash and open orders of one session."""
 
-    def __init__(self, *, initial_cash: Decimal, price_tick: Decimal) -> None:
+    def __init__(self, *, initial_cash: Decimal) -> None:
         self.initial_cash = initial_cash
         self.cash = initial_cash
-        self._tick = price_tick
         self.positions: dict[str, Decimal] = {}
         self.avg_price: dict[str, Decimal] = {}
         self.ledger: dict[str, Decimal] = {}
@@ -253,18 +270,38 @@ class Book:
         self.ledger[symbol] = self.ledger.get(symbol, ZERO) + signed
         old = self.positions.get(symbol, ZERO)
         new = old + signed
-        if old == 0 or (old > 0) == (signed > 0):
-            total = abs(old) + qty
-            prev = self.avg_price.get(symbol, price)
-            self.avg_price[symbol] = quantize((prev * abs(old) + price * qty) / total, self._tick)
-        elif new == 0 or (new > 0) != (old > 0):
-            self.avg_price[symbol] = price
+        self._average(symbol, old, signed, price)
         self.positions[symbol] = new
         self.cash -= signed * price
         if live.filled == live.order.quantity:
             self.open.pop(cid, None)
             self.closed.pop(cid, None)
         return True
+
+    def _average(self, symbol: str, old: Decimal, signed: Decimal, price: Decimal) -> None:
+        """Move the average entry price of ``symbol`` for a fill of ``signed`` at ``price``.
+
+        The volume-weighted average of the entries of the position held, never rounded to
+        the tick (1 at 100.00 and 4 at 100.05 average 100.04, not 100.00): a fill that adds
+        to it moves it, one that reduces it leaves it, one that flips it starts it at its
+        price, and a flat position has none. An average whose division does not end (1 at
+        100.00, 2 at 100.05) keeps the 28 significant digits of Decimal arithmetic, and the
+        next is worked out from it as written, so a resumed run (whose checkpoint holds that
+        text) goes on with the same digits. It is written with the places of the prices, or
+        as many more as it needs (``_trimmed``).
+        """
+        averages = self.avg_price
+        new = old + signed
+        if not new:
+            averages.pop(symbol, None)
+        elif not old:  # opening
+            averages[symbol] = price
+        elif (old > 0) == (signed > 0):  # adding to the position
+            held, qty = abs(old), abs(signed)
+            average = (averages[symbol] * held + price * qty) / (held + qty)
+            averages[symbol] = _trimmed(average, price)
+        elif (new > 0) != (old > 0):  # flipped: the rest opens at this fill's price
+            averages[symbol] = price
 
     def close_order(self, cid: str, *, confirm: bool = False) -> OpenOrder | None:
         """Stop treating an order as open (rejected, or with ``confirm`` cancelled).

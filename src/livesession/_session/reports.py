@@ -276,6 +276,7 @@ class ReportRouter:
             "ORDER_FILLED" if remaining == 0 else "ORDER_PARTIALLY_FILLED", payload
         )
         self._c.governor.count_execution()
+        # A flat position has no average: the field the schema requires says 0.
         rec.emit(
             "POSITION_CHANGED",
             {

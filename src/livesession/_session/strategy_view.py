@@ -97,7 +97,7 @@ class ReadOnlyBook:
         return self._position(symbol)
 
     def avg_price(self, symbol: str) -> Decimal | None:
-        """Average entry price of the position in ``symbol``; None before any fill."""
+        """Average entry price of the position in ``symbol``; None while it is flat."""
         return self._avg(symbol)
 
     def open_orders(self, symbol: str | None = None) -> tuple[Order, ...]:
