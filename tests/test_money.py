@@ -11,8 +11,11 @@ import html
 import re
 from decimal import Decimal
 
+import pytest
+
 from _scripted import ScriptedFeed, ScriptedStrategy, at, buy, sell
-from livesession import DryrunConfig
+from livesession import DryrunConfig, FillModel, MockBroker, Order, Side
+from livesession._domain.model import FillReport
 from livesession._rundir import create_run
 from livesession.report import render_report
 
@@ -118,3 +121,46 @@ class TestAveragePrice:
             ("5", "100.04"),
             ("0", "0"),  # flat: no average (the event's field stays, as the schema wants)
         ]
+
+
+class TestSlippage:
+    """A market order fills ``slippage_bps`` from the last close, rounded against it."""
+
+    @pytest.mark.parametrize(
+        ("bps", "close", "tick", "bought", "sold"),
+        [
+            ("1", "123.45", "0.05", "123.50", "123.40"),  # was 123.45 both ways
+            ("7", "100.00", "0.01", "100.07", "99.93"),  # on the grid: exact either way
+            ("7", "100.01", "0.01", "100.09", "99.93"),  # 100.080007, 99.939993
+            ("0", "123.45", "0.05", "123.45", "123.45"),  # no slippage, no move
+            ("1000", "0.01", "0.01", "0.02", "0.01"),  # a sell never below one tick
+        ],
+    )
+    def test_the_price_is_rounded_against_the_order(self, bps, close, tick, bought, sold):
+        venue = MockBroker(fill_model=FillModel(slippage_bps=D(bps)), price_tick=D(tick))
+        venue.mark("BTC/USDT", D(close))
+        for side in (Side.BUY, Side.SELL):
+            venue.submit(
+                Order(
+                    client_order_id=f"m{side.value}",
+                    symbol="BTC/USDT",
+                    side=side,
+                    quantity=D("0.1"),
+                ),
+                1,
+            )
+        fills = {r.client_order_id: r.price for r in venue.poll(1) if isinstance(r, FillReport)}
+        assert (fills["mBUY"], fills["mSELL"]) == (D(bought), D(sold))
+
+    def test_a_run_pays_the_slippage_it_was_given(self):
+        """1 bps on 123.45 under a tick of 0.05: bought at 123.50, sold at 123.40."""
+        _, sinks = _run(
+            ["123.45"] * 4,
+            at({2: [buy("1")], 3: [sell("1")]}),
+            price_tick="0.05",
+            fill_model={"slippage_bps": "1"},
+        )
+        fills = [
+            (e["payload"]["side"], e["payload"]["price"]) for e in sinks.events_of("ORDER_FILLED")
+        ]
+        assert fills == [("BUY", "123.50"), ("SELL", "123.40")]

@@ -62,8 +62,8 @@ HARD_MAX_STEPS: Final = 10_000_000
 DURABLE_CHECKPOINT_EVERY: Final = 100
 NONDURABLE_CHECKPOINT_EVERY: Final = 1_000
 MAX_SLIPPAGE_BPS: Final = Decimal(1_000)
-"""The most ``fill_model.slippage_bps`` may be: 10 %, far beyond any market order's slip,
-keeps every fill price positive (a price one tick high slipped 10 % still rounds to a tick)."""
+"""The most ``fill_model.slippage_bps`` may be: 10 %, far beyond any market order's slip
+(the venue never fills a sell below one tick)."""
 MAX_LEASE_TTL_MS: Final = 86_400_000
 """The longest ``lease_ttl_ms``: one day. A crashed session's lease keeps every other
 session of its account and strategy, and its own resume, out until it expires."""
@@ -93,7 +93,11 @@ class FillModelConfig:
         maximum=MAX_SLIPPAGE_BPS,
         why=" (10 %; at 10000 a sell would fill at a price of zero)",
     )
-    """Basis points a market order fills away from the last price (against the order)."""
+    """Basis points a market order fills away from the last price (against the order).
+
+    The slipped price is rounded to the tick against the order as well (a buy up, a sell
+    down), so a slippage is never rounded away.
+    """
 
 
 @attrs.frozen(kw_only=True)

@@ -47,9 +47,13 @@ def to_decimal(value: object, *, field: str) -> Decimal:
     return result
 
 
-def quantize(value: Decimal, step: Decimal) -> Decimal:
-    """Round ``value`` to a multiple of ``step`` (banker's rounding), keeping step's exponent."""
-    return (value / step).to_integral_value(rounding=ROUND_HALF_EVEN) * step
+def quantize(value: Decimal, step: Decimal, rounding: str = ROUND_HALF_EVEN) -> Decimal:
+    """Round ``value`` to a multiple of ``step``, keeping step's exponent.
+
+    Banker's rounding unless ``rounding`` says otherwise (``ROUND_CEILING``: up to the
+    step, ``ROUND_FLOOR``: down), as a price moved against an order is.
+    """
+    return (value / step).to_integral_value(rounding=rounding) * step
 
 
 def quantizer(step: Decimal) -> Callable[[Decimal], Decimal]:

@@ -1,7 +1,7 @@
 """What the simulated venues share: order state, due reports, and when a bar triggers.
 
 An order's state at the venue, the reports waiting for their due time, when a bar reaches
-a resting order's price, and how an execution splits in two.
+a resting order's price, where a market order fills, and how an execution splits in two.
 
 ``MockBroker`` (the dry-run venue) and the testing kit's ``FaultBroker`` both simulate an
 exchange; they differ in how they decide outcomes (seeded draws or armed faults), not in
@@ -11,7 +11,7 @@ these mechanics, so each mechanic has its one definition here.
 from __future__ import annotations
 
 import heapq
-from decimal import Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import TYPE_CHECKING
 
 import attrs
@@ -24,9 +24,10 @@ if TYPE_CHECKING:
 
     from .._domain.model import Bar, BrokerReport, Order
 
-__all__ = ["DueReports", "VenueState", "halves", "touched"]
+__all__ = ["DueReports", "VenueState", "halves", "market_price", "touched"]
 
 _HALF = Decimal("0.5")
+_BPS = Decimal(10_000)
 
 
 @attrs.define
@@ -103,6 +104,19 @@ def touched(order: Order, price: Decimal, bar: Bar) -> bool:
     if order.order_type is OrderType.LIMIT:
         return bar.low <= price if buy else bar.high >= price
     return bar.high >= price if buy else bar.low <= price
+
+
+def market_price(price: Decimal, side: Side, slippage_bps: Decimal, tick: Decimal) -> Decimal:
+    """Where a market order fills: ``slippage_bps`` away from ``price``, against the order.
+
+    Rounded to the tick against the order too (a buy up, a sell down), so a slippage is
+    never rounded away: 1 bps on 123.45 under a tick of 0.05 is a buy at 123.50 and a sell
+    at 123.40, not 123.45 both ways. A sell never fills below one tick (a price of one tick
+    slipped 10 % would round down to nothing).
+    """
+    if side is Side.BUY:
+        return quantize(price * (_BPS + slippage_bps) / _BPS, tick, ROUND_CEILING)
+    return max(quantize(price * (_BPS - slippage_bps) / _BPS, tick, ROUND_FLOOR), tick)
 
 
 def halves(quantity: Decimal, lot: Decimal) -> list[Decimal]:

@@ -30,7 +30,7 @@ import attrs
 import orjson
 
 from .._domain.config import DryrunConfig, FillModelConfig
-from .._domain.decimal import ZERO, plain, quantize
+from .._domain.decimal import ZERO, plain
 from .._domain.model import (
     AckReport,
     CancelReport,
@@ -51,14 +51,13 @@ from .._typing import (
     ResumableVenue,
 )
 from ._journal import append_entry
-from ._venue import DueReports, VenueState, halves, touched
+from ._venue import DueReports, VenueState, halves, market_price, touched
 
 if TYPE_CHECKING:
     from .._domain.model import Bar, BrokerReport, Order, VenueOrder
 
 __all__ = ["FillModel", "MockBroker", "VenueOptions", "venue_options"]
 
-_BPS = Decimal(10_000)
 #: Closed orders the venue remembers for lookups by client id (memory stays flat).
 CLOSED_WINDOW: Final = 10_000
 DEFAULT_PRICE_TICK: Final = Decimal("0.01")
@@ -315,8 +314,8 @@ class MockBroker(JournaledVenue, ResumableVenue, MarkableVenue, ReplayingVenue, 
             price = self._last_price.get(order.symbol)
             if price is None:
                 return
-            slip = self._model.slippage_bps * order.side.sign
-            self._schedule_fills(state, quantize(price * (_BPS + slip) / _BPS, self._tick), due)
+            slipped = market_price(price, order.side, self._model.slippage_bps, self._tick)
+            self._schedule_fills(state, slipped, due)
 
     def _apply_cancel(self, cid: str, now_ns: int) -> None:
         state = self._open.pop(cid, None)
