@@ -14,10 +14,12 @@ from decimal import Decimal
 import pytest
 
 from _scripted import ScriptedFeed, ScriptedStrategy, at, buy, sell
-from livesession import DryrunConfig, FillModel, MockBroker, Order, Side
-from livesession._domain.model import FillReport
+from livesession import DryrunConfig, FillModel, MockBroker, Order, OrderType, Side
+from livesession._domain.model import Bar, FillReport
 from livesession._rundir import create_run
+from livesession.brokers._venue import fill_price
 from livesession.report import render_report
+from livesession.testing import FaultBroker
 
 from _helpers import session
 
@@ -164,3 +166,116 @@ class TestSlippage:
             (e["payload"]["side"], e["payload"]["price"]) for e in sinks.events_of("ORDER_FILLED")
         ]
         assert fills == [("BUY", "123.50"), ("SELL", "123.40")]
+
+
+def _ohlc(ts: int, o: str, h: str, lo: str, c: str) -> Bar:
+    return Bar(
+        symbol="BTC/USDT", ts_ns=ts, open=D(o), high=D(h), low=D(lo), close=D(c), volume=D(1)
+    )
+
+
+def _resting(side: Side, order_type: OrderType, price: str) -> Order:
+    return Order(
+        client_order_id=f"r{side.value}{order_type.value}",
+        symbol="BTC/USDT",
+        side=side,
+        quantity=D("1"),
+        order_type=order_type,
+        limit_price=D(price),
+    )
+
+
+class TestGaps:
+    """A resting order fills at its price, or at the bar's open when the bar opens past it."""
+
+    @pytest.mark.parametrize(
+        ("side", "kind", "price", "bar", "filled"),
+        [
+            # a sell stop at 99.00; the bar opens at 95: 95, never 99.00 (not traded)
+            (Side.SELL, OrderType.STOP, "99.00", ("95", "96", "94", "95"), "95"),
+            (Side.SELL, OrderType.STOP, "99.00", ("100", "100", "98", "98"), "99.00"),
+            (Side.BUY, OrderType.STOP, "101.00", ("104", "105", "103", "104"), "104"),
+            (Side.BUY, OrderType.STOP, "101.00", ("100", "102", "100", "102"), "101.00"),
+            # a limit the bar opens through fills at the open, better than the limit
+            (Side.SELL, OrderType.LIMIT, "101.00", ("104", "105", "103", "104"), "104"),
+            (Side.SELL, OrderType.LIMIT, "101.00", ("100", "102", "100", "102"), "101.00"),
+            (Side.BUY, OrderType.LIMIT, "99.00", ("95", "96", "94", "95"), "95"),
+            (Side.BUY, OrderType.LIMIT, "99.00", ("100", "100", "98", "98"), "99.00"),
+            # not reached: no fill
+            (Side.SELL, OrderType.STOP, "99.00", ("100", "101", "99.05", "100"), None),
+            (Side.BUY, OrderType.LIMIT, "99.00", ("100", "101", "99.05", "100"), None),
+        ],
+    )
+    def test_the_fill_price(self, side, kind, price, bar, filled):
+        order = _resting(side, kind, price)
+        got = fill_price(order, order.limit_price, _ohlc(1, *bar))
+        assert got == (None if filled is None else D(filled))
+        if got is not None:
+            assert D(bar[2]) <= got <= D(bar[1])  # within the bar's low..high
+
+    @pytest.mark.parametrize("venue_kind", ["mock", "fault"])
+    def test_a_stop_the_bar_gapped_through_fills_at_the_open(self, tmp_path, venue_kind):
+        """Long 1 at 100 with a stop 1 % below (SELL STOP 99.00); the next bar opens at 95."""
+        venue = (
+            MockBroker(journal=tmp_path / "venue.jsonl") if venue_kind == "mock" else FaultBroker()
+        )
+        venue.on_market(_ohlc(1, "100", "100", "100", "100"))
+        stop = _resting(Side.SELL, OrderType.STOP, "99.00")
+        venue.submit(stop, 1)
+        venue.on_market(_ohlc(2, "95", "96", "94", "95"))
+        fills = [r for r in venue.poll(10) if isinstance(r, FillReport)]
+        assert [(f.client_order_id, f.price) for f in fills] == [(stop.client_order_id, D("95"))]
+        if venue_kind == "mock":  # the venue rebuilt from its journal owes the same fill
+            venue.close()
+            again = MockBroker(journal=tmp_path / "venue.jsonl")
+            owed = [r for r in again.poll(10) if isinstance(r, FillReport)]
+            again.close()
+            assert [f.price for f in owed] == [D("95")]
+
+    def test_a_run_s_stop_loss_fills_where_the_bar_traded(self):
+        """The session's protective stop (stop_loss_pct 0.01 on a fill at 100): at 95."""
+        feed = _Bars(
+            [("100", "100", "100", "100"), ("100", "100", "100", "100"), ("95", "96", "94", "95")]
+        )
+        orch, sinks = session(
+            feed=feed,
+            strategy=ScriptedStrategy(
+                lambda n, _b, _v: [buy("1", stop_loss_pct=D("0.01"))] if n == 1 else []
+            ),
+            steps=3,
+        )
+        orch.preflight()
+        orch.activate()
+        orch.run_n_steps(3)
+        fills = [
+            (e["payload"]["side"], e["payload"]["price"]) for e in sinks.events_of("ORDER_FILLED")
+        ]
+        assert fills == [("BUY", "100"), ("SELL", "95")]
+
+
+class _Bars:
+    """One bar per step from ``(open, high, low, close)``; the bar number is its volume."""
+
+    def __init__(self, bars):
+        self.symbol = "BTC/USDT"
+        self._bars = bars
+        self._n = 0
+
+    def next_bar(self, ts_ns):
+        o, h, lo, c = self._bars[min(self._n, len(self._bars) - 1)]
+        self._n += 1
+        return Bar(
+            symbol=self.symbol,
+            ts_ns=ts_ns,
+            open=D(o),
+            high=D(h),
+            low=D(lo),
+            close=D(c),
+            volume=D(self._n),
+        )
+
+    def get_state(self):
+        return {"n": self._n}
+
+    def set_state(self, state):
+        self._n = state["n"]

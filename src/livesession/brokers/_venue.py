@@ -1,7 +1,8 @@
 """What the simulated venues share: order state, due reports, and when a bar triggers.
 
 An order's state at the venue, the reports waiting for their due time, when a bar reaches
-a resting order's price, where a market order fills, and how an execution splits in two.
+a resting order's price and where it fills, where a market order fills, and how an
+execution splits in two.
 
 ``MockBroker`` (the dry-run venue) and the testing kit's ``FaultBroker`` both simulate an
 exchange; they differ in how they decide outcomes (seeded draws or armed faults), not in
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
 
     from .._domain.model import Bar, BrokerReport, Order
 
-__all__ = ["DueReports", "VenueState", "halves", "market_price", "touched"]
+__all__ = ["DueReports", "VenueState", "fill_price", "halves", "market_price", "touched"]
 
 _HALF = Decimal("0.5")
 _BPS = Decimal(10_000)
@@ -104,6 +105,25 @@ def touched(order: Order, price: Decimal, bar: Bar) -> bool:
     if order.order_type is OrderType.LIMIT:
         return bar.low <= price if buy else bar.high >= price
     return bar.high >= price if buy else bar.low <= price
+
+
+def fill_price(order: Order, price: Decimal, bar: Bar) -> Decimal | None:
+    """Where ``bar`` fills a resting ``order`` whose limit or stop price is ``price``.
+
+    None when the bar does not reach ``price`` (``touched``). Else at ``price``, unless the
+    bar opens past it: then at its open, the first price it traded, which is worse for a
+    stop (a sell stop at 99.00 in a bar opening at 95 fills at 95, never at 99.00, a price
+    the bar never traded) and better for a limit (a buy limit at 100 in a bar opening at 98
+    fills at 98). Either way the price lies within the bar's low..high: its open does, and
+    a price it did not open past lies between its open and the extreme that reached it.
+    """
+    if not touched(order, price, bar):
+        return None
+    rising = order.side is Side.BUY
+    if order.order_type is OrderType.LIMIT:
+        rising = not rising  # a buy limit waits for the price to fall to it
+    opened_past = bar.open >= price if rising else bar.open <= price
+    return bar.open if opened_past else price
 
 
 def market_price(price: Decimal, side: Side, slippage_bps: Decimal, tick: Decimal) -> Decimal:

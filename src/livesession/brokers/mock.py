@@ -51,7 +51,7 @@ from .._typing import (
     ResumableVenue,
 )
 from ._journal import append_entry
-from ._venue import DueReports, VenueState, halves, market_price, touched
+from ._venue import DueReports, VenueState, fill_price, halves, market_price
 
 if TYPE_CHECKING:
     from .._domain.model import Bar, BrokerReport, Order, VenueOrder
@@ -159,7 +159,8 @@ class MockBroker(JournaledVenue, ResumableVenue, MarkableVenue, ReplayingVenue, 
     def on_market(self, bar: Bar) -> None:
         """Price market orders at this bar and trigger resting limit and stop orders.
 
-        A resting order is triggered by bars after the one current when it was placed.
+        A resting order is triggered by bars after the one current when it was placed, and
+        fills at its price, or at the bar's open when the bar opens past it (``fill_price``).
         """
         self._last_price[bar.symbol] = bar.close
         for cid in list(self._open):
@@ -176,9 +177,10 @@ class MockBroker(JournaledVenue, ResumableVenue, MarkableVenue, ReplayingVenue, 
                 # keeps a resumed run (whose replayed venue already holds the orders sent
                 # in the crashed step) from triggering them one bar early.
                 continue
-            if touched(order, order.limit_price, bar):
-                self._record("touch", cid=cid, now_ns=bar.ts_ns, price=order.limit_price)
-                self._schedule_fills(state, order.limit_price, bar.ts_ns)
+            price = fill_price(order, order.limit_price, bar)
+            if price is not None:  # the journal keeps the fill's price, which a replay uses
+                self._record("touch", cid=cid, now_ns=bar.ts_ns, price=price)
+                self._schedule_fills(state, price, bar.ts_ns)
 
     def submit(self, order: Order, now_ns: int) -> None:
         """Accept the request; the ack (or reject) and fills become due after the latency.

@@ -49,7 +49,7 @@ from .._domain.model import (
     VenueOrderStatus,
 )
 from .._exceptions import OutcomeUnknown, Rejected, Transient
-from ..brokers._venue import DueReports, VenueState, halves, touched
+from ..brokers._venue import DueReports, VenueState, fill_price, halves
 
 if TYPE_CHECKING:
     from .._domain.model import Bar, BrokerReport, Order, VenueOrder
@@ -153,7 +153,10 @@ class FaultBroker:
     # -- the Broker protocol --------------------------------------------------------------
 
     def on_market(self, bar: Bar) -> None:
-        """See a bar: resting limit and stop orders it crosses execute at their price."""
+        """See a bar: resting limit and stop orders it crosses execute.
+
+        At their price, or at the bar's open when it opens past that price (``fill_price``).
+        """
         self.now_ns = max(self.now_ns, bar.ts_ns)
         self._price[bar.symbol] = bar.close
         for cid in list(self._open):
@@ -163,8 +166,8 @@ class FaultBroker:
             order = venue.order
             if order.symbol != bar.symbol or order.order_type is OrderType.MARKET:
                 continue
-            price = order.limit_price
-            if price is not None and touched(order, price, bar):
+            price = None if order.limit_price is None else fill_price(order, order.limit_price, bar)
+            if price is not None:
                 self._execute(venue, venue.order.quantity - venue.filled, price, bar.ts_ns)
 
     def submit(self, order: Order, now_ns: int) -> None:
