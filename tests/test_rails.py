@@ -153,6 +153,22 @@ class TestPerTradeRisk:
         """An order that reduces the position passes whatever its size."""
         assert self.rail(_intent("5", side=Side.SELL), _ctx(position=D(5))) is None
 
+    def test_a_flip_risks_only_the_exposure_it_adds(self):
+        """BUY 0.039 from -0.013 at 123.70 adds a long 0.026: it risks 0.064324 at a 2 %
+        stop, within 0.08 (0.25 % of 32); the 0.013 that closes the short risks nothing."""
+        flip = _ctx(last_price=D("123.70"), equity=D(32), position=D("-0.013"))
+        assert self.rail(_intent("0.039"), flip) is None
+        rejection = self.rail(_intent("0.046"), flip)  # adds 0.033: 0.081642 > 0.08
+        assert rejection is not None
+        assert rejection.detail == {"risk": "0.0816420", "limit": "0.0800"}
+
+    def test_a_flip_to_a_smaller_position_is_checked_for_what_it_adds(self):
+        """SELL 0.030 from 0.020 only shrinks the absolute position, but opens a short 0.010."""
+        small = _ctx(last_price=D("40000.00"), equity=D(1000), position=D("0.020"))
+        rejection = self.rail(_intent("0.030", side=Side.SELL), small)  # 8 > 2.5
+        assert rejection is not None
+        assert D(rejection.detail["risk"]) == D(8)
+
 
 class TestPortfolioHeat:
     rail = portfolio_heat(D("0.01"), D("0.02"))
@@ -167,6 +183,21 @@ class TestPortfolioHeat:
     def test_quiet_exactly_at_the_heat_budget(self):
         """30000 open plus 20000 new is 50000, 1000 at 2%: exactly 1% of equity passes."""
         assert self.rail(_intent("0.500"), _ctx(open_exposure=D(30_000))) is None
+
+    def test_a_flip_counts_what_it_adds_not_the_position_it_closes(self):
+        """BUY 0.039 from -0.013 at 123.70: the short (1.6081 of the open exposure) goes, a
+        long 0.026 (3.2162) comes: heat 0.064324 at 2 %, not 0.128648."""
+        rail = portfolio_heat(D("0.003"), D("0.02"))
+        flip = _ctx(
+            last_price=D("123.70"),
+            equity=D(32),
+            position=D("-0.013"),
+            open_exposure=D("1.6081"),
+        )
+        assert rail(_intent("0.039"), flip) is None
+        rejection = rail(_intent("0.052"), flip)  # a long 0.039: 0.096486 > 0.096
+        assert rejection is not None
+        assert rejection.detail == {"heat": "0.0964860", "limit": "0.096"}
 
 
 class TestDailyLoss:

@@ -14,7 +14,7 @@ from typing import Final, Protocol
 import attrs
 
 from .._domain.config import RiskLimits
-from .._domain.decimal import plain
+from .._domain.decimal import ZERO, plain
 from .._domain.ids import is_valid_symbol
 from .._domain.model import OrderIntent, OrderType, Side
 
@@ -127,6 +127,22 @@ def _increases(intent: OrderIntent, position: Decimal) -> bool:
     return abs(position + signed) > abs(position)
 
 
+def _closing(intent: OrderIntent, position: Decimal) -> Decimal:
+    """The part of the intent that closes the position it goes against (0: none)."""
+    if not position or (position > 0) == (intent.side is Side.BUY):
+        return ZERO
+    return min(intent.quantity, abs(position))
+
+
+def _adds(intent: OrderIntent, position: Decimal) -> Decimal:
+    """The part of the intent that adds exposure (0: it only reduces).
+
+    All of it from flat or on the position's side; for an order against the position, only
+    what is left after closing it (a BUY 0.039 from -0.013 adds 0.026).
+    """
+    return intent.quantity - _closing(intent, position)
+
+
 def _price(intent: OrderIntent, ctx: RiskContext) -> Decimal:
     return intent.limit_price if intent.limit_price is not None else ctx.last_price
 
@@ -158,7 +174,7 @@ class _Limit:
     may depend on the context, e.g. a share of equity). ``name`` keys the value in the
     rejection's detail, and ``text`` is the one-line reason, formatted with ``value`` and
     ``limit``. An ``at_limit`` rail refuses already when the value reaches the limit; an
-    ``increasing_only`` rail looks only at intents that increase absolute exposure.
+    ``adding_only`` rail looks only at intents with a part that adds exposure (``_adds``).
     """
 
     rule: str
@@ -166,10 +182,10 @@ class _Limit:
     measure: _Measure
     text: str
     at_limit: bool = False
-    increasing_only: bool = False
+    adding_only: bool = False
 
     def __call__(self, intent: OrderIntent, ctx: RiskContext) -> Rejection | None:
-        if self.increasing_only and not _increases(intent, ctx.position):
+        if self.adding_only and not _adds(intent, ctx.position):
             return None
         value, limit = self.measure(intent, ctx)
         if value < limit or (value == limit and not self.at_limit):
@@ -330,30 +346,43 @@ def price_collar(pct: Decimal) -> Rail:
 
 
 def per_trade_risk(pct: Decimal, stop_distance: Decimal) -> Rail:
-    """Refuse a new exposure whose loss at ``stop_distance`` exceeds ``pct`` of equity."""
+    """Refuse a new exposure whose loss at ``stop_distance`` exceeds ``pct`` of equity.
+
+    The new exposure is the part of the order that adds exposure (``_adds``): the part that
+    closes an opposite position risks nothing new.
+    """
     return _Limit(
         "PER_TRADE_RISK",
         "risk",
         lambda intent, ctx: (
-            intent.quantity * _price(intent, ctx) * stop_distance,
+            _adds(intent, ctx.position) * _price(intent, ctx) * stop_distance,
             ctx.equity * pct,
         ),
         "risk at the stop {value} > per-trade limit {limit}",
-        increasing_only=True,
+        adding_only=True,
     )
 
 
 def portfolio_heat(pct: Decimal, stop_distance: Decimal) -> Rail:
-    """Refuse when all exposure at ``stop_distance`` would risk more than ``pct`` of equity."""
+    """Refuse when all exposure at ``stop_distance`` would risk more than ``pct`` of equity.
+
+    All exposure is the open exposure, less the position the order closes, plus the part of
+    the order that adds exposure (``_adds``).
+    """
     return _Limit(
         "PORTFOLIO_HEAT",
         "heat",
         lambda intent, ctx: (
-            (ctx.open_exposure + intent.quantity * _price(intent, ctx)) * stop_distance,
+            (
+                ctx.open_exposure
+                - _closing(intent, ctx.position) * ctx.last_price
+                + _adds(intent, ctx.position) * _price(intent, ctx)
+            )
+            * stop_distance,
             ctx.equity * pct,
         ),
         "portfolio heat {value} > limit {limit}",
-        increasing_only=True,
+        adding_only=True,
     )
 
 
