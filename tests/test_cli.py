@@ -242,6 +242,17 @@ class TestSummary:
             f"retries     {metrics['sink_retries']} (sink {metrics['sink_retries']}, broker 0)",
         ]
 
+    def test_money_is_never_in_exponent_form(self, tmp_path, capsys):
+        """initial_cash 1E+29 (one significant digit: taken) was summed up as
+        ``equity 1.000000000000000000000000000E+29``."""
+        config = tmp_path / "rich.toml"
+        config.write_text('initial_cash = "1E+29"\n', encoding="utf-8")
+        code = main(["dryrun", "-c", str(config), "--out", str(tmp_path), "--steps", "5"])
+        out = capsys.readouterr().out.splitlines()
+        assert code == 0
+        assert "equity      100000000000000000000000000000" in out
+        assert "pnl         0" in out
+
     def test_a_halted_run_says_so(self, tmp_path, capsys):
         """A run the daily-loss cap killed ends COMPLETED; the summary, --json and status say
         that trading was halted from the kill on (before, nothing the CLI printed did)."""

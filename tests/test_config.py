@@ -220,6 +220,22 @@ class TestBounds:
                 ),
             ),
             ({"fill_model": {"slippage_bps": "10000"}}, "slippage_bps must be at most 1000"),
+            (
+                {"initial_cash": "100000000000000000000000000000"},
+                (
+                    "initial_cash '100000000000000000000000000000' has 30 significant digits, "
+                    "more than the 28 Decimal arithmetic keeps: the run would round it; give at "
+                    "most 28"
+                ),
+            ),
+            (
+                {"initial_price": "1234567890.1234567890123456789"},
+                "initial_price '1234567890.1234567890123456789' has 29 significant digits",
+            ),
+            (
+                {"risk": {"max_order_notional": "1000000000000000000000000000000000"}},
+                "risk.max_order_notional '1000000000000000000000000000000000' has 34 significant",
+            ),
         ],
     )
     def test_out_of_bounds_is_one_line(self, kwargs, expected):
@@ -252,6 +268,7 @@ class TestBounds:
             "step_interval_ms = 9223372036854775807\n",
             "lease_ttl_ms = 10000000000000\n",
             '[fill_model]\nslippage_bps = "20000"\n',
+            'initial_cash = "100000000000000000000000000000"\n',
         ],
     )
     def test_the_cli_exits_2_and_writes_nothing(self, tmp_path, capsys, text):

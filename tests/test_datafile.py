@@ -53,6 +53,24 @@ PROBLEMS: dict[str, tuple[str | bytes, int, str | None, str | None, str]] = {
     "extra value": (HEADER + "2026-01-01T00:00:00Z,1,2,1,1,3,9\n", 2, "#7", "9", "extra value"),
     "not a number": (HEADER + "2026-01-01T00:00:00Z,1,abc,1,1,3\n", 2, "high", "abc", "decimal"),
     "not finite": (HEADER + "2026-01-01T00:00:00Z,1,2,1,NaN,3\n", 2, "close", "NaN", "finite"),
+    # 29 significant digits: the run's arithmetic (28) would record 123...567.0
+    "a price too long for Decimal": (
+        HEADER + "2026-01-01T00:00:00Z,123456789012345678901234567.05,"
+        "123456789012345678901234567.05,123456789012345678901234567.05,"
+        "123456789012345678901234567.05,1\n",
+        2,
+        "open",
+        "123456789012345678901234567.05",
+        "29 significant digits, more than the 28 Decimal arithmetic keeps: the run would round",
+    ),
+    "a volume too long for Decimal": (
+        HEADER
+        + "2026-01-01T00:00:00Z,1.0716,1.0720,1.0710,1.0718,1.0000000000000000000000000001\n",
+        2,
+        "volume",
+        "1.0000000000000000000000000001",
+        "29 significant digits",
+    ),
     "off the tick grid": (
         HEADER + GOOD + "2026-01-01T00:01:00Z,1.07165,1.0720,1.0710,1.0718,1\n",
         3,
@@ -381,6 +399,10 @@ class TestCli:
         ("rows", "words"),
         [
             (GOOD + GOOD, "line 3, column timestamp, value '2026-01-01T00:00:00Z': time does"),
+            (
+                "2026-01-01T00:00:00Z,1.0716,1.0720,1.0710,1234567890.123456789012345678901,1\n",
+                "line 2, column close, value '1234567890.123456789012345678901': 31 significant",
+            ),
             (None, "cannot open data file {tmp}/data.csv"),  # resolved from the config's dir
         ],
     )

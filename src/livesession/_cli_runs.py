@@ -126,8 +126,8 @@ def _summary(result: DryrunResult, run_dir: Path, wall_s: float, metrics: Metric
         f"position    {exposure_line(result)}",
         f"rejected    {metrics.count('ORDER_REJECTED')} by the venue",
         f"retries     {sink + broker} (sink {sink}, broker {broker})",
-        f"pnl         {result.pnl}",
-        f"equity      {result.equity}",
+        f"pnl         {plain(result.pnl)}",
+        f"equity      {plain(result.equity)}",
         f"wall        {wall_s:.2f} s",
         f"artifacts   {run_dir}",
     ]

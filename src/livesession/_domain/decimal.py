@@ -4,10 +4,29 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from typing import Final
 
-__all__ = ["ZERO", "plain", "quantize", "quantizer", "to_decimal"]
+__all__ = ["DIGITS", "ZERO", "excess_digits", "plain", "quantize", "quantizer", "to_decimal"]
 
 ZERO = Decimal(0)
+DIGITS: Final = 28
+"""The significant digits Decimal arithmetic keeps (the default context's precision).
+
+A value with more is rounded by the first sum or product it enters (a data file's price
+123456789012345678901234567.05 was recorded as ...567.0), so such a value is refused where
+it comes in: a config field (``fields.decimal_field``) or a data file (``datafile``).
+"""
+
+
+def excess_digits(value: Decimal) -> str | None:
+    """Why ``value`` cannot be taken as it is (more than ``DIGITS`` significant digits), or None."""
+    count = len(value.as_tuple().digits)
+    if count <= DIGITS:
+        return None
+    return (
+        f"{count} significant digits, more than the {DIGITS} Decimal arithmetic keeps: "
+        "the run would round it"
+    )
 
 
 def plain(value: Decimal | int) -> str:

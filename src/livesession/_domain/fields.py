@@ -12,7 +12,7 @@ from typing import Any
 import attrs
 
 from .._exceptions import ConfigError
-from .decimal import to_decimal
+from .decimal import DIGITS, excess_digits, plain, to_decimal
 
 __all__ = ["count", "decimal_field", "non_negative_int", "positive_int", "share"]
 
@@ -49,6 +49,9 @@ def _dec(value: object) -> Decimal:
 
 def _dec_rule(name: str, *, positive: bool, maximum: Decimal | None, why: str) -> Any:
     def check(_inst: object, _attr: object, value: Decimal) -> None:
+        problem = excess_digits(value)
+        if problem is not None:
+            raise ConfigError(f"{name} {plain(value)!r} has {problem}; give at most {DIGITS}")
         if positive and value <= 0:
             raise ConfigError(f"{name} must be greater than zero, got {str(value)!r}")
         if not positive and value < 0:

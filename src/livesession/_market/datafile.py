@@ -38,7 +38,7 @@ from typing import IO, Final
 
 import attrs
 
-from .._domain.decimal import plain
+from .._domain.decimal import excess_digits, plain
 from .._exceptions import DataFileError
 from .csvforms import DELIMITERS, comma_hint, decimal_text, split, writes_decimal_comma
 from .datafail import fail as _fail
@@ -266,6 +266,9 @@ class RowChecker:
                 raise _fail(self.path, line, column, text, problem) from None
             if not value.is_finite():
                 raise _fail(self.path, line, column, text, "not a finite number")
+            too_long = excess_digits(value)
+            if too_long is not None:  # prices and volumes are never rounded
+                raise _fail(self.path, line, column, text, too_long)
             values[column] = value
         return values
 
