@@ -116,7 +116,7 @@ class TestMarkedToMarket:
 
 
 class TestTradeList:
-    """Every fill is listed with side, quantity, price, fee and realised PnL."""
+    """Every fill is listed with side, quantity, price and realised PnL."""
 
     def test_rows(self, tmp_path):
         """Three fills, the closing one with its realised PnL."""
@@ -126,15 +126,45 @@ class TestTradeList:
         cells = [re.findall(r"<td[^>]*>([^<]*)</td>", row) for row in rows if "<td" in row]
 
         assert [c[3:8] for c in cells] == [
-            ["BUY", "0.004", "42050.50", "0.00", ""],
-            ["BUY", "0.006", "42050.50", "0.00", ""],
-            ["SELL", "0.004", "42225.50", "0.00", "0.70"],
+            ["BUY", "0.004", "42050.50", "", "0.004"],
+            ["BUY", "0.006", "42050.50", "", "0.010"],
+            ["SELL", "0.004", "42225.50", "0.70", "0.006"],
         ]
         assert [c[1] for c in cells] == [
             "2026-01-01 00:03:00",
             "2026-01-01 00:03:00",
             "2026-01-01 00:10:00",
         ]
+
+
+class TestNoFees:
+    """No fees are modelled (a fill report has none, the events none): the report says its
+    PnL is gross of fees, and takes no fee from a fill."""
+
+    def test_a_fee_field_in_a_fill_changes_nothing(self, tmp_path):
+        builder = RunBuilder()
+        builder.start()
+        builder.preflight()
+        builder.move(Trigger.ACTIVATE)
+        builder.bar("100.00")
+        builder.fill(builder.order("BUY", "1.000"), "1.000", extra={"fee": "5.00"})
+        builder.bar("100.00")
+        builder.move(Trigger.REQUEST_STOP)
+        builder.move(Trigger.STOPPED)
+        builder.stop()
+        run = builder.write(tmp_path / "r")
+        book = replay_book(ReportRun.load(run))
+        assert (book.final_equity, book.final_realised) == (book.start_equity, 0)
+
+    def test_the_pnl_table_says_gross_of_fees(self, tmp_path):
+        text = re.sub(
+            r"\s+",
+            " ",
+            html.unescape(re.sub(r"<[^>]+>", " ", render_report(build_run(tmp_path / "r")))),
+        )
+        assert "realised PnL 0.70 average cost, gross of fees" in text
+        assert "fees not modelled the venues report none: PnL is gross of fees" in text
+        assert "net of fees" not in text
 
 
 class TestIdentity:

@@ -8,7 +8,8 @@ cost, the realised PnL of each closing trade. After every step (the events of on
 to the next bar) equity is ``cash + sum(position * last close)``, which is the
 ``equity`` a sealed run's ``SESSION_STOPPED`` carries.
 
-A fill's optional ``fee`` is taken in the quote currency and counts against realised PnL.
+No fees are modelled: a venue's fill report has no fee and the events carry none, so the
+PnL here, like the session's equity, is gross of fees.
 """
 
 from __future__ import annotations
@@ -45,9 +46,8 @@ class Trade:
     side: str
     quantity: Decimal
     price: Decimal
-    fee: Decimal | None
     realised: Decimal | None
-    """PnL the fill realised by closing (net of its fee); None for a fill that only opens."""
+    """PnL the fill realised by closing (gross of fees); None for a fill that only opens."""
     position_after: Decimal
 
 
@@ -77,7 +77,6 @@ class Book:
     """Net position by symbol after the last event (every symbol with a fill, flat too)."""
     final_realised: Decimal
     final_unrealised: Decimal
-    fees: Decimal
     peak: Decimal
     max_drawdown: Decimal
     """The largest fall from a running peak, a positive amount (0: never below a peak)."""
@@ -112,7 +111,6 @@ class _Replay:
     held: dict[str, _Position] = attrs.Factory(dict)
     closes: dict[str, Decimal] = attrs.Factory(dict)
     realised: Decimal = _ZERO
-    fees: Decimal = _ZERO
     peak: Decimal | None = None
     max_drawdown: Decimal = _ZERO
     max_drawdown_pct: Decimal = _ZERO
@@ -187,7 +185,6 @@ class _Replay:
         price = finite_decimal(fields.get("price"), allow_int=True)
         if quantity is None or price is None:
             return None
-        fee = finite_decimal(fields.get("fee"), allow_int=True)
         symbol, side = str(fields.get("symbol")), str(fields.get("side"))
         signed = quantity if side == "BUY" else -quantity
         position = self.held.setdefault(symbol, _Position())
@@ -205,10 +202,6 @@ class _Replay:
             position.average = price
         position.quantity = after
         self.cash -= signed * price
-        if fee:
-            self.cash -= fee
-            self.fees += fee
-            realised = (realised or _ZERO) - fee
         self.realised += realised or _ZERO
         seq = event.get("seq")
         return Trade(
@@ -220,7 +213,6 @@ class _Replay:
             side=side,
             quantity=quantity,
             price=price,
-            fee=fee,
             realised=realised,
             position_after=after,
         )
@@ -313,7 +305,6 @@ class BookReplay:
             final_positions={s: p.quantity for s, p in sorted(book.held.items())},
             final_realised=book.realised,
             final_unrealised=book.unrealised(),
-            fees=book.fees,
             peak=self._start if book.peak is None else book.peak,
             max_drawdown=book.max_drawdown,
             max_drawdown_pct=book.max_drawdown_pct,

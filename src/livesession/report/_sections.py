@@ -205,7 +205,7 @@ def money(value: Decimal) -> str:
 
 
 def profit_and_loss(run: ReportRun, book: Book) -> str:
-    """Totals of the replayed book: equity, realised and unrealised PnL, fees, drawdown."""
+    """Totals of the replayed book: equity, realised and unrealised PnL, drawdown."""
     at = (
         utc_text(book.max_drawdown_at + run.utc_offset_ns)
         if book.max_drawdown_at is not None
@@ -221,9 +221,9 @@ def profit_and_loss(run: ReportRun, book: Book) -> str:
             "",
         ),
         ("net PnL", money(book.final_equity - book.start_equity), "realised + unrealised"),
-        ("realised PnL", money(book.final_realised), "average cost, net of fees"),
+        ("realised PnL", money(book.final_realised), "average cost, gross of fees"),
         ("unrealised PnL", money(book.final_unrealised), "open position at the last close"),
-        ("fees", money(book.fees), "from the fills' fee, if any"),
+        ("fees", "not modelled", "the venues report none: PnL is gross of fees"),
         ("peak equity", money(book.peak), ""),
         ("max drawdown", f"{money(book.max_drawdown)} ({book.max_drawdown_pct:.3f} %)", at),
         ("fills", str(book.trade_count), ""),
@@ -248,17 +248,16 @@ def trades(run: ReportRun, book: Book) -> str:
             t.side,
             plain(t.quantity),
             plain(t.price),
-            "" if t.fee is None else plain(t.fee),
             "" if t.realised is None else money(t.realised),
             plain(t.position_after),
             t.client_order_id,
         )
 
     header = (
-        "seq", "time (UTC)", "symbol", "side", "qty", "price", "fee", "realised PnL",
+        "seq", "time (UTC)", "symbol", "side", "qty", "price", "realised PnL",
         "position after", "client order id",
     )  # fmt: skip
-    numeric = frozenset({0, 4, 5, 6, 7, 8})
+    numeric = frozenset({0, 4, 5, 6, 7})
     if book.skipped is None:
         return table(header, [row(t) for t in shown], numeric)
     skipped = book.trade_count - len(shown)
