@@ -538,7 +538,8 @@ def _scripted_rails(_tmp: Path) -> dict[str, bytes]:
                 OrderIntent(symbol="ETH/USDT", side=Side.BUY, quantity=D("0.010")),  # ALLOWLIST
                 buy("0.010", order_type=OrderType.LIMIT, limit_price=D("30000.00")),  # collar
             ]
-        if n == 2:  # a limit sell that fills 700 below the close: flat, 1% down on the day
+        if n == 2:  # a limit sell at 39000 the next bar opens through: filled at its open,
+            # 39700 (flat, 0.3 % down on the day, past the 0.2 % daily-loss cap)
             return [
                 sell(
                     "1.000", order_type=OrderType.LIMIT, limit_price=D("39000.00"), reduce_only=True
