@@ -33,28 +33,28 @@ _RUNS: dict[str, tuple[str, ...]] = {
 
 PINNED: dict[str, dict[str, str]] = {
     "pin": {
-        "events.jsonl": "a7ce30f8eb072d3e5de2643635346f54f7bb59c231dc6ec72d9e2baba0480dc0",
-        "state_snapshots.jsonl": "28de2bff1ba0d0aa0df359dc0180f44756708ac52ee02ac1fb6d615ab573c2b7",
-        "metrics.json": "7c80fc29ed8d6d1c06d2b33bf79e31ca0a28c087caece6d94b7e15f143582e18",
-        "audit.jsonl": "f5151541395d4ce22066b57421cbd309dafd372952abd77d976f2ad9992ad165",
+        "events.jsonl": "965e14cb1a25e491703b12d632f516b549871c2ecb6b5a877c3f55b048427987",
+        "state_snapshots.jsonl": "ab2ec8fd7130349e7d165d5674800b420829c2556e71803f7351d0fb1d2dbe09",
+        "metrics.json": "20a1d7bf09b2f5ff96e1916895eb3bb79eaeafe80e5da423f3b2c10f7fec7a82",
+        "audit.jsonl": "243c55ddec4f7455d41581f7c66805cc3c997d0b48fca2b298d39ae43962e5a0",
     },
     "pin-realish": {
-        "events.jsonl": "4694941f5479b03fad866c23deb8453274eeac7eb538a6170d33c62847433c0c",
-        "state_snapshots.jsonl": "34894376c0f37c4e410bc11565294716f2467066c088705cd793e7055a3849ca",
-        "metrics.json": "04e4fdd6b39734e1686012ba7d919a6165162269672ad2da3a4729cc15646876",
-        "audit.jsonl": "778a715d5bc6049ef4bca5e6f43231ff53b80beb769cc573bc8405472112d85f",
+        "events.jsonl": "1596f1698ddcfba87b60b855f62a99afc19898ddfb733485de068f70fe0d2815",
+        "state_snapshots.jsonl": "468ddc0814b39d0b63d75e256d54cdf94935a10e61d88f2f372129b0bd5860be",
+        "metrics.json": "049dff27645cadb8f5fb34c7a4f2da9245bfbe297bc3658e86f1f1a1b71c37f7",
+        "audit.jsonl": "57b294a56b01cfafd1342520a8d2ef537653bcfbbb11d6eda72f518e917e2b5f",
     },
     "pin-oco": {
-        "events.jsonl": "b2a3a37aab26738394bacde88c330101f40b4e6cc1943c2ec1b99b4f755ae917",
-        "state_snapshots.jsonl": "55ac94849aed3c920d516d67d1c7661477fcd87da75d7d8644187893113d2ffa",
-        "metrics.json": "81579e021e395930c5ff6e1a10db7533acd8a9e1d6caea909ae9e4ddf92d0cb1",
-        "audit.jsonl": "42d5b2dac6166f3c07dbbc183b17f40b09120a9f948236247007e272be84cf71",
+        "events.jsonl": "b974a76a69814522ea96e08502ed91a078a329f0a72494cf147cce22b45769e9",
+        "state_snapshots.jsonl": "655904047955de23c8cab1a4cccb7b20c69c056db80ec7fc5c6d1e24d0d6f41b",
+        "metrics.json": "516ed3ea490e930052a3c806065596b6310f14110fcbc2e1e425a9697f58146f",
+        "audit.jsonl": "c97e64f4e4a987f65e7244032b9842e2685c76e7b300c2f508118bb2de5e7d54",
     },
     "pin-fixed": {
-        "events.jsonl": "b92f61bbbf7d4f4c73a410e0063522cb99be51acef722431a7ace390d62522ac",
-        "state_snapshots.jsonl": "42b9fc0c3ff112a48ff2b5d1201c5fa967f2881875079130653ad16b5c8624a8",
-        "metrics.json": "f1c875b4700da54766bc0dfd9f2b0854199f78bd5ced3a72cbbcbc07931267c0",
-        "audit.jsonl": "d631ad61542640a4c90727ba7c914c19c2feb83e2bd14f4cbd0e658e6505dc80",
+        "events.jsonl": "f03b90dc7c71670af03c1905282751c51a13f9212598a1f2390a3777b7c2c323",
+        "state_snapshots.jsonl": "40e92a437fa9377a198a3d65c7a8ff8b4ea10d74765998de98f2aeada2953f86",
+        "metrics.json": "d5f5c7d102078545e2e9b501b7fd5029bbf58323f049c6439723e8f9f7e55014",
+        "audit.jsonl": "3956403a80324b9b38019bd4906211426b08c5737a3c508f71609daac9ae06ec",
     },
 }
 
