@@ -16,7 +16,13 @@ from typing import Any
 import orjson
 import pytest
 
-from livesession import DryrunConfig, LiveSessionOrchestrator, SessionStatus
+from livesession import (
+    DryrunConfig,
+    FileLineSink,
+    FileMetricsSink,
+    LiveSessionOrchestrator,
+    SessionStatus,
+)
 from livesession._support.logging import configure_logging, disable_logging
 from livesession.cli import main
 from livesession.verify import verify_run
@@ -197,3 +203,81 @@ def test_summarize_a_dead_audit(tmp_path: Path) -> None:
         "; 2 other violation(s)"
     )
     assert summarize(tmp_path, 2, incomplete=False).startswith("broken run")
+
+
+_SECRET = "Hunter2Secret"
+
+
+class _DatabaseAudit:
+    """An audit sink of the host's own, backed by a database: its 2nd write fails, and the
+    driver's error quotes the connection string, password and all."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.written = 0
+
+    def write_line(self, line: bytes) -> None:
+        if self.written >= 1:
+            raise ConnectionError(f"could not reach postgresql://audit:{_SECRET}@10.0.0.5/audit")
+        self.written += 1
+        with self.path.open("ab") as file:
+            file.write(line)
+
+    def flush(self) -> None:
+        """Nothing buffered."""
+
+    def sync(self) -> None:
+        """Nothing to sync."""
+
+
+@_DEAD_AUDIT
+def test_a_sink_error_quoting_a_secret_is_redacted_everywhere(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The sink's error reaches the result, metrics.json, the session log and verify's
+    output: each has it redacted (it used to carry the password in the clear)."""
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    orch = LiveSessionOrchestrator(
+        DryrunConfig(run_id="leak", seed=33, steps=50),
+        event_sink=FileLineSink(run_dir / "events.jsonl"),
+        state_sink=FileLineSink(run_dir / "state_snapshots.jsonl"),
+        audit_sink=_DatabaseAudit(run_dir / "audit.jsonl"),
+        metrics_sink=FileMetricsSink(run_dir / "metrics.json"),
+    )
+    log = io.StringIO()
+    configure_logging(log)
+    try:
+        result = orch.run_to_end(50)
+        orch.close()
+    finally:
+        disable_logging()
+    said = "ConnectionError: could not reach postgresql://audit:***@10.0.0.5/audit"
+    assert result.detail == f"audit sink failed at record 2 ({said})"
+    assert orjson.loads((run_dir / "metrics.json").read_bytes())["audit_sink_error"] == said
+    assert main(["verify", str(run_dir)]) == 1
+    shown = capsys.readouterr().out
+    assert shown.startswith(f"audit sink failed at record 2 ({said}): the run is not sealed")
+    for where, text in [
+        ("result", f"{result!r} {result.detail}"),
+        ("session log", log.getvalue()),
+        ("verify", shown),
+        *((path.name, path.read_text()) for path in sorted(run_dir.iterdir())),
+    ]:
+        assert _SECRET not in text, where
+
+
+@_DEAD_AUDIT
+def test_verify_redacts_a_secret_an_older_run_recorded(tmp_path: Path) -> None:
+    """A run written before sink errors were redacted may hold one in metrics.json."""
+    run_dir = tmp_path / "run"
+    _dead_audit_run(run_dir, limit=1, kill_at=5)
+    metrics_path = run_dir / "metrics.json"
+    metrics = orjson.loads(metrics_path.read_bytes())
+    metrics["audit_sink_error"] = f"ConnectionError: postgresql://audit:{_SECRET}@db/audit"
+    metrics_path.write_bytes(_canonical(metrics))
+    verified = verify_run(run_dir)
+    assert verified.summary.startswith(
+        "audit sink failed at record 2 (ConnectionError: postgresql://audit:***@db/audit)"
+    )
+    assert _SECRET not in " ".join((verified.summary, *verified.violations))

@@ -200,7 +200,9 @@ def _unsealed_said(run_dir: Path, drive: Callable[[], DryrunResult]) -> DryrunRe
         return drive()
     except SinkFailure as exc:
         cause = exc.__cause__
-        why = f" ({cause.strerror or cause})" if isinstance(cause, OSError) else ""
+        why = (
+            f" ({redact_text(cause.strerror or str(cause))})" if isinstance(cause, OSError) else ""
+        )
         raise SinkFailure(_not_sealed(f"{exc}{why}", run_dir)) from exc
     except (LiveSessionError, SystemExit) as exc:
         # The session is torn (a store refused a write, a PostgreSQL server went away, a

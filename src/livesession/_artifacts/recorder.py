@@ -21,6 +21,7 @@ from .._support.crash import CRASH_LABEL as _CRASH_LABEL
 from .._support.crash import crash_hits as _crash_hits
 from .._support.crash import crashpoint
 from .._support.logging import get_logger, logs_debug
+from .._support.secrets import redact_text
 from .._typing import LineSink, MetricsSink
 from . import names
 from .audit_chain import AuditChain
@@ -61,6 +62,16 @@ def _torn_write(sink: LineSink, line: bytes) -> None:
         sink.write_line(line[: len(line) // 2])
         sink.flush()
     crashpoint(label)
+
+
+def _cause(error: BaseException) -> str:
+    """A sink's error as the run records it (``OSError: disk gone``), redacted.
+
+    A sink of the host's own may quote its connection string or credentials in its error,
+    and this text goes to metrics.json, the session log and the session's result.
+    """
+    text = str(error)
+    return redact_text(f"{type(error).__name__}: {text}") if text else type(error).__name__
 
 
 def _audit_for(event_type: str, payload: Mapping[str, Any]) -> str | None:
@@ -276,7 +287,7 @@ class Recorder:
                 close()
             except OSError as exc:  # a full disk refused the last buffered lines
                 if name not in self.dead:
-                    self._mark_dead(name, f"{type(exc).__name__}: {exc}")
+                    self._mark_dead(name, _cause(exc))
 
     def digest_hex(self) -> dict[str, str]:
         """SHA-256 of events.jsonl and state_snapshots.jsonl as written so far."""
@@ -340,7 +351,7 @@ class Recorder:
                 {"sink": name, "attempts": attempt, "error": type(error).__name__}
             )
             return
-        cause = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+        cause = _cause(error)
         where: dict[str, int] = {}
         if name == "audit":
             self.audit_failure = (self.chain.seq + 1, cause)

@@ -8,8 +8,8 @@ transitions, the metrics and the positions implied by the fills.
 
 It shares no code with the session that wrote the run: only the lifecycle table
 (``_lifecycle``), ``stable_id``, the fill event types and the JSON schemas shipped in
-``livesession/schemas``. It never raises on bad input: whatever it cannot read or check
-becomes a violation.
+``livesession/schemas`` (and ``redact_text``, for the sink errors it quotes). It never
+raises on bad input: whatever it cannot read or check becomes a violation.
 
 Modules: ``_reading`` (the verifier's own reader: bytes to lines and violations, streamed
 in chunks), ``_schemas`` (the validators: compiled, with jsonschema to explain a rejected

@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Final
 
 from .._domain.lifecycle import STATUS_BY_STATE, TRANSITIONS, SessionState, SessionStatus
+from .._support.secrets import redact_text
 from ._config import CONFIG, check_config
 from ._events import EventChecks, SeqCheck, check_header
 from ._reading import AUDIT, EVENTS, METRICS, SNAPSHOTS, Line, RunFiles
@@ -297,7 +298,8 @@ class Verifier:
                 f"record(s){' and is closed' if closed else ''}",
             )
             return
-        self.dead_audit = (failed_at, str(metrics.get("audit_sink_error", "")))
+        # Redacted again: a run written before sink errors were redacted may hold a secret.
+        self.dead_audit = (failed_at, redact_text(str(metrics.get("audit_sink_error", ""))))
         self.checks.add(
             AUDIT,
             failed_at,
