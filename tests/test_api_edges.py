@@ -7,10 +7,12 @@ one line naming it before anything is written, never found out steps later.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import re
 from decimal import Decimal
 from pathlib import Path
 
+import orjson
 import pytest
 
 from livesession import (
@@ -204,3 +206,128 @@ class TestEdgesOfTheWrongKind:
         session.run_to_end(5)
         session.close()
         assert alerts.codes()[-1] == "RUN_SEALED"
+
+
+class _HostClock:
+    """A host's clock: ``good`` aware readings, then ``bad`` (returned, or raised)."""
+
+    def __init__(self, bad: object, *, good: int = 0) -> None:
+        self.bad = bad
+        self.good = good
+        self.calls = 0
+
+    def now(self) -> dt.datetime:
+        self.calls += 1
+        if self.calls <= self.good:
+            return dt.datetime(2026, 1, 1, 9, 0, self.calls % 60, tzinfo=dt.UTC)
+        if isinstance(self.bad, Exception):
+            raise self.bad
+        return self.bad  # type: ignore[return-value]
+
+
+_NAIVE = dt.datetime(2026, 1, 1, 9, 0, 0)  # noqa: DTZ001 - the host clock's mistake
+_MUST = "a clock must return a timezone-aware UTC datetime (tzinfo=datetime.UTC)"
+_BAD_READINGS = [
+    pytest.param(
+        _NAIVE,
+        f"the clock's now() returned a naive datetime (2026-01-01T09:00:00): {_MUST}",
+        id="naive",
+    ),
+    pytest.param(
+        "2026-01-01T09:00:00Z",
+        f"the clock's now() returned a str ('2026-01-01T09:00:00Z'): {_MUST}",
+        id="str",
+    ),
+    pytest.param(
+        RuntimeError("ntp via postgresql://ops:Hunter2Secret@10.0.0.5/ntp is down"),
+        "the clock's now() raised RuntimeError: ntp via postgresql://ops:***@10.0.0.5/ntp is down",
+        id="raises",
+    ),
+]
+
+
+def _records(run_dir: Path, name: str) -> list[dict[str, object]]:
+    return [orjson.loads(line) for line in (run_dir / name).read_bytes().splitlines()]
+
+
+class TestClockReadings:
+    """Bug: a host clock returning a naive datetime (or a str) made run_to_end raise a bare
+    ValueError (AttributeError) in INIT, and close() raise it again, leaving a run
+    directory of empty files that failed verify."""
+
+    @pytest.mark.parametrize(("bad", "said"), _BAD_READINGS)
+    def test_a_clock_that_gives_no_time_at_the_start_rejects_the_run(
+        self, tmp_path: Path, bad: object, said: str
+    ) -> None:
+        session = create_run(
+            DryrunConfig(run_id="clock", steps=20, clock_mode="system"),
+            tmp_path,
+            clock=_HostClock(bad),
+            alerts=False,
+        )
+        result = session.run_to_end(20)
+        session.close()  # never raises for it
+        assert (result.status.value, result.reason, result.detail) == (
+            "REJECTED",
+            "CLOCK_INVALID",
+            said,
+        )
+        run_dir = tmp_path / "clock"
+        assert verify_run(run_dir).ok
+        (check,) = [
+            e["payload"]
+            for e in _records(run_dir, "events.jsonl")
+            if e["event_type"] == "PREFLIGHT_CHECK"
+        ]
+        assert check == {
+            "check": "clock_valid",
+            "passed": False,
+            "reason": "CLOCK_INVALID",
+            "detail": said,
+        }
+        # No reading to stamp the records with: they carry the session's start time.
+        stamps = {e["ts_utc"] for e in _records(run_dir, "events.jsonl")}
+        assert stamps == {DryrunConfig().start_time}
+        assert "Hunter2Secret" not in "".join(
+            path.read_text() for path in run_dir.iterdir() if path.suffix in (".jsonl", ".json")
+        )
+
+    def test_closed_before_preflight_on_such_a_clock_is_rejected_and_verifies(
+        self, tmp_path: Path
+    ) -> None:
+        session = create_run(
+            DryrunConfig(run_id="closed", steps=20, clock_mode="system"),
+            tmp_path,
+            clock=_HostClock(_NAIVE),
+            alerts=False,
+        )
+        session.close()
+        result = session.result()
+        assert (result.status.value, result.reason) == (
+            "REJECTED",
+            "CLOSED_BEFORE_PREFLIGHT,CLOCK_INVALID",
+        )
+        assert result.detail == (
+            "the session was closed before its preflight ran; the clock's now() returned a "
+            f"naive datetime (2026-01-01T09:00:00): {_MUST}"
+        )
+        assert verify_run(tmp_path / "closed").ok
+
+    @pytest.mark.parametrize(("bad", "said"), _BAD_READINGS[:2])
+    def test_a_clock_that_turns_bad_mid_run_fails_it(
+        self, tmp_path: Path, bad: object, said: str
+    ) -> None:
+        session = create_run(
+            DryrunConfig(run_id="mid", steps=20, clock_mode="system"),
+            tmp_path,
+            clock=_HostClock(bad, good=10),
+            alerts=False,
+        )
+        result = session.run_to_end(20)
+        session.close()
+        assert (result.status.value, result.reason, result.detail) == (
+            "FAILED",
+            "UNEXPECTED_ERROR",
+            f"ValueError: {said}",
+        )
+        assert verify_run(tmp_path / "mid").ok

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from livesession import FixedClock, SimClock
+from livesession._domain import clock as _clock
 from livesession._domain.clock import UtcText, epoch_us, format_utc, parse_utc
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
@@ -94,3 +96,27 @@ class TestClocks:
         moment = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
         clock = FixedClock(moment)
         assert clock.now() == clock.now() == moment
+
+
+class TestReadings:
+    def test_aware_now_says_what_the_clock_returned(self):
+        class Returns:
+            def __init__(self, value):
+                self.value = value
+
+            def now(self):
+                return self.value
+
+        aware = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+        assert _clock.aware_now(Returns(aware)) is aware
+        for value, said in [
+            (dt.datetime(2026, 1, 1, 9), "a naive datetime (2026-01-01T09:00:00)"),  # noqa: DTZ001
+            ("2026-01-01", "a str ('2026-01-01')"),
+            (dt.date(2026, 1, 1), "a date (datetime.date(2026, 1, 1))"),
+            (None, "a NoneType (None)"),
+            ("x" * 100, f"a str ('{'x' * 56}...)"),
+        ]:
+            with pytest.raises(
+                ValueError, match=f"^the clock's now\\(\\) returned {re.escape(said)}: "
+            ):
+                _clock.aware_now(Returns(value))

@@ -44,7 +44,11 @@ __all__ = [
 
 @runtime_checkable
 class Clock(Protocol):
-    """**Protocol:** a source of time; ``now()`` is stamped into ``ts_utc``."""
+    """**Protocol:** a source of time; ``now()`` is stamped into ``ts_utc``.
+
+    A reading that is not a timezone-aware ``datetime`` rejects the session at preflight
+    (``CLOCK_INVALID``), or fails it later in the run (``UNEXPECTED_ERROR``).
+    """
 
     def now(self) -> dt.datetime:
         """The current moment, timezone-aware UTC."""

@@ -9,23 +9,32 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from typing import Final
+from typing import TYPE_CHECKING, Final
+
+from .._support.references import a_
+
+if TYPE_CHECKING:
+    from .._typing import Clock
 
 __all__ = [
     "FixedClock",
     "SimClock",
     "SystemClock",
     "UtcText",
+    "aware_now",
     "epoch_ns",
     "epoch_us",
     "format_utc",
     "from_epoch_ns",
     "parse_utc",
+    "reading_problem",
 ]
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _MICROSECOND = dt.timedelta(microseconds=1)
 _US_PER_DAY = 86_400_000_000
+_SHOWN: Final = 60
+"""How much of a bad clock reading's ``repr`` a message quotes."""
 
 
 def format_utc(moment: dt.datetime) -> str:
@@ -44,6 +53,31 @@ def epoch_us(moment: dt.datetime) -> int:
         msg = "clock returned a naive datetime: clocks must return timezone-aware UTC times"
         raise ValueError(msg)
     return (moment - _EPOCH) // _MICROSECOND
+
+
+def reading_problem(moment: object) -> str:
+    """What is wrong with ``moment`` as a clock's reading: "" for a timezone-aware datetime.
+
+    The message names what the clock returned, so a host's clock that forgot its ``tzinfo``
+    (or returns a string) is told apart from any other error.
+    """
+    must = "a clock must return a timezone-aware UTC datetime (tzinfo=datetime.UTC)"
+    if not isinstance(moment, dt.datetime):
+        shown = repr(moment)
+        shown = shown if len(shown) <= _SHOWN else shown[: _SHOWN - 3] + "..."
+        return f"the clock's now() returned {a_(type(moment).__name__)} ({shown}): {must}"
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        return f"the clock's now() returned a naive datetime ({moment.isoformat()}): {must}"
+    return ""
+
+
+def aware_now(clock: Clock) -> dt.datetime:
+    """``clock.now()``; ``ValueError`` saying what it returned unless an aware datetime."""
+    moment = clock.now()
+    problem = reading_problem(moment)
+    if problem:
+        raise ValueError(problem)
+    return moment
 
 
 class UtcText:

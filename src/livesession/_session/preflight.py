@@ -25,10 +25,19 @@ if TYPE_CHECKING:
     from .._risk.checks import Check
     from .assembly import SessionParts
 
-__all__ = ["CLOSED_BEFORE_PREFLIGHT", "close_unstarted", "run_checks", "run_preflight"]
+__all__ = [
+    "CLOCK_INVALID",
+    "CLOSED_BEFORE_PREFLIGHT",
+    "close_unstarted",
+    "run_checks",
+    "run_preflight",
+]
 
 CLOSED_BEFORE_PREFLIGHT: Final = "CLOSED_BEFORE_PREFLIGHT"
 """The rejection of a session closed before its preflight ran (nothing was traded)."""
+CLOCK_INVALID: Final = "CLOCK_INVALID"
+"""The rejection of a session whose clock gave no time at the start (it raised, or returned
+no timezone-aware datetime): its records carry the session's start time instead."""
 
 
 def run_preflight(
@@ -36,7 +45,7 @@ def run_preflight(
 ) -> bool:
     """INIT to PREFLIGHT_OK when every check passes (True), else PREFLIGHT_FAILED, sealed."""
     lifecycle = p.lifecycle
-    p.time.set_time(p.time.ts_sim)
+    clock_problem = p.time.open()
     if p.config.allowlist is None:
         listed = ", ".join(p.config.allowed_symbols)
         get_logger().info(
@@ -44,7 +53,7 @@ def run_preflight(
             check="allowlist_valid",
             detail=f"no allowlist given: the feed's symbols [{listed}]",
         )
-    failed = run_checks(p, extra_checks=extra_checks)
+    failed = run_checks(p, extra_checks=extra_checks, clock_problem=clock_problem)
     if failed:
         lifecycle.reason = ",".join(r.reason for r in failed)
         lifecycle.detail = "; ".join(r.detail for r in failed if r.detail)
@@ -59,35 +68,50 @@ def close_unstarted(p: SessionParts) -> None:
     """Open the run of a session closed before preflight, and reject it (PREFLIGHT_FAILED).
 
     The run is whole (its start, the one failed check, the seal that follows) and says
-    that nothing was checked or traded, rather than a stop with no start.
+    that nothing was checked or traded, rather than a stop with no start. A clock that
+    gives no time now is a second failed check (``CLOCK_INVALID``): close never raises.
     """
     lifecycle = p.lifecycle
-    p.time.set_time(p.time.ts_sim)
-    lifecycle.reason = CLOSED_BEFORE_PREFLIGHT
-    lifecycle.detail = "the session was closed before its preflight ran"
+    checks = [
+        CheckResult(
+            name="preflight_ran",
+            passed=False,
+            reason=CLOSED_BEFORE_PREFLIGHT,
+            detail="the session was closed before its preflight ran",
+        )
+    ]
+    clock_problem = p.time.open()
+    if clock_problem:
+        checks.append(_clock_check(clock_problem))
+    lifecycle.reason = ",".join(check.reason for check in checks)
+    lifecycle.detail = "; ".join(check.detail for check in checks)
     rec = p.recorder
     try:
         rec.emit("SESSION_STARTED", _start_payload(p))
         lifecycle.snapshot("start", SessionState.INIT)
-        _record(
-            p,
-            [],
-            CheckResult(
-                name="preflight_ran", passed=False, reason=lifecycle.reason, detail=lifecycle.detail
-            ),
-        )
+        for check in checks:
+            _record(p, [], check)
     except SinkFailure:
         lifecycle.failed = True
     lifecycle.guarded(lambda: lifecycle.transition(Trigger.PREFLIGHT_FAILED, lifecycle.reason))
 
 
-def run_checks(p: SessionParts, *, extra_checks: Sequence[Check]) -> list[CheckResult]:
-    """Open the run and run every check; the failed ones (empty when all passed)."""
+def run_checks(
+    p: SessionParts, *, extra_checks: Sequence[Check], clock_problem: str = ""
+) -> list[CheckResult]:
+    """Open the run and run every check; the failed ones (empty when all passed).
+
+    ``clock_problem`` is why the clock gave no time (``Timekeeper.open``): the run is then
+    rejected on that one check, the others are not run.
+    """
     rec = p.recorder
     results: list[CheckResult] = []
     try:
         rec.emit("SESSION_STARTED", _start_payload(p))
         p.lifecycle.snapshot("start", SessionState.INIT)
+        if clock_problem:
+            _record(p, results, _clock_check(clock_problem))
+            return [r for r in results if not r.passed]
         broker = p.broker
         ctx = PreflightContext(
             config=p.config,
@@ -120,6 +144,11 @@ def run_checks(p: SessionParts, *, extra_checks: Sequence[Check]) -> list[CheckR
             )
         )
     return [r for r in results if not r.passed]
+
+
+def _clock_check(problem: str) -> CheckResult:
+    """The failed check of a clock that gave no time at the start (``problem`` says how)."""
+    return CheckResult(name="clock_valid", passed=False, reason=CLOCK_INVALID, detail=problem)
 
 
 def _record(p: SessionParts, results: list[CheckResult], result: CheckResult) -> None:

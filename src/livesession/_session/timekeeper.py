@@ -5,7 +5,8 @@ feed (a data file with its own times), to each bar's own time; retries, lookups 
 wind-down wait on it too, never on the wall. It never decreases. A session that owns a ``SimClock``
 moves that clock with it, so the clock's reading (``ts_utc`` of every record) follows. A
 clock that reads earlier than before is a fault (``CLOCK_REGRESSION``), reported to the
-caller.
+caller. A reading that is no timezone-aware ``datetime`` raises ``ValueError`` saying what
+it was, except the first (``open``), which preflight turns into a rejection.
 """
 
 from __future__ import annotations
@@ -13,12 +14,16 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .._domain import clock as _clock
+from .._support.secrets import redact_text
 
 if TYPE_CHECKING:
     from .._artifacts.recorder import Recorder
     from .._typing import Clock
 
 __all__ = ["Timekeeper"]
+
+_MESSAGE_MAX = 300
+"""How much of a clock's failure the rejection's detail keeps."""
 
 
 class Timekeeper:
@@ -91,6 +96,32 @@ class Timekeeper:
             self.ts_sim = ts_ns
             self._recorder.set_time(ts_ns, self._utc_text(now))
 
+    def open(self) -> str:
+        """Read the clock for the run's first records: "", or why it gave no time.
+
+        Every record is stamped with the clock's reading. A clock that raises, or returns
+        no timezone-aware datetime, at the start leaves nothing to stamp the records that
+        reject the run with: they take the session's start time (``ts_sim``) instead.
+        """
+        if self._plain_sim is not None:
+            self.set_time(self.ts_sim)
+            return ""
+        try:
+            moment = self._clock.now()
+        except Exception as exc:  # noqa: BLE001 - whatever the clock does, the run says it
+            message = " ".join(str(exc).split())
+            problem = f"the clock's now() raised {type(exc).__name__}" + (
+                f": {message}" if message else ""
+            )
+        else:
+            problem = _clock.reading_problem(moment)
+        if problem:
+            self.set_time(self.ts_sim, now_us=self.ts_sim // 1000)
+            problem = redact_text(problem)
+            return problem if len(problem) <= _MESSAGE_MAX else problem[: _MESSAGE_MAX - 3] + "..."
+        self.set_time(self.ts_sim, now_us=_clock.epoch_us(moment))
+        return ""
+
     def wait(self, ns: int) -> None:
         """Wait ``ns`` of simulated time (retries and lookups never sleep on the wall)."""
         target = self.ts_sim + ns
@@ -108,7 +139,7 @@ class Timekeeper:
         sim = self._plain_sim
         if sim is not None:
             return sim.monotonic_ns() // 1000
-        return _clock.epoch_us(self._clock.now())
+        return _clock.epoch_us(_clock.aware_now(self._clock))
 
     # -- checkpoint ----------------------------------------------------------------------
 
