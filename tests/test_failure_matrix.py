@@ -518,13 +518,17 @@ class Session:
             assert broker.position(symbol) == 0, "the venue's executions do not add up to flat"
         audit = self.sinks["audit"]
         if not audit.gone and audit.lines:
+            codes = [orjson.loads(line)["code"] for line in audit.lines]
+            if self.sinks["events"].gone or self.sinks["states"].gone:
+                # A contract file lost lines: the run is not sealed (it was, over them).
+                assert "C2_DRYRUN_STOP" not in codes, "sealed over a file that lost lines"
+                return
             last = orjson.loads(audit.lines[-1])
             assert last["code"] == "C2_DRYRUN_STOP"
             digests = last["payload"]["digests"]
             for name, key in (("events", "events.jsonl"), ("states", "state_snapshots.jsonl")):
-                if not self.sinks[name].gone:
-                    written = hashlib.sha256(b"".join(self.sinks[name].lines)).hexdigest()
-                    assert digests[key] == written, f"{key} digest does not match"
+                written = hashlib.sha256(b"".join(self.sinks[name].lines)).hexdigest()
+                assert digests[key] == written, f"{key} digest does not match"
 
 
 def _check_status(fsm_state: str, status: str) -> None:
@@ -578,8 +582,12 @@ class FailureMatrix(RuleBasedStateMachine):
         self.stats.events.update(session.events)
         self.stats.outcomes[f"{session.orch.state.value}/{session.orch.status.value}"] += 1
         # Every session that ended verifies, unless a sink died for good on purpose (what
-        # a dead sink lost cannot be checked; that is the fault the rule injected).
+        # a dead sink lost cannot be checked; that is the fault the rule injected): then
+        # the lines it never wrote are all that verify finds wrong.
         if any(sink.gone for sink in session.sinks.values()):
+            problems = verify_session(session.orch)
+            assert problems, "a run whose sink died verifies"
+            assert all(": never written: the " in line for line in problems), "\n".join(problems)
             self.stats.unverifiable += 1
         else:
             problems = verify_session(session.orch)

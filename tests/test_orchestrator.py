@@ -393,9 +393,19 @@ class TestSinkFailures:
         orch.close()
         codes = sinks.audit_codes()
         assert "C2_SINK_WRITE_FAILED" in codes
-        assert codes[-1] == "C2_DRYRUN_STOP"
-        assert orjson.loads(sinks.audit.lines[-1])["payload"]["status"] == "FAILED"
-        assert sinks.metrics_doc()["status"] == "FAILED"
+        # events.jsonl lost its lines from here on: the run is not sealed (it used to be,
+        # over incomplete evidence); metrics.json says where the file ends, and why.
+        assert codes[-1] == "C2_OPERATOR_REQUIRED"
+        assert "C2_DRYRUN_STOP" not in codes
+        metrics = sinks.metrics_doc()
+        assert metrics["status"] == "FAILED"
+        failed_at = metrics["events_sink_failed_at"]
+        assert failed_at == len(broken.lines) + 1 == metrics["events_emitted"] + 1
+        assert metrics["events_sink_error"] == "OSError: disk on fire"
+        assert (
+            orch.result().detail
+            == f"events sink failed at line {failed_at} (OSError: disk on fire)"
+        )
 
 
 class TestRunDryrun:

@@ -269,15 +269,30 @@ class TestSeal:
         assert h.sinks.audit_codes().count("C2_DRYRUN_STOP") == 1
 
     def test_a_sink_failing_at_the_seal_marks_failed_and_the_rest_goes_out(self):
+        """The final snapshot is lost: the rest goes out, but a run whose snapshots lost a
+        line is not sealed (it used to be: C2_DRYRUN_STOP over incomplete evidence).
+        metrics.json and the result say which file was lost where; the alert tap still
+        hears the stop, FAILED."""
         states = BreakableSink()
         h = Harness(states_sink=states)
+        heard: list[tuple[str, object]] = []
+        h.recorder.audit_observers.append(
+            lambda code, payload, _ts, _seq: heard.append((code, payload.get("status")))
+        )
         states.broken = True
         assert h.lifecycle.seal(durable=False) is True
         assert h.lifecycle.failed
         assert h.sinks.events_of("SESSION_STOPPED")
-        assert h.sinks.audit_codes()[-1] == "C2_DRYRUN_STOP"
-        stop = orjson.loads(h.sinks.audit.lines[-1])["payload"]
-        assert stop["status"] == "FAILED"
+        assert "C2_DRYRUN_STOP" not in h.sinks.audit_codes()
+        assert heard[-1] == ("C2_DRYRUN_STOP", "FAILED")
+        metrics = h.sinks.metrics_doc()
+        assert (metrics["states_sink_failed_at"], metrics["states_sink_error"]) == (
+            1,
+            "OSError: disk gone",
+        )
+        (stopped,) = h.sinks.events_of("SESSION_STOPPED")  # written before the loss
+        assert (metrics["status"], metrics["state_snapshots"]) == (stopped["payload"]["status"], 0)
+        assert h.lifecycle.detail == "states sink failed at line 1 (OSError: disk gone)"
 
 
 class TestCheckpoint:

@@ -51,6 +51,15 @@ class MetricsCollector:
             operation = str(payload["operation"])
             self.broker_retries[operation] = self.broker_retries.get(operation, 0) + 1
 
+    def on_lost(self, event_type: str, payload: Mapping[str, Any]) -> None:
+        """An event the events sink could not take: not counted, but its status stands.
+
+        ``metrics.json`` counts the lines ``events.jsonl`` holds; its ``status`` is still
+        the session's (a run whose events sink died ends FAILED, though no line says so).
+        """
+        if event_type in ("STATE_CHANGED", "SESSION_STOPPED"):
+            self.status = str(payload["status"])
+
     def count(self, event_type: str) -> int:
         """How many events of ``event_type`` were emitted."""
         return self.by_type.get(event_type, 0)

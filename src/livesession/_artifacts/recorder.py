@@ -158,9 +158,12 @@ class Recorder:
         self.dead: set[str] = set()
         self.failures: dict[str, str] = {}
         """Each dead sink's error, in the order they died (``metrics``: ``OSError: ...``)."""
-        self.audit_failure: tuple[int, str] | None = None
-        """``(record, error)`` once the audit sink failed for good: the number of the first
-        audit record that could not be written, and why (``metrics.json`` says both)."""
+        self.lost: dict[str, tuple[int, str]] = {}
+        """``{sink: (line, error)}`` for each contract file whose sink failed for good while
+        the run wrote it (``audit``, ``events``, ``states``), in the order they died: the
+        number of the first line that could not be written (the file holds those before
+        it), and why. ``metrics.json`` says both; such a run is not sealed."""
+        self._written: dict[str, int] = {"events": 0, "states": 0, "audit": 0}
         self._flushed: dict[str, int] = {}
         self._retry_events: list[dict[str, Any]] = []
         self._draining = False
@@ -175,6 +178,11 @@ class Recorder:
     def sinks(self) -> Mapping[str, LineSink]:
         """The line sinks by artifact (``events``, ``states``, ``audit``), read-only."""
         return MappingProxyType(self._sinks)
+
+    @property
+    def audit_failure(self) -> tuple[int, str] | None:
+        """``(record, error)`` once the audit sink failed for good (see ``lost``)."""
+        return self.lost.get("audit")
 
     @property
     def metrics_sink(self) -> MetricsSink:
@@ -220,9 +228,16 @@ class Recorder:
             )
         )
         self.event_seq = seq
-        self.metrics.on_event(event_type, payload)
-        if self._write("events", line):
+        try:
+            written = self._write("events", line)
+        except SinkFailure:
+            self.metrics.on_lost(event_type, payload)
+            raise
+        if written:
+            self.metrics.on_event(event_type, payload)
             self.digests["events"].update(line)
+        else:  # metrics.json counts what events.jsonl holds, and the session's status
+            self.metrics.on_lost(event_type, payload)
         if event_type not in _NEVER_AUDITED:
             code = _audit_for(event_type, payload)
             if code is not None:
@@ -249,23 +264,34 @@ class Recorder:
             self.digests["states"].update(line)
         self._drain_retry_events()
 
-    def audit(self, code: str, payload: dict[str, Any]) -> None:
-        """Append one record to the hash-chained audit log (its observers see it first)."""
+    def audit(self, code: str, payload: dict[str, Any], *, write: bool = True) -> None:
+        """Append one record to the hash-chained audit log (its observers see it first).
+
+        ``write=False``: only the observers see it (the seal of a run that is not sealed).
+        """
         for observe in self.audit_observers:
             observe(code, payload, self.ts_utc, self.chain.seq + 1)
-        if "audit" in self.dead:
+        if "audit" in self.dead or not write:
             return
         line = self.chain.build(code, payload, self.ts_utc)
         if self._write("audit", line):
             self.chain.commit(line)
 
-    def write_metrics(self) -> None:
-        """Replace metrics.json with the current counts."""
+    def write_metrics(self, *, status: str | None = None) -> None:
+        """Replace metrics.json with the current counts.
+
+        ``status`` is the session's (the seal's): metrics.json says it once the events sink
+        died, since no event can; otherwise the events' own stands.
+        """
         document = self.metrics.document(
             run_id=self.run_id, audit_events=self.chain.seq, audit_head=self.chain.head
         )
-        if self.audit_failure is not None:
-            document["audit_sink_failed_at"], document["audit_sink_error"] = self.audit_failure
+        if status is not None and "events" in self.lost:
+            document["status"] = status
+        for name, (line, error) in self.lost.items():
+            document[f"{name}_sink_failed_at"], document[f"{name}_sink_error"] = line, error
+        if "events" in self.lost or "states" in self.lost:  # not what the events imply
+            document["state_snapshots"] = self._written["states"]
         content = orjson.dumps(document, option=_SORT | orjson.OPT_INDENT_2) + b"\n"
         self._with_retries("metrics", lambda: self._metrics_sink.replace(content))
 
@@ -288,6 +314,20 @@ class Recorder:
             except OSError as exc:  # a full disk refused the last buffered lines
                 if name not in self.dead:
                     self._mark_dead(name, _cause(exc))
+
+    @property
+    def unsealable(self) -> bool:
+        """Events or state snapshots were lost: the evidence is incomplete, never sealed."""
+        return "events" in self.lost or "states" in self.lost
+
+    def failure_summary(self) -> str:
+        """The dead sinks in one line: ``events sink failed at line 100 (OSError: ...)``."""
+        said = []
+        for name, error in self.failures.items():
+            lost = self.lost.get(name)
+            at = "" if lost is None else f" at {'record' if name == 'audit' else 'line'} {lost[0]}"
+            said.append(f"{name} sink failed{at} ({error})")
+        return "; ".join(said)
 
     def digest_hex(self) -> dict[str, str]:
         """SHA-256 of events.jsonl and state_snapshots.jsonl as written so far."""
@@ -324,6 +364,7 @@ class Recorder:
             failed = exc
         if failed is not None:
             self._retry(name, lambda: sink.write_line(line), failed)
+        self._written[name] += 1
         if self._sync_each_line:
             self._with_retries(name, sink.sync)
         self.offsets[name] += len(line)
@@ -353,9 +394,10 @@ class Recorder:
             return
         cause = _cause(error)
         where: dict[str, int] = {}
-        if name == "audit":
-            self.audit_failure = (self.chain.seq + 1, cause)
-            where["audit_record"] = self.chain.seq + 1
+        if name in self._written:  # a contract file: the first line it may not hold
+            line = self._written[name] + 1
+            self.lost[name] = (line, cause)
+            where["audit_record" if name == "audit" else "line"] = line
         self._mark_dead(name, cause, **where)
         if self.on_sink_failure is not None:
             self.on_sink_failure(name)
@@ -402,6 +444,11 @@ class Recorder:
         self.chain.seq = state["audit_seq"]
         self.chain.head = state["audit_head"]
         self.offsets = dict(state["offsets"])
+        self._written = {
+            "events": self.event_seq,
+            "states": self.snapshot_seq,
+            "audit": self.chain.seq,
+        }
         self.set_time(state["ts_sim"], state["ts_utc"])
         self.metrics.set_state(state["metrics"])
         self.digests = dict(digests)

@@ -80,8 +80,10 @@ class SessionLifecycle:
         }
         if detail:
             payload["detail"] = detail
-        self._recorder.emit("STATE_CHANGED", payload)
-        self.snapshot(trigger.value, before)
+        try:
+            self._recorder.emit("STATE_CHANGED", payload)
+        finally:  # the state changed: its snapshot says so, even when the event was lost
+            self.snapshot(trigger.value, before)
 
     def fault(
         self, reason: str, detail: dict[str, str] | None = None, *, summary: str | None = None
@@ -140,7 +142,10 @@ class SessionLifecycle:
             self.fail_closed(exc)
 
     def fail_closed(self, exc: SinkFailure) -> None:
-        """A sink is gone: no more trading, SINK_WRITE_FAILED where it can still be said."""
+        """A sink is gone: no more trading, SINK_WRITE_FAILED where it can still be said.
+
+        The result's ``detail`` names the lost file, the line and the (redacted) error.
+        """
         self.failed = True
         self._halt()
         rec = self._recorder
@@ -154,13 +159,17 @@ class SessionLifecycle:
             except SinkFailure as again:
                 exc = again
                 continue
-            return
+            break
+        self.detail = rec.failure_summary() or self.detail
 
     def seal(self, *, durable: bool) -> bool:
         """Close the evidence once; False when it was sealed already.
 
         Writes SESSION_STOPPED, the final snapshot, C2_DRYRUN_STOP with the digests and
         metrics.json. A sink failing now marks the run FAILED and the rest still goes out.
+        A run whose events or snapshots lost a line holds incomplete evidence, so it is not
+        sealed: no C2_DRYRUN_STOP (only the alert tap hears it), as for a dead audit sink;
+        ``metrics.json`` says which file was lost where, and so does ``detail``.
         """
         if self.sealed:
             return False
@@ -168,22 +177,24 @@ class SessionLifecycle:
         rec = self._recorder
         view = self._book.view()
         steps = self._steps()
-        try:
-            rec.emit(
-                "SESSION_STOPPED",
-                {
-                    "status": self.status.value,
-                    "fsm_state": self.machine.state.value,
-                    "steps": steps,
-                    "reason": self.reason,
-                    "equity": plain(view.equity),
-                    "pnl": plain(view.pnl),
-                },
-            )
-            self.snapshot("final", self.machine.state)
-            rec.flush(sync=False)
-        except SinkFailure:
-            self.failed = True
+        stopped = {
+            "status": self.status.value,
+            "fsm_state": self.machine.state.value,
+            "steps": steps,
+            "reason": self.reason,
+            "equity": plain(view.equity),
+            "pnl": plain(view.pnl),
+        }
+        for closing in (
+            lambda: rec.emit("SESSION_STOPPED", stopped),
+            lambda: self.snapshot("final", self.machine.state),  # even if the event was lost
+            lambda: rec.flush(sync=False),
+        ):
+            try:
+                closing()
+            except SinkFailure:
+                self.failed = True
+                self.reason = self.reason or _SINK_FAILED
         stop: dict[str, Any] = {
             "status": self.status.value,
             "digests": rec.digest_hex(),
@@ -192,15 +203,14 @@ class SessionLifecycle:
         if self.reason:
             stop["reason"] = self.reason
         try:
-            rec.audit("C2_DRYRUN_STOP", stop)
+            rec.audit("C2_DRYRUN_STOP", stop, write=not rec.unsealable)
         except SinkFailure:  # the audit died at its last record: metrics.json still says so
             self.failed = True
             self.reason = self.reason or _SINK_FAILED
-            if rec.audit_failure is not None and not self.detail:
-                record, cause = rec.audit_failure
-                self.detail = f"audit sink failed at record {record} ({cause})"
+        if rec.failures and not self.detail:
+            self.detail = rec.failure_summary()
         try:
-            rec.write_metrics()
+            rec.write_metrics(status=self.status.value)
             rec.flush(sync=durable)
         except SinkFailure:
             self.failed = True

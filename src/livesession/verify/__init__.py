@@ -134,7 +134,7 @@ def _verify(run: Verifier, path: Path, live: LiveRun | None) -> VerifyResult:
                 path,
                 total,
                 incomplete=run.incomplete,
-                dead_audit=run.dead_audit,
+                dead_sinks=tuple(sink.describe() for sink in run.dead_sinks),
                 stopped=run.stopped,
             )
             if total

@@ -13,8 +13,8 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Final
 
 from .._domain.lifecycle import STATUS_BY_STATE, TRANSITIONS, SessionState, SessionStatus
-from .._support.secrets import redact_text
 from ._config import CONFIG, check_config
+from ._dead import DeadSink, check_dead_sinks
 from ._events import EventChecks, SeqCheck, check_header
 from ._reading import AUDIT, EVENTS, METRICS, SNAPSHOTS, Line, RunFiles
 from ._result import Violations, short
@@ -70,9 +70,9 @@ class Verifier:
         self.audit_status: str | None = None
         self.incomplete = False
         self._seqs = SeqCheck()
-        self.dead_audit: tuple[int, str] | None = None
-        """``(record, error)`` when metrics.json says the audit sink failed at ``record``
-        and audit.jsonl agrees: it holds exactly the records before it, unclosed."""
+        self.dead_sinks: tuple[DeadSink, ...] = ()
+        """The sinks metrics.json says failed, where their files agree (``_dead``): each
+        holds exactly the lines before the one it failed at, and the run is unsealed."""
 
     def run(self) -> None:
         """Read the run, then check each artifact; every problem ends up in ``report``."""
@@ -83,6 +83,7 @@ class Verifier:
                 "(run directory)", 0, f"could not be checked: {type(exc).__name__}: {exc}"
             )
         checks: tuple[tuple[str, Callable[[], None]], ...] = (
+            (METRICS, self._check_dead_sinks),
             (EVENTS, self._finish_events),
             (SNAPSHOTS, self._check_snapshots),
             (AUDIT, self._check_audit),
@@ -95,6 +96,14 @@ class Verifier:
             except Exception as exc:  # noqa: BLE001 - a verifier reports, it never crashes
                 self.checks.add(name, 0, f"could not be checked: {type(exc).__name__}: {exc}")
         self.report.extend(self.checks)
+
+    def _check_dead_sinks(self) -> None:
+        said = self.events.sinks_said_failed
+        self.dead_sinks = check_dead_sinks(self.files, self.checks, said)
+
+    def _lost(self, name: str) -> bool:
+        """Whether the sink ``name`` died, its file cut short (the checks needing it skip)."""
+        return any(sink.name == name for sink in self.dead_sinks)
 
     @property
     def stopped(self) -> bool:
@@ -118,13 +127,16 @@ class Verifier:
         transitions: list[tuple[str, str, str]] = []
         previous: dict[str, Any] | None = None
         failed = False
+        # A live run's last snapshot is its latest, not its final one; so is the last one a
+        # dead state sink took.
+        open_end = self.open_end or self._lost("states")
         for line in lines:
             snap = line.obj
             if snap is None:
                 previous = None
                 continue
             self._check_header(SNAPSHOTS, line.number, snap)
-            is_final = line.number == len(lines) and not self.open_end
+            is_final = line.number == len(lines) and not open_end
             if line.number == 1:
                 self._check_first_snapshot(snap)
             else:
@@ -132,16 +144,24 @@ class Verifier:
             self._check_snapshot_status(line.number, snap, failed=failed, is_final=is_final)
             failed = failed or snap["status"] == _FAILED
             previous = snap
-        if self.replay is not None and transitions != self.replay.state_changes:
+        if self.replay is not None and not self._transitions_agree(transitions):
             self.checks.add(
                 SNAPSHOTS, 0, "transitions differ from the STATE_CHANGED events in events.jsonl"
             )
-        if self.open_end:  # a live run's last snapshot is its latest, not its final one
+        if open_end:
             return
         self.final_snapshot = lines[-1].obj
         if self.final_snapshot is not None and self.final_snapshot["trigger"] != "final":
             self.checks.add(SNAPSHOTS, len(lines), "the last snapshot's trigger is not 'final'")
         self._check_final_book(len(lines))
+
+    def _transitions_agree(self, transitions: list[tuple[str, str, str]]) -> bool:
+        """The snapshots' transitions are the events' (up to where a dead sink's file ends)."""
+        assert self.replay is not None  # noqa: S101 - the caller checked
+        events = self.replay.state_changes
+        if self._lost("events") and events == transitions[: len(events)]:
+            return True
+        return transitions == (events[: len(transitions)] if self._lost("states") else events)
 
     def _check_first_snapshot(self, snap: dict[str, Any]) -> None:
         initial = SessionState.INIT.value
@@ -191,11 +211,14 @@ class Verifier:
     def _check_snapshot_status(
         self, number: int, snap: dict[str, Any], *, failed: bool, is_final: bool
     ) -> None:
-        # FAILED is sticky: once reached (or set by a fail-closed stop) it stays.
+        # FAILED is sticky: once reached (or set by a fail-closed stop) it stays. A sink
+        # that died makes the run FAILED from the next snapshot on, whatever the state.
         status, expected = snap["status"], _STATUS_OF[snap["fsm_state"]]
         if failed and status != _FAILED:
             self.checks.add(SNAPSHOTS, number, f"status {status} after FAILED, which is sticky")
-        elif status != expected and not (status == _FAILED and (failed or is_final)):
+        elif status != expected and not (
+            status == _FAILED and (failed or is_final or self.dead_sinks)
+        ):
             self.checks.add(
                 SNAPSHOTS,
                 number,
@@ -208,7 +231,7 @@ class Verifier:
             return
         if final["status"] not in _ENDED_STATUSES:
             self.checks.add(SNAPSHOTS, number, f"the run ended with status {final['status']}")
-        if replay is None:
+        if replay is None or self._lost("events"):  # the fills and bars lost are unknown
             return
         for symbol in sorted(set(replay.positions) | set(final["positions"])):
             held = Decimal(final["positions"].get(symbol, "0"))
@@ -232,8 +255,7 @@ class Verifier:
 
     def _check_audit(self) -> None:
         lines = self.files.lines[AUDIT]
-        self._check_dead_audit(lines)
-        self.incomplete = self.dead_audit is None and not self.open_end and self._unclosed(lines)
+        self.incomplete = not self.dead_sinks and not self.open_end and self._unclosed(lines)
         if not lines:
             return
         for index, line in enumerate(lines):
@@ -262,50 +284,11 @@ class Verifier:
         if last is None:
             return
         if last["code"] != "C2_DRYRUN_STOP":
-            # A dead audit sink was reported once, as such; a live run is not closed yet.
-            if self.dead_audit is None and not self.open_end:
+            # A dead sink was reported once, as such; a live run is not closed yet.
+            if not self.dead_sinks and not self.open_end:
                 self.checks.add(AUDIT, len(lines), f"the last record is {last['code']}, not a stop")
             return
         self._check_stop_record(len(lines), last["payload"])
-
-    def _check_dead_audit(self, lines: list[Line]) -> None:
-        """A claim in metrics.json that the audit sink died must match audit.jsonl exactly.
-
-        Claimed at record N: audit.jsonl holds N-1 whole records and no C2_DRYRUN_STOP.
-        Then the missing close is the one violation reported for it (``dead_audit``);
-        otherwise the claim is itself a violation, and so is an events.jsonl whose
-        ``SINK_WRITE_FAILED`` names the audit sink while metrics.json claims nothing.
-        """
-        metrics = self.files.metrics
-        if metrics is None:
-            return
-        failed_at = metrics.get("audit_sink_failed_at")
-        if failed_at is None:
-            if self.events.audit_failure_said:
-                self.checks.add(
-                    METRICS, 1, "audit_sink_failed_at is missing, but the events say it failed"
-                )
-            return
-        whole = lines if self.files.ends_with_newline.get(AUDIT) else lines[:-1]
-        closed = any(
-            line.obj is not None and line.obj["code"] == "C2_DRYRUN_STOP" for line in whole
-        )
-        if closed or len(whole) != failed_at - 1:
-            self.checks.add(
-                METRICS,
-                self.files.metrics_line("audit_sink_failed_at"),
-                f"audit_sink_failed_at is {failed_at}, but {AUDIT} holds {len(whole)} "
-                f"record(s){' and is closed' if closed else ''}",
-            )
-            return
-        # Redacted again: a run written before sink errors were redacted may hold a secret.
-        self.dead_audit = (failed_at, redact_text(str(metrics.get("audit_sink_error", ""))))
-        self.checks.add(
-            AUDIT,
-            failed_at,
-            f"never written: the audit sink failed at record {failed_at} "
-            f"({self.dead_audit[1]}), so the run has no C2_DRYRUN_STOP",
-        )
 
     def _unclosed(self, lines: list[Line]) -> bool:
         """The audit log ends without ``C2_DRYRUN_STOP``: the run crashed or is still running.
@@ -400,4 +383,6 @@ class Verifier:
             expected["status"] = self.final_snapshot["status"]
         elif self.audit_status is not None:
             expected["status"] = self.audit_status
+        elif self.replay is not None and self.replay.stopped_status is not None:
+            expected["status"] = self.replay.stopped_status  # the state sink died first
         return expected

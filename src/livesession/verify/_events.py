@@ -77,8 +77,8 @@ class EventChecks:
         self.cut = cut
         self.identity: tuple[str, str] | None = None
         self.replay: Replay | None = None
-        self.audit_failure_said = False
-        """A valid ``SINK_WRITE_FAILED`` event names the audit sink."""
+        self.sinks_said_failed: set[str] = set()
+        """The sinks a valid ``SINK_WRITE_FAILED`` event names."""
         self._replay = Replay(report)
         self._links = Links(report)
         self._last_ts = -1
@@ -116,8 +116,8 @@ class EventChecks:
             self.report.add(EVENTS, number, f"event_id {event['event_id']} != {expected_id}")
         if kind == "SESSION_STOPPED" and not is_last:
             self.report.add(EVENTS, number, "SESSION_STOPPED is not the last event")
-        if kind == "SINK_WRITE_FAILED" and "audit" in payload["sinks"]:
-            self.audit_failure_said = True
+        if kind == "SINK_WRITE_FAILED":
+            self.sinks_said_failed.update(payload["sinks"])
         self._replay.apply(number, kind, payload)
         self._links.apply(number, event)
 

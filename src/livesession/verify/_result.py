@@ -12,7 +12,7 @@ import orjson
 from .._artifacts import names
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Mapping, Sequence
     from pathlib import Path
 
 __all__ = ["SHOWN", "VerifyResult", "Violations", "at", "short", "summarize"]
@@ -37,7 +37,8 @@ class VerifyResult:
     listed per file, then one line says how many more). ``total`` counts every violation found,
     listed or not. ``summary`` says in one line what is wrong ("" for a clean run):
     ``audit sink failed at record N (...)`` when metrics.json records a dead audit sink
-    that audit.jsonl bears out, ``incomplete run: ...`` when the audit log has no closing
+    that audit.jsonl bears out (``events sink failed at line N (...)``, ``states ...``
+    likewise), ``incomplete run: ...`` when the audit log has no closing
     ``C2_DRYRUN_STOP`` (a run that crashed or is still running), ``the seal's audit record
     is missing: ...`` when it has none although the run was sealed (the audit log was cut),
     else ``broken run: ...``.
@@ -137,6 +138,7 @@ def summarize(
     incomplete: bool,
     dead_audit: tuple[int, str] | None = None,
     stopped: bool = False,
+    dead_sinks: Sequence[str] = (),
 ) -> str:
     """The first line of a broken run's report: what kind of broken, and what to do.
 
@@ -145,7 +147,9 @@ def summarize(
     needs (the runbook's own invocation writes only the four artifacts, and cannot).
     A run whose audit sink died (``dead_audit``: the record it failed at, and why, as
     metrics.json says and audit.jsonl bears out) is neither: it says so, and counts the
-    violations besides the missing close.
+    violations besides the missing close. So is one whose events or state sink died
+    (``dead_sinks``: each ``<sink> sink failed at line N (error)``, borne out by its
+    file); a run directory's says where to learn whether ``resume`` can continue it.
 
     Nor is a run whose events hold ``SESSION_STOPPED`` (``stopped``) and whose checkpoint
     is the sealing one: the seal writes ``C2_DRYRUN_STOP`` after ``SESSION_STOPPED`` and
@@ -154,11 +158,19 @@ def summarize(
     sealing checkpoint, a process that died inside the seal leaves the same two files, and
     ``resume`` does continue that run from its checkpoint.)
     """
+    dead = list(dead_sinks)
     if dead_audit is not None:
         record, error = dead_audit
-        others = total - 1
+        dead.insert(0, f"audit sink failed at record {record} ({error})")
+    if dead:
+        others = total - len(dead)
         rest = f"; {others} other violation(s)" if others > 0 else ""
-        return f"audit sink failed at record {record} ({error}): the run is not sealed{rest}"
+        if (run_dir / names.RUN_META).is_file():
+            rest += (
+                f"; `livesession status {run_dir}` says whether `livesession resume {run_dir}` "
+                "can continue it"
+            )
+        return f"{'; '.join(dead)}: the run is not sealed{rest}"
     if not incomplete:
         return f"broken run: {total} violation(s) of the artifact contract"
     if stopped and _checkpoint_sealed(run_dir):

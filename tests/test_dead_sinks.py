@@ -1,0 +1,245 @@
+"""A dead events or state sink: the run is not sealed, and says so where it still can.
+
+Bug: an events sink that failed for good (a full disk at its 100th line) left a run sealed
+anyway (``C2_DRYRUN_STOP`` over an events.jsonl that had lost lines), ``metrics.json``
+counting events never written (103 for 99 lines), the result's ``detail`` empty, and
+``livesession verify`` listing violations that hid the cause ("transitions differ from the
+STATE_CHANGED events", "events_emitted is 103, the run says 99"). Such a run now ends as
+one whose audit sink died: not sealed, ``metrics.json`` saying which file ends where
+(``events_sink_failed_at``, ``events_sink_error``), the result's ``detail`` naming it, and
+verify saying it in one line, with the one violation of the lines never written.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from livesession import (
+    DryrunConfig,
+    FileLineSink,
+    FileMetricsSink,
+    LiveSessionOrchestrator,
+    SessionState,
+    SessionStatus,
+    create_run,
+    resume_run,
+)
+from livesession._support.logging import configure_logging, disable_logging
+from livesession.cli import main
+from livesession.verify import verify_contents, verify_run
+
+from _helpers import DiesAfter, Sinks
+
+_DEAD_SINK = pytest.mark.broken_run("a sink dies on purpose; the run is not sealed")
+_NO_SPACE = "OSError: [Errno 28] No space left on device"
+_FIELD = {"events": "event_sink", "states": "state_sink", "audit": "audit_sink"}
+_FILE = {"events": "events.jsonl", "states": "state_snapshots.jsonl", "audit": "audit.jsonl"}
+
+
+class _Flaky:
+    """A line sink (events.jsonl on disk) whose ``fail_at``-th write fails with ``error``."""
+
+    def __init__(self, inner: Any, fail_at: int, error: Exception) -> None:
+        self.inner = inner
+        self.fail_at = fail_at
+        self.error = error
+        self.writes = 0
+
+    def write_line(self, line: bytes) -> None:
+        self.writes += 1
+        if self.writes == self.fail_at:
+            raise self.error
+        self.inner.write_line(line)
+
+    def flush(self) -> None:
+        self.inner.flush()
+
+    def sync(self) -> None:
+        self.inner.sync()
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def _run_on_files(run_dir: Path, error: Exception, log: io.StringIO) -> Any:
+    run_dir.mkdir()
+    session = LiveSessionOrchestrator(
+        DryrunConfig(run_id="evfail", steps=300),
+        event_sink=_Flaky(FileLineSink(run_dir / "events.jsonl"), 100, error),
+        state_sink=FileLineSink(run_dir / "state_snapshots.jsonl"),
+        audit_sink=FileLineSink(run_dir / "audit.jsonl"),
+        metrics_sink=FileMetricsSink(run_dir / "metrics.json"),
+    )
+    configure_logging(log)
+    try:
+        result = session.run_to_end(300)
+        session.close()
+    finally:
+        disable_logging()
+    return result
+
+
+def _lines(path: Path) -> list[dict[str, Any]]:
+    return [orjson.loads(line) for line in path.read_bytes().splitlines()]
+
+
+@_DEAD_SINK
+def test_a_dead_events_sink_leaves_the_run_unsealed_and_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run_dir = tmp_path / "evfail"
+    log = io.StringIO()
+    result = _run_on_files(run_dir, OSError(28, "No space left on device"), log)
+    said = f"events sink failed at line 100 ({_NO_SPACE})"
+    assert (result.status, result.reason, result.detail) == (
+        SessionStatus.FAILED,
+        "SINK_WRITE_FAILED",
+        said,
+    )
+    codes = [record["code"] for record in _lines(run_dir / "audit.jsonl")]
+    assert "C2_SINK_WRITE_FAILED" in codes
+    assert "C2_DRYRUN_STOP" not in codes  # not sealed over a file that lost lines
+    events = _lines(run_dir / "events.jsonl")
+    assert len(events) == 99
+    metrics = orjson.loads((run_dir / "metrics.json").read_bytes())
+    assert (metrics["events_sink_failed_at"], metrics["events_sink_error"]) == (100, _NO_SPACE)
+    # metrics.json claims no more than events.jsonl holds, and the run's own status.
+    assert metrics["events_emitted"] == 99
+    assert metrics["steps"] == sum(e["event_type"] == "BAR" for e in events)
+    assert metrics["state_snapshots"] == len(_lines(run_dir / "state_snapshots.jsonl"))
+    assert metrics["status"] == "FAILED"
+    logged = [orjson.loads(line) for line in log.getvalue().splitlines()]
+    (failed,) = [entry for entry in logged if entry["event"] == "sink_failed"]
+    assert (failed["sink"], failed["line"], failed["error"]) == ("events", 100, _NO_SPACE)
+
+    verified = verify_run(run_dir)
+    assert verified.summary == f"{said}: the run is not sealed"
+    assert verified.violations == (
+        f"events.jsonl:100: never written: the {said}, so the run has no C2_DRYRUN_STOP",
+    )
+    assert main(["verify", str(run_dir)]) == 1
+    assert capsys.readouterr().out.splitlines()[0] == f"{said}: the run is not sealed"
+
+
+@_DEAD_SINK
+def test_a_secret_in_the_events_sink_error_is_redacted(tmp_path: Path) -> None:
+    run_dir = tmp_path / "evfail"
+    log = io.StringIO()
+    error = ConnectionError("could not reach postgresql://events:Hunter2Secret@db/events")
+    result = _run_on_files(run_dir, error, log)
+    said = "ConnectionError: could not reach postgresql://events:***@db/events"
+    assert result.detail == f"events sink failed at line 100 ({said})"
+    assert orjson.loads((run_dir / "metrics.json").read_bytes())["events_sink_error"] == said
+    texts = [log.getvalue(), repr(result), verify_run(run_dir).summary]
+    texts += [path.read_text() for path in run_dir.iterdir()]
+    assert not [text for text in texts if "Hunter2Secret" in text]
+
+
+def _memory_run(sink: str, limit: int, *, steps: int = 300) -> tuple[Any, dict[str, bytes]]:
+    """A session on memory sinks whose ``sink`` dies once it holds ``limit`` lines."""
+    sinks = Sinks()
+    dying = DiesAfter(limit)
+    kwargs = sinks.kwargs()
+    kwargs[_FIELD[sink]] = dying
+    session = LiveSessionOrchestrator(DryrunConfig(run_id="dead", seed=33, steps=steps), **kwargs)
+    result = session.run_to_end(steps)
+    session.close()
+    held = {name: getattr(sinks, name).getvalue() for name in _FILE}
+    held[sink] = dying.getvalue()
+    contents = {_FILE[name]: data for name, data in held.items()}
+    contents["metrics.json"] = sinks.metrics.content
+    return result, contents
+
+
+def _full_run_lines() -> tuple[int, int]:
+    """How many events and snapshots the same run writes when no sink fails."""
+    _result, contents = _memory_run("events", 10**9)
+    return (
+        contents["events.jsonl"].count(b"\n"),
+        contents["state_snapshots.jsonl"].count(b"\n"),
+    )
+
+
+@_DEAD_SINK
+def test_wherever_a_sink_dies_verify_reports_only_the_lines_lost() -> None:
+    """Every line of events.jsonl and of state_snapshots.jsonl as the one that fails: a
+    transition whose event was lost, SESSION_STOPPED, the final snapshot..."""
+    events, snapshots = _full_run_lines()
+    for sink, count in (("events", events), ("states", snapshots)):
+        for limit in range(1, count):
+            result, contents = _memory_run(sink, limit)
+            said = f"{sink} sink failed at line {limit + 1} (OSError: disk gone)"
+            where = f"{sink} dying after {limit} lines"
+            assert result.status is SessionStatus.FAILED, where
+            if result.state is SessionState.PREFLIGHT_FAILED:  # the failed check's words
+                assert result.detail.startswith(f"{sink} sink failed after 0 retries"), where
+            else:
+                assert result.detail == said, where
+            assert b"C2_DRYRUN_STOP" not in contents["audit.jsonl"], where
+            verified = verify_contents(contents)
+            assert verified.summary == f"{said}: the run is not sealed", where
+            lost = f"{_FILE[sink]}:{limit + 1}: never written: the {said}"
+            assert verified.violations == (f"{lost}, so the run has no C2_DRYRUN_STOP",), where
+
+
+@_DEAD_SINK
+@pytest.mark.parametrize("claimed", [99, 101])
+def test_a_claim_the_file_does_not_bear_out_is_flagged(tmp_path: Path, claimed: int) -> None:
+    run_dir = tmp_path / "evfail"
+    _run_on_files(run_dir, OSError(28, "No space left on device"), io.StringIO())
+    path = run_dir / "metrics.json"
+    metrics = orjson.loads(path.read_bytes())
+    metrics["events_sink_failed_at"] = claimed
+    path.write_bytes(orjson.dumps(metrics, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS))
+    verified = verify_run(run_dir)
+    assert verified.summary.startswith("incomplete run")
+    assert any(
+        f"events_sink_failed_at is {claimed}, but events.jsonl holds 99 line(s)" in line
+        for line in verified.violations
+    )
+
+
+@_DEAD_SINK
+def test_an_audit_record_naming_a_dead_sink_needs_the_claim(tmp_path: Path) -> None:
+    run_dir = tmp_path / "evfail"
+    _run_on_files(run_dir, OSError(28, "No space left on device"), io.StringIO())
+    path = run_dir / "metrics.json"
+    metrics = orjson.loads(path.read_bytes())
+    del metrics["events_sink_failed_at"], metrics["events_sink_error"]
+    path.write_bytes(orjson.dumps(metrics, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS))
+    verified = verify_run(run_dir)
+    assert (
+        "metrics.json:1: events_sink_failed_at is missing, but the audit log says it failed"
+        in verified.violations
+    )
+
+
+@_DEAD_SINK
+def test_a_run_directory_whose_events_sink_died_resumes_to_the_same_bytes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its last checkpoint is from before the failure: resume continues from there."""
+    cfg = DryrunConfig(run_id="r", steps=300, checkpoint_every=50)
+    create_run(cfg, tmp_path / "whole", alerts=False).run_to_end(300)
+    session = create_run(cfg, tmp_path / "cut", alerts=False)
+    events = session.recorder.sinks["events"]
+    flaky = _Flaky(events, 250, OSError(28, "No space left on device"))
+    monkeypatch.setitem(session.recorder._sinks, "events", flaky)  # the disk fills up
+    result = session.run_to_end(300)
+    run_dir = tmp_path / "cut" / "r"
+    assert result.detail == f"events sink failed at line 250 ({_NO_SPACE})"
+    assert verify_run(run_dir).summary == (
+        f"events sink failed at line 250 ({_NO_SPACE}): the run is not sealed; "
+        f"`livesession status {run_dir}` says whether `livesession resume {run_dir}` can "
+        "continue it"
+    )
+    assert main(["status", str(run_dir)]) == 6  # crashed: resumable
+    resume_run(run_dir, alerts=False).run_to_end(300)
+    assert verify_run(run_dir).ok
+    whole = tmp_path / "whole" / "r" / "events.jsonl"
+    assert (run_dir / "events.jsonl").read_bytes() == whole.read_bytes()
