@@ -84,7 +84,7 @@ _CALLABLES: Final = {"rails": "Rail", "checks": "Check"}
 def edge_refusal(name: str, value: object, kind: type) -> PluginError:
     """The one-line refusal of ``value`` given as the edge ``name`` where a ``kind`` belongs.
 
-    ``clock= got a int, not a Clock: it lacks now``.
+    ``clock= got an int, not a Clock: it lacks now``.
     """
     if getattr(kind, "_is_protocol", False):
         return PluginError(f"{name}= got {not_a(value, kind)}")
