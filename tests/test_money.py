@@ -105,24 +105,45 @@ class TestTheReportAgrees:
 
 
 class TestAveragePrice:
-    """``POSITION_CHANGED``'s ``avg_price`` is the exact average entry price."""
+    """The average entry price is exact; ``POSITION_CHANGED`` rounds it once to the tick."""
 
-    def test_it_is_not_rounded_at_each_fill_and_flat_has_none(self):
-        """1 at 100.00, then four times 1 at 100.05, then out: 100.04 at the end, not 100.00."""
+    def test_it_is_rounded_once_not_at_each_fill_and_flat_has_none(self):
+        """1 at 100.00, then four times 1 at 100.05, then out.
+
+        The strategy's view holds the exact average (100.04 at the end); the event, whose
+        prices the artifact contract keeps on the tick, that average rounded once, half-even
+        (100.05). Rounding at each fill and averaging the rounded one, as before, read 100.00
+        at every position.
+        """
+        seen = []
+        script = at({n: [buy("1")] for n in range(1, 6)} | {6: [sell("5")]})
+
+        def watching(n, bar, view):
+            seen.append(view.avg_price(bar.symbol))
+            return script(n, bar, view)
+
         _, sinks = _run(
-            ["100.00", "100.05", "100.05", "100.05", "100.05", "100.05"],
-            at({n: [buy("1")] for n in range(1, 6)} | {6: [sell("5")]}),
+            ["100.00", "100.05", "100.05", "100.05", "100.05", "100.05", "100.05", "100.05"],
+            watching,
             price_tick="0.05",
         )
         changed = [e["payload"] for e in sinks.events_of("POSITION_CHANGED")]
         assert [(p["position"], p["avg_price"]) for p in changed] == [
             ("1", "100.00"),
-            ("2", "100.025"),
-            ("3", "100.0333333333333333333333333"),
-            ("4", "100.0375"),
-            ("5", "100.04"),
+            ("2", "100.00"),  # 100.025: half-even to the tick
+            ("3", "100.05"),  # 100.0333...
+            ("4", "100.05"),  # 100.0375
+            ("5", "100.05"),  # 100.04
             ("0", "0"),  # flat: no average (the event's field stays, as the schema wants)
         ]
+        assert [str(a) for a in seen[1:6]] == [
+            "100.00",
+            "100.025",
+            "100.0333333333333333333333333",
+            "100.0375",
+            "100.04",
+        ]
+        assert seen[-1] is None  # flat
 
 
 class TestSlippage:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 
-from .._domain.decimal import ZERO, plain
+from .._domain.decimal import ZERO, plain, quantizer
 from .._domain.model import (
     AckReport,
     BrokerReport,
@@ -80,6 +80,11 @@ class ReportRouter:
     _unmatched: dict[str, list[BrokerReport]] = attrs.field(init=False, factory=dict)
     _finished: dict[str, None] = attrs.field(init=False, factory=dict)
     _crossed: bool = attrs.field(init=False, default=False)
+    _to_tick: Callable[[Decimal], Decimal] = attrs.field(init=False)
+
+    @_to_tick.default
+    def _tick_rounding(self) -> Callable[[Decimal], Decimal]:
+        return quantizer(self._c.config.price_tick)
 
     def owed(self) -> bool:
         """Whether the venue may owe the session a report.
@@ -276,13 +281,16 @@ class ReportRouter:
             "ORDER_FILLED" if remaining == 0 else "ORDER_PARTIALLY_FILLED", payload
         )
         self._c.governor.count_execution()
-        # A flat position has no average: the field the schema requires says 0.
+        # The artifact contract keeps prices on the instrument's tick: the exact average
+        # (the book's, the strategy's view's, the checkpoint's) rounded once, half-even, never
+        # a rounded one averaged again. A flat position has none: the required field says 0.
+        average = book.avg_price.get(order.symbol)
         rec.emit(
             "POSITION_CHANGED",
             {
                 "symbol": order.symbol,
                 "position": plain(book.position(order.symbol)),
-                "avg_price": plain(book.avg_price.get(order.symbol, ZERO)),
+                "avg_price": "0" if average is None else plain(self._to_tick(average)),
                 "cash": plain(book.cash),
                 "equity": plain(book.equity()),
             },
