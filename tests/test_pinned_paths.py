@@ -184,14 +184,14 @@ PINNED: dict[str, dict[str, str]] = {
     "lost-events": {
         "events.jsonl": "3878fd7fe015415f29702a51871e5cb58a962cf269913bb89c26a55930f8e2e1",
         "state_snapshots.jsonl": "2831d6c3455e21492af710e56177bf4665bf6ef48b70a6b58d080a5bd757ba20",
-        "metrics.json": "4c969f5dde1fb49640d260405ab8fa875adcb5fcb12665ec614350d30c507cbb",
-        "audit.jsonl": "453d39760b88f09e5e326feaaaeed6e3e123edb7bef607af74bd3749f475e0ee",
+        "metrics.json": "3745c9a0c4467aa38b23d4f590a3e82297fb752334fd8d5bb422ee556b6f5145",
+        "audit.jsonl": "064a1a69b169dfa9b180b4587357d3b17a0098bb8e00cd78739c87395017a9fd",
     },
     "lost-states": {
         "events.jsonl": "c00873f9f00c53dceb15a9fd7211aac328091aa8e2c370841b6695e47c3b6721",
         "state_snapshots.jsonl": "ede2ef196daa122b74bf2a83a657cfeaddaae15b369440dcade415e5ec999f36",
-        "metrics.json": "ccfd93f59e8eed939d77e9b1beb2124da0522dbdc875a39a3167d7ac53299486",
-        "audit.jsonl": "6958c2b32285cf122d20fa848cd318a89d38a9d8b090dcd3659ef03c4b1b1535",
+        "metrics.json": "67f6b15738a2c1d9520dced15ebb8a4257803bcf4c0b5fbea44ebbd75fd2d583",
+        "audit.jsonl": "253ea61e350f3ec90b8ceed8e22b1382e810e87e46a428bc3284f0f5d54abfb7",
     },
     "lost-audit": {
         "events.jsonl": "4244b244796c27c057ac038ab56ebb922f3f5f3bbe43274b5053f755b19869b1",
@@ -674,6 +674,9 @@ def _lost_sink(sink: str, limit: int) -> Callable[[Path], dict[str, bytes]]:
         if sink != "audit":
             assert "C2_SINK_WRITE_FAILED" in _audit_codes(artifacts)
             assert metrics["status"] == "FAILED"
+            # The file lost lines: not sealed, and metrics.json says where it ends.
+            assert "C2_DRYRUN_STOP" not in _audit_codes(artifacts)
+            assert metrics[f"{sink}_sink_failed_at"] == limit + 1
         else:  # it died at C2_DRYRUN_STOP, after the events closed: metrics.json says so
             assert _audit_codes(artifacts) == ["C2_DRYRUN_START"]
             assert (metrics["audit_sink_failed_at"], metrics["audit_sink_error"]) == (
