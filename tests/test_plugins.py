@@ -676,6 +676,56 @@ def test_strategy_object_is_recorded_and_resume_needs_it_again(tmp_path):
     assert "in-process" in manifest["determinism"]["reason"]
 
 
+FORGETFUL = """
+class Forgetful:
+    def __init__(self, strategy_id):
+        self.strategy_id, self.n = strategy_id, 0
+
+    def on_bar(self, bar, view):
+        self.n += 1
+        return ()
+
+    def get_state(self):
+        return {"n": self.n}
+
+    def set_state(self, state):  # a newer version that reads a key the old state lacks
+        raise KeyError(f"n_v2 (login token=hunter2-Zq8vX1, n={state['n']})")
+
+
+def make(*, strategy_id):
+    return Forgetful(strategy_id)
+"""
+
+
+@pytest.mark.broken_run("a crashed run whose strategy can no longer restore its state stays so")
+def test_a_set_state_that_raises_is_refused_before_resume_changes_anything(tmp_path, plugdir):
+    """Bug: resume cut the artifacts back (events.jsonl.torn made), opened the idempotency
+    store (its WAL folded in), and only then called the strategy's set_state, whose
+    KeyError crashed the CLI with a traceback (exit 1), the run directory changed."""
+    (plugdir / "userplug" / "forgetful.py").write_text(FORGETFUL)
+    config = plugdir / "forgetful.toml"
+    config.write_text(
+        'run_id = "forgetful"\nsteps = 300\ndurability = "step"\n'
+        'strategy_factory = "userplug.forgetful:make"\n'
+    )
+    out = tmp_path / "runs"
+    crashed = cli("dryrun", "-c", config, "--out", out, "-q", crash_at="checkpoint:2", cwd=tmp_path)
+    assert crashed.returncode == KILLED, crashed.stderr
+    run_dir = out / "forgetful"
+    assert (run_dir / "checkpoint.json").exists()
+    before = _tree(run_dir)
+    refused = cli("resume", run_dir, cwd=tmp_path)
+    err = _one_line_error(
+        refused,
+        "cannot resume run forgetful: the strategy's set_state raised KeyError: ",
+        "login token=***",
+        "nothing was changed",
+    )
+    assert "hunter2" not in err
+    assert _tree(run_dir) == before
+    assert not list(run_dir.glob("*.torn"))
+
+
 def test_resuming_with_a_reference_a_run_started_otherwise_says_what_it_was_started_with(
     tmp_path,
 ):

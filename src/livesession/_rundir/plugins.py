@@ -20,8 +20,9 @@ import attrs
 from .._domain.plugin_fields import default_strategy_id
 from .._exceptions import DataFileError, PluginError
 from .._risk.checks import CheckResult, PreflightContext
-from .._session.assembly import default_feed
+from .._session.assembly import default_feed, default_strategy
 from .._session.edges import check_edges
+from .._session.pipeline import error_message
 from .._session.plugins import (
     broker_from_reference,
     check_strategy_id,
@@ -54,6 +55,7 @@ __all__ = [
     "check_recorded_sources",
     "given_broker",
     "open_plugins",
+    "restore_plugins",
 ]
 
 _KINDS: Final = {"strategy": Strategy, "feed": MarketFeed, "broker": Broker}
@@ -227,6 +229,34 @@ def open_plugins(
         sources=sources,
         owns_broker=built_broker is not None and broker is None,
     )
+
+
+def restore_plugins(
+    cfg: DryrunConfig, plugins: RunPlugins, checkpoint: dict[str, Any]
+) -> RunPlugins:
+    """``plugins`` with the feed's and the strategy's checkpointed states restored.
+
+    Their ``set_state`` is the caller's code, and one may raise (a strategy that now
+    expects a key its old state lacks): ``resume`` calls this before it changes anything,
+    so such a failure is ``PluginError`` naming the plug-in and the error, with the run
+    directory as it was. The built-in strategy is built here, to be tried likewise; the
+    session then restores the rest of the checkpoint, not these again.
+    """
+    strategy = plugins.strategy if plugins.strategy is not None else default_strategy(cfg)
+    for role, owner in (("feed", plugins.feed), ("strategy", strategy)):
+        try:
+            owner.set_state(checkpoint[role])
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException as exc:  # noqa: BLE001 - the caller's code: any error refuses
+            said = error_message(exc)
+            raise PluginError(
+                f"cannot resume run {cfg.run_id}: the {role}'s set_state raised "
+                f"{type(exc).__name__}{f': {said}' if said else ''} on the state its "
+                f"checkpoint holds; nothing was changed: make set_state read that state "
+                "(the code the run started with did), then resume again"
+            ) from None
+    return attrs.evolve(plugins, strategy=strategy)
 
 
 def check_recorded_sources(cfg: DryrunConfig, recorded: dict[str, Any]) -> bool:

@@ -1,8 +1,9 @@
 """Resume a crashed run from its last checkpoint.
 
 Everything is validated first (checkpoint, audit chain, artifact sizes, venue journals,
-the data file: whole, and with the SHA-256 ``run.json`` recorded), while nothing on disk
-has changed; only then are the artifacts cut back to the
+the data file: whole, and with the SHA-256 ``run.json`` recorded), and the feed and the
+strategy are given their checkpointed states (their ``set_state`` is the caller's code),
+while nothing on disk has changed; only then are the artifacts cut back to the
 checkpoint's offsets (the torn tails move to ``<file>.torn``), the session restored, the
 venue journal replayed and ``C2_RESUME`` audited.
 """
@@ -31,6 +32,7 @@ from .._exceptions import (
     RunDirectoryError,
 )
 from .._session.assembly import make_clock
+from .._session.coordinator import restore_resumed
 from .._support.fsutil import file_digest, truncate_to
 from .._support.references import check_sources
 from .._typing import MarkableVenue, RelayedVenue, ResumableVenue
@@ -42,7 +44,14 @@ from .brokers import BrokerFactory, open_broker
 from .data import check_data_unchanged, check_run_data
 from .layout import STORES, Backing, read_run_config
 from .lock import RunLock, writer_command
-from .plugins import PlugIns, RunPlugins, apply_references, check_arguments, open_plugins
+from .plugins import (
+    PlugIns,
+    RunPlugins,
+    apply_references,
+    check_arguments,
+    open_plugins,
+    restore_plugins,
+)
 from .session import open_session
 
 if TYPE_CHECKING:
@@ -183,7 +192,8 @@ def resume_run(
     passed here must be the one recorded), objects passed again as ``strategy``, ``feed``
     or ``broker`` when the run was created with objects. A referenced module whose source
     file's SHA-256 differs from the one recorded, or a missing or different object, raises
-    ``PluginError`` with nothing changed.
+    ``PluginError`` with nothing changed; so does a feed's or strategy's ``set_state`` that
+    raises on the state the checkpoint holds (they are restored before anything changes).
 
     Validates everything first and changes nothing on disk when anything is wrong. A run
     with a lease takes it next (``LeaseHeld`` while another live session holds it, still
@@ -246,6 +256,8 @@ def _reopen(
     try:
         check_sources(meta.get("sources") or {}, plugins.sources, run=cfg.run_id)
         check_data_unchanged(run_dir, meta, plugins.feed, cfg_sha256=cfg.feed_sha256)
+        if checkpoint is not None:  # the plug-ins' own code, tried while nothing has changed
+            plugins = restore_plugins(cfg, plugins, checkpoint)
         lease, grant = take_lease(cfg, run_dir, backing, lease_clock)
     except BaseException:
         plugins.close()
@@ -352,7 +364,7 @@ def _resume_session(
             "events": _prefix_digest(run_dir / names.ARTIFACTS["events"], offsets["events"]),
             "states": _prefix_digest(run_dir / names.ARTIFACTS["states"], offsets["states"]),
         }
-        session.restore_state(checkpoint, digests)
+        restore_resumed(session, checkpoint, digests)  # the plug-ins': restore_plugins
         _venue_catch_up(broker, checkpoint)
         for order in session.iter_open_orders():
             venue = broker.order_by_client_id(order.client_order_id)

@@ -150,14 +150,23 @@ class SessionParts(SessionContext):
         state["recorder"] = self.recorder.get_state()
         return state
 
-    def restore(self, state: dict[str, Any], digests: dict[str, Any]) -> None:
-        """Restore a checkpoint made by ``checkpoint_state`` (the run's digests beside it)."""
-        restore(state, self._owners())
+    def restore(
+        self, state: dict[str, Any], digests: dict[str, Any], *, plugins: bool = True
+    ) -> None:
+        """Restore a checkpoint made by ``checkpoint_state`` (the run's digests beside it).
+
+        ``plugins=False``: the feed's and the strategy's states were restored already
+        (``resume`` tries them before it changes anything), so they are not handed theirs
+        a second time.
+        """
+        owners = self._owners()
+        restore(state, owners if plugins else owners[: -len(self.plugin_states)])
         self.recorder.set_state(state["recorder"], digests)
         if isinstance(self.broker, RecoveringVenue):
             _recover_orders(self.broker, self.book)
 
     def _owners(self) -> tuple[StateOwner, ...]:
+        """Every owner of checkpoint keys, the plug-ins' last."""
         return (
             self.lifecycle,
             self.time,

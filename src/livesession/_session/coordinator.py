@@ -55,6 +55,7 @@ __all__ = [
     "SessionInspection",
     "VerbOutcome",
     "VerbResult",
+    "restore_resumed",
 ]
 
 S = SessionState
@@ -462,6 +463,16 @@ class LiveSessionOrchestrator:
     def restore_state(self, state: dict[str, Any], digests: dict[str, Any]) -> None:
         """Restore a checkpoint made by ``get_state`` (used by resume)."""
         self._parts().restore(state, digests)
+
+
+def restore_resumed(
+    session: LiveSessionOrchestrator, state: dict[str, Any], digests: dict[str, Any]
+) -> None:
+    """``restore_state`` but for the feed's and the strategy's states, restored already.
+
+    Their ``set_state`` is the caller's code: ``resume`` tries it before anything changes.
+    """
+    session._parts().restore(state, digests, plugins=False)  # noqa: SLF001 - its own module
 
 
 def _run_hooks(session: LiveSessionOrchestrator) -> None:
