@@ -187,3 +187,51 @@ def test_a_session_opened_without_start_is_started_by_the_caller(tmp_path: Path)
     sealed = orjson.loads((tmp_path / "aio-refused" / "metrics.json").read_bytes())
     assert sealed["status"] == SessionStatus.REJECTED.value
     assert not verify_run(tmp_path / "aio-refused").violations
+
+
+class _CancelsItself:
+    """A strategy whose own asyncio code raised ``CancelledError`` inside on_bar."""
+
+    strategy_id = "sma_demo"
+
+    def __init__(self) -> None:
+        self.n = 0
+
+    def on_bar(self, bar: object, view: object) -> list[object]:
+        self.n += 1
+        if self.n == 5:
+            raise asyncio.CancelledError("price task cancelled")
+        return []
+
+    def get_state(self) -> dict[str, int]:
+        return {"n": self.n}
+
+    def set_state(self, state: dict[str, int]) -> None:
+        self.n = state["n"]
+
+
+def test_a_cancelled_error_the_strategy_raises_is_not_the_task_s_cancellation() -> None:
+    """Before, it escaped the step on the owner thread and reached run_steps as if the
+    awaiting task had been cancelled: the session was stopped as "task cancelled" and the
+    caller's task ended cancelled. It is the strategy's error: run_steps returns."""
+    sinks = Sinks()
+
+    async def main() -> tuple[int, object, bool]:
+        async with open_session(
+            DryrunConfig(run_id="aio-own-cancel"), strategy=_CancelsItself(), **sinks.kwargs()
+        ) as session:
+            done = await session.run_steps(20)
+            task = asyncio.current_task()
+            return done, await session.result(), task is not None and task.cancelling() > 0
+
+    done, result, cancelling = asyncio.run(main())
+    assert done == 5
+    assert not cancelling
+    assert (result.status, result.reason) == (SessionStatus.FAILED, "STRATEGY_ERROR")  # type: ignore[attr-defined]
+    assert result.detail == "CancelledError: price task cancelled"  # type: ignore[attr-defined]
+    reasons = [
+        orjson.loads(line)["payload"].get("reason")
+        for line in sinks.events.lines
+        if orjson.loads(line)["event_type"] == "STATE_CHANGED"
+    ]
+    assert CANCELLED_REASON not in reasons

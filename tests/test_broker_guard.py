@@ -8,6 +8,7 @@ verified (the conftest checks each run directory at teardown; in-memory runs exp
 
 from __future__ import annotations
 
+import asyncio
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -237,6 +238,18 @@ class TestTranslation:
         assert caught.value.client_order_id == CID
         assert str(caught.value) == f"{call} raised KeyError: 'password=***'"
         assert SECRET not in str(caught.value)
+
+    def test_a_base_exception_but_an_interrupt_is_translated_too(self):
+        """An ``asyncio.CancelledError`` from a broker built on asyncio escaped the guard
+        (it caught ``Exception``) and tore the session; Ctrl-C and ``sys.exit`` still pass."""
+        cancelled = asyncio.CancelledError("order task cancelled")
+        with pytest.raises(OutcomeUnknown, match=r"^submit raised CancelledError: order task"):
+            GuardedBroker(Bare(submit=cancelled)).submit(_order(), 0)
+        with pytest.raises(Transient, match=r"^poll raised CancelledError: order task"):
+            GuardedBroker(Bare(poll=cancelled)).poll(0)
+        for interrupt in (KeyboardInterrupt(), SystemExit(3)):
+            with pytest.raises(type(interrupt)):
+                GuardedBroker(Bare(submit=interrupt)).submit(_order(), 0)
 
     @pytest.mark.parametrize(
         ("reason", "code"),
@@ -583,3 +596,24 @@ class TestInASession:
         orch.close()
         _verify_memory(sinks, tmp_path / "hook")
         assert SECRET.encode() not in sinks.events.getvalue()
+
+    def test_a_step_hook_raising_a_cancelled_error_is_an_unexpected_error(self, tmp_path: Path):
+        """Before, a ``BaseException`` but an interrupt escaped the last resort and tore the
+        session, which then sealed nothing."""
+        sinks = Sinks()
+        orch = LiveSessionOrchestrator(
+            _config("hook2"), feed=ScriptedFeed(["100"]), **sinks.kwargs()
+        )
+
+        def hook(session: LiveSessionOrchestrator) -> None:
+            if session.steps_done == 3:
+                raise asyncio.CancelledError("dashboard task cancelled")
+
+        orch.step_hooks.append(hook)
+        assert orch.preflight()
+        orch.activate()
+        assert orch.run_n_steps(10) == 3
+        assert orch.result().detail == "CancelledError: dashboard task cancelled"
+        orch.close()
+        assert orch.result().reason == "UNEXPECTED_ERROR"
+        _verify_memory(sinks, tmp_path / "hook2")

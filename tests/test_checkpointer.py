@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
 from typing import Any
@@ -180,7 +181,7 @@ class _Plugin:
         self.restored: list[Any] = []
 
     def get_state(self) -> Any:
-        if isinstance(self.state, Exception):
+        if isinstance(self.state, BaseException):
             raise self.state
         return self.state
 
@@ -215,6 +216,9 @@ class TestPlugInState:
             ({"s": {1}}, TypeError, "get_state gave what JSON cannot hold (Type is not JSON"),
             ({1: "a"}, TypeError, "Dict key must be str"),
             (KeyError("gone"), KeyError, "gone"),
+            # A BaseException other than an interrupt is the plug-in's failure too: before,
+            # it escaped the checkpoint and tore the session.
+            (asyncio.CancelledError("price task"), asyncio.CancelledError, "price task"),
         ],
     )
     def test_a_bad_state_fails_once_then_is_none(self, state, cause, shown):

@@ -9,6 +9,7 @@ acknowledges, winds down and seals FAILED (exit 4). Every run made here is verif
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 import time
@@ -78,6 +79,10 @@ class _Boom(Exception):
     """The strategy's own error."""
 
 
+class _Weird(BaseException):
+    """A strategy's own exception that is not an ``Exception``."""
+
+
 class _RaisingStrategy(ScriptedStrategy):
     """A scripted strategy that raises ``error`` on bar ``at_bar``."""
 
@@ -95,7 +100,7 @@ class _RaisingStrategy(ScriptedStrategy):
 class _RaisingFeed(ScriptedFeed):
     """A scripted feed whose ``next_bar`` raises ``error`` for bar ``at_bar``."""
 
-    def __init__(self, at_bar: int, error: Exception) -> None:
+    def __init__(self, at_bar: int, error: BaseException) -> None:
         super().__init__(["40000.00"])
         self._at = at_bar
         self._error = error
@@ -284,6 +289,34 @@ class TestStrategyError:
         with pytest.raises(LiveSessionError, match="interrupted by PostgresError"):
             orch.step()
 
+    @pytest.mark.parametrize(
+        "error",
+        [asyncio.CancelledError("price task cancelled"), _Weird("odd"), GeneratorExit("gone")],
+        ids=["CancelledError", "own-BaseException", "GeneratorExit"],
+    )
+    def test_a_base_exception_other_than_an_interrupt_is_the_strategy_s_error(
+        self, tmp_path: Path, error: BaseException
+    ):
+        """Bug: an ``asyncio.CancelledError`` (or any ``BaseException`` subclass but
+        ``KeyboardInterrupt`` and ``SystemExit``) from on_bar escaped the step as a
+        traceback, the run unsealed with its position open. It is the strategy's error:
+        wound down, flat, sealed FAILED, and the run verifies."""
+        sinks = Sinks()
+        orch = _session(sinks, strategy=_RaisingStrategy(4, error, _TRADES))
+        result = orch.run_to_end(50, operator="cli")
+        assert (result.state, result.status, result.reason) == (
+            SessionState.STOPPED,
+            SessionStatus.FAILED,
+            "STRATEGY_ERROR",
+        )
+        name = type(error).__name__
+        (event,) = sinks.events_of("STRATEGY_ERROR")
+        assert event["payload"] == {"error": name, "message": str(error), "step": 4}
+        assert result.detail == f"{name}: {error}"
+        assert not any(orch.book.positions.values())
+        assert not orch.book.open_orders
+        _verify_memory(sinks, tmp_path / "run")
+
     def test_a_long_message_is_cut(self):
         """A message is cut to 500 characters after redaction."""
         message = error_message(ValueError("x" * 2000))
@@ -317,6 +350,19 @@ class TestFeedError:
         orch.acknowledge("ops-2")
         orch.close()
         assert (orch.state, orch.status) == (SessionState.STOPPED, SessionStatus.FAILED)
+        assert not any(orch.book.positions.values())
+        _verify_memory(sinks, tmp_path / "run")
+
+    def test_a_feed_raising_a_cancelled_error_is_the_feed_s_error(self, tmp_path: Path):
+        """An ``asyncio.CancelledError`` from next_bar (a feed reading a stream with asyncio)
+        escaped the step and left the run unsealed: it is the feed's error now."""
+        sinks = Sinks()
+        feed = _RaisingFeed(6, asyncio.CancelledError("reader task cancelled"))
+        orch = _session(sinks, feed=feed, strategy=ScriptedStrategy(_TRADES))
+        result = orch.run_to_end(50, operator="cli")
+        assert (result.status, result.reason) == (SessionStatus.FAILED, "FEED_ERROR")
+        (event,) = sinks.events_of("FEED_ERROR")
+        assert event["payload"]["error"] == "CancelledError"
         assert not any(orch.book.positions.values())
         _verify_memory(sinks, tmp_path / "run")
 

@@ -32,7 +32,7 @@ says what is wrong and how to fix it. Messages never contain a secret.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -63,6 +63,15 @@ __all__ = [
     "Transient",
     "UsageError",
 ]
+
+
+INTERRUPTS: Final = (KeyboardInterrupt, SystemExit)
+"""What livesession never catches from a plug-in's code: Ctrl-C and ``sys.exit``.
+
+Every other exception a plug-in raises is that plug-in's failure, ``BaseException``
+subclasses included (an ``asyncio.CancelledError``, a ``GeneratorExit``, one of its own):
+catching ``Exception`` alone would let those tear the session instead.
+"""
 
 
 class LiveSessionError(Exception):
@@ -158,7 +167,7 @@ class PluginStateError(CheckpointError):
     ``STRATEGY_ERROR`` and ``cause`` the exception behind it.
     """
 
-    def __init__(self, reason: str, cause: Exception) -> None:
+    def __init__(self, reason: str, cause: BaseException) -> None:
         self.reason = reason
         self.cause = cause
         self.owner = "strategy" if reason == "STRATEGY_ERROR" else "feed"

@@ -18,7 +18,9 @@ either escaped the step as a traceback and left the run unsealed.
   ``lookup``) it is ``Transient``, and so is an answer of the wrong type: nothing at the
   venue changed, the call counts as failed (``BrokerHealth``), and the session asks again.
 
-The error keeps its type's name and redacted message. Every other attribute (``kind``,
+Any exception counts, ``BaseException`` subclasses too (an ``asyncio.CancelledError`` from a
+broker built on asyncio), but ``KeyboardInterrupt`` and ``SystemExit``, which pass. The
+error keeps its type's name and redacted message. Every other attribute (``kind``,
 ``simulated``, the optional abilities) is the wrapped broker's.
 """
 
@@ -31,7 +33,7 @@ import attrs
 
 from .._domain.ids import record_code
 from .._domain.model import BrokerReport, RejectReport, VenueOrder
-from .._exceptions import BrokerError, OutcomeUnknown, Rejected, Transient
+from .._exceptions import INTERRUPTS, BrokerError, OutcomeUnknown, Rejected, Transient
 from .._support.secrets import redact_text
 
 if TYPE_CHECKING:
@@ -53,7 +55,9 @@ def guard_broker(broker: Broker) -> Broker:
     return GuardedBroker(broker)
 
 
-def _failed(kind: type[BrokerError], operation: str, exc: Exception, cid: str | None) -> NoReturn:
+def _failed(
+    kind: type[BrokerError], operation: str, exc: BaseException, cid: str | None
+) -> NoReturn:
     message = redact_text(f"{operation} raised {type(exc).__name__}: {exc}")
     raise kind(message, client_order_id=cid) from exc
 
@@ -131,9 +135,9 @@ def _change(operation: str, call: Callable[[], object], cid: str) -> None:
         raise Rejected(
             redact_text(str(exc)), reason=code, client_order_id=exc.client_order_id
         ) from None
-    except BrokerError:
+    except (BrokerError, *INTERRUPTS):
         raise
-    except Exception as exc:  # noqa: BLE001 - outside the taxonomy: it may have been applied
+    except BaseException as exc:  # noqa: BLE001 - outside the taxonomy: it may have been applied
         _failed(OutcomeUnknown, operation, exc, cid)
 
 
@@ -141,9 +145,9 @@ def _read(operation: str, call: Callable[[], object], check: Callable[[str, obje
     """``call``'s answer, checked; any failure of a read is ``Transient``."""
     try:
         return check(operation, call())
-    except BrokerError:
+    except (BrokerError, *INTERRUPTS):
         raise
-    except Exception as exc:  # noqa: BLE001 - a read changed nothing at the venue
+    except BaseException as exc:  # noqa: BLE001 - a read changed nothing at the venue
         _failed(Transient, operation, exc, None)
 
 

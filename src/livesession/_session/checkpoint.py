@@ -15,7 +15,7 @@ import orjson
 
 from .._artifacts import names
 from .._artifacts.recorder import crashpoint
-from .._exceptions import LiveSessionError, PluginStateError, SinkFailure
+from .._exceptions import INTERRUPTS, LiveSessionError, PluginStateError, SinkFailure
 from .._support.logging import get_logger
 
 if TYPE_CHECKING:
@@ -123,7 +123,9 @@ class PlugInState:
             return {self.key: None}
         try:
             state = self._owner.get_state()
-        except Exception as exc:  # noqa: BLE001 - the caller's code: one path for every error
+        except INTERRUPTS:
+            raise
+        except BaseException as exc:  # noqa: BLE001 - the caller's code: one path for every error
             self._fail(exc)
         try:
             # What every checkpoint store does with it; a resume gets back what it reads.
@@ -134,7 +136,7 @@ class PlugInState:
             self._fail(TypeError(f"get_state gave {_changed(state, back, 'state')}{_USE_JSON}"))
         return {self.key: state}
 
-    def _fail(self, cause: Exception) -> NoReturn:
+    def _fail(self, cause: BaseException) -> NoReturn:
         self.failed = True
         raise PluginStateError(self._reason, cause) from cause
 

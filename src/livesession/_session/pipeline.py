@@ -14,7 +14,8 @@ takes one path (``input_failed``): trading HALTED at once, a ``FEED_ERROR`` or
 ``STRATEGY_ERROR`` event (audit ``C2_FEED_ERROR`` / ``C2_STRATEGY_ERROR``) with the
 exception's type and redacted message, open orders cancelled, and a fault with that
 reason (ERROR_REQUIRES_OPERATOR). ``SinkFailure`` keeps its own fail-closed path, and
-``KeyboardInterrupt`` and ``SystemExit`` are never caught.
+``KeyboardInterrupt`` and ``SystemExit`` are never caught; any other ``BaseException``
+(an ``asyncio.CancelledError`` the strategy raises, say) takes the input-failure path.
 
 A feed that raises ``Transient`` (the venue feed, its fetch retries spent) is a failed
 broker call instead (``BrokerHealth``, operation ``fetch_ohlcv``) and the step does not
@@ -31,7 +32,14 @@ from .._domain import clock as _clock
 from .._domain.decimal import plain
 from .._domain.lifecycle import SessionState
 from .._domain.model import Bar, OrderIntent, bar_problem, intent_problem
-from .._exceptions import ConfigError, LiveSessionError, PluginStateError, SinkFailure, Transient
+from .._exceptions import (
+    INTERRUPTS,
+    ConfigError,
+    LiveSessionError,
+    PluginStateError,
+    SinkFailure,
+    Transient,
+)
 from .._market.venue import FETCH_OHLCV
 from .._risk.governor import TradingState
 from .._support.logging import get_logger
@@ -111,9 +119,9 @@ def guarded_step(p: SessionParts, *, after_step: Callable[[], None]) -> None:
         step_once(p, after_step=after_step)
     except SinkFailure as exc:
         lifecycle.fail_closed(exc)
-    except LiveSessionError:
+    except (LiveSessionError, *INTERRUPTS):
         raise  # ours, with its one-line message (a checkpoint the disk refused, say)
-    except Exception as exc:  # noqa: BLE001 - the last resort: the run must stay sealable
+    except BaseException as exc:  # noqa: BLE001 - the last resort: the run must stay sealable
         unexpected(p, exc)
 
 
@@ -248,15 +256,15 @@ def _decide(p: SessionParts, bar: Bar) -> tuple[OrderIntent, ...] | None:
     """
     try:
         intents = _checked(p.strategy.on_bar(bar, p.book.strategy_view))
-    except SinkFailure:
+    except (SinkFailure, *INTERRUPTS):
         raise
-    except Exception as exc:  # noqa: BLE001 - any strategy error takes the input-failure path
+    except BaseException as exc:  # noqa: BLE001 - any strategy error takes the input-failure path
         input_failed(p, STRATEGY_ERROR, exc, step=p.time.steps)
         return None
     return intents
 
 
-def _next_bar(p: SessionParts) -> tuple[Bar | None, Exception | None]:
+def _next_bar(p: SessionParts) -> tuple[Bar | None, BaseException | None]:
     """The feed's next bar (None: exhausted), or the exception reading it gave.
 
     A bar of a feed other than the built-in ones (whose bars are checked where they are
@@ -270,9 +278,9 @@ def _next_bar(p: SessionParts) -> tuple[Bar | None, Exception | None]:
                 _check_bar(bar, p.config.symbol, after_ns=p.time.last_step_ns)
             else:
                 _check_bar(bar, p.config.symbol, asked_ns=asked)
-    except SinkFailure:
+    except (SinkFailure, *INTERRUPTS):
         raise
-    except Exception as exc:  # noqa: BLE001 - any feed error takes the one input-failure path
+    except BaseException as exc:  # noqa: BLE001 - any feed error takes the one input-failure path
         return None, exc
     return bar, None
 
@@ -342,7 +350,7 @@ def states_hold(p: SessionParts) -> bool:
     return True
 
 
-def input_failed(p: SessionParts, reason: str, exc: Exception, *, step: int) -> None:
+def input_failed(p: SessionParts, reason: str, exc: BaseException, *, step: int) -> None:
     """The feed or the strategy raised in ``step``: stop trading and call the operator.
 
     In order: the ``reason`` event (``FEED_ERROR`` / ``STRATEGY_ERROR``: the exception's
@@ -360,7 +368,7 @@ def input_failed(p: SessionParts, reason: str, exc: Exception, *, step: int) -> 
     _fault(p, reason, detail)
 
 
-def unexpected(p: SessionParts, exc: Exception) -> None:
+def unexpected(p: SessionParts, exc: BaseException) -> None:
     """An exception nothing else handled ended the step: stop trading and call the operator.
 
     Code that is not the feed's or the strategy's raised (a step hook, a broker's
@@ -374,12 +382,12 @@ def unexpected(p: SessionParts, exc: Exception) -> None:
     _fault(p, UNEXPECTED_ERROR, _described(exc))
 
 
-def _described(exc: Exception) -> dict[str, str]:
+def _described(exc: BaseException) -> dict[str, str]:
     """The exception as a fault records it: its type, and its redacted, cut message."""
     return {"error": type(exc).__name__, "message": error_message(exc)}
 
 
-def _log_traceback(p: SessionParts, event: str, reason: str, exc: Exception) -> None:
+def _log_traceback(p: SessionParts, event: str, reason: str, exc: BaseException) -> None:
     """The redacted traceback, to the session log only (its file paths are no evidence)."""
     traceback_text = redact_text("".join(traceback.format_exception(exc)))
     get_logger().error(event, run_id=p.config.run_id, reason=reason, traceback=traceback_text)
