@@ -38,6 +38,7 @@ from livesession import (
     TradingState,
 )
 from livesession._session.pipeline import error_message
+from livesession.evidence import scan_secrets
 from livesession.stores import MemoryIdempotencyStore
 from livesession.verify import verify_run
 
@@ -493,6 +494,59 @@ class TestCliRefusesBadDataUpFront:
         assert "line 121" in line  # the header is line 1, data row 120 is line 121
         assert "column close" in line
         assert not (tmp_path / "runs").exists()
+
+
+_ENV_KEYED = """
+import os
+
+
+class Keyed:
+    strategy_id = "keyed"
+
+    def on_bar(self, bar, view):
+        if int(bar.volume) >= 0:  # the first bar: the desk's login fails
+            raise ConnectionError(f"login refused for key {os.environ['MYDESK_API_SECRET']}")
+        return []
+
+    def get_state(self):
+        return {}
+
+    def set_state(self, state):
+        pass
+
+
+def make(*, strategy_id):
+    return Keyed()
+"""
+_ENV_SECRET = "Hx7pQ2vL9mZ4kT8w"
+
+
+class TestEnvironmentSecrets:
+    def test_a_secret_the_strategy_reads_from_the_environment_is_redacted(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ):
+        """Bug: the key a strategy read from the environment (as docs/plugins.md says to)
+        and quoted in its error was written in clear into events.jsonl, audit.jsonl,
+        session.log.jsonl and stderr, and `livesession evidence` then failed its secret
+        scan: it knew the variable for a secret, redaction did not."""
+        monkeypatch.setenv("MYDESK_API_SECRET", _ENV_SECRET)
+        (tmp_path / "keyed.py").write_text(_ENV_KEYED, "utf-8")
+        config = tmp_path / "keyed.toml"
+        config.write_text('run_id = "keyed"\nsteps = 20\nstrategy_factory = "keyed:make"\n')
+        done = subprocess.run(
+            [sys.executable, "-m", "livesession.cli", "dryrun", "--config", str(config),
+             "--out", "runs"],
+            cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+        assert done.returncode == EXIT_FAILED, done.stderr
+        assert "STRATEGY_ERROR (ConnectionError: login refused for key ***)" in done.stderr
+        assert _ENV_SECRET not in done.stderr + done.stdout
+        run_dir = tmp_path / "runs" / "keyed"
+        for name in (*CONTRACT, "session.log.jsonl"):
+            text = (run_dir / name).read_text("utf-8")
+            assert _ENV_SECRET not in text, name
+        assert "login refused for key ***" in (run_dir / "events.jsonl").read_text("utf-8")
+        assert scan_secrets(run_dir) == []  # the environment's secret, searched for
 
 
 # -- the pieces ---------------------------------------------------------------------------------

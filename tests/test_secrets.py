@@ -7,8 +7,16 @@ import time
 import orjson
 import pytest
 
+from livesession import DryrunConfig, LiveSessionOrchestrator
 from livesession._domain.alerts import ALERT_ENV
-from livesession._support.secrets import find_secrets, redact, redact_text
+from livesession._support.secrets import (
+    MIN_ENV_SECRET,
+    environment_secrets,
+    find_secrets,
+    redact,
+    redact_text,
+    take_environment_secrets,
+)
 from livesession.evidence import scan_secrets
 
 # (kind, text, the secret value that must not survive redaction)
@@ -236,3 +244,60 @@ class TestKnownValues:
     def test_short_pieces_of_the_path_are_no_finding(self, tmp_path):
         (tmp_path / "notes.txt").write_text("services ops-alerts T000 B000\n")
         assert scan_secrets(tmp_path, environ={ALERT_ENV: self.URL}) == []
+
+
+@pytest.fixture(name="environment")
+def _environment():
+    """Redaction's snapshot of the environment is the test's; the process's again after."""
+    yield take_environment_secrets
+    take_environment_secrets()
+
+
+class TestEnvironmentRedaction:
+    """Redaction removes the environment's secrets: the ones the evidence scan looks for."""
+
+    KEY = "Hx7pQ2vL9mZ4kT8w"
+
+    @pytest.mark.parametrize(
+        "name",
+        ["MYDESK_API_SECRET", "DB_PASSWORD", "WAREHOUSE_DSN", "VAULT_TOKEN", "EXCHANGE_API_KEY"],
+    )
+    def test_a_secret_named_variable_s_value_is_redacted_in_every_spelling(
+        self, tmp_path, environment, name
+    ):
+        """A key quoted bare matches no pattern: only its variable said it was a secret."""
+        env = {name: self.KEY + "\t2", "HOME": "/home/desk"}
+        environment(env)
+        text = f"login refused for key {self.KEY}\t2 ({self.KEY + chr(9) + '2'!r})"
+        assert find_secrets(text) == []
+        assert redact_text(text) == "login refused for key *** ('***')"
+        line = orjson.dumps({"message": text}) + b"\n"
+        (tmp_path / "events.jsonl").write_bytes(line)
+        assert scan_secrets(tmp_path, environ=env) == [f"events.jsonl:1: value of ${name}"]
+        (tmp_path / "events.jsonl").write_bytes(orjson.dumps({"message": redact_text(text)}))
+        assert scan_secrets(tmp_path, environ=env) == []
+
+    def test_the_scan_and_redaction_share_one_definition(self, environment):
+        """Which variables hold a secret, and how short a value is none: the same for both."""
+        env = {
+            "SHORT_TOKEN": "x" * (MIN_ENV_SECRET - 1),  # too short to be searched for
+            "DESK_TOKEN": "y" * MIN_ENV_SECRET,
+            "DESK_USER": "desk-operator-7",  # not named like a secret
+            "LIVESESSION_ALERT_WEBHOOK_URL": "https://hooks.example/hooks/T0ken1234567890abc",
+        }
+        environment(env)
+        names = [name for name, _ in environment_secrets(env)]
+        assert names == ["DESK_TOKEN", "LIVESESSION_ALERT_WEBHOOK_URL"]
+        assert redact_text("x" * (MIN_ENV_SECRET - 1)) == "x" * (MIN_ENV_SECRET - 1)
+        assert redact_text("by desk-operator-7") == "by desk-operator-7"
+        assert redact_text("user yyyyyyyy") == "user ***"
+        assert redact_text("posting to T0ken1234567890abc failed") == "posting to *** failed"
+
+    def test_each_session_takes_the_environment_as_it_is_built(self, environment, monkeypatch):
+        """A variable set after the first redaction (a secret fetched from a vault at
+        start-up) is redacted from the next session on."""
+        environment({})
+        assert redact_text(f"key {self.KEY}") == f"key {self.KEY}"
+        monkeypatch.setenv("MYDESK_API_SECRET", self.KEY)
+        LiveSessionOrchestrator(DryrunConfig(run_id="env")).close()
+        assert redact_text(f"key {self.KEY}") == "key ***"

@@ -15,7 +15,7 @@ from typing import Any, Final
 import attrs
 
 from .._exceptions import ConfigError
-from .._support.secrets import redact, redact_text
+from .._support.secrets import ALERT_ENV, redact, redact_text
 from .runtime_config import Secret
 
 __all__ = [
@@ -27,8 +27,6 @@ __all__ = [
     "alerts_config",
 ]
 
-ALERT_ENV: Final = "LIVESESSION_ALERT_WEBHOOK_URL"
-"""The environment variable with the webhook URL; it wins over ``[alerts] webhook_url``."""
 
 # Audit code -> alert code. C2_TRADING_STATE and C2_DRYRUN_STOP depend on their payload.
 _BY_AUDIT_CODE: Final = {

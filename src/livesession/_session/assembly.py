@@ -30,6 +30,7 @@ from .._risk.checks import Check, default_checks
 from .._risk.governor import TradingGovernor
 from .._risk.rails import default_rails
 from .._support.references import is_reference
+from .._support.secrets import take_environment_secrets
 from .._typing import JournaledVenue, RecoveringVenue, RelayedVenue
 from .._version import __version__
 from ..brokers.mock import MockBroker, venue_options
@@ -274,6 +275,7 @@ def assemble(
     if not isinstance(config, DryrunConfig):
         raise ConfigError(f"config must be a DryrunConfig, got {type(config).__name__}")
     check_edges(edges)  # an edge of the wrong kind is refused before anything is built
+    take_environment_secrets()  # what redaction removes: the environment's secrets, as now
     e = edges
     if e.get("strategy") is not None:
         plugins.check_strategy_id(e.get("strategy"), config.strategy_id)

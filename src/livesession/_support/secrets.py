@@ -7,7 +7,13 @@ redacted text scans clean (a value that is exactly ``***`` is never a finding).
 
 A secret known by its value (a webhook URL, an environment variable) is removed, or
 searched for, in every spelling text may give it (``spellings``, ``url_secrets``): an
-error quotes it by ``repr``, a JSON line escapes it again.
+error quotes it by ``repr``, a JSON line escapes it again. The environment's secrets
+(``environment_secrets``: the values of secret-named variables, and the alert webhook's)
+are one list for both: the evidence scan searches every file for them, and
+``redact_text`` removes them from what it cleans (a strategy that reads its key from the
+environment, as docs/plugins.md recommends, and quotes it in an exception). Redaction
+reads them from a snapshot of the environment, taken at its first use and again as each
+session is built (``take_environment_secrets``).
 
 Each rule's capture groups hold only the secret value (everything else is non-capturing),
 so redaction replaces exactly that span and keeps the context (``password=***``,
@@ -17,16 +23,20 @@ so redaction replaces exactly that span and keeps the context (``password=***``,
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Mapping
 from typing import Any, Final, NamedTuple
 from urllib.parse import quote, unquote, urlsplit
 
 __all__ = [
+    "ALERT_ENV",
+    "MIN_ENV_SECRET",
     "REDACTED",
     "RULES",
     "SecretRule",
     "dsn_secrets",
+    "environment_secrets",
     "find_secrets",
     "is_secret_name",
     "may_hold_secret",
@@ -34,10 +44,18 @@ __all__ = [
     "redact_text",
     "secret_values",
     "spellings",
+    "take_environment_secrets",
     "url_secrets",
 ]
 
 REDACTED: Final = "***"
+ALERT_ENV: Final = "LIVESESSION_ALERT_WEBHOOK_URL"
+"""The environment variable with the alert webhook's URL (its path is the token); it wins
+over ``[alerts] webhook_url``."""
+MIN_ENV_SECRET: Final = 8
+"""The shortest value (and spelling) of an environment secret that is searched for: a
+shorter one (``1``, ``true``, ``prod``) is in any text, and no credential is that short."""
+_MIN_URL_PIECE: Final = 12  # a piece of a webhook path long enough to be its token
 
 
 class SecretRule(NamedTuple):
@@ -155,12 +173,73 @@ def redact(value: Any) -> Any:
 
 
 def redact_text(text: str) -> str:
-    """``text`` with the value of every secret any rule finds replaced by ``***``."""
+    """``text`` with the value of every secret any rule finds replaced by ``***``.
+
+    The environment's secrets (``environment_secrets``) are replaced too, in every spelling,
+    wherever they stand: a key quoted bare (``login refused for key Hx7p...``) matches no rule.
+    """
+    for form in _environment_forms():
+        if form in text:
+            text = text.replace(form, REDACTED)
     if not may_hold_secret(text):
         return text
     for rule in RULES:
         text = rule.pattern.sub(_redact_match, text)
     return text
+
+
+def environment_secrets(env: Mapping[str, str]) -> list[tuple[str, list[str]]]:
+    r"""Each secret of the environment ``env``, by name, in every spelling text may show it.
+
+    A variable named like a secret (``is_secret_name``: ``MYDESK_API_SECRET``,
+    ``PGPASSWORD``, ``..._TOKEN``, ``..._DSN``) holds one, and so does the alert webhook's
+    (``ALERT_ENV``): its path is the token, which an error may quote alone
+    (``url_secrets``). A connection string (a name ending in ``DSN``, as
+    ``LIVESESSION_PG_DSN``) is one whole, and so are its password and ``user:password``
+    alone (``dsn_secrets``): a driver's error quotes those without the rest. A value
+    shorter than ``MIN_ENV_SECRET`` is none. Each is given as
+    written and escaped (``spellings``: a tab quoted by ``repr`` in a JSON line is
+    ``\\t``), every spelling at least ``MIN_ENV_SECRET`` long.
+    """
+    found: list[tuple[str, list[str]]] = []
+    for name, value in sorted(env.items()):
+        if len(value.strip()) < MIN_ENV_SECRET:
+            continue
+        if name == ALERT_ENV:
+            secrets = url_secrets(value.strip(), shortest=_MIN_URL_PIECE)
+        elif name.upper().endswith("DSN"):
+            secrets = dsn_secrets(value.strip(), shortest=MIN_ENV_SECRET)
+        elif is_secret_name(name):
+            secrets = [value]
+        else:
+            continue
+        forms = {form for secret in secrets for form in spellings(secret)}
+        found.append((name, sorted(form for form in forms if len(form) >= MIN_ENV_SECRET)))
+    return found
+
+
+_ENVIRONMENT: dict[str, tuple[str, ...]] = {}
+"""``redact_text``'s snapshot (key ``forms``): every spelling of every secret, longest first."""
+
+
+def take_environment_secrets(env: Mapping[str, str] | None = None) -> None:
+    """Take (again) the snapshot of the environment's secrets ``redact_text`` removes.
+
+    Taken at its first use, and by each session as it is built: a variable set since then
+    (an application that reads its secrets from a vault at start-up) is seen by the next
+    session. ``env``: ``os.environ`` by default.
+    """
+    spelled = environment_secrets(os.environ if env is None else env)
+    forms = {form for _name, forms in spelled for form in forms}
+    _ENVIRONMENT["forms"] = tuple(sorted(forms, key=lambda form: (-len(form), form)))
+
+
+def _environment_forms() -> tuple[str, ...]:
+    forms = _ENVIRONMENT.get("forms")
+    if forms is None:
+        take_environment_secrets()
+        forms = _ENVIRONMENT["forms"]
+    return forms
 
 
 def find_secrets(text: str) -> list[str]:

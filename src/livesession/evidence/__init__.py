@@ -27,7 +27,6 @@ import orjson
 from .._artifacts import names
 from .._artifacts.runread import iter_records, payload
 from .._domain import clock as _clock
-from .._domain.alerts import ALERT_ENV
 from .._exceptions import RunHeld
 from .._risk.checks import default_checks
 from .._risk.rails import default_rails
@@ -36,14 +35,7 @@ from .._rundir.lock import holder_of
 from .._rundir.plugins import check_recorded_sources
 from .._session.pipeline import DAILY_LOSS_KILL
 from .._support.fsutil import atomic_write_bytes
-from .._support.secrets import (
-    dsn_secrets,
-    find_secrets,
-    is_secret_name,
-    may_hold_secret,
-    spellings,
-    url_secrets,
-)
+from .._support.secrets import environment_secrets, find_secrets, may_hold_secret
 from .._version import __version__
 from ..burnin import Thresholds, evaluate_run, kill_drill, render_markdown
 from ..controls import control_lines, control_map
@@ -56,8 +48,6 @@ from ._rerun import sha256_file as _sha256
 __all__ = ["EvidenceResult", "scan_secrets", "write_evidence"]
 
 CONTRACT: Final = names.CONTRACT
-_MIN_ENV_SECRET: Final = 8
-_MIN_URL_PIECE: Final = 12  # a piece of a webhook path long enough to be its token
 _SCAN_BLOCK: Final = 1 << 20
 
 
@@ -112,32 +102,15 @@ def _scan_lines(
 
 
 def _needles(env: Mapping[str, str]) -> list[tuple[str, list[bytes]]]:
-    r"""Each secret of the environment, by name, in every spelling a file may hold it.
+    """Each secret of the environment, by name, in every spelling a file may hold it.
 
-    A variable named like a secret (``is_secret_name``) is one, and so is the alert
-    webhook's URL (``ALERT_ENV``): its path is the token, which an error may quote alone
-    (``url_secrets``). A connection string (a name ending in ``DSN``, as
-    ``LIVESESSION_PG_DSN``) is searched for whole, and its password and ``user:password``
-    alone (``dsn_secrets``): a driver's error quotes those without the rest. Each is
-    searched for as written and escaped (``spellings``: a tab quoted by ``repr`` in a JSON
-    line is ``\\t``).
+    The secrets redaction removes as well (``environment_secrets``: one definition of
+    which variables hold one, and how short a value is none).
     """
-    needles: list[tuple[str, list[bytes]]] = []
-    for name, value in sorted(env.items()):
-        if len(value.strip()) < _MIN_ENV_SECRET:
-            continue
-        if name == ALERT_ENV:
-            secrets = url_secrets(value.strip(), shortest=_MIN_URL_PIECE)
-        elif name.upper().endswith("DSN"):
-            secrets = dsn_secrets(value.strip(), shortest=_MIN_ENV_SECRET)
-        elif is_secret_name(name):
-            secrets = [value]
-        else:
-            continue
-        forms = {form for secret in secrets for form in spellings(secret)}
-        shown = sorted(f.encode("utf-8", "replace") for f in forms if len(f) >= _MIN_ENV_SECRET)
-        needles.append((name, shown))
-    return needles
+    return [
+        (name, sorted(form.encode("utf-8", "replace") for form in forms))
+        for name, forms in environment_secrets(env)
+    ]
 
 
 def _line_blocks(path: Path) -> Iterator[bytes]:
