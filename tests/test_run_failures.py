@@ -318,6 +318,57 @@ class TestStrategyError:
         assert not orch.book.open_orders
         _verify_memory(sinks, tmp_path / "run")
 
+    @pytest.mark.parametrize(
+        ("intent", "said"),
+        [
+            (
+                {"quantity": D("1e999999")},
+                (
+                    "an OrderIntent's quantity must be below 1E+25 (28 digits from the lot "
+                    "0.001: as many as the session computes with exactly), got 1E+999999"
+                ),
+            ),
+            (
+                {"order_type": OrderType.LIMIT, "limit_price": D("1e999999")},
+                (
+                    "an OrderIntent's limit_price must be below 1E+26 (28 digits from the tick "
+                    "0.01: as many as the session computes with exactly), got 1E+999999"
+                ),
+            ),
+            (
+                {"quantity": D("1e-9999999999")},
+                "an OrderIntent's quantity must be 0 or at least 1E-31 (28 digits from the lot",
+            ),
+            (
+                {"take_profit_pct": D("1e-9999999999")},
+                "an OrderIntent's take_profit_pct must be at least 1E-28 (28 digits: as many",
+            ),
+        ],
+        ids=["huge-quantity", "huge-limit", "tiny-quantity", "tiny-percentage"],
+    )
+    def test_an_extreme_but_finite_decimal_is_the_strategy_s_error(
+        self, tmp_path: Path, intent: dict[str, Any], said: str
+    ):
+        """Bug: ``Decimal("1e999999")`` is finite, and passed the intent's checks: dividing
+        it by the lot raised ``decimal.Overflow`` half-way through the intent (a limit price,
+        ``DivisionImpossible``), an UNEXPECTED_ERROR sealed without a wind-down, the bar-2
+        position left open; ``1e-9999999999``, written out in full for the record, crashed
+        the process. Each is the strategy's error now, naming the field and the value."""
+        script = at({2: [buy("0.010")], 4: [attrs.evolve(buy("0.010"), **intent)]})
+        sinks = Sinks()
+        result = _session(sinks, strategy=ScriptedStrategy(script)).run_to_end(50, operator="cli")
+        assert (result.state, result.status, result.reason) == (
+            SessionState.STOPPED,
+            SessionStatus.FAILED,
+            "STRATEGY_ERROR",
+        )
+        (event,) = sinks.events_of("STRATEGY_ERROR")
+        assert event["payload"]["error"] == "ValueError"
+        assert event["payload"]["message"].startswith(said)
+        assert len(sinks.events_of("SIGNAL")) == 1  # the bad intent was never recorded
+        assert sinks.events_of("ORDER_SUBMITTED")[-1]["payload"]["reason"] == "flatten"
+        _verify_memory(sinks, tmp_path / "run")
+
     def test_a_long_message_is_cut(self):
         """A message is cut to 500 characters after redaction."""
         message = error_message(ValueError("x" * 2000))

@@ -302,6 +302,24 @@ class TestFailureMatrix:
         with pytest.raises(AssertionError, match="the strategy raised ValueError: boom"):
             run_failure_matrix(Raising, examples=2, steps=14, seed=0)
 
+    def test_an_unexpected_error_fails_the_matrix(self, monkeypatch: pytest.MonkeyPatch):
+        """Bug: an intent the session failed on half-way (a quantity of
+        ``Decimal("1e999999")`` raised ``decimal.Overflow``) faulted UNEXPECTED_ERROR, which
+        the matrix's operator acknowledged and wound down: the matrix passed. No fault it
+        arms explains one; here a stand-in defect raises it at the first intent."""
+        from decimal import Overflow
+
+        from livesession._session.execution import Execution
+
+        def defect(self: Execution, intent: OrderIntent) -> None:
+            raise Overflow("[<class 'decimal.Overflow'>]")
+
+        monkeypatch.setattr(Execution, "handle_intent", defect)
+        with pytest.raises(
+            AssertionError, match=r"the session faulted UNEXPECTED_ERROR \(Overflow"
+        ):
+            run_failure_matrix(sma, examples=1, steps=30, seed=4, cross_process=False)
+
     def test_a_bypassed_rail_is_named(self):
         """The rail check itself: an oversized order, and a send while HALTED."""
         from livesession import Order

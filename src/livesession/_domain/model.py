@@ -113,17 +113,21 @@ class OrderIntent(_OrderTerms):
     stop_loss_pct: Decimal | None = None
 
 
-def intent_problem(intent: object) -> str | None:
+def intent_problem(
+    intent: object, *, lot: Decimal | None = None, tick: Decimal | None = None
+) -> str | None:
     """What is wrong with one item a strategy's ``on_bar`` returned, or None.
 
     Attrs does not check types, so a strategy can build an ``OrderIntent`` the session
     could not act on (a float quantity, a NaN, a side given as text) or return something
     else altogether. A quantity of zero is not a problem here: rounded to the lot it is
-    a quantity below the lot, which the session records as a rejected signal.
+    a quantity below the lot, which the session records as a rejected signal. Given the
+    session's ``lot`` and ``tick``, a quantity or price too large to act on exactly is one
+    (``_grid_problems``).
     """
     if not isinstance(intent, OrderIntent):
         return f"on_bar returned a {type(intent).__name__} where an OrderIntent belongs"
-    return next(_intent_problems(intent), None)
+    return next(_intent_problems(intent, lot, tick), None)
 
 
 _INTENT_KINDS: Final = (
@@ -143,7 +147,9 @@ def _kind_text(kind: type) -> str:
     return f"{', '.join(members[:-1])} or {members[-1]}"
 
 
-def _intent_problems(intent: OrderIntent) -> Iterator[str]:
+def _intent_problems(
+    intent: OrderIntent, lot: Decimal | None, tick: Decimal | None
+) -> Iterator[str]:
     for name, kind in _INTENT_KINDS:
         value = getattr(intent, name)
         if not isinstance(value, kind):
@@ -157,7 +163,47 @@ def _intent_problems(intent: OrderIntent) -> Iterator[str]:
         problem = _number_problem("an OrderIntent", name, value, zero_ok=name == "quantity")
         if problem is not None:
             yield problem
+    yield from _grid_problems(intent, lot, tick)
     yield from _terms_problems(intent)
+
+
+EXACT_DIGITS: Final = 28
+"""The digits Decimal arithmetic keeps exactly (the default context's precision)."""
+
+
+def _grid_problems(intent: OrderIntent, lot: Decimal | None, tick: Decimal | None) -> Iterator[str]:
+    """A number too large or too small to act on: more than 28 digits from its unit.
+
+    The session divides a quantity by the lot and a price by the tick, and writes every
+    number out in full: beyond the digits Decimal keeps (``Decimal("1e999999")`` is finite)
+    the first fails (``decimal.Overflow``) or rounds, and ``1e-9999999999`` written out
+    would be ten billion digits. Such a value is the strategy's error, named here, not a
+    fault of the session's own half-way through the intent. A percentage's unit is 1.
+    """
+    one = Decimal(1)
+    for name, unit, of in (
+        ("quantity", lot, "the lot"),
+        ("limit_price", tick, "the tick"),
+        ("take_profit_pct", one, ""),
+        ("stop_loss_pct", one, ""),
+    ):
+        value = getattr(intent, name)
+        if unit is None or not value:
+            continue  # no grid given, no value, or a quantity of zero (below the lot)
+        largest, smallest = unit.scaleb(EXACT_DIGITS), unit.scaleb(-EXACT_DIGITS)
+        if smallest <= value < largest:
+            continue
+        zero = "0 or " if name == "quantity" else ""
+        bound = (
+            f"below {largest.normalize()}"
+            if value >= largest
+            else f"{zero}at least {smallest.normalize()}"
+        )
+        where = f"{EXACT_DIGITS} digits from {of} {unit}" if of else f"{EXACT_DIGITS} digits"
+        yield (
+            f"an OrderIntent's {name} must be {bound} ({where}: as many as the session "
+            f"computes with exactly), got {value}"
+        )
 
 
 def _terms_problems(intent: OrderIntent) -> Iterator[str]:

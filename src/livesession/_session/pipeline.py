@@ -48,6 +48,7 @@ from .._support.secrets import redact_text
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
+    from .._domain.config import DryrunConfig
     from .assembly import SessionParts
 
 __all__ = [
@@ -255,7 +256,7 @@ def _decide(p: SessionParts, bar: Bar) -> tuple[OrderIntent, ...] | None:
     or ``ValueError`` naming it takes the strategy-error path.
     """
     try:
-        intents = _checked(p.strategy.on_bar(bar, p.book.strategy_view))
+        intents = _checked(p.strategy.on_bar(bar, p.book.strategy_view), p.config)
     except (SinkFailure, *INTERRUPTS):
         raise
     except BaseException as exc:  # noqa: BLE001 - any strategy error takes the input-failure path
@@ -316,13 +317,15 @@ def _utc(ts_ns: int) -> str:
     return _clock.format_utc(_clock.from_epoch_ns(ts_ns))
 
 
-def _checked(produced: Iterable[object] | None) -> tuple[OrderIntent, ...]:
+def _checked(produced: Iterable[object] | None, config: DryrunConfig) -> tuple[OrderIntent, ...]:
     """What ``on_bar`` returned, when each is an ``OrderIntent`` the session can act on."""
     if produced is None:  # a forgotten return
         raise TypeError(NONE_RETURNED)
     intents = tuple(produced)
+    lot, tick = config.qty_lot, config.price_tick
     for intent in intents:
-        _refuse(intent_problem(intent), right_type=isinstance(intent, OrderIntent))
+        problem = intent_problem(intent, lot=lot, tick=tick)
+        _refuse(problem, right_type=isinstance(intent, OrderIntent))
     return cast("tuple[OrderIntent, ...]", intents)
 
 

@@ -22,6 +22,7 @@ from .._domain.model import OrderType, Side
 from .._exceptions import PluginStateError
 from .._risk.governor import TradingState
 from .._session.coordinator import LiveSessionOrchestrator
+from .._session.pipeline import UNEXPECTED_ERROR
 from ..stores import MemoryIdempotencyStore
 from .faults import FaultBroker
 from .tracking import mark_verified, verify_session
@@ -173,6 +174,14 @@ class MatrixRun:
             kind, payload = event["event_type"], event["payload"]
             if kind == "STRATEGY_ERROR":
                 found.append(f"the strategy raised {payload['error']}: {payload['message']}")
+            elif kind == "STATE_CHANGED" and payload.get("reason") == UNEXPECTED_ERROR:
+                # No fault the matrix arms explains one: an intent the session failed on
+                # half-way, or a defect of livesession's; the operator's ack hid it.
+                detail = payload.get("detail") or {}
+                found.append(
+                    f"the session faulted {UNEXPECTED_ERROR} ({detail.get('error')}: "
+                    f"{detail.get('message')})"
+                )
             elif kind == "ORDER_SUBMITTED":
                 submitted[payload["client_order_id"]] += 1
         found.extend(f"{cid} submitted {n} times" for cid, n in submitted.items() if n > 1)

@@ -13,7 +13,8 @@ After ``steps`` steps the venue recovers (armed faults are cleared) and the oper
 the session (acknowledging a fault at most twice). Then, for both runs:
 
 - the artifacts verify (``livesession.verify``, on what the sinks hold);
-- the strategy never raised (no ``STRATEGY_ERROR``);
+- the strategy never raised (no ``STRATEGY_ERROR``), and nothing else did that the venue's
+  faults do not explain (no ``UNEXPECTED_ERROR``, which the operator's ack would wind down);
 - no client order id was sent twice (the venue's count and ``ORDER_SUBMITTED`` events);
 - the session is terminal, the book flat, and no order is open here or at the venue;
 - no rail was bypassed: no order larger than ``risk.max_order_qty`` reached the venue
