@@ -369,6 +369,44 @@ class TestStrategyError:
         assert sinks.events_of("ORDER_SUBMITTED")[-1]["payload"]["reason"] == "flatten"
         _verify_memory(sinks, tmp_path / "run")
 
+    @pytest.mark.parametrize("call", ["step", "run_n_steps", "run_to_end"])
+    def test_a_strategy_calling_the_session_forward_is_refused(self, tmp_path: Path, call: str):
+        """Bug: ``session.run_n_steps(3)`` (or ``step()``) from inside on_bar ran steps
+        nested inside the step: the intent of bar 5 was recorded at bar 8's time and
+        filled at its price, and the run verified. Whole steps only: the nested call is
+        refused before anything happens, and from on_bar that is the strategy's error."""
+        calls = {
+            "step": lambda orch: orch.step(),
+            "run_n_steps": lambda orch: orch.run_n_steps(3),
+            "run_to_end": lambda orch: orch.run_to_end(20),
+        }
+        holder: list[LiveSessionOrchestrator] = []
+
+        def script(n: int, _bar: Bar, _view: Any) -> Sequence[OrderIntent]:
+            if n == 5:
+                calls[call](holder[0])
+            return [buy("0.010")] if n in (2, 5) else []
+
+        sinks = Sinks()
+        orch = _session(sinks, strategy=ScriptedStrategy(script))
+        holder.append(orch)
+        result = orch.run_to_end(50, operator="cli")
+        assert (result.status, result.reason, result.steps) == (
+            SessionStatus.FAILED,
+            "STRATEGY_ERROR",
+            5,
+        )
+        (event,) = sinks.events_of("STRATEGY_ERROR")
+        assert event["payload"]["error"] == "LiveSessionError"
+        assert event["payload"]["message"].startswith(
+            f"{call} called from inside a step of session fails (the strategy's on_bar or a "
+            "step hook): a session runs whole steps only"
+        )
+        assert len(sinks.events_of("BAR")) == 5  # no step ran inside bar 5's
+        assert len(sinks.events_of("SIGNAL")) == 1  # bar 5's intent was never taken
+        assert not any(orch.book.positions.values())
+        _verify_memory(sinks, tmp_path / "run")
+
     def test_a_long_message_is_cut(self):
         """A message is cut to 500 characters after redaction."""
         message = error_message(ValueError("x" * 2000))

@@ -217,7 +217,7 @@ class LiveSessionOrchestrator:
         """
         p = self._parts()
         check_step_count(steps, verb="run_to_end")
-        self._gate.check_owner("run_to_end", p.config.run_id)
+        self._gate.check_runner("run_to_end", p.config.run_id)
         if p.lifecycle.state is S.INIT and not self.preflight():
             self.close()
             return self.result()
@@ -317,7 +317,7 @@ class LiveSessionOrchestrator:
         It stops at ``max_steps``, never past. Not activated: ``InvalidTransition``.
         """
         p = self._parts()
-        self._gate.check_owner("run_n_steps", p.config.run_id)
+        self._gate.check_runner("run_n_steps", p.config.run_id)
         if p.lifecycle.state in (S.INIT, S.PREFLIGHT_OK):
             raise InvalidTransition("run_n_steps", p.lifecycle.state.value)
         check_step_count(n)

@@ -1,11 +1,12 @@
 """One owner thread per session, and the session lock every other thread goes through.
 
 The thread that builds a session owns it: only it may run the session forward
-(``preflight``, ``activate``, ``step``, ``run_n_steps``, ``run_to_end``). The operator verbs
-(``request_stop``, ``kill``, ``acknowledge``, ``reduce_only``, ``reenable_trading``,
-``close``) may come from any thread: each runs under the session lock, so one that arrives
-while a step runs takes effect when that step ends, and one that arrives with no step
-running takes effect at once, in the caller's thread.
+(``preflight``, ``activate``, ``step``, ``run_n_steps``, ``run_to_end``), and never from
+inside its own step (``refuse_nested``: a strategy's ``on_bar`` calling ``run_n_steps``).
+The operator verbs (``request_stop``, ``kill``, ``acknowledge``, ``reduce_only``,
+``reenable_trading``, ``close``) may come from any thread: each runs under the session
+lock, so one that arrives while a step runs takes effect when that step ends, and one that
+arrives with no step running takes effect at once, in the caller's thread.
 
 The lock is re-entrant (a step hook may call a verb; ``close`` stops first), and the owner
 lets a waiting verb in between two steps: otherwise ``run_n_steps`` releasing and retaking
@@ -238,6 +239,8 @@ class SessionGate:
         ident = threading.get_ident()
         if ident != self.owner_ident:
             self.check_owner(what, run_id)
+        elif self._holder == ident:
+            self.refuse_nested(what, run_id)
         if self._waiting and self._holder != ident:
             with self._turns:
                 self._turns.wait_for(lambda: self._waiting == 0)
@@ -269,6 +272,26 @@ class SessionGate:
     def inside(self) -> bool:
         """Whether the calling thread holds the session lock (a step or verb is running)."""
         return self._holder == threading.get_ident()
+
+    def check_runner(self, what: str, run_id: str) -> None:
+        """``check_owner``, and ``refuse_nested``: ``what`` runs the session forward."""
+        self.check_owner(what, run_id)
+        if self._holder == threading.get_ident():
+            self.refuse_nested(what, run_id)
+
+    def refuse_nested(self, what: str, run_id: str) -> None:
+        """Raise ``LiveSessionError``: the owner called ``what`` from inside its own work.
+
+        A step runs whole: ``step`` or ``run_n_steps`` from the strategy's ``on_bar`` (or a
+        step hook) would run steps nested inside it, the outer step's intents recorded at
+        a later step's time and filled at its price. From ``on_bar`` the error is the
+        strategy's (``STRATEGY_ERROR``).
+        """
+        raise LiveSessionError(
+            f"{what} called from inside a step of session {run_id} (the strategy's on_bar or "
+            "a step hook): a session runs whole steps only; return the bar's intents from "
+            "on_bar, or call a verb (request_stop, kill, ...), which acts when the step ends"
+        )
 
     def check_owner(self, what: str, run_id: str) -> None:
         """Raise ``LiveSessionError`` naming the owner unless the caller is the owner."""
