@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
+
 from _scripted import SYMBOL, buy, sell
 from livesession import DryrunConfig, OrderType, TradingState
 from livesession._domain.ids import client_order_id
@@ -83,6 +85,28 @@ class TestIntentToOrder:
         assert (refused["payload"]["rule"], refused["payload"]["lot"]) == ("QTY_BELOW_LOT", "0.001")
         assert signal["payload"]["quantity"] == "0.012"
         assert broker.recorded == {_cid(2): 1}
+
+    @pytest.mark.parametrize(
+        ("asked", "sent"),
+        [("0.0006", None), ("0.0019", "0.001"), ("0.0015", "0.001"), ("0.0025", "0.002")],
+    )
+    def test_a_quantity_is_rounded_down_to_the_lot_never_up(self, asked: str, sent: str | None):
+        """Bug: the lot was reached half-even, so 0.0006 became an order for 0.001 and 0.0019
+        one for 0.002, more than the strategy asked; a quantity is nothing below the lot
+        (concepts.md: "nothing once rounded down to the lot")."""
+        broker = FaultBroker()
+        parts, sinks = _wired(broker)
+        parts.execution.handle_intent(buy(asked))
+        [signal] = sinks.events_of("SIGNAL")
+        if sent is None:
+            assert signal["payload"]["quantity"] == asked  # the quantity asked, refused
+            [refused] = sinks.events_of("RISK_REJECTED")
+            assert refused["payload"]["rule"] == "QTY_BELOW_LOT"
+            assert broker.recorded == {}
+            return
+        assert signal["payload"]["quantity"] == sent
+        [submitted] = sinks.events_of("ORDER_SUBMITTED")
+        assert submitted["payload"]["quantity"] == sent
 
     def test_a_rail_rejection_records_risk_rejected_and_sends_nothing(self):
         broker = FaultBroker()

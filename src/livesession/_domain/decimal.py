@@ -70,7 +70,8 @@ def quantize(value: Decimal, step: Decimal, rounding: str = ROUND_HALF_EVEN) -> 
     """Round ``value`` to a multiple of ``step``, keeping step's exponent.
 
     Banker's rounding unless ``rounding`` says otherwise (``ROUND_CEILING``: up to the
-    step, ``ROUND_FLOOR``: down), as a price moved against an order is.
+    step, ``ROUND_FLOOR``: down, as a price moved against an order is; ``ROUND_DOWN``: an
+    order's quantity, never more than the strategy asked for).
     """
     return (value / step).to_integral_value(rounding=rounding) * step
 

@@ -14,6 +14,7 @@ store refuses (``Fenced``: a newer holder exists) is never sent.
 from __future__ import annotations
 
 import contextlib
+from decimal import ROUND_DOWN
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -82,7 +83,8 @@ class Execution:
         cfg = self._c.config
         self.intent_seq += 1
         seq = self.intent_seq
-        qty = quantize(intent.quantity, cfg.qty_lot)
+        # Down to the lot (toward zero): an order is never for more than the strategy asked.
+        qty = quantize(intent.quantity, cfg.qty_lot, rounding=ROUND_DOWN)
         if qty <= 0:
             # Below the lot: nothing can be sent, and the record says so.
             asked = plain(intent.quantity)
