@@ -548,6 +548,39 @@ class TestSpreadsheetExports:
         assert read[0] is not None
         assert read[0].close == Decimal("1.05")
 
+    @pytest.mark.parametrize(("delimiter", "close"), [(",", "1.05"), (";", "1,05"), ("\t", "1.05")])
+    def test_a_file_quoted_whole_reads_as_its_twin(
+        self, tmp_path: Path, delimiter: str, close: str
+    ) -> None:
+        """Bug: a header written with every name in quotes (``"timestamp","open",...``, as
+        many tools export) was refused, ``the header is not a CSV line (';' expected after
+        '"')``: it was split strictly with each separator, and the first that could not
+        parse it stopped the check. It is read with the separator that finds the columns."""
+        names = ["timestamp", "open", "high", "low", "close", "volume"]
+        cells = ["2026-03-06T09:00:00Z", "1.00", "1.10", "0.90", close, "7"]
+        if delimiter == ";":
+            cells[1:5] = ["1,00", "1,10", "0,90", close]
+
+        def quoted(row: list[str]) -> str:
+            return delimiter.join(f'"{cell}"' for cell in row)
+
+        plain, whole = tmp_path / "plain.csv", tmp_path / "quoted.csv"
+        plain.write_text(f"{','.join(names)}\n2026-03-06T09:00:00Z,1.00,1.10,0.90,1.05,7\n")
+        whole.write_text(f"{quoted(names)}\n{quoted(cells)}\n", encoding="utf-8")
+        read = []
+        for path in (plain, whole):
+            feed = CsvReplayFeed(path, symbol="X", tick=None, lot=Decimal(1))
+            read.append(feed.next_bar(0))
+            feed.close()
+        assert read[1] is not None
+        assert read[1] == read[0]
+        assert read[1].close == Decimal("1.05")
+
+    def test_a_header_no_separator_can_read_is_one_line(self, tmp_path: Path) -> None:
+        path = _text_file(tmp_path, '"timestamp"x,open,high,low,close,volume\n')
+        with pytest.raises(DataFileError, match=r"line 1: the header is not a CSV line \("):
+            check_csv(path, tick=None)
+
     @pytest.mark.parametrize(
         "case",
         [

@@ -6,7 +6,8 @@ because the comma is their decimal mark, and write dates day first with dots:
 as well as in the usual one, by these rules, so that nothing is ever guessed at:
 
 - the **separator** is ``,``, ``;`` or a tab: the first of these that splits the header
-  into all of ``open,high,low,close,volume``;
+  into all of ``open,high,low,close,volume`` (a header quoted for one separator,
+  ``"open";"high"``, is no CSV line for the others: those are passed over);
 - a **decimal comma** is read only in a ``;`` file, and only when its first data row
   writes one (in a price or the volume); the whole file is then read so, and a number
   with a point in it is refused (``1.084,20``: a thousands separator is never dropped).

@@ -162,11 +162,16 @@ def _header(path: Path, raw: bytes) -> tuple[str, list[str], dict[str, int]]:
         raise _fail(path, 1, None, None, "no header: expected open,high,low,close,volume")
     try:
         text = raw.decode("utf-8-sig")
-        splits = [(d, [name.strip().lower() for name in split(text, d)]) for d in DELIMITERS]
     except UnicodeDecodeError as exc:
         raise _fail(path, 1, None, None, _not_utf8(exc)) from None
-    except csv.Error as exc:
-        raise _fail(path, 1, None, None, f"the header is not a CSV line ({exc})") from None
+    splits, errors = [], []
+    for d in DELIMITERS:  # a header quoted for one separator is not CSV for the others
+        try:
+            splits.append((d, [name.strip().lower() for name in split(text, d)]))
+        except csv.Error as exc:
+            errors.append(exc)
+    if not splits:
+        raise _fail(path, 1, None, None, f"the header is not a CSV line ({errors[0]})")
     # The first separator that finds every required column (``,`` when none does).
     delimiter, names = next(
         ((d, names) for d, names in splits if set(REQUIRED_COLUMNS) <= set(names)), splits[0]
