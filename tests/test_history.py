@@ -412,6 +412,39 @@ class TestTimestamps:
         )
         assert said.endswith("(line 3 has 2004-08-20)")
 
+    def test_a_fraction_of_a_second_is_read_to_the_nanosecond(self, tmp_path: Path) -> None:
+        """Bug: ISO fractions were cut to microseconds (``datetime`` holds no finer), so
+        ``.123456789`` and ``.123456790`` were refused as "the same time twice (a duplicated
+        row?)", and ``.000000500`` played at ``.000000000``. Each bar keeps its own time."""
+        times = [
+            "2026-03-02T09:00:00.000000500Z",
+            "2026-03-02T09:00:00.123456789Z",
+            "2026-03-02T09:00:00.123456790+00:00",
+            "2026-03-02T10:00:00.9234567+01:00",
+            "2026-03-02 09:00:01.5",
+        ]
+        feed = CsvReplayFeed(self._file(tmp_path, times), symbol="X", tick=None, lot=Decimal(1))
+        read = [feed.next_bar(0) for _ in times]
+        feed.close()
+        second = epoch_ns(dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC))
+        assert [bar.ts_ns - second for bar in read if bar is not None] == [
+            500,
+            123_456_789,
+            123_456_790,
+            923_456_700,
+            1_500_000_000,
+        ]
+
+    def test_a_fraction_finer_than_the_nanosecond_is_one_line(self, tmp_path: Path) -> None:
+        said = self._refusal(
+            tmp_path, self.HEADER + "2026-03-02T09:00:00.1234567891Z,1.00,1.10,0.90,1.05,7\n"
+        )
+        assert said == (
+            f"data file {tmp_path / 't.csv'}, line 2, column time, value "
+            "'2026-03-02T09:00:00.1234567891Z': a fraction of a second of 10 digits: a run "
+            "records times to the nanosecond (9 digits at most); write the times to it"
+        )
+
     def test_a_form_other_than_the_first_rows_is_refused(self, tmp_path: Path) -> None:
         with pytest.raises(DataFileError, match=r"line 3, column time, value '1772834340'"):
             check_csv(self._file(tmp_path, ["2026-03-06", "1772834340"]), tick=None)

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from .._domain.timerange import RANGE_NOTE, outside
 from .datafail import fail
-from .timeforms import epoch_unit, finite_number, text_ns
+from .timeforms import NANO_DIGITS, epoch_unit, finite_number, fraction_digits, text_ns
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -47,6 +47,13 @@ class TimeColumn:
             when = text_ns(text)
             if when is not None:
                 return when
+            digits = fraction_digits(text)
+            if digits > NANO_DIGITS:
+                raise fail(
+                    self.path, line, self.column, text,
+                    f"a fraction of a second of {digits} digits: a run records times to the "
+                    f"nanosecond ({NANO_DIGITS} digits at most); write the times to it",
+                )  # fmt: skip
             form = (
                 "a date or time (ISO 8601, or DD.MM.YYYY) nor an epoch number"
                 if first

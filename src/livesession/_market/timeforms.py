@@ -1,7 +1,8 @@
 """The times a data file may write in its time column, each read as nanoseconds (UTC).
 
 - an **ISO 8601** date or time (``2026-03-02``, ``2026-03-02T09:00:00+01:00``; without an
-  offset it is UTC), or eight digits, a compact date (``20260302``);
+  offset it is UTC; a fraction of a second to the nanosecond, 9 digits at most), or eight
+  digits, a compact date (``20260302``);
 - a **day-first date** ``DD.MM.YYYY``, alone (midnight) or with ``HH:MM`` or ``HH:MM:SS``
   after a space, as spreadsheets set to much of Europe's conventions write it: UTC; and
   the year-first ``YYYY.MM.DD`` MetaTrader writes, likewise;
@@ -21,9 +22,11 @@ from typing import Final
 from .._domain.clock import epoch_ns
 
 __all__ = [
+    "NANO_DIGITS",
     "dotted_ns",
     "epoch_unit",
     "finite_number",
+    "fraction_digits",
     "is_time_of_day",
     "iso_ns",
     "text_ns",
@@ -67,6 +70,17 @@ def epoch_unit(number: Decimal) -> tuple[int, str]:
 
 
 _COMPACT_DATE_DIGITS: Final = 8
+NANO_DIGITS: Final = 9
+"""The most digits a time's fraction of a second may have: a run's times are nanoseconds."""
+_MICRO_DIGITS: Final = 6
+_FINE_FRACTION: Final = re.compile(r"(?<=\d\d)[.,](\d{7,})(?!\d)")
+"""A fraction of a second finer than the microsecond, which ``datetime`` would cut off."""
+
+
+def fraction_digits(text: str) -> int:
+    """The digits of the finest fraction of a second ``text`` writes beyond 6 (0: none)."""
+    found = _FINE_FRACTION.search(text)
+    return 0 if found is None else len(found.group(1))
 
 
 def iso_ns(text: str) -> int | None:
@@ -74,15 +88,25 @@ def iso_ns(text: str) -> int | None:
 
     A value of digits alone is an epoch number, not ISO 8601's basic form (which Python
     would read ``1772834340000``, epoch milliseconds, as a day in 1772), except eight digits:
-    ``20261127``, a compact date.
+    ``20261127``, a compact date. A fraction of a second is read to the nanosecond
+    (``datetime`` holds microseconds: the digits after the sixth are added here, never cut
+    off, so ``.123456789`` and ``.123456790`` are two times); more than 9 digits: None.
     """
     if text.isdigit() and len(text) != _COMPACT_DATE_DIGITS:
         return None
+    nanos = 0
+    fine = _FINE_FRACTION.search(text)
+    if fine is not None:
+        digits = fine.group(1)
+        if len(digits) > NANO_DIGITS:
+            return None
+        nanos = int(digits[_MICRO_DIGITS:].ljust(NANO_DIGITS - _MICRO_DIGITS, "0"))
+        text = text[: fine.start(1) + _MICRO_DIGITS] + text[fine.end(1) :]
     try:
         when = dt.datetime.fromisoformat(text)
     except ValueError:
         return None
-    return epoch_ns(when if when.tzinfo is not None else when.replace(tzinfo=dt.UTC))
+    return epoch_ns(when if when.tzinfo is not None else when.replace(tzinfo=dt.UTC)) + nanos
 
 
 def text_ns(text: str) -> int | None:
