@@ -217,6 +217,36 @@ class TestIntentsTheSessionCannotActOn:
         ]
         assert len(flatten) == 1  # bar 1's position was wound down
 
+    @pytest.mark.parametrize(
+        ("returned", "message"),
+        [
+            (
+                {"symbol": "BTC/USDT", "side": "BUY"},
+                "on_bar returned a dict where a list of OrderIntent belongs",
+            ),
+            ("BUY 0.01", "on_bar returned a str where a list of OrderIntent belongs"),
+            (7, "on_bar returned an int where a list of OrderIntent belongs"),
+            (buy("0.010"), "on_bar returned an OrderIntent, not a list of them: return [intent]"),
+        ],
+        ids=["dict", "str", "int", "intent"],
+    )
+    def test_what_is_returned_instead_of_a_list_is_named(
+        self, tmp_path: Path, returned: Any, message: str
+    ):
+        """Bug: a dict returned whole was iterated (its keys) and reported as "on_bar
+        returned a str where an OrderIntent belongs"; a str was iterated char by char."""
+
+        class Returns(ScriptedStrategy):
+            def on_bar(self, bar: Any, view: Any) -> Any:
+                intents = super().on_bar(bar, view)
+                return intents if self.bars < 3 else returned
+
+        run_dir, result = _one_shot(tmp_path, "returns", Returns(at({1: [buy("0.010")]})))
+        assert (result.status, result.reason) == (SessionStatus.FAILED, "STRATEGY_ERROR")
+        (event,) = _events(run_dir, "STRATEGY_ERROR")
+        assert event["payload"]["error"] == "TypeError"
+        assert event["payload"]["message"].startswith(message)
+
     def test_a_forgotten_return_says_what_to_return(self, tmp_path: Path):
         """``on_bar`` without a ``return`` gives None: the fault says to return a list."""
 

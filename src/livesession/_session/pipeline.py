@@ -26,6 +26,7 @@ with ``take_gaps`` (the venue feed) has its ``FEED_GAP`` notes recorded before t
 from __future__ import annotations
 
 import traceback
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Final, cast
 
 from .._domain import clock as _clock
@@ -43,6 +44,7 @@ from .._exceptions import (
 from .._market.venue import FETCH_OHLCV
 from .._risk.governor import TradingState
 from .._support.logging import get_logger
+from .._support.references import a_
 from .._support.secrets import redact_text
 
 if TYPE_CHECKING:
@@ -321,12 +323,34 @@ def _checked(produced: Iterable[object] | None, config: DryrunConfig) -> tuple[O
     """What ``on_bar`` returned, when each is an ``OrderIntent`` the session can act on."""
     if produced is None:  # a forgotten return
         raise TypeError(NONE_RETURNED)
-    intents = tuple(produced)
+    intents = tuple(_listed(produced))
     lot, tick = config.qty_lot, config.price_tick
     for intent in intents:
         problem = intent_problem(intent, lot=lot, tick=tick)
         _refuse(problem, right_type=isinstance(intent, OrderIntent))
     return cast("tuple[OrderIntent, ...]", intents)
+
+
+def _listed(produced: object) -> Iterable[object]:
+    """What ``on_bar`` returned, as the intents it lists; a ``TypeError`` naming it if none.
+
+    A dict, a str (or bytes) and an ``OrderIntent`` are iterable or not, but never a list of
+    intents: iterated, a dict gave its keys, a str its characters ("on_bar returned a str
+    where an OrderIntent belongs" for an intent written as a dict).
+    """
+    if isinstance(produced, OrderIntent):
+        raise TypeError("on_bar returned an OrderIntent, not a list of them: return [intent]")
+    if not isinstance(produced, (str, bytes, Mapping)):
+        try:
+            listed: Iterable[object] = iter(cast("Iterable[object]", produced))
+        except TypeError:
+            pass
+        else:
+            return listed
+    raise TypeError(
+        f"on_bar returned {a_(type(produced).__name__)} where a list of OrderIntent belongs "
+        "(return [] when there is nothing to do)"
+    )
 
 
 def _refuse(problem: str | None, *, right_type: bool) -> None:
