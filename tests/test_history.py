@@ -445,6 +445,55 @@ class TestTimestamps:
             "records times to the nanosecond (9 digits at most); write the times to it"
         )
 
+    def test_newest_first_is_said_only_of_a_file_that_ends_before_it_began(
+        self, tmp_path: Path
+    ) -> None:
+        """Bug: any second row earlier than the first was told "the file runs newest first;
+        sort it oldest first", untrue of a file whose second row alone is out of place (or
+        whose times mix UTC offsets). The hint needs the last row earlier than the first."""
+        header = "date,open,high,low,close,volume\n"
+        rows = ["2004-08-20", "2004-08-19", "2004-08-23", "2004-08-24"]
+        said = self._refusal(tmp_path, header + "".join(f"{d},1,1,1,1,0\n" for d in rows))
+        assert said.endswith("value '2004-08-19': time does not increase (line 2 has 2004-08-20)")
+        said = self._refusal(tmp_path, header + "".join(f"{d},1,1,1,1,0\n" for d in rows[::-1]))
+        assert said.endswith(": the file runs newest first; sort it oldest first")
+
+    def test_times_at_different_offsets_are_named(self, tmp_path: Path) -> None:
+        """09:01 at +01:00 is 08:01 UTC, before 09:00Z: the refusal says why, not "sort it"."""
+        said = self._refusal(
+            tmp_path,
+            self.HEADER
+            + "2026-03-02T09:00:00Z,1.00,1.10,0.90,1.05,7\n"
+            + "2026-03-02T09:01:00+01:00,1.00,1.10,0.90,1.05,7\n"
+            + "2026-03-02T09:02:00Z,1.00,1.10,0.90,1.05,7\n",
+        )
+        assert said.endswith(
+            "value '2026-03-02T09:01:00+01:00': time does not increase (line 2 has "
+            "2026-03-02T09:00:00Z): the times are written at different UTC offsets (+00:00 on "
+            "line 2, +01:00 here), so this one is 2026-03-02T08:01:00Z, before "
+            "2026-03-02T09:00:00Z; write every time at one offset (UTC, say)"
+        )
+
+    @pytest.mark.parametrize(
+        ("pack", "said"),
+        [
+            (lambda data: __import__("gzip").compress(data), "the file is gzip-compressed"),
+            (lambda data: __import__("bz2").compress(data), "the file is bzip2-compressed"),
+        ],
+        ids=["gzip", "bzip2"],
+    )
+    def test_a_compressed_file_is_named_so(self, tmp_path: Path, pack: Any, said: str) -> None:
+        """Bug: a gzipped CSV was "not UTF-8 text (byte 2 of the line): save the file as
+        UTF-8", which it was, before it was compressed."""
+        path = tmp_path / "t.csv"
+        path.write_bytes(pack((self.HEADER + "2026-03-02,1.00,1.10,0.90,1.05,7\n").encode()))
+        with pytest.raises(DataFileError) as caught:
+            check_csv(path, tick=None)
+        assert str(caught.value) == (
+            f"data file {path}, line 1: {said}, not CSV text: decompress it first "
+            f"({'gunzip -k' if 'gzip' in said else 'bunzip2 -k'} t.csv) and give the CSV file"
+        )
+
     def test_a_form_other_than_the_first_rows_is_refused(self, tmp_path: Path) -> None:
         with pytest.raises(DataFileError, match=r"line 3, column time, value '1772834340'"):
             check_csv(self._file(tmp_path, ["2026-03-06", "1772834340"]), tick=None)

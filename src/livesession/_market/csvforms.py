@@ -20,7 +20,15 @@ from __future__ import annotations
 import csv
 from typing import Final
 
-__all__ = ["DELIMITERS", "comma_hint", "decimal_text", "split", "writes_decimal_comma"]
+__all__ = [
+    "DELIMITERS",
+    "comma_hint",
+    "compressed",
+    "decimal_text",
+    "header_splits",
+    "split",
+    "writes_decimal_comma",
+]
 
 DELIMITERS: Final = (",", ";", "\t")
 """The separators a data file may use, tried on its header in this order."""
@@ -31,6 +39,23 @@ COMMA_FILE: Final = ";"
 def split(text: str, delimiter: str) -> list[str]:
     """The cells of one CSV line (raises ``csv.Error`` when it is not one)."""
     return next(csv.reader([text], delimiter=delimiter, strict=True), [])
+
+
+def header_splits(text: str) -> list[tuple[str, list[str]]]:
+    """The header's cells split by each separator that can read it, in ``DELIMITERS`` order.
+
+    A header quoted for one separator (``"open";"high"``) is no CSV line for the others:
+    those are passed over. A ``csv.Error`` (the first separator's) when none can read it.
+    """
+    splits, errors = [], []
+    for delimiter in DELIMITERS:
+        try:
+            splits.append((delimiter, split(text, delimiter)))
+        except csv.Error as exc:
+            errors.append(exc)
+    if not splits:
+        raise errors[0]
+    return splits
 
 
 def writes_decimal_comma(delimiter: str, numbers: list[str]) -> bool:
@@ -55,3 +80,24 @@ def comma_hint(text: str) -> str:
     if "." in text:
         return " (a thousands separator? write numbers without one)"
     return " (a decimal comma is read only in a ';' file whose first data row writes one)"
+
+
+_PACKED: Final = (
+    (b"\x1f\x8b", "gzip-compressed", "gunzip -k"),
+    (b"PK\x03\x04", "a zip archive", "unzip"),
+    (b"BZh", "bzip2-compressed", "bunzip2 -k"),
+    (b"\xfd7zXZ\x00", "xz-compressed", "unxz -k"),
+    (b"\x28\xb5\x2f\xfd", "zstd-compressed", "unzstd"),
+)
+"""What a compressed file starts with (its bytes would be "not UTF-8" at the first line)."""
+
+
+def compressed(first: bytes, name: str) -> str | None:
+    """Why a file whose first line is ``first`` is no CSV text, if it is compressed."""
+    for magic, packed, unpack in _PACKED:
+        if first.startswith(magic):
+            return (
+                f"the file is {packed}, not CSV text: decompress it first ({unpack} {name}) "
+                "and give the CSV file"
+            )
+    return None

@@ -40,9 +40,16 @@ import attrs
 
 from .._domain.decimal import excess_digits, plain
 from .._exceptions import DataFileError
-from .csvforms import DELIMITERS, comma_hint, decimal_text, split, writes_decimal_comma
+from .csvforms import (
+    comma_hint,
+    compressed,
+    decimal_text,
+    header_splits,
+    split,
+    writes_decimal_comma,
+)
 from .datafail import fail as _fail
-from .timecolumn import TimeColumn
+from .timecolumn import TimeColumn, last_line
 from .timeforms import finite_number, is_time_of_day, text_ns, time_text
 
 __all__ = [
@@ -160,18 +167,16 @@ def _header(path: Path, raw: bytes) -> tuple[str, list[str], dict[str, int]]:
     """The separator, the column names (lower case) and the required columns' places."""
     if not raw.strip():
         raise _fail(path, 1, None, None, "no header: expected open,high,low,close,volume")
+    packed = compressed(raw, path.name)
+    if packed is not None:
+        raise _fail(path, 1, None, None, packed)
     try:
         text = raw.decode("utf-8-sig")
+        splits = [(d, [name.strip().lower() for name in cells]) for d, cells in header_splits(text)]
     except UnicodeDecodeError as exc:
         raise _fail(path, 1, None, None, _not_utf8(exc)) from None
-    splits, errors = [], []
-    for d in DELIMITERS:  # a header quoted for one separator is not CSV for the others
-        try:
-            splits.append((d, [name.strip().lower() for name in split(text, d)]))
-        except csv.Error as exc:
-            errors.append(exc)
-    if not splits:
-        raise _fail(path, 1, None, None, f"the header is not a CSV line ({errors[0]})")
+    except csv.Error as exc:
+        raise _fail(path, 1, None, None, f"the header is not a CSV line ({exc})") from None
     # The first separator that finds every required column (``,`` when none does).
     delimiter, names = next(
         ((d, names) for d, names in splits if set(REQUIRED_COLUMNS) <= set(names)), splits[0]
@@ -251,6 +256,16 @@ class RowChecker:
                 f"extra value (the row has {len(cells)} values, the header {len(self.names)})",
             )  # fmt: skip
         return [cell.strip() for cell in cells]
+
+    def row_ns(self, raw: bytes | None) -> int | None:
+        """The time of the row ``raw``, or None (no row, or one whose time cannot be read)."""
+        if raw is None or self.times is None or self.time_index is None:
+            return None
+        try:
+            cells = self.cells(raw, 0)
+            return self.times.parse(time_text(cells, self.time_index, self.day_index), 0)
+        except DataFileError:
+            return None
 
     def _numbers(self, cells: list[str], index: dict[str, int], line: int) -> dict[str, Decimal]:
         values: dict[str, Decimal] = {}
@@ -395,6 +410,8 @@ def scan_csv(stream: IO[bytes], path: Path, *, tick: Decimal | None) -> CsvLayou
     data_offset = len(raw)
     size, rows, line = data_offset, 0, 1
     checker = RowChecker(path, names, tick, delimiter)
+    if checker.times is not None:  # the last row's time, asked when the second goes back
+        checker.times.last_row = lambda: checker.row_ns(last_line(stream))
     for raw in stream:
         digest.update(raw)
         size += len(raw)

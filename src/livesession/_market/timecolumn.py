@@ -7,16 +7,26 @@ tells: ``timeforms``); every time must lie where a run's time can (``timerange``
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import os
+from typing import IO, TYPE_CHECKING, Final
 
+from .._domain.clock import format_utc, from_epoch_ns
 from .._domain.timerange import RANGE_NOTE, outside
 from .datafail import fail
-from .timeforms import NANO_DIGITS, epoch_unit, finite_number, fraction_digits, text_ns
+from .timeforms import (
+    NANO_DIGITS,
+    epoch_unit,
+    finite_number,
+    fraction_digits,
+    text_ns,
+    utc_offset,
+)
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from pathlib import Path
 
-__all__ = ["TimeColumn"]
+__all__ = ["TimeColumn", "last_line"]
 
 
 class TimeColumn:
@@ -31,6 +41,8 @@ class TimeColumn:
         self.last_line = 0
         self.first_text: str | None = None
         self.first_ns: int | None = None
+        self.last_row: Callable[[], int | None] | None = None
+        """The time of the file's last row, when the file can tell it (for the hint)."""
 
     def parse(self, text: str, line: int) -> int:
         """``text`` in nanoseconds since the epoch, in the form of the file's first time."""
@@ -72,12 +84,55 @@ class TimeColumn:
             )  # fmt: skip
         if self.last is not None and not when > self.last:
             why = f"time does not increase (line {self.last_line} has {self.last_text})"
-            if when == self.last:
-                why += ": the same time twice (a duplicated row?)"
-            elif self.last == self.first_ns:
-                why += ": the file runs newest first; sort it oldest first"
-            raise fail(self.path, line, self.column, text, why)
+            raise fail(self.path, line, self.column, text, why + self._going_back(text, when))
         if self.first_text is None:
             self.first_text, self.first_ns = text, when
         self.last, self.last_text, self.last_line = when, text, line
         return when
+
+    def _going_back(self, text: str, when: int) -> str:
+        """Why a time may not increase, when the file tells: the hint after the refusal.
+
+        A repeated time is a duplicated row. Times written at different UTC offsets
+        (``09:00:00Z``, then ``09:01:00+01:00``: 08:01 UTC) say so. The second row going
+        back is a file newest first only when its last row is earlier than its first.
+        """
+        if when == self.last:
+            return ": the same time twice (a duplicated row?)"
+        offsets = utc_offset(self.last_text), utc_offset(text)
+        if None not in offsets and offsets[0] != offsets[1]:
+            return (
+                f": the times are written at different UTC offsets ({offsets[0]} on line "
+                f"{self.last_line}, {offsets[1]} here), so this one is {_utc(when)}, before "
+                f"{_utc(self.last or 0)}; write every time at one offset (UTC, say)"
+            )
+        first = self.first_ns
+        if first is None or self.last != first or self.last_row is None:
+            return ""  # not the second row (a row out of place later), or no last row to read
+        last_row = self.last_row()
+        if last_row is not None and last_row < first:
+            return ": the file runs newest first; sort it oldest first"
+        return ""
+
+
+def _utc(ns: int) -> str:
+    return format_utc(from_epoch_ns(ns))
+
+
+_TAIL: Final = 1 << 16  # bytes read from the end of a file for its last line
+
+
+def last_line(stream: IO[bytes]) -> bytes | None:
+    """The last non-blank line of the file ``stream`` reads, or None (it cannot seek).
+
+    Read from the file's end; ``stream`` is left where it was.
+    """
+    if not stream.seekable():
+        return None
+    here = stream.tell()
+    try:
+        stream.seek(max(0, stream.seek(0, os.SEEK_END) - _TAIL))
+        lines = [line for line in stream.read().splitlines() if line.strip()]
+    finally:
+        stream.seek(here)
+    return lines[-1] if lines else None

@@ -31,6 +31,7 @@ __all__ = [
     "iso_ns",
     "text_ns",
     "time_text",
+    "utc_offset",
 ]
 
 _CLOCK: Final = r"(?: (?P<H>\d{2}):(?P<M>\d{2})(?::(?P<S>\d{2}))?)?"
@@ -107,6 +108,23 @@ def iso_ns(text: str) -> int | None:
     except ValueError:
         return None
     return epoch_ns(when if when.tzinfo is not None else when.replace(tzinfo=dt.UTC)) + nanos
+
+
+def utc_offset(text: str) -> str | None:
+    """The UTC offset an ISO 8601 time writes (``+01:00``; ``Z`` is ``+00:00``), or None.
+
+    None for a time without one (UTC by the rules above) and for text of any other form.
+    """
+    try:
+        when = dt.datetime.fromisoformat(_FINE_FRACTION.sub(lambda m: m.group()[:7], text))
+    except ValueError:
+        return None
+    offset = when.utcoffset()
+    if offset is None:
+        return None
+    minutes = int(offset.total_seconds()) // 60
+    sign = "-" if minutes < 0 else "+"
+    return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
 
 
 def text_ns(text: str) -> int | None:
