@@ -83,8 +83,7 @@ class Execution:
         cfg = self._c.config
         self.intent_seq += 1
         seq = self.intent_seq
-        # Down to the lot (toward zero): an order is never for more than the strategy asked.
-        qty = quantize(intent.quantity, cfg.qty_lot, rounding=ROUND_DOWN)
+        qty = quantize(intent.quantity, cfg.qty_lot, rounding=ROUND_DOWN)  # never above the ask
         if qty <= 0:
             # Below the lot: nothing can be sent, and the record says so.
             asked = plain(intent.quantity)
