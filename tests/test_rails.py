@@ -228,6 +228,12 @@ class TestDailyLoss:
         ctx = _ctx(equity=D("90000.00"), position=D(1))
         assert self.rail(_intent("1", side=Side.SELL), ctx) is None
 
+    def test_a_flip_beyond_the_cap_is_refused(self):
+        """From long 1 beyond the cap, a sell of 1.5 opens a short of 0.5: refused, though
+        the exposure it leaves is smaller than the long it closes."""
+        ctx = _ctx(equity=D("90000.00"), position=D(1))
+        assert self.rail(_intent("1.5", side=Side.SELL), ctx) is not None
+
 
 class TestOrderRate:
     def test_fires_past_the_rate(self):
@@ -270,6 +276,13 @@ class TestTradingStateRail:
         ctx = _ctx(trading_state="REDUCING", position=D(1))
         assert self.rail(_intent("0.1"), ctx) is not None
         assert self.rail(_intent("2.5", side=Side.SELL), ctx) is not None
+
+    def test_reducing_fires_for_a_flip_to_a_smaller_opposite_position(self):
+        """From long 1, a sell of 1.5 shrinks the exposure (to short 0.5) but opens a short:
+        not reducing. Closing exactly to flat is."""
+        ctx = _ctx(trading_state="REDUCING", position=D(1))
+        assert self.rail(_intent("1.5", side=Side.SELL), ctx) is not None
+        assert self.rail(_intent("1", side=Side.SELL), ctx) is None
 
     def test_halted_fires_even_for_reducing_orders(self):
         """HALTED refuses every new order."""

@@ -121,12 +121,6 @@ class Rail(Protocol):
         ...
 
 
-def _increases(intent: OrderIntent, position: Decimal) -> bool:
-    """Whether the intent increases absolute exposure."""
-    signed = intent.quantity if intent.side is Side.BUY else -intent.quantity
-    return abs(position + signed) > abs(position)
-
-
 def _closing(intent: OrderIntent, position: Decimal) -> Decimal:
     """The part of the intent that closes the position it goes against (0: none)."""
     if not position or (position > 0) == (intent.side is Side.BUY):
@@ -234,7 +228,7 @@ class _DailyLoss:
     rule: str = "DAILY_LOSS"
 
     def __call__(self, intent: OrderIntent, ctx: RiskContext) -> Rejection | None:
-        if not _increases(intent, ctx.position) or ctx.day_peak_equity <= 0:
+        if not _adds(intent, ctx.position) or ctx.day_peak_equity <= 0:
             return None
         drawdown = (ctx.day_peak_equity - ctx.equity) / ctx.day_peak_equity
         if drawdown < self.pct:
@@ -259,7 +253,8 @@ class _TradingState:
     def __call__(self, intent: OrderIntent, ctx: RiskContext) -> Rejection | None:
         if ctx.trading_state == "ACTIVE":
             return None
-        if ctx.trading_state == "REDUCING" and not _increases(intent, ctx.position):
+        # Reducing is closing without opening: a flip to a smaller opposite position opens one.
+        if ctx.trading_state == "REDUCING" and not _adds(intent, ctx.position):
             return None
         return Rejection(
             rule=self.rule,
