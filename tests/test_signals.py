@@ -64,9 +64,23 @@ def _cli(*args: str) -> list[str]:
     return [sys.executable, "-m", "livesession.cli", *args]
 
 
+def _hangups_as_by_default() -> None:
+    """In the child: SIGHUP's default action, whatever the suite inherited.
+
+    A suite started under ``nohup`` (or by a CI runner that ignores SIGHUP) passes the
+    ignored SIGHUP on to every child, which the CLI then rightly keeps ignoring; the tests
+    of a terminal's hangup mean a terminal's process. A test of ``nohup`` says so itself.
+    """
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
+
+
 @contextlib.contextmanager
 def _process(args: list[str], **popen: Any) -> Iterator[subprocess.Popen[str]]:
-    """``Popen(args, **popen)``, killed on the way out if the test left it running."""
+    """``Popen(args, **popen)``, killed on the way out if the test left it running.
+
+    The child starts with SIGHUP at its default action (``_hangups_as_by_default``).
+    """
+    popen.setdefault("preexec_fn", _hangups_as_by_default)
     with subprocess.Popen(args, **popen) as proc:
         try:
             yield proc
