@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
+import subprocess
+import sys
 import tracemalloc
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -132,3 +136,31 @@ def peak_memory(call: Callable[[], object]) -> int:
         return tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
+
+
+_TAKE_THE_LOCK = (
+    "import pathlib, sys\n"
+    "from livesession._rundir.lock import RunLock\n"
+    "lock = RunLock.acquire(pathlib.Path(sys.argv[1]), sys.argv[2])\n"
+    "print('held', flush=True)\n"
+    "sys.stdin.read()\n"
+)
+
+
+@contextlib.contextmanager
+def held_by_a_child(run_dir: Path, command: str = "child") -> Iterator[subprocess.Popen[str]]:
+    """Another process holds ``run_dir``'s writer lock for the block, recorded as run by
+    ``command``; it is killed (SIGKILL) after."""
+    with subprocess.Popen(
+        [sys.executable, "-c", _TAKE_THE_LOCK, str(run_dir), command],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    ) as child:
+        try:
+            assert child.stdout is not None
+            assert child.stdout.readline().strip() == "held"
+            yield child
+        finally:
+            child.kill()
+            child.wait(timeout=10)

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,14 +17,7 @@ from livesession._exceptions import RunDirectoryError, RunHeld
 from livesession._rundir.lock import RunLock, holder_of, is_held
 from livesession.cli import main
 
-_TAKE = (
-    "import pathlib, sys\n"
-    "from livesession._rundir.lock import RunLock\n"
-    "lock = RunLock.acquire(pathlib.Path(sys.argv[1]), 'child')\n"
-    "print('held', flush=True)\n"
-    "sys.stdin.read()\n"
-)
-
+from _helpers import held_by_a_child
 
 # A host whose request handler fails before close(): the session it made is dropped. In a
 # process of its own, as an application is: the tests' session tracker keeps every session.
@@ -61,24 +52,6 @@ with warnings.catch_warnings(record=True) as caught:
 print("warnings", [str(w.message) for w in caught])
 print("verify", verify_run(out / "dropped").ok)
 """
-
-
-@contextlib.contextmanager
-def _held_by_a_child(run_dir: Path) -> Iterator[subprocess.Popen[str]]:
-    """Another process holds ``run_dir``'s lock for the block; it is killed (SIGKILL) after."""
-    with subprocess.Popen(
-        [sys.executable, "-c", _TAKE, str(run_dir)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    ) as child:
-        try:
-            assert child.stdout is not None
-            assert child.stdout.readline().strip() == "held"
-            yield child
-        finally:
-            child.kill()
-            child.wait(timeout=10)
 
 
 def test_a_free_directory_has_no_holder(tmp_path: Path) -> None:
@@ -122,7 +95,7 @@ def test_release_is_idempotent_and_lets_the_next_writer_in(tmp_path: Path) -> No
 def test_another_process_is_refused_and_a_killed_holder_leaves_no_stale_lock(
     tmp_path: Path,
 ) -> None:
-    with _held_by_a_child(tmp_path) as child:
+    with held_by_a_child(tmp_path) as child:
         holder = holder_of(tmp_path)
         assert holder is not None
         assert holder.pid == child.pid
@@ -209,7 +182,7 @@ def test_a_run_this_process_still_holds_is_refused_saying_so(tmp_path: Path) -> 
         session.run_to_end(20)
         session.close()
     # Another process holding a run is still another process, with the advice for one.
-    with _held_by_a_child(tmp_path), pytest.raises(RunHeld) as other:
+    with held_by_a_child(tmp_path), pytest.raises(RunHeld) as other:
         RunLock.acquire(tmp_path, "parent")
     assert "this very process" not in str(other.value)
     assert str(other.value).endswith("or stop it with `livesession stop`)")

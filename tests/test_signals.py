@@ -36,6 +36,8 @@ from livesession.cli import EXIT_NOT_HELD, EXIT_OK, EXIT_REJECTED, main
 from livesession.evidence import write_evidence
 from livesession.verify import verify_run
 
+from _helpers import held_by_a_child
+
 _DEADLINE_S = 60.0
 _LONG = "1000000"  # far more steps than any test waits for: the run ends only when told
 
@@ -347,31 +349,13 @@ def test_controls_send_nothing_to_a_holder_that_is_not_the_cli(
     """A run held by another kind of process (an embedding app) is not signalled: exit 3."""
     assert main(["dryrun", "--out", str(tmp_path), "--run-id", "app", "--steps", "20", "-q"]) == 0
     run_dir = tmp_path / "app"
-    take = (
-        "import pathlib, sys\n"
-        "from livesession._rundir.lock import RunLock\n"
-        "lock = RunLock.acquire(pathlib.Path(sys.argv[1]), 'myapp dryrun')\n"
-        "print('held', flush=True)\n"
-        "sys.stdin.read()\n"
-    )
-    with subprocess.Popen(
-        [sys.executable, "-c", take, str(run_dir)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    ) as app:
-        try:
-            assert app.stdout is not None
-            assert app.stdout.readline().strip() == "held"
-            for verb in ("kill", "ack", "stop"):
-                assert main([verb, str(run_dir), "--timeout", "1"]) == EXIT_REJECTED
-                err = capsys.readouterr().err
-                assert "is not `livesession dryrun` or `resume`" in err
-                assert "nothing was sent" in err
-                assert app.poll() is None, f"{verb} signalled a process without handlers"
-        finally:
-            app.kill()
-            app.wait(timeout=10)
+    with held_by_a_child(run_dir, "myapp dryrun") as app:
+        for verb in ("kill", "ack", "stop"):
+            assert main([verb, str(run_dir), "--timeout", "1"]) == EXIT_REJECTED
+            err = capsys.readouterr().err
+            assert "is not `livesession dryrun` or `resume`" in err
+            assert "nothing was sent" in err
+            assert app.poll() is None, f"{verb} signalled a process without handlers"
 
 
 def test_the_library_installs_no_handlers_and_the_cli_puts_them_back(tmp_path: Path) -> None:
