@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 
 import pytest
@@ -221,6 +222,25 @@ class TestBounds:
             ),
             ({"fill_model": {"slippage_bps": "10000"}}, "slippage_bps must be at most 1000"),
             (
+                {"risk": {"daily_loss_pct": "50"}},
+                "risk.daily_loss_pct must be at most 1 (a share: 0.05 is 5 %), got '50'",
+            ),
+            ({"risk": {"portfolio_heat_pct": "5"}}, "risk.portfolio_heat_pct must be at most 1"),
+            ({"risk": {"price_collar_pct": "1.01"}}, "risk.price_collar_pct must be at most 1"),
+            ({"risk": {"per_trade_risk_pct": "2"}}, "risk.per_trade_risk_pct must be at most 1"),
+            ({"risk": {"stop_distance_pct": "10"}}, "risk.stop_distance_pct must be at most 1"),
+            (
+                {"risk": {"max_executions": 10**20}},
+                (
+                    "risk.max_executions must be at most 9223372036854775807 (the largest "
+                    "64-bit integer), got 100000000000000000000"
+                ),
+            ),
+            ({"seed": 2**63}, "seed must be at most 9223372036854775807"),
+            ({"volatility_bps": 2**64}, "volatility_bps must be at most 9223372036854775807"),
+            ({"fill_model": {"latency_ms": 2**70}}, "fill_model.latency_ms must be at most"),
+            ({"reconcile_grace_ms": 2**63}, "reconcile_grace_ms must be at most"),
+            (
                 {"initial_cash": "100000000000000000000000000000"},
                 (
                     "initial_cash '100000000000000000000000000000' has 30 significant digits, "
@@ -253,8 +273,12 @@ class TestBounds:
                 "steps": 10,
                 "lease_ttl_ms": 86_400_000,
                 "fill_model": {"slippage_bps": "1000"},
+                "risk": {"daily_loss_pct": "1", "price_collar_pct": "1"},
+                "seed": 2**63 - 1,
             }
         )
+        assert cfg.risk.daily_loss_pct == Decimal(1)
+        assert cfg.seed == 2**63 - 1
         assert cfg.step_interval_ms == 31 * 86_400_000
         assert cfg.fill_model.slippage_bps == Decimal(1000)
         daily = DryrunConfig(step_interval_ms=86_400_000, max_steps=85_831)
@@ -269,6 +293,8 @@ class TestBounds:
             "lease_ttl_ms = 10000000000000\n",
             '[fill_model]\nslippage_bps = "20000"\n',
             'initial_cash = "100000000000000000000000000000"\n',
+            '[risk]\ndaily_loss_pct = "50"\n',
+            "[risk]\nmax_executions = 99999999999999999999\n",
         ],
     )
     def test_the_cli_exits_2_and_writes_nothing(self, tmp_path, capsys, text):
@@ -279,4 +305,19 @@ class TestBounds:
         assert code == 2
         assert len(err.strip().splitlines()) == 1
         assert err.startswith("livesession: error: ")
+        assert not out.exists()
+
+    def test_a_seed_beyond_64_bits_is_one_json_error(self, tmp_path, capsys):
+        out = tmp_path / "out"
+        code = main(["dryrun", "--seed", str(2**64), "--out", str(out), "--json"])
+        captured = capsys.readouterr()
+        assert code == 2
+        assert json.loads(captured.out) == {
+            "error": (
+                "seed must be at most 9223372036854775807 (the largest 64-bit integer), "
+                "got 18446744073709551616"
+            ),
+            "exit_code": 2,
+            "ok": False,
+        }
         assert not out.exists()

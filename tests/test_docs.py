@@ -245,3 +245,46 @@ class TestSafetyRailsTable:
         assert len(shown) == 9
         for name, default in shown:
             assert getattr(limits, name) == Decimal(default), name
+
+
+class TestConfigReference:
+    def test_every_key_the_config_takes_is_in_docs_config_md_and_no_other(self):
+        """docs/config.md is the one page of every config key: a key the code takes and the
+        page leaves out (or a key the page names and the code refuses) fails here."""
+        import attrs
+
+        from livesession import DryrunConfig
+
+        def keys(cls: type, prefix: str = "") -> set[str]:
+            found = set()
+            for field in attrs.fields(cls):
+                if field.name == "base_dir":  # set by the caller, never read from a file
+                    continue
+                nested = field.type if attrs.has(field.type) else None
+                default = field.default
+                if nested is None and isinstance(default, attrs.Factory):
+                    made = default.factory() if not default.takes_self else None
+                    nested = type(made) if attrs.has(type(made)) else None
+                found |= keys(nested, f"[{field.name}] ") if nested else {prefix + field.name}
+            return found
+
+        text = (ROOT / "docs" / "config.md").read_text(encoding="utf-8")
+        documented = set()
+        for row in text.splitlines():
+            if not row.startswith("| `") and not row.startswith("| `["):
+                continue
+            cell = row.split("|")[1].strip()
+            table = re.match(r"`\[(\w+)\]` ", cell)
+            names = re.findall(r"`(\w+)`", cell[table.end() :] if table else cell)
+            documented |= {f"[{table.group(1)}] {n}" if table else n for n in names}
+        assert documented == keys(DryrunConfig)
+
+    def test_the_defaults_it_shows_are_the_codes(self):
+        from livesession import DryrunConfig
+
+        cfg = DryrunConfig()
+        text = (ROOT / "docs" / "config.md").read_text(encoding="utf-8")
+        shown = re.findall(r"^\| `\[(\w+)\]` `(\w+)` \| `\"?([\d.]+)\"?` \|", text, re.MULTILINE)
+        assert len(shown) >= 20
+        for table, name, default in shown:
+            assert str(getattr(getattr(cfg, table), name)) == default, (table, name)

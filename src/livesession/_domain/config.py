@@ -31,7 +31,7 @@ from .datafeeds import (
     from_cwd,
 )
 from .decimal import plain, to_decimal
-from .fields import count, decimal_field, positive_int, share
+from .fields import count, decimal_field, positive_int, risk_share, share
 from .ids import is_valid_run_id
 from .plugin_fields import (
     PLUGIN_KEYS,
@@ -137,11 +137,11 @@ class RiskLimits:
 
     max_order_qty: Decimal = decimal_field("risk.max_order_qty", 1)
     max_order_notional: Decimal = decimal_field("risk.max_order_notional", 50_000)
-    price_collar_pct: Decimal = decimal_field("risk.price_collar_pct", "0.05")
-    per_trade_risk_pct: Decimal = decimal_field("risk.per_trade_risk_pct", "0.0025")
-    stop_distance_pct: Decimal = decimal_field("risk.stop_distance_pct", "0.02")
-    portfolio_heat_pct: Decimal = decimal_field("risk.portfolio_heat_pct", "0.01")
-    daily_loss_pct: Decimal = decimal_field("risk.daily_loss_pct", "0.01")
+    price_collar_pct: Decimal = risk_share("risk.price_collar_pct", "0.05")
+    per_trade_risk_pct: Decimal = risk_share("risk.per_trade_risk_pct", "0.0025")
+    stop_distance_pct: Decimal = risk_share("risk.stop_distance_pct", "0.02")
+    portfolio_heat_pct: Decimal = risk_share("risk.portfolio_heat_pct", "0.01")
+    daily_loss_pct: Decimal = risk_share("risk.daily_loss_pct", "0.01")
     max_orders_per_sec: int = count("risk.max_orders_per_sec", 5)
     max_executions: int = count("risk.max_executions", 10_000)
 

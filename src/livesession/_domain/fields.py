@@ -7,14 +7,27 @@ Kept apart from ``config.py``, which holds the tables themselves. Each validator
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import Any, Final
 
 import attrs
 
 from .._exceptions import ConfigError
 from .decimal import DIGITS, excess_digits, plain, to_decimal
 
-__all__ = ["count", "decimal_field", "non_negative_int", "positive_int", "share"]
+__all__ = [
+    "INT_MAX",
+    "count",
+    "decimal_field",
+    "non_negative_int",
+    "positive_int",
+    "risk_share",
+    "share",
+]
+
+INT_MAX: Final = 2**63 - 1
+"""The largest integer a config may hold: what a JSON reader can take as a 64-bit integer
+(the config is written to ``config.json`` and hashed; orjson refuses anything larger)."""
+_INT_MAX_WHY: Final = " (the largest 64-bit integer)"
 
 
 def positive_int(name: str, *, maximum: int | None = None, why: str = "") -> Any:
@@ -23,8 +36,7 @@ def positive_int(name: str, *, maximum: int | None = None, why: str = "") -> Any
     def check(_inst: object, _attr: object, value: object) -> None:
         if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
             raise ConfigError(f"{name} must be a positive integer, got {value!r}")
-        if maximum is not None and value > maximum:
-            raise ConfigError(f"{name} must be at most {maximum}{why}, got {value}")
+        _check_most(name, value, maximum, why)
 
     return check
 
@@ -35,8 +47,17 @@ def non_negative_int(name: str) -> Any:
     def check(_inst: object, _attr: object, value: object) -> None:
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise ConfigError(f"{name} must be a non-negative integer, got {value!r}")
+        _check_most(name, value, None, "")
 
     return check
+
+
+def _check_most(name: str, value: int, maximum: int | None, why: str) -> None:
+    """Refuse an int above its own bound, or above ``INT_MAX`` where it has none."""
+    if maximum is None:
+        maximum, why = INT_MAX, _INT_MAX_WHY
+    if value > maximum:
+        raise ConfigError(f"{name} must be at most {maximum}{why}, got {value}")
 
 
 def _dec(value: object) -> Decimal:
@@ -84,6 +105,15 @@ def decimal_field(
 def share(name: str, default: str | int) -> Any:
     """A Decimal field between 0 and 1 inclusive (a rate or a ratio)."""
     return decimal_field(name, default, positive=False, maximum=Decimal(1))
+
+
+def risk_share(name: str, default: str) -> Any:
+    """A Decimal field above 0 and at most 1: a share of equity or of a price (``_pct``).
+
+    Written as a share, not in percent: ``0.05`` is 5 %. A 5 meant as 5 % would be 500 %, a
+    cap that never binds, so anything above 1 is refused.
+    """
+    return decimal_field(name, default, maximum=Decimal(1), why=" (a share: 0.05 is 5 %)")
 
 
 def count(
