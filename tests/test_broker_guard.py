@@ -576,6 +576,33 @@ class TestInASession:
         assert changed["payload"]["detail"] == {"error": "ZeroDivisionError", "message": "bad mark"}
         assert len(_events(run_dir, "BAR")) == 3  # bar 4 never recorded
 
+    def test_the_equity_sealed_after_on_market_raised_is_marked_at_a_recorded_close(
+        self, tmp_path: Path
+    ):
+        """Bar 4 (close 150) never reached the record: the venue raised on it. The sealed
+        equity must be the one a reviewer rebuilds from events.jsonl, cash plus the position
+        at the last recorded close (101), not at a close no file holds."""
+        cfg = _config("marked")
+        feed = ScriptedFeed(["100", "100", "101", "150"])
+        session = create_run(
+            cfg,
+            tmp_path,
+            broker=UserBroker(market_at=4),
+            strategy=ScriptedStrategy(at({2: [buy("0.010")]})),
+            feed=feed,
+        )
+        result = session.run_to_end(cfg.steps)
+        session.close()
+        assert verify_run(tmp_path / "marked").ok
+        run_dir = tmp_path / "marked"
+        assert [b["payload"]["close"] for b in _events(run_dir, "BAR")] == ["100", "100", "101"]
+        (last,) = _events(run_dir, "POSITION_CHANGED")[-1:]
+        cash, held = D(last["payload"]["cash"]), D(last["payload"]["position"])
+        assert held == D("0.010")  # the venue is broken: nothing flattened it
+        (stopped,) = _events(run_dir, "SESSION_STOPPED")
+        assert D(stopped["payload"]["equity"]) == cash + held * D("101")
+        assert result.state is SessionState.ERROR_REQUIRES_OPERATOR
+
     def test_a_step_hook_raising_is_an_unexpected_error(self, tmp_path: Path):
         sinks = Sinks()
         orch = LiveSessionOrchestrator(

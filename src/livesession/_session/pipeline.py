@@ -183,7 +183,6 @@ def _fetch_failed(p: SessionParts, error: Transient) -> None:
 
 def _on_bar(p: SessionParts, bar: Bar) -> None:
     book = p.book
-    book.mark(bar.symbol, bar.close)
     p.broker.on_market(bar)
     p.recorder.emit(
         "BAR",
@@ -196,6 +195,9 @@ def _on_bar(p: SessionParts, bar: Bar) -> None:
             "volume": plain(bar.volume),
         },
     )
+    # Marked once the bar is recorded: a bar the venue raised on never reaches events.jsonl,
+    # and the equity a reviewer rebuilds from it must be the one the session seals.
+    book.mark(bar.symbol, bar.close)
     p.time.steps += 1  # the bar is recorded: the step counts, however it ends
     reports = p.reports
     # A quiet step (nothing of the session's open or closing at the venue) does not poll:
