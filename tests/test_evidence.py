@@ -17,6 +17,7 @@ from livesession._artifacts.runread import iter_records
 from livesession.burnin import Thresholds, evaluate_run
 from livesession.cli import main
 from livesession.evidence import _rerun, scan_secrets, write_evidence
+from livesession.evidence._operator import recorded_actions
 from livesession.evidence._outcome import outcome
 
 from _helpers import peak_memory
@@ -670,7 +671,7 @@ class TestLongRuns:
     """
 
     @pytest.mark.broken_run("it appends copies of a BAR line to a run")
-    @pytest.mark.parametrize("reader", ["outcome", "burn-in", "secret scan"])
+    @pytest.mark.parametrize("reader", ["outcome", "burn-in", "secret scan", "operator actions"])
     def test_peak_memory_does_not_grow_with_the_events(self, tmp_path, monkeypatch, reader):
         monkeypatch.setattr(evidence, "_SCAN_BLOCK", 1 << 16)  # blocks smaller than the files
         drill = {"status": "measured", "wall_s": 0.1}  # the run's config is not read for it
@@ -678,6 +679,8 @@ class TestLongRuns:
             "outcome": lambda run: outcome(run, iter_records(run / "events.jsonl")),
             "burn-in": lambda run: evaluate_run(run, Thresholds(), drill=drill),
             "secret scan": lambda run: scan_secrets(run, environ={}),
+            # What the determinism re-run holds while it runs the whole session again.
+            "operator actions": lambda run: recorded_actions(run / "events.jsonl"),
         }
         read = reads[reader]
         read(grown_run(tmp_path / "warm", 10))  # imports, compiled patterns

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 
-from .._artifacts.runread import payload, read_records
+from .._artifacts.runread import iter_records, payload
 from .._domain.lifecycle import SESSION_CLOSED, SessionState
 from .._session.pipeline import (
     DAILY_LOSS_KILL,
@@ -95,8 +95,12 @@ def told_actions(actions: Iterable[OperatorAction], steps: int | None) -> list[s
 
 
 def recorded_actions(events: Path) -> tuple[OperatorAction, ...]:
-    """The operator's actions in the run whose events file is ``events``, in order."""
-    return actions_in(read_records(events))
+    """The operator's actions in the run whose events file is ``events``, in order.
+
+    Read a line at a time: the evidence re-run holds this while it runs the whole session
+    again, and a million steps of events as a list would be gigabytes.
+    """
+    return actions_in(iter_records(events))
 
 
 def actions_in(events: Iterable[dict[str, Any]]) -> tuple[OperatorAction, ...]:

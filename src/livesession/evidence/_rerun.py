@@ -27,7 +27,7 @@ import attrs
 import orjson
 
 from .._artifacts import names
-from .._artifacts.runread import json_object, payload, read_records
+from .._artifacts.runread import iter_records, json_object, payload
 from .._market.venue import JournalFeed
 from .._rundir import create_run, read_run_config
 from .._rundir.layout import Backing
@@ -166,7 +166,7 @@ def _with_actions(
 def _signals(path: Path) -> list[tuple[Any, Any]]:
     return [
         (event.get("ts_sim"), payload(event))
-        for event in read_records(path)
+        for event in iter_records(path)
         if event.get("event_type") == "SIGNAL"
     ]
 
