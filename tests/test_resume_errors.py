@@ -114,6 +114,20 @@ class TestCheckpoint:
         (run_dir / "checkpoint.json").write_bytes(content)
         _resume_fails(run_dir, run_dir.parent, capsys, fragment)
 
+    def test_a_lost_checkpoint_of_a_run_that_stepped_is_refused(self, run_dir, capsys):
+        """Without checkpoint.json a run used to count as killed during start-up: resume
+        started it over (its 280 events cut to .torn, the venue's orders ignored, then a
+        RECONCILE_MISMATCH) and status called it flat and resumable. Its events show bars,
+        so the checkpoint was lost: refused, nothing changed, and status says why."""
+        from livesession.status import Verdict, run_status
+
+        (run_dir / "checkpoint.json").unlink()
+        _resume_fails(run_dir, run_dir.parent, capsys, "checkpoint.json is missing, but")
+        verdict = run_status(run_dir)
+        assert verdict.verdict is Verdict.NEEDS_OPERATOR
+        assert not verdict.resumable
+        assert "events.jsonl records steps" in (verdict.resume_problem or "")
+
     def test_checkpoint_beyond_the_events_file(self, run_dir, capsys):
         """An events file shorter than the checkpoint's offset exits 2."""
         events = run_dir / "events.jsonl"

@@ -15,7 +15,7 @@ import hashlib
 import os
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 import orjson
 
@@ -147,10 +147,37 @@ def _check_journals(run_dir: Path) -> None:
                 )
 
 
+_BAR_FIELD: Final = b'"event_type":"BAR"'
+
+
+def _check_never_stepped(run_dir: Path) -> None:
+    """A run without a checkpoint must be one killed during start-up, before its first.
+
+    The first checkpoint is written when the session activates, before its first bar: a run
+    with bars in its events, or anything in its venue journal, had one, and lost it (a slip,
+    a bad restore). Starting it over would cut its history away and tell the venue's orders
+    and positions nothing: refused, with nothing changed.
+    """
+    events = run_dir / names.ARTIFACTS["events"]
+    stepped = False
+    with contextlib.suppress(FileNotFoundError), events.open("rb") as handle:
+        stepped = any(_BAR_FIELD in line for line in handle)
+    journals = [p for p in run_dir.glob(f"{Path(names.JOURNAL).stem}*.jsonl") if p.stat().st_size]
+    if stepped or journals:
+        what = f"{events.name} records steps" if stepped else f"{journals[0].name} records orders"
+        raise RunDirectoryError(
+            f"{run_dir / names.CHECKPOINT} is missing, but {what}: the run had a checkpoint "
+            "and lost it, so it cannot be resumed (starting it over would discard its history "
+            "and ignore what reached the venue); restore checkpoint.json from a backup"
+        )
+
+
 def _validate_artifacts(run_dir: Path, checkpoint: dict[str, Any] | None) -> dict[str, int]:
     """The artifact offsets to cut back to, after checking the files can be resumed."""
     offsets = {"events": 0, "states": 0, "audit": 0}
-    if checkpoint is not None:
+    if checkpoint is None:
+        _check_never_stepped(run_dir)
+    else:
         rec_state = checkpoint["recorder"]
         offsets = dict(rec_state["offsets"])
         _check_audit_prefix(
