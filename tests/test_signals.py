@@ -567,6 +567,28 @@ def test_stop_says_a_failed_wind_down_left_exposure(tmp_path: Path) -> None:
     assert "close them at the venue" in outcome.line
 
 
+@pytest.mark.broken_run("it leaves a run killed before its seal, as a crash does")
+def test_stop_on_a_process_that_died_unsealed_says_resume_and_exits_8(tmp_path: Path) -> None:
+    """The process `stop` signalled died before sealing (killed harder, a crash in the
+    wind-down): `stop` exited 4, the code of a run sealed FAILED ("resume has nothing to
+    continue"), so a supervisor would not resume it. Nothing holds the run and it is
+    unfinished: exit 8, with the way out."""
+    from crash_harness import KILLED, Profile, dryrun
+
+    profile = Profile(name="died", seed=3)
+    assert dryrun(profile, tmp_path, crash_at="write_events:120").returncode == KILLED
+    run_dir = tmp_path / "died"
+    outcome = control._stopped(control._Watch(run_dir), types.SimpleNamespace(pid=4242), "pid 4242")  # type: ignore[arg-type]
+    assert outcome is not None
+    assert outcome.kind == "not_held"
+    assert outcome.line == (
+        f"pid 4242 ended without sealing {run_dir}: continue it with `livesession resume {run_dir}`"
+    )
+    from livesession._cli_commands import _CONTROL_EXITS
+
+    assert _CONTROL_EXITS[outcome.kind] == 8
+
+
 _CTRL_C_WHILE_IMPORTING = """
 import os, signal, sys
 

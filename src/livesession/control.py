@@ -400,8 +400,10 @@ def _stopped(watch: _Watch, holder: Holder, who: str) -> ControlOutcome | None:
         return None
     stop = _last_audit(watch.run_dir)
     if stop is None:
+        # Nothing holds the run now and it is unfinished: 8, as for any such run, never 4
+        # (sealed FAILED: nothing to resume), which would keep a supervisor from resuming it.
         return ControlOutcome(
-            "failed",
+            "not_held",
             f"{who} ended without sealing {watch.run_dir}: continue it with "
             f"`livesession resume {watch.run_dir}`",
         )
