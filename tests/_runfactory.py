@@ -243,6 +243,7 @@ class RunBuilder:
                 "symbol": self.symbol,
                 "position": str(position),
                 "avg_price": str(price),
+                "cash": str(self.cash),
                 "equity": str(self.equity()),
             },
         )

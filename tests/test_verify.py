@@ -456,6 +456,22 @@ class TestEvents:
 
         assert "position 1.000 of 'BTCUSDT' but the fills so far add up to 0" in violations_of(run)
 
+    def test_cash_that_no_fill_supports(self, tmp_path):
+        """Cash moves only by fills: a jump between two POSITION_CHANGED (a checkpoint's cash
+        edited before a resume: the resumed run then sealed a PnL of 1002.02 for 2.02 of
+        trading, and verify said OK) is reported."""
+        builder = started()
+        builder.bar("100.00")
+        builder.fill(builder.order("BUY", "0.010"), "0.010")
+        builder.cash += 1000
+        builder.bar("101.00")
+        builder.fill(builder.order("SELL", "0.010"), "0.010")
+        run = finish(builder, tmp_path / "r")
+
+        assert (
+            "cash 11000.01000 but the last cash recorded and the fills since add up to 10000.01000"
+        ) in violations_of(run)
+
     def test_first_event(self, tmp_path):
         """The first event is SESSION_STARTED."""
         builder = started()

@@ -45,6 +45,9 @@ class Replay:
         """Of each order submitted, what its fills are checked against."""
         self._filled: dict[str, Decimal] = {}
         self._trade_ids: set[tuple[str, str]] = set()  # (client_order_id, trade_id)
+        self._cash: Decimal | None = None
+        """The cash the fills since the last ``POSITION_CHANGED`` leave: the book's own sum
+        (cash less each fill's signed quantity times its price), None before the first."""
 
     @property
     def fills(self) -> int:
@@ -93,6 +96,19 @@ class Replay:
                 f"position {payload['position']} of {payload['symbol']!r} "
                 f"but the fills so far add up to {replayed}",
             )
+        # Cash moves only by fills: a jump between two POSITION_CHANGED (a checkpoint's cash
+        # edited before a resume, say) is money no fill supports.
+        if "cash" not in payload:  # the contract's POSITION_CHANGED need not carry it
+            return
+        cash = Decimal(payload["cash"])
+        if self._cash is not None and cash != self._cash:
+            self.report.add(
+                EVENTS,
+                number,
+                f"cash {payload['cash']} but the last cash recorded and the fills since "
+                f"add up to {self._cash}",
+            )
+        self._cash = cash
 
     def _fill(self, number: int, fill: dict[str, Any]) -> None:
         coid, quantity = fill["client_order_id"], Decimal(fill["quantity"])
@@ -117,6 +133,8 @@ class Replay:
                 self.report.add(
                     EVENTS, number, f"{coid} filled {self._filled[coid]} of {order['quantity']}"
                 )
-        sign = 1 if fill["side"] == "BUY" else -1
+        signed = quantity if fill["side"] == "BUY" else -quantity
         symbol = fill["symbol"]
-        self.positions[symbol] = self.positions.get(symbol, Decimal(0)) + sign * quantity
+        self.positions[symbol] = self.positions.get(symbol, Decimal(0)) + signed
+        if self._cash is not None:
+            self._cash -= signed * Decimal(fill["price"])
