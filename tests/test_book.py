@@ -192,3 +192,41 @@ class TestAveragePrice:
             held += qty
             assert book.avg_price["BTC/USDT"] == average
             assert "E" not in book.get_state()["avg_price"]["BTC/USDT"]
+
+
+def _rest(book: Book, cid: str, side: Side, qty: str, price: str, **kw) -> None:
+    """Track a resting order of ``book`` (a LIMIT unless ``order_type`` says; nothing filled)."""
+    book.add_order(
+        Order(
+            client_order_id=cid,
+            symbol="BTC/USDT",
+            side=side,
+            quantity=D(qty),
+            limit_price=D(price),
+            **{"order_type": OrderType.LIMIT, **kw},
+        )
+    )
+
+
+class TestStopRisk:
+    """``stop_risk``: the notional the open orders add, which portfolio heat counts."""
+
+    def test_a_resting_stop_entry_counts_at_its_stop_price(self):
+        """Bug: every STOP was skipped, so three resting BUY STOP 480 @104 from flat passed
+        the heat rail one by one and filled to 1440. A stop entry adds exposure once it
+        triggers, valued (as a limit is at its limit) at its stop price."""
+        book = _book()
+        book.mark("BTC/USDT", D("100.00"))
+        _rest(book, "s1", Side.BUY, "480", "104.00", order_type=OrderType.STOP)
+        assert book.stop_risk() == D("49920.00")
+        _rest(book, "s2", Side.BUY, "480", "104.00", order_type=OrderType.STOP)
+        assert book.stop_risk() == D("99840.00")
+
+    def test_a_protective_stop_leg_adds_nothing(self):
+        """The stop-loss leg of an OCO exit is reduce-only: it closes, never adds."""
+        book = _book()
+        _fill(book, "b", Side.BUY, "10", "100.00")
+        leg = {"reduce_only": True, "oco_group": "b"}
+        _rest(book, "sl", Side.SELL, "10", "98.00", order_type=OrderType.STOP, **leg)
+        _rest(book, "tp", Side.SELL, "10", "102.00", **leg)
+        assert book.stop_risk() == 0

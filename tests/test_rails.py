@@ -747,3 +747,45 @@ class TestReduceOnly:
         assert refused.outcome is VerbOutcome.NOT_APPLICABLE
         assert "HALTED" in refused.message
         assert orch.trading_state is TradingState.HALTED
+
+
+_HEAT_RISK = {
+    "max_order_qty": "100000",
+    "max_order_notional": "1000000",
+    "per_trade_risk_pct": "0.01",
+    "portfolio_heat_pct": "0.01",
+    "stop_distance_pct": "0.02",
+}
+
+
+def _stop(side_of, qty: str, price: str, **extra):
+    return side_of(qty, order_type=OrderType.STOP, limit_price=D(price), **extra)
+
+
+def _heat_rejections(sinks: Sinks) -> list[tuple[str, str]]:
+    return [
+        (e["payload"]["reason"], e["payload"]["heat"])
+        for e in sinks.events_of("RISK_REJECTED")
+        if e["payload"]["rule"] == "PORTFOLIO_HEAT"
+    ]
+
+
+class TestPortfolioHeatInASession:
+    """Equity 100000: a heat budget of 1000 at a stop distance of 2 % (50000 of exposure)."""
+
+    def test_resting_stop_entries_count(self):
+        """Bug: three BUY STOP 480 @104 from flat (each 998.40 of heat alone) all passed and
+        filled to 1440 (heat 2995). The second one takes the heat to 1996.80: refused."""
+        stops = [_stop(buy, "480", "104.00", reason=f"stop{n}") for n in (1, 2, 3)]
+        orch, sinks = _trading_session(
+            at({1: stops[:1], 2: stops[1:2], 3: stops[2:]}),
+            closes=("100.00", "100.00", "100.00", "100.00", "104.00"),
+            risk=_HEAT_RISK,
+        )
+        orch.run_n_steps(5)
+        assert (
+            _heat_rejections(sinks)
+            == [("portfolio heat 1996.8000 > limit 1000.0000", "1996.8000")] * 2
+        )
+        assert orch.book.positions["BTC/USDT"] == D("480")
+        orch.close()

@@ -18,7 +18,7 @@ from typing import Any
 import attrs
 
 from .._domain.decimal import ZERO, plain
-from .._domain.model import Order, OrderType, Side, order_from_json, order_to_json
+from .._domain.model import Order, Side, order_from_json, order_to_json
 from .._reconcile.reconciler import LocalOrder
 from .strategy_view import ReadOnlyBook
 
@@ -190,11 +190,16 @@ class Book:
         return abs(self.position(symbol)) * price
 
     def stop_risk(self) -> Decimal:
-        """The notional of every open order that adds exposure (for portfolio heat)."""
+        """The notional of every open order that adds exposure (for portfolio heat).
+
+        A resting STOP entry adds exposure once it triggers, and counts at its stop price
+        as a limit does at its limit; a reduce-only order (a protective leg, a flatten
+        order) only ever closes, and counts nothing.
+        """
         total = ZERO
         for live in self.open.values():
             order = live.order
-            if order.reduce_only or order.order_type is OrderType.STOP:
+            if order.reduce_only:
                 continue
             price = order.limit_price or self.last_price.get(order.symbol, ZERO)
             total += (order.quantity - live.filled) * price
