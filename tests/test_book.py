@@ -230,3 +230,35 @@ class TestStopRisk:
         _rest(book, "sl", Side.SELL, "10", "98.00", order_type=OrderType.STOP, **leg)
         _rest(book, "tp", Side.SELL, "10", "102.00", **leg)
         assert book.stop_risk() == 0
+
+    def test_an_order_against_the_position_counts_only_what_it_adds_beyond_closing_it(self):
+        """Bug: long 125 @100 with a resting SELL LIMIT 125 @105 counted the sell as 13125
+        of added exposure, though filled it only closes the long. It adds nothing; one for
+        200 adds the 75 beyond the position; an order on the position's side adds it all."""
+        book = _book()
+        _fill(book, "b", Side.BUY, "125", "100.00")
+        _rest(book, "tp", Side.SELL, "125", "105.00")
+        assert book.stop_risk() == 0
+        _rest(book, "more", Side.BUY, "10", "99.00")
+        assert book.stop_risk() == D("990.00")
+        book.close_order("more")
+        book.close_order("tp")
+        _rest(book, "flip", Side.SELL, "200", "105.00")
+        assert book.stop_risk() == D("7875.00")  # 75 at 105
+
+    def test_orders_against_the_position_share_closing_it_the_dearest_part_adds(self):
+        """Two SELL 125 against a long 125: together they close it and open a short 125,
+        whichever fills first. The closing goes to the cheaper, the dearer counts in full
+        (never under-counted), whatever order the book holds them in."""
+        for order in (("a", "105.00", "b", "106.00"), ("b", "106.00", "a", "105.00")):
+            book = _book()
+            _fill(book, "long", Side.BUY, "125", "100.00")
+            _rest(book, order[0], Side.SELL, "125", order[1])
+            _rest(book, order[2], Side.SELL, "125", order[3])
+            assert book.stop_risk() == D("13250.00")  # 125 at 106
+
+    def test_a_partly_filled_order_counts_what_is_left(self):
+        book = _book()
+        _rest(book, "buy", Side.BUY, "10", "100.00")
+        assert book.apply_fill("buy", "t1", D("4"), D("100.00"))
+        assert book.stop_risk() == D("600.00")  # 6 left; the 4 filled are the position now

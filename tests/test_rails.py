@@ -789,3 +789,30 @@ class TestPortfolioHeatInASession:
         )
         assert orch.book.positions["BTC/USDT"] == D("480")
         orch.close()
+
+    def test_a_resting_order_that_closes_the_position_adds_no_heat(self):
+        """Bug: long 125 @100 with a resting SELL LIMIT 125 @105 (not reduce-only), a BUY 250
+        was refused at a heat of 1012.50 = (12500 + 13125 + 25000) * 2 %: the sell, which
+        only closes the long, counted as added exposure. The heat is (12500 + 25000) * 2 %
+        = 750: accepted; a BUY 125 then takes it to exactly 1000 (accepted), one more lot is
+        refused."""
+        take_profit = sell("125", order_type=OrderType.LIMIT, limit_price=D("105.00"))
+        orch, sinks = _trading_session(
+            at(
+                {
+                    1: [buy("125")],
+                    2: [take_profit],
+                    3: [buy("250")],
+                    4: [buy("125")],
+                    5: [buy("0.001")],
+                }
+            ),
+            closes=("100.00",),
+            risk=_HEAT_RISK,
+        )
+        orch.run_n_steps(6)
+        assert _heat_rejections(sinks) == [
+            ("portfolio heat 1000.0020000 > limit 1000.0000", "1000.0020000")
+        ]
+        assert orch.book.positions["BTC/USDT"] == D("500")
+        orch.close()

@@ -190,19 +190,36 @@ class Book:
         return abs(self.position(symbol)) * price
 
     def stop_risk(self) -> Decimal:
-        """The notional of every open order that adds exposure (for portfolio heat).
+        """The notional the open orders add to the positions (for portfolio heat).
 
-        A resting STOP entry adds exposure once it triggers, and counts at its stop price
-        as a limit does at its limit; a reduce-only order (a protective leg, a flatten
-        order) only ever closes, and counts nothing.
+        An open order counts at its price (a limit at its limit, a resting STOP entry at
+        its stop price, a market order at the last price), and only for what it adds beyond
+        closing its symbol's position: long 125 with a SELL 125 resting adds nothing, a SELL
+        200 adds 75. Orders on the side against a position share closing it, the cheapest
+        first, so the dearest part is what counts: never less than what could fill, and the
+        same whatever order the book holds them in (a resumed book sorts them). A reduce-only
+        order (a protective leg, a flatten order) only ever closes, and counts nothing.
         """
-        total = ZERO
+        if not self.open:
+            return ZERO  # most steps: nothing to look through
+        sides: dict[tuple[str, Side], list[tuple[Decimal, Decimal]]] = {}
         for live in self.open.values():
             order = live.order
             if order.reduce_only:
                 continue
             price = order.limit_price or self.last_price.get(order.symbol, ZERO)
-            total += (order.quantity - live.filled) * price
+            left = order.quantity - live.filled
+            sides.setdefault((order.symbol, order.side), []).append((price, left))
+        total = ZERO
+        for (symbol, side), orders in sides.items():
+            held = self.position(symbol)
+            room = held if side is Side.SELL else -held  # what this side can close
+            for price, left in sorted(orders):
+                closing = min(left, room) if room > 0 else ZERO
+                adds = left - closing if closing else left
+                room -= closing
+                if adds:
+                    total += adds * price
         return total
 
     def invariant_violation(self) -> tuple[str, dict[str, str]] | None:
