@@ -262,3 +262,18 @@ class TestStopRisk:
         _rest(book, "buy", Side.BUY, "10", "100.00")
         assert book.apply_fill("buy", "t1", D("4"), D("100.00"))
         assert book.stop_risk() == D("600.00")  # 6 left; the 4 filled are the position now
+
+
+class TestOpenQuantity:
+    def test_what_the_open_orders_on_one_side_have_left_to_fill(self):
+        """Reduce-only orders aside; other symbols and the other side aside."""
+        book = _book()
+        assert book.open_quantity("BTC/USDT", Side.SELL) == 0
+        _rest(book, "a", Side.SELL, "10", "100.00")
+        _rest(book, "b", Side.SELL, "5", "101.00", order_type=OrderType.STOP)
+        _rest(book, "c", Side.SELL, "7", "102.00", reduce_only=True)
+        _rest(book, "d", Side.BUY, "3", "99.00")
+        assert book.apply_fill("a", "t1", D("4"), D("100.00"))
+        assert book.open_quantity("BTC/USDT", Side.SELL) == D("11")
+        assert book.open_quantity("BTC/USDT", Side.BUY) == D("3")
+        assert book.open_quantity("ETH/USDT", Side.SELL) == 0

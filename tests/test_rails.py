@@ -162,6 +162,13 @@ class TestPerTradeRisk:
         assert rejection is not None
         assert rejection.detail == {"risk": "0.0816420", "limit": "0.0800"}
 
+    def test_an_order_closing_what_open_orders_already_close_is_risk_checked(self):
+        """Long 5 with a SELL 5 open: a SELL 5 more opens a short of 5 (risk 4000)."""
+        ctx = _ctx(position=D(5), open_on_side=D(5))
+        rejection = self.rail(_intent("5", side=Side.SELL), ctx)
+        assert rejection is not None
+        assert rejection.detail == {"risk": "4000.0000", "limit": "250.000000"}
+
     def test_a_flip_to_a_smaller_position_is_checked_for_what_it_adds(self):
         """SELL 0.030 from 0.020 only shrinks the absolute position, but opens a short 0.010."""
         small = _ctx(last_price=D("40000.00"), equity=D(1000), position=D("0.020"))
@@ -228,6 +235,12 @@ class TestDailyLoss:
         ctx = _ctx(equity=D("90000.00"), position=D(1))
         assert self.rail(_intent("1", side=Side.SELL), ctx) is None
 
+    def test_a_sell_after_open_sells_that_close_the_position_is_refused(self):
+        """Beyond the cap, long 1 with a SELL 1 already open: another SELL 1 would open a
+        short once both fill, so it adds exposure and is refused."""
+        ctx = _ctx(equity=D("90000.00"), position=D(1), open_on_side=D(1))
+        assert self.rail(_intent("1", side=Side.SELL), ctx) is not None
+
     def test_a_flip_beyond_the_cap_is_refused(self):
         """From long 1 beyond the cap, a sell of 1.5 opens a short of 0.5: refused, though
         the exposure it leaves is smaller than the long it closes."""
@@ -283,6 +296,24 @@ class TestTradingStateRail:
         ctx = _ctx(trading_state="REDUCING", position=D(1))
         assert self.rail(_intent("1.5", side=Side.SELL), ctx) is not None
         assert self.rail(_intent("1", side=Side.SELL), ctx) is None
+
+    def test_reducing_counts_the_orders_already_sent_on_the_intent_s_side(self):
+        """Bug: long 10 in REDUCING, three SELL 10 in one bar all passed, each checked
+        against the filled position alone, and the position went to -20. Orders sent and
+        still open on the intent's side close the position first: the intent closes only
+        what they leave, and the rest adds."""
+        ctx = _ctx(trading_state="REDUCING", position=D(10), open_on_side=D(10))
+        rejection = self.rail(_intent("10", side=Side.SELL), ctx)
+        assert rejection is not None
+        assert rejection.detail == {"trading_state": "REDUCING"}
+        part = _ctx(trading_state="REDUCING", position=D(10), open_on_side=D(4))
+        assert self.rail(_intent("6", side=Side.SELL), part) is None
+        assert self.rail(_intent("6.001", side=Side.SELL), part) is not None
+
+    def test_reducing_passes_a_reduce_only_intent_whatever_is_open(self):
+        """A reduce-only order never adds (the venue fills it only up to the position)."""
+        ctx = _ctx(trading_state="REDUCING", position=D(10), open_on_side=D(10))
+        assert self.rail(_intent("10", side=Side.SELL, reduce_only=True), ctx) is None
 
     def test_halted_fires_even_for_reducing_orders(self):
         """HALTED refuses every new order."""
@@ -815,4 +846,32 @@ class TestPortfolioHeatInASession:
             ("portfolio heat 1000.0020000 > limit 1000.0000", "1000.0020000")
         ]
         assert orch.book.positions["BTC/USDT"] == D("500")
+        orch.close()
+
+
+class TestReducingInASession:
+    """Bug: long 10, ``reduce_only("desk_risk")``, then three SELL 10 (not reduce-only) in
+    one bar: all three were sent, each checked against the filled position alone, and the
+    position went to -20. The first closes the long; the others would open a short."""
+
+    @pytest.mark.parametrize("latency_ms", [0, 90_000], ids=["filled-next-poll", "resting"])
+    def test_orders_sent_earlier_count(self, latency_ms):
+        sells = [sell("10", reason=name) for name in ("reduce_a", "reduce_b", "reduce_c")]
+        orch, sinks = _trading_session(
+            at({1: [buy("10")], 4: sells}),
+            closes=("100.00",),
+            risk={"max_order_qty": "100000", "max_order_notional": "1000000"},
+            fill_model={"latency_ms": latency_ms},
+        )
+        orch.run_n_steps(3)
+        assert orch.book.positions["BTC/USDT"] == D("10")
+        orch.reduce_only("desk_risk")
+        orch.run_n_steps(5)
+        sent = [e["payload"]["reason"] for e in sinks.events_of("ORDER_SUBMITTED")]
+        assert sent[-1:] == ["reduce_a"]
+        refused = [
+            (e["payload"]["rule"], e["payload"]["reason"]) for e in sinks.events_of("RISK_REJECTED")
+        ]
+        assert refused == [("TRADING_STATE", "trading is REDUCING")] * 2
+        assert orch.book.positions["BTC/USDT"] == 0
         orch.close()

@@ -106,6 +106,10 @@ class RiskContext:
     orders_this_second: int
     executions: int
     trading_state: str
+    open_on_side: Decimal = ZERO
+    """What the open orders in the intent's symbol and on its side (reduce-only ones aside)
+    have still to fill, those sent earlier in the same bar among them. Against the position
+    they close it first, so the intent closes only what they leave and adds the rest."""
 
 
 class Rail(Protocol):
@@ -121,20 +125,35 @@ class Rail(Protocol):
         ...
 
 
-def _closing(intent: OrderIntent, position: Decimal) -> Decimal:
-    """The part of the intent that closes the position it goes against (0: none)."""
+def _closing(intent: OrderIntent, ctx: RiskContext) -> Decimal:
+    """The part of the intent that closes the position it goes against (0: none).
+
+    The orders already open on its side (``ctx.open_on_side``) close the position first:
+    long 10 with a SELL 10 open, a SELL 10 more closes nothing. A reduce-only intent closes
+    all of it (the session never lets it exceed the position, and a venue fills it only up
+    to what is left).
+    """
+    if intent.reduce_only:
+        return intent.quantity
+    position = ctx.position
     if not position or (position > 0) == (intent.side is Side.BUY):
         return ZERO
-    return min(intent.quantity, abs(position))
+    room = abs(position)
+    if ctx.open_on_side:
+        room -= ctx.open_on_side
+        if room <= 0:
+            return ZERO
+    return min(intent.quantity, room)
 
 
-def _adds(intent: OrderIntent, position: Decimal) -> Decimal:
+def _adds(intent: OrderIntent, ctx: RiskContext) -> Decimal:
     """The part of the intent that adds exposure (0: it only reduces).
 
     All of it from flat or on the position's side; for an order against the position, only
-    what is left after closing it (a BUY 0.039 from -0.013 adds 0.026).
+    what is left after closing what the orders open on its side leave of it (a BUY 0.039
+    from -0.013 adds 0.026; long 10 with a SELL 10 open, a SELL 10 adds 10).
     """
-    return intent.quantity - _closing(intent, position)
+    return intent.quantity - _closing(intent, ctx)
 
 
 def _price(intent: OrderIntent, ctx: RiskContext) -> Decimal:
@@ -179,7 +198,7 @@ class _Limit:
     adding_only: bool = False
 
     def __call__(self, intent: OrderIntent, ctx: RiskContext) -> Rejection | None:
-        if self.adding_only and not _adds(intent, ctx.position):
+        if self.adding_only and not _adds(intent, ctx):
             return None
         value, limit = self.measure(intent, ctx)
         if value < limit or (value == limit and not self.at_limit):
@@ -228,7 +247,7 @@ class _DailyLoss:
     rule: str = "DAILY_LOSS"
 
     def __call__(self, intent: OrderIntent, ctx: RiskContext) -> Rejection | None:
-        if not _adds(intent, ctx.position) or ctx.day_peak_equity <= 0:
+        if not _adds(intent, ctx) or ctx.day_peak_equity <= 0:
             return None
         drawdown = (ctx.day_peak_equity - ctx.equity) / ctx.day_peak_equity
         if drawdown < self.pct:
@@ -254,7 +273,7 @@ class _TradingState:
         if ctx.trading_state == "ACTIVE":
             return None
         # Reducing is closing without opening: a flip to a smaller opposite position opens one.
-        if ctx.trading_state == "REDUCING" and not _adds(intent, ctx.position):
+        if ctx.trading_state == "REDUCING" and not _adds(intent, ctx):
             return None
         return Rejection(
             rule=self.rule,
@@ -350,7 +369,7 @@ def per_trade_risk(pct: Decimal, stop_distance: Decimal) -> Rail:
         "PER_TRADE_RISK",
         "risk",
         lambda intent, ctx: (
-            _adds(intent, ctx.position) * _price(intent, ctx) * stop_distance,
+            _adds(intent, ctx) * _price(intent, ctx) * stop_distance,
             ctx.equity * pct,
         ),
         "risk at the stop {value} > per-trade limit {limit}",
@@ -370,8 +389,8 @@ def portfolio_heat(pct: Decimal, stop_distance: Decimal) -> Rail:
         lambda intent, ctx: (
             (
                 ctx.open_exposure
-                - _closing(intent, ctx.position) * ctx.last_price
-                + _adds(intent, ctx.position) * _price(intent, ctx)
+                - _closing(intent, ctx) * ctx.last_price
+                + _adds(intent, ctx) * _price(intent, ctx)
             )
             * stop_distance,
             ctx.equity * pct,

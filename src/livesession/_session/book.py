@@ -189,6 +189,22 @@ class Book:
         """Absolute notional of the position in ``symbol`` at ``price``."""
         return abs(self.position(symbol)) * price
 
+    def open_quantity(self, symbol: str, side: Side) -> Decimal:
+        """What the open orders in ``symbol`` on ``side`` have still to fill.
+
+        Reduce-only orders aside (they never add exposure). The rails count these ahead of
+        a new intent on that side: against the position they close it first, so three SELL
+        10 sent in one bar against a long 10 close it once and would open a short 20.
+        """
+        left = ZERO
+        if not self.open:
+            return left  # most steps: nothing to look through
+        for live in self.open.values():
+            order = live.order
+            if order.symbol == symbol and order.side is side and not order.reduce_only:
+                left += order.quantity - live.filled
+        return left
+
     def stop_risk(self) -> Decimal:
         """The notional the open orders add to the positions (for portfolio heat).
 

@@ -465,6 +465,7 @@ def _risk_context(c: SessionContext, intent: OrderIntent) -> RiskContext:
         orders_this_second=governor.orders_this_second(c.time.ts_sim),
         executions=governor.executions,
         trading_state=governor.state.value,
+        open_on_side=book.open_quantity(intent.symbol, intent.side),
     )
 
 
