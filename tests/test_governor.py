@@ -182,6 +182,20 @@ class TestDailyLoss:
         governor.reenable("ops")
         assert governor.daily_loss_breached(book, START_NS + 2 * SECOND)
 
+    @pytest.mark.parametrize("why", ["EXECUTION_THROTTLE", "BROKER_UNHEALTHY"])
+    def test_trips_when_halted_by_a_rule_that_does_not_flatten(self, why):
+        """Bug: any HALTED kept the cap from pulling the kill switch, so a position held
+        while the throttle (or an unhealthy broker) halted trading lost without a limit.
+        Only the kill switch's own halt (it flattens already) keeps it from tripping."""
+        governor, _ = _governor("0.05")
+        book = _long_book()
+        book.mark(SYMBOL, D("5000"))  # equity 95000, 5 % below the initial peak
+        governor.set_trading(TradingState.HALTED, why)
+        assert governor.daily_loss_breached(book, START_NS + SECOND)
+        governor.halt()  # the kill switch it pulls
+        assert governor.kill_halted
+        assert not governor.daily_loss_breached(book, START_NS + 2 * SECOND)
+
     def test_a_new_utc_day_restarts_the_peak(self):
         governor, _ = _governor("0.05")
         book = _long_book()
@@ -245,6 +259,36 @@ class TestCheckpoint:
         book._equity = D("90000")
         book.positions[SYMBOL] = D("1")
         assert fresh.daily_loss_breached(book, t + SECOND)  # same day: no restart
+
+    def test_the_kill_switch_s_halt_survives_a_resume(self):
+        """Restored from a checkpoint, a kill-switch halt still keeps the cap from pulling
+        the kill switch again; a throttle's halt does not."""
+        governor, _ = _governor("0.05")
+        governor.halt()
+        state = orjson.loads(orjson.dumps(_checkpoint(governor, START_NS)))
+        assert state["kill_halted"] is True
+        fresh, _ = _governor("0.05")
+        fresh.set_state(state)
+        assert fresh.kill_halted
+        book = _long_book()
+        book.mark(SYMBOL, D("5000"))
+        assert not fresh.daily_loss_breached(book, START_NS + SECOND)
+        throttled, _ = _governor("0.05")
+        throttled.set_trading(TradingState.HALTED, "EXECUTION_THROTTLE")
+        assert "kill_halted" not in throttled.get_state()
+        fresh.set_state(_checkpoint(throttled, START_NS))
+        assert not fresh.kill_halted
+        assert fresh.daily_loss_breached(book, START_NS + 2 * SECOND)
+
+    def test_a_checkpoint_without_the_flag_takes_it_from_a_kill_in_progress(self):
+        """A checkpoint written before the flag existed: a kill still flattening
+        (``kill_started_ns`` set) halted trading."""
+        fresh, _ = _governor()
+        state = {"executions": 0, "rate": [-1, 0], "trading": "HALTED", "day": 0}
+        fresh.set_state({**state, "kill_started_ns": START_NS})
+        assert fresh.kill_halted
+        fresh.set_state({**state, "kill_started_ns": None})
+        assert not fresh.kill_halted
 
     @pytest.mark.parametrize("days", [0, 2])
     def test_an_old_checkpoint_without_a_day_takes_it_from_ts_sim(self, days):

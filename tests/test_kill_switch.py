@@ -132,6 +132,38 @@ class TestKillSwitch:
         assert orch.trading_state is TradingState.HALTED
         assert "C2_KILL_SWITCH" in sinks.audit_codes()
 
+    def test_daily_loss_cap_pulls_the_kill_switch_while_the_throttle_halts(self):
+        """Bug: with trading HALTED by the execution throttle the cap never pulled the kill
+        switch, and a long 100 rode the price from 100 down to 60 (PnL -4000). The throttle
+        does not flatten, so the cap must: of equity 100000, at 90.01 the loss is 0.999 %,
+        at 90.00 it reaches 1 %: KILL_SWITCH (DAILY_LOSS), the position flattened there."""
+        orch, sinks = _armed(
+            at({1: [buy("100")], 2: [buy("1")]}),
+            ["100.00", "100.00", "100.00", "90.01", "90.00", "80.00", "60.00"],
+            risk={
+                "max_order_qty": "100000",
+                "max_order_notional": "1000000",
+                "per_trade_risk_pct": "1",
+                "portfolio_heat_pct": "1",
+                "daily_loss_pct": "0.01",
+                "max_executions": 1,
+            },
+        )
+        orch.run_n_steps(4)
+        assert orch.trading_state is TradingState.HALTED
+        assert sinks.events_of("RISK_REJECTED")[0]["payload"]["rule"] == "EXECUTION_THROTTLE"
+        assert not sinks.events_of("KILL_SWITCH")  # 0.999 % down: inside the cap
+        orch.step()  # 90.00: 1 % down
+        (kill,) = sinks.events_of("KILL_SWITCH")
+        assert kill["payload"]["reason"] == "DAILY_LOSS"
+        assert kill["payload"]["trading_state"] == "HALTED"
+        assert sinks.events_of("KILL_SWITCH_FLAT")
+        assert not any(orch.book.positions.values())
+        assert orch.book.pnl == D("-1000.00")
+        orch.run_n_steps(2)
+        assert len(sinks.events_of("KILL_SWITCH")) == 1  # pulled once, not again while HALTED
+        assert orch.book.pnl == D("-1000.00")
+
     def test_just_inside_the_daily_loss_cap_nothing_happens(self):
         """A drawdown one cent short of 1% leaves trading ACTIVE."""
         orch, sinks = _armed(

@@ -53,6 +53,7 @@ class TradingGovernor:
         self._recorder = recorder
         self._daily_loss_pct = daily_loss_pct
         self.state = TradingState.ACTIVE
+        self._kill_halted = False
         self.executions = 0
         self._rate_second = -1
         self._rate_count = 0
@@ -63,19 +64,34 @@ class TradingGovernor:
         """No new orders: only cancels and the kill switch's flatten orders."""
         return self.state is TradingState.HALTED
 
+    @property
+    def kill_halted(self) -> bool:
+        """Whether the halt is the kill switch's (``halt``), which flattens the position.
+
+        A halt by the execution throttle or an unhealthy broker leaves the position held:
+        the daily-loss cap still pulls the kill switch then.
+        """
+        return self._kill_halted
+
     def set_trading(self, new: TradingState, reason: str) -> None:
         """Change the trading state, recorded as ``TRADING_STATE_CHANGED``."""
         before = self.state
         if before is new:
             return
         self.state = new
+        self._kill_halted = False
         self._recorder.emit(
             "TRADING_STATE_CHANGED", {"from": before.value, "to": new.value, "reason": reason}
         )
 
     def halt(self) -> TradingState:
-        """HALTED without a record of its own (the caller records why); the state before."""
+        """The kill switch's HALTED (or a lost lease's); the state before.
+
+        No record of its own (the caller records why); ``kill_halted`` until an operator
+        re-enables.
+        """
         before, self.state = self.state, TradingState.HALTED
+        self._kill_halted = True
         return before
 
     def reenable(self, operator: str) -> None:
@@ -83,6 +99,7 @@ class TradingGovernor:
         before = self.state
         self.executions = 0
         self.state = TradingState.ACTIVE
+        self._kill_halted = False
         self._recorder.emit(
             "TRADING_REENABLED", {"operator": operator, "trading_state": before.value}
         )
@@ -111,7 +128,9 @@ class TradingGovernor:
         """Track the day's peak equity; True when the daily-loss cap must pull the kill switch.
 
         Days are simulated UTC days: the first bar of a new day starts its peak afresh at
-        the equity of that moment.
+        the equity of that moment. Only the kill switch's own halt (``kill_halted``: it is
+        flattening, or has) keeps the cap from tripping: a halt by the throttle or an
+        unhealthy broker leaves the position held, losing, so the cap still pulls it.
         """
         equity = book.equity()
         day = ts_sim // NS_PER_DAY
@@ -124,7 +143,7 @@ class TradingGovernor:
             return False
         peak = book.day_peak_equity
         return (
-            self.state is not TradingState.HALTED
+            not self._kill_halted
             and peak > 0
             and any(book.positions.values())  # flat: nothing to cut (tested before dividing)
             and (peak - equity) / peak >= self._daily_loss_pct
@@ -133,17 +152,27 @@ class TradingGovernor:
     # -- checkpoint ----------------------------------------------------------------------
 
     def get_state(self) -> dict[str, Any]:
-        """The checkpoint keys this collaborator owns."""
-        return {
+        """The checkpoint keys this collaborator owns (``kill_halted`` only when set)."""
+        state: dict[str, Any] = {
             "executions": self.executions,
             "rate": [self._rate_second, self._rate_count],
             "trading": self.state.value,
             "day": self._day,
         }
+        if self._kill_halted:
+            state["kill_halted"] = True
+        return state
 
     def set_state(self, state: dict[str, Any]) -> None:
-        """Restore from a checkpoint made by ``get_state``."""
+        """Restore from a checkpoint made by ``get_state``.
+
+        A checkpoint written before ``kill_halted`` existed tells a kill switch still
+        flattening by the wind-down's ``kill_started_ns``.
+        """
         self.executions = state["executions"]
         self._rate_second, self._rate_count = state["rate"]
         self.state = TradingState(state["trading"])
+        self._kill_halted = bool(state.get("kill_halted")) or (
+            state.get("kill_started_ns") is not None
+        )
         self._day = state["day"] if "day" in state else state["ts_sim"] // NS_PER_DAY
