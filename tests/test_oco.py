@@ -195,6 +195,49 @@ class TestOcoInASession:
         assert {r["rule"] for r in refused} == {"TRADING_STATE"}
         assert not any(orch.book.positions.values())
 
+    def test_the_throttle_does_not_refuse_a_filled_entry_s_legs(self):
+        """EXECUTION_THROTTLE refuses the strategy's intents, not the protection of a
+        position it holds: with max_executions = 1 reached by the entry's own fill, both
+        legs are placed (no RISK_REJECTED) and the stop fills, a second execution."""
+        orch, sinks = _protected_session(
+            ["40000.00", "40000.00", "39500.00", "39500.00"], risk={"max_executions": 1}
+        )
+        orch.run_n_steps(3)
+        assert set(_legs_of(sinks)) == {"stop_loss", "take_profit"}
+        assert not sinks.events_of("RISK_REJECTED")
+        (stopped,) = [
+            e["payload"]
+            for e in sinks.events_of("ORDER_FILLED")
+            if e["payload"]["client_order_id"] == client_order_id("t", "scripted", 1, "sl")
+        ]
+        assert stopped["quantity"] == "0.010"
+        assert not any(orch.book.positions.values())
+
+    def test_no_legs_while_the_throttle_halts_trading(self):
+        """As docs/concepts.md says: HALTED sends no new order, whatever halted it, the legs
+        included (the failure matrix holds every run to that). An entry still resting when
+        the throttle halted trading fills later without its legs; the refusal is recorded."""
+        entry = buy("0.010", order_type=OrderType.LIMIT, limit_price=D("39900.00"), **PROTECT)
+        orch, sinks = session(
+            feed=ScriptedFeed(["40000.00", "40000.00", "39900.00", "39900.00"]),
+            strategy=ScriptedStrategy(at({1: [entry, buy("0.001")], 2: [buy("0.001")]})),
+            broker=FaultBroker(),
+            risk={"max_executions": 1},
+        )
+        orch.preflight()
+        orch.activate()
+        orch.run_n_steps(2)
+        assert orch.trading_state is TradingState.HALTED  # the second buy met the throttle
+        orch.step()  # the entry fills at 39900.00
+        assert orch.book.positions["BTC/USDT"] == D("0.011")
+        assert not _legs_of(sinks)
+        refused = [e["payload"] for e in sinks.events_of("RISK_REJECTED")]
+        assert [(r["rule"], r.get("leg")) for r in refused] == [
+            ("EXECUTION_THROTTLE", None),
+            ("TRADING_STATE", "sl"),
+            ("TRADING_STATE", "tp"),
+        ]
+
     def test_a_leg_left_without_a_position_is_cancelled_by_the_reconciler(self):
         """A leg whose position was closed another way is an orphan: RECONCILED, cancelled."""
         orch, sinks = session(
