@@ -38,7 +38,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import sys
 import threading
 import time
@@ -52,7 +51,7 @@ import orjson
 from ._artifacts import names
 from ._domain.lifecycle import SessionState
 from ._risk.governor import TradingState
-from ._rundir.lock import Holder, holder_of
+from ._rundir.lock import Holder, holder_of, not_a_cli_writer
 from ._support.logging import get_logger
 from ._support.signals import ours
 
@@ -77,7 +76,6 @@ ACK_SIGNAL: Final = signal.SIGUSR2
 ACTIONS: Final = {"stop": signal.SIGTERM, "kill": KILL_SIGNAL, "ack": ACK_SIGNAL}
 """The signal each operator command sends to the holder of a run."""
 _HANGUP: Final = "SIGNAL_SIGHUP"
-_CLI_VERBS: Final = frozenset({"dryrun", "resume"})
 _LOG_EVENT: Final = "operator_control"
 _POLL_S: Final = 0.05
 
@@ -270,52 +268,6 @@ def _whole_lines(data: bytes) -> list[bytes]:
     return data[: data.rfind(b"\n") + 1].splitlines()
 
 
-def _not_a_cli_writer(holder: Holder, run_dir: Path) -> str:
-    """Why ``holder`` must not be signalled ("" when it is a livesession CLI writer of the run).
-
-    A pid alone is not enough: the lock file names whoever took the lock, and a pid may be
-    reused. On Linux the process must have this run's lock file open and be running
-    ``livesession dryrun`` or ``resume`` (only those install the handlers: an embedding app
-    would be ended by SIGUSR1's default action).
-    """
-    if holder.pid <= 0:
-        return "the holder is still writing its name into the lock file; try again"
-    if holder.host != socket.gethostname():
-        return f"it is held by {holder.describe()}: run this command on {holder.host}"
-    proc = Path("/proc") / str(holder.pid)
-    if not proc.is_dir():  # pragma: no cover - not Linux: trust the holder's own name
-        verb = holder.command.rsplit(" ", 1)[-1]
-        ok = holder.command.startswith("livesession ") and verb in _CLI_VERBS
-        return "" if ok else f"{holder.describe()} is not `livesession dryrun` or `resume`"
-    return _proc_problem(proc, holder, (run_dir / names.WRITER_LOCK).resolve())
-
-
-def _proc_problem(proc: Path, holder: Holder, lock: Path) -> str:
-    """Linux: the process has ``lock`` open and runs ``livesession dryrun`` or ``resume``."""
-    try:
-        holds = any(_readlink(fd) == str(lock) for fd in (proc / "fd").iterdir())
-        argv = (proc / "cmdline").read_bytes().split(b"\0")
-    except OSError as exc:
-        return f"cannot inspect pid {holder.pid}: {exc.strerror}"
-    if not holds:
-        return f"pid {holder.pid} does not have {lock} open: it is not this run's writer"
-    args = [Path(a.decode(errors="replace")).name for a in argv if a]
-    is_cli = any(a in {"livesession", "livesession.cli", "cli.py"} for a in args)
-    if not is_cli or not _CLI_VERBS.intersection(args):
-        return (
-            f"{holder.describe()} is not `livesession dryrun` or `resume` (an application "
-            "embedding livesession has its own controls): nothing was sent"
-        )
-    return ""
-
-
-def _readlink(path: Path) -> str:
-    try:
-        return str(path.readlink())
-    except OSError:
-        return ""
-
-
 @attrs.define
 class _Watch:
     """The run's files from where they were when the signal went out."""
@@ -363,7 +315,7 @@ def send_control(action: str, run_dir: Path, *, timeout_s: float) -> ControlOutc
     holder = holder_of(run_dir)
     if holder is None:
         return ControlOutcome("not_held", f"nothing holds {run_dir}: {describe_run(run_dir)}")
-    problem = _not_a_cli_writer(holder, run_dir)
+    problem = not_a_cli_writer(holder, run_dir)
     if problem:
         return ControlOutcome("refused", f"{run_dir}: {problem}")
     signum = ACTIONS[action]

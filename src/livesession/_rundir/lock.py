@@ -38,7 +38,16 @@ import attrs
 from .._artifacts import names
 from .._exceptions import RunDirectoryError, RunHeld
 
-__all__ = ["Holder", "RunLock", "held_refusal", "holder_of", "is_held", "writer_command"]
+__all__ = [
+    "CLI_WRITERS",
+    "Holder",
+    "RunLock",
+    "held_refusal",
+    "holder_of",
+    "is_held",
+    "not_a_cli_writer",
+    "writer_command",
+]
 
 # struct flock { short l_type; short l_whence; off_t l_start; off_t l_len; pid_t l_pid; }
 # padded to its 8-byte alignment: 32 bytes on the 64-bit Linux ABIs.
@@ -47,6 +56,8 @@ _NAME_READS: Final = 50
 _NAME_READ_PAUSE_S: Final = 0.01
 _OFD_SETLK: Final[int | None] = getattr(fcntl, "F_OFD_SETLK", None)
 _OFD_GETLK: Final[int | None] = getattr(fcntl, "F_OFD_GETLK", None)
+CLI_WRITERS: Final = frozenset({"dryrun", "resume"})
+"""The CLI verbs that write a run (and answer the operator's signals)."""
 
 
 @attrs.frozen
@@ -223,6 +234,52 @@ def holder_of(run_dir: Path) -> Holder | None:
     path = run_dir / names.WRITER_LOCK
     holder = _read_holder(path) or _current_holder(path)  # a new holder writes its name now
     return holder if holder is not None else Holder(pid=0, host="?", since="?", command="?")
+
+
+def not_a_cli_writer(holder: Holder, run_dir: Path) -> str:
+    """Why ``holder`` must not be signalled ("" when it is a livesession CLI writer of the run).
+
+    A pid alone is not enough: the lock file names whoever took the lock, and a pid may be
+    reused. On Linux the process must have this run's lock file open and be running
+    ``livesession dryrun`` or ``resume`` (only those install the handlers: an embedding app
+    would be ended by SIGUSR1's default action).
+    """
+    if holder.pid <= 0:
+        return "the holder is still writing its name into the lock file; try again"
+    if holder.host != socket.gethostname():
+        return f"it is held by {holder.describe()}: run this command on {holder.host}"
+    proc = Path("/proc") / str(holder.pid)
+    if not proc.is_dir():  # pragma: no cover - not Linux: trust the holder's own name
+        verb = holder.command.rsplit(" ", 1)[-1]
+        ok = holder.command.startswith("livesession ") and verb in CLI_WRITERS
+        return "" if ok else f"{holder.describe()} is not `livesession dryrun` or `resume`"
+    return _proc_problem(proc, holder, (run_dir / names.WRITER_LOCK).resolve())
+
+
+def _proc_problem(proc: Path, holder: Holder, lock: Path) -> str:
+    """Linux: the process has ``lock`` open and runs ``livesession dryrun`` or ``resume``."""
+    try:
+        holds = any(_readlink(fd) == str(lock) for fd in (proc / "fd").iterdir())
+        argv = (proc / "cmdline").read_bytes().split(b"\0")
+    except OSError as exc:
+        return f"cannot inspect pid {holder.pid}: {exc.strerror}"
+    if not holds:
+        return f"pid {holder.pid} does not have {lock} open: it is not this run's writer"
+    args = [Path(a.decode(errors="replace")).name for a in argv if a]
+    is_cli = any(a in {"livesession", "livesession.cli", "cli.py"} for a in args)
+    if not is_cli or not CLI_WRITERS.intersection(args):
+        return (
+            f"{holder.describe()} is not `livesession dryrun` or `resume` (an application "
+            "embedding livesession has its own controls): nothing was sent"
+        )
+    return ""
+
+
+def _readlink(path: Path) -> str:
+    try:
+        return str(path.readlink())
+    except OSError:
+        return ""
 
 
 def holder_soon(run_dir: Path) -> Holder | None:
