@@ -30,7 +30,9 @@ through the run's own files: the events (``KILL_SWITCH``, ``TRADING_REENABLED``,
 
 The command side (``send_control``) checks that the holder is a livesession CLI writer of that
 very run on this host before it signals anything, then waits (bounded, on wall time: this is
-operations, not evidence) for the effect to show in the run's files.
+operations, not evidence) for the effect to show in the run's files. A kill or an ack is
+confirmed only once ``checkpoint.json`` holds its event (the process checkpoints right after
+it acts): confirmed earlier, a crash would resume the run from before it.
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ import orjson
 from ._artifacts import names
 from ._domain.lifecycle import SessionState
 from ._risk.governor import TradingState
+from ._rundir.livecut import checkpointed_bytes
 from ._rundir.lock import Holder, holder_of, not_a_cli_writer
 from ._support.logging import get_logger
 from ._support.signals import ours
@@ -274,30 +277,46 @@ class _Watch:
 
     run_dir: Path
     offsets: dict[str, int] = attrs.field(factory=dict)
+    waiting: str = ""
+    """What the effect seen so far still lacks (for the timeout's line)."""
 
     def mark(self) -> None:
         for name in (names.EVENTS, names.SESSION_LOG):
             path = self.run_dir / name
             self.offsets[name] = path.stat().st_size if path.exists() else 0
 
-    def new(self, name: str) -> list[dict[str, object]]:
-        path = self.run_dir / name
+    def _ended_at(self, name: str) -> list[tuple[int, dict[str, object]]]:
+        """The new whole lines that are JSON objects, each with the offset its line ends at."""
+        start = self.offsets.get(name, 0)
         try:
-            with path.open("rb") as stream:
-                stream.seek(self.offsets.get(name, 0))
+            with (self.run_dir / name).open("rb") as stream:
+                stream.seek(start)
                 data = stream.read()
         except OSError:
             return []
         out = []
         for line in _whole_lines(data):
+            start += len(line) + 1
             with contextlib.suppress(orjson.JSONDecodeError):
                 record = orjson.loads(line)
                 if isinstance(record, dict):
-                    out.append(record)
+                    out.append((start, record))
         return out
+
+    def new(self, name: str) -> list[dict[str, object]]:
+        return [record for _, record in self._ended_at(name)]
 
     def events(self, *types: str) -> list[dict[str, object]]:
         return [e for e in self.new(names.EVENTS) if e.get("event_type") in types]
+
+    def checkpointed(self, *types: str) -> bool:
+        """Whether the run's checkpoint holds every event of ``types`` seen so far.
+
+        Only then does a crash keep it: ``resume`` continues from the checkpoint, and an
+        operator's action the checkpoint does not hold is cut with the torn tail.
+        """
+        ends = [end for end, e in self._ended_at(names.EVENTS) if e.get("event_type") in types]
+        return bool(ends) and checkpointed_bytes(self.run_dir, names.EVENTS) >= ends[-1]
 
     def answer(self, sig: str) -> str | None:
         for record in self.new(names.SESSION_LOG):
@@ -333,11 +352,17 @@ def send_control(action: str, run_dir: Path, *, timeout_s: float) -> ControlOutc
         if outcome is not None:
             return outcome
         if time.monotonic() >= deadline:
+            sent = f"sent {signal.Signals(signum).name} to {who}"
+            if watch.waiting:
+                return ControlOutcome(
+                    "timeout",
+                    f"{sent}; within {timeout_s:g} s {watch.waiting}: check again with "
+                    f"`livesession status {run_dir}` or wait",
+                )
             return ControlOutcome(
                 "timeout",
-                f"sent {signal.Signals(signum).name} to {who}; no effect seen in {run_dir} "
-                f"within {timeout_s:g} s (a long step or wind-down?): check again with "
-                "`livesession verify` or wait",
+                f"{sent}; no effect seen in {run_dir} within {timeout_s:g} s (a long step or "
+                "wind-down?): check again with `livesession verify` or wait",
             )
         time.sleep(_POLL_S)
 
@@ -399,8 +424,14 @@ def _killed(watch: _Watch, holder: Holder, who: str) -> ControlOutcome | None:
         flat = watch.events("KILL_SWITCH_FLAT")
         payload = tripped[0].get("payload", {})
         opened = payload.get("open_orders", "?") if isinstance(payload, dict) else "?"
-        if not flat and not _ended(watch, holder):
-            return None  # wait for flat (bounded by the caller's timeout)
+        kept = watch.checkpointed("KILL_SWITCH")
+        if not (flat and kept) and not _ended(watch, holder):
+            # Wait (bounded by the caller's timeout) for flat, and for the checkpoint that
+            # holds the kill: confirmed before it, a crash would resume trading.
+            watch.waiting = _unkept("the kill switch tripped", kept=kept, flat=bool(flat))
+            return None
+        if not kept:
+            return _lost(watch, who, "the kill switch (KILL_SWITCH)", "kill")
         tail = "flat (KILL_SWITCH_FLAT)" if flat else "not flat yet: check the venue"
         return ControlOutcome(
             "done",
@@ -412,11 +443,37 @@ def _killed(watch: _Watch, holder: Holder, who: str) -> ControlOutcome | None:
 
 def _acked(watch: _Watch, holder: Holder, who: str) -> ControlOutcome | None:
     sig = reason_of(ACK_SIGNAL)
-    if watch.events("TRADING_REENABLED"):
-        return ControlOutcome("done", f"trading re-enabled (ACTIVE) by {who}")
-    if watch.events("OPERATOR_ACK"):
-        return ControlOutcome("done", f"acknowledged by {who}: it winds down and stops")
+    for event, done in (
+        ("TRADING_REENABLED", f"trading re-enabled (ACTIVE) by {who}"),
+        ("OPERATOR_ACK", f"acknowledged by {who}: it winds down and stops"),
+    ):
+        if not watch.events(event):
+            continue
+        if watch.checkpointed(event):
+            return ControlOutcome("done", done)
+        if _ended(watch, holder):
+            return _lost(watch, who, f"the acknowledgement ({event})", "ack")
+        watch.waiting = _unkept(f"{event} was recorded", kept=False, flat=True)
+        return None  # until a checkpoint holds it: a crash before would undo it
     return _answered(watch, holder, who, sig)
+
+
+def _unkept(seen: str, *, kept: bool, flat: bool) -> str:
+    """What an effect seen in the events still lacks before it is confirmed."""
+    lacks = [] if flat else ["not flat yet"]
+    if not kept:
+        lacks.append("no checkpoint holds it yet (a crash now would undo it)")
+    return f"{seen}, but {' and '.join(lacks)}"
+
+
+def _lost(watch: _Watch, who: str, what: str, action: str) -> ControlOutcome:
+    """The holder ended before a checkpoint held ``what``: a resume goes on without it."""
+    run_dir = watch.run_dir
+    return ControlOutcome(
+        "not_held",
+        f"{who} ended before a checkpoint held {what}, so the run resumes without it: "
+        f"`livesession resume {run_dir}`, then `livesession {action} {run_dir}` again",
+    )
 
 
 def _answered(watch: _Watch, holder: Holder, who: str, sig: str) -> ControlOutcome | None:

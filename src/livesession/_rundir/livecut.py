@@ -28,7 +28,7 @@ from .lock import Holder, holder_of
 if TYPE_CHECKING:
     from pathlib import Path
 
-__all__ = ["LiveRun", "live_cut"]
+__all__ = ["LiveRun", "checkpointed_bytes", "live_cut"]
 
 _TRIES: Final = 20
 _PAUSE_S: Final = 0.005
@@ -70,6 +70,17 @@ def _offsets(checkpoint: dict[str, Any]) -> dict[str, int] | None:
         return {names.ARTIFACTS[key]: int(value) for key, value in recorder["offsets"].items()}
     except (KeyError, TypeError, ValueError):
         return None
+
+
+def checkpointed_bytes(run_dir: Path, file_name: str) -> int:
+    """How many bytes of the artifact ``file_name`` the run's checkpoint holds (0: none).
+
+    What a crash keeps: ``resume`` cuts the file back to this many bytes and continues from
+    there, so a line that ends past it is lost with the process.
+    """
+    checkpoint = _object(_read(run_dir / names.CHECKPOINT))
+    offsets = None if checkpoint is None else _offsets(checkpoint)
+    return 0 if offsets is None else offsets.get(file_name, 0)
 
 
 def _matches(checkpoint: dict[str, Any], metrics: bytes | None) -> bool:

@@ -2,9 +2,12 @@
 
 Every ``checkpoint_every`` steps (and when the session seals) the sinks are flushed (and,
 when durable, synced), ``metrics.json`` is rewritten and the checkpoint replaces the last
-one atomically. Each collaborator contributes its own keys (``get_state``) and restores them
-(``set_state``); the format (``livesession-checkpoint/1``) and the keys are the contract
-``resume`` reads.
+one atomically. So it is after an operator's verb that changed a trading session (``kill``,
+``reduce_only``, ``reenable_trading``): at once when it was applied between two steps, at
+the end of the step when a step hook called it; a crash after it returned (and after the
+CLI confirmed it) resumes with it, not with the state before it. Each collaborator
+contributes its own keys (``get_state``) and restores them (``set_state``); the format
+(``livesession-checkpoint/1``) and the keys are the contract ``resume`` reads.
 """
 
 from __future__ import annotations
@@ -166,6 +169,8 @@ class Checkpointer:
         self._every = every
         self._state = state
         self._next_progress = PROGRESS_EVERY
+        self._owed = False
+        """An operator's verb applied inside this step waits for the step's end to be saved."""
 
     @property
     def saving(self) -> bool:
@@ -176,9 +181,26 @@ class Checkpointer:
         """Never write again (a lost lease: the run directory may have a new owner)."""
         self._store = None
 
+    def operator_acted(self, *, in_step: bool) -> None:
+        """An operator's verb changed the session: checkpoint it before it is confirmed.
+
+        Between two steps the session stands at a step boundary, which is what a checkpoint
+        holds, so it is saved now; a verb a step hook called (``in_step``) is saved at the
+        end of that step. Without it, a crash before the next periodic checkpoint resumed
+        from the state before the verb: a kill switch the operator had seen trip was gone,
+        and the resumed run traded again.
+        """
+        if in_step:
+            self._owed = True
+        else:
+            self.save()
+
     def end_of_step(self, steps: int) -> None:
-        """The step's group commit (durability ``step``) and, every N steps, a checkpoint."""
-        if self._store is not None and steps % self._every == 0:
+        """The step's group commit (durability ``step``) and, every N steps, a checkpoint.
+
+        Also a checkpoint when an operator's verb applied during the step is owed one.
+        """
+        if self._store is not None and (self._owed or steps % self._every == 0):
             self.save()  # flushes (and, when durable, syncs) every sink first
         elif self._sync_each_step:
             self._recorder.flush(sync=True)
@@ -211,6 +233,7 @@ class Checkpointer:
         store = self._store
         if store is None:
             return
+        self._owed = False
         rec = self._recorder
         rec.flush(sync=self._durable)
         if metrics:

@@ -166,7 +166,9 @@ def under_lock(
     """``verb(parts, *args, **kwargs)`` under the session lock; nothing if an interrupt tore it.
 
     Called from inside the session's own work (a signal handler in the middle of a step), it
-    is deferred to the end of that work and says so (``DEFERRED``).
+    is deferred to the end of that work and says so (``DEFERRED``). A verb applied to a
+    trading session is checkpointed before it returns (from a step hook: at the step's end),
+    so that what it did survives a crash once the caller has seen it done.
     """
     if gate.deferring(lambda: under_lock(gate, parts, verb, *args, **kwargs)):
         p = parts()
@@ -177,8 +179,15 @@ def under_lock(
             message="called from inside a step (a signal handler, say): it takes effect when "
             "the step ends",
         )
+    in_step = gate.inside()  # a step hook's verb: the step is under way
     with gate.hold():
         p = parts()
         name = verb.__name__
         torn = gate.torn_result(name, p.lifecycle.state, p.config.run_id, p.time.steps)
-        return verb(p, *args, **kwargs) if torn is None else torn
+        if torn is not None:
+            return torn
+        result = verb(p, *args, **kwargs)
+        if result.applied and p.lifecycle.in_(S.DRYRUN_ACTIVE):
+            # Durable before it is confirmed (a stop or an acknowledgement seals instead).
+            p.lifecycle.guarded(lambda: p.checkpointer.operator_acted(in_step=in_step))
+        return result
