@@ -48,25 +48,23 @@ from ._artifacts.runread import (
     is_run_dir,
     last_whole_line,
     read_json_object,
-    read_records,
     runs_inside,
 )
 from ._domain import clock as _clock
 from ._domain.lifecycle import SessionState, reported_status
 from ._exceptions import LiveSessionError, RunDirectoryError
-from ._rundir.layout import lease_path, read_run_config
+from ._rundir.backing import lease_standing
+from ._rundir.layout import read_run_config
 from ._rundir.lock import holder_of
 from ._rundir.resume import resume_problem
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from ._domain.config import DryrunConfig
 
 __all__ = ["RunStatus", "Verdict", "list_runs", "run_status"]
 
 _NS_PER_S: Final = 1_000_000_000
-_LEASE_CODES: Final = frozenset({"C2_LEASE_ACQUIRED", "C2_LEASE_LOST"})
 _ORDER_FIELDS: Final = ("client_order_id", "symbol", "side", "quantity", "limit_price")
 
 
@@ -291,48 +289,6 @@ def _heartbeat(run_dir: Path, now: dt.datetime) -> tuple[str | None, float | Non
     return _clock.format_utc(written), round(age, 1)
 
 
-def _lease(
-    run_dir: Path, meta: dict[str, Any], cfg: DryrunConfig, now_ns: int
-) -> dict[str, Any] | None:
-    store = meta.get("store")
-    if store != "postgres" and not meta.get("lease"):
-        return None
-    account, strategy, ttl_ms = cfg.account, cfg.strategy_id, cfg.lease_ttl_ms
-    if store != "postgres":
-        path = lease_path(run_dir.parent, account, strategy)
-        entry = read_json_object(path).get("leases", {}).get(account, {}).get(strategy)
-        if isinstance(entry, dict):
-            expires = entry.get("expires_ns")
-            live = isinstance(expires, int) and bool(entry.get("holder")) and expires > now_ns
-            return {
-                "backend": "file",
-                "holder": entry.get("holder"),
-                "fence": entry.get("token"),
-                "held": live,
-                "expires_utc": _clock.format_utc(_clock.from_epoch_ns(expires))
-                if live and isinstance(expires, int)
-                else None,
-                "ttl_ms": ttl_ms,
-                "source": str(path),
-            }
-    # PostgreSQL (not queried: status needs no DSN), or no lease file: what the run audited.
-    last: dict[str, Any] = {}
-    for record in read_records(run_dir / names.AUDIT):
-        if record.get("code") in _LEASE_CODES:
-            last = record
-    payload = last.get("payload") if isinstance(last.get("payload"), dict) else {}
-    assert isinstance(payload, dict)  # noqa: S101 - narrowed above
-    return {
-        "backend": "postgres" if store == "postgres" else "file",
-        "holder": payload.get("holder") if last.get("code") == "C2_LEASE_ACQUIRED" else None,
-        "fence": payload.get("fence"),
-        "held": None,
-        "expires_utc": None,
-        "ttl_ms": ttl_ms,
-        "source": f"{names.AUDIT} ({last.get('code', 'no lease record')})",
-    }
-
-
 def _book(
     checkpoint: dict[str, Any], snapshot: dict[str, Any] | None
 ) -> tuple[dict[str, str], list[dict[str, Any]]]:
@@ -465,7 +421,7 @@ def run_status(run_dir: Path, *, now: dt.datetime | None = None) -> RunStatus:
         writer=None if holder is None else attrs.asdict(holder),
         resumable=verdict is Verdict.CRASHED,
         resume_problem=problem_of_resume,
-        lease=None if cfg is None else _lease(run_dir, meta, cfg, _clock.epoch_ns(now)),
+        lease=None if cfg is None else lease_standing(run_dir, meta, cfg, _clock.epoch_ns(now)),
         trading=trading if isinstance(trading := checkpoint.get("trading"), str) else None,
         objects=_objects(meta),
         positions=positions,

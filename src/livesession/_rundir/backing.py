@@ -11,8 +11,10 @@ from __future__ import annotations
 import os
 import socket
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Final
 
+from .._artifacts import names
+from .._artifacts.runread import read_json_object, read_records
 from .._domain import clock as _clock
 from .._domain.config import DryrunConfig
 from .._exceptions import LeaseError, LeaseHeld, RunDirectoryError
@@ -25,7 +27,9 @@ from .layout import Backing, lease_path
 if TYPE_CHECKING:
     from .._domain.runtime_config import Secret
 
-__all__ = ["holder_id", "open_lease", "open_store", "pg_dsn", "take_lease"]
+__all__ = ["holder_id", "lease_standing", "open_lease", "open_store", "pg_dsn", "take_lease"]
+
+_LEASE_CODES: Final = frozenset({"C2_LEASE_ACQUIRED", "C2_LEASE_LOST"})
 
 
 def holder_id(cfg: DryrunConfig) -> str:
@@ -122,3 +126,50 @@ def open_store(
     # Only the memory store reads this clock: simulated time from the session's start.
     sim = _clock.SimClock(cfg.start)
     return open_idempotency_store(backend, run_dir, clock=sim, durable=durable)
+
+
+def lease_standing(
+    run_dir: Path, meta: dict[str, Any], cfg: DryrunConfig, now_ns: int
+) -> dict[str, Any] | None:
+    """The run's lease as ``livesession status`` reports it (None: the run takes none).
+
+    The local lease file's entry; for PostgreSQL (not queried: status needs no DSN), or
+    with no lease file, the last lease record the run audited.
+    """
+    store = meta.get("store")
+    if store != "postgres" and not meta.get("lease"):
+        return None
+    account, strategy, ttl_ms = cfg.account, cfg.strategy_id, cfg.lease_ttl_ms
+    if store != "postgres":
+        path = lease_path(run_dir.parent, account, strategy)
+        entry = read_json_object(path).get("leases", {}).get(account, {}).get(strategy)
+        if isinstance(entry, dict):
+            expires = entry.get("expires_ns")
+            live = isinstance(expires, int) and bool(entry.get("holder")) and expires > now_ns
+            return {
+                "backend": "file",
+                "holder": entry.get("holder"),
+                "fence": entry.get("token"),
+                "held": live,
+                "expires_utc": _clock.format_utc(_clock.from_epoch_ns(expires))
+                if live and isinstance(expires, int)
+                else None,
+                "ttl_ms": ttl_ms,
+                "source": str(path),
+            }
+    # PostgreSQL (not queried: status needs no DSN), or no lease file: what the run audited.
+    last: dict[str, Any] = {}
+    for record in read_records(run_dir / names.AUDIT):
+        if record.get("code") in _LEASE_CODES:
+            last = record
+    payload = last.get("payload") if isinstance(last.get("payload"), dict) else {}
+    assert isinstance(payload, dict)  # noqa: S101 - narrowed above
+    return {
+        "backend": "postgres" if store == "postgres" else "file",
+        "holder": payload.get("holder") if last.get("code") == "C2_LEASE_ACQUIRED" else None,
+        "fence": payload.get("fence"),
+        "held": None,
+        "expires_utc": None,
+        "ttl_ms": ttl_ms,
+        "source": f"{names.AUDIT} ({last.get('code', 'no lease record')})",
+    }
