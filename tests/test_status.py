@@ -16,8 +16,10 @@ from pathlib import Path
 import orjson
 import pytest
 
+from _scripted import ScriptedFeed, ScriptedStrategy, at, buy
 from livesession import DryrunConfig, cli, create_run, resume_run
 from livesession._artifacts import names
+from livesession._risk.governor import TradingState
 from livesession.cli import main
 from livesession.status import RunStatus, Verdict, list_runs, run_status
 from livesession.verify import verify_run
@@ -429,6 +431,132 @@ def test_trading_says_how_to_re_enable_a_live_halted_run() -> None:
         for line in RunStatus(run_dir="r", verdict=Verdict.CRASHED).lines()
         if line.startswith("trading")
     ]
+
+
+@pytest.mark.parametrize("durability", ["step", "none"])
+def test_a_live_run_says_the_trading_state_of_its_newest_event(
+    tmp_path: Path, durability: str
+) -> None:
+    """status took `trading` from checkpoint.json, written every `checkpoint_every` steps:
+    a live run the throttle had halted said `trading ACTIVE` (and `steps 0 ... at the last
+    checkpoint`). It now reads the newest trading event written since that checkpoint, from
+    the end of events.jsonl; the halt is written out at once, with durability none too."""
+    cfg = DryrunConfig(
+        run_id="thr",
+        strategy_id="scripted",
+        steps=500,
+        checkpoint_every=500,
+        durability=durability,
+        risk={"max_executions": 2},
+    )
+    strategy = ScriptedStrategy(lambda _n, _bar, _view: [buy("0.001")])
+    run_dir = tmp_path / "thr"
+    with create_run(cfg, tmp_path, strategy=strategy) as session:
+        assert session.preflight()
+        session.activate()
+        while session.trading_state is TradingState.ACTIVE:
+            session.step()
+        found = run_status(run_dir)
+        assert (found.verdict, found.steps) == (Verdict.RUNNING, 0)
+        assert found.trading == "HALTED"
+        assert found.trading_as_of.startswith(
+            "since TRADING_STATE_CHANGED (EXECUTION_THROTTLE), run time 2026-01-01T00:0"
+        ), found.trading_as_of
+        [line] = [line for line in found.lines() if line.startswith("trading")]
+        assert line.startswith(
+            "trading     HALTED: new orders refused (`livesession ack` re-enables trading); "
+            "since TRADING_STATE_CHANGED (EXECUTION_THROTTLE)"
+        ), line
+        assert session.reenable_trading("ops-1")  # checkpointed: the checkpoint says it
+        found = run_status(run_dir)
+        assert (found.trading, found.trading_as_of) == ("ACTIVE", "")
+        while session.trading_state is TradingState.ACTIVE:
+            session.step()
+        assert run_status(run_dir).trading == "HALTED"
+    found = run_status(run_dir)  # sealed: the sealing checkpoint's, as before
+    assert (found.verdict, found.trading, found.trading_as_of) == (
+        Verdict.COMPLETED,
+        "HALTED",
+        "",
+    )
+
+
+def test_a_live_run_the_daily_loss_cap_killed_says_halted_at_once(tmp_path: Path) -> None:
+    """The kill switch a step pulls by itself (the daily-loss cap) is written out at once,
+    with durability none too (it sat in the events file's buffer), and status says it."""
+    cfg = DryrunConfig(
+        run_id="cap",
+        strategy_id="scripted",
+        steps=500,
+        checkpoint_every=500,
+        durability="none",
+        risk={"per_trade_risk_pct": "0.01", "max_order_notional": "60000"},
+    )
+    feed = ScriptedFeed(["40000.00", "40000.00", "39000.00"])
+    strategy = ScriptedStrategy(at({1: [buy("1.000")]}))
+    with create_run(cfg, tmp_path, feed=feed, strategy=strategy) as session:
+        assert session.preflight()
+        session.activate()
+        session.run_n_steps(3)
+        assert session.trading_state is TradingState.HALTED
+        found = run_status(tmp_path / "cap")
+        assert found.trading == "HALTED"
+        assert found.trading_as_of.startswith("since KILL_SWITCH (DAILY_LOSS), run time ")
+
+
+def _event(seq: int, event_type: str, **body: object) -> bytes:
+    line = {"event_type": event_type, "payload": body, "seq": seq, "ts_utc": f"t{seq}"}
+    return orjson.dumps(line, option=orjson.OPT_SORT_KEYS) + b"\n"
+
+
+def test_the_newest_trading_event_is_found_from_the_end_without_reading_the_file_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Read backwards a chunk at a time (tiny chunks here, so lines straddle them), only as
+    far as the checkpoint's offset, never the line being written, never an event whose
+    payload merely quotes the pattern; past its budget it says it did not read it all."""
+    from livesession._artifacts import runread
+
+    monkeypatch.setattr(runread, "_SCAN_CHUNK", 7)
+    old = _event(1, "KILL_SWITCH", reason="old")
+    mid = _event(2, "TRADING_STATE_CHANGED", to="REDUCING", reason="desk")
+    quoting = _event(3, "RISK_REJECTED", note={"event_type": "KILL_SWITCH"})
+    bars = b"".join(_event(4 + n, "BAR", close="1") for n in range(20))
+    partial = _event(99, "KILL_SWITCH", reason="being written")[:-9]
+    events = tmp_path / "events.jsonl"
+    events.write_bytes(old + mid + quoting + bars + partial)
+    types = ("TRADING_STATE_CHANGED", "KILL_SWITCH")
+    found, whole = runread.newest_event(events, types)
+    assert (found or {}).get("seq") == 2
+    assert whole
+    since = len(old + mid)
+    assert runread.newest_event(events, types, since=since) == (None, True)
+    assert runread.newest_event(events, ("KILL_SWITCH",), since=len(old)) == (None, True)
+    assert runread.newest_event(events, types, budget=100) == (None, False)
+    assert runread.newest_event(tmp_path / "missing.jsonl", types) == (None, False)
+
+
+def test_a_live_run_whose_events_since_the_checkpoint_are_too_long_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Too much written since the checkpoint to read cheaply: the checkpoint's state, and
+    the line says it is as of that checkpoint."""
+    from livesession._artifacts import runread
+
+    monkeypatch.setattr(runread, "_SCAN_CHUNK", 64)
+    monkeypatch.setattr(runread, "_SCAN_BUDGET", 64)
+    cfg = DryrunConfig(run_id="long", steps=500, checkpoint_every=500, durability="step")
+    run_dir = tmp_path / "long"
+    with create_run(cfg, tmp_path) as session:
+        assert session.preflight()
+        session.activate()
+        session.run_n_steps(5)
+        found = run_status(run_dir)
+        assert (found.trading, found.trading_as_of) == (
+            "ACTIVE",
+            "as of the last checkpoint (step 0): the events after it were not read",
+        )
+        assert "trading     ACTIVE; as of the last checkpoint (step 0)" in "\n".join(found.lines())
 
 
 class _StopsOnce:

@@ -7,6 +7,9 @@ never taken, and nothing in the run directory is written. What it reports:
   written at every state change, so this is the state now, also for a live run); for a
   crashed run, the checkpoint's, which is where ``resume`` continues from;
 - the steps, position and open orders as of the last checkpoint (``checkpoint.json``);
+- the trading state: for a live run, that of the newest trading event written since its
+  last checkpoint (a throttle or the kill switch halts between checkpoints), read from the
+  end of ``events.jsonl`` back to the checkpoint's offset only; else the checkpoint's;
 - the heartbeat: when ``checkpoint.json`` was last written (its mtime, wall time). A live
   session rewrites it every ``checkpoint_every`` steps and when it seals, so a supervisor
   judges staleness against that cadence times the step's wall time. (``timings.json`` is
@@ -55,6 +58,7 @@ from ._domain.lifecycle import SessionState, reported_status
 from ._exceptions import LiveSessionError, RunDirectoryError
 from ._rundir.backing import lease_standing
 from ._rundir.layout import read_run_config
+from ._rundir.livecut import live_trading
 from ._rundir.lock import holder_of
 from ._rundir.resume import resume_problem
 
@@ -121,7 +125,11 @@ class RunStatus:
     resume_problem: str | None = None
     lease: dict[str, Any] | None = None
     trading: str | None = None
-    """ACTIVE, REDUCING or HALTED at the last checkpoint (None before the first)."""
+    """ACTIVE, REDUCING or HALTED: for a live run now (its newest trading event), else at
+    the last checkpoint (None before the first)."""
+    trading_as_of: str = ""
+    """For a live run, what ``trading`` is read from when it is not the checkpoint's: the
+    event that set it since (``since KILL_SWITCH (SIGNAL_SIGUSR1), run time ...``)."""
     positions: dict[str, str] = attrs.field(factory=dict)
     open_orders: list[dict[str, Any]] = attrs.field(factory=list)
     problem: str = ""
@@ -182,7 +190,10 @@ class RunStatus:
         if self.reason:
             rows.append(("reason", self.reason))
         if self.trading is not None:
-            rows.append(("trading", _describe_trading(self.trading, live=self.writer is not None)))
+            trading = _describe_trading(self.trading, live=self.writer is not None)
+            rows.append(
+                ("trading", f"{trading}; {self.trading_as_of}" if self.trading_as_of else trading)
+            )
         planned = f" of {self.steps_planned}" if self.steps_planned is not None else ""
         steps = "none yet" if self.steps is None else str(self.steps)
         at = "checkpoint" if self.heartbeat_utc else "snapshot (the run keeps no checkpoint)"
@@ -231,6 +242,14 @@ def _objects(meta: dict[str, Any]) -> dict[str, str]:
         for kind, source in sources.items()
         if isinstance(source, dict) and "supplied" in source
     }
+
+
+def _trading(run_dir: Path, checkpoint: dict[str, Any], *, live: bool) -> tuple[str | None, str]:
+    """The trading state, and what it is read from: a live run's events since its checkpoint."""
+    if live:
+        return live_trading(run_dir, checkpoint)
+    trading = checkpoint.get("trading")
+    return (trading if isinstance(trading, str) else None), ""
 
 
 def _describe_trading(trading: str, *, live: bool) -> str:
@@ -405,6 +424,7 @@ def run_status(run_dir: Path, *, now: dt.datetime | None = None) -> RunStatus:
     heartbeat, age = _heartbeat(run_dir, now)
     positions, orders = _book(checkpoint, snapshot)
     steps = checkpoint.get("steps") if checkpoint else (snapshot or {}).get("step")
+    trading, trading_as_of = _trading(run_dir, checkpoint, live=holder is not None)
     return RunStatus(
         run_dir=str(run_dir),
         verdict=verdict,
@@ -422,7 +442,8 @@ def run_status(run_dir: Path, *, now: dt.datetime | None = None) -> RunStatus:
         resumable=verdict is Verdict.CRASHED,
         resume_problem=problem_of_resume,
         lease=None if cfg is None else lease_standing(run_dir, meta, cfg, _clock.epoch_ns(now)),
-        trading=trading if isinstance(trading := checkpoint.get("trading"), str) else None,
+        trading=trading,
+        trading_as_of=trading_as_of,
         objects=_objects(meta),
         positions=positions,
         open_orders=orders,

@@ -24,7 +24,7 @@ from .._exceptions import RunDirectoryError
 from . import names
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator, Mapping
+    from collections.abc import Collection, Iterable, Iterator, Mapping
     from pathlib import Path
 
 __all__ = [
@@ -38,6 +38,7 @@ __all__ = [
     "json_object",
     "killed_while_starting",
     "last_whole_line",
+    "newest_event",
     "payload",
     "read_bytes",
     "read_json_object",
@@ -52,6 +53,9 @@ __all__ = [
 #: got as far as recording anything has these two.
 RUN_MARKERS: Final = (names.EVENTS, names.AUDIT)
 _TAIL_BYTES: Final = 1 << 16
+_SCAN_CHUNK: Final = 1 << 20
+_SCAN_BUDGET: Final = 64 << 20
+"""How far back ``newest_event`` reads before it gives up (a live run's tail, not its whole)."""
 
 
 def require_run(path: Path, *, unstarted: bool = False) -> Path:
@@ -135,6 +139,64 @@ def last_whole_line(path: Path) -> dict[str, Any] | None:
             continue
         if isinstance(found, dict):
             return found
+    return None
+
+
+def newest_event(
+    path: Path, event_types: Collection[str], *, since: int = 0, budget: int | None = None
+) -> tuple[dict[str, Any] | None, bool]:
+    """The newest whole event of ``path`` from byte ``since`` on whose type is in ``event_types``.
+
+    Read backwards from the end, a chunk at a time, and only as far as the newest one (a
+    supervisor asks this of a live run whose events file may be 100 MB): lines are parsed
+    only where their ``event_type`` is one of those asked for. ``since`` is a line's start
+    (a checkpoint's offset, say). The line the writer may still be appending is not read.
+
+    Returns the event, or None, and whether everything from ``since`` was read: False when
+    the file cannot be read, or when ``budget`` bytes (default 64 MiB) held none of them (an
+    older one may).
+    """
+    budget = _SCAN_BUDGET if budget is None else budget
+    wanted = frozenset(event_types)
+    patterns = tuple(b'"event_type":"' + name.encode() + b'"' for name in sorted(wanted))
+    carry = b""  # the start of the oldest line read so far, which began in the next chunk
+    whole = False  # the end of the last whole line was found
+    try:
+        with path.open("rb") as f:
+            end = hi = f.seek(0, 2)
+            while hi > since:
+                if end - hi >= budget:
+                    return None, False
+                lo = max(since, hi - _SCAN_CHUNK)
+                f.seek(lo)
+                block = f.read(hi - lo) + carry
+                hi = lo
+                if not whole:  # what follows the last newline is not whole
+                    block = block[: block.rfind(b"\n") + 1]
+                    whole = bool(block)
+                carry = b""
+                if lo > since:  # the first line may have begun before lo
+                    cut = block.find(b"\n") + 1
+                    carry, block = (block, b"") if cut == 0 else (block[:cut], block[cut:])
+                found = _newest_in(block, patterns, wanted)
+                if found is not None:
+                    return found, True
+    except OSError:
+        return None, False
+    return None, True
+
+
+def _newest_in(
+    block: bytes, patterns: tuple[bytes, ...], wanted: frozenset[str]
+) -> dict[str, Any] | None:
+    """The last line of ``block`` (whole lines) that is an event of a ``wanted`` type."""
+    limit = len(block)
+    while (at := max(block.rfind(pattern, 0, limit) for pattern in patterns)) >= 0:
+        start = block.rfind(b"\n", 0, at) + 1
+        record = json_object(block[start : block.find(b"\n", at)])
+        if record is not None and record.get("event_type") in wanted:
+            return record
+        limit = start  # the text was inside another event's payload: look before it
     return None
 
 

@@ -83,6 +83,7 @@ class TradingGovernor:
         self._recorder.emit(
             "TRADING_STATE_CHANGED", {"from": before.value, "to": new.value, "reason": reason}
         )
+        self._out_now()
 
     def halt(self) -> TradingState:
         """The kill switch's HALTED (or a lost lease's); the state before.
@@ -103,6 +104,15 @@ class TradingGovernor:
         self._recorder.emit(
             "TRADING_REENABLED", {"operator": operator, "trading_state": before.value}
         )
+        self._out_now()
+
+    def _out_now(self) -> None:
+        """Out to the files at once, not at the next checkpoint (durability ``none``).
+
+        A halt waits for a person, and ``livesession status`` reads a live run's trading
+        state from the newest such event in events.jsonl.
+        """
+        self._recorder.flush(sync=False)
 
     def count_execution(self) -> None:
         """One more fill applied (the execution throttle counts these)."""

@@ -12,6 +12,10 @@ checkpoint ahead of ``checkpoint.json``; the pair is taken when both name the sa
 (``events_emitted`` and ``audit_events`` against the checkpoint's ``event_seq`` and
 ``audit_seq``; a bar is an event, so every step moves the first), and re-read a few times
 otherwise.
+
+Two questions look past the cut, at the whole lines after it: how far a checkpoint holds a
+file (``checkpointed_bytes``: the operator commands confirm an action only once it does),
+and a live run's trading state now (``live_trading``: a halt between two checkpoints).
 """
 
 from __future__ import annotations
@@ -22,14 +26,16 @@ from typing import TYPE_CHECKING, Any, Final
 import attrs
 
 from .._artifacts import names
-from .._artifacts.runread import RunCut, json_object
+from .._artifacts.runread import RunCut, json_object, newest_event, payload
 from .lock import Holder, holder_of
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-__all__ = ["LiveRun", "checkpointed_bytes", "live_cut"]
+__all__ = ["LiveRun", "checkpointed_bytes", "live_cut", "live_trading"]
 
+_TRADING_EVENTS: Final = ("TRADING_STATE_CHANGED", "TRADING_REENABLED", "KILL_SWITCH")
+"""The events that change the trading state (the kill switch halts without one of its own)."""
 _TRIES: Final = 20
 _PAUSE_S: Final = 0.005
 """Between tries: the writer is between two atomic renames (metrics, then checkpoint)."""
@@ -131,3 +137,31 @@ def live_cut(run_dir: Path) -> LiveRun | None:
             return LiveRun(holder, _cut(checkpoint, offsets, None))
         time.sleep(_PAUSE_S)
     return None  # pragma: no cover - the loop returns on its last try
+
+
+def live_trading(run_dir: Path, checkpoint: dict[str, Any]) -> tuple[str | None, str]:
+    """A live run's trading state now, and what it is read from ("": the checkpoint's).
+
+    A checkpoint comes every ``checkpoint_every`` steps, and a throttle or the kill switch
+    halts trading in between: the newest ``TRADING_STATE_CHANGED``, ``TRADING_REENABLED``
+    or ``KILL_SWITCH`` written after the checkpoint's events offset says what it is now
+    (``since KILL_SWITCH (SIGNAL_SIGUSR1), run time ...``). None written since: the
+    checkpoint's state is still the state. Too much written since to read (``newest_event``
+    gives up): the checkpoint's, and the phrase says so.
+    """
+    trading = checkpoint.get("trading")
+    state = trading if isinstance(trading, str) else None
+    offsets = _offsets(checkpoint) or {}
+    since = offsets.get(names.EVENTS, 0)
+    event, read_all = newest_event(run_dir / names.EVENTS, _TRADING_EVENTS, since=since)
+    if event is None:
+        steps = checkpoint.get("steps")
+        at = f"the last checkpoint (step {steps})" if isinstance(steps, int) else "no checkpoint"
+        return state, "" if read_all else f"as of {at}: the events after it were not read"
+    kind, body = event.get("event_type"), payload(event)
+    now = {"KILL_SWITCH": "HALTED", "TRADING_REENABLED": "ACTIVE"}.get(str(kind), body.get("to"))
+    why = body.get("operator") if kind == "TRADING_REENABLED" else body.get("reason")
+    return (
+        str(now) if now is not None else state,
+        f"since {kind} ({why}), run time {event.get('ts_utc', '?')}",
+    )

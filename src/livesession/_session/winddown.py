@@ -181,6 +181,7 @@ class WindDown:
         if self._lifecycle.in_(S.DRYRUN_ACTIVE):
             self._reconcile()
             self.check_flat()
+        self._c.recorder.flush(sync=False)  # HALTED waits for a person: `status` reads it now
 
     def continue_kill(self) -> None:
         """While a kill is in progress: re-send failed cancels, flatten once nothing is open."""
