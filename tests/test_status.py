@@ -431,6 +431,12 @@ def test_trading_says_how_to_re_enable_a_live_halted_run() -> None:
         for line in RunStatus(run_dir="r", verdict=Verdict.CRASHED).lines()
         if line.startswith("trading")
     ]
+    # A crashed run is not at its end: resumed, it goes on halted until `ack`. It said
+    # "HALTED at the end" after a confirmed kill and a crash.
+    crashed = RunStatus(run_dir="r", verdict=Verdict.CRASHED, trading="HALTED")
+    assert "trading     HALTED: new orders refused (`livesession ack` re-enables trading)" in (
+        crashed.lines()
+    )
 
 
 @pytest.mark.parametrize("durability", ["step", "none"])

@@ -190,7 +190,8 @@ class RunStatus:
         if self.reason:
             rows.append(("reason", self.reason))
         if self.trading is not None:
-            trading = _describe_trading(self.trading, live=self.writer is not None)
+            unsealed = self.writer is not None or self.verdict is Verdict.CRASHED
+            trading = _describe_trading(self.trading, live=unsealed)
             rows.append(
                 ("trading", f"{trading}; {self.trading_as_of}" if self.trading_as_of else trading)
             )
@@ -253,6 +254,7 @@ def _trading(run_dir: Path, checkpoint: dict[str, Any], *, live: bool) -> tuple[
 
 
 def _describe_trading(trading: str, *, live: bool) -> str:
+    """``live``: a run that goes on (held now, or crashed: a resumed run stays halted)."""
     if trading == "HALTED" and live:
         return "HALTED: new orders refused (`livesession ack` re-enables trading)"
     if trading == "HALTED":
