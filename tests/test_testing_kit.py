@@ -145,6 +145,61 @@ class RandomPick(Picker):
         return side, Decimal(random.randint(1, 1000)) / 100_000
 
 
+class SharedCount(Picker):
+    """Counts bars in a class attribute, shared by every instance of the process: no two runs
+    of one process alike (each starts where the last left off), though nothing is random.
+    Before, the hint named only a random source or the wall clock."""
+
+    seen = 0
+
+    def pick(self, symbol: str) -> tuple[Side, Decimal]:
+        SharedCount.seen += 1
+        return Side.BUY, Decimal(SharedCount.seen) / 100_000
+
+
+_CLOSES: dict[int, Decimal] = {}
+"""CachedCloses's memory: module-level, so it outlives every strategy object, not a process."""
+
+
+class CachedCloses:
+    """Buys a rise when flat, sells a fall when long; the previous close it compares with
+    is kept in a module-level dict by bar time, and get_state holds nothing. Every resume
+    in one process finds the dict filled; a resume in a new process finds it empty and
+    decides otherwise on its first bar ("first" where it would have said "up")."""
+
+    strategy_id = "cached"
+
+    def on_bar(self, bar: Bar, view: Any) -> Sequence[OrderIntent]:
+        before = _CLOSES.get(bar.ts_ns - 60_000_000_000)
+        _CLOSES[bar.ts_ns] = bar.close
+        if view.has_open_orders(bar.symbol):
+            return ()
+        held = view.position(bar.symbol)
+        if held == 0 and (before is None or bar.close > before):
+            reason = "first" if before is None else "up"
+            quantity = Decimal("0.01")
+            return (
+                OrderIntent(symbol=bar.symbol, side=Side.BUY, quantity=quantity, reason=reason),
+            )
+        if held > 0 and before is not None and bar.close < before:
+            return (
+                OrderIntent(
+                    symbol=bar.symbol,
+                    side=Side.SELL,
+                    quantity=held,
+                    reduce_only=True,
+                    reason="down",
+                ),
+            )
+        return ()
+
+    def get_state(self) -> dict[str, Any]:
+        return {}
+
+    def set_state(self, state: Mapping[str, Any]) -> None:
+        """Nothing to restore: the memory is in ``_CLOSES``."""
+
+
 class ForgetfulFeed:
     """Bars from a fixed zigzag, whose checkpoint forgets how far along it is."""
 
@@ -359,11 +414,21 @@ class TestFailureMatrix:
                 None,
                 (
                     ", and so do two uninterrupted runs' (not the resume: the strategy is not"
-                    " deterministic; an unseeded random source, or the wall clock?) event "
+                    " deterministic; an unseeded random source, the wall clock, or state one run"
+                    " leaves to the next (module-level or class-level state, a cache)?) event "
+                ),
+            ),
+            (
+                SharedCount,
+                None,
+                (
+                    ", and so do two uninterrupted runs' (not the resume: the strategy is not"
+                    " deterministic; an unseeded random source, the wall clock, or state one run"
+                    " leaves to the next (module-level or class-level state, a cache)?) event "
                 ),
             ),
         ],
-        ids=["strategy-state", "feed-state", "not-deterministic"],
+        ids=["strategy-state", "feed-state", "not-deterministic", "state-outside-the-object"],
     )
     def test_a_resume_that_differs_names_the_likely_culprit(self, strategy, feed, hint):
         """Before, every difference blamed the strategy's get_state: a feed that forgets its
@@ -399,8 +464,40 @@ class TestFailureMatrix:
             " PYTHONHASHSEED="
         )
         assert "gives other events (does the strategy depend on the hash of a str" in message
+        assert (
+            "or on state an earlier run in this process left behind (module-level or"
+            " class-level state, a cache)? `livesession evidence`"
+        ) in message
         assert "\n  this process:  b'" in message
         assert "\n  child process: b'" in message
+
+    def test_memory_kept_in_a_module_global_is_caught_by_a_resume_in_a_new_process(self):
+        """Bug: a strategy keeping its memory in a module-level dict (get_state returning {})
+        passed the matrix, though a real SIGKILL and ``livesession resume`` diverged: every
+        kill and resume was in one process, where the dict survives, and the child process
+        ran the reference from the start. Now a second child, a fresh interpreter, resumes
+        what the first child's kills left."""
+        in_process = run_failure_matrix(
+            CachedCloses, examples=10, steps=40, seed=1, cross_process=False
+        )
+        assert in_process.resumes > 0  # the in-process resumes cannot see it
+        with pytest.raises(AssertionError) as caught:
+            run_failure_matrix(CachedCloses, examples=10, steps=40, seed=1)
+        message = str(caught.value)
+        assert message.startswith(
+            "failure matrix: CachedCloses fails (steps=40, no fault): crash-resume equivalence"
+            " in a new process: killed after step "
+        )
+        assert (
+            " in a child process and resumed from its checkpoint in another (a fresh"
+            " interpreter, as `livesession resume` after a crash), the run's events differ from"
+            " an uninterrupted run's, though a resume within one process gave the same: state"
+            " that did not survive a resume in a new process (module-level or class-level"
+            " state, a cache); the strategy's get_state must hold it, and its set_state"
+            " restore it event "
+        ) in message
+        assert "\n  uninterrupted: b'" in message
+        assert '"reason":"first"' in message.split("\n  resumed:")[1]
 
     def test_a_factory_a_child_process_cannot_rebuild_is_refused_by_name(self):
         """Not skipped without a word: the TypeError names the factory and the way out."""

@@ -1,4 +1,4 @@
-"""The failure matrix's one run in another process: is the strategy deterministic there too?
+"""The failure matrix's runs in other processes: deterministic there, and resumable there?
 
 Every other run of the matrix shares one process, so whatever varies from process to
 process is the same in all of them: the hash of a ``str`` or ``bytes`` (salted by
@@ -8,6 +8,15 @@ re-run is a second process, finds the run does not repeat. So the matrix runs it
 fault-free reference (the uninterrupted run of the no-fault case) once more here, in a
 child process with another ``PYTHONHASHSEED``, while it searches; then it compares the
 bytes of the two runs' events and state snapshots.
+
+Likewise, what lives outside the strategy object (a module-level or class-level dict, a
+cache) survives every in-process kill and resume, though a real crash loses it. So the
+child also kills the reference after a few of its quiet steps and hands what each kill
+leaves (``Survivors``: checkpoint, lines, venue) to a second child, a fresh interpreter,
+which resumes them; each resumed run's events must equal the child's uninterrupted run's.
+The second child is started with the first and reads the first's stdout to its end (a
+pipe, as in ``a | b``), so it resumes once the first has ended, beside the search, and the
+parent owns both.
 
 The child must build the same strategy (and feed): the factories travel pickled, and pickle
 names a module-level function or class by its module and name (a ``functools.partial`` of
@@ -46,9 +55,14 @@ TIMEOUT_PER_STEP_S: Final = 0.05
 """Generous: the child's one run of a few dozen steps takes about a second, imports included."""
 CANNOT_RECREATE: Final = 3
 """The child's exit code when it could not re-create the factories it was sent."""
+RESUME: Final = "--resume"
+"""The second child's first argument: resume what the first child left, then run on."""
 _PAYLOAD: Final = "payload.pickle"
 _STDERR: Final = "stderr.txt"
 _RESULT: Final = "result.pickle"
+_SURVIVORS: Final = "survivors.pickle"
+_RESUMER_STDERR: Final = "stderr-resume.txt"
+_RESUMED: Final = "resumed.pickle"
 _SEEDS: Final = 2**32
 _REASON_CHARS: Final = 300
 _FIX: Final = (
@@ -112,17 +126,21 @@ def child_hash_seed() -> int:
 
 @attrs.define
 class ChildRun:
-    """The child process, started by ``start`` and joined by ``lines``; ``close`` always."""
+    """The child processes: ``start``, then ``lines`` and ``resumed``; ``close`` always."""
 
     process: subprocess.Popen[bytes]
+    resumer: subprocess.Popen[bytes] | None
     scratch: Path
     hash_seed: int
     timeout_s: float
     deadline: float
 
     @classmethod
-    def start(cls, sent: bytes, *, steps: int) -> ChildRun:
-        """Start the child on ``sent`` (from ``payload``) now; it runs while the matrix does."""
+    def start(cls, sent: bytes, *, steps: int, resume: bool) -> ChildRun:
+        """Start the child on ``sent`` (from ``payload``) now; it runs while the matrix does.
+
+        ``resume``: start the second child too, which resumes the first one's crash.
+        """
         scratch = Path(tempfile.mkdtemp(prefix="livesession-matrix-"))
         (scratch / _PAYLOAD).write_bytes(sent)
         hash_seed = child_hash_seed()
@@ -133,12 +151,20 @@ class ChildRun:
             "PYTHONHASHSEED": str(hash_seed),
         }
         timeout_s = TIMEOUT_BASE_S + TIMEOUT_PER_STEP_S * steps
-        with (scratch / _STDERR).open("wb") as stderr:
-            process = subprocess.Popen(  # noqa: S603 - our own module, by this interpreter
-                [sys.executable, "-m", MODULE, str(scratch)],
-                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr, env=env,
-            )  # fmt: skip
-        return cls(process, scratch, hash_seed, timeout_s, time.monotonic() + timeout_s)
+        out = subprocess.PIPE if resume else subprocess.DEVNULL
+        process = _python(scratch, _STDERR, [str(scratch)], env, stdout=out)
+        resumer = None
+        if process.stdout is not None:
+            try:
+                args = [RESUME, str(scratch)]
+                resumer = _python(scratch, _RESUMER_STDERR, args, env, stdin=process.stdout)
+            except BaseException:
+                process.kill()
+                process.wait()
+                raise
+            finally:
+                process.stdout.close()  # the second child holds the pipe's reading end
+        return cls(process, resumer, scratch, hash_seed, timeout_s, time.monotonic() + timeout_s)
 
     def lines(self) -> dict[str, list[bytes]]:
         """The child run's lines by sink (``events``, ``states``), once it has ended.
@@ -148,27 +174,72 @@ class ChildRun:
             AssertionError: the child's run failed or did not end within its time limit.
         """
         where = f"the reference run in a child process (PYTHONHASHSEED={self.hash_seed})"
+        self._ended(self.process, where, _STDERR)
+        lines: dict[str, list[bytes]] = pickle.loads((self.scratch / _RESULT).read_bytes())  # noqa: S301 - our child's
+        return lines
+
+    def resumed(self) -> list[tuple[int, list[bytes]]]:
+        """Each kill step and the events of the reference resumed from it in the second child.
+
+        Empty when the second child was not started, or the run had no step to kill it after.
+
+        Raises:
+            TypeError: the second child could not re-create the factories.
+            AssertionError: the resume failed or did not end within the time limit.
+        """
+        if self.resumer is None:
+            return []
+        where = (
+            "the reference run killed in a child process and resumed in another"
+            f" (PYTHONHASHSEED={self.hash_seed})"
+        )
+        self._ended(self.resumer, where, _RESUMER_STDERR)
+        path = self.scratch / _RESUMED
+        if not path.exists():
+            return []
+        resumed: list[tuple[int, list[bytes]]] = pickle.loads(path.read_bytes())  # noqa: S301 - our child's
+        return resumed
+
+    def _ended(self, process: subprocess.Popen[bytes], where: str, stderr: str) -> None:
+        """Wait for ``process`` within the deadline; raise what its failure says."""
         try:
-            code = self.process.wait(timeout=max(self.deadline - time.monotonic(), 0.0))
+            code = process.wait(timeout=max(self.deadline - time.monotonic(), 0.0))
         except subprocess.TimeoutExpired:
             msg = f"{where} did not finish within {self.timeout_s:g} s and was stopped"
             raise AssertionError(msg) from None
-        said = redact_text(_last_line(self.scratch / _STDERR))
+        said = redact_text(_last_line(self.scratch / stderr))
         if code == CANNOT_RECREATE:
             msg = f"{where} could not re-create the factories ({said}): {_FIX}"
             raise TypeError(msg)
         if code != 0:
             how = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
             raise AssertionError(f"{where} {how}: {said}")
-        lines: dict[str, list[bytes]] = pickle.loads((self.scratch / _RESULT).read_bytes())  # noqa: S301 - our child's
-        return lines
 
     def close(self) -> None:
-        """Stop the child if it still runs and remove its scratch directory."""
-        if self.process.poll() is None:
-            self.process.kill()
-        self.process.wait()
+        """Stop the children still running and remove their scratch directory."""
+        for process in (self.process, self.resumer):
+            if process is not None and process.poll() is None:
+                process.kill()
+            if process is not None:
+                process.wait()
         shutil.rmtree(self.scratch, ignore_errors=True)
+
+
+def _python(
+    scratch: Path,
+    stderr: str,
+    args: list[str],
+    env: dict[str, str],
+    *,
+    stdin: Any = subprocess.DEVNULL,
+    stdout: Any = subprocess.DEVNULL,
+) -> subprocess.Popen[bytes]:
+    """This module, run by this interpreter, with its stderr to ``stderr`` in ``scratch``."""
+    with (scratch / stderr).open("wb") as err:
+        return subprocess.Popen(  # noqa: S603 - our own module, by this interpreter
+            [sys.executable, "-m", MODULE, *args],
+            stdin=stdin, stdout=stdout, stderr=err, env=env,
+        )  # fmt: skip
 
 
 def _last_line(path: Path) -> str:
@@ -181,24 +252,73 @@ def _one_line(exc: BaseException) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """The child: re-create the factories, run the reference, write its lines to SCRATCH."""
-    scratch = Path((sys.argv[1:] if argv is None else argv)[0])
-    try:
-        parts = pickle.loads((scratch / _PAYLOAD).read_bytes())  # noqa: S301 - our parent's
-    except Exception as exc:  # noqa: BLE001 - any failure is the reason, one line
-        print(_one_line(exc), file=sys.stderr)  # noqa: T201 - to the parent
+    """A child: ``SCRATCH`` runs the reference; ``--resume SCRATCH`` resumes its crash."""
+    args = sys.argv[1:] if argv is None else argv
+    if args[0] == RESUME:
+        return _resume(Path(args[1]))
+    return _reference(Path(args[0]))
+
+
+def _reference(scratch: Path) -> int:
+    """Re-create the factories, run the reference (and its crash), write both to SCRATCH."""
+    parts = _load(scratch / _PAYLOAD)
+    if parts is None:
         return CANNOT_RECREATE
     from .matrix import reference_lines  # noqa: PLC0415 - matrix imports this module
 
     try:
-        lines = reference_lines(
+        lines, survivors = reference_lines(
             parts["strategy_factory"], parts["feed_factory"], parts["config"], parts["steps"]
         )
     except Exception as exc:  # noqa: BLE001 - any failure is the reason, one line
         print(_one_line(exc), file=sys.stderr)  # noqa: T201 - to the parent
         return 1
+    if survivors:
+        (scratch / _SURVIVORS).write_bytes(pickle.dumps(survivors))
     (scratch / _RESULT).write_bytes(pickle.dumps(lines))
     return 0
+
+
+def _resume(scratch: Path) -> int:
+    """Once the first child has ended, resume its crashes here, in a new interpreter.
+
+    The latest kill first: that resume finds this interpreter as fresh as a real resume
+    does. Each later one starts before any bar this process has seen, so what the earlier
+    ones left in a module's globals (a cache by bar time, say) cannot stand in for it.
+    """
+    from .matrix import resumed_lines  # noqa: PLC0415 - matrix imports this module
+
+    # The imports (the factories' modules too, as a resume imports them) while the first
+    # child runs; then wait for its end: its stdout is this stdin.
+    parts = _load(scratch / _PAYLOAD)
+    sys.stdin.buffer.read()
+    if parts is None:
+        return CANNOT_RECREATE
+    if not (scratch / _SURVIVORS).exists():
+        return 0  # no step to kill it after, or the first child failed (the parent says)
+    crashes = _load(scratch / _SURVIVORS)
+    if crashes is None:
+        return CANNOT_RECREATE
+    resumed = []
+    try:
+        for survivors in sorted(crashes, key=lambda left: -left.kill_after):
+            args = (parts["strategy_factory"], parts["feed_factory"], parts["config"])
+            events = resumed_lines(*args, parts["steps"], survivors)
+            resumed.append((survivors.kill_after, events))
+    except Exception as exc:  # noqa: BLE001 - any failure is the reason, one line
+        print(_one_line(exc), file=sys.stderr)  # noqa: T201 - to the parent
+        return 1
+    (scratch / _RESUMED).write_bytes(pickle.dumps(resumed))
+    return 0
+
+
+def _load(path: Path) -> Any:
+    """What the parent (or the first child) pickled; None, said on stderr, if it cannot be."""
+    try:
+        return pickle.loads(path.read_bytes())  # noqa: S301 - our parent's, or our sibling's
+    except Exception as exc:  # noqa: BLE001 - any failure is the reason, one line
+        print(_one_line(exc), file=sys.stderr)  # noqa: T201 - to the parent
+        return None
 
 
 if __name__ == "__main__":

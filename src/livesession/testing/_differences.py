@@ -17,10 +17,19 @@ import orjson
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
-__all__ = ["bar_first", "first_difference", "process_difference", "resume_difference"]
+__all__ = [
+    "bar_first",
+    "first_difference",
+    "new_process_difference",
+    "process_difference",
+    "resume_difference",
+]
 
 _SHOWN: Final = 300
 _HASHED: Final = "the hash of a str or bytes, the order of a set, or id()"
+_OUTSIDE: Final = "module-level or class-level state, a cache"
+"""State kept outside the strategy (or feed) object: shared by every object the factory
+makes in one process, lost with that process."""
 
 
 def first_difference(
@@ -75,7 +84,8 @@ def resume_difference(
         shown = first_difference(straight, again, names=("first run", "second run"))
         return (
             f"{said}, and so do two uninterrupted runs' (not the resume: the {who} is not"
-            f" deterministic; an unseeded random source, or the wall clock?) {shown}"
+            f" deterministic; an unseeded random source, the wall clock, or state one run"
+            f" leaves to the next ({_OUTSIDE})?) {shown}"
         )
     if bar_first(straight, resumed):
         hint = (
@@ -103,7 +113,30 @@ def process_difference(
         return (
             "not deterministic across processes: the uninterrupted run with no fault, run"
             f" again in a child process with PYTHONHASHSEED={hash_seed}, gives other {what}s"
-            f" (does {who} depend on {_HASHED}? `livesession evidence` re-runs a run in"
-            f" another process, and would fail it) {shown}"
+            f" (does {who} depend on {_HASHED}, or on state an earlier run in this process"
+            f" left behind ({_OUTSIDE})? `livesession evidence` re-runs a run in another"
+            f" process, and would fail it) {shown}"
         )
     return None
+
+
+def new_process_difference(
+    straight: Sequence[bytes], resumed: Sequence[bytes], kill_after: int
+) -> str | None:
+    """How the run killed in one process and resumed in another differs (None: it does not).
+
+    Both runs are the child's (one ``PYTHONHASHSEED``), and the same resume within one
+    process gave the uninterrupted run's events: what differs is what a process keeps
+    outside the strategy and feed objects, lost in a real crash, and no checkpoint's.
+    """
+    if list(straight) == list(resumed):
+        return None
+    who = "feed" if bar_first(straight, resumed) else "strategy"
+    return (
+        f"crash-resume equivalence in a new process: killed after step {kill_after} in a"
+        " child process and resumed from its checkpoint in another (a fresh interpreter, as"
+        " `livesession resume` after a crash), the run's events differ from an uninterrupted"
+        " run's, though a resume within one process gave the same: state that did not"
+        f" survive a resume in a new process ({_OUTSIDE}); the {who}'s get_state must hold"
+        f" it, and its set_state restore it {first_difference(straight, resumed)}"
+    )

@@ -2,17 +2,22 @@
 
 ``MatrixRun`` runs the user's strategy as ``run_failure_matrix`` describes (see
 ``livesession.testing.matrix``), killing and resuming the process when asked, and lists
-every invariant the finished session broke.
+every invariant the finished session broke. ``crash`` gives what a process killed after a
+step leaves behind (``Survivors``), from which a ``MatrixRun`` in another process resumes
+(``finish``): the cross-process resume of ``_crossprocess``.
 """
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
+import hashlib
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from decimal import Decimal
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
+import attrs
 import orjson
 
 from .._artifacts.sinks import MemoryLineSink, MemoryMetricsSink
@@ -33,7 +38,7 @@ if TYPE_CHECKING:
     from .._typing import MarketFeed, Strategy
     from .model import MatrixCase
 
-__all__ = ["FeedFactory", "MatrixRun", "StrategyFactory"]
+__all__ = ["FeedFactory", "MatrixRun", "StrategyFactory", "Survivors"]
 
 _S = SessionState
 _SECOND: Final = 1_000_000_000
@@ -42,6 +47,27 @@ START: Final = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 
 StrategyFactory = Callable[[], "Strategy"]
 FeedFactory = Callable[[], "MarketFeed"]
+_SENT = tuple["Order", TradingState, Decimal]
+
+
+@attrs.frozen(eq=False)
+class Survivors:
+    """What a process killed after step ``kill_after`` leaves behind, for another to resume.
+
+    Its checkpoint and what it had written, and what outlives it anyway: the venue and the
+    durable idempotency store. Nothing else of that process: not its strategy, and not its
+    modules' globals. Plain data and the kit's own classes, so it pickles.
+    """
+
+    kill_after: int
+    checkpoint: bytes
+    """The session's checkpoint state, as JSON (what a checkpoint on disk holds)."""
+    lines: dict[str, list[bytes]]
+    """What the sinks hold: ``events``, ``states`` and ``audit``."""
+    metrics: bytes
+    broker: FaultBroker
+    keys: MemoryIdempotencyStore
+    sent: list[_SENT]
 
 
 class MatrixRun:
@@ -53,7 +79,10 @@ class MatrixRun:
         feed_factory: FeedFactory | None,
         config: DryrunConfig,
         case: MatrixCase,
+        *,
+        survivors: Survivors | None = None,
     ) -> None:
+        """A new session, or (``survivors`` given) the resume of one killed in another process."""
         self._factory = factory
         self._feed_factory = feed_factory
         self.config = config
@@ -63,12 +92,35 @@ class MatrixRun:
         self.metrics = MemoryMetricsSink()
         # The idempotency store is durable: it outlives the process, like the venue.
         self.keys = MemoryIdempotencyStore(SimClock(START))
-        self.sent: list[tuple[Order, TradingState, Decimal]] = []
+        self.sent: list[_SENT] = []
         self.quiet_after: list[int] = []
         """The steps after which the (uninterrupted) session was quiet (``_quiet``)."""
+        self.killed_after = 0
         """The steps done when the process was killed (0: it was not)."""
+        if survivors is not None:
+            self._take_over(survivors)
         self.broker.on_submit = self._on_submit
         self.orch = self._build()
+        if survivors is not None:
+            self.orch.restore_state(orjson.loads(survivors.checkpoint), self._digests())
+
+    def _take_over(self, survivors: Survivors) -> None:
+        """Start from what the killed process left: its venue, store and written lines."""
+        self.broker, self.keys, self.sent = survivors.broker, survivors.keys, survivors.sent
+        self.killed_after = survivors.kill_after
+        for name, sink in self._line_sinks():
+            sink.lines = list(survivors.lines[name])
+        self.metrics.content = survivors.metrics
+
+    def _line_sinks(self) -> list[tuple[str, MemoryLineSink]]:
+        return [*self.sinks.items(), ("audit", self.audit)]
+
+    def _digests(self) -> dict[str, Any]:
+        """The events' and snapshots' running digests, re-hashed from their lines.
+
+        As a resume re-hashes the files.
+        """
+        return {name: hashlib.sha256(b"".join(sink.lines)) for name, sink in self.sinks.items()}
 
     def _build(self) -> LiveSessionOrchestrator:
         return LiveSessionOrchestrator(
@@ -90,6 +142,43 @@ class MatrixRun:
 
     def run(self, case: MatrixCase, steps: int, *, kill_after: int | None = None) -> None:
         """Run ``steps`` steps of ``case`` (killed after ``kill_after``), then stop."""
+        self._begin()
+        self._steps(case, range(steps), kill_after)
+        self._stop()
+
+    def crash(self, case: MatrixCase, kill_points: Sequence[int]) -> list[Survivors]:
+        """Run ``case`` to its last kill point: what a process killed after each one leaves.
+
+        One run, with what a kill would leave taken at each point (a checkpoint and copies),
+        rather than one run per point; the session is then abandoned, as a killed one is.
+        """
+        self._begin()
+        left: list[Survivors] = []
+        done = 0
+        for kill_after in sorted(kill_points):
+            self._steps(case, range(done, kill_after), None)
+            done = kill_after
+            left.append(self._survivors(kill_after))
+        mark_verified(self.orch)
+        return left
+
+    def _survivors(self, kill_after: int) -> Survivors:
+        checkpoint = orjson.dumps(self._checkpoint())
+        # The submit hook is this process's (it reads this session), not the venue's.
+        hook, self.broker.on_submit = self.broker.on_submit, None
+        try:
+            broker, keys, sent = copy.deepcopy((self.broker, self.keys, self.sent))
+        finally:
+            self.broker.on_submit = hook
+        lines = {name: list(sink.lines) for name, sink in self._line_sinks()}
+        return Survivors(kill_after, checkpoint, lines, self.metrics.content, broker, keys, sent)
+
+    def finish(self, case: MatrixCase, steps: int) -> None:
+        """Run a resumed session (from ``Survivors``) to step ``steps`` of ``case``; stop."""
+        self._steps(case, range(self.killed_after, steps), None)
+        self._stop()
+
+    def _begin(self) -> None:
         orch = self.orch
         if not orch.preflight():
             result = orch.result()
@@ -97,7 +186,9 @@ class MatrixRun:
             msg = f"preflight refused the session: {result.reason} {result.detail}"
             raise AssertionError(msg)
         orch.activate()
-        for index in range(steps):
+
+    def _steps(self, case: MatrixCase, indexes: range, kill_after: int | None) -> None:
+        for index in indexes:
             self._arm(case, index)
             if self.orch.state is not _S.DRYRUN_ACTIVE:
                 break
@@ -107,7 +198,6 @@ class MatrixRun:
                     self.quiet_after.append(index + 1)
             elif index + 1 == kill_after:
                 self._restart()
-        self._stop()
 
     def _arm(self, case: MatrixCase, index: int) -> None:
         for planned in case.faults:
@@ -145,10 +235,22 @@ class MatrixRun:
         )
 
     def _restart(self) -> None:
-        """The process dies after a step; a new one resumes from its checkpoint state."""
+        """The process dies after a step; a new one resumes from its checkpoint state.
+
+        Within this process: what lives outside the strategy object (a module's globals)
+        survives here, which is why ``_crossprocess`` also resumes in another process.
+        """
         old = self.orch
+        state = self._checkpoint()
+        digests = {name: digest.copy() for name, digest in old.recorder.digests.items()}
+        mark_verified(old)  # abandoned, as a killed process is; its successor is verified
+        self.orch = self._build()
+        self.orch.restore_state(state, digests)
+
+    def _checkpoint(self) -> dict[str, Any]:
+        """The session's checkpoint state as JSON gives it back; a finding when it cannot be."""
         try:
-            state = orjson.loads(orjson.dumps(old.get_state()))
+            state: dict[str, Any] = orjson.loads(orjson.dumps(self.orch.get_state()))
         except PluginStateError as exc:
             cause = exc.cause
             said = str(cause)
@@ -156,11 +258,7 @@ class MatrixRun:
                 said = f"get_state raised {type(cause).__name__}: {said}"
             msg = f"a crash cannot be resumed: the {exc.owner}'s {said}"
             raise AssertionError(msg) from exc
-        digests = {name: digest.copy() for name, digest in old.recorder.digests.items()}
-        mark_verified(old)  # abandoned, as a killed process is; its successor is verified
-        new = self._build()
-        new.restore_state(state, digests)
-        self.orch = new
+        return state
 
     def problems(self) -> list[str]:
         """Every broken invariant of the module docstring ([] when all hold)."""

@@ -3,14 +3,16 @@
 Each example (a ``MatrixCase`` drawn by hypothesis) runs the user's strategy twice on a
 ``FaultBroker`` armed by the same fault schedule: once straight through, once killed and
 resumed from its checkpoint state with a *fresh* strategy from the factory (restored with
-``set_state``), as a new process would. The kill comes at the first quiet step from
-``kill_after`` on: no order open or in doubt, no report owed by the venue, no reconcile
-difference pending, and no reconcile decision taken by the uninterrupted run within the
-resume's replay window after it. (A resume holds grace-based reconcile decisions for that
-window, so a kill there may rightly change when they are taken.) An example with no such
-step is checked without the resume; ``MatrixReport.resumes`` counts those that had one.
-After ``steps`` steps the venue recovers (armed faults are cleared) and the operator stops
-the session (acknowledging a fault at most twice). Then, for both runs:
+``set_state``), as a new process would, except that the modules' globals outlive it here
+(the resume in a new process is ``_crossprocess``'s, below). The kill comes at the first
+quiet step from ``kill_after`` on: no order open or in doubt, no report owed by the venue,
+no reconcile difference pending, and no reconcile decision taken by the uninterrupted run
+within the resume's replay window after it. (A resume holds grace-based reconcile
+decisions for that window, so a kill there may rightly change when they are taken.) An
+example with no such step is checked without the resume; ``MatrixReport.resumes`` counts
+those that had one. After ``steps`` steps the venue recovers (armed faults are cleared)
+and the operator stops the session (acknowledging a fault at most twice). Then, for both
+runs:
 
 - the artifacts verify (``livesession.verify``, on what the sinks hold);
 - the strategy never raised (no ``STRATEGY_ERROR``), and nothing else did that the venue's
@@ -26,9 +28,12 @@ check catches a strategy whose ``get_state`` forgets part of its memory (or a fe
 ``get_state`` forgets its position); when it fails, a second uninterrupted run tells a
 strategy that is not deterministic at all from one that forgets (``_differences``).
 
-All of that runs in one process, where hashes, set order and ``id()`` never change; so the
-fault-free case's uninterrupted run is also run once in a child process with another
-``PYTHONHASHSEED``, during the search, and its bytes compared (``_crossprocess``).
+All of that runs in one process, where hashes, set order and ``id()`` never change and
+a module's globals survive every kill; so the fault-free case's uninterrupted run is also
+run once in a child process with another ``PYTHONHASHSEED``, during the search, and its
+bytes compared; and that child's kills of the same run (at most ``NEW_PROCESS_KILLS``) are
+resumed in a second child, a fresh interpreter, and must give the same events
+(``_crossprocess``).
 
 A failing example is shrunk by hypothesis; ``run_failure_matrix`` then raises
 ``AssertionError`` naming the shrunk case and the seed (``check_case`` re-runs one case).
@@ -50,8 +55,8 @@ from .._support.optional import import_optional
 from .._support.references import not_a
 from .._typing import Strategy
 from ._crossprocess import ChildRun, payload
-from ._differences import process_difference, resume_difference
-from ._run import FeedFactory, StrategyFactory
+from ._differences import new_process_difference, process_difference, resume_difference
+from ._run import FeedFactory, StrategyFactory, Survivors
 from ._run import MatrixRun as _Run
 from .model import MatrixCase, MatrixReport
 from .tracking import mark_verified
@@ -67,13 +72,17 @@ _BASE: Final[Mapping[str, Any]] = {
     "volatility_bps": 30,
 }
 """The matrix's config: reports are late by at most 120 s, well within the grace."""
+NEW_PROCESS_KILLS: Final = 4
+"""How many kill points of the fault-free run the resume in a new process tries (spread
+over its quiet steps): one may hide a lost state (a strategy that would decide the same on
+the next bar either way), a few rarely all do."""
 _GRACE_EVENTS: Final = frozenset(
     {"RECONCILED", "RECONCILE_ESCALATED", "RECONCILE_MISMATCH", "ORDER_OUTCOME_RESOLVED"}
 )
 
 
-def _kill_point(run: _Run, earliest: int, window_ns: int) -> int | None:
-    """The first quiet step from ``earliest`` on whose resume hold would change nothing.
+def _kill_points(run: _Run, earliest: int, window_ns: int) -> list[int]:
+    """The quiet steps from ``earliest`` on whose resume hold would change nothing.
 
     A resume holds grace-based reconcile decisions for ``window_ns``: a kill is exact only
     when the uninterrupted run took none (no reconcile or outcome event) in that window.
@@ -86,13 +95,27 @@ def _kill_point(run: _Run, earliest: int, window_ns: int) -> int | None:
             bars.append(event["ts_sim"])
         elif event["event_type"] in _GRACE_EVENTS:
             decisions.append(event["ts_sim"])
+    points = []
     for step in run.quiet_after:
         if step < earliest or step >= len(bars):
             continue
         start = bars[step - 1]
         if not any(start < ts <= start + window_ns for ts in decisions):
-            return step
-    return None
+            points.append(step)
+    return points
+
+
+def _kill_point(run: _Run, earliest: int, window_ns: int) -> int | None:
+    """The first of ``_kill_points`` (None: there is none)."""
+    points = _kill_points(run, earliest, window_ns)
+    return points[0] if points else None
+
+
+def _spread(points: list[int], most: int) -> list[int]:
+    """At most ``most`` of ``points``, the first and the last among them, evenly apart."""
+    if len(points) <= most:
+        return points
+    return sorted({points[n * (len(points) - 1) // (most - 1)] for n in range(most)})
 
 
 def _probe(strategy_factory: StrategyFactory) -> Strategy:
@@ -133,14 +156,42 @@ def reference_lines(
     feed_factory: FeedFactory | None,
     config: Mapping[str, Any] | None,
     steps: int,
-) -> dict[str, list[bytes]]:
-    """The events and state snapshots of the plain case's uninterrupted run (the child's)."""
+) -> tuple[dict[str, list[bytes]], list[Survivors]]:
+    """The plain case's uninterrupted run (its events and state snapshots), in the child.
+
+    And what the same run leaves behind when killed after a few of its quiet steps (at most
+    ``NEW_PROCESS_KILLS``; none when it has none), for another process to resume
+    (``resumed_lines``).
+    """
     case = _plain(steps)
-    run = _Run(strategy_factory, feed_factory, _config(strategy_factory, config), case)
+    cfg = _config(strategy_factory, config)
+    run = _Run(strategy_factory, feed_factory, cfg, case)
     run.run(case, steps)
     run.orch.close()
     mark_verified(run.orch)
-    return {"events": run.sinks["events"].lines, "states": run.sinks["states"].lines}
+    lines = {"events": run.sinks["events"].lines, "states": run.sinks["states"].lines}
+    window = replay_window_ns(cfg, RetryPolicy(seed=cfg.seed))
+    points = _spread(_kill_points(run, 1, window), NEW_PROCESS_KILLS)
+    if not points:
+        return lines, []
+    return lines, _Run(strategy_factory, feed_factory, cfg, case).crash(case, points)
+
+
+def resumed_lines(
+    strategy_factory: StrategyFactory,
+    feed_factory: FeedFactory | None,
+    config: Mapping[str, Any] | None,
+    steps: int,
+    survivors: Survivors,
+) -> list[bytes]:
+    """The events of the plain case's run resumed from ``survivors`` (in a new process)."""
+    case = _plain(steps)
+    cfg = _config(strategy_factory, config)
+    run = _Run(strategy_factory, feed_factory, cfg, case, survivors=survivors)
+    run.finish(case, steps)
+    run.orch.close()
+    mark_verified(run.orch)
+    return run.sinks["events"].lines
 
 
 def check_case(
@@ -219,8 +270,10 @@ def run_failure_matrix(
         feed_factory: Returns a new ``MarketFeed`` per run; the config's feed when None.
         max_faults: The most faults one schedule arms.
         cross_process: Whether to run the fault-free reference once more in a child process
-            (another ``PYTHONHASHSEED``) and compare its bytes; the factories must then be
-            importable by name (module level, or a ``functools.partial`` of such).
+            (another ``PYTHONHASHSEED``) and compare its bytes, and resume its kills in a
+            second child (a fresh interpreter) and compare their events; the factories
+            must then be importable by name (module level, or a ``functools.partial`` of
+            such).
 
     Returns:
         What ran: examples, session steps, seconds, and whether the child's run matched.
@@ -283,7 +336,7 @@ def run_failure_matrix(
     ran = {"examples": 1, "steps": done, "resumes": int(resumed)}
     # The same reference runs in a child process on the other core while the search runs.
     sent = payload(strategy_factory, feed_factory, config or {}, steps) if cross_process else None
-    child = None if sent is None else ChildRun.start(sent, steps=steps)
+    child = None if sent is None else ChildRun.start(sent, steps=steps, resume=bool(resumed))
     try:
         try:
             matrix()
@@ -313,14 +366,22 @@ def run_failure_matrix(
 
 
 def _across_processes(child: ChildRun, reference: _Run, who: str, steps: int) -> None:
-    """Raise when the child's run of the fault-free reference differs from this process's."""
+    """Raise when the child's run of the fault-free reference differs from this process's.
+
+    Or when that run, killed in the child and resumed in a second one, differs from it.
+    """
     try:
         there = child.lines()
+        resumed = child.resumed()
     except TypeError as exc:
         raise TypeError(f"{who}: {exc}") from None
     except AssertionError as exc:
         raise AssertionError(f"{who}: {exc}") from None
     here = {"events": reference.sinks["events"].lines, "states": reference.sinks["states"].lines}
     said = process_difference(here, there, child.hash_seed)
+    for kill_after, events in resumed:
+        if said is not None:
+            break
+        said = new_process_difference(there["events"], events, kill_after)
     if said is not None:
         raise AssertionError(f"{who} fails (steps={steps}, no fault): {said}")

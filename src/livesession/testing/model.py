@@ -44,7 +44,8 @@ class MatrixReport:
     resumes: int = 0
     """Examples whose second run was killed and resumed (see ``run_failure_matrix``)."""
     cross_process: bool = False
-    """Whether the fault-free reference also ran in a child process and matched it."""
+    """Whether the fault-free reference also ran in a child process and matched it (and
+    its kills, resumed in a second child process, matched it too)."""
 
     @property
     def examples_per_second(self) -> float:
