@@ -19,6 +19,7 @@ from livesession import (
     MockBroker,
     SessionState,
     SessionStatus,
+    SmaCrossover,
 )
 from livesession._risk.checks import CheckResult, PreflightContext, config_valid
 from livesession._session.book import Book
@@ -44,6 +45,21 @@ class _Broken:
 
     def sync(self) -> None:
         """Nothing to sync."""
+
+
+class Quiet:
+    """A strategy of the caller's that never trades."""
+
+    strategy_id = "quiet"
+
+    def on_bar(self, bar: object, view: object) -> tuple[()]:
+        return ()
+
+    def get_state(self) -> dict[str, object]:
+        return {}
+
+    def set_state(self, state: object) -> None:
+        """Nothing to restore."""
 
 
 class _BackwardsClock:
@@ -148,6 +164,31 @@ class TestPreflight:
             "CONFIG_INVALID",
             "steps 12 > max_steps 10; order_qty 0.5 > max_order_qty 0.25",
         )
+
+    @pytest.mark.parametrize(
+        "strategy",
+        [
+            Quiet(),
+            SmaCrossover(strategy_id="sma", fast=3, slow=8, order_qty=Decimal("0.002")),
+        ],
+        ids=["own-strategy", "own-sma-trading-another-quantity"],
+    )
+    def test_the_demos_order_qty_is_checked_only_when_the_demo_runs(self, strategy):
+        """Bug: the demo strategy's order_qty (0.010 by default, a value never set) was held
+        against max_order_qty whatever strategy ran: max_order_qty 0.005 refused every
+        other strategy (CONFIG_INVALID: order_qty 0.010 > max_order_qty 0.005), and a
+        strategy_factory refuses [strategy], so there was no way out."""
+        orch, sinks = session(strategy=strategy, risk={"max_order_qty": "0.005"})
+        assert orch.preflight() is True
+        (check,) = (
+            e["payload"] for e in sinks.events_of("PREFLIGHT_CHECK")
+            if e["payload"]["check"] == "config_valid"
+        )  # fmt: skip
+        assert check == {"check": "config_valid", "passed": True, "reason": ""}
+        orch.close()
+        demo, _ = session(risk={"max_order_qty": "0.005"})  # the demo itself still is
+        assert demo.preflight() is False
+        assert demo.result().detail == "order_qty 0.010 > max_order_qty 0.005"
 
     def test_a_callers_check_without_detail_still_rejects(self):
         """CheckResult's detail defaults to empty; the event then has none."""

@@ -501,6 +501,30 @@ def test_a_run_of_ones_own_strategy_is_named_after_it_not_the_demo(tmp_path, plu
         assert cli("verify", run, cwd=tmp_path).returncode == 0
 
 
+def test_a_max_order_qty_below_the_demos_order_qty_does_not_refuse_ones_own_strategy(
+    tmp_path, desk
+):
+    """Bug: preflight held the demo's order_qty (0.010 by default) against max_order_qty
+    whatever strategy ran, so ``max_order_qty = "0.005"`` refused a desk's strategy trading
+    0.002 (exit 3, ``CONFIG_INVALID: order_qty 0.010 > max_order_qty 0.005``, a value the
+    user never set); ``[strategy]`` is refused beside a factory, so nothing helped."""
+    config = desk / "mydesk.toml"
+    text = config.read_text().replace('qty = "0.010"', 'qty = "0.002"')
+    config.write_text(f'{text}\n[risk]\nmax_order_qty = "0.005"\n')
+    out = tmp_path / "runs"
+    proc = cli("dryrun", "-c", config, "--out", out, "--json", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    result = _json(proc)
+    assert (result["status"], result["orders"] > 0) == ("COMPLETED", True)
+    events = [
+        orjson.loads(line) for line in (out / "mydesk" / "events.jsonl").read_bytes().splitlines()
+    ]
+    assert {"check": "config_valid", "passed": True, "reason": ""} in [
+        e["payload"] for e in events if e["event_type"] == "PREFLIGHT_CHECK"
+    ]
+    assert not [e for e in events if e["event_type"] == "RISK_REJECTED"]
+
+
 def test_json_stdout_holds_the_object_only_whatever_a_strategy_prints(tmp_path, plugdir):
     """A strategy (or its factory) that prints put its lines before the --json object, and
     a reader of stdout got no JSON. What plug-ins print now goes to stderr."""

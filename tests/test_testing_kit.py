@@ -145,6 +145,13 @@ class RandomPick(Picker):
         return side, Decimal(random.randint(1, 1000)) / 100_000
 
 
+class SmallPick(Picker):
+    """Buys 0.002 when flat, then closes: within a max_order_qty of 0.005."""
+
+    def pick(self, symbol: str) -> tuple[Side, Decimal]:
+        return Side.BUY, Decimal("0.002")
+
+
 class SharedCount(Picker):
     """Counts bars in a class attribute, shared by every instance of the process: no two runs
     of one process alike (each starts where the last left off), though nothing is random.
@@ -560,6 +567,17 @@ class TestFailureMatrix:
         assert first_difference([bar], [bar, other]) == (
             "uninterrupted: 1 events, resumed: 2, the first alike"
         )
+
+    def test_a_max_order_qty_below_the_demos_order_qty_is_no_finding(self):
+        """Bug: preflight held the demo strategy's order_qty (0.010, never set) against
+        max_order_qty whatever strategy ran, so the matrix blamed a strategy trading 0.002:
+        ``preflight refused the session: CONFIG_INVALID order_qty 0.010 > max_order_qty
+        0.005``."""
+        report = run_failure_matrix(
+            SmallPick, examples=3, steps=20, seed=1, config={"risk": {"max_order_qty": "0.005"}}
+        )
+        assert report.resumes > 0
+        assert report.cross_process
 
     def test_steps_below_two_are_refused(self):
         with pytest.raises(ValueError, match="steps must be at least 2"):

@@ -48,6 +48,11 @@ class SmaCrossover:
         self._fast_sum = ZERO
         self._slow_sum = ZERO
 
+    @property
+    def order_qty(self) -> Decimal:
+        """The position it holds while the fast SMA is above the slow one."""
+        return self._qty
+
     def on_bar(self, bar: Bar, view: StrategyView) -> Sequence[OrderIntent]:
         """Update the averages with the bar's close; return the intent to reach the target."""
         closes = self._closes

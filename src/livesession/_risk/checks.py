@@ -55,6 +55,9 @@ class PreflightContext:
     audit_sink_present: bool
     live_override: bool = False
     sandbox_verified: bool = False
+    demo_strategy: bool = True
+    """Whether the session runs the demo strategy as the config's ``[strategy]`` table sets
+    it up: only then does that table's ``order_qty`` say what the session trades."""
 
 
 class Check(Protocol):
@@ -161,7 +164,9 @@ class _ConfigValid(_Named):
         broken = []
         if cfg.steps > cfg.max_steps:
             broken.append(f"steps {cfg.steps} > max_steps {cfg.max_steps}")
-        if cfg.strategy.order_qty > cfg.risk.max_order_qty:
+        # Another strategy trades its own quantities (the rails hold them): the demo's
+        # order_qty, a default the user may never have set, says nothing about it.
+        if ctx.demo_strategy and cfg.strategy.order_qty > cfg.risk.max_order_qty:
             broken.append(
                 f"order_qty {cfg.strategy.order_qty} > max_order_qty {cfg.risk.max_order_qty}"
             )

@@ -14,6 +14,7 @@ import attrs
 from .._domain.ids import record_code
 from .._domain.lifecycle import SessionState, Trigger
 from .._exceptions import SinkFailure
+from .._market.strategies import SmaCrossover
 from .._risk.checks import CheckResult, PreflightContext
 from .._support.logging import get_logger
 from .._typing import SandboxAware, VenueKind
@@ -119,6 +120,7 @@ def run_checks(
             audit_sink_present=p.audit_present,
             live_override=p.live_override,
             sandbox_verified=isinstance(broker, SandboxAware) and bool(broker.sandbox_verified),
+            demo_strategy=_runs_the_demo(p),
         )
         for check in (*p.checks, *extra_checks):
             _record(p, results, check(ctx))
@@ -144,6 +146,20 @@ def run_checks(
             )
         )
     return [r for r in results if not r.passed]
+
+
+def _runs_the_demo(p: SessionParts) -> bool:
+    """Whether the session's strategy is the demo its config's ``[strategy]`` table sets up.
+
+    A ``strategy_factory`` refuses that table, so its product never is, whatever its class;
+    nor is a strategy of the caller's, even an ``SmaCrossover``, trading another quantity.
+    """
+    strategy, cfg = p.strategy, p.config
+    return (
+        cfg.strategy_factory is None
+        and isinstance(strategy, SmaCrossover)
+        and strategy.order_qty == cfg.strategy.order_qty
+    )
 
 
 def _clock_check(problem: str) -> CheckResult:
