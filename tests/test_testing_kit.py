@@ -3,6 +3,7 @@ against a user's strategy, and the pytest plugin's fixtures."""
 
 from __future__ import annotations
 
+import functools
 import os
 import random
 import re
@@ -73,6 +74,23 @@ class Impatient(SmaCrossover):
 
 def impatient() -> Impatient:
     return Impatient(strategy_id="sma", fast=3, slow=8, order_qty=Decimal("0.01"))
+
+
+def make_impatient(*, qty: str, strategy_id: str = "sma") -> Impatient:
+    return Impatient(strategy_id=strategy_id, fast=3, slow=8, order_qty=Decimal(qty))
+
+
+class BtcOnly(SmaCrossover):
+    """The SMA demo, which raises on a bar of any other symbol than BTC/USDT."""
+
+    def on_bar(self, bar: Bar, view: Any) -> Sequence[OrderIntent]:
+        if bar.symbol != "BTC/USDT":
+            raise RuntimeError(f"BTC/USDT only, got {bar.symbol}")
+        return super().on_bar(bar, view)
+
+
+def btc_only() -> BtcOnly:
+    return BtcOnly(strategy_id="sma", fast=3, slow=8, order_qty=Decimal("0.01"))
 
 
 class Raising:
@@ -233,6 +251,19 @@ class ForgetfulFeed:
 
     def set_state(self, state: Mapping[str, Any]) -> None:
         self.bars = state.get("bars", 0)
+
+
+class Zigzag(ForgetfulFeed):
+    """The zigzag feed, whose checkpoint holds how far along it is."""
+
+    def get_state(self) -> dict[str, Any]:
+        return {"bars": self.bars}
+
+
+def _rerun(message: str) -> str:
+    """The Python of the message's ``re-run it`` line."""
+    (line,) = (line for line in message.splitlines() if line.startswith("re-run it"))
+    return line.split(": ", 1)[1]
 
 
 def _moved(func: Any, module: str, name: str) -> Any:
@@ -578,6 +609,101 @@ class TestFailureMatrix:
         )
         assert report.resumes > 0
         assert report.cross_process
+
+    def test_the_rerun_line_runs_as_printed_with_a_partial_its_config_and_feed(self):
+        """Bug: the line left out config and feed_factory, and showed a partial as
+        ``functools.partial(<function make at 0x7f...>, qty='0.01')``: no Python, and a
+        re-run without the config did not fail. It now runs as printed, imports first."""
+        factory = functools.partial(make_impatient, qty="0.01")
+        config = {"risk": {"max_order_qty": "0.5"}, "volatility_bps": 40}
+        with pytest.raises(AssertionError) as caught:
+            run_failure_matrix(
+                factory,
+                examples=40,
+                steps=16,
+                seed=2,
+                max_faults=3,
+                config=config,
+                feed_factory=Zigzag,
+                cross_process=False,
+            )
+        message = str(caught.value)
+        found = message.split("): ", 1)[1].split("\nshrunk example: ", maxsplit=1)[0]
+        assert "the strategy raised RuntimeError: an order is still open" in found
+        line = _rerun(message)
+        assert line.startswith("import functools, test_testing_kit; from livesession.testing")
+        assert (
+            "check_case(functools.partial(test_testing_kit.make_impatient, qty='0.01'), MatrixCase("
+        ) in line
+        assert line.endswith(
+            ", steps=16, config={'risk': {'max_order_qty': '0.5'}, 'volatility_bps': 40},"
+            " feed_factory=test_testing_kit.Zigzag)"
+        )
+        with pytest.raises(AssertionError) as again:
+            exec(line, {})  # noqa: S102 - the kit's own line, as a user would run it
+        assert str(again.value) == found
+
+    def test_the_rerun_line_keeps_the_config_that_makes_the_case_fail(self):
+        """Without its config the printed case passed: the line said nothing of it."""
+        config = {"symbol": "ETH/USDT"}
+        with pytest.raises(AssertionError) as caught:
+            run_failure_matrix(btc_only, examples=2, steps=20, seed=0, config=config)
+        message = str(caught.value)
+        line = _rerun(message)
+        assert line == (
+            "import test_testing_kit; from livesession.testing import MatrixCase, check_case;"
+            " check_case(test_testing_kit.btc_only, MatrixCase(latency_s=0, faults=(),"
+            " kill_after=10), steps=20, config={'symbol': 'ETH/USDT'})"
+        )
+        with pytest.raises(AssertionError, match="BTC/USDT only, got ETH/USDT"):
+            exec(line, {})  # noqa: S102 - the kit's own line, as a user would run it
+        check_case(btc_only, MatrixCase(latency_s=0, faults=(), kill_after=10), steps=20)
+
+    def test_a_factory_no_import_names_is_passed_as_the_same_object(self):
+        """A lambda has no importable name: the line says so, and runs given that object."""
+        factory = lambda: BtcOnly(  # noqa: E731 - the point: a factory with no name
+            strategy_id="sma", fast=3, slow=8, order_qty=Decimal("0.01")
+        )
+        with pytest.raises(AssertionError) as caught:
+            run_failure_matrix(
+                factory, examples=2, steps=20, seed=0, config={"symbol": "ETH/USDT"},
+                cross_process=False,
+            )  # fmt: skip
+        message = str(caught.value)
+        assert (
+            "\nre-run it, where strategy_factory is the object you passed (no import names"
+            " it, as one would a module-level function or class, or a functools.partial of"
+            " one): from livesession.testing import MatrixCase, check_case;"
+            " check_case(strategy_factory, MatrixCase("
+        ) in message
+        with pytest.raises(AssertionError, match="BTC/USDT only, got ETH/USDT"):
+            exec(_rerun(message), {"strategy_factory": factory})  # noqa: S102 - the kit's line
+
+    def test_the_rerun_line_never_prints_a_secret_nor_what_is_no_python(self):
+        """A secret in the config or a factory's arguments stays out of the message: that
+        argument is then the object passed, as one with no Python source is."""
+        from livesession.testing._rerun import rerun_line
+
+        case = MatrixCase(latency_s=0, faults=(FaultAt(step=1, fault="drop"),), kill_after=1)
+        hook = "https://hooks.example.com/T0/B0/abcdefghijkl"
+        keyed = functools.partial(make_impatient, qty="0.01", api_key="sk-live-abcdefgh")
+        line = rerun_line(keyed, case, 10, {"alerts": {"webhook_url": hook}}, None)
+        assert line == (
+            "re-run it, where strategy_factory is the object you passed (it holds a secret);"
+            " config is the mapping you passed (it holds a secret): from livesession.testing"
+            " import FaultAt, MatrixCase, check_case; check_case(strategy_factory, MatrixCase("
+            "latency_s=0, faults=(FaultAt(step=1, fault='drop', times=1),), kill_after=1),"
+            " steps=10, config=config)"
+        )
+        odd = rerun_line(sma, case, 10, {"risk": {"max_order_qty": object()}}, Zigzag)
+        assert odd.startswith(
+            "re-run it, where config is the mapping you passed (not all of it is plain data):"
+            " import test_testing_kit; from livesession.testing import"
+        )
+        assert odd.endswith("config=config, feed_factory=test_testing_kit.Zigzag)")
+        exact = rerun_line(sma, case, 10, {"risk": {"max_order_qty": Decimal("0.5")}}, None)
+        assert exact.startswith("re-run it: import decimal, test_testing_kit; ")
+        assert exact.endswith("config={'risk': {'max_order_qty': decimal.Decimal('0.5')}})")
 
     def test_steps_below_two_are_refused(self):
         with pytest.raises(ValueError, match="steps must be at least 2"):

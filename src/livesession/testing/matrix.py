@@ -36,7 +36,8 @@ resumed in a second child, a fresh interpreter, and must give the same events
 (``_crossprocess``).
 
 A failing example is shrunk by hypothesis; ``run_failure_matrix`` then raises
-``AssertionError`` naming the shrunk case and the seed (``check_case`` re-runs one case).
+``AssertionError`` naming the shrunk case and the seed, and Python that re-runs that one
+case with the same arguments (``check_case``; ``_rerun``).
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ from .._support.references import not_a
 from .._typing import Strategy
 from ._crossprocess import ChildRun, payload
 from ._differences import new_process_difference, process_difference, resume_difference
+from ._rerun import rerun_line
 from ._run import FeedFactory, StrategyFactory, Survivors
 from ._run import MatrixRun as _Run
 from .model import MatrixCase, MatrixReport
@@ -327,10 +329,10 @@ def run_failure_matrix(
     try:
         done, resumed, reference = _check(strategy_factory, plain, steps, config, feed_factory)
     except AssertionError as exc:
+        again = rerun_line(strategy_factory, plain, steps, config, feed_factory)
         msg = (
             f"failure matrix: {name} fails with no fault at all (seed={seed}, steps={steps}):"
-            f" {exc}\nshrunk example: {plain!r}\nre-run it: check_case({name}, {plain!r},"
-            f" steps={steps})"
+            f" {exc}\nshrunk example: {plain!r}\n{again}"
         )
         raise AssertionError(msg) from exc
     ran = {"examples": 1, "steps": done, "resumes": int(resumed)}
@@ -344,10 +346,10 @@ def run_failure_matrix(
             if not failing:
                 raise
             case, error = failing[-1]  # hypothesis replays the shrunk case last
+            again = rerun_line(strategy_factory, case, steps, config, feed_factory)
             msg = (
                 f"failure matrix: {name} fails (seed={seed}, examples={examples},"
-                f" steps={steps}): {error}\nshrunk example: {case!r}\nre-run it:"
-                f" check_case({name}, {case!r}, steps={steps})"
+                f" steps={steps}): {error}\nshrunk example: {case!r}\n{again}"
             )
             raise AssertionError(msg) from exc
         if child is not None:
