@@ -285,6 +285,38 @@ class TestFaultBroker:
         with pytest.raises(ValueError, match="unknown fault 'melt'"):
             FaultBroker().arm("melt")
 
+    @pytest.mark.parametrize(
+        ("times", "error", "said"),
+        [
+            (0, ValueError, "times must be at least 1, got 0"),
+            (-3, ValueError, "times must be at least 1, got -3"),
+            ("2", TypeError, "times must be an int, got '2' (str)"),
+            (1.0, TypeError, "times must be an int, got 1.0 (float)"),
+        ],
+    )
+    def test_a_count_of_uses_that_arms_nothing_is_refused(self, times, error, said):
+        """Bug: times=0 or -3 armed nothing without a word (a test of a fault that never
+        happened passed), and times="2" ended in "can't multiply sequence by non-int"."""
+        broker = FaultBroker()
+        with pytest.raises(error) as caught:
+            broker.arm("drop", times=times)
+        assert str(caught.value) == said
+        assert not broker.armed
+
+    @pytest.mark.parametrize(
+        ("field", "value", "error", "said"),
+        [
+            ("latency_ns", -5, ValueError, "latency_ns must not be negative, got -5"),
+            ("late_ns", -1, ValueError, "late_ns must not be negative, got -1"),
+            ("latency_ns", 0.5, TypeError, "latency_ns must be an int, got 0.5 (float)"),
+        ],
+    )
+    def test_a_delay_that_is_not_nanoseconds_is_refused(self, field, value, error, said):
+        """Bug: FaultBroker(latency_ns=-5) was taken: reports due before they were sent."""
+        with pytest.raises(error) as caught:
+            FaultBroker(**{field: value})
+        assert str(caught.value) == said
+
     def test_the_brief_faults_exist(self):
         """drop, delay, duplicate ack, reject, timeout after recording, partial fills."""
         for name in ("drop", "delay", "duplicate_ack", "reject", "timeout_after_recording"):
@@ -704,6 +736,22 @@ class TestFailureMatrix:
         exact = rerun_line(sma, case, 10, {"risk": {"max_order_qty": Decimal("0.5")}}, None)
         assert exact.startswith("re-run it: import decimal, test_testing_kit; ")
         assert exact.endswith("config={'risk': {'max_order_qty': decimal.Decimal('0.5')}})")
+
+    @pytest.mark.parametrize(
+        ("arguments", "error", "said"),
+        [
+            ({"examples": 0}, ValueError, "examples must be at least 1, got 0"),
+            ({"max_faults": -1}, ValueError, "max_faults must not be negative, got -1"),
+            ({"examples": "5"}, TypeError, "examples must be an int, got '5' (str)"),
+            ({"steps": "40"}, TypeError, "steps must be an int, got '40' (str)"),
+        ],
+    )
+    def test_a_count_out_of_range_is_refused_by_name(self, arguments, error, said):
+        """Bug: examples=0 ended in hypothesis's InvalidArgument about max_examples, and a
+        negative max_faults in another of its errors, where steps=1 got a ValueError."""
+        with pytest.raises(error) as caught:
+            run_failure_matrix(sma, seed=0, **{"steps": 10, **arguments})
+        assert str(caught.value) == said
 
     def test_steps_below_two_are_refused(self):
         with pytest.raises(ValueError, match="steps must be at least 2"):

@@ -50,6 +50,7 @@ from .._domain.model import (
 )
 from .._exceptions import OutcomeUnknown, Rejected, Transient
 from ..brokers._venue import DueReports, VenueState, fill_price, halves
+from .model import at_least
 
 if TYPE_CHECKING:
     from .._domain.model import Bar, BrokerReport, Order, VenueOrder
@@ -102,14 +103,19 @@ class Trade:
         return self.quantity if self.side is Side.BUY else -self.quantity
 
 
+def _delay(_broker: object, attribute: attrs.Attribute[int], value: object) -> None:
+    """A report delay is an int of nanoseconds, never negative (due before it was sent)."""
+    at_least(attribute.name, value, 0)
+
+
 @attrs.define(kw_only=True, eq=False, repr=False)
 class FaultBroker:
     """A truthful venue behind a scriptable, faulty connection. ``kind`` is ``"mock"``."""
 
     kind = "mock"
 
-    latency_ns: int = 0
-    late_ns: int = 120_000_000_000
+    latency_ns: int = attrs.field(default=0, validator=_delay)
+    late_ns: int = attrs.field(default=120_000_000_000, validator=_delay)
     _lot: Decimal = Decimal("0.001")
     _tick: Decimal = Decimal("0.01")
     native_oco: bool = True
@@ -134,8 +140,11 @@ class FaultBroker:
         """Arm ``fault`` (a name of ``ALL_FAULTS`` or ``ALIASES``) for its next ``times`` uses.
 
         Raises:
-            ValueError: ``fault`` names no fault.
+            ValueError: ``fault`` names no fault, or ``times`` is below 1 (which armed
+                nothing, silently).
+            TypeError: ``times`` is not an int.
         """
+        at_least("times", times, 1)
         fault = ALIASES.get(fault, fault)
         if fault not in ALL_FAULTS:
             msg = f"unknown fault {fault!r}: expected one of {sorted(ALL_FAULTS + tuple(ALIASES))}"

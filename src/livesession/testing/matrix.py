@@ -60,7 +60,7 @@ from ._differences import new_process_difference, process_difference, resume_dif
 from ._rerun import rerun_line
 from ._run import FeedFactory, StrategyFactory, Survivors
 from ._run import MatrixRun as _Run
-from .model import MatrixCase, MatrixReport
+from .model import MatrixCase, MatrixReport, at_least
 from .tracking import mark_verified
 
 __all__ = ["check_case", "run_failure_matrix"]
@@ -284,9 +284,14 @@ def run_failure_matrix(
         AssertionError: an example broke an invariant (the message names the shrunk case
             and the seed), or the child process's run differs.
         TypeError: a factory cannot be called bare, or cannot be re-created in a child
-            process (and ``cross_process`` was not turned off).
+            process (and ``cross_process`` was not turned off); or ``examples``, ``steps``
+            or ``max_faults`` is not an int.
+        ValueError: ``examples`` is below 1, ``steps`` below 2 or ``max_faults`` below 0.
         MissingExtra: ``hypothesis`` or ``jsonschema`` is not installed.
     """
+    at_least("examples", examples, 1)
+    at_least("steps", steps, 2)  # a kill needs a step before it and one after
+    at_least("max_faults", max_faults, 0)
     import_optional("hypothesis", "testing")
     import_optional("jsonschema", "testing")
     from hypothesis import HealthCheck, given, settings  # noqa: PLC0415
@@ -294,9 +299,6 @@ def run_failure_matrix(
 
     from .strategies import matrix_cases  # noqa: PLC0415
 
-    if steps < 2:  # noqa: PLR2004 - a kill needs a step before it and one after
-        msg = f"steps must be at least 2, got {steps}"
-        raise ValueError(msg)
     failing: list[tuple[MatrixCase, AssertionError]] = []
 
     @with_seed(seed)

@@ -6,7 +6,7 @@ from typing import Final
 
 import attrs
 
-__all__ = ["LATENCIES_S", "TIMES", "FaultAt", "MatrixCase", "MatrixReport"]
+__all__ = ["LATENCIES_S", "TIMES", "FaultAt", "MatrixCase", "MatrixReport", "at_least"]
 
 LATENCIES_S: Final = (0, 30, 90)
 """Report latencies the matrix tries, in simulated seconds (below the reconcile grace)."""
@@ -51,3 +51,19 @@ class MatrixReport:
     def examples_per_second(self) -> float:
         """Examples run per second of wall time."""
         return self.examples / self.seconds if self.seconds else 0.0
+
+
+def at_least(name: str, value: object, least: int) -> None:
+    """Refuse ``value`` for the argument ``name`` unless it is an int of ``least`` or more.
+
+    Raises:
+        TypeError: ``value`` is not an int (a bool is not one here either).
+        ValueError: it is below ``least``.
+    """
+    if isinstance(value, bool) or not isinstance(value, int):
+        msg = f"{name} must be an int, got {value!r} ({type(value).__name__})"
+        raise TypeError(msg)
+    if value < least:
+        bound = "must not be negative" if least == 0 else f"must be at least {least}"
+        msg = f"{name} {bound}, got {value}"
+        raise ValueError(msg)
