@@ -225,6 +225,25 @@ class CachedCloses:
         """Nothing to restore: the memory is in ``_CLOSES``."""
 
 
+_LAST_CLOSE: dict[str, Decimal] = {}
+
+
+class NeedsItsProcess(SmaCrossover):
+    """The SMA demo whose set_state reads what on_bar left in a module-level dict."""
+
+    def on_bar(self, bar: Bar, view: Any) -> Sequence[OrderIntent]:
+        _LAST_CLOSE["close"] = bar.close
+        return super().on_bar(bar, view)
+
+    def set_state(self, state: Mapping[str, Any]) -> None:
+        _LAST_CLOSE["close"]  # the point: only the process that ran on_bar has it
+        super().set_state(state)
+
+
+def needs_its_process() -> NeedsItsProcess:
+    return NeedsItsProcess(strategy_id="sma", fast=3, slow=8, order_qty=Decimal("0.01"))
+
+
 class ForgetfulFeed:
     """Bars from a fixed zigzag, whose checkpoint forgets how far along it is."""
 
@@ -568,6 +587,22 @@ class TestFailureMatrix:
         ) in message
         assert "\n  uninterrupted: b'" in message
         assert '"reason":"first"' in message.split("\n  resumed:")[1]
+
+    def test_a_resume_that_fails_only_in_a_new_process_says_where_to_look(self):
+        """Its set_state raises in a fresh interpreter alone: not a bare KeyError, but what a
+        new process lacks."""
+        with pytest.raises(AssertionError) as caught:
+            run_failure_matrix(needs_its_process, examples=3, steps=30, seed=1)
+        message = str(caught.value)
+        assert message.startswith(
+            "failure matrix: needs_its_process: the reference run killed in a child process"
+            " and resumed in another (PYTHONHASHSEED="
+        )
+        assert message.endswith(
+            ") exited with code 1: KeyError: 'close' (the same resume within one process did"
+            " not fail: does it need state that does not survive a resume in a new process,"
+            " module-level or class-level state, a cache?)"
+        )
 
     def test_a_factory_a_child_process_cannot_rebuild_is_refused_by_name(self):
         """Not skipped without a word: the TypeError names the factory and the way out."""

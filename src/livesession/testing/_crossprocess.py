@@ -63,6 +63,10 @@ _RESULT: Final = "result.pickle"
 _SURVIVORS: Final = "survivors.pickle"
 _RESUMER_STDERR: Final = "stderr-resume.txt"
 _RESUMED: Final = "resumed.pickle"
+_RESUME_FAILED: Final = (
+    " (the same resume within one process did not fail: does it need state that does not"
+    " survive a resume in a new process, module-level or class-level state, a cache?)"
+)
 _SEEDS: Final = 2**32
 _REASON_CHARS: Final = 300
 _FIX: Final = (
@@ -193,15 +197,20 @@ class ChildRun:
             "the reference run killed in a child process and resumed in another"
             f" (PYTHONHASHSEED={self.hash_seed})"
         )
-        self._ended(self.resumer, where, _RESUMER_STDERR)
+        self._ended(self.resumer, where, _RESUMER_STDERR, _RESUME_FAILED)
         path = self.scratch / _RESUMED
         if not path.exists():
             return []
         resumed: list[tuple[int, list[bytes]]] = pickle.loads(path.read_bytes())  # noqa: S301 - our child's
         return resumed
 
-    def _ended(self, process: subprocess.Popen[bytes], where: str, stderr: str) -> None:
-        """Wait for ``process`` within the deadline; raise what its failure says."""
+    def _ended(
+        self, process: subprocess.Popen[bytes], where: str, stderr: str, hint: str = ""
+    ) -> None:
+        """Wait for ``process`` within the deadline; raise what its failure says.
+
+        ``hint`` follows the reason when the process ran and failed.
+        """
         try:
             code = process.wait(timeout=max(self.deadline - time.monotonic(), 0.0))
         except subprocess.TimeoutExpired:
@@ -213,7 +222,7 @@ class ChildRun:
             raise TypeError(msg)
         if code != 0:
             how = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
-            raise AssertionError(f"{where} {how}: {said}")
+            raise AssertionError(f"{where} {how}: {said}{hint}")
 
     def close(self) -> None:
         """Stop the children still running and remove their scratch directory."""
