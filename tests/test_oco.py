@@ -215,21 +215,27 @@ class TestOcoInASession:
 
     def test_no_legs_while_the_throttle_halts_trading(self):
         """As docs/concepts.md says: HALTED sends no new order, whatever halted it, the legs
-        included (the failure matrix holds every run to that). An entry still resting when
-        the throttle halted trading fills later without its legs; the refusal is recorded."""
+        included (the failure matrix holds every run to that). The throttle's halt cancels
+        a resting entry (tests/test_halt_cancels.py), but one the venue filled just before
+        (its fill report late, its cancel refused as not open) is held without its legs;
+        the refusal is recorded."""
         entry = buy("0.010", order_type=OrderType.LIMIT, limit_price=D("39900.00"), **PROTECT)
+        broker = FaultBroker()
         orch, sinks = session(
-            feed=ScriptedFeed(["40000.00", "40000.00", "39900.00", "39900.00"]),
+            feed=ScriptedFeed(["40000.00", "39900.00", "39900.00", "39900.00"]),
             strategy=ScriptedStrategy(at({1: [entry, buy("0.001")], 2: [buy("0.001")]})),
-            broker=FaultBroker(),
+            broker=broker,
             risk={"max_executions": 1},
         )
         orch.preflight()
         orch.activate()
-        orch.run_n_steps(2)
+        orch.step()
+        broker.arm("late_fill")  # the entry fills at 39900.00 on bar 2; its report comes late
+        orch.step()
         assert orch.trading_state is TradingState.HALTED  # the second buy met the throttle
-        orch.step()  # the entry fills at 39900.00
+        orch.run_n_steps(2)  # the entry's fill arrives
         assert orch.book.positions["BTC/USDT"] == D("0.011")
+        assert not sinks.events_of("ORDER_CANCELED")  # the venue refused the halt's cancel
         assert not _legs_of(sinks)
         refused = [e["payload"] for e in sinks.events_of("RISK_REJECTED")]
         assert [(r["rule"], r.get("leg")) for r in refused] == [

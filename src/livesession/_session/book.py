@@ -31,6 +31,8 @@ class OpenOrder:
 
     ``in_doubt``: sent, but the venue's answer was lost and no lookup has confirmed it yet.
     ``cancel_requested``: the venue accepted a cancel request (or said it is not open).
+    ``cancel_reason``: why the session asked, when its ``ORDER_CANCELED`` must say so
+    (``TRADING_HALTED``: an entry cancelled because trading halted); empty otherwise.
     ``notional``: the sum of quantity times price over its fills (for the average price).
     ``event_id``: its ``ORDER_SUBMITTED`` event, which the venue's reports on it link to.
     ``fill_event_id``: its latest fill event, which its protective legs link to.
@@ -42,6 +44,7 @@ class OpenOrder:
     trade_ids: list[str] = attrs.Factory(list)
     in_doubt: bool = False
     cancel_requested: bool = False
+    cancel_reason: str = ""
     notional: Decimal = ZERO
     event_id: str = ""
     fill_event_id: str = ""
@@ -88,6 +91,8 @@ class OpenOrder:
             data["in_doubt"] = True
         if self.cancel_requested:
             data["cancel_requested"] = True
+        if self.cancel_reason:
+            data["cancel_reason"] = self.cancel_reason
         if self.notional:
             data["notional"] = plain(self.notional)
         if self.event_id:
@@ -106,6 +111,7 @@ class OpenOrder:
             trade_ids=list(item["trade_ids"]),
             in_doubt=bool(item.get("in_doubt", False)),
             cancel_requested=bool(item.get("cancel_requested", False)),
+            cancel_reason=str(item.get("cancel_reason", "")),
             notional=Decimal(item.get("notional", "0")),
             event_id=str(item.get("event_id", "")),
             fill_event_id=str(item.get("fill_event_id", "")),
@@ -237,6 +243,36 @@ class Book:
                 if adds:
                     total += adds * price
         return total
+
+    def adding_orders(self) -> list[str]:
+        """The open orders that could add exposure: what a halt cancels, sorted.
+
+        A reduce-only order (a protective leg, a flatten order) only ever closes, and stays.
+        So does an order that only closes its symbol's position: long 125 with a SELL 125
+        resting (a stop the strategy placed without ``reduce_only``) keeps it, a SELL 200
+        is listed whole. Orders on the side against a position share closing it, the
+        cheapest first, as in ``stop_risk``.
+        """
+        if not self.open:
+            return []  # most steps: nothing to look through
+        sides: dict[tuple[str, Side], list[tuple[Decimal, str, Decimal]]] = {}
+        for cid, live in self.open.items():
+            order = live.order
+            if order.reduce_only:
+                continue
+            price = order.limit_price or self.last_price.get(order.symbol, ZERO)
+            left = order.quantity - live.filled
+            sides.setdefault((order.symbol, order.side), []).append((price, cid, left))
+        adding: list[str] = []
+        for (symbol, side), orders in sides.items():
+            held = self.position(symbol)
+            room = held if side is Side.SELL else -held  # what this side can close
+            for _price, cid, left in sorted(orders):
+                if left <= room:
+                    room -= left  # it only closes: it stays
+                else:
+                    adding.append(cid)
+        return sorted(adding)
 
     def invariant_violation(self) -> tuple[str, dict[str, str]] | None:
         """The first broken invariant as (reason, detail); None when all hold.

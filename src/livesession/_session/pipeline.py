@@ -220,9 +220,13 @@ def _on_bar(p: SessionParts, bar: Bar) -> None:
         intents = decided
         for intent in intents:
             p.execution.handle_intent(intent)
-    if intents or reported or winddown.killing:
+    # HALTED but not by the kill switch (which cancels everything): no new exposure, so
+    # what could still add some (a resting entry) is cancelled, the throttle's halt just
+    # made by an intent above included.
+    cancelled = governor.halted and not governor.kill_halted and winddown.cancel_entries()
+    if intents or reported or cancelled or winddown.killing:
         # Only a step that called the venue can have more to hear from it before it ends:
-        # sent orders, the exits a fill placed, a kill's cancels.
+        # sent orders, the exits a fill placed, a halt's or a kill's cancels.
         reports.process()
         if _after_reports(p):
             return

@@ -233,10 +233,10 @@ class ReportRouter:
         closed = self._c.book.close_order(cid, confirm=True)
         if closed is None:
             return
-        self._c.recorder.emit(
-            "ORDER_CANCELED",
-            {"client_order_id": cid, "filled": plain(closed.filled), **order_link(closed)},
-        )
+        payload = {"client_order_id": cid, "filled": plain(closed.filled), **order_link(closed)}
+        if closed.cancel_reason:
+            payload["reason"] = closed.cancel_reason  # the session's own: an entry at a halt
+        self._c.recorder.emit("ORDER_CANCELED", payload)
         self._exits.on_cancelled(closed)
 
     def _on_fill(self, report: FillReport) -> None:

@@ -6,11 +6,16 @@ session is STOPPED and sealed, or, out of polls, faults to an operator (``STOP_I
 listing the orders still open and the positions still held). The kill switch is
 the same work while the session keeps running: HALTED at once, cancel, flatten, and
 ``KILL_SWITCH_FLAT`` with the time it took once nothing is open or can still fill.
+
+A halt that does not flatten (the execution throttle's, an unhealthy broker's) cancels
+less: only the orders that could add exposure (``cancel_entries``), each ``ORDER_CANCELED``
+with reason ``TRADING_HALTED``; reduce-only orders, the legs protecting a position among
+them, stay.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 import attrs
 
@@ -26,7 +31,10 @@ if TYPE_CHECKING:
     from .context import SessionContext
     from .lifecycle import SessionLifecycle
 
-__all__ = ["WindDown"]
+__all__ = ["HALT_CANCEL", "WindDown"]
+
+HALT_CANCEL: Final = "TRADING_HALTED"
+"""The reason an ``ORDER_CANCELED`` gives for an entry the session cancelled at a halt."""
 
 S = SessionState
 _WINDING = (S.DRYRUN_ACTIVE, S.STOPPING)  # a kill goes on in these; a fault ends it
@@ -137,8 +145,32 @@ class WindDown:
                 continue
             self.request_cancel(cid)
 
-    def request_cancel(self, cid: str) -> None:
-        """Send one cancel request for ``cid`` unless one was accepted already."""
+    def cancel_entries(self) -> bool:
+        """While trading is HALTED by a halt that does not flatten: cancel what adds exposure.
+
+        HALTED means no new exposure, yet an entry resting at the venue (a LIMIT or STOP
+        entry, say) could still fill, and its protective legs would then be refused: an
+        unprotected position. So every order that could add exposure (``adding_orders``) is
+        cancelled, its ``ORDER_CANCELED`` with reason ``TRADING_HALTED``; reduce-only orders
+        (the legs protecting a position, exits) stay. Asked on every step the halt lasts, so
+        a cancel that failed, or an order adopted out of doubt, is cancelled on a later one.
+        True when a cancel request was sent (the step then polls for its report).
+        """
+        book = self._c.book
+        asked = False
+        for cid in book.adding_orders():
+            live = book.open[cid]
+            if live.cancel_requested or live.in_doubt:
+                continue
+            self.request_cancel(cid, reason=HALT_CANCEL)
+            asked = True
+        return asked
+
+    def request_cancel(self, cid: str, *, reason: str = "") -> None:
+        """Send one cancel request for ``cid`` unless one was accepted already.
+
+        ``reason``: what its ``ORDER_CANCELED`` says (``HALT_CANCEL``); none by default.
+        """
         live = self._c.book.open.get(cid)
         if live is None or live.cancel_requested or live.in_doubt:
             return
@@ -148,11 +180,13 @@ class WindDown:
             self._c.broker.cancel(cid, self._c.time.ts_sim)
         except Rejected:
             live.cancel_requested = True  # not open at the venue: its last report is on the way
+            live.cancel_reason = reason
             self._health.ok()
         except BrokerError as exc:
             self._health.failed("cancel", exc)  # not sent, or unknown: the next pass asks again
         else:
             live.cancel_requested = True
+            live.cancel_reason = reason
             self._health.ok()
 
     def is_flat(self) -> bool:
