@@ -12,8 +12,9 @@ from __future__ import annotations
 from decimal import Decimal
 
 from _scripted import ScriptedFeed, ScriptedStrategy, at, buy, sell
-from livesession import DryrunConfig, OrderType, TradingState, client_order_id
+from livesession import DryrunConfig, Order, OrderType, Side, TradingState, client_order_id
 from livesession._rundir import create_run
+from livesession._session.book import OpenOrder
 from livesession.testing import FaultBroker
 from livesession.verify import verify_run
 
@@ -204,3 +205,12 @@ def test_a_run_with_a_halt_s_cancel_verifies(tmp_path):
     assert '"reason":"TRADING_HALTED"' in events
     report = verify_run(tmp_path / "halt")
     assert report.ok, report.violations
+
+
+def test_a_checkpoint_keeps_why_the_session_cancelled():
+    """A resumed session still says ``TRADING_HALTED`` for a cancel asked before the crash;
+    an order cancelled for no such reason writes no key (checkpoint bytes unchanged)."""
+    order = Order(client_order_id="ls1", symbol=SYMBOL, side=Side.BUY, quantity=D(1))
+    asked = OpenOrder(order=order, cancel_requested=True, cancel_reason="TRADING_HALTED")
+    assert OpenOrder.from_json(asked.to_json()).cancel_reason == "TRADING_HALTED"
+    assert "cancel_reason" not in OpenOrder(order=order, cancel_requested=True).to_json()

@@ -1,8 +1,9 @@
 """The step pipeline: what one step in DRYRUN_ACTIVE does, in order.
 
 clock tick -> market feed -> broker reports -> runtime checks (book invariants, daily
-loss) -> strategy -> per intent: rails, idempotency reserve, broker -> reports -> kill
-switch progress -> reconciliation -> step hooks -> checkpoint. A step whose feed has run
+loss) -> strategy -> per intent: rails, idempotency reserve, broker -> while HALTED (not
+by the kill switch), the cancels of what could add exposure -> reports -> kill switch
+progress -> reconciliation -> step hooks -> checkpoint. A step whose feed has run
 out, or that reaches ``max_steps``, starts the wind-down.
 
 A step counts once its bar is recorded (``BAR``), whatever happens after it in the step,
