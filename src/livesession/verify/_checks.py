@@ -118,6 +118,11 @@ class Verifier:
     def _check_header(self, name: str, number: int, record: dict[str, Any]) -> None:
         check_header(self.checks, name, number, record, self.identity, seqs=self._seqs)
 
+    def _count_invalid(self, name: str, line: Line) -> None:
+        """A line that broke its schema keeps its place in the sequence, if it has a ``seq``."""
+        if line.seq is not None:
+            self._seqs(self.checks, name, line.number, line.seq)
+
     # state snapshots
 
     def _check_snapshots(self) -> None:
@@ -133,6 +138,7 @@ class Verifier:
         for line in lines:
             snap = line.obj
             if snap is None:
+                self._count_invalid(SNAPSHOTS, line)
                 previous = None
                 continue
             self._check_header(SNAPSHOTS, line.number, snap)
@@ -264,6 +270,7 @@ class Verifier:
             )
             record = line.obj
             if record is None:
+                self._count_invalid(AUDIT, line)
                 continue
             if record["prev_hash"] != expected_prev:
                 self.checks.add(AUDIT, line.number, "prev_hash does not match the previous line")

@@ -87,9 +87,19 @@ class EventChecks:
         self.config_sha256: object = None
         """The config digest ``SESSION_STARTED`` records (``_config``), if it does."""
 
-    def apply(self, number: int, event: dict[str, Any] | None, is_last: bool) -> None:
-        """Check line ``number`` (``event``: its object, None when not valid)."""
-        if event is None or self._broken:
+    def apply(
+        self, number: int, event: dict[str, Any] | None, is_last: bool, seq: int | None = None
+    ) -> None:
+        """Check line ``number`` (``event``: its object, None when not valid; ``seq``: its own).
+
+        A line that is not a valid event still counts in the sequence when its ``seq`` can
+        be read: the event is there, only wrong, and the next one is not out of place.
+        """
+        if self._broken:
+            return
+        if event is None:
+            if seq is not None:
+                self._seqs(self.report, EVENTS, number, seq)
             return
         try:
             self._check(number, event, is_last=is_last)

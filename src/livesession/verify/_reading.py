@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from ._schemas import Schemas
 
     Progress = Callable[[int, int], object]
-    EventSink = Callable[[int, dict[str, Any] | None, bool], None]
+    EventSink = Callable[[int, dict[str, Any] | None, bool, int | None], None]
 
 __all__ = ["ARTIFACT_NAMES", "Line", "RunFiles", "valid_objects"]
 
@@ -47,11 +47,17 @@ _DIGESTED: Final = frozenset({EVENTS, SNAPSHOTS})
 
 @attrs.define
 class Line:
-    """One line of a JSON Lines artifact: its number, raw bytes and, if valid, the object."""
+    """One line of a JSON Lines artifact: its number, raw bytes and, if valid, the object.
+
+    ``seq`` is the line's integer ``seq`` even when the line broke its schema (None when it
+    has none to read): the sequence check counts a bad line where it stands, so a record
+    that is there but wrong is not also reported as missing.
+    """
 
     number: int
     raw: bytes
     obj: dict[str, Any] | None
+    seq: int | None = None
 
 
 @attrs.define
@@ -130,7 +136,7 @@ class RunFiles:
         With a ``cut`` (a live run) each file is read only up to where its last checkpoint
         says (plain byte offsets: the cut trusts nothing else of the writer's). Each line
         of events.jsonl goes to ``events``: its number, its object (None when it is not
-        valid) and whether it is the last line.
+        valid), whether it is the last line and its ``seq`` (as ``Line.seq``).
         """
         if not run_dir.is_dir():
             self.report.add(str(run_dir), 0, "run directory does not exist")
@@ -223,12 +229,12 @@ class RunFiles:
         errors = self.schemas.checker(name)
         count = 0
         for count, (raw, is_last) in enumerate(self._split(source, digest), 1):
-            obj = self._parse_line(name, count, raw, errors)
+            obj, seq = self._parse_line(name, count, raw, errors)
             if name == EVENTS:
                 if events is not None:
-                    events(count, obj, is_last)
+                    events(count, obj, is_last, seq)
             else:
-                keep.append(Line(count, raw, obj))
+                keep.append(Line(count, raw, obj, seq))
         self.counts[name] = count
         if digest is not None:
             self.digests[name] = digest.hexdigest()
@@ -280,20 +286,30 @@ class RunFiles:
         number: int,
         raw: bytes,
         schema_errors: Callable[[dict[str, Any]], list[str]],
-    ) -> dict[str, Any] | None:
-        obj = self._parse_object(name, number, raw)
+    ) -> tuple[dict[str, Any] | None, int | None]:
+        """The line's object if it is valid (else None), and its integer ``seq`` if any."""
+        obj = self._load_object(name, number, raw)
         if obj is None:
-            return None
+            return None, None
+        seq = obj.get("seq")
+        seq = seq if type(seq) is int else None
+        if not self._float_free(name, number, obj):
+            return None, seq
         if orjson.dumps(obj, option=orjson.OPT_SORT_KEYS) != raw:
             self.report.add(name, number, "not in canonical form (sorted keys, no spaces)")
         errors = schema_errors(obj)
         if not errors:
-            return obj
+            return obj, seq
         for error in errors:
             self.report.add(name, number, error)
-        return None
+        return None, seq
 
     def _parse_object(self, name: str, number: int, raw: bytes) -> dict[str, Any] | None:
+        obj = self._load_object(name, number, raw)
+        return obj if obj is not None and self._float_free(name, number, obj) else None
+
+    def _load_object(self, name: str, number: int, raw: bytes) -> dict[str, Any] | None:
+        """``raw`` as a JSON object, or None (reported: empty, not JSON, not an object)."""
         if not raw:
             self.report.add(name, number, "empty line")
             return None
@@ -305,11 +321,15 @@ class RunFiles:
         if type(obj) is not dict:
             self.report.add(name, number, f"not a JSON object but {type(obj).__name__}")
             return None
-        if _has_float(obj):
-            float_at = _first_float(obj)
-            self.report.add(name, number, f"float at {float_at}: numbers must be ints or strings")
-            return None
         return obj
+
+    def _float_free(self, name: str, number: int, obj: dict[str, Any]) -> bool:
+        """Whether ``obj`` holds no float; the first one found is reported."""
+        if not _has_float(obj):
+            return True
+        float_at = _first_float(obj)
+        self.report.add(name, number, f"float at {float_at}: numbers must be ints or strings")
+        return False
 
     def _read_metrics(self, raw: bytes) -> None:
         if not raw:
