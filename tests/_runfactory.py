@@ -4,7 +4,8 @@
 snapshots, the hash-chained audit log and metrics exactly as the contract says, so the
 verifier, the report and the Prometheus export can be tested without the orchestrator.
 Tests may also drive a builder by hand to produce runs that are well-formed (chained,
-digested, canonical) but wrong in one specific way.
+digested, canonical) but wrong in one specific way. As the writer does, each audited event
+is recorded with the event's own payload and time (``copy``).
 """
 
 from __future__ import annotations
@@ -126,6 +127,7 @@ class RunBuilder:
         )
 
     def record(self, code: str, payload: dict[str, Any]) -> None:
+        """Append an audit record stamped now (a copy of an event: ``copy``)."""
         self.audit.append(
             {
                 "schema": "C2_AUDIT_V1",
@@ -138,11 +140,17 @@ class RunBuilder:
             }
         )
 
+    def copy(self, code: str, event: dict[str, Any]) -> None:
+        """Audit ``event`` as ``code``: the record carries its payload, at its time."""
+        self.record(code, dict(event["payload"]))
+
     # session verbs
 
     def start(self) -> None:
-        self.event("SESSION_STARTED", {"mode": "dry_run", "symbol": self.symbol})
-        self.record("C2_DRYRUN_START", {"mode": "dry_run"})
+        self.copy(
+            "C2_DRYRUN_START",
+            self.event("SESSION_STARTED", {"mode": "dry_run", "symbol": self.symbol}),
+        )
         self.snapshot("start", self.state)
 
     def move(self, trigger: Trigger, *, to_state: str | None = None) -> None:
@@ -153,22 +161,25 @@ class RunBuilder:
         source, self.state = self.state, to_state
         self.failed = self.failed or STATUS_BY_STATE[SessionState(to_state)].value == "FAILED"
         self.status = "FAILED" if self.failed else STATUS_BY_STATE[SessionState(to_state)].value
-        self.event(
+        changed = self.event(
             "STATE_CHANGED", {"from_state": source, "to_state": to_state, "trigger": trigger.value}
         )
+        if to_state == SessionState.ERROR_REQUIRES_OPERATOR.value:
+            self.copy("C2_OPERATOR_REQUIRED", changed)
         self.snapshot(trigger.value, source)
 
     def preflight(self, *, passed: bool = True) -> None:
         for check in ("config", "clock", "broker"):
             ok = passed or check != "broker"
-            self.event(
+            event = self.event(
                 "PREFLIGHT_CHECK",
                 {"check": check, "passed": ok, "reason": "" if ok else "UNREACHABLE"},
             )
+            if not ok:
+                self.copy("C2_REJECT_UNREACHABLE", event)
         if passed:
             self.move(Trigger.PREFLIGHT_PASSED)
         else:
-            self.record("C2_REJECT_PREFLIGHT", {"check": "broker", "reason": "UNREACHABLE"})
             self.rejects["UNREACHABLE"] = self.rejects.get("UNREACHABLE", 0) + 1
             self.move(Trigger.PREFLIGHT_FAILED)
 
@@ -251,18 +262,21 @@ class RunBuilder:
             del self.open_orders[coid]
 
     def broker_reject(self, coid: str, reason: str) -> None:
-        self.event(
+        rejected = self.event(
             "ORDER_REJECTED",
             {"client_order_id": coid, "reason": reason, "order_event_id": self.order_events[coid]},
         )
-        self.record(f"C2_REJECT_{reason}", {"client_order_id": coid})
+        self.copy(f"C2_REJECT_{reason}", rejected)
         self.rejects[reason] = self.rejects.get(reason, 0) + 1
         del self.open_orders[coid]
 
     def risk_reject(self, rule: str, side: str, quantity: str) -> None:
+        """A refused intent; ``rule`` in upper case (``max_notional``: ``MAX_NOTIONAL``), as
+        the session's rules are, since the audit writes it into a record code."""
+        rule = rule.upper()
         self.intents += 1
         self.event("SIGNAL", {"symbol": self.symbol, "side": side, "reason": "cross"})
-        self.event(
+        rejected = self.event(
             "RISK_REJECTED",
             {
                 "rule": rule,
@@ -273,12 +287,12 @@ class RunBuilder:
                 "limit": "0.050",
             },
         )
-        self.record(f"C2_REJECT_{rule.upper()}", {"rule": rule})
+        self.copy(f"C2_REJECT_{rule}", rejected)
         self.rejects[rule] = self.rejects.get(rule, 0) + 1
 
     def sink_retry(self) -> None:
-        self.event("SINK_WRITE_RETRIED", {"sink": "events", "attempt": 1})
-        self.record("C2_SINK_WRITE_RETRY", {"sink": "events", "attempt": 1})
+        retried = self.event("SINK_WRITE_RETRIED", {"sink": "events", "attempt": 1})
+        self.copy("C2_SINK_WRITE_RETRY", retried)
 
     def stop(self) -> None:
         self.event("SESSION_STOPPED", {"status": self.status, "steps": self.step})
@@ -382,8 +396,7 @@ def build_run(
         builder.move(Trigger.ACTIVATE)
         trade_some(builder, bars, resume_at=bars // 2 if scenario == "resumed" else None)
         if scenario == "fault":
-            builder.record("C2_OPERATOR_REQUIRED", {"reason": "reconcile_mismatch"})
-            builder.move(Trigger.FAULT)
+            builder.move(Trigger.FAULT)  # audited C2_OPERATOR_REQUIRED
             builder.move(Trigger.OPERATOR_ACK)
         else:
             builder.move(Trigger.REQUEST_STOP)

@@ -94,7 +94,7 @@ class TestRenderTextfile:
         assert values[("trader_decisions_total", ())] == 4
         assert values[("trader_orders_placed_total", ())] == 3
         assert values[("trader_orders_filled_total", ())] == 2
-        assert values[("trader_risk_blocks_total", (("rule", "max_notional"),))] == 1
+        assert values[("trader_risk_blocks_total", (("rule", "MAX_NOTIONAL"),))] == 1
         assert values[("trader_retries_total", (("kind", "sink_write"),))] == 1
         assert values[("trader_positions_open", ())] == 1
         assert values[("trader_equity", ())] == pytest.approx(10001.81)

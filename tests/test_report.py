@@ -145,13 +145,13 @@ class TestContent:
         assert "ORDER_SUBMITTED BUY 0.010" in document
         assert "ORDER_REJECTED SELL 0.004" in document
         assert document.count('class="rail"') == 1
-        assert "RISK_REJECTED max_notional BUY 5.000" in document
+        assert "RISK_REJECTED MAX_NOTIONAL BUY 5.000" in document
 
     def test_rejects_table(self, run):
         """Rejects are listed by source and reason."""
         text = " ".join(parse(render_report(run)).text)
 
-        assert "max_notional" in text
+        assert "MAX_NOTIONAL" in text
         assert "INSUFFICIENT_BALANCE" in text
 
     def test_failed_run(self, tmp_path):

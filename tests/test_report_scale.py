@@ -106,7 +106,8 @@ def _crowded_run(run_dir: Path) -> tuple[Path, dict[str, int]]:
             builder.risk_reject("max_notional", "BUY", "5.000")
             counts["rail"] += 1
         if step % 250 == 0:
-            builder.event("TRADING_STATE_CHANGED", {"to": "REDUCE_ONLY", "operator": "ops"})
+            changed = {"to": "REDUCE_ONLY", "operator": "ops"}
+            builder.copy("C2_TRADING_STATE", builder.event("TRADING_STATE_CHANGED", changed))
             counts["operator"] += 1
     builder.move(Trigger.REQUEST_STOP)
     builder.move(Trigger.STOPPED)

@@ -174,3 +174,189 @@ class TestABadLineKeepsItsPlace:
         violations = _violations(tampered)
         assert any(f"{name}:4: schema: ts_utc:" in v for v in violations)
         assert not [v for v in violations if ": seq is " in v]
+
+
+def _replace(old: bytes, new: bytes) -> Callable[[bytes], bytes]:
+    return lambda raw: raw.replace(old, new, 1)
+
+
+class TestRecordsCopyTheirEvents:
+    """An audit record that copies an event must equal it: payload and time."""
+
+    @pytest.mark.parametrize(
+        ("run", "code", "change", "said"),
+        [
+            pytest.param(
+                "completed",
+                "C2_DRYRUN_START",
+                _replace(b'"seed":123', b'"seed":124'),
+                "audit.jsonl:1: C2_DRYRUN_START's payload is not that of events.jsonl:1",
+                id="start-seed",
+            ),
+            pytest.param(
+                "completed",
+                "C2_DRYRUN_START",
+                lambda raw: re.sub(rb'"config_sha256":"[0-9a-f]', b'"config_sha256":"x', raw),
+                "audit.jsonl:1: C2_DRYRUN_START's payload is not that of events.jsonl:1",
+                id="start-config",
+            ),
+            pytest.param(
+                "rejected",
+                "C2_REJECT_CONFIG_INVALID",
+                _replace(b"order_qty 0.050", b"order_qty 0.010"),
+                "audit.jsonl:2: C2_REJECT_CONFIG_INVALID's payload is not that of events.jsonl:2",
+                id="preflight-detail",
+            ),
+            pytest.param(
+                "rails",
+                "C2_REJECT_MAX_ORDER_QTY",
+                _replace(b'"quantity":"5"', b'"quantity":"1"'),
+                "audit.jsonl:2: C2_REJECT_MAX_ORDER_QTY's payload is not that of events.jsonl:",
+                id="rails-quantity",
+            ),
+            pytest.param(
+                "strategy_error",
+                "C2_STRATEGY_ERROR",
+                _replace(b"boom at bar 4", b"fine at bar 5"),
+                "audit.jsonl:2: C2_STRATEGY_ERROR's payload is not that of events.jsonl:",
+                id="strategy-message",
+            ),
+            pytest.param(
+                "strategy_error",
+                "C2_STRATEGY_ERROR",
+                _replace(b'"ts":"2026-01-01T00:04:00Z"', b'"ts":"2026-01-01T00:03:00Z"'),
+                "audit.jsonl:2: ts 2026-01-01T00:03:00Z but events.jsonl:",
+                id="copy-ts",
+            ),
+            pytest.param(
+                "rails",
+                "C2_REJECT_MAX_ORDER_QTY",
+                _replace(b'"code":"C2_REJECT_MAX_ORDER_QTY"', b'"code":"C2_NONSENSE"'),
+                "audit.jsonl:2: C2_NONSENSE, but the next audited event is events.jsonl:",
+                id="code",
+            ),
+        ],
+    )
+    def test_a_changed_copy_is_named(self, runs, run, code, change, said):
+        (violation,) = _violations(_tampered(runs[run], code, change))
+
+        assert violation.startswith(said), violation
+
+    def test_a_record_taken_out_and_renumbered_is_found(self, runs):
+        """A rejection dropped from the audit, the others renumbered and re-chained."""
+        lines = runs["rails"][AUDIT].splitlines()
+        del lines[1]
+        for seq, number in enumerate(range(1, len(lines)), 2):
+            lines[number] = re.sub(rb'"seq":\d+', b'"seq":%d' % seq, lines[number])
+
+        (violation,) = _violations(_rechain(runs["rails"], lines))
+        assert violation.startswith("audit.jsonl:2: C2_DRYRUN_STOP, but") or (
+            "audited as C2_REJECT_MAX_ORDER_QTY, but audit.jsonl has no record of it" in violation
+        ), violation
+
+    def test_a_record_of_no_event_is_found(self, runs):
+        """A rejection added to the audit (chained and numbered) copies no event."""
+        lines = runs["rails"][AUDIT].splitlines()
+        lines.insert(2, lines[1])
+        for number in range(len(lines)):
+            lines[number] = re.sub(rb'"seq":\d+', b'"seq":%d' % (number + 1), lines[number])
+
+        (violation,) = _violations(_rechain(runs["rails"], lines))
+        assert violation == "audit.jsonl:3: C2_REJECT_MAX_ORDER_QTY copies no event of events.jsonl"
+
+    def test_the_verifier_maps_events_to_codes_as_the_writer_does(self):
+        """verify keeps its own table of audited events: the same as the recorder's."""
+        from livesession._artifacts import recorder
+        from livesession.verify import _copies
+
+        assert _copies.COPIED_CODES == recorder._DIRECT_CODES
+        cases = [
+            *((kind, {}) for kind in [*recorder._DIRECT_CODES, "BAR", "SIGNAL"]),
+            ("PREFLIGHT_CHECK", {"check": "config_valid", "passed": False, "reason": "CFG"}),
+            ("PREFLIGHT_CHECK", {"check": "clock", "passed": True, "reason": ""}),
+            ("RISK_REJECTED", {"rule": "MAX_ORDER_QTY", "reason": "too big"}),
+            ("ORDER_REJECTED", {"reason": "INSUFFICIENT_BALANCE"}),
+            ("STATE_CHANGED", {"to_state": "ERROR_REQUIRES_OPERATOR"}),
+            ("STATE_CHANGED", {"to_state": "STOPPING"}),
+        ]
+        for kind, payload in cases:
+            assert _copies.audit_code(kind, payload) == recorder._audit_for(kind, payload)
+
+
+class TestRecordsOfTheirOwn:
+    """The stop record repeats SESSION_STOPPED; records that copy nothing keep time order."""
+
+    @pytest.mark.parametrize(
+        ("change", "said"),
+        [
+            (
+                _replace(b'"steps":30', b'"steps":29'),
+                "audit.jsonl:2: stop steps 29 but SESSION_STOPPED (events.jsonl:",
+            ),
+            (
+                _replace(b'"ts":"2026-01-01T00:30:00Z"', b'"ts":"2030-01-01T00:30:00Z"'),
+                "audit.jsonl:2: ts 2030-01-01T00:30:00Z but SESSION_STOPPED (events.jsonl:",
+            ),
+        ],
+    )
+    def test_the_stop_repeats_session_stopped(self, runs, change, said):
+        (violation,) = _violations(_tampered(runs["completed"], "C2_DRYRUN_STOP", change))
+
+        assert violation.startswith(said), violation
+
+    def test_the_stop_reason_is_the_events(self, runs):
+        change = _replace(b'"reason":"CONFIG_INVALID","status"', b'"status"')
+        (violation,) = _violations(_tampered(runs["rejected"], "C2_DRYRUN_STOP", change))
+
+        assert violation.startswith("audit.jsonl:3: stop reason '' but SESSION_STOPPED"), violation
+
+    @pytest.mark.parametrize(
+        ("ts", "said"),
+        [
+            ("2026-01-01T00:00:00Z", None),
+            ("2025-12-31T23:59:59.5Z", "is before line 1's, 2026-01-01T00:00:00Z"),
+            ("2026-01-01T00:30:00.5Z", "is after line 3's, 2026-01-01T00:30:00Z"),
+        ],
+    )
+    def test_a_resume_record_lies_between_its_neighbours(self, runs, ts, said):
+        """A C2_RESUME stamped outside the records around it is out of time order."""
+        contents = runs["completed"]
+        lines = contents[AUDIT].splitlines()
+        start = orjson.loads(lines[0])
+        resume = {
+            **start,
+            "code": "C2_RESUME",
+            "payload": {"checkpoint": True, "from_step": 0, "in_flight": [], "torn_bytes": {}},
+            "ts": ts,
+        }
+        lines.insert(1, orjson.dumps(resume, option=orjson.OPT_SORT_KEYS))
+        for number in range(len(lines)):
+            lines[number] = re.sub(rb'"seq":\d+', b'"seq":%d' % (number + 1), lines[number])
+
+        violations = _violations(_rechain(contents, lines))
+        if said is None:
+            assert violations == ()
+        else:
+            assert violations == (f"audit.jsonl:2: ts {ts} {said}",)
+
+
+class TestRedaction:
+    """The audit may hide a secret its event shows; it may change nothing else."""
+
+    @pytest.mark.parametrize(
+        ("record", "event", "same"),
+        [
+            ({"message": "login password=***"}, {"message": "login password=hunter2x"}, True),
+            ({"api_key": "***"}, {"api_key": 12345}, True),
+            ({"note": "***"}, {"note": 12345}, False),
+            ({"message": "login password=***"}, {"message": "logout password=hunter2x"}, False),
+            ({"message": "a ***"}, {"message": "a "}, False),
+            ({"n": [1, "***"]}, {"n": [1, "x"]}, True),
+            ({"n": [1]}, {"n": [1, 2]}, False),
+            ({"a": 1}, {"a": 1, "b": 2}, False),
+        ],
+    )
+    def test_redacted(self, record, event, same):
+        from livesession.verify._copies import _redacted
+
+        assert _redacted(record, event) is same

@@ -3,19 +3,22 @@
 ``verify_run`` reads the four contract artifacts (``events.jsonl``,
 ``state_snapshots.jsonl``, ``metrics.json``, ``audit.jsonl``) as raw bytes and recomputes
 everything it can: the canonical form of every line, the JSON schemas, the audit hash
-chain and the digests it closes with, event ids, sequence numbers, the lifecycle
-transitions, the metrics and the positions implied by the fills.
+chain and the digests it closes with, each audit record against the event it copies,
+event ids, sequence numbers, the lifecycle transitions, the metrics and the positions
+implied by the fills.
 
 It shares no code with the session that wrote the run: only the lifecycle table
 (``_lifecycle``), ``stable_id``, the fill event types and the JSON schemas shipped in
-``livesession/schemas`` (and ``redact_text``, for the sink errors it quotes). It never
-raises on bad input: whatever it cannot read or check becomes a violation.
+``livesession/schemas`` (and ``redact_text``, for the sink errors it quotes, and
+``is_secret_name``, for the keys the audit redacts). It never raises on bad input:
+whatever it cannot read or check becomes a violation.
 
 Modules: ``_reading`` (the verifier's own reader: bytes to lines and violations, streamed
 in chunks), ``_schemas`` (the validators: compiled, with jsonschema to explain a rejected
 line), ``_events`` (the checks of each event as it is read), ``_checks`` (the other checks,
 one artifact after the other), ``_links`` and ``_replay`` (links between events; orders and
-fills replayed into positions), ``_result`` (the violations and the ``VerifyResult``).
+fills replayed into positions), ``_copies`` (the audit records that copy an event, held
+to it), ``_result`` (the violations and the ``VerifyResult``).
 ``_config`` holds ``config.json``, when the run has one, to the config digest its first
 event records. ``read_records``, the lenient reader of the tools that summarise a run, is
 re-exported here for its callers; the verifier itself never uses it.

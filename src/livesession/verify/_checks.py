@@ -278,6 +278,7 @@ class Verifier:
             if record["code"] == "C2_DRYRUN_STOP" and line.number != len(lines):
                 self.checks.add(AUDIT, line.number, "C2_DRYRUN_STOP is not the last record")
         last = lines[-1].obj
+        self._check_copies(lines, closed=last is not None and last["code"] == "C2_DRYRUN_STOP")
         # A run resumed before its first checkpoint starts over, so C2_RESUME records may
         # come before C2_DRYRUN_START; nothing else may.
         opening = next(
@@ -296,6 +297,17 @@ class Verifier:
                 self.checks.add(AUDIT, len(lines), f"the last record is {last['code']}, not a stop")
             return
         self._check_stop_record(len(lines), last["payload"])
+
+    def _check_copies(self, lines: list[Line], *, closed: bool) -> None:
+        """The records that copy an event against the events (``_copies``), and their times.
+
+        Only a closed run with every file whole must pair each audited event with a record:
+        a crash, a live cut or a dead sink may leave either file ahead of the other.
+        """
+        if self.replay is None:  # the events could not be checked to the end
+            return
+        whole = closed and not self.dead_sinks and not self.open_end
+        self.events.copies.check(self.checks, lines, whole=whole)
 
     def _unclosed(self, lines: list[Line]) -> bool:
         """The audit log ends without ``C2_DRYRUN_STOP``: the run crashed or is still running.

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .._domain.ids import stable_id
+from ._copies import AUDITED_TYPES, Copies
 from ._links import Links
 from ._reading import EVENTS
 from ._replay import Replay
@@ -81,6 +82,8 @@ class EventChecks:
         """The sinks a valid ``SINK_WRITE_FAILED`` event names."""
         self._replay = Replay(report)
         self._links = Links(report)
+        self.copies = Copies()
+        """The audited events, which the audit's records must copy (``_copies``)."""
         self._last_ts = -1
         self._broken = False
         self._seqs = SeqCheck()
@@ -128,6 +131,10 @@ class EventChecks:
             self.report.add(EVENTS, number, "SESSION_STOPPED is not the last event")
         if kind == "SINK_WRITE_FAILED":
             self.sinks_said_failed.update(payload["sinks"])
+        if kind in AUDITED_TYPES:
+            self.copies.note(number, kind, event)
+        elif kind == "SESSION_STOPPED":
+            self.copies.note_stop(number, event)
         self._replay.apply(number, kind, payload)
         self._links.apply(number, event)
 
