@@ -1,23 +1,135 @@
-"""docs/artifacts.md says how livesession reads the contract where the code goes further.
+"""docs/artifacts.md lists what the code writes (every event type, every audit code), and
+says how livesession reads the contract where the code goes further.
 
-An independent verifier reads our files by that page (and the contract it summarises).
+An independent verifier reads our files by that page (and the contract it summarises). Its
+event table had no ``TRADING_STATE_CHANGED``, and its list of audit codes read as closed
+while the session wrote ``C2_TRADING_STATE``, ``C2_LEASE_*`` and others too. These tests
+read what the source can emit and audit, so the page cannot drift from it again.
 """
 
 from __future__ import annotations
 
+import ast
+import functools
+import re
 from pathlib import Path
 
 from _scripted import ScriptedFeed, ScriptedStrategy
+from livesession._artifacts import recorder
+from livesession._session.pipeline import INPUT_FAULTS
+from livesession.verify import _copies
 
 from _helpers import session
 
 ROOT = Path(__file__).resolve().parent.parent
+SRC = ROOT / "src" / "livesession"
 PAGE = ROOT / "docs" / "artifacts.md"
 
 
 def _section(title: str) -> str:
     text = PAGE.read_text(encoding="utf-8")
     return text.split(f"\n## {title}", 1)[1].split("\n## ", 1)[0]
+
+
+def _first_cells(title: str) -> dict[str, str]:
+    """Each name in backticks in a table row's first cell, with the rest of its row."""
+    rows: dict[str, str] = {}
+    for line in _section(title).splitlines():
+        if line.startswith("| `"):
+            first, rest = line.split("|")[1], "|".join(line.split("|")[2:])
+            for name in re.findall(r"`([A-Z0-9_<>]+)`", first):
+                rows[name] = rest
+    return rows
+
+
+def _strings(node: ast.expr, constants: dict[str, str]) -> set[str] | None:
+    """The strings an argument can be: a literal, a module constant, or either of an ``if``."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return {node.value}
+    if isinstance(node, ast.Name) and node.id in constants:
+        return {constants[node.id]}
+    if isinstance(node, ast.IfExp):
+        body, orelse = _strings(node.body, constants), _strings(node.orelse, constants)
+        return None if body is None or orelse is None else body | orelse
+    return None
+
+
+@functools.cache
+def _trees() -> tuple[tuple[Path, ast.Module], ...]:
+    return tuple((p, ast.parse(p.read_text(encoding="utf-8"))) for p in sorted(SRC.rglob("*.py")))
+
+
+def _written(method: str) -> tuple[set[str], list[str]]:
+    """First arguments of every ``<x>.<method>(...)`` call in the source, and those unread."""
+    found: set[str] = set()
+    unread: list[str] = []
+    for path, tree in _trees():
+        constants = {
+            target.id: node.value.value
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Assign | ast.AnnAssign)
+            and isinstance(node.value, ast.Constant)
+            and isinstance(node.value.value, str)
+            for target in (node.targets if isinstance(node, ast.Assign) else [node.target])
+            if isinstance(target, ast.Name)
+        }
+        for node in ast.walk(tree):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr == method
+                and node.args
+            ):
+                strings = _strings(node.args[0], constants)
+                if strings is None:
+                    unread.append(f"{path.relative_to(SRC)}:{node.lineno}")
+                else:
+                    found |= strings
+    return found, unread
+
+
+def _event_types() -> set[str]:
+    found, unread = _written("emit")
+    # ``input_failed`` emits its ``reason``: the strategy's or the feed's error.
+    assert {place.split(":")[0] for place in unread} <= {"_session/pipeline.py"}, unread
+    return found | set(INPUT_FAULTS)
+
+
+def _audit_codes() -> set[str]:
+    found, unread = _written("audit")
+    # The recorder audits the code ``_audit_for`` maps each event to.
+    assert {place.split(":")[0] for place in unread} <= {"_artifacts/recorder.py"}, unread
+    return (
+        found
+        | set(recorder._DIRECT_CODES.values())
+        | {"C2_REJECT_<REASON>", "C2_OPERATOR_REQUIRED"}  # _audit_for's own
+    )
+
+
+class TestEventTable:
+    def test_every_event_type_the_code_emits_is_in_the_table(self):
+        assert set(_first_cells("events.jsonl")) == _event_types()
+
+
+class TestAuditCodes:
+    def test_every_code_the_code_writes_is_listed(self):
+        assert set(_first_cells("audit.jsonl")) == _audit_codes()
+
+    def test_the_writer_audits_each_code_the_way_the_page_says(self):
+        """A copied code's row names the event it copies; a record of no event says so."""
+        rows = _first_cells("audit.jsonl")
+        for event_type, code in recorder._DIRECT_CODES.items():
+            assert f"`{event_type}`" in rows[code].split("|")[0], code
+        for code in ("PREFLIGHT_CHECK", "RISK_REJECTED", "ORDER_REJECTED"):
+            assert f"`{code}`" in rows["C2_REJECT_<REASON>"].split("|")[0]
+        assert "`STATE_CHANGED` to `ERROR_REQUIRES_OPERATOR`" in rows["C2_OPERATOR_REQUIRED"]
+        own = {code for code, row in rows.items() if row.split("|")[0].strip().startswith("no")}
+        assert own | {"C2_DRYRUN_STOP"} == _copies.OWN_CODES
+
+    def test_the_verifier_knows_every_code(self):
+        """verify's own table: every code is a copy of an event, or one of its own kind."""
+        copied = set(_copies.COPIED_CODES.values()) | {"C2_REJECT_<REASON>"}
+        assert copied | {"C2_OPERATOR_REQUIRED"} | _copies.OWN_CODES == _audit_codes()
 
 
 class TestStatusRule:
@@ -52,3 +164,15 @@ class TestStatusRule:
             ("STOPPED", "FAILED"),
             ("STOPPED", "FAILED"),  # the final snapshot
         ]
+
+
+class TestClientOrderIds:
+    def test_the_page_gives_the_contracts_range_and_what_livesession_writes(self):
+        from livesession._domain.ids import client_order_id
+
+        said = " ".join(_section("Common rules").split())
+        made = client_order_id("run", "strategy", 7, "take_profit")
+
+        assert re.fullmatch(r"ls[0-9a-f]{30}", made)
+        assert "1-32 characters of `[A-Za-z0-9]`" in said
+        assert "every id livesession makes has all 32 (`ls` and 30 lower-case hex digits)" in said
