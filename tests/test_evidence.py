@@ -67,6 +67,26 @@ class TestEvidence:
         assert "| Name | |" in text
         assert "PASS" in text
 
+    def test_the_config_digest_is_the_audited_one(self, run_dir, tmp_path):
+        """The manifest and the document carry the config digest the audit chain covers
+        (``SESSION_STARTED``'s, copied by ``C2_DRYRUN_START``), named so; run.json's hash of
+        the whole config (durability included) is there under a name of its own."""
+        write_evidence(run_dir, out_dir=tmp_path)
+        manifest = orjson.loads((tmp_path / "manifest.json").read_bytes())
+        started = next(iter_records(run_dir / "events.jsonl"))["payload"]
+        start = orjson.loads((run_dir / "audit.jsonl").read_bytes().splitlines()[0])
+        meta = orjson.loads((run_dir / "run.json").read_bytes())
+
+        assert manifest["config_sha256"] == started["config_sha256"]
+        assert manifest["config_sha256"] == start["payload"]["config_sha256"]
+        assert manifest["full_config_sha256"] == meta["config_hash"] != started["config_sha256"]
+        assert "config_hash" not in manifest
+        (document,) = tmp_path.glob("EV-*-ev.md")
+        text = document.read_text()
+        assert "- Config SHA-256 (`config_sha256`, in the audit chain: " in text
+        assert f"`C2_DRYRUN_START`): `{started['config_sha256']}`" in text
+        assert f"`base_dir` too): `{meta['config_hash']}`" in text
+
     def test_secret_scan_finds_a_planted_secret(self, tmp_path):
         """A secret planted in any file of a run is found, and the finding does not repeat it."""
         (tmp_path / "notes.txt").write_text('ok\nexchange api_key = "Zq81mVbX2kP0sL9dQw3e"\n')

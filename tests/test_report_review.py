@@ -196,7 +196,10 @@ class TestIdentity:
         meta = orjson.loads((run / "run.json").read_bytes())
         code = hashlib.sha256((tmp_path / "mydesk" / "breakout.py").read_bytes()).hexdigest()
         data = hashlib.sha256((tmp_path / "eurusd.csv").read_bytes()).hexdigest()
-        assert re.search(rf"config hash\s+{meta['config_hash']}", text)
+        assert re.search(rf"full config hash\s+{meta['config_hash']}", text)
+        started = orjson.loads((run / "events.jsonl").read_bytes().splitlines()[0])
+        audited = started["payload"]["config_sha256"]
+        assert re.search(rf"config sha256 \(audited\)\s+{audited}", text)
         assert re.search(r"seed\s+77\b", text)
         assert re.search(r"broker\s+mock\b", text)
         assert re.search(r"strategy\s+mydesk\.breakout:make_strategy", text)

@@ -293,7 +293,8 @@ def write_evidence(
         "livesession_version": __version__,
         "run_version": meta.get("version"),
         "git_commit": _git_commit(),
-        "config_hash": config_hash(cfg),
+        "config_sha256": _audited_config(run_dir),
+        "full_config_sha256": config_hash(cfg),
         "data": data,
         "outcome": ended,
         "artifacts": digests,
@@ -320,6 +321,20 @@ def write_evidence(
     return EvidenceResult(
         manifest=manifest_path, document=document, ok=not problems, problems=tuple(problems)
     )
+
+
+def _audited_config(run_dir: Path) -> str | None:
+    """The config digest the run's first event records, which the audit chain covers.
+
+    ``run.json``'s ``config_hash`` is another digest (of the whole config, ``durability``
+    and ``checkpoint_every`` included): a reviewer ties the evidence to the audit by this
+    one, and ``verify`` holds ``config.json`` to it.
+    """
+    first = next(iter_records(run_dir / names.EVENTS), None)
+    if first is None or first.get("event_type") != "SESSION_STARTED":
+        return None
+    recorded = payload(first).get("config_sha256")
+    return recorded if isinstance(recorded, str) else None
 
 
 def _rail_fired(m: dict[str, Any], rule: str, count: int) -> str:
@@ -391,7 +406,14 @@ def _markdown(m: dict[str, Any]) -> str:
         + ("" if m["ok"] else f" ({'; '.join(m['problems'])})"),
         f"- Created (UTC): {m['created_utc']}",
         f"- livesession {m['livesession_version']}, git commit `{m['git_commit'] or 'unknown'}`",
-        f"- Config hash: `{m['config_hash']}`",
+        (
+            "- Config SHA-256 (`config_sha256`, in the audit chain: `SESSION_STARTED`, "
+            f"`C2_DRYRUN_START`): `{m['config_sha256'] or 'not recorded'}`"
+        ),
+        (
+            "- Full config hash (`run.json` `config_hash`: `durability`, `checkpoint_every` "
+            f"and `base_dir` too): `{m['full_config_sha256']}`"
+        ),
         f"- Audit head: `{m['audit_head']}`",
         "",
         *outcome_lines(m["outcome"]),

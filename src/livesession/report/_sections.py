@@ -83,7 +83,7 @@ def _started(run: ReportRun) -> dict[str, Any]:
 
 
 def identity(run: ReportRun) -> str:
-    """What ran: config hash, seed, broker, strategy and its code, data and its hash."""
+    """What ran: config hashes, seed, broker, strategy and its code, data and its hash."""
     config, meta, started = run.config, run.run_meta, _started(run)
     missing = "(not recorded)"
     sources = config.get("sources")
@@ -100,7 +100,10 @@ def identity(run: ReportRun) -> str:
     rows = [
         ("run id", run.run_id),
         ("strategy id", run.strategy_id),
-        ("config hash", str(meta.get("config_hash", missing))),
+        # The digest the audit chain covers first (verify holds config.json to it); then
+        # run.json's, of the whole config (durability and checkpoint_every too).
+        ("config sha256 (audited)", str(started.get("config_sha256", missing))),
+        ("full config hash", str(meta.get("config_hash", missing))),
         ("seed", str(config.get("seed", started.get("seed", missing)))),
         ("broker", str(config.get("broker", started.get("broker", missing)))),
         ("clock", str(config.get("clock_mode", started.get("clock_mode", missing)))),
