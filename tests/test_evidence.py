@@ -77,10 +77,10 @@ class TestEvidence:
         start = orjson.loads((run_dir / "audit.jsonl").read_bytes().splitlines()[0])
         meta = orjson.loads((run_dir / "run.json").read_bytes())
 
-        assert manifest["config_sha256"] == started["config_sha256"]
-        assert manifest["config_sha256"] == start["payload"]["config_sha256"]
+        assert manifest["config_hash"] == started["config_sha256"]
+        assert manifest["config_hash"] == start["payload"]["config_sha256"]
         assert manifest["full_config_sha256"] == meta["config_hash"] != started["config_sha256"]
-        assert "config_hash" not in manifest
+        assert "config_sha256" not in manifest  # one name for it: the contract's config hash
         (document,) = tmp_path.glob("EV-*-ev.md")
         text = document.read_text()
         assert "- Config SHA-256 (`config_sha256`, in the audit chain: " in text

@@ -293,7 +293,8 @@ def write_evidence(
         "livesession_version": __version__,
         "run_version": meta.get("version"),
         "git_commit": _git_commit(),
-        "config_sha256": _audited_config(run_dir),
+        # The contract's "config hash": the digest the audit chain covers (SESSION_STARTED's).
+        "config_hash": _audited_config(run_dir),
         "full_config_sha256": config_hash(cfg),
         "data": data,
         "outcome": ended,
@@ -408,7 +409,7 @@ def _markdown(m: dict[str, Any]) -> str:
         f"- livesession {m['livesession_version']}, git commit `{m['git_commit'] or 'unknown'}`",
         (
             "- Config SHA-256 (`config_sha256`, in the audit chain: `SESSION_STARTED`, "
-            f"`C2_DRYRUN_START`): `{m['config_sha256'] or 'not recorded'}`"
+            f"`C2_DRYRUN_START`): `{m['config_hash'] or 'not recorded'}`"
         ),
         (
             "- Full config hash (`run.json` `config_hash`: `durability`, `checkpoint_every` "
