@@ -36,6 +36,7 @@ from livesession import (
     SessionState,
     SessionStatus,
     TradingState,
+    VerbOutcome,
 )
 from livesession._session.pipeline import error_message
 from livesession.evidence import scan_secrets
@@ -211,6 +212,20 @@ class TestStrategyError:
             SessionState.ERROR_REQUIRES_OPERATOR,
             SessionStatus.FAILED,
         )
+        assert not sinks.events_of("OPERATOR_ACK")
+        _verify_memory(sinks, tmp_path / "run")
+
+    def test_acknowledging_a_sealed_fault_says_it_is_too_late(self, tmp_path: Path):
+        """After ``run_to_end`` sealed the fault, ``acknowledge`` answered APPLIED ("acknowledged
+        by late-op") and did nothing: the evidence was closed and the state stayed
+        ERROR_REQUIRES_OPERATOR. It is NOT_APPLICABLE, and says why."""
+        sinks = Sinks()
+        orch = _session(sinks, strategy=_RaisingStrategy(4, _Boom("x"), _TRADES))
+        orch.run_to_end(50)
+        answer = orch.acknowledge("late-op")
+        assert answer.outcome is VerbOutcome.NOT_APPLICABLE
+        assert answer.message.startswith("the run is sealed FAILED in ERROR_REQUIRES_OPERATOR")
+        assert orch.state is SessionState.ERROR_REQUIRES_OPERATOR
         assert not sinks.events_of("OPERATOR_ACK")
         _verify_memory(sinks, tmp_path / "run")
 

@@ -107,6 +107,15 @@ def acknowledge(p: SessionParts, operator: str) -> VerbResult:
         return _not_applicable(
             p, "acknowledge", f"nothing to acknowledge: the session is {state.value}"
         )
+    if lifecycle.sealed:
+        # Sealed in ERROR_REQUIRES_OPERATOR (run_to_end without an operator, or close): the
+        # evidence is closed, so nothing can be recorded or wound down any more.
+        return _not_applicable(
+            p,
+            "acknowledge",
+            "the run is sealed FAILED in ERROR_REQUIRES_OPERATOR: nothing can be wound down "
+            "any more; check the venue's open orders and positions by hand (RUNBOOK)",
+        )
     if lifecycle.reason == LEASE_LOST:
         return _not_applicable(
             p,
