@@ -21,6 +21,7 @@ import orjson
 
 from ._domain.decimal import plain
 from ._support.secrets import redact_text
+from ._support.text import valid_payload
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -160,7 +161,11 @@ def json_only_on_stdout() -> Iterator[None]:
 def emit_json(obj: dict[str, Any]) -> None:
     """The one JSON object of a ``--json`` command, on one stdout line (sorted keys)."""
     out = _JSON_STDOUT[-1] if _JSON_STDOUT else sys.stdout
-    print(orjson.dumps(obj, option=orjson.OPT_SORT_KEYS).decode(), file=out)
+    try:
+        text = orjson.dumps(obj, option=orjson.OPT_SORT_KEYS)
+    except orjson.JSONEncodeError:  # a plug-in's text with a lone surrogate, say
+        text = orjson.dumps(valid_payload(obj), option=orjson.OPT_SORT_KEYS)
+    print(text.decode(), file=out)
 
 
 def result_json(

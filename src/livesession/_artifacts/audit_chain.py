@@ -12,6 +12,7 @@ from typing import Any, Final
 import orjson
 
 from .._support.secrets import redact
+from .._support.text import valid_payload
 
 __all__ = ["AUDIT_SCHEMA", "GENESIS_HASH", "AuditChain"]
 
@@ -42,7 +43,10 @@ class AuditChain:
             "seq": self.seq + 1,
             "ts": ts,
         }
-        return orjson.dumps(record, option=_DUMP_OPTS)
+        try:
+            return orjson.dumps(record, option=_DUMP_OPTS)
+        except orjson.JSONEncodeError:  # a plug-in's text with a lone surrogate, say
+            return orjson.dumps(valid_payload(record), option=_DUMP_OPTS)
 
     def commit(self, line: bytes) -> None:
         """Advance the chain past ``line`` once it is written."""

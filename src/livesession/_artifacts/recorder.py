@@ -22,6 +22,7 @@ from .._support.crash import crash_hits as _crash_hits
 from .._support.crash import crashpoint
 from .._support.logging import get_logger, logs_debug
 from .._support.secrets import redact_text
+from .._support.text import valid_payload, valid_text
 from .._typing import LineSink, MetricsSink
 from . import names
 from .audit_chain import AuditChain
@@ -70,7 +71,7 @@ def _cause(error: BaseException) -> str:
     A sink of the host's own may quote its connection string or credentials in its error,
     and this text goes to metrics.json, the session log and the session's result.
     """
-    text = str(error)
+    text = valid_text(str(error))
     return redact_text(f"{type(error).__name__}: {text}") if text else type(error).__name__
 
 
@@ -209,7 +210,11 @@ class Recorder:
         type_json = self._type_json.get(event_type)
         if type_json is None:
             type_json = self._type_json[event_type] = orjson.dumps(event_type)
-        payload_json = orjson.dumps(payload, option=_SORT)
+        try:
+            payload_json = orjson.dumps(payload, option=_SORT)
+        except orjson.JSONEncodeError:  # a plug-in's text with a lone surrogate, say
+            payload = valid_payload(payload)
+            payload_json = orjson.dumps(payload, option=_SORT)
         seq_bytes = b"%d" % seq
         event_id = hashlib.sha256(
             b"".join((self._id_head, type_json, b",", seq_bytes, b",", payload_json, b"]"))
@@ -259,7 +264,10 @@ class Recorder:
         record["strategy_id"] = self.strategy_id
         record["ts_sim"] = self.ts_sim
         record["ts_utc"] = self.ts_utc
-        line = orjson.dumps(record, option=_OPTS)
+        try:
+            line = orjson.dumps(record, option=_OPTS)
+        except orjson.JSONEncodeError:  # a plug-in's text with a lone surrogate, say
+            line = orjson.dumps(valid_payload(record), option=_OPTS)
         if self._write("states", line):
             self.digests["states"].update(line)
         self._drain_retry_events()
@@ -292,7 +300,11 @@ class Recorder:
             document[f"{name}_sink_failed_at"], document[f"{name}_sink_error"] = line, error
         if "events" in self.lost or "states" in self.lost:  # not what the events imply
             document["state_snapshots"] = self._written["states"]
-        content = orjson.dumps(document, option=_SORT | orjson.OPT_INDENT_2) + b"\n"
+        try:
+            content = orjson.dumps(document, option=_SORT | orjson.OPT_INDENT_2) + b"\n"
+        except orjson.JSONEncodeError:  # a sink's error with a lone surrogate, say
+            content = orjson.dumps(valid_payload(document), option=_SORT | orjson.OPT_INDENT_2)
+            content += b"\n"
         self._with_retries("metrics", lambda: self._metrics_sink.replace(content))
 
     def close(self) -> None:

@@ -16,6 +16,7 @@ import attrs
 
 from .._exceptions import ConfigError
 from .._support.secrets import ALERT_ENV, redact, redact_text
+from .._support.text import valid_payload, valid_text
 from .runtime_config import Secret
 
 __all__ = [
@@ -140,11 +141,13 @@ def alert_for(
         code=code,
         state=state,
         status=status,
-        reason=redact_text(reason),
+        reason=valid_text(redact_text(reason)),
         ts=ts,
         audit_seq=audit_seq,
         audit_code=audit_code,
-        detail=redact(dict(payload)),
+        # The record as its observers see it, before the audit writes it: a plug-in's text
+        # (a lease backend's error, say) may still hold a lone surrogate no JSON can carry.
+        detail=valid_payload(redact(dict(payload))),
     )
 
 

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 
+from .._support.text import surrogate_at
 from .decimal import plain
 
 if TYPE_CHECKING:
@@ -154,6 +155,8 @@ def _intent_problems(
         value = getattr(intent, name)
         if not isinstance(value, kind):
             yield f"an OrderIntent's {name} must be {_kind_text(kind)}, got {value!r}"
+        elif isinstance(value, str) and (at := surrogate_at(value)) is not None:
+            yield _surrogate_problem(name, value, at)
     if not intent.symbol:
         yield "an OrderIntent's symbol must not be empty"
     for name in ("quantity", "limit_price", "take_profit_pct", "stop_loss_pct"):
@@ -165,6 +168,19 @@ def _intent_problems(
             yield problem
     yield from _grid_problems(intent, lot, tick)
     yield from _terms_problems(intent)
+
+
+def _surrogate_problem(name: str, value: str, at: int) -> str:
+    """A text field holding a lone surrogate: no JSON line of the run can hold it.
+
+    The strategy's text is its evidence (the reason goes into ``SIGNAL`` and the audit), so
+    it is refused as given rather than rewritten.
+    """
+    return (
+        f"an OrderIntent's {name} must be valid Unicode text, got {value!r} (a lone "
+        f"surrogate U+{ord(value[at]):04X} at index {at}, as bytes decoded with "
+        'errors="surrogateescape" give: decode them with errors="replace")'
+    )
 
 
 EXACT_DIGITS: Final = 28

@@ -47,6 +47,7 @@ from .._risk.governor import TradingState
 from .._support.logging import get_logger
 from .._support.references import a_
 from .._support.secrets import redact_text
+from .._support.text import valid_text
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -423,7 +424,7 @@ def _described(exc: BaseException) -> dict[str, str]:
 
 def _log_traceback(p: SessionParts, event: str, reason: str, exc: BaseException) -> None:
     """The redacted traceback, to the session log only (its file paths are no evidence)."""
-    traceback_text = redact_text("".join(traceback.format_exception(exc)))
+    traceback_text = redact_text(valid_text("".join(traceback.format_exception(exc))))
     get_logger().error(event, run_id=p.config.run_id, reason=reason, traceback=traceback_text)
 
 
@@ -437,9 +438,11 @@ def _fault(p: SessionParts, reason: str, detail: dict[str, str]) -> None:
 def error_message(exc: BaseException) -> str:
     """``exc``'s message as the run records it: redacted, then cut to 500 characters.
 
-    Redacted before it is cut, so a cut can never leave part of a secret unrecognised.
+    Redacted before it is cut, so a cut can never leave part of a secret unrecognised. A
+    lone surrogate (an undecodable byte of a file name) is backslash-escaped (``valid_text``):
+    no JSON line could hold it, and the strategy's error would be lost with the line.
     """
-    message = redact_text(str(exc))
+    message = redact_text(valid_text(str(exc)))
     if len(message) > _MESSAGE_MAX:
         message = message[: _MESSAGE_MAX - 1] + "\u2026"
     return message

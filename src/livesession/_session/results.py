@@ -13,6 +13,7 @@ import attrs
 
 from .._domain.lifecycle import SessionState, SessionStatus
 from .._risk.governor import TradingState
+from .._support.text import valid_text
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -93,7 +94,7 @@ def result_of(p: SessionParts) -> DryrunResult:
         equity=view.equity,
         pnl=view.pnl,
         reason=p.lifecycle.reason,
-        detail=p.lifecycle.detail,
+        detail=valid_text(p.lifecycle.detail),  # it may quote a plug-in (a check, a venue)
         trading=p.governor.state,
         kills=metrics.count("KILL_SWITCH"),
         positions=dict(sorted(view.positions.items())),

@@ -1,0 +1,50 @@
+r"""Text a plug-in hands the session, made fit for the run's files.
+
+A plug-in's text is not always valid Unicode: a name from ``os.listdir`` (or any bytes
+decoded with ``errors="surrogateescape"``) holds a lone surrogate for each byte that is not
+UTF-8 (``b"report_\xff.csv"`` is ``"report_\udcff.csv"``), and no JSON line can hold one.
+``valid_text`` writes each lone surrogate as its backslash escape (``\udcff``), which keeps
+the byte it stood for readable.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["surrogate_at", "valid_payload", "valid_text"]
+
+
+def valid_text(text: str) -> str:
+    r"""``text`` with each lone surrogate backslash-escaped (``\udcff``): valid UTF-8.
+
+    Text that is already valid (nearly all) is returned as it is, checked at C speed.
+    """
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
+
+
+def surrogate_at(text: str) -> int | None:
+    """The index of the first lone surrogate in ``text``; None when it is valid Unicode."""
+    if valid_text(text) is text:
+        return None
+    return next(i for i, char in enumerate(text) if "\ud800" <= char <= "\udfff")
+
+
+def valid_payload(value: Any) -> Any:
+    r"""``value`` (JSON-like: mappings, lists, strings) with every string made ``valid_text``.
+
+    Keys too. It walks the whole value, so it is for a payload that failed to serialise, or
+    a rare one (an alert): the per-step records never pay for it.
+    """
+    if isinstance(value, str):
+        return valid_text(value)
+    if isinstance(value, dict):
+        return {valid_payload(k): valid_payload(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [valid_payload(v) for v in value]
+    return value

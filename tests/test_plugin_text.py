@@ -1,0 +1,309 @@
+r"""Text a plug-in hands the session, on its way into the run's files and messages.
+
+A name from ``os.listdir`` holds a lone surrogate for each byte that is not UTF-8
+(``b"report_\xff.csv"`` is ``"report_\udcff.csv"``), and no JSON line can hold one. An
+exception message (the strategy's, the feed's, the broker's, a sink's) is recorded with each
+lone surrogate backslash-escaped (``\udcff``); an ``OrderIntent``'s text (its reason, its
+symbol) is the strategy's input and is refused as the strategy's error. Either way the run
+takes the path the RUNBOOK gives it, and verifies (docs/artifacts.md, "Text from plug-ins").
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import attrs
+import orjson
+import pytest
+
+from _scripted import ScriptedFeed, ScriptedStrategy, at, buy
+from livesession import (
+    Bar,
+    CheckResult,
+    DryrunConfig,
+    LiveSessionOrchestrator,
+    MemoryLineSink,
+    MemoryMetricsSink,
+    SessionState,
+    SessionStatus,
+)
+from livesession._artifacts.recorder import Recorder
+from livesession._cli_output import emit_json
+from livesession._domain.alerts import alert_for
+from livesession._support.text import valid_text
+from livesession.verify import verify_run
+
+from _helpers import Sinks
+
+NAME = b"report_\xff.csv".decode("utf-8", "surrogateescape")  # as os.listdir gives it
+ESCAPED = "report_\\udcff.csv"
+
+
+def _session(sinks: Sinks, **edges: Any) -> LiveSessionOrchestrator:
+    config = DryrunConfig(run_id="text", strategy_id="scripted", steps=20, seed=5)
+    edges.setdefault("feed", ScriptedFeed(["40000.00"]))
+    return LiveSessionOrchestrator(config, **edges, **sinks.kwargs())
+
+
+def _verified(sinks: Sinks, tmp: Path) -> None:
+    """Every artifact is valid UTF-8 and the run verifies."""
+    tmp.mkdir(parents=True, exist_ok=True)
+    for name, content in (
+        ("events.jsonl", sinks.events.getvalue()),
+        ("state_snapshots.jsonl", sinks.states.getvalue()),
+        ("audit.jsonl", sinks.audit.getvalue()),
+        ("metrics.json", sinks.metrics.content),
+    ):
+        content.decode("utf-8")  # strict
+        (tmp / name).write_bytes(content)
+    result = verify_run(tmp)
+    assert result.ok, "\n".join(result.violations[:20])
+
+
+def _audit(sinks: Sinks, code: str) -> list[dict[str, Any]]:
+    records = [orjson.loads(line) for line in sinks.audit.lines]
+    return [r["payload"] for r in records if r["code"] == code]
+
+
+class _Raising(ScriptedStrategy):
+    """Buys on bar 2, then raises ``error`` on bar 4."""
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(at({2: [buy("0.010")]}))
+        self._error = error
+
+    def on_bar(self, bar: Bar, view: Any) -> Any:
+        if int(bar.volume) == 4:
+            raise self._error
+        return super().on_bar(bar, view)
+
+
+class _RaisingFeed(ScriptedFeed):
+    def next_bar(self, ts_ns: int) -> Bar:
+        if self._n == 4:
+            raise OSError(f"cannot read {NAME}")
+        return super().next_bar(ts_ns)
+
+
+def _wound_down(sinks: Sinks, orch: LiveSessionOrchestrator, reason: str) -> None:
+    result = orch.result()
+    assert (result.state, result.status, result.reason) == (
+        SessionState.STOPPED,
+        SessionStatus.FAILED,
+        reason,
+    )
+    assert sinks.events_of("OPERATOR_ACK")[0]["payload"] == {"operator": "cli"}
+    flatten = [e for e in sinks.events_of("ORDER_SUBMITTED") if e["payload"]["reason"] == "flatten"]
+    assert len(flatten) == 1
+    assert not any(orch.book.positions.values())
+
+
+def test_a_strategy_error_with_an_undecodable_byte_is_recorded_and_wound_down(tmp_path: Path):
+    """Bug: the message's lone surrogate made the STRATEGY_ERROR line unwritable (orjson's
+    TypeError): UNEXPECTED_ERROR, sealed in ERROR_REQUIRES_OPERATOR without a wind-down, the
+    position open, and the strategy's own error in no file. It is the strategy's error now,
+    its message written with the byte escaped."""
+    sinks = Sinks()
+    orch = _session(sinks, strategy=_Raising(RuntimeError(f"cannot read {NAME}")))
+    result = orch.run_to_end(20, operator="cli")
+    _wound_down(sinks, orch, "STRATEGY_ERROR")
+    (event,) = sinks.events_of("STRATEGY_ERROR")
+    assert event["payload"] == {
+        "error": "RuntimeError",
+        "message": f"cannot read {ESCAPED}",
+        "step": 4,
+    }
+    assert _audit(sinks, "C2_STRATEGY_ERROR") == [event["payload"]]
+    assert result.detail == f"RuntimeError: cannot read {ESCAPED}"
+    _verified(sinks, tmp_path / "run")
+
+
+def test_a_feed_error_with_an_undecodable_byte_is_the_feed_s_error(tmp_path: Path):
+    sinks = Sinks()
+    strategy = ScriptedStrategy(at({2: [buy("0.010")]}))
+    orch = _session(sinks, strategy=strategy, feed=_RaisingFeed(["40000.00"]))
+    orch.run_to_end(20, operator="cli")
+    _wound_down(sinks, orch, "FEED_ERROR")
+    (event,) = sinks.events_of("FEED_ERROR")
+    assert event["payload"]["message"] == f"cannot read {ESCAPED}"
+    _verified(sinks, tmp_path / "run")
+
+
+@pytest.mark.parametrize("field", ["reason", "symbol"])
+def test_an_intent_s_text_with_a_lone_surrogate_is_the_strategy_s_error(tmp_path: Path, field: str):
+    """Bug: an intent whose reason held a lone surrogate ended the run UNEXPECTED_ERROR
+    without a wind-down (its SIGNAL line could not be written). The intent is the strategy's
+    input, recorded as given or not at all: refused, naming the field and the character."""
+    given = "BTC/USDT" if field == "symbol" else "in"
+    bad = attrs.evolve(buy("0.010"), **{field: f"{given} {NAME}"})
+    sinks = Sinks()
+    orch = _session(sinks, strategy=ScriptedStrategy(at({2: [buy("0.010")], 4: [bad]})))
+    orch.run_to_end(20, operator="cli")
+    _wound_down(sinks, orch, "STRATEGY_ERROR")
+    (event,) = sinks.events_of("STRATEGY_ERROR")
+    assert event["payload"]["error"] == "ValueError"
+    assert event["payload"]["message"].startswith(
+        f"an OrderIntent's {field} must be valid Unicode text, got "
+    )
+    assert "(a lone surrogate U+DCFF at index " in event["payload"]["message"]
+    assert len(sinks.events_of("SIGNAL")) == 1  # the bad intent was never recorded
+    _verified(sinks, tmp_path / "run")
+
+
+class _RefusingSink(MemoryLineSink):
+    """A sink of the host's own whose error quotes a file name with an undecodable byte."""
+
+    def write_line(self, line: bytes) -> None:
+        raise OSError(f"cannot write {NAME}")
+
+
+def test_a_sink_error_with_an_undecodable_byte_reaches_metrics_json():
+    """Bug: the dead sink's error, quoted in metrics.json, made metrics.json unwritable."""
+    metrics = MemoryMetricsSink()
+    recorder = Recorder(
+        run_id="r",
+        strategy_id="s",
+        events=MemoryLineSink(),
+        states=_RefusingSink(),
+        audit=MemoryLineSink(),
+        metrics=metrics,
+    )
+    with pytest.raises(Exception, match="states sink failed"):
+        recorder.snapshot({"fsm_state": "INIT"})
+    recorder.write_metrics()
+    document = orjson.loads(metrics.content)
+    assert document["states_sink_error"] == f"OSError: cannot write {ESCAPED}"
+    said = f"states sink failed at line 1 (OSError: cannot write {ESCAPED})"
+    assert recorder.failure_summary() == said
+
+
+def test_any_payload_text_with_a_lone_surrogate_is_written_escaped():
+    """Whatever else carries a plug-in's text into a record (a venue's id or message, say):
+    the event, snapshot and audit lines are written with the surrogate escaped, never lost."""
+    sinks = Sinks()
+    recorder = Recorder(
+        run_id="r",
+        strategy_id="s",
+        events=sinks.events,
+        states=sinks.states,
+        audit=sinks.audit,
+        metrics=sinks.metrics,
+    )
+    recorder.emit("ORDER_OUTCOME_UNKNOWN", {"client_order_id": "c1", "note": NAME})
+    recorder.snapshot({"fsm_state": "INIT", "note": NAME})
+    recorder.write_metrics()
+    (line,) = sinks.events.lines
+    assert orjson.loads(line)["payload"]["note"] == ESCAPED
+    assert orjson.loads(sinks.states.lines[0])["note"] == ESCAPED
+    assert _audit(sinks, "C2_ORDER_OUTCOME_UNKNOWN") == [{"client_order_id": "c1", "note": ESCAPED}]
+
+
+def test_the_json_output_escapes_a_lone_surrogate(capsys: pytest.CaptureFixture[str]):
+    emit_json({"run_dir": f"runs/{NAME}"})
+    assert capsys.readouterr().out == '{"run_dir":"runs/report_\\\\udcff.csv"}\n'
+
+
+def test_valid_text_leaves_valid_text_alone():
+    for text in ("plain", "caf\u00e9 \u2014 \U0001f600", ""):
+        assert valid_text(text) is text
+    assert valid_text(f"{NAME} and \ud800") == f"{ESCAPED} and \\ud800"
+
+
+def test_the_cli_winds_a_strategy_error_with_an_undecodable_byte_down(tmp_path: Path):
+    """The reviewer's run: exit 4, STRATEGY_ERROR, wound down, sealed FAILED, verified."""
+    package = tmp_path / "surrpkg"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "s.py").write_text(
+        textwrap.dedent(
+            """
+            from decimal import Decimal
+            from livesession import OrderIntent, Side
+
+            class S:
+                def __init__(self, *, strategy_id):
+                    self.strategy_id, self.n = strategy_id, 0
+                def on_bar(self, bar, view):
+                    self.n += 1
+                    if self.n == 2:
+                        return [OrderIntent(symbol=bar.symbol, side=Side.BUY,
+                                            quantity=Decimal("0.010"), reason="in")]
+                    if self.n == 5:
+                        name = b"report_\\xff.csv".decode("utf-8", "surrogateescape")
+                        raise RuntimeError(f"cannot read {name}")
+                    return []
+                def get_state(self):
+                    return {"n": self.n}
+                def set_state(self, state):
+                    self.n = state["n"]
+
+            def make(*, strategy_id):
+                return S(strategy_id=strategy_id)
+            """
+        )
+    )
+    config = tmp_path / "surr.toml"
+    config.write_text(
+        'run_id = "surr"\nsteps = 10\nstrategy_id = "surr"\nstrategy_factory = "surrpkg.s:make"\n'
+    )
+    out = tmp_path / "runs"
+    done = subprocess.run(
+        [sys.executable, "-m", "livesession.cli", "dryrun", "-c", str(config), "--out", str(out)],
+        capture_output=True,
+        check=False,
+        timeout=120,
+    )
+    assert done.returncode == 4, done.stderr
+    assert done.stderr.decode("utf-8") == (
+        f"livesession: failed: STRATEGY_ERROR (RuntimeError: cannot read {ESCAPED}); wound "
+        f"down (cancelled, flattened) and sealed FAILED: {out / 'surr'}\n"
+    )
+    assert verify_run(out / "surr").ok
+    audit = (out / "surr" / "audit.jsonl").read_text(encoding="utf-8")
+    said = '"payload":{"error":"RuntimeError","message":"cannot read report_\\\\udcff.csv"'
+    assert f'"code":"C2_STRATEGY_ERROR",{said}' in audit
+
+
+def test_a_check_s_detail_with_a_lone_surrogate_rejects_the_run_as_it_should(tmp_path: Path):
+    """A caller's preflight check that quotes a file name: the run is REJECTED by that check
+    (not an error of the session's), its PREFLIGHT_CHECK written, the result's detail valid."""
+
+    def inputs_present(_ctx: object) -> CheckResult:
+        return CheckResult(name="inputs", passed=False, reason="MISSING", detail=f"no {NAME}")
+
+    sinks = Sinks()
+    config = DryrunConfig(run_id="text", strategy_id="scripted", steps=20)
+    orch = LiveSessionOrchestrator(config, checks=(inputs_present,), **sinks.kwargs())
+    assert not orch.preflight()
+    orch.close()
+    result = orch.result()
+    assert (result.status, result.reason, result.detail) == (
+        SessionStatus.REJECTED,
+        "MISSING",
+        f"no {ESCAPED}",
+    )
+    failed = [e for e in sinks.events_of("PREFLIGHT_CHECK") if not e["payload"]["passed"]]
+    assert [e["payload"]["detail"] for e in failed] == [f"no {ESCAPED}"]
+    _verified(sinks, tmp_path / "run")
+
+
+def test_an_alert_carries_a_lone_surrogate_escaped():
+    """Audit observers see a record before it is written: an alert made from one whose text
+    holds a lone surrogate (a lease backend's error, say) is still a JSON document."""
+    alert = alert_for(
+        "C2_LEASE_LOST",
+        {"reason": f"gone {NAME}", "error": f"cannot read {NAME}"},
+        run_id="r",
+        state="ERROR_REQUIRES_OPERATOR",
+        status="FAILED",
+        ts="2026-01-01T00:00:00Z",
+        audit_seq=3,
+    )
+    assert alert is not None
+    document = orjson.loads(orjson.dumps(alert.to_json()))
+    assert document["detail"]["error"] == f"cannot read {ESCAPED}"
+    assert document["reason"] == f"gone {ESCAPED}"
