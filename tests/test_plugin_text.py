@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -33,8 +32,10 @@ from livesession import (
 )
 from livesession._artifacts.recorder import Recorder
 from livesession._cli_output import emit_json
+from livesession._cli_runs import _say_rejected
 from livesession._domain.alerts import alert_for
-from livesession._support.text import valid_text
+from livesession._support.references import raised
+from livesession._support.text import one_line, valid_text
 from livesession.verify import verify_run
 
 from _helpers import Sinks
@@ -213,42 +214,42 @@ def test_valid_text_leaves_valid_text_alone():
     assert valid_text(f"{NAME} and \ud800") == f"{ESCAPED} and \\ud800"
 
 
-def test_the_cli_winds_a_strategy_error_with_an_undecodable_byte_down(tmp_path: Path):
-    """The reviewer's run: exit 4, STRATEGY_ERROR, wound down, sealed FAILED, verified."""
-    package = tmp_path / "surrpkg"
+_RAISING_PACKAGE = """
+from decimal import Decimal
+from livesession import OrderIntent, Side
+
+class S:
+    def __init__(self, *, strategy_id):
+        self.strategy_id, self.n = strategy_id, 0
+    def on_bar(self, bar, view):
+        self.n += 1
+        if self.n == 2:
+            return [OrderIntent(symbol=bar.symbol, side=Side.BUY,
+                                quantity=Decimal("0.010"), reason="in")]
+        if self.n == 5:
+            raise RuntimeError(MESSAGE)
+        return []
+    def get_state(self):
+        return {"n": self.n}
+    def set_state(self, state):
+        self.n = state["n"]
+
+def make(*, strategy_id):
+    return S(strategy_id=strategy_id)
+"""
+
+
+def _cli_run_raising(
+    tmp_path: Path, message: str
+) -> tuple[subprocess.CompletedProcess[bytes], Path]:
+    """A CLI dry run whose strategy (a package by reference) raises ``message`` on bar 5."""
+    package = tmp_path / "raisepkg"
     package.mkdir()
     (package / "__init__.py").write_text("")
-    (package / "s.py").write_text(
-        textwrap.dedent(
-            """
-            from decimal import Decimal
-            from livesession import OrderIntent, Side
-
-            class S:
-                def __init__(self, *, strategy_id):
-                    self.strategy_id, self.n = strategy_id, 0
-                def on_bar(self, bar, view):
-                    self.n += 1
-                    if self.n == 2:
-                        return [OrderIntent(symbol=bar.symbol, side=Side.BUY,
-                                            quantity=Decimal("0.010"), reason="in")]
-                    if self.n == 5:
-                        name = b"report_\\xff.csv".decode("utf-8", "surrogateescape")
-                        raise RuntimeError(f"cannot read {name}")
-                    return []
-                def get_state(self):
-                    return {"n": self.n}
-                def set_state(self, state):
-                    self.n = state["n"]
-
-            def make(*, strategy_id):
-                return S(strategy_id=strategy_id)
-            """
-        )
-    )
-    config = tmp_path / "surr.toml"
+    (package / "s.py").write_text(_RAISING_PACKAGE.replace("MESSAGE", message))
+    config = tmp_path / "raise.toml"
     config.write_text(
-        'run_id = "surr"\nsteps = 10\nstrategy_id = "surr"\nstrategy_factory = "surrpkg.s:make"\n'
+        'run_id = "r"\nsteps = 10\nstrategy_id = "r"\nstrategy_factory = "raisepkg.s:make"\n'
     )
     out = tmp_path / "runs"
     done = subprocess.run(
@@ -257,13 +258,20 @@ def test_the_cli_winds_a_strategy_error_with_an_undecodable_byte_down(tmp_path: 
         check=False,
         timeout=120,
     )
+    return done, out / "r"
+
+
+def test_the_cli_winds_a_strategy_error_with_an_undecodable_byte_down(tmp_path: Path):
+    """The reviewer's run: exit 4, STRATEGY_ERROR, wound down, sealed FAILED, verified."""
+    message = "'cannot read ' + b'report_\\xff.csv'.decode('utf-8', 'surrogateescape')"
+    done, run_dir = _cli_run_raising(tmp_path, message)
     assert done.returncode == 4, done.stderr
     assert done.stderr.decode("utf-8") == (
         f"livesession: failed: STRATEGY_ERROR (RuntimeError: cannot read {ESCAPED}); wound "
-        f"down (cancelled, flattened) and sealed FAILED: {out / 'surr'}\n"
+        f"down (cancelled, flattened) and sealed FAILED: {run_dir}\n"
     )
-    assert verify_run(out / "surr").ok
-    audit = (out / "surr" / "audit.jsonl").read_text(encoding="utf-8")
+    assert verify_run(run_dir).ok
+    audit = (run_dir / "audit.jsonl").read_text(encoding="utf-8")
     said = '"payload":{"error":"RuntimeError","message":"cannot read report_\\\\udcff.csv"'
     assert f'"code":"C2_STRATEGY_ERROR",{said}' in audit
 
@@ -307,3 +315,58 @@ def test_an_alert_carries_a_lone_surrogate_escaped():
     document = orjson.loads(orjson.dumps(alert.to_json()))
     assert document["detail"]["error"] == f"cannot read {ESCAPED}"
     assert document["reason"] == f"gone {ESCAPED}"
+
+
+def test_the_cli_s_failed_line_escapes_a_nul_and_every_other_control(tmp_path: Path):
+    """Bug: the one stderr line joined whitespace (newlines, tabs, U+2028) into spaces, but a
+    NUL, an ESC (which a terminal acts on), a DEL or a C1 control went out as they were. Each
+    is its ``\\xNN`` escape now; the run's files keep the message as the strategy gave it."""
+    message = '"nul\\x00 esc\\x1b[31m del\\x7f csi\\x9b bell\\x07 nl\\n cr\\r ls\\u2028 end"'
+    done, run_dir = _cli_run_raising(tmp_path, message)
+    assert done.returncode == 4, done.stderr
+    assert done.stderr.decode("utf-8") == (
+        "livesession: failed: STRATEGY_ERROR (RuntimeError: nul\\x00 esc\\x1b[31m del\\x7f "
+        "csi\\x9b bell\\x07 nl cr ls end); wound down (cancelled, flattened) and sealed FAILED: "
+        f"{run_dir}\n"
+    )
+    (line,) = [
+        event
+        for event in map(orjson.loads, (run_dir / "events.jsonl").read_bytes().splitlines())
+        if event["event_type"] == "STRATEGY_ERROR"
+    ]
+    assert line["payload"]["message"] == (
+        "nul\x00 esc\x1b[31m del\x7f csi\x9b bell\x07 nl\n cr\r ls\u2028 end"
+    )
+    assert verify_run(run_dir).ok
+
+
+def test_the_rejected_line_is_one_printable_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    """A check's detail (a plug-in's text) on the ``rejected:`` line was printed as it was:
+    a NUL and an ESC went to the terminal."""
+
+    def inputs_present(_ctx: object) -> CheckResult:
+        return CheckResult(
+            name="inputs", passed=False, reason="MISSING", detail=f"no\x00 {NAME}\x1b[2J here"
+        )
+
+    config = DryrunConfig(run_id="text", strategy_id="scripted", steps=20)
+    orch = LiveSessionOrchestrator(config, checks=(inputs_present,), **Sinks().kwargs())
+    assert not orch.preflight()
+    orch.close()
+    _say_rejected(orch.result(), tmp_path)
+    said = f"livesession: rejected: MISSING: no\\x00 {ESCAPED}\\x1b[2J here\n"
+    assert capsys.readouterr().err == said
+
+
+def test_a_plug_in_that_fails_to_load_is_named_on_one_printable_line():
+    assert raised(ValueError("bad\x00 lookback\n\x1b[2J")) == (
+        "raised ValueError: bad\\x00 lookback \\x1b[2J"
+    )
+
+
+def test_one_line():
+    assert one_line("a\tb\n\nc\u2028d\x85e") == "a b c d e"
+    assert one_line("\x00\x01\x1b\x7f\x80\x9f") == "\\x00\\x01\\x1b\\x7f\\x80\\x9f"
+    assert one_line(f" {NAME} caf\u00e9 ") == f"{ESCAPED} caf\u00e9"

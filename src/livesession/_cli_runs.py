@@ -35,6 +35,7 @@ from ._session.coordinator import ONE_SHOT_OPERATOR, DryrunResult, LiveSessionOr
 from ._session.lease_keeper import LEASE_LOST
 from ._support.logging import configure_logging, disable_logging, import_structlog_without_rich
 from ._support.secrets import redact_text
+from ._support.text import one_line
 from .status import run_status
 
 if TYPE_CHECKING:
@@ -149,7 +150,7 @@ def _say_rejected(result: DryrunResult, run_dir: Path) -> None:
             holder, source = _postgres_holder(run_dir), "PostgreSQL"
         if holder:
             why += f" ({holder}, per {source})"
-    print(f"livesession: rejected: {redact_text(why)}", file=sys.stderr)  # noqa: T201 - the CLI's output
+    print(f"livesession: rejected: {one_line(redact_text(why))}", file=sys.stderr)  # noqa: T201 - the CLI's output
 
 
 def _postgres_holder(run_dir: Path) -> str | None:
@@ -341,8 +342,8 @@ def _refuse_unsealed(session: LiveSessionOrchestrator, result: DryrunResult, run
 def _failure(result: DryrunResult, run_dir: Path) -> str:
     """One line: why the run failed and what the CLI did about it (see RUNBOOK's exit codes)."""
     what = result.reason or "FAILED"
-    if result.detail:
-        what += f" ({' '.join(result.detail.split())})"
+    if result.detail:  # a plug-in's text: a NUL or an ESC in it would reach the terminal
+        what += f" ({one_line(result.detail)})"
     if result.state is SessionState.STOPPED:
         return f"{what}; wound down (cancelled, flattened) and sealed FAILED: {run_dir}"
     return (

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from .._exceptions import PluginError
+from .text import one_line
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -193,7 +194,7 @@ def raised(exc: BaseException) -> str:
     """
     if isinstance(exc, SystemExit):
         return f"raised SystemExit({exc.code!r})"
-    return f"raised {type(exc).__name__}: {' '.join(str(exc).split())}"
+    return f"raised {type(exc).__name__}: {one_line(str(exc))}"
 
 
 def a_(name: str) -> str:

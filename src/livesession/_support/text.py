@@ -1,17 +1,20 @@
-r"""Text a plug-in hands the session, made fit for the run's files.
+r"""Text a plug-in hands the session, made fit for the run's files and its one-line messages.
 
 A plug-in's text is not always valid Unicode: a name from ``os.listdir`` (or any bytes
 decoded with ``errors="surrogateescape"``) holds a lone surrogate for each byte that is not
 UTF-8 (``b"report_\xff.csv"`` is ``"report_\udcff.csv"``), and no JSON line can hold one.
 ``valid_text`` writes each lone surrogate as its backslash escape (``\udcff``), which keeps
-the byte it stood for readable.
+the byte it stood for readable. ``one_line`` makes text one printable line for stderr:
+whitespace runs (newlines, tabs, U+2028, ...) become one space and every other control
+character its ``\xNN`` escape (a NUL, an ESC a terminal would act on).
 """
 
 from __future__ import annotations
 
-from typing import Any
+import re
+from typing import Any, Final
 
-__all__ = ["surrogate_at", "valid_payload", "valid_text"]
+__all__ = ["one_line", "surrogate_at", "valid_payload", "valid_text"]
 
 
 def valid_text(text: str) -> str:
@@ -48,3 +51,17 @@ def valid_payload(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [valid_payload(v) for v in value]
     return value
+
+
+_CONTROL: Final = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+"""A control character (C0, DEL, C1): those that are not whitespace are left after
+``str.split`` joins the rest."""
+
+
+def one_line(text: str) -> str:
+    r"""``text`` as one printable line: whitespace runs one space, other controls ``\xNN``.
+
+    Lone surrogates are escaped too (``valid_text``), so the line encodes on any stream.
+    """
+    joined = " ".join(valid_text(text).split())
+    return _CONTROL.sub(lambda match: f"\\x{ord(match.group()):02x}", joined)
