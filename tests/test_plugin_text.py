@@ -370,3 +370,26 @@ def test_one_line():
     assert one_line("a\tb\n\nc\u2028d\x85e") == "a b c d e"
     assert one_line("\x00\x01\x1b\x7f\x80\x9f") == "\\x00\\x01\\x1b\\x7f\\x80\\x9f"
     assert one_line(f" {NAME} caf\u00e9 ") == f"{ESCAPED} caf\u00e9"
+
+
+def test_a_check_s_detail_of_many_lines_is_recorded_on_one(tmp_path: Path):
+    """Bug: a caller's check whose detail had a newline (a listing of the files it missed)
+    was recorded as it was, and the run failed verify (the schema keeps a check's detail
+    to one line): the PREFLIGHT_CHECK event and its C2_REJECT record were schema
+    violations. The detail is recorded on one line, as the CLI prints it."""
+
+    def inputs_present(_ctx: object) -> CheckResult:
+        detail = "missing:\n  prices.csv\n  fx\x00.csv"
+        return CheckResult(name="inputs", passed=False, reason="MISSING", detail=detail)
+
+    sinks = Sinks()
+    config = DryrunConfig(run_id="text", strategy_id="scripted", steps=20)
+    orch = LiveSessionOrchestrator(config, checks=(inputs_present,), **sinks.kwargs())
+    assert not orch.preflight()
+    orch.close()
+    one = "missing: prices.csv fx\\x00.csv"
+    assert orch.result().detail == one
+    failed = [e for e in sinks.events_of("PREFLIGHT_CHECK") if not e["payload"]["passed"]]
+    assert [e["payload"]["detail"] for e in failed] == [one]
+    assert _audit(sinks, "C2_REJECT_MISSING")[0]["detail"] == one
+    _verified(sinks, tmp_path / "run")

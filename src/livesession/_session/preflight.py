@@ -17,6 +17,7 @@ from .._exceptions import SinkFailure
 from .._market.strategies import SmaCrossover
 from .._risk.checks import CheckResult, PreflightContext
 from .._support.logging import get_logger
+from .._support.text import one_line
 from .._typing import SandboxAware, VenueKind
 from .._version import __version__
 
@@ -170,6 +171,8 @@ def _clock_check(problem: str) -> CheckResult:
 def _record(p: SessionParts, results: list[CheckResult], result: CheckResult) -> None:
     if not result.passed:  # a check of the caller's may give free text: the audit needs a code
         result = attrs.evolve(result, reason=record_code(result.reason, default="CHECK_FAILED"))
+    if result.detail:  # and a detail of many lines, or with controls: the record has one line
+        result = attrs.evolve(result, detail=one_line(result.detail))
     results.append(result)
     payload: dict[str, Any] = {
         "check": result.name,
