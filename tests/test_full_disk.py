@@ -119,6 +119,34 @@ def test_a_store_refused_its_write_leaves_a_run_resume_finishes(
     assert (run_dir / names.EVENTS).read_bytes() == whole
 
 
+@pytest.mark.broken_run("the file system refuses writes on purpose: the run is not sealed")
+@pytest.mark.parametrize("limit", [40_000, 204_800])
+def test_a_write_cut_short_leaves_whole_lines_and_verify_names_the_first_lost(
+    tmp_path: Path, limit: int
+) -> None:
+    """Bug: the write that met the limit stored part of the events sink's buffer, and the
+    run counted every line it had handed over: events.jsonl ended in half a line,
+    metrics.json claimed a line more than it held (``events_emitted`` 621,
+    ``events_sink_failed_at`` 622 over 620 whole lines), and verify listed eight
+    violations. The file keeps its whole lines, metrics.json counts them and names the
+    next, and verify reports the one violation docs/artifacts.md promises."""
+    out = tmp_path / "runs"
+    run_dir = out / "r"
+    done = _cli("dryrun", "--out", out, "--run-id", "r", *ARGS, limit=limit)
+    assert done.returncode == 2, done.stderr
+    events = (run_dir / names.EVENTS).read_bytes()
+    assert events.endswith(b"\n"), "events.jsonl ends in half a line"
+    whole = events.count(b"\n")
+    metrics = json.loads((run_dir / names.METRICS).read_text())
+    assert (metrics["events_sink_failed_at"], metrics["events_emitted"]) == (whole + 1, whole)
+    said = f"events sink failed at line {whole + 1} (OSError: [Errno 27] File too large)"
+    verified = verify_run(run_dir)
+    assert verified.summary.startswith(f"{said}: the run is not sealed"), verified.summary
+    assert verified.violations == (
+        f"events.jsonl:{whole + 1}: never written: the {said}, so the run has no C2_DRYRUN_STOP",
+    )
+
+
 def test_refused_while_the_run_is_created_nothing_is_left(tmp_path: Path) -> None:
     out = tmp_path / "runs"
     done = _cli("dryrun", "--out", out, "--run-id", "r", *ARGS, limit=1_000)

@@ -60,6 +60,25 @@ class MetricsCollector:
         if event_type in ("STATE_CHANGED", "SESSION_STOPPED"):
             self.status = str(payload["status"])
 
+    def on_unwritten(self, event_type: str, payload: Mapping[str, Any]) -> None:
+        """Uncount an event whose line a buffering sink took but never stored.
+
+        ``on_event`` in reverse, but for the status, which stays the session's (as with
+        ``on_lost``). A count that falls to 0 is dropped, as if it had never been counted.
+        """
+        _less(self.by_type, event_type)
+        if event_type in ("RISK_REJECTED", "ORDER_REJECTED"):
+            _less(
+                self.rejects_by_reason,
+                str(payload.get("rule") or payload.get("reason") or "UNKNOWN"),
+            )
+        elif event_type == "PREFLIGHT_CHECK" and not payload.get("passed", True):
+            _less(self.rejects_by_reason, str(payload.get("reason", "UNKNOWN")))
+        elif event_type in FILL_EVENT_TYPES and payload.get("after_cancel"):
+            self.late_fills -= 1
+        elif event_type == "BROKER_CALL_RETRIED":
+            _less(self.broker_retries, str(payload["operation"]))
+
     def count(self, event_type: str) -> int:
         """How many events of ``event_type`` were emitted."""
         return self.by_type.get(event_type, 0)
@@ -116,3 +135,12 @@ class MetricsCollector:
         self.broker_retries = dict(state.get("broker_retries", {}))
         self.late_fills = state.get("late_fills", 0)
         self.status = state["status"]
+
+
+def _less(counts: dict[str, int], key: str) -> None:
+    """One fewer of ``key``; at 0 it is gone."""
+    left = counts.get(key, 0) - 1
+    if left > 0:
+        counts[key] = left
+    else:
+        counts.pop(key, None)

@@ -406,8 +406,8 @@ class Recorder:
             return
         cause = _cause(error)
         where: dict[str, int] = {}
-        if name in self._written:  # a contract file: the first line it may not hold
-            line = self._written[name] + 1
+        if name in self._written:  # a contract file: the first line it does not hold
+            line = self._stored_lines(name) + 1
             self.lost[name] = (line, cause)
             where["audit_record" if name == "audit" else "line"] = line
         self._mark_dead(name, cause, **where)
@@ -417,6 +417,29 @@ class Recorder:
             f"{name} sink failed after {self._max_retries} retries ({type(error).__name__}); "
             "the session stopped trading"
         ) from error
+
+    def _stored_lines(self, name: str) -> int:
+        """How many lines the file of ``name`` holds, now that its sink is given up.
+
+        A buffering sink (``FileLineSink``) may have taken lines that never reached its file
+        (a write refused part-way): it drops them (``drop_unwritten``), and they are
+        uncounted here, the events from the metrics and the audit records from the chain,
+        so that metrics.json counts what the files hold and the failure names the first
+        line the file lacks.
+        """
+        drop = getattr(self._sinks[name], "drop_unwritten", None)
+        dropped: bytes = drop() if callable(drop) else b""
+        lines = dropped.splitlines()
+        if name == "events":
+            for raw in lines:
+                event = orjson.loads(raw)
+                self.metrics.on_unwritten(event["event_type"], event["payload"])
+        elif name == "audit" and lines:  # the chain goes back to the last record written
+            first = orjson.loads(lines[0])
+            self.chain.seq, self.chain.head = first["seq"] - 1, first["prev_hash"]
+        self._written[name] -= len(lines)
+        self.offsets[name] -= len(dropped)
+        return self._written[name]
 
     def _mark_dead(self, name: str, cause: str, **where: int) -> None:
         """``name`` is written no more: recorded in ``dead`` and ``failures``, and logged."""

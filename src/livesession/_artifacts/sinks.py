@@ -6,11 +6,12 @@ a sink; plain file objects (text or binary, as ``open(path, "w")`` gives) are wr
 
 from __future__ import annotations
 
+import errno
 import io
 import os
 import weakref
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Final
 
 from .._support.fsutil import atomic_write_bytes
 from .._typing import LineSink, MetricsSink
@@ -27,8 +28,82 @@ __all__ = [
 ]
 
 
+_BUFFER_SIZE: Final = 1 << 16
+"""Bytes a file sink holds before it writes them out: 64 KiB, as the ``BufferedWriter`` it
+replaced held, and written out at the same moments (a crash leaves the same bytes)."""
+
+
+def _write_some(fd: int, data: bytes | bytearray) -> int:
+    """``os.write``: the bytes stored, which may be fewer than given; none is no room."""
+    stored = os.write(fd, data)
+    if not stored:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    return stored
+
+
+class _Appended:
+    """A file sink's file and the bytes it holds for it: what its finalizer flushes."""
+
+    __slots__ = ("broken", "buffer", "fd", "size")
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.buffer = bytearray()
+        self.size = os.fstat(fd).st_size
+        """The file's length: whole lines only, once a torn tail is cut."""
+        self.broken: OSError | None = None
+
+    def drain(self) -> None:
+        """Write out every byte held; on a failure, keep the file to its whole lines.
+
+        A write may store only part of what it is given (a full disk, a file size limit):
+        the loop goes on until all is written or a write raises. Then the bytes of a line
+        the file holds only in part are cut off again (``ftruncate``), and the lines not
+        written stay held, from their first byte: a retry writes them whole, and
+        ``FileLineSink.drop_unwritten`` gives them up.
+        """
+        if self.broken is not None:
+            raise self.broken
+        buffer = self.buffer
+        written = 0
+        try:
+            while written < len(buffer):  # no view of the buffer outlives a write: it is cut
+                written += _write_some(self.fd, buffer[written:] if written else buffer)
+        except BaseException:  # a refusal, or an interrupt between two writes
+            self._keep_whole_lines(written)
+            raise
+        self.size += written
+        buffer.clear()
+
+    def _keep_whole_lines(self, written: int) -> None:
+        """``written`` bytes of the buffer reached the file: cut a torn tail, hold the rest."""
+        whole = self.buffer.rfind(b"\n", 0, written) + 1
+        if whole < written:
+            try:
+                os.ftruncate(self.fd, self.size + whole)
+            except OSError as exc:  # the torn tail stays: nothing may be appended to it
+                self.broken = exc
+        self.size += whole
+        del self.buffer[:whole]
+
+    def close(self) -> None:
+        """Write out what is held and close the file (closed even when the write fails)."""
+        if self.fd < 0:
+            return
+        try:
+            if self.buffer:
+                self.drain()
+        finally:
+            fd, self.fd = self.fd, -1
+            os.close(fd)
+
+
 class FileLineSink:
-    """Appends lines to a file it owns (binary, buffered); ``sync`` is fsync.
+    """Appends lines to a file it owns (held in 64 KiB); ``sync`` is fdatasync.
+
+    A write the file system refuses part-way (a full disk, a file size limit) never leaves
+    half a line behind: the file is cut back to its last whole line, and
+    ``drop_unwritten`` gives up the lines it does not hold, which the session counts as lost.
 
     A sink dropped without ``close`` (with a session an application dropped unclosed)
     closes its file, flushing it, when it is garbage-collected.
@@ -36,30 +111,66 @@ class FileLineSink:
 
     def __init__(self, path: str | os.PathLike[str], *, append: bool = False) -> None:
         self.path = Path(path)
-        self._file: IO[bytes] = self.path.open("ab" if append else "xb", buffering=1 << 16)
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | (0 if append else os.O_EXCL)
+        fd = os.open(self.path, flags, 0o666)  # not inherited by a child (PEP 446)
+        try:
+            self._file = _Appended(fd)
+        except BaseException:
+            os.close(fd)
+            raise
+        self._buffer = self._file.buffer
         weakref.finalize(self, self._file.close).atexit = False
 
     def write_line(self, line: bytes) -> None:
-        """Append one line."""
-        self._file.write(line)
+        """Append one line (held until 64 KiB would be exceeded, see ``_overflow``)."""
+        buffer = self._buffer
+        if len(buffer) + len(line) > _BUFFER_SIZE:
+            self._overflow(line)
+        else:
+            buffer += line
+
+    def _overflow(self, line: bytes) -> None:
+        """``line`` does not fit: the held lines go out first, then it is held or written.
+
+        As a ``BufferedWriter`` does: a line longer than the buffer goes out at once. If
+        the file system refuses, the line is not taken (the error is raised; the file holds
+        none of it), so a retry of the same line never writes it twice.
+        """
+        self._file.drain()
+        self._buffer += line
+        if len(line) > _BUFFER_SIZE:
+            try:
+                self._file.drain()
+            except BaseException:
+                self._buffer.clear()  # only this line was held, and the file cut back to it
+                raise
 
     def flush(self) -> None:
-        """Flush the buffer to the operating system."""
-        self._file.flush()
+        """Write the held lines to the operating system."""
+        self._file.drain()
 
     def sync(self) -> None:
-        """Flush and fdatasync."""
-        self._file.flush()
-        os.fdatasync(self._file.fileno())
+        """Write the held lines and fdatasync."""
+        self._file.drain()
+        os.fdatasync(self._file.fd)
 
     def tell(self) -> int:
         """Bytes written so far (the file's length once flushed)."""
-        return self._file.tell()
+        return self._file.size + len(self._buffer)
+
+    def drop_unwritten(self) -> bytes:
+        """The lines taken that the file does not hold (a write refused them), now dropped.
+
+        For the session once the sink is given up for good: it counts these lines as
+        lost, so closing the sink must not write them after all.
+        """
+        lines = bytes(self._buffer)
+        self._buffer.clear()
+        return lines
 
     def close(self) -> None:
-        """Flush and close (closed even when the flush is refused, which then raises)."""
-        if not self._file.closed:
-            self._file.close()
+        """Write out and close (closed even when the write is refused, which then raises)."""
+        self._file.close()
 
     def __repr__(self) -> str:
         return f"FileLineSink({str(self.path)!r})"

@@ -185,8 +185,12 @@ class SessionLifecycle:
             "equity": plain(view.equity),
             "pnl": plain(view.pnl),
         }
+        # Each flush comes before what states the status: a file sink holds its lines until
+        # it writes them out, and a refusal found there makes the run FAILED, which the final
+        # snapshot, C2_DRYRUN_STOP and metrics.json must then say.
         for closing in (
             lambda: rec.emit("SESSION_STOPPED", stopped),
+            lambda: rec.flush(sync=False),
             lambda: self.snapshot("final", self.machine.state),  # even if the event was lost
             lambda: rec.flush(sync=False),
         ):
@@ -207,6 +211,10 @@ class SessionLifecycle:
         except SinkFailure:  # the audit died at its last record: metrics.json still says so
             self.failed = True
             self.reason = self.reason or _SINK_FAILED
+        try:
+            rec.flush(sync=False)  # the audit's last records, before metrics.json counts them
+        except SinkFailure:
+            self.failed = True
         if rec.failures and not self.detail:
             self.detail = rec.failure_summary()
         try:
