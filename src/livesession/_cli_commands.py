@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Final
 
 from ._artifacts import names
-from ._artifacts.runread import require_run
+from ._artifacts.runread import is_run_dir, require_run
 from ._cli_output import (
     EXIT_FAILED,
     EXIT_NO_EFFECT,
@@ -195,6 +195,7 @@ def _write_for_run(
             f"--output {output} is a directory: give a file's path, e.g. {output / default_name}"
         )
     hint = "write it elsewhere with --output PATH"
+    _refuse_run_file(output, run_dir, default_name, args.command, hint)
     if output.parent.is_dir():  # a missing one is said as such when the file is written
         _refuse_unwritable(output.parent, str(output), hint)
     with _output_refused(lambda path: path == output, str(output), hint):
@@ -203,6 +204,45 @@ def _write_for_run(
     if live:
         print(f"{'note':<10}{live}")  # noqa: T201 - the CLI's output
     return EXIT_OK
+
+
+def _refuse_run_file(output: Path, run_dir: Path, own: str, command: str, hint: str) -> None:
+    """Refuse (exit 2) an ``--output`` that lands in a run directory on any name but ``own``.
+
+    ``report`` and ``prom`` read a run's files only: given ``--output RUN/events.jsonl`` they
+    replaced the events they had just read, and exited 0. The path is judged where it leads
+    (``..`` and symlinks followed, the link's own place too): inside a run directory (the
+    one read, or any other) only the tool's own file, ``own``, is written. Every other name
+    there is the run's, or may be once the run writes it (a live run's ``timings.json``).
+    """
+    # realpath, not Path.resolve: a symlink loop is a path that leads nowhere, not an error.
+    placed = Path(os.path.realpath(output.parent)) / output.name
+    for target in dict.fromkeys((placed, Path(os.path.realpath(output)))):
+        run = _run_holding(target, run_dir)
+        if run is None or (target.parent == run and target.name == own):
+            continue
+        what = "a file of the run" if target.exists() else "inside the run directory"
+        raise UsageError(
+            f"--output {output} is {target}, {what} {run}: {command} never writes over a "
+            f"run's files (in a run directory it writes only {own}); {hint}"
+        )
+
+
+def _run_holding(path: Path, run_dir: Path) -> Path | None:
+    """The run directory ``path`` is inside (``run_dir`` or another run), or None."""
+    try:
+        run = run_dir.stat()
+    except OSError:
+        run = None
+    for parent in path.parents:
+        try:
+            here = parent.stat()
+        except OSError:
+            continue
+        same = run is not None and (here.st_dev, here.st_ino) == (run.st_dev, run.st_ino)
+        if same or is_run_dir(parent):
+            return parent
+    return None
 
 
 _OUT_HINT: Final = "write it elsewhere with --out DIR"

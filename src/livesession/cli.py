@@ -383,7 +383,11 @@ def build_parser() -> argparse.ArgumentParser:
         "Write one self-contained HTML report of a run (reads its artifacts only).",
         cmd_report,
     )
-    rep.add_argument("--output", type=_path, help="default RUN_DIR/report.html")
+    rep.add_argument(
+        "--output",
+        type=_path,
+        help="default RUN_DIR/report.html; never a run's own file (refused, exit 2)",
+    )
     rep.add_argument(
         "--verify",
         action="store_true",
@@ -398,7 +402,11 @@ def build_parser() -> argparse.ArgumentParser:
         "Write the run's metrics as a Prometheus textfile (for node_exporter).",
         cmd_prom,
     )
-    prm.add_argument("--output", type=_path, help="default RUN_DIR/livesession.prom")
+    prm.add_argument(
+        "--output",
+        type=_path,
+        help="default RUN_DIR/livesession.prom; never a run's own file (refused, exit 2)",
+    )
 
     _add_live_run_commands(sub)
     _add_burnin_command(sub)
