@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 from pathlib import Path
 
+import orjson
 import pytest
 
 from livesession.cli import main
@@ -99,3 +101,70 @@ class TestNeverOverARun:
         assert own.is_file()
         assert (tmp_path / "elsewhere.out").is_file()
         assert verify_run(run).ok
+
+
+@pytest.fixture(name="odd")
+def _odd(sealed: Path, tmp_path: Path) -> Path:
+    """A copy of the run under a directory whose name has a byte that is not UTF-8."""
+    root = tmp_path / os.fsdecode(b"bad\xffname")
+    try:
+        root.mkdir()
+    except OSError as exc:  # a file system that takes UTF-8 names only (APFS)
+        pytest.skip(f"this file system refuses the name: {exc}")
+    shutil.copytree(sealed, root / "done")
+    return root
+
+
+_SAID = "bad\\xffname"
+"""How JSON says the directory's name: the byte in backslash form (``_support.jsontext``)."""
+
+
+class TestPathsThatAreNotUtf8:
+    """``verify --json``, ``status --json``, ``list --json`` and ``dryrun --json`` ended in a
+    traceback for a path with a byte that is not UTF-8 (``TypeError: str is not valid UTF-8:
+    surrogates not allowed``), and ``evidence`` did its whole work, then wrote no bundle.
+    Such a byte is said as ``\\xff`` in every JSON document, and in the error line."""
+
+    @pytest.mark.parametrize(
+        ("argv", "code", "field"),
+        [
+            (["verify", "--json", "{run}"], 0, "run_dir"),
+            (["status", "--json", "{run}"], 0, "run_dir"),
+            (["list", "--json", "{root}"], 0, "out_dir"),
+            (["verify", "--json", "{root}/gone"], 2, "error"),
+            (["dryrun", "--json", "--out", "{root}", "--steps", "5", "-q"], 0, "run_dir"),
+        ],
+    )
+    def test_one_json_object_saying_the_byte(
+        self,
+        odd: Path,
+        capsys: pytest.CaptureFixture[str],
+        argv: list[str],
+        code: int,
+        field: str,
+    ) -> None:
+        args = [arg.format(run=odd / "done", root=odd) for arg in argv]
+
+        assert main(args) == code
+
+        captured = capsys.readouterr()
+        said = orjson.loads(captured.out)
+        assert _SAID in said[field]
+        assert said.get("exit_code", 0) == code  # list --json has none: it exits 0
+        if code:
+            assert captured.err == f"livesession: error: {said['error']}\n"
+
+    def test_evidence_writes_its_bundle(
+        self, odd: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        run = odd / "done"
+        out = odd / "evidence"
+
+        assert main(["evidence", str(run), "--out", str(out), "--json"]) == 0
+
+        said = orjson.loads(capsys.readouterr().out)
+        assert _SAID in said["manifest"]
+        manifest = orjson.loads((out / "manifest.json").read_bytes())
+        assert manifest["ok"], manifest["problems"]
+        assert _SAID in manifest["burnin"]["run_dir"]
+        assert [p.name for p in out.glob("EV-*.md")] == [Path(said["document"]).name]

@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Any, Final, TextIO
 import orjson
 
 from ._domain.decimal import plain
+from ._support.jsontext import dumps, json_text
 from ._support.secrets import redact_text
-from ._support.text import valid_payload
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -159,13 +159,12 @@ def json_only_on_stdout() -> Iterator[None]:
 
 
 def emit_json(obj: dict[str, Any]) -> None:
-    """The one JSON object of a ``--json`` command, on one stdout line (sorted keys)."""
+    r"""The one JSON object of a ``--json`` command, on one stdout line (sorted keys).
+
+    A path that is not UTF-8 is said as ``_support.jsontext`` says it (``bad\xffname``).
+    """
     out = _JSON_STDOUT[-1] if _JSON_STDOUT else sys.stdout
-    try:
-        text = orjson.dumps(obj, option=orjson.OPT_SORT_KEYS)
-    except orjson.JSONEncodeError:  # a plug-in's text with a lone surrogate, say
-        text = orjson.dumps(valid_payload(obj), option=orjson.OPT_SORT_KEYS)
-    print(text.decode(), file=out)
+    print(dumps(obj, orjson.OPT_SORT_KEYS).decode(), file=out)
 
 
 def result_json(
@@ -231,7 +230,7 @@ def evidence_json(result: EvidenceResult, *, code: int) -> dict[str, Any]:
 
 def refused(exc: LiveSessionError, *, as_json: bool = False) -> int:
     """A writer refused because another holds the run (or its lease): one line, exit 3."""
-    line = redact_text(str(exc))
+    line = json_text(redact_text(str(exc)))  # the same line on stderr as in the JSON
     print(f"livesession: rejected: {line}", file=sys.stderr)  # noqa: T201 - the CLI's output
     if as_json:
         emit_json({"ok": False, "exit_code": EXIT_REJECTED, "error": line})

@@ -35,6 +35,7 @@ from .._rundir.lock import holder_of
 from .._rundir.plugins import check_recorded_sources
 from .._session.pipeline import DAILY_LOSS_KILL
 from .._support.fsutil import atomic_write_bytes
+from .._support.jsontext import json_safe
 from .._support.secrets import environment_secrets, find_secrets, may_hold_secret
 from .._version import __version__
 from ..burnin import Thresholds, evaluate_run, kill_drill, render_markdown
@@ -313,15 +314,25 @@ def write_evidence(
     }
     if sources:  # runs on the built-in strategy, feed and broker keep their manifest as it was
         manifest["plugins"] = _plugins(sources)
+    manifest_path, document = _write_bundle(target, doc_name, manifest)
+    return EvidenceResult(
+        manifest=manifest_path, document=document, ok=not problems, problems=tuple(problems)
+    )
+
+
+def _write_bundle(target: Path, doc_name: str, manifest: dict[str, Any]) -> tuple[Path, Path]:
+    r"""Write ``manifest.json`` and the EV document into ``target``; their paths.
+
+    A path that is not UTF-8 (``bad\xffname``) is said as ``_support.jsontext`` says it.
+    """
+    manifest = json_safe(manifest)
     manifest_path = target / "manifest.json"
     atomic_write_bytes(
         manifest_path, orjson.dumps(manifest, option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2)
     )
     document = target / doc_name
     atomic_write_bytes(document, _markdown(manifest).encode("utf-8"))
-    return EvidenceResult(
-        manifest=manifest_path, document=document, ok=not problems, problems=tuple(problems)
-    )
+    return manifest_path, document
 
 
 def _audited_config(run_dir: Path) -> str | None:
