@@ -393,3 +393,44 @@ class TestWriteReport:
 
         assert target.read_text(encoding="utf-8") == render_report(run)
         assert [p.name for p in target.parent.iterdir()] == ["report.html"]
+
+
+@pytest.mark.broken_run("it breaks a run to count its violations")
+class TestVerdictCounts:
+    """The report's own checks count as ``verify`` does, and say how many are not listed."""
+
+    def test_a_repeated_line_is_one_seq_problem_as_verify_says(self, tmp_path):
+        """One duplicated event line read as 2,733 violations (every later line's ``seq``
+        was held to its line number), while verify said 6: ``seq`` is held to the highest
+        before it, with verify's own words."""
+        from livesession.verify import verify_run
+
+        run = build_run(tmp_path / "run", bars=60)
+        events = run / "events.jsonl"
+        lines = events.read_bytes().splitlines(keepends=True)
+        lines.insert(40, lines[39])
+        events.write_bytes(b"".join(lines))
+
+        text = _text(render_report(run))
+        verified = verify_run(run)
+
+        said = [v for v in verified.violations if v.startswith("events.jsonl:") and "seq" in v]
+        assert said == ["events.jsonl:41: seq is 40, expected 41 (repeated or out of order)"]
+        assert said[0] in text
+        assert text.count("seq is") == 1  # not one for each of the 48 lines after it
+
+    def test_the_hidden_are_counted_from_the_total(self, tmp_path):
+        """With 2,733 found and 50 listed, it said "... and 4 more" (the listed lines less
+        those shown): it is the total less those shown."""
+        from livesession.report._scan import scan
+
+        run = build_run(tmp_path / "run")
+        events = run / "events.jsonl"
+        events.write_bytes(events.read_bytes() + b"not json\n" * 300)
+        total = scan(run).integrity.total
+
+        text = _text(render_report(run))
+
+        assert total > 300
+        assert f"{total:,} violation(s): this run is broken or incomplete." in text
+        assert f"... and {total - 50:,} more." in text

@@ -189,7 +189,7 @@ def _verification(run: ReportRun) -> str:
         "--verify</code> to run it inside the report."
     )
     if run.verified is not None:
-        return _verdict(run.verified.violations, full=True)
+        return _verdict(run.verified.violations, full=True, total=run.verified.total)
     checked = "\n".join(f"<li>{escape(c)}</li>" for c in CHECKED)
     missing = (
         '<p class="empty">Not fully verified: install the observability extra '
@@ -199,13 +199,18 @@ def _verification(run: ReportRun) -> str:
     )
     return (
         missing
-        + _verdict(tuple(run.integrity.problems), full=False, total=run.integrity.total)
+        + _verdict(run.integrity.problems, full=False, total=run.integrity.total)
         + f"\n<p>What this report checked, in the one pass it reads the run with:</p>\n"
         f"<ul>\n{checked}\n</ul>\n<p>{full}</p>"
     )
 
 
-def _verdict(problems: tuple[str, ...], *, full: bool, total: int | None = None) -> str:
+def _verdict(problems: tuple[str, ...], *, full: bool, total: int) -> str:
+    """The verdict: ``total`` problems, the first of ``problems`` listed, the rest counted.
+
+    ``problems`` is the verifier's list (at most 50 a file, then a line per file saying how
+    many more): what is not listed here is counted from ``total``, every problem found.
+    """
     if not problems:
         if full:
             return (
@@ -216,14 +221,14 @@ def _verdict(problems: tuple[str, ...], *, full: bool, total: int | None = None)
             '<p class="ok"><strong>Integrity checked:</strong> the audit chain is whole and '
             "closes over the bytes of the events and snapshots read here.</p>"
         )
-    count = len(problems) if total is None else total
+    # A line per file for those not listed comes after 50 listed: the shown are all listed.
     shown = problems[:_MAX_VIOLATIONS_SHOWN]
     items = "\n".join(f"<li>{escape(v)}</li>" for v in shown)
-    more = len(problems) - len(shown)
-    tail = f"<p>... and {more} more.</p>" if more > 0 else ""
+    more = total - len(shown)
+    tail = f"<p>... and {more:,} more.</p>" if more > 0 else ""
     what = "does not match the contract" if full else "is broken or incomplete"
     return (
-        f'<p class="bad"><strong>{count} violation(s):</strong> this run {what}.</p>\n'
+        f'<p class="bad"><strong>{total:,} violation(s):</strong> this run {what}.</p>\n'
         f'<ul class="violations">\n{items}\n</ul>{tail}'
     )
 

@@ -15,8 +15,10 @@ what falls out of the single pass it makes anyway, and says so:
   to its checkpoint) its event counts (``steps``, ``orders_submitted``, ``fills``,
   ``sink_retries``, ``late_fills``, ``events_by_type``) the events read.
 
-Problems read like the verifier's violations: ``<file>:<line>: <what>``, or ``<file>: <what>``
-for the file as a whole.
+Problems are the verifier's violations, collected and worded by its own ``Violations`` and
+``SeqCheck``: ``<file>:<line>: <what>``, or ``<file>: <what>`` for the file as a whole, at
+most 50 listed per file, and a ``seq`` break said once where it happens (one repeated line is
+one problem, not one for every line after it), so the report and ``verify`` agree.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ from typing import TYPE_CHECKING, Any, Final
 from .._artifacts import names
 from .._artifacts.audit_chain import GENESIS_HASH
 from .._artifacts.runread import json_object
+from ..verify._events import SeqCheck
+from ..verify._result import Violations
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -37,7 +41,6 @@ if TYPE_CHECKING:
 __all__ = ["CHECKED", "Integrity", "LineReader"]
 
 _CHUNK: Final = 1 << 20
-_MAX_PER_FILE: Final = 50
 
 CHECKED: Final = (
     "every line of events.jsonl and state_snapshots.jsonl is a JSON object with seq 1, 2, 3 ...",
@@ -96,30 +99,39 @@ class LineReader:
 
 
 class Integrity:
-    """The problems the report's own pass found, per file, in the verifier's format."""
+    """The problems the report's own pass found, per file, as the verifier collects them."""
 
     def __init__(self) -> None:
-        self.problems: list[str] = []
-        self.total = 0
-        self._per_file: dict[str, int] = {}
+        self._found = Violations()
+        self._seqs = SeqCheck()
         self.sha256: dict[str, str] = {}
         self.lines: dict[str, int] = {}
 
+    @property
+    def problems(self) -> tuple[str, ...]:
+        """The problems listed (at most 50 per file), then a line per file for the rest."""
+        return self._found.finish()
+
+    @property
+    def total(self) -> int:
+        """Every problem found, listed or not."""
+        return self._found.total
+
     def add(self, name: str, line: int, what: str) -> None:
-        """Record one problem (at most 50 listed per file; all counted)."""
-        self.total += 1
-        shown = self._per_file.get(name, 0)
-        self._per_file[name] = shown + 1
-        if shown < _MAX_PER_FILE:
-            # As the verifier says it: a problem of the file as a whole (line 0) names no line.
-            self.problems.append(f"{name}:{line}: {what}" if line else f"{name}: {what}")
-        elif shown == _MAX_PER_FILE:
-            self.problems.append(f"{name}: more problems not listed")
+        """Record one problem (line 0: the file as a whole)."""
+        self._found.add(name, line, what)
 
     def seq(self, name: str, line: int, record: dict[str, Any]) -> None:
-        """Check that the record's ``seq`` is its line number."""
-        if record.get("seq") != line:
-            self.add(name, line, f"seq {record.get('seq')!r}, expected {line}")
+        """Check the record's ``seq`` as ``verify`` does: held to the highest before it.
+
+        A ``seq`` that is no integer is one problem, and taken for the one expected.
+        """
+        seq = record.get("seq")
+        if type(seq) is not int:
+            expected = self._seqs.expected(name)
+            self.add(name, line, f"seq {seq!r}, expected {expected}")
+            seq = expected
+        self._seqs(self._found, name, line, seq)
 
     def missing(self, name: str) -> None:
         """The file is not there."""

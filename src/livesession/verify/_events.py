@@ -34,8 +34,12 @@ class SeqCheck:
     def __init__(self) -> None:
         self._highest: dict[str, int] = {}
 
+    def expected(self, name: str) -> int:
+        """The ``seq`` the next record of ``name`` should have: one past the highest so far."""
+        return self._highest.get(name, 0) + 1
+
     def __call__(self, report: Violations, name: str, number: int, seq: int) -> None:
-        expected = self._highest.get(name, 0) + 1
+        expected = self.expected(name)
         if seq != expected:
             why = (
                 f"{seq - expected} record(s) missing or moved"
