@@ -47,7 +47,6 @@ import attrs
 from ._artifacts import names
 from ._artifacts.runread import (
     RUN_MARKERS,
-    ends_unfit,
     is_run_dir,
     last_whole_line,
     read_json_object,
@@ -61,6 +60,7 @@ from ._rundir.layout import read_run_config
 from ._rundir.livecut import live_trading
 from ._rundir.lock import holder_of
 from ._rundir.resume import resume_problem
+from ._rundir.seal import claimed_seal
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -135,6 +135,9 @@ class RunStatus:
     problem: str = ""
     """For ``not_a_run``: what is missing; for ``needs_operator``: what the files lack for
     the seal they claim (then ``verify`` says more)."""
+    sealed: bool = False
+    """Sealed, and the files bear it out (``_rundir.seal``, as ``report`` and ``evidence``
+    read it): not for a live run, a crash, nor a seal in doubt (``problem``)."""
     objects: dict[str, str] = attrs.field(factory=dict)
     """Plug-ins the run was started with as objects (``strategy``: ``pkg.mod.Class``):
     only ``resume_run`` with the same objects passed again can continue it."""
@@ -343,51 +346,6 @@ def _sealed_verdict(state: object, *, failed: bool) -> Verdict:
     return Verdict.COMPLETED
 
 
-def _seal(
-    run_dir: Path, checkpoint: dict[str, Any], snapshot: dict[str, Any] | None
-) -> Verdict | None:
-    """The verdict of a sealed run, or None when the run is not sealed.
-
-    Sealed: the sealing checkpoint says so, or (a run with no checkpoint store, such as the
-    runbook's four files) the audit log's last whole record is ``C2_DRYRUN_STOP``. A run with
-    a checkpoint that is not the sealing one is not sealed, whatever its audit log ends with
-    (a full disk refused the sealing checkpoint, or the process died just before it):
-    ``resume`` continues such a run from its checkpoint.
-    """
-    if checkpoint.get("sealed") is True:
-        return _sealed_verdict(checkpoint.get("fsm_state"), failed=bool(checkpoint.get("failed")))
-    if checkpoint:
-        return None
-    stop = last_whole_line(run_dir / names.AUDIT)
-    if stop is None or stop.get("code") != "C2_DRYRUN_STOP":
-        return None
-    payload = stop.get("payload") if isinstance(stop.get("payload"), dict) else {}
-    status = payload.get("status") if isinstance(payload, dict) else None
-    return _sealed_verdict((snapshot or {}).get("fsm_state"), failed=status == "FAILED")
-
-
-def _seal_in_doubt(run_dir: Path) -> str:
-    """What the files lack for the seal that is claimed ("" when they bear it out).
-
-    Read from the ends of the files only (a supervisor polls this): every contract file,
-    whole, events ending with ``SESSION_STOPPED`` and audit with ``C2_DRYRUN_STOP``.
-    """
-    lacks = ends_unfit(run_dir, (names.SNAPSHOTS,))  # the ends of the others: below
-    last = last_whole_line(run_dir / names.EVENTS) or {}
-    if last.get("event_type") != "SESSION_STOPPED" and (run_dir / names.EVENTS).is_file():
-        found = last.get("event_type")
-        ends = f"its last event is {found}" if found else "no JSON line at its end"
-        lacks.append(f"{names.EVENTS} does not end with SESSION_STOPPED ({ends})")
-    stop = last_whole_line(run_dir / names.AUDIT) or {}
-    if stop.get("code") != "C2_DRYRUN_STOP" and (run_dir / names.AUDIT).is_file():
-        lacks.append(f"{names.AUDIT} does not end with C2_DRYRUN_STOP")
-    if not lacks:
-        return ""
-    if not (run_dir / names.RUN_META).is_file():
-        lacks.insert(0, f"no {names.RUN_META}")
-    return f"the seal is not borne out: {'; '.join(lacks)}"
-
-
 def run_status(run_dir: Path, *, now: dt.datetime | None = None) -> RunStatus:
     """Where the run in ``run_dir`` stands. Never raises for a bad path (``not_a_run``).
 
@@ -406,9 +364,10 @@ def run_status(run_dir: Path, *, now: dt.datetime | None = None) -> RunStatus:
     snapshot = last_whole_line(run_dir / names.SNAPSHOTS)
     state = (snapshot or {}).get("fsm_state") or checkpoint.get("fsm_state")
     status = (snapshot or {}).get("status")
-    sealed = None if holder is not None else _seal(run_dir, checkpoint, snapshot)
+    seal = None if holder is not None else claimed_seal(run_dir, checkpoint, snapshot)
+    sealed = None if seal is None else _sealed_verdict(seal.fsm_state, failed=seal.failed)
     problem_of_resume: str | None = None
-    doubt = "" if sealed is None else _seal_in_doubt(run_dir)
+    doubt = "" if seal is None else seal.doubt
     if holder is not None:
         operator = state == SessionState.ERROR_REQUIRES_OPERATOR.value
         verdict = Verdict.NEEDS_OPERATOR if operator else Verdict.RUNNING
@@ -432,6 +391,7 @@ def run_status(run_dir: Path, *, now: dt.datetime | None = None) -> RunStatus:
         verdict=verdict,
         run_id=cfg.run_id if cfg is not None else (snapshot or {}).get("run_id"),
         problem=doubt,
+        sealed=seal is not None and seal.whole,
         state=state,
         status=status,
         reason=str(checkpoint.get("reason") or ""),

@@ -38,11 +38,12 @@ from .._support.fsutil import atomic_write_bytes
 from .._support.jsontext import json_safe
 from .._support.secrets import environment_secrets, find_secrets, may_hold_secret
 from .._version import __version__
-from ..burnin import Thresholds, evaluate_run, kill_drill, render_markdown
-from ..controls import control_lines, control_map
-from ..status import Verdict, run_status
-from ..verify import verify_run
-from ._outcome import outcome, outcome_lines
+from ..burnin import Thresholds, evaluate_run, kill_drill
+from ..controls import control_map
+from ..status import RunStatus, Verdict, run_status
+from ..verify import VerifyResult, verify_run
+from ._document import markdown
+from ._outcome import outcome
 from ._rerun import Rerun, replay_steps, timeout_for
 from ._rerun import sha256_file as _sha256
 
@@ -248,12 +249,14 @@ def write_evidence(
     note = progress or _quiet
     timeout_s = rerun_timeout_s or timeout_for(replay_steps(run_dir, cfg.steps))
     standing = run_status(run_dir)
-    crashed = standing.verdict is Verdict.CRASHED
+    crashed = standing.verdict is Verdict.CRASHED  # a seal in doubt is re-run: a whole run
     rerun = Rerun.start(run_dir, rerunnable=rerunnable, timeout_s=timeout_s, sealed=not crashed)
     try:
         if rerun.running:
             note("determinism re-run started in a second process")
-        checked = _checks(run_dir, rerunnable=rerunnable, generated=generated, note=note)
+        checked = _checks(
+            run_dir, rerunnable=rerunnable, generated=generated, note=note, standing=standing
+        )
         if rerun.running:
             note("waiting for the determinism re-run")
         determinism = rerun.verdict()
@@ -262,31 +265,14 @@ def write_evidence(
     verification, fired, drill, burnin, secrets, digests, ended = checked
     audit_lines = (run_dir / names.AUDIT).read_bytes().splitlines()
     audit_head = hashlib.sha256(audit_lines[-1]).hexdigest() if audit_lines else None
-    problems: list[str] = []
-    if crashed:
-        problems.append(
-            f"the run is not sealed: `livesession resume {run_dir}` finishes it, then write "
-            "its evidence again"
-            if standing.resumable
-            else f"the run is not sealed and cannot be resumed ({standing.resume_problem})"
-        )
-    if not verification.ok:
-        problems.append(f"verify found {len(verification.violations)} violation(s)")
-    if determinism["status"] == "MISMATCH":
-        wrote = meta.get("version")
-        problems.append(
-            "the determinism re-run does not match"
-            + (
-                f" (the run was written by livesession {wrote}, the re-run is {__version__}: "
-                f"re-run the config with {__version__}, or check it with livesession {wrote})"
-                if wrote != __version__
-                else ""
-            )
-        )
-    elif determinism["status"] == "ERROR":
-        problems.append("the determinism re-run did not complete")
-    if secrets:
-        problems.append(f"the secret scan found {len(secrets)} finding(s)")
+    problems = _problems(
+        run_dir,
+        standing=standing,
+        verification=verification,
+        determinism=determinism,
+        secrets=secrets,
+        meta=meta,
+    )
     manifest = {
         "schema": "LIVESESSION_EVIDENCE_V1",
         "run_id": cfg.run_id,
@@ -320,6 +306,46 @@ def write_evidence(
     )
 
 
+def _problems(
+    run_dir: Path,
+    *,
+    standing: RunStatus,
+    verification: VerifyResult,
+    determinism: dict[str, Any],
+    secrets: list[str],
+    meta: dict[str, Any],
+) -> list[str]:
+    """What fails the bundle: the seal (as ``status`` reads it), verify, the re-run, secrets."""
+    problems: list[str] = []
+    if standing.problem:  # a seal the files do not bear out: as status and verify say
+        problems.append(f"{standing.problem}: keep the run as it is and report it")
+    elif not standing.sealed:
+        problems.append(
+            f"the run is not sealed: `livesession resume {run_dir}` finishes it, then write "
+            "its evidence again"
+            if standing.resumable
+            else f"the run is not sealed and cannot be resumed ({standing.resume_problem})"
+        )
+    if not verification.ok:
+        problems.append(f"verify found {len(verification.violations)} violation(s)")
+    if determinism["status"] == "MISMATCH":
+        wrote = meta.get("version")
+        problems.append(
+            "the determinism re-run does not match"
+            + (
+                f" (the run was written by livesession {wrote}, the re-run is {__version__}: "
+                f"re-run the config with {__version__}, or check it with livesession {wrote})"
+                if wrote != __version__
+                else ""
+            )
+        )
+    elif determinism["status"] == "ERROR":
+        problems.append("the determinism re-run did not complete")
+    if secrets:
+        problems.append(f"the secret scan found {len(secrets)} finding(s)")
+    return problems
+
+
 def _write_bundle(target: Path, doc_name: str, manifest: dict[str, Any]) -> tuple[Path, Path]:
     r"""Write ``manifest.json`` and the EV document into ``target``; their paths.
 
@@ -331,7 +357,7 @@ def _write_bundle(target: Path, doc_name: str, manifest: dict[str, Any]) -> tupl
         manifest_path, orjson.dumps(manifest, option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2)
     )
     document = target / doc_name
-    atomic_write_bytes(document, _markdown(manifest).encode("utf-8"))
+    atomic_write_bytes(document, markdown(manifest).encode("utf-8"))
     return manifest_path, document
 
 
@@ -349,35 +375,31 @@ def _audited_config(run_dir: Path) -> str | None:
     return recorded if isinstance(recorded, str) else None
 
 
-def _rail_fired(m: dict[str, Any], rule: str, count: int) -> str:
-    """``count``, and for DAILY_LOSS how many of its firings pulled the kill switch."""
-    kills = sum(
-        1
-        for k in m["fired"]["kill_switch"]
-        if k.get("event") == "KILL_SWITCH" and k.get("reason") == rule == DAILY_LOSS_KILL
-    )
-    return f"{count} ({kills} by pulling the kill switch)" if kills else str(count)
-
-
 def _quiet(_phase: str) -> None:
     """No progress shown."""
 
 
 def _checks(
-    run_dir: Path, *, rerunnable: bool, generated: set[str], note: Callable[[str], None]
+    run_dir: Path,
+    *,
+    rerunnable: bool,
+    generated: set[str],
+    note: Callable[[str], None],
+    standing: RunStatus,
 ) -> tuple[
     Any, dict[str, Any], dict[str, Any], dict[str, Any], list[str], dict[str, str], dict[str, Any]
 ]:
     """Everything but the re-run.
 
-    Verify, fired counts, kill drill, burn-in, scan, digests, and how the run ended.
+    Verify, fired counts, kill drill, burn-in, scan, digests, and how the run ended (sealed
+    as ``standing``, the run's status, reads the seal).
     """
     note("verifying the run")
     verification = verify_run(run_dir)
     note("reading events")
     # One pass over a stream of the events: a long run's are never all held at once.
     counted = _Fired(run_dir)
-    ended = outcome(run_dir, counted.each(iter_records(run_dir / names.EVENTS)))
+    ended = outcome(run_dir, counted.each(iter_records(run_dir / names.EVENTS)), standing)
     fired = counted.result()
     note("kill drill")
     drill = (
@@ -396,109 +418,3 @@ def _checks(
         if p.is_file() and p.name not in generated
     }
     return verification, fired, drill, burnin, secrets, digests, ended
-
-
-def _plugin_lines(plugins: dict[str, Any]) -> list[str]:
-    if not plugins:
-        return []
-    lines = ["## Code that ran", ""]
-    lines += [f"- {record['summary']}" for record in plugins.values()]
-    return [*lines, ""]
-
-
-def _positions(positions: dict[str, str]) -> str:
-    return ", ".join(f"{symbol} {qty}" for symbol, qty in sorted(positions.items()))
-
-
-def _markdown(m: dict[str, Any]) -> str:
-    lines = [
-        f"# Evidence: run `{m['run_id']}`",
-        "",
-        f"- Result: **{'PASS' if m['ok'] else 'FAIL'}**"
-        + ("" if m["ok"] else f" ({'; '.join(m['problems'])})"),
-        f"- Created (UTC): {m['created_utc']}",
-        f"- livesession {m['livesession_version']}, git commit `{m['git_commit'] or 'unknown'}`",
-        (
-            "- Config SHA-256 (`config_sha256`, in the audit chain: `SESSION_STARTED`, "
-            f"`C2_DRYRUN_START`): `{m['config_hash'] or 'not recorded'}`"
-        ),
-        (
-            "- Full config hash (`run.json` `config_hash`: `durability`, `checkpoint_every` "
-            f"and `base_dir` too): `{m['full_config_sha256']}`"
-        ),
-        f"- Audit head: `{m['audit_head']}`",
-        "",
-        *outcome_lines(m["outcome"]),
-        *_plugin_lines(m.get("plugins") or {}),
-        "## Verification",
-        "",
-        f"Independent verification: **{'clean' if m['verify']['ok'] else 'VIOLATIONS'}**.",
-    ]
-    lines += [f"- {v}" for v in m["verify"]["violations"][:50]]
-    det = m["determinism"]
-    lines += ["", "## Determinism re-run", "", f"Status: **{det['status']}**"]
-    if det["status"] in ("ERROR", "not_applicable") and det.get("reason"):
-        lines += ["", f"Reason: {det['reason']}."]
-    if det.get("note"):
-        lines += ["", det["note"], ""]
-    for name, same in det.get("compared", {}).items():
-        lines.append(f"- {name}: {'identical' if same else 'DIFFERENT'}")
-    if det.get("first_difference"):
-        lines += ["", f"First difference: {det['first_difference']}."]
-    if det.get("operator_actions"):
-        lines += ["", "The re-run took the operator's actions where the run took them:", ""]
-        lines += [f"- `{action}`" for action in det["operator_actions"]]
-    lines += [
-        "",
-        "## Preflight checks and safety rails",
-        "",
-        "| kind | name | fired |",
-        "| --- | --- | --- |",
-    ]
-    lines += [f"| check | {n} | {c} |" for n, c in m["fired"]["checks"].items()]
-    lines += [f"| rail | {n} | {_rail_fired(m, n, c)} |" for n, c in m["fired"]["rails"].items()]
-    lines += ["", "## Kill switch", ""]
-    kills = m["fired"]["kill_switch"]
-    if kills:
-        for k in kills:
-            detail = ", ".join(
-                f"{key}={value}" for key, value in sorted(k.items()) if key != "event"
-            )
-            lines.append(f"- {k['event']}: {detail}")
-    else:
-        lines.append("The run did not trip its kill switch.")
-    drill = m["kill_drill"]
-    if drill.get("status") in ("measured", "not_flat"):
-        lines += [
-            "",
-            (
-                "Kill drill (a re-run of this config on its simulated venue, killed once it "
-                f"held {_positions(drill['position_at_kill'])}): **{drill['status']}**, kill "
-                f"switch to flat in {drill['wall_s']:.6f} s wall time, "
-                f"{drill['steps_to_flat']} step(s)."
-            ),
-        ]
-    else:
-        lines += ["", f"Kill drill: {drill.get('status')} ({drill.get('reason', '')})."]
-    lines += control_lines(m["controls"])
-    lines += ["", render_markdown(m["burnin"], level=2).rstrip("\n")]
-    lines += ["", "## Secret scan", ""]
-    findings = m["secret_scan"]["findings"]
-    lines += (
-        [f"- {f}" for f in findings] if findings else ["No secrets found in any file of the run."]
-    )
-    lines += ["", "## Artifacts (SHA-256)", "", "| file | sha256 |", "| --- | --- |"]
-    lines += [f"| {name} | `{digest}` |" for name, digest in m["artifacts"].items()]
-    lines += [
-        "",
-        "## Approval",
-        "",
-        "| field | value |",
-        "| --- | --- |",
-        "| Name | |",
-        "| Role | |",
-        "| Date | |",
-        "| Signature | |",
-        "",
-    ]
-    return "\n".join(lines)

@@ -28,6 +28,8 @@ if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
     from pathlib import Path
 
+    from ..status import RunStatus
+
 __all__ = ["outcome", "outcome_lines", "resumes_in", "trading_halts"]
 
 
@@ -66,12 +68,20 @@ class _Ending:
                 self.stop = payload(event)
 
 
-def outcome(run_dir: Path, events: Iterable[dict[str, Any]]) -> dict[str, Any]:
+def outcome(
+    run_dir: Path, events: Iterable[dict[str, Any]], standing: RunStatus | None = None
+) -> dict[str, Any]:
     """The manifest's ``outcome``: how the run in ``run_dir`` with ``events`` ended.
 
     ``events`` is read once, so a stream of them will do (``iter_records``): a long run's
-    events need not be held.
+    events need not be held. ``sealed`` is the seal as ``standing`` (the run's status, read
+    here unless given) reads it, never the events' ``SESSION_STOPPED`` alone; a seal the
+    files do not bear out is ``seal_problem``.
     """
+    if standing is None:
+        from ..status import run_status  # noqa: PLC0415 - the caller usually has it
+
+        standing = run_status(run_dir)
     ending = _Ending()
     actions = actions_in(ending.each(events))
     stopped, started, fault, stop = ending.stopped, ending.started, ending.fault, ending.stop
@@ -83,7 +93,7 @@ def outcome(run_dir: Path, events: Iterable[dict[str, Any]]) -> dict[str, Any]:
     positions = final.get("positions")
     orders = final.get("open_orders")
     found: dict[str, Any] = {
-        "sealed": stopped is not None,
+        "sealed": standing.sealed,
         "status": seal.get("status"),
         "fsm_state": seal.get("fsm_state"),
         "reason": seal.get("reason", ""),
@@ -102,6 +112,7 @@ def outcome(run_dir: Path, events: Iterable[dict[str, Any]]) -> dict[str, Any]:
     }
     # Each is told only when there is one: a run without them keeps the outcome it had.
     extras = {
+        "seal_problem": standing.problem,
         "refused_by": refused,
         "halts": ending.halts.found,
         "resumes": resumes_in(run_dir / names.AUDIT),
@@ -120,7 +131,7 @@ def outcome_lines(found: dict[str, Any]) -> list[str]:
     """The document's section for ``found``."""
     lines = ["## How the run ended", ""]
     if not found["sealed"]:
-        lines.append("The run is **not sealed**: it has no `SESSION_STOPPED` event.")
+        lines.append(f"The run is **not sealed**: {_unsealed(found)}.")
         return [*lines, *_halt_lines(found), *_resume_lines(found), ""]
     planned = found["steps_planned"]
     steps = f"{found['steps']} of {planned}" if planned is not None else str(found["steps"])
@@ -151,6 +162,19 @@ def outcome_lines(found: dict[str, Any]) -> list[str]:
         + (", ".join(f"`{a}`" for a in actions) + "." if actions else "none.")
     )
     return [*lines, ""]
+
+
+def _unsealed(found: dict[str, Any]) -> str:
+    """Why a run is not sealed, as ``status`` reads the seal."""
+    problem = found.get("seal_problem")
+    if problem:
+        return f"{problem} (`livesession verify` says what is wrong: keep the run as it is)"
+    if found["status"] is None:
+        return "it has no `SESSION_STOPPED` event"
+    return (
+        "its events hold `SESSION_STOPPED`, but the seal was not finished "
+        "(`livesession status` says where the run stands)"
+    )
 
 
 def _nonzero(quantity: object) -> bool:

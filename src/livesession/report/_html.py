@@ -173,12 +173,22 @@ def _header(run: ReportRun) -> str:
         + (f" &middot; {escape(ending)}" if ending else "")
         + "</p>\n"
         f'<p class="sub">{escape(span_text(run))}</p>\n'
+        + (_doubt(run.seal_doubt) if run.seal_doubt else "")
         + (
             f'<p class="sub">{escape(run.live[:1].upper() + run.live[1:])}.</p>\n'
             if run.live
             else ""
         )
         + "</header>"
+    )
+
+
+def _doubt(doubt: str) -> str:
+    """A seal the files do not bear out, said as ``status`` says it, and what to do."""
+    return (
+        f'<p class="sub bad">{escape(doubt[:1].upper() + doubt[1:])}: a person must look '
+        "(<code>livesession verify RUN_DIR</code> says what is wrong); keep the run as it "
+        "is.</p>\n"
     )
 
 
@@ -279,7 +289,7 @@ def _count(run: ReportRun, field: str, value: int, absent: int | None = None) ->
     claimed = run.metrics.get(field, absent)
     if claimed is None or claimed == value:
         return str(value)
-    if not run.sealed:
+    if not run.sealed and not run.seal_doubt:  # a seal in doubt wrote its metrics.json
         return f"{value} (metrics.json, of the last checkpoint, says {claimed})"
     return f"{value} (metrics.json says {claimed})"
 

@@ -54,6 +54,14 @@ CHECKED: Final = (
 """What the default report checks, as it says in its Verification section."""
 
 
+_NO_STOP: Final = "no closing C2_DRYRUN_STOP record (incomplete run)"
+_NO_STOP_SEALED: Final = (
+    f"no closing C2_DRYRUN_STOP record, though {names.CHECKPOINT} is sealed: the seal's audit "
+    "record is missing (the audit log was cut); resume cannot restore it: keep the run as it "
+    "is and report it"
+)
+
+
 class LineReader:
     """The lines of a file (up to a live run's cut), read in chunks that feed a digest.
 
@@ -199,8 +207,12 @@ class Integrity:
         *,
         live: bool,
         counted: dict[str, Any] | None,
+        claimed: bool = False,
     ) -> None:
         """The stop record's digests and metrics.json's counts against what was read.
+
+        ``claimed``: the run claims a seal (its sealing checkpoint), so a missing stop record
+        is an audit log that lost its tail, which no ``resume`` restores, not a run to go on.
 
         ``counted`` holds the counts the events give (``Tallies.counted``): a count in
         metrics.json that is not what the events say is a problem, so a report never shows
@@ -230,7 +242,7 @@ class Integrity:
             return  # a live run has no stop record yet
         stop = last if last is not None and last.get("code") == "C2_DRYRUN_STOP" else None
         if stop is None:
-            self.add(names.AUDIT, 0, "no closing C2_DRYRUN_STOP record (incomplete run)")
+            self.add(names.AUDIT, 0, _NO_STOP_SEALED if claimed else _NO_STOP)
             return
         found = stop.get("payload")
         digests = found.get("digests") if isinstance(found, dict) else None

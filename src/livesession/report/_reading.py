@@ -135,6 +135,17 @@ class ReportRun:
     """The full verifier's verdict, when it was asked for or handed in."""
     no_schemas: bool = False
     """Full verification was asked for, but ``jsonschema`` is not installed."""
+    sealed: bool = False
+    """Whether the run is sealed, read as ``status`` reads the seal (``_rundir.seal``).
+
+    The events' ``SESSION_STOPPED`` alone is no seal. Until the seal the last state
+    snapshot is that of the last transition (the activation, at step 0, for a run that
+    crashed while trading), and metrics.json is that of the last checkpoint: what an
+    unsealed run did is in its events only.
+    """
+    seal_doubt: str = ""
+    """What the files lack for the seal they claim ("" when none is claimed or they bear it
+    out): ``the seal is not borne out: audit.jsonl does not end with C2_DRYRUN_STOP``."""
 
     @classmethod
     def load(
@@ -175,16 +186,6 @@ class ReportRun:
         if self.snapshots and "status" in self.snapshots[-1]:
             return str(self.snapshots[-1]["status"])
         return str(self.metrics.get("status", "(unknown)"))
-
-    @property
-    def sealed(self) -> bool:
-        """Whether the run is sealed: its events hold the seal's ``SESSION_STOPPED``.
-
-        Until the seal the last state snapshot is that of the last transition (the
-        activation, at step 0, for a run that crashed while trading), and metrics.json is
-        that of the last checkpoint: what an unsealed run did is in its events only.
-        """
-        return self.tallies.kinds.get("SESSION_STOPPED", 0) > 0
 
     @property
     def steps_recorded(self) -> int:

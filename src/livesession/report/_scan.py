@@ -21,6 +21,7 @@ from .._artifacts.runread import json_object, read_json_object, records_of
 from .._domain.model import FILL_EVENT_TYPES
 from .._exceptions import MissingExtra
 from .._rundir.livecut import live_cut
+from .._rundir.seal import claimed_seal
 from ._book import BookReplay, start_equity
 from ._integrity import Integrity, LineReader
 from ._reading import ReportRun, Tallies, ts_sim_of
@@ -115,12 +116,16 @@ def scan(
     )
     audit, last_audit = checks.audit_chain(run_dir / names.AUDIT, cut, _AUDIT_KEPT)
     metrics = read_json_object(run_dir / names.METRICS, cut)
+    # The seal as `status` reads it: the events' SESSION_STOPPED alone is none.
+    seal = claimed_seal(run_dir) if live is None and run_dir.is_dir() else None
     if live is None or live.cut.steps:
         # A crashed run's metrics.json is its last checkpoint's while its events go on: its
         # event counts say nothing of the events read (Key metrics show both).
-        sealed = "SESSION_STOPPED" in tallies.kinds
-        counted = tallies.counted() if sealed or live is not None else None
-        checks.closing(last_audit, metrics, live=live is not None, counted=counted)
+        stopped = "SESSION_STOPPED" in tallies.kinds
+        counted = tallies.counted() if stopped or live is not None else None
+        checks.closing(
+            last_audit, metrics, live=live is not None, counted=counted, claimed=seal is not None
+        )
     times = [*tallies.span, *(ts_sim_of(s) for s in snapshots)]
     return ReportRun(
         run_dir=run_dir,
@@ -139,6 +144,8 @@ def scan(
         integrity=checks,
         verified=verified,
         no_schemas=no_schemas,
+        sealed=seal is not None and seal.whole,
+        seal_doubt="" if seal is None else seal.doubt,
     )
 
 

@@ -1,0 +1,129 @@
+"""The evidence's human-readable document, ``EV-<date>-<run_id>.md``, from its manifest."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .._session.pipeline import DAILY_LOSS_KILL
+from ..burnin import render_markdown
+from ..controls import control_lines
+from ._outcome import outcome_lines
+
+__all__ = ["markdown"]
+
+
+def _rail_fired(m: dict[str, Any], rule: str, count: int) -> str:
+    """``count``, and for DAILY_LOSS how many of its firings pulled the kill switch."""
+    kills = sum(
+        1
+        for k in m["fired"]["kill_switch"]
+        if k.get("event") == "KILL_SWITCH" and k.get("reason") == rule == DAILY_LOSS_KILL
+    )
+    return f"{count} ({kills} by pulling the kill switch)" if kills else str(count)
+
+
+def _plugin_lines(plugins: dict[str, Any]) -> list[str]:
+    if not plugins:
+        return []
+    lines = ["## Code that ran", ""]
+    lines += [f"- {record['summary']}" for record in plugins.values()]
+    return [*lines, ""]
+
+
+def _positions(positions: dict[str, str]) -> str:
+    return ", ".join(f"{symbol} {qty}" for symbol, qty in sorted(positions.items()))
+
+
+def markdown(m: dict[str, Any]) -> str:
+    """The EV document of the manifest ``m`` (its sections in the manifest's order)."""
+    lines = [
+        f"# Evidence: run `{m['run_id']}`",
+        "",
+        f"- Result: **{'PASS' if m['ok'] else 'FAIL'}**"
+        + ("" if m["ok"] else f" ({'; '.join(m['problems'])})"),
+        f"- Created (UTC): {m['created_utc']}",
+        f"- livesession {m['livesession_version']}, git commit `{m['git_commit'] or 'unknown'}`",
+        (
+            "- Config SHA-256 (`config_sha256`, in the audit chain: `SESSION_STARTED`, "
+            f"`C2_DRYRUN_START`): `{m['config_hash'] or 'not recorded'}`"
+        ),
+        (
+            "- Full config hash (`run.json` `config_hash`: `durability`, `checkpoint_every` "
+            f"and `base_dir` too): `{m['full_config_sha256']}`"
+        ),
+        f"- Audit head: `{m['audit_head']}`",
+        "",
+        *outcome_lines(m["outcome"]),
+        *_plugin_lines(m.get("plugins") or {}),
+        "## Verification",
+        "",
+        f"Independent verification: **{'clean' if m['verify']['ok'] else 'VIOLATIONS'}**.",
+    ]
+    lines += [f"- {v}" for v in m["verify"]["violations"][:50]]
+    det = m["determinism"]
+    lines += ["", "## Determinism re-run", "", f"Status: **{det['status']}**"]
+    if det["status"] in ("ERROR", "not_applicable") and det.get("reason"):
+        lines += ["", f"Reason: {det['reason']}."]
+    if det.get("note"):
+        lines += ["", det["note"], ""]
+    for name, same in det.get("compared", {}).items():
+        lines.append(f"- {name}: {'identical' if same else 'DIFFERENT'}")
+    if det.get("first_difference"):
+        lines += ["", f"First difference: {det['first_difference']}."]
+    if det.get("operator_actions"):
+        lines += ["", "The re-run took the operator's actions where the run took them:", ""]
+        lines += [f"- `{action}`" for action in det["operator_actions"]]
+    lines += [
+        "",
+        "## Preflight checks and safety rails",
+        "",
+        "| kind | name | fired |",
+        "| --- | --- | --- |",
+    ]
+    lines += [f"| check | {n} | {c} |" for n, c in m["fired"]["checks"].items()]
+    lines += [f"| rail | {n} | {_rail_fired(m, n, c)} |" for n, c in m["fired"]["rails"].items()]
+    lines += ["", "## Kill switch", ""]
+    kills = m["fired"]["kill_switch"]
+    if kills:
+        for k in kills:
+            detail = ", ".join(
+                f"{key}={value}" for key, value in sorted(k.items()) if key != "event"
+            )
+            lines.append(f"- {k['event']}: {detail}")
+    else:
+        lines.append("The run did not trip its kill switch.")
+    drill = m["kill_drill"]
+    if drill.get("status") in ("measured", "not_flat"):
+        lines += [
+            "",
+            (
+                "Kill drill (a re-run of this config on its simulated venue, killed once it "
+                f"held {_positions(drill['position_at_kill'])}): **{drill['status']}**, kill "
+                f"switch to flat in {drill['wall_s']:.6f} s wall time, "
+                f"{drill['steps_to_flat']} step(s)."
+            ),
+        ]
+    else:
+        lines += ["", f"Kill drill: {drill.get('status')} ({drill.get('reason', '')})."]
+    lines += control_lines(m["controls"])
+    lines += ["", render_markdown(m["burnin"], level=2).rstrip("\n")]
+    lines += ["", "## Secret scan", ""]
+    findings = m["secret_scan"]["findings"]
+    lines += (
+        [f"- {f}" for f in findings] if findings else ["No secrets found in any file of the run."]
+    )
+    lines += ["", "## Artifacts (SHA-256)", "", "| file | sha256 |", "| --- | --- |"]
+    lines += [f"| {name} | `{digest}` |" for name, digest in m["artifacts"].items()]
+    lines += [
+        "",
+        "## Approval",
+        "",
+        "| field | value |",
+        "| --- | --- |",
+        "| Name | |",
+        "| Role | |",
+        "| Date | |",
+        "| Signature | |",
+        "",
+    ]
+    return "\n".join(lines)
