@@ -434,3 +434,26 @@ class TestVerdictCounts:
         assert total > 300
         assert f"{total:,} violation(s): this run is broken or incomplete." in text
         assert f"... and {total - 50:,} more." in text
+
+
+@pytest.mark.broken_run("its metrics.json is emptied, cut or removed on purpose")
+@pytest.mark.parametrize("damage", ["empty", "half", "list", "removed"])
+def test_a_broken_metrics_json_is_said_as_verify_says_it(tmp_path, damage):
+    """An empty or half-written metrics.json was reported as "metrics.json: missing"."""
+    from livesession.verify import verify_run
+
+    run = build_run(tmp_path / "run")
+    metrics = run / "metrics.json"
+    whole = metrics.read_bytes()
+    if damage == "removed":
+        metrics.unlink()
+    else:
+        metrics.write_bytes(
+            {"empty": b"", "half": whole[: len(whole) // 2], "list": b"[]\n"}[damage]
+        )
+
+    said = next(v for v in verify_run(run).violations if v.startswith("metrics.json"))
+    text = _text(render_report(run))
+
+    assert said in text
+    assert ("metrics.json: missing" in text) is (damage == "removed")

@@ -26,9 +26,11 @@ from __future__ import annotations
 import hashlib
 from typing import TYPE_CHECKING, Any, Final
 
+import orjson
+
 from .._artifacts import names
 from .._artifacts.audit_chain import GENESIS_HASH
-from .._artifacts.runread import json_object
+from .._artifacts.runread import json_object, read_bytes
 from ..verify._events import SeqCheck
 from ..verify._result import Violations
 
@@ -38,7 +40,7 @@ if TYPE_CHECKING:
 
     from .._artifacts.runread import RunCut
 
-__all__ = ["CHECKED", "Integrity", "LineReader"]
+__all__ = ["CHECKED", "Integrity", "LineReader", "read_metrics"]
 
 _CHUNK: Final = 1 << 20
 
@@ -60,6 +62,30 @@ _NO_STOP_SEALED: Final = (
     "record is missing (the audit log was cut); resume cannot restore it: keep the run as it "
     "is and report it"
 )
+
+
+def read_metrics(path: Path, cut: RunCut | None) -> tuple[dict[str, Any], tuple[int, str] | None]:
+    """``metrics.json`` (``{}`` when it is none), and what is wrong with it, as verify says it.
+
+    The problem is ``(line, what)``: ``missing``, ``empty file`` (line 0, the file as a
+    whole), ``not valid JSON: ...`` or ``not a JSON object but list`` (line 1); None when
+    the file is a JSON object. (It used to be ``missing`` for every one of them.)
+    """
+    try:
+        raw = read_bytes(path, cut)
+    except FileNotFoundError:
+        return {}, (0, "missing")
+    except OSError as exc:
+        return {}, (0, f"cannot be read: {type(exc).__name__}")
+    if not raw:
+        return {}, (0, "empty file")
+    try:
+        document = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        return {}, (1, f"not valid JSON: {exc}")
+    if type(document) is not dict:
+        return {}, (1, f"not a JSON object but {type(document).__name__}")
+    return document, None
 
 
 class LineReader:
@@ -208,9 +234,11 @@ class Integrity:
         live: bool,
         counted: dict[str, Any] | None,
         claimed: bool = False,
+        unread: tuple[int, str] | None = None,
     ) -> None:
         """The stop record's digests and metrics.json's counts against what was read.
 
+        ``unread``: what is wrong with metrics.json (``read_metrics``), else None.
         ``claimed``: the run claims a seal (its sealing checkpoint), so a missing stop record
         is an audit log that lost its tail, which no ``resume`` restores, not a run to go on.
 
@@ -224,19 +252,19 @@ class Integrity:
             "state_snapshots": names.SNAPSHOTS,
             "audit_events": names.AUDIT,
         }
-        if not metrics:
-            self.add(names.METRICS, 0, "missing")
+        if unread is not None:
+            self.add(names.METRICS, *unread)
         for field, name in counts.items():
-            if metrics and metrics.get(field) != self.lines.get(name, 0):
+            if unread is None and metrics.get(field) != self.lines.get(name, 0):
                 self.add(
                     names.METRICS,
                     0,
                     f"{field} {metrics.get(field)!r}, but {name} has {self.lines.get(name, 0)}",
                 )
-        if metrics and counted is not None:
+        if unread is None and counted is not None:
             self._counts(metrics, counted)
         head = self.sha256.get("audit head", "")
-        if metrics and metrics.get("audit_head") != head:
+        if unread is None and metrics.get("audit_head") != head:
             self.add(names.METRICS, 0, "audit_head is not the hash of the last audit line")
         if live:
             return  # a live run has no stop record yet

@@ -23,7 +23,7 @@ from .._exceptions import MissingExtra
 from .._rundir.livecut import live_cut
 from .._rundir.seal import claimed_seal
 from ._book import BookReplay, start_equity
-from ._integrity import Integrity, LineReader
+from ._integrity import Integrity, LineReader, read_metrics
 from ._reading import ReportRun, Tallies, ts_sim_of
 from ._series import FLAG_EVENTS, Columns, OrderMarkers
 
@@ -115,7 +115,7 @@ def scan(
         run_dir / names.EVENTS, cut, checks, progress, _Pass(tallies, book, closes, markers, checks)
     )
     audit, last_audit = checks.audit_chain(run_dir / names.AUDIT, cut, _AUDIT_KEPT)
-    metrics = read_json_object(run_dir / names.METRICS, cut)
+    metrics, unread = read_metrics(run_dir / names.METRICS, cut)
     # The seal as `status` reads it: the events' SESSION_STOPPED alone is none.
     seal = claimed_seal(run_dir) if live is None and run_dir.is_dir() else None
     if live is None or live.cut.steps:
@@ -124,7 +124,12 @@ def scan(
         stopped = "SESSION_STOPPED" in tallies.kinds
         counted = tallies.counted() if stopped or live is not None else None
         checks.closing(
-            last_audit, metrics, live=live is not None, counted=counted, claimed=seal is not None
+            last_audit,
+            metrics,
+            live=live is not None,
+            counted=counted,
+            claimed=seal is not None,
+            unread=unread,
         )
     times = [*tallies.span, *(ts_sim_of(s) for s in snapshots)]
     return ReportRun(
