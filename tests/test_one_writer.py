@@ -8,8 +8,10 @@ killed) before its test ends.
 
 from __future__ import annotations
 
+import html
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -168,6 +170,31 @@ class TestReadersBesideALiveWriter:
         assert submitted > 0
         assert f"trader_orders_placed_total {float(submitted)}\n" in prom.read_text("utf-8")
         assert _files(writer.run_dir) == before, "a reader changed the run"
+
+    def test_the_report_says_what_it_checked_of_a_live_run(self, writer: LiveWriter) -> None:
+        """A live run's report said "the audit chain is whole and closes over the bytes of
+        the events and snapshots read here" and listed "the stop record's SHA-256 digests"
+        as checked: a live run has no stop record yet. It says what was checked."""
+        from livesession.report import render_report
+
+        text = " ".join(
+            html.unescape(re.sub(r"<[^>]+>", " ", render_report(writer.run_dir))).split()
+        )
+        verification = text[text.index("Verification") : text.index("Identity")]
+
+        assert (
+            "Integrity checked: up to the last checkpoint (step 200), the audit chain is whole "
+            "and that checkpoint's metrics.json agrees with the events, snapshots and audit "
+            "read. The run is live: it has no stop record yet, so no digests close over the "
+            "files."
+        ) in verification
+        assert "closes over the bytes" not in verification
+        assert "digests against" not in verification
+        writer.finish()
+        sealed = " ".join(
+            html.unescape(re.sub(r"<[^>]+>", " ", render_report(writer.run_dir))).split()
+        )
+        assert "the stop record's SHA-256 digests against events.jsonl" in sealed
 
     def test_status_says_running_and_names_the_writer(
         self, writer: LiveWriter, capsys: pytest.CaptureFixture[str]

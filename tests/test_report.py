@@ -457,3 +457,17 @@ def test_a_broken_metrics_json_is_said_as_verify_says_it(tmp_path, damage):
 
     assert said in text
     assert ("metrics.json: missing" in text) is (damage == "removed")
+
+
+def test_a_live_run_with_no_checkpoint_yet_is_not_called_checked(tmp_path):
+    """A live run is read up to its last checkpoint; with none yet nothing is read, and the
+    report said "Integrity checked: the audit chain is whole" of nothing."""
+    from _helpers import held_by_a_child
+
+    run = build_run(tmp_path / "run")
+    assert not (run / "checkpoint.json").exists()
+    with held_by_a_child(run):
+        text = _text(render_report(run))
+
+    assert "Not checked yet: a live run is read and checked up to its last checkpoint" in text
+    assert "Integrity checked" not in text

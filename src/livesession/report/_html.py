@@ -11,7 +11,7 @@ from .._artifacts.runread import finite_decimal
 from .._domain.decimal import plain
 from .._support.fsutil import atomic_write_bytes
 from ._book import Book
-from ._integrity import CHECKED
+from ._integrity import CHECKED, CHECKED_LIVE
 from ._reading import ReportRun, ts_sim_of
 from ._sections import (
     identity,
@@ -200,7 +200,13 @@ def _verification(run: ReportRun) -> str:
     )
     if run.verified is not None:
         return _verdict(run.verified.violations, full=True, total=run.verified.total)
-    checked = "\n".join(f"<li>{escape(c)}</li>" for c in CHECKED)
+    if run.live_steps == 0:
+        return (
+            "<p><strong>Not checked yet:</strong> a live run is read and checked up to its "
+            f"last checkpoint, and this one has none yet.</p>\n<p>{full}</p>"
+        )
+    live = run.live_steps is not None
+    checked = "\n".join(f"<li>{escape(c)}</li>" for c in (CHECKED_LIVE if live else CHECKED))
     missing = (
         '<p class="empty">Not fully verified: install the observability extra '
         "(<code>livesession[observability]</code>) for the JSON schemas.</p>\n"
@@ -209,23 +215,33 @@ def _verification(run: ReportRun) -> str:
     )
     return (
         missing
-        + _verdict(run.integrity.problems, full=False, total=run.integrity.total)
+        + _verdict(
+            run.integrity.problems, full=False, total=run.integrity.total, live=run.live_steps
+        )
         + f"\n<p>What this report checked, in the one pass it reads the run with:</p>\n"
         f"<ul>\n{checked}\n</ul>\n<p>{full}</p>"
     )
 
 
-def _verdict(problems: tuple[str, ...], *, full: bool, total: int) -> str:
+def _verdict(problems: tuple[str, ...], *, full: bool, total: int, live: int | None = None) -> str:
     """The verdict: ``total`` problems, the first of ``problems`` listed, the rest counted.
 
     ``problems`` is the verifier's list (at most 50 a file, then a line per file saying how
     many more): what is not listed here is counted from ``total``, every problem found.
+    ``live``: the checkpoint step a live run was checked up to (it has no stop record yet).
     """
     if not problems:
         if full:
             return (
                 '<p class="ok"><strong>Verified:</strong> the four artifacts agree with each '
                 "other, the audit chain and the contract.</p>"
+            )
+        if live is not None:
+            return (
+                '<p class="ok"><strong>Integrity checked:</strong> up to the last checkpoint '
+                f"(step {live:,}), the audit chain is whole and that checkpoint's metrics.json "
+                "agrees with the events, snapshots and audit read. The run is live: it has no "
+                "stop record yet, so no digests close over the files.</p>"
             )
         return (
             '<p class="ok"><strong>Integrity checked:</strong> the audit chain is whole and '

@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 
     from .._artifacts.runread import RunCut
 
-__all__ = ["CHECKED", "Integrity", "LineReader", "read_metrics"]
+__all__ = ["CHECKED", "CHECKED_LIVE", "Integrity", "LineReader", "read_metrics"]
 
 _CHUNK: Final = 1 << 20
 
@@ -54,6 +54,18 @@ CHECKED: Final = (
     ),
 )
 """What the default report checks, as it says in its Verification section."""
+CHECKED_LIVE: Final = (
+    CHECKED[0] + " (up to the last checkpoint)",
+    (
+        "the audit hash chain, line by line, up to the last checkpoint, and the audit_head of "
+        "that checkpoint's metrics.json"
+    ),
+    (
+        "that metrics.json's line counts against the files, and its event counts (steps, "
+        "orders, fills, events by type) against the events, up to the checkpoint"
+    ),
+)
+"""What it checks of a live run: no stop record yet, so no digests to hold the files to."""
 
 
 _NO_STOP: Final = "no closing C2_DRYRUN_STOP record (incomplete run)"

@@ -115,6 +115,9 @@ class ReportRun:
     metrics: dict[str, Any]
     live: str = ""
     """Empty, or (for a run a process is writing now) who and up to which checkpoint."""
+    live_steps: int | None = None
+    """For a live run, the step of the checkpoint it is read up to (0: none yet, nothing is
+    read); None for a run no process is writing."""
     audit: list[dict[str, Any]] = attrs.Factory(list)
     """The audit records the report shows: the resumes (``C2_RESUME``)."""
     config: dict[str, Any] = attrs.Factory(dict)

@@ -138,6 +138,7 @@ def scan(
         snapshots=snapshots,
         metrics=metrics,
         live="" if live is None else live.describe(),
+        live_steps=None if live is None else live.cut.steps,
         audit=audit,
         config=config,
         run_meta=read_json_object(run_dir / names.RUN_META),
