@@ -471,3 +471,27 @@ def test_a_live_run_with_no_checkpoint_yet_is_not_called_checked(tmp_path):
 
     assert "Not checked yet: a live run is read and checked up to its last checkpoint" in text
     assert "Integrity checked" not in text
+
+
+@pytest.mark.broken_run("its final snapshot's equity is rewritten in more places")
+def test_every_amount_is_shown_by_one_formatter(tmp_path):
+    """Key metrics said "final equity 99947.08240" (the snapshot's text) where Profit and
+    loss said "99,947.0824": each amount now reads the same wherever it is shown."""
+    run = build_run(tmp_path / "run")
+    snapshots = run / "state_snapshots.jsonl"
+    lines = snapshots.read_bytes().splitlines()
+    final = orjson.loads(lines[-1])
+    final["equity"] = "10001.81000"  # as the session writes it: places of its own
+    lines[-1] = orjson.dumps(final, option=orjson.OPT_SORT_KEYS)
+    snapshots.write_bytes(b"\n".join(lines) + b"\n")
+
+    text = _text(render_report(run))
+
+    metrics = _section(text, "Key metrics", "Profit and loss")
+    pnl = _section(text, "Profit and loss", "Price, orders and fills")
+    timeline = _section(text, "State timeline", "Rejects by reason")
+    assert "final equity 10,001.81 " in metrics
+    assert "final equity (marked at the last close) 10,001.81 " in pnl
+    assert "10001.81" not in text
+    assert timeline.count("10,000.00") == 3
+    assert timeline.count("10,001.81") == 3

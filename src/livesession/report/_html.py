@@ -14,6 +14,7 @@ from ._book import Book
 from ._integrity import CHECKED, CHECKED_LIVE
 from ._reading import ReportRun, ts_sim_of
 from ._sections import (
+    amount,
     identity,
     limits_and_checks,
     money,
@@ -327,7 +328,7 @@ def _holdings(run: ReportRun) -> list[tuple[str, str]]:
         f"{s} {q}" for s, q in sorted(positions.items()) if finite_decimal(q, allow_int=True) != 0
     )
     return [
-        ("final equity", str(final.get("equity", "(unknown)"))),
+        ("final equity", amount(final.get("equity"))),
         ("final positions", held or "flat"),
     ]
 
@@ -386,7 +387,7 @@ def _state_timeline(run: ReportRun) -> str:
             f"{s.get('from_state', '')} → {s.get('fsm_state', '')}",
             str(s.get("status", "")),
             str(s.get("step", "")),
-            str(s.get("equity", "")),
+            amount(s.get("equity"), ""),
         )
         for s in snaps
     ]

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import orjson
 
-from .._artifacts.runread import payload
+from .._artifacts.runread import finite_decimal, payload
 from .._domain.decimal import plain
 from ._book import MAX_TRADES_SHOWN
 from ._svg import FLAG_COLOURS, escape, utc_text
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "MAX_TRADES_SHOWN",
+    "amount",
     "identity",
     "limits_and_checks",
     "money",
@@ -205,6 +206,19 @@ def money(value: Decimal) -> str:
     exponent = value.normalize().as_tuple().exponent
     places = max(2, -exponent) if isinstance(exponent, int) else 2
     return f"{value:,.{places}f}"
+
+
+def amount(value: object, missing: str = "(unknown)") -> str:
+    """An amount the run wrote (decimal text, or an integer) as ``money`` shows one.
+
+    The one formatter of amounts in the report, so the final snapshot's equity in Key
+    metrics (``99947.08240`` in the file) reads as Profit and loss does (``99,947.0824``).
+    A value that is no number is shown as it is; ``missing`` stands for none.
+    """
+    if value is None:
+        return missing
+    number = finite_decimal(value, allow_int=True)
+    return str(value) if number is None else money(number)
 
 
 def profit_and_loss(run: ReportRun, book: Book) -> str:
