@@ -5,6 +5,9 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import signal
+import sys
+import types
 from pathlib import Path
 
 import orjson
@@ -168,3 +171,79 @@ class TestPathsThatAreNotUtf8:
         assert manifest["ok"], manifest["problems"]
         assert _SAID in manifest["burnin"]["run_dir"]
         assert [p.name for p in out.glob("EV-*.md")] == [Path(said["document"]).name]
+
+
+_INTERRUPTED = {"ok": False, "exit_code": 130, "error": "interrupted"}
+_TERMINATED = {"ok": False, "exit_code": 143, "error": "terminated"}
+
+
+class TestJsonWhenASignalEndsIt:
+    """``verify --json`` and ``evidence --json`` ended by SIGINT or SIGTERM printed nothing
+    on stdout (130, ``livesession: interrupted`` on stderr), though --json promises exactly
+    one JSON object, an error too."""
+
+    def test_verify_interrupted(
+        self, run: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        def interrupted(*_args: object, **_kwargs: object) -> None:
+            raise KeyboardInterrupt
+
+        monkeypatch.setattr("livesession.verify.verify_run", interrupted)
+
+        assert main(["verify", str(run), "--json"]) == 130
+
+        captured = capsys.readouterr()
+        assert captured.err == "livesession: interrupted\n"
+        assert [orjson.loads(line) for line in captured.out.splitlines()] == [_INTERRUPTED]
+
+    def test_evidence_terminated(
+        self, run: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        def terminated(*_args: object, **_kwargs: object) -> None:
+            os.kill(os.getpid(), signal.SIGTERM)  # main's handler raises at the next line
+            raise AssertionError("SIGTERM did not end the command")
+
+        monkeypatch.setattr("livesession.evidence.write_evidence", terminated)
+
+        assert main(["evidence", str(run), "--json"]) == 143
+
+        captured = capsys.readouterr()
+        assert captured.err == "livesession: terminated\n"
+        assert [orjson.loads(line) for line in captured.out.splitlines()] == [_TERMINATED]
+
+    def test_after_its_own_object_no_second_one(
+        self, run: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        from livesession import _cli_commands, _cli_output
+
+        def emit_then_interrupted(obj: dict[str, object]) -> None:
+            _cli_output.emit_json(obj)
+            raise KeyboardInterrupt
+
+        monkeypatch.setattr(_cli_commands, "emit_json", emit_then_interrupted)
+
+        assert main(["verify", str(run), "--json"]) == 130
+
+        (line,) = capsys.readouterr().out.splitlines()
+        assert orjson.loads(line)["ok"] is True
+
+    def test_while_the_cli_loads(
+        self, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A Ctrl-C while ``livesession`` imports its CLI (a few tenths of a second)."""
+        import livesession.__main__ as entry
+
+        class Loading(types.ModuleType):
+            def __getattr__(self, name: str) -> object:
+                raise KeyboardInterrupt
+
+        monkeypatch.setitem(sys.modules, "livesession.cli", Loading("livesession.cli"))
+        monkeypatch.setattr(sys, "argv", ["livesession", "verify", "RUN", "--json"])
+        before = signal.getsignal(signal.SIGTERM)
+
+        assert entry.main() == 130
+
+        captured = capsys.readouterr()
+        assert captured.err == "livesession: interrupted\n"
+        assert orjson.loads(captured.out) == _INTERRUPTED
+        assert signal.getsignal(signal.SIGTERM) is before  # left as it was, for cli.main

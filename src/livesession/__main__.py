@@ -5,7 +5,9 @@ time raised ``KeyboardInterrupt`` inside an import, before ``cli.main`` could ca
 printed a traceback of some fifty lines. This module imports nothing of the package's
 until the CLI, inside the ``try``: a Ctrl-C then is the one line and 130 that ``cli.main``
 gives once it runs. SIGTERM needs nothing here: until ``cli.main`` installs its handler the
-signal's default action ends the process quietly (a shell shows 143).
+signal's default action ends the process quietly (a shell shows 143). With ``--json`` a
+signal in that time ends it as one during the command does, with the JSON error object on
+stdout: SIGTERM is caught for it too.
 """
 
 from __future__ import annotations
@@ -16,14 +18,36 @@ import sys
 __all__ = ["main"]
 
 
+class _Terminated(BaseException):
+    """SIGTERM while the CLI loads, with ``--json``."""
+
+
+def _terminated(_signum: int, _frame: object) -> None:
+    raise _Terminated
+
+
 def main() -> int:
     """Load the CLI and run it; a Ctrl-C while it loads ends it as one during a command."""
+    as_json = "--json" in sys.argv[1:]
+    before = signal.signal(signal.SIGTERM, _terminated) if as_json else None
     try:
         from .cli import main as cli_main  # noqa: PLC0415 - the import is what is guarded
     except KeyboardInterrupt:
-        print("livesession: interrupted", file=sys.stderr)  # noqa: T201 - the CLI's output
-        return 128 + int(signal.SIGINT)
+        return _ended("interrupted", 128 + int(signal.SIGINT), as_json=as_json)
+    except _Terminated:
+        return _ended("terminated", 128 + int(signal.SIGTERM), as_json=as_json)
+    finally:
+        if before is not None:
+            signal.signal(signal.SIGTERM, before)  # cli.main puts its own in
     return cli_main()
+
+
+def _ended(said: str, code: int, *, as_json: bool) -> int:
+    """The line (and with ``--json`` the object) ``cli.main`` gives for a signal."""
+    print(f"livesession: {said}", file=sys.stderr)  # noqa: T201 - the CLI's output
+    if as_json:  # as emit_json prints it (sorted keys), without loading anything for it
+        print(f'{{"error":"{said}","exit_code":{code},"ok":false}}')  # noqa: T201
+    return code
 
 
 if __name__ == "__main__":

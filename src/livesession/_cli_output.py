@@ -5,7 +5,9 @@ The exit codes (``EXIT_*``) are one table: RUNBOOK.md's, which a test keeps in s
 ``--json`` (on ``dryrun``, ``resume``, ``verify`` and ``evidence``) prints exactly one JSON
 object on stdout and nothing else. Every outcome is an object, errors included: a command
 that fails prints ``{"ok": false, "exit_code": N, "error": "<the stderr line>"}``, and the
-one-line message still goes to stderr. The exit code is the same as without ``--json``.
+one-line message still goes to stderr. The exit code is the same as without ``--json``. A
+command a signal ends prints ``{"ok": false, "exit_code": 130, "error": "interrupted"}``
+(143, ``terminated``), unless it had printed its own object already.
 """
 
 from __future__ import annotations
@@ -49,7 +51,9 @@ __all__ = [
     "JSON_HELP",
     "HelpWithDefaults",
     "emit_json",
+    "ended_by_signal",
     "evidence_json",
+    "json_emitted",
     "json_only_on_stdout",
     "readers_may_leave",
     "refused",
@@ -141,6 +145,8 @@ def readers_may_leave() -> Iterator[None]:
 
 _JSON_STDOUT: list[TextIO] = []
 """The real stdout while ``json_only_on_stdout`` sends everything else to stderr."""
+_EMITTED: list[bool] = [False]
+"""Whether the command running now has printed its one JSON object (``json_emitted``)."""
 
 
 @contextlib.contextmanager
@@ -165,6 +171,31 @@ def emit_json(obj: dict[str, Any]) -> None:
     """
     out = _JSON_STDOUT[-1] if _JSON_STDOUT else sys.stdout
     print(dumps(obj, orjson.OPT_SORT_KEYS).decode(), file=out)
+    _EMITTED[0] = True
+
+
+def json_emitted(*, reset: bool = False) -> bool:
+    """Whether ``emit_json`` has printed the command's object (``reset``: a command starts).
+
+    A signal that ends a ``--json`` command prints the error object only when none was
+    printed yet: stdout holds exactly one.
+    """
+    emitted = _EMITTED[0]
+    if reset:
+        _EMITTED[0] = False
+    return emitted
+
+
+def ended_by_signal(said: str, code: int, *, as_json: bool) -> int:
+    """``livesession: interrupted`` (``said``) on stderr, and ``code`` (130 or 143).
+
+    With ``--json`` the error object too, unless the command printed its own already:
+    stdout holds exactly one.
+    """
+    print(f"livesession: {said}", file=sys.stderr)  # noqa: T201 - the CLI's output
+    if as_json and not json_emitted():
+        emit_json({"ok": False, "exit_code": code, "error": said})
+    return code
 
 
 def result_json(

@@ -56,6 +56,8 @@ from ._cli_output import (
     JSON_HELP,
     HelpWithDefaults,
     emit_json,
+    ended_by_signal,
+    json_emitted,
     json_only_on_stdout,
     readers_may_leave,
 )
@@ -445,22 +447,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     A signal before the command has started (while its arguments are parsed, say) ends it
     as one during the command does: one line and 130/143, never a traceback.
     """
+    as_json = "--json" in (sys.argv[1:] if argv is None else list(argv))
+    json_emitted(reset=True)
     try:
         with _sigterm_ends_commands(), readers_may_leave():
-            return _main(argv)
+            return _main(argv, as_json=as_json)
     except (KeyboardInterrupt, _Terminated) as exc:
-        return _ended_by_signal(exc)
+        return _ended_by_signal(exc, as_json=as_json)
 
 
-def _ended_by_signal(exc: BaseException) -> int:
-    by_sigterm = isinstance(exc, _Terminated)
-    said = "terminated" if by_sigterm else "interrupted"
-    print(f"livesession: {said}", file=sys.stderr)  # noqa: T201 - the CLI's output
-    return EXIT_TERMINATED if by_sigterm else EXIT_INTERRUPTED
+def _ended_by_signal(exc: BaseException, *, as_json: bool) -> int:
+    if isinstance(exc, _Terminated):
+        return ended_by_signal("terminated", EXIT_TERMINATED, as_json=as_json)
+    return ended_by_signal("interrupted", EXIT_INTERRUPTED, as_json=as_json)
 
 
-def _main(argv: Sequence[str] | None) -> int:
-    as_json = "--json" in (sys.argv[1:] if argv is None else list(argv))
+def _main(argv: Sequence[str] | None, *, as_json: bool) -> int:
     try:
         parser = build_parser()
         args = parser.parse_args(argv)
@@ -474,7 +476,7 @@ def _main(argv: Sequence[str] | None) -> int:
     except LiveSessionError as exc:
         return _error(str(exc), as_json=as_json)
     except (KeyboardInterrupt, _Terminated) as exc:
-        return _ended_by_signal(exc)
+        return _ended_by_signal(exc, as_json=as_json)
     except OSError as exc:
         # The file system refused (no space, no permission) where no message of ours says
         # so: still one line, naming the file, not a traceback.
