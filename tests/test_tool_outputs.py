@@ -247,3 +247,48 @@ class TestJsonWhenASignalEndsIt:
         assert captured.err == "livesession: interrupted\n"
         assert orjson.loads(captured.out) == _INTERRUPTED
         assert signal.getsignal(signal.SIGTERM) is before  # left as it was, for cli.main
+
+
+class TestEvidenceStoppedOnTheWay:
+    """``evidence --out NEWDIR`` made NEWDIR before any work: stopped on the way (Ctrl-C, a
+    failure), it left NEWDIR behind, empty. It is made only when the bundle is written."""
+
+    def test_an_interrupt_leaves_no_directory(
+        self,
+        run: Path,
+        tmp_path: Path,
+        capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        def interrupted(*_args: object, **_kwargs: object) -> None:
+            raise KeyboardInterrupt
+
+        monkeypatch.setattr("livesession.evidence.verify_run", interrupted)
+        new = tmp_path / "new" / "evidence"
+
+        assert main(["evidence", str(run), "--out", str(new)]) == 130
+
+        assert capsys.readouterr().err == "livesession: interrupted\n"
+        assert not (tmp_path / "new").exists()
+
+    def test_a_file_in_the_way_is_refused_before_the_work(
+        self,
+        run: Path,
+        tmp_path: Path,
+        capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        def never(*_args: object, **_kwargs: object) -> None:
+            raise AssertionError("the work started before the output was known to be possible")
+
+        monkeypatch.setattr("livesession.evidence.verify_run", never)
+        (tmp_path / "afile").write_text("mine\n")
+        target = tmp_path / "afile" / "evidence"
+
+        assert main(["evidence", str(run), "--out", str(target)]) == 2
+
+        err = capsys.readouterr().err
+        assert err == (
+            f"livesession: error: cannot write the evidence bundle (manifest.json, EV-*.md) to "
+            f"{target} (Not a directory): write it elsewhere with --out DIR\n"
+        )

@@ -14,6 +14,7 @@ burn-in.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import subprocess
@@ -242,7 +243,7 @@ def write_evidence(
     # The code must be the code that ran (PluginError, before anything is written).
     rerunnable = check_recorded_sources(cfg, sources)
     target = out_dir or run_dir
-    target.mkdir(parents=True, exist_ok=True)
+    _can_hold(target)  # made only when the bundle is written: an interrupt leaves nothing
     today = _clock.SystemClock().now()
     doc_name = f"EV-{today:%Y%m%d}-{cfg.run_id}.md"
     generated = {"manifest.json", doc_name}
@@ -346,12 +347,30 @@ def _problems(
     return problems
 
 
+def _can_hold(target: Path) -> None:
+    """Refuse at once a ``target`` that cannot be made a directory (a file on its way).
+
+    It is made only when the bundle is written, so that evidence stopped on the way (a
+    Ctrl-C, a failed re-run) leaves no empty directory behind; what would refuse it then
+    is said now, before the work.
+
+    Raises:
+        NotADirectoryError: a file is where ``target`` or a directory above it would be.
+    """
+    existing = target
+    while not existing.exists() and existing.parent != existing:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(target))
+
+
 def _write_bundle(target: Path, doc_name: str, manifest: dict[str, Any]) -> tuple[Path, Path]:
     r"""Write ``manifest.json`` and the EV document into ``target``; their paths.
 
     A path that is not UTF-8 (``bad\xffname``) is said as ``_support.jsontext`` says it.
     """
     manifest = json_safe(manifest)
+    target.mkdir(parents=True, exist_ok=True)
     manifest_path = target / "manifest.json"
     atomic_write_bytes(
         manifest_path, orjson.dumps(manifest, option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2)
