@@ -292,3 +292,32 @@ class TestEvidenceStoppedOnTheWay:
             f"livesession: error: cannot write the evidence bundle (manifest.json, EV-*.md) to "
             f"{target} (Not a directory): write it elsewhere with --out DIR\n"
         )
+
+
+@pytest.mark.broken_run("its state_snapshots.jsonl is removed on purpose")
+def test_a_missing_file_of_the_run_is_said_before_any_re_run(
+    run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With state_snapshots.jsonl gone, the evidence started its re-run anyway, which died
+    on the file: "Status: ERROR ... the re-run process exited with code 1:
+    FileNotFoundError: ...", where RUNBOOK sends the reader to look for memory or a killed
+    process. The run's missing file is said, and no re-run is started."""
+    from livesession.evidence import _rerun, write_evidence
+
+    monkeypatch.setattr(_rerun, "MODULE", "livesession.no_such_worker")  # if one were started
+    (run / "state_snapshots.jsonl").unlink()
+
+    result = write_evidence(run, out_dir=tmp_path / "evidence")
+
+    determinism = orjson.loads(result.manifest.read_bytes())["determinism"]
+    assert determinism == {
+        "status": "ERROR",
+        "reason": "the run's state_snapshots.jsonl is missing, so there is nothing to compare "
+        "a re-run with: none was started",
+        "missing": ["state_snapshots.jsonl"],
+    }
+    assert (
+        "the determinism re-run was not started (the run's state_snapshots.jsonl missing)"
+        in result.problems
+    )
+    assert f"Reason: {determinism['reason']}." in result.document.read_text(encoding="utf-8")

@@ -340,6 +340,9 @@ def _problems(
                 else ""
             )
         )
+    elif determinism.get("missing"):
+        missing = " and ".join(determinism["missing"])
+        problems.append(f"the determinism re-run was not started (the run's {missing} missing)")
     elif determinism["status"] == "ERROR":
         problems.append("the determinism re-run did not complete")
     if secrets:

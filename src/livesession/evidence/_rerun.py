@@ -42,6 +42,7 @@ __all__ = [
     "determinism",
     "first_difference",
     "main",
+    "missing_files",
     "not_applicable",
     "replay_steps",
     "sha256_file",
@@ -92,6 +93,31 @@ def not_applicable(run_dir: Path, *, rerunnable: bool) -> dict[str, Any] | None:
     if cfg.clock_mode == "system" or not _simulated_venue(cfg, meta.get("sources") or {}):
         return {"status": "not_applicable", "reason": "system clock or external venue"}
     return None
+
+
+def missing_files(run_dir: Path) -> dict[str, Any] | None:
+    """``ERROR`` at once when a file of the run the re-run reads or compares is missing.
+
+    Said of the run, before any re-run is started: a re-run started anyway died on the
+    file (``the re-run process exited with code 1: FileNotFoundError: ...``), which reads
+    like a re-run that ran out of memory or was killed. None when every file is there.
+    """
+    cfg, _ = read_run_config(run_dir)
+    needed = (
+        (names.EVENTS, names.MARKET_JOURNAL)
+        if cfg.feed == "venue"
+        else (names.EVENTS, names.SNAPSHOTS, names.AUDIT)
+    )
+    missing = [name for name in needed if not (run_dir / name).is_file()]
+    if not missing:
+        return None
+    what = f"{' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} missing"
+    return {
+        "status": "ERROR",
+        "reason": f"the run's {what}, so there is nothing to compare a re-run with: none "
+        "was started",
+        "missing": missing,
+    }
 
 
 def determinism(run_dir: Path, *, rerunnable: bool, scratch: Path) -> dict[str, Any]:
@@ -225,10 +251,13 @@ class Rerun:
         """Start the re-run of ``run_dir`` now; a process that cannot start is a verdict.
 
         A run that is not ``sealed`` (it crashed) has no whole run to compare a re-run with:
-        its verdict is ``not_applicable`` at once.
+        its verdict is ``not_applicable`` at once; one that lacks a file the re-run reads is
+        an ``ERROR`` naming the file (``missing_files``), also at once.
         """
         deadline = time.monotonic() + timeout_s
         ready = _UNSEALED if not sealed else not_applicable(run_dir, rerunnable=rerunnable)
+        if ready is None:
+            ready = missing_files(run_dir)
         if ready is not None:
             return cls(None, None, deadline, timeout_s, ready=ready)
         scratch = Path(tempfile.mkdtemp(prefix="livesession-replay-"))
