@@ -3,7 +3,7 @@ r"""Text a plug-in hands the session, on its way into the run's files and messag
 A name from ``os.listdir`` holds a lone surrogate for each byte that is not UTF-8
 (``b"report_\xff.csv"`` is ``"report_\udcff.csv"``), and no JSON line can hold one. An
 exception message (the strategy's, the feed's, the broker's, a sink's) is recorded with each
-lone surrogate backslash-escaped (``\udcff``); an ``OrderIntent``'s text (its reason, its
+lone surrogate backslash-escaped (``\xff``, the byte it stands for); an ``OrderIntent``'s text (its reason, its
 symbol) is the strategy's input and is refused as the strategy's error. Either way the run
 takes the path the RUNBOOK gives it, and verifies (docs/artifacts.md, "Text from plug-ins").
 """
@@ -41,7 +41,7 @@ from livesession.verify import verify_run
 from _helpers import Sinks
 
 NAME = b"report_\xff.csv".decode("utf-8", "surrogateescape")  # as os.listdir gives it
-ESCAPED = "report_\\udcff.csv"
+ESCAPED = "report_\\xff.csv"
 
 
 def _session(sinks: Sinks, **edges: Any) -> LiveSessionOrchestrator:
@@ -205,7 +205,7 @@ def test_any_payload_text_with_a_lone_surrogate_is_written_escaped():
 
 def test_the_json_output_escapes_a_lone_surrogate(capsys: pytest.CaptureFixture[str]):
     emit_json({"run_dir": f"runs/{NAME}"})
-    assert capsys.readouterr().out == '{"run_dir":"runs/report_\\\\udcff.csv"}\n'
+    assert capsys.readouterr().out == '{"run_dir":"runs/report_\\\\xff.csv"}\n'
 
 
 def test_valid_text_leaves_valid_text_alone():
@@ -272,7 +272,7 @@ def test_the_cli_winds_a_strategy_error_with_an_undecodable_byte_down(tmp_path: 
     )
     assert verify_run(run_dir).ok
     audit = (run_dir / "audit.jsonl").read_text(encoding="utf-8")
-    said = '"payload":{"error":"RuntimeError","message":"cannot read report_\\\\udcff.csv"'
+    said = '"payload":{"error":"RuntimeError","message":"cannot read report_\\\\xff.csv"'
     assert f'"code":"C2_STRATEGY_ERROR",{said}' in audit
 
 

@@ -16,39 +16,15 @@ from typing import Any
 
 import orjson
 
+from .text import valid_payload, valid_text
+
 __all__ = ["dumps", "json_safe", "json_text"]
 
-_ESCAPED_BYTES = range(0xDC80, 0xDD00)
-"""The surrogates ``surrogateescape`` stands a byte 0x80-0xff for."""
-
-
-def json_text(text: str) -> str:
-    r"""``text`` with each lone surrogate said in backslash form (``\xff``); else unchanged."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return "".join(_said(char) for char in text)
-    return text
-
-
-def _said(char: str) -> str:
-    code = ord(char)
-    if code in _ESCAPED_BYTES:
-        return f"\\x{code - 0xDC00:02x}"
-    if 0xD800 <= code <= 0xDFFF:  # noqa: PLR2004 - the surrogate block
-        return f"\\u{code:04x}"
-    return char
-
-
-def json_safe(value: Any) -> Any:
-    """``value`` with every str in it (keys too) made ``json_text``; lists for tuples."""
-    if isinstance(value, str):
-        return json_text(value)
-    if isinstance(value, dict):
-        return {json_safe(key): json_safe(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [json_safe(item) for item in value]
-    return value
+json_text = valid_text
+"""``text`` with each lone surrogate said in backslash form (``\\xff``); else unchanged: the
+one rule, ``_support.text.valid_text``."""
+json_safe = valid_payload
+"""``value`` with every str in it (keys too) made ``json_text``; lists for tuples."""
 
 
 def dumps(value: Any, option: int = 0) -> bytes:

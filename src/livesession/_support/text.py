@@ -3,8 +3,10 @@ r"""Text a plug-in hands the session, made fit for the run's files and its one-l
 A plug-in's text is not always valid Unicode: a name from ``os.listdir`` (or any bytes
 decoded with ``errors="surrogateescape"``) holds a lone surrogate for each byte that is not
 UTF-8 (``b"report_\xff.csv"`` is ``"report_\udcff.csv"``), and no JSON line can hold one.
-``valid_text`` writes each lone surrogate as its backslash escape (``\udcff``), which keeps
-the byte it stood for readable. ``one_line`` makes text one printable line for stderr:
+``valid_text`` is the one rule for such text, wherever JSON or a terminal line must hold it:
+a surrogate that stands for a byte is said as that byte, ``\xff`` (the form ``printf`` takes
+back), any other lone surrogate as ``\udXXX``; valid text is left exactly as it is.
+``one_line`` makes text one printable line for stderr:
 whitespace runs (newlines, tabs, U+2028, ...) become one space and every other control
 character its ``\xNN`` escape (a NUL, an ESC a terminal would act on).
 """
@@ -17,8 +19,12 @@ from typing import Any, Final
 __all__ = ["one_line", "surrogate_at", "valid_payload", "valid_text"]
 
 
+_ESCAPED_BYTES: Final = range(0xDC80, 0xDD00)
+"""The surrogates ``surrogateescape`` stands a byte 0x80-0xff for."""
+
+
 def valid_text(text: str) -> str:
-    r"""``text`` with each lone surrogate backslash-escaped (``\udcff``): valid UTF-8.
+    r"""``text`` with each lone surrogate said in backslash form (``\xff``): valid UTF-8.
 
     Text that is already valid (nearly all) is returned as it is, checked at C speed.
     """
@@ -27,8 +33,17 @@ def valid_text(text: str) -> str:
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
-        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+        return "".join(_said(char) for char in text)
     return text
+
+
+def _said(char: str) -> str:
+    code = ord(char)
+    if code in _ESCAPED_BYTES:
+        return f"\\x{code - 0xDC00:02x}"
+    if 0xD800 <= code <= 0xDFFF:  # noqa: PLR2004 - the surrogate block
+        return f"\\u{code:04x}"
+    return char
 
 
 def surrogate_at(text: str) -> int | None:
