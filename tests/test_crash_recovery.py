@@ -266,44 +266,49 @@ def test_a_crash_after_exits_were_sent_resumes_to_the_same_bytes(tmp_path: Path,
 def test_a_crash_inside_a_stop_wind_down_resumes_to_the_venue_s_book(tmp_path: Path, broker):
     """A stop's flatten sent after the checkpoint, then a crash: it never reached the venue.
 
-    The stop came at a step the resumed session has no reason to stop at, so it never
-    sends that flatten again. The realish venue replayed it at the resume all the same
-    (its checkpoint recorded only the attempt journal's offset): the venue was flat, the
-    resumed book held 0.010, every reduce-only sell after was cancelled at the venue, and
-    the run sealed FAILED with STOP_INCOMPLETE. Like the mock, it now sets the sends made
-    after the checkpoint aside: the resumed run is the uninterrupted one, byte for byte.
+    The realish venue replayed it at the resume all the same (its checkpoint recorded only
+    the attempt journal's offset): the venue was flat, the resumed book held 0.010, every
+    reduce-only sell after was cancelled at the venue, and the run sealed FAILED with
+    STOP_INCOMPLETE. Like the mock, it now sets the sends made after the checkpoint aside.
+    The stop itself is checkpointed before its wind-down, so the resumed session finishes
+    the stop (it used to trade on to step 400): it sends that flatten again, once, and the
+    run is the uninterrupted stop, byte for byte.
     """
     config = tmp_path / "wd.toml"
     config.write_text(
         f'run_id = "wd"\nsteps = 400\ncheckpoint_every = 25\nbroker = "{broker}"\n',
         encoding="utf-8",
     )
-    assert cli("dryrun", "-c", config, "--out", tmp_path / "straight", "-q").returncode == 0
-    out = tmp_path / "runs"
     # Stopped at step 100 (its 5th checkpoint) holding a position: killed after the flatten.
+    straight = tmp_path / "straight"
+    assert dryrun_stopped_at(config, straight, pause_at="checkpoint:5", crash_at="") == 0
+    out = tmp_path / "runs"
     assert (
         dryrun_stopped_at(config, out, pause_at="checkpoint:5", crash_at="after_flatten") == KILLED
     )
     run_dir = out / "wd"
-    assert orjson.loads((run_dir / "checkpoint.json").read_bytes())["steps"] == 100
+    checkpoint = orjson.loads((run_dir / "checkpoint.json").read_bytes())
+    assert (checkpoint["steps"], checkpoint["fsm_state"]) == (100, "STOPPING")
     resumed = cli("resume", run_dir, "-q")
     assert resumed.returncode == 0, resumed.stderr
     for name in ("events.jsonl", "state_snapshots.jsonl"):
-        assert (run_dir / name).read_bytes() == (tmp_path / "straight" / "wd" / name).read_bytes()
-    recorded = {
+        assert (run_dir / name).read_bytes() == (straight / "wd" / name).read_bytes()
+    recorded = [
         e["payload"]["client_order_id"]
         for e in read_jsonl(run_dir / "events.jsonl")
         if e["event_type"] == "ORDER_SUBMITTED"
-    }
+    ]
     journal = read_jsonl(run_dir / "broker_journal.jsonl")
-    sent = [e["order"] for e in journal if e["op"] == "submit"]
-    # The wind-down's flatten reached the venue's journal, was set aside, and never taken.
-    (flatten,) = [o for o in sent if o["client_order_id"] not in recorded]
-    assert (flatten["order_type"], flatten["reduce_only"]) == ("MARKET", True)
+    sent = [e["order"]["client_order_id"] for e in journal if e["op"] == "submit"]
+    # The wind-down's flatten reached the venue's journal, was set aside at the resume,
+    # and the resumed wind-down sent it again: once at the venue, once in the events.
+    assert sorted(sent) == sorted(recorded)
+    flatten = recorded[-1]
     assert any(e["op"] == "resume" and e["aside"] for e in journal)
     venue = MockBroker(journal=run_dir / "broker_journal.jsonl")  # the venue, rebuilt
     try:
         held = {symbol: qty for symbol, qty in venue.positions().items() if qty}
+        assert venue.order_by_client_id(flatten) is not None
     finally:
         venue.close()
     book = orjson.loads((run_dir / "checkpoint.json").read_bytes())["book"]["positions"]

@@ -235,7 +235,11 @@ def test_a_process_started_under_nohup_keeps_ignoring_hangups(tmp_path: Path) ->
 def test_a_second_signal_ends_the_process_at_once_and_resume_finishes_the_run(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """A second SIGTERM during the wind-down kills the process; the run resumes and verifies."""
+    """A second SIGTERM during the wind-down kills the process; the run resumes and verifies.
+
+    The first SIGTERM's stop was checkpointed before its wind-down: the resume finishes
+    that stop (sealed with its reason, at its step), where it used to trade on to the end.
+    """
     run_dir = tmp_path / "twice"
     args = ["dryrun", "--out", str(tmp_path), "--run-id", "twice", "--steps", "6000", "-q"]
     with _process(
@@ -257,12 +261,17 @@ def test_a_second_signal_ends_the_process_at_once_and_resume_finishes_the_run(
     assert "incomplete run" in "\n".join(interrupted.render(run_dir))
     assert main(["stop", str(run_dir)]) == EXIT_NOT_HELD
     assert "unfinished" in capsys.readouterr().err
+    checkpoint = orjson.loads((run_dir / "checkpoint.json").read_bytes())
+    assert (checkpoint["fsm_state"], checkpoint["reason"]) == ("STOPPING", "SIGNAL_SIGTERM")
     done = subprocess.run(
         _cli("resume", str(run_dir), "-q"), capture_output=True, text=True, check=False
     )
     assert done.returncode == EXIT_OK, done.stderr
     stop = _audit_stop(run_dir)
-    assert (stop["status"], stop["steps"]) == ("COMPLETED", 6000)
+    stopped_at = checkpoint["steps"]
+    assert stopped_at < 6000
+    assert (stop["status"], stop["steps"]) == ("COMPLETED", stopped_at)
+    assert stop["reason"] == "SIGNAL_SIGTERM"
     result = verify_run(run_dir)
     assert result.ok, result.render(run_dir)
 

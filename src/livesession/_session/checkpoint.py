@@ -5,7 +5,8 @@ when durable, synced), ``metrics.json`` is rewritten and the checkpoint replaces
 one atomically. So it is after an operator's verb that changed a trading session (``kill``,
 ``reduce_only``, ``reenable_trading``): at once when it was applied between two steps, at
 the end of the step when a step hook called it; a crash after it returned (and after the
-CLI confirmed it) resumes with it, not with the state before it. Each collaborator
+CLI confirmed it) resumes with it, not with the state before it. A stop is saved once the
+session is STOPPING, before its wind-down (``verbs.request_stop``). Each collaborator
 contributes its own keys (``get_state``) and restores them (``set_state``); the format
 (``livesession-checkpoint/1``) and the keys are the contract ``resume`` reads.
 """

@@ -375,8 +375,9 @@ class LiveSessionOrchestrator:
         """End the session: stop if still running, then seal the artifacts (idempotent).
 
         A session in ERROR_REQUIRES_OPERATOR is sealed as it stands, status FAILED (never
-        COMPLETED); ``acknowledge`` it first to cancel and flatten before the seal. Any
-        thread may call it; a step running in the owner thread ends first.
+        COMPLETED); ``acknowledge`` it first to cancel and flatten before the seal. One
+        resumed STOPPING finishes that stop. Any thread may call it; a step running in the
+        owner thread ends first.
         """
         if not self._gate.deferring(self.close):  # called inside a step: at its end
             with self._gate.hold():
@@ -388,8 +389,7 @@ class LiveSessionOrchestrator:
         if self._gate.torn_by and not lifecycle.sealed:
             self._gate.log_torn(p.config.run_id, p.time.steps)  # sealed it is not: resume it
         elif not lifecycle.sealed:
-            if lifecycle.state in (S.PREFLIGHT_OK, S.DRYRUN_ACTIVE):
-                verbs.request_stop(p, SESSION_CLOSED)  # under close's lock, not deferred
+            verbs.stop_for_close(p)  # under close's lock, not deferred
             if lifecycle.state is S.INIT:
                 close_unstarted(p)
             if not lifecycle.sealed:

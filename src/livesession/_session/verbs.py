@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Concatenate, ParamSpec
 
-from .._domain.lifecycle import SessionState, Trigger
+from .._domain.lifecycle import SESSION_CLOSED, SessionState, Trigger
 from .._risk.governor import TradingState
 from .lease_keeper import LEASE_LOST
 from .pipeline import states_hold
@@ -29,6 +29,7 @@ __all__ = [
     "reduce_only",
     "reenable_trading",
     "request_stop",
+    "stop_for_close",
     "under_lock",
 ]
 
@@ -66,6 +67,9 @@ def request_stop(p: SessionParts, reason: str, *, sealed_as: bool = False) -> Ve
     """Stop: cancel open orders, flatten, final snapshot, STOPPED (bounded).
 
     ``sealed_as``: ``reason`` is also the one the seal records (the CLI's signal stops).
+    A trading session is checkpointed once it is STOPPING, before the wind-down sends
+    anything: a crash in the wind-down then resumes the stop (``close`` finishes it, with
+    the stop's reason), where it used to resume the trading the operator had stopped.
     """
     lifecycle = p.lifecycle
     state = lifecycle.state
@@ -82,8 +86,24 @@ def request_stop(p: SessionParts, reason: str, *, sealed_as: bool = False) -> Ve
     lifecycle.guarded(lambda: lifecycle.transition(Trigger.REQUEST_STOP, reason))
     if sealed_as and lifecycle.in_(S.STOPPING):
         lifecycle.reason = reason
+    if state is S.DRYRUN_ACTIVE and lifecycle.in_(S.STOPPING):
+        # Durable before the wind-down: a crash in it resumes the stop, not the trading.
+        lifecycle.guarded(p.checkpointer.save)
     lifecycle.guarded(p.winddown.wind_down)
     return _applied(p, "request_stop", "stopped")
+
+
+def stop_for_close(p: SessionParts) -> None:
+    """What ``close`` does to a session that has not stopped: stop it, or finish its stop.
+
+    A session resumed STOPPING was checkpointed by ``request_stop`` before its wind-down,
+    and the process died in it: the wind-down goes on, and the seal keeps the stop's reason.
+    """
+    state = p.lifecycle.state
+    if state in _MAY_TRADE:
+        request_stop(p, SESSION_CLOSED)
+    elif state is S.STOPPING:
+        p.lifecycle.guarded(p.winddown.wind_down)
 
 
 def kill(p: SessionParts, reason: str) -> VerbResult:
@@ -197,6 +217,6 @@ def under_lock(
             return torn
         result = verb(p, *args, **kwargs)
         if result.applied and p.lifecycle.in_(S.DRYRUN_ACTIVE):
-            # Durable before it is confirmed (a stop or an acknowledgement seals instead).
+            # Durable before it is confirmed (a stop saved its own; an ack: the seal).
             p.lifecycle.guarded(lambda: p.checkpointer.operator_acted(in_step=in_step))
         return result
