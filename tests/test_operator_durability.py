@@ -27,7 +27,7 @@ from typing import Any
 import orjson
 import pytest
 
-from livesession import resume_run
+from livesession import SessionState, resume_run
 from livesession._artifacts import names
 from livesession._risk.governor import TradingState
 from livesession._rundir.lock import holder_of
@@ -276,3 +276,50 @@ def test_a_kill_the_crash_took_before_its_checkpoint_is_not_confirmed(
     with resume_run(run_dir) as session:
         assert session.trading_state is TradingState.ACTIVE
         assert not _events(run_dir, "KILL_SWITCH")
+
+
+# -- the CLI: `livesession stop` on a live run that dies in the wind-down -------------------
+
+
+def test_stop_says_resume_finishes_a_stop_a_checkpoint_holds(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The writer dies in the stop's wind-down (writing its STOPPED snapshot, the 5th),
+    after the checkpoint that holds the stop: `stop` said only "continue it with resume",
+    and the resume traded on to the end. Now it says the resume finishes the stop, which
+    it does: sealed with SIGNAL_SIGTERM, not one bar more."""
+    with _live(tmp_path, "make", LIVESESSION_CRASH_AT="write_states:5") as (proc, run_dir):
+        assert main(["stop", str(run_dir)]) == EXIT_NOT_HELD
+        assert proc.wait(timeout=_DEADLINE_S) == -signal.SIGKILL
+    err = capsys.readouterr().err
+    assert (
+        f"ended without sealing {run_dir}: a checkpoint holds the stop (SIGNAL_SIGTERM): "
+        f"`livesession resume {run_dir}` finishes the stop (winds down and seals; it trades "
+        "no more)"
+    ) in err, err
+    bars = len(_events(run_dir, "BAR"))
+    with resume_run(run_dir) as session:
+        assert session.state is SessionState.STOPPING
+    result = session.result()
+    assert (result.state, result.reason) == (SessionState.STOPPED, "SIGNAL_SIGTERM")
+    assert len(_events(run_dir, "BAR")) == bars, "the resumed run traded"
+    [sealed] = _events(run_dir, "SESSION_STOPPED")
+    assert sealed["payload"]["reason"] == "SIGNAL_SIGTERM"
+    result = verify_run(run_dir)
+    assert result.ok, result.render(run_dir)
+
+
+def test_stop_says_a_stop_the_crash_took_before_its_checkpoint_is_lost(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The writer dies in the stop's own checkpoint (hit 2; the activation's is hit 1), its
+    move to STOPPING already in events.jsonl: the resume goes on from the activation's
+    checkpoint without the stop, and `stop` says so, with what to do (exit 8)."""
+    with _live(tmp_path, "quiet", LIVESESSION_CRASH_AT="checkpoint:2") as (proc, run_dir):
+        assert main(["stop", str(run_dir)]) == EXIT_NOT_HELD
+        assert proc.wait(timeout=_DEADLINE_S) == -signal.SIGKILL
+    err = capsys.readouterr().err
+    assert "ended before a checkpoint held the stop (SIGNAL_SIGTERM), so the run resumes " in err
+    assert f"`livesession resume {run_dir}`, then `livesession stop {run_dir}` again" in err
+    with resume_run(run_dir) as session:
+        assert session.state is SessionState.DRYRUN_ACTIVE

@@ -32,7 +32,9 @@ The command side (``send_control``) checks that the holder is a livesession CLI 
 very run on this host before it signals anything, then waits (bounded, on wall time: this is
 operations, not evidence) for the effect to show in the run's files. A kill or an ack is
 confirmed only once ``checkpoint.json`` holds its event (the process checkpoints right after
-it acts): confirmed earlier, a crash would resume the run from before it.
+it acts): confirmed earlier, a crash would resume the run from before it. A stop is
+confirmed by the seal; when the holder dies before it, the line says whether a checkpoint
+holds the stop (``resume`` then finishes it) or the crash took it.
 """
 
 from __future__ import annotations
@@ -53,7 +55,7 @@ import orjson
 from ._artifacts import names
 from ._domain.lifecycle import SessionState
 from ._risk.governor import TradingState
-from ._rundir.livecut import checkpointed_bytes
+from ._rundir.livecut import checkpointed_bytes, checkpointed_stop
 from ._rundir.lock import Holder, holder_of, not_a_cli_writer
 from ._support.logging import get_logger
 from ._support.signals import ours
@@ -81,6 +83,7 @@ ACTIONS: Final = {"stop": signal.SIGTERM, "kill": KILL_SIGNAL, "ack": ACK_SIGNAL
 _HANGUP: Final = "SIGNAL_SIGHUP"
 _LOG_EVENT: Final = "operator_control"
 _POLL_S: Final = 0.05
+_ENDS: Final = " finishes the stop (winds down and seals; it trades no more)"
 
 
 def reason_of(signum: int) -> str:
@@ -375,15 +378,17 @@ def _ended(watch: _Watch, holder: Holder) -> bool:
 def _stopped(watch: _Watch, holder: Holder, who: str) -> ControlOutcome | None:
     if not _ended(watch, holder):
         return None
-    stop = _last_audit(watch.run_dir)
+    run_dir, stop = watch.run_dir, _last_audit(watch.run_dir)
     if stop is None:
         # Nothing holds the run now and it is unfinished: 8, as for any such run, never 4
         # (sealed FAILED: nothing to resume), which would keep a supervisor from resuming it.
-        return ControlOutcome(
-            "not_held",
-            f"{who} ended without sealing {watch.run_dir}: continue it with "
-            f"`livesession resume {watch.run_dir}`",
-        )
+        seen = checkpointed_stop(run_dir, watch.offsets.get(names.EVENTS, 0))
+        if seen is not None and not seen[1]:  # the crash took the stop: it trades on
+            return _lost(watch, who, f"the stop ({seen[0]})", "stop")
+        then = f"continue it with `livesession resume {run_dir}`"
+        if seen is not None:
+            then = f"a checkpoint holds the stop ({seen[0]}): `livesession resume {run_dir}`{_ENDS}"
+        return ControlOutcome("not_held", f"{who} ended without sealing {run_dir}: {then}")
     state = describe_run(watch.run_dir)
     payload = stop.get("payload", {})
     if isinstance(payload, dict) and payload.get("status") == "COMPLETED":

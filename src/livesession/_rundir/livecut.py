@@ -13,9 +13,10 @@ checkpoint ahead of ``checkpoint.json``; the pair is taken when both name the sa
 ``audit_seq``; a bar is an event, so every step moves the first), and re-read a few times
 otherwise.
 
-Two questions look past the cut, at the whole lines after it: how far a checkpoint holds a
-file (``checkpointed_bytes``: the operator commands confirm an action only once it does),
-and a live run's trading state now (``live_trading``: a halt between two checkpoints).
+Three questions look past the cut, at the whole lines after it: how far a checkpoint holds
+a file (``checkpointed_bytes``: the operator commands confirm an action only once it does),
+whether it holds a stop (``checkpointed_stop``: a resume then finishes it), and a live
+run's trading state now (``live_trading``: a halt between two checkpoints).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from .lock import Holder, holder_of
 if TYPE_CHECKING:
     from pathlib import Path
 
-__all__ = ["LiveRun", "checkpointed_bytes", "live_cut", "live_trading"]
+__all__ = ["LiveRun", "checkpointed_bytes", "checkpointed_stop", "live_cut", "live_trading"]
 
 _TRADING_EVENTS: Final = ("TRADING_STATE_CHANGED", "TRADING_REENABLED", "KILL_SWITCH")
 """The events that change the trading state (the kill switch halts without one of its own)."""
@@ -87,6 +88,29 @@ def checkpointed_bytes(run_dir: Path, file_name: str) -> int:
     checkpoint = _object(_read(run_dir / names.CHECKPOINT))
     offsets = None if checkpoint is None else _offsets(checkpoint)
     return 0 if offsets is None else offsets.get(file_name, 0)
+
+
+def checkpointed_stop(run_dir: Path, since: int) -> tuple[str, bool] | None:
+    """The first stop in ``events.jsonl`` from byte ``since`` on: its reason, and whether kept.
+
+    A stop is the session's move to STOPPING; it is kept when the run's checkpoint holds
+    that line (the session saves one before the wind-down), so a resume after a crash in
+    the wind-down finishes the stop rather than trading on. None: no stop was recorded.
+    """
+    try:
+        with (run_dir / names.EVENTS).open("rb") as stream:
+            stream.seek(since)
+            data = stream.read()
+    except OSError:
+        return None
+    end = since
+    for line in data[: data.rfind(b"\n") + 1].splitlines():  # whole lines only
+        end += len(line) + 1
+        event = json_object(line) if b'"to_state":"STOPPING"' in line else None
+        if event is not None and payload(event).get("to_state") == "STOPPING":
+            reason = str(payload(event).get("reason", ""))
+            return reason, checkpointed_bytes(run_dir, names.EVENTS) >= end
+    return None
 
 
 def _matches(checkpoint: dict[str, Any], metrics: bytes | None) -> bool:
