@@ -445,7 +445,7 @@ class _StateStrategy(ScriptedStrategy):
 
 class _FailsOnCall(_StateStrategy):
     """``get_state`` gives ``state`` from its ``call``-th call on (activation, the stop's
-    check, the seal: the third is the seal's)."""
+    check, the checkpoint that makes the stop durable, the seal: the fourth is the seal's)."""
 
     def __init__(self, call: int, state: Any) -> None:
         super().__init__(10**9, state)
@@ -629,7 +629,7 @@ class TestStateTheCheckpointCannotHold:
         configure_logging(log)
         try:
             run_dir, result = _one_shot(
-                tmp_path, "at-seal", _FailsOnCall(3, {1}), checkpoint_every=1000
+                tmp_path, "at-seal", _FailsOnCall(4, {1}), checkpoint_every=1000
             )
         finally:
             disable_logging()
