@@ -254,13 +254,13 @@ class TestFeed:
         return CsvReplayFeed(path, symbol="EUR/USD", tick=D(tick), lot=D(lot))
 
     def test_prices_are_never_rounded(self, tmp_path: Path) -> None:
-        """1.0716 under a 0.00001 tick stays 1.0716, and 1.07160 stays 1.07160."""
+        """1.0716 under a 0.00001 tick is 1.07160 (its value, the tick's places), as is 1.07160."""
         rows = GOOD + "2026-01-01T00:01:00Z,1.07160,1.07200,1.07155,1.07199,100\n"
         feed = self._feed(_file(tmp_path, HEADER + rows))
         bars = [feed.next_bar(0), feed.next_bar(0)]
         feed.close()
         assert [[str(p) for p in (b.open, b.high, b.low, b.close)] for b in bars if b] == [
-            ["1.0716", "1.0720", "1.0710", "1.0718"],
+            ["1.07160", "1.07200", "1.07100", "1.07180"],
             ["1.07160", "1.07200", "1.07155", "1.07199"],
         ]
 

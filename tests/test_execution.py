@@ -58,7 +58,7 @@ class TestIntentToOrder:
             "intent_seq": 1,
             "symbol": SYMBOL,
             "side": "BUY",
-            "quantity": "0.5",
+            "quantity": "0.500",  # the lot's places (0.001)
             "reason": "cross",
         }
         [submitted] = sinks.events_of("ORDER_SUBMITTED")
@@ -120,9 +120,9 @@ class TestIntentToOrder:
             "rule": "MAX_ORDER_QTY",
             "symbol": SYMBOL,
             "side": "SELL",
-            "quantity": "0.5",
+            "quantity": "0.500",
             "limit": "0.1",
-            "reason": "quantity 0.5 > max_order_qty 0.1",
+            "reason": "quantity 0.500 > max_order_qty 0.1",
         }
         assert sinks.events_of("ORDER_SUBMITTED") == []
         assert not broker.recorded

@@ -264,9 +264,10 @@ class TestParquet:
         assert verify_run(run_dir).ok
         assert _bar_times(run_dir) == [_utc(d) for d in dates]
         closes = [e["payload"]["close"] for e in _events(run_dir) if e["event_type"] == "BAR"]
-        # Floats read as the text they print (repr): 101.5, never rounded to a grid.
-        assert closes == [repr(float(r[4])) for r in rows]
-        assert "101.5" in closes
+        # Floats read as the text they print (repr: 101.5), never rounded, written with the
+        # places of the tick inferred from them (0.01): 101.50.
+        assert closes == [f"{Decimal(repr(float(r[4]))):.2f}" for r in rows]
+        assert "101.50" in closes
         recorded = _config(run_dir)
         assert recorded["price_tick"] == "0.01"
         assert recorded["feed_bytes"] == (tmp_path / "data" / "goog.parquet").stat().st_size

@@ -130,12 +130,12 @@ class TestAveragePrice:
         )
         changed = [e["payload"] for e in sinks.events_of("POSITION_CHANGED")]
         assert [(p["position"], p["avg_price"]) for p in changed] == [
-            ("1", "100.00"),
-            ("2", "100.00"),  # 100.025: half-even to the tick
-            ("3", "100.05"),  # 100.0333...
-            ("4", "100.05"),  # 100.0375
-            ("5", "100.05"),  # 100.04
-            ("0", "0"),  # flat: no average (the event's field stays, as the schema wants)
+            ("1.000", "100.00"),  # the lot's places (0.001), the tick's
+            ("2.000", "100.00"),  # 100.025: half-even to the tick
+            ("3.000", "100.05"),  # 100.0333...
+            ("4.000", "100.05"),  # 100.0375
+            ("5.000", "100.05"),  # 100.04
+            ("0.000", "0"),  # flat: no average (the event's field stays, as the schema wants)
         ]
         assert [str(a) for a in seen] == [
             "None",
@@ -272,7 +272,7 @@ class TestGaps:
         fills = [
             (e["payload"]["side"], e["payload"]["price"]) for e in sinks.events_of("ORDER_FILLED")
         ]
-        assert fills == [("BUY", "100"), ("SELL", "95")]
+        assert fills == [("BUY", "100.00"), ("SELL", "95")]  # a market fill: the tick's places
 
 
 class _Bars:

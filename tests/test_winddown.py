@@ -100,7 +100,7 @@ class TestStop:
         ]
         assert (flatten["side"], flatten["quantity"], flatten["reduce_only"]) == (
             "SELL",
-            "0.5",
+            "0.500",  # the lot's places (0.001)
             True,
         )
         states = [e["payload"]["to_state"] for e in w.sinks.events_of("STATE_CHANGED")]

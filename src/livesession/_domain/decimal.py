@@ -6,7 +6,16 @@ from collections.abc import Callable
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from typing import Final
 
-__all__ = ["DIGITS", "ZERO", "excess_digits", "plain", "quantize", "quantizer", "to_decimal"]
+__all__ = [
+    "DIGITS",
+    "ZERO",
+    "excess_digits",
+    "plain",
+    "quantize",
+    "quantizer",
+    "to_decimal",
+    "to_places",
+]
 
 ZERO = Decimal(0)
 DIGITS: Final = 28
@@ -72,8 +81,27 @@ def quantize(value: Decimal, step: Decimal, rounding: str = ROUND_HALF_EVEN) -> 
     Banker's rounding unless ``rounding`` says otherwise (``ROUND_CEILING``: up to the
     step, ``ROUND_FLOOR``: down, as a price moved against an order is; ``ROUND_DOWN``: an
     order's quantity, never more than the strategy asked for).
+
+    The result is written with the step's places whatever the form of ``value``: the
+    formula alone keeps the places of a value that has fewer (``1E-2`` at a lot of 0.001
+    gave ``0.01``, ``101.1`` at a tick of 0.01 ``101.1``), and the artifacts write every
+    price and quantity with the tick's and the lot's places (``0.010``, ``101.10``).
     """
-    return (value / step).to_integral_value(rounding=rounding) * step
+    return to_places((value / step).to_integral_value(rounding=rounding) * step, step)
+
+
+def to_places(value: Decimal, step: Decimal) -> Decimal:
+    """``value``, a multiple of ``step``, written with step's places: the value is unchanged.
+
+    Only the form changes (``41000`` becomes ``41000.00`` at a tick of 0.01, ``1E-2``
+    ``0.010`` at a lot of 0.001); the caller knows ``value`` is on the grid (a data file's
+    price, checked; a result of ``quantize``), so nothing is rounded. A value that would
+    need more digits than Decimal keeps at those places is left as it is.
+    """
+    try:
+        return value.quantize(step)
+    except InvalidOperation:
+        return value
 
 
 def quantizer(step: Decimal) -> Callable[[Decimal], Decimal]:

@@ -9,7 +9,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Final
 
-from .._domain.decimal import plain, quantize, to_decimal
+from .._domain.decimal import plain, quantize, to_decimal, to_places
 from .._domain.model import Bar
 from .._domain.random import DeterministicStream
 from .._exceptions import ConfigError
@@ -17,7 +17,7 @@ from .csvforms import split
 from .datafile import DataFileCheck, check_csv, open_data_file, scan_csv
 from .timeforms import time_text
 
-__all__ = ["CsvReplayFeed", "DataFileCheck", "RandomWalkFeed", "check_csv"]
+__all__ = ["CsvReplayFeed", "DataFileCheck", "RandomWalkFeed", "bar_volume", "check_csv"]
 
 _BPS = Decimal(10_000)
 _BPS_INT: Final = 10_000
@@ -67,6 +67,19 @@ class _Grid:
     def value(self, units: int) -> Decimal:
         """``units`` as the Decimal the formulae give: coefficient ``units``, this exponent."""
         return Decimal(units).scaleb(self.exponent)
+
+
+def bar_volume(value: Decimal, lot: Decimal) -> Decimal:
+    """A data file's volume as its bar carries it: never rounded to the lot.
+
+    A volume is the market's, not an order quantity: ``12.5`` at a lot of 1 stays ``12.5``.
+    One on the lot keeps the text such volumes always had: its digits as written, less any
+    zeros past the lot's places (``1.5000`` at a lot of 0.001 is ``1.500``, ``12`` stays
+    ``12``).
+    """
+    if value % lot:
+        return value
+    return (value / lot).to_integral_value() * lot  # exact: only trailing zeros go
 
 
 class RandomWalkFeed:
@@ -202,11 +215,12 @@ class CsvReplayFeed:
     then streamed, never loaded whole.
 
     Prices are never rounded: a price off the ``tick`` grid is refused by the check
-    (``1.0716`` under ``0.01``: set ``price_tick``), and a price on it keeps its value
-    (``1.07160`` stays ``1.07160``). ``tick=None`` infers the grid: the finest decimal step
-    among the prices as written (``checked.price_tick``). Volumes are market volumes, not order
-    quantities: never rounded to the lot (``12.5`` with lot ``1`` stays ``12.5``). The text
-    of a value on its grid is what it always was (``quantize``, exact on the grid).
+    (``1.0716`` under ``0.01``: set ``price_tick``), and a price on it keeps its value,
+    written with the tick's places as every price of a run is (``101.1`` and ``102`` under
+    ``0.01`` are ``101.10`` and ``102.00``; ``1.07160`` under ``0.00001`` stays ``1.07160``).
+    ``tick=None`` infers the grid: the finest decimal step among the prices as written
+    (``checked.price_tick``). Volumes are market volumes, not order quantities: never
+    rounded to the lot (``12.5`` with lot ``1`` stays ``12.5``; ``bar_volume``).
     """
 
     def __init__(
@@ -241,11 +255,6 @@ class CsvReplayFeed:
         """``check_csv``: check and hash the whole file without opening a feed on it."""
         return check_csv(path, tick=tick)
 
-    def _volume(self, value: Decimal) -> Decimal:
-        if value % self._lot == 0:
-            return quantize(value, self._lot)  # exact: the text on-grid volumes always had
-        return value  # a volume is no order quantity: never rounded to the lot
-
     def next_bar(self, ts_ns: int) -> Bar | None:
         """The next row as a bar, or None at the end of the file."""
         raw = self._file.readline()
@@ -273,12 +282,12 @@ class CsvReplayFeed:
         return Bar(
             symbol=self.symbol,
             ts_ns=ts_ns,
-            # On the grid (checked up front), so exact: the value is the file's.
-            open=quantize(values["open"], self._tick),
-            high=quantize(values["high"], self._tick),
-            low=quantize(values["low"], self._tick),
-            close=quantize(values["close"], self._tick),
-            volume=self._volume(values["volume"]),
+            # On the grid (checked up front), so exact: the file's value, the tick's places.
+            open=to_places(values["open"], self._tick),
+            high=to_places(values["high"], self._tick),
+            low=to_places(values["low"], self._tick),
+            close=to_places(values["close"], self._tick),
+            volume=bar_volume(values["volume"], self._lot),
         )
 
     def get_state(self) -> dict[str, Any]:

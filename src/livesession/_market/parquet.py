@@ -21,11 +21,12 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Final
 
 from .._domain.clock import from_epoch_ns
-from .._domain.decimal import quantize
+from .._domain.decimal import to_places
 from .._domain.model import Bar
 from .._exceptions import DataFileError
 from .._support.optional import import_optional
 from .datafile import DataFileCheck, RowChecker, column_index, open_data_file
+from .feeds import bar_volume
 from .timeforms import time_text
 
 if TYPE_CHECKING:
@@ -132,16 +133,15 @@ class ParquetReplayFeed:
             text = time_text(cells, self._time_index, self._day_index)
             ts_ns = self._times.parse(text, self._row + 1)
         index, tick = self._index, self._tick
-        volume = Decimal(cells[index["volume"]])
         return Bar(
             symbol=self.symbol,
             ts_ns=ts_ns,
-            # On the grid (checked up front), so exact: the value is the file's.
-            open=quantize(Decimal(cells[index["open"]]), tick),
-            high=quantize(Decimal(cells[index["high"]]), tick),
-            low=quantize(Decimal(cells[index["low"]]), tick),
-            close=quantize(Decimal(cells[index["close"]]), tick),
-            volume=quantize(volume, self._lot) if volume % self._lot == 0 else volume,
+            # On the grid (checked up front), so exact: the file's value, the tick's places.
+            open=to_places(Decimal(cells[index["open"]]), tick),
+            high=to_places(Decimal(cells[index["high"]]), tick),
+            low=to_places(Decimal(cells[index["low"]]), tick),
+            close=to_places(Decimal(cells[index["close"]]), tick),
+            volume=bar_volume(Decimal(cells[index["volume"]]), self._lot),
         )
 
     def get_state(self) -> dict[str, Any]:

@@ -17,10 +17,9 @@ import contextlib
 from decimal import ROUND_DOWN
 from typing import TYPE_CHECKING, Any
 
-import attrs
-
 from .._artifacts.recorder import crashpoint
 from .._domain.decimal import ZERO, plain, quantize
+from .._domain.grid import intent_on_grid
 from .._domain.ids import client_order_id, record_code
 from .._domain.model import Order, OrderIntent, OrderType, Side
 from .._domain.retry import call_with_retry
@@ -93,9 +92,8 @@ class Execution:
             below = Rejection(rule=QTY_BELOW_LOT, reason=reason, detail={"lot": lot})
             self._reject(seq, signal_id, intent, asked, below)
             return
-        if qty != intent.quantity:
-            intent = attrs.evolve(intent, quantity=qty)
-        quantity = plain(qty)  # as the lot writes it, whatever the intent's own form
+        intent = intent_on_grid(intent, quantity=qty, tick=cfg.price_tick)  # lot's, tick's places
+        quantity = plain(qty)
         signal_id = self._signal(seq, intent, quantity)
         refused = beyond_the_position(
             intent, self._c.book.positions.get(intent.symbol, ZERO)
