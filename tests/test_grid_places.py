@@ -182,3 +182,45 @@ class TestIntents:
             ("PRICE_OFF_TICK", "0.010"),
         ]
         assert rejected[1]["limit_price"] == "41000.005"
+
+
+class TestPlugInFeeds:
+    """A feed of one's own (or the venue's candles): checked against the tick, then placed."""
+
+    def _run(self, closes: list[str]) -> Sinks:
+        orch, sinks = session(feed=ScriptedFeed(closes), strategy=ScriptedStrategy(at({})))
+        orch.preflight()
+        orch.activate()
+        orch.run_n_steps(len(closes))
+        return sinks
+
+    def test_its_prices_take_the_tick_s_places(self) -> None:
+        """42000 and 41999.5 were recorded as the feed wrote them."""
+        sinks = self._run(["42000", "41999.5", "4.2E+4"])
+        bars = [e["payload"] for e in sinks.events_of("BAR")]
+        assert [(b["open"], b["close"]) for b in bars] == [
+            ("42000.00", "42000.00"),
+            ("41999.50", "41999.50"),
+            ("42000.00", "42000.00"),
+        ]
+        assert bars[0]["volume"] == "1"  # the market's: as the feed gave it
+
+    def test_a_price_off_the_tick_is_the_feed_s_error(self) -> None:
+        """41928.605 under 0.01 was recorded as it came, a price the run's grid has not."""
+        sinks = self._run(["42000.00", "41928.605", "42000.00"])
+        assert len(sinks.events_of("BAR")) == 1
+        [error] = sinks.events_of("FEED_ERROR")
+        assert error["payload"]["error"] == "ValueError"
+        assert error["payload"]["message"] == (
+            "a Bar's open 41928.605 is off the price_tick grid 0.01 (prices are never "
+            "rounded): give prices on the tick, or set price_tick to the feed's"
+        )
+        assert error["payload"]["step"] == 2
+
+    def test_a_price_too_far_from_the_tick_is_named_too(self) -> None:
+        sinks = self._run(["1E+40"])
+        [error] = sinks.events_of("FEED_ERROR")
+        assert error["payload"]["message"] == (
+            "a Bar's open 1E+40 is more than 28 digits from the price_tick 0.01 (as many as "
+            "the session computes with exactly)"
+        )

@@ -272,7 +272,7 @@ class TestGaps:
         fills = [
             (e["payload"]["side"], e["payload"]["price"]) for e in sinks.events_of("ORDER_FILLED")
         ]
-        assert fills == [("BUY", "100.00"), ("SELL", "95")]  # a market fill: the tick's places
+        assert fills == [("BUY", "100.00"), ("SELL", "95.00")]  # the tick's places
 
 
 class _Bars:

@@ -1,4 +1,4 @@
-"""Intents with their numbers written at the grid's places: the tick's, the lot's.
+"""Bars and intents with their numbers written at the grid's places: the tick's, the lot's.
 
 The artifacts write every price with the places of ``price_tick`` and every quantity with
 those of ``qty_lot``, so a run's bytes do not depend on how a feed or a strategy wrote its
@@ -13,9 +13,26 @@ from decimal import Decimal
 import attrs
 
 from .decimal import to_places
-from .model import OrderIntent
+from .model import Bar, OrderIntent
 
-__all__ = ["intent_on_grid"]
+__all__ = ["bar_on_tick", "intent_on_grid"]
+
+
+def bar_on_tick(bar: Bar, tick: Decimal) -> Bar:
+    """``bar`` with its prices, multiples of ``tick`` (``bar_problem`` said so), at its places.
+
+    A feed's ``101.1`` is ``101.10`` under a tick of 0.01, as a data file's is. The volume
+    is the market's, not an order quantity: it stays as the feed gave it.
+    """
+    return Bar(
+        symbol=bar.symbol,
+        ts_ns=bar.ts_ns,
+        open=to_places(Decimal(bar.open), tick),
+        high=to_places(Decimal(bar.high), tick),
+        low=to_places(Decimal(bar.low), tick),
+        close=to_places(Decimal(bar.close), tick),
+        volume=bar.volume,
+    )
 
 
 def intent_on_grid(intent: OrderIntent, *, quantity: Decimal, tick: Decimal) -> OrderIntent:

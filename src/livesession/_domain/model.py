@@ -267,11 +267,12 @@ def _number_problem(owner: str, name: str, value: object, *, zero_ok: bool) -> s
 _BAR_PRICES: Final = ("open", "high", "low", "close")
 
 
-def bar_problem(bar: object, symbol: str) -> str | None:
+def bar_problem(bar: object, symbol: str, *, tick: Decimal | None = None) -> str | None:
     """What is wrong with a bar a feed gave for ``symbol``, or None.
 
     The rules of a data file's rows: prices are finite and positive, the volume finite and
-    not negative, open and close within [low, high]; and the bar is of the session's symbol.
+    not negative, open and close within [low, high], and (given the session's ``tick``)
+    prices on its grid, never rounded; and the bar is of the session's symbol.
     """
     if not isinstance(bar, Bar):
         return f"next_bar returned a {type(bar).__name__} where a Bar belongs"
@@ -279,10 +280,10 @@ def bar_problem(bar: object, symbol: str) -> str | None:
         return f"next_bar returned a bar of {bar.symbol!r}; the session trades {symbol!r}"
     if isinstance(bar.ts_ns, bool) or not isinstance(bar.ts_ns, int):
         return f"a Bar's ts_ns must be an int, got {type(bar.ts_ns).__name__}"
-    return next(_bar_problems(bar), None)
+    return next(_bar_problems(bar, tick), None)
 
 
-def _bar_problems(bar: Bar) -> Iterator[str]:
+def _bar_problems(bar: Bar, tick: Decimal | None) -> Iterator[str]:
     for name in (*_BAR_PRICES, "volume"):
         problem = _number_problem("a Bar", name, getattr(bar, name), zero_ok=name == "volume")
         if problem is not None:
@@ -293,6 +294,19 @@ def _bar_problems(bar: Bar) -> Iterator[str]:
         value = getattr(bar, name)
         if not bar.low <= value <= bar.high:
             yield f"a Bar's {name} {value} is outside [low {bar.low}, high {bar.high}]"
+    if tick is not None:
+        for name in _BAR_PRICES:
+            value = getattr(bar, name)
+            if value >= tick.scaleb(EXACT_DIGITS):  # its multiple of the tick: not exact
+                yield (
+                    f"a Bar's {name} {value} is more than {EXACT_DIGITS} digits from the "
+                    f"price_tick {tick} (as many as the session computes with exactly)"
+                )
+            elif value % tick:
+                yield (
+                    f"a Bar's {name} {value} is off the price_tick grid {tick} (prices are "
+                    "never rounded): give prices on the tick, or set price_tick to the feed's"
+                )
 
 
 @attrs.frozen(kw_only=True)

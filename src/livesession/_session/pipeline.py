@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, Final, cast
 
 from .._domain import clock as _clock
 from .._domain.decimal import plain
+from .._domain.grid import bar_on_tick
 from .._domain.lifecycle import SessionState
 from .._domain.model import Bar, OrderIntent, bar_problem, intent_problem
 from .._exceptions import (
@@ -51,6 +52,7 @@ from .._support.text import valid_text
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
+    from decimal import Decimal
 
     from .._domain.config import DryrunConfig
     from .assembly import SessionParts
@@ -279,16 +281,18 @@ def _next_bar(p: SessionParts) -> tuple[Bar | None, BaseException | None]:
     """The feed's next bar (None: exhausted), or the exception reading it gave.
 
     A bar of a feed other than the built-in ones (whose bars are checked where they are
-    made) is checked here: one the session cannot use is the feed's error.
+    made) is checked here: one the session cannot use is the feed's error. Its prices, on
+    the tick, are then written with the tick's places, as the data files' are.
     """
     try:
         asked = p.time.proposed_tick()
         bar = p.feed.next_bar(asked)
         if bar is not None and not p.feed_checked:
+            symbol, tick = p.config.symbol, p.config.price_tick
             if p.feed_dated:
-                _check_bar(bar, p.config.symbol, after_ns=p.time.last_step_ns)
+                bar = _check_bar(bar, symbol, tick, after_ns=p.time.last_step_ns)
             else:
-                _check_bar(bar, p.config.symbol, asked_ns=asked)
+                bar = _check_bar(bar, symbol, tick, asked_ns=asked)
     except (SinkFailure, *INTERRUPTS):
         raise
     except BaseException as exc:  # noqa: BLE001 - any feed error takes the one input-failure path
@@ -297,9 +301,16 @@ def _next_bar(p: SessionParts) -> tuple[Bar | None, BaseException | None]:
 
 
 def _check_bar(
-    bar: object, symbol: str, *, asked_ns: int | None = None, after_ns: int | None = None
-) -> None:
-    """Raise when ``bar`` is not a ``Bar`` of ``symbol`` the session can use.
+    bar: object,
+    symbol: str,
+    tick: Decimal,
+    *,
+    asked_ns: int | None = None,
+    after_ns: int | None = None,
+) -> Bar:
+    """``bar`` at the ``tick``'s places; raise when it is not a ``Bar`` the session can use.
+
+    Its prices must be on the tick's grid (``bar_problem``): never rounded, as a data file's.
 
     A feed that is not ``dated`` is asked for the bar of ``asked_ns``, the time the step
     records: a bar of another time would have the run record a time the data never had. A
@@ -307,7 +318,7 @@ def _check_bar(
     must: one that goes back (a feed whose ``set_state`` forgot its place, say) would be
     recorded at the session's time, which never goes back, a time the data never had.
     """
-    problem = bar_problem(bar, symbol)
+    problem = bar_problem(bar, symbol, tick=tick)
     given_ns = cast("Bar", bar).ts_ns if problem is None else None  # a Bar, when no problem
     if given_ns is not None and asked_ns is not None and given_ns != asked_ns:
         problem = (
@@ -321,6 +332,7 @@ def _check_bar(
             f"{_utc(after_ns)}: a dated feed's bars must come in increasing time"
         )
     _refuse(problem, right_type=isinstance(bar, Bar))
+    return bar_on_tick(cast("Bar", bar), tick)
 
 
 def _utc(ts_ns: int) -> str:
