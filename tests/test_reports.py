@@ -112,14 +112,14 @@ class TestApply:
             "trade_id": "t1",
             "symbol": SYMBOL,
             "side": "BUY",
-            "quantity": "1",
-            "price": "100",
-            "filled": "1",
-            "remaining": "0",
+            "quantity": "1.000",  # the venue's 1 and 100 at the lot's and the tick's places
+            "price": "100.00",
+            "filled": "1.000",
+            "remaining": "0.000",
         }
         [position] = sinks.events_of("POSITION_CHANGED")
-        assert position["payload"]["position"] == "1"
-        assert position["payload"]["cash"] == str(D("100000.00") - D(100))
+        assert position["payload"]["position"] == "1.000"
+        assert position["payload"]["cash"] == str(D("100000.00") - D("1.000") * D("100.00"))
         assert parts.governor.executions == 1
         assert "a" not in parts.book.open
         assert parts.reports.get_state()["finished"] == ["a"]
@@ -132,7 +132,7 @@ class TestApply:
         venue.queued = [_fill("a", "t1", "0.5")]
         parts.reports.process()
         [partial] = sinks.events_of("ORDER_PARTIALLY_FILLED")
-        assert partial["payload"]["remaining"] == "1.5"
+        assert partial["payload"]["remaining"] == "1.500"
         assert len(sinks.events_of("POSITION_CHANGED")) == 1
         assert parts.governor.executions == 1
         assert parts.book.position(SYMBOL) == D("0.5")
@@ -171,7 +171,7 @@ class TestInvalidFill:
         parts.reports.process()
         assert parts.lifecycle.reason == "BROKER_REPORT_INVALID"
         assert parts.lifecycle.detail == (
-            "the venue's fill 't2' of a: its quantity 0.7 is more than the 0.6 left of the order"
+            "the venue's fill 't2' of a: its quantity 0.7 is more than the 0.600 left of the order"
         )
         assert parts.book.open["a"].filled == D("0.4")  # the first fill stands
         assert parts.book.open["b"].filled == 0  # nothing after the bad one is applied
@@ -185,6 +185,23 @@ class TestInvalidFill:
         assert parts.lifecycle.reason == ""
         [duplicate] = sinks.events_of("DUPLICATE_REPORT")
         assert duplicate["payload"]["trade_id"] == "t1"
+
+    def test_a_fill_off_the_lot_or_the_tick_faults(self):
+        """The run could not record it on the grid; rounded, it would be a fill never made."""
+        for fill, problem in (
+            (_fill("a", "t1", "0.0005"), "its quantity 0.0005 is not a multiple of the qty_lot 0.001"),
+            (_fill("a", "t1", "1", "100.005"), "its price 100.005 is not a multiple of the price_tick 0.01"),
+        ):  # fmt: skip
+            parts, venue, sinks = _wired()
+            _track(parts, "a")
+            venue.queued = [fill]
+            parts.reports.process()
+            assert parts.lifecycle.reason == "BROKER_REPORT_INVALID"
+            assert parts.lifecycle.detail == f"the venue's fill 't1' of a: {problem}"
+            assert parts.book.open["a"].filled == 0
+            assert (
+                sinks.events_of("ORDER_PARTIALLY_FILLED") == sinks.events_of("ORDER_FILLED") == []
+            )
 
 
 class TestHeld:
@@ -239,7 +256,7 @@ class TestClose:
         venue.queued = [_fill("a", "t1", "0.5"), CancelReport(client_order_id="a", ts_ns=0)]
         parts.reports.process()
         [canceled] = sinks.events_of("ORDER_CANCELED")
-        assert canceled["payload"] == {"client_order_id": "a", "filled": "0.5"}
+        assert canceled["payload"] == {"client_order_id": "a", "filled": "0.500"}
         assert "a" not in parts.book.open
         assert "a" in parts.book.closed  # until the venue confirms its final fills
         venue.queued = [_fill("a", "t2", "0.25"), CancelReport(client_order_id="a", ts_ns=0)]

@@ -7,9 +7,11 @@ reports that change nothing (a repeated ack or fill, a report for an order alrea
 done) are recorded as ``DUPLICATE_REPORT``. It owns the finished-order set.
 
 A fill the book cannot take as the venue's word (more than the order has left, a quantity
-or price that is not a positive finite ``Decimal``, no trade id) is not applied and not
-dropped: the venue and the session disagree about a position, so the session faults with
-``BROKER_REPORT_INVALID`` naming the fill, and an operator looks at the venue.
+or price that is not a positive finite ``Decimal``, a quantity off the lot or a price off
+the tick, no trade id) is not applied and not dropped: the venue and the session disagree
+about a position, so the session faults with ``BROKER_REPORT_INVALID`` naming the fill,
+and an operator looks at the venue. A fill it takes is recorded with the lot's and the
+tick's places, however the venue wrote its numbers.
 """
 
 from __future__ import annotations
@@ -20,8 +22,9 @@ from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 
-from .._domain.decimal import ZERO, plain, quantizer
+from .._domain.decimal import ZERO, plain, quantizer, to_places
 from .._domain.model import (
+    EXACT_DIGITS,
     AckReport,
     BrokerReport,
     CancelReport,
@@ -252,11 +255,13 @@ class ReportRouter:
             self._duplicate(report, "CLOSED" if after_cancel else "OPEN")
             return
         order = live.order
-        problem = fill_problem(report, order.quantity - live.filled)
+        lot, tick = self._c.config.qty_lot, self._c.config.price_tick
+        problem = fill_problem(report, order.quantity - live.filled, lot=lot, tick=tick)
         if problem is not None:
             raise _InvalidFill(report, problem)
+        quantity, price = to_places(report.quantity, lot), to_places(report.price, tick)
         before = book.positions.get(order.symbol, ZERO)
-        book.apply_fill(cid, report.trade_id, report.quantity, report.price)
+        book.apply_fill(cid, report.trade_id, quantity, price)
         if order.reduce_only:
             after = book.positions[order.symbol]
             # The venue did not hold the order to reduce-only: it opened or flipped exposure
@@ -269,8 +274,8 @@ class ReportRouter:
             "trade_id": report.trade_id,
             "symbol": order.symbol,
             "side": order.side.value,
-            "quantity": plain(report.quantity),
-            "price": plain(report.price),
+            "quantity": plain(quantity),
+            "price": plain(price),
             "filled": plain(live.filled),
             "remaining": plain(remaining),
         }
@@ -325,8 +330,15 @@ class ReportRouter:
         self._finished = dict.fromkeys(state.get("finished", ()))
 
 
-def fill_problem(fill: FillReport, left: Decimal) -> str | None:
-    """Why ``fill`` cannot be applied to an order with ``left`` unfilled; None when it can."""
+def fill_problem(
+    fill: FillReport, left: Decimal, *, lot: Decimal | None = None, tick: Decimal | None = None
+) -> str | None:
+    """Why ``fill`` cannot be applied to an order with ``left`` unfilled; None when it can.
+
+    Given the session's ``lot`` and ``tick``, a quantity off the one or a price off the
+    other is a reason: the run could not record it on the grid, and rounding it would
+    record a fill the venue never made.
+    """
     if not isinstance(fill.trade_id, str) or not fill.trade_id:
         return f"its trade_id is {fill.trade_id!r}, not a non-empty string"
     for name in ("quantity", "price"):
@@ -335,6 +347,10 @@ def fill_problem(fill: FillReport, left: Decimal) -> str | None:
             return f"its {name} is {a_(type(value).__name__)} ({value!r}), not a Decimal"
         if not value.is_finite() or value <= 0:
             return f"its {name} is {value}, not a positive number"
+    for name, step, grid in (("quantity", lot, "qty_lot"), ("price", tick, "price_tick")):
+        value = getattr(fill, name)
+        if step is not None and (value >= step.scaleb(EXACT_DIGITS) or value % step):
+            return f"its {name} {plain(value)} is not a multiple of the {grid} {plain(step)}"
     if fill.quantity > left:
         return (
             f"its quantity {plain(fill.quantity)} is more than the {plain(left)} left of the order"
