@@ -20,8 +20,9 @@ one artifact after the other), ``_links`` and ``_replay`` (links between events;
 fills replayed into positions), ``_copies`` (the audit records that copy an event, held
 to it), ``_result`` (the violations and the ``VerifyResult``).
 ``_config`` holds ``config.json``, when the run has one, to the config digest its first
-event records. ``read_records``, the lenient reader of the tools that summarise a run, is
-re-exported here for its callers; the verifier itself never uses it.
+event records, and ``_grid`` every price and quantity to the tick and lot it gives.
+``read_records``, the lenient reader of the tools that summarise a run, is re-exported
+here for its callers; the verifier itself never uses it.
 """
 
 from __future__ import annotations

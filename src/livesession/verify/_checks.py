@@ -2,7 +2,8 @@
 
 Event ids, sequence numbers and timestamps, the causal links between events (``Links``),
 the lifecycle transitions of the snapshots, the audit hash chain and the digests it closes
-with, the metrics, and the positions the fills add up to (``Replay``).
+with, the metrics, the positions the fills add up to (``Replay``), and every price and
+quantity on the grid ``config.json`` gives (``Grid``).
 A check that crashes is reported, never raised.
 """
 
@@ -16,6 +17,7 @@ from .._domain.lifecycle import STATUS_BY_STATE, TRANSITIONS, SessionState, Sess
 from ._config import CONFIG, check_config
 from ._dead import DeadSink, check_dead_sinks
 from ._events import EventChecks, SeqCheck, check_header
+from ._grid import Grid
 from ._reading import AUDIT, EVENTS, METRICS, SNAPSHOTS, Line, RunFiles
 from ._result import Violations, short
 
@@ -63,7 +65,9 @@ class Verifier:
         self.report = Violations()
         self.checks = Violations()
         self.files = RunFiles(schemas, self.report, progress)
-        self.events = EventChecks(self.checks, cut)
+        self.grid = Grid.of(self.checks, config)
+        """The run's tick and lot, when config.json gives them: prices and quantities on them."""
+        self.events = EventChecks(self.checks, cut, self.grid)
         self.identity: tuple[str, str] | None = None
         self.replay: Replay | None = None
         self.final_snapshot: dict[str, Any] | None = None
@@ -142,6 +146,8 @@ class Verifier:
                 previous = None
                 continue
             self._check_header(SNAPSHOTS, line.number, snap)
+            if self.grid is not None:
+                self.grid.snapshot(line.number, snap)
             is_final = line.number == len(lines) and not open_end
             if line.number == 1:
                 self._check_first_snapshot(snap)

@@ -1,8 +1,9 @@
 """The checks of events.jsonl, one event at a time as the reader streams them.
 
 Event ids, sequence numbers and timestamps, the first and the last event, the causal links
-between events (``Links``) and the orders and fills (``Replay``). Nothing of an event is
-kept beyond what the later checks need.
+between events (``Links``), the orders and fills (``Replay``) and, given the run's grid,
+its prices and quantities (``Grid``). Nothing of an event is kept beyond what the later
+checks need.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from ._replay import Replay
 
 if TYPE_CHECKING:
     from .._artifacts.runread import RunCut
+    from ._grid import Grid
     from ._result import Violations
 
 __all__ = ["EventChecks", "SeqCheck", "check_header"]
@@ -77,9 +79,10 @@ class EventChecks:
     None, as nothing can be said of what the events add up to); the reading goes on.
     """
 
-    def __init__(self, report: Violations, cut: RunCut | None) -> None:
+    def __init__(self, report: Violations, cut: RunCut | None, grid: Grid | None = None) -> None:
         self.report = report
         self.cut = cut
+        self._grid = grid
         self.identity: tuple[str, str] | None = None
         self.replay: Replay | None = None
         self.sinks_said_failed: set[str] = set()
@@ -141,6 +144,8 @@ class EventChecks:
             self.copies.note_stop(number, event)
         self._replay.apply(number, kind, payload)
         self._links.apply(number, event)
+        if self._grid is not None:
+            self._grid.event(number, kind, payload)
 
     def finish(self, counts: dict[str, int]) -> None:
         """After the last event: the counts, and the checkpoint's step of a live run."""

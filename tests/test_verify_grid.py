@@ -1,0 +1,270 @@
+"""``verify`` holds every price to the run's tick and every quantity to its lot, as written.
+
+The schema only says "a decimal string": a run re-sealed after a change (event id, the
+stop record's digests, the audit chain and head recomputed, as a forger would) with a
+``BAR`` close of ``41928.605`` under a tick of 0.01, or ``041928.60``, or a high of
+``42000.001``, verified OK. The grid comes from the run's ``config.json``; each violation
+names the line, the field, the value and the grid.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from collections.abc import Callable
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from _scripted import ScriptedFeed, ScriptedStrategy, at, buy, sell
+from livesession import DryrunConfig, OrderType, create_run
+from livesession._domain.ids import stable_id
+from livesession._risk.rails import RAIL_RULES
+from livesession.cli import main
+from livesession.verify import verify_run
+
+D = Decimal
+
+
+def _canonical(record: dict[str, Any]) -> bytes:
+    return orjson.dumps(record, option=orjson.OPT_SORT_KEYS)
+
+
+def reseal(run: Path) -> None:
+    """Seal ``run`` again over its files as they are now: what a forger would do.
+
+    The stop record's digests, every audit line's ``prev_hash`` and metrics.json's
+    ``audit_head`` are recomputed, so only what the files say can give a change away.
+    """
+    digests = {
+        name: hashlib.sha256((run / name).read_bytes()).hexdigest()
+        for name in ("events.jsonl", "state_snapshots.jsonl")
+    }
+    lines, prev = [], "0" * 64
+    for raw in (run / "audit.jsonl").read_bytes().splitlines():
+        record = orjson.loads(raw)
+        if record["code"] == "C2_DRYRUN_STOP":
+            record["payload"]["digests"] = digests
+        record["prev_hash"] = prev
+        line = _canonical(record)
+        prev = hashlib.sha256(line).hexdigest()
+        lines.append(line)
+    (run / "audit.jsonl").write_bytes(b"".join(line + b"\n" for line in lines))
+    metrics = orjson.loads((run / "metrics.json").read_bytes())
+    metrics["audit_head"] = prev
+    (run / "metrics.json").write_bytes(
+        orjson.dumps(metrics, option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2) + b"\n"
+    )
+
+
+def tampered(
+    run: Path, name: str, wanted: Callable[[dict[str, Any]], bool], change: Callable[..., None]
+) -> int:
+    """Change the first record of ``name`` that is ``wanted``; re-seal; its line number."""
+    path = run / name
+    lines = path.read_bytes().splitlines()
+    number = next(n for n, raw in enumerate(lines, 1) if wanted(orjson.loads(raw)))
+    record = orjson.loads(lines[number - 1])
+    change(record)
+    if name == "events.jsonl":
+        record["event_id"] = stable_id(
+            record["run_id"],
+            record["strategy_id"],
+            record["event_type"],
+            record["seq"],
+            record["payload"],
+        )
+    lines[number - 1] = _canonical(record)
+    path.write_bytes(b"".join(line + b"\n" for line in lines))
+    reseal(run)
+    return number
+
+
+def _of(kind: str) -> Callable[[dict[str, Any]], bool]:
+    return lambda event: event["event_type"] == kind
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo under the default grid (tick 0.01, lot 0.001), trading."""
+    out = tmp_path_factory.mktemp("grid")
+    assert main(["dryrun", "--out", str(out), "--run-id", "r", "--steps", "300", "-q"]) == 0
+    return out / "r"
+
+
+@pytest.fixture(name="run")
+def _run(demo_run: Path, tmp_path: Path) -> Path:
+    copy = tmp_path / "copy" / "r"
+    shutil.copytree(demo_run, copy)
+    return copy
+
+
+def _violations(run: Path) -> list[str]:
+    return list(verify_run(run).violations)
+
+
+def test_the_demo_run_verifies(run: Path) -> None:
+    assert verify_run(run).ok
+    reseal(run)  # re-sealing alone changes nothing
+    assert verify_run(run).ok
+
+
+@pytest.mark.broken_run("a price changed and the run re-sealed: verify must catch it")
+class TestTamperedPrices:
+    @pytest.mark.parametrize(
+        ("field", "change", "problem"),
+        [
+            ("close", lambda v: v + "5", "is off the price_tick 0.01 grid"),
+            ("close", lambda v: "0" + v, "is not a plain decimal (no leading zeros, no exponent)"),
+            ("high", lambda v: v + "1", "is off the price_tick 0.01 grid"),
+            (
+                "low",
+                lambda v: v + "0",
+                "is not written with the 2 places of the price_tick 0.01: {was}",
+            ),
+        ],
+    )
+    def test_a_bar_price(
+        self, run: Path, field: str, change: Callable[[str], str], problem: str
+    ) -> None:
+        """41928.605, 041928.60, 42000.001, 41928.6: each named with line, field and tick."""
+        seen: dict[str, str] = {}
+
+        def edit(record: dict[str, Any]) -> None:
+            seen["was"] = record["payload"][field]
+            seen["now"] = record["payload"][field] = change(seen["was"])
+
+        number = tampered(run, "events.jsonl", _of("BAR"), edit)
+        problem = problem.format(was=seen["was"])
+        assert _violations(run) == [f"events.jsonl:{number}: BAR {field} {seen['now']} {problem}"]
+
+    def test_a_fill_price(self, run: Path) -> None:
+        number = tampered(
+            run,
+            "events.jsonl",
+            _of("ORDER_FILLED"),
+            lambda r: r["payload"].update(price=r["payload"]["price"] + "9"),
+        )
+        [violation] = _violations(run)
+        assert violation.startswith(f"events.jsonl:{number}: ORDER_FILLED price ")
+        assert violation.endswith("9 is off the price_tick 0.01 grid")
+
+
+@pytest.mark.broken_run("a quantity changed and the run re-sealed: verify must catch it")
+class TestTamperedQuantities:
+    def test_a_position_without_the_lot_s_places(self, run: Path) -> None:
+        """0.01 for 0.010: the value is on the lot, the form is not the lot's."""
+        number = tampered(
+            run,
+            "events.jsonl",
+            lambda e: e["event_type"] == "POSITION_CHANGED" and e["payload"]["position"] == "0.010",
+            lambda r: r["payload"].update(position="0.01"),
+        )
+        [violation] = _violations(run)
+        assert violation == (
+            f"events.jsonl:{number}: POSITION_CHANGED position 0.01 is not written with the 3 "
+            "places of the qty_lot 0.001: 0.010"
+        )
+
+    def test_a_snapshot_position_off_the_lot(self, run: Path) -> None:
+        number = tampered(
+            run,
+            "state_snapshots.jsonl",
+            lambda s: bool(s["positions"]),
+            lambda s: s["positions"].update({k: v + "5" for k, v in s["positions"].items()}),
+        )
+        violations = _violations(run)
+        assert any(
+            v.startswith(f"state_snapshots.jsonl:{number}: position of BTC/USDT ")
+            and v.endswith("5 is off the qty_lot 0.001 grid")
+            for v in violations
+        ), violations
+
+
+@pytest.mark.broken_run("a price off a tick of 0.05 and the run re-sealed")
+def test_a_tick_that_is_no_power_of_ten(tmp_path: Path) -> None:
+    """Under 0.05, 42000.10 is in the tick's form but off its grid: 42000.12 is named."""
+    config = tmp_path / "c.toml"
+    config.write_text('price_tick = "0.05"\n', encoding="utf-8")
+    out = tmp_path / "runs"
+    args = ["dryrun", "--config", str(config), "--out", str(out), "--run-id", "n", "-q"]
+    assert main([*args, "--steps", "40"]) == 0
+    run = out / "n"
+    assert verify_run(run).ok
+    number = tampered(
+        run,
+        "events.jsonl",
+        _of("BAR"),
+        lambda r: r["payload"].update(close=r["payload"]["close"][:-1] + "2"),
+    )
+    [violation] = _violations(run)
+    assert violation.startswith(f"events.jsonl:{number}: BAR close ")
+    assert violation.endswith("2 is off the price_tick 0.05 grid")
+
+
+class TestDocumentedExceptions:
+    """Recorded as asked or as left, as docs/artifacts.md says: these verify."""
+
+    def _run(self, out: Path) -> Path:
+        script = at(
+            {
+                1: [buy("0.0000001"), sell("0.5", reduce_only=True)],  # below the lot; position 0
+                2: [buy("0.010", order_type=OrderType.LIMIT, limit_price=D("41000.005"))],
+                3: [buy("1E-2", take_profit_pct=D("0.5"), stop_loss_pct=D("0.5"))],  # legs rest
+                5: [sell("0.010", reduce_only=True)],  # flat: avg_price 0; the legs cancel
+            }
+        )
+        config = DryrunConfig(run_id="exc", strategy_id="scripted", steps=8, durability="none")
+        session = create_run(
+            config,
+            out,
+            strategy=ScriptedStrategy(script),
+            feed=ScriptedFeed(["42000.00"] * 8),
+        )
+        session.run_to_end(8)
+        return out / "exc"
+
+    def test_a_run_with_each_of_them_verifies(self, tmp_path: Path) -> None:
+        run = self._run(tmp_path)
+        events = [orjson.loads(line) for line in (run / "events.jsonl").read_bytes().splitlines()]
+        rejected = {e["payload"]["rule"]: e["payload"] for e in events if "rule" in e["payload"]}
+        assert rejected["QTY_BELOW_LOT"]["quantity"] == "0.0000001"
+        assert rejected["REDUCE_ONLY"]["position"] == "0"
+        assert rejected["PRICE_OFF_TICK"]["limit_price"] == "41000.005"
+        kinds = {e["event_type"]: e["payload"] for e in events}
+        assert kinds["ORDER_CANCELED"]["filled"] == "0"
+        assert kinds["POSITION_CHANGED"]["avg_price"] == "0"
+        assert verify_run(run).ok, verify_run(run).violations
+
+    @pytest.mark.broken_run("an exception made a lie and the run re-sealed")
+    @pytest.mark.parametrize(
+        ("rule", "field", "value", "problem"),
+        [
+            ("QTY_BELOW_LOT", "quantity", "0.001", "is not below the qty_lot 0.001, yet "),
+            ("PRICE_OFF_TICK", "limit_price", "41000.00", "is on the price_tick 0.01 grid, yet "),
+        ],
+    )
+    def test_an_exception_that_does_not_hold_is_named(
+        self, tmp_path: Path, rule: str, field: str, value: str, problem: str
+    ) -> None:
+        run = self._run(tmp_path)
+        number = tampered(
+            run,
+            "events.jsonl",
+            lambda e: e["payload"].get("rule") == rule,
+            lambda r: r["payload"].update({field: value}),
+        )
+        [violation] = _violations(run)
+        assert violation == (
+            f"events.jsonl:{number}: RISK_REJECTED {field} {value} {problem}refused {rule}"
+        )
+
+
+def test_verify_knows_the_session_s_rules() -> None:
+    """The rules whose numbers verify checks are the session's own (a rail of one's own not)."""
+    from livesession.verify._grid import BUILT_IN_RULES
+
+    assert BUILT_IN_RULES == RAIL_RULES
