@@ -117,14 +117,18 @@ class EventChecks:
             self._broken = True
             self.report.add(EVENTS, 0, f"could not be checked: {type(exc).__name__}: {exc}")
 
+    def _first(self, number: int, kind: str, event: dict[str, Any]) -> None:
+        """The run's identity, from its first event (which must be SESSION_STARTED)."""
+        if number == 1 and kind != "SESSION_STARTED":
+            self.report.add(EVENTS, 1, "the first event is not SESSION_STARTED")
+        elif number == 1:
+            self.config_sha256 = event["payload"].get("config_sha256")
+        self.identity = (event["run_id"], event["strategy_id"])
+
     def _check(self, number: int, event: dict[str, Any], *, is_last: bool) -> None:
         kind = event["event_type"]
         if self.identity is None:
-            if number == 1 and kind != "SESSION_STARTED":
-                self.report.add(EVENTS, 1, "the first event is not SESSION_STARTED")
-            elif number == 1:
-                self.config_sha256 = event["payload"].get("config_sha256")
-            self.identity = (event["run_id"], event["strategy_id"])
+            self._first(number, kind, event)
         check_header(self.report, EVENTS, number, event, self.identity, seqs=self._seqs)
         ts_sim = event["ts_sim"]
         if ts_sim < self._last_ts:
