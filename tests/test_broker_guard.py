@@ -595,7 +595,8 @@ class TestInASession:
         session.close()
         assert verify_run(tmp_path / "marked").ok
         run_dir = tmp_path / "marked"
-        assert [b["payload"]["close"] for b in _events(run_dir, "BAR")] == ["100", "100", "101"]
+        closes = [b["payload"]["close"] for b in _events(run_dir, "BAR")]
+        assert closes == ["100.00", "100.00", "101.00"]
         (last,) = _events(run_dir, "POSITION_CHANGED")[-1:]
         cash, held = D(last["payload"]["cash"]), D(last["payload"]["position"])
         assert held == D("0.010")  # the venue is broken: nothing flattened it

@@ -816,7 +816,7 @@ class TestPortfolioHeatInASession:
         orch.run_n_steps(5)
         assert (
             _heat_rejections(sinks)
-            == [("portfolio heat 1996.8000 > limit 1000.0000", "1996.8000")] * 2
+            == [("portfolio heat 1996.8000000 > limit 1000.0000", "1996.8000000")] * 2
         )
         assert orch.book.positions["BTC/USDT"] == D("480")
         orch.close()
@@ -843,7 +843,7 @@ class TestPortfolioHeatInASession:
         )
         orch.run_n_steps(6)
         assert _heat_rejections(sinks) == [
-            ("portfolio heat 1000.0020000 > limit 1000.0000", "1000.0020000")
+            ("portfolio heat 1000.0020000 > limit 1000.0000000", "1000.0020000")
         ]
         assert orch.book.positions["BTC/USDT"] == D("500")
         orch.close()

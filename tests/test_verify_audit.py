@@ -210,7 +210,7 @@ class TestRecordsCopyTheirEvents:
             pytest.param(
                 "rails",
                 "C2_REJECT_MAX_ORDER_QTY",
-                _replace(b'"quantity":"5"', b'"quantity":"1"'),
+                _replace(b'"quantity":"5.000"', b'"quantity":"1.000"'),
                 "audit.jsonl:2: C2_REJECT_MAX_ORDER_QTY's payload is not that of events.jsonl:",
                 id="rails-quantity",
             ),

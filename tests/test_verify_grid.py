@@ -257,10 +257,12 @@ class TestDocumentedExceptions:
             lambda e: e["payload"].get("rule") == rule,
             lambda r: r["payload"].update({field: value}),
         )
-        [violation] = _violations(run)
+        # The audit keeps the record the event was copied from, which verify also names.
+        violation, copy = _violations(run)
         assert violation == (
             f"events.jsonl:{number}: RISK_REJECTED {field} {value} {problem}refused {rule}"
         )
+        assert f"C2_REJECT_{rule}'s payload is not that of events.jsonl:{number}" in copy
 
 
 def test_verify_knows_the_session_s_rules() -> None:
