@@ -184,6 +184,38 @@ class TestTamperedQuantities:
         ), violations
 
 
+@pytest.mark.broken_run("a run's version rewritten to an older release's, and re-sealed")
+@pytest.mark.parametrize(("version", "held_to_places"), [("0.1.0", False), ("0.2.0", True)])
+def test_a_run_of_a_release_before_the_places_is_held_to_the_grid_only(
+    run: Path, version: str, held_to_places: bool
+) -> None:
+    """Releases before 0.2 wrote a value with the places it was given (a data file's 101.1,
+    a strategy's Decimal("5")): a reviewer re-verifying such a run with this release sees the
+    values held to the grid, not hundreds of violations of a form they were never written in."""
+    tampered(
+        run,
+        "events.jsonl",
+        _of("SESSION_STARTED"),
+        lambda r: r["payload"].update(version=version),
+    )
+    places = tampered(
+        run,
+        "events.jsonl",
+        lambda e: e["event_type"] == "POSITION_CHANGED" and e["payload"]["position"] == "0.010",
+        lambda r: r["payload"].update(position="0.01"),
+    )
+    off = tampered(
+        run,
+        "events.jsonl",
+        _of("BAR"),
+        lambda r: r["payload"].update(close=r["payload"]["close"] + "5"),
+    )
+    grid = [v for v in _violations(run) if " is off the " in v or " is not written " in v]
+    assert [v.split(":")[1] for v in grid] == (
+        [str(off), str(places)] if held_to_places else [str(off)]
+    )
+
+
 @pytest.mark.broken_run("a price off a tick of 0.05 and the run re-sealed")
 def test_a_tick_that_is_no_power_of_ten(tmp_path: Path) -> None:
     """Under 0.05, 42000.10 is in the tick's form but off its grid: 42000.12 is named."""

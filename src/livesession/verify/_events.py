@@ -123,6 +123,8 @@ class EventChecks:
             self.report.add(EVENTS, 1, "the first event is not SESSION_STARTED")
         elif number == 1:
             self.config_sha256 = event["payload"].get("config_sha256")
+            if self._grid is not None:
+                self._grid.recorded_by(event["payload"].get("version"))
         self.identity = (event["run_id"], event["strategy_id"])
 
     def _check(self, number: int, event: dict[str, Any], *, is_last: bool) -> None:

@@ -92,6 +92,14 @@ Plan = tuple[tuple[str, "_Step", Callable[[str], object], int, bool, str], ...]
 whether ``0`` may stand for zero, and how the field is named."""
 
 
+_PLACES: Final = "is not written with the "
+"""How a value on the grid but not in its places is said (``Grid.recorded_by``)."""
+
+
+_BEFORE_PLACES: Final = ("0.0.", "0.1.")
+"""The releases whose runs wrote values with the places they were given."""
+
+
 class _Step:
     """One grid (``price_tick`` or ``qty_lot``): the form of its values, and its multiples."""
 
@@ -130,7 +138,7 @@ class _Step:
         if written is None:
             return f"is off the {self.name} {self.text} grid"
         places = f"{self.places} places"
-        return f"is not written with the {places} of the {self.name} {self.text}: {written}"
+        return f"{_PLACES}{places} of the {self.name} {self.text}: {written}"
 
 
 class Grid:
@@ -142,6 +150,7 @@ class Grid:
 
     def __init__(self, report: Violations, tick: Decimal, lot: Decimal) -> None:
         self._report = report
+        self._places = True  # see ``recorded_by``
         self._tick = _Step("price_tick", tick, signed=False)
         self._lot = _Step("qty_lot", lot, signed=True)
         self._plans: dict[str, Plan] = {
@@ -222,9 +231,18 @@ class Grid:
             if fullmatch(value) is None or (units and int(value.replace(".", "")) % units):
                 self._one(EVENTS, number, what, value, step)
 
+    def recorded_by(self, version: object) -> None:
+        """The livesession ``version`` that wrote the run (``SESSION_STARTED``'s).
+
+        Releases before 0.2 wrote a value with the places it was given (a data file's
+        ``101.1`` under a tick of 0.01, a strategy's ``Decimal("5")``): their runs are held
+        to the grid's values, not to its places.
+        """
+        self._places = not str(version).startswith(_BEFORE_PLACES)
+
     def _one(self, name: str, number: int, what: str, value: str, step: _Step) -> None:
         problem = step.problem(value)
-        if problem is not None:
+        if problem is not None and (self._places or not problem.startswith(_PLACES)):
             self._report.add(name, number, f"{what} {value} {problem}")
 
     def _quantity(self, number: int, kind: str, value: object, *, as_asked: bool) -> None:
