@@ -22,7 +22,6 @@ import pytest
 from _scripted import ScriptedFeed, ScriptedStrategy, at, buy, sell
 from livesession import DryrunConfig, OrderType, create_run
 from livesession._domain.ids import stable_id
-from livesession._risk.rails import RAIL_RULES
 from livesession.cli import main
 from livesession.verify import verify_run
 
@@ -295,10 +294,3 @@ class TestDocumentedExceptions:
             f"events.jsonl:{number}: RISK_REJECTED {field} {value} {problem}refused {rule}"
         )
         assert f"C2_REJECT_{rule}'s payload is not that of events.jsonl:{number}" in copy
-
-
-def test_verify_knows_the_session_s_rules() -> None:
-    """The rules whose numbers verify checks are the session's own (a rail of one's own not)."""
-    from livesession.verify._grid import BUILT_IN_RULES
-
-    assert BUILT_IN_RULES == RAIL_RULES

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Final
 import orjson
 
 from .._artifacts import names
+from .._risk.rails import RAIL_RULES
 
 if TYPE_CHECKING:
     from ._result import Violations
@@ -34,26 +35,10 @@ __all__ = ["BUILT_IN_RULES", "Grid"]
 EVENTS: Final = names.EVENTS
 SNAPSHOTS: Final = names.SNAPSHOTS
 
-BUILT_IN_RULES: Final = frozenset(
-    {
-        "QTY_BELOW_LOT",
-        "REDUCE_ONLY",
-        "PRICE_OFF_TICK",
-        "NO_MARKET_PRICE",
-        "ALLOWLIST",
-        "MAX_ORDER_QTY",
-        "MAX_ORDER_NOTIONAL",
-        "PRICE_COLLAR",
-        "PER_TRADE_RISK",
-        "PORTFOLIO_HEAT",
-        "DAILY_LOSS",
-        "ORDER_RATE",
-        "EXECUTION_THROTTLE",
-        "TRADING_STATE",
-    }
-)
-"""The rules whose ``RISK_REJECTED`` numbers the session writes (the verifier's own copy of
-the session's list; a test holds the two equal). A caller's own rail may record any."""
+BUILT_IN_RULES: Final = RAIL_RULES
+"""The rules whose ``RISK_REJECTED`` numbers the session writes: the rule names are the
+domain's vocabulary, not the writer's behaviour, so verify takes them from their one owner.
+A caller's own rail may record any."""
 
 _PRICE: Final = "price_tick"
 _QUANTITY: Final = "qty_lot"
