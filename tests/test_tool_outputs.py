@@ -119,7 +119,7 @@ def _odd(sealed: Path, tmp_path: Path) -> Path:
 
 
 _SAID = "bad\\xffname"
-"""How JSON says the directory's name: the byte in backslash form (``_support.jsontext``)."""
+"""How JSON says the directory's name: the byte in backslash form (``_support.text``)."""
 
 
 class TestPathsThatAreNotUtf8:

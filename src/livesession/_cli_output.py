@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Any, Final, TextIO
 import orjson
 
 from ._domain.decimal import plain
-from ._support.jsontext import dumps, json_text
 from ._support.secrets import redact_text
+from ._support.text import json_dumps, valid_text
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -167,10 +167,10 @@ def json_only_on_stdout() -> Iterator[None]:
 def emit_json(obj: dict[str, Any]) -> None:
     r"""The one JSON object of a ``--json`` command, on one stdout line (sorted keys).
 
-    A path that is not UTF-8 is said as ``_support.jsontext`` says it (``bad\xffname``).
+    A path that is not UTF-8 is said as ``_support.text`` says it (``bad\xffname``).
     """
     out = _JSON_STDOUT[-1] if _JSON_STDOUT else sys.stdout
-    print(dumps(obj, orjson.OPT_SORT_KEYS).decode(), file=out)
+    print(json_dumps(obj, orjson.OPT_SORT_KEYS).decode(), file=out)
     _EMITTED[0] = True
 
 
@@ -261,7 +261,7 @@ def evidence_json(result: EvidenceResult, *, code: int) -> dict[str, Any]:
 
 def refused(exc: LiveSessionError, *, as_json: bool = False) -> int:
     """A writer refused because another holds the run (or its lease): one line, exit 3."""
-    line = json_text(redact_text(str(exc)))  # the same line on stderr as in the JSON
+    line = valid_text(redact_text(str(exc)))  # the same line on stderr as in the JSON
     print(f"livesession: rejected: {line}", file=sys.stderr)  # noqa: T201 - the CLI's output
     if as_json:
         emit_json({"ok": False, "exit_code": EXIT_REJECTED, "error": line})

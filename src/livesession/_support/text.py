@@ -16,7 +16,9 @@ from __future__ import annotations
 import re
 from typing import Any, Final
 
-__all__ = ["one_line", "surrogate_at", "valid_payload", "valid_text"]
+import orjson
+
+__all__ = ["json_dumps", "one_line", "surrogate_at", "valid_payload", "valid_text"]
 
 
 _ESCAPED_BYTES: Final = range(0xDC80, 0xDD00)
@@ -80,3 +82,17 @@ def one_line(text: str) -> str:
     """
     joined = " ".join(valid_text(text).split())
     return _CONTROL.sub(lambda match: f"\\x{ord(match.group()):02x}", joined)
+
+
+def json_dumps(value: Any, option: int = 0) -> bytes:
+    """``orjson.dumps(value, option=option)``, with text that is not UTF-8 said by ``valid_text``.
+
+    For every JSON document the tools write (``--json``, the evidence): a path's bytes.
+
+    Raises:
+        orjson.JSONEncodeError: ``value`` holds what JSON cannot (other than such text).
+    """
+    try:
+        return orjson.dumps(value, option=option)
+    except orjson.JSONEncodeError:
+        return orjson.dumps(valid_payload(value), option=option)

@@ -45,7 +45,7 @@ from .._domain.model import FILL_EVENT_TYPES
 from .._exceptions import RunHeld
 from .._rundir.lock import holder_of
 from .._support.fsutil import atomic_write_bytes
-from .._support.jsontext import json_safe
+from .._support.text import valid_payload
 from ..status import RunStatus, Verdict, run_status
 from ._drill import kill_drill, measured_flatten
 
@@ -393,8 +393,8 @@ def run_burnin(
             )
     from ..verify import verify_run  # noqa: PLC0415 - jsonschema is loaded only here
 
-    sessions = [  # json_safe: a path that is not UTF-8 (bad\xffname) in burnin.json and .md
-        json_safe(
+    sessions = [  # valid_payload: a path that is not UTF-8 (bad\xffname) in burnin.json and .md
+        valid_payload(
             evaluate_run(
                 d, thresholds, drill=kill_drill(d) if drill else None, verification=verify_run(d)
             )

@@ -36,8 +36,8 @@ from .._rundir.lock import holder_of
 from .._rundir.plugins import check_recorded_sources
 from .._session.pipeline import DAILY_LOSS_KILL
 from .._support.fsutil import atomic_write_bytes
-from .._support.jsontext import json_safe
 from .._support.secrets import environment_secrets, find_secrets, may_hold_secret
+from .._support.text import valid_payload
 from .._version import __version__
 from ..burnin import Thresholds, evaluate_run, kill_drill
 from ..controls import control_map
@@ -370,9 +370,9 @@ def _can_hold(target: Path) -> None:
 def _write_bundle(target: Path, doc_name: str, manifest: dict[str, Any]) -> tuple[Path, Path]:
     r"""Write ``manifest.json`` and the EV document into ``target``; their paths.
 
-    A path that is not UTF-8 (``bad\xffname``) is said as ``_support.jsontext`` says it.
+    A path that is not UTF-8 (``bad\xffname``) is said as ``_support.text`` says it.
     """
-    manifest = json_safe(manifest)
+    manifest = valid_payload(manifest)
     target.mkdir(parents=True, exist_ok=True)
     manifest_path = target / "manifest.json"
     atomic_write_bytes(
