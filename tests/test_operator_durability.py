@@ -182,9 +182,11 @@ def _until(what: str, done: Callable[[], bool], proc: subprocess.Popen[str]) -> 
 
 def _events(run_dir: Path, event_type: str) -> list[dict[str, Any]]:
     try:
-        lines = (run_dir / names.EVENTS).read_bytes().splitlines()
+        raw = (run_dir / names.EVENTS).read_bytes()
     except OSError:
         return []
+    # A live writer's last line may be half written as we read: whole lines only.
+    lines = raw.split(b"\n")[:-1]
     return [e for e in map(orjson.loads, lines) if e["event_type"] == event_type]
 
 
