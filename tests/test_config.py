@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from decimal import Decimal
 
 import pytest
@@ -114,6 +115,20 @@ class TestToml:
         with pytest.raises(ConfigError) as info:
             load_config(path)
         assert fragment in str(info.value)
+
+    @pytest.mark.parametrize(
+        ("kwargs", "expected"),
+        [
+            ({"initial_price": 100.0}, "initial_price: floats are not accepted"),
+            ({"qty_lot": 0.5}, "qty_lot: floats are not accepted"),
+            ({"initial_cash": "abc"}, "initial_cash: 'abc' is not a decimal number"),
+            ({"risk": {"max_order_qty": 1.5}}, "risk.max_order_qty: floats are not accepted"),
+        ],
+    )
+    def test_a_decimal_given_in_python_is_named_in_its_error(self, kwargs, expected):
+        """DryrunConfig(...) built in Python names the field, as a config file's error does."""
+        with pytest.raises(ConfigError, match=f"^{re.escape(expected)}"):
+            DryrunConfig(**kwargs)
 
     @pytest.mark.parametrize(
         ("text", "expected"),

@@ -43,7 +43,6 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
                 "_cli_bar",
                 "verify",
                 "report",
-                "report_diagram",
                 "prom",
                 "evidence",
                 "burnin",
@@ -170,6 +169,27 @@ class TestLayers:
             + "\nPlace their top-level folder or module in LAYERS in tests/test_layers.py"
             " and in the map in docs/concepts.md."
         )
+
+    def test_every_layer_entry_exists(self):
+        """LAYERS names only folders and modules that exist: a stale entry misleads a reader."""
+        components = {_component(module) for module in _checked_modules()}
+        stale = sorted(c for _, names in LAYERS for c in names if c not in components)
+        assert not stale, f"LAYERS names what src/livesession does not hold: {stale}"
+
+    def test_the_map_in_the_docs_names_every_top_level_folder_and_module(self):
+        """docs/concepts.md's map shows every component (a ``_cli_*.py`` glob covers those)."""
+        text = (SRC.parent.parent / "docs" / "concepts.md").read_text(encoding="utf-8")
+        start = text.index("## Map of the package")
+        block = text[start : text.index("```", text.index("```", start) + 3)]
+        shown = set(block.split())
+        missing = sorted(
+            component
+            for component in {_component(m) for m in _checked_modules()} - {"__main__", None}
+            if not component.startswith("_cli_")
+            and f"{component}/" not in shown
+            and f"{component}.py" not in shown
+        )
+        assert not missing, f"Not in the map of docs/concepts.md: {missing}"
 
     def test_no_module_imports_from_a_higher_layer(self):
         """Imports point down or sideways, never up (the facade `livesession` included)."""

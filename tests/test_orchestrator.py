@@ -21,7 +21,7 @@ from livesession import (
     SessionStatus,
     SmaCrossover,
 )
-from livesession._risk.checks import CheckResult, PreflightContext, config_valid
+from livesession._risk.checks import CheckResult, PreflightContext, config_valid, default_checks
 from livesession._session.book import Book
 
 from _helpers import START, Sinks, audit_chain_ok, session
@@ -200,9 +200,41 @@ class TestPreflight:
         sinks = Sinks()
         orch = LiveSessionOrchestrator(DryrunConfig(run_id="t"), checks=[refuse], **sinks.kwargs())
         assert orch.preflight() is False
-        (failed,) = sinks.events_of("PREFLIGHT_CHECK")
+        *builtin, failed = sinks.events_of("PREFLIGHT_CHECK")
+        assert [e["payload"]["check"] for e in builtin] == [c.name for c in default_checks()]
         assert failed["payload"] == {"check": "mine", "passed": False, "reason": "MINE"}
         assert (orch.result().reason, orch.result().detail) == ("MINE", "")
+
+    def test_a_callers_checks_never_replace_the_built_in_ones(self):
+        """checks= adds: live trading and a missing audit sink are refused whatever it holds."""
+
+        def office_hours(_ctx: PreflightContext) -> CheckResult:
+            return CheckResult(name="office_hours", passed=True)
+
+        office_hours.name = "office_hours"  # type: ignore[attr-defined]
+        sinks = Sinks()
+        kwargs = {k: v for k, v in sinks.kwargs().items() if k != "audit_sink"}
+        orch = LiveSessionOrchestrator(
+            DryrunConfig(run_id="t", enabled=True), checks=[office_hours], **kwargs
+        )
+        assert orch.preflight() is False
+        assert orch.result().reason == "LIVE_ENABLED,AUDIT_SINK_MISSING"
+        assert orch.result().orders_submitted == 0
+
+    def test_a_built_in_check_listed_again_runs_once(self):
+        """[*default_checks(), mine] extends the defaults: each built-in check runs once."""
+
+        def mine(_ctx: PreflightContext) -> CheckResult:
+            return CheckResult(name="mine", passed=True)
+
+        mine.name = "mine"  # type: ignore[attr-defined]
+        sinks = Sinks()
+        orch = LiveSessionOrchestrator(
+            DryrunConfig(run_id="t"), checks=[*default_checks(), mine], **sinks.kwargs()
+        )
+        assert orch.preflight() is True
+        names = [e["payload"]["check"] for e in sinks.events_of("PREFLIGHT_CHECK")]
+        assert names == [*(c.name for c in default_checks()), "mine"]
 
     def test_live_flag_needs_an_explicit_override(self):
         """enabled=True passes only with live_override=True (a test override)."""

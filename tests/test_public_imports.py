@@ -95,3 +95,25 @@ class TestPublicImports:
     def test_a_public_import_passes(self, code):
         """Public names, public submodules and other packages pass."""
         assert not private_imports(code)
+
+
+def test_every_exception_a_caller_can_meet_is_exported():
+    """Each exception of livesession's is importable from ``livesession`` by its own name.
+
+    A caller told to import from ``livesession`` only must be able to catch what the API
+    raises (``RunHeld`` from ``create_run``/``resume_run``); ``UsageError`` is the CLI's own.
+    """
+    import inspect
+
+    import livesession
+    from livesession import _exceptions
+
+    defined = {
+        name
+        for name, cls in vars(_exceptions).items()
+        if inspect.isclass(cls)
+        and issubclass(cls, BaseException)
+        and cls.__module__ == _exceptions.__name__
+    }
+    assert "RunHeld" in defined
+    assert sorted(defined - set(livesession.__all__)) == ["UsageError"]

@@ -11,9 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from livesession import DryrunConfig, create_run, resume_run
+from livesession import DryrunConfig, RunDirectoryError, RunHeld, create_run, resume_run
 from livesession._artifacts import names
-from livesession._exceptions import RunDirectoryError, RunHeld
 from livesession._rundir.lock import RunLock, holder_of, is_held
 from livesession.cli import main
 

@@ -2,7 +2,8 @@
 
 One owner for these names: the recorder, the run directory, the tools (``verify``,
 ``report``, ``prom``, ``evidence``) and the CLI all take them from here. The four contract
-artifacts are specified in ARTIFACTS.md; the others are operational files beside them.
+artifacts are specified in the artifact contract (docs/artifacts.md); the others are
+operational files beside them.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ __all__ = [
     "WRITER_LOCK",
 ]
 
-# -- the four contract artifacts (ARTIFACTS.md) ----------------------------------------------
+# -- the four contract artifacts (docs/artifacts.md) -----------------------------------------
 EVENTS: Final = "events.jsonl"
 SNAPSHOTS: Final = "state_snapshots.jsonl"
 AUDIT: Final = "audit.jsonl"

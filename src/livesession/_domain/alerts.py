@@ -212,7 +212,7 @@ class AlertsConfig:
         return from_env if from_env is not None else self.webhook_url
 
 
-def alerts_config(value: object) -> AlertsConfig:
+def alerts_config(value: AlertsConfig | Mapping[str, Any]) -> AlertsConfig:
     """The ``[alerts]`` table as an ``AlertsConfig`` (unknown keys refused, by name)."""
     if isinstance(value, AlertsConfig):
         return value

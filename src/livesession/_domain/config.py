@@ -9,7 +9,7 @@ import datetime as dt
 import hashlib
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Final, TypeVar
@@ -30,7 +30,7 @@ from .datafeeds import (
     default_symbol,
     from_cwd,
 )
-from .decimal import plain, to_decimal
+from .decimal import plain
 from .fields import count, decimal_field, positive_int, risk_share, share
 from .ids import is_valid_run_id
 from .plugin_fields import (
@@ -173,7 +173,7 @@ def _check_allowlist(_inst: object, _attr: object, value: tuple[str, ...] | None
             raise ConfigError(f"allowlist entries must be strings, got {symbol!r}")
 
 
-def _to_tuple(value: object) -> tuple[str, ...] | None:
+def _to_tuple(value: Sequence[str] | None) -> tuple[str, ...] | None:
     if value is None:
         return None  # no allowlist given: the feed's symbol (``allowed_symbols``)
     if isinstance(value, str) or not isinstance(value, (list, tuple)):
@@ -181,19 +181,19 @@ def _to_tuple(value: object) -> tuple[str, ...] | None:
     return tuple(value)
 
 
-def _fill_model(value: object) -> FillModelConfig:
+def _fill_model(value: FillModelConfig | Mapping[str, object]) -> FillModelConfig:
     return _nested(FillModelConfig, value, "fill_model")
 
 
-def _realish(value: object) -> RealishConfig:
+def _realish(value: RealishConfig | Mapping[str, object]) -> RealishConfig:
     return _nested(RealishConfig, value, "realish")
 
 
-def _strategy(value: object) -> StrategyConfig:
+def _strategy(value: StrategyConfig | Mapping[str, object]) -> StrategyConfig:
     return _nested(StrategyConfig, value, "strategy")
 
 
-def _risk(value: object) -> RiskLimits:
+def _risk(value: RiskLimits | Mapping[str, object]) -> RiskLimits:
     return _nested(RiskLimits, value, "risk")
 
 
@@ -436,16 +436,10 @@ def _build(cls: type[Any], data: Mapping[str, Any], *, prefix: str) -> Any:
         # base_dir is the config file's own directory, never written in it.
         raise ConfigError.unknown_key(f"{prefix}{unknown[0]!s}", known - {"base_dir"})
     kwargs: dict[str, Any] = {}
-    types = {f.name: f.type for f in attrs.fields(cls)}
     for key, value in data.items():
         if key in _NESTED and cls is DryrunConfig:
             kwargs[key] = value  # the field's converter builds and names it
-        elif types[key] in (Decimal, "Decimal"):
-            try:
-                kwargs[key] = to_decimal(value, field=f"{prefix}{key}")
-            except (TypeError, ValueError) as exc:
-                raise ConfigError(str(exc)) from None
-        else:
+        else:  # a Decimal field's converter names it in its message
             kwargs[key] = value
     try:
         return cls(**kwargs)

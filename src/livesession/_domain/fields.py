@@ -60,12 +60,16 @@ def _check_most(name: str, value: int, maximum: int | None, why: str) -> None:
         raise ConfigError(f"{name} must be at most {maximum}{why}, got {value}")
 
 
-def _dec(value: object) -> Decimal:
-    """Convert money and quantities; floats are refused (``_build`` names the field)."""
-    try:
-        return to_decimal(value, field="value")
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(str(exc)) from None
+def _dec(name: str) -> Any:
+    """A converter to Decimal for the field ``name``: floats are refused, the field named."""
+
+    def convert(value: object) -> Decimal:
+        try:
+            return to_decimal(value, field=name)
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(str(exc)) from None
+
+    return convert
 
 
 def _dec_rule(name: str, *, positive: bool, maximum: Decimal | None, why: str) -> Any:
@@ -97,7 +101,7 @@ def decimal_field(
     """
     return attrs.field(
         default=Decimal(default),
-        converter=_dec,
+        converter=_dec(name),
         validator=_dec_rule(name, positive=positive, maximum=maximum, why=why),
     )
 

@@ -1,4 +1,4 @@
-"""Deterministic identifiers: ``stable_id`` and client order ids (see ARTIFACTS.md)."""
+"""Deterministic identifiers: ``stable_id`` and client order ids (see docs/artifacts.md)."""
 
 from __future__ import annotations
 

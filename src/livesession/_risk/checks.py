@@ -8,7 +8,7 @@ says in one line which field and value made it fail (``order_qty 0.050 > max_ord
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Protocol
 
 import attrs
@@ -27,6 +27,7 @@ __all__ = [
     "config_valid",
     "default_checks",
     "live_trading_disabled",
+    "session_checks",
 ]
 
 SIMULATED_BROKERS = frozenset({"mock", "realish"})
@@ -219,3 +220,14 @@ def default_checks() -> Sequence[Check]:
         broker_is_simulated(),
         audit_sink_present(),
     )
+
+
+def session_checks(own: Iterable[Check] | None) -> tuple[Check, ...]:
+    """The checks a session runs: the built-in ones, then the caller's ``own``, in order.
+
+    The caller's never replace the built-in ones: the live-trading gate, the audit sink and
+    the simulated broker hold whatever a desk adds. A built-in check the caller lists too
+    (``[*default_checks(), mine]``) runs once.
+    """
+    builtin = tuple(default_checks())
+    return builtin + tuple(check for check in own or () if check not in builtin)

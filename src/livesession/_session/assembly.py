@@ -26,7 +26,7 @@ from .._market.feeds import CsvReplayFeed, RandomWalkFeed
 from .._market.parquet import ParquetReplayFeed
 from .._market.strategies import SmaCrossover
 from .._market.venue import VenueFeed
-from .._risk.checks import Check, default_checks
+from .._risk.checks import Check, session_checks
 from .._risk.governor import TradingGovernor
 from .._risk.rails import default_rails
 from .._support.references import is_reference
@@ -423,7 +423,7 @@ def assemble(
         feed=feed,
         strategy=_or_default(e.get("strategy"), lambda: default_strategy(cfg)),
         idempotency=idem,
-        checks=tuple(_or_default(e.get("checks"), default_checks)),
+        checks=session_checks(e.get("checks")),
         live_override=e.get("live_override", False),
         audit_present=e.get("audit_sink") is not None,
         lifecycle=lifecycle,

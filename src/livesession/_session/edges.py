@@ -53,6 +53,7 @@ class SessionEdges(TypedDict, total=False):
     checkpoints: CheckpointStore | None
     rails: Sequence[Rail] | None
     checks: Sequence[Check] | None
+    """Preflight checks of the caller's: run after the built-in ones, never instead of them."""
     retry_policy: RetryPolicy | None
     live_override: bool
     lease: SessionLease | None

@@ -63,7 +63,7 @@ def verify_run(
     live: LiveRun | Literal["query"] | None = QUERY,
     progress: Callable[[int, int], object] | None = None,
 ) -> VerifyResult:
-    """Verify the run in ``run_dir`` against ARTIFACTS.md; never raises on bad artifacts.
+    """Verify ``run_dir`` against the contract, docs/artifacts.md; never raises on bad artifacts.
 
     A run that a process is writing now (it holds the run's writer lock) is verified as it
     stood at its last checkpoint: whole lines up to the checkpoint's offsets, without the
