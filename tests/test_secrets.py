@@ -7,12 +7,13 @@ import time
 import orjson
 import pytest
 
-from livesession import DryrunConfig, LiveSessionOrchestrator
+from livesession import DryrunConfig, LiveSessionOrchestrator, create_run
 from livesession._domain.alerts import ALERT_ENV
 from livesession._support.secrets import (
     MIN_ENV_SECRET,
     environment_secrets,
     find_secrets,
+    is_secret_name,
     redact,
     redact_text,
     take_environment_secrets,
@@ -276,6 +277,39 @@ class TestEnvironmentRedaction:
         assert scan_secrets(tmp_path, environ=env) == [f"events.jsonl:1: value of ${name}"]
         (tmp_path / "events.jsonl").write_bytes(orjson.dumps({"message": redact_text(text)}))
         assert scan_secrets(tmp_path, environ=env) == []
+
+    @pytest.mark.parametrize(
+        ("name", "secret"),
+        [
+            ("PGPASSWORD", True),
+            ("apiKey", True),
+            ("clientSecret", True),
+            ("X-API-KEY", True),
+            ("SSH_AUTH_SOCK", True),
+            ("LIVESESSION_PG_DSN", True),
+            ("GIT_AUTHOR_NAME", False),
+            ("GIT_AUTHOR_EMAIL", False),
+            ("XAUTHORITY", False),
+            ("tokenizer", False),
+        ],
+    )
+    def test_a_name_is_judged_by_its_parts(self, name, secret):
+        """A secret word ends a part of the name; one inside another word (AUTHOR) is none."""
+        assert is_secret_name(name) is secret
+
+    def test_a_run_does_not_depend_on_the_machine_s_git_author(
+        self, tmp_path, environment, monkeypatch
+    ):
+        """GIT_AUTHOR_NAME is no secret: its value in a payload is written as it is, so the
+        audit's bytes are the same on every machine (they were ``***`` on a machine whose
+        author name happened to be the symbol, and evidence elsewhere said FAIL)."""
+        environment({})
+        monkeypatch.setenv("GIT_AUTHOR_NAME", "BTC/USDT")
+        out = tmp_path / "runs"
+        create_run(DryrunConfig(run_id="author", steps=20), out).run_to_end(20)
+        audit = (out / "author" / "audit.jsonl").read_bytes()
+        assert b'"symbol":"BTC/USDT"' in audit
+        assert b"***" not in audit
 
     def test_the_scan_and_redaction_share_one_definition(self, environment):
         """Which variables hold a secret, and how short a value is none: the same for both."""

@@ -22,6 +22,7 @@ so redaction replaces exactly that span and keeps the context (``password=***``,
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -65,10 +66,15 @@ class SecretRule(NamedTuple):
     pattern: re.Pattern[str]
 
 
-_SECRET_NAME: Final = re.compile(
-    r"(secret|password|passwd|token|api_?key|apikey|dsn|credential|auth)", re.IGNORECASE
+_SECRET_WORD: Final = re.compile(
+    r"(?:secret|password|passwd|passphrase|token|apikey|dsn|credential|auth)s?$"
+    r"|^secret|^authorization$"
 )
-"""Mapping keys and environment variable names whose whole value is a secret."""
+"""A part of a name that says its value is a secret: one that ends in a secret word
+(``PGPASSWORD``, ``accessToken``, ``OAUTH``), or starts with ``secret`` (``SECRETKEY``)."""
+_SECRET_PAIRS: Final = frozenset({("api", "key"), ("private", "key"), ("secret", "key")})
+_NAME_PART: Final = re.compile(r"[a-z0-9]+")
+_CAMEL: Final = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 
 # A name that ends in a secret word, after any prefixes: LIVESESSION_BINANCE_API_SECRET,
 # client_secret, db.password, --password. The name must end at the separator, so SECRET_SANTA
@@ -154,8 +160,17 @@ _SHORTEST: Final = len("a://:x@")
 
 
 def is_secret_name(name: str) -> bool:
-    """Whether a mapping key or environment variable called ``name`` holds a secret."""
-    return _SECRET_NAME.search(name) is not None
+    """Whether a mapping key or environment variable called ``name`` holds a secret.
+
+    Judged by the parts of the name (split at ``_``, ``-``, ``.`` and camelCase), not by a
+    word anywhere in it: ``GIT_AUTHOR_NAME`` and ``XAUTHORITY`` are no secrets. Each is
+    redacted from every artifact line, so a name taken for a secret by mistake would make a
+    run's bytes depend on the machine it ran on.
+    """
+    parts = _NAME_PART.findall(_CAMEL.sub("_", name).lower())
+    return any(_SECRET_WORD.search(part) for part in parts) or any(
+        pair in _SECRET_PAIRS for pair in itertools.pairwise(parts)
+    )
 
 
 def redact(value: Any) -> Any:
