@@ -180,6 +180,17 @@ class TestToml:
         with pytest.raises(ConfigError, match=r"config file not found: nope\.toml"):
             load_config("nope.toml")
 
+    def test_a_data_path_in_the_file_is_kept_on_the_command_line_made_absolute(
+        self, tmp_path, monkeypatch
+    ):
+        """docs/data.md "Paths and identity": config.json keeps a file's relative path as
+        written; a ``--feed`` path is resolved from the cwd and recorded absolute."""
+        (tmp_path / "desk.toml").write_text('feed = "csv:data/eurusd.csv"\n')
+        monkeypatch.chdir(tmp_path)
+        assert load_config("desk.toml").to_dict()["feed"] == "csv:data/eurusd.csv"
+        given = load_config(None, {"feed": "csv:d/eurusd.csv"})
+        assert given.to_dict()["feed"] == f"csv:{tmp_path / 'd' / 'eurusd.csv'}"
+
 
 class TestBounds:
     """Values a run cannot carry through are refused at load, in one line."""

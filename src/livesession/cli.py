@@ -324,7 +324,11 @@ def build_parser() -> argparse.ArgumentParser:
         "package.module:callable",
     )
     run.add_argument(
-        "--symbol", metavar="SYM", type=_text, help="the symbol the feed gives (default BTC/USDT)"
+        "--symbol",
+        metavar="SYM",
+        type=_text,
+        help="the symbol the feed gives (default: a data file's name, EURUSD for "
+        "csv:eurusd.csv; else BTC/USDT)",
     )
     run.add_argument(
         "--idempotency-backend",

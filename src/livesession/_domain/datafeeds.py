@@ -73,7 +73,7 @@ def default_symbol(feed: str) -> str:
     if not is_valid_symbol(stem):
         raise ConfigError(
             f"data file {Path(path).name} does not name a symbol: set symbol "
-            f"({SYMBOL_FORMS}) in the config"
+            f"({SYMBOL_FORMS}) in the config, or --symbol on the command line"
         )
     return stem
 
