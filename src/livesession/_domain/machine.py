@@ -19,7 +19,7 @@ with warnings.catch_warnings():  # its import adds a filter of its own: not the 
     from transitions import Machine, MachineError
 
 from .._exceptions import InvalidTransition
-from .lifecycle import INITIAL_STATE, TERMINAL_STATES, TRANSITIONS, SessionState, Trigger
+from .lifecycle import INITIAL_STATE, TRANSITIONS, SessionState, Trigger
 
 __all__ = ["LifecycleMachine"]
 
@@ -77,11 +77,6 @@ class LifecycleMachine:
             self._state_name = self._model.state
             self._state = SessionState(self._state_name)
         return self._state
-
-    @property
-    def is_terminal(self) -> bool:
-        """Whether no trigger can leave the current state."""
-        return self.state in TERMINAL_STATES
 
     def fire(self, trigger: Trigger) -> SessionState:
         """Fire ``trigger``; return the new state or raise ``InvalidTransition``."""
