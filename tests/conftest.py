@@ -1,13 +1,18 @@
-"""Shared test set-up: the loopback guard, verify-every-run, and the hypothesis profiles."""
+"""Shared test set-up: the loopback guard, verify-every-run, the hypothesis profiles, and
+redaction's environment secrets per test."""
 
 from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
 from importlib.metadata import entry_points
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, settings
+
+from livesession._support import secrets
 
 sys.path.insert(0, str(Path(__file__).parent))
 
@@ -38,3 +43,16 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow],
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+@pytest.fixture(autouse=True)
+def _environment_secrets_per_test() -> Iterator[None]:
+    """The environment secrets a test's sessions took are redacted only for that test.
+
+    In a process they only grow (a secret once taken stays redacted), so without this the
+    keys one test plants in its environment would be redacted in every test after it.
+    """
+    taken = dict(secrets._ENVIRONMENT)  # the process-wide set, restored after
+    yield
+    secrets._ENVIRONMENT.clear()
+    secrets._ENVIRONMENT.update(taken)

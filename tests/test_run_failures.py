@@ -10,6 +10,7 @@ acknowledges, winds down and seals FAILED (exit 4). Every run made here is verif
 from __future__ import annotations
 
 import asyncio
+import os
 import subprocess
 import sys
 import time
@@ -37,6 +38,7 @@ from livesession import (
     SessionStatus,
     TradingState,
     VerbOutcome,
+    create_run,
 )
 from livesession._session.pipeline import error_message
 from livesession.evidence import scan_secrets
@@ -651,6 +653,49 @@ class TestEnvironmentSecrets:
             assert _ENV_SECRET not in text, name
         assert "login refused for key ***" in (run_dir / "events.jsonl").read_text("utf-8")
         assert scan_secrets(run_dir) == []  # the environment's secret, searched for
+
+    def test_a_secret_stays_redacted_after_the_host_drops_it_and_builds_another_session(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ):
+        """Bug: a host read its key from the environment into its strategy, removed the
+        variable (scrubbing its environment once the credentials are read) and built a
+        second session: that session took the environment's secrets again without the key,
+        so the first session's strategy error wrote it in clear into its events.jsonl and
+        audit.jsonl. A secret once taken stays redacted."""
+        monkeypatch.setenv("MYDESK_API_SECRET", _ENV_SECRET)
+
+        class Desk:
+            strategy_id = "sma_demo"
+
+            def __init__(self) -> None:
+                self.bars = 0
+                self.key = os.environ["MYDESK_API_SECRET"]  # read at start-up
+
+            def on_bar(self, bar: Bar, view: object) -> list[OrderIntent]:
+                self.bars += 1
+                if self.bars == 10:
+                    raise ConnectionError(f"login refused for key {self.key}")
+                return []
+
+            def get_state(self) -> dict[str, Any]:
+                return {"bars": self.bars}
+
+            def set_state(self, state: dict[str, Any]) -> None:
+                self.bars = state["bars"]
+
+        first = create_run(DryrunConfig(run_id="first", steps=50), tmp_path, strategy=Desk())
+        first.preflight()
+        first.activate()
+        first.run_n_steps(5)
+        monkeypatch.delenv("MYDESK_API_SECRET")
+        create_run(DryrunConfig(run_id="second", steps=10), tmp_path).run_to_end(10)
+        first.run_n_steps(50)
+        assert first.result().detail == "ConnectionError: login refused for key ***"
+        first.acknowledge("ops")
+        first.close()
+        for path in sorted((tmp_path / "first").iterdir()):
+            assert _ENV_SECRET.encode() not in path.read_bytes(), path.name
+        assert verify_run(tmp_path / "first").ok
 
 
 # -- the pieces ---------------------------------------------------------------------------------

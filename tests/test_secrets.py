@@ -9,6 +9,7 @@ import pytest
 
 from livesession import DryrunConfig, LiveSessionOrchestrator, create_run
 from livesession._domain.alerts import ALERT_ENV
+from livesession._support import secrets
 from livesession._support.secrets import (
     MIN_ENV_SECRET,
     environment_secrets,
@@ -248,10 +249,10 @@ class TestKnownValues:
 
 
 @pytest.fixture(name="environment")
-def _environment():
-    """Redaction's snapshot of the environment is the test's; the process's again after."""
-    yield take_environment_secrets
-    take_environment_secrets()
+def _environment(monkeypatch):
+    """Redaction's environment secrets are only those the test takes; the process's after."""
+    monkeypatch.setattr(secrets, "_ENVIRONMENT", {})
+    return take_environment_secrets
 
 
 class TestEnvironmentRedaction:
@@ -335,3 +336,20 @@ class TestEnvironmentRedaction:
         monkeypatch.setenv("MYDESK_API_SECRET", self.KEY)
         LiveSessionOrchestrator(DryrunConfig(run_id="env")).close()
         assert redact_text(f"key {self.KEY}") == "key ***"
+
+    def test_a_secret_taken_stays_redacted_once_its_variable_is_gone(
+        self, environment, monkeypatch
+    ):
+        """Bug: each session built took the environment's secrets in place of those taken
+        before. A host that read its key, removed the variable and built a second session
+        switched redaction of that key off for the first one, whose strategy still held it.
+        What is taken is never dropped."""
+        environment({})
+        monkeypatch.setenv("MYDESK_API_SECRET", self.KEY)
+        first = LiveSessionOrchestrator(DryrunConfig(run_id="first"))
+        monkeypatch.delenv("MYDESK_API_SECRET")
+        LiveSessionOrchestrator(DryrunConfig(run_id="second")).close()
+        assert redact_text(f"key {self.KEY}") == "key ***"
+        environment({"OTHER_TOKEN": "Zq9vLmN3pRt7WxKc"})  # taking more adds to it
+        assert redact_text(f"{self.KEY} Zq9vLmN3pRt7WxKc") == "*** ***"
+        first.close()

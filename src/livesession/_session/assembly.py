@@ -275,7 +275,7 @@ def assemble(
     if not isinstance(config, DryrunConfig):
         raise ConfigError(f"config must be a DryrunConfig, got {type(config).__name__}")
     check_edges(edges)  # an edge of the wrong kind is refused before anything is built
-    take_environment_secrets()  # what redaction removes: the environment's secrets, as now
+    take_environment_secrets()  # redaction adds the environment's secrets, as they are now
     e = edges
     if e.get("strategy") is not None:
         plugins.check_strategy_id(e.get("strategy"), config.strategy_id)

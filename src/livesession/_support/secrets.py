@@ -12,8 +12,11 @@ error quotes it by ``repr``, a JSON line escapes it again. The environment's sec
 are one list for both: the evidence scan searches every file for them, and
 ``redact_text`` removes them from what it cleans (a strategy that reads its key from the
 environment, as docs/plugins.md recommends, and quotes it in an exception). Redaction
-reads them from a snapshot of the environment, taken at its first use and again as each
-session is built (``take_environment_secrets``).
+reads them from the secrets it has taken from the environment: at its first use and again
+as each session is built (``take_environment_secrets``). That set only grows: a secret once
+taken stays redacted for the life of the process, even after its variable is gone (a host
+that pops a credential once read, then builds another session, still has the first
+session's plug-in holding it).
 
 Each rule's capture groups hold only the secret value (everything else is non-capturing),
 so redaction replaces exactly that span and keeps the context (``password=***``,
@@ -234,18 +237,23 @@ def environment_secrets(env: Mapping[str, str]) -> list[tuple[str, list[str]]]:
 
 
 _ENVIRONMENT: dict[str, tuple[str, ...]] = {}
-"""``redact_text``'s snapshot (key ``forms``): every spelling of every secret, longest first."""
+"""``redact_text``'s secrets taken from the environment (key ``forms``): every spelling of
+every secret taken so far, longest first."""
 
 
 def take_environment_secrets(env: Mapping[str, str] | None = None) -> None:
-    """Take (again) the snapshot of the environment's secrets ``redact_text`` removes.
+    """Add the environment's secrets, as they are now, to those ``redact_text`` removes.
 
     Taken at its first use, and by each session as it is built: a variable set since then
     (an application that reads its secrets from a vault at start-up) is seen by the next
-    session. ``env``: ``os.environ`` by default.
+    session. Nothing taken is ever dropped: a session that read a variable's value keeps
+    it (its strategy's key) after the host removed the variable, and building another
+    session must not switch redaction of that value off for the first one.
+    ``env``: ``os.environ`` by default.
     """
     spelled = environment_secrets(os.environ if env is None else env)
     forms = {form for _name, forms in spelled for form in forms}
+    forms.update(_ENVIRONMENT.get("forms", ()))
     _ENVIRONMENT["forms"] = tuple(sorted(forms, key=lambda form: (-len(form), form)))
 
 
