@@ -18,6 +18,7 @@ from livesession import (
     VerbOutcome,
     open_session,
 )
+from livesession._rundir.brokers import open_broker
 from livesession.aio import CANCELLED_REASON
 from livesession.verify import verify_run
 
@@ -235,3 +236,80 @@ def test_a_cancelled_error_the_strategy_raises_is_not_the_task_s_cancellation() 
         if orjson.loads(line)["event_type"] == "STATE_CHANGED"
     ]
     assert CANCELLED_REASON not in reasons
+
+
+class _Entering:
+    """Holds the session's start on its thread until the test lets it go on.
+
+    ``stage`` is where it waits: ``build`` (in the broker factory, before preflight) or
+    ``activate`` (the strategy's state at activation's first checkpoint: a slow start).
+    """
+
+    strategy_id = "sma_demo"
+
+    def __init__(self, stage: str) -> None:
+        self.stage = stage
+        self.entered = threading.Event()
+        self.release = threading.Event()
+
+    def hold(self) -> None:
+        self.entered.set()
+        assert self.release.wait(30), "the test never let the start go on"
+
+    def broker(self, cfg: DryrunConfig, run_dir: Path) -> object:
+        if self.stage == "build":
+            self.hold()
+        return open_broker(cfg, run_dir)
+
+    def on_bar(self, bar: object, view: object) -> list[object]:
+        return []
+
+    def get_state(self) -> dict[str, int]:
+        if self.stage == "activate" and not self.release.is_set():
+            self.hold()
+        return {}
+
+    def set_state(self, state: dict[str, int]) -> None:
+        pass
+
+
+@pytest.mark.parametrize(
+    ("stage", "status", "reason"),
+    [("build", "REJECTED", "CLOSED_BEFORE_PREFLIGHT"), ("activate", "COMPLETED", "")],
+)
+def test_cancelled_while_entering_the_session_is_closed_and_the_run_sealed(
+    tmp_path: Path, stage: str, status: str, reason: str
+) -> None:
+    """Bug: cancelling ``open_session`` while it was still building or starting the session
+    (a startup deadline, ``asyncio.wait_for(..., timeout=0.3)`` around a slow start) left
+    its session open and dropped: an unsealed run, its writer lock held until the garbage
+    collector came by. The session goes no further and is closed (never preflighted:
+    REJECTED, else stopped) and sealed; then the cancellation goes on."""
+    entering = _Entering(stage)
+    cfg = DryrunConfig(run_id="aio-entering", steps=100)
+
+    async def service() -> None:
+        options = {"strategy": entering, "broker_factory": entering.broker}
+        async with open_session(cfg, out_dir=tmp_path, **options) as session:
+            await session.run_steps(100)
+        pytest.fail("the session was handed out after its start was cancelled")
+
+    async def main() -> None:
+        task = asyncio.create_task(service())
+        assert await asyncio.to_thread(entering.entered.wait, 30)
+        task.cancel()
+        await asyncio.sleep(0)  # the task takes its cancellation (callbacks run in order)
+        entering.release.set()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(main())
+    run_dir = tmp_path / "aio-entering"
+    verified = verify_run(run_dir)
+    assert verified.ok, verified.summary
+    assert not verified.live  # the writer lock is let go
+    metrics = orjson.loads((run_dir / "metrics.json").read_bytes())
+    assert metrics["status"] == status
+    events = [orjson.loads(line) for line in (run_dir / "events.jsonl").read_bytes().splitlines()]
+    assert events[-1]["event_type"] == "SESSION_STOPPED"
+    assert events[-1]["payload"]["reason"] == reason

@@ -7,7 +7,8 @@ steps it there. The operator verbs (``stop``, ``kill``, ``acknowledge``, ...) ru
 another thread under the session lock, so they take effect at the end of the running
 step instead of queueing behind the whole ``run_steps``. Cancelling the task that awaits
 ``run_steps`` stops the session gracefully (cancel, flatten, seal) before the
-cancellation goes on; leaving the ``async with`` block closes and seals it.
+cancellation goes on; leaving the ``async with`` block closes and seals it, and so does a
+cancellation that comes while ``open_session`` is still building or starting it.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import asyncio
 import concurrent.futures
 import functools
 import os
+import threading
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, TypeVarTuple
@@ -187,6 +189,9 @@ async def open_session(
 
     With ``start`` (the default) the session is preflighted and activated; a rejected
     preflight closes it (sealed REJECTED) and raises ``LiveSessionError`` with the reason.
+    Cancelled before the block is entered, it starts no further stage, and the session is
+    closed (sealed REJECTED ``CLOSED_BEFORE_PREFLIGHT`` if never preflighted, else stopped
+    and sealed) before the cancellation goes on.
     """
     if (config is None) == (resume is None):
         raise LiveSessionError("open_session needs a config, or resume=RUN_DIR (not both)")
@@ -195,7 +200,17 @@ async def open_session(
         max_workers=1, thread_name_prefix="livesession-owner"
     )
     try:
-        session = await asyncio.wrap_future(executor.submit(build, start=start))
+        entering = executor.submit(build, start=start)
+        try:
+            session = await asyncio.wrap_future(entering)
+        except BaseException:
+            # Cancelled while the session was being built or started (a startup deadline, a
+            # shutdown): it goes no further, and what was built is closed (sealed) on its
+            # thread once the stage under way ends, before the cancellation goes on.
+            build.abandon()
+            closing = executor.submit(_close_built, entering)
+            await asyncio.shield(asyncio.wrap_future(closing))
+            raise
         aio = AsyncSession(session, executor, run_dir)
         try:
             yield aio
@@ -209,19 +224,24 @@ async def open_session(
 
 
 class _Build:
-    """Builds the session on the owner thread (and starts it)."""
+    """Builds the session on the owner thread (and starts it, unless abandoned meanwhile)."""
 
     def __init__(self, make: Callable[[], LiveSessionOrchestrator]) -> None:
         self._make = make
+        self._abandoned = threading.Event()
+
+    def abandon(self) -> None:
+        """The caller is gone (cancelled): start no further stage; the session is closed."""
+        self._abandoned.set()
 
     def __call__(self, *, start: bool) -> LiveSessionOrchestrator:
         session = self._make()
         if not start:
             return session
         try:
-            if session.state is SessionState.INIT:
+            if session.state is SessionState.INIT and not self._abandoned.is_set():
                 session.preflight()
-            if session.state is SessionState.PREFLIGHT_OK:
+            if session.state is SessionState.PREFLIGHT_OK and not self._abandoned.is_set():
                 session.activate()
         except BaseException:
             session.close()
@@ -234,6 +254,18 @@ class _Build:
                 f"preflight rejected session {result.run_id}: {result.reason}{detail}"
             )
         return session
+
+
+def _close_built(entering: concurrent.futures.Future[LiveSessionOrchestrator]) -> None:
+    """Close the session ``entering`` built, if it built one (on the owner thread, after it).
+
+    One never preflighted is sealed REJECTED (``CLOSED_BEFORE_PREFLIGHT``), one started is
+    stopped and sealed: its run verifies, and its writer lock is let go. A build that
+    raised closed what it built itself; one cancelled before it ran built nothing.
+    """
+    if entering.cancelled() or entering.exception() is not None:
+        return
+    entering.result().close()
 
 
 def _builder(
