@@ -10,7 +10,9 @@ import orjson
 import pytest
 
 from livesession import (
+    ConfigError,
     DryrunConfig,
+    InvalidTransition,
     LiveSessionError,
     LiveSessionOrchestrator,
     SessionState,
@@ -313,3 +315,36 @@ def test_cancelled_while_entering_the_session_is_closed_and_the_run_sealed(
     events = [orjson.loads(line) for line in (run_dir / "events.jsonl").read_bytes().splitlines()]
     assert events[-1]["event_type"] == "SESSION_STOPPED"
     assert events[-1]["payload"]["reason"] == reason
+
+
+def test_after_the_block_the_session_answers_as_a_closed_one(tmp_path: Path) -> None:
+    """Bug: after the ``async with`` block, ``run_steps``, ``preflight`` and ``activate``
+    raised the executor's bare ``RuntimeError: cannot schedule new futures after
+    shutdown``. They answer as the sync API does on a closed session: ``run_steps`` runs
+    nothing and returns 0, ``preflight`` and ``activate`` raise ``InvalidTransition``
+    saying the session is closed; the verbs and reads still answer."""
+
+    async def main() -> None:
+        cfg = DryrunConfig(run_id="aio-after", steps=100)
+        async with open_session(cfg, out_dir=tmp_path) as session:
+            assert await session.run_steps(10) == 10
+        assert session.state is SessionState.STOPPED
+        assert await session.run_steps(5) == 0
+        with pytest.raises(ConfigError, match="needs a positive integer, got 0"):
+            await session.run_steps(0)
+        for call, trigger in (
+            (session.preflight, "preflight_passed"),
+            (session.activate, "activate"),
+        ):
+            with pytest.raises(InvalidTransition) as info:
+                await call()
+            assert str(info.value) == (
+                f"trigger '{trigger}' is not allowed in state STOPPED: session aio-after is "
+                "closed (its async with block has ended)"
+            )
+        assert (await session.stop("late")).outcome is VerbOutcome.ALREADY
+        assert (await session.result()).steps == 10  # type: ignore[attr-defined]
+        assert session.steps_done == 10
+
+    asyncio.run(main())
+    assert verify_run(tmp_path / "aio-after").ok

@@ -134,8 +134,9 @@ class PluginError(ConfigError):
 class InvalidTransition(LiveSessionError):
     """A trigger was fired in a state that does not allow it; the state is unchanged."""
 
-    def __init__(self, trigger: str, state: str) -> None:
-        super().__init__(f"trigger {trigger!r} is not allowed in state {state}")
+    def __init__(self, trigger: str, state: str, *, why: str = "") -> None:
+        said = f"trigger {trigger!r} is not allowed in state {state}"
+        super().__init__(f"{said}: {why}" if why else said)
         self.trigger = trigger
         self.state = state
 

@@ -22,9 +22,10 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, TypeVarTuple
 
-from ._domain.lifecycle import SessionState, SessionStatus
-from ._exceptions import LiveSessionError
+from ._domain.lifecycle import SessionState, SessionStatus, Trigger
+from ._exceptions import InvalidTransition, LiveSessionError
 from ._session.coordinator import LiveSessionOrchestrator
+from ._session.pipeline import check_step_count
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable
@@ -54,6 +55,8 @@ class AsyncSession:
     ) -> None:
         self._session = session
         self._executor = executor
+        self._ended = False
+        """The ``async with`` block has ended: the session is closed, its thread gone."""
         self.run_dir = run_dir
         """The run directory (None for a session kept in memory)."""
 
@@ -102,13 +105,17 @@ class AsyncSession:
         """Run the preflight checks (a session opened with ``start=False``); True if passed.
 
         A failed preflight leaves the session PREFLIGHT_FAILED (``await close()`` seals it
-        REJECTED, as leaving the block does).
+        REJECTED, as leaving the block does). After the block: ``InvalidTransition``, as
+        on a closed session.
         """
-        return await self._owner(self._session.preflight)
+        return await self._owner(self._session.preflight, Trigger.PREFLIGHT_PASSED)
 
     async def activate(self) -> None:
-        """Enter DRYRUN_ACTIVE after a passed ``preflight()``; ``run_steps`` then steps."""
-        await self._owner(self._session.activate)
+        """Enter DRYRUN_ACTIVE after a passed ``preflight()``; ``run_steps`` then steps.
+
+        After the block: ``InvalidTransition``, as on a closed session.
+        """
+        await self._owner(self._session.activate, Trigger.ACTIVATE)
 
     async def run_steps(self, n: int) -> int:
         """Run up to ``n`` steps on the session's thread; the number run.
@@ -116,8 +123,12 @@ class AsyncSession:
         Returns early when the session leaves DRYRUN_ACTIVE (a stop from another task, a
         fault, ``max_steps``). If the awaiting task is cancelled, the session is stopped
         gracefully (reason ``task cancelled``) and the step under way ends before the
-        cancellation is re-raised.
+        cancellation is re-raised. After the block it runs nothing and returns 0, as
+        ``run_n_steps`` does on a closed session.
         """
+        if self._ended:
+            check_step_count(n)
+            return 0
         future = self._executor.submit(self._session.run_n_steps, n)
         try:
             return await asyncio.wrap_future(future)
@@ -153,9 +164,23 @@ class AsyncSession:
         await self._elsewhere(self._session.close)
         return await self.result()
 
-    async def _owner(self, call: Callable[[], _R]) -> _R:
-        """Run ``call()`` on the session's owner thread (where it was built)."""
+    async def _owner(self, call: Callable[[], _R], trigger: Trigger) -> _R:
+        """Run ``call()`` on the session's owner thread (where it was built).
+
+        After the block that thread is gone, and the session closed: ``trigger`` is refused
+        as the closed session would refuse it (``InvalidTransition``), saying why.
+        """
+        if self._ended:
+            raise InvalidTransition(
+                trigger.value,
+                self._session.state.value,
+                why=f"session {self.run_id} is closed (its async with block has ended)",
+            )
         return await asyncio.wrap_future(self._executor.submit(call))
+
+    def _end(self) -> None:
+        """The block is ending: nothing more goes to the owner thread, which shuts down."""
+        self._ended = True
 
     async def _elsewhere(self, call: Callable[[*_Ts], _R], *args: *_Ts) -> _R:
         """Run ``call(*args)`` on a thread of the loop's default executor (not the owner thread).
@@ -215,6 +240,7 @@ async def open_session(
         try:
             yield aio
         finally:
+            aio._end()  # noqa: SLF001
             # Shielded: a second cancellation must not leave the run unsealed.
             await asyncio.shield(aio._elsewhere(session.close))  # noqa: SLF001
     finally:
