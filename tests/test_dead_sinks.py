@@ -176,10 +176,7 @@ def test_wherever_a_sink_dies_verify_reports_only_the_lines_lost() -> None:
             said = f"{sink} sink failed at line {limit + 1} (OSError: disk gone)"
             where = f"{sink} dying after {limit} lines"
             assert result.status is SessionStatus.FAILED, where
-            if result.state is SessionState.PREFLIGHT_FAILED:  # the failed check's words
-                assert result.detail.startswith(f"{sink} sink failed after 0 retries"), where
-            else:
-                assert result.detail == said, where
+            assert result.detail == said, where  # at preflight too
             assert b"C2_DRYRUN_STOP" not in contents["audit.jsonl"], where
             verified = verify_contents(contents)
             assert verified.summary == f"{said}: the run is not sealed", where
@@ -243,3 +240,55 @@ def test_a_run_directory_whose_events_sink_died_resumes_to_the_same_bytes(
     assert verify_run(run_dir).ok
     whole = tmp_path / "whole" / "r" / "events.jsonl"
     assert (run_dir / "events.jsonl").read_bytes() == whole.read_bytes()
+
+
+class _Refusing:
+    """A line sink that refuses every write with ``error`` (a full disk from the start)."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+    def write_line(self, line: bytes) -> None:
+        raise self.error
+
+    def flush(self) -> None:
+        """Nothing buffered."""
+
+    def sync(self) -> None:
+        """Nothing to sync."""
+
+
+@_DEAD_SINK
+@pytest.mark.parametrize(
+    ("sink", "error", "said"),
+    [
+        ("events", OSError(28, "No space left on device"), f"line 1 ({_NO_SPACE})"),
+        ("states", OSError(28, "No space left on device"), f"line 1 ({_NO_SPACE})"),
+        ("audit", OSError(28, "No space left on device"), f"record 1 ({_NO_SPACE})"),
+        (
+            "events",
+            ConnectionError("could not reach postgresql://events:Hunter2Secret@db/events"),
+            "line 1 (ConnectionError: could not reach postgresql://events:***@db/events)",
+        ),
+    ],
+    ids=["events", "states", "audit", "redacted"],
+)
+def test_a_sink_that_fails_at_preflight_says_where_and_why(
+    sink: str, error: Exception, said: str
+) -> None:
+    """Bug: a sink that failed at preflight gave the detail ``events sink failed after 0
+    retries (OSError); the session stopped trading``: no line, no error text, and a stop
+    for a session that never traded. It says what a sink lost later says: which sink, the
+    first line (audit record) it lost, and its error, redacted."""
+    sinks = Sinks()
+    kwargs = sinks.kwargs()
+    kwargs[_FIELD[sink]] = _Refusing(error)
+    session = LiveSessionOrchestrator(DryrunConfig(run_id="full", steps=50), **kwargs)
+    result = session.run_to_end(50)
+    assert (result.state, result.status, result.reason) == (
+        SessionState.PREFLIGHT_FAILED,
+        SessionStatus.FAILED,
+        "SINK_WRITE_FAILED",
+    )
+    assert result.detail == f"{sink} sink failed at {said}"
+    assert "Hunter2Secret" not in repr(result)

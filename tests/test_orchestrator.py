@@ -274,7 +274,7 @@ class TestPreflight:
         assert orch.preflight() is False
         assert orch.state is SessionState.PREFLIGHT_FAILED
         assert orch.status is SessionStatus.FAILED
-        assert orch.result().detail.startswith("audit sink failed after 0 retries (OSError)")
+        assert orch.result().detail == "audit sink failed at record 1 (OSError: disk on fire)"
 
 
 class TestConstruction:

@@ -136,14 +136,16 @@ def run_checks(
                     detail="the audit sink failed its first writes",
                 )
             )
-    except SinkFailure as exc:
+    except SinkFailure:
         p.lifecycle.failed = True
         results.append(
             CheckResult(
                 name="sinks_writable",
                 passed=False,
                 reason="SINK_WRITE_FAILED",
-                detail=str(exc),
+                # As a sink lost later says it (``events sink failed at line 1 (OSError:
+                # ...)``), not the exception's words: this session never traded to stop.
+                detail=rec.failure_summary(),
             )
         )
     return [r for r in results if not r.passed]
