@@ -186,6 +186,38 @@ class TestEdgesOfTheWrongKind:
         with pytest.raises(PluginError, match=f"^{re.escape(said)}"):
             LiveSessionOrchestrator(DryrunConfig(run_id="bare", steps=5), **given)
 
+    _TAKES = "lease_clock, alerts, strategy, feed, broker"
+    _EDGE = "an edge of LiveSessionOrchestrator, which a run directory sets up itself"
+
+    @pytest.mark.parametrize(
+        ("given", "said"),
+        [
+            ({"event_sink": object()}, f"['event_sink'] (event_sink: {_EDGE})"),
+            ({"idempotency": {}}, f"['idempotency'] (idempotency: {_EDGE})"),
+            ({"strategy_factory": "desk:make"}, "['strategy_factory']"),
+        ],
+    )
+    def test_a_keyword_create_run_and_resume_run_do_not_take_is_refused_in_their_name(
+        self, tmp_path: Path, given, said
+    ) -> None:
+        """Bug: ``create_run(cfg, out, event_sink=...)`` said ``TypeError
+        apply_references() got an unexpected keyword argument 'event_sink'``, blaming a
+        private function. The refusal names the call made and the keywords it takes."""
+        with pytest.raises(TypeError) as info:
+            create_run(DryrunConfig(run_id="wrong", steps=5), tmp_path / "runs", **given)
+        assert str(info.value) == (
+            f"create_run got unexpected keyword argument(s): {said}; it takes "
+            "idempotency_backend, clock, broker_factory, live_override, store, lease, "
+            f"{self._TAKES}"
+        )
+        assert not (tmp_path / "runs").exists()
+        with pytest.raises(TypeError) as info:
+            resume_run(tmp_path / "runs" / "wrong", **given)
+        assert str(info.value) == (
+            f"resume_run got unexpected keyword argument(s): {said}; it takes clock, "
+            f"broker_factory, {self._TAKES}"
+        )
+
     def test_open_session_refuses_in_memory_too(self) -> None:
         async def main() -> None:
             async with open_session(DryrunConfig(run_id="aio-bare"), clock=5):

@@ -19,7 +19,14 @@ from .brokers import BrokerFactory, open_broker
 from .data import data_record, pin_data
 from .layout import LOCAL_BACKENDS, STORES, Backing, write_run_files
 from .lock import RunLock, held_refusal, holder_of, holder_soon, writer_command
-from .plugins import PlugIns, RunPlugins, apply_references, check_arguments, open_plugins
+from .plugins import (
+    PlugIns,
+    RunPlugins,
+    apply_references,
+    check_arguments,
+    open_plugins,
+    refuse_unknown,
+)
 from .session import open_session
 
 if TYPE_CHECKING:
@@ -122,6 +129,7 @@ def create_run(
     with its path, into ``run.json``; a dated file's first time becomes ``start_time``, and
     a grid inferred from its prices ``price_tick``.
     """
+    refuse_unknown(create_run, given)
     check_arguments(
         clock=clock,
         lease_clock=lease_clock,

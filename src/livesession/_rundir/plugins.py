@@ -11,7 +11,8 @@ an object supplied in-process, its class and the SHA-256 of the class's file.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Mapping
+import inspect
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, TypedDict
 
@@ -21,7 +22,7 @@ from .._domain.plugin_fields import default_strategy_id
 from .._exceptions import DataFileError, PluginError
 from .._risk.checks import CheckResult, PreflightContext
 from .._session.assembly import default_feed, default_strategy
-from .._session.edges import check_edges
+from .._session.edges import SessionEdges, check_edges
 from .._session.pipeline import error_message
 from .._session.plugins import (
     broker_from_reference,
@@ -55,6 +56,7 @@ __all__ = [
     "check_recorded_sources",
     "given_broker",
     "open_plugins",
+    "refuse_unknown",
     "restore_plugins",
 ]
 
@@ -130,6 +132,32 @@ def apply_references(
             # The name was not the config's own choice: the strategy given names it.
             changes["strategy_id"] = default_strategy_id(value)
     return attrs.evolve(cfg, **changes) if changes else cfg
+
+
+def refuse_unknown(call: Callable[..., object], given: Mapping[str, object]) -> None:
+    """Refuse a keyword ``call`` (``create_run``, ``resume_run``) does not take: ``TypeError``.
+
+    Its ``**given`` gathers the plug-ins; anything else there (``event_sink=``, an edge of
+    ``LiveSessionOrchestrator`` passed by mistake) was refused in the name of the private
+    helper it reached. The refusal names the call the caller made and what it does take.
+    """
+    unknown = sorted(set(given) - PlugIns.__optional_keys__)
+    if not unknown:
+        return
+    name = getattr(call, "__name__", "the call")
+    keywords = inspect.signature(call).parameters.values()
+    takes = [p.name for p in keywords if p.kind is inspect.Parameter.KEYWORD_ONLY]
+    takes += list(PlugIns.__annotations__)
+    edges = [key for key in unknown if key in SessionEdges.__optional_keys__]
+    why = (
+        f" ({', '.join(edges)}: {'edges' if len(edges) > 1 else 'an edge'} of "
+        "LiveSessionOrchestrator, which a run directory sets up itself)"
+        if edges
+        else ""
+    )
+    raise TypeError(
+        f"{name} got unexpected keyword argument(s): {unknown}{why}; it takes {', '.join(takes)}"
+    )
 
 
 def check_arguments(*, broker_factory: object, **edges: object) -> None:

@@ -50,6 +50,7 @@ from .plugins import (
     apply_references,
     check_arguments,
     open_plugins,
+    refuse_unknown,
     restore_plugins,
 )
 from .session import open_session
@@ -228,6 +229,7 @@ def resume_run(
     tail goes to ``<file>.torn``), restores the session, lets the venue journal replay,
     and audits ``C2_RESUME`` (and ``C2_LEASE_ACQUIRED`` with the new fencing token).
     """
+    refuse_unknown(resume_run, given)
     check_arguments(clock=clock, lease_clock=lease_clock, broker_factory=broker_factory)
     run_dir = Path(run_dir)
     cfg, meta = read_run_config(run_dir)
