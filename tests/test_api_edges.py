@@ -24,6 +24,7 @@ from livesession import (
     ListAlertSink,
     LiveSessionOrchestrator,
     PluginError,
+    RunDirectoryError,
     SimClock,
     check_csv,
     create_run,
@@ -238,6 +239,105 @@ class TestEdgesOfTheWrongKind:
         session.run_to_end(5)
         session.close()
         assert alerts.codes()[-1] == "RUN_SEALED"
+
+
+class _Desk:
+    """A strategy supplied in-process; ``interrupt_at``: Ctrl-C inside that bar's step."""
+
+    strategy_id = "sma_demo"
+
+    def __init__(self, interrupt_at: int = 0) -> None:
+        self.bars = 0
+        self.interrupt_at = interrupt_at
+
+    def on_bar(self, bar: object, view: object) -> list[object]:
+        self.bars += 1
+        if self.bars == self.interrupt_at:
+            raise KeyboardInterrupt
+        return []
+
+    def get_state(self) -> dict[str, int]:
+        return {"bars": self.bars}
+
+    def set_state(self, state: dict[str, int]) -> None:
+        self.bars = state["bars"]
+
+
+def _crashed(out: Path, run_id: str, *, desk: bool) -> Path:
+    """A run torn by an interrupt in its 12th step and closed: a crash at a checkpoint."""
+    cfg = DryrunConfig(run_id=run_id, steps=50, checkpoint_every=5)
+    session = create_run(cfg, out, **({"strategy": _Desk(12)} if desk else {}))
+    if not desk:
+
+        def interrupt(inner: LiveSessionOrchestrator) -> None:
+            if inner.steps_done == 12:
+                raise KeyboardInterrupt
+
+        session.step_hooks.append(interrupt)
+    session.preflight()
+    session.activate()
+    with pytest.raises(KeyboardInterrupt):
+        session.run_n_steps(50)
+    session.close()  # seals nothing: the run is a crash
+    return out / run_id
+
+
+class TestAnExistingRunDirectory:
+    """``create_run`` of a run id whose directory exists: advice a Python caller can take."""
+
+    def _refusal(self, out: Path, run_id: str, **given: object) -> str:
+        before = _tree(out)
+        with pytest.raises(RunDirectoryError) as info:
+            create_run(DryrunConfig(run_id=run_id, steps=50), out, **given)
+        assert _tree(out) == before  # nothing changed
+        return str(info.value)
+
+    def test_a_crashed_run_is_pointed_at_resume_run_with_its_objects_again(
+        self, tmp_path: Path
+    ) -> None:
+        """Bug: it said ``choose another --run-id, or continue a crashed run with
+        `livesession resume DIR``: CLI advice to a Python caller, and for a run started
+        with a strategy object the CLI cannot resume it at all (exit 2)."""
+        run_dir = _crashed(tmp_path, "desk", desk=True)
+        assert self._refusal(tmp_path, "desk", strategy=_Desk()) == (
+            f"run directory {run_dir} already exists: choose another run_id, or continue the "
+            f"crashed run with resume_run({str(run_dir)!r}, strategy=<a "
+            f"{__name__}._Desk>), passing the objects it was started with again"
+        )
+        resumed = resume_run(run_dir, strategy=_Desk())  # the advice works
+        resumed.run_to_end(50)
+        resumed.close()
+        assert verify_run(run_dir).ok
+
+    def test_a_crashed_run_on_the_built_in_pieces_is_pointed_at_resume_run(
+        self, tmp_path: Path
+    ) -> None:
+        run_dir = _crashed(tmp_path, "plain", desk=False)
+        assert self._refusal(tmp_path, "plain") == (
+            f"run directory {run_dir} already exists: choose another run_id, or continue the "
+            f"crashed run with resume_run({str(run_dir)!r})"
+        )
+        resumed = resume_run(run_dir)
+        resumed.run_to_end(50)
+        resumed.close()
+        assert verify_run(run_dir).ok
+
+    def test_a_finished_run_a_directory_and_a_file_say_another_run_id(self, tmp_path: Path) -> None:
+        create_run(DryrunConfig(run_id="done", steps=5), tmp_path).run_to_end(5)
+        assert self._refusal(tmp_path, "done") == (
+            f"run directory {tmp_path / 'done'} already exists and holds a finished run: "
+            "choose another run_id"
+        )
+        (tmp_path / "notes").mkdir()
+        assert self._refusal(tmp_path, "notes") == (
+            f"run directory {tmp_path / 'notes'} already exists but holds no run (no "
+            "run.json): choose another run_id, or remove the directory"
+        )
+        (tmp_path / "afile").write_text("mine\n")
+        assert self._refusal(tmp_path, "afile") == (
+            f"run directory {tmp_path / 'afile'} already exists and is not a run directory "
+            "(it is a file): choose another run_id, or remove it"
+        )
 
 
 class _HostClock:

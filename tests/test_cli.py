@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import json
 import os
 import re
 import shutil
@@ -71,6 +72,22 @@ class TestDryrun:
         err = capsys.readouterr().err
         assert f"or continue a crashed run with `livesession resume {tmp_path / 'x'}`" in err
 
+    def test_a_crashed_run_started_with_objects_is_pointed_at_resume_run(self, tmp_path, capsys):
+        """``livesession resume`` cannot build a strategy object supplied in-process: the
+        refusal of a run started with one points at ``resume_run`` in Python instead."""
+        (tmp_path / "x").mkdir()
+        (tmp_path / "x" / "run.json").write_text("{}\n")
+        (tmp_path / "x" / "checkpoint.json").write_text('{"sealed": false}\n')
+        sources = {"strategy": {"object": "desk.Mine", "supplied": "object supplied in-process"}}
+        (tmp_path / "x" / "config.json").write_text(json.dumps({"sources": sources}))
+        assert main(["dryrun", "--out", str(tmp_path), "--run-id", "x", "-q"]) == 2
+        assert capsys.readouterr().err == (
+            f"livesession: error: run directory {tmp_path / 'x'} already exists: choose another"
+            f" --run-id, or continue a crashed run from Python: resume_run({str(tmp_path / 'x')!r},"
+            " strategy=<a desk.Mine>) (it was started with objects, which the command line"
+            " cannot rebuild)\n"
+        )
+
     def test_a_directory_in_the_way_that_holds_no_run_says_so(self, tmp_path, capsys):
         """A directory without run.json (not a run, or one killed while being created) is
         named as such, after a moment's wait for a dryrun that may be creating it."""
@@ -98,7 +115,9 @@ class TestDryrun:
         assert orjson.loads(captured.out) == {"ok": False, "exit_code": 2, "error": said}
         assert _tree(tmp_path) == ["afileid"]
         assert (tmp_path / "afileid").read_text() == "mine\n"
-        with pytest.raises(RunDirectoryError, match=f"^{re.escape(said)}$"):
+        # From Python the same refusal, advising a run_id (there is no --run-id there).
+        in_python = said.replace("--run-id", "run_id")
+        with pytest.raises(RunDirectoryError, match=f"^{re.escape(in_python)}$"):
             create_run(DryrunConfig(run_id="afileid"), tmp_path)
         assert _tree(tmp_path) == ["afileid"]
 

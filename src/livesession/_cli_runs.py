@@ -404,7 +404,7 @@ def cmd_dryrun(args: argparse.Namespace) -> int:
         overrides["run_id"] = _free_run_id(out, cfg)
         cfg = load_config(config, overrides)
     from ._exceptions import RunDirectoryError, RunHeld  # noqa: PLC0415
-    from ._rundir import create_run  # noqa: PLC0415 - keeps `import livesession` light
+    from ._rundir.create import advising_the_cli, create_run  # noqa: PLC0415 - kept light
     from .control import SignalControls  # noqa: PLC0415 - only for runs
 
     # The handlers go in before the run directory (and its lock) exists, so an operator
@@ -412,13 +412,14 @@ def cmd_dryrun(args: argparse.Namespace) -> int:
     with SignalControls().installed() as controls:
         for _ in range(_DEMO_ID_TRIES):
             try:
-                session = create_run(
-                    cfg,
-                    out,
-                    idempotency_backend=args.idempotency_backend,
-                    store=args.store,
-                    lease=args.lease,
-                )
+                with advising_the_cli():  # its refusals say --run-id, `livesession resume`
+                    session = create_run(
+                        cfg,
+                        out,
+                        idempotency_backend=args.idempotency_backend,
+                        store=args.store,
+                        lease=args.lease,
+                    )
                 break
             except (RunHeld, RunDirectoryError) as exc:
                 # Another dryrun in another terminal took the id this one chose a

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+from contextvars import ContextVar
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -30,13 +31,30 @@ from .plugins import (
 from .session import open_session
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from typing import Unpack
 
     from .._domain.config import DryrunConfig
     from .._session.coordinator import LiveSessionOrchestrator
     from .._typing import AlertSink, Clock
 
-__all__ = ["create_run"]
+__all__ = ["advising_the_cli", "create_run"]
+
+
+_FOR_THE_CLI: ContextVar[bool] = ContextVar("livesession_create_run_for_the_cli", default=False)
+"""Whether ``create_run`` is called by the CLI's ``dryrun``: its refusals then advise
+``--run-id`` and ``livesession resume``; a Python caller's advise ``run_id`` and
+``resume_run``."""
+
+
+@contextlib.contextmanager
+def advising_the_cli() -> Iterator[None]:
+    """Within the block, ``create_run``'s refusals give the CLI's advice (``dryrun``)."""
+    token = _FOR_THE_CLI.set(True)
+    try:
+        yield
+    finally:
+        _FOR_THE_CLI.reset(token)
 
 
 def _refuse_existing(run_dir: Path) -> None:
@@ -45,14 +63,18 @@ def _refuse_existing(run_dir: Path) -> None:
     While a process holds it the refusal names that process (``RunHeld``: the CLI's exit 3,
     as for a second ``resume``); otherwise it is a finished or crashed run, which only
     ``resume`` may continue. Neither case touches the directory (the lock is only queried).
-    A file where the directory would go is refused as not a run directory.
+    A file where the directory would go is refused as not a run directory. The advice is
+    for where the call came from (``advising_the_cli``): another ``--run-id`` and
+    ``livesession resume`` for the CLI, another ``run_id`` and ``resume_run`` for Python.
     """
     if not run_dir.exists():
         return
+    cli = _FOR_THE_CLI.get()
+    another = "choose another --run-id" if cli else "choose another run_id"
     if not run_dir.is_dir():  # a file there: no lock file to ask, no run to name
         raise RunDirectoryError(
             f"run directory {run_dir} already exists and is not a run directory (it is a "
-            "file): choose another --run-id, or remove it"
+            f"file): {another}, or remove it"
         )
     created = (run_dir / names.RUN_META).exists()
     # A directory without run.json may be one another dryrun made a moment ago and is
@@ -62,23 +84,48 @@ def _refuse_existing(run_dir: Path) -> None:
         raise held_refusal(
             run_dir,
             holder,
-            advice="choose another --run-id, or wait for it to end",
+            advice=f"{another}, or wait for it to end",
             own="choose another run_id: this one is that session's",
         )
     if not created:
         raise RunDirectoryError(
             f"run directory {run_dir} already exists but holds no run (no {names.RUN_META}): "
-            "choose another --run-id, or remove the directory"
+            f"{another}, or remove the directory"
         )
     if read_json_object(run_dir / names.CHECKPOINT).get("sealed"):
+        listing = f" (`livesession list {run_dir.parent}` shows the runs there)" if cli else ""
         raise RunDirectoryError(
-            f"run directory {run_dir} already exists and holds a finished run: choose another "
-            f"--run-id (`livesession list {run_dir.parent}` shows the runs there)"
+            f"run directory {run_dir} already exists and holds a finished run: {another}{listing}"
         )
     raise RunDirectoryError(
-        f"run directory {run_dir} already exists: choose another --run-id, or continue a "
-        f"crashed run with `livesession resume {run_dir}`"
+        f"run directory {run_dir} already exists: {another}, or {_continue(run_dir, cli=cli)}"
     )
+
+
+def _continue(run_dir: Path, *, cli: bool) -> str:
+    """How to continue the crashed run in ``run_dir``, from where the call came.
+
+    A run started with objects supplied in-process (``strategy=Mine()``) is continued only
+    by ``resume_run`` given them again: ``livesession resume`` cannot build them. They are
+    named as ``livesession status`` names them (``strategy=<a desk.Mine>``).
+    """
+    sources = read_json_object(run_dir / names.CONFIG).get("sources")
+    objects = {
+        role: record["object"]
+        for role, record in sorted(sources.items() if isinstance(sources, dict) else ())
+        if isinstance(record, dict) and "supplied" in record
+    }
+    given = "".join(f", {role}=<a {name}>" for role, name in objects.items())
+    call = f"resume_run({str(run_dir)!r}{given})"
+    if not cli:
+        again = ", passing the objects it was started with again" if objects else ""
+        return f"continue the crashed run with {call}{again}"
+    if objects:
+        return (
+            f"continue a crashed run from Python: {call} (it was started with objects, which "
+            "the command line cannot rebuild)"
+        )
+    return f"continue a crashed run with `livesession resume {run_dir}`"
 
 
 def create_run(
