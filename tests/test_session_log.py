@@ -6,15 +6,21 @@ signals, orders, fills, positions) only at debug level, so info costs little ove
 
 from __future__ import annotations
 
+import ast
 import io
 import logging
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import orjson
 import pytest
 
+import livesession
+from livesession import DryrunConfig, LiveSessionOrchestrator, MemoryLineSink
+from livesession._artifacts.timings import StepTimer
 from livesession._session.checkpoint import PROGRESS_EVERY
 from livesession._support.logging import configure_logging, disable_logging
 from livesession.cli import main
@@ -206,3 +212,77 @@ def test_the_library_is_silent_in_the_hosts_logging() -> None:
     assert lines[:2] == ["COMPLETED", "warnings filters kept: True"], lines
     assert lines[2:], "the host's own machine logs as before"
     assert all(line.startswith("transitions.core: door: ") for line in lines[2:]), lines
+
+
+def test_every_record_of_two_sessions_in_one_process_names_its_run() -> None:
+    """Bug: some session log lines carried no run_id (``preflight_note``, the note of a
+    session without an allowlist), so a host running several sessions into one log could
+    not tell whose they were."""
+    log = io.StringIO()
+    configure_logging(log)
+
+    def run(run_id: str) -> None:
+        session = LiveSessionOrchestrator(
+            DryrunConfig(run_id=run_id, steps=20), audit_sink=MemoryLineSink()
+        )
+        session.run_to_end(20)
+
+    try:
+        threads = [threading.Thread(target=run, args=(rid,)) for rid in ("desk-a", "desk-b")]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+    finally:
+        disable_logging()
+    records = [orjson.loads(line) for line in log.getvalue().splitlines()]
+    assert {"preflight_note", "session_started", "session_stopped"} <= {
+        record["event"] for record in records
+    }
+    unnamed = [record for record in records if record.get("run_id") not in ("desk-a", "desk-b")]
+    assert unnamed == []
+    notes = [record["run_id"] for record in records if record["event"] == "preflight_note"]
+    assert sorted(notes) == ["desk-a", "desk-b"]
+
+
+def test_the_wall_clock_files_lost_are_logged_with_the_run_id(tmp_path: Path) -> None:
+    """Bug: ``timings_not_written`` (the disk refused timings.json) named no run."""
+    log = io.StringIO()
+    configure_logging(log)
+    try:
+        StepTimer(tmp_path / "gone", every_steps=1, run_id="desk-a").on_step(1)
+        StepTimer(tmp_path / "by-dir", every_steps=1).on_step(1)  # the directory's name
+    finally:
+        disable_logging()
+    records = [orjson.loads(line) for line in log.getvalue().splitlines()]
+    assert [(r["event"], r["run_id"]) for r in records] == [
+        ("timings_not_written", "desk-a"),
+        ("timings_not_written", "by-dir"),
+    ]
+
+
+def _log_calls(tree: ast.AST) -> Iterator[ast.Call]:
+    """Every ``get_logger().<level>(...)`` call in ``tree``."""
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and isinstance(node.func.value, ast.Call)
+            and isinstance(node.func.value.func, ast.Name)
+            and node.func.value.func.id == "get_logger"
+        ):
+            yield node
+
+
+def test_every_session_log_call_in_the_package_passes_the_run_id() -> None:
+    """So the next log line cannot forget it: each call site names its run."""
+    src = Path(livesession.__file__).parent
+    calls = 0
+    missing = []
+    for path in sorted(src.rglob("*.py")):
+        for call in _log_calls(ast.parse(path.read_text("utf-8"))):
+            calls += 1
+            if not any(keyword.arg == "run_id" for keyword in call.keywords):
+                missing.append(f"{path.relative_to(src)}:{call.lineno}")
+    assert calls > 10  # the scan finds the calls
+    assert missing == []

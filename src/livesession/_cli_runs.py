@@ -244,7 +244,7 @@ def _run(
 ) -> int:
     from ._artifacts.timings import StepTimer  # noqa: PLC0415 - only for CLI runs
 
-    timer = StepTimer(run_dir)
+    timer = StepTimer(run_dir, run_id=session.config.run_id)
     controls.run_dir = run_dir
     quiet = quiet or as_json
     show_bar = (

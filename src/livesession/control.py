@@ -178,27 +178,29 @@ class SignalControls:
         if self.stop_reason and session.state in (S.PREFLIGHT_OK, S.DRYRUN_ACTIVE):
             result = session.request_stop(self.stop_reason, sealed_as=True)
             said = "done" if result else f"not done: {result.message}"
-            _answer(self.stop_reason, "request_stop", said)
+            _answer(session, self.stop_reason, "request_stop", said)
         return True
 
     def _kill_switch(self, session: LiveSessionOrchestrator) -> None:
         sig = reason_of(KILL_SIGNAL)
         result = session.kill(sig)
-        _answer(sig, "kill", "done" if result else f"nothing to do: {result.message}")
+        _answer(session, sig, "kill", "done" if result else f"nothing to do: {result.message}")
 
     def _acknowledge(self, session: LiveSessionOrchestrator) -> None:
         sig = reason_of(ACK_SIGNAL)
         if session.state is S.ERROR_REQUIRES_OPERATOR:
             # A lost lease: the library refuses (NOT_APPLICABLE), and says why.
             result = session.acknowledge(sig)
-            _answer(sig, "acknowledge", "done" if result else f"refused: {result.message}")
+            _answer(session, sig, "acknowledge", "done" if result else f"refused: {result.message}")
             return
         if session.state is S.DRYRUN_ACTIVE and session.trading_state is not TradingState.ACTIVE:
             # Refused while the kill switch is still flattening.
             result = session.reenable_trading(sig)
-            _answer(sig, "reenable_trading", "done" if result else f"refused: {result.message}")
+            said = "done" if result else f"refused: {result.message}"
+            _answer(session, sig, "reenable_trading", said)
             return
         _answer(
+            session,
             sig,
             "ack",
             f"nothing to acknowledge: the session is {session.state.value}, trading "
@@ -226,9 +228,10 @@ def _to_devnull(fds: tuple[int, ...]) -> None:
         os.close(devnull)
 
 
-def _answer(sig: str, action: str, outcome: str) -> None:
+def _answer(session: LiveSessionOrchestrator, sig: str, action: str, outcome: str) -> None:
     """Tell the operator command what the holder did (``session.log.jsonl``, not evidence)."""
-    get_logger().warning(_LOG_EVENT, signal=sig, action=action, outcome=outcome, pid=os.getpid())
+    said = {"signal": sig, "action": action, "outcome": outcome, "pid": os.getpid()}
+    get_logger().warning(_LOG_EVENT, run_id=session.config.run_id, **said)
 
 
 # -- the command side ---------------------------------------------------------------------

@@ -42,6 +42,8 @@ class StepTimer:
     """Measures each step's wall time through the session's progress callback."""
 
     _run_dir: Path = attrs.field(kw_only=False)
+    _run_id: str = attrs.field(alias="run_id")
+    """The run's id, which its session log lines carry (the directory's name by default)."""
     _every: int = attrs.field(default=1000, alias="every_steps")
     _max_bytes: int = 1 << 20
     _keep: int = 3
@@ -53,6 +55,10 @@ class StepTimer:
     _max: int = attrs.field(init=False, default=0)
     lost: str | None = attrs.field(init=False, default=None)
     """Why the wall-clock files stopped being written (a full disk), or None."""
+
+    @_run_id.default
+    def _named_by_dir(self) -> str:
+        return self._run_dir.name
 
     @_last.default
     def _start_at_started(self) -> int:
@@ -147,4 +153,4 @@ class StepTimer:
             write()
         except OSError as exc:
             self.lost = f"{type(exc).__name__}: {exc.strerror or exc}"
-            get_logger().warning("timings_not_written", error=self.lost)
+            get_logger().warning("timings_not_written", run_id=self._run_id, error=self.lost)

@@ -52,6 +52,7 @@ def run_preflight(
         listed = ", ".join(p.config.allowed_symbols)
         get_logger().info(
             "preflight_note",
+            run_id=p.config.run_id,
             check="allowlist_valid",
             detail=f"no allowlist given: the feed's symbols [{listed}]",
         )
