@@ -255,6 +255,30 @@ class TestFileSystem:
         assert main(["resume", str(run_dir), "-q"]) == 0  # the lock was let go: room again
         assert capsys.readouterr().err == ""
 
+    def test_a_full_disk_while_writing_c2_resume_is_one_line_and_the_run_resumes(
+        self, run_dir, capsys, monkeypatch
+    ):
+        """C2_RESUME is written out before the first step: a refusal then is the resume's."""
+        from livesession._artifacts.sinks import FileLineSink
+
+        def full(self: FileLineSink) -> None:
+            raise OSError(28, "No space left on device")
+
+        with monkeypatch.context() as patched:
+            patched.setattr(FileLineSink, "flush", full)
+            patched.setattr(FileLineSink, "sync", full)
+            assert main(["resume", str(run_dir), "-q"]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1, err
+        assert err.startswith(
+            f"livesession: error: cannot resume {run_dir}: writing its C2_RESUME record "
+            "failed (No space left on device); "
+        )
+        assert "Traceback" not in err
+        assert main(["resume", str(run_dir), "-q"]) == 0  # the lock was let go: room again
+        assert capsys.readouterr().err == ""
+        assert main(["verify", str(run_dir)]) == 0
+
 
 class TestCliFileErrors:
     """An OSError no message of ours covers is still one line naming the file (exit 2)."""

@@ -1,8 +1,9 @@
 """Run directories: what they hold, creating one, and resuming a crashed one.
 
 ``layout`` (the files and ``run.json``/``config.json``), ``create`` (``create_run``),
-``resume`` (``resume_run``), ``session`` (the one place either builds its session),
-``backing`` (idempotency store and lease) and ``brokers`` (the broker a run trades on).
+``resume`` (``resume_run``; ``resumecut``: where it cuts the files back to), ``session``
+(the one place either builds its session), ``backing`` (idempotency store and lease) and
+``brokers`` (the broker a run trades on).
 """
 
 from __future__ import annotations

@@ -4,8 +4,9 @@ Everything is validated first (checkpoint, audit chain, artifact sizes, venue jo
 the data file: whole, and with the SHA-256 ``run.json`` recorded), and the feed and the
 strategy are given their checkpointed states (their ``set_state`` is the caller's code),
 while nothing on disk has changed; only then are the artifacts cut back to the
-checkpoint's offsets (the torn tails move to ``<file>.torn``), the session restored, the
-venue journal replayed and ``C2_RESUME`` audited.
+checkpoint's offsets (the torn tails move to ``<file>.torn``; the audit log keeps the
+``C2_RESUME`` records right after the checkpoint's, see ``resumecut``), the session
+restored, the venue journal replayed and ``C2_RESUME`` audited and written out.
 """
 
 from __future__ import annotations
@@ -15,25 +16,22 @@ import hashlib
 import os
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
-
-import orjson
+from typing import TYPE_CHECKING, Any
 
 from .._artifacts import names
-from .._artifacts.audit_chain import GENESIS_HASH
 from .._domain import clock as _clock
 from .._domain.lifecycle import reported_status
 from .._exceptions import (
-    AuditCorruption,
     CheckpointError,
     LeaseError,
     LiveSessionError,
     PluginError,
     RunDirectoryError,
+    SinkFailure,
 )
 from .._session.assembly import make_clock
 from .._session.coordinator import restore_resumed
-from .._support.fsutil import file_digest, truncate_to
+from .._support.fsutil import file_digest, torn_path, truncate_to
 from .._support.references import check_sources
 from .._typing import MarkableVenue, RelayedVenue, ResumableVenue
 from ..brokers.mock import MockBroker
@@ -53,46 +51,19 @@ from .plugins import (
     refuse_unknown,
     restore_plugins,
 )
+from .resumecut import AuditCut, check_journals, validate_artifacts
 from .session import open_session
 
 if TYPE_CHECKING:
     from typing import Unpack
 
+    from .._artifacts.recorder import Recorder
     from .._domain.config import DryrunConfig
     from .._domain.runtime_config import Secret
     from .._session.coordinator import LiveSessionOrchestrator
     from .._typing import AlertSink, Broker, Clock, SessionLease
 
 __all__ = ["checkpoint_summary", "load_checkpoint", "resume_problem", "resume_run"]
-
-
-def _check_audit_prefix(path: Path, offset: int, head: str, seq: int) -> None:
-    """The audit lines up to ``offset`` form a chain ending in ``head`` with ``seq`` lines."""
-    try:
-        with path.open("rb") as f:
-            data = f.read(offset)
-    except FileNotFoundError:
-        raise AuditCorruption(f"{path} is missing") from None
-    if len(data) < offset:
-        raise AuditCorruption(
-            f"{path} is shorter ({len(data)} bytes) than its checkpoint says ({offset} bytes)"
-        )
-    prev = GENESIS_HASH
-    lines = data.split(b"\n")[:-1] if data else []
-    for number, line in enumerate(lines, start=1):
-        try:
-            record = orjson.loads(line)
-        except orjson.JSONDecodeError:
-            raise AuditCorruption(f"{path}:{number}: corrupt audit line (not JSON)") from None
-        if (
-            not isinstance(record, dict)
-            or record.get("prev_hash") != prev
-            or record.get("seq") != number
-        ):
-            raise AuditCorruption(f"{path}:{number}: audit chain broken (prev_hash or seq)")
-        prev = hashlib.sha256(line).hexdigest()
-    if len(lines) != seq or prev != head:
-        raise AuditCorruption(f"{path}: audit head does not match the checkpoint")
 
 
 def _prefix_digest(path: Path, offset: int) -> Any:
@@ -129,74 +100,6 @@ def load_checkpoint(run_dir: Path) -> dict[str, Any] | None:
     return checkpoint
 
 
-def _check_journals(run_dir: Path) -> None:
-    """Every whole line of the venue's journals is a JSON object (a torn last one may not be).
-
-    The broker replays them only after the artifacts were cut back, so a damaged journal
-    must be found here, while nothing has been changed yet.
-    """
-    for path in sorted(run_dir.glob(f"{Path(names.JOURNAL).stem}*.jsonl")):
-        for number, line in enumerate(path.read_bytes().split(b"\n")[:-1], start=1):
-            try:
-                entry = orjson.loads(line)
-            except orjson.JSONDecodeError:
-                entry = None
-            if not isinstance(entry, dict):
-                raise RunDirectoryError(
-                    f"{path}:{number}: corrupt journal line (not a JSON object): the record of "
-                    "what reached the venue is damaged, so the run cannot be resumed safely"
-                )
-
-
-_BAR_FIELD: Final = b'"event_type":"BAR"'
-
-
-def _check_never_stepped(run_dir: Path) -> None:
-    """A run without a checkpoint must be one killed during start-up, before its first.
-
-    The first checkpoint is written when the session activates, before its first bar: a run
-    with bars in its events, or anything in its venue journal, had one, and lost it (a slip,
-    a bad restore). Starting it over would cut its history away and tell the venue's orders
-    and positions nothing: refused, with nothing changed.
-    """
-    events = run_dir / names.ARTIFACTS["events"]
-    stepped = False
-    with contextlib.suppress(FileNotFoundError), events.open("rb") as handle:
-        stepped = any(_BAR_FIELD in line for line in handle)
-    journals = [p for p in run_dir.glob(f"{Path(names.JOURNAL).stem}*.jsonl") if p.stat().st_size]
-    if stepped or journals:
-        what = f"{events.name} records steps" if stepped else f"{journals[0].name} records orders"
-        raise RunDirectoryError(
-            f"{run_dir / names.CHECKPOINT} is missing, but {what}: the run had a checkpoint "
-            "and lost it, so it cannot be resumed (starting it over would discard its history "
-            "and ignore what reached the venue); restore checkpoint.json from a backup"
-        )
-
-
-def _validate_artifacts(run_dir: Path, checkpoint: dict[str, Any] | None) -> dict[str, int]:
-    """The artifact offsets to cut back to, after checking the files can be resumed."""
-    offsets = {"events": 0, "states": 0, "audit": 0}
-    if checkpoint is None:
-        _check_never_stepped(run_dir)
-    else:
-        rec_state = checkpoint["recorder"]
-        offsets = dict(rec_state["offsets"])
-        _check_audit_prefix(
-            run_dir / names.ARTIFACTS["audit"],
-            offsets["audit"],
-            rec_state["audit_head"],
-            rec_state["audit_seq"],
-        )
-        for name in ("events", "states"):
-            path = run_dir / names.ARTIFACTS[name]
-            size = path.stat().st_size if path.exists() else -1
-            if size < offsets[name]:
-                raise RunDirectoryError(
-                    f"{path} is shorter than its checkpoint says: the run directory is damaged"
-                )
-    return offsets
-
-
 def resume_run(
     run_dir: str | os.PathLike[str],
     *,
@@ -226,8 +129,10 @@ def resume_run(
     Validates everything first and changes nothing on disk when anything is wrong. A run
     with a lease takes it next (``LeaseHeld`` while another live session holds it, still
     with nothing changed). Then cuts each artifact back to the checkpoint's offset (the
-    tail goes to ``<file>.torn``), restores the session, lets the venue journal replay,
-    and audits ``C2_RESUME`` (and ``C2_LEASE_ACQUIRED`` with the new fencing token).
+    tail goes to ``<file>.torn``; the audit log keeps the ``C2_RESUME`` records of earlier
+    resumes killed before their first checkpoint), restores the session, lets the venue
+    journal replay, and audits ``C2_RESUME``, written out before this returns (and
+    ``C2_LEASE_ACQUIRED`` with the new fencing token).
     """
     refuse_unknown(resume_run, given)
     check_arguments(clock=clock, lease_clock=lease_clock, broker_factory=broker_factory)
@@ -274,8 +179,8 @@ def _reopen(
         raise RunDirectoryError(
             f"nothing to resume: run {cfg.run_id} already ended with status {status}"
         )
-    offsets = _validate_artifacts(run_dir, checkpoint)
-    _check_journals(run_dir)
+    offsets, audit_cut = validate_artifacts(run_dir, checkpoint)
+    check_journals(run_dir)
     backing = Backing.from_meta(meta)
     if backing.store not in STORES:
         raise RunDirectoryError(f"{run_dir / names.RUN_META} names an unknown store")
@@ -298,6 +203,7 @@ def _reopen(
             meta=meta,
             checkpoint=checkpoint,
             offsets=offsets,
+            audit_cut=audit_cut,
             lock=lock,
             clock=clock,
             broker_factory=broker_factory,
@@ -347,6 +253,7 @@ def _resume_session(
     meta: dict[str, Any],
     checkpoint: dict[str, Any] | None,
     offsets: dict[str, int],
+    audit_cut: AuditCut,
     lock: RunLock,
     clock: Clock | None,
     broker_factory: BrokerFactory,
@@ -356,21 +263,7 @@ def _resume_session(
     alerts: AlertSink | Secret | None,
 ) -> LiveSessionOrchestrator:
     # Validated: from here on the run directory is changed.
-    torn: dict[str, int] = {}
-    for name, file_name in names.ARTIFACTS.items():
-        path = run_dir / file_name
-        if not path.exists():
-            path.touch()
-        try:
-            tail = truncate_to(path, offsets[name])
-        except OSError as exc:
-            raise RunDirectoryError(
-                f"cannot resume {run_dir}: cutting {file_name} back to its checkpoint failed "
-                f"({exc.strerror or exc}); nothing was lost (a cut tail is kept in "
-                f"{file_name}.torn first): fix that, then resume again"
-            ) from exc
-        if tail:
-            torn[file_name] = len(tail)
+    torn = _cut_back(run_dir, offsets, audit_cut.torn)
     for stale in run_dir.glob(".*.tmp"):
         stale.unlink(missing_ok=True)
     session = open_session(
@@ -410,6 +303,7 @@ def _resume_session(
         # the start, as its first record would be (an empty ``ts`` breaks the audit schema).
         now = (clock if clock is not None else make_clock(cfg)).now()
         session.recorder.set_time(session.ts_sim, _clock.format_utc(now))
+    _go_on_after(session.recorder, audit_cut)
     session.recorder.audit(
         "C2_RESUME",
         {
@@ -419,7 +313,72 @@ def _resume_session(
             "checkpoint": checkpoint is not None,
         },
     )
+    _record_at_once(session.recorder, run_dir, sync=cfg.durability != "none")
     return session
+
+
+def _cut_back(run_dir: Path, offsets: dict[str, int], counted: dict[str, int]) -> dict[str, int]:
+    """Cut each artifact back to its offset; the bytes each ``<file>.torn`` holds uncounted.
+
+    That is what this resume cuts, plus what the file held beyond the sum of the kept
+    ``C2_RESUME`` records' ``torn_bytes`` (``counted``): the tail an earlier resume cut
+    before it was killed, ahead of its own record. So the run's ``C2_RESUME`` records add
+    up to the ``.torn`` files' sizes.
+    """
+    torn: dict[str, int] = {}
+    for name, file_name in names.ARTIFACTS.items():
+        path = run_dir / file_name
+        if not path.exists():
+            path.touch()
+        aside = torn_path(path)
+        held = aside.stat().st_size if aside.exists() else 0
+        try:
+            tail = truncate_to(path, offsets[name])
+        except OSError as exc:
+            raise RunDirectoryError(
+                f"cannot resume {run_dir}: cutting {file_name} back to its checkpoint failed "
+                f"({exc.strerror or exc}); nothing was lost (a cut tail is kept in "
+                f"{file_name}.torn first): fix that, then resume again"
+            ) from exc
+        uncounted = len(tail) + max(0, held - counted.get(file_name, 0))
+        if uncounted:
+            torn[file_name] = uncounted
+    return torn
+
+
+def _go_on_after(recorder: Recorder, cut: AuditCut) -> None:
+    """Continue the audit chain after the ``C2_RESUME`` records the cut kept.
+
+    The recorder stands where the checkpoint left it (or at the start, without one); the
+    earlier resumes' records come after that.
+    """
+    state = recorder.get_state()
+    if state["audit_seq"] == cut.seq and state["audit_head"] == cut.head:
+        return
+    state.update(
+        audit_seq=cut.seq,
+        audit_head=cut.head,
+        offsets={**state["offsets"], "audit": cut.offset},
+    )
+    recorder.set_state(state, recorder.digests)
+
+
+def _record_at_once(recorder: Recorder, run_dir: Path, *, sync: bool) -> None:
+    """Write ``C2_RESUME`` out now (synced unless the run's durability is ``none``).
+
+    Held in the sink's buffer, it reached the file only at the first step's end: a resume
+    killed sooner left no record of itself. Once in the file, the next resume keeps it.
+    """
+    try:
+        recorder.flush(sync=sync)
+    except SinkFailure as exc:
+        recorder.close()  # now, not whenever the session is collected, after the lock is let go
+        cause = exc.__cause__
+        why = (cause.strerror if isinstance(cause, OSError) else None) or cause or exc
+        raise RunDirectoryError(
+            f"cannot resume {run_dir}: writing its C2_RESUME record failed ({why}); the run "
+            "is cut back to its checkpoint and nothing was lost: fix that, then resume again"
+        ) from exc
 
 
 def checkpoint_summary(run_dir: Path) -> dict[str, Any]:
@@ -447,8 +406,8 @@ def resume_problem(run_dir: Path) -> str | None:
         checkpoint = load_checkpoint(run_dir)
         if checkpoint is not None and checkpoint.get("sealed"):
             return f"run {cfg.run_id} is sealed: nothing to resume"
-        _validate_artifacts(run_dir, checkpoint)
-        _check_journals(run_dir)
+        validate_artifacts(run_dir, checkpoint)
+        check_journals(run_dir)
         check_run_data(run_dir, cfg, meta)
         _check_source_files(cfg.run_id, meta.get("sources") or {})
     except (LiveSessionError, OSError) as exc:

@@ -1,0 +1,191 @@
+"""Where a resume cuts a crashed run back to, found while nothing on disk has changed.
+
+Each artifact goes back to the offset its checkpoint recorded, except that the audit log
+keeps the ``C2_RESUME`` records chained right after the checkpoint's last record: those of
+earlier resumes killed before their first checkpoint. Cut with the rest, they went to
+``audit.jsonl.torn`` and the run's own record forgot each such crash and the bytes it set
+aside (a crash loop of five resumes read as one). The resume goes on after them.
+
+Which bytes of the ``<file>.torn`` files the audit accounts for (``AuditCut.torn``, the sum
+of its ``C2_RESUME`` records' ``torn_bytes``) is found in the same read: a resume killed
+after it cut but before its record reached the file set bytes aside that no record counts,
+and the next resume's ``C2_RESUME`` counts them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+from pathlib import Path
+from typing import Any, Final
+
+import attrs
+import orjson
+
+from .._artifacts import names
+from .._artifacts.audit_chain import GENESIS_HASH
+from .._exceptions import AuditCorruption, RunDirectoryError
+
+__all__ = ["AuditCut", "check_journals", "validate_artifacts"]
+
+_RESUME: Final = "C2_RESUME"
+
+
+@attrs.frozen
+class AuditCut:
+    """Where the audit log is cut back to, and the chain a resumed session goes on from."""
+
+    offset: int
+    seq: int
+    head: str
+    torn: dict[str, int]
+    """The bytes of each ``<file>.torn`` that the kept records' ``C2_RESUME`` count."""
+
+
+def _counted(record: dict[str, Any], torn: dict[str, int]) -> None:
+    """Add a ``C2_RESUME`` record's ``torn_bytes`` to ``torn`` (other records: nothing)."""
+    if record.get("code") != _RESUME:
+        return
+    body = record.get("payload")
+    sizes = body.get("torn_bytes") if isinstance(body, dict) else None
+    for name, size in (sizes if isinstance(sizes, dict) else {}).items():
+        if isinstance(size, int) and not isinstance(size, bool) and size > 0:
+            torn[str(name)] = torn.get(str(name), 0) + size
+
+
+def _check_audit_prefix(path: Path, offset: int, head: str, seq: int) -> AuditCut:
+    """The audit lines up to ``offset`` form a chain ending in ``head`` with ``seq`` lines."""
+    try:
+        with path.open("rb") as f:
+            data = f.read(offset)
+    except FileNotFoundError:
+        raise AuditCorruption(f"{path} is missing") from None
+    if len(data) < offset:
+        raise AuditCorruption(
+            f"{path} is shorter ({len(data)} bytes) than its checkpoint says ({offset} bytes)"
+        )
+    prev = GENESIS_HASH
+    torn: dict[str, int] = {}
+    lines = data.split(b"\n")[:-1] if data else []
+    for number, line in enumerate(lines, start=1):
+        try:
+            record = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            raise AuditCorruption(f"{path}:{number}: corrupt audit line (not JSON)") from None
+        if (
+            not isinstance(record, dict)
+            or record.get("prev_hash") != prev
+            or record.get("seq") != number
+        ):
+            raise AuditCorruption(f"{path}:{number}: audit chain broken (prev_hash or seq)")
+        _counted(record, torn)
+        prev = hashlib.sha256(line).hexdigest()
+    if len(lines) != seq or prev != head:
+        raise AuditCorruption(f"{path}: audit head does not match the checkpoint")
+    return AuditCut(offset=offset, seq=seq, head=head, torn=torn)
+
+
+def _kept_resumes(path: Path, cut: AuditCut) -> AuditCut:
+    """``cut`` moved past the whole ``C2_RESUME`` records chained right after it.
+
+    Only whole lines that go on the chain (``seq`` and ``prev_hash``) count; the first
+    other line (a record of the resumed session's, a torn or damaged one) ends them, and it
+    and all after it are cut as before.
+    """
+    offset, seq, head, torn = cut.offset, cut.seq, cut.head, dict(cut.torn)
+    with path.open("rb") as handle:
+        handle.seek(offset)
+        for raw in handle:
+            line = raw[:-1]
+            if not raw.endswith(b"\n") or b'"C2_RESUME"' not in line:
+                break
+            try:
+                record = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                break
+            if (
+                not isinstance(record, dict)
+                or record.get("code") != _RESUME
+                or record.get("prev_hash") != head
+                or record.get("seq") != seq + 1
+            ):
+                break
+            _counted(record, torn)
+            offset, seq, head = offset + len(raw), seq + 1, hashlib.sha256(line).hexdigest()
+    return AuditCut(offset=offset, seq=seq, head=head, torn=torn)
+
+
+def check_journals(run_dir: Path) -> None:
+    """Every whole line of the venue's journals is a JSON object (a torn last one may not be).
+
+    The broker replays them only after the artifacts were cut back, so a damaged journal
+    must be found here, while nothing has been changed yet.
+    """
+    for path in sorted(run_dir.glob(f"{Path(names.JOURNAL).stem}*.jsonl")):
+        for number, line in enumerate(path.read_bytes().split(b"\n")[:-1], start=1):
+            try:
+                entry = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                entry = None
+            if not isinstance(entry, dict):
+                raise RunDirectoryError(
+                    f"{path}:{number}: corrupt journal line (not a JSON object): the record of "
+                    "what reached the venue is damaged, so the run cannot be resumed safely"
+                )
+
+
+_BAR_FIELD: Final = b'"event_type":"BAR"'
+
+
+def _check_never_stepped(run_dir: Path) -> None:
+    """A run without a checkpoint must be one killed during start-up, before its first.
+
+    The first checkpoint is written when the session activates, before its first bar: a run
+    with bars in its events, or anything in its venue journal, had one, and lost it (a slip,
+    a bad restore). Starting it over would cut its history away and tell the venue's orders
+    and positions nothing: refused, with nothing changed.
+    """
+    events = run_dir / names.ARTIFACTS["events"]
+    stepped = False
+    with contextlib.suppress(FileNotFoundError), events.open("rb") as handle:
+        stepped = any(_BAR_FIELD in line for line in handle)
+    journals = [p for p in run_dir.glob(f"{Path(names.JOURNAL).stem}*.jsonl") if p.stat().st_size]
+    if stepped or journals:
+        what = f"{events.name} records steps" if stepped else f"{journals[0].name} records orders"
+        raise RunDirectoryError(
+            f"{run_dir / names.CHECKPOINT} is missing, but {what}: the run had a checkpoint "
+            "and lost it, so it cannot be resumed (starting it over would discard its history "
+            "and ignore what reached the venue); restore checkpoint.json from a backup"
+        )
+
+
+def validate_artifacts(
+    run_dir: Path, checkpoint: dict[str, Any] | None
+) -> tuple[dict[str, int], AuditCut]:
+    """The artifact offsets to cut back to, after checking the files can be resumed.
+
+    The audit's offset is past the ``C2_RESUME`` records that follow the checkpoint's
+    (``AuditCut``); the others are the checkpoint's.
+    """
+    audit = run_dir / names.ARTIFACTS["audit"]
+    offsets = {"events": 0, "states": 0, "audit": 0}
+    if checkpoint is None:
+        _check_never_stepped(run_dir)
+        cut = AuditCut(offset=0, seq=0, head=GENESIS_HASH, torn={})
+    else:
+        rec_state = checkpoint["recorder"]
+        offsets = dict(rec_state["offsets"])
+        cut = _check_audit_prefix(
+            audit, offsets["audit"], rec_state["audit_head"], rec_state["audit_seq"]
+        )
+        for name in ("events", "states"):
+            path = run_dir / names.ARTIFACTS[name]
+            size = path.stat().st_size if path.exists() else -1
+            if size < offsets[name]:
+                raise RunDirectoryError(
+                    f"{path} is shorter than its checkpoint says: the run directory is damaged"
+                )
+    if audit.exists():
+        cut = _kept_resumes(audit, cut)
+    offsets["audit"] = cut.offset
+    return offsets, cut
