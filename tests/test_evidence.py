@@ -12,7 +12,7 @@ import tempfile
 import orjson
 import pytest
 
-from livesession import DryrunConfig, __version__, create_run, evidence
+from livesession import DryrunConfig, __version__, create_run, evidence, verify_run
 from livesession._artifacts.runread import iter_records
 from livesession.burnin import Thresholds, evaluate_run
 from livesession.cli import main
@@ -330,6 +330,19 @@ class TestCommands:
         events.write_bytes(events.read_bytes().replace(b'"BAR"', b'"BAR_"', 1))
         assert main(["verify", str(out / "t")]) == 1
         assert "events.jsonl" in capsys.readouterr().out
+
+    @pytest.mark.broken_run("it tampers with a run")
+    def test_evidence_counts_every_violation_not_the_listed_ones(self, tmp_path, capsys):
+        """verify lists at most 50 violations per file; evidence gives how many there are."""
+        out = tmp_path / "runs"
+        assert main(["dryrun", "--out", str(out), "--run-id", "t", "--steps", "120", "-q"]) == 0
+        events = out / "t" / "events.jsonl"
+        events.write_bytes(events.read_bytes().replace(b'"BAR"', b'"BAR_"'))
+        verified = verify_run(out / "t")
+        assert verified.total > len(verified.violations)
+        assert main(["evidence", str(out / "t"), "--out", str(tmp_path / "ev"), "--json"]) == 1
+        problems = orjson.loads(capsys.readouterr().out)["problems"]
+        assert f"verify found {verified.total} violation(s)" in problems
 
     def test_missing_run_directory(self, tmp_path, capsys):
         """verify/evidence/report on a missing directory: one line, exit 2."""

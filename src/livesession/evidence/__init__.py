@@ -328,7 +328,7 @@ def _problems(
             else f"the run is not sealed and cannot be resumed ({standing.resume_problem})"
         )
     if not verification.ok:
-        problems.append(f"verify found {len(verification.violations)} violation(s)")
+        problems.append(f"verify found {verification.total} violation(s)")
     if determinism["status"] == "MISMATCH":
         wrote = meta.get("version")
         problems.append(
