@@ -15,6 +15,7 @@ from typing import ClassVar
 import orjson
 import pytest
 
+from _scripted import ScriptedStrategy
 from livesession import (
     ConfigError,
     CsvReplayFeed,
@@ -299,6 +300,116 @@ class TestFeed:
         assert first is not None
         assert str(first.open) == "1"
         assert [b and b.close for b in again] == [b and b.close for b in rest]
+
+
+EURUSD = HEADER + "".join(
+    f"2026-03-02T09:0{m}:00Z,1.08420,1.08425,1.08395,1.08400,{100 + m}\n" for m in range(5)
+)
+LONG = HEADER + "".join(
+    f"2026-03-02T{9 + m // 60:02d}:{m % 60:02d}:00Z,1.08420,1.08425,1.08395,1.08400,{m}\n"
+    for m in range(400)
+)
+APPENDED = (
+    "2026-03-02T09:05:00Z,1.084123,1.084159,1.083951,1.084104,105\n"  # off the 0.00001 grid
+    "2026-03-02T09:06:00Z,1.08410,1.08415,1.08395,1.08410,NaN\n"
+)
+
+
+class TestTheCheckedExtent:
+    """The feed plays exactly the bytes it checked and hashed, whatever is appended after.
+
+    Bug: the file was checked to its end when the feed opened, then read on to whatever end
+    it had: rows a downloader appended while the run read were played unchecked (an
+    off-grid 1.084123 rounded to 1.08412), and a NaN volume failed the run.
+    """
+
+    def _feed(self, path: Path) -> CsvReplayFeed:
+        return CsvReplayFeed(path, symbol="EUR/USD", tick=None, lot=D("0.001"))
+
+    def test_rows_appended_after_the_check_are_not_played(self, tmp_path: Path) -> None:
+        path = _file(tmp_path, EURUSD)
+        feed = self._feed(path)
+        first = feed.next_bar(0)
+        with path.open("a", encoding="utf-8") as appending:
+            appending.write(APPENDED)
+        rest = list(iter(lambda: feed.next_bar(0), None))
+        feed.close()
+        assert first is not None
+        assert [str(b.volume) for b in [first, *rest]] == ["100", "101", "102", "103", "104"]
+
+    def test_a_last_row_without_a_line_end_is_not_joined_to_an_appended_one(
+        self, tmp_path: Path
+    ) -> None:
+        path = _file(tmp_path, EURUSD.rstrip("\n"))
+        feed = self._feed(path)
+        with path.open("a", encoding="utf-8") as appending:
+            appending.write("\n" + APPENDED)
+        volumes = [str(b.volume) for b in iter(lambda: feed.next_bar(0), None)]
+        feed.close()
+        assert volumes == ["100", "101", "102", "103", "104"]
+
+    def test_a_resume_reads_the_same_extent(self, tmp_path: Path) -> None:
+        path = _file(tmp_path, EURUSD)
+        feed = self._feed(path)
+        feed.next_bar(0)
+        state = feed.get_state()
+        feed.close()
+        again = self._feed(path)
+        with path.open("a", encoding="utf-8") as appending:
+            appending.write(APPENDED)
+        again.set_state(state)
+        volumes = [str(b.volume) for b in iter(lambda: again.next_bar(0), None)]
+        with pytest.raises(ConfigError, match=f"outside the {len(EURUSD)} bytes the check read"):
+            again.set_state({"offset": path.stat().st_size, "row": 7})
+        again.close()
+        assert volumes == ["101", "102", "103", "104"]
+
+    def test_a_file_cut_short_while_it_plays_is_the_feeds_error(self, tmp_path: Path) -> None:
+        """Not a quiet early end: the run would have played fewer rows than it recorded."""
+        path = _file(tmp_path, LONG)  # more than the reader buffers
+        feed = self._feed(path)
+        feed.next_bar(0)
+        path.write_bytes(b"")
+        with pytest.raises(ConfigError, match=f"now ends before the {len(LONG)} bytes its check"):
+            list(iter(lambda: feed.next_bar(0), None))
+        feed.close()
+
+    def test_a_price_rewritten_off_the_grid_is_refused_not_rounded(self, tmp_path: Path) -> None:
+        path = _file(tmp_path, LONG)
+        feed = self._feed(path)
+        feed.next_bar(0)
+        last = LONG.rsplit("\n", 2)[1]
+        path.write_text(LONG.replace(last, last.replace(",1.08425,", ",1.084253,")), "utf-8")
+        with pytest.raises(
+            ConfigError, match=r"high 1\.084253 is off the price_tick grid 0\.00001"
+        ):
+            list(iter(lambda: feed.next_bar(0), None))
+        feed.close()
+
+    def test_a_run_plays_the_rows_it_hashed_and_verifies(self, tmp_path: Path) -> None:
+        path = _file(tmp_path, EURUSD, name="eurusd.csv")
+
+        def append_once(volume: int, _bar: object, _view: object) -> tuple[()]:
+            if volume == 100:  # the first bar's
+                with path.open("a", encoding="utf-8") as appending:
+                    appending.write(APPENDED)
+            return ()
+
+        cfg = DryrunConfig(
+            run_id="append", feed=f"csv:{path}", symbol="EUR/USD", strategy_id="scripted", steps=10
+        )
+        out = tmp_path / "out"
+        session = create_run(cfg, out, alerts=False, strategy=ScriptedStrategy(append_once))
+        session.run_to_end(10)
+        session.close()
+        run = out / "append"
+        events = [orjson.loads(line) for line in (run / "events.jsonl").read_bytes().splitlines()]
+        bars = [e["payload"] for e in events if e["event_type"] == "BAR"]
+        stopped = [e["payload"] for e in events if e["event_type"] == "SESSION_STOPPED"]
+        assert [b["volume"] for b in bars] == ["100", "101", "102", "103", "104"]
+        assert stopped[-1]["reason"] == "FEED_EXHAUSTED"
+        assert orjson.loads((run / "run.json").read_bytes())["data"]["rows"] == 5
+        assert verify_run(run).ok, verify_run(run).violations[:5]
 
 
 class TestBeforeAnythingIsWritten:

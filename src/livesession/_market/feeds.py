@@ -212,7 +212,10 @@ class CsvReplayFeed:
     columns are allowed. With a time column (or an unnamed first column, as pandas writes
     the index) the feed is ``dated``: each bar's ``ts_ns`` is the file's own time, which
     must increase strictly; without one, bars take the session's simulated times. Rows are
-    then streamed, never loaded whole.
+    then streamed, never loaded whole, and only those the check read: the feed stops at
+    the byte where the checked file ended (rows a downloader appends while the run reads
+    are not played, and a file cut short while it plays is the feed's error), so a run
+    plays exactly the bytes its ``feed_sha256`` names.
 
     Prices are never rounded: a price off the ``tick`` grid is refused by the check
     (``1.0716`` under ``0.01``: set ``price_tick``), and a price on it keeps its value,
@@ -247,6 +250,7 @@ class CsvReplayFeed:
         self.dated = layout.times is not None
         """Whether bars carry the file's own times (a time column), not the session's."""
         self.first_ts_ns = layout.check.first_ns
+        self._end = layout.check.size  # the checked extent: rows past it are never read
         self._file.seek(layout.data_offset)
         self._row = 0
 
@@ -256,10 +260,10 @@ class CsvReplayFeed:
         return check_csv(path, tick=tick)
 
     def next_bar(self, ts_ns: int) -> Bar | None:
-        """The next row as a bar, or None at the end of the file."""
-        raw = self._file.readline()
+        """The next row as a bar, or None at the end of the file as it was checked."""
+        raw = self._line()
         while raw and not raw.strip():
-            raw = self._file.readline()
+            raw = self._line()
         if not raw:
             return None
         self._row += 1
@@ -283,20 +287,60 @@ class CsvReplayFeed:
             symbol=self.symbol,
             ts_ns=ts_ns,
             # On the grid (checked up front), so exact: the file's value, the tick's places.
-            open=to_places(values["open"], self._tick),
-            high=to_places(values["high"], self._tick),
-            low=to_places(values["low"], self._tick),
-            close=to_places(values["close"], self._tick),
+            open=self._price(values["open"], "open"),
+            high=self._price(values["high"], "high"),
+            low=self._price(values["low"], "low"),
+            close=self._price(values["close"], "close"),
             volume=bar_volume(values["volume"], self._lot),
         )
+
+    def _line(self) -> bytes:
+        """The next line of the checked extent (empty past its end).
+
+        Read to the checked end at most: a last row written without a line end is not
+        joined to a row appended after the check. A file that ends before that end was cut
+        short (rewritten) while the run read it: the feed's error, never a quiet early end.
+        """
+        left = self._end - self._file.tell()
+        if left <= 0:
+            return b""
+        raw = self._file.readline(left)
+        if not raw.endswith(b"\n") and self._file.tell() < self._end:
+            raise ConfigError(
+                f"CSV feed {self._path} row {self._row + 1}: the file now ends before the "
+                f"{self._end} bytes its check read: it changed while the run read it; restore "
+                "the file the run read"
+            )
+        return raw
+
+    def _price(self, value: Decimal, column: str) -> Decimal:
+        """``value`` with the tick's places; a price off the tick is an error, never rounded.
+
+        The check put every price of the file on the grid: one off it here was written
+        since (the file changed in place while the run read it).
+        """
+        placed = to_places(value, self._tick)
+        if placed != value:
+            raise ConfigError(
+                f"CSV feed {self._path} row {self._row + 1}: {column} {value} is off the "
+                f"price_tick grid {self._tick} the check found (prices are never rounded): "
+                "the file changed while the run read it; restore the file the run read"
+            )
+        return placed
 
     def get_state(self) -> dict[str, Any]:
         """The byte offset of the next row and the row count."""
         return {"offset": self._file.tell(), "row": self._row}
 
     def set_state(self, state: Mapping[str, Any]) -> None:
-        """Seek back to a saved row."""
-        self._file.seek(int(state["offset"]))
+        """Seek back to a saved row (within the checked extent: a resume reads no further)."""
+        offset = int(state["offset"])
+        if not 0 <= offset <= self._end:
+            raise ConfigError(
+                f"CSV feed {self._path}: a saved offset {offset} outside the {self._end} bytes "
+                "the check read: the checkpoint is not of this file"
+            )
+        self._file.seek(offset)
         self._row = int(state["row"])
 
     def close(self) -> None:
