@@ -112,6 +112,22 @@ PROBLEMS: dict[str, tuple[str | bytes, int, str | None, str | None, str]] = {
     ),
     "close below low": (HEADER + "2026-01-01,2,3,1,0.5,3\n", 2, "close", "0.5", "outside"),
     "negative volume": (HEADER + "2026-01-01,1,3,1,2,-3\n", 2, "volume", "-3", "negative volume"),
+    # Before: passed, and the run recorded the volume "-0.0", which fails verify.
+    "negative zero volume": (
+        HEADER + "2026-01-01,1,3,1,2,-0.0\n",
+        2,
+        "volume",
+        "-0.0",
+        "negative zero volume: write 0",
+    ),
+    "negative zero volume, no places": (
+        HEADER + "2026-01-01,1,3,1,2,-0\n",
+        2,
+        "volume",
+        "-0",
+        "negative zero volume: write 0",
+    ),
+    "negative zero price": (HEADER + "2026-01-01,1,3,-0,2,3\n", 2, "low", "-0", "must be positive"),
     "zero price": (HEADER + "2026-01-01,1,3,0,2,3\n", 2, "low", "0", "must be positive"),
     "header lacks a column": (
         "timestamp,open,high,low,close\n1,2,3,1,2\n",

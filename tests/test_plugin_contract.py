@@ -347,6 +347,11 @@ _BAD_BARS = {
     "a NaN close": (_bar(close=D("NaN")), "ValueError", "close must be a finite number, got NaN"),
     "a zero low": (_bar(low=D("0")), "ValueError", "a Bar's low must be positive, got 0"),
     "a negative volume": (_bar(volume=D("-1")), "ValueError", "volume must not be negative"),
+    "a negative zero volume": (  # recorded "-0.0", it failed verify
+        _bar(volume=D("-0.0")),
+        "ValueError",
+        "a Bar's volume must not be negative, got -0.0 (a negative zero): give 0",
+    ),
     "high below low": (
         _bar(high=D("98")),
         "ValueError",

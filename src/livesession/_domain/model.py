@@ -271,8 +271,9 @@ def bar_problem(bar: object, symbol: str, *, tick: Decimal | None = None) -> str
     """What is wrong with a bar a feed gave for ``symbol``, or None.
 
     The rules of a data file's rows: prices are finite and positive, the volume finite and
-    not negative, open and close within [low, high], and (given the session's ``tick``)
-    prices on its grid, never rounded; and the bar is of the session's symbol.
+    not negative (``-0`` neither), open and close within [low, high], and (given the
+    session's ``tick``) prices on its grid, never rounded; and the bar is of the session's
+    symbol.
     """
     if not isinstance(bar, Bar):
         return f"next_bar returned a {type(bar).__name__} where a Bar belongs"
@@ -288,6 +289,9 @@ def _bar_problems(bar: Bar, tick: Decimal | None) -> Iterator[str]:
         problem = _number_problem("a Bar", name, getattr(bar, name), zero_ok=name == "volume")
         if problem is not None:
             yield problem
+    if isinstance(bar.volume, Decimal) and bar.volume.is_zero() and bar.volume.is_signed():
+        # Recorded as "-0", which the artifacts' volume (digits, no sign) does not allow.
+        yield f"a Bar's volume must not be negative, got {bar.volume} (a negative zero): give 0"
     if bar.high < bar.low:
         yield f"a Bar's high {bar.high} is below its low {bar.low}"
     for name in ("open", "close"):
@@ -295,18 +299,23 @@ def _bar_problems(bar: Bar, tick: Decimal | None) -> Iterator[str]:
         if not bar.low <= value <= bar.high:
             yield f"a Bar's {name} {value} is outside [low {bar.low}, high {bar.high}]"
     if tick is not None:
-        for name in _BAR_PRICES:
-            value = getattr(bar, name)
-            if value >= tick.scaleb(EXACT_DIGITS):  # its multiple of the tick: not exact
-                yield (
-                    f"a Bar's {name} {value} is more than {EXACT_DIGITS} digits from the "
-                    f"price_tick {tick} (as many as the session computes with exactly)"
-                )
-            elif value % tick:
-                yield (
-                    f"a Bar's {name} {value} is off the price_tick grid {tick} (prices are "
-                    "never rounded): give prices on the tick, or set price_tick to the feed's"
-                )
+        yield from _tick_problems(bar, tick)
+
+
+def _tick_problems(bar: Bar, tick: Decimal) -> Iterator[str]:
+    """A bar's prices that are not on the session's grid, or too far from it to be exact."""
+    for name in _BAR_PRICES:
+        value = getattr(bar, name)
+        if value >= tick.scaleb(EXACT_DIGITS):  # its multiple of the tick: not exact
+            yield (
+                f"a Bar's {name} {value} is more than {EXACT_DIGITS} digits from the "
+                f"price_tick {tick} (as many as the session computes with exactly)"
+            )
+        elif value % tick:
+            yield (
+                f"a Bar's {name} {value} is off the price_tick grid {tick} (prices are "
+                "never rounded): give prices on the tick, or set price_tick to the feed's"
+            )
 
 
 @attrs.frozen(kw_only=True)

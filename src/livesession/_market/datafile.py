@@ -6,7 +6,8 @@ column and the value, so that a run never starts on data it would trip over late
 
 - the header lacks one of ``open,high,low,close,volume`` (or repeats a column);
 - a row is not CSV, not UTF-8, has more or fewer values than the header, or an empty one;
-- a value is not a finite decimal number; a price is not positive; a volume is negative;
+- a value is not a finite decimal number; a price is not positive (``-0`` neither); a
+  volume is negative (``-0`` too: it would be recorded with its sign);
 - a price is off the ``price_tick`` grid (prices are never rounded: set ``price_tick``);
   without a tick the grid is inferred instead: the finest decimal step among the prices
   as written (``1.07160`` has five places: ``0.00001``; whole numbers: ``1``);
@@ -298,8 +299,10 @@ class RowChecker:
         values = self._numbers(cells, index, line)
         for column in PRICE_COLUMNS:
             self._price(values[column], cells[index[column]], column, line)
-        if values["volume"] < 0:
-            raise _fail(self.path, line, "volume", cells[index["volume"]], "negative volume")
+        volume = values["volume"]
+        if volume.is_signed():  # -0 too: a run would record "-0", which no volume is
+            problem = "negative volume" if volume else "negative zero volume: write 0"
+            raise _fail(self.path, line, "volume", cells[index["volume"]], problem)
         low, high = values["low"], values["high"]
         if high < low:
             raise _fail(self.path, line, "high", cells[index["high"]], f"high is below low {low}")
