@@ -72,6 +72,37 @@ PROBLEMS: dict[str, tuple[str | bytes, int, str | None, str | None, str]] = {
         "1.0000000000000000000000000001",
         "29 significant digits",
     ),
+    # Before: passed, and the run failed at its bar (DivisionImpossible at a lot of 0.001).
+    "a volume of more than 28 digits": (
+        HEADER + "2026-01-01,1,3,1,2,1E+28\n",
+        2,
+        "volume",
+        "1E+28",
+        "a volume must be 0, or at least 1E-28 and below 1E+28 (28 digits from 1",
+    ),
+    "a volume of more than 28 places": (
+        HEADER + "2026-01-01,1,3,1,2,1E-29\n",
+        2,
+        "volume",
+        "1E-29",
+        "a volume must be 0, or at least 1E-28 and below 1E+28",
+    ),
+    # Before: an InvalidOperation (DivisionImpossible) escaped the check.
+    "a price too far from the tick": (
+        HEADER + "2026-01-01,1E+30,1E+30,1E+30,1E+30,1\n",
+        2,
+        "open",
+        "1E+30",
+        "price 1E+30 is more than 28 digits from the price_tick 0.0001 (as many as the session",
+    ),
+    # Before: 1E-999999999 % 0.0001 underflowed to 0, and the run recorded a price of 0.0000.
+    "a price below the tick": (
+        HEADER + "2026-01-01," + ",".join(["1E-999999999"] * 4) + ",1\n",
+        2,
+        "open",
+        "1E-999999999",
+        "off the price_tick grid 0.0001",
+    ),
     "off the tick grid": (
         HEADER + GOOD + "2026-01-01T00:01:00Z,1.07165,1.0720,1.0710,1.0718,1\n",
         3,
@@ -258,6 +289,53 @@ def test_a_file_without_a_time_column_is_checked_for_the_rest(tmp_path: Path) ->
 def test_a_missing_file_is_one_line(tmp_path: Path) -> None:
     with pytest.raises(DataFileError, match=r"cannot open data file .*nope\.csv"):
         check_csv(tmp_path / "nope.csv", tick=TICK)
+
+
+@pytest.mark.parametrize(
+    ("rows", "line", "value", "words"),
+    [
+        (
+            "2026-01-01,1.5,2,1,1.5,3\n2026-01-02,1E+30,1E+30,1E+30,1E+30,3\n",
+            3,
+            "1E+30",
+            "price 1E+30 is more than 28 digits from the price_tick 0.1",
+        ),
+        (
+            "2026-01-01,1E-29,1E-29,1E-29,1E-29,3\n",
+            2,
+            "1E-29",
+            "price 1E-29 has 29 decimal places, more than the 28 an inferred price_tick may",
+        ),
+    ],
+)
+def test_an_inferred_grid_holds_the_prices_to_28_digits(
+    tmp_path: Path, rows: str, line: int, value: str, words: str
+) -> None:
+    """Before: accepted, the grid inferred from them all; 1E-999999999 raised InvalidOperation."""
+    path = _file(tmp_path, HEADER + rows)
+    with pytest.raises(DataFileError) as caught:
+        check_csv(path, tick=None)
+    assert (caught.value.line, caught.value.column, caught.value.value) == (line, "open", value)
+    assert words in str(caught.value)
+
+
+def test_a_volume_of_26_digits_plays_at_a_fine_lot(tmp_path: Path) -> None:
+    """Before: FEED_ERROR (InvalidOperation: [<class 'decimal.DivisionImpossible'>])."""
+    path = _file(
+        tmp_path,
+        HEADER + "2026-03-02T09:00:00Z,1.08420,1.08425,1.08395,1.08400,10000000000000000000000000\n"
+        "2026-03-02T09:01:00Z,1.08400,1.08415,1.08395,1.08410,12\n",
+        name="eurusd.csv",
+    )
+    cfg = DryrunConfig(run_id="big", feed=f"csv:{path}", symbol="EUR/USD", steps=2)
+    session = create_run(cfg, tmp_path / "out", alerts=False)
+    session.run_to_end(2)
+    session.close()
+    run = tmp_path / "out" / "big"
+    lines = (run / "events.jsonl").read_bytes().splitlines()
+    volumes = [e["payload"]["volume"] for e in map(orjson.loads, lines) if e["event_type"] == "BAR"]
+    assert volumes == ["10000000000000000000000000", "12"]
+    assert verify_run(run).ok, verify_run(run).violations[:5]
 
 
 def test_volumes_are_not_checked_against_the_lot(tmp_path: Path) -> None:

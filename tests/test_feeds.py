@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 
 from livesession._domain.ids import stable_id
 from livesession._domain.random import DeterministicStream
-from livesession._market.feeds import RandomWalkFeed, _Grid
+from livesession._market.datavalues import volume_problem
+from livesession._market.feeds import RandomWalkFeed, _Grid, bar_volume
 
 GRIDS = ["1", "0.5", "0.25", "0.1", "0.05", "0.01", "1.00", "0.001", "0.000001", "0.3", "2"]
 
@@ -102,3 +103,27 @@ def test_a_block_is_one_sha256_split_into_four_draws(seed: int, start: int) -> N
     assert block.block4() == expected
     assert one.next_u64() == expected[0]
     assert block.counter == one.counter == start + 1
+
+
+@given(
+    digits=st.integers(1, 10**28 - 1),
+    exponent=st.integers(-28, 27),
+    lot=st.sampled_from([*GRIDS, "1E-20", "0.000001", "100"]),
+)
+def test_every_volume_the_check_takes_is_a_bars_at_any_lot(
+    digits: int, exponent: int, lot: str
+) -> None:
+    """Bug: a volume of 1e25 (26 digits) passed the check, and the run then failed
+    ``FEED_ERROR (InvalidOperation: [<class 'decimal.DivisionImpossible'>])`` at a lot of
+    0.001: ``value % lot`` needs the count of lots (1e28) in 28 digits."""
+    volume = Decimal(digits).scaleb(exponent)
+    if volume_problem(volume) is not None:
+        return  # refused by the check, with its line, column and value
+    placed = bar_volume(volume, Decimal(lot))
+    assert placed == volume
+
+
+def test_a_volume_of_1e25_keeps_its_text_at_a_fine_lot() -> None:
+    volume = Decimal(10**25)
+    assert str(bar_volume(volume, Decimal("0.001"))) == "10000000000000000000000000"
+    assert str(bar_volume(Decimal("1.5000"), Decimal("0.001"))) == "1.500"  # as before

@@ -6,8 +6,9 @@ column and the value, so that a run never starts on data it would trip over late
 
 - the header lacks one of ``open,high,low,close,volume`` (or repeats a column);
 - a row is not CSV, not UTF-8, has more or fewer values than the header, or an empty one;
-- a value is not a finite decimal number; a price is not positive (``-0`` neither); a
-  volume is negative (``-0`` too: it would be recorded with its sign);
+- a value is not a finite decimal number; a price is not positive (``-0`` neither), or
+  is more than 28 digits from the tick; a volume is negative (``-0`` too: it would be
+  recorded with its sign), or other than 0 and more than 28 digits from 1;
 - a price is off the ``price_tick`` grid (prices are never rounded: set ``price_tick``);
   without a tick the grid is inferred instead: the finest decimal step among the prices
   as written (``1.07160`` has five places: ``0.00001``; whole numbers: ``1``);
@@ -33,23 +34,16 @@ from __future__ import annotations
 import csv
 import hashlib
 import os
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from typing import IO, Final
 
 import attrs
 
-from .._domain.decimal import excess_digits, plain
 from .._exceptions import DataFileError
-from .csvforms import (
-    comma_hint,
-    compressed,
-    decimal_text,
-    header_splits,
-    split,
-    writes_decimal_comma,
-)
+from .csvforms import compressed, header_splits, split, writes_decimal_comma
 from .datafail import fail as _fail
+from .datavalues import PriceGrid, read_number, volume_problem
 from .timecolumn import TimeColumn, last_line
 from .timeforms import finite_number, is_time_of_day, text_ns, time_text
 
@@ -158,12 +152,6 @@ def _symbol_key(symbol: str) -> str:
     return "".join(ch for ch in symbol.upper() if ch.isalnum())
 
 
-def _finest_tick(value: Decimal) -> str:
-    exponent = value.normalize().as_tuple().exponent
-    places = -exponent if isinstance(exponent, int) and exponent < 0 else 0
-    return plain(Decimal(1).scaleb(-places))
-
-
 def _header(path: Path, raw: bytes) -> tuple[str, list[str], dict[str, int]]:
     """The separator, the column names (lower case) and the required columns' places."""
     if not raw.strip():
@@ -212,7 +200,7 @@ class RowChecker:
         self.tick = tick
         self.delimiter = delimiter
         self.decimal_comma: bool | None = None  # the first data row decides
-        self.places = 0  # the most decimal places a price has as written (tick None)
+        self.grid = PriceGrid(tick)
         named = next((n for n in names if n in TIME_COLUMNS), None)
         if named is not None:
             self.time_index: int | None = names.index(named)
@@ -279,17 +267,9 @@ class RowChecker:
             if not text:
                 raise _fail(self.path, line, column, text, "empty value")
             try:
-                value = Decimal(decimal_text(text) if self.decimal_comma else text)
+                value = read_number(text, decimal_comma=bool(self.decimal_comma))
             except ValueError as exc:
                 raise _fail(self.path, line, column, text, str(exc)) from None
-            except InvalidOperation:
-                problem = "not a decimal number" + comma_hint(text)
-                raise _fail(self.path, line, column, text, problem) from None
-            if not value.is_finite():
-                raise _fail(self.path, line, column, text, "not a finite number")
-            too_long = excess_digits(value)
-            if too_long is not None:  # prices and volumes are never rounded
-                raise _fail(self.path, line, column, text, too_long)
             values[column] = value
         return values
 
@@ -298,10 +278,12 @@ class RowChecker:
             self._no_unread_time(cells, line)
         values = self._numbers(cells, index, line)
         for column in PRICE_COLUMNS:
-            self._price(values[column], cells[index[column]], column, line)
-        volume = values["volume"]
-        if volume.is_signed():  # -0 too: a run would record "-0", which no volume is
-            problem = "negative volume" if volume else "negative zero volume: write 0"
+            text = cells[index[column]]
+            problem = self.grid.problem(values[column], text, line, column)
+            if problem is not None:
+                raise _fail(self.path, line, column, text, problem)
+        problem = volume_problem(values["volume"])
+        if problem is not None:
             raise _fail(self.path, line, "volume", cells[index["volume"]], problem)
         low, high = values["low"], values["high"]
         if high < low:
@@ -365,7 +347,15 @@ class RowChecker:
             )  # fmt: skip
 
     def result(self, *, sha256: str, size: int, rows: int) -> DataFileCheck:
-        """What the check of a whole file found, once every row passed."""
+        """What the check of a whole file found, once every row passed.
+
+        Without a tick given, the largest price is held to the grid inferred from all of
+        them, as a given tick holds each price as it comes.
+        """
+        too_far = self.grid.largest_problem()
+        if too_far is not None:
+            text, line, column, problem = too_far
+            raise _fail(self.path, line, column, text, problem)
         times = self.times
         return DataFileCheck(
             path=self.path,
@@ -386,22 +376,7 @@ class RowChecker:
     @property
     def found_tick(self) -> Decimal:
         """The tick given, or inferred: the finest decimal step of the prices as written."""
-        return self.tick if self.tick is not None else Decimal(1).scaleb(-self.places)
-
-    def _price(self, value: Decimal, text: str, column: str, line: int) -> None:
-        if value <= 0:
-            raise _fail(self.path, line, column, text, "a price must be positive")
-        if self.tick is None:
-            exponent = value.as_tuple().exponent
-            if isinstance(exponent, int) and -exponent > self.places:
-                self.places = -exponent
-            return
-        if value % self.tick != 0:
-            raise _fail(
-                self.path, line, column, text,
-                f"price {text} is off the price_tick grid {self.tick} (prices are never "
-                f'rounded): set price_tick = "{_finest_tick(value)}" or finer',
-            )  # fmt: skip
+        return self.grid.found_tick
 
 
 def scan_csv(stream: IO[bytes], path: Path, *, tick: Decimal | None) -> CsvLayout:

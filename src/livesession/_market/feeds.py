@@ -5,11 +5,11 @@ from __future__ import annotations
 import csv
 import os
 from collections.abc import Mapping
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation, localcontext
 from pathlib import Path
 from typing import Any, Final
 
-from .._domain.decimal import plain, quantize, to_decimal, to_places
+from .._domain.decimal import DIGITS, plain, quantize, to_decimal, to_places
 from .._domain.model import Bar
 from .._domain.random import DeterministicStream
 from .._exceptions import ConfigError
@@ -75,8 +75,19 @@ def bar_volume(value: Decimal, lot: Decimal) -> Decimal:
     A volume is the market's, not an order quantity: ``12.5`` at a lot of 1 stays ``12.5``.
     One on the lot keeps the text such volumes always had: its digits as written, less any
     zeros past the lot's places (``1.5000`` at a lot of 0.001 is ``1.500``, ``12`` stays
-    ``12``).
+    ``12``). Any volume the check lets through (28 digits from 1 at most) is taken, at any
+    lot: one whose count of lots has more digits than Decimal keeps (``1e25`` at a lot of
+    0.001) is worked out in a context wide enough to be exact.
     """
+    try:
+        return _on_lot(value, lot)
+    except InvalidOperation:  # value / lot has more digits than the context keeps (1e25 / 0.001)
+        with localcontext() as wide:  # exact at any width: the same value, only wider
+            wide.prec = DIGITS + max(0, value.adjusted() - lot.adjusted()) + len(lot.as_tuple()[1])
+            return _on_lot(value, lot)
+
+
+def _on_lot(value: Decimal, lot: Decimal) -> Decimal:
     if value % lot:
         return value
     return (value / lot).to_integral_value() * lot  # exact: only trailing zeros go

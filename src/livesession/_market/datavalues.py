@@ -1,0 +1,122 @@
+"""A data file's numbers: how a cell is read as one, and what its prices and volumes may be.
+
+Prices and volumes are never rounded, so each is held where it comes in to what a run can
+take as it is:
+
+- a **number** is a finite decimal of at most 28 significant digits (``excess_digits``),
+  read with a point (or a decimal comma: ``csvforms``);
+- a **price** is positive and on the grid: the ``price_tick`` given, or the one inferred
+  from the prices as written (their finest decimal step: ``1.07160`` has five places,
+  ``0.00001``), and at most 28 digits of ticks (as many as the session computes with
+  exactly; an inferred grid is held to the largest price once all are read);
+- a **volume** is 0, or within 28 digits of 1 (the run writes it in full and works out
+  its place on the lot exactly); never negative, ``-0`` neither (it would be recorded
+  with its sign, which no volume has).
+
+The whole-file check (``datafile``) names the line, column and value of a problem.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from typing import Final
+
+from .._domain.decimal import DIGITS, excess_digits, plain
+from .csvforms import comma_hint, decimal_text
+
+__all__ = ["PriceGrid", "read_number", "volume_problem"]
+
+_LEAST_VOLUME: Final = Decimal(1).scaleb(-DIGITS)
+_VOLUME_BOUND: Final = Decimal(1).scaleb(DIGITS)
+
+
+def read_number(text: str, *, decimal_comma: bool) -> Decimal:
+    """The number a non-empty cell writes; a ``ValueError`` saying why it is none we take."""
+    try:
+        value = Decimal(decimal_text(text) if decimal_comma else text)
+    except InvalidOperation:
+        raise ValueError("not a decimal number" + comma_hint(text)) from None
+    if not value.is_finite():
+        raise ValueError("not a finite number")
+    too_long = excess_digits(value)
+    if too_long is not None:  # prices and volumes are never rounded
+        raise ValueError(too_long)
+    return value
+
+
+def volume_problem(volume: Decimal) -> str | None:
+    """Why ``volume`` cannot be a bar's, or None."""
+    if volume.is_signed():  # -0 too: a run would record "-0", which no volume is
+        return "negative volume" if volume else "negative zero volume: write 0"
+    if volume and not _LEAST_VOLUME <= volume < _VOLUME_BOUND:
+        return (
+            f"a volume must be 0, or at least 1E-{DIGITS} and below 1E+{DIGITS} ({DIGITS} "
+            "digits from 1: as many as the session computes with exactly)"
+        )
+    return None
+
+
+class PriceGrid:
+    """The grid a file's prices are held to: the tick given, or inferred from them all."""
+
+    def __init__(self, tick: Decimal | None) -> None:
+        self.tick = tick
+        self.places = 0  # the most decimal places a price has as written (tick None)
+        self.largest: tuple[Decimal, str, int, str] | None = None  # value, text, line, column
+
+    @property
+    def found_tick(self) -> Decimal:
+        """The tick given, or inferred: the finest decimal step of the prices as written."""
+        return self.tick if self.tick is not None else Decimal(1).scaleb(-self.places)
+
+    def problem(self, value: Decimal, text: str, line: int, column: str) -> str | None:
+        """Why the price ``value`` (written ``text``) is not one of the grid's, or None."""
+        if value <= 0:
+            return "a price must be positive"
+        if self.tick is None:
+            exponent = value.as_tuple().exponent
+            if isinstance(exponent, int) and -exponent > self.places:
+                if -exponent > DIGITS:  # no grid to infer: 1E-999999999 has no finer tick
+                    return (
+                        f"price {text} has {-exponent} decimal places, more than the {DIGITS} "
+                        "an inferred price_tick may have: set price_tick"
+                    )
+                self.places = -exponent
+            if self.largest is None or value > self.largest[0]:
+                self.largest = (value, text, line, column)
+            return None
+        too_far = self._too_far(value, text)
+        if too_far is not None:
+            return too_far
+        if value < self.tick or value % self.tick != 0:  # below the tick: never on it
+            return (
+                f"price {text} is off the price_tick grid {self.tick} (prices are never "
+                f'rounded): set price_tick = "{_finest_tick(value)}" or finer'
+            )
+        return None
+
+    def largest_problem(self) -> tuple[str, int, str, str] | None:
+        """Once every price is read: the inferred grid's largest price, if too far from it.
+
+        As (text, line, column, problem), or None.
+        """
+        if self.tick is not None or self.largest is None:
+            return None
+        value, text, line, column = self.largest
+        too_far = self._too_far(value, text)
+        return None if too_far is None else (text, line, column, too_far)
+
+    def _too_far(self, value: Decimal, text: str) -> str | None:
+        tick = self.found_tick
+        if value < tick.scaleb(DIGITS):
+            return None
+        return (
+            f"price {text} is more than {DIGITS} digits from the price_tick {tick} (as many "
+            "as the session computes with exactly)"
+        )
+
+
+def _finest_tick(value: Decimal) -> str:
+    exponent = value.normalize().as_tuple().exponent
+    places = -exponent if isinstance(exponent, int) and exponent < 0 else 0
+    return plain(Decimal(1).scaleb(-places))
