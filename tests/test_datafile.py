@@ -103,6 +103,42 @@ PROBLEMS: dict[str, tuple[str | bytes, int, str | None, str | None, str]] = {
         "1E-999999999",
         "off the price_tick grid 0.0001",
     ),
+    # Before: read as 1234.5 and 1.08420 (Decimal takes "_" and any script's digits).
+    "a '_' thousands separator": (
+        HEADER + "2026-01-01,1_234.5,1234.5,1234.5,1234.5,1\n",
+        2,
+        "open",
+        "1_234.5",
+        "not a decimal number (a '_' digit group separator? write numbers without one",
+    ),
+    "a '_' among the places": (
+        HEADER + "2026-01-01,1.084_20,1.0843,1.0842,1.0842,1\n",
+        2,
+        "open",
+        "1.084_20",
+        "a '_' digit group separator",
+    ),
+    "full-width digits": (
+        HEADER + "2026-01-01,1.0842,1.0843,1.0842,1.0842,\uff11\uff10\n",
+        2,
+        "volume",
+        "\uff11\uff10",
+        "not a decimal number (digits other than 0-9, full-width or another script's",
+    ),
+    "a '_' in an epoch time": (
+        "time,open,high,low,close,volume\n1_772_442_000,1,2,1,1,3\n",
+        2,
+        "time",
+        "1_772_442_000",
+        "nor an epoch number (a '_' digit group separator?",
+    ),
+    "full-width digits in a date": (
+        HEADER + "\uff10\uff12.03.2026,1,2,1,1,3\n",
+        2,
+        "timestamp",
+        "\uff10\uff12.03.2026",
+        "(digits other than 0-9",
+    ),
     "off the tick grid": (
         HEADER + GOOD + "2026-01-01T00:01:00Z,1.07165,1.0720,1.0710,1.0718,1\n",
         3,
@@ -336,6 +372,12 @@ def test_a_volume_of_26_digits_plays_at_a_fine_lot(tmp_path: Path) -> None:
     volumes = [e["payload"]["volume"] for e in map(orjson.loads, lines) if e["event_type"] == "BAR"]
     assert volumes == ["10000000000000000000000000", "12"]
     assert verify_run(run).ok, verify_run(run).violations[:5]
+
+
+def test_numbers_are_ascii_digits_a_sign_a_point_and_an_exponent(tmp_path: Path) -> None:
+    rows = "2026-01-01,1.5,+2,.5,1.,1e3\n2026-01-02,1.50,2.0,0.5,1.0,8.9E-7\n"
+    check = check_csv(_file(tmp_path, HEADER + rows), tick=None)
+    assert (check.rows, check.price_tick) == (2, D("0.01"))
 
 
 def test_volumes_are_not_checked_against_the_lot(tmp_path: Path) -> None:

@@ -12,12 +12,18 @@ as well as in the usual one, by these rules, so that nothing is ever guessed at:
   writes one (in a price or the volume); the whole file is then read so, and a number
   with a point in it is refused (``1.084,20``: a thousands separator is never dropped).
 
+A **number** is written with the ASCII digits ``0-9``, an optional sign, at most one
+decimal mark and an optional exponent (``1e5``, ``8.9E-7``): nothing else Python's
+``Decimal`` would read is taken (``1_234.5``, full-width digits U+FF10-FF19: a digit group
+separator is never dropped, and no other script's digits are read).
+
 Its day-first dates (``DD.MM.YYYY``) are among the time forms of ``timeforms``.
 """
 
 from __future__ import annotations
 
 import csv
+import re
 from typing import Final
 
 __all__ = [
@@ -25,7 +31,10 @@ __all__ = [
     "comma_hint",
     "compressed",
     "decimal_text",
+    "digits_hint",
     "header_splits",
+    "is_number_text",
+    "number_form_problem",
     "split",
     "writes_decimal_comma",
 ]
@@ -80,6 +89,32 @@ def comma_hint(text: str) -> str:
     if "." in text:
         return " (a thousands separator? write numbers without one)"
     return " (a decimal comma is read only in a ';' file whose first data row writes one)"
+
+
+_NUMBER: Final = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+"""A number as a data file may write it (with a point: a decimal comma is made one first)."""
+
+
+def is_number_text(text: str) -> bool:
+    """Whether ``text`` is a number in the one form a data file may write one."""
+    return _NUMBER.fullmatch(text) is not None
+
+
+def number_form_problem(text: str) -> str | None:
+    """Why ``text``, which ``Decimal`` reads, is no number a data file may write (None: it is)."""
+    if is_number_text(text):
+        return None
+    hint = digits_hint(text)
+    return "not a decimal number" + (hint or " (write the digits 0-9, a point, an exponent)")
+
+
+def digits_hint(text: str) -> str:
+    """Why text with a ``_`` or with digits other than ``0-9`` is not read, for the error."""
+    if "_" in text:
+        return " (a '_' digit group separator? write numbers without one: it is never dropped)"
+    if any(ch.isdigit() and not ch.isascii() for ch in text):
+        return " (digits other than 0-9, full-width or another script's: write ASCII digits)"
+    return ""
 
 
 _PACKED: Final = (

@@ -4,7 +4,7 @@ Prices and volumes are never rounded, so each is held where it comes in to what 
 take as it is:
 
 - a **number** is a finite decimal of at most 28 significant digits (``excess_digits``),
-  read with a point (or a decimal comma: ``csvforms``);
+  written with the digits 0-9 and a point (or a decimal comma), as ``csvforms`` reads it;
 - a **price** is positive and on the grid: the ``price_tick`` given, or the one inferred
   from the prices as written (their finest decimal step: ``1.07160`` has five places,
   ``0.00001``), and at most 28 digits of ticks (as many as the session computes with
@@ -22,7 +22,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Final
 
 from .._domain.decimal import DIGITS, excess_digits, plain
-from .csvforms import comma_hint, decimal_text
+from .csvforms import comma_hint, decimal_text, number_form_problem
 
 __all__ = ["PriceGrid", "read_number", "volume_problem"]
 
@@ -32,12 +32,16 @@ _VOLUME_BOUND: Final = Decimal(1).scaleb(DIGITS)
 
 def read_number(text: str, *, decimal_comma: bool) -> Decimal:
     """The number a non-empty cell writes; a ``ValueError`` saying why it is none we take."""
+    written = decimal_text(text) if decimal_comma else text
     try:
-        value = Decimal(decimal_text(text) if decimal_comma else text)
+        value = Decimal(written)
     except InvalidOperation:
         raise ValueError("not a decimal number" + comma_hint(text)) from None
     if not value.is_finite():
         raise ValueError("not a finite number")
+    not_plain = number_form_problem(written)  # 1_234.5, full-width digits: Decimal reads them
+    if not_plain is not None:
+        raise ValueError(not_plain)
     too_long = excess_digits(value)
     if too_long is not None:  # prices and volumes are never rounded
         raise ValueError(too_long)

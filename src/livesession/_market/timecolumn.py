@@ -12,6 +12,7 @@ from typing import IO, TYPE_CHECKING, Final
 
 from .._domain.clock import format_utc, from_epoch_ns
 from .._domain.timerange import RANGE_NOTE, outside
+from .csvforms import digits_hint
 from .datafail import fail
 from .timeforms import (
     NANO_DIGITS,
@@ -71,7 +72,7 @@ class TimeColumn:
                 if first
                 else "a date or time like the first row's"
             )
-        raise fail(self.path, line, self.column, text, f"not {form}")
+        raise fail(self.path, line, self.column, text, f"not {form}{digits_hint(text)}")
 
     def add(self, text: str, line: int) -> int:
         """``parse``, checked: within a run's range, and later than the row before."""

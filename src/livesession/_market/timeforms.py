@@ -20,6 +20,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Final
 
 from .._domain.clock import epoch_ns
+from .csvforms import is_number_text
 
 __all__ = [
     "NANO_DIGITS",
@@ -34,12 +35,13 @@ __all__ = [
     "utc_offset",
 ]
 
+# ASCII digits only (re.ASCII): full-width digits make no date, as they make no number.
 _CLOCK: Final = r"(?: (?P<H>\d{2}):(?P<M>\d{2})(?::(?P<S>\d{2}))?)?"
-_DOTTED: Final = re.compile(r"(?P<d>\d{2})\.(?P<m>\d{2})\.(?P<y>\d{4})" + _CLOCK)
-_YEAR_DOTTED: Final = re.compile(r"(?P<y>\d{4})\.(?P<m>\d{2})\.(?P<d>\d{2})" + _CLOCK)
+_DOTTED: Final = re.compile(r"(?P<d>\d{2})\.(?P<m>\d{2})\.(?P<y>\d{4})" + _CLOCK, re.ASCII)
+_YEAR_DOTTED: Final = re.compile(r"(?P<y>\d{4})\.(?P<m>\d{2})\.(?P<d>\d{2})" + _CLOCK, re.ASCII)
 
 
-_TIME_OF_DAY: Final = re.compile(r"\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?")
+_TIME_OF_DAY: Final = re.compile(r"\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?", re.ASCII)
 
 
 def is_time_of_day(text: str) -> bool:
@@ -74,7 +76,7 @@ _COMPACT_DATE_DIGITS: Final = 8
 NANO_DIGITS: Final = 9
 """The most digits a time's fraction of a second may have: a run's times are nanoseconds."""
 _MICRO_DIGITS: Final = 6
-_FINE_FRACTION: Final = re.compile(r"(?<=\d\d)[.,](\d{7,})(?!\d)")
+_FINE_FRACTION: Final = re.compile(r"(?<=\d\d)[.,](\d{7,})(?!\d)", re.ASCII)
 """A fraction of a second finer than the microsecond, which ``datetime`` would cut off."""
 
 
@@ -134,7 +136,9 @@ def text_ns(text: str) -> int | None:
 
 
 def finite_number(text: str) -> Decimal | None:
-    """``text`` as a finite decimal number, or None."""
+    """``text`` as a finite decimal number written as a data file may (``csvforms``), or None."""
+    if not is_number_text(text):  # 1_772_442_000, full-width digits: Decimal reads them
+        return None
     try:
         number = Decimal(text)
     except InvalidOperation:
