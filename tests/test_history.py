@@ -544,13 +544,44 @@ class TestTimestamps:
             check_csv(empty, tick=None)
 
     def test_a_time_column_that_is_no_time_of_day_is_read_alone(self, tmp_path: Path) -> None:
-        """``time`` of epoch numbers beside a ``date``: the header's first is read, as before."""
+        """``time`` of epoch numbers beside a ``date``: ``time`` is read (it comes first)."""
         path = _text_file(
             tmp_path,
             "time,date,open,high,low,close,volume\n1772834340,2026-03-06,1,1,1,1,0\n"
             "1773007200,2026-03-08,1,1,1,1,0\n",
         )
         assert check_csv(path, tick=None).first_time == "1772834340"
+
+    @pytest.mark.parametrize(
+        ("header", "cells", "column", "first"),
+        [
+            # Before: read from date, and its second row refused (the same time twice).
+            (
+                "date,timestamp",
+                ("2026-03-06,2026-03-06T09:00:00Z", "2026-03-06,2026-03-06T09:01:00Z"),
+                "timestamp",
+                "2026-03-06T09:00:00Z",
+            ),
+            # Before: the same: data.md says such a time column is read alone.
+            ("Date,Time", ("2026-03-06,1772787600", "2026-03-06,1772787660"), "time", "1772787600"),
+            # Before: read from ts.
+            (
+                "ts,datetime",
+                ("1,2026-03-06 09:00", "2,2026-03-06 09:01"),
+                "datetime",
+                "2026-03-06 09:00",
+            ),
+        ],
+        ids=["date,timestamp", "Date,Time of epochs", "ts,datetime"],
+    )
+    def test_the_time_column_is_the_first_of_the_documented_order(
+        self, tmp_path: Path, header: str, cells: tuple[str, str], column: str, first: str
+    ) -> None:
+        """The first of timestamp, time, datetime, date, open_time, ts the header has."""
+        rows = "".join(f"{c},1,1,1,1,0\n" for c in cells)
+        path = _text_file(tmp_path, f"{header},open,high,low,close,volume\n{rows}")
+        check = check_csv(path, tick=None)
+        assert (check.time_column, check.first_time, check.rows) == (column, first, 2)
 
     def test_a_file_without_times_takes_the_sessions(self, tmp_path: Path) -> None:
         path = tmp_path / "t.csv"

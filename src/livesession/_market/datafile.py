@@ -13,13 +13,14 @@ column and the value, so that a run never starts on data it would trip over late
   without a tick the grid is inferred instead: the finest decimal step among the prices
   as written (``1.07160`` has five places: ``0.00001``; whole numbers: ``1``);
 - ``high < low``, or ``open``/``close`` outside ``[low, high]`` (a bar no market prints);
-- a time column (``timestamp``, ``time``, ``datetime``, ``date``, ``open_time`` or ``ts``,
-  any case, the first one the header has; else an unnamed first column, as pandas writes
-  the index) holds a value that is not a time (the forms of ``timeforms``: ISO 8601,
-  ``DD.MM.YYYY``, or, as the first row decides, an epoch number), lies outside the times
-  a run can record (``timerange``: 1970-01-01T00:00:00Z to 2262-04-11T23:47:16Z), or does
-  not increase strictly. A ``date`` and a ``time`` column (and no other) whose first
-  ``time`` is a time of day are one time, split in two (``timeforms.time_text``);
+- a time column (the first of ``timestamp``, ``time``, ``datetime``, ``date``,
+  ``open_time`` or ``ts``, in that order and any case, that the header has; else an
+  unnamed first column, as pandas writes the index) holds a value that is not a time
+  (the forms of ``timeforms``: ISO 8601, ``DD.MM.YYYY``, or, as the first row decides, an
+  epoch number), lies outside the times a run can record (``timerange``:
+  1970-01-01T00:00:00Z to 2262-04-11T23:47:16Z), or does not increase strictly. A
+  ``date`` and a ``time`` column (and no other) whose first ``time`` is a time of day are
+  one time, split in two (``timeforms.time_text``);
 - a file without a time column writes a time in a column of another name (``Datum``):
   its bars would play on the session's grid, at times the data never had.
 
@@ -201,7 +202,9 @@ class RowChecker:
         self.delimiter = delimiter
         self.decimal_comma: bool | None = None  # the first data row decides
         self.grid = PriceGrid(tick)
-        named = next((n for n in names if n in TIME_COLUMNS), None)
+        # The first of TIME_COLUMNS the header has (their order, not the header's: a
+        # ``date,timestamp`` file is read from ``timestamp``), as docs/data.md says.
+        named = next((n for n in TIME_COLUMNS if n in names), None)
         if named is not None:
             self.time_index: int | None = names.index(named)
             self.time_column: str | None = named
