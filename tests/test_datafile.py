@@ -8,6 +8,7 @@ are not order quantities and are not held to the lot.
 from __future__ import annotations
 
 import hashlib
+import re
 from decimal import Decimal
 from pathlib import Path
 from typing import ClassVar
@@ -101,7 +102,7 @@ PROBLEMS: dict[str, tuple[str | bytes, int, str | None, str | None, str]] = {
         2,
         "open",
         "1E-999999999",
-        "off the price_tick grid 0.0001",
+        "price 1E-999999999 is more than 28 digits below the price_tick 0.0001",
     ),
     # Before: read as 1234.5 and 1.08420 (Decimal takes "_" and any script's digits).
     "a '_' thousands separator": (
@@ -378,6 +379,42 @@ def test_numbers_are_ascii_digits_a_sign_a_point_and_an_exponent(tmp_path: Path)
     rows = "2026-01-01,1.5,+2,.5,1.,1e3\n2026-01-02,1.50,2.0,0.5,1.0,8.9E-7\n"
     check = check_csv(_file(tmp_path, HEADER + rows), tick=None)
     assert (check.rows, check.price_tick) == (2, D("0.01"))
+
+
+ES = (
+    "Date,Time,Open,High,Low,Close,Volume\n"
+    "2026-03-02,09:00,4500.25,4501.00,4499.75,4500.50,1200\n"
+    "2026-03-02,09:01,4500.50,4501.25,4500.00,4501.00,900\n"
+    "2026-03-02,09:03,4500.75,4501.10,4500.50,4500.75,800\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("tick", "hints"),
+    [("0.25", ["0.05"]), ("5", ["0.25", "0.05"]), ("0.1", ["0.01"]), ("0.05", [])],
+)
+def test_the_tick_a_refusal_names_fits_every_price_before(
+    tmp_path: Path, tick: str, hints: list[str]
+) -> None:
+    """Before: 4501.10 off 0.25 said set "0.1", which 4500.25 (line 2) is not on: the hint
+    now divides the tick the prices before were on, and following it gets further."""
+    path = _file(tmp_path, ES)
+    named, line = [], 0
+    while (refused := _refusal(path, D(tick))) is not None:
+        found = re.search(r'set price_tick = "([0-9.]+)"', str(refused))
+        assert found is not None, str(refused)
+        assert (refused.line or 0) > line, f"{tick} named line {refused.line} after line {line}"
+        line, tick = refused.line or 0, found.group(1)
+        named.append(tick)
+    assert named == hints
+
+
+def _refusal(path: Path, tick: Decimal) -> DataFileError | None:
+    try:
+        check_csv(path, tick=tick)
+    except DataFileError as exc:
+        return exc
+    return None
 
 
 def test_volumes_are_not_checked_against_the_lot(tmp_path: Path) -> None:

@@ -19,6 +19,7 @@ The whole-file check (``datafile``) names the line, column and value of a proble
 from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
+from math import gcd
 from typing import Final
 
 from .._domain.decimal import DIGITS, excess_digits, plain
@@ -78,24 +79,37 @@ class PriceGrid:
         if value <= 0:
             return "a price must be positive"
         if self.tick is None:
-            exponent = value.as_tuple().exponent
-            if isinstance(exponent, int) and -exponent > self.places:
-                if -exponent > DIGITS:  # no grid to infer: 1E-999999999 has no finer tick
-                    return (
-                        f"price {text} has {-exponent} decimal places, more than the {DIGITS} "
-                        "an inferred price_tick may have: set price_tick"
-                    )
-                self.places = -exponent
-            if self.largest is None or value > self.largest[0]:
-                self.largest = (value, text, line, column)
-            return None
+            return self._infer(value, text, line, column)
+        return self._on_tick(value, text, self.tick)
+
+    def _infer(self, value: Decimal, text: str, line: int, column: str) -> str | None:
+        """Take ``value``'s places into the inferred grid (held to it once all are read)."""
+        exponent = value.as_tuple().exponent
+        if isinstance(exponent, int) and -exponent > self.places:
+            if -exponent > DIGITS:  # no grid to infer: 1E-999999999 has no finer tick
+                return (
+                    f"price {text} has {-exponent} decimal places, more than the {DIGITS} "
+                    "an inferred price_tick may have: set price_tick"
+                )
+            self.places = -exponent
+        if self.largest is None or value > self.largest[0]:
+            self.largest = (value, text, line, column)
+        return None
+
+    def _on_tick(self, value: Decimal, text: str, tick: Decimal) -> str | None:
+        """Why ``value`` is not on the tick given, within 28 digits of it, or None."""
         too_far = self._too_far(value, text)
         if too_far is not None:
             return too_far
-        if value < self.tick or value % self.tick != 0:  # below the tick: never on it
+        if value < tick.scaleb(-DIGITS):  # no tick both are on is within 28 digits
             return (
-                f"price {text} is off the price_tick grid {self.tick} (prices are never "
-                f'rounded): set price_tick = "{_finest_tick(value)}" or finer'
+                f"price {text} is more than {DIGITS} digits below the price_tick {tick} "
+                "(as many as the session computes with exactly)"
+            )
+        if value < tick or value % tick != 0:  # below the tick: never on it
+            return (
+                f"price {text} is off the price_tick grid {tick} (prices are never "
+                f"rounded): {_tick_hint(value, tick)}"
             )
         return None
 
@@ -120,7 +134,26 @@ class PriceGrid:
         )
 
 
-def _finest_tick(value: Decimal) -> str:
+def _tick_hint(value: Decimal, tick: Decimal) -> str:
+    """The ``price_tick`` to set for ``value``: a step it and every price before it fit.
+
+    Every price before it is on the grid of ``tick``, and ``value`` is off it.
+    A tick of a power of ten (``0.01``) gets the power of ten of the price's places
+    (``1.0716``: ``0.0001``), and any finer one fits too. Another (``0.25``) gets the
+    largest step that divides both it and the price (``4501.10``: ``0.05``), since a finer
+    decimal (``0.1``) need not hold the prices before it (``4500.25``).
+    """
+    places = max(_places(value), _places(tick))
+    if tick.normalize().as_tuple().digits == (1,):
+        return f'set price_tick = "{plain(Decimal(1).scaleb(-_places(value)))}" or finer'
+    common = gcd(int(value.scaleb(places)), int(tick.scaleb(places)))
+    step = plain(Decimal(common).scaleb(-places))
+    return (
+        f'set price_tick = "{step}" (the largest step that divides both this price and '
+        f"{tick}, the grid of the prices before it), or a step that divides {step}"
+    )
+
+
+def _places(value: Decimal) -> int:
     exponent = value.normalize().as_tuple().exponent
-    places = -exponent if isinstance(exponent, int) and exponent < 0 else 0
-    return plain(Decimal(1).scaleb(-places))
+    return -exponent if isinstance(exponent, int) and exponent < 0 else 0
