@@ -259,6 +259,33 @@ PROBLEMS: dict[str, tuple[str | bytes, int, str | None, str | None, str]] = {
         "2600-01-01T00:00:00Z",
         "a time after 2262-04-11T23:47:16Z",
     ),
+    # Before: Python's "new-line character seen in unquoted field - do you need to open the
+    # file in universal-newline mode?"
+    "CR-only line ends": (
+        HEADER.replace("\n", "\r") + GOOD.replace("\n", "\r"),
+        1,
+        None,
+        None,
+        "the file's lines end with a CR alone (old Mac line ends, as Excel's \"CSV (Macintosh)\"",
+    ),
+    "CR-only line ends after the header": (
+        "open,high,low,close,volume\r\n1,2,1,1,3\r1,2,1,1,3\n",
+        2,
+        None,
+        "1,2,1,1,3\r1,2,1,1,3",
+        "convert its line ends (tr '\\r' '\\n' < in.csv > out.csv)",
+    ),
+    # Before: "a time after 2262-04-11T23:47:16Z".
+    "an epoch in another unit": (
+        (
+            "time,open,high,low,close,volume\n1772442000,1,2,1,1,3\n1772442060,1,2,1,1,3\n"
+            "1772442180000,1,2,1,1,3\n"
+        ),
+        4,
+        "time",
+        "1772442180000",
+        "an epoch time in milliseconds (13 digits) in a file of seconds (the first row's unit)",
+    ),
     "no rows": (HEADER, 2, None, None, "no data rows"),
     "no header": ("", 1, None, None, "no header"),
 }

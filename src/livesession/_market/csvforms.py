@@ -30,6 +30,7 @@ __all__ = [
     "DELIMITERS",
     "comma_hint",
     "compressed",
+    "cr_line_ends",
     "decimal_text",
     "digits_hint",
     "header_splits",
@@ -65,6 +66,22 @@ def header_splits(text: str) -> list[tuple[str, list[str]]]:
     if not splits:
         raise errors[0]
     return splits
+
+
+def cr_line_ends(text: str) -> str | None:
+    """Why ``text``, one line read up to its LF that is no CSV line, is many: or None.
+
+    A file whose lines end with a CR alone (old Mac line ends, as Excel's "CSV (Macintosh)"
+    saves) reads as one line holding them all, and Python's own message asks for a mode the
+    reader has no use for: the line ends are named instead, with how to convert them.
+    """
+    if "\r" not in text.rstrip("\r\n"):
+        return None
+    return (
+        "the file's lines end with a CR alone (old Mac line ends, as Excel's \"CSV "
+        '(Macintosh)" saves them): save it as "CSV UTF-8", or convert its line ends '
+        "(tr '\\r' '\\n' < in.csv > out.csv)"
+    )
 
 
 def writes_decimal_comma(delimiter: str, numbers: list[str]) -> bool:

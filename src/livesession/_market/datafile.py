@@ -42,7 +42,7 @@ from typing import IO, Final
 import attrs
 
 from .._exceptions import DataFileError
-from .csvforms import compressed, header_splits, split, writes_decimal_comma
+from .csvforms import compressed, cr_line_ends, header_splits, split, writes_decimal_comma
 from .datafail import fail as _fail
 from .datavalues import PriceGrid, read_number, volume_problem
 from .timecolumn import TimeColumn, last_line
@@ -166,7 +166,8 @@ def _header(path: Path, raw: bytes) -> tuple[str, list[str], dict[str, int]]:
     except UnicodeDecodeError as exc:
         raise _fail(path, 1, None, None, _not_utf8(exc)) from None
     except csv.Error as exc:
-        raise _fail(path, 1, None, None, f"the header is not a CSV line ({exc})") from None
+        problem = cr_line_ends(text) or f"the header is not a CSV line ({exc})"
+        raise _fail(path, 1, None, None, problem) from None
     # The first separator that finds every required column (``,`` when none does).
     delimiter, names = next(
         ((d, names) for d, names in splits if set(REQUIRED_COLUMNS) <= set(names)), splits[0]
@@ -233,9 +234,8 @@ class RowChecker:
         try:
             cells = split(text, self.delimiter)
         except csv.Error as exc:
-            raise _fail(
-                self.path, line, None, text.rstrip("\r\n"), f"not a CSV row ({exc})"
-            ) from None
+            problem = cr_line_ends(text) or f"not a CSV row ({exc})"
+            raise _fail(self.path, line, None, text.rstrip("\r\n"), problem) from None
         if len(cells) < len(self.names):
             missing = self.names[len(cells)]
             raise _fail(

@@ -25,6 +25,7 @@ from .timeforms import (
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from decimal import Decimal
     from pathlib import Path
 
 __all__ = ["TimeColumn", "last_line"]
@@ -37,6 +38,7 @@ class TimeColumn:
         self.path = path
         self.column = column
         self.scale: int | None = None  # ns per epoch unit; 0: ISO text (the first row decides)
+        self.unit = ""  # the epoch unit's name ("seconds"), when the first row is a number
         self.last: int | None = None
         self.last_text = ""
         self.last_line = 0
@@ -50,10 +52,11 @@ class TimeColumn:
         first = self.scale is None
         if self.scale is None:
             number = finite_number(text) if text_ns(text) is None else None
-            self.scale = 0 if number is None else epoch_unit(number)[0]
+            self.scale, self.unit = (0, "") if number is None else epoch_unit(number)
         if self.scale:
             number = finite_number(text)
             if number is not None:
+                self._same_unit(number, text, line)
                 return int((number * self.scale).to_integral_value())
             form = "an epoch number like the first row's"
         else:
@@ -73,6 +76,21 @@ class TimeColumn:
                 else "a date or time like the first row's"
             )
         raise fail(self.path, line, self.column, text, f"not {form}{digits_hint(text)}")
+
+    def _same_unit(self, number: Decimal, text: str, line: int) -> None:
+        """Refuse an epoch number whose magnitude tells another unit than the first row's.
+
+        Read in the first row's unit it would lie outside a run's times, or before the rows
+        before it (``1772442180000``, milliseconds, read as seconds is some 56,000 years
+        on): the unit that changed is what to say, not "a time after 2262".
+        """
+        scale, unit = epoch_unit(number)
+        if scale != self.scale:
+            raise fail(
+                self.path, line, self.column, text,
+                f"an epoch time in {unit} ({len(str(abs(int(number))))} digits) in a file of "
+                f"{self.unit} (the first row's unit): write every time in one unit",
+            )  # fmt: skip
 
     def add(self, text: str, line: int) -> int:
         """``parse``, checked: within a run's range, and later than the row before."""
