@@ -30,6 +30,7 @@ from livesession import (
     check_csv,
     create_run,
 )
+from livesession._domain.decimal import plain
 from livesession._rundir.data import check_data_unchanged
 from livesession.cli import main
 from livesession.verify import verify_run
@@ -481,6 +482,24 @@ class TestFeed:
         volumes = [str(bar.volume) for bar in iter(lambda: feed.next_bar(0), None)]
         feed.close()
         assert volumes == ["1.5", "0.0005", "7", "1.000"]
+
+    @pytest.mark.parametrize(
+        ("lot", "written", "recorded"),
+        [
+            ("0.001", ["10.0000", "1e3", "12.5", "7"], ["10.000", "1000", "12.5", "7"]),
+            ("1", ["10.0000", "1e3", "12.50", "1.5E+3"], ["10", "1000", "12.50", "1500"]),
+            ("0.25", ["7", "2.0", "100", "0.1"], ["7.00", "2.00", "100", "0.1"]),
+        ],
+    )
+    def test_a_volume_is_recorded_as_data_md_says(
+        self, tmp_path: Path, lot: str, written: list[str], recorded: list[str]
+    ) -> None:
+        """Its digits, in full; a whole number of lots drops zeros past the lot's places."""
+        rows = "".join(f"2026-01-0{n + 1},1,2,1,2,{v}\n" for n, v in enumerate(written))
+        feed = self._feed(_file(tmp_path, HEADER + rows), tick="1", lot=lot)
+        volumes = [plain(bar.volume) for bar in iter(lambda: feed.next_bar(0), None)]
+        feed.close()
+        assert volumes == recorded
 
     def test_the_feed_knows_its_files_hash_and_resumes_at_a_row(self, tmp_path: Path) -> None:
         rows = "".join(
