@@ -34,6 +34,7 @@ from ._risk.rails import RAIL_RULES
 from ._session.coordinator import ONE_SHOT_OPERATOR, DryrunResult, LiveSessionOrchestrator
 from ._session.lease_keeper import LEASE_LOST
 from ._support.logging import configure_logging, disable_logging, import_structlog_without_rich
+from ._support.oserrors import ROOM_AGAIN, errno_of, once_fixed
 from ._support.secrets import redact_text
 from ._support.text import one_line
 from .status import run_status
@@ -204,7 +205,8 @@ def _unsealed_said(run_dir: Path, drive: Callable[[], DryrunResult]) -> DryrunRe
         why = (
             f" ({redact_text(cause.strerror or str(cause))})" if isinstance(cause, OSError) else ""
         )
-        raise SinkFailure(_not_sealed(f"{exc}{why}", run_dir)) from exc
+        once = once_fixed(errno_of(exc))
+        raise SinkFailure(_not_sealed(f"{exc}{why}", run_dir, once=once)) from exc
     except (LiveSessionError, SystemExit) as exc:
         # The session is torn (a store refused a write, a PostgreSQL server went away, a
         # plug-in called sys.exit() inside a step): its run is a crash at its checkpoint.
@@ -221,11 +223,11 @@ def _torn_said(exc: LiveSessionError | SystemExit) -> tuple[str, str]:
         what = f"a plug-in raised SystemExit({exc.code!r}) inside a step"
         return what, "it no longer exits the process"
     if isinstance(exc, StoreFailure):
-        return str(exc), "the file system has room again"  # a full disk, a quota
+        return str(exc), once_fixed(errno_of(exc))  # a full disk, a quota
     return str(exc), "what the line names is put right"
 
 
-def _not_sealed(what: str, run_dir: Path, *, once: str = "the file system has room again") -> str:
+def _not_sealed(what: str, run_dir: Path, *, once: str = ROOM_AGAIN) -> str:
     return (
         f"{what}: the run is not sealed; once {once}, "
         f"`livesession status {run_dir}` says whether `livesession resume {run_dir}` "
@@ -321,22 +323,21 @@ def _refuse_unsealed(session: LiveSessionOrchestrator, result: DryrunResult, run
     purpose (the new holder may own the run directory): that is its seal.
     """
     recorder = session.recorder
+    once = once_fixed(recorder.errnos.get("audit"))  # what must be so before the resume
     if recorder.audit_failure is not None:
         record, cause = recorder.audit_failure
-        raise SinkFailure(
-            _not_sealed(f"the audit sink failed at record {record} ({cause})", run_dir)
-        )
+        what = f"the audit sink failed at record {record} ({cause})"
+        raise SinkFailure(_not_sealed(what, run_dir, once=once))
     if read_json_object(run_dir / names.CHECKPOINT).get("sealed") is True:
         return
     failed = next(iter(recorder.failures.items()), None)
     if failed is None and result.reason == LEASE_LOST:
         return
-    what = (
-        "the sealing checkpoint could not be written"
-        if failed is None
-        else f"the {failed[0]} sink failed ({failed[1]})"
-    )
-    raise SinkFailure(_not_sealed(what, run_dir))
+    what = "the sealing checkpoint could not be written"
+    if failed is not None:
+        what = f"the {failed[0]} sink failed ({failed[1]})"
+        once = once_fixed(recorder.errnos.get(failed[0]))
+    raise SinkFailure(_not_sealed(what, run_dir, once=once))
 
 
 def _failure(result: DryrunResult, run_dir: Path) -> str:

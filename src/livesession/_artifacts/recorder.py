@@ -159,6 +159,8 @@ class Recorder:
         self.dead: set[str] = set()
         self.failures: dict[str, str] = {}
         """Each dead sink's error, in the order they died (``metrics``: ``OSError: ...``)."""
+        self.errnos: dict[str, int] = {}
+        """The errno of each dead sink's error that has one (what to do depends on it)."""
         self.lost: dict[str, tuple[int, str]] = {}
         """``{sink: (line, error)}`` for each contract file whose sink failed for good while
         the run wrote it (``audit``, ``events``, ``states``), in the order they died: the
@@ -285,15 +287,17 @@ class Recorder:
         if self._write("audit", line):
             self.chain.commit(line)
 
-    def write_metrics(self, *, status: str | None = None) -> None:
+    def write_metrics(self, *, status: str | None = None, ahead: bytes = b"") -> None:
         """Replace metrics.json with the current counts.
 
         ``status`` is the session's (the seal's): metrics.json says it once the events sink
-        died, since no event can; otherwise the events' own stands.
+        died, since no event can; otherwise the events' own stands. ``ahead``: the audit
+        line about to be written (the seal's ``C2_DRYRUN_STOP``), counted as written.
         """
-        document = self.metrics.document(
-            run_id=self.run_id, audit_events=self.chain.seq, audit_head=self.chain.head
-        )
+        seq, head = self.chain.seq, self.chain.head
+        if ahead:
+            seq, head = seq + 1, hashlib.sha256(ahead[:-1]).hexdigest()
+        document = self.metrics.document(run_id=self.run_id, audit_events=seq, audit_head=head)
         if status is not None and "events" in self.lost:
             document["status"] = status
         for name, (line, error) in self.lost.items():
@@ -325,12 +329,12 @@ class Recorder:
                 close()
             except OSError as exc:  # a full disk refused the last buffered lines
                 if name not in self.dead:
-                    self._mark_dead(name, _cause(exc))
+                    self._mark_dead(name, exc)
 
     @property
     def unsealable(self) -> bool:
-        """Events or state snapshots were lost: the evidence is incomplete, never sealed."""
-        return "events" in self.lost or "states" in self.lost
+        """A sink died (a contract file lost lines, metrics.json was refused): never sealed."""
+        return bool(self.dead)
 
     def failure_summary(self) -> str:
         """The dead sinks in one line: ``events sink failed at line 100 (OSError: ...)``."""
@@ -404,13 +408,12 @@ class Recorder:
                 {"sink": name, "attempts": attempt, "error": type(error).__name__}
             )
             return
-        cause = _cause(error)
         where: dict[str, int] = {}
         if name in self._written:  # a contract file: the first line it does not hold
             line = self._stored_lines(name) + 1
-            self.lost[name] = (line, cause)
+            self.lost[name] = (line, _cause(error))
             where["audit_record" if name == "audit" else "line"] = line
-        self._mark_dead(name, cause, **where)
+        self._mark_dead(name, error, **where)
         if self.on_sink_failure is not None:
             self.on_sink_failure(name)
         raise SinkFailure(
@@ -441,10 +444,13 @@ class Recorder:
         self.offsets[name] -= len(dropped)
         return self._written[name]
 
-    def _mark_dead(self, name: str, cause: str, **where: int) -> None:
-        """``name`` is written no more: recorded in ``dead`` and ``failures``, and logged."""
+    def _mark_dead(self, name: str, error: BaseException, **where: int) -> None:
+        """``name`` is written no more: in ``dead``, ``failures`` and ``errnos``, and logged."""
+        cause = _cause(error)
         self.dead.add(name)
         self.failures.setdefault(name, cause)
+        if isinstance(error, OSError) and error.errno:
+            self.errnos.setdefault(name, error.errno)
         get_logger().error("sink_failed", run_id=self.run_id, sink=name, error=cause, **where)
 
     def _drain_retry_events(self) -> None:

@@ -10,6 +10,7 @@ evidence (``SESSION_STOPPED``, the final snapshot, ``C2_DRYRUN_STOP`` with the d
 
 from __future__ import annotations
 
+import hashlib
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -29,6 +30,7 @@ __all__ = ["SessionLifecycle"]
 
 S = SessionState
 _SINK_FAILED = "SINK_WRITE_FAILED"
+_STOP = "C2_DRYRUN_STOP"
 
 
 @attrs.define(kw_only=True, eq=False, repr=False)
@@ -165,11 +167,12 @@ class SessionLifecycle:
     def seal(self, *, durable: bool) -> bool:
         """Close the evidence once; False when it was sealed already.
 
-        Writes SESSION_STOPPED, the final snapshot, C2_DRYRUN_STOP with the digests and
-        metrics.json. A sink failing now marks the run FAILED and the rest still goes out.
-        A run whose events or snapshots lost a line holds incomplete evidence, so it is not
-        sealed: no C2_DRYRUN_STOP (only the alert tap hears it), as for a dead audit sink;
-        ``metrics.json`` says which file was lost where, and so does ``detail``.
+        Writes SESSION_STOPPED, the final snapshot, metrics.json and C2_DRYRUN_STOP with the
+        digests. A sink failing now marks the run FAILED and the rest still goes out. A run
+        whose events or snapshots lost a line, or whose metrics.json was refused (now or
+        before), holds incomplete evidence, so it is not sealed: no C2_DRYRUN_STOP (only the
+        alert tap hears it), as for a dead audit sink; ``metrics.json`` says which file was
+        lost where, where it can, and so does ``detail``.
         """
         if self.sealed:
             return False
@@ -199,6 +202,48 @@ class SessionLifecycle:
             except SinkFailure:
                 self.failed = True
                 self.reason = self.reason or _SINK_FAILED
+        self._close_evidence(steps, durable=durable)
+        return True
+
+    def _close_evidence(self, steps: int, *, durable: bool) -> None:
+        """metrics.json, then ``C2_DRYRUN_STOP`` (withheld from an unsealable run).
+
+        metrics.json goes first, counting the stop record it precedes: refused now (a full
+        disk, no file descriptor left), it withholds the seal, as a lost events line does.
+        """
+        rec = self._recorder
+        sealing, sealed_head = not rec.unsealable, ""
+        stop = self._stop_record(steps)
+        if sealing:
+            try:
+                ahead = rec.chain.build(_STOP, stop, rec.ts_utc)
+                rec.write_metrics(status=self.status.value, ahead=ahead)
+                sealed_head = hashlib.sha256(ahead[:-1]).hexdigest()
+            except SinkFailure:
+                self.failed, sealing = True, False
+                self.reason = self.reason or _SINK_FAILED
+                stop = self._stop_record(steps)
+        try:
+            rec.audit(_STOP, stop, write=sealing)
+        except SinkFailure:  # the audit died at its last record: metrics.json still says so
+            self.failed = True
+            self.reason = self.reason or _SINK_FAILED
+        try:
+            rec.flush(sync=False)  # the audit's last records: a refusal kills the audit sink
+        except SinkFailure:
+            self.failed = True
+        if rec.failures and not self.detail:
+            self.detail = rec.failure_summary()
+        try:
+            if rec.chain.head != sealed_head:  # not sealed: metrics.json says how files end
+                rec.write_metrics(status=self.status.value)
+            rec.flush(sync=durable)
+        except SinkFailure:
+            self.failed = True
+
+    def _stop_record(self, steps: int) -> dict[str, Any]:
+        """The payload of ``C2_DRYRUN_STOP``: status, the files' digests, steps, reason."""
+        rec = self._recorder
         stop: dict[str, Any] = {
             "status": self.status.value,
             "digests": rec.digest_hex(),
@@ -206,23 +251,7 @@ class SessionLifecycle:
         }
         if self.reason:
             stop["reason"] = self.reason
-        try:
-            rec.audit("C2_DRYRUN_STOP", stop, write=not rec.unsealable)
-        except SinkFailure:  # the audit died at its last record: metrics.json still says so
-            self.failed = True
-            self.reason = self.reason or _SINK_FAILED
-        try:
-            rec.flush(sync=False)  # the audit's last records, before metrics.json counts them
-        except SinkFailure:
-            self.failed = True
-        if rec.failures and not self.detail:
-            self.detail = rec.failure_summary()
-        try:
-            rec.write_metrics(status=self.status.value)
-            rec.flush(sync=durable)
-        except SinkFailure:
-            self.failed = True
-        return True
+        return stop
 
     # -- checkpoint ----------------------------------------------------------------------
 

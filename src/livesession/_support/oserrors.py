@@ -1,0 +1,81 @@
+"""The way out of an error the operating system gave, by its errno.
+
+A run's files are refused for more reasons than a full disk: a process out of file
+descriptors (``EMFILE``), a run directory made read-only (``EACCES``), a file system mounted
+read-only (``EROFS``). A message names the cause the system gave (its ``strerror``) and, from
+here, what to do about it; telling someone whose ``ulimit -n`` is too low to free disk space
+sends them the wrong way.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+from typing import Final
+
+__all__ = ["ROOM_AGAIN", "errno_of", "fd_shortage", "once_fixed", "way_out"]
+
+ROOM_AGAIN: Final = "the file system has room again"
+"""When an unsealed run may be resumed after a full disk or a file size quota (the default)."""
+
+_WRITABLE: Final = "make the directory writable"
+_WAY_OUT: Final = {
+    errno.EMFILE: "raise the open-file limit (`ulimit -n`)",
+    errno.ENFILE: "the system's open-file table is full: close files elsewhere",
+    errno.EACCES: _WRITABLE,
+    errno.EPERM: _WRITABLE,
+    errno.EROFS: "remount the file system read-write, or write elsewhere",
+    errno.ENOSPC: "free space",
+    errno.EDQUOT: "free space",
+}
+_ONCE: Final = {
+    errno.EMFILE: "the open-file limit is raised (too many open files: `ulimit -n`)",
+    errno.ENFILE: "the system's open-file table has room again (too many open files)",
+    errno.EACCES: "the run directory is writable again (permission denied: make it writable)",
+    errno.EPERM: "the run directory is writable again (permission denied: make it writable)",
+    errno.EROFS: "the file system is writable again (read-only file system: remount it)",
+}
+
+
+def way_out(code: int | None) -> str:
+    """What to do about the errno ``code`` (``raise the open-file limit ...``); "" if unknown."""
+    return _WAY_OUT.get(code, "") if code is not None else ""
+
+
+def once_fixed(code: int | None) -> str:
+    """What must be so before an unsealed run is resumed, for a write refused with ``code``.
+
+    A full disk, a quota or a file size limit (and anything unknown): the file system has
+    room again.
+    """
+    return _ONCE.get(code, ROOM_AGAIN) if code is not None else ROOM_AGAIN
+
+
+def errno_of(error: BaseException | None) -> int | None:
+    """The errno of ``error`` or of the first ``OSError`` it was raised from (None: none)."""
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:  # a cycle is not followed round
+        if isinstance(error, OSError) and error.errno:
+            return error.errno
+        seen.add(id(error))
+        error = error.__cause__ or error.__context__
+    return None
+
+
+def fd_shortage(needed: int) -> OSError | None:
+    """The error opening ``needed`` more files at once would meet now (None: they open).
+
+    A library that hides the errno (SQLite says only ``unable to open database file``) is
+    asked this way whether it ran out of file descriptors: the files are opened (the null
+    device) and closed again at once.
+    """
+    held: list[int] = []
+    try:
+        while len(held) < needed:
+            held.append(os.open(os.devnull, os.O_RDONLY))
+    except OSError as exc:
+        return exc
+    finally:
+        for fd in held:
+            os.close(fd)
+    return None
