@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -17,6 +18,7 @@ import orjson
 
 from ._artifacts import names
 from ._artifacts.runread import read_json_object, require_run
+from ._artifacts.timings import StepTimer  # imported before a run directory is made
 from ._cli_output import (
     EXIT_FAILED,
     EXIT_OK,
@@ -244,8 +246,6 @@ def _run(
     controls: SignalControls,
     as_json: bool = False,
 ) -> int:
-    from ._artifacts.timings import StepTimer  # noqa: PLC0415 - only for CLI runs
-
     timer = StepTimer(run_dir, run_id=session.config.run_id)
     controls.run_dir = run_dir
     quiet = quiet or as_json
@@ -404,40 +404,65 @@ def cmd_dryrun(args: argparse.Namespace) -> int:
     if chosen:
         overrides["run_id"] = _free_run_id(out, cfg)
         cfg = load_config(config, overrides)
-    from ._exceptions import RunDirectoryError, RunHeld  # noqa: PLC0415
-    from ._rundir.create import advising_the_cli, create_run  # noqa: PLC0415 - kept light
+    from ._exceptions import RunHeld  # noqa: PLC0415
     from .control import SignalControls  # noqa: PLC0415 - only for runs
 
+    # Before the run directory: a process out of file descriptors fails here, and nothing
+    # is left behind (the session log needs structlog, and one descriptor kept for it).
+    import_structlog_without_rich()
     # The handlers go in before the run directory (and its lock) exists, so an operator
     # command never finds a holder that would die of SIGUSR1's default action.
     with SignalControls().installed() as controls:
-        for _ in range(_DEMO_ID_TRIES):
-            try:
-                with advising_the_cli():  # its refusals say --run-id, `livesession resume`
-                    session = create_run(
-                        cfg,
-                        out,
-                        idempotency_backend=args.idempotency_backend,
-                        store=args.store,
-                        lease=args.lease,
-                    )
-                break
-            except (RunHeld, RunDirectoryError) as exc:
-                # Another dryrun in another terminal took the id this one chose a
-                # moment ago: choose again. An id the user gave is theirs: refused.
-                if not chosen or not (out / cfg.run_id).exists():
-                    if isinstance(exc, RunHeld):
-                        return refused(exc, as_json=args.json)
-                    raise
-                overrides["run_id"] = _free_run_id(out, cfg)
-                cfg = load_config(config, overrides)
-        else:
-            raise LiveSessionError(f"no free run id in {out} after {_DEMO_ID_TRIES} tries")
+        spare = os.open(os.devnull, os.O_RDONLY)
+        try:
+            session, cfg = _created(args, config, overrides, cfg, chosen=chosen)
+        except RunHeld as exc:
+            return refused(exc, as_json=args.json)
+        finally:
+            os.close(spare)  # now the session log's
         run_dir = out / cfg.run_id
         with _session_log(run_dir, args.log_level):
             return _run(
                 session, run_dir, cfg.steps, quiet=args.quiet, controls=controls, as_json=args.json
             )
+
+
+def _created(
+    args: argparse.Namespace,
+    config: Path | None,
+    overrides: dict[str, Any],
+    cfg: DryrunConfig,
+    *,
+    chosen: bool,
+) -> tuple[LiveSessionOrchestrator, DryrunConfig]:
+    """``create_run``; when ``dryrun`` chose the id and another took it, the next free one.
+
+    Only a run id taken (``RunExists``, ``RunHeld``) moves on to the next: another dryrun
+    in another terminal took it a moment ago. An id the user gave is theirs: refused. Any
+    other failure (no file descriptor left, a directory it may not write) would fail the
+    same way for every id, so it stops at once with its cause, and nothing left behind.
+    """
+    from ._exceptions import RunHeld  # noqa: PLC0415
+    from ._rundir.create import RunExists, advising_the_cli, create_run  # noqa: PLC0415
+
+    for _ in range(_DEMO_ID_TRIES):
+        try:
+            with advising_the_cli():  # its refusals say --run-id, `livesession resume`
+                session = create_run(
+                    cfg,
+                    args.out,
+                    idempotency_backend=args.idempotency_backend,
+                    store=args.store,
+                    lease=args.lease,
+                )
+        except (RunHeld, RunExists):
+            if not chosen:
+                raise
+            overrides["run_id"] = _free_run_id(args.out, cfg)
+            cfg = load_config(config, overrides)
+        else:
+            return session, cfg
+    raise LiveSessionError(f"no free run id in {args.out} after {_DEMO_ID_TRIES} tries")
 
 
 def cmd_resume(args: argparse.Namespace) -> int:

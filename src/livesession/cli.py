@@ -63,6 +63,7 @@ from ._cli_output import (
 )
 from ._domain.config import CLOCK_MODES, DURABILITY_MODES
 from ._exceptions import LiveSessionError, UsageError
+from ._support.oserrors import said
 from ._support.secrets import redact_text
 from ._support.text import valid_text
 from ._version import __version__
@@ -486,7 +487,7 @@ def _main(argv: Sequence[str] | None, *, as_json: bool) -> int:
         # so: still one line, naming the file, not a traceback.
         named = exc.filename2 or exc.filename  # a rename's target, else the one file
         where = f"{named}: " if named else ""
-        return _error(f"{where}{exc.strerror or exc}", as_json=as_json)
+        return _error(f"{where}{said(exc)}", as_json=as_json)  # said: and the way out
 
 
 def _error(message: str, *, as_json: bool) -> int:

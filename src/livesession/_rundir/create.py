@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shutil
 from contextvars import ContextVar
@@ -13,6 +14,7 @@ from .._artifacts import names
 from .._artifacts.runread import read_json_object
 from .._exceptions import ConfigError, PluginError, RunDirectoryError
 from .._session.assembly import fit_to_feed
+from .._support.oserrors import said, way_out
 from .._support.references import a_
 from .alerting import choose_alerts
 from .backing import pg_dsn
@@ -38,7 +40,7 @@ if TYPE_CHECKING:
     from .._session.coordinator import LiveSessionOrchestrator
     from .._typing import AlertSink, Clock
 
-__all__ = ["advising_the_cli", "create_run"]
+__all__ = ["RunExists", "advising_the_cli", "create_run"]
 
 
 _FOR_THE_CLI: ContextVar[bool] = ContextVar("livesession_create_run_for_the_cli", default=False)
@@ -57,6 +59,14 @@ def advising_the_cli() -> Iterator[None]:
         _FOR_THE_CLI.reset(token)
 
 
+class RunExists(RunDirectoryError):
+    """The run directory is there already (its run id is taken); nothing was changed.
+
+    The one refusal ``dryrun`` answers by choosing the next free id when it chose the id
+    itself (another dryrun took it a moment ago); any other failure stops it with its cause.
+    """
+
+
 def _refuse_existing(run_dir: Path) -> None:
     """An existing run directory is never written again by ``create_run``.
 
@@ -72,7 +82,7 @@ def _refuse_existing(run_dir: Path) -> None:
     cli = _FOR_THE_CLI.get()
     another = "choose another --run-id" if cli else "choose another run_id"
     if not run_dir.is_dir():  # a file there: no lock file to ask, no run to name
-        raise RunDirectoryError(
+        raise RunExists(
             f"run directory {run_dir} already exists and is not a run directory (it is a "
             f"file): {another}, or remove it"
         )
@@ -88,16 +98,16 @@ def _refuse_existing(run_dir: Path) -> None:
             own="choose another run_id: this one is that session's",
         )
     if not created:
-        raise RunDirectoryError(
+        raise RunExists(
             f"run directory {run_dir} already exists but holds no run (no {names.RUN_META}): "
             f"{another}, or remove the directory"
         )
     if read_json_object(run_dir / names.CHECKPOINT).get("sealed"):
         listing = f" (`livesession list {run_dir.parent}` shows the runs there)" if cli else ""
-        raise RunDirectoryError(
+        raise RunExists(
             f"run directory {run_dir} already exists and holds a finished run: {another}{listing}"
         )
-    raise RunDirectoryError(
+    raise RunExists(
         f"run directory {run_dir} already exists: {another}, or {_continue(run_dir, cli=cli)}"
     )
 
@@ -191,14 +201,7 @@ def create_run(
     alert_choice = choose_alerts(cfg, alerts)  # a bad webhook URL is refused here
     cfg = apply_references(cfg, **given)
     created_out = not out_dir.exists()
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        run_dir.mkdir()
-    except FileExistsError:
-        _refuse_existing(run_dir)
-        raise RunDirectoryError(f"run directory {run_dir} already exists") from None
-    except OSError as exc:
-        raise RunDirectoryError(f"cannot create run directory {run_dir}: {exc.strerror}") from None
+    _make_run_dir(out_dir, run_dir)
     lock: RunLock | None = None
     plugins: RunPlugins | None = None
     try:
@@ -240,19 +243,37 @@ def create_run(
             plugins.close()
         if lock is not None:
             lock.release()
-        # Nothing half-written: the directory is ours (created exclusively above).
+        # Nothing half-written: the directory is ours (created exclusively above), and what
+        # was opened in it is closed again (a process out of descriptors could not remove it).
         shutil.rmtree(run_dir, ignore_errors=True)
         if created_out:
             with contextlib.suppress(OSError):
                 out_dir.rmdir()
         if isinstance(exc, OSError):
             where = f" ({exc.filename})" if exc.filename else ""
+            advice = way_out(exc.errno)
+            left = f"{run_dir} is left behind: remove it" if run_dir.exists() else ""
             raise RunDirectoryError(
-                f"cannot create run {run_dir}: {exc.strerror or exc}{where}; "
-                "nothing was left behind"
+                f"cannot create run {run_dir}: {exc.strerror or exc}{where}"
+                f"{': ' + advice if advice else ''}; {left or 'nothing was left behind'}"
             ) from exc
         raise
     return session
+
+
+def _make_run_dir(out_dir: Path, run_dir: Path) -> None:
+    """Create ``run_dir`` (and ``out_dir`` if need be) exclusively: never a second writer."""
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        run_dir.mkdir()
+    except FileExistsError:
+        _refuse_existing(run_dir)
+        raise RunExists(f"run directory {run_dir} already exists") from None
+    except OSError as exc:
+        why = said(exc)
+        if exc.errno in (errno.EACCES, errno.EPERM):  # a directory to create in: its parent's
+            why += f": make {Path(exc.filename or run_dir).parent} writable"
+        raise RunDirectoryError(f"cannot create run directory {run_dir}: {why}") from None
 
 
 def _checked_backing(

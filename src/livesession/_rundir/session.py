@@ -6,6 +6,7 @@ import contextlib
 import weakref
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TypeVar
 
 from .._artifacts import names
 from .._artifacts.sinks import FileLineSink, FileMetricsSink
@@ -24,6 +25,8 @@ from .plugins import RunPlugins, add_broker_check, given_broker
 from .venue import attach_venue
 
 __all__ = ["open_session"]
+
+_C = TypeVar("_C", bound=Closable)
 
 
 def open_session(
@@ -46,10 +49,12 @@ def open_session(
 
     ``append`` continues the artifacts (resume) instead of starting them. Without a
     ``lease`` the one ``backing`` asks for is opened here, and closed again when building
-    the session fails; a lease passed in (resume took it) stays the caller's. The run's ``plugins``
-    (``open_plugins``: its feed, already checked, its strategy, and a broker of its own,
-    which replaces ``broker_factory``) are the session's from then on. ``alerts``
-    (``choose_alerts``): the session's alert sink, or the webhook URL to build one for.
+    the session fails, as are the broker, artifact files and store opened for it (so that
+    no descriptor is held past the failure); a lease passed in (resume took it) stays the
+    caller's. The run's ``plugins`` (``open_plugins``: its feed, already checked, its
+    strategy, and a broker of its own, which replaces ``broker_factory``) are the
+    session's from then on. ``alerts`` (``choose_alerts``): the session's alert sink, or
+    the webhook URL to build one for.
 
     The session holds the run directory's ``lock`` until it closes, and lets go of it last.
     One an application drops without ``close()`` (its handler raised) lets go of its
@@ -61,23 +66,20 @@ def open_session(
     if lease is None:
         lease = open_lease(cfg, run_dir, backing if backing is not None else Backing())
     alert_sink: AlertSink | None = None
+    opened: list[Closable] = []  # closed again when the session is not built
     try:
         alert_sink = open_alerts(cfg, run_dir, alerts)
         if plugins.broker is not None:
             broker_factory = given_broker(plugins.broker)
         broker = broker_factory(cfg, run_dir)
+        opened.append(broker)
         feed = plugins.feed
-        try:
-            attach_venue(feed, broker, cfg, run_dir)  # the venue's bars, journaled in the run
-        except BaseException:
-            with contextlib.suppress(Exception):
-                broker.close()
-            raise
+        attach_venue(feed, broker, cfg, run_dir)  # the venue's bars, journaled in the run
         events, states, audit = (
-            FileLineSink(run_dir / names.ARTIFACTS[name], append=append)
+            _kept(opened, FileLineSink(run_dir / names.ARTIFACTS[name], append=append))
             for name in ("events", "states", "audit")
         )
-        idempotency = open_store(idempotency_backend, cfg, run_dir, durable=durable)
+        idempotency = _kept(opened, open_store(idempotency_backend, cfg, run_dir, durable=durable))
         files: list[Closable] = [events, states, audit, idempotency]
         edges = SessionEdges(
             clock=clock,
@@ -100,6 +102,11 @@ def open_session(
         add_venue_checks(session)
         add_broker_check(session, plugins.sources)
     except BaseException:
+        # Out of file descriptors, say: what was opened is closed, so that the caller can
+        # remove the run directory it made and the error names the cause, not a later one.
+        for thing in reversed(opened):
+            with contextlib.suppress(Exception):
+                thing.close()
         if owned and lease is not None:
             lease.close()
         close_alerts = getattr(alert_sink, "close", None)
@@ -111,6 +118,12 @@ def open_session(
     # session, and would keep it alive for ever): the finalizer holds no path back to it.
     weakref.finalize(session, _let_go, files, lock).atexit = False
     return session
+
+
+def _kept(opened: list[Closable], thing: _C) -> _C:
+    """``thing``, added to ``opened`` (what building the session opened, in order)."""
+    opened.append(thing)
+    return thing
 
 
 def _let_go(files: Sequence[Closable], lock: RunLock) -> None:

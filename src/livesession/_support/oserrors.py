@@ -13,21 +13,20 @@ import errno
 import os
 from typing import Final
 
-__all__ = ["ROOM_AGAIN", "errno_of", "fd_shortage", "once_fixed", "way_out"]
+__all__ = ["ROOM_AGAIN", "errno_of", "fd_shortage", "once_fixed", "said", "way_out"]
 
 ROOM_AGAIN: Final = "the file system has room again"
 """When an unsealed run may be resumed after a full disk or a file size quota (the default)."""
 
-_WRITABLE: Final = "make the directory writable"
 _WAY_OUT: Final = {
     errno.EMFILE: "raise the open-file limit (`ulimit -n`)",
     errno.ENFILE: "the system's open-file table is full: close files elsewhere",
-    errno.EACCES: _WRITABLE,
-    errno.EPERM: _WRITABLE,
     errno.EROFS: "remount the file system read-write, or write elsewhere",
     errno.ENOSPC: "free space",
     errno.EDQUOT: "free space",
 }
+"""Only what is right whatever was refused: a permission denied may be a file's to read as
+well as a directory's to write, so it has none here."""
 _ONCE: Final = {
     errno.EMFILE: "the open-file limit is raised (too many open files: `ulimit -n`)",
     errno.ENFILE: "the system's open-file table has room again (too many open files)",
@@ -40,6 +39,13 @@ _ONCE: Final = {
 def way_out(code: int | None) -> str:
     """What to do about the errno ``code`` (``raise the open-file limit ...``); "" if unknown."""
     return _WAY_OUT.get(code, "") if code is not None else ""
+
+
+def said(error: OSError) -> str:
+    """``error``'s cause and the way out, for a message: ``Too many open files: raise ...``."""
+    cause = error.strerror or str(error)
+    advice = way_out(error.errno)
+    return f"{cause}: {advice}" if advice else cause
 
 
 def once_fixed(code: int | None) -> str:

@@ -11,11 +11,14 @@ Not for network file systems (SQLite's locking needs a local disk).
 
 from __future__ import annotations
 
+import os
 import shutil
 import sqlite3
+import tempfile
 from pathlib import Path
 
 from .._exceptions import RunDirectoryError
+from .._support.oserrors import fd_shortage, said
 from ._record import RecordStore, Stored
 
 __all__ = ["SqliteIdempotencyStore"]
@@ -23,6 +26,10 @@ __all__ = ["SqliteIdempotencyStore"]
 DEFAULT_BUSY_TIMEOUT_MS = 30_000
 _SQLITE_IOERR = 10
 _SQLITE_FULL = 13
+_SQLITE_CANTOPEN = 14
+_FILES_OPEN = 4
+"""Files SQLite holds open at once for a store in WAL mode: the database, its write-ahead
+log, its shared memory, and the directory while it syncs a new file's entry."""
 _ROOM_BYTES = 1 << 20
 """Less free space than this where SQLite said ``disk I/O error``: the disk is full."""
 
@@ -86,6 +93,34 @@ def _disk_full(path: Path, error: sqlite3.Error) -> str:
     return f"the disk is full{room}: make room, then run again"
 
 
+def _not_opened(path: Path, error: sqlite3.Error) -> str:
+    """Why SQLite could not open ``path``, where the system can tell (its error does not).
+
+    ``unable to open database file`` (SQLITE_CANTOPEN) hides the errno: a process out of
+    file descriptors (WAL mode holds the database, its log and its shared memory open), a
+    directory it may not write. Only when neither is the cause is the file itself
+    suspect: another program's, or on a network disk.
+    """
+    code = getattr(error, "sqlite_errorcode", None)
+    if isinstance(code, int) and code & 0xFF == _SQLITE_CANTOPEN:
+        refused = fd_shortage(_FILES_OPEN) or _write_refused(path)
+        if refused is not None:
+            return f" ({said(refused)})"
+    return " (is it a SQLite file on a local disk?)"
+
+
+def _write_refused(path: Path) -> OSError | None:
+    """The error opening ``path`` to write meets now (a new file: one in its directory)."""
+    try:
+        if path.exists():
+            os.close(os.open(path, os.O_RDWR))
+        else:  # an unnamed file, gone when closed: nothing is left in the directory
+            tempfile.TemporaryFile(dir=path.parent).close()
+    except OSError as exc:
+        return exc
+    return None
+
+
 class SqliteIdempotencyStore(RecordStore):
     """Reservations in one SQLite table; one connection per store object.
 
@@ -111,7 +146,7 @@ class SqliteIdempotencyStore(RecordStore):
         except sqlite3.Error as error:
             self.close()
             full = _disk_full(self.path, error)
-            why = f": {full}" if full else " (is it a SQLite file on a local disk?)"
+            why = f": {full}" if full else _not_opened(self.path, error)
             raise RunDirectoryError(
                 f"cannot open idempotency database {self.path}: {error}{why}"
             ) from error

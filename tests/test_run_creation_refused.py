@@ -1,0 +1,220 @@
+"""A dryrun the host refuses at its start: one line naming the cause, nothing left behind.
+
+Bugs: under ``ulimit -n 8`` ``livesession dryrun`` took every ``RunDirectoryError`` for
+another dryrun having taken its run id, tried the next twenty and said ``no free run id in
+OUT after 20 tries``, leaving demo-001 … demo-020 half written (``create_run`` could not
+remove them: the files its session had opened were still open). With ``--run-id`` it said
+``unable to open database file (is it a SQLite file on a local disk?)`` and left the
+directory; under ``ulimit -n 12`` an import named structlog's ``__init__.py`` and left a run
+directory that never ran.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from livesession import DryrunConfig, RunDirectoryError, create_run
+from livesession._rundir import create
+from livesession.cli import main
+from livesession.stores import SqliteIdempotencyStore
+from livesession.verify import verify_run
+
+resource = pytest.importorskip("resource")  # POSIX
+
+_FDS = Path("/proc/self/fd")
+_EMFILE = "Too many open files"
+_ULIMIT = "raise the open-file limit (`ulimit -n`)"
+
+
+def _tree(path: Path) -> list[str]:
+    return sorted(str(p.relative_to(path)) for p in path.rglob("*")) if path.exists() else []
+
+
+def _open_under(directory: Path) -> list[str]:
+    """The files under ``directory`` this process holds open now."""
+    held = []
+    for fd in _FDS.iterdir():
+        try:
+            target = fd.readlink()
+        except OSError:  # closed since the listing (the listing's own descriptor)
+            continue
+        if target.is_relative_to(directory):
+            held.append(str(target))
+    return held
+
+
+# -- only a taken run id moves dryrun to the next one ---------------------------------------
+
+
+def test_a_failure_that_is_no_id_collision_stops_at_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A failure that leaves its directory (it could not be removed) is not another
+    dryrun's id: dryrun used to take the next id, twenty times, and leave all twenty."""
+    out = tmp_path / "runs"
+    tried: list[str] = []
+
+    def failing(cfg: DryrunConfig, out_dir: Path, **_: Any) -> None:
+        tried.append(cfg.run_id)
+        (Path(out_dir) / cfg.run_id).mkdir(parents=True)
+        raise RunDirectoryError(f"cannot open idempotency database {cfg.run_id}: {_EMFILE}")
+
+    monkeypatch.setattr(create, "create_run", failing)
+    assert main(["dryrun", "--out", str(out), "--steps", "20", "--json"]) == 2
+    captured = capsys.readouterr()
+    assert tried == ["demo-001"]
+    said = json.loads(captured.out)["error"]
+    assert said == f"cannot open idempotency database demo-001: {_EMFILE}"
+    assert captured.err == f"livesession: error: {said}\n"
+
+
+@pytest.mark.skipif(not _FDS.is_dir(), reason="needs /proc/self/fd")
+def test_a_run_not_built_holds_no_file_open_while_it_is_removed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The store refused (no file descriptor left): the artifact files, the journal and the
+    lock opened before it are closed before create_run removes the run directory, which a
+    process out of descriptors could not do while it held them."""
+    from livesession._rundir import session
+
+    out = tmp_path / "runs"
+    held_at_removal: list[list[str]] = []
+    real_rmtree = create.shutil.rmtree
+
+    def refused(*_: object, **__: object) -> None:
+        raise OSError(errno.EMFILE, _EMFILE, str(out / "r" / "idempotency.sqlite"))
+
+    def rmtree(path: Path, **kwargs: Any) -> None:
+        held_at_removal.append(_open_under(out))
+        real_rmtree(path, **kwargs)
+
+    monkeypatch.setattr(session, "open_store", refused)
+    monkeypatch.setattr(create.shutil, "rmtree", rmtree)
+    with pytest.raises(RunDirectoryError) as caught:
+        create_run(DryrunConfig(run_id="r", steps=20), out)
+    assert held_at_removal == [[]]
+    assert str(caught.value) == (
+        f"cannot create run {out / 'r'}: {_EMFILE} ({out / 'r' / 'idempotency.sqlite'}): "
+        f"{_ULIMIT}; nothing was left behind"
+    )
+    assert _tree(out) == []
+
+
+def test_a_directory_it_may_not_write_is_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """mkdir refused (EACCES; as root chmod stops nothing, so it is injected): the line
+    says which directory to make writable."""
+    out = tmp_path / "ro" / "runs"
+    real_mkdir = os.mkdir
+
+    def mkdir(path: Any, *args: Any, **kwargs: Any) -> None:
+        if Path(path).is_relative_to(tmp_path / "ro"):
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
+        real_mkdir(path, *args, **kwargs)
+
+    (tmp_path / "ro").mkdir()
+    monkeypatch.setattr(os, "mkdir", mkdir)
+    assert main(["dryrun", "--out", str(out), "-q"]) == 2
+    assert capsys.readouterr().err == (
+        f"livesession: error: cannot create run directory {out / 'demo-001'}: Permission "
+        f"denied: make {tmp_path / 'ro'} writable\n"
+    )
+    assert _tree(tmp_path / "ro") == []
+
+
+# -- a real open-file limit -------------------------------------------------------------------
+
+
+def _cli(*args: str | Path, nofile: int | None = None) -> subprocess.CompletedProcess[str]:
+    def limited() -> None:  # pragma: no cover - runs in the child
+        resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
+
+    return subprocess.run(
+        [sys.executable, "-m", "livesession.cli", *map(str, args)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+        preexec_fn=None if nofile is None else limited,
+    )
+
+
+@pytest.mark.broken_run("the open-file limit refuses the run on purpose; it is resumed after")
+@pytest.mark.parametrize("nofile", range(6, 16))
+def test_an_open_file_limit_refuses_in_one_line_and_leaves_no_half_run(
+    tmp_path: Path, nofile: int
+) -> None:
+    """Whatever the limit meets: refused before the run (one line, nothing left behind), a
+    run left unsealed that ``resume`` finishes once the limit is raised, or a clean run."""
+    out = tmp_path / "runs"
+    done = _cli("dryrun", "--out", out, "--steps", "30", "--json", "-q", nofile=nofile)
+    if done.returncode == 0:
+        assert verify_run(out / "demo-001").ok
+        return
+    assert done.returncode == 2, done.stderr
+    [line] = done.stderr.splitlines()
+    assert json.loads(done.stdout)["error"] == line.removeprefix("livesession: error: ")
+    assert _EMFILE in line, line
+    assert "`ulimit -n`" in line, line
+    assert "is it a SQLite file" not in line
+    if "the run is not sealed" not in line:
+        assert _tree(out) == [], line  # nothing was left behind
+        return
+    run_dir = out / "demo-001"
+    assert [path.name for path in out.iterdir()] == ["demo-001"]
+    assert _cli("status", run_dir).returncode == 6  # crashed: resumable
+    resumed = _cli("resume", run_dir, "-q")
+    assert resumed.returncode == 0, resumed.stderr
+    assert verify_run(run_dir).ok
+
+
+# -- SQLite names the cause it hides ---------------------------------------------------------
+
+
+def test_sqlite_out_of_descriptors_says_so(tmp_path: Path) -> None:
+    """Two descriptors left: SQLite's ``unable to open database file`` gets its cause."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    held: list[int] = []
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 256), hard))
+    try:
+        try:
+            while True:
+                held.append(os.open(os.devnull, os.O_RDONLY))
+        except OSError:
+            pass
+        for _ in range(2):
+            os.close(held.pop())
+        with pytest.raises(RunDirectoryError) as caught:
+            SqliteIdempotencyStore(tmp_path / "idempotency.sqlite")
+    finally:
+        for fd in held:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    assert str(caught.value) == (
+        f"cannot open idempotency database {tmp_path / 'idempotency.sqlite'}: unable to open "
+        f"database file ({_EMFILE}: {_ULIMIT})"
+    )
+
+
+def test_sqlite_hint_only_where_the_file_is_suspect(tmp_path: Path) -> None:
+    """No directory to hold it: that is said, not a foreign file or a network disk."""
+    path = tmp_path / "missing" / "idempotency.sqlite"
+    with pytest.raises(RunDirectoryError) as caught:
+        SqliteIdempotencyStore(path)
+    assert str(caught.value) == (
+        f"cannot open idempotency database {path}: unable to open database file (No such "
+        "file or directory)"
+    )
+    foreign = tmp_path / "foreign.sqlite"
+    foreign.write_bytes(b"this is not a database, just text" * 100)
+    with pytest.raises(RunDirectoryError, match=r"\(is it a SQLite file on a local disk\?\)$"):
+        SqliteIdempotencyStore(foreign)
