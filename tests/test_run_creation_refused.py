@@ -6,7 +6,8 @@ OUT after 20 tries``, leaving demo-001 … demo-020 half written (``create_run``
 remove them: the files its session had opened were still open). With ``--run-id`` it said
 ``unable to open database file (is it a SQLite file on a local disk?)`` and left the
 directory; under ``ulimit -n 12`` an import named structlog's ``__init__.py`` and left a run
-directory that never ran.
+directory that never ran. A dangling or looping symlink given as ``--out`` was said to be a
+run directory that ``already exists``.
 """
 
 from __future__ import annotations
@@ -218,3 +219,44 @@ def test_sqlite_hint_only_where_the_file_is_suspect(tmp_path: Path) -> None:
     foreign.write_bytes(b"this is not a database, just text" * 100)
     with pytest.raises(RunDirectoryError, match=r"\(is it a SQLite file on a local disk\?\)$"):
         SqliteIdempotencyStore(foreign)
+
+
+# -- a symlink that leads nowhere ------------------------------------------------------------
+
+
+_LOOP = "loop is a symlink loop (Too many levels of symbolic links): point it at a directory"
+_BROKEN = "{link} is a broken symlink: it points to {nowhere}, which does not exist: {fix}"
+_MAKE_IT = "create {nowhere}, or point dangling at a directory"
+
+
+@pytest.mark.parametrize(
+    ("out", "link", "fix"),
+    [
+        ("dangling", "dangling", _MAKE_IT),
+        ("dangling/deeper", "dangling", _MAKE_IT),  # mkdir's parents meet it
+        ("loop", "loop", ""),
+        ("real", "real/abc", "choose another --run-id, or remove it"),  # the run's own
+    ],
+)
+def test_a_symlink_that_leads_nowhere_is_named(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    *,
+    out: str,
+    link: str,
+    fix: str,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    nowhere = tmp_path / "nowhere"
+    Path("real").mkdir()
+    if link == "loop":
+        Path("loop").symlink_to("loop")
+    else:
+        Path(link).symlink_to(nowhere)
+    before = _tree(tmp_path)
+    assert main(["dryrun", "--out", out, "--run-id", "abc", "-q"]) == 2
+    said = _LOOP if link == "loop" else _BROKEN.format(link=link, nowhere=nowhere, fix=fix)
+    expected = f"cannot create run directory {Path(out) / 'abc'}: " + said.format(nowhere=nowhere)
+    assert capsys.readouterr() == ("", f"livesession: error: {expected}\n")
+    assert _tree(tmp_path) == before  # nothing written, the link's target not made

@@ -67,6 +67,31 @@ class RunExists(RunDirectoryError):
     """
 
 
+def _broken_link(path: Path) -> str:
+    """What is wrong with the first symlink on ``path`` that leads nowhere ("" for none).
+
+    ``mkdir`` takes a dangling or looping symlink for something that is there (EEXIST):
+    the refusal names the link and where it points, not a run directory that is not there.
+    """
+    for part in (*reversed(path.parents), path):
+        if not part.is_symlink():
+            continue
+        try:
+            part.stat()
+        except OSError as exc:
+            # The run directory itself is never made through a link: its own is in the way.
+            fix = "choose another --run-id, or remove it" if part == path else ""
+            if exc.errno == errno.ELOOP:
+                what = f"{part} is a symlink loop ({exc.strerror})"
+                return f"{what}: {fix or 'point it at a directory'}"
+            target = part.readlink()
+            if exc.errno == errno.ENOENT:
+                what = f"{part} is a broken symlink: it points to {target}, which does not exist"
+                return f"{what}: {fix or f'create {target}, or point {part} at a directory'}"
+            return f"{part} is a symlink to {target}, which cannot be reached ({exc.strerror})"
+    return ""
+
+
 def _refuse_existing(run_dir: Path) -> None:
     """An existing run directory is never written again by ``create_run``.
 
@@ -267,6 +292,9 @@ def _make_run_dir(out_dir: Path, run_dir: Path) -> None:
         out_dir.mkdir(parents=True, exist_ok=True)
         run_dir.mkdir()
     except FileExistsError:
+        broken = _broken_link(run_dir)  # a dangling --out is no run directory that exists
+        if broken:
+            raise RunDirectoryError(f"cannot create run directory {run_dir}: {broken}") from None
         _refuse_existing(run_dir)
         raise RunExists(f"run directory {run_dir} already exists") from None
     except OSError as exc:
