@@ -737,3 +737,103 @@ def test_the_runbook_alert_script_posts_the_supervisor_verdict(tmp_path, webhook
     assert "the webhook failed (URLError)" in down.stderr
     assert orjson.loads(down.stdout)["code"] == "SUPERVISOR_NEEDS_OPERATOR"
     _assert_no_secret(down.stdout + down.stderr + posted.stdout + posted.stderr)
+
+
+def _supervise_script(bin_dir: Path) -> Path:
+    """RUNBOOK's livesession-supervise, as written, beside the alert script."""
+    text = (Path(__file__).resolve().parent.parent / "RUNBOOK.md").read_text(encoding="utf-8")
+    block = text.split("<!-- BEGIN SUPERVISE -->", 1)[1].split("<!-- END SUPERVISE -->", 1)[0]
+    script = bin_dir / "livesession-supervise"
+    script.write_text(block.split("```sh\n", 1)[1].split("```", 1)[0], encoding="utf-8")
+    script.chmod(0o755)
+    return script
+
+
+def test_the_alert_after_a_crash_loop_says_a_person_must_look(tmp_path, webhook):
+    """Bug: after five crashed resumes the supervisor said `crashed again after 5 resumes`
+    and exited 5, but the alert script re-read `status` (still crashed, exit 6) and posted
+    SUPERVISOR_CRASHED, "continue it: livesession resume ...": the RUNBOOK promises
+    SUPERVISOR_NEEDS_OPERATOR. The supervisor now leaves its verdict for the alert."""
+    script, env = _alert_script(tmp_path)
+    supervise = _supervise_script(script.parent)
+    config = tmp_path / "loop.toml"
+    config.write_text("steps = 500\ncheckpoint_every = 10\n", encoding="utf-8")
+    out = tmp_path / "runs"
+    # Every process (the first dryrun, each resume) dies at its third checkpoint.
+    looping = {**env, "LIVESESSION_CRASH_AT": "checkpoint:3"}
+    done = subprocess.run(
+        [str(supervise), str(out), "loop", str(config)],
+        env=looping,
+        capture_output=True,
+        text=True,
+        timeout=SUBPROCESS_TIMEOUT_S,
+        check=False,
+    )
+    assert done.returncode == 5, done.stderr
+    assert done.stderr.strip().splitlines()[-1] == (
+        f"livesession-supervise: {out / 'loop'} crashed again after 5 resumes: a person must "
+        "look before it runs again"
+    )
+    assert _cli("status", out / "loop", env={}).returncode == 6  # status alone says crashed
+    posted = subprocess.run(
+        [sys.executable, str(script), str(out / "loop")],
+        env={**env, ALERT_ENV: webhook.url},
+        capture_output=True,
+        text=True,
+        timeout=SUBPROCESS_TIMEOUT_S,
+        check=False,
+    )
+    assert posted.returncode == 0, posted.stderr
+    body = webhook.wait_for("SUPERVISOR_NEEDS_OPERATOR")
+    assert webhook.codes() == ["SUPERVISOR_NEEDS_OPERATOR"]
+    assert body["text"] == (
+        "livesession run loop: supervisor verdict needs_operator: crashed again after 5 "
+        "resumes: a person must look before it runs again"
+    )
+    assert "livesession resume" not in body["text"]
+    # A supervisor started again takes its old verdict away: the next alert is status's.
+    (out / "loop.supervisor").unlink()
+    again = subprocess.run(
+        [sys.executable, str(script), str(out / "loop")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=SUBPROCESS_TIMEOUT_S,
+        check=False,
+    )
+    assert orjson.loads(again.stdout)["code"] == "SUPERVISOR_CRASHED"
+    assert _cli("resume", out / "loop", env={}).returncode == 0  # the run left verifies
+
+
+def test_the_alert_names_a_run_dryrun_never_made(tmp_path, webhook):
+    """A config dryrun refuses: the supervisor exits 2 at once, and the alert says the run
+    was not started (status alone says `not_a_run`: check the path)."""
+    script, env = _alert_script(tmp_path)
+    supervise = _supervise_script(script.parent)
+    config = tmp_path / "bad.toml"
+    config.write_text('steps = 100\nstrategy_factory = "nosuch.mod:make"\n', encoding="utf-8")
+    out = tmp_path / "runs"
+    done = subprocess.run(
+        [str(supervise), str(out), "r1", str(config)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=SUBPROCESS_TIMEOUT_S,
+        check=False,
+    )
+    assert done.returncode == 2, done.stderr
+    posted = subprocess.run(
+        [sys.executable, str(script), str(out / "r1")],
+        env={**env, ALERT_ENV: webhook.url},
+        capture_output=True,
+        text=True,
+        timeout=SUBPROCESS_TIMEOUT_S,
+        check=False,
+    )
+    assert posted.returncode == 0, posted.stderr
+    body = webhook.wait_for("SUPERVISOR_NOT_STARTED")
+    assert body["run_id"] == "r1"
+    assert body["text"] == (
+        "livesession run r1: supervisor verdict not_started: was not started: livesession "
+        "dryrun exited 2 (its error is in the journal)"
+    )

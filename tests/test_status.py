@@ -371,7 +371,7 @@ def _recipe(tmp_path: Path) -> tuple[Path, dict[str, str]]:
 
 
 def _supervise(
-    tmp_path: Path, out: Path, run_id: str, config: Path
+    tmp_path: Path, out: Path, run_id: str, config: Path, *, timeout: float = 300
 ) -> subprocess.CompletedProcess[str]:
     script, env = _recipe(tmp_path)
     return subprocess.run(
@@ -379,7 +379,7 @@ def _supervise(
         env=env,
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=timeout,
         check=False,
     )
 
@@ -411,6 +411,42 @@ def test_the_restart_recipe_stops_for_a_person(tmp_path: Path) -> None:
     assert done.returncode == 5
     assert done.stderr.strip() == f"livesession-supervise: {out / profile.name} needs an operator"
     assert _files(out / profile.name) == before
+
+
+@pytest.mark.parametrize(
+    "config_text",
+    [
+        'steps = 100\nstrategy_factory = "nosuch.mod:make"\n',  # a plug-in that does not import
+        "steps = 100\nnot_a_key = 1\n",  # a bad config
+        None,  # no config file at all
+    ],
+    ids=["plugin", "bad_key", "missing"],
+)
+def test_the_restart_recipe_gives_up_when_dryrun_makes_no_run(
+    tmp_path: Path, config_text: str | None
+) -> None:
+    """Bug: a dryrun refused before it made the run directory (exit 2: a bad config, a
+    missing config file, a plug-in that does not import) left `status` at exit 2 (no
+    directory), so the recipe ran dryrun again, and again, forever. It now exits with
+    dryrun's code (a bad input is not retried) and leaves its verdict for the alert unit."""
+    config = tmp_path / "session.toml"
+    if config_text is not None:
+        config.write_text(config_text, encoding="utf-8")
+    out = tmp_path / "runs"
+    done = _supervise(tmp_path, out, "r1", config, timeout=60)
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 2, lines  # dryrun's own line, once, then the recipe's
+    assert lines[0].startswith("livesession: error: ")
+    assert lines[1] == (
+        f"livesession-supervise: {out / 'r1'} was not started: livesession dryrun exited 2 "
+        "(its error is in the journal)"
+    )
+    assert not (out / "r1").exists()
+    assert (out / "r1.supervisor").read_text(encoding="utf-8") == (
+        "not_started\nwas not started: livesession dryrun exited 2 (its error is in the journal)\n"
+    )
+    assert main(["list", str(out)]) == 0  # the verdict file is not taken for a run
 
 
 def test_trading_says_how_to_re_enable_a_live_halted_run() -> None:
