@@ -430,6 +430,110 @@ def test_http_errors_are_logged_redacted(tmp_path):
     _assert_no_secret((tmp_path / "alerts.jsonl").read_bytes())
 
 
+class _Redirecting:
+    """A loopback webhook that answers every POST 302 to a path holding the token."""
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+        seen = self.seen
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                seen.append(f"POST {self.path}")
+                self.rfile.read(int(self.headers["Content-Length"]))
+                self.send_response(302)
+                self.send_header("Location", f"/moved/{TOKEN}")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *_args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/{TOKEN}"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_a_redirect_is_not_followed_and_its_status_is_logged(tmp_path):
+    """Bug: a webhook answering 302 was followed as a GET without the body (urllib does so
+    for a POST), so the alert went nowhere and alerts.jsonl said `HTTP 501`, the answer to
+    that GET. Redirects are not followed: the 302 is logged, and never where it led."""
+    hook = _Redirecting()
+    try:
+        sink = WebhookAlertSink(
+            Secret(hook.url), log_path=tmp_path / "alerts.jsonl", retries=0, backoff_s=0.01
+        )
+        orch = LiveSessionOrchestrator(
+            DryrunConfig(run_id="h", steps=5), alerts=sink, **Sinks().kwargs()
+        )
+        orch.run_to_end(5)
+        script, env = _alert_script(tmp_path)
+        by_script = subprocess.run(
+            [sys.executable, str(script), str(tmp_path / "no-run")],
+            env={**env, ALERT_ENV: hook.url},
+            capture_output=True,
+            text=True,
+            timeout=SUBPROCESS_TIMEOUT_S,
+            check=False,
+        )
+    finally:
+        hook.close()
+    log = _alert_log(tmp_path)
+    assert [line["outcome"] for line in log] == ["gave_up", "closed"]
+    assert log[0]["error"] == "HTTP 302 (a redirect, not followed: set the URL it leads to)"
+    _assert_no_secret((tmp_path / "alerts.jsonl").read_bytes())
+    # RUNBOOK's alert script does not follow it either: a failure, exit 1.
+    assert by_script.returncode == 1
+    assert "the webhook failed (HTTPError)" in by_script.stderr
+    _assert_no_secret(by_script.stdout + by_script.stderr)
+    assert hook.seen == [f"POST /hooks/{TOKEN}"] * 2  # no GET of where it pointed
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"http:///{TOKEN}",
+        f"https:///hooks/{TOKEN}",
+        f"http://:8080/{TOKEN}",
+        f"http://[::1/{TOKEN}",
+        f"http://127.0.0.1:80x/{TOKEN}",
+        f"http://127.0.0.1:99999/{TOKEN}",
+    ],
+)
+def test_a_url_no_request_can_go_to_is_refused(monkeypatch, tmp_path, url):
+    """Bug: `http:///TOKEN` (no host) and `http://[::1/TOKEN` (an unclosed bracket) were
+    taken, and every delivery failed; the RUNBOOK says a bad URL is refused before anything
+    is written. They are, in one line that does not repeat the URL."""
+    with pytest.raises(ConfigError) as caught:
+        DryrunConfig(alerts={"webhook_url": url})
+    message = str(caught.value)
+    assert message.startswith("alerts.webhook_url "), message
+    assert "\n" not in message
+    _assert_no_secret(message)
+    chained = caught.value.__cause__ or (
+        None if caught.value.__suppress_context__ else caught.value.__context__
+    )
+    assert chained is None  # no ValueError of the parser's shown under it
+    monkeypatch.setenv(ALERT_ENV, url)
+    with pytest.raises(ConfigError, match=f"^{ALERT_ENV} ") as caught:
+        create_run(_cfg(None), tmp_path / "out")
+    _assert_no_secret(str(caught.value))
+    assert not (tmp_path / "out").exists()  # refused before anything was written
+    config = tmp_path / "run.toml"
+    config.write_text("steps = 5\n", encoding="utf-8")
+    refused = _cli("dryrun", "--config", config, "--out", tmp_path / "cli", env={ALERT_ENV: url})
+    assert refused.returncode == 2
+    assert refused.stderr.count("\n") == 1, refused.stderr
+    assert ALERT_ENV in refused.stderr
+    _assert_no_secret(refused.stdout + refused.stderr)
+    assert not (tmp_path / "cli").exists()
+
+
 # -- delivery never blocks the session ------------------------------------------------------
 
 

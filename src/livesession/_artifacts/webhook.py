@@ -15,6 +15,7 @@ else ``redact_text`` finds) from every error text before it is written anywhere.
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 import time
@@ -37,6 +38,26 @@ _MAX_ERROR: Final = 300
 _COUNTED: Final = {"delivered": "delivered", "gave_up": "failed", "abandoned": "abandoned"}
 _GRACE_S: Final = 0.25
 """How long past its deadline ``close`` waits for an attempt the deadline cut short."""
+
+
+_REDIRECTED: Final = " (a redirect, not followed: set the URL it leads to)"
+
+
+@functools.cache
+def _opener() -> Any:
+    """A ``urllib`` opener that follows no redirect: a 3xx answer is an ``HTTPError``.
+
+    urllib re-sends a POST answered 301, 302 or 303 as a GET without its body, so the
+    webhook would get no alert and its answer to the GET (a 405, a 501) would be logged in
+    place of the redirect. The location is not logged either: it may hold a token.
+    """
+    import urllib.request  # noqa: PLC0415 - on the worker thread, as in _send
+
+    class _NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *_args: Any, **_kwargs: Any) -> None:
+            return None
+
+    return urllib.request.build_opener(_NoRedirect)
 
 
 def _unanswered(exc: Exception) -> bool:
@@ -191,7 +212,7 @@ class WebhookAlertSink:
                 if _unanswered(exc):
                     tried["unanswered"] = True
             if status is not None and not 200 <= status < 300:  # noqa: PLR2004
-                error = f"HTTP {status}"
+                error = f"HTTP {status}{_REDIRECTED if 300 <= status < 400 else ''}"  # noqa: PLR2004
             tried["ms"] = (wall_ns() - started) // 1_000_000
             if error is None:
                 self._settle(alert, "delivered", http_status=status, **tried)
@@ -240,10 +261,10 @@ class WebhookAlertSink:
             method="POST",
         )
         try:
-            with urllib.request.urlopen(request, timeout=timeout_s) as answer:  # noqa: S310
+            with _opener().open(request, timeout=timeout_s) as answer:
                 answer.read(4096)
                 return int(answer.status)
-        except urllib.error.HTTPError as exc:
+        except urllib.error.HTTPError as exc:  # a 3xx too: redirects are not followed
             exc.close()
             return int(exc.code)
 

@@ -9,6 +9,7 @@ holds it in a ``Secret`` and no config dictionary, artifact or repr ever shows i
 from __future__ import annotations
 
 import unicodedata
+import urllib.parse
 from collections.abc import Mapping
 from typing import Any, Final
 
@@ -174,7 +175,30 @@ def _webhook_url(value: object, name: str = "alerts.webhook_url") -> Secret | No
             f"{name} must not contain whitespace or control characters, such as a tab pasted "
             "with it (value not shown: it is a secret)"
         )
+    _refuse_without_host(url, name)
     return Secret(url)
+
+
+def _refuse_without_host(url: str, name: str) -> None:
+    """Refuse a URL no request can be made to: every delivery would fail, run after run.
+
+    ``http:///TOKEN`` has no host, ``http://[::1/TOKEN`` an unclosed bracket, and
+    ``http://host:80x/TOKEN`` a port that is no number; the errors never quote the URL.
+    """
+    try:
+        parts = urllib.parse.urlsplit(url)
+        host, _port = parts.hostname, parts.port  # .port raises for one that is no number
+    except ValueError:
+        raise ConfigError(
+            f"{name} is not a valid URL: its host or port cannot be read (an unclosed [ of an "
+            "IPv6 address, a port that is not a number from 0 to 65535; value not shown: it "
+            "is a secret)"
+        ) from None
+    if not host:
+        raise ConfigError(
+            f"{name} has no host: it must be http://HOST/... or https://HOST/... (value not "
+            "shown: it is a secret)"
+        )
 
 
 def _bounded(name: str, low: int, high: int) -> Any:
