@@ -288,3 +288,30 @@ class TestConfigReference:
         assert len(shown) >= 20
         for table, name, default in shown:
             assert str(getattr(getattr(cfg, table), name)) == default, (table, name)
+
+    def test_the_alerts_bounds_it_shows_are_the_codes(self):
+        """Bug: docs/config.md gave no bounds for `[alerts]` `timeout_ms`, `retries` and
+        `queue_size`, which the code enforces (a value outside is refused, exit 2). Each
+        integer key of the table shows its bounds, and they are the code's."""
+        import attrs
+
+        from livesession import ConfigError
+        from livesession._domain.alerts import AlertsConfig
+
+        text = (ROOT / "docs" / "config.md").read_text(encoding="utf-8")
+        shown = {
+            name: (int(low), int(high))
+            for name, low, high in re.findall(
+                r"^\| `\[alerts\]` `(\w+)` \|[^|]*\|[^|]*: from (\d+) to (\d+) \|$",
+                text,
+                re.MULTILINE,
+            )
+        }
+        integers = {f.name for f in attrs.fields(AlertsConfig) if f.type in (int, "int")}
+        assert set(shown) == integers == {"timeout_ms", "retries", "queue_size"}
+        for name, (low, high) in shown.items():
+            AlertsConfig(**{name: low})
+            AlertsConfig(**{name: high})
+            for outside in (low - 1, high + 1):
+                with pytest.raises(ConfigError, match=f"alerts.{name} must be an integer from"):
+                    AlertsConfig(**{name: outside})
