@@ -275,10 +275,11 @@ class RunBuilder:
         the session's rules are, since the audit writes it into a record code."""
         rule = rule.upper()
         self.intents += 1
-        self.event("SIGNAL", {"symbol": self.symbol, "side": side, "reason": "cross"})
+        signal = self.event("SIGNAL", {"symbol": self.symbol, "side": side, "reason": "cross"})
         rejected = self.event(
             "RISK_REJECTED",
             {
+                "signal_id": signal["event_id"],
                 "rule": rule,
                 "reason": f"{rule} exceeded",
                 "symbol": self.symbol,

@@ -178,6 +178,40 @@ class TestRenderTextfile:
         assert sample_values(render_textfile(run))[("trader_signals_total", ())] == 4
 
 
+class TestDecisions:
+    """trader_decisions_total counts the strategy's decisions, never the session's orders."""
+
+    def test_flatten_orders_and_protective_legs_are_not_decisions(self, tmp_path):
+        """Bug: the wind-down's flatten order counted as a decision (HELP: "Order intents
+        decided (placed or risk-blocked)"): one intent, two decisions. Only the outcomes
+        linked to a SIGNAL count, not a filled entry's legs nor a flatten order."""
+        from _scripted import ScriptedFeed, ScriptedStrategy, at, buy
+        from livesession import DryrunConfig
+        from livesession._rundir import create_run
+
+        cfg = DryrunConfig(run_id="dec", strategy_id="scripted", steps=12)
+        strategy = ScriptedStrategy(
+            at(
+                {
+                    2: [buy("0.010", stop_loss_pct=Decimal("0.5"), take_profit_pct=Decimal("0.5"))],
+                    4: [buy("5")],
+                }
+            )
+        )
+        feed = ScriptedFeed(["40000.00"])
+        create_run(cfg, tmp_path, feed=feed, strategy=strategy).run_to_end(12)
+        events = list(iter_records(tmp_path / "dec" / "events.jsonl"))
+        placed = [e["payload"]["reason"] for e in events if e["event_type"] == "ORDER_SUBMITTED"]
+        assert len(placed) == 4, placed  # the entry, its two legs, the wind-down's flatten
+        assert placed[-1] == "flatten"
+        assert sum(e["event_type"] == "RISK_REJECTED" for e in events) == 1
+        values = sample_values(render_textfile(tmp_path / "dec"))
+
+        assert values[("trader_signals_total", ())] == 2
+        assert values[("trader_decisions_total", ())] == 2  # the entry, and the blocked intent
+        assert values[("trader_orders_placed_total", ())] == 4
+
+
 class TestLongRuns:
     """``prom`` runs beside live runs of up to a million steps: it streams, never holds."""
 

@@ -12,7 +12,7 @@ Metrics (all names start with ``trader_``):
 
 =================================  =========  =============================================
 ``trader_signals_total``           counter    SIGNAL events
-``trader_decisions_total``         counter    order intents decided: submitted + risk-blocked
+``trader_decisions_total``         counter    the strategy's intents decided (below)
 ``trader_orders_placed_total``     counter    ORDER_SUBMITTED events
 ``trader_orders_filled_total``     counter    ORDER_FILLED events (orders filled in full)
 ``trader_risk_blocks_total``       counter    RISK_REJECTED events, label ``rule``
@@ -25,6 +25,12 @@ Metrics (all names start with ``trader_``):
 ``trader_order_latency_seconds``   histogram  from ``timings.json`` ``order_latency_ms``
 ``trader_run_info``                info       labels ``run_id``, ``strategy_id``, ``status``
 =================================  =========  =============================================
+
+``trader_decisions_total`` counts the outcome of each of the strategy's intents, the
+``ORDER_SUBMITTED``, ``RISK_REJECTED`` or ``ORDER_REJECTED`` (a send that failed) that carries
+its ``signal_id``: the orders the session places itself (a filled entry's protective legs,
+the flatten orders of a stop or the kill switch) are not decisions. A run recorded before
+the causal links (0.2) has no ``signal_id``, and counts none.
 
 ``trader_retries_total``'s ``kind`` is ``sink_write`` for sink retries and the broker
 operation (``submit``, ``lookup``) for ``BROKER_CALL_RETRIED``.
@@ -74,13 +80,20 @@ LATENCY_BUCKETS_SECONDS: Final = (
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
 )  # fmt: skip
 _DAY_NS: Final = 86_400 * 10**9
+_DECIDED: Final = "decided"
+"""What ``_RunView.kinds`` counts the strategy's decisions under (not an event type)."""
+_OUTCOMES: Final = frozenset({"ORDER_SUBMITTED", "ORDER_REJECTED", "RISK_REJECTED"})
+"""The outcome of an intent: the one that carries its ``signal_id`` is the strategy's."""
 #: Counters: name, help, the event types counted.
 _COUNTERS: Final = (
     ("trader_signals_total", "Strategy signals.", ("SIGNAL",)),
     (
         "trader_decisions_total",
-        "Order intents decided (placed or risk-blocked).",
-        ("ORDER_SUBMITTED", "RISK_REJECTED"),
+        (
+            "The strategy's order intents decided: sent to the broker or risk-blocked (not "
+            "the session's own protective legs and flatten orders)."
+        ),
+        (_DECIDED,),
     ),
     ("trader_orders_placed_total", "Orders submitted to the broker.", ("ORDER_SUBMITTED",)),
     ("trader_orders_filled_total", "Orders filled in full.", ("ORDER_FILLED",)),
@@ -277,6 +290,11 @@ class _RunView:
             yield event
 
     def _apply(self, kind: str, fields: dict[str, Any]) -> None:
+        if kind in _OUTCOMES and "signal_id" in fields:
+            # The decision on one of the strategy's intents: submitted, refused by a rail,
+            # or refused at the send. A protective leg's links to its fill instead, and a
+            # flatten order (the wind-down's, the kill switch's) to nothing.
+            self.kinds[_DECIDED] += 1
         if kind == "RISK_REJECTED":
             self.risk_blocks[str(fields.get("rule", "unknown"))] += 1
         elif kind == "BROKER_CALL_RETRIED":
