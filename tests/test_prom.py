@@ -9,6 +9,7 @@ import sys
 import wsgiref.util
 from decimal import Decimal
 
+import orjson
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -72,6 +73,7 @@ class TestRenderTextfile:
 
         assert names == {
             "trader_run_info",
+            "trader_run_verdict",
             "trader_signals",
             "trader_decisions",
             "trader_orders_placed",
@@ -210,6 +212,79 @@ class TestDecisions:
         assert values[("trader_signals_total", ())] == 2
         assert values[("trader_decisions_total", ())] == 2  # the entry, and the blocked intent
         assert values[("trader_orders_placed_total", ())] == 4
+
+
+class _SignalsEveryBar:
+    """Signals on every bar (each refused: above max_order_qty); Ctrl-C inside step 35 once."""
+
+    strategy_id = "signals"
+
+    def __init__(self, *, interrupt: bool) -> None:
+        self.bars = 0
+        self.interrupt = interrupt
+
+    def on_bar(self, bar, view):
+        from _scripted import buy
+
+        self.bars += 1
+        if self.interrupt and self.bars == 35:
+            raise KeyboardInterrupt
+        return [buy("5")]
+
+    def get_state(self):
+        return {"bars": self.bars}
+
+    def set_state(self, state):
+        self.bars = state["bars"]
+
+
+class TestCrashAndResume:
+    """Counters never go down across a crash and the resume that continues it."""
+
+    def test_a_crashed_run_is_read_up_to_its_checkpoint(self, tmp_path):
+        """Bug: a crashed run was read past its last checkpoint, a live one only up to it,
+        so trader_signals_total dropped when the resume started (61 -> 33 -> 184): the
+        resume cuts the files back to the checkpoint. A crashed run is now read up to it
+        too, and trader_run_verdict tells it from a live one (both say status RUNNING)."""
+        from livesession import DryrunConfig
+        from livesession._rundir import create_run, resume_run
+
+        cfg = DryrunConfig(run_id="cr", strategy_id="signals", steps=80, checkpoint_every=10)
+        run = tmp_path / "cr"
+        session = create_run(cfg, tmp_path, strategy=_SignalsEveryBar(interrupt=True))
+        with pytest.raises(KeyboardInterrupt), session:
+            session.run_to_end(80)
+        offset = orjson.loads((run / "checkpoint.json").read_bytes())["recorder"]["offsets"]
+        head = (run / "events.jsonl").read_bytes()[: offset["events"]]
+        kept = head.count(b'"event_type":"SIGNAL"')
+        written = (run / "events.jsonl").read_bytes().count(b'"event_type":"SIGNAL"')
+        assert 0 < kept < written  # steps 31 to 34 signalled after the checkpoint at 30
+
+        def signals_and_verdict() -> tuple[float, str]:
+            values = sample_values(render_textfile(run))
+            verdicts = [
+                dict(labels)["verdict"]
+                for (name, labels), value in values.items()
+                if name == "trader_run_verdict" and value == 1
+            ]
+            return values[("trader_signals_total", ())], " ".join(verdicts)
+
+        crashed = signals_and_verdict()
+        assert crashed == (kept, "crashed")
+        target = tmp_path / "crashed.prom"
+        assert write_textfile(run, target) == (
+            "unsealed run no process writes (crashed): read up to step 30 (its last "
+            "checkpoint, where a resume continues)"
+        )
+        with resume_run(run, strategy=_SignalsEveryBar(interrupt=False)) as resumed:
+            live = signals_and_verdict()
+            assert live == (kept, "running")
+            resumed.run_n_steps(25)
+            later = signals_and_verdict()
+            assert later[0] >= live[0]
+            resumed.run_to_end(80)
+        final = signals_and_verdict()
+        assert final == (80, "completed")
 
 
 class TestLongRuns:

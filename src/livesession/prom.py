@@ -24,7 +24,14 @@ Metrics (all names start with ``trader_``):
 ``trader_tick_to_decision_seconds``  histogram  from ``timings.json`` ``tick_to_decision_ms``
 ``trader_order_latency_seconds``   histogram  from ``timings.json`` ``order_latency_ms``
 ``trader_run_info``                info       labels ``run_id``, ``strategy_id``, ``status``
+``trader_run_verdict``             gauge      label ``verdict``: 1 for ``livesession status``'s
 =================================  =========  =============================================
+
+A run a process is writing is read up to its last checkpoint, and so is a crashed one
+(unsealed, held by no process): a resume cuts it back there, so no counter goes down when
+the resume starts. ``trader_run_info``'s ``status`` is then the checkpoint's (``RUNNING``
+for both); ``trader_run_verdict`` tells them apart (``running``, ``crashed``,
+``needs_operator``, ...: every verdict has its series, 0 or 1).
 
 ``trader_decisions_total`` counts the outcome of each of the strategy's intents, the
 ``ORDER_SUBMITTED``, ``RISK_REJECTED`` or ``ORDER_REJECTED`` (a send that failed) that carries
@@ -55,7 +62,7 @@ from ._artifacts.runread import (
     read_json_object,
     replay_fills,
 )
-from ._rundir.livecut import live_cut
+from ._rundir.livecut import crashed_cut, live_cut
 from ._support.fsutil import atomic_write_bytes
 from ._support.optional import import_optional
 
@@ -185,11 +192,10 @@ class _RunCollector:
             InfoMetricFamily,
         )
 
-        # A live run is read up to its last checkpoint; the writer's lock is only queried.
-        live = live_cut(self.run_dir) if self.run_dir.is_dir() else None
-        self.live = "" if live is None else live.describe()
-        run = _RunView(self.run_dir, None if live is None else live.cut)
+        cut, self.live = _where_to_stop(self.run_dir)
+        run = _RunView(self.run_dir, cut)
         yield InfoMetricFamily("trader_run", "The run these metrics describe.", value=run.info())
+        yield _verdict(self.run_dir)
         for name, documentation, event_types in _COUNTERS:
             value = sum(run.kinds[event_type] for event_type in event_types)
             yield CounterMetricFamily(name, documentation, value=value)
@@ -218,6 +224,47 @@ class _RunCollector:
         timings = _read_timings(self.run_dir / names.TIMINGS)
         for name, key, documentation in _HISTOGRAMS:
             yield _histogram(name, documentation, timings.get(key, []))
+
+
+def _where_to_stop(run_dir: Path) -> tuple[RunCut | None, str]:
+    """Where to stop reading ``run_dir``, and what to say of it ("": the run is read whole).
+
+    A live run is read up to its last checkpoint (the writer's lock is only queried), and
+    so is a crashed one: the resume cuts it back there, and a counter must not go down.
+    """
+    if not run_dir.is_dir():
+        return None, ""
+    live = live_cut(run_dir)
+    if live is not None:
+        return live.cut, live.describe()
+    crashed = crashed_cut(run_dir)
+    if crashed is None:
+        return None, ""
+    return crashed, (
+        f"unsealed run no process writes (crashed): read up to step {crashed.steps} (its "
+        "last checkpoint, where a resume continues)"
+    )
+
+
+def _verdict(run_dir: Path) -> Metric:
+    """``trader_run_verdict``: 1 for the run's ``livesession status`` verdict, 0 for the rest.
+
+    One series per verdict, always all of them, so that an alert rule can say
+    ``trader_run_verdict{verdict="crashed"} == 1`` and no series comes and goes.
+    """
+    from prometheus_client.core import GaugeMetricFamily  # noqa: PLC0415 - optional extra
+
+    from .status import Verdict, run_status  # noqa: PLC0415 - not for every import of prom
+
+    verdict = run_status(run_dir).verdict
+    family = GaugeMetricFamily(
+        "trader_run_verdict",
+        "Where the run stands, as livesession status says: 1 for its verdict, 0 for the others.",
+        labels=["verdict"],
+    )
+    for each in Verdict:
+        family.add_metric([each.label], 1.0 if each is verdict else 0.0)
+    return family
 
 
 def _histogram(name: str, documentation: str, values_ms: list[float]) -> Metric:

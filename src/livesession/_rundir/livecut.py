@@ -13,6 +13,9 @@ checkpoint ahead of ``checkpoint.json``; the pair is taken when both name the sa
 ``audit_seq``; a bar is an event, so every step moves the first), and re-read a few times
 otherwise.
 
+A crashed run (unsealed, held by no process) is read up to its last checkpoint as well
+(``crashed_cut``): that is where ``resume`` cuts it back to before it steps on.
+
 Three questions look past the cut, at the whole lines after it: how far a checkpoint holds
 a file (``checkpointed_bytes``: the operator commands confirm an action only once it does),
 whether it holds a stop (``checkpointed_stop``: a resume then finishes it), and a live
@@ -33,7 +36,14 @@ from .lock import Holder, holder_of
 if TYPE_CHECKING:
     from pathlib import Path
 
-__all__ = ["LiveRun", "checkpointed_bytes", "checkpointed_stop", "live_cut", "live_trading"]
+__all__ = [
+    "LiveRun",
+    "checkpointed_bytes",
+    "checkpointed_stop",
+    "crashed_cut",
+    "live_cut",
+    "live_trading",
+]
 
 _TRADING_EVENTS: Final = ("TRADING_STATE_CHANGED", "TRADING_REENABLED", "KILL_SWITCH")
 """The events that change the trading state (the kill switch halts without one of its own)."""
@@ -161,6 +171,25 @@ def live_cut(run_dir: Path) -> LiveRun | None:
             return LiveRun(holder, _cut(checkpoint, offsets, None))
         time.sleep(_PAUSE_S)
     return None  # pragma: no cover - the loop returns on its last try
+
+
+def crashed_cut(run_dir: Path) -> RunCut | None:
+    """Where a resume will cut ``run_dir``, unsealed and held by no process; None otherwise.
+
+    A crashed run's files go on past its last checkpoint, and ``resume`` cuts them back to
+    it before it steps on. A reader that counts (``prom``) stops there too, as it does for
+    a live run, so that its counts never go down when the resume starts. None: a process
+    holds the run (``live_cut``), its checkpoint is sealed, or it has no checkpoint (a run
+    that keeps none is read whole). Call it after ``live_cut`` found no writer.
+    """
+    checkpoint = _object(_read(run_dir / names.CHECKPOINT))
+    if checkpoint is None or checkpoint.get("sealed") is True or holder_of(run_dir) is not None:
+        return None
+    offsets = _offsets(checkpoint)
+    if offsets is None:
+        return None
+    metrics = _read(run_dir / names.METRICS)
+    return _cut(checkpoint, offsets, metrics if _matches(checkpoint, metrics) else None)
 
 
 def live_trading(run_dir: Path, checkpoint: dict[str, Any]) -> tuple[str | None, str]:
