@@ -89,7 +89,7 @@ def test_realish_faults_are_events_counted_everywhere(tmp_path: Path) -> None:
     prom = tmp_path / "m.prom"
     assert cli("prom", run, "--output", prom, cwd=tmp_path).returncode == 0
     text = prom.read_text(encoding="utf-8")
-    assert f'trader_retries_total{{kind="submit"}} {float(len(retried))}' in text
+    assert f'trader_retries_total{{kind="submit",run_id="rf"}} {float(len(retried))}' in text
 
     html = tmp_path / "r.html"
     assert cli("report", run, "--output", html, cwd=tmp_path).returncode == 0

@@ -168,7 +168,9 @@ class TestReadersBesideALiveWriter:
         capsys.readouterr()
         submitted = sum(e["event_type"] == "ORDER_SUBMITTED" for e in _cut_events(writer.run_dir))
         assert submitted > 0
-        assert f"trader_orders_placed_total {float(submitted)}\n" in prom.read_text("utf-8")
+        assert f'trader_orders_placed_total{{run_id="{_RUN_ID}"}} {float(submitted)}\n' in (
+            prom.read_text("utf-8")
+        )
         assert _files(writer.run_dir) == before, "a reader changed the run"
 
     def test_the_report_says_what_it_checked_of_a_live_run(self, writer: LiveWriter) -> None:

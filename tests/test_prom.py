@@ -44,6 +44,17 @@ def sample_values(text: str) -> dict[tuple[str, tuple], float]:
     }
 
 
+def run_values(text: str, run_id: str = "run-test-1") -> dict[tuple[str, tuple], float]:
+    """``sample_values``, every sample's ``run_id`` label checked and left out of its key."""
+    values = {}
+    for family in parser.text_string_to_metric_families(text):
+        for sample in family.samples:
+            labels = dict(sample.labels)
+            assert labels.pop("run_id", None) == run_id, (sample.name, sample.labels)
+            values[(sample.name, tuple(sorted(labels.items())))] = sample.value
+    return values
+
+
 def scrape(app) -> tuple[str, bytes]:
     environ: dict = {}
     wsgiref.util.setup_testing_defaults(environ)
@@ -90,7 +101,7 @@ class TestRenderTextfile:
 
     def test_values_follow_events(self, run):
         """Counters and gauges equal what the factory run did."""
-        values = sample_values(render_textfile(run))
+        values = run_values(render_textfile(run))
 
         assert values[("trader_signals_total", ())] == 4
         assert values[("trader_decisions_total", ())] == 4
@@ -122,7 +133,7 @@ class TestRenderTextfile:
         """A run without timings.json has empty histograms."""
         run = build_run(tmp_path / "r", timings=False)
 
-        values = sample_values(render_textfile(run))
+        values = run_values(render_textfile(run))
 
         assert values[("trader_order_latency_seconds_count", ())] == 0
         assert values[("trader_order_latency_seconds_sum", ())] == 0
@@ -141,7 +152,7 @@ class TestRenderTextfile:
         """Whatever timings.json holds, only finite non-negative numbers are observed."""
         (run / "timings.json").write_bytes(content)
 
-        values = sample_values(render_textfile(run))
+        values = run_values(render_textfile(run))
 
         assert values[("trader_order_latency_seconds_count", ())] == (1 if b"4]" in content else 0)
 
@@ -159,14 +170,14 @@ class TestRenderTextfile:
         hostile = 'evil"\\\n<b>'
         run = build_run(tmp_path / "r", strategy_id=hostile)
 
-        values = sample_values(render_textfile(run))
+        values = run_values(render_textfile(run))
 
         info = [labels for name, labels in values if name == "trader_run_info"]
         assert dict(info[0])["strategy_id"] == hostile
 
     def test_missing_run(self, tmp_path):
         """A directory without artifacts renders zeros instead of failing."""
-        values = sample_values(render_textfile(tmp_path))
+        values = run_values(render_textfile(tmp_path), tmp_path.name)
 
         assert values[("trader_equity", ())] == 0
         assert values[("trader_signals_total", ())] == 0
@@ -177,7 +188,7 @@ class TestRenderTextfile:
         path = run / "events.jsonl"
         path.write_bytes(path.read_bytes() + b"\x00garbage\n[]\n")
 
-        assert sample_values(render_textfile(run))[("trader_signals_total", ())] == 4
+        assert run_values(render_textfile(run))[("trader_signals_total", ())] == 4
 
 
 class TestDecisions:
@@ -207,7 +218,7 @@ class TestDecisions:
         assert len(placed) == 4, placed  # the entry, its two legs, the wind-down's flatten
         assert placed[-1] == "flatten"
         assert sum(e["event_type"] == "RISK_REJECTED" for e in events) == 1
-        values = sample_values(render_textfile(tmp_path / "dec"))
+        values = run_values(render_textfile(tmp_path / "dec"), "dec")
 
         assert values[("trader_signals_total", ())] == 2
         assert values[("trader_decisions_total", ())] == 2  # the entry, and the blocked intent
@@ -261,7 +272,7 @@ class TestCrashAndResume:
         assert 0 < kept < written  # steps 31 to 34 signalled after the checkpoint at 30
 
         def signals_and_verdict() -> tuple[float, str]:
-            values = sample_values(render_textfile(run))
+            values = run_values(render_textfile(run), "cr")
             verdicts = [
                 dict(labels)["verdict"]
                 for (name, labels), value in values.items()
@@ -313,7 +324,7 @@ class TestLongRuns:
         """Every line of a long file is counted, to the last."""
         run = grown_run(tmp_path / "grown", 10, kind=b'"SIGNAL"')
 
-        assert sample_values(render_textfile(run))[("trader_signals_total", ())] == 4 + 10
+        assert run_values(render_textfile(run))[("trader_signals_total", ())] == 4 + 10
 
     @given(data=st.data())
     def test_iter_records_is_read_records(self, tmp_path_factory, data):
@@ -383,7 +394,7 @@ class TestExporter:
         status, body = scrape(make_exporter(run))
 
         assert status.startswith("200")
-        assert b"trader_equity 10001.81" in body
+        assert b'trader_equity{run_id="run-test-1"} 10001.81' in body
 
     @pytest.mark.broken_run("it appends events after the stop to mimic a live run")
     def test_reads_at_each_scrape(self, run):
@@ -404,14 +415,14 @@ class TestExporter:
         path = run / "events.jsonl"
         path.write_bytes(path.read_bytes() + canonical(event) + b"\n")
 
-        assert b"trader_signals_total 5.0" in scrape(app)[1]
+        assert b'trader_signals_total{run_id="run-test-1"} 5.0' in scrape(app)[1]
 
     def test_given_registry(self, run):
         """A registry built by the caller is served as it is."""
         status, body = scrape(make_exporter(make_registry(run)))
 
         assert status.startswith("200")
-        assert b"trader_signals_total 4.0" in body
+        assert b'trader_signals_total{run_id="run-test-1"} 4.0' in body
 
 
 class TestMissingExtra:
@@ -425,6 +436,64 @@ class TestMissingExtra:
             render_textfile(run)
         with pytest.raises(MissingExtra):
             make_exporter(run)
+
+
+def collected(directory) -> str:
+    """What node_exporter's textfile collector serves for ``directory``'s ``*.prom`` files.
+
+    It parses every file and merges the families of one name (their HELP and TYPE must
+    agree), and a series two files both give fails the whole scrape; so does this.
+    """
+    from prometheus_client import CollectorRegistry, generate_latest
+    from prometheus_client.metrics_core import Metric
+
+    merged: dict[str, Metric] = {}
+    seen: set[tuple[str, tuple]] = set()
+    for path in sorted(directory.glob("*.prom")):
+        for family in parser.text_string_to_metric_families(path.read_text("utf-8")):
+            into = merged.setdefault(
+                family.name, Metric(family.name, family.documentation, family.type)
+            )
+            assert (into.documentation, into.type) == (family.documentation, family.type)
+            for sample in family.samples:
+                key = (sample.name, tuple(sorted(sample.labels.items())))
+                assert key not in seen, f"{path.name}: {key} was collected before"
+                seen.add(key)
+                into.samples.append(sample)
+
+    class Merged:
+        def collect(self):
+            return list(merged.values())
+
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(Merged())
+    return generate_latest(registry).decode("utf-8")
+
+
+class TestOneCollectorDirectory:
+    """Runs' textfiles share one node_exporter textfile directory."""
+
+    def test_every_series_names_its_run(self, tmp_path):
+        """Bug: only trader_run_info had a run_id label, so two runs' textfiles in one
+        collector directory gave the same series (`trader_signals_total 4.0` twice) and
+        the collector failed the scrape. Every series now carries `run_id`."""
+        directory = tmp_path / "textfile"
+        directory.mkdir()
+        for run_id in ("a1", "a2"):
+            run = build_run(tmp_path / run_id, run_id=run_id)
+            write_textfile(run, directory / f"{run_id}.prom")
+            for family in parser.text_string_to_metric_families(
+                (directory / f"{run_id}.prom").read_text("utf-8")
+            ):
+                for sample in family.samples:
+                    assert sample.labels.get("run_id") == run_id, sample
+
+        text = collected(directory)
+
+        values = sample_values(text)
+        assert values[("trader_signals_total", (("run_id", "a1"),))] == 4
+        assert values[("trader_signals_total", (("run_id", "a2"),))] == 4
+        assert text.count("# HELP trader_signals_total ") == 1
 
 
 @pytest.mark.promtool
@@ -451,3 +520,25 @@ class TestPromtool:
             )
 
             assert result.returncode == 0, result.stdout + result.stderr
+
+    def test_check_metrics_of_runs_in_one_collector_directory(self, tmp_path):
+        """What the collector serves for two runs' textfiles passes `promtool check metrics`."""
+        promtool = shutil.which("promtool")
+        if promtool is None:
+            pytest.skip("promtool is not on PATH (run .ci/setup_promtool.sh to install it)")
+        directory = tmp_path / "textfile"
+        directory.mkdir()
+        for run_id, scenario in (("a1", "completed"), ("a2", "fault")):
+            run = build_run(tmp_path / run_id, run_id=run_id, scenario=scenario)
+            write_textfile(run, directory / f"{run_id}.prom")
+
+        result = subprocess.run(
+            [promtool, "check", "metrics"],
+            input=collected(directory),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+        assert result.returncode == 0, result.stdout + result.stderr

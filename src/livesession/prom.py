@@ -15,8 +15,8 @@ Metrics (all names start with ``trader_``):
 ``trader_decisions_total``         counter    the strategy's intents decided (below)
 ``trader_orders_placed_total``     counter    ORDER_SUBMITTED events
 ``trader_orders_filled_total``     counter    ORDER_FILLED events (orders filled in full)
-``trader_risk_blocks_total``       counter    RISK_REJECTED events, label ``rule``
-``trader_retries_total``           counter    ``*_RETRIED`` events, label ``kind``
+``trader_risk_blocks_total``       counter    RISK_REJECTED events, label ``rule`` (too)
+``trader_retries_total``           counter    ``*_RETRIED`` events, label ``kind`` (too)
 ``trader_positions_open``          gauge      symbols with a non-zero position
 ``trader_portfolio_heat``          gauge      gross exposure at the last close / equity
 ``trader_daily_pnl``               gauge      equity change since the sim day's first record
@@ -38,6 +38,11 @@ for both); ``trader_run_verdict`` tells them apart (``running``, ``crashed``,
 its ``signal_id``: the orders the session places itself (a filled entry's protective legs,
 the flatten orders of a stop or the kill switch) are not decisions. A run recorded before
 the causal links (0.2) has no ``signal_id``, and counts none.
+
+Every series carries the label ``run_id`` (the run's, from its records; the directory's
+name for a directory that holds none), so that the textfiles of several runs can share one
+node_exporter textfile directory: the collector merges their families, and a series two
+files gave alike would fail its scrape. RUNBOOK.md "Metrics for Prometheus" documents them.
 
 ``trader_retries_total``'s ``kind`` is ``sink_write`` for sink retries and the broker
 operation (``submit``, ``lookup``) for ``BROKER_CALL_RETRIED``.
@@ -194,11 +199,15 @@ class _RunCollector:
 
         cut, self.live = _where_to_stop(self.run_dir)
         run = _RunView(self.run_dir, cut)
-        yield InfoMetricFamily("trader_run", "The run these metrics describe.", value=run.info())
-        yield _verdict(self.run_dir)
+        info = run.info(self.run_dir.name)
+        run_id = info["run_id"]  # on every series: runs' textfiles share one collector
+        yield InfoMetricFamily("trader_run", "The run these metrics describe.", value=info)
+        yield _verdict(self.run_dir, run_id)
         for name, documentation, event_types in _COUNTERS:
             value = sum(run.kinds[event_type] for event_type in event_types)
-            yield CounterMetricFamily(name, documentation, value=value)
+            family = CounterMetricFamily(name, documentation, labels=["run_id"])
+            family.add_metric([run_id], value)
+            yield family
         for name, documentation, label, counts in (
             (
                 "trader_risk_blocks_total",
@@ -208,9 +217,9 @@ class _RunCollector:
             ),
             ("trader_retries_total", "Retried operations.", "kind", run.retries),
         ):
-            family = CounterMetricFamily(name, documentation, labels=[label])
+            family = CounterMetricFamily(name, documentation, labels=["run_id", label])
             for label_value, count in sorted(counts.items()):
-                family.add_metric([label_value], count)
+                family.add_metric([run_id, label_value], count)
             yield family
         equity, daily_pnl = run.equity()
         gauges = {
@@ -220,10 +229,12 @@ class _RunCollector:
             "trader_equity": equity,
         }
         for name, documentation in _GAUGES:
-            yield GaugeMetricFamily(name, documentation, value=gauges[name])
+            gauge = GaugeMetricFamily(name, documentation, labels=["run_id"])
+            gauge.add_metric([run_id], gauges[name])
+            yield gauge
         timings = _read_timings(self.run_dir / names.TIMINGS)
         for name, key, documentation in _HISTOGRAMS:
-            yield _histogram(name, documentation, timings.get(key, []))
+            yield _histogram(name, documentation, run_id, timings.get(key, []))
 
 
 def _where_to_stop(run_dir: Path) -> tuple[RunCut | None, str]:
@@ -246,7 +257,7 @@ def _where_to_stop(run_dir: Path) -> tuple[RunCut | None, str]:
     )
 
 
-def _verdict(run_dir: Path) -> Metric:
+def _verdict(run_dir: Path, run_id: str) -> Metric:
     """``trader_run_verdict``: 1 for the run's ``livesession status`` verdict, 0 for the rest.
 
     One series per verdict, always all of them, so that an alert rule can say
@@ -260,14 +271,14 @@ def _verdict(run_dir: Path) -> Metric:
     family = GaugeMetricFamily(
         "trader_run_verdict",
         "Where the run stands, as livesession status says: 1 for its verdict, 0 for the others.",
-        labels=["verdict"],
+        labels=["run_id", "verdict"],
     )
     for each in Verdict:
-        family.add_metric([each.label], 1.0 if each is verdict else 0.0)
+        family.add_metric([run_id, each.label], 1.0 if each is verdict else 0.0)
     return family
 
 
-def _histogram(name: str, documentation: str, values_ms: list[float]) -> Metric:
+def _histogram(name: str, documentation: str, run_id: str, values_ms: list[float]) -> Metric:
     from prometheus_client.core import HistogramMetricFamily  # noqa: PLC0415 - optional extra
 
     seconds = [value / 1000 for value in values_ms]
@@ -276,9 +287,8 @@ def _histogram(name: str, documentation: str, values_ms: list[float]) -> Metric:
         for bound in LATENCY_BUCKETS_SECONDS
     ]
     buckets.append(("+Inf", float(len(seconds))))
-    family: Metric = HistogramMetricFamily(
-        name, documentation, buckets=buckets, sum_value=math.fsum(seconds)
-    )
+    family = HistogramMetricFamily(name, documentation, labels=["run_id"])
+    family.add_metric([run_id], buckets, sum_value=math.fsum(seconds))
     return family
 
 
@@ -353,10 +363,11 @@ class _RunView:
             if close is not None:
                 self.closes[str(fields.get("symbol"))] = close
 
-    def info(self) -> dict[str, str]:
+    def info(self, directory: str) -> dict[str, str]:
+        """``trader_run_info``'s labels; ``run_id`` the directory's name when no record has it."""
         first = self._first or {}
         return {
-            "run_id": str(first.get("run_id", "")),
+            "run_id": str(first.get("run_id") or directory),
             "strategy_id": str(first.get("strategy_id", "")),
             "status": str(self._status or "INIT"),
         }
