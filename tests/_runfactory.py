@@ -21,6 +21,7 @@ import orjson
 if TYPE_CHECKING:
     from pathlib import Path
 
+from livesession._artifacts.timings import STEP_BUCKETS_SECONDS
 from livesession._domain.ids import client_order_id, stable_id
 from livesession._domain.lifecycle import STATUS_BY_STATE, TRANSITIONS, SessionState, Trigger
 
@@ -71,10 +72,8 @@ class RunBuilder:
         self.rejects: dict[str, int] = {}
         self.intents = 0
         self.trades = 0
-        self.timings: dict[str, list[int | float]] = {
-            "tick_to_decision_ms": [],
-            "order_latency_ms": [],
-        }
+        self.step_ms: list[float] = []
+        """Each step's wall time, for timings.json's step_duration histogram."""
 
     # the book
 
@@ -199,7 +198,7 @@ class RunBuilder:
                 "volume": "12.500",
             },
         )
-        self.timings["tick_to_decision_ms"].append(0.4 + (self.step % 5) / 10)
+        self.step_ms.append(0.4 + (self.step % 5) / 10)
 
     def order(self, side: str, quantity: str) -> str:
         self.intents += 1
@@ -223,7 +222,6 @@ class RunBuilder:
                 "order_event_id": self.order_events[coid],
             },
         )
-        self.timings["order_latency_ms"].append(3 + self.intents)
         return coid
 
     def fill(
@@ -348,7 +346,14 @@ class RunBuilder:
         (run_dir / "audit.jsonl").write_bytes(b"".join(line + b"\n" for line in audit_lines))
         (run_dir / "metrics.json").write_bytes(orjson.dumps(metrics, option=option) + b"\n")
         if timings:
-            (run_dir / "timings.json").write_bytes(orjson.dumps(self.timings))
+            seconds = [ms / 1000 for ms in self.step_ms]
+            histogram = {
+                "buckets_s": list(STEP_BUCKETS_SECONDS),
+                "counts": [sum(s <= bound for s in seconds) for bound in STEP_BUCKETS_SECONDS],
+                "count": len(seconds),
+                "sum_s": sum(seconds),
+            }
+            (run_dir / "timings.json").write_bytes(orjson.dumps({"step_duration": histogram}))
         return run_dir
 
 

@@ -95,8 +95,7 @@ class TestRenderTextfile:
             "trader_portfolio_heat",
             "trader_daily_pnl",
             "trader_equity",
-            "trader_tick_to_decision_seconds",
-            "trader_order_latency_seconds",
+            "trader_step_duration_seconds",
         }
 
     def test_values_follow_events(self, run):
@@ -113,8 +112,9 @@ class TestRenderTextfile:
         assert values[("trader_equity", ())] == pytest.approx(10001.81)
         assert values[("trader_daily_pnl", ())] == pytest.approx(1.81)
         assert 0 < values[("trader_portfolio_heat", ())] < 1
-        assert values[("trader_tick_to_decision_seconds_count", ())] == 12
-        assert values[("trader_order_latency_seconds_count", ())] == 3
+        assert values[("trader_step_duration_seconds_count", ())] == 12
+        assert values[("trader_step_duration_seconds_bucket", (("le", "0.0005"),))] == 5
+        assert values[("trader_step_duration_seconds_sum", ())] == pytest.approx(0.0071)
 
     def test_run_info(self, run):
         """The info metric names the run, strategy and status."""
@@ -130,31 +130,69 @@ class TestRenderTextfile:
         assert render_textfile(run) == render_textfile(str(run))
 
     def test_without_timings(self, tmp_path):
-        """A run without timings.json has empty histograms."""
+        """A run without timings.json has an empty histogram."""
         run = build_run(tmp_path / "r", timings=False)
 
         values = run_values(render_textfile(run))
 
-        assert values[("trader_order_latency_seconds_count", ())] == 0
-        assert values[("trader_order_latency_seconds_sum", ())] == 0
+        assert values[("trader_step_duration_seconds_count", ())] == 0
+        assert values[("trader_step_duration_seconds_sum", ())] == 0
 
     @pytest.mark.parametrize(
-        "content",
+        ("content", "count"),
         [
-            b"",
-            b"not json",
-            b"[1, 2]",
-            b'{"order_latency_ms": "x"}',
-            b'{"order_latency_ms": [true, -1, "2", null, 4]}',
+            (b"", 0),
+            (b"not json", 0),
+            (b"[1, 2]", 0),
+            (b'{"step_duration": "x"}', 0),
+            (b'{"step_duration": {"buckets_s": [0.1, 1], "counts": [1, 2], "count": 3}}', 0),
+            (
+                b'{"step_duration": {"buckets_s": [0.1, 1], "counts": [1], "count": 3, "sum_s": 1}}',
+                0,
+            ),
+            (
+                b'{"step_duration": {"buckets_s": [1, 0.1], "counts": [1, 2], "count": 3, "sum_s": 1}}',
+                0,
+            ),
+            (
+                b'{"step_duration": {"buckets_s": [0.1, 1], "counts": [2, 1], "count": 3, "sum_s": 1}}',
+                0,
+            ),
+            (
+                b'{"step_duration": {"buckets_s": [0.1, 1], "counts": [1, 4], "count": 3, "sum_s": 1}}',
+                0,
+            ),
+            (
+                b'{"step_duration": {"buckets_s": [0.1, 1], "counts": [true, 2], "count": 3, "sum_s": 1}}',
+                0,
+            ),
+            (
+                b'{"step_duration": {"buckets_s": [0.1, 1], "counts": [1, 2], "count": 3, "sum_s": -1}}',
+                0,
+            ),
+            (
+                b'{"step_duration": {"buckets_s": [0.1, 1], "counts": [1, 2.5], "count": 3, "sum_s": 1}}',
+                0,
+            ),
+            (
+                b'{"step_duration": {"buckets_s": [0.1, 1], "counts": [1, 2], "count": 1e400, "sum_s": 1}}',
+                0,
+            ),
+            (
+                b'{"step_duration": {"buckets_s": [0.1, 1], "counts": [1, 2], "count": 3, "sum_s": 1.5}}',
+                3,
+            ),
         ],
     )
-    def test_bad_timings(self, run, content):
-        """Whatever timings.json holds, only finite non-negative numbers are observed."""
+    def test_bad_timings(self, run, content, count):
+        """Whatever timings.json holds, only a histogram of whole counts rising with its
+        rising bounds is observed; anything else is an empty one."""
         (run / "timings.json").write_bytes(content)
 
         values = run_values(render_textfile(run))
 
-        assert values[("trader_order_latency_seconds_count", ())] == (1 if b"4]" in content else 0)
+        assert values[("trader_step_duration_seconds_count", ())] == count
+        assert values[("trader_step_duration_seconds_sum", ())] == (1.5 if count else 0)
 
     def test_global_registry_untouched(self, run):
         """Rendering never registers anything in prometheus_client's global registry."""

@@ -5,8 +5,9 @@ from __future__ import annotations
 import time
 
 import orjson
+import pytest
 
-from livesession._artifacts.timings import StepTimer
+from livesession._artifacts.timings import STEP_BUCKETS_SECONDS, StepTimer
 
 
 class TestStepTimer:
@@ -23,16 +24,65 @@ class TestStepTimer:
                 assert set(orjson.loads(line)) >= {"steps", "wall_s", "p50_ms", "p99_ms"}
 
     def test_timings_json_is_bounded(self, tmp_path):
-        """timings.json keeps only the last `window` step latencies, and counts them all."""
-        timer = StepTimer(tmp_path, every_steps=10_000, window=25)
-        for done in range(1, 101):
+        """timings.json's size does not grow with the steps: percentiles of the last
+        `window` steps, and a histogram of a fixed number of buckets that counts them all."""
+        sizes = []
+        for steps in (100, 1000):
+            timer = StepTimer(tmp_path, every_steps=10_000, window=25)
+            for done in range(1, steps + 1):
+                timer.on_step(done)
+            timings = timer.finish(steps=steps, events=150)
+            on_disk = orjson.loads((tmp_path / "timings.json").read_bytes())
+            assert on_disk == timings
+            assert timings["step_latency"]["steps_measured"] == steps
+            assert timings["step_duration"]["count"] == steps
+            assert len(timings["step_duration"]["counts"]) == len(STEP_BUCKETS_SECONDS)
+            assert timings["steps"] == steps
+            sizes.append(len(orjson.dumps(timings["step_duration"]["counts"])))
+        assert sizes[1] <= sizes[0] + len(STEP_BUCKETS_SECONDS)  # a digit more per count
+
+    def test_the_step_histogram_counts_every_step(self, tmp_path, monkeypatch):
+        """Bug: prom's histogram came from the last 10,000 step latencies timings.json
+        kept, so a 12,000-step run gave `_count 10000` (and the sum of those only); it was
+        named tick_to_decision, though it timed whole steps, and an order-latency histogram
+        beside it was always empty. One histogram, trader_step_duration_seconds, now
+        counts every step in cumulative buckets, and no metric claims an order latency."""
+        pytest.importorskip("prometheus_client")
+        from prometheus_client.parser import text_string_to_metric_families
+
+        from livesession.prom import render_textfile
+
+        latencies_ms = [0.3, 3.0] * 6_000  # 12,000 steps
+        moments = [0]
+        for ms in latencies_ms:
+            moments.append(moments[-1] + round(ms * 1_000_000))
+        ticks = iter(moments)
+        monkeypatch.setattr(time, "perf_counter_ns", lambda: next(ticks))
+        timer = StepTimer(tmp_path, every_steps=100_000)
+        for done in range(1, len(latencies_ms) + 1):
             timer.on_step(done)
-        timings = timer.finish(steps=100, events=150)
-        on_disk = orjson.loads((tmp_path / "timings.json").read_bytes())
-        assert on_disk == timings
-        assert len(timings["tick_to_decision_ms"]) == 25
-        assert timings["step_latency"]["steps_measured"] == 100
-        assert timings["steps"] == 100
+        monkeypatch.undo()
+        timer.finish(steps=12_000, events=12_000)
+
+        samples = {
+            (sample.name, sample.labels.get("le")): sample.value
+            for family in text_string_to_metric_families(render_textfile(tmp_path))
+            for sample in family.samples
+            if family.name.endswith("_seconds")
+        }
+
+        assert samples[("trader_step_duration_seconds_count", None)] == 12_000
+        assert samples[("trader_step_duration_seconds_sum", None)] == pytest.approx(19.8)
+        assert samples[("trader_step_duration_seconds_bucket", "0.00025")] == 0
+        assert samples[("trader_step_duration_seconds_bucket", "0.0005")] == 6_000
+        assert samples[("trader_step_duration_seconds_bucket", "0.0025")] == 6_000
+        assert samples[("trader_step_duration_seconds_bucket", "0.005")] == 12_000
+        assert samples[("trader_step_duration_seconds_bucket", "+Inf")] == 12_000
+        assert {name for name, _le in samples} == {
+            "trader_step_duration_seconds_bucket",
+            "trader_step_duration_seconds_count",
+            "trader_step_duration_seconds_sum",
+        }
 
     def test_each_ndjson_row_describes_the_steps_since_the_row_before(self, tmp_path, monkeypatch):
         """Rows are a time series: a slow stretch shows in its own row, not in the next."""

@@ -2,7 +2,7 @@
 
 Everything here reads the run directory: counters come from ``events.jsonl``, the book
 (equity, positions) from the latest state snapshot or event that carries it, and the
-latency histograms from the optional, wall-clock ``timings.json``. Nothing touches the
+step-duration histogram from the optional, wall-clock ``timings.json``. Nothing touches the
 global ``prometheus_client`` registry: each call builds its own ``CollectorRegistry``.
 
 ``prometheus_client`` is the optional extra ``livesession[observability]``; without it
@@ -21,8 +21,7 @@ Metrics (all names start with ``trader_``):
 ``trader_portfolio_heat``          gauge      gross exposure at the last close / equity
 ``trader_daily_pnl``               gauge      equity change since the sim day's first record
 ``trader_equity``                  gauge      latest equity
-``trader_tick_to_decision_seconds``  histogram  from ``timings.json`` ``tick_to_decision_ms``
-``trader_order_latency_seconds``   histogram  from ``timings.json`` ``order_latency_ms``
+``trader_step_duration_seconds``   histogram  from ``timings.json`` ``step_duration``
 ``trader_run_info``                info       labels ``run_id``, ``strategy_id``, ``status``
 ``trader_run_verdict``             gauge      label ``verdict``: 1 for ``livesession status``'s
 =================================  =========  =============================================
@@ -47,12 +46,20 @@ files gave alike would fail its scrape. RUNBOOK.md "Metrics for Prometheus" docu
 ``trader_retries_total``'s ``kind`` is ``sink_write`` for sink retries and the broker
 operation (``submit``, ``lookup``) for ``BROKER_CALL_RETRIED``.
 
-The histograms are in seconds, not milliseconds: ``promtool check metrics`` refuses
+``trader_step_duration_seconds`` is the wall time of every step (the next bar, the
+strategy, the rails, the orders and the records together; nothing of it on its own) that
+the CLI process which wrote ``timings.json`` ran: it is written when a ``dryrun`` or
+``resume`` ends its run, so a run no process has ended yet (live, crashed) has an empty
+histogram, and a resumed run counts the steps of the resume that ended it. No order
+latency is measured, so no metric claims one.
+
+The histogram is in seconds, not milliseconds: ``promtool check metrics`` refuses
 abbreviated and non-base units in metric names.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections import Counter
 from decimal import Decimal
@@ -67,6 +74,7 @@ from ._artifacts.runread import (
     read_json_object,
     replay_fills,
 )
+from ._artifacts.timings import STEP_BUCKETS_SECONDS
 from ._rundir.livecut import crashed_cut, live_cut
 from ._support.fsutil import atomic_write_bytes
 from ._support.optional import import_optional
@@ -87,11 +95,11 @@ __all__ = [
     "write_textfile",
 ]
 
-#: Histogram bucket bounds (seconds) for both latency histograms.
-LATENCY_BUCKETS_SECONDS: Final = (
-    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
-)  # fmt: skip
+#: Histogram bucket bounds (seconds) of ``trader_step_duration_seconds`` (``StepTimer``'s).
+LATENCY_BUCKETS_SECONDS: Final = STEP_BUCKETS_SECONDS
 _DAY_NS: Final = 86_400 * 10**9
+_EXACT: Final = 2**53
+"""The largest count or bound ``timings.json`` is taken with (a float holds it exactly)."""
 _DECIDED: Final = "decided"
 """What ``_RunView.kinds`` counts the strategy's decisions under (not an event type)."""
 _OUTCOMES: Final = frozenset({"ORDER_SUBMITTED", "ORDER_REJECTED", "RISK_REJECTED"})
@@ -116,9 +124,9 @@ _GAUGES: Final = (
     ("trader_daily_pnl", "Equity change since the first record of the simulated day."),
     ("trader_equity", "Latest equity of the session."),
 )
-_HISTOGRAMS: Final = (
-    ("trader_tick_to_decision_seconds", "tick_to_decision_ms", "Wall time from bar to decision."),
-    ("trader_order_latency_seconds", "order_latency_ms", "Wall time from submit to broker ack."),
+_STEP_DURATION: Final = (
+    "Wall time of the session's steps (the next bar, the strategy's decision, its orders "
+    "and records together), as the CLI process that ran them measured them."
 )
 
 
@@ -232,9 +240,7 @@ class _RunCollector:
             gauge = GaugeMetricFamily(name, documentation, labels=["run_id"])
             gauge.add_metric([run_id], gauges[name])
             yield gauge
-        timings = _read_timings(self.run_dir / names.TIMINGS)
-        for name, key, documentation in _HISTOGRAMS:
-            yield _histogram(name, documentation, run_id, timings.get(key, []))
+        yield _histogram(run_id, read_json_object(self.run_dir / names.TIMINGS))
 
 
 def _where_to_stop(run_dir: Path) -> tuple[RunCut | None, str]:
@@ -278,34 +284,61 @@ def _verdict(run_dir: Path, run_id: str) -> Metric:
     return family
 
 
-def _histogram(name: str, documentation: str, run_id: str, values_ms: list[float]) -> Metric:
+def _histogram(run_id: str, timings: dict[str, Any]) -> Metric:
+    """``trader_step_duration_seconds`` from ``timings.json``'s ``step_duration``.
+
+    Empty (every count 0) without one, or with one that is not a histogram of whole
+    counts growing with its bounds: ``timings.json`` is a measurement, read leniently.
+    """
     from prometheus_client.core import HistogramMetricFamily  # noqa: PLC0415 - optional extra
 
-    seconds = [value / 1000 for value in values_ms]
-    buckets: list[tuple[str, float]] = [
-        (repr(bound), float(sum(1 for s in seconds if s <= bound)))
-        for bound in LATENCY_BUCKETS_SECONDS
-    ]
-    buckets.append(("+Inf", float(len(seconds))))
-    family = HistogramMetricFamily(name, documentation, labels=["run_id"])
-    family.add_metric([run_id], buckets, sum_value=math.fsum(seconds))
+    found = _step_duration(timings.get("step_duration"))
+    bounds, counts, count, total = found or (
+        STEP_BUCKETS_SECONDS,
+        [0] * len(STEP_BUCKETS_SECONDS),
+        0,
+        0.0,
+    )
+    buckets = [(repr(float(bound)), float(n)) for bound, n in zip(bounds, counts, strict=True)]
+    buckets.append(("+Inf", float(count)))
+    family = HistogramMetricFamily(
+        "trader_step_duration_seconds", _STEP_DURATION, labels=["run_id"]
+    )
+    family.add_metric([run_id], buckets, sum_value=total)
     return family
 
 
-def _read_timings(path: Path) -> dict[str, list[float]]:
-    """Lists of finite, non-negative numbers by key; anything else in the file is ignored."""
-    result: dict[str, list[float]] = {}
-    for key, values in read_json_object(path).items():
-        if isinstance(values, list):
-            result[key] = [
-                float(v)
-                for v in values
-                if isinstance(v, (int, float))
-                and not isinstance(v, bool)
-                and math.isfinite(v)
-                and v >= 0
-            ]
-    return result
+def _step_duration(value: object) -> tuple[list[float], list[int], int, float] | None:
+    """``(bounds, cumulative counts, count, sum)`` of a well-formed histogram, else None."""
+    if not isinstance(value, dict):
+        return None
+    bounds, total = _numbers(value.get("buckets_s")), _numbers([value.get("sum_s")])
+    counts, count = (
+        _numbers(value.get("counts"), whole=True),
+        _numbers([value.get("count")], whole=True),
+    )
+    if not bounds or total is None or counts is None or count is None:
+        return None
+    cumulative = [0, *map(int, counts), int(count[0])]
+    wrong = len(counts) != len(bounds) or any(a >= b for a, b in itertools.pairwise([0, *bounds]))
+    if wrong or any(a > b for a, b in itertools.pairwise(cumulative)):
+        return None
+    return bounds, cumulative[1:-1], cumulative[-1], total[0]
+
+
+def _numbers(value: object, *, whole: bool = False) -> list[float] | None:
+    """``value`` as a list of finite, non-negative numbers (integers if ``whole``), or None."""
+    if not isinstance(value, list):
+        return None
+    found: list[float] = []
+    for item in value:
+        kinds = (int,) if whole else (int, float)
+        if isinstance(item, bool) or not isinstance(item, kinds):
+            return None
+        if not 0 <= item <= _EXACT:  # a NaN fails this too
+            return None
+        found.append(float(item))
+    return found
 
 
 class _RunView:

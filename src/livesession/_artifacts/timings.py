@@ -7,10 +7,18 @@ stay bounded on long runs: step latencies are kept for the last ``window`` steps
 Each ``metrics.ndjson`` row (one every ``every_steps`` steps) gives the percentiles of the
 steps since the row before (at most ``window`` of them); ``timings.json`` those of the
 last ``window`` steps, and the count, mean and maximum of every step.
+
+``timings.json``'s ``step_duration`` is a histogram of every step's wall time (``prom``'s
+``trader_step_duration_seconds``): a count per bucket of ``STEP_BUCKETS_SECONDS``, kept
+as the steps pass, so it covers every step in a fixed size however long the run (a window
+of samples would cover only its last ``window`` steps). A step's wall time is all of it:
+the feed's next bar (a live feed's wait for it too), the strategy, the rails, the orders
+and the records; no part of it is measured on its own.
 """
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import time
 from collections import deque
@@ -28,9 +36,14 @@ from . import names
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-__all__ = ["StepTimer"]
+__all__ = ["STEP_BUCKETS_SECONDS", "StepTimer"]
 
 _MS: Final = 1_000_000
+STEP_BUCKETS_SECONDS: Final = (
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+)  # fmt: skip
+"""The upper bounds (seconds) of ``step_duration``'s buckets; slower steps count in +Inf."""
+_BOUNDS_NS: Final = tuple(round(bound * 1e9) for bound in STEP_BUCKETS_SECONDS)
 
 
 def _latest(window: int) -> deque[int]:
@@ -53,6 +66,8 @@ class StepTimer:
     _count: int = attrs.field(init=False, default=0)
     _rowed: int = attrs.field(init=False, default=0)
     _max: int = attrs.field(init=False, default=0)
+    _buckets: list[int] = attrs.field(init=False, factory=lambda: [0] * (len(_BOUNDS_NS) + 1))
+    """Steps by the first bucket whose bound holds them (the last: beyond every bound)."""
     lost: str | None = attrs.field(init=False, default=None)
     """Why the wall-clock files stopped being written (a full disk), or None."""
 
@@ -70,6 +85,7 @@ class StepTimer:
         latency = now - self._last
         self._last = now
         self._window.append(latency)
+        self._buckets[bisect.bisect_left(_BOUNDS_NS, latency)] += 1
         self._count += 1
         self._max = max(self._max, latency)
         if done % self._every == 0 and self.lost is None:
@@ -131,8 +147,7 @@ class StepTimer:
             "steps_per_s": round(steps / wall_s, 1) if wall_s else None,
             "events_per_s": round(events / wall_s, 1) if wall_s else None,
             "step_latency": self._summary(list(self._window)),
-            "tick_to_decision_ms": [round(ns / _MS, 4) for ns in self._window],
-            "order_latency_ms": [],
+            "step_duration": self._histogram(),
         }
         self._side_file(
             lambda: atomic_write_bytes(
@@ -142,6 +157,16 @@ class StepTimer:
             )
         )
         return timings
+
+    def _histogram(self) -> dict[str, Any]:
+        """Every step's wall time: the cumulative count at each bound, the count and the sum."""
+        cumulative = list(itertools.accumulate(self._buckets[:-1]))
+        return {
+            "buckets_s": list(STEP_BUCKETS_SECONDS),
+            "counts": cumulative,
+            "count": self._count,
+            "sum_s": round((self._last - self._started) / 1e9, 9) if self._count else 0.0,
+        }
 
     def _side_file(self, write: Callable[[], None]) -> None:
         """``write()`` one of the wall-clock files; a refusal stops them, never the run.
