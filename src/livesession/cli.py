@@ -210,8 +210,8 @@ def _add_live_run_commands(sub: Any) -> None:
         "where a run stands, for a supervisor (never disturbs a live writer)",
         "Say where RUN_DIR stands: state, status, steps, heartbeat, writer, "
         "lease holder, open orders and position. Never takes the run's lock. Exit codes: "
-        "0 completed, 2 not a run, 3 rejected, 4 failed, 5 needs an operator, 6 crashed "
-        "(resumable), 7 running.",
+        "0 completed, 2 not a run (or a file of it cannot be read), 3 rejected, 4 failed, "
+        "5 needs an operator, 6 crashed (resumable), 7 running.",
         cmd_status,
     )
     sta.add_argument("--json", action="store_true", help="print exactly one JSON object")

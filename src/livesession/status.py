@@ -34,6 +34,11 @@ needs_operator     5     a person must look: live or sealed in ERROR_REQUIRES_OP
 crashed            6     no process writes it and it is not sealed: resume it
 running            7     a process holds its writer lock
 =================  ====  ==========================================================
+
+A file of the run that is there but that the system will not let status read (no
+permission, no file descriptor left) gets no verdict: its ``OSError`` propagates, naming
+the file, and the CLI says so in one line, exit 2. Judged from what could be read, a clean
+sealed run was ``needs_operator`` with a seal "not borne out", a tampering claim.
 """
 
 from __future__ import annotations
@@ -350,6 +355,10 @@ def run_status(run_dir: Path, *, now: dt.datetime | None = None) -> RunStatus:
     """Where the run in ``run_dir`` stands. Never raises for a bad path (``not_a_run``).
 
     ``now`` is the wall time the heartbeat's age is measured against (default: now).
+
+    Raises:
+        OSError: the system refused to read a file of the run (``raise_if_refused``), named
+            as the error's ``filename``: no verdict is drawn from a file that was not read.
     """
     now = now or _clock.SystemClock().now()
     problem = _is_run(run_dir)
@@ -417,6 +426,7 @@ def list_runs(out_dir: Path, *, now: dt.datetime | None = None) -> list[RunStatu
 
     Raises:
         RunDirectoryError: ``out_dir`` is missing, not a directory, or a run itself.
+        OSError: the system refused to read a file of one of the runs (``run_status``).
     """
     if not out_dir.is_dir():
         raise RunDirectoryError(f"{out_dir} is not a directory of runs")

@@ -3,7 +3,10 @@
 A summary must render even a run that is incomplete or broken, so nothing here raises on
 bad content: a missing file reads as empty, a line that is not a JSON object is skipped, a
 number that is not a finite decimal is ``None``. Only ``require_run`` refuses anything: a
-path that is not a run at all. Whether a run is intact is the verifier's question
+path that is not a run at all. A file that is there but that the host will not let it read
+(no permission, no file descriptor left, an I/O error) is no content at all: it raises the
+``OSError``, naming the file (``_support.fsutil.raise_if_refused``), since a summary that
+read it as empty would call a good run broken. Whether a run is intact is the verifier's question
 (``livesession.verify``), which reads the files its own, strict way on purpose and does not
 use this module.
 
@@ -21,6 +24,7 @@ import orjson
 
 from .._domain.model import FILL_EVENT_TYPES
 from .._exceptions import RunDirectoryError
+from .._support.fsutil import raise_if_refused
 from . import names
 
 if TYPE_CHECKING:
@@ -118,8 +122,11 @@ def killed_while_starting(path: Path) -> bool:
 def last_whole_line(path: Path) -> dict[str, Any] | None:
     """The last whole line of a JSON Lines file that is a JSON object (read from its end).
 
-    None when there is none, or the file cannot be read. Reads only the last ``_TAIL_BYTES``
+    None when there is none, or the file is missing. Reads only the last ``_TAIL_BYTES``
     (more only for a longer line): a supervisor polls a live run's ends with it.
+
+    Raises:
+        OSError: the host refused to read the file (``raise_if_refused``).
     """
     try:
         with path.open("rb") as f:
@@ -130,7 +137,8 @@ def last_whole_line(path: Path) -> dict[str, Any] | None:
             if start and tail.count(b"\n") < 2:  # noqa: PLR2004 - a line longer than the tail
                 f.seek(0)
                 tail = f.read()
-    except OSError:
+    except OSError as exc:
+        raise_if_refused(exc, path)
         return None
     for line in reversed(tail.split(b"\n")[:-1]):  # what follows the last \n is not whole
         try:
@@ -153,8 +161,11 @@ def newest_event(
     (a checkpoint's offset, say). The line the writer may still be appending is not read.
 
     Returns the event, or None, and whether everything from ``since`` was read: False when
-    the file cannot be read, or when ``budget`` bytes (default 64 MiB) held none of them (an
+    the file is missing, or when ``budget`` bytes (default 64 MiB) held none of them (an
     older one may).
+
+    Raises:
+        OSError: the host refused to read the file (``raise_if_refused``).
     """
     budget = _SCAN_BUDGET if budget is None else budget
     wanted = frozenset(event_types)
@@ -181,7 +192,8 @@ def newest_event(
                 found = _newest_in(block, patterns, wanted)
                 if found is not None:
                     return found, True
-    except OSError:
+    except OSError as exc:
+        raise_if_refused(exc, path)
         return None, False
     return None, True
 
@@ -280,10 +292,14 @@ def read_records(path: Path, cut: RunCut | None = None) -> list[dict[str, Any]]:
     Lenient on purpose (for reports and metrics of runs that may be incomplete); use
     ``verify_run`` to learn whether a run is intact. A missing file gives ``[]``. With a
     ``cut`` (a live run) only what its checkpoint covers is read.
+
+    Raises:
+        OSError: the host refused to read the file (``raise_if_refused``).
     """
     try:
         raw = read_bytes(path, cut)
-    except OSError:
+    except OSError as exc:
+        raise_if_refused(exc, path)
         return []
     return records_of(raw)
 
@@ -293,13 +309,17 @@ def iter_records(path: Path, cut: RunCut | None = None) -> Iterator[dict[str, An
 
     For the tools that summarise a long run in one pass (``prom`` beside a live run of a
     million steps): the same records as ``read_records`` (the same lines, up to the same
-    ``cut``), never a list of them. A file that cannot be opened gives nothing; one that
-    fails mid-read ends the records there.
+    ``cut``), never a list of them. A missing file gives nothing.
+
+    Raises:
+        OSError: the host refused to read the file, at its opening or half-way
+            (``raise_if_refused``).
     """
     left = None if cut is None else cut.offsets.get(path.name)
     try:
         handle = path.open("rb")
-    except OSError:
+    except OSError as exc:
+        raise_if_refused(exc, path)
         return
     with handle:
         try:
@@ -312,8 +332,8 @@ def iter_records(path: Path, cut: RunCut | None = None) -> Iterator[dict[str, An
                 record = json_object(line.removesuffix(b"\n"))
                 if record is not None:
                     yield record
-        except OSError:
-            return
+        except OSError as exc:
+            raise_if_refused(exc, path)
 
 
 def records_of(raw: bytes) -> list[dict[str, Any]]:
@@ -343,6 +363,10 @@ def ends_unfit(
     Every contract file present, ``metrics.json`` a JSON object, and each ``jsonl`` file
     ending with a whole line that is a JSON object. Only the ends are read, so that
     ``status`` stays fast over many runs: a bad line in the middle is ``verify``'s to find.
+
+    Raises:
+        OSError: the host refused to read one of them (``raise_if_refused``): nothing is
+            said of a file that could not be read.
     """
     missing = [name for name in names.CONTRACT if not (run_dir / name).is_file()]
     lacks = [f"{' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} missing"]
@@ -357,6 +381,7 @@ def ends_unfit(
                 f.seek(max(0, f.seek(0, 2) - _TAIL_BYTES))
                 tail = f.read()
         except OSError as exc:
+            raise_if_refused(exc, run_dir / name)
             lacks.append(f"{name} cannot be read ({exc.strerror})")
             continue
         if tail and not tail.endswith(b"\n"):
@@ -367,10 +392,17 @@ def ends_unfit(
 
 
 def read_json_object(path: Path, cut: RunCut | None = None) -> dict[str, Any]:
-    """The JSON object in ``path``; ``{}`` when it is missing, not JSON or not an object."""
+    """The JSON object in ``path``; ``{}`` when it is missing, not JSON or not an object.
+
+    Raises:
+        OSError: the host refused to read the file (``raise_if_refused``).
+    """
     try:
         document = orjson.loads(read_bytes(path, cut))
-    except (OSError, orjson.JSONDecodeError):
+    except OSError as exc:
+        raise_if_refused(exc, path)
+        return {}
+    except orjson.JSONDecodeError:
         return {}
     return document if isinstance(document, dict) else {}
 

@@ -31,7 +31,7 @@ from .._exceptions import (
 )
 from .._session.assembly import make_clock
 from .._session.coordinator import restore_resumed
-from .._support.fsutil import file_digest, torn_path, truncate_to
+from .._support.fsutil import file_digest, raise_if_refused, torn_path, truncate_to
 from .._support.references import check_sources
 from .._typing import MarkableVenue, RelayedVenue, ResumableVenue
 from ..brokers.mock import MockBroker
@@ -400,6 +400,10 @@ def resume_problem(run_dir: Path) -> str | None:
     chain and artifact sizes up to the checkpoint, the venue journals, the data file's
     bytes and the plug-ins' source files (hashed, never imported). What only the resume
     itself can learn (a lease another session holds) is not checked.
+
+    Raises:
+        OSError: the host refused to read a file of the run (``raise_if_refused``): that
+            is no reason of the run's, and ``status`` says it rather than a verdict.
     """
     try:
         cfg, meta = read_run_config(run_dir)
@@ -410,7 +414,10 @@ def resume_problem(run_dir: Path) -> str | None:
         check_journals(run_dir)
         check_run_data(run_dir, cfg, meta)
         _check_source_files(cfg.run_id, meta.get("sources") or {})
-    except (LiveSessionError, OSError) as exc:
+    except OSError as exc:
+        raise_if_refused(exc, run_dir)
+        return str(exc)
+    except LiveSessionError as exc:
         return str(exc)
     except (KeyError, TypeError, ValueError) as exc:  # a checkpoint of the wrong shape
         return f"{run_dir / names.CHECKPOINT} is corrupt ({type(exc).__name__})"

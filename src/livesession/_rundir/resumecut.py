@@ -25,6 +25,7 @@ import orjson
 from .._artifacts import names
 from .._artifacts.audit_chain import GENESIS_HASH
 from .._exceptions import AuditCorruption, RunDirectoryError
+from .._support.fsutil import raise_if_refused
 
 __all__ = ["AuditCut", "check_journals", "validate_artifacts"]
 
@@ -60,6 +61,9 @@ def _check_audit_prefix(path: Path, offset: int, head: str, seq: int) -> AuditCu
             data = f.read(offset)
     except FileNotFoundError:
         raise AuditCorruption(f"{path} is missing") from None
+    except OSError as exc:
+        raise_if_refused(exc, path)
+        raise
     if len(data) < offset:
         raise AuditCorruption(
             f"{path} is shorter ({len(data)} bytes) than its checkpoint says ({offset} bytes)"
@@ -122,7 +126,12 @@ def check_journals(run_dir: Path) -> None:
     must be found here, while nothing has been changed yet.
     """
     for path in sorted(run_dir.glob(f"{Path(names.JOURNAL).stem}*.jsonl")):
-        for number, line in enumerate(path.read_bytes().split(b"\n")[:-1], start=1):
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise_if_refused(exc, path)
+            raise
+        for number, line in enumerate(data.split(b"\n")[:-1], start=1):
             try:
                 entry = orjson.loads(line)
             except orjson.JSONDecodeError:

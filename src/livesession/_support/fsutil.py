@@ -4,7 +4,8 @@
 when it raises, no temporary file is left behind. (A process killed mid-write can leave a
 hidden ``.<name>.<pid>.<n>.tmp`` next to the target; it is never mistaken for the target.)
 ``truncate_to`` cuts a file back to a known-good offset and keeps what it cut in
-``<file>.torn``, so nothing is ever silently thrown away.
+``<file>.torn``, so nothing is ever silently thrown away. ``raise_if_refused`` tells a file
+a reader lacks (the run's to answer for) from one the host will not let it read.
 """
 
 from __future__ import annotations
@@ -19,11 +20,20 @@ from pathlib import Path
 
 from .crash import crashpoint
 
-__all__ = ["atomic_write_bytes", "file_digest", "fsync_dir", "torn_path", "truncate_to"]
+__all__ = [
+    "atomic_write_bytes",
+    "file_digest",
+    "fsync_dir",
+    "raise_if_refused",
+    "torn_path",
+    "truncate_to",
+]
 
 _TMP_SEQUENCE = itertools.count()
 _TMP_NAME_TRIES = 100
 _NEW_FILE_MODE = 0o666  # narrowed by the process umask, like any newly created file
+#: What a reader meets when the file is not there, or is no file: the run lacks it.
+_LACKING = (FileNotFoundError, IsADirectoryError, NotADirectoryError)
 
 
 def fsync_dir(path: Path) -> None:
@@ -136,3 +146,22 @@ def file_digest(path: Path) -> tuple[str, int]:
             digest.update(block)
             size += len(block)
     return digest.hexdigest(), size
+
+
+def raise_if_refused(exc: OSError, path: Path) -> None:
+    """Raise ``exc``, naming ``path``, unless it says that ``path`` is not there to read.
+
+    The tools that read a run are lenient about what the run lacks: a missing file, a
+    directory in a file's place, a symlink loop are the run's to answer for, and each tool
+    says them as it says any flaw (``metrics.json: missing``). A file that is there but that
+    the host will not let them read (no permission, no file descriptor left, an I/O error)
+    is not: taken for a flaw it made a clean sealed run look broken or tampered with. Call
+    this in the ``except OSError`` of such a read: it returns for a lack, and raises for a
+    refusal the ``OSError`` with ``path`` as its file name (a read that failed half-way has
+    none), which the CLI says in one line and exit 2.
+    """
+    if isinstance(exc, _LACKING) or exc.errno == errno.ELOOP:
+        return
+    if exc.filename is not None:
+        raise exc
+    raise type(exc)(exc.errno, exc.strerror or str(exc), os.fspath(path)) from exc

@@ -19,6 +19,10 @@ Problems are the verifier's violations, collected and worded by its own ``Violat
 ``SeqCheck``: ``<file>:<line>: <what>``, or ``<file>: <what>`` for the file as a whole, at
 most 50 listed per file, and a ``seq`` break said once where it happens (one repeated line is
 one problem, not one for every line after it), so the report and ``verify`` agree.
+
+A file the host will not let the report read (no permission, no file descriptor left) is
+no problem of the run: its ``OSError`` propagates, naming the file, and no report is
+written (``raise_if_refused``), as ``verify`` draws no verdict from it.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ import orjson
 from .._artifacts import names
 from .._artifacts.audit_chain import GENESIS_HASH
 from .._artifacts.runread import json_object, read_bytes
+from .._support.fsutil import raise_if_refused
 from ..verify._events import SeqCheck
 from ..verify._result import Violations
 
@@ -82,12 +87,16 @@ def read_metrics(path: Path, cut: RunCut | None) -> tuple[dict[str, Any], tuple[
     The problem is ``(line, what)``: ``missing``, ``empty file`` (line 0, the file as a
     whole), ``not valid JSON: ...`` or ``not a JSON object but list`` (line 1); None when
     the file is a JSON object. (It used to be ``missing`` for every one of them.)
+
+    Raises:
+        OSError: the host refused to read it (``raise_if_refused``).
     """
     try:
         raw = read_bytes(path, cut)
     except FileNotFoundError:
         return {}, (0, "missing")
     except OSError as exc:
+        raise_if_refused(exc, path)
         return {}, (0, f"cannot be read: {type(exc).__name__}")
     if not raw:
         return {}, (0, "empty file")
@@ -122,7 +131,8 @@ class LineReader:
         """Each line without its newline.
 
         Raises:
-            OSError: the file cannot be opened or read.
+            OSError: the file cannot be opened or read (the caller tells a refusal from a
+                missing file with ``raise_if_refused``).
         """
         limit = None if self.cut is None else self.cut.offsets.get(self.path.name)
         with self.path.open("rb") as f:
@@ -208,7 +218,8 @@ class Integrity:
                     if record.get("prev_hash") != head:
                         self.add(names.AUDIT, number, "prev_hash does not match the line before")
                 head = hashlib.sha256(line).hexdigest()
-        except OSError:
+        except OSError as exc:
+            raise_if_refused(exc, path)
             self.missing(names.AUDIT)
             return records, None
         self.check_torn(names.AUDIT, reader, number)

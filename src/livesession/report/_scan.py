@@ -22,6 +22,7 @@ from .._domain.model import FILL_EVENT_TYPES
 from .._exceptions import MissingExtra
 from .._rundir.livecut import live_cut
 from .._rundir.seal import claimed_seal
+from .._support.fsutil import raise_if_refused
 from ._book import BookReplay, start_equity
 from ._integrity import Integrity, LineReader, read_metrics
 from ._reading import ReportRun, Tallies, ts_sim_of
@@ -53,7 +54,11 @@ _NO_SPAN: Final = (2**63, -(2**63))
 
 
 def _ends(path: Path, cut: RunCut | None) -> list[dict[str, Any]]:
-    """The first and the last record of a JSON Lines file, read from its two ends."""
+    """The first and the last record of a JSON Lines file, read from its two ends.
+
+    Raises:
+        OSError: the host refused to read it (``raise_if_refused``).
+    """
     limit = None if cut is None else cut.offsets.get(path.name)
     try:
         with path.open("rb") as f:
@@ -61,7 +66,8 @@ def _ends(path: Path, cut: RunCut | None) -> list[dict[str, Any]]:
             size = f.seek(0, 2) if limit is None else limit
             f.seek(max(0, size - _TAIL))
             tail = f.read(size - max(0, size - _TAIL))
-    except OSError:
+    except OSError as exc:
+        raise_if_refused(exc, path)
         return []
     return records_of(head)[:1] + records_of(tail)[-1:]
 
@@ -168,7 +174,8 @@ def _snapshots(run_dir: Path, cut: RunCut | None, checks: Integrity) -> list[dic
                 continue
             checks.seq(names.SNAPSHOTS, number, record)
             snapshots.append(record)
-    except OSError:
+    except OSError as exc:
+        raise_if_refused(exc, path)
         checks.missing(names.SNAPSHOTS)
     checks.check_torn(names.SNAPSHOTS, reader, number)
     checks.lines[names.SNAPSHOTS] = number
@@ -293,7 +300,8 @@ def _events(
                 event_of(number, event)
             else:
                 checks.add(names.EVENTS, number, "not a JSON object")
-    except OSError:
+    except OSError as exc:
+        raise_if_refused(exc, path)
         checks.missing(names.EVENTS)
     to.finish()
     checks.check_torn(names.EVENTS, reader, number)

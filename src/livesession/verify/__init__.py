@@ -11,7 +11,9 @@ It shares no code with the session that wrote the run: only the lifecycle table
 (``_lifecycle``), ``stable_id``, the fill event types and the JSON schemas shipped in
 ``livesession/schemas`` (and ``redact_text``, for the sink errors it quotes, and
 ``is_secret_name``, for the keys the audit redacts). It never raises on bad input:
-whatever it cannot read or check becomes a violation.
+whatever is wrong with the files, or missing, becomes a violation. Only a file the host
+will not let it read (no permission, no file descriptor left) raises, its ``OSError``:
+that says nothing of the run, and no verdict is drawn.
 
 Modules: ``_reading`` (the verifier's own reader: bytes to lines and violations, streamed
 in chunks), ``_schemas`` (the validators: compiled, with jsonschema to explain a rejected
@@ -33,6 +35,7 @@ from typing import TYPE_CHECKING, Final, Literal
 
 from .._artifacts.runread import read_records
 from .._rundir.livecut import LiveRun, live_cut
+from .._support.fsutil import raise_if_refused
 from ._checks import Verifier
 from ._config import CONFIG
 from ._reading import ARTIFACT_NAMES
@@ -78,6 +81,10 @@ def verify_run(
 
     Raises:
         MissingExtra: ``jsonschema`` is not installed (``livesession[observability]``).
+        OSError: the host refused to read a file of the run (no permission, no file
+            descriptor left, an I/O error), named as the error's ``filename``: a file that
+            is there but unread is not judged, nor is the run. A missing file, or a
+            directory in a file's place, is a violation as any other.
     """
     path = Path(run_dir)
     if live == QUERY:
@@ -96,10 +103,15 @@ def verify_run(
 
 
 def _config_bytes(path: Path) -> bytes | None:
-    """``config.json`` of the run directory, if it has one (a run written by sinks has not)."""
+    """``config.json`` of the run directory, if it has one (a run written by sinks has not).
+
+    Raises:
+        OSError: the host refused to read it (``raise_if_refused``).
+    """
     try:
         return (path / CONFIG).read_bytes()
-    except OSError:
+    except OSError as exc:
+        raise_if_refused(exc, path / CONFIG)
         return None
 
 

@@ -82,6 +82,8 @@ class Verifier:
         """Read the run, then check each artifact; every problem ends up in ``report``."""
         try:
             self.read(self.files, self.events.apply)
+        except OSError:
+            raise  # the host refused a read (raise_if_refused): there is nothing to judge
         except Exception as exc:  # noqa: BLE001 - a verifier reports, it never crashes
             self.report.add(
                 "(run directory)", 0, f"could not be checked: {type(exc).__name__}: {exc}"

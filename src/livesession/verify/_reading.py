@@ -2,7 +2,10 @@
 
 Deliberately independent of the recorder and of the tools' lenient reader
 (``_artifacts.runread``): every byte is read as it is on disk and whatever is not exactly
-what the contract says becomes a violation, never an exception.
+what the contract says becomes a violation, never an exception. What is on disk is never
+judged unread: a file the host will not let it read (no permission, no file descriptor
+left, an I/O error) raises that ``OSError``, naming the file, instead of becoming a
+violation of a run that may well be clean (``raise_if_refused``).
 
 The files are streamed in chunks, each line parsed once: ``events.jsonl`` (the one that
 grows with the run) is handed line by line to a consumer and not kept, so memory does not
@@ -20,6 +23,7 @@ import attrs
 import orjson
 
 from .._artifacts import names
+from .._support.fsutil import raise_if_refused
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping
@@ -66,6 +70,8 @@ class _Source:
 
     stream: BinaryIO
     size: int
+    path: Path | None = None
+    """The file it is read from (None: bytes given in memory)."""
 
 
 def valid_objects(lines: list[Line]) -> list[tuple[int, dict[str, Any]]]:
@@ -137,6 +143,10 @@ class RunFiles:
         says (plain byte offsets: the cut trusts nothing else of the writer's). Each line
         of events.jsonl goes to ``events``: its number, its object (None when it is not
         valid), whether it is the last line and its ``seq`` (as ``Line.seq``).
+
+        Raises:
+            OSError: the host refused to read an artifact (``raise_if_refused``); what was
+                read before stays in place, but no verdict can be drawn from it.
         """
         if not run_dir.is_dir():
             self.report.add(str(run_dir), 0, "run directory does not exist")
@@ -176,14 +186,16 @@ class RunFiles:
         except FileNotFoundError:
             return "missing"
         except OSError as exc:
+            raise_if_refused(exc, path)
             return f"cannot be read: {type(exc).__name__}"
         try:
             size = _size_of(stream)
         except OSError as exc:
             stream.close()
+            raise_if_refused(exc, path)
             return f"cannot be read: {type(exc).__name__}"
         limit = None if cut is None else cut.offsets.get(name)
-        return _Source(stream, size if limit is None else min(size, limit))
+        return _Source(stream, size if limit is None else min(size, limit), path)
 
     def _read_all(self, sources: Mapping[str, _Source | str], events: EventSink | None) -> None:
         self._total = sum(s.size for s in sources.values() if isinstance(s, _Source))
@@ -201,6 +213,8 @@ class RunFiles:
                 try:
                     self._read_one(name, source, events)
                 except OSError as exc:
+                    if source.path is not None:
+                        raise_if_refused(exc, source.path)
                     self.report.add(name, 0, f"cannot be read: {type(exc).__name__}")
             self.counts.setdefault(name, len(self.lines[name]))
         self.counts[METRICS] = int(self.metrics is not None)

@@ -10,6 +10,7 @@ import attrs
 import orjson
 
 from .._artifacts import names
+from .._support.fsutil import raise_if_refused
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -192,18 +193,26 @@ def summarize(
 
 def _checkpoint_sealed(run_dir: Path) -> bool:
     """Whether the run's ``checkpoint.json`` is the sealing one (``resume`` then refuses)."""
+    path = run_dir / names.CHECKPOINT
     try:
-        checkpoint = orjson.loads((run_dir / names.CHECKPOINT).read_bytes())
-    except (OSError, orjson.JSONDecodeError):
+        checkpoint = orjson.loads(path.read_bytes())
+    except OSError as exc:
+        raise_if_refused(exc, path)
+        return False
+    except orjson.JSONDecodeError:
         return False
     return isinstance(checkpoint, dict) and checkpoint.get("sealed") is True
 
 
 def _started_with_objects(run_dir: Path) -> bool:
     """Whether config.json records a plug-in supplied as an object (the CLI cannot resume)."""
+    path = run_dir / names.CONFIG
     try:
-        sources = orjson.loads((run_dir / names.CONFIG).read_bytes()).get("sources")
-    except (OSError, orjson.JSONDecodeError, AttributeError):
+        sources = orjson.loads(path.read_bytes()).get("sources")
+    except OSError as exc:
+        raise_if_refused(exc, path)
+        return False
+    except (orjson.JSONDecodeError, AttributeError):
         return False
     return isinstance(sources, dict) and any(
         isinstance(source, dict) and "supplied" in source for source in sources.values()
