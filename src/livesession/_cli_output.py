@@ -1,4 +1,4 @@
-"""What the ``livesession`` command tells its caller: exit codes, ``--json``, ``--help``.
+r"""What the ``livesession`` command tells its caller: exit codes, ``--json``, ``--help``.
 
 The exit codes (``EXIT_*``) are one table: RUNBOOK.md's, which a test keeps in step.
 
@@ -7,7 +7,10 @@ object on stdout and nothing else. Every outcome is an object, errors included: 
 that fails prints ``{"ok": false, "exit_code": N, "error": "<the stderr line>"}``, and the
 one-line message still goes to stderr. The exit code is the same as without ``--json``. A
 command a signal ends prints ``{"ok": false, "exit_code": 130, "error": "interrupted"}``
-(143, ``terminated``), unless it had printed its own object already.
+(143, ``terminated``), unless it had printed its own object already. The object is ASCII
+whatever the locale: any other character is escaped (``\u00fc``), so no stdout refuses it.
+Plain output a stream cannot encode (``PYTHONIOENCODING=ascii``, a C locale) degrades to
+backslash escapes (``env/\xfcn\xef``) instead of ending the command with a traceback.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import re
 import signal
 import sys
 from typing import TYPE_CHECKING, Any, Final, TextIO
@@ -99,11 +103,16 @@ class HelpWithDefaults(argparse.ArgumentDefaultsHelpFormatter):
 
 
 class _ReaderMayLeave:
-    """A stream whose reader may go away (``livesession verify DIR | head -1``).
+    r"""A stream whose reader may go away (``livesession verify DIR | head -1``).
 
     When it has, what is still to be written goes to /dev/null and the command goes on to
     return its own exit code: a closed pipe never turns a verdict (violations, FAIL, a run
     sealed FAILED) into exit 0, as catching ``BrokenPipeError`` around the command did.
+
+    Text the stream cannot encode (a path beyond ASCII under ``PYTHONIOENCODING=ascii``) is
+    written with backslash escapes for what it cannot take (``env/\xfcn\xef``; a byte
+    that is not UTF-8 as ``valid_text`` says it): a ``UnicodeEncodeError`` ended the
+    command after its work was done with a traceback and exit 1, whatever its verdict.
     """
 
     def __init__(self, stream: TextIO) -> None:
@@ -111,7 +120,11 @@ class _ReaderMayLeave:
 
     def write(self, text: str) -> int:
         try:
-            return self._stream.write(text)
+            try:
+                return self._stream.write(text)
+            except UnicodeEncodeError:  # nothing was written: the whole text is encoded first
+                self._stream.write(_encodable(text, self._stream))
+                return len(text)
         except BrokenPipeError:
             self._gone()
             return len(text)
@@ -129,6 +142,12 @@ class _ReaderMayLeave:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._stream, name)
+
+
+def _encodable(text: str, stream: TextIO) -> str:
+    """``text`` with what ``stream``'s encoding cannot take said in backslash escapes."""
+    encoding = getattr(stream, "encoding", None) or "utf-8"
+    return valid_text(text).encode(encoding, "backslashreplace").decode(encoding)
 
 
 @contextlib.contextmanager
@@ -165,13 +184,32 @@ def json_only_on_stdout() -> Iterator[None]:
 
 
 def emit_json(obj: dict[str, Any]) -> None:
-    r"""The one JSON object of a ``--json`` command, on one stdout line (sorted keys).
+    r"""The one JSON object of a ``--json`` command, on one stdout line (sorted keys), ASCII.
 
-    A path that is not UTF-8 is said as ``_support.text`` says it (``bad\xffname``).
+    A path that is not UTF-8 is said as ``_support.text`` says it (``bad\xffname``), and
+    every character beyond ASCII is escaped (``\u00fc``): the same bytes under any locale,
+    which any stdout can take (an ASCII one refused ``ü`` with a traceback).
     """
     out = _JSON_STDOUT[-1] if _JSON_STDOUT else sys.stdout
-    print(json_dumps(obj, orjson.OPT_SORT_KEYS).decode(), file=out)
+    text = json_dumps(obj, orjson.OPT_SORT_KEYS).decode()
+    print(text if text.isascii() else _NON_ASCII.sub(_json_escape, text), file=out)
     _EMITTED[0] = True
+
+
+_NON_ASCII: Final = re.compile(r"[^\x00-\x7f]")
+_BMP_END: Final = 0xFFFF
+
+
+def _json_escape(match: re.Match[str]) -> str:
+    r"""A character beyond ASCII as JSON escapes it: ``\u00fc``, or a surrogate pair.
+
+    Only a string can hold one in JSON text, and there an escape is the same character.
+    """
+    code = ord(match.group())
+    if code <= _BMP_END:
+        return f"\\u{code:04x}"
+    code -= 0x10000
+    return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
 
 
 def json_emitted(*, reset: bool = False) -> bool:
