@@ -45,7 +45,6 @@ import signal
 import sys
 import threading
 import time
-from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
@@ -56,7 +55,7 @@ from ._artifacts import names
 from ._domain.lifecycle import SessionState
 from ._risk.governor import TradingState
 from ._rundir.livecut import checkpointed_bytes, checkpointed_stop
-from ._rundir.lock import Holder, holder_of, not_a_cli_writer
+from ._rundir.lock import Holder, holder_of, not_a_cli_writer, stopped
 from ._support.logging import get_logger
 from ._support.signals import ours
 
@@ -359,18 +358,24 @@ def send_control(action: str, run_dir: Path, *, timeout_s: float) -> ControlOutc
             return outcome
         if time.monotonic() >= deadline:
             sent = f"sent {signal.Signals(signum).name} to {who}"
-            if watch.waiting:
-                return ControlOutcome(
-                    "timeout",
-                    f"{sent}; within {timeout_s:g} s {watch.waiting}: check again with "
-                    f"`livesession status {run_dir}` or wait",
-                )
-            return ControlOutcome(
-                "timeout",
-                f"{sent}; no effect seen in {run_dir} within {timeout_s:g} s (a long step or "
-                "wind-down?): check again with `livesession verify` or wait",
-            )
+            return ControlOutcome("timeout", _no_effect(watch, holder, sent, timeout_s))
         time.sleep(_POLL_S)
+
+
+def _no_effect(watch: _Watch, holder: Holder, sent: str, timeout_s: float) -> str:
+    """What a signal whose effect did not show within ``timeout_s`` left to do (exit 9)."""
+    run_dir = watch.run_dir
+    if held := stopped(holder):  # the signal waits, pending, for it to run
+        return f"{sent}; {held}; the signal stays pending till then: `livesession status {run_dir}`"
+    if watch.waiting:
+        return (
+            f"{sent}; within {timeout_s:g} s {watch.waiting}: check again with "
+            f"`livesession status {run_dir}` or wait"
+        )
+    return (
+        f"{sent}; no effect seen in {run_dir} within {timeout_s:g} s (a long step or "
+        "wind-down?): check again with `livesession verify` or wait"
+    )
 
 
 def _ended(watch: _Watch, holder: Holder) -> bool:
@@ -396,33 +401,9 @@ def _stopped(watch: _Watch, holder: Holder, who: str) -> ControlOutcome | None:
     payload = stop.get("payload", {})
     if isinstance(payload, dict) and payload.get("status") == "COMPLETED":
         return ControlOutcome("done", f"stopped: {who} wound down and {state}: {watch.run_dir}")
-    return ControlOutcome("failed", f"stopped: {who} {state}; {_left(watch.run_dir)}")
+    from .status import left_at_venue  # noqa: PLC0415 - only when a stop failed
 
-
-def _left(run_dir: Path) -> str:
-    """What a run sealed FAILED left at the venue, as its checkpoint says, and what to do."""
-    from .status import run_status  # noqa: PLC0415 - only when a stop failed
-
-    standing = run_status(run_dir)
-    held = ", ".join(f"{s} {q}" for s, q in sorted(standing.positions.items()) if _nonzero(q))
-    orders = len(standing.open_orders)
-    if not held and not orders:
-        return (
-            f"flat with no open order: read {names.AUDIT} for C2_OPERATOR_REQUIRED and its "
-            f"reason, then `livesession verify {run_dir}`"
-        )
-    return (
-        f"the wind-down did not finish: still open {orders} order(s), position "
-        f"{held or 'none'}; close them at the venue (RUNBOOK: When a session is in "
-        f"ERROR_REQUIRES_OPERATOR), the run is sealed and cannot be resumed: {run_dir}"
-    )
-
-
-def _nonzero(quantity: str) -> bool:
-    try:
-        return Decimal(quantity) != 0
-    except ArithmeticError:  # not a number: say it as it is
-        return True
+    return ControlOutcome("failed", f"stopped: {who} {state}; {left_at_venue(watch.run_dir)}")
 
 
 def _killed(watch: _Watch, holder: Holder, who: str) -> ControlOutcome | None:

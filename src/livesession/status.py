@@ -14,7 +14,8 @@ never taken, and nothing in the run directory is written. What it reports:
   session rewrites it every ``checkpoint_every`` steps and when it seals, so a supervisor
   judges staleness against that cadence times the step's wall time. (``timings.json`` is
   written only when a CLI run ends, so it cannot be a heartbeat.);
-- the writer holding the run now, if any (pid, host, since when, command);
+- the writer holding the run now, if any (pid, host, since when, command), and whether it
+  is stopped (SIGSTOP, Ctrl-Z: it answers no control until it runs again);
 - whether ``livesession resume`` would take the run (the read-only half of its checks);
 - the lease: the local lease file's entry, or, for PostgreSQL, the last lease record in
   the run's audit log (the database is not queried).
@@ -45,6 +46,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Final
 
 import attrs
@@ -63,7 +65,7 @@ from ._exceptions import LiveSessionError, RunDirectoryError
 from ._rundir.backing import lease_standing
 from ._rundir.layout import read_run_config
 from ._rundir.livecut import live_trading
-from ._rundir.lock import holder_of
+from ._rundir.lock import holder_of, stopped
 from ._rundir.resume import resume_problem
 from ._rundir.seal import claimed_seal
 
@@ -71,7 +73,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 
-__all__ = ["RunStatus", "Verdict", "list_runs", "run_status"]
+__all__ = ["RunStatus", "Verdict", "left_at_venue", "list_runs", "run_status"]
 
 _NS_PER_S: Final = 1_000_000_000
 _ORDER_FIELDS: Final = ("client_order_id", "symbol", "side", "quantity", "limit_price")
@@ -126,6 +128,7 @@ class RunStatus:
     """When ``checkpoint.json`` was last written (wall time, RFC 3339 UTC)."""
     heartbeat_age_s: float | None = None
     writer: dict[str, Any] | None = None
+    """pid, host, since, command, and ``stopped``: how it is stopped ("" when it runs)."""
     resumable: bool = False
     resume_problem: str | None = None
     lease: dict[str, Any] | None = None
@@ -154,6 +157,11 @@ class RunStatus:
 
     def next_step(self) -> str:
         """What a person or supervisor does next, in one line."""
+        if self.writer is not None and self.writer.get("stopped"):
+            return (
+                "a person must let the writer run again (see writer): stopped, it steps no "
+                "further and acts on no `livesession stop`, `kill` or `ack`"
+            )
         if self.problem and self.verdict is Verdict.NEEDS_OPERATOR:
             return (
                 f"a person must look: `livesession verify {self.run_dir}` says what is wrong; "
@@ -220,6 +228,7 @@ class RunStatus:
                     (
                         f"pid {writer['pid']} on {writer['host']} since {writer['since']} "
                         f"({writer['command']})"
+                        + (f"; {writer['stopped']}" if writer.get("stopped") else "")
                     ),
                 )
             )
@@ -409,7 +418,7 @@ def run_status(run_dir: Path, *, now: dt.datetime | None = None) -> RunStatus:
         checkpoint_every=None if cfg is None else cfg.checkpoint_every,
         heartbeat_utc=heartbeat,
         heartbeat_age_s=age,
-        writer=None if holder is None else attrs.asdict(holder),
+        writer=None if holder is None else attrs.asdict(holder) | {"stopped": stopped(holder)},
         resumable=verdict is Verdict.CRASHED,
         resume_problem=problem_of_resume,
         lease=None if cfg is None else lease_standing(run_dir, meta, cfg, _clock.epoch_ns(now)),
@@ -419,6 +428,33 @@ def run_status(run_dir: Path, *, now: dt.datetime | None = None) -> RunStatus:
         positions=positions,
         open_orders=orders,
     )
+
+
+def left_at_venue(run_dir: Path) -> str:
+    """What a run sealed FAILED left at the venue, as its checkpoint says, and what to do.
+
+    For ``livesession stop`` of a run whose wind-down did not finish (``STOP_INCOMPLETE``).
+    """
+    standing = run_status(run_dir)
+    held = ", ".join(f"{s} {q}" for s, q in sorted(standing.positions.items()) if _nonzero(q))
+    orders = len(standing.open_orders)
+    if not held and not orders:
+        return (
+            f"flat with no open order: read {names.AUDIT} for C2_OPERATOR_REQUIRED and its "
+            f"reason, then `livesession verify {run_dir}`"
+        )
+    return (
+        f"the wind-down did not finish: still open {orders} order(s), position "
+        f"{held or 'none'}; close them at the venue (RUNBOOK: When a session is in "
+        f"ERROR_REQUIRES_OPERATOR), the run is sealed and cannot be resumed: {run_dir}"
+    )
+
+
+def _nonzero(quantity: str) -> bool:
+    try:
+        return Decimal(quantity) != 0
+    except ArithmeticError:  # not a number: say it as it is
+        return True
 
 
 def list_runs(out_dir: Path, *, now: dt.datetime | None = None) -> list[RunStatus]:

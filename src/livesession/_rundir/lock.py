@@ -46,6 +46,7 @@ __all__ = [
     "holder_of",
     "is_held",
     "not_a_cli_writer",
+    "stopped",
     "writer_command",
 ]
 
@@ -280,6 +281,36 @@ def _readlink(path: Path) -> str:
         return str(path.readlink())
     except OSError:
         return ""
+
+
+def stopped(holder: Holder) -> str:
+    """How ``holder`` is stopped, and how it runs again ("" when it is not, or none can tell).
+
+    A process stopped by SIGSTOP or Ctrl-Z (Linux: state ``T`` in ``/proc/PID/stat``) holds
+    its run's lock and acts on no signal until it runs again: ``stop``, ``kill`` and
+    ``ack`` waited out their timeout with "a long step or wind-down?", and ``status`` said
+    ``running``. A tracing stop (``t``: a debugger) is the debugger's to end. Only a holder
+    on this host can be looked at, and only where ``/proc`` has it.
+    """
+    if holder.pid <= 0 or holder.host != socket.gethostname():
+        return ""
+    try:
+        stat = (Path("/proc") / str(holder.pid) / "stat").read_bytes()
+    except OSError:
+        return ""
+    end = stat.rfind(b")")  # the command's name, in parentheses, may hold anything
+    state = stat[end + 2 : end + 3]
+    if state == b"T":
+        return (
+            f"pid {holder.pid} is stopped (state T: SIGSTOP, or Ctrl-Z in its terminal) and "
+            f"acts on no signal until it runs again: `kill -CONT {holder.pid}`"
+        )
+    if state == b"t":
+        return (
+            f"pid {holder.pid} is stopped by a debugger (state t: tracing stop) and acts on "
+            "no signal until the debugger lets it run"
+        )
+    return ""
 
 
 def holder_soon(run_dir: Path) -> Holder | None:

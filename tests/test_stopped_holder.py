@@ -1,0 +1,143 @@
+"""A run's writer stopped by SIGSTOP (or Ctrl-Z): the controls and status say so.
+
+A stopped process holds its run's lock and acts on no signal until it runs again. `kill`
+and `stop` against one waited out their timeout and said `no effect seen ... (a long step
+or wind-down?): check again with livesession verify or wait`, and `status` said `running`:
+nothing pointed at the process's state, in which it would wait forever. Now the line says
+that the holder is stopped and how it runs again (`kill -CONT PID`), with the exit code of
+"no effect seen" (9), and `status` says so on its writer line (`--json`: `writer.stopped`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import orjson
+import pytest
+
+from livesession._artifacts import names
+from livesession._rundir import lock
+from livesession._rundir.lock import Holder, holder_of
+from livesession.cli import EXIT_NO_EFFECT, EXIT_OK, EXIT_RUNNING, main
+from livesession.verify import verify_run
+
+pytestmark = pytest.mark.skipif(
+    not Path("/proc/self/stat").exists(), reason="the process state is read from /proc"
+)
+_DEADLINE_S = 60.0
+
+
+def _until(what: str, done: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + _DEADLINE_S
+    while not done():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(0.02)
+
+
+def _state(pid: int) -> bytes:
+    stat = Path(f"/proc/{pid}/stat").read_bytes()
+    return stat[stat.rfind(b")") + 2 : stat.rfind(b")") + 3]
+
+
+def _stepping(run_dir: Path) -> bool:
+    if holder_of(run_dir) is None or not (run_dir / names.CHECKPOINT).exists():
+        return False
+    return (run_dir / names.EVENTS).read_bytes().count(b'"event_type":"BAR"') >= 20
+
+
+def _event_types(run_dir: Path) -> list[str]:
+    return [
+        orjson.loads(line)["event_type"]
+        for line in (run_dir / names.EVENTS).read_bytes().splitlines()
+    ]
+
+
+@pytest.fixture
+def stopped_run(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], Path]]:
+    """A long dry run in a subprocess, stepping, then stopped by SIGSTOP."""
+    run_dir = tmp_path / "live"
+    args = ["dryrun", "--out", str(tmp_path), "--run-id", "live", "--steps", "1000000", "-q"]
+    with subprocess.Popen(
+        [sys.executable, "-m", "livesession.cli", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as proc:
+        try:
+            _until("the run to step", lambda: _stepping(run_dir))
+            os.kill(proc.pid, signal.SIGSTOP)
+            _until("the process to stop", lambda: _state(proc.pid) == b"T")
+            yield proc, run_dir
+        finally:
+            if proc.poll() is None:
+                os.kill(proc.pid, signal.SIGCONT)
+                proc.kill()
+                proc.wait(timeout=10)
+
+
+def test_kill_and_stop_say_the_holder_is_stopped_and_how_it_runs_again(
+    stopped_run: tuple[subprocess.Popen[str], Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    proc, run_dir = stopped_run
+    pid = proc.pid
+    stopped = (
+        f"pid {pid} is stopped (state T: SIGSTOP, or Ctrl-Z in its terminal) and acts on no "
+        f"signal until it runs again: `kill -CONT {pid}`"
+    )
+
+    assert main(["kill", str(run_dir), "--timeout", "1"]) == EXIT_NO_EFFECT
+    assert capsys.readouterr().err == (
+        f"livesession: kill: sent SIGUSR1 to pid {pid}; {stopped}; the signal stays pending "
+        f"till then: `livesession status {run_dir}`\n"
+    )
+
+    assert main(["status", str(run_dir)]) == EXIT_RUNNING
+    out = capsys.readouterr().out
+    assert f"(livesession dryrun); {stopped}\n" in out
+    assert "next        a person must let the writer run again (see writer)" in out
+    assert main(["status", str(run_dir), "--json"]) == EXIT_RUNNING
+    assert json.loads(capsys.readouterr().out)["writer"]["stopped"] == stopped
+
+    assert main(["stop", str(run_dir), "--timeout", "1"]) == EXIT_NO_EFFECT
+    assert f"livesession: stop: sent SIGTERM to pid {pid}; {stopped}" in capsys.readouterr().err
+
+    # Running again, it acts on both: the kill first (sent first, and it outranks a stop).
+    os.kill(pid, signal.SIGCONT)
+    assert proc.wait(timeout=_DEADLINE_S) == EXIT_OK
+    kinds = _event_types(run_dir)
+    assert kinds.index("KILL_SWITCH") < kinds.index("SESSION_STOPPED")
+    last = orjson.loads((run_dir / names.AUDIT).read_bytes().splitlines()[-1])
+    assert last["payload"]["reason"] == "SIGNAL_SIGTERM"
+    assert verify_run(run_dir).ok
+
+
+def test_a_running_holder_is_not_said_to_be_stopped() -> None:
+    """The process asking is running: nothing is said (and none on another host)."""
+    me = Holder(pid=os.getpid(), host=os.uname().nodename, since="", command="")
+    assert lock.stopped(me) == ""
+    assert lock.stopped(Holder(pid=os.getpid(), host="elsewhere", since="", command="")) == ""
+
+
+def test_a_tracing_stop_is_the_debuggers_to_end(monkeypatch: pytest.MonkeyPatch) -> None:
+    """State t (a debugger): no `kill -CONT`; a name with parentheses is read past."""
+    me = Holder(pid=os.getpid(), host=os.uname().nodename, since="", command="")
+    real = Path.read_bytes
+
+    def stat(path: Path) -> bytes:
+        if path == Path(f"/proc/{me.pid}/stat"):
+            return f"{me.pid} (py) T (x) t 1 2 3".encode()
+        return real(path)
+
+    monkeypatch.setattr(Path, "read_bytes", stat)
+    assert lock.stopped(me) == (
+        f"pid {me.pid} is stopped by a debugger (state t: tracing stop) and acts on no "
+        "signal until the debugger lets it run"
+    )
