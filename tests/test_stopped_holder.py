@@ -6,6 +6,10 @@ or wind-down?): check again with livesession verify or wait`, and `status` said 
 nothing pointed at the process's state, in which it would wait forever. Now the line says
 that the holder is stopped and how it runs again (`kill -CONT PID`), with the exit code of
 "no effect seen" (9), and `status` says so on its writer line (`--json`: `writer.stopped`).
+
+Once it runs again, the signals it holds pending are acted on at the next step boundary, a
+kill before a stop whichever came first: the kill switch cancels and flattens at once and
+is in the run's record, and the stop then seals (a kill outranks a stop).
 """
 
 from __future__ import annotations
@@ -22,10 +26,12 @@ from pathlib import Path
 import orjson
 import pytest
 
+from livesession import DryrunConfig, create_run
 from livesession._artifacts import names
 from livesession._rundir import lock
 from livesession._rundir.lock import Holder, holder_of
 from livesession.cli import EXIT_NO_EFFECT, EXIT_OK, EXIT_RUNNING, main
+from livesession.control import SignalControls
 from livesession.verify import verify_run
 
 pytestmark = pytest.mark.skipif(
@@ -141,3 +147,26 @@ def test_a_tracing_stop_is_the_debuggers_to_end(monkeypatch: pytest.MonkeyPatch)
         f"pid {me.pid} is stopped by a debugger (state t: tracing stop) and acts on no "
         "signal until the debugger lets it run"
     )
+
+
+def test_a_kill_pending_with_a_stop_is_applied_first(tmp_path: Path) -> None:
+    """Both flags up at one step boundary, the stop's raised first: the kill still acts first.
+
+    The kill switch cancels and flattens at once and is recorded as the operator's kill; a
+    stop applied first would wind down and seal with no KILL_SWITCH in the record.
+    """
+    session = create_run(DryrunConfig(run_id="both", steps=50), tmp_path)
+    assert session.preflight()
+    session.activate()
+    session.run_n_steps(10)
+    controls = SignalControls()
+    controls._on_stop(signal.SIGTERM, None)
+    controls._on_kill(signal.SIGUSR1, None)
+
+    assert controls.at_step_boundary(session)
+    session.run_to_end(50)
+    session.close()
+
+    kinds = _event_types(tmp_path / "both")
+    assert kinds.index("KILL_SWITCH") < kinds.index("SESSION_STOPPED")
+    assert verify_run(tmp_path / "both").ok
