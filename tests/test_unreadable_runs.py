@@ -121,6 +121,19 @@ def test_status_does_not_judge_the_seal_of_a_file_it_cannot_read(
     _json_error(capsys, sealed / name, refusal)
 
 
+def test_list_gives_no_verdict_for_a_run_it_cannot_read(
+    sealed: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`list` judges each run as `status` does: one it cannot read ends it, named (exit 2)."""
+    refusal = REFUSALS["EACCES"]
+    _refuse(monkeypatch, "audit.jsonl", refusal)
+
+    assert main(["list", str(sealed.parent)]) == 2
+    _one_error(capsys, sealed / "audit.jsonl", refusal)
+    assert main(["list", str(sealed.parent), "--json"]) == 2
+    _json_error(capsys, sealed / "audit.jsonl", refusal)
+
+
 @pytest.mark.broken_run("a crashed run, left unfinished: status is asked of it as it is")
 @pytest.mark.parametrize("name", ["audit.jsonl", "broker_journal.jsonl"])
 def test_status_of_a_crashed_run_does_not_call_it_unresumable_for_a_file_it_cannot_read(

@@ -348,7 +348,10 @@ def _run_label(run_id: str | None, directory: str) -> str:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    """List the runs under OUT_DIR with their status (exit 0; 2 when it is no directory)."""
+    """List the runs under OUT_DIR with their status (exit 0).
+
+    Exit 2 when it is no directory, or when a run's file cannot be read (``run_status``).
+    """
     from .status import list_runs  # noqa: PLC0415 - only for this command
 
     runs = list_runs(args.out_dir)
