@@ -638,3 +638,35 @@ def test_ctrl_c_while_the_cli_loads_is_one_line_and_130(tmp_path: Path, command:
         env=env,
     )
     assert (done.returncode, done.stderr, done.stdout) == (130, "livesession: interrupted\n", "")
+
+
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_a_stop_signal_while_the_run_is_created_ends_dryrun_at_once_leaving_nothing(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    signum: int,
+    code: int,
+) -> None:
+    """Before the first step there is no boundary to wait for: a big data file's check took
+    minutes, the signal was held to its end, and the run then started and sealed 0 steps
+    (a second signal left a directory holding only writer.lock). The signal now comes while
+    the plug-ins and the data file are opened: dryrun ends by it, and no directory is left."""
+    from livesession._rundir import create
+
+    opened = create.open_plugins
+
+    def signalled(*args: Any, **kwargs: Any) -> Any:
+        os.kill(os.getpid(), signum)  # the operator, while the data file is checked
+        return opened(*args, **kwargs)
+
+    monkeypatch.setattr(create, "open_plugins", signalled)
+    out = tmp_path / "runs"
+    assert main(["dryrun", "--out", str(out), "--run-id", "r", "--steps", "20", "--json"]) == code
+    captured = capsys.readouterr()
+    name = signal.Signals(signum).name
+    said = f"stopped by {name} before the run started: nothing was written"
+    assert captured.err == f"livesession: {said}\n"
+    assert orjson.loads(captured.out) == {"ok": False, "exit_code": code, "error": said}
+    assert not (out / "r").exists()
+    assert signal.getsignal(signum) is not None  # the handlers were put back

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import signal
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -24,6 +25,7 @@ from ._cli_output import (
     EXIT_OK,
     EXIT_REJECTED,
     emit_json,
+    ended_by_signal,
     refused,
     result_json,
 )
@@ -405,7 +407,7 @@ def cmd_dryrun(args: argparse.Namespace) -> int:
         overrides["run_id"] = _free_run_id(out, cfg)
         cfg = load_config(config, overrides)
     from ._exceptions import RunHeld  # noqa: PLC0415
-    from .control import SignalControls  # noqa: PLC0415 - only for runs
+    from .control import SignalControls, StopBeforeRun  # noqa: PLC0415 - only for runs
 
     # Before the run directory: a process out of file descriptors fails here, and nothing
     # is left behind (the session log needs structlog, and one descriptor kept for it).
@@ -415,9 +417,14 @@ def cmd_dryrun(args: argparse.Namespace) -> int:
     with SignalControls().installed() as controls:
         spare = os.open(os.devnull, os.O_RDONLY)
         try:
-            session, cfg = _created(args, config, overrides, cfg, chosen=chosen)
+            with controls.creating():
+                session, cfg = _created(args, config, overrides, cfg, chosen=chosen)
         except RunHeld as exc:
             return refused(exc, as_json=args.json)
+        except StopBeforeRun as stop:
+            name = signal.Signals(stop.signum).name
+            said = f"stopped by {name} before the run started: nothing was written"
+            return ended_by_signal(said, 128 + stop.signum, as_json=args.json)
         finally:
             os.close(spare)  # now the session log's
         run_dir = out / cfg.run_id

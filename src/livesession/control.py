@@ -69,6 +69,7 @@ __all__ = [
     "ACTIONS",
     "ControlOutcome",
     "SignalControls",
+    "StopBeforeRun",
     "describe_run",
     "send_control",
 ]
@@ -90,10 +91,18 @@ def reason_of(signum: int) -> str:
     return f"SIGNAL_{signal.Signals(signum).name}"
 
 
+class StopBeforeRun(BaseException):
+    """A stop signal ``signum`` while ``dryrun`` creates its run: the creation undoes itself."""
+
+    def __init__(self, signum: int) -> None:
+        self.signum = signum  # BaseException.__new__ keeps it in args too
+
+
 class SignalControls:
     """The CLI process's side: flags set by signal handlers, acted on between steps."""
 
     def __init__(self) -> None:
+        self._creating = False
         self.stop_reason = ""
         """``SIGNAL_SIGTERM`` / ``SIGNAL_SIGINT`` once a stop was asked for."""
         self._kill = False
@@ -137,7 +146,19 @@ class SignalControls:
                 # while it says how the (sealed) run ended.
                 signal.signal(signal.SIGHUP, signal.SIG_IGN)
 
+    @contextlib.contextmanager
+    def creating(self) -> Iterator[None]:
+        """Here a stop raises ``StopBeforeRun``: no step boundary yet (a data file's check)."""
+        self._creating = True
+        try:
+            yield
+        finally:
+            self._creating = False
+
     def _on_stop(self, signum: int, _frame: FrameType | None) -> None:
+        if self._creating:  # raised once: the clean-up on the way out runs whole
+            self._creating = False
+            raise StopBeforeRun(signum)
         if signum == signal.SIGHUP:
             _to_devnull(self._terminal_fds)  # the terminal is gone
             if self.stop_reason:
