@@ -473,13 +473,9 @@ def test_a_redirect_is_not_followed_and_its_status_is_logged(tmp_path):
         )
         orch.run_to_end(5)
         script, env = _alert_script(tmp_path)
-        by_script = subprocess.run(
+        by_script = _ran(
             [sys.executable, str(script), str(tmp_path / "no-run")],
             env={**env, ALERT_ENV: hook.url},
-            capture_output=True,
-            text=True,
-            timeout=SUBPROCESS_TIMEOUT_S,
-            check=False,
         )
     finally:
         hook.close()
@@ -697,18 +693,18 @@ def test_a_full_queue_drops_and_counts(tmp_path, slow_webhook):
 # -- run directories: resume, the CLI and evidence ------------------------------------------
 
 
+def _ran(command: list[str], *, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """``command`` run to its end (bounded), its output captured as text."""
+    return subprocess.run(
+        command, env=env, capture_output=True, text=True, timeout=SUBPROCESS_TIMEOUT_S, check=False
+    )
+
+
 def _cli(*args: str | Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     full = dict(os.environ)
     full.pop(ALERT_ENV, None)
     full.update(env)
-    return subprocess.run(
-        [sys.executable, "-m", "livesession.cli", *map(str, args)],
-        env=full,
-        capture_output=True,
-        text=True,
-        timeout=SUBPROCESS_TIMEOUT_S,
-        check=False,
-    )
+    return _ran([sys.executable, "-m", "livesession.cli", *map(str, args)], env=full)
 
 
 def test_the_cli_alerts_and_evidence_reruns_never_do(tmp_path, webhook):
@@ -817,14 +813,7 @@ def test_the_runbook_alert_script_posts_the_supervisor_verdict(tmp_path, webhook
     run_dir = tmp_path / "runs" / "alerts"
 
     def alert(url: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, str(script), str(run_dir)],
-            env={**env, ALERT_ENV: url},
-            capture_output=True,
-            text=True,
-            timeout=SUBPROCESS_TIMEOUT_S,
-            check=False,
-        )
+        return _ran([sys.executable, str(script), str(run_dir)], env={**env, ALERT_ENV: url})
 
     posted = alert(webhook.url)
     assert posted.returncode == 0, posted.stderr
@@ -865,27 +854,15 @@ def test_the_alert_after_a_crash_loop_says_a_person_must_look(tmp_path, webhook)
     out = tmp_path / "runs"
     # Every process (the first dryrun, each resume) dies at its third checkpoint.
     looping = {**env, "LIVESESSION_CRASH_AT": "checkpoint:3"}
-    done = subprocess.run(
-        [str(supervise), str(out), "loop", str(config)],
-        env=looping,
-        capture_output=True,
-        text=True,
-        timeout=SUBPROCESS_TIMEOUT_S,
-        check=False,
-    )
+    done = _ran([str(supervise), str(out), "loop", str(config)], env=looping)
     assert done.returncode == 5, done.stderr
     assert done.stderr.strip().splitlines()[-1] == (
         f"livesession-supervise: {out / 'loop'} crashed again after 5 resumes: a person must "
         "look before it runs again"
     )
     assert _cli("status", out / "loop", env={}).returncode == 6  # status alone says crashed
-    posted = subprocess.run(
-        [sys.executable, str(script), str(out / "loop")],
-        env={**env, ALERT_ENV: webhook.url},
-        capture_output=True,
-        text=True,
-        timeout=SUBPROCESS_TIMEOUT_S,
-        check=False,
+    posted = _ran(
+        [sys.executable, str(script), str(out / "loop")], env={**env, ALERT_ENV: webhook.url}
     )
     assert posted.returncode == 0, posted.stderr
     body = webhook.wait_for("SUPERVISOR_NEEDS_OPERATOR")
@@ -897,14 +874,7 @@ def test_the_alert_after_a_crash_loop_says_a_person_must_look(tmp_path, webhook)
     assert "livesession resume" not in body["text"]
     # A supervisor started again takes its old verdict away: the next alert is status's.
     (out / "loop.supervisor").unlink()
-    again = subprocess.run(
-        [sys.executable, str(script), str(out / "loop")],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=SUBPROCESS_TIMEOUT_S,
-        check=False,
-    )
+    again = _ran([sys.executable, str(script), str(out / "loop")], env=env)
     assert orjson.loads(again.stdout)["code"] == "SUPERVISOR_CRASHED"
     assert _cli("resume", out / "loop", env={}).returncode == 0  # the run left verifies
 
@@ -917,22 +887,10 @@ def test_the_alert_names_a_run_dryrun_never_made(tmp_path, webhook):
     config = tmp_path / "bad.toml"
     config.write_text('steps = 100\nstrategy_factory = "nosuch.mod:make"\n', encoding="utf-8")
     out = tmp_path / "runs"
-    done = subprocess.run(
-        [str(supervise), str(out), "r1", str(config)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=SUBPROCESS_TIMEOUT_S,
-        check=False,
-    )
+    done = _ran([str(supervise), str(out), "r1", str(config)], env=env)
     assert done.returncode == 2, done.stderr
-    posted = subprocess.run(
-        [sys.executable, str(script), str(out / "r1")],
-        env={**env, ALERT_ENV: webhook.url},
-        capture_output=True,
-        text=True,
-        timeout=SUBPROCESS_TIMEOUT_S,
-        check=False,
+    posted = _ran(
+        [sys.executable, str(script), str(out / "r1")], env={**env, ALERT_ENV: webhook.url}
     )
     assert posted.returncode == 0, posted.stderr
     body = webhook.wait_for("SUPERVISOR_NOT_STARTED")
