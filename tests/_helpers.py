@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import hashlib
+import resource as _resource
+import signal as _signal
 import subprocess
 import sys
 import tracemalloc
@@ -164,3 +166,26 @@ def held_by_a_child(run_dir: Path, command: str = "child") -> Iterator[subproces
         finally:
             child.kill()
             child.wait(timeout=10)
+
+
+def cli_under(
+    *args: str | Path, limit: tuple[int, int] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``livesession ARGS`` in a child process, under the resource ``limit`` (its
+    ``RLIMIT_*`` and the value) if given: a full disk, too few file descriptors."""
+
+    def limited() -> None:  # pragma: no cover - runs in the child
+        assert limit is not None
+        resource, value = limit
+        if resource == _resource.RLIMIT_FSIZE:
+            _signal.signal(_signal.SIGXFSZ, _signal.SIG_IGN)  # EFBIG instead of a kill
+        _resource.setrlimit(resource, (value, value))
+
+    return subprocess.run(
+        [sys.executable, "-m", "livesession.cli", *map(str, args)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+        preexec_fn=None if limit is None else limited,
+    )

@@ -12,9 +12,7 @@ created, nothing is left behind.
 from __future__ import annotations
 
 import json
-import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -25,6 +23,8 @@ from livesession._artifacts.recorder import Recorder
 from livesession._artifacts.timings import StepTimer
 from livesession._support.logging import configure_logging, disable_logging, get_logger
 from livesession.verify import verify_run
+
+from _helpers import cli_under
 
 resource = pytest.importorskip("resource")  # POSIX
 
@@ -38,18 +38,7 @@ ARGS = ("--steps", STEPS, "--idempotency-backend", "jsonl", "-q")
 
 
 def _cli(*args: str | Path, limit: int | None = None) -> subprocess.CompletedProcess[str]:
-    def limited() -> None:  # pragma: no cover - runs in the child
-        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # EFBIG instead of a kill
-        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
-
-    return subprocess.run(
-        [sys.executable, "-m", "livesession.cli", *map(str, args)],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=300,
-        preexec_fn=None if limit is None else limited,
-    )
+    return cli_under(*args, limit=None if limit is None else (resource.RLIMIT_FSIZE, limit))
 
 
 @pytest.fixture(name="whole", scope="module")

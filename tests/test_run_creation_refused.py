@@ -16,7 +16,6 @@ import errno
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +26,8 @@ from livesession._rundir import create
 from livesession.cli import main
 from livesession.stores import SqliteIdempotencyStore
 from livesession.verify import verify_run
+
+from _helpers import cli_under
 
 resource = pytest.importorskip("resource")  # POSIX
 
@@ -136,17 +137,7 @@ def test_a_directory_it_may_not_write_is_named(
 
 
 def _cli(*args: str | Path, nofile: int | None = None) -> subprocess.CompletedProcess[str]:
-    def limited() -> None:  # pragma: no cover - runs in the child
-        resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
-
-    return subprocess.run(
-        [sys.executable, "-m", "livesession.cli", *map(str, args)],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=300,
-        preexec_fn=None if nofile is None else limited,
-    )
+    return cli_under(*args, limit=None if nofile is None else (resource.RLIMIT_NOFILE, nofile))
 
 
 @pytest.mark.broken_run("the open-file limit refuses the run on purpose; it is resumed after")
