@@ -10,11 +10,14 @@ __all__ = [
     "DIGITS",
     "ZERO",
     "excess_digits",
+    "integer_digits",
+    "places",
     "plain",
     "quantize",
     "quantizer",
     "to_decimal",
     "to_places",
+    "written_digits",
 ]
 
 ZERO = Decimal(0)
@@ -36,6 +39,32 @@ def excess_digits(value: Decimal) -> str | None:
         f"{count} significant digits, more than the {DIGITS} Decimal arithmetic keeps: "
         "the run would round it"
     )
+
+
+def integer_digits(value: Decimal) -> int:
+    """The digits ``value`` writes before the point: ``1E+30`` has 31, ``0.5`` none."""
+    return max(value.adjusted() + 1, 0) if value else 0
+
+
+def places(value: Decimal) -> int:
+    """The digits ``value`` writes after the point: ``0.010`` has 3, ``1E+2`` (100) none.
+
+    The places of a grid (``price_tick``, ``qty_lot``) are those every price or quantity
+    on it is written with (``grid.to_places``).
+    """
+    exponent = value.as_tuple().exponent
+    return max(-exponent, 0) if isinstance(exponent, int) else 0
+
+
+def written_digits(value: Decimal, at_places: int = 0) -> int:
+    """The digits ``value`` has written out with at least ``at_places`` places.
+
+    Its integer digits and its places, not its coefficient: ``1E+30`` (one significant
+    digit) is ``1000000000000000000000000000000`` (31) once a sum or a product meets it,
+    and ``1E-30`` is ``0.000000000000000000000000000001`` (30). A sum keeps the places of
+    the finer term, so a price on a tick of 0.01 needs its integer digits and 2 more.
+    """
+    return integer_digits(value) + max(places(value), at_places)
 
 
 def plain(value: Decimal | int) -> str:

@@ -12,7 +12,15 @@ from typing import Any, Final
 import attrs
 
 from .._exceptions import ConfigError
-from .decimal import DIGITS, excess_digits, plain, to_decimal
+from .decimal import (
+    DIGITS,
+    excess_digits,
+    integer_digits,
+    places,
+    plain,
+    to_decimal,
+    written_digits,
+)
 
 __all__ = [
     "INT_MAX",
@@ -77,6 +85,7 @@ def _dec_rule(name: str, *, positive: bool, maximum: Decimal | None, why: str) -
         problem = excess_digits(value)
         if problem is not None:
             raise ConfigError(f"{name} {plain(value)!r} has {problem}; give at most {DIGITS}")
+        _check_written(name, value)
         if positive and value <= 0:
             raise ConfigError(f"{name} must be greater than zero, got {str(value)!r}")
         if not positive and value < 0:
@@ -85,6 +94,23 @@ def _dec_rule(name: str, *, positive: bool, maximum: Decimal | None, why: str) -
             raise ConfigError(f"{name} must be at most {maximum}{why}, got {str(value)!r}")
 
     return check
+
+
+def _check_written(name: str, value: Decimal) -> None:
+    """Refuse ``value`` whose digits written out are more than Decimal keeps.
+
+    Its coefficient may be short (``1E+30``, ``1E-40``: one significant digit), but the
+    first sum it enters is written out: ``initial_cash = "1E+30"`` lost 18.73 of cash to
+    the first fill's rounding, and ``"1E+100000"`` went into ``config.json`` as 100,001
+    digits. The value is named as Decimal writes it (never the 100,001 digits).
+    """
+    digits = written_digits(value)
+    if digits > DIGITS:
+        raise ConfigError(
+            f"{name} {str(value)!r} has {digits} digits written out ({integer_digits(value)} "
+            f"before the point, {places(value)} after), more than the {DIGITS} Decimal "
+            f"arithmetic keeps: the run would round it; give at most {DIGITS}"
+        )
 
 
 def decimal_field(
