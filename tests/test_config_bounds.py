@@ -77,3 +77,143 @@ class TestDigitsWrittenOut:
         cfg = DryrunConfig.from_mapping({"risk": {"max_order_qty": "1E+27"}})
         assert cfg.risk.max_order_qty == 10**27
         assert cfg.to_dict()["risk"]["max_order_qty"] == "1" + "0" * 27
+
+
+class TestValuesOnTheirGrids:
+    """A price needs its integer digits and the tick's places, a quantity the lot's, and
+    money those of a fill's value (a quantity times a price): at most 28 in all."""
+
+    @pytest.mark.parametrize(
+        ("mapping", "expected"),
+        [
+            (
+                {"initial_price": "1000000000000000000000000000"},
+                (
+                    "initial_price '1000000000000000000000000000' needs 30 digits on the grid of "
+                    "price_tick '0.01': 28 before the point and 2 places, more than the 28 Decimal "
+                    "arithmetic keeps (the run would round it, or write it off its grid); give "
+                    "initial_price below 100000000000000000000000000 or a price_tick of at most 0 "
+                    "places"
+                ),
+            ),
+            (
+                {"price_tick": "0.0000000000000000000000001"},
+                (
+                    "initial_price '42000.00' needs 30 digits on the grid of price_tick '1E-25': 5 "
+                    "before the point and 25 places"
+                ),
+            ),
+            (
+                {"price_tick": "0.000000000000000000000001", "initial_cash": "1"},
+                "initial_price '42000.00' needs 29 digits on the grid of price_tick '1E-24'",
+            ),
+            (
+                {"price_tick": "0.00000000000000000001"},
+                (
+                    "initial_cash '100000.00' needs 29 digits at the places of a fill's value (a "
+                    "quantity on qty_lot '0.001' times a price on price_tick '1E-20'): 6 before the "
+                    "point and 23 places"
+                ),
+            ),
+            (
+                {"initial_cash": "1E+24"},
+                "initial_cash '1E+24' needs 30 digits at the places of a fill's value",
+            ),
+            (
+                {"risk": {"max_order_notional": "1000000000000000000000000"}},
+                (
+                    "risk.max_order_notional '1000000000000000000000000' needs 30 digits at the "
+                    "places of a fill's value"
+                ),
+            ),
+            (
+                {"qty_lot": "1E-27", "strategy": {"order_qty": "10"}},
+                "strategy.order_qty '10' needs 29 digits on the grid of qty_lot '1E-27'",
+            ),
+            (
+                {"qty_lot": "1000", "strategy": {"order_qty": "0.00000000000000000000000001"}},
+                (
+                    "strategy.order_qty '1E-26' is more than 28 digits below the qty_lot '1000', as "
+                    "many as the session computes with exactly: each of the demo's orders would "
+                    "fail the run; give at least 0.0000000000000000000000001"
+                ),
+            ),
+        ],
+    )
+    def test_a_value_beyond_its_grid_is_refused_naming_both(self, mapping, expected):
+        """initial_price 1E+27 ran, exit 0, and verify said broken (``BAR open ... is off
+        the price_tick 0.01 grid``); a tick of 1E-25 sealed FAILED BROKER_REPORT_INVALID;
+        an order_qty beyond the lot failed the run as the demo strategy's error."""
+        assert _refusal(mapping).startswith(expected)
+
+    def test_the_cli_refuses_a_price_beyond_the_tick(self, tmp_path, capsys):
+        text = 'initial_price = "1000000000000000000000000000"\n'
+        error = _cli_refuses(tmp_path, text, capsys)
+        assert error.startswith("initial_price '1000000000000000000000000000' needs 30 digits")
+        assert "price_tick '0.01'" in error
+
+    def test_the_grids_hold_only_what_the_run_uses(self):
+        """initial_price is the demo walk's, order_qty the demo strategy's."""
+        big = {"initial_price": "1000000000000000000000000000"}
+        DryrunConfig.from_mapping({**big, "feed": "csv:data.csv"})
+        lot = {"qty_lot": "1E-20", "strategy": {"order_qty": "100000000"}}
+        with pytest.raises(ConfigError, match=r"^strategy\.order_qty '100000000' needs 29"):
+            DryrunConfig.from_mapping(lot)
+        DryrunConfig.from_mapping({"qty_lot": "1E-20", "strategy_factory": "desk.mine:make"})
+
+    def test_a_run_at_the_bound_verifies(self, tmp_path):
+        """26 digits before the point and the tick's 2: the most a price on 0.01 can have,
+        and cash and a notional cap of 23 digits and the 5 places of a fill's value."""
+        from livesession import create_run, verify_run
+
+        cfg = DryrunConfig.from_mapping(
+            {
+                "run_id": "edge",
+                "initial_price": "10000000000000000000000000",
+                "initial_cash": "90000000000000000000000",
+                "strategy": {"order_qty": "0.001"},
+                "risk": {"max_order_notional": "90000000000000000000000"},
+            }
+        )
+        session = create_run(cfg, tmp_path, alerts=False)
+        session.run_to_end(40)
+        session.close()
+        result = verify_run(tmp_path / "edge")
+        assert result.ok, result.violations[:3]
+        assert result.counts["fills"] > 0
+
+    def test_an_inferred_tick_is_held_so_and_said_to_be(self, tmp_path, capsys):
+        data = tmp_path / "fine.csv"
+        data.write_text(
+            "timestamp,open,high,low,close,volume\n"
+            "2026-01-01T00:00:00Z,1.000000000000000000000001,1.1,0.9,1.0,5\n",
+            encoding="utf-8",
+        )
+        error = _cli_refuses(tmp_path, f'feed = "csv:{data}"\nsymbol = "FINE"\n', capsys)
+        assert error.startswith("initial_cash '100000.00' needs 33 digits at the places of")
+        assert error.endswith("(price_tick '1E-24' is inferred from the data's prices)")
+
+
+class TestDataFileTick:
+    """A data file's price too far from a fine tick: one line (the check is datavalues')."""
+
+    TEXT = (
+        "timestamp,open,high,low,close,volume\n2026-01-01T00:00:00Z,42000.00,42001,41999,42000,1\n"
+    )
+
+    def test_the_cli_says_which_price_in_one_line(self, tmp_path, capsys):
+        """A tick of 1E-25 on a CSV feed was ``decimal.InvalidOperation`` from ``value %
+        self.tick`` (exit 1, a traceback, no JSON under --json); a config whose own values
+        fit that tick now reaches the data file's check, which names the price."""
+        data = tmp_path / "btc.csv"
+        data.write_text(self.TEXT, encoding="utf-8")
+        text = (
+            f'feed = "csv:{data}"\nsymbol = "BTC/USDT"\nprice_tick = "1E-25"\n'
+            'initial_cash = "1"\nqty_lot = "1"\n[risk]\nmax_order_notional = "100"\n'
+        )
+        error = _cli_refuses(tmp_path, text, capsys)
+        assert error == (
+            f"data file {data}, line 2, column open, value '42000.00': price 42000.00 is more "
+            "than 28 digits from the price_tick 1E-25 (as many as the session computes with "
+            "exactly)"
+        )

@@ -32,6 +32,7 @@ from .datafeeds import (
 )
 from .decimal import plain
 from .fields import count, decimal_field, positive_int, risk_share, share
+from .gridbounds import check_grids
 from .ids import is_valid_run_id
 from .plugin_fields import (
     PLUGIN_KEYS,
@@ -315,6 +316,7 @@ class DryrunConfig:
             object.__setattr__(self, "symbol", default_symbol(self.feed))
         if not self.price_tick and data_path(self.feed) is None:
             object.__setattr__(self, "price_tick", DEFAULT_TICK)
+        check_grids(self)  # again once a data file's tick is inferred (``fit_to_feed``)
         if self.steps > self.max_steps:
             raise ConfigError(
                 f"steps ({self.steps}) is above the bound max_steps ({self.max_steps}); "

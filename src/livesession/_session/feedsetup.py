@@ -63,6 +63,7 @@ def fit_to_feed(cfg: DryrunConfig, feed: object) -> DryrunConfig:
     A session's time never goes back, so a run on a dated feed starts at its first bar
     (``start_time`` becomes that time). A ``price_tick`` of 0 becomes the grid the feed
     inferred from its prices. ``config.json`` records both; other feeds leave ``cfg`` be.
+    The config's bounds hold at the inferred grid too (a refusal says it was inferred).
     A data file whose last bar leaves no room for the wind-down before the latest time a
     run can record is refused (``ConfigError``), as is a start the config refuses.
     """
@@ -86,4 +87,10 @@ def fit_to_feed(cfg: DryrunConfig, feed: object) -> DryrunConfig:
         if not isinstance(tick, Decimal) or tick <= 0:
             raise ConfigError(f"price_tick is 0 and the feed {feed!r} infers none: set price_tick")
         changes["price_tick"] = tick
-    return attrs.evolve(cfg, **changes) if changes else cfg
+    try:
+        return attrs.evolve(cfg, **changes) if changes else cfg
+    except ConfigError as exc:  # the config's bounds at the inferred grid (``gridbounds``)
+        if "price_tick" not in changes:
+            raise
+        inferred = f"price_tick {str(changes['price_tick'])!r} is inferred from the data's prices"
+        raise ConfigError(f"{exc} ({inferred})") from None
