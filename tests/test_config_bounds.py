@@ -7,10 +7,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import orjson
 import pytest
 
-from livesession import ConfigError, DryrunConfig
+from livesession import ConfigError, DryrunConfig, create_run, resume_run, verify_run
 from livesession.cli import main
+
+from crash_harness import KILLED, cli
 
 
 def _refusal(mapping: dict[str, object]) -> str:
@@ -164,8 +167,6 @@ class TestValuesOnTheirGrids:
     def test_a_run_at_the_bound_verifies(self, tmp_path):
         """26 digits before the point and the tick's 2: the most a price on 0.01 can have,
         and cash and a notional cap of 23 digits and the 5 places of a fill's value."""
-        from livesession import create_run, verify_run
-
         cfg = DryrunConfig.from_mapping(
             {
                 "run_id": "edge",
@@ -217,3 +218,59 @@ class TestDataFileTick:
             "than 28 digits from the price_tick 1E-25 (as many as the session computes with "
             "exactly)"
         )
+
+
+class TestStartToTheNanosecond:
+    """start_time is read to the nanosecond, as a data file's times are (docs/data.md)."""
+
+    FINE = "2026-01-01T00:00:00.123456789Z"
+
+    def test_its_nine_digits_are_the_run_s(self):
+        cfg = DryrunConfig(start_time=self.FINE)
+        assert cfg.start_ns == 1_767_225_600_123_456_789
+        offset = DryrunConfig(start_time="2026-01-01T01:00:00.000000001+01:00")
+        assert offset.start_ns == 1_767_225_600_000_000_001
+
+    @pytest.mark.parametrize(
+        "text", ["2026-01-01T00:00:00.1234567891Z", "2026-01-01T00:00:00.000000000000Z"]
+    )
+    def test_ten_digits_or_more_are_refused(self, text):
+        """10 digits were taken, and the run dropped all but the first 6."""
+        message = _refusal({"start_time": text})
+        assert message.startswith(f"start_time: time {text!r} has ")
+        assert "digits of a second: a run's time is to the nanosecond (9 digits at most)" in message
+
+    def test_a_run_and_its_resume_keep_the_nanoseconds(self, tmp_path):
+        """The first bar was at ts_sim 1767225660123456000: the 789 ns recorded in
+        config.json were dropped by the run."""
+        config = tmp_path / "fine.toml"
+        config.write_text(f'start_time = "{self.FINE}"\nsteps = 12\ncheckpoint_every = 4\n')
+        args = ("dryrun", "-c", config, "--out", tmp_path, "--run-id", "fine", "-q")
+        proc = cli(*args, crash_at="checkpoint:2")
+        assert proc.returncode == KILLED, proc.stderr
+        resumed = resume_run(tmp_path / "fine")
+        resumed.run_to_end(resumed.config.steps)
+        resumed.close()
+        assert verify_run(tmp_path / "fine").ok
+        lines = (tmp_path / "fine" / "events.jsonl").read_bytes().splitlines()
+        bars = [e["ts_sim"] for e in map(orjson.loads, lines) if e["event_type"] == "BAR"]
+        start = 1_767_225_600_123_456_789
+        assert bars == [start + step * 60_000_000_000 for step in range(1, 13)]
+
+    def test_a_data_file_s_first_nanoseconds_are_its_start(self, tmp_path, capsys):
+        """A dated file's first time becomes start_time: to the nanosecond too (it was
+        recorded to the microsecond, ``.123456Z``, before its bar at ``.123456789``)."""
+        data = tmp_path / "ns.csv"
+        data.write_text(
+            "timestamp,open,high,low,close,volume\n"
+            f"{self.FINE},1.00,1.10,0.90,1.05,7\n"
+            "2026-01-01T00:01:00Z,1.05,1.10,0.90,1.00,7\n",
+            encoding="utf-8",
+        )
+        config = tmp_path / "ns.toml"
+        config.write_text(f'feed = "csv:{data}"\nsymbol = "NS"\n', encoding="utf-8")
+        out = tmp_path / "out"
+        assert main(["dryrun", "-c", str(config), "--out", str(out), "--run-id", "ns", "-q"]) == 0
+        recorded = orjson.loads((out / "ns" / "config.json").read_bytes())
+        assert recorded["start_time"] == self.FINE
+        assert verify_run(out / "ns").ok

@@ -8,6 +8,7 @@ A clock answers ``now()`` (an aware UTC ``datetime``, stamped into ``ts_utc``) a
 from __future__ import annotations
 
 import datetime as dt
+import re
 import time
 from typing import TYPE_CHECKING, Final
 
@@ -25,8 +26,10 @@ __all__ = [
     "epoch_ns",
     "epoch_us",
     "format_utc",
+    "format_utc_ns",
     "from_epoch_ns",
     "parse_utc",
+    "parse_utc_ns",
     "reading_problem",
 ]
 
@@ -123,6 +126,49 @@ def parse_utc(text: str) -> dt.datetime:
     return parsed.astimezone(dt.UTC)
 
 
+_FINE_FRACTION: Final = re.compile(r"(?<=\d\d)[.,](\d{7,})(?!\d)")
+"""A fraction of a second finer than the microsecond, which ``datetime`` would cut off."""
+_MICRO_DIGITS: Final = 6
+NANO_DIGITS: Final = 9
+"""The most digits of a second a run's time holds: ``ts_sim`` is in nanoseconds."""
+
+
+def parse_utc_ns(text: str) -> int:
+    """Nanoseconds since the epoch of the RFC 3339 time ``text`` (``parse_utc``), exactly.
+
+    ``datetime`` holds microseconds and cut ``2026-01-01T00:00:00.123456789Z`` to ``.123456``;
+    the digits after the sixth are added here, never cut off, as a data file's times are
+    (docs/data.md). More than ``NANO_DIGITS`` (finer than a run's time) are refused.
+    """
+    nanos = 0
+    fine = _FINE_FRACTION.search(text)
+    if fine is not None:
+        digits = fine.group(1)
+        if len(digits) > NANO_DIGITS:
+            msg = (
+                f"time {text!r} has {len(digits)} digits of a second: a run's time is to the "
+                f"nanosecond ({NANO_DIGITS} digits at most)"
+            )
+            raise ValueError(msg)
+        nanos = int(digits[_MICRO_DIGITS:].ljust(NANO_DIGITS - _MICRO_DIGITS, "0"))
+        text = text[: fine.start(1) + _MICRO_DIGITS] + text[fine.end(1) :]
+    return epoch_ns(parse_utc(text)) + nanos
+
+
+def format_utc_ns(ns: int) -> str:
+    """``format_utc`` of the moment ``ns`` after the epoch, with its nanoseconds when it has any.
+
+    ``2026-01-01T00:00:00.123456789Z``, which ``parse_utc_ns`` reads back to ``ns``; a
+    moment on a whole microsecond is written exactly as ``format_utc`` writes it.
+    """
+    text = format_utc(from_epoch_ns(ns))
+    nanos = ns % 1000
+    if not nanos:
+        return text
+    seconds = text[:-1] if "." in text else text[:-1] + ".000000"
+    return f"{seconds}{nanos:03d}Z"
+
+
 class FixedClock:
     """A clock that always answers the same moment; ``monotonic_ns`` never moves."""
 
@@ -153,6 +199,17 @@ class SimClock:
             raise ValueError(msg)
         self._start_ns = epoch_ns(start)
         self._elapsed_ns = 0
+
+    @classmethod
+    def at_ns(cls, start_ns: int) -> SimClock:
+        """A clock starting ``start_ns`` nanoseconds after the epoch.
+
+        A ``datetime`` start holds microseconds; a config's ``start_time`` may be finer
+        (``parse_utc_ns``).
+        """
+        clock = cls(from_epoch_ns(start_ns))
+        clock._start_ns = start_ns
+        return clock
 
     def now(self) -> dt.datetime:
         """The simulated moment."""

@@ -20,7 +20,7 @@ import orjson
 from .._exceptions import ConfigError
 from .._support.references import is_reference
 from .alerts import AlertsConfig, alerts_config
-from .clock import parse_utc
+from .clock import parse_utc, parse_utc_ns
 from .datafeeds import (
     DEFAULT_TICK,
     check_sha256,
@@ -340,8 +340,13 @@ class DryrunConfig:
 
     @property
     def start(self) -> dt.datetime:
-        """The simulated start time."""
+        """The simulated start time (to the microsecond: ``start_ns`` holds it all)."""
         return parse_utc(self.start_time)
+
+    @property
+    def start_ns(self) -> int:
+        """The simulated start time in nanoseconds since the epoch, as ``start_time`` says."""
+        return parse_utc_ns(self.start_time)
 
     @property
     def references(self) -> bool:

@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import Final
 
 from .._exceptions import ConfigError
-from .clock import epoch_ns, format_utc, from_epoch_ns, parse_utc
+from .clock import format_utc, from_epoch_ns, parse_utc_ns
 
 __all__ = [
     "EARLIEST_NS",
@@ -70,7 +70,7 @@ def check_start(_inst: object, _attr: object, value: object) -> None:
     if not isinstance(value, str):
         raise ConfigError("start_time must be an RFC 3339 string such as 2026-01-01T00:00:00Z")
     try:
-        ns = epoch_ns(parse_utc(value))
+        ns = parse_utc_ns(value)
     except ValueError as exc:
         raise ConfigError(f"start_time: {exc}") from None
     problem = outside(ns)
@@ -102,7 +102,7 @@ def check_run_end(
     start_time: str, *, max_steps: int, stop_max_polls: int, step_interval_ms: int
 ) -> None:
     """Refuse a config whose run could pass ``LATEST_NS`` (``start_time`` is valid)."""
-    start = epoch_ns(parse_utc(start_time))
+    start = parse_utc_ns(start_time)
     interval_ns = step_interval_ms * NS_PER_MS
     last_step = start + max_steps * interval_ns
     end = run_end_ns(last_step, stop_max_polls=stop_max_polls, step_interval_ms=step_interval_ms)

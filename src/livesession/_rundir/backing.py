@@ -124,7 +124,7 @@ def open_store(
 
         return PostgresIdempotencyStore(pg_dsn(), namespace=cfg.run_id)
     # Only the memory store reads this clock: simulated time from the session's start.
-    sim = _clock.SimClock(cfg.start)
+    sim = _clock.SimClock.at_ns(cfg.start_ns)
     return open_idempotency_store(backend, run_dir, clock=sim, durable=durable)
 
 

@@ -207,7 +207,7 @@ def make_clock(config: DryrunConfig) -> Clock:
         return _clock.FixedClock(config.start)
     if config.clock_mode == "system":
         return _clock.SystemClock()
-    return _clock.SimClock(config.start)
+    return _clock.SimClock.at_ns(config.start_ns)
 
 
 def default_broker(cfg: DryrunConfig, *, journal: Path | None = None) -> Broker:
@@ -295,11 +295,11 @@ def assemble(
         max_sink_retries=cfg.max_sink_retries,
         sync_each_line=cfg.durability == "event",
     )
-    start_ns = _clock.SimClock(cfg.start).monotonic_ns()
+    start_ns = cfg.start_ns
     broker = guard_broker(_or_default(e.get("broker"), lambda: default_broker(cfg)))
     idem: IdempotencyStore = _or_default(
         e.get("idempotency"),
-        lambda: MemoryIdempotencyStore(_clock.SimClock(cfg.start), ttl_ns=None),
+        lambda: MemoryIdempotencyStore(_clock.SimClock.at_ns(start_ns), ttl_ns=None),
     )
     given_lease = e.get("lease")
     checkpoints = e.get("checkpoints")

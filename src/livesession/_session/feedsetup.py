@@ -71,7 +71,7 @@ def fit_to_feed(cfg: DryrunConfig, feed: object) -> DryrunConfig:
     first = getattr(feed, "first_ts_ns", None)
     checked = getattr(feed, "checked", None)
     if getattr(feed, "dated", False) is True and isinstance(first, int):
-        start = _clock.format_utc(_clock.from_epoch_ns(first))
+        start = _clock.format_utc_ns(first)  # to the nanosecond, as the bar's time
         if start != cfg.start_time:
             changes["start_time"] = start
         last = getattr(checked, "last_ns", None)
