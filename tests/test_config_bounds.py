@@ -274,3 +274,56 @@ class TestStartToTheNanosecond:
         recorded = orjson.loads((out / "ns" / "config.json").read_bytes())
         assert recorded["start_time"] == self.FINE
         assert verify_run(out / "ns").ok
+
+
+class TestMessagesNameTheValue:
+    """docs/config.md: every refusal is one line naming the key and the value."""
+
+    @pytest.mark.parametrize(
+        ("text", "expected"),
+        [
+            (
+                "initial_cash = true\n",
+                (
+                    "initial_cash: true is a boolean, not a number; write the number as a string, "
+                    'e.g. "42000.50"'
+                ),
+            ),
+            (
+                "initial_price = 42000.5\n",
+                (
+                    "initial_price: floats are not accepted for money or quantities (a float is "
+                    'rounded when it is read), got 42000.5: write it as a string, e.g. "42000.5"'
+                ),
+            ),
+            (
+                "initial_cash = 2026-01-01\n",
+                "initial_cash: expected a decimal string, got the TOML date 2026-01-01 (unquoted)",
+            ),
+            (
+                "start_time = 2026-01-01T00:00:00Z\n",
+                (
+                    "start_time must be a quoted string: TOML read 2026-01-01T00:00:00+00:00 "
+                    '(unquoted) as a datetime; write start_time = "2026-01-01T00:00:00Z"'
+                ),
+            ),
+            (
+                "start_time = 2026-03-02T09:30:00\n",
+                (
+                    "start_time must be a quoted string: TOML read 2026-03-02T09:30:00 (unquoted) "
+                    'as a datetime; write start_time = "2026-03-02T09:30:00Z"'
+                ),
+            ),
+            (
+                "max_steps = 20000000\nsteps = 10\n",
+                "max_steps must be at most 10000000 (the most steps any run takes), got 20000000",
+            ),
+            ('enabled = "false"\n', "enabled must be true or false (unquoted), got 'false'"),
+            ("enabled = 0\n", "enabled must be true or false, got 0"),
+        ],
+    )
+    def test_the_cli_names_it(self, tmp_path, capsys, text, expected):
+        """``initial_cash = true`` said "floats are not accepted"; an unquoted start_time
+        said "must be an RFC 3339 string" (quote it); max_steps and enabled did not say
+        the value given."""
+        assert _cli_refuses(tmp_path, text, capsys) == expected

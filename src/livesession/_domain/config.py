@@ -31,7 +31,7 @@ from .datafeeds import (
     from_cwd,
 )
 from .decimal import plain
-from .fields import count, decimal_field, positive_int, risk_share, share
+from .fields import count, decimal_field, positive_int, risk_share, share, true_or_false
 from .gridbounds import check_grids
 from .ids import is_valid_run_id
 from .plugin_fields import (
@@ -226,7 +226,9 @@ class DryrunConfig:
     clock_mode: str = attrs.field(default="sim", validator=_check_choice("clock_mode", CLOCK_MODES))
     max_sink_retries: int = count("max_sink_retries", 0, positive=False)
     steps: int = count("steps", 1_000)
-    max_steps: int = count("max_steps", 1_000_000)
+    max_steps: int = count(
+        "max_steps", 1_000_000, maximum=HARD_MAX_STEPS, why=" (the most steps any run takes)"
+    )
     step_interval_ms: int = attrs.field(default=60_000, validator=check_step_interval)
     """The simulated time one step advances: at most 31 days (``timerange``)."""
     start_time: str = attrs.field(default="2026-01-01T00:00:00Z", validator=check_start)
@@ -250,7 +252,7 @@ class DryrunConfig:
     it; given, the file must match (a run refuses other data)."""
     feed_bytes: int | None = attrs.field(default=None, validator=check_size)
     """The data file's size in bytes, recorded with ``feed_sha256``."""
-    enabled: bool = False
+    enabled: bool = attrs.field(default=False, validator=true_or_false("enabled"))
     broker: str = attrs.field(default="mock", validator=check_broker)
     durability: str = attrs.field(
         default="none", validator=_check_choice("durability", DURABILITY_MODES)
@@ -322,16 +324,12 @@ class DryrunConfig:
                 f"steps ({self.steps}) is above the bound max_steps ({self.max_steps}); "
                 "raise max_steps or run fewer steps"
             )
-        if self.max_steps > HARD_MAX_STEPS:
-            raise ConfigError(f"max_steps must be at most {HARD_MAX_STEPS}")
         check_run_end(
             self.start_time,
             max_steps=self.max_steps,
             stop_max_polls=self.stop_max_polls,
             step_interval_ms=self.step_interval_ms,
         )
-        if not isinstance(self.enabled, bool):
-            raise ConfigError("enabled must be true or false")
 
     @property
     def step_interval_ns(self) -> int:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import math
 from collections.abc import Callable
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from typing import Final
@@ -21,6 +23,8 @@ __all__ = [
 ]
 
 ZERO = Decimal(0)
+_SHOWN: Final = 60
+"""How much of a value's ``repr`` a message quotes (a table's can be long)."""
 DIGITS: Final = 28
 """The significant digits Decimal arithmetic keeps (the default context's precision).
 
@@ -80,11 +84,22 @@ def plain(value: Decimal | int) -> str:
 
 
 def to_decimal(value: object, *, field: str) -> Decimal:
-    """Convert a str, int or Decimal to a finite Decimal; refuse floats and bools."""
-    if isinstance(value, (bool, float)):
+    """Convert a str, int or Decimal to a finite Decimal; refuse floats and bools.
+
+    Each refusal names the field and the value: a float as it was read (already rounded,
+    which is why it is refused), a boolean as TOML writes it, anything else by its type.
+    """
+    if isinstance(value, bool):
         msg = (
-            f"{field}: floats are not accepted for money or quantities; "
-            'write it as a string, e.g. "42000.50"'
+            f"{field}: {str(value).lower()} is a boolean, not a number; "
+            'write the number as a string, e.g. "42000.50"'
+        )
+        raise TypeError(msg)
+    if isinstance(value, float):
+        example = repr(value) if math.isfinite(value) else "42000.50"
+        msg = (
+            f"{field}: floats are not accepted for money or quantities (a float is rounded "
+            f'when it is read), got {value!r}: write it as a string, e.g. "{example}"'
         )
         raise TypeError(msg)
     if isinstance(value, Decimal):
@@ -96,12 +111,24 @@ def to_decimal(value: object, *, field: str) -> Decimal:
             msg = f"{field}: {value!r} is not a decimal number"
             raise ValueError(msg) from None
     else:
-        msg = f"{field}: expected a decimal string, got {type(value).__name__}"
+        msg = f"{field}: expected a decimal string, got {_shown(value)}"
         raise TypeError(msg)
     if not result.is_finite():
         msg = f"{field}: {value!r} is not a finite number"
         raise ValueError(msg)
     return result
+
+
+def _shown(value: object) -> str:
+    """``value`` in a message: its type and (cut to ``_SHOWN`` characters) its repr.
+
+    A date or time (TOML reads ``2026-01-01`` unquoted as one) is written as TOML has it.
+    """
+    if isinstance(value, (dt.date, dt.time)):
+        return f"the TOML {type(value).__name__} {value.isoformat()} (unquoted)"
+    text = repr(value)
+    text = text if len(text) <= _SHOWN else text[: _SHOWN - 3] + "..."
+    return f"{type(value).__name__} {text}"
 
 
 def quantize(value: Decimal, step: Decimal, rounding: str = ROUND_HALF_EVEN) -> Decimal:

@@ -30,6 +30,7 @@ __all__ = [
     "positive_int",
     "risk_share",
     "share",
+    "true_or_false",
 ]
 
 INT_MAX: Final = 2**63 - 1
@@ -155,3 +156,14 @@ def count(
     """
     check = positive_int(name, maximum=maximum, why=why) if positive else non_negative_int(name)
     return attrs.field(default=default, validator=check)
+
+
+def true_or_false(name: str) -> Any:
+    """A validator: a bool (TOML's ``true``/``false``; ``"false"``, quoted, is a string)."""
+
+    def check(_inst: object, _attr: object, value: object) -> None:
+        if not isinstance(value, bool):
+            quote = " (unquoted)" if isinstance(value, str) else ""
+            raise ConfigError(f"{name} must be true or false{quote}, got {value!r}")
+
+    return check

@@ -15,6 +15,7 @@ crashing the run (or sealing one ``verify`` rejects) when its time gets there:
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Final
 
 from .._exceptions import ConfigError
@@ -67,8 +68,15 @@ def outside(ns: int) -> str | None:
 
 def check_start(_inst: object, _attr: object, value: object) -> None:
     """``start_time`` is an RFC 3339 time within a run's range."""
+    if isinstance(value, (dt.date, dt.time)):  # TOML reads an unquoted time as one
+        raise ConfigError(
+            f"start_time must be a quoted string: TOML read {value.isoformat()} (unquoted) as "
+            f'a {type(value).__name__}; write start_time = "{_quoted(value)}"'
+        )
     if not isinstance(value, str):
-        raise ConfigError("start_time must be an RFC 3339 string such as 2026-01-01T00:00:00Z")
+        raise ConfigError(
+            f'start_time must be an RFC 3339 string such as "2026-01-01T00:00:00Z", got {value!r}'
+        )
     try:
         ns = parse_utc_ns(value)
     except ValueError as exc:
@@ -76,6 +84,17 @@ def check_start(_inst: object, _attr: object, value: object) -> None:
     problem = outside(ns)
     if problem is not None:
         raise ConfigError(f"start_time {value} is {problem}: {RANGE_NOTE}")
+
+
+def _quoted(value: dt.date | dt.time) -> str:
+    """The RFC 3339 UTC text of an unquoted TOML date or time (without an offset: UTC)."""
+    if isinstance(value, dt.datetime):
+        moment = value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
+    elif isinstance(value, dt.date):
+        moment = dt.datetime.combine(value, dt.time(), dt.UTC)
+    else:
+        return "2026-01-01T00:00:00Z"  # a time of day alone: no day to write
+    return format_utc(moment)
 
 
 def check_step_interval(_inst: object, _attr: object, value: object) -> None:
