@@ -315,3 +315,93 @@ class TestConfigReference:
             for outside in (low - 1, high + 1):
                 with pytest.raises(ConfigError, match=f"alerts.{name} must be an integer from"):
                     AlertsConfig(**{name: outside})
+
+    def test_every_bound_the_code_has_is_in_docs_config_md_and_the_runbook(self):
+        """A key the code caps below the general rules (an integer within 64 bits, a share
+        at most 1) says its cap in its row of docs/config.md and in the RUNBOOK's table of
+        bounds: max_steps was capped at 10,000,000 and neither said so. The caps are found
+        by giving each key a value beyond any, so a new cap is held here too."""
+        bounds = _config_bounds()
+        assert {"max_steps", "step_interval_ms", "lease_ttl_ms"} <= set(bounds)
+        rows = _config_rows()
+        runbook = (ROOT / "RUNBOOK.md").read_text(encoding="utf-8")
+        section = runbook.split("Some values are bounded because", 1)[1].split("\n## ", 1)[0]
+        table = [line for line in section.splitlines() if line.startswith("| `")]
+        for key, bound in bounds.items():
+            forms = _spellings(key, bound)
+            row = rows[key]
+            assert any(f"at most {form}" in row for form in forms), (key, bound, row)
+            name = key.rsplit(".", 1)[-1]
+            named = [line for line in table if {f"`{name}`", f"`{key}`"} & _cells(line)]
+            assert any(form in line for line in named for form in forms), (key, bound)
+
+
+_INT_MAX = 2**63 - 1
+_DAY_MS = 86_400_000
+
+
+def _config_bounds() -> dict[str, str]:
+    """Each config key's own cap (``key``, or ``table.key``), from the refusal of a value
+    beyond any: ``... must be at most X``. The general rules' caps are left out."""
+    from decimal import Decimal
+
+    import attrs
+
+    from livesession import ConfigError, DryrunConfig
+
+    found: dict[str, str] = {}
+    tables = [("", DryrunConfig)] + [
+        (f"{f.name}.", f.default.factory)
+        for f in attrs.fields(DryrunConfig)
+        if isinstance(f.default, attrs.Factory) and attrs.has(f.default.factory)
+    ]
+    for prefix, cls in tables:
+        for field in attrs.fields(cls):
+            default = field.default
+            if isinstance(default, Decimal):
+                beyond: object = "1000000"
+            elif isinstance(default, int) and not isinstance(default, bool):
+                beyond = _INT_MAX
+            else:
+                continue
+            table = prefix.rstrip(".")
+            mapping = {table: {field.name: beyond}} if table else {field.name: beyond}
+            try:
+                DryrunConfig.from_mapping(mapping)
+            except ConfigError as exc:
+                key = prefix + field.name
+                capped = re.match(rf"{re.escape(key)} must be at most ([\d.]+)", str(exc))
+                if capped is not None and capped.group(1) not in (str(_INT_MAX), "1"):
+                    found[key] = capped.group(1)
+    return found
+
+
+def _config_rows() -> dict[str, str]:
+    """docs/config.md's table rows by the key they name (``table.key`` in a table)."""
+    rows: dict[str, str] = {}
+    text = (ROOT / "docs" / "config.md").read_text(encoding="utf-8")
+    for row in text.splitlines():
+        if not row.startswith("| `"):
+            continue
+        cell = row.split("|")[1].strip()
+        table = re.match(r"`\[(\w+)\]` ", cell)
+        for name in re.findall(r"`(\w+)`", cell[table.end() :] if table else cell):
+            rows[f"{table.group(1)}.{name}" if table else name] = row
+    return rows
+
+
+def _cells(line: str) -> set[str]:
+    """The `names` in the first cell of a table row."""
+    return set(re.findall(r"`[\w.]+`", line.split(" | ", maxsplit=1)[0]))
+
+
+def _spellings(key: str, bound: str) -> set[str]:
+    """How a doc may write ``bound``: as the code does, with thousands separators, or (a
+    number of milliseconds that is whole days) in days."""
+    forms = {bound, f"`{bound}`"}
+    if bound.isdigit():
+        forms.add(f"{int(bound):,}")
+        if key.endswith("_ms") and int(bound) % _DAY_MS == 0:
+            days = int(bound) // _DAY_MS
+            forms.add("one day" if days == 1 else f"{days} days")
+    return forms
