@@ -327,3 +327,59 @@ class TestMessagesNameTheValue:
         said "must be an RFC 3339 string" (quote it); max_steps and enabled did not say
         the value given."""
         assert _cli_refuses(tmp_path, text, capsys) == expected
+
+
+class TestDataIdentityWithoutData:
+    """feed_sha256 and feed_bytes pin a data file: without one they pin nothing."""
+
+    SHA = "0" * 64
+
+    @pytest.mark.parametrize(
+        ("text", "expected"),
+        [
+            (
+                f'feed_sha256 = "{SHA}"\n',
+                (
+                    f"feed_sha256 is given ('{SHA}'), but feed 'random_walk' reads no data file: "
+                    "feed_sha256 pins the file of a csv:PATH or parquet:PATH feed; drop it, or name "
+                    "the file in feed"
+                ),
+            ),
+            ("feed_bytes = 10\n", "feed_bytes is given (10), but feed 'random_walk' reads no"),
+            (
+                'feed = "venue"\nbroker = "ccxt:binance"\nfeed_bytes = 10\n',
+                "feed_bytes is given (10), but feed 'venue' reads no data file",
+            ),
+        ],
+    )
+    def test_a_feed_that_reads_none_refuses_them_at_load(self, tmp_path, capsys, text, expected):
+        """They were taken, and config.json recorded them for a random_walk run."""
+        assert _cli_refuses(tmp_path, text, capsys).startswith(expected)
+
+    def test_a_feed_given_by_reference_that_reads_none_refuses_them_at_the_start(
+        self, tmp_path, capsys
+    ):
+        (tmp_path / "deskwalk.py").write_text(
+            "from decimal import Decimal\n"
+            "from livesession import RandomWalkFeed\n\n\n"
+            "def make(*, symbol):\n"
+            "    return RandomWalkFeed(symbol=symbol, seed=1, initial_price=Decimal(100),"
+            ' tick=Decimal("0.01"), lot=Decimal("0.001"))\n',
+            encoding="utf-8",
+        )
+        text = f'feed = "deskwalk:make"\nfeed_sha256 = "{self.SHA}"\n'
+        assert _cli_refuses(tmp_path, text, capsys) == (
+            "feed_sha256 is given, but the feed 'deskwalk:make' read no data file: it pins "
+            "the file of a feed that reads one; drop it"
+        )
+
+    def test_a_data_file_s_run_still_records_and_resumes_them(self, tmp_path):
+        data = tmp_path / "btc.csv"
+        data.write_text(TestDataFileTick.TEXT, encoding="utf-8")
+        config = tmp_path / "data.toml"
+        config.write_text(f'feed = "csv:{data}"\nsymbol = "BTC/USDT"\n', encoding="utf-8")
+        out = tmp_path / "out"
+        assert main(["dryrun", "-c", str(config), "--out", str(out), "--run-id", "d", "-q"]) == 0
+        recorded = orjson.loads((out / "d" / "config.json").read_bytes())
+        assert recorded["feed_bytes"] == data.stat().st_size
+        assert verify_run(out / "d").ok

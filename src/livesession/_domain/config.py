@@ -29,6 +29,7 @@ from .datafeeds import (
     data_path,
     default_symbol,
     from_cwd,
+    refuse_pin_without_data,
 )
 from .decimal import plain
 from .fields import count, decimal_field, positive_int, risk_share, share, true_or_false
@@ -484,4 +485,6 @@ def load_config(
     for key, value in (overrides or {}).items():
         if value is not None:
             data[key] = from_cwd(value) if key == "feed" else value
-    return DryrunConfig.from_mapping(data)
+    config = DryrunConfig.from_mapping(data)
+    refuse_pin_without_data(config.feed, config.feed_sha256, config.feed_bytes)
+    return config

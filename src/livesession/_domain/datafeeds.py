@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from .._exceptions import ConfigError
+from .._support.references import is_reference
 from .ids import SYMBOL_FORMS, is_valid_symbol
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "data_path",
     "default_symbol",
     "from_cwd",
+    "refuse_pin_without_data",
 ]
 
 DATA_FEEDS: Final = ("csv:", "parquet:")
@@ -85,3 +87,22 @@ def from_cwd(feed: object) -> object:
         return feed
     assert isinstance(feed, str)  # noqa: S101 - narrowed for mypy (data_path took a str)
     return feed[: len(feed) - len(path)] + str(Path.cwd() / path)
+
+
+def refuse_pin_without_data(feed: str, sha256: str | None, size: int | None) -> None:
+    """Refuse ``feed_sha256`` / ``feed_bytes`` given with a feed that reads no data file.
+
+    They pin the file of a ``csv:``/``parquet:`` feed; with the demo walk or the venue's
+    bars they would pin nothing, yet ``config.json`` would record them as the run's data.
+    A feed given by reference may read one: its run refuses them when it reads none
+    (``pin_data``).
+    """
+    if data_path(feed) is not None or is_reference(feed):
+        return
+    for key, value in (("feed_sha256", sha256), ("feed_bytes", size)):
+        if value is not None:
+            raise ConfigError(
+                f"{key} is given ({value!r}), but feed {feed!r} reads no data file: {key} "
+                "pins the file of a csv:PATH or parquet:PATH feed; drop it, or name the file "
+                "in feed"
+            )

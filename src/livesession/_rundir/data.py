@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from .._exceptions import DataFileError, RunDirectoryError
+from .._exceptions import ConfigError, DataFileError, RunDirectoryError
 from .._market.datafile import DataFileCheck
 from .._support.fsutil import file_digest
 
@@ -49,10 +49,17 @@ def pin_data(cfg: DryrunConfig, feed: object) -> DryrunConfig:
     """``cfg`` with the SHA-256 and size of the data file ``feed`` read (``config.json``).
 
     A config that already names a SHA-256 (written by hand, or a run's own config read back
-    by ``evidence``) must name this file's: other data is refused.
+    by ``evidence``) must name this file's: other data is refused. A feed that reads no
+    file refuses one (``ConfigError``): it would pin nothing.
     """
     checked = _checked(feed)
     if checked is None:
+        if cfg.feed_sha256 is not None or cfg.feed_bytes is not None:
+            given = "feed_sha256" if cfg.feed_sha256 is not None else "feed_bytes"
+            raise ConfigError(
+                f"{given} is given, but the feed {cfg.feed!r} read no data file: it pins the "
+                "file of a feed that reads one; drop it"
+            )
         return cfg
     refuse_other_data(cfg, checked)
     if (cfg.feed_sha256, cfg.feed_bytes) == (checked.sha256, checked.size):
