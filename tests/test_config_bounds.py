@@ -320,6 +320,11 @@ class TestMessagesNameTheValue:
             ),
             ('enabled = "false"\n', "enabled must be true or false (unquoted), got 'false'"),
             ("enabled = 0\n", "enabled must be true or false, got 0"),
+            (
+                'allowlist = "BTC/USDT"\n',
+                "allowlist must be a list of symbols, e.g. [\"BTC/USDT\"], got 'BTC/USDT'",
+            ),
+            ("risk = 5\n", "risk must be a table, got 5"),
         ],
     )
     def test_the_cli_names_it(self, tmp_path, capsys, text, expected):

@@ -179,7 +179,7 @@ def _to_tuple(value: Sequence[str] | None) -> tuple[str, ...] | None:
     if value is None:
         return None  # no allowlist given: the feed's symbol (``allowed_symbols``)
     if isinstance(value, str) or not isinstance(value, (list, tuple)):
-        raise ConfigError('allowlist must be a list of symbols, e.g. ["BTC/USDT"]')
+        raise ConfigError(f'allowlist must be a list of symbols, e.g. ["BTC/USDT"], got {value!r}')
     return tuple(value)
 
 
@@ -206,7 +206,7 @@ def _nested(cls: type[_C], value: object, name: str) -> _C:
     if isinstance(value, Mapping):
         built: _C = _build(cls, value, prefix=f"{name}.")
         return built
-    raise ConfigError(f"{name} must be a table")
+    raise ConfigError(f"{name} must be a table, got {value!r}")
 
 
 @attrs.frozen(kw_only=True)
