@@ -183,6 +183,24 @@ class TestValuesOnTheirGrids:
         assert result.ok, result.violations[:3]
         assert result.counts["fills"] > 0
 
+    def test_a_walk_that_leaves_what_its_grid_carries_fails_and_verifies(self, tmp_path):
+        """A price at the bound took one up move to need 29 digits: the run sealed
+        COMPLETED, exit 0, and verify found its bars off the grid. The walk now fails the
+        run there (FEED_ERROR), which verifies."""
+        cfg = DryrunConfig.from_mapping(
+            {
+                "run_id": "up",
+                "seed": 1,
+                "initial_price": "99999999999999999999999999.00",
+                "initial_cash": "1000",
+            }
+        )
+        session = create_run(cfg, tmp_path, alerts=False)
+        result = session.run_to_end(5)
+        assert (result.status.value, result.reason) == ("FAILED", "FEED_ERROR")
+        assert "the random walk reached 1002701699999999999999" in result.detail
+        assert verify_run(tmp_path / "up").ok
+
     def test_an_inferred_tick_is_held_so_and_said_to_be(self, tmp_path, capsys):
         data = tmp_path / "fine.csv"
         data.write_text(

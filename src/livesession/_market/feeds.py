@@ -9,7 +9,7 @@ from decimal import Decimal, InvalidOperation, localcontext
 from pathlib import Path
 from typing import Any, Final
 
-from .._domain.decimal import DIGITS, plain, quantize, to_decimal, to_places
+from .._domain.decimal import DIGITS, places, plain, quantize, to_decimal, to_places
 from .._domain.model import Bar
 from .._domain.random import DeterministicStream
 from .._exceptions import ConfigError
@@ -130,6 +130,9 @@ class RandomWalkFeed:
         # One unit of the price grid and of the lot grid (10^exponent), for the integer walk.
         self._price_unit = Decimal(1).scaleb(self._price_grid.exponent if self._price_grid else 0)
         self._lot_unit = Decimal(1).scaleb(self._lot_grid.exponent if self._lot_grid else 0)
+        # The first price the tick's grid cannot write within Decimal's digits: the walk
+        # stops there (only the Decimal formulae reach it: the integer walk ends at 10^18).
+        self._beyond = Decimal(1).scaleb(DIGITS - places(tick))
 
     def next_bar(self, ts_ns: int) -> Bar:
         """The next bar; the walk never ends and never reaches zero."""
@@ -178,6 +181,13 @@ class RandomWalkFeed:
         wick_up = up_u % (self._wick + 1)
         wick_down = down_u % (self._wick + 1)
         high = quantize(max(open_, close) * (_BPS + wick_up) / _BPS, self._tick)
+        if high >= self._beyond:
+            msg = (
+                f"the random walk reached {plain(high)}, more than the {DIGITS} digits "
+                f"Decimal arithmetic keeps on the price_tick {plain(self._tick)} grid: start "
+                "it lower (initial_price) or give a coarser price_tick"
+            )
+            raise ValueError(msg)
         low = max(quantize(min(open_, close) * (_BPS - wick_down) / _BPS, self._tick), self._tick)
         volume = self._lot * (1 + volume_u % 1000)
         self._close = close
