@@ -111,9 +111,8 @@ def resume_run(
 ) -> LiveSessionOrchestrator:
     """Reopen a crashed run at its last checkpoint, ready to continue.
 
-    ``run_dir`` is a path: a ``str`` or any ``os.PathLike`` (a ``pathlib.Path``). An argument
-    of the wrong kind (``clock=5``, ``alerts="yes"``) raises ``PluginError`` naming it,
-    before anything is written.
+    ``run_dir`` is a ``str`` or ``os.PathLike``; the keywords are checked as ``create_run``
+    checks them (``PluginError`` naming one of the wrong kind, nothing changed).
 
     ``alerts`` as for ``create_run``; the config file is not read again, so a resumed run's
     webhook comes from ``LIVESESSION_ALERT_WEBHOOK_URL`` (the URL is never in the run
