@@ -385,14 +385,12 @@ def send_control(action: str, run_dir: Path, *, timeout_s: float) -> ControlOutc
 
 def _no_effect(watch: _Watch, holder: Holder, sent: str, timeout_s: float) -> str:
     """What a signal whose effect did not show within ``timeout_s`` left to do (exit 9)."""
-    run_dir = watch.run_dir
-    if held := stopped(holder):  # the signal waits, pending, for it to run
+    run_dir, held = watch.run_dir, stopped(holder)  # stopped: it acts on nothing till it runs
+    if watch.waiting:  # seen in part: what it lacks, and (stopped) why it cannot come yet
+        then = f"; {held}" if held else f": check again with `livesession status {run_dir}` or wait"
+        return f"{sent}; within {timeout_s:g} s {watch.waiting}{then}"
+    if held:  # the signal waits, pending, for it to run
         return f"{sent}; {held}; the signal stays pending till then: `livesession status {run_dir}`"
-    if watch.waiting:
-        return (
-            f"{sent}; within {timeout_s:g} s {watch.waiting}: check again with "
-            f"`livesession status {run_dir}` or wait"
-        )
     return (
         f"{sent}; no effect seen in {run_dir} within {timeout_s:g} s (a long step or "
         "wind-down?): check again with `livesession verify` or wait"
