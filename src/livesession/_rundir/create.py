@@ -26,9 +26,8 @@ from .plugins import (
     PlugIns,
     RunPlugins,
     apply_references,
-    check_arguments,
+    check_call,
     open_plugins,
-    refuse_unknown,
 )
 from .session import open_session
 
@@ -211,8 +210,9 @@ def create_run(
     with its path, into ``run.json``; a dated file's first time becomes ``start_time``, and
     a grid inferred from its prices ``price_tick``.
     """
-    refuse_unknown(create_run, given)
-    check_arguments(
+    check_call(
+        create_run,
+        given,
         clock=clock,
         lease_clock=lease_clock,
         live_override=live_override,

@@ -52,11 +52,10 @@ __all__ = [
     "RunPlugins",
     "add_broker_check",
     "apply_references",
-    "check_arguments",
+    "check_call",
     "check_recorded_sources",
     "given_broker",
     "open_plugins",
-    "refuse_unknown",
     "restore_plugins",
 ]
 
@@ -134,7 +133,23 @@ def apply_references(
     return attrs.evolve(cfg, **changes) if changes else cfg
 
 
-def refuse_unknown(call: Callable[..., object], given: Mapping[str, object]) -> None:
+def check_call(
+    call: Callable[..., object],
+    given: Mapping[str, object],
+    *,
+    broker_factory: object,
+    **edges: object,
+) -> None:
+    """Refuse a bad call of ``call`` (``create_run``, ``resume_run``) before it does anything.
+
+    A keyword it does not take is a ``TypeError`` (``_refuse_unknown``); an argument of the
+    wrong kind a ``PluginError`` or ``ValueError`` (``_check_arguments``).
+    """
+    _refuse_unknown(call, given)
+    _check_arguments(broker_factory=broker_factory, **edges)
+
+
+def _refuse_unknown(call: Callable[..., object], given: Mapping[str, object]) -> None:
     """Refuse a keyword ``call`` (``create_run``, ``resume_run``) does not take: ``TypeError``.
 
     Its ``**given`` gathers the plug-ins; anything else there (``event_sink=``, an edge of
@@ -160,7 +175,7 @@ def refuse_unknown(call: Callable[..., object], given: Mapping[str, object]) -> 
     )
 
 
-def check_arguments(*, broker_factory: object, **edges: object) -> None:
+def _check_arguments(*, broker_factory: object, **edges: object) -> None:
     """Refuse a ``create_run``/``resume_run`` argument of the wrong kind, before anything.
 
     ``edges`` (``clock``, ``lease_clock``, ``live_override``) are checked as the session

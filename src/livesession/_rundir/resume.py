@@ -46,9 +46,8 @@ from .plugins import (
     PlugIns,
     RunPlugins,
     apply_references,
-    check_arguments,
+    check_call,
     open_plugins,
-    refuse_unknown,
     restore_plugins,
 )
 from .resumecut import AuditCut, check_journals, validate_artifacts
@@ -133,8 +132,9 @@ def resume_run(
     journal replay, and audits ``C2_RESUME``, written out before this returns (and
     ``C2_LEASE_ACQUIRED`` with the new fencing token).
     """
-    refuse_unknown(resume_run, given)
-    check_arguments(clock=clock, lease_clock=lease_clock, broker_factory=broker_factory)
+    check_call(
+        resume_run, given, clock=clock, lease_clock=lease_clock, broker_factory=broker_factory
+    )
     run_dir = Path(run_dir)
     cfg, meta = read_run_config(run_dir)
     cfg = apply_references(cfg, **given, recorded=meta.get("sources") or {})
