@@ -257,6 +257,29 @@ class TestStopRisk:
             _rest(book, order[2], Side.SELL, "125", order[3])
             assert book.stop_risk() == D("13250.00")  # 125 at 106
 
+    def test_a_reduce_only_order_closes_first(self):
+        """Long 125 with a reduce-only SELL 125 resting: a SELL 125 more can only open a short.
+
+        Bug: both counted the same 125 as theirs to close, so the heat had the SELL at 0;
+        once the reduce-only order filled, it opened a short 125 no rail had measured.
+        """
+        book = _book()
+        _fill(book, "long", Side.BUY, "125", "100.00")
+        _rest(book, "leg", Side.SELL, "125", "90.00", reduce_only=True)
+        _rest(book, "exit", Side.SELL, "125", "110.00")
+        assert book.stop_risk() == D("13750.00")  # 125 at 110
+        assert book.adding_orders() == ["exit"]
+        _rest(book, "leg2", Side.SELL, "100", "95.00", reduce_only=True)  # legs: never counted
+        assert book.stop_risk() == D("13750.00")
+
+    def test_a_reduce_only_order_leaves_the_rest_to_close(self):
+        book = _book()
+        _fill(book, "long", Side.BUY, "125", "100.00")
+        _rest(book, "leg", Side.SELL, "25", "90.00", reduce_only=True)
+        _rest(book, "exit", Side.SELL, "100", "110.00")
+        assert book.stop_risk() == 0
+        assert book.adding_orders() == []
+
     def test_a_partly_filled_order_counts_what_is_left(self):
         book = _book()
         _rest(book, "buy", Side.BUY, "10", "100.00")
@@ -266,7 +289,11 @@ class TestStopRisk:
 
 class TestOpenQuantity:
     def test_what_the_open_orders_on_one_side_have_left_to_fill(self):
-        """Reduce-only orders aside; other symbols and the other side aside."""
+        """Reduce-only orders included (or asked apart); other symbols and sides aside.
+
+        A reduce-only order counts: once it fills, what it closed is not there for another
+        order on its side to close.
+        """
         book = _book()
         assert book.open_quantity("BTC/USDT", Side.SELL) == 0
         _rest(book, "a", Side.SELL, "10", "100.00")
@@ -274,6 +301,8 @@ class TestOpenQuantity:
         _rest(book, "c", Side.SELL, "7", "102.00", reduce_only=True)
         _rest(book, "d", Side.BUY, "3", "99.00")
         assert book.apply_fill("a", "t1", D("4"), D("100.00"))
-        assert book.open_quantity("BTC/USDT", Side.SELL) == D("11")
+        assert book.open_quantity("BTC/USDT", Side.SELL) == D("18")
+        assert book.open_quantity("BTC/USDT", Side.SELL, reducing=True) == D("7")
+        assert book.open_quantity("BTC/USDT", Side.SELL, reducing=False) == D("11")
         assert book.open_quantity("BTC/USDT", Side.BUY) == D("3")
         assert book.open_quantity("ETH/USDT", Side.SELL) == 0

@@ -51,15 +51,19 @@ def _long_book() -> Book:
 
 
 class FlatDayBook:
-    """A DayBook with a settable equity and no position."""
+    """A DayBook with a settable equity, no position and settable resting entries."""
 
     def __init__(self, equity: str) -> None:
         self._equity = D(equity)
         self.day_peak_equity = D(equity)
         self.positions: dict[str, Decimal] = {}
+        self.resting: list[str] = []
 
     def equity(self) -> Decimal:
         return self._equity
+
+    def adding_orders(self) -> list[str]:
+        return self.resting
 
 
 class TestTradingState:
@@ -172,6 +176,15 @@ class TestDailyLoss:
         assert not governor.daily_loss_breached(book, START_NS + 2 * SECOND)
         book.positions[SYMBOL] = D("0.1")
         assert governor.daily_loss_breached(book, START_NS + 3 * SECOND)
+
+    def test_trips_when_flat_with_an_entry_resting(self):
+        """Flat but for an entry placed before the cap: the kill cancels it, or it opens."""
+        governor, _ = _governor("0.05")
+        book = FlatDayBook("100000")
+        book._equity = D("50000")
+        assert not governor.daily_loss_breached(book, START_NS + SECOND)
+        book.resting.append("ls-entry")
+        assert governor.daily_loss_breached(book, START_NS + 2 * SECOND)
 
     def test_does_not_trip_when_halted(self):
         governor, _ = _governor("0.05")

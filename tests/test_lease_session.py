@@ -388,3 +388,74 @@ def test_store_flag_is_recorded_for_resume(tmp_path, extra):
     assert done.returncode == EXIT_OK, done.stderr
     meta = orjson.loads((tmp_path / "x" / "run.json").read_bytes())
     assert meta["lease"] is bool(extra)
+
+
+def _run_losing_its_lease(tmp_path: Path, lose: str) -> Path:
+    """A run directory whose session loses its file lease mid-run, then is closed (sealed).
+
+    ``lose``: ``"takeover"`` (the holder stalls past its TTL and another session takes the
+    pair's lease) or ``"backend"`` (the lease file turns unreadable: a renewal fails).
+    """
+    from livesession import DryrunConfig, create_run
+    from livesession._rundir.layout import lease_path
+
+    lease_clock = _clock.SimClock(START)
+    cfg = DryrunConfig(run_id="lost", steps=500, lease_ttl_ms=1000)
+    orch = create_run(
+        cfg, tmp_path, lease=True, lease_clock=lease_clock, clock=_clock.SimClock(START)
+    )
+    orch.preflight()
+    orch.activate()
+    orch.run_n_steps(120)  # past the first periodic checkpoint (every 100 steps)
+    path = lease_path(tmp_path, cfg.account, cfg.strategy_id)
+    lease_clock.advance(3 * 1000 * 1_000_000)  # stalled past the TTL
+    if lose == "takeover":
+        intruder = FileLease(path, cfg.account, cfg.strategy_id)
+        assert intruder.acquire("other", _clock.epoch_ns(lease_clock.now()), 10**12) is not None
+    else:
+        path.write_bytes(b"not json")
+    orch.step()
+    assert orch.result().reason == "LEASE_LOST"
+    orch.close()
+    return tmp_path / "lost"
+
+
+@pytest.mark.parametrize("lose", ["takeover", "backend"])
+def test_a_run_that_lost_its_lease_is_sealed_for_status_and_resume(tmp_path, lose):
+    """Bug: the lost lease stopped every checkpoint, the sealing one too, so the sealed
+    FAILED run looked crashed and resumable (status exit 6), and ``resume`` traded on and
+    re-sealed it COMPLETED, its FAILED seal cut to ``.torn``."""
+    from livesession._exceptions import LiveSessionError
+    from livesession.status import Verdict, run_status
+
+    run_dir = _run_losing_its_lease(tmp_path, lose)
+    checkpoint = orjson.loads((run_dir / "checkpoint.json").read_bytes())
+    assert (checkpoint["sealed"], checkpoint["fsm_state"]) == (True, "ERROR_REQUIRES_OPERATOR")
+    standing = run_status(run_dir)
+    assert (standing.verdict, standing.exit_code, standing.resumable) == (
+        Verdict.NEEDS_OPERATOR,
+        5,
+        False,
+    )
+    before = digest_files(run_dir)
+    with pytest.raises(LiveSessionError, match="already ended with status FAILED"):
+        resume_run(run_dir)
+    assert digest_files(run_dir) == before
+
+
+def test_a_lease_lost_to_its_backend_says_why(tmp_path):
+    """Bug: a renewal the backend failed (a dead database connection) was recorded as a plain
+    LEASE_LOST, so the operator looked for a session that had taken over, and found none."""
+    run_dir = _run_losing_its_lease(tmp_path, "backend")
+    (lost,) = [r["payload"] for r in audit_records(run_dir) if r["code"] == "C2_LEASE_LOST"]
+    assert lost["error"].startswith("LeaseError: the lease file ")
+    assert "is corrupt" in lost["error"]
+    last_state = [
+        orjson.loads(line)
+        for line in (run_dir / "events.jsonl").read_bytes().splitlines()
+        if b'"ERROR_REQUIRES_OPERATOR"' in line and b"STATE_CHANGED" in line
+    ][-1]
+    assert last_state["payload"]["detail"]["error"] == "LeaseError"
+    taken = _run_losing_its_lease(tmp_path / "t", "takeover")
+    (lost,) = [r["payload"] for r in audit_records(taken) if r["code"] == "C2_LEASE_LOST"]
+    assert "error" not in lost

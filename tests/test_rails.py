@@ -875,3 +875,84 @@ class TestReducingInASession:
         assert refused == [("TRADING_STATE", "trading is REDUCING")] * 2
         assert orch.book.positions["BTC/USDT"] == 0
         orch.close()
+
+
+class TestReduceOnlyBesideAClosingOrder:
+    """A reduce-only order and an ordinary order on one side may not both close one position.
+
+    Bug: long 10 with a SELL 10 limit resting (the rails passed it as closing), a reduce-only
+    SELL 10 passed too; it filled first, and the limit then opened a short 10 that the
+    per-trade rail had refused from flat. Both orders counted the same 10 as theirs to close.
+    """
+
+    _RISK = {"per_trade_risk_pct": "0.00005"}  # refuses a 0.010 from flat, not a 0.005
+
+    def test_a_reduce_only_intent_may_not_take_what_a_resting_order_closes(self):
+        limit = sell("0.010", order_type=OrderType.LIMIT, limit_price=D("41000.00"))
+        script = at({1: [buy("0.005"), buy("0.005")], 3: [limit, sell("0.010", reduce_only=True)]})
+        orch, sinks = _trading_session(script, risk=self._RISK)
+        orch.run_n_steps(6)
+        (event,) = sinks.events_of("RISK_REJECTED")
+        assert event["payload"]["rule"] == "REDUCE_ONLY"
+        assert event["payload"]["reason"] == (
+            "reduce-only SELL 0.010 is more than the position 0.010 allows beside the "
+            "SELL 0.010 already open to close it"
+        )
+        assert event["payload"]["open_on_side"] == "0.010"
+        assert orch.book.positions[SYMBOL] == D("0.010")  # the limit still only closes
+        orch.close()
+
+    def test_an_ordinary_order_after_a_reduce_only_one_is_measured_as_opening(self):
+        """The reduce-only SELL closes the long first: the SELL after it would open a short."""
+        limit = sell("0.010", order_type=OrderType.LIMIT, limit_price=D("41000.00"))
+        script = at({1: [buy("0.005"), buy("0.005")], 3: [sell("0.010", reduce_only=True), limit]})
+        orch, sinks = _trading_session(script, risk=self._RISK)
+        orch.run_n_steps(6)
+        (event,) = sinks.events_of("RISK_REJECTED")
+        assert (event["payload"]["rule"], event["payload"]["side"]) == ("PER_TRADE_RISK", "SELL")
+        assert orch.book.positions[SYMBOL] == 0
+        orch.close()
+
+    def test_the_same_sell_from_flat_is_refused_by_the_same_rail(self):
+        """The baseline the two tests above lean on: these limits refuse a short 0.010."""
+        script = at({1: [sell("0.010", order_type=OrderType.LIMIT, limit_price=D("41000.00"))]})
+        orch, sinks = _trading_session(script, risk=self._RISK)
+        orch.step()
+        (event,) = sinks.events_of("RISK_REJECTED")
+        assert event["payload"]["rule"] == "PER_TRADE_RISK"
+        orch.close()
+
+
+class TestDailyLossWhileFlat:
+    """Bug: the cap reached while flat refused new intents but left a resting entry working;
+    it filled two bars later and opened a position after the cap."""
+
+    def test_an_entry_resting_when_the_cap_is_reached_is_cancelled(self):
+        entry = buy("0.010", order_type=OrderType.LIMIT, limit_price=D("38000.00"))
+        # The exit rests at 39000 and fills on bar 3's reports, before the cap is checked:
+        # flat, 1 % down, with the entry still resting.
+        exit_ = sell("1.000", order_type=OrderType.LIMIT, limit_price=D("39000.00"))
+        closes = ["40000.00", "40000.00", "39000.00", "38000.00", "38000.00", "38000.00"]
+        script = at({1: [buy("1.000")], 2: [exit_, entry]})
+        orch, sinks = _trading_session(
+            script,
+            closes,
+            risk={
+                "per_trade_risk_pct": "1",
+                "max_order_notional": "60000",
+                "daily_loss_pct": "0.01",
+            },
+        )
+        orch.run_n_steps(6)
+        (kill,) = sinks.events_of("KILL_SWITCH")
+        assert kill["payload"]["reason"] == "DAILY_LOSS"
+        (submitted,) = [
+            e["payload"]
+            for e in sinks.events_of("ORDER_SUBMITTED")
+            if e["payload"]["side"] == "BUY" and e["payload"]["order_type"] == "LIMIT"
+        ]
+        (cancel,) = sinks.events_of("ORDER_CANCELED")
+        assert cancel["payload"]["client_order_id"] == submitted["client_order_id"]
+        assert not any(orch.book.positions.values())  # the entry never filled
+        assert not [e for e in sinks.events_of("ORDER_FILLED") if e["seq"] > kill["seq"]]
+        orch.close()

@@ -37,6 +37,10 @@ class DayBook(Protocol):
         """Cash plus positions at their last price."""
         ...
 
+    def adding_orders(self) -> list[str]:
+        """The open orders that could add exposure."""
+        ...
+
 
 class TradingState(enum.Enum):
     """Whether new orders may be sent: all, only reducing ones, or none."""
@@ -140,7 +144,10 @@ class TradingGovernor:
         Days are simulated UTC days: the first bar of a new day starts its peak afresh at
         the equity of that moment. Only the kill switch's own halt (``kill_halted``: it is
         flattening, or has) keeps the cap from tripping: a halt by the throttle or an
-        unhealthy broker leaves the position held, losing, so the cap still pulls it.
+        unhealthy broker leaves the position held, losing, so the cap still pulls it. Flat,
+        it trips only while an order rests that could open exposure (an entry placed before
+        the cap was reached): its kill cancels it; with nothing to cut, the ``DAILY_LOSS``
+        rail refuses what would add.
         """
         equity = book.equity()
         day = ts_sim // NS_PER_DAY
@@ -155,7 +162,9 @@ class TradingGovernor:
         return (
             not self._kill_halted
             and peak > 0
-            and any(book.positions.values())  # flat: nothing to cut (tested before dividing)
+            # flat with nothing resting that could open exposure: nothing to cut (tested
+            # before dividing)
+            and (any(book.positions.values()) or bool(book.adding_orders()))
             and (peak - equity) / peak >= self._daily_loss_pct
         )
 

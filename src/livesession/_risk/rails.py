@@ -107,8 +107,8 @@ class RiskContext:
     executions: int
     trading_state: str
     open_on_side: Decimal = ZERO
-    """What the open orders in the intent's symbol and on its side (reduce-only ones aside)
-    have still to fill, those sent earlier in the same bar among them. Against the position
+    """What the open orders in the intent's symbol and on its side have still to fill, those
+    sent earlier in the same bar and the reduce-only ones among them. Against the position
     they close it first, so the intent closes only what they leave and adds the rest."""
 
 
@@ -282,22 +282,34 @@ class _TradingState:
         )
 
 
-def beyond_the_position(intent: OrderIntent, held: Decimal) -> Rejection | None:
+def beyond_the_position(
+    intent: OrderIntent, held: Decimal, closing: Decimal = ZERO
+) -> Rejection | None:
     """Why a ``reduce_only`` intent may not go (``REDUCE_ONLY``), or None.
 
-    It may only take off what is ``held``: never open, add to or flip a position. Any other
-    intent passes.
+    It may only take off what is ``held``: never open, add to or flip a position. Nor what
+    the other orders open on its side (not reduce-only) have still to fill, ``closing``:
+    the rails passed those as closing the position, and once a reduce-only order had closed
+    it they would open exposure no rail measured (long 10 with a SELL 10 limit resting, a
+    reduce-only SELL 10 would leave the limit to open a short 10). Any other intent passes.
     """
     if not intent.reduce_only:
         return None
     room = held if intent.side is Side.SELL else -held
-    if intent.quantity <= room:
+    if intent.quantity <= room - closing:
         return None
     side = intent.side.value
+    detail = {"position": plain(held)}
+    if intent.quantity > room or not closing:
+        reason = f"reduce-only {side} {intent.quantity} is more than the position {held} allows"
+        return Rejection(rule=REDUCE_ONLY, reason=reason, detail=detail)
     return Rejection(
         rule=REDUCE_ONLY,
-        reason=f"reduce-only {side} {intent.quantity} is more than the position {held} allows",
-        detail={"position": plain(held)},
+        reason=(
+            f"reduce-only {side} {intent.quantity} is more than the position {held} allows "
+            f"beside the {side} {plain(closing)} already open to close it"
+        ),
+        detail={**detail, "open_on_side": plain(closing)},
     )
 
 

@@ -398,7 +398,7 @@ def assemble(
 
     def lease_lost() -> None:
         governor.halt()
-        checkpointer.disable()
+        checkpointer.seal_only()
 
     lease = (
         None

@@ -11,7 +11,7 @@ arrives after the cancel report) is still applied, once.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -195,21 +195,49 @@ class Book:
         """Absolute notional of the position in ``symbol`` at ``price``."""
         return abs(self.position(symbol)) * price
 
-    def open_quantity(self, symbol: str, side: Side) -> Decimal:
+    def open_quantity(self, symbol: str, side: Side, *, reducing: bool | None = None) -> Decimal:
         """What the open orders in ``symbol`` on ``side`` have still to fill.
 
-        Reduce-only orders aside (they never add exposure). The rails count these ahead of
-        a new intent on that side: against the position they close it first, so three SELL
-        10 sent in one bar against a long 10 close it once and would open a short 20.
+        All of them (``reducing`` None), only the reduce-only ones (True) or only the others
+        (False). The rails count them ahead of a new intent on that side: against the
+        position they close it first, so three SELL 10 sent in one bar against a long 10
+        close it once and would open a short 20. A reduce-only order counts too: once it
+        fills, what it closed is no longer there for another order to close.
         """
         left = ZERO
         if not self.open:
             return left  # most steps: nothing to look through
         for live in self.open.values():
             order = live.order
-            if order.symbol == symbol and order.side is side and not order.reduce_only:
+            if order.symbol != symbol or order.side is not side:
+                continue
+            if reducing is None or order.reduce_only is reducing:
                 left += order.quantity - live.filled
         return left
+
+    def _against_positions(self) -> Iterator[tuple[Decimal, list[tuple[Decimal, str, Decimal]]]]:
+        """Per symbol and side: what its orders may close, and its orders, cheapest first.
+
+        Each order is ``(price, client_order_id, left to fill)``; the room is what the
+        position lets that side close. Reduce-only orders (a protective leg, a flatten
+        order) only ever close, so they are not listed, but they close first: long 10 with
+        a reduce-only SELL 10 resting leaves a SELL 10 more no room, whichever fills first.
+        """
+        sides: dict[tuple[str, Side], list[tuple[Decimal, str, Decimal]]] = {}
+        reducing: dict[tuple[str, Side], Decimal] = {}
+        for cid, live in self.open.items():
+            order = live.order
+            key = (order.symbol, order.side)
+            left = order.quantity - live.filled
+            if order.reduce_only:
+                reducing[key] = reducing.get(key, ZERO) + left
+                continue
+            price = order.limit_price or self.last_price.get(order.symbol, ZERO)
+            sides.setdefault(key, []).append((price, cid, left))
+        for (symbol, side), orders in sides.items():
+            held = self.position(symbol)
+            room = held if side is Side.SELL else -held  # what this side can close
+            yield room - reducing.get((symbol, side), ZERO), sorted(orders)
 
     def stop_risk(self) -> Decimal:
         """The notional the open orders add to the positions (for portfolio heat).
@@ -217,31 +245,22 @@ class Book:
         An open order counts at its price (a limit at its limit, a resting STOP entry at
         its stop price, a market order at the last price), and only for what it adds beyond
         closing its symbol's position: long 125 with a SELL 125 resting adds nothing, a SELL
-        200 adds 75. Orders on the side against a position share closing it, the cheapest
-        first, so the dearest part is what counts: never less than what could fill, and the
-        same whatever order the book holds them in (a resumed book sorts them). A reduce-only
-        order (a protective leg, a flatten order) only ever closes, and counts nothing.
+        200 adds 75. Orders on the side against a position share closing what its
+        reduce-only orders leave of it (``_against_positions``), the cheapest first, so the
+        dearest part is what counts: never less than what could fill, and the same whatever
+        order the book holds them in (a resumed book sorts them). A reduce-only order counts
+        nothing.
         """
         if not self.open:
             return ZERO  # most steps: nothing to look through
-        sides: dict[tuple[str, Side], list[tuple[Decimal, Decimal]]] = {}
-        for live in self.open.values():
-            order = live.order
-            if order.reduce_only:
-                continue
-            price = order.limit_price or self.last_price.get(order.symbol, ZERO)
-            left = order.quantity - live.filled
-            sides.setdefault((order.symbol, order.side), []).append((price, left))
         total = ZERO
-        for (symbol, side), orders in sides.items():
-            held = self.position(symbol)
-            room = held if side is Side.SELL else -held  # what this side can close
-            for price, left in sorted(orders):
+        for closable, orders in self._against_positions():
+            room = closable
+            for price, _cid, left in orders:
                 closing = min(left, room) if room > 0 else ZERO
-                adds = left - closing if closing else left
                 room -= closing
-                if adds:
-                    total += adds * price
+                if left - closing:
+                    total += (left - closing) * price
         return total
 
     def adding_orders(self) -> list[str]:
@@ -250,24 +269,15 @@ class Book:
         A reduce-only order (a protective leg, a flatten order) only ever closes, and stays.
         So does an order that only closes its symbol's position: long 125 with a SELL 125
         resting (a stop the strategy placed without ``reduce_only``) keeps it, a SELL 200
-        is listed whole. Orders on the side against a position share closing it, the
-        cheapest first, as in ``stop_risk``.
+        is listed whole. Orders on the side against a position share closing what its
+        reduce-only orders leave of it, the cheapest first, as in ``stop_risk``.
         """
         if not self.open:
             return []  # most steps: nothing to look through
-        sides: dict[tuple[str, Side], list[tuple[Decimal, str, Decimal]]] = {}
-        for cid, live in self.open.items():
-            order = live.order
-            if order.reduce_only:
-                continue
-            price = order.limit_price or self.last_price.get(order.symbol, ZERO)
-            left = order.quantity - live.filled
-            sides.setdefault((order.symbol, order.side), []).append((price, cid, left))
         adding: list[str] = []
-        for (symbol, side), orders in sides.items():
-            held = self.position(symbol)
-            room = held if side is Side.SELL else -held  # what this side can close
-            for _price, cid, left in sorted(orders):
+        for closable, orders in self._against_positions():
+            room = closable
+            for _price, cid, left in orders:
                 if left <= room:
                     room -= left  # it only closes: it stays
                 else:

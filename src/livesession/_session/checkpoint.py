@@ -172,15 +172,21 @@ class Checkpointer:
         self._next_progress = PROGRESS_EVERY
         self._owed = False
         """An operator's verb applied inside this step waits for the step's end to be saved."""
+        self._seal_only = False
 
     @property
     def saving(self) -> bool:
-        """Whether checkpoints are written (a store, not disabled): states are recorded."""
-        return self._store is not None
+        """Whether checkpoints are written (a store, not ``seal_only``): states are recorded."""
+        return self._store is not None and not self._seal_only
 
-    def disable(self) -> None:
-        """Never write again (a lost lease: the run directory may have a new owner)."""
-        self._store = None
+    def seal_only(self) -> None:
+        """Write no checkpoint from here on but the sealing one (a lost lease).
+
+        The session stops at once, with no cancel and no flatten (the new holder owns the
+        venue's orders), and seals: that seal must reach ``checkpoint.json``, or ``status``
+        and ``resume`` would take the run for a crashed one and a resume would trade on.
+        """
+        self._seal_only = True
 
     def operator_acted(self, *, in_step: bool) -> None:
         """An operator's verb changed the session: checkpoint it before it is confirmed.
@@ -201,7 +207,7 @@ class Checkpointer:
 
         Also a checkpoint when an operator's verb applied during the step is owed one.
         """
-        if self._store is not None and (self._owed or steps % self._every == 0):
+        if self.saving and (self._owed or steps % self._every == 0):
             self.save()  # flushes (and, when durable, syncs) every sink first
         elif self._sync_each_step:
             self._recorder.flush(sync=True)
@@ -232,7 +238,7 @@ class Checkpointer:
         its key holds None, and the session log says why.
         """
         store = self._store
-        if store is None:
+        if store is None or (self._seal_only and not sealing):
             return
         self._owed = False
         rec = self._recorder

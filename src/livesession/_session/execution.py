@@ -95,8 +95,11 @@ class Execution:
         intent = intent_on_grid(intent, quantity=qty, tick=cfg.price_tick)  # lot's, tick's places
         quantity = plain(qty)
         signal_id = self._signal(seq, intent, quantity)
+        book = self._c.book
         refused = beyond_the_position(
-            intent, self._c.book.positions.get(intent.symbol, ZERO)
+            intent,
+            book.positions.get(intent.symbol, ZERO),
+            book.open_quantity(intent.symbol, intent.side, reducing=False),
         ) or off_the_tick(intent, cfg.price_tick)
         if refused is not None:
             self._reject(seq, signal_id, intent, quantity, refused)

@@ -23,6 +23,7 @@ from .._domain import clock as _clock
 from .._exceptions import Fenced, LeaseError
 from .._risk.checks import CheckResult
 from .._typing import Fenceable
+from .pipeline import error_message
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
@@ -63,7 +64,7 @@ class LeaseKeeper:
     _strategy: str
     _ttl_ms: int
     _on_lost: Callable[[], None]
-    _fault: Callable[[str], None]
+    _fault: Callable[..., None]
     _guarded: Callable[[Callable[[], None]], None]
     _steps: Callable[[], int]
     _fenced: tuple[Fenceable, ...] = attrs.field(default=(), converter=_as_tuple)
@@ -71,6 +72,8 @@ class LeaseKeeper:
     lost: bool = attrs.field(init=False, default=False)
     _audited: bool = attrs.field(init=False, default=False)
     _renewed_ns: int = attrs.field(init=False, default=0)
+    _failure: LeaseError | None = attrs.field(init=False, default=None)
+    """Why the last renewal could not ask the lease's backend (a dead connection, say)."""
 
     def preflight(self) -> CheckResult:
         """Preflight: take the lease, or fail with LEASE_HELD (or keep an adopted one)."""
@@ -126,9 +129,10 @@ class LeaseKeeper:
         """Renew before trading; False once the lease is lost.
 
         A lost lease stops trading at once, with no cancel and no flatten (the new holder
-        owns the venue's orders now): ``on_lost`` halts trading and stops checkpoints (a
-        resumed session may own the run directory now), then ``C2_LEASE_LOST`` is audited
-        and the session faults to ERROR_REQUIRES_OPERATOR with reason LEASE_LOST.
+        owns the venue's orders now): ``on_lost`` halts trading and stops checkpoints but the
+        sealing one, then ``C2_LEASE_LOST`` is audited (with the backend's ``error`` when a
+        renewal could not reach it) and the session faults to ERROR_REQUIRES_OPERATOR with
+        reason LEASE_LOST.
         """
         if self._renew_ok():
             return True
@@ -165,8 +169,18 @@ class LeaseKeeper:
             }
             if refused is not None:  # found out by a refused write, not by a renewal
                 payload["refused_by_fence"] = refused.newest
-            self._recorder.audit("C2_LEASE_LOST", payload)
-            self._fault(LEASE_LOST)
+            failure = self._failure
+            if failure is None:
+                self._recorder.audit("C2_LEASE_LOST", payload)
+                self._fault(LEASE_LOST)
+                return
+            # The backend failed, not another holder: say so, or the operator looks for a
+            # session that took the lease over and finds none.
+            error, message = type(failure).__name__, error_message(failure)
+            self._recorder.audit("C2_LEASE_LOST", {**payload, "error": f"{error}: {message}"})
+            self._fault(
+                LEASE_LOST, {"error": error, "message": message}, summary=f"{error}: {message}"
+            )
 
         self._guarded(lost)
 
@@ -214,8 +228,10 @@ class LeaseKeeper:
             return True
         try:
             renewed = self._lease.renew(grant, now)
-        except LeaseError:
+        except LeaseError as exc:
+            self._failure = exc
             return False
+        self._failure = None
         if renewed:
             self._renewed_ns = now
         return renewed
