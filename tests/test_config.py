@@ -347,3 +347,34 @@ class TestBounds:
             "ok": False,
         }
         assert not out.exists()
+
+
+class TestRealishTableNeedsTheRealishBroker:
+    """Bug: a [realish] table with the mock broker was ignored: a fault drill that forgot
+    ``--broker realish`` ran clean, and config.json recorded the faults it never injected."""
+
+    def test_refused_with_another_broker_in_one_line_and_nothing_written(self, tmp_path, capsys):
+        (tmp_path / "m.toml").write_text('[realish]\ntransient_rate = "0.5"\n')
+        out = tmp_path / "runs"
+        code = main(["dryrun", "-c", str(tmp_path / "m.toml"), "--out", str(out), "-q"])
+        err = capsys.readouterr().err
+        assert code == 2
+        assert err == (
+            "livesession: error: [realish] is given, but broker is 'mock': its faults are the "
+            'realish broker\'s; set broker = "realish" (--broker realish), or drop [realish]\n'
+        )
+        assert not out.exists()
+
+    def test_taken_with_the_realish_broker_from_the_flag_or_the_file(self, tmp_path):
+        realish = {"transient_rate": "0.5"}
+        assert DryrunConfig(broker="realish", realish=realish).realish.transient_rate == Decimal(
+            "0.5"
+        )
+        (tmp_path / "m.toml").write_text('[realish]\ntransient_rate = "0.5"\n')
+        out = tmp_path / "runs"
+        argv = ["dryrun", "-c", str(tmp_path / "m.toml"), "--out", str(out), "-q"]
+        assert main([*argv, "--broker", "realish", "--steps", "20"]) == 0
+        with pytest.raises(
+            ConfigError, match=r"\[realish\] is given, but broker is 'ccxt:binance'"
+        ):
+            DryrunConfig(broker="ccxt:binance", realish=realish)

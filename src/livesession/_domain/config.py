@@ -308,6 +308,12 @@ class DryrunConfig:
                     "is no package.module:callable reference"
                 )
         refuse_demo_table(self.strategy_factory, changed=self.strategy != StrategyConfig())
+        if self.realish != RealishConfig() and self.broker != "realish":
+            # A fault drill that forgot --broker realish would look like a clean drill.
+            raise ConfigError(
+                f"[realish] is given, but broker is {self.broker!r}: its faults are the realish "
+                "broker's; set broker = \"realish\" (--broker realish), or drop [realish]"
+            )
         if self.feed == "venue" and not self.broker.startswith("ccxt:"):
             raise ConfigError(
                 f"feed 'venue' takes the venue's own bars: it needs a ccxt:<exchange> broker, "
