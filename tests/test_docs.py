@@ -405,3 +405,19 @@ def _spellings(key: str, bound: str) -> set[str]:
             days = int(bound) // _DAY_MS
             forms.add("one day" if days == 1 else f"{days} days")
     return forms
+
+
+def test_the_api_index_names_every_public_name_and_nothing_else():
+    """docs/api.md lists each name of ``livesession.__all__`` once, and no name it lacks.
+
+    A newcomer found 26 public names (``AsyncSession``, ``SessionInspection``, ``TradingState``,
+    ...) in no doc at all.
+    """
+    text = (ROOT / "docs" / "api.md").read_text(encoding="utf-8")
+    listed = re.findall(r"^\| `([A-Za-z_]\w*)(?:\(\))?` \|", text, flags=re.MULTILINE)
+    assert len(listed) == len(set(listed)), "a name is listed twice"
+    public = set(livesession.__all__) - {"__version__"}
+    assert set(listed) == public, (
+        f"missing from docs/api.md: {sorted(public - set(listed))}; "
+        f"not public: {sorted(set(listed) - public)}"
+    )
