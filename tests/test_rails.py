@@ -9,6 +9,7 @@ the next one fires); for those the quiet test sits one step inside.
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import ClassVar
 
 import attrs
 import orjson
@@ -885,7 +886,7 @@ class TestReduceOnlyBesideAClosingOrder:
     per-trade rail had refused from flat. Both orders counted the same 10 as theirs to close.
     """
 
-    _RISK = {"per_trade_risk_pct": "0.00005"}  # refuses a 0.010 from flat, not a 0.005
+    _RISK: ClassVar = {"per_trade_risk_pct": "0.00005"}  # refuses 0.010 from flat, not 0.005
 
     def test_a_reduce_only_intent_may_not_take_what_a_resting_order_closes(self):
         limit = sell("0.010", order_type=OrderType.LIMIT, limit_price=D("41000.00"))

@@ -312,7 +312,7 @@ class DryrunConfig:
             # A fault drill that forgot --broker realish would look like a clean drill.
             raise ConfigError(
                 f"[realish] is given, but broker is {self.broker!r}: its faults are the realish "
-                "broker's; set broker = \"realish\" (--broker realish), or drop [realish]"
+                'broker\'s; set broker = "realish" (--broker realish), or drop [realish]'
             )
         if self.feed == "venue" and not self.broker.startswith("ccxt:"):
             raise ConfigError(

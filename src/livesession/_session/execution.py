@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from .._domain.retry import RetryPolicy
     from .._risk.rails import Rail
     from .._typing import IdempotencyStore
+    from .book import Book
     from .broker_health import BrokerHealth
     from .context import SessionContext
 
@@ -95,12 +96,7 @@ class Execution:
         intent = intent_on_grid(intent, quantity=qty, tick=cfg.price_tick)  # lot's, tick's places
         quantity = plain(qty)
         signal_id = self._signal(seq, intent, quantity)
-        book = self._c.book
-        refused = beyond_the_position(
-            intent,
-            book.positions.get(intent.symbol, ZERO),
-            book.open_quantity(intent.symbol, intent.side, reducing=False),
-        ) or off_the_tick(intent, cfg.price_tick)
+        refused = _beyond_the_position(self._c.book, intent) or off_the_tick(intent, cfg.price_tick)
         if refused is not None:
             self._reject(seq, signal_id, intent, quantity, refused)
             return
@@ -450,6 +446,13 @@ class Execution:
     def set_state(self, state: dict[str, Any]) -> None:
         """Restore from a checkpoint made by ``get_state``."""
         self.intent_seq = state["intent_seq"]
+
+
+def _beyond_the_position(book: Book, intent: OrderIntent) -> Rejection | None:
+    """``beyond_the_position`` on ``book``: the position, and what its other orders close."""
+    held = book.positions.get(intent.symbol, ZERO)
+    closing = book.open_quantity(intent.symbol, intent.side, reducing=False)
+    return beyond_the_position(intent, held, closing)
 
 
 def _risk_context(c: SessionContext, intent: OrderIntent) -> RiskContext:
