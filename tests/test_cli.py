@@ -339,6 +339,63 @@ class TestSummary:
         metrics.rejects_by_reason = dict(by_reason)
         assert _risk_blocks(metrics) == shown
 
+    def test_a_failed_send_is_not_said_to_be_the_venues_rejection(self, tmp_path, capsys):
+        """``rejected N by the venue`` counted every ``ORDER_REJECTED``, the sends that failed
+        (``"reason":"SEND_FAILED","error":"Transient"``: the venue never saw them) too. The
+        venue's refusals and the failed sends are now counted apart, in --json too."""
+        config = tmp_path / "flaky.toml"
+        config.write_text(_FLAKY, encoding="utf-8")
+        base = ["dryrun", "--config", str(config), "--durability", "none", "--out"]
+        assert main([*base, str(tmp_path)]) == 0
+        lines = capsys.readouterr().out.splitlines()
+        metrics = orjson.loads((tmp_path / "flaky" / "metrics.json").read_bytes())
+        assert metrics["rejects_by_reason"] == {"SEND_FAILED": 1, "VENUE_REJECT": 1}
+        assert "rejected    1 by the venue, 1 send failed" in lines
+        assert main([*base, str(tmp_path / "again"), "--json", "-q"]) == 0
+        said = orjson.loads(capsys.readouterr().out)
+        assert (said["venue_rejects"], said["send_failures"]) == (1, 1)
+
+    @pytest.mark.parametrize(
+        ("reasons", "shown"),
+        [
+            ([], "0 by the venue"),
+            (["VENUE_REJECT"], "1 by the venue"),
+            (["SEND_FAILED"], "0 by the venue, 1 send failed"),
+            (["SEND_FAILED", "VENUE_REJECT", "SEND_FAILED"], "1 by the venue, 2 sends failed"),
+        ],
+    )
+    def test_the_rejected_line(self, reasons, shown):
+        """A failed send is said only when there was one; the venue's count always is."""
+        from livesession._artifacts.metrics import MetricsCollector
+        from livesession._cli_output import rejected_line
+
+        metrics = MetricsCollector()
+        for reason in reasons:
+            metrics.on_event("ORDER_REJECTED", {"client_order_id": "c", "reason": reason})
+        assert rejected_line(metrics) == shown
+
+
+_FLAKY = """\
+run_id = "flaky"
+broker = "realish"
+seed = 28
+steps = 300
+
+[strategy]
+protect_pct = "0.002"
+
+[fill_model]
+reject_rate = "0.02"
+
+[realish]
+transient_rate = "0.3"
+timeout_rate = "0.2"
+duplicate_ack_rate = "0.3"
+late_fill_rate = "0.4"
+late_fill_ms = 120000
+"""
+"""A run the venue refuses one order of, and one send of fails (after its retries)."""
+
 
 class TestBadInput:
     @pytest.mark.parametrize(

@@ -61,6 +61,7 @@ __all__ = [
     "json_only_on_stdout",
     "readers_may_leave",
     "refused",
+    "rejected_line",
     "result_json",
     "verify_json",
 ]
@@ -236,6 +237,18 @@ def ended_by_signal(said: str, code: int, *, as_json: bool) -> int:
     return code
 
 
+def rejected_line(metrics: MetricsCollector) -> str:
+    """The venue's refusals, and apart from them the sends that failed, when there were any.
+
+    Both are ``ORDER_REJECTED``, but a failed send (``SEND_FAILED``) never reached the
+    venue: counted as the venue's, it sent an operator to the venue for a refusal that was
+    a connection's.
+    """
+    failed = metrics.send_failures()
+    said = f"{metrics.venue_rejects()} by the venue"
+    return said + (f", {failed} send{'' if failed == 1 else 's'} failed" if failed else "")
+
+
 def result_json(
     result: DryrunResult,
     run_dir: Path,
@@ -258,7 +271,8 @@ def result_json(
         "orders": result.orders_submitted,
         "fills": result.fills,
         "risk_blocks": metrics.count("RISK_REJECTED"),
-        "venue_rejects": metrics.count("ORDER_REJECTED"),
+        "venue_rejects": metrics.venue_rejects(),
+        "send_failures": metrics.send_failures(),
         "trading": result.trading.value,
         "kills": result.kills,
         "positions": {symbol: plain(qty) for symbol, qty in result.positions.items()},

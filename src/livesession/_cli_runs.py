@@ -27,6 +27,7 @@ from ._cli_output import (
     emit_json,
     ended_by_signal,
     refused,
+    rejected_line,
     result_json,
 )
 from ._domain.config import DryrunConfig, load_config
@@ -130,7 +131,7 @@ def _summary(result: DryrunResult, run_dir: Path, wall_s: float, metrics: Metric
         f"risk blocks {risk_blocks(metrics)}",
         f"trading     {trading_line(result, metrics)}",
         f"position    {exposure_line(result)}",
-        f"rejected    {metrics.count('ORDER_REJECTED')} by the venue",
+        f"rejected    {rejected_line(metrics)}",
         f"retries     {sink + broker} (sink {sink}, broker {broker})",
         f"pnl         {plain(result.pnl)}",
         f"equity      {plain(result.equity)}",

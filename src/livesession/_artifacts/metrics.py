@@ -15,9 +15,13 @@ from typing import Any, Final
 
 from .._domain.model import FILL_EVENT_TYPES
 
-__all__ = ["METRICS_SCHEMA", "MetricsCollector"]
+__all__ = ["METRICS_SCHEMA", "SEND_FAILED", "MetricsCollector"]
 
 METRICS_SCHEMA: Final = "C2_DRYRUN_METRICS_V1"
+SEND_FAILED: Final = "SEND_FAILED"
+"""The ``reason`` the session gives an ``ORDER_REJECTED`` whose send failed (execution's
+transient send, the reconciler's order sent in doubt and never seen): the venue refused
+nothing."""
 
 
 class MetricsCollector:
@@ -82,6 +86,18 @@ class MetricsCollector:
     def count(self, event_type: str) -> int:
         """How many events of ``event_type`` were emitted."""
         return self.by_type.get(event_type, 0)
+
+    def send_failures(self) -> int:
+        """How many ``ORDER_REJECTED`` were sends that failed (``SEND_FAILED``).
+
+        A transient error after every retry, or an order sent in doubt that the venue never
+        showed: the order never reached the venue, which refused nothing.
+        """
+        return self.rejects_by_reason.get(SEND_FAILED, 0)
+
+    def venue_rejects(self) -> int:
+        """How many ``ORDER_REJECTED`` were the venue's refusals (all but failed sends)."""
+        return self.count("ORDER_REJECTED") - self.send_failures()
 
     def document(self, *, run_id: str, audit_events: int, audit_head: str) -> dict[str, Any]:
         """The metrics.json object."""
