@@ -111,13 +111,21 @@ class TestEvidence:
 
 class TestAnotherVersion:
     def test_a_mismatch_names_the_version_that_wrote_the_run(self, run_dir, tmp_path, monkeypatch):
-        """A run written by another livesession cannot be expected to re-run the same: say so."""
+        """A run written by another livesession cannot be expected to re-run the same: say so.
+
+        The run is written as livesession 0.1.0 would write it: its audited record
+        (``SESSION_STARTED``) and ``run.json`` both say 0.1.0. (It was made by editing
+        run.json alone, which the audit does not cover: a change that now fails the bundle
+        on its own, below.)
+        """
+        with monkeypatch.context() as patched:
+            for module in ("_rundir.layout", "_session.preflight"):
+                patched.setattr(f"livesession.{module}.__version__", "0.1.0")
+            args = ["dryrun", "--out", str(tmp_path), "--run-id", "ev", "--steps", "300", "-q"]
+            assert main([*args, "--durability", "none"]) == 0
         copy = tmp_path / "ev"
-        shutil.copytree(run_dir, copy)
-        meta_path = copy / "run.json"
-        meta = orjson.loads(meta_path.read_bytes())
-        meta["version"] = "0.1.0"
-        meta_path.write_bytes(orjson.dumps(meta))
+        assert next(iter_records(copy / "events.jsonl"))["payload"]["version"] == "0.1.0"
+        assert orjson.loads((copy / "run.json").read_bytes())["version"] == "0.1.0"
         mismatch = {"status": "MISMATCH", "compared": {"events.jsonl": False}}
         monkeypatch.setattr(_rerun.Rerun, "verdict", lambda _self: mismatch)
         result = write_evidence(copy, out_dir=tmp_path / "bundle")
@@ -131,6 +139,36 @@ class TestAnotherVersion:
         # Written by this version, a mismatch is only a mismatch.
         result = write_evidence(run_dir, out_dir=tmp_path / "same")
         assert result.problems == ("the determinism re-run does not match",)
+
+    def test_the_run_version_is_the_audited_one(self, run_dir, tmp_path):
+        """The manifest's ``run_version`` came from run.json, which the audit chain does not
+        cover: run.json edited to 9.9.9 gave a PASS with ``run_version`` 9.9.9 while
+        ``SESSION_STARTED`` and ``C2_DRYRUN_START`` said 0.2.0. It is now the audited
+        record's, and a run.json that says otherwise fails the bundle, naming both."""
+        result = write_evidence(run_dir, out_dir=tmp_path / "as-is")
+        manifest = orjson.loads(result.manifest.read_bytes())
+        started = next(iter_records(run_dir / "events.jsonl"))["payload"]
+        assert (result.ok, manifest["run_version"]) == (True, started["version"])
+
+        copy = tmp_path / "ev"
+        shutil.copytree(run_dir, copy)
+        for name in ("manifest.json", *(p.name for p in copy.glob("EV-*.md"))):
+            (copy / name).unlink(missing_ok=True)  # a bundle written before: not the run's
+        meta = orjson.loads((copy / "run.json").read_bytes())
+        (copy / "run.json").write_bytes(orjson.dumps(meta | {"version": "9.9.9"}))
+        result = write_evidence(copy, out_dir=tmp_path / "edited")
+        manifest = orjson.loads(result.manifest.read_bytes())
+
+        assert not result.ok
+        assert manifest["run_version"] == started["version"] == __version__
+        said = (
+            "run.json says livesession 9.9.9, but the run's audited record (SESSION_STARTED, "
+            f"C2_DRYRUN_START) says livesession {__version__} wrote it: run.json was changed "
+            "after the run; keep the run as it is and report it"
+        )
+        assert result.problems == (said,)
+        assert manifest["problems"] == list(result.problems)
+        assert "FAIL" in result.document.read_text(encoding="utf-8")
 
 
 class TestNotApplicable:

@@ -37,7 +37,7 @@ from .._rundir.plugins import check_recorded_sources
 from .._session.pipeline import DAILY_LOSS_KILL
 from .._support.fsutil import atomic_write_bytes
 from .._support.secrets import environment_secrets, find_secrets, may_hold_secret
-from .._support.text import valid_payload
+from .._support.text import one_line, valid_payload
 from .._version import __version__
 from ..burnin import Thresholds, evaluate_run, kill_drill
 from ..controls import control_map
@@ -266,23 +266,25 @@ def write_evidence(
     verification, fired, drill, burnin, secrets, digests, ended = checked
     audit_lines = (run_dir / names.AUDIT).read_bytes().splitlines()
     audit_head = hashlib.sha256(audit_lines[-1]).hexdigest() if audit_lines else None
+    started = _audited_start(run_dir)
+    version = _text(started.get("version"))
     problems = _problems(
         run_dir,
         standing=standing,
         verification=verification,
         determinism=determinism,
         secrets=secrets,
-        meta=meta,
+        versions=(version, meta.get("version")),
     )
     manifest = {
         "schema": "LIVESESSION_EVIDENCE_V1",
         "run_id": cfg.run_id,
         "created_utc": _clock.format_utc(today),
         "livesession_version": __version__,
-        "run_version": meta.get("version"),
+        "run_version": version,  # the audited record's: run.json is no part of the chain
         "git_commit": _git_commit(),
         # The contract's "config hash": the digest the audit chain covers (SESSION_STARTED's).
-        "config_hash": _audited_config(run_dir),
+        "config_hash": _text(started.get("config_sha256")),
         "full_config_sha256": config_hash(cfg),
         "data": data,
         "outcome": ended,
@@ -314,10 +316,23 @@ def _problems(
     verification: VerifyResult,
     determinism: dict[str, Any],
     secrets: list[str],
-    meta: dict[str, Any],
+    versions: tuple[str | None, object],
 ) -> list[str]:
-    """What fails the bundle: the seal (as ``status`` reads it), verify, the re-run, secrets."""
+    """What fails the bundle: the seal (as ``status`` reads it), verify, the re-run, secrets.
+
+    ``versions`` are the livesession version the audited record says wrote the run and the
+    one ``run.json`` says: ``run.json`` is outside the audit chain, so a version of its own
+    is a changed file, said with both.
+    """
     problems: list[str] = []
+    wrote, said = versions
+    if wrote is not None and said != wrote:
+        told = f"livesession {one_line(said)}" if isinstance(said, str) else "no version"
+        problems.append(
+            f"run.json says {told}, but the run's audited record (SESSION_STARTED, "
+            f"C2_DRYRUN_START) says livesession {one_line(wrote)} wrote it: run.json was "
+            "changed after the run; keep the run as it is and report it"
+        )
     if standing.problem:  # a seal the files do not bear out: as status and verify say
         problems.append(f"{standing.problem}: keep the run as it is and report it")
     elif not standing.sealed:
@@ -330,13 +345,12 @@ def _problems(
     if not verification.ok:
         problems.append(f"verify found {verification.total} violation(s)")
     if determinism["status"] == "MISMATCH":
-        wrote = meta.get("version")
         problems.append(
             "the determinism re-run does not match"
             + (
                 f" (the run was written by livesession {wrote}, the re-run is {__version__}: "
                 f"re-run the config with {__version__}, or check it with livesession {wrote})"
-                if wrote != __version__
+                if wrote not in (None, __version__)
                 else ""
             )
         )
@@ -383,18 +397,24 @@ def _write_bundle(target: Path, doc_name: str, manifest: dict[str, Any]) -> tupl
     return manifest_path, document
 
 
-def _audited_config(run_dir: Path) -> str | None:
-    """The config digest the run's first event records, which the audit chain covers.
+def _audited_start(run_dir: Path) -> dict[str, Any]:
+    """The payload of the run's first event, ``SESSION_STARTED``, which the audit covers.
 
-    ``run.json``'s ``config_hash`` is another digest (of the whole config, ``durability``
-    and ``checkpoint_every`` included): a reviewer ties the evidence to the audit by this
-    one, and ``verify`` holds ``config.json`` to it.
+    ``C2_DRYRUN_START`` copies it and ``verify`` holds the two together, so its ``version``
+    and ``config_sha256`` are the run's own: ``run.json``'s ``version`` and ``config_hash``
+    are outside the chain (and its ``config_hash`` is another digest, of the whole config,
+    ``durability`` and ``checkpoint_every`` included). A reviewer ties the evidence to the
+    audit by these, and ``verify`` holds ``config.json`` to the digest. Empty without it.
     """
     first = next(iter_records(run_dir / names.EVENTS), None)
     if first is None or first.get("event_type") != "SESSION_STARTED":
-        return None
-    recorded = payload(first).get("config_sha256")
-    return recorded if isinstance(recorded, str) else None
+        return {}
+    return payload(first)
+
+
+def _text(value: object) -> str | None:
+    """``value`` when it is text, else None (a record's field as the manifest takes it)."""
+    return value if isinstance(value, str) else None
 
 
 def _quiet(_phase: str) -> None:
