@@ -8,6 +8,7 @@ import re
 import shutil
 import sys
 import tempfile
+from pathlib import Path
 
 import orjson
 import pytest
@@ -351,6 +352,25 @@ class TestRerunProcess:
         assert all(re.match(r"evidence +\d+\.\d s  ", line) for line in err.splitlines())
         assert main(["evidence", str(run_dir), "--json", "--out", str(tmp_path / "c")]) == 0
         assert capsys.readouterr().err == ""
+
+
+class TestTwoBundlesOfOneRun:
+    def test_the_path_typed_is_not_in_the_bundle(self, run_dir, tmp_path, monkeypatch):
+        """The manifest's ``burnin.run_dir`` was the path as typed: ``runs/ev``,
+        ``/tmp/.../runs/ev/`` and ``.`` gave three bundles of one run that differed there,
+        which docs/artifacts.md does not list among what two bundles differ in. It is the
+        run directory's own name, however the path was written (a symlink to it too)."""
+        link = tmp_path / "link"
+        link.symlink_to(run_dir, target_is_directory=True)
+        monkeypatch.chdir(run_dir.parent)
+        said = []
+        for n, typed in enumerate([Path(run_dir.name), Path(f"{run_dir}/"), link]):
+            result = write_evidence(typed, out_dir=tmp_path / f"bundle{n}")
+            said.append(orjson.loads(result.manifest.read_bytes())["burnin"]["run_dir"])
+        monkeypatch.chdir(run_dir)
+        result = write_evidence(Path(), out_dir=tmp_path / "bundle-here")
+        said.append(orjson.loads(result.manifest.read_bytes())["burnin"]["run_dir"])
+        assert said == [run_dir.name] * 4
 
 
 class TestCommands:

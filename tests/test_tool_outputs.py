@@ -160,7 +160,10 @@ class TestPathsThatAreNotUtf8:
     def test_evidence_writes_its_bundle(
         self, odd: Path, capsys: pytest.CaptureFixture[str]
     ) -> None:
-        run = odd / "done"
+        # The manifest names the run directory by its own name (not the path typed): a run
+        # whose own name has the byte, so that the manifest has it to say.
+        run = odd / os.fsdecode(b"done\xff")
+        (odd / "done").rename(run)
         out = odd / "evidence"
 
         assert main(["evidence", str(run), "--out", str(out), "--json"]) == 0
@@ -169,7 +172,7 @@ class TestPathsThatAreNotUtf8:
         assert _SAID in said["manifest"]
         manifest = orjson.loads((out / "manifest.json").read_bytes())
         assert manifest["ok"], manifest["problems"]
-        assert _SAID in manifest["burnin"]["run_dir"]
+        assert manifest["burnin"]["run_dir"] == "done\\xff"
         assert [p.name for p in out.glob("EV-*.md")] == [Path(said["document"]).name]
 
 

@@ -451,6 +451,9 @@ def _checks(
     )
     note("burn-in criteria")
     burnin = evaluate_run(run_dir, Thresholds(), drill=drill, verification=verification)
+    # The run directory's own name, not the path typed (runs/x, /abs/runs/x/, .): two
+    # bundles of one run differ only in what is measured as they are written.
+    burnin["run_dir"] = run_dir.resolve().name
     note("secret scan")
     secrets = scan_secrets(run_dir, skip=frozenset(generated))
     note("file digests")
