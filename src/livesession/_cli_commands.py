@@ -109,6 +109,9 @@ def cmd_evidence(args: argparse.Namespace) -> int:
         return code
     print(f"manifest  {result.manifest}")  # noqa: T201 - the CLI's output
     print(f"document  {result.document}")  # noqa: T201 - the CLI's output
+    # What the desk publishes apart from the files, and the reviewer compares (hand-over).
+    print(f"head      {result.audit_head or 'none'} (audit head)")  # noqa: T201
+    print(f"sha256    {result.manifest_sha256} (manifest.json)")  # noqa: T201
     print("result    " + ("PASS" if result.ok else "FAIL: " + "; ".join(result.problems)))  # noqa: T201
     return code
 

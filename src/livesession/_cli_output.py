@@ -307,6 +307,8 @@ def evidence_json(result: EvidenceResult, *, code: int) -> dict[str, Any]:
         "exit_code": code,
         "manifest": str(result.manifest),
         "document": str(result.document),
+        "audit_head": result.audit_head,
+        "manifest_sha256": result.manifest_sha256,
         "problems": list(result.problems),
     }
 

@@ -56,12 +56,20 @@ _SCAN_BLOCK: Final = 1 << 20
 
 @attrs.frozen(kw_only=True)
 class EvidenceResult:
-    """Where the bundle went and whether every check in it passed."""
+    """Where the bundle went, whether every check in it passed, and what to hand over.
+
+    ``audit_head`` (the SHA-256 of the last audit line, None for an empty audit log) and
+    ``manifest_sha256`` (of the manifest as written) are what a reviewer compares with
+    values published apart from the files: the chain has no key, so a run rewritten with
+    its chain recomputed passes every check and differs only there (docs/artifacts.md).
+    """
 
     manifest: Path
     document: Path
     ok: bool
     problems: tuple[str, ...]
+    audit_head: str | None
+    manifest_sha256: str
 
 
 def scan_secrets(
@@ -303,9 +311,14 @@ def write_evidence(
     }
     if sources:  # runs on the built-in strategy, feed and broker keep their manifest as it was
         manifest["plugins"] = _plugins(sources)
-    manifest_path, document = _write_bundle(target, doc_name, manifest)
+    manifest_path, document, manifest_sha256 = _write_bundle(target, doc_name, manifest)
     return EvidenceResult(
-        manifest=manifest_path, document=document, ok=not problems, problems=tuple(problems)
+        manifest=manifest_path,
+        document=document,
+        ok=not problems,
+        problems=tuple(problems),
+        audit_head=audit_head,
+        manifest_sha256=manifest_sha256,
     )
 
 
@@ -381,20 +394,20 @@ def _can_hold(target: Path) -> None:
         raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(target))
 
 
-def _write_bundle(target: Path, doc_name: str, manifest: dict[str, Any]) -> tuple[Path, Path]:
-    r"""Write ``manifest.json`` and the EV document into ``target``; their paths.
+def _write_bundle(target: Path, doc_name: str, manifest: dict[str, Any]) -> tuple[Path, Path, str]:
+    r"""Write ``manifest.json`` and the EV document into ``target``; their paths, and a digest.
 
-    A path that is not UTF-8 (``bad\xffname``) is said as ``_support.text`` says it.
+    The digest is the manifest's SHA-256, of the bytes written: what the desk publishes at
+    hand-over. A path that is not UTF-8 (``bad\xffname``) is said as ``_support.text`` says it.
     """
     manifest = valid_payload(manifest)
     target.mkdir(parents=True, exist_ok=True)
     manifest_path = target / "manifest.json"
-    atomic_write_bytes(
-        manifest_path, orjson.dumps(manifest, option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2)
-    )
+    data = orjson.dumps(manifest, option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2)
+    atomic_write_bytes(manifest_path, data)
     document = target / doc_name
     atomic_write_bytes(document, markdown(manifest).encode("utf-8"))
-    return manifest_path, document
+    return manifest_path, document, hashlib.sha256(data).hexdigest()
 
 
 def _audited_start(run_dir: Path) -> dict[str, Any]:

@@ -51,7 +51,13 @@ def markdown(m: dict[str, Any]) -> str:
             "- Full config hash (`run.json` `config_hash`: `durability`, `checkpoint_every` "
             f"and `base_dir` too): `{m['full_config_sha256']}`"
         ),
-        f"- Audit head: `{m['audit_head']}`",
+        (
+            f"- **Audit head: `{m['audit_head']}`**. Compare it with the audit head published "
+            "when the run ended, apart from these files: the chain has no key, so a run "
+            "rewritten with its chain recomputed passes every check below, and only that "
+            'head tells it apart (docs/artifacts.md, "What the chain proves, and what it '
+            'does not").'
+        ),
         "",
         *outcome_lines(m["outcome"]),
         *_plugin_lines(m.get("plugins") or {}),
