@@ -65,6 +65,25 @@ def failure_matrix(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHON)
+def campaigns(session: nox.Session) -> None:
+    """The long sweeps whole: CI runs a representative part of each (tests/_helpers.campaign)."""
+    session.install("-e", ".[tests]")
+    session.run(
+        "python",
+        "-m",
+        "pytest",
+        "tests/test_run_creation_refused.py",
+        "tests/test_stop_durability.py",
+        "tests/test_crash_recovery.py",
+        "tests/test_crash_loop.py",
+        "tests/test_stores.py",
+        "tests/test_postgres.py",
+        *session.posargs,
+        env={"LIVESESSION_CAMPAIGN": "deep"},
+    )
+
+
+@nox.session(python=PYTHON)
 def crash(session: nox.Session) -> None:
     """The crash-and-resume campaign (more kills than the normal run)."""
     session.install("-e", ".[tests]")

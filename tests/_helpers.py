@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import hashlib
+import os
 import resource as _resource
 import signal as _signal
 import subprocess
@@ -28,6 +29,15 @@ from livesession import (
 )
 
 START = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+
+DEEP = os.environ.get("LIVESESSION_CAMPAIGN") == "deep"
+"""``nox -s campaigns`` sets ``LIVESESSION_CAMPAIGN=deep``: the long sweeps run whole."""
+
+
+def campaign(full: Any, ci: Any) -> Any:
+    """``full`` in the deep campaign (``nox -s campaigns``), else ``ci``: a representative
+    part of the same sweep, so the normal run (and CI) stays well within its time."""
+    return full if DEEP else ci
 
 
 class Sinks:

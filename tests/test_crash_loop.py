@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from _helpers import campaign
 from crash_harness import KILLED, cli, comparable_audit, read_jsonl
 
 ARTIFACTS = ("events.jsonl", "state_snapshots.jsonl", "audit.jsonl")
@@ -66,7 +67,7 @@ def _torn_totals(resumes: list[dict]) -> dict[str, int]:
     return totals
 
 
-@pytest.mark.parametrize("durability", ["step", "none"])
+@pytest.mark.parametrize("durability", campaign(["step", "none"], ["step"]))
 def test_every_resume_of_a_crash_loop_is_in_the_audit_and_the_evidence(
     tmp_path: Path, durability: str
 ) -> None:
