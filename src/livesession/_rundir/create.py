@@ -197,6 +197,9 @@ def create_run(
     replaces ``broker_factory``. Every plug-in is built before anything is written: a bad
     reference raises ``PluginError`` and leaves no directory behind.
 
+    ``idempotency_backend="memory"`` with a ``ccxt:`` broker raises ``ConfigError``: the
+    ids a resume needs to ask the venue about would die with the process.
+
     ``store="postgres"`` keeps idempotency keys in PostgreSQL (namespace: the run id) and
     takes a ``PostgresLease``; the DSN comes only from ``LIVESESSION_PG_DSN``. With
     ``store="local"`` the session takes no lease unless ``lease=True`` (a ``FileLease``
@@ -225,6 +228,7 @@ def create_run(
     idempotency_backend, backing = _checked_backing(run_dir, idempotency_backend, store, lease)
     alert_choice = choose_alerts(cfg, alerts)  # a bad webhook URL is refused here
     cfg = apply_references(cfg, **given)
+    _refuse_memory_on_a_venue(cfg, idempotency_backend)
     created_out = not out_dir.exists()
     _make_run_dir(out_dir, run_dir)
     lock: RunLock | None = None
@@ -302,6 +306,29 @@ def _make_run_dir(out_dir: Path, run_dir: Path) -> None:
         if exc.errno in (errno.EACCES, errno.EPERM):  # a directory to create in: its parent's
             why += f": make {Path(exc.filename or run_dir).parent} writable"
         raise RunDirectoryError(f"cannot create run directory {run_dir}: {why}") from None
+
+
+def _refuse_memory_on_a_venue(cfg: DryrunConfig, idempotency_backend: str) -> None:
+    """A real venue's run keeps its client order ids where a crash cannot take them.
+
+    A resume asks the venue for the orders the idempotency store says were sent before the
+    crash, and sends the rest again with the same ids. The ``memory`` store dies with the
+    process: the resumed run would take every order it had sent for unsent, and Binance
+    takes an id again once its first order is no longer open, so each was sent twice (the
+    venue held the position while the run said flat). Refused before anything is created.
+    """
+    if idempotency_backend != "memory" or not cfg.broker.startswith("ccxt:"):
+        return
+    fix = (
+        "--idempotency-backend sqlite (the default) or jsonl, or --store postgres"
+        if _FOR_THE_CLI.get()
+        else "idempotency_backend='sqlite' (the default) or 'jsonl', or store='postgres'"
+    )
+    raise ConfigError(
+        f"idempotency backend 'memory' cannot be used with broker {cfg.broker!r}: its client "
+        f"order ids die with the process, and a resume after a crash would send the orders "
+        f"the venue already has again; use {fix}"
+    )
 
 
 def _checked_backing(

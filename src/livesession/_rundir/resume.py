@@ -178,6 +178,7 @@ def _reopen(
         raise RunDirectoryError(
             f"nothing to resume: run {cfg.run_id} already ended with status {status}"
         )
+    _check_memory_on_a_venue(cfg, meta)
     offsets, audit_cut = validate_artifacts(run_dir, checkpoint)
     check_journals(run_dir)
     backing = Backing.from_meta(meta)
@@ -409,6 +410,7 @@ def resume_problem(run_dir: Path) -> str | None:
         checkpoint = load_checkpoint(run_dir)
         if checkpoint is not None and checkpoint.get("sealed"):
             return f"run {cfg.run_id} is sealed: nothing to resume"
+        _check_memory_on_a_venue(cfg, meta)
         validate_artifacts(run_dir, checkpoint)
         check_journals(run_dir)
         check_run_data(run_dir, cfg, meta)
@@ -421,6 +423,22 @@ def resume_problem(run_dir: Path) -> str | None:
     except (KeyError, TypeError, ValueError) as exc:  # a checkpoint of the wrong shape
         return f"{run_dir / names.CHECKPOINT} is corrupt ({type(exc).__name__})"
     return None
+
+
+def _check_memory_on_a_venue(cfg: DryrunConfig, meta: dict[str, Any]) -> None:
+    """Refuse a real venue's run whose client order ids died with the crashed process.
+
+    ``create_run`` refuses such a run now; one created before cannot be resumed safely:
+    the resume would take the orders it sent for unsent and send them again.
+    """
+    if meta.get("idempotency_backend") != "memory" or not cfg.broker.startswith("ccxt:"):
+        return
+    raise RunDirectoryError(
+        f"run {cfg.run_id} kept its client order ids in memory (idempotency backend "
+        f"'memory'), and they died with the crashed process: resuming it on {cfg.broker} "
+        "could send orders the venue already has a second time; nothing was changed: "
+        "settle the venue's orders and positions by hand and start a new run with sqlite"
+    )
 
 
 def _check_source_files(run_id: str, sources: dict[str, Any]) -> None:

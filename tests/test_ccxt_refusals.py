@@ -1,0 +1,87 @@
+"""What a run on a real venue (``ccxt:``) refuses up front: one line, exit 2, nothing written.
+
+Bug (prober's ``memory_dup.py``): ``dryrun --broker ccxt:binance --idempotency-backend
+memory`` killed after the venue had 7 orders and resumed sent each of them again (Binance
+takes a client order id again once its first order has filled): the venue held a position,
+the run said COMPLETED and flat, and it verified.
+"""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+
+pytest.importorskip("ccxt")
+pytest.importorskip("requests")
+
+from livesession import ConfigError, DryrunConfig, create_run
+from livesession.cli import main
+from livesession.status import run_status
+
+from _ccxt_route import crashed_dryrun, dryrun, dryrun_args, events, route_to, tree
+from fake_binance import FakeBinance
+
+pytestmark = pytest.mark.ccxt
+
+STEPS = 200
+
+
+@pytest.fixture(name="fake")
+def _fake(monkeypatch):
+    """A started fake venue every run is routed to; at the end, no order was created twice."""
+    fake = FakeBinance().start()
+    route_to(fake, monkeypatch)
+    yield fake
+    fake.stop()
+    assert max(fake.created.values(), default=0) <= 1, fake.created
+
+
+class TestMemoryIdsOnAVenue:
+    """Client order ids kept in memory die with a crash: a real venue's run refuses them."""
+
+    def test_dryrun_refuses_it(self, fake, tmp_path, capsys):
+        """Exit 2, one line naming the backend, the broker and the fix; nothing written."""
+        out = tmp_path / "out"
+        code = dryrun(out, "mem", STEPS, "--idempotency-backend", "memory")
+        err = capsys.readouterr().err
+
+        assert code == 2
+        assert err.count("\n") == 1, err
+        assert err.startswith("livesession: error: idempotency backend 'memory' cannot be used")
+        assert "'ccxt:binance'" in err
+        assert "--idempotency-backend sqlite (the default) or jsonl, or --store postgres" in err
+        assert not out.exists()
+        assert fake.requests == []
+
+    def test_create_run_refuses_it(self, fake, tmp_path):
+        """The Python call says the Python keywords; nothing is created."""
+        cfg = DryrunConfig(run_id="mem", broker="ccxt:binance", steps=STEPS)
+        with pytest.raises(ConfigError, match=r"idempotency_backend='sqlite' .* store='postgres'"):
+            create_run(cfg, tmp_path / "out", idempotency_backend="memory")
+        assert not (tmp_path / "out").exists()
+        assert fake.requests == []
+
+    @pytest.mark.broken_run("the crashed run is refused by resume: it stays crashed")
+    def test_resume_refuses_a_run_made_before(self, fake, tmp_path, capsys):
+        """A venue run that kept its ids in memory (made before the refusal) is not resumed:
+        exit 2, nothing changed, and no order is sent again; status says why."""
+        run_dir = tmp_path / "mem"
+        args = dryrun_args(tmp_path, "mem", STEPS)
+        assert crashed_dryrun(fake, args, "after_send:1") == -9
+        meta_path = run_dir / "run.json"
+        meta = orjson.loads(meta_path.read_bytes())
+        meta["idempotency_backend"] = "memory"  # as an earlier version let it be created
+        meta_path.write_bytes(orjson.dumps(meta, option=orjson.OPT_SORT_KEYS) + b"\n")
+        before, sent = tree(run_dir), dict(fake.created)
+        assert len(sent) == 1
+        capsys.readouterr()
+
+        assert main(["resume", str(run_dir), "-q"]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1, err
+        assert "kept its client order ids in memory" in err
+        assert "could send orders the venue already has a second time" in err
+        assert tree(run_dir) == before
+        assert dict(fake.created) == sent
+        assert events(run_dir, "ORDER_SUBMITTED") == []
+        assert "kept its client order ids in memory" in (run_status(run_dir).resume_problem or "")
