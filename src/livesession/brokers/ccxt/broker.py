@@ -23,7 +23,7 @@ from .convert import _amount_and_price, _check_order, _decimal, _matches, _statu
 from .errors import _as_read_error, _is_duplicate_client_id, classify
 from .ohlcv import fetch_candles
 from .sandbox import _Exchange, _Sandbox, _sandbox_problems
-from .tracked import _Reported, _Tracked, fetch_by_client_id, new_fills
+from .tracked import _Reported, _Tracked, fetch_by_client_id, new_fills, track
 
 if TYPE_CHECKING:
     from ..._domain.model import Bar, BrokerReport, Order, VenueOrder
@@ -355,19 +355,9 @@ class CcxtSandboxBroker(ConfirmingLookup, RecoveringVenue, SandboxAware):
             tracked.ack_ts_ns = now_ns
 
     def _track(self, order: Order, raw: Mapping[str, Any], *, ack_ts_ns: int | None) -> None:
-        tracked = self._tracked[order.client_order_id] = _Tracked(
-            order=order,
-            venue_order_id=str(raw.get("id") or ""),
-            status=_status(raw),
-            filled=_decimal(raw.get("filled")),
-            ack_ts_ns=ack_ts_ns,
-        )
-        reported = self._reported.pop(order.client_order_id, None)
-        if reported is not None:  # recovered after a resume: the book has these already
-            tracked.acked = reported.acked
-            tracked.trade_ids = set(reported.trade_ids)
-            tracked.reported_qty = reported.filled
-            tracked.end_reported = reported.closed
+        cid = order.client_order_id
+        reported = self._reported.pop(cid, None)  # recovered after a resume
+        self._tracked[cid] = track(order, raw, ack_ts_ns=ack_ts_ns, reported=reported)
 
     def _refresh(self, cid: str, tracked: _Tracked, now_ns: int, out: list[BrokerReport]) -> None:
         if not tracked.acked:

@@ -8,7 +8,7 @@ add up to), so every fill is reported once, also after a resume.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -17,7 +17,7 @@ import attrs
 from ..._domain.decimal import ZERO
 from ..._domain.model import FillReport, VenueOrderStatus
 from ..._support.optional import import_optional
-from .convert import _decimal, _on_grid
+from .convert import _decimal, _on_grid, _status
 
 if TYPE_CHECKING:
     from ..._domain.model import Order
@@ -51,6 +51,28 @@ class _Reported:
     trade_ids: frozenset[str]
     filled: Decimal
     closed: bool
+
+
+def track(
+    order: Order, raw: Mapping[str, Any], *, ack_ts_ns: int | None, reported: _Reported | None
+) -> _Tracked:
+    """``order`` as the venue's answer ``raw`` (a ccxt order) shows it, to report on.
+
+    ``reported``: what a resumed session's book already has of it (not reported again).
+    """
+    tracked = _Tracked(
+        order=order,
+        venue_order_id=str(raw.get("id") or ""),
+        status=_status(raw),
+        filled=_decimal(raw.get("filled")),
+        ack_ts_ns=ack_ts_ns,
+    )
+    if reported is not None:
+        tracked.acked = reported.acked
+        tracked.trade_ids = set(reported.trade_ids)
+        tracked.reported_qty = reported.filled
+        tracked.end_reported = reported.closed
+    return tracked
 
 
 def fetch_by_client_id(exchange: _Exchange, sandbox: _Sandbox, symbol: str, cid: str) -> Any:
