@@ -57,6 +57,7 @@ FAULT_KINDS = frozenset(
         "duplicate",  # -2010 Duplicate order sent.
         "delay",  # answer only after ``delay_s`` (longer than the client timeout)
         "reset",  # read the request, then close the connection without answering
+        "cut_off",  # HTTP 200 whose JSON body ends mid-way: {"symbol": "BTCUSDT", "orderId":
     }
 )
 
@@ -397,6 +398,8 @@ class FakeBinance:
             return _Reply(200, {}, delay_s=fault.delay_s)
         if fault.kind == "reset":
             return _Reply(0, drop=True)
+        if fault.kind == "cut_off":
+            return _Reply(200, text='{"symbol": "BTCUSDT", "orderId": ')
         if fault.kind == "http_5xx":
             return _Reply(503, text="<html><body>503 Service Unavailable</body></html>")
         status, code, msg = _FAULT_ERRORS[fault.kind]

@@ -904,6 +904,28 @@ class TestUnknownOutcomes:
         broker.submit(_order("reset2"), NOW)
         assert fake.created["reset2"] == 1
 
+    def test_a_cut_off_answer_is_no_ack(self, broker, fake):
+        """HTTP 200 whose JSON ends mid-way: OutcomeUnknown, not an ack without a venue id;
+        the lookup finds the order, and its ack carries the id its fill is matched by."""
+        fake.add_fault("cut_off", when="after")
+        with pytest.raises(OutcomeUnknown, match="no venue order id: look the order up"):
+            broker.submit(_order("cut1"), NOW)
+        with pytest.raises(OutcomeUnknown, match="call lookup"):
+            broker.submit(_order("cut1"), NOW)
+        assert broker.lookup("cut1") is not None
+        assert broker.poll(NOW + 1) == [
+            AckReport(client_order_id="cut1", venue_order_id="1001", ts_ns=NOW + 1),
+            FillReport(
+                client_order_id="cut1",
+                trade_id="5001",
+                quantity=Decimal("0.01"),
+                price=Decimal(30000),
+                ts_ns=NOW + 1,
+            ),
+        ]
+        assert fake.count("POST", "/api/v3/order") == 1
+        assert fake.created["cut1"] == 1
+
     def test_order_not_visible_yet(self, broker, fake, waits):
         """An order invisible to the first lookups is found by bounded polling."""
         broker.load_markets()

@@ -19,7 +19,15 @@ from ..._domain.model import AckReport, CancelReport, RejectReport, VenueOrderSt
 from ..._exceptions import BrokerError, ConfigError, OutcomeUnknown, Rejected
 from ..._support.optional import import_optional
 from ..._typing import ConfirmingLookup, RecoveringVenue, SandboxAware
-from .convert import _amount_and_price, _check_order, _decimal, _matches, _status, _venue_order
+from .convert import (
+    _amount_and_price,
+    _check_order,
+    _decimal,
+    _matches,
+    _status,
+    _venue_id,
+    _venue_order,
+)
 from .errors import _as_read_error, _is_duplicate_client_id, classify
 from .ohlcv import fetch_candles
 from .sandbox import _Exchange, _Sandbox, _sandbox_problems
@@ -114,7 +122,8 @@ class CcxtSandboxBroker(ConfirmingLookup, RecoveringVenue, SandboxAware):
         Raises ``Transient`` (resend the same id after backoff), ``OutcomeUnknown`` (call
         ``lookup`` first; until it answers, submitting the same id raises again) or
         ``Rejected``. A duplicate client order id is looked up and, when the venue's order
-        matches, adopted: ``submit`` returns normally.
+        matches, adopted: ``submit`` returns normally. An answer without the venue's order
+        id (cut off, unparseable) is no ack: ``OutcomeUnknown``.
         """
         cid = order.client_order_id
         self._guard()
@@ -161,6 +170,14 @@ class CcxtSandboxBroker(ConfirmingLookup, RecoveringVenue, SandboxAware):
             # request that was applied: treat it as an unknown outcome.
             self._unconfirmed[cid] = order
             raise classify(exc, client_order_id=cid) from exc
+        if not _venue_id(raw):
+            # A cut-off or unparseable answer: the order may exist, but no fill could be
+            # matched to it without the venue's id. That is no ack: look it up by client id.
+            self._unconfirmed[cid] = order
+            raise OutcomeUnknown(
+                "the venue's answer to the order has no venue order id: look the order up",
+                client_order_id=cid,
+            )
         self._track(order, raw, ack_ts_ns=now_ns)
 
     def cancel(self, client_order_id: str, now_ns: int) -> None:  # noqa: ARG002 - protocol

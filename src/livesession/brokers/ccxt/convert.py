@@ -69,6 +69,16 @@ def _on_grid(value: Decimal, step: Decimal | None) -> Decimal:
         return value
 
 
+def _venue_id(raw: object) -> str:
+    """The venue's order id in ccxt's answer ``raw``; "" when it has none (or no order)."""
+    if not isinstance(raw, Mapping):
+        return ""
+    venue_id = raw.get("id")
+    if isinstance(venue_id, bool) or not isinstance(venue_id, (str, int)):
+        return ""
+    return str(venue_id)
+
+
 def _venue_order(
     raw: Mapping[str, Any], client_order_id: str, qty_lot: Decimal | None = None
 ) -> VenueOrder:
@@ -79,7 +89,7 @@ def _venue_order(
         quantity=_on_grid(_decimal(raw.get("amount")), qty_lot),
         filled_quantity=_on_grid(_decimal(raw.get("filled")), qty_lot),
         status=_status(raw),
-        venue_order_id=str(raw.get("id") or ""),
+        venue_order_id=_venue_id(raw),
     )
 
 

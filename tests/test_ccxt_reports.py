@@ -1,0 +1,67 @@
+"""What the ccxt broker makes of the venue's answers it cannot take as they are.
+
+Whole CLI dry runs on the loopback fake Binance (``_ccxt_route``), each with the answer the
+prober's repro script gave (``/tmp/p33b/repro``), so the run takes the operator's path.
+
+Bugs: a cut-off answer to an order (``malformed_ack.py``) was taken for an ack with an empty
+venue order id, so no fill was ever matched to it and the run said flat while the venue was
+long.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+pytest.importorskip("ccxt")
+pytest.importorskip("requests")
+
+from livesession.verify import verify_run
+
+from _ccxt_route import dryrun, events, jsonl, route_to
+from fake_binance import FakeBinance
+
+pytestmark = pytest.mark.ccxt
+
+STEPS = 60
+ORDER_PATH = "/api/v3/order"
+
+
+def _started(fake: FakeBinance, monkeypatch: pytest.MonkeyPatch) -> FakeBinance:
+    fake.start()
+    route_to(fake, monkeypatch)
+    return fake
+
+
+def _assert_flat_everywhere(fake: FakeBinance, run_dir: Any) -> None:
+    """COMPLETED, verified, flat in the run and at the venue, each order created once."""
+    assert verify_run(run_dir).ok
+    final = jsonl(run_dir / "state_snapshots.jsonl")[-1]
+    assert (final["status"], final["open_orders"]) == ("COMPLETED", [])
+    assert all(Decimal(q) == 0 for q in final["positions"].values()), final["positions"]
+    assert fake.free("BTC") == Decimal(1)  # where the venue's account started
+    cids = [o["client_order_id"] for o in events(run_dir, "ORDER_SUBMITTED")]
+    assert dict(fake.created) == dict.fromkeys(cids, 1)
+
+
+class TestCutOffAck:
+    """An answer to an order without the venue's order id is no ack: the order is looked up."""
+
+    def test_the_order_is_looked_up_and_its_fill_booked(self, tmp_path, monkeypatch, capsys):
+        fake = _started(FakeBinance(), monkeypatch)
+        fake.add_fault("cut_off", when="after")  # the first order is made, its answer cut
+        try:
+            code = dryrun(tmp_path, "cut", STEPS)
+        finally:
+            fake.stop()
+        assert code == 0, capsys.readouterr().err
+        run_dir = tmp_path / "cut"
+        _assert_flat_everywhere(fake, run_dir)
+        accepted = events(run_dir, "ORDER_ACCEPTED")
+        assert accepted
+        assert all(a["venue_order_id"] for a in accepted), accepted
+        first = accepted[0]["client_order_id"]
+        assert events(run_dir, "ORDER_FILLED")[0]["client_order_id"] == first
+        assert events(run_dir, "RECONCILE_ESCALATED") == []
