@@ -244,6 +244,8 @@ class FakeBinance:
         self._now_ms = _START_MS
         self._faults: collections.deque[Fault] = collections.deque()
         self._hidden: dict[str, int] = {}
+        self._trade_ids = True
+        self._misreported: list[str] = []
         self.created: collections.Counter[str] = collections.Counter()
         """Orders actually created, per client order id."""
         self.requests: list[tuple[str, str]] = []
@@ -325,6 +327,16 @@ class FakeBinance:
             assert order is not None, f"no order {client_order_id}"
             assert order.is_open, f"order {client_order_id} is not open"
             self._fill(order, Decimal(qty), Decimal(price) if price else order.price)
+
+    def drop_trade_ids(self) -> None:
+        """From now on, list trades without their trade ``id`` (a venue that omits it)."""
+        with self._lock:
+            self._trade_ids = False
+
+    def misreport_trades(self, symbol_id: str, answers: int = 1) -> None:
+        """The next ``answers`` trade listings that hold trades list them under ``symbol_id``."""
+        with self._lock:
+            self._misreported.extend([symbol_id] * answers)
 
     def cancel_by_venue(self, client_order_id: str) -> None:
         """Cancel an open order on the venue's own initiative (e.g. expiry)."""
@@ -632,6 +644,13 @@ class FakeBinance:
             for fill in order.fills
         ]
         trades.sort(key=lambda trade: trade["id"])
+        if trades and self._misreported:
+            symbol_id = self._misreported.pop(0)
+            for trade in trades:
+                trade["symbol"] = symbol_id
+        if not self._trade_ids:
+            for trade in trades:
+                del trade["id"]
         return _Reply(200, trades)
 
     # -- venue state ---------------------------------------------------------------------------

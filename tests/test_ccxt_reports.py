@@ -5,7 +5,8 @@ prober's repro script gave (``/tmp/p33b/repro``), so the run takes the operator'
 
 Bugs: a cut-off answer to an order (``malformed_ack.py``) was taken for an ack with an empty
 venue order id, so no fill was ever matched to it and the run said flat while the venue was
-long.
+long. A venue trade without a trade id (``trade_no_id.py``) was booked with trade id
+"None", and a second one dropped as its repeat: the run said flat while the venue was long.
 """
 
 from __future__ import annotations
@@ -65,3 +66,29 @@ class TestCutOffAck:
         first = accepted[0]["client_order_id"]
         assert events(run_dir, "ORDER_FILLED")[0]["client_order_id"] == first
         assert events(run_dir, "RECONCILE_ESCALATED") == []
+
+
+class TestTradeWithoutId:
+    """A venue trade without a trade id is an invalid report: the session faults."""
+
+    @pytest.mark.broken_run("the run faults BROKER_REPORT_INVALID on purpose")
+    def test_the_run_fails_broker_report_invalid(self, tmp_path, monkeypatch, capsys):
+        fake = _started(FakeBinance(), monkeypatch)
+        fake.drop_trade_ids()
+        try:
+            code = dryrun(tmp_path, "noid", STEPS)
+        finally:
+            fake.stop()
+        err = capsys.readouterr().err
+        run_dir = tmp_path / "noid"
+        assert code == 4
+        assert "failed: BROKER_REPORT_INVALID" in err
+        assert "its trade_id is '', not a non-empty string" in err
+        assert verify_run(run_dir).ok
+        fills = events(run_dir, "ORDER_FILLED") + events(run_dir, "ORDER_PARTIALLY_FILLED")
+        assert fills == []  # nothing booked under a made-up id
+        (required,) = [
+            r for r in jsonl(run_dir / "audit.jsonl") if r["code"] == "C2_OPERATOR_REQUIRED"
+        ]
+        assert required["payload"]["reason"] == "BROKER_REPORT_INVALID"
+        assert required["payload"]["detail"]["trade_id"] == ""

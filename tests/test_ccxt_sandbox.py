@@ -672,6 +672,18 @@ class TestHappyPath:
             broker.cancel("rest1", NOW + 7)
         assert info.value.reason == "ORDER_NOT_OPEN"
 
+    def test_trades_without_an_id_are_each_reported_without_one(self, broker, fake):
+        """Two trades the venue lists with no id: two fills with trade_id "" (which the session
+        refuses), never one booked as "None" and the other dropped as its repeat."""
+        broker.submit(_limit("noid1", qty="0.010"), NOW)
+        fake.drop_trade_ids()
+        fake.fill("noid1", "0.004")
+        fake.fill("noid1", "0.003")
+        reports = broker.poll(NOW + 1)
+        fills = [(r.trade_id, r.quantity) for r in reports if isinstance(r, FillReport)]
+        assert fills == [("", Decimal("0.004")), ("", Decimal("0.003"))]
+        assert broker.poll(NOW + 2) == []
+
     def test_resubmitting_a_known_order_sends_nothing(self, broker, fake):
         """Submitting the same order again on the same broker makes no request."""
         broker.submit(_order("again1"), NOW)

@@ -70,7 +70,7 @@ def _on_grid(value: Decimal, step: Decimal | None) -> Decimal:
 
 
 def _venue_id(raw: object) -> str:
-    """The venue's order id in ccxt's answer ``raw``; "" when it has none (or no order)."""
+    """The venue's id (``id``) of ccxt's order or trade ``raw``; "" when it has none."""
     if not isinstance(raw, Mapping):
         return ""
     venue_id = raw.get("id")

@@ -98,6 +98,9 @@ def new_fills(
 ) -> list[FillReport]:
     """The fills of ``tracked`` not reported yet (each trade id once), in venue order.
 
+    A trade the venue gives no id is reported with an empty ``trade_id``, which the session
+    refuses (``BROKER_REPORT_INVALID``): without an id no repeat of it can be told apart.
+
     ``read`` runs one read request (the broker's gate and error classification); ``grid``
     is the session's (price tick, quantity lot).
     """
@@ -115,10 +118,13 @@ def new_fills(
         ]
     fills: list[FillReport] = []
     for trade in sorted(trades, key=lambda t: (t.get("timestamp") or 0, str(t.get("id")))):
-        trade_id = str(trade.get("id"))
+        # A trade without an id is reported with trade_id "" (BROKER_REPORT_INVALID): never
+        # booked as "None", nor a second one taken for a repeat of the first.
+        trade_id = _venue_id(trade)
         if trade_id in tracked.trade_ids:
             continue
-        tracked.trade_ids.add(trade_id)
+        if trade_id:
+            tracked.trade_ids.add(trade_id)
         qty = _on_grid(_decimal(trade.get("amount")), lot)
         tracked.reported_qty += qty
         fills.append(
