@@ -8,6 +8,7 @@ fixture fails a test whose fake venue created two orders for one client order id
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import logging
 import socket
@@ -452,6 +453,10 @@ class TestSandboxGate:
                 lambda ex: ex.options.__setitem__("maxRetriesOnFailure", 2), id="ccxt-retries"
             ),
             pytest.param(lambda ex: setattr(ex, "httpsProxy", "http://10.0.0.1:3128"), id="proxy"),
+            pytest.param(
+                lambda ex: ex.session.proxies.update({"https": "http://10.0.0.1:3128"}),
+                id="session-proxy",
+            ),
         ],
     )
     def test_tampered_after_construction(self, broker, fake, tamper):
@@ -465,6 +470,35 @@ class TestSandboxGate:
         assert checks[0] == ("sandbox_verified", False, "NOT_SANDBOX")
         assert all(not passed for _, passed, _ in checks)
         assert fake.requests == []
+
+    def test_a_session_hook_that_sets_a_proxy_is_refused(self, fake):
+        """A proxy on the exchange's requests.Session (requests would send through it) is
+        refused at construction; the proxy, a loopback listener here, gets nothing."""
+        seen: list[bytes] = []
+        proxy = socket.create_server(("127.0.0.1", 0))
+        proxy.setblocking(False)  # a connection made would be waiting: never wait for one
+        url = f"http://127.0.0.1:{proxy.getsockname()[1]}"
+        try:
+            with pytest.raises(ConfigError, match=r"after session_hook \(a proxy is set on the"):
+                make_ccxt_broker(
+                    "binance",
+                    runtime_config=_binance_config(),
+                    timeout_ms=TIMEOUT_MS,
+                    session_hook=lambda session: session.proxies.update({"https": url}),
+                )
+            with contextlib.suppress(BlockingIOError):
+                conn, _ = proxy.accept()
+                seen.append(conn.recv(200))
+                conn.close()
+        finally:
+            proxy.close()
+        assert seen == []
+        assert fake.requests == []
+
+    def test_an_empty_session_proxies_is_no_proxy(self, make_broker):
+        """requests' own default, an empty ``proxies`` (or one with no value), is fine."""
+        broker = make_broker(session_hook=lambda session: session.proxies.update({"https": ""}))
+        assert broker.sandbox_problems() == []
 
     def test_runtime_config_for_another_exchange(self):
         """Credentials for another exchange are a ConfigError."""

@@ -59,7 +59,8 @@ def make_ccxt_broker(
         timeout_ms: ccxt's HTTP timeout, connect and read.
         enable_rate_limit: ccxt's client-side throttle; turn off only in tests.
         session_hook: Called with the exchange's ``requests.Session`` after the sandbox is
-            verified (tests mount a loopback transport on it).
+            verified (tests mount a loopback transport on it); verified again after it, so
+            a proxy it sets is a ``ConfigError``.
         lookup_attempts: Default number of attempts of ``lookup``.
         lookup_interval_ns: Pause between lookup attempts.
         wait_ns: How to pause (default: sleep); tests pass a recorder.

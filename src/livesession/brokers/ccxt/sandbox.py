@@ -2,10 +2,10 @@
 
 ``_enter_sandbox`` switches an exchange to its sandbox and verifies the result before any
 request is made: ccxt must report sandbox mode, every API URL must point at a known testnet
-host (OKX: its simulated-trading header must be set), demo trading and proxies must be off,
-and ccxt's own resend-on-failure must be 0. Anything else raises ``ConfigError``. The
-broker runs ``_sandbox_problems`` again before every call, so a broker whose URLs were
-changed after construction refuses to send.
+host (OKX: its simulated-trading header must be set), demo trading and proxies (ccxt's,
+or one set on its ``requests`` session) must be off, and ccxt's own resend-on-failure must
+be 0. Anything else raises ``ConfigError``. The broker runs ``_sandbox_problems`` again
+before every call, so a broker whose URLs were changed after construction refuses to send.
 """
 
 from __future__ import annotations
@@ -112,6 +112,9 @@ def _proxy_problems(exchange: _Exchange) -> list[str]:
     names = ("proxies", "proxy", "proxyUrl", "httpProxy", "httpsProxy", "socksProxy")
     problems = ["a proxy is configured"] if any(getattr(exchange, n, None) for n in names) else []
     session = getattr(exchange, "session", None)
+    if session is not None and any((getattr(session, "proxies", None) or {}).values()):
+        # requests sends through them whatever ccxt's own proxy settings say.
+        problems.append("a proxy is set on the HTTP session (session.proxies)")
     if session is not None and session.trust_env:
         problems.append("the HTTP session trusts proxy settings from the environment")
     return problems
