@@ -407,8 +407,12 @@ class TestInASession:
                 lambda f: {"price": f"password={SECRET}"},
                 "its price is a str ('password=***'), not a Decimal",
             ),
+            (
+                lambda f: {"symbol": "ETH/USDT"},
+                "the venue reported it under symbol 'ETH/USDT', not the order's 'BTC/USDT'",
+            ),
         ],
-        ids=["overfill", "zero", "nan", "float", "no-trade-id", "secret"],
+        ids=["overfill", "zero", "nan", "float", "no-trade-id", "secret", "other-symbol"],
     )
     def test_a_fill_the_book_cannot_take_calls_the_operator_and_names_it(
         self, tmp_path: Path, fill: Any, problem: str

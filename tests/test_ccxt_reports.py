@@ -7,6 +7,9 @@ Bugs: a cut-off answer to an order (``malformed_ack.py``) was taken for an ack w
 venue order id, so no fill was ever matched to it and the run said flat while the venue was
 long. A venue trade without a trade id (``trade_no_id.py``) was booked with trade id
 "None", and a second one dropped as its repeat: the run said flat while the venue was long.
+A trade the venue listed under another symbol (``wrong_symbol.py``) was booked to the
+order's symbol without a word: ccxt puts the symbol asked for in place of a market id it
+does not list.
 """
 
 from __future__ import annotations
@@ -92,3 +95,28 @@ class TestTradeWithoutId:
         ]
         assert required["payload"]["reason"] == "BROKER_REPORT_INVALID"
         assert required["payload"]["detail"]["trade_id"] == ""
+
+
+class TestTradeUnderAnotherSymbol:
+    """A trade of the order the venue lists under another symbol is an invalid report."""
+
+    @pytest.mark.broken_run("the run faults BROKER_REPORT_INVALID on purpose")
+    def test_the_run_fails_broker_report_invalid_naming_both(self, tmp_path, monkeypatch, capsys):
+        fake = _started(FakeBinance(), monkeypatch)
+        fake.misreport_trades("SOLUSDT")  # the first order's trades, once
+        try:
+            code = dryrun(tmp_path, "wsym", STEPS)
+        finally:
+            fake.stop()
+        err = capsys.readouterr().err
+        run_dir = tmp_path / "wsym"
+        problem = "the venue reported it under symbol 'SOLUSDT', not the order's 'BTC/USDT'"
+        assert code == 4
+        assert "failed: BROKER_REPORT_INVALID" in err
+        assert problem in err
+        assert verify_run(run_dir).ok
+        assert events(run_dir, "ORDER_FILLED") == []  # not booked to BTC/USDT
+        (required,) = [
+            r for r in jsonl(run_dir / "audit.jsonl") if r["code"] == "C2_OPERATOR_REQUIRED"
+        ]
+        assert required["payload"]["detail"]["problem"] == problem

@@ -673,6 +673,7 @@ class TestHappyPath:
                 quantity=Decimal("0.01"),
                 price=Decimal(30000),
                 ts_ns=NOW + 1,
+                symbol="BTC/USDT",
             ),
         ]
         assert all(isinstance(r.quantity, Decimal) for r in reports if isinstance(r, FillReport))
@@ -705,6 +706,27 @@ class TestHappyPath:
         with pytest.raises(Rejected) as info:
             broker.cancel("rest1", NOW + 7)
         assert info.value.reason == "ORDER_NOT_OPEN"
+
+    def test_a_trade_under_a_market_ccxt_does_not_list_keeps_its_symbol(self, broker, fake):
+        """ccxt labels a trade of a market id it does not know with the symbol asked for:
+        the fill carries the venue's own id, SOLUSDT, which the session refuses."""
+        broker.submit(_order("sol1"), NOW)
+        fake.misreport_trades("SOLUSDT")
+        (fill,) = [r for r in broker.poll(NOW + 1) if isinstance(r, FillReport)]
+        assert (fill.trade_id, fill.symbol) == ("5001", "SOLUSDT")
+
+    def test_a_trade_ccxt_reports_under_another_symbol_keeps_it(self, broker, fake, monkeypatch):
+        """A trade of the order that ccxt gives under another symbol carries that symbol."""
+        broker.submit(_order("eth1"), NOW)
+        exchange = broker._exchange
+        fetch = exchange.fetch_order_trades
+
+        def under_eth(*args, **kwargs):
+            return [t | {"symbol": "ETH/USDT"} for t in fetch(*args, **kwargs)]
+
+        monkeypatch.setattr(exchange, "fetch_order_trades", under_eth)
+        (fill,) = [r for r in broker.poll(NOW + 1) if isinstance(r, FillReport)]
+        assert fill.symbol == "ETH/USDT"
 
     def test_trades_without_an_id_are_each_reported_without_one(self, broker, fake):
         """Two trades the venue lists with no id: two fills with trade_id "" (which the session
@@ -967,6 +989,7 @@ class TestUnknownOutcomes:
                 quantity=Decimal("0.01"),
                 price=Decimal(30000),
                 ts_ns=NOW + 1,
+                symbol="BTC/USDT",
             ),
         ]
         assert fake.count("POST", "/api/v3/order") == 1

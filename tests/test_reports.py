@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from decimal import Decimal
 
+import attrs
+
 from _scripted import SYMBOL
 from livesession import DryrunConfig, Transient
 from livesession._domain.model import (
@@ -15,6 +17,7 @@ from livesession._domain.model import (
     Order,
     RejectReport,
     Side,
+    report_from_json,
     report_to_json,
 )
 from livesession._session.assembly import SessionEdges, SessionParts, assemble
@@ -266,6 +269,23 @@ class TestClose:
         assert parts.book.position(SYMBOL) == D("0.75")
         assert len(sinks.events_of("ORDER_CANCELED")) == 1
 
+    def test_a_fill_under_another_symbol_faults_and_one_under_the_order_s_applies(self):
+        """The venue's word is about another position: not booked to this order's."""
+        parts, venue, sinks = _wired()
+        _track(parts, "a", qty="2")
+        venue.queued = [
+            attrs.evolve(_fill("a", "t1", "1"), symbol=SYMBOL),
+            attrs.evolve(_fill("a", "t2", "1"), symbol="ETH/USDT"),
+        ]
+        parts.reports.process()
+        assert parts.lifecycle.reason == "BROKER_REPORT_INVALID"
+        assert parts.lifecycle.detail == (
+            f"the venue's fill 't2' of a: the venue reported it under symbol 'ETH/USDT', "
+            f"not the order's {SYMBOL!r}"
+        )
+        assert parts.book.open["a"].filled == D(1)  # the first, under the order's symbol
+        assert len(sinks.events_of("ORDER_PARTIALLY_FILLED")) == 1
+
 
 class TestState:
     def test_round_trip_of_inbox_unmatched_and_finished(self):
@@ -296,6 +316,13 @@ class TestState:
         assert [e["payload"]["client_order_id"] for e in sinks2.events_of("ORDER_ACCEPTED")] == [
             "held"
         ]
+
+    def test_a_fill_s_symbol_survives_a_checkpoint_and_none_writes_nothing(self):
+        """A held fill keeps the venue's symbol through a checkpoint (a resumed session still
+        refuses it); a fill without one is written as before (run bytes unchanged)."""
+        fill = attrs.evolve(_fill("x", "t5", "1"), symbol="ETH/USDT")
+        assert report_from_json(report_to_json(fill)) == fill
+        assert "symbol" not in report_to_json(_fill("x", "t5", "1"))
 
     def test_empty_state_restores_empty(self):
         parts, _, _ = _wired()

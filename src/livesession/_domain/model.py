@@ -391,6 +391,11 @@ class FillReport(_Report):
     trade_id: str
     quantity: Decimal
     price: Decimal
+    symbol: str | None = None
+    """The symbol the venue reported the trade under; None when the broker does not say.
+
+    One that is not the order's is an invalid report: the session does not book it.
+    """
 
 
 @attrs.frozen(kw_only=True)
@@ -448,6 +453,8 @@ def report_to_json(report: BrokerReport) -> dict[str, Any]:
             quantity=str(report.quantity),
             price=str(report.price),
         )
+        if report.symbol is not None:
+            data["symbol"] = report.symbol
     elif isinstance(report, RejectReport):
         data.update(kind="reject", reason=report.reason)
     else:
@@ -469,6 +476,7 @@ def report_from_json(data: Any) -> BrokerReport:
             quantity=Decimal(data["quantity"]),
             price=Decimal(data["price"]),
             ts_ns=ts_ns,
+            symbol=data.get("symbol"),
         )
     if kind == "reject":
         return RejectReport(client_order_id=cid, reason=data["reason"], ts_ns=ts_ns)

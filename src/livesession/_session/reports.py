@@ -8,10 +8,10 @@ done) are recorded as ``DUPLICATE_REPORT``. It owns the finished-order set.
 
 A fill the book cannot take as the venue's word (more than the order has left, a quantity
 or price that is not a positive finite ``Decimal``, a quantity off the lot or a price off
-the tick, no trade id) is not applied and not dropped: the venue and the session disagree
-about a position, so the session faults with ``BROKER_REPORT_INVALID`` naming the fill,
-and an operator looks at the venue. A fill it takes is recorded with the lot's and the
-tick's places, however the venue wrote its numbers.
+the tick, no trade id, another symbol than the order's) is not applied and not dropped: the
+venue and the session disagree about a position, so the session faults with
+``BROKER_REPORT_INVALID`` naming the fill, and an operator looks at the venue. A fill it
+takes is recorded with the lot's and the tick's places, however the venue wrote its numbers.
 """
 
 from __future__ import annotations
@@ -256,7 +256,8 @@ class ReportRouter:
             return
         order = live.order
         lot, tick = self._c.config.qty_lot, self._c.config.price_tick
-        problem = fill_problem(report, order.quantity - live.filled, lot=lot, tick=tick)
+        left = order.quantity - live.filled
+        problem = fill_problem(report, left, lot=lot, tick=tick, symbol=order.symbol)
         if problem is not None:
             raise _InvalidFill(report, problem)
         quantity, price = to_places(report.quantity, lot), to_places(report.price, tick)
@@ -331,16 +332,24 @@ class ReportRouter:
 
 
 def fill_problem(
-    fill: FillReport, left: Decimal, *, lot: Decimal | None = None, tick: Decimal | None = None
+    fill: FillReport,
+    left: Decimal,
+    *,
+    lot: Decimal | None = None,
+    tick: Decimal | None = None,
+    symbol: str | None = None,
 ) -> str | None:
     """Why ``fill`` cannot be applied to an order with ``left`` unfilled; None when it can.
 
     Given the session's ``lot`` and ``tick``, a quantity off the one or a price off the
     other is a reason: the run could not record it on the grid, and rounding it would
-    record a fill the venue never made.
+    record a fill the venue never made. Given the order's ``symbol``, a fill the venue
+    reported under another is one too: booked to the order, it would move the wrong
+    position.
     """
-    if not isinstance(fill.trade_id, str) or not fill.trade_id:
-        return f"its trade_id is {fill.trade_id!r}, not a non-empty string"
+    problem = _whose_problem(fill, symbol)
+    if problem is not None:
+        return problem
     for name in ("quantity", "price"):
         value = getattr(fill, name)
         if not isinstance(value, Decimal):
@@ -355,6 +364,15 @@ def fill_problem(
         return (
             f"its quantity {plain(fill.quantity)} is more than the {plain(left)} left of the order"
         )
+    return None
+
+
+def _whose_problem(fill: FillReport, symbol: str | None) -> str | None:
+    """Why ``fill`` is no trade of the order (of ``symbol``) the book can name; None: it is."""
+    if not isinstance(fill.trade_id, str) or not fill.trade_id:
+        return f"its trade_id is {fill.trade_id!r}, not a non-empty string"
+    if symbol is not None and fill.symbol is not None and fill.symbol != symbol:
+        return f"the venue reported it under symbol {fill.symbol!r}, not the order's {symbol!r}"
     return None
 
 

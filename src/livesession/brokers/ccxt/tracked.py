@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 
@@ -24,6 +24,9 @@ if TYPE_CHECKING:
     from .sandbox import _Exchange, _Sandbox
 
 __all__: list[str] = []
+
+_MARKET_ID_KEYS: Final = ("symbol", "instId")
+"""Where a venue's raw trade names its market: Binance and Bybit ``symbol``, OKX ``instId``."""
 
 
 @attrs.define
@@ -100,6 +103,8 @@ def new_fills(
 
     A trade the venue gives no id is reported with an empty ``trade_id``, which the session
     refuses (``BROKER_REPORT_INVALID``): without an id no repeat of it can be told apart.
+    Each fill carries the symbol the venue reported its trade under, which the session
+    refuses too when it is not the order's.
 
     ``read`` runs one read request (the broker's gate and error classification); ``grid``
     is the session's (price tick, quantity lot).
@@ -134,6 +139,25 @@ def new_fills(
                 quantity=qty,
                 price=_on_grid(_decimal(trade.get("price")), tick),
                 ts_ns=now_ns,
+                symbol=_reported_symbol(exchange, trade, symbol),
             )
         )
     return fills
+
+
+def _reported_symbol(exchange: _Exchange, trade: Mapping[str, Any], symbol: str) -> str:
+    """The symbol the venue reported ``trade`` under (the session refuses one not ``symbol``).
+
+    ccxt's, or, when ccxt gave the one asked for, the venue's own market id if that is
+    another: ccxt puts the market asked for in place of an id it does not list.
+    """
+    unified = trade.get("symbol")
+    if isinstance(unified, str) and unified and unified != symbol:
+        return unified
+    info = trade.get("info")
+    if isinstance(info, Mapping):
+        for key in _MARKET_ID_KEYS:
+            market_id = info.get(key)
+            if market_id is not None:
+                return symbol if market_id == exchange.market(symbol)["id"] else str(market_id)
+    return symbol
