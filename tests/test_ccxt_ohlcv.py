@@ -307,6 +307,28 @@ def test_ohlcv_feed_venue_needs_a_ccxt_broker():
         load_config(None, {"feed": "venue"})
 
 
+def test_ohlcv_an_interval_the_exchange_has_no_candles_of_is_refused_up_front(
+    fake, clock, tmp_path, capsys
+):
+    """Bug: step_interval_ms = 7000 (no Binance timeframe) created a run and failed it at
+    its first fetch (exit 4). ccxt knows the timeframes without a request: exit 2, one line
+    naming the key, the value and the timeframes; nothing written, nothing asked."""
+    config = tmp_path / "venue.toml"
+    config.write_text("step_interval_ms = 7000\n", encoding="utf-8")
+    out = tmp_path / "runs"
+    args = ["dryrun", "--config", str(config), "--broker", "ccxt:binance", "--feed", "venue"]
+    code = main([*args, "--out", str(out), "--run-id", "odd", "--steps", "5", "-q"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.count("\n") == 1, err
+    assert "binance has no candles of step_interval_ms=7000 (its timeframes: 1s, 1m," in err
+    assert not out.exists()
+    assert fake.requests == []
+    with pytest.raises(ConfigError, match="step_interval_ms=7000"):
+        create_run(_config("odd", 5, step_interval_ms=7000), out)
+    assert not out.exists()
+
+
 def test_ohlcv_cli_dryrun_on_the_venue_feed(fake, clock, tmp_path):
     """``livesession dryrun --broker ccxt:binance --feed venue``: exit 0, verified, journaled."""
     config = tmp_path / "venue.toml"

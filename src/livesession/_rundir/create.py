@@ -30,6 +30,7 @@ from .plugins import (
     open_plugins,
 )
 from .session import open_session
+from .venue import check_venue_interval
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -229,6 +230,7 @@ def create_run(
     alert_choice = choose_alerts(cfg, alerts)  # a bad webhook URL is refused here
     cfg = apply_references(cfg, **given)
     _refuse_memory_on_a_venue(cfg, idempotency_backend)
+    check_venue_interval(cfg)  # a venue feed's candle length, known without a request
     created_out = not out_dir.exists()
     _make_run_dir(out_dir, run_dir)
     lock: RunLock | None = None

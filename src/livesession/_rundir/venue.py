@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from .._domain.config import DryrunConfig
     from .._typing import Broker, MarketFeed
 
-__all__ = ["attach_venue", "venue_options"]
+__all__ = ["attach_venue", "check_venue_interval", "venue_options"]
 
 _NS_PER_S = 1_000_000_000
 
@@ -35,6 +35,20 @@ def _sleep_ns(ns: int) -> None:
 def venue_options(cfg: DryrunConfig) -> dict[str, Any]:  # noqa: ARG001 - tests pace per config
     """The clock and the wait of a venue feed: the system clock, sleeping on the wall."""
     return {"clock": SystemClock(), "wait_ns": _sleep_ns}
+
+
+def check_venue_interval(cfg: DryrunConfig) -> None:
+    """Refuse a venue feed whose ``step_interval_ms`` is none of the exchange's timeframes.
+
+    Asked before a run is created: ccxt knows them without a request, and a run created on
+    such an interval could only fail at its first fetch (``ConfigError``, one line naming
+    ``step_interval_ms`` and the timeframes the exchange has).
+    """
+    if cfg.feed != "venue" or not cfg.broker.startswith("ccxt:"):
+        return
+    from ..brokers.ccxt.ohlcv import exchange_timeframe  # noqa: PLC0415 - optional extra
+
+    exchange_timeframe(cfg.broker, cfg.step_interval_ms)
 
 
 def attach_venue(feed: MarketFeed | None, broker: Broker, cfg: DryrunConfig, run_dir: Path) -> None:

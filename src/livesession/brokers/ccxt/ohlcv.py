@@ -14,9 +14,11 @@ from decimal import Decimal
 from typing import Any, Final
 
 from ..._exceptions import ConfigError
+from ..._support.optional import import_optional
 from .convert import _decimal, _on_grid
+from .sandbox import SANDBOX_EXCHANGES
 
-__all__ = ["fetch_candles", "timeframe_for"]
+__all__ = ["exchange_timeframe", "fetch_candles", "timeframe_for"]
 
 _LATEST: Final = 5
 """Candles asked for when nothing is journaled yet (the latest closed one is used)."""
@@ -37,6 +39,23 @@ def timeframe_for(exchange: Any, interval_ms: int) -> str:
         f"feed 'venue': {exchange.id} has no candles of step_interval_ms={interval_ms} "
         f"(its timeframes: {', '.join(timeframes) or 'none'})"
     )
+
+
+def exchange_timeframe(exchange_id: str, interval_ms: int) -> str | None:
+    """``timeframe_for`` the exchange ``exchange_id`` names, asked before a run is created.
+
+    ccxt knows an exchange's timeframes without a request, so a venue feed's interval is
+    refused (``ConfigError``) before anything is written, not at its first fetch. None for
+    an exchange livesession does not trade on (``make_ccxt_broker`` refuses it by name).
+    """
+    name = exchange_id.removeprefix("ccxt:")
+    if name not in SANDBOX_EXCHANGES:
+        return None
+    exchange = getattr(import_optional("ccxt", "ccxt"), name)()  # makes no request
+    try:
+        return timeframe_for(exchange, interval_ms)
+    finally:
+        exchange.close()
 
 
 def fetch_candles(
