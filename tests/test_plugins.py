@@ -33,6 +33,7 @@ from livesession import (
     load_config,
     resume_run,
 )
+from livesession._rundir.layout import config_hash
 from livesession._support.references import not_a, protocol_members
 from livesession._typing import Broker, Strategy
 
@@ -264,6 +265,16 @@ def chatty(*, strategy_id):
     made = Chatty()
     made.strategy_id = strategy_id
     return made
+
+
+def takes_any(*, strategy_id, **params):
+    made = Momentum()
+    made.strategy_id = strategy_id
+    return made
+
+
+def walk_any(*, symbol, **params):
+    return walk(symbol=symbol, seed=1, start="100.00")
 """
 
 
@@ -865,6 +876,69 @@ def test_a_secret_in_a_params_table_is_refused_before_anything_is_written(
 def test_placeholders_and_ordinary_params_are_not_secrets():
     params = {"api_key": "${API_KEY}", "token": "none", "max_tokens": 5, "author": "desk"}
     assert DryrunConfig(broker="userplug.parts:sim_broker", broker_params=params).broker_params
+
+
+_TAKES_ANY = (
+    'run_id = "odd"\nstrategy_factory = "userplug.parts:takes_any"\n'
+    'feed = "userplug.parts:walk_any"\nsymbol = "BTCUSDT"\nsteps = 5\n'
+)
+"""A config whose plug-ins take any params: without the refusal, the run goes ahead."""
+
+
+@pytest.mark.parametrize(
+    ("table", "said"),
+    [
+        (
+            "[strategy_params]\nthreshold = nan",
+            "strategy_params.threshold must be a finite number, got nan",
+        ),
+        (
+            "[strategy_params]\nnote = {a = [1.0, -inf]}",
+            "strategy_params.note.a must be a finite number, got -inf",
+        ),
+        ("[feed_params]\nstart = inf", "feed_params.start must be a finite number, got inf"),
+    ],
+    ids=["nan", "nested", "feed-inf"],
+)
+def test_nan_or_infinity_in_a_params_table_is_refused_before_anything_is_written(
+    tmp_path, plugdir, table, said
+):
+    """Before, config.json recorded it as null: resume and evidence then refused the run as
+    corrupt, so a crashed run could never be continued."""
+    toml = plugdir / "c.toml"
+    toml.write_text(f"{_TAKES_ANY}{table}\n")
+    proc = cli("dryrun", "-c", toml, "--out", tmp_path / "runs", cwd=tmp_path)
+    _one_line_error(proc, f"{said}: config.json would record it as null")
+    assert not (tmp_path / "runs").exists()
+    with pytest.raises(ConfigError, match="must be a finite number, got nan"):
+        DryrunConfig(strategy_factory=REF, strategy_params={"deep": [[{"x": float("nan")}]]})
+    with pytest.raises(ConfigError, match=r"^broker_params.fee must be a finite number, got inf"):
+        DryrunConfig.from_mapping(
+            {"broker": "userplug.parts:sim_broker", "broker_params": {"fee": float("inf")}}
+        )
+
+
+_INT64 = "must be from -9223372036854775808 to 9223372036854775807 (a 64-bit integer"
+
+
+def test_an_integer_beyond_64_bits_in_a_params_table_is_refused(tmp_path, plugdir):
+    """Before, the config hash raised (``TypeError: Integer exceeds 64-bit range``): a
+    traceback and exit 1, and nothing at all on stdout under ``--json``."""
+    toml = plugdir / "c.toml"
+    toml.write_text(f"{_TAKES_ANY}[strategy_params]\nthreshold = 99999999999999999999999\n")
+    proc = cli("dryrun", "-c", toml, "--out", tmp_path / "runs", "--json", cwd=tmp_path)
+    err = _one_line_error(proc, f"strategy_params.threshold {_INT64}", "99999999999999999999999")
+    assert _json(proc)["error"] == err.removeprefix("livesession: error: ")
+    assert not (tmp_path / "runs").exists()
+    for value in (2**70, -(2**63) - 1):
+        with pytest.raises(ConfigError, match=rf"^strategy_params.note.n {re.escape(_INT64)}"):
+            DryrunConfig.from_mapping(
+                {"strategy_factory": REF, "strategy_params": {"note": {"n": [value]}}}
+            )
+    with pytest.raises(ConfigError, match=r"^strategy_params.note has the key 1, an int"):
+        DryrunConfig(strategy_factory=REF, strategy_params={"note": {1: "one"}})
+    edges = DryrunConfig(strategy_factory=REF, strategy_params={"a": 2**63 - 1, "b": -(2**63)})
+    assert len(config_hash(edges)) == 64  # the largest and smallest are written and hashed
 
 
 class _HalfAStrategy:

@@ -10,15 +10,17 @@ on their own.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from typing import Any, Final
 
 import attrs
 
 from .._exceptions import ConfigError
-from .._support.references import is_reference
+from .._support.references import a_, is_reference
 from .._support.secrets import find_secrets
 from .datafeeds import DATA_FEEDS
+from .fields import INT_MAX
 
 __all__ = [
     "DEMO_STRATEGY_ID",
@@ -113,11 +115,14 @@ def refuse_demo_table(factory: str | None, *, changed: bool) -> None:
 
 
 def _plain_value(name: str, value: object) -> None:
-    """TOML values a factory receives as they are; dates are refused (JSON keeps no dates).
+    """TOML values a factory receives as they are; what JSON cannot give back is refused.
 
-    A value the evidence's secret scan would find, written as ``config.json`` writes it
-    (``"api_secret": "..."``), is refused too: a run records its params tables in
-    ``config.json`` and its checkpoints, which reviewers read.
+    A run records its params tables in ``config.json`` and its checkpoints, and ``resume``
+    and the evidence build the run from there: so dates (JSON keeps none), NaN and infinity
+    (written as null), integers beyond 64 bits (the hash and ``config.json`` cannot hold
+    them) and a table's key that is not a string are refused. A value the evidence's secret
+    scan would find, written as ``config.json`` writes it (``"api_secret": "..."``), is
+    refused too: reviewers read those files.
     """
     if isinstance(value, str):
         found = find_secrets(json.dumps({name.rpartition(".")[2]: value}))
@@ -129,7 +134,8 @@ def _plain_value(name: str, value: object) -> None:
                 "read it from the environment instead (os.environ)"
             )
         return
-    if isinstance(value, (int, float, bool)):
+    if isinstance(value, (int, float)):  # a bool is an int
+        _plain_number(name, value)
         return
     if isinstance(value, (list, tuple)):
         for item in value:
@@ -137,11 +143,34 @@ def _plain_value(name: str, value: object) -> None:
         return
     if isinstance(value, Mapping):
         for key, item in value.items():
+            if not isinstance(key, str):
+                raise ConfigError(
+                    f"{name} has the key {key!r}, {a_(type(key).__name__)}: a table's keys "
+                    "must be strings (JSON's are)"
+                )
             _plain_value(f"{name}.{key}", item)
         return
     raise ConfigError(
         f"{name} must be a string, number, boolean, array or table, got {type(value).__name__}"
     )
+
+
+def _plain_number(name: str, value: float) -> None:
+    """A float that is finite, an int of 64 bits: what ``config.json`` gives back as it was.
+
+    Written, NaN and infinity would become null (a resume would refuse the run as corrupt),
+    and a larger int stops the config hash (orjson holds 64 bits).
+    """
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(
+            f"{name} must be a finite number, got {value!r}: config.json would record it "
+            "as null (JSON has no NaN or infinity); write a string and convert it in the factory"
+        )
+    if isinstance(value, int) and not -INT_MAX - 1 <= value <= INT_MAX:
+        raise ConfigError(
+            f"{name} must be from {-INT_MAX - 1} to {INT_MAX} (a 64-bit integer: config.json "
+            f"and the config hash must hold it), got {value}; write a larger one as a string"
+        )
 
 
 def params_field(name: str) -> Any:
