@@ -227,8 +227,13 @@ class TestIntentsTheSessionCannotActOn:
             ("BUY 0.01", "on_bar returned a str where a list of OrderIntent belongs"),
             (7, "on_bar returned an int where a list of OrderIntent belongs"),
             (buy("0.010"), "on_bar returned an OrderIntent, not a list of them: return [intent]"),
+            # A set's order changes between processes (PYTHONHASHSEED): runs would differ.
+            ({buy("0.010")}, "on_bar returned a set where a list of OrderIntent belongs: a set's"),
+            (frozenset({buy("0.010")}), "on_bar returned a frozenset where a list of OrderIntent"),
+            ({buy("0.010"): 1}.keys(), "on_bar returned a dict_keys where a list of OrderIntent"),
+            ({buy("0.010"): 1}.items(), "on_bar returned a dict_items where a list of"),
         ],
-        ids=["dict", "str", "int", "intent"],
+        ids=["dict", "str", "int", "intent", "set", "frozenset", "dict-keys", "dict-items"],
     )
     def test_what_is_returned_instead_of_a_list_is_named(
         self, tmp_path: Path, returned: Any, message: str

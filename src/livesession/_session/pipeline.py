@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import traceback
 from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
 from typing import TYPE_CHECKING, Any, Final, cast
 
 from .._domain import clock as _clock
@@ -356,10 +357,19 @@ def _listed(produced: object) -> Iterable[object]:
 
     A dict, a str (or bytes) and an ``OrderIntent`` are iterable or not, but never a list of
     intents: iterated, a dict gave its keys, a str its characters ("on_bar returned a str
-    where an OrderIntent belongs" for an intent written as a dict).
+    where an OrderIntent belongs" for an intent written as a dict). Nor is a set (a
+    frozenset, a dict's keys or items): its order follows the hashes of its intents' text,
+    which ``PYTHONHASHSEED`` salts per process, so a run would not repeat in another one
+    (the evidence's re-run) though each verifies.
     """
     if isinstance(produced, OrderIntent):
         raise TypeError("on_bar returned an OrderIntent, not a list of them: return [intent]")
+    if isinstance(produced, AbstractSet):
+        raise TypeError(
+            f"on_bar returned {a_(type(produced).__name__)} where a list of OrderIntent "
+            "belongs: a set's order changes from one process to the next (PYTHONHASHSEED), "
+            "so the run would not repeat; return a list, in an order of your own"
+        )
     if not isinstance(produced, (str, bytes, Mapping)):
         try:
             listed: Iterable[object] = iter(cast("Iterable[object]", produced))
