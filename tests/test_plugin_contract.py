@@ -217,6 +217,34 @@ class TestIntentsTheSessionCannotActOn:
         ]
         assert len(flatten) == 1  # bar 1's position was wound down
 
+    def test_the_exception_behind_the_fault_is_kept_in_memory_only(self, tmp_path: Path):
+        """``inspect().fault_cause`` is what on_bar raised, traceback and all (the testing
+        kit names the line from it); never in the inspection's repr, whose reader may log
+        it: its message is as raised, not redacted."""
+
+        class Raises(ScriptedStrategy):
+            def on_bar(self, bar: Any, view: Any) -> Any:
+                intents = super().on_bar(bar, view)
+                if self.bars == 3:
+                    raise RuntimeError("alpha blew up: password=hunter2hunter2")
+                return intents
+
+        cfg = _config("kept")
+        session = create_run(
+            cfg, tmp_path, strategy=Raises(at({})), feed=ScriptedFeed(["40000.00"])
+        )
+        assert session.inspect().fault_cause is None
+        session.run_to_end(cfg.steps, operator="cli")
+        inside = session.inspect()
+        session.close()
+        cause = inside.fault_cause
+        assert isinstance(cause, RuntimeError)
+        assert cause.__traceback__ is not None
+        assert cause.__traceback__.tb_next is not None  # into on_bar
+        assert cause.__traceback__.tb_next.tb_frame.f_code.co_name == "on_bar"
+        assert "hunter2" not in repr(inside)
+        assert "hunter2" not in (tmp_path / "kept" / "events.jsonl").read_text()
+
     @pytest.mark.parametrize(
         ("returned", "message"),
         [

@@ -48,6 +48,10 @@ class SessionLifecycle:
     detail: str = attrs.field(init=False, default="")
     """What went wrong beyond ``reason``, in one line: why preflight rejected the session,
     or the last fault's detail (not checkpointed)."""
+    cause: BaseException | None = attrs.field(init=False, default=None)
+    """The last exception that faulted the session (the strategy's, say; a later fault
+    without one keeps it): its traceback points at the line, for a test's message. In
+    memory only, never recorded: its message is as raised, not redacted."""
 
     @property
     def state(self) -> SessionState:
@@ -88,16 +92,23 @@ class SessionLifecycle:
             self.snapshot(trigger.value, before)
 
     def fault(
-        self, reason: str, detail: dict[str, str] | None = None, *, summary: str | None = None
+        self,
+        reason: str,
+        detail: dict[str, str] | None = None,
+        *,
+        summary: str | None = None,
+        cause: BaseException | None = None,
     ) -> None:
         """The run failed: ERROR_REQUIRES_OPERATOR (a session not yet trading stops first).
 
         ``detail`` goes into ``STATE_CHANGED`` (and so ``C2_OPERATOR_REQUIRED``);
         ``summary`` is the one line the result reports as ``detail`` (by default the items
-        of ``detail``).
+        of ``detail``); ``cause``, the exception behind the fault, is kept as ``cause``.
         """
         self.failed = True
         self.reason = reason
+        if cause is not None:
+            self.cause = cause
         self.detail = (
             summary
             if summary is not None

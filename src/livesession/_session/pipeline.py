@@ -422,7 +422,7 @@ def input_failed(p: SessionParts, reason: str, exc: BaseException, *, step: int)
     p.governor.set_trading(TradingState.HALTED, reason)
     p.winddown.cancel_open()
     p.reports.process()
-    _fault(p, reason, detail)
+    _fault(p, reason, detail, exc)
 
 
 def unexpected(p: SessionParts, exc: BaseException) -> None:
@@ -436,7 +436,7 @@ def unexpected(p: SessionParts, exc: BaseException) -> None:
     """
     _log_traceback(p, "unexpected_error", UNEXPECTED_ERROR, exc)
     p.governor.set_trading(TradingState.HALTED, UNEXPECTED_ERROR)
-    _fault(p, UNEXPECTED_ERROR, _described(exc))
+    _fault(p, UNEXPECTED_ERROR, _described(exc), exc)
 
 
 def _described(exc: BaseException) -> dict[str, str]:
@@ -450,11 +450,15 @@ def _log_traceback(p: SessionParts, event: str, reason: str, exc: BaseException)
     get_logger().error(event, run_id=p.config.run_id, reason=reason, traceback=traceback_text)
 
 
-def _fault(p: SessionParts, reason: str, detail: dict[str, str]) -> None:
-    """ERROR_REQUIRES_OPERATOR with ``detail``; the result's one line is ``Type: message``."""
+def _fault(p: SessionParts, reason: str, detail: dict[str, str], exc: BaseException) -> None:
+    """ERROR_REQUIRES_OPERATOR with ``detail``; the result's one line is ``Type: message``.
+
+    ``exc`` is kept in memory (``SessionInspection.fault_cause``): the testing kit names
+    the line that raised from its traceback.
+    """
     error, message = detail["error"], detail["message"]
     summary = f"{error}: {message}" if message else error
-    p.lifecycle.fault(reason, detail, summary=summary)
+    p.lifecycle.fault(reason, detail, summary=summary, cause=exc)
 
 
 def error_message(exc: BaseException) -> str:

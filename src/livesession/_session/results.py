@@ -76,6 +76,10 @@ class SessionInspection:
     """Trade ids of fills received and not applied yet."""
     unconfirmed_closed: tuple[str, ...]
     """Cancelled orders whose final fills the venue has not confirmed."""
+    fault_cause: BaseException | None = attrs.field(default=None, repr=False, eq=False)
+    """The last exception that faulted the session (the strategy's or the feed's error, or
+    an unexpected one; None while none has): its traceback names the line. In memory only:
+    its message is as raised, not redacted, so it is never recorded nor in the repr."""
 
 
 def result_of(p: SessionParts) -> DryrunResult:
@@ -111,4 +115,5 @@ def inspect_parts(p: SessionParts) -> SessionInspection:
         held_reports=p.reports.held_orders(),
         waiting_fills=p.reports.waiting_fills(),
         unconfirmed_closed=tuple(p.winddown.unconfirmed_closed()),
+        fault_cause=p.lifecycle.cause,
     )
