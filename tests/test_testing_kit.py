@@ -4,6 +4,7 @@ against a user's strategy, and the pytest plugin's fixtures."""
 from __future__ import annotations
 
 import functools
+import inspect
 import os
 import random
 import re
@@ -91,6 +92,44 @@ class BtcOnly(SmaCrossover):
 
 def btc_only() -> BtcOnly:
     return BtcOnly(strategy_id="sma", fast=3, slow=8, order_qty=Decimal("0.01"))
+
+
+class Boom:
+    """On its 17th bar: raises (``bad="raise"``), or returns an intent of NaN quantity."""
+
+    strategy_id = "boom"
+
+    def __init__(self, *, bad: str) -> None:
+        self.bad, self.bars = bad, 0
+
+    def on_bar(self, bar: Bar, view: Any) -> Sequence[OrderIntent]:
+        self.bars += 1
+        if self.bars != 17:
+            return ()
+        if self.bad == "raise":
+            raise RuntimeError("alpha blew up")
+        if self.bad == "secret":
+            raise RuntimeError(f"the venue refused token {KIT_SECRET}")
+        return [OrderIntent(symbol=bar.symbol, side=Side.BUY, quantity=Decimal("NaN"))]
+
+    def get_state(self) -> dict[str, Any]:
+        return {"bars": self.bars}
+
+    def set_state(self, state: Mapping[str, Any]) -> None:
+        self.bars = state["bars"]
+
+
+KIT_SECRET = "ghp_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"
+
+
+def _plain(kill_after: int) -> MatrixCase:
+    return MatrixCase(latency_s=0, faults=(), kill_after=kill_after)
+
+
+def _line_of(text: str) -> str:
+    """``this file:line`` of the first line holding ``text``."""
+    lines = Path(__file__).read_text(encoding="utf-8").splitlines()
+    return f"{__file__}:{next(n for n, line in enumerate(lines, 1) if text in line)}"
 
 
 class Raising:
@@ -445,6 +484,50 @@ class TestFailureMatrix:
     def test_a_strategy_that_raises_fails_the_matrix(self):
         with pytest.raises(AssertionError, match="the strategy raised ValueError: boom"):
             run_failure_matrix(Raising, examples=2, steps=14, seed=0)
+
+    def test_a_strategy_error_names_the_step_and_the_line_and_chains_the_exception(self):
+        """Bug: the finding was "the strategy raised RuntimeError: alpha blew up", with no
+        step, no file or line, and nothing chained; the traceback was in no message."""
+        with pytest.raises(AssertionError) as caught:
+            run_failure_matrix(functools.partial(Boom, bad="raise"), examples=1, steps=30, seed=1)
+        where = _line_of('raise RuntimeError("alpha blew up")')
+        said = f"the strategy raised RuntimeError: alpha blew up (step 17, at {where} in on_bar)"
+        assert f"uninterrupted run: {said}\n" in str(caught.value)
+        cause = caught.value.__cause__
+        assert isinstance(cause, RuntimeError)
+        assert str(cause) == "alpha blew up"
+        with pytest.raises(AssertionError) as again:
+            check_case(functools.partial(Boom, bad="raise"), _plain(15), steps=30)
+        assert str(again.value) == f"uninterrupted run: {said}"
+        assert isinstance(again.value.__cause__, RuntimeError)
+
+    def test_a_bad_intent_returned_is_worded_as_returned_not_raised(self):
+        """Bug: an intent of NaN quantity, returned, was "the strategy raised ValueError:
+        ...", though the strategy raised nothing (the session's check of it did)."""
+        with pytest.raises(AssertionError) as caught:
+            run_failure_matrix(functools.partial(Boom, bad="nan"), examples=1, steps=30, seed=1)
+        message = str(caught.value)
+        where = f"{__file__}:{inspect.getsourcelines(Boom.on_bar)[1]}"
+        assert (
+            "uninterrupted run: the strategy returned what the session cannot act on (step 17):"
+            " an OrderIntent's quantity must be a finite number, got NaN"
+            f" (on_bar is at {where})\n"
+        ) in message
+        assert "raised" not in message
+        assert not isinstance(caught.value.__cause__, ValueError)  # nothing the strategy raised
+
+    def test_a_strategy_error_holding_a_secret_is_not_chained(self):
+        """The finding quotes the event's redacted message; the exception, as raised, would
+        show the token in pytest's output, so it is left out of the chain."""
+        with pytest.raises(AssertionError) as caught:
+            run_failure_matrix(functools.partial(Boom, bad="secret"), examples=1, steps=30, seed=1)
+        message = str(caught.value)
+        assert "the strategy raised RuntimeError: the venue refused token" in message
+        assert _line_of('raise RuntimeError(f"the venue refused token') in message
+        chained: BaseException | None = caught.value
+        while chained is not None:
+            assert KIT_SECRET not in str(chained)
+            chained = chained.__cause__ or chained.__context__
 
     def test_an_unexpected_error_fails_the_matrix(self, monkeypatch: pytest.MonkeyPatch):
         """Bug: an intent the session failed on half-way (a quantity of

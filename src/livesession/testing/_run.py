@@ -29,6 +29,7 @@ from .._risk.governor import TradingState
 from .._session.coordinator import LiveSessionOrchestrator
 from .._session.pipeline import UNEXPECTED_ERROR
 from ..stores import MemoryIdempotencyStore
+from ._culprit import chainable, strategy_error
 from .faults import FaultBroker
 from .tracking import mark_verified, verify_session
 
@@ -97,6 +98,8 @@ class MatrixRun:
         """The steps after which the (uninterrupted) session was quiet (``_quiet``)."""
         self.killed_after = 0
         """The steps done when the process was killed (0: it was not)."""
+        self.cause: BaseException | None = None
+        """The exception behind a fault ``problems`` found, to chain (``chainable``)."""
         if survivors is not None:
             self._take_over(survivors)
         self.broker.on_submit = self._on_submit
@@ -123,10 +126,11 @@ class MatrixRun:
         return {name: hashlib.sha256(b"".join(sink.lines)) for name, sink in self.sinks.items()}
 
     def _build(self) -> LiveSessionOrchestrator:
+        self.strategy = self._factory()
         return LiveSessionOrchestrator(
             self.config,
             broker=self.broker,
-            strategy=self._factory(),
+            strategy=self.strategy,
             feed=None if self._feed_factory is None else self._feed_factory(),
             event_sink=self.sinks["events"],
             state_sink=self.sinks["states"],
@@ -268,10 +272,12 @@ class MatrixRun:
             found.append(f"the operator could not stop the session: still {orch.state.value}")
         events = [orjson.loads(line) for line in self.sinks["events"].lines]
         submitted: Counter[str] = Counter()
+        cause = orch.inspect().fault_cause
         for event in events:
             kind, payload = event["event_type"], event["payload"]
             if kind == "STRATEGY_ERROR":
-                found.append(f"the strategy raised {payload['error']}: {payload['message']}")
+                said, self.cause = strategy_error(payload, cause, self.strategy)
+                found.append(said)
             elif kind == "STATE_CHANGED" and payload.get("reason") == UNEXPECTED_ERROR:
                 # No fault the matrix arms explains one: an intent the session failed on
                 # half-way, or a defect of livesession's; the operator's ack hid it.
@@ -280,6 +286,7 @@ class MatrixRun:
                     f"the session faulted {UNEXPECTED_ERROR} ({detail.get('error')}: "
                     f"{detail.get('message')})"
                 )
+                self.cause = chainable(cause)
             elif kind == "ORDER_SUBMITTED":
                 submitted[payload["client_order_id"]] += 1
         found.extend(f"{cid} submitted {n} times" for cid, n in submitted.items() if n > 1)

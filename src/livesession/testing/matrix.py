@@ -226,7 +226,7 @@ def _check(
     straight.run(case, steps)
     problems = straight.problems()
     if problems:
-        raise AssertionError("uninterrupted run: " + "; ".join(problems))
+        raise AssertionError("uninterrupted run: " + "; ".join(problems)) from straight.cause
     window = replay_window_ns(cfg, RetryPolicy(seed=cfg.seed))
     kill_after = _kill_point(straight, case.kill_after, window)
     if kill_after is None:
@@ -236,7 +236,7 @@ def _check(
     problems = resumed.problems()
     if problems:
         where = f"run killed after step {kill_after} and resumed"
-        raise AssertionError(f"{where}: " + "; ".join(problems))
+        raise AssertionError(f"{where}: " + "; ".join(problems)) from resumed.cause
     left, right = straight.sinks["events"].lines, resumed.sinks["events"].lines
     if left != right:
         # Only now, so a passing case costs nothing: is the strategy deterministic at all?
@@ -282,7 +282,8 @@ def run_failure_matrix(
 
     Raises:
         AssertionError: an example broke an invariant (the message names the shrunk case
-            and the seed), or the child process's run differs.
+            and the seed; an exception the strategy raised is its ``__cause__``, and the
+            message names its step and line), or the child process's run differs.
         TypeError: a factory cannot be called bare, or cannot be re-created in a child
             process (and ``cross_process`` was not turned off); or ``examples``, ``steps``
             or ``max_faults`` is not an int.
@@ -336,7 +337,7 @@ def run_failure_matrix(
             f"failure matrix: {name} fails with no fault at all (seed={seed}, steps={steps}):"
             f" {exc}\nshrunk example: {plain!r}\n{again}"
         )
-        raise AssertionError(msg) from exc
+        raise AssertionError(msg) from _original(exc)
     ran = {"examples": 1, "steps": done, "resumes": int(resumed)}
     # The same reference runs in a child process on the other core while the search runs.
     sent = payload(strategy_factory, feed_factory, config or {}, steps) if cross_process else None
@@ -353,7 +354,7 @@ def run_failure_matrix(
                 f"failure matrix: {name} fails (seed={seed}, examples={examples},"
                 f" steps={steps}): {error}\nshrunk example: {case!r}\n{again}"
             )
-            raise AssertionError(msg) from exc
+            raise AssertionError(msg) from (error.__cause__ or exc)
         if child is not None:
             _across_processes(child, reference, f"failure matrix: {name}", steps)
     finally:
@@ -367,6 +368,11 @@ def run_failure_matrix(
         seconds=time.perf_counter() - started,
         cross_process=cross_process,
     )
+
+
+def _original(exc: AssertionError) -> BaseException:
+    """What a finding's ``AssertionError`` was raised from (the strategy's error), or itself."""
+    return exc.__cause__ or exc
 
 
 def _across_processes(child: ChildRun, reference: _Run, who: str, steps: int) -> None:

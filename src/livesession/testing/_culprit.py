@@ -1,0 +1,98 @@
+"""What the strategy did when its run failed (``STRATEGY_ERROR``), in the user's words.
+
+The event holds the error's type, its redacted message and the step, but not where it
+came from: that is in the exception the session keeps in memory
+(``SessionInspection.fault_cause``). Its traceback tells the two cases apart: the
+strategy's own code raised (the innermost frame of that code names the line), or
+``on_bar`` returned what the session cannot act on, which the session's check raised
+about (no frame of the user's code: then ``on_bar`` itself is named, where it is defined).
+"""
+
+from __future__ import annotations
+
+import sysconfig
+import traceback
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+
+from .._session.pipeline import error_message
+from .._support.secrets import redact_text
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+__all__ = ["chainable", "strategy_error"]
+
+_NOT_USERS: Final = tuple(
+    {
+        str(Path(__file__).resolve().parents[1]),  # livesession's own code
+        *(sysconfig.get_paths()[name] for name in ("stdlib", "platstdlib")),
+    }
+)
+"""Where code that is not the user's lives: a frame there is not the line to look at."""
+
+
+def strategy_error(
+    payload: Mapping[str, Any], cause: BaseException | None, strategy: object
+) -> tuple[str, BaseException | None]:
+    """The ``STRATEGY_ERROR`` event's ``payload`` as a finding, and the exception to chain.
+
+    ``cause`` is the exception the session kept (used only when it is the event's own),
+    ``strategy`` the strategy object of the run (its ``on_bar`` is named when it returned
+    what the session refused). The exception to chain is the one the strategy raised
+    (``chainable``); the session's refusal of what it returned is not chained: the
+    strategy raised nothing, and the traceback would point into livesession.
+    """
+    error, message, step = payload["error"], payload["message"], payload["step"]
+    if cause is None or not _is_events(cause, error, message):
+        return f"the strategy raised {error}: {message} (step {step})", None
+    line = _users_line(cause)
+    if line is not None:
+        said = f"the strategy raised {error}: {message} (step {step}, at {line})"
+        return said, chainable(cause)
+    said = f"the strategy returned what the session cannot act on (step {step}): {message}"
+    where = _defined_at(strategy)
+    return (said if where is None else f"{said} (on_bar is at {where})"), None
+
+
+def chainable(cause: BaseException | None) -> BaseException | None:
+    """``cause``, to chain as an ``AssertionError``'s ``__cause__``; None if it holds a secret.
+
+    Its message is as raised: one a secret rule would redact (a key the strategy quoted) is
+    left out of the chain, whose message pytest prints; the finding still names the line.
+    """
+    if cause is None:
+        return None
+    text = str(cause)
+    return cause if redact_text(text) == text else None
+
+
+def _is_events(cause: BaseException, error: str, message: str) -> bool:
+    """Whether ``cause`` is the exception the event records (its type and message)."""
+    return type(cause).__name__ == error and error_message(cause) == message
+
+
+def _users_line(cause: BaseException) -> str | None:
+    """``file:line in function`` of the innermost frame of the user's code (None: none)."""
+    for frame in reversed(traceback.extract_tb(cause.__traceback__)):
+        filename = frame.filename
+        if filename.startswith("<frozen ") or _not_users(filename):
+            continue
+        return f"{filename}:{frame.lineno} in {frame.name}"
+    return None
+
+
+def _not_users(filename: str) -> bool:
+    try:
+        resolved = Path(filename).resolve()
+    except (OSError, RuntimeError, ValueError):
+        return False
+    return any(resolved.is_relative_to(root) for root in _NOT_USERS)
+
+
+def _defined_at(strategy: object) -> str | None:
+    """``file:line`` where the strategy's ``on_bar`` is defined (None: no Python code)."""
+    code = getattr(getattr(type(strategy), "on_bar", None), "__code__", None)
+    if code is None:
+        return None
+    return f"{code.co_filename}:{code.co_firstlineno}"
