@@ -18,6 +18,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -318,6 +319,22 @@ class Zigzag(ForgetfulFeed):
         return {"bars": self.bars}
 
 
+class BreakingFeed(Zigzag):
+    """The zigzag feed, which raises on its 10th bar, or gives a bar off the tick."""
+
+    def __init__(self, *, bad: str = "raise") -> None:
+        super().__init__()
+        self.bad = bad
+
+    def next_bar(self, ts_ns: int) -> Bar:
+        bar = super().next_bar(ts_ns)
+        if self.bars != 10:
+            return bar
+        if self.bad == "raise":
+            raise RuntimeError("the feed broke")
+        return attrs.evolve(bar, close=bar.close + Decimal("0.005"))
+
+
 def _rerun(message: str) -> str:
     """The Python of the message's ``re-run it`` line."""
     (line,) = (line for line in message.splitlines() if line.startswith("re-run it"))
@@ -528,6 +545,25 @@ class TestFailureMatrix:
         while chained is not None:
             assert KIT_SECRET not in str(chained)
             chained = chained.__cause__ or chained.__context__
+
+    def test_a_feed_error_fails_the_matrix(self):
+        """Bug: a feed of the user's that raised (``FEED_ERROR``) was acknowledged and wound
+        down like any fault, and the matrix passed: only ``STRATEGY_ERROR`` was a finding."""
+        with pytest.raises(AssertionError) as caught:
+            run_failure_matrix(sma, feed_factory=BreakingFeed, examples=1, steps=20, seed=1)
+        where = _line_of('raise RuntimeError("the feed broke")')
+        said = f"the feed raised RuntimeError: the feed broke (step 10, at {where} in next_bar)"
+        assert f"uninterrupted run: {said}\n" in str(caught.value)
+        assert isinstance(caught.value.__cause__, RuntimeError)
+        off_tick = functools.partial(BreakingFeed, bad="off-tick")
+        with pytest.raises(AssertionError) as caught:
+            check_case(sma, _plain(5), steps=20, feed_factory=off_tick)
+        where = f"{__file__}:{inspect.getsourcelines(BreakingFeed.next_bar)[1]}"
+        assert str(caught.value).startswith(
+            "uninterrupted run: the feed returned what the session cannot use (step 10): "
+            "a Bar's close 40050.005 is off the price_tick grid 0.01"
+        )
+        assert f"(next_bar is at {where})" in str(caught.value)
 
     def test_an_unexpected_error_fails_the_matrix(self, monkeypatch: pytest.MonkeyPatch):
         """Bug: an intent the session failed on half-way (a quantity of

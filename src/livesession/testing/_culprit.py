@@ -1,11 +1,11 @@
-"""What the strategy did when its run failed (``STRATEGY_ERROR``), in the user's words.
+"""What the strategy (or the feed) did when its run failed, in the user's words.
 
-The event holds the error's type, its redacted message and the step, but not where it
-came from: that is in the exception the session keeps in memory
-(``SessionInspection.fault_cause``). Its traceback tells the two cases apart: the
-strategy's own code raised (the innermost frame of that code names the line), or
-``on_bar`` returned what the session cannot act on, which the session's check raised
-about (no frame of the user's code: then ``on_bar`` itself is named, where it is defined).
+The ``STRATEGY_ERROR`` / ``FEED_ERROR`` event holds the error's type, its redacted message
+and the step, but not where it came from: that is in the exception the session keeps in
+memory (``SessionInspection.fault_cause``). Its traceback tells the two cases apart: the
+user's own code raised (the innermost frame of that code names the line), or ``on_bar``
+(``next_bar``) returned what the session cannot use, which the session's check raised
+about (no frame of the user's code: then the method itself is named, where it is defined).
 """
 
 from __future__ import annotations
@@ -21,8 +21,14 @@ from .._support.secrets import redact_text
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-__all__ = ["chainable", "strategy_error"]
+__all__ = ["INPUT_ERRORS", "chainable", "input_error"]
 
+INPUT_ERRORS: Final = {
+    "STRATEGY_ERROR": ("strategy", "on_bar", "act on"),
+    "FEED_ERROR": ("feed", "next_bar", "use"),
+}
+"""Per fault of the session's inputs: whose it is, the method that gives the session what
+it uses, and what the session does with it."""
 _NOT_USERS: Final = tuple(
     {
         str(Path(__file__).resolve().parents[1]),  # livesession's own code
@@ -32,27 +38,30 @@ _NOT_USERS: Final = tuple(
 """Where code that is not the user's lives: a frame there is not the line to look at."""
 
 
-def strategy_error(
-    payload: Mapping[str, Any], cause: BaseException | None, strategy: object
+def input_error(
+    kind: str, payload: Mapping[str, Any], cause: BaseException | None, plugin: object
 ) -> tuple[str, BaseException | None]:
-    """The ``STRATEGY_ERROR`` event's ``payload`` as a finding, and the exception to chain.
+    """The event ``kind``'s ``payload`` as a finding, and the exception to chain.
 
     ``cause`` is the exception the session kept (used only when it is the event's own),
-    ``strategy`` the strategy object of the run (its ``on_bar`` is named when it returned
-    what the session refused). The exception to chain is the one the strategy raised
-    (``chainable``); the session's refusal of what it returned is not chained: the
-    strategy raised nothing, and the traceback would point into livesession.
+    ``plugin`` the run's strategy or feed (None: the config's built-in feed); its method is
+    named when it returned what the session refused. The exception to chain is the one the
+    user's code raised (``chainable``); the session's refusal of what it returned is not
+    chained: the user's code raised nothing, and the traceback would point into livesession.
     """
+    owner, method, does = INPUT_ERRORS[kind]
     error, message, step = payload["error"], payload["message"], payload["step"]
     if cause is None or not _is_events(cause, error, message):
-        return f"the strategy raised {error}: {message} (step {step})", None
+        return f"the {owner} raised {error}: {message} (step {step})", None
     line = _users_line(cause)
     if line is not None:
-        said = f"the strategy raised {error}: {message} (step {step}, at {line})"
+        said = f"the {owner} raised {error}: {message} (step {step}, at {line})"
         return said, chainable(cause)
-    said = f"the strategy returned what the session cannot act on (step {step}): {message}"
-    where = _defined_at(strategy)
-    return (said if where is None else f"{said} (on_bar is at {where})"), None
+    where = None if plugin is None else _defined_at(plugin, method)
+    if where is None:  # livesession's own feed (or no Python method to name)
+        return f"the {owner} failed (step {step}): {error}: {message}", None
+    said = f"the {owner} returned what the session cannot {does} (step {step}): {message}"
+    return f"{said} ({method} is at {where})", None
 
 
 def chainable(cause: BaseException | None) -> BaseException | None:
@@ -90,9 +99,9 @@ def _not_users(filename: str) -> bool:
     return any(resolved.is_relative_to(root) for root in _NOT_USERS)
 
 
-def _defined_at(strategy: object) -> str | None:
-    """``file:line`` where the strategy's ``on_bar`` is defined (None: no Python code)."""
-    code = getattr(getattr(type(strategy), "on_bar", None), "__code__", None)
+def _defined_at(plugin: object, method: str) -> str | None:
+    """``file:line`` where the plug-in's ``method`` is defined (None: no Python code)."""
+    code = getattr(getattr(type(plugin), method, None), "__code__", None)
     if code is None:
         return None
     return f"{code.co_filename}:{code.co_firstlineno}"

@@ -29,7 +29,7 @@ from .._risk.governor import TradingState
 from .._session.coordinator import LiveSessionOrchestrator
 from .._session.pipeline import UNEXPECTED_ERROR
 from ..stores import MemoryIdempotencyStore
-from ._culprit import chainable, strategy_error
+from ._culprit import INPUT_ERRORS, chainable, input_error
 from .faults import FaultBroker
 from .tracking import mark_verified, verify_session
 
@@ -127,11 +127,12 @@ class MatrixRun:
 
     def _build(self) -> LiveSessionOrchestrator:
         self.strategy = self._factory()
+        self.feed = None if self._feed_factory is None else self._feed_factory()
         return LiveSessionOrchestrator(
             self.config,
             broker=self.broker,
             strategy=self.strategy,
-            feed=None if self._feed_factory is None else self._feed_factory(),
+            feed=self.feed,
             event_sink=self.sinks["events"],
             state_sink=self.sinks["states"],
             audit_sink=self.audit,
@@ -275,8 +276,9 @@ class MatrixRun:
         cause = orch.inspect().fault_cause
         for event in events:
             kind, payload = event["event_type"], event["payload"]
-            if kind == "STRATEGY_ERROR":
-                said, self.cause = strategy_error(payload, cause, self.strategy)
+            if kind in INPUT_ERRORS:  # the strategy's, or the feed's: no fault explains one
+                plugin = self.strategy if kind == "STRATEGY_ERROR" else self.feed
+                said, self.cause = input_error(kind, payload, cause, plugin)
                 found.append(said)
             elif kind == "STATE_CHANGED" and payload.get("reason") == UNEXPECTED_ERROR:
                 # No fault the matrix arms explains one: an intent the session failed on

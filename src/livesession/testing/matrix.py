@@ -15,8 +15,9 @@ and the operator stops the session (acknowledging a fault at most twice). Then, 
 runs:
 
 - the artifacts verify (``livesession.verify``, on what the sinks hold);
-- the strategy never raised (no ``STRATEGY_ERROR``), and nothing else did that the venue's
-  faults do not explain (no ``UNEXPECTED_ERROR``, which the operator's ack would wind down);
+- the strategy never raised (no ``STRATEGY_ERROR``), nor the feed (no ``FEED_ERROR``),
+  and nothing else did that the venue's faults do not explain (no ``UNEXPECTED_ERROR``,
+  which the operator's ack would wind down);
 - no client order id was sent twice (the venue's count and ``ORDER_SUBMITTED`` events);
 - the session is terminal, the book flat, and no order is open here or at the venue;
 - no rail was bypassed: no order larger than ``risk.max_order_qty`` reached the venue
