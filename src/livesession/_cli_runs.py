@@ -41,7 +41,7 @@ from ._session.lease_keeper import LEASE_LOST
 from ._support.logging import configure_logging, disable_logging, import_structlog_without_rich
 from ._support.oserrors import ROOM_AGAIN, errno_of, once_fixed
 from ._support.secrets import redact_text
-from ._support.text import one_line
+from ._support.text import command, one_line
 from .status import run_status
 
 if TYPE_CHECKING:
@@ -235,7 +235,7 @@ def _torn_said(exc: LiveSessionError | SystemExit) -> tuple[str, str]:
 def _not_sealed(what: str, run_dir: Path, *, once: str = ROOM_AGAIN) -> str:
     return (
         f"{what}: the run is not sealed; once {once}, "
-        f"`livesession status {run_dir}` says whether `livesession resume {run_dir}` "
+        f"`{command('status', run_dir)}` says whether `{command('resume', run_dir)}` "
         "can continue it"
     )
 

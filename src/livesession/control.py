@@ -58,6 +58,7 @@ from ._rundir.livecut import checkpointed_bytes, checkpointed_stop
 from ._rundir.lock import Holder, holder_of, not_a_cli_writer, stopped
 from ._support.logging import get_logger
 from ._support.signals import ours
+from ._support.text import command
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -271,7 +272,7 @@ def describe_run(run_dir: Path) -> str:
     """What a run's files say about it when no process holds it (sealed, or unfinished)."""
     stop = _last_audit(run_dir)
     if stop is None:
-        return f"unfinished (no C2_DRYRUN_STOP): continue it with `livesession resume {run_dir}`"
+        return f"unfinished (no C2_DRYRUN_STOP): continue it with `{command('resume', run_dir)}`"
     payload = stop.get("payload", {})
     reason = f" ({payload['reason']})" if payload.get("reason") else ""
     return f"sealed {payload.get('status', '?')}{reason} after {payload.get('steps', '?')} steps"
@@ -387,10 +388,10 @@ def _no_effect(watch: _Watch, holder: Holder, sent: str, timeout_s: float) -> st
     """What a signal whose effect did not show within ``timeout_s`` left to do (exit 9)."""
     run_dir, held = watch.run_dir, stopped(holder)  # stopped: it acts on nothing till it runs
     if watch.waiting:  # seen in part: what it lacks, and (stopped) why it cannot come yet
-        then = f"; {held}" if held else f": check again with `livesession status {run_dir}` or wait"
+        then = f"; {held}" if held else f": check again with `{command('status', run_dir)}` or wait"
         return f"{sent}; within {timeout_s:g} s {watch.waiting}{then}"
     if held:  # the signal waits, pending, for it to run
-        return f"{sent}; {held}; the signal stays pending till then: `livesession status {run_dir}`"
+        return f"{sent}; {held}; the signal stays pending till then: `{command('status', run_dir)}`"
     return (
         f"{sent}; no effect seen in {run_dir} within {timeout_s:g} s (a long step or "
         "wind-down?): check again with `livesession verify` or wait"
@@ -412,9 +413,9 @@ def _stopped(watch: _Watch, holder: Holder, who: str) -> ControlOutcome | None:
         seen = checkpointed_stop(run_dir, watch.offsets.get(names.EVENTS, 0))
         if seen is not None and not seen[1]:  # the crash took the stop: it trades on
             return _lost(watch, who, f"the stop ({seen[0]})", "stop")
-        then = f"continue it with `livesession resume {run_dir}`"
+        then = f"continue it with `{command('resume', run_dir)}`"
         if seen is not None:
-            then = f"a checkpoint holds the stop ({seen[0]}): `livesession resume {run_dir}`{_ENDS}"
+            then = f"a checkpoint holds the stop ({seen[0]}): `{command('resume', run_dir)}`{_ENDS}"
         return ControlOutcome("not_held", f"{who} ended without sealing {run_dir}: {then}")
     state = describe_run(watch.run_dir)
     payload = stop.get("payload", {})
@@ -444,7 +445,7 @@ def _killed(watch: _Watch, holder: Holder, who: str) -> ControlOutcome | None:
         return ControlOutcome(
             "done",
             f"kill switch tripped in {who}: trading HALTED, {opened} open order(s) "
-            f"cancelled, {tail}; `livesession ack {watch.run_dir}` re-enables trading",
+            f"cancelled, {tail}; `{command('ack', watch.run_dir)}` re-enables trading",
         )
     return _answered(watch, holder, who, sig)
 
@@ -480,7 +481,7 @@ def _lost(watch: _Watch, who: str, what: str, action: str) -> ControlOutcome:
     return ControlOutcome(
         "not_held",
         f"{who} ended before a checkpoint held {what}, so the run resumes without it: "
-        f"`livesession resume {run_dir}`, then `livesession {action} {run_dir}` again",
+        f"`{command('resume', run_dir)}`, then `{command(action, run_dir)}` again",
     )
 
 

@@ -68,6 +68,7 @@ from ._rundir.livecut import live_trading
 from ._rundir.lock import holder_of, stopped
 from ._rundir.resume import resume_problem
 from ._rundir.seal import claimed_seal
+from ._support.text import command
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -97,14 +98,14 @@ class Verdict(enum.Enum):
 
 
 _NEXT: Final = {
-    Verdict.COMPLETED: "verify before handing it over: `livesession verify {run_dir}`, then "
-    "`livesession evidence {run_dir}` (status reads only the ends of the files)",
+    Verdict.COMPLETED: "verify before handing it over: `{verify}`, then `{evidence}` (status "
+    "reads only the ends of the files)",
     Verdict.NOT_A_RUN: "check the path: a run directory holds run.json, or events and audit",
     Verdict.REJECTED: "fix what the reason names and start a new run (this one stays as evidence)",
     Verdict.FAILED: "read audit.jsonl for C2_OPERATOR_REQUIRED and its reason; run verify",
     Verdict.NEEDS_OPERATOR: "a person must look (RUNBOOK: When a session is in "
     "ERROR_REQUIRES_OPERATOR): check the venue's open orders and positions",
-    Verdict.CRASHED: "continue it: livesession resume {run_dir}",
+    Verdict.CRASHED: "continue it: {resume}",
     Verdict.RUNNING: "nothing: a writer holds it (one writer per run); poll again later",
 }
 
@@ -164,7 +165,7 @@ class RunStatus:
             )
         if self.problem and self.verdict is Verdict.NEEDS_OPERATOR:
             return (
-                f"a person must look: `livesession verify {self.run_dir}` says what is wrong; "
+                f"a person must look: `{command('verify', self.run_dir)}` says what is wrong; "
                 "keep the run as it is"
             )
         if self.verdict is Verdict.NEEDS_OPERATOR and self.resume_problem and not self.writer:
@@ -181,10 +182,12 @@ class RunStatus:
         if self.verdict is Verdict.CRASHED and lease is not None and lease["held"] is not False:
             until = lease["expires_utc"] or f"lease_ttl_ms={lease['ttl_ms']} after its last renewal"
             return (
-                f"continue it once its lease is free: livesession resume {self.run_dir} (a killed "
+                f"continue it once its lease is free: {command('resume', self.run_dir)} (a killed "
                 f"process keeps its lease until it expires, {until}; resume exits 3 until then)"
             )
-        return _NEXT[self.verdict].format(run_dir=self.run_dir)
+        return _NEXT[self.verdict].format_map(
+            {verb: command(verb, self.run_dir) for verb in ("verify", "evidence", "resume")}
+        )
 
     def to_json(self) -> dict[str, Any]:
         """The ``--json`` object: every field, the verdict by name, its exit code, and next."""
@@ -441,7 +444,7 @@ def left_at_venue(run_dir: Path) -> str:
     if not held and not orders:
         return (
             f"flat with no open order: read {names.AUDIT} for C2_OPERATOR_REQUIRED and its "
-            f"reason, then `livesession verify {run_dir}`"
+            f"reason, then `{command('verify', run_dir)}`"
         )
     return (
         f"the wind-down did not finish: still open {orders} order(s), position "
@@ -468,8 +471,8 @@ def list_runs(out_dir: Path, *, now: dt.datetime | None = None) -> list[RunStatu
         raise RunDirectoryError(f"{out_dir} is not a directory of runs")
     if is_run_dir(out_dir):
         raise RunDirectoryError(
-            f"{out_dir} is a run, not a directory of runs: `livesession status {out_dir}` "
-            f"says where it stands (`livesession list {out_dir.parent}` lists it with the others)"
+            f"{out_dir} is a run, not a directory of runs: `{command('status', out_dir)}` "
+            f"says where it stands (`{command('list', out_dir.parent)}` lists it with the others)"
         )
     now = now or _clock.SystemClock().now()
     return [

@@ -25,6 +25,7 @@ import orjson
 from .._domain.model import FILL_EVENT_TYPES
 from .._exceptions import RunDirectoryError
 from .._support.fsutil import raise_if_refused
+from .._support.text import command
 from . import names
 
 if TYPE_CHECKING:
@@ -96,7 +97,7 @@ def require_run(path: Path, *, unstarted: bool = False) -> Path:
                 return path
             raise RunDirectoryError(
                 f"{path} is a run killed while it started: {what} (it recorded nothing, and "
-                f"sent nothing): start it over with `livesession resume {path}`"
+                f"sent nothing): start it over with `{command('resume', path)}`"
             )
         raise RunDirectoryError(f"{path} is not a run: {what}{runs_inside(path)}")
     return path
@@ -242,7 +243,7 @@ def runs_inside(path: Path) -> str:
     named = ", ".join(runs[:_NAMED_RUNS]) + (", ..." if len(runs) > _NAMED_RUNS else "")
     return (
         f"; it is a directory of {len(runs)} run(s) ({named}): give one of them, "
-        f"e.g. {path / runs[0]} (`livesession list {path}` shows them all)"
+        f"e.g. {path / runs[0]} (`{command('list', path)}` shows them all)"
     )
 
 

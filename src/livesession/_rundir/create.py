@@ -16,6 +16,7 @@ from .._exceptions import ConfigError, PluginError, RunDirectoryError
 from .._session.assembly import fit_to_feed
 from .._support.oserrors import said, way_out
 from .._support.references import a_
+from .._support.text import command
 from .alerting import choose_alerts
 from .backing import pg_dsn
 from .brokers import BrokerFactory, open_broker
@@ -128,7 +129,7 @@ def _refuse_existing(run_dir: Path) -> None:
             f"{another}, or remove the directory"
         )
     if read_json_object(run_dir / names.CHECKPOINT).get("sealed"):
-        listing = f" (`livesession list {run_dir.parent}` shows the runs there)" if cli else ""
+        listing = f" (`{command('list', run_dir.parent)}` shows the runs there)" if cli else ""
         raise RunExists(
             f"run directory {run_dir} already exists and holds a finished run: {another}{listing}"
         )
@@ -160,7 +161,7 @@ def _continue(run_dir: Path, *, cli: bool) -> str:
             f"continue a crashed run from Python: {call} (it was started with objects, which "
             "the command line cannot rebuild)"
         )
-    return f"continue a crashed run with `livesession resume {run_dir}`"
+    return f"continue a crashed run with `{command('resume', run_dir)}`"
 
 
 def create_run(

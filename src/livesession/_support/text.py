@@ -9,16 +9,19 @@ back), any other lone surrogate as ``\udXXX``; valid text is left exactly as it 
 ``one_line`` makes text one printable line for stderr:
 whitespace runs (newlines, tabs, U+2028, ...) become one space and every other control
 character its ``\xNN`` escape (a NUL, an ESC a terminal would act on).
+``command`` is the one way a hint writes a command with a path in it for a person to paste.
 """
 
 from __future__ import annotations
 
+import os
 import re
+import shlex
 from typing import Any, Final
 
 import orjson
 
-__all__ = ["json_dumps", "one_line", "surrogate_at", "valid_payload", "valid_text"]
+__all__ = ["command", "json_dumps", "one_line", "surrogate_at", "valid_payload", "valid_text"]
 
 
 _ESCAPED_BYTES: Final = range(0xDC80, 0xDD00)
@@ -96,3 +99,13 @@ def json_dumps(value: Any, option: int = 0) -> bytes:
         return orjson.dumps(value, option=option)
     except orjson.JSONEncodeError:
         return orjson.dumps(valid_payload(value), option=option)
+
+
+def command(verb: str, path: str | os.PathLike[str]) -> str:
+    """``livesession resume '/tmp/x y/r1'``: a command a hint prints, to be pasted into a shell.
+
+    The path is quoted as a POSIX shell reads it (``shlex.quote``): pasted as it was, a run
+    under ``/tmp/x y`` resumed ``/tmp/x``. A plain path (letters, digits, ``@%+=:,./-_``)
+    is left as it is, so the hints of ordinary runs read as before.
+    """
+    return f"livesession {verb} {shlex.quote(os.fspath(path))}"

@@ -37,7 +37,7 @@ from .._rundir.plugins import check_recorded_sources
 from .._session.pipeline import DAILY_LOSS_KILL
 from .._support.fsutil import atomic_write_bytes
 from .._support.secrets import environment_secrets, find_secrets, may_hold_secret
-from .._support.text import one_line, valid_payload
+from .._support.text import command, one_line, valid_payload
 from .._version import __version__
 from ..burnin import Thresholds, evaluate_run, kill_drill
 from ..controls import control_map
@@ -350,7 +350,7 @@ def _problems(
         problems.append(f"{standing.problem}: keep the run as it is and report it")
     elif not standing.sealed:
         problems.append(
-            f"the run is not sealed: `livesession resume {run_dir}` finishes it, then write "
+            f"the run is not sealed: `{command('resume', run_dir)}` finishes it, then write "
             "its evidence again"
             if standing.resumable
             else f"the run is not sealed and cannot be resumed ({standing.resume_problem})"

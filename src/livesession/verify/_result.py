@@ -11,6 +11,7 @@ import orjson
 
 from .._artifacts import names
 from .._support.fsutil import raise_if_refused
+from .._support.text import command
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -168,7 +169,7 @@ def summarize(
         rest = f"; {others} other violation(s)" if others > 0 else ""
         if (run_dir / names.RUN_META).is_file():
             rest += (
-                f"; `livesession status {run_dir}` says whether `livesession resume {run_dir}` "
+                f"; `{command('status', run_dir)}` says whether `{command('resume', run_dir)}` "
                 "can continue it"
             )
         return f"{'; '.join(dead)}: the run is not sealed{rest}"
@@ -188,7 +189,7 @@ def summarize(
             "incomplete run: no C2_DRYRUN_STOP; continue it from Python with resume_run, "
             "passing the objects it was started with again"
         )
-    return f"incomplete run: no C2_DRYRUN_STOP; continue it with `livesession resume {run_dir}`"
+    return f"incomplete run: no C2_DRYRUN_STOP; continue it with `{command('resume', run_dir)}`"
 
 
 def _checkpoint_sealed(run_dir: Path) -> bool:

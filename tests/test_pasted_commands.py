@@ -1,0 +1,130 @@
+"""Every command a hint prints with a path in it can be pasted into a shell as it is.
+
+A run under ``/tmp/x y/r1`` was told ``continue it: livesession resume /tmp/x y/r1``
+(``status``'s ``next``, ``list --json``, ``verify``'s first line, the CLI's "not sealed"
+line, ``stop``/``kill``/``ack``): pasted, the shell split the path in two and ``resume``
+refused ``/tmp/x``. Each path is now quoted as a shell reads it (``shlex.quote``); a
+plain path is left as it is, so the hints of ordinary runs read as before.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+from pathlib import Path
+
+import pytest
+
+from livesession._artifacts import names
+from livesession._artifacts.runread import require_run
+from livesession._cli_runs import _not_sealed
+from livesession._exceptions import RunDirectoryError
+from livesession.cli import build_parser, main
+from livesession.control import describe_run
+from livesession.status import RunStatus, Verdict, list_runs
+from livesession.verify._result import summarize
+
+SRC = Path(__file__).resolve().parent.parent / "src" / "livesession"
+ODD = "x y's $HOME"
+"""A directory name a shell would split, end a quote at, and expand."""
+
+
+def _commands(text: str) -> list[list[str]]:
+    """Each ```livesession ...``` command in ``text``, split as a POSIX shell splits it."""
+    return [shlex.split(found) for found in re.findall(r"`(livesession [^`]*)`", text)]
+
+
+def _verbs() -> list[str]:
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command")
+    return sorted(sub.choices)
+
+
+def test_no_hint_writes_a_command_with_a_path_but_through_command() -> None:
+    """``livesession resume {run_dir}`` in a message is the bug itself: the path goes in
+    unquoted. ``_support.text.command`` is the one place that writes such a command."""
+    verbs = "|".join(_verbs())
+    raw = re.compile(rf"livesession (?:{verbs}|\{{\w+\}}) \{{")
+    found = [
+        f"{path.relative_to(SRC)}:{number}: {line.strip()}"
+        for path in sorted(SRC.rglob("*.py"))
+        if path != SRC / "_support" / "text.py"
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if raw.search(line)
+    ]
+    assert not found, "a command with a raw path:\n" + "\n".join(found)
+
+
+@pytest.fixture
+def odd_out(tmp_path: Path) -> Path:
+    return tmp_path / ODD / "runs"
+
+
+def test_status_and_list_of_a_completed_run_quote_its_path(
+    odd_out: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run_dir = odd_out / "r1"
+    assert main(["dryrun", "--out", str(odd_out), "--run-id", "r1", "--steps", "30", "-q"]) == 0
+    capsys.readouterr()
+
+    assert main(["status", str(run_dir), "--json"]) == 0
+    said = json.loads(capsys.readouterr().out)["next"]
+    assert _commands(said) == [
+        ["livesession", "verify", str(run_dir)],
+        ["livesession", "evidence", str(run_dir)],
+    ]
+    assert main(["status", str(run_dir)]) == 0
+    (line,) = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("next")]
+    assert line == f"next        {said}"
+
+    assert main(["list", str(odd_out), "--json"]) == 0
+    (listed,) = json.loads(capsys.readouterr().out)["runs"]
+    assert listed["next"] == said
+
+    # `list` of a run, and a command given a directory of runs: the way out, quoted.
+    with pytest.raises(RunDirectoryError) as refused:
+        list_runs(run_dir)
+    assert _commands(str(refused.value)) == [
+        ["livesession", "status", str(run_dir)],
+        ["livesession", "list", str(odd_out)],
+    ]
+    with pytest.raises(RunDirectoryError) as refused:
+        require_run(odd_out)
+    assert _commands(str(refused.value)) == [["livesession", "list", str(odd_out)]]
+
+
+def test_the_hints_for_a_crashed_run_quote_its_path(tmp_path: Path) -> None:
+    run_dir = tmp_path / ODD / "r1"
+    run_dir.mkdir(parents=True)
+    (run_dir / names.RUN_META).write_text("{}")
+    (run_dir / names.AUDIT).write_text("")
+    pasted = shlex.join(["livesession", "resume", str(run_dir)])
+    assert "'" in pasted
+
+    crashed = RunStatus(run_dir=str(run_dir), verdict=Verdict.CRASHED)
+    assert crashed.next_step() == f"continue it: {pasted}"
+    assert crashed.to_json()["next"] == f"continue it: {pasted}"
+    lease = {"held": True, "expires_utc": "2026-12-01T00:00:00Z", "ttl_ms": 1}
+    leased = RunStatus(run_dir=str(run_dir), verdict=Verdict.CRASHED, lease=lease)
+    assert leased.next_step().startswith(f"continue it once its lease is free: {pasted} (")
+    doubt = RunStatus(run_dir=str(run_dir), verdict=Verdict.NEEDS_OPERATOR, problem="cut")
+    assert _commands(doubt.next_step()) == [["livesession", "verify", str(run_dir)]]
+
+    # verify's first line, the CLI's "not sealed" line and stop/kill/ack's "unfinished".
+    incomplete = summarize(run_dir, 3, incomplete=True)
+    assert _commands(incomplete) == [["livesession", "resume", str(run_dir)]]
+    dead = summarize(run_dir, 3, incomplete=True, dead_sinks=("events sink failed at line 4",))
+    assert _commands(dead) == [
+        ["livesession", "status", str(run_dir)],
+        ["livesession", "resume", str(run_dir)],
+    ]
+    assert _commands(_not_sealed("the events sink failed", run_dir)) == _commands(dead)
+    assert _commands(describe_run(run_dir)) == [["livesession", "resume", str(run_dir)]]
+
+
+def test_a_plain_path_is_left_as_it_was(tmp_path: Path) -> None:
+    """The hints of ordinary paths (and so every test and doc that quotes one) read as before."""
+    run_dir = tmp_path / "runs" / "demo-001"
+    crashed = RunStatus(run_dir=str(run_dir), verdict=Verdict.CRASHED)
+    assert crashed.next_step() == f"continue it: livesession resume {run_dir}"
