@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import signal
 import subprocess
 import sys
@@ -521,3 +522,74 @@ def test_what_no_step_handles_ends_the_cli_run_unsealed_and_resumable(
     (tmp_path / "gonepkg" / "gone").unlink()
     assert cli("resume", str(run_dir), "-q").returncode == 0
     assert verify_run(run_dir).ok
+
+
+_INTERRUPTING_PLUGINS = """
+from decimal import Decimal
+from pathlib import Path
+
+from livesession import SmaCrossover
+
+ARMED = Path(__file__).parent / "armed"  # while it exists, the 5th on_bar interrupts
+
+
+class Interrupts(SmaCrossover):
+    calls = 0
+
+    def on_bar(self, bar, view):
+        self.calls += 1
+        if self.calls == 5 and ARMED.exists():
+            raise KeyboardInterrupt  # a user's "stop here" while the strategy is written
+        return super().on_bar(bar, view)
+
+
+def strategy(*, strategy_id):
+    return Interrupts(strategy_id=strategy_id, order_qty=Decimal("0.010"))
+"""
+
+
+def test_a_plug_ins_keyboard_interrupt_says_the_cli_run_is_unsealed_and_how_to_resume(
+    tmp_path: Path,
+) -> None:
+    """No Ctrl-C was sent (the CLI's own would stop the run at a step boundary and seal it):
+    a strategy raised ``KeyboardInterrupt`` in its 5th ``on_bar``. ``dryrun`` said only
+    ``livesession: interrupted`` (``--json``: ``"error": "interrupted"``) and left a crash.
+    It still exits 130 (the run is unfinished), and now says that the run is not sealed and
+    how to continue it; the command it prints resumes it when pasted."""
+    home = tmp_path / "desk x"  # a path the shell would split: the pasted command is quoted
+    (home / "kipkg").mkdir(parents=True)
+    (home / "kipkg" / "__init__.py").write_text("")
+    (home / "kipkg" / "parts.py").write_text(_INTERRUPTING_PLUGINS)
+    (home / "kipkg" / "armed").write_text("")
+    config = home / "desk.toml"
+    config.write_text('steps = 60\nstrategy_factory = "kipkg.parts:strategy"\n')
+    out = home / "runs"
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "livesession.cli", *args]
+        return subprocess.run(command, capture_output=True, text=True, check=False, timeout=120)
+
+    said = (
+        "interrupted: a plug-in raised KeyboardInterrupt inside a step: the run is not "
+        "sealed; once it no longer raises it, `livesession status '{run}'` says whether "
+        "`livesession resume '{run}'` can continue it"
+    )
+    done = cli("dryrun", "--config", str(config), "--out", str(out), "--run-id", "k1", "-q")
+    assert (done.returncode, done.stdout) == (130, ""), done.stderr
+    assert done.stderr == f"livesession: {said.format(run=out / 'k1')}\n"
+    as_json = cli("dryrun", "--config", str(config), "--out", str(out), "--run-id", "k2", "--json")
+    assert as_json.returncode == 130, as_json.stderr
+    error = said.format(run=out / "k2")
+    assert orjson.loads(as_json.stdout) == {"ok": False, "exit_code": 130, "error": error}
+    assert as_json.stderr == f"livesession: {error}\n"
+
+    (home / "kipkg" / "armed").unlink()
+    for run_id in ("k1", "k2"):
+        run_dir = out / run_id
+        assert run_status(run_dir).verdict is Verdict.CRASHED
+        line = said.format(run=run_dir)
+        resume = next(c for c in re.findall(r"`([^`]*)`", line) if " resume " in c)
+        argv = shlex.split(resume)
+        assert argv == ["livesession", "resume", str(run_dir)]
+        assert cli(*argv[1:], "-q").returncode == 0
+        assert verify_run(run_dir).ok

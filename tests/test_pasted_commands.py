@@ -18,7 +18,7 @@ import pytest
 
 from livesession._artifacts import names
 from livesession._artifacts.runread import require_run
-from livesession._cli_runs import _not_sealed
+from livesession._cli_output import not_sealed
 from livesession._exceptions import RunDirectoryError
 from livesession.cli import build_parser, main
 from livesession.control import describe_run
@@ -119,7 +119,7 @@ def test_the_hints_for_a_crashed_run_quote_its_path(tmp_path: Path) -> None:
         ["livesession", "status", str(run_dir)],
         ["livesession", "resume", str(run_dir)],
     ]
-    assert _commands(_not_sealed("the events sink failed", run_dir)) == _commands(dead)
+    assert _commands(not_sealed("the events sink failed", run_dir)) == _commands(dead)
     assert _commands(describe_run(run_dir)) == [["livesession", "resume", str(run_dir)]]
 
 

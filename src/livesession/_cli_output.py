@@ -7,8 +7,10 @@ object on stdout and nothing else. Every outcome is an object, errors included: 
 that fails prints ``{"ok": false, "exit_code": N, "error": "<the stderr line>"}``, and the
 one-line message still goes to stderr. The exit code is the same as without ``--json``. A
 command a signal ends prints ``{"ok": false, "exit_code": 130, "error": "interrupted"}``
-(143, ``terminated``), unless it had printed its own object already. The object is ASCII
-whatever the locale: any other character is escaped (``\u00fc``), so no stdout refuses it.
+(143, ``terminated``), unless it had printed its own object already; a plug-in's
+``KeyboardInterrupt`` inside a step says after ``interrupted: `` that the run is not
+sealed. The object is ASCII whatever the locale: any other character is escaped
+(``\u00fc``), so no stdout refuses it.
 Plain output a stream cannot encode (``PYTHONIOENCODING=ascii``, a C locale) degrades to
 backslash escapes (``env/\xfcn\xef``) instead of ending the command with a traceback.
 """
@@ -26,8 +28,9 @@ from typing import TYPE_CHECKING, Any, Final, TextIO
 import orjson
 
 from ._domain.decimal import plain
+from ._support.oserrors import ROOM_AGAIN
 from ._support.secrets import redact_text
-from ._support.text import json_dumps, valid_text
+from ._support.text import command, json_dumps, valid_text
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -54,11 +57,14 @@ __all__ = [
     "EXIT_VIOLATIONS",
     "JSON_HELP",
     "HelpWithDefaults",
+    "InterruptedUnsealed",
     "emit_json",
     "ended_by_signal",
     "evidence_json",
+    "interrupted",
     "json_emitted",
     "json_only_on_stdout",
+    "not_sealed",
     "readers_may_leave",
     "refused",
     "rejected_line",
@@ -223,6 +229,30 @@ def json_emitted(*, reset: bool = False) -> bool:
     if reset:
         _EMITTED[0] = False
     return emitted
+
+
+class InterruptedUnsealed(KeyboardInterrupt):
+    """A ``KeyboardInterrupt`` a plug-in raised inside a step: the run is left unsealed.
+
+    Still an interrupt (exit 130: the run is unfinished), but ``str`` says what is left and
+    how to continue it (``not_sealed``), where a bare ``interrupted`` said neither.
+    """
+
+
+def interrupted(exc: BaseException) -> str:
+    """``interrupted``, and for ``InterruptedUnsealed`` what it left: the line ``main`` says."""
+    if isinstance(exc, InterruptedUnsealed):
+        return f"interrupted: {valid_text(redact_text(str(exc)))}"
+    return "interrupted"
+
+
+def not_sealed(what: str, run_dir: Path, *, once: str = ROOM_AGAIN) -> str:
+    """``what`` tore a run: it is not sealed, and once ``once`` status and resume say what next."""
+    return (
+        f"{what}: the run is not sealed; once {once}, "
+        f"`{command('status', run_dir)}` says whether `{command('resume', run_dir)}` "
+        "can continue it"
+    )
 
 
 def ended_by_signal(said: str, code: int, *, as_json: bool) -> int:

@@ -24,8 +24,10 @@ from ._cli_output import (
     EXIT_FAILED,
     EXIT_OK,
     EXIT_REJECTED,
+    InterruptedUnsealed,
     emit_json,
     ended_by_signal,
+    not_sealed,
     refused,
     rejected_line,
     result_json,
@@ -39,9 +41,9 @@ from ._risk.rails import RAIL_RULES
 from ._session.coordinator import ONE_SHOT_OPERATOR, DryrunResult, LiveSessionOrchestrator
 from ._session.lease_keeper import LEASE_LOST
 from ._support.logging import configure_logging, disable_logging, import_structlog_without_rich
-from ._support.oserrors import ROOM_AGAIN, errno_of, once_fixed
+from ._support.oserrors import errno_of, once_fixed
 from ._support.secrets import redact_text
-from ._support.text import command, one_line
+from ._support.text import one_line
 from .status import run_status
 
 if TYPE_CHECKING:
@@ -211,33 +213,34 @@ def _unsealed_said(run_dir: Path, drive: Callable[[], DryrunResult]) -> DryrunRe
             f" ({redact_text(cause.strerror or str(cause))})" if isinstance(cause, OSError) else ""
         )
         once = once_fixed(errno_of(exc))
-        raise SinkFailure(_not_sealed(f"{exc}{why}", run_dir, once=once)) from exc
-    except (LiveSessionError, SystemExit) as exc:
+        raise SinkFailure(not_sealed(f"{exc}{why}", run_dir, once=once)) from exc
+    except (LiveSessionError, SystemExit, KeyboardInterrupt) as exc:
         # The session is torn (a store refused a write, a PostgreSQL server went away, a
-        # plug-in called sys.exit() inside a step): its run is a crash at its checkpoint.
-        # Exit 0 for a plug-in's SystemExit would tell a supervisor the run completed.
+        # plug-in called sys.exit() or raised KeyboardInterrupt inside a step): its run is a
+        # crash at its checkpoint. Exit 0 for a plug-in's SystemExit would tell a supervisor
+        # the run completed; a bare "interrupted" would not say that it is unsealed.
         if read_json_object(run_dir / names.CHECKPOINT).get("sealed") is True:
             raise
         what, once = _torn_said(exc)
-        raise LiveSessionError(_not_sealed(what, run_dir, once=once)) from exc
+        if isinstance(exc, KeyboardInterrupt):  # still 130: the run is unfinished
+            raise InterruptedUnsealed(not_sealed(what, run_dir, once=once)) from exc
+        raise LiveSessionError(not_sealed(what, run_dir, once=once)) from exc
 
 
-def _torn_said(exc: LiveSessionError | SystemExit) -> tuple[str, str]:
-    """What tore the run, and what must be so before it is resumed."""
+def _torn_said(exc: LiveSessionError | SystemExit | KeyboardInterrupt) -> tuple[str, str]:
+    """What tore the run, and what must be so before it is resumed.
+
+    A ``KeyboardInterrupt`` here is never the operator's Ctrl-C: while the CLI runs a
+    session its SIGINT handler only asks for a stop at the next step boundary.
+    """
     if isinstance(exc, SystemExit):
         what = f"a plug-in raised SystemExit({exc.code!r}) inside a step"
         return what, "it no longer exits the process"
+    if isinstance(exc, KeyboardInterrupt):
+        return "a plug-in raised KeyboardInterrupt inside a step", "it no longer raises it"
     if isinstance(exc, StoreFailure):
         return str(exc), once_fixed(errno_of(exc))  # a full disk, a quota
     return str(exc), "what the line names is put right"
-
-
-def _not_sealed(what: str, run_dir: Path, *, once: str = ROOM_AGAIN) -> str:
-    return (
-        f"{what}: the run is not sealed; once {once}, "
-        f"`{command('status', run_dir)}` says whether `{command('resume', run_dir)}` "
-        "can continue it"
-    )
 
 
 def _run(
@@ -330,7 +333,7 @@ def _refuse_unsealed(session: LiveSessionOrchestrator, result: DryrunResult, run
     if recorder.audit_failure is not None:
         record, cause = recorder.audit_failure
         what = f"the audit sink failed at record {record} ({cause})"
-        raise SinkFailure(_not_sealed(what, run_dir, once=once))
+        raise SinkFailure(not_sealed(what, run_dir, once=once))
     if read_json_object(run_dir / names.CHECKPOINT).get("sealed") is True:
         return
     failed = next(iter(recorder.failures.items()), None)
@@ -340,7 +343,7 @@ def _refuse_unsealed(session: LiveSessionOrchestrator, result: DryrunResult, run
     if failed is not None:
         what = f"the {failed[0]} sink failed ({failed[1]})"
         once = once_fixed(recorder.errnos.get(failed[0]))
-    raise SinkFailure(_not_sealed(what, run_dir, once=once))
+    raise SinkFailure(not_sealed(what, run_dir, once=once))
 
 
 def _failure(result: DryrunResult, run_dir: Path) -> str:

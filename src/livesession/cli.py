@@ -3,7 +3,8 @@
 Every command runs, writes and exits; nothing watches or loops forever. Exit codes:
 0 completed (or clean; also a run stopped by SIGTERM/SIGINT/SIGHUP and sealed), 1 verification
 found violations, 2 bad input, 3 rejected (by preflight, or another process holds the run),
-4 failed, 130 interrupted (Ctrl-C); ``status`` adds 5 needs an operator, 6 crashed and
+4 failed, 130 interrupted (Ctrl-C, or a plug-in's KeyboardInterrupt inside a step, which
+leaves the run unsealed and says so); ``status`` adds 5 needs an operator, 6 crashed and
 resumable, 7 running; ``stop``/``kill``/``ack`` add 8 nothing holds the run, 9 no effect
 seen in time. RUNBOOK.md's table says what each means for the operator (a test keeps the
 two in step).
@@ -57,6 +58,7 @@ from ._cli_output import (
     HelpWithDefaults,
     emit_json,
     ended_by_signal,
+    interrupted,
     json_emitted,
     json_only_on_stdout,
     readers_may_leave,
@@ -68,10 +70,7 @@ from ._support.secrets import redact_text
 from ._support.text import valid_text
 from ._version import __version__
 
-__all__ = [
-    "build_parser",
-    "main",
-]
+__all__ = ["build_parser", "main"]
 
 
 class _Parser(argparse.ArgumentParser):
@@ -465,7 +464,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _ended_by_signal(exc: BaseException, *, as_json: bool) -> int:
     if isinstance(exc, _Terminated):
         return ended_by_signal("terminated", EXIT_TERMINATED, as_json=as_json)
-    return ended_by_signal("interrupted", EXIT_INTERRUPTED, as_json=as_json)
+    return ended_by_signal(interrupted(exc), EXIT_INTERRUPTED, as_json=as_json)
 
 
 def _main(argv: Sequence[str] | None, *, as_json: bool) -> int:
