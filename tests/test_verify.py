@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from livesession._domain.ids import stable_id
 from livesession._domain.lifecycle import SessionState, SessionStatus, Trigger
+from livesession.cli import main
 from livesession.verify import ARTIFACT_NAMES, read_records, verify_run
 
 from _runfactory import SCENARIOS, RunBuilder, build_run, canonical
@@ -235,6 +236,28 @@ class TestBrokenFiles:
         assert not result.ok
         for name in ARTIFACT_NAMES:
             assert f"{name}: missing" in result.violations
+
+    @pytest.mark.parametrize("kind", ["missing", "a file"])
+    def test_no_directory_is_summed_up_as_the_cli_says_it(self, tmp_path, capsys, kind):
+        """Bug: ``verify_run`` of a path that does not exist said ``broken run: 5
+        violation(s) of the artifact contract``, a defect to report, where ``livesession
+        verify`` says ``run directory ... does not exist``. The result (it still raises
+        nothing) now sums it up in the CLI's words; a file in its place likewise."""
+        path = tmp_path / "nope"
+        if kind == "a file":
+            path.write_text("not a run")
+        result = verify_run(path)
+
+        assert not result.ok
+        assert main(["verify", str(path)]) == 2
+        assert capsys.readouterr().err == f"livesession: error: {result.summary}\n"
+        expected = {
+            "missing": f"run directory {path} does not exist",
+            "a file": f"{path} is not a directory (a run is a directory holding events.jsonl "
+            "and audit.jsonl)",
+        }
+        assert result.summary == expected[kind]
+        assert result.render(path)[0] == result.summary
 
     @pytest.mark.parametrize("name", ARTIFACT_NAMES)
     def test_missing_file(self, good_run, name):

@@ -44,6 +44,7 @@ __all__ = [
     "killed_while_starting",
     "last_whole_line",
     "newest_event",
+    "no_directory",
     "payload",
     "read_bytes",
     "read_json_object",
@@ -78,10 +79,9 @@ def require_run(path: Path, *, unstarted: bool = False) -> Path:
         RunDirectoryError: ``path`` is missing, not a directory, empty, or lacks a marker.
     """
     what = f"{names.EVENTS} and {names.AUDIT}"
-    if not path.exists():
-        raise RunDirectoryError(f"run directory {path} does not exist")
-    if not path.is_dir():
-        raise RunDirectoryError(f"{path} is not a directory (a run is a directory holding {what})")
+    absent = no_directory(path)
+    if absent:
+        raise RunDirectoryError(absent)
     try:
         empty = next(path.iterdir(), None) is None
     except OSError as exc:
@@ -101,6 +101,20 @@ def require_run(path: Path, *, unstarted: bool = False) -> Path:
             )
         raise RunDirectoryError(f"{path} is not a run: {what}{runs_inside(path)}")
     return path
+
+
+def no_directory(path: Path) -> str:
+    """What the tools say of a run path that is no directory ("" when it is one).
+
+    ``require_run`` refuses it so, and ``verify_run`` (which never raises for a bad run)
+    sums its result up so: the CLI and the API say the same of one path.
+    """
+    if path.is_dir():
+        return ""
+    if not path.exists():
+        return f"run directory {path} does not exist"
+    what = f"{names.EVENTS} and {names.AUDIT}"
+    return f"{path} is not a directory (a run is a directory holding {what})"
 
 
 def killed_while_starting(path: Path) -> bool:

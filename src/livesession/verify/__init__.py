@@ -33,7 +33,9 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Final, Literal
 
-from .._artifacts.runread import read_records
+import attrs
+
+from .._artifacts.runread import no_directory, read_records
 from .._rundir.livecut import LiveRun, live_cut
 from .._support.fsutil import raise_if_refused
 from ._checks import Verifier
@@ -79,6 +81,10 @@ def verify_run(
     and the bytes to read in all (``done``, ``total``): ``done`` only grows, and the last
     call has ``done == total`` (a tool draws its own progress bar with it).
 
+    A ``run_dir`` that does not exist (or is not a directory) raises nothing either: every
+    artifact is ``missing``, and ``summary`` says what the CLI says of that path
+    (``run directory runs/nope does not exist``).
+
     Raises:
         MissingExtra: ``jsonschema`` is not installed (``livesession[observability]``).
         OSError: the host refused to read a file of the run (no permission, no file
@@ -99,7 +105,9 @@ def verify_run(
         files.read(path, cut, events)
 
     config = _config_bytes(path)
-    return _verify(Verifier(Schemas.get(), read, cut, progress, config), path, live)
+    result = _verify(Verifier(Schemas.get(), read, cut, progress, config), path, live)
+    absent = no_directory(path)  # as the CLI says it, not "broken run: 5 violation(s)"
+    return attrs.evolve(result, summary=absent) if absent else result
 
 
 def _config_bytes(path: Path) -> bytes | None:

@@ -149,7 +149,8 @@ class RunFiles:
                 read before stays in place, but no verdict can be drawn from it.
         """
         if not run_dir.is_dir():
-            self.report.add(str(run_dir), 0, "run directory does not exist")
+            what = "not a directory" if run_dir.exists() else "run directory does not exist"
+            self.report.add(str(run_dir), 0, what)
         sources: dict[str, _Source | str] = {}
         try:
             for name in ARTIFACT_NAMES:

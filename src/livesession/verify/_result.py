@@ -43,7 +43,8 @@ class VerifyResult:
     likewise), ``incomplete run: ...`` when the audit log has no closing
     ``C2_DRYRUN_STOP`` (a run that crashed or is still running), ``the seal's audit record
     is missing: ...`` when it has none although the run was sealed (the audit log was cut),
-    else ``broken run: ...``.
+    ``run directory DIR does not exist`` (or ``DIR is not a directory (...)``) when
+    ``verify_run`` was given no directory, as the CLI says it, else ``broken run: ...``.
     ``counts`` holds what was read (lines per artifact, bars, orders submitted, fills),
     read-only. ``live`` is "" for a run no process is writing; for a live one it says who
     writes it and up to which step (its last checkpoint) it was checked.
