@@ -16,6 +16,7 @@ from typing import ClassVar
 import orjson
 import pytest
 
+from _eurusd import EURUSD_TOML, eurusd_csv
 from _scripted import ScriptedStrategy
 from livesession import (
     ConfigError,
@@ -710,7 +711,9 @@ class TestResumeOnAChangedFile:
         )  # fmt: skip
         assert crashed.returncode == KILLED, crashed.stderr
         original = data.read_bytes()
-        data.write_bytes(original + b"x\n")
+        # Its last row's volume rewritten in place (a row appended is no change to resume:
+        # it reads the bytes the run read, see TestResumeOnAGrownFile).
+        data.write_bytes(original[:-4] + b"10x\n")
 
         refused = cli("resume", out / "c", "-q")
 
@@ -720,6 +723,79 @@ class TestResumeOnAChangedFile:
         data.write_bytes(original)
         assert cli("resume", out / "c", "-q").returncode == 0
         assert verify_run(out / "c").ok
+
+
+class TestResumeOnAGrownFile:
+    def test_rows_appended_after_a_crash_are_not_played(self, tmp_path: Path) -> None:
+        """docs/data.md: a run plays exactly the bytes its check read and hashed, and rows
+        appended while it reads the file are not played. After a crash, though, a file that
+        had only grown (a downloader adding to today's file) made `status` say
+        needs_operator and `resume` refuse it ("changed since run ... started"). resume now
+        checks and plays the bytes the run read (`feed_bytes`), and the run ends as an
+        uninterrupted one on the file as it was."""
+        eurusd_csv(tmp_path / "later.csv", 260)
+        lines = (tmp_path / "later.csv").read_bytes().splitlines(keepends=True)
+        data = _file(tmp_path, b"".join(lines[:201]), name="eurusd.csv")  # 200 rows
+        config = tmp_path / "eurusd.toml"
+        config.write_text("checkpoint_every = 50\n" + EURUSD_TOML, encoding="utf-8")
+        args = ("--config", config, "--run-id", "eu", "--steps", "200", "-q")
+        whole = cli("dryrun", *args, "--out", "whole", cwd=tmp_path)
+        assert whole.returncode == 0, whole.stderr
+        killed = cli("dryrun", *args, "--out", "runs", cwd=tmp_path, crash_at="checkpoint:3")
+        assert killed.returncode == KILLED, killed.stderr
+        run_dir = tmp_path / "runs" / "eu"
+        with data.open("ab") as appending:
+            appending.write(b"".join(lines[201:]))  # 59 more rows, after the crash
+
+        assert main(["status", str(run_dir)]) == 6  # crashed, and resumable
+        resumed = cli("resume", run_dir, "-q", cwd=tmp_path)
+
+        assert resumed.returncode == 0, resumed.stderr
+        assert verify_run(run_dir).ok
+        for name in ("events.jsonl", "state_snapshots.jsonl"):
+            assert (run_dir / name).read_bytes() == (tmp_path / "whole" / "eu" / name).read_bytes()
+
+    def test_a_file_that_shrank_or_was_rewritten_is_refused_saying_which(
+        self, tmp_path: Path
+    ) -> None:
+        """Any other change is still refused, and the line says what happened to the bytes
+        the run read: the file shrank, or they were rewritten."""
+        later = GOOD.replace("00:00:00Z", "00:01:00Z")
+        data = _file(tmp_path, HEADER + GOOD + later)
+        original = data.read_bytes()
+        feed = CsvReplayFeed(data, symbol="X", tick=TICK, lot=TICK)
+        meta = {"data": feed.checked.record("csv:data.csv")}
+        feed.close()
+        edits = {
+            "grew": original + later.replace("00:01:00Z", "00:02:00Z").encode(),
+            "shrank": (HEADER + GOOD).encode(),
+            "rewritten": original.replace(b",100\n", b",101\n"),
+        }
+        said = {
+            "grew": None,
+            "shrank": f"it shrank to {len(HEADER + GOOD)} bytes, from the {len(original)} "
+            "the run read",
+            "rewritten": f"it was rewritten: its first {len(original)} bytes, the ones the "
+            "run read, hash to",
+        }
+        for edit, content in edits.items():
+            data.write_bytes(content)
+            feed = CsvReplayFeed(data, symbol="X", tick=TICK, lot=TICK, size=len(original))
+            try:
+                if said[edit] is None:
+                    check_data_unchanged(tmp_path, meta, feed)
+                    bars = [feed.next_bar(0), feed.next_bar(0), feed.next_bar(0)]
+                    assert bars[2] is None, "the row appended is not played"
+                    continue
+                with pytest.raises(RunDirectoryError) as refused:
+                    check_data_unchanged(tmp_path, meta, feed)
+            finally:
+                feed.close()
+            message = str(refused.value)
+            assert message.startswith(
+                f"data file {data} changed since run {tmp_path} started: {said[edit]}"
+            ), message
+            assert message.endswith("restore the file the run started on to resume it")
 
 
 class TestCli:

@@ -652,9 +652,10 @@ def test_a_crashed_run_whose_data_or_code_changed_is_not_called_resumable(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """`status` said "crashed, resumable" (exit 6) for a run `resume` refuses (exit 2): its
-    data file had a row appended, or its strategy's source was edited. A supervisor that
-    trusts exit 6 resumed five times and reported a crash loop. Both are hashed now, the
-    code never imported."""
+    data file was changed, or its strategy's source was edited. A supervisor that trusts
+    exit 6 resumed five times and reported a crash loop. Both are hashed now, the code never
+    imported. (A row appended to the data file is no change: resume reads the bytes the run
+    read, so status says resumable, as resume does.)"""
     from crash_harness import cli as run_cli
 
     example = Path(__file__).parents[1] / "examples"
@@ -681,12 +682,20 @@ def test_a_crashed_run_whose_data_or_code_changed_is_not_called_resumable(
     run_dir = tmp_path / "runs" / "mydesk"
     assert _status(capsys, run_dir)[0] == 6
     source = tmp_path / "mydesk" / "breakout.py"
+    kept = data.read_bytes()
+    data.write_bytes(kept + b"2026-03-02T05:00:00Z,100.00,101.00,99.00,100.00,5\n")
+    assert _status(capsys, run_dir)[0] == 6  # a row appended: not played, no change
+    data.write_bytes(kept)
     for path, edit, said in (
-        (data, b"2026-03-02T05:00:00Z,100.00,101.00,99.00,100.00,5\n", "data file"),
-        (source, b"# tuned after the crash\n", "the source of strategy 'mydesk.breakout"),
+        (data, lambda kept: kept[:-2] + b"6\n", "data file"),  # the last volume rewritten
+        (
+            source,
+            lambda kept: kept + b"# tuned after the crash\n",
+            "the source of strategy 'mydesk.breakout",
+        ),
     ):
         kept = path.read_bytes()
-        path.write_bytes(kept + edit)
+        path.write_bytes(edit(kept))
         code, status = _status(capsys, run_dir)
         assert (code, status["resumable"]) == (5, False), status
         assert said in str(status["resume_problem"])

@@ -37,7 +37,7 @@ import hashlib
 import os
 from decimal import Decimal
 from pathlib import Path
-from typing import IO, Final
+from typing import IO, TYPE_CHECKING, Final
 
 import attrs
 
@@ -47,6 +47,9 @@ from .datafail import fail as _fail
 from .datavalues import PriceGrid, read_number, volume_problem
 from .timecolumn import TimeColumn, last_line
 from .timeforms import finite_number, is_time_of_day, text_ns, time_text
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 __all__ = [
     "PRICE_COLUMNS",
@@ -382,20 +385,37 @@ class RowChecker:
         return self.grid.found_tick
 
 
-def scan_csv(stream: IO[bytes], path: Path, *, tick: Decimal | None) -> CsvLayout:
-    """Check and hash the whole file ``stream`` reads (from its start; it ends at its end)."""
+def _lines(stream: IO[bytes], left: int | None) -> Iterator[bytes]:
+    """The lines ``stream`` reads on, to its end or for ``left`` bytes at most."""
+    if left is None:
+        yield from stream
+        return
+    while left > 0 and (raw := stream.readline(left)):
+        left -= len(raw)
+        yield raw
+
+
+def scan_csv(
+    stream: IO[bytes], path: Path, *, tick: Decimal | None, size: int | None = None
+) -> CsvLayout:
+    """Check and hash the whole file ``stream`` reads (from its start; it ends at its end).
+
+    ``size``: its first ``size`` bytes only, the bytes a run read and recorded
+    (``feed_bytes``): a resumed run checks and plays those, and rows appended to the file
+    since are neither (a shorter file is read to its end: the caller compares the hash).
+    """
     digest = hashlib.sha256()
-    raw = stream.readline()
+    raw = stream.readline() if size is None else stream.readline(size)
     digest.update(raw)
     delimiter, names, index = _header(path, raw)
     data_offset = len(raw)
-    size, rows, line = data_offset, 0, 1
+    size_read, rows, line = data_offset, 0, 1
     checker = RowChecker(path, names, tick, delimiter)
     if checker.times is not None:  # the last row's time, asked when the second goes back
-        checker.times.last_row = lambda: checker.row_ns(last_line(stream))
-    for raw in stream:
+        checker.times.last_row = lambda: checker.row_ns(last_line(stream, size))
+    for raw in _lines(stream, None if size is None else size - data_offset):
         digest.update(raw)
-        size += len(raw)
+        size_read += len(raw)
         line += 1
         if not raw.strip():
             continue  # blank lines are skipped, by the check and by the feed
@@ -404,7 +424,7 @@ def scan_csv(stream: IO[bytes], path: Path, *, tick: Decimal | None) -> CsvLayou
     if rows == 0:
         raise _fail(path, 2, None, None, "no data rows after the header")
     return CsvLayout(
-        check=checker.result(sha256=digest.hexdigest(), size=size, rows=rows),
+        check=checker.result(sha256=digest.hexdigest(), size=size_read, rows=rows),
         data_offset=data_offset,
         index=index,
         times=checker.times,

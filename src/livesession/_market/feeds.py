@@ -236,7 +236,9 @@ class CsvReplayFeed:
     then streamed, never loaded whole, and only those the check read: the feed stops at
     the byte where the checked file ended (rows a downloader appends while the run reads
     are not played, and a file cut short while it plays is the feed's error), so a run
-    plays exactly the bytes its ``feed_sha256`` names.
+    plays exactly the bytes its ``feed_sha256`` names. ``size`` (a resumed run's
+    ``feed_bytes``) checks and plays the file's first ``size`` bytes only: the bytes the run
+    read before it crashed, when rows were appended to the file since.
 
     Prices are never rounded: a price off the ``tick`` grid is refused by the check
     (``1.0716`` under ``0.01``: set ``price_tick``), and a price on it keeps its value,
@@ -248,7 +250,13 @@ class CsvReplayFeed:
     """
 
     def __init__(
-        self, path: str | os.PathLike[str], *, symbol: str, tick: Decimal | None, lot: Decimal
+        self,
+        path: str | os.PathLike[str],
+        *,
+        symbol: str,
+        tick: Decimal | None,
+        lot: Decimal,
+        size: int | None = None,
     ) -> None:
         path = Path(path)  # a str as well as any os.PathLike
         self.symbol = symbol
@@ -256,7 +264,7 @@ class CsvReplayFeed:
         self._lot = lot
         self._file = open_data_file(path)
         try:
-            layout = scan_csv(self._file, path, tick=tick)
+            layout = scan_csv(self._file, path, tick=tick, size=size)
             layout.check.refuse_other_symbol(symbol)
         except BaseException:
             self._file.close()

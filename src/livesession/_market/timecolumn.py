@@ -141,17 +141,19 @@ def _utc(ns: int) -> str:
 _TAIL: Final = 1 << 16  # bytes read from the end of a file for its last line
 
 
-def last_line(stream: IO[bytes]) -> bytes | None:
+def last_line(stream: IO[bytes], end: int | None = None) -> bytes | None:
     """The last non-blank line of the file ``stream`` reads, or None (it cannot seek).
 
-    Read from the file's end; ``stream`` is left where it was.
+    Read from the file's end, or from ``end`` (the bytes a check reads of a file that may
+    have grown since); ``stream`` is left where it was.
     """
     if not stream.seekable():
         return None
     here = stream.tell()
     try:
-        stream.seek(max(0, stream.seek(0, os.SEEK_END) - _TAIL))
-        lines = [line for line in stream.read().splitlines() if line.strip()]
+        stop = stream.seek(0, os.SEEK_END) if end is None else end
+        stream.seek(max(0, stop - _TAIL))
+        lines = [line for line in stream.read(stop - stream.tell()).splitlines() if line.strip()]
     finally:
         stream.seek(here)
     return lines[-1] if lines else None

@@ -4,7 +4,11 @@ A feed that reads a file (``CsvReplayFeed``, ``ParquetReplayFeed``) checks it wh
 hashes it when it opens; ``config.json`` keeps its SHA-256 and size (``feed_sha256``,
 ``feed_bytes``: part of the config hash) and ``run.json`` the same with the resolved path,
 the row count and the first and last times, so a reviewer knows which data ran, and
-``resume`` and ``evidence`` refuse a file that changed.
+``resume`` and ``evidence`` refuse a file that changed. A CSV file that only grew (rows
+appended after the bytes the run read) is no change to ``resume``: a run plays the bytes
+its check read and no further, so the resumed run reads those again (``feed_bytes``), as
+the run would have had it not crashed. ``evidence`` re-runs the run and takes the same
+file only.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ if TYPE_CHECKING:
 __all__ = [
     "changed_or",
     "check_data_unchanged",
+    "check_resume_data",
     "check_run_data",
     "close_feed",
     "data_record",
@@ -74,21 +79,60 @@ def refuse_other_data(cfg: DryrunConfig, checked: DataFileCheck) -> None:
     raise _changed(cfg, checked.path, checked.sha256, checked.size)
 
 
-def changed_or(cfg: DryrunConfig, error: DataFileError) -> DataFileError:
+def changed_or(
+    cfg: DryrunConfig, error: DataFileError, *, read: int | None = None
+) -> DataFileError:
     """``error`` (the data file failed its check), or that the file changed, when it did.
 
     A config that pins a SHA-256 (a resumed run's, or one written by hand) was made on data
     that passed: a file that fails now and hashes otherwise was changed since, and that is
-    what to say (restore it), not the row the change broke.
+    what to say (restore it), not the row the change broke. ``read``: the check read the
+    file's first ``read`` bytes only (a resume), so those are what changed: it shrank, or
+    they were rewritten.
     """
     path = cfg.data_file()
     if cfg.feed_sha256 is None or path is None:
         return error
     try:
+        if read is not None:
+            how = how_changed(path, cfg.feed_sha256, read)
+            return error if how is None else _refusal(f"data file {path} changed: {how}", path)
         digest, size = file_digest(path)
     except OSError:
         return error  # missing or unreadable: the error says so
     return error if digest == cfg.feed_sha256 else _changed(cfg, path, digest, size)
+
+
+def how_changed(path: Path, sha256: str, size: int | None, *, whole: bool = False) -> str | None:
+    """How the data file at ``path`` differs from the ``size`` bytes a run read (``sha256``).
+
+    None when its first ``size`` bytes still hash to ``sha256``: the same file, or one that
+    only grew (rows appended), which a CSV feed reading ``size`` bytes plays as the run did.
+    ``whole``: the feed reads the file whole (a Parquet file, a feed given as an object), so
+    a file that grew is a change too. Without ``size`` the whole file is compared.
+
+    Raises:
+        OSError: the file cannot be read.
+    """
+    now = path.stat().st_size
+    if size is not None and now < size:
+        return f"it shrank to {now} bytes, from the {size} the run read"
+    digest = file_digest(path, size)[0]
+    if digest != sha256:
+        read = "its bytes" if size is None else f"its first {size} bytes, the ones the run read,"
+        return f"it was rewritten: {read} hash to {digest[:12]}..., not {sha256[:12]}..."
+    if whole and size is not None and now > size:
+        return (
+            f"it grew from {size} to {now} bytes, and the feed reads it whole (a Parquet "
+            f"file; a CsvReplayFeed given as an object reads the run's bytes with size={size})"
+        )
+    return None
+
+
+def _refusal(message: str, path: Path) -> DataFileError:
+    return DataFileError(
+        f"{message}: restore the file the run read", path=path, line=None, column=None, value=None
+    )
 
 
 def _changed(cfg: DryrunConfig, path: Path, digest: str, size: int) -> DataFileError:
@@ -130,12 +174,52 @@ def check_data_unchanged(
             f"run {run_dir} started on data file {recorded.get('feed')!r}, "
             "but its config now builds a feed that reads none"
         )
-    if checked.sha256 != recorded["sha256"]:
-        raise RunDirectoryError(
-            f"data file {checked.path} changed since run {run_dir} started (SHA-256 "
-            f"{str(recorded['sha256'])[:12]}..., now {checked.sha256[:12]}...): "
-            "restore the file the run started on to resume it"
-        )
+    if checked.sha256 == recorded["sha256"]:
+        return
+    want, size = str(recorded["sha256"]), recorded.get("bytes")
+    try:
+        how = how_changed(checked.path, want, size if isinstance(size, int) else None, whole=True)
+    except OSError:
+        how = None
+    raise _not_as_started(
+        checked.path, run_dir, how or f"its SHA-256 is {checked.sha256[:12]}..., not {want[:12]}..."
+    )
+
+
+def _not_as_started(path: Path, run_dir: Path, how: str) -> RunDirectoryError:
+    return RunDirectoryError(
+        f"data file {path} changed since run {run_dir} started: {how}: restore the file the "
+        "run started on to resume it"
+    )
+
+
+def check_resume_data(run_dir: Path, cfg: DryrunConfig, meta: dict[str, Any]) -> None:
+    """Refuse, as ``resume`` would, the data file of a crashed run (``status``: no feed built).
+
+    ``resume`` reads a CSV file's first ``feed_bytes`` bytes, the bytes the run read, so a
+    file that only grew since passes; a Parquet file is read whole. A ``DataFileError`` when
+    the file cannot be read, a ``RunDirectoryError`` when it shrank or was rewritten.
+    """
+    path = cfg.data_file()
+    want = cfg.feed_sha256
+    recorded = meta.get("data")
+    if want is None and isinstance(recorded, dict):
+        want = recorded.get("sha256")
+    if path is None or not isinstance(want, str):
+        return
+    whole = not cfg.feed.startswith("csv:")
+    try:
+        how = how_changed(path, want, cfg.feed_bytes, whole=whole)
+    except OSError as exc:
+        raise DataFileError(
+            f"cannot read data file {path} of run {run_dir}: {exc.strerror}",
+            path=path,
+            line=None,
+            column=None,
+            value=None,
+        ) from None
+    if how is not None:
+        raise _not_as_started(path, run_dir, how)
 
 
 def check_run_data(run_dir: Path, cfg: DryrunConfig, meta: dict[str, Any]) -> dict[str, Any] | None:

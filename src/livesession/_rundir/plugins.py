@@ -228,11 +228,14 @@ def open_plugins(
     feed: object = None,
     broker: object = None,
     journal: Path | None = None,
+    data_bytes: int | None = None,
 ) -> RunPlugins:
     """Build the run's strategy, broker and feed (objects given, or from the config).
 
     Strings among the arguments must already be in ``cfg`` (``apply_references``). A broker
-    factory that takes a ``journal`` gets ``journal``, the run's venue journal.
+    factory that takes a ``journal`` gets ``journal``, the run's venue journal. A CSV file
+    the config names is read for ``data_bytes`` bytes only when given (``default_feed``:
+    a resume reads no further than the run did).
     """
     sources: dict[str, dict[str, Any]] = {}
     built_strategy: Strategy | None = None
@@ -257,9 +260,9 @@ def open_plugins(
             built_feed, sources["feed"] = feed_from_reference(cfg)
         else:
             try:
-                built_feed = default_feed(cfg)
+                built_feed = default_feed(cfg, data_bytes=data_bytes)
             except DataFileError as exc:
-                raise changed_or(cfg, exc) from None
+                raise changed_or(cfg, exc, read=data_bytes) from None
     except BaseException:
         if built_broker is not None and broker is None:
             with contextlib.suppress(Exception):

@@ -1,7 +1,8 @@
 """Resume a crashed run from its last checkpoint.
 
 Everything is validated first (checkpoint, audit chain, artifact sizes, venue journals,
-the data file: whole, and with the SHA-256 ``run.json`` recorded), and the feed and the
+the data file: the bytes the run read, with the SHA-256 ``run.json`` recorded; rows
+appended to a CSV file since are not read), and the feed and the
 strategy are given their checkpointed states (their ``set_state`` is the caller's code),
 while nothing on disk has changed; only then are the artifacts cut back to the
 checkpoint's offsets (the torn tails move to ``<file>.torn``; the audit log keeps the
@@ -39,7 +40,7 @@ from ..stores import FileCheckpointStore
 from .alerting import choose_alerts
 from .backing import take_lease
 from .brokers import BrokerFactory, open_broker
-from .data import check_data_unchanged, check_run_data
+from .data import check_data_unchanged, check_resume_data
 from .layout import STORES, Backing, read_run_config
 from .lock import RunLock, writer_command
 from .plugins import (
@@ -184,9 +185,10 @@ def _reopen(
     backing = Backing.from_meta(meta)
     if backing.store not in STORES:
         raise RunDirectoryError(f"{run_dir / names.RUN_META} names an unknown store")
-    # The plug-ins are built again (a data file is checked whole again): the same code and
-    # the same file as when the run started, or nothing is changed.
-    plugins = open_plugins(cfg, **given, journal=run_dir / names.JOURNAL)
+    # The plug-ins are built again (a data file is checked again, as far as the run read
+    # it: rows appended since are not played): the same code and the same data as when the
+    # run started, or nothing is changed.
+    plugins = open_plugins(cfg, **given, journal=run_dir / names.JOURNAL, data_bytes=cfg.feed_bytes)
     try:
         check_sources(meta.get("sources") or {}, plugins.sources, run=cfg.run_id)
         check_data_unchanged(run_dir, meta, plugins.feed, cfg_sha256=cfg.feed_sha256)
@@ -413,7 +415,7 @@ def resume_problem(run_dir: Path) -> str | None:
         _check_memory_on_a_venue(cfg, meta)
         validate_artifacts(run_dir, checkpoint)
         check_journals(run_dir)
-        check_run_data(run_dir, cfg, meta)
+        check_resume_data(run_dir, cfg, meta)
         _check_source_files(cfg.run_id, meta.get("sources") or {})
     except OSError as exc:
         raise_if_refused(exc, run_dir)

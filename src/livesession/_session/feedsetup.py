@@ -29,8 +29,13 @@ if TYPE_CHECKING:
 __all__ = ["default_feed", "fit_to_feed"]
 
 
-def default_feed(cfg: DryrunConfig) -> MarketFeed:
-    """The feed ``cfg.feed`` names: ``random_walk``, ``csv:<path>`` or a reference."""
+def default_feed(cfg: DryrunConfig, *, data_bytes: int | None = None) -> MarketFeed:
+    """The feed ``cfg.feed`` names: ``random_walk``, ``csv:<path>`` or a reference.
+
+    ``data_bytes`` (a resume: the run's ``feed_bytes``) has a CSV feed check and play the
+    file's first ``data_bytes`` bytes only, as the run did before rows were appended to it.
+    A Parquet file is read whole (its footer is at its end: no prefix of it is a table).
+    """
     if is_reference(cfg.feed):
         return plugins.feed_from_reference(cfg)[0]
     if cfg.feed == "venue":  # attached to its venue and journal by the run directory
@@ -49,7 +54,7 @@ def default_feed(cfg: DryrunConfig) -> MarketFeed:
     path = cfg.data_file()
     tick = cfg.price_tick or None  # 0: inferred from the data
     if path is not None and cfg.feed.startswith("csv:"):
-        return CsvReplayFeed(path, symbol=cfg.symbol, tick=tick, lot=cfg.qty_lot)
+        return CsvReplayFeed(path, symbol=cfg.symbol, tick=tick, lot=cfg.qty_lot, size=data_bytes)
     if path is not None and cfg.feed.startswith("parquet:"):
         return ParquetReplayFeed(path, symbol=cfg.symbol, tick=tick, lot=cfg.qty_lot)
     raise ConfigError(

@@ -137,12 +137,19 @@ def _create_tmp(path: Path) -> tuple[int, Path]:
     raise FileExistsError(f"could not create a temporary file next to {path}")
 
 
-def file_digest(path: Path) -> tuple[str, int]:
-    """The SHA-256 (hex) and size in bytes of the file at ``path``, read in 1 MiB chunks."""
+def file_digest(path: Path, limit: int | None = None) -> tuple[str, int]:
+    """The SHA-256 (hex) and size in bytes of the file at ``path``, read in 1 MiB chunks.
+
+    ``limit``: of its first ``limit`` bytes only (fewer when the file is shorter; the size
+    says how many were read), as a data file's check reads the bytes a run recorded.
+    """
     digest = hashlib.sha256()
     size = 0
     with path.open("rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
+        while limit is None or size < limit:
+            block = stream.read(1 << 20 if limit is None else min(1 << 20, limit - size))
+            if not block:
+                break
             digest.update(block)
             size += len(block)
     return digest.hexdigest(), size
