@@ -52,13 +52,7 @@ from typing import TYPE_CHECKING, Any, Final
 import attrs
 
 from ._artifacts import names
-from ._artifacts.runread import (
-    RUN_MARKERS,
-    is_run_dir,
-    last_whole_line,
-    read_json_object,
-    runs_inside,
-)
+from ._artifacts.runread import is_run_dir, last_whole_line, read_json_object
 from ._domain import clock as _clock
 from ._domain.lifecycle import SessionState, reported_status
 from ._exceptions import LiveSessionError, RunDirectoryError
@@ -68,6 +62,7 @@ from ._rundir.livecut import live_trading
 from ._rundir.lock import holder_of, stopped
 from ._rundir.resume import resume_problem
 from ._rundir.seal import claimed_seal
+from ._rundir.standing import book, heartbeat, not_a_run, objects_given
 from ._support.text import command
 
 if TYPE_CHECKING:
@@ -75,9 +70,6 @@ if TYPE_CHECKING:
 
 
 __all__ = ["RunStatus", "Verdict", "left_at_venue", "list_runs", "run_status"]
-
-_NS_PER_S: Final = 1_000_000_000
-_ORDER_FIELDS: Final = ("client_order_id", "symbol", "side", "quantity", "limit_price")
 
 
 class Verdict(enum.Enum):
@@ -253,18 +245,6 @@ def _aligned(rows: list[tuple[str, str]]) -> list[str]:
     return [f"{label:<12}{value}" for label, value in rows]
 
 
-def _objects(meta: dict[str, Any]) -> dict[str, str]:
-    """The plug-ins ``config.json`` records as objects supplied in-process, by kind."""
-    sources = meta.get("sources")
-    if not isinstance(sources, dict):
-        return {}
-    return {
-        str(kind): str(source.get("object", "?"))
-        for kind, source in sources.items()
-        if isinstance(source, dict) and "supplied" in source
-    }
-
-
 def _trading(run_dir: Path, checkpoint: dict[str, Any], *, live: bool) -> tuple[str | None, str]:
     """The trading state, and what it is read from: a live run's events since its checkpoint."""
     if live:
@@ -303,56 +283,6 @@ def _describe_orders(orders: list[dict[str, Any]]) -> str:
     return f"{len(orders)}: {shown}{more}"
 
 
-def _is_run(run_dir: Path) -> str:
-    """What is missing for ``run_dir`` to be a run ("" when it is one)."""
-    if not run_dir.exists():
-        return f"{run_dir} does not exist"
-    if not run_dir.is_dir():
-        return f"{run_dir} is not a directory"
-    if (run_dir / names.RUN_META).is_file():
-        return ""
-    missing = [name for name in RUN_MARKERS if not (run_dir / name).is_file()]
-    if missing:
-        return (
-            f"{run_dir} is not a run: no {names.RUN_META}, and {' and '.join(missing)} missing"
-            f"{runs_inside(run_dir)}"
-        )
-    return ""
-
-
-def _heartbeat(run_dir: Path, now: dt.datetime) -> tuple[str | None, float | None]:
-    try:
-        mtime_ns = (run_dir / names.CHECKPOINT).stat().st_mtime_ns
-    except OSError:
-        return None, None
-    written = dt.datetime.fromtimestamp(mtime_ns / _NS_PER_S, tz=dt.UTC).replace(microsecond=0)
-    age = max(0.0, (_clock.epoch_ns(now) - mtime_ns) / _NS_PER_S)
-    return _clock.format_utc(written), round(age, 1)
-
-
-def _book(
-    checkpoint: dict[str, Any], snapshot: dict[str, Any] | None
-) -> tuple[dict[str, str], list[dict[str, Any]]]:
-    book = checkpoint.get("book")
-    if isinstance(book, dict):
-        positions = {str(k): str(v) for k, v in dict(book.get("positions") or {}).items()}
-        orders = []
-        for item in book.get("open") or []:
-            order = item.get("order", {}) if isinstance(item, dict) else {}
-            orders.append(
-                {key: order.get(key) for key in _ORDER_FIELDS}
-                | {
-                    "filled": item.get("filled"),
-                    "in_doubt": bool(item.get("in_doubt")),
-                }
-            )
-        return positions, orders
-    if snapshot is not None:
-        positions = {str(k): str(v) for k, v in dict(snapshot.get("positions") or {}).items()}
-        return positions, [{"client_order_id": c} for c in snapshot.get("open_orders") or []]
-    return {}, []
-
-
 def _sealed_verdict(state: object, *, failed: bool) -> Verdict:
     if state == SessionState.ERROR_REQUIRES_OPERATOR.value:
         return Verdict.NEEDS_OPERATOR  # sealed FAILED without a wind-down: the venue is in doubt
@@ -373,7 +303,7 @@ def run_status(run_dir: Path, *, now: dt.datetime | None = None) -> RunStatus:
             as the error's ``filename``: no verdict is drawn from a file that was not read.
     """
     now = now or _clock.SystemClock().now()
-    problem = _is_run(run_dir)
+    problem = not_a_run(run_dir)
     if problem:
         return RunStatus(run_dir=str(run_dir), verdict=Verdict.NOT_A_RUN, problem=problem)
     holder = holder_of(run_dir)
@@ -403,8 +333,8 @@ def run_status(run_dir: Path, *, now: dt.datetime | None = None) -> RunStatus:
             # Where resume continues from: the checkpoint (later snapshots are cut).
             state = str(checkpoint["fsm_state"])
             status = reported_status(state, failed=bool(checkpoint.get("failed")))
-    heartbeat, age = _heartbeat(run_dir, now)
-    positions, orders = _book(checkpoint, snapshot)
+    beat, age = heartbeat(run_dir, now)
+    positions, orders = book(checkpoint, snapshot)
     steps = checkpoint.get("steps") if checkpoint else (snapshot or {}).get("step")
     trading, trading_as_of = _trading(run_dir, checkpoint, live=holder is not None)
     return RunStatus(
@@ -419,7 +349,7 @@ def run_status(run_dir: Path, *, now: dt.datetime | None = None) -> RunStatus:
         steps=steps if isinstance(steps, int) else None,
         steps_planned=None if cfg is None else cfg.steps,
         checkpoint_every=None if cfg is None else cfg.checkpoint_every,
-        heartbeat_utc=heartbeat,
+        heartbeat_utc=beat,
         heartbeat_age_s=age,
         writer=None if holder is None else attrs.asdict(holder) | {"stopped": stopped(holder)},
         resumable=verdict is Verdict.CRASHED,
@@ -427,7 +357,7 @@ def run_status(run_dir: Path, *, now: dt.datetime | None = None) -> RunStatus:
         lease=None if cfg is None else lease_standing(run_dir, meta, cfg, _clock.epoch_ns(now)),
         trading=trading,
         trading_as_of=trading_as_of,
-        objects=_objects(meta),
+        objects=objects_given(meta),
         positions=positions,
         open_orders=orders,
     )
