@@ -785,6 +785,47 @@ def test_the_steps_of_a_run_that_keeps_no_checkpoint(
     assert run_status(bare).steps == 60
 
 
+def test_a_run_killed_while_it_started_says_so(
+    completed: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Killed after run.json, before it recorded anything: status printed `state ? (?)`
+    and `steps none yet of 60 at the last snapshot (the run keeps no checkpoint)`, though
+    its config keeps one every 100 steps. verify says plainly what it is; status says the
+    same, on its state and steps lines, and that resume starts it over."""
+    run = tmp_path / "early"
+    shutil.copytree(completed, run)
+    for path in run.iterdir():
+        if path.name not in (names.CONFIG, names.RUN_META):
+            path.unlink()
+    assert main(["status", str(run)]) == 6
+    text = capsys.readouterr().out
+    assert (
+        "state       none: a run killed while it started: events.jsonl and audit.jsonl are "
+        "missing (it recorded nothing, and sent nothing)\n"
+    ) in text
+    assert (
+        f"steps       none of 60: it recorded nothing; `livesession resume {run}` starts it over\n"
+    ) in text
+    assert f"next        start it over: livesession resume {run} (it recorded nothing" in text
+    assert "?" not in text
+    assert "keeps no checkpoint" not in text
+    code, status = _status(capsys, run)
+    assert (code, status["state"], status["steps"]) == (6, None, None)
+    assert str(status["killed_while_starting"]).startswith("a run killed while it started: ")
+
+
+def test_a_run_whose_config_keeps_checkpoints_is_not_said_to_keep_none() -> None:
+    """Before its first checkpoint (a live run, say), a run whose config keeps one every
+    100 steps was said to be "(the run keeps no checkpoint)"."""
+    writer = {"pid": 4242, "host": "h", "since": "2026-01-01T00:00:00Z", "command": "dryrun"}
+    early = RunStatus(
+        run_dir="r", verdict=Verdict.RUNNING, writer=writer, steps=None, checkpoint_every=100
+    )
+    assert "steps       none yet at the last snapshot (no checkpoint yet: one every 100 steps)" in (
+        early.lines()
+    )
+
+
 def test_list_of_a_run_says_it_is_a_run(
     completed: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

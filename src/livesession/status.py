@@ -5,7 +5,8 @@ never taken, and nothing in the run directory is written. What it reports:
 
 - the state and status: the last whole line of ``state_snapshots.jsonl`` (a snapshot is
   written at every state change, so this is the state now, also for a live run); for a
-  crashed run, the checkpoint's, which is where ``resume`` continues from;
+  crashed run, the checkpoint's, which is where ``resume`` continues from; for a run
+  killed while it started (``run.json``, nothing recorded), that, as ``verify`` says it;
 - the steps, position and open orders as of the last checkpoint (``checkpoint.json``);
 - the trading state: for a live run, that of the newest trading event written since its
   last checkpoint (a throttle or the kill switch halts between checkpoints), read from the
@@ -52,7 +53,12 @@ from typing import TYPE_CHECKING, Any, Final
 import attrs
 
 from ._artifacts import names
-from ._artifacts.runread import is_run_dir, last_whole_line, read_json_object
+from ._artifacts.runread import (
+    is_run_dir,
+    killed_while_starting_says,
+    last_whole_line,
+    read_json_object,
+)
 from ._domain import clock as _clock
 from ._domain.lifecycle import SessionState, reported_status
 from ._exceptions import LiveSessionError, RunDirectoryError
@@ -100,6 +106,7 @@ _NEXT: Final = {
     Verdict.CRASHED: "continue it: {resume}",
     Verdict.RUNNING: "nothing: a writer holds it (one writer per run); poll again later",
 }
+_START_OVER: Final = "start it over: {resume} (it recorded nothing, and sent nothing)"
 
 
 @attrs.frozen(kw_only=True)
@@ -142,6 +149,9 @@ class RunStatus:
     objects: dict[str, str] = attrs.field(factory=dict)
     """Plug-ins the run was started with as objects (``strategy``: ``pkg.mod.Class``):
     only ``resume_run`` with the same objects passed again can continue it."""
+    killed_while_starting: str = ""
+    """A run killed after ``run.json``, before it recorded anything: what it is, as
+    ``verify`` says it (``a run killed while it started: ...``); "" for any other run."""
 
     @property
     def exit_code(self) -> int:
@@ -177,7 +187,8 @@ class RunStatus:
                 f"continue it once its lease is free: {command('resume', self.run_dir)} (a killed "
                 f"process keeps its lease until it expires, {until}; resume exits 3 until then)"
             )
-        return _NEXT[self.verdict].format_map(
+        unstarted = self.verdict is Verdict.CRASHED and self.killed_while_starting
+        return (_START_OVER if unstarted else _NEXT[self.verdict]).format_map(
             {verb: command(verb, self.run_dir) for verb in ("verify", "evidence", "resume")}
         )
 
@@ -197,7 +208,9 @@ class RunStatus:
             return [*_aligned(rows), *_aligned([("problem", self.problem)])]
         if self.problem:
             rows.append(("problem", self.problem))
-        rows.append(("state", f"{self.state or '?'} ({self.status or '?'})"))
+        unstarted = self.killed_while_starting
+        state = f"none: {unstarted}" if unstarted else f"{self.state or '?'} ({self.status or '?'})"
+        rows.append(("state", state))
         if self.reason:
             rows.append(("reason", self.reason))
         if self.trading is not None:
@@ -206,10 +219,7 @@ class RunStatus:
             rows.append(
                 ("trading", f"{trading}; {self.trading_as_of}" if self.trading_as_of else trading)
             )
-        planned = f" of {self.steps_planned}" if self.steps_planned is not None else ""
-        steps = "none yet" if self.steps is None else str(self.steps)
-        at = "checkpoint" if self.heartbeat_utc else "snapshot (the run keeps no checkpoint)"
-        rows.append(("steps", f"{steps}{planned} at the last {at}"))
+        rows.append(("steps", self._steps()))
         if self.heartbeat_utc is not None:
             every = self.checkpoint_every
             cadence = "" if every is None else f"; every {every} steps"
@@ -239,6 +249,27 @@ class RunStatus:
         rows.append(("open orders", _describe_orders(self.open_orders)))
         rows.append(("next", self.next_step()))
         return _aligned(rows)
+
+    def _steps(self) -> str:
+        """The steps line. A run whose config keeps checkpoints says so before its first.
+
+        Only a run without a config (the runbook's four files) keeps none.
+        """
+        planned = f" of {self.steps_planned}" if self.steps_planned is not None else ""
+        if self.killed_while_starting:
+            return (
+                f"none{planned}: it recorded nothing; `livesession resume {self.run_dir}` "
+                "starts it over"
+            )
+        steps = "none yet" if self.steps is None else str(self.steps)
+        if self.heartbeat_utc:
+            return f"{steps}{planned} at the last checkpoint"
+        if self.checkpoint_every is not None:
+            return (
+                f"{steps}{planned} at the last snapshot (no checkpoint yet: one every "
+                f"{self.checkpoint_every} steps)"
+            )
+        return f"{steps}{planned} at the last snapshot (the run keeps no checkpoint)"
 
 
 def _aligned(rows: list[tuple[str, str]]) -> list[str]:
@@ -358,6 +389,7 @@ def run_status(run_dir: Path, *, now: dt.datetime | None = None) -> RunStatus:
         trading=trading,
         trading_as_of=trading_as_of,
         objects=objects_given(meta),
+        killed_while_starting=killed_while_starting_says(run_dir),
         positions=positions,
         open_orders=orders,
     )

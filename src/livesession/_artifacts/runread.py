@@ -42,6 +42,7 @@ __all__ = [
     "iter_records",
     "json_object",
     "killed_while_starting",
+    "killed_while_starting_says",
     "last_whole_line",
     "newest_event",
     "no_directory",
@@ -90,16 +91,14 @@ def require_run(path: Path, *, unstarted: bool = False) -> Path:
         raise RunDirectoryError(f"{path} is not a run: the directory is empty (a run holds {what})")
     missing = [name for name in RUN_MARKERS if not (path / name).is_file()]
     if missing:
-        verb = "is" if len(missing) == 1 else "are"
-        what = f"{' and '.join(missing)} {verb} missing"
-        if killed_while_starting(path):
+        started = killed_while_starting_says(path)
+        if started:
             if unstarted:
                 return path
             raise RunDirectoryError(
-                f"{path} is a run killed while it started: {what} (it recorded nothing, and "
-                f"sent nothing): start it over with `{command('resume', path)}`"
+                f"{path} is {started}: start it over with `{command('resume', path)}`"
             )
-        raise RunDirectoryError(f"{path} is not a run: {what}{runs_inside(path)}")
+        raise RunDirectoryError(f"{path} is not a run: {_missing(missing)}{runs_inside(path)}")
     return path
 
 
@@ -115,6 +114,27 @@ def no_directory(path: Path) -> str:
         return f"run directory {path} does not exist"
     what = f"{names.EVENTS} and {names.AUDIT}"
     return f"{path} is not a directory (a run is a directory holding {what})"
+
+
+def _missing(names_missing: list[str]) -> str:
+    verb = "is" if len(names_missing) == 1 else "are"
+    return f"{' and '.join(names_missing)} {verb} missing"
+
+
+def killed_while_starting_says(path: Path) -> str:
+    """What a run killed while it started is, as every command says it ("" for another run).
+
+    ``a run killed while it started: events.jsonl and audit.jsonl are missing (it recorded
+    nothing, and sent nothing)``: ``verify`` and the other readers refuse it so, and
+    ``status`` says it on its state line.
+    """
+    missing = [name for name in RUN_MARKERS if not (path / name).is_file()]
+    if not missing or not killed_while_starting(path):
+        return ""
+    return (
+        f"a run killed while it started: {_missing(missing)} (it recorded nothing, and sent "
+        "nothing)"
+    )
 
 
 def killed_while_starting(path: Path) -> bool:
