@@ -70,7 +70,7 @@ def test_a_completed_run(completed: Path, capsys: pytest.CaptureFixture[str]) ->
     assert status["writer"] is None
     assert status["resumable"] is False
     assert status["lease"] is None
-    assert status["positions"] == {"BTC/USDT": "0.000"}
+    assert status["positions"] == {}
     assert status["open_orders"] == []
     assert status["heartbeat_utc"]
     assert _files(completed) == before, "status wrote into the run"
@@ -599,6 +599,122 @@ def test_a_live_run_whose_events_since_the_checkpoint_are_too_long_says_so(
             "as of the last checkpoint (step 0): the events after it were not read",
         )
         assert "trading     ACTIVE; as of the last checkpoint (step 0)" in "\n".join(found.lines())
+
+
+def test_a_live_run_says_the_position_its_newest_fill_left(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A live run holding 0.010 BTC/USDT said `position  flat` and `open orders  none`: they
+    came from the checkpoint (step 0 here: one every 100 steps), with no word that they did.
+    The position is read now from the newest POSITION_CHANGED since the checkpoint, and
+    says so; open orders say they are the checkpoint's."""
+    from livesession._artifacts import runread
+
+    cfg = DryrunConfig(run_id="pos", strategy_id="scripted", steps=500, durability="step")
+    strategy = ScriptedStrategy(at({1: [buy("0.010")]}))
+    run_dir = tmp_path / "pos"
+    with create_run(cfg, tmp_path, feed=ScriptedFeed(["40000.00"]), strategy=strategy) as session:
+        assert session.preflight()
+        session.activate()
+        session.run_n_steps(5)
+        assert str(session.book.positions["BTC/USDT"]) == "0.010"
+        found = run_status(run_dir)
+        assert (found.verdict, found.steps) == (Verdict.RUNNING, 0)
+        assert found.positions == {"BTC/USDT": "0.010"}
+        assert found.positions_as_of.startswith(
+            "as of POSITION_CHANGED at run time 2026-01-01T00:0"
+        ), found.positions_as_of
+        text = "\n".join(found.lines())
+        assert "position    BTC/USDT 0.010; as of POSITION_CHANGED at run time " in text
+        assert "open orders none; as of the last checkpoint (step 0)\n" in text
+        assert "flat" not in text
+        # More written since the checkpoint than status reads: the checkpoint's, said so.
+        monkeypatch.setattr(runread, "_SCAN_CHUNK", 64)
+        monkeypatch.setattr(runread, "_SCAN_BUDGET", 64)
+        session.run_n_steps(3)
+        found = run_status(run_dir)
+        assert (found.positions, found.positions_as_of) == (
+            {},
+            "as of the last checkpoint (step 0): the events after it were not read",
+        )
+        assert (
+            "position    flat; as of the last checkpoint (step 0): the events after it were "
+            "not read"
+        ) in found.lines()
+    sealed = run_status(run_dir)  # sealed: its end, as before
+    assert (sealed.verdict, sealed.positions_as_of, sealed.open_orders_as_of) == (
+        Verdict.COMPLETED,
+        "",
+        "",
+    )
+    assert "open orders none" in sealed.lines()
+
+
+class _BuysThenCrashes(ScriptedStrategy):
+    """Buys 0.010 on bar 1; raises KeyboardInterrupt inside bar 10, as Ctrl-C would."""
+
+    def __init__(self, *, crash: bool = True) -> None:
+        super().__init__(at({1: [buy("0.010")]}))
+        self.crash = crash
+
+    def on_bar(self, bar: object, view: object) -> object:  # type: ignore[override]
+        if self.crash and int(bar.volume) == 10:  # type: ignore[attr-defined]
+            raise KeyboardInterrupt
+        return super().on_bar(bar, view)  # type: ignore[arg-type]
+
+
+def test_a_crashed_run_says_its_position_is_the_checkpoints_and_what_events_show(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Crashed after a fill before its first checkpoint past activation (step 0), a run
+    said `position  flat`: the checkpoint's, which is what resume restores, with no word of
+    the 0.010 its events show it held when it died. The line says both now."""
+    cfg = DryrunConfig(run_id="died", strategy_id="scripted", steps=500, durability="step")
+    session = create_run(
+        cfg, tmp_path, feed=ScriptedFeed(["40000.00"]), strategy=_BuysThenCrashes()
+    )
+    with pytest.raises(KeyboardInterrupt), session:
+        session.run_to_end(500)
+    run_dir = tmp_path / "died"
+    code, status = _status(capsys, run_dir)
+    assert (code, status["steps"]) == (6, 0)
+    assert status["positions"] == {}
+    assert status["positions_after_checkpoint"] == {"BTC/USDT": "0.010"}
+    assert status["positions_as_of"] == (
+        "as of the last checkpoint (step 0), what resume restores; events after it show "
+        "BTC/USDT 0.010"
+    )
+    assert status["open_orders_as_of"] == "as of the last checkpoint (step 0)"
+    assert main(["status", str(run_dir)]) == 6
+    text = capsys.readouterr().out
+    assert (
+        "position    flat; as of the last checkpoint (step 0), what resume restores; events "
+        "after it show BTC/USDT 0.010\n"
+    ) in text
+    assert "open orders none; as of the last checkpoint (step 0)\n" in text
+    resumed = resume_run(
+        run_dir, feed=ScriptedFeed(["40000.00"]), strategy=_BuysThenCrashes(crash=False)
+    )
+    with resumed:
+        resumed.run_to_end(500)
+    assert run_status(run_dir).verdict is Verdict.COMPLETED
+
+
+def test_a_run_with_no_checkpoint_yet_is_not_called_flat(
+    completed: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A run with no checkpoint (killed while it started, here) said `position  flat` and
+    `open orders  none`: no checkpoint says either."""
+    run = tmp_path / "early"
+    shutil.copytree(completed, run)
+    for path in run.iterdir():
+        if path.name not in (names.CONFIG, names.RUN_META):
+            path.unlink()
+    assert main(["status", str(run)]) == 6
+    text = capsys.readouterr().out
+    assert "position    no checkpoint yet\n" in text
+    assert "open orders unknown: no checkpoint yet\n" in text
+    assert "flat" not in text
 
 
 class _StopsOnce:

@@ -7,7 +7,11 @@ never taken, and nothing in the run directory is written. What it reports:
   written at every state change, so this is the state now, also for a live run); for a
   crashed run, the checkpoint's, which is where ``resume`` continues from; for a run
   killed while it started (``run.json``, nothing recorded), that, as ``verify`` says it;
-- the steps, position and open orders as of the last checkpoint (``checkpoint.json``);
+- the steps as of the last checkpoint (``checkpoint.json``);
+- the position and open orders, and for a run that goes on, what they are read from: a
+  live run's position from its newest ``POSITION_CHANGED`` since the checkpoint, a crashed
+  run's from the checkpoint (what ``resume`` restores), with what the events after it show
+  when that differs; open orders from the checkpoint, said so (``_rundir.standing``);
 - the trading state: for a live run, that of the newest trading event written since its
   last checkpoint (a throttle or the kill switch halts between checkpoints), read from the
   end of ``events.jsonl`` back to the checkpoint's offset only; else the checkpoint's;
@@ -68,7 +72,14 @@ from ._rundir.livecut import live_trading
 from ._rundir.lock import holder_of, stopped
 from ._rundir.resume import resume_problem
 from ._rundir.seal import claimed_seal
-from ._rundir.standing import book, heartbeat, not_a_run, objects_given
+from ._rundir.standing import (
+    NO_CHECKPOINT,
+    GoingOn,
+    heartbeat,
+    not_a_run,
+    objects_given,
+    run_book,
+)
 from ._support.text import command
 
 if TYPE_CHECKING:
@@ -139,7 +150,18 @@ class RunStatus:
     """For a live run, what ``trading`` is read from when it is not the checkpoint's: the
     event that set it since (``since KILL_SWITCH (SIGNAL_SIGUSR1), run time ...``)."""
     positions: dict[str, str] = attrs.field(factory=dict)
+    """A live run's now (its newest ``POSITION_CHANGED``), a crashed run's at its last
+    checkpoint (what ``resume`` restores), a sealed run's at its end."""
     open_orders: list[dict[str, Any]] = attrs.field(factory=list)
+    positions_as_of: str = ""
+    """For a run that goes on, what ``positions`` is read from (``as of POSITION_CHANGED at
+    run time ...``, ``as of the last checkpoint (step 100), what resume restores; events
+    after it show BTC/USDT 0.010``, ``no checkpoint yet``); "" for a sealed run."""
+    positions_after_checkpoint: dict[str, str] = attrs.field(factory=dict)
+    """A crashed run: what its events after the last checkpoint show, where they differ."""
+    open_orders_as_of: str = ""
+    """For a run that goes on: ``as of the last checkpoint (step 100)``, or ``unknown: no
+    checkpoint yet``; "" for a sealed run."""
     problem: str = ""
     """For ``not_a_run``: what is missing; for ``needs_operator``: what the files lack for
     the seal they claim (then ``verify`` says more)."""
@@ -244,9 +266,8 @@ class RunStatus:
             why = self.resume_problem or "the run is sealed"
             rows.append(("resumable", "yes" if self.resumable else f"no: {why}"))
         rows.append(("lease", _describe_lease(self.lease)))
-        position = ", ".join(f"{k} {v}" for k, v in sorted(self.positions.items())) or "flat"
-        rows.append(("position", position))
-        rows.append(("open orders", _describe_orders(self.open_orders)))
+        rows.append(("position", _describe_positions(self.positions, self.positions_as_of)))
+        rows.append(("open orders", _describe_orders(self.open_orders, self.open_orders_as_of)))
         rows.append(("next", self.next_step()))
         return _aligned(rows)
 
@@ -303,15 +324,34 @@ def _describe_lease(lease: dict[str, Any] | None) -> str:
     return f"{lease['backend']}: {holder}, fence {fence}{state} [{lease['source']}]"
 
 
-def _describe_orders(orders: list[dict[str, Any]]) -> str:
+def _describe_positions(positions: dict[str, str], as_of: str) -> str:
+    """``BTC/USDT 0.010`` or ``flat``, and what that is read from.
+
+    Never ``flat`` before the first checkpoint of a run that goes on: ``no checkpoint yet``.
+    """
+    held = ", ".join(f"{k} {v}" for k, v in sorted(positions.items()))
+    if not held and as_of.startswith(NO_CHECKPOINT):
+        return as_of
+    held = held or "flat"
+    return f"{held}; {as_of}" if as_of else held
+
+
+def _describe_orders(orders: list[dict[str, Any]], as_of: str) -> str:
+    """``1: c-1 BUY 0.010 BTC/USDT``, or ``none``; and what that is read from, if anything.
+
+    Before the first checkpoint of a run that goes on they are unknown (``as_of`` says so).
+    """
+    if as_of and not as_of.startswith("as of"):
+        return as_of
+    said = f"; {as_of}" if as_of else ""
     if not orders:
-        return "none"
+        return f"none{said}"
     shown = "; ".join(
         f"{o.get('client_order_id')} {o.get('side')} {o.get('quantity')} {o.get('symbol')}"
         for o in orders[:5]
     )
     more = f"; and {len(orders) - 5} more" if len(orders) > 5 else ""  # noqa: PLR2004
-    return f"{len(orders)}: {shown}{more}"
+    return f"{len(orders)}: {shown}{more}{said}"
 
 
 def _sealed_verdict(state: object, *, failed: bool) -> Verdict:
@@ -365,7 +405,9 @@ def run_status(run_dir: Path, *, now: dt.datetime | None = None) -> RunStatus:
             state = str(checkpoint["fsm_state"])
             status = reported_status(state, failed=bool(checkpoint.get("failed")))
     beat, age = heartbeat(run_dir, now)
-    positions, orders = book(checkpoint, snapshot)
+    crashed = holder is None and seal is None and cfg is not None  # unsealed, held by none
+    going_on: GoingOn = "live" if holder is not None else ("crashed" if crashed else None)
+    held = run_book(run_dir, checkpoint, snapshot, going_on=going_on)
     steps = checkpoint.get("steps") if checkpoint else (snapshot or {}).get("step")
     trading, trading_as_of = _trading(run_dir, checkpoint, live=holder is not None)
     return RunStatus(
@@ -390,8 +432,11 @@ def run_status(run_dir: Path, *, now: dt.datetime | None = None) -> RunStatus:
         trading_as_of=trading_as_of,
         objects=objects_given(meta),
         killed_while_starting=killed_while_starting_says(run_dir),
-        positions=positions,
-        open_orders=orders,
+        positions=held.positions,
+        open_orders=held.open_orders,
+        positions_as_of=held.positions_as_of,
+        positions_after_checkpoint=held.positions_after_checkpoint,
+        open_orders_as_of=held.open_orders_as_of,
     )
 
 

@@ -37,6 +37,7 @@ __all__ = [
     "PositionChange",
     "RunCut",
     "ends_unfit",
+    "events_back",
     "finite_decimal",
     "is_run_dir",
     "iter_records",
@@ -202,6 +203,22 @@ def newest_event(
     Raises:
         OSError: the host refused to read the file (``raise_if_refused``).
     """
+    for event in events_back(path, event_types, since=since, budget=budget):
+        return event, event is not None
+    return None, True
+
+
+def events_back(
+    path: Path, event_types: Collection[str], *, since: int = 0, budget: int | None = None
+) -> Iterator[dict[str, Any] | None]:
+    """The whole events of ``path`` from byte ``since`` on of ``event_types``, newest first.
+
+    Read as ``newest_event`` reads. A None comes last when the reading stopped before
+    ``since``: the file is missing, or ``budget`` bytes were read (older ones may be there).
+
+    Raises:
+        OSError: the host refused to read the file (``raise_if_refused``).
+    """
     budget = _SCAN_BUDGET if budget is None else budget
     wanted = frozenset(event_types)
     patterns = tuple(b'"event_type":"' + name.encode() + b'"' for name in sorted(wanted))
@@ -212,7 +229,8 @@ def newest_event(
             end = hi = f.seek(0, 2)
             while hi > since:
                 if end - hi >= budget:
-                    return None, False
+                    yield None
+                    return
                 lo = max(since, hi - _SCAN_CHUNK)
                 f.seek(lo)
                 block = f.read(hi - lo) + carry
@@ -224,27 +242,23 @@ def newest_event(
                 if lo > since:  # the first line may have begun before lo
                     cut = block.find(b"\n") + 1
                     carry, block = (block, b"") if cut == 0 else (block[:cut], block[cut:])
-                found = _newest_in(block, patterns, wanted)
-                if found is not None:
-                    return found, True
+                yield from _newest_first(block, patterns, wanted)
     except OSError as exc:
         raise_if_refused(exc, path)
-        return None, False
-    return None, True
+        yield None
 
 
-def _newest_in(
+def _newest_first(
     block: bytes, patterns: tuple[bytes, ...], wanted: frozenset[str]
-) -> dict[str, Any] | None:
-    """The last line of ``block`` (whole lines) that is an event of a ``wanted`` type."""
+) -> Iterator[dict[str, Any]]:
+    """The lines of ``block`` (whole lines) that are events of a ``wanted`` type, last first."""
     limit = len(block)
     while (at := max(block.rfind(pattern, 0, limit) for pattern in patterns)) >= 0:
         start = block.rfind(b"\n", 0, at) + 1
         record = json_object(block[start : block.find(b"\n", at)])
         if record is not None and record.get("event_type") in wanted:
-            return record
-        limit = start  # the text was inside another event's payload: look before it
-    return None
+            yield record
+        limit = start  # before it (the text may have been inside another event's payload)
 
 
 _NAMED_RUNS: Final = 3

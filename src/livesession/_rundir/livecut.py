@@ -16,10 +16,12 @@ otherwise.
 A crashed run (unsealed, held by no process) is read up to its last checkpoint as well
 (``crashed_cut``): that is where ``resume`` cuts it back to before it steps on.
 
-Three questions look past the cut, at the whole lines after it: how far a checkpoint holds
+Four questions look past the cut, at the whole lines after it: how far a checkpoint holds
 a file (``checkpointed_bytes``: the operator commands confirm an action only once it does),
-whether it holds a stop (``checkpointed_stop``: a resume then finishes it), and a live
-run's trading state now (``live_trading``: a halt between two checkpoints).
+whether it holds a stop (``checkpointed_stop``: a resume then finishes it), a live run's
+trading state now (``live_trading``: a halt between two checkpoints), and the positions
+the events after the checkpoint record (``positions_since``: a fill between two
+checkpoints, which a live run holds now and a crashed one held when it died).
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from typing import TYPE_CHECKING, Any, Final
 import attrs
 
 from .._artifacts import names
-from .._artifacts.runread import RunCut, json_object, newest_event, payload
+from .._artifacts.runread import RunCut, events_back, json_object, newest_event, payload
 from .lock import Holder, holder_of
 
 if TYPE_CHECKING:
@@ -43,6 +45,7 @@ __all__ = [
     "crashed_cut",
     "live_cut",
     "live_trading",
+    "positions_since",
 ]
 
 _TRADING_EVENTS: Final = ("TRADING_STATE_CHANGED", "TRADING_REENABLED", "KILL_SWITCH")
@@ -218,3 +221,30 @@ def live_trading(run_dir: Path, checkpoint: dict[str, Any]) -> tuple[str | None,
         str(now) if now is not None else state,
         f"since {kind} ({why}), run time {event.get('ts_utc', '?')}",
     )
+
+
+def positions_since(
+    run_dir: Path, checkpoint: dict[str, Any]
+) -> tuple[dict[str, tuple[str, str]], bool]:
+    """The newest ``POSITION_CHANGED`` per symbol since ``checkpoint``; whether all was read.
+
+    ``{"BTC/USDT": ("0.010", "2026-01-01T00:05:00Z")}``: the position and the run time of
+    the event, read as ``live_trading`` reads (from the end of ``events.jsonl`` back to the
+    checkpoint's events offset, or its start without one; whole lines only, at most
+    ``newest_event``'s budget). A fill moves the position between two checkpoints: the
+    checkpoint's is no longer the one held. No events file (a run killed while it
+    started): nothing written, all read.
+    """
+    path = run_dir / names.EVENTS
+    if not path.exists():
+        return {}, True
+    since = (_offsets(checkpoint) or {}).get(names.EVENTS, 0)
+    found: dict[str, tuple[str, str]] = {}
+    for event in events_back(path, ("POSITION_CHANGED",), since=since):
+        if event is None:
+            return found, False
+        body = payload(event)
+        symbol, position = body.get("symbol"), body.get("position")
+        if isinstance(symbol, str) and isinstance(position, str) and symbol not in found:
+            found[symbol] = (position, str(event.get("ts_utc", "?")))
+    return found, True

@@ -2,22 +2,48 @@
 
 Whether a directory is a run at all (``not_a_run``), its heartbeat (when ``checkpoint.json``
 was last written), the plug-ins it was started with as objects (``objects_given``), and its
-book: position and open orders (``book``). Read only, never written.
+book: position and open orders (``book``), and for a run that goes on, what they are read
+from (``run_book``). Read only, never written.
+
+The product's promise: never report flat while a position is open. A checkpoint comes
+every ``checkpoint_every`` steps (100 by default), and a fill in between moves the
+position, so a live run's position is read from its newest ``POSITION_CHANGED`` since the
+checkpoint; a crashed run's is the checkpoint's (what ``resume`` restores), said so, with
+what the events after it show when that differs. Open orders are the checkpoint's, said
+so (unknown before the first).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING, Any, Final
+from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING, Any, Final, Literal
+
+import attrs
 
 from .._artifacts import names
 from .._artifacts.runread import RUN_MARKERS, runs_inside
 from .._domain import clock as _clock
+from .livecut import positions_since
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-__all__ = ["book", "heartbeat", "not_a_run", "objects_given"]
+__all__ = [
+    "NO_CHECKPOINT",
+    "GoingOn",
+    "RunBook",
+    "book",
+    "heartbeat",
+    "not_a_run",
+    "objects_given",
+    "run_book",
+]
+
+GoingOn = Literal["live", "crashed"] | None
+"""A run that goes on: ``live`` (a writer holds it) or ``crashed`` (unsealed, none does)."""
+NO_CHECKPOINT: Final = "no checkpoint yet"
+"""What a run that goes on before its first checkpoint holds, as far as a checkpoint says."""
 
 _NS_PER_S: Final = 1_000_000_000
 _ORDER_FIELDS: Final = ("client_order_id", "symbol", "side", "quantity", "limit_price")
@@ -89,3 +115,91 @@ def book(
         positions = {str(k): str(v) for k, v in dict(snapshot.get("positions") or {}).items()}
         return positions, [{"client_order_id": c} for c in snapshot.get("open_orders") or []]
     return {}, []
+
+
+@attrs.frozen(kw_only=True)
+class RunBook:
+    """Positions and open orders, and what they are read from (``status``'s ``--json``)."""
+
+    positions: dict[str, str]
+    open_orders: list[dict[str, Any]]
+    positions_as_of: str = ""
+    """"": a sealed run's end. Else ``as of POSITION_CHANGED at run time ...`` (a live run),
+    ``as of the last checkpoint (step 100), what resume restores`` (a crashed run), ..."""
+    positions_after_checkpoint: dict[str, str] = attrs.field(factory=dict)
+    """A crashed run: the positions its events after the checkpoint show, where they differ
+    from the checkpoint's (what the process held when it died; a resume goes back)."""
+    open_orders_as_of: str = ""
+    """"": a sealed run's end; ``as of the last checkpoint (step 100)``, or ``unknown: no
+    checkpoint yet``."""
+
+
+def run_book(
+    run_dir: Path,
+    checkpoint: dict[str, Any],
+    snapshot: dict[str, Any] | None,
+    *,
+    going_on: GoingOn,
+) -> RunBook:
+    """The book ``status`` shows, and for a run that goes on, what it is read from.
+
+    ``going_on``: ``live`` (a writer holds it), ``crashed`` (unsealed, and none does), or
+    None (a sealed run: the checkpoint's book or, keeping none, the snapshot's).
+    """
+    positions, orders = book(checkpoint, snapshot)
+    if going_on is None:
+        return RunBook(positions=positions, open_orders=orders)
+    kept = isinstance(checkpoint.get("book"), dict)
+    if not kept:
+        positions, orders = {}, []  # a snapshot is no checkpoint: nothing would be restored
+    at = f"the last checkpoint (step {checkpoint.get('steps')})" if kept else ""
+    found, read_all = positions_since(run_dir, checkpoint if kept else {})
+    orders_as_of = f"as of {at}" if kept else f"unknown: {NO_CHECKPOINT}"
+    if going_on == "live":
+        now = positions | {symbol: held for symbol, (held, _) in found.items()}
+        return RunBook(
+            positions=now,
+            open_orders=orders,
+            positions_as_of=_live_as_of(found, at, read_all=read_all),
+            open_orders_as_of=orders_as_of,
+        )
+    differ = {
+        symbol: held
+        for symbol, (held, _) in found.items()
+        if not _same(held, positions.get(symbol, "0"))
+    }
+    as_of = f"as of {at}, what resume restores" if kept else NO_CHECKPOINT
+    since = "events after it show" if kept else "its events show"
+    if differ:
+        as_of += f"; {since} " + ", ".join(f"{s} {q}" for s, q in sorted(differ.items()))
+    elif not read_all:
+        as_of += "; the events after it were not read"
+    return RunBook(
+        positions=positions,
+        open_orders=orders,
+        positions_as_of=as_of,
+        positions_after_checkpoint=differ,
+        open_orders_as_of=orders_as_of,
+    )
+
+
+def _live_as_of(found: dict[str, tuple[str, str]], at: str, *, read_all: bool) -> str:
+    """What a live run's positions are read from.
+
+    The newest ``POSITION_CHANGED`` since the checkpoint; else the checkpoint (none since
+    it, or too much written since to read).
+    """
+    if found:
+        newest = max(when for _, when in found.values())
+        return f"as of POSITION_CHANGED at run time {newest}"
+    if not read_all:
+        return f"as of {at}: the events after it were not read"
+    return f"no POSITION_CHANGED since {at}" if at else "no POSITION_CHANGED yet"
+
+
+def _same(a: str, b: str) -> bool:
+    """Whether two quantities are one (``0.010`` and ``0.01``); text that is no number: equal."""
+    try:
+        return Decimal(a) == Decimal(b)
+    except (InvalidOperation, ValueError):
+        return a == b
