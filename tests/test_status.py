@@ -70,7 +70,7 @@ def test_a_completed_run(completed: Path, capsys: pytest.CaptureFixture[str]) ->
     assert status["writer"] is None
     assert status["resumable"] is False
     assert status["lease"] is None
-    assert status["positions"] == {}
+    assert status["positions"] == {"BTC/USDT": "0.000"}
     assert status["open_orders"] == []
     assert status["heartbeat_utc"]
     assert _files(completed) == before, "status wrote into the run"

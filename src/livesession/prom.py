@@ -68,13 +68,13 @@ from typing import TYPE_CHECKING, Any, Final
 
 from ._artifacts import names
 from ._artifacts.runread import (
-    finite_decimal,
     iter_records,
     payload,
     read_json_object,
     replay_fills,
 )
 from ._artifacts.timings import STEP_BUCKETS_SECONDS
+from ._domain.decimal import finite_decimal
 from ._rundir.livecut import crashed_cut, live_cut
 from ._support.fsutil import atomic_write_bytes
 from ._support.optional import import_optional

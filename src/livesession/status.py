@@ -279,7 +279,7 @@ class RunStatus:
         planned = f" of {self.steps_planned}" if self.steps_planned is not None else ""
         if self.killed_while_starting:
             return (
-                f"none{planned}: it recorded nothing; `livesession resume {self.run_dir}` "
+                f"none{planned}: it recorded nothing; `{command('resume', self.run_dir)}` "
                 "starts it over"
             )
         steps = "none yet" if self.steps is None else str(self.steps)

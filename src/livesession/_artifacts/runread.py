@@ -16,12 +16,13 @@ importing each other; it reads only, and shares nothing with the recorder that w
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 import orjson
 
+from .._domain.decimal import finite_decimal
 from .._domain.model import FILL_EVENT_TYPES
 from .._exceptions import RunDirectoryError
 from .._support.fsutil import raise_if_refused
@@ -38,7 +39,6 @@ __all__ = [
     "RunCut",
     "ends_unfit",
     "events_back",
-    "finite_decimal",
     "is_run_dir",
     "iter_records",
     "json_object",
@@ -460,21 +460,6 @@ def payload(event: dict[str, Any]) -> dict[str, Any]:
     """The event's payload, or ``{}`` when it has none that is an object."""
     found = event.get("payload")
     return found if isinstance(found, dict) else {}
-
-
-def finite_decimal(value: object, *, allow_int: bool = False) -> Decimal | None:
-    """``value`` as a finite Decimal, or None.
-
-    The contract writes decimals as strings; ``allow_int`` also takes a JSON integer
-    (never a bool), for the report, which draws whatever number it is given.
-    """
-    if isinstance(value, bool) or not isinstance(value, (str, int) if allow_int else str):
-        return None
-    try:
-        number = Decimal(value)
-    except InvalidOperation:
-        return None
-    return number if number.is_finite() else None
 
 
 @attrs.frozen(kw_only=True)

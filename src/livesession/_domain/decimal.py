@@ -12,6 +12,7 @@ __all__ = [
     "DIGITS",
     "ZERO",
     "excess_digits",
+    "finite_decimal",
     "integer_digits",
     "places",
     "plain",
@@ -180,3 +181,18 @@ def quantizer(step: Decimal) -> Callable[[Decimal], Decimal]:
             return quantize(value, step)
 
     return to_step
+
+
+def finite_decimal(value: object, *, allow_int: bool = False) -> Decimal | None:
+    """``value`` as a finite Decimal, or None.
+
+    The contract writes decimals as strings; ``allow_int`` also takes a JSON integer
+    (never a bool), for the report, which draws whatever number it is given.
+    """
+    if isinstance(value, bool) or not isinstance(value, (str, int) if allow_int else str):
+        return None
+    try:
+        number = Decimal(value)
+    except InvalidOperation:
+        return None
+    return number if number.is_finite() else None

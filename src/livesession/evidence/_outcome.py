@@ -20,7 +20,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Final
 
 from .._artifacts import names
-from .._artifacts.runread import finite_decimal, json_object, payload, read_records
+from .._artifacts.runread import json_object, payload, read_records
+from .._domain.decimal import finite_decimal
 from .._session.pipeline import DAILY_LOSS_KILL, REDUCE_ONLY_CROSSED
 from ._operator import actions_in, told_actions
 

@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 
-from .._artifacts.runread import finite_decimal, payload
+from .._artifacts.runread import payload
+from .._domain.decimal import finite_decimal
 from ._reading import ts_sim_of
 from ._series import Columns, Point
 

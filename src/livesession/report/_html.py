@@ -7,8 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from .._artifacts import names
-from .._artifacts.runread import finite_decimal
-from .._domain.decimal import plain
+from .._domain.decimal import finite_decimal, plain
 from .._support.fsutil import atomic_write_bytes
 from ._book import Book
 from ._integrity import CHECKED, CHECKED_LIVE

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any, Final
 
 import orjson
 
-from .._artifacts.runread import finite_decimal, payload
-from .._domain.decimal import plain
+from .._artifacts.runread import payload
+from .._domain.decimal import finite_decimal, plain
 from ._book import MAX_TRADES_SHOWN
 from ._svg import FLAG_COLOURS, escape, utc_text
 

@@ -6,7 +6,8 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from .._artifacts.runread import finite_decimal, payload
+from .._artifacts.runread import payload
+from .._domain.decimal import finite_decimal
 from .._domain.model import FILL_EVENT_TYPES
 from ._reading import ts_sim_of
 from ._svg import PLOT_COLUMNS
