@@ -9,7 +9,6 @@ names the line, the field, the value and the grid.
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 from collections.abc import Callable
 from decimal import Decimal
@@ -19,67 +18,13 @@ from typing import Any
 import orjson
 import pytest
 
+from _forge import reseal, tampered
 from _scripted import ScriptedFeed, ScriptedStrategy, at, buy, sell
 from livesession import DryrunConfig, OrderType, create_run
-from livesession._domain.ids import stable_id
 from livesession.cli import main
 from livesession.verify import verify_run
 
 D = Decimal
-
-
-def _canonical(record: dict[str, Any]) -> bytes:
-    return orjson.dumps(record, option=orjson.OPT_SORT_KEYS)
-
-
-def reseal(run: Path) -> None:
-    """Seal ``run`` again over its files as they are now: what a forger would do.
-
-    The stop record's digests, every audit line's ``prev_hash`` and metrics.json's
-    ``audit_head`` are recomputed, so only what the files say can give a change away.
-    """
-    digests = {
-        name: hashlib.sha256((run / name).read_bytes()).hexdigest()
-        for name in ("events.jsonl", "state_snapshots.jsonl")
-    }
-    lines, prev = [], "0" * 64
-    for raw in (run / "audit.jsonl").read_bytes().splitlines():
-        record = orjson.loads(raw)
-        if record["code"] == "C2_DRYRUN_STOP":
-            record["payload"]["digests"] = digests
-        record["prev_hash"] = prev
-        line = _canonical(record)
-        prev = hashlib.sha256(line).hexdigest()
-        lines.append(line)
-    (run / "audit.jsonl").write_bytes(b"".join(line + b"\n" for line in lines))
-    metrics = orjson.loads((run / "metrics.json").read_bytes())
-    metrics["audit_head"] = prev
-    (run / "metrics.json").write_bytes(
-        orjson.dumps(metrics, option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2) + b"\n"
-    )
-
-
-def tampered(
-    run: Path, name: str, wanted: Callable[[dict[str, Any]], bool], change: Callable[..., None]
-) -> int:
-    """Change the first record of ``name`` that is ``wanted``; re-seal; its line number."""
-    path = run / name
-    lines = path.read_bytes().splitlines()
-    number = next(n for n, raw in enumerate(lines, 1) if wanted(orjson.loads(raw)))
-    record = orjson.loads(lines[number - 1])
-    change(record)
-    if name == "events.jsonl":
-        record["event_id"] = stable_id(
-            record["run_id"],
-            record["strategy_id"],
-            record["event_type"],
-            record["seq"],
-            record["payload"],
-        )
-    lines[number - 1] = _canonical(record)
-    path.write_bytes(b"".join(line + b"\n" for line in lines))
-    reseal(run)
-    return number
 
 
 def _of(kind: str) -> Callable[[dict[str, Any]], bool]:
@@ -147,9 +92,14 @@ class TestTamperedPrices:
             _of("ORDER_FILLED"),
             lambda r: r["payload"].update(price=r["payload"]["price"] + "9"),
         )
-        [violation] = _violations(run)
+        # The price moved the fill's money too: the POSITION_CHANGED after it says so.
+        violation, *money = _violations(run)
         assert violation.startswith(f"events.jsonl:{number}: ORDER_FILLED price ")
         assert violation.endswith("9 is off the price_tick 0.01 grid")
+        assert [v.split(" ", 2)[:2] for v in money] == [
+            [f"events.jsonl:{number + 1}:", "avg_price"],
+            [f"events.jsonl:{number + 1}:", "cash"],
+        ]
 
 
 @pytest.mark.broken_run("a quantity changed and the run re-sealed: verify must catch it")

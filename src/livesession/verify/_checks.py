@@ -2,8 +2,9 @@
 
 Event ids, sequence numbers and timestamps, the causal links between events (``Links``),
 the lifecycle transitions of the snapshots, the audit hash chain and the digests it closes
-with, the metrics, the positions the fills add up to (``Replay``), and every price and
-quantity on the grid ``config.json`` gives (``Grid``).
+with, the metrics, the positions, cash and average prices the fills add up to (``Replay``,
+``Money``: from the ``initial_cash`` ``config.json`` gives), and every price and quantity
+on the grid it gives (``Grid``).
 A check that crashes is reported, never raised.
 """
 
@@ -18,6 +19,7 @@ from ._config import CONFIG, check_config
 from ._dead import DeadSink, check_dead_sinks
 from ._events import EventChecks, SeqCheck, check_header
 from ._grid import Grid
+from ._money import Money, config_decimal
 from ._reading import AUDIT, EVENTS, METRICS, SNAPSHOTS, Line, RunFiles
 from ._result import Violations, short
 
@@ -67,7 +69,8 @@ class Verifier:
         self.files = RunFiles(schemas, self.report, progress)
         self.grid = Grid.of(self.checks, config)
         """The run's tick and lot, when config.json gives them: prices and quantities on them."""
-        self.events = EventChecks(self.checks, cut, self.grid)
+        money = Money(config_decimal(config, "initial_cash"), config_decimal(config, "price_tick"))
+        self.events = EventChecks(self.checks, cut, self.grid, money)
         self.identity: tuple[str, str] | None = None
         self.replay: Replay | None = None
         self.final_snapshot: dict[str, Any] | None = None

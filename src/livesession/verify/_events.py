@@ -1,9 +1,9 @@
 """The checks of events.jsonl, one event at a time as the reader streams them.
 
 Event ids, sequence numbers and timestamps, the first and the last event, the causal links
-between events (``Links``), the orders and fills (``Replay``) and, given the run's grid,
-its prices and quantities (``Grid``). Nothing of an event is kept beyond what the later
-checks need.
+between events (``Links``), the orders and fills (``Replay``, with the cash and average
+prices they imply: ``Money``) and, given the run's grid, its prices and quantities
+(``Grid``). Nothing of an event is kept beyond what the later checks need.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from ._replay import Replay
 if TYPE_CHECKING:
     from .._artifacts.runread import RunCut
     from ._grid import Grid
+    from ._money import Money
     from ._result import Violations
 
 __all__ = ["EventChecks", "SeqCheck", "check_header"]
@@ -79,7 +80,13 @@ class EventChecks:
     None, as nothing can be said of what the events add up to); the reading goes on.
     """
 
-    def __init__(self, report: Violations, cut: RunCut | None, grid: Grid | None = None) -> None:
+    def __init__(
+        self,
+        report: Violations,
+        cut: RunCut | None,
+        grid: Grid | None = None,
+        money: Money | None = None,
+    ) -> None:
         self.report = report
         self.cut = cut
         self._grid = grid
@@ -87,7 +94,7 @@ class EventChecks:
         self.replay: Replay | None = None
         self.sinks_said_failed: set[str] = set()
         """The sinks a valid ``SINK_WRITE_FAILED`` event names."""
-        self._replay = Replay(report)
+        self._replay = Replay(report, money)
         self._links = Links(report)
         self.copies = Copies()
         """The audited events, which the audit's records must copy (``_copies``)."""
@@ -123,8 +130,10 @@ class EventChecks:
             self.report.add(EVENTS, 1, "the first event is not SESSION_STARTED")
         elif number == 1:
             self.config_sha256 = event["payload"].get("config_sha256")
+            version = event["payload"].get("version")
+            self._replay.money.recorded_by(version)
             if self._grid is not None:
-                self._grid.recorded_by(event["payload"].get("version"))
+                self._grid.recorded_by(version)
         self.identity = (event["run_id"], event["strategy_id"])
 
     def _check(self, number: int, event: dict[str, Any], *, is_last: bool) -> None:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from .._artifacts import names
 from .._domain.model import FILL_EVENT_TYPES
+from ._money import Money
 
 if TYPE_CHECKING:
     from ._result import Violations
@@ -32,8 +33,10 @@ _REPLAYED: Final = FILL_EVENT_TYPES | {
 class Replay:
     """Replays orders and fills from the events, reporting what does not add up."""
 
-    def __init__(self, report: Violations) -> None:
+    def __init__(self, report: Violations, money: Money | None = None) -> None:
         self.report = report
+        self.money = Money(None, None) if money is None else money
+        """The cash and average prices the fills imply (``_money``)."""
         self.kinds: Counter[str] = Counter()
         self.rejects: Counter[str] = Counter()
         self.broker_retries: Counter[str] = Counter()
@@ -45,9 +48,6 @@ class Replay:
         """Of each order submitted, what its fills are checked against."""
         self._filled: dict[str, Decimal] = {}
         self._trade_ids: set[tuple[str, str]] = set()  # (client_order_id, trade_id)
-        self._cash: Decimal | None = None
-        """The cash the fills since the last ``POSITION_CHANGED`` leave: the book's own sum
-        (cash less each fill's signed quantity times its price), None before the first."""
 
     @property
     def fills(self) -> int:
@@ -97,18 +97,9 @@ class Replay:
                 f"but the fills so far add up to {replayed}",
             )
         # Cash moves only by fills: a jump between two POSITION_CHANGED (a checkpoint's cash
-        # edited before a resume, say) is money no fill supports.
-        if "cash" not in payload:  # the contract's POSITION_CHANGED need not carry it
-            return
-        cash = Decimal(payload["cash"])
-        if self._cash is not None and cash != self._cash:
-            self.report.add(
-                EVENTS,
-                number,
-                f"cash {payload['cash']} but the last cash recorded and the fills since "
-                f"add up to {self._cash}",
-            )
-        self._cash = cash
+        # edited before a resume, say), or from initial_cash to the first, is money no fill
+        # supports; the average price is the fills' too.
+        self.money.position_changed(self.report, number, payload)
 
     def _fill(self, number: int, fill: dict[str, Any]) -> None:
         coid, quantity = fill["client_order_id"], Decimal(fill["quantity"])
@@ -135,6 +126,6 @@ class Replay:
                 )
         signed = quantity if fill["side"] == "BUY" else -quantity
         symbol = fill["symbol"]
-        self.positions[symbol] = self.positions.get(symbol, Decimal(0)) + signed
-        if self._cash is not None:
-            self._cash -= signed * Decimal(fill["price"])
+        held = self.positions.get(symbol, Decimal(0))
+        self.positions[symbol] = held + signed
+        self.money.fill(symbol, held, signed, Decimal(fill["price"]))

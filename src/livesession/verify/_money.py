@@ -1,0 +1,128 @@
+"""The cash and average entry prices the fills imply, held against each ``POSITION_CHANGED``.
+
+Cash moves only by fills (docs/artifacts.md): each ``POSITION_CHANGED``'s ``cash`` is the
+last one less the fills since, and before the first the last is the config's
+``initial_cash``. Without that start, a forged first fill price (its event id, the digests,
+the chain and the audit head recomputed) moved the first cash and every one after it
+together, and nothing disagreed. A run without ``config.json`` gives no start: its first
+cash is taken as written, and only the moves after it are held to the fills.
+
+``avg_price`` is the volume-weighted average entry price of the position held: a fill that
+adds to the position moves it, one that reduces it leaves it, one that flips it starts it
+at its price, and a flat position has none (written ``0``). It is worked out in Decimal
+arithmetic of 28 significant digits (an average whose division does not end keeps 28, and
+the next is worked out from it) and written rounded once, half-even, to the price tick: so
+it is checked only when ``config.json`` gives the tick, and not for a run of a release
+before 0.2, which rounded the average at every fill and kept the last price once flat.
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_EVEN, Context, Decimal, InvalidOperation
+from typing import TYPE_CHECKING, Any, Final
+
+import orjson
+
+from .._artifacts import names
+
+if TYPE_CHECKING:
+    from ._result import Violations
+
+__all__ = ["Money", "config_decimal"]
+
+EVENTS: Final = names.EVENTS
+_ARITHMETIC: Final = Context(prec=28, rounding=ROUND_HALF_EVEN)
+"""Decimal's default context, named: the caller's own context must not change a verdict."""
+_ZERO: Final = Decimal(0)
+_BEFORE_AVERAGES: Final = ("0.0.", "0.1.")
+"""The releases whose runs rounded the average at every fill (and kept a flat one's)."""
+
+
+def config_decimal(config: bytes | None, key: str) -> Decimal | None:
+    """``config.json``'s ``key`` as a finite decimal, or None (no config, no such number).
+
+    A config.json that cannot be read is reported by the config check, not here.
+    """
+    try:
+        data = None if config is None else orjson.loads(config)
+        value = data.get(key) if isinstance(data, dict) else None
+        if isinstance(value, bool) or not isinstance(value, str | int):
+            return None  # not a number the config could give
+        number = Decimal(value)
+    except (orjson.JSONDecodeError, InvalidOperation, ValueError):
+        return None
+    return number if number.is_finite() else None
+
+
+class Money:
+    """The book's cash and average prices, replayed fill by fill from the events."""
+
+    def __init__(self, initial_cash: Decimal | None, tick: Decimal | None) -> None:
+        self._cash = initial_cash
+        """The cash the fills so far leave; None: unknown until the first POSITION_CHANGED."""
+        self._since = f"the initial_cash {initial_cash} of {names.CONFIG}"
+        self._tick = tick if tick is not None and tick > 0 else None
+        """The price tick the averages are written on; None: they are not checked."""
+        self._averages: dict[str, Decimal] = {}
+
+    def recorded_by(self, version: object) -> None:
+        """The livesession ``version`` that wrote the run: before 0.2, averages are its own."""
+        if str(version).startswith(_BEFORE_AVERAGES):
+            self._tick = None
+
+    def fill(self, symbol: str, held: Decimal, signed: Decimal, price: Decimal) -> None:
+        """A fill of ``signed`` at ``price`` on a position of ``held`` in ``symbol``."""
+        if self._cash is not None:
+            self._cash = _ARITHMETIC.subtract(self._cash, _ARITHMETIC.multiply(signed, price))
+        new = held + signed
+        if not new:
+            self._averages.pop(symbol, None)
+        elif not held or (new > 0) != (held > 0):  # opening, or flipped: the rest opens here
+            self._averages[symbol] = price
+        elif (held > 0) == (signed > 0):  # adding to the position
+            before, added = abs(held), abs(signed)
+            total = _ARITHMETIC.add(
+                _ARITHMETIC.multiply(self._averages.get(symbol, price), before),
+                _ARITHMETIC.multiply(price, added),
+            )
+            self._averages[symbol] = _ARITHMETIC.divide(total, _ARITHMETIC.add(before, added))
+
+    def position_changed(self, report: Violations, number: int, payload: dict[str, Any]) -> None:
+        """Hold the ``avg_price`` and ``cash`` of a ``POSITION_CHANGED`` to the fills."""
+        self._average(report, number, payload)
+        if "cash" not in payload:  # the contract's POSITION_CHANGED need not carry it
+            return
+        cash = Decimal(payload["cash"])
+        if self._cash is not None and cash != self._cash:
+            report.add(
+                EVENTS,
+                number,
+                f"cash {payload['cash']} but {self._since} and the fills since add up to "
+                f"{self._cash}",
+            )
+        self._cash = cash
+        self._since = "the last cash recorded"
+
+    def _average(self, report: Violations, number: int, payload: dict[str, Any]) -> None:
+        tick, written = self._tick, payload.get("avg_price")
+        if tick is None or not isinstance(written, str):
+            return
+        symbol = payload["symbol"]
+        average = self._averages.get(symbol)
+        expected = _ZERO if average is None else _on_tick(average, tick)
+        if Decimal(written) == expected:
+            return
+        why = (
+            "the position is flat: 0"
+            if average is None
+            else f"the fills average {average.normalize():f}: {expected} on the price_tick {tick}"
+        )
+        report.add(EVENTS, number, f"avg_price {written} of {symbol!r} but {why}")
+
+
+def _on_tick(value: Decimal, tick: Decimal) -> Decimal:
+    """``value`` rounded once, half-even, to a multiple of ``tick``."""
+    units = _ARITHMETIC.divide(value, tick).to_integral_value(
+        rounding=ROUND_HALF_EVEN, context=_ARITHMETIC
+    )
+    return _ARITHMETIC.multiply(units, tick)

@@ -1,0 +1,176 @@
+"""``verify`` holds each ``POSITION_CHANGED``'s cash and average price to the fills.
+
+Cash moves only by fills, from the config's ``initial_cash``: a first fill whose price was
+forged, with its event id, the stop record's digests, the audit chain and head recomputed,
+verified OK, because the first cash was taken as given and every later one agreed with it.
+The average price is the fills' volume-weighted average of the position held, rounded once,
+half-even, to the tick (docs/artifacts.md).
+"""
+
+from __future__ import annotations
+
+import shutil
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from _forge import tampered
+from _scripted import ScriptedFeed, ScriptedStrategy, at, buy, sell
+from livesession import DryrunConfig, create_run
+from livesession.cli import main
+from livesession.verify import verify_contents, verify_run
+
+CONTRACT = ("events.jsonl", "state_snapshots.jsonl", "metrics.json", "audit.jsonl")
+
+
+def _first_fill(event: dict[str, Any]) -> bool:
+    return event["event_type"] == "ORDER_FILLED"
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo (initial_cash 100000.00, tick 0.01), trading."""
+    out = tmp_path_factory.mktemp("money")
+    assert main(["dryrun", "--out", str(out), "--run-id", "m", "--steps", "300", "-q"]) == 0
+    return out / "m"
+
+
+@pytest.fixture(name="run")
+def _run(demo_run: Path, tmp_path: Path) -> Path:
+    copy = tmp_path / "copy" / "m"
+    shutil.copytree(demo_run, copy)
+    return copy
+
+
+def _events(run: Path) -> list[dict[str, Any]]:
+    return [orjson.loads(line) for line in (run / "events.jsonl").read_bytes().splitlines()]
+
+
+@pytest.mark.broken_run("the first fill's price forged and the run re-sealed")
+def test_a_forged_first_fill_price_is_found(run: Path) -> None:
+    """The forger's move: 1.00 more on the first fill, everything re-sealed."""
+    number = tampered(
+        run,
+        "events.jsonl",
+        _first_fill,
+        lambda r: r["payload"].update(price=str(Decimal(r["payload"]["price"]) + 1)),
+    )
+    changed = _events(run)[number]  # the POSITION_CHANGED right after the fill
+    assert changed["event_type"] == "POSITION_CHANGED"
+    fill = _events(run)[number - 1]["payload"]
+    replayed = Decimal("100000.00") - Decimal(fill["quantity"]) * Decimal(fill["price"])
+    violations = verify_run(run).violations
+    assert (
+        f"events.jsonl:{number + 1}: cash {changed['payload']['cash']} but the initial_cash "
+        f"100000.00 of config.json and the fills since add up to {replayed}"
+    ) in violations
+
+
+@pytest.mark.broken_run("config.json's initial_cash changed after the run")
+def test_initial_cash_is_the_config_s(run: Path) -> None:
+    """Another initial_cash in config.json: the first cash disagrees (and the digest)."""
+    config = orjson.loads((run / "config.json").read_bytes())
+    config["initial_cash"] = "90000.00"
+    (run / "config.json").write_bytes(orjson.dumps(config, option=orjson.OPT_INDENT_2))
+    number = next(n for n, e in enumerate(_events(run), 1) if _first_fill(e)) + 1
+    violations = verify_run(run).violations
+    assert any(
+        v.startswith(f"events.jsonl:{number}: cash ") and "the initial_cash 90000.00 of" in v
+        for v in violations
+    ), violations
+    assert any(v.startswith("config.json: not the config the run recorded") for v in violations)
+
+
+def test_a_run_without_config_has_no_start_to_hold_the_first_cash_to(run: Path) -> None:
+    """Sinks given as files write no config.json: the first cash is taken as written."""
+    contents = {name: (run / name).read_bytes() for name in CONTRACT}
+    assert verify_contents(contents).ok
+
+
+class TestAveragePrice:
+    """1 at 100.00, four times 1 at 100.05, then out, under a tick of 0.05."""
+
+    def _run(self, out: Path) -> Path:
+        config = DryrunConfig(
+            run_id="avg", strategy_id="scripted", steps=6, price_tick="0.05", durability="none"
+        )
+        script = at({n: [buy("1")] for n in range(1, 6)} | {6: [sell("5")]})
+        session = create_run(
+            config,
+            out,
+            strategy=ScriptedStrategy(script),
+            feed=ScriptedFeed(["100.00", "100.05", "100.05", "100.05", "100.05", "100.05"]),
+        )
+        session.run_to_end(6)
+        return out / "avg"
+
+    def test_the_exact_average_rounded_once_verifies(self, tmp_path: Path) -> None:
+        run = self._run(tmp_path)
+        written = [
+            (e["payload"]["position"], e["payload"]["avg_price"])
+            for e in _events(run)
+            if e["event_type"] == "POSITION_CHANGED"
+        ]
+        assert written == [
+            ("1.000", "100.00"),
+            ("2.000", "100.00"),  # 100.025, half-even
+            ("3.000", "100.05"),  # 100.0333...
+            ("4.000", "100.05"),
+            ("5.000", "100.05"),  # 100.04
+            ("0.000", "0"),
+        ]
+        assert verify_run(run).ok, verify_run(run).violations
+
+    @pytest.mark.broken_run("an average price forged and the run re-sealed")
+    @pytest.mark.parametrize(
+        ("position", "forged", "said"),
+        [
+            ("5.000", "100.00", "the fills average 100.04: 100.05 on the price_tick 0.05"),
+            ("2.000", "100.05", "the fills average 100.025: 100.00 on the price_tick 0.05"),
+            ("0.000", "100.05", "the position is flat: 0"),
+        ],
+    )
+    def test_a_forged_average_is_found(
+        self, tmp_path: Path, position: str, forged: str, said: str
+    ) -> None:
+        """100.00 at 5 (a rounded average averaged again), 100.05 at 2 (rounded half-up),
+        a price once flat (what releases before 0.2 wrote): each named."""
+        run = self._run(tmp_path)
+        number = tampered(
+            run,
+            "events.jsonl",
+            lambda e: (
+                e["event_type"] == "POSITION_CHANGED" and e["payload"]["position"] == position
+            ),
+            lambda r: r["payload"].update(avg_price=forged),
+        )
+        assert list(verify_run(run).violations) == [
+            f"events.jsonl:{number}: avg_price {forged} of 'BTC/USDT' but {said}"
+        ]
+
+    @pytest.mark.broken_run("a run's version rewritten to an older release's, and re-sealed")
+    def test_a_run_of_a_release_before_0_2_keeps_its_own_averages(self, tmp_path: Path) -> None:
+        """0.1 rounded the average at every fill and kept the last price once flat."""
+        run = self._run(tmp_path)
+        tampered(
+            run,
+            "events.jsonl",
+            lambda e: e["event_type"] == "SESSION_STARTED",
+            lambda r: r["payload"].update(version="0.1.3"),
+        )
+        tampered(  # the start record copies the event
+            run,
+            "audit.jsonl",
+            lambda r: r["code"] == "C2_DRYRUN_START",
+            lambda r: r["payload"].update(version="0.1.3"),
+        )
+        tampered(
+            run,
+            "events.jsonl",
+            lambda e: e["event_type"] == "POSITION_CHANGED" and e["payload"]["position"] == "0.000",
+            lambda r: r["payload"].update(avg_price="100.05"),
+        )
+        assert verify_run(run).ok, verify_run(run).violations
