@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import collections
 import hashlib
+import json
 import random
 import re
 from pathlib import Path
@@ -144,13 +145,14 @@ class TestSchemas:
 
     @pytest.mark.parametrize("name", ["events", "state_snapshots", "metrics", "audit"])
     def test_valid_draft_2020_12(self, name):
-        """Each schema is a valid draft 2020-12 schema, strict at the top level."""
+        """Each schema is a valid draft 2020-12 schema, strict at the top level but metrics'."""
         import jsonschema
 
         schema = orjson.loads((SCHEMA_DIR / f"{name}.schema.json").read_bytes())
 
         jsonschema.Draft202012Validator.check_schema(schema)
-        assert schema["additionalProperties"] is False
+        # metrics.json's fields are "at least" those listed (the contract): others may follow.
+        assert schema["additionalProperties"] is (name == "metrics")
 
     def test_snapshot_enums_follow_lifecycle(self):
         """States, statuses and triggers in the snapshot schema are those of _lifecycle."""
@@ -359,21 +361,59 @@ class TestFormat:
 
         assert "float at payload.close" in violations_of(run)
 
-    def test_metrics_without_final_newline(self, good_run):
-        """metrics.json ends with exactly one newline."""
+    @pytest.mark.parametrize(
+        "dumped",
+        [
+            lambda m: json.dumps(m, sort_keys=True, indent=4),  # no final newline either
+            lambda m: json.dumps(m, sort_keys=True, indent="\t") + "\r\n",
+            lambda m: json.dumps(m, sort_keys=True, separators=(" , ", " : ")) + "\n\n",
+        ],
+    )
+    def test_metrics_pretty_printed_any_way(self, good_run, dumped):
+        """metrics.json is one JSON object, "pretty-printing allowed, keys sorted" (the
+        contract): indent=4 without a final newline was refused as not canonical."""
         path = good_run / "metrics.json"
-        path.write_bytes(path.read_bytes().rstrip(b"\n"))
+        path.write_text(dumped(orjson.loads(path.read_bytes())), encoding="utf-8")
 
-        assert "metrics.json: not in canonical form" in violations_of(good_run)
+        assert verify_run(good_run).ok, verify_run(good_run).violations
 
-    def test_unknown_metrics_field(self, good_run):
-        """metrics.json has no fields beyond the contract."""
+    def test_metrics_fields_beyond_the_contract_s(self, good_run):
+        """The contract lists its fields as "at least": others are allowed (were refused as
+        "Additional properties are not allowed"), those it requires are still required and
+        recomputed."""
         path = good_run / "metrics.json"
         metrics = orjson.loads(path.read_bytes())
-        metrics["extra"] = 1
+        metrics.update(approved_by="risk desk", zzz_note={"b": 1})
         path.write_bytes(orjson.dumps(metrics, option=orjson.OPT_SORT_KEYS) + b"\n")
+        assert verify_run(good_run).ok, verify_run(good_run).violations
 
-        assert "Additional properties are not allowed" in violations_of(good_run)
+        metrics["steps"] = 11
+        path.write_bytes(orjson.dumps(metrics, option=orjson.OPT_SORT_KEYS) + b"\n")
+        assert violations_of(good_run) == "metrics.json:1: steps is 11, the run says 12"
+
+        del metrics["fills"]
+        path.write_bytes(orjson.dumps(metrics, option=orjson.OPT_SORT_KEYS) + b"\n")
+        assert violations_of(good_run) == (
+            "metrics.json:1: schema: (top level): 'fills' is a required property"
+        )
+
+    @pytest.mark.parametrize(
+        ("text", "said"),
+        [
+            (lambda raw: raw.replace(b'"audit_events"', b'"zz"'), "'audit_head' after 'zz'"),
+            (lambda raw: raw.replace(b'"BAR"', b'"ZZZ"', 1), "'ORDER_ACCEPTED' after 'ZZZ'"),
+            (lambda raw: raw.replace(b"{", b'{"steps": 12,', 1), "key 'steps' twice"),
+        ],
+    )
+    def test_metrics_keys_must_be_sorted(self, good_run, text, said):
+        """At every level, and a key written twice is out of order too."""
+        path = good_run / "metrics.json"
+        path.write_bytes(text(path.read_bytes()))
+
+        found = [v for v in verify_run(good_run).violations if "keys not sorted" in v]
+        assert len(found) == 1, verify_run(good_run).violations
+        assert found[0].startswith("metrics.json: keys not sorted: ")
+        assert said in found[0]
 
     def test_violation_lines(self, good_run):
         """Every violation reads `file:line: what` (`file: what` for a whole file), one line."""
@@ -675,6 +715,25 @@ class TestAuditAndMetrics:
         assert verify_run(resumed).ok
 
 
+def _allowed_metrics(original: bytes, mutated: bytes) -> bool:
+    """``mutated`` is a metrics.json the contract allows in place of ``original``.
+
+    The contract's metrics.json is "one JSON object (pretty-printing allowed, keys sorted)"
+    with "at least" the fields it lists: a mutation that only changes the layout (the final
+    newline cut off) or the name of a field it does not list (``events_by_type`` made
+    ``evends_by_type``: an extra field, the optional one absent) changes nothing a verifier
+    may hold the file to. Every listed field keeps its value, and the keys stay sorted.
+    """
+    try:
+        before, after = orjson.loads(original), orjson.loads(mutated)
+    except orjson.JSONDecodeError:
+        return False
+    required = orjson.loads((SCHEMA_DIR / "metrics.schema.json").read_bytes())["required"]
+    return list(after) == sorted(after) and all(
+        field in after and after[field] == before[field] for field in required
+    )
+
+
 def mutate(data: bytes, op: str, rng: random.Random) -> tuple[bytes, str]:
     """Apply one mutation ``op`` to ``data``; the result always differs from ``data``."""
     lines = data.splitlines(keepends=True)
@@ -713,7 +772,8 @@ class TestMutations:
 
     @pytest.mark.slow
     def test_seeded_random_mutations(self, tmp_path):
-        """Every one of 1,200 seeded mutations across all four artifacts gives a violation."""
+        """Every one of 1,200 seeded mutations across all four artifacts gives a violation,
+        but a metrics.json the contract allows (its layout or an optional field's name)."""
         originals = {
             scenario: {
                 name: (
@@ -725,6 +785,8 @@ class TestMutations:
         }
         rng = random.Random(20260101)
         undetected: list[str] = []
+        allowed: list[str] = []
+        """Mutations of metrics.json that leave a file the contract allows (see below)."""
         tally: collections.Counter[str] = collections.Counter()
         for index in range(MUTATION_COUNT):
             scenario = SCENARIOS[(index // 20) % len(SCENARIOS)]
@@ -739,13 +801,18 @@ class TestMutations:
                 (run / file_name).write_bytes(content)
             if verify_run(run).ok:
                 undetected.append(f"{scenario} {name}: {description}")
+                if name == "metrics.json" and _allowed_metrics(
+                    originals[scenario][name], files[name]
+                ):
+                    allowed.append(undetected.pop())
             tally[f"{name} {description.split()[0]}"] += 1
 
-        detected = MUTATION_COUNT - len(undetected)
+        detected = MUTATION_COUNT - len(undetected) - len(allowed)
         print(f"\nverify: {MUTATION_COUNT} seeded mutations, {detected} detected")  # noqa: T201 - the count is part of the report
         assert sum(tally.values()) == MUTATION_COUNT >= 1000
         assert len(tally) == len(ARTIFACT_NAMES) * len(MUTATION_OPS)
         assert undetected == []
+        assert len(allowed) <= 5, allowed  # 3 with this seed
 
 
 class TestResumedBeforeFirstCheckpoint:
