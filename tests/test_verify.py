@@ -343,6 +343,36 @@ class TestFormat:
 
         assert "state_snapshots.jsonl:1: not in canonical form" in violations_of(good_run)
 
+    @pytest.mark.parametrize("name", ["events.jsonl", "state_snapshots.jsonl", "audit.jsonl"])
+    def test_crlf_line_endings_are_named_once(self, good_run, name):
+        """Windows line endings: the contract ends every line with \\n. Each line was
+        reported "not in canonical form (sorted keys, no spaces)", which named neither the
+        \\r nor its cause (and the audit chain broke at every line for it too)."""
+        path = good_run / name
+        lines = path.read_bytes().splitlines()
+        path.write_bytes(b"".join(line + b"\r\n" for line in lines))
+
+        found = [v for v in verify_run(good_run).violations if v.startswith(name)]
+
+        said = (
+            f"{name}:1: ends with \\r\\n, not \\n, as {len(lines)} of its {len(lines)} lines "
+            "do: the contract ends every line with \\n alone (a file converted to Windows line "
+            "endings?)"
+        )
+        assert found == [said]
+
+    def test_a_crlf_line_is_still_held_to_canonical_form(self, good_run):
+        """The \\r is said once; a line that is also not canonical is said as such."""
+        path = good_run / "events.jsonl"
+        lines = path.read_bytes().splitlines()
+        lines[2] = lines[2].replace(b'":', b'": ')
+        path.write_bytes(b"".join(line + b"\r\n" for line in lines))
+
+        found = [v for v in verify_run(good_run).violations if v.startswith("events.jsonl")]
+
+        assert found[0].startswith("events.jsonl:1: ends with \\r\\n, not \\n, as ")
+        assert found[1:] == ["events.jsonl:3: not in canonical form (sorted keys, no spaces)"]
+
     def test_float_price(self, tmp_path):
         """A float anywhere in a payload is refused, with its path."""
         builder = started()

@@ -132,6 +132,8 @@ class RunFiles:
         self.metrics_fields: frozenset[str] = frozenset()
         self.metrics_text: list[str] = []
         self.counts: dict[str, int] = {}
+        self._crlf: dict[str, list[Any]] = {}
+        r"""Per file with lines ending ``\r\n``: its violation's place, first line, count."""
         self._progress = progress
         self._done = 0
         self._total = 0
@@ -257,6 +259,7 @@ class RunFiles:
             self.digests[name] = digest.hexdigest()
         if torn is not None:
             self.report.fill(torn, name, count, "last line does not end with \\n (torn line)")
+        self._said_crlf(name, count)
 
     def _split(self, source: _Source, digest: Any) -> Iterator[tuple[bytes, bool]]:
         """The lines of ``source`` (a torn tail included), each with whether it is the last."""
@@ -305,6 +308,10 @@ class RunFiles:
         schema_errors: Callable[[dict[str, Any]], list[str]],
     ) -> tuple[dict[str, Any] | None, int | None]:
         """The line's object if it is valid (else None), and its integer ``seq`` if any."""
+        text = raw
+        if raw.endswith(b"\r"):  # said once per file: the rest of the line is judged alone
+            self._carriage_return(name, number)
+            text = raw[:-1]
         obj = self._load_object(name, number, raw)
         if obj is None:
             return None, None
@@ -312,7 +319,7 @@ class RunFiles:
         seq = seq if type(seq) is int else None
         if not self._float_free(name, number, obj):
             return None, seq
-        if orjson.dumps(obj, option=orjson.OPT_SORT_KEYS) != raw:
+        if orjson.dumps(obj, option=orjson.OPT_SORT_KEYS) != text:
             self.report.add(name, number, "not in canonical form (sorted keys, no spaces)")
         errors = schema_errors(obj)
         if not errors:
@@ -320,6 +327,26 @@ class RunFiles:
         for error in errors:
             self.report.add(name, number, error)
         return None, seq
+
+    def _carriage_return(self, name: str, number: int) -> None:
+        r"""Count a line of ``name`` that ends ``\r\n``; ``_said_crlf`` says it once per file."""
+        seen = self._crlf.get(name)
+        if seen is None:
+            self._crlf[name] = [self.report.reserve(name), number, 1]
+        else:
+            seen[2] += 1
+
+    def _said_crlf(self, name: str, count: int) -> None:
+        r"""The one violation of a file with lines ending ``\r\n``, at the first of them."""
+        place, first, lines = self._crlf.get(name, (None, 0, 0))
+        if place is not None:
+            self.report.fill(
+                place,
+                name,
+                first,
+                f"ends with \\r\\n, not \\n, as {lines} of its {count} lines do: the contract "
+                "ends every line with \\n alone (a file converted to Windows line endings?)",
+            )
 
     def _parse_object(self, name: str, number: int, raw: bytes) -> dict[str, Any] | None:
         obj = self._load_object(name, number, raw)
