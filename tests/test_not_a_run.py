@@ -222,6 +222,21 @@ class TestNotARun:
         assert out[0] == "incomplete run: no C2_DRYRUN_STOP, and no run.json to resume it from"
 
 
+@pytest.fixture(scope="module")
+def crashed_with_rejects(tmp_path_factory):
+    """A run killed at its 25th order, whose audit log holds a dozen refusals."""
+    root = tmp_path_factory.mktemp("crashed")
+    config = root / "c.toml"
+    config.write_text('[risk]\nmax_order_notional = "419"\n', encoding="utf-8")
+    crashed = cli(
+        "dryrun", "--config", config, "--seed", "7", "--out", root, "--run-id", "c",
+        "--steps", "1000", "-q", crash_at="after_send:25",
+    )  # fmt: skip
+    assert crashed.returncode == KILLED, crashed.stderr
+    assert len((root / "c" / "audit.jsonl").read_bytes().splitlines()) > 5
+    return root / "c"
+
+
 class TestVerifyOutput:
     def test_clean_run_prints_exactly_the_ok_line(self, finished, capsys):
         """A clean run's output is the one OK line, byte for byte as before."""
@@ -329,6 +344,59 @@ class TestVerifyOutput:
         assert not any("livesession resume" in line for line in out)
         assert main(["resume", str(run), "-q"]) == 2  # what the old advice led to
         assert "nothing to resume" in capsys.readouterr().err
+
+    @pytest.mark.parametrize(
+        ("change", "damage"),
+        [
+            (
+                lambda line: line.replace(b'"limit":"419"', b'"limit":"919"'),
+                "the audit chain breaks at audit.jsonl:5",
+            ),
+            (lambda line: line[:-1] + b"]", "audit.jsonl:4 is not a valid record"),
+        ],
+    )
+    def test_a_crashed_run_corrupt_in_the_middle_is_not_offered_a_resume(
+        self, crashed_with_rejects, tmp_path, change, damage
+    ):
+        """One byte changed in line 4 of a crashed run's audit log: "a bad line
+        in the middle is corruption: stop and report it" (the contract). verify advised
+        ``livesession resume``, which then refused it ("audit chain broken")."""
+        run = tmp_path / "c"
+        shutil.copytree(crashed_with_rejects, run)
+        audit = run / "audit.jsonl"
+        lines = audit.read_bytes().splitlines(keepends=True)
+        changed = change(lines[3][:-1]) + b"\n"
+        assert changed != lines[3]
+        audit.write_bytes(b"".join([*lines[:3], changed, *lines[4:]]))
+
+        verified = cli("verify", run)
+
+        assert verified.returncode == 1
+        assert verified.stdout.splitlines()[0] == (
+            "corrupt run: no C2_DRYRUN_STOP, but more is wrong than a crash leaves (a torn last "
+            f"line): {damage}; resume cannot repair that: keep the run as it is and report it"
+        )
+        assert "livesession resume" not in verified.stdout
+        resumed = cli("resume", run, "-q")  # what the old advice led to
+        assert resumed.returncode == 2
+        assert "audit chain broken" in resumed.stderr or "corrupt audit line" in resumed.stderr
+
+    def test_a_crashed_run_with_a_torn_audit_tail_is_still_resumed(
+        self, crashed_with_rejects, tmp_path
+    ):
+        """Half a record at the end is what a crash leaves: resume moves it aside."""
+        run = tmp_path / "c"
+        shutil.copytree(crashed_with_rejects, run)
+        audit = run / "audit.jsonl"
+        audit.write_bytes(audit.read_bytes() + b'{"code":"C2_REJ')
+
+        verified = cli("verify", run)
+
+        assert verified.stdout.splitlines()[0] == (
+            f"incomplete run: no C2_DRYRUN_STOP; continue it with `livesession resume {run}`"
+        )
+        assert cli("resume", run, "-q").returncode == 0
+        assert cli("verify", run).stdout.startswith(f"OK {run}: ")
 
     def test_a_process_killed_inside_the_seal_is_still_resumed(self, tmp_path):
         """Killed between SESSION_STOPPED and C2_DRYRUN_STOP: not sealed, so resume it."""

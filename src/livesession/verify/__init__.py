@@ -38,7 +38,7 @@ import attrs
 from .._artifacts.runread import no_directory, read_records
 from .._rundir.livecut import LiveRun, live_cut
 from .._support.fsutil import raise_if_refused
-from ._checks import Verifier
+from ._checks import Verifier, corruption
 from ._config import CONFIG
 from ._reading import ARTIFACT_NAMES
 from ._result import VerifyResult, summarize
@@ -160,6 +160,7 @@ def _verify(run: Verifier, path: Path, live: LiveRun | None) -> VerifyResult:
                 incomplete=run.incomplete,
                 dead_sinks=tuple(sink.describe() for sink in run.dead_sinks),
                 stopped=run.stopped,
+                corrupt=corruption(run),
             )
             if total
             else ""

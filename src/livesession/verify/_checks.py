@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from ._replay import Replay
     from ._schemas import Schemas
 
-__all__ = ["Verifier"]
+__all__ = ["Verifier", "corruption"]
 
 _GENESIS_HASH: Final = "0" * 64
 _ENDED_STATUSES: Final = frozenset(
@@ -76,6 +76,8 @@ class Verifier:
         self.final_snapshot: dict[str, Any] | None = None
         self.audit_status: str | None = None
         self.incomplete = False
+        self.chain_break = 0
+        """The first audit line whose ``prev_hash`` is not the line before's (0: none)."""
         self._seqs = SeqCheck()
         self.dead_sinks: tuple[DeadSink, ...] = ()
         """The sinks metrics.json says failed, where their files agree (``_dead``): each
@@ -287,6 +289,7 @@ class Verifier:
                 index and _chained_past_cr(lines[index - 1].raw, record["prev_hash"])
             ):
                 self.checks.add(AUDIT, line.number, "prev_hash does not match the previous line")
+                self.chain_break = self.chain_break or line.number
             self._check_header(AUDIT, line.number, record)
             if record["code"] == "C2_DRYRUN_STOP" and line.number != len(lines):
                 self.checks.add(AUDIT, line.number, "C2_DRYRUN_STOP is not the last record")
@@ -418,6 +421,28 @@ class Verifier:
         elif self.replay is not None and self.replay.stopped_status is not None:
             expected["status"] = self.replay.stopped_status  # the state sink died first
         return expected
+
+
+def corruption(run: Verifier) -> str:
+    """What shows ``run`` damaged beyond a torn last line, the first of it; "" if nothing.
+
+    A crash tears the last line at most: a whole line that is no valid record, an audit
+    chain that breaks, an audit record that is not its event's, or an event whose id is not
+    its content's is damage that ``livesession resume`` cannot repair (it refuses an audit
+    log whose chain breaks or whose head is not its checkpoint's outright).
+    """
+    damaged = run.files.damaged
+    if AUDIT in damaged:
+        return f"{AUDIT}:{damaged[AUDIT]} is not a valid record"
+    if run.chain_break:
+        return f"the audit chain breaks at {AUDIT}:{run.chain_break}"
+    if run.events.copies.first_wrong:
+        return f"{AUDIT}:{run.events.copies.first_wrong} is not the record the events call for"
+    for name in (EVENTS, SNAPSHOTS):
+        if name in damaged:
+            return f"{name}:{damaged[name]} is not a valid record"
+    bad_id = run.events.first_bad_id
+    return f"{EVENTS}:{bad_id} is not the event its event_id was made from" if bad_id else ""
 
 
 def _chained_past_cr(raw: bytes, prev_hash: str) -> bool:

@@ -117,6 +117,8 @@ class Copies:
         self._expected: deque[tuple[int, str, str, dict[str, Any]]] = deque()
         self.stopped: tuple[int, str, dict[str, Any]] | None = None
         """``SESSION_STOPPED``: its line, ``ts_utc`` and payload."""
+        self.first_wrong = 0
+        """The first audit line found wrong against the events (0: none): a changed record."""
 
     def note(self, number: int, kind: str, event: dict[str, Any]) -> None:
         """Keep what the audit must copy of event ``number`` (only audited types come here)."""
@@ -159,22 +161,27 @@ class Copies:
         code = record["code"]
         if not self._expected:
             if whole:
-                report.add(AUDIT, at, f"{code} copies no event of {EVENTS}")
+                self._wrong(report, at, f"{code} copies no event of {EVENTS}")
             return False
         number, want, ts, payload = self._expected.popleft()
         if code != want:
-            report.add(
-                AUDIT,
+            self._wrong(
+                report,
                 at,
                 f"{code}, but the next audited event is {EVENTS}:{number} ({want}): "
                 "the audit does not follow the events from here",
             )
             return False
         if record["ts"] != ts:
-            report.add(AUDIT, at, f"ts {record['ts']} but {EVENTS}:{number} has {ts}")
+            self._wrong(report, at, f"ts {record['ts']} but {EVENTS}:{number} has {ts}")
         if not _redacted(record["payload"], payload):
-            report.add(AUDIT, at, f"{code}'s payload is not that of {EVENTS}:{number}, its event")
+            self._wrong(report, at, f"{code}'s payload is not that of {EVENTS}:{number}, its event")
         return True
+
+    def _wrong(self, report: Violations, at: int, message: str) -> None:
+        """Report audit line ``at`` as ``message`` says, and keep the first such line."""
+        report.add(AUDIT, at, message)
+        self.first_wrong = self.first_wrong or at
 
     def _check_own(self, report: Violations, lines: list[Line], index: int) -> None:
         """A record that copies no event: stamped in time order; the stop repeats its event.
@@ -193,14 +200,14 @@ class Copies:
         before = _copy_near(lines, range(index - 1, -1, -1))
         after = _copy_near(lines, range(index + 1, len(lines)))
         if before is not None and ts < _moment(before.ts):
-            report.add(
-                AUDIT,
+            self._wrong(
+                report,
                 line.number,
                 f"ts {record['ts']} is before line {before.number}'s, {before.ts}",
             )
         elif after is not None and _moment(after.ts) < ts:
-            report.add(
-                AUDIT, line.number, f"ts {record['ts']} is after line {after.number}'s, {after.ts}"
+            self._wrong(
+                report, line.number, f"ts {record['ts']} is after line {after.number}'s, {after.ts}"
             )
 
     def _check_stop(self, report: Violations, number: int, record: dict[str, Any]) -> None:

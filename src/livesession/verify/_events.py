@@ -101,6 +101,8 @@ class EventChecks:
         self._last_ts = -1
         self._broken = False
         self._seqs = SeqCheck()
+        self.first_bad_id = 0
+        """The first line whose event id is not its content's (0: none): a changed line."""
         self.config_sha256: object = None
         """The config digest ``SESSION_STARTED`` records (``_config``), if it does."""
 
@@ -149,6 +151,7 @@ class EventChecks:
         expected_id = stable_id(event["run_id"], event["strategy_id"], kind, event["seq"], payload)
         if event["event_id"] != expected_id:
             self.report.add(EVENTS, number, f"event_id {event['event_id']} != {expected_id}")
+            self.first_bad_id = self.first_bad_id or number
         if kind == "SESSION_STOPPED" and not is_last:
             self.report.add(EVENTS, number, "SESSION_STOPPED is not the last event")
         if kind == "SINK_WRITE_FAILED":

@@ -128,6 +128,9 @@ class RunFiles:
         """Per artifact: whether its last byte is a newline; None when it was not read."""
         self.digests: dict[str, str] = {}
         """SHA-256 of events.jsonl and state_snapshots.jsonl as read."""
+        self.damaged: dict[str, int] = {}
+        """Per JSON Lines file, its first whole line that is not a valid, canonical record:
+        damage no crash leaves (a crash tears the last line at most)."""
         self.metrics: dict[str, Any] | None = None
         self.metrics_fields: frozenset[str] = frozenset()
         self.metrics_text: list[str] = []
@@ -248,7 +251,10 @@ class RunFiles:
         errors = self.schemas.checker(name)
         count = 0
         for count, (raw, is_last) in enumerate(self._split(source, digest), 1):
+            said = self.report.count(name)
             obj, seq = self._parse_line(name, count, raw, errors)
+            if self.report.count(name) != said and (self.ends_with_newline[name] or not is_last):
+                self.damaged.setdefault(name, count)
             if name == EVENTS:
                 if events is not None:
                     events(count, obj, is_last, seq)

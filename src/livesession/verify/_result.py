@@ -41,7 +41,8 @@ class VerifyResult:
     ``audit sink failed at record N (...)`` when metrics.json records a dead audit sink
     that audit.jsonl bears out (``events sink failed at line N (...)``, ``states ...``
     likewise), ``incomplete run: ...`` when the audit log has no closing
-    ``C2_DRYRUN_STOP`` (a run that crashed or is still running), ``the seal's audit record
+    ``C2_DRYRUN_STOP`` (a run that crashed or is still running), ``corrupt run: ...`` when
+    it has none and more is wrong than a crash's torn last line, ``the seal's audit record
     is missing: ...`` when it has none although the run was sealed (the audit log was cut),
     ``run directory DIR does not exist`` (or ``DIR is not a directory (...)``) when
     ``verify_run`` was given no directory, as the CLI says it, else ``broken run: ...``.
@@ -115,6 +116,10 @@ class Violations:
         """How many violations were recorded, listed or not."""
         return sum(self._per_file.values())
 
+    def count(self, name: str) -> int:
+        """How many violations of ``name`` were recorded, listed or not."""
+        return self._per_file[name]
+
     def finish(self) -> tuple[str, ...]:
         """The listed violations, then one line per file for those not listed."""
         hidden = [
@@ -142,6 +147,7 @@ def summarize(
     dead_audit: tuple[int, str] | None = None,
     stopped: bool = False,
     dead_sinks: Sequence[str] = (),
+    corrupt: str = "",
 ) -> str:
     """The first line of a broken run's report: what kind of broken, and what to do.
 
@@ -153,6 +159,10 @@ def summarize(
     violations besides the missing close. So is one whose events or state sink died
     (``dead_sinks``: each ``<sink> sink failed at line N (error)``, borne out by its
     file); a run directory's says where to learn whether ``resume`` can continue it.
+
+    Nor is a corrupt one (``corrupt``: the first damage found, a whole line that is no
+    valid record, a break in the audit chain, an event changed): a crash tears the last line
+    at most, and ``resume``, which refuses a broken audit chain, cannot repair the rest.
 
     Nor is a run whose events hold ``SESSION_STOPPED`` (``stopped``) and whose checkpoint
     is the sealing one: the seal writes ``C2_DRYRUN_STOP`` after ``SESSION_STOPPED`` and
@@ -176,6 +186,17 @@ def summarize(
         return f"{'; '.join(dead)}: the run is not sealed{rest}"
     if not incomplete:
         return f"broken run: {total} violation(s) of the artifact contract"
+    return _unclosed(run_dir, stopped=stopped, corrupt=corrupt)
+
+
+def _unclosed(run_dir: Path, *, stopped: bool, corrupt: str) -> str:
+    """The summary of a run without ``C2_DRYRUN_STOP`` (``summarize``): resume it, or not."""
+    if corrupt:
+        return (
+            f"corrupt run: no C2_DRYRUN_STOP, but more is wrong than a crash leaves (a torn "
+            f"last line): {corrupt}; resume cannot repair that: keep the run as it is and "
+            "report it"
+        )
     if stopped and _checkpoint_sealed(run_dir):
         return (
             f"the seal's audit record is missing: {names.EVENTS} holds SESSION_STOPPED and "
