@@ -174,3 +174,37 @@ class TestAveragePrice:
             lambda r: r["payload"].update(avg_price="100.05"),
         )
         assert verify_run(run).ok, verify_run(run).violations
+
+
+class TestMoneyReplay:
+    """The replay itself, on fills of two symbols interleaved (one cash, one average each)."""
+
+    def _changed(self, symbol: str, position: str, avg: str, cash: str) -> dict[str, str]:
+        return {"symbol": symbol, "position": position, "avg_price": avg, "cash": cash}
+
+    def test_two_symbols_share_the_cash_and_keep_their_own_averages(self) -> None:
+        from livesession.verify._money import Money
+        from livesession.verify._result import Violations
+
+        report = Violations()
+        money = Money(Decimal("1000.00"), Decimal("0.01"))
+        steps = [
+            ("BTC", "0", "1", "100.00", self._changed("BTC", "1", "100.00", "900.00")),
+            ("ETH", "0", "2", "10.00", self._changed("ETH", "2", "10.00", "880.00")),
+            ("BTC", "1", "1", "102.01", self._changed("BTC", "2", "101.00", "777.99")),  # 101.005
+            ("ETH", "2", "-3", "11.00", self._changed("ETH", "-1", "11.00", "810.99")),  # flips
+            ("BTC", "2", "-1", "90.00", self._changed("BTC", "1", "101.00", "900.99")),  # reduces
+            ("ETH", "-1", "1", "12.00", self._changed("ETH", "0", "0", "888.99")),  # flat
+        ]
+        for number, (symbol, held, signed, price, changed) in enumerate(steps, 1):
+            money.fill(symbol, Decimal(held), Decimal(signed), Decimal(price))
+            money.position_changed(report, number, changed)
+        assert report.finish() == ()
+
+        money.fill("BTC", Decimal(1), Decimal(1), Decimal("110.00"))  # 1 at 101.005, 1 at 110
+        money.position_changed(report, 7, self._changed("BTC", "2", "101.00", "778.99"))
+        said = (
+            "events.jsonl:7: avg_price 101.00 of 'BTC' but the fills average 105.5025: 105.50 on "
+            "the price_tick 0.01"
+        )
+        assert report.finish() == (said,)
