@@ -115,7 +115,7 @@ class Money:
         why = (
             "the position is flat: 0"
             if average is None
-            else f"the fills average {average.normalize():f}: {expected} on the price_tick {tick}"
+            else f"the fills average {_shown(average, tick)}: {expected} on the price_tick {tick}"
         )
         report.add(EVENTS, number, f"avg_price {written} of {symbol!r} but {why}")
 
@@ -126,3 +126,12 @@ def _on_tick(value: Decimal, tick: Decimal) -> Decimal:
         rounding=ROUND_HALF_EVEN, context=_ARITHMETIC
     )
     return _ARITHMETIC.multiply(units, tick)
+
+
+def _shown(average: Decimal, tick: Decimal) -> str:
+    """``average`` as a message writes it: the places it needs, at least the tick's."""
+    exponent = tick.as_tuple().exponent
+    places = max(0, -exponent) if isinstance(exponent, int) else 0
+    text = f"{average.normalize():f}"
+    needed = len(text.partition(".")[2])
+    return text if needed >= places else f"{average:.{places}f}"
