@@ -31,7 +31,7 @@ from .datafeeds import (
     from_cwd,
     refuse_pin_without_data,
 )
-from .decimal import plain
+from .decimal import plain, with_context
 from .fields import count, decimal_field, positive_int, risk_share, share, true_or_false
 from .gridbounds import check_grids
 from .ids import is_valid_run_id
@@ -459,6 +459,7 @@ def _build(cls: type[Any], data: Mapping[str, Any], *, prefix: str) -> Any:
         raise ConfigError(f"invalid config: {exc}") from None
 
 
+@with_context
 def load_config(
     path: str | os.PathLike[str] | None, overrides: Mapping[str, Any] | None = None
 ) -> DryrunConfig:

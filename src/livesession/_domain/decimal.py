@@ -3,14 +3,27 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 from collections.abc import Callable
-from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
-from typing import Final
+from decimal import (
+    ROUND_HALF_EVEN,
+    Context,
+    Decimal,
+    DivisionByZero,
+    InvalidOperation,
+    Overflow,
+    getcontext,
+    localcontext,
+    setcontext,
+)
+from typing import Final, ParamSpec, TypeVar
 
 __all__ = [
+    "CONTEXT",
     "DIGITS",
     "ZERO",
+    "enter_context",
     "excess_digits",
     "finite_decimal",
     "integer_digits",
@@ -20,6 +33,7 @@ __all__ = [
     "quantizer",
     "to_decimal",
     "to_places",
+    "with_context",
     "written_digits",
 ]
 
@@ -33,6 +47,57 @@ A value with more is rounded by the first sum or product it enters (a data file'
 123456789012345678901234567.05 was recorded as ...567.0), so such a value is refused where
 it comes in: a config field (``fields.decimal_field``) or a data file (``datafile``).
 """
+
+
+CONTEXT: Final = Context(
+    prec=DIGITS,
+    rounding=ROUND_HALF_EVEN,
+    Emin=-999_999,
+    Emax=999_999,
+    capitals=1,
+    clamp=0,
+    flags=[],
+    traps=[InvalidOperation, DivisionByZero, Overflow],
+)
+"""The decimal context livesession computes in, whatever the calling thread's: Python's default.
+
+Decimal arithmetic rounds to the context of the thread that does it, and an application
+may set its own (``getcontext().prec = 6``, ``traps[Inexact] = True``): a run computed in
+it failed (``DivisionImpossible``) or wrote other bytes (an equity of ``100000.0000``, not
+``100000.00000``), and its evidence's re-run, in a fresh process, did not match. So each
+entry point computes in a copy of this one (``with_context``; a session's verbs and steps
+under its lock, ``SessionGate``), and gives the caller's own back when it returns. Every
+field is given: ``Context()`` would copy the rest from ``decimal.DefaultContext``, which an
+application may have changed too.
+"""
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def with_context(func: Callable[_P, _R]) -> Callable[_P, _R]:
+    """``func`` computing in a copy of ``CONTEXT``; the caller's context is back after it.
+
+    For the library's entry points (``create_run``, ``verify_run``, ``check_csv``...): the
+    plug-ins they call (a strategy, a feed) compute in it too.
+    """
+
+    @functools.wraps(func)
+    def in_context(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        with localcontext(CONTEXT):
+            return func(*args, **kwargs)
+
+    return in_context
+
+
+def enter_context() -> Context:
+    """Make a copy of ``CONTEXT`` the calling thread's; the context it had, to ``setcontext``.
+
+    ``with_context`` for work entered and left in two calls (a session's lock).
+    """
+    callers = getcontext()
+    setcontext(CONTEXT.copy())
+    return callers
 
 
 def excess_digits(value: Decimal) -> str | None:

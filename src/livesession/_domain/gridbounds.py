@@ -28,7 +28,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Final
 
 from .._exceptions import ConfigError
-from .decimal import DIGITS, integer_digits, places, plain, written_digits
+from .decimal import DIGITS, integer_digits, places, plain, with_context, written_digits
 
 if TYPE_CHECKING:
     from .config import DryrunConfig
@@ -39,6 +39,7 @@ RANDOM_WALK: Final = "random_walk"
 """The demo walk's feed: the one that starts at ``initial_price``."""
 
 
+@with_context
 def check_grids(config: DryrunConfig) -> None:
     """Refuse (``ConfigError``) a value of ``config`` needing more than ``DIGITS`` on its grid.
 

@@ -41,6 +41,7 @@ from typing import IO, TYPE_CHECKING, Final
 
 import attrs
 
+from .._domain.decimal import with_context
 from .._exceptions import DataFileError
 from .csvforms import compressed, cr_line_ends, header_splits, split, writes_decimal_comma
 from .datafail import fail as _fail
@@ -395,6 +396,7 @@ def _lines(stream: IO[bytes], left: int | None) -> Iterator[bytes]:
         yield raw
 
 
+@with_context
 def scan_csv(
     stream: IO[bytes], path: Path, *, tick: Decimal | None, size: int | None = None
 ) -> CsvLayout:

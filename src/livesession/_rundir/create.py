@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from .._artifacts import names
 from .._artifacts.runread import read_json_object
+from .._domain.decimal import with_context
 from .._exceptions import ConfigError, PluginError, RunDirectoryError
 from .._session.assembly import fit_to_feed
 from .._support.oserrors import said, way_out
@@ -164,6 +165,7 @@ def _continue(run_dir: Path, *, cli: bool) -> str:
     return f"continue a crashed run with `{command('resume', run_dir)}`"
 
 
+@with_context
 def create_run(
     cfg: DryrunConfig,
     out_dir: str | os.PathLike[str],

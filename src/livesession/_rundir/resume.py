@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._artifacts import names
 from .._domain import clock as _clock
+from .._domain.decimal import with_context
 from .._domain.lifecycle import reported_status
 from .._exceptions import (
     CheckpointError,
@@ -100,6 +101,7 @@ def load_checkpoint(run_dir: Path) -> dict[str, Any] | None:
     return checkpoint
 
 
+@with_context
 def resume_run(
     run_dir: str | os.PathLike[str],
     *,

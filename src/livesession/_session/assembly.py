@@ -20,6 +20,7 @@ from .._artifacts.recorder import Recorder
 from .._artifacts.sinks import MemoryLineSink, MemoryMetricsSink, as_line_sink, as_metrics_sink
 from .._domain import clock as _clock
 from .._domain.config import DryrunConfig
+from .._domain.decimal import with_context
 from .._domain.retry import RetryPolicy
 from .._exceptions import ConfigError
 from .._market.feeds import CsvReplayFeed, RandomWalkFeed
@@ -134,6 +135,7 @@ class SessionParts(SessionContext):
         take_gaps = getattr(self.feed, "take_gaps", None)
         return take_gaps if callable(take_gaps) else None
 
+    @with_context
     def checkpoint_state(self) -> dict[str, Any]:
         """The whole checkpoint, gathered from the collaborators that own each key."""
         broker = self.broker
@@ -151,6 +153,7 @@ class SessionParts(SessionContext):
         state["recorder"] = self.recorder.get_state()
         return state
 
+    @with_context
     def restore(
         self, state: dict[str, Any], digests: dict[str, Any], *, plugins: bool = True
     ) -> None:
@@ -262,6 +265,7 @@ def replay_window_ns(cfg: DryrunConfig, retry: RetryPolicy) -> int:
     return steps * cfg.step_interval_ns + retry.max_elapsed_ns
 
 
+@with_context
 def assemble(
     config: DryrunConfig, edges: SessionEdges, *, seal: Callable[[], None]
 ) -> SessionParts:

@@ -12,6 +12,10 @@ The lock is re-entrant (a step hook may call a verb; ``close`` stops first), and
 lets a waiting verb in between two steps: otherwise ``run_n_steps`` releasing and retaking
 the lock in a loop could keep a verb out for the whole run.
 
+Whatever thread holds the lock computes in the library's decimal context
+(``_domain.decimal.CONTEXT``), not its own: an application's ``getcontext().prec = 6``
+must not change a run's bytes. The caller's context is back once the lock is let go.
+
 A ``KeyboardInterrupt`` or ``SystemExit`` that leaves the lock's work half done (Ctrl-C in
 the middle of a step, an application's signal handler calling ``sys.exit``), or an error
 the step or verb could not handle (the idempotency store refused a write, the PostgreSQL
@@ -30,16 +34,19 @@ import enum
 import signal
 import threading
 from contextlib import contextmanager
+from decimal import setcontext
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
 import attrs
 
+from .._domain.decimal import enter_context
 from .._exceptions import InvalidTransition, LiveSessionError, StoreFailure
 from .._support.logging import get_logger
 from .._support.signals import ours
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
+    from decimal import Context
     from types import FrameType
     from typing import Self
 
@@ -93,6 +100,8 @@ class SessionGate:
         self._waiting = 0
         self._holder: int | None = None
         self._depth = 0
+        self._callers_context: Context | None = None
+        """The holder's own decimal context, given back when it lets go of the lock."""
         owner = threading.current_thread()
         self.owner_ident = owner.ident
         self.owner_name = owner.name
@@ -247,12 +256,12 @@ class SessionGate:
         self._lock.acquire()
         self._holder = ident
         self._depth += 1
+        if self._depth == 1:
+            self._callers_context = enter_context()
 
     def leave(self) -> None:
         """Release what ``enter_owned`` took."""
-        self._depth -= 1  # _leave, inline: once per step
-        if self._depth == 0:
-            self._holder = None
+        self._leave()
         self._lock.release()
 
     @contextmanager
@@ -309,11 +318,16 @@ class SessionGate:
     def _enter(self) -> None:
         self._holder = threading.get_ident()
         self._depth += 1
+        if self._depth == 1:  # the holder computes in the library's decimal context
+            self._callers_context = enter_context()
 
     def _leave(self) -> None:
         self._depth -= 1
         if self._depth == 0:
             self._holder = None
+            if self._callers_context is not None:
+                setcontext(self._callers_context)  # the caller's own again
+                self._callers_context = None
 
 
 class _Stoppable(Protocol):

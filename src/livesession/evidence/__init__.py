@@ -28,6 +28,7 @@ import orjson
 from .._artifacts import names
 from .._artifacts.runread import iter_records, payload
 from .._domain import clock as _clock
+from .._domain.decimal import with_context
 from .._exceptions import RunHeld
 from .._risk.checks import default_checks
 from .._risk.rails import default_rails
@@ -220,6 +221,7 @@ class _Fired:
         return {"rails": self.rails, "checks": self.checks, "kill_switch": self.kill}
 
 
+@with_context
 def write_evidence(
     run_dir: Path,
     *,

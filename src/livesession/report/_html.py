@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from .._artifacts import names
-from .._domain.decimal import finite_decimal, plain
+from .._domain.decimal import finite_decimal, plain, with_context
 from .._support.fsutil import atomic_write_bytes
 from ._book import Book
 from ._integrity import CHECKED, CHECKED_LIVE
@@ -86,6 +86,7 @@ footer { margin-top: 32px; color: #6b7280; font-size: 12px; }
 """
 
 
+@with_context
 def render_report(
     run_dir: Path | str,
     *,
@@ -135,6 +136,7 @@ def _render(run: ReportRun) -> str:
     )
 
 
+@with_context
 def write_report(
     run_dir: Path | str,
     path: Path | str,

@@ -10,7 +10,8 @@ implied by the fills.
 It shares no code with the session that wrote the run: only the lifecycle table
 (``_lifecycle``), ``stable_id``, the fill event types and the JSON schemas shipped in
 ``livesession/schemas`` (and ``redact_text``, for the sink errors it quotes, and
-``is_secret_name``, for the keys the audit redacts). It never raises on bad input:
+``is_secret_name``, for the keys the audit redacts), and the decimal context it computes
+in (``CONTEXT``, Python's default, whatever the caller's). It never raises on bad input:
 whatever is wrong with the files, or missing, becomes a violation. Only a file the host
 will not let it read (no permission, no file descriptor left) raises, its ``OSError``:
 that says nothing of the run, and no verdict is drawn.
@@ -36,6 +37,7 @@ from typing import TYPE_CHECKING, Final, Literal
 import attrs
 
 from .._artifacts.runread import no_directory, read_records
+from .._domain.decimal import with_context
 from .._rundir.livecut import LiveRun, live_cut
 from .._support.fsutil import raise_if_refused
 from ._checks import Verifier, corruption
@@ -62,6 +64,7 @@ QUERY: Final = "query"
 """``verify_run``'s default ``live``: ask the run's writer lock whether the run is live."""
 
 
+@with_context
 def verify_run(
     run_dir: str | os.PathLike[str],
     *,
@@ -123,6 +126,7 @@ def _config_bytes(path: Path) -> bytes | None:
         return None
 
 
+@with_context
 def verify_contents(
     contents: Mapping[str, bytes | None],
     *,

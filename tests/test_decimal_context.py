@@ -1,0 +1,256 @@
+"""The calling application's decimal context changes nothing a session computes or writes.
+
+Decimal arithmetic rounds to the context of the thread that does it. An application that
+set its own (``getcontext().prec = 6``, ``traps[Inexact] = True``) saw a run fail
+(``DivisionImpossible``) or write other bytes (an equity of ``100000.0000``, not
+``100000.00000``), and its evidence's re-run, in a fresh process, differ. Every entry point
+now computes in the library's own context (``_domain.decimal.CONTEXT``), and the caller's
+is given back when it returns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import decimal
+import threading
+from contextlib import contextmanager
+from decimal import Decimal, Inexact
+from typing import TYPE_CHECKING
+
+import pytest
+
+from livesession import (
+    DryrunConfig,
+    LiveSessionOrchestrator,
+    MemoryLineSink,
+    SessionStatus,
+    check_csv,
+    create_run,
+    load_config,
+    open_session,
+    verify_run,
+)
+from livesession._domain.decimal import CONTEXT
+
+from _helpers import Sinks
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+    from pathlib import Path
+
+CONTRACT = ("events.jsonl", "state_snapshots.jsonl", "metrics.json", "audit.jsonl")
+STEPS = 300
+RUN_ID = "dec"
+
+
+def _prec(places: int) -> Callable[[decimal.Context], None]:
+    def change(context: decimal.Context) -> None:
+        context.prec = places
+
+    return change
+
+
+def _trap_inexact(context: decimal.Context) -> None:
+    context.traps[Inexact] = True
+
+
+APPLICATIONS = {"prec 6": _prec(6), "prec 10": _prec(10), "traps Inexact": _trap_inexact}
+"""The contexts an embedding application set for itself, each a change of Python's default."""
+
+
+@contextmanager
+def applications(change: Callable[[decimal.Context], None]) -> Iterator[decimal.Context]:
+    """The calling thread in the application's own context; checked as it was on the way out."""
+    with decimal.localcontext() as own:
+        change(own)
+        expected = own.copy()
+        yield own
+        assert decimal.getcontext() is own, "the caller's context was not given back"
+        assert (own.prec, own.traps) == (expected.prec, expected.traps)
+
+
+@contextmanager
+def new_threads_in(change: Callable[[decimal.Context], None]) -> Iterator[None]:
+    """Threads started meanwhile begin in the application's context (``DefaultContext``)."""
+    saved = decimal.DefaultContext.copy()
+    change(decimal.DefaultContext)
+    try:
+        yield
+    finally:
+        decimal.DefaultContext.prec = saved.prec
+        for signal in saved.traps:
+            decimal.DefaultContext.traps[signal] = saved.traps[signal]
+
+
+def _contract(run_dir: Path) -> dict[str, bytes]:
+    return {name: (run_dir / name).read_bytes() for name in CONTRACT}
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
+    """The run's bytes in Python's default context, as every machine writes them."""
+    out = tmp_path_factory.mktemp("reference")
+    session = create_run(DryrunConfig(run_id=RUN_ID, steps=STEPS), out)
+    with session:
+        assert session.run_to_end(STEPS).status is SessionStatus.COMPLETED
+    return _contract(out / RUN_ID)
+
+
+def test_the_librarys_context_is_pythons_default() -> None:
+    """Prec 28, half-even, traps InvalidOperation, DivisionByZero and Overflow (as documented)."""
+    default = decimal.Context(
+        prec=28,
+        rounding=decimal.ROUND_HALF_EVEN,
+        Emin=-999_999,
+        Emax=999_999,
+        capitals=1,
+        clamp=0,
+        flags=[],
+        traps=[decimal.InvalidOperation, decimal.DivisionByZero, decimal.Overflow],
+    )
+    assert repr(CONTEXT) == repr(default)
+
+
+@pytest.mark.parametrize("change", APPLICATIONS.values(), ids=APPLICATIONS.keys())
+class TestTheCallersContext:
+    def test_a_run_directory_has_the_default_bytes_and_verifies(
+        self, tmp_path: Path, reference: dict[str, bytes], change
+    ) -> None:
+        """Bug: with ``prec = 6`` the run failed (``DivisionImpossible``) and did not verify;
+        with ``prec = 10`` it wrote ``100000.0000`` for ``100000.00000``; with
+        ``traps[Inexact]`` it failed."""
+        with applications(change):
+            session = create_run(DryrunConfig(run_id=RUN_ID, steps=STEPS), tmp_path)
+            with session:
+                result = session.run_to_end(STEPS)
+            verified = verify_run(tmp_path / RUN_ID)
+        assert (result.status, result.reason) == (SessionStatus.COMPLETED, "")
+        assert verified.ok, verified.summary
+        assert _contract(tmp_path / RUN_ID) == reference
+
+    def test_step_by_step_and_the_verbs_compute_as_by_default(self, change) -> None:
+        """``preflight``, ``activate``, ``step``, ``run_n_steps``, ``book``, ``kill``,
+        ``close``: each in the caller's thread, in the caller's context."""
+
+        def drive(sinks: Sinks) -> tuple[Decimal, SessionStatus]:
+            session = LiveSessionOrchestrator(
+                DryrunConfig(run_id="steps", steps=STEPS), **sinks.kwargs()
+            )
+            assert session.preflight()
+            session.activate()
+            for _ in range(40):
+                session.step()
+            session.run_n_steps(200)
+            equity = session.book.equity
+            session.kill("desk drill")
+            session.close()
+            return equity, session.status
+
+        default = Sinks()
+        expected = drive(default)
+        mine = Sinks()
+        with applications(change):
+            got = drive(mine)
+        assert got == expected
+        assert mine.events.lines == default.events.lines
+        assert mine.audit.lines == default.audit.lines
+        assert mine.metrics.content == default.metrics.content
+
+    def test_a_verb_from_another_thread_computes_as_by_default(self, change) -> None:
+        """The stop's flatten, done in the calling thread, in that thread's context."""
+
+        def stopped_by(sinks: Sinks, stopper: Callable[[Callable[[], object]], None]) -> None:
+            # Cash of 12 digits: more than a precision of 10 keeps.
+            config = DryrunConfig(run_id="verb", steps=STEPS, initial_cash="10000000")
+            session = LiveSessionOrchestrator(config, **sinks.kwargs())
+            session.preflight()
+            session.activate()
+            session.run_n_steps(100)
+            assert any(session.book.positions.values()), "the demo holds a position here"
+            stopper(lambda: session.request_stop("from the desk"))
+            session.close()
+            assert session.status is SessionStatus.COMPLETED
+
+        def from_another_thread(verb: Callable[[], object]) -> None:
+            def desk() -> None:
+                with applications(change):
+                    verb()
+
+            thread = threading.Thread(target=desk, name="desk")
+            thread.start()
+            thread.join(30)
+
+        default, mine = Sinks(), Sinks()
+        stopped_by(default, lambda verb: verb())
+        stopped_by(mine, from_another_thread)
+        assert mine.events.lines == default.events.lines
+        assert mine.audit.lines == default.audit.lines
+
+    def test_asyncio_has_the_default_bytes_and_verifies(self, tmp_path: Path, change) -> None:
+        """The owner thread and the executor's threads start in ``DefaultContext``, which the
+        application changed too; the loop's thread in its own context."""
+
+        async def main(out: Path) -> None:
+            async with open_session(
+                DryrunConfig(run_id=RUN_ID, steps=STEPS), out_dir=out
+            ) as session:
+                await session.run_steps(STEPS // 2)
+                await session.book()
+                await session.reduce_only("desk")
+                await session.run_steps(20)
+                await session.reenable_trading("desk")
+                await session.run_steps(STEPS)
+
+        asyncio.run(main(tmp_path / "default"))
+        with new_threads_in(change), applications(change):
+            asyncio.run(main(tmp_path / "mine"))
+        assert verify_run(tmp_path / "mine" / RUN_ID).ok
+        assert _contract(tmp_path / "mine" / RUN_ID) == _contract(tmp_path / "default" / RUN_ID)
+
+
+@pytest.mark.parametrize("change", APPLICATIONS.values(), ids=APPLICATIONS.keys())
+def test_config_and_data_checks_compute_in_the_librarys_context(tmp_path: Path, change) -> None:
+    """``load_config``, ``DryrunConfig`` and ``check_csv`` judge as in the default context."""
+    bars = tmp_path / "bars.csv"
+    bars.write_text(
+        "timestamp,open,high,low,close,volume\n"
+        "2026-03-02T09:00:00Z,1234567.07160,1234567.07242,1234567.07151,1234567.07230,100\n",
+        encoding="utf-8",
+    )
+    toml = tmp_path / "desk.toml"
+    toml.write_text('run_id = "cfg"\nqty_lot = "0.0000001"\n', encoding="utf-8")
+    expected = (load_config(toml), check_csv(bars, tick=Decimal("0.00001")))
+    with applications(change):
+        got = (load_config(toml), check_csv(bars, tick=Decimal("0.00001")))
+        built = DryrunConfig(
+            run_id="cfg", qty_lot=Decimal("0.0000001"), base_dir=str(toml.resolve().parent)
+        )
+    assert got == expected
+    assert built == expected[0]
+
+
+def test_plug_ins_see_the_librarys_context() -> None:
+    """A strategy's ``on_bar`` runs in the library's context (as docs/plugins.md says)."""
+    seen: list[int] = []
+
+    class Looks:
+        strategy_id = "looks"
+
+        def on_bar(self, bar: object, view: object) -> list[object]:
+            seen.append(decimal.getcontext().prec)
+            return []
+
+        def get_state(self) -> dict[str, object]:
+            return {}
+
+        def set_state(self, state: dict[str, object]) -> None:
+            pass
+
+    session = LiveSessionOrchestrator(
+        DryrunConfig(run_id="looks", strategy_id="looks", steps=3),
+        strategy=Looks(),
+        audit_sink=MemoryLineSink(),
+    )
+    with applications(_prec(6)):
+        session.run_to_end(3)
+    assert seen == [CONTEXT.prec] * 3
