@@ -357,6 +357,43 @@ def test_a_missing_file_is_one_line(tmp_path: Path) -> None:
         check_csv(tmp_path / "nope.csv", tick=TICK)
 
 
+_INFER = "or tick=None to infer the grid from the prices"
+_FLOAT = "(a float is rounded when it is read)"
+_STEP = "pass the price grid's step (tick=Decimal('0.01'), say)"
+
+
+@pytest.mark.parametrize(
+    ("tick", "said"),
+    [
+        (
+            0.01,
+            f"tick= got a float (0.01), not a Decimal {_FLOAT}: pass tick=Decimal('0.01'), {_INFER}",
+        ),
+        ("0.01", f"tick= got a str ('0.01'), not a Decimal: pass tick=Decimal('0.01'), {_INFER}"),
+        (D("0"), f"tick=Decimal('0') is not a positive step: {_STEP}, {_INFER}"),
+        (D("-0.01"), f"tick=Decimal('-0.01') is not a positive step: {_STEP}, {_INFER}"),
+        (D("NaN"), f"tick=Decimal('NaN') is not a positive step: {_STEP}, {_INFER}"),
+        ([D("0.01")], f"tick= got a list, not a Decimal: pass tick=Decimal('0.01'), {_INFER}"),
+    ],
+    ids=["float", "str", "zero", "negative", "nan", "list"],
+)
+def test_a_tick_that_is_not_a_positive_decimal_is_refused_naming_it(
+    tmp_path: Path, tick: object, said: str
+) -> None:
+    """Bug: ``check_csv(path, tick=0.01)`` raised ``AttributeError: 'float' object has no
+    attribute 'scaleb'`` (a str likewise), and a tick of 0 or -0.01 a ``DataFileError``
+    blaming the file's valid first price."""
+    path = _file(tmp_path, "open,high,low,close,volume\n1.07,1.08,1.06,1.07,100\n")
+    for check in (
+        lambda: check_csv(path, tick=tick),
+        lambda: CsvReplayFeed(path, symbol="EURUSD", tick=tick, lot=D("1")),
+    ):
+        with pytest.raises(ConfigError, match=f"^{re.escape(said)}$") as info:
+            check()
+        assert type(info.value) is ConfigError  # the argument's fault, not the file's
+        assert "\n" not in str(info.value)
+
+
 @pytest.mark.parametrize(
     ("rows", "line", "value", "words"),
     [

@@ -45,7 +45,7 @@ from .._domain.decimal import with_context
 from .._exceptions import DataFileError
 from .csvforms import compressed, cr_line_ends, header_splits, split, writes_decimal_comma
 from .datafail import fail as _fail
-from .datavalues import PriceGrid, read_number, volume_problem
+from .datavalues import PriceGrid, check_tick, read_number, volume_problem
 from .timecolumn import TimeColumn, last_line
 from .timeforms import finite_number, is_time_of_day, text_ns, time_text
 
@@ -454,12 +454,15 @@ def open_data_file(path: Path) -> IO[bytes]:
 def check_csv(path: str | os.PathLike[str], *, tick: Decimal | None) -> DataFileCheck:
     """Check the whole CSV file at ``path`` against ``tick`` and hash it, in one pass.
 
-    ``tick=None`` infers the price grid instead (``DataFileCheck.price_tick``).
+    ``tick=None`` infers the price grid instead (``DataFileCheck.price_tick``). A tick that
+    is neither None nor a positive ``Decimal`` (a float, a str, 0) is a ``ConfigError``
+    naming it, before the file is opened.
 
     Raises ``DataFileError`` (a ``ConfigError``) naming the file, line, column and value of
     the first problem. The header needs ``open,high,low,close,volume``; other columns are
     allowed, and a time column is checked to increase strictly.
     """
+    check_tick(tick)
     path = Path(path)
     with open_data_file(path) as stream:
         return scan_csv(stream, path, tick=tick).check

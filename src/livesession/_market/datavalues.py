@@ -23,12 +23,39 @@ from math import gcd
 from typing import Final
 
 from .._domain.decimal import DIGITS, excess_digits, plain
+from .._exceptions import ConfigError
+from .._support.references import a_
 from .csvforms import comma_hint, decimal_text, number_form_problem
 
-__all__ = ["PriceGrid", "read_number", "volume_problem"]
+__all__ = ["PriceGrid", "check_tick", "read_number", "volume_problem"]
 
 _LEAST_VOLUME: Final = Decimal(1).scaleb(-DIGITS)
 _VOLUME_BOUND: Final = Decimal(1).scaleb(DIGITS)
+
+
+def check_tick(tick: object) -> None:
+    """Refuse (``ConfigError``) a ``tick`` argument that is neither None nor a positive Decimal.
+
+    A float or a str has no grid to hold prices to (it died of ``'float' object has no
+    attribute 'scaleb'``), and a tick of 0 or below none a price is on (the check blamed a
+    valid price for it): the refusal names the argument, not the file.
+    """
+    if tick is None:
+        return
+    infer = "or tick=None to infer the grid from the prices"
+    if not isinstance(tick, Decimal):
+        given, step = a_(type(tick).__name__), "0.01"
+        if isinstance(tick, (float, int, str)) and not isinstance(tick, bool):
+            given, step = f"{given} ({tick!r})", str(tick)
+        rounded = " (a float is rounded when it is read)" if isinstance(tick, float) else ""
+        raise ConfigError(
+            f"tick= got {given}, not a Decimal{rounded}: pass tick=Decimal({step!r}), {infer}"
+        )
+    if not tick.is_finite() or tick <= 0:
+        raise ConfigError(
+            f"tick=Decimal({str(tick)!r}) is not a positive step: pass the price grid's step "
+            f"(tick=Decimal('0.01'), say), {infer}"
+        )
 
 
 def read_number(text: str, *, decimal_comma: bool) -> Decimal:

@@ -15,6 +15,7 @@ from .._domain.random import DeterministicStream
 from .._exceptions import ConfigError
 from .csvforms import split
 from .datafile import DataFileCheck, check_csv, open_data_file, scan_csv
+from .datavalues import check_tick
 from .timeforms import time_text
 
 __all__ = ["CsvReplayFeed", "DataFileCheck", "RandomWalkFeed", "bar_volume", "check_csv"]
@@ -258,6 +259,7 @@ class CsvReplayFeed:
         lot: Decimal,
         size: int | None = None,
     ) -> None:
+        check_tick(tick)  # a float, a str, 0: refused before the file is opened
         path = Path(path)  # a str as well as any os.PathLike
         self.symbol = symbol
         self._path = path
