@@ -104,6 +104,58 @@ class TestPaths:
         FileLease(_PathLike(tmp_path / "lease.json"), "acct", "strat").close()
 
 
+class TestFileLineSinkPaths:
+    """Bug: ``FileLineSink("exists.jsonl")``, a directory or a path under a file raised a
+    raw ``FileExistsError`` / ``NotADirectoryError``; now a ``RunDirectoryError`` naming the
+    path and what to do, with nothing changed."""
+
+    _KEPT = b'{"kept":true}\n'
+
+    @pytest.mark.parametrize(
+        ("path", "append", "said"),
+        [
+            (
+                "exists.jsonl",
+                False,
+                (
+                    "{d}/exists.jsonl already exists, and a sink never overwrites a file: give a "
+                    "path that does not exist yet, or pass append=True to add lines to it"
+                ),
+            ),
+            (".", False, "{d} is a directory, not a file: give the path of a file to create in"),
+            (".", True, "{d} is a directory, not a file: give the path of a file to create in"),
+            (
+                "exists.jsonl/x.jsonl",
+                False,
+                "{d}/exists.jsonl is a file, not a directory: {d}/exists.jsonl/x.jsonl cannot",
+            ),
+            ("nowhere/x.jsonl", True, "the directory {d}/nowhere does not exist: create it first"),
+        ],
+        ids=["existing-file", "directory", "directory-append", "under-a-file", "no-directory"],
+    )
+    def test_a_path_that_cannot_be_its_file_is_refused_naming_it(
+        self, tmp_path: Path, path: str, append: bool, said: str
+    ) -> None:
+        (tmp_path / "exists.jsonl").write_bytes(self._KEPT)
+        before = _tree(tmp_path)
+        target = tmp_path / path
+        with pytest.raises(RunDirectoryError) as info:
+            FileLineSink(target, append=append)
+        message = str(info.value)
+        assert message.startswith(f"FileLineSink({str(target)!r}): {said.format(d=tmp_path)}")
+        assert "\n" not in message
+        assert _tree(tmp_path) == before
+        assert not (tmp_path / "nowhere").exists()
+
+    def test_append_adds_to_an_existing_file(self, tmp_path: Path) -> None:
+        """What the refusal of an existing file points to."""
+        (tmp_path / "exists.jsonl").write_bytes(self._KEPT)
+        sink = FileLineSink(tmp_path / "exists.jsonl", append=True)
+        sink.write_line(b"{}\n")
+        sink.close()
+        assert (tmp_path / "exists.jsonl").read_bytes() == self._KEPT + b"{}\n"
+
+
 def _tree(root: Path) -> dict[str, bytes]:
     """Every file under ``root`` with its bytes (to show that nothing changed)."""
     return {

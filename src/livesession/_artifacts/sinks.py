@@ -13,6 +13,7 @@ import weakref
 from pathlib import Path
 from typing import IO, Any, Final
 
+from .._exceptions import RunDirectoryError
 from .._support.fsutil import atomic_write_bytes
 from .._typing import LineSink, MetricsSink
 
@@ -27,6 +28,11 @@ __all__ = [
     "as_metrics_sink",
 ]
 
+
+_NOT_A_FILE_PATH: Final = frozenset(
+    {errno.EEXIST, errno.EISDIR, errno.ENOTDIR, errno.ENOENT, errno.ELOOP}
+)
+"""What opening a sink's file says of a path that cannot be one (not of the host's limits)."""
 
 _BUFFER_SIZE: Final = 1 << 16
 """Bytes a file sink holds before it writes them out: 64 KiB, as the ``BufferedWriter`` it
@@ -107,12 +113,23 @@ class FileLineSink:
 
     A sink dropped without ``close`` (with a session an application dropped unclosed)
     closes its file, flushing it, when it is garbage-collected.
+
+    It creates its file and never overwrites one: a file already at ``path`` is refused
+    unless ``append=True``, which adds lines to it. A path that cannot be such a file (one
+    that exists, a directory, one under a file, in a directory that does not exist) raises
+    ``RunDirectoryError`` naming it; the host refusing it (no permission, no file
+    descriptor left) raises its ``OSError``.
     """
 
     def __init__(self, path: str | os.PathLike[str], *, append: bool = False) -> None:
         self.path = Path(path)
         flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | (0 if append else os.O_EXCL)
-        fd = os.open(self.path, flags, 0o666)  # not inherited by a child (PEP 446)
+        try:
+            fd = os.open(self.path, flags, 0o666)  # not inherited by a child (PEP 446)
+        except OSError as exc:
+            if exc.errno not in _NOT_A_FILE_PATH:
+                raise
+            raise RunDirectoryError(_not_a_file(self.path, exc)) from exc
         try:
             self._file = _Appended(fd)
         except BaseException:
@@ -174,6 +191,27 @@ class FileLineSink:
 
     def __repr__(self) -> str:
         return f"FileLineSink({str(self.path)!r})"
+
+
+def _not_a_file(path: Path, exc: OSError) -> str:
+    """Why ``path`` cannot be a ``FileLineSink``'s file, from the error opening it gave."""
+    shown = f"FileLineSink({str(path)!r})"
+    if path.is_dir():
+        return (
+            f"{shown}: {path} is a directory, not a file: give the path of a file to create "
+            f"in it ({path / 'events.jsonl'}, say)"
+        )
+    if exc.errno == errno.EEXIST:
+        return (
+            f"{shown}: {path} already exists, and a sink never overwrites a file: give a path "
+            "that does not exist yet, or pass append=True to add lines to it"
+        )
+    if exc.errno == errno.ENOTDIR:
+        blocker = next((p for p in path.parents if p.exists() and not p.is_dir()), path.parent)
+        return f"{shown}: {blocker} is a file, not a directory: {path} cannot be created in it"
+    if exc.errno == errno.ENOENT:
+        return f"{shown}: the directory {path.parent} does not exist: create it first"
+    return f"{shown}: cannot create {path}: {exc.strerror or exc}"
 
 
 class _FileObject:
