@@ -16,6 +16,7 @@ import orjson
 import pytest
 
 from livesession import (
+    ConfigError,
     CsvReplayFeed,
     DryrunConfig,
     FileLease,
@@ -102,6 +103,61 @@ class TestPaths:
             feed.close()
         assert check_csv(_PathLike(bars), tick=None).rows == 2
         FileLease(_PathLike(tmp_path / "lease.json"), "acct", "strat").close()
+
+
+_FROM_MAPPING = "build one from its settings with DryrunConfig.from_mapping(...)"
+
+
+class TestTheConfigAndThePaths:
+    """Bug: ``create_run({"run_id": "d"}, out)`` and ``create_run("mydesk.toml", out)`` died
+    of ``AttributeError: 'dict' object has no attribute 'run_id'`` (``open_session`` with
+    ``out_dir`` likewise); ``resume_run`` and ``create_run`` of a value that is no path of
+    ``TypeError: expected str, bytes or os.PathLike object``."""
+
+    @pytest.mark.parametrize(
+        ("config", "said"),
+        [
+            ({"run_id": "d", "steps": 5}, f"got dict: {_FROM_MAPPING}"),
+            ("mydesk.toml", "got str: read the config file with load_config('mydesk.toml')"),
+            (
+                Path("desk.toml"),
+                f"got {type(Path()).__name__}: read the config file with load_config('desk.toml')",
+            ),
+            (5, "got int"),
+        ],
+        ids=["dict", "str", "path", "int"],
+    )
+    def test_a_config_that_is_not_a_dryrun_config_is_refused_before_anything(
+        self, tmp_path: Path, config: object, said: str
+    ) -> None:
+        expected = f"^{re.escape(f'config must be a DryrunConfig, {said}')}$"
+        out = tmp_path / "runs"
+        with pytest.raises(ConfigError, match=expected):
+            create_run(config, out)
+        with pytest.raises(ConfigError, match=expected):
+            LiveSessionOrchestrator(config)
+
+        async def main() -> None:
+            async with open_session(config, out_dir=out):
+                pytest.fail("no session is built on such a config")
+
+        with pytest.raises(ConfigError, match=expected):
+            asyncio.run(main())
+        assert _tree(tmp_path) == {}
+        assert not out.exists()
+
+    def test_a_run_directory_that_is_no_path_is_refused_before_anything(
+        self, tmp_path: Path
+    ) -> None:
+        config = DryrunConfig(run_id="p", steps=5)
+        with pytest.raises(ConfigError, match=r"^out_dir must be a path \(a str or an os\.Path"):
+            create_run(config, 5)
+        with pytest.raises(
+            ConfigError,
+            match=r"^run_dir must be a path \(a str or an os\.PathLike\), got DryrunConfig$",
+        ):
+            resume_run(config)
+        assert _tree(tmp_path) == {}
 
 
 class TestFileLineSinkPaths:

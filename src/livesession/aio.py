@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, TypeVarTuple
 from ._domain.lifecycle import SessionState, SessionStatus, Trigger
 from ._exceptions import InvalidTransition, LiveSessionError
 from ._session.coordinator import LiveSessionOrchestrator
+from ._session.edges import check_config, check_path
 from ._session.pipeline import check_step_count
 
 if TYPE_CHECKING:
@@ -303,6 +304,11 @@ def _builder(
 ) -> tuple[_Build, Path | None]:
     from ._rundir import create_run, resume_run  # noqa: PLC0415 - only for run directories
 
+    if config is not None:
+        check_config(config)  # before its run_id names a directory
+    for name, path in (("out_dir", out_dir), ("resume", resume)):
+        if path is not None:
+            check_path(name, path)
     if resume is not None:
         run_dir = Path(resume)
         return _Build(functools.partial(resume_run, run_dir, **options)), run_dir

@@ -15,6 +15,7 @@ from .._artifacts.runread import read_json_object
 from .._domain.decimal import with_context
 from .._exceptions import ConfigError, PluginError, RunDirectoryError
 from .._session.assembly import fit_to_feed
+from .._session.edges import check_config, check_path
 from .._support.oserrors import said, way_out
 from .._support.references import a_
 from .._support.text import command
@@ -182,9 +183,10 @@ def create_run(
 ) -> LiveSessionOrchestrator:
     """Create ``out_dir/<run_id>/`` (never overwriting one) and a session writing into it.
 
-    ``out_dir`` is a path: a ``str`` or any ``os.PathLike`` (a ``pathlib.Path``). An argument
-    of the wrong kind (``clock=5``, ``alerts="yes"``) raises ``PluginError`` naming it,
-    before anything is written.
+    ``cfg`` is a ``DryrunConfig`` (a dict or a config file's name is a ``ConfigError``
+    saying what would do: ``load_config(path)``), and ``out_dir`` a path: a ``str`` or any
+    ``os.PathLike`` (a ``pathlib.Path``). An argument of the wrong kind (``clock=5``,
+    ``alerts="yes"``) raises ``PluginError`` naming it, before anything is written.
 
     ``alerts``: ``True`` posts the run's alerts to the webhook ``LIVESESSION_ALERT_WEBHOOK_URL``
     or the config's ``[alerts] webhook_url`` names (the environment wins; none: no alerts),
@@ -217,6 +219,8 @@ def create_run(
     with its path, into ``run.json``; a dated file's first time becomes ``start_time``, and
     a grid inferred from its prices ``price_tick``.
     """
+    check_config(cfg)
+    check_path("out_dir", out_dir)
     check_call(
         create_run,
         given,

@@ -33,6 +33,7 @@ from .._exceptions import (
 )
 from .._session.assembly import make_clock
 from .._session.coordinator import restore_resumed
+from .._session.edges import check_path
 from .._support.fsutil import file_digest, raise_if_refused, torn_path, truncate_to
 from .._support.references import check_sources
 from .._typing import MarkableVenue, RelayedVenue, ResumableVenue
@@ -135,6 +136,7 @@ def resume_run(
     journal replay, and audits ``C2_RESUME``, written out before this returns (and
     ``C2_LEASE_ACQUIRED`` with the new fencing token).
     """
+    check_path("run_dir", run_dir)
     check_call(
         resume_run, given, clock=clock, lease_clock=lease_clock, broker_factory=broker_factory
     )

@@ -42,7 +42,7 @@ from .broker_guard import guard_broker
 from .broker_health import BrokerHealth
 from .checkpoint import Checkpointer, Keyed, PlugInState, StateOwner, gather, restore
 from .context import SessionContext
-from .edges import SessionEdges, check_edges
+from .edges import SessionEdges, check_config, check_edges
 from .execution import Execution
 from .exits import OcoExits
 from .feedsetup import default_feed, fit_to_feed
@@ -276,8 +276,7 @@ def assemble(
     reconciler closes orders the reports would have closed), so the callables handed to
     the first ones built refer to later ones by name: lambdas, bound when first called.
     """
-    if not isinstance(config, DryrunConfig):
-        raise ConfigError(f"config must be a DryrunConfig, got {type(config).__name__}")
+    check_config(config)  # a dict, a config file's name: refused, saying what would do
     check_edges(edges)  # an edge of the wrong kind is refused before anything is built
     take_environment_secrets()  # redaction adds the environment's secrets, as they are now
     e = edges

@@ -9,11 +9,13 @@ they write anything.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Final, TypedDict
 
+from .._domain.config import DryrunConfig
 from .._domain.retry import RetryPolicy
-from .._exceptions import PluginError
+from .._exceptions import ConfigError, PluginError
 from .._support.references import a_, not_a
 from .._typing import (
     AlertSink,
@@ -30,7 +32,7 @@ if TYPE_CHECKING:
     from .._risk.checks import Check
     from .._risk.rails import Rail
 
-__all__ = ["SessionEdges", "check_edges", "edge_refusal"]
+__all__ = ["SessionEdges", "check_config", "check_edges", "check_path", "edge_refusal"]
 
 
 class SessionEdges(TypedDict, total=False):
@@ -90,6 +92,30 @@ def edge_refusal(name: str, value: object, kind: type) -> PluginError:
     if getattr(kind, "_is_protocol", False):
         return PluginError(f"{name}= got {not_a(value, kind)}")
     return PluginError(f"{name}= got {a_(type(value).__name__)}, not {a_(kind.__name__)}")
+
+
+def check_config(config: object) -> None:
+    """Refuse (``ConfigError``) a ``config`` that is not a ``DryrunConfig``, saying what would do.
+
+    A settings dict or a config file's name given where the config goes used to die of
+    ``'dict' object has no attribute 'run_id'`` in ``create_run``.
+    """
+    if isinstance(config, DryrunConfig):
+        return
+    said = f"config must be a DryrunConfig, got {type(config).__name__}"
+    if isinstance(config, (str, os.PathLike)):
+        said += f": read the config file with load_config({os.fspath(config)!r})"
+    elif isinstance(config, Mapping):
+        said += ": build one from its settings with DryrunConfig.from_mapping(...)"
+    raise ConfigError(said)
+
+
+def check_path(name: str, value: object) -> None:
+    """Refuse (``ConfigError``) a ``name`` argument that is no path (a str or an os.PathLike)."""
+    if not isinstance(value, (str, os.PathLike)):
+        raise ConfigError(
+            f"{name} must be a path (a str or an os.PathLike), got {type(value).__name__}"
+        )
 
 
 def check_edges(edges: Mapping[str, object]) -> None:
