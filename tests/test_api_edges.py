@@ -24,6 +24,7 @@ from livesession import (
     FileMetricsSink,
     ListAlertSink,
     LiveSessionOrchestrator,
+    MemoryLineSink,
     PluginError,
     RunDirectoryError,
     SimClock,
@@ -219,6 +220,13 @@ def _tree(root: Path) -> dict[str, bytes]:
     }
 
 
+def _closed(path: Path) -> object:
+    """A file object that was open for writing, closed since."""
+    file = path.open("a", encoding="utf-8")
+    file.close()
+    return file
+
+
 _NOT_A_CLOCK = "clock= got an int, not a Clock: it lacks now"
 _NOT_AN_ALERT_SINK = (
     "alerts= got a str, not an AlertSink: it lacks post (pass True: the configured webhook, "
@@ -334,6 +342,72 @@ class TestEdgesOfTheWrongKind:
 
         with pytest.raises(PluginError, match=f"^{re.escape(_NOT_A_CLOCK)}$"):
             asyncio.run(main())
+
+    @pytest.mark.parametrize(
+        ("edge", "opened", "said"),
+        [
+            (
+                "audit_sink",
+                lambda path: path.open(encoding="utf-8"),
+                (
+                    "not a sink or writable file object: TextIOWrapper '{path}' is not open for "
+                    "writing (open it with mode 'w' or 'a')"
+                ),
+            ),
+            (
+                "event_sink",
+                lambda path: path.open("rb"),
+                (
+                    "not a sink or writable file object: BufferedReader '{path}' is not open for "
+                    "writing"
+                ),
+            ),
+            (
+                "metrics_sink",
+                lambda path: path.open(encoding="utf-8"),
+                "not a metrics sink or writable file object: TextIOWrapper '{path}' is not open",
+            ),
+            (
+                "state_sink",
+                _closed,
+                "not a sink or writable file object: TextIOWrapper '{path}' is closed",
+            ),
+        ],
+        ids=["read-only-audit", "read-only-binary", "read-only-metrics", "closed"],
+    )
+    def test_a_file_not_open_for_writing_is_refused_when_built(
+        self, tmp_path: Path, edge: str, opened, said: str
+    ) -> None:
+        """Bug: ``audit_sink=open("ok.csv")`` (read-only) was taken as a sink; preflight then
+        failed ``SINK_WRITE_FAILED`` (``not writable``). docs/embedding.md says it is a
+        ``TypeError`` when the session is built."""
+        path = tmp_path / "ok.csv"
+        path.write_text("kept\n", encoding="utf-8")
+        file = opened(path)
+        try:
+            kwargs = {"audit_sink": MemoryLineSink(), edge: file}
+            with pytest.raises(TypeError, match=f"^{re.escape(said.format(path=path))}"):
+                LiveSessionOrchestrator(DryrunConfig(run_id="ro", steps=5), **kwargs)
+        finally:
+            file.close()
+        assert path.read_text(encoding="utf-8") == "kept\n"
+
+    def test_files_open_for_writing_are_sinks(self, tmp_path: Path) -> None:
+        with (
+            (tmp_path / "events.jsonl").open("w", encoding="utf-8") as events,
+            (tmp_path / "state_snapshots.jsonl").open("a", encoding="utf-8") as states,
+            (tmp_path / "audit.jsonl").open("ab") as audit,
+            (tmp_path / "metrics.json").open("w+b") as metrics,
+        ):
+            session = LiveSessionOrchestrator(
+                DryrunConfig(run_id="rw", steps=5),
+                event_sink=events,
+                state_sink=states,
+                audit_sink=audit,
+                metrics_sink=metrics,
+            )
+            assert session.run_to_end(5).status.value == "COMPLETED"
+        assert verify_run(tmp_path).ok  # the four files, written through the file objects
 
     def test_edges_of_the_right_kind_still_run(self, tmp_path: Path) -> None:
         alerts = ListAlertSink()

@@ -311,11 +311,38 @@ class MemoryMetricsSink:
 
 
 def _file_object(target: object, needs: str, what: str) -> IO[Any]:
-    """``target`` when it is a writable file object with ``needs``; else ``TypeError``."""
+    """``target`` when it is a writable file object with ``needs``; else ``TypeError``.
+
+    A file object that says it is not writable (``open(path)``, read-only; or closed) is
+    refused here, when the session is built: taken, it failed the preflight on its first
+    line (``SINK_WRITE_FAILED``, ``not writable``).
+    """
     if hasattr(target, "write") and hasattr(target, needs):
-        return target  # type: ignore[return-value]
+        why = _not_writable(target)
+        if not why:
+            return target  # type: ignore[return-value]
+        name = getattr(target, "name", None)
+        named = f" {name!r}" if isinstance(name, (str, bytes, os.PathLike)) else ""
+        msg = f"not a {what} or writable file object: {type(target).__name__}{named} {why}"
+        raise TypeError(msg)
     msg = f"not a {what} or writable file object: {type(target).__name__}"
     raise TypeError(msg)
+
+
+def _not_writable(target: object) -> str:
+    """Why the file object ``target`` cannot be written, by its own ``writable()``; "" if it can.
+
+    One without ``writable()`` is taken at its word (``write``).
+    """
+    writable = getattr(target, "writable", None)
+    if not callable(writable):
+        return ""
+    try:
+        if writable():
+            return ""
+    except ValueError:  # I/O operation on a closed file
+        return "is closed"
+    return "is not open for writing (open it with mode 'w' or 'a')"
 
 
 def as_line_sink(target: object) -> LineSink:
