@@ -332,14 +332,12 @@ def test_after_the_block_the_session_answers_as_a_closed_one(tmp_path: Path) -> 
         assert await session.run_steps(5) == 0
         with pytest.raises(ConfigError, match="needs a positive integer, got 0"):
             await session.run_steps(0)
-        for call, trigger in (
-            (session.preflight, "preflight_passed"),
-            (session.activate, "activate"),
-        ):
+        for call, name in ((session.preflight, "preflight"), (session.activate, "activate")):
+            # It named the machine's trigger ('preflight_passed'), not the method called.
             with pytest.raises(InvalidTransition) as info:
                 await call()
             assert str(info.value) == (
-                f"trigger '{trigger}' is not allowed in state STOPPED: session aio-after is "
+                f"{name}() is not allowed in state STOPPED: session aio-after is "
                 "closed (its async with block has ended)"
             )
         assert (await session.stop("late")).outcome is VerbOutcome.ALREADY

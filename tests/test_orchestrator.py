@@ -142,6 +142,31 @@ class TestPreflight:
         with pytest.raises(InvalidTransition):
             orch.activate()
 
+    def test_a_second_preflight_names_the_call_and_the_state(self):
+        """Bug: a second ``preflight()`` raised ``trigger 'preflight_passed' is not allowed in
+        state PREFLIGHT_OK``, naming a trigger the caller never saw."""
+
+        def refused(orch: LiveSessionOrchestrator) -> None:
+            state = orch.state
+            with pytest.raises(InvalidTransition) as info:
+                orch.preflight()
+            assert str(info.value) == (
+                f"preflight() is not allowed in state {state.value}: it runs once, from INIT"
+            )
+            assert (info.value.trigger, info.value.state) == ("preflight", state.value)
+            assert orch.state is state  # nothing changed
+
+        orch, _ = session()
+        assert orch.preflight()
+        refused(orch)  # PREFLIGHT_OK
+        orch.activate()
+        refused(orch)  # DRYRUN_ACTIVE
+        orch.close()
+        rejected, _ = session(enabled=True)  # live trading: the preflight rejects it
+        assert not rejected.preflight()
+        refused(rejected)  # PREFLIGHT_FAILED
+        rejected.close()
+
     def test_passed_checks_carry_no_detail(self):
         """Only a failed check says why: passing runs keep their bytes."""
         orch, sinks = session()

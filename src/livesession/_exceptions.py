@@ -132,10 +132,16 @@ class PluginError(ConfigError):
 
 
 class InvalidTransition(LiveSessionError):
-    """A trigger was fired in a state that does not allow it; the state is unchanged."""
+    """A trigger was fired in a state that does not allow it; the state is unchanged.
 
-    def __init__(self, trigger: str, state: str, *, why: str = "") -> None:
-        said = f"trigger {trigger!r} is not allowed in state {state}"
+    With ``call``, ``trigger`` is the method the caller called (``preflight``), and the
+    message names it as called (``preflight() is not allowed in state PREFLIGHT_OK``), not
+    as the machine's trigger behind it (``preflight_passed``), which the caller never saw.
+    """
+
+    def __init__(self, trigger: str, state: str, *, why: str = "", call: bool = False) -> None:
+        said = f"{trigger}() is not allowed" if call else f"trigger {trigger!r} is not allowed"
+        said += f" in state {state}"
         super().__init__(f"{said}: {why}" if why else said)
         self.trigger = trigger
         self.state = state

@@ -22,7 +22,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, TypeVarTuple
 
-from ._domain.lifecycle import SessionState, SessionStatus, Trigger
+from ._domain.lifecycle import SessionState, SessionStatus
 from ._exceptions import InvalidTransition, LiveSessionError
 from ._session.coordinator import LiveSessionOrchestrator
 from ._session.edges import check_config, check_path
@@ -109,14 +109,14 @@ class AsyncSession:
         REJECTED, as leaving the block does). After the block: ``InvalidTransition``, as
         on a closed session.
         """
-        return await self._owner(self._session.preflight, Trigger.PREFLIGHT_PASSED)
+        return await self._owner(self._session.preflight, "preflight")
 
     async def activate(self) -> None:
         """Enter DRYRUN_ACTIVE after a passed ``preflight()``; ``run_steps`` then steps.
 
         After the block: ``InvalidTransition``, as on a closed session.
         """
-        await self._owner(self._session.activate, Trigger.ACTIVATE)
+        await self._owner(self._session.activate, "activate")
 
     async def run_steps(self, n: int) -> int:
         """Run up to ``n`` steps on the session's thread; the number run.
@@ -165,17 +165,18 @@ class AsyncSession:
         await self._elsewhere(self._session.close)
         return await self.result()
 
-    async def _owner(self, call: Callable[[], _R], trigger: Trigger) -> _R:
-        """Run ``call()`` on the session's owner thread (where it was built).
+    async def _owner(self, call: Callable[[], _R], name: str) -> _R:
+        """Run ``call()`` (the method ``name``) on the session's owner thread.
 
-        After the block that thread is gone, and the session closed: ``trigger`` is refused
+        After the block that thread is gone, and the session closed: ``name()`` is refused
         as the closed session would refuse it (``InvalidTransition``), saying why.
         """
         if self._ended:
             raise InvalidTransition(
-                trigger.value,
+                name,
                 self._session.state.value,
                 why=f"session {self.run_id} is closed (its async with block has ended)",
+                call=True,
             )
         return await asyncio.wrap_future(self._executor.submit(call))
 

@@ -28,7 +28,7 @@ from .._typing import Closable
 from . import verbs
 from .assembly import SessionEdges, SessionParts, assemble
 from .pipeline import INPUT_FAULTS, check_step_count, guarded_step
-from .preflight import close_unstarted, run_preflight
+from .preflight import close_unstarted, refuse_again, run_preflight
 from .results import DryrunResult, SessionInspection, inspect_parts, result_of
 from .threads import DeferredInterrupt, SessionGate, VerbOutcome, VerbResult
 from .verbs import under_lock
@@ -254,8 +254,7 @@ class LiveSessionOrchestrator:
         lifecycle = p.lifecycle
         with self._gate.owned("preflight", p.config.run_id):
             self._gate.refuse_torn("preflight", p.config.run_id, p.time.steps)
-            if lifecycle.state is not S.INIT:
-                raise InvalidTransition(Trigger.PREFLIGHT_PASSED.value, lifecycle.state.value)
+            refuse_again(lifecycle.state)  # it runs once, from INIT
             return run_preflight(p, extra_checks=self.extra_checks, seal=self._seal)
 
     def activate(self) -> None:

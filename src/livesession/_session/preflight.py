@@ -13,7 +13,7 @@ import attrs
 
 from .._domain.ids import record_code
 from .._domain.lifecycle import SessionState, Trigger
-from .._exceptions import SinkFailure
+from .._exceptions import InvalidTransition, SinkFailure
 from .._market.strategies import SmaCrossover
 from .._risk.checks import CheckResult, PreflightContext
 from .._support.logging import get_logger
@@ -31,6 +31,7 @@ __all__ = [
     "CLOCK_INVALID",
     "CLOSED_BEFORE_PREFLIGHT",
     "close_unstarted",
+    "refuse_again",
     "run_checks",
     "run_preflight",
 ]
@@ -40,6 +41,12 @@ CLOSED_BEFORE_PREFLIGHT: Final = "CLOSED_BEFORE_PREFLIGHT"
 CLOCK_INVALID: Final = "CLOCK_INVALID"
 """The rejection of a session whose clock gave no time at the start (it raised, or returned
 no timezone-aware datetime): its records carry the session's start time instead."""
+
+
+def refuse_again(state: SessionState) -> None:
+    """Refuse ``preflight()`` outside INIT, naming the call (not ``preflight_passed``)."""
+    if state is not SessionState.INIT:
+        raise InvalidTransition("preflight", state.value, why="it runs once, from INIT", call=True)
 
 
 def run_preflight(
