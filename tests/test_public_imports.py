@@ -117,3 +117,44 @@ def test_every_exception_a_caller_can_meet_is_exported():
     }
     assert "RunHeld" in defined
     assert sorted(defined - set(livesession.__all__)) == ["UsageError"]
+
+
+def _exception_classes() -> dict[str, str]:
+    """Every class under ``src/livesession`` that derives from ``LiveSessionError``, by name,
+    with the module file that defines it (parsed, not imported: optional extras need not be
+    installed)."""
+    src = ROOT / "src" / "livesession"
+    bases: dict[str, tuple[str, list[str]]] = {}
+    for path in sorted(src.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ClassDef):
+                names = [
+                    b.attr if isinstance(b, ast.Attribute) else getattr(b, "id", "")
+                    for b in node.bases
+                ]
+                bases[node.name] = (str(path.relative_to(src)), names)
+    found = {"LiveSessionError": bases["LiveSessionError"][0]}
+    grew = True
+    while grew:
+        grew = False
+        for name, (where, parents) in bases.items():
+            if name not in found and any(parent in found for parent in parents):
+                found[name] = where
+                grew = True
+    return found
+
+
+def test_every_exception_is_defined_in_the_tree_and_exported():
+    """Bug: ``RunExists``, which ``create_run`` raises for a taken run id, was defined in
+    ``_rundir/create.py``: the test above looks at ``_exceptions`` only, so it was neither in
+    the tree nor exported. Every ``LiveSessionError`` anywhere in the package is defined in
+    ``_exceptions.py`` and exported (but the CLI's ``UsageError``)."""
+    import livesession
+
+    found = _exception_classes()
+    assert {"RunExists", "Rejected", "UsageError"} <= set(found)  # the scan sees the tree
+    public = {name: where for name, where in found.items() if not name.startswith("_")}
+    elsewhere = {name: where for name, where in public.items() if where != "_exceptions.py"}
+    assert not elsewhere, f"exceptions defined outside _exceptions.py: {elsewhere}"
+    assert sorted(set(public) - set(livesession.__all__)) == ["UsageError"]
+    assert issubclass(livesession.RunExists, livesession.RunDirectoryError)

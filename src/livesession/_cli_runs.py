@@ -453,8 +453,8 @@ def _created(
     other failure (no file descriptor left, a directory it may not write) would fail the
     same way for every id, so it stops at once with its cause, and nothing left behind.
     """
-    from ._exceptions import RunHeld  # noqa: PLC0415
-    from ._rundir.create import RunExists, advising_the_cli, create_run  # noqa: PLC0415
+    from ._exceptions import RunExists, RunHeld  # noqa: PLC0415
+    from ._rundir.create import advising_the_cli, create_run  # noqa: PLC0415
 
     for _ in range(_DEMO_ID_TRIES):
         try:

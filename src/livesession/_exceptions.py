@@ -14,6 +14,7 @@ says what is wrong and how to fix it. Messages never contain a secret.
     ├── RunDirectoryError           a run directory that is missing, foreign or corrupt
     │   ├── AuditCorruption         a bad audit line in the middle of the chain
     │   ├── LeaseHeld               another live session holds the lease; nothing changed
+    │   ├── RunExists               create_run: the run id's directory is there already
     │   └── RunHeld                 another process is writing this run directory now
     ├── CheckpointError             a checkpoint that cannot be read or written
     │   └── PluginStateError        a feed's or strategy's get_state failed or is not JSON
@@ -57,6 +58,7 @@ __all__ = [
     "PostgresError",
     "Rejected",
     "RunDirectoryError",
+    "RunExists",
     "RunHeld",
     "SinkFailure",
     "StoreFailure",
@@ -157,6 +159,14 @@ class AuditCorruption(RunDirectoryError):
 
 class LeaseHeld(RunDirectoryError):
     """Another live session holds the (account, strategy) lease; nothing was changed."""
+
+
+class RunExists(RunDirectoryError):
+    """The run directory is there already (its run id is taken); nothing was changed.
+
+    The one refusal ``dryrun`` answers by choosing the next free id when it chose the id
+    itself (another dryrun took it a moment ago); any other failure stops it with its cause.
+    """
 
 
 class RunHeld(RunDirectoryError):

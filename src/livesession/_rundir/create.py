@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from .._artifacts import names
 from .._artifacts.runread import read_json_object
 from .._domain.decimal import with_context
-from .._exceptions import ConfigError, PluginError, RunDirectoryError
+from .._exceptions import ConfigError, PluginError, RunDirectoryError, RunExists
 from .._session.assembly import fit_to_feed
 from .._session.edges import check_config, check_path
 from .._support.oserrors import said, way_out
@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     from .._session.coordinator import LiveSessionOrchestrator
     from .._typing import AlertSink, Clock
 
-__all__ = ["RunExists", "advising_the_cli", "create_run"]
+__all__ = ["advising_the_cli", "create_run"]
 
 
 _FOR_THE_CLI: ContextVar[bool] = ContextVar("livesession_create_run_for_the_cli", default=False)
@@ -60,14 +60,6 @@ def advising_the_cli() -> Iterator[None]:
         yield
     finally:
         _FOR_THE_CLI.reset(token)
-
-
-class RunExists(RunDirectoryError):
-    """The run directory is there already (its run id is taken); nothing was changed.
-
-    The one refusal ``dryrun`` answers by choosing the next free id when it chose the id
-    itself (another dryrun took it a moment ago); any other failure stops it with its cause.
-    """
 
 
 def _broken_link(path: Path) -> str:
