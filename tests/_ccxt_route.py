@@ -73,7 +73,7 @@ def dryrun(out: Path, run_id: str, steps: int, *extra: str) -> int:
     return main(dryrun_args(out, run_id, steps, *extra))
 
 
-_CHILD_CLI = """
+CHILD_CLI = """
 import sys
 import _netguard
 _netguard.install()
@@ -106,7 +106,7 @@ def crashed_dryrun(fake: FakeBinance, args: list[str], crash_at: str) -> int:
         "PYTHONPATH": os.pathsep.join([*paths, os.environ.get("PYTHONPATH", "")]),
     }
     done = subprocess.run(
-        [sys.executable, "-c", _CHILD_CLI, str(fake.port), str(TIMEOUT_MS), *args],
+        [sys.executable, "-c", CHILD_CLI, str(fake.port), str(TIMEOUT_MS), *args],
         env=env,
         capture_output=True,
         check=False,

@@ -34,6 +34,7 @@ from livesession.brokers.ccxt.convert import _on_grid
 from livesession.cli import main
 from livesession.verify import verify_run
 
+from _ccxt_route import CHILD_CLI
 from fake_binance import (
     TEST_API_KEY,
     TEST_API_SECRET,
@@ -296,30 +297,9 @@ class TestFaultsMidRun:
         assert all(count == 1 for count in fake.created.values())
 
 
-# The CLI in a child process, its ccxt broker routed to the fake at the port in argv[1] (with
-# the client timeout in argv[2]) as the ``venue`` fixture routes this process's brokers, so
-# a crash point can kill it.
-_CHILD_CLI = """
-import sys
-import _netguard
-_netguard.install()
-from fake_binance import TESTNET_PREFIX, LoopbackRoute
-from livesession._rundir import brokers
-from livesession.cli import main
-route = LoopbackRoute(int(sys.argv[1]))
-original = brokers._ccxt_broker
-def loopback_broker(cfg, **options):
-    test_options = {
-        "session_hook": lambda session: session.mount(TESTNET_PREFIX, route),
-        "enable_rate_limit": False,
-        "timeout_ms": int(sys.argv[2]),
-        "lookup_interval_ns": 1000,
-        "wait_ns": lambda ns: None,
-    }
-    return original(cfg, **(test_options | options))
-brokers._ccxt_broker = loopback_broker
-sys.exit(main(sys.argv[3:]))
-"""
+# The CLI in a child process (``CHILD_CLI``), its ccxt broker routed to the fake at the port
+# in argv[1] (with the client timeout in argv[2]) as the ``venue`` fixture routes this
+# process's brokers, so a crash point can kill it.
 
 
 def _crashed_dryrun(venue: Venue, out: Path, run_id: str, crash_at: str) -> int:
@@ -332,7 +312,7 @@ def _crashed_dryrun(venue: Venue, out: Path, run_id: str, crash_at: str) -> int:
     args = ["dryrun", "--broker", "ccxt:binance", "--out", str(out), "--run-id", run_id]
     args += ["--steps", str(STEPS), "--seed", str(SEED), "-q"]
     done = subprocess.run(
-        [sys.executable, "-c", _CHILD_CLI, str(venue.fake.port), str(TIMEOUT_MS), *args],
+        [sys.executable, "-c", CHILD_CLI, str(venue.fake.port), str(TIMEOUT_MS), *args],
         env=env,
         capture_output=True,
         check=False,

@@ -211,15 +211,20 @@ def check_resume_data(run_dir: Path, cfg: DryrunConfig, meta: dict[str, Any]) ->
     try:
         how = how_changed(path, want, cfg.feed_bytes, whole=whole)
     except OSError as exc:
-        raise DataFileError(
-            f"cannot read data file {path} of run {run_dir}: {exc.strerror}",
-            path=path,
-            line=None,
-            column=None,
-            value=None,
-        ) from None
+        raise _unreadable(path, run_dir, exc) from None
     if how is not None:
         raise _not_as_started(path, run_dir, how)
+
+
+def _unreadable(path: Path, run_dir: Path, exc: OSError) -> DataFileError:
+    """The run's data file could not be read (one line: the file, the run, why)."""
+    return DataFileError(
+        f"cannot read data file {path} of run {run_dir}: {exc.strerror}",
+        path=path,
+        line=None,
+        column=None,
+        value=None,
+    )
 
 
 def check_run_data(run_dir: Path, cfg: DryrunConfig, meta: dict[str, Any]) -> dict[str, Any] | None:
@@ -238,13 +243,7 @@ def check_run_data(run_dir: Path, cfg: DryrunConfig, meta: dict[str, Any]) -> di
     try:
         digest, size = file_digest(path)
     except OSError as exc:
-        raise DataFileError(
-            f"cannot read data file {path} of run {run_dir}: {exc.strerror}",
-            path=path,
-            line=None,
-            column=None,
-            value=None,
-        ) from None
+        raise _unreadable(path, run_dir, exc) from None
     want = cfg.feed_sha256
     if want is None and isinstance(recorded, dict):
         want = recorded.get("sha256")
