@@ -107,16 +107,24 @@ class TestCheckpointer:
         assert state.calls == 0
         assert metrics.content == b""
 
-    def test_disable_stops_every_write(self):
+    def test_seal_only_stops_every_write_but_the_seal(self):
+        """A lost lease: no periodic or operator checkpoint from then on, but the seal's.
+
+        Bug: every write stopped, the sealing one too, so a run sealed FAILED (LEASE_LOST)
+        kept a checkpoint saying DRYRUN_ACTIVE, and status and resume took it for crashed.
+        """
         store = MemoryStore()
         cp, state, _ = _checkpointer(store, every=1)
         cp.end_of_step(1)
-        cp.disable()
+        cp.seal_only()
+        assert not cp.saving  # states are no longer recorded step by step
         cp.end_of_step(2)
         cp.save()
-        cp.save_quiet()
         assert store.saved == [{"n": 1}]
         assert state.calls == 1
+        cp.save_quiet()  # the seal
+        assert store.saved == [{"n": 1}, {"n": 2}]
+        assert state.calls == 2
 
     @pytest.mark.parametrize(
         "error",
