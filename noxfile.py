@@ -16,7 +16,7 @@ PYTHON = "3.11"
 def tests(session: nox.Session) -> None:
     """The whole test suite (the same command as the README and .ci/run)."""
     session.install("-e", ".[tests]")
-    session.run("python", "-m", "pytest", *session.posargs)
+    session.run("python", "-m", "pytest", "-n", "auto", "--dist", "loadgroup", *session.posargs)
 
 
 @nox.session(python=PYTHON)

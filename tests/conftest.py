@@ -56,3 +56,15 @@ def _environment_secrets_per_test() -> Iterator[None]:
     yield
     secrets._ENVIRONMENT.clear()
     secrets._ENVIRONMENT.update(taken)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under pytest-xdist (``-n auto --dist loadgroup``, the README's command): a file's tests
+    stay in one worker, so a module's fixtures (the crash sweep) are built once, and every
+    PostgreSQL test shares one worker: they share the server's lease and store rows."""
+    if not config.pluginmanager.hasplugin("xdist"):
+        return
+    for item in items:
+        postgres = item.get_closest_marker("postgres") is not None
+        group = "postgres" if postgres else item.nodeid.split("::", 1)[0]
+        item.add_marker(pytest.mark.xdist_group(group))
