@@ -700,16 +700,22 @@ def test_a_crashed_run_says_its_position_is_the_checkpoints_and_what_events_show
     assert run_status(run_dir).verdict is Verdict.COMPLETED
 
 
-def test_a_run_with_no_checkpoint_yet_is_not_called_flat(
-    completed: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    """A run with no checkpoint (killed while it started, here) said `position  flat` and
-    `open orders  none`: no checkpoint says either."""
+def _killed_while_starting(completed: Path, tmp_path: Path) -> Path:
+    """A copy of ``completed`` as a run killed after run.json, before it recorded anything."""
     run = tmp_path / "early"
     shutil.copytree(completed, run)
     for path in run.iterdir():
         if path.name not in (names.CONFIG, names.RUN_META):
             path.unlink()
+    return run
+
+
+def test_a_run_with_no_checkpoint_yet_is_not_called_flat(
+    completed: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A run with no checkpoint (killed while it started, here) said `position  flat` and
+    `open orders  none`: no checkpoint says either."""
+    run = _killed_while_starting(completed, tmp_path)
     assert main(["status", str(run)]) == 6
     text = capsys.readouterr().out
     assert "position    no checkpoint yet\n" in text
@@ -908,11 +914,7 @@ def test_a_run_killed_while_it_started_says_so(
     and `steps none yet of 60 at the last snapshot (the run keeps no checkpoint)`, though
     its config keeps one every 100 steps. verify says plainly what it is; status says the
     same, on its state and steps lines, and that resume starts it over."""
-    run = tmp_path / "early"
-    shutil.copytree(completed, run)
-    for path in run.iterdir():
-        if path.name not in (names.CONFIG, names.RUN_META):
-            path.unlink()
+    run = _killed_while_starting(completed, tmp_path)
     assert main(["status", str(run)]) == 6
     text = capsys.readouterr().out
     assert (
