@@ -159,13 +159,13 @@ class TradingGovernor:
             book.day_peak_equity = equity
             return False
         peak = book.day_peak_equity
-        return (
-            not self._kill_halted
-            and peak > 0
-            # flat with nothing resting that could open exposure: nothing to cut (tested
-            # before dividing)
-            and (any(book.positions.values()) or bool(book.adding_orders()))
-            and (peak - equity) / peak >= self._daily_loss_pct
+        if self._kill_halted or peak <= 0:
+            return False
+        held = any(book.positions.values())
+        # Flat, only an order resting that could open exposure is something to cut; it is
+        # looked for once the cap is reached, not on every step a flat session waits.
+        return (peak - equity) / peak >= self._daily_loss_pct and (
+            held or bool(book.adding_orders())
         )
 
     # -- checkpoint ----------------------------------------------------------------------
