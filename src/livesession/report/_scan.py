@@ -116,7 +116,8 @@ def scan(
     tallies = Tallies()
     book = BookReplay(start_equity(snapshots, config), x_range)
     closes: dict[str, Columns] = {}
-    markers = OrderMarkers()
+    symbol = config.get("symbol")
+    markers = OrderMarkers(symbol if isinstance(symbol, str) else "")
     _events(
         run_dir / names.EVENTS, cut, checks, progress, _Pass(tallies, book, closes, markers, checks)
     )
@@ -257,6 +258,8 @@ class _Pass:
                 if fields.get("after_cancel"):
                     self.tallies.late_fills += 1
             self.markers.feed(kind, fields, ts, self.last_close)
+        elif kind == "SIGNAL":
+            self.markers.signal(event.get("event_id"), fields)
         if kind in _COUNTED:
             self.tallies.count(kind, fields, ts)
         if kind in _KEPT:

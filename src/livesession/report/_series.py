@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 
@@ -45,6 +45,9 @@ class Flag:
     kind: str  # "kill", "resume", "operator", "fault"
     label: str
 
+
+_SIGNALS_KEPT: Final = 64
+"""How many signals awaiting their order's fate ``OrderMarkers`` keeps, at most."""
 
 #: Events drawn as flags, by the flag kind they are.
 FLAG_EVENTS = {
@@ -210,11 +213,44 @@ class OrderMarkers:
 
     Rail blocks (``RISK_REJECTED``) are marked like rejects, at their limit price if any.
     Fed one event at a time, in order, with the closes as they stand at that event.
+
+    An ``ORDER_REJECTED`` whose send failed (``SEND_FAILED``), or that the venue refused as
+    it was sent, follows no ``ORDER_SUBMITTED`` and names no symbol: it takes the symbol and
+    side of the ``SIGNAL`` it links (``signal_id``), else the session's ``symbol`` (a
+    flatten order links none), else the one symbol with closes. Without this it was
+    marked nowhere: the tables counted it and the chart did not.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, symbol: str = "") -> None:
         self.orders: dict[str, tuple[str, str, object]] = {}
         self.markers: dict[str, list[Marker]] = {}
+        self.symbol = symbol
+        # The latest signals, by event id, until the order they became is decided: a
+        # handful at a time (a signal's order is decided in its step), capped all the same.
+        self.signals: dict[str, tuple[str, str, object]] = {}
+
+    def signal(self, event_id: object, fields: dict[str, Any]) -> None:
+        """A ``SIGNAL``: what an order that fails to be sent is marked with."""
+        signals = self.signals
+        signals[str(event_id)] = (
+            str(fields.get("symbol", "")),
+            str(fields.get("side", "")),
+            fields.get("quantity", ""),
+        )
+        if len(signals) > _SIGNALS_KEPT:
+            del signals[next(iter(signals))]
+
+    def _known(
+        self, coid: str, fields: dict[str, Any], last_close: dict[str, float]
+    ) -> tuple[str, str, object]:
+        """(symbol, side, quantity) of the order an event is about, as far as can be told."""
+        known = self.orders.get(coid)
+        if known is None:
+            known = self.signals.pop(str(fields.get("signal_id")), None)
+        if known is None:
+            only = next(iter(last_close)) if len(last_close) == 1 else ""
+            known = (self.symbol or only, "", "")
+        return known
 
     def feed(
         self, kind: str, fields: dict[str, Any], ts_sim: int, last_close: dict[str, float]
@@ -222,12 +258,13 @@ class OrderMarkers:
         """Mark the event if it is an order event (``last_close``: by symbol, so far)."""
         coid = str(fields.get("client_order_id", ""))
         if kind == "ORDER_SUBMITTED":
+            self.signals.pop(str(fields.get("signal_id")), None)
             self.orders[coid] = (
                 str(fields.get("symbol", "")),
                 str(fields.get("side", "")),
                 fields.get("quantity", ""),
             )
-        known = self.orders.get(coid, ("", "", ""))
+        known = self._known(coid, fields, last_close)
         symbol = str(fields.get("symbol", known[0]))
         side = str(fields.get("side", known[1]))
         if kind == "RISK_REJECTED":
@@ -241,7 +278,8 @@ class OrderMarkers:
             marker_kind = "fill"
         elif kind in ("ORDER_SUBMITTED", "ORDER_REJECTED"):
             value = number(fields.get("limit_price")) or last_close.get(symbol)
-            label = f"{kind} {side} {fields.get('quantity', known[2])} ({coid})"
+            what = " ".join(str(part) for part in (side, fields.get("quantity", known[2])) if part)
+            label = f"{kind} {what} ({coid})" if what else f"{kind} ({coid})"
             if kind == "ORDER_REJECTED":
                 label += f": {fields.get('reason')}"
             marker_kind = "submit" if kind == "ORDER_SUBMITTED" else "reject"

@@ -1,0 +1,130 @@
+"""Every event the report's footer promises a mark for has one: counted against the events.
+
+The footer says "every reject, rail block, kill, resume and operator event keeps its own
+mark", and docs/report.md that marks are never dropped, "so the counts add up to the
+events". A send that failed (``ORDER_REJECTED`` reason ``SEND_FAILED``) follows no
+``ORDER_SUBMITTED`` and names no symbol: its mark was looked up under the symbol "" and
+silently skipped, while the tables counted the reject.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from pathlib import Path
+
+import orjson
+import pytest
+
+from livesession import DryrunConfig, create_run
+from livesession.report import render_report
+
+from _reviewrun import build_review_run
+
+#: The flagged events, as the run records them (the audit's C2_RESUME apart).
+_FLAGGED = frozenset(
+    {
+        "KILL_SWITCH",
+        "KILL_SWITCH_FLAT",
+        "OPERATOR_ACK",
+        "TRADING_REENABLED",
+        "TRADING_STATE_CHANGED",
+        "RECONCILE_ESCALATED",
+        "BROKER_UNHEALTHY",
+        "STRATEGY_ERROR",
+        "FEED_ERROR",
+        "SINK_WRITE_FAILED",
+    }
+)
+
+
+def _failed_sends(out: Path) -> Path:
+    """300 steps on the realish venue with most sends failing, and a rail that blocks the
+    demo strategy above 42,100. The fifth failure in a row halts trading
+    (``BROKER_UNHEALTHY``) with a signal's order unsent; an operator re-enables trading,
+    sets it REDUCING, then pulls the kill switch, whose first flatten order fails to be
+    sent (it links no signal). About a fifth of a second."""
+    cfg = DryrunConfig(
+        run_id="sends",
+        seed=5,
+        steps=300,
+        broker="realish",
+        realish={"transient_rate": "0.9"},
+        durability="none",
+        risk={"max_order_notional": "421"},
+    )
+    session = create_run(cfg, out)
+    session.preflight()
+    session.activate()
+    session.run_n_steps(100)
+    assert session.reenable_trading("alice")
+    session.run_n_steps(100)
+    assert session.reduce_only("risk review")
+    session.run_n_steps(20)
+    assert session.kill("desk")
+    session.run_to_end(300)
+    return out / "sends"
+
+
+def _events(run: Path) -> list[dict]:
+    return [orjson.loads(line) for line in (run / "events.jsonl").read_bytes().splitlines()]
+
+
+def _titles(document: str) -> list[str]:
+    return [html.unescape(t) for t in re.findall(r"<title>([^<]*)</title>", document)]
+
+
+def _counted(document: str, single: str | tuple[str, ...], plural: str) -> int:
+    """Events a chart's marks stand for: one per single mark, N per ``N <plural> here``."""
+    total = 0
+    for title in _titles(document):
+        if f" {plural} here" in title:
+            total += int(title.split()[0])
+        elif title.startswith(single):
+            total += 1
+    return total
+
+
+@pytest.mark.parametrize("build", [_failed_sends, build_review_run], ids=["sends", "review"])
+def test_every_order_event_and_flag_keeps_its_mark(tmp_path, build):
+    run = build(tmp_path / "out")
+    events = _events(run)
+    kinds = [event["event_type"] for event in events]
+    document = render_report(run)
+
+    rejects = [e["payload"] for e in events if e["event_type"] == "ORDER_REJECTED"]
+    if build is _failed_sends:  # the run is what it claims to be
+        reasons = {r["reason"] for r in rejects}
+        assert reasons == {"SEND_FAILED"}
+        assert any("signal_id" in r for r in rejects)
+        assert any("signal_id" not in r for r in rejects)
+        assert {"TRADING_REENABLED", "KILL_SWITCH", "BROKER_UNHEALTHY", "RISK_REJECTED"} <= set(
+            kinds
+        )
+    assert _counted(document, "ORDER_REJECTED", "broker rejects") == len(rejects)
+    signals = {e["event_id"]: e["payload"] for e in events if e["event_type"] == "SIGNAL"}
+    titles = "\n".join(_titles(document))
+    for reject in rejects:
+        assert reject["client_order_id"] in document
+        signal = signals.get(reject.get("signal_id"))
+        if signal is not None:  # a send that failed is told with its signal's side
+            said = f"ORDER_REJECTED {signal['side']} {signal['quantity']}"
+            assert f"{said} ({reject['client_order_id']}): {reject['reason']}" in titles
+    assert _counted(document, "RISK_REJECTED", "rail blocks") == kinds.count("RISK_REJECTED")
+    assert _counted(document, "ORDER_SUBMITTED", "submits") == kinds.count("ORDER_SUBMITTED")
+    fills = kinds.count("ORDER_FILLED") + kinds.count("ORDER_PARTIALLY_FILLED")
+    assert _counted(document, ("ORDER_FILLED", "ORDER_PARTIALLY_FILLED"), "fills") == fills
+
+    # Each kill, resume, operator event, halt and fault flags every time chart.
+    charts = document.count("<polyline") - 1  # realised and unrealised share one chart
+    faults = sum(
+        1
+        for e in events
+        if e["event_type"] == "STATE_CHANGED"
+        and e["payload"]["to_state"] == "ERROR_REQUIRES_OPERATOR"
+    )
+    audit = (run / "audit.jsonl").read_bytes().splitlines()
+    resumes = sum(1 for line in audit if orjson.loads(line)["code"] == "C2_RESUME")
+    flagged = sum(1 for kind in kinds if kind in _FLAGGED) + faults + resumes
+    assert flagged
+    assert len(re.findall(r'<g class="flag-', document)) == flagged * charts
