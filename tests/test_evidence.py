@@ -6,6 +6,7 @@ import hashlib
 import os
 import re
 import shutil
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -13,7 +14,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from livesession import DryrunConfig, __version__, create_run, evidence, verify_run
+from livesession import DryrunConfig, RunHeld, __version__, create_run, evidence, verify_run
 from livesession._artifacts.runread import iter_records
 from livesession.burnin import Thresholds, evaluate_run
 from livesession.cli import main
@@ -371,6 +372,70 @@ class TestTwoBundlesOfOneRun:
         result = write_evidence(Path(), out_dir=tmp_path / "bundle-here")
         said.append(orjson.loads(result.manifest.read_bytes())["burnin"]["run_dir"])
         assert said == [run_dir.name] * 4
+
+
+class TestOneAtATime:
+    """Two evidences of one run at once both passed and printed a manifest SHA-256, but
+    only the last one's manifest.json stayed: the other hash matched no file (a false
+    tamper alarm for the reviewer), and the manifest and the document could come from
+    two processes. A second evidence is now refused (exit 3) while the first is at work."""
+
+    def test_a_second_evidence_of_the_run_is_refused_and_writes_nothing(self, tmp_path):
+        run = tmp_path / "ev"
+        assert main(["dryrun", "--out", str(tmp_path), "--run-id", "ev", "--steps", "60",
+                     "-q", "--durability", "none"]) == 0  # fmt: skip
+        before = sorted(p.name for p in run.iterdir())
+        seen: dict[str, object] = {}
+
+        def meanwhile(phase: str) -> None:
+            if phase != "verifying the run":
+                return
+            second = subprocess.run(
+                [sys.executable, "-m", "livesession.cli", "evidence", str(run)],
+                capture_output=True, text=True, timeout=120, check=False,
+            )  # fmt: skip
+            seen["cli"] = second
+            seen["files"] = sorted(p.name for p in run.iterdir())
+            with pytest.raises(RunHeld) as refused:
+                write_evidence(run)
+            seen["api"] = str(refused.value)
+
+        result = write_evidence(run, progress=meanwhile)
+        second = seen["cli"]
+        assert second.returncode == 3, second.stderr
+        assert second.stdout == ""
+        (line,) = second.stderr.splitlines()
+        assert line.startswith(f"livesession: rejected: {run}: another livesession evidence")
+        assert "(held by another process, pid " in line
+        assert "nothing was written" in line
+        assert seen["files"] == before  # the second wrote nothing
+        assert "nothing was written" in seen["api"]
+        # The first one's SHA-256 is that of the manifest it left, beside its own document.
+        assert hashlib.sha256(result.manifest.read_bytes()).hexdigest() == (result.manifest_sha256)
+        assert sorted(p.name for p in run.iterdir()) == sorted(
+            [*before, "manifest.json", result.document.name]
+        )
+        assert write_evidence(run).ok  # the lock went with the first one
+
+    def test_two_runs_into_one_out_directory_one_at_a_time(self, run_dir, tmp_path):
+        out = tmp_path / "bundle"
+        out.mkdir()
+        other = tmp_path / "copy"
+        shutil.copytree(run_dir, other)
+        refused: list[str] = []
+
+        def meanwhile(phase: str) -> None:
+            if phase == "verifying the run":
+                with pytest.raises(RunHeld) as second:
+                    write_evidence(other, out_dir=out)
+                refused.append(str(second.value))
+
+        result = write_evidence(run_dir, out_dir=out, progress=meanwhile)
+        assert refused[0].startswith(f"{out}: another livesession evidence")
+        assert sorted(p.name for p in out.iterdir()) == sorted(
+            ["manifest.json", result.document.name]
+        )
+        assert hashlib.sha256(result.manifest.read_bytes()).hexdigest() == (result.manifest_sha256)
 
 
 class TestCommands:

@@ -45,6 +45,7 @@ from ..controls import control_map
 from ..status import RunStatus, Verdict, run_status
 from ..verify import VerifyResult, verify_run
 from ._document import markdown
+from ._lock import bundle_lock
 from ._outcome import outcome
 from ._rerun import Rerun, replay_steps, timeout_for
 from ._rerun import sha256_file as _sha256
@@ -238,8 +239,20 @@ def write_evidence(
     and scans; it is stopped after ``rerun_timeout_s`` (default: scaled to the run's steps,
     ``_rerun.timeout_for``), and a re-run that died or was stopped is an ``ERROR`` that
     fails the bundle. ``progress`` is told each phase as it starts (the CLI shows them on a
-    terminal).
+    terminal). One at a time: a second evidence of the run (or into ``out_dir``) meanwhile
+    is refused with ``RunHeld``, nothing written (``_lock``): the SHA-256 is the file's.
     """
+    with bundle_lock(run_dir, out_dir or run_dir):
+        return _write_evidence(run_dir, out_dir, progress, rerun_timeout_s)
+
+
+def _write_evidence(
+    run_dir: Path,
+    out_dir: Path | None,
+    progress: Callable[[str], None] | None,
+    rerun_timeout_s: float | None,
+) -> EvidenceResult:
+    """``write_evidence``, under its lock."""
     holder = holder_of(run_dir)
     if holder is not None:
         raise RunHeld(

@@ -1,0 +1,103 @@
+"""One evidence at a time per run directory, and per directory a bundle goes into.
+
+Two ``livesession evidence RUN`` at once both passed and both printed a manifest SHA-256,
+but only the last one's ``manifest.json`` stayed on disk: the other hash matched no file,
+and a reviewer checking it raised a false tamper alarm. The manifest and the EV document
+were also written one after the other, so the pair on disk could come from two processes.
+Evidence now holds an exclusive lock on the run directory (and on ``--out``'s, when that is
+another directory that exists already) from before it reads anything until both files are
+written; a second one is refused with ``RunHeld`` (the CLI's exit 3), nothing written.
+
+The lock is a ``flock`` on the directory itself, not a file in it: the run's files stay as
+they are (the manifest's digests cover each, ``writer.lock`` too), and ``writer.lock``
+stays the run's writers' (held by evidence, it would make the run look live to ``status``,
+``verify`` and the evidence itself). So a sealed run, whose writer is gone, never blocks
+evidence, and a run a process is writing is refused as before (``holder_of``). The kernel
+drops the lock when the process ends, however it ends.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .._exceptions import RunHeld
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+__all__ = ["bundle_lock"]
+
+_PROC_LOCKS = Path("/proc/locks")
+
+
+@contextlib.contextmanager
+def bundle_lock(run_dir: Path, target: Path) -> Iterator[None]:
+    """Hold ``run_dir`` and ``target`` (where the bundle goes) for one evidence, or refuse.
+
+    A directory that cannot be opened is not locked: there is nothing there to protect, and
+    what reads or makes it says what is wrong.
+
+    Raises:
+        RunHeld: another evidence holds one of them now; nothing was written.
+    """
+    held: list[int] = []
+    try:
+        for directory in _distinct(run_dir, target):
+            fd = _locked(directory)
+            if fd is not None:
+                held.append(fd)
+        yield
+    finally:
+        for fd in held:
+            os.close(fd)  # the last descriptor of its description: the lock goes
+
+
+def _distinct(run_dir: Path, target: Path) -> list[Path]:
+    """``run_dir``, and ``target`` when it is another directory that exists."""
+    found = [run_dir]
+    with contextlib.suppress(OSError):
+        if target.is_dir() and not run_dir.samefile(target):
+            found.append(target)
+    return found
+
+
+def _locked(directory: Path) -> int | None:
+    """A descriptor of ``directory`` holding its lock (None: it cannot be opened)."""
+    try:
+        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:  # held (EWOULDBLOCK); or a file system without locks, said the same
+        holder = _holder(fd)
+        os.close(fd)
+        who = "another process" if holder is None else f"another process, pid {holder}"
+        raise RunHeld(
+            f"{directory}: another livesession evidence is writing its bundle there (held by "
+            f"{who}); nothing was written (one evidence at a time: let it finish and read "
+            "the manifest.json it prints the SHA-256 of, or run this one again then)"
+        ) from None
+    return fd
+
+
+def _holder(fd: int) -> int | None:
+    """The pid holding a ``flock`` on ``fd``'s file, from ``/proc/locks`` (Linux), or None."""
+    info = os.fstat(fd)
+    device = f"{os.major(info.st_dev):02x}:{os.minor(info.st_dev):02x}:{info.st_ino}"
+    try:
+        lines = _PROC_LOCKS.read_text(encoding="ascii", errors="replace").splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        # Each line: number, FLOCK, ADVISORY, WRITE, pid, major:minor:inode, start, end.
+        match line.split()[1:6]:
+            case ["FLOCK", _, _, pid, at] if at == device and pid.isdigit():
+                return int(pid)
+            case _:
+                continue
+    return None
