@@ -218,6 +218,44 @@ class TestEnding:
         assert "COMPLETED · 120 of 120 steps" in header
         assert "stopped:" not in header
 
+    @pytest.mark.parametrize(
+        ("case", "said"),
+        [
+            ("whole", ("120 of 120 steps", "")),
+            ("to_max_steps", ("120 of 120 steps", "")),
+            ("closed_early", ("50 of 120 steps", "session closed")),
+        ],
+    )
+    def test_the_report_and_the_evidence_tell_a_stop_alike(self, tmp_path, case, said):
+        """A run that ran all its steps as its max_steps read "120 of 120 steps, stopped:
+        max_steps reached" in the header, and every whole run's evidence "stopped:
+        `session closed`" (which the header hid). Both now name the stop only of a run
+        that ended early, an early close too."""
+        from livesession._artifacts.runread import read_records
+        from livesession.evidence._outcome import outcome, outcome_lines
+
+        limit = {"max_steps": 120} if case == "to_max_steps" else {}
+        cfg = DryrunConfig(run_id=case, steps=120, durability="none", **limit)
+        session = create_run(cfg, tmp_path)
+        session.preflight()
+        session.activate()
+        session.run_n_steps(50 if case == "closed_early" else 120)
+        session.close()
+        run_dir = tmp_path / case
+        if case == "to_max_steps":  # the bound stopped it, on its last step
+            assert b'"reason":"max_steps reached"' in (run_dir / "events.jsonl").read_bytes()
+        steps, stop = said
+        header = self._header(run_dir)
+        told = "\n".join(outcome_lines(outcome(run_dir, read_records(run_dir / "events.jsonl"))))
+        if stop:
+            assert f"COMPLETED · {steps}, stopped: {stop} " in header
+            assert f"after {steps}, stopped: `{stop}`." in told
+        else:
+            assert f"COMPLETED · {steps} " in header
+            assert "stopped:" not in header
+            assert f"after {steps}." in told
+            assert "stopped:" not in told
+
     def test_a_faulted_run_says_its_fault(self, tmp_path):
         class Raises:
             strategy_id = "raises"

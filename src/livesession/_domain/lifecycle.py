@@ -18,6 +18,7 @@ __all__ = [
     "SessionState",
     "SessionStatus",
     "Trigger",
+    "ended_early",
     "reported_status",
 ]
 
@@ -102,3 +103,17 @@ def reported_status(fsm_state: object, *, failed: bool) -> str:
     state = str(fsm_state)
     known = {member.value: member for member in SessionState}
     return STATUS_BY_STATE[known[state]].value if state in known else state
+
+
+def ended_early(steps: object, planned: object) -> bool:
+    """Whether a run that took ``steps`` of its ``planned`` steps stopped before their end.
+
+    Only then does the reason its stop was asked with say what ended it (the report's
+    header, the evidence's "How the run ended"): a run that ran all its steps stopped
+    because they were done, by its own close (``SESSION_CLOSED``) or, when its steps are
+    its ``max_steps``, by that bound reached on the last one. A count that is not known
+    (a broken run) is taken as early, so whatever reason there is gets said.
+    """
+    if not isinstance(steps, int) or not isinstance(planned, int):
+        return True
+    return isinstance(steps, bool) or isinstance(planned, bool) or steps < planned

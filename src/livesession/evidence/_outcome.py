@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Final
 from .._artifacts import names
 from .._artifacts.runread import json_object, payload, read_records
 from .._domain.decimal import finite_decimal
+from .._domain.lifecycle import ended_early
 from .._session.pipeline import DAILY_LOSS_KILL, REDUCE_ONLY_CROSSED
 from ._operator import actions_in, told_actions
 
@@ -137,8 +138,11 @@ def outcome_lines(found: dict[str, Any]) -> list[str]:
     planned = found["steps_planned"]
     steps = f"{found['steps']} of {planned}" if planned is not None else str(found["steps"])
     reason = f", reason `{found['reason']}`" if found["reason"] else ""
-    if found["stop_reason"] and found["stop_reason"] != found["reason"]:
-        reason += f", stopped: `{found['stop_reason']}`"
+    stop = found["stop_reason"]
+    # Said only of a run that ended early, as the report's header says it: a run that ran
+    # all its steps was stopped by their end (`session closed`, `max_steps reached`).
+    if stop and stop != found["reason"] and ended_early(found["steps"], planned):
+        reason += f", stopped: `{stop}`"
     lines.append(f"- **{found['status']}** in `{found['fsm_state']}` after {steps} steps{reason}.")
     lines += [
         f"- Preflight check `{check['check']}` refused it: {check['detail']}."

@@ -10,7 +10,7 @@ import attrs
 
 from .._artifacts.runread import payload
 from .._domain.clock import epoch_ns
-from .._domain.lifecycle import SESSION_CLOSED
+from .._domain.lifecycle import ended_early
 from .._domain.model import FILL_EVENT_TYPES
 
 if TYPE_CHECKING:
@@ -101,7 +101,6 @@ class Tallies:
 
 _ENDINGS: Final = {"request_stop": "stopped", "fault": "faulted", "preflight_failed": "rejected"}
 """The transitions that end a run, and how the header says each."""
-"""The stop reason of a session's own close: no reason to show."""
 
 
 @attrs.define(kw_only=True)
@@ -202,7 +201,9 @@ class ReportRun:
         A sealed run's steps are the last snapshot's; an unsealed run's are the ``BAR``
         events, said as of the last recorded step (``as of step 500 of 6,000 (the last
         step recorded)``), never as an end. The reason is that of the last stop or fault
-        (``STATE_CHANGED``), unless it is the session's own close after its steps.
+        (``STATE_CHANGED``); a stop's only when the run ended early (``ended_early``: a run
+        that ran all its steps says none, neither ``session closed`` nor ``max_steps
+        reached``, as the evidence says it).
         """
         if self.sealed:
             steps = self.snapshots[-1].get("step") if self.snapshots else None
@@ -222,12 +223,13 @@ class ReportRun:
         if not self.sealed:
             of = f" of {planned:,}" if isinstance(planned, int) else ""
             text = f"as of step {steps:,}{of} (the last step recorded)"
+        early = ended_early(steps, planned)
         for event in reversed(self.events):
             change = payload(event)
             trigger = change.get("trigger")
             if event.get("event_type") == "STATE_CHANGED" and trigger in _ENDINGS:
                 reason = str(change.get("reason") or "")
-                if reason and reason != SESSION_CLOSED:
+                if reason and (early or trigger != "request_stop"):
                     text += f", {_ENDINGS[trigger]}: {reason}"
                 break
         return text
