@@ -17,6 +17,7 @@ import orjson
 import pytest
 
 from livesession import DryrunConfig, create_run
+from livesession.evidence._operator import recorded_actions
 from livesession.report import render_report
 
 from _reviewrun import build_review_run
@@ -64,6 +65,21 @@ def _failed_sends(out: Path) -> Path:
     assert session.kill("desk")
     session.run_to_end(300)
     return out / "sends"
+
+
+def _throttled(out: Path) -> Path:
+    """The execution throttle (4 fills) halts trading on its own, after an operator's kill
+    and re-enable (as test_evidence's steered run)."""
+    cfg = DryrunConfig(run_id="steered", steps=400, durability="none", risk={"max_executions": 4})
+    session = create_run(cfg, out)
+    session.preflight()
+    session.activate()
+    session.run_n_steps(30)
+    assert session.kill("desk")
+    session.run_n_steps(20)
+    assert session.reenable_trading("alice")
+    session.run_to_end(400)
+    return out / "steered"
 
 
 def _events(run: Path) -> list[dict]:
@@ -128,3 +144,37 @@ def test_every_order_event_and_flag_keeps_its_mark(tmp_path, build):
     flagged = sum(1 for kind in kinds if kind in _FLAGGED) + faults + resumes
     assert flagged
     assert len(re.findall(r'<g class="flag-', document)) == flagged * charts
+
+
+#: The verbs whose events the report flags as an operator's (a kill has its own flag).
+_OPERATOR_FLAGGED = frozenset({"acknowledge", "reenable_trading", "reduce_only"})
+
+
+@pytest.mark.parametrize("build", [_failed_sends, _throttled], ids=["sends", "throttled"])
+def test_only_an_operators_action_is_flagged_as_one(tmp_path, build):
+    """Trading HALTED by the execution throttle or an unhealthy broker was listed, counted
+    and drawn as an "operator" event, which a compliance reader attributes to a person.
+    The operator's flags are now the operator's actions (as the evidence reads them from
+    the events the control verbs record); the session's own halts are flagged "halt"."""
+    run = build(tmp_path / "out")
+    events = _events(run)
+    document = render_report(run)
+    charts = document.count("<polyline") - 1  # realised and unrealised share one chart
+
+    actions = [a for a in recorded_actions(run / "events.jsonl") if a.verb in _OPERATOR_FLAGGED]
+    halts = [
+        e["payload"]
+        for e in events
+        if e["event_type"] == "TRADING_STATE_CHANGED" and e["payload"]["to"] == "HALTED"
+    ]
+    assert actions
+    assert halts
+    assert document.count('class="flag-operator"') == len(actions) * charts
+    assert document.count('class="flag-halt"') == len(halts) * charts
+    text = " ".join(html.unescape(re.sub(r"<[^>]+>", " ", document)).split())
+    for halt in halts:
+        said = f"TRADING_STATE_CHANGED: reason {halt['reason']}, to HALTED"
+        assert f"halt {said}" in text
+        assert f"operator {said}" not in text
+    assert f"halt ({len(halts)})" in text  # the list's legend counts them apart
+    assert f"operator ({len(actions)})" in text

@@ -9,8 +9,8 @@ their SHA-256), its limits, preflight checks and the rails that fired; what its 
 integrity checks found (or, asked for or handed in, the verifier's verdict) and key
 metrics; PnL from the book replayed at every bar (equity marked to market, drawdown,
 realised and unrealised); the price with orders, fills and rail blocks marked;
-the trades; kills, resumes, operator actions and faults as flags on every time chart; and
-the state timeline, all on absolute UTC axes. Long runs are thinned to two points per
+the trades; kills, halts, resumes, operator actions and faults as flags on every time
+chart; and the state timeline, all on absolute UTC axes. Long runs are thinned to two points per
 pixel column, and no mark is dropped. It reads the run once, thinning the lines as it
 goes, so time and memory stay in proportion to the run; it checks the audit chain, the
 digests it closes with and ``seq`` on the way, and runs the full verifier only when asked

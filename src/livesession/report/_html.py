@@ -131,7 +131,7 @@ def _render(run: ReportRun) -> str:
         + "\n".join(sections)
         + "\n<footer>Drawn from the run's artifacts. Time axes are UTC (simulated time of the "
         "run); long runs are thinned to the lowest and highest point per pixel column, and "
-        "every reject, rail block, kill, resume and operator event keeps its own mark."
+        "every reject, rail block, kill, halt, resume and operator event keeps its own mark."
         "</footer>\n</body>\n</html>\n"
     )
 

@@ -289,7 +289,7 @@ def trades(run: ReportRun, book: Book) -> str:
 
 
 def notable_events(run: ReportRun, flags: Sequence[Flag]) -> str:
-    """Resumes, kills, operator actions and faults on one list, in time order."""
+    """Resumes, kills, halts, operator actions and faults on one list, in time order."""
     counts = Counter(flag.kind for flag in flags)
     legend = (
         '<p class="legend">'
@@ -300,7 +300,8 @@ def notable_events(run: ReportRun, flags: Sequence[Flag]) -> str:
         + "</p>"
     )
     if not flags:
-        return legend + '\n<p class="empty">No resume, kill switch, operator action or fault.</p>'
+        nothing = "No resume, kill switch, halt, operator action or fault."
+        return legend + f'\n<p class="empty">{nothing}</p>'
     rows = [
         (utc_text(flag.ts_sim + run.utc_offset_ns), flag.kind, flag.label)
         for flag in flags[:_MAX_EVENTS_SHOWN]

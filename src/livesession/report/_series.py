@@ -42,14 +42,16 @@ class Flag:
     """A moment every time chart marks with a vertical line: a kill, a resume, an operator."""
 
     ts_sim: int
-    kind: str  # "kill", "resume", "operator", "fault"
+    kind: str  # "kill", "halt", "resume", "operator", "fault"
     label: str
 
 
 _SIGNALS_KEPT: Final = 64
 """How many signals awaiting their order's fate ``OrderMarkers`` keeps, at most."""
 
-#: Events drawn as flags, by the flag kind they are.
+#: Events drawn as flags, by the flag kind they are. ``TRADING_STATE_CHANGED`` is an
+#: operator's only into REDUCING (``reduce_only``); into HALTED it is the session's own
+#: halt (``_flag_kind``).
 FLAG_EVENTS = {
     "KILL_SWITCH": "kill",
     "KILL_SWITCH_FLAT": "kill",
@@ -73,15 +75,29 @@ def _flag_label(kind: str, fields: dict[str, Any]) -> str:
     return f"{kind}: {detail}" if detail else kind
 
 
+def _flag_kind(kind: str, fields: dict[str, Any]) -> str | None:
+    """The flag an event is, or None.
+
+    Trading HALTED by ``TRADING_STATE_CHANGED`` is the session's own doing (the execution
+    throttle, an unhealthy broker, a strategy or feed error): a ``halt``, not an operator
+    event a reader would attribute to a person. No verb records it: a kill records
+    ``KILL_SWITCH``, a re-enable ``TRADING_REENABLED``, ``reduce_only`` a change to
+    REDUCING.
+    """
+    if kind == "TRADING_STATE_CHANGED" and fields.get("to") == "HALTED":
+        return "halt"
+    return FLAG_EVENTS.get(kind)
+
+
 def flags(run: ReportRun) -> list[Flag]:
-    """Kills, resumes (``C2_RESUME`` in the audit), operator actions and faults, in time order.
+    """Kills, halts, resumes (``C2_RESUME`` in the audit), operator events, faults, in order.
 
     A fault is a state change into ``ERROR_REQUIRES_OPERATOR`` or an event that causes one.
     """
     found: list[tuple[int, int, Flag]] = []
     for index, event in enumerate(run.events):
         kind, fields = str(event.get("event_type")), payload(event)
-        flag_kind = FLAG_EVENTS.get(kind)
+        flag_kind = _flag_kind(kind, fields)
         if kind == "STATE_CHANGED" and fields.get("to_state") == "ERROR_REQUIRES_OPERATOR":
             flag_kind = "fault"
             kind = f"{fields.get('from_state')} -> ERROR_REQUIRES_OPERATOR"

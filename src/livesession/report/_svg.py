@@ -58,6 +58,7 @@ SELL: Final = "#b91c1c"
 RAIL: Final = "#ea580c"
 FLAG_COLOURS: Final = {
     "kill": "#b91c1c",
+    "halt": "#ca8a04",
     "resume": "#2563eb",
     "operator": "#7c3aed",
     "fault": "#7f1d1d",
