@@ -26,12 +26,12 @@ from livesession._artifacts import names
 from livesession._artifacts.alerts import ListAlertSink
 from livesession._artifacts.webhook import WebhookAlertSink
 from livesession._domain import clock as _clock
-from livesession._domain.alerts import ALERT_ENV, AlertsConfig
+from livesession._domain.alerts import ALERT_CODES, ALERT_ENV, AlertsConfig
 from livesession._domain.runtime_config import Secret
-from livesession._rundir import create_run
+from livesession._rundir import create_run, resume_run
 from livesession.leases import FileLease
 
-from _helpers import Sinks
+from _helpers import Sinks, cli_under
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -250,9 +250,13 @@ class _FailingSink(Sinks):
         events.write_line = write_line  # type: ignore[method-assign]
 
 
-@pytest.mark.broken_run("the events sink dies on purpose: the run is sealed FAILED, short")
+@pytest.mark.broken_run("the events sink dies on purpose: the run is not sealed")
 def test_an_embedded_session_posts_a_sink_failure_to_its_own_sink():
-    """An application passes its own AlertSink; the session closes it after the seal."""
+    """An application passes its own AlertSink; the session closes it after the seal.
+
+    The run whose events sink died has no seal record (C2_DRYRUN_STOP is withheld), so it
+    posts RUN_UNSEALED, not RUN_FAILED (which used to name an audit record never written).
+    """
     sinks = _FailingSink(limit=30)
     alerts = ListAlertSink()
     orch = LiveSessionOrchestrator(
@@ -261,11 +265,115 @@ def test_an_embedded_session_posts_a_sink_failure_to_its_own_sink():
     result = orch.run_to_end(50)
     assert result.status.value == "FAILED"
     # The halt of a sink failure has no record of its own: SINK_FAILED says it.
-    assert alerts.codes() == ["SINK_FAILED", "OPERATOR_REQUIRED", "RUN_FAILED"]
+    assert alerts.codes() == ["SINK_FAILED", "OPERATOR_REQUIRED", "RUN_UNSEALED"]
     sink_failed = alerts.alerts[0]
     assert sink_failed.reason == "SINK_WRITE_FAILED"
     assert sink_failed.detail["sinks"] == ["events"]
+    unsealed = alerts.alerts[2]
+    audit = [orjson.loads(line) for line in sinks.audit.lines]
+    assert (unsealed.audit_seq, unsealed.audit_code) == (audit[-1]["seq"], audit[-1]["code"])
+    assert unsealed.reason == "events sink failed at line 31 (OSError: disk gone)"
     assert alerts.closed
+
+
+class _Flaky:
+    """A run directory's events sink whose ``fail_at``-th write fails (a full disk)."""
+
+    def __init__(self, inner: Any, fail_at: int) -> None:
+        self.inner = inner
+        self.fail_at = fail_at
+        self.writes = 0
+
+    def write_line(self, line: bytes) -> None:
+        self.writes += 1
+        if self.writes == self.fail_at:
+            raise OSError(28, "No space left on device")
+        self.inner.write_line(line)
+
+    def flush(self) -> None:
+        self.inner.flush()
+
+    def sync(self) -> None:
+        self.inner.sync()
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def _audit_of(run_dir: Path) -> dict[int, str]:
+    """The codes of ``run_dir``'s audit records, by seq."""
+    lines = (run_dir / names.AUDIT).read_bytes().splitlines()
+    return {record["seq"]: record["code"] for record in map(orjson.loads, lines)}
+
+
+@pytest.mark.broken_run("the events sink dies on purpose: the run is resumed after")
+def test_a_run_a_dead_sink_left_unsealed_posts_run_unsealed_and_its_resume_the_seal(
+    tmp_path, monkeypatch
+):
+    """Bug: a run whose events sink died was not sealed (no C2_DRYRUN_STOP, exit 2), yet
+    the webhook got RUN_FAILED naming audit record 4, "run sealed FAILED", which the audit
+    never held; the resume then posted RUN_SEALED: one run, two seals. The run left
+    unsealed posts RUN_UNSEALED, naming the dead sink and the last record the audit holds;
+    only the resume that seals it posts the seal's alert."""
+    cfg = DryrunConfig(run_id="r", steps=300, checkpoint_every=50)
+    first = ListAlertSink()
+    session = create_run(cfg, tmp_path, alerts=first)
+    events = session.recorder.sinks["events"]
+    monkeypatch.setitem(session.recorder._sinks, "events", _Flaky(events, 250))
+    assert session.run_to_end(300).status.value == "FAILED"
+    run_dir = tmp_path / "r"
+    audit = _audit_of(run_dir)
+    assert "C2_DRYRUN_STOP" not in audit.values()
+    assert first.codes() == ["SINK_FAILED", "OPERATOR_REQUIRED", "RUN_UNSEALED"]
+    unsealed = first.alerts[-1]
+    assert (unsealed.state, unsealed.status) == ("ERROR_REQUIRES_OPERATOR", "FAILED")
+    assert unsealed.reason == (
+        "events sink failed at line 250 (OSError: [Errno 28] No space left on device)"
+    )
+    assert unsealed.detail == {"sinks": ["events"]}
+    assert audit[unsealed.audit_seq] == unsealed.audit_code == "C2_OPERATOR_REQUIRED"
+    assert max(audit) == unsealed.audit_seq  # the last record the audit holds
+    assert unsealed.text.startswith(
+        "livesession run r: run not sealed (resume it once the cause is put right): events sink "
+    )
+
+    second = ListAlertSink()
+    assert resume_run(run_dir, alerts=second).run_to_end(300).status.value == "COMPLETED"
+    assert second.codes() == ["RUN_SEALED"]
+    assert _audit_of(run_dir)[second.alerts[0].audit_seq] == "C2_DRYRUN_STOP"
+
+
+class _RefusesTheSeal:
+    """A checkpoint store that takes every checkpoint but the sealing one (a full disk)."""
+
+    def __init__(self) -> None:
+        self.saved: dict[str, Any] | None = None
+
+    def save(self, checkpoint: Any) -> None:
+        if checkpoint["sealed"]:
+            raise OSError(28, "No space left on device")
+        self.saved = dict(checkpoint)
+
+    def load(self) -> dict[str, Any] | None:
+        return self.saved
+
+
+def test_a_seal_the_checkpoint_store_refused_posts_run_unsealed():
+    """C2_DRYRUN_STOP is written, but the sealing checkpoint is not: resume continues the
+    run from its last checkpoint (the CLI says "not sealed"), so its alert is RUN_UNSEALED,
+    not the RUN_SEALED a resume will post once it seals the run."""
+    alerts = ListAlertSink()
+    sinks = Sinks()
+    orch = LiveSessionOrchestrator(
+        DryrunConfig(run_id="r", steps=20, checkpoint_every=5),
+        alerts=alerts,
+        checkpoints=_RefusesTheSeal(),
+        **sinks.kwargs(),
+    )
+    assert orch.run_to_end(20).status.value == "COMPLETED"
+    assert sinks.audit_codes()[-1] == "C2_DRYRUN_STOP"
+    assert alerts.codes() == ["RUN_UNSEALED"]
+    assert alerts.alerts[0].reason == "the sealing checkpoint could not be written"
 
 
 def test_a_lost_lease_alerts(tmp_path):
@@ -769,6 +877,56 @@ def test_resume_takes_the_webhook_from_the_environment(tmp_path, webhook):
     assert webhook.codes() == ["RUN_SEALED"]
     assert webhook.bodies[0]["status"] == "COMPLETED"
     _assert_no_secret(_all_run_bytes(tmp_path / "runs"))
+
+
+_FULL_DISKS = {
+    # idempotency backend, file size limit, the alerts before RUN_UNSEALED, how it begins
+    "events-sink": ("jsonl", 150_000, ["SINK_FAILED", "OPERATOR_REQUIRED"], "events sink "),
+    "idempotency-store": ("sqlite", 60_000, [], "interrupted by StoreFailure (the idempotency"),
+}
+
+
+@pytest.mark.broken_run("the file system refuses writes on purpose: the run is resumed after")
+@pytest.mark.parametrize("case", list(_FULL_DISKS))
+def test_a_run_a_full_disk_left_unsealed_alerts_once_and_its_resume_seals_it(
+    tmp_path, webhook, monkeypatch, case
+):
+    """The prober's repro (``ulimit -f``): exit 2, "the run is not sealed". Bug: a dead
+    events sink posted RUN_FAILED for a seal record never written, and a store that
+    refused a write posted nothing at all. Both post RUN_UNSEALED (the run needs a person
+    to resume it), naming the cause; the resume's seal posts the run's one seal alert."""
+    backend, limit, before, why = _FULL_DISKS[case]
+    resource = pytest.importorskip("resource")  # POSIX
+    monkeypatch.setenv(ALERT_ENV, webhook.url)
+    out = tmp_path / "runs"
+    args = ("--steps", "3000", "--idempotency-backend", backend, "-q")
+    done = cli_under(
+        "dryrun", "--out", out, "--run-id", "r", *args, limit=(resource.RLIMIT_FSIZE, limit)
+    )
+    assert done.returncode == 2, done.stderr
+    assert "the run is not sealed" in done.stderr
+    unsealed = webhook.wait_for("RUN_UNSEALED")
+    assert webhook.codes() == [*before, "RUN_UNSEALED"]
+    assert unsealed["reason"].startswith(why), unsealed["reason"]
+    assert "File too large" in unsealed["reason"] or "disk I/O error" in unsealed["reason"]
+    audit = _audit_of(out / "r")
+    assert audit[unsealed["audit_seq"]] == unsealed["audit_code"]
+    assert "C2_DRYRUN_STOP" not in audit.values()
+    resumed = cli_under("resume", out / "r", "-q")
+    assert resumed.returncode == 0, resumed.stderr
+    sealed = webhook.wait_for("RUN_SEALED")
+    assert webhook.codes() == [*before, "RUN_UNSEALED", "RUN_SEALED"]
+    assert _audit_of(out / "r")[sealed["audit_seq"]] == "C2_DRYRUN_STOP"
+    _assert_no_secret(done.stderr + resumed.stderr)
+    _assert_no_secret(_all_run_bytes(out))
+
+
+def test_the_runbook_lists_every_alert_code_in_order():
+    """ALERT_CODES is "every alert code, in the order RUNBOOK lists them": RUN_UNSEALED too."""
+    text = (Path(__file__).resolve().parent.parent / "RUNBOOK.md").read_text(encoding="utf-8")
+    section = text.split("\n## Alerts\n", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("| `")]
+    assert [row.split("`")[1] for row in rows] == list(ALERT_CODES)
 
 
 def test_alert_text_is_plain_and_redacted():

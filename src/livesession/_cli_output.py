@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Final, TextIO
 
 import orjson
 
+from ._artifacts import names
 from ._domain.decimal import plain
 from ._support.oserrors import ROOM_AGAIN
 from ._support.secrets import redact_text
@@ -69,6 +70,7 @@ __all__ = [
     "refused",
     "rejected_line",
     "result_json",
+    "say_undelivered",
     "verify_json",
 ]
 
@@ -350,3 +352,26 @@ def refused(exc: LiveSessionError, *, as_json: bool = False) -> int:
     if as_json:
         emit_json({"ok": False, "exit_code": EXIT_REJECTED, "error": line})
     return EXIT_REJECTED
+
+
+def say_undelivered(run_dir: Path) -> None:
+    """One stderr line when the webhook did not take every alert of this process.
+
+    Alerts never change the run (nor its exit code), but an operator who set a webhook
+    expects to be paged: ``alerts.jsonl``'s ``closed`` line has the counts, and the reasons.
+    """
+    try:
+        last = (run_dir / names.ALERTS).read_bytes().rstrip(b"\n").rpartition(b"\n")[2]
+        counts = orjson.loads(last)
+    except (OSError, orjson.JSONDecodeError):
+        return  # no webhook (no file), or nothing to go by
+    if not isinstance(counts, dict) or counts.get("outcome") != "closed":
+        return
+    lost = {k: counts.get(k, 0) for k in ("failed", "dropped", "abandoned")}
+    if any(lost.values()):
+        said = ", ".join(f"{k} {n}" for k, n in lost.items())
+        print(  # noqa: T201 - the CLI's output
+            f"livesession: {sum(lost.values())} alert(s) not delivered ({said}): the "
+            f"webhook's errors are in {run_dir / names.ALERTS}",
+            file=sys.stderr,
+        )

@@ -15,8 +15,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
-import orjson
-
 from ._artifacts import names
 from ._artifacts.runread import read_json_object, require_run
 from ._artifacts.timings import StepTimer  # imported before a run directory is made
@@ -31,6 +29,7 @@ from ._cli_output import (
     refused,
     rejected_line,
     result_json,
+    say_undelivered,
 )
 from ._domain.config import DryrunConfig, load_config
 from ._domain.decimal import plain
@@ -203,10 +202,21 @@ def _drive(
     return session.run_to_end(steps, progress=progress, operator=ONE_SHOT_OPERATOR)
 
 
-def _unsealed_said(run_dir: Path, drive: Callable[[], DryrunResult]) -> DryrunResult:
-    """``drive()``; a sink that failed so that the run could not be sealed says what next."""
+def _unsealed_said(
+    session: LiveSessionOrchestrator, run_dir: Path, drive: Callable[[], DryrunResult]
+) -> DryrunResult:
+    """``drive()``; a sink that failed so that the run could not be sealed says what next.
+
+    The session such an error tore is closed first: that seals nothing, and posts its
+    alert (``RUN_UNSEALED``) to the webhook before the process ends.
+    """
     try:
-        return drive()
+        try:
+            return drive()
+        except BaseException:
+            with contextlib.suppress(Exception):  # what tore it is what the line says
+                session.close()
+            raise
     except SinkFailure as exc:
         cause = exc.__cause__
         why = (
@@ -271,9 +281,13 @@ def _run(
                 if done % 1000 == 0:
                     progress.update(task, completed=done)
 
-            result = _unsealed_said(run_dir, lambda: _drive(session, steps, tick, controls))
+            result = _unsealed_said(
+                session, run_dir, lambda: _drive(session, steps, tick, controls)
+            )
     else:
-        result = _unsealed_said(run_dir, lambda: _drive(session, steps, timer.on_step, controls))
+        result = _unsealed_said(
+            session, run_dir, lambda: _drive(session, steps, timer.on_step, controls)
+        )
     timings = timer.finish(steps=result.steps, events=session.recorder.event_seq)
     _refuse_unsealed(session, result, run_dir)
     if not quiet:
@@ -289,35 +303,12 @@ def _run(
             f"{run_dir}",
             file=sys.stderr,
         )
-    _say_undelivered(run_dir)
+    say_undelivered(run_dir)
     code = _exit_code(result)
     if as_json:
         metrics = session.recorder.metrics
         emit_json(result_json(result, run_dir, timings["wall_s"], metrics, code=code))
     return code
-
-
-def _say_undelivered(run_dir: Path) -> None:
-    """One stderr line when the webhook did not take every alert of this process.
-
-    Alerts never change the run (nor its exit code), but an operator who set a webhook
-    expects to be paged: ``alerts.jsonl``'s ``closed`` line has the counts, and the reasons.
-    """
-    try:
-        last = (run_dir / names.ALERTS).read_bytes().rstrip(b"\n").rpartition(b"\n")[2]
-        counts = orjson.loads(last)
-    except (OSError, orjson.JSONDecodeError):
-        return  # no webhook (no file), or nothing to go by
-    if not isinstance(counts, dict) or counts.get("outcome") != "closed":
-        return
-    lost = {k: counts.get(k, 0) for k in ("failed", "dropped", "abandoned")}
-    if any(lost.values()):
-        said = ", ".join(f"{k} {n}" for k, n in lost.items())
-        print(  # noqa: T201 - the CLI's output
-            f"livesession: {sum(lost.values())} alert(s) not delivered ({said}): the "
-            f"webhook's errors are in {run_dir / names.ALERTS}",
-            file=sys.stderr,
-        )
 
 
 def _refuse_unsealed(session: LiveSessionOrchestrator, result: DryrunResult, run_dir: Path) -> None:

@@ -3,7 +3,13 @@
 Alerts follow the audit as the events sink and the metrics follow the events: the tap sees
 every audit record the session makes (``Recorder.audit_observers``), asks
 ``_domain.alerts.alert_for`` whether it calls a person, and posts the ones that do to an
-``AlertSink``. Nothing in the session calls it, and nothing it does can fail a step.
+``AlertSink``. Nothing it does can fail a step.
+
+The seal's alert is the one exception: the tap sees ``C2_DRYRUN_STOP`` before it is
+written, and a full disk may still keep it (or the sealing checkpoint) off the disk, so
+the alert waits for the session to ``settle`` the run: posted once the run is sealed on
+disk, replaced by ``RUN_UNSEALED`` when it is not (as when the session closes unsealed).
+An alert never names a record the run does not hold.
 """
 
 from __future__ import annotations
@@ -11,7 +17,7 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING, Any
 
-from .._domain.alerts import Alert, alert_for
+from .._domain.alerts import SEAL_AUDIT_CODE, Alert, alert_for, unsealed_alert
 from .._support.logging import get_logger
 
 if TYPE_CHECKING:
@@ -24,22 +30,30 @@ __all__ = ["AlertTap", "ListAlertSink", "tap_alerts"]
 
 
 class AlertTap:
-    """Turns audit records into alerts for one run and posts them to ``sink``.
+    """Turns ``recorder``'s audit records into alerts for one run and posts them to ``sink``.
 
     ``where`` answers the session's lifecycle state and status at the time of the record.
     """
 
     def __init__(
-        self, sink: AlertSink, *, run_id: str, where: Callable[[], tuple[str, str]]
+        self, sink: AlertSink, *, recorder: Recorder, where: Callable[[], tuple[str, str]]
     ) -> None:
         self.sink = sink
-        self._run_id = run_id
+        self._recorder = recorder
+        self._run_id = recorder.run_id
         self._where = where
         self.failures = 0
         """Alerts the sink refused by raising (it should not; the step goes on)."""
+        self._sealing: Alert | None = None  # the seal's alert, until ``settle``
+        self._settled = False
+        # The codes of the last two records seen, by seq: the last one the audit holds is
+        # among them (a record it refused is seen again under the same seq).
+        self._seen: tuple[tuple[int, str], tuple[int, str]] = ((0, ""), (0, ""))
 
     def __call__(self, code: str, payload: Mapping[str, Any], ts: str, seq: int) -> None:
-        """Observe one audit record; post its alert, if it raises one."""
+        """Observe one audit record; post its alert, if it raises one (the seal's: later)."""
+        last = self._seen[1]
+        self._seen = (last if last[0] != seq else self._seen[0], (seq, code))
         try:
             state, status = self._where()
             alert = alert_for(
@@ -51,16 +65,68 @@ class AlertTap:
                 ts=ts,
                 audit_seq=seq,
             )
-            if alert is not None:
+            if alert is not None and code == SEAL_AUDIT_CODE:
+                self._sealing = alert  # not on disk yet: ``settle`` posts it, or not
+            elif alert is not None:
                 self.sink.post(alert)
         except Exception as exc:  # noqa: BLE001 - an alert never fails the session
-            self.failures += 1
-            get_logger().warning(
-                "alert_not_posted", run_id=self._run_id, audit_code=code, error=type(exc).__name__
-            )
+            self._failed(code, exc)
+
+    def settle(self, *, sealed: bool, torn: str = "", error: str = "") -> None:
+        """The session is done with its run: post the seal's alert, or ``RUN_UNSEALED``.
+
+        ``sealed``: the seal record is written and the run sealed on disk. Otherwise a
+        sink or the checkpoint store refused the seal, or ``torn`` (with its ``error``)
+        tore the session (a refused idempotency store): the run needs a person to resume
+        it. Once only; ``close`` settles a run left unsettled as unsealed.
+        """
+        if self._settled:
+            return
+        self._settled = True
+        held, self._sealing = self._sealing, None
+        try:
+            if not sealed:
+                self.sink.post(self._unsealed(torn, error))
+            elif held is not None:
+                self.sink.post(held)
+        except Exception as exc:  # noqa: BLE001 - an alert never fails the session
+            self._failed(SEAL_AUDIT_CODE, exc)
+
+    def _unsealed(self, torn: str, error: str) -> Alert:
+        """``RUN_UNSEALED`` naming what kept the seal off the disk and where the audit ends."""
+        rec = self._recorder
+        said = [f"interrupted by {torn}{f' ({error})' if error else ''}"] if torn else []
+        if rec.failures:
+            said.append(rec.failure_summary())
+        why = "; ".join(said) or "the sealing checkpoint could not be written"
+        state, status = self._where()
+        held = rec.chain.seq
+        detail: dict[str, Any] = {"sinks": sorted(rec.dead)}
+        if torn:
+            detail["interrupted_by"] = torn
+        return unsealed_alert(
+            run_id=self._run_id,
+            state=state,
+            status=status,
+            why=why,
+            ts=rec.ts_utc,
+            audit_seq=held,
+            audit_code=next((code for seq, code in self._seen if seq == held), ""),
+            detail=detail,
+        )
+
+    def _failed(self, code: str, exc: Exception) -> None:
+        self.failures += 1
+        get_logger().warning(
+            "alert_not_posted", run_id=self._run_id, audit_code=code, error=type(exc).__name__
+        )
 
     def close(self) -> None:
-        """Close the sink, when it has a ``close`` (a webhook drains its queue, bounded)."""
+        """Settle a run still unsettled (unsealed), then close the sink, if it has a ``close``.
+
+        A webhook drains its queue, bounded.
+        """
+        self.settle(sealed=False)
         close = getattr(self.sink, "close", None)
         if callable(close):
             try:
@@ -78,7 +144,7 @@ def tap_alerts(
     recorder: Recorder, sink: AlertSink, where: Callable[[], tuple[str, str]]
 ) -> AlertTap:
     """Observe ``recorder``'s audit records and post their alerts to ``sink``."""
-    tap = AlertTap(sink, run_id=recorder.run_id, where=where)
+    tap = AlertTap(sink, recorder=recorder, where=where)
     recorder.audit_observers.append(tap)
     return tap
 

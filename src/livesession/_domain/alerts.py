@@ -23,10 +23,12 @@ from .runtime_config import Secret
 __all__ = [
     "ALERT_CODES",
     "ALERT_ENV",
+    "SEAL_AUDIT_CODE",
     "Alert",
     "AlertsConfig",
     "alert_for",
     "alerts_config",
+    "unsealed_alert",
 ]
 
 
@@ -47,8 +49,11 @@ ALERT_CODES: Final = (
     "SINK_FAILED",
     "RUN_FAILED",
     "RUN_SEALED",
+    "RUN_UNSEALED",
 )
 """Every alert code, in the order RUNBOOK lists them."""
+SEAL_AUDIT_CODE: Final = "C2_DRYRUN_STOP"
+"""The seal's record: its alert (RUN_FAILED, RUN_SEALED) waits until the seal is on disk."""
 
 _SUMMARY: Final = {
     "OPERATOR_REQUIRED": "needs an operator",
@@ -59,6 +64,7 @@ _SUMMARY: Final = {
     "SINK_FAILED": "an artifact sink failed",
     "RUN_FAILED": "run sealed FAILED",
     "RUN_SEALED": "run sealed",
+    "RUN_UNSEALED": "run not sealed (resume it once the cause is put right)",
 }
 _MAX_TIMEOUT_MS: Final = 60_000
 _MAX_RETRIES: Final = 10
@@ -129,7 +135,7 @@ def alert_for(
     code = _BY_AUDIT_CODE.get(audit_code)
     if audit_code == "C2_TRADING_STATE":
         code = _TRADING.get(str(payload.get("to")))
-    elif audit_code == "C2_DRYRUN_STOP":
+    elif audit_code == SEAL_AUDIT_CODE:
         status = str(payload.get("status", status))
         code = "RUN_FAILED" if status == "FAILED" else "RUN_SEALED"
     if code is None:
@@ -149,6 +155,36 @@ def alert_for(
         # The record as its observers see it, before the audit writes it: a plug-in's text
         # (a lease backend's error, say) may still hold a lone surrogate no JSON can carry.
         detail=valid_payload(redact(dict(payload))),
+    )
+
+
+def unsealed_alert(
+    *,
+    run_id: str,
+    state: str,
+    status: str,
+    why: str,
+    ts: str,
+    audit_seq: int,
+    audit_code: str,
+    detail: Mapping[str, Any],
+) -> Alert:
+    """``RUN_UNSEALED``: the session ended and its run is not sealed, so a person must act.
+
+    No audit record raises it (the run has no seal record, or one a failure left short of
+    the disk): ``audit_seq`` and ``audit_code`` are those of the last record the audit holds,
+    and ``why`` says what kept the seal from the disk (a dead sink, a refused store).
+    """
+    return Alert(
+        run_id=run_id,
+        code="RUN_UNSEALED",
+        state=state,
+        status=status,
+        reason=valid_text(redact_text(why)),
+        ts=ts,
+        audit_seq=audit_seq,
+        audit_code=audit_code,
+        detail=valid_payload(redact(dict(detail))),
     )
 
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import attrs
 
-from .._artifacts.alerts import tap_alerts
+from .._artifacts.alerts import AlertTap, tap_alerts
 from .._artifacts.recorder import Recorder
 from .._artifacts.sinks import MemoryLineSink, MemoryMetricsSink, as_line_sink, as_metrics_sink
 from .._domain import clock as _clock
@@ -46,7 +46,7 @@ from .edges import SessionEdges, check_config, check_edges
 from .execution import Execution
 from .exits import OcoExits
 from .feedsetup import default_feed, fit_to_feed
-from .lease_keeper import LeaseKeeper, watch_fences
+from .lease_keeper import LEASE_LOST, LeaseKeeper, watch_fences
 from .lifecycle import SessionLifecycle
 from .pipeline import FEED_ERROR, STRATEGY_ERROR, input_failed
 from .reconciliation import Reconciliation
@@ -104,6 +104,7 @@ class SessionParts(SessionContext):
     checkpointer: Checkpointer
     lease: LeaseKeeper | None
     broker_health: BrokerHealth
+    alerts: AlertTap | None
     feed_dated: bool = attrs.field(init=False)
     """Whether the feed's bars carry their own times (``dated``): they set the step's time."""
     feed_gaps: Callable[[], Iterable[dict[str, Any]]] | None = attrs.field(init=False)
@@ -168,6 +169,22 @@ class SessionParts(SessionContext):
         self.recorder.set_state(state["recorder"], digests)
         if isinstance(self.broker, RecoveringVenue):
             _recover_orders(self.broker, self.book)
+
+    def settle(self, *, torn: str = "", error: str = "") -> None:
+        """The run's end once the seal is written: the sealing checkpoint, then the alert.
+
+        A seal over a contract file the disk refused (a full disk) seals nothing: the last
+        checkpoint stays, and resume continues from it once there is room again. Neither
+        does a refused sealing checkpoint (but for a lost lease: its new holder may own the
+        checkpoint), nor a session ``torn`` (by ``error``) that never sealed. The seal's
+        alert goes out only for a run sealed on disk; any other posts ``RUN_UNSEALED``.
+        """
+        sealed = not torn and not self.recorder.dead
+        if sealed:
+            saved = self.checkpointer.save_quiet()
+            sealed = saved or self.lifecycle.reason == LEASE_LOST
+        if self.alerts is not None:
+            self.alerts.settle(sealed=sealed, torn=torn, error=error)
 
     def _owners(self) -> tuple[StateOwner, ...]:
         """Every owner of checkpoint keys, the plug-ins' last."""
@@ -325,8 +342,9 @@ def assemble(
     )
     governor = TradingGovernor(recorder, daily_loss_pct=cfg.risk.daily_loss_pct, start_ns=start_ns)
     lifecycle = SessionLifecycle(recorder, book, steps=lambda: time.steps, halt=governor.halt)
+    tap = None
     if (alerts := e.get("alerts")) is not None:  # follows the audit; closed with the recorder
-        tap_alerts(recorder, alerts, lambda: (lifecycle.state.value, lifecycle.status.value))
+        tap = tap_alerts(recorder, alerts, lambda: (lifecycle.state.value, lifecycle.status.value))
     ctx = SessionContext(
         config=cfg,
         recorder=recorder,
@@ -438,6 +456,7 @@ def assemble(
         checkpointer=checkpointer,
         lease=lease,
         broker_health=health,
+        alerts=tap,
     )
     return parts
 

@@ -264,9 +264,14 @@ class Checkpointer:
         crashpoint("checkpoint")
         store.save(state)
 
-    def save_quiet(self) -> None:
-        """The sealing checkpoint (the seal has just written metrics.json itself)."""
+    def save_quiet(self) -> bool:
+        """The sealing checkpoint (the seal has just written metrics.json itself).
+
+        False when it was refused: the run is not sealed on disk (its last checkpoint says
+        where resume continues), and its alert says so.
+        """
         try:
             self.save(metrics=False, sealing=True)
         except (SinkFailure, OSError, LiveSessionError):
-            return
+            return False
+        return True

@@ -387,6 +387,7 @@ class LiveSessionOrchestrator:
         lifecycle = p.lifecycle
         if self._gate.torn_by and not lifecycle.sealed:
             self._gate.log_torn(p.config.run_id, p.time.steps)  # sealed it is not: resume it
+            p.settle(torn=self._gate.torn_by, error=self._gate.torn_error)
         elif not lifecycle.sealed:
             verbs.stop_for_close(p)  # under close's lock, not deferred
             if lifecycle.state is S.INIT:
@@ -446,10 +447,7 @@ class LiveSessionOrchestrator:
         p = self._parts()
         if not p.lifecycle.seal(durable=p.config.durability != "none"):
             return
-        # A seal over a contract file the disk refused (a full disk) seals nothing: the last
-        # checkpoint stays, and resume continues from it once there is room again.
-        if not p.recorder.dead:
-            p.checkpointer.save_quiet()
+        p.settle()  # the sealing checkpoint, unless a sink died, then the seal's alert
         if p.lease is not None:
             p.lease.release(close=self._released)
 

@@ -181,9 +181,10 @@ class SessionLifecycle:
         Writes SESSION_STOPPED, the final snapshot, metrics.json and C2_DRYRUN_STOP with the
         digests. A sink failing now marks the run FAILED and the rest still goes out. A run
         whose events or snapshots lost a line, or whose metrics.json was refused (now or
-        before), holds incomplete evidence, so it is not sealed: no C2_DRYRUN_STOP (only the
-        alert tap hears it), as for a dead audit sink; ``metrics.json`` says which file was
-        lost where, where it can, and so does ``detail``.
+        before), holds incomplete evidence, so it is not sealed: no C2_DRYRUN_STOP (the
+        alert tap hears it, and holds its alert: ``SessionParts.settle`` posts
+        ``RUN_UNSEALED`` instead), as for a dead audit sink; ``metrics.json`` says which
+        file was lost where, where it can, and so does ``detail``.
         """
         if self.sealed:
             return False

@@ -42,7 +42,9 @@ import attrs
 from .._domain.decimal import enter_context
 from .._exceptions import InvalidTransition, LiveSessionError, StoreFailure
 from .._support.logging import get_logger
+from .._support.secrets import redact_text
 from .._support.signals import ours
+from .._support.text import one_line
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -108,6 +110,8 @@ class SessionGate:
         self.torn_by = ""
         """The name of what left work half done: an interrupt (``KeyboardInterrupt``) or an
         error nothing handled (``StoreFailure``); "" while the session is whole."""
+        self.torn_error = ""
+        """What tore it said, in one redacted line ("" for an interrupt), for its alert."""
         self._reentry_open = 0
         self.deferred: list[Callable[[], object]] = []
         """Verbs called from inside the lock's work, to run once it ends (``deferring``)."""
@@ -159,6 +163,7 @@ class SessionGate:
         tears = not isinstance(exc, Exception) or (isinstance(exc, unhandled) and not refused)
         if tears and not self.torn_by:
             self.torn_by = type(exc).__name__
+            self.torn_error = redact_text(one_line(str(exc)))
 
     def torn_message(self, what: str, run_id: str, steps: int) -> str:
         """Why ``what`` is refused on a torn session, and what to do instead."""
