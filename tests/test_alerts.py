@@ -13,6 +13,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -636,6 +637,96 @@ def test_a_url_no_request_can_go_to_is_refused(monkeypatch, tmp_path, url):
     assert ALERT_ENV in refused.stderr
     _assert_no_secret(refused.stdout + refused.stderr)
     assert not (tmp_path / "cli").exists()
+
+
+PASSWORD = "PWDsecret123"
+USERINFO = f"http://alice:{PASSWORD}@127.0.0.1:9/hooks/{TOKEN}"
+
+
+def _refused_everywhere(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, url: str) -> str:
+    """``url`` refused by the config, the environment and the CLI (exit 2, one line,
+    nothing written, nothing of the URL shown); the config's message."""
+    with pytest.raises(ConfigError) as caught:
+        DryrunConfig(alerts={"webhook_url": url})
+    message = str(caught.value)
+    assert message.startswith("alerts.webhook_url "), message
+    monkeypatch.setenv(ALERT_ENV, url)
+    with pytest.raises(ConfigError, match=f"^{ALERT_ENV} ") as caught:
+        create_run(_cfg(None), tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+    monkeypatch.delenv(ALERT_ENV)
+    config = tmp_path / "run.toml"
+    config.write_text("steps = 5\n", encoding="utf-8")
+    refused = _cli("dryrun", "--config", config, "--out", tmp_path / "cli", env={ALERT_ENV: url})
+    assert refused.returncode == 2
+    assert refused.stderr.count("\n") == 1, refused.stderr
+    assert refused.stderr.startswith(f"livesession: error: {ALERT_ENV} "), refused.stderr
+    assert not (tmp_path / "cli").exists()
+    for said in (message, str(caught.value), refused.stdout + refused.stderr):
+        _assert_no_secret(said)
+        assert PASSWORD not in said
+        assert "alice" not in said
+    return message
+
+
+def test_a_url_with_a_user_name_or_password_is_refused(monkeypatch, tmp_path):
+    """Bug: `http://user:PWD@127.0.0.1:18081/x` was taken, never delivered, and urllib
+    handed "user:PWD@127.0.0.1" to DNS as the host name: the password left the process.
+    Refused up front, in one line that repeats neither the URL nor the password."""
+    message = _refused_everywhere(monkeypatch, tmp_path, USERINFO)
+    assert message == (
+        "alerts.webhook_url must not hold a user name or password (USER:PASSWORD@HOST): they "
+        "are never sent, and a webhook's token goes in its path (value not shown: it is a "
+        "secret)"
+    )
+    _refused_everywhere(monkeypatch, tmp_path, f"https://{TOKEN}@hooks.example.invalid/x")
+
+
+def _resolved_hosts(tmp_path: Path, url: str) -> list[str]:
+    """The hosts a webhook sink for ``url`` asks the network for (nothing is connected)."""
+    asked: list[str] = []
+
+    def connect(address: Any, *_args: Any, **_kwargs: Any) -> Any:
+        asked.append(address[0])
+        raise ConnectionRefusedError(111, "Connection refused")
+
+    def resolve(host: Any, *_args: Any, **_kwargs: Any) -> Any:
+        asked.append(host)
+        raise socket.gaierror(-2, "Name or service not known")
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(socket, "create_connection", connect)
+        patch.setattr(socket, "getaddrinfo", resolve)
+        sink = WebhookAlertSink(Secret(url), log_path=tmp_path / "alerts.jsonl", retries=0)
+        LiveSessionOrchestrator(DryrunConfig(run_id="h", steps=2), alerts=sink).run_to_end(2)
+    return asked
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"http://127.0.0.1:9/hooks/{TOKEN}",
+        f"https://hooks.example.invalid/services/{TOKEN}?a=@b#c@d",
+        f"http://[::1]:9/hooks/{TOKEN}",
+        f"http://hooks.example.invalid:/{TOKEN}",
+    ],
+)
+def test_the_host_asked_for_is_the_url_s_host(tmp_path, url):
+    """What reaches the socket is ``urlsplit(url).hostname`` of a URL the config takes."""
+    assert AlertsConfig(webhook_url=url).webhook_url is not None
+    asked = _resolved_hosts(tmp_path, url)
+    assert [host.lower() for host in asked] == [urllib.parse.urlsplit(url).hostname]
+
+
+def test_a_sink_built_past_the_config_with_a_password_asks_nobody(tmp_path):
+    """An application's ``WebhookAlertSink`` is not checked by the config: with a user name
+    and password in its URL it sends nothing (not even to DNS), and says why, redacted."""
+    assert _resolved_hosts(tmp_path, USERINFO) == []
+    log = (tmp_path / "alerts.jsonl").read_text(encoding="utf-8")
+    assert "the URL holds a user name or password" in log
+    assert '"outcome":"gave_up"' in log
+    assert PASSWORD not in log
+    _assert_no_secret(log)
 
 
 # -- delivery never blocks the session ------------------------------------------------------

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import orjson
 
+from .._domain.alerts import has_userinfo
 from .._domain.clock import SystemClock, format_utc, wall_ns
 from .._support.secrets import REDACTED, redact_text, spellings, url_secrets
 
@@ -41,6 +42,10 @@ _GRACE_S: Final = 0.25
 
 
 _REDIRECTED: Final = " (a redirect, not followed: set the URL it leads to)"
+_USERINFO: Final = (
+    "the URL holds a user name or password (USER:PASSWORD@HOST): not sent, not even to DNS "
+    "as the host urllib would cut from it; put the webhook's token in its path"
+)
 
 
 @functools.cache
@@ -254,8 +259,11 @@ class WebhookAlertSink:
         import urllib.error  # noqa: PLC0415
         import urllib.request  # noqa: PLC0415
 
+        url = self._url.reveal()
+        if has_userinfo(url):  # a sink built past the config's check: no request at all
+            raise ValueError(_USERINFO)
         request = urllib.request.Request(  # noqa: S310 - the scheme is checked: http(s) only
-            self._url.reveal(),
+            url,
             data=body,
             headers={"Content-Type": "application/json", "User-Agent": "livesession-alerts"},
             method="POST",

@@ -28,6 +28,7 @@ __all__ = [
     "AlertsConfig",
     "alert_for",
     "alerts_config",
+    "has_userinfo",
     "unsealed_alert",
 ]
 
@@ -235,6 +236,25 @@ def _refuse_without_host(url: str, name: str) -> None:
             f"{name} has no host: it must be http://HOST/... or https://HOST/... (value not "
             "shown: it is a secret)"
         )
+    if has_userinfo(url):
+        raise ConfigError(
+            f"{name} must not hold a user name or password (USER:PASSWORD@HOST): they are "
+            "never sent, and a webhook's token goes in its path (value not shown: it is a "
+            "secret)"
+        )
+
+
+def has_userinfo(url: str) -> bool:
+    """Whether ``url`` names a user (``http://USER:PASSWORD@HOST/``), in any form.
+
+    urllib does not send it as credentials: it cuts the host at the last ``:`` of
+    ``USER:PASSWORD@HOST``, and asks DNS to resolve the password with it. An ``@`` in a
+    host that cannot be read counts too.
+    """
+    try:
+        return "@" in urllib.parse.urlsplit(url).netloc
+    except ValueError:
+        return "@" in url.partition("://")[2].partition("/")[0]
 
 
 def _bounded(name: str, low: int, high: int) -> Any:
