@@ -682,6 +682,21 @@ def test_a_url_with_a_user_name_or_password_is_refused(monkeypatch, tmp_path):
     _refused_everywhere(monkeypatch, tmp_path, f"https://{TOKEN}@hooks.example.invalid/x")
 
 
+@pytest.mark.parametrize(
+    "url", [f"http://127.0.0.1:9/ok/UNI\u20ac{TOKEN}", f"https://b\u00fccher.example/{TOKEN}"]
+)
+def test_a_url_that_is_not_ascii_is_refused(monkeypatch, tmp_path, url):
+    """Bug: a path of `/ok/UNI\u20acTOK` was taken and every attempt failed with
+    UnicodeEncodeError (http.client sends ASCII only). Refused up front, saying how to
+    write it, in one line that does not repeat it."""
+    message = _refused_everywhere(monkeypatch, tmp_path, url)
+    assert message == (
+        "alerts.webhook_url must be ASCII: percent-encode any other character (a euro sign "
+        "is %E2%82%AC) and write an international host name in its xn-- form (value not "
+        "shown: it is a secret)"
+    )
+
+
 def _resolved_hosts(tmp_path: Path, url: str) -> list[str]:
     """The hosts a webhook sink for ``url`` asks the network for (nothing is connected)."""
     asked: list[str] = []

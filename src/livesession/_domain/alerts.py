@@ -212,6 +212,12 @@ def _webhook_url(value: object, name: str = "alerts.webhook_url") -> Secret | No
             f"{name} must not contain whitespace or control characters, such as a tab pasted "
             "with it (value not shown: it is a secret)"
         )
+    if not url.isascii():  # http.client sends no other: every attempt would fail
+        raise ConfigError(
+            f"{name} must be ASCII: percent-encode any other character (a euro sign is "
+            "%E2%82%AC) and write an international host name in its xn-- form (value not "
+            "shown: it is a secret)"
+        )
     _refuse_without_host(url, name)
     return Secret(url)
 
