@@ -697,6 +697,25 @@ def test_a_url_that_is_not_ascii_is_refused(monkeypatch, tmp_path, url):
     )
 
 
+@pytest.mark.parametrize("scheme", ["HTTP", "Http", "HTTPS"])
+def test_the_scheme_is_case_insensitive(monkeypatch, webhook, scheme):
+    """Bug: `HTTP://...` was refused as "must be an http:// or https:// URL"; a scheme is
+    case-insensitive (RFC 3986), and urllib posts to it as to http://."""
+    url = f"{scheme}{webhook.url.removeprefix('http')}"
+    configured = AlertsConfig(webhook_url=url).webhook_url
+    assert configured is not None
+    assert configured.reveal() == url
+    monkeypatch.setenv(ALERT_ENV, url)
+    assert AlertsConfig().url(os.environ) == configured
+    if scheme == "HTTPS":
+        return  # the loopback webhook speaks plain HTTP
+    orch = LiveSessionOrchestrator(
+        DryrunConfig(run_id="s", steps=3), alerts=WebhookAlertSink(configured, log_path=None)
+    )
+    orch.run_to_end(3)
+    assert webhook.wait_for("RUN_SEALED")["run_id"] == "s"
+
+
 def _resolved_hosts(tmp_path: Path, url: str) -> list[str]:
     """The hosts a webhook sink for ``url`` asks the network for (nothing is connected)."""
     asked: list[str] = []

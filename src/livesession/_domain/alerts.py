@@ -202,7 +202,8 @@ def _webhook_url(value: object, name: str = "alerts.webhook_url") -> Secret | No
     url = value.strip()
     if not url:
         return None
-    if not url.startswith(("https://", "http://")) or len(url) <= len("https://"):
+    # The scheme is case-insensitive (RFC 3986): HTTPS:// is https://, as urllib takes it.
+    if not url[:8].lower().startswith(("https://", "http://")) or len(url) <= len("https://"):
         raise ConfigError(
             f"{name} must be an http:// or https:// URL (value not shown: it is a secret)"
         )
