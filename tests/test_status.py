@@ -348,6 +348,22 @@ def test_list_of_a_missing_directory_is_bad_input(
     assert "is not a directory of runs" in err
 
 
+def test_list_says_when_the_path_does_not_exist(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Bug: `livesession list sup/nope` (a path that does not exist) said only that it "is
+    not a directory of runs", as for a file in the way: it says that it does not exist."""
+    missing = tmp_path / "sup" / "nope"
+    assert main(["list", str(missing)]) == 2
+    assert capsys.readouterr().err == (
+        f"livesession: error: {missing} does not exist, so it is not a directory of runs\n"
+    )
+    a_file = tmp_path / "runs.txt"
+    a_file.write_text("", encoding="utf-8")
+    assert main(["list", str(a_file)]) == 2
+    assert capsys.readouterr().err == f"livesession: error: {a_file} is not a directory of runs\n"
+
+
 # -- RUNBOOK's restart recipe, run as written ---------------------------------------------------
 
 _ROOT = Path(__file__).resolve().parent.parent

@@ -474,8 +474,9 @@ def list_runs(out_dir: Path, *, now: dt.datetime | None = None) -> list[RunStatu
         RunDirectoryError: ``out_dir`` is missing, not a directory, or a run itself.
         OSError: the system refused to read a file of one of the runs (``run_status``).
     """
-    if not out_dir.is_dir():
-        raise RunDirectoryError(f"{out_dir} is not a directory of runs")
+    if not out_dir.is_dir():  # a typo in the path, or a file in the way
+        said = "" if out_dir.exists() else " does not exist, so it"
+        raise RunDirectoryError(f"{out_dir}{said} is not a directory of runs")
     if is_run_dir(out_dir):
         raise RunDirectoryError(
             f"{out_dir} is a run, not a directory of runs: `{command('status', out_dir)}` "
