@@ -948,6 +948,29 @@ def test_a_run_killed_while_it_started_says_so(
     assert str(status["killed_while_starting"]).startswith("a run killed while it started: ")
 
 
+def test_a_run_killed_while_it_started_that_cannot_resume_is_not_said_to_start_over() -> None:
+    """Bug: a run killed while it started whose strategy source changed since said
+    `steps  none of 40: it recorded nothing; livesession resume ... starts it over` and,
+    three lines down, `resumable  no: the source of strategy ... changed`. Its steps line
+    no longer promises what resume refuses; the resumable and next lines say why."""
+    changed = "the source of strategy 'desk.slow:make' changed since run s1 started"
+    unstarted = RunStatus(
+        run_dir="many/half2",
+        verdict=Verdict.NEEDS_OPERATOR,
+        steps_planned=40,
+        resume_problem=changed,
+        killed_while_starting="a run killed while it started: events.jsonl and audit.jsonl "
+        "are missing (it recorded nothing, and sent nothing)",
+    )
+    lines = unstarted.lines()
+    assert "steps       none of 40: it recorded nothing" in lines
+    assert f"resumable   no: {changed}" in lines
+    assert not any("starts it over" in line or "start it over" in line for line in lines)
+    assert unstarted.next_step() == (
+        f"a person must look: the run crashed and cannot be resumed ({changed})"
+    )
+
+
 def test_a_run_whose_config_keeps_checkpoints_is_not_said_to_keep_none() -> None:
     """Before its first checkpoint (a live run, say), a run whose config keeps one every
     100 steps was said to be "(the run keeps no checkpoint)"."""

@@ -277,11 +277,9 @@ class RunStatus:
         Only a run without a config (the runbook's four files) keeps none.
         """
         planned = f" of {self.steps_planned}" if self.steps_planned is not None else ""
-        if self.killed_while_starting:
-            return (
-                f"none{planned}: it recorded nothing; `{command('resume', self.run_dir)}` "
-                "starts it over"
-            )
+        if self.killed_while_starting:  # resume starts it over, unless "resumable" says no
+            over = f"; `{command('resume', self.run_dir)}` starts it over"
+            return f"none{planned}: it recorded nothing{over if self.resumable else ''}"
         steps = "none yet" if self.steps is None else str(self.steps)
         if self.heartbeat_utc:
             return f"{steps}{planned} at the last checkpoint"
