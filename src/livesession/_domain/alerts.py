@@ -82,9 +82,10 @@ class Alert:
         status: The session's status then (``RUN_SEALED`` carries the final one).
         reason: Why, in the session's words (a reason code, redacted).
         ts: The audit record's ``ts`` (the session clock's time).
-        audit_seq: The audit record's ``seq`` (the record that raised the alert).
+        audit_seq: The audit record's ``seq`` (the record that raised the alert;
+            ``RUN_UNSEALED``, which no record raises: the last record the audit holds).
         audit_code: The audit record's code.
-        detail: The audit record's payload, redacted.
+        detail: The audit record's payload, redacted (``RUN_UNSEALED``: the dead sinks).
     """
 
     run_id: str
