@@ -10,6 +10,9 @@ back), any other lone surrogate as ``\udXXX``; valid text is left exactly as it 
 whitespace runs (newlines, tabs, U+2028, ...) become one space and every other control
 character its ``\xNN`` escape (a NUL, an ESC a terminal would act on).
 ``command`` is the one way a hint writes a command with a path in it for a person to paste.
+``md_text`` and ``md_code`` put such text in a Markdown document (the evidence's EV
+document, the burn-in report) as one printable line that renders as the text it is: no
+heading, emphasis, link, HTML tag or comment of its own, whatever it holds.
 """
 
 from __future__ import annotations
@@ -21,7 +24,16 @@ from typing import Any, Final
 
 import orjson
 
-__all__ = ["command", "json_dumps", "one_line", "surrogate_at", "valid_payload", "valid_text"]
+__all__ = [
+    "command",
+    "json_dumps",
+    "md_code",
+    "md_text",
+    "one_line",
+    "surrogate_at",
+    "valid_payload",
+    "valid_text",
+]
 
 
 _ESCAPED_BYTES: Final = range(0xDC80, 0xDD00)
@@ -85,6 +97,49 @@ def one_line(text: str) -> str:
     """
     joined = " ".join(valid_text(text).split())
     return _CONTROL.sub(lambda match: f"\\x{ord(match.group()):02x}", joined)
+
+
+_MARKDOWN: Final = re.compile(
+    r"[`*\[\]<>|~&#]|(?<![^\W_])_|_(?![^\W_])|\\(?=[!-/:-@\[-`{-~]|$)"
+    r"|^[-+](?= |$)|^[-=](?=[-= ]*$)"
+)
+"""What Markdown (CommonMark, GitHub's tables) would act on in a line of text: a backtick,
+emphasis, a link's brackets, an HTML tag, comment or entity, a table's ``|``,
+strikethrough, a heading, a list item (``- ``) or rule (``---``) the line starts with (a
+number, ``-4.66``, starts none), and a backslash where it would escape what follows it (or
+break the line). An ``_`` inside a word (``trade_id``) is no emphasis, nor a backslash
+before a letter (``one_line``'s ``\\x1b``) an escape: both are left as they are."""
+_NUMBERED: Final = re.compile(r"^(\d{1,9})([.)])(?= |$)")
+"""A line that starts ``1.`` or ``1)`` and a space starts a numbered list (``1.5`` does not)."""
+
+
+def md_text(value: object) -> str:
+    r"""``value`` as one printable line of Markdown that renders as the text it is.
+
+    ``one_line`` first (a newline would start a section of the plug-in's own, an ESC act on
+    a terminal that shows the file), then each character Markdown acts on backslash-escaped:
+    ``<!--`` is ``\<!--``, ``**PASS**`` is ``\*\*PASS\*\*``. Plain words are left as they are.
+    """
+    escaped = _MARKDOWN.sub(r"\\\g<0>", one_line(str(value)))
+    return _NUMBERED.sub(r"\1\\\2", escaped)
+
+
+def md_code(value: object) -> str:
+    """``value`` as one printable line in a Markdown code span, which shows it as it is.
+
+    Inside a code span nothing is markup, but no backslash escape works either, so a
+    backtick in the text cannot be escaped: the span is fenced with one backtick more than
+    the longest run of them in the text, and padded with a space where the text starts or
+    ends with one (the renderer takes that space away). Not for a table's cell, where a
+    ``|`` ends the cell even in a code span: ``md_text`` is.
+    """
+    text = one_line(str(value))
+    if not text:
+        return "` `"
+    runs = [len(run) for run in re.findall("`+", text)]
+    fence = "`" * (max(runs, default=0) + 1)
+    pad = " " if text[0] == "`" or text[-1] == "`" else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
 
 
 def json_dumps(value: Any, option: int = 0) -> bytes:

@@ -45,7 +45,7 @@ from .._domain.model import FILL_EVENT_TYPES
 from .._exceptions import RunHeld
 from .._rundir.lock import holder_of
 from .._support.fsutil import atomic_write_bytes
-from .._support.text import valid_payload
+from .._support.text import md_code, md_text, valid_payload
 from ..status import RunStatus, Verdict, run_status
 from ._drill import kill_drill, measured_flatten
 
@@ -423,7 +423,7 @@ def render_markdown(session: dict[str, Any], *, level: int = 1) -> str:
     """The burn-in report of one session, for a person."""
     head = "#" * level
     lines = [
-        f"{head} Burn-in acceptance: run `{session['run_id']}`",
+        f"{head} Burn-in acceptance: run {md_code(session['run_id'])}",
         "",
         f"Result: **{'PASS' if session['ok'] else 'FAIL'}**"
         + (
@@ -438,9 +438,9 @@ def render_markdown(session: dict[str, Any], *, level: int = 1) -> str:
         "| --- | --- | --- | --- | --- |",
     ]
     for c in session["criteria"]:
-        value = "—" if c["value"] is None else c["value"]
+        value = "—" if c["value"] is None else md_text(c["value"])
         lines.append(
-            f"| {c['name']} | {c['threshold']} | {value} | {c['result']} | {c['detail']} |"
+            f"| {c['name']} | {c['threshold']} | {value} | {c['result']} | {md_text(c['detail'])} |"
         )
     lines.append("")
     return "\n".join(lines)

@@ -1,10 +1,18 @@
-"""The evidence's human-readable document, ``EV-<date>-<run_id>.md``, from its manifest."""
+"""The evidence's human-readable document, ``EV-<date>-<run_id>.md``, from its manifest.
+
+Every piece of text the run's files gave the manifest (a plug-in's exception message, an
+operator's words, a file's name, a field a forged run holds) goes in as ``md_text`` or
+``md_code`` has it: one printable line that renders as itself. Copied raw, a strategy's
+message with newlines wrote a ``- Result: **PASS**`` line and a ``## Secret scan`` section of
+its own, and an unclosed ``<!--`` hid the rest of the document from a reviewer's viewer.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from .._session.pipeline import DAILY_LOSS_KILL
+from .._support.text import md_code, md_text
 from ..burnin import render_markdown
 from ..controls import control_lines
 from ._outcome import outcome_lines
@@ -26,26 +34,28 @@ def _plugin_lines(plugins: dict[str, Any]) -> list[str]:
     if not plugins:
         return []
     lines = ["## Code that ran", ""]
-    lines += [f"- {record['summary']}" for record in plugins.values()]
+    lines += [f"- {md_text(record['summary'])}" for record in plugins.values()]
     return [*lines, ""]
 
 
 def _positions(positions: dict[str, str]) -> str:
-    return ", ".join(f"{symbol} {qty}" for symbol, qty in sorted(positions.items()))
+    return ", ".join(
+        f"{md_text(symbol)} {md_text(qty)}" for symbol, qty in sorted(positions.items())
+    )
 
 
 def markdown(m: dict[str, Any]) -> str:
     """The EV document of the manifest ``m`` (its sections in the manifest's order)."""
     lines = [
-        f"# Evidence: run `{m['run_id']}`",
+        f"# Evidence: run {md_code(m['run_id'])}",
         "",
         f"- Result: **{'PASS' if m['ok'] else 'FAIL'}**"
-        + ("" if m["ok"] else f" ({'; '.join(m['problems'])})"),
+        + ("" if m["ok"] else f" ({'; '.join(md_text(p) for p in m['problems'])})"),
         f"- Created (UTC): {m['created_utc']}",
         f"- livesession {m['livesession_version']}, git commit `{m['git_commit'] or 'unknown'}`",
         (
             "- Config SHA-256 (`config_sha256`, in the audit chain: `SESSION_STARTED`, "
-            f"`C2_DRYRUN_START`): `{m['config_hash'] or 'not recorded'}`"
+            f"`C2_DRYRUN_START`): {md_code(m['config_hash'] or 'not recorded')}"
         ),
         (
             "- Full config hash (`run.json` `config_hash`: `durability`, `checkpoint_every` "
@@ -65,20 +75,20 @@ def markdown(m: dict[str, Any]) -> str:
         "",
         f"Independent verification: **{'clean' if m['verify']['ok'] else 'VIOLATIONS'}**.",
     ]
-    lines += [f"- {v}" for v in m["verify"]["violations"][:50]]
+    lines += [f"- {md_text(v)}" for v in m["verify"]["violations"][:50]]
     det = m["determinism"]
     lines += ["", "## Determinism re-run", "", f"Status: **{det['status']}**"]
     if det["status"] in ("ERROR", "not_applicable") and det.get("reason"):
-        lines += ["", f"Reason: {det['reason']}."]
+        lines += ["", f"Reason: {md_text(det['reason'])}."]
     if det.get("note"):
-        lines += ["", det["note"], ""]
+        lines += ["", md_text(det["note"]), ""]
     for name, same in det.get("compared", {}).items():
-        lines.append(f"- {name}: {'identical' if same else 'DIFFERENT'}")
+        lines.append(f"- {md_text(name)}: {'identical' if same else 'DIFFERENT'}")
     if det.get("first_difference"):
-        lines += ["", f"First difference: {det['first_difference']}."]
+        lines += ["", f"First difference: {md_text(det['first_difference'])}."]
     if det.get("operator_actions"):
         lines += ["", "The re-run took the operator's actions where the run took them:", ""]
-        lines += [f"- `{action}`" for action in det["operator_actions"]]
+        lines += [f"- {md_code(action)}" for action in det["operator_actions"]]
     lines += [
         "",
         "## Preflight checks and safety rails",
@@ -86,16 +96,21 @@ def markdown(m: dict[str, Any]) -> str:
         "| kind | name | fired |",
         "| --- | --- | --- |",
     ]
-    lines += [f"| check | {n} | {c} |" for n, c in m["fired"]["checks"].items()]
-    lines += [f"| rail | {n} | {_rail_fired(m, n, c)} |" for n, c in m["fired"]["rails"].items()]
+    checks, rails = m["fired"]["checks"], m["fired"]["rails"]
+    lines += [f"| check | {md_text(n)} | {md_text(c)} |" for n, c in checks.items()]
+    lines += [
+        f"| rail | {md_text(n)} | {md_text(_rail_fired(m, n, c))} |" for n, c in rails.items()
+    ]
     lines += ["", "## Kill switch", ""]
     kills = m["fired"]["kill_switch"]
     if kills:
         for k in kills:
             detail = ", ".join(
-                f"{key}={value}" for key, value in sorted(k.items()) if key != "event"
+                f"{md_text(key)}={md_text(value)}"
+                for key, value in sorted(k.items())
+                if key != "event"
             )
-            lines.append(f"- {k['event']}: {detail}")
+            lines.append(f"- {md_text(k['event'])}: {detail}")
     else:
         lines.append("The run did not trip its kill switch.")
     drill = m["kill_drill"]
@@ -104,22 +119,25 @@ def markdown(m: dict[str, Any]) -> str:
             "",
             (
                 "Kill drill (a re-run of this config on its simulated venue, killed once it "
-                f"held {_positions(drill['position_at_kill'])}): **{drill['status']}**, kill "
-                f"switch to flat in {drill['wall_s']:.6f} s wall time, "
+                f"held {_positions(drill['position_at_kill'])}): **{md_text(drill['status'])}**, "
+                f"kill switch to flat in {drill['wall_s']:.6f} s wall time, "
                 f"{drill['steps_to_flat']} step(s)."
             ),
         ]
     else:
-        lines += ["", f"Kill drill: {drill.get('status')} ({drill.get('reason', '')})."]
+        said = f"{md_text(drill.get('status'))} ({md_text(drill.get('reason', ''))})"
+        lines += ["", f"Kill drill: {said}."]
     lines += control_lines(m["controls"])
     lines += ["", render_markdown(m["burnin"], level=2).rstrip("\n")]
     lines += ["", "## Secret scan", ""]
     findings = m["secret_scan"]["findings"]
     lines += (
-        [f"- {f}" for f in findings] if findings else ["No secrets found in any file of the run."]
+        [f"- {md_text(f)}" for f in findings]
+        if findings
+        else ["No secrets found in any file of the run."]
     )
     lines += ["", "## Artifacts (SHA-256)", "", "| file | sha256 |", "| --- | --- |"]
-    lines += [f"| {name} | `{digest}` |" for name, digest in m["artifacts"].items()]
+    lines += [f"| {md_text(name)} | {md_code(digest)} |" for name, digest in m["artifacts"].items()]
     lines += [
         "",
         "## Approval",

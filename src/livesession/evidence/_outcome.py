@@ -13,6 +13,9 @@ from some step on (the daily-loss cap, an operator's kill, the execution throttl
 halt: the run then steps on without trading), and that the run crashed and was resumed
 (``C2_RESUME`` in the audit log, with the step it went on from and the torn bytes it set
 aside). Both are told under the status line.
+
+The records' text goes into the document as ``md_text`` or ``md_code`` has it (one
+printable line that renders as itself): a fault's detail is a plug-in's exception message.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from .._artifacts.runread import json_object, payload, read_records
 from .._domain.decimal import finite_decimal
 from .._domain.lifecycle import ended_early
 from .._session.pipeline import DAILY_LOSS_KILL, REDUCE_ONLY_CROSSED
+from .._support.text import md_code, md_text
 from ._operator import actions_in, told_actions
 
 if TYPE_CHECKING:
@@ -136,35 +140,40 @@ def outcome_lines(found: dict[str, Any]) -> list[str]:
         lines.append(f"The run is **not sealed**: {_unsealed(found)}.")
         return [*lines, *_halt_lines(found), *_resume_lines(found), ""]
     planned = found["steps_planned"]
-    steps = f"{found['steps']} of {planned}" if planned is not None else str(found["steps"])
-    reason = f", reason `{found['reason']}`" if found["reason"] else ""
+    steps = md_text(found["steps"]) + ("" if planned is None else f" of {md_text(planned)}")
+    reason = f", reason {md_code(found['reason'])}" if found["reason"] else ""
     stop = found["stop_reason"]
     # Said only of a run that ended early, as the report's header says it: a run that ran
     # all its steps was stopped by their end (`session closed`, `max_steps reached`).
     if stop and stop != found["reason"] and ended_early(found["steps"], planned):
-        reason += f", stopped: `{stop}`"
-    lines.append(f"- **{found['status']}** in `{found['fsm_state']}` after {steps} steps{reason}.")
+        reason += f", stopped: {md_code(stop)}"
+    status, state = md_text(found["status"]), md_code(found["fsm_state"])
+    lines.append(f"- **{status}** in {state} after {steps} steps{reason}.")
     lines += [
-        f"- Preflight check `{check['check']}` refused it: {check['detail']}."
+        f"- Preflight check {md_code(check['check'])} refused it: {md_text(check['detail'])}."
         for check in found.get("refused_by", ())
     ]
     lines += _halt_lines(found)
     lines += _resume_lines(found)
     fault = found.get("fault")
     if fault is not None:
-        detail = "; ".join(f"{k}: {v}" for k, v in sorted(fault["detail"].items()))
-        lines.append(f"- Fault `{fault['reason']}`" + (f": {detail}." if detail else "."))
-    held = ", ".join(f"{symbol} {qty}" for symbol, qty in found["positions"].items())
-    orders = [_order(order) for order in found["open_orders"]]
+        detail = "; ".join(
+            f"{md_text(k)}: {md_text(v)}" for k, v in sorted(fault["detail"].items())
+        )
+        lines.append(f"- Fault {md_code(fault['reason'])}" + (f": {detail}." if detail else "."))
+    held = ", ".join(
+        f"{md_text(symbol)} {md_text(qty)}" for symbol, qty in found["positions"].items()
+    )
+    orders = [md_text(_order(order)) for order in found["open_orders"]]
     lines.append(
         f"- At the seal: position {held or 'flat'}; "
         + (f"{len(orders)} open order(s): {'; '.join(orders)}" if orders else "no open order")
-        + f"; equity {found['equity']}, PnL {found['pnl']}."
+        + f"; equity {md_text(found['equity'])}, PnL {md_text(found['pnl'])}."
     )
     actions = found["operator_actions"]
     lines.append(
         "- Operator actions: "
-        + (", ".join(f"`{a}`" for a in actions) + "." if actions else "none.")
+        + (", ".join(md_code(a) for a in actions) + "." if actions else "none.")
     )
     return [*lines, ""]
 
@@ -173,7 +182,9 @@ def _unsealed(found: dict[str, Any]) -> str:
     """Why a run is not sealed, as ``status`` reads the seal."""
     problem = found.get("seal_problem")
     if problem:
-        return f"{problem} (`livesession verify` says what is wrong: keep the run as it is)"
+        return (
+            f"{md_text(problem)} (`livesession verify` says what is wrong: keep the run as it is)"
+        )
     if found["status"] is None:
         return "it has no `SESSION_STOPPED` event"
     return (
@@ -295,12 +306,12 @@ def _halt_lines(found: dict[str, Any]) -> list[str]:
         if halt["until_step"] is None:
             span = "to the end of the run (no new order from then on)"
         else:
-            who = f"`{halt['reenabled_by']}`" if halt["reenabled_by"] else "an operator"
+            who = md_code(halt["reenabled_by"]) if halt["reenabled_by"] else "an operator"
             span = f"until {who} re-enabled it after step {halt['until_step']}"
-        said = f" reason `{halt['reason']}`" if halt["reason"] else ""
+        said = f" reason {md_code(halt['reason'])}" if halt["reason"] else ""
         lines.append(
-            f"- Trading **HALTED** from step {halt['from_step']} {span}: {halt['by']} "
-            f"(`{halt['event']}`{said})."
+            f"- Trading **HALTED** from step {halt['from_step']} {span}: {md_text(halt['by'])} "
+            f"({md_code(halt['event'])}{said})."
         )
     return lines
 
@@ -319,9 +330,9 @@ def _resumed(resume: dict[str, Any]) -> str:
     if resume["checkpoint"] is False:
         text = "from the start (no checkpoint yet)"
     else:
-        text = f"from step {resume['from_step']}"
+        text = f"from step {md_text(resume['from_step'])}"
     torn = resume["torn_bytes"]
     if torn:
-        sizes = ", ".join(f"{name} {size} B" for name, size in torn.items())
+        sizes = ", ".join(f"{md_text(name)} {md_text(size)} B" for name, size in torn.items())
         text += f" (torn bytes set aside in `<file>.torn`: {sizes})"
     return text
