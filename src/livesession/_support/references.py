@@ -4,6 +4,10 @@ A reference names a callable in a module. It resolves against a base directory f
 config file's directory) and then the installed packages, never against the current
 directory by accident: while the module is imported, ``sys.path`` holds the base directory
 in front and no entry for the current directory (``''``, ``.`` or its absolute path).
+A module of Python's standard library (``os:system``, ``subprocess:getoutput``) is no
+plug-in and is refused before anything is imported or called, unless the base directory
+holds a module of that name. Any other callable is called as the config says: a config is
+code, trusted as the code it names (docs/plugins.md).
 
 What ran is part of the evidence: ``source_record`` keeps the reference and the SHA-256 of
 the referenced module's source file; ``object_record`` keeps, for an object handed in
@@ -84,6 +88,14 @@ def _import(module_name: str, ref: str, base_dir: Path | None) -> ModuleType:
         if base_dir is not None
         else None
     )
+    if local is None and top in sys.stdlib_module_names:
+        # ``broker = "os:system"`` with ``[broker_params] command = ...`` ran the command
+        # before the type check refused what it returned: no plug-in lives there.
+        raise PluginError(
+            f"cannot use {ref!r}: {top} is Python's standard library, not a plug-in; a "
+            "reference names a factory in a package of your own (docs/plugins.md, "
+            '"A config is code")'
+        )
     with _PATH_LOCK:
         return _import_with_path(module_name, ref, base_dir, local)
 
