@@ -406,3 +406,62 @@ class TestDataIdentityWithoutData:
         recorded = orjson.loads((out / "d" / "config.json").read_bytes())
         assert recorded["feed_bytes"] == data.stat().st_size
         assert verify_run(out / "d").ok
+
+
+class TestNestingDepth:
+    """Before: ``[strategy_params] x`` of 300 nested arrays died of ``TypeError: Recursion
+    limit reached`` (orjson, hashing the config), exit 1 and nothing on stdout for
+    ``--json``; 100,000 levels of a ``RecursionError`` in tomllib; dotted keys 1,500 deep of
+    one in the params check. A params value may nest 32 levels; deeper is one line, exit 2."""
+
+    HEAD = 'strategy_factory = "deskplug.strat:make"\n[strategy_params]\n'
+
+    @pytest.mark.parametrize(
+        ("value", "key"),
+        [
+            ("x = " + "[" * 300 + "]" * 300, "strategy_params.x "),
+            ("x = " + "{a = " * 300 + "1" + "}" * 300, "strategy_params.x" + ".a" * 32 + " "),
+            ("a." * 1_500 + "b = 1", "strategy_params" + ".a" * 33 + " "),
+        ],
+        ids=["arrays", "inline tables", "dotted keys"],
+    )
+    def test_a_params_value_nested_too_deep_is_one_line(self, tmp_path, capsys, value, key):
+        error = _cli_refuses(tmp_path, self.HEAD + value + "\n", capsys)
+        assert error == (
+            f"{key}nests arrays or tables more than 32 levels deep: flatten it, "
+            "or write it as a string the factory parses"
+        )
+
+    def test_nesting_too_deep_for_the_toml_reader_is_one_line(self, tmp_path, capsys):
+        value = "x = " + "[" * 100_000 + "]" * 100_000
+        error = _cli_refuses(tmp_path, self.HEAD + value + "\n", capsys)
+        assert error.startswith(f"config file {tmp_path / 'hand.toml'} nests arrays or inline ")
+        assert "a params value may nest 32 levels" in error
+
+    def test_32_levels_are_taken_33_are_not(self):
+        deep: object = 1
+        for _ in range(32):
+            deep = [deep]
+        config = DryrunConfig.from_mapping(
+            {"strategy_factory": "deskplug.strat:make", "strategy_params": {"x": deep}}
+        )
+        assert config.strategy_params == {"x": deep}
+        assert orjson.loads(orjson.dumps(config.to_dict()))["strategy_params"] == {"x": deep}
+        message = _refusal(
+            {"strategy_factory": "deskplug.strat:make", "strategy_params": {"x": [deep]}}
+        )
+        assert message.startswith("strategy_params.x nests arrays or tables more than 32 levels")
+
+    def test_a_table_that_holds_itself_is_refused_not_a_recursion_error(self):
+        """From Python, a params dict may hold itself: the bound ends the walk."""
+        table: dict[str, object] = {}
+        table["self"] = table
+        message = _refusal(
+            {
+                "strategy_factory": "deskplug.strat:make",
+                "feed_params": {},
+                "broker_params": {},
+                "strategy_params": {"x": table},
+            }
+        )
+        assert "nests arrays or tables more than 32 levels deep" in message

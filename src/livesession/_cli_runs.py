@@ -373,7 +373,7 @@ def _peek_keys(path: Path) -> set[str]:
 
     try:
         return set(tomllib.loads(path.read_text(encoding="utf-8")))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, RecursionError):
         return set()  # load_config reports the problem with a proper message
 
 

@@ -37,6 +37,7 @@ from .gridbounds import check_grids
 from .ids import is_valid_run_id
 from .plugin_fields import (
     PLUGIN_KEYS,
+    TOO_DEEP_TO_READ,
     check_broker,
     check_factory,
     check_feed,
@@ -484,6 +485,8 @@ def load_config(
             data = tomllib.loads(raw.decode("utf-8-sig"))  # a BOM, as Notepad saves it
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+        except RecursionError:  # tomllib reads nested arrays and inline tables recursively
+            raise ConfigError(f"config file {path} {TOO_DEEP_TO_READ}") from None
         if "base_dir" in data:
             raise ConfigError(
                 f"config file {path}: base_dir is not a setting (it is the file's directory)"

@@ -24,7 +24,9 @@ from .fields import INT_MAX
 
 __all__ = [
     "DEMO_STRATEGY_ID",
+    "MAX_PARAMS_DEPTH",
     "PLUGIN_KEYS",
+    "TOO_DEEP_TO_READ",
     "check_broker",
     "check_factory",
     "check_feed",
@@ -35,6 +37,14 @@ __all__ = [
 ]
 
 _MAX_NAME_LEN: Final = 64
+MAX_PARAMS_DEPTH: Final = 32
+"""How deep arrays and tables may nest in a params value: 300 levels stopped the config
+hash (orjson holds 255), 20,000 dotted keys this check's own recursion."""
+TOO_DEEP_TO_READ: Final = (
+    "nests arrays or inline tables too deep to read (Python's recursion limit; a params "
+    f"value may nest {MAX_PARAMS_DEPTH} levels): flatten it"
+)
+"""What a config file whose nesting stopped the TOML reader itself is told, after its name."""
 DEMO_STRATEGY_ID: Final = "sma_demo"
 """The built-in demo strategy's name."""
 
@@ -114,16 +124,22 @@ def refuse_demo_table(factory: str | None, *, changed: bool) -> None:
         )
 
 
-def _plain_value(name: str, value: object) -> None:
+def _plain_value(name: str, value: object, depth: int = 0) -> None:
     """TOML values a factory receives as they are; what JSON cannot give back is refused.
 
     A run records its params tables in ``config.json`` and its checkpoints, and ``resume``
     and the evidence build the run from there: so dates (JSON keeps none), NaN and infinity
     (written as null), integers beyond 64 bits (the hash and ``config.json`` cannot hold
-    them) and a table's key that is not a string are refused. A value the evidence's secret
-    scan would find, written as ``config.json`` writes it (``"api_secret": "..."``), is
-    refused too: reviewers read those files.
+    them), a table's key that is not a string and arrays or tables nested more than
+    ``MAX_PARAMS_DEPTH`` deep (``depth``: how many hold ``value``) are refused. A value the
+    evidence's secret scan would find, written as ``config.json`` writes it
+    (``"api_secret": "..."``), is refused too: reviewers read those files.
     """
+    if isinstance(value, (list, tuple, Mapping)) and depth >= MAX_PARAMS_DEPTH:
+        raise ConfigError(
+            f"{name} nests arrays or tables more than {MAX_PARAMS_DEPTH} levels deep: "
+            "flatten it, or write it as a string the factory parses"
+        )
     if isinstance(value, str):
         found = find_secrets(json.dumps({name.rpartition(".")[2]: value}))
         if found:
@@ -139,7 +155,7 @@ def _plain_value(name: str, value: object) -> None:
         return
     if isinstance(value, (list, tuple)):
         for item in value:
-            _plain_value(name, item)
+            _plain_value(name, item, depth + 1)
         return
     if isinstance(value, Mapping):
         for key, item in value.items():
@@ -148,7 +164,7 @@ def _plain_value(name: str, value: object) -> None:
                     f"{name} has the key {key!r}, {a_(type(key).__name__)}: a table's keys "
                     "must be strings (JSON's are)"
                 )
-            _plain_value(f"{name}.{key}", item)
+            _plain_value(f"{name}.{key}", item, depth + 1)
         return
     raise ConfigError(
         f"{name} must be a string, number, boolean, array or table, got {type(value).__name__}"
