@@ -29,6 +29,10 @@ SCHEMA_DIR = Path(__file__).parents[1] / "src" / "livesession" / "schemas"
 # `file:line: what`, or `file: what` for the file as a whole: never a line 0.
 VIOLATION_LINE = re.compile(r"^[^\s:]+(:[1-9]\d*)?: \S.*$")
 MUTATION_COUNT = 1200
+TOO_DEEP = (
+    "nested too deep: arrays and objects more than 254 levels within each other (a record "
+    "of the contract nests a few)"
+)
 MUTATION_OPS = ("flip", "delete", "duplicate", "swap", "truncate")
 
 
@@ -307,6 +311,52 @@ class TestBrokenFiles:
         (good_run / "metrics.json").write_bytes(b"[" * 5000 + b"]" * 5000)
 
         assert "metrics.json:1: not valid JSON" in violations_of(good_run)
+
+    @pytest.mark.parametrize("depth", [255, 1000])
+    @pytest.mark.parametrize("name", ["events.jsonl", "state_snapshots.jsonl", "audit.jsonl"])
+    def test_a_line_nested_past_what_orjson_writes_is_one_violation_naming_it(
+        self, good_run, name, depth
+    ):
+        """Before: a line nested 255 to 1,024 deep (orjson reads 1,024 levels, writes 254)
+        gave ``(run directory): could not be checked: TypeError: Recursion limit reached``
+        and knock-on ``KeyError: 'state_snapshots.jsonl'`` / ``'audit.jsonl'``, never
+        naming the line."""
+        path = good_run / name
+        lines = path.read_bytes().splitlines(keepends=True)
+        record = orjson.loads(lines[1])
+        record["payload"] = None
+        deep = canonical(record).replace(b"null", b"[" * depth + b"]" * depth)
+        lines[1] = deep + b"\n"
+        path.write_bytes(b"".join(lines))
+
+        violations = verify_run(good_run).violations
+
+        said = [v for v in violations if v.startswith(f"{name}:2: ")]
+        assert said == [f"{name}:2: {TOO_DEEP}"]
+        assert not [v for v in violations if "could not be checked" in v], violations
+
+    def test_metrics_nested_past_what_orjson_writes_is_one_violation(self, good_run):
+        path = good_run / "metrics.json"
+        metrics = orjson.loads(path.read_bytes())
+        metrics["zz_extra"] = None
+        text = orjson.dumps(metrics, option=orjson.OPT_SORT_KEYS)
+        path.write_bytes(text.replace(b"null", b"[" * 300 + b"]" * 300) + b"\n")
+
+        violations = verify_run(good_run).violations
+
+        assert [v for v in violations if v.startswith("metrics.json")] == [
+            f"metrics.json:1: {TOO_DEEP}"
+        ]
+        assert not [v for v in violations if "could not be checked" in v], violations
+
+    def test_config_nested_past_what_orjson_writes_is_one_violation(self):
+        from livesession.verify._config import check_config
+        from livesession.verify._result import Violations
+
+        report = Violations()
+        check_config(report, b'{"strategy_params":{"x":' + b"[" * 300 + b"]" * 300 + b"}}", "0")
+
+        assert report.lines == [f"config.json: {TOO_DEEP}"]
 
     def test_long_garbage_is_capped(self, good_run):
         """A huge bad file lists at most 50 violations for it and says how many more."""

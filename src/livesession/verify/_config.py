@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Final
 import orjson
 
 from .._artifacts import names
+from ._reading import TOO_DEEP, nested_too_deep
 
 if TYPE_CHECKING:
     from ._result import Violations
@@ -40,6 +41,9 @@ def check_config(report: Violations, raw: bytes | None, recorded: object) -> Non
         return
     if not isinstance(data, dict):
         report.add(CONFIG, 0, "not a JSON object")
+        return
+    if nested_too_deep(data):  # its digest could not be computed (orjson writes 254 levels)
+        report.add(CONFIG, 0, TOO_DEEP)
         return
     kept = {key: value for key, value in data.items() if key not in _UNRECORDED}
     found = hashlib.sha256(orjson.dumps(kept, option=orjson.OPT_SORT_KEYS)).hexdigest()

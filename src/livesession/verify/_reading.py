@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     Progress = Callable[[int, int], object]
     EventSink = Callable[[int, dict[str, Any] | None, bool, int | None], None]
 
-__all__ = ["ARTIFACT_NAMES", "Line", "RunFiles", "valid_objects"]
+__all__ = ["ARTIFACT_NAMES", "TOO_DEEP", "Line", "RunFiles", "nested_too_deep", "valid_objects"]
 
 EVENTS: Final = names.EVENTS
 SNAPSHOTS: Final = names.SNAPSHOTS
@@ -49,6 +49,12 @@ AUDIT: Final = names.AUDIT
 ARTIFACT_NAMES: Final = (EVENTS, SNAPSHOTS, METRICS, AUDIT)
 _CHUNK: Final = 1 << 20
 _DIGESTED: Final = frozenset({EVENTS, SNAPSHOTS})
+_MAX_DEPTH: Final = 254
+"""How deep orjson writes arrays and objects within each other (it reads 1,024)."""
+TOO_DEEP: Final = (
+    f"nested too deep: arrays and objects more than {_MAX_DEPTH} levels within each other "
+    "(a record of the contract nests a few)"
+)
 
 
 @attrs.define
@@ -92,6 +98,19 @@ def _has_float(obj: dict[str, Any]) -> bool:
                 return True
             if kind is dict or kind is list:
                 stack.append(value)
+    return False
+
+
+def nested_too_deep(obj: object) -> bool:
+    """Whether ``obj`` nests arrays and objects deeper than orjson writes them; iterative."""
+    stack: list[tuple[object, int]] = [(obj, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if type(node) is dict or type(node) is list:
+            if depth >= _MAX_DEPTH:
+                return True
+            items = node.values() if type(node) is dict else node
+            stack.extend((item, depth + 1) for item in items)
     return False
 
 
@@ -325,7 +344,12 @@ class RunFiles:
         seq = seq if type(seq) is int else None
         if not self._float_free(name, number, obj):
             return None, seq
-        if orjson.dumps(obj, option=orjson.OPT_SORT_KEYS) != text:
+        try:
+            canonical = orjson.dumps(obj, option=orjson.OPT_SORT_KEYS)
+        except TypeError as exc:  # read, but past what orjson writes: one violation, no crash
+            self.report.add(name, number, TOO_DEEP if nested_too_deep(obj) else f"{exc}")
+            return None, seq
+        if canonical != text:
             self.report.add(name, number, "not in canonical form (sorted keys, no spaces)")
         errors = schema_errors(obj)
         if not errors:
@@ -387,6 +411,9 @@ class RunFiles:
             return
         obj = self._parse_object(METRICS, 1, raw)
         if obj is None:
+            return
+        if nested_too_deep(obj):  # one object: walked whole, where a line's dump finds it
+            self.report.add(METRICS, 1, TOO_DEEP)
             return
         self.metrics_text = raw.decode("utf-8", errors="replace").split("\n")
         unsorted = _unsorted_key(raw, obj)
