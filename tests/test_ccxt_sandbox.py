@@ -517,6 +517,46 @@ class TestSandboxGate:
         assert TEST_API_SECRET not in text
 
 
+class TestCredentialsAreNotPickled:
+    """Before, ``pickle.dumps(broker)`` held the API key and secret in plain text (the
+    exchange ccxt built holds them), while a ``Secret`` refuses pickling and docs/ccxt.md
+    says they are revealed only to ccxt. No request is made: building sends none."""
+
+    @pytest.mark.parametrize("exchange_id", ["binance", "bybit", "okx"])
+    def test_the_broker_and_its_exchange_refuse_pickle_and_copy(self, exchange_id):
+        import copy
+        import pickle
+
+        names = ("KEY", "SECRET", "PASSWORD") if exchange_id == "okx" else ("KEY", "SECRET")
+        env = {
+            f"LIVESESSION_{exchange_id.upper()}_API_{name}": f"ZQX{name}{exchange_id}7731aa"
+            for name in names
+        }
+        config = RuntimeConfig.from_env(env, mode=f"ccxt:{exchange_id}")
+        broker = make_ccxt_broker(exchange_id, runtime_config=config)
+        try:
+            exchange = broker._exchange
+            assert isinstance(exchange, getattr(ccxt, exchange_id))
+            assert exchange.secret == env[f"LIVESESSION_{exchange_id.upper()}_API_SECRET"]
+            said = []
+            for attempt in (
+                lambda: pickle.dumps(broker),
+                lambda: pickle.dumps(exchange, protocol=0),
+                lambda: pickle.dumps({"session": [broker]}),
+                lambda: copy.deepcopy(broker),
+                lambda: copy.copy(exchange),
+            ):
+                with pytest.raises(TypeError, match="cannot be pickled or copied") as refused:
+                    attempt()
+                said.append(str(refused.value))
+            assert said[0].startswith("this CcxtSandboxBroker cannot be pickled or copied: ")
+            assert said[1].startswith(f"this ccxt {exchange_id} exchange cannot be pickled")
+            assert not [text for text in said for value in env.values() if value in text]
+            assert broker.sandbox_verified
+        finally:
+            broker.close()
+
+
 def _offline_broker(exchange_id, monkeypatch, calls):
     """A bybit or okx broker whose ccxt calls are recorded instead of sent."""
     names = {"bybit": ("KEY", "SECRET"), "okx": ("KEY", "SECRET", "PASSWORD")}[exchange_id]

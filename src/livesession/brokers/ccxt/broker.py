@@ -28,6 +28,7 @@ from .convert import (
     _venue_id,
     _venue_order,
 )
+from .credentials import HoldsCredentials
 from .errors import _as_read_error, _is_duplicate_client_id, classify
 from .ohlcv import fetch_candles
 from .sandbox import _Exchange, _Sandbox, _sandbox_problems
@@ -41,7 +42,7 @@ __all__ = ["CcxtSandboxBroker"]
 _T = TypeVar("_T")
 
 
-class CcxtSandboxBroker(ConfirmingLookup, RecoveringVenue, SandboxAware):
+class CcxtSandboxBroker(HoldsCredentials, ConfirmingLookup, RecoveringVenue, SandboxAware):
     """A ``Broker`` on a ccxt exchange in verified sandbox mode. Build it with ``make_ccxt_broker``.
 
     Beyond the ``Broker`` protocol: ``lookup`` (``ConfirmingLookup``: bounded polling by

@@ -4,7 +4,8 @@
 sandbox and verifies it (see ``sandbox``) before any request is made. ccxt is imported
 only here, when a broker is built; without it ``MissingExtra`` names the ``ccxt`` extra.
 Credentials are revealed only to ccxt and never appear in a repr, a message or a log line
-(ccxt's own request logger is switched off).
+(ccxt's own request logger is switched off); the exchange holding them, and the broker,
+refuse to be pickled (``credentials``).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from ..._domain.decimal import ZERO
 from ..._exceptions import ConfigError
 from ..._support.optional import import_optional
 from .broker import CcxtSandboxBroker
+from .credentials import holding_credentials
 from .sandbox import SANDBOX_EXCHANGES, _enter_sandbox, _enter_sandbox_check_again
 
 if TYPE_CHECKING:
@@ -109,7 +111,7 @@ def make_ccxt_broker(
         secret = getattr(runtime_config, field)
         if secret is not None:
             config[key] = secret.reveal()
-    exchange = getattr(ccxt, name)(config)
+    exchange = holding_credentials(getattr(ccxt, name))(config)  # it holds them: no pickle
     exchange.logger = _WIRE_LOG
     exchange.verbose = False
     exchange.session.trust_env = False
