@@ -26,6 +26,7 @@ from livesession._session.assembly import (
 from livesession._session.checkpoint import Checkpointer, PlugInState, gather, restore
 from livesession._session.pipeline import step_once
 from livesession._session.preflight import run_preflight
+from livesession._support.secrets import take_environment_secrets
 from livesession.stores import FileCheckpointStore
 from livesession.testing import FaultBroker
 
@@ -411,3 +412,87 @@ def test_checkpoint_interval_follows_durability_unless_given() -> None:
     assert DryrunConfig.from_mapping({"durability": "step"}).checkpoint_every == 100
     assert DryrunConfig(durability="none", checkpoint_every=7).checkpoint_every == 7
     assert DryrunConfig.from_mapping({"checkpoint_every": 50}).checkpoint_every == 50
+
+
+SECRET = 'ZQXdesk"secret\t8833'
+"""A value ``MYDESK_API_SECRET`` holds: JSON writes its quote and tab escaped."""
+
+
+class _Leaky:
+    """A strategy that keeps its key, read from the environment, in its state."""
+
+    strategy_id = "leaky"
+
+    def __init__(self, state: Any) -> None:
+        self.state = state
+
+    def on_bar(self, bar: Any, view: Any) -> list[Any]:
+        return []
+
+    def get_state(self) -> Any:
+        return self.state
+
+    def set_state(self, state: Any) -> None:
+        self.state = state
+
+
+class TestSecretsInAPlugInsState:
+    """Before, a strategy whose ``get_state`` held ``os.environ["MYDESK_API_SECRET"]`` had it
+    written as it was into ``checkpoint.json`` and the run sealed COMPLETED (exit 0); only
+    ``evidence`` flagged it, after the file had been handed on. The state is now held to the
+    environment's secrets as it is serialised (those the evidence's scan searches for): the
+    plug-in's failure, naming the key and the variable, never the value."""
+
+    @pytest.fixture(autouse=True)
+    def _secret_in_the_environment(self, monkeypatch):
+        monkeypatch.setenv("MYDESK_API_SECRET", SECRET)
+        take_environment_secrets()  # as a session does as it is built
+
+    @pytest.mark.parametrize(
+        ("state", "where"),
+        [
+            ({"n": 3, "auth": {"k": SECRET}}, "state['auth']['k']"),
+            ({"n": 3, "keys": ["x", f"Bearer {SECRET}"]}, "state['keys'][1]"),
+            ({"n": 3, SECRET: 1}, "a key of state"),
+        ],
+    )
+    def test_the_state_fails_naming_the_key_and_the_variable(self, state, where):
+        keyed = PlugInState("strategy", _Plugin(state), reason="STRATEGY_ERROR")
+        with pytest.raises(PluginStateError) as caught:
+            keyed.get_state()
+        said = str(caught.value.cause)
+        assert said.startswith(f"get_state gave the value of $MYDESK_API_SECRET at {where}: ")
+        assert "8833" not in said
+        assert keyed.failed
+        assert keyed.get_state() == {"strategy": None}
+
+    def test_a_state_without_it_is_taken_as_before(self):
+        keyed = PlugInState("strategy", _Plugin({"n": 3, "k": "ZQXdesk"}), reason="X")
+        assert keyed.get_state() == {"strategy": {"n": 3, "k": "ZQXdesk"}}
+
+    def test_a_run_fails_sealed_and_verified_with_the_value_in_no_file(self, tmp_path):
+        from livesession import create_run, verify_run
+        from livesession.evidence import scan_secrets
+
+        cfg = DryrunConfig(run_id="leak", strategy_id="leaky", steps=20, durability="none")
+        session = create_run(cfg, tmp_path, strategy=_Leaky({"n": 0, "key": SECRET}))
+        session.preflight()
+        session.activate()
+        session.run_to_end(20)
+        session.close()
+        run_dir = tmp_path / "leak"
+        events = [
+            orjson.loads(line) for line in (run_dir / "events.jsonl").read_bytes().splitlines()
+        ]
+        (fault,) = [e["payload"] for e in events if e["event_type"] == "STRATEGY_ERROR"]
+        assert fault["error"] == "ValueError"
+        assert fault["message"].startswith(
+            "get_state gave the value of $MYDESK_API_SECRET at state['key']: "
+        )
+        stopped = events[-1]["payload"]
+        assert (stopped["status"], stopped["reason"]) == ("FAILED", "STRATEGY_ERROR")
+        assert verify_run(run_dir).ok
+        assert scan_secrets(run_dir, environ={"MYDESK_API_SECRET": SECRET}) == []
+        for path in run_dir.rglob("*"):
+            if path.is_file():
+                assert b"8833" not in path.read_bytes(), path

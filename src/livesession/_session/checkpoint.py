@@ -21,6 +21,7 @@ from .._artifacts import names
 from .._artifacts.recorder import crashpoint
 from .._exceptions import INTERRUPTS, LiveSessionError, PluginStateError, SinkFailure
 from .._support.logging import get_logger
+from .._support.secrets import environment_secret_in
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -105,12 +106,33 @@ def _changed(given: object, back: object, where: str) -> str:
     return f"{shown} ({type(given).__name__}) at {where}, which JSON gives back as {back!r:.80}"
 
 
+def _holding(value: object, form: bytes, where: str) -> str:
+    """Where in the state ``value`` its JSON holds ``form``: ``state['auth']['key']``.
+
+    A key holding it is named by the mapping it is in, never quoted: the key is the secret.
+    """
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if form in orjson.dumps(key):
+                return f"a key of {where}"
+            if form in orjson.dumps(item):
+                return _holding(item, form, f"{where}[{key!r}]")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            if form in orjson.dumps(item):
+                return _holding(item, form, f"{where}[{index}]")
+    return where
+
+
 class PlugInState:
     """A feed's or a strategy's state under its checkpoint key, checked as JSON when taken.
 
-    The caller's ``get_state`` may raise, or give what JSON cannot hold (a set, a Decimal):
-    either is that plug-in's failure (``PluginStateError`` with ``reason``), found when the
-    state is taken rather than when the checkpoint file is written. From then on the key
+    The caller's ``get_state`` may raise, give what JSON cannot hold (a set, a Decimal), or
+    hold the value of one of the environment's secrets (``MYDESK_API_SECRET``'s, which the
+    evidence's scan would find in ``checkpoint.json`` only after the run): each is that
+    plug-in's failure (``PluginStateError`` with ``reason``), found when the state is taken
+    rather than when the checkpoint file is written, and said by the variable's name and
+    the state's key, never the value. From then on the key
     holds None: the run has failed and is never resumed from a later checkpoint, but its
     sealing checkpoint still goes out.
     """
@@ -133,11 +155,22 @@ class PlugInState:
             self._fail(exc)
         try:
             # What every checkpoint store does with it; a resume gets back what it reads.
-            back = orjson.loads(orjson.dumps(state))
+            written = orjson.dumps(state)
+            back = orjson.loads(written)
         except TypeError as exc:  # orjson.JSONEncodeError is a TypeError
             self._fail(TypeError(f"get_state gave what JSON cannot hold ({exc}){_USE_JSON}"))
         if back != state:
             self._fail(TypeError(f"get_state gave {_changed(state, back, 'state')}{_USE_JSON}"))
+        leaked = environment_secret_in(written)
+        if leaked is not None:
+            name, form = leaked
+            self._fail(
+                ValueError(
+                    f"get_state gave the value of ${name} at {_holding(state, form, 'state')}: "
+                    "the checkpoint is a file of the run, which reviewers are handed; keep "
+                    "credentials out of the state (read them from the environment when needed)"
+                )
+            )
         return {self.key: state}
 
     def _fail(self, cause: BaseException) -> NoReturn:

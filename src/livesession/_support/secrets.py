@@ -40,6 +40,7 @@ __all__ = [
     "RULES",
     "SecretRule",
     "dsn_secrets",
+    "environment_secret_in",
     "environment_secrets",
     "find_secrets",
     "is_secret_name",
@@ -239,6 +240,9 @@ def environment_secrets(env: Mapping[str, str]) -> list[tuple[str, list[str]]]:
 _ENVIRONMENT: dict[str, tuple[str, ...]] = {}
 """``redact_text``'s secrets taken from the environment (key ``forms``): every spelling of
 every secret taken so far, longest first."""
+_NAMED: dict[bytes, str] = {}
+"""Each spelling taken (UTF-8, as a file holds it), to the variable it spells the value of
+(the first one taken with it)."""
 
 
 def take_environment_secrets(env: Mapping[str, str] | None = None) -> None:
@@ -253,6 +257,9 @@ def take_environment_secrets(env: Mapping[str, str] | None = None) -> None:
     """
     spelled = environment_secrets(os.environ if env is None else env)
     forms = {form for _name, forms in spelled for form in forms}
+    for name, named in spelled:
+        for form in named:
+            _NAMED.setdefault(form.encode("utf-8", "replace"), name)
     forms.update(_ENVIRONMENT.get("forms", ()))
     _ENVIRONMENT["forms"] = tuple(sorted(forms, key=lambda form: (-len(form), form)))
 
@@ -263,6 +270,20 @@ def _environment_forms() -> tuple[str, ...]:
         take_environment_secrets()
         forms = _ENVIRONMENT["forms"]
     return forms
+
+
+def environment_secret_in(data: bytes) -> tuple[str, bytes] | None:
+    """The environment's secret ``data`` holds: the variable's name and the spelling found.
+
+    The secrets are those ``redact_text`` removes (taken as each session is built), in
+    every spelling: the values the evidence's secret scan searches a run's files for. None
+    when it holds none (nearly always: a substring search per spelling).
+    """
+    _environment_forms()  # taken at the first use, as for redact_text
+    for form, name in _NAMED.items():
+        if form in data:
+            return name, form
+    return None
 
 
 def find_secrets(text: str) -> list[str]:
