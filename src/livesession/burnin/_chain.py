@@ -1,0 +1,145 @@
+"""One pass over a run's events: what the burn-in criteria count, through the causal links.
+
+The links (``signal_id``, ``order_event_id``, ``fill_event_id``; see docs/artifacts.md) let
+each trade be walked back to its signal, or to the kill switch or wind-down for a flatten
+order, and each OCO leg to the entry fill that placed it.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import TYPE_CHECKING, Any, Final
+
+from .._artifacts.runread import payload
+from .._domain.model import FILL_EVENT_TYPES
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+__all__ = ["Chain"]
+
+_MAX_DEPTH: Final = 8
+"""How many OCO generations a trade may trace through (a leg of a leg...)."""
+
+
+class Chain:
+    """One pass over a run's events: what the criteria count, through the causal links."""
+
+    def __init__(self, events: Iterable[dict[str, Any]]) -> None:
+        self.any_event = False
+        self.run_id: object = None
+        """The first event's ``run_id``."""
+        self.stopped: dict[str, Any] | None = None
+        """The last ``SESSION_STOPPED`` event."""
+        self.flat_ns: int | None = None
+        """The first ``KILL_SWITCH_FLAT``'s ``time_to_flat_ns`` (wall time on a system clock)."""
+        self.signals = 0
+        self.risk_rejected = 0
+        self.trades = 0
+        self.decisions: set[str] = set()
+        self.orders: dict[str, dict[str, Any]] = {}  # ORDER_SUBMITTED event id -> payload
+        self.fills: dict[str, dict[str, Any]] = {}  # fill event id -> payload
+        self._signal_ids: set[str] = set()
+        self._submitted: Counter[str] = Counter()
+        self._legs: dict[str, list[str]] = {}
+        self._ended: dict[str, str] = {}
+        self._leg_parent: dict[str, str] = {}
+        self._fill_events: list[tuple[str, dict[str, Any]]] = []
+        for event in events:
+            self._note(event)
+            self._read(event)
+        self.duplicates = sorted(cid for cid, n in self._submitted.items() if n > 1)
+        self.full_oco, self.orphans = self._oco(self._legs, self._ended, self._leg_parent)
+        self.complete, self.exits, self.broken = self._trace(self._fill_events)
+
+    def _note(self, event: dict[str, Any]) -> None:
+        """What the criteria need besides the chain: the run, its seal, its kill to flat."""
+        kind = event.get("event_type")
+        if not self.any_event:
+            self.any_event, self.run_id = True, event.get("run_id")
+        if kind == "SESSION_STOPPED":
+            self.stopped = event
+        elif kind == "KILL_SWITCH_FLAT" and self.flat_ns is None:
+            ns = payload(event).get("time_to_flat_ns")
+            self.flat_ns = ns if isinstance(ns, int) else None
+
+    def _read(self, event: dict[str, Any]) -> None:
+        kind, fields, eid = event.get("event_type"), payload(event), str(event.get("event_id"))
+        cid = str(fields.get("client_order_id", ""))
+        if kind == "SIGNAL":
+            self.signals += 1
+            self._signal_ids.add(eid)
+        elif kind == "RISK_REJECTED":
+            self.risk_rejected += 1
+        elif kind == "ORDER_SUBMITTED":
+            self._submitted[cid] += 1
+            self.orders[eid] = fields
+            if "signal_id" in fields:
+                self.decisions.add(str(fields["signal_id"]))
+            group = fields.get("oco_group")
+            if isinstance(group, str):
+                self._legs.setdefault(group, []).append(cid)
+                self._leg_parent[cid] = str(fields.get("fill_event_id", ""))
+        elif kind == "ORDER_REJECTED" and "signal_id" in fields:
+            self.decisions.add(str(fields["signal_id"]))
+        ended = self._ended
+        if kind in FILL_EVENT_TYPES:
+            self.trades += 1
+            self.fills[eid] = fields
+            self._fill_events.append((eid, fields))
+            if kind == "ORDER_FILLED":
+                ended[cid] = "filled"
+            else:
+                ended.setdefault(cid, "partial")
+        elif kind in ("ORDER_CANCELED", "ORDER_REJECTED") and ended.get(cid) != "filled":
+            ended[cid] = "cancelled" if kind == "ORDER_CANCELED" else "rejected"
+
+    def _oco(
+        self, legs: dict[str, list[str]], ended: dict[str, str], leg_parent: dict[str, str]
+    ) -> tuple[int, list[str]]:
+        full = 0
+        orphans: list[str] = []
+        for group, cids in sorted(legs.items()):
+            hit = [cid for cid in cids if ended.get(cid) in ("filled", "partial")]
+            if not hit:
+                continue
+            rest = [cid for cid in cids if cid not in hit]
+            orphans += [cid for cid in rest if cid not in ended]
+            parents = [self.fills.get(leg_parent.get(cid, "")) for cid in cids]
+            from_entry = all(p is not None and p.get("client_order_id") == group for p in parents)
+            if (
+                from_entry
+                and any(ended.get(c) == "filled" for c in hit)
+                and all(ended.get(c) == "cancelled" for c in rest)
+            ):
+                full += 1
+        return full, orphans
+
+    def _trace(self, fills: list[tuple[str, dict[str, Any]]]) -> tuple[int, int, list[str]]:
+        """How many trades reach a signal, how many a flatten order, and which break."""
+        complete = exits = 0
+        broken: list[str] = []
+        for eid, fields in fills:
+            root = self._root(fields, depth=0)
+            if root == "signal":
+                complete += 1
+            elif root == "exit":
+                exits += 1
+            else:
+                broken.append(f"{fields.get('trade_id', eid)} ({root})")
+        return complete, exits, broken
+
+    def _root(self, fill: dict[str, Any], *, depth: int) -> str:
+        order = self.orders.get(str(fill.get("order_event_id")))
+        if order is None:
+            return "no order_event_id" if "order_event_id" not in fill else "unknown order"
+        if order.get("client_order_id") != fill.get("client_order_id"):
+            return "order_event_id names another order"
+        if "signal_id" in order:
+            return "signal" if order["signal_id"] in self._signal_ids else "unknown signal"
+        if "fill_event_id" in order:
+            parent = self.fills.get(str(order["fill_event_id"]))
+            if parent is None or depth > _MAX_DEPTH:
+                return "unknown entry fill"
+            return self._root(parent, depth=depth + 1)
+        return "exit" if order.get("reduce_only") else "order without signal"

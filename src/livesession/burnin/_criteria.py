@@ -1,0 +1,133 @@
+"""The burn-in criteria, each judged from what the run's events and files say.
+
+Each criterion is a dict: its ``name``, the ``threshold`` it needs, the ``value`` the run
+has, the ``result`` (``MET``, ``NOT_MET`` or ``SKIPPED``) and a ``detail`` in words.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Final
+
+from .._artifacts.runread import payload
+from ..status import RunStatus, Verdict
+
+if TYPE_CHECKING:
+    from ..verify import VerifyResult
+    from ._chain import Chain
+
+__all__ = [
+    "MET",
+    "NOT_MET",
+    "SKIPPED",
+    "at_least",
+    "complete_chain",
+    "completed",
+    "flatten",
+    "none_of",
+    "verified",
+]
+
+MET: Final = "pass"
+NOT_MET: Final = "FAIL"
+SKIPPED: Final = "not measured"
+
+
+def completed(standing: RunStatus, stopped: dict[str, Any] | None) -> dict[str, Any]:
+    """Whether the session ended well: sealed COMPLETED, as ``status`` reads the seal.
+
+    The events' last ``SESSION_STOPPED`` alone is not a seal: a run stopped by a second
+    signal left it in its events but no ``C2_DRYRUN_STOP`` in its audit log.
+    """
+    base = {"name": "completed", "threshold": "sealed COMPLETED"}
+    if standing.problem:  # a seal the files do not bear out
+        return base | {"value": None, "result": NOT_MET, "detail": standing.problem}
+    if standing.verdict is Verdict.CRASHED or standing.resume_problem is not None:
+        resume = standing.resume_problem
+        return base | {
+            "value": None,
+            "result": NOT_MET,
+            "detail": "the run is not sealed "
+            + (f"and cannot be resumed ({resume})" if resume else "(it crashed: ")
+            + ("" if resume else "`livesession resume` finishes it)"),
+        }
+    fields = payload(stopped or {})
+    status = fields.get("status") or standing.status
+    reason = fields.get("reason") or standing.reason
+    because = f" ({reason})" if reason else ""
+    ok = status == "COMPLETED" and standing.verdict is Verdict.COMPLETED
+    return base | {
+        "value": status,
+        "result": MET if ok else NOT_MET,
+        "detail": f"the session ended {status} in {fields.get('fsm_state') or standing.state}"
+        + because,
+    }
+
+
+def verified(result: VerifyResult) -> dict[str, Any]:
+    """Whether ``verify`` finds the run's files as the artifact contract says."""
+    return {
+        "name": "verified",
+        "value": result.total,
+        "threshold": "0 violations",
+        "result": MET if result.ok else NOT_MET,
+        "detail": "verify finds no violation"
+        if result.ok
+        else f"{result.total} violation(s): {result.summary} (`livesession verify` lists them)",
+    }
+
+
+def at_least(name: str, value: int, minimum: int, what: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "value": value,
+        "threshold": f">= {minimum}",
+        "result": MET if value >= minimum else NOT_MET,
+        "detail": f"{value} {what}",
+    }
+
+
+def none_of(name: str, found: list[str], what: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "value": len(found),
+        "threshold": "0",
+        "result": NOT_MET if found else MET,
+        "detail": f"{len(found)} {what}" + (f": {', '.join(found[:5])}" if found else ""),
+    }
+
+
+def flatten(drill: dict[str, Any] | None, limit: float) -> dict[str, Any]:
+    base = {"name": "flatten", "threshold": f"<= {limit:g} s wall time"}
+    if drill is None:
+        return base | {
+            "value": None,
+            "result": SKIPPED,
+            "detail": "no wall-time kill drill for this run (run `livesession evidence`, or "
+            "`burnin --drill`): skipped, not passed",
+        }
+    wall_s = float(drill["wall_s"])
+    flat = drill["status"] == "measured"
+    ok = flat and wall_s <= limit
+    tail = "" if flat else " and never reached flat"
+    return base | {
+        "value": wall_s,
+        "result": MET if ok else NOT_MET,
+        "detail": f"kill switch to flat in {wall_s:.6f} s{tail} ({drill.get('source', 'drill')})",
+    }
+
+
+def complete_chain(chain: Chain) -> dict[str, Any]:
+    ok = chain.complete >= 1 and not chain.broken
+    detail = (
+        f"{chain.complete} trades trace back to their signal, {chain.exits} to a flatten "
+        f"order; {len(chain.broken)} do not"
+    )
+    if chain.broken:
+        detail += ": " + ", ".join(chain.broken[:5])
+    return {
+        "name": "complete_chain",
+        "value": chain.complete,
+        "threshold": ">= 1 and none broken",
+        "result": MET if ok else NOT_MET,
+        "detail": detail,
+    }
