@@ -14,7 +14,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from ._artifacts import names
 from ._artifacts.runread import is_run_dir, require_run
@@ -32,6 +32,9 @@ from ._cli_output import (
 )
 from ._exceptions import UsageError
 from ._support.secrets import redact_text
+
+if TYPE_CHECKING:
+    from .burnin import BurninResult
 
 __all__ = [
     "cmd_burnin",
@@ -140,7 +143,7 @@ def _phase_lines(command: str) -> Callable[[str], None] | None:
 def cmd_burnin(args: argparse.Namespace) -> int:
     """Judge each run against the burn-in criteria; write burnin.md and burnin.json."""
     from ._exceptions import RunHeld  # noqa: PLC0415
-    from .burnin import NOT_MET, Thresholds, run_burnin  # noqa: PLC0415 - only for this command
+    from .burnin import Thresholds, run_burnin  # noqa: PLC0415 - only for this command
 
     thresholds = Thresholds(
         min_signals=args.min_signals,
@@ -173,15 +176,28 @@ def cmd_burnin(args: argparse.Namespace) -> int:
             }
         )
         return code
+    _print_burnin(result)
+    return code
+
+
+def _print_burnin(result: BurninResult) -> None:
+    """Each session's verdict and criteria on stdout; each criterion not met on stderr."""
+    from .burnin import NOT_MET  # noqa: PLC0415 - only for this command
+
     for session, report in zip(result.sessions, result.reports, strict=True):
         verdict = "PASS" if session["ok"] else "FAIL"
         print(f"{verdict:<5} {session['run_id']}  {report}")  # noqa: T201 - the CLI's output
         for c in session["criteria"]:
             needs = f" (needs {c['threshold']})" if c["result"] == NOT_MET else ""
             print(f"      {c['result']:<12} {c['name']}: {c['detail']}{needs}")  # noqa: T201
-    for failure in result.failures():
-        print(f"livesession: burn-in failed: {failure}", file=sys.stderr)  # noqa: T201
-    return code
+    for session in result.sessions:  # the directory too: two runs may share a run id
+        for c in session["criteria"]:
+            if c["result"] == NOT_MET:
+                print(  # noqa: T201 - the CLI's output
+                    f"livesession: burn-in failed: {session['run_id']}: {c['name']} "
+                    f"(run directory {session['run_dir']})",
+                    file=sys.stderr,
+                )
 
 
 def _write_for_run(

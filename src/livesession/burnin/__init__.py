@@ -45,6 +45,7 @@ from .._rundir.lock import holder_of
 from .._support.fsutil import atomic_write_bytes
 from .._support.text import md_code, md_text, valid_payload
 from ..status import run_status
+from ._batch import report_paths, run_id_of
 from ._chain import Chain
 from ._criteria import (
     MET,
@@ -162,7 +163,9 @@ def run_burnin(
     """Evaluate every run and write its report (markdown and JSON).
 
     Runs a process is writing now are refused (``RunHeld``) before anything is written; a
-    path that is not a run is refused (``RunDirectoryError``) the same way.
+    path that is not a run is refused (``RunDirectoryError``) the same way, and so is a batch
+    in which two runs would write one report (``UsageError``: ``--out`` names reports by
+    run id, and two runs may share one).
     """
     for run_dir in run_dirs:
         require_run(run_dir)
@@ -172,6 +175,7 @@ def run_burnin(
                 f"{run_dir} is being written by {holder.describe()}: burn-in is judged on a "
                 "finished run, so nothing was written"
             )
+    paths = report_paths(run_dirs, [run_id_of(d) for d in run_dirs], out_dir)
     from ..verify import verify_run  # noqa: PLC0415 - jsonschema is loaded only here
 
     sessions = [  # valid_payload: a path that is not UTF-8 (bad\xffname) in burnin.json and .md
@@ -182,21 +186,17 @@ def run_burnin(
         )
         for d in run_dirs
     ]
-    reports: list[Path] = []
-    for run_dir, session in zip(run_dirs, sessions, strict=True):
-        target = out_dir or run_dir
-        target.mkdir(parents=True, exist_ok=True)
-        stem = names.BURNIN if out_dir is None else f"{session['run_id']}-{names.BURNIN}"
+    for (json_path, md), session in zip(paths, sessions, strict=True):
+        md.parent.mkdir(parents=True, exist_ok=True)
         document = {"thresholds": attrs.asdict(thresholds), **session}
         atomic_write_bytes(
-            target / f"{stem}.json",
-            orjson.dumps(document, option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2),
+            json_path, orjson.dumps(document, option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2)
         )
-        md = target / f"{stem}.md"
         atomic_write_bytes(md, render_markdown(session).encode("utf-8"))
-        reports.append(md)
     return BurninResult(
-        ok=all(s["ok"] for s in sessions), sessions=tuple(sessions), reports=tuple(reports)
+        ok=all(s["ok"] for s in sessions),
+        sessions=tuple(sessions),
+        reports=tuple(md for _, md in paths),
     )
 
 

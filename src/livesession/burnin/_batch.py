@@ -1,0 +1,72 @@
+"""What ``run_burnin`` refuses before it judges a batch of runs: reports that would lie.
+
+A batch's verdict stands on its reports, one per session. With ``--out DIR`` each report is
+named after its run id (``DIR/<run_id>-burnin.md``): two runs of one run id (a copy, or a
+config with a fixed ``run_id`` run into two out directories) wrote one file twice, the last
+over the first, so a PASS could stand for a batch that failed. Such a batch is refused
+before anything is read or written.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+from .._artifacts import names
+from .._artifacts.runread import iter_records
+from .._exceptions import UsageError
+from .._support.text import valid_payload
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+__all__ = ["report_paths", "run_id_of"]
+
+
+def run_id_of(run_dir: Path) -> str:
+    """The run id the run's events carry (the first event's), else the directory's name.
+
+    ``evaluate_run`` names the session so; read here from the first event alone.
+    """
+    first = next(iter_records(run_dir / names.EVENTS), None)
+    run_id = run_dir.name if first is None else first.get("run_id")
+    return str(valid_payload(run_id))
+
+
+def report_paths(
+    run_dirs: list[Path], run_ids: list[str], out_dir: Path | None
+) -> list[tuple[Path, Path]]:
+    """Where each run's reports go: ``(burnin.json, burnin.md)``, one pair per run.
+
+    Without ``out_dir`` they go into each run directory; with it, ``<run_id>-burnin.*``.
+
+    Raises:
+        UsageError: two runs would write the same report, or a run id names no file.
+    """
+    pairs: list[tuple[Path, Path]] = []
+    first_of: dict[Path, int] = {}
+    for index, (run_dir, run_id) in enumerate(zip(run_dirs, run_ids, strict=True)):
+        target = out_dir or run_dir
+        stem = names.BURNIN if out_dir is None else f"{run_id}-{names.BURNIN}"
+        if out_dir is not None and not _plain_name(stem):
+            raise UsageError(
+                f"{run_dir}: its run id {run_id!r} cannot name a report in --out {out_dir} "
+                "(it is no plain file name): judge it without --out; nothing was written"
+            )
+        md = target / f"{stem}.md"
+        other = first_of.setdefault(md, index)
+        if other != index:
+            raise UsageError(
+                f"{run_dirs[other]} and {run_dir} are both run {run_id}: both reports would "
+                f"be {md} (the last over the first): judge them in separate calls with an "
+                "--out DIR each, or without --out (each report then goes into its run "
+                "directory); nothing was written"
+            )
+        pairs.append((target / f"{stem}.json", md))
+    return pairs
+
+
+def _plain_name(name: str) -> bool:
+    """Whether ``name`` is one file's name, no path: ``../x`` would write outside ``--out``."""
+    seps = {os.sep, os.altsep} - {None}
+    return not name.startswith(".") and not any(sep in name for sep in seps if sep)
