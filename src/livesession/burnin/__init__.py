@@ -28,6 +28,8 @@ The kill drill (``kill_drill``, run by ``evidence``) re-runs the run's config on
 simulated venue in a temporary directory until it holds a position, trips the kill switch
 and measures the wall time until ``KILL_SWITCH_FLAT``. A run on the system clock that
 tripped its own kill switch measured it already (its ``time_to_flat_ns`` is wall time).
+The drill ``evidence`` recorded in ``manifest.json`` counts only when that manifest is this
+run's (its ``run_id`` and ``audit_head``) and its ``wall_s`` a number of seconds >= 0.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ import attrs
 import orjson
 
 from .._artifacts import names
+from .._artifacts.provenance import audit_head
 from .._artifacts.runread import iter_records, require_run
 from .._exceptions import RunHeld
 from .._rundir.lock import holder_of
@@ -119,7 +122,10 @@ def evaluate_run(
     chain = Chain(iter_records(run_dir / names.EVENTS))
     t = thresholds
     measured = drill if drill and drill.get("status") in ("measured", "not_flat") else None
-    measured = measured or measured_flatten(run_dir, chain.flat_ns)
+    run_id = chain.run_id if chain.any_event else run_dir.name
+    measured = measured or measured_flatten(
+        run_dir, chain.flat_ns, run_id=run_id, head=audit_head(run_dir)
+    )
     criteria = [
         completed(run_status(run_dir), chain.stopped),
         at_least("signals", chain.signals, t.min_signals, "SIGNAL events"),
@@ -137,7 +143,6 @@ def evaluate_run(
     if verification is not None:
         criteria.insert(1, verified(verification))
     applicable = [c for c in criteria if c["result"] != SKIPPED]
-    run_id = chain.run_id if chain.any_event else run_dir.name
     return {
         "run_id": run_id,
         "run_dir": str(run_dir),

@@ -6,7 +6,10 @@ has, the ``result`` (``MET``, ``NOT_MET`` or ``SKIPPED``) and a ``detail`` in wo
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Final
+import math
+from typing import TYPE_CHECKING, Any, Final, TypeGuard
+
+import orjson
 
 from .._artifacts.runread import payload
 from ..status import RunStatus, Verdict
@@ -97,6 +100,12 @@ def none_of(name: str, found: list[str], what: str) -> dict[str, Any]:
 
 
 def flatten(drill: dict[str, Any] | None, limit: float) -> dict[str, Any]:
+    """The kill switch flat within ``limit`` seconds of wall time, as a drill measured it.
+
+    A drill that does not count (``invalid``: another run's manifest) or whose ``wall_s``
+    is no finite number of seconds >= 0 fails, naming why: a hand-edited manifest saying
+    ``-5`` or nothing at all measured nothing.
+    """
     base = {"name": "flatten", "threshold": f"<= {limit:g} s wall time"}
     if drill is None:
         return base | {
@@ -105,15 +114,35 @@ def flatten(drill: dict[str, Any] | None, limit: float) -> dict[str, Any]:
             "detail": "no wall-time kill drill for this run (run `livesession evidence`, or "
             "`burnin --drill`): skipped, not passed",
         }
-    wall_s = float(drill["wall_s"])
+    source = drill.get("source", "drill")
+    wall_s = drill.get("wall_s")
+    if drill["status"] == "invalid" or not _seconds(wall_s):
+        said = repr(wall_s) if isinstance(wall_s, float) else _json(wall_s)
+        why = drill.get("reason") or f"its wall_s is {said}, no number of seconds >= 0"
+        return base | {
+            "value": None,
+            "result": NOT_MET,
+            "detail": f"the kill drill from {source} does not count: {why} (run "
+            "`livesession evidence` again, or `burnin --drill`)",
+        }
     flat = drill["status"] == "measured"
     ok = flat and wall_s <= limit
     tail = "" if flat else " and never reached flat"
     return base | {
         "value": wall_s,
         "result": MET if ok else NOT_MET,
-        "detail": f"kill switch to flat in {wall_s:.6f} s{tail} ({drill.get('source', 'drill')})",
+        "detail": f"kill switch to flat in {wall_s:.6f} s{tail} ({source})",
     }
+
+
+def _seconds(value: object) -> TypeGuard[float]:
+    """Whether ``value`` is a number of seconds: finite and >= 0 (a bool is no number)."""
+    return (
+        isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and value >= 0
+    )
 
 
 def complete_chain(chain: Chain) -> dict[str, Any]:
@@ -131,3 +160,8 @@ def complete_chain(chain: Chain) -> dict[str, Any]:
         "result": MET if ok else NOT_MET,
         "detail": detail,
     }
+
+
+def _json(value: object) -> str:
+    """``value`` as JSON writes it (what a hand-edited manifest said), else its repr."""
+    return orjson.dumps(value, default=repr).decode()

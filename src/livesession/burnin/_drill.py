@@ -16,13 +16,15 @@ from typing import Any, Final
 import orjson
 
 from .._artifacts import names
-from .._artifacts.runread import read_json_object
+from .._artifacts.runread import read_bytes, read_json_object
 from .._rundir import create_run, read_run_config
 from .._rundir.plugins import check_recorded_sources
+from .._support.fsutil import raise_if_refused
 
 __all__ = ["kill_drill", "measured_flatten"]
 
 _NS: Final = 1_000_000_000
+_MANIFEST: Final = "manifest.json"
 
 
 def kill_drill(run_dir: Path, *, max_steps: int | None = None) -> dict[str, Any]:
@@ -92,16 +94,23 @@ def _drill(session: Any, horizon: int, limit: int) -> dict[str, Any]:
     }
 
 
-def measured_flatten(run_dir: Path, flat_ns: int | None) -> dict[str, Any] | None:
-    """A wall-time kill-to-flat the run already has: an evidence drill, or its own kill."""
-    manifest = run_dir / "manifest.json"
+def measured_flatten(
+    run_dir: Path, flat_ns: int | None, *, run_id: object, head: str | None
+) -> dict[str, Any] | None:
+    """A wall-time kill-to-flat the run already has: an evidence drill, or its own kill.
+
+    The drill ``manifest.json`` records counts only when the manifest is this run's: its
+    ``run_id`` the run's and its ``audit_head`` the run's audit head (``head``). Another
+    run's manifest copied in, or one written before the run changed, measured another run;
+    so does one that cannot be read as a manifest. Such a drill is ``invalid``, with the
+    reason, and the criterion fails naming it (``criteria.flatten``, which also holds
+    ``wall_s`` to a finite number of seconds >= 0).
+    """
+    manifest = run_dir / _MANIFEST
     if manifest.is_file():
-        try:
-            drill = orjson.loads(manifest.read_bytes()).get("kill_drill")
-        except (orjson.JSONDecodeError, AttributeError):
-            drill = None
-        if isinstance(drill, dict) and drill.get("status") in ("measured", "not_flat"):
-            return drill
+        found = _manifest_drill(manifest, run_id=run_id, head=head)
+        if found is not None:
+            return found
     cfg, _ = read_run_config(run_dir)
     if cfg.clock_mode == "system" and flat_ns is not None:
         return {
@@ -110,3 +119,49 @@ def measured_flatten(run_dir: Path, flat_ns: int | None) -> dict[str, Any] | Non
             "source": "the run's own kill switch (system clock)",
         }
     return None
+
+
+def _manifest_drill(path: Path, *, run_id: object, head: str | None) -> dict[str, Any] | None:
+    """The kill drill ``path`` (a ``manifest.json``) records for this run, if any.
+
+    None when it records no measurement (the drill was ``not_measured`` or
+    ``not_applicable``); ``invalid`` when what it records is not this run's to count.
+    """
+    document = _manifest(path)
+    if isinstance(document, str):
+        return _invalid(document)
+    drill = document.get("kill_drill")
+    if not isinstance(drill, dict) or drill.get("status") not in ("measured", "not_flat"):
+        return None
+    why = _not_this_run(document, run_id, head)
+    return _invalid(why) if why else drill
+
+
+def _manifest(path: Path) -> dict[str, Any] | str:
+    """The manifest's JSON object, or what is wrong with it (``{}`` if it is gone since)."""
+    try:
+        document = orjson.loads(read_bytes(path))
+    except OSError as exc:
+        raise_if_refused(exc, path)
+        return {}
+    except orjson.JSONDecodeError:
+        return "it is not JSON"
+    return document if isinstance(document, dict) else "it is not a JSON object"
+
+
+def _not_this_run(document: dict[str, Any], run_id: object, head: str | None) -> str:
+    """Why the manifest is not this run's ("" when its run id and audit head are)."""
+    if document.get("run_id") != run_id:
+        said = orjson.dumps(document.get("run_id")).decode()
+        return f"it is the manifest of run {said}, not of this run ({run_id})"
+    if head is None or document.get("audit_head") != head:
+        said = orjson.dumps(document.get("audit_head")).decode()
+        return (
+            f"its audit_head {said} is not this run's ({head}): it is another run's "
+            "manifest, or was written before the run changed"
+        )
+    return ""
+
+
+def _invalid(reason: str) -> dict[str, Any]:
+    return {"status": "invalid", "reason": reason, "source": _MANIFEST}

@@ -26,6 +26,7 @@ import attrs
 import orjson
 
 from .._artifacts import names
+from .._artifacts.provenance import audit_head
 from .._artifacts.runread import iter_records, payload
 from .._domain import clock as _clock
 from .._domain.decimal import with_context
@@ -287,8 +288,7 @@ def _write_evidence(
     finally:
         rerun.close()
     verification, fired, drill, burnin, secrets, digests, ended = checked
-    audit_lines = (run_dir / names.AUDIT).read_bytes().splitlines()
-    audit_head = hashlib.sha256(audit_lines[-1]).hexdigest() if audit_lines else None
+    head = audit_head(run_dir)
     started = _audited_start(run_dir)
     version = _text(started.get("version"))
     problems = _problems(
@@ -312,7 +312,7 @@ def _write_evidence(
         "data": data,
         "outcome": ended,
         "artifacts": digests,
-        "audit_head": audit_head,
+        "audit_head": head,
         "verify": {"ok": verification.ok, "violations": list(verification.violations)},
         "determinism": determinism,
         "fired": fired,
@@ -332,7 +332,7 @@ def _write_evidence(
         document=document,
         ok=not problems,
         problems=tuple(problems),
-        audit_head=audit_head,
+        audit_head=head,
         manifest_sha256=manifest_sha256,
     )
 

@@ -1,0 +1,133 @@
+"""The flatten criterion counts a kill drill only when it measured this run, and says so.
+
+A prober found that the drill ``burnin`` reads from ``manifest.json`` was taken unchecked:
+``wall_s: -5`` passed, another run's manifest copied in passed (its ``run_id`` and
+``audit_head`` not this run's), and ``{"status": "measured"}`` or ``wall_s: null`` ended in
+a traceback (``KeyError: 'wall_s'``, exit 1, nothing on stdout under ``--json``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from livesession.cli import main
+from test_burnin import _criteria, _oco_run
+
+_EVIDENCE = "evidence kill drill (a re-run on the simulated venue)"
+_AGAIN = " (run `livesession evidence` again, or `burnin --drill`)"
+
+
+@pytest.fixture(name="made", scope="module")
+def _made(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A run that meets every criterion but flatten, which no drill has measured."""
+    return _oco_run(tmp_path_factory.mktemp("drill") / "runs")
+
+
+@pytest.fixture(name="run")
+def _run(made: Path, tmp_path: Path) -> Path:
+    return Path(shutil.copytree(made, tmp_path / made.name))
+
+
+def _head(run: Path) -> str:
+    return hashlib.sha256((run / "audit.jsonl").read_bytes().splitlines()[-1]).hexdigest()
+
+
+def _manifest(run: Path, drill: dict[str, Any], **fields: Any) -> None:
+    """A manifest.json as evidence writes it, as far as burnin reads one."""
+    document = {"run_id": "oco", "audit_head": _head(run), "kill_drill": drill} | fields
+    (run / "manifest.json").write_bytes(orjson.dumps(document))
+
+
+def _burnin(run: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, dict[str, Any]]:
+    """``burnin --json RUN``: the exit code and the flatten criterion (one JSON object)."""
+    code = main(["burnin", "--json", str(run)])
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1, out
+    return code, _criteria(json.loads(out)["sessions"][0])["flatten"]
+
+
+def test_the_runs_own_evidence_drill_counts(run: Path, capsys: pytest.CaptureFixture) -> None:
+    _manifest(run, {"status": "measured", "wall_s": 0.038, "source": _EVIDENCE})
+    code, flatten = _burnin(run, capsys)
+    assert (code, flatten["result"], flatten["value"]) == (0, "pass", 0.038)
+    assert flatten["detail"] == f"kill switch to flat in 0.038000 s ({_EVIDENCE})"
+
+
+@pytest.mark.parametrize(
+    ("drill", "said"),
+    [
+        ({"status": "measured", "wall_s": -5}, "its wall_s is -5, no number of seconds >= 0"),
+        ({"status": "measured"}, "its wall_s is null, no number of seconds >= 0"),
+        ({"status": "measured", "wall_s": None}, "its wall_s is null, no number of seconds >= 0"),
+        ({"status": "not_flat", "wall_s": "0.1"}, 'its wall_s is "0.1", no number of seconds >= 0'),
+        ({"status": "measured", "wall_s": True}, "its wall_s is true, no number of seconds >= 0"),
+    ],
+    ids=["negative", "missing", "null", "text", "bool"],
+)
+def test_a_wall_s_that_is_no_time_fails_naming_it(
+    run: Path, capsys: pytest.CaptureFixture, drill: dict[str, Any], said: str
+) -> None:
+    """Not a pass, not a traceback: the criterion fails, and says what the manifest holds."""
+    _manifest(run, drill | {"source": _EVIDENCE})
+    code, flatten = _burnin(run, capsys)
+    assert (code, flatten["result"], flatten["value"]) == (1, "FAIL", None)
+    assert flatten["detail"] == f"the kill drill from {_EVIDENCE} does not count: {said}{_AGAIN}"
+
+
+def test_another_runs_manifest_does_not_count(run: Path, capsys: pytest.CaptureFixture) -> None:
+    _manifest(run, {"status": "measured", "wall_s": 0.03}, run_id="other-1")
+    code, flatten = _burnin(run, capsys)
+    assert (code, flatten["result"]) == (1, "FAIL")
+    assert flatten["detail"] == (
+        'the kill drill from manifest.json does not count: it is the manifest of run "other-1", '
+        f"not of this run (oco){_AGAIN}"
+    )
+
+
+def test_a_manifest_of_another_audit_does_not_count(
+    run: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """The same run id (a fixed one, or a copy run again) but another audit chain's head."""
+    _manifest(run, {"status": "measured", "wall_s": 0.03}, audit_head="ab" * 32)
+    code, flatten = _burnin(run, capsys)
+    assert (code, flatten["result"]) == (1, "FAIL")
+    assert flatten["detail"] == (
+        f'the kill drill from manifest.json does not count: its audit_head "{"ab" * 32}" is '
+        f"not this run's ({_head(run)}): it is another run's manifest, or was written before "
+        f"the run changed{_AGAIN}"
+    )
+
+
+def test_a_manifest_that_is_no_json_object_does_not_count(
+    run: Path, capsys: pytest.CaptureFixture
+) -> None:
+    (run / "manifest.json").write_bytes(b'{"kill_drill": ')
+    code, flatten = _burnin(run, capsys)
+    assert (code, flatten["result"]) == (1, "FAIL")
+    assert "manifest.json does not count: it is not JSON" in flatten["detail"]
+
+
+def test_a_manifest_without_a_measurement_leaves_flatten_unmeasured(
+    run: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """A drill that measured nothing (``not_measured``) is no claim, of this run or another."""
+    _manifest(run, {"status": "not_measured", "reason": "no position"}, run_id="other-1")
+    code, flatten = _burnin(run, capsys)
+    assert (code, flatten["result"]) == (0, "not measured")
+
+
+def test_the_plain_output_names_it_in_one_line(run: Path, capsys: pytest.CaptureFixture) -> None:
+    _manifest(run, {"status": "measured"})
+    assert main(["burnin", str(run)]) == 1
+    said = capsys.readouterr()
+    assert "Traceback" not in said.err
+    assert said.err.splitlines() == [
+        f"livesession: burn-in failed: oco: flatten (run directory {run})"
+    ]
