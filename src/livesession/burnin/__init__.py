@@ -8,7 +8,8 @@ Each criterion is read from the run's own events, through the causal links they 
   that failed, was rejected, crashed unsealed or whose seal is in doubt is no successful
   paper session, whatever its counts;
 - ``verified``: ``verify`` finds no violation (``run_burnin`` runs it): counts read from
-  files that break the artifact contract prove nothing;
+  files that break the artifact contract prove nothing; and ``run.json`` (outside the
+  chain) names the version the audited record does, as ``evidence`` holds it;
 - ``signals``: at least ``min_signals`` SIGNAL events;
 - ``decisions``: at least ``min_decisions`` signals the rails let through, so that an order
   was planned for them (an ``ORDER_SUBMITTED``, or an ``ORDER_REJECTED`` for a send that
@@ -41,8 +42,8 @@ import attrs
 import orjson
 
 from .._artifacts import names
-from .._artifacts.provenance import audit_head
-from .._artifacts.runread import iter_records, require_run
+from .._artifacts.provenance import audit_head, audited_start, run_json_changed
+from .._artifacts.runread import iter_records, read_json_object, require_run
 from .._exceptions import RunHeld
 from .._rundir.lock import holder_of
 from .._support.fsutil import atomic_write_bytes
@@ -116,7 +117,8 @@ def evaluate_run(
 ) -> dict[str, Any]:
     """The burn-in verdict of one session: each criterion with its value and result.
 
-    ``verification`` (``verify_run``'s result) adds the ``verified`` criterion.
+    ``verification`` (``verify_run``'s result) adds the ``verified`` criterion, which also
+    holds ``run.json``'s version to the audited record's (``run_json_changed``).
     """
     # One pass over a stream of the events: a long run's are never all held at once.
     chain = Chain(iter_records(run_dir / names.EVENTS))
@@ -141,7 +143,9 @@ def evaluate_run(
         complete_chain(chain),
     ]
     if verification is not None:
-        criteria.insert(1, verified(verification))
+        version = read_json_object(run_dir / names.RUN_META).get("version")
+        changed = run_json_changed(audited_start(run_dir).get("version"), version)
+        criteria.insert(1, verified(verification, changed))
     applicable = [c for c in criteria if c["result"] != SKIPPED]
     return {
         "run_id": run_id,

@@ -66,16 +66,24 @@ def completed(standing: RunStatus, stopped: dict[str, Any] | None) -> dict[str, 
     }
 
 
-def verified(result: VerifyResult) -> dict[str, Any]:
-    """Whether ``verify`` finds the run's files as the artifact contract says."""
+def verified(result: VerifyResult, changed: str = "") -> dict[str, Any]:
+    """Whether ``verify`` finds the run's files as the artifact contract says.
+
+    ``changed`` is what ``run_json_changed`` says of ``run.json`` (outside the contract and
+    the chain): a version edited there fails the criterion as it fails ``evidence``, and
+    counts as one more problem in the value.
+    """
+    detail = "verify finds no violation"
+    if not result.ok:
+        detail = f"{result.total} violation(s): {result.summary} (`livesession verify` lists them)"
+    if changed:
+        detail = changed if result.ok else f"{detail}; {changed}"
     return {
         "name": "verified",
-        "value": result.total,
+        "value": result.total + (1 if changed else 0),
         "threshold": "0 violations",
-        "result": MET if result.ok else NOT_MET,
-        "detail": "verify finds no violation"
-        if result.ok
-        else f"{result.total} violation(s): {result.summary} (`livesession verify` lists them)",
+        "result": MET if result.ok and not changed else NOT_MET,
+        "detail": detail,
     }
 
 

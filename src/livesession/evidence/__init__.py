@@ -26,7 +26,7 @@ import attrs
 import orjson
 
 from .._artifacts import names
-from .._artifacts.provenance import audit_head
+from .._artifacts.provenance import audit_head, audited_start, run_json_changed
 from .._artifacts.runread import iter_records, payload
 from .._domain import clock as _clock
 from .._domain.decimal import with_context
@@ -39,7 +39,7 @@ from .._rundir.plugins import check_recorded_sources
 from .._session.pipeline import DAILY_LOSS_KILL
 from .._support.fsutil import atomic_write_bytes
 from .._support.secrets import environment_secrets, find_secrets, may_hold_secret
-from .._support.text import command, one_line, valid_payload
+from .._support.text import command, valid_payload
 from .._version import __version__
 from ..burnin import Thresholds, evaluate_run, kill_drill
 from ..controls import control_map
@@ -289,7 +289,7 @@ def _write_evidence(
         rerun.close()
     verification, fired, drill, burnin, secrets, digests, ended = checked
     head = audit_head(run_dir)
-    started = _audited_start(run_dir)
+    started = audited_start(run_dir)
     version = _text(started.get("version"))
     problems = _problems(
         run_dir,
@@ -354,13 +354,9 @@ def _problems(
     """
     problems: list[str] = []
     wrote, said = versions
-    if wrote is not None and said != wrote:
-        told = f"livesession {one_line(said)}" if isinstance(said, str) else "no version"
-        problems.append(
-            f"run.json says {told}, but the run's audited record (SESSION_STARTED, "
-            f"C2_DRYRUN_START) says livesession {one_line(wrote)} wrote it: run.json was "
-            "changed after the run; keep the run as it is and report it"
-        )
+    changed = run_json_changed(wrote, said)
+    if changed:
+        problems.append(changed)
     if standing.problem:  # a seal the files do not bear out: as status and verify say
         problems.append(f"{standing.problem}: keep the run as it is and report it")
     elif not standing.sealed:
@@ -423,21 +419,6 @@ def _write_bundle(target: Path, doc_name: str, manifest: dict[str, Any]) -> tupl
     document = target / doc_name
     atomic_write_bytes(document, markdown(manifest).encode("utf-8"))
     return manifest_path, document, hashlib.sha256(data).hexdigest()
-
-
-def _audited_start(run_dir: Path) -> dict[str, Any]:
-    """The payload of the run's first event, ``SESSION_STARTED``, which the audit covers.
-
-    ``C2_DRYRUN_START`` copies it and ``verify`` holds the two together, so its ``version``
-    and ``config_sha256`` are the run's own: ``run.json``'s ``version`` and ``config_hash``
-    are outside the chain (and its ``config_hash`` is another digest, of the whole config,
-    ``durability`` and ``checkpoint_every`` included). A reviewer ties the evidence to the
-    audit by these, and ``verify`` holds ``config.json`` to the digest. Empty without it.
-    """
-    first = next(iter_records(run_dir / names.EVENTS), None)
-    if first is None or first.get("event_type") != "SESSION_STARTED":
-        return {}
-    return payload(first)
 
 
 def _text(value: object) -> str | None:

@@ -1,0 +1,56 @@
+"""What a burn-in report says of the run it judged, beyond each criterion's number.
+
+A prober found that ``burnin`` said PASS of a run whose ``run.json`` was edited, where
+``evidence`` says FAIL of the same run.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import orjson
+import pytest
+
+from livesession import __version__
+from livesession.cli import main
+from test_burnin import _criteria, _oco_run
+
+
+@pytest.fixture(name="made", scope="module")
+def _made(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A run that meets every criterion but flatten, which no drill has measured."""
+    return _oco_run(tmp_path_factory.mktemp("report") / "runs")
+
+
+@pytest.fixture(name="run")
+def _run(made: Path, tmp_path: Path) -> Path:
+    return Path(shutil.copytree(made, tmp_path / made.name))
+
+
+def test_a_run_json_changed_after_the_run_is_not_verified(
+    run: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """run.json is outside the audit chain: a version edited there fails ``verified`` as it
+    fails the evidence bundle, in the same words."""
+    meta = orjson.loads((run / "run.json").read_bytes())
+    (run / "run.json").write_bytes(orjson.dumps(meta | {"version": "9.9.9"}))
+    assert main(["burnin", str(run)]) == 1
+    said = capsys.readouterr()
+    assert said.out.startswith("FAIL  oco")
+    assert said.err.splitlines() == [
+        f"livesession: burn-in failed: oco: verified (run directory {run})"
+    ]
+    criterion = _criteria(json.loads((run / "burnin.json").read_text()))["verified"]
+    assert criterion == {
+        "name": "verified",
+        "threshold": "0 violations",
+        "value": 1,
+        "result": "FAIL",
+        "detail": (
+            "run.json says livesession 9.9.9, but the run's audited record (SESSION_STARTED, "
+            f"C2_DRYRUN_START) says livesession {__version__} wrote it: run.json was changed "
+            "after the run; keep the run as it is and report it"
+        ),
+    }
