@@ -6,6 +6,7 @@ A prober found that ``burnin`` said PASS of a run whose ``run.json`` was edited,
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -54,3 +55,45 @@ def test_a_run_json_changed_after_the_run_is_not_verified(
             "after the run; keep the run as it is and report it"
         ),
     }
+
+
+class TestFlattenNotMeasured:
+    """A skipped criterion never counts as passed: the verdict says so wherever it is read.
+
+    The summary line and burnin.md said PASS of a run whose flatten no drill measured. The
+    exit code stays 0 (no criterion failed, RUNBOOK), but the word is
+    ``PASS (flatten not measured)``.
+    """
+
+    def test_the_line_the_report_and_the_json_say_it(
+        self, run: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        assert main(["burnin", str(run)]) == 0
+        first = capsys.readouterr().out.splitlines()[0]
+        assert first == f"PASS (flatten not measured) oco  {run / 'burnin.md'}"
+        md = (run / "burnin.md").read_text(encoding="utf-8")
+        assert "Result: **PASS (flatten not measured)**\n" in md
+        report = json.loads((run / "burnin.json").read_text())
+        assert (report["ok"], report["verdict"]) == (True, "PASS (flatten not measured)")
+        assert report["not_measured"] == ["flatten"]
+        assert main(["burnin", str(run), "--json"]) == 0
+        doc = json.loads(capsys.readouterr().out)
+        assert (doc["ok"], doc["exit_code"], doc["failed"]) == (True, 0, [])
+        assert doc["not_measured"] == ["oco: flatten"]
+        assert doc["sessions"][0]["verdict"] == "PASS (flatten not measured)"
+
+    def test_a_measured_run_says_pass(self, run: Path, capsys: pytest.CaptureFixture) -> None:
+        head = hashlib.sha256((run / "audit.jsonl").read_bytes().splitlines()[-1]).hexdigest()
+        drill = {"status": "measured", "wall_s": 0.01, "source": "test"}
+        manifest = {"run_id": "oco", "audit_head": head, "kill_drill": drill}
+        (run / "manifest.json").write_bytes(orjson.dumps(manifest))
+        assert main(["burnin", str(run), "--json"]) == 0
+        doc = json.loads(capsys.readouterr().out)
+        assert (doc["sessions"][0]["verdict"], doc["not_measured"]) == ("PASS", [])
+        assert "Result: **PASS**\n" in (run / "burnin.md").read_text(encoding="utf-8")
+
+    def test_a_failure_says_both(self, run: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        assert main(["burnin", str(run), "--min-signals", "100000"]) == 1
+        assert capsys.readouterr().out.startswith("FAIL  oco  ")
+        md = (run / "burnin.md").read_text(encoding="utf-8")
+        assert "Result: **FAIL** (failed: signals; flatten not measured)\n" in md

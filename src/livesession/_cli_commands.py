@@ -171,6 +171,7 @@ def cmd_burnin(args: argparse.Namespace) -> int:
                 "ok": result.ok,
                 "exit_code": code,
                 "failed": result.failures(),
+                "not_measured": result.not_measured(),
                 "sessions": list(result.sessions),
                 "reports": [str(p) for p in result.reports],
             }
@@ -185,8 +186,8 @@ def _print_burnin(result: BurninResult) -> None:
     from .burnin import NOT_MET  # noqa: PLC0415 - only for this command
 
     for session, report in zip(result.sessions, result.reports, strict=True):
-        verdict = "PASS" if session["ok"] else "FAIL"
-        print(f"{verdict:<5} {session['run_id']}  {report}")  # noqa: T201 - the CLI's output
+        # PASS (flatten not measured): a criterion skipped never passed, and the word says so.
+        print(f"{session['verdict']:<5} {session['run_id']}  {report}")  # noqa: T201
         for c in session["criteria"]:
             needs = f" (needs {c['threshold']})" if c["result"] == NOT_MET else ""
             print(f"      {c['result']:<12} {c['name']}: {c['detail']}{needs}")  # noqa: T201

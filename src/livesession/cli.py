@@ -246,9 +246,9 @@ def _add_burnin_command(sub: Any) -> None:
         "a full OCO lifecycle, flatten within the limit, unique client order ids, no orphan "
         "OCO leg, a complete signal -> decision -> order -> trade chain) and write "
         "burnin.md and burnin.json next to it. Flatten is measured only by a wall-time kill "
-        "drill (--drill, or the one `evidence` ran); without one it is skipped, never passed. "
-        "Exit codes: 0 every applicable criterion passed for every run, 1 some failed (named "
-        "on stderr), 2 bad input or not a run, 3 a run is being written.",
+        "drill (--drill, or the one `evidence` ran); without one it is skipped, never passed: "
+        "PASS (flatten not measured). Exit codes: 0 no criterion failed for any run, 1 some "
+        "failed (named on stderr), 2 bad input or not a run, 3 a run is being written.",
         formatter_class=HelpWithDefaults,
     )
     bur.add_argument("run_dirs", type=_path, nargs="+", metavar="RUN_DIR", help="run directories")

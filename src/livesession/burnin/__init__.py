@@ -107,6 +107,10 @@ class BurninResult:
             if c["result"] == NOT_MET
         ]
 
+    def not_measured(self) -> list[str]:
+        """``run_id: criterion`` for each criterion skipped, not measured (never passed)."""
+        return [f"{s['run_id']}: {name}" for s in self.sessions for name in s["not_measured"]]
+
 
 def evaluate_run(
     run_dir: Path,
@@ -146,11 +150,14 @@ def evaluate_run(
         version = read_json_object(run_dir / names.RUN_META).get("version")
         changed = run_json_changed(audited_start(run_dir).get("version"), version)
         criteria.insert(1, verified(verification, changed))
-    applicable = [c for c in criteria if c["result"] != SKIPPED]
+    ok = all(c["result"] in (MET, SKIPPED) for c in criteria)
+    skipped = [c["name"] for c in criteria if c["result"] == SKIPPED]
     return {
         "run_id": run_id,
         "run_dir": str(run_dir),
-        "ok": all(c["result"] == MET for c in applicable),
+        "ok": ok,
+        "verdict": _verdict(ok, skipped),
+        "not_measured": skipped,
         "criteria": criteria,
         "counts": {
             "signals": chain.signals,
@@ -160,6 +167,16 @@ def evaluate_run(
         },
         "kill_drill": measured or {"status": "not_measured"},
     }
+
+
+def _verdict(ok: bool, skipped: list[str]) -> str:
+    """``PASS``, ``FAIL``, or ``PASS (flatten not measured)``: a skipped criterion never passed.
+
+    Exit 0 says that no criterion failed; the word says whether every one was measured.
+    """
+    if not ok:
+        return "FAIL"
+    return "PASS" + (f" ({', '.join(skipped)} not measured)" if skipped else "")
 
 
 def run_burnin(
@@ -215,14 +232,7 @@ def render_markdown(session: dict[str, Any], *, level: int = 1) -> str:
     lines = [
         f"{head} Burn-in acceptance: run {md_code(session['run_id'])}",
         "",
-        f"Result: **{'PASS' if session['ok'] else 'FAIL'}**"
-        + (
-            ""
-            if session["ok"]
-            else " (failed: "
-            + ", ".join(c["name"] for c in session["criteria"] if c["result"] == NOT_MET)
-            + ")"
-        ),
+        f"Result: **{session['verdict']}**" + _failed(session),
         "",
         "| criterion | threshold | value | result | detail |",
         "| --- | --- | --- | --- | --- |",
@@ -234,3 +244,12 @@ def render_markdown(session: dict[str, Any], *, level: int = 1) -> str:
         )
     lines.append("")
     return "\n".join(lines)
+
+
+def _failed(session: dict[str, Any]) -> str:
+    """`` (failed: signals; flatten not measured)`` after a FAIL; nothing after a PASS."""
+    if session["ok"]:
+        return ""
+    failed = ", ".join(c["name"] for c in session["criteria"] if c["result"] == NOT_MET)
+    skipped = "".join(f"; {name} not measured" for name in session["not_measured"])
+    return f" (failed: {failed}{skipped})"
