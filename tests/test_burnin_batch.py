@@ -8,6 +8,7 @@ failed, and the failure lines named only the run id, not which directory failed.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -90,3 +91,39 @@ class TestOneReportPerRun:
             f"livesession: burn-in failed: mydesk: signals (run directory {first})",
             f"livesession: burn-in failed: mydesk: signals (run directory {second})",
         ]
+
+
+class TestEachSessionCountsOnce:
+    """The same run directory given twice, or a byte-identical copy, counted as two sessions."""
+
+    def test_one_directory_given_twice_is_refused(
+        self, namesakes: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        run = Path(shutil.copytree(namesakes[0], tmp_path / "mydesk"))
+        (tmp_path / "link").symlink_to(run)
+        before = _tree(tmp_path)
+        for again in (f"{run}/", str(tmp_path / "link"), str(run / ".." / "mydesk")):
+            assert main(["burnin", str(run), again]) == 2
+            assert capsys.readouterr().err == (
+                f"livesession: error: {run} and {Path(again)} are one run directory: a "
+                "session counts once in a burn-in, so give it once; nothing was written\n"
+            )
+        assert _tree(tmp_path) == before
+
+    def test_a_copy_is_refused_naming_both(
+        self, namesakes: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        run = Path(shutil.copytree(namesakes[0], tmp_path / "mydesk"))
+        copy = Path(shutil.copytree(run, tmp_path / "copy" / "mydesk"))
+        head = hashlib.sha256((run / "audit.jsonl").read_bytes().splitlines()[-1]).hexdigest()
+        before = _tree(tmp_path)
+        assert main(["burnin", str(run), str(namesakes[1]), str(copy), "--json"]) == 2
+        said = capsys.readouterr()
+        error = (
+            f"{run} and {copy} hold one session (the same audit log, audit head "
+            f"{head[:12]}...: a copy, or one config and seed run again): a session counts "
+            "once in a burn-in, so judge one of them; nothing was written"
+        )
+        assert json.loads(said.out) == {"ok": False, "exit_code": 2, "error": error}
+        assert said.err == f"livesession: error: {error}\n"
+        assert _tree(tmp_path) == before

@@ -49,7 +49,7 @@ from .._rundir.lock import holder_of
 from .._support.fsutil import atomic_write_bytes
 from .._support.text import md_code, md_text, valid_payload
 from ..status import run_status
-from ._batch import report_paths, run_id_of
+from ._batch import refuse_duplicates, report_paths, run_id_of
 from ._chain import Chain
 from ._criteria import (
     MET,
@@ -190,8 +190,9 @@ def run_burnin(
 
     Runs a process is writing now are refused (``RunHeld``) before anything is written; a
     path that is not a run is refused (``RunDirectoryError``) the same way, and so is a batch
-    in which two runs would write one report (``UsageError``: ``--out`` names reports by
-    run id, and two runs may share one).
+    that would count one session twice (one directory given twice, or a copy: the same
+    audit head) or in which two runs would write one report (``UsageError``: ``--out``
+    names reports by run id, and two runs may share one).
     """
     for run_dir in run_dirs:
         require_run(run_dir)
@@ -201,6 +202,7 @@ def run_burnin(
                 f"{run_dir} is being written by {holder.describe()}: burn-in is judged on a "
                 "finished run, so nothing was written"
             )
+    refuse_duplicates(run_dirs)
     paths = report_paths(run_dirs, [run_id_of(d) for d in run_dirs], out_dir)
     from ..verify import verify_run  # noqa: PLC0415 - jsonschema is loaded only here
 

@@ -1,10 +1,12 @@
-"""What ``run_burnin`` refuses before it judges a batch of runs: reports that would lie.
+"""What ``run_burnin`` refuses before it judges a batch of runs: a verdict that would lie.
 
-A batch's verdict stands on its reports, one per session. With ``--out DIR`` each report is
-named after its run id (``DIR/<run_id>-burnin.md``): two runs of one run id (a copy, or a
-config with a fixed ``run_id`` run into two out directories) wrote one file twice, the last
-over the first, so a PASS could stand for a batch that failed. Such a batch is refused
-before anything is read or written.
+A batch's verdict stands on its sessions, each counted once, and on its reports, one per
+session. The same run directory given twice (``runs/a runs/a/``, a symlink) or a copy of
+a run (its audit head the same: one session, whatever the directory) counted as several
+sessions. With ``--out DIR`` each report is named after its run id
+(``DIR/<run_id>-burnin.md``): two runs of one run id (a config with a fixed ``run_id`` run
+into two out directories) wrote one file twice, the last over the first, so a PASS could
+stand for a batch that failed. Such a batch is refused before anything is judged or written.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import os
 from typing import TYPE_CHECKING
 
 from .._artifacts import names
+from .._artifacts.provenance import audit_head
 from .._artifacts.runread import iter_records
 from .._exceptions import UsageError
 from .._support.text import valid_payload
@@ -20,7 +23,35 @@ from .._support.text import valid_payload
 if TYPE_CHECKING:
     from pathlib import Path
 
-__all__ = ["report_paths", "run_id_of"]
+__all__ = ["refuse_duplicates", "report_paths", "run_id_of"]
+
+
+def refuse_duplicates(run_dirs: list[Path]) -> None:
+    """Refuse a run directory given twice, or two copies of one session (one audit head).
+
+    Raises:
+        UsageError: naming both paths, and the audit head the copies share.
+    """
+    places: dict[tuple[int, int], int] = {}
+    heads: dict[str, int] = {}
+    for index, run_dir in enumerate(run_dirs):
+        found = run_dir.stat()
+        other = places.setdefault((found.st_dev, found.st_ino), index)
+        if other != index:
+            raise UsageError(
+                f"{run_dirs[other]} and {run_dir} are one run directory: a session counts "
+                "once in a burn-in, so give it once; nothing was written"
+            )
+        head = audit_head(run_dir)
+        if head is None:  # an empty audit log: no session to count twice (verify says why)
+            continue
+        other = heads.setdefault(head, index)
+        if other != index:
+            raise UsageError(
+                f"{run_dirs[other]} and {run_dir} hold one session (the same audit log, audit "
+                f"head {head[:12]}...: a copy, or one config and seed run again): a session "
+                "counts once in a burn-in, so judge one of them; nothing was written"
+            )
 
 
 def run_id_of(run_dir: Path) -> str:
