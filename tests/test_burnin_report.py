@@ -16,7 +16,7 @@ import pytest
 
 from livesession import __version__
 from livesession.cli import main
-from test_burnin import _criteria, _oco_run
+from test_burnin import _criteria, _dryrun, _oco_run
 
 
 @pytest.fixture(name="made", scope="module")
@@ -97,3 +97,58 @@ class TestFlattenNotMeasured:
         assert capsys.readouterr().out.startswith("FAIL  oco  ")
         md = (run / "burnin.md").read_text(encoding="utf-8")
         assert "Result: **FAIL** (failed: signals; flatten not measured)\n" in md
+
+
+class TestWhatWasAccepted:
+    """burnin.json and .md did not say what they accepted: a batch of mixed configs (another
+    strategy, other risk limits) read like one of a single config."""
+
+    def test_each_report_names_the_config_version_strategy_and_audit_head(
+        self, run: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        started = json.loads((run / "events.jsonl").read_text().splitlines()[0])
+        head = hashlib.sha256((run / "audit.jsonl").read_bytes().splitlines()[-1]).hexdigest()
+        assert main(["burnin", str(run)]) == 0
+        assert "note" not in capsys.readouterr().out
+        report = json.loads((run / "burnin.json").read_text())
+        assert {k: report[k] for k in ("strategy_id", "config_hash", "run_version")} == {
+            "strategy_id": "sma_demo",
+            "config_hash": started["payload"]["config_sha256"],
+            "run_version": __version__,
+        }
+        assert report["audit_head"] == head
+        md = (run / "burnin.md").read_text(encoding="utf-8")
+        assert (
+            f"Strategy `sma_demo`, config hash `{started['payload']['config_sha256']}`, "
+            f"livesession {__version__}, audit head `{head}`.\n"
+        ) in md
+
+    def test_runs_of_different_configs_are_said_to_be(
+        self, run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """Other strategy parameters and another seed: one line names what differs."""
+        config = tmp_path / "other.toml"
+        config.write_text('[strategy]\nfast = 4\nslow = 8\nprotect_pct = "0.002"\n')
+        other = _dryrun(tmp_path / "runs", "other", "--config", str(config), "--seed", "5")
+        assert main(["burnin", str(run), str(other)]) == 0
+        notes = [line for line in capsys.readouterr().out.splitlines() if line.startswith("note")]
+        said = (
+            "the runs are of 2 different configs: they differ in seed, strategy.fast "
+            "(config.json; each report has the run's config hash)"
+        )
+        assert notes == [f"note  {said}"]
+        assert main(["burnin", str(run), str(other), "--json"]) == 0
+        assert json.loads(capsys.readouterr().out)["notes"] == [said]
+
+    def test_runs_of_one_config_differ_in_their_run_id_alone(
+        self, made: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """The run id is each session's name (the config hash covers it): no note."""
+        config = tmp_path / "oco.toml"
+        config.write_text((made.parent / "oco.toml").read_text())
+        other = _dryrun(tmp_path / "runs", "oco-2", "--config", str(config))
+        assert main(["burnin", str(made), str(other), "--json"]) == 0
+        doc = json.loads(capsys.readouterr().out)
+        assert doc["notes"] == []
+        hashes = {s["config_hash"] for s in doc["sessions"]}
+        assert len(hashes) == 2

@@ -172,6 +172,7 @@ def cmd_burnin(args: argparse.Namespace) -> int:
                 "exit_code": code,
                 "failed": result.failures(),
                 "not_measured": result.not_measured(),
+                "notes": list(result.notes),
                 "sessions": list(result.sessions),
                 "reports": [str(p) for p in result.reports],
             }
@@ -191,6 +192,8 @@ def _print_burnin(result: BurninResult) -> None:
         for c in session["criteria"]:
             needs = f" (needs {c['threshold']})" if c["result"] == NOT_MET else ""
             print(f"      {c['result']:<12} {c['name']}: {c['detail']}{needs}")  # noqa: T201
+    for note in result.notes:
+        print(f"note  {note}")  # noqa: T201 - the CLI's output
     for session in result.sessions:  # the directory too: two runs may share a run id
         for c in session["criteria"]:
             if c["result"] == NOT_MET:

@@ -49,7 +49,7 @@ from .._rundir.lock import holder_of
 from .._support.fsutil import atomic_write_bytes
 from .._support.text import md_code, md_text, valid_payload
 from ..status import run_status
-from ._batch import refuse_duplicates, report_paths, run_id_of
+from ._batch import config_differences, refuse_duplicates, report_paths, run_id_of
 from ._chain import Chain
 from ._criteria import (
     MET,
@@ -97,6 +97,8 @@ class BurninResult:
     ok: bool
     sessions: tuple[dict[str, Any], ...]
     reports: tuple[Path, ...]
+    notes: tuple[str, ...] = ()
+    """What the batch's reader must hear beyond each verdict (runs of different configs)."""
 
     def failures(self) -> list[str]:
         """``run_id: criterion`` for each failed criterion."""
@@ -129,9 +131,9 @@ def evaluate_run(
     t = thresholds
     measured = drill if drill and drill.get("status") in ("measured", "not_flat") else None
     run_id = chain.run_id if chain.any_event else run_dir.name
-    measured = measured or measured_flatten(
-        run_dir, chain.flat_ns, run_id=run_id, head=audit_head(run_dir)
-    )
+    head = audit_head(run_dir)
+    started = audited_start(run_dir)
+    measured = measured or measured_flatten(run_dir, chain.flat_ns, run_id=run_id, head=head)
     criteria = [
         completed(run_status(run_dir), chain.stopped),
         at_least("signals", chain.signals, t.min_signals, "SIGNAL events"),
@@ -148,13 +150,19 @@ def evaluate_run(
     ]
     if verification is not None:
         version = read_json_object(run_dir / names.RUN_META).get("version")
-        changed = run_json_changed(audited_start(run_dir).get("version"), version)
+        changed = run_json_changed(started.get("version"), version)
         criteria.insert(1, verified(verification, changed))
     ok = all(c["result"] in (MET, SKIPPED) for c in criteria)
     skipped = [c["name"] for c in criteria if c["result"] == SKIPPED]
     return {
         "run_id": run_id,
         "run_dir": str(run_dir),
+        # What was accepted: the audited config and version, the strategy, the audit head
+        # (which a reviewer compares with the one published at hand-over).
+        "strategy_id": chain.strategy_id,
+        "config_hash": started.get("config_sha256"),
+        "run_version": started.get("version"),
+        "audit_head": head,
         "ok": ok,
         "verdict": _verdict(ok, skipped),
         "not_measured": skipped,
@@ -214,6 +222,7 @@ def run_burnin(
         )
         for d in run_dirs
     ]
+    differ = config_differences(run_dirs)  # read before anything is written
     for (json_path, md), session in zip(paths, sessions, strict=True):
         md.parent.mkdir(parents=True, exist_ok=True)
         document = {"thresholds": attrs.asdict(thresholds), **session}
@@ -225,6 +234,7 @@ def run_burnin(
         ok=all(s["ok"] for s in sessions),
         sessions=tuple(sessions),
         reports=tuple(md for _, md in paths),
+        notes=(differ,) if differ else (),
     )
 
 
@@ -235,6 +245,11 @@ def render_markdown(session: dict[str, Any], *, level: int = 1) -> str:
         f"{head} Burn-in acceptance: run {md_code(session['run_id'])}",
         "",
         f"Result: **{session['verdict']}**" + _failed(session),
+        "",
+        (
+            f"Strategy `{session['strategy_id']}`, config hash `{session['config_hash']}`, "
+            f"livesession {session['run_version']}, audit head `{session['audit_head']}`."
+        ),
         "",
         "| criterion | threshold | value | result | detail |",
         "| --- | --- | --- | --- | --- |",

@@ -12,18 +12,24 @@ stand for a batch that failed. Such a batch is refused before anything is judged
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Final
+
+import orjson
 
 from .._artifacts import names
 from .._artifacts.provenance import audit_head
-from .._artifacts.runread import iter_records
+from .._artifacts.runread import iter_records, read_json_object
+from .._domain.config import UNRECORDED_KEYS
 from .._exceptions import UsageError
 from .._support.text import valid_payload
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-__all__ = ["refuse_duplicates", "report_paths", "run_id_of"]
+__all__ = ["config_differences", "refuse_duplicates", "report_paths", "run_id_of"]
+
+_SHOWN: Final = 8
+"""How many differing config keys the note names."""
 
 
 def refuse_duplicates(run_dirs: list[Path]) -> None:
@@ -101,3 +107,41 @@ def _plain_name(name: str) -> bool:
     """Whether ``name`` is one file's name, no path: ``../x`` would write outside ``--out``."""
     seps = {os.sep, os.altsep} - {None}
     return not name.startswith(".") and not any(sep in name for sep in seps if sep)
+
+
+def config_differences(run_dirs: list[Path]) -> str:
+    """A note when the runs are of different configs, naming the keys that differ ("").
+
+    Read from each run's ``config.json`` (nested tables as ``risk.daily_loss_pct``). The
+    run id is each session's own name, and what ``recorded_sha256`` leaves out never
+    changes what a run records: neither makes a config another. Each report carries the
+    run's audited config hash (``config_hash``), which covers the run id too.
+    """
+    configs = [_flat(read_json_object(d / names.CONFIG)) for d in run_dirs]
+    apart = {"run_id", *UNRECORDED_KEYS}
+    keys = sorted({key for config in configs for key in config} - apart)
+    differ = [key for key in keys if len({_json(c.get(key)) for c in configs}) > 1]
+    if not differ:
+        return ""
+    count = len({_json({k: c.get(k) for k in keys}) for c in configs})
+    more = f" and {len(differ) - _SHOWN} more" if len(differ) > _SHOWN else ""
+    return (
+        f"the runs are of {count} different configs: they differ in "
+        f"{', '.join(differ[:_SHOWN])}{more} (config.json; each report has the run's "
+        "config hash)"
+    )
+
+
+def _flat(table: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"risk": {"daily_loss_pct": x}}`` as ``{"risk.daily_loss_pct": x}``."""
+    flat: dict[str, Any] = {}
+    for key, value in table.items():
+        if isinstance(value, dict):
+            flat |= _flat(value, f"{prefix}{key}.")
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def _json(value: object) -> bytes:
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)

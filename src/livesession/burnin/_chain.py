@@ -29,6 +29,8 @@ class Chain:
         self.any_event = False
         self.run_id: object = None
         """The first event's ``run_id``."""
+        self.strategy_id: object = None
+        """The first event's ``strategy_id``."""
         self.stopped: dict[str, Any] | None = None
         """The last ``SESSION_STOPPED`` event."""
         self.flat_ns: int | None = None
@@ -57,6 +59,7 @@ class Chain:
         kind = event.get("event_type")
         if not self.any_event:
             self.any_event, self.run_id = True, event.get("run_id")
+            self.strategy_id = event.get("strategy_id")
         if kind == "SESSION_STOPPED":
             self.stopped = event
         elif kind == "KILL_SWITCH_FLAT" and self.flat_ns is None:
