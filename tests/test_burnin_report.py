@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import shutil
 from pathlib import Path
 
 import orjson
 import pytest
 
-from livesession import __version__
+from livesession import ConfigError, __version__
+from livesession.burnin import Thresholds
 from livesession.cli import main
 from test_burnin import _criteria, _dryrun, _oco_run
 
@@ -152,3 +154,75 @@ class TestWhatWasAccepted:
         assert doc["notes"] == []
         hashes = {s["config_hash"] for s in doc["sessions"]}
         assert len(hashes) == 2
+
+
+class TestThresholds:
+    """``--min-oco 99999999999999999999999`` ended in a traceback (orjson: Integer exceeds
+    64-bit range, exit 1) after the work; ``--max-flatten-s inf`` was taken and burnin.json
+    recorded null. Both are refused at once: exit 2, one line, nothing written."""
+
+    @pytest.mark.parametrize(
+        ("flag", "value", "said"),
+        [
+            (
+                "--min-oco",
+                "99999999999999999999999",
+                (
+                    "burn-in threshold min_oco (--min-oco) must be a whole number from 0 to "
+                    "9223372036854775807 (the largest 64-bit integer), got "
+                    "99999999999999999999999"
+                ),
+            ),
+            (
+                "--min-signals",
+                "9223372036854775808",
+                (
+                    "burn-in threshold min_signals (--min-signals) must be a whole number from "
+                    "0 to 9223372036854775807 (the largest 64-bit integer), got "
+                    "9223372036854775808"
+                ),
+            ),
+            (
+                "--max-flatten-s",
+                "inf",
+                "argument --max-flatten-s: must be a finite number of seconds >= 0, got 'inf'",
+            ),
+            (
+                "--max-flatten-s",
+                "1e999",
+                "argument --max-flatten-s: must be a finite number of seconds >= 0, got '1e999'",
+            ),
+        ],
+        ids=["huge-oco", "past-64-bit", "inf", "overflow"],
+    )
+    def test_a_threshold_no_report_can_hold_is_refused(
+        self, run: Path, capsys: pytest.CaptureFixture[str], flag: str, value: str, said: str
+    ) -> None:
+        before = sorted(p.name for p in run.iterdir())
+        assert main(["burnin", str(run), flag, value]) == 2
+        assert capsys.readouterr() == ("", f"livesession: error: {said}\n")
+        assert main(["burnin", str(run), flag, value, "--json"]) == 2
+        assert json.loads(capsys.readouterr().out) == {
+            "ok": False,
+            "exit_code": 2,
+            "error": said,
+        }
+        assert sorted(p.name for p in run.iterdir()) == before
+
+    def test_the_largest_count_is_taken(self, run: Path, capsys: pytest.CaptureFixture) -> None:
+        assert main(["burnin", str(run), "--min-oco", "9223372036854775807"]) == 1
+        report = json.loads((run / "burnin.json").read_text())
+        assert report["thresholds"]["min_oco"] == 9223372036854775807
+
+    @pytest.mark.parametrize(
+        "wrong",
+        [
+            {"max_flatten_s": math.inf},
+            {"max_flatten_s": math.nan},
+            {"min_oco": -1},
+            {"min_oco": 2**64},
+        ],
+    )
+    def test_the_library_refuses_them_too(self, wrong: dict[str, float]) -> None:
+        with pytest.raises(ConfigError, match="burn-in threshold"):
+            Thresholds(**wrong)

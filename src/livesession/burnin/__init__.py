@@ -35,8 +35,9 @@ run's (its ``run_id`` and ``audit_head``) and its ``wall_s`` a number of seconds
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 import orjson
@@ -44,7 +45,7 @@ import orjson
 from .._artifacts import names
 from .._artifacts.provenance import audit_head, audited_start, run_json_changed
 from .._artifacts.runread import iter_records, read_json_object, require_run
-from .._exceptions import RunHeld
+from .._exceptions import ConfigError, RunHeld
 from .._rundir.lock import holder_of
 from .._support.fsutil import atomic_write_bytes
 from .._support.text import md_code, md_text, valid_payload
@@ -80,14 +81,46 @@ __all__ = [
 ]
 
 
+_MAX_COUNT: Final = 2**63 - 1
+"""The largest count a threshold may ask for: burnin.json holds 64-bit integers only."""
+
+
+def _count(_instance: object, attribute: attrs.Attribute[int], value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= _MAX_COUNT:
+        raise ConfigError(
+            f"{_named(attribute)} must be a whole number from 0 to {_MAX_COUNT} (the largest "
+            f"64-bit integer), got {value!r}"
+        )
+
+
+def _seconds(_instance: object, attribute: attrs.Attribute[float], value: object) -> None:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not 0 <= value < math.inf  # nan is refused too: no comparison holds
+    ):
+        raise ConfigError(
+            f"{_named(attribute)} must be a finite number of seconds >= 0, got {value!r}"
+        )
+
+
+def _named(attribute: attrs.Attribute[Any]) -> str:
+    """``burn-in threshold min_oco (--min-oco)``: the field, and the flag that sets it."""
+    return f"burn-in threshold {attribute.name} (--{attribute.name.replace('_', '-')})"
+
+
 @attrs.frozen(kw_only=True)
 class Thresholds:
-    """The criteria's numbers; the defaults are the paper burn-in protocol's."""
+    """The criteria's numbers; the defaults are the paper burn-in protocol's.
 
-    min_signals: int = 50
-    min_decisions: int = 3
-    min_oco: int = 1
-    max_flatten_s: float = 2.0
+    Refused (``ConfigError``) when no report could hold them: a count below 0 or past the
+    largest 64-bit integer, a time that is negative, infinite or nan.
+    """
+
+    min_signals: int = attrs.field(default=50, validator=_count)
+    min_decisions: int = attrs.field(default=3, validator=_count)
+    min_oco: int = attrs.field(default=1, validator=_count)
+    max_flatten_s: float = attrs.field(default=2.0, validator=_seconds)
 
 
 @attrs.frozen(kw_only=True)
