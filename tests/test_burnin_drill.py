@@ -17,6 +17,7 @@ from typing import Any
 import orjson
 import pytest
 
+from livesession.burnin import kill_drill
 from livesession.cli import main
 from test_burnin import _criteria, _oco_run
 
@@ -131,3 +132,25 @@ def test_the_plain_output_names_it_in_one_line(run: Path, capsys: pytest.Capture
     assert said.err.splitlines() == [
         f"livesession: burn-in failed: oco: flatten (run directory {run})"
     ]
+
+
+def test_burnin_drill_says_it_measured_it_not_evidence(
+    run: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``burnin --drill`` labelled its own measurement "evidence kill drill (...)", though no
+    evidence ran: it is labelled by who ran it."""
+    ran = "burnin --drill (a kill drill re-run on the simulated venue)"
+    code, flatten = _burnin_args(run, capsys, "--drill")
+    assert (code, flatten["result"]) == (0, "pass")
+    assert flatten["detail"].endswith(f" s ({ran})")
+    assert "evidence" not in flatten["detail"]
+    report = json.loads((run / "burnin.json").read_text())
+    assert report["kill_drill"]["source"] == ran
+    assert kill_drill(run)["source"] == _EVIDENCE  # evidence's own drill keeps its label
+
+
+def _burnin_args(
+    run: Path, capsys: pytest.CaptureFixture[str], *args: str
+) -> tuple[int, dict[str, Any]]:
+    code = main(["burnin", "--json", str(run), *args])
+    return code, _criteria(json.loads(capsys.readouterr().out)["sessions"][0])["flatten"]

@@ -25,7 +25,8 @@ Each criterion is read from the run's own events, through the causal links they 
   trade traces back through its links (to a signal, or to the kill switch or wind-down
   for a flatten order, which has none).
 
-The kill drill (``kill_drill``, run by ``evidence``) re-runs the run's config on its
+The kill drill (``kill_drill``, run by ``evidence`` and by ``burnin --drill``, each named as
+the measurement's source) re-runs the run's config on its
 simulated venue in a temporary directory until it holds a position, trips the kill switch
 and measures the wall time until ``KILL_SWITCH_FLAT``. A run on the system clock that
 tripped its own kill switch measured it already (its ``time_to_flat_ns`` is wall time).
@@ -63,7 +64,7 @@ from ._criteria import (
     none_of,
     verified,
 )
-from ._drill import kill_drill, measured_flatten
+from ._drill import BURNIN_DRILL, kill_drill, measured_flatten
 
 if TYPE_CHECKING:
     from ..verify import VerifyResult
@@ -250,7 +251,10 @@ def run_burnin(
     sessions = [  # valid_payload: a path that is not UTF-8 (bad\xffname) in burnin.json and .md
         valid_payload(
             evaluate_run(
-                d, thresholds, drill=kill_drill(d) if drill else None, verification=verify_run(d)
+                d,
+                thresholds,
+                drill=kill_drill(d, source=BURNIN_DRILL) if drill else None,
+                verification=verify_run(d),
             )
         )
         for d in run_dirs

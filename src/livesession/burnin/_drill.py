@@ -21,14 +21,21 @@ from .._rundir import create_run, read_run_config
 from .._rundir.plugins import check_recorded_sources
 from .._support.fsutil import raise_if_refused
 
-__all__ = ["kill_drill", "measured_flatten"]
+__all__ = ["BURNIN_DRILL", "EVIDENCE_DRILL", "kill_drill", "measured_flatten"]
 
 _NS: Final = 1_000_000_000
 _MANIFEST: Final = "manifest.json"
+EVIDENCE_DRILL: Final = "evidence kill drill (a re-run on the simulated venue)"
+BURNIN_DRILL: Final = "burnin --drill (a kill drill re-run on the simulated venue)"
 
 
-def kill_drill(run_dir: Path, *, max_steps: int | None = None) -> dict[str, Any]:
+def kill_drill(
+    run_dir: Path, *, max_steps: int | None = None, source: str = EVIDENCE_DRILL
+) -> dict[str, Any]:
     """Re-run ``run_dir``'s config in a temporary directory and time a kill switch to flat.
+
+    ``source`` says who ran it, in the measurement and in the flatten criterion quoting it:
+    ``evidence``'s drill (recorded in its manifest) or ``burnin --drill``'s (``BURNIN_DRILL``).
 
     Only a run on a simulated venue with a simulated clock can be re-run; otherwise the
     drill is ``not_applicable``. The session steps until it holds a position, the kill switch
@@ -51,7 +58,8 @@ def kill_drill(run_dir: Path, *, max_steps: int | None = None) -> dict[str, Any]
             if not session.preflight():
                 return {"status": "not_measured", "reason": "the re-run failed its preflight"}
             session.activate()
-            return _drill(session, min(limit, _steps_run(run_dir, cfg.steps)), limit)
+            horizon = min(limit, _steps_run(run_dir, cfg.steps))
+            return _drill(session, horizon, limit, source)
         finally:
             session.close()
 
@@ -62,7 +70,7 @@ def _steps_run(run_dir: Path, planned: int) -> int:
     return steps if isinstance(steps, int) and steps >= 0 else planned
 
 
-def _drill(session: Any, horizon: int, limit: int) -> dict[str, Any]:
+def _drill(session: Any, horizon: int, limit: int, source: str) -> dict[str, Any]:
     metrics = session.recorder.metrics
     active = "DRYRUN_ACTIVE"
     while (
@@ -90,7 +98,7 @@ def _drill(session: Any, horizon: int, limit: int) -> dict[str, Any]:
         "wall_s": round(wall_s, 6),
         "position_at_kill": position,
         "steps_to_flat": session.steps_done - at_kill,
-        "source": "evidence kill drill (a re-run on the simulated venue)",
+        "source": source,
     }
 
 
