@@ -10,7 +10,8 @@ to be unsealed.
 
 A sealed ``COMPLETED`` may still hide what a reviewer must hear: that trading was HALTED
 from some step on (the daily-loss cap, an operator's kill, the execution throttle, a broker
-halt: the run then steps on without trading), and that the run crashed and was resumed
+halt: the run then steps on without trading; ``_rundir/halts.py``, which ``burnin`` reads
+too), and that the run crashed and was resumed
 (``C2_RESUME`` in the audit log, with the step it went on from and the torn bytes it set
 aside). Both are told under the status line.
 
@@ -20,13 +21,13 @@ printable line that renders as itself): a fault's detail is a plug-in's exceptio
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any
 
 from .._artifacts import names
 from .._artifacts.runread import json_object, payload, read_records
 from .._domain.decimal import finite_decimal
 from .._domain.lifecycle import ended_early
-from .._session.pipeline import DAILY_LOSS_KILL, REDUCE_ONLY_CROSSED
+from .._rundir.halts import Halts, trading_halts
 from .._support.text import md_code, md_text
 from ._operator import actions_in, told_actions
 
@@ -48,7 +49,7 @@ class _Ending:
         self.fault: dict[str, Any] | None = None
         self.stop: dict[str, Any] | None = None
         self.refused: list[dict[str, Any]] = []
-        self.halts = _Halts()
+        self.halts = Halts()
 
     def each(self, events: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
         """``events``, each noted on its way (one pass, so they may be streamed)."""
@@ -206,68 +207,6 @@ def _order(order: object) -> str:
         f"{order.get('client_order_id')} {order.get('side')} "
         f"{order.get('filled')}/{order.get('quantity')} {order.get('symbol')}"
     )
-
-
-_KILLED_BY: Final = {
-    DAILY_LOSS_KILL: "the daily-loss cap pulled the kill switch",
-    REDUCE_ONLY_CROSSED: "a reduce-only fill that crossed flat pulled the kill switch",
-}
-"""Kills the session pulls itself; any other kill is an operator's."""
-_HALTED_BY: Final = {
-    "EXECUTION_THROTTLE": "the execution throttle",
-    "BROKER_UNHEALTHY": "a broker halt (the venue failed or fell silent)",
-}
-
-
-def trading_halts(events: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Each time trading went HALTED: from which step, by what, and until when.
-
-    ``from_step`` is the steps (``BAR`` events) the run had taken when it halted; a halt an
-    operator lifted (``TRADING_REENABLED``) has ``until_step`` and ``reenabled_by``, one
-    that lasted to the run's end has them None. A kill while already HALTED starts nothing.
-    """
-    halts = _Halts()
-    for event in events:
-        halts.note(event)
-    return halts.found
-
-
-class _Halts:
-    """``trading_halts``, one event at a time (``outcome`` notes them in its one pass)."""
-
-    def __init__(self) -> None:
-        self.found: list[dict[str, Any]] = []
-        self._bars = 0
-        self._current: dict[str, Any] | None = None
-
-    def note(self, event: dict[str, Any]) -> None:
-        kind, body = event.get("event_type"), payload(event)
-        if kind == "BAR":
-            self._bars += 1
-            return
-        current = self._current
-        if kind == "TRADING_REENABLED" and current is not None:
-            current |= {"until_step": self._bars, "reenabled_by": str(body.get("operator", ""))}
-            self._current = None
-            return
-        if current is not None:
-            return
-        reason = str(body.get("reason", ""))
-        if kind == "KILL_SWITCH":
-            by = _KILLED_BY.get(reason, "an operator's kill")
-        elif kind == "TRADING_STATE_CHANGED" and body.get("to") == "HALTED":
-            by = _HALTED_BY.get(reason, reason or "(no reason recorded)")
-        else:
-            return
-        self._current = {
-            "from_step": self._bars,
-            "event": kind,
-            "reason": reason,
-            "by": by,
-            "until_step": None,
-            "reenabled_by": None,
-        }
-        self.found.append(self._current)
 
 
 def resumes_in(audit: Path) -> list[dict[str, Any]]:

@@ -1,0 +1,83 @@
+"""When trading went HALTED in a run, by what, and until when: read from its events.
+
+A sealed ``COMPLETED`` may hide that trading was HALTED from some step on (the daily-loss
+cap, an operator's kill, the execution throttle, a broker halt: the run then steps on
+without trading). ``evidence`` tells it under its status line, ``burnin`` in its report:
+both read it here.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Final
+
+from .._artifacts.runread import payload
+from .._session.pipeline import DAILY_LOSS_KILL, REDUCE_ONLY_CROSSED
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+__all__ = ["Halts", "trading_halts"]
+
+_KILLED_BY: Final = {
+    DAILY_LOSS_KILL: "the daily-loss cap pulled the kill switch",
+    REDUCE_ONLY_CROSSED: "a reduce-only fill that crossed flat pulled the kill switch",
+}
+"""Kills the session pulls itself; any other kill is an operator's."""
+_HALTED_BY: Final = {
+    "EXECUTION_THROTTLE": "the execution throttle",
+    "BROKER_UNHEALTHY": "a broker halt (the venue failed or fell silent)",
+}
+
+
+def trading_halts(events: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each time trading went HALTED: from which step, by what, and until when.
+
+    ``from_step`` is the steps (``BAR`` events) the run had taken when it halted; a halt an
+    operator lifted (``TRADING_REENABLED``) has ``until_step`` and ``reenabled_by``, one
+    that lasted to the run's end has them None. A kill while already HALTED starts nothing.
+    """
+    halts = Halts()
+    for event in events:
+        halts.note(event)
+    return halts.found
+
+
+class Halts:
+    """``trading_halts``, one event at a time (for a reader's one pass over the events).
+
+    ``evidence`` and ``burnin`` note each event as they stream them.
+    """
+
+    def __init__(self) -> None:
+        self.found: list[dict[str, Any]] = []
+        self._bars = 0
+        self._current: dict[str, Any] | None = None
+
+    def note(self, event: dict[str, Any]) -> None:
+        kind, body = event.get("event_type"), payload(event)
+        if kind == "BAR":
+            self._bars += 1
+            return
+        current = self._current
+        if kind == "TRADING_REENABLED" and current is not None:
+            current |= {"until_step": self._bars, "reenabled_by": str(body.get("operator", ""))}
+            self._current = None
+            return
+        if current is not None:
+            return
+        reason = str(body.get("reason", ""))
+        if kind == "KILL_SWITCH":
+            by = _KILLED_BY.get(reason, "an operator's kill")
+        elif kind == "TRADING_STATE_CHANGED" and body.get("to") == "HALTED":
+            by = _HALTED_BY.get(reason, reason or "(no reason recorded)")
+        else:
+            return
+        self._current = {
+            "from_step": self._bars,
+            "event": kind,
+            "reason": reason,
+            "by": by,
+            "until_step": None,
+            "reenabled_by": None,
+        }
+        self.found.append(self._current)
