@@ -15,7 +15,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from livesession import ConfigError, __version__
+from livesession import ConfigError, DryrunConfig, __version__, create_run
 from livesession.burnin import Thresholds
 from livesession.cli import main
 from test_burnin import _criteria, _dryrun, _oco_run
@@ -226,3 +226,69 @@ class TestThresholds:
     def test_the_library_refuses_them_too(self, wrong: dict[str, float]) -> None:
         with pytest.raises(ConfigError, match="burn-in threshold"):
             Thresholds(**wrong)
+
+
+class TestHowTheSessionEnded:
+    """A COMPLETED run halted by the kill switch for most of its steps, or stopped early by
+    SIGTERM, passed silently; RUNBOOK says "A COMPLETED run can have stopped trading at step
+    27 of 2,000: read those lines". The report now has those lines (no criterion fails)."""
+
+    def test_a_run_halted_to_its_end_says_from_which_step(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        cfg = DryrunConfig(run_id="halted", steps=200, durability="none")
+        session = create_run(cfg, tmp_path)
+        session.preflight()
+        session.activate()
+        session.run_n_steps(30)
+        assert session.kill("desk")
+        session.run_to_end(200)
+        run = tmp_path / "halted"
+        said = (
+            "trading HALTED from step 30 to the end of the run (170 of its 200 steps without "
+            "a new order): an operator's kill (KILL_SWITCH reason desk)"
+        )
+        lenient = ["--min-signals", "1", "--min-decisions", "1", "--min-oco", "0"]
+        assert main(["burnin", str(run), *lenient]) == 0
+        out = capsys.readouterr().out.splitlines()
+        assert out[:2] == [
+            f"PASS (flatten not measured) halted  {run / 'burnin.md'}",
+            f"      note         {said}",
+        ]
+        assert json.loads((run / "burnin.json").read_text())["notes"] == [said]
+        assert f"\nNote: {said}.\n" in (run / "burnin.md").read_text(encoding="utf-8")
+
+    def test_a_halt_lifted_says_until_when(self, tmp_path: Path) -> None:
+        cfg = DryrunConfig(run_id="lifted", steps=120, durability="none")
+        session = create_run(cfg, tmp_path)
+        session.preflight()
+        session.activate()
+        session.run_n_steps(30)
+        assert session.kill("desk")
+        session.run_n_steps(20)
+        assert session.reenable_trading("alice")
+        session.run_to_end(120)
+        assert main(["burnin", str(tmp_path / "lifted")]) in (0, 1)
+        notes = json.loads((tmp_path / "lifted" / "burnin.json").read_text())["notes"]
+        said = (
+            "trading HALTED from step 30 until alice re-enabled it after step 50: an "
+            "operator's kill (KILL_SWITCH reason desk)"
+        )
+        assert notes == [said]
+
+    def test_a_run_stopped_early_says_at_which_step(self, tmp_path: Path) -> None:
+        """As the CLI stops on SIGTERM: the seal records the signal."""
+        cfg = DryrunConfig(run_id="cut", steps=500, durability="none")
+        with create_run(cfg, tmp_path) as session:
+            session.preflight()
+            session.activate()
+            session.run_n_steps(120)
+            session.request_stop("SIGNAL_SIGTERM", sealed_as=True)
+        assert main(["burnin", str(tmp_path / "cut")]) in (0, 1)
+        notes = json.loads((tmp_path / "cut" / "burnin.json").read_text())["notes"]
+        assert notes == ["the session stopped at step 120 of 500 planned (SIGNAL_SIGTERM)"]
+
+    def test_a_run_that_ran_its_course_has_no_note(self, run: Path) -> None:
+        assert main(["burnin", str(run)]) == 0
+        assert json.loads((run / "burnin.json").read_text())["notes"] == []
+        assert "Note:" not in (run / "burnin.md").read_text(encoding="utf-8")

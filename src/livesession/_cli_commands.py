@@ -189,6 +189,8 @@ def _print_burnin(result: BurninResult) -> None:
     for session, report in zip(result.sessions, result.reports, strict=True):
         # PASS (flatten not measured): a criterion skipped never passed, and the word says so.
         print(f"{session['verdict']:<5} {session['run_id']}  {report}")  # noqa: T201
+        for note in session["notes"]:  # stopped early, or HALTED: what the verdict hides
+            print(f"      {'note':<12} {note}")  # noqa: T201 - the CLI's output
         for c in session["criteria"]:
             needs = f" (needs {c['threshold']})" if c["result"] == NOT_MET else ""
             print(f"      {c['result']:<12} {c['name']}: {c['detail']}{needs}")  # noqa: T201

@@ -200,6 +200,7 @@ def evaluate_run(
         "ok": ok,
         "verdict": _verdict(ok, skipped),
         "not_measured": skipped,
+        "notes": chain.ended(),
         "criteria": criteria,
         "counts": {
             "signals": chain.signals,
@@ -288,6 +289,8 @@ def render_markdown(session: dict[str, Any], *, level: int = 1) -> str:
             f"livesession {session['run_version']}, audit head `{session['audit_head']}`."
         ),
         "",
+        *(f"Note: {note}." for note in session["notes"]),
+        *([""] if session["notes"] else []),
         "| criterion | threshold | value | result | detail |",
         "| --- | --- | --- | --- | --- |",
     ]

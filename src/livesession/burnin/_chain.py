@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from .._artifacts.runread import payload
 from .._domain.model import FILL_EVENT_TYPES
+from .._rundir.halts import Halts
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -33,6 +34,13 @@ class Chain:
         """The first event's ``strategy_id``."""
         self.stopped: dict[str, Any] | None = None
         """The last ``SESSION_STOPPED`` event."""
+        self.planned: object = None
+        """``SESSION_STARTED``'s ``steps_planned``."""
+        self.bars = 0
+        """The steps the run took (its ``BAR`` events)."""
+        self.stop_reason: object = None
+        """The reason the stop was asked with (``STATE_CHANGED`` by ``request_stop``)."""
+        self.halts = Halts()
         self.flat_ns: int | None = None
         """The first ``KILL_SWITCH_FLAT``'s ``time_to_flat_ns`` (wall time on a system clock)."""
         self.signals = 0
@@ -60,11 +68,50 @@ class Chain:
         if not self.any_event:
             self.any_event, self.run_id = True, event.get("run_id")
             self.strategy_id = event.get("strategy_id")
-        if kind == "SESSION_STOPPED":
+        self.halts.note(event)
+        if kind == "BAR":
+            self.bars += 1
+        elif kind == "SESSION_STARTED" and self.planned is None:
+            self.planned = payload(event).get("steps_planned")
+        elif kind == "STATE_CHANGED" and payload(event).get("trigger") == "request_stop":
+            self.stop_reason = payload(event).get("reason")
+        elif kind == "SESSION_STOPPED":
             self.stopped = event
         elif kind == "KILL_SWITCH_FLAT" and self.flat_ns is None:
             ns = payload(event).get("time_to_flat_ns")
             self.flat_ns = ns if isinstance(ns, int) else None
+
+    def ended(self) -> list[str]:
+        """What a verdict does not say of how the session ended, a line each.
+
+        A stop before its planned steps (SIGTERM, the feed run out), and trading HALTED (the
+        run then steps on without trading), for how long and by what. A ``COMPLETED`` run
+        can have stopped trading at step 27 of 2,000 (RUNBOOK): a burn-in that says PASS of
+        it says so too.
+        """
+        fields = payload(self.stopped or {})
+        steps, planned = fields.get("steps"), self.planned
+        steps = steps if isinstance(steps, int) else self.bars
+        lines = []
+        if isinstance(planned, int) and steps < planned:
+            why = fields.get("reason") or self.stop_reason
+            lines.append(
+                f"the session stopped at step {steps} of {planned} planned"
+                + (f" ({why})" if why else "")
+            )
+        for halt in self.halts.found:
+            if halt["until_step"] is None:
+                left = steps - halt["from_step"]
+                span = f"to the end of the run ({left} of its {steps} steps without a new order)"
+            else:
+                who = halt["reenabled_by"] or "an operator"
+                span = f"until {who} re-enabled it after step {halt['until_step']}"
+            said = f" reason {halt['reason']}" if halt["reason"] else ""
+            lines.append(
+                f"trading HALTED from step {halt['from_step']} {span}: {halt['by']} "
+                f"({halt['event']}{said})"
+            )
+        return lines
 
     def _read(self, event: dict[str, Any]) -> None:
         kind, fields, eid = event.get("event_type"), payload(event), str(event.get("event_id"))
