@@ -8,8 +8,10 @@ failed, and the failure lines named only the run id, not which directory failed.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -127,3 +129,73 @@ class TestEachSessionCountsOnce:
         assert json.loads(said.out) == {"ok": False, "exit_code": 2, "error": error}
         assert said.err == f"livesession: error: {error}\n"
         assert _tree(tmp_path) == before
+
+
+class TestWhereReportsCannotGo:
+    def test_an_out_dir_the_file_system_will_not_make_is_said_so(
+        self,
+        namesakes: tuple[Path, Path],
+        tmp_path: Path,
+        capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        """``--out /proc/nope`` did the work, then said ``livesession: error: /proc/nope: No
+        such file or directory``. Refused before the work now, in the form RUNBOOK gives."""
+        out = tmp_path / "refusing" / "reports"
+        real = os.mkdir
+
+        def refusing(path: object, *args: object, **kwargs: object) -> None:
+            if Path(os.fsdecode(path)) == out:  # type: ignore[arg-type]
+                raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), str(path))
+            real(path, *args, **kwargs)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(os, "mkdir", refusing)
+        monkeypatch.setattr("livesession.burnin.run_burnin", _never)
+        assert main(["burnin", str(namesakes[0]), "--out", str(out)]) == 2
+        assert capsys.readouterr() == (
+            "",
+            (
+                "livesession: error: cannot write the burn-in reports (burnin.md, burnin.json) to "
+                f"{out} (No such file or directory): write it elsewhere with --out DIR\n"
+            ),
+        )
+        assert not (tmp_path / "refusing").exists()  # the directory on the way: taken away
+
+    @pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="no /proc here")
+    def test_proc(self, namesakes: tuple[Path, Path], capsys: pytest.CaptureFixture[str]) -> None:
+        assert main(["burnin", str(namesakes[0]), "--out", "/proc/nope"]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(
+            "livesession: error: cannot write the burn-in reports (burnin.md, burnin.json) "
+            "to /proc/nope ("
+        )
+        assert err.endswith("): write it elsewhere with --out DIR\n")
+
+    def test_an_out_dir_that_is_made_is_made_once_the_work_is_done(
+        self, namesakes: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture
+    ) -> None:
+        out = tmp_path / "new" / "reports"
+        assert main(["burnin", str(namesakes[0]), "--out", str(out)]) == 1
+        assert sorted(p.name for p in out.iterdir()) == ["mydesk-burnin.json", "mydesk-burnin.md"]
+
+    @pytest.mark.broken_run("its events.jsonl is a directory")
+    def test_events_jsonl_that_is_a_directory_is_said_to_be(
+        self, namesakes: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """It was said to be missing."""
+        run = Path(shutil.copytree(namesakes[0], tmp_path / "mydesk"))
+        (run / "events.jsonl").unlink()
+        (run / "events.jsonl").mkdir()
+        assert main(["burnin", str(run)]) == 2
+        assert capsys.readouterr() == (
+            "",
+            (
+                f"livesession: error: {run} is not a run: events.jsonl is missing (events.jsonl is "
+                "a directory, not a file)\n"
+            ),
+        )
+        assert not (run / "burnin.md").exists()
+
+
+def _never(*_args: object, **_kwargs: object) -> None:
+    raise AssertionError("the work started before the output was known to be writable")

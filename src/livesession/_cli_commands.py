@@ -156,6 +156,8 @@ def cmd_burnin(args: argparse.Namespace) -> int:
     for target in targets:
         if target.is_dir() or args.out is not None:
             _refuse_unwritable(target, what.format(target), _OUT_HINT)
+    if args.out is not None:
+        _refuse_unmakeable(args.out, what.format(args.out), _OUT_HINT)
     try:
         with contextlib.ExitStack() as stack:
             for target in targets:
@@ -286,6 +288,36 @@ def _refuse_unwritable(directory: Path, what: str, hint: str) -> None:
         existing = existing.parent  # created on the way, as --out DIR is
     if existing.is_dir() and not os.access(existing, os.W_OK | os.X_OK):
         raise _unwritable(what, _why_unwritable(existing), hint)
+
+
+def _refuse_unmakeable(directory: Path, what: str, hint: str) -> None:
+    """Refuse at once (exit 2) an ``--out DIR`` that the file system will not make.
+
+    ``--out /proc/nope`` did the work, then said ``/proc/nope: No such file or directory``,
+    naming neither the output nor the way out: the mode of ``/proc`` lets root write, the
+    file system does not. The missing directories are made now and taken away again (the
+    reports, and so their directory, are written only after the work); a file in the way
+    is said as writing would say it.
+    """
+    missing: list[Path] = []
+    existing = directory
+    while not existing.exists() and existing.parent != existing:
+        missing.append(existing)
+        existing = existing.parent
+    if not existing.is_dir():
+        why = errno.EEXIST if existing == directory else errno.ENOTDIR
+        raise _unwritable(what, os.strerror(why), hint)
+    made: list[Path] = []
+    try:
+        for path in reversed(missing):
+            path.mkdir()
+            made.append(path)
+    except OSError as exc:
+        raise _unwritable(what, exc.strerror or str(exc), hint) from None
+    finally:
+        for path in reversed(made):
+            with contextlib.suppress(OSError):
+                path.rmdir()
 
 
 def _why_unwritable(directory: Path) -> str:

@@ -99,7 +99,8 @@ def require_run(path: Path, *, unstarted: bool = False) -> Path:
             raise RunDirectoryError(
                 f"{path} is {started}: start it over with `{command('resume', path)}`"
             )
-        raise RunDirectoryError(f"{path} is not a run: {_missing(missing)}{runs_inside(path)}")
+        said = _missing(missing, path)
+        raise RunDirectoryError(f"{path} is not a run: {said}{runs_inside(path)}")
     return path
 
 
@@ -117,9 +118,12 @@ def no_directory(path: Path) -> str:
     return f"{path} is not a directory (a run is a directory holding {what})"
 
 
-def _missing(names_missing: list[str]) -> str:
+def _missing(names_missing: list[str], path: Path | None = None) -> str:
+    """``audit.jsonl is missing``; with ``path``, a directory in a file's place is said too."""
     verb = "is" if len(names_missing) == 1 else "are"
-    return f"{' and '.join(names_missing)} {verb} missing"
+    odd = [f"{n} is a directory" for n in names_missing if path and (path / n).is_dir()]
+    said = f"{' and '.join(names_missing)} {verb} missing"
+    return f"{said} ({'; '.join(odd)}, not a file)" if odd else said
 
 
 def killed_while_starting_says(path: Path) -> str:
