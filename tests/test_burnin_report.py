@@ -292,3 +292,30 @@ class TestHowTheSessionEnded:
         assert main(["burnin", str(run)]) == 0
         assert json.loads((run / "burnin.json").read_text())["notes"] == []
         assert "Note:" not in (run / "burnin.md").read_text(encoding="utf-8")
+
+
+class TestTheRunbookTable:
+    """RUNBOOK's criteria table said complete_chain needs trades to "trace back", not that
+    at least one must: a run with no trade fails it."""
+
+    @staticmethod
+    def _rows() -> dict[str, str]:
+        text = (Path(__file__).parent.parent / "RUNBOOK.md").read_text(encoding="utf-8")
+        section = text.split("## Burn-in acceptance before going live", 1)[1].split("\n## ")[0]
+        cells = [line.split(" | ") for line in section.splitlines() if line.startswith("| ")]
+        return {row[0].removeprefix("| "): row[1] for row in cells[2:]}
+
+    def test_it_names_every_criterion_burnin_judges(self, run: Path) -> None:
+        assert main(["burnin", str(run)]) == 0
+        judged = _criteria(json.loads((run / "burnin.json").read_text()))
+        assert set(self._rows()) == set(judged)
+
+    def test_complete_chain_needs_one_traced_trade(self, tmp_path: Path) -> None:
+        config = tmp_path / "risk.toml"
+        config.write_text('[risk]\nper_trade_risk_pct = "0.00005"\n')  # every entry refused
+        run = _dryrun(tmp_path, "flat", "--config", str(config), "--seed", "23", steps=300)
+        assert main(["burnin", str(run)]) == 1
+        chain = _criteria(json.loads((run / "burnin.json").read_text()))["complete_chain"]
+        assert (chain["result"], chain["value"]) == ("FAIL", 0)
+        assert chain["threshold"] == ">= 1 and none broken"
+        assert "at least one trade" in self._rows()["complete_chain"]
