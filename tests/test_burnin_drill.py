@@ -58,7 +58,7 @@ def test_the_runs_own_evidence_drill_counts(run: Path, capsys: pytest.CaptureFix
     _manifest(run, {"status": "measured", "wall_s": 0.038, "source": _EVIDENCE})
     code, flatten = _burnin(run, capsys)
     assert (code, flatten["result"], flatten["value"]) == (0, "pass", 0.038)
-    assert flatten["detail"] == f"kill switch to flat in 0.038000 s ({_EVIDENCE})"
+    assert flatten["detail"] == f"kill switch to flat in 0.038000 s ({_EVIDENCE} in manifest.json)"
 
 
 @pytest.mark.parametrize(
@@ -79,7 +79,9 @@ def test_a_wall_s_that_is_no_time_fails_naming_it(
     _manifest(run, drill | {"source": _EVIDENCE})
     code, flatten = _burnin(run, capsys)
     assert (code, flatten["result"], flatten["value"]) == (1, "FAIL", None)
-    assert flatten["detail"] == f"the kill drill from {_EVIDENCE} does not count: {said}{_AGAIN}"
+    assert flatten["detail"] == (
+        f"the kill drill ({_EVIDENCE} in manifest.json) does not count: {said}{_AGAIN}"
+    )
 
 
 def test_another_runs_manifest_does_not_count(run: Path, capsys: pytest.CaptureFixture) -> None:
@@ -87,7 +89,7 @@ def test_another_runs_manifest_does_not_count(run: Path, capsys: pytest.CaptureF
     code, flatten = _burnin(run, capsys)
     assert (code, flatten["result"]) == (1, "FAIL")
     assert flatten["detail"] == (
-        'the kill drill from manifest.json does not count: it is the manifest of run "other-1", '
+        'the kill drill (in manifest.json) does not count: it is the manifest of run "other-1", '
         f"not of this run (oco){_AGAIN}"
     )
 
@@ -100,7 +102,7 @@ def test_a_manifest_of_another_audit_does_not_count(
     code, flatten = _burnin(run, capsys)
     assert (code, flatten["result"]) == (1, "FAIL")
     assert flatten["detail"] == (
-        f'the kill drill from manifest.json does not count: its audit_head "{"ab" * 32}" is '
+        f'the kill drill (in manifest.json) does not count: its audit_head "{"ab" * 32}" is '
         f"not this run's ({_head(run)}): it is another run's manifest, or was written before "
         f"the run changed{_AGAIN}"
     )
@@ -112,7 +114,7 @@ def test_a_manifest_that_is_no_json_object_does_not_count(
     (run / "manifest.json").write_bytes(b'{"kill_drill": ')
     code, flatten = _burnin(run, capsys)
     assert (code, flatten["result"]) == (1, "FAIL")
-    assert "manifest.json does not count: it is not JSON" in flatten["detail"]
+    assert "(in manifest.json) does not count: it is not JSON" in flatten["detail"]
 
 
 def test_a_manifest_without_a_measurement_leaves_flatten_unmeasured(

@@ -122,7 +122,7 @@ def flatten(drill: dict[str, Any] | None, limit: float) -> dict[str, Any]:
             "detail": "no wall-time kill drill for this run (run `livesession evidence`, or "
             "`burnin --drill`): skipped, not passed",
         }
-    source = drill.get("source", "drill")
+    source = _source(drill)
     wall_s = drill.get("wall_s")
     if drill["status"] == "invalid" or not _seconds(wall_s):
         said = repr(wall_s) if isinstance(wall_s, float) else _json(wall_s)
@@ -130,7 +130,7 @@ def flatten(drill: dict[str, Any] | None, limit: float) -> dict[str, Any]:
         return base | {
             "value": None,
             "result": NOT_MET,
-            "detail": f"the kill drill from {source} does not count: {why} (run "
+            "detail": f"the kill drill ({source}) does not count: {why} (run "
             "`livesession evidence` again, or `burnin --drill`)",
         }
     flat = drill["status"] == "measured"
@@ -141,6 +141,13 @@ def flatten(drill: dict[str, Any] | None, limit: float) -> dict[str, Any]:
         "result": MET if ok else NOT_MET,
         "detail": f"kill switch to flat in {wall_s:.6f} s{tail} ({source})",
     }
+
+
+def _source(drill: dict[str, Any]) -> str:
+    """Who measured it, and where it was read: ``evidence kill drill (...) in manifest.json``."""
+    recorded = drill.get("recorded_in")
+    said = [str(drill["source"])] if drill.get("source") else []
+    return " ".join([*said, *([f"in {recorded}"] if recorded else [])]) or "a kill drill"
 
 
 def _seconds(value: object) -> TypeGuard[float]:

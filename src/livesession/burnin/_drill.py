@@ -142,7 +142,7 @@ def _manifest_drill(path: Path, *, run_id: object, head: str | None) -> dict[str
     if not isinstance(drill, dict) or drill.get("status") not in ("measured", "not_flat"):
         return None
     why = _not_this_run(document, run_id, head)
-    return _invalid(why) if why else drill
+    return _invalid(why) if why else drill | {"recorded_in": _MANIFEST}
 
 
 def _manifest(path: Path) -> dict[str, Any] | str:
@@ -172,4 +172,4 @@ def _not_this_run(document: dict[str, Any], run_id: object, head: str | None) ->
 
 
 def _invalid(reason: str) -> dict[str, Any]:
-    return {"status": "invalid", "reason": reason, "source": _MANIFEST}
+    return {"status": "invalid", "reason": reason, "recorded_in": _MANIFEST}
