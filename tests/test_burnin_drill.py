@@ -156,3 +156,18 @@ def _burnin_args(
 ) -> tuple[int, dict[str, Any]]:
     code = main(["burnin", "--json", str(run), *args])
     return code, _criteria(json.loads(capsys.readouterr().out)["sessions"][0])["flatten"]
+
+
+def test_what_a_manifest_holds_is_quoted_redacted_and_short(
+    run: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A line quotes what a hand-edited manifest says: never a secret, never a whole file."""
+    forged = "AKIAIOSFODNN7EXAMPLE " + "x" * 5000
+    _manifest(run, {"status": "measured", "wall_s": 0.03}, run_id=forged)
+    assert main(["burnin", str(run)]) == 1
+    out = capsys.readouterr().out
+    assert "AKIAIOSFODNN7EXAMPLE" not in out
+    assert "AKIAIOSFODNN7EXAMPLE" not in (run / "burnin.json").read_text()
+    (line,) = [x for x in out.splitlines() if " flatten: " in x]
+    assert 'it is the manifest of run "***' in line
+    assert len(line) < 400

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Final, TypeGuard
 import orjson
 
 from .._artifacts.runread import payload
+from .._support.secrets import redact_text
 from ..status import RunStatus, Verdict
 
 if TYPE_CHECKING:
@@ -27,12 +28,15 @@ __all__ = [
     "completed",
     "flatten",
     "none_of",
+    "quoted",
     "verified",
 ]
 
 MET: Final = "pass"
 NOT_MET: Final = "FAIL"
 SKIPPED: Final = "not measured"
+_SHOWN: Final = 80
+"""How much of a value read from a manifest a line quotes."""
 
 
 def completed(standing: RunStatus, stopped: dict[str, Any] | None) -> dict[str, Any]:
@@ -125,7 +129,7 @@ def flatten(drill: dict[str, Any] | None, limit: float) -> dict[str, Any]:
     source = _source(drill)
     wall_s = drill.get("wall_s")
     if drill["status"] == "invalid" or not _seconds(wall_s):
-        said = repr(wall_s) if isinstance(wall_s, float) else _json(wall_s)
+        said = quoted(wall_s)
         why = drill.get("reason") or f"its wall_s is {said}, no number of seconds >= 0"
         return base | {
             "value": None,
@@ -177,6 +181,11 @@ def complete_chain(chain: Chain) -> dict[str, Any]:
     }
 
 
-def _json(value: object) -> str:
-    """``value`` as JSON writes it (what a hand-edited manifest said), else its repr."""
-    return orjson.dumps(value, default=repr).decode()
+def quoted(value: object) -> str:
+    """What a hand-edited manifest holds, as JSON writes it: one line, redacted, cut short.
+
+    A float as Python writes it (``inf``, which JSON would write ``null``).
+    """
+    said = repr(value) if isinstance(value, float) else orjson.dumps(value, default=repr).decode()
+    said = redact_text(said)
+    return said if len(said) <= _SHOWN else f"{said[: _SHOWN - 3]}..."

@@ -20,6 +20,7 @@ from .._artifacts.runread import read_bytes, read_json_object
 from .._rundir import create_run, read_run_config
 from .._rundir.plugins import check_recorded_sources
 from .._support.fsutil import raise_if_refused
+from ._criteria import quoted
 
 __all__ = ["BURNIN_DRILL", "EVIDENCE_DRILL", "kill_drill", "measured_flatten"]
 
@@ -160,10 +161,10 @@ def _manifest(path: Path) -> dict[str, Any] | str:
 def _not_this_run(document: dict[str, Any], run_id: object, head: str | None) -> str:
     """Why the manifest is not this run's ("" when its run id and audit head are)."""
     if document.get("run_id") != run_id:
-        said = orjson.dumps(document.get("run_id")).decode()
+        said = quoted(document.get("run_id"))
         return f"it is the manifest of run {said}, not of this run ({run_id})"
     if head is None or document.get("audit_head") != head:
-        said = orjson.dumps(document.get("audit_head")).decode()
+        said = quoted(document.get("audit_head"))
         return (
             f"its audit_head {said} is not this run's ({head}): it is another run's "
             "manifest, or was written before the run changed"
