@@ -134,7 +134,14 @@ class TestTheDocument:
     def test_the_burn_in_report_too(self):
         session = {
             "run_id": "b`x",
+            "strategy_id": "s\x1b[2J`x",
+            "config_hash": "c<!--",
+            "run_version": "0.2.0\n## forged",
+            "audit_head": "h*x*",
             "ok": False,
+            "verdict": "FAIL",
+            "not_measured": ["flatten"],
+            "notes": ["halted\n## forged <script>x</script>"],
             "criteria": [
                 {
                     "name": "completed",

@@ -285,11 +285,13 @@ def render_markdown(session: dict[str, Any], *, level: int = 1) -> str:
         f"Result: **{session['verdict']}**" + _failed(session),
         "",
         (
-            f"Strategy `{session['strategy_id']}`, config hash `{session['config_hash']}`, "
-            f"livesession {session['run_version']}, audit head `{session['audit_head']}`."
+            f"Strategy {md_code(session['strategy_id'])}, "
+            f"config hash {md_code(session['config_hash'])}, "
+            f"livesession {md_text(session['run_version'])}, "
+            f"audit head {md_code(session['audit_head'])}."
         ),
         "",
-        *(f"Note: {note}." for note in session["notes"]),
+        *(f"Note: {md_text(note)}." for note in session["notes"]),
         *([""] if session["notes"] else []),
         "| criterion | threshold | value | result | detail |",
         "| --- | --- | --- | --- | --- |",
