@@ -114,6 +114,8 @@ def test_no_faults_no_fields(tmp_path: Path) -> None:
 class DeadVenue(FaultBroker):
     """A ``FaultBroker`` whose connection can die: then every call raises ``Transient``."""
 
+    simulated = True  # a broker of the test's own declares itself (preflight)
+
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.dead = False

@@ -208,6 +208,7 @@ class TestCtrlC:
         files = [(out / name).open("w", encoding="utf-8") for name in names_]
 
         class CtrlCAtBar30(MockBroker):  # the operator's Ctrl-C, inside step 30
+            simulated = True  # a broker of the test's own declares itself (preflight)
             bars = 0
 
             def on_market(self, bar: Bar) -> None:

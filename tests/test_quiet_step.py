@@ -22,6 +22,8 @@ from _helpers import session
 class CountingBroker(MockBroker):
     """The mock venue, counting polls per simulated time (one time per step)."""
 
+    simulated = True  # a broker of the test's own declares itself (preflight)
+
     def __init__(self, latency_ms: int = 0) -> None:
         super().__init__(fill_model=FillModel(latency_ns=latency_ms * 1_000_000))
         self.polls: list[int] = []

@@ -525,6 +525,8 @@ class TestReconcileInASession:
         after the checkpoint reach the book (the crashed process's broker tracked them)."""
 
         class _Recovering(FaultBroker):
+            simulated = True  # a broker of the test's own declares itself
+
             def __init__(self) -> None:
                 super().__init__()
                 self.recovered: list[tuple[Order, dict[str, object]]] = []

@@ -417,6 +417,8 @@ class TestResumeAndLookupFixes:
         class _ConfirmingVenue(MockBroker):
             """Loses the first request of each order, and refuses a resend until lookup()."""
 
+            simulated = True  # a broker of the test's own declares itself
+
             def __init__(self) -> None:
                 super().__init__(seed=3)
                 self.lost: set[str] = set()

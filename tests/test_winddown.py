@@ -24,6 +24,8 @@ MINUTE = 60_000_000_000
 class CountingBroker(FaultBroker):
     """A FaultBroker that counts the cancel requests it is sent."""
 
+    simulated = True  # a broker of the test's own declares itself (preflight)
+
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self.cancels: list[str] = []

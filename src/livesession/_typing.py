@@ -350,10 +350,12 @@ class DeclaredSimulation(Protocol):
     """**Protocol:** a user's broker that declares whether it is simulated.
 
     A broker plugged in by reference (``broker = "package.module:callable"``) or handed to
-    ``create_run`` must carry ``simulated = True`` to trade in a dry run: preflight's
-    ``user_broker`` check audits the declaration, and ``broker_is_simulated`` accepts it.
-    ``simulated = False`` trades only with live trading explicitly enabled (``enabled =
-    true`` and the live override); a broker that declares nothing is refused.
+    ``create_run`` or ``LiveSessionOrchestrator`` must carry ``simulated = True`` to trade
+    in a dry run: preflight's ``user_broker`` check audits the declaration (a run
+    directory's session), and ``broker_is_simulated`` accepts it. ``simulated = False``
+    trades only with live trading explicitly enabled (``enabled = true`` and the live
+    override), whatever the broker's ``kind`` (a ``MockBroker`` subclass inherits
+    ``"mock"``); a broker of the caller's that declares nothing is refused.
     """
 
     simulated: bool

@@ -9,7 +9,7 @@ says in one line which field and value made it fail (``order_qty 0.050 > max_ord
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 import attrs
 
@@ -21,6 +21,7 @@ __all__ = [
     "Check",
     "CheckResult",
     "PreflightContext",
+    "UserBrokerCheck",
     "allowlist_valid",
     "audit_sink_present",
     "broker_is_simulated",
@@ -59,6 +60,12 @@ class PreflightContext:
     demo_strategy: bool = True
     """Whether the session runs the demo strategy as the config's ``[strategy]`` table sets
     it up: only then does that table's ``order_qty`` say what the session trades."""
+    own_broker: bool = True
+    """Whether the broker is one of livesession's own (not a caller's, which the session
+    wraps in its guard): only then does its ``kind`` say whether it is simulated."""
+    user_broker_checked: bool = False
+    """Whether a ``UserBrokerCheck`` runs too (a run directory's session on a caller's
+    broker): that check then judges the declaration, under its own reason, once."""
 
 
 class Check(Protocol):
@@ -132,28 +139,83 @@ class _AllowlistValid(_Named):
 
 @attrs.frozen
 class _BrokerIsSimulated(_Named):
+    """A broker trades only while it is simulated, or live trading is explicitly enabled.
+
+    A broker's declaration (``DeclaredSimulation``) comes first, whatever its ``kind``: a
+    ``MockBroker`` subclass that says ``simulated = False`` inherited the kind ``mock``,
+    and is a venue its author says is real. Only livesession's own brokers are known by
+    their kind; a caller's broker that declares nothing says nothing the gate can trust.
+    """
+
     name: str = "broker_is_simulated"
 
     def __call__(self, ctx: PreflightContext) -> CheckResult:
-        kind = ctx.broker.kind if isinstance(ctx.broker, VenueKind) else ""
-        if kind in SIMULATED_BROKERS or (kind == "ccxt_sandbox" and ctx.sandbox_verified):
+        broker = ctx.broker
+        kind = broker.kind if isinstance(broker, VenueKind) else ""
+        declared = broker.simulated if isinstance(broker, DeclaredSimulation) else None
+        if declared is True or (ctx.user_broker_checked and not ctx.own_broker):
+            return self._pass()  # a user's broker, declared (or judged by user_broker)
+        if declared is False:
+            if ctx.config.enabled and ctx.live_override:
+                return self._pass()  # live, explicitly enabled
+            return self._fail(
+                "BROKER_NOT_SIMULATED",
+                f"broker {_named(broker, kind)} declares simulated = False, and live trading "
+                "is off (enabled = true and the live override)",
+            )
+        own = ctx.own_broker
+        if own and (kind in SIMULATED_BROKERS or (kind == "ccxt_sandbox" and ctx.sandbox_verified)):
             return self._pass()
-        if isinstance(ctx.broker, DeclaredSimulation) and ctx.broker.simulated is True:
-            return self._pass()  # a user's broker, declared
-        if (
-            isinstance(ctx.broker, DeclaredSimulation)
-            and ctx.broker.simulated is False
-            and ctx.config.enabled
-            and ctx.live_override
-        ):
-            return self._pass()  # live, explicitly enabled
-        if kind == "ccxt_sandbox":
+        if own and kind == "ccxt_sandbox":
             detail = "broker 'ccxt_sandbox' is not a verified sandbox"
+        elif kind in SIMULATED_BROKERS or kind == "ccxt_sandbox":  # a caller's, claiming one
+            detail = (
+                f"broker {_named(broker, kind)} does not declare simulated: a broker of your "
+                "own sets simulated = True to trade in a dry run (its kind says nothing)"
+            )
         elif kind:
             detail = f"broker {kind!r} is not simulated (mock, realish or a verified sandbox)"
         else:
-            detail = f"broker {type(ctx.broker).__name__} does not say what kind of venue it is"
+            detail = f"broker {type(broker).__name__} does not say what kind of venue it is"
         return self._fail("BROKER_NOT_SIMULATED", detail)
+
+
+def _named(broker: object, kind: str) -> str:
+    """The broker as a refusal names it: its class (the wrapped one's) and its kind."""
+    inner = getattr(broker, "inner", broker)
+    return f"{type(inner).__name__} (kind {kind!r})" if kind else type(inner).__name__
+
+
+@attrs.frozen
+class UserBrokerCheck:
+    """Preflight's audit of a user's broker: which one (``record``), and what it declares.
+
+    A run directory's session on a caller's broker runs it (``user_broker``): it passes a
+    broker that declares ``simulated = True``, and one that declares ``simulated = False``
+    only with live trading explicitly enabled; any other is ``USER_BROKER_NOT_SIMULATED``.
+    """
+
+    record: dict[str, Any]
+    name: str = "user_broker"
+
+    def __call__(self, ctx: PreflightContext, /) -> CheckResult:
+        what = f"user-supplied broker {self.record.get('ref') or self.record.get('object')}"
+        simulated = ctx.broker.simulated if isinstance(ctx.broker, DeclaredSimulation) else None
+        if simulated is True:
+            return CheckResult(name=self.name, passed=True, detail=f"{what}, declared simulated")
+        if simulated is False and ctx.config.enabled and ctx.live_override:
+            return CheckResult(
+                name=self.name,
+                passed=True,
+                detail=f"{what}, declared NOT simulated: live trading explicitly enabled",
+            )
+        said = "declares simulated = False" if simulated is False else "does not declare simulated"
+        return CheckResult(
+            name=self.name,
+            passed=False,
+            reason="USER_BROKER_NOT_SIMULATED",
+            detail=f"{what} {said}, and live trading is off",
+        )
 
 
 @attrs.frozen
@@ -192,7 +254,11 @@ def allowlist_valid() -> Check:
 
 
 def broker_is_simulated() -> Check:
-    """The broker is the mock or realish broker, or a verified sandbox."""
+    """The broker is simulated: declared so, or livesession's mock, realish or verified sandbox.
+
+    A broker that declares ``simulated = False`` passes only with live trading explicitly
+    enabled; a caller's broker that declares nothing never does.
+    """
     return _BrokerIsSimulated()
 
 

@@ -20,7 +20,7 @@ import attrs
 
 from .._domain.plugin_fields import default_strategy_id
 from .._exceptions import DataFileError, PluginError
-from .._risk.checks import CheckResult, PreflightContext
+from .._risk.checks import UserBrokerCheck
 from .._session.assembly import default_feed, default_strategy
 from .._session.edges import SessionEdges, check_edges
 from .._session.pipeline import error_message
@@ -318,33 +318,6 @@ def check_recorded_sources(cfg: DryrunConfig, recorded: dict[str, Any]) -> bool:
     return True
 
 
-@attrs.frozen
-class _UserBroker:
-    """Preflight's audit of a user's broker: which one, and what it declares."""
-
-    record: dict[str, Any]
-    name: str = "user_broker"
-
-    def __call__(self, ctx: PreflightContext, /) -> CheckResult:
-        what = f"user-supplied broker {self.record.get('ref') or self.record.get('object')}"
-        simulated = ctx.broker.simulated if isinstance(ctx.broker, DeclaredSimulation) else None
-        if simulated is True:
-            return CheckResult(name=self.name, passed=True, detail=f"{what}, declared simulated")
-        if simulated is False and ctx.config.enabled and ctx.live_override:
-            return CheckResult(
-                name=self.name,
-                passed=True,
-                detail=f"{what}, declared NOT simulated: live trading explicitly enabled",
-            )
-        said = "declares simulated = False" if simulated is False else "does not declare simulated"
-        return CheckResult(
-            name=self.name,
-            passed=False,
-            reason="USER_BROKER_NOT_SIMULATED",
-            detail=f"{what} {said}, and live trading is off",
-        )
-
-
 def given_broker(broker: Broker) -> BrokerFactory:
     """A ``BrokerFactory`` handing out the one broker the run was given or built."""
 
@@ -357,4 +330,4 @@ def given_broker(broker: Broker) -> BrokerFactory:
 def add_broker_check(session: LiveSessionOrchestrator, sources: dict[str, Any]) -> None:
     """Give a session on a user's broker the ``user_broker`` preflight check."""
     if "broker" in sources:
-        session.extra_checks.append(_UserBroker(sources["broker"]))
+        session.extra_checks.append(UserBrokerCheck(sources["broker"]))

@@ -13,13 +13,14 @@ import attrs
 
 from .._domain.ids import record_code
 from .._domain.lifecycle import SessionState, Trigger
-from .._exceptions import InvalidTransition, SinkFailure
+from .._exceptions import INTERRUPTS, InvalidTransition, SinkFailure
 from .._market.strategies import SmaCrossover
-from .._risk.checks import CheckResult, PreflightContext
+from .._risk.checks import CheckResult, PreflightContext, UserBrokerCheck
 from .._support.logging import get_logger
 from .._support.text import one_line
 from .._typing import SandboxAware, VenueKind
 from .._version import __version__
+from .broker_guard import GuardedBroker
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -123,15 +124,18 @@ def run_checks(
             _record(p, results, _clock_check(clock_problem))
             return [r for r in results if not r.passed]
         broker = p.broker
+        checks = (*p.checks, *extra_checks)
         ctx = PreflightContext(
             config=p.config,
             broker=broker,
             audit_sink_present=p.audit_present,
             live_override=p.live_override,
-            sandbox_verified=isinstance(broker, SandboxAware) and bool(broker.sandbox_verified),
+            sandbox_verified=_sandbox_verified(broker),
             demo_strategy=_runs_the_demo(p),
+            own_broker=not isinstance(broker, GuardedBroker),
+            user_broker_checked=any(isinstance(check, UserBrokerCheck) for check in checks),
         )
-        for check in (*p.checks, *extra_checks):
+        for check in checks:
             _record(p, results, check(ctx))
         if p.lease is not None:
             _record(p, results, p.lease.preflight())
@@ -157,6 +161,20 @@ def run_checks(
             )
         )
     return [r for r in results if not r.passed]
+
+
+def _sandbox_verified(broker: object) -> bool:
+    """Whether the broker says, with a plain True, that it is a verified sandbox.
+
+    Only a True counts: a broker whose ``sandbox_verified`` raises (it asks the venue) or
+    answers anything else is not verified, and preflight refuses it rather than raise.
+    """
+    try:
+        return isinstance(broker, SandboxAware) and broker.sandbox_verified is True
+    except INTERRUPTS:
+        raise
+    except BaseException:  # noqa: BLE001 - a caller's code: not verified, whatever it raised
+        return False
 
 
 def _runs_the_demo(p: SessionParts) -> bool:
