@@ -9,12 +9,16 @@ from __future__ import annotations
 
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import orjson
+import pytest
 
-from livesession import DryrunConfig, MockBroker, SessionStatus
+from livesession import DryrunConfig, MockBroker, SessionStatus, TradingState, Transient
 from livesession._rundir import create_run
+from livesession._session.broker_guard import guard_broker
+from livesession._typing import PositionVenue
+from livesession.verify import verify_run
 
 from _helpers import session
 
@@ -93,3 +97,76 @@ class TestTheLiveGate:
         codes = [orjson.loads(line)["code"] for line in lines]
         assert codes.count("C2_REJECT_USER_BROKER_NOT_SIMULATED") == 1
         assert "C2_REJECT_BROKER_NOT_SIMULATED" not in codes
+
+
+class Desk(MockBroker):
+    """A desk's simulated adapter on the mock, misbehaving in the one way a test asks."""
+
+    simulated = True
+
+    def __init__(self, *, journal: Path | None = None, **faults: Any) -> None:
+        super().__init__(seed=1, price_tick=D("0.01"), qty_lot=D("0.001"), journal=journal)
+        self.faults = faults
+        self.offsets = 0
+
+    def positions(self) -> Any:
+        fault = self.faults.get("positions")
+        if isinstance(fault, BaseException):
+            raise fault
+        held = super().positions()
+        return fault(held) if callable(fault) else held
+
+
+def _run(tmp_path: Path, run_id: str, broker: Any, steps: int = 150) -> tuple[Path, Any]:
+    """A create_run session on ``broker`` to its end; the run directory and the result."""
+    cfg = DryrunConfig(run_id=run_id, steps=steps)
+    run = create_run(cfg, tmp_path, broker=broker)
+    result = run.run_to_end(cfg.steps)
+    run.close()
+    return tmp_path / run_id, result
+
+
+def _events(run_dir: Path, event_type: str) -> list[dict[str, Any]]:
+    lines = (run_dir / "events.jsonl").read_bytes().splitlines()
+    return [e["payload"] for e in map(orjson.loads, lines) if e["event_type"] == event_type]
+
+
+def _checkpoint(run_dir: Path) -> dict[str, Any]:
+    return orjson.loads((run_dir / "checkpoint.json").read_bytes())
+
+
+class TestOptionalReads:
+    """Before, ``positions()`` was called raw: a raise at activation ended ``dryrun`` with
+    "livesession: error: positions endpoint down" (exit 2) and a run directory whose
+    events and audit were empty; a list answer was an AttributeError traceback (exit 1)."""
+
+    @pytest.mark.parametrize(
+        ("fault", "said"),
+        [
+            (ConnectionError("positions endpoint down"), "positions raised ConnectionError"),
+            (lambda held: list(held.items()), "positions returned a list where a mapping"),
+            (lambda held: {"BTC/USDT": 0.0}, "positions gave 'BTC/USDT' a float, not a finite"),
+            (lambda held: {"BTC/USDT": D("NaN")}, "positions gave 'BTC/USDT' NaN, not a finite"),
+        ],
+        ids=["raises", "list", "float", "nan"],
+    )
+    def test_a_positions_read_that_fails_or_answers_wrongly_is_transient(self, fault, said):
+        guarded = guard_broker(Desk(positions=fault))
+        assert isinstance(guarded, PositionVenue)
+        with pytest.raises(Transient, match=said):
+            cast("PositionVenue", guarded).positions()
+
+    @pytest.mark.parametrize(
+        "fault",
+        [ConnectionError("positions endpoint down"), lambda held: list(held.items())],
+        ids=["raises", "list"],
+    )
+    def test_a_session_counts_it_as_a_failed_call_and_seals_its_run(self, tmp_path, fault):
+        run_dir, result = _run(tmp_path, "positions", Desk(positions=fault))
+        assert result.status is SessionStatus.COMPLETED, result.detail
+        assert result.trading is TradingState.HALTED  # never reconciled: nothing sent since
+        (unhealthy,) = _events(run_dir, "BROKER_UNHEALTHY")
+        assert (unhealthy["operation"], unhealthy["error"]) == ("reconcile", "Transient")
+        assert _checkpoint(run_dir)["sealed"] is True  # status and resume see the seal
+        verdict = verify_run(run_dir)
+        assert verdict.ok, verdict.violations

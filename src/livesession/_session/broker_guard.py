@@ -14,9 +14,10 @@ either escaped the step as a traceback and left the run unsealed.
 - an exception outside the taxonomy from a call that may change the venue (``submit``,
   ``cancel``) is ``OutcomeUnknown``: the session looks the order up before anything is
   sent again, so a request that did reach the venue is never sent twice;
-- from a call that only reads (``poll``, ``open_orders``, ``order_by_client_id``,
-  ``lookup``) it is ``Transient``, and so is an answer of the wrong type: nothing at the
-  venue changed, the call counts as failed (``BrokerHealth``), and the session asks again.
+- from a call that only reads (``poll``, ``open_orders``, ``order_by_client_id``, and
+  the optional abilities ``lookup`` and ``positions``) it is ``Transient``, and so is an
+  answer of the wrong type: nothing at the venue changed, the call counts as failed
+  (``BrokerHealth``), and the session asks again.
 
 Any exception counts, ``BaseException`` subclasses too (an ``asyncio.CancelledError`` from a
 broker built on asyncio), but ``KeyboardInterrupt`` and ``SystemExit``, which pass. The
@@ -26,8 +27,9 @@ error keeps its type's name and redacted message. Every other attribute (``kind`
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, Final, NoReturn, TypeVar
 
 import attrs
 
@@ -37,7 +39,6 @@ from .._exceptions import INTERRUPTS, BrokerError, OutcomeUnknown, Rejected, Tra
 from .._support.secrets import redact_text
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
     from types import UnionType
 
     from .._domain.model import Bar, Order
@@ -80,10 +81,9 @@ class GuardedBroker:
 
     def __getattr__(self, name: str) -> Any:
         value = getattr(self._inner, name)
-        if name == "lookup" and callable(value):
-            return lambda *args, **kwargs: _read(
-                "lookup", lambda: value(*args, **kwargs), _venue_order_or_none
-            )
+        check = _OPTIONAL_READS.get(name)
+        if check is not None and callable(value):
+            return lambda *args, **kwargs: _read(name, lambda: value(*args, **kwargs), check)
         return value
 
     def __repr__(self) -> str:
@@ -180,3 +180,25 @@ def _venue_order_or_none(operation: str, answer: object) -> VenueOrder | None:
     if answer is not None and not isinstance(answer, VenueOrder):
         _wrong(operation, answer, "a VenueOrder or None")
     return answer
+
+
+def _positions(operation: str, answer: object) -> Mapping[str, Decimal]:
+    """A mapping of symbol to a finite ``Decimal`` (the reconciler compares it with the book)."""
+    if not isinstance(answer, Mapping):
+        _wrong(operation, answer, "a mapping of symbol to Decimal")
+    for symbol, quantity in answer.items():
+        if not isinstance(symbol, str):
+            _wrong(operation, symbol, "a symbol (str)")
+        if not isinstance(quantity, Decimal) or not quantity.is_finite():
+            said = quantity if isinstance(quantity, Decimal) else f"a {type(quantity).__name__}"
+            raise Transient(
+                redact_text(f"{operation} gave {symbol!r:.40} {said}, not a finite Decimal")
+            )
+    return dict(answer)
+
+
+_OPTIONAL_READS: Final[dict[str, Callable[[str, object], object]]] = {
+    "lookup": _venue_order_or_none,
+    "positions": _positions,
+}
+"""The optional abilities that only read, each with the check of its answer."""
