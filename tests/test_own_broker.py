@@ -14,13 +14,23 @@ from typing import Any, cast
 import orjson
 import pytest
 
-from livesession import DryrunConfig, MockBroker, SessionStatus, TradingState, Transient
-from livesession._rundir import create_run
+from livesession import (
+    DryrunConfig,
+    LiveSessionError,
+    MockBroker,
+    SessionState,
+    SessionStatus,
+    TradingState,
+    Transient,
+)
+from livesession._rundir import create_run, resume_run
 from livesession._session.broker_guard import guard_broker
-from livesession._typing import PositionVenue
+from livesession._typing import JournaledVenue, PositionVenue
+from livesession.status import Verdict, run_status
 from livesession.verify import verify_run
 
 from _helpers import session
+from crash_harness import cli
 
 D = Decimal
 
@@ -109,6 +119,12 @@ class Desk(MockBroker):
         self.faults = faults
         self.offsets = 0
 
+    def journal_offset(self) -> int:
+        self.offsets += 1
+        if self.offsets > self.faults.get("offsets_ok", self.offsets):
+            raise OSError("journal disk gone")
+        return super().journal_offset()
+
     def positions(self) -> Any:
         fault = self.faults.get("positions")
         if isinstance(fault, BaseException):
@@ -117,9 +133,9 @@ class Desk(MockBroker):
         return fault(held) if callable(fault) else held
 
 
-def _run(tmp_path: Path, run_id: str, broker: Any, steps: int = 150) -> tuple[Path, Any]:
+def _run(tmp_path: Path, run_id: str, broker: Any, **config: Any) -> tuple[Path, Any]:
     """A create_run session on ``broker`` to its end; the run directory and the result."""
-    cfg = DryrunConfig(run_id=run_id, steps=steps)
+    cfg = DryrunConfig(**{"run_id": run_id, "steps": 150, **config})
     run = create_run(cfg, tmp_path, broker=broker)
     result = run.run_to_end(cfg.steps)
     run.close()
@@ -170,3 +186,75 @@ class TestOptionalReads:
         assert _checkpoint(run_dir)["sealed"] is True  # status and resume see the seal
         verdict = verify_run(run_dir)
         assert verdict.ok, verdict.violations
+
+
+class TestJournalOffsetAtACheckpoint:
+    """Before, ``journal_offset()`` raising OSError at the step-100 checkpoint ended
+    ``dryrun`` with "the sealing checkpoint could not be written ... once the file system
+    has room again" (exit 2): verify said sealed FAILED, status crashed and resumable, and
+    a resume cut the sealed audit to ``.torn`` and ran again."""
+
+    @pytest.mark.parametrize(
+        ("offsets_ok", "every", "steps"),
+        [(1, 100, 100), (0, 100, 0), (1, 1000, 150)],
+        ids=["step-100", "activation", "the-stop"],
+    )
+    def test_it_is_the_broker_s_fault_sealed_and_named(self, tmp_path, offsets_ok, every, steps):
+        broker = Desk(offsets_ok=offsets_ok)
+        run_dir, result = _run(tmp_path, "journal", broker, checkpoint_every=every)
+        assert (result.status, result.reason) == (SessionStatus.FAILED, "BROKER_CALL_FAILED")
+        assert result.state is SessionState.ERROR_REQUIRES_OPERATOR
+        assert result.detail == "Transient: journal_offset raised OSError: journal disk gone"
+        assert result.trading is TradingState.HALTED
+        checkpoint = _checkpoint(run_dir)
+        assert (checkpoint["sealed"], checkpoint["failed"]) == (True, True)
+        assert checkpoint["broker_journal_offset"] is None  # nobody resumes a sealed run
+        assert checkpoint["steps"] == steps
+        standing = run_status(run_dir)
+        assert standing.sealed
+        assert standing.verdict is Verdict.NEEDS_OPERATOR
+        with pytest.raises(LiveSessionError, match="nothing to resume"):
+            resume_run(run_dir)
+        assert not list(run_dir.glob("*.torn"))
+        verdict = verify_run(run_dir)
+        assert verdict.ok, verdict.violations
+
+    @pytest.mark.parametrize(
+        ("answer", "said"),
+        [("12", "returned a str where an int"), (True, "returned a bool"), (-1, "returned -1")],
+    )
+    def test_a_wrong_offset_is_a_failed_read(self, answer: object, said: str):
+        class Says(Desk):
+            def journal_offset(self) -> Any:
+                return answer
+
+        guarded = cast("JournaledVenue", guard_broker(Says()))
+        with pytest.raises(Transient, match=f"^journal_offset {said}"):
+            guarded.journal_offset()
+
+    def test_the_cli_says_so_once_and_exits_4(self, tmp_path: Path):
+        plug = tmp_path / "deskjournal"
+        plug.mkdir()
+        (plug / "__init__.py").write_text("")
+        (plug / "venue.py").write_text(
+            "from livesession import MockBroker\n\n\n"
+            "class Venue(MockBroker):\n"
+            "    simulated = True\n"
+            "    calls = 0\n\n"
+            "    def journal_offset(self):\n"
+            "        self.calls += 1\n"
+            "        if self.calls > 1:\n"
+            "            raise OSError('journal disk gone')\n"
+            "        return super().journal_offset()\n\n\n"
+            "def make():\n"
+            "    return Venue()\n"
+        )
+        config = tmp_path / "j.toml"
+        config.write_text('run_id = "j"\nsteps = 150\nbroker = "deskjournal.venue:make"\n')
+        proc = cli("dryrun", "-c", config, "--out", tmp_path / "runs", "-q", cwd=tmp_path)
+        assert proc.returncode == 4, proc.stderr
+        (line,) = proc.stderr.splitlines()
+        assert line.startswith(
+            "livesession: failed: BROKER_CALL_FAILED (Transient: journal_offset raised "
+            "OSError: journal disk gone); sealed FAILED in ERROR_REQUIRES_OPERATOR"
+        ), line

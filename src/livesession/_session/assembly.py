@@ -32,7 +32,7 @@ from .._risk.governor import TradingGovernor
 from .._risk.rails import default_rails
 from .._support.references import is_reference
 from .._support.secrets import take_environment_secrets
-from .._typing import JournaledVenue, RecoveringVenue, RelayedVenue
+from .._typing import RecoveringVenue
 from .._version import __version__
 from ..brokers.mock import MockBroker, venue_options
 from ..stores.memory import MemoryIdempotencyStore
@@ -40,7 +40,15 @@ from . import plugins
 from .book import Book
 from .broker_guard import guard_broker
 from .broker_health import BrokerHealth
-from .checkpoint import Checkpointer, Keyed, PlugInState, StateOwner, gather, restore
+from .checkpoint import (
+    Checkpointer,
+    Keyed,
+    PlugInState,
+    StateOwner,
+    VenueOffsets,
+    gather,
+    restore,
+)
 from .context import SessionContext
 from .edges import SessionEdges, check_config, check_edges
 from .execution import Execution
@@ -48,7 +56,7 @@ from .exits import OcoExits
 from .feedsetup import default_feed, fit_to_feed
 from .lease_keeper import LEASE_LOST, LeaseKeeper, watch_fences
 from .lifecycle import SessionLifecycle
-from .pipeline import FEED_ERROR, STRATEGY_ERROR, input_failed
+from .pipeline import FEED_ERROR, STRATEGY_ERROR, broker_failed, input_failed
 from .reconciliation import Reconciliation
 from .reports import ReportRouter
 from .timekeeper import Timekeeper
@@ -136,18 +144,22 @@ class SessionParts(SessionContext):
         take_gaps = getattr(self.feed, "take_gaps", None)
         return take_gaps if callable(take_gaps) else None
 
+    venue_offsets: VenueOffsets = attrs.field(init=False)
+    """The venue's journal offsets, asked of the broker at each checkpoint."""
+
+    @venue_offsets.default
+    def _venue_offsets(self) -> VenueOffsets:
+        return VenueOffsets(self.broker)
+
     @with_context
     def checkpoint_state(self) -> dict[str, Any]:
-        """The whole checkpoint, gathered from the collaborators that own each key."""
-        broker = self.broker
+        """The whole checkpoint, gathered from the collaborators that own each key.
+
+        Raises ``CheckpointError`` when the broker cannot say its journal offset.
+        """
         head = {
             "version": __version__,
-            "broker_journal_offset": broker.journal_offset()
-            if isinstance(broker, JournaledVenue)
-            else None,
-            "venue_journal_offset": broker.venue_journal_offset()
-            if isinstance(broker, RelayedVenue)
-            else None,
+            **self.venue_offsets.get_state(),
             "config": self.config.to_dict(),
         }
         state = gather(head, self._owners())
@@ -415,6 +427,7 @@ def assemble(
         every=cfg.checkpoint_every,
         state=lambda: parts.checkpoint_state(),  # noqa: PLW0108
         plugin_failed=lambda exc: input_failed(parts, exc.reason, exc.cause, step=parts.time.steps),
+        venue_failed=lambda exc: broker_failed(parts, exc),
     )
 
     def lease_lost() -> None:

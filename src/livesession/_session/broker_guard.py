@@ -15,9 +15,11 @@ either escaped the step as a traceback and left the run unsealed.
   ``cancel``) is ``OutcomeUnknown``: the session looks the order up before anything is
   sent again, so a request that did reach the venue is never sent twice;
 - from a call that only reads (``poll``, ``open_orders``, ``order_by_client_id``, and
-  the optional abilities ``lookup`` and ``positions``) it is ``Transient``, and so is an
-  answer of the wrong type: nothing at the venue changed, the call counts as failed
-  (``BrokerHealth``), and the session asks again.
+  the optional abilities ``lookup``, ``positions``, ``journal_offset`` and
+  ``venue_journal_offset``) it is ``Transient``, and so is an answer of the wrong type:
+  nothing at the venue changed, the call counts as failed (``BrokerHealth``), and the
+  session asks again (a checkpoint cannot wait for a journal offset: ``VenueOffsets``
+  makes its failure the broker's fault, ``BROKER_CALL_FAILED``).
 
 Any exception counts, ``BaseException`` subclasses too (an ``asyncio.CancelledError`` from a
 broker built on asyncio), but ``KeyboardInterrupt`` and ``SystemExit``, which pass. The
@@ -197,8 +199,19 @@ def _positions(operation: str, answer: object) -> Mapping[str, Decimal]:
     return dict(answer)
 
 
+def _offset(operation: str, answer: object) -> int:
+    """A journal offset: an int of at least 0 (a bool is no offset)."""
+    if isinstance(answer, bool) or not isinstance(answer, int):
+        _wrong(operation, answer, "an int (a byte offset)")
+    if answer < 0:
+        raise Transient(f"{operation} returned {answer}, not an offset of at least 0")
+    return answer
+
+
 _OPTIONAL_READS: Final[dict[str, Callable[[str, object], object]]] = {
     "lookup": _venue_order_or_none,
     "positions": _positions,
+    "journal_offset": _offset,
+    "venue_journal_offset": _offset,
 }
 """The optional abilities that only read, each with the check of its answer."""

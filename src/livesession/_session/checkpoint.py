@@ -19,15 +19,23 @@ import orjson
 
 from .._artifacts import names
 from .._artifacts.recorder import crashpoint
-from .._exceptions import INTERRUPTS, LiveSessionError, PluginStateError, SinkFailure
+from .._exceptions import (
+    INTERRUPTS,
+    BrokerError,
+    CheckpointError,
+    LiveSessionError,
+    PluginStateError,
+    SinkFailure,
+)
 from .._support.logging import get_logger
 from .._support.secrets import environment_secret_in
+from .._typing import JournaledVenue, RelayedVenue
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
     from .._artifacts.recorder import Recorder
-    from .._typing import CheckpointStore, MarketFeed, Strategy
+    from .._typing import Broker, CheckpointStore, MarketFeed, Strategy
 
 __all__ = [
     "PROGRESS_EVERY",
@@ -35,6 +43,7 @@ __all__ = [
     "Keyed",
     "PlugInState",
     "StateOwner",
+    "VenueOffsets",
     "gather",
     "restore",
 ]
@@ -182,6 +191,53 @@ class PlugInState:
         self._owner.set_state(state[self.key])
 
 
+class _VenueStateError(CheckpointError):
+    """The broker could not say where its journal stands: ``cause`` is its failed call.
+
+    Private: the session makes it its fault (``BROKER_CALL_FAILED``); a caller of
+    ``get_state()`` meets it as the ``CheckpointError`` it is.
+    """
+
+    def __init__(self, cause: BrokerError, offsets: VenueOffsets) -> None:
+        self.cause = cause
+        self.offsets = offsets
+        super().__init__(f"the broker's journal offset is unknown: {cause}")
+
+
+class VenueOffsets:
+    """The venue's journal positions a checkpoint records, asked of the broker each time.
+
+    A broker of the caller's may fail to say: its ``journal_offset`` raises, or answers no
+    offset (``GuardedBroker`` makes either a ``Transient`` naming the call). A checkpoint
+    cannot wait for a retry, and one without the offset would resume a venue its journal
+    does not match: ``_VenueStateError``, the broker's fault, and the last good checkpoint
+    stays. The seal then writes its checkpoint with the keys None (``give_up``): a sealed
+    run is never resumed, and without that checkpoint ``status`` and ``resume`` would take
+    the run, sealed in its audit, for a crashed one.
+    """
+
+    def __init__(self, broker: Broker) -> None:
+        self._journal = broker.journal_offset if isinstance(broker, JournaledVenue) else None
+        self._relay = broker.venue_journal_offset if isinstance(broker, RelayedVenue) else None
+        self._given_up = False
+
+    def get_state(self) -> dict[str, Any]:
+        """The two offset keys (None for a venue without that journal)."""
+        if self._given_up:
+            return {"broker_journal_offset": None, "venue_journal_offset": None}
+        try:
+            return {
+                "broker_journal_offset": None if self._journal is None else self._journal(),
+                "venue_journal_offset": None if self._relay is None else self._relay(),
+            }
+        except BrokerError as exc:
+            raise _VenueStateError(exc, self) from exc
+
+    def give_up(self) -> None:
+        """From now on both keys hold None (the sealing checkpoint of a faulted run)."""
+        self._given_up = True
+
+
 class Checkpointer:
     """Writes checkpoints to a store at the step's end; silent without a store."""
 
@@ -194,9 +250,11 @@ class Checkpointer:
         every: int,
         state: Callable[[], dict[str, Any]],
         plugin_failed: Callable[[PluginStateError], None] | None = None,
+        venue_failed: Callable[[BrokerError], None] | None = None,
     ) -> None:
         self._store = store
         self._plugin_failed = plugin_failed
+        self._venue_failed = venue_failed
         self._recorder = recorder
         self._durable = durability != "none"
         self._sync_each_step = durability == "step"
@@ -268,7 +326,8 @@ class Checkpointer:
 
         A plug-in whose state fails is handed to ``plugin_failed`` and the last good
         checkpoint stays. At the seal (``sealing``) it cannot fail the sealed run any more:
-        its key holds None, and the session log says why.
+        its key holds None, and the session log says why. So with a broker that cannot say
+        its journal offset (``VenueOffsets``): ``venue_failed`` gets its failed call.
         """
         store = self._store
         if store is None or (self._seal_only and not sealing):
@@ -279,7 +338,12 @@ class Checkpointer:
         if metrics:
             rec.write_metrics()
         try:
-            state = self._state()
+            state = self._taken(sealing=sealing)
+        except _VenueStateError as exc:
+            if self._venue_failed is None:
+                raise
+            self._venue_failed(exc.cause)
+            return
         except PluginStateError as exc:
             if sealing:
                 get_logger().error(
@@ -288,7 +352,7 @@ class Checkpointer:
                     reason=exc.reason,
                     error=type(exc.cause).__name__,
                 )
-                state = self._state()  # the failed key is None now
+                state = self._taken(sealing=True)  # the failed key is None now
             elif self._plugin_failed is None:
                 raise
             else:
@@ -296,6 +360,19 @@ class Checkpointer:
                 return
         crashpoint("checkpoint")
         store.save(state)
+
+    def _taken(self, *, sealing: bool) -> dict[str, Any]:
+        """The state; at the seal, one whose venue offsets failed holds them as None."""
+        try:
+            return self._state()
+        except _VenueStateError as exc:
+            if not sealing:
+                raise
+            get_logger().error(
+                "venue_offset_failed_at_seal", run_id=self._recorder.run_id, error=str(exc.cause)
+            )
+            exc.offsets.give_up()
+            return self._state()
 
     def save_quiet(self) -> bool:
         """The sealing checkpoint (the seal has just written metrics.json itself).

@@ -56,9 +56,11 @@ if TYPE_CHECKING:
     from decimal import Decimal
 
     from .._domain.config import DryrunConfig
+    from .._exceptions import BrokerError
     from .assembly import SessionParts
 
 __all__ = [
+    "BROKER_CALL_FAILED",
     "DAILY_LOSS_KILL",
     "FEED_ERROR",
     "FEED_EXHAUSTED",
@@ -67,6 +69,7 @@ __all__ = [
     "REDUCE_ONLY_CROSSED",
     "STRATEGY_ERROR",
     "UNEXPECTED_ERROR",
+    "broker_failed",
     "check_step_count",
     "guarded_step",
     "input_failed",
@@ -91,6 +94,9 @@ STRATEGY_ERROR: Final = "STRATEGY_ERROR"
 """The fault reason (and event type) of a strategy whose ``on_bar`` raised."""
 UNEXPECTED_ERROR: Final = "UNEXPECTED_ERROR"
 """The fault reason of an exception nothing else handled during a step."""
+BROKER_CALL_FAILED: Final = "BROKER_CALL_FAILED"
+"""The fault reason of a broker call that failed where no retry could wait for it (the
+journal offset a checkpoint records)."""
 INPUT_FAULTS: Final = frozenset({FEED_ERROR, STRATEGY_ERROR})
 """Faults of the session's inputs: its book and the venue still agree, so an operator
 (or the one-shot CLI on the operator's behalf) may wind it down at the last good price."""
@@ -437,6 +443,19 @@ def unexpected(p: SessionParts, exc: BaseException) -> None:
     _log_traceback(p, "unexpected_error", UNEXPECTED_ERROR, exc)
     p.governor.set_trading(TradingState.HALTED, UNEXPECTED_ERROR)
     _fault(p, UNEXPECTED_ERROR, _described(exc), exc)
+
+
+def broker_failed(p: SessionParts, exc: BrokerError) -> None:
+    """A broker call no retry can wait for failed (a checkpoint's journal offset): a fault.
+
+    Trading HALTED and ``BROKER_CALL_FAILED`` with the error's type and redacted message,
+    which names the call (``journal_offset raised OSError: ...``); nothing is wound down,
+    as for ``UNEXPECTED_ERROR``: the venue is in doubt, and an operator looks.
+    """
+    if p.lifecycle.failed and p.lifecycle.reason == BROKER_CALL_FAILED:
+        return  # said once: a later checkpoint (a stop's) failing alike changes nothing
+    p.governor.set_trading(TradingState.HALTED, BROKER_CALL_FAILED)
+    _fault(p, BROKER_CALL_FAILED, _described(exc), exc)
 
 
 def _described(exc: BaseException) -> dict[str, str]:
