@@ -18,8 +18,10 @@ from livesession import (
     DryrunConfig,
     LiveSessionError,
     MockBroker,
+    OrderIntent,
     SessionState,
     SessionStatus,
+    Side,
     TradingState,
     Transient,
 )
@@ -258,3 +260,74 @@ class TestJournalOffsetAtACheckpoint:
             "livesession: failed: BROKER_CALL_FAILED (Transient: journal_offset raised "
             "OSError: journal disk gone); sealed FAILED in ERROR_REQUIRES_OPERATOR"
         ), line
+
+
+class Flip:
+    """Buys 0.010 on bar 1 of every 4 when flat, sells it back 2 bars later (the repro's)."""
+
+    strategy_id = "flip"
+
+    def __init__(self) -> None:
+        self.n = 0
+
+    def on_bar(self, bar: Any, view: Any) -> list[OrderIntent]:
+        self.n += 1
+        held = view.position(bar.symbol)
+        if self.n % 4 == 1 and held == 0 and not view.has_open_orders(bar.symbol):
+            return [OrderIntent(symbol=bar.symbol, side=Side.BUY, quantity=D("0.010"))]
+        if self.n % 4 == 3 and held > 0:
+            return [OrderIntent(symbol=bar.symbol, side=Side.SELL, quantity=held, reduce_only=True)]
+        return []
+
+    def get_state(self) -> dict[str, Any]:
+        return {"n": self.n}
+
+    def set_state(self, state: Any) -> None:
+        self.n = int(state["n"])
+
+
+class InMemory(MockBroker):
+    """A paper venue that keeps its orders and positions in memory (no journal)."""
+
+    simulated = True
+
+    def __init__(self) -> None:
+        super().__init__(seed=1)
+
+
+class TestAResumeOnAVenueThatLostItsState:
+    """Before, a run crashed after its checkpoint (long 0.010) and resumed on a fresh
+    in-memory venue (flat) failed every resume with IdempotencyConflict ("... once what the
+    line names is put right, ... resume can continue it"), while status said resumable: the
+    re-run no longer repeated the crashed one, and sent another order under a used key."""
+
+    def test_the_conflict_faults_and_seals_the_run(self, tmp_path: Path):
+        cfg = DryrunConfig(run_id="mem", strategy_id="flip", steps=80, checkpoint_every=6)
+        crashed = create_run(cfg, tmp_path, broker=InMemory(), strategy=Flip())
+
+        def crash(inner: Any) -> None:
+            if inner.steps_done == 10:  # after bar 9's buy reserved its key
+                raise KeyboardInterrupt
+
+        crashed.step_hooks.append(crash)
+        crashed.preflight()
+        crashed.activate()
+        with pytest.raises(KeyboardInterrupt):
+            crashed.run_n_steps(80)
+        crashed.close()  # seals nothing: a crash at the step-6 checkpoint (long 0.010)
+        run_dir = tmp_path / "mem"
+        assert run_status(run_dir).verdict is Verdict.CRASHED
+
+        resumed = resume_run(run_dir, broker=InMemory(), strategy=Flip())
+        result = resumed.run_to_end(cfg.steps, operator="cli")
+        resumed.close()
+        assert (result.status, result.reason) == (SessionStatus.FAILED, "IDEMPOTENCY_CONFLICT")
+        assert result.state is SessionState.ERROR_REQUIRES_OPERATOR
+        assert "is already reserved with different order parameters" in result.detail
+        assert _checkpoint(run_dir)["sealed"] is True
+        standing = run_status(run_dir)
+        assert (standing.verdict, standing.resumable) == (Verdict.NEEDS_OPERATOR, False)
+        with pytest.raises(LiveSessionError, match="nothing to resume"):
+            resume_run(run_dir, broker=InMemory(), strategy=Flip())
+        verdict = verify_run(run_dir)
+        assert verdict.ok, verdict.violations

@@ -56,7 +56,7 @@ from .exits import OcoExits
 from .feedsetup import default_feed, fit_to_feed
 from .lease_keeper import LEASE_LOST, LeaseKeeper, watch_fences
 from .lifecycle import SessionLifecycle
-from .pipeline import FEED_ERROR, STRATEGY_ERROR, broker_failed, input_failed
+from .pipeline import BROKER_CALL_FAILED, FEED_ERROR, STRATEGY_ERROR, halt_and_fault, input_failed
 from .reconciliation import Reconciliation
 from .reports import ReportRouter
 from .timekeeper import Timekeeper
@@ -427,7 +427,7 @@ def assemble(
         every=cfg.checkpoint_every,
         state=lambda: parts.checkpoint_state(),  # noqa: PLW0108
         plugin_failed=lambda exc: input_failed(parts, exc.reason, exc.cause, step=parts.time.steps),
-        venue_failed=lambda exc: broker_failed(parts, exc),
+        venue_failed=lambda exc: halt_and_fault(parts, BROKER_CALL_FAILED, exc),
     )
 
     def lease_lost() -> None:

@@ -39,6 +39,7 @@ from .._domain.model import Bar, OrderIntent, bar_problem, intent_problem
 from .._exceptions import (
     INTERRUPTS,
     ConfigError,
+    IdempotencyConflict,
     LiveSessionError,
     PluginStateError,
     SinkFailure,
@@ -56,7 +57,6 @@ if TYPE_CHECKING:
     from decimal import Decimal
 
     from .._domain.config import DryrunConfig
-    from .._exceptions import BrokerError
     from .assembly import SessionParts
 
 __all__ = [
@@ -64,14 +64,15 @@ __all__ = [
     "DAILY_LOSS_KILL",
     "FEED_ERROR",
     "FEED_EXHAUSTED",
+    "IDEMPOTENCY_CONFLICT",
     "INPUT_FAULTS",
     "MAX_STEPS_REACHED",
     "REDUCE_ONLY_CROSSED",
     "STRATEGY_ERROR",
     "UNEXPECTED_ERROR",
-    "broker_failed",
     "check_step_count",
     "guarded_step",
+    "halt_and_fault",
     "input_failed",
     "step_once",
 ]
@@ -97,6 +98,8 @@ UNEXPECTED_ERROR: Final = "UNEXPECTED_ERROR"
 BROKER_CALL_FAILED: Final = "BROKER_CALL_FAILED"
 """The fault reason of a broker call that failed where no retry could wait for it (the
 journal offset a checkpoint records)."""
+IDEMPOTENCY_CONFLICT: Final = "IDEMPOTENCY_CONFLICT"
+"""The fault reason of an order whose client order id was reserved for other parameters."""
 INPUT_FAULTS: Final = frozenset({FEED_ERROR, STRATEGY_ERROR})
 """Faults of the session's inputs: its book and the venue still agree, so an operator
 (or the one-shot CLI on the operator's behalf) may wind it down at the last good price."""
@@ -133,6 +136,8 @@ def guarded_step(p: SessionParts, *, after_step: Callable[[], None]) -> None:
         step_once(p, after_step=after_step)
     except SinkFailure as exc:
         lifecycle.fail_closed(exc)
+    except IdempotencyConflict as exc:  # a re-run that does not repeat its run: no resume can
+        halt_and_fault(p, IDEMPOTENCY_CONFLICT, exc)
     except (LiveSessionError, *INTERRUPTS):
         raise  # ours, with its one-line message (a checkpoint the disk refused, say)
     except BaseException as exc:  # noqa: BLE001 - the last resort: the run must stay sealable
@@ -441,21 +446,23 @@ def unexpected(p: SessionParts, exc: BaseException) -> None:
     OPERATOR); the redacted traceback goes to the session log.
     """
     _log_traceback(p, "unexpected_error", UNEXPECTED_ERROR, exc)
-    p.governor.set_trading(TradingState.HALTED, UNEXPECTED_ERROR)
-    _fault(p, UNEXPECTED_ERROR, _described(exc), exc)
+    halt_and_fault(p, UNEXPECTED_ERROR, exc)
 
 
-def broker_failed(p: SessionParts, exc: BrokerError) -> None:
-    """A broker call no retry can wait for failed (a checkpoint's journal offset): a fault.
+def halt_and_fault(p: SessionParts, reason: str, exc: BaseException) -> None:
+    """Trading HALTED and the fault ``reason`` with ``exc``'s type and redacted message.
 
-    Trading HALTED and ``BROKER_CALL_FAILED`` with the error's type and redacted message,
-    which names the call (``journal_offset raised OSError: ...``); nothing is wound down,
-    as for ``UNEXPECTED_ERROR``: the venue is in doubt, and an operator looks.
+    Nothing is wound down: the step may be half done, or the venue in doubt. The faults
+    no retry mends take this path: ``UNEXPECTED_ERROR``; ``BROKER_CALL_FAILED`` (a broker
+    call a checkpoint could not wait for, the error naming it: ``journal_offset raised
+    OSError: ...``), said once; ``IDEMPOTENCY_CONFLICT`` (a client order id reserved for
+    other order parameters: a resumed run that no longer repeats the crashed one, on a
+    venue that lost what it held, say; resumed again, it would meet the same key).
     """
-    if p.lifecycle.failed and p.lifecycle.reason == BROKER_CALL_FAILED:
-        return  # said once: a later checkpoint (a stop's) failing alike changes nothing
-    p.governor.set_trading(TradingState.HALTED, BROKER_CALL_FAILED)
-    _fault(p, BROKER_CALL_FAILED, _described(exc), exc)
+    if p.lifecycle.failed and p.lifecycle.reason == reason == BROKER_CALL_FAILED:
+        return  # a later checkpoint (a stop's) failing alike changes nothing
+    p.governor.set_trading(TradingState.HALTED, reason)
+    _fault(p, reason, _described(exc), exc)
 
 
 def _described(exc: BaseException) -> dict[str, str]:
