@@ -16,6 +16,7 @@ import pytest
 
 from livesession import (
     DryrunConfig,
+    FillReport,
     LiveSessionError,
     MockBroker,
     OrderIntent,
@@ -329,5 +330,52 @@ class TestAResumeOnAVenueThatLostItsState:
         assert (standing.verdict, standing.resumable) == (Verdict.NEEDS_OPERATOR, False)
         with pytest.raises(LiveSessionError, match="nothing to resume"):
             resume_run(run_dir, broker=InMemory(), strategy=Flip())
+        verdict = verify_run(run_dir)
+        assert verdict.ok, verdict.violations
+
+
+class Ghost(Desk):
+    """Reports one fill for an order this session never sent (another desk's, a venue bug)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sent_ghost = False
+
+    def poll(self, now_ns: int) -> Any:
+        reports = list(super().poll(now_ns))
+        if reports and not self.sent_ghost:
+            self.sent_ghost = True
+            reports.append(
+                FillReport(
+                    client_order_id=GHOST_ID,
+                    ts_ns=now_ns,
+                    trade_id="GHOST-1",
+                    quantity=D("0.500"),
+                    price=D("42000.00"),
+                )
+            )
+        return reports
+
+
+GHOST_ID = "ls" + "0" * 30
+
+
+class TestAFillOfAnOrderTheRunNeverSent:
+    """Before, such a fill was held as "unmatched" in checkpoint.json and nothing else: no
+    event, no audit record, no line; the run said flat while the venue had traded 0.500."""
+
+    def test_it_faults_the_session_naming_the_trade(self, tmp_path: Path):
+        run_dir, result = _run(tmp_path, "ghost", Ghost(), steps=300)
+        assert (result.status, result.reason) == (SessionStatus.FAILED, "BROKER_REPORT_INVALID")
+        assert result.detail == (
+            f"the venue's fill 'GHOST-1' of {GHOST_ID}: the run never sent an order with that "
+            "client order id"
+        )
+        (faulted,) = [e for e in _events(run_dir, "STATE_CHANGED") if e["trigger"] == "fault"]
+        assert faulted["detail"]["trade_id"] == "GHOST-1"
+        assert faulted["detail"]["client_order_id"] == GHOST_ID
+        audit = (run_dir / "audit.jsonl").read_bytes()
+        assert b"C2_OPERATOR_REQUIRED" in audit
+        assert b"GHOST-1" in audit
         verdict = verify_run(run_dir)
         assert verdict.ok, verdict.violations

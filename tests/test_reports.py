@@ -210,6 +210,7 @@ class TestInvalidFill:
 class TestHeld:
     def test_report_for_an_unknown_order_is_held_then_released(self):
         parts, venue, sinks = _wired()
+        parts.idempotency.reserve("b", "fp")  # sent (a fill of an order never sent faults)
         venue.queued = [_ack("b"), _fill("b", "t9", "1")]
         parts.reports.process()
         assert parts.reports.held_orders() == frozenset({"b"})
@@ -303,6 +304,7 @@ class TestState:
             "finished": ["a"],
         }
         fresh, venue2, sinks2 = _wired()
+        fresh.idempotency.reserve("x", "fp")  # sent (a fill of an order never sent faults)
         fresh.reports.set_state(state)
         assert fresh.reports.get_state() == state
         assert fresh.reports.held_orders() == frozenset({"held"})

@@ -397,6 +397,7 @@ def assemble(
         after_poll=lambda: winddown.check_flat() if winddown.killing else None,
         health=health,
         fault=lifecycle.fault,
+        sent=lambda cid: idem.get(cid) is not None,
     )
     reconciliation = Reconciliation(
         ctx,

@@ -4,7 +4,10 @@
 until applied, so a sink failure half-way through a batch loses none of them; reports for an
 order the session does not know (yet: e.g. before a resume re-adopts it) are held, bounded;
 reports that change nothing (a repeated ack or fill, a report for an order already closed or
-done) are recorded as ``DUPLICATE_REPORT``. It owns the finished-order set.
+done) are recorded as ``DUPLICATE_REPORT``. It owns the finished-order set. A fill for a
+client order id the run never reserved is no order of the run's at all (another desk's on
+the account, a venue's mistake): held, it would never be recorded, so it faults the session
+as a fill the book cannot take.
 
 A fill the book cannot take as the venue's word (more than the order has left, a quantity
 or price that is not a positive finite ``Decimal``, a quantity off the lot or a price off
@@ -50,6 +53,8 @@ __all__ = ["BROKER_REPORT_INVALID", "ReportRouter", "fill_problem", "order_link"
 BROKER_REPORT_INVALID: Final = "BROKER_REPORT_INVALID"
 """The fault reason for a fill the session cannot apply as the venue reported it."""
 
+_NEVER_SENT: Final = "the run never sent an order with that client order id"
+"""Why a fill of an order the session does not know, and never reserved, faults it."""
 _MAX_HELD_PER_ORDER: Final = 64
 _MAX_UNMATCHED_ORDERS: Final = 1024
 _MAX_FINISHED: Final = 512
@@ -79,6 +84,8 @@ class ReportRouter:
     _after_poll: Callable[[], None]
     _health: BrokerHealth
     _fault: Callable[..., None]
+    _sent: Callable[[str], bool]
+    """Whether the run ever reserved (so sent, or meant to send) a client order id."""
     _inbox: collections.deque[BrokerReport] = attrs.field(init=False, factory=collections.deque)
     _unmatched: dict[str, list[BrokerReport]] = attrs.field(init=False, factory=dict)
     _finished: dict[str, None] = attrs.field(init=False, factory=dict)
@@ -138,6 +145,8 @@ class ReportRouter:
                 else:
                     self._duplicate(report, "CLOSED")
             elif cid not in self._finished:
+                if isinstance(report, FillReport) and not self._sent(cid):
+                    raise _InvalidFill(report, _NEVER_SENT)
                 self._hold_unmatched(report)
             else:
                 self._duplicate(report, "DONE")
