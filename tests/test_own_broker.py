@@ -11,6 +11,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, cast
 
+import attrs
 import orjson
 import pytest
 
@@ -26,6 +27,9 @@ from livesession import (
     TradingState,
     Transient,
 )
+from livesession._artifacts.metrics import MetricsCollector
+from livesession._cli_output import result_json
+from livesession._cli_runs import exposure_line
 from livesession._rundir import create_run, resume_run
 from livesession._session.broker_guard import guard_broker
 from livesession._typing import JournaledVenue, PositionVenue
@@ -379,3 +383,47 @@ class TestAFillOfAnOrderTheRunNeverSent:
         assert b"GHOST-1" in audit
         verdict = verify_run(run_dir)
         assert verdict.ok, verdict.violations
+
+
+class OverFill(Desk):
+    """The venue fills twice the order's quantity (its own bug): its position is twice."""
+
+    def poll(self, now_ns: int) -> Any:
+        return [
+            attrs.evolve(r, quantity=r.quantity * 2) if isinstance(r, FillReport) else r
+            for r in super().poll(now_ns)
+        ]
+
+
+class TestAPositionInDoubt:
+    """Before, after BROKER_REPORT_INVALID (a fill of 0.020 where 0.010 was left) the
+    dryrun summary and ``status`` said "position flat" (``--json``: ``positions {}``),
+    though the venue had reported a fill: the venue may hold a position the book lacks."""
+
+    def test_the_summary_status_and_json_name_the_unbooked_fill(self, tmp_path: Path):
+        run_dir, result = _run(tmp_path, "over", OverFill(), steps=300)
+        assert result.reason == "BROKER_REPORT_INVALID"
+        assert not any(result.positions.values())  # the book's: the fill was not booked
+        assert exposure_line(result).startswith("flat in the book, 1 open order; in doubt: ")
+        (faulted,) = [e for e in _events(run_dir, "STATE_CHANGED") if e["trigger"] == "fault"]
+        trade_id, cid = faulted["detail"]["trade_id"], faulted["detail"]["client_order_id"]
+        unbooked = (
+            f"the venue's fill {trade_id!r} of {cid}: its quantity 0.020 is more than the "
+            "0.010 left of the order"
+        )
+        assert result.position_in_doubt == unbooked
+        line = exposure_line(result)
+        assert line == f"flat in the book, 1 open order; in doubt: {unbooked} (not booked)"
+        said = result_json(result, run_dir, 0.1, MetricsCollector(), code=4)
+        assert said["position_in_doubt"] == unbooked
+        standing = run_status(run_dir)
+        assert standing.position_in_doubt == unbooked
+        assert standing.to_json()["position_in_doubt"] == unbooked
+        (position,) = [row for row in standing.lines() if row.startswith("position")]
+        assert position.split(None, 1)[1] == f"flat in the book; in doubt: {unbooked} (not booked)"
+
+    def test_a_run_whose_fills_were_all_booked_is_not_in_doubt(self, tmp_path: Path):
+        run_dir, result = _run(tmp_path, "plain", Desk(), steps=60)
+        assert result.position_in_doubt == ""
+        assert run_status(run_dir).position_in_doubt == ""
+        assert "in doubt" not in exposure_line(result)

@@ -31,7 +31,7 @@ from ._artifacts import names
 from ._domain.decimal import plain
 from ._support.oserrors import ROOM_AGAIN
 from ._support.secrets import redact_text
-from ._support.text import command, json_dumps, valid_text
+from ._support.text import command, json_dumps, one_line, valid_text
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -281,6 +281,21 @@ def rejected_line(metrics: MetricsCollector) -> str:
     return said + (f", {failed} send{'' if failed == 1 else 's'} failed" if failed else "")
 
 
+def exposure_line(result: DryrunResult) -> str:
+    """What the run holds when it ends: ``flat, no open orders`` or what it left open.
+
+    After a fill the book refused (``position_in_doubt``) the book's position is only the
+    book's: ``flat in the book, ...; in doubt: the venue's fill ... (not booked)``.
+    """
+    held = ", ".join(f"{symbol} {plain(qty)}" for symbol, qty in result.positions.items() if qty)
+    n = len(result.open_orders)
+    orders = f"{n} open order{'' if n == 1 else 's'}" if n else "no open orders"
+    if result.position_in_doubt:
+        doubt = one_line(result.position_in_doubt)
+        return f"{held or 'flat'} in the book, {orders}; in doubt: {doubt} (not booked)"
+    return f"{held or 'flat'}, {orders}"
+
+
 def result_json(
     result: DryrunResult,
     run_dir: Path,
@@ -308,6 +323,7 @@ def result_json(
         "trading": result.trading.value,
         "kills": result.kills,
         "positions": {symbol: plain(qty) for symbol, qty in result.positions.items()},
+        "position_in_doubt": redact_text(result.position_in_doubt),
         "open_orders": list(result.open_orders),
         "retries": {
             "sink": metrics.count("SINK_WRITE_RETRIED"),

@@ -25,6 +25,7 @@ from ._cli_output import (
     InterruptedUnsealed,
     emit_json,
     ended_by_signal,
+    exposure_line,
     not_sealed,
     refused,
     rejected_line,
@@ -110,14 +111,6 @@ def trading_line(result: DryrunResult, metrics: MetricsCollector) -> str:
         if n
     ]
     return result.trading.value + (f" ({', '.join(changes)})" if changes else "")
-
-
-def exposure_line(result: DryrunResult) -> str:
-    """What the run holds when it ends: ``flat, no open orders`` or what it left open."""
-    held = ", ".join(f"{symbol} {plain(qty)}" for symbol, qty in result.positions.items() if qty)
-    n = len(result.open_orders)
-    orders = f"{n} open order{'' if n == 1 else 's'}" if n else "no open orders"
-    return f"{held or 'flat'}, {orders}"
 
 
 def _summary(result: DryrunResult, run_dir: Path, wall_s: float, metrics: MetricsCollector) -> None:

@@ -79,8 +79,9 @@ from ._rundir.standing import (
     not_a_run,
     objects_given,
     run_book,
+    unbooked_fill,
 )
-from ._support.text import command
+from ._support.text import command, one_line
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -162,6 +163,8 @@ class RunStatus:
     open_orders_as_of: str = ""
     """For a run that goes on: ``as of the last checkpoint (step 100)``, or ``unknown: no
     checkpoint yet``; "" for a sealed run."""
+    position_in_doubt: str = ""
+    """The fill the book refused (``BROKER_REPORT_INVALID``): ``positions`` are the book's."""
     problem: str = ""
     """For ``not_a_run``: what is missing; for ``needs_operator``: what the files lack for
     the seal they claim (then ``verify`` says more)."""
@@ -266,7 +269,10 @@ class RunStatus:
             why = self.resume_problem or "the run is sealed"
             rows.append(("resumable", "yes" if self.resumable else f"no: {why}"))
         rows.append(("lease", _describe_lease(self.lease)))
-        rows.append(("position", _describe_positions(self.positions, self.positions_as_of)))
+        held = _describe_positions(self.positions, self.positions_as_of)
+        if self.position_in_doubt:  # the venue reported a fill the book did not take
+            held = f"{held} in the book; in doubt: {self.position_in_doubt} (not booked)"
+        rows.append(("position", held))
         rows.append(("open orders", _describe_orders(self.open_orders, self.open_orders_as_of)))
         rows.append(("next", self.next_step()))
         return _aligned(rows)
@@ -435,6 +441,7 @@ def run_status(run_dir: Path, *, now: dt.datetime | None = None) -> RunStatus:
         positions_as_of=held.positions_as_of,
         positions_after_checkpoint=held.positions_after_checkpoint,
         open_orders_as_of=held.open_orders_as_of,
+        position_in_doubt=one_line(unbooked_fill(run_dir, checkpoint)),
     )
 
 

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 import attrs
 
 from .._artifacts import names
-from .._artifacts.runread import RUN_MARKERS, runs_inside
+from .._artifacts.runread import RUN_MARKERS, events_back, runs_inside
 from .._domain import clock as _clock
 from .livecut import positions_since
 
@@ -38,6 +38,7 @@ __all__ = [
     "not_a_run",
     "objects_given",
     "run_book",
+    "unbooked_fill",
 ]
 
 GoingOn = Literal["live", "crashed"] | None
@@ -45,6 +46,8 @@ GoingOn = Literal["live", "crashed"] | None
 NO_CHECKPOINT: Final = "no checkpoint yet"
 """What a run that goes on before its first checkpoint holds, as far as a checkpoint says."""
 
+_UNBOOKED: Final = "BROKER_REPORT_INVALID"
+"""The fault of a fill the book refused (``_session.reports``): the position is in doubt."""
 _NS_PER_S: Final = 1_000_000_000
 _ORDER_FIELDS: Final = ("client_order_id", "symbol", "side", "quantity", "limit_price")
 
@@ -181,6 +184,25 @@ def run_book(
         positions_after_checkpoint=differ,
         open_orders_as_of=orders_as_of,
     )
+
+
+def unbooked_fill(run_dir: Path, checkpoint: dict[str, Any]) -> str:
+    """The fill the book refused, of a run faulted ``BROKER_REPORT_INVALID``; "" for any other.
+
+    The venue reported it, so the venue may hold another position than the book's: status
+    never says flat then. Said as the fault's ``STATE_CHANGED`` names it (the newest one
+    to ERROR_REQUIRES_OPERATOR with a ``trade_id``), or, that not read, where to find it.
+    """
+    if checkpoint.get("reason") != _UNBOOKED:
+        return ""
+    for event in events_back(run_dir / names.EVENTS, ("STATE_CHANGED",)):
+        detail = (event or {}).get("payload", {}).get("detail")
+        if isinstance(detail, dict) and "trade_id" in detail:
+            return (
+                f"the venue's fill {detail['trade_id']!r} of {detail.get('client_order_id')}: "
+                f"{detail.get('problem')}"
+            )
+    return f"a fill the venue reported ({_UNBOOKED}: C2_OPERATOR_REQUIRED in {names.AUDIT})"
 
 
 def _live_as_of(found: dict[str, tuple[str, str]], at: str, *, read_all: bool) -> str:

@@ -90,6 +90,9 @@ class ReportRouter:
     _unmatched: dict[str, list[BrokerReport]] = attrs.field(init=False, factory=dict)
     _finished: dict[str, None] = attrs.field(init=False, factory=dict)
     _crossed: bool = attrs.field(init=False, default=False)
+    unbooked: str = attrs.field(init=False, default="")
+    """The fill the book refused (``BROKER_REPORT_INVALID``), as the fault's one line says
+    it: the venue may hold another position than the book's (never "flat" then)."""
     _to_tick: Callable[[Decimal], Decimal] = attrs.field(init=False)
 
     @_to_tick.default
@@ -127,6 +130,7 @@ class ReportRouter:
         try:
             self._apply_inbox()
         except _InvalidFill as bad:
+            self.unbooked = self.unbooked or bad.summary
             self._fault(BROKER_REPORT_INVALID, bad.detail, summary=bad.summary)
             return True
         self._after_poll()

@@ -58,6 +58,10 @@ class DryrunResult:
     one sealed in ERROR_REQUIRES_OPERATOR without a wind-down may have left exposure."""
     open_orders: tuple[str, ...] = ()
     """The client order ids still open at the venue, as the book knows them."""
+    position_in_doubt: str = ""
+    """A fill the venue reported that the book refused (``BROKER_REPORT_INVALID``: the
+    venue's fill 'T1' of ls...: its quantity ...): the venue may hold another position than
+    ``positions`` says. Empty when the book took every fill the venue reported."""
 
 
 @attrs.frozen(kw_only=True)
@@ -103,6 +107,7 @@ def result_of(p: SessionParts) -> DryrunResult:
         kills=metrics.count("KILL_SWITCH"),
         positions=dict(sorted(view.positions.items())),
         open_orders=view.open_orders,
+        position_in_doubt=valid_text(p.reports.unbooked),
     )
 
 
