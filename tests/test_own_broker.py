@@ -427,3 +427,65 @@ class TestAPositionInDoubt:
         assert result.position_in_doubt == ""
         assert run_status(run_dir).position_in_doubt == ""
         assert "in doubt" not in exposure_line(result)
+
+
+class Repeats(Desk):
+    """Sends a fill's trade id twice: split in two parts (0.004 and the rest), once again
+    whole after it (``later``), or once again as it was (a re-delivery)."""
+
+    def __init__(self, how: str) -> None:
+        super().__init__()
+        self.how = how
+        self.again: list[FillReport] = []
+
+    def poll(self, now_ns: int) -> Any:
+        out: list[Any] = list(self.again)
+        self.again = []
+        for report in super().poll(now_ns):
+            if not isinstance(report, FillReport):
+                out.append(report)
+            elif self.how == "split":
+                out.append(attrs.evolve(report, quantity=D("0.004")))
+                out.append(attrs.evolve(report, quantity=report.quantity - D("0.004")))
+            else:
+                out.append(report)
+                changed = self.how == "later"
+                self.again.append(
+                    attrs.evolve(report, price=report.price + D("1")) if changed else report
+                )
+        return out
+
+
+class TestATradeIdRepeated:
+    """Before, a repeat of a trade id among one order's fills was dropped as a duplicate
+    whatever its numbers: the venue split a fill of 0.010 in 0.004 and 0.006 under one id,
+    the 0.006 vanished as DUPLICATE_REPORT and the reconciler later failed the run
+    FILL_NOT_SEEN. docs/plugins.md said such a repeat faults the session."""
+
+    def test_one_with_other_numbers_faults_naming_the_trade(self, tmp_path: Path):
+        run_dir, result = _run(tmp_path, "split", Repeats("split"), steps=300)
+        assert (result.status, result.reason) == (SessionStatus.FAILED, "BROKER_REPORT_INVALID")
+        (faulted,) = [e for e in _events(run_dir, "STATE_CHANGED") if e["trigger"] == "fault"]
+        trade_id = faulted["detail"]["trade_id"]
+        assert faulted["detail"]["problem"].startswith(
+            "its trade id repeats a fill of the order booked as 0.004 at "
+        )
+        assert "with other numbers (0.006 at " in faulted["detail"]["problem"]
+        assert f"the venue's fill {trade_id!r}" in result.detail
+        assert _events(run_dir, "DUPLICATE_REPORT") == []
+        verdict = verify_run(run_dir)
+        assert verdict.ok, verdict.violations
+
+    def test_one_after_its_order_is_done_is_held_to_the_same_numbers(self, tmp_path: Path):
+        run_dir, result = _run(tmp_path, "later", Repeats("later"), steps=300)
+        assert result.reason == "BROKER_REPORT_INVALID"
+        assert "with other numbers (0.010 at " in result.detail
+        verdict = verify_run(run_dir)
+        assert verdict.ok, verdict.violations
+
+    def test_a_re_delivery_with_the_same_numbers_is_still_a_duplicate(self, tmp_path: Path):
+        run_dir, result = _run(tmp_path, "again", Repeats("again"), steps=300)
+        assert result.status is SessionStatus.COMPLETED, result.detail
+        assert _events(run_dir, "DUPLICATE_REPORT")
+        verdict = verify_run(run_dir)
+        assert verdict.ok, verdict.violations

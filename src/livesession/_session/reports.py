@@ -89,6 +89,9 @@ class ReportRouter:
     _inbox: collections.deque[BrokerReport] = attrs.field(init=False, factory=collections.deque)
     _unmatched: dict[str, list[BrokerReport]] = attrs.field(init=False, factory=dict)
     _finished: dict[str, None] = attrs.field(init=False, factory=dict)
+    _booked: dict[str, dict[str, tuple[Decimal, Decimal]]] = attrs.field(init=False, factory=dict)
+    """Per order, each fill booked in this process: trade id to (quantity, price), so that a
+    repeat of a trade id is told from a re-delivery (in memory only: not checkpointed)."""
     _crossed: bool = attrs.field(init=False, default=False)
     unbooked: str = attrs.field(init=False, default="")
     """The fill the book refused (``BROKER_REPORT_INVALID``), as the fault's one line says
@@ -153,6 +156,8 @@ class ReportRouter:
                     raise _InvalidFill(report, _NEVER_SENT)
                 self._hold_unmatched(report)
             else:
+                if isinstance(report, FillReport):
+                    self._check_repeat(report)
                 self._duplicate(report, "DONE")
 
     def finish(self, cid: str) -> None:
@@ -160,7 +165,9 @@ class ReportRouter:
         self._finished[cid] = None
         self._unmatched.pop(cid, None)
         if len(self._finished) > _MAX_FINISHED:
-            del self._finished[next(iter(self._finished))]
+            oldest = next(iter(self._finished))
+            del self._finished[oldest]
+            self._booked.pop(oldest, None)
 
     def take_crossed(self) -> bool:
         """Whether a reduce-only fill added exposure since the last call (then forgets it)."""
@@ -265,6 +272,7 @@ class ReportRouter:
         if live is None:
             return
         if report.trade_id in live.trade_ids:
+            self._check_repeat(report)
             self._duplicate(report, "CLOSED" if after_cancel else "OPEN")
             return
         order = live.order
@@ -276,6 +284,7 @@ class ReportRouter:
         quantity, price = to_places(report.quantity, lot), to_places(report.price, tick)
         before = book.positions.get(order.symbol, ZERO)
         book.apply_fill(cid, report.trade_id, quantity, price)
+        self._booked.setdefault(cid, {})[report.trade_id] = (quantity, price)
         if order.reduce_only:
             after = book.positions[order.symbol]
             # The venue did not hold the order to reduce-only: it opened or flipped exposure
@@ -320,6 +329,24 @@ class ReportRouter:
             self._exits.on_leg_fill(order)
         if remaining == 0 and not after_cancel:
             self._exits.on_filled(live)
+
+    def _check_repeat(self, fill: FillReport) -> None:
+        """A repeat of a trade id is a re-delivery only with the numbers booked under it.
+
+        One with another quantity or price is another trade under the same id (or a venue
+        that rewrote it): dropped as a duplicate, the book and the venue would disagree by
+        that trade without a word. Only fills booked in this process are known.
+        """
+        booked = self._booked.get(fill.client_order_id, {}).get(fill.trade_id)
+        if booked is None or (fill.quantity, fill.price) == booked:
+            return
+        quantity, price = booked
+        raise _InvalidFill(
+            fill,
+            f"its trade id repeats a fill of the order booked as {plain(quantity)} at "
+            f"{plain(price)}, with other numbers ({_shown(fill.quantity)} at "
+            f"{_shown(fill.price)}): not a re-delivery",
+        )
 
     # -- checkpoint ----------------------------------------------------------------------
 
@@ -378,6 +405,11 @@ def fill_problem(
             f"its quantity {plain(fill.quantity)} is more than the {plain(left)} left of the order"
         )
     return None
+
+
+def _shown(value: object) -> str:
+    """A fill's number as a problem quotes it: a Decimal plain, anything else as given."""
+    return plain(value) if isinstance(value, Decimal) and value.is_finite() else repr(value)
 
 
 def _whose_problem(fill: FillReport, symbol: str | None) -> str | None:
