@@ -489,3 +489,41 @@ class TestATradeIdRepeated:
         assert _events(run_dir, "DUPLICATE_REPORT")
         verdict = verify_run(run_dir)
         assert verdict.ok, verdict.violations
+
+
+class Elsewhere:
+    """Asks once for 0.010 of ETH/USDT: a symbol the allowlist names, the feed does not."""
+
+    strategy_id = "elsewhere"
+
+    def __init__(self) -> None:
+        self.asked = False
+
+    def on_bar(self, bar: Any, view: Any) -> list[OrderIntent]:
+        if self.asked:
+            return []
+        self.asked = True
+        return [OrderIntent(symbol="ETH/USDT", side=Side.BUY, quantity=D("0.010"))]
+
+    def get_state(self) -> dict[str, Any]:
+        return {}
+
+    def set_state(self, state: Any) -> None:
+        pass
+
+
+def test_an_allowlist_beyond_the_feed_s_symbol_gives_it_no_market_and_config_md_says_so():
+    """The prober's allowlist named symbols no feed prices: each order for one was refused
+    NO_MARKET_PRICE, which docs/config.md's allowlist row did not say."""
+    strategy = Elsewhere()
+    orch, sinks = session(strategy=strategy, allowlist=("BTC/USDT", "ETH/USDT"), steps=5)
+    orch.run_to_end(5)
+    (refused,) = sinks.events_of("RISK_REJECTED")
+    assert (refused["payload"]["rule"], refused["payload"]["symbol"]) == (
+        "NO_MARKET_PRICE",
+        "ETH/USDT",
+    )
+    config_md = (Path(__file__).parent.parent / "docs" / "config.md").read_text()
+    (row,) = [line for line in config_md.splitlines() if line.startswith("| `allowlist` |")]
+    assert "NO_MARKET_PRICE" in row
+    assert "only the symbol its feed prices" in row
