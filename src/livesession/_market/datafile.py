@@ -127,18 +127,16 @@ class DataFileCheck:
 
 @attrs.frozen
 class CsvLayout:
-    """Where a checked file's data starts, and which cell holds each required column."""
+    """Where a checked file's data starts, and which cell holds each required column.
+
+    ``checker`` is the one its rows passed: the time column's form, the separator and the
+    decimal mark it found (``RowChecker.replaying`` checks the rows again as they play).
+    """
 
     check: DataFileCheck
     data_offset: int
     index: dict[str, int]
-    times: TimeColumn | None = None
-    """The time column (its index in ``time_index``), its form fixed by the first row."""
-    time_index: int | None = None
-    day_index: int | None = None
-    """The ``date`` column of a time split in two (``time_text`` joins them), or None."""
-    delimiter: str = ","
-    decimal_comma: bool = False
+    checker: RowChecker
 
 
 def _not_utf8(exc: UnicodeDecodeError) -> str:
@@ -280,7 +278,10 @@ class RowChecker:
             values[column] = value
         return values
 
-    def check(self, cells: list[str], index: dict[str, int], line: int) -> None:
+    def check(
+        self, cells: list[str], index: dict[str, int], line: int
+    ) -> tuple[dict[str, Decimal], int | None]:
+        """Check one row (``cells``, line ``line``): its numbers, and its time if it has one."""
         if self.decimal_comma is None and self.times is None:  # the first row, undated
             self._no_unread_time(cells, line)
         values = self._numbers(cells, index, line)
@@ -301,19 +302,35 @@ class RowChecker:
                     self.path, line, column, cells[index[column]],
                     f"{column} is outside [low {low}, high {high}]",
                 )  # fmt: skip
-        self._time(cells, line)
+        when = self._time(cells, line)
         if self.symbol_column is not None:
             self._one_symbol(cells[self.names.index(self.symbol_column)], line)
+        return values, when
 
-    def _time(self, cells: list[str], line: int) -> None:
+    def _time(self, cells: list[str], line: int) -> int | None:
         if self._split is not None:
             self._split_time(cells)
         if self.times is None or self.time_index is None:
-            return
+            return None
         for at in (self.day_index, self.time_index):
             if at is not None and not cells[at]:
                 raise _fail(self.path, line, self.names[at], "", "empty value")
-        self.times.add(time_text(cells, self.time_index, self.day_index), line)
+        return self.times.add(time_text(cells, self.time_index, self.day_index), line)
+
+    def replaying(self) -> RowChecker:
+        """A checker of the rows this one passed, for a feed to check them again as it plays.
+
+        No row seen yet, and what this one found: the grid (a price off it was written
+        since: ``PriceGrid.found``), the decimal mark, the time column's form and the symbol.
+        """
+        again = RowChecker(self.path, self.names, self.found_tick, self.delimiter)
+        again.grid.found = True
+        again.decimal_comma, again._split = bool(self.decimal_comma), None
+        again.time_index, again.day_index = self.time_index, self.day_index
+        again.time_column = self.time_column
+        again.times = None if self.times is None else self.times.replaying()
+        again.symbol, again.symbol_line = self.symbol, self.symbol_line
+        return again
 
     def _split_time(self, cells: list[str]) -> None:
         """At the first row: a ``time`` of day beside a ``date`` makes one time of the two."""
@@ -429,11 +446,7 @@ def scan_csv(
         check=checker.result(sha256=digest.hexdigest(), size=size_read, rows=rows),
         data_offset=data_offset,
         index=index,
-        times=checker.times,
-        time_index=checker.time_index,
-        day_index=checker.day_index,
-        delimiter=delimiter,
-        decimal_comma=bool(checker.decimal_comma),
+        checker=checker,
     )
 
 

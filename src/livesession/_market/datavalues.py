@@ -70,7 +70,8 @@ def read_number(text: str, *, decimal_comma: bool) -> Decimal:
     not_plain = number_form_problem(written)  # 1_234.5, full-width digits: Decimal reads them
     if not_plain is not None:
         raise ValueError(not_plain)
-    too_long = excess_digits(value)
+    # No more digits than the text has characters: only a long text can have too many.
+    too_long = excess_digits(value) if len(written) > DIGITS else None
     if too_long is not None:  # prices and volumes are never rounded
         raise ValueError(too_long)
     return value
@@ -93,8 +94,13 @@ class PriceGrid:
 
     def __init__(self, tick: Decimal | None) -> None:
         self.tick = tick
+        self.found = False
+        """The grid a check found, held to the rows it passed as a feed plays them: a price
+        off it was written since, which is what an off-grid price's message says."""
         self.places = 0  # the most decimal places a price has as written (tick None)
         self.largest: tuple[Decimal, str, int, str] | None = None  # value, text, line, column
+        # A given tick's bounds, worked out once (every price of a file is held to them).
+        self._within = None if tick is None else (tick.scaleb(-DIGITS), tick.scaleb(DIGITS))
 
     @property
     def found_tick(self) -> Decimal:
@@ -105,9 +111,12 @@ class PriceGrid:
         """Why the price ``value`` (written ``text``) is not one of the grid's, or None."""
         if value <= 0:
             return "a price must be positive"
-        if self.tick is None:
+        if self.tick is None or self._within is None:
             return self._infer(value, text, line, column)
-        return self._on_tick(value, text, self.tick)
+        least, beyond = self._within
+        if least <= value < beyond and value >= self.tick and not value % self.tick:
+            return None  # on the grid, within 28 digits of the tick (the usual price)
+        return self._on_tick(value, text, self.tick, column)
 
     def _infer(self, value: Decimal, text: str, line: int, column: str) -> str | None:
         """Take ``value``'s places into the inferred grid (held to it once all are read)."""
@@ -123,7 +132,7 @@ class PriceGrid:
             self.largest = (value, text, line, column)
         return None
 
-    def _on_tick(self, value: Decimal, text: str, tick: Decimal) -> str | None:
+    def _on_tick(self, value: Decimal, text: str, tick: Decimal, column: str) -> str | None:
         """Why ``value`` is not on the tick given, within 28 digits of it, or None."""
         too_far = self._too_far(value, text)
         if too_far is not None:
@@ -133,12 +142,17 @@ class PriceGrid:
                 f"price {text} is more than {DIGITS} digits below the price_tick {tick} "
                 "(as many as the session computes with exactly)"
             )
-        if value < tick or value % tick != 0:  # below the tick: never on it
+        if value >= tick and value % tick == 0:  # below the tick: never on it
+            return None
+        if self.found:  # written since the check: no other tick to set
             return (
-                f"price {text} is off the price_tick grid {tick} (prices are never "
-                f"rounded): {_tick_hint(value, tick)}"
+                f"{column} {text} is off the price_tick grid {tick} the check found (prices "
+                "are never rounded)"
             )
-        return None
+        return (
+            f"price {text} is off the price_tick grid {tick} (prices are never "
+            f"rounded): {_tick_hint(value, tick)}"
+        )
 
     def largest_problem(self) -> tuple[str, int, str, str] | None:
         """Once every price is read: the inferred grid's largest price, if too far from it.

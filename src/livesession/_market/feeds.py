@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-import csv
 import os
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation, localcontext
 from pathlib import Path
 from typing import Any, Final
 
-from .._domain.decimal import DIGITS, places, plain, quantize, to_decimal, to_places
+from .._domain.decimal import DIGITS, places, plain, quantize, to_places
 from .._domain.model import Bar
 from .._domain.random import DeterministicStream
 from .._exceptions import ConfigError
-from .csvforms import split
 from .datafile import DataFileCheck, check_csv, open_data_file, scan_csv
 from .datavalues import check_tick
-from .timeforms import time_text
+from .played import PlayedFile
 
 __all__ = ["CsvReplayFeed", "DataFileCheck", "RandomWalkFeed", "bar_volume", "check_csv"]
 
@@ -237,9 +235,11 @@ class CsvReplayFeed:
     then streamed, never loaded whole, and only those the check read: the feed stops at
     the byte where the checked file ended (rows a downloader appends while the run reads
     are not played, and a file cut short while it plays is the feed's error), so a run
-    plays exactly the bytes its ``feed_sha256`` names. ``size`` (a resumed run's
-    ``feed_bytes``) checks and plays the file's first ``size`` bytes only: the bytes the run
-    read before it crashed, when rows were appended to the file since.
+    plays exactly the bytes its ``feed_sha256`` names: each row it plays passes the check's
+    per-row checks again, and the bytes it played must hash to that SHA-256 at the end (a
+    file rewritten in place while it plays is the feed's error, naming the line). ``size``
+    (a resumed run's ``feed_bytes``) checks and plays the file's first ``size`` bytes only:
+    the bytes the run read before it crashed, when rows were appended to the file since.
 
     Prices are never rounded: a price off the ``tick`` grid is refused by the check
     (``1.0716`` under ``0.01``: set ``price_tick``), and a price on it keeps its value,
@@ -268,21 +268,17 @@ class CsvReplayFeed:
         try:
             layout = scan_csv(self._file, path, tick=tick, size=size)
             layout.check.refuse_other_symbol(symbol)
+            self._played = PlayedFile(self._file, path, layout)
         except BaseException:
             self._file.close()
             raise
         self.checked: DataFileCheck = layout.check
         # The tick given, or (None) the finest step of the prices as written.
         self._tick = layout.check.price_tick or Decimal(1)
-        self._index = layout.index
-        self._times = layout.times
-        self._time_index, self._day_index = layout.time_index, layout.day_index
-        self._delimiter, self._decimal_comma = layout.delimiter, layout.decimal_comma
-        self.dated = layout.times is not None
+        self.dated = layout.checker.times is not None
         """Whether bars carry the file's own times (a time column), not the session's."""
         self.first_ts_ns = layout.check.first_ns
         self._end = layout.check.size  # the checked extent: rows past it are never read
-        self._file.seek(layout.data_offset)
         self._row = 0
 
     @staticmethod
@@ -291,87 +287,47 @@ class CsvReplayFeed:
         return check_csv(path, tick=tick)
 
     def next_bar(self, ts_ns: int) -> Bar | None:
-        """The next row as a bar, or None at the end of the file as it was checked."""
-        raw = self._line()
-        while raw and not raw.strip():
-            raw = self._line()
-        if not raw:
+        """The next row as a bar, or None at the end of the file as it was checked.
+
+        Each row passes the check's per-row checks again, and the bytes played must hash
+        as the check's did (``PlayedFile``): a file rewritten while the run reads it is the
+        feed's error (``DataFileError``, naming its line), never a bar its check never saw.
+        """
+        row = self._played.next_row()
+        if row is None:
             return None
         self._row += 1
-        try:
-            text = raw.decode("utf-8")
-            if self._decimal_comma:
-                # Checked whole when the feed opened: its numbers hold no point, and its
-                # times (ISO 8601, day first or epoch numbers) no comma.
-                text = text.replace(",", ".")
-            cells = split(text, self._delimiter)
-            values = {
-                col: to_decimal(cells[idx].strip(), field=f"{self._path}:{self._row + 1}:{col}")
-                for col, idx in self._index.items()
-            }
-            if self._times is not None and self._time_index is not None:
-                text = time_text(cells, self._time_index, self._day_index)
-                ts_ns = self._times.parse(text, self._row + 1)
-        except (IndexError, TypeError, ValueError, csv.Error) as exc:
-            raise ConfigError(f"CSV feed {self._path} row {self._row + 1}: {exc}") from None
+        values, when = row
+        tick = self._tick
         return Bar(
             symbol=self.symbol,
-            ts_ns=ts_ns,
-            # On the grid (checked up front), so exact: the file's value, the tick's places.
-            open=self._price(values["open"], "open"),
-            high=self._price(values["high"], "high"),
-            low=self._price(values["low"], "low"),
-            close=self._price(values["close"], "close"),
+            ts_ns=ts_ns if when is None else when,
+            # On the grid (checked again as it plays), so exact: the file's value, the
+            # tick's places.
+            open=to_places(values["open"], tick),
+            high=to_places(values["high"], tick),
+            low=to_places(values["low"], tick),
+            close=to_places(values["close"], tick),
             volume=bar_volume(values["volume"], self._lot),
         )
 
-    def _line(self) -> bytes:
-        """The next line of the checked extent (empty past its end).
-
-        Read to the checked end at most: a last row written without a line end is not
-        joined to a row appended after the check. A file that ends before that end was cut
-        short (rewritten) while the run read it: the feed's error, never a quiet early end.
-        """
-        left = self._end - self._file.tell()
-        if left <= 0:
-            return b""
-        raw = self._file.readline(left)
-        if not raw.endswith(b"\n") and self._file.tell() < self._end:
-            raise ConfigError(
-                f"CSV feed {self._path} row {self._row + 1}: the file now ends before the "
-                f"{self._end} bytes its check read: it changed while the run read it; restore "
-                "the file the run read"
-            )
-        return raw
-
-    def _price(self, value: Decimal, column: str) -> Decimal:
-        """``value`` with the tick's places; a price off the tick is an error, never rounded.
-
-        The check put every price of the file on the grid: one off it here was written
-        since (the file changed in place while the run read it).
-        """
-        placed = to_places(value, self._tick)
-        if placed != value:
-            raise ConfigError(
-                f"CSV feed {self._path} row {self._row + 1}: {column} {value} is off the "
-                f"price_tick grid {self._tick} the check found (prices are never rounded): "
-                "the file changed while the run read it; restore the file the run read"
-            )
-        return placed
-
     def get_state(self) -> dict[str, Any]:
         """The byte offset of the next row and the row count."""
-        return {"offset": self._file.tell(), "row": self._row}
+        return {"offset": self._played.offset, "row": self._row}
 
     def set_state(self, state: Mapping[str, Any]) -> None:
-        """Seek back to a saved row (within the checked extent: a resume reads no further)."""
+        """Go back to a saved row (within the checked extent: a resume reads no further).
+
+        The bytes before it are read and hashed again, and its row before checked again
+        (``PlayedFile.seek``): the run plays the bytes its check read, once each.
+        """
         offset = int(state["offset"])
         if not 0 <= offset <= self._end:
             raise ConfigError(
                 f"CSV feed {self._path}: a saved offset {offset} outside the {self._end} bytes "
                 "the check read: the checkpoint is not of this file"
             )
-        self._file.seek(offset)
+        self._played.seek(offset)
         self._row = int(state["row"])
 
     def close(self) -> None:

@@ -47,6 +47,15 @@ class TimeColumn:
         self.last_row: Callable[[], int | None] | None = None
         """The time of the file's last row, when the file can tell it (for the hint)."""
 
+    def replaying(self) -> TimeColumn:
+        """This column with no time seen yet, in the form its first row fixed.
+
+        A feed plays the rows this column passed and checks them again.
+        """
+        again = TimeColumn(self.path, self.column)
+        again.scale, again.unit = self.scale, self.unit
+        return again
+
     def parse(self, text: str, line: int) -> int:
         """``text`` in nanoseconds since the epoch, in the form of the file's first time."""
         first = self.scale is None
