@@ -239,6 +239,42 @@ PROBLEMS: dict[str, tuple[str | bytes, int, str | None, str | None, str]] = {
         "MSFT",
         "a second symbol (line 2 has AAPL): a data file holds one instrument's bars",
     ),
+    # Bug: a "long" file's second symbol was refused for its time, or its prices: "time does
+    # not increase ... the same time twice (a duplicated row?)". Its symbol is checked first.
+    "a second symbol at the same time": (
+        (
+            "timestamp,symbol,open,high,low,close,volume\n"
+            "1772442000,EURUSD,1.0842,1.0845,1.0840,1.0843,100\n"
+            "1772442000,GBPUSD,1.2644,1.2647,1.2642,1.2645,102\n"
+        ),
+        3,
+        "symbol",
+        "GBPUSD",
+        "a second symbol (line 2 has EURUSD): a data file holds one instrument's bars",
+    ),
+    "a second symbol starting over in time": (
+        (
+            "timestamp,symbol,open,high,low,close,volume\n"
+            "1772442000,EURUSD,1.0842,1.0845,1.0840,1.0843,100\n"
+            "1772442060,EURUSD,1.0843,1.0846,1.0841,1.0844,101\n"
+            "1772442000,GBPUSD,1.2644,1.2647,1.2642,1.2645,102\n"
+        ),
+        4,
+        "symbol",
+        "GBPUSD",
+        "a second symbol (line 2 has EURUSD)",
+    ),
+    "a second symbol's prices off the grid": (
+        (
+            "timestamp,symbol,open,high,low,close,volume\n"
+            "1772442000,EURUSD,1.0842,1.0845,1.0840,1.0843,100\n"
+            "1772442060,BTCUSD,42000.12345,42000.5,41999.5,42000,1\n"
+        ),
+        3,
+        "symbol",
+        "BTCUSD",
+        "a second symbol (line 2 has EURUSD)",
+    ),
     "empty symbol": ("ticker,open,high,low,close,volume\n,1,2,1,1,3\n", 2, "ticker", "", "empty"),
     "a time before 1970": (
         "date,open,high,low,close,volume\n1965-01-04,84.23,84.93,83.77,84.23,3930000\n",

@@ -281,7 +281,14 @@ class RowChecker:
     def check(
         self, cells: list[str], index: dict[str, int], line: int
     ) -> tuple[dict[str, Decimal], int | None]:
-        """Check one row (``cells``, line ``line``): its numbers, and its time if it has one."""
+        """Check one row (``cells``, line ``line``): its numbers, and its time if it has one.
+
+        The symbol comes first: the first row of a second symbol is what to refuse in a file
+        of several ("long" format), not its time (each symbol's times start over, or repeat
+        the first's) nor its prices (off the first one's grid).
+        """
+        if self.symbol_column is not None:
+            self._one_symbol(cells[self.names.index(self.symbol_column)], line)
         if self.decimal_comma is None and self.times is None:  # the first row, undated
             self._no_unread_time(cells, line)
         values = self._numbers(cells, index, line)
@@ -302,10 +309,7 @@ class RowChecker:
                     self.path, line, column, cells[index[column]],
                     f"{column} is outside [low {low}, high {high}]",
                 )  # fmt: skip
-        when = self._time(cells, line)
-        if self.symbol_column is not None:
-            self._one_symbol(cells[self.names.index(self.symbol_column)], line)
-        return values, when
+        return values, self._time(cells, line)
 
     def _time(self, cells: list[str], line: int) -> int | None:
         if self._split is not None:
