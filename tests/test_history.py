@@ -12,6 +12,7 @@ refuses it once changed.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import re
 import subprocess
@@ -844,8 +845,29 @@ class TestDataIdentity:
         line = _one_error_line(
             _cli("dryrun", "--config", config, "--out", tmp_path / "runs", cwd=elsewhere)
         )
-        assert "changed: its SHA-256 is" in line
-        assert "the config records abababababab..." in line
+        # Bug: "data file ... changed: ... the config records abababababab... (None bytes):
+        # restore the file the run read", of a new run, for a pin written by hand.
+        digest = hashlib.sha256((tmp_path / "GOOG.csv").read_bytes()).hexdigest()
+        assert "does not match the feed_sha256 pinned in the config: its SHA-256 is" in line
+        assert "the config pins abababababab...: give the run the file the config pins" in line
+        assert line.endswith(f'or pin this one (feed_sha256 = "{digest}")')
+        assert "None" not in line
+        assert "changed" not in line
+        assert not (tmp_path / "runs").exists()
+
+    def test_a_pin_and_a_file_that_fails_its_check_say_the_pin(
+        self, tmp_path: Path, elsewhere: Path
+    ) -> None:
+        data = tmp_path / "GOOG.csv"
+        goog_daily(data, 12)
+        data.write_text(data.read_text(encoding="utf-8") + "not,a,row\n", encoding="utf-8")
+        config = tmp_path / "run.toml"
+        config.write_text(f'feed = "csv:GOOG.csv"\nfeed_sha256 = "{"ab" * 32}"\n', encoding="utf-8")
+        line = _one_error_line(
+            _cli("dryrun", "--config", config, "--out", tmp_path / "runs", cwd=elsewhere)
+        )
+        assert "does not match the feed_sha256 pinned in the config" in line
+        assert "None" not in line
         assert not (tmp_path / "runs").exists()
 
 

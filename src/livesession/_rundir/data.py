@@ -136,10 +136,18 @@ def _refusal(message: str, path: Path) -> DataFileError:
 
 
 def _changed(cfg: DryrunConfig, path: Path, digest: str, size: int) -> DataFileError:
+    """The data file is not the one the config pins (``feed_sha256``) for a new run.
+
+    The pin may be written by hand, without ``feed_bytes``: the file is not said to have
+    changed (it may never have been the pinned one), and no size is made up for the pin.
+    """
+    pinned = f"{str(cfg.feed_sha256)[:12]}..."
+    if cfg.feed_bytes is not None:
+        pinned += f" ({cfg.feed_bytes} bytes)"
     return DataFileError(
-        f"data file {path} changed: its SHA-256 is {digest[:12]}... ({size} bytes), the "
-        f"config records {str(cfg.feed_sha256)[:12]}... ({cfg.feed_bytes} bytes): restore "
-        "the file the run read",
+        f"data file {path} does not match the feed_sha256 pinned in the config: its SHA-256 "
+        f"is {digest[:12]}... ({size} bytes), the config pins {pinned}: give the run the "
+        f'file the config pins, or pin this one (feed_sha256 = "{digest}")',
         path=path,
         line=None,
         column=None,
