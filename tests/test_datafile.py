@@ -171,7 +171,22 @@ PROBLEMS: dict[str, tuple[str | bytes, int, str | None, str | None, str]] = {
         "1704067140",
         "does not increase",
     ),
-    "empty time": (HEADER + ",1,2,1,1,3\n", 2, "timestamp", "", "empty"),
+    # Bug: rounded to the nanosecond without a word, so these two distinct times were "the
+    # same time twice (a duplicated row?)" on line 3; an ISO time of 10 digits was refused.
+    "epoch seconds finer than the nanosecond": (
+        HEADER + "1772442000.1234567891,1,2,1,1,3\n1772442000.1234567892,1,2,1,1,3\n",
+        2,
+        "timestamp",
+        "1772442000.1234567891",
+        "a fraction of a second of 10 digits: a run records times to the nanosecond",
+    ),
+    "epoch milliseconds finer than the nanosecond": (
+        HEADER + "1772442000000.1234567,1,2,1,1,3\n",
+        2,
+        "timestamp",
+        "1772442000000.1234567",
+        "an epoch time in milliseconds with 7 decimal places: a run records times to the",
+    ),
     "high below low": (HEADER + "2026-01-01,1,1,2,1,3\n", 2, "high", "1", "below low 2"),
     "open above high": (
         HEADER + "2026-01-01,4,3,1,2,3\n",
@@ -347,6 +362,22 @@ def test_each_problem_is_named_by_file_line_column_and_value(tmp_path: Path, kin
         assert err.value == value
         assert f"value {value!r}" in message
     assert words in message
+
+
+@pytest.mark.parametrize(
+    ("written", "ns"),
+    [
+        ("1772442000.123456789", 1772442000123456789),  # seconds: 9 places
+        ("1772442000000.123456", 1772442000000123456),  # milliseconds: 6
+        ("1772442000000000.123", 1772442000000000123),  # microseconds: 3
+        ("1.772442E9", 1772442000000000000),  # no places
+    ],
+)
+def test_an_epoch_fraction_to_the_nanosecond_is_read_exactly(
+    tmp_path: Path, written: str, ns: int
+) -> None:
+    path = _file(tmp_path, HEADER + f"{written},1,2,1,1,3\n")
+    assert check_csv(path, tick=TICK).first_ns == ns
 
 
 def test_the_first_problem_is_the_one_named(tmp_path: Path) -> None:

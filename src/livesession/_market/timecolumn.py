@@ -66,7 +66,7 @@ class TimeColumn:
             number = finite_number(text)
             if number is not None:
                 self._same_unit(number, text, line)
-                return int((number * self.scale).to_integral_value())
+                return self._epoch_ns(number, text, line)
             form = "an epoch number like the first row's"
         else:
             when = text_ns(text)
@@ -85,6 +85,22 @@ class TimeColumn:
                 else "a date or time like the first row's"
             )
         raise fail(self.path, line, self.column, text, f"not {form}{digits_hint(text)}")
+
+    def _epoch_ns(self, number: Decimal, text: str, line: int) -> int:
+        """An epoch number in nanoseconds; one written finer than the nanosecond is refused.
+
+        As an ISO time's fraction is (9 digits of a second at most): 6 decimal places in
+        milliseconds, 3 in microseconds, none in nanoseconds. Rounded, two times a file
+        tells apart would be one (``.1234567891`` and ``.1234567892``), or a time it never
+        had.
+        """
+        scale = self.scale or 1
+        exponent = number.as_tuple().exponent
+        written = -exponent if isinstance(exponent, int) and exponent < 0 else 0
+        most = len(str(scale)) - 1  # the places of a nanosecond in this unit
+        if written > most:
+            raise fail(self.path, line, self.column, text, _too_fine(written, most, self.unit))
+        return int(number * scale)
 
     def _same_unit(self, number: Decimal, text: str, line: int) -> None:
         """Refuse an epoch number whose magnitude tells another unit than the first row's.
@@ -141,6 +157,18 @@ class TimeColumn:
         if last_row is not None and last_row < first:
             return ": the file runs newest first; sort it oldest first"
         return ""
+
+
+def _too_fine(written: int, most: int, unit: str) -> str:
+    """Why an epoch time of ``written`` decimal places in ``unit`` is finer than a run's."""
+    if most == NANO_DIGITS:  # seconds: as an ISO time's fraction is told
+        what = f"a fraction of a second of {written} digits"
+    else:
+        what = f"an epoch time in {unit} with {written} decimal place{'s' * (written != 1)}"
+    return (
+        f"{what}: a run records times to the nanosecond ({most} places at most in {unit}); "
+        "write the times to it"
+    )
 
 
 def _utc(ns: int) -> str:

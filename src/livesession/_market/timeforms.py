@@ -6,7 +6,8 @@
 - a **day-first date** ``DD.MM.YYYY``, alone (midnight) or with ``HH:MM`` or ``HH:MM:SS``
   after a space, as spreadsheets set to much of Europe's conventions write it: UTC; and
   the year-first ``YYYY.MM.DD`` MetaTrader writes, likewise;
-- an **epoch number**, its unit told by its magnitude (``epoch_unit``).
+- an **epoch number**, its unit told by its magnitude (``epoch_unit``), with a fraction
+  to the nanosecond at most (9 places in seconds, 6 in milliseconds: ``timecolumn``).
 
 A time split in a date and a time-of-day column (``2026-03-02,09:00``, as MetaTrader and
 many FX exports write it) is read as the two joined by a space (``time_text``).
