@@ -273,6 +273,30 @@ class TestParquet:
         assert recorded["price_tick"] == "0.01"
         assert recorded["feed_bytes"] == (tmp_path / "data" / "goog.parquet").stat().st_size
 
+    def test_a_float32_column_is_read_as_the_text_it_prints(self, tmp_path: Path) -> None:
+        """Bug: read as its float64 repr, 1.0842000246047974 (a price_tick of 1E-16 inferred,
+        or a price off a given tick of 0.0001)."""
+        pa = pytest.importorskip("pyarrow")
+        pq = pytest.importorskip("pyarrow.parquet")
+        prices = {"open": 1.0842, "high": 1.0845, "low": 1.084, "close": 1.0843}
+        table = pa.table(
+            {
+                **{name: pa.array([p, p], type=pa.float32()) for name, p in prices.items()},
+                "volume": pa.array([100.0, 1e-7], type=pa.float32()),
+            }
+        )
+        pq.write_table(table, tmp_path / "f32.parquet")
+        feed = ParquetReplayFeed(tmp_path / "f32.parquet", symbol="X", tick=None, lot=Decimal(1))
+        bar = feed.next_bar(0)
+        assert feed.checked.price_tick == Decimal("0.0001")
+        assert bar is not None
+        assert (bar.open, bar.high, bar.low, bar.close) == (
+            Decimal("1.0842"), Decimal("1.0845"), Decimal("1.0840"), Decimal("1.0843"),
+        )  # fmt: skip
+        assert str(bar.volume) == "100"  # 100.0, a whole number of lots (1)
+        assert str(feed.next_bar(0).volume) == "1E-7"  # type: ignore[union-attr]
+        feed.close()
+
     def test_a_time_split_in_date_and_time_columns_is_one_time(self, tmp_path: Path) -> None:
         pa = pytest.importorskip("pyarrow")
         pq = pytest.importorskip("pyarrow.parquet")

@@ -8,7 +8,8 @@ grid and never rounded, times strictly increasing. A message's "line N" counts a
 export of the same table would: the header is line 1, the first row line 2.
 
 Values become the text their type prints: a decimal column its digits, a float column its
-shortest round-trip text (``repr``: ``1.0716``, as the program that wrote it printed it), a
+shortest round-trip text at its own width (``repr``: ``1.0716``, as the program that wrote
+it printed it; a float32 column's ``1.0842``, not its float64 ``1.0842000246047974``), a
 timestamp column an ISO 8601 time in UTC (a timestamp without a timezone is UTC), a date
 column an ISO 8601 date. Unlike the CSV feed, the table is held in memory while it plays.
 """
@@ -52,12 +53,20 @@ def _text(value: object) -> str:
 
 
 def _column_texts(pa: Any, column: Any) -> list[str]:
-    """One column's cells as text; timestamps through integers (no precision lost to Python)."""
+    """One column's cells as text; timestamps through integers (no precision lost to Python).
+
+    A float32 cell is its own shortest round-trip text (Arrow's cast to string), in the form
+    ``repr`` gives a float64 (``100.0``, ``1e-07``): Python holds it as the float64 of the
+    same value, whose ``repr`` has the float32's error in it (``1.0842000246047974``).
+    """
     kind = column.type
     if pa.types.is_timestamp(kind):
         scale = _NS_PER[kind.unit]
         ints = column.cast(pa.int64()).to_pylist()
         return ["" if n is None else from_epoch_ns(n * scale).isoformat() for n in ints]
+    if pa.types.is_float32(kind):
+        shortest = column.cast(pa.string()).to_pylist()
+        return ["" if text is None else repr(float(text)) for text in shortest]
     return [_text(value) for value in column.to_pylist()]
 
 
