@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from livesession import DryrunConfig, load_config
+from livesession import DryrunConfig, LiveSessionOrchestrator, load_config
 from livesession._domain.clock import epoch_ns
 from livesession._exceptions import ConfigError, DataFileError
 from livesession._market.datafile import check_csv
@@ -31,9 +31,11 @@ from livesession._market.feeds import CsvReplayFeed
 from livesession._market.parquet import ParquetReplayFeed
 from livesession.verify import verify_run
 
-from _helpers import session
+from _helpers import Sinks, session
 from crash_harness import KILLED
 from crash_harness import cli as crash_cli
+
+DOCS = Path(__file__).resolve().parent.parent / "docs"
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_REJECTED = 0, 2, 3
 _MOVES = (150, -90, 220, -310, 60, -40, 275, -180)
@@ -406,6 +408,24 @@ class TestTimestamps:
         assert bars[1] is not None
         assert bars[0].ts_ns == epoch_ns(dt.datetime(*first, tzinfo=dt.UTC))
         assert bars[1].ts_ns == epoch_ns(dt.datetime(*second, tzinfo=dt.UTC))
+
+    def test_bars_a_nanosecond_apart_share_a_ts_utc_and_not_a_ts_sim(self, tmp_path: Path) -> None:
+        """docs/data.md said ``ts_utc`` of a ``BAR`` is the data's time; it is to the
+        microsecond (the artifact contract's), and ``ts_sim`` carries the nanoseconds."""
+        times = ["2026-03-06T21:59:00.123456001Z", "2026-03-06T21:59:00.123456002Z"]
+        cfg = DryrunConfig(
+            run_id="ns", feed=f"csv:{self._file(tmp_path, times)}", symbol="X", steps=2
+        )
+        sinks = Sinks()
+        orch = LiveSessionOrchestrator(cfg, **sinks.kwargs())
+        orch.run_to_end(2)
+        orch.close()
+        bars = sinks.events_of("BAR")
+        assert [b["ts_sim"] for b in bars] == [1772834340123456001, 1772834340123456002]
+        assert [b["ts_utc"] for b in bars] == ["2026-03-06T21:59:00.123456Z"] * 2
+        page = " ".join((DOCS / "data.md").read_text(encoding="utf-8").split())
+        assert "`ts_utc` (RFC 3339 text) to the microsecond" in page
+        assert "`ts_sim` carries the nanoseconds" in page
 
     @staticmethod
     def _refusal(tmp_path: Path, rows: str) -> str:
