@@ -229,6 +229,14 @@ PROBLEMS: dict[str, tuple[str | bytes, int, str | None, str | None, str]] = {
         "repeats",
     ),
     "not CSV": (HEADER + '2026-01-01,"1,2,1,1,3\n', 2, None, '2026-01-01,"1,2,1,1,3', "not a CSV"),
+    # Before: "not a CSV row (unexpected end of data)", of an RFC 4180 cell with a line break.
+    "a quoted cell spanning lines": (
+        HEADER + '2026-01-01T00:00:00Z,1,2,1,1,"3\n4"\n',
+        2,
+        None,
+        '2026-01-01T00:00:00Z,1,2,1,1,"3',
+        "a quoted cell is still open at the line's end (a stray '\"', or a cell spanning lines,",
+    ),
     "not UTF-8": (
         HEADER.encode() + b"2026-01-01,1,2,1,1,\xff3\n",
         2,

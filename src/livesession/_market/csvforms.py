@@ -35,6 +35,7 @@ __all__ = [
     "digits_hint",
     "header_splits",
     "is_number_text",
+    "not_a_row",
     "number_form_problem",
     "split",
     "writes_decimal_comma",
@@ -82,6 +83,25 @@ def cr_line_ends(text: str) -> str | None:
         '(Macintosh)" saves them): save it as "CSV UTF-8", or convert its line ends '
         "(tr '\\r' '\\n' < in.csv > out.csv)"
     )
+
+
+def not_a_row(text: str, error: csv.Error) -> str:
+    """Why ``text``, one line read up to its LF, is no CSV row (``error``: the reader's).
+
+    Lines that end with a CR alone say so (``cr_line_ends``), and so does a quoted cell
+    still open at the line's end (the reader's own words: "unexpected end of data"): a
+    stray quote, or a line break inside quotes, which RFC 4180 allows and a data file may
+    not hold, each line being one row.
+    """
+    problem = cr_line_ends(text)
+    if problem is not None:
+        return problem
+    if "unexpected end of data" in str(error):
+        return (
+            "not a CSV row: a quoted cell is still open at the line's end (a stray '\"', or "
+            "a cell spanning lines, which is not supported: write each row on one line)"
+        )
+    return f"not a CSV row ({error})"
 
 
 def writes_decimal_comma(delimiter: str, numbers: list[str]) -> bool:

@@ -43,7 +43,14 @@ import attrs
 
 from .._domain.decimal import with_context
 from .._exceptions import DataFileError
-from .csvforms import compressed, cr_line_ends, header_splits, split, writes_decimal_comma
+from .csvforms import (
+    compressed,
+    cr_line_ends,
+    header_splits,
+    not_a_row,
+    split,
+    writes_decimal_comma,
+)
 from .datafail import fail as _fail
 from .datavalues import PriceGrid, check_tick, read_number, volume_problem
 from .timecolumn import TimeColumn, last_line
@@ -236,8 +243,7 @@ class RowChecker:
         try:
             cells = split(text, self.delimiter)
         except csv.Error as exc:
-            problem = cr_line_ends(text) or f"not a CSV row ({exc})"
-            raise _fail(self.path, line, None, text.rstrip("\r\n"), problem) from None
+            raise _fail(self.path, line, None, text.rstrip("\r\n"), not_a_row(text, exc)) from None
         if len(cells) < len(self.names):
             missing = self.names[len(cells)]
             raise _fail(
