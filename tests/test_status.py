@@ -24,6 +24,7 @@ from livesession.cli import main
 from livesession.status import RunStatus, Verdict, list_runs, run_status
 from livesession.verify import verify_run
 
+from _helpers import held_by_a_child
 from crash_harness import KILLED, Profile, dryrun
 
 
@@ -1011,3 +1012,124 @@ def test_the_hint_counts_the_runs_list_shows(
     assert listed == 2
     assert main(["status", str(out)]) == 2
     assert f"it is a directory of {listed} run(s) (done, early)" in capsys.readouterr().err
+
+
+# -- a run killed while it checked its data file (before it wrote anything) ---------------------
+
+_CHECKING_FEED = '''\
+import sys
+
+
+def make(symbol):
+    """A feed whose "check" lasts until the test kills the process (a 2M-row file's)."""
+    print("checking", flush=True)
+    sys.stdin.read()
+    raise SystemExit("the test kills this process before its stdin closes")
+'''
+
+
+def _killed_while_checking(tmp_path: Path) -> Path:
+    """``dryrun`` killed (SIGKILL) while it checked its data file: status said `running`
+    (exit 7) while it did. Bug: it said `not_a_run` (exit 2), then and after the kill."""
+    (tmp_path / "checking_feed.py").write_text(_CHECKING_FEED, encoding="utf-8")
+    config = tmp_path / "checking.toml"
+    config.write_text('feed = "checking_feed:make"\nsteps = 20\n', encoding="utf-8")
+    out = tmp_path / "runs"
+    command = [sys.executable, "-m", "livesession.cli", "dryrun", "-c", str(config)]
+    with subprocess.Popen(
+        [*command, "--out", str(out), "--run-id", "r1", "-q"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    ) as child:
+        try:
+            assert child.stdout is not None
+            assert child.stdout.readline() == "checking\n"
+            run_dir = out / "r1"
+            assert [p.name for p in run_dir.iterdir()] == [names.WRITER_LOCK]
+            found = run_status(run_dir)
+            assert found.verdict is Verdict.RUNNING
+            assert found.writer is not None
+            assert found.writer["pid"] == child.pid
+            lines = found.lines()
+            assert (
+                "state       none: starting: no run.json yet (it checks its data file and "
+                "builds its plug-ins before it writes the run)"
+            ) in lines
+            assert "steps       none yet" in lines
+            assert main(["status", str(run_dir)]) == Verdict.RUNNING.value
+        finally:
+            child.kill()
+            child.wait(timeout=30)
+    assert child.returncode == KILLED
+    return run_dir
+
+
+def test_a_run_killed_while_it_checked_its_data_file_is_said_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run_dir = _killed_while_checking(tmp_path)
+    capsys.readouterr()
+    found = run_status(run_dir)
+    assert found.verdict is Verdict.NOT_A_RUN
+    again = f"livesession dryrun --out {run_dir.parent} --run-id r1 ..."
+    assert found.next_step() == (
+        f"start it again with its own config: {again} takes the directory over"
+    )
+    assert found.problem == (
+        f"{run_dir} is a run killed while it started, before it wrote anything: only "
+        "writer.lock is there, held by no process (killed while it checked its data file or "
+        f"built its plug-ins; it recorded nothing, and sent nothing); {found.next_step()}"
+    )
+    assert found.killed_while_starting
+    assert main(["status", str(run_dir)]) == 2
+    assert capsys.readouterr().err == f"livesession: error: {found.problem}\n"
+    code, status = _status(capsys, run_dir)
+    assert (code, status["next"]) == (2, found.next_step())
+    before = _files(run_dir)
+    assert main(["resume", str(run_dir)]) == 2  # no config to start it from: dryrun does
+    assert "; it holds only writer.lock: a dryrun starting (checking its data file), or " in (
+        capsys.readouterr().err
+    )
+    assert _files(run_dir) == before
+
+
+def test_dryrun_takes_over_the_directory_of_a_run_killed_while_it_checked(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Bug: `already exists but holds no run (no run.json)`, for good."""
+    run_dir = _killed_while_checking(tmp_path)
+    code = main(["dryrun", "--out", str(run_dir.parent), "--run-id", "r1", "--steps", "20", "-q"])
+    assert code == 0, capsys.readouterr().err
+    assert run_status(run_dir).verdict is Verdict.COMPLETED
+    assert verify_run(run_dir).ok
+
+
+def test_a_directory_with_anything_else_or_a_held_lock_is_never_taken_over(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run_dir = _killed_while_checking(tmp_path)
+    (run_dir / "notes.txt").write_text("mine\n", encoding="utf-8")
+    before = _files(run_dir)
+    args = ["dryrun", "--out", str(run_dir.parent), "--run-id", "r1", "--steps", "20", "-q"]
+    assert main(args) == 2
+    assert "already exists but holds no run (no run.json)" in capsys.readouterr().err
+    assert _files(run_dir) == before
+    assert run_status(run_dir).killed_while_starting == ""  # not a run killed so: notes.txt
+    (run_dir / "notes.txt").unlink()
+    with held_by_a_child(run_dir, "livesession dryrun"):
+        before = _files(run_dir)
+        assert main(args) == 3
+        assert "is being written by pid" in capsys.readouterr().err
+        assert _files(run_dir) == before
+        assert run_status(run_dir).verdict is Verdict.RUNNING
+
+
+def test_the_restart_recipe_starts_a_run_killed_while_it_checked_again(tmp_path: Path) -> None:
+    """Bug: status said exit 2 with the directory there, so the recipe left it for good."""
+    run_dir = _killed_while_checking(tmp_path)
+    config = tmp_path / "session.toml"
+    config.write_text("steps = 40\n", encoding="utf-8")
+    done = _supervise(tmp_path, run_dir.parent, "r1", config)
+    assert done.returncode == 0, done.stderr
+    assert run_status(run_dir).verdict is Verdict.COMPLETED

@@ -7,6 +7,9 @@ never taken, and nothing in the run directory is written. What it reports:
   written at every state change, so this is the state now, also for a live run); for a
   crashed run, the checkpoint's, which is where ``resume`` continues from; for a run
   killed while it started (``run.json``, nothing recorded), that, as ``verify`` says it;
+  for a directory a writer holds before it wrote ``run.json`` (checking its data file),
+  ``running`` and starting; for one killed so (``writer.lock`` alone, held by no process),
+  ``not_a_run``, saying so and how to start it again (``dryrun`` takes it over);
 - the steps as of the last checkpoint (``checkpoint.json``);
 - the position and open orders, and for a run that goes on, what they are read from: a
   live run's position from its newest ``POSITION_CHANGED`` since the checkpoint, a crashed
@@ -52,7 +55,8 @@ from __future__ import annotations
 import datetime as dt
 import enum
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Final
+from pathlib import Path
+from typing import Any, Final
 
 import attrs
 
@@ -73,19 +77,18 @@ from ._rundir.lock import holder_of, stopped
 from ._rundir.resume import resume_problem
 from ._rundir.seal import claimed_seal
 from ._rundir.standing import (
-    NO_CHECKPOINT,
     GoingOn,
+    describe_lease,
+    describe_orders,
+    describe_positions,
     heartbeat,
     not_a_run,
     objects_given,
     run_book,
     unbooked_fill,
 )
+from ._rundir.starting import STARTING, killed_before_writing, start_again
 from ._support.text import command, one_line
-
-if TYPE_CHECKING:
-    from pathlib import Path
-
 
 __all__ = ["RunStatus", "Verdict", "left_at_venue", "list_runs", "run_status"]
 
@@ -118,7 +121,10 @@ _NEXT: Final = {
     Verdict.CRASHED: "continue it: {resume}",
     Verdict.RUNNING: "nothing: a writer holds it (one writer per run); poll again later",
 }
-_START_OVER: Final = "start it over: {resume} (it recorded nothing, and sent nothing)"
+_UNSTARTED: Final = {  # a run killed while it started: after run.json, or before it
+    Verdict.CRASHED: "start it over: {resume} (it recorded nothing, and sent nothing)",
+    Verdict.NOT_A_RUN: "start it again with its own config: {dryrun} takes the directory over",
+}
 
 
 @attrs.frozen(kw_only=True)
@@ -176,7 +182,12 @@ class RunStatus:
     only ``resume_run`` with the same objects passed again can continue it."""
     killed_while_starting: str = ""
     """A run killed after ``run.json``, before it recorded anything: what it is, as
-    ``verify`` says it (``a run killed while it started: ...``); "" for any other run."""
+    ``verify`` says it (``a run killed while it started: ...``); one killed before it wrote
+    anything (``not_a_run``: ``writer.lock`` alone, ``dryrun`` takes it over), likewise;
+    "" for any other run."""
+    starting: str = ""
+    """A directory a writer holds before it wrote ``run.json`` (it checks its data file):
+    ``running``, and this says so (``_rundir.starting.STARTING``); "" for any other run."""
 
     @property
     def exit_code(self) -> int:
@@ -212,9 +223,10 @@ class RunStatus:
                 f"continue it once its lease is free: {command('resume', self.run_dir)} (a killed "
                 f"process keeps its lease until it expires, {until}; resume exits 3 until then)"
             )
-        unstarted = self.verdict is Verdict.CRASHED and self.killed_while_starting
-        return (_START_OVER if unstarted else _NEXT[self.verdict]).format_map(
+        unstarted = self.killed_while_starting and self.verdict in _UNSTARTED
+        return (_UNSTARTED[self.verdict] if unstarted else _NEXT[self.verdict]).format_map(
             {verb: command(verb, self.run_dir) for verb in ("verify", "evidence", "resume")}
+            | {"dryrun": start_again(Path(self.run_dir))}
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -233,7 +245,7 @@ class RunStatus:
             return [*_aligned(rows), *_aligned([("problem", self.problem)])]
         if self.problem:
             rows.append(("problem", self.problem))
-        unstarted = self.killed_while_starting
+        unstarted = self.killed_while_starting or self.starting
         state = f"none: {unstarted}" if unstarted else f"{self.state or '?'} ({self.status or '?'})"
         rows.append(("state", state))
         if self.reason:
@@ -268,12 +280,12 @@ class RunStatus:
         if unsealed and not (self.writer or self.problem):  # a doubtful seal: see "problem"
             why = self.resume_problem or "the run is sealed"
             rows.append(("resumable", "yes" if self.resumable else f"no: {why}"))
-        rows.append(("lease", _describe_lease(self.lease)))
-        held = _describe_positions(self.positions, self.positions_as_of)
+        rows.append(("lease", describe_lease(self.lease)))
+        held = describe_positions(self.positions, self.positions_as_of)
         if self.position_in_doubt:  # the venue reported a fill the book did not take
             held = f"{held} in the book; in doubt: {self.position_in_doubt} (not booked)"
         rows.append(("position", held))
-        rows.append(("open orders", _describe_orders(self.open_orders, self.open_orders_as_of)))
+        rows.append(("open orders", describe_orders(self.open_orders, self.open_orders_as_of)))
         rows.append(("next", self.next_step()))
         return _aligned(rows)
 
@@ -283,6 +295,8 @@ class RunStatus:
         Only a run without a config (the runbook's four files) keeps none.
         """
         planned = f" of {self.steps_planned}" if self.steps_planned is not None else ""
+        if self.starting:
+            return "none yet"
         if self.killed_while_starting:  # resume starts it over, unless "resumable" says no
             over = f"; `{command('resume', self.run_dir)}` starts it over"
             return f"none{planned}: it recorded nothing{over if self.resumable else ''}"
@@ -318,46 +332,6 @@ def _describe_trading(trading: str, *, live: bool) -> str:
     return trading
 
 
-def _describe_lease(lease: dict[str, Any] | None) -> str:
-    if lease is None:
-        return "none (the run takes no lease)"
-    holder = lease.get("holder") or "nobody"
-    fence = lease.get("fence")
-    held = lease.get("held")
-    state = "" if held is None else (" (held)" if held else " (free or expired)")
-    return f"{lease['backend']}: {holder}, fence {fence}{state} [{lease['source']}]"
-
-
-def _describe_positions(positions: dict[str, str], as_of: str) -> str:
-    """``BTC/USDT 0.010`` or ``flat``, and what that is read from.
-
-    Never ``flat`` before the first checkpoint of a run that goes on: ``no checkpoint yet``.
-    """
-    held = ", ".join(f"{k} {v}" for k, v in sorted(positions.items()))
-    if not held and as_of.startswith(NO_CHECKPOINT):
-        return as_of
-    held = held or "flat"
-    return f"{held}; {as_of}" if as_of else held
-
-
-def _describe_orders(orders: list[dict[str, Any]], as_of: str) -> str:
-    """``1: c-1 BUY 0.010 BTC/USDT``, or ``none``; and what that is read from, if anything.
-
-    Before the first checkpoint of a run that goes on they are unknown (``as_of`` says so).
-    """
-    if as_of and not as_of.startswith("as of"):
-        return as_of
-    said = f"; {as_of}" if as_of else ""
-    if not orders:
-        return f"none{said}"
-    shown = "; ".join(
-        f"{o.get('client_order_id')} {o.get('side')} {o.get('quantity')} {o.get('symbol')}"
-        for o in orders[:5]
-    )
-    more = f"; and {len(orders) - 5} more" if len(orders) > 5 else ""  # noqa: PLR2004
-    return f"{len(orders)}: {shown}{more}{said}"
-
-
 def _sealed_verdict(state: object, *, failed: bool) -> Verdict:
     if state == SessionState.ERROR_REQUIRES_OPERATOR.value:
         return Verdict.NEEDS_OPERATOR  # sealed FAILED without a wind-down: the venue is in doubt
@@ -379,9 +353,14 @@ def run_status(run_dir: Path, *, now: dt.datetime | None = None) -> RunStatus:
     """
     now = now or _clock.SystemClock().now()
     problem = not_a_run(run_dir)
-    if problem:
-        return RunStatus(run_dir=str(run_dir), verdict=Verdict.NOT_A_RUN, problem=problem)
-    holder = holder_of(run_dir)
+    holder = holder_of(run_dir) if run_dir.is_dir() else None
+    if problem and holder is None:  # held, it is a run starting: running, as below
+        killed = killed_before_writing(run_dir)
+        found = RunStatus(
+            run_dir=str(run_dir), verdict=Verdict.NOT_A_RUN, killed_while_starting=killed
+        )
+        said = f"{run_dir} is {killed}; {found.next_step()}" if killed else problem
+        return attrs.evolve(found, problem=said)
     try:
         cfg, meta = read_run_config(run_dir)
     except LiveSessionError:
@@ -436,6 +415,7 @@ def run_status(run_dir: Path, *, now: dt.datetime | None = None) -> RunStatus:
         trading_as_of=trading_as_of,
         objects=objects_given(meta),
         killed_while_starting=killed_while_starting_says(run_dir),
+        starting=STARTING if problem else "",
         positions=held.positions,
         open_orders=held.open_orders,
         positions_as_of=held.positions_as_of,

@@ -278,11 +278,16 @@ def is_run_dir(path: Path) -> bool:
 
 
 def runs_inside(path: Path) -> str:
-    """A hint when ``path``, not a run itself, is a directory of runs ("" otherwise).
+    """A hint when ``path``, not a run itself, is a directory of runs, or a run's lock alone.
 
     An operator who types ``OUT`` for ``OUT/<run_id>`` learns which runs it holds.
     """
     try:
+        if [child.name for child in path.iterdir()] == [names.WRITER_LOCK]:
+            return (  # create_run takes the lock first, then checks the data file
+                f"; it holds only {names.WRITER_LOCK}: a dryrun starting (checking its data "
+                f"file), or killed while it did (`{command('status', path)}` says which)"
+            )
         runs = sorted(
             child.name
             for child in path.iterdir()

@@ -33,6 +33,7 @@ from .plugins import (
     open_plugins,
 )
 from .session import open_session
+from .starting import killed_before_writing, only_a_writer_lock
 from .venue import check_venue_interval
 
 if TYPE_CHECKING:
@@ -87,7 +88,7 @@ def _broken_link(path: Path) -> str:
     return ""
 
 
-def _refuse_existing(run_dir: Path) -> None:
+def _refuse_existing(run_dir: Path) -> bool:
     """An existing run directory is never written again by ``create_run``.
 
     While a process holds it the refusal names that process (``RunHeld``: the CLI's exit 3,
@@ -96,9 +97,13 @@ def _refuse_existing(run_dir: Path) -> None:
     A file where the directory would go is refused as not a run directory. The advice is
     for where the call came from (``advising_the_cli``): another ``--run-id`` and
     ``livesession resume`` for the CLI, another ``run_id`` and ``resume_run`` for Python.
+
+    True (no refusal) for a directory holding nothing but a ``writer.lock`` no process
+    holds: a run killed while it started, before it wrote anything (``_rundir.starting``),
+    which ``create_run`` takes over. False: there is no directory.
     """
     if not run_dir.exists():
-        return
+        return False
     cli = _FOR_THE_CLI.get()
     another = "choose another --run-id" if cli else "choose another run_id"
     if not run_dir.is_dir():  # a file there: no lock file to ask, no run to name
@@ -117,6 +122,8 @@ def _refuse_existing(run_dir: Path) -> None:
             advice=f"{another}, or wait for it to end",
             own="choose another run_id: this one is that session's",
         )
+    if not created and killed_before_writing(run_dir):
+        return True
     if not created:
         raise RunExists(
             f"run directory {run_dir} already exists but holds no run (no {names.RUN_META}): "
@@ -231,12 +238,16 @@ def create_run(
     _refuse_memory_on_a_venue(cfg, idempotency_backend)
     check_venue_interval(cfg)  # a venue feed's candle length, known without a request
     created_out = not out_dir.exists()
-    _make_run_dir(out_dir, run_dir)
+    taken_over = _make_run_dir(out_dir, run_dir)
+    ours = not taken_over  # made here; one taken over is ours once its lock is, and checked
     lock: RunLock | None = None
     plugins: RunPlugins | None = None
     try:
         # Ours from the first byte to the seal: no second writer can open this run.
         lock = RunLock.acquire(run_dir, writer_command("dryrun"))
+        if taken_over:
+            _taken_over(run_dir, lock)
+            ours = True
         # Plug-ins are built, and a data file is checked whole and hashed, before anything
         # of the run is written: a bad reference or data file leaves nothing behind. A
         # broker factory that takes a ``journal`` gets the run's venue journal.
@@ -273,9 +284,11 @@ def create_run(
             plugins.close()
         if lock is not None:
             lock.release()
-        # Nothing half-written: the directory is ours (created exclusively above), and what
-        # was opened in it is closed again (a process out of descriptors could not remove it).
-        shutil.rmtree(run_dir, ignore_errors=True)
+        # Nothing half-written: the directory is ours (created exclusively above, or taken
+        # over), and what was opened in it is closed again (a process out of descriptors
+        # could not remove it). One another process took over first is left to it.
+        if ours:
+            shutil.rmtree(run_dir, ignore_errors=True)
         if created_out:
             with contextlib.suppress(OSError):
                 out_dir.rmdir()
@@ -291,8 +304,12 @@ def create_run(
     return session
 
 
-def _make_run_dir(out_dir: Path, run_dir: Path) -> None:
-    """Create ``run_dir`` (and ``out_dir`` if need be) exclusively: never a second writer."""
+def _make_run_dir(out_dir: Path, run_dir: Path) -> bool:
+    """Create ``run_dir`` (and ``out_dir`` if need be) exclusively: never a second writer.
+
+    True: the directory was there, holding only the ``writer.lock`` of a run killed while it
+    started, and is taken over (``_taken_over`` checks it again once the lock is ours).
+    """
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
         run_dir.mkdir()
@@ -300,13 +317,30 @@ def _make_run_dir(out_dir: Path, run_dir: Path) -> None:
         broken = _broken_link(run_dir)  # a dangling --out is no run directory that exists
         if broken:
             raise RunDirectoryError(f"cannot create run directory {run_dir}: {broken}") from None
-        _refuse_existing(run_dir)
+        if _refuse_existing(run_dir):
+            return True
         raise RunExists(f"run directory {run_dir} already exists") from None
     except OSError as exc:
         why = said(exc)
         if exc.errno in (errno.EACCES, errno.EPERM):  # a directory to create in: its parent's
             why += f": make {Path(exc.filename or run_dir).parent} writable"
         raise RunDirectoryError(f"cannot create run directory {run_dir}: {why}") from None
+    return False
+
+
+def _taken_over(run_dir: Path, lock: RunLock) -> None:
+    """Once the lock of a directory taken over is ours: it still holds the lock file alone.
+
+    Another ``dryrun`` may have taken it over between the look and the lock, and written
+    a run there since (then ended): that run is never written over, nor removed.
+    """
+    if only_a_writer_lock(run_dir):
+        return
+    lock.abandon()  # the lock file as that run left it
+    raise RunExists(
+        f"run directory {run_dir} was taken over by another process while this one started: "
+        "choose another run id"
+    )
 
 
 def _refuse_memory_on_a_venue(cfg: DryrunConfig, idempotency_backend: str) -> None:

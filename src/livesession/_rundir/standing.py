@@ -34,6 +34,9 @@ __all__ = [
     "GoingOn",
     "RunBook",
     "book",
+    "describe_lease",
+    "describe_orders",
+    "describe_positions",
     "heartbeat",
     "not_a_run",
     "objects_given",
@@ -225,3 +228,43 @@ def _same(a: str, b: str) -> bool:
         return Decimal(a) == Decimal(b)
     except (InvalidOperation, ValueError):
         return a == b
+
+
+def describe_lease(lease: dict[str, Any] | None) -> str:
+    if lease is None:
+        return "none (the run takes no lease)"
+    holder = lease.get("holder") or "nobody"
+    fence = lease.get("fence")
+    held = lease.get("held")
+    state = "" if held is None else (" (held)" if held else " (free or expired)")
+    return f"{lease['backend']}: {holder}, fence {fence}{state} [{lease['source']}]"
+
+
+def describe_positions(positions: dict[str, str], as_of: str) -> str:
+    """``BTC/USDT 0.010`` or ``flat``, and what that is read from.
+
+    Never ``flat`` before the first checkpoint of a run that goes on: ``no checkpoint yet``.
+    """
+    held = ", ".join(f"{k} {v}" for k, v in sorted(positions.items()))
+    if not held and as_of.startswith(NO_CHECKPOINT):
+        return as_of
+    held = held or "flat"
+    return f"{held}; {as_of}" if as_of else held
+
+
+def describe_orders(orders: list[dict[str, Any]], as_of: str) -> str:
+    """``1: c-1 BUY 0.010 BTC/USDT``, or ``none``; and what that is read from, if anything.
+
+    Before the first checkpoint of a run that goes on they are unknown (``as_of`` says so).
+    """
+    if as_of and not as_of.startswith("as of"):
+        return as_of
+    said = f"; {as_of}" if as_of else ""
+    if not orders:
+        return f"none{said}"
+    shown = "; ".join(
+        f"{o.get('client_order_id')} {o.get('side')} {o.get('quantity')} {o.get('symbol')}"
+        for o in orders[:5]
+    )
+    more = f"; and {len(orders) - 5} more" if len(orders) > 5 else ""  # noqa: PLR2004
+    return f"{len(orders)}: {shown}{more}{said}"

@@ -1,0 +1,62 @@
+"""A run directory that holds no run yet: a writer starting in it, or one killed so.
+
+``create_run`` makes ``OUT/<run_id>/`` and takes its ``writer.lock`` first (one writer from
+the first byte), then checks the data file whole and builds the plug-ins (a file of two
+million rows takes minutes), and only then writes ``config.json`` and ``run.json``. Until
+then the directory holds the lock file alone. While the writer lives, ``status`` calls it
+running (``STARTING``); a writer killed there (SIGKILL, the OOM killer, a power cut: SIGTERM
+and Ctrl-C remove the directory) leaves the lock file alone, held by no process. Nothing of
+the run was written, and nothing was sent: ``status`` says so (``killed_before_writing``),
+and ``dryrun`` with the same run id takes such a directory over (``create_run``), never
+while a process holds its lock and never when anything else is in it.
+"""
+
+from __future__ import annotations
+
+import shlex
+from typing import TYPE_CHECKING, Final
+
+from .._artifacts import names
+from .._support.text import command
+from .lock import is_held
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+__all__ = ["STARTING", "killed_before_writing", "only_a_writer_lock", "start_again"]
+
+STARTING: Final = (
+    f"starting: no {names.RUN_META} yet (it checks its data file and builds its plug-ins "
+    "before it writes the run)"
+)
+"""What a directory a writer holds, before it wrote ``run.json``, is (``status``)."""
+
+
+def only_a_writer_lock(run_dir: Path) -> bool:
+    """Whether ``run_dir`` is a directory holding ``writer.lock`` and nothing else."""
+    try:
+        return [entry.name for entry in run_dir.iterdir()] == [names.WRITER_LOCK]
+    except OSError:
+        return False
+
+
+def killed_before_writing(run_dir: Path) -> str:
+    """What a directory a writer was killed in before it wrote the run is ("" for another).
+
+    Only ``writer.lock`` there, and no process holding it.
+    """
+    if not only_a_writer_lock(run_dir) or is_held(run_dir):
+        return ""
+    return (
+        f"a run killed while it started, before it wrote anything: only {names.WRITER_LOCK} "
+        "is there, held by no process (killed while it checked its data file or built its "
+        "plug-ins; it recorded nothing, and sent nothing)"
+    )
+
+
+def start_again(run_dir: Path) -> str:
+    """The ``dryrun`` that starts such a run again, taking the directory over.
+
+    Its config's own options follow (``...``): the directory holds no config to name them.
+    """
+    return f"{command('dryrun --out', run_dir.parent)} --run-id {shlex.quote(run_dir.name)} ..."
