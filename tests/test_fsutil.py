@@ -137,6 +137,70 @@ class TestAtomicWriteBytes:
         assert stat.S_IMODE(target.stat().st_mode) == 0o644
 
 
+_ROOT = getattr(os, "geteuid", lambda: -1)() == 0
+
+
+class TestSpecialTargets:
+    """``report RUN --output /dev/null`` (and ``prom``) put a regular file in the place of
+    /dev/null: the rename of the temporary file replaced the device node (as root it was
+    gone for every process on the machine). A FIFO or a character device is written to,
+    never replaced; a block device or a socket is refused; a symlink is still replaced."""
+
+    @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="POSIX FIFOs")
+    def test_a_fifo_is_written_to_and_stays_a_fifo(self, tmp_path):
+        fifo = tmp_path / "out.prom"
+        os.mkfifo(fifo)
+        reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)  # a reader there: no waiting
+        try:
+            atomic_write_bytes(fifo, b"metric 1\n")
+            assert os.read(reader, 100) == b"metric 1\n"
+        finally:
+            os.close(reader)
+        assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+        assert _names(tmp_path) == ["out.prom"]  # no temporary file left beside it
+
+    @pytest.mark.skipif(not _ROOT, reason="mknod of a device needs root")
+    def test_a_character_device_is_written_to_and_stays_a_device(self, tmp_path):
+        null = tmp_path / "null"
+        os.mknod(null, 0o666 | stat.S_IFCHR, os.makedev(1, 3))  # what /dev/null is
+        atomic_write_bytes(null, b"discarded")
+        assert stat.S_ISCHR(os.lstat(null).st_mode)
+        assert os.lstat(null).st_rdev == os.makedev(1, 3)
+        assert _names(tmp_path) == ["null"]
+
+    @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="POSIX sockets")
+    def test_a_socket_is_refused_and_stays(self, tmp_path):
+        import socket
+
+        path = tmp_path / "s"
+        with socket.socket(socket.AF_UNIX) as server:
+            server.bind(str(path))
+            with pytest.raises(_fsutil.NotAFile) as caught:
+                atomic_write_bytes(path, b"x")
+        assert caught.value.filename == str(path)
+        assert caught.value.strerror == "a socket, not a regular file: nothing is written to it"
+        assert stat.S_ISSOCK(os.lstat(path).st_mode)
+        assert _names(tmp_path) == ["s"]
+
+    @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="POSIX FIFOs")
+    def test_a_symlink_to_a_fifo_is_replaced_as_before(self, tmp_path):
+        """The link is replaced, never written through: what it points to is left alone."""
+        os.mkfifo(tmp_path / "fifo")
+        (tmp_path / "link").symlink_to(tmp_path / "fifo")
+        atomic_write_bytes(tmp_path / "link", b"x")
+        assert (tmp_path / "link").read_bytes() == b"x"
+        assert not (tmp_path / "link").is_symlink()
+        assert stat.S_ISFIFO(os.lstat(tmp_path / "fifo").st_mode)
+
+    def test_a_file_there_is_replaced_by_a_new_one(self, target):
+        """A regular file is still replaced (a new inode), not written into."""
+        target.write_bytes(b"old")
+        before = target.stat().st_ino
+        atomic_write_bytes(target, b"new")
+        assert target.read_bytes() == b"new"
+        assert target.stat().st_ino != before
+
+
 class TestFsyncDir:
     """fsync_dir syncs a directory."""
 

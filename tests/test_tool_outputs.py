@@ -6,6 +6,7 @@ import hashlib
 import os
 import shutil
 import signal
+import stat
 import sys
 import types
 from pathlib import Path
@@ -104,6 +105,44 @@ class TestNeverOverARun:
         assert own.is_file()
         assert (tmp_path / "elsewhere.out").is_file()
         assert verify_run(run).ok
+
+
+_ROOT = getattr(os, "geteuid", lambda: -1)() == 0
+
+
+class TestOutputToADeviceOrAFifo:
+    """``report RUN --output /dev/null`` and ``prom RUN --output /dev/null`` replaced the
+    device with a regular file (the atomic write renamed its temporary file over it): as
+    root, /dev/null was gone for the whole machine. They now write into it, as ``>`` does."""
+
+    @pytest.mark.skipif(not _ROOT, reason="mknod of a device needs root")
+    @pytest.mark.parametrize("command", sorted(_OWN))
+    def test_a_character_device_stays_one(
+        self, run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str
+    ) -> None:
+        null = tmp_path / "dev"
+        os.mknod(null, 0o666 | stat.S_IFCHR, os.makedev(1, 3))  # a second /dev/null
+
+        assert main([command, str(run), "--output", str(null)]) == 0
+
+        assert stat.S_ISCHR(os.lstat(null).st_mode)
+        assert os.lstat(null).st_rdev == os.makedev(1, 3)
+        assert str(null) in capsys.readouterr().out
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["dev", "runs"]
+
+    @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="POSIX FIFOs")
+    def test_a_fifo_gets_the_text_and_stays_a_fifo(self, run: Path, tmp_path: Path) -> None:
+        fifo = tmp_path / "metrics.prom"
+        os.mkfifo(fifo)
+        reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)  # the collector, reading
+        try:
+            assert main(["prom", str(run), "--output", str(fifo)]) == 0
+            text = os.read(reader, 1 << 16)
+        finally:
+            os.close(reader)
+        assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+        assert main(["prom", str(run), "--output", str(tmp_path / "file.prom")]) == 0
+        assert text == (tmp_path / "file.prom").read_bytes()  # the whole text, as to a file
 
 
 @pytest.fixture(name="odd")

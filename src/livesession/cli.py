@@ -114,6 +114,7 @@ def _positive(text: str) -> int:
 
 
 _RUN_DIR_HELP: Final = "the run directory (OUT/<run_id>)"
+_INTO: Final = "; a FIFO or a character device (/dev/null) is written to, never replaced"
 
 
 def cmd_dryrun(args: argparse.Namespace) -> int:
@@ -394,7 +395,7 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument(
         "--output",
         type=_path,
-        help="default RUN_DIR/report.html; never a run's own file (refused, exit 2)",
+        help=f"default RUN_DIR/report.html; never a run's own file (refused, exit 2){_INTO}",
     )
     rep.add_argument(
         "--verify",
@@ -413,7 +414,7 @@ def build_parser() -> argparse.ArgumentParser:
     prm.add_argument(
         "--output",
         type=_path,
-        help="default RUN_DIR/livesession.prom; never a run's own file (refused, exit 2)",
+        help=f"default RUN_DIR/livesession.prom; never a run's own file (refused, exit 2){_INTO}",
     )
 
     _add_live_run_commands(sub)

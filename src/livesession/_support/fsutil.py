@@ -3,6 +3,7 @@
 ``atomic_write_bytes`` leaves either the old file or the complete new one, never a mix;
 when it raises, no temporary file is left behind. (A process killed mid-write can leave a
 hidden ``.<name>.<pid>.<n>.tmp`` next to the target; it is never mistaken for the target.)
+A FIFO or a character device at the target (``/dev/null``) is written to, never replaced.
 ``truncate_to`` cuts a file back to a known-good offset and keeps what it cut in
 ``<file>.torn``, so nothing is ever silently thrown away. ``raise_if_refused`` tells a file
 a reader lacks (the run's to answer for) from one the host will not let it read.
@@ -15,14 +16,17 @@ import errno
 import hashlib
 import itertools
 import os
+import stat
 import sys
 from pathlib import Path
 
 from .crash import crashpoint
 
 __all__ = [
+    "NotAFile",
     "atomic_write_bytes",
     "file_digest",
+    "file_kind",
     "fsync_dir",
     "raise_if_refused",
     "torn_path",
@@ -34,6 +38,27 @@ _TMP_NAME_TRIES = 100
 _NEW_FILE_MODE = 0o666  # narrowed by the process umask, like any newly created file
 #: What a reader meets when the file is not there, or is no file: the run lacks it.
 _LACKING = (FileNotFoundError, IsADirectoryError, NotADirectoryError)
+_KINDS = {
+    stat.S_IFIFO: "a FIFO",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+    stat.S_IFSOCK: "a socket",
+    stat.S_IFLNK: "a symbolic link",
+    stat.S_IFDIR: "a directory",
+    stat.S_IFREG: "a regular file",
+}
+
+
+class NotAFile(OSError):
+    """A path that is there but no regular file (a FIFO, a device, a socket) where one must be.
+
+    Its ``strerror`` says what it is: ``a FIFO, not a regular file ...``.
+    """
+
+
+def file_kind(mode: int) -> str:
+    """What a file of ``st_mode`` ``mode`` is, for a message: ``a FIFO``, ``a regular file``."""
+    return _KINDS.get(stat.S_IFMT(mode), "not a regular file")
 
 
 def fsync_dir(path: Path) -> None:
@@ -58,8 +83,15 @@ def atomic_write_bytes(path: Path, data: bytes, *, durable: bool = True) -> None
     the new content, never a partial file. On any error the temporary file is removed and
     the error propagates; ``path`` is then unchanged. With ``durable=False`` both fsyncs are
     skipped: still atomic for a killed process, not for a power cut.
+
+    ``path`` a FIFO or a character device (``--output /dev/null``): ``data`` is written to
+    it, as the shell's ``>`` would, and it is never replaced (a rename put a regular file in
+    its place: as root, ``/dev/null`` was gone). A block device or a socket raises
+    ``NotAFile``, nothing written. A symlink is replaced (the link, not what it points to).
     """
     path = Path(path)
+    if _written_through(path, data):
+        return
     # A failure is said of the path asked for, not of the temporary file it would name.
     try:
         fd, tmp = _create_tmp(path)
@@ -87,6 +119,34 @@ def atomic_write_bytes(path: Path, data: bytes, *, durable: bool = True) -> None
         raise
     if durable:
         fsync_dir(path.parent)
+
+
+def _written_through(path: Path, data: bytes) -> bool:
+    """Write ``data`` into the FIFO or character device at ``path``; False for anything else.
+
+    Nothing is atomic or synced there: there is no file to replace. A FIFO with no reader
+    waits for one, as ``echo > fifo`` does (a signal ends the wait). What became a regular
+    file between the look and the opening is left to the atomic replacement.
+    """
+    try:
+        mode = os.lstat(path).st_mode
+    except OSError:
+        return False  # not there (or not reachable): creating the temporary file says why
+    if stat.S_ISREG(mode) or stat.S_ISLNK(mode) or stat.S_ISDIR(mode):
+        return False
+    if not (stat.S_ISFIFO(mode) or stat.S_ISCHR(mode)):
+        what = f"{file_kind(mode)}, not a regular file: nothing is written to it"
+        raise NotAFile(errno.EINVAL, what, str(path))
+    fd = os.open(path, os.O_WRONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0))
+    try:
+        if stat.S_ISREG(os.fstat(fd).st_mode):
+            return False
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+    finally:
+        os.close(fd)
+    return True
 
 
 def torn_path(path: Path) -> Path:
