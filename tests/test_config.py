@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import re
+import threading
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
@@ -190,6 +194,96 @@ class TestToml:
         assert load_config("desk.toml").to_dict()["feed"] == "csv:data/eurusd.csv"
         given = load_config(None, {"feed": "csv:d/eurusd.csv"})
         assert given.to_dict()["feed"] == f"csv:{tmp_path / 'd' / 'eurusd.csv'}"
+
+
+def _in_a_thread(call, fifo):
+    """``call()`` in a thread, given 60 s: a read that waits on ``fifo`` fails the test.
+
+    Where the thread is still waiting, the FIFO gets a writer that closes at once (its
+    reader sees the end), so that no thread is left behind.
+    """
+    outcome = {}
+
+    def run():
+        try:
+            outcome["value"] = call()
+        except BaseException as exc:  # handed to the test
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(60)
+    if thread.is_alive():
+        with contextlib.suppress(OSError):
+            os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        thread.join(60)
+        pytest.fail(f"waited for a writer of {fifo}: it was opened for reading")
+    return outcome
+
+
+class TestNotAConfigFile:
+    """``--config /dev/zero`` read until the memory ran out (MemoryError, deaf to SIGTERM),
+    ``--config`` a FIFO waited for a writer for ever: a config file is a regular file of at
+    most 16 MiB, and anything else is refused in one line before a byte is read."""
+
+    @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="POSIX FIFOs")
+    def test_a_fifo_is_refused_at_once(self, tmp_path):
+        fifo = tmp_path / "desk.toml"
+        os.mkfifo(fifo)
+        outcome = _in_a_thread(lambda: load_config(fifo), fifo)
+        assert isinstance(outcome.get("error"), ConfigError), outcome
+        assert str(outcome["error"]) == (
+            f"config file {fifo} is not a regular file (a FIFO): give the path of a TOML file"
+        )
+
+    @pytest.mark.skipif(not Path(os.devnull).exists(), reason="a character device to name")
+    def test_a_device_is_refused_before_it_is_read(self):
+        """/dev/null read as an empty config (a run on the defaults); /dev/zero never ends."""
+        with pytest.raises(ConfigError) as caught:
+            load_config(os.devnull)
+        assert str(caught.value) == (
+            f"config file {os.devnull} is not a regular file (a character device): give the "
+            "path of a TOML file"
+        )
+
+    def test_a_directory_is_named_as_one(self, tmp_path):
+        with pytest.raises(ConfigError, match=r"is not a regular file \(a directory\)"):
+            load_config(tmp_path)
+
+    def test_a_file_over_16_mib_is_refused_before_it_is_read(self, tmp_path, monkeypatch):
+        path = tmp_path / "huge.toml"
+        with path.open("wb") as f:
+            f.truncate((16 << 20) + 1)  # sparse: no disk, nothing read
+        reads = []
+        real = os.read
+        monkeypatch.setattr(os, "read", lambda fd, n: reads.append(n) or real(fd, n))
+        with pytest.raises(ConfigError) as caught:
+            load_config(path)
+        assert str(caught.value) == (
+            f"config file {path} is 16777217 bytes, more than the 16777216 (16 MiB) a config "
+            "file may have: is it the right file?"
+        )
+        assert reads == []
+
+    @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="POSIX FIFOs")
+    @pytest.mark.parametrize("kind", ["fifo", "device"])
+    def test_dryrun_says_it_in_one_line_and_writes_nothing(self, tmp_path, capsys, kind):
+        config = tmp_path / "desk.toml"
+        if kind == "fifo":
+            os.mkfifo(config)
+        else:
+            config = Path(os.devnull)
+        out = tmp_path / "runs"
+        argv = ["dryrun", "--config", str(config), "--out", str(out), "--steps", "5"]
+        outcome = _in_a_thread(lambda: main(argv), config)
+        assert outcome == {"value": 2}
+        err = capsys.readouterr().err
+        what = "a FIFO" if kind == "fifo" else "a character device"
+        assert err == (
+            f"livesession: error: config file {config} is not a regular file ({what}): give "
+            "the path of a TOML file\n"
+        )
+        assert not out.exists()
 
 
 class TestBounds:

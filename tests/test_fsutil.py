@@ -178,7 +178,7 @@ class TestSpecialTargets:
             with pytest.raises(_fsutil.NotAFile) as caught:
                 atomic_write_bytes(path, b"x")
         assert caught.value.filename == str(path)
-        assert caught.value.strerror == "a socket, not a regular file: nothing is written to it"
+        assert caught.value.strerror == "not a regular file (a socket): nothing is written to it"
         assert stat.S_ISSOCK(os.lstat(path).st_mode)
         assert _names(tmp_path) == ["s"]
 

@@ -33,10 +33,11 @@ from ._cli_output import (
     say_undelivered,
 )
 from ._domain.config import DryrunConfig, load_config
+from ._domain.configfile import read_config_file
 from ._domain.decimal import plain
 from ._domain.ids import is_valid_run_id
 from ._domain.lifecycle import SessionState, SessionStatus
-from ._exceptions import LiveSessionError, SinkFailure, StoreFailure
+from ._exceptions import ConfigError, LiveSessionError, SinkFailure, StoreFailure
 from ._risk.rails import RAIL_RULES
 from ._session.coordinator import ONE_SHOT_OPERATOR, DryrunResult, LiveSessionOrchestrator
 from ._session.lease_keeper import LEASE_LOST
@@ -364,9 +365,9 @@ def _session_log(run_dir: Path, level: str) -> Iterator[None]:
 def _peek_keys(path: Path) -> set[str]:
     import tomllib  # noqa: PLC0415 - only when a config file is given
 
-    try:
-        return set(tomllib.loads(path.read_text(encoding="utf-8")))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, RecursionError):
+    try:  # read as load_config reads it: a FIFO or /dev/zero is refused, not read
+        return set(tomllib.loads(read_config_file(path).decode("utf-8-sig")))
+    except (ConfigError, UnicodeDecodeError, tomllib.TOMLDecodeError, RecursionError):
         return set()  # load_config reports the problem with a proper message
 
 

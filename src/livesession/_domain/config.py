@@ -21,6 +21,7 @@ from .._exceptions import ConfigError
 from .._support.references import is_reference
 from .alerts import AlertsConfig, alerts_config
 from .clock import parse_utc, parse_utc_ns
+from .configfile import read_config_file
 from .datafeeds import (
     DEFAULT_TICK,
     check_sha256,
@@ -475,12 +476,7 @@ def load_config(
     data: dict[str, Any] = {}
     if path is not None:
         path = Path(path)
-        try:
-            raw = path.read_bytes()
-        except FileNotFoundError:
-            raise ConfigError(f"config file not found: {path}") from None
-        except OSError as exc:
-            raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+        raw = read_config_file(path)  # a regular file of at most 16 MiB, or refused
         try:
             data = tomllib.loads(raw.decode("utf-8-sig"))  # a BOM, as Notepad saves it
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:

@@ -23,12 +23,15 @@ from pathlib import Path
 from .crash import crashpoint
 
 __all__ = [
+    "FileTooLarge",
     "NotAFile",
     "atomic_write_bytes",
     "file_digest",
     "file_kind",
     "fsync_dir",
+    "open_regular",
     "raise_if_refused",
+    "read_regular",
     "torn_path",
     "truncate_to",
 ]
@@ -52,8 +55,23 @@ _KINDS = {
 class NotAFile(OSError):
     """A path that is there but no regular file (a FIFO, a device, a socket) where one must be.
 
-    Its ``strerror`` says what it is: ``a FIFO, not a regular file ...``.
+    Its ``strerror`` says what it is: ``not a regular file (a FIFO)``; ``kind`` is the
+    ``(a FIFO)`` part's ``a FIFO``.
     """
+
+    def __init__(self, path: Path, mode: int, why: str = "") -> None:
+        self.kind = file_kind(mode)
+        super().__init__(errno.EINVAL, f"not a regular file ({self.kind}){why}", os.fspath(path))
+
+
+class FileTooLarge(OSError):
+    """A file larger than its reader takes (``read_regular``): refused before it is read."""
+
+    def __init__(self, path: Path, size: int, limit: int) -> None:
+        self.size = size
+        self.limit = limit
+        said = f"{size} bytes, more than the {limit} it may have"
+        super().__init__(errno.EFBIG, said, os.fspath(path))
 
 
 def file_kind(mode: int) -> str:
@@ -135,8 +153,7 @@ def _written_through(path: Path, data: bytes) -> bool:
     if stat.S_ISREG(mode) or stat.S_ISLNK(mode) or stat.S_ISDIR(mode):
         return False
     if not (stat.S_ISFIFO(mode) or stat.S_ISCHR(mode)):
-        what = f"{file_kind(mode)}, not a regular file: nothing is written to it"
-        raise NotAFile(errno.EINVAL, what, str(path))
+        raise NotAFile(path, mode, ": nothing is written to it")
     fd = os.open(path, os.O_WRONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0))
     try:
         if stat.S_ISREG(os.fstat(fd).st_mode):
@@ -147,6 +164,46 @@ def _written_through(path: Path, data: bytes) -> bool:
     finally:
         os.close(fd)
     return True
+
+
+def open_regular(path: Path, *, follow: bool = True) -> int:
+    """A descriptor reading the regular file ``path``; ``NotAFile`` for anything else.
+
+    The opening never waits (a FIFO with no writer blocked ``open`` for ever, deaf to
+    SIGTERM) and nothing is read before the check (``/dev/zero`` never ends: a reader ran
+    out of memory). ``follow=False``: a symlink is refused too (``ELOOP``), not followed.
+    """
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    fd = os.open(path, flags | (0 if follow else getattr(os, "O_NOFOLLOW", 0)))
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISREG(mode):
+            os.set_blocking(fd, True)
+            return fd
+    except BaseException:
+        os.close(fd)
+        raise
+    os.close(fd)
+    raise NotAFile(path, mode)
+
+
+def read_regular(path: Path, limit: int) -> bytes:
+    """The bytes of the regular file ``path``, at most ``limit`` of them.
+
+    Raises:
+        NotAFile: ``path`` is a FIFO, a device, a socket, a directory (nothing read).
+        FileTooLarge: it holds more than ``limit`` bytes (said before any is read, and
+            again for a file that grew past it while it was read).
+        OSError: it cannot be opened or read.
+    """
+    with os.fdopen(open_regular(path), "rb") as stream:
+        size = os.fstat(stream.fileno()).st_size
+        if size > limit:
+            raise FileTooLarge(path, size, limit)
+        data = stream.read(limit + 1)
+    if len(data) > limit:
+        raise FileTooLarge(path, len(data), limit)
+    return data
 
 
 def torn_path(path: Path) -> Path:
