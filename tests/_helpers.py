@@ -10,6 +10,7 @@ import resource as _resource
 import signal as _signal
 import subprocess
 import sys
+import threading
 import tracemalloc
 from collections.abc import Callable, Iterator
 from decimal import Decimal
@@ -199,3 +200,31 @@ def cli_under(
         timeout=300,
         preexec_fn=None if limit is None else limited,
     )
+
+
+def without_waiting_on(fifo: Path, call: Callable[[], Any]) -> dict[str, Any]:
+    """``call()`` in a thread, given 60 s: one that waits on the FIFO ``fifo`` fails the test.
+
+    Returns ``{"value": ...}`` or ``{"error": exc}``. Where the thread still waits (it
+    opened ``fifo`` for reading), the FIFO gets a writer that closes at once, so that the
+    reader sees its end and no thread is left behind.
+    """
+    import pytest
+
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            outcome["value"] = call()
+        except BaseException as exc:  # handed to the test
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(60)
+    if thread.is_alive():
+        with contextlib.suppress(OSError):
+            os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        thread.join(60)
+        pytest.fail(f"waited for a writer of {fifo}: it was opened for reading")
+    return outcome

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
-import threading
 from decimal import Decimal
 from pathlib import Path
 
@@ -14,6 +12,8 @@ import pytest
 
 from livesession import ConfigError, DryrunConfig, load_config
 from livesession.cli import main
+
+from _helpers import without_waiting_on
 
 
 class TestDefaults:
@@ -196,31 +196,6 @@ class TestToml:
         assert given.to_dict()["feed"] == f"csv:{tmp_path / 'd' / 'eurusd.csv'}"
 
 
-def _in_a_thread(call, fifo):
-    """``call()`` in a thread, given 60 s: a read that waits on ``fifo`` fails the test.
-
-    Where the thread is still waiting, the FIFO gets a writer that closes at once (its
-    reader sees the end), so that no thread is left behind.
-    """
-    outcome = {}
-
-    def run():
-        try:
-            outcome["value"] = call()
-        except BaseException as exc:  # handed to the test
-            outcome["error"] = exc
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    thread.join(60)
-    if thread.is_alive():
-        with contextlib.suppress(OSError):
-            os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
-        thread.join(60)
-        pytest.fail(f"waited for a writer of {fifo}: it was opened for reading")
-    return outcome
-
-
 class TestNotAConfigFile:
     """``--config /dev/zero`` read until the memory ran out (MemoryError, deaf to SIGTERM),
     ``--config`` a FIFO waited for a writer for ever: a config file is a regular file of at
@@ -230,7 +205,7 @@ class TestNotAConfigFile:
     def test_a_fifo_is_refused_at_once(self, tmp_path):
         fifo = tmp_path / "desk.toml"
         os.mkfifo(fifo)
-        outcome = _in_a_thread(lambda: load_config(fifo), fifo)
+        outcome = without_waiting_on(fifo, lambda: load_config(fifo))
         assert isinstance(outcome.get("error"), ConfigError), outcome
         assert str(outcome["error"]) == (
             f"config file {fifo} is not a regular file (a FIFO): give the path of a TOML file"
@@ -275,7 +250,7 @@ class TestNotAConfigFile:
             config = Path(os.devnull)
         out = tmp_path / "runs"
         argv = ["dryrun", "--config", str(config), "--out", str(out), "--steps", "5"]
-        outcome = _in_a_thread(lambda: main(argv), config)
+        outcome = without_waiting_on(config, lambda: main(argv))
         assert outcome == {"value": 2}
         err = capsys.readouterr().err
         what = "a FIFO" if kind == "fifo" else "a character device"

@@ -8,6 +8,7 @@ are not order quantities and are not held to the lot.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from decimal import Decimal
 from pathlib import Path
@@ -32,10 +33,12 @@ from livesession import (
     create_run,
 )
 from livesession._domain.decimal import plain
-from livesession._rundir.data import check_data_unchanged
+from livesession._rundir.data import check_data_unchanged, check_run_data
+from livesession._rundir.layout import read_run_config
 from livesession.cli import main
 from livesession.verify import verify_run
 
+from _helpers import without_waiting_on
 from crash_harness import KILLED, cli
 
 D = Decimal
@@ -430,6 +433,63 @@ def test_a_file_without_a_time_column_is_checked_for_the_rest(tmp_path: Path) ->
 def test_a_missing_file_is_one_line(tmp_path: Path) -> None:
     with pytest.raises(DataFileError, match=r"cannot open data file .*nope\.csv"):
         check_csv(tmp_path / "nope.csv", tick=TICK)
+
+
+_NOT_A_FILE = (
+    "data file {path} is not a regular file ({kind}): give the path of a CSV or Parquet file"
+)
+
+
+class TestNotARegularFile:
+    """``--feed csv:/dev/zero`` (and ``parquet:``) read without end, and a FIFO waited for a
+    writer for ever: a data file is a regular file, and anything else is refused before a
+    byte is read, in one line (exit 2), nothing written."""
+
+    @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="POSIX FIFOs")
+    def test_a_fifo_is_refused_at_once(self, tmp_path: Path) -> None:
+        fifo = tmp_path / "bars.csv"
+        os.mkfifo(fifo)
+        outcome = without_waiting_on(fifo, lambda: check_csv(fifo, tick=TICK))
+        assert isinstance(outcome.get("error"), DataFileError), outcome
+        assert str(outcome["error"]) == _NOT_A_FILE.format(path=fifo, kind="a FIFO")
+
+    @pytest.mark.skipif(not Path(os.devnull).exists(), reason="a character device to name")
+    def test_a_device_is_refused_before_it_is_read(self) -> None:
+        with pytest.raises(DataFileError) as caught:
+            check_csv(os.devnull, tick=TICK)
+        assert str(caught.value) == _NOT_A_FILE.format(path=os.devnull, kind="a character device")
+
+    @pytest.mark.skipif(not Path(os.devnull).exists(), reason="a character device to name")
+    @pytest.mark.parametrize("kind", ["csv", "parquet"])
+    def test_dryrun_refuses_it_in_one_line(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str], kind: str
+    ) -> None:
+        out = tmp_path / "runs"
+        feed = f"{kind}:{os.devnull}"
+        assert main(["dryrun", "--feed", feed, "--out", str(out), "--steps", "5"]) == 2
+        err = capsys.readouterr().err
+        assert (
+            err
+            == "livesession: error: "
+            + _NOT_A_FILE.format(path=os.devnull, kind="a character device")
+            + "\n"
+        )
+        assert not out.exists()
+
+    @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="POSIX FIFOs")
+    def test_a_data_file_swapped_for_a_fifo_is_refused_by_resume(self, tmp_path: Path) -> None:
+        """The resume's check of the recorded file (``file_digest``) does not wait either."""
+        data = _file(tmp_path, "open,high,low,close,volume\n1,2,1,2,0\n2,2,1,1,0\n")
+        out = tmp_path / "runs"
+        argv = ["dryrun", "--feed", f"csv:{data}", "--out", str(out), "--run-id", "r"]
+        assert main([*argv, "--steps", "2", "-q"]) == 0
+        data.unlink()
+        os.mkfifo(data)
+        outcome = without_waiting_on(data, lambda: check_run_data_of(out / "r"))
+        assert isinstance(outcome.get("error"), DataFileError), outcome
+        assert str(outcome["error"]) == (
+            f"cannot read data file {data} of run {out / 'r'}: not a regular file (a FIFO)"
+        )
 
 
 _INFER = "or tick=None to infer the grid from the prices"
@@ -1020,3 +1080,9 @@ class TestTimeRange:
         session = create_run(DryrunConfig(feed=f"csv:{path}", run_id="wide"), tmp_path / "out")
         session.run_to_end(10)
         assert verify_run(tmp_path / "out" / "wide").ok
+
+
+def check_run_data_of(run_dir: Path) -> object:
+    """What ``evidence`` checks of a run's data file (``check_run_data``)."""
+    cfg, meta = read_run_config(run_dir)
+    return check_run_data(run_dir, cfg, meta)

@@ -43,6 +43,7 @@ import attrs
 
 from .._domain.decimal import with_context
 from .._exceptions import DataFileError
+from .._support.fsutil import NotAFile, open_regular
 from .csvforms import (
     compressed,
     cr_line_ends,
@@ -461,9 +462,22 @@ def scan_csv(
 
 
 def open_data_file(path: Path) -> IO[bytes]:
-    """``path`` opened for reading bytes; a ``DataFileError`` when it cannot be."""
+    """``path`` opened for reading bytes; a ``DataFileError`` when it cannot be.
+
+    A regular file only: a FIFO made the opening wait for a writer for ever, and a device
+    (``csv:/dev/zero``) was read without end; both are refused before a byte is read.
+    """
     try:
-        return path.open("rb")
+        return os.fdopen(open_regular(path), "rb")
+    except NotAFile as exc:
+        raise DataFileError(
+            f"data file {path} is not a regular file ({exc.kind}): give the path of a CSV or "
+            "Parquet file",
+            path=path,
+            line=None,
+            column=None,
+            value=None,
+        ) from None
     except OSError as exc:
         raise DataFileError(
             f"cannot open data file {path}: {exc.strerror}",

@@ -259,10 +259,11 @@ def file_digest(path: Path, limit: int | None = None) -> tuple[str, int]:
 
     ``limit``: of its first ``limit`` bytes only (fewer when the file is shorter; the size
     says how many were read), as a data file's check reads the bytes a run recorded.
+    A FIFO, a device or a socket raises ``NotAFile`` before a byte is read.
     """
     digest = hashlib.sha256()
     size = 0
-    with path.open("rb") as stream:
+    with os.fdopen(open_regular(path), "rb") as stream:  # a FIFO or a device: NotAFile
         while limit is None or size < limit:
             block = stream.read(1 << 20 if limit is None else min(1 << 20, limit - size))
             if not block:
