@@ -75,7 +75,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     from ._cli_bar import terminal_bar  # noqa: PLC0415 - only for this command
     from .verify import verify_run  # noqa: PLC0415 - jsonschema is loaded only here
 
-    run_dir = require_run(args.run_dir)
+    run_dir = require_run(args.run_dir, judged=True)  # a FIFO, a symlink: its violations
     with terminal_bar("verify") as progress:
         result = verify_run(run_dir, progress=progress)
     if args.json:

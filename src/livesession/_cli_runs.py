@@ -33,14 +33,15 @@ from ._cli_output import (
     say_undelivered,
 )
 from ._domain.config import DryrunConfig, load_config
-from ._domain.configfile import read_config_file
+from ._domain.configfile import config_keys
 from ._domain.decimal import plain
 from ._domain.ids import is_valid_run_id
 from ._domain.lifecycle import SessionState, SessionStatus
-from ._exceptions import ConfigError, LiveSessionError, SinkFailure, StoreFailure
+from ._exceptions import LiveSessionError, SinkFailure, StoreFailure
 from ._risk.rails import RAIL_RULES
 from ._session.coordinator import ONE_SHOT_OPERATOR, DryrunResult, LiveSessionOrchestrator
 from ._session.lease_keeper import LEASE_LOST
+from ._support.fsutil import open_append
 from ._support.logging import configure_logging, disable_logging, import_structlog_without_rich
 from ._support.oserrors import errno_of, once_fixed
 from ._support.secrets import redact_text
@@ -350,7 +351,8 @@ def _session_log(run_dir: Path, level: str) -> Iterator[None]:
     import logging  # noqa: PLC0415 - only to map the level name
 
     import_structlog_without_rich()  # the CLI's own process: see there
-    stream = (run_dir / names.SESSION_LOG).open("a", encoding="utf-8")
+    # Appended to, never through a symlink (to a file elsewhere) nor into a FIFO or device.
+    stream = os.fdopen(open_append(run_dir / names.SESSION_LOG), "a", encoding="utf-8")
     try:
         configure_logging(stream, level=getattr(logging, level.upper()))
         try:
@@ -360,15 +362,6 @@ def _session_log(run_dir: Path, level: str) -> Iterator[None]:
     finally:
         with contextlib.suppress(OSError):  # a full disk: the log loses its tail, no more
             stream.close()
-
-
-def _peek_keys(path: Path) -> set[str]:
-    import tomllib  # noqa: PLC0415 - only when a config file is given
-
-    try:  # read as load_config reads it: a FIFO or /dev/zero is refused, not read
-        return set(tomllib.loads(read_config_file(path).decode("utf-8-sig")))
-    except (ConfigError, UnicodeDecodeError, tomllib.TOMLDecodeError, RecursionError):
-        return set()  # load_config reports the problem with a proper message
 
 
 def cmd_dryrun(args: argparse.Namespace) -> int:
@@ -385,7 +378,7 @@ def cmd_dryrun(args: argparse.Namespace) -> int:
         "feed": args.feed,
         "symbol": args.symbol,
     }
-    keys = _peek_keys(config) if config is not None else set()
+    keys = config_keys(config) if config is not None else set()
     if args.durability is not None:
         overrides["durability"] = args.durability
     elif "durability" not in keys:

@@ -67,12 +67,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from ._artifacts import names
-from ._artifacts.runread import (
-    iter_records,
-    payload,
-    read_json_object,
-    replay_fills,
-)
+from ._artifacts.fills import replay_fills
+from ._artifacts.runread import iter_records, payload, read_json_object
 from ._artifacts.timings import STEP_BUCKETS_SECONDS
 from ._domain.decimal import finite_decimal
 from ._rundir.livecut import crashed_cut, live_cut

@@ -38,8 +38,9 @@ not_a_run          2     no run here (no ``run.json``, nor events and audit log)
 rejected           3     sealed ``REJECTED`` by preflight: nothing traded
 failed             4     sealed ``FAILED`` after a wind-down (cancelled, flattened)
 needs_operator     5     a person must look: live or sealed in ERROR_REQUIRES_OPERATOR,
-                         crashed and not resumable, or sealed as the checkpoint or audit
-                         log says but the files do not bear it out (``problem``)
+                         crashed and not resumable, sealed as the checkpoint or audit
+                         log says but the files do not bear it out, or holding a run
+                         file that is not a regular file (``problem``)
 crashed            6     no process writes it and it is not sealed: resume it
 running            7     a process holds its writer lock
 =================  ====  ==========================================================
@@ -61,6 +62,7 @@ from typing import Any, Final
 import attrs
 
 from ._artifacts import names
+from ._artifacts.runfiles import odd_files, odd_said
 from ._artifacts.runread import (
     is_run_dir,
     killed_while_starting_says,
@@ -352,6 +354,11 @@ def run_status(run_dir: Path, *, now: dt.datetime | None = None) -> RunStatus:
             as the error's ``filename``: no verdict is drawn from a file that was not read.
     """
     now = now or _clock.SystemClock().now()
+    odd = odd_files(run_dir)  # a FIFO there made status wait for ever: nothing is opened
+    if odd:
+        return RunStatus(
+            run_dir=str(run_dir), verdict=Verdict.NEEDS_OPERATOR, problem=odd_said(run_dir, odd)
+        )
     problem = not_a_run(run_dir)
     holder = holder_of(run_dir) if run_dir.is_dir() else None
     if problem and holder is None:  # held, it is a run starting: running, as below

@@ -16,26 +16,23 @@ importing each other; it reads only, and shares nothing with the recorder that w
 
 from __future__ import annotations
 
-from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, BinaryIO, Final
 
 import attrs
 import orjson
 
-from .._domain.decimal import finite_decimal
-from .._domain.model import FILL_EVENT_TYPES
 from .._exceptions import RunDirectoryError
-from .._support.fsutil import raise_if_refused
+from .._support.fsutil import raise_if_refused, refuse_special
 from .._support.text import command
 from . import names
+from .runfiles import odd_files, refuse_odd_files
 
 if TYPE_CHECKING:
-    from collections.abc import Collection, Iterable, Iterator, Mapping
+    from collections.abc import Collection, Iterator, Mapping
     from pathlib import Path
 
 __all__ = [
     "RUN_MARKERS",
-    "PositionChange",
     "RunCut",
     "ends_unfit",
     "events_back",
@@ -52,7 +49,6 @@ __all__ = [
     "read_json_object",
     "read_records",
     "records_of",
-    "replay_fills",
     "require_run",
 ]
 
@@ -61,12 +57,14 @@ __all__ = [
 #: got as far as recording anything has these two.
 RUN_MARKERS: Final = (names.EVENTS, names.AUDIT)
 _TAIL_BYTES: Final = 1 << 16
+_LONGEST_TAIL: Final = 16 << 20
+"""How far back ``last_whole_line`` reads for a last line longer than ``_TAIL_BYTES``."""
 _SCAN_CHUNK: Final = 1 << 20
 _SCAN_BUDGET: Final = 64 << 20
 """How far back ``newest_event`` reads before it gives up (a live run's tail, not its whole)."""
 
 
-def require_run(path: Path, *, unstarted: bool = False) -> Path:
+def require_run(path: Path, *, unstarted: bool = False, judged: bool = False) -> Path:
     """``path`` if it is a run directory: a directory holding ``events.jsonl`` and ``audit.jsonl``.
 
     The one check every command that reads a run makes first (``report``, ``prom``,
@@ -75,10 +73,13 @@ def require_run(path: Path, *, unstarted: bool = False) -> Path:
 
     A run killed while it started (``run.json`` written, its recorder never opened: see
     ``killed_while_starting``) lacks the markers; ``unstarted=True`` (``resume``, which
-    starts it over) takes it, and every other command's refusal names that way out.
+    starts it over) takes it, and every other command's refusal names that way out. A run
+    file that is not a regular file (a symlink, a FIFO: ``runfiles``) is refused before a
+    byte is read, except by ``judged=True`` (``verify``, which counts it as a violation).
 
     Raises:
-        RunDirectoryError: ``path`` is missing, not a directory, empty, or lacks a marker.
+        RunDirectoryError: ``path`` is missing, not a directory, empty, lacks a marker, or
+            holds a run file that is not a regular file.
     """
     what = f"{names.EVENTS} and {names.AUDIT}"
     absent = no_directory(path)
@@ -90,7 +91,10 @@ def require_run(path: Path, *, unstarted: bool = False) -> Path:
         raise RunDirectoryError(f"run directory {path} cannot be read: {exc.strerror}") from None
     if empty:
         raise RunDirectoryError(f"{path} is not a run: the directory is empty (a run holds {what})")
-    missing = [name for name in RUN_MARKERS if not (path / name).is_file()]
+    odd = odd_files(path)
+    if odd and not judged:
+        refuse_odd_files(path)
+    missing = [name for name in RUN_MARKERS if name not in odd and not (path / name).is_file()]
     if missing:
         started = killed_while_starting_says(path)
         if started:
@@ -163,20 +167,23 @@ def last_whole_line(path: Path) -> dict[str, Any] | None:
     """The last whole line of a JSON Lines file that is a JSON object (read from its end).
 
     None when there is none, or the file is missing. Reads only the last ``_TAIL_BYTES``
-    (more only for a longer line): a supervisor polls a live run's ends with it.
+    (more only for a longer line, up to ``_LONGEST_TAIL``: a file of one endless line is
+    never read whole): a supervisor polls a live run's ends with it.
 
     Raises:
-        OSError: the host refused to read the file (``raise_if_refused``).
+        OSError: the host refused to read the file (``raise_if_refused``); ``NotAFile``
+            for a FIFO or a device (``runfiles``), refused before a byte is read.
     """
     try:
-        with path.open("rb") as f:
+        with _opened(path) as f:
             size = f.seek(0, 2)
             start = max(0, size - _TAIL_BYTES)
             f.seek(start)
-            tail = f.read()
+            tail = f.read(size - start)
             if start and tail.count(b"\n") < 2:  # noqa: PLR2004 - a line longer than the tail
-                f.seek(0)
-                tail = f.read()
+                start = max(0, size - _LONGEST_TAIL)
+                f.seek(start)
+                tail = f.read(size - start)
     except OSError as exc:
         raise_if_refused(exc, path)
         return None
@@ -229,7 +236,7 @@ def events_back(
     carry = b""  # the start of the oldest line read so far, which began in the next chunk
     whole = False  # the end of the last whole line was found
     try:
-        with path.open("rb") as f:
+        with _opened(path) as f:
             end = hi = f.seek(0, 2)
             while hi > since:
                 if end - hi >= budget:
@@ -335,13 +342,26 @@ class RunCut:
                 raise FileNotFoundError(path)
             return self.metrics
         limit = self.offsets.get(path.name)
-        with path.open("rb") as f:
+        with _opened(path) as f:
             return f.read() if limit is None else f.read(limit)
+
+
+def _opened(path: Path) -> BinaryIO:
+    """``path`` opened to read bytes, as every reader here opens a run's files.
+
+    Never a FIFO, a device or a socket (``NotAFile``): no wait for a FIFO's writer, no
+    ``/dev/zero`` read without end.
+    """
+    refuse_special(path)
+    return path.open("rb")
 
 
 def read_bytes(path: Path, cut: RunCut | None = None) -> bytes:
     """``path``'s bytes, or as much of them as ``cut`` lets a reader of a live run see."""
-    return path.read_bytes() if cut is None else cut.read_bytes(path)
+    if cut is not None:
+        return cut.read_bytes(path)
+    with _opened(path) as f:
+        return f.read()
 
 
 def read_records(path: Path, cut: RunCut | None = None) -> list[dict[str, Any]]:
@@ -375,7 +395,7 @@ def iter_records(path: Path, cut: RunCut | None = None) -> Iterator[dict[str, An
     """
     left = None if cut is None else cut.offsets.get(path.name)
     try:
-        handle = path.open("rb")
+        handle = _opened(path)
     except OSError as exc:
         raise_if_refused(exc, path)
         return
@@ -435,7 +455,7 @@ def ends_unfit(
         if name in missing:
             continue
         try:
-            with (run_dir / name).open("rb") as f:
+            with _opened(run_dir / name) as f:
                 f.seek(max(0, f.seek(0, 2) - _TAIL_BYTES))
                 tail = f.read()
         except OSError as exc:
@@ -469,35 +489,3 @@ def payload(event: dict[str, Any]) -> dict[str, Any]:
     """The event's payload, or ``{}`` when it has none that is an object."""
     found = event.get("payload")
     return found if isinstance(found, dict) else {}
-
-
-@attrs.frozen(kw_only=True)
-class PositionChange:
-    """One fill applied to the net position of its symbol."""
-
-    event: dict[str, Any]
-    symbol: str
-    before: Decimal
-    after: Decimal
-
-
-def replay_fills(
-    events: Iterable[dict[str, Any]], *, allow_int: bool = False
-) -> Iterator[PositionChange]:
-    """The net position changes the fill events add up to, in event order.
-
-    A buy adds its quantity and anything else subtracts it; a fill whose quantity is not a
-    finite decimal (see ``finite_decimal``) is skipped.
-    """
-    held: dict[str, Decimal] = {}
-    for event in events:
-        if event.get("event_type") not in FILL_EVENT_TYPES:
-            continue
-        fill = payload(event)
-        quantity = finite_decimal(fill.get("quantity"), allow_int=allow_int)
-        if quantity is None:
-            continue
-        symbol = str(fill.get("symbol"))
-        before = held.get(symbol, Decimal(0))
-        held[symbol] = before + (quantity if fill.get("side") == "BUY" else -quantity)
-        yield PositionChange(event=event, symbol=symbol, before=before, after=held[symbol])

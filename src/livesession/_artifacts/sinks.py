@@ -6,15 +6,17 @@ a sink; plain file objects (text or binary, as ``open(path, "w")`` gives) are wr
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import io
 import os
+import stat
 import weakref
 from pathlib import Path
 from typing import IO, Any, Final
 
 from .._exceptions import RunDirectoryError
-from .._support.fsutil import atomic_write_bytes
+from .._support.fsutil import atomic_write_bytes, file_kind
 from .._typing import LineSink, MetricsSink
 
 __all__ = [
@@ -30,9 +32,12 @@ __all__ = [
 
 
 _NOT_A_FILE_PATH: Final = frozenset(
-    {errno.EEXIST, errno.EISDIR, errno.ENOTDIR, errno.ENOENT, errno.ELOOP}
+    {errno.EEXIST, errno.EISDIR, errno.ENOTDIR, errno.ENOENT, errno.ELOOP, errno.ENXIO}
 )
 """What opening a sink's file says of a path that cannot be one (not of the host's limits)."""
+
+_NO_FOLLOW: Final = getattr(os, "O_NOFOLLOW", 0)
+_NO_WAIT: Final = getattr(os, "O_NONBLOCK", 0)
 
 _BUFFER_SIZE: Final = 1 << 16
 """Bytes a file sink holds before it writes them out: 64 KiB, as the ``BufferedWriter`` it
@@ -116,7 +121,8 @@ class FileLineSink:
 
     It creates its file and never overwrites one: a file already at ``path`` is refused
     unless ``append=True``, which adds lines to it. A path that cannot be such a file (one
-    that exists, a directory, one under a file, in a directory that does not exist) raises
+    that exists, a directory, one under a file, in a directory that does not exist; with
+    ``append=True`` too, a symlink, a FIFO, a device: never written through) raises
     ``RunDirectoryError`` naming it; the host refusing it (no permission, no file
     descriptor left) raises its ``OSError``.
     """
@@ -125,12 +131,17 @@ class FileLineSink:
         self.path = Path(path)
         flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | (0 if append else os.O_EXCL)
         try:
-            fd = os.open(self.path, flags, 0o666)  # not inherited by a child (PEP 446)
+            # Never through a symlink, never waiting for a FIFO's reader (ENXIO: refused).
+            fd = os.open(self.path, flags | _NO_FOLLOW | _NO_WAIT, 0o666)  # not inherited (PEP 446)
         except OSError as exc:
             if exc.errno not in _NOT_A_FILE_PATH:
                 raise
             raise RunDirectoryError(_not_a_file(self.path, exc)) from exc
         try:
+            mode = os.fstat(fd).st_mode
+            if not stat.S_ISREG(mode):  # a device: /dev/null would swallow the run
+                raise RunDirectoryError(_not_regular(self.path, mode))  # noqa: TRY301
+            os.set_blocking(fd, True)
             self._file = _Appended(fd)
         except BaseException:
             os.close(fd)
@@ -193,9 +204,21 @@ class FileLineSink:
         return f"FileLineSink({str(self.path)!r})"
 
 
+def _not_regular(path: Path, mode: int) -> str:
+    """Why the symlink, FIFO, device or socket at ``path`` is no ``FileLineSink``'s file."""
+    return (
+        f"FileLineSink({str(path)!r}): {path} is not a regular file ({file_kind(mode)}): a "
+        "sink appends only to a regular file, never through a symlink"
+    )
+
+
 def _not_a_file(path: Path, exc: OSError) -> str:
     """Why ``path`` cannot be a ``FileLineSink``'s file, from the error opening it gave."""
     shown = f"FileLineSink({str(path)!r})"
+    with contextlib.suppress(OSError):
+        mode = os.lstat(path).st_mode
+        if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+            return _not_regular(path, mode)
     if path.is_dir():
         return (
             f"{shown}: {path} is a directory, not a file: give the path of a file to create "

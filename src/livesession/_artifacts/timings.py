@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import bisect
 import itertools
+import os
 import time
 from collections import deque
 from pathlib import Path
@@ -29,7 +30,7 @@ import attrs
 import orjson
 
 from .._domain.clock import wall_ns
-from .._support.fsutil import atomic_write_bytes
+from .._support.fsutil import atomic_write_bytes, open_append
 from .._support.logging import get_logger
 from . import names
 
@@ -119,7 +120,7 @@ class StepTimer:
         )
         if path.exists() and path.stat().st_size + len(line) > self._max_bytes:
             self._rotate(path)
-        with path.open("ab") as f:
+        with os.fdopen(open_append(path), "ab") as f:  # never through a symlink
             f.write(line)
 
     def _since_last_row(self) -> list[int]:

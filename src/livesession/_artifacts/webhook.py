@@ -27,6 +27,7 @@ import orjson
 
 from .._domain.alerts import has_userinfo
 from .._domain.clock import SystemClock, format_utc, wall_ns
+from .._support.fsutil import open_append
 from .._support.secrets import REDACTED, redact_text, spellings, url_secrets
 
 if TYPE_CHECKING:
@@ -315,7 +316,7 @@ class WebhookAlertSink:
             if not self._logging:
                 return
             try:
-                with self._log_path.open("ab") as file:
+                with os.fdopen(open_append(self._log_path), "ab") as file:
                     file.write(line)
             except OSError:
                 self._logging = False  # the run directory went away: alerts still go out

@@ -8,13 +8,14 @@ before a byte is read.
 
 from __future__ import annotations
 
+import tomllib
 from pathlib import Path
 from typing import Final
 
 from .._exceptions import ConfigError
 from .._support.fsutil import FileTooLarge, NotAFile, read_regular
 
-__all__ = ["CONFIG_MAX_BYTES", "read_config_file"]
+__all__ = ["CONFIG_MAX_BYTES", "config_keys", "read_config_file"]
 
 CONFIG_MAX_BYTES: Final = 16 << 20
 """16 MiB: a config of a few hundred lines is some kilobytes; more is not a config."""
@@ -26,9 +27,10 @@ def read_config_file(path: Path) -> bytes:
         return read_regular(path, CONFIG_MAX_BYTES)
     except FileNotFoundError:
         raise ConfigError(f"config file not found: {path}") from None
-    except NotAFile as exc:
+    except (NotAFile, IsADirectoryError) as exc:
+        kind = exc.kind if isinstance(exc, NotAFile) else "a directory"
         raise ConfigError(
-            f"config file {path} is not a regular file ({exc.kind}): give the path of a TOML file"
+            f"config file {path} is not a regular file ({kind}): give the path of a TOML file"
         ) from None
     except FileTooLarge as exc:
         raise ConfigError(
@@ -37,3 +39,16 @@ def read_config_file(path: Path) -> bytes:
         ) from None
     except OSError as exc:
         raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+
+
+def config_keys(path: Path) -> set[str]:
+    """The top-level keys the config file ``path`` sets; none when it is no config file.
+
+    For the CLI, which looks at what the file sets before ``load_config`` reads it: the
+    file is read as ``load_config`` reads it (a FIFO or ``/dev/zero`` is refused, not
+    read), and ``load_config`` says what is wrong with it.
+    """
+    try:
+        return set(tomllib.loads(read_config_file(path).decode("utf-8-sig")))
+    except (ConfigError, UnicodeDecodeError, tomllib.TOMLDecodeError, RecursionError):
+        return set()

@@ -37,6 +37,7 @@ import attrs
 
 from .._artifacts import names
 from .._exceptions import RunDirectoryError, RunHeld
+from .._support.fsutil import open_update
 
 __all__ = [
     "CLI_WRITERS",
@@ -384,7 +385,7 @@ class RunLock:
         path = run_dir / names.WRITER_LOCK
         before = _Before.of(run_dir)
         try:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            fd = open_update(path, create=True, mode=0o644)  # never through a symlink
         except FileNotFoundError:
             raise RunDirectoryError(f"{run_dir}: not a directory") from None
         except OSError as exc:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .._artifacts import names
+from .._artifacts.runfiles import refuse_odd_files
 from .._domain import clock as _clock
 from .._domain.decimal import with_context
 from .._domain.lifecycle import reported_status
@@ -128,7 +129,8 @@ def resume_run(
     ``PluginError`` with nothing changed; so does a feed's or strategy's ``set_state`` that
     raises on the state the checkpoint holds (they are restored before anything changes).
 
-    Validates everything first and changes nothing on disk when anything is wrong. A run
+    Validates everything first and changes nothing on disk when anything is wrong (a run
+    file that is a symlink, a FIFO or a device is refused before anything is read). A run
     with a lease takes it next (``LeaseHeld`` while another live session holds it, still
     with nothing changed). Then cuts each artifact back to the checkpoint's offset (the
     tail goes to ``<file>.torn``; the audit log keeps the ``C2_RESUME`` records of earlier
@@ -141,6 +143,7 @@ def resume_run(
         resume_run, given, clock=clock, lease_clock=lease_clock, broker_factory=broker_factory
     )
     run_dir = Path(run_dir)
+    refuse_odd_files(run_dir)  # a symlink there: the resume appended to what it led to
     cfg, meta = read_run_config(run_dir)
     cfg = apply_references(cfg, **given, recorded=meta.get("sources") or {})
     alert_choice = choose_alerts(cfg, alerts)  # a bad webhook URL is refused here
@@ -412,6 +415,7 @@ def resume_problem(run_dir: Path) -> str | None:
             is no reason of the run's, and ``status`` says it rather than a verdict.
     """
     try:
+        refuse_odd_files(run_dir)
         cfg, meta = read_run_config(run_dir)
         checkpoint = load_checkpoint(run_dir)
         if checkpoint is not None and checkpoint.get("sealed"):

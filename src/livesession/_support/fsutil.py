@@ -29,9 +29,12 @@ __all__ = [
     "file_digest",
     "file_kind",
     "fsync_dir",
+    "open_append",
     "open_regular",
+    "open_update",
     "raise_if_refused",
     "read_regular",
+    "refuse_special",
     "torn_path",
     "truncate_to",
 ]
@@ -166,15 +169,71 @@ def _written_through(path: Path, data: bytes) -> bool:
     return True
 
 
-def open_regular(path: Path, *, follow: bool = True) -> int:
+def open_regular(path: Path) -> int:
     """A descriptor reading the regular file ``path``; ``NotAFile`` for anything else.
 
     The opening never waits (a FIFO with no writer blocked ``open`` for ever, deaf to
     SIGTERM) and nothing is read before the check (``/dev/zero`` never ends: a reader ran
-    out of memory). ``follow=False``: a symlink is refused too (``ELOOP``), not followed.
+    out of memory). A directory raises ``IsADirectoryError``, as opening one to read did.
     """
-    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
-    fd = os.open(path, flags | (0 if follow else getattr(os, "O_NOFOLLOW", 0)))
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISREG(mode):
+            os.set_blocking(fd, True)
+            return fd
+    except BaseException:
+        os.close(fd)
+        raise
+    os.close(fd)
+    if stat.S_ISDIR(mode):  # as opening one to read says it (a reader's lack, not a refusal)
+        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), os.fspath(path))
+    raise NotAFile(path, mode)
+
+
+def refuse_special(path: Path) -> None:
+    """Raise ``NotAFile`` when ``path`` leads to a FIFO, a device or a socket (``stat``).
+
+    For a reader that opens the file itself next (``Path.open``), so that it never waits on
+    a FIFO nor reads ``/dev/zero`` without end. Anything else is left to that opening to
+    say (a missing file, a directory: as they always were).
+    """
+    try:
+        mode = Path(path).stat().st_mode
+    except OSError:
+        return
+    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+        raise NotAFile(path, mode)
+
+
+def open_append(path: Path) -> int:
+    """A descriptor appending to the regular file ``path`` (created if need be).
+
+    Never through a symlink (``NotAFile``: a symlink planted in a run directory had a
+    resume append to the file it led to), never into a FIFO or a device (``NotAFile``; a
+    FIFO without a reader is refused at once, never waited for).
+    """
+    return _open_writing(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+
+
+def open_update(path: Path, *, create: bool = False, mode: int = _NEW_FILE_MODE) -> int:
+    """A descriptor reading and writing the regular file ``path``, as ``open_append``.
+
+    ``create``: made when missing, with ``mode`` (narrowed by the umask).
+    """
+    return _open_writing(path, os.O_RDWR | (os.O_CREAT if create else 0), mode)
+
+
+def _open_writing(path: Path, flags: int, new_mode: int = _NEW_FILE_MODE) -> int:
+    flags |= getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    try:
+        fd = os.open(path, flags | getattr(os, "O_CLOEXEC", 0), new_mode)
+    except OSError as exc:
+        if exc.errno in (errno.ELOOP, errno.ENXIO):  # a symlink, a FIFO no one reads
+            mode = _mode_of(path)
+            if mode is not None and not stat.S_ISREG(mode):
+                raise NotAFile(path, mode) from None
+        raise
     try:
         mode = os.fstat(fd).st_mode
         if stat.S_ISREG(mode):
@@ -187,11 +246,20 @@ def open_regular(path: Path, *, follow: bool = True) -> int:
     raise NotAFile(path, mode)
 
 
+def _mode_of(path: Path) -> int | None:
+    """``path``'s own ``st_mode`` (a symlink's, not its target's); None when it is not there."""
+    try:
+        return os.lstat(path).st_mode
+    except OSError:
+        return None
+
+
 def read_regular(path: Path, limit: int) -> bytes:
     """The bytes of the regular file ``path``, at most ``limit`` of them.
 
     Raises:
-        NotAFile: ``path`` is a FIFO, a device, a socket, a directory (nothing read).
+        NotAFile: ``path`` is a FIFO, a device, a socket (nothing read).
+        IsADirectoryError: it is a directory.
         FileTooLarge: it holds more than ``limit`` bytes (said before any is read, and
             again for a file that grew past it while it was read).
         OSError: it cannot be opened or read.
@@ -221,7 +289,7 @@ def truncate_to(path: Path, offset: int) -> bytes:
     Raises ``ValueError`` when ``offset`` is negative or beyond the end of the file.
     """
     path = Path(path)
-    with path.open("r+b") as handle:
+    with os.fdopen(open_update(path), "r+b") as handle:  # never through a symlink
         size = os.fstat(handle.fileno()).st_size
         if isinstance(offset, bool) or not isinstance(offset, int) or not 0 <= offset <= size:
             raise ValueError(f"cannot truncate {path} to offset {offset!r}: file has {size} bytes")
@@ -230,7 +298,7 @@ def truncate_to(path: Path, offset: int) -> bytes:
         handle.seek(offset)
         tail = handle.read()
         torn = torn_path(path)
-        with torn.open("ab") as aside:
+        with os.fdopen(open_append(torn), "ab") as aside:
             aside.write(tail)
             aside.flush()
             os.fsync(aside.fileno())

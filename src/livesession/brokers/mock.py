@@ -19,6 +19,7 @@ order reaches the venue once.
 
 from __future__ import annotations
 
+import os
 import weakref
 from collections import deque
 from collections.abc import Mapping, Sequence
@@ -43,6 +44,7 @@ from .._domain.model import (
 )
 from .._domain.random import unit_draw
 from .._exceptions import CheckpointError, Rejected
+from .._support.fsutil import open_append
 from .._typing import (
     JournaledVenue,
     MarkableVenue,
@@ -136,7 +138,7 @@ class MockBroker(JournaledVenue, ResumableVenue, MarkableVenue, ReplayingVenue, 
         self._journal: IO[bytes] | None = None
         if journal is not None:
             self._replay(journal)
-            self._journal = journal.open("ab")
+            self._journal = os.fdopen(open_append(journal), "ab")  # never through a symlink
             # A broker dropped unclosed (with its session) closes its journal when collected.
             weakref.finalize(self, self._journal.close).atexit = False
 

@@ -35,6 +35,7 @@ send the resumed session does not make again (a wind-down's flatten) never happe
 from __future__ import annotations
 
 import heapq
+import os
 import weakref
 from collections import deque
 from collections.abc import Mapping, Sequence
@@ -50,7 +51,7 @@ from .._domain.decimal import ZERO
 from .._domain.model import AckReport, CancelReport, FillReport, RejectReport
 from .._domain.random import unit_draw
 from .._exceptions import OutcomeUnknown, Rejected, Transient
-from .._support.fsutil import truncate_to
+from .._support.fsutil import open_append, truncate_to
 from .._typing import (
     JournaledVenue,
     MarkableVenue,
@@ -157,7 +158,7 @@ class RealishBroker(
             path = attempts_path(journal)
             self._attempts_path = path
             self._replay_attempts(path)
-            self._attempt_log = path.open("ab")
+            self._attempt_log = os.fdopen(open_append(path), "ab")  # never through a symlink
             weakref.finalize(self, self._attempt_log.close).atexit = False  # dropped unclosed
 
     @classmethod

@@ -30,6 +30,7 @@ from ._record import RecordStore, Stored
 
 __all__ = ["JsonlIdempotencyStore"]
 
+_NO_FOLLOW = getattr(os, "O_NOFOLLOW", 0)  # a symlink planted in the run: never written through
 _NEW_FILE_MODE = 0o666  # narrowed by the process umask
 
 
@@ -52,7 +53,7 @@ class JsonlIdempotencyStore(RecordStore):
         existed = self.path.exists()
         self._fd: int | None = os.open(
             self.path,
-            os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_BINARY", 0),
+            os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_BINARY", 0) | _NO_FOLLOW,
             _NEW_FILE_MODE,
         )
         try:

@@ -36,10 +36,11 @@ from typing import TYPE_CHECKING, Final, Literal
 
 import attrs
 
+from .._artifacts.runfiles import odd_files
 from .._artifacts.runread import no_directory, read_records
 from .._domain.decimal import with_context
 from .._rundir.livecut import LiveRun, live_cut
-from .._support.fsutil import raise_if_refused
+from .._support.fsutil import NotAFile, raise_if_refused, refuse_special
 from ._checks import Verifier, corruption
 from ._config import CONFIG
 from ._reading import ARTIFACT_NAMES
@@ -96,8 +97,8 @@ def verify_run(
             directory in a file's place, is a violation as any other.
     """
     path = Path(run_dir)
-    if live == QUERY:
-        live = live_cut(path) if path.is_dir() else None
+    if live == QUERY:  # a run holding a FIFO or a symlink is judged whole, as it is
+        live = live_cut(path) if path.is_dir() and not odd_files(path) else None
     if live is not None and not live.cut.steps:
         return VerifyResult(
             ok=True, violations=(), total=0, summary="", counts={}, live=live.describe()
@@ -120,7 +121,10 @@ def _config_bytes(path: Path) -> bytes | None:
         OSError: the host refused to read it (``raise_if_refused``).
     """
     try:
+        refuse_special(path / CONFIG)
         return (path / CONFIG).read_bytes()
+    except NotAFile:
+        return None  # a violation of its own (``RunFiles.read``), never read
     except OSError as exc:
         raise_if_refused(exc, path / CONFIG)
         return None

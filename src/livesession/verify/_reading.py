@@ -25,7 +25,8 @@ import attrs
 import orjson
 
 from .._artifacts import names
-from .._support.fsutil import raise_if_refused
+from .._artifacts.runfiles import NOT_REGULAR, odd_files
+from .._support.fsutil import NotAFile, raise_if_refused, refuse_special
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping
@@ -177,12 +178,17 @@ class RunFiles:
         if not run_dir.is_dir():
             what = "not a directory" if run_dir.exists() else "run directory does not exist"
             self.report.add(str(run_dir), 0, what)
+        # A run file that is not a regular file (a symlink, a FIFO) is a violation, unread.
+        odd = {name: f"{NOT_REGULAR} ({kind})" for name, kind in odd_files(run_dir).items()}
+        for name, what in odd.items():
+            if name not in ARTIFACT_NAMES:
+                self.report.add(name, 0, what)
         sources: dict[str, _Source | str] = {}
         try:
             for name in ARTIFACT_NAMES:
                 if cut is not None and name == METRICS and cut.metrics is None:
                     continue  # not matched to the checkpoint: left unchecked
-                sources[name] = self._open(run_dir, name, cut)
+                sources[name] = odd.get(name) or self._open(run_dir, name, cut)
             self._read_all(sources, events)
         finally:
             for source in sources.values():
@@ -209,9 +215,12 @@ class RunFiles:
             if cut is not None and name == METRICS:
                 data = cut.read_bytes(path)
                 return _Source(io.BytesIO(data), len(data))
+            refuse_special(path)  # swapped for a FIFO since the look: never waited on
             stream = path.open("rb")
         except FileNotFoundError:
             return "missing"
+        except NotAFile as exc:
+            return f"{NOT_REGULAR} ({exc.kind})"
         except OSError as exc:
             raise_if_refused(exc, path)
             return f"cannot be read: {type(exc).__name__}"

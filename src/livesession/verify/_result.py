@@ -10,7 +10,7 @@ import attrs
 import orjson
 
 from .._artifacts import names
-from .._support.fsutil import raise_if_refused
+from .._support.fsutil import NotAFile, raise_if_refused, refuse_special
 from .._support.text import command
 
 if TYPE_CHECKING:
@@ -214,11 +214,20 @@ def _unclosed(run_dir: Path, *, stopped: bool, corrupt: str) -> str:
     return f"incomplete run: no C2_DRYRUN_STOP; continue it with `{command('resume', run_dir)}`"
 
 
+def _read(path: Path) -> bytes:
+    """``path``'s bytes; a FIFO or a device reads as nothing (a violation of its own)."""
+    try:
+        refuse_special(path)
+    except NotAFile:
+        return b""
+    return path.read_bytes()
+
+
 def _checkpoint_sealed(run_dir: Path) -> bool:
     """Whether the run's ``checkpoint.json`` is the sealing one (``resume`` then refuses)."""
     path = run_dir / names.CHECKPOINT
     try:
-        checkpoint = orjson.loads(path.read_bytes())
+        checkpoint = orjson.loads(_read(path))
     except OSError as exc:
         raise_if_refused(exc, path)
         return False
@@ -231,7 +240,7 @@ def _started_with_objects(run_dir: Path) -> bool:
     """Whether config.json records a plug-in supplied as an object (the CLI cannot resume)."""
     path = run_dir / names.CONFIG
     try:
-        sources = orjson.loads(path.read_bytes()).get("sources")
+        sources = orjson.loads(_read(path)).get("sources")
     except OSError as exc:
         raise_if_refused(exc, path)
         return False

@@ -1,0 +1,107 @@
+"""A run directory's files are regular files: one that is not (a symlink, a FIFO) is named.
+
+A writer never makes anything else there: a symlink, a FIFO or a device under a run file's
+name was put there by someone else. Left alone, ``resume`` appended to (and cut back) the
+file a planted symlink led to, anywhere on the host, and ``verify`` said OK; a FIFO made
+``status``, ``list`` and every reader wait for a writer for ever, and ``/dev/zero`` made
+them read until the memory ran out. ``odd_files`` finds such files by ``lstat`` alone,
+without opening one, so that every tool can say what it found before it reads a byte:
+``resume`` and the readers refuse the run (``refuse_odd_files``: one line, exit 2, nothing
+read or written), ``status`` says it as its problem, and ``verify`` counts each as a
+violation. A directory in a file's place is not among them: it is said as before (the
+file is missing).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+from typing import TYPE_CHECKING, Final
+
+from .._exceptions import RunDirectoryError
+from .._support.fsutil import file_kind
+from .._support.text import command
+from . import names
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+__all__ = ["NOT_REGULAR", "is_run_file", "odd_files", "odd_said", "refuse_odd_files"]
+
+_NAMES: Final = frozenset(
+    {
+        *names.CONTRACT,
+        names.CONFIG,
+        names.CHECKPOINT,
+        names.RUN_META,
+        names.IDEMPOTENCY_JSONL,
+        "idempotency.sqlite",
+        names.MARKET_JOURNAL,
+        names.TIMINGS,
+        names.METRICS_LOG,
+        names.SESSION_LOG,
+        names.ALERTS,
+        names.WRITER_LOCK,
+    }
+)
+_PATTERNS: Final = re.compile(
+    r"broker_journal[^/]*\.jsonl"  # the venue's journal, and the realish attempt journal
+    r"|metrics\.ndjson\.\d+"  # the rotated timings rows
+    r"|idempotency\.sqlite-(?:journal|wal|shm)"  # SQLite's own files beside the store
+)
+NOT_REGULAR: Final = "is not a regular file"
+"""What every tool says of such a file: ``events.jsonl is not a regular file (a FIFO)``."""
+
+
+def is_run_file(name: str) -> bool:
+    """Whether ``name`` is one a run writes (an artifact, a journal, a ``.torn`` file...)."""
+    name = name.removesuffix(".torn")
+    return name in _NAMES or _PATTERNS.fullmatch(name) is not None
+
+
+def odd_files(run_dir: Path) -> dict[str, str]:
+    """The run files of ``run_dir`` that are not regular files, by name: what each is.
+
+    ``{"events.jsonl": "a symbolic link"}``; empty for a sound run, and for a path that is
+    no directory (its own refusal says that). Nothing is opened: ``lstat`` only.
+    """
+    found: dict[str, str] = {}
+    try:
+        entries = sorted(os.scandir(run_dir), key=lambda entry: entry.name)
+    except OSError:
+        return found  # no directory, or none to list: said where it is read
+    for entry in entries:
+        if not is_run_file(entry.name):
+            continue
+        try:
+            mode = entry.stat(follow_symlinks=False).st_mode
+        except OSError:
+            continue  # gone since the listing
+        if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+            found[entry.name] = file_kind(mode)
+    return found
+
+
+def odd_said(run_dir: Path, odd: dict[str, str]) -> str:
+    """What every tool says of ``odd`` (``odd_files``, not empty), in one line.
+
+    The first such file, what it is, how many more there are, and what to do.
+    """
+    name, kind = next(iter(odd.items()))
+    more = f" (and {len(odd) - 1} more)" if len(odd) > 1 else ""
+    return (
+        f"{run_dir / name} {NOT_REGULAR} ({kind}){more}: a run writes only regular files, so "
+        f"someone else put it there; nothing was read or written: keep the run as it is and "
+        f"find out who changed it (`{command('verify', run_dir)}` names every such file)"
+    )
+
+
+def refuse_odd_files(run_dir: Path) -> None:
+    """Refuse (``RunDirectoryError``, one line) a run that holds a file that is not regular.
+
+    Before anything of the run is read or written (``odd_said``).
+    """
+    odd = odd_files(run_dir)
+    if odd:
+        raise RunDirectoryError(odd_said(run_dir, odd))

@@ -1,0 +1,266 @@
+"""A run file that is not a regular file (a symlink, a FIFO, a device) is named, never used.
+
+A reviewer replaced a crashed run's ``session.log.jsonl``, ``events.jsonl``, ``audit.jsonl``,
+``state_snapshots.jsonl`` and ``broker_journal.jsonl`` by symlinks to a file elsewhere:
+``resume`` appended to (and cut back) that file, and ``verify`` said OK. An
+``events.jsonl`` that is a FIFO made ``status`` and ``list`` wait for a writer for ever; one
+that leads to ``/dev/zero`` made ``status`` read until the memory ran out. Now every tool
+says ``events.jsonl is not a regular file (a FIFO)`` before it reads a byte: ``resume``
+and the readers refuse the run (exit 2, one line, nothing written), ``status`` makes it
+its problem (``needs_operator``, exit 5) and ``verify`` counts it as a violation (exit 1).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+from pathlib import Path
+
+import pytest
+
+from livesession import FileLineSink, RunDirectoryError, resume_run
+from livesession._artifacts import runread
+from livesession._support import fsutil
+from livesession._support.fsutil import NotAFile, truncate_to
+from livesession.cli import main
+from livesession.status import Verdict, run_status
+
+from _helpers import without_waiting_on
+from crash_harness import KILLED, Profile, dryrun
+
+pytestmark = [
+    pytest.mark.broken_run("it puts symlinks and FIFOs in runs to see every tool refuse them"),
+    pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="POSIX FIFOs and symlinks"),
+]
+
+_WRITTEN_BY_RESUME = (
+    "session.log.jsonl",
+    "events.jsonl",
+    "audit.jsonl",
+    "state_snapshots.jsonl",
+    "broker_journal.jsonl",
+    "writer.lock",
+)
+
+
+def _snapshot(root: Path) -> dict[str, tuple[int, int, bytes | None]]:
+    """Every entry under ``root`` as it is, never opening one that is not a regular file."""
+    found: dict[str, tuple[int, int, bytes | None]] = {}
+    for path in sorted(root.rglob("*")):
+        info = path.lstat()
+        data = path.read_bytes() if stat.S_ISREG(info.st_mode) else None
+        found[str(path.relative_to(root))] = (info.st_mode, info.st_mtime_ns, data)
+    return found
+
+
+@pytest.fixture(name="crashed_template", scope="module")
+def _crashed_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("crashed")
+    profile = Profile(name="crashed", seed=3)
+    assert dryrun(profile, out, crash_at="write_events:280").returncode == KILLED
+    return out / profile.name
+
+
+@pytest.fixture(name="sealed_template", scope="module")
+def _sealed_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("sealed")
+    assert main(["dryrun", "--out", str(out), "--run-id", "done", "--steps", "40", "-q"]) == 0
+    return out / "done"
+
+
+@pytest.fixture(name="crashed")
+def _crashed(crashed_template: Path, tmp_path: Path) -> Path:
+    run = tmp_path / "runs" / "crashed"
+    shutil.copytree(crashed_template, run)
+    return run
+
+
+@pytest.fixture(name="sealed")
+def _sealed(sealed_template: Path, tmp_path: Path) -> Path:
+    run = tmp_path / "runs" / "done"
+    shutil.copytree(sealed_template, run)
+    return run
+
+
+def _plant_link(run: Path, name: str, victim: Path) -> None:
+    """``run/name`` made a symlink to ``victim``, which holds what the file held."""
+    shutil.copyfile(run / name, victim)
+    (run / name).unlink()
+    (run / name).symlink_to(victim)
+
+
+def _said(run: Path, name: str, kind: str) -> str:
+    return (
+        f"{run / name} is not a regular file ({kind}): a run writes only regular files, so "
+        "someone else put it there; nothing was read or written: keep the run as it is and "
+        f"find out who changed it (`livesession verify {run}` names every such file)"
+    )
+
+
+class TestResumeNeverWritesThroughASymlink:
+    @pytest.mark.parametrize("name", _WRITTEN_BY_RESUME)
+    def test_refused_in_one_line_and_nothing_written(
+        self, crashed: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str
+    ) -> None:
+        victim = tmp_path / "victim"
+        _plant_link(crashed, name, victim)
+        before = _snapshot(tmp_path)
+
+        assert main(["resume", str(crashed), "-q"]) == 2
+
+        assert (
+            capsys.readouterr().err
+            == f"livesession: error: {_said(crashed, name, 'a symbolic link')}\n"
+        )
+        assert _snapshot(tmp_path) == before  # the victim, and every file of the run
+
+    def test_resume_run_refuses_it_too(self, crashed: Path, tmp_path: Path) -> None:
+        _plant_link(crashed, "audit.jsonl", tmp_path / "victim")
+        before = _snapshot(tmp_path)
+        with pytest.raises(RunDirectoryError) as caught:
+            resume_run(crashed)
+        assert str(caught.value) == _said(crashed, "audit.jsonl", "a symbolic link")
+        assert _snapshot(tmp_path) == before
+
+    def test_several_are_counted(self, crashed: Path, tmp_path: Path) -> None:
+        for name in _WRITTEN_BY_RESUME[:3]:
+            _plant_link(crashed, name, tmp_path / f"victim-{name}")
+        problem = run_status(crashed).problem
+        assert problem.startswith(
+            f"{crashed / 'audit.jsonl'} is not a regular file (a symbolic link) (and 2 more): "
+        )
+
+
+class TestWritersOpenNoSymlink:
+    """Below the up-front check, the files a run appends to are opened without following a
+    symlink, and never wait on a FIFO (a swap between the check and the opening)."""
+
+    def test_a_line_sink_appends_to_no_symlink(self, tmp_path: Path) -> None:
+        (tmp_path / "victim").write_bytes(b"kept\n")
+        (tmp_path / "events.jsonl").symlink_to(tmp_path / "victim")
+        with pytest.raises(RunDirectoryError) as caught:
+            FileLineSink(tmp_path / "events.jsonl", append=True)
+        assert str(caught.value) == (
+            f"FileLineSink({str(tmp_path / 'events.jsonl')!r}): {tmp_path / 'events.jsonl'} is "
+            "not a regular file (a symbolic link): a sink appends only to a regular file, never "
+            "through a symlink"
+        )
+        assert (tmp_path / "victim").read_bytes() == b"kept\n"
+
+    def test_a_line_sink_waits_on_no_fifo(self, tmp_path: Path) -> None:
+        fifo = tmp_path / "audit.jsonl"
+        os.mkfifo(fifo)
+        outcome = without_waiting_on(fifo, lambda: FileLineSink(fifo, append=True))
+        assert isinstance(outcome.get("error"), RunDirectoryError), outcome
+        assert "is not a regular file (a FIFO)" in str(outcome["error"])
+
+    def test_the_cut_of_a_resume_follows_no_symlink(self, tmp_path: Path) -> None:
+        (tmp_path / "victim").write_bytes(b'{"seq":1}\n{"se')
+        (tmp_path / "events.jsonl").symlink_to(tmp_path / "victim")
+        with pytest.raises(NotAFile, match=r"not a regular file \(a symbolic link\)"):
+            truncate_to(tmp_path / "events.jsonl", 10)
+        assert (tmp_path / "victim").read_bytes() == b'{"seq":1}\n{"se'
+
+    def test_the_journals_and_logs_follow_no_symlink(self, tmp_path: Path) -> None:
+        (tmp_path / "victim").write_bytes(b"kept\n")
+        (tmp_path / "session.log.jsonl").symlink_to(tmp_path / "victim")
+        with pytest.raises(NotAFile, match=r"not a regular file \(a symbolic link\)"):
+            fsutil.open_append(tmp_path / "session.log.jsonl")
+        assert (tmp_path / "victim").read_bytes() == b"kept\n"
+
+
+class TestVerifyCountsThem:
+    def test_a_symlinked_artifact_is_a_violation(
+        self, sealed: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        _plant_link(sealed, "events.jsonl", tmp_path / "victim")
+        _plant_link(sealed, "session.log.jsonl", tmp_path / "victim-log")
+
+        assert main(["verify", str(sealed)]) == 1
+
+        out = capsys.readouterr().out
+        assert "events.jsonl: is not a regular file (a symbolic link)" in out
+        assert "session.log.jsonl: is not a regular file (a symbolic link)" in out
+
+    def test_a_fifo_is_a_violation_read_never(
+        self, sealed: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        (sealed / "events.jsonl").unlink()
+        os.mkfifo(sealed / "events.jsonl")
+        fifo = sealed / "events.jsonl"
+        assert without_waiting_on(fifo, lambda: main(["verify", str(sealed)])) == {"value": 1}
+        assert "events.jsonl: is not a regular file (a FIFO)" in capsys.readouterr().out
+
+
+class TestReadersSayItAndWaitNot:
+    """``status`` and ``list`` waited for ever on a FIFO; ``report`` and ``prom`` too."""
+
+    @pytest.fixture(name="fifo")
+    def _fifo(self, sealed: Path) -> Path:
+        (sealed / "events.jsonl").unlink()
+        os.mkfifo(sealed / "events.jsonl")
+        return sealed / "events.jsonl"
+
+    def test_status_makes_it_the_problem(
+        self, sealed: Path, fifo: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        outcome = without_waiting_on(fifo, lambda: main(["status", str(sealed)]))
+        assert outcome == {"value": Verdict.NEEDS_OPERATOR.value}
+        assert _said(sealed, "events.jsonl", "a FIFO") in capsys.readouterr().out
+
+    def test_list_shows_it_needs_an_operator(
+        self, sealed: Path, fifo: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        outcome = without_waiting_on(fifo, lambda: main(["list", str(sealed.parent)]))
+        assert outcome == {"value": 0}
+        assert "needs_operator" in capsys.readouterr().out
+
+    @pytest.mark.parametrize("command", ["report", "prom", "evidence"])
+    def test_the_other_readers_refuse_it_in_one_line(
+        self,
+        sealed: Path,
+        fifo: Path,
+        tmp_path: Path,
+        capsys: pytest.CaptureFixture[str],
+        command: str,
+    ) -> None:
+        before = _snapshot(tmp_path)
+        outcome = without_waiting_on(fifo, lambda: main([command, str(sealed)]))
+        assert outcome == {"value": 2}
+        assert capsys.readouterr().err == (
+            f"livesession: error: {_said(sealed, 'events.jsonl', 'a FIFO')}\n"
+        )
+        assert _snapshot(tmp_path) == before
+
+    def test_a_symlink_to_a_device_is_named_and_not_read(
+        self, sealed: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """``events.jsonl`` -> /dev/zero: status read until the memory ran out (here a
+        stand-in that ends at once: /dev/null)."""
+        (sealed / "events.jsonl").unlink()
+        (sealed / "events.jsonl").symlink_to(os.devnull)
+        assert main(["status", str(sealed)]) == Verdict.NEEDS_OPERATOR.value
+        assert _said(sealed, "events.jsonl", "a symbolic link") in capsys.readouterr().out
+
+
+class TestTheLastLineIsReadFromABoundedTail:
+    def test_a_last_line_longer_than_the_bound_is_not_read_whole(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A file of one endless line was read whole to find its last line (status of a run
+        whose events.jsonl is a huge file without a newline): now ``_LONGEST_TAIL`` at most."""
+        monkeypatch.setattr(runread, "_TAIL_BYTES", 64)
+        monkeypatch.setattr(runread, "_LONGEST_TAIL", 256)
+        path = tmp_path / "state_snapshots.jsonl"
+        path.write_bytes(b'{"found":1}\n' + b"x" * 1000 + b"\n")
+        assert runread.last_whole_line(path) is None  # the object lies 1000 bytes back
+        monkeypatch.setattr(runread, "_LONGEST_TAIL", 2048)
+        assert runread.last_whole_line(path) == {"found": 1}
+
+    def test_a_fifo_is_refused_unread(self, tmp_path: Path) -> None:
+        fifo = tmp_path / "audit.jsonl"
+        os.mkfifo(fifo)
+        outcome = without_waiting_on(fifo, lambda: runread.last_whole_line(fifo))
+        assert isinstance(outcome.get("error"), NotAFile), outcome
+        assert outcome["error"].strerror == "not a regular file (a FIFO)"
