@@ -244,6 +244,28 @@ class TestReadersSayItAndWaitNot:
         assert _said(sealed, "events.jsonl", "a symbolic link") in capsys.readouterr().out
 
 
+class TestTheWriterLockIsAskedWithoutWaiting:
+    """``dryrun --run-id`` of a run whose ``writer.lock`` is a FIFO waited for ever while it
+    asked whether a writer held the run; a symlink there was asked through."""
+
+    @pytest.mark.parametrize("kind", ["fifo", "symlink"])
+    def test_dryrun_over_it_is_refused_at_once(
+        self, sealed: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], kind: str
+    ) -> None:
+        lock = sealed / "writer.lock"
+        lock.unlink()
+        if kind == "fifo":
+            os.mkfifo(lock)
+        else:
+            (tmp_path / "victim").write_bytes(b"kept\n")
+            lock.symlink_to(tmp_path / "victim")
+        argv = ["dryrun", "--out", str(sealed.parent), "--run-id", "done", "--steps", "5"]
+        assert without_waiting_on(lock, lambda: main(argv)) == {"value": 2}
+        assert "already exists and holds a finished run" in capsys.readouterr().err
+        if kind == "symlink":
+            assert (tmp_path / "victim").read_bytes() == b"kept\n"
+
+
 class TestTheLastLineIsReadFromABoundedTail:
     def test_a_last_line_longer_than_the_bound_is_not_read_whole(
         self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch

@@ -19,11 +19,13 @@ network file system's locks are not trusted here.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import gc
 import json
 import os
 import socket
+import stat
 import struct
 import sys
 import time
@@ -37,7 +39,7 @@ import attrs
 
 from .._artifacts import names
 from .._exceptions import RunDirectoryError, RunHeld
-from .._support.fsutil import open_update
+from .._support.fsutil import open_update, refuse_special
 
 __all__ = [
     "CLI_WRITERS",
@@ -198,11 +200,17 @@ def _freed_by_collecting(fd: int) -> bool:
 def is_held(run_dir: Path) -> bool:
     """Whether a process holds ``run_dir``'s writer lock now. Never takes the lock."""
     path = run_dir / names.WRITER_LOCK
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:  # never waiting on a FIFO put in its place, nor asking through a symlink
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK | os.O_NOFOLLOW)
     except FileNotFoundError:
         return False
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return False  # a symlink: no writer holds one (``acquire`` refuses it)
+        raise
     try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return False  # a FIFO, a device: likewise
         if _OFD_GETLK is None:  # pragma: no cover - not Linux: judge by the named pid
             holder = _read_holder(path)
             return holder is not None and _pid_alive(holder.pid)
@@ -340,6 +348,7 @@ class _Before:
         dir_times = (info.st_atime_ns, info.st_mtime_ns)
         path = run_dir / names.WRITER_LOCK
         try:
+            refuse_special(path)  # a FIFO: ``acquire`` refuses it, never waits on it here
             info = path.stat()
             content = path.read_bytes()
         except OSError:
