@@ -56,10 +56,10 @@ _KINDS = {
 
 
 class NotAFile(OSError):
-    """A path that is there but no regular file (a FIFO, a device, a socket) where one must be.
+    """A path that is there but no regular file where one must be.
 
-    Its ``strerror`` says what it is: ``not a regular file (a FIFO)``; ``kind`` is the
-    ``(a FIFO)`` part's ``a FIFO``.
+    A FIFO, a device, a socket; a symlink where none is followed. Its ``strerror`` says
+    what it is: ``not a regular file (a FIFO)``; ``kind`` is the part in brackets.
     """
 
     def __init__(self, path: Path, mode: int, why: str = "") -> None:
@@ -225,6 +225,11 @@ def open_update(path: Path, *, create: bool = False, mode: int = _NEW_FILE_MODE)
 
 
 def _open_writing(path: Path, flags: int, new_mode: int = _NEW_FILE_MODE) -> int:
+    """``os.open`` with ``flags`` of a regular file only: no symlink followed, no FIFO waited on.
+
+    ``O_NONBLOCK`` lets a FIFO's opening fail at once (``ENXIO``) rather than wait for a
+    reader; it is cleared again once the descriptor is known to be a regular file's.
+    """
     flags |= getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
     try:
         fd = os.open(path, flags | getattr(os, "O_CLOEXEC", 0), new_mode)
