@@ -62,9 +62,10 @@ def test_a_refused_write_leaves_a_run_resume_finishes(
     [line] = done.stderr.splitlines()
     assert line.startswith("livesession: error: the ")
     assert "File too large" in line
-    assert line.endswith(
-        f"the run is not sealed; once the file system has room again, `livesession status "
-        f"{run_dir}` says whether `livesession resume {run_dir}` can continue it"
+    assert line.endswith(  # a file size limit, not a full disk: room is no way out
+        "the run is not sealed; once files may grow again (file too large: raise the file size "
+        f"limit, `ulimit -f`), `livesession status {run_dir}` says whether `livesession resume "
+        f"{run_dir}` can continue it"
     )
     status = _cli("status", run_dir, "--json")
     assert status.returncode == 6, status.stdout  # crashed: resumable

@@ -16,7 +16,7 @@ from typing import Final
 __all__ = ["ROOM_AGAIN", "errno_of", "fd_shortage", "once_fixed", "said", "way_out"]
 
 ROOM_AGAIN: Final = "the file system has room again"
-"""When an unsealed run may be resumed after a full disk or a file size quota (the default)."""
+"""When an unsealed run may be resumed after a full disk (and when no errno is known)."""
 
 _WAY_OUT: Final = {
     errno.EMFILE: "raise the open-file limit (`ulimit -n`)",
@@ -33,7 +33,18 @@ _ONCE: Final = {
     errno.EACCES: "the run directory is writable again (permission denied: make it writable)",
     errno.EPERM: "the run directory is writable again (permission denied: make it writable)",
     errno.EROFS: "the file system is writable again (read-only file system: remount it)",
+    errno.ENOSPC: ROOM_AGAIN,
+    errno.EDQUOT: "the disk quota has room again (disk quota exceeded: free space or raise it)",
+    errno.EFBIG: "files may grow again (file too large: raise the file size limit, `ulimit -f`)",
+    errno.EIO: "the disk answers again (input/output error: the kernel log says why)",
+    errno.ENOENT: (
+        "the run directory is back where it was (it was removed: until then there is "
+        "nothing to resume at that path)"
+    ),
 }
+"""Each errno a run's write meets, with what must be so before it is resumed: telling
+someone whose run directory was removed, or whose ``ulimit -f`` is too low, to wait for
+the disk to have room sends them the wrong way."""
 
 
 def way_out(code: int | None) -> str:
@@ -51,10 +62,14 @@ def said(error: OSError) -> str:
 def once_fixed(code: int | None) -> str:
     """What must be so before an unsealed run is resumed, for a write refused with ``code``.
 
-    A full disk, a quota or a file size limit (and anything unknown): the file system has
-    room again.
+    No errno known (a library that hides it): the file system has room again, the likely
+    cause. An errno not listed: the cause, named by the system, is put right.
     """
-    return _ONCE.get(code, ROOM_AGAIN) if code is not None else ROOM_AGAIN
+    if code is None:
+        return ROOM_AGAIN
+    if code in _ONCE:
+        return _ONCE[code]
+    return f"what refused it is put right ({os.strerror(code).lower()})"
 
 
 def errno_of(error: BaseException | None) -> int | None:

@@ -1,0 +1,79 @@
+"""The way out of a refused write, by its errno: never the full disk's for another cause.
+
+Bug: a run directory removed mid-run ended with ``the metrics sink failed
+(FileNotFoundError: [Errno 2] no such directory: ...): the run is not sealed; once the file
+system has room again, ...``: ``once_fixed`` had no ENOENT entry and fell back on the full
+disk's hint, as it did for a file size limit (EFBIG), a quota (EDQUOT), an I/O error (EIO)
+and any errno it did not list.
+"""
+
+from __future__ import annotations
+
+import errno
+import shutil
+from pathlib import Path
+
+import pytest
+
+from livesession._artifacts import sinks
+from livesession._support.oserrors import ROOM_AGAIN, once_fixed
+from livesession.cli import main
+
+
+@pytest.mark.parametrize(
+    ("code", "once"),
+    [
+        (errno.ENOSPC, ROOM_AGAIN),
+        (
+            errno.EDQUOT,
+            "the disk quota has room again (disk quota exceeded: free space or raise it)",
+        ),
+        (
+            errno.EFBIG,
+            "files may grow again (file too large: raise the file size limit, `ulimit -f`)",
+        ),
+        (errno.EIO, "the disk answers again (input/output error: the kernel log says why)"),
+        (errno.EROFS, "the file system is writable again (read-only file system: remount it)"),
+        (errno.EACCES, "the run directory is writable again (permission denied: make it writable)"),
+        (errno.EMFILE, "the open-file limit is raised (too many open files: `ulimit -n`)"),
+        (
+            errno.ENOENT,
+            (
+                "the run directory is back where it was (it was removed: until then there is "
+                "nothing to resume at that path)"
+            ),
+        ),
+        (errno.ENOTDIR, "what refused it is put right (not a directory)"),
+        (None, ROOM_AGAIN),  # a library that hides the errno: the likely cause
+    ],
+)
+def test_each_errno_has_its_own_way_out(code: int | None, once: str) -> None:
+    assert once_fixed(code) == once
+
+
+@pytest.mark.broken_run("the run directory is removed on purpose; the run is not sealed")
+def test_a_run_directory_removed_mid_run_is_not_told_to_wait_for_room(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "runs"
+    run_dir = out / "gone"
+    real = sinks.FileMetricsSink.replace
+    writes: list[bytes] = []
+
+    def replace(sink: sinks.FileMetricsSink, content: bytes) -> None:
+        writes.append(content)
+        if len(writes) == 2:  # the second checkpoint's: the directory is gone by then
+            shutil.rmtree(run_dir)
+        real(sink, content)
+
+    monkeypatch.setattr(sinks.FileMetricsSink, "replace", replace)
+    args = ["dryrun", "--out", str(out), "--run-id", "gone", "--steps", "300", "-q"]
+    assert main(args) == 2
+    [line] = capsys.readouterr().err.splitlines()
+    assert line.startswith("livesession: error: the metrics sink failed (FileNotFoundError: ")
+    assert line.endswith(
+        "the run is not sealed; once the run directory is back where it was (it was removed: "
+        f"until then there is nothing to resume at that path), `livesession status {run_dir}` "
+        f"says whether `livesession resume {run_dir}` can continue it"
+    )
+    assert ROOM_AGAIN not in line
