@@ -43,7 +43,6 @@ import attrs
 
 from .._domain.decimal import with_context
 from .._exceptions import DataFileError
-from .._support.fsutil import NotAFile, open_regular
 from .csvforms import (
     compressed,
     cr_line_ends,
@@ -53,6 +52,7 @@ from .csvforms import (
     writes_decimal_comma,
 )
 from .datafail import fail as _fail
+from .dataopen import open_data_file
 from .datavalues import PriceGrid, check_tick, read_number, volume_problem
 from .timecolumn import TimeColumn, last_line
 from .timeforms import finite_number, is_time_of_day, text_ns, time_text
@@ -459,33 +459,6 @@ def scan_csv(
         index=index,
         checker=checker,
     )
-
-
-def open_data_file(path: Path) -> IO[bytes]:
-    """``path`` opened for reading bytes; a ``DataFileError`` when it cannot be.
-
-    A regular file only: a FIFO made the opening wait for a writer for ever, and a device
-    (``csv:/dev/zero``) was read without end; both are refused before a byte is read.
-    """
-    try:
-        return os.fdopen(open_regular(path), "rb")
-    except NotAFile as exc:
-        raise DataFileError(
-            f"data file {path} is not a regular file ({exc.kind}): give the path of a CSV or "
-            "Parquet file",
-            path=path,
-            line=None,
-            column=None,
-            value=None,
-        ) from None
-    except OSError as exc:
-        raise DataFileError(
-            f"cannot open data file {path}: {exc.strerror}",
-            path=path,
-            line=None,
-            column=None,
-            value=None,
-        ) from None
 
 
 def check_csv(path: str | os.PathLike[str], *, tick: Decimal | None) -> DataFileCheck:

@@ -26,7 +26,8 @@ from .._domain.decimal import to_places
 from .._domain.model import Bar
 from .._exceptions import DataFileError
 from .._support.optional import import_optional
-from .datafile import DataFileCheck, RowChecker, column_index, open_data_file
+from .datafile import DataFileCheck, RowChecker, column_index
+from .dataopen import open_data_file
 from .feeds import bar_volume
 from .timeforms import time_text
 

@@ -1,0 +1,44 @@
+"""Opening a data file: a regular file only, or one line saying why not.
+
+Shared by the CSV check (``datafile``), the CSV feed and the Parquet reader.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import IO, TYPE_CHECKING
+
+from .._exceptions import DataFileError
+from .._support.fsutil import NotAFile, open_regular
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+__all__ = ["open_data_file"]
+
+
+def open_data_file(path: Path) -> IO[bytes]:
+    """``path`` opened for reading bytes; a ``DataFileError`` when it cannot be.
+
+    A regular file only: a FIFO made the opening wait for a writer for ever, and a device
+    (``csv:/dev/zero``) was read without end; both are refused before a byte is read.
+    """
+    try:
+        return os.fdopen(open_regular(path), "rb")
+    except NotAFile as exc:
+        raise DataFileError(
+            f"data file {path} is not a regular file ({exc.kind}): give the path of a CSV or "
+            "Parquet file",
+            path=path,
+            line=None,
+            column=None,
+            value=None,
+        ) from None
+    except OSError as exc:
+        raise DataFileError(
+            f"cannot open data file {path}: {exc.strerror}",
+            path=path,
+            line=None,
+            column=None,
+            value=None,
+        ) from None
