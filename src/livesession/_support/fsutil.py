@@ -177,15 +177,9 @@ def open_regular(path: Path) -> int:
     out of memory). A directory raises ``IsADirectoryError``, as opening one to read did.
     """
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
-    try:
-        mode = os.fstat(fd).st_mode
-        if stat.S_ISREG(mode):
-            os.set_blocking(fd, True)
-            return fd
-    except BaseException:
-        os.close(fd)
-        raise
-    os.close(fd)
+    mode = _settled(fd)
+    if stat.S_ISREG(mode):
+        return fd
     if stat.S_ISDIR(mode):  # as opening one to read says it (a reader's lack, not a refusal)
         raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), os.fspath(path))
     raise NotAFile(path, mode)
@@ -239,16 +233,24 @@ def _open_writing(path: Path, flags: int, new_mode: int = _NEW_FILE_MODE) -> int
             if mode is not None and not stat.S_ISREG(mode):
                 raise NotAFile(path, mode) from None
         raise
+    mode = _settled(fd)
+    if stat.S_ISREG(mode):
+        return fd
+    raise NotAFile(path, mode)
+
+
+def _settled(fd: int) -> int:
+    """``fd``'s ``st_mode``: a regular file's descriptor is made blocking, any other closed."""
     try:
         mode = os.fstat(fd).st_mode
         if stat.S_ISREG(mode):
             os.set_blocking(fd, True)
-            return fd
+            return mode
     except BaseException:
         os.close(fd)
         raise
     os.close(fd)
-    raise NotAFile(path, mode)
+    return mode
 
 
 def _mode_of(path: Path) -> int | None:
