@@ -207,7 +207,11 @@ class TestReadersSayItAndWaitNot:
     ) -> None:
         outcome = without_waiting_on(fifo, lambda: main(["status", str(sealed)]))
         assert outcome == {"value": Verdict.NEEDS_OPERATOR.value}
-        assert _said(sealed, "events.jsonl", "a FIFO") in capsys.readouterr().out
+        out = capsys.readouterr().out
+        assert _said(sealed, "events.jsonl", "a FIFO") in out
+        assert "position" not in out  # nothing was read: no "flat", no "none"
+        status = run_status(sealed)
+        assert (status.unread, status.to_json()["unread"]) == (True, True)
 
     def test_list_shows_it_needs_an_operator(
         self, sealed: Path, fifo: Path, capsys: pytest.CaptureFixture[str]

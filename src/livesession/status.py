@@ -175,7 +175,10 @@ class RunStatus:
     """The fill the book refused (``BROKER_REPORT_INVALID``): ``positions`` are the book's."""
     problem: str = ""
     """For ``not_a_run``: what is missing; for ``needs_operator``: what the files lack for
-    the seal they claim (then ``verify`` says more)."""
+    the seal they claim (then ``verify`` says more), or the file that is not regular."""
+    unread: bool = False
+    """Nothing of the run was read (a file of it is not a regular file: ``problem``): its
+    state, position and orders are unknown, not none."""
     sealed: bool = False
     """Sealed, and the files bear it out (``_rundir.seal``, as ``report`` and ``evidence``
     read it): not for a live run, a crash, nor a seal in doubt (``problem``)."""
@@ -243,8 +246,9 @@ class RunStatus:
         """What ``livesession status`` prints: one ``label  value`` line each."""
         rows = [("run", f"{self.run_id or '?'} ({self.run_dir})")]
         rows.append(("verdict", f"{self.verdict.label} (exit {self.exit_code})"))
-        if self.verdict is Verdict.NOT_A_RUN:
-            return [*_aligned(rows), *_aligned([("problem", self.problem)])]
+        if self.verdict is Verdict.NOT_A_RUN or self.unread:  # no state, no position known
+            rows.append(("problem", self.problem))
+            return _aligned([*rows, *([("next", self.next_step())] if self.unread else [])])
         if self.problem:
             rows.append(("problem", self.problem))
         unstarted = self.killed_while_starting or self.starting
@@ -354,10 +358,10 @@ def run_status(run_dir: Path, *, now: dt.datetime | None = None) -> RunStatus:
             as the error's ``filename``: no verdict is drawn from a file that was not read.
     """
     now = now or _clock.SystemClock().now()
-    odd = odd_files(run_dir)  # a FIFO there made status wait for ever: nothing is opened
-    if odd:
+    if odd := odd_files(run_dir):  # a FIFO there made status wait for ever: nothing is opened
+        said = odd_said(run_dir, odd)
         return RunStatus(
-            run_dir=str(run_dir), verdict=Verdict.NEEDS_OPERATOR, problem=odd_said(run_dir, odd)
+            run_dir=str(run_dir), verdict=Verdict.NEEDS_OPERATOR, problem=said, unread=True
         )
     problem = not_a_run(run_dir)
     holder = holder_of(run_dir) if run_dir.is_dir() else None
