@@ -670,3 +670,52 @@ def test_a_stop_signal_while_the_run_is_created_ends_dryrun_at_once_leaving_noth
     assert orjson.loads(captured.out) == {"ok": False, "exit_code": code, "error": said}
     assert not (out / "r").exists()
     assert signal.getsignal(signum) is not None  # the handlers were put back
+
+
+def test_a_stop_signal_as_the_rerun_starts_leaves_no_scratch_and_no_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A SIGTERM (here its KeyboardInterrupt-like stand-in) that lands in `Rerun.start` after
+    the re-run process started but before `start` returned: the caller never held the re-run
+    to close it, so the scratch directory and the process were left behind (seen under load
+    in CI as a `livesession-replay-*` directory after `evidence` exited 143)."""
+    from livesession.evidence import _rerun
+
+    runs = tmp_path / "runs"
+    assert main(["dryrun", "--out", str(runs), "--run-id", "ev", "--steps", "50", "-q"]) == EXIT_OK
+    monkeypatch.setenv("TMPDIR", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    monkeypatch.setattr(_rerun.tempfile, "tempdir", None)  # read TMPDIR again
+    started: list[subprocess.Popen[bytes]] = []
+    real_popen = subprocess.Popen
+
+    def popen(*args: Any, **kwargs: Any) -> subprocess.Popen[bytes]:
+        started.append(real_popen(*args, **kwargs))
+        return started[-1]
+
+    real_open = Path.open
+
+    class StderrFile:  # the re-run's stderr file: the signal lands as `start` closes it
+        def __init__(self, path: Path) -> None:
+            self._file = real_open(path, "wb")
+
+        def __enter__(self) -> Any:
+            return self._file
+
+        def __exit__(self, *exc: object) -> None:
+            self._file.close()
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(_rerun.subprocess, "Popen", popen)
+
+    def open_stderr(path: Path, *args: Any, **kwargs: Any) -> Any:
+        if path.name == _rerun._STDERR:  # the re-run's own stderr file
+            return StderrFile(path)
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "open", open_stderr)
+    with pytest.raises(KeyboardInterrupt):
+        _rerun.Rerun.start(runs / "ev", rerunnable=True, timeout_s=60.0)
+    assert list((tmp_path / "tmp").iterdir()) == []
+    (process,) = started
+    assert process.poll() is not None  # killed and reaped, not left running

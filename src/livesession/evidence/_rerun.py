@@ -266,15 +266,21 @@ class Rerun:
             command.append("--rerunnable")
         # The parent's sys.path, so the child imports the same livesession and plug-ins.
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+        rerun = cls(None, scratch, deadline, timeout_s)
         try:
             with (scratch / _STDERR).open("wb") as stderr:
-                process = subprocess.Popen(  # noqa: S603 - our own module, by this interpreter
+                rerun.process = subprocess.Popen(  # noqa: S603 - our own module, by this interpreter
                     command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr,
                     env=env,
                 )  # fmt: skip
         except OSError as exc:
-            return cls(None, scratch, deadline, timeout_s, f"could not start: {exc}")
-        return cls(process, scratch, deadline, timeout_s)
+            rerun.failed = f"could not start: {exc}"
+        except BaseException:
+            # A stop signal (SIGTERM, Ctrl-C) between the scratch directory and the return:
+            # the caller never holds this re-run to close it, so close it here.
+            rerun.close()
+            raise
+        return rerun
 
     def verdict(self) -> dict[str, Any]:
         """Wait (until the deadline) for the re-run's verdict; ``ERROR`` with why if none."""
