@@ -359,10 +359,10 @@ class _RefusesTheSeal:
         return self.saved
 
 
-def test_a_seal_the_checkpoint_store_refused_posts_run_unsealed():
-    """C2_DRYRUN_STOP is written, but the sealing checkpoint is not: resume continues the
-    run from its last checkpoint (the CLI says "not sealed"), so its alert is RUN_UNSEALED,
-    not the RUN_SEALED a resume will post once it seals the run."""
+def test_a_seal_whose_checkpoint_the_store_refused_posts_the_seal_naming_it():
+    """C2_DRYRUN_STOP is written, but the sealing checkpoint is not: the audit's stop record
+    is the seal for every tool (RUNBOOK "After a crash"), so the alert is the seal's, and its
+    detail says the sealing checkpoint is still to be written (``resume`` writes it)."""
     alerts = ListAlertSink()
     sinks = Sinks()
     orch = LiveSessionOrchestrator(
@@ -373,8 +373,11 @@ def test_a_seal_the_checkpoint_store_refused_posts_run_unsealed():
     )
     assert orch.run_to_end(20).status.value == "COMPLETED"
     assert sinks.audit_codes()[-1] == "C2_DRYRUN_STOP"
-    assert alerts.codes() == ["RUN_UNSEALED"]
-    assert alerts.alerts[0].reason == "the sealing checkpoint could not be written"
+    assert alerts.codes() == ["RUN_SEALED"]
+    said = alerts.alerts[0].detail["sealing_checkpoint"]
+    assert said.startswith("not written (")
+    assert "No space left on device" in said
+    assert said.endswith("`livesession resume` writes it")
 
 
 def test_a_lost_lease_alerts(tmp_path):

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from livesession._artifacts import sinks
-from livesession._support.oserrors import ROOM_AGAIN, once_fixed
+from livesession._support.oserrors import ROOM_AGAIN, once_fixed, said_errno
 from livesession.cli import main
 
 
@@ -49,6 +49,15 @@ from livesession.cli import main
 )
 def test_each_errno_has_its_own_way_out(code: int | None, once: str) -> None:
     assert once_fixed(code) == once
+
+
+def test_an_error_is_named_by_its_errno_and_the_system_s_words() -> None:
+    """For the sealing checkpoint's line: ``(ENOSPC: No space left on device)``."""
+    refused = OSError(errno.ENOSPC, "No space left on device", "/runs/r/checkpoint.json")
+    error = RuntimeError("cannot write checkpoint")
+    error.__cause__ = refused
+    assert said_errno(error) == "ENOSPC: No space left on device"
+    assert said_errno(RuntimeError("no OSError behind it")) == "no OSError behind it"
 
 
 @pytest.mark.broken_run("the run directory is removed on purpose; the run is not sealed")

@@ -29,7 +29,7 @@ import orjson
 
 from ._artifacts import names
 from ._domain.decimal import plain
-from ._support.oserrors import ROOM_AGAIN
+from ._support.oserrors import ROOM_AGAIN, errno_of, once_fixed, said_errno
 from ._support.secrets import redact_text
 from ._support.text import command, json_dumps, one_line, valid_text
 
@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from ._artifacts.metrics import MetricsCollector
-    from ._exceptions import LiveSessionError
+    from ._exceptions import LiveSessionError, SealCheckpointWritten
     from ._session.results import DryrunResult
     from .evidence import EvidenceResult
     from .verify import VerifyResult
@@ -59,6 +59,8 @@ __all__ = [
     "JSON_HELP",
     "HelpWithDefaults",
     "InterruptedUnsealed",
+    "checkpoint_refused",
+    "checkpoint_written",
     "emit_json",
     "ended_by_signal",
     "evidence_json",
@@ -71,6 +73,7 @@ __all__ = [
     "rejected_line",
     "result_json",
     "say_undelivered",
+    "unwritten_checkpoint",
     "verify_json",
 ]
 
@@ -269,6 +272,49 @@ def ended_by_signal(said: str, code: int, *, as_json: bool) -> int:
     return code
 
 
+def say_undelivered(run_dir: Path) -> None:
+    """One stderr line when the webhook did not take every alert of this process.
+
+    Alerts never change the run (nor its exit code), but an operator who set a webhook
+    expects to be paged: ``alerts.jsonl``'s ``closed`` line has the counts, and the reasons.
+    """
+    try:
+        last = (run_dir / names.ALERTS).read_bytes().rstrip(b"\n").rpartition(b"\n")[2]
+        counts = orjson.loads(last)
+    except (OSError, orjson.JSONDecodeError):
+        return  # no webhook (no file), or nothing to go by
+    if not isinstance(counts, dict) or counts.get("outcome") != "closed":
+        return
+    lost = {k: counts.get(k, 0) for k in ("failed", "dropped", "abandoned")}
+    if any(lost.values()):
+        said = ", ".join(f"{k} {n}" for k, n in lost.items())
+        print(  # noqa: T201 - the CLI's output
+            f"livesession: {sum(lost.values())} alert(s) not delivered ({said}): the "
+            f"webhook's errors are in {run_dir / names.ALERTS}",
+            file=sys.stderr,
+        )
+
+
+def checkpoint_refused(run_dir: Path, refused: BaseException | None) -> str:
+    """``the sealing checkpoint DIR/checkpoint.json could not be written (ENOSPC: ...)``."""
+    why = "" if refused is None else f" ({redact_text(said_errno(refused))})"
+    return f"the sealing checkpoint {run_dir / names.CHECKPOINT} could not be written{why}"
+
+
+def unwritten_checkpoint(run_dir: Path, status: str, refused: BaseException | None) -> str:
+    """The line of a run sealed by its audit log whose sealing checkpoint was refused.
+
+    It names the file and the ``OSError`` (``ENOSPC: No space left on device``), and what
+    must be so, by its errno, before ``resume`` writes the checkpoint (and nothing else).
+    """
+    return (
+        f"{checkpoint_refused(run_dir, refused)}: the run is sealed {status} all the same (its "
+        f"audit log's C2_DRYRUN_STOP), and its checkpoint is still the one from before the "
+        f"seal; once {once_fixed(errno_of(refused))}, `{command('resume', run_dir)}` writes it "
+        "(nothing else changes)"
+    )
+
+
 def rejected_line(metrics: MetricsCollector) -> str:
     """The venue's refusals, and apart from them the sends that failed, when there were any.
 
@@ -370,24 +416,16 @@ def refused(exc: LiveSessionError, *, as_json: bool = False) -> int:
     return EXIT_REJECTED
 
 
-def say_undelivered(run_dir: Path) -> None:
-    """One stderr line when the webhook did not take every alert of this process.
+def checkpoint_written(exc: SealCheckpointWritten, *, as_json: bool = False) -> int:
+    """``resume`` wrote a sealed run's missing sealing checkpoint: one line, the seal's code.
 
-    Alerts never change the run (nor its exit code), but an operator who set a webhook
-    expects to be paged: ``alerts.jsonl``'s ``closed`` line has the counts, and the reasons.
+    0 for a run sealed ``COMPLETED``, 4 ``FAILED``, 3 ``REJECTED``: the code says what state
+    the run directory is in, as ``dryrun``'s does.
     """
-    try:
-        last = (run_dir / names.ALERTS).read_bytes().rstrip(b"\n").rpartition(b"\n")[2]
-        counts = orjson.loads(last)
-    except (OSError, orjson.JSONDecodeError):
-        return  # no webhook (no file), or nothing to go by
-    if not isinstance(counts, dict) or counts.get("outcome") != "closed":
-        return
-    lost = {k: counts.get(k, 0) for k in ("failed", "dropped", "abandoned")}
-    if any(lost.values()):
-        said = ", ".join(f"{k} {n}" for k, n in lost.items())
-        print(  # noqa: T201 - the CLI's output
-            f"livesession: {sum(lost.values())} alert(s) not delivered ({said}): the "
-            f"webhook's errors are in {run_dir / names.ALERTS}",
-            file=sys.stderr,
-        )
+    status = exc.status
+    code = {"COMPLETED": EXIT_OK, "REJECTED": EXIT_REJECTED}.get(status, EXIT_FAILED)
+    line = valid_text(str(exc))
+    print(f"livesession: resume: {line}", file=sys.stderr)  # noqa: T201 - the CLI's output
+    if as_json:
+        emit_json({"ok": code == EXIT_OK, "exit_code": code, "status": status, "note": line})
+    return code

@@ -23,6 +23,8 @@ from ._cli_output import (
     EXIT_OK,
     EXIT_REJECTED,
     InterruptedUnsealed,
+    checkpoint_refused,
+    checkpoint_written,
     emit_json,
     ended_by_signal,
     exposure_line,
@@ -31,6 +33,7 @@ from ._cli_output import (
     rejected_line,
     result_json,
     say_undelivered,
+    unwritten_checkpoint,
 )
 from ._domain.config import DryrunConfig, load_config
 from ._domain.configfile import config_keys
@@ -39,6 +42,7 @@ from ._domain.ids import is_valid_run_id
 from ._domain.lifecycle import SessionState, SessionStatus
 from ._exceptions import LiveSessionError, SinkFailure, StoreFailure
 from ._risk.rails import RAIL_RULES
+from ._rundir.seal import claimed_seal
 from ._session.coordinator import ONE_SHOT_OPERATOR, DryrunResult, LiveSessionOrchestrator
 from ._session.lease_keeper import LEASE_LOST
 from ._support.fsutil import open_append
@@ -224,7 +228,7 @@ def _unsealed_said(
         # plug-in called sys.exit() or raised KeyboardInterrupt inside a step): its run is a
         # crash at its checkpoint. Exit 0 for a plug-in's SystemExit would tell a supervisor
         # the run completed; a bare "interrupted" would not say that it is unsealed.
-        if read_json_object(run_dir / names.CHECKPOINT).get("sealed") is True:
+        if claimed_seal(run_dir) is not None:  # torn after its seal: the error as it is
             raise
         what, once = _torn_said(exc)
         if isinstance(exc, KeyboardInterrupt):  # still 130: the run is unfinished
@@ -307,12 +311,14 @@ def _run(
 
 
 def _refuse_unsealed(session: LiveSessionOrchestrator, result: DryrunResult, run_dir: Path) -> None:
-    """Raise ``SinkFailure`` saying what next when the run ended but is not sealed on disk.
+    """Raise ``SinkFailure`` saying what next when the run ended but its seal is not whole.
 
     The seal is the audit's ``C2_DRYRUN_STOP`` and then the sealing checkpoint; a full disk
-    can refuse either. Until the checkpoint says sealed, ``resume`` continues the run from
-    it, to the same bytes. A session that lost its lease leaves the checkpoint as it was on
-    purpose (the new holder may own the run directory): that is its seal.
+    can refuse either. Without the stop record the run is not sealed, and ``resume``
+    continues it from its checkpoint, to the same bytes. With it the run is sealed and only
+    its checkpoint is missing, which ``resume`` writes (and nothing else). A session that
+    lost its lease leaves the checkpoint as it was on purpose (the new holder may own the
+    run directory): that is its seal.
     """
     recorder = session.recorder
     once = once_fixed(recorder.errnos.get("audit"))  # what must be so before the resume
@@ -325,7 +331,11 @@ def _refuse_unsealed(session: LiveSessionOrchestrator, result: DryrunResult, run
     failed = next(iter(recorder.failures.items()), None)
     if failed is None and result.reason == LEASE_LOST:
         return
-    what = "the sealing checkpoint could not be written"
+    refused = session.inspect().seal_checkpoint_error
+    if failed is None and claimed_seal(run_dir) is not None:
+        raise SinkFailure(unwritten_checkpoint(run_dir, result.status.value, refused))
+    what = checkpoint_refused(run_dir, refused)
+    once = once_fixed(errno_of(refused)) if refused is not None else once
     if failed is not None:
         what = f"the {failed[0]} sink failed ({failed[1]})"
         once = once_fixed(recorder.errnos.get(failed[0]))
@@ -456,7 +466,7 @@ def _created(
 
 def cmd_resume(args: argparse.Namespace) -> int:
     """Resume a crashed run from its last checkpoint and finish it."""
-    from ._exceptions import LeaseHeld, RunHeld  # noqa: PLC0415
+    from ._exceptions import LeaseHeld, RunHeld, SealCheckpointWritten  # noqa: PLC0415
     from ._rundir import resume_run  # noqa: PLC0415 - keeps `import livesession` light
     from .control import SignalControls  # noqa: PLC0415 - only for runs
 
@@ -466,6 +476,8 @@ def cmd_resume(args: argparse.Namespace) -> int:
             session = resume_run(run_dir)
         except (LeaseHeld, RunHeld) as exc:
             return refused(exc, as_json=args.json)
+        except SealCheckpointWritten as exc:  # sealed: its sealing checkpoint, nothing else
+            return checkpoint_written(exc, as_json=args.json)
         with _session_log(run_dir, args.log_level):
             return _run(
                 session,

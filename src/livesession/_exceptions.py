@@ -15,7 +15,8 @@ says what is wrong and how to fix it. Messages never contain a secret.
     │   ├── AuditCorruption         a bad audit line in the middle of the chain
     │   ├── LeaseHeld               another live session holds the lease; nothing changed
     │   ├── RunExists               create_run: the run id's directory is there already
-    │   └── RunHeld                 another process is writing this run directory now
+    │   ├── RunHeld                 another process is writing this run directory now
+    │   └── SealCheckpointWritten   resume: a sealed run's missing sealing checkpoint written
     ├── CheckpointError             a checkpoint that cannot be read or written
     │   └── PluginStateError        a feed's or strategy's get_state failed or is not JSON
     ├── IdempotencyConflict         a key reserved again with different order parameters
@@ -60,6 +61,7 @@ __all__ = [
     "RunDirectoryError",
     "RunExists",
     "RunHeld",
+    "SealCheckpointWritten",
     "SinkFailure",
     "StoreFailure",
     "Transient",
@@ -171,6 +173,19 @@ class RunExists(RunDirectoryError):
 
 class RunHeld(RunDirectoryError):
     """Another process holds the run directory's writer lock; nothing was changed."""
+
+
+class SealCheckpointWritten(RunDirectoryError):
+    """``resume_run`` of a sealed run: it wrote the sealing checkpoint, and nothing else.
+
+    The run's audit log holds its seal (``C2_DRYRUN_STOP``), but its process ended before
+    the sealing checkpoint: there is nothing to resume. ``status`` is the seal's
+    (``COMPLETED``, ``FAILED`` or ``REJECTED``).
+    """
+
+    def __init__(self, message: str, *, status: str) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class CheckpointError(LiveSessionError):

@@ -46,7 +46,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Final
 
 import attrs
 import orjson
@@ -56,6 +56,7 @@ from ._domain.lifecycle import SessionState
 from ._risk.governor import TradingState
 from ._rundir.livecut import checkpointed_bytes, checkpointed_stop
 from ._rundir.lock import Holder, holder_of, not_a_cli_writer, stopped
+from ._rundir.seal import describe_seal, last_stop
 from ._support.logging import get_logger
 from ._support.signals import ours
 from ._support.text import command
@@ -165,7 +166,7 @@ class SignalControls:
             if self.stop_reason:
                 return
         if self.stop_reason:
-            if self.run_dir is not None and _last_audit(self.run_dir) is not None:
+            if self.run_dir is not None and last_stop(self.run_dir) is not None:
                 # Sealed already: the process is only saying how the run ended (and handing
                 # alerts over, bounded). Killing it now would exit 143 for a sealed run.
                 return
@@ -270,27 +271,7 @@ class ControlOutcome:
 
 def describe_run(run_dir: Path) -> str:
     """What a run's files say about it when no process holds it (sealed, or unfinished)."""
-    stop = _last_audit(run_dir)
-    if stop is None:
-        return f"unfinished (no C2_DRYRUN_STOP): continue it with `{command('resume', run_dir)}`"
-    payload = stop.get("payload", {})
-    reason = f" ({payload['reason']})" if payload.get("reason") else ""
-    return f"sealed {payload.get('status', '?')}{reason} after {payload.get('steps', '?')} steps"
-
-
-def _last_audit(run_dir: Path) -> dict[str, Any] | None:
-    """The run's C2_DRYRUN_STOP record, if its last whole audit line is one."""
-    try:
-        lines = _whole_lines((run_dir / names.AUDIT).read_bytes())
-    except OSError:
-        return None
-    if not lines:
-        return None
-    try:
-        last = orjson.loads(lines[-1])
-    except orjson.JSONDecodeError:
-        return None
-    return last if isinstance(last, dict) and last.get("code") == "C2_DRYRUN_STOP" else None
+    return describe_seal(run_dir)
 
 
 def _whole_lines(data: bytes) -> list[bytes]:
@@ -406,7 +387,7 @@ def _ended(watch: _Watch, holder: Holder) -> bool:
 def _stopped(watch: _Watch, holder: Holder, who: str) -> ControlOutcome | None:
     if not _ended(watch, holder):
         return None
-    run_dir, stop = watch.run_dir, _last_audit(watch.run_dir)
+    run_dir, stop = watch.run_dir, last_stop(watch.run_dir)
     if stop is None:
         # Nothing holds the run now and it is unfinished: 8, as for any such run, never 4
         # (sealed FAILED: nothing to resume), which would keep a supervisor from resuming it.

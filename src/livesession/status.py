@@ -74,19 +74,21 @@ from ._domain.lifecycle import SessionState, reported_status
 from ._exceptions import LiveSessionError, RunDirectoryError
 from ._rundir.backing import lease_standing
 from ._rundir.layout import read_run_config
-from ._rundir.livecut import live_trading
 from ._rundir.lock import holder_of, stopped
+from ._rundir.reseal import sealing_checkpoint
 from ._rundir.resume import resume_problem
-from ._rundir.seal import claimed_seal
+from ._rundir.seal import claimed_seal, unwritten_says
 from ._rundir.standing import (
     GoingOn,
     describe_lease,
     describe_orders,
     describe_positions,
+    describe_trading,
     heartbeat,
     not_a_run,
     objects_given,
     run_book,
+    trading_of,
     unbooked_fill,
 )
 from ._rundir.starting import STARTING, killed_before_writing, start_again
@@ -193,6 +195,10 @@ class RunStatus:
     starting: str = ""
     """A directory a writer holds before it wrote ``run.json`` (it checks its data file):
     ``running``, and this says so (``_rundir.starting.STARTING``); "" for any other run."""
+    unwritten_checkpoint: str = ""
+    """A run its audit log seals whose process ended before the sealing checkpoint: that,
+    and the command that writes it (``its sealing checkpoint was not written ...``); ""
+    for any other run. It is shown as it will be once written (``_rundir.reseal``)."""
 
     @property
     def exit_code(self) -> int:
@@ -200,7 +206,16 @@ class RunStatus:
         return self.verdict.value
 
     def next_step(self) -> str:
-        """What a person or supervisor does next, in one line."""
+        """What a person or supervisor does next, in one line.
+
+        A run whose sealing checkpoint was not written is told first how to write it.
+        """
+        then = self._next()
+        if not self.unwritten_checkpoint:
+            return then
+        return f"`{command('resume', self.run_dir)}` writes its sealing checkpoint; {then}"
+
+    def _next(self) -> str:
         if self.writer is not None and self.writer.get("stopped"):
             return (
                 "a person must let the writer run again (see writer): stopped, it steps no "
@@ -256,9 +271,11 @@ class RunStatus:
         rows.append(("state", state))
         if self.reason:
             rows.append(("reason", self.reason))
+        if self.unwritten_checkpoint:
+            rows.append(("checkpoint", self.unwritten_checkpoint))
         if self.trading is not None:
             unsealed = self.writer is not None or self.verdict is Verdict.CRASHED
-            trading = _describe_trading(self.trading, live=unsealed)
+            trading = describe_trading(self.trading, live=unsealed)
             rows.append(
                 ("trading", f"{trading}; {self.trading_as_of}" if self.trading_as_of else trading)
             )
@@ -307,6 +324,8 @@ class RunStatus:
             over = f"; `{command('resume', self.run_dir)}` starts it over"
             return f"none{planned}: it recorded nothing{over if self.resumable else ''}"
         steps = "none yet" if self.steps is None else str(self.steps)
+        if self.unwritten_checkpoint:
+            return f"{steps}{planned} at the seal (its audit log's C2_DRYRUN_STOP)"
         if self.heartbeat_utc:
             return f"{steps}{planned} at the last checkpoint"
         if self.checkpoint_every is not None:
@@ -319,23 +338,6 @@ class RunStatus:
 
 def _aligned(rows: list[tuple[str, str]]) -> list[str]:
     return [f"{label:<12}{value}" for label, value in rows]
-
-
-def _trading(run_dir: Path, checkpoint: dict[str, Any], *, live: bool) -> tuple[str | None, str]:
-    """The trading state, and what it is read from: a live run's events since its checkpoint."""
-    if live:
-        return live_trading(run_dir, checkpoint)
-    trading = checkpoint.get("trading")
-    return (trading if isinstance(trading, str) else None), ""
-
-
-def _describe_trading(trading: str, *, live: bool) -> str:
-    """``live``: a run that goes on (held now, or crashed: a resumed run stays halted)."""
-    if trading == "HALTED" and live:
-        return "HALTED: new orders refused (`livesession ack` re-enables trading)"
-    if trading == "HALTED":
-        return "HALTED at the end: new orders were refused from the halt on"
-    return trading
 
 
 def _sealed_verdict(state: object, *, failed: bool) -> Verdict:
@@ -381,6 +383,9 @@ def run_status(run_dir: Path, *, now: dt.datetime | None = None) -> RunStatus:
     state = (snapshot or {}).get("fsm_state") or checkpoint.get("fsm_state")
     status = (snapshot or {}).get("status")
     seal = None if holder is not None else claimed_seal(run_dir, checkpoint, snapshot)
+    unwritten = seal is not None and seal.unwritten and not seal.doubt
+    if unwritten:  # shown as the sealing checkpoint `resume` writes will show it
+        checkpoint = sealing_checkpoint(run_dir, checkpoint, snapshot)
     sealed = None if seal is None else _sealed_verdict(seal.fsm_state, failed=seal.failed)
     problem_of_resume: str | None = None
     doubt = "" if seal is None else seal.doubt
@@ -403,7 +408,7 @@ def run_status(run_dir: Path, *, now: dt.datetime | None = None) -> RunStatus:
     going_on: GoingOn = "live" if holder is not None else ("crashed" if crashed else None)
     held = run_book(run_dir, checkpoint, snapshot, going_on=going_on)
     steps = checkpoint.get("steps") if checkpoint else (snapshot or {}).get("step")
-    trading, trading_as_of = _trading(run_dir, checkpoint, live=holder is not None)
+    trading, trading_as_of = trading_of(run_dir, checkpoint, live=holder is not None)
     return RunStatus(
         run_dir=str(run_dir),
         verdict=verdict,
@@ -427,6 +432,7 @@ def run_status(run_dir: Path, *, now: dt.datetime | None = None) -> RunStatus:
         objects=objects_given(meta),
         killed_while_starting=killed_while_starting_says(run_dir),
         starting=STARTING if problem else "",
+        unwritten_checkpoint=unwritten_says(run_dir) if unwritten else "",
         positions=held.positions,
         open_orders=held.open_orders,
         positions_as_of=held.positions_as_of,

@@ -17,6 +17,8 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING, Any
 
+import attrs
+
 from .._domain.alerts import SEAL_AUDIT_CODE, Alert, alert_for, unsealed_alert
 from .._support.logging import get_logger
 
@@ -72,13 +74,15 @@ class AlertTap:
         except Exception as exc:  # noqa: BLE001 - an alert never fails the session
             self._failed(code, exc)
 
-    def settle(self, *, sealed: bool, torn: str = "", error: str = "") -> None:
+    def settle(self, *, sealed: bool, torn: str = "", error: str = "", unwritten: str = "") -> None:
         """The session is done with its run: post the seal's alert, or ``RUN_UNSEALED``.
 
         ``sealed``: the seal record is written and the run sealed on disk. Otherwise a
-        sink or the checkpoint store refused the seal, or ``torn`` (with its ``error``)
-        tore the session (a refused idempotency store): the run needs a person to resume
-        it. Once only; ``close`` settles a run left unsettled as unsealed.
+        sink refused the seal, or ``torn`` (with its ``error``) tore the session (a refused
+        idempotency store): the run needs a person to resume it. ``unwritten``: why the
+        sealing checkpoint was refused (the run is sealed all the same; the seal's alert
+        says so in its ``detail``, ``sealing_checkpoint``). Once only; ``close`` settles a
+        run left unsettled as unsealed.
         """
         if self._settled:
             return
@@ -88,6 +92,9 @@ class AlertTap:
             if not sealed:
                 self.sink.post(self._unsealed(torn, error))
             elif held is not None:
+                if unwritten:
+                    said = f"not written ({unwritten}); `livesession resume` writes it"
+                    held = attrs.evolve(held, detail={**held.detail, "sealing_checkpoint": said})
                 self.sink.post(held)
         except Exception as exc:  # noqa: BLE001 - an alert never fails the session
             self._failed(SEAL_AUDIT_CODE, exc)
@@ -98,7 +105,7 @@ class AlertTap:
         said = [f"interrupted by {torn}{f' ({error})' if error else ''}"] if torn else []
         if rec.failures:
             said.append(rec.failure_summary())
-        why = "; ".join(said) or "the sealing checkpoint could not be written"
+        why = "; ".join(said) or "the session closed before its seal"
         state, status = self._where()
         held = rec.chain.seq
         detail: dict[str, Any] = {"sinks": sorted(rec.dead)}

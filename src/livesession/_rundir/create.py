@@ -32,6 +32,7 @@ from .plugins import (
     check_call,
     open_plugins,
 )
+from .seal import claimed_seal
 from .session import open_session
 from .starting import killed_before_writing, only_a_writer_lock
 from .venue import check_venue_interval
@@ -129,7 +130,7 @@ def _refuse_existing(run_dir: Path) -> bool:
             f"run directory {run_dir} already exists but holds no run (no {names.RUN_META}): "
             f"{another}, or remove the directory"
         )
-    if read_json_object(run_dir / names.CHECKPOINT).get("sealed"):
+    if claimed_seal(run_dir) is not None:  # as status reads the seal
         listing = f" (`{command('list', run_dir.parent)}` shows the runs there)" if cli else ""
         raise RunExists(
             f"run directory {run_dir} already exists and holds a finished run: {another}{listing}"

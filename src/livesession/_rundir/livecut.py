@@ -34,6 +34,7 @@ import attrs
 from .._artifacts import names
 from .._artifacts.runread import RunCut, events_back, json_object, newest_event, payload
 from .lock import Holder, holder_of
+from .seal import last_stop
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -182,11 +183,14 @@ def crashed_cut(run_dir: Path) -> RunCut | None:
     A crashed run's files go on past its last checkpoint, and ``resume`` cuts them back to
     it before it steps on. A reader that counts (``prom``) stops there too, as it does for
     a live run, so that its counts never go down when the resume starts. None: a process
-    holds the run (``live_cut``), its checkpoint is sealed, or it has no checkpoint (a run
-    that keeps none is read whole). Call it after ``live_cut`` found no writer.
+    holds the run (``live_cut``), it is sealed (its checkpoint, or its audit log's stop
+    record beside a checkpoint the seal did not live to write), or it has no checkpoint (a
+    run that keeps none is read whole). Call it after ``live_cut`` found no writer.
     """
     checkpoint = _object(_read(run_dir / names.CHECKPOINT))
     if checkpoint is None or checkpoint.get("sealed") is True or holder_of(run_dir) is not None:
+        return None
+    if last_stop(run_dir) is not None:
         return None
     offsets = _offsets(checkpoint)
     if offsets is None:

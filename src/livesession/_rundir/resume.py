@@ -54,6 +54,7 @@ from .plugins import (
     open_plugins,
     restore_plugins,
 )
+from .reseal import reseal
 from .resumecut import AuditCut, check_journals, validate_artifacts
 from .session import open_session
 
@@ -186,6 +187,8 @@ def _reopen(
         raise RunDirectoryError(
             f"nothing to resume: run {cfg.run_id} already ended with status {status}"
         )
+    # Sealed by its audit log, the checkpoint left unwritten: that checkpoint, and no more.
+    reseal(run_dir, checkpoint, durable=cfg.durability != "none")
     _check_memory_on_a_venue(cfg, meta)
     offsets, audit_cut = validate_artifacts(run_dir, checkpoint)
     check_journals(run_dir)

@@ -6,6 +6,15 @@ no seal (a second Ctrl-C leaves it in a run that is not sealed), and a seal the 
 not bear out (an audit log that lost its closing ``C2_DRYRUN_STOP`` beside a sealed
 checkpoint) is a doubt to report, never a seal: ``verify`` says what is wrong, and the run
 is kept as it is.
+
+The audit's ``C2_DRYRUN_STOP`` is the seal of the evidence. The seal writes, in order,
+``SESSION_STOPPED``, the final snapshot, ``metrics.json`` (counting the stop record ahead)
+and ``C2_DRYRUN_STOP``, and only then the sealing checkpoint. A process that ended in
+between (killed, or a full disk refused the checkpoint) leaves sealed, whole evidence
+beside the checkpoint from before the seal (``Seal.unwritten``): sealed for every tool, and
+``resume`` writes the missing checkpoint without touching the evidence (``_rundir.reseal``),
+so the audit head an operator was given stays right. Before the stop record there is no
+seal, and ``resume`` continues the run from its checkpoint.
 """
 
 from __future__ import annotations
@@ -15,12 +24,13 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from .._artifacts import names
-from .._artifacts.runread import ends_unfit, last_whole_line, read_json_object
+from .._artifacts.runread import ends_unfit, last_whole_line, payload, read_json_object
+from .._support.text import command
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-__all__ = ["Seal", "claimed_seal"]
+__all__ = ["Seal", "claimed_seal", "describe_seal", "last_stop", "unwritten_says"]
 
 
 @attrs.frozen(kw_only=True)
@@ -33,6 +43,9 @@ class Seal:
     """Sealed ``FAILED``."""
     doubt: str = ""
     """"" when the files bear the seal out; else ``the seal is not borne out: ...``."""
+    unwritten: bool = False
+    """The audit log holds the seal, but ``checkpoint.json`` is still the one from before
+    it: the process ended before the seal wrote its checkpoint (``resume`` writes it)."""
 
     @property
     def whole(self) -> bool:
@@ -47,30 +60,69 @@ def claimed_seal(
 ) -> Seal | None:
     """The seal ``run_dir``'s files claim (None: no seal), with what they lack for it.
 
-    Claimed: the sealing checkpoint says so, or (a run with no checkpoint store, such as the
-    runbook's four files) the audit log's last whole record is ``C2_DRYRUN_STOP``. A run with
-    a checkpoint that is not the sealing one is not sealed, whatever its audit log ends with
-    (a full disk refused the sealing checkpoint, or the process died just before it):
-    ``resume`` continues such a run from its checkpoint. ``checkpoint`` and ``snapshot``
-    (the last whole state snapshot) are read here unless the caller has them. A run a
-    process is writing now is the caller's to leave out (``holder_of``).
+    Claimed: the sealing checkpoint says so, or the audit log's last whole record is
+    ``C2_DRYRUN_STOP`` (the run keeps no checkpoint, as the runbook's four files; or its
+    process ended after the stop record and before the sealing checkpoint: ``unwritten``).
+    Without either the run is not sealed, and ``resume`` continues it from its checkpoint.
+    ``checkpoint`` and ``snapshot`` (the last whole state snapshot) are read here unless
+    the caller has them. A run a process is writing now is the caller's to leave out
+    (``holder_of``): its audit log ends with the stop record before its seal is done.
     """
     if checkpoint is None:
         checkpoint = read_json_object(run_dir / names.CHECKPOINT)
     if checkpoint.get("sealed") is True:
         state, failed = checkpoint.get("fsm_state"), bool(checkpoint.get("failed"))
-    elif checkpoint:
+        return Seal(fsm_state=state, failed=failed, doubt=_doubt(run_dir))
+    stop = last_whole_line(run_dir / names.AUDIT)
+    if stop is None or stop.get("code") != "C2_DRYRUN_STOP":
         return None
-    else:
+    if snapshot is None:
+        snapshot = last_whole_line(run_dir / names.SNAPSHOTS)
+    status = payload(stop).get("status")
+    return Seal(
+        fsm_state=(snapshot or {}).get("fsm_state"),
+        failed=status == "FAILED",
+        doubt=_doubt(run_dir),
+        unwritten=bool(checkpoint),
+    )
+
+
+def last_stop(run_dir: Path) -> dict[str, Any] | None:
+    """The run's ``C2_DRYRUN_STOP`` record, if its audit log's last whole record is one.
+
+    None too when the audit log cannot be read: a signal handler asks it (a sealed run's
+    process ignores a second stop signal).
+    """
+    try:
         stop = last_whole_line(run_dir / names.AUDIT)
-        if stop is None or stop.get("code") != "C2_DRYRUN_STOP":
-            return None
-        if snapshot is None:
-            snapshot = last_whole_line(run_dir / names.SNAPSHOTS)
-        payload = stop.get("payload") if isinstance(stop.get("payload"), dict) else {}
-        status = payload.get("status") if isinstance(payload, dict) else None
-        state, failed = (snapshot or {}).get("fsm_state"), status == "FAILED"
-    return Seal(fsm_state=state, failed=failed, doubt=_doubt(run_dir))
+    except OSError:
+        return None
+    return stop if stop is not None and stop.get("code") == "C2_DRYRUN_STOP" else None
+
+
+def describe_seal(run_dir: Path) -> str:
+    """What a run no process holds is, as its files' ends say: sealed (how), or unfinished.
+
+    For ``livesession stop``, ``kill`` and ``ack``: the seal ``status`` reads, in one phrase.
+    """
+    seal = claimed_seal(run_dir)
+    if seal is None:
+        return f"unfinished (no C2_DRYRUN_STOP): continue it with `{command('resume', run_dir)}`"
+    if seal.doubt:
+        return f"{seal.doubt}: `{command('verify', run_dir)}` says more; keep the run as it is"
+    said = payload(last_stop(run_dir) or {})
+    reason = f" ({said['reason']})" if said.get("reason") else ""
+    sealed = f"sealed {said.get('status', '?')}{reason} after {said.get('steps', '?')} steps"
+    return f"{sealed}; {unwritten_says(run_dir)}" if seal.unwritten else sealed
+
+
+def unwritten_says(run_dir: Path) -> str:
+    """What a run whose sealing checkpoint was not written is told, with the way to write it."""
+    return (
+        "its sealing checkpoint was not written after the seal's audit record (the process "
+        f"was killed, or the file system refused it): `{command('resume', run_dir)}` writes it "
+        "(nothing else changes)"
+    )
 
 
 def _doubt(run_dir: Path) -> str:

@@ -3,7 +3,8 @@
 Whether a directory is a run at all (``not_a_run``), its heartbeat (when ``checkpoint.json``
 was last written), the plug-ins it was started with as objects (``objects_given``), and its
 book: position and open orders (``book``), and for a run that goes on, what they are read
-from (``run_book``). Read only, never written.
+from (``run_book``); and the words ``status`` prints of the book and the lease
+(``describe_positions``, ``describe_orders``, ``describe_lease``). Read only, never written.
 
 The product's promise: never report flat while a position is open. A checkpoint comes
 every ``checkpoint_every`` steps (100 by default), and a fill in between moves the
@@ -24,7 +25,7 @@ import attrs
 from .._artifacts import names
 from .._artifacts.runread import RUN_MARKERS, events_back, runs_inside
 from .._domain import clock as _clock
-from .livecut import positions_since
+from .livecut import live_trading, positions_since
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -37,10 +38,12 @@ __all__ = [
     "describe_lease",
     "describe_orders",
     "describe_positions",
+    "describe_trading",
     "heartbeat",
     "not_a_run",
     "objects_given",
     "run_book",
+    "trading_of",
     "unbooked_fill",
 ]
 
@@ -268,3 +271,20 @@ def describe_orders(orders: list[dict[str, Any]], as_of: str) -> str:
     )
     more = f"; and {len(orders) - 5} more" if len(orders) > 5 else ""  # noqa: PLR2004
     return f"{len(orders)}: {shown}{more}{said}"
+
+
+def trading_of(run_dir: Path, checkpoint: dict[str, Any], *, live: bool) -> tuple[str | None, str]:
+    """The trading state, and what it is read from: a live run's events since its checkpoint."""
+    if live:
+        return live_trading(run_dir, checkpoint)
+    trading = checkpoint.get("trading")
+    return (trading if isinstance(trading, str) else None), ""
+
+
+def describe_trading(trading: str, *, live: bool) -> str:
+    """``live``: a run that goes on (held now, or crashed: a resumed run stays halted)."""
+    if trading == "HALTED" and live:
+        return "HALTED: new orders refused (`livesession ack` re-enables trading)"
+    if trading == "HALTED":
+        return "HALTED at the end: new orders were refused from the halt on"
+    return trading

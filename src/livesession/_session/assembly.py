@@ -31,7 +31,7 @@ from .._risk.checks import Check, session_checks
 from .._risk.governor import TradingGovernor
 from .._risk.rails import default_rails
 from .._support.references import is_reference
-from .._support.secrets import take_environment_secrets
+from .._support.secrets import redact_text, take_environment_secrets
 from .._typing import RecoveringVenue
 from .._version import __version__
 from ..brokers.mock import MockBroker, venue_options
@@ -187,16 +187,20 @@ class SessionParts(SessionContext):
 
         A seal over a contract file the disk refused (a full disk) seals nothing: the last
         checkpoint stays, and resume continues from it once there is room again. Neither
-        does a refused sealing checkpoint (but for a lost lease: its new holder may own the
-        checkpoint), nor a session ``torn`` (by ``error``) that never sealed. The seal's
-        alert goes out only for a run sealed on disk; any other posts ``RUN_UNSEALED``.
+        does a session ``torn`` (by ``error``) that never sealed. The seal's alert goes out
+        only for a run sealed on disk (the audit's ``C2_DRYRUN_STOP``); any other posts
+        ``RUN_UNSEALED``. A refused sealing checkpoint leaves the run sealed all the same:
+        the alert names it (but for a lost lease: its new holder may own the checkpoint).
         """
         sealed = not torn and not self.recorder.dead
+        unwritten = ""
         if sealed:
-            saved = self.checkpointer.save_quiet()
-            sealed = saved or self.lifecycle.reason == LEASE_LOST
+            self.checkpointer.save_quiet()
+            refused = self.checkpointer.seal_refused
+            if refused is not None and self.lifecycle.reason != LEASE_LOST:
+                unwritten = redact_text(f"{type(refused).__name__}: {refused}")
         if self.alerts is not None:
-            self.alerts.settle(sealed=sealed, torn=torn, error=error)
+            self.alerts.settle(sealed=sealed, torn=torn, error=error, unwritten=unwritten)
 
     def _owners(self) -> tuple[StateOwner, ...]:
         """Every owner of checkpoint keys, the plug-ins' last."""

@@ -264,6 +264,8 @@ class Checkpointer:
         self._owed = False
         """An operator's verb applied inside this step waits for the step's end to be saved."""
         self._seal_only = False
+        self.seal_refused: BaseException | None = None
+        """Why the sealing checkpoint was not written (None: it was, or not yet asked)."""
 
     @property
     def saving(self) -> bool:
@@ -374,14 +376,14 @@ class Checkpointer:
             exc.offsets.give_up()
             return self._state()
 
-    def save_quiet(self) -> bool:
+    def save_quiet(self) -> None:
         """The sealing checkpoint (the seal has just written metrics.json itself).
 
-        False when it was refused: the run is not sealed on disk (its last checkpoint says
-        where resume continues), and its alert says so.
+        Refused (a full disk), the error is kept as ``seal_refused`` for the CLI's line and
+        the seal's alert: the audit's ``C2_DRYRUN_STOP`` seals the run all the same, and
+        ``resume`` writes the checkpoint once it can.
         """
         try:
             self.save(metrics=False, sealing=True)
-        except (SinkFailure, OSError, LiveSessionError):
-            return False
-        return True
+        except (SinkFailure, OSError, LiveSessionError) as exc:
+            self.seal_refused = exc

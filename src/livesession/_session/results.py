@@ -84,6 +84,10 @@ class SessionInspection:
     """The last exception that faulted the session (the strategy's or the feed's error, or
     an unexpected one; None while none has): its traceback names the line. In memory only:
     its message is as raised, not redacted, so it is never recorded nor in the repr."""
+    seal_checkpoint_error: BaseException | None = attrs.field(default=None, repr=False, eq=False)
+    """Why the sealing checkpoint was not written (a full disk's ``CheckpointError``, from
+    its ``OSError``); None while it was, or before the seal. The run's audit log holds the
+    seal all the same, and ``resume`` writes the checkpoint once it can."""
 
 
 def result_of(p: SessionParts) -> DryrunResult:
@@ -121,4 +125,5 @@ def inspect_parts(p: SessionParts) -> SessionInspection:
         waiting_fills=p.reports.waiting_fills(),
         unconfirmed_closed=tuple(p.winddown.unconfirmed_closed()),
         fault_cause=p.lifecycle.cause,
+        seal_checkpoint_error=p.checkpointer.seal_refused,
     )

@@ -13,7 +13,16 @@ import errno
 import os
 from typing import Final
 
-__all__ = ["ROOM_AGAIN", "errno_of", "fd_shortage", "once_fixed", "said", "way_out"]
+__all__ = [
+    "ROOM_AGAIN",
+    "errno_of",
+    "fd_shortage",
+    "once_fixed",
+    "oserror_of",
+    "said",
+    "said_errno",
+    "way_out",
+]
 
 ROOM_AGAIN: Final = "the file system has room again"
 """When an unsealed run may be resumed after a full disk (and when no errno is known)."""
@@ -72,12 +81,30 @@ def once_fixed(code: int | None) -> str:
     return f"what refused it is put right ({os.strerror(code).lower()})"
 
 
+def said_errno(error: BaseException) -> str:
+    """``ENOSPC: No space left on device``: the ``OSError`` behind ``error``, for a message.
+
+    ``error``'s own text when no ``OSError`` is behind it.
+    """
+    found = oserror_of(error)
+    if found is None:
+        return str(error)
+    name = errno.errorcode.get(found.errno or 0, f"errno {found.errno}")
+    return f"{name}: {found.strerror or os.strerror(found.errno or 0)}"
+
+
 def errno_of(error: BaseException | None) -> int | None:
     """The errno of ``error`` or of the first ``OSError`` it was raised from (None: none)."""
+    found = oserror_of(error)
+    return None if found is None else found.errno
+
+
+def oserror_of(error: BaseException | None) -> OSError | None:
+    """``error``, or the first ``OSError`` with an errno it was raised from (None: none)."""
     seen: set[int] = set()
     while error is not None and id(error) not in seen:  # a cycle is not followed round
         if isinstance(error, OSError) and error.errno:
-            return error.errno
+            return error
         seen.add(id(error))
         error = error.__cause__ or error.__context__
     return None
