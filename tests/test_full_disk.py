@@ -89,17 +89,19 @@ def test_a_store_refused_its_write_leaves_a_run_resume_finishes(
 ) -> None:
     """The default SQLite store's write-ahead log meets the limit before any artifact. The
     run used to end sealed FAILED (UNEXPECTED_ERROR, exit 4) in ERROR_REQUIRES_OPERATOR with
-    a position open and no resume; now the session seals nothing and resume finishes it."""
+    a position open and no resume; now the session seals nothing and resume finishes it.
+    The line names the limit (SQLite says only ``disk I/O error``), not a full disk."""
     out = tmp_path / "runs"
     run_dir = out / "r"
     args = ("--steps", STEPS, "--idempotency-backend", "sqlite", "-q")
     done = _cli("dryrun", "--out", out, "--run-id", "r", *args, limit=limit)
     assert done.returncode == 2, done.stderr
     [line] = done.stderr.splitlines()
-    assert line.startswith(
+    assert line.startswith(  # the limit, not a full disk: named, and its way out
         f"livesession: error: the idempotency store SqliteIdempotencyStore('{run_dir}/"
-        "idempotency.sqlite') refused a write (OperationalError: disk I/O error): the run is "
-        "not sealed;"
+        "idempotency.sqlite') refused a write (OperationalError: disk I/O error) under a file "
+        f"size limit (`ulimit -f`) of {limit} bytes: the run is not sealed; once files may "
+        "grow again (file too large: raise the file size limit, `ulimit -f`), "
     ), line
     status = _cli("status", run_dir, "--json")
     assert status.returncode == 6, status.stdout  # crashed: resumable

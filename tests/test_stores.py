@@ -622,7 +622,14 @@ def _refusal(code: int, message: str) -> sqlite3.OperationalError:
     [
         (_refusal(13, "database or disk is full"), 0, "the disk is full (0 bytes free in"),
         (_refusal(10 | (3 << 8), "disk I/O error"), 4096, "the disk is full (4096 bytes free in"),
-        (_refusal(10, "disk I/O error"), 1 << 30, "is it a SQLite file on a local disk?"),
+        (  # room on the disk: the file size limit is one of the likely causes (no limit here)
+            _refusal(10, "disk I/O error"),
+            1 << 30,
+            (
+                "(likely causes: a file size limit, `ulimit -f`; a failing disk, which the "
+                "kernel log names; a file that is no SQLite database on a local disk)"
+            ),
+        ),
         (_refusal(26, "file is not a database"), 0, "is it a SQLite file on a local disk?"),
     ],
     ids=["SQLITE_FULL", "IOERR on a full disk", "IOERR with room", "not a database"],

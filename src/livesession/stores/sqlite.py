@@ -11,17 +11,24 @@ Not for network file systems (SQLite's locking needs a local disk).
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import sqlite3
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
 
-from .._exceptions import RunDirectoryError
+from .._exceptions import RunDirectoryError, StoreFailure
 from .._support.oserrors import fd_shortage, said
 from ._record import RecordStore, Stored
 
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
 __all__ = ["SqliteIdempotencyStore"]
+
+_T = TypeVar("_T")
 
 DEFAULT_BUSY_TIMEOUT_MS = 30_000
 _SQLITE_IOERR = 10
@@ -32,6 +39,9 @@ _FILES_OPEN = 4
 log, its shared memory, and the directory while it syncs a new file's entry."""
 _ROOM_BYTES = 1 << 20
 """Less free space than this where SQLite said ``disk I/O error``: the disk is full."""
+_NEAR_LIMIT = 1 << 16
+"""A file this close to the file size limit: SQLite's next write (a page, a WAL frame)
+would pass it."""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS idempotency (
@@ -93,6 +103,50 @@ def _disk_full(path: Path, error: sqlite3.Error) -> str:
     return f"the disk is full{room}: make room, then run again"
 
 
+def size_limit(path: Path) -> OSError | None:
+    """The file size limit (``ulimit -f``) ``path``'s database met, as far as can be told.
+
+    SQLite says a plain ``disk I/O error`` for a write past the process's ``RLIMIT_FSIZE``
+    (EFBIG: Python ignores SIGXFSZ), as it does for a failing disk. The limit is taken for
+    the cause when the database or its write-ahead log is within ``_NEAR_LIMIT`` bytes of it
+    (a write that would pass it); None when no limit is set, or the files are far below.
+    """
+    try:
+        import resource  # noqa: PLC0415 - POSIX only
+    except ImportError:  # pragma: no cover - not POSIX
+        return None
+    soft, _ = resource.getrlimit(resource.RLIMIT_FSIZE)
+    if soft == resource.RLIM_INFINITY:
+        return None
+    sizes = [0]
+    for file in (path, path.with_name(f"{path.name}-wal")):
+        try:
+            sizes.append(file.stat().st_size)
+        except OSError:
+            continue
+    if max(sizes) + _NEAR_LIMIT < soft:
+        return None
+    return OSError(errno.EFBIG, f"a file size limit (`ulimit -f`) of {soft} bytes")
+
+
+def _io_error(path: Path, error: BaseException | None) -> str:
+    """What a ``disk I/O error`` (SQLITE_IOERR) opening ``path`` came of ("" for another).
+
+    A file size limit when it can be told (``size_limit``); else the likely causes, that
+    one among them (a full disk is told by ``_disk_full`` first).
+    """
+    code = getattr(error, "sqlite_errorcode", None)
+    if not isinstance(code, int) or code & 0xFF != _SQLITE_IOERR:
+        return ""
+    limit = size_limit(path)
+    if limit is not None:
+        return f": {limit.strerror}: raise it (or run without it), then run again"
+    return (
+        " (likely causes: a file size limit, `ulimit -f`; a failing disk, which the kernel "
+        "log names; a file that is no SQLite database on a local disk)"
+    )
+
+
 def _not_opened(path: Path, error: sqlite3.Error) -> str:
     """Why SQLite could not open ``path``, where the system can tell (its error does not).
 
@@ -146,7 +200,8 @@ class SqliteIdempotencyStore(RecordStore):
         except sqlite3.Error as error:
             self.close()
             full = _disk_full(self.path, error)
-            why = f": {full}" if full else _not_opened(self.path, error)
+            why = f": {full}" if full else _io_error(self.path, error)
+            why = why or _not_opened(self.path, error)
             raise RunDirectoryError(
                 f"cannot open idempotency database {self.path}: {error}{why}"
             ) from error
@@ -157,6 +212,20 @@ class SqliteIdempotencyStore(RecordStore):
     refused_writes = (OSError, sqlite3.OperationalError)
     """A full disk or quota (``disk I/O error``, ``database or disk is full``), or a writer
     that could not get its turn within ``busy_timeout_ms`` (``database is locked``)."""
+
+    def _store_write(self, write: Callable[[str, str], _T], key: str, value: str) -> _T:
+        """As the base class; a ``disk I/O error`` past a file size limit says so.
+
+        Its ``StoreFailure`` is then raised from the limit's ``OSError`` (EFBIG), so that
+        the CLI's way out is to raise the limit, not to make room on the disk.
+        """
+        try:
+            return super()._store_write(write, key, value)
+        except StoreFailure as exc:
+            limit = size_limit(self.path) if _io_error(self.path, exc.__cause__) else None
+            if limit is None:
+                raise
+            raise StoreFailure(f"{exc} under {limit.strerror}") from limit
 
     def _insert(self, key: str, fingerprint: str) -> Stored | None:
         connection = self._open_connection()
