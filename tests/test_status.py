@@ -972,6 +972,41 @@ def test_a_run_killed_while_it_started_that_cannot_resume_is_not_said_to_start_o
     )
 
 
+def test_a_run_killed_while_it_started_with_its_files_empty_says_so_too(
+    completed: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Killed 3-15 ms after run.json, its recorder's files opened but still empty: status
+    said ``state ? (?)`` and ``steps none yet ... next continue it`` and verify listed
+    violations (exit 1), where the same run with the files missing gets the documented
+    "killed while it started". Empty files are taken as missing ones: every tool says so."""
+    run = _killed_while_starting(completed, tmp_path)
+    for name in (names.EVENTS, names.AUDIT, names.SNAPSHOTS):
+        (run / name).write_bytes(b"")
+    said = (
+        "a run killed while it started: events.jsonl and audit.jsonl are empty (it recorded "
+        "nothing, and sent nothing)"
+    )
+    assert main(["status", str(run)]) == 6
+    text = capsys.readouterr().out
+    assert f"state       none: {said}\n" in text
+    assert f"next        start it over: livesession resume {run} (it recorded nothing" in text
+    assert "?" not in text
+    (run / names.AUDIT).unlink()  # one missing, one empty
+    assert run_status(run).killed_while_starting == (
+        "a run killed while it started: audit.jsonl is missing and events.jsonl is empty (it "
+        "recorded nothing, and sent nothing)"
+    )
+    (run / names.AUDIT).write_bytes(b"")
+    for command in ("verify", "report", "prom"):
+        assert main([command, str(run)]) == 2, command
+        assert capsys.readouterr().err == (
+            f"livesession: error: {run} is {said}: start it over with `livesession resume {run}`\n"
+        )
+    assert main(["resume", str(run), "-q"]) == 0  # started over from nothing
+    assert verify_run(run).ok
+    assert (run / names.EVENTS).read_bytes() == (completed / names.EVENTS).read_bytes()
+
+
 def test_a_run_whose_config_keeps_checkpoints_is_not_said_to_keep_none() -> None:
     """Before its first checkpoint (a live run, say), a run whose config keeps one every
     100 steps was said to be "(the run keeps no checkpoint)"."""

@@ -71,11 +71,12 @@ def require_run(path: Path, *, unstarted: bool = False, judged: bool = False) ->
     ``verify``, ``evidence``, ``resume``), so that none of them writes anything for a path
     that is not a run, and all refuse it with the same one-line message.
 
-    A run killed while it started (``run.json`` written, its recorder never opened: see
-    ``killed_while_starting``) lacks the markers; ``unstarted=True`` (``resume``, which
-    starts it over) takes it, and every other command's refusal names that way out. A run
-    file that is not a regular file (a symlink, a FIFO: ``runfiles``) is refused before a
-    byte is read, except by ``judged=True`` (``verify``, which counts it as a violation).
+    A run killed while it started (``run.json`` written, its recorder never opened or not
+    yet written to: see ``killed_while_starting``) lacks the markers or has them empty;
+    ``unstarted=True`` (``resume``, which starts it over) takes it, and every other
+    command's refusal names that way out. A run file that is not a regular file (a
+    symlink, a FIFO: ``runfiles``) is refused before a byte is read, except by
+    ``judged=True`` (``verify``, which counts it as a violation).
 
     Raises:
         RunDirectoryError: ``path`` is missing, not a directory, empty, lacks a marker, or
@@ -94,15 +95,15 @@ def require_run(path: Path, *, unstarted: bool = False, judged: bool = False) ->
     odd = odd_files(path)
     if odd and not judged:
         refuse_odd_files(path)
+    started = "" if odd else killed_while_starting_says(path)  # markers missing, or empty
+    if started:
+        if unstarted:
+            return path
+        raise RunDirectoryError(
+            f"{path} is {started}: start it over with `{command('resume', path)}`"
+        )
     missing = [name for name in RUN_MARKERS if name not in odd and not (path / name).is_file()]
     if missing:
-        started = killed_while_starting_says(path)
-        if started:
-            if unstarted:
-                return path
-            raise RunDirectoryError(
-                f"{path} is {started}: start it over with `{command('resume', path)}`"
-            )
         said = _missing(missing, path)
         raise RunDirectoryError(f"{path} is not a run: {said}{runs_inside(path)}")
     return path
@@ -122,11 +123,11 @@ def no_directory(path: Path) -> str:
     return f"{path} is not a directory (a run is a directory holding {what})"
 
 
-def _missing(names_missing: list[str], path: Path | None = None) -> str:
+def _missing(names_missing: list[str], path: Path | None = None, what: str = "missing") -> str:
     """``audit.jsonl is missing``; with ``path``, a directory in a file's place is said too."""
     verb = "is" if len(names_missing) == 1 else "are"
     odd = [f"{n} is a directory" for n in names_missing if path and (path / n).is_dir()]
-    said = f"{' and '.join(names_missing)} {verb} missing"
+    said = f"{' and '.join(names_missing)} {verb} {what}"
     return f"{said} ({'; '.join(odd)}, not a file)" if odd else said
 
 
@@ -137,13 +138,14 @@ def killed_while_starting_says(path: Path) -> str:
     nothing, and sent nothing)``: ``verify`` and the other readers refuse it so, and
     ``status`` says it on its state line.
     """
-    missing = [name for name in RUN_MARKERS if not (path / name).is_file()]
-    if not missing or not killed_while_starting(path):
+    if not killed_while_starting(path):
         return ""
-    return (
-        f"a run killed while it started: {_missing(missing)} (it recorded nothing, and sent "
-        "nothing)"
+    missing = [name for name in RUN_MARKERS if not (path / name).is_file()]
+    empty = [name for name in RUN_MARKERS if name not in missing]
+    said = " and ".join(
+        [_missing(missing)] * bool(missing) + [_missing(empty, what="empty")] * bool(empty)
     )
+    return f"a run killed while it started: {said} (it recorded nothing, and sent nothing)"
 
 
 def killed_while_starting(path: Path) -> bool:
@@ -152,7 +154,9 @@ def killed_while_starting(path: Path) -> bool:
     ``create_run`` writes ``config.json`` and ``run.json``, then builds the broker (a ccxt
     import takes seconds) and opens the recorder's files: a kill in between leaves a run
     with no ``events.jsonl`` or ``audit.jsonl`` (or one of them, empty) and no checkpoint.
-    No session existed, so nothing was sent: ``resume`` starts it over from nothing.
+    So does a kill just after they were opened, before their first lines were written out:
+    both there, empty. No session traded (orders come after the first checkpoint), so
+    nothing was sent: ``resume`` starts it over from nothing.
     """
     if not (path / names.RUN_META).is_file() or (path / names.CHECKPOINT).exists():
         return False
@@ -160,7 +164,7 @@ def killed_while_starting(path: Path) -> bool:
         sizes = [(path / name).stat().st_size for name in RUN_MARKERS if (path / name).is_file()]
     except OSError:
         return False
-    return len(sizes) < len(RUN_MARKERS) and not any(sizes)
+    return not any(sizes)
 
 
 def last_whole_line(path: Path) -> dict[str, Any] | None:
