@@ -20,6 +20,7 @@ from _scripted import ScriptedFeed, ScriptedStrategy, at, buy
 from livesession import DryrunConfig, cli, create_run, resume_run
 from livesession._artifacts import names
 from livesession._risk.governor import TradingState
+from livesession._rundir.standing import run_book
 from livesession.cli import main
 from livesession.status import RunStatus, Verdict, list_runs, run_status
 from livesession.verify import verify_run
@@ -1005,6 +1006,46 @@ def test_a_run_killed_while_it_started_with_its_files_empty_says_so_too(
     assert main(["resume", str(run), "-q"]) == 0  # started over from nothing
     assert verify_run(run).ok
     assert (run / names.EVENTS).read_bytes() == (completed / names.EVENTS).read_bytes()
+
+
+@pytest.mark.broken_run("a crash between a fill and its POSITION_CHANGED, made on purpose")
+def test_a_crashed_run_s_position_counts_a_fill_whose_position_changed_was_not_written(
+    tmp_path: Path,
+) -> None:
+    """A process killed between a fill and its POSITION_CHANGED (events end with
+    ORDER_FILLED): the "events after it show" position missed the fill. It is the last
+    POSITION_CHANGED's (or the checkpoint's) plus the fills after it now."""
+    from test_interrupts import _interrupt_after
+
+    run_dir = tmp_path / "torn"
+    session = create_run(DryrunConfig(run_id="torn", steps=300, durability="none"), tmp_path)
+    _interrupt_after(session, 400, KeyboardInterrupt)
+    with pytest.raises(KeyboardInterrupt), session:
+        session.run_to_end(300)
+    checkpoint = orjson.loads((run_dir / names.CHECKPOINT).read_bytes())
+    at = checkpoint["recorder"]["offsets"]["events"]
+    events = run_dir / names.EVENTS
+    raw = events.read_bytes()
+    lines = raw[at:].splitlines(keepends=True)
+    kinds = [orjson.loads(line)["event_type"] for line in lines]
+    fill = max(i for i, kind in enumerate(kinds[:-1]) if kind == "ORDER_FILLED")
+    assert kinds[fill + 1] == "POSITION_CHANGED", "the fixture's run: a fill after the checkpoint"
+    events.write_bytes(raw[:at] + b"".join(lines[: fill + 1]))  # killed before its POSITION_CHANGED
+    changed = orjson.loads(lines[fill + 1])["payload"]
+    symbol, held = changed["symbol"], changed["position"]
+
+    found = run_status(run_dir)
+    assert found.verdict is Verdict.CRASHED
+    restored = checkpoint["book"]["positions"].get(symbol, "0")
+    assert found.positions_after_checkpoint.get(symbol, restored) == held
+    assert found.positions == checkpoint["book"]["positions"]  # what resume restores
+    # A live run whose file ends there (its buffer written out between the two) says the same.
+    live = run_book(run_dir, checkpoint, None, going_on="live")
+    assert live.positions[symbol] == held
+    filled_at = orjson.loads(lines[fill])["ts_utc"]
+    assert live.positions_as_of == (
+        f"as of ORDER_FILLED at run time {filled_at} (its POSITION_CHANGED not written yet)"
+    )
 
 
 def test_a_run_whose_config_keeps_checkpoints_is_not_said_to_keep_none() -> None:

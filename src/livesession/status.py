@@ -14,7 +14,8 @@ never taken, and nothing in the run directory is written. What it reports:
 - the position and open orders, and for a run that goes on, what they are read from: a
   live run's position from its newest ``POSITION_CHANGED`` since the checkpoint, a crashed
   run's from the checkpoint (what ``resume`` restores), with what the events after it show
-  when that differs; open orders from the checkpoint, said so (``_rundir.standing``);
+  when that differs (a fill whose ``POSITION_CHANGED`` was not written counted too); open
+  orders from the checkpoint, said so (``_rundir.standing``);
 - the trading state: for a live run, that of the newest trading event written since its
   last checkpoint (a throttle or the kill switch halts between checkpoints), read from the
   end of ``events.jsonl`` back to the checkpoint's offset only; else the checkpoint's;

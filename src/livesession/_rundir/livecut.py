@@ -27,12 +27,15 @@ checkpoints, which a live run holds now and a crashed one held when it died).
 from __future__ import annotations
 
 import time
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 
 from .._artifacts import names
 from .._artifacts.runread import RunCut, events_back, json_object, newest_event, payload
+from .._domain.decimal import finite_decimal
+from .._domain.model import FILL_EVENT_TYPES
 from .lock import Holder, holder_of
 from .seal import last_stop
 
@@ -229,26 +232,57 @@ def live_trading(run_dir: Path, checkpoint: dict[str, Any]) -> tuple[str | None,
 
 def positions_since(
     run_dir: Path, checkpoint: dict[str, Any]
-) -> tuple[dict[str, tuple[str, str]], bool]:
-    """The newest ``POSITION_CHANGED`` per symbol since ``checkpoint``; whether all was read.
+) -> tuple[dict[str, tuple[str, str, str]], bool]:
+    """The position per symbol the events since ``checkpoint`` record; whether all was read.
 
-    ``{"BTC/USDT": ("0.010", "2026-01-01T00:05:00Z")}``: the position and the run time of
-    the event, read as ``live_trading`` reads (from the end of ``events.jsonl`` back to the
-    checkpoint's events offset, or its start without one; whole lines only, at most
-    ``newest_event``'s budget). A fill moves the position between two checkpoints: the
-    checkpoint's is no longer the one held. No events file (a run killed while it
-    started): nothing written, all read.
+    ``{"BTC/USDT": ("0.010", "2026-01-01T00:05:00Z", "POSITION_CHANGED")}``: the position,
+    the run time of the newest event that says it, and that event's type. Read as
+    ``live_trading`` reads (from the end of ``events.jsonl`` back to the checkpoint's events
+    offset, or its start without one; whole lines only, at most ``newest_event``'s budget).
+    A fill moves the position between two checkpoints: the checkpoint's is no longer the
+    one held. A fill newer than its symbol's newest ``POSITION_CHANGED`` (a process killed
+    between the two, or a live run's file cut between them) moves it too: the position is
+    that one's (or the checkpoint's) plus the fills after it, said by the newest fill's
+    type. No events file (a run killed while it started): nothing written, all read.
     """
     path = run_dir / names.EVENTS
     if not path.exists():
         return {}, True
     since = (_offsets(checkpoint) or {}).get(names.EVENTS, 0)
-    found: dict[str, tuple[str, str]] = {}
-    for event in events_back(path, ("POSITION_CHANGED",), since=since):
+    found: dict[str, tuple[str, str, str]] = {}
+    later: dict[str, tuple[Decimal, str, str]] = {}  # fills after the newest POSITION_CHANGED
+    for event in events_back(path, ("POSITION_CHANGED", *FILL_EVENT_TYPES), since=since):
         if event is None:
-            return found, False
-        body = payload(event)
-        symbol, position = body.get("symbol"), body.get("position")
-        if isinstance(symbol, str) and isinstance(position, str) and symbol not in found:
-            found[symbol] = (position, str(event.get("ts_utc", "?")))
+            return found, False  # a fill whose POSITION_CHANGED was not reached is left out
+        body, kind = payload(event), str(event.get("event_type"))
+        symbol, when = body.get("symbol"), str(event.get("ts_utc", "?"))
+        if not isinstance(symbol, str) or symbol in found:
+            continue
+        if kind != "POSITION_CHANGED":
+            quantity = finite_decimal(body.get("quantity"))
+            if quantity is not None:  # newest first: the first fill seen names the time
+                moved, newest, its_kind = later.get(symbol, (Decimal(0), when, kind))
+                signed = quantity if body.get("side") == "BUY" else -quantity
+                later[symbol] = (moved + signed, newest, its_kind)
+            continue
+        position = body.get("position")
+        if isinstance(position, str):
+            found[symbol] = _moved(position, when, kind, later.pop(symbol, None))
+    held = checkpoint.get("book")
+    start = held.get("positions") if isinstance(held, dict) else None
+    for symbol, fills in later.items():  # no POSITION_CHANGED since the checkpoint
+        base = start.get(symbol, "0") if isinstance(start, dict) else "0"
+        found[symbol] = _moved(str(base), "", "", fills)
     return found, True
+
+
+def _moved(
+    position: str, when: str, kind: str, fills: tuple[Decimal, str, str] | None
+) -> tuple[str, str, str]:
+    """``position`` as of its event, plus the fills after it (their newest time and type)."""
+    if fills is None:
+        return position, when, kind
+    before = finite_decimal(position)
+    if before is None:  # no number to add to: as it is
+        return position, when, kind
+    return str(before + fills[0]), fills[1], fills[2]

@@ -165,7 +165,7 @@ def run_book(
     found, read_all = positions_since(run_dir, checkpoint if kept else {})
     orders_as_of = f"as of {at}" if kept else f"unknown: {NO_CHECKPOINT}"
     if going_on == "live":
-        now = positions | {symbol: held for symbol, (held, _) in found.items()}
+        now = positions | {symbol: held for symbol, (held, *_) in found.items()}
         return RunBook(
             positions=now,
             open_orders=orders,
@@ -174,7 +174,7 @@ def run_book(
         )
     differ = {
         symbol: held
-        for symbol, (held, _) in found.items()
+        for symbol, (held, *_) in found.items()
         if not _same(held, positions.get(symbol, "0"))
     }
     as_of = f"as of {at}, what resume restores" if kept else NO_CHECKPOINT
@@ -211,14 +211,17 @@ def unbooked_fill(run_dir: Path, checkpoint: dict[str, Any]) -> str:
     return f"a fill the venue reported ({_UNBOOKED}: C2_OPERATOR_REQUIRED in {names.AUDIT})"
 
 
-def _live_as_of(found: dict[str, tuple[str, str]], at: str, *, read_all: bool) -> str:
+def _live_as_of(found: dict[str, tuple[str, str, str]], at: str, *, read_all: bool) -> str:
     """What a live run's positions are read from.
 
-    The newest ``POSITION_CHANGED`` since the checkpoint; else the checkpoint (none since
-    it, or too much written since to read).
+    The newest ``POSITION_CHANGED`` since the checkpoint (or a fill newer than it, whose
+    ``POSITION_CHANGED`` is not written out yet); else the checkpoint (none since it, or too
+    much written since to read).
     """
     if found:
-        newest = max(when for _, when in found.values())
+        newest, kind = max((when, kind) for _, when, kind in found.values())
+        if kind != "POSITION_CHANGED":
+            return f"as of {kind} at run time {newest} (its POSITION_CHANGED not written yet)"
         return f"as of POSITION_CHANGED at run time {newest}"
     if not read_all:
         return f"as of {at}: the events after it were not read"
