@@ -282,3 +282,26 @@ class TestTruncateTo:
         truncate_to(log, 20)
         # First the 4-byte .torn file, then the 20-byte log (then its directory).
         assert order[:2] == [4, 20]
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="reads /proc/self/fd")
+def test_a_refused_tail_leaves_an_older_torn_file_as_it_was(tmp_path, monkeypatch):
+    """A ``.torn`` file from an earlier cut keeps its bytes when the next tail is refused
+    (a full disk): it is truncated back, never removed, and the file keeps its tail."""
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(b"kept\ncut tail")
+    torn_path(path).write_bytes(b"an earlier tail")
+    real_write = os.write
+
+    def refusing(fd: int, data: object) -> int:
+        if Path(f"/proc/self/fd/{fd}").readlink().name.endswith(".torn"):
+            real_write(fd, b"half")  # part of it went out before the disk filled
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(fd, data)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "write", refusing)
+    with pytest.raises(OSError, match="No space left"):
+        truncate_to(path, 5)
+    monkeypatch.undo()
+    assert torn_path(path).read_bytes() == b"an earlier tail"
+    assert path.read_bytes() == b"kept\ncut tail"

@@ -6,6 +6,7 @@ import hashlib
 import os
 import shutil
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -254,6 +255,29 @@ class TestFileSystem:
         monkeypatch.setattr(resume_module, "truncate_to", real)
         assert main(["resume", str(run_dir), "-q"]) == 0  # the lock was let go: room again
         assert capsys.readouterr().err == ""
+
+    def test_a_full_disk_while_setting_the_tail_aside_leaves_no_torn_file(
+        self, run_dir, capsys, monkeypatch
+    ):
+        """Bug: a resume refused on a still-full disk left an empty ``events.jsonl.torn``
+        behind: the file was made, and the cut tail could not be written to it."""
+        real_write = os.write
+
+        def refusing(fd: int, data: Any) -> int:
+            if Path(f"/proc/self/fd/{fd}").readlink().name.endswith(".torn"):  # made, then refused
+                raise OSError(28, "No space left on device")
+            return real_write(fd, data)
+
+        with (run_dir / "events.jsonl").open("ab") as events:
+            events.write(b'{"event_type":"BA')  # a torn last line: a tail to set aside
+        before = tree_hash(run_dir.parent)
+        with monkeypatch.context() as patched:
+            patched.setattr(os, "write", refusing)
+            assert main(["resume", str(run_dir), "-q"]) == 2
+        assert "(No space left on device); nothing was lost" in capsys.readouterr().err
+        assert not list(run_dir.glob("*.torn"))
+        assert tree_hash(run_dir.parent) == before  # as it was, lock file included
+        assert main(["resume", str(run_dir), "-q"]) == 0  # room again
 
     def test_a_full_disk_while_writing_c2_resume_is_one_line_and_the_run_resumes(
         self, run_dir, capsys, monkeypatch

@@ -292,7 +292,9 @@ def truncate_to(path: Path, offset: int) -> bytes:
 
     The cut tail is appended to ``<file>.torn`` (created if needed) and made durable
     *before* the file is truncated, so a crash in between duplicates the tail but never
-    loses it. Nothing is written when ``offset`` already equals the file size.
+    loses it. Nothing is written when ``offset`` already equals the file size. When the
+    tail cannot be set aside (a full disk), ``<file>.torn`` is put back as it was (an empty
+    one made for it removed) and the ``OSError`` raised, ``path`` untouched.
     Raises ``ValueError`` when ``offset`` is negative or beyond the end of the file.
     """
     path = Path(path)
@@ -305,15 +307,38 @@ def truncate_to(path: Path, offset: int) -> bytes:
         handle.seek(offset)
         tail = handle.read()
         torn = torn_path(path)
-        with os.fdopen(open_append(torn), "ab") as aside:
-            aside.write(tail)
-            aside.flush()
-            os.fsync(aside.fileno())
+        _set_aside(torn, tail)
         handle.truncate(offset)
         handle.flush()
         os.fsync(handle.fileno())
     fsync_dir(path.parent)
     return tail
+
+
+def _set_aside(torn: Path, tail: bytes) -> None:
+    """Append ``tail`` to ``torn`` (never through a symlink), or leave ``torn`` as it was.
+
+    A refused write (a full disk) puts it back: truncated to its old size, or removed when
+    this made it; the ``OSError`` that refused the write is the one raised.
+    """
+    existed = os.path.lexists(torn)
+    fd = open_append(torn)
+    try:
+        held = os.fstat(fd).st_size
+        try:
+            view = memoryview(tail)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        except OSError:
+            with contextlib.suppress(OSError):  # the error that brought us here is the one to say
+                if existed:
+                    os.ftruncate(fd, held)
+                else:
+                    torn.unlink()
+            raise
+    finally:
+        os.close(fd)
 
 
 def _create_tmp(path: Path) -> tuple[int, Path]:
