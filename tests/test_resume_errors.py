@@ -320,3 +320,26 @@ class TestCliFileErrors:
         assert main(["report", str(run_dir), "--output", str(missing)]) == 2
         err = capsys.readouterr().err
         assert err == f"livesession: error: {tmp_path / 'gone'}: no such directory\n"
+
+
+def test_a_sigterm_before_resume_takes_the_run_ends_it_143_with_nothing_changed(
+    run_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """RUNBOOK's exit table listed 143 only for the commands other than dryrun/resume and a
+    dryrun before its run exists; a resume signalled while it starts (before its own
+    handlers and the run's lock) ends the same way: 143, and the run as it was."""
+    import signal
+
+    import livesession._cli_runs as runs
+
+    real = runs.require_run
+
+    def signalled(*args: Any, **kwargs: Any) -> Path:
+        os.kill(os.getpid(), signal.SIGTERM)  # the operator's SIGTERM, as the resume starts
+        return real(*args, **kwargs)
+
+    before = tree_hash(run_dir.parent)
+    monkeypatch.setattr(runs, "require_run", signalled)
+    assert main(["resume", str(run_dir), "-q"]) == 143
+    assert capsys.readouterr().err == "livesession: terminated\n"
+    assert tree_hash(run_dir.parent) == before
