@@ -30,10 +30,11 @@ from livesession._artifacts import names
 from livesession._artifacts.recorder import Recorder
 from livesession._exceptions import CheckpointError
 from livesession._rundir.lock import Holder
+from livesession._rundir.watch import RunWatch
 from livesession._session.checkpoint import Checkpointer
 from livesession._support import fsutil
 from livesession.cli import main
-from livesession.control import _stopped, _Watch, describe_run
+from livesession.control import _stopped, describe_run
 from livesession.status import Verdict, run_status
 from livesession.stores import FileCheckpointStore
 from livesession.verify import verify_run
@@ -204,7 +205,7 @@ def test_stop_of_a_process_that_died_before_the_sealing_checkpoint_says_so(
     """``livesession stop``'s line once the process it signalled is gone (exit 0: sealed)."""
     run_dir = _copy(gaps, "before_sealing_checkpoint", tmp_path)
     holder = Holder(pid=1, host="h", since="2026-01-01T00:00:00Z", command="livesession dryrun")
-    outcome = _stopped(_Watch(run_dir), holder, "pid 1")
+    outcome = _stopped(RunWatch(run_dir), holder, "pid 1")
     assert outcome is not None
     assert outcome.kind == "done"
     assert outcome.line == (

@@ -32,6 +32,7 @@ from livesession import (
 )
 from livesession._artifacts import names
 from livesession._rundir.lock import holder_of
+from livesession._rundir.watch import RunWatch
 from livesession.cli import EXIT_NOT_HELD, EXIT_OK, EXIT_REJECTED, main
 from livesession.evidence import write_evidence
 from livesession.verify import verify_run
@@ -562,7 +563,7 @@ def test_stop_says_a_failed_wind_down_left_exposure(tmp_path: Path) -> None:
             session.step()
         session.request_stop("SIGNAL_SIGTERM", sealed_as=True)
     run_dir = tmp_path / "stuck"
-    watch = control._Watch(run_dir)
+    watch = RunWatch(run_dir)
     holder = holder_of(run_dir)
     assert holder is None  # as after the stopped process released the run
     outcome = control._stopped(watch, types.SimpleNamespace(pid=4242), "pid 4242")  # type: ignore[arg-type]
@@ -587,7 +588,7 @@ def test_stop_on_a_process_that_died_unsealed_says_resume_and_exits_8(tmp_path: 
     profile = Profile(name="died", seed=3)
     assert dryrun(profile, tmp_path, crash_at="write_events:120").returncode == KILLED
     run_dir = tmp_path / "died"
-    outcome = control._stopped(control._Watch(run_dir), types.SimpleNamespace(pid=4242), "pid 4242")  # type: ignore[arg-type]
+    outcome = control._stopped(RunWatch(run_dir), types.SimpleNamespace(pid=4242), "pid 4242")  # type: ignore[arg-type]
     assert outcome is not None
     assert outcome.kind == "not_held"
     assert outcome.line == (

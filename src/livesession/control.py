@@ -49,14 +49,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
 import attrs
-import orjson
 
 from ._artifacts import names
 from ._domain.lifecycle import SessionState
 from ._risk.governor import TradingState
-from ._rundir.livecut import checkpointed_bytes, checkpointed_stop
+from ._rundir.livecut import checkpointed_stop
 from ._rundir.lock import Holder, holder_of, not_a_cli_writer, stopped
 from ._rundir.seal import describe_seal, last_stop
+from ._rundir.watch import RunWatch
 from ._support.logging import get_logger
 from ._support.signals import ours
 from ._support.text import command
@@ -274,65 +274,6 @@ def describe_run(run_dir: Path) -> str:
     return describe_seal(run_dir)
 
 
-def _whole_lines(data: bytes) -> list[bytes]:
-    """Complete lines only: the writer may be in the middle of the last one."""
-    return data[: data.rfind(b"\n") + 1].splitlines()
-
-
-@attrs.define
-class _Watch:
-    """The run's files from where they were when the signal went out."""
-
-    run_dir: Path
-    offsets: dict[str, int] = attrs.field(factory=dict)
-    waiting: str = ""
-    """What the effect seen so far still lacks (for the timeout's line)."""
-
-    def mark(self) -> None:
-        for name in (names.EVENTS, names.SESSION_LOG):
-            path = self.run_dir / name
-            self.offsets[name] = path.stat().st_size if path.exists() else 0
-
-    def _ended_at(self, name: str) -> list[tuple[int, dict[str, object]]]:
-        """The new whole lines that are JSON objects, each with the offset its line ends at."""
-        start = self.offsets.get(name, 0)
-        try:
-            with (self.run_dir / name).open("rb") as stream:
-                stream.seek(start)
-                data = stream.read()
-        except OSError:
-            return []
-        out = []
-        for line in _whole_lines(data):
-            start += len(line) + 1
-            with contextlib.suppress(orjson.JSONDecodeError):
-                record = orjson.loads(line)
-                if isinstance(record, dict):
-                    out.append((start, record))
-        return out
-
-    def new(self, name: str) -> list[dict[str, object]]:
-        return [record for _, record in self._ended_at(name)]
-
-    def events(self, *types: str) -> list[dict[str, object]]:
-        return [e for e in self.new(names.EVENTS) if e.get("event_type") in types]
-
-    def checkpointed(self, *types: str) -> bool:
-        """Whether the run's checkpoint holds every event of ``types`` seen so far.
-
-        Only then does a crash keep it: ``resume`` continues from the checkpoint, and an
-        operator's action the checkpoint does not hold is cut with the torn tail.
-        """
-        ends = [end for end, e in self._ended_at(names.EVENTS) if e.get("event_type") in types]
-        return bool(ends) and checkpointed_bytes(self.run_dir, names.EVENTS) >= ends[-1]
-
-    def answer(self, sig: str) -> str | None:
-        for record in self.new(names.SESSION_LOG):
-            if record.get("event") == _LOG_EVENT and record.get("signal") == sig:
-                return str(record.get("outcome", ""))
-        return None
-
-
 def send_control(action: str, run_dir: Path, *, timeout_s: float) -> ControlOutcome:
     """Signal the livesession process holding ``run_dir`` and wait for the effect.
 
@@ -346,7 +287,7 @@ def send_control(action: str, run_dir: Path, *, timeout_s: float) -> ControlOutc
     if problem:
         return ControlOutcome("refused", f"{run_dir}: {problem}")
     signum = ACTIONS[action]
-    watch = _Watch(run_dir)
+    watch = RunWatch(run_dir)
     watch.mark()
     try:
         os.kill(holder.pid, signum)
@@ -365,7 +306,7 @@ def send_control(action: str, run_dir: Path, *, timeout_s: float) -> ControlOutc
         time.sleep(_POLL_S)
 
 
-def _no_effect(watch: _Watch, holder: Holder, sent: str, timeout_s: float) -> str:
+def _no_effect(watch: RunWatch, holder: Holder, sent: str, timeout_s: float) -> str:
     """What a signal whose effect did not show within ``timeout_s`` left to do (exit 9)."""
     run_dir, held = watch.run_dir, stopped(holder)  # stopped: it acts on nothing till it runs
     if watch.waiting:  # seen in part: what it lacks, and (stopped) why it cannot come yet
@@ -379,12 +320,12 @@ def _no_effect(watch: _Watch, holder: Holder, sent: str, timeout_s: float) -> st
     )
 
 
-def _ended(watch: _Watch, holder: Holder) -> bool:
+def _ended(watch: RunWatch, holder: Holder) -> bool:
     now = holder_of(watch.run_dir)
     return now is None or now.pid != holder.pid
 
 
-def _stopped(watch: _Watch, holder: Holder, who: str) -> ControlOutcome | None:
+def _stopped(watch: RunWatch, holder: Holder, who: str) -> ControlOutcome | None:
     if not _ended(watch, holder):
         return None
     run_dir, stop = watch.run_dir, last_stop(watch.run_dir)
@@ -407,7 +348,7 @@ def _stopped(watch: _Watch, holder: Holder, who: str) -> ControlOutcome | None:
     return ControlOutcome("failed", f"stopped: {who} {state}; {left_at_venue(watch.run_dir)}")
 
 
-def _killed(watch: _Watch, holder: Holder, who: str) -> ControlOutcome | None:
+def _killed(watch: RunWatch, holder: Holder, who: str) -> ControlOutcome | None:
     sig = reason_of(KILL_SIGNAL)
     tripped = watch.events("KILL_SWITCH")
     if tripped:
@@ -431,7 +372,7 @@ def _killed(watch: _Watch, holder: Holder, who: str) -> ControlOutcome | None:
     return _answered(watch, holder, who, sig)
 
 
-def _acked(watch: _Watch, holder: Holder, who: str) -> ControlOutcome | None:
+def _acked(watch: RunWatch, holder: Holder, who: str) -> ControlOutcome | None:
     sig = reason_of(ACK_SIGNAL)
     for event, done in (
         ("TRADING_REENABLED", f"trading re-enabled (ACTIVE) by {who}"),
@@ -456,7 +397,7 @@ def _unkept(seen: str, *, kept: bool, flat: bool) -> str:
     return f"{seen}, but {' and '.join(lacks)}"
 
 
-def _lost(watch: _Watch, who: str, what: str, action: str) -> ControlOutcome:
+def _lost(watch: RunWatch, who: str, what: str, action: str) -> ControlOutcome:
     """The holder ended before a checkpoint held ``what``: a resume goes on without it."""
     run_dir = watch.run_dir
     return ControlOutcome(
@@ -466,8 +407,8 @@ def _lost(watch: _Watch, who: str, what: str, action: str) -> ControlOutcome:
     )
 
 
-def _answered(watch: _Watch, holder: Holder, who: str, sig: str) -> ControlOutcome | None:
-    answer = watch.answer(sig)
+def _answered(watch: RunWatch, holder: Holder, who: str, sig: str) -> ControlOutcome | None:
+    answer = watch.answer(_LOG_EVENT, sig)
     if answer is not None and answer != "done":
         kind = "nothing" if answer.startswith("nothing") else "refused"
         return ControlOutcome(kind, f"{who}: {answer}")

@@ -1,0 +1,88 @@
+"""What a run's files gained since a moment: the operator commands' view of a live run.
+
+``livesession stop``, ``kill`` and ``ack`` signal the process holding a run, then read its
+answer from the run's own files (``control``): the events and session-log lines written
+since the signal, and whether ``checkpoint.json`` holds them (only then does a crash keep
+them).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import TYPE_CHECKING
+
+import attrs
+import orjson
+
+from .._artifacts import names
+from .livecut import checkpointed_bytes
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+__all__ = ["RunWatch"]
+
+
+def _whole_lines(data: bytes) -> list[bytes]:
+    """Complete lines only: the writer may be in the middle of the last one."""
+    return data[: data.rfind(b"\n") + 1].splitlines()
+
+
+@attrs.define
+class RunWatch:
+    """The run's files from where they were when an operator's signal went out.
+
+    ``livesession stop``, ``kill`` and ``ack`` read what the holder did from here: the new
+    whole lines of ``events.jsonl`` and ``session.log.jsonl``, and whether the checkpoint
+    holds them yet.
+    """
+
+    run_dir: Path
+    offsets: dict[str, int] = attrs.field(factory=dict)
+    waiting: str = ""
+    """What the effect seen so far still lacks (for the timeout's line)."""
+
+    def mark(self) -> None:
+        for name in (names.EVENTS, names.SESSION_LOG):
+            path = self.run_dir / name
+            self.offsets[name] = path.stat().st_size if path.exists() else 0
+
+    def _ended_at(self, name: str) -> list[tuple[int, dict[str, object]]]:
+        """The new whole lines that are JSON objects, each with the offset its line ends at."""
+        start = self.offsets.get(name, 0)
+        try:
+            with (self.run_dir / name).open("rb") as stream:
+                stream.seek(start)
+                data = stream.read()
+        except OSError:
+            return []
+        out = []
+        for line in _whole_lines(data):
+            start += len(line) + 1
+            with contextlib.suppress(orjson.JSONDecodeError):
+                record = orjson.loads(line)
+                if isinstance(record, dict):
+                    out.append((start, record))
+        return out
+
+    def new(self, name: str) -> list[dict[str, object]]:
+        return [record for _, record in self._ended_at(name)]
+
+    def events(self, *types: str) -> list[dict[str, object]]:
+        return [e for e in self.new(names.EVENTS) if e.get("event_type") in types]
+
+    def checkpointed(self, *types: str) -> bool:
+        """Whether the run's checkpoint holds every event of ``types`` seen so far.
+
+        Only then does a crash keep it: ``resume`` continues from the checkpoint, and an
+        operator's action the checkpoint does not hold is cut with the torn tail.
+        """
+        ends = [end for end, e in self._ended_at(names.EVENTS) if e.get("event_type") in types]
+        return bool(ends) and checkpointed_bytes(self.run_dir, names.EVENTS) >= ends[-1]
+
+    def answer(self, event: str, sig: str) -> str | None:
+        """The holder's ``outcome`` of its ``event`` log line for the signal ``sig``, if any."""
+        for record in self.new(names.SESSION_LOG):
+            if record.get("event") == event and record.get("signal") == sig:
+                return str(record.get("outcome", ""))
+        return None
