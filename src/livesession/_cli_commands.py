@@ -35,6 +35,7 @@ from ._support.secrets import redact_text
 
 if TYPE_CHECKING:
     from .burnin import BurninResult
+    from .status import RunStatus
 
 __all__ = [
     "cmd_burnin",
@@ -59,9 +60,12 @@ _CONTROL_EXITS: Final = {
 
 def cmd_control(args: argparse.Namespace) -> int:
     """Signal the process holding a run (stop, kill, ack) and wait for the effect."""
+    from ._rundir.starting import is_starting  # noqa: PLC0415 - only for this command
     from .control import send_control  # noqa: PLC0415 - only for this command
 
-    outcome = send_control(args.command, require_run(args.run_dir), timeout_s=args.timeout)
+    # A dryrun still starting (checking its data file) holds a directory with no run yet.
+    run_dir = args.run_dir if is_starting(args.run_dir) else require_run(args.run_dir)
+    outcome = send_control(args.command, run_dir, timeout_s=args.timeout)
     code = _CONTROL_EXITS[outcome.kind]
     if code == EXIT_OK:
         print(outcome.line)  # noqa: T201 - the CLI's output
@@ -423,7 +427,7 @@ def cmd_list(args: argparse.Namespace) -> int:
             (
                 _run_label(run.run_id, Path(run.run_dir).name),
                 run.verdict.label,
-                run.state or "?",
+                run.state or _unstarted(run),
                 f"{'-' if run.steps is None else run.steps}{planned}",
                 run.heartbeat_utc or "-",
                 writer,
@@ -435,3 +439,10 @@ def cmd_list(args: argparse.Namespace) -> int:
     if not runs:
         print(f"(no runs in {args.out_dir})")  # noqa: T201 - the CLI's output
     return EXIT_OK
+
+
+def _unstarted(run: RunStatus) -> str:
+    """``list``'s state of a run that has none: one starting, one killed so, or unknown."""
+    if run.starting:
+        return "starting"
+    return "killed while starting" if run.killed_while_starting else "?"

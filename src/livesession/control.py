@@ -56,6 +56,7 @@ from ._risk.governor import TradingState
 from ._rundir.livecut import checkpointed_stop
 from ._rundir.lock import Holder, holder_of, not_a_cli_writer, stopped
 from ._rundir.seal import describe_seal, last_stop
+from ._rundir.starting import STARTING, is_starting, killed_before_writing, only_a_writer_lock
 from ._rundir.watch import RunWatch
 from ._support.logging import get_logger
 from ._support.signals import ours
@@ -286,6 +287,12 @@ def send_control(action: str, run_dir: Path, *, timeout_s: float) -> ControlOutc
     problem = not_a_cli_writer(holder, run_dir)
     if problem:
         return ControlOutcome("refused", f"{run_dir}: {problem}")
+    if action != "stop" and is_starting(run_dir):
+        return ControlOutcome(
+            "refused",
+            f"{run_dir} is {STARTING}: nothing trades yet, so there is nothing to {action}; "
+            f"`{command('stop', run_dir)}` ends it (it has recorded and sent nothing)",
+        )
     signum = ACTIONS[action]
     watch = RunWatch(run_dir)
     watch.mark()
@@ -329,6 +336,8 @@ def _stopped(watch: RunWatch, holder: Holder, who: str) -> ControlOutcome | None
     if not _ended(watch, holder):
         return None
     run_dir, stop = watch.run_dir, last_stop(watch.run_dir)
+    if not run_dir.exists() or only_a_writer_lock(run_dir):  # stopped while it started
+        return _stopped_starting(run_dir, who)
     if stop is None:
         # Nothing holds the run now and it is unfinished: 8, as for any such run, never 4
         # (sealed FAILED: nothing to resume), which would keep a supervisor from resuming it.
@@ -346,6 +355,18 @@ def _stopped(watch: RunWatch, holder: Holder, who: str) -> ControlOutcome | None
     from .status import left_at_venue  # noqa: PLC0415 - only when a stop failed
 
     return ControlOutcome("failed", f"stopped: {who} {state}; {left_at_venue(watch.run_dir)}")
+
+
+def _stopped_starting(run_dir: Path, who: str) -> ControlOutcome:
+    """A writer stopped before it wrote its run: it removes its directory on the way out."""
+    left = killed_before_writing(run_dir)
+    if left:  # it died there some other way, leaving its lock file
+        return ControlOutcome("not_held", f"{who} ended: {run_dir} is {left}")
+    return ControlOutcome(
+        "done",
+        f"stopped: {who} ended while it started (before it wrote the run): it recorded "
+        f"nothing and sent nothing, and removed {run_dir}",
+    )
 
 
 def _killed(watch: RunWatch, holder: Holder, who: str) -> ControlOutcome | None:

@@ -92,7 +92,7 @@ from ._rundir.standing import (
     trading_of,
     unbooked_fill,
 )
-from ._rundir.starting import STARTING, killed_before_writing, start_again
+from ._rundir.starting import STARTING, killed_before_writing, only_a_writer_lock, start_again
 from ._support.text import command, one_line
 
 __all__ = ["RunStatus", "Verdict", "left_at_venue", "list_runs", "run_status"]
@@ -473,6 +473,9 @@ def _nonzero(quantity: str) -> bool:
 def list_runs(out_dir: Path, *, now: dt.datetime | None = None) -> list[RunStatus]:
     """The status of every run directly under ``out_dir``, by name (other entries skipped).
 
+    A directory a ``dryrun`` holds while it starts (``writer.lock`` alone) is listed as
+    running; one whose writer was killed so, as what ``status`` calls it.
+
     Raises:
         RunDirectoryError: ``out_dir`` is missing, not a directory, or a run itself.
         OSError: the system refused to read a file of one of the runs (``run_status``).
@@ -489,5 +492,7 @@ def list_runs(out_dir: Path, *, now: dt.datetime | None = None) -> list[RunStatu
     return [
         run_status(child, now=now)
         for child in sorted(out_dir.iterdir())
-        if child.is_dir() and not child.name.startswith(".") and is_run_dir(child)
+        if child.is_dir()
+        and not child.name.startswith(".")
+        and (is_run_dir(child) or only_a_writer_lock(child))  # one starting, or killed so
     ]

@@ -23,7 +23,13 @@ from .lock import is_held
 if TYPE_CHECKING:
     from pathlib import Path
 
-__all__ = ["STARTING", "killed_before_writing", "only_a_writer_lock", "start_again"]
+__all__ = [
+    "STARTING",
+    "is_starting",
+    "killed_before_writing",
+    "only_a_writer_lock",
+    "start_again",
+]
 
 STARTING: Final = (
     f"starting: no {names.RUN_META} yet (it checks its data file and builds its plug-ins "
@@ -38,6 +44,11 @@ def only_a_writer_lock(run_dir: Path) -> bool:
         return [entry.name for entry in run_dir.iterdir()] == [names.WRITER_LOCK]
     except OSError:
         return False
+
+
+def is_starting(run_dir: Path) -> bool:
+    """Whether a writer holds ``run_dir`` before it wrote the run (``writer.lock`` alone)."""
+    return only_a_writer_lock(run_dir) and is_held(run_dir)
 
 
 def killed_before_writing(run_dir: Path) -> str:
