@@ -355,7 +355,13 @@ def _checked(produced: Iterable[object] | None, config: DryrunConfig) -> tuple[O
     """What ``on_bar`` returned, when each is an ``OrderIntent`` the session can act on."""
     if produced is None:  # a forgotten return
         raise TypeError(NONE_RETURNED)
-    intents = tuple(_listed(produced))
+    kind = type(produced)
+    if kind is list or kind is tuple:  # the usual answer: a list, most often empty
+        if not produced:
+            return ()
+        intents = tuple(produced)
+    else:
+        intents = tuple(_listed(produced))
     lot, tick = config.qty_lot, config.price_tick
     for intent in intents:
         problem = intent_problem(intent, lot=lot, tick=tick)

@@ -254,6 +254,6 @@ class Reconciliation:
 
 def _agree(held: Mapping[str, Decimal] | None, positions: Mapping[str, Decimal]) -> bool:
     """Whether the venue holds the book's positions (True for a venue that cannot say)."""
-    if held is None:
+    if held is None or held == positions:  # the second: the same symbols, the same sizes
         return True
     return {s: q for s, q in held.items() if q} == {s: q for s, q in positions.items() if q}
