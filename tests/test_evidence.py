@@ -417,6 +417,34 @@ class TestOneAtATime:
         )
         assert write_evidence(run).ok  # the lock went with the first one
 
+    def test_an_out_dir_the_file_system_will_not_make_is_refused_before_the_work(
+        self, run_dir, tmp_path, capsys, monkeypatch
+    ):
+        """``--out /proc/nope`` said ``livesession: error: /proc/nope: No such file or
+        directory``, naming neither the output nor the way out (burnin's had been fixed)."""
+        out = tmp_path / "refusing" / "bundle"
+        real = os.mkdir
+
+        def refusing(path, *args, **kwargs):
+            if Path(os.fsdecode(path)) == out:
+                raise FileNotFoundError(2, os.strerror(2), str(path))
+            real(path, *args, **kwargs)
+
+        def never(*_args, **_kwargs):
+            raise AssertionError("the work ran before the refusal")
+
+        monkeypatch.setattr(os, "mkdir", refusing)
+        monkeypatch.setattr("livesession.evidence.write_evidence", never)
+        assert main(["evidence", str(run_dir), "--out", str(out)]) == 2
+        assert capsys.readouterr() == (
+            "",
+            (
+                "livesession: error: cannot write the evidence bundle (manifest.json, EV-*.md) "
+                f"to {out} (No such file or directory): write it elsewhere with --out DIR\n"
+            ),
+        )
+        assert not (tmp_path / "refusing").exists()  # the directory on the way: taken away
+
     def test_two_runs_into_one_out_directory_one_at_a_time(self, run_dir, tmp_path):
         out = tmp_path / "bundle"
         out.mkdir()

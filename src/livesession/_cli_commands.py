@@ -105,6 +105,8 @@ def cmd_evidence(args: argparse.Namespace) -> int:
     target: Path = args.out or run_dir
     what = f"the evidence bundle (manifest.json, EV-*.md) to {target}"
     _refuse_unwritable(target, what, _OUT_HINT)
+    if args.out is not None:
+        _refuse_unmakeable(args.out, what, _OUT_HINT)
     try:
         with _output_refused(_in_dir(target, _evidence_file), what, _OUT_HINT):
             result = write_evidence(run_dir, out_dir=args.out, progress=progress)
