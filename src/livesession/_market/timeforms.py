@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Final
 
 from .._domain.clock import epoch_ns
+from .._domain.decimal import finite_decimal
 from .csvforms import is_number_text
 
 __all__ = [
@@ -138,13 +139,8 @@ def text_ns(text: str) -> int | None:
 
 def finite_number(text: str) -> Decimal | None:
     """``text`` as a finite decimal number written as a data file may (``csvforms``), or None."""
-    if not is_number_text(text):  # 1_772_442_000, full-width digits: Decimal reads them
-        return None
-    try:
-        number = Decimal(text)
-    except InvalidOperation:
-        return None
-    return number if number.is_finite() else None
+    # 1_772_442_000, full-width digits: Decimal reads them; is_number_text refuses them.
+    return finite_decimal(text) if is_number_text(text) else None
 
 
 def dotted_ns(text: str) -> int | None:
