@@ -169,13 +169,17 @@ def format_utc_ns(ns: int) -> str:
     return f"{seconds}{nanos:03d}Z"
 
 
+def _refuse_naive(moment: dt.datetime, msg: str) -> None:
+    """``ValueError(msg)`` for a naive ``moment``: what a clock reads must be timezone-aware."""
+    if moment.tzinfo is None:
+        raise ValueError(msg)
+
+
 class FixedClock:
     """A clock that always answers the same moment; ``monotonic_ns`` never moves."""
 
     def __init__(self, moment: dt.datetime) -> None:
-        if moment.tzinfo is None:
-            msg = "FixedClock needs a timezone-aware datetime (tzinfo=datetime.UTC)"
-            raise ValueError(msg)
+        _refuse_naive(moment, "FixedClock needs a timezone-aware datetime (tzinfo=datetime.UTC)")
         self._moment = moment
 
     def now(self) -> dt.datetime:
@@ -194,9 +198,7 @@ class SimClock:
     """Simulated time: starts at ``start`` and moves only when ``advance`` is called."""
 
     def __init__(self, start: dt.datetime) -> None:
-        if start.tzinfo is None:
-            msg = "SimClock needs a timezone-aware start (tzinfo=datetime.UTC)"
-            raise ValueError(msg)
+        _refuse_naive(start, "SimClock needs a timezone-aware start (tzinfo=datetime.UTC)")
         self._start_ns = epoch_ns(start)
         self._elapsed_ns = 0
 
