@@ -465,3 +465,51 @@ class TestNestingDepth:
             }
         )
         assert "nests arrays or tables more than 32 levels deep" in message
+
+
+class TestRefusalsSayTheKeyTheValueAndTheWayOn:
+    """Refusals docs/config.md promises name the key and the value: ``[alerts]`` ones gave
+    the bound only, ``ccxt:notanexchange`` was an "unknown mode" without the reference
+    choice, missing credentials said "run with mode mock", and ``steps`` above a
+    ``max_steps`` already at its hard limit said to raise max_steps."""
+
+    @pytest.mark.parametrize(
+        ("text", "expected"),
+        [
+            (
+                "[alerts]\ntimeout_ms = true\n",
+                "alerts.timeout_ms must be an integer from 1 to 60000, got True",
+            ),
+            ("[alerts]\nretries = 11\n", "alerts.retries must be an integer from 0 to 10, got 11"),
+            (
+                "[alerts]\nqueue_size = 0\n",
+                "alerts.queue_size must be an integer from 1 to 100000, got 0",
+            ),
+            (
+                'broker = "ccxt:notanexchange"\n',
+                "broker must be mock, realish, ccxt:binance, ccxt:bybit, ccxt:okx or "
+                "package.module:callable, got 'ccxt:notanexchange'",
+            ),
+        ],
+    )
+    def test_the_cli_names_it(self, tmp_path, capsys, text, expected):
+        assert _cli_refuses(tmp_path, text, capsys) == expected
+
+    def test_missing_credentials_name_the_broker_and_the_flag(self, tmp_path, capsys, monkeypatch):
+        for field in ("KEY", "SECRET"):
+            monkeypatch.delenv(f"LIVESESSION_BINANCE_API_{field}", raising=False)
+        assert _cli_refuses(tmp_path, 'broker = "ccxt:binance"\n', capsys) == (
+            "broker ccxt:binance needs environment variable(s) LIVESESSION_BINANCE_API_KEY, "
+            "LIVESESSION_BINANCE_API_SECRET: set them (see .env.example) or run with "
+            '--broker mock (broker = "mock")'
+        )
+
+    def test_steps_above_a_max_steps_at_its_hard_limit_say_to_run_fewer(self):
+        message = _refusal({"max_steps": 10_000_000, "steps": 20_000_000})
+        assert message == (
+            "steps (20000000) is above the bound max_steps (10000000); max_steps is at its "
+            "hard limit (10000000): run fewer steps, and a longer history in several runs"
+        )
+        assert _refusal({"max_steps": 100, "steps": 200}).endswith(
+            "raise max_steps or run fewer steps"
+        )

@@ -268,7 +268,9 @@ def has_userinfo(url: str) -> bool:
 def _bounded(name: str, low: int, high: int) -> Any:
     def check(_inst: object, _attr: object, value: object) -> None:
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-            raise ConfigError(f"alerts.{name} must be an integer from {low} to {high}")
+            raise ConfigError(
+                f"alerts.{name} must be an integer from {low} to {high}, got {value!r}"
+            )
 
     return check
 

@@ -47,7 +47,7 @@ from .plugin_fields import (
     params_field,
     refuse_demo_table,
 )
-from .timerange import check_run_end, check_start, check_step_interval
+from .timerange import check_run_end, check_start, check_step_interval, check_steps
 
 __all__ = [
     "CLOCK_MODES",
@@ -328,11 +328,7 @@ class DryrunConfig:
         if not self.price_tick and data_path(self.feed) is None:
             object.__setattr__(self, "price_tick", DEFAULT_TICK)
         check_grids(self)  # again once a data file's tick is inferred (``fit_to_feed``)
-        if self.steps > self.max_steps:
-            raise ConfigError(
-                f"steps ({self.steps}) is above the bound max_steps ({self.max_steps}); "
-                "raise max_steps or run fewer steps"
-            )
+        check_steps(self.steps, self.max_steps, limit=HARD_MAX_STEPS)
         check_run_end(
             self.start_time,
             max_steps=self.max_steps,

@@ -21,6 +21,7 @@ from .._support.references import a_, is_reference
 from .._support.secrets import find_secrets
 from .datafeeds import DATA_FEEDS
 from .fields import INT_MAX
+from .runtime_config import CCXT_EXCHANGES
 
 __all__ = [
     "DEMO_STRATEGY_ID",
@@ -68,6 +69,12 @@ def check_broker(_inst: object, _attr: object, value: object) -> None:
         raise ConfigError(
             "broker must be mock, realish, ccxt:<exchange> or package.module:callable, "
             f"got {value!r}"
+        )
+    if value.startswith("ccxt:") and value.removeprefix("ccxt:") not in CCXT_EXCHANGES:
+        # Caught here, with the key's name, not at the broker's start as an unknown "mode".
+        venues = ", ".join(f"ccxt:{name}" for name in CCXT_EXCHANGES)
+        raise ConfigError(
+            f"broker must be mock, realish, {venues} or package.module:callable, got {value!r}"
         )
 
 

@@ -171,6 +171,6 @@ class RuntimeConfig:
         missing = [name for name in required if name not in present]
         if missing:
             raise ConfigError(
-                f"mode {mode} needs environment variable(s) {', '.join(missing)}: set them "
-                "(see .env.example) or run with mode mock"
+                f"broker {mode} needs environment variable(s) {', '.join(missing)}: set them "
+                '(see .env.example) or run with --broker mock (broker = "mock")'
             )

@@ -33,6 +33,7 @@ __all__ = [
     "check_run_end",
     "check_start",
     "check_step_interval",
+    "check_steps",
     "outside",
     "run_end_ns",
 ]
@@ -158,4 +159,21 @@ def check_data_end(
         f"the wind-down (stop_max_polls ({stop_max_polls}) steps of step_interval_ms "
         f"({step_interval_ms})) and a year for retries before {LATEST_TEXT}, the latest time a "
         f"run can record: drop the rows after {latest}"
+    )
+
+
+def check_steps(steps: int, max_steps: int, *, limit: int) -> None:
+    """Refuse ``steps`` above ``max_steps``, saying what helps.
+
+    Raising ``max_steps`` helps only below its hard ``limit``: at the limit, the way on is
+    fewer steps (a longer history is run in several runs), so that is what it says.
+    """
+    if steps <= max_steps:
+        return
+    told = f"steps ({steps}) is above the bound max_steps ({max_steps}); "
+    if max_steps < limit:
+        raise ConfigError(told + "raise max_steps or run fewer steps")
+    raise ConfigError(
+        told + f"max_steps is at its hard limit ({limit}): run fewer steps, and a longer "
+        "history in several runs"
     )
