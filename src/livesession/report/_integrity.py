@@ -13,7 +13,10 @@ what falls out of the single pass it makes anyway, and says so:
   ``events.jsonl`` and ``state_snapshots.jsonl`` as read, so the chain covers their bytes;
 * ``metrics.json``'s line counts match the files, and (for a sealed run, or a live one up
   to its checkpoint) its event counts (``steps``, ``orders_submitted``, ``fills``,
-  ``sink_retries``, ``late_fills``, ``events_by_type``) the events read.
+  ``sink_retries``, ``late_fills``, ``events_by_type``) the events read. A crashed run's
+  ``metrics.json`` is its last checkpoint's while its files go on: its line counts are
+  held to be at most the files' and its ``audit_head`` to be the hash of the audit line it
+  counts (``audit_events``), and its event counts are not compared.
 
 Problems are the verifier's violations, collected and worded by its own ``Violations`` and
 ``SeqCheck``: ``<file>:<line>: <what>``, or ``<file>: <what>`` for the file as a whole, at
@@ -162,6 +165,8 @@ class Integrity:
         self._seqs = SeqCheck()
         self.sha256: dict[str, str] = {}
         self.lines: dict[str, int] = {}
+        self.marked_head = ""
+        """The hash of the audit line ``audit_chain`` was told to mark ("" before any)."""
 
     @property
     def problems(self) -> tuple[str, ...]:
@@ -194,11 +199,12 @@ class Integrity:
         self.add(name, 0, "missing")
 
     def audit_chain(
-        self, path: Path, cut: RunCut | None, keep: frozenset[str]
+        self, path: Path, cut: RunCut | None, keep: frozenset[str], *, mark: object = None
     ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
         """Check the audit log's hash chain; its records whose code is in ``keep``, and its last.
 
-        The records are read one at a time and only those kept are held.
+        The records are read one at a time and only those kept are held. The hash of line
+        ``mark`` (a crashed run's checkpoint's ``audit_events``) is kept as ``marked_head``.
         """
         records: list[dict[str, Any]] = []
         last: dict[str, Any] | None = None
@@ -218,6 +224,8 @@ class Integrity:
                     if record.get("prev_hash") != head:
                         self.add(names.AUDIT, number, "prev_hash does not match the line before")
                 head = hashlib.sha256(line).hexdigest()
+                if number == mark:
+                    self.marked_head = head
         except OSError as exc:
             raise_if_refused(exc, path)
             self.missing(names.AUDIT)
@@ -268,8 +276,11 @@ class Integrity:
         ``counted`` holds the counts the events give (``Tallies.counted``): a count in
         metrics.json that is not what the events say is a problem, so a report never shows
         the integrity as whole beside a count the events do not bear out. None (a crashed
-        run, whose metrics.json is its last checkpoint's) compares none of them.
+        run, whose metrics.json is its last checkpoint's) compares none of them, and holds
+        its line counts to be at most the files' (the files go on past the checkpoint; fewer
+        lines are lines lost) and its ``audit_head`` to the line it counts (``marked_head``).
         """
+        crashed = counted is None and not live
         counts = {
             "events_emitted": names.EVENTS,
             "state_snapshots": names.SNAPSHOTS,
@@ -278,15 +289,12 @@ class Integrity:
         if unread is not None:
             self.add(names.METRICS, *unread)
         for field, name in counts.items():
-            if unread is None and metrics.get(field) != self.lines.get(name, 0):
-                self.add(
-                    names.METRICS,
-                    0,
-                    f"{field} {metrics.get(field)!r}, but {name} has {self.lines.get(name, 0)}",
-                )
+            said, has = metrics.get(field), self.lines.get(name, 0)
+            if unread is None and not _bears_out(said, has, crashed=crashed):
+                self.add(names.METRICS, 0, f"{field} {said!r}, but {name} has {has}")
         if unread is None and counted is not None:
             self._counts(metrics, counted)
-        head = self.sha256.get("audit head", "")
+        head = self.marked_head if crashed else self.sha256.get("audit head", "")
         if unread is None and metrics.get("audit_head") != head:
             self.add(names.METRICS, 0, "audit_head is not the hash of the last audit line")
         if live:
@@ -301,3 +309,13 @@ class Integrity:
         for name in (names.EVENTS, names.SNAPSHOTS):
             if digests.get(name) != self.sha256.get(name):
                 self.add(name, 0, "SHA-256 differs from the digest the audit chain closed with")
+
+
+def _bears_out(said: object, has: int, *, crashed: bool) -> bool:
+    """Whether a file of ``has`` lines bears out the count metrics.json ``said``.
+
+    A crashed run's count is its last checkpoint's, and the file may go on past it.
+    """
+    if not crashed:
+        return said == has
+    return type(said) is int and 0 <= said <= has

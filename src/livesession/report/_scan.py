@@ -121,8 +121,10 @@ def scan(
     _events(
         run_dir / names.EVENTS, cut, checks, progress, _Pass(tallies, book, closes, markers, checks)
     )
-    audit, last_audit = checks.audit_chain(run_dir / names.AUDIT, cut, _AUDIT_KEPT)
     metrics, unread = read_metrics(run_dir / names.METRICS, cut)
+    audit, last_audit = checks.audit_chain(
+        run_dir / names.AUDIT, cut, _AUDIT_KEPT, mark=metrics.get("audit_events")
+    )
     # The seal as `status` reads it: the events' SESSION_STOPPED alone is none.
     seal = claimed_seal(run_dir) if live is None and run_dir.is_dir() else None
     if live is None or live.cut.steps:
