@@ -421,3 +421,44 @@ def test_the_api_index_names_every_public_name_and_nothing_else():
         f"missing from docs/api.md: {sorted(public - set(listed))}; "
         f"not public: {sorted(set(listed) - public)}"
     )
+
+
+def _flat(path: str) -> str:
+    """The page's text with its line breaks and whitespace runs made one space."""
+    return " ".join((ROOT / path).read_text(encoding="utf-8").split())
+
+
+class TestVerifyListing:
+    @pytest.mark.broken_run("events.jsonl is broken on purpose: many violations")
+    def test_plain_and_json_list_what_the_docs_say(self, tmp_path, capsys):
+        """docs/artifacts.md said ``--json`` lists "the same lines" as the plain output:
+        plain printed 20 and ``... and 62 more``, ``--json`` 59 ending ``events.jsonl: 24
+        more violations not listed``. Both are what the docs now say, with the code's bounds."""
+        from livesession.cli import main
+        from livesession.verify._result import _MAX_PER_FILE, SHOWN
+
+        out = tmp_path / "out"
+        assert main(["dryrun", "--run-id", "v", "--steps", "50", "--out", str(out), "-q"]) == 0
+        events = out / "v" / "events.jsonl"
+        lines = events.read_bytes().splitlines(keepends=True)
+        events.write_bytes(b"".join(b"x\n" if i % 2 else line for i, line in enumerate(lines)))
+        capsys.readouterr()
+        assert main(["verify", str(out / "v")]) == 1
+        plain = capsys.readouterr().out.splitlines()
+        assert main(["verify", "--json", str(out / "v")]) == 1
+        result = json.loads(capsys.readouterr().out)
+        total, listed = result["total"], result["violations"]
+        assert len(plain) == 1 + SHOWN + 1
+        assert plain[1:-1] == listed[:SHOWN]
+        assert plain[-1] == f"... and {total - SHOWN} more violations"
+        counted = [line for line in listed if line.endswith(" more violations not listed")]
+        assert [line.split(":")[0] for line in counted] == ["events.jsonl"]
+        broken = [line for line in listed if line.startswith("events.jsonl:")]
+        assert len(broken) == _MAX_PER_FILE + 1  # and the line counting the rest
+
+        artifacts, runbook = _flat("docs/artifacts.md"), _flat("RUNBOOK.md")
+        assert f"At most {_MAX_PER_FILE} are kept per file" in artifacts
+        assert f"the first {SHOWN} of those lines" in artifacts
+        assert f"lists every line kept (all of them up to {_MAX_PER_FILE} per file" in artifacts
+        assert f"then at most {SHOWN} violations, one per line" in runbook
+        assert f"`--json` lists up to {_MAX_PER_FILE} per file under `violations`" in runbook
