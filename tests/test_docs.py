@@ -462,3 +462,22 @@ class TestVerifyListing:
         assert f"lists every line kept (all of them up to {_MAX_PER_FILE} per file" in artifacts
         assert f"then at most {SHOWN} violations, one per line" in runbook
         assert f"`--json` lists up to {_MAX_PER_FILE} per file under `violations`" in runbook
+
+
+class TestFeedFlag:
+    def test_help_and_the_runbook_name_every_data_feed(self):
+        """``--feed``'s help and the RUNBOOK's flag row left out ``parquet:PATH``, which
+        works (docs/config.md and docs/data.md say so)."""
+        import argparse
+
+        from livesession import cli
+        from livesession._domain.datafeeds import DATA_FEEDS
+
+        parser = cli.build_parser()
+        [sub] = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        [feed] = [a for a in sub.choices["dryrun"]._actions if "--feed" in a.option_strings]
+        text = (ROOT / "RUNBOOK.md").read_text(encoding="utf-8")
+        [row] = [line for line in text.splitlines() if line.startswith("| `--feed SPEC` |")]
+        for kind in DATA_FEEDS:
+            assert f"{kind}PATH" in (feed.help or ""), kind
+            assert f"`{kind}PATH`" in row, kind

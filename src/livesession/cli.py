@@ -322,8 +322,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--feed",
         metavar="SPEC",
-        help="random_walk (default), venue (a ccxt broker's own bars), csv:PATH or "
-        "package.module:callable",
+        help="random_walk (default), venue (a ccxt broker's own bars), csv:PATH, parquet:PATH "
+        "or package.module:callable",
     )
     run.add_argument(
         "--symbol",
