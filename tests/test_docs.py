@@ -481,3 +481,28 @@ class TestFeedFlag:
         for kind in DATA_FEEDS:
             assert f"{kind}PATH" in (feed.help or ""), kind
             assert f"`{kind}PATH`" in row, kind
+
+
+def _field_table(title: str) -> set[str]:
+    """The fields RUNBOOK's table under ``### title`` names in its first column."""
+    text = (ROOT / "RUNBOOK.md").read_text(encoding="utf-8")
+    section = text.split(f"### {title}\n", 1)[1].split("\n| ", 1)[1].split("\n\n", 1)[0]
+    rows = [line.split(" | ")[0] for line in section.splitlines() if line.startswith("| `")]
+    return {name for row in rows for name in re.findall(r"`(\w+)`", row)}
+
+
+class TestJsonFields:
+    def test_every_field_dryrun_and_status_print_is_in_the_runbook(self, tmp_path, capsys):
+        """``status --json`` printed ``heartbeat_age_s``, ``resume_problem``, ``starting``
+        and more, ``dryrun --json`` ``kills``, ``risk_blocks`` and ``detail``, which no
+        page described: RUNBOOK's two field tables name every one, and no other."""
+        from livesession.cli import main
+
+        out = tmp_path / "out"
+        argv = ["dryrun", "--run-id", "j", "--steps", "30", "--out", str(out), "--json"]
+        assert main(argv) == 0
+        dryrun = json.loads(capsys.readouterr().out)
+        assert main(["status", str(out / "j"), "--json"]) == 0
+        status = json.loads(capsys.readouterr().out)
+        assert set(dryrun) == _field_table("The fields of `dryrun --json`")
+        assert set(status) == _field_table("The fields of `status --json`")
