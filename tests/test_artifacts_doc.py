@@ -176,3 +176,29 @@ class TestClientOrderIds:
         assert re.fullmatch(r"ls[0-9a-f]{30}", made)
         assert "1-32 characters of `[A-Za-z0-9]`" in said
         assert "every id livesession makes has all 32 (`ls` and 30 lower-case hex digits)" in said
+
+
+class TestOtherFiles:
+    def test_every_file_a_run_writes_is_on_the_page(self):
+        """ "Other files" left out ``metrics.ndjson``, which every CLI run of 1,000 steps or
+        more writes: each file a run writes (``runfiles``) is named on the page."""
+        from livesession._artifacts import names, runfiles
+
+        text = PAGE.read_text(encoding="utf-8")
+        other = _section("Other files (not part of the determinism set)")
+        for name in sorted(runfiles._NAMES - set(names.CONTRACT)):
+            said = f"`{name}`" in other or (
+                name.startswith("idempotency.") and "`idempotency.*`" in other
+            )
+            assert said, name
+        for name in names.CONTRACT:
+            assert f"`{name}`" in text, name
+
+    def test_the_stop_reasons_of_every_stop_signal_are_in_the_session_stopped_row(self):
+        """The SESSION_STOPPED row named SIGNAL_SIGTERM and SIGNAL_SIGINT; SIGHUP stops a
+        CLI run too, recorded ``SIGNAL_SIGHUP``."""
+        from livesession import control
+
+        row = _first_cells("events.jsonl (`C2_DRYRUN_V1`)")["SESSION_STOPPED"]
+        for signum in control.STOP_SIGNALS:
+            assert f"`SIGNAL_{signum.name}`" in row, signum.name
