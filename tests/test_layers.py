@@ -266,3 +266,20 @@ class TestLayers:
         assert session is not None
         assert rundir is not None
         assert session[0] < rundir[0]
+
+
+def test_the_map_names_every_folder_and_the_entry_point():
+    """The map left out ``schemas/`` (no Python in it, so the module scan never saw it) and
+    ``__main__.py``: every folder under src/livesession and every top-level module is in
+    the map's block and is described below it."""
+    text = (SRC.parent.parent / "docs" / "concepts.md").read_text(encoding="utf-8")
+    start = text.index("## Map of the package")
+    block = set(text[start : text.index("```", text.index("```", start) + 3)].split())
+    folders = {f"{p.name}/" for p in SRC.iterdir() if p.is_dir() and p.name != "__pycache__"}
+    modules = {p.name for p in SRC.glob("*.py") if p.name != "__init__.py"}
+    shown = {name for name in folders | modules if name in block}
+    shown |= {name for name in modules if name.startswith("_cli_") and "_cli_*.py" in block}
+    assert shown == folders | modules, sorted((folders | modules) - shown)
+    rows = text[start:].split("\n## ", 1)[0]
+    for name in sorted(folders | modules):
+        assert f"`{name}`" in rows, name  # a row (or, for _postgres/, a paragraph)
