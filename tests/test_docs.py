@@ -506,3 +506,31 @@ class TestJsonFields:
         status = json.loads(capsys.readouterr().out)
         assert set(dryrun) == _field_table("The fields of `dryrun --json`")
         assert set(status) == _field_table("The fields of `status --json`")
+
+
+def test_each_api_row_is_the_names_docstring_or_an_alias_s_comment():
+    """docs/api.md gives each name the first line of its docstring: ``BrokerReport``, a
+    union alias, has none of its own (``__doc__`` is Python's "Represent a PEP 604 union
+    type"). Its row is the comment above its definition, and the page says so."""
+    import inspect
+    import types
+
+    text = (ROOT / "docs" / "api.md").read_text(encoding="utf-8")
+    rows = dict(re.findall(r"^\| `(\w+)(?:\(\))?` \| (.*) \|$", text, flags=re.MULTILINE))
+    aliases = []
+    for name in sorted(set(livesession.__all__) - {"__version__"}):
+        value = getattr(livesession, name)
+        if isinstance(value, types.UnionType):
+            aliases.append(name)
+            source = inspect.getsource(sys.modules[_ALIAS_HOMES[name]])
+            comment = source.split(f"\n{name} = ", 1)[0].rsplit("\n# ", 2)[-2]
+            assert rows[name] == comment.strip(), name
+        else:
+            first = (inspect.getdoc(value) or "").splitlines()[0]
+            assert re.sub(r"[`*]", "", rows[name]) == re.sub(r"[`*]", "", first), name
+    assert aliases == ["BrokerReport"]
+    flat = " ".join(text.split())
+    assert "A type alias has no docstring of its own" in flat
+
+
+_ALIAS_HOMES = {"BrokerReport": "livesession._domain.model"}

@@ -410,6 +410,8 @@ class CancelReport(_Report):
     """The venue cancelled an order (the rest of it, when partly filled)."""
 
 
+# What a broker's `poll` reports: an `AckReport`, `FillReport`, `CancelReport` or `RejectReport`.
+# (An alias has no docstring of its own: docs/api.md gives this line as its description.)
 BrokerReport = AckReport | FillReport | RejectReport | CancelReport
 
 
