@@ -1209,3 +1209,27 @@ def test_the_restart_recipe_starts_a_run_killed_while_it_checked_again(tmp_path:
     done = _supervise(tmp_path, run_dir.parent, "r1", config)
     assert done.returncode == 0, done.stderr
     assert run_status(run_dir).verdict is Verdict.COMPLETED
+
+
+@pytest.mark.broken_run("a run file is replaced by a symlink on purpose")
+def test_a_run_file_that_is_no_regular_file_exits_5_in_status_and_0_in_list(
+    completed: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """RUNBOOK said `status` and `list` both exit 5 for it: `list` exits 0 whatever the
+    verdicts (``cmd_list``), and the RUNBOOK now says so."""
+    events = completed / "events.jsonl"
+    moved = completed.parent / "events.elsewhere"
+    events.rename(moved)
+    events.symlink_to(moved)
+    code, document = _status(capsys, completed)
+    assert (code, document["verdict"], document["unread"]) == (5, "needs_operator", True)
+    assert main(["list", str(completed.parent), "--json"]) == 0
+    (run,) = json.loads(capsys.readouterr().out)["runs"]
+    assert (run["verdict"], run["unread"]) == ("needs_operator", True)
+    runbook = " ".join((_ROOT / "RUNBOOK.md").read_text(encoding="utf-8").split())
+    assert (
+        "`status` and `list` say `needs_operator` with that line as the problem (`status` "
+        "exits 5; `list` exits 0, as it always does for a directory it can read)"
+    ) in runbook
+    events.unlink()
+    moved.rename(events)
