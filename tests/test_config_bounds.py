@@ -487,8 +487,10 @@ class TestRefusalsSayTheKeyTheValueAndTheWayOn:
             ),
             (
                 'broker = "ccxt:notanexchange"\n',
-                "broker must be mock, realish, ccxt:binance, ccxt:bybit, ccxt:okx or "
-                "package.module:callable, got 'ccxt:notanexchange'",
+                (
+                    "broker must be mock, realish, ccxt:binance, ccxt:bybit, ccxt:okx or "
+                    "package.module:callable, got 'ccxt:notanexchange'"
+                ),
             ),
         ],
     )
