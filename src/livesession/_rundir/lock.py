@@ -367,6 +367,29 @@ class _Before:
             os.utime(run_dir, ns=self.dir_times)
 
 
+_HELD: Final[weakref.WeakSet[RunLock]] = weakref.WeakSet()  # for ``_drop_in_child``
+_TAKING: Final[set[int]] = set()  # opened by ``acquire``, not yet in a ``RunLock``
+
+
+def _drop_in_child() -> None:
+    """In a forked child: close its copies of every run lock, so only the writer holds one.
+
+    An OFD lock (and a ``flock``) belongs to the open file description, which ``fork``
+    shares with the child: a ``multiprocessing`` worker or a ``ProcessPoolExecutor`` pool
+    (fork is Linux's default start method) kept the run held after the writer was killed
+    or had closed it (``status`` said running; ``resume``, ``stop``, ``evidence`` refused).
+    The child's ``RunLock`` objects say released, and never close a descriptor number again.
+    """
+    for lock in list(_HELD):
+        lock.drop_fork_copy()
+    for fd in list(_TAKING):
+        _TAKING.discard(fd)
+        os.close(fd)
+
+
+os.register_at_fork(after_in_child=_drop_in_child)
+
+
 class RunLock:
     """The writer lock of one run directory, held from ``acquire`` until ``release``.
 
@@ -383,6 +406,8 @@ class RunLock:
         self._before = before
         self._let_go = weakref.finalize(self, os.close, fd)
         self._let_go.atexit = False  # the process's end drops the lock anyway
+        _HELD.add(self)
+        _TAKING.discard(fd)
 
     @classmethod
     def acquire(cls, run_dir: Path, command: str) -> Self:
@@ -401,9 +426,11 @@ class RunLock:
             raise RunDirectoryError(
                 f"{run_dir}: cannot open {names.WRITER_LOCK}: {exc.strerror}"
             ) from None
+        _TAKING.add(fd)  # a child forked from here on must not keep it
         if not _try_lock(fd):
             holder = _current_holder(path)
             if not (holder is not None and holder.this_process and _freed_by_collecting(fd)):
+                _TAKING.discard(fd)
                 os.close(fd)
                 raise held_refusal(
                     run_dir, holder, advice="wait for it to end, or stop it with `livesession stop`"
@@ -430,6 +457,12 @@ class RunLock:
         """Let the lock go (safe to call twice). The file stays: it is only a name."""
         self._fd = None
         self._let_go()  # closes the descriptor once: the last one of its description drops the lock
+
+    def drop_fork_copy(self) -> None:
+        """A forked child's copy: close its descriptor and never close that number again."""
+        fd, self._fd = self._fd, None
+        if self._let_go.detach() is not None and fd is not None:
+            os.close(fd)
 
     def abandon(self) -> None:
         """Put the lock file back as it was, then let the lock go.
