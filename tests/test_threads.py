@@ -11,6 +11,7 @@ import random
 import sys
 import threading
 import time
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -351,3 +352,65 @@ def test_only_the_owner_runs_the_session_forward() -> None:
     assert [r.outcome for r in results] == [VerbOutcome.APPLIED, VerbOutcome.APPLIED]
     session.run_n_steps(5)
     session.close()
+
+
+class _GatedClock:
+    """A UTC clock whose first reading (preflight's) says so and waits for ``go``."""
+
+    def __init__(self) -> None:
+        self.in_preflight = threading.Event()
+        self.go = threading.Event()
+        self._reads = 0
+
+    def now(self) -> datetime:
+        self._reads += 1
+        if self._reads == 1:
+            self.in_preflight.set()
+            assert self.go.wait(10)
+        return datetime(2026, 1, 1, tzinfo=UTC)
+
+    def monotonic_ns(self) -> int:
+        return 0
+
+
+@pytest.mark.parametrize("verb", ["request_stop", "close"])
+def test_a_stop_or_close_during_run_to_end_s_preflight_ends_it_quietly(
+    tmp_path: Path, verb: str
+) -> None:
+    """``run_to_end`` returns the stopped run: it no longer raises ``InvalidTransition``.
+
+    The verb waits on the session lock while preflight holds it, and goes first when
+    preflight lets go (waiting verbs have their turn): ``run_to_end`` judged whether to
+    activate before that, outside the lock, and then activated a STOPPED session.
+    """
+    clock = _GatedClock()
+    built: dict[str, Any] = {}
+
+    def owner() -> None:
+        session = create_run(DryrunConfig(run_id="race", steps=100), tmp_path, clock=clock)
+        built["session"] = session
+        try:
+            built["result"] = session.run_to_end(100)
+        except Exception as exc:
+            built["error"] = exc
+
+    thread = threading.Thread(target=owner)
+    thread.start()
+    assert clock.in_preflight.wait(10)
+    session = built["session"]
+    verber = threading.Thread(target=getattr(session, verb))
+    verber.start()
+    gate = session._gate
+    waited = threading.Event()
+    for _ in range(10_000):  # bounded: an Event wait, not a sleep
+        if gate._waiting:
+            break
+        waited.wait(0.001)
+    assert gate._waiting, "the verb never came to wait on the session lock"
+    clock.go.set()
+    verber.join(10)
+    thread.join(10)
+    assert "error" not in built, built.get("error")
+    assert built["result"].state is SessionState.STOPPED
+    assert built["result"].steps == 0
+    assert verify_run(tmp_path / "race").ok

@@ -221,8 +221,7 @@ class LiveSessionOrchestrator:
         if p.lifecycle.state is S.INIT and not self.preflight():
             self.close()
             return self.result()
-        if p.lifecycle.may_fire(Trigger.ACTIVATE):
-            self.activate()
+        _activate(p, self._gate, only_if_ready=True)
         time = p.time
         with DeferredInterrupt(self._gate.inside, self, closes=True) as interrupt:
             while time.steps < steps and self._step_if_active():
@@ -265,14 +264,7 @@ class LiveSessionOrchestrator:
         (A resumed session instead reconciles before its first step, and holds back
         grace-based decisions until it has re-run past the point the venue had reached.)
         """
-        p = self._parts()
-        lifecycle = p.lifecycle
-        with self._gate.owned("activate", p.config.run_id):
-            self._gate.refuse_torn("activate", p.config.run_id, p.time.steps)
-            lifecycle.guarded(lambda: lifecycle.transition(Trigger.ACTIVATE, "activated"))
-            if lifecycle.in_(S.DRYRUN_ACTIVE):
-                lifecycle.guarded(lambda: p.reconciliation.reconcile(grace_ns=0))
-            lifecycle.guarded(p.checkpointer.save)
+        _activate(self._parts(), self._gate, only_if_ready=False)
 
     def step(self) -> None:
         """Run one bounded step; needs DRYRUN_ACTIVE.
@@ -470,6 +462,19 @@ def restore_resumed(
     Their ``set_state`` is the caller's code: ``resume`` tries it before anything changes.
     """
     session._parts().restore(state, digests, plugins=False)  # noqa: SLF001 - its own module
+
+
+def _activate(p: SessionParts, gate: SessionGate, *, only_if_ready: bool) -> None:
+    """``activate``; ``only_if_ready`` (run_to_end): from PREFLIGHT_OK only, under the lock."""
+    lifecycle = p.lifecycle
+    with gate.owned("activate", p.config.run_id):
+        gate.refuse_torn("activate", p.config.run_id, p.time.steps)
+        if only_if_ready and not lifecycle.may_fire(Trigger.ACTIVATE):
+            return  # another thread stopped or closed it during run_to_end's preflight
+        lifecycle.guarded(lambda: lifecycle.transition(Trigger.ACTIVATE, "activated"))
+        if lifecycle.in_(S.DRYRUN_ACTIVE):
+            lifecycle.guarded(lambda: p.reconciliation.reconcile(grace_ns=0))
+        lifecycle.guarded(p.checkpointer.save)
 
 
 def _run_hooks(session: LiveSessionOrchestrator) -> None:
