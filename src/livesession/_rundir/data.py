@@ -8,7 +8,8 @@ the row count and the first and last times, so a reviewer knows which data ran, 
 appended after the bytes the run read) is no change to ``resume``: a run plays the bytes
 its check read and no further, so the resumed run reads those again (``feed_bytes``), as
 the run would have had it not crashed. ``evidence`` re-runs the run and takes the same
-file only.
+file only. The pin itself (``pin_data``) is ``_market.datapin``'s: every session pins its
+config when it is built, with or without a run directory.
 """
 
 from __future__ import annotations
@@ -16,10 +17,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import attrs
-
-from .._exceptions import ConfigError, DataFileError, RunDirectoryError
-from .._market.datafile import DataFileCheck
+from .._exceptions import DataFileError, RunDirectoryError
+from .._market.datapin import checked_data, not_the_pinned_data, pin_data, refuse_other_data
 from .._support.fsutil import file_digest
 
 if TYPE_CHECKING:
@@ -37,46 +36,12 @@ __all__ = [
 ]
 
 
-def _checked(feed: object) -> DataFileCheck | None:
-    checked = getattr(feed, "checked", None)
-    return checked if isinstance(checked, DataFileCheck) else None
-
-
 def data_record(cfg: DryrunConfig, feed: object) -> dict[str, object] | None:
     """What ``run.json`` keeps of the data file ``feed`` read (None: the feed reads none)."""
-    checked = _checked(feed)
+    checked = checked_data(feed)
     if checked is None:
         return None
     return {**checked.record(cfg.feed), "path": str(checked.path.resolve())}
-
-
-def pin_data(cfg: DryrunConfig, feed: object) -> DryrunConfig:
-    """``cfg`` with the SHA-256 and size of the data file ``feed`` read (``config.json``).
-
-    A config that already names a SHA-256 (written by hand, or a run's own config read back
-    by ``evidence``) must name this file's: other data is refused. A feed that reads no
-    file refuses one (``ConfigError``): it would pin nothing.
-    """
-    checked = _checked(feed)
-    if checked is None:
-        if cfg.feed_sha256 is not None or cfg.feed_bytes is not None:
-            given = "feed_sha256" if cfg.feed_sha256 is not None else "feed_bytes"
-            raise ConfigError(
-                f"{given} is given, but the feed {cfg.feed!r} read no data file: it pins the "
-                "file of a feed that reads one; drop it"
-            )
-        return cfg
-    refuse_other_data(cfg, checked)
-    if (cfg.feed_sha256, cfg.feed_bytes) == (checked.sha256, checked.size):
-        return cfg
-    return attrs.evolve(cfg, feed_sha256=checked.sha256, feed_bytes=checked.size)
-
-
-def refuse_other_data(cfg: DryrunConfig, checked: DataFileCheck) -> None:
-    """A ``DataFileError`` when ``cfg`` pins a data file other than ``checked``."""
-    if cfg.feed_sha256 is None or cfg.feed_sha256 == checked.sha256:
-        return
-    raise _changed(cfg, checked.path, checked.sha256, checked.size)
 
 
 def changed_or(
@@ -100,7 +65,7 @@ def changed_or(
         digest, size = file_digest(path)
     except OSError:
         return error  # missing or unreadable: the error says so
-    return error if digest == cfg.feed_sha256 else _changed(cfg, path, digest, size)
+    return error if digest == cfg.feed_sha256 else not_the_pinned_data(cfg, path, digest, size)
 
 
 def how_changed(path: Path, sha256: str, size: int | None, *, whole: bool = False) -> str | None:
@@ -135,26 +100,6 @@ def _refusal(message: str, path: Path) -> DataFileError:
     )
 
 
-def _changed(cfg: DryrunConfig, path: Path, digest: str, size: int) -> DataFileError:
-    """The data file is not the one the config pins (``feed_sha256``) for a new run.
-
-    The pin may be written by hand, without ``feed_bytes``: the file is not said to have
-    changed (it may never have been the pinned one), and no size is made up for the pin.
-    """
-    pinned = f"{str(cfg.feed_sha256)[:12]}..."
-    if cfg.feed_bytes is not None:
-        pinned += f" ({cfg.feed_bytes} bytes)"
-    return DataFileError(
-        f"data file {path} does not match the feed_sha256 pinned in the config: its SHA-256 "
-        f"is {digest[:12]}... ({size} bytes), the config pins {pinned}: give the run the "
-        f'file the config pins, or pin this one (feed_sha256 = "{digest}")',
-        path=path,
-        line=None,
-        column=None,
-        value=None,
-    )
-
-
 def close_feed(feed: object) -> None:
     """Close ``feed`` if it holds a file (a session that was never built does not own it)."""
     close = getattr(feed, "close", None)
@@ -171,7 +116,7 @@ def check_data_unchanged(
     run started on. Runs that record no data file (random walk, or written before the
     record existed) pass.
     """
-    checked = _checked(feed)
+    checked = checked_data(feed)
     recorded = meta.get("data")
     if not isinstance(recorded, dict) or "sha256" not in recorded:
         recorded = None if cfg_sha256 is None else {"feed": "the data file", "sha256": cfg_sha256}

@@ -23,6 +23,7 @@ from .._domain.config import DryrunConfig
 from .._domain.decimal import with_context
 from .._domain.retry import RetryPolicy
 from .._exceptions import ConfigError
+from .._market.datapin import pin_data
 from .._market.feeds import CsvReplayFeed, RandomWalkFeed
 from .._market.parquet import ParquetReplayFeed
 from .._market.strategies import SmaCrossover
@@ -320,7 +321,7 @@ def assemble(
         raise ConfigError(
             "feed 'venue' journals the venue's bars in a run directory: use create_run"
         )
-    cfg = fit_to_feed(config, feed)
+    cfg = pin_data(fit_to_feed(config, feed), feed)  # hashed with its data file's SHA-256
     recorder = Recorder(
         run_id=cfg.run_id,
         strategy_id=cfg.strategy_id,
