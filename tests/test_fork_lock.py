@@ -20,6 +20,7 @@ import pytest
 from livesession import DryrunConfig, create_run
 from livesession._rundir.lock import RunLock, holder_of
 from livesession.cli import main
+from livesession.stores import JsonlIdempotencyStore
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
 
@@ -92,3 +93,26 @@ def test_a_closed_run_is_free_while_a_child_forked_when_it_was_open_lives(
         os.close(hold_w)  # the child ends
         os.waitpid(pid, 0)
         os.close(report_r)
+
+
+def test_a_jsonl_store_closed_is_free_while_a_child_forked_when_it_was_open_lives(
+    tmp_path: Path,
+) -> None:
+    """The store's ``flock`` is the open file's too: the child kept it, and a reopen failed."""
+    path = tmp_path / "keys.jsonl"
+    store = JsonlIdempotencyStore(path)
+    hold_r, hold_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child: waits for the test's pipe to close
+        try:
+            os.close(hold_w)
+            os.read(hold_r, 1)
+        finally:
+            os._exit(0)
+    os.close(hold_r)
+    try:
+        store.close()
+        JsonlIdempotencyStore(path).close()  # refused while the child held the lock
+    finally:
+        os.close(hold_w)
+        os.waitpid(pid, 0)

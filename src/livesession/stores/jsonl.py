@@ -12,6 +12,9 @@ the file is cut back to the last whole line. Damage before the last line is not 
 it raises ``RunDirectoryError`` naming the file and the line.
 
 One store object per file: the file is locked (``flock``, POSIX) while the store is open.
+A child forked while it is open (a ``multiprocessing`` or ``ProcessPoolExecutor`` worker)
+closes its copy at once: the lock is the open file's, which fork shares, so the child kept
+the file locked (the store reopened after a crash was refused) and could append to it.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +36,15 @@ __all__ = ["JsonlIdempotencyStore"]
 
 _NO_FOLLOW = getattr(os, "O_NOFOLLOW", 0)  # a symlink planted in the run: never written through
 _NEW_FILE_MODE = 0o666  # narrowed by the process umask
+
+
+_OPEN: weakref.WeakSet[JsonlIdempotencyStore] = weakref.WeakSet()
+
+
+def _close_in_child() -> None:
+    """In a forked child: close its copies of the open stores (see the module docstring)."""
+    for store in list(_OPEN):
+        store.close()
 
 
 class _BadRecordError(ValueError):
@@ -56,6 +69,7 @@ class JsonlIdempotencyStore(RecordStore):
             os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_BINARY", 0) | _NO_FOLLOW,
             _NEW_FILE_MODE,
         )
+        _OPEN.add(self)
         try:
             _lock_exclusively(self._fd, self.path)
             if not existed:
@@ -186,3 +200,7 @@ def _lock_exclusively(fd: int, path: Path) -> None:
             f"{path} is already open in another idempotency store: close that one first "
             "(one store per file)"
         ) from None
+
+
+if hasattr(os, "register_at_fork"):  # POSIX
+    os.register_at_fork(after_in_child=_close_in_child)
