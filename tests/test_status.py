@@ -718,6 +718,42 @@ def test_a_crashed_run_says_its_position_is_the_checkpoints_and_what_events_show
     assert run_status(run_dir).verdict is Verdict.COMPLETED
 
 
+@pytest.mark.broken_run("config.json is edited so that resume refuses the crashed run")
+@pytest.mark.parametrize("damage", ["hash", "corrupt"])
+def test_a_crashed_run_that_cannot_resume_says_what_events_after_its_checkpoint_show(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], damage: str
+) -> None:
+    """A crashed run whose config.json no longer loads (its hash mismatches, or it is not
+    JSON) was shown as a sealed run: `position  flat`, with no "as of" and no word of the
+    0.010 its events after the checkpoint show. Unsealed and held by none, it is said as any
+    crashed run is, resumable or not."""
+    cfg = DryrunConfig(run_id="died", strategy_id="scripted", steps=500, durability="step")
+    session = create_run(
+        cfg, tmp_path, feed=ScriptedFeed(["40000.00"]), strategy=_BuysThenCrashes()
+    )
+    with pytest.raises(KeyboardInterrupt), session:
+        session.run_to_end(500)
+    run_dir = tmp_path / "died"
+    config = run_dir / names.CONFIG
+    raw = config.read_bytes()
+    edited = raw.replace(b'"volatility_bps": 20', b'"volatility_bps": 21')
+    config.write_bytes(edited if damage == "hash" else b"{")
+    assert config.read_bytes() != raw
+    code, status = _status(capsys, run_dir)
+    assert (code, status["resumable"]) == (5, False)
+    assert status["positions"] == {}
+    assert status["positions_after_checkpoint"] == {"BTC/USDT": "0.010"}
+    assert status["positions_as_of"] == (
+        "as of the last checkpoint (step 0), what resume restores; events after it show "
+        "BTC/USDT 0.010"
+    )
+    assert status["open_orders_as_of"] == "as of the last checkpoint (step 0)"
+    assert main(["status", str(run_dir)]) == 5
+    text = capsys.readouterr().out
+    assert "events after it show BTC/USDT 0.010\n" in text
+    assert "position    flat\n" not in text
+
+
 def _killed_while_starting(completed: Path, tmp_path: Path) -> Path:
     """A copy of ``completed`` as a run killed after run.json, before it recorded anything."""
     run = tmp_path / "early"

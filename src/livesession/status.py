@@ -86,6 +86,7 @@ from ._rundir.standing import (
     describe_positions,
     describe_trading,
     heartbeat,
+    keeps_checkpoints,
     not_a_run,
     objects_given,
     run_book,
@@ -405,7 +406,7 @@ def run_status(run_dir: Path, *, now: dt.datetime | None = None) -> RunStatus:
             state = str(checkpoint["fsm_state"])
             status = reported_status(state, failed=bool(checkpoint.get("failed")))
     beat, age = heartbeat(run_dir, now)
-    crashed = holder is None and seal is None and cfg is not None  # unsealed, held by none
+    crashed = holder is None and seal is None and keeps_checkpoints(run_dir, checkpoint)
     going_on: GoingOn = "live" if holder is not None else ("crashed" if crashed else None)
     held = run_book(run_dir, checkpoint, snapshot, going_on=going_on)
     steps = checkpoint.get("steps") if checkpoint else (snapshot or {}).get("step")

@@ -40,6 +40,7 @@ __all__ = [
     "describe_positions",
     "describe_trading",
     "heartbeat",
+    "keeps_checkpoints",
     "not_a_run",
     "objects_given",
     "run_book",
@@ -100,6 +101,17 @@ def heartbeat(run_dir: Path, now: dt.datetime) -> tuple[str | None, float | None
     written = dt.datetime.fromtimestamp(mtime_ns / _NS_PER_S, tz=dt.UTC).replace(microsecond=0)
     age = max(0.0, (_clock.epoch_ns(now) - mtime_ns) / _NS_PER_S)
     return _clock.format_utc(written), round(age, 1)
+
+
+def keeps_checkpoints(run_dir: Path, checkpoint: dict[str, Any]) -> bool:
+    """Whether the run keeps checkpoints: it has one, or a ``config.json``, loadable or not.
+
+    An unsealed one nobody holds is said as a crash (its checkpoint's book, and what its
+    events after it show), resumable or not: one whose config no longer loads was shown a
+    sealed run's book, ``flat``, while its events after the checkpoint held a position.
+    Only the runbook's four files keep none: their last snapshot is their book.
+    """
+    return bool(checkpoint) or (run_dir / names.CONFIG).exists()
 
 
 def book(
