@@ -527,3 +527,57 @@ def test_an_allowlist_beyond_the_feed_s_symbol_gives_it_no_market_and_config_md_
     (row,) = [line for line in config_md.splitlines() if line.startswith("| `allowlist` |")]
     assert "NO_MARKET_PRICE" in row
     assert "only the symbol its feed prices" in row
+
+
+class PollDown(Desk):
+    """A venue whose report feed is down (``poll`` raises) while its order lookups answer."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__()
+        self.error = error
+
+    def poll(self, now_ns: int) -> Any:
+        raise self.error
+
+
+_POLL_ERRORS = {
+    "transient": Transient("report stream disconnected"),
+    "unexpected": ValueError("venue SDK bug: unexpected field 'x'"),
+}
+
+
+class TestFillsTheVenueMadeThatTheBookNeverSaw:
+    """Before, a venue that filled the order while its polls failed (the reconciler saw it:
+    RECONCILE_ESCALATED, FILL_NOT_SEEN, venue_filled 0.010) sealed FAILED with the summary,
+    ``status`` and the result saying ``position flat, 1 open order`` and no doubt at all."""
+
+    @pytest.mark.parametrize("error", sorted(_POLL_ERRORS))
+    def test_the_summary_status_and_json_say_the_position_is_in_doubt(
+        self, tmp_path: Path, error: str
+    ):
+        run_dir, result = _run(tmp_path, error, PollDown(_POLL_ERRORS[error]), steps=300)
+        assert (result.status, result.reason) == (SessionStatus.FAILED, "RECONCILE_MISMATCH")
+        assert not any(result.positions.values())  # the book's: no fill report came
+        (escalated,) = _events(run_dir, "RECONCILE_ESCALATED")
+        (item,) = escalated["discrepancies"]
+        assert (item["kind"], item["local_filled"], item["venue_filled"]) == (
+            "FILL_NOT_SEEN",
+            "0",
+            "0.010",
+        )
+        doubt = (
+            f"the venue's fills of {item['client_order_id']}: 0.010 filled at the venue, 0 in "
+            "the book (FILL_NOT_SEEN)"
+        )
+        assert result.position_in_doubt == doubt
+        line = exposure_line(result)
+        assert line == f"flat in the book, 1 open order; in doubt: {doubt} (not booked)"
+        said = result_json(result, run_dir, 0.1, MetricsCollector(), code=4)
+        assert said["position_in_doubt"] == doubt
+        standing = run_status(run_dir)
+        assert standing.position_in_doubt == doubt
+        assert standing.to_json()["position_in_doubt"] == doubt
+        (position,) = [row for row in standing.lines() if row.startswith("position")]
+        assert position.split(None, 1)[1] == f"flat in the book; in doubt: {doubt} (not booked)"
+        verdict = verify_run(run_dir)
+        assert verdict.ok, verdict.violations

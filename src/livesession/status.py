@@ -176,7 +176,8 @@ class RunStatus:
     """For a run that goes on: ``as of the last checkpoint (step 100)``, or ``unknown: no
     checkpoint yet``; "" for a sealed run."""
     position_in_doubt: str = ""
-    """The fill the book refused (``BROKER_REPORT_INVALID``): ``positions`` are the book's."""
+    """The fill the book refused (``BROKER_REPORT_INVALID``), or the venue's fills it never
+    saw (``RECONCILE_MISMATCH``, ``FILL_NOT_SEEN``): ``positions`` are the book's."""
     problem: str = ""
     """For ``not_a_run``: what is missing; for ``needs_operator``: what the files lack for
     the seal they claim (then ``verify`` says more), or the file that is not regular."""

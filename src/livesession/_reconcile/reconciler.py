@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable, Mapping, Sequence
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 
 import attrs
 
@@ -39,6 +39,7 @@ __all__ = [
     "ReconcilePlan",
     "compare",
     "distinct_fills",
+    "fills_not_seen",
     "lookups_needed",
     "plan",
 ]
@@ -271,6 +272,30 @@ def plan(
         confirmed_closed=comparison.confirmed_closed,
         pending=still,
     )
+
+
+def fills_not_seen(discrepancies: Iterable[Mapping[str, object]]) -> str:
+    """The venue's fills the book never saw, as escalated differences name them ("": none).
+
+    ``discrepancies`` in their JSON form (``Discrepancy.to_json``, as ``RECONCILE_ESCALATED``
+    records them), so the session and ``status`` say the same. A difference whose venue
+    filled more of an order than the book has fills for (``FILL_NOT_SEEN``, or a
+    ``QUANTITY_MISMATCH`` saying so) means the venue may hold a position the book lacks:
+    never "flat" then.
+    """
+    said = []
+    for item in discrepancies:
+        venue, book = str(item.get("venue_filled", "")), str(item.get("local_filled", ""))
+        try:
+            ahead = Decimal(venue) > Decimal(book)
+        except (InvalidOperation, ValueError):
+            continue
+        if ahead:
+            said.append(
+                f"the venue's fills of {item.get('client_order_id')}: {venue} filled at the "
+                f"venue, {book} in the book ({item.get('kind')})"
+            )
+    return "; ".join(said)
 
 
 def _venue_ahead_explains(item: Discrepancy) -> bool:

@@ -25,6 +25,7 @@ import attrs
 from .._artifacts import names
 from .._artifacts.runread import RUN_MARKERS, events_back, runs_inside
 from .._domain import clock as _clock
+from .._reconcile.reconciler import fills_not_seen
 from .livecut import live_trading, positions_since
 
 if TYPE_CHECKING:
@@ -55,6 +56,8 @@ NO_CHECKPOINT: Final = "no checkpoint yet"
 
 _UNBOOKED: Final = "BROKER_REPORT_INVALID"
 """The fault of a fill the book refused (``_session.reports``): the position is in doubt."""
+_MISMATCH: Final = "RECONCILE_MISMATCH"
+"""The fault of a reconciler's escalation: with the venue's fills unseen, in doubt too."""
 _NS_PER_S: Final = 1_000_000_000
 _ORDER_FIELDS: Final = ("client_order_id", "symbol", "side", "quantity", "limit_price")
 
@@ -205,13 +208,16 @@ def run_book(
 
 
 def unbooked_fill(run_dir: Path, checkpoint: dict[str, Any]) -> str:
-    """The fill the book refused, of a run faulted ``BROKER_REPORT_INVALID``; "" for any other.
+    """What the venue filled that the book did not take, of a faulted run; "" for any other.
 
-    The venue reported it, so the venue may hold another position than the book's: status
-    never says flat then. Said as the fault's ``STATE_CHANGED`` names it (the newest one
-    to ERROR_REQUIRES_OPERATOR with a ``trade_id``), or, that not read, where to find it.
+    After ``BROKER_REPORT_INVALID``, the fill the book refused; after ``RECONCILE_MISMATCH``,
+    the venue's fills the book never saw (``FILL_NOT_SEEN``: ``fills_not_seen``). The venue
+    may hold another position than the book's: status never says flat then.
     """
-    if checkpoint.get("reason") != _UNBOOKED:
+    reason = checkpoint.get("reason")
+    if reason == _MISMATCH:
+        return _fills_not_seen(run_dir)
+    if reason != _UNBOOKED:
         return ""
     for event in events_back(run_dir / names.EVENTS, ("STATE_CHANGED",)):
         detail = (event or {}).get("payload", {}).get("detail")
@@ -221,6 +227,21 @@ def unbooked_fill(run_dir: Path, checkpoint: dict[str, Any]) -> str:
                 f"{detail.get('problem')}"
             )
     return f"a fill the venue reported ({_UNBOOKED}: C2_OPERATOR_REQUIRED in {names.AUDIT})"
+
+
+def _fills_not_seen(run_dir: Path) -> str:
+    """The venue's fills the book never saw, as the newest ``RECONCILE_ESCALATED`` names them.
+
+    That one faulted the run (the fault follows it at once). Not read (too far back), where
+    to find them.
+    """
+    for event in events_back(run_dir / names.EVENTS, ("RECONCILE_ESCALATED",)):
+        if event is None:
+            break
+        items = event.get("payload", {}).get("discrepancies")
+        if isinstance(items, list):
+            return fills_not_seen(item for item in items if isinstance(item, dict))
+    return f"fills the venue may have made ({_MISMATCH}: RECONCILE_ESCALATED in {names.EVENTS})"
 
 
 def _live_as_of(found: dict[str, tuple[str, str, str]], at: str, *, read_all: bool) -> str:

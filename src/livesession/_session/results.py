@@ -60,8 +60,11 @@ class DryrunResult:
     """The client order ids still open at the venue, as the book knows them."""
     position_in_doubt: str = ""
     """A fill the venue reported that the book refused (``BROKER_REPORT_INVALID``: the
-    venue's fill 'T1' of ls...: its quantity ...): the venue may hold another position than
-    ``positions`` says. Empty when the book took every fill the venue reported."""
+    venue's fill 'T1' of ls...: its quantity ...), or fills the venue made that the book
+    never saw, escalated by the reconciler (``RECONCILE_MISMATCH``, ``FILL_NOT_SEEN``: the
+    venue's fills of ls...: 0.010 filled at the venue, 0 in the book (FILL_NOT_SEEN)): the
+    venue may hold another position than ``positions`` says. Empty when the book took
+    every fill the venue made, as far as the session knows."""
 
 
 @attrs.frozen(kw_only=True)
@@ -111,7 +114,9 @@ def result_of(p: SessionParts) -> DryrunResult:
         kills=metrics.count("KILL_SWITCH"),
         positions=dict(sorted(view.positions.items())),
         open_orders=view.open_orders,
-        position_in_doubt=valid_text(p.reports.unbooked),
+        position_in_doubt=valid_text(
+            "; ".join(filter(None, (p.reports.unbooked, p.reconciliation.unbooked)))
+        ),
     )
 
 
