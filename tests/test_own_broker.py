@@ -7,6 +7,8 @@ made here is verified at teardown (the conftest), in-memory runs explicitly.
 
 from __future__ import annotations
 
+import io
+import logging
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, cast
@@ -28,10 +30,11 @@ from livesession import (
     Transient,
 )
 from livesession._artifacts.metrics import MetricsCollector
-from livesession._cli_output import result_json
+from livesession._cli_output import broker_failures_line, result_json
 from livesession._cli_runs import exposure_line
 from livesession._rundir import create_run, resume_run
 from livesession._session.broker_guard import guard_broker
+from livesession._support.logging import configure_logging, disable_logging
 from livesession._typing import JournaledVenue, PositionVenue
 from livesession.status import Verdict, run_status
 from livesession.verify import verify_run
@@ -581,3 +584,39 @@ class TestFillsTheVenueMadeThatTheBookNeverSaw:
         assert position.split(None, 1)[1] == f"flat in the book; in doubt: {doubt} (not booked)"
         verdict = verify_run(run_dir)
         assert verdict.ok, verdict.violations
+
+    def test_the_failed_polls_are_counted_and_named_in_the_log_and_summary(self, tmp_path: Path):
+        """Before, the failed polls appeared nowhere: no event, no session log line (even at
+        debug), and the summary said ``retries 0 (sink 0, broker 0)``. Each failed call is
+        counted by operation now, and logged (the first, then each tenfold, at warning)."""
+        log = io.StringIO()
+        configure_logging(log, level=logging.WARNING)
+        secret = "api_key=sk-live-0123456789abcdef"
+        try:
+            run_dir, result = _run(
+                tmp_path, "down", PollDown(Transient(f"stream down {secret}")), steps=300
+            )
+        finally:
+            disable_logging()
+        polls = result.broker_failures["poll"]
+        assert polls > 1  # one each step its order was open, until the escalation
+        assert set(result.broker_failures) == {"poll"}  # the reconciler's queries answered
+        (line,) = broker_failures_line(result)
+        assert line == f"broker      {polls} failed calls (poll {polls})"
+        said = result_json(result, run_dir, 0.1, MetricsCollector(), code=4)
+        assert said["broker_failures"] == {"poll": polls}
+        records = [orjson.loads(line) for line in log.getvalue().splitlines()]
+        failed = [r for r in records if r["event"] == "broker_call_failed"]
+        assert [r["failed"] for r in failed] == [n for n in (1, 10, 100, 1000) if n <= polls]
+        assert {(r["level"], r["operation"], r["error"], r["run_id"]) for r in failed} == {
+            ("warning", "poll", "Transient", "down")
+        }
+        assert "sk-live-0123456789abcdef" not in log.getvalue()
+        assert all("stream down" in r["message"] for r in failed)
+        checkpoint = _checkpoint(run_dir)
+        assert checkpoint["broker_health"]["failed_calls"] == {"poll": polls}
+
+    def test_a_run_whose_calls_all_answered_says_nothing_of_failures(self, tmp_path: Path):
+        _, result = _run(tmp_path, "plain", Desk(), steps=60)
+        assert result.broker_failures == {}
+        assert broker_failures_line(result) == []

@@ -59,6 +59,7 @@ __all__ = [
     "JSON_HELP",
     "HelpWithDefaults",
     "InterruptedUnsealed",
+    "broker_failures_line",
     "checkpoint_refused",
     "checkpoint_written",
     "emit_json",
@@ -327,6 +328,20 @@ def rejected_line(metrics: MetricsCollector) -> str:
     return said + (f", {failed} send{'' if failed == 1 else 's'} failed" if failed else "")
 
 
+def broker_failures_line(result: DryrunResult) -> list[str]:
+    """``broker      70 failed calls (poll 70)``, or nothing when every call was answered.
+
+    Failed polls (and the reconciler's failed queries) are asked again on the next pass,
+    so they are no retries and write no event: said only here and in the session log.
+    """
+    failed = result.broker_failures
+    if not failed:
+        return []
+    total = sum(failed.values())
+    per = ", ".join(f"{operation} {n}" for operation, n in failed.items())
+    return [f"broker      {total} failed call{'' if total == 1 else 's'} ({per})"]
+
+
 def exposure_line(result: DryrunResult) -> str:
     """What the run holds when it ends: ``flat, no open orders`` or what it left open.
 
@@ -375,6 +390,7 @@ def result_json(
             "sink": metrics.count("SINK_WRITE_RETRIED"),
             "broker": metrics.count("BROKER_CALL_RETRIED"),
         },
+        "broker_failures": dict(result.broker_failures),
         "pnl": plain(result.pnl),
         "equity": plain(result.equity),
         "wall_s": round(wall_s, 3),

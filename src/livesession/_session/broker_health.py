@@ -9,13 +9,23 @@ something was owed, make the broker unhealthy: a ``BROKER_UNHEALTHY`` event (aud
 ``C2_OPERATOR_REQUIRED``) and trading HALTED with reason ``BROKER_UNHEALTHY``. Only an
 operator's ``reenable_trading`` lifts the halt; it also starts the count afresh
 (``reset``). While the halt stands, further failures are counted but not reported again.
+
+Every failed call is counted by operation (``failed_calls``: the summary's ``broker`` line,
+``DryrunResult.broker_failures``) and said in the session log, at ``warning`` for the
+first of an operation and each tenfold after (1, 10, 100, ...: a venue down for a day logs
+a handful of lines), at ``debug`` for every one. The streak alone said nothing: any answer
+ends it, so polls that fail every step while the reconciler's queries answer never trip
+the count, and the run ended with no word of them.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import TYPE_CHECKING, Any, Final
 
 from .._risk.governor import TradingState
+from .._support.logging import get_logger, logs_debug
+from .._support.secrets import redact_text
 
 if TYPE_CHECKING:
     from .context import SessionContext
@@ -38,6 +48,8 @@ class BrokerHealth:
         self.failures = 0
         self.last_poll_ns = start_ns
         self.tripped = False
+        self.failed_calls: Counter[str] = Counter()
+        """Failed calls of the run by operation (``poll``, ``reconcile``, ``submit``, ...)."""
 
     def ok(self) -> None:
         """A broker call got an answer (a rejection counts): the failure streak ends."""
@@ -57,8 +69,10 @@ class BrokerHealth:
         self.last_poll_ns = self._c.time.ts_sim
 
     def failed(self, operation: str, error: BaseException, *, poll: bool = False) -> None:
-        """A broker call failed (transient error or timeout)."""
+        """A broker call failed (transient error or timeout): counted, and logged."""
         self.failures += 1
+        self.failed_calls[operation] += 1
+        self._log(operation, error)
         if self.tripped:
             return
         if self.failures >= self._max:
@@ -69,6 +83,23 @@ class BrokerHealth:
             and self._c.time.ts_sim - self.last_poll_ns >= self._silence_ns
         ):
             self._trip("SILENCE", operation, error)
+
+    def _log(self, operation: str, error: BaseException) -> None:
+        """Say the failure in the session log: every one at debug, a tenfold at warning."""
+        count = self.failed_calls[operation]
+        loud = str(count).rstrip("0") == "1"  # 1, 10, 100, ...
+        if not (loud or logs_debug()):
+            return
+        said = get_logger().warning if loud else get_logger().debug
+        said(
+            "broker_call_failed",
+            run_id=self._c.config.run_id,
+            operation=operation,
+            error=type(error).__name__,
+            message=redact_text(str(error)),
+            failed=count,
+            in_a_row=self.failures,
+        )
 
     def reset(self) -> None:
         """An operator re-enabled trading: count afresh."""
@@ -95,13 +126,14 @@ class BrokerHealth:
 
     def get_state(self) -> dict[str, Any]:
         """The checkpoint keys this collaborator owns."""
-        return {
-            "broker_health": {
-                "failures": self.failures,
-                "last_poll_ns": self.last_poll_ns,
-                "tripped": self.tripped,
-            }
+        health: dict[str, Any] = {
+            "failures": self.failures,
+            "last_poll_ns": self.last_poll_ns,
+            "tripped": self.tripped,
         }
+        if self.failed_calls:  # only then: the checkpoint of a run without any is as it was
+            health["failed_calls"] = dict(sorted(self.failed_calls.items()))
+        return {"broker_health": health}
 
     def set_state(self, state: dict[str, Any]) -> None:
         """Restore from a checkpoint made by ``get_state`` (older checkpoints: healthy)."""
@@ -112,3 +144,4 @@ class BrokerHealth:
         self.failures = health["failures"]
         self.last_poll_ns = health["last_poll_ns"]
         self.tripped = health["tripped"]
+        self.failed_calls = Counter(health.get("failed_calls", {}))

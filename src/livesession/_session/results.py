@@ -65,6 +65,10 @@ class DryrunResult:
     venue's fills of ls...: 0.010 filled at the venue, 0 in the book (FILL_NOT_SEEN)): the
     venue may hold another position than ``positions`` says. Empty when the book took
     every fill the venue made, as far as the session knows."""
+    broker_failures: Mapping[str, int] = attrs.field(factory=dict, hash=False)
+    """Broker calls that failed (a ``Transient`` error, a timeout), by operation (``poll``,
+    ``reconcile``, ``submit``, ...), sorted: a venue whose polls fail while its other calls
+    answer trips no health check and writes no event, and is seen here. Empty: none."""
 
 
 @attrs.frozen(kw_only=True)
@@ -117,6 +121,7 @@ def result_of(p: SessionParts) -> DryrunResult:
         position_in_doubt=valid_text(
             "; ".join(filter(None, (p.reports.unbooked, p.reconciliation.unbooked)))
         ),
+        broker_failures=dict(sorted(p.broker_health.failed_calls.items())),
     )
 
 
