@@ -7,6 +7,7 @@ made here is verified at teardown (the conftest), in-memory runs explicitly.
 
 from __future__ import annotations
 
+import html
 import io
 import logging
 from decimal import Decimal
@@ -30,12 +31,16 @@ from livesession import (
     Transient,
 )
 from livesession._artifacts.metrics import MetricsCollector
+from livesession._artifacts.runread import iter_records
 from livesession._cli_output import broker_failures_line, result_json
 from livesession._cli_runs import exposure_line
 from livesession._rundir import create_run, resume_run
 from livesession._session.broker_guard import guard_broker
 from livesession._support.logging import configure_logging, disable_logging
+from livesession._support.text import md_text
 from livesession._typing import JournaledVenue, PositionVenue
+from livesession.evidence._outcome import outcome, outcome_lines
+from livesession.report import render_report
 from livesession.status import Verdict, run_status
 from livesession.verify import verify_run
 
@@ -582,6 +587,14 @@ class TestFillsTheVenueMadeThatTheBookNeverSaw:
         assert standing.to_json()["position_in_doubt"] == doubt
         (position,) = [row for row in standing.lines() if row.startswith("position")]
         assert position.split(None, 1)[1] == f"flat in the book; in doubt: {doubt} (not booked)"
+        found = outcome(run_dir, iter_records(run_dir / "events.jsonl"))
+        assert found["position_in_doubt"] == doubt
+        (seal,) = [line for line in outcome_lines(found) if line.startswith("- At the seal")]
+        assert seal.startswith(
+            f"- At the seal: position flat in the book (in doubt: {md_text(doubt)}, not booked);"
+        )
+        report = html.unescape(render_report(run_dir))
+        assert f"flat in the book; in doubt: {doubt} (not booked)" in report
         verdict = verify_run(run_dir)
         assert verdict.ok, verdict.violations
 

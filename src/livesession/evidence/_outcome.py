@@ -83,7 +83,8 @@ def outcome(
     ``events`` is read once, so a stream of them will do (``iter_records``): a long run's
     events need not be held. ``sealed`` is the seal as ``standing`` (the run's status, read
     here unless given) reads it, never the events' ``SESSION_STOPPED`` alone; a seal the
-    files do not bear out is ``seal_problem``.
+    files do not bear out is ``seal_problem``; a position the venue's fills put in doubt,
+    ``position_in_doubt`` (status's words: the seal's book is only the book's then).
     """
     if standing is None:
         from ..status import run_status  # noqa: PLC0415 - the caller usually has it
@@ -120,6 +121,7 @@ def outcome(
     # Each is told only when there is one: a run without them keeps the outcome it had.
     extras = {
         "seal_problem": standing.problem,
+        "position_in_doubt": standing.position_in_doubt,
         "refused_by": refused,
         "halts": ending.halts.found,
         "resumes": resumes_in(run_dir / names.AUDIT),
@@ -166,6 +168,9 @@ def outcome_lines(found: dict[str, Any]) -> list[str]:
         f"{md_text(symbol)} {md_text(qty)}" for symbol, qty in found["positions"].items()
     )
     orders = [md_text(_order(order)) for order in found["open_orders"]]
+    doubt = found.get("position_in_doubt")
+    if doubt:  # the venue filled what the book did not take: never plain "flat"
+        held = f"{held or 'flat'} in the book (in doubt: {md_text(doubt)}, not booked)"
     lines.append(
         f"- At the seal: position {held or 'flat'}; "
         + (f"{len(orders)} open order(s): {'; '.join(orders)}" if orders else "no open order")

@@ -328,9 +328,12 @@ def _holdings(run: ReportRun) -> list[tuple[str, str]]:
     held = ", ".join(
         f"{s} {q}" for s, q in sorted(positions.items()) if finite_decimal(q, allow_int=True) != 0
     )
+    doubt = (
+        run.position_in_doubt and f" in the book; in doubt: {run.position_in_doubt} (not booked)"
+    )
     return [
         ("final equity", amount(final.get("equity"))),
-        ("final positions", held or "flat"),
+        ("final positions", (held or "flat") + doubt),
     ]
 
 

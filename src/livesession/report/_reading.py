@@ -148,6 +148,9 @@ class ReportRun:
     seal_doubt: str = ""
     """What the files lack for the seal they claim ("" when none is claimed or they bear it
     out): ``the seal is not borne out: audit.jsonl does not end with C2_DRYRUN_STOP``."""
+    position_in_doubt: str = ""
+    """A sealed run's fills the venue made that the book did not take, as ``status`` says
+    them (``BROKER_REPORT_INVALID``, ``FILL_NOT_SEEN``): its final position is the book's."""
 
     @classmethod
     def load(

@@ -22,6 +22,7 @@ from .._domain.model import FILL_EVENT_TYPES
 from .._exceptions import MissingExtra
 from .._rundir.livecut import live_cut
 from .._rundir.seal import claimed_seal
+from .._rundir.standing import unbooked_fill
 from .._support.fsutil import raise_if_refused
 from ._book import BookReplay, start_equity
 from ._integrity import Integrity, LineReader, read_metrics
@@ -161,6 +162,9 @@ def scan(
         no_schemas=no_schemas,
         sealed=seal is not None and seal.whole,
         seal_doubt="" if seal is None else seal.doubt,
+        position_in_doubt=""
+        if seal is None
+        else unbooked_fill(run_dir, read_json_object(run_dir / names.CHECKPOINT)),
     )
 
 
