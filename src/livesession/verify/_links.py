@@ -7,7 +7,8 @@ as ``signal_id``; the venue's reports on an order (``ORDER_ACCEPTED``, fills,
 ``order_event_id``; a protective OCO leg carries the entry fill it protects as
 ``fill_event_id``. A link must name an event earlier in the same run, of the right type,
 about the same thing (the same intent, the same client order id, the leg's entry); and an
-event whose parent is in the run must carry the link.
+event whose parent is in the run must carry the link, unless a release before 0.2 wrote the
+run: those releases wrote no links at all, so their events are not held to carry one.
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ _DECISIONS: Final = frozenset({_SUBMITTED, "RISK_REJECTED"})
 _TARGETS: Final = frozenset().union(*LINK_FIELDS.values())
 """The event types a link may name."""
 _EVENT_ID: Final = re.compile(r"[0-9a-f]{24}")
+_BEFORE_LINKS: Final = ("0.0.", "0.1.")
+"""The releases that wrote no causal links (``SESSION_STARTED``'s ``version``)."""
 
 
 class _Others:
@@ -90,6 +93,15 @@ class Links:
         self._others = _Others()
         self._signals: dict[int, str] = {}
         self._submitted: dict[str, str] = {}
+        self._required = True
+        """Whether an event whose parent is in the run must name it (False: 0.1.x wrote it)."""
+
+    def recorded_by(self, version: object) -> None:
+        """The livesession ``version`` that wrote the run: before 0.2, no event had links.
+
+        A link such a run does carry is still checked; only its absence is no violation.
+        """
+        self._required = not str(version).startswith(_BEFORE_LINKS)
 
     def apply(self, number: int, event: dict[str, Any]) -> None:
         """Check ``event``'s links against the events before it, then remember it."""
@@ -98,7 +110,7 @@ class Links:
             for field, allowed in LINK_FIELDS.items():
                 if field in payload:
                     self._check_target(number, field, payload, allowed)
-        if kind in _DECISIONS or kind in _REPORTS:
+        if self._required and (kind in _DECISIONS or kind in _REPORTS):
             self._check_present(number, kind, payload)
         event_id = event["event_id"]
         if kind not in _TARGETS:
