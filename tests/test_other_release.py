@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from livesession.cli import main
 from livesession.verify import verify_run
 
 DATA = Path(__file__).parent / "data" / "v010"
@@ -42,3 +43,62 @@ class TestVerify:
         del lines[-3]  # a line from the end: the seq then jumps
         events.write_bytes(b"".join(lines))
         assert not verify_run(old_done).ok
+
+
+def _tree(root: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
+    }
+
+
+def _one_error(capsys: pytest.CaptureFixture[str]) -> str:
+    captured = capsys.readouterr()
+    lines = captured.err.splitlines()
+    assert len(lines) == 1, captured.err
+    assert lines[0].startswith("livesession: error: ")
+    return lines[0]
+
+
+@pytest.mark.broken_run("a crashed 0.1.0 run stays unfinished: this release never resumes it")
+class TestAnotherReleaseIsNotContinued:
+    @pytest.mark.parametrize("run", ["old-crash", "old-done"])
+    def test_resume_refuses_it_naming_both_versions_and_changes_nothing(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str], run: str
+    ) -> None:
+        run_dir = Path(shutil.copytree(DATA / run, tmp_path / run))
+        before = _tree(run_dir)
+        assert main(["resume", str(run_dir)]) == 2
+        line = _one_error(capsys)
+        assert "written by livesession 0.1.0 and this is 0.2.0" in line
+        assert "resume it with livesession 0.1.x" in line
+        assert "config hash" not in line  # refused before the hash is looked at
+        assert _tree(run_dir) == before
+
+    @pytest.mark.parametrize("command", ["evidence", "burnin"])
+    def test_a_re_run_names_both_versions(
+        self, old_crash: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str
+    ) -> None:
+        assert main([command, str(old_crash), "--out", str(tmp_path / "out")]) == 2
+        line = _one_error(capsys)
+        assert "written by livesession 0.1.0 and this is 0.2.0" in line
+        assert "with livesession 0.1.x" in line
+        assert not (tmp_path / "out").exists()
+
+    def test_status_verify_dryrun_and_prom_never_advise_this_release_s_resume(
+        self, old_crash: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        said = []
+        for argv in (
+            ["status", str(old_crash)],
+            ["verify", str(old_crash)],
+            ["dryrun", "--run-id", "old-crash", "--out", str(old_crash.parent)],
+            ["prom", str(old_crash), "--out", str(tmp_path / "x.prom")],
+            ["stop", str(old_crash)],
+        ):
+            main(argv)
+            captured = capsys.readouterr()
+            said.append(captured.out + captured.err)
+        for text in said:
+            assert "livesession resume" not in text, text
+            assert "0.1.x" in text, text
+        assert "resumable   no:" in said[0]

@@ -51,6 +51,7 @@ from typing import TYPE_CHECKING, Final
 import attrs
 
 from ._artifacts import names
+from ._artifacts.releases import resume_advice
 from ._domain.lifecycle import SessionState
 from ._risk.governor import TradingState
 from ._rundir.livecut import checkpointed_stop
@@ -344,7 +345,7 @@ def _stopped(watch: RunWatch, holder: Holder, who: str) -> ControlOutcome | None
         seen = checkpointed_stop(run_dir, watch.offsets.get(names.EVENTS, 0))
         if seen is not None and not seen[1]:  # the crash took the stop: it trades on
             return _lost(watch, who, f"the stop ({seen[0]})", "stop")
-        then = f"continue it with `{command('resume', run_dir)}`"
+        then = resume_advice(run_dir)
         if seen is not None:
             then = f"a checkpoint holds the stop ({seen[0]}): `{command('resume', run_dir)}`{_ENDS}"
         return ControlOutcome("not_held", f"{who} ended without sealing {run_dir}: {then}")

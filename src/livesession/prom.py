@@ -68,6 +68,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from ._artifacts import names
 from ._artifacts.fills import replay_fills
+from ._artifacts.releases import release_of, written_by_other_release
 from ._artifacts.runread import iter_records, payload, read_json_object
 from ._artifacts.timings import STEP_BUCKETS_SECONDS
 from ._domain.decimal import finite_decimal
@@ -253,9 +254,11 @@ def _where_to_stop(run_dir: Path) -> tuple[RunCut | None, str]:
     crashed = crashed_cut(run_dir)
     if crashed is None:
         return None, ""
+    other = written_by_other_release(run_dir)
+    resumer = "a resume" if other is None else f"a resume by livesession {release_of(other)}.x"
     return crashed, (
         f"unsealed run no process writes (crashed): read up to step {crashed.steps} (its "
-        "last checkpoint, where a resume continues)"
+        f"last checkpoint, where {resumer} continues)"
     )
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .._artifacts import names
+from .._artifacts.releases import resume_advice, written_by_other_release
 from .._artifacts.runread import read_json_object
 from .._domain.decimal import with_context
 from .._exceptions import ConfigError, PluginError, RunDirectoryError, RunExists
@@ -147,6 +148,8 @@ def _continue(run_dir: Path, *, cli: bool) -> str:
     by ``resume_run`` given them again: ``livesession resume`` cannot build them. They are
     named as ``livesession status`` names them (``strategy=<a desk.Mine>``).
     """
+    if written_by_other_release(run_dir):  # this release cannot continue it
+        return resume_advice(run_dir, verb="continue a crashed run")
     sources = read_json_object(run_dir / names.CONFIG).get("sources")
     objects = {
         role: record["object"]

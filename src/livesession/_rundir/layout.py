@@ -19,6 +19,7 @@ import attrs
 import orjson
 
 from .._artifacts import names
+from .._artifacts.releases import other_release, release_of
 from .._domain.config import DryrunConfig
 from .._exceptions import ConfigError, RunDirectoryError
 from .._support.fsutil import atomic_write_bytes
@@ -33,6 +34,8 @@ __all__ = [
     "config_hash",
     "lease_path",
     "read_run_config",
+    "read_run_meta",
+    "refuse_other_release",
     "write_run_files",
 ]
 
@@ -109,6 +112,24 @@ def write_run_files(
     )
 
 
+def refuse_other_release(run_dir: Path, meta: dict[str, Any], why: str, doing: str) -> None:
+    """Refuse ``doing`` (``"resume"``) a run another release wrote, naming both versions.
+
+    ``why`` says what this release cannot do with it; the way out is the writing release.
+    """
+    version = other_release(meta)
+    if version is not None:
+        raise RunDirectoryError(
+            f"{run_dir} was written by livesession {version} and this is {__version__}{why}: "
+            f"{doing} with livesession {release_of(version)}.x"
+        )
+
+
+def read_run_meta(run_dir: Path) -> dict[str, Any]:
+    """``run.json`` of ``run_dir``, refused when it is not a run of this format."""
+    return _read_meta(run_dir)
+
+
 def _read_meta(run_dir: Path) -> dict[str, Any]:
     """``run.json`` of ``run_dir``, refused when it is not a run of this format."""
     if not run_dir.exists():
@@ -151,6 +172,8 @@ def read_run_config(run_dir: Path) -> tuple[DryrunConfig, dict[str, Any]]:
     except (orjson.JSONDecodeError, ConfigError) as exc:
         raise RunDirectoryError(f"{run_dir / names.CONFIG} is corrupt: {exc}") from None
     if meta.get("config_hash") != config_hash(cfg):
+        why = ", which reads its config.json with keys it added (another config hash)"
+        refuse_other_release(run_dir, meta, why, "re-run it (evidence, burnin) or resume it")
         raise RunDirectoryError(f"{run_dir / names.CONFIG} does not match the run's config hash")
     base_dir = meta.get("config_dir")
     if isinstance(base_dir, str) and cfg.base_dir is None:

@@ -44,7 +44,7 @@ from .alerting import choose_alerts
 from .backing import take_lease
 from .brokers import BrokerFactory, open_broker
 from .data import check_data_unchanged, check_resume_data
-from .layout import STORES, Backing, read_run_config
+from .layout import STORES, Backing, read_run_config, read_run_meta, refuse_other_release
 from .lock import RunLock, writer_command
 from .plugins import (
     PlugIns,
@@ -68,6 +68,8 @@ if TYPE_CHECKING:
     from .._typing import AlertSink, Broker, Clock, SessionLease
 
 __all__ = ["checkpoint_summary", "load_checkpoint", "resume_problem", "resume_run"]
+
+_OTHER = ", which continues only runs of its own release"
 
 
 def _prefix_digest(path: Path, offset: int) -> Any:
@@ -145,6 +147,7 @@ def resume_run(
     )
     run_dir = Path(run_dir)
     refuse_odd_files(run_dir)  # a symlink there: the resume appended to what it led to
+    refuse_other_release(run_dir, read_run_meta(run_dir), _OTHER, "resume it")  # before config
     cfg, meta = read_run_config(run_dir)
     cfg = apply_references(cfg, **given, recorded=meta.get("sources") or {})
     alert_choice = choose_alerts(cfg, alerts)  # a bad webhook URL is refused here
@@ -419,6 +422,7 @@ def resume_problem(run_dir: Path) -> str | None:
     """
     try:
         refuse_odd_files(run_dir)
+        refuse_other_release(run_dir, read_run_meta(run_dir), _OTHER, "resume it")
         cfg, meta = read_run_config(run_dir)
         checkpoint = load_checkpoint(run_dir)
         if checkpoint is not None and checkpoint.get("sealed"):

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from .._artifacts import names
+from .._artifacts.releases import resume_advice
 from .._artifacts.runread import ends_unfit, last_whole_line, payload, read_json_object
 from .._support.text import command
 
@@ -107,7 +108,7 @@ def describe_seal(run_dir: Path) -> str:
     """
     seal = claimed_seal(run_dir)
     if seal is None:
-        return f"unfinished (no C2_DRYRUN_STOP): continue it with `{command('resume', run_dir)}`"
+        return f"unfinished (no C2_DRYRUN_STOP): {resume_advice(run_dir)}"
     if seal.doubt:
         return f"{seal.doubt}: `{command('verify', run_dir)}` says more; keep the run as it is"
     said = payload(last_stop(run_dir) or {})

@@ -10,6 +10,7 @@ import attrs
 import orjson
 
 from .._artifacts import names
+from .._artifacts.releases import resume_advice
 from .._support.fsutil import NotAFile, raise_if_refused, refuse_special
 from .._support.text import command
 
@@ -211,7 +212,7 @@ def _unclosed(run_dir: Path, *, stopped: bool, corrupt: str) -> str:
             "incomplete run: no C2_DRYRUN_STOP; continue it from Python with resume_run, "
             "passing the objects it was started with again"
         )
-    return f"incomplete run: no C2_DRYRUN_STOP; continue it with `{command('resume', run_dir)}`"
+    return f"incomplete run: no C2_DRYRUN_STOP; {resume_advice(run_dir)}"
 
 
 def _read(path: Path) -> bytes:
