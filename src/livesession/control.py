@@ -51,12 +51,14 @@ from typing import TYPE_CHECKING, Final
 import attrs
 
 from ._artifacts import names
-from ._artifacts.releases import resume_advice
+from ._artifacts.releases import resume_advice, unlocked_says
+from ._domain.clock import SystemClock
 from ._domain.lifecycle import SessionState
 from ._risk.governor import TradingState
 from ._rundir.livecut import checkpointed_stop
 from ._rundir.lock import Holder, holder_of, not_a_cli_writer, stopped
 from ._rundir.seal import describe_seal, last_stop
+from ._rundir.standing import heartbeat
 from ._rundir.starting import STARTING, is_starting, killed_before_writing, only_a_writer_lock
 from ._rundir.watch import RunWatch
 from ._support.logging import get_logger
@@ -276,6 +278,24 @@ def describe_run(run_dir: Path) -> str:
     return describe_seal(run_dir)
 
 
+def _unlocked(action: str, run_dir: Path) -> ControlOutcome | None:
+    """Refuse an unsealed run of a release that takes no writer lock: its writer is unknown.
+
+    Such a process (0.1.x) may be writing the run now, and nothing in the run names it, so
+    there is no process to signal; "nothing holds it" would be a guess. None: any other run.
+    """
+    if last_stop(run_dir) is not None:
+        return None
+    says = unlocked_says(run_dir, heartbeat(run_dir, SystemClock().now())[1])
+    if not says:
+        return None
+    return ControlOutcome(
+        "refused",
+        f"cannot {action} {run_dir}, which no process can be found for: {says}; "
+        "signal that process yourself by its pid",
+    )
+
+
 def send_control(action: str, run_dir: Path, *, timeout_s: float) -> ControlOutcome:
     """Signal the livesession process holding ``run_dir`` and wait for the effect.
 
@@ -284,7 +304,9 @@ def send_control(action: str, run_dir: Path, *, timeout_s: float) -> ControlOutc
     """
     holder = holder_of(run_dir)
     if holder is None:
-        return ControlOutcome("not_held", f"nothing holds {run_dir}: {describe_run(run_dir)}")
+        return _unlocked(action, run_dir) or ControlOutcome(
+            "not_held", f"nothing holds {run_dir}: {describe_run(run_dir)}"
+        )
     problem = not_a_cli_writer(holder, run_dir)
     if problem:
         return ControlOutcome("refused", f"{run_dir}: {problem}")

@@ -56,13 +56,13 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from decimal import Decimal
 from pathlib import Path
 from typing import Any, Final
 
 import attrs
 
 from ._artifacts import names
+from ._artifacts.releases import unlocked_says
 from ._artifacts.runfiles import odd_files, odd_said
 from ._artifacts.runread import (
     is_run_dir,
@@ -87,6 +87,7 @@ from ._rundir.standing import (
     describe_trading,
     heartbeat,
     keeps_checkpoints,
+    nonzero,
     not_a_run,
     objects_given,
     run_book,
@@ -155,6 +156,8 @@ class RunStatus:
     """pid, host, since, command, and ``stopped``: how it is stopped ("" when it runs)."""
     resumable: bool = False
     resume_problem: str | None = None
+    unlocked: str = ""
+    """Unsealed, of a release that takes no writer lock: it may be live (``unlocked_says``)."""
     lease: dict[str, Any] | None = None
     trading: str | None = None
     """ACTIVE, REDUCING or HALTED: for a live run now (its newest trading event), else at
@@ -213,7 +216,7 @@ class RunStatus:
 
         A run whose sealing checkpoint was not written is told first how to write it.
         """
-        then = self._next()
+        then = f"a person must look: {self.unlocked}" if self.unlocked else self._next()
         if not self.unwritten_checkpoint:
             return then
         return f"`{command('resume', self.run_dir)}` writes its sealing checkpoint; {then}"
@@ -303,7 +306,8 @@ class RunStatus:
         else:
             rows.append(("writer", "none"))
         unsealed = self.verdict in {Verdict.CRASHED, Verdict.NEEDS_OPERATOR}
-        if unsealed and not (self.writer or self.problem):  # a doubtful seal: see "problem"
+        # Not for a doubtful seal (see "problem"), nor a run that may be live (``unlocked``).
+        if unsealed and not (self.writer or self.problem or self.unlocked):
             why = self.resume_problem or "the run is sealed"
             rows.append(("resumable", "yes" if self.resumable else f"no: {why}"))
         rows.append(("lease", describe_lease(self.lease)))
@@ -429,6 +433,7 @@ def run_status(run_dir: Path, *, now: dt.datetime | None = None) -> RunStatus:
         writer=None if holder is None else attrs.asdict(holder) | {"stopped": stopped(holder)},
         resumable=verdict is Verdict.CRASHED,
         resume_problem=problem_of_resume,
+        unlocked=unlocked_says(run_dir, age) if holder is None and seal is None else "",
         lease=None if cfg is None else lease_standing(run_dir, meta, cfg, _clock.epoch_ns(now)),
         trading=trading,
         trading_as_of=trading_as_of,
@@ -451,7 +456,7 @@ def left_at_venue(run_dir: Path) -> str:
     For ``livesession stop`` of a run whose wind-down did not finish (``STOP_INCOMPLETE``).
     """
     standing = run_status(run_dir)
-    held = ", ".join(f"{s} {q}" for s, q in sorted(standing.positions.items()) if _nonzero(q))
+    held = ", ".join(f"{s} {q}" for s, q in sorted(standing.positions.items()) if nonzero(q))
     orders = len(standing.open_orders)
     if not held and not orders:
         return (
@@ -463,13 +468,6 @@ def left_at_venue(run_dir: Path) -> str:
         f"{held or 'none'}; close them at the venue (RUNBOOK: When a session is in "
         f"ERROR_REQUIRES_OPERATOR), the run is sealed and cannot be resumed: {run_dir}"
     )
-
-
-def _nonzero(quantity: str) -> bool:
-    try:
-        return Decimal(quantity) != 0
-    except ArithmeticError:  # not a number: say it as it is
-        return True
 
 
 def list_runs(out_dir: Path, *, now: dt.datetime | None = None) -> list[RunStatus]:

@@ -8,7 +8,7 @@ this release advises ``livesession resume`` for such a run; each names the relea
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from .._support.text import command
 from .._version import __version__
@@ -19,7 +19,16 @@ if TYPE_CHECKING:
     from pathlib import Path
     from typing import Any
 
-__all__ = ["other_release", "release_of", "resume_advice", "written_by_other_release"]
+__all__ = [
+    "other_release",
+    "release_of",
+    "resume_advice",
+    "unlocked_writer",
+    "written_by_other_release",
+]
+
+_WITHOUT_WRITER_LOCK: Final = ("0.0.", "0.1.")
+"""The releases whose writers take no ``writer.lock``: nothing says whether one writes."""
 
 
 def release_of(version: str) -> str:
@@ -51,4 +60,30 @@ def resume_advice(run_dir: Path, *, verb: str = "continue it") -> str:
     return (
         f"{verb} with livesession {release_of(version)}.x, which wrote it (this is "
         f"{__version__}, which continues only runs of its own release)"
+    )
+
+
+def unlocked_writer(run_dir: Path) -> str | None:
+    """The version that wrote ``run_dir`` when it is a release whose writers take no lock.
+
+    A process of such a release writing the run now leaves no ``writer.lock`` to find, so
+    an unsealed run of it may be live as well as crashed: None when the run has the lock
+    file (whoever made it takes locks) or its release does.
+    """
+    if (run_dir / names.WRITER_LOCK).exists():
+        return None
+    version = written_by_other_release(run_dir)
+    return version if version is not None and version.startswith(_WITHOUT_WRITER_LOCK) else None
+
+
+def unlocked_says(run_dir: Path, age_s: float | None) -> str:
+    """What an unsealed run a lockless release wrote is, for ``status``; "" for any other."""
+    version = unlocked_writer(run_dir)
+    if version is None:
+        return ""
+    beat = "no checkpoint yet" if age_s is None else f"its heartbeat is {age_s:.1f} s old"
+    return (
+        f"livesession {version} wrote this run and takes no {names.WRITER_LOCK}, so whether a "
+        f"process still writes it cannot be told ({beat}): look for that process on its host "
+        f"before anything else; this release ({__version__}) cannot continue it"
     )

@@ -42,6 +42,7 @@ __all__ = [
     "describe_trading",
     "heartbeat",
     "keeps_checkpoints",
+    "nonzero",
     "not_a_run",
     "objects_given",
     "run_book",
@@ -324,3 +325,11 @@ def describe_trading(trading: str, *, live: bool) -> str:
     if trading == "HALTED":
         return "HALTED at the end: new orders were refused from the halt on"
     return trading
+
+
+def nonzero(quantity: str) -> bool:
+    """Whether a recorded quantity is not zero (one that is not a number: said as it is)."""
+    try:
+        return Decimal(quantity) != 0
+    except ArithmeticError:  # not a number: say it as it is
+        return True
