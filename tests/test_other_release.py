@@ -7,12 +7,14 @@ both versions and the release to resume it with).
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
 import pytest
 
 from livesession.cli import main
+from livesession.prom import render_textfile
 from livesession.verify import verify_run
 
 DATA = Path(__file__).parent / "data" / "v010"
@@ -149,3 +151,35 @@ class TestAReleaseWithoutWriterLocks:
         assert "cannot be told" not in capsys.readouterr().out
         assert main(["stop", str(old_done)]) == 8
         assert "sealed COMPLETED" in capsys.readouterr().err
+
+
+class TestProm:
+    @staticmethod
+    def _counters(run_dir: Path) -> dict[str, float]:
+        text = render_textfile(run_dir)
+        counters = {}
+        for line in text.splitlines():
+            name, _, value = line.partition("{")
+            if name.endswith("_total"):
+                counters[name] = float(value.rpartition(" ")[2])
+        return counters
+
+    def test_a_0_1_run_s_decisions_are_its_signalled_intents_decided(self, old_done: Path) -> None:
+        """0.1.0 wrote no signal_id: its decisions were 0 beside 2 orders placed."""
+        counters = self._counters(old_done)
+        assert counters["trader_decisions_total"] == 2
+        assert counters["trader_orders_placed_total"] == 2
+
+    @pytest.mark.broken_run("a 0.1.0 run given a flatten order and a protective leg by hand")
+    def test_a_0_1_run_s_own_orders_are_no_decisions(self, old_done: Path) -> None:
+        """A flatten order (no SIGNAL of its intent) and a leg are the session's, as in 0.2."""
+        events = old_done / "events.jsonl"
+        lines = events.read_bytes().splitlines(keepends=True)
+        submitted = next(json.loads(line) for line in lines if b"ORDER_SUBMITTED" in line)
+        flatten = submitted | {"payload": submitted["payload"] | {"intent_seq": 99}}
+        leg = submitted | {"payload": submitted["payload"] | {"oco_group": "x", "leg": "TP"}}
+        extra = [json.dumps(flatten).encode() + b"\n", json.dumps(leg).encode() + b"\n"]
+        events.write_bytes(b"".join([*lines[:-1], *extra, lines[-1]]))
+        counters = self._counters(old_done)
+        assert counters["trader_orders_placed_total"] == 4
+        assert counters["trader_decisions_total"] == 2

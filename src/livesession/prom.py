@@ -35,8 +35,11 @@ for both); ``trader_run_verdict`` tells them apart (``running``, ``crashed``,
 ``trader_decisions_total`` counts the outcome of each of the strategy's intents, the
 ``ORDER_SUBMITTED``, ``RISK_REJECTED`` or ``ORDER_REJECTED`` (a send that failed) that carries
 its ``signal_id``: the orders the session places itself (a filled entry's protective legs,
-the flatten orders of a stop or the kill switch) are not decisions. A run recorded before
-the causal links (0.2) has no ``signal_id``, and counts none.
+the flatten orders of a stop or the kill switch) are not decisions. A run a release before
+the causal links wrote (0.1.x: its ``SESSION_STARTED`` ``version``) has no ``signal_id``;
+its decisions are counted as 0.2's links would name them: the first such outcome of each
+intent a ``SIGNAL`` announced (its ``intent_seq``), a protective leg's (``oco_group``,
+``leg``) not among them.
 
 Every series carries the label ``run_id`` (the run's, from its records; the directory's
 name for a directory that holds none), so that the textfiles of several runs can share one
@@ -100,6 +103,8 @@ _EXACT: Final = 2**53
 _DECIDED: Final = "decided"
 """What ``_RunView.kinds`` counts the strategy's decisions under (not an event type)."""
 _OUTCOMES: Final = frozenset({"ORDER_SUBMITTED", "ORDER_REJECTED", "RISK_REJECTED"})
+_BEFORE_LINKS: Final = ("0.0.", "0.1.")
+"""The releases that wrote no ``signal_id`` (``SESSION_STARTED``'s ``version``)."""
 """The outcome of an intent: the one that carries its ``signal_id`` is the strategy's."""
 #: Counters: name, help, the event types counted.
 _COUNTERS: Final = (
@@ -355,6 +360,10 @@ class _RunView:
         self._first: dict[str, Any] | None = None
         self._status: object = None
         self._equity = _LatestEquity()
+        self._unlinked = False
+        """Written by a release before the links: decisions are found by ``intent_seq``."""
+        self._undecided: set[object] = set()
+        """Of such a run, the intents a SIGNAL announced that no outcome has decided yet."""
         events = self._counted(iter_records(run_dir / names.EVENTS, cut))
         # The last position of each symbol, in the order the symbols were first filled.
         self.positions: dict[str, Decimal] = {
@@ -371,6 +380,8 @@ class _RunView:
         for event in events:
             if self._first is None:
                 self._first = event
+                version = str(payload(event).get("version"))
+                self._unlinked = version.startswith(_BEFORE_LINKS)
             kind = str(event.get("event_type"))
             self.kinds[kind] += 1
             fields = payload(event)
@@ -378,8 +389,22 @@ class _RunView:
             self._equity.add(event, fields.get("equity"), source=0)
             yield event
 
+    def _decided(self, kind: str, fields: dict[str, Any]) -> bool:
+        """Whether this event decides one of the strategy's intents (see the module's doc)."""
+        if not self._unlinked:
+            return kind in _OUTCOMES and "signal_id" in fields
+        intent = fields.get("intent_seq")
+        if kind == "SIGNAL":
+            self._undecided.add(intent)
+        if kind not in _OUTCOMES or "oco_group" in fields or "leg" in fields:
+            return False
+        if intent not in self._undecided:
+            return False
+        self._undecided.discard(intent)
+        return True
+
     def _apply(self, kind: str, fields: dict[str, Any]) -> None:
-        if kind in _OUTCOMES and "signal_id" in fields:
+        if self._decided(kind, fields):
             # The decision on one of the strategy's intents: submitted, refused by a rail,
             # or refused at the send. A protective leg's links to its fill instead, and a
             # flatten order (the wind-down's, the kill switch's) to nothing.
