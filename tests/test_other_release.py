@@ -183,3 +183,24 @@ class TestProm:
         counters = self._counters(old_done)
         assert counters["trader_orders_placed_total"] == 4
         assert counters["trader_decisions_total"] == 2
+
+
+class TestRunFormat:
+    def test_a_run_of_this_release_says_a_format_0_1_refuses(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """0.1.x resumes only ``livesession-run/1``: a 0.2 run must not claim it."""
+        args = ["dryrun", "--out", str(tmp_path), "--run-id", "new", "--steps", "5", "-q"]
+        assert main(args) == 0
+        meta = json.loads((tmp_path / "new" / "run.json").read_bytes())
+        assert meta["format"] == "livesession-run/2"
+        assert meta["version"].startswith("0.2.")
+
+    def test_this_release_still_reads_a_run_1_run(
+        self, old_done: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        assert json.loads((old_done / "run.json").read_bytes())["format"] == "livesession-run/1"
+        assert main(["status", str(old_done)]) == 0
+        assert main(["report", str(old_done), "--output", str(tmp_path / "r.html")]) == 0
+        assert main(["list", str(old_done.parent)]) == 0
+        capsys.readouterr()

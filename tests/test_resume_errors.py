@@ -151,7 +151,7 @@ class TestRunDirectory:
         (tmp_path / "file").write_text("x")
         _resume_fails(tmp_path / "file", tmp_path, capsys, "not a directory")
 
-    @pytest.mark.parametrize("fmt", ["livesession-run/0", "livesession-run/2", None])
+    @pytest.mark.parametrize("fmt", ["livesession-run/0", "livesession-run/3", None])
     def test_run_from_another_version(self, run_dir, capsys, fmt):
         """A run.json whose format is not this version's exits 2."""
         meta_path = run_dir / "run.json"

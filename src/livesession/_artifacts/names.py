@@ -28,6 +28,7 @@ __all__ = [
     "PROM",
     "REPORT",
     "RUN_FORMAT",
+    "RUN_FORMATS_READ",
     "RUN_META",
     "SESSION_LOG",
     "SNAPSHOTS",
@@ -50,7 +51,12 @@ CHECKPOINT: Final = "checkpoint.json"
 CHECKPOINT_FORMAT: Final = "livesession-checkpoint/1"
 JOURNAL: Final = "broker_journal.jsonl"
 RUN_META: Final = "run.json"
-RUN_FORMAT: Final = "livesession-run/1"
+RUN_FORMAT: Final = "livesession-run/2"
+"""What ``run.json`` says a run of this release is: /2 from 0.2 (links, writer lock, config
+keys 0.1.x does not know), so that 0.1.x refuses such a run as another version's."""
+RUN_FORMATS_READ: Final = ("livesession-run/1", RUN_FORMAT)
+"""The formats this release reads (verify, status, report, list); ``resume`` continues a
+run of this release only, by ``run.json``'s ``version``."""
 IDEMPOTENCY_JSONL: Final = "idempotency.jsonl"
 MARKET_JOURNAL: Final = "market_data.jsonl"
 """The venue's candles a ``feed = "venue"`` run received, each before a step used it."""

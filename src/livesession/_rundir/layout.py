@@ -145,7 +145,7 @@ def _read_meta(run_dir: Path) -> dict[str, Any]:
         ) from None
     except orjson.JSONDecodeError:
         raise RunDirectoryError(f"{meta_path} is corrupt (not JSON)") from None
-    if not isinstance(meta, dict) or meta.get("format") != names.RUN_FORMAT:
+    if not isinstance(meta, dict) or meta.get("format") not in names.RUN_FORMATS_READ:
         raise RunDirectoryError(
             f"{run_dir} was written by another livesession version "
             f"(format {meta.get('format') if isinstance(meta, dict) else '?'!r}, "
