@@ -168,6 +168,7 @@ class Recorder:
         it), and why. ``metrics.json`` says both; such a run is not sealed."""
         self._written: dict[str, int] = {"events": 0, "states": 0, "audit": 0}
         self._flushed: dict[str, int] = {}
+        self._synced: dict[str, int] = {}  # the offsets last flushed, and last synced, at
         self._retry_events: list[dict[str, Any]] = []
         self._draining = False
         self.on_sink_failure: Callable[[str], None] | None = None
@@ -356,12 +357,15 @@ class Recorder:
         """Flush every live sink written since the last flush; with ``sync``, make them durable.
 
         One call per step is the group commit: nothing a step wrote is acknowledged before it.
+        Lines flushed unsynced are still synced by a later ``sync`` (the seal flushes first,
+        and its sync before the sealing checkpoint must reach the disk).
         """
+        done = self._synced if sync else self._flushed
         for name, sink in self._sinks.items():
-            if name in self.dead or self._flushed.get(name) == self.offsets[name]:
+            if name in self.dead or done.get(name) == self.offsets[name]:
                 continue
             self._with_retries(name, sink.sync if sync else sink.flush)
-            self._flushed[name] = self.offsets[name]
+            self._flushed[name] = done[name] = self.offsets[name]
 
     # -- writing with the fail-closed policy --------------------------------------------------
 
