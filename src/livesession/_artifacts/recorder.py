@@ -16,17 +16,16 @@ from typing import Any, Final
 import orjson
 
 from .._exceptions import SinkFailure
-from .._support.crash import CRASH_COUNT as _CRASH_COUNT
 from .._support.crash import CRASH_LABEL as _CRASH_LABEL
-from .._support.crash import crash_hits as _crash_hits
 from .._support.crash import crashpoint
 from .._support.logging import get_logger, logs_debug
-from .._support.secrets import redact_text
-from .._support.text import valid_payload, valid_text
+from .._support.text import valid_payload
 from .._typing import LineSink, MetricsSink
 from . import names
 from .audit_chain import AuditChain
 from .metrics import MetricsCollector
+from .sinkerrors import cause_of as _cause
+from .sinkerrors import torn_write as _torn_write
 
 __all__ = ["EVENTS_SCHEMA", "SNAPSHOT_SCHEMA", "AuditObserver", "Recorder", "crashpoint"]
 
@@ -54,25 +53,6 @@ _NEVER_AUDITED: Final = frozenset({"BAR", "POSITION_CHANGED"})  # skip the mappi
 AuditObserver = Callable[[str, Mapping[str, Any], str, int], None]
 """``(code, payload, ts, seq)`` of one audit record: its code, payload (not yet redacted),
 ``ts`` and the ``seq`` it has (or would have had, had the audit sink not died)."""
-
-
-def _torn_write(sink: LineSink, line: bytes) -> None:
-    """Crash-harness only: write half of ``line``, flush, and die at the armed count."""
-    label = f"torn_{_CRASH_LABEL.removeprefix('torn_')}"
-    if _crash_hits.get(label, 0) + 1 >= int(_CRASH_COUNT or "1"):
-        sink.write_line(line[: len(line) // 2])
-        sink.flush()
-    crashpoint(label)
-
-
-def _cause(error: BaseException) -> str:
-    """A sink's error as the run records it (``OSError: disk gone``), redacted.
-
-    A sink of the host's own may quote its connection string or credentials in its error,
-    and this text goes to metrics.json, the session log and the session's result.
-    """
-    text = valid_text(str(error))
-    return redact_text(f"{type(error).__name__}: {text}") if text else type(error).__name__
 
 
 def _audit_for(event_type: str, payload: Mapping[str, Any]) -> str | None:

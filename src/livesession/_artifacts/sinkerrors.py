@@ -1,0 +1,39 @@
+"""What the recorder says of a sink's error, and the crash harness's torn write.
+
+Apart from the recorder so that it stays one module: both are small and have no state.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .._support.crash import CRASH_COUNT as _CRASH_COUNT
+from .._support.crash import CRASH_LABEL as _CRASH_LABEL
+from .._support.crash import crash_hits as _crash_hits
+from .._support.crash import crashpoint
+from .._support.secrets import redact_text
+from .._support.text import valid_text
+
+if TYPE_CHECKING:
+    from .._typing import LineSink
+
+__all__ = ["cause_of", "torn_write"]
+
+
+def torn_write(sink: LineSink, line: bytes) -> None:
+    """Crash-harness only: write half of ``line``, flush, and die at the armed count."""
+    label = f"torn_{_CRASH_LABEL.removeprefix('torn_')}"
+    if _crash_hits.get(label, 0) + 1 >= int(_CRASH_COUNT or "1"):
+        sink.write_line(line[: len(line) // 2])
+        sink.flush()
+    crashpoint(label)
+
+
+def cause_of(error: BaseException) -> str:
+    """A sink's error as the run records it (``OSError: disk gone``), redacted.
+
+    A sink of the host's own may quote its connection string or credentials in its error,
+    and this text goes to metrics.json, the session log and the session's result.
+    """
+    text = valid_text(str(error))
+    return redact_text(f"{type(error).__name__}: {text}") if text else type(error).__name__
