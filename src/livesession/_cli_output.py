@@ -316,6 +316,19 @@ def unwritten_checkpoint(run_dir: Path, status: str, refused: BaseException | No
     )
 
 
+def unsynced_seal(run_dir: Path, status: str, unsynced: str, once: str) -> str:
+    """The line of a run sealed in its files whose sync failed at or after the stop record.
+
+    Every tool reads it sealed (its audit file holds ``C2_DRYRUN_STOP``, and the counts
+    agree), but the disk did not say it keeps it: a power cut may still lose the seal.
+    """
+    return (
+        f"the run is sealed {status} (its audit log's C2_DRYRUN_STOP), but {unsynced}: the "
+        f"seal is in the files but not known to be on disk; once {once}, "
+        f"`{command('verify', run_dir)}` says whether the run is whole"
+    )
+
+
 def rejected_line(metrics: MetricsCollector) -> str:
     """The venue's refusals, and apart from them the sends that failed, when there were any.
 

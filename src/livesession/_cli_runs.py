@@ -34,6 +34,7 @@ from ._cli_output import (
     rejected_line,
     result_json,
     say_undelivered,
+    unsynced_seal,
     unwritten_checkpoint,
 )
 from ._domain.config import DryrunConfig, load_config
@@ -323,6 +324,10 @@ def _refuse_unsealed(session: LiveSessionOrchestrator, result: DryrunResult, run
     run directory): that is its seal.
     """
     recorder = session.recorder
+    unsynced = session.inspect().seal_unsynced
+    if unsynced:  # sealed in the files: no resume, but the disk failed a sync
+        once = once_fixed(next(iter(recorder.errnos.values()), None))
+        raise SinkFailure(unsynced_seal(run_dir, result.status.value, unsynced, once))
     once = once_fixed(recorder.errnos.get("audit"))  # what must be so before the resume
     if recorder.audit_failure is not None:
         record, cause = recorder.audit_failure

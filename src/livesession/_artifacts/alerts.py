@@ -74,15 +74,24 @@ class AlertTap:
         except Exception as exc:  # noqa: BLE001 - an alert never fails the session
             self._failed(code, exc)
 
-    def settle(self, *, sealed: bool, torn: str = "", error: str = "", unwritten: str = "") -> None:
+    def settle(
+        self,
+        *,
+        sealed: bool,
+        torn: str = "",
+        error: str = "",
+        unwritten: str = "",
+        unsynced: str = "",
+    ) -> None:
         """The session is done with its run: post the seal's alert, or ``RUN_UNSEALED``.
 
         ``sealed``: the seal record is written and the run sealed on disk. Otherwise a
         sink refused the seal, or ``torn`` (with its ``error``) tore the session (a refused
         idempotency store): the run needs a person to resume it. ``unwritten``: why the
         sealing checkpoint was refused (the run is sealed all the same; the seal's alert
-        says so in its ``detail``, ``sealing_checkpoint``). Once only; ``close`` settles a
-        run left unsettled as unsealed.
+        says so in its ``detail``, ``sealing_checkpoint``). ``unsynced``: the sync that
+        failed after the stop record reached its file (``detail.durability``). Once only;
+        ``close`` settles a run left unsettled as unsealed.
         """
         if self._settled:
             return
@@ -95,6 +104,9 @@ class AlertTap:
                 if unwritten:
                     said = f"not written ({unwritten}); `livesession resume` writes it"
                     held = attrs.evolve(held, detail={**held.detail, "sealing_checkpoint": said})
+                if unsynced:
+                    said = f"sealed, but not known to be on disk: {unsynced}"
+                    held = attrs.evolve(held, detail={**held.detail, "durability": said})
                 self.sink.post(held)
         except Exception as exc:  # noqa: BLE001 - an alert never fails the session
             self._failed(SEAL_AUDIT_CODE, exc)

@@ -25,7 +25,7 @@ from . import names
 from .audit_chain import AuditChain
 from .metrics import MetricsCollector
 from .sinkerrors import cause_of as _cause
-from .sinkerrors import torn_write as _torn_write
+from .sinkerrors import crash_at_write as _crash_at_write
 
 __all__ = ["EVENTS_SCHEMA", "SNAPSHOT_SCHEMA", "AuditObserver", "Recorder", "crashpoint"]
 
@@ -149,6 +149,7 @@ class Recorder:
         self._written: dict[str, int] = {"events": 0, "states": 0, "audit": 0}
         self._flushed: dict[str, int] = {}
         self._synced: dict[str, int] = {}  # the offsets last flushed, and last synced, at
+        self._unsynced: SinkFailure | None = None
         self._retry_events: list[dict[str, Any]] = []
         self._draining = False
         self.on_sink_failure: Callable[[str], None] | None = None
@@ -226,6 +227,7 @@ class Recorder:
             self.digests["events"].update(line)
         else:  # metrics.json counts what events.jsonl holds, and the session's status
             self.metrics.on_lost(event_type, payload)
+        self._raise_unsynced()
         if event_type not in _NEVER_AUDITED:
             code = _audit_for(event_type, payload)
             if code is not None:
@@ -241,18 +243,15 @@ class Recorder:
     def snapshot(self, record: dict[str, Any]) -> None:
         """Write one state snapshot (``record`` without schema, seq and times)."""
         self.snapshot_seq += 1
-        record["schema"] = SNAPSHOT_SCHEMA
-        record["seq"] = self.snapshot_seq
-        record["run_id"] = self.run_id
-        record["strategy_id"] = self.strategy_id
-        record["ts_sim"] = self.ts_sim
-        record["ts_utc"] = self.ts_utc
+        record.update(schema=SNAPSHOT_SCHEMA, seq=self.snapshot_seq, run_id=self.run_id)
+        record.update(strategy_id=self.strategy_id, ts_sim=self.ts_sim, ts_utc=self.ts_utc)
         try:
             line = orjson.dumps(record, option=_OPTS)
         except orjson.JSONEncodeError:  # a plug-in's text with a lone surrogate, say
             line = orjson.dumps(valid_payload(record), option=_OPTS)
         if self._write("states", line):
             self.digests["states"].update(line)
+        self._raise_unsynced()
         self._drain_retry_events()
 
     def audit(self, code: str, payload: dict[str, Any], *, write: bool = True) -> None:
@@ -267,6 +266,7 @@ class Recorder:
         line = self.chain.build(code, payload, self.ts_utc)
         if self._write("audit", line):
             self.chain.commit(line)
+        self._raise_unsynced()
 
     def write_metrics(self, *, status: str | None = None, ahead: bytes = b"") -> None:
         """Replace metrics.json with the current counts.
@@ -337,8 +337,7 @@ class Recorder:
         """Flush every live sink written since the last flush; with ``sync``, make them durable.
 
         One call per step is the group commit: nothing a step wrote is acknowledged before it.
-        Lines flushed unsynced are still synced by a later ``sync`` (the seal flushes first,
-        and its sync before the sealing checkpoint must reach the disk).
+        A ``sync`` syncs what an unsynced flush wrote out too (the seal flushes first).
         """
         done = self._synced if sync else self._flushed
         for name, sink in self._sinks.items():
@@ -354,9 +353,7 @@ class Recorder:
             return False
         sink = self._sinks[name]
         if _CRASH_LABEL:  # only ever set in the crash harness's child processes
-            crashpoint(f"write_{name}")
-            if f"torn_{name}" == _CRASH_LABEL:
-                _torn_write(sink, line)
+            _crash_at_write(name, sink, line)
         failed: Exception | None = None
         try:
             sink.write_line(line)
@@ -365,10 +362,26 @@ class Recorder:
         if failed is not None:
             self._retry(name, lambda: sink.write_line(line), failed)
         self._written[name] += 1
-        if self._sync_each_line:
-            self._with_retries(name, sink.sync)
         self.offsets[name] += len(line)
+        if self._sync_each_line:
+            self._sync_line(name, sink)
         return True
+
+    def _sync_line(self, name: str, sink: LineSink) -> None:
+        """Sync the line just written; if that fails (EIO), a line the file holds stays written."""
+        held = self._written[name]
+        try:
+            self._with_retries(name, sink.sync)
+        except SinkFailure as exc:
+            if self._written[name] < held:  # the write was refused: the file lacks the line
+                raise
+            self._unsynced = exc
+
+    def _raise_unsynced(self) -> None:
+        """Raise the failed sync of a line the caller counted (lost, it unsealed a seal)."""
+        failure, self._unsynced = self._unsynced, None
+        if failure is not None:
+            raise failure
 
     def _with_retries(self, name: str, action: Callable[[], None]) -> None:
         failed: Exception | None = None

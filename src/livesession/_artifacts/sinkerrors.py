@@ -1,4 +1,4 @@
-"""What the recorder says of a sink's error, and the crash harness's torn write.
+"""What the recorder says of a sink's error, and where the crash harness kills its writes.
 
 Apart from the recorder so that it stays one module: both are small and have no state.
 """
@@ -17,10 +17,17 @@ from .._support.text import valid_text
 if TYPE_CHECKING:
     from .._typing import LineSink
 
-__all__ = ["cause_of", "torn_write"]
+__all__ = ["cause_of", "crash_at_write"]
 
 
-def torn_write(sink: LineSink, line: bytes) -> None:
+def crash_at_write(name: str, sink: LineSink, line: bytes) -> None:
+    """Crash-harness only: die before writing ``line`` to ``name``'s sink, or half-way."""
+    crashpoint(f"write_{name}")
+    if f"torn_{name}" == _CRASH_LABEL:
+        _torn_write(sink, line)
+
+
+def _torn_write(sink: LineSink, line: bytes) -> None:
     """Crash-harness only: write half of ``line``, flush, and die at the armed count."""
     label = f"torn_{_CRASH_LABEL.removeprefix('torn_')}"
     if _crash_hits.get(label, 0) + 1 >= int(_CRASH_COUNT or "1"):

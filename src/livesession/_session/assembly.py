@@ -192,8 +192,10 @@ class SessionParts(SessionContext):
         only for a run sealed on disk (the audit's ``C2_DRYRUN_STOP``); any other posts
         ``RUN_UNSEALED``. A refused sealing checkpoint leaves the run sealed all the same:
         the alert names it (but for a lost lease: its new holder may own the checkpoint).
+        So does a seal whose sync failed (EIO) after its stop record reached the file.
         """
-        sealed = not torn and not self.recorder.dead
+        unsynced = self.lifecycle.unsynced
+        sealed = not torn and (not self.recorder.dead or bool(unsynced))
         unwritten = ""
         if sealed:
             self.checkpointer.save_quiet()
@@ -201,7 +203,9 @@ class SessionParts(SessionContext):
             if refused is not None and self.lifecycle.reason != LEASE_LOST:
                 unwritten = redact_text(f"{type(refused).__name__}: {refused}")
         if self.alerts is not None:
-            self.alerts.settle(sealed=sealed, torn=torn, error=error, unwritten=unwritten)
+            self.alerts.settle(
+                sealed=sealed, torn=torn, error=error, unwritten=unwritten, unsynced=unsynced
+            )
 
     def _owners(self) -> tuple[StateOwner, ...]:
         """Every owner of checkpoint keys, the plug-ins' last."""

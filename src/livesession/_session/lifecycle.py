@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from .._artifacts import names
 from .._domain.decimal import plain
 from .._domain.lifecycle import STATUS_BY_STATE, SessionState, SessionStatus, Trigger
 from .._domain.machine import LifecycleMachine
@@ -31,6 +32,12 @@ __all__ = ["SessionLifecycle"]
 S = SessionState
 _SINK_FAILED = "SINK_WRITE_FAILED"
 _STOP = "C2_DRYRUN_STOP"
+_FILES = {"events": names.EVENTS, "states": names.SNAPSHOTS, "audit": names.AUDIT}
+
+
+def _held(rec: Recorder, sealed_head: str) -> bool:
+    """Whether the audit file holds the stop record whose head is ``sealed_head`` (if any)."""
+    return bool(sealed_head) and rec.chain.head == sealed_head
 
 
 @attrs.define(kw_only=True, eq=False, repr=False)
@@ -52,6 +59,10 @@ class SessionLifecycle:
     """The last exception that faulted the session (the strategy's, say; a later fault
     without one keeps it): its traceback points at the line, for a test's message. In
     memory only, never recorded: its message is as raised, not redacted."""
+    unsynced: str = attrs.field(init=False, default="")
+    """The run is sealed (its audit file holds ``C2_DRYRUN_STOP``), but a sync of a
+    contract file failed at or after the stop record (EIO): which, and the error. The seal
+    is in the files, so every tool reads the run sealed; it is not known to be on disk."""
 
     @property
     def state(self) -> SessionState:
@@ -238,20 +249,24 @@ class SessionLifecycle:
         try:
             rec.audit(_STOP, stop, write=sealing)
         except SinkFailure:  # the audit died at its last record: metrics.json still says so
-            self.failed = True
-            self.reason = self.reason or _SINK_FAILED
+            if not _held(rec, sealed_head):  # else only its sync failed: it is written
+                self.failed = True
+                self.reason = self.reason or _SINK_FAILED
         try:
             rec.flush(sync=False)  # the audit's last records: a refusal kills the audit sink
         except SinkFailure:
-            self.failed = True
-        if rec.failures and not self.detail:
+            self.failed = self.failed or not _held(rec, sealed_head)
+        if rec.failures and not self.detail and not _held(rec, sealed_head):
             self.detail = rec.failure_summary()
         try:
-            if rec.chain.head != sealed_head:  # not sealed: metrics.json says how files end
+            if not _held(rec, sealed_head):  # not sealed: metrics.json says how files end
                 rec.write_metrics(status=self.status.value)
             rec.flush(sync=durable)
         except SinkFailure:
-            self.failed = True
+            self.failed = self.failed or not _held(rec, sealed_head)
+        if rec.dead and _held(rec, sealed_head):  # sealed in the files, but not synced
+            said = (f"the sync of {_FILES.get(k, k)} failed ({e})" for k, e in rec.failures.items())
+            self.unsynced = "; ".join(said)
 
     def _stop_record(self, steps: int) -> dict[str, Any]:
         """The payload of ``C2_DRYRUN_STOP``: status, the files' digests, steps, reason."""

@@ -95,6 +95,9 @@ class SessionInspection:
     """Why the sealing checkpoint was not written (a full disk's ``CheckpointError``, from
     its ``OSError``); None while it was, or before the seal. The run's audit log holds the
     seal all the same, and ``resume`` writes the checkpoint once it can."""
+    seal_unsynced: str = ""
+    """The run is sealed, but a sync failed at or after its stop record (which file, the
+    error): the seal is in the files, not known to be on disk."""
 
 
 def result_of(p: SessionParts) -> DryrunResult:
@@ -136,4 +139,5 @@ def inspect_parts(p: SessionParts) -> SessionInspection:
         unconfirmed_closed=tuple(p.winddown.unconfirmed_closed()),
         fault_cause=p.lifecycle.cause,
         seal_checkpoint_error=p.checkpointer.seal_refused,
+        seal_unsynced=p.lifecycle.unsynced,
     )
