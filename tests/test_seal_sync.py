@@ -104,3 +104,34 @@ def test_a_failed_sync_of_the_stop_record_leaves_a_sealed_run_every_tool_agrees_
         "",
     )
     assert orjson.loads((run_dir / names.CHECKPOINT).read_bytes())["sealed"] is True
+
+
+def test_a_rejected_run_whose_sealing_checkpoint_is_refused_is_promised_no_resume(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Preflight rejected it before its first checkpoint: a refused sealing one leaves none.
+
+    Bug: ``dryrun`` said its checkpoint was "still the one from before the seal" and that
+    ``resume`` would write it, while there was none and ``resume`` says nothing to resume.
+    """
+    config = tmp_path / "reject.toml"
+    config.write_text('steps = 20\n[risk]\nmax_order_qty = "0.001"\n', encoding="utf-8")
+    replace = os.replace
+
+    def on_replace(src: object, dst: object) -> None:
+        if Path(str(dst)).name == names.CHECKPOINT:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        replace(src, dst)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "replace", on_replace)
+    args = ["dryrun", "--config", str(config), "--out", str(tmp_path), "--run-id", "r", "-q"]
+    assert main(args) == 2
+    said = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "the run is sealed REJECTED all the same" in said
+    assert "it ended before its first checkpoint, so it keeps none" in said
+    assert "resume" not in said.replace("nothing to resume", "")
+    monkeypatch.undo()
+    run_dir = tmp_path / "r"
+    assert not (run_dir / names.CHECKPOINT).exists()
+    standing = run_status(run_dir)
+    assert (standing.verdict, standing.unwritten_checkpoint) == (Verdict.REJECTED, "")

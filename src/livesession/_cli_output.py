@@ -316,6 +316,19 @@ def unwritten_checkpoint(run_dir: Path, status: str, refused: BaseException | No
     )
 
 
+def no_checkpoint_kept(run_dir: Path, status: str, refused: BaseException | None) -> str:
+    """The line of a run sealed by its audit log that kept no checkpoint before its seal.
+
+    Preflight rejected it before its first checkpoint, and the sealing one was refused:
+    there is none to replace, and nothing for ``resume`` to write (``status`` agrees).
+    """
+    return (
+        f"{checkpoint_refused(run_dir, refused)}: the run is sealed {status} all the same (its "
+        "audit log's C2_DRYRUN_STOP); it ended before its first checkpoint, so it keeps none, "
+        "and there is nothing to resume or write"
+    )
+
+
 def unsynced_seal(run_dir: Path, status: str, unsynced: str, once: str) -> str:
     """The line of a run sealed in its files whose sync failed at or after the stop record.
 

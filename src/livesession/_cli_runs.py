@@ -29,6 +29,7 @@ from ._cli_output import (
     emit_json,
     ended_by_signal,
     exposure_line,
+    no_checkpoint_kept,
     not_sealed,
     refused,
     rejected_line,
@@ -339,8 +340,10 @@ def _refuse_unsealed(session: LiveSessionOrchestrator, result: DryrunResult, run
     if failed is None and result.reason == LEASE_LOST:
         return
     refused = session.inspect().seal_checkpoint_error
-    if failed is None and claimed_seal(run_dir) is not None:
-        raise SinkFailure(unwritten_checkpoint(run_dir, result.status.value, refused))
+    seal = claimed_seal(run_dir) if failed is None else None
+    if seal is not None:  # no checkpoint before the seal (preflight rejected it): none kept
+        said = unwritten_checkpoint if seal.unwritten else no_checkpoint_kept
+        raise SinkFailure(said(run_dir, result.status.value, refused))
     what = checkpoint_refused(run_dir, refused)
     once = once_fixed(errno_of(refused)) if refused is not None else once
     if failed is not None:

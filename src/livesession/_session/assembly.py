@@ -200,7 +200,8 @@ class SessionParts(SessionContext):
         if sealed:
             self.checkpointer.save_quiet()
             refused = self.checkpointer.seal_refused
-            if refused is not None and self.lifecycle.reason != LEASE_LOST:
+            kept_none = self.checkpointer.kept_none  # nothing for resume to write: unsaid
+            if refused is not None and self.lifecycle.reason != LEASE_LOST and not kept_none:
                 unwritten = redact_text(f"{type(refused).__name__}: {refused}")
         if self.alerts is not None:
             self.alerts.settle(

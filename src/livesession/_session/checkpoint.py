@@ -265,6 +265,8 @@ class Checkpointer:
         """An operator's verb applied inside this step waits for the step's end to be saved."""
         self._seal_only = False
         self.seal_refused: BaseException | None = None
+        self.kept_none = False
+        """The sealing checkpoint was refused, and the store holds none from before it."""
         """Why the sealing checkpoint was not written (None: it was, or not yet asked)."""
 
     @property
@@ -381,9 +383,15 @@ class Checkpointer:
 
         Refused (a full disk), the error is kept as ``seal_refused`` for the CLI's line and
         the seal's alert: the audit's ``C2_DRYRUN_STOP`` seals the run all the same, and
-        ``resume`` writes the checkpoint once it can.
+        ``resume`` writes the checkpoint once it can: over the one from before the seal.
+        A run with none (preflight rejected it before its first) keeps none
+        (``kept_none``), and ``resume`` has nothing to write.
         """
         try:
             self.save(metrics=False, sealing=True)
         except (SinkFailure, OSError, LiveSessionError) as exc:
             self.seal_refused = exc
+            try:
+                self.kept_none = self._store is not None and self._store.load() is None
+            except (OSError, LiveSessionError):  # unreadable: say what resume would try
+                self.kept_none = False
