@@ -744,7 +744,7 @@ def test_a_crashed_run_that_cannot_resume_says_what_events_after_its_checkpoint_
     assert status["positions"] == {}
     assert status["positions_after_checkpoint"] == {"BTC/USDT": "0.010"}
     assert status["positions_as_of"] == (
-        "as of the last checkpoint (step 0), what resume restores; events after it show "
+        "as of the last checkpoint (step 0); events after it show "  # resume refuses it
         "BTC/USDT 0.010"
     )
     assert status["open_orders_as_of"] == "as of the last checkpoint (step 0)"

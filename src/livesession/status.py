@@ -413,7 +413,8 @@ def run_status(run_dir: Path, *, now: dt.datetime | None = None) -> RunStatus:
     beat, age = heartbeat(run_dir, now)
     crashed = holder is None and seal is None and keeps_checkpoints(run_dir, checkpoint)
     going_on: GoingOn = "live" if holder is not None else ("crashed" if crashed else None)
-    held = run_book(run_dir, checkpoint, snapshot, going_on=going_on)
+    resumable = verdict is Verdict.CRASHED
+    held = run_book(run_dir, checkpoint, snapshot, going_on=going_on, resumable=resumable)
     steps = checkpoint.get("steps") if checkpoint else (snapshot or {}).get("step")
     trading, trading_as_of = trading_of(run_dir, checkpoint, live=holder is not None)
     return RunStatus(
@@ -431,7 +432,7 @@ def run_status(run_dir: Path, *, now: dt.datetime | None = None) -> RunStatus:
         heartbeat_utc=beat,
         heartbeat_age_s=age,
         writer=None if holder is None else attrs.asdict(holder) | {"stopped": stopped(holder)},
-        resumable=verdict is Verdict.CRASHED,
+        resumable=resumable,
         resume_problem=problem_of_resume,
         unlocked=unlocked_says(run_dir, age) if holder is None and seal is None else "",
         lease=None if cfg is None else lease_standing(run_dir, meta, cfg, _clock.epoch_ns(now)),

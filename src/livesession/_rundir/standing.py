@@ -165,11 +165,14 @@ def run_book(
     snapshot: dict[str, Any] | None,
     *,
     going_on: GoingOn,
+    resumable: bool = True,
 ) -> RunBook:
     """The book ``status`` shows, and for a run that goes on, what it is read from.
 
     ``going_on``: ``live`` (a writer holds it), ``crashed`` (unsealed, and none does), or
-    None (a sealed run: the checkpoint's book or, keeping none, the snapshot's).
+    None (a sealed run: the checkpoint's book or, keeping none, the snapshot's). A crashed
+    run ``resumable`` by nobody (another release's, a changed config) is not said to be
+    what resume restores.
     """
     positions, orders = book(checkpoint, snapshot)
     if going_on is None:
@@ -193,7 +196,8 @@ def run_book(
         for symbol, (held, *_) in found.items()
         if not _same(held, positions.get(symbol, "0"))
     }
-    as_of = f"as of {at}, what resume restores" if kept else NO_CHECKPOINT
+    restores = ", what resume restores" if resumable else ""
+    as_of = f"as of {at}{restores}" if kept else NO_CHECKPOINT
     since = "events after it show" if kept else "its events show"
     if differ:
         as_of += f"; {since} " + ", ".join(f"{s} {q}" for s, q in sorted(differ.items()))
