@@ -228,3 +228,41 @@ def without_waiting_on(fifo: Path, call: Callable[[], Any]) -> dict[str, Any]:
         thread.join(60)
         pytest.fail(f"waited for a writer of {fifo}: it was opened for reading")
     return outcome
+
+
+CHECKING_FEED = '''\
+import sys
+
+
+def make(symbol):
+    """A feed whose "check" lasts until the test ends the process (a 2M-row file's)."""
+    print("checking", flush=True)
+    sys.stdin.read()
+    raise SystemExit("the test ends this process before its stdin closes")
+'''
+
+
+@contextlib.contextmanager
+def dryrun_checking(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], Path]]:
+    """A real ``livesession dryrun`` child held inside its data file's check (``OUT/r1``
+    holds only ``writer.lock``); it is killed (SIGKILL) after the block."""
+    (tmp_path / "checking_feed.py").write_text(CHECKING_FEED, encoding="utf-8")
+    config = tmp_path / "checking.toml"
+    config.write_text('feed = "checking_feed:make"\nsteps = 20\n', encoding="utf-8")
+    out = tmp_path / "runs"
+    command = [sys.executable, "-m", "livesession.cli", "dryrun", "-c", str(config)]
+    with subprocess.Popen(
+        [*command, "--out", str(out), "--run-id", "r1", "-q"],
+        cwd=tmp_path,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as child:
+        try:
+            assert child.stdout is not None
+            assert child.stdout.readline() == "checking\n"
+            yield child, out / "r1"
+        finally:
+            child.kill()
+            child.wait(timeout=30)

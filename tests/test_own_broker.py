@@ -20,6 +20,7 @@ import pytest
 
 from livesession import (
     DryrunConfig,
+    DryrunResult,
     FillReport,
     LiveSessionError,
     MockBroker,
@@ -403,6 +404,21 @@ class OverFill(Desk):
         ]
 
 
+def _said_in_doubt(run_dir: Path, result: DryrunResult, doubt: str) -> None:
+    """The summary, ``--json``, ``DryrunResult`` and ``status`` all put the position in
+    doubt with ``doubt``, never plain "flat"."""
+    assert result.position_in_doubt == doubt
+    line = exposure_line(result)
+    assert line == f"flat in the book, 1 open order; in doubt: {doubt} (not booked)"
+    said = result_json(result, run_dir, 0.1, MetricsCollector(), code=4)
+    assert said["position_in_doubt"] == doubt
+    standing = run_status(run_dir)
+    assert standing.position_in_doubt == doubt
+    assert standing.to_json()["position_in_doubt"] == doubt
+    (position,) = [row for row in standing.lines() if row.startswith("position")]
+    assert position.split(None, 1)[1] == f"flat in the book; in doubt: {doubt} (not booked)"
+
+
 class TestAPositionInDoubt:
     """Before, after BROKER_REPORT_INVALID (a fill of 0.020 where 0.010 was left) the
     dryrun summary and ``status`` said "position flat" (``--json``: ``positions {}``),
@@ -419,16 +435,7 @@ class TestAPositionInDoubt:
             f"the venue's fill {trade_id!r} of {cid}: its quantity 0.020 is more than the "
             "0.010 left of the order"
         )
-        assert result.position_in_doubt == unbooked
-        line = exposure_line(result)
-        assert line == f"flat in the book, 1 open order; in doubt: {unbooked} (not booked)"
-        said = result_json(result, run_dir, 0.1, MetricsCollector(), code=4)
-        assert said["position_in_doubt"] == unbooked
-        standing = run_status(run_dir)
-        assert standing.position_in_doubt == unbooked
-        assert standing.to_json()["position_in_doubt"] == unbooked
-        (position,) = [row for row in standing.lines() if row.startswith("position")]
-        assert position.split(None, 1)[1] == f"flat in the book; in doubt: {unbooked} (not booked)"
+        _said_in_doubt(run_dir, result, unbooked)
 
     def test_a_run_whose_fills_were_all_booked_is_not_in_doubt(self, tmp_path: Path):
         run_dir, result = _run(tmp_path, "plain", Desk(), steps=60)
@@ -577,16 +584,7 @@ class TestFillsTheVenueMadeThatTheBookNeverSaw:
             f"the venue's fills of {item['client_order_id']}: 0.010 filled at the venue, 0 in "
             "the book (FILL_NOT_SEEN)"
         )
-        assert result.position_in_doubt == doubt
-        line = exposure_line(result)
-        assert line == f"flat in the book, 1 open order; in doubt: {doubt} (not booked)"
-        said = result_json(result, run_dir, 0.1, MetricsCollector(), code=4)
-        assert said["position_in_doubt"] == doubt
-        standing = run_status(run_dir)
-        assert standing.position_in_doubt == doubt
-        assert standing.to_json()["position_in_doubt"] == doubt
-        (position,) = [row for row in standing.lines() if row.startswith("position")]
-        assert position.split(None, 1)[1] == f"flat in the book; in doubt: {doubt} (not booked)"
+        _said_in_doubt(run_dir, result, doubt)
         found = outcome(run_dir, iter_records(run_dir / "events.jsonl"))
         assert found["position_in_doubt"] == doubt
         (seal,) = [line for line in outcome_lines(found) if line.startswith("- At the seal")]

@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import signal
 import subprocess
-import sys
 from typing import TYPE_CHECKING
 
 import orjson
@@ -19,49 +18,20 @@ import orjson
 from livesession._artifacts import names
 from livesession.cli import main
 
+from _helpers import dryrun_checking
+
 if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
 
     import pytest
 
-_CHECKING_FEED = '''\
-import sys
-
-
-def make(symbol):
-    """A feed whose "check" lasts until the test ends it (a 2M-row file's)."""
-    print("checking", flush=True)
-    sys.stdin.read()
-    raise SystemExit("the test ends this process before its stdin closes")
-'''
-
 
 @contextlib.contextmanager
 def _starting(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], Path]]:
-    """A real ``livesession dryrun`` child, stopped inside its data file's check."""
-    (tmp_path / "checking_feed.py").write_text(_CHECKING_FEED, encoding="utf-8")
-    config = tmp_path / "checking.toml"
-    config.write_text('feed = "checking_feed:make"\nsteps = 20\n', encoding="utf-8")
-    out = tmp_path / "runs"
-    command = [sys.executable, "-m", "livesession.cli", "dryrun", "-c", str(config)]
-    with subprocess.Popen(
-        [*command, "--out", str(out), "--run-id", "r1", "-q"],
-        cwd=tmp_path,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    ) as child:
-        try:
-            assert child.stdout is not None
-            assert child.stdout.readline() == "checking\n"
-            run_dir = out / "r1"
-            assert [p.name for p in run_dir.iterdir()] == [names.WRITER_LOCK]
-            yield child, run_dir
-        finally:
-            child.kill()
-            child.wait(timeout=30)
+    with dryrun_checking(tmp_path) as (child, run_dir):
+        assert [p.name for p in run_dir.iterdir()] == [names.WRITER_LOCK]
+        yield child, run_dir
 
 
 def _listed(capsys: pytest.CaptureFixture[str], out: Path) -> tuple[str, dict[str, object]]:

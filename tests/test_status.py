@@ -25,7 +25,7 @@ from livesession.cli import main
 from livesession.status import RunStatus, Verdict, list_runs, run_status
 from livesession.verify import verify_run
 
-from _helpers import held_by_a_child
+from _helpers import dryrun_checking, held_by_a_child
 from crash_harness import KILLED, Profile, dryrun
 
 
@@ -681,19 +681,24 @@ class _BuysThenCrashes(ScriptedStrategy):
         return super().on_bar(bar, view)  # type: ignore[arg-type]
 
 
-def test_a_crashed_run_says_its_position_is_the_checkpoints_and_what_events_show(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    """Crashed after a fill before its first checkpoint past activation (step 0), a run
-    said `position  flat`: the checkpoint's, which is what resume restores, with no word of
-    the 0.010 its events show it held when it died. The line says both now."""
+def _died_holding(tmp_path: Path) -> Path:
+    """A run that crashed (an interrupt) holding 0.010 bought after its step-0 checkpoint."""
     cfg = DryrunConfig(run_id="died", strategy_id="scripted", steps=500, durability="step")
     session = create_run(
         cfg, tmp_path, feed=ScriptedFeed(["40000.00"]), strategy=_BuysThenCrashes()
     )
     with pytest.raises(KeyboardInterrupt), session:
         session.run_to_end(500)
-    run_dir = tmp_path / "died"
+    return tmp_path / "died"
+
+
+def test_a_crashed_run_says_its_position_is_the_checkpoints_and_what_events_show(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Crashed after a fill before its first checkpoint past activation (step 0), a run
+    said `position  flat`: the checkpoint's, which is what resume restores, with no word of
+    the 0.010 its events show it held when it died. The line says both now."""
+    run_dir = _died_holding(tmp_path)
     code, status = _status(capsys, run_dir)
     assert (code, status["steps"]) == (6, 0)
     assert status["positions"] == {}
@@ -727,13 +732,7 @@ def test_a_crashed_run_that_cannot_resume_says_what_events_after_its_checkpoint_
     JSON) was shown as a sealed run: `position  flat`, with no "as of" and no word of the
     0.010 its events after the checkpoint show. Unsealed and held by none, it is said as any
     crashed run is, resumable or not."""
-    cfg = DryrunConfig(run_id="died", strategy_id="scripted", steps=500, durability="step")
-    session = create_run(
-        cfg, tmp_path, feed=ScriptedFeed(["40000.00"]), strategy=_BuysThenCrashes()
-    )
-    with pytest.raises(KeyboardInterrupt), session:
-        session.run_to_end(500)
-    run_dir = tmp_path / "died"
+    run_dir = _died_holding(tmp_path)
     config = run_dir / names.CONFIG
     raw = config.read_bytes()
     edited = raw.replace(b'"volatility_bps": 20', b'"volatility_bps": 21')
@@ -1128,51 +1127,23 @@ def test_the_hint_counts_the_runs_list_shows(
 
 # -- a run killed while it checked its data file (before it wrote anything) ---------------------
 
-_CHECKING_FEED = '''\
-import sys
-
-
-def make(symbol):
-    """A feed whose "check" lasts until the test kills the process (a 2M-row file's)."""
-    print("checking", flush=True)
-    sys.stdin.read()
-    raise SystemExit("the test kills this process before its stdin closes")
-'''
-
 
 def _killed_while_checking(tmp_path: Path) -> Path:
     """``dryrun`` killed (SIGKILL) while it checked its data file: status said `running`
     (exit 7) while it did. Bug: it said `not_a_run` (exit 2), then and after the kill."""
-    (tmp_path / "checking_feed.py").write_text(_CHECKING_FEED, encoding="utf-8")
-    config = tmp_path / "checking.toml"
-    config.write_text('feed = "checking_feed:make"\nsteps = 20\n', encoding="utf-8")
-    out = tmp_path / "runs"
-    command = [sys.executable, "-m", "livesession.cli", "dryrun", "-c", str(config)]
-    with subprocess.Popen(
-        [*command, "--out", str(out), "--run-id", "r1", "-q"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    ) as child:
-        try:
-            assert child.stdout is not None
-            assert child.stdout.readline() == "checking\n"
-            run_dir = out / "r1"
-            assert [p.name for p in run_dir.iterdir()] == [names.WRITER_LOCK]
-            found = run_status(run_dir)
-            assert found.verdict is Verdict.RUNNING
-            assert found.writer is not None
-            assert found.writer["pid"] == child.pid
-            lines = found.lines()
-            assert (
-                "state       none: starting: no run.json yet (it checks its data file and "
-                "builds its plug-ins before it writes the run)"
-            ) in lines
-            assert "steps       none yet" in lines
-            assert main(["status", str(run_dir)]) == Verdict.RUNNING.value
-        finally:
-            child.kill()
-            child.wait(timeout=30)
+    with dryrun_checking(tmp_path) as (child, run_dir):
+        assert [p.name for p in run_dir.iterdir()] == [names.WRITER_LOCK]
+        found = run_status(run_dir)
+        assert found.verdict is Verdict.RUNNING
+        assert found.writer is not None
+        assert found.writer["pid"] == child.pid
+        lines = found.lines()
+        assert (
+            "state       none: starting: no run.json yet (it checks its data file and "
+            "builds its plug-ins before it writes the run)"
+        ) in lines
+        assert "steps       none yet" in lines
+        assert main(["status", str(run_dir)]) == Verdict.RUNNING.value
     assert child.returncode == KILLED
     return run_dir
 
