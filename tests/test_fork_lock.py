@@ -30,6 +30,7 @@ from livesession import DryrunConfig, create_run
 session = create_run(DryrunConfig(run_id="crash", steps=1000, seed=3), sys.argv[1])
 session.preflight(); session.activate(); session.run_n_steps(250)
 if os.fork() == 0:  # a sweep worker: waits for its stdin (the test's pipe) to close
+    print("child", flush=True)  # its fork handlers have run: what it holds, it holds now
     sys.stdin.buffer.read()
     os._exit(0)
 print("ready", flush=True)
@@ -50,7 +51,8 @@ def test_a_killed_writer_s_forked_child_does_not_keep_the_run_held(
     assert writer.stdin is not None
     assert writer.stdout is not None
     try:
-        assert writer.stdout.readline() == "ready\n"
+        said = sorted(writer.stdout.readline() for _ in range(2))
+        assert said == ["child\n", "ready\n"]  # the child is past its fork handlers
         run = tmp_path / "crash"
         assert holder_of(run) is not None
         writer.send_signal(signal.SIGKILL)
@@ -101,18 +103,23 @@ def test_a_jsonl_store_closed_is_free_while_a_child_forked_when_it_was_open_live
     """The store's ``flock`` is the open file's too: the child kept it, and a reopen failed."""
     path = tmp_path / "keys.jsonl"
     store = JsonlIdempotencyStore(path)
+    ready_r, ready_w = os.pipe()
     hold_r, hold_w = os.pipe()
     pid = os.fork()
-    if pid == 0:  # pragma: no cover - the child: waits for the test's pipe to close
+    if pid == 0:  # pragma: no cover - the child: past its fork handlers, waits for the pipe
         try:
             os.close(hold_w)
+            os.write(ready_w, b"r")
             os.read(hold_r, 1)
         finally:
             os._exit(0)
+    os.close(ready_w)
     os.close(hold_r)
     try:
+        assert os.read(ready_r, 1) == b"r"  # else the parent could outrun the child's handler
         store.close()
         JsonlIdempotencyStore(path).close()  # refused while the child held the lock
     finally:
         os.close(hold_w)
         os.waitpid(pid, 0)
+        os.close(ready_r)
