@@ -27,6 +27,7 @@ from livesession import (
     Order,
     OrderType,
     Side,
+    create_run,
 )
 
 START = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
@@ -266,3 +267,31 @@ def dryrun_checking(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], Pat
         finally:
             child.kill()
             child.wait(timeout=30)
+
+
+def steered_run(
+    cfg: DryrunConfig,
+    out: Path,
+    script: list[tuple[int, Callable[[Any], object]]],
+    **edges: Any,
+) -> Path:
+    """``create_run(cfg, out)`` activated, then each ``(n, act)`` of ``script``: ``n`` steps,
+    then ``act(session)`` (an operator's verb, which must be applied); then run to the end.
+
+    The operator's kills, re-enables and reduce-only of the review tests, in one place.
+    """
+    session = create_run(cfg, out, **edges)
+    session.preflight()
+    session.activate()
+    for steps, act in script:
+        session.run_n_steps(steps)
+        assert act(session), f"{act} was not applied"
+    session.run_to_end(cfg.steps)
+    return out / cfg.run_id
+
+
+KILLED_THEN_LIFTED: list[tuple[int, Callable[[Any], object]]] = [
+    (30, lambda session: session.kill("desk")),
+    (20, lambda session: session.reenable_trading("alice")),
+]
+"""``steered_run``'s script of an operator's kill at step 30, lifted by alice at step 50."""

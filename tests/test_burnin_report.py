@@ -20,6 +20,8 @@ from livesession.burnin import Thresholds
 from livesession.cli import main
 from test_burnin import _criteria, _dryrun, _oco_run
 
+from _helpers import KILLED_THEN_LIFTED, steered_run
+
 
 @pytest.fixture(name="made", scope="module")
 def _made(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -237,13 +239,7 @@ class TestHowTheSessionEnded:
         self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
     ) -> None:
         cfg = DryrunConfig(run_id="halted", steps=200, durability="none")
-        session = create_run(cfg, tmp_path)
-        session.preflight()
-        session.activate()
-        session.run_n_steps(30)
-        assert session.kill("desk")
-        session.run_to_end(200)
-        run = tmp_path / "halted"
+        run = steered_run(cfg, tmp_path, [(30, lambda s: s.kill("desk"))])
         said = (
             "trading HALTED from step 30 to the end of the run (170 of its 200 steps without "
             "a new order): an operator's kill (KILL_SWITCH reason desk)"
@@ -260,14 +256,7 @@ class TestHowTheSessionEnded:
 
     def test_a_halt_lifted_says_until_when(self, tmp_path: Path) -> None:
         cfg = DryrunConfig(run_id="lifted", steps=120, durability="none")
-        session = create_run(cfg, tmp_path)
-        session.preflight()
-        session.activate()
-        session.run_n_steps(30)
-        assert session.kill("desk")
-        session.run_n_steps(20)
-        assert session.reenable_trading("alice")
-        session.run_to_end(120)
+        steered_run(cfg, tmp_path, KILLED_THEN_LIFTED)
         assert main(["burnin", str(tmp_path / "lifted")]) in (0, 1)
         notes = json.loads((tmp_path / "lifted" / "burnin.json").read_text())["notes"]
         said = (

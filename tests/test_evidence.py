@@ -22,7 +22,7 @@ from livesession.evidence import _rerun, scan_secrets, write_evidence
 from livesession.evidence._operator import recorded_actions
 from livesession.evidence._outcome import outcome
 
-from _helpers import peak_memory
+from _helpers import KILLED_THEN_LIFTED, peak_memory, steered_run
 from _runfactory import grown_run
 
 
@@ -735,15 +735,7 @@ class TestHaltsAndResumes:
         cfg = DryrunConfig(
             run_id="steered", steps=400, durability="none", risk={"max_executions": 4}
         )
-        session = create_run(cfg, tmp_path)
-        session.preflight()
-        session.activate()
-        session.run_n_steps(30)
-        assert session.kill("desk")
-        session.run_n_steps(20)
-        assert session.reenable_trading("alice")
-        session.run_to_end(400)
-        run_dir = tmp_path / "steered"
+        run_dir = steered_run(cfg, tmp_path, KILLED_THEN_LIFTED)
         throttled = _bars_before(run_dir, "TRADING_STATE_CHANGED")
         found = outcome(run_dir, read_records(run_dir / "events.jsonl"))
         assert [(h["from_step"], h["until_step"], h["reenabled_by"]) for h in found["halts"]] == [

@@ -16,10 +16,11 @@ from pathlib import Path
 import orjson
 import pytest
 
-from livesession import DryrunConfig, create_run
+from livesession import DryrunConfig
 from livesession.evidence._operator import recorded_actions
 from livesession.report import render_report
 
+from _helpers import KILLED_THEN_LIFTED, steered_run
 from _reviewrun import build_review_run
 
 #: The flagged events, as the run records them (the audit's C2_RESUME apart).
@@ -54,32 +55,22 @@ def _failed_sends(out: Path) -> Path:
         durability="none",
         risk={"max_order_notional": "421"},
     )
-    session = create_run(cfg, out)
-    session.preflight()
-    session.activate()
-    session.run_n_steps(100)
-    assert session.reenable_trading("alice")
-    session.run_n_steps(100)
-    assert session.reduce_only("risk review")
-    session.run_n_steps(20)
-    assert session.kill("desk")
-    session.run_to_end(300)
-    return out / "sends"
+    return steered_run(
+        cfg,
+        out,
+        [
+            (100, lambda session: session.reenable_trading("alice")),
+            (100, lambda session: session.reduce_only("risk review")),
+            (20, lambda session: session.kill("desk")),
+        ],
+    )
 
 
 def _throttled(out: Path) -> Path:
     """The execution throttle (4 fills) halts trading on its own, after an operator's kill
     and re-enable (as test_evidence's steered run)."""
     cfg = DryrunConfig(run_id="steered", steps=400, durability="none", risk={"max_executions": 4})
-    session = create_run(cfg, out)
-    session.preflight()
-    session.activate()
-    session.run_n_steps(30)
-    assert session.kill("desk")
-    session.run_n_steps(20)
-    assert session.reenable_trading("alice")
-    session.run_to_end(400)
-    return out / "steered"
+    return steered_run(cfg, out, KILLED_THEN_LIFTED)
 
 
 def _events(run: Path) -> list[dict]:
