@@ -30,10 +30,10 @@ from livesession import DryrunConfig, create_run
 session = create_run(DryrunConfig(run_id="crash", steps=1000, seed=3), sys.argv[1])
 session.preflight(); session.activate(); session.run_n_steps(250)
 if os.fork() == 0:  # a sweep worker: waits for its stdin (the test's pipe) to close
-    print("child", flush=True)  # its fork handlers have run: what it holds, it holds now
+    os.write(1, b"child\\n")  # past its fork handlers; one write: never mixed with "ready"
     sys.stdin.buffer.read()
     os._exit(0)
-print("ready", flush=True)
+os.write(1, b"ready\\n")
 sys.stdin.buffer.read()
 """
 
