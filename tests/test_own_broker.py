@@ -35,6 +35,7 @@ from livesession._artifacts.metrics import MetricsCollector
 from livesession._artifacts.runread import iter_records
 from livesession._cli_output import broker_failures_line, result_json
 from livesession._cli_runs import exposure_line
+from livesession._reconcile.reconciler import position_doubts
 from livesession._rundir import create_run, resume_run
 from livesession._session.broker_guard import guard_broker
 from livesession._support.logging import configure_logging, disable_logging
@@ -404,12 +405,14 @@ class OverFill(Desk):
         ]
 
 
-def _said_in_doubt(run_dir: Path, result: DryrunResult, doubt: str) -> None:
+def _said_in_doubt(
+    run_dir: Path, result: DryrunResult, doubt: str, orders: str = "1 open order"
+) -> None:
     """The summary, ``--json``, ``DryrunResult`` and ``status`` all put the position in
     doubt with ``doubt``, never plain "flat"."""
     assert result.position_in_doubt == doubt
     line = exposure_line(result)
-    assert line == f"flat in the book, 1 open order; in doubt: {doubt} (not booked)"
+    assert line == f"flat in the book, {orders}; in doubt: {doubt} (not booked)"
     said = result_json(result, run_dir, 0.1, MetricsCollector(), code=4)
     assert said["position_in_doubt"] == doubt
     standing = run_status(run_dir)
@@ -631,3 +634,48 @@ class TestFillsTheVenueMadeThatTheBookNeverSaw:
         _, result = _run(tmp_path, "plain", Desk(), steps=60)
         assert result.broker_failures == {}
         assert broker_failures_line(result) == []
+
+
+class TestAVenueThatHoldsAnotherPosition:
+    """Before, a venue reporting another net position than the book's (the reconciler
+    escalated it: RECONCILE_ESCALATED, POSITION_MISMATCH, venue 0.500, book 0.000) sealed
+    FAILED with the summary saying ``position flat, no open orders`` and ``status``,
+    ``report`` and ``evidence`` putting nothing in doubt, while the run failed for that very
+    position."""
+
+    def test_every_tool_says_the_venues_position_is_in_doubt(self, tmp_path: Path):
+        extra = {"BTC/USDT": D("0.500")}
+        broker = Desk(positions=lambda held: {**held, **extra})
+        run_dir, result = _run(tmp_path, "held", broker, steps=300)
+        assert (result.status, result.reason) == (SessionStatus.FAILED, "RECONCILE_MISMATCH")
+        assert not any(result.positions.values())
+        (escalated,) = _events(run_dir, "RECONCILE_ESCALATED")
+        (item,) = escalated["discrepancies"]
+        assert item["kind"] == "POSITION_MISMATCH"
+        doubt = (
+            f"the venue holds BTC/USDT 0.500, the book {item['local_position']} (POSITION_MISMATCH)"
+        )
+        _said_in_doubt(run_dir, result, doubt, orders="no open orders")
+        found = outcome(run_dir, iter_records(run_dir / "events.jsonl"))
+        assert found["position_in_doubt"] == doubt
+        report = html.unescape(render_report(run_dir))
+        assert f"in the book; in doubt: {doubt} (not booked)" in report
+        verdict = verify_run(run_dir)
+        assert verdict.ok, verdict.violations
+
+    def test_fills_in_flight_are_named(self):
+        said = position_doubts(
+            [
+                {
+                    "kind": "POSITION_MISMATCH",
+                    "symbol": "ETH/USDT",
+                    "venue_position": "-1.0",
+                    "local_position": "0",
+                    "fills_in_flight": "0.5",
+                },
+                {"kind": "ORDER_MISSING_AT_VENUE", "client_order_id": "ls1"},
+            ]
+        )
+        assert said == (
+            "the venue holds ETH/USDT -1.0, the book 0 and 0.5 in flight (POSITION_MISMATCH)"
+        )

@@ -39,9 +39,9 @@ __all__ = [
     "ReconcilePlan",
     "compare",
     "distinct_fills",
-    "fills_not_seen",
     "lookups_needed",
     "plan",
+    "position_doubts",
 ]
 
 
@@ -274,17 +274,21 @@ def plan(
     )
 
 
-def fills_not_seen(discrepancies: Iterable[Mapping[str, object]]) -> str:
-    """The venue's fills the book never saw, as escalated differences name them ("": none).
+def position_doubts(discrepancies: Iterable[Mapping[str, object]]) -> str:
+    """Where the venue may hold another position than the book, as escalated differences say.
 
     ``discrepancies`` in their JSON form (``Discrepancy.to_json``, as ``RECONCILE_ESCALATED``
-    records them), so the session and ``status`` say the same. A difference whose venue
-    filled more of an order than the book has fills for (``FILL_NOT_SEEN``, or a
-    ``QUANTITY_MISMATCH`` saying so) means the venue may hold a position the book lacks:
-    never "flat" then.
+    records them), so the session, ``status``, ``report`` and ``evidence`` say the same ("":
+    none). A difference whose venue filled more of an order than the book has fills for
+    (``FILL_NOT_SEEN``, or a ``QUANTITY_MISMATCH`` saying so), or a venue that reports
+    another net position than the book's (``POSITION_MISMATCH``), means the venue may hold
+    a position the book lacks: never "flat" then.
     """
     said = []
     for item in discrepancies:
+        if item.get("kind") == DiscrepancyKind.POSITION_MISMATCH.value:
+            said.append(_position_differs(item))
+            continue
         venue, book = str(item.get("venue_filled", "")), str(item.get("local_filled", ""))
         try:
             ahead = Decimal(venue) > Decimal(book)
@@ -296,6 +300,20 @@ def fills_not_seen(discrepancies: Iterable[Mapping[str, object]]) -> str:
                 f"venue, {book} in the book ({item.get('kind')})"
             )
     return "; ".join(said)
+
+
+def _position_differs(item: Mapping[str, object]) -> str:
+    """``the venue holds BTC/USDT 0.500, the book 0.000 (POSITION_MISMATCH)``."""
+    coming = str(item.get("fills_in_flight", "0"))
+    try:
+        in_flight = Decimal(coming) != 0
+    except (InvalidOperation, ValueError):
+        in_flight = True
+    flight = f" and {coming} in flight" if in_flight else ""
+    return (
+        f"the venue holds {item.get('symbol')} {item.get('venue_position')}, the book "
+        f"{item.get('local_position')}{flight} ({item.get('kind')})"
+    )
 
 
 def _venue_ahead_explains(item: Discrepancy) -> bool:

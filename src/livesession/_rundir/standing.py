@@ -25,7 +25,7 @@ import attrs
 from .._artifacts import names
 from .._artifacts.runread import RUN_MARKERS, events_back, runs_inside
 from .._domain import clock as _clock
-from .._reconcile.reconciler import fills_not_seen
+from .._reconcile.reconciler import position_doubts
 from .livecut import live_trading, positions_since
 
 if TYPE_CHECKING:
@@ -216,12 +216,13 @@ def unbooked_fill(run_dir: Path, checkpoint: dict[str, Any]) -> str:
     """What the venue filled that the book did not take, of a faulted run; "" for any other.
 
     After ``BROKER_REPORT_INVALID``, the fill the book refused; after ``RECONCILE_MISMATCH``,
-    the venue's fills the book never saw (``FILL_NOT_SEEN``: ``fills_not_seen``). The venue
+    the venue's fills the book never saw (``FILL_NOT_SEEN``) or the venue's other position
+    (``POSITION_MISMATCH``), as ``position_doubts`` says them. The venue
     may hold another position than the book's: status never says flat then.
     """
     reason = checkpoint.get("reason")
     if reason == _MISMATCH:
-        return _fills_not_seen(run_dir)
+        return _position_doubts(run_dir)
     if reason != _UNBOOKED:
         return ""
     for event in events_back(run_dir / names.EVENTS, ("STATE_CHANGED",)):
@@ -234,8 +235,8 @@ def unbooked_fill(run_dir: Path, checkpoint: dict[str, Any]) -> str:
     return f"a fill the venue reported ({_UNBOOKED}: C2_OPERATOR_REQUIRED in {names.AUDIT})"
 
 
-def _fills_not_seen(run_dir: Path) -> str:
-    """The venue's fills the book never saw, as the newest ``RECONCILE_ESCALATED`` names them.
+def _position_doubts(run_dir: Path) -> str:
+    """Where the venue's position may differ, as the newest ``RECONCILE_ESCALATED`` says.
 
     That one faulted the run (the fault follows it at once). Not read (too far back), where
     to find them.
@@ -245,7 +246,7 @@ def _fills_not_seen(run_dir: Path) -> str:
             break
         items = event.get("payload", {}).get("discrepancies")
         if isinstance(items, list):
-            return fills_not_seen(item for item in items if isinstance(item, dict))
+            return position_doubts(item for item in items if isinstance(item, dict))
     return f"fills the venue may have made ({_MISMATCH}: RECONCILE_ESCALATED in {names.EVENTS})"
 
 

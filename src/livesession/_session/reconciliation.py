@@ -16,7 +16,7 @@ import attrs
 
 from .._domain.model import CancelReport, RejectReport, VenueOrderStatus
 from .._exceptions import BrokerError
-from .._reconcile.reconciler import compare, fills_not_seen, lookups_needed, plan
+from .._reconcile.reconciler import compare, lookups_needed, plan, position_doubts
 from .._typing import PositionVenue
 from .reports import order_link
 
@@ -54,8 +54,8 @@ class Reconciliation:
     _hold_until_ns: int = attrs.field(init=False, default=0)
     before_next_step: bool = attrs.field(init=False, default=False)
     unbooked: str = attrs.field(init=False, default="")
-    """The venue's fills the book never saw, of the differences escalated (``FILL_NOT_SEEN``:
-    ``fills_not_seen``): the venue may hold another position than the book's."""
+    """Where the venue may hold another position than the book's, of the differences
+    escalated (``FILL_NOT_SEEN``, ``POSITION_MISMATCH``: ``position_doubts``)."""
     # Asked once: isinstance against a runtime Protocol costs tens of microseconds a step.
     _reports_positions: bool = attrs.field(init=False)
 
@@ -220,7 +220,7 @@ class Reconciliation:
         """Tell an operator: RECONCILE_ESCALATED with every difference, then a fault."""
         self._escalated.update(item.key for item in items)
         said = [item.to_json() for item in items]
-        self.unbooked = "; ".join(filter(None, (self.unbooked, fills_not_seen(said))))
+        self.unbooked = "; ".join(filter(None, (self.unbooked, position_doubts(said))))
         self._c.recorder.emit("RECONCILE_ESCALATED", {"discrepancies": said})
         kinds = sorted({item.kind.value for item in items})
         self._fault(

@@ -62,7 +62,9 @@ class DryrunResult:
     """A fill the venue reported that the book refused (``BROKER_REPORT_INVALID``: the
     venue's fill 'T1' of ls...: its quantity ...), or fills the venue made that the book
     never saw, escalated by the reconciler (``RECONCILE_MISMATCH``, ``FILL_NOT_SEEN``: the
-    venue's fills of ls...: 0.010 filled at the venue, 0 in the book (FILL_NOT_SEEN)): the
+    venue's fills of ls...: 0.010 filled at the venue, 0 in the book (FILL_NOT_SEEN)), or a
+    venue reporting another net position (``POSITION_MISMATCH``: the venue holds BTC/USDT
+    0.500, the book 0.000 (POSITION_MISMATCH)): the
     venue may hold another position than ``positions`` says. Empty when the book took
     every fill the venue made, as far as the session knows."""
     broker_failures: Mapping[str, int] = attrs.field(factory=dict, hash=False)
