@@ -8,6 +8,8 @@ the run said COMPLETED and flat, and it verified.
 
 from __future__ import annotations
 
+import os
+
 import orjson
 import pytest
 
@@ -85,3 +87,37 @@ class TestMemoryIdsOnAVenue:
         assert dict(fake.created) == sent
         assert events(run_dir, "ORDER_SUBMITTED") == []
         assert "kept its client order ids in memory" in (run_status(run_dir).resume_problem or "")
+
+
+class TestResumeWithoutCredentials:
+    """A venue run's resume builds its broker before it changes anything.
+
+    Bug: ``resume`` of a crashed ``ccxt:binance`` run with ``LIVESESSION_BINANCE_API_KEY``
+    unset exited 2 naming the variable, but had already cut the run back to its checkpoint
+    (the events after it moved to ``events.jsonl.torn``): ``status`` no longer showed the
+    position the crashed run's fill had left at the venue.
+    """
+
+    def test_refused_with_nothing_changed(self, fake, tmp_path, capsys, monkeypatch):
+        """Exit 2, one line naming the variable, the run unchanged and nothing requested;
+        with the key back, the resume finishes the run and sends no order twice."""
+        run_dir = tmp_path / "nokey"
+        assert crashed_dryrun(fake, dryrun_args(tmp_path, "nokey", STEPS), "after_send:2") == -9
+        before, sent, asked = tree(run_dir), dict(fake.created), len(fake.requests)
+        shown = run_status(run_dir).positions_after_checkpoint
+        assert shown == {"BTC/USDT": "0.010"}, shown
+        key = os.environ["LIVESESSION_BINANCE_API_KEY"]
+        monkeypatch.delenv("LIVESESSION_BINANCE_API_KEY")
+        capsys.readouterr()
+
+        assert main(["resume", str(run_dir), "-q"]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1, err
+        assert "needs environment variable(s) LIVESESSION_BINANCE_API_KEY" in err
+        assert tree(run_dir) == before
+        assert run_status(run_dir).positions_after_checkpoint == shown
+        assert (dict(fake.created), len(fake.requests)) == (sent, asked)
+
+        monkeypatch.setenv("LIVESESSION_BINANCE_API_KEY", key)
+        assert main(["resume", str(run_dir), "-q"]) == 0
+        assert len(events(run_dir, "ORDER_SUBMITTED")) == len(fake.created) > len(sent)

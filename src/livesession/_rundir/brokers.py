@@ -6,6 +6,7 @@ a CCXT sandbox broker also adds its venue's preflight checks to the session.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -21,7 +22,7 @@ from .._typing import Broker
 if TYPE_CHECKING:
     from .._session.coordinator import LiveSessionOrchestrator
 
-__all__ = ["BrokerFactory", "add_venue_checks", "open_broker"]
+__all__ = ["BrokerFactory", "add_venue_checks", "close_broker", "early_broker", "open_broker"]
 
 BrokerFactory = Callable[[DryrunConfig, Path], Broker]
 
@@ -40,6 +41,30 @@ def open_broker(cfg: DryrunConfig, run_dir: Path) -> Broker:
     if cfg.broker.startswith("ccxt:"):
         return _ccxt_broker(cfg)
     return default_broker(cfg)
+
+
+def early_broker(
+    cfg: DryrunConfig, run_dir: Path, factory: BrokerFactory, *, own: bool
+) -> Broker | None:
+    """A ``ccxt:`` run's broker, built by ``factory`` before ``resume`` changes anything.
+
+    Building it reads the credentials from the environment and runs the sandbox gate (no
+    request is made), so a variable missing or a gate that refuses refuses the resume while
+    the run is as the crash left it: cut back to its checkpoint, it would no longer show
+    the events after it (the orders and fills that reached the venue) to ``status``.
+    None for another broker, or when the run has a broker plug-in of its own (``own``).
+    """
+    if own or not cfg.broker.startswith("ccxt:"):
+        return None
+    return factory(cfg, run_dir)
+
+
+def close_broker(broker: Broker | None) -> None:
+    """Close an ``early_broker`` that no session took (a later check refused the resume)."""
+    close = getattr(broker, "close", None)
+    if callable(close):
+        with contextlib.suppress(Exception):
+            close()
 
 
 def _ccxt_broker(cfg: DryrunConfig, **options: Any) -> Broker:

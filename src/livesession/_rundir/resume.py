@@ -42,7 +42,7 @@ from ..brokers.mock import MockBroker
 from ..stores import FileCheckpointStore
 from .alerting import choose_alerts
 from .backing import take_lease
-from .brokers import BrokerFactory, open_broker
+from .brokers import BrokerFactory, close_broker, early_broker, open_broker
 from .data import check_data_unchanged, check_resume_data
 from .layout import STORES, Backing, read_run_config, read_run_meta, refuse_other_release
 from .lock import RunLock, writer_command
@@ -202,14 +202,19 @@ def _reopen(
     # it: rows appended since are not played): the same code and the same data as when the
     # run started, or nothing is changed.
     plugins = open_plugins(cfg, **given, journal=run_dir / names.JOURNAL, data_bytes=cfg.feed_bytes)
+    broker: Broker | None = None
     try:
         check_sources(meta.get("sources") or {}, plugins.sources, run=cfg.run_id)
         check_data_unchanged(run_dir, meta, plugins.feed, cfg_sha256=cfg.feed_sha256)
         if checkpoint is not None:  # the plug-ins' own code, tried while nothing has changed
             plugins = restore_plugins(cfg, plugins, checkpoint)
+        broker = early_broker(cfg, run_dir, broker_factory, own=plugins.broker is not None)
+        if broker is not None:
+            broker_factory = lambda _cfg, _dir: broker  # noqa: E731 - built: used once
         lease, grant = take_lease(cfg, run_dir, backing, lease_clock)
     except BaseException:
         plugins.close()
+        close_broker(broker)
         raise
     try:
         session = _resume_session(
@@ -229,6 +234,7 @@ def _reopen(
         )
     except BaseException:
         plugins.close()
+        close_broker(broker)
         if lease is not None:
             with contextlib.suppress(LeaseError):
                 if grant is not None:
