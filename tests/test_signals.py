@@ -577,6 +577,32 @@ def test_stop_says_a_failed_wind_down_left_exposure(tmp_path: Path) -> None:
     assert "close them at the venue" in outcome.line
 
 
+def test_kill_says_how_many_orders_the_venue_cancelled(tmp_path: Path) -> None:
+    """`kill` said "1 open order(s) cancelled, not flat yet" of a kill whose cancel the
+    venue never confirmed (a sandbox answering every cancel with a 503: the order stayed
+    open there, and the run ended STOP_INCOMPLETE): it now says how many were cancelled."""
+    cfg = DryrunConfig(run_id="stuck-kill", steps=2000, stop_max_polls=1)
+    broker = _StuckBroker(fill_model=FillModel(latency_ns=240 * 10**9))
+    with create_run(cfg, tmp_path, broker=broker) as session:
+        assert session.preflight()
+        session.activate()
+        while not session.book.open_orders:
+            session.step()
+        session.kill("SIGNAL_SIGUSR1")
+        session.step()
+        session.request_stop("SIGNAL_SIGTERM", sealed_as=True)
+    run_dir = tmp_path / "stuck-kill"
+    assert _events(run_dir, "KILL_SWITCH")
+    assert not _events(run_dir, "KILL_SWITCH_FLAT")
+    outcome = control._killed(RunWatch(run_dir), types.SimpleNamespace(pid=4242), "pid 4242")  # type: ignore[arg-type]
+    assert outcome is not None
+    assert outcome.kind == "done"
+    assert outcome.line.startswith(
+        "kill switch tripped in pid 4242: trading HALTED, 1 open order(s) at the kill, "
+        "0 cancelled, not flat yet: check the venue; "
+    )
+
+
 @pytest.mark.broken_run("it leaves a run killed before its seal, as a crash does")
 def test_stop_on_a_process_that_died_unsealed_says_resume_and_exits_8(tmp_path: Path) -> None:
     """The process `stop` signalled died before sealing (killed harder, a crash in the

@@ -407,11 +407,18 @@ def _killed(watch: RunWatch, holder: Holder, who: str) -> ControlOutcome | None:
             return None
         if not kept:
             return _lost(watch, who, "the kill switch (KILL_SWITCH)", "kill")
-        tail = "flat (KILL_SWITCH_FLAT)" if flat else "not flat yet: check the venue"
+        if flat:
+            done = f"{opened} open order(s) cancelled, flat (KILL_SWITCH_FLAT)"
+        else:  # the venue may not have confirmed the cancels: say how many it did
+            cancelled = len(watch.events("ORDER_CANCELED"))
+            done = (
+                f"{opened} open order(s) at the kill, {cancelled} cancelled, "
+                "not flat yet: check the venue"
+            )
         return ControlOutcome(
             "done",
-            f"kill switch tripped in {who}: trading HALTED, {opened} open order(s) "
-            f"cancelled, {tail}; `{command('ack', watch.run_dir)}` re-enables trading",
+            f"kill switch tripped in {who}: trading HALTED, {done}; "
+            f"`{command('ack', watch.run_dir)}` re-enables trading",
         )
     return _answered(watch, holder, who, sig)
 
