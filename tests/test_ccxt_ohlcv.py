@@ -240,6 +240,9 @@ def test_ohlcv_persistent_fetch_error_halts_broker_unhealthy(fake, clock, tmp_pa
     assert unhealthy["failures"] == cfg.broker_max_consecutive_failures
     (error,) = _events(run_dir, "FEED_ERROR")
     assert error["error"] == "Transient"
+    # A candle fetch is a read: its 503 is a failed read, not an order to look up (it said
+    # "outcome unknown (ExchangeNotAvailable): look the order up").
+    assert error["message"] == "the read failed (ExchangeNotAvailable)"
     # Each failed step retried its fetch (the default policy: 5 attempts) before failing.
     assert fake.count("GET", "/api/v3/klines") == 3 + 5 * (cfg.broker_max_consecutive_failures + 1)
     assert verify_run(run_dir).ok

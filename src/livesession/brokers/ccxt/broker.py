@@ -110,7 +110,7 @@ class CcxtSandboxBroker(HoldsCredentials, ConfirmingLookup, RecoveringVenue, San
         try:
             return call()
         except ccxt.BaseError as exc:
-            raise _as_read_error(classify(exc, client_order_id=cid)) from exc
+            raise _as_read_error(exc, client_order_id=cid) from exc
 
     # -- the Broker protocol -----------------------------------------------------------------
 
@@ -324,7 +324,7 @@ class CcxtSandboxBroker(HoldsCredentials, ConfirmingLookup, RecoveringVenue, San
             except ccxt.OrderNotFound:
                 continue
             except ccxt.BaseError as exc:
-                raise _as_read_error(classify(exc, client_order_id=cid)) from exc
+                raise _as_read_error(exc, client_order_id=cid) from exc
             return self._seen(cid, raw)
         for symbol in symbols:
             raws = self._read(functools.partial(self._exchange.fetch_open_orders, symbol), cid)

@@ -153,8 +153,15 @@ def classify(  # noqa: PLR0911 - one return per row of the taxonomy
     return OutcomeUnknown(f"outcome unknown ({detail}): look the order up", client_order_id=cid)
 
 
-def _as_read_error(error: BrokerError) -> BrokerError:
-    """A read has no effect at the venue: an unknown outcome is just a failed read."""
+def _as_read_error(exc: BaseException, *, client_order_id: str | None = None) -> BrokerError:
+    """What a failed read (a lookup, a poll, a balance, candles) raised, classified.
+
+    A read has no effect at the venue: an unknown outcome is just a failed read, and its
+    message names the failure, not an order to look up (a candle fetch has none).
+    """
+    error = classify(exc, client_order_id=client_order_id)
     if isinstance(error, OutcomeUnknown):
-        return Transient(str(error), client_order_id=error.client_order_id)
+        return Transient(
+            f"the read failed ({_venue_detail(exc)})", client_order_id=error.client_order_id
+        )
     return error
