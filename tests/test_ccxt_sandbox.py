@@ -806,6 +806,27 @@ class TestHappyPath:
             ("balance_fetch", True, ""),
         ]
 
+    def test_preflight_asks_a_busy_venue_again(self, broker, fake, waits):
+        """A 503 loading the markets and a 429 on the balance are asked again, a pause
+        apart: every check passes (one 429 rejected the run, BALANCE_UNAVAILABLE)."""
+        fake.add_fault("http_5xx", method="GET", path="/api/v3/exchangeInfo")
+        fake.add_fault("http_429", method="GET", path="/api/v3/account")
+        fake.add_fault("http_429", method="GET", path="/api/v3/account")
+        assert all(passed for _, passed, _ in ccxt_preflight_checks(broker))
+        assert fake.pending_faults() == 0
+        assert fake.count("GET", "/api/v3/account") == 3
+        assert waits == [7, 7, 7]
+
+    def test_preflight_gives_up_on_a_venue_that_stays_busy(self, broker, fake, waits):
+        """Three 429s in a row on the balance: BALANCE_UNAVAILABLE, after three tries."""
+        for _ in range(3):
+            fake.add_fault("http_429", method="GET", path="/api/v3/account")
+        checks = {name: (passed, reason) for name, passed, reason in ccxt_preflight_checks(broker)}
+        assert checks["markets_loaded"] == (True, "")
+        assert checks["balance_fetch"] == (False, "BALANCE_UNAVAILABLE")
+        assert fake.count("GET", "/api/v3/account") == 3
+        assert waits == [7, 7]
+
     def test_preflight_unknown_symbol_and_bad_secret(self, make_broker):
         """A symbol the venue lacks and a wrong secret fail their checks with reason codes."""
         broker = make_broker(

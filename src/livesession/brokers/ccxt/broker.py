@@ -257,6 +257,10 @@ class CcxtSandboxBroker(HoldsCredentials, ConfirmingLookup, RecoveringVenue, San
         """Close the exchange's HTTP session."""
         self._exchange.close()
 
+    def pause(self) -> None:
+        """Wait ``lookup_interval_ns`` (with ``wait_ns``): between two tries of a read."""
+        self._wait_ns(self._lookup_interval_ns)
+
     def recover(
         self,
         order: Order,

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, Final, TypeVar
 
-from ..._exceptions import Rejected
+from ..._exceptions import Rejected, Transient
 from .broker import CcxtSandboxBroker
 
 __all__ = ["SKIPPED_NO_MARKETS", "ccxt_preflight_checks", "unlisted_symbols"]
@@ -13,6 +13,11 @@ __all__ = ["SKIPPED_NO_MARKETS", "ccxt_preflight_checks", "unlisted_symbols"]
 SKIPPED_NO_MARKETS = "SKIPPED_NO_MARKETS"
 """``symbols_listed``'s reason when the markets could not be loaded: the symbols were not
 looked up (the venue may well list them)."""
+_TRIES: Final = 3
+"""Tries of each preflight read while it fails ``Transient`` (a 429, a 503, a refused
+connection), ``lookup_interval_ns`` apart: a sandbox busy for a moment rejects no run."""
+
+_T = TypeVar("_T")
 
 
 def ccxt_preflight_checks(broker: CcxtSandboxBroker) -> list[tuple[str, bool, str]]:
@@ -22,7 +27,8 @@ def ccxt_preflight_checks(broker: CcxtSandboxBroker) -> list[tuple[str, bool, st
     the rejection reason, e.g. ``AUTH``), ``symbols_listed`` (``SYMBOL_NOT_LISTED``, or
     ``SKIPPED_NO_MARKETS`` when the markets could not be loaded) and
     ``balance_fetch`` (``BALANCE_UNAVAILABLE`` or e.g. ``AUTH``). A passed check has reason
-    ``""``. Nothing is requested unless the sandbox is verified; nothing raises.
+    ``""``. Nothing is requested unless the sandbox is verified; nothing raises. A read
+    that fails ``Transient`` is tried again, up to three times, ``lookup_interval_ns`` apart.
     """
     if not broker.sandbox_verified:
         skipped = "SKIPPED_NOT_SANDBOX"
@@ -35,7 +41,7 @@ def ccxt_preflight_checks(broker: CcxtSandboxBroker) -> list[tuple[str, bool, st
     results: list[tuple[str, bool, str]] = [("sandbox_verified", True, "")]
     markets: Mapping[str, Any] | None = None
     try:
-        markets = broker.load_markets()
+        markets = _asked(broker, broker.load_markets)
         results.append(("markets_loaded", True, ""))
     except Exception as exc:  # noqa: BLE001 - a preflight reports, it does not raise
         results.append(("markets_loaded", False, _reason(exc, "MARKETS_UNAVAILABLE")))
@@ -45,11 +51,21 @@ def ccxt_preflight_checks(broker: CcxtSandboxBroker) -> list[tuple[str, bool, st
         missing = _unlisted(broker.symbols, markets)
         results.append(("symbols_listed", not missing, "SYMBOL_NOT_LISTED" if missing else ""))
     try:
-        broker.balances()
+        _asked(broker, broker.balances)
         results.append(("balance_fetch", True, ""))
     except Exception as exc:  # noqa: BLE001 - a preflight reports, it does not raise
         results.append(("balance_fetch", False, _reason(exc, "BALANCE_UNAVAILABLE")))
     return results
+
+
+def _asked(broker: CcxtSandboxBroker, read: Callable[[], _T]) -> _T:
+    """``read()``, tried again after a pause while it fails ``Transient`` (at most ``_TRIES``)."""
+    for _ in range(_TRIES - 1):
+        try:
+            return read()
+        except Transient:
+            broker.pause()
+    return read()
 
 
 def unlisted_symbols(broker: CcxtSandboxBroker) -> list[str]:
