@@ -90,7 +90,8 @@ class TestMemoryIdsOnAVenue:
 
 
 class TestResumeWithoutCredentials:
-    """A venue run's resume builds its broker before it changes anything.
+    """A venue run's resume builds its broker, and asks the venue once, before it changes
+    anything.
 
     Bug: ``resume`` of a crashed ``ccxt:binance`` run with ``LIVESESSION_BINANCE_API_KEY``
     unset exited 2 naming the variable, but had already cut the run back to its checkpoint
@@ -119,5 +120,31 @@ class TestResumeWithoutCredentials:
         assert (dict(fake.created), len(fake.requests)) == (sent, asked)
 
         monkeypatch.setenv("LIVESESSION_BINANCE_API_KEY", key)
+        assert main(["resume", str(run_dir), "-q"]) == 0
+        assert len(events(run_dir, "ORDER_SUBMITTED")) == len(fake.created) > len(sent)
+
+    def test_refused_when_the_venue_refuses_the_keys(self, fake, tmp_path, capsys, monkeypatch):
+        """Keys the venue refuses (a revoked testnet key): exit 2 naming the variables, the
+        run unchanged and no order sent. It resumed, every call of it failed AUTH, it halted
+        and sealed COMPLETED "flat, no open orders", exit 0."""
+        run_dir = tmp_path / "badkey"
+        assert crashed_dryrun(fake, dryrun_args(tmp_path, "badkey", STEPS), "after_send:2") == -9
+        before, sent = tree(run_dir), dict(fake.created)
+        secret = os.environ["LIVESESSION_BINANCE_API_SECRET"]
+        monkeypatch.setenv("LIVESESSION_BINANCE_API_SECRET", "revoked-binance-test-secret")
+        capsys.readouterr()
+
+        assert main(["resume", str(run_dir), "-q"]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1, err
+        assert "the venue refuses the credentials of ccxt:binance" in err
+        assert "AuthenticationError: code -1022" in err
+        assert "check LIVESESSION_BINANCE_API_KEY, LIVESESSION_BINANCE_API_SECRET" in err
+        assert "revoked-binance-test-secret" not in err
+        assert tree(run_dir) == before
+        assert dict(fake.created) == sent
+        assert fake.count("POST", "/api/v3/order") == len(sent)
+
+        monkeypatch.setenv("LIVESESSION_BINANCE_API_SECRET", secret)
         assert main(["resume", str(run_dir), "-q"]) == 0
         assert len(events(run_dir, "ORDER_SUBMITTED")) == len(fake.created) > len(sent)

@@ -56,7 +56,40 @@ def early_broker(
     """
     if own or not cfg.broker.startswith("ccxt:"):
         return None
-    return factory(cfg, run_dir)
+    broker = factory(cfg, run_dir)
+    try:
+        _credentials_taken(cfg, broker)
+    except BaseException:
+        close_broker(broker)
+        raise
+    return broker
+
+
+def _credentials_taken(cfg: DryrunConfig, broker: Broker) -> None:
+    """Refuse the resume (``ConfigError``) when the venue refuses the run's credentials.
+
+    One balance read, as preflight asks a new run: with keys the venue refuses (revoked,
+    another account's) every call of the resumed run would fail, so it would halt and seal
+    as if nothing were open at the venue. A venue that does not answer is no refusal: the
+    resumed run asks again.
+    """
+    from .._domain.runtime_config import required_env_vars  # noqa: PLC0415 - ccxt runs only
+    from .._exceptions import ConfigError, Rejected  # noqa: PLC0415
+
+    balances = getattr(broker, "balances", None)
+    if not callable(balances):
+        return
+    try:
+        balances()
+    except Rejected as exc:
+        if exc.reason == "AUTH":
+            names_ = ", ".join(required_env_vars(cfg.broker))
+            raise ConfigError(
+                f"the venue refuses the credentials of {cfg.broker} ({exc}): check {names_}; "
+                "nothing was changed"
+            ) from None
+    except Exception:  # noqa: BLE001, S110 - not answered: the resumed run asks again
+        pass
 
 
 def close_broker(broker: Broker | None) -> None:
