@@ -34,9 +34,12 @@ from livesession._artifacts.recorder import Recorder
 from livesession._cli_output import emit_json
 from livesession._cli_runs import _say_rejected
 from livesession._domain.alerts import alert_for
+from livesession._exceptions import OutcomeUnknown
+from livesession._session.broker_guard import GuardedBroker
 from livesession._support.references import raised
 from livesession._support.text import one_line, valid_text
 from livesession.verify import verify_run
+from test_broker_guard import Bare, _order
 
 from _helpers import Sinks
 
@@ -121,6 +124,47 @@ def test_a_strategy_error_with_an_undecodable_byte_is_recorded_and_wound_down(tm
     assert _audit(sinks, "C2_STRATEGY_ERROR") == [event["payload"]]
     assert result.detail == f"RuntimeError: cannot read {ESCAPED}"
     _verified(sinks, tmp_path / "run")
+
+
+class _Unprintable(Exception):
+    """An exception class whose ``__str__`` has a bug of its own (its format and its
+    arguments do not fit)."""
+
+    def __str__(self) -> str:
+        return "%s at %s" % self.args  # noqa: UP031 - the bug: one argument for two places
+
+
+def test_a_strategy_error_whose_str_raises_is_the_strategy_s_error_and_wound_down(
+    tmp_path: Path,
+):
+    """Bug: describing the strategy's error called its ``__str__``, which raised: the
+    second error (TypeError: not enough arguments ...) became UNEXPECTED_ERROR, sealed in
+    ERROR_REQUIRES_OPERATOR without a wind-down, the position left open, and the run named
+    an error the strategy never raised. The strategy's error is recorded by its type, its
+    message Python's own placeholder, and the run is wound down."""
+    sinks = Sinks()
+    orch = _session(sinks, strategy=_Raising(_Unprintable("lookback")))
+    result = orch.run_to_end(20, operator="cli")
+    _wound_down(sinks, orch, "STRATEGY_ERROR")
+    (event,) = sinks.events_of("STRATEGY_ERROR")
+    assert event["payload"] == {
+        "error": "_Unprintable",
+        "message": "<exception str() failed>",
+        "step": 4,
+    }
+    assert result.detail == "_Unprintable: <exception str() failed>"
+    _verified(sinks, tmp_path / "run")
+
+
+def test_a_broker_error_whose_str_raises_is_a_failed_send_not_the_session_s_error():
+    """The same bug on the broker's side: a submit raising such an exception faulted the
+    run UNEXPECTED_ERROR; it is a send that failed, as any other exception of submit is."""
+    with pytest.raises(OutcomeUnknown, match=r"^submit raised _Unprintable: <exception str"):
+        GuardedBroker(Bare(submit=_Unprintable("x"))).submit(_order(), 0)
+
+
+def test_a_plug_in_whose_load_error_has_no_str_is_still_named():
+    assert raised(_Unprintable("x")) == "raised _Unprintable: <exception str() failed>"
 
 
 def test_a_feed_error_with_an_undecodable_byte_is_the_feed_s_error(tmp_path: Path):

@@ -39,6 +39,7 @@ from .._domain.ids import record_code
 from .._domain.model import BrokerReport, RejectReport, VenueOrder
 from .._exceptions import INTERRUPTS, BrokerError, OutcomeUnknown, Rejected, Transient
 from .._support.secrets import redact_text
+from .._support.text import exception_text
 
 if TYPE_CHECKING:
     from types import UnionType
@@ -61,7 +62,7 @@ def guard_broker(broker: Broker) -> Broker:
 def _failed(
     kind: type[BrokerError], operation: str, exc: BaseException, cid: str | None
 ) -> NoReturn:
-    message = redact_text(f"{operation} raised {type(exc).__name__}: {exc}")
+    message = redact_text(f"{operation} raised {type(exc).__name__}: {exception_text(exc)}")
     raise kind(message, client_order_id=cid) from exc
 
 

@@ -45,7 +45,7 @@ from .._market.venue import FETCH_OHLCV
 from .._risk.governor import TradingState
 from .._support.logging import get_logger
 from .._support.secrets import redact_text
-from .._support.text import valid_text
+from .._support.text import exception_text, valid_text
 from .answers import check_bar, checked_intents
 
 if TYPE_CHECKING:
@@ -397,7 +397,7 @@ def error_message(exc: BaseException) -> str:
     lone surrogate (an undecodable byte of a file name) is backslash-escaped (``valid_text``):
     no JSON line could hold it, and the strategy's error would be lost with the line.
     """
-    message = redact_text(valid_text(str(exc)))
+    message = redact_text(valid_text(exception_text(exc)))
     if len(message) > _MESSAGE_MAX:
         message = message[: _MESSAGE_MAX - 1] + "\u2026"
     return message

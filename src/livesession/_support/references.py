@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from .._exceptions import PluginError
-from .text import one_line
+from .text import exception_text, one_line
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -109,7 +109,9 @@ def _import_with_path(module_name: str, ref: str, base_dir: Path | None, local: 
         module = importlib.import_module(module_name)
     except ImportError as exc:
         where = f" (looked in {base_dir}, then the installed packages)" if base_dir else ""
-        raise PluginError(f"cannot import {ref!r}: {exc}{where}{_cwd_hint(top, exc)}") from None
+        raise PluginError(
+            f"cannot import {ref!r}: {exception_text(exc)}{where}{_cwd_hint(top, exc)}"
+        ) from None
     except (Exception, SystemExit) as exc:  # noqa: BLE001 - the user's module failed importing
         raise PluginError(f"importing {ref!r} {raised(exc)}") from None
     finally:
@@ -206,7 +208,7 @@ def raised(exc: BaseException) -> str:
     """
     if isinstance(exc, SystemExit):
         return f"raised SystemExit({exc.code!r})"
-    return f"raised {type(exc).__name__}: {one_line(str(exc))}"
+    return f"raised {type(exc).__name__}: {one_line(exception_text(exc))}"
 
 
 def a_(name: str) -> str:

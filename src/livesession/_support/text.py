@@ -6,6 +6,7 @@ UTF-8 (``b"report_\xff.csv"`` is ``"report_\udcff.csv"``), and no JSON line can 
 ``valid_text`` is the one rule for such text, wherever JSON or a terminal line must hold it:
 a surrogate that stands for a byte is said as that byte, ``\xff`` (the form ``printf`` takes
 back), any other lone surrogate as ``\udXXX``; valid text is left exactly as it is.
+``exception_text`` is an exception's message, even when its ``__str__`` itself raises.
 ``one_line`` makes text one printable line for stderr:
 whitespace runs (newlines, tabs, U+2028, ...) become one space and every other control
 character its ``\xNN`` escape (a NUL, an ESC a terminal would act on).
@@ -25,7 +26,9 @@ from typing import Any, Final
 import orjson
 
 __all__ = [
+    "UNPRINTABLE",
     "command",
+    "exception_text",
     "json_dumps",
     "md_code",
     "md_text",
@@ -83,6 +86,23 @@ def valid_payload(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [valid_payload(v) for v in value]
     return value
+
+
+UNPRINTABLE: Final = "<exception str() failed>"
+"""The message of an exception whose ``str`` raised: Python's own traceback says so."""
+
+
+def exception_text(exc: BaseException) -> str:
+    """``str(exc)``, or ``UNPRINTABLE`` when that raises.
+
+    A plug-in's exception class may have a ``__str__`` that fails (a format string its
+    arguments do not fit): the plug-in's error is still the one the run records, never the
+    second error its ``__str__`` raised while the session described the first.
+    """
+    try:
+        return str(exc)
+    except Exception:  # noqa: BLE001 - the plug-in's __str__ failed: name the exception alone
+        return UNPRINTABLE
 
 
 _CONTROL: Final = re.compile(r"[\x00-\x1f\x7f-\x9f]")
