@@ -99,6 +99,13 @@ _BAD_INTENTS = {
         "ValueError",
         "quantity must not be negative, got -3 (a sell is side=Side.SELL",
     ),
+    # Decimal(-1) * 0: it passed as a zero below the lot, and SIGNAL and QTY_BELOW_LOT
+    # recorded "-0", which verify refused (a quantity has no sign): a run it broke.
+    "a negative zero quantity": (
+        buy("-0"),
+        "ValueError",
+        "quantity must not be negative, got -0 (a negative zero): give 0",
+    ),
     "a NaN quantity": (buy("NaN"), "ValueError", "quantity must be a finite number, got NaN"),
     "an infinite quantity": (buy("Infinity"), "ValueError", "finite number, got Infinity"),
     "a float quantity": (

@@ -259,6 +259,9 @@ def _number_problem(owner: str, name: str, value: object, *, zero_ok: bool) -> s
     if zero_ok and value < 0:
         hint = _QUANTITY_HINT if name == "quantity" else ""
         return f"{owner}'s {name} must not be negative, got {value}{hint}"
+    if name == "quantity" and isinstance(value, Decimal) and value.is_zero() and value.is_signed():
+        # Decimal(-1) * 0: the run would record "-0", which no quantity is.
+        return f"{owner}'s {name} must not be negative, got {value} (a negative zero): give 0"
     if not zero_ok and value <= 0:
         return f"{owner}'s {name} must be positive, got {value}"
     return None
