@@ -327,6 +327,36 @@ class TestParquet:
         )
         assert f"data file {(tmp_path / 'x.parquet').resolve()} is not a Parquet file" in line
 
+    def test_a_row_s_problem_names_the_table_s_row_beside_its_line(
+        self, tmp_path: Path, elsewhere: Path
+    ) -> None:
+        """Bug: only "line 22" was said, counted as a CSV export of the table would (the
+        header line 1): a Parquet file has no lines, and row 22 in pandas (``df.iloc``) or
+        pyarrow is two rows past the duplicated one. Its row is named too, from 0."""
+        pa = pytest.importorskip("pyarrow")
+        pq = pytest.importorskip("pyarrow.parquet")
+        start = dt.datetime(2026, 3, 2, tzinfo=dt.UTC)
+        times = [start + dt.timedelta(minutes=i) for i in range(30)]
+        times[20] = times[19]  # a duplicated row: the table's row 20
+        table = pa.table(
+            {
+                "timestamp": pa.array(times, type=pa.timestamp("ns", tz="UTC")),
+                **{name: [1.0842] * 30 for name in ("open", "high", "low", "close")},
+                "volume": [100] * 30,
+            }
+        )
+        pq.write_table(table, tmp_path / "eurusd.parquet")
+        config = tmp_path / "pq.toml"
+        config.write_text('feed = "parquet:eurusd.parquet"\n', encoding="utf-8")
+        done = _cli("dryrun", "--config", config, "--out", tmp_path / "runs", cwd=elsewhere)
+        line = _one_error_line(done)
+        assert (
+            f"data file {(tmp_path / 'eurusd.parquet').resolve()}, line 22 (row 20 of the table,"
+            " from 0), column timestamp, value '2026-03-02T00:19:00+00:00': time does not "
+            "increase (line 21 has 2026-03-02T00:19:00+00:00): the same time twice"
+        ) in line
+        assert not (tmp_path / "runs").exists()  # refused before anything is written
+
     def test_a_parquet_file_of_another_symbol_is_refused(self, tmp_path: Path) -> None:
         """The symbol column rule holds for Parquet as for CSV (one checker for both)."""
         pa = pytest.importorskip("pyarrow")
@@ -341,7 +371,9 @@ class TestParquet:
         pq.write_table(table, tmp_path / "goog.parquet")
         with pytest.raises(DataFileError) as caught:
             ParquetReplayFeed(tmp_path / "goog.parquet", symbol="AAPL", tick=None, lot=Decimal(1))
-        assert "column symbol, value 'GOOG': the rows are GOOG's bars" in str(caught.value)
+        assert "line 2 (row 0 of the table, from 0), column symbol, value 'GOOG': the rows" in str(
+            caught.value
+        )
         feed = ParquetReplayFeed(
             tmp_path / "goog.parquet", symbol="GOOG", tick=None, lot=Decimal(1)
         )

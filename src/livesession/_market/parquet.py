@@ -5,7 +5,8 @@ The file is hashed and checked whole when the feed opens, by the same rules as a
 time column (named ``timestamp``, ``time``, ``datetime``, ``date``, ``open_time`` or
 ``ts``, or the index pandas writes, ``__index_level_0__``), prices on the ``price_tick``
 grid and never rounded, times strictly increasing. A message's "line N" counts as a CSV
-export of the same table would: the header is line 1, the first row line 2.
+export of the same table would: the header is line 1, the first row line 2; a row's message
+names the table's row beside it, from 0 (``_with_row``).
 
 Values become the text their type prints: a decimal column its digits, a float column its
 shortest round-trip text at its own width (``repr``: ``1.0716``, as the program that wrote
@@ -96,14 +97,32 @@ def _read(path: Path, tick: Decimal | None) -> tuple[DataFileCheck, list[list[st
     columns = [_column_texts(pa, table.column(i)) for i in range(table.num_columns)]
     rows = [list(cells) for cells in zip(*columns, strict=True)]
     checker = RowChecker(path, names, tick)
-    for number, cells in enumerate(rows, start=2):
-        checker.check(cells, index, number)
+    try:
+        for number, cells in enumerate(rows, start=2):
+            checker.check(cells, index, number)
+    except DataFileError as exc:
+        raise _with_row(exc) from None
     if not rows:
         raise DataFileError(
             f"data file {path}: no data rows", path=path, line=2, column=None, value=None
         )
     check = checker.result(sha256=hashlib.sha256(data).hexdigest(), size=len(data), rows=len(rows))
     return check, rows, checker
+
+
+def _with_row(exc: DataFileError) -> DataFileError:
+    """``exc`` naming the table's row beside its line: a Parquet file has no lines.
+
+    Its "line N" counts as a CSV export of the table would (the header line 1), which is
+    not where pandas (``df.iloc``) or pyarrow find the row: the message names that row too,
+    counted from 0 as they count it (``line 22 (row 20 of the table, from 0)``).
+    """
+    where = f"data file {exc.path}, line {exc.line}"
+    message = str(exc)
+    if exc.line is None or exc.line < 2 or not message.startswith(where):  # noqa: PLR2004
+        return exc
+    said = f"{where} (row {exc.line - 2} of the table, from 0){message[len(where) :]}"
+    return DataFileError(said, path=exc.path, line=exc.line, column=exc.column, value=exc.value)
 
 
 def check_parquet(path: Path, *, tick: Decimal | None) -> DataFileCheck:
@@ -123,7 +142,10 @@ class ParquetReplayFeed:
         self._path = path
         self._lot = lot
         self.checked, self._rows, checker = _read(path, tick)
-        self.checked.refuse_other_symbol(symbol)
+        try:
+            self.checked.refuse_other_symbol(symbol)
+        except DataFileError as exc:
+            raise _with_row(exc) from None
         self._tick = checker.found_tick  # given, or inferred from the prices
         self._index = {column: checker.names.index(column) for column in checker.names if column}
         self._times = checker.times
