@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import hashlib
+from decimal import Decimal
 from typing import Any
 
 import orjson
@@ -218,6 +219,39 @@ class TestPlugInState:
         assert keyed.get_state() == {"strategy": {"n": 3, "closes": ["1.5"]}}
         keyed.set_state({"strategy": {"n": 4}, "feed": {}})
         assert plug.restored == [{"n": 4}]
+
+    @pytest.mark.parametrize(
+        ("state", "shown"),
+        [
+            (
+                {"n": 3, "ema": Decimal("1.0842")},
+                "(Type is not JSON serializable: decimal.Decimal) at state['ema']: use only",
+            ),
+            ({"book": [1, {"ids": {7, 8}}]}, "serializable: set) at state['book'][1]['ids']"),
+            (
+                {"by_hour": {"09": "a", 10: "b"}},
+                "(Dict key must be str) at a key of state['by_hour'], an int where a string",
+            ),
+        ],
+    )
+    def test_what_json_cannot_hold_is_named_where_it_is(self, state, shown):
+        """Before, only the type was said ("Type is not JSON serializable: decimal.Decimal"):
+        in a state of many keys the author was left to search them all for it."""
+        keyed = PlugInState("strategy", _Plugin(state), reason="STRATEGY_ERROR")
+        with pytest.raises(PluginStateError) as caught:
+            keyed.get_state()
+        assert shown in str(caught.value.cause)
+
+    def test_a_state_that_holds_itself_is_refused_without_a_place(self):
+        state: dict[str, object] = {"n": 1}
+        state["me"] = state
+        keyed = PlugInState("strategy", _Plugin(state), reason="STRATEGY_ERROR")
+        with pytest.raises(PluginStateError) as caught:
+            keyed.get_state()
+        assert str(caught.value.cause) == (
+            "get_state gave what JSON cannot hold (Recursion limit reached): use only JSON "
+            "types, and store Decimals as strings"
+        )
 
     @pytest.mark.parametrize(
         ("state", "cause", "shown"),

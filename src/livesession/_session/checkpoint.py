@@ -28,11 +28,12 @@ from .._exceptions import (
     SinkFailure,
 )
 from .._support.logging import get_logger
+from .._support.references import a_
 from .._support.secrets import environment_secret_in
 from .._typing import JournaledVenue, RelayedVenue
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Callable, Iterator, Sequence
 
     from .._artifacts.recorder import Recorder
     from .._typing import Broker, CheckpointStore, MarketFeed, Strategy
@@ -115,6 +116,37 @@ def _changed(given: object, back: object, where: str) -> str:
     return f"{shown} ({type(given).__name__}) at {where}, which JSON gives back as {back!r:.80}"
 
 
+_DEEPEST: Final = 256
+"""Levels ``_refused_at`` looks down (orjson's own limit is 254): a state nested deeper, or
+one that holds itself, is named without a place."""
+
+
+def _refused_at(value: object, where: str, depth: int = 0) -> str | None:
+    """Where in the state JSON cannot go: `` at state['ema']``, or None when it cannot say.
+
+    A key that is not a string is named by the mapping it is in (its value may be anything,
+    a secret too); a value JSON cannot hold by the key or index that leads to it.
+    """
+    if depth > _DEEPEST:
+        return None
+    children: Iterator[tuple[object, str]]
+    if isinstance(value, dict):
+        other = [key for key in value if not isinstance(key, str)]
+        if other:
+            return f" at a key of {where}, {a_(type(other[0]).__name__)} where a string belongs"
+        children = ((item, f"{where}[{key!r}]") for key, item in value.items())
+    elif isinstance(value, (list, tuple)):
+        children = ((item, f"{where}[{index}]") for index, item in enumerate(value))
+    else:
+        try:
+            orjson.dumps(value)
+        except TypeError:
+            return f" at {where}"
+        return None
+    found = (_refused_at(item, at, depth + 1) for item, at in children)
+    return next((place for place in found if place is not None), None)
+
+
 def _holding(value: object, form: bytes, where: str) -> str:
     """Where in the state ``value`` its JSON holds ``form``: ``state['auth']['key']``.
 
@@ -167,7 +199,8 @@ class PlugInState:
             written = orjson.dumps(state)
             back = orjson.loads(written)
         except TypeError as exc:  # orjson.JSONEncodeError is a TypeError
-            self._fail(TypeError(f"get_state gave what JSON cannot hold ({exc}){_USE_JSON}"))
+            at = _refused_at(state, "state") or ""
+            self._fail(TypeError(f"get_state gave what JSON cannot hold ({exc}){at}{_USE_JSON}"))
         if back != state:
             self._fail(TypeError(f"get_state gave {_changed(state, back, 'state')}{_USE_JSON}"))
         leaked = environment_secret_in(written)
