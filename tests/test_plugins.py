@@ -344,6 +344,52 @@ def test_bad_reference_exits_2_with_one_line_and_writes_nothing(tmp_path, plugdi
     assert not out.exists()
 
 
+MOVING = {
+    # A script's habit: work from the module's own folder, to open its files by short names.
+    "at_import.py": """
+import os
+
+os.chdir(os.path.dirname(os.path.abspath(__file__)))
+
+from userplug.parts import takes_any as make
+""",
+    "in_factory.py": """
+import os
+
+from userplug.parts import takes_any
+
+
+def make(*, strategy_id):
+    os.chdir(os.path.dirname(os.path.abspath(__file__)))
+    return takes_any(strategy_id=strategy_id)
+""",
+}
+
+
+@pytest.mark.parametrize("module", sorted(MOVING))
+def test_a_plug_in_that_changes_the_working_directory_is_refused_leaving_nothing(
+    tmp_path, plugdir, module
+):
+    """Bug: the run directory was made from the directory livesession started in, and
+    written from the one the plug-in moved to: `cannot create run runs/moved: no such
+    directory (runs/moved); nothing was left behind`, with runs/moved/writer.lock left
+    behind. The plug-in is refused by name, the directory changed back first."""
+    for name, code in MOVING.items():
+        (plugdir / "userplug" / name).write_text(textwrap.dedent(code))
+    ref = f"userplug.{module.removesuffix('.py')}:make"
+    config = plugdir / "moved.toml"
+    config.write_text(f'run_id = "moved"\nstrategy_factory = "{ref}"\n')
+    proc = cli("dryrun", "-c", config, "--out", "runs", cwd=tmp_path)
+    _one_line_error(
+        proc,
+        f"strategy_factory '{ref}' changed the working directory (os.chdir) from {tmp_path} "
+        f"to {plugdir / 'userplug'} as it was imported or built",
+        "open your own files by absolute paths",
+    )
+    assert not (tmp_path / "runs").exists()
+    assert not (plugdir / "userplug" / "runs").exists()
+
+
 EXITING = {
     "factories.py": """
 import sys

@@ -170,7 +170,48 @@ def call_reference(
     ``what`` names the plug-in in errors (``strategy_factory``, ``feed``, ``broker``).
     ``offered`` keyword arguments go only to a factory whose signature names them (the
     run's venue journal, for a broker that keeps its state there).
+
+    A module or factory that changes the working directory (``os.chdir`` to its own
+    folder, a script's habit) is refused, the directory changed back first: the run's
+    files are found by their paths from where livesession was started, and the run would
+    have been made in one directory and written in another.
     """
+    started = _cwd()
+    try:
+        product, record = _built(
+            ref, base_dir, what=what, kind=kind, kwargs=kwargs, offered=offered
+        )
+    finally:
+        now = _cwd()
+        if started is not None and now != started:
+            os.chdir(started)
+    if started is not None and now != started:
+        raise PluginError(
+            f"{what} {ref!r} changed the working directory (os.chdir) from {started} to {now} "
+            "as it was imported or built: livesession finds the run's files from the "
+            "directory it was started in; open your own files by absolute paths "
+            "(Path(__file__).parent / 'model.pkl') instead of changing it"
+        )
+    return product, record
+
+
+def _cwd() -> Path | None:
+    """The working directory; None when it is gone (removed under the process)."""
+    try:
+        return Path.cwd()
+    except OSError:
+        return None
+
+
+def _built(
+    ref: str,
+    base_dir: Path | None,
+    *,
+    what: str,
+    kind: type,
+    kwargs: Mapping[str, Any],
+    offered: Mapping[str, Any] | None,
+) -> tuple[Any, dict[str, Any]]:
     factory, record = resolve(ref, base_dir)
     if not callable(factory):
         raise PluginError(f"{what} {ref!r} is not callable")
