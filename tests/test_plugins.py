@@ -32,6 +32,7 @@ from livesession import (
     create_run,
     load_config,
     resume_run,
+    verify_run,
 )
 from livesession._rundir.layout import config_hash
 from livesession._support.references import not_a, protocol_members
@@ -263,6 +264,24 @@ class Chatty(Momentum):
 def chatty(*, strategy_id):
     print("building the chatty strategy")
     made = Chatty()
+    made.strategy_id = strategy_id
+    return made
+
+
+class BelowPython(Momentum):
+    # Writes to file descriptor 1 as a solver's C library or a child process does.
+    def on_bar(self, bar, view):
+        import os
+        import subprocess
+        import sys
+
+        os.write(1, b"solver: converged\\n")
+        subprocess.run([sys.executable, "-c", "print('child: done')"], check=True)
+        return ()
+
+
+def below_python(*, strategy_id):
+    made = BelowPython()
     made.strategy_id = strategy_id
     return made
 
@@ -594,6 +613,23 @@ def test_json_stdout_holds_the_object_only_whatever_a_strategy_prints(tmp_path, 
     assert orjson.loads(proc.stdout)["steps"] == 5
     assert proc.stderr.count("debug: bar") == 5
     assert "building the chatty strategy" in proc.stderr
+
+
+def test_json_stdout_holds_the_object_only_whatever_reaches_file_descriptor_1(tmp_path, plugdir):
+    """Bug: only Python's ``print`` was sent to stderr; what a plug-in wrote to file
+    descriptor 1 below Python (a solver's C library logging, a child process it starts)
+    still came before the --json object, and a reader of stdout got no JSON."""
+    config = plugdir / "below.toml"
+    config.write_text(
+        'run_id = "below"\nsteps = 3\nstrategy_factory = "userplug.parts:below_python"\n'
+    )
+    proc = cli("dryrun", "-c", config, "--out", tmp_path / "runs", "--json", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.count("\n") == 1, proc.stdout
+    assert orjson.loads(proc.stdout)["steps"] == 3
+    assert proc.stderr.count("solver: converged") == 3
+    assert proc.stderr.count("child: done") == 3
+    assert verify_run(tmp_path / "runs" / "below").ok
 
 
 def test_user_broker_declared_simulated_is_audited_and_shown_in_evidence(tmp_path, plugdir):

@@ -23,7 +23,7 @@ import os
 import re
 import signal
 import sys
-from typing import TYPE_CHECKING, Any, Final, TextIO
+from typing import TYPE_CHECKING, Any, Final, TextIO, cast
 
 import orjson
 
@@ -185,15 +185,36 @@ _EMITTED: list[bool] = [False]
 def json_only_on_stdout() -> Iterator[None]:
     """With ``--json``, stdout carries the one JSON object and nothing else.
 
-    Whatever else is printed meanwhile (a user's strategy or feed calling ``print``) goes to
-    stderr; ``emit_json`` writes to the real stdout.
+    Whatever else is printed meanwhile goes to stderr: a user's strategy or feed calling
+    ``print``, and what reaches file descriptor 1 below Python (a solver's C library
+    logging, a child process the plug-in starts), which is pointed at stderr while the
+    command runs. ``emit_json`` writes to the real stdout, kept aside. A ``sys.stdout``
+    on no descriptor (a test's capture) keeps to Python's own redirection.
     """
-    _JSON_STDOUT.append(sys.stdout)
+    real = sys.stdout
+    if _on_fd1(real):
+        real.flush()
+        kept = os.fdopen(os.dup(1), "w", encoding=real.encoding, closefd=True)
+        real = cast("TextIO", _ReaderMayLeave(kept))
+        os.dup2(2, 1)
+    _JSON_STDOUT.append(real)
     try:
         with contextlib.redirect_stdout(sys.stderr):
             yield
     finally:
         _JSON_STDOUT.pop()
+        if real is not sys.stdout:
+            real.flush()
+            os.dup2(real.fileno(), 1)
+            real.close()
+
+
+def _on_fd1(stream: TextIO) -> bool:
+    """Whether ``stream`` writes to file descriptor 1."""
+    try:
+        return stream.fileno() == 1
+    except (AttributeError, OSError, ValueError):  # io.UnsupportedOperation is both
+        return False
 
 
 def emit_json(obj: dict[str, Any]) -> None:
