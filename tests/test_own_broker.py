@@ -41,6 +41,7 @@ from livesession._session.broker_guard import guard_broker
 from livesession._support.logging import configure_logging, disable_logging
 from livesession._support.text import md_text
 from livesession._typing import JournaledVenue, PositionVenue
+from livesession.control import left_at_venue
 from livesession.evidence._outcome import outcome, outcome_lines
 from livesession.report import render_report
 from livesession.status import Verdict, run_status
@@ -629,6 +630,29 @@ class TestFillsTheVenueMadeThatTheBookNeverSaw:
         assert all("stream down" in r["message"] for r in failed)
         checkpoint = _checkpoint(run_dir)
         assert checkpoint["broker_health"]["failed_calls"] == {"poll": polls}
+
+    def test_stop_s_line_does_not_send_the_operator_to_close_the_book_s_position(
+        self, tmp_path: Path
+    ):
+        """`livesession stop` of a run that ended so (a stop whose wind-down faulted
+        RECONCILE_MISMATCH, FILL_NOT_SEEN) said `still open 1 order(s), position none; close
+        them at the venue`: the venue had filled that order, so it held 0.010 the line
+        called none, and the order it said to close was no longer open. It says the book's
+        orders and position are the book's, names the fills in doubt, and sends the
+        operator to the venue's own open orders and positions instead."""
+        run_dir, result = _run(tmp_path, "stopped", PollDown(_POLL_ERRORS["transient"]), steps=300)
+        assert (result.status, result.reason) == (SessionStatus.FAILED, "RECONCILE_MISMATCH")
+        doubt = run_status(run_dir).position_in_doubt
+        assert doubt.startswith("the venue's fills of ")
+        line = left_at_venue(run_dir)
+        assert "close them" not in line
+        assert "still open" not in line
+        assert line.startswith(
+            f"the wind-down did not finish: 1 open order(s), position flat in the book; in "
+            f"doubt: {doubt} (not booked), so the book's are not the venue's; check the "
+            "venue's own open orders and positions and settle them at the venue (RUNBOOK: "
+        )
+        assert line.endswith(f"the run is sealed and cannot be resumed: {run_dir}")
 
     def test_a_run_whose_calls_all_answered_says_nothing_of_failures(self, tmp_path: Path):
         _, result = _run(tmp_path, "plain", Desk(), steps=60)

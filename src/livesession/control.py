@@ -58,7 +58,7 @@ from ._risk.governor import TradingState
 from ._rundir.livecut import checkpointed_stop
 from ._rundir.lock import Holder, holder_of, not_a_cli_writer, stopped
 from ._rundir.seal import describe_seal, last_stop
-from ._rundir.standing import heartbeat
+from ._rundir.standing import heartbeat, nonzero
 from ._rundir.starting import STARTING, is_starting, killed_before_writing, only_a_writer_lock
 from ._rundir.watch import RunWatch
 from ._support.logging import get_logger
@@ -375,9 +375,37 @@ def _stopped(watch: RunWatch, holder: Holder, who: str) -> ControlOutcome | None
     payload = stop.get("payload", {})
     if isinstance(payload, dict) and payload.get("status") == "COMPLETED":
         return ControlOutcome("done", f"stopped: {who} wound down and {state}: {watch.run_dir}")
-    from .status import left_at_venue  # noqa: PLC0415 - only when a stop failed
-
     return ControlOutcome("failed", f"stopped: {who} {state}; {left_at_venue(watch.run_dir)}")
+
+
+def left_at_venue(run_dir: Path) -> str:
+    """What a run sealed FAILED left at the venue, as its files say, and what to do.
+
+    For ``livesession stop`` of a run whose wind-down did not finish (``STOP_INCOMPLETE``),
+    or faulted (``RECONCILE_MISMATCH``). When the venue made fills the book never took
+    (``position_in_doubt``), the book's position and orders are not the venue's: closing
+    the book's position at the venue would open one, so the line says to settle by the
+    venue's own, as ``status`` does.
+    """
+    from .status import run_status  # noqa: PLC0415 - only when a stop failed
+
+    standing = run_status(run_dir)
+    held = ", ".join(f"{s} {q}" for s, q in sorted(standing.positions.items()) if nonzero(q))
+    orders, doubt = len(standing.open_orders), standing.position_in_doubt
+    if not held and not orders and not doubt:
+        return (
+            f"flat with no open order: read {names.AUDIT} for C2_OPERATOR_REQUIRED and its "
+            f"reason, then `{command('verify', run_dir)}`"
+        )
+    left, act = f"still open {orders} order(s), position {held or 'none'}", "close them"
+    if doubt:
+        left = f"{orders} open order(s), position {held or 'flat'} in the book; in doubt: {doubt}"
+        left += " (not booked), so the book's are not the venue's"
+        act = "check the venue's own open orders and positions and settle them"
+    return (
+        f"the wind-down did not finish: {left}; {act} at the venue (RUNBOOK: When a session "
+        f"is in ERROR_REQUIRES_OPERATOR), the run is sealed and cannot be resumed: {run_dir}"
+    )
 
 
 def _stopped_starting(run_dir: Path, who: str) -> ControlOutcome:

@@ -87,7 +87,6 @@ from ._rundir.standing import (
     describe_trading,
     heartbeat,
     keeps_checkpoints,
-    nonzero,
     not_a_run,
     objects_given,
     run_book,
@@ -97,7 +96,7 @@ from ._rundir.standing import (
 from ._rundir.starting import STARTING, killed_before_writing, only_a_writer_lock, start_again
 from ._support.text import command, one_line
 
-__all__ = ["RunStatus", "Verdict", "left_at_venue", "list_runs", "run_status"]
+__all__ = ["RunStatus", "Verdict", "list_runs", "run_status"]
 
 
 class Verdict(enum.Enum):
@@ -448,26 +447,6 @@ def run_status(run_dir: Path, *, now: dt.datetime | None = None) -> RunStatus:
         positions_after_checkpoint=held.positions_after_checkpoint,
         open_orders_as_of=held.open_orders_as_of,
         position_in_doubt=one_line(unbooked_fill(run_dir, checkpoint)),
-    )
-
-
-def left_at_venue(run_dir: Path) -> str:
-    """What a run sealed FAILED left at the venue, as its checkpoint says, and what to do.
-
-    For ``livesession stop`` of a run whose wind-down did not finish (``STOP_INCOMPLETE``).
-    """
-    standing = run_status(run_dir)
-    held = ", ".join(f"{s} {q}" for s, q in sorted(standing.positions.items()) if nonzero(q))
-    orders = len(standing.open_orders)
-    if not held and not orders:
-        return (
-            f"flat with no open order: read {names.AUDIT} for C2_OPERATOR_REQUIRED and its "
-            f"reason, then `{command('verify', run_dir)}`"
-        )
-    return (
-        f"the wind-down did not finish: still open {orders} order(s), position "
-        f"{held or 'none'}; close them at the venue (RUNBOOK: When a session is in "
-        f"ERROR_REQUIRES_OPERATOR), the run is sealed and cannot be resumed: {run_dir}"
     )
 
 
