@@ -378,6 +378,41 @@ def test_a_resume_held_off_by_the_crashed_runs_own_lease_says_so(tmp_path):
         session.close()
 
 
+def test_status_names_another_session_holding_a_crashed_runs_lease(tmp_path):
+    """A crashed run whose lease another session took after it expired: ``status`` said
+    "a killed process keeps its lease until it expires" (its `lease` line naming the other
+    session), so an operator waited for an expiry that a live holder's renewals never
+    bring. It names the other session and says to stop it or let it end, as the refused
+    ``resume`` does; the run's own dead process is still said as before."""
+    out = tmp_path / "runs"
+    config = write_config(
+        tmp_path / "own.toml", account="acct1", steps=200, checkpoint_every=25, lease_ttl_ms=600_000
+    )
+    args = ("dryrun", "--config", config, "--out", out, "--run-id", "own", "-q", "--lease")
+    assert cli(*args, crash_at="write_events:150").returncode == -9
+    run_dir = out / "own"
+    path = out / ".leases" / "acct1__sma_demo.lease"
+    expired = orjson.loads(path.read_bytes())["leases"]["acct1"]["sma_demo"]["expires_ns"]
+    # Another session takes the account over once the dead process's lease has expired.
+    other = FileLease(path, "acct1", "sma_demo").acquire("other@desk-02:4242", expired, 10**18)
+    assert other is not None
+    until = _clock.format_utc(_clock.from_epoch_ns(expired + 10**18))
+    status = cli("status", run_dir)
+    assert status.returncode == 6, status.stdout
+    (next_line,) = [line for line in status.stdout.splitlines() if line.startswith("next")]
+    assert next_line.split(None, 1)[1] == (
+        f"another live session (other@desk-02:4242) holds the lease of this run's account and "
+        f"strategy until {until}, unless it renews it: stop that session or let it end, then "
+        f"livesession resume {run_dir} (resume exits 3 until then)"
+    )
+    resumed = cli("resume", run_dir, "-q")
+    assert resumed.returncode == EXIT_REJECTED
+    assert "another live session (other@desk-02:4242) holds the lease" in resumed.stderr
+    FileLease(path, "acct1", "sma_demo").release(other)  # the other session ends
+    assert cli("resume", run_dir, "-q").returncode == EXIT_OK
+    assert cli("verify", run_dir).returncode == 0
+
+
 def test_killed_holder_is_taken_over_by_resume(tmp_path):
     kill_and_take_over(tmp_path, ["--lease"])
 

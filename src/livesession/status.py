@@ -243,15 +243,30 @@ class RunStatus:
             )
         lease = self.lease
         if self.verdict is Verdict.CRASHED and lease is not None and lease["held"] is not False:
-            until = lease["expires_utc"] or f"lease_ttl_ms={lease['ttl_ms']} after its last renewal"
-            return (
-                f"continue it once its lease is free: {command('resume', self.run_dir)} (a killed "
-                f"process keeps its lease until it expires, {until}; resume exits 3 until then)"
-            )
+            return self._once_the_lease_is_free(lease)
         unstarted = self.killed_while_starting and self.verdict in _UNSTARTED
         return (_UNSTARTED[self.verdict] if unstarted else _NEXT[self.verdict]).format_map(
             {verb: command(verb, self.run_dir) for verb in ("verify", "evidence", "resume")}
             | {"dryrun": start_again(Path(self.run_dir))}
+        )
+
+    def _once_the_lease_is_free(self, lease: dict[str, Any]) -> str:
+        """What a crashed run whose lease is held (or may be) waits for.
+
+        Its own killed process keeps the lease until it expires; another session that took
+        the account and strategy over holds it as long as it runs.
+        """
+        until = lease["expires_utc"] or f"lease_ttl_ms={lease['ttl_ms']} after its last renewal"
+        resume, holder = command("resume", self.run_dir), lease.get("holder")
+        if isinstance(holder, str) and holder and not holder.startswith(f"{self.run_id}@"):
+            return (
+                f"another live session ({holder}) holds the lease of this run's account and "
+                f"strategy until {until}, unless it renews it: stop that session or let it "
+                f"end, then {resume} (resume exits 3 until then)"
+            )
+        return (
+            f"continue it once its lease is free: {resume} (a killed process keeps its lease "
+            f"until it expires, {until}; resume exits 3 until then)"
         )
 
     def to_json(self) -> dict[str, Any]:
