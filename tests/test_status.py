@@ -27,6 +27,7 @@ from livesession.verify import verify_run
 
 from _helpers import dryrun_checking, held_by_a_child
 from crash_harness import KILLED, Profile, dryrun
+from crash_harness import cli as crash_cli
 
 
 def _status(capsys: pytest.CaptureFixture[str], run_dir: Path) -> tuple[int, dict[str, object]]:
@@ -415,6 +416,31 @@ def test_the_restart_recipe_starts_a_run_and_resumes_a_crashed_one(tmp_path: Pat
     done = _supervise(tmp_path, out, profile.name, config)
     assert done.returncode == 0, done.stderr
     assert run_status(out / profile.name).verdict is Verdict.COMPLETED
+
+
+def test_the_restart_recipe_waits_for_a_killed_runs_lease_and_does_not_count_it(
+    tmp_path: Path,
+) -> None:
+    """Bug: a leased run (`--lease`) killed by SIGKILL keeps its lease until it expires, so
+    each `resume` of it exits 3 (LEASE_HELD) until then and changes nothing. The recipe
+    counted each refusal as a resume that crashed again: five of them in a few seconds, and
+    it gave up (exit 5, `crashed again after 5 resumes`) on a run never resumed once. A
+    refused resume is not counted now: the recipe waits and resumes once the lease is free."""
+    out = tmp_path / "runs"
+    out.mkdir()
+    config = tmp_path / "leased.toml"
+    config.write_text('run_id = "leased"\nsteps = 150\nlease_ttl_ms = 15000\n', encoding="utf-8")
+    with_lease = ("dryrun", "--config", config, "--out", out, "--lease", "-q")
+    assert crash_cli(*with_lease, crash_at="write_events:150").returncode == KILLED
+    lease = run_status(out / "leased").lease
+    assert lease is not None
+    assert lease["held"] is True  # the dead process's, until it expires
+    done = _supervise(tmp_path, out, "leased", config)
+    assert done.returncode == 0, done.stderr
+    assert "LEASE_HELD" in done.stderr  # the refused resume's line: why it waited
+    assert "crashed again" not in done.stderr
+    assert not (out / "leased.supervisor").exists()
+    assert run_status(out / "leased").verdict is Verdict.COMPLETED
 
 
 @pytest.mark.broken_run("a venue journal line is damaged on purpose: the recipe must stop")
