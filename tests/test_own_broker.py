@@ -631,28 +631,40 @@ class TestFillsTheVenueMadeThatTheBookNeverSaw:
         checkpoint = _checkpoint(run_dir)
         assert checkpoint["broker_health"]["failed_calls"] == {"poll": polls}
 
+    @pytest.mark.parametrize(
+        ("grace_ms", "reason"),
+        [(300_000, "RECONCILE_MISMATCH"), (10**12, "STOP_INCOMPLETE")],
+        ids=["in_doubt", "stop_incomplete"],
+    )
     def test_stop_s_line_does_not_send_the_operator_to_close_the_book_s_position(
-        self, tmp_path: Path
+        self, tmp_path: Path, grace_ms: int, reason: str
     ):
-        """`livesession stop` of a run that ended so (a stop whose wind-down faulted
-        RECONCILE_MISMATCH, FILL_NOT_SEEN) said `still open 1 order(s), position none; close
-        them at the venue`: the venue had filled that order, so it held 0.010 the line
-        called none, and the order it said to close was no longer open. It says the book's
-        orders and position are the book's, names the fills in doubt, and sends the
-        operator to the venue's own open orders and positions instead."""
-        run_dir, result = _run(tmp_path, "stopped", PollDown(_POLL_ERRORS["transient"]), steps=300)
-        assert (result.status, result.reason) == (SessionStatus.FAILED, "RECONCILE_MISMATCH")
+        """`livesession stop` of a run sealed FAILED by its wind-down said `still open 1
+        order(s), position none; close them at the venue`: the book's numbers. The venue had
+        filled that order (its report never came: the polls failed; the cancel it refused
+        as not open), so it held 0.010 the line called none, and the order was no longer
+        open. The line says the orders and position are the book's, which the venue did not
+        confirm, names the fills in doubt when the reconciler saw them, and sends the
+        operator to the venue's own open orders and positions."""
+        broker = PollDown(_POLL_ERRORS["transient"])
+        run_dir, result = _run(
+            tmp_path, "stopped", broker, steps=300, reconcile_grace_ms=grace_ms, stop_max_polls=3
+        )
+        assert (result.status, result.reason) == (SessionStatus.FAILED, reason)
+        assert broker.positions() == {"BTC/USDT": D("0.010")}  # the venue's
+        assert not any(result.positions.values())  # the book's
         doubt = run_status(run_dir).position_in_doubt
-        assert doubt.startswith("the venue's fills of ")
+        assert bool(doubt) is (reason == "RECONCILE_MISMATCH")
         line = left_at_venue(run_dir)
         assert "close them" not in line
         assert "still open" not in line
-        assert line.startswith(
-            f"the wind-down did not finish: 1 open order(s), position flat in the book; in "
-            f"doubt: {doubt} (not booked), so the book's are not the venue's; check the "
-            "venue's own open orders and positions and settle them at the venue (RUNBOOK: "
+        in_doubt = f" (in doubt: {doubt} (not booked))" if doubt else ""
+        assert line == (
+            f"the wind-down did not finish: the book still holds 1 open order(s), position "
+            f"flat{in_doubt}, which the venue did not confirm: check the venue's own open "
+            "orders and positions and close what is still there (RUNBOOK: When a session is "
+            f"in ERROR_REQUIRES_OPERATOR), the run is sealed and cannot be resumed: {run_dir}"
         )
-        assert line.endswith(f"the run is sealed and cannot be resumed: {run_dir}")
 
     def test_a_run_whose_calls_all_answered_says_nothing_of_failures(self, tmp_path: Path):
         _, result = _run(tmp_path, "plain", Desk(), steps=60)

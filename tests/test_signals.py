@@ -571,10 +571,12 @@ def test_stop_says_a_failed_wind_down_left_exposure(tmp_path: Path) -> None:
     assert outcome.kind == "failed"
     assert "wound down" not in outcome.line
     assert outcome.line.startswith("stopped: pid 4242 sealed FAILED (STOP_INCOMPLETE)")
-    assert "the wind-down did not finish: still open 1 order(s), position BTC/USDT" in (
+    assert "the wind-down did not finish: the book still holds 1 open order(s), position " in (
         outcome.line
     )
-    assert "close them at the venue" in outcome.line
+    assert "check the venue's own open orders and positions and close what is still" in (
+        outcome.line
+    )
 
 
 def test_kill_says_how_many_orders_the_venue_cancelled(tmp_path: Path) -> None:

@@ -382,10 +382,11 @@ def left_at_venue(run_dir: Path) -> str:
     """What a run sealed FAILED left at the venue, as its files say, and what to do.
 
     For ``livesession stop`` of a run whose wind-down did not finish (``STOP_INCOMPLETE``),
-    or faulted (``RECONCILE_MISMATCH``). When the venue made fills the book never took
-    (``position_in_doubt``), the book's position and orders are not the venue's: closing
-    the book's position at the venue would open one, so the line says to settle by the
-    venue's own, as ``status`` does.
+    or faulted (``RECONCILE_MISMATCH``). The orders and position are the book's, which the
+    venue did not confirm: a cancel the venue refused as not open (a fill not reported
+    yet) leaves its order in the book, and fills the venue made that the book never took
+    (``position_in_doubt``) leave the venue's position other than the book's. Closing the
+    book's position at the venue could open one, so the line says to act on the venue's.
     """
     from .status import run_status  # noqa: PLC0415 - only when a stop failed
 
@@ -397,14 +398,14 @@ def left_at_venue(run_dir: Path) -> str:
             f"flat with no open order: read {names.AUDIT} for C2_OPERATOR_REQUIRED and its "
             f"reason, then `{command('verify', run_dir)}`"
         )
-    left, act = f"still open {orders} order(s), position {held or 'none'}", "close them"
+    left = f"the book still holds {orders} open order(s), position {held or 'flat'}"
     if doubt:
-        left = f"{orders} open order(s), position {held or 'flat'} in the book; in doubt: {doubt}"
-        left += " (not booked), so the book's are not the venue's"
-        act = "check the venue's own open orders and positions and settle them"
+        left += f" (in doubt: {doubt} (not booked))"
     return (
-        f"the wind-down did not finish: {left}; {act} at the venue (RUNBOOK: When a session "
-        f"is in ERROR_REQUIRES_OPERATOR), the run is sealed and cannot be resumed: {run_dir}"
+        f"the wind-down did not finish: {left}, which the venue did not confirm: check the "
+        "venue's own open orders and positions and close what is still there (RUNBOOK: When "
+        f"a session is in ERROR_REQUIRES_OPERATOR), the run is sealed and cannot be resumed: "
+        f"{run_dir}"
     )
 
 
