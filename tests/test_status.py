@@ -22,6 +22,7 @@ from livesession._artifacts import names
 from livesession._risk.governor import TradingState
 from livesession._rundir.standing import run_book
 from livesession.cli import main
+from livesession.leases import FileLease
 from livesession.status import RunStatus, Verdict, list_runs, run_status
 from livesession.verify import verify_run
 
@@ -441,6 +442,44 @@ def test_the_restart_recipe_waits_for_a_killed_runs_lease_and_does_not_count_it(
     assert "crashed again" not in done.stderr
     assert not (out / "leased.supervisor").exists()
     assert run_status(out / "leased").verdict is Verdict.COMPLETED
+
+
+def test_the_restart_recipe_hands_a_lease_another_session_keeps_to_a_person(
+    tmp_path: Path,
+) -> None:
+    """The recipe waits for a killed run's lease, but not for ever: a lease another session
+    took over (its renewals keep it) would leave the crashed run waiting with no alert. After
+    3 minutes of refused resumes (18 waits of 10 s; `sleep` is a no-op here) it exits 5 and
+    leaves its verdict for the alert unit, the run as it was."""
+    out = tmp_path / "runs"
+    out.mkdir()
+    config = tmp_path / "leased.toml"
+    config.write_text('run_id = "taken"\nsteps = 150\nlease_ttl_ms = 1000\n', encoding="utf-8")
+    with_lease = ("dryrun", "--config", config, "--out", out, "--lease", "-q")
+    assert crash_cli(*with_lease, crash_at="write_events:150").returncode == KILLED
+    path = out / ".leases" / "default__sma_demo.lease"
+    entry = orjson.loads(path.read_bytes())["leases"]["default"]["sma_demo"]
+    other = FileLease(path, "default", "sma_demo").acquire("other@h:1", entry["expires_ns"], 10**18)
+    assert other is not None
+    script, env = _recipe(tmp_path)
+    sleep = script.parent / "sleep"
+    sleep.write_text("#!/bin/sh\nexit 0\n", encoding="utf-8")
+    sleep.chmod(0o755)
+    done = subprocess.run(
+        [str(script), str(out), "taken", str(config)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 5, done.stderr
+    assert done.stderr.count("another live session (other@h:1) holds the lease") == 19
+    why = "resume was refused for 3 minutes (its lease is held): a person must look"
+    assert (out / "taken.supervisor").read_text(encoding="utf-8") == f"needs_operator\n{why}\n"
+    assert run_status(out / "taken").verdict is Verdict.CRASHED
+    FileLease(path, "default", "sma_demo").release(other)
+    assert main(["resume", str(out / "taken"), "-q"]) == 0
 
 
 @pytest.mark.broken_run("a venue journal line is damaged on purpose: the recipe must stop")
