@@ -413,6 +413,32 @@ def test_status_names_another_session_holding_a_crashed_runs_lease(tmp_path):
     assert cli("verify", run_dir).returncode == 0
 
 
+def test_status_of_a_run_refused_for_a_held_lease_says_not_to_start_a_second_one(tmp_path):
+    """A run preflight refused with LEASE_HELD: `status` said `fix what the reason names and
+    start a new run`, which would start a second session on the account and strategy (and
+    be refused again) while RUNBOOK says not to. It says to start one once the holder ended."""
+    out = tmp_path / "runs"
+    (out / ".leases").mkdir(parents=True)
+    lease = FileLease(out / ".leases" / "acct1__sma_demo.lease", "acct1", "sma_demo")
+    other = lease.acquire("other@desk-02:4242", time.time_ns(), 10**15)
+    assert other is not None
+    config = write_config(tmp_path / "second.toml", account="acct1", steps=50)
+    refused = cli("dryrun", "--config", config, "--out", out, "--run-id", "second", "--lease")
+    assert refused.returncode == EXIT_REJECTED
+    assert "(other@desk-02:4242, per " in refused.stderr
+    status = cli("status", out / "second")
+    assert status.returncode == EXIT_REJECTED
+    said = dict(line.split(None, 1) for line in status.stdout.splitlines())
+    assert said["reason"] == "LEASE_HELD"
+    assert said["lease"].startswith("file: other@desk-02:4242, fence 1 (held)")
+    assert said["next"] == (
+        "another live session held its lease (the lease line names it while it does): do not "
+        "start a second one; start a new run once it ended (this one stays as evidence)"
+    )
+    lease.release(other)
+    assert cli("verify", out / "second").returncode == 0
+
+
 def test_killed_holder_is_taken_over_by_resume(tmp_path):
     kill_and_take_over(tmp_path, ["--lease"])
 
