@@ -33,7 +33,7 @@ from livesession import (
 )
 from livesession._artifacts.metrics import MetricsCollector
 from livesession._artifacts.runread import iter_records
-from livesession._cli_output import broker_failures_line, result_json
+from livesession._cli_output import broker_failures_line, failure_line, result_json
 from livesession._cli_runs import exposure_line
 from livesession._reconcile.reconciler import position_doubts
 from livesession._rundir import create_run, resume_run
@@ -664,6 +664,13 @@ class TestFillsTheVenueMadeThatTheBookNeverSaw:
             f"flat{in_doubt}, which the venue did not confirm: check the venue's own open "
             "orders and positions and close what is still there (RUNBOOK: When a session is "
             f"in ERROR_REQUIRES_OPERATOR), the run is sealed and cannot be resumed: {run_dir}"
+        )
+        # dryrun's own line: a STOP_INCOMPLETE ran a wind-down, whose cancels and flatten
+        # may be at the venue (it said "without a wind-down"); the fault while trading did not.
+        said = failure_line(result, run_dir)
+        assert ("without a wind-down" in said) is (reason == "RECONCILE_MISMATCH")
+        assert ("after a wind-down the venue did not confirm" in said) is (
+            reason == "STOP_INCOMPLETE"
         )
 
     def test_a_run_whose_calls_all_answered_says_nothing_of_failures(self, tmp_path: Path):

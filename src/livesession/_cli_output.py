@@ -65,6 +65,7 @@ __all__ = [
     "emit_json",
     "ended_by_signal",
     "evidence_json",
+    "failure_line",
     "interrupted",
     "json_emitted",
     "json_only_on_stdout",
@@ -387,6 +388,27 @@ def broker_failures_line(result: DryrunResult) -> list[str]:
     total = sum(failed.values())
     per = ", ".join(f"{operation} {n}" for operation, n in failed.items())
     return [f"broker      {total} failed call{'' if total == 1 else 's'} ({per})"]
+
+
+def failure_line(result: DryrunResult, run_dir: Path) -> str:
+    """Why a run failed and what the CLI did about it, in one line (RUNBOOK's exit codes).
+
+    A run sealed in ``ERROR_REQUIRES_OPERATOR`` left the venue in doubt. After
+    ``STOP_INCOMPLETE`` its wind-down ran but did not finish (cancels and a flatten may be
+    at the venue, unconfirmed); after any other fault nothing was wound down.
+    """
+    what = result.reason or "FAILED"
+    if result.detail:  # a plug-in's text: a NUL or an ESC in it would reach the terminal
+        what += f" ({one_line(result.detail)})"
+    if result.state.value == "STOPPED":
+        return f"{what}; wound down (cancelled, flattened) and sealed FAILED: {run_dir}"
+    how = "without a wind-down"
+    if result.reason == "STOP_INCOMPLETE":
+        how = "after a wind-down the venue did not confirm (its cancels and flatten may be there)"
+    return (
+        f"{what}; sealed FAILED in {result.state.value} {how}: check the venue's open orders "
+        f"and positions (RUNBOOK): {run_dir}"
+    )
 
 
 def exposure_line(result: DryrunResult) -> str:

@@ -29,6 +29,7 @@ from ._cli_output import (
     emit_json,
     ended_by_signal,
     exposure_line,
+    failure_line,
     no_checkpoint_kept,
     not_sealed,
     refused,
@@ -298,7 +299,7 @@ def _run(
     if result.status is SessionStatus.REJECTED:
         _say_rejected(result, run_dir)
     if result.status is SessionStatus.FAILED:
-        print(f"livesession: failed: {_failure(result, run_dir)}", file=sys.stderr)  # noqa: T201 - the CLI's output
+        print(f"livesession: failed: {failure_line(result, run_dir)}", file=sys.stderr)  # noqa: T201 - the CLI's output
     elif controls.stop_reason and result.reason == controls.stop_reason:
         print(  # noqa: T201 - the CLI's output
             f"livesession: stopped by {controls.stop_reason.removeprefix('SIGNAL_')} after "
@@ -350,19 +351,6 @@ def _refuse_unsealed(session: LiveSessionOrchestrator, result: DryrunResult, run
         what = f"the {failed[0]} sink failed ({failed[1]})"
         once = once_fixed(recorder.errnos.get(failed[0]))
     raise SinkFailure(not_sealed(what, run_dir, once=once))
-
-
-def _failure(result: DryrunResult, run_dir: Path) -> str:
-    """One line: why the run failed and what the CLI did about it (see RUNBOOK's exit codes)."""
-    what = result.reason or "FAILED"
-    if result.detail:  # a plug-in's text: a NUL or an ESC in it would reach the terminal
-        what += f" ({one_line(result.detail)})"
-    if result.state is SessionState.STOPPED:
-        return f"{what}; wound down (cancelled, flattened) and sealed FAILED: {run_dir}"
-    return (
-        f"{what}; sealed FAILED in {result.state.value} without a wind-down: check the "
-        f"venue's open orders and positions (RUNBOOK): {run_dir}"
-    )
 
 
 @contextlib.contextmanager
