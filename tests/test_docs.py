@@ -216,6 +216,24 @@ class TestRunbookExitCodes:
             assert {int(m) for m in re.findall(r"(?:^|, )(\d+) ", helped)} == codes, verb
 
 
+class TestOperatorSection:
+    def test_reconcile_mismatch_has_a_bullet_naming_every_difference_it_escalates(self):
+        """RUNBOOK "When a session is in ERROR_REQUIRES_OPERATOR" had no bullet for
+        RECONCILE_MISMATCH, the fault of a venue whose reports stop coming: the on-call
+        operator found what each escalated difference means, and what to do, nowhere. The
+        bullet names every kind the reconciler escalates (an orphan OCO leg it cancels)."""
+        from livesession._reconcile.reconciler import DiscrepancyKind
+
+        text = (ROOT / "RUNBOOK.md").read_text(encoding="utf-8")
+        section = text.split("## When a session is in ERROR_REQUIRES_OPERATOR", 1)[1]
+        section = section.split("\n## ", 1)[0]
+        (bullet,) = [b for b in section.split("\n- ") if b.startswith("**`RECONCILE_MISMATCH`**")]
+        escalated = {k.value for k in DiscrepancyKind} - {"ORPHAN_OCO_SIBLING"}
+        assert {kind for kind in escalated if f"`{kind}`" in bullet} == escalated
+        assert "C2_RECONCILE_ESCALATED" in bullet
+        assert "only the book's" in bullet
+
+
 class TestSafetyRailsTable:
     def test_concepts_lists_every_rule_with_the_defaults_the_code_has(self):
         """docs/concepts.md's rail table is what a reviewer reads of the limits: every rule
