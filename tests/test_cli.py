@@ -367,7 +367,7 @@ class TestSummary:
     def test_the_rejected_line(self, reasons, shown):
         """A failed send is said only when there was one; the venue's count always is."""
         from livesession._artifacts.metrics import MetricsCollector
-        from livesession._cli_output import rejected_line
+        from livesession._cli_summary import rejected_line
 
         metrics = MetricsCollector()
         for reason in reasons:
@@ -567,8 +567,7 @@ def test_what_a_run_left_open_is_in_the_summary_and_the_json(tmp_path):
 
     from livesession import DryrunResult, SessionState, SessionStatus
     from livesession._artifacts.metrics import MetricsCollector
-    from livesession._cli_output import result_json
-    from livesession._cli_runs import exposure_line
+    from livesession._cli_summary import exposure_line, result_json
 
     left = DryrunResult(
         accepted=True,

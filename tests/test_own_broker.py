@@ -33,15 +33,19 @@ from livesession import (
 )
 from livesession._artifacts.metrics import MetricsCollector
 from livesession._artifacts.runread import iter_records
-from livesession._cli_output import broker_failures_line, failure_line, result_json
-from livesession._cli_runs import exposure_line
+from livesession._cli_summary import (
+    broker_failures_line,
+    exposure_line,
+    failure_line,
+    left_at_venue,
+    result_json,
+)
 from livesession._reconcile.reconciler import position_doubts
 from livesession._rundir import create_run, resume_run
 from livesession._session.broker_guard import guard_broker
 from livesession._support.logging import configure_logging, disable_logging
 from livesession._support.text import md_text
 from livesession._typing import JournaledVenue, PositionVenue
-from livesession.control import left_at_venue
 from livesession.evidence._outcome import outcome, outcome_lines
 from livesession.report import render_report
 from livesession.status import Verdict, run_status

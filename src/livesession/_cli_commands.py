@@ -26,10 +26,9 @@ from ._cli_output import (
     EXIT_REJECTED,
     EXIT_VIOLATIONS,
     emit_json,
-    evidence_json,
     refused,
-    verify_json,
 )
+from ._cli_summary import evidence_json, verify_json
 from ._exceptions import UsageError
 from ._support.secrets import redact_text
 

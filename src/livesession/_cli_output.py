@@ -28,20 +28,15 @@ from typing import TYPE_CHECKING, Any, Final, TextIO, cast
 import orjson
 
 from ._artifacts import names
-from ._domain.decimal import plain
 from ._support.oserrors import ROOM_AGAIN, errno_of, once_fixed, said_errno
 from ._support.secrets import redact_text
-from ._support.text import command, json_dumps, one_line, valid_text
+from ._support.text import command, json_dumps, valid_text
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
 
-    from ._artifacts.metrics import MetricsCollector
     from ._exceptions import LiveSessionError, SealCheckpointWritten
-    from ._session.results import DryrunResult
-    from .evidence import EvidenceResult
-    from .verify import VerifyResult
 
 __all__ = [
     "EXIT_BAD_INPUT",
@@ -59,24 +54,18 @@ __all__ = [
     "JSON_HELP",
     "HelpWithDefaults",
     "InterruptedUnsealed",
-    "broker_failures_line",
     "checkpoint_refused",
     "checkpoint_written",
     "emit_json",
     "ended_by_signal",
-    "evidence_json",
-    "failure_line",
     "interrupted",
     "json_emitted",
     "json_only_on_stdout",
     "not_sealed",
     "readers_may_leave",
     "refused",
-    "rejected_line",
-    "result_json",
     "say_undelivered",
     "unwritten_checkpoint",
-    "verify_json",
 ]
 
 EXIT_OK: Final = 0
@@ -362,134 +351,6 @@ def unsynced_seal(run_dir: Path, status: str, unsynced: str, once: str) -> str:
         f"seal is in the files but not known to be on disk; once {once}, "
         f"`{command('verify', run_dir)}` says whether the run is whole"
     )
-
-
-def rejected_line(metrics: MetricsCollector) -> str:
-    """The venue's refusals, and apart from them the sends that failed, when there were any.
-
-    Both are ``ORDER_REJECTED``, but a failed send (``SEND_FAILED``) never reached the
-    venue: counted as the venue's, it sent an operator to the venue for a refusal that was
-    a connection's.
-    """
-    failed = metrics.send_failures()
-    said = f"{metrics.venue_rejects()} by the venue"
-    return said + (f", {failed} send{'' if failed == 1 else 's'} failed" if failed else "")
-
-
-def broker_failures_line(result: DryrunResult) -> list[str]:
-    """``broker      70 failed calls (poll 70)``, or nothing when every call was answered.
-
-    Failed polls (and the reconciler's failed queries) are asked again on the next pass,
-    so they are no retries and write no event: said only here and in the session log.
-    """
-    failed = result.broker_failures
-    if not failed:
-        return []
-    total = sum(failed.values())
-    per = ", ".join(f"{operation} {n}" for operation, n in failed.items())
-    return [f"broker      {total} failed call{'' if total == 1 else 's'} ({per})"]
-
-
-def failure_line(result: DryrunResult, run_dir: Path) -> str:
-    """Why a run failed and what the CLI did about it, in one line (RUNBOOK's exit codes).
-
-    A run sealed in ``ERROR_REQUIRES_OPERATOR`` left the venue in doubt. After
-    ``STOP_INCOMPLETE`` its wind-down ran but did not finish (cancels and a flatten may be
-    at the venue, unconfirmed); after any other fault nothing was wound down.
-    """
-    what = result.reason or "FAILED"
-    if result.detail:  # a plug-in's text: a NUL or an ESC in it would reach the terminal
-        what += f" ({one_line(result.detail)})"
-    if result.state.value == "STOPPED":
-        return f"{what}; wound down (cancelled, flattened) and sealed FAILED: {run_dir}"
-    how = "without a wind-down"
-    if result.reason == "STOP_INCOMPLETE":
-        how = "after a wind-down the venue did not confirm (its cancels and flatten may be there)"
-    return (
-        f"{what}; sealed FAILED in {result.state.value} {how}: check the venue's open orders "
-        f"and positions (RUNBOOK): {run_dir}"
-    )
-
-
-def exposure_line(result: DryrunResult) -> str:
-    """What the run holds when it ends: ``flat, no open orders`` or what it left open.
-
-    After a fill the book refused (``position_in_doubt``) the book's position is only the
-    book's: ``flat in the book, ...; in doubt: the venue's fill ... (not booked)``.
-    """
-    held = ", ".join(f"{symbol} {plain(qty)}" for symbol, qty in result.positions.items() if qty)
-    n = len(result.open_orders)
-    orders = f"{n} open order{'' if n == 1 else 's'}" if n else "no open orders"
-    if result.position_in_doubt:
-        doubt = one_line(result.position_in_doubt)
-        return f"{held or 'flat'} in the book, {orders}; in doubt: {doubt} (not booked)"
-    return f"{held or 'flat'}, {orders}"
-
-
-def result_json(
-    result: DryrunResult,
-    run_dir: Path,
-    wall_s: float,
-    metrics: MetricsCollector,
-    *,
-    code: int,
-) -> dict[str, Any]:
-    """A finished ``dryrun`` or ``resume`` as one object (decimals as strings)."""
-    return {
-        "ok": code == 0,
-        "exit_code": code,
-        "status": result.status.value,
-        "state": result.state.value,
-        "reason": result.reason,
-        "detail": redact_text(result.detail),
-        "run_id": result.run_id,
-        "run_dir": str(run_dir),
-        "steps": result.steps,
-        "orders": result.orders_submitted,
-        "fills": result.fills,
-        "risk_blocks": metrics.count("RISK_REJECTED"),
-        "venue_rejects": metrics.venue_rejects(),
-        "send_failures": metrics.send_failures(),
-        "trading": result.trading.value,
-        "kills": result.kills,
-        "positions": {symbol: plain(qty) for symbol, qty in result.positions.items()},
-        "position_in_doubt": redact_text(result.position_in_doubt),
-        "open_orders": list(result.open_orders),
-        "retries": {
-            "sink": metrics.count("SINK_WRITE_RETRIED"),
-            "broker": metrics.count("BROKER_CALL_RETRIED"),
-        },
-        "broker_failures": dict(result.broker_failures),
-        "pnl": plain(result.pnl),
-        "equity": plain(result.equity),
-        "wall_s": round(wall_s, 3),
-    }
-
-
-def verify_json(result: VerifyResult, run_dir: Path, *, code: int) -> dict[str, Any]:
-    """``verify``'s outcome as one object: every violation, not only the first shown."""
-    return {
-        "ok": result.ok,
-        "exit_code": code,
-        "run_dir": str(run_dir),
-        "summary": result.summary,
-        "counts": dict(result.counts),
-        "total": result.total,
-        "violations": list(result.violations),
-    }
-
-
-def evidence_json(result: EvidenceResult, *, code: int) -> dict[str, Any]:
-    """``evidence``'s outcome as one object: where the bundle went and what failed."""
-    return {
-        "ok": result.ok,
-        "exit_code": code,
-        "manifest": str(result.manifest),
-        "document": str(result.document),
-        "audit_head": result.audit_head,
-        "manifest_sha256": result.manifest_sha256,
-        "problems": list(result.problems),
-    }
 
 
 def refused(exc: LiveSessionError, *, as_json: bool = False) -> int:

@@ -23,21 +23,23 @@ from ._cli_output import (
     EXIT_OK,
     EXIT_REJECTED,
     InterruptedUnsealed,
-    broker_failures_line,
     checkpoint_refused,
     checkpoint_written,
     emit_json,
     ended_by_signal,
-    exposure_line,
-    failure_line,
     no_checkpoint_kept,
     not_sealed,
     refused,
-    rejected_line,
-    result_json,
     say_undelivered,
     unsynced_seal,
     unwritten_checkpoint,
+)
+from ._cli_summary import (
+    broker_failures_line,
+    exposure_line,
+    failure_line,
+    rejected_line,
+    result_json,
 )
 from ._domain.config import DryrunConfig, load_config
 from ._domain.configfile import config_keys

@@ -52,13 +52,14 @@ import attrs
 
 from ._artifacts import names
 from ._artifacts.releases import resume_advice, unlocked_says
+from ._cli_summary import left_at_venue
 from ._domain.clock import SystemClock
 from ._domain.lifecycle import SessionState
 from ._risk.governor import TradingState
 from ._rundir.livecut import checkpointed_stop
 from ._rundir.lock import Holder, holder_of, not_a_cli_writer, stopped
 from ._rundir.seal import describe_seal, last_stop
-from ._rundir.standing import heartbeat, nonzero
+from ._rundir.standing import heartbeat
 from ._rundir.starting import STARTING, is_starting, killed_before_writing, only_a_writer_lock
 from ._rundir.watch import RunWatch
 from ._support.logging import get_logger
@@ -376,37 +377,6 @@ def _stopped(watch: RunWatch, holder: Holder, who: str) -> ControlOutcome | None
     if isinstance(payload, dict) and payload.get("status") == "COMPLETED":
         return ControlOutcome("done", f"stopped: {who} wound down and {state}: {watch.run_dir}")
     return ControlOutcome("failed", f"stopped: {who} {state}; {left_at_venue(watch.run_dir)}")
-
-
-def left_at_venue(run_dir: Path) -> str:
-    """What a run sealed FAILED left at the venue, as its files say, and what to do.
-
-    For ``livesession stop`` of a run whose wind-down did not finish (``STOP_INCOMPLETE``),
-    or faulted (``RECONCILE_MISMATCH``). The orders and position are the book's, which the
-    venue did not confirm: a cancel the venue refused as not open (a fill not reported
-    yet) leaves its order in the book, and fills the venue made that the book never took
-    (``position_in_doubt``) leave the venue's position other than the book's. Closing the
-    book's position at the venue could open one, so the line says to act on the venue's.
-    """
-    from .status import run_status  # noqa: PLC0415 - only when a stop failed
-
-    standing = run_status(run_dir)
-    held = ", ".join(f"{s} {q}" for s, q in sorted(standing.positions.items()) if nonzero(q))
-    orders, doubt = len(standing.open_orders), standing.position_in_doubt
-    if not held and not orders and not doubt:
-        return (
-            f"flat with no open order: read {names.AUDIT} for C2_OPERATOR_REQUIRED and its "
-            f"reason, then `{command('verify', run_dir)}`"
-        )
-    left = f"the book still holds {orders} open order(s), position {held or 'flat'}"
-    if doubt:
-        left += f" (in doubt: {doubt} (not booked))"
-    return (
-        f"the wind-down did not finish: {left}, which the venue did not confirm: check the "
-        "venue's own open orders and positions and close what is still there (RUNBOOK: When "
-        f"a session is in ERROR_REQUIRES_OPERATOR), the run is sealed and cannot be resumed: "
-        f"{run_dir}"
-    )
 
 
 def _stopped_starting(run_dir: Path, who: str) -> ControlOutcome:

@@ -1,0 +1,194 @@
+"""The CLI's account of a run: the dryrun summary's lines and the ``--json`` objects.
+
+``dryrun``/``resume`` print the summary (``position``, ``rejected``, ``broker`` lines, and
+the ``failed:`` line); with ``--json`` the same facts are one object (``result_json``), as
+are ``verify``'s and ``evidence``'s (``verify_json``, ``evidence_json``).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ._artifacts import names
+from ._domain.decimal import plain
+from ._rundir.standing import nonzero
+from ._support.secrets import redact_text
+from ._support.text import command, one_line
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from ._artifacts.metrics import MetricsCollector
+    from ._session.results import DryrunResult
+    from .evidence import EvidenceResult
+    from .verify import VerifyResult
+
+__all__ = [
+    "broker_failures_line",
+    "evidence_json",
+    "exposure_line",
+    "failure_line",
+    "left_at_venue",
+    "rejected_line",
+    "result_json",
+    "verify_json",
+]
+
+
+def rejected_line(metrics: MetricsCollector) -> str:
+    """The venue's refusals, and apart from them the sends that failed, when there were any.
+
+    Both are ``ORDER_REJECTED``, but a failed send (``SEND_FAILED``) never reached the
+    venue: counted as the venue's, it sent an operator to the venue for a refusal that was
+    a connection's.
+    """
+    failed = metrics.send_failures()
+    said = f"{metrics.venue_rejects()} by the venue"
+    return said + (f", {failed} send{'' if failed == 1 else 's'} failed" if failed else "")
+
+
+def broker_failures_line(result: DryrunResult) -> list[str]:
+    """``broker      70 failed calls (poll 70)``, or nothing when every call was answered.
+
+    Failed polls (and the reconciler's failed queries) are asked again on the next pass,
+    so they are no retries and write no event: said only here and in the session log.
+    """
+    failed = result.broker_failures
+    if not failed:
+        return []
+    total = sum(failed.values())
+    per = ", ".join(f"{operation} {n}" for operation, n in failed.items())
+    return [f"broker      {total} failed call{'' if total == 1 else 's'} ({per})"]
+
+
+def failure_line(result: DryrunResult, run_dir: Path) -> str:
+    """Why a run failed and what the CLI did about it, in one line (RUNBOOK's exit codes).
+
+    A run sealed in ``ERROR_REQUIRES_OPERATOR`` left the venue in doubt. After
+    ``STOP_INCOMPLETE`` its wind-down ran but did not finish (cancels and a flatten may be
+    at the venue, unconfirmed); after any other fault nothing was wound down.
+    """
+    what = result.reason or "FAILED"
+    if result.detail:  # a plug-in's text: a NUL or an ESC in it would reach the terminal
+        what += f" ({one_line(result.detail)})"
+    if result.state.value == "STOPPED":
+        return f"{what}; wound down (cancelled, flattened) and sealed FAILED: {run_dir}"
+    how = "without a wind-down"
+    if result.reason == "STOP_INCOMPLETE":
+        how = "after a wind-down the venue did not confirm (its cancels and flatten may be there)"
+    return (
+        f"{what}; sealed FAILED in {result.state.value} {how}: check the venue's open orders "
+        f"and positions (RUNBOOK): {run_dir}"
+    )
+
+
+def exposure_line(result: DryrunResult) -> str:
+    """What the run holds when it ends: ``flat, no open orders`` or what it left open.
+
+    After a fill the book refused (``position_in_doubt``) the book's position is only the
+    book's: ``flat in the book, ...; in doubt: the venue's fill ... (not booked)``.
+    """
+    held = ", ".join(f"{symbol} {plain(qty)}" for symbol, qty in result.positions.items() if qty)
+    n = len(result.open_orders)
+    orders = f"{n} open order{'' if n == 1 else 's'}" if n else "no open orders"
+    if result.position_in_doubt:
+        doubt = one_line(result.position_in_doubt)
+        return f"{held or 'flat'} in the book, {orders}; in doubt: {doubt} (not booked)"
+    return f"{held or 'flat'}, {orders}"
+
+
+def result_json(
+    result: DryrunResult,
+    run_dir: Path,
+    wall_s: float,
+    metrics: MetricsCollector,
+    *,
+    code: int,
+) -> dict[str, Any]:
+    """A finished ``dryrun`` or ``resume`` as one object (decimals as strings)."""
+    return {
+        "ok": code == 0,
+        "exit_code": code,
+        "status": result.status.value,
+        "state": result.state.value,
+        "reason": result.reason,
+        "detail": redact_text(result.detail),
+        "run_id": result.run_id,
+        "run_dir": str(run_dir),
+        "steps": result.steps,
+        "orders": result.orders_submitted,
+        "fills": result.fills,
+        "risk_blocks": metrics.count("RISK_REJECTED"),
+        "venue_rejects": metrics.venue_rejects(),
+        "send_failures": metrics.send_failures(),
+        "trading": result.trading.value,
+        "kills": result.kills,
+        "positions": {symbol: plain(qty) for symbol, qty in result.positions.items()},
+        "position_in_doubt": redact_text(result.position_in_doubt),
+        "open_orders": list(result.open_orders),
+        "retries": {
+            "sink": metrics.count("SINK_WRITE_RETRIED"),
+            "broker": metrics.count("BROKER_CALL_RETRIED"),
+        },
+        "broker_failures": dict(result.broker_failures),
+        "pnl": plain(result.pnl),
+        "equity": plain(result.equity),
+        "wall_s": round(wall_s, 3),
+    }
+
+
+def verify_json(result: VerifyResult, run_dir: Path, *, code: int) -> dict[str, Any]:
+    """``verify``'s outcome as one object: every violation, not only the first shown."""
+    return {
+        "ok": result.ok,
+        "exit_code": code,
+        "run_dir": str(run_dir),
+        "summary": result.summary,
+        "counts": dict(result.counts),
+        "total": result.total,
+        "violations": list(result.violations),
+    }
+
+
+def evidence_json(result: EvidenceResult, *, code: int) -> dict[str, Any]:
+    """``evidence``'s outcome as one object: where the bundle went and what failed."""
+    return {
+        "ok": result.ok,
+        "exit_code": code,
+        "manifest": str(result.manifest),
+        "document": str(result.document),
+        "audit_head": result.audit_head,
+        "manifest_sha256": result.manifest_sha256,
+        "problems": list(result.problems),
+    }
+
+
+def left_at_venue(run_dir: Path) -> str:
+    """What a run sealed FAILED left at the venue, as its files say, and what to do.
+
+    For ``livesession stop`` of a run whose wind-down did not finish (``STOP_INCOMPLETE``),
+    or faulted (``RECONCILE_MISMATCH``). The orders and position are the book's, which the
+    venue did not confirm: a cancel the venue refused as not open (a fill not reported
+    yet) leaves its order in the book, and fills the venue made that the book never took
+    (``position_in_doubt``) leave the venue's position other than the book's. Closing the
+    book's position at the venue could open one, so the line says to act on the venue's.
+    """
+    from .status import run_status  # noqa: PLC0415 - only when a stop failed
+
+    standing = run_status(run_dir)
+    held = ", ".join(f"{s} {q}" for s, q in sorted(standing.positions.items()) if nonzero(q))
+    orders, doubt = len(standing.open_orders), standing.position_in_doubt
+    if not held and not orders and not doubt:
+        return (
+            f"flat with no open order: read {names.AUDIT} for C2_OPERATOR_REQUIRED and its "
+            f"reason, then `{command('verify', run_dir)}`"
+        )
+    left = f"the book still holds {orders} open order(s), position {held or 'flat'}"
+    if doubt:
+        left += f" (in doubt: {doubt} (not booked))"
+    return (
+        f"the wind-down did not finish: {left}, which the venue did not confirm: check the "
+        "venue's own open orders and positions and close what is still there (RUNBOOK: When "
+        f"a session is in ERROR_REQUIRES_OPERATOR), the run is sealed and cannot be resumed: "
+        f"{run_dir}"
+    )
