@@ -419,6 +419,48 @@ class TestMetricsCounts:
         ) in text
 
 
+@pytest.mark.broken_run("config.json or run.json is changed after the run on purpose")
+class TestOutsideTheChain:
+    """config.json and run.json, outside the audit chain, are held to what the run recorded.
+
+    Before, a config.json whose max_order_qty was lowered from 1 to 0.5 after the run showed
+    its forged limit under "Integrity checked: the audit chain is whole" (verify names it,
+    and evidence refuses the run), and so did a run.json naming another version.
+    """
+
+    @pytest.fixture(name="real_run")
+    def _real_run(self, tmp_path):
+        create_run(DryrunConfig(run_id="held", steps=40, durability="none"), tmp_path).run_to_end(
+            40
+        )
+        return tmp_path / "held"
+
+    def test_the_run_as_written_is_checked(self, real_run):
+        assert "Integrity checked:" in _text(render_report(real_run))
+
+    def test_a_limit_changed_in_config_json_is_flagged(self, real_run):
+        path = real_run / "config.json"
+        path.write_bytes(
+            path.read_bytes().replace(b'"max_order_qty": "1"', b'"max_order_qty": "0.5"')
+        )
+
+        text = _text(render_report(real_run))
+
+        assert "Integrity checked:" not in text
+        assert "config.json: not the config the run recorded as it started" in text
+
+    def test_another_version_in_run_json_is_flagged(self, real_run):
+        path = real_run / "run.json"
+        meta = orjson.loads(path.read_bytes())
+        meta["version"] = "9.9.9"
+        path.write_bytes(orjson.dumps(meta, option=orjson.OPT_SORT_KEYS))
+
+        text = _text(render_report(real_run))
+
+        assert "Integrity checked:" not in text
+        assert "run.json: run.json says livesession 9.9.9, but the run's audited record" in text
+
+
 class TestEscaping:
     """Text from the run is data, never markup."""
 

@@ -11,6 +11,9 @@ what falls out of the single pass it makes anyway, and says so:
   the hash of the last line;
 * the closing ``C2_DRYRUN_STOP`` record's ``digests`` equal the SHA-256 of
   ``events.jsonl`` and ``state_snapshots.jsonl`` as read, so the chain covers their bytes;
+* ``config.json`` is the config ``SESSION_STARTED`` recorded (its ``config_sha256``, as
+  ``verify`` holds it) and ``run.json`` names the version it recorded (as ``evidence`` holds
+  it): both are outside the chain, and the report shows the limits and the version they give;
 * ``metrics.json``'s line counts match the files, and (for a sealed run, or a live one up
   to its checkpoint) its event counts (``steps``, ``orders_submitted``, ``fills``,
   ``sink_retries``, ``late_fills``, ``events_by_type``) the events read. A crashed run's
@@ -37,8 +40,10 @@ import orjson
 
 from .._artifacts import names
 from .._artifacts.audit_chain import GENESIS_HASH
+from .._artifacts.provenance import run_json_changed
 from .._artifacts.runread import json_object, read_bytes
 from .._support.fsutil import raise_if_refused
+from ..verify._config import check_config
 from ..verify._events import SeqCheck
 from ..verify._result import Violations
 
@@ -52,10 +57,15 @@ __all__ = ["CHECKED", "CHECKED_LIVE", "Integrity", "LineReader", "read_metrics"]
 
 _CHUNK: Final = 1 << 20
 
+_RECORDED: Final = (
+    "config.json against the config_sha256 SESSION_STARTED recorded, and run.json's version "
+    "against its version"
+)
 CHECKED: Final = (
     "every line of events.jsonl and state_snapshots.jsonl is a JSON object with seq 1, 2, 3 ...",
     "the audit hash chain, line by line, and metrics.json's audit_head",
     "the stop record's SHA-256 digests against events.jsonl and state_snapshots.jsonl",
+    _RECORDED,
     (
         "metrics.json's line counts against the files, and its event counts (steps, orders, "
         "fills, events by type) against the events"
@@ -68,6 +78,7 @@ CHECKED_LIVE: Final = (
         "the audit hash chain, line by line, up to the last checkpoint, and the audit_head of "
         "that checkpoint's metrics.json"
     ),
+    _RECORDED,
     (
         "that metrics.json's line counts against the files, and its event counts (steps, "
         "orders, fills, events by type) against the events, up to the checkpoint"
@@ -234,6 +245,29 @@ class Integrity:
         self.lines[names.AUDIT] = number
         self.sha256["audit head"] = head if number else ""
         return records, last
+
+    def recorded(self, run_dir: Path, started: dict[str, Any], meta: dict[str, Any]) -> None:
+        """``config.json`` and ``run.json`` against what ``started`` (``SESSION_STARTED``) recorded.
+
+        Neither is in the audit chain, and the report shows what they say (the limits, the
+        version): a ``config.json`` that is not the config the run recorded is ``verify``'s
+        violation, and a ``run.json`` naming another version fails ``evidence``, so neither
+        is shown under "Integrity checked". A run without them (sinks given as files) has
+        nothing to compare.
+
+        Raises:
+            OSError: the host refused to read ``config.json`` (``raise_if_refused``).
+        """
+        path = run_dir / names.CONFIG
+        try:
+            raw: bytes | None = path.read_bytes()
+        except OSError as exc:
+            raise_if_refused(exc, path)
+            raw = None
+        check_config(self._found, raw, started.get("config_sha256"))
+        changed = run_json_changed(started.get("version"), meta.get("version")) if meta else ""
+        if changed:
+            self.add(names.RUN_META, 0, changed)
 
     def _counts(self, metrics: dict[str, Any], counted: dict[str, Any]) -> None:
         """metrics.json's event counts (those it has) against the events read."""

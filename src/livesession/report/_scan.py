@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Final
 import orjson
 
 from .._artifacts import names
-from .._artifacts.runread import json_object, read_json_object, records_of
+from .._artifacts.runread import json_object, payload, read_json_object, records_of
 from .._domain.model import FILL_EVENT_TYPES
 from .._exceptions import MissingExtra
 from .._rundir.livecut import live_cut
@@ -126,6 +126,9 @@ def scan(
     audit, last_audit = checks.audit_chain(
         run_dir / names.AUDIT, cut, _AUDIT_KEPT, mark=metrics.get("audit_events")
     )
+    run_meta = read_json_object(run_dir / names.RUN_META)
+    started = next((e for e in tallies.kept if e.get("event_type") == "SESSION_STARTED"), {})
+    checks.recorded(run_dir, payload(started), run_meta)
     # The seal as `status` reads it: the events' SESSION_STOPPED alone is none.
     seal = claimed_seal(run_dir) if live is None and run_dir.is_dir() else None
     if live is None or live.cut.steps:
@@ -151,7 +154,7 @@ def scan(
         live_steps=None if live is None else live.cut.steps,
         audit=audit,
         config=config,
-        run_meta=read_json_object(run_dir / names.RUN_META),
+        run_meta=run_meta,
         tallies=tallies,
         span=(min(times), max(times)) if times else (0, 0),
         closes={symbol: line.points() for symbol, line in closes.items()},
