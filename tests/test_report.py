@@ -449,6 +449,16 @@ class TestOutsideTheChain:
         assert "Integrity checked:" not in text
         assert "config.json: not the config the run recorded as it started" in text
 
+    @pytest.mark.parametrize("name", ["config.json", "checkpoint.json"])
+    def test_a_file_the_run_kept_removed_is_flagged(self, real_run, name):
+        """As verify says it: a run livesession made keeps both once it has stepped."""
+        (real_run / name).unlink()
+
+        text = _text(render_report(real_run))
+
+        assert "Integrity checked:" not in text
+        assert f"{name}: missing, but " in text
+
     def test_another_version_in_run_json_is_flagged(self, real_run):
         path = real_run / "run.json"
         meta = orjson.loads(path.read_bytes())

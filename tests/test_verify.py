@@ -984,6 +984,39 @@ class TestConfigRecorded:
         config.write_bytes(written)
         assert verify_run(run).ok
 
+    @pytest.mark.parametrize("name", ["config.json", "checkpoint.json"])
+    def test_a_file_the_run_kept_beside_the_chain_removed_is_found(self, tmp_path, name):
+        """Neither file is in the audit chain: a sealed run without its config.json (the
+        limits the run traded under) or its checkpoint.json verified OK, evidence said
+        PASS and the report "Integrity checked". A run livesession made (run.json) keeps
+        both once its events record a bar; a run written by sinks keeps neither."""
+        run = self._run(tmp_path)
+        kept = (run / name).read_bytes()
+        (run / name).unlink()
+
+        result = verify_run(run)
+        (violation,) = result.violations
+        assert violation.startswith(f"{name}: missing, but ")
+        assert result.summary == "broken run: 1 violation(s) of the artifact contract"
+        (run / "run.json").unlink()  # as sinks given as files leave it: nothing to keep
+        assert verify_run(run).ok
+        (run / name).write_bytes(kept)
+
+    def test_a_crashed_run_without_its_checkpoint_is_not_sent_to_resume(self, tmp_path):
+        """verify told such a run to `livesession resume DIR`, which refuses it
+        (checkpoint.json is missing, but events.jsonl records steps)."""
+        run = self._run(tmp_path)
+        audit = run / "audit.jsonl"
+        audit.write_bytes(audit.read_bytes()[:-20])  # the stop record cut
+        (run / "checkpoint.json").unlink()
+
+        result = verify_run(run)
+        assert result.summary.startswith(
+            "incomplete run: no C2_DRYRUN_STOP, and checkpoint.json is missing though "
+            "events.jsonl records steps: resume cannot continue it"
+        )
+        assert "livesession resume" not in result.summary
+
     def test_where_the_config_file_sits_and_the_durability_are_not_recorded(self, tmp_path: Path):
         """The same run from a config file in two directories, written with two
         durabilities, records the same bytes (the evidence re-run writes with none)."""

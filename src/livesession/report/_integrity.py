@@ -45,6 +45,7 @@ from .._artifacts.runread import json_object, read_bytes
 from .._support.fsutil import raise_if_refused
 from ..verify._config import check_config
 from ..verify._events import SeqCheck
+from ..verify._kept import check_kept
 from ..verify._result import Violations
 
 if TYPE_CHECKING:
@@ -59,7 +60,8 @@ _CHUNK: Final = 1 << 20
 
 _RECORDED: Final = (
     "config.json against the config_sha256 SESSION_STARTED recorded, and run.json's version "
-    "against its version"
+    "against its version; a run livesession made keeps config.json, and checkpoint.json once "
+    "it has stepped"
 )
 CHECKED: Final = (
     "every line of events.jsonl and state_snapshots.jsonl is a JSON object with seq 1, 2, 3 ...",
@@ -246,14 +248,18 @@ class Integrity:
         self.sha256["audit head"] = head if number else ""
         return records, last
 
-    def recorded(self, run_dir: Path, started: dict[str, Any], meta: dict[str, Any]) -> None:
+    def recorded(
+        self, run_dir: Path, started: dict[str, Any], meta: dict[str, Any], *, bars: int
+    ) -> None:
         """``config.json`` and ``run.json`` against what ``started`` (``SESSION_STARTED``) recorded.
 
         Neither is in the audit chain, and the report shows what they say (the limits, the
         version): a ``config.json`` that is not the config the run recorded is ``verify``'s
         violation, and a ``run.json`` naming another version fails ``evidence``, so neither
         is shown under "Integrity checked". A run without them (sinks given as files) has
-        nothing to compare.
+        nothing to compare. A run livesession made (``run.json``) that lost its
+        ``config.json``, or its ``checkpoint.json`` after ``bars`` were recorded, is said as
+        ``verify`` says it (``check_kept``).
 
         Raises:
             OSError: the host refused to read ``config.json`` (``raise_if_refused``).
@@ -265,6 +271,7 @@ class Integrity:
             raise_if_refused(exc, path)
             raw = None
         check_config(self._found, raw, started.get("config_sha256"))
+        check_kept(self._found, run_dir, bars)
         changed = run_json_changed(started.get("version"), meta.get("version")) if meta else ""
         if changed:
             self.add(names.RUN_META, 0, changed)

@@ -128,7 +128,7 @@ def scan(
     )
     run_meta = read_json_object(run_dir / names.RUN_META)
     started = next((e for e in tallies.kept if e.get("event_type") == "SESSION_STARTED"), {})
-    checks.recorded(run_dir, payload(started), run_meta)
+    checks.recorded(run_dir, payload(started), run_meta, bars=tallies.kinds.get("BAR", 0))
     # The seal as `status` reads it: the events' SESSION_STOPPED alone is none.
     seal = claimed_seal(run_dir) if live is None and run_dir.is_dir() else None
     if live is None or live.cut.steps:

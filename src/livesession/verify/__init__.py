@@ -43,6 +43,7 @@ from .._rundir.livecut import LiveRun, live_cut
 from .._support.fsutil import NotAFile, raise_if_refused, refuse_special
 from ._checks import Verifier, corruption
 from ._config import CONFIG
+from ._kept import lost_checkpoint
 from ._reading import ARTIFACT_NAMES
 from ._result import VerifyResult, summarize
 from ._schemas import Schemas
@@ -109,7 +110,7 @@ def verify_run(
         files.read(path, cut, events)
 
     config = _config_bytes(path)
-    result = _verify(Verifier(Schemas.get(), read, cut, progress, config), path, live)
+    result = _verify(Verifier(Schemas.get(), read, cut, progress, config, run_dir=path), path, live)
     absent = no_directory(path)  # as the CLI says it, not "broken run: 5 violation(s)"
     return attrs.evolve(result, summary=absent) if absent else result
 
@@ -169,6 +170,7 @@ def _verify(run: Verifier, path: Path, live: LiveRun | None) -> VerifyResult:
                 dead_sinks=tuple(sink.describe() for sink in run.dead_sinks),
                 stopped=run.stopped,
                 corrupt=corruption(run),
+                lost_checkpoint=run.run_dir is not None and lost_checkpoint(run.run_dir, run.bars),
             )
             if total
             else ""

@@ -19,12 +19,14 @@ from ._config import CONFIG, check_config
 from ._dead import DeadSink, check_dead_sinks
 from ._events import EventChecks, SeqCheck, check_header
 from ._grid import Grid
+from ._kept import check_kept
 from ._money import Money, config_decimal
 from ._reading import AUDIT, EVENTS, METRICS, SNAPSHOTS, Line, RunFiles
 from ._result import Violations, short
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from pathlib import Path
 
     from .._artifacts.runread import RunCut
     from ._reading import EventSink, Progress
@@ -57,8 +59,12 @@ class Verifier:
         cut: RunCut | None = None,
         progress: Progress | None = None,
         config: bytes | None = None,
+        *,
+        run_dir: Path | None = None,
     ) -> None:
         self.read = read
+        self.run_dir = run_dir
+        """The run directory read, or None (the run was given as bytes)."""
         self.config = config
         """``config.json`` as read, or None (there is none)."""
         self.cut = cut
@@ -100,6 +106,7 @@ class Verifier:
             (AUDIT, self._check_audit),
             (METRICS, self._check_metrics),
             (CONFIG, lambda: check_config(self.checks, self.config, self.events.config_sha256)),
+            (CONFIG, lambda: check_kept(self.checks, self.run_dir, self.bars)),
         )
         for name, check in checks:
             try:
@@ -115,6 +122,11 @@ class Verifier:
     def _lost(self, name: str) -> bool:
         """Whether the sink ``name`` died, its file cut short (the checks needing it skip)."""
         return any(sink.name == name for sink in self.dead_sinks)
+
+    @property
+    def bars(self) -> int:
+        """The ``BAR`` events read."""
+        return 0 if self.replay is None else self.replay.kinds["BAR"]
 
     @property
     def stopped(self) -> bool:

@@ -149,6 +149,7 @@ def summarize(
     stopped: bool = False,
     dead_sinks: Sequence[str] = (),
     corrupt: str = "",
+    lost_checkpoint: bool = False,
 ) -> str:
     """The first line of a broken run's report: what kind of broken, and what to do.
 
@@ -187,16 +188,22 @@ def summarize(
         return f"{'; '.join(dead)}: the run is not sealed{rest}"
     if not incomplete:
         return f"broken run: {total} violation(s) of the artifact contract"
-    return _unclosed(run_dir, stopped=stopped, corrupt=corrupt)
+    return _unclosed(run_dir, stopped=stopped, corrupt=corrupt, lost=lost_checkpoint)
 
 
-def _unclosed(run_dir: Path, *, stopped: bool, corrupt: str) -> str:
+def _unclosed(run_dir: Path, *, stopped: bool, corrupt: str, lost: bool) -> str:
     """The summary of a run without ``C2_DRYRUN_STOP`` (``summarize``): resume it, or not."""
     if corrupt:
         return (
             f"corrupt run: no C2_DRYRUN_STOP, but more is wrong than a crash leaves (a torn "
             f"last line): {corrupt}; resume cannot repair that: keep the run as it is and "
             "report it"
+        )
+    if lost:
+        return (
+            f"incomplete run: no C2_DRYRUN_STOP, and {names.CHECKPOINT} is missing though "
+            f"{names.EVENTS} records steps: resume cannot continue it; restore "
+            f"{names.CHECKPOINT} from a backup, or keep the run as it is and report it"
         )
     if stopped and _checkpoint_sealed(run_dir):
         return (
