@@ -984,23 +984,40 @@ class TestConfigRecorded:
         config.write_bytes(written)
         assert verify_run(run).ok
 
-    @pytest.mark.parametrize("name", ["config.json", "checkpoint.json"])
+    @pytest.mark.parametrize("name", ["config.json", "checkpoint.json", "run.json"])
     def test_a_file_the_run_kept_beside_the_chain_removed_is_found(self, tmp_path, name):
-        """Neither file is in the audit chain: a sealed run without its config.json (the
-        limits the run traded under) or its checkpoint.json verified OK, evidence said
-        PASS and the report "Integrity checked". A run livesession made (run.json) keeps
-        both once its events record a bar; a run written by sinks keeps neither."""
+        """None of the three is in the audit chain: a sealed run without its config.json
+        (the limits the run traded under), run.json or checkpoint.json verified OK,
+        evidence said PASS (or refused the run) and the report "Integrity checked". A run
+        livesession made keeps them (the checkpoint once its events record a bar); a run
+        written by sinks keeps none."""
         run = self._run(tmp_path)
-        kept = (run / name).read_bytes()
         (run / name).unlink()
 
         result = verify_run(run)
         (violation,) = result.violations
         assert violation.startswith(f"{name}: missing, but ")
         assert result.summary == "broken run: 1 violation(s) of the artifact contract"
-        (run / "run.json").unlink()  # as sinks given as files leave it: nothing to keep
+        for other in ("config.json", "checkpoint.json", "run.json"):  # as sinks leave a run
+            (run / other).unlink(missing_ok=True)
         assert verify_run(run).ok
-        (run / name).write_bytes(kept)
+
+    @pytest.mark.parametrize(
+        ("key", "value"), [("checkpoint_every", 7), ("durability", "event"), ("base_dir", "/x")]
+    )
+    def test_a_key_only_run_json_s_hash_holds_is_found(self, tmp_path, key, value):
+        """config_sha256 leaves out where the config sat and how the run saved its state;
+        run.json's config_hash holds them, and resume and evidence refuse a config.json
+        that does not match it (base_dir says where evidence finds the plug-ins' code),
+        where verify said OK."""
+        run = self._run(tmp_path)
+        path = run / "config.json"
+        config = orjson.loads(path.read_bytes())
+        config[key] = value
+        path.write_bytes(orjson.dumps(config, option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2))
+
+        (violation,) = verify_run(run).violations
+        assert violation.startswith("config.json: not the config run.json records (config_hash ")
 
     def test_a_crashed_run_without_its_checkpoint_is_not_sent_to_resume(self, tmp_path):
         """verify told such a run to `livesession resume DIR`, which refuses it

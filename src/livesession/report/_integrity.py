@@ -271,7 +271,7 @@ class Integrity:
             raise_if_refused(exc, path)
             raw = None
         check_config(self._found, raw, started.get("config_sha256"))
-        check_kept(self._found, run_dir, bars)
+        check_kept(self._found, run_dir, bars, started.get("config_sha256"))
         changed = run_json_changed(started.get("version"), meta.get("version")) if meta else ""
         if changed:
             self.add(names.RUN_META, 0, changed)

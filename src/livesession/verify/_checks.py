@@ -106,7 +106,7 @@ class Verifier:
             (AUDIT, self._check_audit),
             (METRICS, self._check_metrics),
             (CONFIG, lambda: check_config(self.checks, self.config, self.events.config_sha256)),
-            (CONFIG, lambda: check_kept(self.checks, self.run_dir, self.bars)),
+            (CONFIG, self._check_kept),
         )
         for name, check in checks:
             try:
@@ -114,6 +114,9 @@ class Verifier:
             except Exception as exc:  # noqa: BLE001 - a verifier reports, it never crashes
                 self.checks.add(name, 0, f"could not be checked: {type(exc).__name__}: {exc}")
         self.report.extend(self.checks)
+
+    def _check_kept(self) -> None:
+        check_kept(self.checks, self.run_dir, self.bars, self.events.config_sha256)
 
     def _check_dead_sinks(self) -> None:
         said = self.events.sinks_said_failed

@@ -21,10 +21,10 @@ from ._reading import TOO_DEEP, nested_too_deep
 if TYPE_CHECKING:
     from ._result import Violations
 
-__all__ = ["CONFIG", "check_config"]
+__all__ = ["CONFIG", "UNRECORDED", "check_config"]
 
 CONFIG: Final = names.CONFIG
-_UNRECORDED: Final = frozenset({"base_dir", "checkpoint_every", "durability", "sources"})
+UNRECORDED: Final = frozenset({"base_dir", "checkpoint_every", "durability", "sources"})
 """Left out of the digest: where the config file sits, how often the state is saved and when
 bytes reach the disk (none changes what a run records), and the plug-ins' source records
 (written beside the config)."""
@@ -45,7 +45,7 @@ def check_config(report: Violations, raw: bytes | None, recorded: object) -> Non
     if nested_too_deep(data):  # its digest could not be computed (orjson writes 254 levels)
         report.add(CONFIG, 0, TOO_DEEP)
         return
-    kept = {key: value for key, value in data.items() if key not in _UNRECORDED}
+    kept = {key: value for key, value in data.items() if key not in UNRECORDED}
     found = hashlib.sha256(orjson.dumps(kept, option=orjson.OPT_SORT_KEYS)).hexdigest()
     if found != recorded:
         report.add(

@@ -1,36 +1,44 @@
 """The files a run directory keeps beside the four artifacts, when livesession made it.
 
-A run directory that holds ``run.json`` was made by ``create_run`` (the CLI, an app), which
-writes ``config.json`` before any record, and a checkpoint as the session activates, before
-its first bar: such a run without ``config.json`` has lost the config its limits and grid
-come from (and the check of it against ``SESSION_STARTED``'s ``config_sha256``), and one
-whose events record a bar without ``checkpoint.json`` lost the file ``resume`` continues
-from and ``status`` reads the seal by. Neither is in the audit chain, so the chain cannot
-tell either loss: these checks do. A run written by sinks (no ``run.json``) keeps neither.
+``create_run`` (the CLI, an app) writes ``config.json`` and ``run.json`` before any
+record, and a checkpoint as the session activates, before its first bar. A run directory
+holding any of the three was made so, and keeps ``config.json`` and ``run.json``, and
+``checkpoint.json`` once its events record a bar: without ``config.json`` the config its
+limits and grid come from is lost (and the check of it against ``SESSION_STARTED``'s
+``config_sha256``), without the checkpoint the file ``resume`` continues from and
+``status`` reads the seal by. None is in the audit chain, so the chain cannot tell their
+loss: these checks do. ``run.json``'s ``config_hash`` (the SHA-256 of the whole config,
+``durability``, ``checkpoint_every`` and ``base_dir`` too, without ``sources``) holds the
+keys of ``config.json`` that ``config_sha256`` leaves out: ``resume`` and ``evidence``
+refuse a ``config.json`` that does not match it, and ``verify`` names it. A run written
+by sinks keeps none of the three.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Final
+import hashlib
+from typing import TYPE_CHECKING, Any, Final
+
+import orjson
 
 from .._artifacts import names
+from .._artifacts.runread import read_json_object
+from ._config import UNRECORDED
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     from ._result import Violations
 
-__all__ = ["LOST_CHECKPOINT", "check_kept", "lost_checkpoint"]
+__all__ = ["check_kept", "lost_checkpoint"]
 
-LOST_CHECKPOINT: Final = (
-    f"missing, but {names.EVENTS} records steps: the run had a checkpoint (written as the "
-    "session activates, before its first bar) and lost it; restore it from a backup"
-)
-_LOST_CONFIG: Final = (
-    f"missing, but {names.RUN_META} says livesession made this run, and it writes "
-    f"{names.CONFIG} before any record: the config the run traded under is lost; restore it "
-    "from a backup"
-)
+_MADE_BY: Final = (names.RUN_META, names.CONFIG, names.CHECKPOINT)
+_SOURCES: Final = "sources"
+_RESTORE: Final = "restore it from a backup"
+_LOST: Final = {
+    names.CONFIG: "the config the run traded under is lost",
+    names.RUN_META: "the version and config hash it records are lost",
+}
 
 
 def _absent(path: Path) -> bool:
@@ -38,20 +46,71 @@ def _absent(path: Path) -> bool:
     return not path.exists() and not path.is_symlink()
 
 
+def _made(run_dir: Path) -> str | None:
+    """The first file that shows livesession made ``run_dir``, or None (sinks wrote it)."""
+    return next((name for name in _MADE_BY if not _absent(run_dir / name)), None)
+
+
 def lost_checkpoint(run_dir: Path, bars: int) -> bool:
     """Whether ``run_dir`` (made by livesession) recorded ``bars`` and has no checkpoint."""
-    made = (run_dir / names.RUN_META).is_file()
-    return made and bars > 0 and _absent(run_dir / names.CHECKPOINT)
+    return bars > 0 and _made(run_dir) is not None and _absent(run_dir / names.CHECKPOINT)
 
 
-def check_kept(report: Violations, run_dir: Path | None, bars: int) -> None:
-    """Report ``config.json`` and ``checkpoint.json`` missing from a run livesession made.
+def check_kept(
+    report: Violations, run_dir: Path | None, bars: int, config_sha256: object = None
+) -> None:
+    """Report the files a run livesession made lost, and a config.json run.json disowns.
 
     ``bars``: the ``BAR`` events read. ``run_dir`` None: the run was given as bytes.
+    ``config_sha256``: the digest ``SESSION_STARTED`` recorded; a ``config.json`` that is
+    not that config is ``check_config``'s violation, and not named twice here.
+
+    Raises:
+        OSError: the host refused to read ``run.json`` or ``config.json``.
     """
-    if run_dir is None or not (run_dir / names.RUN_META).is_file():
+    made = None if run_dir is None else _made(run_dir)
+    if run_dir is None or made is None:
         return
-    if _absent(run_dir / names.CONFIG):
-        report.add(names.CONFIG, 0, _LOST_CONFIG)
+    for name, lost in _LOST.items():
+        if _absent(run_dir / name):
+            report.add(
+                name,
+                0,
+                f"missing, but {made} shows livesession made this run, and it writes {name} "
+                f"before any record: {lost}; {_RESTORE}",
+            )
     if lost_checkpoint(run_dir, bars):
-        report.add(names.CHECKPOINT, 0, LOST_CHECKPOINT)
+        report.add(
+            names.CHECKPOINT,
+            0,
+            f"missing, but {names.EVENTS} records steps: the run had a checkpoint (written as "
+            f"the session activates, before its first bar) and lost it; {_RESTORE}",
+        )
+    _check_config_hash(report, run_dir, config_sha256)
+
+
+def _digest(config: dict[str, Any], left_out: frozenset[str]) -> str | None:
+    """The SHA-256 of ``config`` without ``left_out``, compact with sorted keys (None: none)."""
+    kept = {key: value for key, value in config.items() if key not in left_out}
+    try:
+        return hashlib.sha256(orjson.dumps(kept, option=orjson.OPT_SORT_KEYS)).hexdigest()
+    except (TypeError, orjson.JSONEncodeError):
+        return None  # nested past what orjson writes: check_config names it
+
+
+def _check_config_hash(report: Violations, run_dir: Path, config_sha256: object) -> None:
+    """``config.json`` against ``run.json``'s ``config_hash``, when both are objects."""
+    recorded = read_json_object(run_dir / names.RUN_META).get("config_hash")
+    config = read_json_object(run_dir / names.CONFIG)
+    if not isinstance(recorded, str) or not config:
+        return
+    if isinstance(config_sha256, str) and _digest(config, UNRECORDED) != config_sha256:
+        return  # not the config the run recorded: check_config said so
+    found = _digest(config, frozenset({_SOURCES}))
+    if found is not None and found != recorded:
+        report.add(
+            names.CONFIG,
+            0,
+            f"not the config {names.RUN_META} records (config_hash {recorded[:12]}..., this "
+            f"file {found[:12]}...): one of them was changed after the run began",
+        )
