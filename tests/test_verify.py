@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from livesession._domain.ids import stable_id
 from livesession._domain.lifecycle import SessionState, SessionStatus, Trigger
 from livesession.cli import main
+from livesession.report import render_report
 from livesession.verify import ARTIFACT_NAMES, read_records, verify_run
 
 from _runfactory import SCENARIOS, RunBuilder, build_run, canonical
@@ -953,6 +954,50 @@ class TestResumedBeforeFirstCheckpoint:
         audit.write_bytes(b"\n".join(lines) + b"\n")
         result = verify_run(out / "r")
         assert any("not C2_DRYRUN_START" in v for v in result.violations)
+
+
+@pytest.fixture(scope="module", name="resumed")
+def _resumed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A run crashed and resumed through the CLI (``_reviewrun``): sealed, with a .torn."""
+    from _reviewrun import build_review_run
+
+    return build_review_run(tmp_path_factory.mktemp("torn"))
+
+
+class TestTornFiles:
+    """A sealed run's C2_RESUME records add up to its ``<file>.torn`` files' sizes.
+
+    The bytes a resume cut away are outside the chain, but each resume counts them
+    (``torn_bytes``): a ``.torn`` file removed or grown after the run, or one put into a
+    run that never resumed, verified OK and the evidence said PASS.
+    """
+
+    @pytest.fixture(name="run")
+    def _run(self, resumed: Path, tmp_path: Path) -> Path:
+        import shutil
+
+        return Path(shutil.copytree(resumed, tmp_path / "review"))
+
+    def test_the_resumed_run_verifies(self, run: Path):
+        assert (run / "events.jsonl.torn").stat().st_size > 0
+        assert verify_run(run).ok
+
+    @pytest.mark.parametrize("change", ["removed", "grown", "stray"])
+    def test_a_changed_torn_file_is_named(self, run: Path, change: str):
+        torn = run / ("audit.jsonl.torn" if change == "stray" else "events.jsonl.torn")
+        size = torn.stat().st_size if torn.exists() else 0
+        if change == "removed":
+            torn.unlink()
+        else:
+            with torn.open("ab") as handle:
+                handle.write(b'{"seq":1}\n')
+
+        (violation,) = verify_run(run).violations
+        said = "missing" if change == "removed" else f"{size + 10:,} bytes"
+        assert violation.startswith(f"{torn.name}: {said}, but the run's C2_RESUME records set ")
+        text = " ".join(render_report(run).split())  # the report's own pass says it too
+        assert "Integrity checked:" not in text
+        assert f"{torn.name}: {said}, but the run" in text
 
 
 class TestConfigRecorded:

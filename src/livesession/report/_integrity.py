@@ -45,7 +45,7 @@ from .._artifacts.runread import json_object, read_bytes
 from .._support.fsutil import raise_if_refused
 from ..verify._config import check_config
 from ..verify._events import SeqCheck
-from ..verify._kept import check_kept
+from ..verify._kept import check_kept, check_torn
 from ..verify._result import Violations
 
 if TYPE_CHECKING:
@@ -61,7 +61,7 @@ _CHUNK: Final = 1 << 20
 _RECORDED: Final = (
     "config.json against the config_sha256 SESSION_STARTED recorded, and run.json's version "
     "against its version; a run livesession made keeps config.json, and checkpoint.json once "
-    "it has stepped"
+    "it has stepped; a sealed run's .torn files hold what its C2_RESUME records set aside"
 )
 CHECKED: Final = (
     "every line of events.jsonl and state_snapshots.jsonl is a JSON object with seq 1, 2, 3 ...",
@@ -275,6 +275,10 @@ class Integrity:
         changed = run_json_changed(started.get("version"), meta.get("version")) if meta else ""
         if changed:
             self.add(names.RUN_META, 0, changed)
+
+    def torn(self, run_dir: Path, resumes: list[dict[str, Any]]) -> None:
+        """A sealed run's ``.torn`` files against its ``resumes``, as ``verify`` holds them."""
+        check_torn(self._found, run_dir, resumes)
 
     def _counts(self, metrics: dict[str, Any], counted: dict[str, Any]) -> None:
         """metrics.json's event counts (those it has) against the events read."""

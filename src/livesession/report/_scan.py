@@ -144,6 +144,8 @@ def scan(
             claimed=seal is not None,
             unread=unread,
         )
+    if live is None and last_audit is not None and last_audit.get("code") == "C2_DRYRUN_STOP":
+        checks.torn(run_dir, audit)  # a sealed run: every resume counted what it set aside
     times = [*tallies.span, *(ts_sim_of(s) for s in snapshots)]
     return ReportRun(
         run_dir=run_dir,

@@ -19,7 +19,7 @@ from ._config import CONFIG, check_config
 from ._dead import DeadSink, check_dead_sinks
 from ._events import EventChecks, SeqCheck, check_header
 from ._grid import Grid
-from ._kept import check_kept
+from ._kept import check_kept, check_torn
 from ._money import Money, config_decimal
 from ._reading import AUDIT, EVENTS, METRICS, SNAPSHOTS, Line, RunFiles
 from ._result import Violations, short
@@ -117,6 +117,8 @@ class Verifier:
 
     def _check_kept(self) -> None:
         check_kept(self.checks, self.run_dir, self.bars, self.events.config_sha256)
+        if not (self.incomplete or self.open_end or self.dead_sinks):  # sealed: all resumed
+            check_torn(self.checks, self.run_dir, [x.obj for x in self.files.lines[AUDIT] if x.obj])
 
     def _check_dead_sinks(self) -> None:
         said = self.events.sinks_said_failed

@@ -12,6 +12,11 @@ loss: these checks do. ``run.json``'s ``config_hash`` (the SHA-256 of the whole 
 keys of ``config.json`` that ``config_sha256`` leaves out: ``resume`` and ``evidence``
 refuse a ``config.json`` that does not match it, and ``verify`` names it. A run written
 by sinks keeps none of the three.
+
+A resume sets the tail it cuts from each artifact aside in ``<file>.torn``, and its
+``C2_RESUME`` record counts those bytes (``torn_bytes``; a resume killed before its record
+is counted by the next), so a sealed run's records add up to the ``.torn`` files' sizes:
+a ``.torn`` file removed, cut, grown or put into a run that never resumed does not.
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ if TYPE_CHECKING:
 
     from ._result import Violations
 
-__all__ = ["check_kept", "lost_checkpoint"]
+__all__ = ["check_kept", "check_torn", "lost_checkpoint"]
 
 _MADE_BY: Final = (names.RUN_META, names.CONFIG, names.CHECKPOINT)
 _SOURCES: Final = "sources"
@@ -114,3 +119,33 @@ def _check_config_hash(report: Violations, run_dir: Path, config_sha256: object)
             f"not the config {names.RUN_META} records (config_hash {recorded[:12]}..., this "
             f"file {found[:12]}...): one of them was changed after the run began",
         )
+
+
+def check_torn(report: Violations, run_dir: Path | None, audit: list[dict[str, Any]]) -> None:
+    """Each artifact's ``<file>.torn`` against the bytes ``audit``'s resumes set aside.
+
+    ``audit``: a sealed run's records; its ``C2_RESUME`` records' ``torn_bytes`` count them.
+
+    Raises:
+        OSError: the host refused to look at a ``.torn`` file.
+    """
+    if run_dir is None:
+        return
+    counted: dict[str, int] = {}
+    for record in audit:
+        body = record.get("payload") if record.get("code") == "C2_RESUME" else None
+        sizes = body.get("torn_bytes") if isinstance(body, dict) else None
+        for name, size in (sizes if isinstance(sizes, dict) else {}).items():
+            if type(size) is int and size > 0:
+                counted[str(name)] = counted.get(str(name), 0) + size
+    for name in (names.EVENTS, names.SNAPSHOTS, names.AUDIT):
+        try:
+            held: int | None = (run_dir / f"{name}.torn").lstat().st_size
+        except FileNotFoundError:
+            held = None
+        said = counted.get(name, 0)
+        if (held or 0) == said:
+            continue
+        records = f"the run's C2_RESUME records set {said:,} bytes of {name} aside (torn_bytes)"
+        what = "missing" if held is None else f"{held:,} bytes"
+        report.add(f"{name}.torn", 0, f"{what}, but {records}: it was changed after the run")
