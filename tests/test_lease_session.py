@@ -336,17 +336,22 @@ def test_four_processes_one_session(tmp_path):
     assert (tmp_path / "runs" / ".leases" / "acct1__sma_demo.lease").exists()
 
 
-def test_a_resume_held_off_by_the_crashed_runs_own_lease_says_so(tmp_path):
-    """SIGKILL a holder: its lease lives on until it expires. ``status`` says resume must
-    wait for it, and the refused ``resume`` names the run's own dead process and when its
-    lease expires, not "another live session" to stop. Once it expired, resume takes it."""
+def _crashed_holding_its_lease(tmp_path: Path) -> tuple[Path, Path]:
+    """A ``--lease`` dryrun SIGKILLed mid-run (a 10-minute lease): ``(out, run_dir)``."""
     out = tmp_path / "runs"
     config = write_config(
         tmp_path / "own.toml", account="acct1", steps=200, checkpoint_every=25, lease_ttl_ms=600_000
     )
     args = ("dryrun", "--config", config, "--out", out, "--run-id", "own", "-q", "--lease")
     assert cli(*args, crash_at="write_events:150").returncode == -9
-    run_dir = out / "own"
+    return out, out / "own"
+
+
+def test_a_resume_held_off_by_the_crashed_runs_own_lease_says_so(tmp_path):
+    """SIGKILL a holder: its lease lives on until it expires. ``status`` says resume must
+    wait for it, and the refused ``resume`` names the run's own dead process and when its
+    lease expires, not "another live session" to stop. Once it expired, resume takes it."""
+    out, run_dir = _crashed_holding_its_lease(tmp_path)
     leases = orjson.loads((out / ".leases" / "acct1__sma_demo.lease").read_bytes())["leases"]
     entry = leases["acct1"]["sma_demo"]
     until = _clock.format_utc(_clock.from_epoch_ns(entry["expires_ns"]))
@@ -384,13 +389,7 @@ def test_status_names_another_session_holding_a_crashed_runs_lease(tmp_path):
     session), so an operator waited for an expiry that a live holder's renewals never
     bring. It names the other session and says to stop it or let it end, as the refused
     ``resume`` does; the run's own dead process is still said as before."""
-    out = tmp_path / "runs"
-    config = write_config(
-        tmp_path / "own.toml", account="acct1", steps=200, checkpoint_every=25, lease_ttl_ms=600_000
-    )
-    args = ("dryrun", "--config", config, "--out", out, "--run-id", "own", "-q", "--lease")
-    assert cli(*args, crash_at="write_events:150").returncode == -9
-    run_dir = out / "own"
+    out, run_dir = _crashed_holding_its_lease(tmp_path)
     path = out / ".leases" / "acct1__sma_demo.lease"
     expired = orjson.loads(path.read_bytes())["leases"]["acct1"]["sma_demo"]["expires_ns"]
     # Another session takes the account over once the dead process's lease has expired.

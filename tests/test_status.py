@@ -419,6 +419,18 @@ def test_the_restart_recipe_starts_a_run_and_resumes_a_crashed_one(tmp_path: Pat
     assert run_status(out / profile.name).verdict is Verdict.COMPLETED
 
 
+def _killed_with_lease(tmp_path: Path, run_id: str, *, ttl_ms: int) -> tuple[Path, Path]:
+    """A ``--lease`` dryrun of ``run_id`` SIGKILLed mid-run: ``(out, config)``."""
+    out = tmp_path / "runs"
+    out.mkdir()
+    config = tmp_path / "leased.toml"
+    toml = f'run_id = "{run_id}"\nsteps = 150\nlease_ttl_ms = {ttl_ms}\n'
+    config.write_text(toml, encoding="utf-8")
+    with_lease = ("dryrun", "--config", config, "--out", out, "--lease", "-q")
+    assert crash_cli(*with_lease, crash_at="write_events:150").returncode == KILLED
+    return out, config
+
+
 def test_the_restart_recipe_waits_for_a_killed_runs_lease_and_does_not_count_it(
     tmp_path: Path,
 ) -> None:
@@ -427,12 +439,7 @@ def test_the_restart_recipe_waits_for_a_killed_runs_lease_and_does_not_count_it(
     counted each refusal as a resume that crashed again: five of them in a few seconds, and
     it gave up (exit 5, `crashed again after 5 resumes`) on a run never resumed once. A
     refused resume is not counted now: the recipe waits and resumes once the lease is free."""
-    out = tmp_path / "runs"
-    out.mkdir()
-    config = tmp_path / "leased.toml"
-    config.write_text('run_id = "leased"\nsteps = 150\nlease_ttl_ms = 15000\n', encoding="utf-8")
-    with_lease = ("dryrun", "--config", config, "--out", out, "--lease", "-q")
-    assert crash_cli(*with_lease, crash_at="write_events:150").returncode == KILLED
+    out, config = _killed_with_lease(tmp_path, "leased", ttl_ms=15000)
     lease = run_status(out / "leased").lease
     assert lease is not None
     assert lease["held"] is True  # the dead process's, until it expires
@@ -451,12 +458,7 @@ def test_the_restart_recipe_hands_a_lease_another_session_keeps_to_a_person(
     took over (its renewals keep it) would leave the crashed run waiting with no alert. After
     3 minutes of refused resumes (18 waits of 10 s; `sleep` is a no-op here) it exits 5 and
     leaves its verdict for the alert unit, the run as it was."""
-    out = tmp_path / "runs"
-    out.mkdir()
-    config = tmp_path / "leased.toml"
-    config.write_text('run_id = "taken"\nsteps = 150\nlease_ttl_ms = 1000\n', encoding="utf-8")
-    with_lease = ("dryrun", "--config", config, "--out", out, "--lease", "-q")
-    assert crash_cli(*with_lease, crash_at="write_events:150").returncode == KILLED
+    out, config = _killed_with_lease(tmp_path, "taken", ttl_ms=1000)
     path = out / ".leases" / "default__sma_demo.lease"
     entry = orjson.loads(path.read_bytes())["leases"]["default"]["sma_demo"]
     other = FileLease(path, "default", "sma_demo").acquire("other@h:1", entry["expires_ns"], 10**18)
