@@ -33,6 +33,7 @@ from livesession import (
 )
 from livesession._artifacts.metrics import MetricsCollector
 from livesession._artifacts.runread import iter_records
+from livesession._cli_runs import trading_line
 from livesession._cli_summary import (
     broker_failures_line,
     exposure_line,
@@ -206,6 +207,12 @@ class TestOptionalReads:
         (unhealthy,) = _events(run_dir, "BROKER_UNHEALTHY")
         assert (unhealthy["operation"], unhealthy["error"]) == ("reconcile", "Transient")
         assert _checkpoint(run_dir)["sealed"] is True  # status and resume see the seal
+        # The summary says why trading is HALTED (it said plain "HALTED", as if by nothing).
+        metrics = MetricsCollector()
+        for line in (run_dir / "events.jsonl").read_bytes().splitlines():
+            event = orjson.loads(line)
+            metrics.on_event(event["event_type"], event["payload"])
+        assert trading_line(result, metrics) == "HALTED (broker unhealthy 1)"
         verdict = verify_run(run_dir)
         assert verdict.ok, verdict.violations
 

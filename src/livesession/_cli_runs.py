@@ -112,12 +112,14 @@ def risk_blocks(metrics: MetricsCollector) -> str:
 def trading_line(result: DryrunResult, metrics: MetricsCollector) -> str:
     """Whether new orders were allowed at the end, and what changed that on the way.
 
-    A run the kill switch halted still ends COMPLETED; this says that trading was halted.
+    A run the kill switch halted still ends COMPLETED; this says that trading was halted,
+    and by what: the kill switch, or a broker that stopped answering (``BROKER_UNHEALTHY``).
     """
     changes = [
         f"{label} {n}"
         for label, n in (
             ("kill switch", result.kills),
+            ("broker unhealthy", metrics.count("BROKER_UNHEALTHY")),
             ("re-enabled", metrics.count("TRADING_REENABLED")),
         )
         if n
