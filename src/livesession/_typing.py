@@ -52,7 +52,6 @@ class Clock(Protocol):
 
     def now(self) -> dt.datetime:
         """The current moment, timezone-aware UTC."""
-        ...
 
 
 @runtime_checkable
@@ -68,15 +67,12 @@ class MarketFeed(Protocol):
 
     def next_bar(self, ts_ns: int) -> Bar | None:
         """The bar for simulated time ``ts_ns``, or None when the feed is exhausted."""
-        ...
 
     def get_state(self) -> dict[str, Any]:
         """A JSON-compatible snapshot of the feed's position (for checkpoints)."""
-        ...
 
     def set_state(self, state: Mapping[str, Any]) -> None:
         """Restore a snapshot made by ``get_state``."""
-        ...
 
 
 @runtime_checkable
@@ -88,7 +84,6 @@ class Closable(Protocol):
 
     def close(self) -> None:
         """Release the resource."""
-        ...
 
 
 @runtime_checkable
@@ -103,28 +98,22 @@ class StrategyView(Protocol):
     @property
     def cash(self) -> Decimal:
         """The session's cash."""
-        ...
 
     @property
     def equity(self) -> Decimal:
         """Cash plus positions marked at the last price."""
-        ...
 
     def position(self, symbol: str) -> Decimal:
         """Net position in ``symbol`` (0 when none)."""
-        ...
 
     def avg_price(self, symbol: str) -> Decimal | None:
         """Average entry price of the position in ``symbol``; None while it is flat."""
-        ...
 
     def open_orders(self, symbol: str | None = None) -> tuple[Order, ...]:
         """The open orders (of ``symbol``, or all), ordered by client order id."""
-        ...
 
     def has_open_orders(self, symbol: str) -> bool:
         """Whether any order in ``symbol`` is still open."""
-        ...
 
 
 @runtime_checkable
@@ -135,15 +124,12 @@ class Strategy(Protocol):
 
     def on_bar(self, bar: Bar, view: StrategyView) -> Sequence[OrderIntent]:
         """The intents for this bar (possibly none)."""
-        ...
 
     def get_state(self) -> dict[str, Any]:
         """A JSON-compatible snapshot of the strategy's memory (for checkpoints)."""
-        ...
 
     def set_state(self, state: Mapping[str, Any]) -> None:
         """Restore a snapshot made by ``get_state``."""
-        ...
 
 
 @runtime_checkable
@@ -160,31 +146,24 @@ class Broker(VenueKind, Protocol):
 
     def on_market(self, bar: Bar) -> None:
         """See the latest bar (simulated venues price fills from it)."""
-        ...
 
     def submit(self, order: Order, now_ns: int) -> None:
         """Send an order; returns once the venue has the request."""
-        ...
 
     def cancel(self, client_order_id: str, now_ns: int) -> None:
         """Ask the venue to cancel an order."""
-        ...
 
     def poll(self, now_ns: int) -> Sequence[BrokerReport]:
         """Reports (acks, fills, rejects, cancels) due by ``now_ns``, in venue order."""
-        ...
 
     def open_orders(self) -> Sequence[VenueOrder]:
         """Orders the venue considers open."""
-        ...
 
     def order_by_client_id(self, client_order_id: str) -> VenueOrder | None:
         """Look an order up by client order id; None when the venue does not know it."""
-        ...
 
     def close(self) -> None:
         """Release connections and files."""
-        ...
 
 
 # -- optional broker abilities: the session checks for each with isinstance -----------------
@@ -202,7 +181,6 @@ class ConfirmingLookup(Protocol):
 
     def lookup(self, client_order_id: str, attempts: int | None = None) -> VenueOrder | None:
         """The venue's order, or None once every one of ``attempts`` looks found nothing."""
-        ...
 
 
 @runtime_checkable
@@ -232,7 +210,6 @@ class RecoveringVenue(Protocol):
         Until a lookup has answered, submitting its client order id raises
         ``OutcomeUnknown``: the venue may have it.
         """
-        ...
 
 
 @runtime_checkable
@@ -248,7 +225,6 @@ class JournaledVenue(Protocol):
 
     def journal_offset(self) -> int:
         """Bytes in the venue journal so far."""
-        ...
 
 
 @runtime_checkable
@@ -261,7 +237,6 @@ class ResumableVenue(Protocol):
 
     def resume_at(self, now_ns: int, journal_offset: int | None = None) -> None:
         """Forget reports due by ``now_ns`` (the checkpoint's simulated time)."""
-        ...
 
 
 @runtime_checkable
@@ -277,13 +252,11 @@ class RelayedVenue(Protocol):
 
     def venue_journal_offset(self) -> int:
         """Bytes in the venue journal so far (0 without one)."""
-        ...
 
     def resume_at(
         self, now_ns: int, journal_offset: int | None = None, venue_offset: int | None = None
     ) -> None:
         """``ResumableVenue.resume_at``, the venue rebuilt to ``venue_offset`` first."""
-        ...
 
 
 @runtime_checkable
@@ -300,7 +273,6 @@ class ReplayingVenue(Protocol):
 
     def replays_send(self, client_order_id: str) -> bool:
         """Whether sending ``client_order_id`` again replays a send made before a crash."""
-        ...
 
 
 @runtime_checkable
@@ -315,7 +287,6 @@ class PositionVenue(Protocol):
 
     def positions(self) -> Mapping[str, Decimal]:
         """The venue's net position per symbol, from every fill it matched (reported or not)."""
-        ...
 
 
 @runtime_checkable
@@ -328,7 +299,6 @@ class MarkableVenue(Protocol):
 
     def mark(self, symbol: str, price: Decimal) -> None:
         """Set the price market orders fill at, without triggering resting orders."""
-        ...
 
 
 @runtime_checkable
@@ -342,7 +312,6 @@ class SandboxAware(Protocol):
     @property
     def sandbox_verified(self) -> bool:
         """Whether the venue is a verified sandbox right now."""
-        ...
 
 
 @runtime_checkable
@@ -367,15 +336,12 @@ class LineSink(Protocol):
 
     def write_line(self, line: bytes) -> None:
         """Append one line; ``line`` ends with a newline."""
-        ...
 
     def flush(self) -> None:
         """Hand buffered lines to the operating system."""
-        ...
 
     def sync(self) -> None:
         """Make every written line durable (fsync where there is a file)."""
-        ...
 
 
 @runtime_checkable
@@ -389,7 +355,6 @@ class AlertSink(Protocol):
 
     def post(self, alert: Alert) -> None:
         """Take one alert for delivery, without blocking."""
-        ...
 
 
 @runtime_checkable
@@ -398,7 +363,6 @@ class MetricsSink(Protocol):
 
     def replace(self, content: bytes) -> None:
         """Replace the document atomically."""
-        ...
 
 
 class IdempotencyRecord(Protocol):
@@ -407,22 +371,18 @@ class IdempotencyRecord(Protocol):
     @property
     def key(self) -> str:
         """The idempotency key (a client order id)."""
-        ...
 
     @property
     def fingerprint(self) -> str:
         """What defines the order the key was reserved for."""
-        ...
 
     @property
     def outcome(self) -> str | None:
         """The recorded outcome, or None while the key is only reserved."""
-        ...
 
     @property
     def created(self) -> bool:
         """True when this ``reserve`` call created the record."""
-        ...
 
 
 @runtime_checkable
@@ -434,19 +394,15 @@ class IdempotencyStore(Protocol):
 
         Raises ``IdempotencyConflict`` when the key exists with another fingerprint.
         """
-        ...
 
     def complete(self, key: str, outcome: str) -> None:
         """Record the final outcome of a reserved key."""
-        ...
 
     def get(self, key: str) -> IdempotencyRecord | None:
         """The record for ``key``, or None."""
-        ...
 
     def close(self) -> None:
         """Release files and connections."""
-        ...
 
 
 @runtime_checkable
@@ -455,11 +411,9 @@ class CheckpointStore(Protocol):
 
     def save(self, checkpoint: Mapping[str, Any]) -> None:
         """Replace the stored checkpoint atomically and durably."""
-        ...
 
     def load(self) -> dict[str, Any] | None:
         """The stored checkpoint, or None when there is none."""
-        ...
 
 
 @runtime_checkable
@@ -473,7 +427,6 @@ class Fenceable(Protocol):
 
     def fence_with(self, grant: LeaseGrant) -> None:
         """Carry ``grant``'s token on every write from now on."""
-        ...
 
 
 @runtime_checkable
@@ -485,16 +438,12 @@ class SessionLease(Protocol):
 
     def acquire(self, holder_id: str, now_ns: int, ttl_ns: int) -> LeaseGrant | None:
         """A grant with a new, larger fencing token; None while another holder has it."""
-        ...
 
     def renew(self, grant: LeaseGrant, now_ns: int) -> bool:
         """Extend the lease to ``now_ns + grant.ttl_ns``; False once the grant lost it."""
-        ...
 
     def release(self, grant: LeaseGrant) -> None:
         """Free the lease if ``grant`` still holds it; otherwise do nothing."""
-        ...
 
     def close(self) -> None:
         """Release files and connections (not the lease)."""
-        ...
