@@ -31,6 +31,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from livesession._exceptions import Fenced, IdempotencyConflict, LeaseError
+from livesession._typing import ListableStore
 from livesession.leases import LeaseGrant
 
 __all__ = [
@@ -39,6 +40,7 @@ __all__ = [
     "DurabilityContract",
     "FencedWritesContract",
     "GetContract",
+    "ListingContract",
     "ModelContract",
     "ReserveContract",
 ]
@@ -176,6 +178,40 @@ class GetContract:
         )
 
 
+class ListingContract:
+    """``reservations`` lists every key held (``ListableStore``): a resume looks them up."""
+
+    def test_an_empty_store_lists_nothing(self, store):
+        """A store is a ListableStore, and one with no key lists none."""
+        assert isinstance(store, ListableStore)
+        assert store.reservations() == ()
+
+    def test_every_key_with_its_fingerprint_and_outcome_by_key(self, store):
+        """Each reserved key once, sorted, with what it was reserved for and its outcome."""
+        store.reserve("k2", FP_B)
+        store.reserve("k1", FP_A)
+        store.reserve("k3", FP_A)
+        store.complete("k1", "UNKNOWN")
+        store.complete("k1", "adopted")
+        store.reserve("k2", FP_B)  # asked again: still one key
+        listed = [(r.key, r.fingerprint, r.outcome, r.created) for r in store.reservations()]
+        assert listed == [
+            ("k1", FP_A, "adopted", False),
+            ("k2", FP_B, None, False),
+            ("k3", FP_A, None, False),
+        ]
+
+    def test_the_listing_is_what_get_answers(self, store):
+        """Every listed record equals ``get``'s for its key."""
+        for index in range(20):
+            store.reserve(f"key-{index}", FP_A if index % 2 else FP_B)
+            if index % 3 == 0:
+                store.complete(f"key-{index}", f"OUT{index}")
+        listed = store.reservations()
+        assert len(listed) == 20
+        assert list(listed) == [store.get(record.key) for record in listed]
+
+
 class CloseContract:
     """``close`` releases the store."""
 
@@ -280,6 +316,20 @@ class DurabilityContract:
         try:
             with pytest.raises(IdempotencyConflict):
                 second.reserve("k1", FP_B)
+        finally:
+            second.close()
+
+    def test_the_listing_survives_reopen(self, make_store):
+        """A reopened store lists the keys, fingerprints and outcomes it held."""
+        first = make_store()
+        first.reserve("k2", FP_B)
+        first.reserve("k1", FP_A)
+        first.complete("k1", "submitted")
+        first.close()
+        second = make_store()
+        try:
+            listed = [(r.key, r.fingerprint, r.outcome) for r in second.reservations()]
+            assert listed == [("k1", FP_A, "submitted"), ("k2", FP_B, None)]
         finally:
             second.close()
 

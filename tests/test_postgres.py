@@ -48,6 +48,7 @@ from store_contract import (
     DurabilityContract,
     FencedWritesContract,
     GetContract,
+    ListingContract,
     ModelContract,
     ReserveContract,
 )
@@ -238,6 +239,11 @@ class TestPostgresClose(CloseContract):
 
 
 @pytest.mark.postgres
+class TestPostgresListing(ListingContract):
+    """The PostgreSQL store lists its keys (of its namespace: see TestNamespaces)."""
+
+
+@pytest.mark.postgres
 class TestPostgresModel(ModelContract):
     """The PostgreSQL store behaves like the dict model."""
 
@@ -357,6 +363,18 @@ class TestPostgresIdempotencyStore:
         assert second.reserve("k1", "fp-2").created
         with pytest.raises(IdempotencyConflict):
             first.reserve("k1", "fp-2")
+
+    def test_a_store_lists_only_its_namespace(self, make_store):
+        """``reservations`` lists the keys of the store's namespace, none of another's."""
+        first, second = make_store("session-a"), make_store("session-b")
+        first.reserve("k1", "fp-1")
+        second.reserve("k1", "fp-2")
+        second.reserve("k2", "fp-3")
+        assert [(r.key, r.fingerprint) for r in first.reservations()] == [("k1", "fp-1")]
+        assert [(r.key, r.fingerprint) for r in second.reservations()] == [
+            ("k1", "fp-2"),
+            ("k2", "fp-3"),
+        ]
 
     def test_use_after_close_is_a_value_error(self, store):
         """A closed store refuses calls with ValueError, like the local stores."""

@@ -41,6 +41,7 @@ from store_contract import (
     CompleteContract,
     DurabilityContract,
     GetContract,
+    ListingContract,
     ModelContract,
     ReserveContract,
 )
@@ -107,6 +108,10 @@ class TestGet(GetContract):
 
 class TestClose(CloseContract):
     """Every backend keeps the close contract."""
+
+
+class TestListing(ListingContract):
+    """Every backend lists its keys."""
 
 
 class TestModel(ModelContract):

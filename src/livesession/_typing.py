@@ -26,6 +26,7 @@ __all__ = [
     "IdempotencyStore",
     "JournaledVenue",
     "LineSink",
+    "ListableStore",
     "MarkableVenue",
     "MarketFeed",
     "MetricsSink",
@@ -403,6 +404,22 @@ class IdempotencyStore(Protocol):
 
     def close(self) -> None:
         """Release files and connections."""
+
+
+@runtime_checkable
+class ListableStore(Protocol):
+    """**Protocol:** an idempotency store that can list the keys it holds (optional).
+
+    Every built-in store implements it (``PostgresIdempotencyStore`` lists its namespace).
+    A resume on a venue it does not rewind (the ccxt broker, a broker of yours) looks each
+    key the checkpoint does not account for up at the venue before its first step, so an
+    order the crashed process sent after the checkpoint is tracked again even if the
+    re-run never reaches it. Without it, the resume's ``C2_RESUME`` says so
+    (``after_checkpoint`` null): only a re-run that reaches such an order finds it.
+    """
+
+    def reservations(self) -> Sequence[IdempotencyRecord]:
+        """Every key held (``created`` False), with its fingerprint and outcome, by key."""
 
 
 @runtime_checkable

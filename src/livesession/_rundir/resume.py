@@ -40,6 +40,7 @@ from .._support.references import check_sources
 from .._typing import MarkableVenue, RelayedVenue, ResumableVenue
 from ..brokers.mock import MockBroker
 from ..stores import FileCheckpointStore
+from .aftercheckpoint import sent_after
 from .alerting import choose_alerts
 from .backing import take_lease
 from .brokers import BrokerFactory, close_broker, early_broker, open_broker
@@ -59,6 +60,7 @@ from .resumecut import AuditCut, check_journals, validate_artifacts
 from .session import open_session
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Unpack
 
     from .._artifacts.recorder import Recorder
@@ -302,13 +304,17 @@ def _resume_session(
     )
     broker = session.broker
     in_flight: list[dict[str, str]] = []
+    after: dict[str, Any] = {}
+    hold_found: Callable[[], None] = lambda: None  # noqa: E731 - replaced below
     if checkpoint is not None:
         digests = {
             "events": _prefix_digest(run_dir / names.ARTIFACTS["events"], offsets["events"]),
             "states": _prefix_digest(run_dir / names.ARTIFACTS["states"], offsets["states"]),
         }
-        restore_resumed(session, checkpoint, digests)  # the plug-ins': restore_plugins
+        parts = restore_resumed(session, checkpoint, digests)  # the plug-ins': restore_plugins
         _venue_catch_up(broker, checkpoint)
+        # A venue not rewound still has what was sent after the checkpoint: look it up.
+        after, hold_found = sent_after(parts, run_dir, offsets["events"])
         for order in session.iter_open_orders():
             venue = broker.order_by_client_id(order.client_order_id)
             in_flight.append(
@@ -332,8 +338,10 @@ def _resume_session(
             "torn_bytes": torn,
             "in_flight": in_flight,
             "checkpoint": checkpoint is not None,
+            **after,
         },
     )
+    hold_found()  # after C2_RESUME: what the venue has, held for the session to track
     _record_at_once(session.recorder, run_dir, sync=cfg.durability != "none")
     return session
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -21,6 +21,9 @@ from .._domain.decimal import ZERO, plain
 from .._domain.model import Order, Side, order_from_json, order_to_json
 from .._reconcile.reconciler import LocalOrder
 from .strategy_view import ReadOnlyBook
+
+if TYPE_CHECKING:
+    from .aftercheckpoint import Looked
 
 __all__ = ["Book", "BookView", "OpenOrder"]
 
@@ -163,6 +166,9 @@ class Book:
         self.last_price: dict[str, Decimal] = {}
         self.open: dict[str, OpenOrder] = {}
         self.closed: dict[str, OpenOrder] = {}
+        self.found_after: dict[str, Looked] = {}
+        """Orders a resume found sent after its checkpoint, not tracked yet (never in a
+        checkpoint: a later resume looks them up again); see ``aftercheckpoint``."""
         self.day_peak_equity = initial_cash
         self.strategy_view = ReadOnlyBook(self)
         """The strategy's read-only view of this book (one per book, reading it live)."""

@@ -40,10 +40,7 @@ if TYPE_CHECKING:
     from .._domain.config import DryrunConfig
     from .._domain.model import Order
     from .._risk.checks import Check
-    from .._typing import (
-        Broker,
-        Clock,
-    )
+    from .._typing import Broker, Clock
     from ..leases import LeaseGrant
     from .book import BookView
 
@@ -456,12 +453,15 @@ class LiveSessionOrchestrator:
 
 def restore_resumed(
     session: LiveSessionOrchestrator, state: dict[str, Any], digests: dict[str, Any]
-) -> None:
+) -> SessionParts:
     """``restore_state`` but for the feed's and the strategy's states, restored already.
 
     Their ``set_state`` is the caller's code: ``resume`` tries it before anything changes.
+    Returns the session's parts, for the resume's lookups (``aftercheckpoint``).
     """
-    session._parts().restore(state, digests, plugins=False)  # noqa: SLF001 - its own module
+    parts = session._parts()  # noqa: SLF001 - its own module
+    parts.restore(state, digests, plugins=False)
+    return parts
 
 
 def _activate(p: SessionParts, gate: SessionGate, *, only_if_ready: bool) -> None:

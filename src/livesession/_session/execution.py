@@ -33,7 +33,8 @@ from .._risk.rails import (
     off_the_tick,
     unpriced,
 )
-from .._typing import ConfirmingLookup, RecoveringVenue, ReplayingVenue
+from .._typing import ConfirmingLookup, ReplayingVenue
+from .aftercheckpoint import lists_sent_after, tracked_or_recovered
 from .exits import Protection
 
 if TYPE_CHECKING:
@@ -71,6 +72,7 @@ class Execution:
         broker = ctx.broker
         self._confirming = broker if isinstance(broker, ConfirmingLookup) else None
         self._replays = broker if isinstance(broker, ReplayingVenue) else None
+        self._listed = lists_sent_after(broker, idempotency)  # a resume looks those keys up
         self.intent_seq = 0
 
     def handle_intent(self, intent: OrderIntent) -> None:
@@ -216,8 +218,8 @@ class Execution:
         # A simulated venue that replays this send (made after the checkpoint, before a
         # crash) answers it as before: sent again, it retries and waits as the original did.
         fresh = record.created or (self._replays is not None and self._replays.replays_send(cid))
-        if not fresh and isinstance(self._c.broker, RecoveringVenue):
-            self._c.broker.recover(order)  # sent by the crashed process: report on it once found
+        if not fresh and tracked_or_recovered(self._c, order, record.outcome, listed=self._listed):
+            return True  # the resume found it at the venue (``aftercheckpoint``): tracked once
         known = None if fresh else self.venue_knows(cid)
         if known:
             outcome = "recovered"

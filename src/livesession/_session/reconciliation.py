@@ -18,6 +18,7 @@ from .._domain.model import CancelReport, RejectReport, VenueOrderStatus
 from .._exceptions import BrokerError
 from .._reconcile.reconciler import compare, lookups_needed, plan, position_doubts
 from .._typing import PositionVenue
+from .aftercheckpoint import take
 from .reports import order_link
 
 if TYPE_CHECKING:
@@ -63,14 +64,20 @@ class Reconciliation:
     def _venue_reports_positions(self) -> bool:
         return isinstance(self._c.broker, PositionVenue)
 
-    def reconcile(self, *, grace_ns: int | None = None, hold: bool = True) -> None:
+    def reconcile(
+        self, *, grace_ns: int | None = None, hold: bool = True, take_found: bool = False
+    ) -> None:
         """One pass of the reconciler: silent when book and venue agree.
 
         Costs one ``open_orders()`` call (and one ``positions()`` call of a venue that
         reports them) plus one lookup per tracked order the venue does not list as open. A
-        venue that does not answer skips the pass.
+        venue that does not answer skips the pass. First, the orders a resume found sent
+        after its checkpoint (``Book.found_after``) are tracked, on a wind-down's pass
+        (``take_found``) or once the resume's hold is over (``aftercheckpoint.take``).
         """
         book = self._c.book
+        if book.found_after and (take_found or self._c.time.ts_sim >= self._hold_until_ns):
+            take(self._c, self._idem, self.adopt)
         broker = self._c.broker
         local = book.local_orders() if book.open or book.closed else ()
         try:

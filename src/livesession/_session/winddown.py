@@ -41,7 +41,7 @@ _WINDING = (S.DRYRUN_ACTIVE, S.STOPPING)  # a kill goes on in these; a fault end
 
 
 class _Reconcile(Protocol):
-    def __call__(self, *, hold: bool = True) -> None: ...
+    def __call__(self, *, hold: bool = True, take_found: bool = False) -> None: ...
 
 
 @attrs.define(kw_only=True, eq=False, repr=False)
@@ -87,7 +87,7 @@ class WindDown:
                 self._flatten()
                 crashpoint("after_flatten")
                 self._process_reports()
-            self._reconcile()
+            self._reconcile(take_found=True)  # with what a resume found (``aftercheckpoint``)
             if not lifecycle.in_(S.STOPPING):  # the reconciler escalated
                 return
             if not book.open and self.is_flat() and not self.unconfirmed_closed():
@@ -99,7 +99,7 @@ class WindDown:
             # either way), so differences that outlasted their grace are escalated now and
             # the acknowledgement that follows can settle them (``drop_escalated``).
             self._process_reports()
-            self._reconcile(hold=False)
+            self._reconcile(hold=False, take_found=True)
             if lifecycle.in_(S.STOPPING):
                 lifecycle.fault("STOP_INCOMPLETE", self.incomplete())
             return
@@ -197,6 +197,8 @@ class WindDown:
 
     def kill(self, reason: str) -> None:
         """HALTED, cancel everything, flatten; ``continue_kill`` finishes on later steps."""
+        if self._c.book.found_after:  # what a resume found is open too (``aftercheckpoint``)
+            self._reconcile(take_found=True)
         before = self._c.governor.halt()
         if self.kill_started_ns is None:
             self.kill_started_ns = self._c.time.ts_sim

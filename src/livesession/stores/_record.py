@@ -9,7 +9,7 @@ back with ``decode_checkpoint``.
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, TypeAlias, TypeVar
 
 import attrs
@@ -173,6 +173,13 @@ class RecordStore(abc.ABC):
         check_key(key)
         return stored_record(key, self._lookup(key))
 
+    def reservations(self) -> tuple[Reservation, ...]:
+        """Every key held (``created`` is False), sorted by key; see ``ListableStore``."""
+        return tuple(
+            Reservation(key=key, fingerprint=fingerprint, outcome=outcome)
+            for key, (fingerprint, outcome) in sorted(self._every())
+        )
+
     @abc.abstractmethod
     def _insert(self, key: str, fingerprint: str) -> Stored | None:
         """Keep a new ``key`` for ``fingerprint`` (None), or answer what is kept already."""
@@ -184,3 +191,7 @@ class RecordStore(abc.ABC):
     @abc.abstractmethod
     def _lookup(self, key: str) -> Stored | None:
         """What is kept for ``key``, or None."""
+
+    @abc.abstractmethod
+    def _every(self) -> Iterable[tuple[str, Stored]]:
+        """Every kept key with what is kept for it, in any order."""

@@ -101,6 +101,10 @@ class JsonlIdempotencyStore(RecordStore):
         self._check_usable()
         return self._entries.get(key)
 
+    def _every(self) -> list[tuple[str, Stored]]:
+        self._check_usable()
+        return list(self._entries.items())
+
     def close(self) -> None:
         """Release the file and its lock; safe to call more than once."""
         fd, self._fd = self._fd, None

@@ -63,6 +63,11 @@ class MemoryIdempotencyStore(RecordStore):
         entry = self._live_entry(key, self._clock.monotonic_ns())
         return None if entry is None else (entry.fingerprint, entry.outcome)
 
+    def _every(self) -> list[tuple[str, Stored]]:
+        now_ns = self._clock.monotonic_ns()
+        live = ((key, self._live_entry(key, now_ns)) for key in list(self._entries))
+        return [(key, (e.fingerprint, e.outcome)) for key, e in live if e is not None]
+
     def close(self) -> None:
         """Nothing to release; safe to call more than once."""
 

@@ -183,6 +183,15 @@ class PostgresIdempotencyStore(_FencedStore, RecordStore):
         with self._pg.translate(f"reading idempotency key {key!r}"):
             return self._select(key)
 
+    def _every(self) -> list[tuple[str, Stored]]:
+        with self._pg.translate("listing the idempotency keys"):
+            rows = self._pg.execute(
+                f"SELECT key, fingerprint, outcome FROM {_IDEMPOTENCY_TABLE} "  # noqa: S608 - constant table name
+                "WHERE namespace = %s",
+                (self._namespace,),
+            ).fetchall()
+        return [(key, (fingerprint, outcome)) for key, fingerprint, outcome in rows]
+
     def __repr__(self) -> str:
         return f"PostgresIdempotencyStore({self._pg.target!r}, namespace={self._namespace!r})"
 

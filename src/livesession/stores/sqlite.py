@@ -256,6 +256,10 @@ class SqliteIdempotencyStore(RecordStore):
         )
         return row
 
+    def _every(self) -> list[tuple[str, Stored]]:
+        rows = self._open_connection().execute("SELECT key, fingerprint, outcome FROM idempotency")
+        return [(key, (fingerprint, outcome)) for key, fingerprint, outcome in rows]
+
     def close(self) -> None:
         """Close the connection; safe to call more than once."""
         connection, self._connection = self._connection, None

@@ -1,0 +1,61 @@
+"""A resume's lookup of the orders the crashed process sent after the checkpoint.
+
+Only on a venue the resume does not rewind (neither a ``ResumableVenue`` nor a
+``RelayedVenue``: the ccxt broker, a broker of the caller's); see
+``_session.aftercheckpoint``. The run's events up to the checkpoint tell which keys of the
+idempotency store the checkpoint accounts for: those of every ``ORDER_SUBMITTED`` before
+it (an order done by then is no longer in the checkpoint's book).
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import TYPE_CHECKING, Any, Final
+
+import orjson
+
+from .._artifacts import names
+from .._session.aftercheckpoint import hold, look_up, resume_record
+from .._typing import RelayedVenue, ResumableVenue
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from pathlib import Path
+
+    from .._session.assembly import SessionParts
+
+__all__ = ["recorded_orders", "sent_after"]
+
+_SUBMITTED: Final = b'"event_type":"ORDER_SUBMITTED"'
+
+
+def recorded_orders(events: Path, offset: int) -> set[str]:
+    """The client order ids of the ``ORDER_SUBMITTED`` events in ``events``' first bytes."""
+    cids: set[str] = set()
+    read = 0
+    with events.open("rb") as f:
+        for line in f:
+            read += len(line)
+            if read > offset:
+                break
+            if _SUBMITTED in line:
+                cid = orjson.loads(line)["payload"].get("client_order_id")
+                if isinstance(cid, str):
+                    cids.add(cid)
+    return cids
+
+
+def sent_after(
+    parts: SessionParts, run_dir: Path, events_offset: int
+) -> tuple[dict[str, Any], Callable[[], None]]:
+    """``C2_RESUME``'s keys about the orders sent after the checkpoint, and what tracks them.
+
+    The venue is asked now, and nothing recorded: the second, called once ``C2_RESUME`` is
+    audited, holds what it found for the session to track. A rewound venue: no key,
+    nothing to do.
+    """
+    if isinstance(parts.broker, (ResumableVenue, RelayedVenue)):
+        return {}, lambda: None
+    accounted = recorded_orders(run_dir / names.ARTIFACTS["events"], events_offset)
+    looked = look_up(parts, accounted)
+    return {"after_checkpoint": resume_record(looked)}, functools.partial(hold, parts, looked or ())

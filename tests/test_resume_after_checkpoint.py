@@ -1,0 +1,499 @@
+"""A resume finds the orders the crashed process sent after its checkpoint, on a real venue.
+
+Before, a ``ccxt:`` run killed after a market BUY filled at the venue (step 28), its last
+checkpoint at step 0, found that order again only when the re-run reached the same intent
+and sent the same client order id. A resumed run stopped or killed at once, halted first
+(503s on the venue's open orders), or whose strategy went another way sealed COMPLETED
+"flat, no open orders", exit 0, verify OK, while the venue held the +0.010 BTC the run had
+opened. Now every key of the idempotency store the checkpoint does not account for is
+looked up before the first step (``C2_RESUME``'s ``after_checkpoint``), and what the venue
+has is tracked by the wind-down (or once the re-run is past the crash), so its fills
+reach the book and the wind-down flattens them; a re-run that reaches the intent sends and
+tracks it once, as before.
+
+The venue is the loopback ``fake_binance.FakeBinance`` (``_ccxt_route``), and, for a
+broker of the caller's, an in-memory venue that outlives the crashed session's broker.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import attrs
+import orjson
+import pytest
+
+pytest.importorskip("ccxt")
+pytest.importorskip("requests")
+
+from livesession import (
+    AckReport,
+    Bar,
+    CancelReport,
+    DryrunConfig,
+    FillReport,
+    OrderIntent,
+    OrderType,
+    Rejected,
+    SessionState,
+    SessionStatus,
+    Side,
+    VenueOrder,
+    VenueOrderStatus,
+)
+from livesession._artifacts import names
+from livesession._rundir import create_run, resume_run
+from livesession._rundir import session as rundir_session
+from livesession.status import Verdict, run_status
+from livesession.verify import verify_run
+from livesession.verify._schemas import Schemas
+
+from _ccxt_route import crashed_dryrun, dryrun_args, events, jsonl, route_to
+from fake_binance import FakeBinance
+
+D = Decimal
+STEPS = 60
+"""The first order is sent at step 28 (seed 1); the only checkpoint is the one at step 0."""
+KILLED = -9
+
+
+@pytest.fixture(name="fake")
+def _fake():
+    """A started fake venue; at the end, no client order id was created twice there."""
+    fake = FakeBinance().start()
+    yield fake
+    fake.stop()
+    assert max(fake.created.values(), default=0) <= 1, fake.created
+
+
+@pytest.fixture(name="crashed")
+def _crashed(fake, tmp_path, monkeypatch):
+    """A ccxt run killed right after its first order (filled at the venue) was sent.
+
+    Its last checkpoint is at step 0: the order's records were cut off with the crash.
+    Returns the run directory and the order's client order id; this process's brokers
+    are routed to the fake.
+    """
+    args = dryrun_args(tmp_path, "crashed", STEPS)
+    assert crashed_dryrun(fake, args, "after_send:1") == KILLED
+    run_dir = tmp_path / "crashed"
+    checkpoint = orjson.loads((run_dir / "checkpoint.json").read_bytes())
+    assert (checkpoint["steps"], checkpoint["book"]["positions"]) == (0, {})
+    (sent,) = fake.created
+    assert fake.order_status(sent) == "FILLED"
+    assert fake.free("BTC") == D("1.010")  # the venue holds what the run opened
+    route_to(fake, monkeypatch)
+    return run_dir, sent
+
+
+def _resume_record(run_dir) -> dict[str, Any]:
+    (record,) = [r for r in jsonl(run_dir / "audit.jsonl") if r["code"] == "C2_RESUME"]
+    return record["payload"]
+
+
+def _final(run_dir) -> dict[str, Any]:
+    return jsonl(run_dir / "state_snapshots.jsonl")[-1]
+
+
+def _about(run_dir, event_type: str, cid: str) -> list[dict[str, Any]]:
+    return [e for e in events(run_dir, event_type) if e.get("client_order_id") == cid]
+
+
+def _assert_flat_and_verified(run_dir, fake) -> None:
+    final = _final(run_dir)
+    assert (final["status"], final["open_orders"]) == ("COMPLETED", [])
+    assert all(D(q) == 0 for q in final["positions"].values()), final["positions"]
+    assert fake.free("BTC") == D(1)  # the venue is flat again
+    verdict = verify_run(run_dir)
+    assert verdict.ok, verdict.violations
+
+
+class TestTheResumedRunEndsBeforeTheReRunGetsThere:
+    """Stopped, killed or halted before the re-run reaches the crashed order's step."""
+
+    def test_a_stop_at_once_adopts_the_order_and_flattens_it(self, crashed, fake):
+        run_dir, sent = crashed
+        session = resume_run(run_dir)
+        assert _resume_record(run_dir)["after_checkpoint"] == [
+            {"client_order_id": sent, "venue_status": "FILLED"}
+        ]
+        session.request_stop("operator")
+        session.close()
+        result = session.result()
+        assert (result.status, result.steps, result.orders_submitted) == (
+            SessionStatus.COMPLETED,
+            0,
+            2,
+        )
+        (found,) = _about(run_dir, "ORDER_SUBMITTED", sent)
+        assert (found["reason"], found["send_outcome"], found["side"]) == (
+            "resume",
+            "UNKNOWN",
+            "BUY",
+        )
+        assert _about(run_dir, "RECONCILED", sent) == [
+            {"action": "ADOPTED", "client_order_id": sent, "evidence": "lookup:FILLED"}
+        ]
+        assert [f["quantity"] for f in _about(run_dir, "ORDER_FILLED", sent)] == ["0.010"]
+        # Booked before the flatten: the book held the venue's position, then sold it.
+        held = [p["position"] for p in events(run_dir, "POSITION_CHANGED")]
+        assert held == ["0.010", "0.000"]
+        flatten = [o for o in events(run_dir, "ORDER_SUBMITTED") if o["reason"] == "flatten"]
+        assert [(o["side"], o["quantity"]) for o in flatten] == [("SELL", "0.010")]
+        assert fake.created[sent] == 1
+        _assert_flat_and_verified(run_dir, fake)
+
+    def test_a_kill_at_once_flattens_it_too(self, crashed, fake):
+        run_dir, sent = crashed
+        session = resume_run(run_dir)
+        session.kill("operator")
+        (kill,) = events(run_dir, "KILL_SWITCH")
+        assert kill["open_orders"] == 1  # the order the resume found
+        session.close()
+        assert [f["quantity"] for f in _about(run_dir, "ORDER_FILLED", sent)] == ["0.010"]
+        assert len(events(run_dir, "KILL_SWITCH_FLAT")) == 1
+        _assert_flat_and_verified(run_dir, fake)
+
+    def test_a_run_halted_before_the_step_ends_flat(self, crashed, fake):
+        """503s on the open orders trip broker health at once: HALTED, nothing is sent;
+        the run's end winds down what the venue holds."""
+        run_dir, sent = crashed
+        for _ in range(40):
+            fake.add_fault("http_5xx", method="GET", path="/api/v3/openOrders")
+        session = resume_run(run_dir)
+        result = session.run_to_end(STEPS)
+        assert result.status is SessionStatus.COMPLETED
+        assert [e["reason"] for e in events(run_dir, "BROKER_UNHEALTHY")] == [
+            "CONSECUTIVE_FAILURES"
+        ]
+        sent_by_the_re_run = [o for o in events(run_dir, "ORDER_SUBMITTED") if "intent_seq" in o]
+        assert [o["reason"] for o in sent_by_the_re_run] == ["flatten"]  # halted: no entry
+        assert [o["reason"] for o in _about(run_dir, "ORDER_SUBMITTED", sent)] == ["resume"]
+        assert [f["quantity"] for f in _about(run_dir, "ORDER_FILLED", sent)] == ["0.010"]
+        _assert_flat_and_verified(run_dir, fake)
+
+
+class TestTheReRunReachesTheOrder:
+    """The re-run reaches the crashed order's intent: it is sent once and tracked once."""
+
+    def test_sent_once_tracked_once(self, crashed, fake):
+        run_dir, sent = crashed
+        session = resume_run(run_dir)
+        assert _resume_record(run_dir)["after_checkpoint"] == [
+            {"client_order_id": sent, "venue_status": "FILLED"}
+        ]
+        result = session.run_to_end(STEPS)
+        assert result.status is SessionStatus.COMPLETED
+        assert fake.created[sent] == 1  # never sent twice
+        (submitted,) = _about(run_dir, "ORDER_SUBMITTED", sent)
+        assert submitted["intent_seq"] == 1  # the re-run's own record, as without the lookup
+        assert _about(run_dir, "RECONCILED", sent) == []
+        assert len(_about(run_dir, "ORDER_ACCEPTED", sent)) == 1
+        assert [f["quantity"] for f in _about(run_dir, "ORDER_FILLED", sent)] == ["0.010"]
+        cids = [o["client_order_id"] for o in events(run_dir, "ORDER_SUBMITTED")]
+        assert len(cids) == len(set(cids))
+        assert dict(fake.created) == dict.fromkeys(cids, 1)
+        _assert_flat_and_verified(run_dir, fake)
+
+
+class TestTheVenueDoesNotAnswer:
+    """A lookup without an answer: the order is in doubt, never "flat"."""
+
+    def test_in_doubt_and_never_flat(self, crashed, fake):
+        run_dir, sent = crashed
+        for _ in range(400):
+            fake.add_fault("http_5xx", method="GET", path="/api/v3/order")
+        session = resume_run(run_dir)
+        assert _resume_record(run_dir)["after_checkpoint"] == [
+            {"client_order_id": sent, "venue_status": "NO_ANSWER"}
+        ]
+        session.request_stop("operator")
+        session.close()
+        result = session.result()
+        assert result.state is SessionState.ERROR_REQUIRES_OPERATOR
+        assert (result.status, result.reason) == (SessionStatus.FAILED, "STOP_INCOMPLETE")
+        assert result.open_orders == (sent,)
+        (found,) = _about(run_dir, "ORDER_SUBMITTED", sent)
+        assert found["send_outcome"] == "UNKNOWN"
+        assert len(_about(run_dir, "ORDER_OUTCOME_UNKNOWN", sent)) == 1
+        assert [o["client_order_id"] for o in _final(run_dir)["open_orders"]] == [sent]
+        standing = run_status(run_dir)
+        assert standing.verdict is Verdict.NEEDS_OPERATOR
+        verdict = verify_run(run_dir)
+        assert verdict.ok, verdict.violations
+
+
+# -- a broker of the caller's -------------------------------------------------------------
+
+
+class _Venue:
+    """A venue that outlives the broker talking to it: its orders and net position."""
+
+    def __init__(self) -> None:
+        self.orders: dict[str, VenueOrder] = {}
+        self.position = D(0)
+        self.created: dict[str, int] = {}
+
+
+class OwnBroker:
+    """A desk's adapter: market orders fill at once; it reports on the orders it knows.
+
+    Like a real venue's adapter, it knows the orders it sent and those it looked up (one
+    sent by an earlier process included), and reports their ack and fill once.
+    """
+
+    kind = "mock"
+    simulated = True
+
+    def __init__(self, venue: _Venue) -> None:
+        self.venue = venue
+        self.price = D("100.00")
+        self.reports: list[Any] = []
+        self.known: set[str] = set()
+
+    def on_market(self, bar: Bar) -> None:
+        self.price = bar.close
+
+    def submit(self, order: Any, now_ns: int) -> None:
+        venue = self.venue
+        cid = order.client_order_id
+        venue.created[cid] = venue.created.get(cid, 0) + 1
+        market = order.order_type is OrderType.MARKET
+        if market:
+            venue.position += order.quantity if order.side is Side.BUY else -order.quantity
+        venue.orders[cid] = VenueOrder(
+            client_order_id=cid,
+            symbol=order.symbol,
+            side=order.side,
+            quantity=order.quantity,
+            filled_quantity=order.quantity if market else D(0),
+            status=VenueOrderStatus.FILLED if market else VenueOrderStatus.NEW,
+            venue_order_id=f"v{len(venue.orders) + 1}",
+        )
+        self._learn(cid, now_ns)
+
+    def _learn(self, cid: str, now_ns: int) -> None:
+        """Report an order this broker did not know yet: its ack, fill or cancel."""
+        if cid in self.known:
+            return
+        self.known.add(cid)
+        seen = self.venue.orders[cid]
+        self.reports.append(
+            AckReport(client_order_id=cid, venue_order_id=seen.venue_order_id, ts_ns=now_ns)
+        )
+        if seen.status is VenueOrderStatus.FILLED:
+            self.reports.append(
+                FillReport(
+                    client_order_id=cid,
+                    ts_ns=now_ns,
+                    trade_id=f"t-{seen.venue_order_id}",
+                    quantity=seen.quantity,
+                    price=self.price,
+                )
+            )
+        elif seen.status is VenueOrderStatus.CANCELED:
+            self.reports.append(CancelReport(client_order_id=cid, ts_ns=now_ns))
+
+    def cancel(self, client_order_id: str, now_ns: int) -> None:
+        seen = self.venue.orders.get(client_order_id)
+        if seen is None or seen.status is not VenueOrderStatus.NEW:
+            raise Rejected("not open", reason="ORDER_NOT_OPEN", client_order_id=client_order_id)
+        self.venue.orders[client_order_id] = attrs.evolve(seen, status=VenueOrderStatus.CANCELED)
+        if client_order_id in self.known:
+            self.reports.append(CancelReport(client_order_id=client_order_id, ts_ns=now_ns))
+
+    def poll(self, now_ns: int) -> list[Any]:
+        reports, self.reports = self.reports, []
+        return reports
+
+    def open_orders(self) -> list[VenueOrder]:
+        return [o for o in self.venue.orders.values() if o.status is VenueOrderStatus.NEW]
+
+    def order_by_client_id(self, client_order_id: str) -> VenueOrder | None:
+        seen = self.venue.orders.get(client_order_id)
+        if seen is not None:
+            self._learn(client_order_id, 0)
+        return seen
+
+    def close(self) -> None:
+        pass
+
+
+class BuyOnce:
+    """Buys 0.010 at bar 10 and holds (``limit``: bids 3 % below the market instead)."""
+
+    strategy_id = "buy_once"
+
+    def __init__(self, *, limit: bool = False) -> None:
+        self.n = 0
+        self.limit = limit
+
+    def on_bar(self, bar: Bar, view: Any) -> list[OrderIntent]:
+        self.n += 1
+        if self.n != 10:
+            return []
+        if not self.limit:
+            return [OrderIntent(symbol=bar.symbol, side=Side.BUY, quantity=D("0.010"))]
+        bid = OrderIntent(
+            symbol=bar.symbol,
+            side=Side.BUY,
+            quantity=D("0.010"),
+            order_type=OrderType.LIMIT,
+            limit_price=(bar.close * D("0.97")).quantize(D("0.01")),
+        )
+        return [bid]
+
+    def get_state(self) -> dict[str, Any]:
+        return {"n": self.n}
+
+    def set_state(self, state: Any) -> None:
+        self.n = int(state["n"])
+
+
+def _crash_own_run(tmp_path, venue: _Venue, *, limit: bool = False):
+    """A run on ``OwnBroker`` that dies at step 12, after its order (bar 10) was sent."""
+    cfg = DryrunConfig(run_id="own", strategy_id="buy_once", steps=40, checkpoint_every=1000)
+    strategy = BuyOnce(limit=limit)
+    crashed = create_run(cfg, tmp_path, broker=OwnBroker(venue), strategy=strategy)
+
+    def crash(inner: Any) -> None:
+        if inner.steps_done == 12:
+            raise KeyboardInterrupt
+
+    crashed.step_hooks.append(crash)
+    crashed.preflight()
+    crashed.activate()
+    with pytest.raises(KeyboardInterrupt):
+        crashed.run_n_steps(40)
+    crashed.close()  # seals nothing: the last checkpoint is at step 0
+    assert venue.position == (0 if limit else D("0.010"))
+    (sent,) = venue.created
+    return tmp_path / "own", sent
+
+
+class TestABrokerOfTheCallers:
+    """The same on a broker that is neither the ccxt one nor a rewound simulation."""
+
+    def test_a_stop_at_once_flattens_what_the_venue_holds(self, tmp_path):
+        venue = _Venue()
+        run_dir, sent = _crash_own_run(tmp_path, venue)
+        session = resume_run(run_dir, broker=OwnBroker(venue), strategy=BuyOnce())
+        assert _resume_record(run_dir)["after_checkpoint"] == [
+            {"client_order_id": sent, "venue_status": "FILLED"}
+        ]
+        session.request_stop("operator")
+        session.close()
+        assert venue.position == 0  # flattened at the venue
+        assert venue.created[sent] == 1
+        assert [f["quantity"] for f in _about(run_dir, "ORDER_FILLED", sent)] == ["0.010"]
+        final = _final(run_dir)
+        assert (final["status"], final["positions"]) == ("COMPLETED", {"BTC/USDT": "0.000"})
+        verdict = verify_run(run_dir)
+        assert verdict.ok, verdict.violations
+
+    def test_the_re_run_reaches_it_sent_once(self, tmp_path):
+        venue = _Venue()
+        run_dir, sent = _crash_own_run(tmp_path, venue)
+        session = resume_run(run_dir, broker=OwnBroker(venue), strategy=BuyOnce())
+        assert _resume_record(run_dir)["after_checkpoint"] == [
+            {"client_order_id": sent, "venue_status": "FILLED"}
+        ]
+        session.run_to_end(40)
+        assert venue.created[sent] == 1
+        assert len(_about(run_dir, "ORDER_SUBMITTED", sent)) == 1
+        assert len(_about(run_dir, "ORDER_FILLED", sent)) == 1
+        assert venue.position == 0
+        verdict = verify_run(run_dir)
+        assert verdict.ok, verdict.violations
+
+    def test_tracked_by_a_kill_the_re_run_sends_nothing_again(self, tmp_path):
+        """A resting bid the kill found, tracked and cancelled: when the re-run reaches its
+        intent (the kill flattened nothing, so it has the same client order id), the
+        order is neither sent again nor tracked twice."""
+        venue = _Venue()
+        run_dir, sent = _crash_own_run(tmp_path, venue, limit=True)
+        assert venue.orders[sent].status is VenueOrderStatus.NEW
+        session = resume_run(run_dir, broker=OwnBroker(venue), strategy=BuyOnce(limit=True))
+        session.kill("operator")
+        assert venue.orders[sent].status is VenueOrderStatus.CANCELED
+        session.reenable_trading("operator")
+        session.run_to_end(40)
+        assert venue.created == {sent: 1}
+        (submitted,) = _about(run_dir, "ORDER_SUBMITTED", sent)
+        assert submitted["reason"] == "resume"  # the kill's record, not the re-run's
+        assert len(_about(run_dir, "ORDER_CANCELED", sent)) == 1
+        # The re-run reached its intent (a SIGNAL of intent 1) and sent nothing for it.
+        assert [signal["intent_seq"] for signal in events(run_dir, "SIGNAL")] == [1]
+        assert _final(run_dir)["open_orders"] == []
+        verdict = verify_run(run_dir)
+        assert verdict.ok, verdict.violations
+
+    def test_a_store_that_cannot_list_its_keys_is_said(self, tmp_path, monkeypatch):
+        """A store without ``reservations``: ``after_checkpoint`` is null, as before."""
+        venue = _Venue()
+        run_dir, _sent = _crash_own_run(tmp_path, venue)
+        opened = rundir_session.open_store
+
+        def unlisted(*args: Any, **kwargs: Any) -> Any:
+            return _Unlisted(opened(*args, **kwargs))
+
+        monkeypatch.setattr(rundir_session, "open_store", unlisted)
+        session = resume_run(run_dir, broker=OwnBroker(venue), strategy=BuyOnce())
+        assert _resume_record(run_dir)["after_checkpoint"] is None
+        session.run_to_end(40)
+        verdict = verify_run(run_dir)
+        assert verdict.ok, verdict.violations
+
+
+class _Unlisted:
+    """An idempotency store of the caller's: no ``reservations``."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+
+    def reserve(self, key: str, fingerprint: str) -> Any:
+        return self._inner.reserve(key, fingerprint)
+
+    def complete(self, key: str, outcome: str) -> None:
+        self._inner.complete(key, outcome)
+
+    def get(self, key: str) -> Any:
+        return self._inner.get(key)
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+class TestTheRecord:
+    """``C2_RESUME``'s ``after_checkpoint`` is held to its shape by the verifier's schema."""
+
+    GOOD = (
+        None,
+        [],
+        [{"client_order_id": "ls1", "venue_status": "FILLED"}],
+        [{"client_order_id": "ls1", "venue_status": "NO_ANSWER"}],
+    )
+    BAD = (
+        [{"client_order_id": "ls1"}],
+        [{"client_order_id": "ls-1", "venue_status": "FILLED"}],
+        [{"client_order_id": "ls1", "venue_status": "FILLED\n"}],
+        [{"client_order_id": "ls1", "venue_status": "FILLED", "more": 1}],
+        "FILLED",
+    )
+
+    def test_the_audit_schema(self):
+        def errors(after: object) -> list[str]:
+            record = {
+                "schema": "C2_AUDIT_V1",
+                "run_id": "r",
+                "seq": 2,
+                "ts": "2026-01-01T00:00:00Z",
+                "code": "C2_RESUME",
+                "payload": {"from_step": 0, "checkpoint": True, "after_checkpoint": after},
+                "prev_hash": "0" * 64,
+            }
+            return Schemas.get().errors(names.AUDIT, record)
+
+        assert [after for after in self.GOOD if errors(after)] == []
+        assert [after for after in self.BAD if not errors(after)] == []
