@@ -8,6 +8,7 @@ import sys
 from collections.abc import Iterator
 from importlib.metadata import entry_points
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -68,3 +69,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         postgres = item.get_closest_marker("postgres") is not None
         group = "postgres" if postgres else item.nodeid.split("::", 1)[0]
         item.add_marker(pytest.mark.xdist_group(group))
+
+
+@pytest.fixture(name="fake")
+def _fake_exchange() -> Iterator[Any]:
+    """A started loopback fake exchange (``fake_binance``); at the end, no client order id
+    was created twice there. A test module may override it (routing, a loopback guard)."""
+    from fake_binance import FakeBinance
+
+    fake = FakeBinance().start()
+    yield fake
+    fake.stop()
+    assert max(fake.created.values(), default=0) <= 1, fake.created

@@ -85,15 +85,6 @@ class VenueFailure:
     """The failed check's detail (one line for a person)."""
 
 
-@pytest.fixture(name="fake")
-def _fake():
-    """A started fake venue; at the end, no client order id was created twice there."""
-    fake = FakeBinance().start()
-    yield fake
-    fake.stop()
-    assert max(fake.created.values(), default=0) <= 1, fake.created
-
-
 @pytest.fixture(name="venue")
 def _venue(fake, monkeypatch):
     """Credentials in the environment and every ccxt broker of a run routed to the fake."""

@@ -38,7 +38,6 @@ from fake_binance import (
     TEST_API_KEY,
     TEST_API_SECRET,
     TESTNET_PREFIX,
-    FakeBinance,
     LoopbackRoute,
 )
 
@@ -65,14 +64,6 @@ class VenueClock:
     def wait_ns(self, ns: int) -> None:
         self.waits.append(ns)
         self.ms += -(-ns // 1_000_000)
-
-
-@pytest.fixture(name="fake")
-def _fake():
-    fake = FakeBinance().start()
-    yield fake
-    fake.stop()
-    assert max(fake.created.values(), default=0) <= 1, fake.created
 
 
 @pytest.fixture(name="clock")

@@ -50,21 +50,11 @@ from livesession.verify import verify_run
 from livesession.verify._schemas import Schemas
 
 from _ccxt_route import crashed_dryrun, dryrun_args, events, jsonl, route_to
-from fake_binance import FakeBinance
 
 D = Decimal
 STEPS = 60
 """The first order is sent at step 28 (seed 1); the only checkpoint is the one at step 0."""
 KILLED = -9
-
-
-@pytest.fixture(name="fake")
-def _fake():
-    """A started fake venue; at the end, no client order id was created twice there."""
-    fake = FakeBinance().start()
-    yield fake
-    fake.stop()
-    assert max(fake.created.values(), default=0) <= 1, fake.created
 
 
 @pytest.fixture(name="crashed")
