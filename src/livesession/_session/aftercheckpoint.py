@@ -35,11 +35,10 @@ from __future__ import annotations
 
 from collections.abc import Container, Sequence
 from decimal import Decimal, InvalidOperation
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 
-from .._domain.decimal import plain
 from .._domain.model import Order, OrderType, Side
 from .._exceptions import BrokerError
 from .._typing import (
@@ -48,6 +47,7 @@ from .._typing import (
     RelayedVenue,
     ResumableVenue,
 )
+from .book import submitted_payload
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -221,7 +221,7 @@ def take(c: SessionContext, idem: IdempotencyStore, adopt: Callable[[str, str], 
         if isinstance(c.broker, RecoveringVenue):
             c.broker.recover(order)  # the next lookup that finds it tracks it: reports follow
         book.add_order(order, in_doubt=True)
-        book.open[cid].event_id = c.recorder.emit("ORDER_SUBMITTED", _submitted(order))
+        book.open[cid].event_id = c.recorder.emit("ORDER_SUBMITTED", _found_submitted(order))
         c.recorder.emit(
             "ORDER_OUTCOME_UNKNOWN", {"client_order_id": cid, "operation": "submit", "attempt": 0}
         )
@@ -230,22 +230,11 @@ def take(c: SessionContext, idem: IdempotencyStore, adopt: Callable[[str, str], 
             adopt(cid, f"lookup:{item.seen.status.value}")
 
 
-def _submitted(order: Order) -> dict[str, object]:
+def _found_submitted(order: Order) -> dict[str, Any]:
     """The ``ORDER_SUBMITTED`` of an order found by the resume (its send outcome unknown).
 
     It names no intent (the crashed process's ``SIGNAL`` was cut off with it) and no OCO
     group (whose entry fill is not in the run either).
     """
-    payload: dict[str, object] = {
-        "client_order_id": order.client_order_id,
-        "symbol": order.symbol,
-        "side": order.side.value,
-        "quantity": plain(order.quantity),
-        "order_type": order.order_type.value,
-        "reduce_only": order.reduce_only,
-        "reason": _REASON,
-    }
-    if order.limit_price is not None:
-        payload["limit_price"] = plain(order.limit_price)
-    payload["send_outcome"] = "UNKNOWN"
-    return payload
+    alone = attrs.evolve(order, oco_group=None)
+    return submitted_payload(alone, _REASON, intent_seq=None, in_doubt=True)

@@ -28,6 +28,24 @@ if TYPE_CHECKING:
 __all__ = ["Book", "BookView", "OpenOrder"]
 
 
+def submitted_payload(
+    order: Order, reason: str, *, intent_seq: int | None, in_doubt: bool
+) -> dict[str, Any]:
+    """The ``ORDER_SUBMITTED`` payload of ``order``.
+
+    Its terms (no limit price or OCO group it does not have), ``reason``, the intent it
+    serves (``intent_seq``; None: none known) and, for an order sent in doubt,
+    ``send_outcome`` UNKNOWN.
+    """
+    payload = {k: v for k, v in order_to_json(order).items() if v is not None}
+    payload["reason"] = reason
+    if intent_seq is not None:
+        payload["intent_seq"] = intent_seq
+    if in_doubt:
+        payload["send_outcome"] = "UNKNOWN"
+    return payload
+
+
 @attrs.define
 class OpenOrder:
     """An order the session tracks.

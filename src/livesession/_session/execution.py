@@ -35,6 +35,7 @@ from .._risk.rails import (
 )
 from .._typing import ConfirmingLookup, ReplayingVenue
 from .aftercheckpoint import lists_sent_after, tracked_or_recovered
+from .book import submitted_payload
 from .exits import Protection
 
 if TYPE_CHECKING:
@@ -243,7 +244,7 @@ class Execution:
         book = self._c.book
         book.add_order(order, in_doubt=in_doubt)
         self._c.governor.count_order(self._c.time.ts_sim)
-        payload = _submitted(order, intent_seq, reason, in_doubt=in_doubt)
+        payload = submitted_payload(order, reason, intent_seq=intent_seq, in_doubt=in_doubt)
         if links:
             payload.update(links)
         book.open[cid].event_id = self._c.recorder.emit("ORDER_SUBMITTED", payload)
@@ -304,7 +305,7 @@ class Execution:
         """
         book = self._c.book
         book.add_order(order, in_doubt=True)
-        payload = _submitted(order, intent_seq, reason, in_doubt=True)
+        payload = submitted_payload(order, reason, intent_seq=intent_seq, in_doubt=True)
         if links:
             payload.update(links)
         with contextlib.suppress(SinkFailure):
@@ -473,24 +474,3 @@ def _risk_context(c: SessionContext, intent: OrderIntent) -> RiskContext:
         trading_state=governor.state.value,
         open_on_side=book.open_quantity(intent.symbol, intent.side),
     )
-
-
-def _submitted(order: Order, intent_seq: int, reason: str, *, in_doubt: bool) -> dict[str, Any]:
-    """The ``ORDER_SUBMITTED`` payload."""
-    payload: dict[str, Any] = {
-        "client_order_id": order.client_order_id,
-        "intent_seq": intent_seq,
-        "symbol": order.symbol,
-        "side": order.side.value,
-        "quantity": plain(order.quantity),
-        "order_type": order.order_type.value,
-        "reduce_only": order.reduce_only,
-        "reason": reason,
-    }
-    if order.limit_price is not None:
-        payload["limit_price"] = plain(order.limit_price)
-    if order.oco_group is not None:
-        payload["oco_group"] = order.oco_group
-    if in_doubt:
-        payload["send_outcome"] = "UNKNOWN"
-    return payload
