@@ -292,7 +292,7 @@ def create_run(
         # over), and what was opened in it is closed again (a process out of descriptors
         # could not remove it). One another process took over first is left to it.
         if ours:
-            shutil.rmtree(run_dir, ignore_errors=True)
+            _remove_made(run_dir)
         if created_out:
             with contextlib.suppress(OSError):
                 out_dir.rmdir()
@@ -306,6 +306,23 @@ def create_run(
             ) from exc
         raise
     return session
+
+
+def _remove_made(run_dir: Path) -> None:
+    """Remove the run directory a failed creation made, and what it wrote there.
+
+    ``rmtree`` opens the directory to list it; a process out of file descriptors cannot,
+    so the files a creation writes are then unlinked by name (no descriptor needed).
+    """
+    shutil.rmtree(run_dir, ignore_errors=True)
+    if not run_dir.is_dir():
+        return
+    made = (names.WRITER_LOCK, names.CONFIG, names.RUN_META, *names.ARTIFACTS.values())
+    for name in (*made, names.METRICS, names.CHECKPOINT, names.JOURNAL, names.SESSION_LOG):
+        with contextlib.suppress(OSError):
+            (run_dir / name).unlink()
+    with contextlib.suppress(OSError):
+        run_dir.rmdir()
 
 
 def _make_run_dir(out_dir: Path, run_dir: Path) -> bool:
