@@ -406,18 +406,18 @@ def _killed(watch: RunWatch, holder: Holder, who: str) -> ControlOutcome | None:
             return None
         if not kept:
             return _lost(watch, who, "the kill switch (KILL_SWITCH)", "kill")
-        if flat:
-            done = f"{opened} open order(s) cancelled, flat (KILL_SWITCH_FLAT)"
-        else:  # the venue may not have confirmed the cancels: say how many it did
+        if not flat:  # the process ended first: the venue did not confirm every cancel
             cancelled = len(watch.events("ORDER_CANCELED"))
-            done = (
-                f"{opened} open order(s) at the kill, {cancelled} cancelled, "
-                "not flat yet: check the venue"
+            return ControlOutcome(
+                "timeout",
+                f"kill switch tripped in {who}: trading HALTED, {opened} open order(s) at the "
+                f"kill, {cancelled} cancelled, not flat when it ended: check the venue's own "
+                "open orders and positions",
             )
         return ControlOutcome(
             "done",
-            f"kill switch tripped in {who}: trading HALTED, {done}; "
-            f"`{command('ack', watch.run_dir)}` re-enables trading",
+            f"kill switch tripped in {who}: trading HALTED, {opened} open order(s) cancelled, "
+            f"flat (KILL_SWITCH_FLAT); `{command('ack', watch.run_dir)}` re-enables trading",
         )
     return _answered(watch, holder, who, sig)
 
