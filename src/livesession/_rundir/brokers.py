@@ -75,12 +75,12 @@ def _credentials_taken(cfg: DryrunConfig, broker: Broker) -> None:
     """
     from .._domain.runtime_config import required_env_vars  # noqa: PLC0415 - ccxt runs only
     from .._exceptions import ConfigError, Rejected  # noqa: PLC0415
+    from ..brokers.ccxt.broker import CcxtSandboxBroker  # noqa: PLC0415 - ccxt runs only
 
-    balances = getattr(broker, "balances", None)
-    if not callable(balances):
+    if not isinstance(broker, CcxtSandboxBroker):  # a factory's own broker: preflight asks
         return
     try:
-        balances()
+        broker.balances()
     except Rejected as exc:
         if exc.reason == "AUTH":
             names_ = ", ".join(required_env_vars(cfg.broker))
@@ -94,10 +94,9 @@ def _credentials_taken(cfg: DryrunConfig, broker: Broker) -> None:
 
 def close_broker(broker: Broker | None) -> None:
     """Close an ``early_broker`` that no session took (a later check refused the resume)."""
-    close = getattr(broker, "close", None)
-    if callable(close):
+    if broker is not None:
         with contextlib.suppress(Exception):
-            close()
+            broker.close()
 
 
 def _ccxt_broker(cfg: DryrunConfig, **options: Any) -> Broker:
