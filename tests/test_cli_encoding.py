@@ -106,3 +106,71 @@ def test_json_escapes_every_character_beyond_ascii(capsys: pytest.CaptureFixture
     printed = capsys.readouterr().out
     assert printed == '{"bad":"bad\\\\xffname","path":"/runs/\\u00fc\\u2028\\ud83d\\ude00"}\n'
     assert json.loads(printed) == {"path": "/runs/\u00fc\u2028\U0001f600", "bad": "bad\\xffname"}
+
+
+def test_a_path_that_is_not_utf8_is_refused_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A config file's directory or a data file named with a byte that is not UTF-8.
+
+    ``r\\xe9sultats`` (a Latin-1 name) reaches Python as ``r\\udce9sultats``, which no JSON
+    holds: ``dryrun`` died of ``TypeError: str is not valid UTF-8`` while it wrote
+    ``config.json`` (exit 1, a traceback). Now: exit 2, one line naming the path as bytes.
+    """
+    latin1 = tmp_path / "r\udce9sultats"  # os.fsencode: b"r\xe9sultats"
+    latin1.mkdir()
+    config = latin1 / "desk.toml"
+    config.write_text("steps = 5\n")
+    data = latin1 / "eurusd.csv"
+    data.write_text("timestamp,open,high,low,close,volume\n2026-01-01T00:00:00Z,1,1,1,1,1\n")
+    out = tmp_path / "runs"
+
+    assert main(["dryrun", "-q", "--config", str(config), "--out", str(out)]) == 2
+    said = capsys.readouterr().err
+    assert "Traceback" not in said
+    assert said == (
+        f"livesession: error: the config file's directory {tmp_path}/r\\xe9sultats is not "
+        "UTF-8 text as this process reads file names (utf-8), and a run records the path in "
+        "its files, which hold UTF-8 only: rename it (or the directory it is in)\n"
+    )
+    assert main(["dryrun", "-q", "--feed", f"csv:{data}", "--out", str(out)]) == 2
+    said = capsys.readouterr().err
+    assert said.startswith(
+        f"livesession: error: the data file {tmp_path}/r\\xe9sultats/eurusd.csv is not UTF-8"
+    ), said
+    assert not out.exists()  # nothing written
+
+
+def test_a_non_ascii_path_under_an_ascii_file_name_encoding(tmp_path: Path) -> None:
+    """``LANG=C`` without the UTF-8 coercion: Python reads and writes file names as ASCII.
+
+    A config file in ``ünï/`` came as surrogates (``TypeError`` writing ``config.json``); a
+    data file the TOML names ``dätä.csv`` could not be opened (``UnicodeEncodeError``).
+    Both tracebacks, exit 1; now exit 2, one line, with the way out (a UTF-8 locale).
+    """
+    where = tmp_path / NAME
+    where.mkdir()
+    (where / "desk.toml").write_text("steps = 5\n")
+    elsewhere = tmp_path / "cfg"
+    elsewhere.mkdir()
+    (elsewhere / "desk.toml").write_text(f'feed = "csv:{where}/d\u00e4t\u00e4.csv"\n')
+    env = dict(os.environ, LANG="C", LC_ALL="C", PYTHONCOERCECLOCALE="0", PYTHONUTF8="0")
+    env.pop("LIVESESSION_CRASH_AT", None)
+    cli = [sys.executable, "-m", "livesession.cli", "dryrun", "-q", "--out", tmp_path / "runs"]
+    for config, said in (
+        (where / "desk.toml", "the config file's directory"),
+        (elsewhere / "desk.toml", "the data file"),
+    ):
+        ran = subprocess.run(
+            [*cli, "--config", config],
+            env=env,
+            capture_output=True,
+            timeout=300,
+            check=False,
+        )
+        err = ran.stderr.decode("ascii", "replace")
+        assert ran.returncode == 2, err
+        assert err.count("\n") == 1, err
+        assert err.startswith(f"livesession: error: {said} "), err
+        assert "LC_ALL=C.UTF-8" in err, err
+    assert not (tmp_path / "runs").exists()

@@ -24,6 +24,7 @@ from .clock import parse_utc, parse_utc_ns
 from .configfile import read_config_file
 from .datafeeds import (
     DEFAULT_TICK,
+    check_recordable_paths,
     check_sha256,
     check_size,
     check_symbol,
@@ -298,6 +299,7 @@ class DryrunConfig:
     """The config file's directory (set by ``load_config``): references resolve from it."""
 
     def __attrs_post_init__(self) -> None:
+        check_recordable_paths(self.feed, self.base_dir)
         for table, used in (
             ("strategy_params", self.strategy_factory is not None),
             ("feed_params", is_reference(self.feed)),

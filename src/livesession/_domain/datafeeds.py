@@ -7,18 +7,23 @@ feed opens. Kept apart from ``config.py``: rules about data, not about the sessi
 
 from __future__ import annotations
 
+import os
+import sys
+from collections import defaultdict
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Final
 
 from .._exceptions import ConfigError
 from .._support.references import is_reference
+from .._support.text import surrogate_at, valid_text
 from .ids import SYMBOL_FORMS, is_valid_symbol
 
 __all__ = [
     "DATA_FEEDS",
     "DEFAULT_SYMBOL",
     "DEFAULT_TICK",
+    "check_recordable_paths",
     "check_sha256",
     "check_size",
     "check_symbol",
@@ -35,6 +40,10 @@ DEFAULT_SYMBOL: Final = "BTC/USDT"
 DEFAULT_TICK: Final = Decimal("0.01")
 """The price grid of a config that names none and reads no data file."""
 _SHA256_LEN: Final = 64
+_LOCALE_HINT: Final = defaultdict(
+    lambda: ", or run under a UTF-8 locale (LC_ALL=C.UTF-8) if the name is UTF-8", {"utf-8": ""}
+)
+"""What a path that is not UTF-8 text may also need: a locale that reads names as UTF-8."""
 
 
 def check_symbol(_inst: object, _attr: object, value: object) -> None:
@@ -106,3 +115,35 @@ def refuse_pin_without_data(feed: str, sha256: str | None, size: int | None) -> 
                 "pins the file of a csv:PATH or parquet:PATH feed; drop it, or name the file "
                 "in feed"
             )
+
+
+def check_recordable_paths(feed: str, base_dir: str | None) -> None:
+    r"""Refuse a data file's path, or the config file's directory, that a run cannot hold.
+
+    A run records both (``config.json``, ``run.json``: UTF-8 JSON), and opens the file by
+    its name. A name with a byte that is not UTF-8 (``r\xe9sultats``, as a Latin-1 system
+    wrote it; or any byte beyond ASCII under a locale that reads names as ASCII, ``LANG=C``
+    with ``PYTHONUTF8=0``) comes as a lone surrogate, which no JSON holds: the run died of
+    ``TypeError: str is not valid UTF-8`` as it wrote ``config.json``. A name the file name
+    encoding cannot write (``dätä`` from the TOML under an ASCII locale) died of
+    ``UnicodeEncodeError`` as the file was opened. Both are refused here, naming the path.
+    """
+    path = data_path(feed)
+    for what, value in (("data file", path), ("config file's directory", base_dir)):
+        if value is None:
+            continue
+        encoding = sys.getfilesystemencoding()
+        if surrogate_at(value) is not None:
+            raise ConfigError(
+                f"the {what} {valid_text(value)} is not UTF-8 text as this process reads file "
+                f"names ({encoding}), and a run records the path in its files, which hold "
+                f"UTF-8 only: rename it (or the directory it is in){_LOCALE_HINT[encoding]}"
+            )
+        try:
+            os.fsencode(value)
+        except UnicodeEncodeError:
+            raise ConfigError(
+                f"the {what} {value} cannot be named to the file system in this process's "
+                f"file name encoding ({encoding}, a locale such as LANG=C without UTF-8): run "
+                "under a UTF-8 locale (LC_ALL=C.UTF-8), or rename it to ASCII"
+            ) from None
