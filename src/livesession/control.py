@@ -358,6 +358,7 @@ def _ended(watch: RunWatch, holder: Holder) -> bool:
 
 def _stopped(watch: RunWatch, holder: Holder, who: str) -> ControlOutcome | None:
     if not _ended(watch, holder):
+        watch.waiting = _sealed_but_held(watch.run_dir)
         return None
     run_dir, stop = watch.run_dir, last_stop(watch.run_dir)
     if not run_dir.exists() or only_a_writer_lock(run_dir):  # stopped while it started
@@ -377,6 +378,25 @@ def _stopped(watch: RunWatch, holder: Holder, who: str) -> ControlOutcome | None
     if isinstance(payload, dict) and payload.get("status") == "COMPLETED":
         return ControlOutcome("done", f"stopped: {who} wound down and {state}: {watch.run_dir}")
     return ControlOutcome("failed", f"stopped: {who} {state}; {left_at_venue(watch.run_dir)}")
+
+
+def _sealed_but_held(run_dir: Path) -> str:
+    """The seal a holder that has not let the run go yet wrote already ("" if none).
+
+    After its seal a process still hands its alerts to the webhook (bounded by ``[alerts]``
+    ``timeout_ms`` and a second) and prints its summary: a slow webhook's wait outlasted
+    ``stop --timeout``, which said ``no effect seen`` of a run that was sealed.
+    """
+    stop = last_stop(run_dir)
+    payload = stop.get("payload") if stop is not None else None
+    if not isinstance(payload, dict):
+        return ""
+    why = f" ({payload['reason']})" if payload.get("reason") else ""
+    return (
+        f"it sealed the run {payload.get('status', '?')}{why}, but has not let it go yet (it "
+        "hands its alerts to the webhook, for at most [alerts] timeout_ms and a second, and "
+        "prints its summary)"
+    )
 
 
 def _stopped_starting(run_dir: Path, who: str) -> ControlOutcome:
