@@ -921,9 +921,22 @@ def test_a_full_queue_drops_and_counts(tmp_path, slow_webhook):
         sink.post(alerts.alerts[0])
     assert sink.counts["dropped"] >= 3  # one in flight at most, two queued, the rest dropped
     sink.close()
-    summary = _alert_log(tmp_path)[-1]
+    log = _alert_log(tmp_path)
+    summary = log[-1]
     assert summary["dropped"] == sink.counts["dropped"]
     assert summary["posted"] + summary["dropped"] == 6
+    # Each dropped alert is named on a line of its own, as an abandoned one is: the count
+    # alone did not say which alert (the seal's, say) the webhook never got.
+    dropped = [line for line in log if line["outcome"] == "dropped"]
+    assert len(dropped) == summary["dropped"]
+    seal = alerts.alerts[0]
+    for line in dropped:
+        assert (line["code"], line["audit_seq"], line["alert_ts"]) == (
+            seal.code,
+            seal.audit_seq,
+            seal.ts,
+        )
+        assert "attempt" not in line
 
 
 # -- run directories: resume, the CLI and evidence ------------------------------------------

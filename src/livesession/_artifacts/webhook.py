@@ -6,8 +6,8 @@ JSON with a timeout per attempt and a bounded number of retries, and appends eve
 and outcome to ``alerts.jsonl``: wall-clock lines, outside the hash-chained audit, so the
 audit stays reproducible whether or not the webhook answers. ``close`` lets the worker
 finish what is queued until a deadline (an attempt made while closing ends by it), names
-each alert it abandons on a line of its own, then writes a summary line; once it returns
-the worker starts no attempt and writes nothing.
+each alert it abandons, and each the full queue dropped, on a line of its own, then writes
+a summary line; once it returns the worker starts no attempt and writes nothing.
 
 The URL is a secret: it is held in a ``Secret``, never logged, and removed (with anything
 else ``redact_text`` finds) from every error text before it is written anywhere.
@@ -40,6 +40,8 @@ _MAX_ERROR: Final = 300
 _COUNTED: Final = {"delivered": "delivered", "gave_up": "failed", "abandoned": "abandoned"}
 _GRACE_S: Final = 0.25
 """How long past its deadline ``close`` waits for an attempt the deadline cut short."""
+_NAMED_DROPS: Final = 1000
+"""The most dropped alerts ``close`` names on lines of their own (the count has them all)."""
 
 
 _REDIRECTED: Final = " (a redirect, not followed: set the URL it leads to)"
@@ -112,6 +114,7 @@ class WebhookAlertSink:
         self._close_timeout_s = timeout_s + 1.0 if close_timeout_s is None else close_timeout_s
         self._queue_size = queue_size
         self._pending: deque[Alert] = deque()
+        self._dropped: list[Alert] = []  # named by close: which alerts the full queue lost
         self._ready = threading.Condition()  # guards _pending: post, the worker, close
         self._log_lock = threading.Lock()
         self._stop = threading.Event()
@@ -135,6 +138,8 @@ class WebhookAlertSink:
         with self._ready:
             if self._closed or len(self._pending) >= self._queue_size:
                 self.counts["dropped"] += 1
+                if not self._closed and len(self._dropped) < _NAMED_DROPS:
+                    self._dropped.append(alert)
                 return
             self._pending.append(alert)
             self._ready.notify()
@@ -168,6 +173,8 @@ class WebhookAlertSink:
             self._abandon(in_flight, in_flight=True)
         for alert in left:
             self._abandon(alert)
+        for alert in self._dropped:  # posted to a full queue: never attempted
+            self._log(alert, "dropped")
         self._write({"outcome": "closed", **self.counts})
         with self._log_lock:
             self._logging = False
