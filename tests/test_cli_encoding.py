@@ -174,3 +174,24 @@ def test_a_non_ascii_path_under_an_ascii_file_name_encoding(tmp_path: Path) -> N
         assert err.startswith(f"livesession: error: {said} "), err
         assert "LC_ALL=C.UTF-8" in err, err
     assert not (tmp_path / "runs").exists()
+
+
+def test_status_says_a_byte_that_is_not_utf8_as_the_other_commands_do(tmp_path: Path) -> None:
+    r"""``status`` of a missing ``runs/bad\xffname`` said ``bad\udcffname``; now ``\xff``."""
+    missing = tmp_path / "bad\udcffname"
+    env = {k: v for k, v in os.environ.items() if k != "LIVESESSION_CRASH_AT"}
+    said = []
+    for verb in ("status", "verify"):
+        ran = subprocess.run(
+            [sys.executable, "-m", "livesession.cli", verb, missing],
+            env=env,
+            capture_output=True,
+            timeout=300,
+            check=False,
+        )
+        assert ran.returncode == 2
+        said.append(_text(ran.stderr))
+    assert said == [
+        f"livesession: error: {tmp_path}/bad\\xffname does not exist\n",
+        f"livesession: error: run directory {tmp_path}/bad\\xffname does not exist\n",
+    ]
