@@ -7,6 +7,7 @@ carries a token-like path, and no run file, log, repr or CLI output may ever sho
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -903,6 +904,58 @@ def test_an_alert_still_in_flight_at_close_is_named_and_never_tried_again(
     assert len(hanging_webhook.codes()) == 1
     assert (tmp_path / "alerts.jsonl").read_bytes() == written
     assert sink.counts == counts
+
+
+class _Trickle:
+    """A loopback webhook that answers one byte every 0.1 s: each read is quick, the whole
+    answer never comes (a misbehaving proxy)."""
+
+    def __init__(self) -> None:
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.server.getsockname()[1]}/hooks/{TOKEN}"
+        self.done = threading.Event()
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        with contextlib.suppress(OSError):
+            conn, _ = self.server.accept()
+            with conn:
+                conn.recv(65536)
+                for byte in b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * 10_000:
+                    if self.done.wait(0.1):
+                        break
+                    conn.send(bytes([byte]))
+
+    def close(self) -> None:
+        self.done.set()
+        self.server.close()
+
+
+def test_an_answer_that_trickles_in_is_cut_at_the_attempts_timeout(tmp_path):
+    """The socket's timeout bounds each read, not the attempt: a webhook sending its answer
+    a byte at a time held the attempt (and every alert behind it) until the close abandoned
+    it. Now the attempt ends at ``timeout_s`` and fails as a timeout, retried or given up."""
+    hook = _Trickle()
+    try:
+        sink = WebhookAlertSink(
+            Secret(hook.url),
+            log_path=tmp_path / "alerts.jsonl",
+            timeout_s=0.3,
+            retries=0,
+            close_timeout_s=5.0,  # unbounded, the attempt was still out then: abandoned
+        )
+        alerts = ListAlertSink()
+        LiveSessionOrchestrator(DryrunConfig(run_id="t", steps=3), alerts=alerts).run_to_end(3)
+        sink.post(alerts.alerts[0])
+        sink.close()  # waits for the worker: the attempt's own timeout must end it
+    finally:
+        hook.close()
+    first, closed = _alert_log(tmp_path)
+    assert first["outcome"] == "gave_up", first
+    assert first["error"] == "TimeoutError: timed out: no whole answer within 0.3 s"
+    assert first["unanswered"] is True
+    assert first["ms"] < 10_000
+    assert (closed["failed"], closed["abandoned"]) == (1, 0)
 
 
 def test_a_full_queue_drops_and_counts(tmp_path, slow_webhook):

@@ -15,8 +15,10 @@ else ``redact_text`` finds) from every error text before it is written anywhere.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
+import socket
 import threading
 import time
 from collections import deque
@@ -51,13 +53,43 @@ _USERINFO: Final = (
 )
 
 
+_attempt = threading.local()
+"""The connections the worker thread's attempt opened (``connections``): the cut's to close."""
+
+
+def _tracked(http_class: Any) -> Any:
+    """``http_class``, each connection it makes kept for the attempt's cut."""
+
+    def connection(host: str, **kwargs: Any) -> Any:
+        made = http_class(host, **kwargs)
+        kept = getattr(_attempt, "connections", None)
+        if kept is not None:
+            kept.append(made)
+        return made
+
+    return connection
+
+
+def _cut(connections: list[Any], cut: threading.Event) -> None:
+    """End an attempt that outlived its timeout: shut its sockets (a blocked read returns)."""
+    cut.set()
+    for made in list(connections):
+        sock = getattr(made, "sock", None)
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+
 @functools.cache
 def _opener() -> Any:
-    """A ``urllib`` opener that follows no redirect: a 3xx answer is an ``HTTPError``.
+    """A ``urllib`` opener that follows no redirect, its connections kept for the cut.
 
     urllib re-sends a POST answered 301, 302 or 303 as a GET without its body, so the
     webhook would get no alert and its answer to the GET (a 405, a 501) would be logged in
-    place of the redirect. The location is not logged either: it may hold a token.
+    place of the redirect: a 3xx answer is an ``HTTPError``. The location is not logged
+    either: it may hold a token. The socket's timeout bounds each read, not the attempt: a
+    webhook (or a proxy) that sends its answer a byte at a time held one attempt, and every
+    alert queued behind it, for as long as it went on; ``_send`` cuts it at its timeout.
     """
     import urllib.request  # noqa: PLC0415 - on the worker thread, as in _send
 
@@ -65,7 +97,15 @@ def _opener() -> Any:
         def redirect_request(self, *_args: Any, **_kwargs: Any) -> None:
             return None
 
-    return urllib.request.build_opener(_NoRedirect)
+    class _Http(urllib.request.HTTPHandler):
+        def do_open(self, http_class: Any, req: Any, **kwargs: Any) -> Any:
+            return super().do_open(_tracked(http_class), req, **kwargs)
+
+    class _Https(urllib.request.HTTPSHandler):
+        def do_open(self, http_class: Any, req: Any, **kwargs: Any) -> Any:
+            return super().do_open(_tracked(http_class), req, **kwargs)
+
+    return urllib.request.build_opener(_NoRedirect, _Http, _Https)
 
 
 def _unanswered(exc: Exception) -> bool:
@@ -276,6 +316,12 @@ class WebhookAlertSink:
             headers={"Content-Type": "application/json", "User-Agent": "livesession-alerts"},
             method="POST",
         )
+        connections: list[Any] = []
+        _attempt.connections = connections
+        cut = threading.Event()
+        timer = threading.Timer(timeout_s, _cut, (connections, cut))
+        timer.daemon = True
+        timer.start()
         try:
             with _opener().open(request, timeout=timeout_s) as answer:
                 answer.read(4096)
@@ -283,6 +329,13 @@ class WebhookAlertSink:
         except urllib.error.HTTPError as exc:  # a 3xx too: redirects are not followed
             exc.close()
             return int(exc.code)
+        except Exception:
+            if cut.is_set():  # what the cut made of it (a closed connection) is not the cause
+                raise TimeoutError(f"timed out: no whole answer within {timeout_s:.3g} s") from None
+            raise
+        finally:
+            timer.cancel()
+            _attempt.connections = None
 
     def _describe(self, exc: BaseException) -> str:
         r"""The error's type and message, with the URL (and any other secret) taken out.
