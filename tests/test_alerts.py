@@ -1115,6 +1115,33 @@ def test_a_run_a_full_disk_left_unsealed_alerts_once_and_its_resume_seals_it(
     _assert_no_secret(_all_run_bytes(out))
 
 
+@pytest.mark.broken_run("the file system refuses writes on purpose: the run is resumed after")
+def test_a_resume_without_the_webhook_says_it_posts_no_alerts(tmp_path, dead_url, monkeypatch):
+    """A run that posted to a webhook, resumed without ``ALERT_ENV`` (the run directory
+    never keeps the URL): the resume paged nobody, said nothing of it, and repeated the
+    crashed process's ``1 alert(s) not delivered`` as if its own. Now it says it posts none,
+    and counts only what it posted itself."""
+    resource = pytest.importorskip("resource")  # POSIX
+    monkeypatch.setenv(ALERT_ENV, dead_url)
+    out = tmp_path / "runs"
+    args = ("--steps", "3000", "--idempotency-backend", "sqlite", "-q")
+    done = cli_under(
+        "dryrun", "--out", out, "--run-id", "r", *args, limit=(resource.RLIMIT_FSIZE, 60_000)
+    )
+    assert done.returncode == 2, done.stderr
+    assert b'"failed":1' in (out / "r" / names.ALERTS).read_bytes()  # its RUN_UNSEALED
+    monkeypatch.delenv(ALERT_ENV)
+    resumed = cli_under("resume", out / "r", "-q")
+    assert resumed.returncode == 0, resumed.stderr
+    said = (
+        f"livesession: resume: this resume posts no alerts: {out / 'r'} posted to a webhook "
+        f"before (alerts.jsonl), but a resume takes its URL only from {ALERT_ENV}, which is "
+        "not set (the run directory never keeps it)"
+    )
+    assert resumed.stderr.splitlines() == [said]
+    _assert_no_secret(done.stderr + resumed.stderr)
+
+
 def test_the_runbook_lists_every_alert_code_in_order():
     """ALERT_CODES is "every alert code, in the order RUNBOOK lists them": RUN_UNSEALED too."""
     text = (Path(__file__).resolve().parent.parent / "RUNBOOK.md").read_text(encoding="utf-8")

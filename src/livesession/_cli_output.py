@@ -29,13 +29,14 @@ import orjson
 
 from ._artifacts import names
 from ._support.oserrors import ROOM_AGAIN, errno_of, once_fixed, said_errno
-from ._support.secrets import redact_text
+from ._support.secrets import ALERT_ENV, redact_text
 from ._support.text import command, json_dumps, valid_text
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
 
+    from ._domain.config import DryrunConfig
     from ._exceptions import LiveSessionError, SealCheckpointWritten
 
 __all__ = [
@@ -64,6 +65,7 @@ __all__ = [
     "not_sealed",
     "readers_may_leave",
     "refused",
+    "say_unalerted",
     "say_undelivered",
     "unwritten_checkpoint",
 ]
@@ -284,12 +286,31 @@ def ended_by_signal(said: str, code: int, *, as_json: bool) -> int:
     return code
 
 
-def say_undelivered(run_dir: Path) -> None:
+def say_unalerted(run_dir: Path, cfg: DryrunConfig) -> None:
+    """One stderr line when a resume posts no alerts for a run that posted to a webhook.
+
+    The run directory never keeps the URL, so a resume takes it only from ``ALERT_ENV``: a
+    run whose config named it resumed (by hand, or by a restart recipe) without the
+    variable, and paged nobody about its kill switch or its seal, and said nothing.
+    """
+    if cfg.alerts.url(os.environ) is None and (run_dir / names.ALERTS).exists():
+        print(  # noqa: T201 - the CLI's output
+            f"livesession: resume: this resume posts no alerts: {run_dir} posted to a webhook "
+            f"before ({names.ALERTS}), but a resume takes its URL only from {ALERT_ENV}, "
+            "which is not set (the run directory never keeps it)",
+            file=sys.stderr,
+        )
+
+
+def say_undelivered(run_dir: Path, cfg: DryrunConfig) -> None:
     """One stderr line when the webhook did not take every alert of this process.
 
     Alerts never change the run (nor its exit code), but an operator who set a webhook
     expects to be paged: ``alerts.jsonl``'s ``closed`` line has the counts, and the reasons.
+    A process with no webhook posted nothing: the file's last counts are another's.
     """
+    if cfg.alerts.url(os.environ) is None:
+        return
     try:
         last = (run_dir / names.ALERTS).read_bytes().rstrip(b"\n").rpartition(b"\n")[2]
         counts = orjson.loads(last)

@@ -30,6 +30,7 @@ from ._cli_output import (
     no_checkpoint_kept,
     not_sealed,
     refused,
+    say_unalerted,
     say_undelivered,
     unsynced_seal,
     unwritten_checkpoint,
@@ -311,7 +312,7 @@ def _run(
             f"{run_dir}",
             file=sys.stderr,
         )
-    say_undelivered(run_dir)
+    say_undelivered(run_dir, session.config)
     code = _exit_code(result)
     if as_json:
         metrics = session.recorder.metrics
@@ -480,6 +481,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
             return refused(exc, as_json=args.json)
         except SealCheckpointWritten as exc:  # sealed: its sealing checkpoint, nothing else
             return checkpoint_written(exc, as_json=args.json)
+        say_unalerted(run_dir, session.config)
         with _session_log(run_dir, args.log_level):
             return _run(
                 session,
