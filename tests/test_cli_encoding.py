@@ -195,3 +195,41 @@ def test_status_says_a_byte_that_is_not_utf8_as_the_other_commands_do(tmp_path: 
         f"livesession: error: {tmp_path}/bad\\xffname does not exist\n",
         f"livesession: error: run directory {tmp_path}/bad\\xffname does not exist\n",
     ]
+
+
+def test_a_run_read_back_under_an_ascii_file_name_encoding(tmp_path: Path) -> None:
+    """A run whose config (with a reference) sits in ``ünï/``, read back under ``LANG=C``.
+
+    ``evidence`` died of ``UnicodeEncodeError`` importing the feed from the directory, and
+    a first fix said ``config.json is corrupt``: the file is sound, the locale cannot name
+    the directory. One line says so, exit 2.
+    """
+    where = tmp_path / NAME
+    where.mkdir()
+    (where / "myfeed.py").write_text(
+        "from decimal import Decimal\nfrom livesession import RandomWalkFeed\n\n\n"
+        "def make(symbol):\n    return RandomWalkFeed(symbol=symbol, seed=1, "
+        'initial_price=Decimal("100.00"), tick=Decimal("0.01"), lot=Decimal("0.001"))\n'
+    )
+    (where / "desk.toml").write_text('steps = 5\nfeed = "myfeed:make"\n')
+    out = tmp_path / "runs"
+    args = ["dryrun", "-q", "--config", str(where / "desk.toml"), "--out", str(out)]
+    assert main([*args, "--run-id", "r"]) == 0
+    env = dict(os.environ, LANG="C", LC_ALL="C", PYTHONCOERCECLOCALE="0", PYTHONUTF8="0")
+    env.pop("LIVESESSION_CRASH_AT", None)
+    ran = subprocess.run(
+        [sys.executable, "-m", "livesession.cli", "evidence", out / "r", "--out", tmp_path / "e"],
+        env=env,
+        capture_output=True,
+        timeout=300,
+        check=False,
+    )
+    err = ran.stderr.decode("ascii", "replace")
+    assert ran.returncode == 2, err
+    assert err == (
+        f"livesession: error: {out}/r/config.json: the config file's directory {tmp_path}/"
+        "\\xfcn\\xef cannot be named to the file system in this process's file name encoding "
+        "(ascii, a locale such as LANG=C without UTF-8): run under a UTF-8 locale "
+        "(LC_ALL=C.UTF-8), or rename it to ASCII\n"
+    )
+    assert not (tmp_path / "e").exists()

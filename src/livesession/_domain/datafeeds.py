@@ -23,6 +23,7 @@ __all__ = [
     "DATA_FEEDS",
     "DEFAULT_SYMBOL",
     "DEFAULT_TICK",
+    "UnrecordablePath",
     "check_recordable_paths",
     "check_sha256",
     "check_size",
@@ -117,6 +118,14 @@ def refuse_pin_without_data(feed: str, sha256: str | None, size: int | None) -> 
             )
 
 
+class UnrecordablePath(ConfigError):
+    """A path this process cannot record or name: the file's name, or the locale, is at fault.
+
+    Not the config's: a run's ``config.json`` read back under an ASCII locale names a
+    directory beyond ASCII, and is not corrupt for it.
+    """
+
+
 def check_recordable_paths(feed: str, base_dir: str | None) -> None:
     r"""Refuse a data file's path, or the config file's directory, that a run cannot hold.
 
@@ -134,7 +143,7 @@ def check_recordable_paths(feed: str, base_dir: str | None) -> None:
             continue
         encoding = sys.getfilesystemencoding()
         if surrogate_at(value) is not None:
-            raise ConfigError(
+            raise UnrecordablePath(
                 f"the {what} {valid_text(value)} is not UTF-8 text as this process reads file "
                 f"names ({encoding}), and a run records the path in its files, which hold "
                 f"UTF-8 only: rename it (or the directory it is in){_LOCALE_HINT[encoding]}"
@@ -142,7 +151,7 @@ def check_recordable_paths(feed: str, base_dir: str | None) -> None:
         try:
             os.fsencode(value)
         except UnicodeEncodeError:
-            raise ConfigError(
+            raise UnrecordablePath(
                 f"the {what} {value} cannot be named to the file system in this process's "
                 f"file name encoding ({encoding}, a locale such as LANG=C without UTF-8): run "
                 "under a UTF-8 locale (LC_ALL=C.UTF-8), or rename it to ASCII"

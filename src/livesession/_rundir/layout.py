@@ -21,6 +21,7 @@ import orjson
 from .._artifacts import names
 from .._artifacts.releases import other_release, release_of
 from .._domain.config import DryrunConfig
+from .._domain.datafeeds import UnrecordablePath
 from .._exceptions import ConfigError, RunDirectoryError
 from .._support.fsutil import atomic_write_bytes
 from .._version import __version__
@@ -169,6 +170,8 @@ def read_run_config(run_dir: Path) -> tuple[DryrunConfig, dict[str, Any]]:
         cfg = DryrunConfig.from_mapping(data)
     except FileNotFoundError:
         raise RunDirectoryError(f"{run_dir} has no {names.CONFIG}") from None
+    except UnrecordablePath as exc:  # the locale's, or the name's: the file is sound
+        raise RunDirectoryError(f"{run_dir / names.CONFIG}: {exc}") from None
     except (orjson.JSONDecodeError, ConfigError) as exc:
         raise RunDirectoryError(f"{run_dir / names.CONFIG} is corrupt: {exc}") from None
     if meta.get("config_hash") != config_hash(cfg):
