@@ -101,11 +101,15 @@ def _opener() -> Any:
         def do_open(self, http_class: Any, req: Any, **kwargs: Any) -> Any:
             return super().do_open(_tracked(http_class), req, **kwargs)
 
-    class _Https(urllib.request.HTTPSHandler):
-        def do_open(self, http_class: Any, req: Any, **kwargs: Any) -> Any:
-            return super().do_open(_tracked(http_class), req, **kwargs)
+    handlers: list[type] = [_NoRedirect, _Http]
+    if hasattr(urllib.request, "HTTPSHandler"):  # a Python built without ssl has none
 
-    return urllib.request.build_opener(_NoRedirect, _Http, _Https)
+        class _Https(urllib.request.HTTPSHandler):
+            def do_open(self, http_class: Any, req: Any, **kwargs: Any) -> Any:
+                return super().do_open(_tracked(http_class), req, **kwargs)
+
+        handlers.append(_Https)
+    return urllib.request.build_opener(*handlers)
 
 
 def _unanswered(exc: Exception) -> bool:
