@@ -1050,6 +1050,15 @@ def test_the_cli_says_when_alerts_were_not_delivered(tmp_path, dead_url):
     assert done.stderr.splitlines() == [said]
     assert b'"outcome":"gave_up"' in alerts.read_bytes()
     _assert_no_secret(done.stderr)
+    # The session log, the operator's log, says so too (it said nothing of the webhook).
+    logged = [
+        orjson.loads(line)
+        for line in (out / "dead" / names.SESSION_LOG).read_bytes().splitlines()
+        if b'"alerts_not_delivered"' in line
+    ]
+    assert [(e["level"], e["failed"], e["dropped"], e["abandoned"]) for e in logged] == [
+        ("warning", 1, 0, 0)
+    ]
 
 
 def test_resume_takes_the_webhook_from_the_environment(tmp_path, webhook):

@@ -154,6 +154,11 @@ class AlertTap:
                 get_logger().warning(
                     "alert_sink_close_failed", run_id=self._run_id, error=type(exc).__name__
                 )
+        counts = getattr(self.sink, "counts", None)  # a webhook's: what it could not deliver
+        if isinstance(counts, dict):
+            lost = {k: counts.get(k, 0) for k in ("failed", "dropped", "abandoned")}
+            if any(lost.values()):
+                get_logger().warning("alerts_not_delivered", run_id=self._run_id, **lost)
 
     def __repr__(self) -> str:
         return f"AlertTap(run_id={self._run_id!r}, sink={type(self.sink).__name__})"
