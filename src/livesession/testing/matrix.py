@@ -296,13 +296,16 @@ def run_failure_matrix(
     at_least("max_faults", max_faults, 0)
     import_optional("hypothesis", "testing")
     import_optional("jsonschema", "testing")
-    from hypothesis import HealthCheck, given, settings  # noqa: PLC0415
+    from hypothesis import HealthCheck, Phase, given, settings  # noqa: PLC0415
     from hypothesis import seed as with_seed  # noqa: PLC0415
 
     from .strategies import matrix_cases  # noqa: PLC0415
 
     failing: list[tuple[MatrixCase, AssertionError]] = []
 
+    # Every setting that decides what runs and what is reported is the matrix's own, never
+    # the loaded profile's: a profile without the generate phase skipped the test
+    # (SkipTest), one without shrinking reported an unshrunk case as the shrunk one.
     @with_seed(seed)
     @settings(
         max_examples=examples,
@@ -310,6 +313,8 @@ def run_failure_matrix(
         database=None,
         derandomize=False,
         print_blob=False,
+        phases=tuple(Phase),
+        report_multiple_bugs=True,
         suppress_health_check=list(HealthCheck),
     )
     @given(case=matrix_cases(steps, max_faults=max_faults))
