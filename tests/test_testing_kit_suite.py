@@ -5,13 +5,20 @@ The failure matrix took the phases from it: a profile without the generate phase
 ``run_failure_matrix`` raise ``SkipTest`` (the test was skipped, though the strategy fails
 under faults), and one without shrinking reported an unshrunk case as the shrunk one. The
 matrix's search is now its own whatever profile is loaded.
+
+``verified_runs`` (and the ini option) verified the run directories under the test's
+``tmp_path`` only: a session the test built with ``create_run`` anywhere else (its
+``out/runs``, a ``tmp_path_factory`` directory) was closed and never verified, though the
+fixture "verifies every session the test builds, however it was built".
 """
 
 from __future__ import annotations
 
 import functools
+import textwrap
 from collections.abc import Iterator, Sequence
 from decimal import Decimal
+from importlib.metadata import entry_points
 from typing import Any
 
 import pytest
@@ -19,6 +26,17 @@ from hypothesis import Phase, settings
 
 from livesession import Bar, OrderIntent, SmaCrossover
 from livesession.testing import run_failure_matrix
+
+pytest_plugins = ["pytester"]
+
+PLUGIN = "livesession.testing.pytest_plugin"
+
+
+def plugin_args() -> list[str]:
+    """``-p`` for the kit's plugin unless its entry point already loads it."""
+    if any(ep.value == PLUGIN for ep in entry_points(group="pytest11")):
+        return []
+    return ["-p", PLUGIN]
 
 
 class Impatient(SmaCrossover):
@@ -89,3 +107,45 @@ def test_a_users_hypothesis_profile_changes_no_finding() -> None:
     assert "the strategy raised RuntimeError: an order is still open" in under_users
     assert _shrunk(under_users) == "MatrixCase(latency_s=90, faults=(), kill_after=1)"
     assert under_users == _under_the_default_profile()
+
+
+def test_verified_runs_verifies_a_run_directory_outside_tmp_path(pytester: pytest.Pytester):
+    """A run the test wrote anywhere is verified; one it removed is not looked for."""
+    pytester.makepyfile(
+        test_user=textwrap.dedent(
+            """
+            import tempfile
+            from livesession import DryrunConfig, create_run
+
+            def run(where):
+                session = create_run(DryrunConfig(run_id="r", steps=12), where, alerts=False)
+                session.run_to_end(12)
+                session.close()
+                return where / "r"
+
+            def test_intact_elsewhere(verified_runs, tmp_path_factory):
+                run(tmp_path_factory.mktemp("desk"))
+
+            def test_torn_elsewhere(verified_runs, tmp_path_factory):
+                events = run(tmp_path_factory.mktemp("desk")) / "events.jsonl"
+                events.write_bytes(events.read_bytes()[:-30])
+
+            def test_torn_in_the_working_directory(verified_runs, monkeypatch, tmp_path_factory):
+                from pathlib import Path
+                monkeypatch.chdir(tmp_path_factory.mktemp("cwd"))  # undone before teardown
+                events = run(Path("out")) / "events.jsonl"
+                events.write_bytes(events.read_bytes()[:-30])
+
+            def test_removed(verified_runs):
+                with tempfile.TemporaryDirectory() as where:
+                    from pathlib import Path
+                    run(Path(where))
+            """
+        )
+    )
+    result = pytester.runpytest_subprocess("-q", "-p", "no:cacheprovider", *plugin_args())
+    result.assert_outcomes(passed=4, errors=2)
+    result.stdout.fnmatch_lines(["*ERROR at teardown of test_torn_elsewhere*"])
+    result.stdout.fnmatch_lines(["*ERROR at teardown of test_torn_in_the_working_directory*"])
+    result.stdout.fnmatch_lines(["*/desk*/r: events.jsonl:*torn line*"])
+    result.stdout.fnmatch_lines(["*/cwd*/out/r: events.jsonl:*torn line*"])

@@ -11,7 +11,8 @@ Fixtures:
   At teardown every session it built is closed and verified; a run that does not verify
   fails the test.
 - ``verified_runs``: verifies at teardown every session the test builds, however it was
-  built, and every run directory under the test's ``tmp_path``.
+  built (the run directory it wrote, wherever it is), and every run directory under the
+  test's ``tmp_path``.
 - ``fault_broker``: a fresh ``FaultBroker``.
 - ``failure_matrix``: ``run_failure_matrix`` (``failure_matrix(make_strategy, examples=...)``).
 

@@ -2,24 +2,25 @@
 
 ``verify_session`` closes a session (as its user would) and checks what its memory sinks
 hold with the independent verifier (``livesession.verify``); sessions writing to files are
-checked by scanning their run directories (``run_dirs``). ``SessionTracker`` records every
-session built while it is active, so a test (or the pytest plugin) can verify them all at
-the end. Verifying needs ``jsonschema`` (``livesession[testing]`` brings it).
+checked by verifying their run directories (``written_run_dir``, ``run_dirs``).
+``SessionTracker`` records every session built while it is active, so a test (or the pytest
+plugin) can verify them all at the end, wherever their run directories are. Verifying needs
+``jsonschema`` (``livesession[testing]`` brings it).
 """
 
 from __future__ import annotations
 
 import weakref
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
 
 from .._session.coordinator import LiveSessionOrchestrator
 from ..verify import verify_contents, verify_run
 
 if TYPE_CHECKING:
-    from pathlib import Path
     from types import TracebackType
 
-__all__ = ["SessionTracker", "mark_verified", "run_dirs", "verify_session"]
+__all__ = ["SessionTracker", "mark_verified", "run_dirs", "verify_session", "written_run_dir"]
 
 _VERIFIED: weakref.WeakSet[LiveSessionOrchestrator] = weakref.WeakSet()
 _CONTRACT_LINES = {
@@ -68,6 +69,22 @@ def run_dirs(root: Path) -> list[Path]:
     )
 
 
+def written_run_dir(session: LiveSessionOrchestrator) -> Path | None:
+    """The run directory ``session`` writes into (``create_run``, ``resume_run``), or None.
+
+    That of its ``events.jsonl`` file, when it writes one beside an ``audit.jsonl``; a
+    session on memory sinks, or on files of other names, has none.
+    """
+    if repr(session).endswith("(<unconfigured>)"):
+        return None
+    sinks = session.recorder.sinks
+    events = getattr(sinks["events"], "path", None)
+    audit = getattr(sinks["audit"], "path", None)
+    if not isinstance(events, Path) or events.name != "events.jsonl":
+        return None
+    return events.parent if audit == events.parent / "audit.jsonl" else None
+
+
 def _joined(lines: list[bytes]) -> bytes:
     """The lines as a file holds them: each ends with a newline."""
     if all(line.endswith(b"\n") for line in lines):
@@ -100,16 +117,22 @@ class SessionTracker:
 
     def __init__(self) -> None:
         self.built: list[LiveSessionOrchestrator] = []
+        self.written: dict[int, Path] = {}
+        """The run directory each recorded session writes (by its ``id``), made absolute
+        when it was built: a relative one names the working directory of that moment."""
         self._original: Any = None
 
     def start(self) -> None:
         """Start recording sessions."""
         original = LiveSessionOrchestrator._build  # noqa: SLF001 - the one place sessions are built
-        built = self.built
+        built, written = self.built, self.written
 
         def tracking(self: LiveSessionOrchestrator, *args: Any, **kwargs: Any) -> None:
             original(self, *args, **kwargs)
             built.append(self)
+            run_dir = written_run_dir(self)
+            if run_dir is not None:
+                written[id(self)] = run_dir.absolute()
 
         self._original = original
         LiveSessionOrchestrator._build = tracking  # type: ignore[method-assign]  # noqa: SLF001
@@ -133,15 +156,27 @@ class SessionTracker:
         self.stop()
 
     def problems(self, *roots: Path) -> list[str]:
-        """Verify each recorded session not yet verified, and every run directory in ``roots``."""
+        """Verify each recorded session not yet verified, and every run directory in ``roots``.
+
+        A recorded session that wrote a run directory (``written_run_dir``) has it verified
+        wherever it is, not only under ``roots``: a test's ``create_run(cfg, "out/runs")``
+        too (unless the test removed it).
+        """
         found: list[str] = []
+        written: list[Path] = []
         for session in _last_writers(self.built):
             if session not in _VERIFIED:
                 found.extend(verify_session(session))
-        for root in roots:
-            for run_dir in run_dirs(root):
-                # As a finished run, whole, even if some process still held it: at teardown
-                # every run must be over (``live=None`` skips the live-run cut).
-                result = verify_run(run_dir, live=None)
-                found.extend(f"{run_dir.name}: {v}" for v in result.violations[:_SHOWN])
+                run_dir = self.written.get(id(session))
+                if run_dir is not None and run_dir.is_dir():  # not one the test removed
+                    written.append(run_dir)
+        # Named as the test knows them: by name under its roots, else by their whole path.
+        named = {path.resolve(): path.name for root in roots for path in run_dirs(root)}
+        for path in written:
+            named.setdefault(path.resolve(), str(path))
+        for run_dir, name in named.items():
+            # As a finished run, whole, even if some process still held it: at teardown
+            # every run must be over (``live=None`` skips the live-run cut).
+            result = verify_run(run_dir, live=None)
+            found.extend(f"{name}: {v}" for v in result.violations[:_SHOWN])
         return found
