@@ -15,7 +15,7 @@ import decimal
 import threading
 from contextlib import contextmanager
 from decimal import Decimal, Inexact
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -23,7 +23,10 @@ from livesession import (
     DryrunConfig,
     LiveSessionOrchestrator,
     MemoryLineSink,
+    MockBroker,
+    RandomWalkFeed,
     SessionStatus,
+    SmaCrossover,
     check_csv,
     create_run,
     load_config,
@@ -254,3 +257,113 @@ def test_plug_ins_see_the_librarys_context() -> None:
     with applications(_prec(6)):
         session.run_to_end(3)
     assert seen == [CONTEXT.prec] * 3
+
+
+def _tight(context: decimal.Context) -> None:
+    """What a plug-in sets for its own arithmetic: 8 digits, rounded down."""
+    context.prec = 8
+    context.rounding = decimal.ROUND_DOWN
+
+
+class InPlaceSma(SmaCrossover):
+    """Bug: sets its context in place in ``on_bar`` (and in ``get_state``)."""
+
+    def on_bar(self, bar: Any, view: Any) -> Any:
+        _tight(decimal.getcontext())
+        return super().on_bar(bar, view)
+
+    def get_state(self) -> dict[str, Any]:
+        decimal.setcontext(decimal.Context(prec=4, traps=[decimal.Inexact]))
+        return super().get_state()
+
+
+class LocalSma(SmaCrossover):
+    """The same arithmetic in a context of its own."""
+
+    def on_bar(self, bar: Any, view: Any) -> Any:
+        with decimal.localcontext() as mine:
+            _tight(mine)
+            return super().on_bar(bar, view)
+
+
+class InPlaceFeed(RandomWalkFeed):
+    def next_bar(self, ts_ns: int) -> Any:
+        _tight(decimal.getcontext())
+        return super().next_bar(ts_ns)
+
+
+class LocalFeed(RandomWalkFeed):
+    def next_bar(self, ts_ns: int) -> Any:
+        with decimal.localcontext() as mine:
+            _tight(mine)
+            return super().next_bar(ts_ns)
+
+
+class InPlaceBroker(MockBroker):
+    simulated = True
+
+    def poll(self, now_ns: int) -> Any:
+        _tight(decimal.getcontext())
+        return super().poll(now_ns)
+
+
+class LocalBroker(MockBroker):
+    simulated = True
+
+    def poll(self, now_ns: int) -> Any:
+        with decimal.localcontext() as mine:
+            _tight(mine)
+            return super().poll(now_ns)
+
+
+def _sma(kind: type[SmaCrossover]) -> SmaCrossover:
+    return kind(strategy_id="sma", fast=3, slow=8, order_qty=Decimal("0.013"))
+
+
+def _feed(kind: type[RandomWalkFeed]) -> RandomWalkFeed:
+    return kind(
+        symbol="BTC/USDT",
+        seed=5,
+        initial_price=Decimal("42000.00"),
+        tick=Decimal("0.01"),
+        lot=Decimal("0.001"),
+    )
+
+
+def _broker(kind: type[MockBroker]) -> MockBroker:
+    return kind(seed=1, price_tick=Decimal("0.01"), qty_lot=Decimal("0.001"))
+
+
+PLUG_INS: dict[str, Callable[[bool], dict[str, Any]]] = {
+    "strategy": lambda in_place: {"strategy": _sma(InPlaceSma if in_place else LocalSma)},
+    "feed": lambda in_place: {
+        "strategy": _sma(LocalSma),
+        "feed": _feed(InPlaceFeed if in_place else LocalFeed),
+    },
+    "broker": lambda in_place: {
+        "strategy": _sma(LocalSma),
+        "broker": _broker(InPlaceBroker if in_place else LocalBroker),
+    },
+}
+
+
+@pytest.mark.parametrize("plug_in", PLUG_INS.values(), ids=PLUG_INS.keys())
+def test_a_plug_ins_context_set_in_place_ends_with_its_call(
+    plug_in: Callable[[bool], dict[str, Any]],
+) -> None:
+    """Bug: a strategy, feed or broker that set its context in place (``getcontext().prec =
+    8``) changed the session's arithmetic for the rest of the step: the run recorded cash
+    its fills do not add up to, which verify refused (or faulted ``DivisionImpossible``),
+    though ``dryrun`` said COMPLETED. The session's arithmetic now never sees it: the run
+    writes what the same plug-in computing in a context of its own writes, and verifies.
+    """
+    written = []
+    for in_place in (True, False):
+        sinks = Sinks()
+        config = DryrunConfig(run_id="fenced", strategy_id="sma", steps=150, checkpoint_every=7)
+        orch = LiveSessionOrchestrator(config, **plug_in(in_place), **sinks.kwargs())
+        assert orch.run_to_end(150).status is SessionStatus.COMPLETED
+        assert orch.book.positions  # it traded
+        written.append((sinks.events.lines, sinks.states.lines, sinks.metrics.content))
+        assert decimal.getcontext().prec == 28  # the test's own context: untouched
+    assert written[0] == written[1]

@@ -25,6 +25,7 @@ __all__ = [
     "ZERO",
     "enter_context",
     "excess_digits",
+    "fenced",
     "finite_decimal",
     "integer_digits",
     "places",
@@ -88,6 +89,19 @@ def with_context(func: Callable[_P, _R]) -> Callable[_P, _R]:
             return func(*args, **kwargs)
 
     return in_context
+
+
+def fenced(func: Callable[_P, _R], *args: _P.args, **kwargs: _P.kwargs) -> _R:
+    """``func(*args, **kwargs)`` in a copy of ``CONTEXT`` of its own: a plug-in's call.
+
+    A strategy, feed or broker that changes its context in place (``getcontext().prec =
+    8``, ``rounding = ROUND_DOWN``, ``setcontext``) changes it for the rest of its own call
+    only: the session's arithmetic after it (fills, cash, equity) never rounds to it. Left
+    in place, it made a run fault (``DivisionImpossible``) or record a cash its fills do
+    not add up to, which verify refuses.
+    """
+    with localcontext(CONTEXT):
+        return func(*args, **kwargs)
 
 
 def enter_context() -> Context:

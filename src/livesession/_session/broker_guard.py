@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any, Final, NoReturn, TypeVar
 
 import attrs
 
+from .._domain.decimal import fenced
 from .._domain.ids import record_code
 from .._domain.model import BrokerReport, RejectReport, VenueOrder
 from .._exceptions import INTERRUPTS, BrokerError, OutcomeUnknown, Rejected, Transient
@@ -94,7 +95,7 @@ class GuardedBroker:
 
     def on_market(self, bar: Bar) -> None:
         """See the latest bar."""
-        self._inner.on_market(bar)
+        fenced(self._inner.on_market, bar)
 
     def submit(self, order: Order, now_ns: int) -> None:
         """Send an order; an error outside the taxonomy is ``OutcomeUnknown``."""
@@ -124,13 +125,13 @@ class GuardedBroker:
 
     def close(self) -> None:
         """Close the wrapped broker."""
-        self._inner.close()
+        fenced(self._inner.close)
 
 
 def _change(operation: str, call: Callable[[], object], cid: str) -> None:
     """A call that may change the venue; a failure outside the taxonomy is OutcomeUnknown."""
     try:
-        call()
+        fenced(call)
     except Rejected as exc:
         code = record_code(exc.reason, default="REJECTED")
         if code == exc.reason:
@@ -147,7 +148,7 @@ def _change(operation: str, call: Callable[[], object], cid: str) -> None:
 def _read(operation: str, call: Callable[[], object], check: Callable[[str, object], _T]) -> _T:
     """``call``'s answer, checked; any failure of a read is ``Transient``."""
     try:
-        return check(operation, call())
+        return check(operation, fenced(call))
     except (BrokerError, *INTERRUPTS):
         raise
     except BaseException as exc:  # noqa: BLE001 - a read changed nothing at the venue

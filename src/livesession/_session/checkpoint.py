@@ -19,6 +19,7 @@ import orjson
 
 from .._artifacts import names
 from .._artifacts.recorder import crashpoint
+from .._domain.decimal import fenced
 from .._exceptions import (
     INTERRUPTS,
     BrokerError,
@@ -189,7 +190,7 @@ class PlugInState:
         if self.failed:
             return {self.key: None}
         try:
-            state = self._owner.get_state()
+            state = fenced(self._owner.get_state)
         except INTERRUPTS:
             raise
         except BaseException as exc:  # noqa: BLE001 - the caller's code: one path for every error
@@ -221,7 +222,7 @@ class PlugInState:
 
     def set_state(self, state: dict[str, Any]) -> None:
         """Hand the plug-in its own key of a whole checkpoint."""
-        self._owner.set_state(state[self.key])
+        fenced(self._owner.set_state, state[self.key])
 
 
 class _VenueStateError(CheckpointError):

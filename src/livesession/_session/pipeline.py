@@ -29,7 +29,7 @@ from __future__ import annotations
 import traceback
 from typing import TYPE_CHECKING, Any, Final
 
-from .._domain.decimal import plain
+from .._domain.decimal import fenced, plain
 from .._domain.lifecycle import SessionState
 from .._domain.model import Bar, OrderIntent
 from .._exceptions import (
@@ -271,7 +271,8 @@ def _decide(p: SessionParts, bar: Bar) -> tuple[OrderIntent, ...] | None:
     or ``ValueError`` naming it takes the strategy-error path.
     """
     try:
-        intents = checked_intents(p.strategy.on_bar(bar, p.book.strategy_view), p.config)
+        decided = fenced(p.strategy.on_bar, bar, p.book.strategy_view)
+        intents = checked_intents(decided, p.config)
     except (SinkFailure, *INTERRUPTS):
         raise
     except BaseException as exc:  # noqa: BLE001 - any strategy error takes the input-failure path
@@ -289,7 +290,7 @@ def _next_bar(p: SessionParts) -> tuple[Bar | None, BaseException | None]:
     """
     try:
         asked = p.time.proposed_tick()
-        bar = p.feed.next_bar(asked)
+        bar = fenced(p.feed.next_bar, asked)
         if bar is not None and not p.feed_checked:
             symbol, tick = p.config.symbol, p.config.price_tick
             if p.feed_dated:
