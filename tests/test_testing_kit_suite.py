@@ -10,6 +10,10 @@ matrix's search is now its own whatever profile is loaded.
 ``tmp_path`` only: a session the test built with ``create_run`` anywhere else (its
 ``out/runs``, a ``tmp_path_factory`` directory) was closed and never verified, though the
 fixture "verifies every session the test builds, however it was built".
+
+A finding across processes (the strategy decides by ``hash()`` of a str) gave no
+``re-run it`` line, unlike every other finding: it now ends with one, which runs the matrix
+with the same arguments and one example.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from typing import Any
 import pytest
 from hypothesis import Phase, settings
 
-from livesession import Bar, OrderIntent, SmaCrossover
+from livesession import Bar, OrderIntent, Side, SmaCrossover
 from livesession.testing import run_failure_matrix
 
 pytest_plugins = ["pytester"]
@@ -149,3 +153,47 @@ def test_verified_runs_verifies_a_run_directory_outside_tmp_path(pytester: pytes
     result.stdout.fnmatch_lines(["*ERROR at teardown of test_torn_in_the_working_directory*"])
     result.stdout.fnmatch_lines(["*/desk*/r: events.jsonl:*torn line*"])
     result.stdout.fnmatch_lines(["*/cwd*/out/r: events.jsonl:*torn line*"])
+
+
+class ByHash:
+    """In when flat, out when not; the side by a str's hash, which varies with PYTHONHASHSEED."""
+
+    strategy_id = "sma"
+
+    def on_bar(self, bar: Bar, view: Any) -> Sequence[OrderIntent]:
+        if view.has_open_orders(bar.symbol):
+            return []
+        held: Decimal = view.position(bar.symbol)
+        if held:
+            side = Side.SELL if held > 0 else Side.BUY
+            out = OrderIntent(
+                symbol=bar.symbol, side=side, quantity=abs(held), reduce_only=True, reason="out"
+            )
+            return [out]
+        side = Side.BUY if hash(f"{bar.close}") % 2 else Side.SELL
+        return [OrderIntent(symbol=bar.symbol, side=side, quantity=Decimal("0.01"), reason="in")]
+
+    def get_state(self) -> dict[str, Any]:
+        return {}
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        pass
+
+
+def by_hash() -> ByHash:
+    return ByHash()
+
+
+def test_a_finding_across_processes_says_how_to_re_run_it() -> None:
+    with pytest.raises(AssertionError) as caught:
+        run_failure_matrix(by_hash, examples=1, steps=40, seed=3)
+    first, *_, last = str(caught.value).splitlines()
+    assert "not deterministic across processes" in first
+    assert last == (
+        "re-run it: import test_testing_kit_suite; from livesession.testing import"
+        " run_failure_matrix; run_failure_matrix(test_testing_kit_suite.by_hash,"
+        " examples=1, steps=40)"
+    )
+    with pytest.raises(AssertionError) as again:
+        exec(last.removeprefix("re-run it: "), {})  # noqa: S102 - the line the user would run
+    assert str(again.value).splitlines()[0] == first

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
     from .model import MatrixCase
 
-__all__ = ["rerun_line"]
+__all__ = ["matrix_rerun_line", "rerun_line"]
 
 _KIT: Final = "livesession.testing"
 _PLAIN: Final = (str, int, bool, type(None))
@@ -126,6 +126,50 @@ def rerun_line(
     feed_factory: Callable[[], object] | None,
 ) -> str:
     """The message's ``re-run it`` line for ``case`` and the matrix's arguments."""
+    kit = sorted({"MatrixCase", "check_case", *(["FaultAt"] if case.faults else [])})
+    given = [repr(case), f"steps={steps}"]
+    return _line(
+        "check_case",
+        kit,
+        given,
+        strategy_factory=strategy_factory,
+        config=config,
+        feed_factory=feed_factory,
+    )
+
+
+def matrix_rerun_line(
+    strategy_factory: Callable[[], object],
+    steps: int,
+    config: Mapping[str, Any] | None,
+    feed_factory: Callable[[], object] | None,
+) -> str:
+    """The ``re-run it`` line of a finding across processes: the matrix, with one example.
+
+    That check runs the fault-free case only, which one example runs as any number does.
+    """
+    given = ["examples=1", f"steps={steps}"]
+    kit = ["run_failure_matrix"]
+    return _line(
+        "run_failure_matrix",
+        kit,
+        given,
+        strategy_factory=strategy_factory,
+        config=config,
+        feed_factory=feed_factory,
+    )
+
+
+def _line(
+    func: str,
+    kit: list[str],
+    given: list[str],
+    *,
+    strategy_factory: Callable[[], object],
+    config: Mapping[str, Any] | None,
+    feed_factory: Callable[[], object] | None,
+) -> str:
+    """``re-run it: <imports>; func(strategy_factory, *given, config=..., feed_factory=...)``."""
     modules: set[str] = set()
     notes: list[str] = []
 
@@ -145,17 +189,16 @@ def rerun_line(
         notes.append(f"{role} is the {what} you passed ({why})")
         return role
 
-    arguments = [argument("strategy_factory", strategy_factory), repr(case), f"steps={steps}"]
+    arguments = [argument("strategy_factory", strategy_factory), *given]
     if config:
         plain = dict(config)
         # The alerts table's webhook URL is a secret no pattern knows (it is never recorded).
         arguments.append(f"config={argument('config', plain, secret='alerts' in plain)}")
     if feed_factory is not None:
         arguments.append(f"feed_factory={argument('feed_factory', feed_factory)}")
-    kit = ", ".join(sorted({"MatrixCase", "check_case", *(["FaultAt"] if case.faults else [])}))
     needed = sorted(modules - {_KIT})
     imports = f"import {', '.join(needed)}; " if needed else ""
-    call = f"{imports}from {_KIT} import {kit}; check_case({', '.join(arguments)})"
+    call = f"{imports}from {_KIT} import {', '.join(kit)}; {func}({', '.join(arguments)})"
     if not notes:
         return f"re-run it: {call}"
     return f"re-run it, where {'; '.join(notes)}: {call}"

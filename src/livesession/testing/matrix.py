@@ -58,7 +58,7 @@ from .._support.references import not_a
 from .._typing import Strategy
 from ._crossprocess import ChildRun, payload
 from ._differences import new_process_difference, process_difference, resume_difference
-from ._rerun import rerun_line
+from ._rerun import matrix_rerun_line, rerun_line
 from ._run import FeedFactory, StrategyFactory, Survivors
 from ._run import MatrixRun as _Run
 from .model import MatrixCase, MatrixReport, at_least
@@ -362,7 +362,8 @@ def run_failure_matrix(
             )
             raise AssertionError(msg) from (error.__cause__ or exc)
         if child is not None:
-            _across_processes(child, reference, f"failure matrix: {name}", steps)
+            again = matrix_rerun_line(strategy_factory, steps, config, feed_factory)
+            _across_processes(child, reference, f"failure matrix: {name}", steps, again)
     finally:
         if child is not None:
             child.close()
@@ -381,10 +382,11 @@ def _original(exc: AssertionError) -> BaseException:
     return exc.__cause__ or exc
 
 
-def _across_processes(child: ChildRun, reference: _Run, who: str, steps: int) -> None:
+def _across_processes(child: ChildRun, reference: _Run, who: str, steps: int, again: str) -> None:
     """Raise when the child's run of the fault-free reference differs from this process's.
 
     Or when that run, killed in the child and resumed in a second one, differs from it.
+    ``again`` (the ``re-run it`` line) ends the message of a difference.
     """
     try:
         there = child.lines()
@@ -400,4 +402,4 @@ def _across_processes(child: ChildRun, reference: _Run, who: str, steps: int) ->
             break
         said = new_process_difference(there["events"], events, kill_after)
     if said is not None:
-        raise AssertionError(f"{who} fails (steps={steps}, no fault): {said}")
+        raise AssertionError(f"{who} fails (steps={steps}, no fault): {said}\n{again}")
