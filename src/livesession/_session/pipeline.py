@@ -27,9 +27,10 @@ with ``take_gaps`` (the venue feed) has its ``FEED_GAP`` notes recorded before t
 from __future__ import annotations
 
 import traceback
+from decimal import localcontext
 from typing import TYPE_CHECKING, Any, Final
 
-from .._domain.decimal import fenced, plain
+from .._domain.decimal import CONTEXT, plain
 from .._domain.lifecycle import SessionState
 from .._domain.model import Bar, OrderIntent
 from .._exceptions import (
@@ -271,7 +272,10 @@ def _decide(p: SessionParts, bar: Bar) -> tuple[OrderIntent, ...] | None:
     or ``ValueError`` naming it takes the strategy-error path.
     """
     try:
-        decided = fenced(p.strategy.on_bar, bar, p.book.strategy_view)
+        # In a context of its own (as ``fenced``, without a frame between the two, so the
+        # strategy's error keeps its traceback's shape): a change made in place ends here.
+        with localcontext(CONTEXT):
+            decided = p.strategy.on_bar(bar, p.book.strategy_view)
         intents = checked_intents(decided, p.config)
     except (SinkFailure, *INTERRUPTS):
         raise
@@ -290,7 +294,8 @@ def _next_bar(p: SessionParts) -> tuple[Bar | None, BaseException | None]:
     """
     try:
         asked = p.time.proposed_tick()
-        bar = fenced(p.feed.next_bar, asked)
+        with localcontext(CONTEXT):  # as ``fenced``: the feed's changes end with its call
+            bar = p.feed.next_bar(asked)
         if bar is not None and not p.feed_checked:
             symbol, tick = p.config.symbol, p.config.price_tick
             if p.feed_dated:
