@@ -100,8 +100,12 @@ def fenced(func: Callable[_P, _R], *args: _P.args, **kwargs: _P.kwargs) -> _R:
     in place, it made a run fault (``DivisionImpossible``) or record a cash its fills do
     not add up to, which verify refuses.
     """
-    with localcontext(CONTEXT):
+    callers = getcontext()
+    setcontext(CONTEXT.copy())  # what ``localcontext(CONTEXT)`` does, in half the time
+    try:
         return func(*args, **kwargs)
+    finally:
+        setcontext(callers)
 
 
 def enter_context() -> Context:

@@ -27,7 +27,7 @@ with ``take_gaps`` (the venue feed) has its ``FEED_GAP`` notes recorded before t
 from __future__ import annotations
 
 import traceback
-from decimal import localcontext
+from decimal import getcontext, setcontext
 from typing import TYPE_CHECKING, Any, Final
 
 from .._domain.decimal import CONTEXT, plain
@@ -274,8 +274,12 @@ def _decide(p: SessionParts, bar: Bar) -> tuple[OrderIntent, ...] | None:
     try:
         # In a context of its own (as ``fenced``, without a frame between the two, so the
         # strategy's error keeps its traceback's shape): a change made in place ends here.
-        with localcontext(CONTEXT):
+        step_context = getcontext()
+        setcontext(CONTEXT.copy())
+        try:
             decided = p.strategy.on_bar(bar, p.book.strategy_view)
+        finally:
+            setcontext(step_context)
         intents = checked_intents(decided, p.config)
     except (SinkFailure, *INTERRUPTS):
         raise
@@ -294,8 +298,12 @@ def _next_bar(p: SessionParts) -> tuple[Bar | None, BaseException | None]:
     """
     try:
         asked = p.time.proposed_tick()
-        with localcontext(CONTEXT):  # as ``fenced``: the feed's changes end with its call
+        step_context = getcontext()
+        setcontext(CONTEXT.copy())  # as ``fenced``: the feed's changes end with its call
+        try:
             bar = p.feed.next_bar(asked)
+        finally:
+            setcontext(step_context)
         if bar is not None and not p.feed_checked:
             symbol, tick = p.config.symbol, p.config.price_tick
             if p.feed_dated:
