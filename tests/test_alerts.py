@@ -23,7 +23,7 @@ import orjson
 import pytest
 
 from _scripted import ScriptedFeed, ScriptedStrategy, buy
-from livesession import ConfigError, DryrunConfig, LiveSessionOrchestrator
+from livesession import ConfigError, DryrunConfig, LiveSessionOrchestrator, RunDirectoryError
 from livesession._artifacts import names
 from livesession._artifacts.alerts import ListAlertSink
 from livesession._artifacts.webhook import WebhookAlertSink
@@ -276,6 +276,79 @@ def test_an_embedded_session_posts_a_sink_failure_to_its_own_sink():
     assert (unsealed.audit_seq, unsealed.audit_code) == (audit[-1]["seq"], audit[-1]["code"])
     assert unsealed.reason == "events sink failed at line 31 (OSError: disk gone)"
     assert alerts.closed
+
+
+class _Pager:
+    """An application's one alert sink for all its sessions: counts how often it is closed."""
+
+    def __init__(self) -> None:
+        self.alerts: list[Any] = []
+        self.closes = 0
+
+    def post(self, alert: Any) -> None:
+        assert not self.closes, f"{alert.code} of {alert.run_id} posted to a closed sink"
+        self.alerts.append(alert)
+
+    def close(self) -> None:
+        self.closes += 1
+
+    def codes(self) -> list[tuple[str, str]]:
+        return [(alert.run_id, alert.code) for alert in self.alerts]
+
+
+def test_one_sink_shared_by_sessions_is_closed_by_the_last_to_close():
+    """A service's one pager for several sessions at once: the first to close leaves it open.
+
+    It used to be closed by whichever session closed first: a webhook then dropped every
+    later alert of the others (a kill switch, the seal) without a word.
+    """
+    pager = _Pager()
+    desks = [
+        LiveSessionOrchestrator(
+            DryrunConfig(run_id=run_id, steps=20), alerts=pager, **Sinks().kwargs()
+        )
+        for run_id in ("desk-a", "desk-b")
+    ]
+    for desk in desks:
+        assert desk.preflight()
+        desk.activate()
+        desk.run_n_steps(5)
+    desks[0].close()
+    assert pager.closes == 0
+    assert desks[1].kill("risk breach")
+    desks[1].run_to_end(20)
+    desks[1].close()
+    assert pager.codes() == [
+        ("desk-a", "RUN_SEALED"),
+        ("desk-b", "KILL_SWITCH"),
+        ("desk-b", "RUN_SEALED"),
+    ]
+    assert pager.closes == 1
+    desks[1].close()
+    assert pager.closes == 1
+
+
+def test_a_run_that_could_not_be_created_leaves_the_application_s_sink_open(tmp_path):
+    """create_run failing (the venue unreachable) closed the sink the application gave it."""
+    pager = _Pager()
+    running = create_run(DryrunConfig(run_id="running", steps=20), tmp_path, alerts=pager)
+
+    def unreachable(_cfg: DryrunConfig, _run_dir: Path) -> Any:
+        raise ConnectionError("venue unreachable")
+
+    with pytest.raises(RunDirectoryError, match="venue unreachable"):
+        create_run(
+            DryrunConfig(run_id="refused", steps=20),
+            tmp_path,
+            alerts=pager,
+            broker_factory=unreachable,
+        )
+    assert pager.closes == 0
+    assert not (tmp_path / "refused").exists()
+    running.run_to_end(20)
+    running.close()
+    assert pager.codes() == [("running", "RUN_SEALED")]
+    assert pager.closes == 1
 
 
 class _Flaky:

@@ -351,7 +351,8 @@ class AlertSink(Protocol):
 
     ``post`` is called on the session's owner thread, inside a step: it must return at once
     (hand the alert to a worker of its own) and never raise. A sink that also has ``close``
-    is closed by the session when it closes, after the seal's ``RUN_SEALED`` was posted.
+    is closed by the session when it closes, after the seal's ``RUN_SEALED`` was posted;
+    one shared by several sessions, by the last of them to close.
     """
 
     def post(self, alert: Alert) -> None:

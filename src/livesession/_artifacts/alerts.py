@@ -10,11 +10,18 @@ written, and a full disk may still keep it (or the sealing checkpoint) off the d
 the alert waits for the session to ``settle`` the run: posted once the run is sealed on
 disk, replaced by ``RUN_UNSEALED`` when it is not (as when the session closes unsealed).
 An alert never names a record the run does not hold.
+
+One sink may serve several sessions at once (an application's pager): each session's tap
+counts itself among its users, and the sink is closed when the last of them closes, not by
+the first (whose close would leave the others posting into a closed sink, their alerts
+dropped without a word). A tap whose session was never finished (dropped unclosed, or its
+building failed) counts only while it is alive.
 """
 
 from __future__ import annotations
 
 import threading
+import weakref
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -29,6 +36,32 @@ if TYPE_CHECKING:
     from .recorder import Recorder
 
 __all__ = ["AlertTap", "ListAlertSink", "tap_alerts"]
+
+
+_USERS_LOCK = threading.Lock()
+_USERS: dict[int, tuple[AlertSink, weakref.WeakSet[AlertTap]]] = {}
+"""By ``id`` of a sink: the sink, and the taps that post to it and have not closed."""
+
+
+def _use(sink: AlertSink, tap: AlertTap) -> None:
+    """Count ``tap`` among the users of ``sink``."""
+    with _USERS_LOCK:
+        for key in [key for key, (_, taps) in _USERS.items() if not taps]:
+            del _USERS[key]  # every user was dropped unclosed: nothing holds it
+        _USERS.setdefault(id(sink), (sink, weakref.WeakSet()))[1].add(tap)
+
+
+def _last_user(sink: AlertSink, tap: AlertTap) -> bool:
+    """``tap`` is done with ``sink``: whether no other tap still posts to it."""
+    with _USERS_LOCK:
+        held, taps = _USERS.get(id(sink), (None, None))
+        if held is not sink or taps is None:
+            return True
+        taps.discard(tap)
+        if taps:
+            return False
+        del _USERS[id(sink)]
+        return True
 
 
 class AlertTap:
@@ -51,6 +84,8 @@ class AlertTap:
         # The codes of the last two records seen, by seq: the last one the audit holds is
         # among them (a record it refused is seen again under the same seq).
         self._seen: tuple[tuple[int, str], tuple[int, str]] = ((0, ""), (0, ""))
+        self._closed = False
+        _use(sink, self)
 
     def __call__(self, code: str, payload: Mapping[str, Any], ts: str, seq: int) -> None:
         """Observe one audit record; post its alert, if it raises one (the seal's: later)."""
@@ -141,13 +176,17 @@ class AlertTap:
         )
 
     def close(self) -> None:
-        """Settle a run still unsettled (unsealed), then close the sink, if it has a ``close``.
+        """Settle a run still unsettled (unsealed), then close the sink if it is the last user.
 
-        A webhook drains its queue, bounded.
+        The sink is closed if it has a ``close`` and no other session's tap still posts to
+        it; once only. A webhook drains its queue, bounded.
         """
         self.settle(sealed=False)
+        if self._closed:
+            return
+        self._closed = True
         close = getattr(self.sink, "close", None)
-        if callable(close):
+        if callable(close) and _last_user(self.sink, self):
             try:
                 close()
             except Exception as exc:  # noqa: BLE001 - closing alerts never fails the seal

@@ -110,8 +110,8 @@ def open_session(
         if owned and lease is not None:
             lease.close()
         close_alerts = getattr(alert_sink, "close", None)
-        if callable(close_alerts):  # a webhook's worker thread
-            close_alerts()
+        if callable(close_alerts) and alert_sink is not alerts:  # the webhook opened here
+            close_alerts()  # (a sink of the application's may serve its other sessions)
         raise
     session.close_with(lock)
     # Only what the run directory opened for it, never a plug-in (which may refer to the

@@ -74,8 +74,9 @@ class LiveSessionOrchestrator:
         The edges, keyword-only: ``clock``, ``broker``, ``feed``, ``strategy``, ``event_sink``,
         ``state_sink``, ``audit_sink``, ``metrics_sink``, ``idempotency``, ``checkpoints``,
         ``rails``, ``checks``, ``retry_policy``, ``live_override``, ``lease``, ``lease_clock``,
-        ``lease_holder``, ``alerts`` (an ``AlertSink``, closed with the session); an unknown
-        one is a ``TypeError``. Without ``audit_sink`` (no default) preflight rejects it.
+        ``lease_holder``, ``alerts`` (an ``AlertSink``, closed with the last session using
+        it); an unknown one is a ``TypeError``. Without ``audit_sink`` (no default)
+        preflight rejects it.
         """
         self.extra_checks: list[Check] = []
         self.step_hooks: list[Callable[[LiveSessionOrchestrator], None]] = []
