@@ -286,3 +286,46 @@ def test_a_session_closed_before_its_preflight_is_a_whole_rejected_run(tmp_path:
     verdict = _determinism(out / "early", tmp_path)
     assert verdict["status"] == "match", verdict
     assert verdict["operator_actions"] == ["close() before the preflight"]
+
+
+@pytest.mark.parametrize(
+    ("verbs", "told"),
+    [
+        ([("request_stop", "desk halt")], ["request_stop('desk halt') before activation"]),
+        ([("close", "")], ["request_stop('session closed') before activation"]),
+        (
+            [("reduce_only", "risk review"), ("reenable_trading", "alice")],
+            [
+                "reduce_only('risk review') before activation",
+                "reenable_trading('alice') before activation",
+            ],
+        ),
+        ([("reduce_only", "risk review")], ["reduce_only('risk review') before activation"]),
+    ],
+    ids=["stop", "close", "reduce-reenable", "reduce"],
+)
+def test_an_operator_s_verb_between_preflight_and_activation_re_runs_to_the_same_bytes(
+    tmp_path: Path, verbs: list[tuple[str, str]], told: list[str]
+) -> None:
+    """A stop, ``close()`` or ``reduce_only`` from an operator's thread while the session was
+    in its preflight (``run_to_end`` then does not activate it, or trades reducing only), or
+    by an application that preflighted a session and closed it before activating it: the
+    re-run activated the session at once and its evidence said FAIL (the determinism re-run
+    does not match) for a run that verifies."""
+    out = tmp_path / "runs"
+    session = create_run(_config("held-back"), out)
+    assert session.preflight()
+    for verb, argument in verbs:
+        if verb == "close":
+            session.close()
+        else:
+            assert getattr(session, verb)(argument)
+    session.run_to_end(STEPS)
+    session.close()
+    run_dir = out / "held-back"
+    assert verify_run(run_dir).ok
+    early = [a for a in recorded_actions(run_dir / names.EVENTS) if a.before_activation]
+    assert [a.describe() for a in early] == told
+    verdict = _determinism(run_dir, tmp_path)
+    assert verdict["status"] == "match", verdict
+    assert verdict["operator_actions"] == told  # the close at the end of the steps is its own

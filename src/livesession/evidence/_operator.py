@@ -16,6 +16,12 @@ Each action is recognised by the event its verb records, and the step boundary b
 - ``OPERATOR_ACK``, ``TRADING_REENABLED``, and ``TRADING_STATE_CHANGED`` to REDUCING;
 - the ``PREFLIGHT_CHECK`` of a session closed before its preflight ran: ``close``.
 
+A verb called between the preflight and the activation (an operator's stop, ``close`` or
+``reduce_only`` from another thread while ``run_to_end`` ran the preflight, or an
+application that preflighted a session and closed it unactivated) is taken there too, before
+the re-run activates the session, and the session is activated only if it is still
+PREFLIGHT_OK after them, as ``run_to_end`` does.
+
 An action is taken at its boundary, or, when the session is not yet where it can apply
 (an acknowledgement of a fault that ends the step after that boundary), at the next one or
 once the steps are over. The re-run is no judge of the actions: the byte comparison is.
@@ -48,6 +54,8 @@ __all__ = ["OperatorAction", "actions_in", "recorded_actions", "replay", "told_a
 
 S = SessionState
 _ACTIVE: Final = S.DRYRUN_ACTIVE.value
+_STOPPABLE: Final = frozenset({S.PREFLIGHT_OK.value, _ACTIVE})
+"""The states ``request_stop`` stops from (the lifecycle's ``request_stop`` transitions)."""
 _SELF_STOPS: Final = frozenset({FEED_EXHAUSTED, MAX_STEPS_REACHED})
 """Stops the step pipeline makes itself, so a re-run makes them too."""
 _SELF_KILLS: Final = frozenset({DAILY_LOSS_KILL, REDUCE_ONLY_CROSSED})
@@ -65,6 +73,8 @@ class OperatorAction:
     verb: str
     argument: str
     sealed_as: bool = False
+    before_activation: bool = False
+    """Taken between the preflight and the activation (``after_step`` is then 0)."""
 
     def take(self, session: LiveSessionOrchestrator) -> VerbResult:
         """Call the verb on ``session``."""
@@ -78,6 +88,8 @@ class OperatorAction:
         """``request_stop('SIGNAL_SIGTERM') after step 8248``."""
         if self.verb == "close":
             return "close() before the preflight"
+        if self.before_activation:
+            return f"{self.verb}({self.argument!r}) before activation"
         return f"{self.verb}({self.argument!r}) after step {self.after_step}"
 
 
@@ -108,16 +120,20 @@ def actions_in(events: Iterable[dict[str, Any]]) -> tuple[OperatorAction, ...]:
     bars = 0
     found: list[OperatorAction] = []
     sealed_reason = ""
+    activated = False
     for event in events:
         kind, body = event.get("event_type"), payload(event)
         if kind == "BAR":
             bars += 1
         elif kind == "SESSION_STOPPED":
             sealed_reason = str(body.get("reason") or "")
+        elif kind == "STATE_CHANGED" and body.get("trigger") == "activate":
+            activated = True
         else:
             action = _action(kind, body)
             if action is not None:
-                found.append(OperatorAction(bars, *action))
+                early = not activated and action[0] != "close"
+                found.append(OperatorAction(bars, *action, before_activation=early))
     return tuple(
         attrs.evolve(action, sealed_as=action.argument == sealed_reason)
         if action.verb == "request_stop" and sealed_reason
@@ -130,7 +146,7 @@ def _action(kind: object, body: dict[str, Any]) -> tuple[str, str] | None:
     """The verb and its argument that recorded this event, or None for the session's own."""
     reason = str(body.get("reason", ""))
     if kind == "STATE_CHANGED":
-        asked = body.get("trigger") == "request_stop" and body.get("from_state") == _ACTIVE
+        asked = body.get("trigger") == "request_stop" and body.get("from_state") in _STOPPABLE
         return ("request_stop", reason) if asked and reason not in _SELF_STOPS else None
     if kind == "KILL_SWITCH":
         return None if reason in _SELF_KILLS else ("kill", reason)
@@ -166,6 +182,8 @@ def replay(
     if session.state is S.INIT and not session.preflight():
         session.close()
         return
+    while due and due[0].before_activation:  # between the preflight and the activation
+        due.pop(0).take(session)
     if session.state is S.PREFLIGHT_OK:
         session.activate()
     take_due(session.steps_done)
