@@ -214,6 +214,30 @@ class TestKillSwitchRefusals:
         assert len(sinks.events.lines) == lines
         assert orch.state is SessionState.STOPPED
 
+    def test_a_kill_or_stop_too_early_says_what_keeps_the_session_from_trading(self):
+        """An operator's kill while the session was starting (built, or preflighted while
+        ``run_to_end`` ran the preflight) said only ``nothing to kill``, and the session then
+        activated and traded; a stop before the preflight said only ``the session is INIT``.
+        Each now says the session trades once activated, and what keeps it from trading."""
+        orch, sinks = session()
+        stop = orch.request_stop("desk halt")
+        assert (stop.outcome, stop.state) == (VerbOutcome.NOT_APPLICABLE, SessionState.INIT)
+        assert "it trades once activated: close() it to keep it from ever trading" in stop.message
+        kill = orch.kill("desk halt")
+        assert "nothing to kill yet, and it trades once activated: close() it" in kill.message
+        assert orch.preflight()
+        kill = orch.kill("desk halt")
+        assert (kill.outcome, kill.state) == (
+            VerbOutcome.NOT_APPLICABLE,
+            SessionState.PREFLIGHT_OK,
+        )
+        assert kill.message.endswith(
+            "it trades once activated: request_stop() or close() it to keep it from trading"
+        )
+        assert orch.request_stop("desk halt").applied  # which it does: nothing traded
+        assert (orch.state, orch.steps_done) == (SessionState.STOPPED, 0)
+        assert sinks.audit_codes()[-1] == "C2_DRYRUN_STOP"
+
     @pytest.mark.parametrize("verb", ["reduce_only", "reenable_trading"])
     def test_trading_verbs_need_a_session_that_may_trade(self, verb):
         """reduce_only/reenable_trading before preflight or after the stop change nothing."""

@@ -55,6 +55,21 @@ def _not_applicable(p: SessionParts, verb: str, message: str) -> VerbResult:
     return _result(p, verb, VerbOutcome.NOT_APPLICABLE, message)
 
 
+_NOT_STARTED: dict[SessionState, str] = {
+    S.INIT: "close() it to keep it from ever trading (sealed REJECTED, CLOSED_BEFORE_PREFLIGHT)",
+    S.PREFLIGHT_OK: "request_stop() or close() it to keep it from trading",
+}
+"""What keeps a session that has not started trading from starting, by its state."""
+
+
+def _not_started(state: SessionState, verb: str) -> str:
+    """Why ``verb`` does nothing yet in INIT or PREFLIGHT_OK, and what to call instead."""
+    return (
+        f"the session is {state.value}: it has not started trading, so there is nothing to "
+        f"{verb} yet, and it trades once activated: {_NOT_STARTED[state]}"
+    )
+
+
 def _unless_trading(p: SessionParts, verb: str) -> VerbResult | None:
     """NOT_APPLICABLE unless the session may trade (PREFLIGHT_OK or DRYRUN_ACTIVE)."""
     state = p.lifecycle.state
@@ -75,6 +90,8 @@ def request_stop(p: SessionParts, reason: str, *, sealed_as: bool = False) -> Ve
     state = lifecycle.state
     if state in (S.STOPPING, S.STOPPED):
         return _already(p, "request_stop", f"the session is {state.value}")
+    if state is S.INIT:
+        return _not_applicable(p, "request_stop", _not_started(state, "stop"))
     if not lifecycle.may_fire(Trigger.REQUEST_STOP):
         hint = ": acknowledge it first" if state is S.ERROR_REQUIRES_OPERATOR else ""
         return _not_applicable(p, "request_stop", f"the session is {state.value}{hint}")
@@ -109,6 +126,8 @@ def stop_for_close(p: SessionParts) -> None:
 def kill(p: SessionParts, reason: str) -> VerbResult:
     """Kill switch: HALTED, cancel everything, flatten, audit ``C2_KILL_SWITCH``."""
     state = p.lifecycle.state
+    if state in _NOT_STARTED:
+        return _not_applicable(p, "kill", _not_started(state, "kill"))
     if state not in (S.DRYRUN_ACTIVE, S.STOPPING):
         return _not_applicable(p, "kill", f"the session is {state.value}: nothing to kill")
     if p.winddown.killing:
