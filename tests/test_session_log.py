@@ -286,3 +286,50 @@ def test_every_session_log_call_in_the_package_passes_the_run_id() -> None:
                 missing.append(f"{path.relative_to(src)}:{call.lineno}")
     assert calls > 10  # the scan finds the calls
     assert missing == []
+
+
+class _Shipper:
+    """A host's log bridge: a ``write`` into its own pipeline, which may refuse; no ``flush``."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.refusing = False
+
+    def write(self, text: str) -> int:
+        if self.refusing:
+            raise RuntimeError("log shipper queue full")
+        self.lines.append(text)
+        return len(text)
+
+
+def test_a_host_log_stream_that_raises_or_has_no_flush_never_stops_a_session(
+    tmp_path: Path,
+) -> None:
+    """Bug: ``configure_logging`` took a stream without ``flush`` (a host's bridge into its own
+    logging), and the first line a session logged raised ``AttributeError`` out of
+    ``run_to_end``; a stream whose ``write`` raised anything but ``OSError`` (its queue full)
+    raised out of ``kill``, every step and ``close``, and left the run unsealed at its last
+    checkpoint with 100 steps lost. The log is for people: its lines are lost, never the run."""
+    shipper = _Shipper()
+    configure_logging(shipper)
+    try:
+        run = livesession.create_run(DryrunConfig(run_id="shipped", steps=300), tmp_path)
+        run.preflight()
+        run.activate()
+        assert run.run_n_steps(100) == 100
+        shipper.refusing = True
+        assert run.kill("risk breach").applied
+        assert run.run_n_steps(100) == 100
+        result = run.run_to_end(300)
+        run.close()
+    finally:
+        disable_logging()
+    assert (result.status.value, result.steps, result.kills) == ("COMPLETED", 300, 1)
+    assert any('"event": "session_started"' in line for line in shipper.lines)
+    assert livesession.verify_run(tmp_path / "shipped").ok
+
+
+def test_a_log_stream_without_write_is_refused_at_once() -> None:
+    """``configure_logging(object())`` was taken, and the first session to log raised."""
+    with pytest.raises(TypeError, match=r"configure_logging: stream .*write.* got object"):
+        configure_logging(object())  # type: ignore[arg-type]

@@ -65,11 +65,22 @@ def import_structlog_without_rich() -> None:
 
 
 def configure_logging(stream: TextIO | None = None, *, level: int = logging.INFO) -> None:
-    """Send livesession's logs as JSON lines to ``stream`` (stderr by default)."""
+    """Send livesession's logs as JSON lines to ``stream`` (stderr by default).
+
+    ``stream`` needs a ``write(str)``; a ``flush()`` is called when it has one. Whatever
+    either raises loses that line and never reaches a session (``_Unfailing``). A stream
+    without ``write`` is a ``TypeError`` here, not at the first line a session logs.
+    """
+    target = sys.stderr if stream is None else stream
+    if not callable(getattr(target, "write", None)):
+        raise TypeError(
+            "configure_logging: stream must have a write(str) method (sys.stderr, an open "
+            f"text file, io.StringIO, or a bridge of your own), got {type(target).__name__}"
+        )
     import structlog  # noqa: PLC0415 - loaded only when logging is wanted
 
     _state["logger"] = structlog.wrap_logger(
-        structlog.PrintLogger(cast("TextIO", _Unfailing(stream or sys.stderr))),
+        structlog.PrintLogger(cast("TextIO", _Unfailing(target))),
         processors=[
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
@@ -85,10 +96,14 @@ def configure_logging(stream: TextIO | None = None, *, level: int = logging.INFO
 
 
 class _Unfailing:
-    """The log's stream, which a write or flush the system refuses (a full disk) never stops.
+    """The log's stream, which a write or flush that fails never stops.
 
     The log is for people; the run's record is its artifacts, whose sinks fail closed. A log
-    line that raised would stop a session in the middle of a step for a line it can lose.
+    line that raised would stop a session in the middle of a step (or a verb: a kill) for a
+    line it can lose, and leave the run unsealed. So whatever the stream raises is counted
+    and dropped: the system refusing it (a full disk, a closed file), and an application's
+    own bridge into its logging refusing it (its queue full). A stream without ``flush``
+    (such a bridge) is not flushed.
     """
 
     def __init__(self, stream: TextIO) -> None:
@@ -98,15 +113,18 @@ class _Unfailing:
 
     def write(self, text: str) -> int:
         try:
-            return self._stream.write(text)
-        except (OSError, ValueError):  # ValueError: the stream was closed under us
+            self._stream.write(text)
+        except Exception:  # noqa: BLE001 - a closed stream's ValueError, a bridge's own error
             self.dropped += 1
-            return len(text)
+        return len(text)
 
     def flush(self) -> None:
+        flush = getattr(self._stream, "flush", None)
+        if not callable(flush):
+            return
         try:
-            self._stream.flush()
-        except (OSError, ValueError):
+            flush()
+        except Exception:  # noqa: BLE001 - as in write
             self.dropped += 1
 
 
