@@ -333,3 +333,25 @@ def test_a_log_stream_without_write_is_refused_at_once() -> None:
     """``configure_logging(object())`` was taken, and the first session to log raised."""
     with pytest.raises(TypeError, match=r"configure_logging: stream .*write.* got object"):
         configure_logging(object())  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("given", "debug"), [("debug", True), (" INFO ", False), (10, True)])
+def test_a_level_by_name_or_number_is_taken(given: object, debug: bool) -> None:
+    """``level="INFO"`` (as a host's settings spell it) raised ``TypeError: '<=' not
+    supported between instances of 'str' and 'int'``."""
+    log = io.StringIO()
+    configure_logging(log, level=given)  # type: ignore[arg-type]
+    try:
+        session(steps=5)[0].run_to_end(5)
+    finally:
+        disable_logging()
+    records = [orjson.loads(line) for line in log.getvalue().splitlines()]
+    assert ("bar" in {record["event"] for record in records}) is debug
+    assert "session_stopped" in {record["event"] for record in records}
+
+
+@pytest.mark.parametrize("given", [15, "verbose", True, None, 20.0])
+def test_a_level_that_is_none_of_logging_s_is_one_clear_error(given: object) -> None:
+    """``level=15`` raised ``KeyError: 15``; ``level=None`` ``KeyError: None``."""
+    with pytest.raises(ValueError, match=r"^configure_logging: level must be one of logging's"):
+        configure_logging(io.StringIO(), level=given)  # type: ignore[arg-type]

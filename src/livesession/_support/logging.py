@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import MutableMapping
-from typing import Any, TextIO, cast
+from typing import Any, Final, TextIO, cast
 
 from .secrets import redact
 
@@ -64,13 +64,39 @@ def import_structlog_without_rich() -> None:
         del sys.modules["rich"]
 
 
-def configure_logging(stream: TextIO | None = None, *, level: int = logging.INFO) -> None:
+_LEVELS: Final = {
+    "NOTSET": logging.NOTSET,
+    "DEBUG": logging.DEBUG,
+    "INFO": logging.INFO,
+    "WARNING": logging.WARNING,
+    "ERROR": logging.ERROR,
+    "CRITICAL": logging.CRITICAL,
+}
+"""The levels the log filters by, by name (``logging``'s own)."""
+
+
+def _level(level: object) -> int:
+    """``level`` as one of ``logging``'s levels: the number (``logging.INFO``) or its name."""
+    if isinstance(level, str) and level.strip().upper() in _LEVELS:
+        return _LEVELS[level.strip().upper()]
+    if isinstance(level, int) and not isinstance(level, bool) and level in _LEVELS.values():
+        return level
+    raise ValueError(
+        "configure_logging: level must be one of logging's levels, logging.DEBUG, INFO, "
+        f"WARNING, ERROR or CRITICAL (the number or its name, 'INFO'), got {level!r}"
+    )
+
+
+def configure_logging(stream: TextIO | None = None, *, level: int | str = logging.INFO) -> None:
     """Send livesession's logs as JSON lines to ``stream`` (stderr by default).
 
     ``stream`` needs a ``write(str)``; a ``flush()`` is called when it has one. Whatever
     either raises loses that line and never reaches a session (``_Unfailing``). A stream
     without ``write`` is a ``TypeError`` here, not at the first line a session logs.
+    ``level`` is one of ``logging``'s (``logging.DEBUG``, or ``"DEBUG"``); any other value
+    is a ``ValueError`` naming them.
     """
+    minimum = _level(level)
     target = sys.stderr if stream is None else stream
     if not callable(getattr(target, "write", None)):
         raise TypeError(
@@ -90,9 +116,9 @@ def configure_logging(stream: TextIO | None = None, *, level: int = logging.INFO
             redact_processor,  # after the exception is rendered: its message is redacted too
             structlog.processors.JSONRenderer(sort_keys=True),
         ],
-        wrapper_class=structlog.make_filtering_bound_logger(level),
+        wrapper_class=structlog.make_filtering_bound_logger(minimum),
     )
-    _state["debug"] = level <= logging.DEBUG
+    _state["debug"] = minimum <= logging.DEBUG
 
 
 class _Unfailing:
