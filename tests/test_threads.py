@@ -414,3 +414,53 @@ def test_a_stop_or_close_during_run_to_end_s_preflight_ends_it_quietly(
     assert built["result"].state is SessionState.STOPPED
     assert built["result"].steps == 0
     assert verify_run(tmp_path / "race").ok
+
+
+def test_threads_that_keep_reading_the_session_do_not_stop_its_steps() -> None:
+    """Bug: before each step the owner waited for a moment when no other thread waited on
+    the session lock, so threads reading it in a loop (``session.book`` from a status
+    endpoint's workers, a monitor) never left one: with four such threads 20,000 steps took
+    over two minutes, where they take one second. The owner now waits only for the threads
+    waiting when it looked, and threads that come for the lock while the owner waits for it
+    wait for its step.
+
+    Three readers each hold the lock until two others wait for it, so one always waits:
+    the owner used to get in only once they gave up (after all their ``rounds``)."""
+    from livesession._session.threads import SessionGate
+
+    rounds = 3_000
+    gate = SessionGate()  # this thread owns it
+    turns = [0]
+    done = threading.Event()
+    pause = threading.Event()  # never set: a bounded wait, not a sleep
+    cycling = threading.Event()
+    coming = threading.Event()
+
+    def reader() -> None:
+        while not done.is_set() and turns[0] < rounds:
+            with gate.hold(read_only=True):
+                turns[0] += 1
+                if turns[0] == 20:  # the others wait: hold on until the owner comes too
+                    cycling.set()
+                    assert coming.wait(60)
+                for _ in range(20_000):
+                    owner_next = getattr(gate, "_owner_next", False)
+                    if gate._waiting >= 2 or owner_next or done.is_set():
+                        break
+                    pause.wait(0.0005)
+
+    readers = [threading.Thread(target=reader) for _ in range(3)]
+    for thread in readers:
+        thread.start()
+    assert cycling.wait(60)
+    started = turns[0]
+    coming.set()
+    gate.enter_owned("step", "busy")
+    entered = turns[0]
+    done.set()
+    gate.leave()
+    for thread in readers:
+        thread.join(60)
+    assert started == 20
+    assert entered < rounds, "the owner waited until every reader gave up"
+    assert entered - started < rounds // 2, entered

@@ -100,6 +100,13 @@ class SessionGate:
         self._lock = threading.RLock()
         self._turns = threading.Condition(threading.Lock())
         self._waiting = 0
+        self._arrived = 0
+        """Threads that came to wait on the lock in ``hold``, ever."""
+        self._served = 0
+        """Of them, those whose wait ended (they took the lock, or gave up)."""
+        self._owner_next = False
+        """The owner waits for the lock: a thread that comes to ``hold`` it now waits for
+        the owner's step first (the lock itself lets whoever asks next barge in)."""
         self._holder: int | None = None
         self._depth = 0
         self._callers_context: Context | None = None
@@ -213,13 +220,18 @@ class SessionGate:
 
         ``read_only``: the holder changes nothing, so an interrupt inside tears nothing.
         """
+        ident = threading.get_ident()
         with self._turns:
+            if self._owner_next and ident not in (self.owner_ident, self._holder):
+                self._turns.wait_for(lambda: not self._owner_next)
             self._waiting += 1
+            self._arrived += 1
         try:
             self._lock.acquire()
         finally:
             with self._turns:
                 self._waiting -= 1
+                self._served += 1
                 self._turns.notify_all()
         with self._entered(read_only=read_only):
             yield
@@ -248,21 +260,40 @@ class SessionGate:
 
         ``_waiting`` is read without the turns lock: a verb counts itself in before it
         blocks on the session lock, so one that is waiting now is seen; one that arrives
-        just after the read waits for this step, as if it had come a moment later.
+        just after the read waits for this step, as if it had come a moment later. The owner
+        waits for the threads waiting when it looked, not for a moment when none waits:
+        threads that keep reading the session (``book`` in a loop, a status endpoint's
+        workers) would otherwise never leave one, and the session stopped stepping.
         """
         ident = threading.get_ident()
         if ident != self.owner_ident:
             self.check_owner(what, run_id)
         elif self._holder == ident:
             self.refuse_nested(what, run_id)
-        if self._waiting and self._holder != ident:
-            with self._turns:
-                self._turns.wait_for(lambda: self._waiting == 0)
-        self._lock.acquire()
+        if self._holder == ident:
+            self._lock.acquire()
+        elif self._waiting or not self._lock.acquire(blocking=False):
+            self._acquire_in_turn()
         self._holder = ident
         self._depth += 1
         if self._depth == 1:
             self._callers_context = enter_context()
+
+    def _acquire_in_turn(self) -> None:
+        """Take the lock after the threads waiting for it now.
+
+        Those that come for it meanwhile wait for the owner's turn (``hold``).
+        """
+        try:
+            with self._turns:
+                self._owner_next = True
+                due = self._arrived
+                self._turns.wait_for(lambda: self._served >= due)
+            self._lock.acquire()
+        finally:
+            with self._turns:
+                self._owner_next = False
+                self._turns.notify_all()
 
     def leave(self) -> None:
         """Release what ``enter_owned`` took."""
