@@ -10,7 +10,15 @@ from __future__ import annotations
 import pytest
 
 from livesession.stores.postgres import DSN_ENV_VAR
-from test_lease_session import cli, fences, kill_and_take_over, race_four
+from test_lease_session import (
+    cli,
+    digest_files,
+    fences,
+    kill_and_take_over,
+    race_four,
+    submits_per_client_id,
+    write_config,
+)
 from test_postgres import (  # noqa: F401 - the server fixtures
     _admin,
     _pg_dsn,
@@ -81,3 +89,45 @@ def test_the_dsn_password_reaches_no_artifact(tmp_path, pg_env):
     assert_hidden(secret, done.stdout + done.stderr, "the CLI's output")
     for path in (tmp_path / "x").iterdir():
         assert_hidden(secret.encode(), path.read_bytes(), path.name)
+
+
+def test_a_resume_against_another_database_is_refused_before_it_sends(tmp_path, pg_env):
+    """A standby whose LIVESESSION_PG_DSN names another database or schema than the run's
+    finds none of the run's keys there: every order would look new and go out again."""
+    from psycopg import sql
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    config = write_config(tmp_path / "c.toml", account="acct1", steps=400, checkpoint_every=25)
+    out = tmp_path / "runs"
+    args = ("dryrun", "--config", config, "--out", out, "--run-id", "v", "--store", "postgres")
+    first = cli(*args, "-q", env=pg_env, crash_at="write_events:300")
+    assert first.returncode == -9, first.stderr
+    run_dir = out / "v"
+    before = digest_files(run_dir)
+    dsn = pg_env[DSN_ENV_VAR]
+    other = f"{conninfo_to_dict(dsn)['options'].split('=')[-1]}_other"
+    _admin(dsn, sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(other)))
+    try:
+        elsewhere = {DSN_ENV_VAR: make_conninfo(dsn, options=f"-c search_path={other}")}
+        resumed = cli("resume", run_dir, "-q", env=elsewhere)
+        lease_rows = _admin(
+            dsn, sql.SQL("SELECT to_regclass({})").format(sql.Literal(f"{other}.livesession_lease"))
+        )
+    finally:
+        _admin(dsn, sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(other)))
+    assert resumed.returncode == 2, resumed.stderr
+    message = resumed.stderr.strip()
+    assert message.count("\n") == 0, message
+    assert "cannot resume run v: its idempotency store PostgresIdempotencyStore(" in message
+    assert "so a resume would send again what was sent; nothing was changed" in message
+    assert DSN_ENV_VAR in message
+    assert digest_files(run_dir) == before
+    assert lease_rows == [(None,)]  # refused before it took a lease in the wrong place
+    status = cli("status", run_dir)  # needs no DSN: it cannot know, and says resumable
+    assert status.returncode == 6, status.stdout
+    # Its own database holds the keys: once the killed holder's lease is over (ended here
+    # rather than waited for), the resume goes on and the run seals.
+    _admin(dsn, "UPDATE livesession_lease SET expires_ns = 0")
+    resumed = cli("resume", run_dir, "-q", env=pg_env)
+    assert resumed.returncode == 0, resumed.stderr
+    assert max(submits_per_client_id(run_dir / "broker_journal.jsonl").values()) == 1

@@ -45,6 +45,7 @@ from .alerting import choose_alerts
 from .backing import take_lease
 from .brokers import BrokerFactory, close_broker, early_broker, open_broker
 from .data import check_data_unchanged, check_resume_data
+from .keptkeys import check_keys_kept
 from .layout import STORES, Backing, read_run_config, read_run_meta, refuse_other_release
 from .lock import RunLock, writer_command
 from .plugins import (
@@ -213,6 +214,8 @@ def _reopen(
         broker = early_broker(cfg, run_dir, broker_factory, own=plugins.broker is not None)
         if broker is not None:
             broker_factory = lambda _cfg, _dir: broker  # noqa: E731 - built: used once
+        # The store must still hold the keys the run sent under, or orders go out twice.
+        check_keys_kept(cfg, run_dir, meta, offsets["events"])
         lease, grant = take_lease(cfg, run_dir, backing, lease_clock)
     except BaseException:
         plugins.close()
@@ -427,8 +430,9 @@ def resume_problem(run_dir: Path) -> str | None:
     The read-only half of a resume's checks, for ``livesession status`` (never run it on a
     live run: a writer's files change under it): the config, the checkpoint, the audit
     chain and artifact sizes up to the checkpoint, the venue journals, the data file's
-    bytes and the plug-ins' source files (hashed, never imported). What only the resume
-    itself can learn (a lease another session holds) is not checked.
+    bytes and the plug-ins' source files (hashed, never imported), and that a local
+    idempotency file is there. What only the resume itself can learn (a lease another
+    session holds, the keys a PostgreSQL store holds) is not checked.
 
     Raises:
         OSError: the host refused to read a file of the run (``raise_if_refused``): that
@@ -442,8 +446,9 @@ def resume_problem(run_dir: Path) -> str | None:
         if checkpoint is not None and checkpoint.get("sealed"):
             return f"run {cfg.run_id} is sealed: nothing to resume"
         _check_memory_on_a_venue(cfg, meta)
-        validate_artifacts(run_dir, checkpoint)
+        offsets, _ = validate_artifacts(run_dir, checkpoint)
         check_journals(run_dir)
+        check_keys_kept(cfg, run_dir, meta, offsets["events"], server=False)
         check_resume_data(run_dir, cfg, meta)
         _check_source_files(cfg.run_id, meta.get("sources") or {})
     except OSError as exc:

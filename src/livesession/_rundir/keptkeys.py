@@ -1,0 +1,91 @@
+"""Whether a resume's idempotency store still holds the keys the run reserved.
+
+A resume leans on the run's idempotency store: a key the crashed process reserved comes
+back ``created=False``, so the re-run looks the order up instead of sending it again, and
+on a venue it does not rewind every key the checkpoint does not account for is looked up
+before the first step (``aftercheckpoint``). A store that lost the run's keys answers
+every key as new: ``LIVESESSION_PG_DSN`` pointing at another database or schema than the
+run used (a standby host configured apart), a namespace deleted, or a local
+``idempotency.sqlite`` / ``idempotency.jsonl`` removed from the run directory. The resume
+would then send again what the crashed process sent, and take its lease in a table no
+other holder of the pair looks at.
+
+So before anything changes, every client order id of an ``ORDER_SUBMITTED`` up to the
+checkpoint (each was reserved before it was recorded) must be in the store.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Final
+
+from .._artifacts import names
+from .._exceptions import RunDirectoryError
+from ..stores._factory import JSONL_FILE_NAME, SQLITE_FILE_NAME
+from .aftercheckpoint import recorded_orders
+from .backing import pg_dsn
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from pathlib import Path
+
+    from .._domain.config import DryrunConfig
+
+__all__ = ["check_keys_kept"]
+
+_LOCAL_FILES: Final = {"sqlite": SQLITE_FILE_NAME, "jsonl": JSONL_FILE_NAME}
+_SHOWN: Final = 3
+
+
+def check_keys_kept(
+    cfg: DryrunConfig,
+    run_dir: Path,
+    meta: Mapping[str, Any],
+    events_offset: int,
+    *,
+    server: bool = True,
+) -> None:
+    """``RunDirectoryError`` when the run's store lacks a key the run recorded as submitted.
+
+    ``meta`` is ``run.json``; its ``idempotency_backend`` ``memory`` keeps no key past
+    its process, so there is nothing to check. ``server=False`` (``status``, which needs
+    no DSN) leaves a PostgreSQL store unasked. Reads only: nothing is written.
+    """
+    backend = str(meta.get("idempotency_backend"))
+    if events_offset <= 0 or (
+        backend not in _LOCAL_FILES and (backend != "postgres" or not server)
+    ):
+        return  # no checkpoint yet (the run starts over), or no store to ask
+    path = run_dir / _LOCAL_FILES.get(backend, "")
+    if backend != "postgres" and path.exists():
+        return  # the local stores' own checks judge a file that is there
+    submitted = recorded_orders(run_dir / names.ARTIFACTS["events"], events_offset)
+    if not submitted:
+        return
+    where, held = _postgres_keys(cfg) if backend == "postgres" else (f"{path} (missing)", set())
+    missing = sorted(submitted - held)
+    if not missing:
+        return
+    shown = ", ".join(repr(cid) for cid in missing[:_SHOWN])
+    more = f" and {len(missing) - _SHOWN} more" if len(missing) > _SHOWN else ""
+    fix = (
+        "point LIVESESSION_PG_DSN at the database (and schema) the run used, then resume again"
+        if backend == "postgres"
+        else "put the run's own idempotency file back, then resume again"
+    )
+    raise RunDirectoryError(
+        f"cannot resume run {cfg.run_id}: its idempotency store {where} lacks "
+        f"{len(missing)} of the {len(submitted)} client order id(s) the run recorded as "
+        f"submitted before its checkpoint ({shown}{more}), so a resume would send again "
+        f"what was sent; nothing was changed: {fix}"
+    )
+
+
+def _postgres_keys(cfg: DryrunConfig) -> tuple[str, set[str]]:
+    """The store's description and the keys its namespace (the run id) holds."""
+    from ..stores.postgres import PostgresIdempotencyStore  # noqa: PLC0415 - optional extra
+
+    store = PostgresIdempotencyStore(pg_dsn(), namespace=cfg.run_id)
+    try:
+        return repr(store), {record.key for record in store.reservations()}
+    finally:
+        store.close()

@@ -1,0 +1,56 @@
+"""A resume whose idempotency store lost the run's keys is refused before it sends.
+
+Each ``ORDER_SUBMITTED`` up to the checkpoint was reserved in the store first; a store
+without those keys (a local file removed, or ``LIVESESSION_PG_DSN`` naming another
+database: tests/test_postgres_session.py) would answer every key as new, and the resume
+would send again what the crashed process sent.
+"""
+
+from __future__ import annotations
+
+from test_lease_session import cli, digest_files, submits_per_client_id, write_config
+
+
+def test_a_resume_without_the_runs_idempotency_file_is_refused(tmp_path):
+    config = write_config(tmp_path / "c.toml", steps=400, checkpoint_every=25)
+    out = tmp_path / "runs"
+    first = cli(
+        "dryrun",
+        "--config",
+        config,
+        "--out",
+        out,
+        "--run-id",
+        "k",
+        "-q",
+        crash_at="write_events:300",
+    )
+    assert first.returncode == -9, first.stderr
+    run_dir = out / "k"
+    aside = tmp_path / "aside"
+    aside.mkdir()
+    kept = sorted(run_dir.glob("idempotency.sqlite*"))
+    assert kept, "the run kept no idempotency file: the test proves nothing"
+    for path in kept:
+        path.rename(aside / path.name)
+    before = digest_files(run_dir)
+
+    status = cli("status", run_dir)
+    assert status.returncode == 5, status.stdout
+    assert "resumable   no: cannot resume run k: its idempotency store" in status.stdout
+    resumed = cli("resume", run_dir, "-q")
+    assert resumed.returncode == 2, resumed.stderr
+    message = resumed.stderr.strip()
+    assert message.count("\n") == 0, message
+    assert "idempotency.sqlite (missing) lacks" in message
+    assert "so a resume would send again what was sent; nothing was changed" in message
+    assert digest_files(run_dir) == before
+    assert not list(run_dir.glob("idempotency.sqlite*"))  # not made afresh either
+
+    for path in kept:  # put back, the same resume goes on
+        (aside / path.name).rename(path)
+    status = cli("status", run_dir)
+    assert status.returncode == 6, status.stdout
+    resumed = cli("resume", run_dir, "-q")
+    assert resumed.returncode == 0, resumed.stderr
+    assert max(submits_per_client_id(run_dir / "broker_journal.jsonl").values()) == 1
