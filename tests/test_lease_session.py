@@ -519,3 +519,37 @@ def test_a_lease_lost_to_its_backend_says_why(tmp_path):
     taken = _run_losing_its_lease(tmp_path / "t", "takeover")
     (lost,) = [r["payload"] for r in audit_records(taken) if r["code"] == "C2_LEASE_LOST"]
     assert "error" not in lost
+
+
+@pytest.mark.parametrize("lose", ["takeover", "backend"])
+def test_status_of_a_run_that_lost_its_lease_says_how_and_not_to_touch_the_venue(tmp_path, lose):
+    """Bug: ``status`` of a run sealed with LEASE_LOST said `lease  postgres: nobody` (the
+    run's audit alone), as if the account and strategy were free, and its `next` gave the
+    general ERROR_REQUIRES_OPERATOR advice, `check the venue's open orders and positions`,
+    which are the new holder's (RUNBOOK: do not acknowledge the stopped run). The lease line
+    says this run lost it and how; `next` says what RUNBOOK says."""
+    from livesession.status import run_status
+
+    run_dir = _run_losing_its_lease(tmp_path, lose)
+    standing = run_status(run_dir)
+    said = dict(line.split(None, 1) for line in standing.lines())
+    assert standing.lease is not None
+    if lose == "takeover":  # the lease file names who holds it now
+        assert said["lease"].startswith("file: other, fence 2 (")  # held in the sim's time
+        assert (
+            "; this run lost it at fence 1: another session took it over (its renewal was "
+            "refused) [" in said["lease"]
+        )
+    else:
+        assert said["lease"].startswith(
+            "file: this run lost it at fence 1: its backend failed (LeaseError: the lease file "
+        )
+        assert "so maybe no session holds it [audit.jsonl (C2_LEASE_LOST)]" in said["lease"]
+    assert standing.lease["lost"].startswith("this run lost it at fence 1: ")
+    assert said["next"].startswith(
+        "a person must look (RUNBOOK: One session per account and strategy: the lease): this "
+        "run lost its lease (the lease line says how) and stopped without cancelling or "
+        "flattening"
+    )
+    assert "do not acknowledge this run" in said["next"]
+    assert "check the venue's open orders and positions" not in said["next"]

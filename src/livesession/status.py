@@ -80,6 +80,7 @@ from ._rundir.reseal import sealing_checkpoint
 from ._rundir.resume import resume_problem
 from ._rundir.seal import claimed_seal, unwritten_says
 from ._rundir.standing import (
+    LEASE_NEXT,
     GoingOn,
     describe_lease,
     describe_orders,
@@ -127,10 +128,6 @@ _NEXT: Final = {
     Verdict.CRASHED: "continue it: {resume}",
     Verdict.RUNNING: "nothing: a writer holds it (one writer per run); poll again later",
 }
-_LEASE_HELD: Final = (  # preflight found another live session on the account and strategy
-    "another live session held its lease (the lease line names it while it does): do not "
-    "start a second one; start a new run once it ended (this one stays as evidence)"
-)
 _UNSTARTED: Final = {  # a run killed while it started: after run.json, or before it
     Verdict.CRASHED: "start it over: {resume} (it recorded nothing, and sent nothing)",
     Verdict.NOT_A_RUN: "start it again with its own config: {dryrun} takes the directory over",
@@ -250,8 +247,7 @@ class RunStatus:
             return self._once_the_lease_is_free(lease)
         unstarted = self.killed_while_starting and self.verdict in _UNSTARTED
         said = _UNSTARTED[self.verdict] if unstarted else _NEXT[self.verdict]
-        if self.verdict is Verdict.REJECTED and self.reason == "LEASE_HELD":
-            said = _LEASE_HELD
+        said = LEASE_NEXT.get((self.verdict.name, self.reason), said)
         return said.format_map(
             {verb: command(verb, self.run_dir) for verb in ("verify", "evidence", "resume")}
             | {"dryrun": start_again(Path(self.run_dir))}

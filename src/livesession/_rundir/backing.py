@@ -140,6 +140,8 @@ def lease_standing(
     if store != "postgres" and not meta.get("lease"):
         return None
     account, strategy, ttl_ms = cfg.account, cfg.strategy_id, cfg.lease_ttl_ms
+    code, payload = _last_lease_record(run_dir)
+    lost = _how_lost(payload) if code == "C2_LEASE_LOST" else None  # the run's own loss
     if store != "postgres":
         path = lease_path(run_dir.parent, account, strategy)
         entry = read_json_object(path).get("leases", {}).get(account, {}).get(strategy)
@@ -156,20 +158,37 @@ def lease_standing(
                 else None,
                 "ttl_ms": ttl_ms,
                 "source": str(path),
+                "lost": lost,
             }
     # PostgreSQL (not queried: status needs no DSN), or no lease file: what the run audited.
-    last: dict[str, Any] = {}
-    for record in read_records(run_dir / names.AUDIT):
-        if record.get("code") in _LEASE_CODES:
-            last = record
-    payload = last.get("payload") if isinstance(last.get("payload"), dict) else {}
-    assert isinstance(payload, dict)  # noqa: S101 - narrowed above
     return {
         "backend": "postgres" if store == "postgres" else "file",
-        "holder": payload.get("holder") if last.get("code") == "C2_LEASE_ACQUIRED" else None,
+        "holder": payload.get("holder") if code == "C2_LEASE_ACQUIRED" else None,
         "fence": payload.get("fence"),
         "held": None,
         "expires_utc": None,
         "ttl_ms": ttl_ms,
-        "source": f"{names.AUDIT} ({last.get('code', 'no lease record')})",
+        "source": f"{names.AUDIT} ({code or 'no lease record'})",
+        "lost": lost,
     }
+
+
+def _last_lease_record(run_dir: Path) -> tuple[str, dict[str, Any]]:
+    """The code and payload of the run's last lease record (``""`` and ``{}``: none)."""
+    last: dict[str, Any] = {}
+    for record in read_records(run_dir / names.AUDIT):
+        if record.get("code") in _LEASE_CODES:
+            last = record
+    payload = last.get("payload")
+    return str(last.get("code", "")), payload if isinstance(payload, dict) else {}
+
+
+def _how_lost(payload: dict[str, Any]) -> str:
+    """How a ``C2_LEASE_LOST`` says the run lost its lease, for ``status``."""
+    head = f"this run lost it at fence {payload.get('fence')}"
+    if payload.get("error"):
+        return f"{head}: its backend failed ({payload['error']}), so maybe no session holds it"
+    newer = payload.get("refused_by_fence")
+    if newer is not None:
+        return f"{head}: another session took it over (fence {newer} refused this run's write)"
+    return f"{head}: another session took it over (its renewal was refused)"

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 __all__ = [
+    "LEASE_NEXT",
     "NO_CHECKPOINT",
     "GoingOn",
     "RunBook",
@@ -275,6 +276,22 @@ def _same(a: str, b: str) -> bool:
         return a == b
 
 
+LEASE_NEXT: Final = {  # what ``status`` advises for a run the lease decided: (verdict, reason)
+    # Preflight found another live session on the account and strategy.
+    ("REJECTED", "LEASE_HELD"): "another live session held its lease (the lease line names it "
+    "while it does): do not start a second one; start a new run once it ended (this one "
+    "stays as evidence)",
+    # Not the usual ERROR_REQUIRES_OPERATOR advice: the venue's orders are the new holder's.
+    ("NEEDS_OPERATOR", "LEASE_LOST"): "a person must look (RUNBOOK: One session per account "
+    "and strategy: the lease): this run lost its lease (the lease line says how) and "
+    "stopped without cancelling or flattening, since a session that took the account and "
+    "strategy over owns the venue's open orders and positions: do not acknowledge "
+    "this run, nor close what the venue holds by its book; check which session holds the "
+    "lease now (the highest fence) and that it runs, or, when the backend failed and none "
+    "does, fix it and start a new run; this run is evidence only",
+}
+
+
 def describe_lease(lease: dict[str, Any] | None) -> str:
     if lease is None:
         return "none (the run takes no lease)"
@@ -282,7 +299,11 @@ def describe_lease(lease: dict[str, Any] | None) -> str:
     fence = lease.get("fence")
     held = lease.get("held")
     state = "" if held is None else (" (held)" if held else " (free or expired)")
-    return f"{lease['backend']}: {holder}, fence {fence}{state} [{lease['source']}]"
+    said = f"{holder}, fence {fence}{state}"
+    lost = lease.get("lost")
+    if lost:  # who holds it now, where the backend says (a lease file); then how it was lost
+        said = f"{said}; {lost}" if lease.get("holder") else lost
+    return f"{lease['backend']}: {said} [{lease['source']}]"
 
 
 def describe_positions(positions: dict[str, str], as_of: str) -> str:
