@@ -428,8 +428,11 @@ class RunLock:
             ) from None
         _TAKING.add(fd)  # a child forked from here on must not keep it
         if not _try_lock(fd):
-            holder = _current_holder(path)
-            if not (holder is not None and holder.this_process and _freed_by_collecting(fd)):
+            holder = _current_holder(path)  # waits a moment while it names a dead process
+            own = holder is not None and holder.this_process and _freed_by_collecting(fd)
+            # Held only that moment (a refused resume puts the old name back as it lets go):
+            # free now, so the refusal would name a process that holds nothing.
+            if not own and not _try_lock(fd):
                 _TAKING.discard(fd)
                 os.close(fd)
                 raise held_refusal(
