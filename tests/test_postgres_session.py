@@ -28,6 +28,7 @@ from test_postgres import (  # noqa: F401 - the server fixtures
 )
 
 pytestmark = pytest.mark.postgres
+PG = ("--store", "postgres")
 
 
 @pytest.fixture(name="pg_env")
@@ -131,3 +132,43 @@ def test_a_resume_against_another_database_is_refused_before_it_sends(tmp_path, 
     resumed = cli("resume", run_dir, "-q", env=pg_env)
     assert resumed.returncode == 0, resumed.stderr
     assert max(submits_per_client_id(run_dir / "broker_journal.jsonl").values()) == 1
+
+
+def test_a_new_run_is_refused_a_run_id_another_host_used(tmp_path, pg_env):
+    """The PostgreSQL namespace is the run id, unique only within one --out directory: a run
+    of the same id on another host (each host numbers its own ``demo-001``) found the first
+    run's keys, reserved already, for its own client order ids (the same ones), and took
+    each order for the other run's. A new run is refused such a run id, nothing written."""
+    first = cli("dryrun", "--out", tmp_path / "host-a", "--steps", "120", "-q", *PG, env=pg_env)
+    assert first.returncode == 0, first.stderr
+    (made,) = (tmp_path / "host-a").iterdir()
+    keys = _admin(
+        pg_env[DSN_ENV_VAR],
+        "SELECT count(*) FROM livesession_idempotency WHERE namespace = %s",
+        (made.name,),
+    )
+    assert keys[0][0] > 0, "the first run reserved no key: the test proves nothing"
+    second = cli("dryrun", "--out", tmp_path / "host-b", "--steps", "120", "-q", *PG, env=pg_env)
+    assert second.returncode == 2, second.stderr
+    message = second.stderr.strip()
+    assert message.count("\n") == 0, message
+    assert message.startswith(f"livesession: error: run id '{made.name}' is taken in PostgreSQL: ")
+    assert f"already holds {keys[0][0]} idempotency key(s) of another run of that id" in message
+    assert message.endswith(
+        "start it with another --run-id (run ids must be unique across every host sharing "
+        "the database)"
+    )
+    assert not (tmp_path / "host-b").exists()  # nothing written
+    again = cli(
+        "dryrun",
+        "--out",
+        tmp_path / "host-b",
+        "--run-id",
+        "b-001",
+        "--steps",
+        "120",
+        "-q",
+        *PG,
+        env=pg_env,
+    )
+    assert again.returncode == 0, again.stderr

@@ -17,7 +17,7 @@ from .._artifacts import names
 from .._artifacts.runread import read_json_object, read_records
 from .._domain import clock as _clock
 from .._domain.config import DryrunConfig
-from .._exceptions import LeaseError, LeaseHeld, RunDirectoryError
+from .._exceptions import ConfigError, LeaseError, LeaseHeld, RunDirectoryError
 from .._typing import Clock, IdempotencyStore, SessionLease
 from ..leases import FileLease, LeaseGrant, PostgresLease
 from ..leases.grant import PairLease
@@ -26,6 +26,7 @@ from .layout import Backing, lease_path
 
 if TYPE_CHECKING:
     from .._domain.runtime_config import Secret
+    from ..stores.postgres import PostgresIdempotencyStore
 
 __all__ = ["holder_id", "lease_standing", "open_lease", "open_store", "pg_dsn", "take_lease"]
 
@@ -116,16 +117,44 @@ def _lease_held(cfg: DryrunConfig, lease: SessionLease, now_ns: int) -> str:
 
 
 def open_store(
-    backend: str, cfg: DryrunConfig, run_dir: Path, *, durable: bool
+    backend: str, cfg: DryrunConfig, run_dir: Path, *, durable: bool, fresh: bool = False
 ) -> IdempotencyStore:
-    """The run's idempotency store: ``postgres`` (namespace: the run id) or a local one."""
+    """The run's idempotency store: ``postgres`` (namespace: the run id) or a local one.
+
+    ``fresh``: for a new run, whose PostgreSQL namespace must hold no key yet.
+    """
     if backend == "postgres":
         from ..stores.postgres import PostgresIdempotencyStore  # noqa: PLC0415 - optional extra
 
-        return PostgresIdempotencyStore(pg_dsn(), namespace=cfg.run_id)
+        store = PostgresIdempotencyStore(pg_dsn(), namespace=cfg.run_id)
+        if fresh:
+            _refuse_a_used_namespace(store, cfg.run_id)
+        return store
     # Only the memory store reads this clock: simulated time from the session's start.
     sim = _clock.SimClock.at_ns(cfg.start_ns)
     return open_idempotency_store(backend, run_dir, clock=sim, durable=durable)
+
+
+def _refuse_a_used_namespace(store: PostgresIdempotencyStore, run_id: str) -> None:
+    """``ConfigError`` (the store closed) when a new run's namespace holds keys already.
+
+    The namespace is the run id, which is unique only within one ``--out`` directory: a run
+    of the same id on another host, or one whose directory was removed, left them. Its
+    client order ids are this run's too (they derive from the run id), so each order would
+    look reserved already and be taken for the other run's (found at the venue, or in
+    doubt and never sent), and the other run's resume would meet this one's outcomes.
+    """
+    held = len(store.reservations())
+    if not held:
+        return
+    store.close()
+    raise ConfigError(
+        f"run id {run_id!r} is taken in PostgreSQL: {store!r} already holds {held} "
+        f"idempotency key(s) of another run of that id (on another host, or one whose run "
+        f"directory was removed), whose client order ids this run would reuse: start it "
+        f"with another --run-id (run ids must be unique across every host sharing the "
+        f"database)"
+    )
 
 
 def lease_standing(

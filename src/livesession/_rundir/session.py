@@ -79,7 +79,8 @@ def open_session(
             _kept(opened, FileLineSink(run_dir / names.ARTIFACTS[name], append=append))
             for name in ("events", "states", "audit")
         )
-        idempotency = _kept(opened, open_store(idempotency_backend, cfg, run_dir, durable=durable))
+        store = open_store(idempotency_backend, cfg, run_dir, durable=durable, fresh=not append)
+        idempotency = _kept(opened, store)
         files: list[Closable] = [events, states, audit, idempotency]
         edges = SessionEdges(
             clock=clock,
