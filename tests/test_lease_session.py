@@ -553,3 +553,14 @@ def test_status_of_a_run_that_lost_its_lease_says_how_and_not_to_touch_the_venue
     )
     assert "do not acknowledge this run" in said["next"]
     assert "check the venue's open orders and positions" not in said["next"]
+
+
+def test_status_of_a_postgres_run_never_granted_the_lease_says_so_not_fence_none():
+    """A `--store postgres` run that preflight refused (LEASE_HELD) has no lease record in its
+    audit, the only place status looks (it needs no DSN): the line read `postgres: nobody,
+    fence None`."""
+    from livesession._rundir.standing import describe_lease
+
+    never = {"backend": "postgres", "holder": None, "fence": None, "held": None}
+    said = describe_lease({**never, "source": "audit.jsonl (no lease record)", "lost": None})
+    assert said == "postgres: never granted to this run [audit.jsonl (no lease record)]"

@@ -300,6 +300,8 @@ def describe_lease(lease: dict[str, Any] | None) -> str:
     held = lease.get("held")
     state = "" if held is None else (" (held)" if held else " (free or expired)")
     said = f"{holder}, fence {fence}{state}"
+    if fence is None and not lease.get("holder"):  # its audit holds no grant, no loss
+        said = "never granted to this run"
     lost = lease.get("lost")
     if lost:  # who holds it now, where the backend says (a lease file); then how it was lost
         said = f"{said}; {lost}" if lease.get("holder") else lost
