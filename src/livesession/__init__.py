@@ -71,6 +71,7 @@ if TYPE_CHECKING:
         SinkFailure,
         StoreFailure,
         Transient,
+        UnrecordablePath,
     )
     from ._market.datafile import DataFileCheck, check_csv
     from ._market.feeds import CsvReplayFeed, RandomWalkFeed
@@ -182,6 +183,7 @@ _LAZY: dict[str, str] = {
     "RunExists": "._exceptions",
     "RunHeld": "._exceptions",
     "SealCheckpointWritten": "._exceptions",
+    "UnrecordablePath": "._exceptions",
     "RuntimeConfig": "._domain.runtime_config",
     "Secret": "._domain.runtime_config",
     "SessionInspection": "._session.coordinator",
@@ -321,6 +323,7 @@ __all__ = [
     "TradingState",
     "Transient",
     "Trigger",
+    "UnrecordablePath",
     "VenueOrder",
     "VenueOrderStatus",
     "VerbOutcome",

@@ -9,7 +9,8 @@ says what is wrong and how to fix it. Messages never contain a secret.
     ├── ConfigError                 bad configuration or environment
     │   ├── UsageError              a command-line argument is wrong
     │   ├── DataFileError           a data file (a CSV feed's) fails its check
-    │   └── PluginError             a plug-in reference that cannot be used, or changed code
+    │   ├── PluginError             a plug-in reference that cannot be used, or changed code
+    │   └── UnrecordablePath        a path this process cannot record in a run, or name
     ├── InvalidTransition           a trigger that is illegal in the current state
     ├── RunDirectoryError           a run directory that is missing, foreign or corrupt
     │   ├── AuditCorruption         a bad audit line in the middle of the chain
@@ -65,6 +66,7 @@ __all__ = [
     "SinkFailure",
     "StoreFailure",
     "Transient",
+    "UnrecordablePath",
     "UsageError",
 ]
 
@@ -132,6 +134,14 @@ class PluginError(ConfigError):
 
     Also raised when a run is resumed or re-run and a referenced module's source file no
     longer has the SHA-256 the run recorded. The message names the reference.
+    """
+
+
+class UnrecordablePath(ConfigError):
+    """A path this process cannot record or name: the file's name, or the locale, is at fault.
+
+    Not the config's: a run's ``config.json`` read back under an ASCII locale names a
+    directory beyond ASCII, and is not corrupt for it.
     """
 
 

@@ -14,7 +14,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Final
 
-from .._exceptions import ConfigError
+from .._exceptions import ConfigError, UnrecordablePath
 from .._support.references import is_reference
 from .._support.text import surrogate_at, valid_text
 from .ids import SYMBOL_FORMS, is_valid_symbol
@@ -23,7 +23,6 @@ __all__ = [
     "DATA_FEEDS",
     "DEFAULT_SYMBOL",
     "DEFAULT_TICK",
-    "UnrecordablePath",
     "check_recordable_paths",
     "check_sha256",
     "check_size",
@@ -116,14 +115,6 @@ def refuse_pin_without_data(feed: str, sha256: str | None, size: int | None) -> 
                 "pins the file of a csv:PATH or parquet:PATH feed; drop it, or name the file "
                 "in feed"
             )
-
-
-class UnrecordablePath(ConfigError):
-    """A path this process cannot record or name: the file's name, or the locale, is at fault.
-
-    Not the config's: a run's ``config.json`` read back under an ASCII locale names a
-    directory beyond ASCII, and is not corrupt for it.
-    """
 
 
 def check_recordable_paths(feed: str, base_dir: str | None) -> None:

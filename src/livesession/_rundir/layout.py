@@ -21,8 +21,7 @@ import orjson
 from .._artifacts import names
 from .._artifacts.releases import other_release, release_of
 from .._domain.config import DryrunConfig
-from .._domain.datafeeds import UnrecordablePath
-from .._exceptions import ConfigError, RunDirectoryError
+from .._exceptions import ConfigError, RunDirectoryError, UnrecordablePath
 from .._support.fsutil import atomic_write_bytes
 from .._version import __version__
 
