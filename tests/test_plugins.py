@@ -186,6 +186,53 @@ def test_killed_run_resumes_byte_for_byte_and_changed_code_is_refused(tmp_path, 
     assert not (run_dir / "manifest.json").exists()
 
 
+def test_a_crashed_run_whose_package_is_installed_elsewhere_is_resumable_as_resume_finds(
+    tmp_path, desk, elsewhere, monkeypatch
+):
+    """Bug: a crashed run handed to another machine, where its package is installed at
+    another path, read `resumable  no: the source of strategy ... cannot be read
+    (<recorded path>: No such file or directory)` (status exit 5, and evidence and burnin
+    `cannot be resumed`), while `livesession resume` there found the same code where it
+    imports it and continued the run. The code is now looked for where resume looks (the
+    run's base_dir, then the installed packages), without importing it."""
+    from livesession.status import Verdict, run_status
+
+    killed = cli(
+        "dryrun", "-c", desk / "mydesk.toml", "--out", tmp_path / "runs", "-q",
+        crash_at="checkpoint:2", cwd=elsewhere,
+    )  # fmt: skip
+    assert killed.returncode == KILLED
+    run_dir = tmp_path / "runs" / "mydesk"
+    site = tmp_path / "site"
+    shutil.move(desk / "mydesk", site / "mydesk")  # the package, installed elsewhere
+
+    missing = run_status(run_dir)
+    assert missing.verdict is Verdict.NEEDS_OPERATOR
+    assert missing.resume_problem == (
+        f"the source of strategy {REF!r} cannot be found: no module mydesk.breakout in "
+        f"{desk}, then the installed packages (the run recorded "
+        f"{desk / 'mydesk' / 'breakout.py'}): restore the code the run started with, or "
+        "install it"
+    )
+
+    monkeypatch.syspath_prepend(str(site))
+    found = run_status(run_dir)
+    assert (found.verdict, found.resume_problem) == (Verdict.CRASHED, None)
+    (site / "mydesk" / "breakout.py").write_text("# tuned after the run started\n")
+    assert "changed since run mydesk started" in str(run_status(run_dir).resume_problem)
+    (site / "mydesk" / "breakout.py").write_bytes(
+        (EXAMPLES / "mydesk" / "breakout.py").read_bytes()
+    )
+
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), *sys.path])}
+    resumed = subprocess.run(
+        [sys.executable, "-m", "livesession.cli", "resume", str(run_dir), "-q"],
+        cwd=elsewhere, env=env, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert resumed.returncode == 0, resumed.stderr  # what status said: resume continues it
+    assert verify_run(run_dir).ok
+
+
 PLUG = """
 from decimal import Decimal
 from livesession import MockBroker, RandomWalkFeed

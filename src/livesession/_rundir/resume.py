@@ -28,14 +28,13 @@ from .._exceptions import (
     CheckpointError,
     LeaseError,
     LiveSessionError,
-    PluginError,
     RunDirectoryError,
     SinkFailure,
 )
 from .._session.assembly import make_clock
 from .._session.coordinator import restore_resumed
 from .._session.edges import check_path
-from .._support.fsutil import file_digest, raise_if_refused, torn_path, truncate_to
+from .._support.fsutil import raise_if_refused, torn_path, truncate_to
 from .._support.references import check_sources
 from .._typing import MarkableVenue, RelayedVenue, ResumableVenue
 from ..brokers.mock import MockBroker
@@ -53,6 +52,7 @@ from .plugins import (
     RunPlugins,
     apply_references,
     check_call,
+    check_source_files,
     open_plugins,
     restore_plugins,
 )
@@ -450,7 +450,7 @@ def resume_problem(run_dir: Path) -> str | None:
         check_journals(run_dir)
         check_keys_kept(cfg, run_dir, meta, offsets["events"], server=False)
         check_resume_data(run_dir, cfg, meta)
-        _check_source_files(cfg.run_id, meta.get("sources") or {})
+        check_source_files(cfg, meta.get("sources") or {})
     except OSError as exc:
         raise_if_refused(exc, run_dir)
         return str(exc)
@@ -475,25 +475,3 @@ def _check_memory_on_a_venue(cfg: DryrunConfig, meta: dict[str, Any]) -> None:
         "could send orders the venue already has a second time; nothing was changed: "
         "settle the venue's orders and positions by hand and start a new run with sqlite"
     )
-
-
-def _check_source_files(run_id: str, sources: dict[str, Any]) -> None:
-    """Refuse, as ``resume`` would (``check_sources``), a plug-in whose source file changed.
-
-    The recorded file is hashed where it was; nothing is imported (``status`` runs no code
-    of the run's). A plug-in given as an object has no file to look at here.
-    """
-    current: dict[str, Any] = {}
-    for role, record in sources.items():
-        if not isinstance(record, dict) or "object" in record or not record.get("file"):
-            current[role] = record
-            continue
-        try:
-            digest = file_digest(Path(record["file"]))[0]
-        except OSError as exc:
-            raise PluginError(
-                f"the source of {role} {record.get('ref')!r} cannot be read "
-                f"({record['file']}: {exc.strerror}): restore the code the run started with"
-            ) from None
-        current[role] = {**record, "sha256": digest}
-    check_sources(sources, current, run=run_id)

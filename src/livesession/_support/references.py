@@ -40,6 +40,7 @@ __all__ = [
     "call_reference",
     "check_sources",
     "is_reference",
+    "locate",
     "object_record",
     "resolve",
 ]
@@ -79,6 +80,21 @@ def _search_path(base_dir: Path | None) -> list[str]:
     cwd = os.path.realpath(Path.cwd())
     kept = [p for p in sys.path if p not in ("", ".") and os.path.realpath(p) != cwd]
     return ([str(base_dir)] if base_dir is not None else []) + kept
+
+
+def locate(module_name: str, base_dir: Path | None) -> str | None:
+    """The file importing ``module_name`` would load, found as ``resolve`` looks, unimported.
+
+    ``base_dir`` first, then the installed packages (never the current directory); None
+    when no file there holds it. Nothing is imported: a package's ``__init__`` does not run.
+    """
+    top, *rest = module_name.split(".")
+    spec = importlib.machinery.PathFinder.find_spec(top, _search_path(base_dir))
+    for part in rest:
+        if spec is None or not spec.submodule_search_locations:
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(part, list(spec.submodule_search_locations))
+    return spec.origin if spec is not None and spec.has_location else None
 
 
 def _import(module_name: str, ref: str, base_dir: Path | None) -> ModuleType:
