@@ -1086,3 +1086,30 @@ def check_run_data_of(run_dir: Path) -> object:
     """What ``evidence`` checks of a run's data file (``check_run_data``)."""
     cfg, meta = read_run_config(run_dir)
     return check_run_data(run_dir, cfg, meta)
+
+
+def test_a_data_file_left_behind_is_named_with_the_bytes_evidence_needs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Bug: a run copied to another machine without its data file got, from `evidence`,
+    `cannot read data file DIR/data.csv of run ...: No such file or directory` and nothing
+    on which file to put there; the run records it (SHA-256 and size), and the line now
+    says so, still one line, exit 2, nothing written."""
+    text = "open,high,low,close,volume\n1,2,1,2,0\n2,2,1,1,0\n"
+    data = _file(tmp_path, text)
+    out = tmp_path / "runs"
+    argv = ["dryrun", "--feed", f"csv:{data}", "--out", str(out), "--run-id", "r"]
+    assert main([*argv, "--steps", "2", "-q"]) == 0
+    data.unlink()
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    said = (
+        f"cannot read data file {data} of run {out / 'r'}: No such file or directory: the run "
+        f"read a file of {len(text)} bytes, SHA-256 {digest}: put that file at this path"
+    )
+    with pytest.raises(DataFileError) as caught:
+        check_run_data_of(out / "r")
+    assert str(caught.value) == said
+    capsys.readouterr()
+    assert main(["evidence", str(out / "r")]) == 2
+    assert capsys.readouterr().err == f"livesession: error: {said}\n"
+    assert not (out / "r" / "manifest.json").exists()

@@ -164,15 +164,26 @@ def check_resume_data(run_dir: Path, cfg: DryrunConfig, meta: dict[str, Any]) ->
     try:
         how = how_changed(path, want, cfg.feed_bytes, whole=whole)
     except OSError as exc:
-        raise _unreadable(path, run_dir, exc) from None
+        raise _unreadable(path, run_dir, exc, (want, cfg.feed_bytes)) from None
     if how is not None:
         raise _not_as_started(path, run_dir, how)
 
 
-def _unreadable(path: Path, run_dir: Path, exc: OSError) -> DataFileError:
-    """The run's data file could not be read (one line: the file, the run, why)."""
+def _unreadable(
+    path: Path, run_dir: Path, exc: OSError, read: tuple[object, object] = (None, None)
+) -> DataFileError:
+    """The run's data file could not be read (one line: the file, the run, why).
+
+    A file that is not there (a run copied to another machine, its data left behind) says
+    which file to put there: the ``read`` (SHA-256, bytes) the run recorded.
+    """
+    want, size = read
+    needed = ""
+    if isinstance(exc, FileNotFoundError) and isinstance(want, str):
+        of = f"{size} bytes, " if isinstance(size, int) else ""
+        needed = f": the run read a file of {of}SHA-256 {want}: put that file at this path"
     return DataFileError(
-        f"cannot read data file {path} of run {run_dir}: {exc.strerror}",
+        f"cannot read data file {path} of run {run_dir}: {exc.strerror}{needed}",
         path=path,
         line=None,
         column=None,
@@ -193,13 +204,13 @@ def check_run_data(run_dir: Path, cfg: DryrunConfig, meta: dict[str, Any]) -> di
     recorded = meta.get("data")
     if isinstance(recorded, dict) and isinstance(recorded.get("path"), str):
         path = Path(recorded["path"])
-    try:
-        digest, size = file_digest(path)
-    except OSError as exc:
-        raise _unreadable(path, run_dir, exc) from None
     want = cfg.feed_sha256
     if want is None and isinstance(recorded, dict):
         want = recorded.get("sha256")
+    try:
+        digest, size = file_digest(path)
+    except OSError as exc:
+        raise _unreadable(path, run_dir, exc, (want, cfg.feed_bytes)) from None
     if want is not None and want != digest:
         raise DataFileError(
             f"data file {path} changed since run {run_dir} (SHA-256 {str(want)[:12]}..., "
