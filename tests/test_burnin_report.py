@@ -21,6 +21,8 @@ from livesession.cli import main
 from test_burnin import _criteria, _dryrun, _oco_run
 
 from _helpers import KILLED_THEN_LIFTED, steered_run
+from crash_harness import KILLED
+from crash_harness import cli as crash_cli
 
 
 @pytest.fixture(name="made", scope="module")
@@ -276,6 +278,24 @@ class TestHowTheSessionEnded:
         assert main(["burnin", str(tmp_path / "cut")]) in (0, 1)
         notes = json.loads((tmp_path / "cut" / "burnin.json").read_text())["notes"]
         assert notes == ["the session stopped at step 120 of 500 planned (SIGNAL_SIGTERM)"]
+
+    def test_a_crashed_run_is_not_said_to_have_stopped(self, tmp_path: Path) -> None:
+        """Bug: a run killed at step 200 of 500 (no SESSION_STOPPED, not sealed) got the
+        note `the session stopped at step 200 of 500 planned`, which a stop earns: it
+        never stopped. The note now says that its process ended there, unsealed."""
+        out = tmp_path / "runs"
+        argv = ("dryrun", "--out", out, "--run-id", "cut", "--steps", "500", "-q")
+        assert crash_cli(*argv, crash_at="checkpoint:2").returncode == KILLED
+        bars = (out / "cut" / "events.jsonl").read_bytes().count(b'"event_type":"BAR"')
+        assert 0 < bars < 500
+        assert main(["burnin", str(out / "cut")]) == 1
+        notes = json.loads((out / "cut" / "burnin.json").read_text())["notes"]
+        said = (
+            f"the session recorded {bars} of 500 planned steps and never stopped: its "
+            "process ended there, unsealed (a crash)"
+        )
+        assert notes == [said]
+        assert main(["resume", str(out / "cut"), "-q"]) == 0  # sealed now, as verify wants
 
     def test_a_run_that_ran_its_course_has_no_note(self, run: Path) -> None:
         assert main(["burnin", str(run)]) == 0

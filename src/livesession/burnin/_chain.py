@@ -93,8 +93,14 @@ class Chain:
         steps, planned = fields.get("steps"), self.planned
         steps = steps if isinstance(steps, int) else self.bars
         lines = []
-        if isinstance(planned, int) and steps < planned:
-            why = fields.get("reason") or self.stop_reason
+        why = fields.get("reason") or self.stop_reason
+        if isinstance(planned, int) and steps < planned and self.stopped is None:
+            lines.append(
+                f"the session recorded {steps} of {planned} planned steps and never stopped: "
+                "its process ended there, unsealed (a crash)"
+                + (f", with a stop ({why}) asked" if why else "")
+            )
+        elif isinstance(planned, int) and steps < planned:
             lines.append(
                 f"the session stopped at step {steps} of {planned} planned"
                 + (f" ({why})" if why else "")
