@@ -69,6 +69,31 @@ class TestEvidence:
         assert "| Name | |" in text
         assert "PASS" in text
 
+    def test_the_tools_files_beside_the_run_are_not_its_artifacts(self, run_dir, tmp_path):
+        """Bug: a reviewer who ran `report` and `burnin` on a copy, or kept the bundle of an
+        earlier day, got a manifest whose `artifacts` digested report.html, burnin.md,
+        burnin.json and that EV document too, so two bundles of one run differed in more
+        than what is measured as they are written (docs/artifacts.md). They are the tools'
+        files, not the run's, and are left out as manifest.json is."""
+        clean = tmp_path / "clean" / "ev"
+        shutil.copytree(run_dir, clean)
+        for name in ("manifest.json", *(p.name for p in clean.glob("EV-*.md"))):
+            (clean / name).unlink(missing_ok=True)
+        copy = tmp_path / "copy" / "ev"
+        shutil.copytree(clean, copy)
+        assert main(["report", str(copy)]) == 0
+        assert main(["prom", str(copy)]) == 0
+        assert main(["burnin", str(copy)]) in (0, 1)
+        (copy / "EV-20250101-ev.md").write_text("# Evidence: an earlier day's\n")
+        (copy / "manifest.json").write_text("{}")  # the bundle received
+        first = write_evidence(clean, out_dir=tmp_path / "first")
+        second = write_evidence(copy, out_dir=tmp_path / "second")
+        artifacts = [orjson.loads(r.manifest.read_bytes())["artifacts"] for r in (first, second)]
+        assert artifacts[0] == artifacts[1]
+        assert not {"report.html", "livesession.prom", "burnin.md", "EV-20250101-ev.md"} & set(
+            artifacts[1]
+        )
+
     def test_the_config_digest_is_the_audited_one(self, run_dir, tmp_path):
         """The manifest and the document carry the config digest the audit chain covers
         (``SESSION_STARTED``'s, copied by ``C2_DRYRUN_START``), named so; run.json's hash of

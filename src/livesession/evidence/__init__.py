@@ -430,6 +430,21 @@ def _quiet(_phase: str) -> None:
     """No progress shown."""
 
 
+_TOOL_OUTPUTS: Final = frozenset(
+    {names.REPORT, names.PROM, f"{names.BURNIN}.md", f"{names.BURNIN}.json", "manifest.json"}
+)
+
+
+def _tool_output(path: Path, run_dir: Path) -> bool:
+    """Whether ``path`` is a tool's file in the run directory, not one of the run's.
+
+    ``report``, ``prom`` and ``burnin`` write there, and so does ``evidence`` (any day's).
+    """
+    name = path.name
+    in_dir = path.parent == run_dir
+    return in_dir and (name in _TOOL_OUTPUTS or (name.startswith("EV-") and name.endswith(".md")))
+
+
 def _checks(
     run_dir: Path,
     *,
@@ -466,9 +481,9 @@ def _checks(
     note("secret scan")
     secrets = scan_secrets(run_dir, skip=frozenset(generated))
     note("file digests")
-    digests = {
+    digests = {  # the run's files, not a tool's beside them (a report, a bundle of another day)
         str(p.relative_to(run_dir)): _sha256(p)
         for p in sorted(run_dir.rglob("*"))
-        if p.is_file() and p.name not in generated
+        if p.is_file() and p.name not in generated and not _tool_output(p, run_dir)
     }
     return verification, fired, drill, burnin, secrets, digests, ended
