@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 import pytest
 
-from livesession.burnin import kill_drill
+from livesession.burnin import Thresholds, evaluate_run, kill_drill
 from livesession.cli import main
 from test_burnin import _criteria, _oco_run
 
@@ -124,6 +124,30 @@ def test_a_manifest_without_a_measurement_leaves_flatten_unmeasured(
     _manifest(run, {"status": "not_measured", "reason": "no position"}, run_id="other-1")
     code, flatten = _burnin(run, capsys)
     assert (code, flatten["result"]) == (0, "not measured")
+
+
+def test_a_drill_of_this_run_that_measured_nothing_says_why_not_to_run_it_again(
+    run: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """Bug: `evidence` on a run that never held a position drilled it (`not_measured`, `no
+    position opened in 600 steps`), and its own burn-in section, and `burnin` after it,
+    said `no wall-time kill drill for this run (run livesession evidence, or burnin
+    --drill)`: the drill had run, and running it again measures nothing again. The
+    criterion, still skipped and not passed, now says the drill measured nothing, and why."""
+    _manifest(run, {"status": "not_measured", "reason": "no position opened in 600 steps"})
+    code, flatten = _burnin(run, capsys)
+    assert (code, flatten["result"], flatten["value"]) == (0, "not measured", None)
+    assert flatten["detail"] == (
+        "the kill drill in manifest.json measured nothing: no position opened in 600 steps: "
+        "skipped, not passed"
+    )
+    drill = {"status": "not_measured", "reason": "no position opened in 600 steps"}
+    (run / "manifest.json").unlink()
+    judged = evaluate_run(run, Thresholds(), drill=drill)  # as evidence passes its own drill
+    (flat,) = [c for c in judged["criteria"] if c["name"] == "flatten"]
+    assert flat["detail"] == (
+        "the kill drill measured nothing: no position opened in 600 steps: skipped, not passed"
+    )
 
 
 def test_the_plain_output_names_it_in_one_line(run: Path, capsys: pytest.CaptureFixture) -> None:

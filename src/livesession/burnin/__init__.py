@@ -64,7 +64,7 @@ from ._criteria import (
     none_of,
     verified,
 )
-from ._drill import BURNIN_DRILL, kill_drill, measured_flatten
+from ._drill import BURNIN_DRILL, UNMEASURED, kill_drill, measured_flatten
 
 if TYPE_CHECKING:
     from ..verify import VerifyResult
@@ -167,7 +167,9 @@ def evaluate_run(
     run_id = chain.run_id if chain.any_event else run_dir.name
     head = audit_head(run_dir)
     started = audited_start(run_dir)
-    measured = measured or measured_flatten(run_dir, chain.flat_ns, run_id=run_id, head=head)
+    found = measured or measured_flatten(run_dir, chain.flat_ns, run_id=run_id, head=head)
+    # A drill that measured nothing (the evidence's own, or this run's manifest's) says why.
+    measured = found or (drill if drill and drill.get("status") in UNMEASURED else None)
     criteria = [
         completed(run_status(run_dir), chain.stopped),
         at_least("signals", chain.signals, t.min_signals, "SIGNAL events"),

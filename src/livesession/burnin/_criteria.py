@@ -119,13 +119,16 @@ def flatten(drill: dict[str, Any] | None, limit: float) -> dict[str, Any]:
     ``-5`` or nothing at all measured nothing.
     """
     base = {"name": "flatten", "threshold": f"<= {limit:g} s wall time"}
-    if drill is None:
-        return base | {
-            "value": None,
-            "result": SKIPPED,
-            "detail": "no wall-time kill drill for this run (run `livesession evidence`, or "
-            "`burnin --drill`): skipped, not passed",
-        }
+    if drill is None or drill.get("status") in ("not_measured", "not_applicable"):
+        detail = (
+            "no wall-time kill drill for this run (run `livesession evidence`, or `burnin --drill`)"
+        )
+        if drill is not None:  # a drill ran and measured nothing: running it again would not
+            where = f" in {drill['recorded_in']}" if drill.get("recorded_in") else ""
+            detail = (
+                f"the kill drill{where} measured nothing: {drill.get('reason') or drill['status']}"
+            )
+        return base | {"value": None, "result": SKIPPED, "detail": f"{detail}: skipped, not passed"}
     source = _source(drill)
     wall_s = drill.get("wall_s")
     if drill["status"] == "invalid" or not _seconds(wall_s):

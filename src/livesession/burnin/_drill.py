@@ -22,10 +22,12 @@ from .._rundir.plugins import check_recorded_sources
 from .._support.fsutil import raise_if_refused
 from ._criteria import quoted
 
-__all__ = ["BURNIN_DRILL", "EVIDENCE_DRILL", "kill_drill", "measured_flatten"]
+__all__ = ["BURNIN_DRILL", "EVIDENCE_DRILL", "UNMEASURED", "kill_drill", "measured_flatten"]
 
 _NS: Final = 1_000_000_000
 _MANIFEST: Final = "manifest.json"
+UNMEASURED: Final = ("not_measured", "not_applicable")
+"""A drill's statuses that measured nothing (the reason is in its ``reason``)."""
 EVIDENCE_DRILL: Final = "evidence kill drill (a re-run on the simulated venue)"
 BURNIN_DRILL: Final = "burnin --drill (a kill drill re-run on the simulated venue)"
 
@@ -116,10 +118,9 @@ def measured_flatten(
     ``wall_s`` to a finite number of seconds >= 0).
     """
     manifest = run_dir / _MANIFEST
-    if manifest.is_file():
-        found = _manifest_drill(manifest, run_id=run_id, head=head)
-        if found is not None:
-            return found
+    found = _manifest_drill(manifest, run_id=run_id, head=head) if manifest.is_file() else None
+    if found is not None and found["status"] not in UNMEASURED:
+        return found
     cfg, _ = read_run_config(run_dir)
     if cfg.clock_mode == "system" and flat_ns is not None:
         return {
@@ -127,21 +128,26 @@ def measured_flatten(
             "wall_s": flat_ns / _NS,
             "source": "the run's own kill switch (system clock)",
         }
-    return None
+    return found  # this run's drill that measured nothing, with its reason, or None
 
 
 def _manifest_drill(path: Path, *, run_id: object, head: str | None) -> dict[str, Any] | None:
     """The kill drill ``path`` (a ``manifest.json``) records for this run, if any.
 
-    None when it records no measurement (the drill was ``not_measured`` or
-    ``not_applicable``); ``invalid`` when what it records is not this run's to count.
+    None when it records no measurement of this run; a drill of this run that measured
+    nothing (``not_measured``, ``not_applicable``) as recorded, which says why (no claim,
+    but the reason a reviewer reads); ``invalid`` when what it records is not this run's
+    to count.
     """
     document = _manifest(path)
     if isinstance(document, str):
         return _invalid(document)
     drill = document.get("kill_drill")
     if not isinstance(drill, dict) or drill.get("status") not in ("measured", "not_flat"):
-        return None
+        if not isinstance(drill, dict) or drill.get("status") not in UNMEASURED:
+            return None
+        # This run's drill measured nothing: no claim, but why (a reviewer reads it).
+        return None if _not_this_run(document, run_id, head) else drill | {"recorded_in": _MANIFEST}
     why = _not_this_run(document, run_id, head)
     return _invalid(why) if why else drill | {"recorded_in": _MANIFEST}
 
