@@ -160,6 +160,43 @@ class TestWhatWasAccepted:
         assert len(hashes) == 2
 
 
+def test_one_config_run_from_two_directories_is_one_config(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Bug: the same config and strategy package, run from two desks' directories, were
+    noted `the runs are of 2 different configs: they differ in sources.strategy.file`:
+    the plug-ins' source records (left out of the config hashes) were compared path by
+    path. Their code is compared by its SHA-256 now, so only other code is a difference."""
+    examples = Path(__file__).resolve().parents[1] / "examples"
+    runs = []
+    for desk in ("desk-a", "desk-b"):
+        shutil.copytree(
+            examples / "mydesk", tmp_path / desk / "mydesk",
+            ignore=shutil.ignore_patterns("__pycache__"),
+        )  # fmt: skip
+        toml = tmp_path / desk / "mydesk.toml"
+        toml.write_text((examples / "mydesk.toml").read_text().replace('"mydesk"', f'"{desk}"'))
+        argv = ("dryrun", "-c", toml, "--out", tmp_path / "runs", "--durability", "none", "-q")
+        assert crash_cli(*argv).returncode == 0
+        runs.append(str(tmp_path / "runs" / desk))
+    lenient = ["--min-signals", "0", "--min-decisions", "0", "--min-oco", "0", "--json"]
+    assert main(["burnin", *runs, *lenient]) in (0, 1)
+    assert json.loads(capsys.readouterr().out)["notes"] == []
+
+    source = tmp_path / "desk-b" / "mydesk" / "breakout.py"
+    source.write_text(source.read_text() + "\n# tuned\n")
+    argv = ("dryrun", "-c", tmp_path / "desk-b" / "mydesk.toml", "--run-id", "desk-c")
+    assert (
+        crash_cli(*argv, "--out", tmp_path / "runs", "--durability", "none", "-q").returncode == 0
+    )
+    assert main(["burnin", runs[0], str(tmp_path / "runs" / "desk-c"), *lenient]) in (0, 1)
+    said = (
+        "the runs are of 2 different configs: they differ in sources.strategy.sha256 "
+        "(config.json; each report has the run's config hash)"
+    )
+    assert json.loads(capsys.readouterr().out)["notes"] == [said]
+
+
 class TestThresholds:
     """``--min-oco 99999999999999999999999`` ended in a traceback (orjson: Integer exceeds
     64-bit range, exit 1) after the work; ``--max-flatten-s inf`` was taken and burnin.json

@@ -117,9 +117,8 @@ def config_differences(run_dirs: list[Path]) -> str:
     changes what a run records: neither makes a config another. Each report carries the
     run's audited config hash (``config_hash``), which covers the run id too.
     """
-    configs = [_flat(read_json_object(d / names.CONFIG)) for d in run_dirs]
-    apart = {"run_id", *UNRECORDED_KEYS}
-    keys = sorted({key for config in configs for key in config} - apart)
+    configs = [_flat(_compared(read_json_object(d / names.CONFIG))) for d in run_dirs]
+    keys = sorted({key for config in configs for key in config})
     differ = [key for key in keys if len({_json(c.get(key)) for c in configs}) > 1]
     if not differ:
         return ""
@@ -130,6 +129,24 @@ def config_differences(run_dirs: list[Path]) -> str:
         f"{', '.join(differ[:_SHOWN])}{more} (config.json; each report has the run's "
         "config hash)"
     )
+
+
+def _compared(config: dict[str, Any]) -> dict[str, Any]:
+    """What of a ``config.json`` makes a config another (each plug-in's code by its SHA-256).
+
+    Not the run id, nor the keys ``recorded_sha256`` leaves out. ``sources`` holds the
+    module's file path too, which follows ``base_dir`` (the same package on another
+    desk's machine): the code is the same when its SHA-256 is.
+    """
+    apart = {"run_id", "sources", *UNRECORDED_KEYS}
+    kept = {key: value for key, value in config.items() if key not in apart}
+    sources = config.get("sources")
+    if isinstance(sources, dict):
+        kept["sources"] = {
+            role: {"sha256": record.get("sha256")} if isinstance(record, dict) else record
+            for role, record in sources.items()
+        }
+    return kept
 
 
 def _flat(table: dict[str, Any], prefix: str = "") -> dict[str, Any]:
