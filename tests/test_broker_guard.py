@@ -17,7 +17,7 @@ import attrs
 import orjson
 import pytest
 
-from _scripted import ScriptedFeed, ScriptedStrategy, at, buy
+from _scripted import ScriptedFeed, ScriptedStrategy, at, buy, sell
 from livesession import (
     DryrunConfig,
     LiveSessionOrchestrator,
@@ -482,6 +482,23 @@ class TestInASession:
             ("MARKET", "BUY", True),  # the kill switch's flatten, and nothing more
             ("STOP", "SELL", True),  # stop loss
         ]
+
+    def test_a_reduce_only_fill_that_adds_to_a_position_trips_the_kill_switch(self, tmp_path: Path):
+        """The strategy went short past its protected long while the long's OCO legs (both
+        reduce-only SELLs) still rested; the venue then filled both legs, each adding to
+        the short. Before, only a fill from flat or across flat counted, so the short grew
+        to twice what was asked without a word; now the first leg that adds pulls the kill
+        switch (REDUCE_ONLY_CROSSED) and the kill flattens."""
+        broker = FillsEverything(late_reduce_only=True)
+        protected = buy("0.010", take_profit_pct=D("0.01"), stop_loss_pct=D("0.01"))
+        run_dir, result = _run(tmp_path, "adds", broker, at({2: [protected, sell("0.030")]}))
+        assert result.trading is TradingState.HALTED
+        positions = [e["payload"]["position"] for e in _events(run_dir, "POSITION_CHANGED")]
+        assert positions[:4] == ["0.010", "-0.020", "-0.030", "-0.040"]  # entry, short, legs
+        assert positions[-1] == "0.000"  # the kill switch flattened
+        (kill,) = _events(run_dir, "KILL_SWITCH")
+        assert kill["payload"]["reason"] == "REDUCE_ONLY_CROSSED"
+        assert len(_events(run_dir, "KILL_SWITCH_FLAT")) == 1
 
     def test_a_crossing_during_an_operator_s_kill_trips_no_second_kill(self, tmp_path: Path):
         """Both legs fill inside the operator's kill (between steps): the kill flattens what

@@ -102,7 +102,7 @@ def control_map(
             )
             row |= {
                 "implemented_by": "kill switch: kill() / `livesession kill` (SIGUSR1); the "
-                "DAILY_LOSS cap and a reduce-only fill that crosses flat (REDUCE_ONLY_CROSSED) "
+                "DAILY_LOSS cap and a reduce-only fill that adds exposure (REDUCE_ONLY_CROSSED) "
                 "trip it; HALTED, cancel all, flatten",
                 "fired": len(kills),
                 "exercised_by": exercised + drilled,

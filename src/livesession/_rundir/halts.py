@@ -20,7 +20,7 @@ __all__ = ["Halts", "trading_halts"]
 
 _KILLED_BY: Final = {
     DAILY_LOSS_KILL: "the daily-loss cap pulled the kill switch",
-    REDUCE_ONLY_CROSSED: "a reduce-only fill that crossed flat pulled the kill switch",
+    REDUCE_ONLY_CROSSED: "a reduce-only fill that added exposure pulled the kill switch",
 }
 """Kills the session pulls itself; any other kill is an operator's."""
 _HALTED_BY: Final = {

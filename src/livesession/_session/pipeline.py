@@ -78,7 +78,7 @@ FEED_EXHAUSTED: Final = "FEED_EXHAUSTED"
 DAILY_LOSS_KILL: Final = "DAILY_LOSS"
 """The reason of the kill the daily-loss cap trips (``KILL_SWITCH``)."""
 REDUCE_ONLY_CROSSED: Final = "REDUCE_ONLY_CROSSED"
-"""The kill switch's reason when a reduce-only fill opened or flipped exposure."""
+"""The kill switch's reason when a reduce-only fill opened, added to or flipped exposure."""
 MAX_STEPS_REACHED: Final = "max_steps reached"
 """The stop reason of a run that reached ``max_steps`` (its safety bound) before ``steps``."""
 FEED_ERROR: Final = "FEED_ERROR"
@@ -248,9 +248,9 @@ def _after_reports(p: SessionParts) -> bool:
     """Act on the reports just applied; True when they ended the step.
 
     One the session could not apply faulted it (``BROKER_REPORT_INVALID``), or the book
-    broke an invariant (it faults now). A reduce-only fill that opened or flipped exposure
-    pulls the kill switch (``REDUCE_ONLY_CROSSED``): halted, and the exposure nobody asked
-    for is flattened.
+    broke an invariant (it faults now). A reduce-only fill that opened, added to or
+    flipped exposure pulls the kill switch (``REDUCE_ONLY_CROSSED``): halted, and the
+    exposure nobody asked for is flattened.
     """
     if p.lifecycle.machine.state is not _ACTIVE:
         return True

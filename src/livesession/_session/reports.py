@@ -287,10 +287,12 @@ class ReportRouter:
         self._booked.setdefault(cid, {})[report.trade_id] = (quantity, price)
         if order.reduce_only:
             after = book.positions[order.symbol]
-            # The venue did not hold the order to reduce-only: it opened or flipped exposure
-            # (both legs of an OCO pair filled, say). The book mirrors the venue; the step
-            # pulls the kill switch (``take_crossed``).
-            self._crossed |= before == 0 or (after != 0 and (after > 0) != (before > 0))
+            # The venue did not hold the order to reduce-only: it opened, added to or
+            # flipped exposure (both legs of an OCO pair filled, say, or a leg of a long
+            # filled once the strategy had gone short). The book mirrors the venue; the
+            # step pulls the kill switch (``take_crossed``).
+            flipped = after != 0 and before != 0 and (after > 0) != (before > 0)
+            self._crossed |= abs(after) > abs(before) or flipped
         remaining = order.quantity - live.filled
         payload: dict[str, Any] = {
             "client_order_id": cid,

@@ -59,7 +59,7 @@ _STOPPABLE: Final = frozenset({S.PREFLIGHT_OK.value, _ACTIVE})
 _SELF_STOPS: Final = frozenset({FEED_EXHAUSTED, MAX_STEPS_REACHED})
 """Stops the step pipeline makes itself, so a re-run makes them too."""
 _SELF_KILLS: Final = frozenset({DAILY_LOSS_KILL, REDUCE_ONLY_CROSSED})
-"""Kills the session trips itself (the daily-loss cap, a reduce-only fill that crossed flat)."""
+"""Kills the session trips itself (the daily-loss cap, a reduce-only fill that added exposure)."""
 
 _OPERATOR_VERBS: Final = {"OPERATOR_ACK": "acknowledge", "TRADING_REENABLED": "reenable_trading"}
 """Events an operator's verb records with the operator's name."""
