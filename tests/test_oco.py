@@ -24,6 +24,7 @@ from livesession._rundir import create_run
 from livesession._session.exits import Protection, protective_legs
 from livesession.testing import FaultBroker
 from livesession.verify import verify_run
+from test_run_failures import _verify_memory
 
 from _helpers import hold_at_venue, session
 
@@ -243,6 +244,48 @@ class TestOcoInASession:
             ("TRADING_STATE", "sl"),
             ("TRADING_STATE", "tp"),
         ]
+
+    def test_the_legs_protect_only_what_the_entry_left_held(self, tmp_path):
+        """Short 0.004, a protected BUY 0.010 leaves a long of 0.006: the legs (reduce-only
+        SELLs) are for that 0.006. Before, they were for the entry's 0.010, so the stop
+        filling sold 0.010 and left a short of 0.004 that nobody asked for, and the session
+        pulled its own kill switch (REDUCE_ONLY_CROSSED) over orders it had sized itself."""
+        orch, sinks = session(
+            feed=ScriptedFeed(["40000.00", "40000.00", "40000.00", "39500.00", "39500.00"]),
+            strategy=ScriptedStrategy(at({1: [sell("0.004")], 2: [buy("0.010", **PROTECT)]})),
+            broker=FaultBroker(),
+        )
+        orch.preflight()
+        orch.activate()
+        orch.run_n_steps(5)
+        legs = _legs_of(sinks)
+        assert {leg["quantity"] for leg in legs.values()} == {"0.006"}
+        assert not sinks.events_of("KILL_SWITCH")
+        assert orch.trading_state is TradingState.ACTIVE
+        assert not any(orch.book.positions.values())  # the stop closed the long, no more
+        orch.close()
+        _verify_memory(sinks, tmp_path / "run")
+
+    def test_an_entry_that_only_closed_a_position_gets_no_legs(self, tmp_path):
+        """Short 0.010, a protected BUY 0.010 only closes it: there is nothing to protect,
+        and a reduce-only leg could only open a short. The legs are refused (REDUCE_ONLY,
+        with the leg and the position), not sent."""
+        orch, sinks = session(
+            feed=ScriptedFeed(["40000.00"] * 4),
+            strategy=ScriptedStrategy(at({1: [sell("0.010")], 2: [buy("0.010", **PROTECT)]})),
+            broker=FaultBroker(),
+        )
+        orch.preflight()
+        orch.activate()
+        orch.run_n_steps(4)
+        assert not _legs_of(sinks)
+        refused = [e["payload"] for e in sinks.events_of("RISK_REJECTED")]
+        assert [(r["rule"], r["leg"], r["position"]) for r in refused] == [
+            ("REDUCE_ONLY", "sl", "0.000"),
+            ("REDUCE_ONLY", "tp", "0.000"),
+        ]
+        orch.close()
+        _verify_memory(sinks, tmp_path / "run")
 
     def test_a_leg_left_without_a_position_is_cancelled_by_the_reconciler(self):
         """A leg whose position was closed another way is an orphan: RECONCILED, cancelled."""

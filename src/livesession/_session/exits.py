@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 __all__ = ["OcoExits", "Protection", "protective_legs"]
 
 _ONE = Decimal(1)
+_ZERO = Decimal(0)
 
 
 @attrs.frozen(kw_only=True)
@@ -182,13 +183,20 @@ class OcoExits:
     def _place(self, entry: OpenOrder, protection: Protection) -> None:
         """Place the protective OCO legs of an entry that is done.
 
-        Each leg links to the entry's latest fill (``fill_event_id``): the fill it protects.
+        The legs are for what the entry left held on its side, at most what it filled: an
+        entry that first closed a position the other way (a BUY 0.010 from a short 0.004)
+        is protected for the 0.006 it opened, since a reduce-only leg for more would open
+        exposure nobody asked for when it filled. With nothing left on its side there is
+        nothing to protect: the legs are refused (``REDUCE_ONLY``). Each leg links to the
+        entry's latest fill (``fill_event_id``): the fill it protects.
         """
         cfg = self._c.config
         links = {"fill_event_id": entry.fill_event_id} if entry.fill_event_id else {}
+        held = self._c.book.positions.get(entry.order.symbol, _ZERO)
+        on_side = held if entry.order.side is Side.BUY else -held
         legs = protective_legs(
             entry.order,
-            quantity=entry.filled,
+            quantity=min(entry.filled, max(on_side, _ZERO)),
             avg_price=entry.notional / entry.filled,
             protection=protection,
             price_tick=cfg.price_tick,
@@ -197,30 +205,47 @@ class OcoExits:
         )
         reasons = {"sl": "stop_loss", "tp": "take_profit"}
         for leg, order in legs:
-            fsm_state = self._fsm_state()
-            if self._c.governor.halted or fsm_state is not SessionState.DRYRUN_ACTIVE:
-                # Legs only ever reduce exposure, so REDUCING lets them through; HALTED
-                # sends nothing new (the kill switch flattens instead), nor does a session
-                # that is stopping (it flattens too), and the refusal is recorded.
-                self._c.recorder.emit(
-                    "RISK_REJECTED",
-                    {
-                        "intent_seq": protection.intent_seq,
-                        "rule": "TRADING_STATE",
-                        "symbol": order.symbol,
-                        "side": order.side.value,
-                        "quantity": plain(order.quantity),
-                        "trading_state": self._c.governor.state.value,
-                        "fsm_state": fsm_state.value,
-                        "client_order_id": order.client_order_id,
-                        "leg": leg,
-                        **links,
-                        "reason": f"no new exit order: trading is {self._c.governor.state.value}"
-                        f" and the session is {fsm_state.value}",
-                    },
-                )
+            refusal = self._refusal(order, held)
+            if refusal is None:
+                self._send(order, protection.intent_seq, reasons[leg], links)
                 continue
-            self._send(order, protection.intent_seq, reasons[leg], links)
+            self._c.recorder.emit(
+                "RISK_REJECTED",
+                {
+                    "intent_seq": protection.intent_seq,
+                    "symbol": order.symbol,
+                    "side": order.side.value,
+                    "quantity": plain(order.quantity),
+                    **refusal,
+                    "client_order_id": order.client_order_id,
+                    "leg": leg,
+                    **links,
+                },
+            )
+
+    def _refusal(self, order: Order, held: Decimal) -> dict[str, str] | None:
+        """Why a protective leg is not sent (the ``RISK_REJECTED`` fields), or None."""
+        governor = self._c.governor
+        fsm_state = self._fsm_state()
+        if governor.halted or fsm_state is not SessionState.DRYRUN_ACTIVE:
+            # Legs only ever reduce exposure, so REDUCING lets them through; HALTED
+            # sends nothing new (the kill switch flattens instead), nor does a session
+            # that is stopping (it flattens too), and the refusal is recorded.
+            return {
+                "rule": "TRADING_STATE",
+                "trading_state": governor.state.value,
+                "fsm_state": fsm_state.value,
+                "reason": f"no new exit order: trading is {governor.state.value}"
+                f" and the session is {fsm_state.value}",
+            }
+        if order.quantity <= 0:
+            return {
+                "rule": "REDUCE_ONLY",
+                "position": plain(held),
+                "reason": f"no exit order: the entry left no position on its side "
+                f"(position {plain(held)})",
+            }
+        return None
 
     # -- checkpoint ----------------------------------------------------------------------
 
