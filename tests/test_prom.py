@@ -263,6 +263,34 @@ class TestDecisions:
         assert values[("trader_orders_placed_total", ())] == 4
 
 
+class TestDailyPnl:
+    def test_daily_pnl_counts_the_day_from_the_previous_close(self, tmp_path):
+        """Long 1 bought at 100 on day 1, marked at 110 when the day ends, 130 when the run
+        ends on day 2: the day's PnL is 20, what the position made since the day began.
+        Before, it was measured from the day's first record that carries an equity (here
+        the stop's snapshot, at the last bar), so it read 0 while the position had made 20
+        that day: the move before a day's first fill was never in it."""
+        from _scripted import ScriptedFeed, ScriptedStrategy, at, buy
+        from livesession import DryrunConfig
+        from livesession._rundir import create_run
+
+        cfg = DryrunConfig(
+            run_id="days",
+            strategy_id="scripted",
+            steps=7,
+            max_steps=7,
+            step_interval_ms=6 * 3600 * 1000,
+        )
+        # Bars at 06:00, 12:00, 18:00 of day 1, then 00:00 to 18:00 of day 2.
+        closes = ["100.00", "100.00", "110.00", "120.00", "120.00", "120.00", "130.00"]
+        strategy = ScriptedStrategy(at({1: [buy("1")]}))
+        create_run(cfg, tmp_path, feed=ScriptedFeed(closes), strategy=strategy).run_to_end(7)
+        values = run_values(render_textfile(tmp_path / "days"), "days")
+
+        assert values[("trader_equity", ())] == pytest.approx(100030)
+        assert values[("trader_daily_pnl", ())] == pytest.approx(20)
+
+
 class _SignalsEveryBar:
     """Signals on every bar (each refused: above max_order_qty); Ctrl-C inside step 35 once."""
 

@@ -19,7 +19,7 @@ Metrics (all names start with ``trader_``):
 ``trader_retries_total``           counter    ``*_RETRIED`` events, label ``kind`` (too)
 ``trader_positions_open``          gauge      symbols with a non-zero position
 ``trader_portfolio_heat``          gauge      gross exposure at the last close / equity
-``trader_daily_pnl``               gauge      equity change since the sim day's first record
+``trader_daily_pnl``               gauge      equity change since the sim day began
 ``trader_equity``                  gauge      latest equity
 ``trader_step_duration_seconds``   histogram  from ``timings.json`` ``step_duration``
 ``trader_run_info``                info       labels ``run_id``, ``strategy_id``, ``status``
@@ -71,6 +71,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from ._artifacts import names
 from ._artifacts.fills import replay_fills
+from ._artifacts.marks import MarkedEquity
 from ._artifacts.releases import release_of, written_by_other_release
 from ._artifacts.runread import iter_records, payload, read_json_object
 from ._artifacts.timings import STEP_BUCKETS_SECONDS
@@ -123,7 +124,7 @@ _COUNTERS: Final = (
 _GAUGES: Final = (
     ("trader_positions_open", "Symbols with a non-zero position."),
     ("trader_portfolio_heat", "Gross exposure at the last close divided by equity."),
-    ("trader_daily_pnl", "Equity change since the first record of the simulated day."),
+    ("trader_daily_pnl", "Equity change since the simulated day began."),
     ("trader_equity", "Latest equity of the session."),
 )
 _STEP_DURATION: Final = (
@@ -360,6 +361,8 @@ class _RunView:
         self._first: dict[str, Any] | None = None
         self._status: object = None
         self._equity = _LatestEquity()
+        start = next(iter_records(run_dir / names.SNAPSHOTS, cut), None)
+        self._marks = MarkedEquity(finite_decimal((start or {}).get("equity")))
         self._unlinked = False
         """Written by a release before the links: decisions are found by ``intent_seq``."""
         self._undecided: set[object] = set()
@@ -387,6 +390,7 @@ class _RunView:
             fields = payload(event)
             self._apply(kind, fields)
             self._equity.add(event, fields.get("equity"), source=0)
+            self._marks.add(kind, fields, event.get("ts_sim"))
             yield event
 
     def _decided(self, kind: str, fields: dict[str, Any]) -> bool:
@@ -442,8 +446,15 @@ class _RunView:
         return float(exposure) / equity if equity > 0 else math.inf
 
     def equity(self) -> tuple[float, float]:
-        """Latest equity, and its change since the first equity of the same simulated day."""
-        return self._equity.result()
+        """Latest equity marked at the last close, and its change since the day began.
+
+        From the records that carry an equity only when the run's cash is not known (no
+        first snapshot): then since the first of them of the same simulated day.
+        """
+        marked = self._marks.result()
+        if marked is None:
+            return self._equity.result()
+        return float(marked[0]), float(marked[1])
 
 
 class _LatestEquity:
