@@ -500,6 +500,44 @@ class TestInASession:
         assert kill["payload"]["reason"] == "REDUCE_ONLY_CROSSED"
         assert len(_events(run_dir, "KILL_SWITCH_FLAT")) == 1
 
+    def test_a_leg_reported_after_a_reversal_it_preceded_trips_no_kill(self, tmp_path: Path):
+        """Long 0.045 with its stop resting; the strategy sells 0.033. The venue (which holds
+        reduce-only orders to its position) fills the stop for the 0.045 first, then the
+        sell, which opens a short of 0.033 as asked, but reports the sell first and the
+        stop's two parts after it: one at a time, the stop's fills read as flipping the long
+        (0.012 to -0.010) and growing the short. Before, that pulled the kill switch and
+        flattened the short the strategy asked for; the fills of one step are now judged
+        together, and the stop taken first only closed the long."""
+
+        class ReportsLate(FillsEverything):
+            def submit(self, order: Any, now_ns: int) -> None:
+                if not order.reduce_only:
+                    super().submit(order, now_ns)
+                    if order.side is Side.SELL:  # the resting stop filled before it
+                        stop = next(o for o in self.orders if o.reduce_only)
+                        for n, part in enumerate(("0.022", "0.023")):
+                            self.owed.append(
+                                FillReport(
+                                    client_order_id=stop.client_order_id,
+                                    ts_ns=now_ns,
+                                    trade_id=f"S{n}",
+                                    quantity=D(part),
+                                    price=self.close_price,
+                                )
+                            )
+                    return
+                self.orders.append(order)  # the stop rests: acknowledged, not filled
+                cid = order.client_order_id
+                self.owed.append(AckReport(client_order_id=cid, ts_ns=now_ns, venue_order_id="s"))
+
+        protected = buy("0.045", stop_loss_pct=D("0.01"))
+        script = at({2: [protected], 4: [sell("0.033")]})
+        run_dir, result = _run(tmp_path, "late-leg", ReportsLate(), script)
+        positions = [e["payload"]["position"] for e in _events(run_dir, "POSITION_CHANGED")]
+        assert positions[:4] == ["0.045", "0.012", "-0.010", "-0.033"]
+        assert not _events(run_dir, "KILL_SWITCH")
+        assert result.trading is TradingState.ACTIVE
+
     def test_a_crossing_during_an_operator_s_kill_trips_no_second_kill(self, tmp_path: Path):
         """Both legs fill inside the operator's kill (between steps): the kill flattens what
         they crossed, and no second kill is pulled while it does."""

@@ -39,6 +39,7 @@ from .._domain.model import (
 from .._exceptions import BrokerError
 from .._support.references import a_
 from .._support.secrets import redact_text
+from .crossing import ReduceOnlyWatch
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -92,7 +93,7 @@ class ReportRouter:
     _booked: dict[str, dict[str, tuple[Decimal, Decimal]]] = attrs.field(init=False, factory=dict)
     """Per order, each fill booked in this process: trade id to (quantity, price), so that a
     repeat of a trade id is told from a re-delivery (in memory only: not checkpointed)."""
-    _crossed: bool = attrs.field(init=False, default=False)
+    _crossed: ReduceOnlyWatch = attrs.field(init=False, factory=ReduceOnlyWatch)
     unbooked: str = attrs.field(init=False, default="")
     """The fill the book refused (``BROKER_REPORT_INVALID``), as the fault's one line says
     it: the venue may hold another position than the book's (never "flat" then)."""
@@ -171,8 +172,7 @@ class ReportRouter:
 
     def take_crossed(self) -> bool:
         """Whether a reduce-only fill added exposure since the last call (then forgets it)."""
-        crossed, self._crossed = self._crossed, False
-        return crossed
+        return self._crossed.take()
 
     def held_orders(self) -> frozenset[str]:
         """Client ids whose reports arrived before the session knew the order."""
@@ -285,14 +285,12 @@ class ReportRouter:
         before = book.positions.get(order.symbol, ZERO)
         book.apply_fill(cid, report.trade_id, quantity, price)
         self._booked.setdefault(cid, {})[report.trade_id] = (quantity, price)
-        if order.reduce_only:
-            after = book.positions[order.symbol]
-            # The venue did not hold the order to reduce-only: it opened, added to or
-            # flipped exposure (both legs of an OCO pair filled, say, or a leg of a long
-            # filled once the strategy had gone short). The book mirrors the venue; the
-            # step pulls the kill switch (``take_crossed``).
-            flipped = after != 0 and before != 0 and (after > 0) != (before > 0)
-            self._crossed |= abs(after) > abs(before) or flipped
+        # A venue that does not hold reduce-only orders to its position may open, grow or
+        # flip exposure with one (both legs of an OCO pair filled, say). The book mirrors
+        # the venue; the step judges the fills it applied together and pulls the kill
+        # switch (``take_crossed``, ``crossing.py``).
+        after = book.positions[order.symbol]
+        self._crossed.fill(order.symbol, before, after, reduce_only=order.reduce_only)
         remaining = order.quantity - live.filled
         payload: dict[str, Any] = {
             "client_order_id": cid,
