@@ -269,23 +269,27 @@ class TestOcoInASession:
     def test_an_entry_that_only_closed_a_position_gets_no_legs(self, tmp_path):
         """Short 0.010, a protected BUY 0.010 only closes it: there is nothing to protect,
         and a reduce-only leg could only open a short. The legs are refused (REDUCE_ONLY,
-        with the leg and the position), not sent."""
-        orch, sinks = session(
-            feed=ScriptedFeed(["40000.00"] * 4),
-            strategy=ScriptedStrategy(at({1: [sell("0.010")], 2: [buy("0.010", **PROTECT)]})),
-            broker=FaultBroker(),
+        with the leg and the position), not sent; the run, its quantities on the lot's
+        places included, verifies."""
+        cfg = DryrunConfig(run_id="closed", strategy_id="scripted", steps=4)
+        strategy = ScriptedStrategy(at({1: [sell("0.010")], 2: [buy("0.010", **PROTECT)]}))
+        feed = ScriptedFeed(["40000.00"] * 4)
+        run = create_run(cfg, tmp_path, strategy=strategy, feed=feed)
+        run.run_to_end(4)
+        run.close()
+        events = list(
+            map(orjson.loads, (tmp_path / "closed" / "events.jsonl").read_bytes().splitlines())
         )
-        orch.preflight()
-        orch.activate()
-        orch.run_n_steps(4)
-        assert not _legs_of(sinks)
-        refused = [e["payload"] for e in sinks.events_of("RISK_REJECTED")]
-        assert [(r["rule"], r["leg"], r["position"]) for r in refused] == [
-            ("REDUCE_ONLY", "sl", "0.000"),
-            ("REDUCE_ONLY", "tp", "0.000"),
+        kinds = [e["event_type"] for e in events]
+        assert not [e for e in events if e["payload"].get("oco_group")]
+        refused = [e["payload"] for e in events if e["event_type"] == "RISK_REJECTED"]
+        assert [(r["rule"], r["leg"], r["quantity"], r["position"]) for r in refused] == [
+            ("REDUCE_ONLY", "sl", "0.010", "0.000"),
+            ("REDUCE_ONLY", "tp", "0.010", "0.000"),
         ]
-        orch.close()
-        _verify_memory(sinks, tmp_path / "run")
+        assert "KILL_SWITCH" not in kinds
+        verdict = verify_run(tmp_path / "closed")
+        assert verdict.ok, verdict.violations
 
     def test_a_leg_left_without_a_position_is_cancelled_by_the_reconciler(self):
         """A leg whose position was closed another way is an orphan: RECONCILED, cancelled."""

@@ -194,9 +194,10 @@ class OcoExits:
         links = {"fill_event_id": entry.fill_event_id} if entry.fill_event_id else {}
         held = self._c.book.positions.get(entry.order.symbol, _ZERO)
         on_side = held if entry.order.side is Side.BUY else -held
+        cover = min(entry.filled, max(on_side, _ZERO))
         legs = protective_legs(
             entry.order,
-            quantity=min(entry.filled, max(on_side, _ZERO)),
+            quantity=cover or entry.filled,  # a leg refused is recorded at the entry's fill
             avg_price=entry.notional / entry.filled,
             protection=protection,
             price_tick=cfg.price_tick,
@@ -205,7 +206,7 @@ class OcoExits:
         )
         reasons = {"sl": "stop_loss", "tp": "take_profit"}
         for leg, order in legs:
-            refusal = self._refusal(order, held)
+            refusal = self._refusal(cover, held)
             if refusal is None:
                 self._send(order, protection.intent_seq, reasons[leg], links)
                 continue
@@ -223,7 +224,7 @@ class OcoExits:
                 },
             )
 
-    def _refusal(self, order: Order, held: Decimal) -> dict[str, str] | None:
+    def _refusal(self, cover: Decimal, held: Decimal) -> dict[str, str] | None:
         """Why a protective leg is not sent (the ``RISK_REJECTED`` fields), or None."""
         governor = self._c.governor
         fsm_state = self._fsm_state()
@@ -238,7 +239,7 @@ class OcoExits:
                 "reason": f"no new exit order: trading is {governor.state.value}"
                 f" and the session is {fsm_state.value}",
             }
-        if order.quantity <= 0:
+        if cover <= 0:
             return {
                 "rule": "REDUCE_ONLY",
                 "position": plain(held),
