@@ -500,41 +500,55 @@ class TestInASession:
         assert kill["payload"]["reason"] == "REDUCE_ONLY_CROSSED"
         assert len(_events(run_dir, "KILL_SWITCH_FLAT")) == 1
 
-    def test_a_leg_reported_after_a_reversal_it_preceded_trips_no_kill(self, tmp_path: Path):
+    @pytest.mark.parametrize("next_step", [False, True], ids=["same-step", "next-step"])
+    def test_a_leg_reported_around_a_reversal_it_preceded_trips_no_kill(
+        self, tmp_path: Path, next_step: bool
+    ):
         """Long 0.045 with its stop resting; the strategy sells 0.033. The venue (which holds
         reduce-only orders to its position) fills the stop for the 0.045 first, then the
-        sell, which opens a short of 0.033 as asked, but reports the sell first and the
-        stop's two parts after it: one at a time, the stop's fills read as flipping the long
-        (0.012 to -0.010) and growing the short. Before, that pulled the kill switch and
-        flattened the short the strategy asked for; the fills of one step are now judged
-        together, and the stop taken first only closed the long."""
+        sell, which opens a short of 0.033 as asked, but reports them out of that order:
+        the sell, then the stop's two parts; or the stop's first part, the sell, and the
+        stop's second part a step later. One report at a time, a stop's fill reads as
+        flipping the long or growing the short. Before, that pulled the kill switch and
+        flattened the short the strategy asked for. Now the step's fills, judged together,
+        read as the stop only closing the long; or the stop filled no more than the long
+        it found at its first fill."""
 
-        class ReportsLate(FillsEverything):
+        class ReportsOutOfOrder(FillsEverything):
             def submit(self, order: Any, now_ns: int) -> None:
-                if not order.reduce_only:
-                    super().submit(order, now_ns)
-                    if order.side is Side.SELL:  # the resting stop filled before it
-                        stop = next(o for o in self.orders if o.reduce_only)
-                        for n, part in enumerate(("0.022", "0.023")):
-                            self.owed.append(
-                                FillReport(
-                                    client_order_id=stop.client_order_id,
-                                    ts_ns=now_ns,
-                                    trade_id=f"S{n}",
-                                    quantity=D(part),
-                                    price=self.close_price,
-                                )
-                            )
+                if order.reduce_only:  # the stop rests: acknowledged, not filled
+                    self.orders.append(order)
+                    cid = order.client_order_id
+                    self.owed.append(
+                        AckReport(client_order_id=cid, ts_ns=now_ns, venue_order_id="s")
+                    )
                     return
-                self.orders.append(order)  # the stop rests: acknowledged, not filled
-                cid = order.client_order_id
-                self.owed.append(AckReport(client_order_id=cid, ts_ns=now_ns, venue_order_id="s"))
+                super().submit(order, now_ns)
+                if order.side is Side.BUY:
+                    return
+                stop = next(o for o in self.orders if o.reduce_only)
+                first, second = (
+                    FillReport(
+                        client_order_id=stop.client_order_id,
+                        ts_ns=now_ns,
+                        trade_id=f"S{n}",
+                        quantity=D(part),
+                        price=self.close_price,
+                    )
+                    for n, part in enumerate(("0.022", "0.023"))
+                )
+                if next_step:
+                    self.owed.insert(0, first)
+                    self.later.append(second)
+                else:
+                    self.owed.extend([first, second])
 
         protected = buy("0.045", stop_loss_pct=D("0.01"))
         script = at({2: [protected], 4: [sell("0.033")]})
-        run_dir, result = _run(tmp_path, "late-leg", ReportsLate(), script)
+        run_dir, result = _run(tmp_path, "late-leg", ReportsOutOfOrder(), script)
         positions = [e["payload"]["position"] for e in _events(run_dir, "POSITION_CHANGED")]
-        assert positions[:4] == ["0.045", "0.012", "-0.010", "-0.033"]
+        middle = "0.023" if next_step else "0.012"
+        assert positions[:4] == ["0.045", middle, "-0.010", "-0.033"]
         assert not _events(run_dir, "KILL_SWITCH")
         assert result.trading is TradingState.ACTIVE
 

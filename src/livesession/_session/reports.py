@@ -290,7 +290,10 @@ class ReportRouter:
         # the venue; the step judges the fills it applied together and pulls the kill
         # switch (``take_crossed``, ``crossing.py``).
         after = book.positions[order.symbol]
-        self._crossed.fill(order.symbol, before, after, reduce_only=order.reduce_only)
+        if order.reduce_only:
+            self._crossed.reduce_only_fill(cid, order.symbol, before, after, live.filled)
+        else:
+            self._crossed.fill(order.symbol, before, after)
         remaining = order.quantity - live.filled
         payload: dict[str, Any] = {
             "client_order_id": cid,
