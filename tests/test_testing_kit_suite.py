@@ -28,8 +28,9 @@ from typing import Any
 import pytest
 from hypothesis import Phase, settings
 
-from livesession import Bar, OrderIntent, Side, SmaCrossover
+from livesession import Bar, OrderIntent, Side
 from livesession.testing import run_failure_matrix
+from test_testing_kit import impatient
 
 pytest_plugins = ["pytester"]
 
@@ -41,19 +42,6 @@ def plugin_args() -> list[str]:
     if any(ep.value == PLUGIN for ep in entry_points(group="pytest11")):
         return []
     return ["-p", PLUGIN]
-
-
-class Impatient(SmaCrossover):
-    """The SMA demo, which cannot stand an order still open on the next bar."""
-
-    def on_bar(self, bar: Bar, view: Any) -> Sequence[OrderIntent]:
-        if view.has_open_orders(bar.symbol):
-            raise RuntimeError("an order is still open")
-        return super().on_bar(bar, view)
-
-
-def impatient() -> Impatient:
-    return Impatient(strategy_id="sma", fast=3, slow=8, order_qty=Decimal("0.01"))
 
 
 def _shrunk(message: str) -> str:
