@@ -173,7 +173,7 @@ def _postgres_holder(run_dir: Path) -> str | None:
     """The holder of the run's (account, strategy) in PostgreSQL, or None when unknown."""
     import time  # noqa: PLC0415 - only for this line
 
-    from ._rundir.backing import pg_dsn  # noqa: PLC0415 - only with --store postgres
+    from ._rundir.backing import pg_dsn, pg_timeout  # noqa: PLC0415 - only with --store postgres
     from .leases import PostgresLease  # noqa: PLC0415 - likewise
 
     config = read_json_object(run_dir / names.CONFIG)
@@ -181,7 +181,7 @@ def _postgres_holder(run_dir: Path) -> str | None:
     if not isinstance(account, str) or not isinstance(strategy, str):
         return None
     try:
-        lease = PostgresLease(pg_dsn(), account, strategy)
+        lease = PostgresLease(pg_dsn(), account, strategy, timeout_s=pg_timeout())
         try:
             return lease.holder(time.time_ns())
         finally:

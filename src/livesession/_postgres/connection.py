@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Final
 
 from .._support.optional import import_optional
+from .deadline import DEFAULT_TIMEOUT_S, TIMEOUT_ENV_VAR, CallDeadline
 from .dsn import DSN_ENV_VAR, Dsn, describe_dsn, dsn_text, parse_dsn, redact_dsn_text
 
 if TYPE_CHECKING:
@@ -43,7 +44,9 @@ class PgConnection:
     exception raised for every database failure, so each caller keeps its own contract.
     ``table`` is created with ``ddl`` on open unless it exists, and each of ``columns``
     (name to SQL type) a table made by an older version lacks is added; a failure closes
-    the connection again.
+    the connection again. Each call after connecting must answer within ``timeout_s``
+    seconds (``CallDeadline``): one that does not fails as if the server had dropped the
+    connection, and the connection is closed for good.
     """
 
     def __init__(
@@ -55,7 +58,9 @@ class PgConnection:
         table: str,
         ddl: str,
         columns: Mapping[str, str] | None = None,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
     ) -> None:
+        self._deadline = CallDeadline(timeout_s, self._socket)
         self._psycopg = import_optional("psycopg", "postgres")
         self._closed = False
         self._dsn = dsn
@@ -77,7 +82,7 @@ class PgConnection:
             self._cursor: psycopg.Cursor[Any] = self._conn.cursor()
             with self.translate("setting synchronous_commit"):
                 # A durable reservation is the point: never accept the server's "off".
-                self._cursor.execute("SET synchronous_commit = on")
+                self.execute("SET synchronous_commit = on")
             self.ensure_table(table, ddl)
             self._ensure_columns(table, columns or {})
         except BaseException:
@@ -94,7 +99,8 @@ class PgConnection:
         """
         if self._closed:
             raise ValueError(f"the PostgreSQL connection to {self.target} is closed")
-        return self._cursor.execute(query, params)
+        with self._deadline.bound():
+            return self._cursor.execute(query, params)
 
     @contextmanager
     def translate(self, action: str) -> Iterator[None]:
@@ -103,6 +109,11 @@ class PgConnection:
             yield
         except self._psycopg.Error as exc:
             reason = redact_dsn_text(str(exc), self._dsn) or type(exc).__name__
+            if self._deadline.expired:
+                reason = (
+                    f"no answer within {self._deadline.timeout_s:g} s ({TIMEOUT_ENV_VAR}), "
+                    "so the connection was closed: is the server or the network stalled?"
+                )
             # `from None`: the original exception's text is exactly what must not leak.
             raise self._error(
                 f"PostgreSQL at {self.target} failed while {action}: {reason}"
@@ -119,7 +130,7 @@ class PgConnection:
             row = self.execute("SELECT to_regclass(%s) IS NOT NULL", (table,)).fetchone()
             if row is not None and row[0]:
                 return
-            with self._conn.transaction():
+            with self._deadline.bound(), self._conn.transaction():
                 self.execute("SELECT pg_advisory_xact_lock(%s)", (_DDL_LOCK_ID,))
                 self.execute(ddl)
 
@@ -141,7 +152,7 @@ class PgConnection:
             missing = [name for name in columns if name not in present]
             if not missing:
                 return
-            with self._conn.transaction():
+            with self._deadline.bound(), self._conn.transaction():
                 self.execute("SELECT pg_advisory_xact_lock(%s)", (_DDL_LOCK_ID,))
                 for name in missing:
                     # Constant names and types from this package, never user input.
@@ -152,4 +163,14 @@ class PgConnection:
     def close(self) -> None:
         """Close the connection; safe to call more than once."""
         self._closed = True
-        self._conn.close()
+        self._deadline.stop()
+        if hasattr(self, "_conn"):
+            self._conn.close()
+
+    def _socket(self) -> int:
+        """The connection's socket for the watchdog; -1 once there is none."""
+        conn = getattr(self, "_conn", None)
+        try:
+            return -1 if conn is None or conn.closed else int(conn.pgconn.socket)
+        except self._psycopg.Error:
+            return -1

@@ -28,7 +28,15 @@ if TYPE_CHECKING:
     from .._domain.runtime_config import Secret
     from ..stores.postgres import PostgresIdempotencyStore
 
-__all__ = ["holder_id", "lease_standing", "open_lease", "open_store", "pg_dsn", "take_lease"]
+__all__ = [
+    "holder_id",
+    "lease_standing",
+    "open_lease",
+    "open_store",
+    "pg_dsn",
+    "pg_timeout",
+    "take_lease",
+]
 
 _LEASE_CODES: Final = frozenset({"C2_LEASE_ACQUIRED", "C2_LEASE_LOST"})
 
@@ -45,10 +53,17 @@ def pg_dsn() -> Secret:
     return pg_dsn_from_env(os.environ)
 
 
+def pg_timeout() -> float:
+    """The bound on each PostgreSQL call (``LIVESESSION_PG_TIMEOUT``); ``ConfigError`` if bad."""
+    from .._postgres.deadline import pg_timeout_from_env  # noqa: PLC0415 - as pg_dsn
+
+    return pg_timeout_from_env(os.environ)
+
+
 def open_lease(cfg: DryrunConfig, run_dir: Path, backing: Backing) -> SessionLease | None:
     """The lease the run's backing asks for (not yet acquired), or None for no lease."""
     if backing.store == "postgres":
-        return PostgresLease(pg_dsn(), cfg.account, cfg.strategy_id)
+        return PostgresLease(pg_dsn(), cfg.account, cfg.strategy_id, timeout_s=pg_timeout())
     if not backing.lease:
         return None
     path = lease_path(run_dir.parent, cfg.account, cfg.strategy_id)
@@ -126,7 +141,7 @@ def open_store(
     if backend == "postgres":
         from ..stores.postgres import PostgresIdempotencyStore  # noqa: PLC0415 - optional extra
 
-        store = PostgresIdempotencyStore(pg_dsn(), namespace=cfg.run_id)
+        store = PostgresIdempotencyStore(pg_dsn(), namespace=cfg.run_id, timeout_s=pg_timeout())
         if fresh:
             _refuse_a_used_namespace(store, cfg.run_id)
         return store

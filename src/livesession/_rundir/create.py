@@ -21,7 +21,7 @@ from .._support.oserrors import said, way_out
 from .._support.references import a_
 from .._support.text import command
 from .alerting import choose_alerts
-from .backing import pg_dsn
+from .backing import pg_dsn, pg_timeout
 from .brokers import BrokerFactory, open_broker
 from .data import data_record, pin_data
 from .layout import LOCAL_BACKENDS, STORES, Backing, write_run_files
@@ -404,4 +404,5 @@ def _checked_backing(
     if store == "postgres":
         idempotency_backend = "postgres"
         pg_dsn()  # a missing LIVESESSION_PG_DSN is refused before anything is created
+        pg_timeout()  # and so is a bad LIVESESSION_PG_TIMEOUT
     return idempotency_backend, backing

@@ -22,7 +22,7 @@ from .._artifacts import names
 from .._exceptions import RunDirectoryError
 from ..stores._factory import JSONL_FILE_NAME, SQLITE_FILE_NAME
 from .aftercheckpoint import recorded_orders
-from .backing import pg_dsn
+from .backing import pg_dsn, pg_timeout
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -84,7 +84,7 @@ def _postgres_keys(cfg: DryrunConfig) -> tuple[str, set[str]]:
     """The store's description and the keys its namespace (the run id) holds."""
     from ..stores.postgres import PostgresIdempotencyStore  # noqa: PLC0415 - optional extra
 
-    store = PostgresIdempotencyStore(pg_dsn(), namespace=cfg.run_id)
+    store = PostgresIdempotencyStore(pg_dsn(), namespace=cfg.run_id, timeout_s=pg_timeout())
     try:
         return repr(store), {record.key for record in store.reservations()}
     finally:

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Final
 
 from .._exceptions import LeaseError
 from .._postgres import PgConnection
+from .._postgres.deadline import DEFAULT_TIMEOUT_S
 from .._postgres.fence import LEASE_DDL, LEASE_TABLE
 from .grant import PairLease, acquire_expiry
 
@@ -54,13 +55,21 @@ class PostgresLease(PairLease):
     ``synchronous_commit = on``) before it is returned. ``now_ns`` comes from the caller,
     not from the database clock: tests stay deterministic, at the price that every host
     must keep its clock in sync (NTP) and ``ttl_ns`` must cover the worst skew. Database
-    failures raise ``LeaseError``; the connection string never appears in a message.
+    failures raise ``LeaseError``, and so does a call the server does not answer within
+    ``timeout_s`` seconds; the connection string never appears in a message.
     """
 
-    def __init__(self, dsn: Dsn, account: str, strategy: str) -> None:
+    def __init__(
+        self, dsn: Dsn, account: str, strategy: str, *, timeout_s: float = DEFAULT_TIMEOUT_S
+    ) -> None:
         super().__init__(account, strategy)
         self._pg = PgConnection(
-            dsn, error=LeaseError, purpose="the session lease", table=_LEASE_TABLE, ddl=LEASE_DDL
+            dsn,
+            error=LeaseError,
+            purpose="the session lease",
+            table=_LEASE_TABLE,
+            ddl=LEASE_DDL,
+            timeout_s=timeout_s,
         )
 
     def acquire(self, holder_id: str, now_ns: int, ttl_ns: int) -> LeaseGrant | None:

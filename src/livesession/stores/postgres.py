@@ -32,6 +32,7 @@ from .._postgres import (
     redact_dsn_text,
 )
 from .._postgres.connection import table_ddl
+from .._postgres.deadline import DEFAULT_TIMEOUT_S
 from .._postgres.fence import (
     FENCE_COLUMN,
     LEASE_DDL,
@@ -101,7 +102,7 @@ class _FencedStore:
 
     _TABLE: ClassVar[_Table]
 
-    def __init__(self, dsn: Dsn) -> None:
+    def __init__(self, dsn: Dsn, timeout_s: float) -> None:
         table = self._TABLE
         self._pg = PgConnection(
             dsn,
@@ -110,6 +111,7 @@ class _FencedStore:
             table=table.name,
             ddl=table.ddl,
             columns=FENCE_COLUMN,
+            timeout_s=timeout_s,
         )
         self._fence: StoreFence | None = None
 
@@ -143,6 +145,7 @@ class PostgresIdempotencyStore(_FencedStore, RecordStore):
     ``created=True``. Each statement commits on its own before the call returns. Keys are
     never expired here: delete old namespaces (``reserved_at``) once past any recovery
     window. Database failures raise ``PostgresError``; the connection is not re-opened.
+    A call the server does not answer within ``timeout_s`` seconds fails the same way.
     One connection per store; use a store from one thread at a time. Fenced (after
     ``fence_with``): ``reserve`` and ``complete`` raise ``Fenced`` once a newer lease holder
     exists.
@@ -150,9 +153,9 @@ class PostgresIdempotencyStore(_FencedStore, RecordStore):
 
     _TABLE = _Table(_IDEMPOTENCY_TABLE, _IDEMPOTENCY_DDL, "idempotency reservations", PostgresError)
 
-    def __init__(self, dsn: Dsn, *, namespace: str) -> None:
+    def __init__(self, dsn: Dsn, *, namespace: str, timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
         self._namespace = check_text("namespace", namespace)
-        super().__init__(dsn)
+        super().__init__(dsn, timeout_s)
 
     def _insert(self, key: str, fingerprint: str) -> Stored | None:
         with self._pg.translate(f"reserving idempotency key {key!r}"):
@@ -243,9 +246,9 @@ class PostgresCheckpointStore(_FencedStore):
 
     _TABLE = _Table(_CHECKPOINT_TABLE, _CHECKPOINT_DDL, "checkpoints", CheckpointError)
 
-    def __init__(self, dsn: Dsn, *, run_key: str) -> None:
+    def __init__(self, dsn: Dsn, *, run_key: str, timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
         self._run_key = check_text("run_key", run_key)
-        super().__init__(dsn)
+        super().__init__(dsn, timeout_s)
 
     def save(self, checkpoint: Mapping[str, Any]) -> None:
         """Replace the stored checkpoint atomically and durably (fenced after ``fence_with``)."""
