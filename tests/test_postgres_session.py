@@ -172,3 +172,23 @@ def test_a_new_run_is_refused_a_run_id_another_host_used(tmp_path, pg_env):
         env=pg_env,
     )
     assert again.returncode == 0, again.stderr
+
+
+def test_status_of_a_sealed_postgres_run_names_no_lease_holder(tmp_path, pg_env):
+    """Bug: `status` of a completed `--store postgres` run read `lease  postgres:
+    x@host:pid, fence 1`, naming the run's own process as the holder, although the seal
+    released the lease. The line says it was released, and the JSON names no holder."""
+    from livesession.status import run_status
+
+    args = ("--run-id", "x", "--store", "postgres", "--steps", "50", "-q")
+    done = cli("dryrun", "--out", tmp_path, *args, env=pg_env)
+    assert done.returncode == 0, done.stderr
+    standing = run_status(tmp_path / "x")
+    said = dict(line.split(None, 1) for line in standing.lines())
+    assert said["verdict"] == "completed (exit 0)"
+    assert said["lease"] == (
+        "postgres: released when the run sealed (its last grant: fence 1) "
+        "[audit.jsonl (C2_LEASE_ACQUIRED)]"
+    )
+    assert "x@" not in said["lease"]
+    assert standing.to_json()["lease"]["holder"] is None

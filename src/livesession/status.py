@@ -434,12 +434,13 @@ def run_status(run_dir: Path, *, now: dt.datetime | None = None) -> RunStatus:
     held = run_book(run_dir, checkpoint, snapshot, going_on=going_on, resumable=resumable)
     steps = checkpoint.get("steps") if checkpoint else (snapshot or {}).get("step")
     trading, trading_as_of = trading_of(run_dir, checkpoint, live=holder is not None)
+    whole = seal is not None and seal.whole
     return RunStatus(
         run_dir=str(run_dir),
         verdict=verdict,
         run_id=cfg.run_id if cfg is not None else (snapshot or {}).get("run_id"),
         problem=doubt,
-        sealed=seal is not None and seal.whole,
+        sealed=whole,
         state=state,
         status=status,
         reason=str(checkpoint.get("reason") or ""),
@@ -452,7 +453,9 @@ def run_status(run_dir: Path, *, now: dt.datetime | None = None) -> RunStatus:
         resumable=resumable,
         resume_problem=problem_of_resume,
         unlocked=unlocked_says(run_dir, age) if holder is None and seal is None else "",
-        lease=None if cfg is None else lease_standing(run_dir, meta, cfg, _clock.epoch_ns(now)),
+        lease=None
+        if cfg is None
+        else lease_standing(run_dir, meta, cfg, _clock.epoch_ns(now), sealed=whole),
         trading=trading,
         trading_as_of=trading_as_of,
         objects=objects_given(meta),

@@ -173,12 +173,13 @@ def _refuse_a_used_namespace(store: PostgresIdempotencyStore, run_id: str) -> No
 
 
 def lease_standing(
-    run_dir: Path, meta: dict[str, Any], cfg: DryrunConfig, now_ns: int
+    run_dir: Path, meta: dict[str, Any], cfg: DryrunConfig, now_ns: int, *, sealed: bool = False
 ) -> dict[str, Any] | None:
     """The run's lease as ``livesession status`` reports it (None: the run takes none).
 
     The local lease file's entry; for PostgreSQL (not queried: status needs no DSN), or
-    with no lease file, the last lease record the run audited.
+    with no lease file, the last lease record the run audited. A ``sealed`` run whose last
+    record is its grant released the lease at the seal: no holder is named then.
     """
     store = meta.get("store")
     if store != "postgres" and not meta.get("lease"):
@@ -205,9 +206,12 @@ def lease_standing(
                 "lost": lost,
             }
     # PostgreSQL (not queried: status needs no DSN), or no lease file: what the run audited.
+    # The seal releases the lease unaudited (or it expires): its last grant holds no more.
+    released = sealed and code == "C2_LEASE_ACQUIRED"
     return {
         "backend": "postgres" if store == "postgres" else "file",
-        "holder": payload.get("holder") if code == "C2_LEASE_ACQUIRED" else None,
+        "holder": payload.get("holder") if code == "C2_LEASE_ACQUIRED" and not released else None,
+        "released": released,
         "fence": payload.get("fence"),
         "held": None,
         "expires_utc": None,

@@ -302,6 +302,8 @@ def describe_lease(lease: dict[str, Any] | None) -> str:
     said = f"{holder}, fence {fence}{state}"
     if fence is None and not lease.get("holder"):  # its audit holds no grant, no loss
         said = "never granted to this run"
+    elif lease.get("released"):  # a sealed run's last grant: the seal gave it back
+        said = f"released when the run sealed (its last grant: fence {fence})"
     lost = lease.get("lost")
     if lost:  # who holds it now, where the backend says (a lease file); then how it was lost
         said = f"{said}; {lost}" if lease.get("holder") else lost
