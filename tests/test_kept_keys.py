@@ -54,3 +54,38 @@ def test_a_resume_without_the_runs_idempotency_file_is_refused(tmp_path):
     resumed = cli("resume", run_dir, "-q")
     assert resumed.returncode == 0, resumed.stderr
     assert max(submits_per_client_id(run_dir / "broker_journal.jsonl").values()) == 1
+
+
+def test_verify_of_a_run_without_its_idempotency_file_does_not_advise_resume(tmp_path):
+    """Bug: `verify` of such a run said `continue it with `livesession resume DIR``, which
+    then refused it. Its summary now says resume refuses it, and why (as `status` does);
+    with the file put back it advises resume again."""
+    out = tmp_path / "runs"
+    first = cli("dryrun", "--out", out, "--run-id", "v", "-q", crash_at="checkpoint:3")
+    assert first.returncode == -9, first.stderr
+    run_dir = out / "v"
+    aside = tmp_path / "aside"
+    aside.mkdir()
+    kept = sorted(run_dir.glob("idempotency.sqlite*"))
+    assert kept
+    for path in kept:
+        path.rename(aside / path.name)
+
+    checked = cli("verify", run_dir)
+    assert checked.returncode == 1, checked.stdout
+    summary = checked.stdout.splitlines()[0]
+    assert summary.startswith(
+        f"incomplete run: no C2_DRYRUN_STOP, and `livesession resume {run_dir}` refuses to "
+        "continue it: cannot resume run v: its idempotency store "
+    ), summary
+    assert "put the run's own idempotency file back, then resume again" in summary
+    assert "continue it with" not in checked.stdout
+
+    for path in kept:
+        (aside / path.name).rename(path)
+    checked = cli("verify", run_dir)
+    assert checked.stdout.splitlines()[0] == (
+        f"incomplete run: no C2_DRYRUN_STOP; continue it with `livesession resume {run_dir}`"
+    )
+    assert cli("resume", run_dir, "-q").returncode == 0
+    assert cli("verify", run_dir).returncode == 0

@@ -10,7 +10,7 @@ import attrs
 import orjson
 
 from .._artifacts import names
-from .._artifacts.releases import resume_advice
+from .._artifacts.releases import resume_advice, written_by_other_release
 from .._support.fsutil import NotAFile, raise_if_refused, refuse_special
 from .._support.text import command
 
@@ -214,12 +214,28 @@ def _unclosed(run_dir: Path, *, stopped: bool, corrupt: str, lost: bool) -> str:
         )
     if not (run_dir / names.RUN_META).is_file():
         return f"incomplete run: no C2_DRYRUN_STOP, and no {names.RUN_META} to resume it from"
+    return f"incomplete run: no C2_DRYRUN_STOP{_how_to_continue(run_dir)}"
+
+
+def _how_to_continue(run_dir: Path) -> str:
+    """How to continue an unclosed run that has its ``run.json``, or why resume will not.
+
+    The refusal is what ``status`` reports too (``resume_problem``, the files' half of
+    resume's checks); a run of another release is left to ``resume_advice``, which names
+    the release that continues it.
+    """
     if _started_with_objects(run_dir):
         return (
-            "incomplete run: no C2_DRYRUN_STOP; continue it from Python with resume_run, "
-            "passing the objects it was started with again"
+            "; continue it from Python with resume_run, passing the objects it was started "
+            "with again"
         )
-    return f"incomplete run: no C2_DRYRUN_STOP; {resume_advice(run_dir)}"
+    if written_by_other_release(run_dir) is None:
+        from .._rundir.resume import resume_problem  # noqa: PLC0415 - only for an unclosed run
+
+        refused = resume_problem(run_dir)
+        if refused:
+            return f", and `{command('resume', run_dir)}` refuses to continue it: {refused}"
+    return f"; {resume_advice(run_dir)}"
 
 
 def _read(path: Path) -> bytes:
