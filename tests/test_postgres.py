@@ -389,6 +389,15 @@ class TestPostgresIdempotencyStore:
         with pytest.raises(PostgresError, match="reserving idempotency key 'k1'"):
             store.reserve("k1", FP_A)
 
+    def test_a_server_error_quotes_no_statement(self, store, schema_dsn):
+        """A statement the server refuses reads as its message, not `LINE 1: ... ^`."""
+        pid = store._pg._conn.info.backend_pid
+        with pytest.raises(PostgresError) as caught, store._pg.translate("testing"):
+            store._pg.execute("SELECT no_such_column FROM livesession_idempotency")
+        message = str(caught.value)
+        assert message.endswith('failed while testing: column "no_such_column" does not exist')
+        assert store._pg._conn.info.backend_pid == pid
+
     def test_opening_on_existing_tables_takes_no_ddl_lock(self, store, schema_dsn):
         """With the tables in place, a new store opens while another session holds the DDL lock."""
         import psycopg

@@ -192,3 +192,26 @@ def test_status_of_a_sealed_postgres_run_names_no_lease_holder(tmp_path, pg_env)
     )
     assert "x@" not in said["lease"]
     assert standing.to_json()["lease"]["holder"] is None
+
+
+def test_a_search_path_schema_that_does_not_exist_is_one_clear_line(tmp_path, pg_env):
+    """Bug: a DSN whose search_path names no existing schema failed with PostgreSQL's raw
+    text, statement and caret included (`no schema has been selected to create in LINE 1:
+    CREATE TABLE ... ^`). One line names the problem and the way out; nothing is written."""
+    from psycopg.conninfo import make_conninfo
+
+    dsn = make_conninfo(pg_env[DSN_ENV_VAR], options="-c search_path=no_such_schema_here")
+    done = cli(
+        "dryrun", "--out", tmp_path / "runs", "--run-id", "x", *PG, "-q", env={DSN_ENV_VAR: dsn}
+    )
+    assert done.returncode == 2, done.stderr
+    message = done.stderr.strip()
+    assert message.count("\n") == 0, message
+    assert message.endswith(
+        "cannot create table livesession_lease: no schema on the connection's search_path "
+        "exists; create the schema, or name an existing one in LIVESESSION_PG_DSN "
+        "(options=-csearch_path=...)"
+    ), message
+    assert "LINE 1" not in message
+    assert "CREATE TABLE" not in message
+    assert not (tmp_path / "runs" / "x").exists()

@@ -108,7 +108,7 @@ class PgConnection:
         try:
             yield
         except self._psycopg.Error as exc:
-            reason = redact_dsn_text(str(exc), self._dsn) or type(exc).__name__
+            reason = redact_dsn_text(_reason(exc), self._dsn) or type(exc).__name__
             if self._deadline.expired:
                 reason = (
                     f"no answer within {self._deadline.timeout_s:g} s ({TIMEOUT_ENV_VAR}), "
@@ -130,9 +130,16 @@ class PgConnection:
             row = self.execute("SELECT to_regclass(%s) IS NOT NULL", (table,)).fetchone()
             if row is not None and row[0]:
                 return
-            with self._deadline.bound(), self._conn.transaction():
-                self.execute("SELECT pg_advisory_xact_lock(%s)", (_DDL_LOCK_ID,))
-                self.execute(ddl)
+            try:
+                with self._deadline.bound(), self._conn.transaction():
+                    self.execute("SELECT pg_advisory_xact_lock(%s)", (_DDL_LOCK_ID,))
+                    self.execute(ddl)
+            except self._psycopg.errors.InvalidSchemaName:
+                raise self._error(
+                    f"PostgreSQL at {self.target} cannot create table {table}: no schema on "
+                    f"the connection's search_path exists; create the schema, or name an "
+                    f"existing one in {DSN_ENV_VAR} (options=-csearch_path=...)"
+                ) from None
 
     def _ensure_columns(self, table: str, columns: Mapping[str, str]) -> None:
         """Add the ``columns`` a table from an older version lacks (nullable, no default).
@@ -174,3 +181,17 @@ class PgConnection:
             return -1 if conn is None or conn.closed else int(conn.pgconn.socket)
         except self._psycopg.Error:
             return -1
+
+
+def _reason(exc: psycopg.Error) -> str:
+    """The server's message without the statement and caret psycopg adds (``LINE 1: ...``).
+
+    Its detail and hint follow it; an error of the client (no server message) as it is.
+    """
+    diag = exc.diag
+    primary = diag.message_primary
+    if not primary:
+        return str(exc)
+    detail = f" ({diag.message_detail})" if diag.message_detail else ""
+    hint = f"; {diag.message_hint}" if diag.message_hint else ""
+    return f"{primary}{detail}{hint}"
