@@ -215,3 +215,91 @@ def test_a_search_path_schema_that_does_not_exist_is_one_clear_line(tmp_path, pg
     assert "LINE 1" not in message
     assert "CREATE TABLE" not in message
     assert not (tmp_path / "runs" / "x").exists()
+
+
+class _FreezingProxy:
+    """A loopback proxy to the server that goes silent on the connection that sends the
+    ``freeze_at``-th idempotency insert: it reads on and forwards nothing more either way,
+    as a frozen server host does. Other connections (the lease's) go on working."""
+
+    _MARKER = b"INSERT INTO livesession_idempotency"
+
+    def __init__(self, host, port, freeze_at):
+        import socket
+        import threading
+
+        self._socket, self._threading = socket, threading
+        self._target = (host, int(port))
+        self._freeze_at = freeze_at
+        self._inserts = 0
+        self._lock = threading.Lock()
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self._listener.getsockname()[1]
+        self.froze = threading.Event()
+        self._open = []
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        while True:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            upstream = self._socket.create_connection(self._target)
+            self._open += [client, upstream]
+            frozen = self._threading.Event()
+            for args in ((client, upstream, frozen, True), (upstream, client, frozen, False)):
+                self._threading.Thread(target=self._pump, args=args, daemon=True).start()
+
+    def _pump(self, source, sink, frozen, outbound):
+        try:
+            while data := source.recv(65536):
+                if outbound and self._MARKER in data:
+                    with self._lock:
+                        self._inserts += 1
+                        if self._inserts == self._freeze_at:
+                            frozen.set()
+                            self.froze.set()
+                if not frozen.is_set():
+                    sink.sendall(data)
+        except OSError:
+            return
+
+    def close(self):
+        self._listener.close()
+        for conn in self._open:
+            conn.close()
+
+
+def test_a_server_that_stops_answering_ends_the_run_resumably(tmp_path, pg_env):
+    """Bug: a server that stopped answering (SIGSTOP, a frozen host) hung the session: status
+    said running while the heartbeat went stale and `stop` had no effect. Each call is
+    bounded (LIVESESSION_PG_TIMEOUT): the stalled reserve fails as a lost connection does,
+    the run stops unsealed (exit 2) and, with the server back, resumes to a run that
+    verifies, no client order id sent twice."""
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    dsn = pg_env[DSN_ENV_VAR]
+    params = conninfo_to_dict(dsn)
+    proxy = _FreezingProxy(params.get("host") or "127.0.0.1", params.get("port") or 5432, 3)
+    try:
+        via_proxy = make_conninfo(dsn, host="127.0.0.1", port=str(proxy.port))
+        env = {DSN_ENV_VAR: via_proxy, "LIVESESSION_PG_TIMEOUT": "0.5"}
+        done = cli("dryrun", "--out", tmp_path, "--run-id", "x", *PG, "-q", env=env)
+    finally:
+        proxy.close()
+    assert proxy.froze.is_set()
+    assert done.returncode == 2, done.stderr
+    message = done.stderr.strip()
+    assert message.count("\n") == 0, message
+    assert "failed while reserving idempotency key " in message
+    assert "no answer within 0.5 s (LIVESESSION_PG_TIMEOUT), so the connection was closed" in (
+        message
+    )
+    assert "the run is not sealed" in message
+    status = cli("status", tmp_path / "x")
+    assert status.returncode == 6, status.stdout  # crashed, resumable: the lease was released
+    resumed = cli("resume", tmp_path / "x", "-q", env=pg_env)
+    assert resumed.returncode == 0, resumed.stderr
+    assert cli("verify", tmp_path / "x").returncode == 0
+    assert max(submits_per_client_id(tmp_path / "x" / "broker_journal.jsonl").values()) == 1
