@@ -8,10 +8,18 @@ gives once it runs. SIGTERM needs nothing here: until ``cli.main`` installs its 
 signal's default action ends the process quietly (a shell shows 143). With ``--json`` a
 signal in that time ends it as one during the command does, with the JSON error object on
 stdout: SIGTERM is caught for it too.
+
+A standard descriptor the caller closed (``livesession verify DIR >&-``, ``2>&-``, ``<&-``:
+a daemon's or a supervisor's closed streams) is given /dev/null first. Python had left
+``sys.stdout`` None, and the first line printed ended the command with a traceback and exit
+1 whatever its verdict; and the lowest free descriptor, 1 or 2, went to the first file the
+command opened (a run's ``session.log.jsonl``), where anything written to stdout or stderr
+below Python would have landed.
 """
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 
@@ -28,6 +36,7 @@ def _terminated(_signum: int, _frame: object) -> None:
 
 def main() -> int:
     """Load the CLI and run it; a Ctrl-C while it loads ends it as one during a command."""
+    _hold_standard_descriptors()
     as_json = "--json" in sys.argv[1:]
     before = signal.signal(signal.SIGTERM, _terminated) if as_json else None
     try:
@@ -40,6 +49,33 @@ def main() -> int:
         if before is not None:
             signal.signal(signal.SIGTERM, before)  # cli.main puts its own in
     return cli_main()
+
+
+_STANDARD: tuple[tuple[int, str, int], ...] = (
+    (0, "stdin", os.O_RDONLY),
+    (1, "stdout", os.O_WRONLY),
+    (2, "stderr", os.O_WRONLY),
+)
+
+
+def _hold_standard_descriptors() -> None:
+    """Put /dev/null on each of descriptors 0, 1 and 2 that is closed, and a stream on it."""
+    for fd, name, flags in _STANDARD:
+        try:
+            os.fstat(fd)
+        except OSError:
+            try:
+                null = os.open(os.devnull, flags)
+            except OSError:  # no /dev/null: nothing better to put there
+                return
+            if null != fd:
+                os.dup2(null, fd)  # inheritable, as a standard descriptor is
+                os.close(null)
+            else:
+                os.set_inheritable(fd, True)  # noqa: FBT003 - positional only
+        if getattr(sys, name) is None:
+            mode = "r" if fd == 0 else "w"
+            setattr(sys, name, open(fd, mode, encoding="utf-8", closefd=False))  # noqa: SIM115
 
 
 def _ended(said: str, code: int, *, as_json: bool) -> int:

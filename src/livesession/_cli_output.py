@@ -114,14 +114,20 @@ class _ReaderMayLeave:
     return its own exit code: a closed pipe never turns a verdict (violations, FAIL, a run
     sealed FAILED) into exit 0, as catching ``BrokenPipeError`` around the command did.
 
+    So does a stream the system refuses to write (``>/dev/full``, a log file on a full disk,
+    an I/O error): stdout's refusal is said in one line on stderr, and the exit code stays
+    the command's. It was exit 2 (``No space left on device: free space``, naming no file)
+    for a dryrun that had sealed its run, and a refused stderr lost every exit code to 1.
+
     Text the stream cannot encode (a path beyond ASCII under ``PYTHONIOENCODING=ascii``) is
     written with backslash escapes for what it cannot take (``env/\xfcn\xef``; a byte
     that is not UTF-8 as ``valid_text`` says it): a ``UnicodeEncodeError`` ended the
     command after its work was done with a traceback and exit 1, whatever its verdict.
     """
 
-    def __init__(self, stream: TextIO) -> None:
+    def __init__(self, stream: TextIO, name: str = "stdout") -> None:
         self._stream = stream
+        self._name = name
 
     def write(self, text: str) -> int:
         try:
@@ -130,20 +136,26 @@ class _ReaderMayLeave:
             except UnicodeEncodeError:  # nothing was written: the whole text is encoded first
                 self._stream.write(_encodable(text, self._stream))
                 return len(text)
-        except BrokenPipeError:
-            self._gone()
+        except OSError as exc:
+            self._gone(exc)
             return len(text)
 
     def flush(self) -> None:
         try:
             self._stream.flush()
-        except BrokenPipeError:
-            self._gone()
+        except OSError as exc:
+            self._gone(exc)
 
-    def _gone(self) -> None:
+    def _gone(self, exc: OSError) -> None:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, self._stream.fileno())  # the buffer left over flushes to it
         os.close(devnull)
+        if not isinstance(exc, BrokenPipeError) and self._name == "stdout":
+            print(  # noqa: T201 - the CLI's output
+                f"livesession: cannot write to stdout ({said_errno(exc)}): the rest of the "
+                "command's output is lost; its exit code is its own",
+                file=sys.stderr,
+            )
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._stream, name)
@@ -159,11 +171,13 @@ def _encodable(text: str, stream: TextIO) -> str:
 def readers_may_leave() -> Iterator[None]:
     """Write stdout and stderr through ``_ReaderMayLeave`` while a command runs."""
     saved = sys.stdout, sys.stderr
-    sys.stdout = _ReaderMayLeave(saved[0])
-    sys.stderr = _ReaderMayLeave(saved[1])
+    wrapped = _ReaderMayLeave(saved[0]), _ReaderMayLeave(saved[1], "stderr")
+    sys.stdout, sys.stderr = wrapped
     try:
         yield
     finally:
+        for stream in wrapped:  # what is buffered, while a refusal is still caught
+            stream.flush()
         sys.stdout, sys.stderr = saved
 
 
