@@ -231,12 +231,32 @@ def _write_for_run(
     _refuse_run_file(output, run_dir, default_name, args.command, hint)
     if output.parent.is_dir():  # a missing one is said as such when the file is written
         _refuse_unwritable(output.parent, str(output), hint)
-    with _output_refused(lambda path: path == output, str(output), hint):
+    with _output_refused(lambda path: path == output, str(output), hint), _said_of(output):
         live = write(run_dir, output)
     print(f"{label:<10}{output}")  # noqa: T201 - the CLI's output
     if live:
         print(f"{'note':<10}{live}")  # noqa: T201 - the CLI's output
     return EXIT_OK
+
+
+_WRITE_REFUSALS: Final = frozenset(
+    {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC), errno.EFBIG}
+)
+
+
+@contextlib.contextmanager
+def _said_of(output: Path) -> Iterator[None]:
+    """A write refused for room (a full disk, a quota), which names no file, is ``output``'s.
+
+    Nothing else is written (the run is only read): it was ``No space left on device: free
+    space``, naming neither the output nor the way out.
+    """
+    try:
+        yield
+    except OSError as exc:
+        if exc.filename is None and exc.errno in _WRITE_REFUSALS:
+            raise type(exc)(exc.errno, exc.strerror, str(output)) from exc
+        raise
 
 
 def _refuse_run_file(output: Path, run_dir: Path, own: str, command: str, hint: str) -> None:

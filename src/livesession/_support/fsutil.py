@@ -19,13 +19,18 @@ import os
 import stat
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .crash import crashpoint
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 __all__ = [
     "FileTooLarge",
     "NotAFile",
     "atomic_write_bytes",
+    "atomic_write_set",
     "file_digest",
     "file_kind",
     "fsync_dir",
@@ -142,6 +147,61 @@ def atomic_write_bytes(path: Path, data: bytes, *, durable: bool = True) -> None
         fsync_dir(path.parent)
 
 
+def atomic_write_set(files: Sequence[tuple[Path, bytes]]) -> None:
+    """Replace each path with its data, every one or none: a set of files read as one.
+
+    Each file is written to a temporary file beside it and synced; only once every one is
+    whole are they renamed into place. A refusal before that (a full disk, a quota) removes
+    the temporary files and the directories this call made for them: every path is as it
+    was, where writing them one by one left the first new and the next missing or old (an
+    evidence bundle's ``manifest.json`` without its EV document, an empty ``--out``). The
+    error is said of the file asked for, as ``atomic_write_bytes`` says it.
+    """
+    made: list[Path] = []
+    staged: list[tuple[Path, Path]] = []
+    try:
+        for path, data in files:
+            missing = [d for d in (path.parent, *path.parent.parents) if not d.exists()]
+            for directory in reversed(missing):
+                directory.mkdir()
+                made.append(directory)
+            staged.append((_staged(path, data), path))
+        for tmp, path in staged:
+            tmp.replace(path)
+    except BaseException:
+        for tmp, _ in staged:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+        for directory in reversed(made):
+            with contextlib.suppress(OSError):
+                directory.rmdir()
+        raise
+    for directory in dict.fromkeys(path.parent for path, _ in files):
+        fsync_dir(directory)
+
+
+def _staged(path: Path, data: bytes) -> Path:
+    """A synced temporary file beside ``path`` holding ``data``; errors said of ``path``."""
+    try:
+        fd, tmp = _create_tmp(path)
+    except OSError as exc:
+        if exc.errno is None:
+            raise
+        raise type(exc)(exc.errno, exc.strerror, str(path)) from exc
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except BaseException as exc:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        if isinstance(exc, OSError) and exc.errno and exc.filename is None:
+            raise type(exc)(exc.errno, exc.strerror, str(path)) from exc
+        raise
+    return tmp
+
+
 def _written_through(path: Path, data: bytes) -> bool:
     """Write ``data`` into the FIFO or character device at ``path``; False for anything else.
 
@@ -164,6 +224,8 @@ def _written_through(path: Path, data: bytes) -> bool:
         view = memoryview(data)
         while view:
             view = view[os.write(fd, view) :]
+    except OSError as exc:  # /dev/full: said of the file asked for, as a regular file's is
+        raise type(exc)(exc.errno, exc.strerror, os.fspath(path)) from exc
     finally:
         os.close(fd)
     return True

@@ -48,7 +48,7 @@ from .._artifacts.provenance import audit_head, audited_start, run_json_changed
 from .._artifacts.runread import iter_records, read_json_object, require_run
 from .._exceptions import ConfigError, RunHeld
 from .._rundir.lock import holder_of
-from .._support.fsutil import atomic_write_bytes
+from .._support.fsutil import atomic_write_set
 from .._support.text import md_code, md_text, valid_payload
 from ..status import run_status
 from ._batch import config_differences, refuse_duplicates, report_paths, run_id_of
@@ -263,13 +263,12 @@ def run_burnin(
         for d in run_dirs
     ]
     differ = config_differences(run_dirs)  # read before anything is written
+    reports: list[tuple[Path, bytes]] = []
     for (json_path, md), session in zip(paths, sessions, strict=True):
-        md.parent.mkdir(parents=True, exist_ok=True)
         document = {"thresholds": attrs.asdict(thresholds), **session}
-        atomic_write_bytes(
-            json_path, orjson.dumps(document, option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2)
-        )
-        atomic_write_bytes(md, render_markdown(session).encode("utf-8"))
+        data = orjson.dumps(document, option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2)
+        reports += [(json_path, data), (md, render_markdown(session).encode("utf-8"))]
+    atomic_write_set(reports)  # every report or none (a full disk): no .json without its .md
     return BurninResult(
         ok=all(s["ok"] for s in sessions),
         sessions=tuple(sessions),

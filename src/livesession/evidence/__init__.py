@@ -37,7 +37,7 @@ from .._rundir import check_run_data, config_hash, read_run_config
 from .._rundir.lock import holder_of
 from .._rundir.plugins import check_recorded_sources
 from .._session.pipeline import DAILY_LOSS_KILL
-from .._support.fsutil import atomic_write_bytes
+from .._support.fsutil import atomic_write_set
 from .._support.secrets import environment_secrets, find_secrets, may_hold_secret
 from .._support.text import command, valid_payload
 from .._version import __version__
@@ -412,12 +412,11 @@ def _write_bundle(target: Path, doc_name: str, manifest: dict[str, Any]) -> tupl
     hand-over. A path that is not UTF-8 (``bad\xffname``) is said as ``_support.text`` says it.
     """
     manifest = valid_payload(manifest)
-    target.mkdir(parents=True, exist_ok=True)
     manifest_path = target / "manifest.json"
     data = orjson.dumps(manifest, option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2)
-    atomic_write_bytes(manifest_path, data)
     document = target / doc_name
-    atomic_write_bytes(document, markdown(manifest).encode("utf-8"))
+    # Both or neither (a full disk): a manifest without its document is no bundle.
+    atomic_write_set([(manifest_path, data), (document, markdown(manifest).encode("utf-8"))])
     return manifest_path, document, hashlib.sha256(data).hexdigest()
 
 
