@@ -1048,6 +1048,25 @@ class TestConfigRecorded:
         assert verify_run(run).ok
 
     @pytest.mark.parametrize(
+        ("written", "said"),
+        [
+            (b"", "run.json: empty file: the version and config hash it records are lost"),
+            (b"{not json", "run.json: not JSON ("),
+            (b"[1]\n", "run.json: not a JSON object: "),
+            (b'{"format": "livesession-run/3"}', "run.json: format 'livesession-run/3', which"),
+        ],
+    )
+    def test_a_run_json_no_release_reads_is_found(self, tmp_path, written, said):
+        """An empty or corrupt run.json (or one of a format this release does not read)
+        verified OK, while evidence, burnin and resume refused the run: `run.json is
+        corrupt (not JSON)`, `written by another livesession version`."""
+        run = self._run(tmp_path)
+        (run / "run.json").write_bytes(written)
+
+        (violation,) = verify_run(run).violations
+        assert violation.startswith(said), violation
+
+    @pytest.mark.parametrize(
         ("key", "value"), [("checkpoint_every", 7), ("durability", "event"), ("base_dir", "/x")]
     )
     def test_a_key_only_run_json_s_hash_holds_is_found(self, tmp_path, key, value):

@@ -27,7 +27,9 @@ from typing import TYPE_CHECKING, Any, Final
 import orjson
 
 from .._artifacts import names
-from .._artifacts.runread import read_json_object
+from .._artifacts.runread import read_bytes, read_json_object
+from .._support.fsutil import raise_if_refused
+from .._support.text import one_line
 from ._config import UNRECORDED
 
 if TYPE_CHECKING:
@@ -91,7 +93,40 @@ def check_kept(
             f"missing, but {names.EVENTS} records steps: the run had a checkpoint (written as "
             f"the session activates, before its first bar) and lost it; {_RESTORE}",
         )
+    _check_run_meta(report, run_dir)
     _check_config_hash(report, run_dir, config_sha256)
+
+
+def _check_run_meta(report: Violations, run_dir: Path) -> None:
+    """``run.json`` there but not a run's: empty, not JSON, or of a format no release reads.
+
+    It verified OK while ``evidence``, ``burnin`` and ``resume`` refused the run
+    (``run.json is corrupt (not JSON)``): the version and config hash it records were lost
+    all the same.
+    """
+    path = run_dir / names.RUN_META
+    try:
+        raw = read_bytes(path)
+    except OSError as exc:
+        raise_if_refused(exc, path)
+        return  # missing, or no file: said above, or of the file as a whole
+    try:
+        meta = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        said = "empty file" if not raw.strip() else f"not JSON ({exc})"
+        report.add(names.RUN_META, 0, f"{said}: {_LOST[names.RUN_META]}; {_RESTORE}")
+        return
+    fmt = meta.get("format") if isinstance(meta, dict) else None
+    if not isinstance(meta, dict):
+        report.add(names.RUN_META, 0, f"not a JSON object: {_LOST[names.RUN_META]}; {_RESTORE}")
+    elif fmt not in names.RUN_FORMATS_READ:
+        report.add(
+            names.RUN_META,
+            0,
+            f"format {one_line(fmt) if isinstance(fmt, str) else fmt!r}, which this release "
+            f"does not read ({', '.join(names.RUN_FORMATS_READ)}): verify the run with the "
+            "livesession release that wrote it",
+        )
 
 
 def _digest(config: dict[str, Any], left_out: frozenset[str]) -> str | None:
