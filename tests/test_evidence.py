@@ -891,3 +891,29 @@ class TestLongRuns:
         large = peak_memory(lambda: read(large_run))
 
         assert large < 2 * small + 256 * 1024, (small, large)
+
+
+def test_a_bundle_of_another_run_in_out_is_not_replaced(tmp_path, run_dir, capsys):
+    """`evidence A --out DIR`, then `evidence B --out DIR`, replaced A's manifest.json with
+    B's and exited 0: A's EV document stayed beside another run's manifest, and the SHA-256
+    published for A matched no file. B is refused now (exit 2, nothing written); A again,
+    and a run of A's run id, replace A's bundle as before."""
+    out = tmp_path / "handover"
+    assert main(["evidence", str(run_dir), "--out", str(out)]) == 0
+    kept = {p.name: p.read_bytes() for p in out.iterdir()}
+    other = tmp_path / "runs"
+    assert main(["dryrun", "--out", str(other), "--run-id", "other", "--steps", "20", "-q"]) == 0
+    capsys.readouterr()
+
+    assert main(["evidence", str(other / "other"), "--out", str(out), "--json"]) == 2
+    said = orjson.loads(capsys.readouterr().out)["error"]
+    assert said == (
+        f"{out} holds the evidence bundle of run ev (manifest.json), which the bundle of run "
+        "other would replace; nothing was written: write it elsewhere with --out DIR"
+    )
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == kept
+    (out / "manifest.json").write_bytes(b"not a bundle")
+    assert main(["evidence", str(other / "other"), "--out", str(out)]) == 2
+    assert "holds a manifest.json that is no evidence bundle" in capsys.readouterr().err
+    (out / "manifest.json").write_bytes(kept["manifest.json"])
+    assert main(["evidence", str(run_dir), "--out", str(out)]) == 0

@@ -46,7 +46,7 @@ from ..controls import control_map
 from ..status import RunStatus, Verdict, run_status
 from ..verify import VerifyResult, verify_run
 from ._document import markdown
-from ._lock import bundle_lock
+from ._lock import bundle_lock, refuse_another_bundle
 from ._outcome import outcome
 from ._rerun import Rerun, replay_steps, timeout_for
 from ._rerun import sha256_file as _sha256
@@ -268,6 +268,7 @@ def _write_evidence(
     rerunnable = check_recorded_sources(cfg, sources)
     target = out_dir or run_dir
     _can_hold(target)  # made only when the bundle is written: an interrupt leaves nothing
+    refuse_another_bundle(target, cfg.run_id)
     today = _clock.SystemClock().now()
     doc_name = f"EV-{today:%Y%m%d}-{cfg.run_id}.md"
     generated = {"manifest.json", doc_name}

@@ -24,12 +24,15 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .._exceptions import RunHeld
+import orjson
+
+from .._exceptions import RunHeld, UsageError
+from .._support.text import one_line
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-__all__ = ["bundle_lock"]
+__all__ = ["bundle_lock", "refuse_another_bundle"]
 
 _PROC_LOCKS = Path("/proc/locks")
 
@@ -101,3 +104,35 @@ def _holder(fd: int) -> int | None:
             case _:
                 continue
     return None
+
+
+def refuse_another_bundle(target: Path, run_id: str) -> None:
+    """Refuse a ``target`` whose ``manifest.json`` is not a bundle of run ``run_id``.
+
+    ``evidence A --out DIR`` then ``evidence B --out DIR`` replaced A's manifest with B's
+    and exited 0: A's EV document stayed, beside a manifest of another run, and the SHA-256
+    published for A matched no file. A bundle of the same run id is replaced, as its EV
+    document is (the name holds the run id); anything else there is refused before any work.
+
+    Raises:
+        UsageError: ``target/manifest.json`` is another run's, or no bundle; nothing written.
+    """
+    path = target / "manifest.json"
+    try:
+        found = orjson.loads(path.read_bytes())
+    except orjson.JSONDecodeError:
+        found = None
+    except OSError:
+        return  # none there (or none to read): writing says what is wrong, if anything
+    other = found.get("run_id") if isinstance(found, dict) else None
+    if other == run_id:
+        return
+    whose = (
+        f"the evidence bundle of run {one_line(other)}"
+        if isinstance(other, str)
+        else "a manifest.json that is no evidence bundle"
+    )
+    raise UsageError(
+        f"{target} holds {whose} (manifest.json), which the bundle of run {run_id} would "
+        "replace; nothing was written: write it elsewhere with --out DIR"
+    )
