@@ -262,6 +262,30 @@ def test_a_sealed_run_whose_audit_was_cut_is_not_completed(
     )
 
 
+@pytest.mark.broken_run("it empties or cuts the state snapshots of a sealed run")
+@pytest.mark.parametrize(
+    ("keep", "said"),
+    [
+        (0, "state_snapshots.jsonl holds no snapshot"),
+        (1, "state_snapshots.jsonl does not end with the final snapshot (its last is 'start')"),
+    ],
+)
+def test_a_sealed_run_without_its_final_snapshot_is_not_completed(
+    completed: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], keep: int, said: str
+) -> None:
+    """`: > state_snapshots.jsonl`: status said completed (exit 0) while verify found the
+    run broken (`state_snapshots.jsonl: empty file`): the seal writes the final snapshot
+    before its audit record, so without it the files do not bear the seal out."""
+    cut = tmp_path / "cut"
+    shutil.copytree(completed, cut)
+    snapshots = cut / names.SNAPSHOTS
+    snapshots.write_bytes(b"".join(snapshots.read_bytes().splitlines(keepends=True)[:keep]))
+    code, status = _status(capsys, cut)
+    assert (code, status["verdict"]) == (5, "needs_operator")
+    assert status["problem"] == f"the seal is not borne out: {said}"
+    assert not verify_run(cut).ok
+
+
 @pytest.mark.parametrize("what", ["missing", "empty", "file", "foreign"])
 def test_not_a_run(tmp_path: Path, capsys: pytest.CaptureFixture[str], what: str) -> None:
     path = tmp_path / "x"

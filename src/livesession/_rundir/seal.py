@@ -141,8 +141,27 @@ def _doubt(run_dir: Path) -> str:
     stop = last_whole_line(run_dir / names.AUDIT) or {}
     if stop.get("code") != "C2_DRYRUN_STOP" and (run_dir / names.AUDIT).is_file():
         lacks.append(f"{names.AUDIT} does not end with C2_DRYRUN_STOP")
+    lacks += _no_final_snapshot(run_dir, lacks)
     if not lacks:
         return ""
     if not (run_dir / names.RUN_META).is_file():
         lacks.insert(0, f"no {names.RUN_META}")
     return f"the seal is not borne out: {'; '.join(lacks)}"
+
+
+def _no_final_snapshot(run_dir: Path, lacks: list[str]) -> list[str]:
+    """What ``state_snapshots.jsonl`` lacks for a seal: the final snapshot the seal writes.
+
+    An emptied file (or one whose last snapshot is not the final one) read ``completed``
+    (exit 0) to ``status``, while ``verify`` found the run broken.
+    """
+    path = run_dir / names.SNAPSHOTS
+    if not path.is_file() or any(said.startswith(names.SNAPSHOTS) for said in lacks):
+        return []  # missing, or its end unfit: said already
+    last = last_whole_line(path)
+    if last is None:
+        return [f"{names.SNAPSHOTS} holds no snapshot"]
+    trigger = last.get("trigger")
+    if trigger == "final":
+        return []
+    return [f"{names.SNAPSHOTS} does not end with the final snapshot (its last is {trigger!r})"]
