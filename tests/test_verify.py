@@ -1054,14 +1054,17 @@ class TestConfigRecorded:
             (b"{not json", "run.json: not JSON ("),
             (b"[1]\n", "run.json: not a JSON object: "),
             (b'{"format": "livesession-run/3"}', "run.json: format 'livesession-run/3', which"),
+            (b"", "checkpoint.json: empty file: the state resume continues from and status "),
+            (b"{", "checkpoint.json: not JSON ("),
         ],
     )
     def test_a_run_json_no_release_reads_is_found(self, tmp_path, written, said):
-        """An empty or corrupt run.json (or one of a format this release does not read)
-        verified OK, while evidence, burnin and resume refused the run: `run.json is
-        corrupt (not JSON)`, `written by another livesession version`."""
+        """An empty or corrupt run.json (or one of a format this release does not read),
+        or checkpoint.json, verified OK, while evidence, burnin and resume refused the run:
+        `run.json is corrupt (not JSON)`, `written by another livesession version`,
+        `checkpoint ... is not valid JSON`."""
         run = self._run(tmp_path)
-        (run / "run.json").write_bytes(written)
+        (run / said.partition(":")[0]).write_bytes(written)
 
         (violation,) = verify_run(run).violations
         assert violation.startswith(said), violation

@@ -46,6 +46,10 @@ _LOST: Final = {
     names.CONFIG: "the config the run traded under is lost",
     names.RUN_META: "the version and config hash it records are lost",
 }
+_UNREAD: Final = {
+    **_LOST,
+    names.CHECKPOINT: "the state resume continues from and status reads the seal by is lost",
+}
 
 
 def _absent(path: Path) -> bool:
@@ -98,35 +102,45 @@ def check_kept(
 
 
 def _check_run_meta(report: Violations, run_dir: Path) -> None:
-    """``run.json`` there but not a run's: empty, not JSON, or of a format no release reads.
+    """``run.json`` or ``checkpoint.json`` there but unreadable, or ``run.json`` of a format.
 
-    It verified OK while ``evidence``, ``burnin`` and ``resume`` refused the run
-    (``run.json is corrupt (not JSON)``): the version and config hash it records were lost
-    all the same.
+    Empty, not JSON or not an object; a ``run.json`` of a format this release does not
+    read. Each verified OK while ``evidence``, ``burnin`` and ``resume`` refused the run
+    (``run.json is corrupt (not JSON)``; ``checkpoint ... is not valid JSON``): what the
+    file records was lost all the same.
     """
-    path = run_dir / names.RUN_META
-    try:
-        raw = read_bytes(path)
-    except OSError as exc:
-        raise_if_refused(exc, path)
-        return  # missing, or no file: said above, or of the file as a whole
-    try:
-        meta = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        said = "empty file" if not raw.strip() else f"not JSON ({exc})"
-        report.add(names.RUN_META, 0, f"{said}: {_LOST[names.RUN_META]}; {_RESTORE}")
-        return
-    fmt = meta.get("format") if isinstance(meta, dict) else None
-    if not isinstance(meta, dict):
-        report.add(names.RUN_META, 0, f"not a JSON object: {_LOST[names.RUN_META]}; {_RESTORE}")
-    elif fmt not in names.RUN_FORMATS_READ:
+    for name in (names.RUN_META, names.CHECKPOINT):
+        meta = _json_kept(report, run_dir, name)
+        fmt = meta.get("format") if meta is not None and name == names.RUN_META else None
+        if meta is None or name != names.RUN_META or fmt in names.RUN_FORMATS_READ:
+            continue
         report.add(
-            names.RUN_META,
+            name,
             0,
             f"format {one_line(fmt) if isinstance(fmt, str) else fmt!r}, which this release "
             f"does not read ({', '.join(names.RUN_FORMATS_READ)}): verify the run with the "
             "livesession release that wrote it",
         )
+
+
+def _json_kept(report: Violations, run_dir: Path, name: str) -> dict[str, Any] | None:
+    """The JSON object in ``run_dir/name``, or None: not there, or reported as no object."""
+    path = run_dir / name
+    try:
+        raw = read_bytes(path)
+    except OSError as exc:
+        raise_if_refused(exc, path)
+        return None  # missing, or no file: said above, or of the file as a whole
+    try:
+        found = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        said = "empty file" if not raw.strip() else f"not JSON ({exc})"
+    else:
+        if isinstance(found, dict):
+            return found
+        said = "not a JSON object"
+    report.add(name, 0, f"{said}: {_UNREAD[name]}; {_RESTORE}")
+    return None
 
 
 def _digest(config: dict[str, Any], left_out: frozenset[str]) -> str | None:
