@@ -45,7 +45,7 @@ def sealed(tmp_path: Path) -> Path:
     return tmp_path / "runs" / "a"
 
 
-@pytest.mark.parametrize("closed", [">&-", "2>&-", "<&-", ">&- 2>&- <&-"])
+@pytest.mark.parametrize("closed", [">&-", "2>&-", ">&- 2>&- <&-"])
 def test_a_closed_standard_stream_keeps_the_exit_code(tmp_path, sealed, closed):
     """`livesession verify DIR >&-` ended in an AttributeError traceback and exit 1 (the
     code for violations), `stop DIR 2>&-` exited 1 instead of 8, and a dryrun's first file
