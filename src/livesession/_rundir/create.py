@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from .._artifacts import names
 from .._artifacts.releases import resume_advice, written_by_other_release
-from .._artifacts.runread import read_json_object
+from .._artifacts.runread import is_run_dir, read_json_object
 from .._domain.decimal import with_context
 from .._exceptions import ConfigError, PluginError, RunDirectoryError, RunExists
 from .._session.assembly import fit_to_feed
@@ -236,6 +236,7 @@ def create_run(
     run_dir = out_dir / cfg.run_id
     if out_dir.exists() and not out_dir.is_dir():
         raise RunDirectoryError(f"{out_dir} is not a directory: runs go to OUT/<run_id>/")
+    _refuse_inside_a_run(out_dir, cli=_FOR_THE_CLI.get())
     idempotency_backend, backing = _checked_backing(run_dir, idempotency_backend, store, lease)
     alert_choice = choose_alerts(cfg, alerts)  # a bad webhook URL is refused here
     cfg = apply_references(cfg, **given)
@@ -306,6 +307,27 @@ def create_run(
             ) from exc
         raise
     return session
+
+
+def _refuse_inside_a_run(out_dir: Path, *, cli: bool) -> None:
+    """Refuse an ``out_dir`` that is a run directory, or inside one: nothing is written.
+
+    ``--out out/runs/demo-001`` made ``out/runs/demo-001/demo-001/``: a run that ``list``
+    never shows, among another run's files. Judged where the path leads (``..`` and
+    symlinks followed); a directory not made yet is judged by the nearest one that is.
+    """
+    placed = Path(os.path.realpath(out_dir))
+    run = next((p for p in (placed, *placed.parents) if is_run_dir(p)), None)
+    if run is None:
+        return
+    flag = "--out" if cli else "out_dir"
+    itself = run == placed
+    where = f"the run directory {out_dir}" if itself else f"inside the run {run}"
+    parent = out_dir.parent if itself and out_dir.name not in ("", "..") else run.parent
+    raise RunDirectoryError(
+        f"{flag} {out_dir} is {where}: a run made there would be hidden among that run's "
+        f"files; nothing was written: give the directory that holds the runs, {flag} {parent}"
+    )
 
 
 def _remove_made(run_dir: Path) -> None:
