@@ -50,6 +50,7 @@ from ._domain.lifecycle import SessionState, SessionStatus
 from ._exceptions import LiveSessionError, SinkFailure, StoreFailure
 from ._risk.rails import RAIL_RULES
 from ._rundir.seal import claimed_seal
+from ._rundir.standing import NEVER_TRADED
 from ._session.coordinator import ONE_SHOT_OPERATOR, DryrunResult, LiveSessionOrchestrator
 from ._session.lease_keeper import LEASE_LOST
 from ._support.fsutil import open_append
@@ -115,7 +116,10 @@ def trading_line(result: DryrunResult, metrics: MetricsCollector) -> str:
 
     A run the kill switch halted still ends COMPLETED; this says that trading was halted,
     and by what: the kill switch, or a broker that stopped answering (``BROKER_UNHEALTHY``).
+    A run preflight rejected never traded (``NEVER_TRADED``), whatever it was built with.
     """
+    if result.state is SessionState.PREFLIGHT_FAILED:
+        return NEVER_TRADED
     changes = [
         f"{label} {n}"
         for label, n in (

@@ -122,6 +122,7 @@ def result_json(
         "venue_rejects": metrics.venue_rejects(),
         "send_failures": metrics.send_failures(),
         "trading": result.trading.value,
+        "never_traded": result.state.value == "PREFLIGHT_FAILED",  # rejected: `trading` unused
         "kills": result.kills,
         "positions": {symbol: plain(qty) for symbol, qty in result.positions.items()},
         "position_in_doubt": redact_text(result.position_in_doubt),

@@ -277,6 +277,7 @@ class RunStatus:
         data = attrs.asdict(self, recurse=False)
         data["verdict"] = self.verdict.label
         data["exit_code"] = self.exit_code
+        data["never_traded"] = self.state == SessionState.PREFLIGHT_FAILED.value
         data["next"] = self.next_step()
         return data
 
@@ -298,7 +299,7 @@ class RunStatus:
             rows.append(("checkpoint", self.unwritten_checkpoint))
         if self.trading is not None:
             unsealed = self.writer is not None or self.verdict is Verdict.CRASHED
-            trading = describe_trading(self.trading, live=unsealed)
+            trading = describe_trading(self.trading, live=unsealed, state=self.state)
             rows.append(
                 ("trading", f"{trading}; {self.trading_as_of}" if self.trading_as_of else trading)
             )

@@ -25,6 +25,7 @@ import attrs
 from .._artifacts import names
 from .._artifacts.runread import RUN_MARKERS, events_back, runs_inside
 from .._domain import clock as _clock
+from .._domain.lifecycle import SessionState
 from .._reconcile.reconciler import position_doubts
 from .livecut import live_trading, positions_since
 
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "LEASE_NEXT",
+    "NEVER_TRADED",
     "NO_CHECKPOINT",
     "GoingOn",
     "RunBook",
@@ -315,7 +317,8 @@ def describe_positions(positions: dict[str, str], as_of: str) -> str:
 
     Never ``flat`` before the first checkpoint of a run that goes on: ``no checkpoint yet``.
     """
-    held = ", ".join(f"{k} {v}" for k, v in sorted(positions.items()))
+    # Flat is flat however its zero is written (``0.000``): as the dryrun summary says it.
+    held = ", ".join(f"{k} {v}" for k, v in sorted(positions.items()) if nonzero(v))
     if not held and as_of.startswith(NO_CHECKPOINT):
         return as_of
     held = held or "flat"
@@ -348,8 +351,17 @@ def trading_of(run_dir: Path, checkpoint: dict[str, Any], *, live: bool) -> tupl
     return (trading if isinstance(trading, str) else None), ""
 
 
-def describe_trading(trading: str, *, live: bool) -> str:
-    """``live``: a run that goes on (held now, or crashed: a resumed run stays halted)."""
+NEVER_TRADED: Final = "never traded (rejected at preflight)"
+"""A REJECTED run's trading: its checkpoint keeps the ACTIVE it was built with, unused."""
+
+
+def describe_trading(trading: str, *, live: bool, state: str | None = None) -> str:
+    """``live``: a run that goes on (held now, or crashed: a resumed run stays halted).
+
+    A run preflight refused (``state`` ``PREFLIGHT_FAILED``) never traded: ``NEVER_TRADED``.
+    """
+    if state == SessionState.PREFLIGHT_FAILED.value:
+        return NEVER_TRADED
     if trading == "HALTED" and live:
         return "HALTED: new orders refused (`livesession ack` re-enables trading)"
     if trading == "HALTED":
