@@ -55,7 +55,7 @@ from ._session.coordinator import ONE_SHOT_OPERATOR, DryrunResult, LiveSessionOr
 from ._session.lease_keeper import LEASE_LOST
 from ._support.fsutil import open_append
 from ._support.logging import configure_logging, disable_logging, import_structlog_without_rich
-from ._support.oserrors import errno_of, once_fixed
+from ._support.oserrors import cwd_kept, errno_of, once_fixed
 from ._support.secrets import redact_text
 from ._support.text import one_line
 from .status import run_status
@@ -225,7 +225,8 @@ def _unsealed_said(
     """
     try:
         try:
-            return drive()
+            with cwd_kept():  # run_dir, and each path the CLI says, is the user's cwd's
+                return drive()
         except BaseException:
             with contextlib.suppress(Exception):  # what tore it is what the line says
                 session.close()
@@ -275,8 +276,9 @@ def _run(
     controls: SignalControls,
     as_json: bool = False,
 ) -> int:
-    timer = StepTimer(run_dir, run_id=session.config.run_id)
-    controls.run_dir = run_dir
+    # What writes or reads the run while a plug-in may chdir() elsewhere: fixed paths.
+    timer = StepTimer(run_dir.absolute(), run_id=session.config.run_id)
+    controls.run_dir = run_dir.absolute()
     quiet = quiet or as_json
     show_bar = (
         not quiet and steps - session.steps_done >= _PROGRESS_MIN_STEPS and sys.stderr.isatty()

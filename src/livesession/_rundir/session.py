@@ -61,6 +61,9 @@ def open_session(
     artifact files and then the lock when it is garbage-collected: the run is then an
     ordinary crashed run that ``resume_run`` continues, in this process too.
     """
+    # Fixed now: a plug-in that calls os.chdir() mid-run must not move where the session
+    # writes (a relative run directory would then name another place, or none).
+    run_dir = run_dir.absolute()
     durable = cfg.durability != "none"
     owned = lease is None
     if lease is None:

@@ -9,12 +9,16 @@ sends them the wrong way.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Final
 
 __all__ = [
     "ROOM_AGAIN",
+    "cwd_kept",
     "errno_of",
     "fd_shortage",
     "once_fixed",
@@ -127,3 +131,22 @@ def fd_shortage(needed: int) -> OSError | None:
         for fd in held:
             os.close(fd)
     return None
+
+
+@contextlib.contextmanager
+def cwd_kept() -> Iterator[None]:
+    """Put the working directory back as it was when the block ends.
+
+    A plug-in may ``os.chdir()`` inside a step; the CLI's relative paths (``--out``, the
+    run directory it names in its messages) stay the user's once the session ended.
+    """
+    try:
+        before: Path | None = Path.cwd()
+    except OSError:  # a working directory removed already: nothing to go back to
+        before = None
+    try:
+        yield
+    finally:
+        if before is not None:
+            with contextlib.suppress(OSError):  # removed meanwhile: nothing to go back to
+                os.chdir(before)
