@@ -100,3 +100,15 @@ def test_create_run_writes_where_it_was_made(tmp_path: Path, wanderer: tuple[Pat
     checkpoint = orjson.loads((tmp_path / "runs" / "w" / names.CHECKPOINT).read_bytes())
     assert checkpoint["sealed"] is True
     assert list(away.iterdir()) == []
+
+
+def test_evidence_of_such_a_run_writes_where_it_was_asked(
+    tmp_path: Path, wanderer: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The bundle's kill drill steps the strategy in the evidence process itself."""
+    config, away = wanderer
+    assert main(["dryrun", "--config", str(config), "--out", "runs", "-q"]) == 0
+    assert main(["evidence", "runs/w"]) == 0, _lines(capsys)[1]
+    assert Path.cwd() == tmp_path
+    assert (tmp_path / "runs" / "w" / "manifest.json").is_file()
+    assert list(away.iterdir()) == []

@@ -20,6 +20,7 @@ from .._artifacts.runread import read_bytes, read_json_object
 from .._rundir import create_run, read_run_config
 from .._rundir.plugins import check_recorded_sources
 from .._support.fsutil import raise_if_refused
+from .._support.oserrors import cwd_kept
 from ._criteria import quoted
 
 __all__ = ["BURNIN_DRILL", "EVIDENCE_DRILL", "UNMEASURED", "kill_drill", "measured_flatten"]
@@ -55,7 +56,9 @@ def kill_drill(
     if not check_recorded_sources(cfg, sources) or not simulated or cfg.clock_mode == "system":
         return {"status": "not_applicable", "reason": "system clock, external venue or objects"}
     limit = min(cfg.max_steps, max_steps or cfg.max_steps)
-    with tempfile.TemporaryDirectory(prefix="livesession-drill-") as tmp:
+    # The strategy steps in this process: one that calls os.chdir() must not move the
+    # caller's relative paths (``evidence runs/x`` read runs/x from its directory after).
+    with tempfile.TemporaryDirectory(prefix="livesession-drill-") as tmp, cwd_kept():
         session = create_run(cfg, Path(tmp), idempotency_backend="memory", alerts=False)
         try:
             if not session.preflight():
