@@ -68,3 +68,34 @@ class TestOutIsARunDirectory:
     def test_the_directory_of_runs_is_still_fine(self, run: Path) -> None:
         assert main(["dryrun", "--out", str(run.parent), "--steps", "20", "-q"]) == 0
         assert (run.parent / "demo-002" / names.CHECKPOINT).is_file()
+
+
+class TestEvidenceOutIsAnotherRun:
+    """``evidence A --out B`` put A's bundle where B's own goes: B's was then refused."""
+
+    @pytest.fixture
+    def runs(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+        monkeypatch.chdir(tmp_path)
+        for run_id in ("a", "b"):
+            assert main(["dryrun", "--out", "runs", "--run-id", run_id, "--steps", "20", "-q"]) == 0
+        return Path("runs")
+
+    @pytest.mark.parametrize("inside", ["", "sub"])
+    def test_is_refused_in_one_line_and_nothing_is_written(
+        self, runs: Path, inside: str, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        capsys.readouterr()
+        before = _tree(runs)
+        out = runs / "b" / inside
+        assert main(["evidence", str(runs / "a"), "--out", str(out)]) == 2
+        stdout, err = _lines(capsys)
+        assert stdout == ""
+        assert err.count("\n") == 1, err
+        assert f"of another run, {(runs / 'b').resolve()}: the bundle of runs/a" in err
+        assert err.rstrip().endswith("write it elsewhere with --out DIR")
+        assert _tree(runs) == before
+        assert main(["evidence", str(runs / "b")]) == 0  # its own bundle, where it goes
+
+    def test_into_its_own_run_directory_as_before(self, runs: Path) -> None:
+        assert main(["evidence", str(runs / "a"), "--out", str(runs / "a")]) == 0
+        assert (runs / "a" / "manifest.json").is_file()

@@ -106,6 +106,7 @@ def cmd_evidence(args: argparse.Namespace) -> int:
     what = f"the evidence bundle (manifest.json, EV-*.md) to {target}"
     _refuse_unwritable(target, what, _OUT_HINT)
     if args.out is not None:
+        _refuse_another_run(args.out, run_dir)
         _refuse_unmakeable(args.out, what, _OUT_HINT)
     try:
         with _output_refused(_in_dir(target, _evidence_file), what, _OUT_HINT):
@@ -123,6 +124,30 @@ def cmd_evidence(args: argparse.Namespace) -> int:
     print(f"sha256    {result.manifest_sha256} (manifest.json)")  # noqa: T201
     print("result    " + ("PASS" if result.ok else "FAIL: " + "; ".join(result.problems)))  # noqa: T201
     return code
+
+
+def _refuse_another_run(out: Path, run_dir: Path) -> None:
+    """Refuse (exit 2) an ``evidence --out`` that is, or is inside, another run's directory.
+
+    The bundle took the name that run's own bundle is written under: its ``evidence`` was
+    then refused (``holds the evidence bundle of run ...``). Into the run's own directory
+    (or a folder of it) is the default, and stays allowed.
+    """
+    placed = Path(os.path.realpath(out))
+    own = run_dir.stat()
+    for path in (placed, *placed.parents):
+        if not is_run_dir(path):
+            continue
+        here = path.stat()
+        if (here.st_dev, here.st_ino) != (own.st_dev, own.st_ino):
+            itself = path == placed
+            where = "the directory" if itself else "inside the directory"
+            lands = "in the place of that run's own" if itself else "among that run's files"
+            raise UsageError(
+                f"--out {out} is {where} of another run, {path}: the bundle of {run_dir} "
+                f"would be written {lands}; nothing was written: {_OUT_HINT}"
+            )
+        return
 
 
 def _evidence_file(name: str) -> bool:
