@@ -14,12 +14,15 @@ import functools
 import re
 from pathlib import Path
 
+import orjson
+
 from _scripted import ScriptedFeed, ScriptedStrategy
+from livesession import DryrunConfig, LiveSessionOrchestrator
 from livesession._artifacts import recorder
 from livesession._session.pipeline import INPUT_FAULTS
 from livesession.verify import _copies
 
-from _helpers import session
+from _helpers import Sinks, session
 
 ROOT = Path(__file__).resolve().parent.parent
 SRC = ROOT / "src" / "livesession"
@@ -202,3 +205,37 @@ class TestOtherFiles:
         row = _first_cells("events.jsonl (`C2_DRYRUN_V1`)")["SESSION_STOPPED"]
         for signum in control.STOP_SIGNALS:
             assert f"`SIGNAL_{signum.name}`" in row, signum.name
+
+
+class TestPayloadFields:
+    # Rows that describe their payload in words rather than field by field.
+    _IN_WORDS = frozenset({"SESSION_STARTED", "SINK_WRITE_RETRIED", "SINK_WRITE_FAILED"})
+
+    def test_every_field_an_order_event_carries_is_in_its_row(self):
+        """The ORDER_SUBMITTED row listed no ``limit_price``, which every LIMIT and STOP order
+        (a protective leg, a strategy's limit order) carries: a reviewer reading the table
+        could not tell a leg's price was recorded. Each payload key of a run that places
+        market, limit and stop orders is now named in its event's row."""
+        config = DryrunConfig.from_mapping(
+            {"run_id": "t", "steps": 600, "strategy": {"protect_pct": "0.002"}}
+        )
+        sinks = Sinks()
+        orch = LiveSessionOrchestrator(config, **sinks.kwargs())
+        orch.run_to_end(600)
+        rows = _first_cells("events.jsonl (`C2_DRYRUN_V1`)")
+        keys: dict[str, set[str]] = {}
+        for line in sinks.events.lines:
+            event = orjson.loads(line)
+            keys.setdefault(event["event_type"], set()).update(event["payload"])
+        order_types = {
+            orjson.loads(line)["payload"].get("order_type")
+            for line in sinks.events.lines
+            if b'"ORDER_SUBMITTED"' in line
+        }
+        assert {"MARKET", "LIMIT", "STOP"} <= order_types, order_types
+        missing = {
+            event_type: sorted(k for k in fields if f"`{k}`" not in rows[event_type])
+            for event_type, fields in keys.items()
+            if event_type not in self._IN_WORDS
+        }
+        assert {t: m for t, m in missing.items() if m} == {}
