@@ -1051,6 +1051,28 @@ def test_the_steps_of_a_run_that_keeps_no_checkpoint(
     assert run_status(bare).steps == 60
 
 
+def test_a_run_on_an_applications_own_sinks_is_not_sent_to_evidence(
+    completed: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Bug: the four files an application wrote on its own sinks (the runbook's Python
+    invocation, the README's embedding), sealed COMPLETED, got `next  verify before handing
+    it over: ..., then livesession evidence DIR`, and that evidence refused the directory
+    (exit 2, no run.json). Status now says verify, and why evidence cannot take it."""
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    for name in _FOUR:
+        shutil.copyfile(completed / name, bare / name)
+    assert main(["evidence", str(bare)]) == 2
+    assert "no run.json" in capsys.readouterr().err
+    assert main(["status", str(bare)]) == 0
+    [said] = [s for s in capsys.readouterr().out.splitlines() if s.startswith("next")]
+    assert f"`livesession verify {bare}`" in said
+    assert "then `livesession evidence" not in said
+    assert "no run.json" in said
+    # A run directory is still sent on to its evidence.
+    assert f"then `livesession evidence {completed}`" in run_status(completed).next_step()
+
+
 def test_a_run_killed_while_it_started_says_so(
     completed: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

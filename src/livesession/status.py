@@ -80,7 +80,6 @@ from ._rundir.reseal import sealing_checkpoint
 from ._rundir.resume import resume_problem
 from ._rundir.seal import claimed_seal, unwritten_says
 from ._rundir.standing import (
-    LEASE_NEXT,
     GoingOn,
     describe_lease,
     describe_orders,
@@ -88,6 +87,7 @@ from ._rundir.standing import (
     describe_trading,
     heartbeat,
     keeps_checkpoints,
+    next_advice,
     not_a_run,
     objects_given,
     run_book,
@@ -247,7 +247,7 @@ class RunStatus:
             return self._once_the_lease_is_free(lease)
         unstarted = self.killed_while_starting and self.verdict in _UNSTARTED
         said = _UNSTARTED[self.verdict] if unstarted else _NEXT[self.verdict]
-        said = LEASE_NEXT.get((self.verdict.name, self.reason), said)
+        said = next_advice(self.verdict.name, self.reason, said, planned=self.steps_planned)
         return said.format_map(
             {verb: command(verb, self.run_dir) for verb in ("verify", "evidence", "resume")}
             | {"dryrun": start_again(Path(self.run_dir))}

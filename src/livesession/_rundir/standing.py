@@ -36,6 +36,7 @@ __all__ = [
     "LEASE_NEXT",
     "NEVER_TRADED",
     "NO_CHECKPOINT",
+    "OWN_SINKS_NEXT",
     "GoingOn",
     "RunBook",
     "book",
@@ -45,6 +46,7 @@ __all__ = [
     "describe_trading",
     "heartbeat",
     "keeps_checkpoints",
+    "next_advice",
     "nonzero",
     "not_a_run",
     "objects_given",
@@ -292,6 +294,22 @@ LEASE_NEXT: Final = {  # what ``status`` advises for a run the lease decided: (v
     "lease now (the highest fence) and that it runs, or, when the backend failed and none "
     "does, fix it and start a new run; this run is evidence only",
 }
+OWN_SINKS_NEXT: Final = (  # a sealed COMPLETED run without run.json: an application's sinks
+    "verify before handing it over: `{verify}` (status reads only the ends of the files); "
+    "it has no run.json (an application wrote it on its own sinks), so `livesession "
+    "evidence`, which re-runs a run directory, cannot take it: hand over the verified files "
+    "and their audit head (metrics.json's audit_head)"
+)
+
+
+def next_advice(verdict: str, reason: str, said: str, *, planned: int | None) -> str:
+    """What ``status`` advises, where the lease or a missing ``run.json`` changes ``said``.
+
+    ``planned`` is the steps the run's config plans, None when no run config was read.
+    """
+    if verdict == "COMPLETED" and planned is None:
+        return OWN_SINKS_NEXT
+    return LEASE_NEXT.get((verdict, reason), said)
 
 
 def describe_lease(lease: dict[str, Any] | None) -> str:
