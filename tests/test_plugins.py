@@ -732,6 +732,32 @@ def test_a_user_broker_taking_a_journal_resumes_where_its_venue_stood(tmp_path, 
     assert cli("verify", run_dir, cwd=tmp_path).returncode == 0
 
 
+def test_dryrun_keeps_memory_ids_to_the_venues_a_resume_rebuilds(tmp_path, plugdir):
+    """Bug: ``dryrun --idempotency-backend memory`` refused only a ``ccxt:`` broker. A
+    broker of one's own whose venue keeps its orders across a crash (a paper account) then
+    resumed with no record of the client order ids sent after the checkpoint, and sent
+    those orders to the venue a second time. Refused now, one line, nothing written; the
+    mock venue, which a resume rebuilds as it stood, keeps ``memory``."""
+    config = plugdir / "paper.toml"
+    config.write_text('run_id = "paper"\nsteps = 20\nbroker = "userplug.parts:sim_broker"\n')
+    out = tmp_path / "runs"
+    refused = cli(
+        "dryrun", "-c", config, "--out", out, "--idempotency-backend", "memory", "-q", cwd=tmp_path
+    )
+    assert refused.returncode == 2
+    assert refused.stderr.count("\n") == 1, refused.stderr
+    assert (
+        "idempotency backend 'memory' cannot be used with broker 'userplug.parts:sim_broker'"
+        in (refused.stderr)
+    )
+    assert "--idempotency-backend sqlite (the default) or jsonl" in refused.stderr
+    assert not out.exists()
+    mock = plugdir / "mock.toml"
+    mock.write_text('run_id = "throwaway"\nsteps = 20\n')
+    kept = cli("dryrun", "-c", mock, "--out", out, "--idempotency-backend", "memory", "-q")
+    assert kept.returncode == 0, kept.stderr
+
+
 def test_feed_by_reference_gets_its_params_and_is_recorded(tmp_path, plugdir):
     config = plugdir / "feed.toml"
     config.write_text(

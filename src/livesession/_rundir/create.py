@@ -8,7 +8,7 @@ import os
 import shutil
 from contextvars import ContextVar
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from .._artifacts import names
 from .._artifacts.releases import resume_advice, written_by_other_release
@@ -49,6 +49,8 @@ if TYPE_CHECKING:
 __all__ = ["advising_the_cli", "create_run"]
 
 
+_REBUILT_VENUES: Final = ("mock", "realish")
+"""The venues a resume rebuilds as they stood at the checkpoint (from the run's journal)."""
 _FOR_THE_CLI: ContextVar[bool] = ContextVar("livesession_create_run_for_the_cli", default=False)
 """Whether ``create_run`` is called by the CLI's ``dryrun``: its refusals then advise
 ``--run-id`` and ``livesession resume``; a Python caller's advise ``run_id`` and
@@ -394,18 +396,24 @@ def _refuse_memory_on_a_venue(cfg: DryrunConfig, idempotency_backend: str) -> No
     process: the resumed run would take every order it had sent for unsent, and Binance
     takes an id again once its first order is no longer open, so each was sent twice (the
     venue held the position while the run said flat). Refused before anything is created.
+    The CLI's ``dryrun`` keeps ``memory`` to the venues a resume rebuilds as they stood at
+    the checkpoint, ``mock`` and ``realish``: a broker of one's own may keep its orders
+    across a crash (a paper account), and got those sent after the checkpoint a second time.
     """
-    if idempotency_backend != "memory" or not cfg.broker.startswith("ccxt:"):
+    exchange = cfg.broker.startswith("ccxt:")
+    own = _FOR_THE_CLI.get() and not exchange and cfg.broker not in _REBUILT_VENUES
+    if idempotency_backend != "memory" or not (own or exchange):
         return
     fix = (
         "--idempotency-backend sqlite (the default) or jsonl, or --store postgres"
         if _FOR_THE_CLI.get()
         else "idempotency_backend='sqlite' (the default) or 'jsonl', or store='postgres'"
     )
+    venue = "keeps them" if own else "already has"
     raise ConfigError(
         f"idempotency backend 'memory' cannot be used with broker {cfg.broker!r}: its client "
         f"order ids die with the process, and a resume after a crash would send the orders "
-        f"the venue already has again; use {fix}"
+        f"the venue {venue} again (memory is for the mock and realish venues); use {fix}"
     )
 
 
