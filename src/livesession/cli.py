@@ -336,7 +336,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--idempotency-backend",
         choices=("memory", "jsonl", "sqlite"),
         default="sqlite",
-        help="where client order ids are reserved (a ccxt broker refuses memory)",
+        help="where client order ids are reserved (memory: the mock and realish brokers only)",
     )
     run.add_argument("--durability", choices=DURABILITY_MODES, help="default step")
     run.add_argument(
