@@ -552,6 +552,71 @@ class TestInASession:
         assert not _events(run_dir, "KILL_SWITCH")
         assert result.trading is TradingState.ACTIVE
 
+    @pytest.mark.parametrize(
+        ("stop_at", "killed"), [(-1, False), (1, True)], ids=["stop-first", "stop-after"]
+    )
+    def test_a_leg_reported_steps_after_a_reversal_is_judged_at_its_fill_time(
+        self, tmp_path: Path, stop_at: int, killed: bool
+    ):
+        """Long 0.010 with its stop resting; the strategy sells 0.020. The venue reports the
+        sell at once and the stop's fill two polls later. Stop-first: the venue (which holds
+        reduce-only orders to its position) filled the stop a nanosecond before the sell,
+        closing the long, and the sell then opened the short of 0.020. Before, the stop
+        read, in report order, as growing the strategy's short, and the kill switch
+        flattened a position the strategy asked for; now it is judged at its fill time
+        (``ts_ns``), where it closed the long. Stop-after: the venue filled the stop after
+        the sell, beyond a position already short: a real crossing, which still kills."""
+
+        class LateStop(FillsEverything):
+            def __init__(self) -> None:
+                super().__init__()
+                self.delayed: list[Any] = []  # the stop's fill, owed two polls later
+
+            def submit(self, order: Any, now_ns: int) -> None:
+                if order.reduce_only and order.order_type.value != "MARKET":
+                    self.orders.append(order)  # the stop rests: acknowledged, not filled
+                    cid = order.client_order_id
+                    self.owed.append(
+                        AckReport(client_order_id=cid, ts_ns=now_ns, venue_order_id="s")
+                    )
+                    return
+                super().submit(order, now_ns)
+                if order.side is Side.SELL and not order.reduce_only:
+                    stop = next(o for o in self.orders if o.reduce_only)
+                    self.delayed.append(
+                        FillReport(
+                            client_order_id=stop.client_order_id,
+                            ts_ns=now_ns + stop_at,
+                            trade_id="S1",
+                            quantity=stop.quantity,
+                            price=self.close_price,
+                        )
+                    )
+
+            def poll(self, now_ns: int) -> Any:
+                reports = super().poll(now_ns)
+                self.later.extend(self.delayed)  # owed after the next poll, not this one
+                self.delayed = []
+                return reports
+
+        broker = LateStop()
+        protected = buy("0.010", stop_loss_pct=D("0.01"))
+        script = at({2: [protected], 4: [sell("0.020")]})
+        run_dir, result = _run(tmp_path, "late-stop", broker, script)
+        positions = [e["payload"]["position"] for e in _events(run_dir, "POSITION_CHANGED")]
+        # entry, sell, stop; then the kill's flatten, or the wind-down's at the run's end
+        assert positions == ["0.010", "-0.010", "-0.020", "0.000"]
+        stop_fill = next(
+            e for e in _events(run_dir, "ORDER_FILLED") if e["payload"]["trade_id"] == "S1"
+        )
+        sell_fill = next(
+            e for e in _events(run_dir, "ORDER_FILLED") if e["payload"]["quantity"] == "0.020"
+        )
+        assert stop_fill["ts_sim"] > sell_fill["ts_sim"]  # reported a step or more later
+        kills = [k["payload"]["reason"] for k in _events(run_dir, "KILL_SWITCH")]
+        assert kills == (["REDUCE_ONLY_CROSSED"] if killed else [])
+        assert result.trading is (TradingState.HALTED if killed else TradingState.ACTIVE)
+
     def test_a_crossing_during_an_operator_s_kill_trips_no_second_kill(self, tmp_path: Path):
         """Both legs fill inside the operator's kill (between steps): the kill flattens what
         they crossed, and no second kill is pulled while it does."""

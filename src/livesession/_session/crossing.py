@@ -1,29 +1,38 @@
 """Whether the venue let reduce-only fills add exposure (the ``REDUCE_ONLY_CROSSED`` kill).
 
-A venue that holds reduce-only orders to its position fills one only for what it closes.
-The book learns of the fills in the order the venue reports them, which need not be the
-order the venue filled them in: a protective leg's two partial fills can be reported around
-an entry's fill that opened the other way (the leg closed the long at the venue, then the
-entry went short), or a step apart, and a leg's late fill after the strategy's own order that
-reversed the position. Judged one report at a time, such a fill reads as a reduce-only fill
-that flipped or grew the position.
+A venue that holds reduce-only orders to its position fills one only for what it closes at
+the moment it fills it. The book learns of the fills in the order the venue reports them,
+which need not be that order: a protective leg's fill may be reported late, a step or more
+after the strategy's own order that reversed the position, though the venue filled the leg
+first; a leg's two parts may be reported around another fill. Judged in report order, such a
+fill reads as a reduce-only fill that flipped or grew the position.
 
-So a reduce-only fill counts as crossing only when both of these hold:
+So each reduce-only fill is judged against the position at the venue's fill time, the
+``ts_ns`` of its ``FillReport``: the book's position less every fill applied whose
+``ts_ns`` is later (``MockBroker`` and ``RealishBroker`` stamp a fill with the time the venue
+made it due, a late fill keeping it; ``FaultBroker`` stamps when it delivers a fill, a late
+one's delay included; a caller's broker, what it stamps). Fills of one ``ts_ns`` are taken
+together per symbol: they cross only when their reduce-only part cannot be read as only
+closing the position before them, taken either before the other fills of that time or after
+them (the time alone cannot order them). What the fill time cannot decide is judged by report order:
 
-- its order has filled more than the position on its side when its first fill came (what a
-  venue holding it to the position could have filled, as far as the book can tell);
-- the fills the session applied since the last look (one step's), judged together per
-  symbol from the position before them, cannot be read as the reduce-only ones only closing
-  it, taken either before the other fills or after them.
+- a fill is judged when it is applied, with the fills known then: another order's fill that
+  the venue timed earlier but reports later (a late fill) is not among them;
+- a ``ts_ns`` that is no integer is read as the time of the latest fill known;
+- a venue stamping its fills with the time it reports them (``CcxtBroker`` stamps the poll's
+  time) has its fills of one poll judged together, and those of different polls in report
+  order;
+- fills applied before a resume, and the oldest beyond the last ``_FILLS_KEPT`` of a
+  symbol, are not remembered: a fill timed before them is judged after them.
 
-Both legs of an OCO pair filled by a venue that does not hold them to the position (the
-second leg's room was nothing), or a long's leg filled once the strategy had gone short, are
-crossings; the exposure nobody asked for is flattened. An order whose first fill this
-process did not see (before a resume) is judged by the second rule alone.
+Both legs of an OCO pair filled by a venue that does not hold them to the position, a
+long's leg filled once the strategy had gone short, or a reduce-only fill on a flat book,
+are crossings; the exposure nobody asked for is flattened.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from decimal import Decimal
 from typing import Final
 
@@ -33,8 +42,8 @@ from .._domain.decimal import ZERO
 
 __all__ = ["ReduceOnlyWatch", "only_closes"]
 
-_ROOMS_KEPT: Final = 10_000
-"""Reduce-only orders whose room is remembered (the oldest forgotten first)."""
+_FILLS_KEPT: Final = 1024
+"""Fills remembered per symbol (the oldest reported forgotten first)."""
 
 
 def only_closes(position: Decimal, change: Decimal) -> bool:
@@ -47,47 +56,64 @@ def only_closes(position: Decimal, change: Decimal) -> bool:
     return False
 
 
+@attrs.frozen
+class _Fill:
+    ts_ns: int
+    change: Decimal
+    reduce_only: bool
+
+
 @attrs.define
-class _Moves:
-    start: Decimal
-    reduce_only: Decimal = ZERO
-    other: Decimal = ZERO
-    beyond_room: bool = False
+class _Timeline:
+    """One symbol's fills as the venue timed them, and its position after the last one."""
+
+    position: Decimal
+    fills: deque[_Fill] = attrs.field(factory=lambda: deque(maxlen=_FILLS_KEPT))
+    unjudged: set[int] = attrs.field(factory=set)
+    """The times of reduce-only fills applied since the last look."""
+
+    def crosses_at(self, ts_ns: int) -> bool:
+        """Whether the reduce-only fills timed ``ts_ns`` cannot be read as only closing."""
+        later = reduce_only = other = ZERO
+        for fill in self.fills:
+            if fill.ts_ns > ts_ns:
+                later += fill.change
+            elif fill.ts_ns == ts_ns and fill.reduce_only:
+                reduce_only += fill.change
+            elif fill.ts_ns == ts_ns:
+                other += fill.change
+        start = self.position - later - reduce_only - other
+        return (
+            reduce_only != 0
+            and not only_closes(start, reduce_only)
+            and not only_closes(start + other, reduce_only)
+        )
 
 
 @attrs.define
 class ReduceOnlyWatch:
-    """The fills applied since the last look, per symbol; ``take`` judges and forgets them."""
+    """Per symbol, the fills applied as the venue timed them; ``take`` judges the new ones."""
 
-    _moves: dict[str, _Moves] = attrs.field(factory=dict)
-    _rooms: dict[str, Decimal | None] = attrs.field(factory=dict)
+    _lines: dict[str, _Timeline] = attrs.field(factory=dict)
 
-    def fill(self, symbol: str, before: Decimal, after: Decimal) -> None:
-        """A fill of an order that is not reduce-only moved ``symbol`` from ``before``."""
-        self._moves.setdefault(symbol, _Moves(start=before)).other += after - before
-
-    def reduce_only_fill(
-        self, cid: str, symbol: str, before: Decimal, after: Decimal, filled: Decimal
+    def fill(
+        self, symbol: str, before: Decimal, after: Decimal, ts_ns: object, *, reduce_only: bool
     ) -> None:
-        """A fill of the reduce-only order ``cid``, which has ``filled`` in all with it."""
-        moves = self._moves.setdefault(symbol, _Moves(start=before))
-        moves.reduce_only += after - before
-        if cid not in self._rooms:
-            closing = -before if after > before else before  # the side the order closes
-            seen_whole = filled == abs(after - before)  # else it filled before this process
-            self._rooms[cid] = max(closing, ZERO) if seen_whole else None
-            if len(self._rooms) > _ROOMS_KEPT:
-                del self._rooms[next(iter(self._rooms))]
-        room = self._rooms[cid]
-        moves.beyond_room |= room is None or filled > room
+        """A fill the venue timed ``ts_ns`` moved ``symbol`` from ``before`` to ``after``."""
+        line = self._lines.get(symbol)
+        if line is None or line.position != before:  # nothing known of what moved it
+            line = self._lines[symbol] = _Timeline(position=before)
+        if isinstance(ts_ns, bool) or not isinstance(ts_ns, int):
+            ts_ns = max((f.ts_ns for f in line.fills), default=0)  # read as the latest
+        line.fills.append(_Fill(ts_ns, after - before, reduce_only))
+        line.position = after
+        if reduce_only:
+            line.unjudged.add(ts_ns)
 
     def take(self) -> bool:
         """Whether reduce-only fills added exposure since the last call (then forgets them)."""
-        added = any(
-            m.beyond_room
-            and not only_closes(m.start, m.reduce_only)
-            and not only_closes(m.start + m.other, m.reduce_only)
-            for m in self._moves.values()
-        )
-        self._moves.clear()
+        added = False
+        for line in self._lines.values():
+            added = added or any(line.crosses_at(ts) for ts in sorted(line.unjudged))
+            line.unjudged.clear()
         return added

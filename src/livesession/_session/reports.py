@@ -287,13 +287,10 @@ class ReportRouter:
         self._booked.setdefault(cid, {})[report.trade_id] = (quantity, price)
         # A venue that does not hold reduce-only orders to its position may open, grow or
         # flip exposure with one (both legs of an OCO pair filled, say). The book mirrors
-        # the venue; the step judges the fills it applied together and pulls the kill
-        # switch (``take_crossed``, ``crossing.py``).
+        # the venue; the step judges each reduce-only fill against the position at the
+        # venue's fill time and pulls the kill switch (``take_crossed``, ``crossing.py``).
         after = book.positions[order.symbol]
-        if order.reduce_only:
-            self._crossed.reduce_only_fill(cid, order.symbol, before, after, live.filled)
-        else:
-            self._crossed.fill(order.symbol, before, after)
+        self._crossed.fill(order.symbol, before, after, report.ts_ns, reduce_only=order.reduce_only)
         remaining = order.quantity - live.filled
         payload: dict[str, Any] = {
             "client_order_id": cid,
