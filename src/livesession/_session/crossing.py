@@ -18,7 +18,7 @@ them (the time alone cannot order them). What the fill time cannot decide is jud
 
 - a fill is judged when it is applied, with the fills known then: another order's fill that
   the venue timed earlier but reports later (a late fill) is not among them;
-- a ``ts_ns`` that is no integer is read as the time of the latest fill known;
+- a fill whose ``ts_ns`` is no integer is read as timed after the latest fill known;
 - a venue stamping its fills with the time it reports them (``CcxtBroker`` stamps the poll's
   time) has its fills of one poll judged together, and those of different polls in report
   order;
@@ -104,7 +104,7 @@ class ReduceOnlyWatch:
         if line is None or line.position != before:  # nothing known of what moved it
             line = self._lines[symbol] = _Timeline(position=before)
         if isinstance(ts_ns, bool) or not isinstance(ts_ns, int):
-            ts_ns = max((f.ts_ns for f in line.fills), default=0)  # read as the latest
+            ts_ns = max((f.ts_ns + 1 for f in line.fills), default=0)  # after the latest
         line.fills.append(_Fill(ts_ns, after - before, reduce_only))
         line.position = after
         if reduce_only:

@@ -1,0 +1,64 @@
+"""``ReduceOnlyWatch``: a reduce-only fill judged at the venue's fill time (``ts_ns``).
+
+The session-level cases (a leg reported steps after the reversal it preceded, a venue
+filling a reduce-only order beyond the position) are in test_broker_guard.py.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from livesession._session.crossing import ReduceOnlyWatch
+
+D = Decimal
+SYM = "BTC/USDT"
+
+
+def _watch(*fills: tuple[str, str, object, bool]) -> bool:
+    """Apply (before, after, ts_ns, reduce_only) fills in report order; then judge them."""
+    watch = ReduceOnlyWatch()
+    for before, after, ts_ns, reduce_only in fills:
+        watch.fill(SYM, D(before), D(after), ts_ns, reduce_only=reduce_only)
+    return watch.take()
+
+
+def test_a_leg_timed_before_the_reversal_it_is_reported_after_only_closes():
+    # long 10; the sell of 20 (timed 200) reported first, the stop (timed 100) after it
+    assert not _watch(("10", "-10", 200, False), ("-10", "-20", 100, True))
+
+
+def test_a_leg_timed_after_the_reversal_crosses():
+    assert _watch(("10", "-10", 200, False), ("-10", "-20", 300, True))
+
+
+def test_a_leg_judged_a_look_later_is_still_placed_by_its_time():
+    watch = ReduceOnlyWatch()
+    watch.fill(SYM, D("10"), D("-10"), 200, reduce_only=False)
+    assert not watch.take()
+    watch.fill(SYM, D("-10"), D("-20"), 100, reduce_only=True)
+    assert not watch.take()
+
+
+def test_fills_of_one_time_read_either_way():
+    # the stop and the reversal timed alike: the stop may have closed the long first
+    assert not _watch(("10", "-10", 100, False), ("-10", "-20", 100, True))
+    # both legs at one time, each closing the long 10: twice it is more than it held
+    assert _watch(("0", "10", 50, False), ("10", "0", 100, True), ("0", "-10", 100, True))
+
+
+def test_a_reduce_only_fill_on_a_flat_book_crosses():
+    assert _watch(("0", "-5", 100, True))
+
+
+def test_a_time_that_is_no_integer_is_read_as_after_the_latest():
+    assert not _watch(("10", "4", 100, True), ("4", "0", None, True))
+    assert _watch(("10", "-10", 200, False), ("-10", "-20", None, True))
+    assert _watch(("10", "-10", 200, False), ("-10", "-20", True, True))
+
+
+def test_a_position_moved_by_nothing_it_saw_starts_a_new_line():
+    # the book's position is not where the last fill left it (a resume): judged from it
+    watch = ReduceOnlyWatch()
+    watch.fill(SYM, D("0"), D("10"), 300, reduce_only=False)
+    watch.fill(SYM, D("-10"), D("-20"), 100, reduce_only=True)
+    assert watch.take()
