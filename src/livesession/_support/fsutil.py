@@ -118,23 +118,8 @@ def atomic_write_bytes(path: Path, data: bytes, *, durable: bool = True) -> None
     path = Path(path)
     if _written_through(path, data):
         return
-    # A failure is said of the path asked for, not of the temporary file it would name.
+    tmp = _staged(path, data, durable=durable, name_write_errors=False)
     try:
-        fd, tmp = _create_tmp(path)
-    except FileNotFoundError as exc:
-        raise FileNotFoundError(errno.ENOENT, "no such directory", str(path.parent)) from exc
-    except OSError as exc:
-        if exc.errno is None:  # no free temporary name: its own message says so
-            raise
-        # A read-only directory or file system refuses the temporary file: say it of the file
-        # asked for, so that a caller can tell its output from anything else it touched.
-        raise type(exc)(exc.errno, exc.strerror, str(path)) from exc
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            if durable:
-                os.fsync(handle.fileno())
         crashpoint("checkpoint_tmp")  # crash harness: a durable tmp file, not yet renamed
         tmp.replace(path)
     except BaseException as exc:
@@ -180,23 +165,35 @@ def atomic_write_set(files: Sequence[tuple[Path, bytes]]) -> None:
         fsync_dir(directory)
 
 
-def _staged(path: Path, data: bytes) -> Path:
-    """A synced temporary file beside ``path`` holding ``data``; errors said of ``path``."""
+def _staged(
+    path: Path, data: bytes, *, durable: bool = True, name_write_errors: bool = True
+) -> Path:
+    """A temporary file beside ``path`` holding ``data`` (synced when ``durable``).
+
+    A failure is said of the path asked for, not of the temporary file it would name: a
+    missing directory as ``no such directory``, a refusal to create it (a read-only directory
+    or file system) of ``path``, so that a caller can tell its output from anything else it
+    touched; a failed write of ``path`` too with ``name_write_errors`` (a full disk). The
+    temporary file is removed on any failure.
+    """
     try:
         fd, tmp = _create_tmp(path)
+    except FileNotFoundError as exc:
+        raise FileNotFoundError(errno.ENOENT, "no such directory", str(path.parent)) from exc
     except OSError as exc:
-        if exc.errno is None:
+        if exc.errno is None:  # no free temporary name: its own message says so
             raise
         raise type(exc)(exc.errno, exc.strerror, str(path)) from exc
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
-            os.fsync(handle.fileno())
+            if durable:
+                os.fsync(handle.fileno())
     except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
-        if isinstance(exc, OSError) and exc.errno and exc.filename is None:
+        if name_write_errors and isinstance(exc, OSError) and exc.errno and exc.filename is None:
             raise type(exc)(exc.errno, exc.strerror, str(path)) from exc
         raise
     return tmp
