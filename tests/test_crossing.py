@@ -62,3 +62,26 @@ def test_a_position_moved_by_nothing_it_saw_starts_a_new_line():
     watch.fill(SYM, D("0"), D("10"), 300, reduce_only=False)
     watch.fill(SYM, D("-10"), D("-20"), 100, reduce_only=True)
     assert watch.take()
+
+
+def test_the_fills_forgotten_are_the_earliest_timed_not_the_first_reported():
+    """A fill is judged against those timed at or after it, so the watch keeps the latest
+    timed: a fill reported first but timed last (a buy at t=10^9) outlives a thousand and
+    more fills timed before it, and a reduce-only sell timed between them is judged on the
+    position then (0: the late buy had not happened), a crossing. Forgetting the first
+    reported (a deque of the last 1,024) read it as closing the buy's long."""
+    fills: list[tuple[str, str, object, bool]] = [("0", "1", 10**9, False)]
+    for ts in range(1, 1101):  # +1 and -1 in turn (the book, the late buy in it: 2, then 1)
+        before, after = ("1", "2") if ts % 2 else ("2", "1")
+        fills.append((before, after, ts, False))
+    fills.append(("1", "0", 2_000, True))
+    assert _watch(*fills)
+
+
+def test_a_look_with_no_reduce_only_fill_judges_nothing():
+    watch = ReduceOnlyWatch()
+    watch.fill(SYM, D("0"), D("1"), 100, reduce_only=False)
+    assert not watch.take()
+    watch.fill(SYM, D("1"), D("2"), 50, reduce_only=True)  # a crossing, timed earlier
+    assert watch.take()
+    assert not watch.take()  # judged once

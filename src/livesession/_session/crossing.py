@@ -22,8 +22,8 @@ them (the time alone cannot order them). What the fill time cannot decide is jud
 - a venue stamping its fills with the time it reports them (``CcxtBroker`` stamps the poll's
   time) has its fills of one poll judged together, and those of different polls in report
   order;
-- fills applied before a resume, and the oldest beyond the last ``_FILLS_KEPT`` of a
-  symbol, are not remembered: a fill timed before them is judged after them.
+- fills applied before a resume, and the earliest-timed beyond the ``_FILLS_KEPT`` latest
+  of a symbol, are not remembered: a fill timed before them is judged after them.
 
 Both legs of an OCO pair filled by a venue that does not hold them to the position, a
 long's leg filled once the strategy had gone short, or a reduce-only fill on a flat book,
@@ -32,7 +32,7 @@ are crossings; the exposure nobody asked for is flattened.
 
 from __future__ import annotations
 
-from collections import deque
+import bisect
 from decimal import Decimal
 from typing import Final
 
@@ -43,7 +43,8 @@ from .._domain.decimal import ZERO
 __all__ = ["ReduceOnlyWatch", "only_closes"]
 
 _FILLS_KEPT: Final = 1024
-"""Fills remembered per symbol (the oldest reported forgotten first)."""
+"""Fills remembered per symbol (the earliest timed forgotten first: a fill is judged against
+those timed at or after it only)."""
 
 
 def only_closes(position: Decimal, change: Decimal) -> bool:
@@ -65,22 +66,36 @@ class _Fill:
 
 @attrs.define
 class _Timeline:
-    """One symbol's fills as the venue timed them, and its position after the last one."""
+    """One symbol's fills in the order the venue timed them, and its position now.
+
+    ``times`` and ``fills`` are kept sorted by time (a fill is nearly always the latest, so
+    it is appended), so that judging a fill reads only those timed at or after it: scanning
+    every fill kept made each reduce-only fill cost a thousand and more additions.
+    """
 
     position: Decimal
-    fills: deque[_Fill] = attrs.field(factory=lambda: deque(maxlen=_FILLS_KEPT))
+    times: list[int] = attrs.field(factory=list)
+    fills: list[_Fill] = attrs.field(factory=list)
     unjudged: set[int] = attrs.field(factory=set)
     """The times of reduce-only fills applied since the last look."""
+
+    def add(self, fill: _Fill) -> None:
+        """Keep ``fill`` in its place in time; forget the earliest beyond ``_FILLS_KEPT``."""
+        at = bisect.bisect_right(self.times, fill.ts_ns)
+        self.times.insert(at, fill.ts_ns)
+        self.fills.insert(at, fill)
+        if len(self.fills) > _FILLS_KEPT:
+            del self.times[0], self.fills[0]
 
     def crosses_at(self, ts_ns: int) -> bool:
         """Whether the reduce-only fills timed ``ts_ns`` cannot be read as only closing."""
         later = reduce_only = other = ZERO
-        for fill in self.fills:
+        for fill in self.fills[bisect.bisect_left(self.times, ts_ns) :]:
             if fill.ts_ns > ts_ns:
                 later += fill.change
-            elif fill.ts_ns == ts_ns and fill.reduce_only:
+            elif fill.reduce_only:
                 reduce_only += fill.change
-            elif fill.ts_ns == ts_ns:
+            else:
                 other += fill.change
         start = self.position - later - reduce_only - other
         return (
@@ -95,6 +110,8 @@ class ReduceOnlyWatch:
     """Per symbol, the fills applied as the venue timed them; ``take`` judges the new ones."""
 
     _lines: dict[str, _Timeline] = attrs.field(factory=dict)
+    _unjudged: bool = False
+    """A reduce-only fill was applied since the last ``take`` (most steps: none)."""
 
     def fill(
         self, symbol: str, before: Decimal, after: Decimal, ts_ns: object, *, reduce_only: bool
@@ -104,16 +121,21 @@ class ReduceOnlyWatch:
         if line is None or line.position != before:  # nothing known of what moved it
             line = self._lines[symbol] = _Timeline(position=before)
         if isinstance(ts_ns, bool) or not isinstance(ts_ns, int):
-            ts_ns = max((f.ts_ns + 1 for f in line.fills), default=0)  # after the latest
-        line.fills.append(_Fill(ts_ns, after - before, reduce_only))
+            ts_ns = line.times[-1] + 1 if line.times else 0  # after the latest
+        line.add(_Fill(ts_ns, after - before, reduce_only))
         line.position = after
         if reduce_only:
             line.unjudged.add(ts_ns)
+            self._unjudged = True
 
     def take(self) -> bool:
         """Whether reduce-only fills added exposure since the last call (then forgets them)."""
+        if not self._unjudged:
+            return False
+        self._unjudged = False
         added = False
         for line in self._lines.values():
-            added = added or any(line.crosses_at(ts) for ts in sorted(line.unjudged))
-            line.unjudged.clear()
+            if line.unjudged:
+                added = added or any(line.crosses_at(ts) for ts in sorted(line.unjudged))
+                line.unjudged.clear()
         return added
