@@ -1,4 +1,4 @@
-"""A progress bar on the terminal for the commands that read a whole run (verify, report).
+"""Progress on the terminal: a bar for verify and report, phase lines for evidence.
 
 Drawn on stderr, and only when stderr is a terminal: piped or redirected output, and
 ``--json`` on stdout, are the same with or without it. ``rich`` is imported only then.
@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import contextlib
 import sys
+import time
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
-__all__ = ["terminal_bar"]
+__all__ = ["phase_lines", "terminal_bar"]
 
 
 @contextlib.contextmanager
@@ -48,3 +49,19 @@ def terminal_bar(description: str) -> Iterator[Callable[[int, int], None] | None
             bar.update(task, completed=done, total=total)
 
         yield progress
+
+
+def phase_lines(command: str) -> Callable[[str], None] | None:
+    """Show each phase of a long command as a line on stderr, only when it is a terminal."""
+    if not sys.stderr.isatty():
+        return None
+    from rich.console import Console  # noqa: PLC0415 - only on a terminal
+    from rich.text import Text  # noqa: PLC0415 - only on a terminal
+
+    console = Console(stderr=True, highlight=False)
+    started = time.monotonic()
+
+    def show(phase: str) -> None:
+        console.print(Text(f"{command} {time.monotonic() - started:6.1f} s  {phase}", "dim"))
+
+    return show

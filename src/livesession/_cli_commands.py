@@ -11,13 +11,13 @@ import contextlib
 import errno
 import os
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
 from ._artifacts import names
 from ._artifacts.runread import is_run_dir, require_run
+from ._cli_bar import phase_lines
 from ._cli_output import (
     EXIT_FAILED,
     EXIT_NO_EFFECT,
@@ -77,16 +77,21 @@ def cmd_control(args: argparse.Namespace) -> int:
 def cmd_verify(args: argparse.Namespace) -> int:
     """Verify a run against the artifact contract, independently of the writer."""
     from ._cli_bar import terminal_bar  # noqa: PLC0415 - only for this command
+    from .evidence._bundle import check_manifest, held_to  # noqa: PLC0415
     from .verify import verify_run  # noqa: PLC0415 - jsonschema is loaded only here
 
     run_dir = require_run(args.run_dir, judged=True)  # a FIFO, a symlink: its violations
     with terminal_bar("verify") as progress:
         result = verify_run(run_dir, progress=progress)
+    bundle = None if args.manifest is None else check_manifest(run_dir, args.manifest)
+    result = result if bundle is None else held_to(result, bundle, args.run_dir)
     if args.json:
         code = EXIT_OK if result.ok else EXIT_VIOLATIONS
-        emit_json(verify_json(result, args.run_dir, code=code))
+        emit_json(verify_json(result, args.run_dir, code=code, bundle=bundle))
     else:
         print("\n".join(result.render(args.run_dir)))  # noqa: T201 - the CLI's output
+        if bundle is not None and result.ok:
+            print(bundle.describe())  # noqa: T201 - the CLI's output
     if result.ok:
         return EXIT_OK
     print(f"{result.total} violation(s) in {args.run_dir}", file=sys.stderr)  # noqa: T201
@@ -98,7 +103,7 @@ def cmd_evidence(args: argparse.Namespace) -> int:
     from ._exceptions import RunHeld  # noqa: PLC0415
     from .evidence import write_evidence  # noqa: PLC0415 - only for this command
 
-    progress = None if args.json else _phase_lines("evidence")
+    progress = None if args.json else phase_lines("evidence")
     if args.out is not None and args.out.exists() and not args.out.is_dir():
         raise UsageError(f"--out {args.out} is not a directory: evidence is written into one")
     run_dir = require_run(args.run_dir)
@@ -153,22 +158,6 @@ def _refuse_another_run(out: Path, run_dir: Path) -> None:
 def _evidence_file(name: str) -> bool:
     """``manifest.json`` or ``EV-<date>-<run_id>.md``: what ``evidence`` writes."""
     return name == "manifest.json" or (name.startswith("EV-") and name.endswith(".md"))
-
-
-def _phase_lines(command: str) -> Callable[[str], None] | None:
-    """Show each phase of a long command as a line on stderr, only when it is a terminal."""
-    if not sys.stderr.isatty():
-        return None
-    from rich.console import Console  # noqa: PLC0415 - only on a terminal
-    from rich.text import Text  # noqa: PLC0415 - only on a terminal
-
-    console = Console(stderr=True, highlight=False)
-    started = time.monotonic()
-
-    def show(phase: str) -> None:
-        console.print(Text(f"{command} {time.monotonic() - started:6.1f} s  {phase}", "dim"))
-
-    return show
 
 
 def cmd_burnin(args: argparse.Namespace) -> int:

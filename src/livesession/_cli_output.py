@@ -33,7 +33,7 @@ from ._support.secrets import ALERT_ENV, redact_text
 from ._support.text import command, json_dumps, valid_text
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
     from pathlib import Path
 
     from ._domain.config import DryrunConfig
@@ -95,6 +95,31 @@ JSON_HELP: Final = (
     "print exactly one JSON object on stdout and nothing else (an error too: "
     '{"ok": false, "exit_code": N, "error": "..."}; the one-line message stays on stderr)'
 )
+
+
+def add_session_output(cmd: argparse.ArgumentParser) -> None:
+    """What ``dryrun`` and ``resume`` print and log: ``--log-level``, ``--quiet``, ``--json``."""
+    cmd.add_argument(
+        "--log-level",
+        choices=("debug", "info", "warning", "error"),
+        default="info",
+        help="level of RUN_DIR/session.log.jsonl",
+    )
+    cmd.add_argument("--quiet", "-q", action="store_true", help="no summary")
+    cmd.add_argument("--json", action="store_true", help=JSON_HELP)
+
+
+def add_verify_output(cmd: argparse.ArgumentParser, path: Callable[[str], Path]) -> None:
+    """``verify``'s options: ``--json`` and ``--manifest`` (an evidence bundle received)."""
+    cmd.add_argument("--json", action="store_true", help=JSON_HELP)
+    cmd.add_argument(
+        "--manifest",
+        type=path,
+        metavar="FILE",
+        help="also hold the manifest.json of an evidence bundle to the run: its run_id, "
+        "audit_head and config_hash, and the SHA-256 of every file it lists (runs nothing); "
+        "prints its SHA-256 to compare with the published one",
+    )
 
 
 class HelpWithDefaults(argparse.ArgumentDefaultsHelpFormatter):

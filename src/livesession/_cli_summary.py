@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from ._artifacts.metrics import MetricsCollector
     from ._session.results import DryrunResult
     from .evidence import EvidenceResult
+    from .evidence._bundle import BundleCheck
     from .verify import VerifyResult
 
 __all__ = [
@@ -138,9 +139,16 @@ def result_json(
     }
 
 
-def verify_json(result: VerifyResult, run_dir: Path, *, code: int) -> dict[str, Any]:
-    """``verify``'s outcome as one object: every violation, not only the first shown."""
-    return {
+def verify_json(
+    result: VerifyResult, run_dir: Path, *, code: int, bundle: BundleCheck | None = None
+) -> dict[str, Any]:
+    """``verify``'s outcome as one object: every violation, not only the first shown.
+
+    With ``--manifest``, ``manifest`` says what was held to the run: the manifest's SHA-256
+    (to compare with the published one), and whether it is the run's (its differences are
+    among ``violations``).
+    """
+    out = {
         "ok": result.ok,
         "exit_code": code,
         "run_dir": str(run_dir),
@@ -149,6 +157,15 @@ def verify_json(result: VerifyResult, run_dir: Path, *, code: int) -> dict[str, 
         "total": result.total,
         "violations": list(result.violations),
     }
+    if bundle is not None:
+        out["manifest"] = {
+            "sha256": bundle.sha256,
+            "matches": not bundle.problems,
+            "run_id": bundle.run_id,
+            "files": bundle.files,
+            "bundle_result": bundle.verdict,
+        }
+    return out
 
 
 def evidence_json(result: EvidenceResult, *, code: int) -> dict[str, Any]:

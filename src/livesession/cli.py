@@ -56,6 +56,8 @@ from ._cli_output import (
     EXIT_VIOLATIONS,
     JSON_HELP,
     HelpWithDefaults,
+    add_session_output,
+    add_verify_output,
     emit_json,
     ended_by_signal,
     interrupted,
@@ -149,18 +151,6 @@ def _run_command(
     cmd = _command(sub, name, what, description, handler)
     cmd.add_argument("run_dir", type=_path, help=_RUN_DIR_HELP)
     return cmd
-
-
-def _add_session_output(cmd: argparse.ArgumentParser) -> None:
-    """What ``dryrun`` and ``resume`` print and log: ``--log-level``, ``--quiet``, ``--json``."""
-    cmd.add_argument(
-        "--log-level",
-        choices=("debug", "info", "warning", "error"),
-        default="info",
-        help="level of RUN_DIR/session.log.jsonl",
-    )
-    cmd.add_argument("--quiet", "-q", action="store_true", help="no summary")
-    cmd.add_argument("--json", action="store_true", help=JSON_HELP)
 
 
 def _add_live_run_commands(sub: Any) -> None:
@@ -352,7 +342,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="take the single-active-session lease of (account, strategy); with --store local "
         "a lock file in OUT/.leases/",
     )
-    _add_session_output(run)
+    add_session_output(run)
 
     res = _run_command(
         sub,
@@ -362,7 +352,7 @@ def build_parser() -> argparse.ArgumentParser:
         "are imported again and must have the source SHA-256 the run recorded.",
         cmd_resume,
     )
-    _add_session_output(res)
+    add_session_output(res)
 
     ver = _run_command(
         sub,
@@ -371,7 +361,7 @@ def build_parser() -> argparse.ArgumentParser:
         "Verify a run against the artifact contract, independently of the writer (read only).",
         cmd_verify,
     )
-    ver.add_argument("--json", action="store_true", help=JSON_HELP)
+    add_verify_output(ver, _path)
 
     evi = _run_command(
         sub,

@@ -45,11 +45,11 @@ from ..burnin import Thresholds, evaluate_run, kill_drill
 from ..controls import control_map
 from ..status import RunStatus, Verdict, run_status
 from ..verify import VerifyResult, verify_run
+from ._bundle import code_and_data_needed, run_digests
 from ._document import markdown
 from ._lock import bundle_lock, refuse_another_bundle
 from ._outcome import outcome
 from ._rerun import Rerun, replay_steps, timeout_for
-from ._rerun import sha256_file as _sha256
 
 __all__ = ["EvidenceResult", "scan_secrets", "write_evidence"]
 
@@ -262,10 +262,10 @@ def _write_evidence(
             "it is)"
         )
     cfg, meta = read_run_config(run_dir)
-    data = check_run_data(run_dir, cfg, meta)  # changed data: refused before anything is written
     sources: dict[str, Any] = meta.get("sources") or {}
-    # The code must be the code that ran (PluginError, before anything is written).
-    rerunnable = check_recorded_sources(cfg, sources)
+    with code_and_data_needed(run_dir):  # refused before anything is written, saying why
+        data = check_run_data(run_dir, cfg, meta)  # the data file the run read, unchanged
+        rerunnable = check_recorded_sources(cfg, sources)  # the code that ran
     target = out_dir or run_dir
     _can_hold(target)  # made only when the bundle is written: an interrupt leaves nothing
     refuse_another_bundle(target, cfg.run_id)
@@ -430,21 +430,6 @@ def _quiet(_phase: str) -> None:
     """No progress shown."""
 
 
-_TOOL_OUTPUTS: Final = frozenset(
-    {names.REPORT, names.PROM, f"{names.BURNIN}.md", f"{names.BURNIN}.json", "manifest.json"}
-)
-
-
-def _tool_output(path: Path, run_dir: Path) -> bool:
-    """Whether ``path`` is a tool's file in the run directory, not one of the run's.
-
-    ``report``, ``prom`` and ``burnin`` write there, and so does ``evidence`` (any day's).
-    """
-    name = path.name
-    in_dir = path.parent == run_dir
-    return in_dir and (name in _TOOL_OUTPUTS or (name.startswith("EV-") and name.endswith(".md")))
-
-
 def _checks(
     run_dir: Path,
     *,
@@ -481,9 +466,5 @@ def _checks(
     note("secret scan")
     secrets = scan_secrets(run_dir, skip=frozenset(generated))
     note("file digests")
-    digests = {  # the run's files, not a tool's beside them (a report, a bundle of another day)
-        str(p.relative_to(run_dir)): _sha256(p)
-        for p in sorted(run_dir.rglob("*"))
-        if p.is_file() and p.name not in generated and not _tool_output(p, run_dir)
-    }
+    digests = run_digests(run_dir, frozenset(generated))
     return verification, fired, drill, burnin, secrets, digests, ended

@@ -1,0 +1,232 @@
+"""An evidence bundle received, held to the run directory it came with (``verify --manifest``).
+
+A reviewer who is handed a run directory and its ``manifest.json`` checks, without running
+any of the run's code, that the manifest is an evidence manifest of this run: its
+``run_id``, ``audit_head`` and ``config_hash`` are the run's own, and every file its
+``artifacts`` lists is in the directory with that SHA-256, and no other. What it cannot
+check is that the manifest is the one the desk published: its own SHA-256 is compared with
+the published one, apart from the files (docs/artifacts.md, "What the chain proves, and what
+it does not").
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+from typing import TYPE_CHECKING, Any, Final
+
+import attrs
+import orjson
+
+from .._artifacts import names
+from .._artifacts.provenance import audit_head, audited_start
+from .._artifacts.runread import iter_records
+from .._exceptions import DataFileError, PluginError, UsageError
+from .._support.fsutil import NotAFile, refuse_special
+from .._support.text import command
+from ._rerun import sha256_file
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
+
+    from ..verify import VerifyResult
+
+__all__ = [
+    "MANIFEST_SCHEMA",
+    "BundleCheck",
+    "check_manifest",
+    "code_and_data_needed",
+    "held_to",
+    "run_digests",
+    "tool_output",
+]
+
+MANIFEST_SCHEMA: Final = "LIVESESSION_EVIDENCE_V1"
+_MAX_BYTES: Final = 64 * 1024 * 1024
+"""A manifest larger than this is refused unread (one of a run with many files is far less)."""
+
+_TOOL_OUTPUTS: Final = frozenset(
+    {names.REPORT, names.PROM, f"{names.BURNIN}.md", f"{names.BURNIN}.json", "manifest.json"}
+)
+
+
+def tool_output(path: Path, run_dir: Path) -> bool:
+    """Whether ``path`` is a tool's file in the run directory, not one of the run's.
+
+    ``report``, ``prom`` and ``burnin`` write there, and so does ``evidence`` (any day's).
+    """
+    name = path.name
+    in_dir = path.parent == run_dir
+    return in_dir and (name in _TOOL_OUTPUTS or (name.startswith("EV-") and name.endswith(".md")))
+
+
+def run_digests(run_dir: Path, generated: frozenset[str] = frozenset()) -> dict[str, str]:
+    """The SHA-256 of every file of the run, by its path in the directory (``artifacts``).
+
+    The run's files only: not a tool's beside them (a report, a bundle of another day).
+    """
+    return {
+        str(p.relative_to(run_dir)): sha256_file(p)
+        for p in sorted(run_dir.rglob("*"))
+        if p.is_file() and p.name not in generated and not tool_output(p, run_dir)
+    }
+
+
+@attrs.frozen(kw_only=True)
+class BundleCheck:
+    """A manifest held to a run: ``problems`` (one line each; none: it is the run's)."""
+
+    name: str
+    sha256: str
+    run_id: str | None
+    verdict: str
+    files: int
+    problems: tuple[str, ...]
+
+    def describe(self) -> str:
+        """The line ``verify --manifest`` prints when the manifest is the run's."""
+        return (
+            f"manifest  {self.name} is run {self.run_id}'s: audit head, config hash and "
+            f"{self.files} file(s) by SHA-256 match (the bundle says {self.verdict}); "
+            f"its sha256 {self.sha256}: compare it, and the audit head, with the ones "
+            "the desk published"
+        )
+
+
+def check_manifest(run_dir: Path, manifest: Path) -> BundleCheck:
+    """Hold the evidence manifest at ``manifest`` to the run in ``run_dir``.
+
+    Raises:
+        UsageError: ``manifest`` is no file to read (missing, a directory, a FIFO, larger
+            than 64 MiB): bad input, not a verdict on the run.
+        OSError: the host refused to read a file (no permission).
+    """
+    data = _read(manifest)
+    name = manifest.name
+    digest = hashlib.sha256(data).hexdigest()
+    try:
+        held = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        return _unread(name, digest, f"not JSON (cut short, or not a manifest): {exc}")
+    if not isinstance(held, dict) or held.get("schema") != MANIFEST_SCHEMA:
+        return _unread(name, digest, f"not an evidence manifest (no schema {MANIFEST_SCHEMA})")
+    problems = [*_identity(run_dir, held, name), *_files(run_dir, held, name, manifest)]
+    listed = held.get("artifacts")
+    return BundleCheck(
+        name=name,
+        sha256=digest,
+        run_id=_run_id(run_dir),
+        verdict="PASS" if held.get("ok") is True else "FAIL",
+        files=len(listed) if isinstance(listed, dict) else 0,
+        problems=tuple(problems),
+    )
+
+
+def _read(manifest: Path) -> bytes:
+    """The manifest's bytes; a path that is no file to read is bad input (``UsageError``)."""
+    try:
+        refuse_special(manifest)
+        if manifest.stat().st_size > _MAX_BYTES:
+            msg = f"--manifest {manifest} is larger than 64 MiB: no evidence manifest is"
+            raise UsageError(msg)
+        return manifest.read_bytes()
+    except NotAFile as exc:
+        raise UsageError(f"--manifest {manifest}: {exc}") from None
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError) as exc:
+        why = exc.strerror or type(exc).__name__
+        msg = f"--manifest {manifest}: {why}: give the manifest.json of the evidence bundle"
+        raise UsageError(msg) from None
+
+
+def _unread(name: str, digest: str, why: str) -> BundleCheck:
+    return BundleCheck(
+        name=name, sha256=digest, run_id=None, verdict="", files=0, problems=(f"{name}: {why}",)
+    )
+
+
+def _run_id(run_dir: Path) -> str | None:
+    """The run id the run's audit records carry (its first record's)."""
+    first = next(iter_records(run_dir / names.AUDIT), None)
+    value = None if first is None else first.get("run_id")
+    return value if isinstance(value, str) else None
+
+
+def _identity(run_dir: Path, held: dict[str, Any], name: str) -> list[str]:
+    """The manifest's run id, audit head and config hash against the run's own."""
+    theirs = (
+        ("run_id", _run_id(run_dir), "a bundle of another run, or a run renamed"),
+        ("audit_head", audit_head(run_dir), "these are not the files it was written from"),
+        (
+            "config_hash",
+            audited_start(run_dir).get("config_sha256"),
+            "the audited config differs",
+        ),
+    )
+    return [
+        f"{name}: {key} {held.get(key)!r}, but the run's is {own!r}: {why}"
+        for key, own, why in theirs
+        if held.get(key) != own
+    ]
+
+
+def _files(run_dir: Path, held: dict[str, Any], name: str, manifest: Path) -> list[str]:
+    """Each file the manifest lists against the run directory's, and the files it leaves out."""
+    listed = held.get("artifacts")
+    if not isinstance(listed, dict):
+        return [f"{name}: artifacts is not a table of files and their SHA-256"]
+    skip = frozenset({manifest.name}) if manifest.parent.resolve() == run_dir.resolve() else None
+    found = run_digests(run_dir, skip or frozenset())
+    problems = []
+    for file, digest in listed.items():
+        if file not in found:
+            problems.append(f"{file}: missing, but {name} lists it (SHA-256 {digest})")
+        elif found[file] != digest:
+            problems.append(f"{file}: SHA-256 {found[file]}, but {name} says {digest}")
+    problems += [
+        f"{file}: in the run directory, but not among {name}'s artifacts"
+        for file in found
+        if file not in listed
+    ]
+    return problems
+
+
+def held_to(result: VerifyResult, check: BundleCheck, run_dir: object) -> VerifyResult:
+    """``verify``'s result with the manifest's differences from the run added as violations."""
+    if not check.problems:
+        return result
+    many = len(check.problems)
+    summary = result.summary or (
+        f"the evidence bundle is not this run's: {many} difference(s) between {check.name} "
+        f"and {run_dir}"
+    )
+    return attrs.evolve(
+        result,
+        ok=False,
+        violations=(*result.violations, *check.problems),
+        total=result.total + many,
+        summary=summary,
+    )
+
+
+@contextlib.contextmanager
+def code_and_data_needed(run_dir: Path) -> Iterator[None]:
+    """Say, on the refusal's one line, what ``evidence`` needs that this machine lacks.
+
+    ``evidence`` re-runs the run: it imports the run's plug-ins and reads its data file, and
+    refuses a missing or changed one (``PluginError``, ``DataFileError``). A reviewer handed
+    only the run directory and its bundle checks them without running anything instead.
+    """
+    hint = (
+        "; evidence re-runs the run, so it needs the run's code and data file here: "
+        f"without them, `{command('verify', run_dir)} --manifest manifest.json` checks the "
+        "run and its bundle, running nothing"
+    )
+    try:
+        yield
+    except DataFileError as exc:
+        raise DataFileError(
+            f"{exc}{hint}", path=exc.path, line=exc.line, column=exc.column, value=exc.value
+        ) from None
+    except PluginError as exc:
+        raise PluginError(f"{exc}{hint}") from None

@@ -1,0 +1,208 @@
+"""A reviewer handed a copy of a run and its evidence bundle, on a machine of their own.
+
+Bug: nothing held a ``manifest.json`` received to the run directory it came with. The docs
+told the reviewer to compare "the files with its ``artifacts``" by hand, and ``verify``
+took a run directory only: a manifest of another run, a manifest cut short, a manifest
+whose digests were changed, or a file of the copy outside the audit chain changed
+(``session.log.jsonl``, ``run.json``'s keys outside the chain) all passed ``verify``.
+``verify RUN --manifest FILE`` now holds the manifest to the run, running nothing: its
+``run_id``, ``audit_head`` and ``config_hash``, and the SHA-256 of every file it lists,
+each difference a violation (exit 1) naming the file, and prints the manifest's SHA-256 to
+compare with the published one.
+
+Bug: ``evidence`` of a copy whose strategy package or data file is not on the reviewer's
+machine said what it could not import or read, but not that the re-run needs them, nor
+how the copy is checked without them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from pathlib import Path
+
+import orjson
+import pytest
+
+from livesession.cli import main
+
+from crash_harness import cli
+
+ROOT = Path(__file__).resolve().parent.parent
+MYDESK = ROOT / "examples" / "mydesk"
+
+
+def _dryrun(out: Path, run_id: str) -> Path:
+    args = ["dryrun", "--out", str(out), "--run-id", run_id, "--steps", "120", "-q"]
+    assert main([*args, "--durability", "none"]) == 0
+    return out / run_id
+
+
+@pytest.fixture(name="handed", scope="module")
+def _handed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
+    """The team's run ``hand`` and its bundle, and the bundle of another run ``other``."""
+    out = tmp_path_factory.mktemp("team")
+    run, other = _dryrun(out, "hand"), _dryrun(out, "other")
+    assert main(["evidence", str(run), "--out", str(out / "bundle-hand")]) == 0
+    assert main(["evidence", str(other), "--out", str(out / "bundle-other")]) == 0
+    return run, out / "bundle-hand" / "manifest.json", out / "bundle-other" / "manifest.json"
+
+
+@pytest.fixture(name="copy")
+def _copy(handed: tuple[Path, Path, Path], tmp_path: Path) -> Path:
+    """The reviewer's copy of the run, under another name (a copy may be renamed)."""
+    copy = tmp_path / "received"
+    shutil.copytree(handed[0], copy)
+    return copy
+
+
+def _verify(
+    copy: Path, manifest: Path, capsys: pytest.CaptureFixture[str]
+) -> tuple[int, list[str]]:
+    code = main(["verify", str(copy), "--manifest", str(manifest)])
+    return code, capsys.readouterr().out.splitlines()
+
+
+class TestTheBundleOfThisRun:
+    def test_matches_and_prints_the_manifests_sha256(
+        self, handed: tuple[Path, Path, Path], copy: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        manifest = handed[1]
+        digest = hashlib.sha256(manifest.read_bytes()).hexdigest()
+        code, lines = _verify(copy, manifest, capsys)
+        assert code == 0, lines
+        assert lines[0].startswith(f"OK {copy}: ")
+        assert lines[1].startswith(
+            "manifest  manifest.json is run hand's: audit head, config hash and "
+        )
+        assert f"(the bundle says PASS); its sha256 {digest}: compare it" in lines[1]
+
+    def test_json_says_the_manifests_sha256(
+        self, handed: tuple[Path, Path, Path], copy: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        manifest = handed[1]
+        assert main(["verify", str(copy), "--manifest", str(manifest), "--json"]) == 0
+        said = orjson.loads(capsys.readouterr().out)
+        assert said["ok"] is True
+        assert said["manifest"]["sha256"] == hashlib.sha256(manifest.read_bytes()).hexdigest()
+        assert said["manifest"]["matches"] is True
+        assert said["manifest"]["run_id"] == "hand"
+
+    def test_a_manifest_inside_the_run_directory_is_not_one_of_its_files(
+        self, handed: tuple[Path, Path, Path], copy: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        shutil.copy(handed[1], copy / "manifest.json")
+        code, lines = _verify(copy, copy / "manifest.json", capsys)
+        assert code == 0, lines
+
+
+class TestWhatADishonestOrCarelessHandOverIs:
+    def test_a_file_outside_the_chain_changed_passes_verify_but_not_the_manifest(
+        self, handed: tuple[Path, Path, Path], copy: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        with (copy / "session.log.jsonl").open("ab") as log:
+            log.write(b'{"event":"nothing to see"}\n')
+        assert main(["verify", str(copy)]) == 0  # the chain does not cover the log
+        capsys.readouterr()
+        code, lines = _verify(copy, handed[1], capsys)
+        assert code == 1
+        assert lines[0] == (
+            f"the evidence bundle is not this run's: 1 difference(s) between manifest.json "
+            f"and {copy}"
+        )
+        assert lines[1].startswith("session.log.jsonl: SHA-256 ")
+        assert lines[1].endswith(
+            "but manifest.json says "
+            + orjson.loads(handed[1].read_bytes())["artifacts"]["session.log.jsonl"]
+        )
+
+    def test_another_runs_manifest(
+        self, handed: tuple[Path, Path, Path], copy: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        code, lines = _verify(copy, handed[2], capsys)
+        assert code == 1
+        assert lines[1] == (
+            "manifest.json: run_id 'other', but the run's is 'hand': a bundle of another run, "
+            "or a run renamed"
+        )
+        assert lines[2].startswith("manifest.json: audit_head '")
+        assert lines[2].endswith("these are not the files it was written from")
+
+    def test_a_manifest_cut_short(
+        self,
+        handed: tuple[Path, Path, Path],
+        copy: Path,
+        tmp_path: Path,
+        capsys: pytest.CaptureFixture[str],
+    ) -> None:
+        cut = tmp_path / "manifest.json"
+        cut.write_bytes(handed[1].read_bytes()[:-100])
+        code, lines = _verify(copy, cut, capsys)
+        assert code == 1
+        assert lines[1].startswith("manifest.json: not JSON (cut short, or not a manifest): ")
+
+    def test_digests_changed_in_the_manifest(
+        self,
+        handed: tuple[Path, Path, Path],
+        copy: Path,
+        tmp_path: Path,
+        capsys: pytest.CaptureFixture[str],
+    ) -> None:
+        held = orjson.loads(handed[1].read_bytes())
+        held["artifacts"]["config.json"] = "0" * 64
+        changed = tmp_path / "manifest.json"
+        changed.write_bytes(orjson.dumps(held))
+        code, lines = _verify(copy, changed, capsys)
+        assert code == 1
+        assert lines[1].startswith("config.json: SHA-256 ")
+        assert lines[1].endswith(f"but manifest.json says {'0' * 64}")
+
+    def test_a_file_left_out_and_a_file_added(
+        self, handed: tuple[Path, Path, Path], copy: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        (copy / "timings.json").unlink()
+        (copy / "notes.txt").write_text("added after the run\n")
+        code, lines = _verify(copy, handed[1], capsys)
+        assert code == 1
+        assert any(
+            line.startswith("timings.json: missing, but manifest.json lists it") for line in lines
+        )
+        assert "notes.txt: in the run directory, but not among manifest.json's artifacts" in lines
+
+    def test_no_manifest_there_is_bad_input(
+        self, copy: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        assert main(["verify", str(copy), "--manifest", str(tmp_path / "nope.json")]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err == (
+            f"livesession: error: --manifest {tmp_path / 'nope.json'}: No such file or "
+            "directory: give the manifest.json of the evidence bundle"
+        )
+
+
+def test_evidence_without_the_strategy_package_says_what_checks_the_copy(
+    tmp_path: Path,
+) -> None:
+    """The team's package is not on the reviewer's machine: one line says the re-run needs
+    it, and how the copy and its bundle are checked without it."""
+    desk = tmp_path / "desk"
+    shutil.copytree(MYDESK, desk / "mydesk", ignore=shutil.ignore_patterns("__pycache__"))
+    config = desk / "desk.toml"
+    config.write_text(
+        'run_id = "deskrun"\nsteps = 60\nstrategy_factory = "mydesk.breakout:make_strategy"\n'
+    )
+    proc = cli("dryrun", "-c", config, "--out", tmp_path / "runs", "-q", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    shutil.rmtree(desk / "mydesk")  # the reviewer's machine: the run, not the team's code
+
+    proc = cli("evidence", "runs/deskrun", "--out", "ev", cwd=tmp_path)
+    assert proc.returncode == 2, (proc.stdout, proc.stderr)
+    err = proc.stderr.strip()
+    assert len(err.splitlines()) == 1, err
+    assert "cannot import 'mydesk.breakout:make_strategy'" in err
+    assert err.endswith(
+        "; evidence re-runs the run, so it needs the run's code and data file here: without "
+        "them, `livesession verify runs/deskrun --manifest manifest.json` checks the run and "
+        "its bundle, running nothing"
+    )
+    assert not (tmp_path / "ev").exists()
