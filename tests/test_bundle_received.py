@@ -24,7 +24,9 @@ from pathlib import Path
 import orjson
 import pytest
 
+from _eurusd import eurusd_csv
 from livesession.cli import main
+from livesession.evidence import write_evidence
 
 from crash_harness import cli
 
@@ -206,3 +208,33 @@ def test_evidence_without_the_strategy_package_says_what_checks_the_copy(
         "its bundle, running nothing"
     )
     assert not (tmp_path / "ev").exists()
+
+
+class TestTheDocumentSaysHowToCheckIt:
+    """Bug: the EV document said to compare the audit head, but not how a copy of the run
+    is held to the bundle, that the document itself is outside the published SHA-256, nor
+    which data file the re-run needs (only the manifest's ``data`` said it)."""
+
+    def test_how_to_check_a_copy_against_the_bundle(self, handed: tuple[Path, Path, Path]) -> None:
+        (document,) = handed[1].parent.glob("EV-*.md")
+        text = document.read_text(encoding="utf-8")
+        assert (
+            "- Check a copy of the run against this bundle: `livesession verify RUN_DIR "
+            "--manifest manifest.json` holds the run to the manifest" in text
+        )
+        assert "the published SHA-256 covers `manifest.json`, not this file." in text
+        assert "Data file" not in text  # the demo walk reads no file
+
+    def test_names_the_data_file_the_re_run_reads(self, tmp_path: Path) -> None:
+        data = tmp_path / "eurusd_2026-03-02.csv"
+        eurusd_csv(data, 80)
+        args = ["dryrun", "--out", str(tmp_path / "runs"), "--run-id", "fx", "-q"]
+        feed = ["--feed", f"csv:{data}", "--symbol", "EUR/USD", "--steps", "80"]
+        assert main([*args, *feed, "--durability", "none"]) == 0
+        result = write_evidence(tmp_path / "runs" / "fx", out_dir=tmp_path / "ev")
+        digest = hashlib.sha256(data.read_bytes()).hexdigest()
+        size = data.stat().st_size
+        assert (
+            f"- Data file: `csv:{data}` at `{data}`, SHA-256 `{digest}`, {size} bytes: the "
+            "re-run reads it." in result.document.read_text(encoding="utf-8")
+        )

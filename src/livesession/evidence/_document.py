@@ -44,6 +44,16 @@ def _positions(positions: dict[str, str]) -> str:
     )
 
 
+def _data_lines(data: object) -> list[str]:
+    """The data file the run read, which its re-run reads again at the same path."""
+    if not isinstance(data, dict):
+        return []
+    feed, path, digest = (md_code(data.get(key)) for key in ("feed", "path", "sha256"))
+    size = data.get("bytes")
+    line = f"- Data file: {feed} at {path}, SHA-256 {digest}, {size} bytes: the re-run reads it."
+    return [line]
+
+
 def markdown(m: dict[str, Any]) -> str:
     """The EV document of the manifest ``m`` (its sections in the manifest's order)."""
     lines = [
@@ -68,6 +78,15 @@ def markdown(m: dict[str, Any]) -> str:
             'head tells it apart (docs/artifacts.md, "What the chain proves, and what it '
             'does not").'
         ),
+        (
+            "- Check a copy of the run against this bundle: `livesession verify RUN_DIR "
+            "--manifest manifest.json` holds the run to the manifest (its run id, audit head, "
+            'config hash and the SHA-256 of each file under "Artifacts") and prints the '
+            "manifest's SHA-256 to compare with the published one; it runs nothing. This "
+            "document is the manifest made readable: the published SHA-256 covers "
+            "`manifest.json`, not this file."
+        ),
+        *_data_lines(m.get("data")),
         "",
         *outcome_lines(m["outcome"]),
         *_plugin_lines(m.get("plugins") or {}),
