@@ -18,6 +18,7 @@ how the copy is checked without them.
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 from pathlib import Path
 
@@ -171,14 +172,25 @@ class TestWhatADishonestOrCarelessHandOverIs:
         )
         assert "notes.txt: in the run directory, but not among manifest.json's artifacts" in lines
 
+    @pytest.mark.parametrize(
+        ("given", "why"),
+        [("nope.json", "No such file or directory"), ("fifo", "not a regular file (a FIFO)")],
+    )
     def test_no_manifest_there_is_bad_input(
-        self, copy: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+        self,
+        copy: Path,
+        tmp_path: Path,
+        capsys: pytest.CaptureFixture[str],
+        given: str,
+        why: str,
     ) -> None:
-        assert main(["verify", str(copy), "--manifest", str(tmp_path / "nope.json")]) == 2
+        """One line, exit 2; a FIFO is refused unread (never waited on)."""
+        os.mkfifo(tmp_path / "fifo")
+        assert main(["verify", str(copy), "--manifest", str(tmp_path / given)]) == 2
         err = capsys.readouterr().err.strip()
         assert err == (
-            f"livesession: error: --manifest {tmp_path / 'nope.json'}: No such file or "
-            "directory: give the manifest.json of the evidence bundle"
+            f"livesession: error: --manifest {tmp_path / given}: {why}: give the "
+            "manifest.json of the evidence bundle"
         )
 
 

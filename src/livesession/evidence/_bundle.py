@@ -131,9 +131,7 @@ def _read(manifest: Path) -> bytes:
             msg = f"--manifest {manifest} is larger than 64 MiB: no evidence manifest is"
             raise UsageError(msg)
         return manifest.read_bytes()
-    except NotAFile as exc:
-        raise UsageError(f"--manifest {manifest}: {exc}") from None
-    except (FileNotFoundError, IsADirectoryError, NotADirectoryError) as exc:
+    except (NotAFile, FileNotFoundError, IsADirectoryError, NotADirectoryError) as exc:
         why = exc.strerror or type(exc).__name__
         msg = f"--manifest {manifest}: {why}: give the manifest.json of the evidence bundle"
         raise UsageError(msg) from None
