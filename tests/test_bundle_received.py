@@ -97,6 +97,19 @@ class TestTheBundleOfThisRun:
         shutil.copy(handed[1], copy / "manifest.json")
         code, lines = _verify(copy, copy / "manifest.json", capsys)
         assert code == 0, lines
+        shutil.copy(handed[1], copy / "received.json")
+        code, lines = _verify(copy, copy / "received.json", capsys)
+        assert code == 0, lines
+
+    def test_a_bundle_written_into_a_folder_of_the_run(
+        self, copy: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """``evidence RUN --out RUN/evidence`` (a folder of the run directory is allowed):
+        the bundle's own two files there are not files the manifest left out."""
+        assert main(["evidence", str(copy), "--out", str(copy / "evidence")]) == 0
+        capsys.readouterr()
+        code, lines = _verify(copy, copy / "evidence" / "manifest.json", capsys)
+        assert code == 0, lines
 
 
 class TestWhatADishonestOrCarelessHandOverIs:

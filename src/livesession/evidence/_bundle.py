@@ -173,8 +173,7 @@ def _files(run_dir: Path, held: dict[str, Any], name: str, manifest: Path) -> li
     listed = held.get("artifacts")
     if not isinstance(listed, dict):
         return [f"{name}: artifacts is not a table of files and their SHA-256"]
-    skip = frozenset({manifest.name}) if manifest.parent.resolve() == run_dir.resolve() else None
-    found = run_digests(run_dir, skip or frozenset())
+    found = run_digests(run_dir, _generated(run_dir, held, manifest))
     problems = []
     for file, digest in listed.items():
         if file not in found:
@@ -228,3 +227,19 @@ def code_and_data_needed(run_dir: Path) -> Iterator[None]:
         ) from None
     except PluginError as exc:
         raise PluginError(f"{exc}{hint}") from None
+
+
+def _generated(run_dir: Path, held: dict[str, Any], manifest: Path) -> frozenset[str]:
+    """The bundle's own files, by name, which ``evidence`` left out of ``artifacts``.
+
+    Wherever they are in the run directory (``evidence RUN --out RUN/evidence`` writes into
+    a folder of it): ``manifest.json`` and that day's ``EV-<date>-<run_id>.md``, and the
+    manifest given, whatever its name, when it lies in the run directory.
+    """
+    generated = {"manifest.json"}
+    created, run_id = held.get("created_utc"), held.get("run_id")
+    if isinstance(created, str) and isinstance(run_id, str):
+        generated.add(f"EV-{created[:10].replace('-', '')}-{run_id}.md")
+    if manifest.resolve().is_relative_to(run_dir.resolve()):
+        generated.add(manifest.name)
+    return frozenset(generated)
