@@ -358,6 +358,7 @@ KEYS = {
     "unmatched",
     "inbox",
     "finished",
+    "reduce_only_fills",  # once a fill was applied
     "reconcile",
     "protect",
     "oco_filled",

@@ -302,6 +302,10 @@ class TestState:
             "unmatched": [["held", [report_to_json(_ack("held"))]]],
             "inbox": [report_to_json(_fill("x", "t5", "1"))],
             "finished": ["a"],
+            # the fill the REDUCE_ONLY_CROSSED rule judges later reduce-only fills against
+            "reduce_only_fills": {
+                SYMBOL: {"position": "1.000", "fills": [[0, "1.000", False]], "unjudged": []}
+            },
         }
         fresh, venue2, sinks2 = _wired()
         fresh.idempotency.reserve("x", "fp")  # sent (a fill of an order never sent faults)

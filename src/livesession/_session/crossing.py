@@ -22,8 +22,15 @@ them (the time alone cannot order them). What the fill time cannot decide is jud
 - a venue stamping its fills with the time it reports them (``CcxtBroker`` stamps the poll's
   time) has its fills of one poll judged together, and those of different polls in report
   order;
-- fills applied before a resume, and the earliest-timed beyond the ``_FILLS_KEPT`` latest
-  of a symbol, are not remembered: a fill timed before them is judged after them.
+- the earliest-timed fills beyond the ``_FILLS_KEPT`` latest of a symbol are not
+  remembered: a fill timed before them is judged after them.
+
+What it remembers goes into the checkpoint (``get_state``, under ``reduce_only_fills`` once a
+fill was applied), so a resumed session judges a fill reported after the checkpoint as the
+uninterrupted one would have: before, it remembered nothing from before the resume, and a
+protective leg the venue filled before the strategy's reversal but reported after the
+checkpoint read as flipping the position (a kill the uninterrupted run never had), or one
+filled on a flat book before a late-reported entry read as only closing it (a kill missed).
 
 Both legs of an OCO pair filled by a venue that does not hold them to the position, a
 long's leg filled once the strategy had gone short, or a reduce-only fill on a flat book,
@@ -34,7 +41,7 @@ from __future__ import annotations
 
 import bisect
 from decimal import Decimal
-from typing import Final
+from typing import Any, Final
 
 import attrs
 
@@ -139,3 +146,30 @@ class ReduceOnlyWatch:
                 added = added or any(line.crosses_at(ts) for ts in sorted(line.unjudged))
                 line.unjudged.clear()
         return added
+
+    def get_state(self) -> dict[str, Any]:
+        """Per symbol, its position and the fills kept (``[ts_ns, change, reduce_only]``).
+
+        Empty before the first fill (the checkpoint then has no key for it).
+        """
+        return {
+            symbol: {
+                "position": str(line.position),
+                "fills": [[f.ts_ns, str(f.change), f.reduce_only] for f in line.fills],
+                "unjudged": sorted(line.unjudged),
+            }
+            for symbol, line in sorted(self._lines.items())
+        }
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        """Restore ``get_state``'s memory (an empty one for a checkpoint without it)."""
+        self._lines = {}
+        for symbol, kept in state.items():
+            fills = [_Fill(int(ts), Decimal(change), bool(ro)) for ts, change, ro in kept["fills"]]
+            self._lines[symbol] = _Timeline(
+                position=Decimal(kept["position"]),
+                times=[f.ts_ns for f in fills],
+                fills=fills,
+                unjudged={int(ts) for ts in kept["unjudged"]},
+            )
+        self._unjudged = any(line.unjudged for line in self._lines.values())

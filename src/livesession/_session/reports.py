@@ -351,8 +351,12 @@ class ReportRouter:
     # -- checkpoint ----------------------------------------------------------------------
 
     def get_state(self) -> dict[str, Any]:
-        """The checkpoint keys this collaborator owns."""
-        return {
+        """The checkpoint keys this collaborator owns.
+
+        ``reduce_only_fills`` (the fills the ``REDUCE_ONLY_CROSSED`` rule judges against)
+        only once a fill was applied: a run without one checkpoints as it always did.
+        """
+        state: dict[str, Any] = {
             "unmatched": [
                 [cid, [report_to_json(r) for r in reports]]
                 for cid, reports in self._unmatched.items()
@@ -360,6 +364,10 @@ class ReportRouter:
             "inbox": [report_to_json(r) for r in self._inbox],
             "finished": list(self._finished),
         }
+        crossing = self._crossed.get_state()
+        if crossing:
+            state["reduce_only_fills"] = crossing
+        return state
 
     def set_state(self, state: dict[str, Any]) -> None:
         """Restore from a checkpoint made by ``get_state``."""
@@ -369,6 +377,7 @@ class ReportRouter:
         }
         self._inbox = collections.deque(report_from_json(r) for r in state.get("inbox", ()))
         self._finished = dict.fromkeys(state.get("finished", ()))
+        self._crossed.set_state(state.get("reduce_only_fills") or {})
 
 
 def fill_problem(
