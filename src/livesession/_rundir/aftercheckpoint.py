@@ -5,11 +5,15 @@ Only on a venue the resume does not rewind (neither a ``ResumableVenue`` nor a
 ``_session.aftercheckpoint``. The run's events up to the checkpoint tell which keys of the
 idempotency store the checkpoint accounts for: those of every ``ORDER_SUBMITTED`` before
 it (an order done by then is no longer in the checkpoint's book).
+
+Every resume reads the fills there too (``recorded_fills``): the trade ids the session
+booked, with their numbers, which the checkpoint does not hold (``ReportRouter.remember``).
 """
 
 from __future__ import annotations
 
 import functools
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Final
 
 import orjson
@@ -19,30 +23,41 @@ from .._session.aftercheckpoint import hold, look_up, resume_record
 from .._typing import RelayedVenue, ResumableVenue
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
     from pathlib import Path
 
     from .._session.assembly import SessionParts
 
-__all__ = ["recorded_orders", "sent_after"]
+__all__ = ["recorded_fills", "recorded_orders", "sent_after"]
 
 _SUBMITTED: Final = b'"event_type":"ORDER_SUBMITTED"'
+_FILLED: Final = (b'"event_type":"ORDER_FILLED"', b'"event_type":"ORDER_PARTIALLY_FILLED"')
 
 
-def recorded_orders(events: Path, offset: int) -> set[str]:
-    """The client order ids of the ``ORDER_SUBMITTED`` events in ``events``' first bytes."""
-    cids: set[str] = set()
+def _payloads(events: Path, offset: int, *marks: bytes) -> Iterator[dict[str, Any]]:
+    """The payloads of the events in ``events``' first ``offset`` bytes holding a mark."""
     read = 0
     with events.open("rb") as f:
         for line in f:
             read += len(line)
             if read > offset:
                 break
-            if _SUBMITTED in line:
-                cid = orjson.loads(line)["payload"].get("client_order_id")
-                if isinstance(cid, str):
-                    cids.add(cid)
-    return cids
+            if any(mark in line for mark in marks):
+                yield orjson.loads(line)["payload"]
+
+
+def recorded_orders(events: Path, offset: int) -> set[str]:
+    """The client order ids of the ``ORDER_SUBMITTED`` events in ``events``' first bytes."""
+    cids = (payload.get("client_order_id") for payload in _payloads(events, offset, _SUBMITTED))
+    return {cid for cid in cids if isinstance(cid, str)}
+
+
+def recorded_fills(events: Path, offset: int) -> list[tuple[str, str, Decimal, Decimal]]:
+    """Each fill booked in ``events``' first bytes: client order id, trade id, quantity, price."""
+    return [
+        (p["client_order_id"], p["trade_id"], Decimal(p["quantity"]), Decimal(p["price"]))
+        for p in _payloads(events, offset, *_FILLED)
+    ]
 
 
 def sent_after(

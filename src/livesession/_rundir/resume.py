@@ -39,7 +39,7 @@ from .._support.references import check_sources
 from .._typing import MarkableVenue, RelayedVenue, ResumableVenue
 from ..brokers.mock import MockBroker
 from ..stores import FileCheckpointStore
-from .aftercheckpoint import sent_after
+from .aftercheckpoint import recorded_fills, sent_after
 from .alerting import choose_alerts
 from .backing import take_lease
 from .brokers import BrokerFactory, close_broker, early_broker, open_broker
@@ -315,6 +315,10 @@ def _resume_session(
             "states": _prefix_digest(run_dir / names.ARTIFACTS["states"], offsets["states"]),
         }
         parts = restore_resumed(session, checkpoint, digests)  # the plug-ins': restore_plugins
+        # The trade ids booked before, with their numbers: a repeat is judged as without a crash.
+        parts.reports.remember(
+            recorded_fills(run_dir / names.ARTIFACTS["events"], offsets["events"])
+        )
         _venue_catch_up(broker, checkpoint)
         # A venue not rewound still has what was sent after the checkpoint: look it up.
         after, hold_found = sent_after(parts, run_dir, offsets["events"])

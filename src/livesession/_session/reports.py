@@ -42,7 +42,7 @@ from .._support.secrets import redact_text
 from .crossing import ReduceOnlyWatch
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterable
 
     from .book import OpenOrder
     from .broker_health import BrokerHealth
@@ -91,8 +91,9 @@ class ReportRouter:
     _unmatched: dict[str, list[BrokerReport]] = attrs.field(init=False, factory=dict)
     _finished: dict[str, None] = attrs.field(init=False, factory=dict)
     _booked: dict[str, dict[str, tuple[Decimal, Decimal]]] = attrs.field(init=False, factory=dict)
-    """Per order, each fill booked in this process: trade id to (quantity, price), so that a
-    repeat of a trade id is told from a re-delivery (in memory only: not checkpointed)."""
+    """Per order, each fill booked: trade id to (quantity, price), so that a repeat of a
+    trade id is told from a re-delivery (not checkpointed: a resume rebuilds it from the
+    run's fill records, ``remember``)."""
     _crossed: ReduceOnlyWatch = attrs.field(init=False, factory=ReduceOnlyWatch)
     unbooked: str = attrs.field(init=False, default="")
     """The fill the book refused (``BROKER_REPORT_INVALID``), as the fault's one line says
@@ -169,6 +170,19 @@ class ReportRouter:
             oldest = next(iter(self._finished))
             del self._finished[oldest]
             self._booked.pop(oldest, None)
+
+    def remember(self, fills: Iterable[tuple[str, str, Decimal, Decimal]]) -> None:
+        """Take the fills the run booked before a resume as booked here (``_check_repeat``).
+
+        ``fills`` are the run's records up to the checkpoint (client order id, trade id,
+        quantity, price): those of an order the session still knows (tracked, or done and
+        not forgotten), as the uninterrupted session holds them. Before, a resumed session
+        took a repeat of an older trade id with other numbers for a re-delivery.
+        """
+        book = self._c.book
+        for cid, trade_id, quantity, price in fills:
+            if cid in self._finished or book.tracked(cid) is not None:
+                self._booked.setdefault(cid, {})[trade_id] = (quantity, price)
 
     def take_crossed(self) -> bool:
         """Whether a reduce-only fill added exposure since the last call (then forgets it)."""
@@ -335,7 +349,7 @@ class ReportRouter:
 
         One with another quantity or price is another trade under the same id (or a venue
         that rewrote it): dropped as a duplicate, the book and the venue would disagree by
-        that trade without a word. Only fills booked in this process are known.
+        that trade without a word. A resumed session knows the fills booked before it too.
         """
         booked = self._booked.get(fill.client_order_id, {}).get(fill.trade_id)
         if booked is None or (fill.quantity, fill.price) == booked:
