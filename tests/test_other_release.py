@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import json
 import shutil
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
+from _forge import tampered
+from livesession import DryrunConfig, RiskLimits, StrategyConfig, create_run
 from livesession.cli import main
 from livesession.prom import render_textfile
 from livesession.verify import verify_run
@@ -45,6 +48,65 @@ class TestVerify:
         del lines[-3]  # a line from the end: the seq then jumps
         events.write_bytes(b"".join(lines))
         assert not verify_run(old_done).ok
+
+
+def _as_written_by(run: Path, version: str) -> None:
+    """Make ``run`` say ``version`` wrote it, its stop record with no reason (as 0.1.x wrote it)."""
+    for name, wanted in (
+        ("events.jsonl", lambda r: r.get("event_type") == "SESSION_STARTED"),
+        ("audit.jsonl", lambda r: r.get("code") == "C2_DRYRUN_START"),
+    ):
+        tampered(run, name, wanted, lambda r: r["payload"].update(version=version))
+    tampered(
+        run,
+        "audit.jsonl",
+        lambda r: r.get("code") == "C2_DRYRUN_STOP",
+        lambda r: r["payload"].pop("reason"),
+    )
+
+
+@pytest.mark.broken_run("a run's version rewritten to 0.1.0's, its stop record as 0.1.0 wrote it")
+class TestStopReason:
+    """0.1.x wrote no ``reason`` in ``C2_DRYRUN_STOP``: its rejected and failed runs have one
+    in ``SESSION_STOPPED`` only, which is no tampering."""
+
+    @staticmethod
+    def _rejected(tmp_path: Path) -> Path:
+        config = DryrunConfig(
+            run_id="rejected",
+            steps=10,
+            strategy=StrategyConfig(order_qty=Decimal("0.050")),
+            risk=RiskLimits(max_order_qty=Decimal("0.040")),
+        )
+        session = create_run(config, tmp_path, idempotency_backend="memory", alerts=False)
+        assert not session.run_to_end(10).accepted
+        return tmp_path / "rejected"
+
+    @pytest.mark.parametrize(("version", "ok"), [("0.1.0", True), ("0.2.0", False)])
+    def test_a_0_1_stop_record_without_reason_is_no_violation(
+        self, tmp_path: Path, version: str, ok: bool
+    ) -> None:
+        run = self._rejected(tmp_path)
+        assert verify_run(run).ok
+        _as_written_by(run, version)  # in a 0.2 run, the same record is a reason taken out
+        result = verify_run(run)
+        assert result.ok is ok, result.violations
+        if not ok:
+            assert any("stop reason '' but SESSION_STOPPED" in v for v in result.violations)
+
+    def test_a_0_1_stop_record_s_own_reason_is_still_held_to_its_event(
+        self, tmp_path: Path
+    ) -> None:
+        run = self._rejected(tmp_path)
+        _as_written_by(run, "0.1.0")
+        tampered(
+            run,
+            "audit.jsonl",
+            lambda r: r.get("code") == "C2_DRYRUN_STOP",
+            lambda r: r["payload"].update(reason="LEASE_HELD"),
+        )
+        violations = verify_run(run).violations
+        assert any("stop reason 'LEASE_HELD' but SESSION_STOPPED" in v for v in violations)
 
 
 def _tree(root: Path) -> dict[str, bytes]:

@@ -60,6 +60,9 @@ OWN_CODES: Final = frozenset(
 """The codes of the records that copy no event."""
 _STOP: Final = "C2_DRYRUN_STOP"
 _STOP_FIELDS: Final = ("steps", "reason")  # its status: held to the final snapshot
+_BEFORE_STOP_REASON: Final = ("0.0.", "0.1.")
+"""The releases whose ``C2_DRYRUN_STOP`` never carried ``reason`` (``SESSION_STARTED``'s
+``version``): a rejected or failed run of theirs has one in ``SESSION_STOPPED`` only."""
 AUDITED_TYPES: Final = frozenset({*COPIED_CODES, *_REJECT_FIELD, "STATE_CHANGED"})
 """The event types that may be audited (the per-event fast test)."""
 
@@ -119,6 +122,15 @@ class Copies:
         """``SESSION_STOPPED``: its line, ``ts_utc`` and payload."""
         self.first_wrong = 0
         """The first audit line found wrong against the events (0: none): a changed record."""
+        self._stop_reason = True
+        """Whether the stop record repeats a non-empty reason (False: 0.1.x wrote the run)."""
+
+    def recorded_by(self, version: object) -> None:
+        """The livesession ``version`` that wrote the run: before 0.2, the stop had no reason.
+
+        Such a run's stop record that does carry a ``reason`` is still held to its event.
+        """
+        self._stop_reason = not str(version).startswith(_BEFORE_STOP_REASON)
 
     def note(self, number: int, kind: str, event: dict[str, Any]) -> None:
         """Keep what the audit must copy of event ``number`` (only audited types come here)."""
@@ -219,6 +231,8 @@ class Copies:
             )
         stop = record["payload"]
         for field in _STOP_FIELDS:
+            if field not in stop and field == "reason" and not self._stop_reason:
+                continue  # 0.1.x wrote no reason there, whatever SESSION_STOPPED said
             # The stop writes what SESSION_STOPPED says; no reason is an empty one.
             said = stop.get(field, "" if field == "reason" else None)
             told = stopped.get(field, "" if field == "reason" else None)

@@ -135,6 +135,7 @@ class EventChecks:
             version = event["payload"].get("version")
             self._replay.money.recorded_by(version)
             self._links.recorded_by(version)
+            self.copies.recorded_by(version)
             if self._grid is not None:
                 self._grid.recorded_by(version)
         self.identity = (event["run_id"], event["strategy_id"])
