@@ -215,6 +215,35 @@ class TestAReleaseWithoutWriterLocks:
         assert "sealed COMPLETED" in capsys.readouterr().err
 
 
+class TestStatusOfASealedRun:
+    """status reads a 0.1.0 run's run.json and config, and names the release to re-run it."""
+
+    def test_it_is_not_called_an_application_s_run_without_run_json(
+        self, old_done: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        before = _tree(old_done)
+        assert main(["status", str(old_done)]) == 0
+        out = capsys.readouterr().out
+        assert "no run.json" not in out
+        assert "an application wrote it" not in out
+        assert "livesession 0.1.0 wrote it" in out
+        assert "write its evidence bundle with livesession 0.1.x" in out
+        assert f"livesession evidence {old_done}" not in out  # evidence refuses it
+        assert "32 of 32 at the last checkpoint" in out
+        assert _tree(old_done) == before
+
+    @pytest.mark.broken_run("a 0.1.0 run's run.json says it took a lease")
+    def test_its_lease_is_not_said_to_be_none(
+        self, old_done: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        meta = json.loads((old_done / "run.json").read_bytes())
+        (old_done / "run.json").write_text(json.dumps(meta | {"lease": True}))
+        main(["status", "--json", str(old_done)])
+        lease = json.loads(capsys.readouterr().out)["lease"]
+        assert lease is not None
+        assert lease["backend"] == "file"
+
+
 class TestProm:
     @staticmethod
     def _counters(run_dir: Path) -> dict[str, float]:

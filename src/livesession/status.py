@@ -247,7 +247,7 @@ class RunStatus:
             return self._once_the_lease_is_free(lease)
         unstarted = self.killed_while_starting and self.verdict in _UNSTARTED
         said = _UNSTARTED[self.verdict] if unstarted else _NEXT[self.verdict]
-        said = next_advice(self.verdict.name, self.reason, said, planned=self.steps_planned)
+        said = next_advice(self.verdict.name, self.reason, said, self.steps_planned, self.run_dir)
         return said.format_map(
             {verb: command(verb, self.run_dir) for verb in ("verify", "evidence", "resume")}
             | {"dryrun": start_again(Path(self.run_dir))}
@@ -400,7 +400,7 @@ def run_status(run_dir: Path, *, now: dt.datetime | None = None) -> RunStatus:
         said = f"{run_dir} is {killed}; {found.next_step()}" if killed else problem
         return attrs.evolve(found, problem=said)
     try:
-        cfg, meta = read_run_config(run_dir)
+        cfg, meta = read_run_config(run_dir, any_release=True)  # described, never re-run
     except LiveSessionError:
         cfg, meta = None, {}
     checkpoint = read_json_object(run_dir / names.CHECKPOINT)

@@ -154,11 +154,15 @@ def _read_meta(run_dir: Path) -> dict[str, Any]:
     return meta
 
 
-def read_run_config(run_dir: Path) -> tuple[DryrunConfig, dict[str, Any]]:
+def read_run_config(
+    run_dir: Path, *, any_release: bool = False
+) -> tuple[DryrunConfig, dict[str, Any]]:
     """The config and run metadata of an existing run directory (nothing is changed).
 
     The plug-ins' source records of ``config.json`` are returned in the metadata, under
     ``sources`` (empty for a run on the built-in strategy, feed and broker).
+    ``any_release``: a run another release wrote is read with this release's defaults for
+    the keys it added (another config hash), to be described, never run again (``status``).
     """
     meta = _read_meta(run_dir)
     try:
@@ -173,7 +177,7 @@ def read_run_config(run_dir: Path) -> tuple[DryrunConfig, dict[str, Any]]:
         raise RunDirectoryError(f"{run_dir / names.CONFIG}: {exc}") from None
     except (orjson.JSONDecodeError, ConfigError) as exc:
         raise RunDirectoryError(f"{run_dir / names.CONFIG} is corrupt: {exc}") from None
-    if meta.get("config_hash") != config_hash(cfg):
+    if meta.get("config_hash") != config_hash(cfg) and not (any_release and other_release(meta)):
         why = ", which reads its config.json with keys it added (another config hash)"
         refuse_other_release(run_dir, meta, why, "re-run it (evidence, burnin) or resume it")
         raise RunDirectoryError(f"{run_dir / names.CONFIG} does not match the run's config hash")

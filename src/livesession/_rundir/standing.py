@@ -18,19 +18,19 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal, InvalidOperation
-from typing import TYPE_CHECKING, Any, Final, Literal
+from pathlib import Path
+from typing import Any, Final, Literal
 
 import attrs
 
 from .._artifacts import names
+from .._artifacts.releases import release_of, written_by_other_release
 from .._artifacts.runread import RUN_MARKERS, events_back, runs_inside
 from .._domain import clock as _clock
 from .._domain.lifecycle import SessionState
 from .._reconcile.reconciler import position_doubts
+from .._version import __version__
 from .livecut import live_trading, positions_since
-
-if TYPE_CHECKING:
-    from pathlib import Path
 
 __all__ = [
     "LEASE_NEXT",
@@ -302,13 +302,21 @@ OWN_SINKS_NEXT: Final = (  # a sealed COMPLETED run without run.json: an applica
 )
 
 
-def next_advice(verdict: str, reason: str, said: str, *, planned: int | None) -> str:
-    """What ``status`` advises, where the lease or a missing ``run.json`` changes ``said``.
+def next_advice(verdict: str, reason: str, said: str, planned: int | None, run_dir: str) -> str:
+    """What ``status`` advises, where the lease, ``run.json`` or its release changes ``said``.
 
     ``planned`` is the steps the run's config plans, None when no run config was read.
     """
     if verdict == "COMPLETED" and planned is None:
         return OWN_SINKS_NEXT
+    version = written_by_other_release(Path(run_dir))
+    if verdict == "COMPLETED" and version is not None:  # evidence refuses to re-run it
+        return (
+            "verify before handing it over: `{verify}` (status reads only the ends of the "
+            f"files); livesession {version} wrote it and `livesession evidence` of "
+            f"{__version__} re-runs only runs of its own release: write its evidence bundle "
+            f"with livesession {release_of(version)}.x"
+        )
     return LEASE_NEXT.get((verdict, reason), said)
 
 
