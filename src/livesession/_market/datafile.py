@@ -55,7 +55,7 @@ from .datafail import fail as _fail
 from .dataopen import open_data_file
 from .datavalues import PriceGrid, check_tick, read_number, volume_problem
 from .timecolumn import TimeColumn, last_line
-from .timeforms import finite_number, is_time_of_day, text_ns, time_text
+from .timeforms import is_time_of_day, time_text, unread_time
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -356,10 +356,11 @@ class RowChecker:
         """Refuse a file whose times sit in a column of another name (``Datum``, ``Fecha``).
 
         Its bars would play on the session's grid and the run would record times the data
-        never had; a number is not taken for a time here (it may be an id or a count).
+        never had: a time in any form, or any value of a column named as times (``Gmt time``,
+        ``Open time``); a number under another name is no time (an id, a count).
         """
         for name, text in zip(self.names, cells, strict=True):
-            if name in _KNOWN_COLUMNS or finite_number(text) is not None or text_ns(text) is None:
+            if name in _KNOWN_COLUMNS or not unread_time(name, text):
                 continue
             raise _fail(
                 self.path, line, name, text,

@@ -34,11 +34,12 @@ __all__ = [
     "iso_ns",
     "text_ns",
     "time_text",
+    "unread_time",
     "utc_offset",
 ]
 
 # ASCII digits only (re.ASCII): full-width digits make no date, as they make no number.
-_CLOCK: Final = r"(?: (?P<H>\d{2}):(?P<M>\d{2})(?::(?P<S>\d{2}))?)?"
+_CLOCK: Final = r"(?: (?P<H>\d{2}):(?P<M>\d{2})(?::(?P<S>\d{2})(?:\.(?P<f>\d{1,9}))?)?)?"
 _DOTTED: Final = re.compile(r"(?P<d>\d{2})\.(?P<m>\d{2})\.(?P<y>\d{4})" + _CLOCK, re.ASCII)
 _YEAR_DOTTED: Final = re.compile(r"(?P<y>\d{4})\.(?P<m>\d{2})\.(?P<d>\d{2})" + _CLOCK, re.ASCII)
 
@@ -137,6 +138,34 @@ def text_ns(text: str) -> int | None:
     return dotted_ns(text) if when is None else when
 
 
+_LOOKS_DATED: Final = re.compile(
+    r"\d{4}[./-]\d{1,2}[./-]\d{1,2}|\d{1,2}[./-]\d{1,2}[./-]\d{2,4}|(?<![\d.:])\d{1,2}:\d{2}(?!\d)",
+    re.ASCII,
+)
+"""A date (``2026-03-02``, ``3/2/2026``, ``02.03.2026``) or a clock time (``9:00``) within a
+text, in a form this module may not read (``3/2/2026 9:00 AM``)."""
+
+
+def _names_a_time(name: str) -> bool:
+    """Whether a column's name says it holds times (``Gmt time``, ``Open time``, ``TradeDate``)."""
+    return any(word.endswith(("time", "date")) for word in re.findall(r"[a-z]+", name.lower()))
+
+
+def unread_time(name: str, text: str) -> bool:
+    """Whether the cell ``text`` of a column ``name``, not the bars' time, holds a time.
+
+    A time in any form read here, or a date or clock time in another (Dukascopy's
+    ``02.03.2026 09:00:00.000 GMT+0100``, a US ``3/2/2026 9:00``), or any value under a
+    name that says it holds times (``Open time``'s epoch milliseconds): a number under
+    another name is no time (an id, a count).
+    """
+    if not text:
+        return False
+    if finite_number(text) is not None:
+        return _names_a_time(name)
+    return text_ns(text) is not None or _LOOKS_DATED.search(text) is not None or _names_a_time(name)
+
+
 def finite_number(text: str) -> Decimal | None:
     """``text`` as a finite decimal number written as a data file may (``csvforms``), or None."""
     # 1_772_442_000, full-width digits: Decimal reads them; is_number_text refuses them.
@@ -146,17 +175,19 @@ def finite_number(text: str) -> Decimal | None:
 def dotted_ns(text: str) -> int | None:
     """Nanoseconds since the epoch of a dotted date and optional time (UTC), or None.
 
-    ``DD.MM.YYYY[ HH:MM[:SS]]``, or the year-first ``YYYY.MM.DD[ HH:MM[:SS]]`` MetaTrader
-    writes.
+    ``DD.MM.YYYY[ HH:MM[:SS[.fff]]]``, or the year-first ``YYYY.MM.DD[ HH:MM[:SS[.fff]]]``
+    MetaTrader writes; a fraction of a second (``09:00:00.000``, as Dukascopy's exports
+    write it) to the nanosecond, 9 digits at most.
     """
     found = _DOTTED.fullmatch(text) or _YEAR_DOTTED.fullmatch(text)
     if found is None:
         return None
-    parts = {key: int(value or 0) for key, value in found.groupdict().items()}
+    fraction = found.group("f") or ""
+    parts = {key: int(value or 0) for key, value in found.groupdict().items() if key != "f"}
     try:
         when = dt.datetime(
             parts["y"], parts["m"], parts["d"], parts["H"], parts["M"], parts["S"], tzinfo=dt.UTC
         )
     except ValueError:
         return None
-    return epoch_ns(when)
+    return epoch_ns(when) + int(fraction.ljust(NANO_DIGITS, "0"))

@@ -1,0 +1,180 @@
+"""Data files as market-data vendors export them: their time columns, read or refused.
+
+A file's bars play at the file's own times, or the file is refused up front with one line
+naming the file, the line, the column and the value, and no run directory is made. A time
+in a column the check does not read as the bars' time (Dukascopy's ``Gmt time``, an
+``Open time`` of epoch milliseconds) would have played on the session's grid, at times the
+data never had.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import subprocess
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from livesession import DataFileError, check_csv
+from livesession._domain.clock import epoch_ns
+from livesession.verify import verify_run
+
+EXIT_OK, EXIT_BAD_INPUT = 0, 2
+PRICES = (
+    ("1.08000", "1.08030", "1.07970", "1.08000"),
+    ("1.08000", "1.08257", "1.07970", "1.08227"),
+    ("1.08227", "1.08300", "1.08100", "1.08200"),
+)
+
+
+def _rows(times: list[str], sep: str = ",") -> str:
+    return "".join(
+        sep.join((t, *prices, str(100 + n))) + "\n"
+        for n, (t, prices) in enumerate(zip(times, PRICES * len(times), strict=False))
+    )
+
+
+def _file(tmp_path: Path, header: str, times: list[str], name: str = "eurusd.csv") -> Path:
+    path = tmp_path / name
+    path.write_text(header + "\n" + _rows(times), encoding="utf-8")
+    return path
+
+
+def _ns(*parts: int) -> int:
+    return epoch_ns(dt.datetime(*parts, tzinfo=dt.UTC))  # type: ignore[misc]
+
+
+def _cli(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "livesession.cli", *map(str, args)],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+DUKASCOPY = ["02.03.2026 09:00:00.000", "02.03.2026 09:01:00.000", "02.03.2026 09:02:00.000"]
+
+
+class TestDottedTimesWithAFraction:
+    @pytest.mark.parametrize(
+        ("times", "first", "second"),
+        [
+            (DUKASCOPY[:2], _ns(2026, 3, 2, 9, 0), _ns(2026, 3, 2, 9, 1)),
+            (  # year first, as MetaTrader writes, to the nanosecond
+                ["2026.03.02 09:00:00.5", "2026.03.02 09:00:00.623456789"],
+                _ns(2026, 3, 2, 9, 0) + 500_000_000,
+                _ns(2026, 3, 2, 9, 0) + 623_456_789,
+            ),
+        ],
+    )
+    def test_a_dotted_time_keeps_its_fraction_of_a_second(
+        self, tmp_path: Path, times: list[str], first: int, second: int
+    ) -> None:
+        path = _file(tmp_path, "timestamp,Open,High,Low,Close,Volume", times)
+        checked = check_csv(path, tick=None)
+        assert (checked.first_ns, checked.last_ns) == (first, second)
+
+    def test_nine_digits_at_most(self, tmp_path: Path) -> None:
+        path = _file(tmp_path, "timestamp,Open,High,Low,Close,Volume", ["02.03.2026 09:00:00.5"])
+        assert check_csv(path, tick=None).first_ns == _ns(2026, 3, 2, 9, 0) + 500_000_000
+        path = _file(
+            tmp_path, "timestamp,Open,High,Low,Close,Volume", ["02.03.2026 09:00:00.1234567891"]
+        )
+        with pytest.raises(DataFileError, match="a fraction of a second of 10 digits"):
+            check_csv(path, tick=None)
+
+    def test_a_split_date_and_time_with_milliseconds_is_one_time(self, tmp_path: Path) -> None:
+        path = tmp_path / "mt.csv"
+        path.write_text(
+            "Date;Time;Open;High;Low;Close;Volume\n"
+            "02.03.2026;09:00:00.250;1,08000;1,08030;1,07970;1,08000;100\n",
+            encoding="utf-8",
+        )
+        assert check_csv(path, tick=None).first_ns == _ns(2026, 3, 2, 9, 0) + 250_000_000
+
+
+class TestTimesUnderAnotherName:
+    @pytest.mark.parametrize(
+        ("header", "value"),
+        [
+            ("Gmt time", DUKASCOPY[0]),  # Dukascopy's export, with milliseconds
+            ("Local time", "02.03.2026 10:00:00.000 GMT+0100"),  # its other export
+            ("Open time", "1772442000000"),  # epoch milliseconds under a name that says so
+            ("OpenTime", "1772442000"),
+            ("when", "3/2/2026 9:00 AM"),  # a US spreadsheet's time, in no form read here
+            ("stamp", "2026-03-02 09:00:00 UTC"),
+        ],
+    )
+    def test_refused_naming_the_column_and_the_value(
+        self, tmp_path: Path, header: str, value: str
+    ) -> None:
+        path = tmp_path / "x.csv"
+        path.write_text(
+            f"{header},Open,High,Low,Close,Volume\n{value},1.08,1.09,1.07,1.08,3\n",
+            encoding="utf-8",
+        )
+        with pytest.raises(DataFileError, match="a time in a column not read") as caught:
+            check_csv(path, tick=None)
+        assert (caught.value.line, caught.value.column, caught.value.value) == (
+            2,
+            header.lower(),
+            value,
+        )
+
+    @pytest.mark.parametrize(
+        ("header", "value"),
+        [
+            ("id", "1772442000000"),  # a number under another name: an id, a count
+            ("trades", "1234"),
+            ("note", "rolled 1.2.3"),
+            ("host", "10.0.0.1"),
+        ],
+    )
+    def test_other_columns_stay_allowed(self, tmp_path: Path, header: str, value: str) -> None:
+        path = tmp_path / "x.csv"
+        path.write_text(
+            f"{header},Open,High,Low,Close,Volume\n{value},1.08,1.09,1.07,1.08,3\n",
+            encoding="utf-8",
+        )
+        assert check_csv(path, tick=None).time_column is None
+
+    def test_a_dukascopy_export_is_refused_then_plays_at_its_times_once_named(
+        self, tmp_path: Path
+    ) -> None:
+        out = tmp_path / "runs"
+        data = _file(tmp_path, "Gmt time,Open,High,Low,Close,Volume", DUKASCOPY)
+        args = ("--feed", f"csv:{data}", "--symbol", "EUR/USD", "--out", out, "-q")
+        done = _cli("dryrun", *args, "--run-id", "duka", cwd=tmp_path)
+        assert done.returncode == EXIT_BAD_INPUT, done.stderr
+        said = (
+            f"livesession: error: data file {data}, line 2, column gmt time, value "
+            "'02.03.2026 09:00:00.000': a time in a column not read as the bars' time: name it "
+            "timestamp (or time, datetime, date, open_time, ts) to replay the bars at the "
+            "file's times, or drop the column to play them on the session's grid"
+        )
+        assert done.stderr.splitlines() == [said]
+        assert not out.exists()
+
+        data = _file(tmp_path, "timestamp,Open,High,Low,Close,Volume", DUKASCOPY)
+        done = _cli("dryrun", *args, "--run-id", "duka", cwd=tmp_path)
+        assert done.returncode == EXIT_OK, done.stderr
+        assert verify_run(out / "duka").ok
+        events = [
+            json.loads(line)
+            for line in (out / "duka" / "events.jsonl").read_text(encoding="utf-8").splitlines()
+        ]
+        bars = [e for e in events if e["event_type"] == "BAR"]
+        assert [e["ts_utc"] for e in bars] == [
+            "2026-03-02T09:00:00Z",
+            "2026-03-02T09:01:00Z",
+            "2026-03-02T09:02:00Z",
+        ]
+        assert [e["payload"]["close"] for e in bars] == [p[3] for p in PRICES]
+        assert events[-1]["payload"]["reason"] == "FEED_EXHAUSTED"
+        assert Decimal(bars[0]["payload"]["volume"]) == 100
