@@ -10,6 +10,8 @@ data never had.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import io
 import json
 import subprocess
 import sys
@@ -18,8 +20,9 @@ from pathlib import Path
 
 import pytest
 
-from livesession import DataFileError, check_csv
+from livesession import CsvReplayFeed, DataFileError, check_csv
 from livesession._domain.clock import epoch_ns
+from livesession._market.datafile import scan_csv
 from livesession.verify import verify_run
 
 EXIT_OK, EXIT_BAD_INPUT = 0, 2
@@ -43,8 +46,8 @@ def _file(tmp_path: Path, header: str, times: list[str], name: str = "eurusd.csv
     return path
 
 
-def _ns(*parts: int) -> int:
-    return epoch_ns(dt.datetime(*parts, tzinfo=dt.UTC))  # type: ignore[misc]
+def _ns(year: int, month: int, day: int, hour: int, minute: int) -> int:
+    return epoch_ns(dt.datetime(year, month, day, hour, minute, tzinfo=dt.UTC))
 
 
 def _cli(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -178,3 +181,55 @@ class TestTimesUnderAnotherName:
         assert [e["payload"]["close"] for e in bars] == [p[3] for p in PRICES]
         assert events[-1]["payload"]["reason"] == "FEED_EXHAUSTED"
         assert Decimal(bars[0]["payload"]["volume"]) == 100
+
+
+class _Downloader(io.BufferedReader):
+    """A data file read while its writer appends: the last line is read half written.
+
+    When the check reads a line without its line end (the writer's half row), the writer
+    finishes that row and appends one more before the check looks again.
+    """
+
+    rest = b""
+
+    def __next__(self) -> bytes:
+        line = super().__next__()
+        if not line.endswith(b"\n") and self.rest:
+            with Path(self.name).open("ab") as writer:
+                writer.write(self.rest)
+            self.rest = b""
+        return line
+
+
+class TestAFileThatGrowsWhileItIsChecked:
+    def test_a_row_still_being_written_is_neither_checked_nor_played(self, tmp_path: Path) -> None:
+        times = ["2026-03-02T09:00:00Z", "2026-03-02T09:01:00Z", "2026-03-02T09:02:00Z"]
+        whole = "timestamp,open,high,low,close,volume\n" + _rows(times)
+        done, half = whole[: whole.rindex("\n", 0, -1) + 1], whole[whole.rindex("\n", 0, -1) + 1 :]
+        cut = half.rindex(",") + 2  # the third row's volume, '102', written as far as '1'
+        path = tmp_path / "today.csv"
+        path.write_text(done + half[:cut], encoding="utf-8")
+        stream = _Downloader(io.FileIO(path, "rb"))
+        stream.rest = (half[cut:] + _rows(["2026-03-02T09:03:00Z"])).encode()
+        with stream:
+            layout = scan_csv(stream, path, tick=None)
+        checked = layout.check
+        assert (checked.rows, checked.size) == (2, len(done))  # the half row is not read
+        assert checked.sha256 == hashlib.sha256(done.encode()).hexdigest()
+        assert checked.last_time == times[1]
+        # The run plays the bytes the check read: two bars, then the end (FEED_EXHAUSTED).
+        feed = CsvReplayFeed(path, symbol="EUR/USD", tick=None, lot=Decimal(1), size=checked.size)
+        bars = [feed.next_bar(0) for _ in range(3)]
+        feed.close()
+        assert [bar and bar.volume for bar in bars] == [Decimal(100), Decimal(101), None]
+
+    def test_a_last_row_without_a_line_end_in_a_file_that_stays_is_a_row(
+        self, tmp_path: Path
+    ) -> None:
+        path = tmp_path / "eurusd.csv"
+        path.write_text(
+            "timestamp,open,high,low,close,volume\n" + _rows(["2026-03-02T09:00:00Z"]).rstrip(),
+            encoding="utf-8",
+        )
+        checked = check_csv(path, tick=None)
+        assert (checked.rows, checked.size) == (1, path.stat().st_size)

@@ -52,7 +52,7 @@ from .csvforms import (
     writes_decimal_comma,
 )
 from .datafail import fail as _fail
-from .dataopen import open_data_file
+from .dataopen import grew_past, open_data_file
 from .datavalues import PriceGrid, check_tick, read_number, volume_problem
 from .timecolumn import TimeColumn, last_line
 from .timeforms import is_time_of_day, time_text, unread_time
@@ -434,6 +434,8 @@ def scan_csv(
     ``size``: its first ``size`` bytes only, the bytes a run read and recorded
     (``feed_bytes``): a resumed run checks and plays those, and rows appended to the file
     since are neither (a shorter file is read to its end: the caller compares the hash).
+    Without ``size``, a last line without its line end in a file grown since is a row still
+    being written: the check ends before it.
     """
     digest = hashlib.sha256()
     raw = stream.readline() if size is None else stream.readline(size)
@@ -445,6 +447,8 @@ def scan_csv(
     if checker.times is not None:  # the last row's time, asked when the second goes back
         checker.times.last_row = lambda: checker.row_ns(last_line(stream, size))
     for raw in _lines(stream, None if size is None else size - data_offset):
+        if size is None and not raw.endswith(b"\n") and grew_past(stream, size_read + len(raw)):
+            break  # a row still being written: neither checked nor played (``grew_past``)
         digest.update(raw)
         size_read += len(raw)
         line += 1

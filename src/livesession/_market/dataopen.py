@@ -14,7 +14,7 @@ from .._support.fsutil import NotAFile, open_regular
 if TYPE_CHECKING:
     from pathlib import Path
 
-__all__ = ["open_data_file"]
+__all__ = ["grew_past", "open_data_file"]
 
 
 def open_data_file(path: Path) -> IO[bytes]:
@@ -42,3 +42,16 @@ def open_data_file(path: Path) -> IO[bytes]:
             column=None,
             value=None,
         ) from None
+
+
+def grew_past(stream: IO[bytes], read: int) -> bool:
+    """Whether the file ``stream`` reads holds more than ``read`` bytes now.
+
+    A line read at the file's end without its line end, in a file that grew since, is a
+    row its writer (a downloader appending to today's file) had not finished: its cells
+    are cut short (a volume of ``10`` for ``100``). False for a stream that is no file.
+    """
+    try:
+        return os.fstat(stream.fileno()).st_size > read
+    except (OSError, AttributeError, ValueError):
+        return False
