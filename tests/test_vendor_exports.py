@@ -22,6 +22,7 @@ import pytest
 
 from livesession import CsvReplayFeed, DataFileError, check_csv
 from livesession._domain.clock import epoch_ns
+from livesession._market.csvforms import LONGEST_LINE
 from livesession._market.datafile import scan_csv
 from livesession.verify import verify_run
 
@@ -192,12 +193,18 @@ class _Downloader(io.BufferedReader):
 
     rest = b""
 
-    def __next__(self) -> bytes:
-        line = super().__next__()
-        if not line.endswith(b"\n") and self.rest:
+    def readline(self, size: int | None = -1, /) -> bytes:
+        line = super().readline(-1 if size is None else size)
+        if line and not line.endswith(b"\n") and self.rest:
             with Path(self.name).open("ab") as writer:
                 writer.write(self.rest)
             self.rest = b""
+        return line
+
+    def __next__(self) -> bytes:
+        line = self.readline()
+        if not line:
+            raise StopIteration
         return line
 
 
@@ -233,3 +240,59 @@ class TestAFileThatGrowsWhileItIsChecked:
         )
         checked = check_csv(path, tick=None)
         assert (checked.rows, checked.size) == (1, path.stat().st_size)
+
+
+class _Counting(io.BufferedReader):
+    """A data file that keeps the longest line it gave its reader."""
+
+    longest = 0
+
+    def readline(self, size: int | None = -1, /) -> bytes:
+        line = super().readline(-1 if size is None else size)
+        self.longest = max(self.longest, len(line))
+        return line
+
+    def __next__(self) -> bytes:
+        line = super().__next__()
+        self.longest = max(self.longest, len(line))
+        return line
+
+
+class TestLinesTooLongToBeRows:
+    """The file is streamed, never loaded whole: no line is read past 1 MiB."""
+
+    def _scan(self, path: Path) -> tuple[DataFileError, int]:
+        stream = _Counting(io.FileIO(path, "rb"))
+        with stream, pytest.raises(DataFileError) as caught:
+            scan_csv(stream, path, tick=None)
+        return caught.value, stream.longest
+
+    def test_a_file_of_cr_line_ends_is_refused_without_being_read_whole(
+        self, tmp_path: Path
+    ) -> None:
+        path = tmp_path / "mac.csv"
+        rows = _rows([f"2026-03-02T09:{n // 60:02d}:{n % 60:02d}Z" for n in range(3600)])
+        path.write_bytes(("timestamp,open,high,low,close,volume\n" + rows * 8).encode())
+        path.write_bytes(path.read_bytes().replace(b"\n", b"\r"))
+        assert path.stat().st_size > LONGEST_LINE + 1
+        error, longest = self._scan(path)
+        assert longest <= LONGEST_LINE + 1
+        assert error.line == 1
+        assert "the file's lines end with a CR alone" in str(error)
+
+    def test_a_row_longer_than_a_mebibyte_is_refused_at_its_line(self, tmp_path: Path) -> None:
+        path = tmp_path / "notes.csv"
+        path.write_text(
+            "timestamp,open,high,low,close,volume,note\n"
+            "2026-03-02T09:00:00Z,1.08,1.09,1.07,1.08,3,a\n"
+            f"2026-03-02T09:01:00Z,1.08,1.09,1.07,1.08,3,{'x' * (2 * LONGEST_LINE)}\n",
+            encoding="utf-8",
+        )
+        error, longest = self._scan(path)
+        assert longest <= LONGEST_LINE + 1
+        assert str(error) == (
+            f"data file {path}, line 3: a line longer than 1048576 bytes (1 MiB) without a "
+            "line end: no header or row of bars is; give a CSV file of one row a line"
+        )
+        with pytest.raises(DataFileError, match="line 1: a line longer than"):
+            check_csv(_file(tmp_path, "timestamp," + "x" * LONGEST_LINE, []), tick=None)

@@ -28,6 +28,7 @@ from typing import Final
 
 __all__ = [
     "DELIMITERS",
+    "LONGEST_LINE",
     "comma_hint",
     "compressed",
     "cr_line_ends",
@@ -35,6 +36,7 @@ __all__ = [
     "digits_hint",
     "header_splits",
     "is_number_text",
+    "line_too_long",
     "not_a_row",
     "number_form_problem",
     "split",
@@ -76,13 +78,14 @@ def cr_line_ends(text: str) -> str | None:
     saves) reads as one line holding them all, and Python's own message asks for a mode the
     reader has no use for: the line ends are named instead, with how to convert them.
     """
-    if "\r" not in text.rstrip("\r\n"):
-        return None
-    return (
-        "the file's lines end with a CR alone (old Mac line ends, as Excel's \"CSV "
-        '(Macintosh)" saves them): save it as "CSV UTF-8", or convert its line ends '
-        "(tr '\\r' '\\n' < in.csv > out.csv)"
-    )
+    return None if "\r" not in text.rstrip("\r\n") else _CR_LINE_ENDS
+
+
+_CR_LINE_ENDS: Final = (
+    "the file's lines end with a CR alone (old Mac line ends, as Excel's \"CSV "
+    '(Macintosh)" saves them): save it as "CSV UTF-8", or convert its line ends '
+    "(tr '\\r' '\\n' < in.csv > out.csv)"
+)
 
 
 def not_a_row(text: str, error: csv.Error) -> str:
@@ -102,6 +105,26 @@ def not_a_row(text: str, error: csv.Error) -> str:
             "a cell spanning lines, which is not supported: write each row on one line)"
         )
     return f"not a CSV row ({error})"
+
+
+LONGEST_LINE: Final = 1 << 20
+"""The most bytes a line of a data file may have, its line end included (1 MiB).
+
+No header or bar is that long; a longer line is read no further (its bytes are never held
+whole): a file whose lines end with a CR alone reads as one line, the whole file.
+"""
+
+
+def line_too_long(raw: bytes) -> str | None:
+    """Why ``raw``, a line read ``LONGEST_LINE + 1`` bytes at most, is no line of a data file."""
+    if len(raw) <= LONGEST_LINE:
+        return None
+    if b"\r" in raw.rstrip(b"\r\n"):
+        return _CR_LINE_ENDS
+    return (
+        f"a line longer than {LONGEST_LINE} bytes (1 MiB) without a line end: no header or "
+        "row of bars is; give a CSV file of one row a line"
+    )
 
 
 def writes_decimal_comma(delimiter: str, numbers: list[str]) -> bool:

@@ -44,9 +44,11 @@ import attrs
 from .._domain.decimal import with_context
 from .._exceptions import DataFileError
 from .csvforms import (
+    LONGEST_LINE,
     compressed,
     cr_line_ends,
     header_splits,
+    line_too_long,
     not_a_row,
     split,
     writes_decimal_comma,
@@ -167,7 +169,7 @@ def _header(path: Path, raw: bytes) -> tuple[str, list[str], dict[str, int]]:
     """The separator, the column names (lower case) and the required columns' places."""
     if not raw.strip():
         raise _fail(path, 1, None, None, "no header: expected open,high,low,close,volume")
-    packed = compressed(raw, path.name)
+    packed = compressed(raw, path.name) or line_too_long(raw)
     if packed is not None:
         raise _fail(path, 1, None, None, packed)
     try:
@@ -416,13 +418,18 @@ class RowChecker:
 
 
 def _lines(stream: IO[bytes], left: int | None) -> Iterator[bytes]:
-    """The lines ``stream`` reads on, to its end or for ``left`` bytes at most."""
-    if left is None:
-        yield from stream
-        return
-    while left > 0 and (raw := stream.readline(left)):
-        left -= len(raw)
+    """The lines ``stream`` reads on, to its end or for ``left`` bytes at most.
+
+    A line is read ``LONGEST_LINE + 1`` bytes at most: a longer one is refused there.
+    """
+    while (left is None or left > 0) and (raw := stream.readline(_upto(left))):
+        if left is not None:
+            left -= len(raw)
         yield raw
+
+
+def _upto(left: int | None) -> int:
+    return LONGEST_LINE + 1 if left is None else min(left, LONGEST_LINE + 1)
 
 
 @with_context
@@ -438,7 +445,7 @@ def scan_csv(
     being written: the check ends before it.
     """
     digest = hashlib.sha256()
-    raw = stream.readline() if size is None else stream.readline(size)
+    raw = stream.readline(_upto(size))
     digest.update(raw)
     delimiter, names, index = _header(path, raw)
     data_offset = len(raw)
@@ -447,11 +454,13 @@ def scan_csv(
     if checker.times is not None:  # the last row's time, asked when the second goes back
         checker.times.last_row = lambda: checker.row_ns(last_line(stream, size))
     for raw in _lines(stream, None if size is None else size - data_offset):
+        line += 1
+        if (too_long := line_too_long(raw)) is not None:
+            raise _fail(path, line, None, None, too_long)
         if size is None and not raw.endswith(b"\n") and grew_past(stream, size_read + len(raw)):
             break  # a row still being written: neither checked nor played (``grew_past``)
         digest.update(raw)
         size_read += len(raw)
-        line += 1
         if not raw.strip():
             continue  # blank lines are skipped, by the check and by the feed
         checker.check(checker.cells(raw, line), index, line)
