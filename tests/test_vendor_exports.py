@@ -296,3 +296,80 @@ class TestLinesTooLongToBeRows:
         )
         with pytest.raises(DataFileError, match="line 1: a line longer than"):
             check_csv(_file(tmp_path, "timestamp," + "x" * LONGEST_LINE, []), tick=None)
+
+
+class TestWhatARefusalSays:
+    """The one line a refused file gets says what its exporter did, not something else."""
+
+    def _refusal(self, tmp_path: Path, text: str | bytes) -> DataFileError:
+        path = tmp_path / "x.csv"
+        path.write_bytes(text.encode() if isinstance(text, str) else text)
+        with pytest.raises(DataFileError) as caught:
+            check_csv(path, tick=None)
+        return caught.value
+
+    def test_local_times_across_the_end_of_summer_time(self, tmp_path: Path) -> None:
+        times = ["2026-11-01 00:55:00", "2026-11-01 01:30:00", "2026-11-01 01:55:00"]
+        times += ["2026-11-01 01:00:00"]  # New York's clock set back: 01:00 again, EST
+        error = self._refusal(tmp_path, "timestamp,open,high,low,close,volume\n" + _rows(times))
+        assert error.line == 5
+        assert str(error).endswith(
+            "time does not increase (line 4 has 2026-11-01 01:55:00): local times written "
+            "without a UTC offset, as summer time ends and an hour repeats? A time without an "
+            "offset is UTC: write the times in UTC, or with their offsets (01:30:00-04:00, "
+            "then 01:00:00-05:00)"
+        )
+
+    @pytest.mark.parametrize(
+        "times",
+        [
+            ["2026-11-01 01:00:00", "2026-11-01 01:05:00", "2026-11-01 01:04:00"],  # a row swapped
+            ["2026-11-01T01:00:00Z", "2026-11-01T01:55:00Z", "2026-11-01T01:00:00Z"],  # UTC
+        ],
+    )
+    def test_other_rows_going_back_are_not_said_to_be_summer_time(
+        self, tmp_path: Path, times: list[str]
+    ) -> None:
+        error = self._refusal(tmp_path, "timestamp,open,high,low,close,volume\n" + _rows(times))
+        assert "summer time" not in str(error)
+        assert str(error).endswith(f"time does not increase (line 3 has {times[1]})")
+
+    def test_a_file_newest_first_is_still_told_to_sort(self, tmp_path: Path) -> None:
+        times = ["2026-11-01 03:00:00", "2026-11-01 02:00:00", "2026-11-01 01:00:00"]
+        error = self._refusal(tmp_path, "timestamp,open,high,low,close,volume\n" + _rows(times))
+        assert str(error).endswith(": the file runs newest first; sort it oldest first")
+
+    def test_thousands_separators_in_a_comma_file(self, tmp_path: Path) -> None:
+        error = self._refusal(
+            tmp_path,
+            'date,open,high,low,close,volume\n2026-03-02,1.08,1.09,1.07,1.08,"1,234,100"\n',
+        )
+        assert str(error).endswith(
+            "column volume, value '1,234,100': not a decimal number (a thousands separator? "
+            "write numbers without one)"
+        )
+
+    def test_a_time_zone_s_name_is_no_digit_group_separator(self, tmp_path: Path) -> None:
+        error = self._refusal(
+            tmp_path,
+            "timestamp,open,high,low,close,volume\n"
+            "2026-03-02 04:00:00 America/New_York,1.08,1.09,1.07,1.08,3\n",
+        )
+        assert str(error).endswith(
+            "value '2026-03-02 04:00:00 America/New_York': not a date or time (ISO 8601, or "
+            "DD.MM.YYYY) nor an epoch number"
+        )
+        error = self._refusal(  # a number written with '_' is still told so
+            tmp_path, "timestamp,open,high,low,close,volume\n1_772_442_000,1,1,1,1,3\n"
+        )
+        assert "a '_' digit group separator?" in str(error)
+
+    @pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be"])
+    def test_a_utf16_export_is_named_so(self, tmp_path: Path, encoding: str) -> None:
+        text = "timestamp\topen\thigh\tlow\tclose\tvolume\n2026-03-02\t1.08\t1.09\t1.07\t1.08\t3\n"
+        error = self._refusal(tmp_path, text.encode(encoding))
+        assert (error.line, error.column) == (1, None)
+        assert str(error).endswith(
+            ': UTF-16 text (a spreadsheet\'s "Unicode Text"), not UTF-8: save the file as '
+            '"CSV UTF-8", or convert it (iconv -f UTF-16 -t UTF-8 in.csv > out.csv)'
+        )

@@ -40,6 +40,7 @@ __all__ = [
     "not_a_row",
     "number_form_problem",
     "split",
+    "utf16",
     "writes_decimal_comma",
 ]
 
@@ -146,7 +147,7 @@ def comma_hint(text: str) -> str:
     """Why a number with a comma in it was not read, for the error (empty without one)."""
     if "," not in text:
         return ""
-    if "." in text:
+    if "." in text or text.count(",") > 1:
         return " (a thousands separator? write numbers without one)"
     return " (a decimal comma is read only in a ';' file whose first data row writes one)"
 
@@ -170,7 +171,7 @@ def number_form_problem(text: str) -> str | None:
 
 def digits_hint(text: str) -> str:
     """Why text with a ``_`` or with digits other than ``0-9`` is not read, for the error."""
-    if "_" in text:
+    if "_" in text and is_number_text(text.replace("_", "")):
         return " (a '_' digit group separator? write numbers without one: it is never dropped)"
     if any(ch.isdigit() and not ch.isascii() for ch in text):
         return " (digits other than 0-9, full-width or another script's: write ASCII digits)"
@@ -196,3 +197,17 @@ def compressed(first: bytes, name: str) -> str | None:
                 "and give the CSV file"
             )
     return None
+
+
+def utf16(first: bytes) -> str | None:
+    """Why a file whose first line is ``first`` is no UTF-8 text, if it is UTF-16.
+
+    A spreadsheet's "Unicode Text" export: with its byte order mark it was "not UTF-8", and
+    without one, each character followed by a NUL, a header that "lacks" ``open``.
+    """
+    if not (first.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in first):
+        return None
+    return (
+        'UTF-16 text (a spreadsheet\'s "Unicode Text"), not UTF-8: save the file as "CSV '
+        'UTF-8", or convert it (iconv -f UTF-16 -t UTF-8 in.csv > out.csv)'
+    )

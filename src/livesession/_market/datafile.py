@@ -51,6 +51,7 @@ from .csvforms import (
     line_too_long,
     not_a_row,
     split,
+    utf16,
     writes_decimal_comma,
 )
 from .datafail import fail as _fail
@@ -169,7 +170,7 @@ def _header(path: Path, raw: bytes) -> tuple[str, list[str], dict[str, int]]:
     """The separator, the column names (lower case) and the required columns' places."""
     if not raw.strip():
         raise _fail(path, 1, None, None, "no header: expected open,high,low,close,volume")
-    packed = compressed(raw, path.name) or line_too_long(raw)
+    packed = compressed(raw, path.name) or line_too_long(raw) or utf16(raw)
     if packed is not None:
         raise _fail(path, 1, None, None, packed)
     try:

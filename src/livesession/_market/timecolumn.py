@@ -140,6 +140,8 @@ class TimeColumn:
         A repeated time is a duplicated row. Times written at different UTC offsets
         (``09:00:00Z``, then ``09:01:00+01:00``: 08:01 UTC) say so. The second row going
         back is a file newest first only when its last row is earlier than its first.
+        Times without an offset going back half an hour to an hour are local times at the
+        end of summer time, maybe (``_clock_set_back``).
         """
         if when == self.last:
             return ": the same time twice (a duplicated row?)"
@@ -150,13 +152,35 @@ class TimeColumn:
                 f"{self.last_line}, {offsets[1]} here), so this one is {_utc(when)}, before "
                 f"{_utc(self.last or 0)}; write every time at one offset (UTC, say)"
             )
+        if self._newest_first():
+            return ": the file runs newest first; sort it oldest first"
+        if offsets == (None, None) and _clock_set_back(self.last or 0, when, self.scale):
+            return (
+                ": local times written without a UTC offset, as summer time ends and an hour "
+                "repeats? A time without an offset is UTC: write the times in UTC, or with "
+                "their offsets (01:30:00-04:00, then 01:00:00-05:00)"
+            )
+        return ""
+
+    def _newest_first(self) -> bool:
+        """At the second row, going back: whether the file's last row is before its first."""
         first = self.first_ns
         if first is None or self.last != first or self.last_row is None:
-            return ""  # not the second row (a row out of place later), or no last row to read
+            return False  # not the second row (a row out of place later), or no last row to read
         last_row = self.last_row()
-        if last_row is not None and last_row < first:
-            return ": the file runs newest first; sort it oldest first"
-        return ""
+        return last_row is not None and last_row < first
+
+
+_HOUR_NS: Final = 3_600 * 1_000_000_000
+
+
+def _clock_set_back(last: int, when: int, scale: int | None) -> bool:
+    """Whether ``when`` goes back from ``last`` by half an hour to an hour, in text times.
+
+    As a local clock's times do when summer time ends (``01:55``, then ``01:00`` again); a
+    row a minute out of place is no such thing.
+    """
+    return scale == 0 and _HOUR_NS // 2 <= last - when <= _HOUR_NS
 
 
 def _too_fine(written: int, most: int, unit: str) -> str:
