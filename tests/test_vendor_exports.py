@@ -241,6 +241,28 @@ class TestAFileThatGrowsWhileItIsChecked:
         checked = check_csv(path, tick=None)
         assert (checked.rows, checked.size) == (1, path.stat().st_size)
 
+    def test_a_half_written_last_row_says_it_may_be_unfinished(self, tmp_path: Path) -> None:
+        """The writer paused mid-row, the file has not grown: refused, saying why it may be."""
+        times = ["2026-03-02T09:00:00Z", "2026-03-02T09:01:00Z"]
+        path = tmp_path / "today.csv"
+        path.write_text(
+            "timestamp,open,high,low,close,volume\n" + _rows(times) + "2026-03-02T09:02:00Z,1.0",
+            encoding="utf-8",
+        )
+        with pytest.raises(DataFileError) as caught:
+            check_csv(path, tick=None)
+        assert (caught.value.line, caught.value.column) == (4, "high")
+        assert str(caught.value).endswith(
+            "missing value (the row has 2 values, the header 6); this last line has no line "
+            "end: if the file is still being written, run again once the row is whole"
+        )
+        path.write_text(  # a row of another line with the same problem says nothing more
+            "timestamp,open,high,low,close,volume\n2026-03-02T09:02:00Z,1.0\n" + _rows(times),
+            encoding="utf-8",
+        )
+        with pytest.raises(DataFileError, match=r"header 6\)$"):
+            check_csv(path, tick=None)
+
 
 class _Counting(io.BufferedReader):
     """A data file that keeps the longest line it gave its reader."""

@@ -13,7 +13,7 @@ from .._exceptions import DataFileError
 if TYPE_CHECKING:
     from pathlib import Path
 
-__all__ = ["fail", "show"]
+__all__ = ["fail", "show", "unfinished"]
 
 _SHOWN: Final = 40  # longest value quoted in a message
 
@@ -33,3 +33,19 @@ def fail(
     if value is not None:
         where += f", value {show(value)}"
     return DataFileError(f"{where}: {problem}", path=path, line=line, column=column, value=value)
+
+
+def unfinished(error: DataFileError) -> DataFileError:
+    """``error``, of the file's last line, which has no line end: said to be maybe unfinished.
+
+    A downloader appending to the file may not have written the rest of it yet (a row cut
+    after ``1.0``: "missing value"); a last line without a line end may also be whole.
+    """
+    return DataFileError(
+        f"{error}; this last line has no line end: if the file is still being written, run "
+        "again once the row is whole",
+        path=error.path,
+        line=error.line,
+        column=error.column,
+        value=error.value,
+    )

@@ -55,6 +55,7 @@ from .csvforms import (
     writes_decimal_comma,
 )
 from .datafail import fail as _fail
+from .datafail import unfinished
 from .dataopen import grew_past, open_data_file
 from .datavalues import PriceGrid, check_tick, read_number, volume_problem
 from .timecolumn import TimeColumn, last_line
@@ -464,7 +465,10 @@ def scan_csv(
         size_read += len(raw)
         if not raw.strip():
             continue  # blank lines are skipped, by the check and by the feed
-        checker.check(checker.cells(raw, line), index, line)
+        try:
+            checker.check(checker.cells(raw, line), index, line)
+        except DataFileError as exc:
+            raise exc if raw.endswith(b"\n") else unfinished(exc) from None
         rows += 1
     if rows == 0:
         raise _fail(path, 2, None, None, "no data rows after the header")
