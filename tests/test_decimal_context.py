@@ -34,6 +34,7 @@ from livesession import (
     verify_run,
 )
 from livesession._domain.decimal import CONTEXT
+from livesession._session.assembly import SessionEdges, assemble
 
 from _helpers import Sinks
 
@@ -367,3 +368,16 @@ def test_a_plug_ins_context_set_in_place_ends_with_its_call(
         written.append((sinks.events.lines, sinks.states.lines, sinks.metrics.content))
         assert decimal.getcontext().prec == 28  # the test's own context: untouched
     assert written[0] == written[1]
+
+
+def test_only_livesessions_own_feed_and_strategy_are_called_unfenced() -> None:
+    """The built-in feed and demo strategy change no context, so a step calls them in its
+    own (no copy of the context for each call); a subclass is the caller's code and is
+    fenced like any plug-in (``test_a_plug_ins_context_set_in_place_ends_with_its_call``).
+    """
+    config = DryrunConfig(run_id="own", strategy_id="sma", steps=5)
+    own = assemble(config, SessionEdges(), seal=lambda: None)
+    assert (own.own_feed, own.own_strategy) == (True, True)
+    edges = SessionEdges(feed=_feed(LocalFeed), strategy=_sma(LocalSma))
+    subclassed = assemble(config, edges, seal=lambda: None)
+    assert (subclassed.own_feed, subclassed.own_strategy) == (False, False)

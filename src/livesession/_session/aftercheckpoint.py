@@ -55,6 +55,7 @@ if TYPE_CHECKING:
     from .._domain.model import VenueOrder
     from .._typing import Broker, IdempotencyStore
     from .assembly import SessionParts
+    from .book import Book
     from .context import SessionContext
 
 __all__ = [
@@ -64,6 +65,7 @@ __all__ = [
     "lists_sent_after",
     "look_up",
     "order_from_fingerprint",
+    "recover_orders",
     "resume_record",
     "take",
     "tracked_or_recovered",
@@ -238,3 +240,21 @@ def _found_submitted(order: Order) -> dict[str, Any]:
     """
     alone = attrs.evolve(order, oco_group=None)
     return submitted_payload(alone, _REASON, intent_seq=None, in_doubt=True)
+
+
+def recover_orders(broker: RecoveringVenue, book: Book) -> None:
+    """Tell a real venue's new broker every order the restored book holds.
+
+    It reports only on orders it knows, and this process sent none of them: without this,
+    their fills after the checkpoint would never reach the book. What the book has of each
+    (ack, fills, its cancel or reject) is not reported again.
+    """
+    for closed, orders in ((False, book.open), (True, book.closed)):
+        for live in orders.values():
+            broker.recover(
+                live.order,
+                acked=live.acked,
+                trade_ids=live.trade_ids,
+                filled=live.filled,
+                closed=closed,
+            )

@@ -38,6 +38,7 @@ from .._version import __version__
 from ..brokers.mock import MockBroker, venue_options
 from ..stores.memory import MemoryIdempotencyStore
 from . import plugins
+from .aftercheckpoint import recover_orders
 from .book import Book
 from .broker_guard import guard_broker
 from .broker_health import BrokerHealth
@@ -91,6 +92,8 @@ __all__ = [
 ]
 
 _NS_PER_MS: Final = 1_000_000
+_OWN_FEEDS: Final = frozenset({RandomWalkFeed, CsvReplayFeed, ParquetReplayFeed})
+"""Feeds whose calls use ``localcontext`` at most: none changes the context it is called in."""
 _T = TypeVar("_T")
 
 
@@ -135,6 +138,20 @@ class SessionParts(SessionContext):
     @feed_checked.default
     def _checked(self) -> bool:
         return isinstance(self.feed, (RandomWalkFeed, CsvReplayFeed, ParquetReplayFeed))
+
+    own_feed: bool = attrs.field(init=False)
+    """Whether the feed is one of livesession's data feeds, not a subclass (``_OWN_FEEDS``)."""
+    own_strategy: bool = attrs.field(init=False)
+    """Whether the strategy is livesession's demo ``SmaCrossover``, not a subclass. Neither
+    changes the decimal context, so the step calls them in its own, without a fence."""
+
+    @own_feed.default
+    def _own_feed(self) -> bool:
+        return type(self.feed) in _OWN_FEEDS
+
+    @own_strategy.default
+    def _own_strategy(self) -> bool:
+        return type(self.strategy) is SmaCrossover
 
     @feed_dated.default
     def _dated(self) -> bool:
@@ -181,7 +198,7 @@ class SessionParts(SessionContext):
         restore(state, owners if plugins else owners[: -len(self.plugin_states)])
         self.recorder.set_state(state["recorder"], digests)
         if isinstance(self.broker, RecoveringVenue):
-            _recover_orders(self.broker, self.book)
+            recover_orders(self.broker, self.book)
 
     def settle(self, *, torn: str = "", error: str = "") -> None:
         """The run's end once the seal is written: the sealing checkpoint, then the alert.
@@ -223,24 +240,6 @@ class SessionParts(SessionContext):
             Keyed("book", self.book),
             *self.plugin_states,
         )
-
-
-def _recover_orders(broker: RecoveringVenue, book: Book) -> None:
-    """Tell a real venue's new broker every order the restored book holds.
-
-    It reports only on orders it knows, and this process sent none of them: without this,
-    their fills after the checkpoint would never reach the book. What the book has of each
-    (ack, fills, its cancel or reject) is not reported again.
-    """
-    for closed, orders in ((False, book.open), (True, book.closed)):
-        for live in orders.values():
-            broker.recover(
-                live.order,
-                acked=live.acked,
-                trade_ids=live.trade_ids,
-                filled=live.filled,
-                closed=closed,
-            )
 
 
 def make_clock(config: DryrunConfig) -> Clock:

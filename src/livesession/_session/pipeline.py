@@ -272,14 +272,17 @@ def _decide(p: SessionParts, bar: Bar) -> tuple[OrderIntent, ...] | None:
     or ``ValueError`` naming it takes the strategy-error path.
     """
     try:
-        # In a context of its own (as ``fenced``, without a frame between the two, so the
-        # strategy's error keeps its traceback's shape): a change made in place ends here.
-        step_context = getcontext()
-        setcontext(CONTEXT.copy())
-        try:
+        if p.own_strategy:  # livesession's demo strategy leaves the context as it is
             decided = p.strategy.on_bar(bar, p.book.strategy_view)
-        finally:
-            setcontext(step_context)
+        else:
+            # In a context of its own (as ``fenced``, without a frame between the two, so
+            # the strategy's error keeps its traceback's shape): a change in place ends here.
+            step_context = getcontext()
+            setcontext(CONTEXT.copy())
+            try:
+                decided = p.strategy.on_bar(bar, p.book.strategy_view)
+            finally:
+                setcontext(step_context)
         intents = checked_intents(decided, p.config)
     except (SinkFailure, *INTERRUPTS):
         raise
@@ -298,12 +301,15 @@ def _next_bar(p: SessionParts) -> tuple[Bar | None, BaseException | None]:
     """
     try:
         asked = p.time.proposed_tick()
-        step_context = getcontext()
-        setcontext(CONTEXT.copy())  # as ``fenced``: the feed's changes end with its call
-        try:
+        if p.own_feed:  # livesession's own data feeds leave the context as it is
             bar = p.feed.next_bar(asked)
-        finally:
-            setcontext(step_context)
+        else:
+            step_context = getcontext()
+            setcontext(CONTEXT.copy())  # as ``fenced``: the feed's changes end with its call
+            try:
+                bar = p.feed.next_bar(asked)
+            finally:
+                setcontext(step_context)
         if bar is not None and not p.feed_checked:
             symbol, tick = p.config.symbol, p.config.price_tick
             if p.feed_dated:
