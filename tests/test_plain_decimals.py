@@ -17,7 +17,9 @@ from hypothesis import strategies as st
 
 from livesession import DryrunConfig
 from livesession._domain.decimal import plain
+from livesession._domain.model import Bar
 from livesession._rundir import create_run
+from livesession._session.pipeline import _bar_payload
 from livesession.report import render_report
 from livesession.verify import verify_run
 
@@ -43,6 +45,25 @@ def test_plain_is_str_in_full(value: Decimal) -> None:
         assert D(text).as_tuple()[1:] == value.as_tuple()[1:]
     if "E" not in str(value):
         assert text == str(value)
+
+
+_FINITE = st.decimals(allow_nan=False, allow_infinity=False)
+
+
+@given(st.tuples(_FINITE, _FINITE, _FINITE, _FINITE, _FINITE))
+@example((D("42000.50"), D("42001.00"), D("41999.99"), D("42000.01"), D("0.123")))
+@example((D("9.0E-7"), D("9.1E-7"), D("8.9E-7"), D("9.0E-7"), D("1E+5")))
+def test_a_bar_is_recorded_as_plain_writes_it(prices: tuple[Decimal, ...]) -> None:
+    """The step writes the five with ``str``, ``plain`` only when one is in exponent form."""
+    open_, high, low, close, volume = prices
+    bar = Bar(symbol="X", ts_ns=1, open=open_, high=high, low=low, close=close, volume=volume)
+    assert _bar_payload(bar) == {
+        "symbol": "X",
+        **{
+            k: plain(v)
+            for k, v in zip(("open", "high", "low", "close", "volume"), prices, strict=True)
+        },
+    }
 
 
 def test_the_examples() -> None:

@@ -192,17 +192,7 @@ def _fetch_failed(p: SessionParts, error: Transient) -> None:
 def _on_bar(p: SessionParts, bar: Bar) -> None:
     book = p.book
     p.broker.on_market(bar)
-    p.recorder.emit(
-        "BAR",
-        {
-            "symbol": bar.symbol,
-            "open": plain(bar.open),
-            "high": plain(bar.high),
-            "low": plain(bar.low),
-            "close": plain(bar.close),
-            "volume": plain(bar.volume),
-        },
-    )
+    p.recorder.emit("BAR", _bar_payload(bar))
     # Marked once the bar is recorded: a bar the venue raised on never reaches events.jsonl,
     # and the equity a reviewer rebuilds from it must be the one the session seals.
     book.mark(bar.symbol, bar.close)
@@ -242,6 +232,27 @@ def _on_bar(p: SessionParts, bar: Bar) -> None:
     p.reconciliation.reconcile()
     if winddown.killing:
         winddown.check_flat()  # the reconciler may just have confirmed the last cancel
+
+
+def _bar_payload(bar: Bar) -> dict[str, str]:
+    """The ``BAR`` event's payload: the prices and volume as ``plain`` writes them.
+
+    ``str`` is ``plain`` but for the exponent form (``9.0E-7``, ``1E+2``), which only a
+    bar of extreme prices has: the five are written with ``str`` and looked at once.
+    """
+    open_, high, low = str(bar.open), str(bar.high), str(bar.low)
+    close, volume = str(bar.close), str(bar.volume)
+    if "E" in open_ or "E" in high or "E" in low or "E" in close or "E" in volume:
+        open_, high, low = plain(bar.open), plain(bar.high), plain(bar.low)
+        close, volume = plain(bar.close), plain(bar.volume)
+    return {
+        "symbol": bar.symbol,
+        "open": open_,
+        "high": high,
+        "low": low,
+        "close": close,
+        "volume": volume,
+    }
 
 
 def _after_reports(p: SessionParts) -> bool:
