@@ -68,7 +68,15 @@ class Timekeeper:
         if sim is None:
             return self.tick(ts_ns)
         # A plain SimClock reads exactly the time it is moved to: one call moves and reads it.
-        return self._settle(ts_ns, sim.move_to(ts_ns - self.start_ns) // 1000)
+        now = sim.move_to(ts_ns - self.start_ns) // 1000
+        last = self._last_us
+        if last is not None and now < last:
+            return self._settle(ts_ns, now)
+        # ``set_time``, inline (a step's path): the time is the step's from here on.
+        self._last_us = now
+        self.ts_sim = ts_ns
+        self._recorder.set_time(ts_ns, self._utc_text(now))
+        return None
 
     def tick(self, ts_ns: int) -> tuple[str, str] | None:
         """Advance simulated time to ``ts_ns`` and read the clock.
