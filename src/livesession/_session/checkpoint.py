@@ -336,7 +336,7 @@ class Checkpointer:
 
         Also a checkpoint when an operator's verb applied during the step is owed one.
         """
-        if self.saving and (self._owed or steps % self._every == 0):
+        if (self._owed or steps % self._every == 0) and self.saving:
             self.save()  # flushes (and, when durable, syncs) every sink first
         elif self._sync_each_step:
             self._recorder.flush(sync=True)
