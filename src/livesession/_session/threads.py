@@ -34,12 +34,12 @@ import enum
 import signal
 import threading
 from contextlib import contextmanager
-from decimal import setcontext
+from decimal import getcontext, setcontext
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
 import attrs
 
-from .._domain.decimal import enter_context
+from .._domain.decimal import CONTEXT, enter_context
 from .._exceptions import InvalidTransition, LiveSessionError, StoreFailure
 from .._support.logging import get_logger
 from .._support.secrets import redact_text
@@ -276,8 +276,9 @@ class SessionGate:
             self._acquire_in_turn()
         self._holder = ident
         self._depth += 1
-        if self._depth == 1:
-            self._callers_context = enter_context()
+        if self._depth == 1:  # ``enter_context``, inline: the step loop's path
+            self._callers_context = getcontext()
+            setcontext(CONTEXT.copy())
 
     def _acquire_in_turn(self) -> None:
         """Take the lock after the threads waiting for it now.
@@ -296,8 +297,13 @@ class SessionGate:
                 self._turns.notify_all()
 
     def leave(self) -> None:
-        """Release what ``enter_owned`` took."""
-        self._leave()
+        """Release what ``enter_owned`` took (``_leave`` inline: the step loop's path)."""
+        self._depth -= 1
+        if self._depth == 0:
+            self._holder = None
+            if self._callers_context is not None:
+                setcontext(self._callers_context)  # the caller's own again
+                self._callers_context = None
         self._lock.release()
 
     @contextmanager
