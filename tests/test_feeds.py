@@ -53,6 +53,21 @@ def test_integer_walk_equals_decimal_formulae(
     _same(fast, reference, 40)
 
 
+@given(lot=st.sampled_from(GRIDS))
+def test_a_volume_made_once_is_the_one_the_formulae_give_each_time(lot: str) -> None:
+    """A bar's volume is one of 1,000 (1 to 1,000 lots), each Decimal made once and reused:
+    over 3,000 bars every reused one still equals the formulae's, value and text."""
+    fast, reference = _pair(
+        symbol="BTC/USDT",
+        seed=3,
+        initial_price=Decimal("42000.00"),
+        tick=Decimal("0.01"),
+        lot=Decimal(lot),
+    )
+    _same(fast, reference, 3000)
+    assert len(fast._volumes) < 1000  # some were reused
+
+
 def test_demo_grid_uses_the_integer_walk_and_odd_grids_do_not() -> None:
     assert _Grid.of(Decimal("0.01")) is not None
     assert _Grid.of(Decimal("0.001")) is not None

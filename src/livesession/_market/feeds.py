@@ -130,6 +130,8 @@ class RandomWalkFeed:
         # One unit of the price grid and of the lot grid (10^exponent), for the integer walk.
         self._price_unit = Decimal(1).scaleb(self._price_grid.exponent if self._price_grid else 0)
         self._lot_unit = Decimal(1).scaleb(self._lot_grid.exponent if self._lot_grid else 0)
+        # A bar's volume is one of 1,000 (1 to 1,000 lots): each Decimal is made once.
+        self._volumes: dict[int, Decimal] = {}
         # The first price the tick's grid cannot write within Decimal's digits: the walk
         # stops there (only the Decimal formulae reach it: the integer walk ends at 10^18).
         self._beyond = Decimal(1).scaleb(DIGITS - places(tick))
@@ -157,6 +159,10 @@ class RandomWalkFeed:
             last = (open_, Decimal(open_) * unit)
         close_value = Decimal(close) * unit
         self._last = (close, close_value)
+        lots = volume % 1000
+        volume_value = self._volumes.get(lots)
+        if volume_value is None:
+            volume_value = self._volumes[lots] = Decimal(lot.step * (1 + lots)) * self._lot_unit
         return Bar(
             symbol=self.symbol,
             ts_ns=ts_ns,
@@ -164,7 +170,7 @@ class RandomWalkFeed:
             high=Decimal(high) * unit,
             low=Decimal(low) * unit,
             close=close_value,
-            volume=Decimal(lot.step * (1 + volume % 1000)) * self._lot_unit,
+            volume=volume_value,
         )
 
     def _next_bar_decimal(self, ts_ns: int) -> Bar:
