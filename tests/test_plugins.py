@@ -9,6 +9,7 @@ before a run directory exists.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 import re
@@ -27,6 +28,7 @@ from livesession import (
     ConfigError,
     DryrunConfig,
     LiveSessionOrchestrator,
+    MockBroker,
     PluginError,
     RandomWalkFeed,
     create_run,
@@ -37,6 +39,7 @@ from livesession import (
 from livesession._rundir.layout import config_hash
 from livesession._support.references import not_a, protocol_members
 from livesession._typing import Broker, Strategy
+from livesession.aio import open_session
 
 from crash_harness import KILLED, cli
 
@@ -756,6 +759,43 @@ def test_dryrun_keeps_memory_ids_to_the_venues_a_resume_rebuilds(tmp_path, plugd
     mock.write_text('run_id = "throwaway"\nsteps = 20\n')
     kept = cli("dryrun", "-c", mock, "--out", out, "--idempotency-backend", "memory", "-q")
     assert kept.returncode == 0, kept.stderr
+
+
+def test_create_run_refuses_memory_ids_as_dryrun_does(tmp_path, plugdir):
+    """Bug: ``dryrun`` refused ``memory`` with a broker of one's own, but ``create_run`` (and
+    ``aio.open_session(out_dir=...)``, which calls it) took it, and a resume after a crash
+    sent the orders sent after the checkpoint to that venue a second time. The API now
+    refuses it with the same check and message (the API's fix), nothing written; the mock
+    venue keeps ``memory``."""
+    config = plugdir / "paper.toml"
+    config.write_text('run_id = "paper"\nsteps = 20\nbroker = "userplug.parts:sim_broker"\n')
+    out = tmp_path / "runs"
+    said = (
+        "idempotency backend 'memory' cannot be used with broker 'userplug.parts:sim_broker': "
+        "its client order ids die with the process"
+    )
+    with pytest.raises(ConfigError, match="^" + re.escape(said)) as refused:
+        create_run(load_config(config), out, idempotency_backend="memory", alerts=False)
+    assert "idempotency_backend='sqlite' (the default) or 'jsonl'" in str(refused.value)
+    mock = DryrunConfig(run_id="own", steps=5)
+    with pytest.raises(ConfigError, match="with broker MockBroker \\(an object supplied"):
+        create_run(mock, out, idempotency_backend="memory", broker=MockBroker(seed=1))
+
+    def open_paper(cfg, run_dir):
+        return MockBroker(seed=1)
+
+    with pytest.raises(ConfigError, match="with broker from broker_factory=open_paper"):
+        create_run(mock, out, idempotency_backend="memory", broker_factory=open_paper)
+
+    async def opened() -> None:
+        async with open_session(load_config(config), out_dir=out, idempotency_backend="memory"):
+            pass
+
+    with pytest.raises(ConfigError, match="^" + re.escape(said)):
+        asyncio.run(opened())
+    assert not out.exists()
+    kept = create_run(mock, out, idempotency_backend="memory", alerts=False)
+    assert kept.run_to_end(5).status.value == "COMPLETED"
 
 
 def test_feed_by_reference_gets_its_params_and_is_recorded(tmp_path, plugdir):

@@ -8,7 +8,7 @@ import os
 import shutil
 from contextvars import ContextVar
 from pathlib import Path
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING
 
 from .._artifacts import names
 from .._artifacts.releases import resume_advice, written_by_other_release
@@ -26,6 +26,7 @@ from .brokers import BrokerFactory, open_broker
 from .data import data_record, pin_data
 from .layout import LOCAL_BACKENDS, STORES, Backing, write_run_files
 from .lock import RunLock, held_refusal, holder_of, holder_soon, writer_command
+from .memoryids import refuse_memory_ids
 from .plugins import (
     PlugIns,
     RunPlugins,
@@ -49,8 +50,6 @@ if TYPE_CHECKING:
 __all__ = ["advising_the_cli", "create_run"]
 
 
-_REBUILT_VENUES: Final = ("mock", "realish")
-"""The venues a resume rebuilds as they stood at the checkpoint (from the run's journal)."""
 _FOR_THE_CLI: ContextVar[bool] = ContextVar("livesession_create_run_for_the_cli", default=False)
 """Whether ``create_run`` is called by the CLI's ``dryrun``: its refusals then advise
 ``--run-id`` and ``livesession resume``; a Python caller's advise ``run_id`` and
@@ -208,8 +207,11 @@ def create_run(
     replaces ``broker_factory``. Every plug-in is built before anything is written: a bad
     reference raises ``PluginError`` and leaves no directory behind.
 
-    ``idempotency_backend="memory"`` with a ``ccxt:`` broker raises ``ConfigError``: the
-    ids a resume needs to ask the venue about would die with the process.
+    ``idempotency_backend="memory"`` is for the ``mock`` and ``realish`` venues, which a
+    resume rebuilds as they stood: with any other broker (``ccxt:``, a reference, an
+    object, a ``broker_factory``) it raises ``ConfigError`` before anything is written, as
+    ``dryrun`` refuses it. The ids a resume needs to ask the venue about would die with the
+    process, and the orders the venue has would be sent again.
 
     ``store="postgres"`` keeps idempotency keys in PostgreSQL (namespace: the run id) and
     takes a ``PostgresLease``; the DSN comes only from ``LIVESESSION_PG_DSN``. With
@@ -242,7 +244,12 @@ def create_run(
     idempotency_backend, backing = _checked_backing(run_dir, idempotency_backend, store, lease)
     alert_choice = choose_alerts(cfg, alerts)  # a bad webhook URL is refused here
     cfg = apply_references(cfg, **given)
-    _refuse_memory_on_a_venue(cfg, idempotency_backend)
+    refuse_memory_ids(
+        cfg,
+        idempotency_backend,
+        own_broker=_broker_given(given.get("broker"), broker_factory),
+        cli=_FOR_THE_CLI.get(),
+    )
     check_venue_interval(cfg)  # a venue feed's candle length, known without a request
     created_out = not out_dir.exists()
     taken_over = _make_run_dir(out_dir, run_dir)
@@ -388,33 +395,13 @@ def _taken_over(run_dir: Path, lock: RunLock) -> None:
     )
 
 
-def _refuse_memory_on_a_venue(cfg: DryrunConfig, idempotency_backend: str) -> None:
-    """A real venue's run keeps its client order ids where a crash cannot take them.
-
-    A resume asks the venue for the orders the idempotency store says were sent before the
-    crash, and sends the rest again with the same ids. The ``memory`` store dies with the
-    process: the resumed run would take every order it had sent for unsent, and Binance
-    takes an id again once its first order is no longer open, so each was sent twice (the
-    venue held the position while the run said flat). Refused before anything is created.
-    The CLI's ``dryrun`` keeps ``memory`` to the venues a resume rebuilds as they stood at
-    the checkpoint, ``mock`` and ``realish``: a broker of one's own may keep its orders
-    across a crash (a paper account), and got those sent after the checkpoint a second time.
-    """
-    exchange = cfg.broker.startswith("ccxt:")
-    own = _FOR_THE_CLI.get() and not exchange and cfg.broker not in _REBUILT_VENUES
-    if idempotency_backend != "memory" or not (own or exchange):
-        return
-    fix = (
-        "--idempotency-backend sqlite (the default) or jsonl, or --store postgres"
-        if _FOR_THE_CLI.get()
-        else "idempotency_backend='sqlite' (the default) or 'jsonl', or store='postgres'"
-    )
-    venue = "keeps them" if own else "already has"
-    raise ConfigError(
-        f"idempotency backend 'memory' cannot be used with broker {cfg.broker!r}: its client "
-        f"order ids die with the process, and a resume after a crash would send the orders "
-        f"the venue {venue} again (memory is for the mock and realish venues); use {fix}"
-    )
+def _broker_given(broker: object, broker_factory: BrokerFactory) -> str | None:
+    """The broker given in-process, named for a refusal (None: the config's ``broker``)."""
+    if broker is not None and not isinstance(broker, str):
+        return f"{type(broker).__name__} (an object supplied in-process)"
+    if broker is None and broker_factory is not open_broker:
+        return f"from broker_factory={getattr(broker_factory, '__name__', 'a callable')}"
+    return None
 
 
 def _checked_backing(

@@ -18,6 +18,7 @@ import orjson
 from .._artifacts import names
 from .._artifacts.runread import read_bytes, read_json_object
 from .._rundir import create_run, read_run_config
+from .._rundir.memoryids import scratch_reruns
 from .._rundir.plugins import check_recorded_sources
 from .._support.fsutil import raise_if_refused
 from .._support.oserrors import cwd_kept
@@ -59,7 +60,8 @@ def kill_drill(
     # The strategy steps in this process: one that calls os.chdir() must not move the
     # caller's relative paths (``evidence runs/x`` read runs/x from its directory after).
     with tempfile.TemporaryDirectory(prefix="livesession-drill-") as tmp, cwd_kept():
-        session = create_run(cfg, Path(tmp), idempotency_backend="memory", alerts=False)
+        with scratch_reruns():  # thrown away, never resumed: memory ids with any broker
+            session = create_run(cfg, Path(tmp), idempotency_backend="memory", alerts=False)
         try:
             if not session.preflight():
                 return {"status": "not_measured", "reason": "the re-run failed its preflight"}

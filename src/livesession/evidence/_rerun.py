@@ -31,6 +31,7 @@ from .._artifacts.runread import iter_records, json_object, payload
 from .._market.venue import JournalFeed
 from .._rundir import create_run, read_run_config
 from .._rundir.layout import Backing
+from .._rundir.memoryids import scratch_reruns
 from .._support.fsutil import atomic_write_bytes, file_digest
 from .._support.secrets import redact_text
 from ._difference import ASIDE as _ASIDE
@@ -137,9 +138,10 @@ def determinism(run_dir: Path, *, rerunnable: bool, scratch: Path) -> dict[str, 
     # The re-run's files are compared and thrown away: no fsync (durability changes when
     # bytes reach the disk, never which bytes; checkpoint_every, which can, is kept).
     rerun_cfg = attrs.evolve(cfg, durability="none")
-    session = create_run(
-        rerun_cfg, scratch, idempotency_backend="memory", alerts=False, lease=leased
-    )
+    with scratch_reruns():  # thrown away, never resumed: memory ids with any broker
+        session = create_run(
+            rerun_cfg, scratch, idempotency_backend="memory", alerts=False, lease=leased
+        )
     replay(session, steps, actions)
     replay_dir = scratch / cfg.run_id
     compared: dict[str, bool] = {}
@@ -203,9 +205,10 @@ def _venue_replay(run_dir: Path, cfg: Any, scratch: Path) -> dict[str, Any]:
         run_dir / names.MARKET_JOURNAL, symbol=cfg.symbol, interval_ms=cfg.step_interval_ms
     )
     replay_cfg = attrs.evolve(cfg, broker="mock", feed="random_walk", durability="none")
-    session = create_run(
-        replay_cfg, scratch, idempotency_backend="memory", feed=journal, alerts=False
-    )
+    with scratch_reruns():
+        session = create_run(
+            replay_cfg, scratch, idempotency_backend="memory", feed=journal, alerts=False
+        )
     actions = recorded_actions(run_dir / names.EVENTS)
     replay(session, replay_steps(run_dir, cfg.steps), actions)
     same = _signals(run_dir / names.EVENTS) == _signals(scratch / cfg.run_id / names.EVENTS)
