@@ -36,6 +36,7 @@ def _run(made: Path, tmp_path: Path) -> Path:
     return Path(shutil.copytree(made, tmp_path / made.name))
 
 
+@pytest.mark.broken_run("run.json's version edited after the run: verify fails it too")
 def test_a_run_json_changed_after_the_run_is_not_verified(
     run: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

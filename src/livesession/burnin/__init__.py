@@ -250,18 +250,21 @@ def run_burnin(
     refuse_duplicates(run_dirs)
     paths = report_paths(run_dirs, [run_id_of(d) for d in run_dirs], out_dir)
     from ..verify import verify_run  # noqa: PLC0415 - jsonschema is loaded only here
+    from ..verify._runmeta import version_said_elsewhere  # noqa: PLC0415
 
-    sessions = [  # valid_payload: a path that is not UTF-8 (bad\xffname) in burnin.json and .md
-        valid_payload(
-            evaluate_run(
-                d,
-                thresholds,
-                drill=kill_drill(d, source=BURNIN_DRILL) if drill else None,
-                verification=verify_run(d),
+    # run.json's version is the verified criterion's, said once (evaluate_run).
+    with version_said_elsewhere():
+        sessions = [  # valid_payload: a path not UTF-8 (bad\xffname) in burnin.json and .md
+            valid_payload(
+                evaluate_run(
+                    d,
+                    thresholds,
+                    drill=kill_drill(d, source=BURNIN_DRILL) if drill else None,
+                    verification=verify_run(d),
+                )
             )
-        )
-        for d in run_dirs
-    ]
+            for d in run_dirs
+        ]
     differ = config_differences(run_dirs)  # read before anything is written
     reports: list[tuple[Path, bytes]] = []
     for (json_path, md), session in zip(paths, sessions, strict=True):

@@ -45,6 +45,7 @@ from ..burnin import Thresholds, evaluate_run, kill_drill
 from ..controls import control_map
 from ..status import RunStatus, Verdict, run_status
 from ..verify import VerifyResult, verify_run
+from ..verify._runmeta import version_said_elsewhere
 from ._bundle import code_and_data_needed, run_digests
 from ._document import markdown
 from ._lock import bundle_lock, refuse_another_bundle
@@ -446,7 +447,8 @@ def _checks(
     as ``standing``, the run's status, reads the seal).
     """
     note("verifying the run")
-    verification = verify_run(run_dir)
+    with version_said_elsewhere():  # a run.json of another version: said once, below
+        verification = verify_run(run_dir)
     note("reading events")
     # One pass over a stream of the events: a long run's are never all held at once.
     counted = _Fired(run_dir)

@@ -23,6 +23,7 @@ from ._kept import check_kept, check_torn
 from ._money import Money, config_decimal
 from ._reading import AUDIT, EVENTS, METRICS, SNAPSHOTS, Line, RunFiles
 from ._result import Violations, short
+from ._runmeta import check_run_meta
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -117,6 +118,7 @@ class Verifier:
 
     def _check_kept(self) -> None:
         check_kept(self.checks, self.run_dir, self.bars, self.events.config_sha256)
+        check_run_meta(self.checks, self.run_dir, self.events.run_records)
         if not (self.incomplete or self.open_end or self.dead_sinks):  # sealed: all resumed
             check_torn(self.checks, self.run_dir, [x.obj for x in self.files.lines[AUDIT] if x.obj])
 

@@ -15,6 +15,7 @@ from ._copies import AUDITED_TYPES, Copies
 from ._links import Links
 from ._reading import EVENTS
 from ._replay import Replay
+from ._runmeta import RunRecords
 
 if TYPE_CHECKING:
     from .._artifacts.runread import RunCut
@@ -105,6 +106,8 @@ class EventChecks:
         """The first line whose event id is not its content's (0: none): a changed line."""
         self.config_sha256: object = None
         """The config digest ``SESSION_STARTED`` records (``_config``), if it does."""
+        self.run_records = RunRecords()
+        """What the events record that ``run.json`` repeats (``_runmeta``)."""
 
     def apply(
         self, number: int, event: dict[str, Any] | None, is_last: bool, seq: int | None = None
@@ -158,6 +161,7 @@ class EventChecks:
             self.report.add(EVENTS, number, "SESSION_STOPPED is not the last event")
         if kind == "SINK_WRITE_FAILED":
             self.sinks_said_failed.update(payload["sinks"])
+        self.run_records.note(kind, payload)
         if kind in AUDITED_TYPES:
             self.copies.note(number, kind, event)
         elif kind == "SESSION_STOPPED":
