@@ -23,7 +23,13 @@ import orjson
 import pytest
 
 from _scripted import ScriptedFeed, ScriptedStrategy, buy
-from livesession import ConfigError, DryrunConfig, LiveSessionOrchestrator, RunDirectoryError
+from livesession import (
+    ConfigError,
+    DryrunConfig,
+    LiveSessionOrchestrator,
+    PluginError,
+    RunDirectoryError,
+)
 from livesession._artifacts import names
 from livesession._artifacts.alerts import ListAlertSink
 from livesession._artifacts.webhook import WebhookAlertSink
@@ -1360,3 +1366,25 @@ def test_the_alert_names_a_run_dryrun_never_made(tmp_path, webhook):
         "livesession run r1: supervisor verdict not_started: was not started: livesession "
         "dryrun exited 2 (its error is in the journal)"
     )
+
+
+def test_a_closed_webhook_sink_given_to_another_session_is_refused(tmp_path, webhook):
+    """Bug: a ``WebhookAlertSink`` its session closed was taken by the next session, whose
+    every alert (its seal's too) was then dropped without a word: a closed sink only counts
+    ``dropped``. The docs say a sink closed so is not opened again: it is refused now,
+    naming the fix, before anything is written."""
+    sink = WebhookAlertSink(Secret(webhook.url), log_path=None)
+    first = LiveSessionOrchestrator(DryrunConfig(run_id="first", steps=3), alerts=sink)
+    first.run_to_end(3)
+    assert webhook.wait_for("RUN_SEALED")["run_id"] == "first"
+    assert sink.closed
+    said = "alerts= got a WebhookAlertSink that is closed"
+    with pytest.raises(PluginError, match=said) as refused:
+        LiveSessionOrchestrator(DryrunConfig(run_id="second", steps=3), alerts=sink)
+    assert "give each session its own WebhookAlertSink" in str(refused.value)
+    assert "\n" not in str(refused.value)
+    assert TOKEN not in str(refused.value)
+    with pytest.raises(PluginError, match=said):
+        create_run(DryrunConfig(run_id="third", steps=3), tmp_path / "runs", alerts=sink)
+    assert not (tmp_path / "runs").exists()
+    assert sink.counts["dropped"] == 0

@@ -29,6 +29,7 @@ import orjson
 
 from .._domain.alerts import has_userinfo
 from .._domain.clock import SystemClock, format_utc, wall_ns
+from .._exceptions import PluginError
 from .._support.fsutil import open_append
 from .._support.secrets import REDACTED, redact_text, spellings, url_secrets
 
@@ -36,7 +37,7 @@ if TYPE_CHECKING:
     from .._domain.alerts import Alert
     from .._domain.runtime_config import Secret
 
-__all__ = ["WebhookAlertSink"]
+__all__ = ["WebhookAlertSink", "refuse_closed_webhook"]
 
 _MAX_ERROR: Final = 300
 _COUNTED: Final = {"delivered": "delivered", "gave_up": "failed", "abandoned": "abandoned"}
@@ -44,6 +45,21 @@ _GRACE_S: Final = 0.25
 """How long past its deadline ``close`` waits for an attempt the deadline cut short."""
 _NAMED_DROPS: Final = 1000
 """The most dropped alerts ``close`` names on lines of their own (the count has them all)."""
+
+
+def refuse_closed_webhook(sink: object) -> None:
+    """``PluginError`` for a closed ``WebhookAlertSink`` given to a session.
+
+    Its ``post`` only counts each alert dropped, and a closed sink is not opened again: a
+    session given one (after the session that used it closed it) would page nobody, and
+    say nothing. Refused before anything is written.
+    """
+    if isinstance(sink, WebhookAlertSink) and sink.closed:
+        raise PluginError(
+            "alerts= got a WebhookAlertSink that is closed (the session that used it closed "
+            "it, or its close() was called): it would drop every alert, and a closed sink is "
+            "not opened again; give each session its own WebhookAlertSink"
+        )
 
 
 _REDIRECTED: Final = " (a redirect, not followed: set the URL it leads to)"
@@ -384,6 +400,11 @@ class WebhookAlertSink:
                     file.write(line)
             except OSError:
                 self._logging = False  # the run directory went away: alerts still go out
+
+    @property
+    def closed(self) -> bool:
+        """Whether ``close`` ran: the sink posts nothing more, and is not opened again."""
+        return self._closed
 
     def __repr__(self) -> str:
         return f"WebhookAlertSink(url={REDACTED}, {self.counts})"

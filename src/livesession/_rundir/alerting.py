@@ -11,7 +11,7 @@ import os
 from typing import TYPE_CHECKING
 
 from .._artifacts import names
-from .._artifacts.webhook import WebhookAlertSink
+from .._artifacts.webhook import WebhookAlertSink, refuse_closed_webhook
 from .._domain.runtime_config import Secret
 from .._exceptions import PluginError
 from .._support.references import not_a
@@ -30,7 +30,7 @@ def choose_alerts(cfg: DryrunConfig, alerts: AlertSink | bool) -> AlertSink | Se
 
     ``True``: the webhook ``LIVESESSION_ALERT_WEBHOOK_URL`` names, else ``[alerts]
     webhook_url``, else none; ``False``: none; a sink: that sink. Anything else is refused
-    (``PluginError``).
+    (``PluginError``), and so is a ``WebhookAlertSink`` already closed.
     """
     if alerts is False:
         return None
@@ -41,6 +41,7 @@ def choose_alerts(cfg: DryrunConfig, alerts: AlertSink | bool) -> AlertSink | Se
             f"alerts= got {not_a(alerts, AlertSink)} (pass True: the configured webhook, "
             "False: none, or an AlertSink)"
         )
+    refuse_closed_webhook(alerts)
     return alerts
 
 

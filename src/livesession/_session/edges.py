@@ -13,6 +13,7 @@ import os
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Final, TypedDict
 
+from .._artifacts.webhook import refuse_closed_webhook
 from .._domain.config import DryrunConfig
 from .._domain.retry import RetryPolicy
 from .._exceptions import ConfigError, PluginError
@@ -132,6 +133,8 @@ def check_edges(edges: Mapping[str, object]) -> None:
             continue
         if kind is not None and not isinstance(value, kind):
             raise edge_refusal(name, value, kind)
+        if name == "alerts":
+            refuse_closed_webhook(value)
         if name in _CALLABLES:
             _check_callables(name, value, _CALLABLES[name])
 
