@@ -265,6 +265,33 @@ class TestSafetyRailsTable:
             assert getattr(limits, name) == Decimal(default), name
 
 
+class TestPreflightTable:
+    def test_the_preflight_table_is_every_check_the_session_records_in_order(self):
+        """docs/concepts.md said preflight checks "steps within max_steps", which cannot
+        fail there (the config refuses it as it is built). The table lists the checks a
+        session records, in the order it records them, each with the codes it fails with."""
+        import inspect
+
+        from livesession._risk import checks
+        from livesession._session import lease_keeper, preflight
+
+        text = (ROOT / "docs" / "concepts.md").read_text(encoding="utf-8")
+        section = text.split("\n## Preflight\n", 1)[1].split("\n## ", 1)[0]
+        rows = [line for line in section.splitlines() if line.startswith("| `")]
+        names = [row.split("`")[1] for row in rows]
+        builtin = [getattr(check, "name", "") for check in checks.default_checks()]
+        user = checks.UserBrokerCheck({}).name
+        assert names == ["clock_valid", *builtin, user, "session_lease"]
+        code = "".join(inspect.getsource(m) for m in (checks, lease_keeper, preflight))
+        for row in rows:
+            said = row.split("|")[2]
+            for reason in re.findall(r"`([A-Z_]+)`", said):
+                assert f'"{reason}"' in code, (row.split("`")[1], reason)
+        assert "`steps` within `max_steps`" not in section
+        with pytest.raises(livesession.ConfigError, match="above the bound max_steps"):
+            livesession.DryrunConfig(steps=10, max_steps=5)
+
+
 class TestConfigReference:
     def test_every_key_the_config_takes_is_in_docs_config_md_and_no_other(self):
         """docs/config.md is the one page of every config key: a key the code takes and the
