@@ -750,3 +750,33 @@ def test_a_stop_signal_as_the_rerun_starts_leaves_no_scratch_and_no_process(
     assert list((tmp_path / "tmp").iterdir()) == []
     (process,) = started
     assert process.poll() is not None  # killed and reaped, not left running
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_as_dryrun_json_returns_leaves_the_run_s_exit_code(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], signum: int
+) -> None:
+    """Bug: a signal that came as ``dryrun --json`` returned, once its own handlers were put
+    back (the summary and the JSON object said), ended it 143 (130 for SIGINT) while the
+    one JSON object on stdout said ``"exit_code": 0`` and ``COMPLETED``: a supervisor saw an
+    unfinished run that was sealed. After the seal a signal changes nothing (RUNBOOK): the
+    exit code is the run's, the one the object says."""
+    from livesession.control import SignalControls
+
+    installed = SignalControls.installed
+
+    @contextlib.contextmanager
+    def late_signal(self: SignalControls) -> Iterator[SignalControls]:
+        with installed(self) as controls:
+            yield controls
+        os.kill(os.getpid(), signum)  # the CLI's own handlers are gone: main's take it
+
+    monkeypatch.setattr(SignalControls, "installed", late_signal)
+    argv = ["dryrun", "--out", str(tmp_path), "--run-id", "late", "--steps", "10", "--json"]
+    code = main(argv)
+    out, err = capsys.readouterr()
+    said = orjson.loads(out)
+    assert (code, said["exit_code"], said["status"]) == (EXIT_OK, EXIT_OK, "COMPLETED")
+    assert "terminated" not in err
+    assert "interrupted" not in err
+    assert verify_run(tmp_path / "late").ok

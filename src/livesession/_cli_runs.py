@@ -30,6 +30,7 @@ from ._cli_output import (
     no_checkpoint_kept,
     not_sealed,
     refused,
+    run_ended,
     say_unalerted,
     say_undelivered,
     unsynced_seal,
@@ -319,7 +320,7 @@ def _run(
             file=sys.stderr,
         )
     say_undelivered(run_dir, session.config)
-    code = _exit_code(result)
+    code = run_ended(_exit_code(result))  # sealed and said: a late signal changes nothing
     if as_json:
         metrics = session.recorder.metrics
         emit_json(result_json(result, run_dir, timings["wall_s"], metrics, code=code))
