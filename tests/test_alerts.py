@@ -1388,3 +1388,43 @@ def test_a_closed_webhook_sink_given_to_another_session_is_refused(tmp_path, web
         create_run(DryrunConfig(run_id="third", steps=3), tmp_path / "runs", alerts=sink)
     assert not (tmp_path / "runs").exists()
     assert sink.counts["dropped"] == 0
+
+
+@pytest.mark.parametrize("with_env", [True, False])
+def test_a_resume_whose_alerts_log_was_removed_says_so(tmp_path, webhook, with_env):
+    """Bug: a run that posted to a webhook, its ``alerts.jsonl`` removed after the crash,
+    resumed without a word, with the variable (a new log began, the old one's deliveries
+    gone) or without it (it paged nobody: the warning looked for that file). run.json now
+    says the run posts to a webhook (never the URL), the log is made with the run, and a
+    resume that finds it missing says so on one stderr line; the run still verifies."""
+    config = tmp_path / "run.toml"
+    config.write_text(
+        f'run_id = "gone"\nsteps = 60\ncheckpoint_every = 5\n\n[alerts]\n'
+        f'webhook_url = "{webhook.url}"\n',
+        encoding="utf-8",
+    )
+    out = tmp_path / "runs"
+    killed = _cli(
+        "dryrun", "--config", config, "--out", out, env={"LIVESESSION_CRASH_AT": "checkpoint_tmp:4"}
+    )
+    assert killed.returncode == -9, killed.stderr
+    run = out / "gone"
+    assert orjson.loads((run / names.RUN_META).read_bytes())["alerts"] == "webhook"
+    (run / names.ALERTS).unlink()  # made with the run: removed since
+    resumed = _cli("resume", run, "-q", env={ALERT_ENV: webhook.url} if with_env else {})
+    assert resumed.returncode == 0, resumed.stderr
+    if with_env:
+        said = (
+            f"livesession: resume: {run} posted to a webhook (run.json), but its alerts.jsonl "
+            "(made with the run) is missing: the record of its deliveries before the crash "
+            "was removed; this resume logs its own to a new alerts.jsonl"
+        )
+        assert webhook.codes() == ["RUN_SEALED"]
+    else:
+        said = (
+            f"livesession: resume: this resume posts no alerts: {run} posted to a webhook "
+            f"before (run.json; its alerts.jsonl is missing), but a resume takes its URL only "
+            f"from {ALERT_ENV}, which is not set (the run directory never keeps it)"
+        )
+    assert resumed.stderr.splitlines() == [said]
+    _assert_no_secret(_all_run_bytes(out))

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Final, TextIO, cast
 import orjson
 
 from ._artifacts import names
+from ._artifacts.runread import read_json_object
 from ._support.oserrors import ROOM_AGAIN, errno_of, once_fixed, said_errno
 from ._support.secrets import ALERT_ENV, redact_text
 from ._support.text import command, json_dumps, valid_text
@@ -345,17 +346,29 @@ def ended_by_signal(said: str, code: int, *, as_json: bool) -> int:
 
 
 def say_unalerted(run_dir: Path, cfg: DryrunConfig) -> None:
-    """One stderr line when a resume posts no alerts for a run that posted to a webhook.
+    """One stderr line when a resume posts no alerts, or lost the log, of a webhook run.
 
     The run directory never keeps the URL, so a resume takes it only from ``ALERT_ENV``: a
     run whose config named it resumed (by hand, or by a restart recipe) without the
-    variable, and paged nobody about its kill switch or its seal, and said nothing.
+    variable, and paged nobody about its kill switch or its seal, and said nothing. A run
+    that posted to a webhook says so in ``run.json`` (``alerts``) and ``alerts.jsonl``: one
+    whose ``alerts.jsonl`` was removed said nothing either, with the variable or without.
     """
-    if cfg.alerts.url(os.environ) is None and (run_dir / names.ALERTS).exists():
+    logged = (run_dir / names.ALERTS).exists()
+    marked = read_json_object(run_dir / names.RUN_META).get("alerts") == "webhook"
+    lost = f"; its {names.ALERTS} is missing" if marked and not logged else ""
+    if cfg.alerts.url(os.environ) is None and (logged or marked):
         print(  # noqa: T201 - the CLI's output
             f"livesession: resume: this resume posts no alerts: {run_dir} posted to a webhook "
-            f"before ({names.ALERTS}), but a resume takes its URL only from {ALERT_ENV}, "
-            "which is not set (the run directory never keeps it)",
+            f"before ({names.ALERTS if logged else names.RUN_META + lost}), but a resume takes "
+            f"its URL only from {ALERT_ENV}, which is not set (the run directory never keeps it)",
+            file=sys.stderr,
+        )
+    elif lost:
+        print(  # noqa: T201 - the CLI's output
+            f"livesession: resume: {run_dir} posted to a webhook ({names.RUN_META}), but its "
+            f"{names.ALERTS} (made with the run) is missing: the record of its deliveries before "
+            f"the crash was removed; this resume logs its own to a new {names.ALERTS}",
             file=sys.stderr,
         )
 

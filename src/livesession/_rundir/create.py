@@ -14,6 +14,7 @@ from .._artifacts import names
 from .._artifacts.releases import resume_advice, written_by_other_release
 from .._artifacts.runread import is_run_dir, read_json_object
 from .._domain.decimal import with_context
+from .._domain.runtime_config import Secret
 from .._exceptions import ConfigError, PluginError, RunDirectoryError, RunExists
 from .._session.assembly import fit_to_feed
 from .._session.edges import check_config, check_path
@@ -278,6 +279,7 @@ def create_run(
             backing=backing,
             data=data_record(cfg, feed_obj),
             sources=dict(plugins.sources),
+            webhook=isinstance(alert_choice, Secret),
         )
         session = open_session(
             cfg,

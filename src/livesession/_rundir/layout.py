@@ -83,6 +83,7 @@ def write_run_files(
     backing: Backing,
     data: dict[str, object] | None = None,
     sources: dict[str, object] | None = None,
+    webhook: bool = False,
 ) -> None:
     """Write ``config.json`` and ``run.json`` of a new run (each atomically).
 
@@ -90,7 +91,9 @@ def write_run_files(
     beside the config, under the key ``sources``, only when there are any.
 
     ``data`` (``data_record``) is the data file the run reads, with its SHA-256: a reviewer
-    sees which data ran, and ``resume`` refuses a file that changed since.
+    sees which data ran, and ``resume`` refuses a file that changed since. ``webhook``: the
+    run's alerts go to a webhook (``alerts``: ``"webhook"``; the URL is never written), and
+    its ``alerts.jsonl`` is made, empty, with the run.
     """
     meta: dict[str, object] = {
         "format": names.RUN_FORMAT,
@@ -102,6 +105,10 @@ def write_run_files(
     }
     if data is not None:
         meta["data"] = data
+    if webhook:
+        # The run posts its alerts to a webhook (never the URL: a secret). A resume says
+        # when its alerts.jsonl is gone, or when it posts none for want of the variable.
+        meta["alerts"] = "webhook"
     if cfg.base_dir is not None:
         # Where the config's relative data paths resolve from (config.json keeps them as
         # written): resume and evidence read the same files from any directory.
@@ -110,6 +117,8 @@ def write_run_files(
     atomic_write_bytes(
         run_dir / names.RUN_META, orjson.dumps(meta, option=orjson.OPT_SORT_KEYS) + b"\n"
     )
+    if webhook:  # there from the start: a resume that finds none knows it was removed
+        (run_dir / names.ALERTS).touch()
 
 
 def refuse_other_release(run_dir: Path, meta: dict[str, Any], why: str, doing: str) -> None:
