@@ -47,6 +47,7 @@ from .plugin_fields import (
     default_strategy_id,
     params_field,
     refuse_demo_table,
+    refuse_secret,
 )
 from .timerange import check_run_end, check_start, check_step_interval, check_steps
 
@@ -173,9 +174,10 @@ def _check_choice(name: str, choices: tuple[str, ...]) -> Any:
 
 
 def _check_allowlist(_inst: object, _attr: object, value: tuple[str, ...] | None) -> None:
-    for symbol in value or ():
+    for at, symbol in enumerate(value or ()):
         if not isinstance(symbol, str):
             raise ConfigError(f"allowlist entries must be strings, got {symbol!r}")
+        refuse_secret(f"allowlist[{at}]", symbol)
 
 
 def _to_tuple(value: Sequence[str] | None) -> tuple[str, ...] | None:

@@ -35,6 +35,7 @@ __all__ = [
     "default_strategy_id",
     "params_field",
     "refuse_demo_table",
+    "refuse_secret",
 ]
 
 _MAX_NAME_LEN: Final = 64
@@ -106,6 +107,22 @@ def check_strategy_id(_inst: object, _attr: object, value: object) -> None:
         raise ConfigError("strategy_id must be a non-empty name")
     if len(value) > _MAX_NAME_LEN or any(ch in value for ch in "\n\r\t"):
         raise ConfigError("strategy_id must be at most 64 characters on one line")
+    refuse_secret("strategy_id", value)
+
+
+def refuse_secret(name: str, value: str) -> None:
+    """Refuse a free-text value the evidence's secret scan would find (not shown again).
+
+    ``strategy_id`` and the allowlist's entries are names of any text (an allowlist entry is
+    judged by preflight, whose ``REJECTED`` run records it): a DSN or key pasted there went
+    into ``config.json``, every record and the checkpoints in plain text.
+    """
+    found = find_secrets(json.dumps({name.partition("[")[0]: value}))
+    if found:
+        raise ConfigError(
+            f"{name} looks like a secret ({', '.join(found)}; value not shown): a run records "
+            "it in config.json and its records, which reviewers read"
+        )
 
 
 def default_strategy_id(factory: str | None) -> str:

@@ -1,0 +1,52 @@
+"""Configs and command lines a team's own tooling generated, odd values and all.
+
+Each case here is one a fuzz of every key and flag found: the config is refused at load in
+one line naming the key (exit 2, nothing written), and a value that may be a secret is
+never repeated in a message nor written to a run's files.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from livesession import ConfigError, DryrunConfig
+from test_config_bounds import _cli_refuses, _refusal
+
+DSN = "postgresql://desk:hunter2pass@127.0.0.1:5432/trades"
+KEYED = "api_key=sk-test-1234abcdefgh"
+
+
+@pytest.mark.parametrize(
+    ("toml", "said"),
+    [
+        (f'strategy_id = "{DSN}"\n', "strategy_id looks like a secret (url_password"),
+        (f'allowlist = ["BTC/USDT", "{DSN}"]\n', "allowlist[1] looks like a secret"),
+        (f'allowlist = ["{KEYED}"]\n', "allowlist[0] looks like a secret (assigned_secret"),
+    ],
+    ids=["strategy_id-dsn", "allowlist-dsn", "allowlist-key"],
+)
+def test_a_secret_in_a_free_text_key_is_refused_before_anything_is_written(
+    tmp_path, capsys, toml, said
+):
+    """Before, ``strategy_id`` took the DSN (exit 0) and the allowlist's entry reached
+    preflight (``ALLOWLIST_INVALID``, exit 3): both sealed a run whose ``config.json``,
+    events and checkpoints held the password in plain text, while the line on stderr
+    redacted it."""
+    error = _cli_refuses(tmp_path, toml, capsys)
+    assert said in error
+    assert "hunter2pass" not in error
+    assert "sk-test-1234" not in error
+
+
+def test_a_secret_in_a_free_text_key_is_refused_from_python_too():
+    message = _refusal({"strategy_id": DSN})
+    assert "hunter2pass" not in message
+    with pytest.raises(ConfigError, match=r"allowlist\[0\] looks like a secret"):
+        DryrunConfig(allowlist=(DSN,))
+
+
+def test_ordinary_names_are_not_secrets():
+    config = DryrunConfig.from_mapping(
+        {"strategy_id": "breakout v2: desk @ 5m", "allowlist": ["BTC/USDT", "ETH/USDT"]}
+    )
+    assert config.strategy_id == "breakout v2: desk @ 5m"
