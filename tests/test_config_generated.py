@@ -50,3 +50,16 @@ def test_ordinary_names_are_not_secrets():
         {"strategy_id": "breakout v2: desk @ 5m", "allowlist": ["BTC/USDT", "ETH/USDT"]}
     )
     assert config.strategy_id == "breakout v2: desk @ 5m"
+
+
+def test_a_text_in_an_alerts_number_is_not_repeated(tmp_path, capsys):
+    """The ``[alerts]`` table is where the webhook's secret lives: a generator that shifted
+    its values by one key put the URL in ``timeout_ms``, and the refusal quoted it."""
+    hook = "http://127.0.0.1:9/hooks/T000/B000/sk-test-1234"
+    error = _cli_refuses(tmp_path, f'[alerts]\ntimeout_ms = "{hook}"\n', capsys)
+    assert (
+        error
+        == "alerts.timeout_ms must be an integer from 1 to 60000, got a string (value not shown)"
+    )
+    assert "sk-test-1234" not in error
+    assert "got 11" in _refusal({"alerts": {"retries": 11}})
