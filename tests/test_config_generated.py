@@ -63,3 +63,31 @@ def test_a_text_in_an_alerts_number_is_not_repeated(tmp_path, capsys):
     )
     assert "sk-test-1234" not in error
     assert "got 11" in _refusal({"alerts": {"retries": 11}})
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["verify", "{p}"],
+        ["status", "{p}"],
+        ["list", "{p}"],
+        ["report", "{p}"],
+        ["prom", "{p}"],
+        ["dryrun", "--config", "{p}/desk.toml", "--out", "{o}"],
+    ],
+    ids=["verify", "status", "list", "report", "prom", "dryrun-config"],
+)
+def test_a_path_with_a_newline_is_refused_in_one_line(tmp_path, capsys, argv):
+    """A generated path with a newline in it (``a b<LF>c``) was said as it is: the error
+    took two lines on stderr, and a supervisor that reads one line per error read half."""
+    from livesession.cli import main
+
+    odd = str(tmp_path / "a b\nc")
+    out = tmp_path / "out"
+    code = main([arg.format(p=odd, o=out) for arg in argv])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert len(err.splitlines()) == 1, err
+    assert err.startswith("livesession: error: ")
+    assert "a b c" in err
+    assert not out.exists()

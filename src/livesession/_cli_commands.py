@@ -31,7 +31,7 @@ from ._cli_output import (
 from ._cli_summary import evidence_json, verify_json
 from ._exceptions import UsageError
 from ._support.secrets import redact_text
-from ._support.text import valid_text
+from ._support.text import one_line
 
 if TYPE_CHECKING:
     from .burnin import BurninResult
@@ -431,7 +431,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         emit_json(found.to_json())
     elif found.verdict is Verdict.NOT_A_RUN:
         # A byte of the path that is not UTF-8 said as the other commands say it: \xff.
-        print(f"livesession: error: {valid_text(found.problem)}", file=sys.stderr)  # noqa: T201
+        print(f"livesession: error: {one_line(found.problem)}", file=sys.stderr)  # noqa: T201
     else:
         print("\n".join(found.lines()))  # noqa: T201 - the CLI's output
     return found.exit_code

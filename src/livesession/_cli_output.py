@@ -31,7 +31,7 @@ from ._artifacts import names
 from ._artifacts.runread import read_json_object
 from ._support.oserrors import ROOM_AGAIN, errno_of, once_fixed, said_errno
 from ._support.secrets import ALERT_ENV, redact_text
-from ._support.text import command, json_dumps, valid_text
+from ._support.text import command, json_dumps, one_line, valid_text
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -447,7 +447,7 @@ def unsynced_seal(run_dir: Path, status: str, unsynced: str, once: str) -> str:
 
 def refused(exc: LiveSessionError, *, as_json: bool = False) -> int:
     """A writer refused because another holds the run (or its lease): one line, exit 3."""
-    line = valid_text(redact_text(str(exc)))  # the same line on stderr as in the JSON
+    line = one_line(redact_text(str(exc)))  # the same line on stderr as in the JSON
     print(f"livesession: rejected: {line}", file=sys.stderr)  # noqa: T201 - the CLI's output
     if as_json:
         emit_json({"ok": False, "exit_code": EXIT_REJECTED, "error": line})

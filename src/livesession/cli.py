@@ -69,7 +69,7 @@ from ._domain.config import CLOCK_MODES, DURABILITY_MODES
 from ._exceptions import LiveSessionError, UsageError
 from ._support.oserrors import said
 from ._support.secrets import redact_text
-from ._support.text import valid_text
+from ._support.text import one_line
 from ._version import __version__
 
 __all__ = ["build_parser", "main"]
@@ -483,7 +483,7 @@ def _main(argv: Sequence[str] | None, *, as_json: bool) -> int:
 
 def _error(message: str, *, as_json: bool) -> int:
     """One redacted line on stderr (and the JSON object with ``--json``): exit 2."""
-    line = valid_text(redact_text(message))  # the same line on stderr as in the JSON
+    line = one_line(redact_text(message))  # one line (a path's newline too), as in the JSON
     print(f"livesession: error: {line}", file=sys.stderr)  # noqa: T201 - the CLI's output
     if as_json:
         emit_json({"ok": False, "exit_code": EXIT_BAD_INPUT, "error": line})
