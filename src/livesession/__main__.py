@@ -19,6 +19,7 @@ below Python would have landed.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
@@ -48,7 +49,36 @@ def main() -> int:
     finally:
         if before is not None:
             signal.signal(signal.SIGTERM, before)  # cli.main puts its own in
-    return cli_main()
+    code = cli_main()
+    _settled(code)
+    return code
+
+
+def _settled(code: int) -> None:
+    """The command's exit code is decided: a stop signal from here on ends it with that code.
+
+    What is left is the interpreter's end: a plug-in's ``atexit`` hook, its threads joined,
+    the output flushed. A SIGTERM there (a scheduler's, a second ``docker stop``) ended the
+    process by the signal, which a shell shows as 143, "unfinished", for a run sealed
+    COMPLETED whose summary (or ``--json`` object) said 0; a SIGINT put a
+    ``KeyboardInterrupt`` into a plug-in's hook, and a SIGHUP killed it. Now each ends the
+    process at once, with the command's own code, its output flushed first.
+    """
+
+    def end(_signum: int, _frame: object) -> None:
+        _flushed()
+        os._exit(code)
+
+    _flushed()
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        if signal.getsignal(signum) is not signal.SIG_IGN:  # nohup's SIGHUP stays ignored
+            signal.signal(signum, end)
+
+
+def _flushed() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError, RuntimeError):  # gone, closed, busy
+            stream.flush()
 
 
 _STANDARD: tuple[tuple[int, str, int], ...] = (

@@ -23,6 +23,7 @@ import os
 import re
 import signal
 import sys
+import threading
 from typing import TYPE_CHECKING, Any, Final, TextIO, cast
 
 import orjson
@@ -56,6 +57,7 @@ __all__ = [
     "JSON_HELP",
     "HelpWithDefaults",
     "InterruptedUnsealed",
+    "Terminated",
     "checkpoint_refused",
     "checkpoint_written",
     "emit_json",
@@ -69,6 +71,7 @@ __all__ = [
     "run_ended",
     "say_unalerted",
     "say_undelivered",
+    "signals_end_commands",
     "unwritten_checkpoint",
 ]
 
@@ -328,6 +331,38 @@ def not_sealed(what: str, run_dir: Path, *, once: str = ROOM_AGAIN) -> str:
         f"`{command('status', run_dir)}` says whether `{command('resume', run_dir)}` "
         "can continue it"
     )
+
+
+class Terminated(BaseException):
+    """SIGTERM came: raised where the command is, so its clean-up runs on the way out."""
+
+
+@contextlib.contextmanager
+def signals_end_commands() -> Iterator[None]:
+    """SIGTERM ends a command as Ctrl-C does, so that its clean-up runs.
+
+    A re-run process and its scratch directory, a temporary file: none is left behind.
+    ``dryrun`` and ``resume`` put their own handlers over this one while they run, and
+    leave the stop signals ignored once their run is sealed (its exit code is decided: a
+    signal while the summary is flushed to a slow reader must not turn it into 143). On
+    the way out each stop signal has the handler it had before again: a caller of ``main``
+    in its own process (an application, a test) keeps its own.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def terminate(_signum: int, _frame: object) -> None:
+        raise Terminated
+
+    before = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGHUP)}
+    before[signal.SIGTERM] = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        for signum, handler in before.items():
+            if handler is not None:  # None: not one Python installed, nothing to put back
+                signal.signal(signum, handler)
 
 
 def ended_by_signal(said: str, code: int, *, as_json: bool) -> int:

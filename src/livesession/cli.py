@@ -25,9 +25,7 @@ if __name__ == "__main__":  # `python -m livesession.cli`: load the CLI where Ct
 
 import argparse
 import contextlib
-import signal
-import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Final, NoReturn
 
@@ -56,6 +54,7 @@ from ._cli_output import (
     EXIT_VIOLATIONS,
     JSON_HELP,
     HelpWithDefaults,
+    Terminated,
     add_session_output,
     add_verify_output,
     emit_json,
@@ -64,6 +63,7 @@ from ._cli_output import (
     json_emitted,
     json_only_on_stdout,
     readers_may_leave,
+    signals_end_commands,
 )
 from ._domain.config import CLOCK_MODES, DURABILITY_MODES
 from ._exceptions import LiveSessionError, UsageError
@@ -412,31 +412,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-class _Terminated(BaseException):
-    """SIGTERM came: raised where the command is, so its clean-up runs on the way out."""
-
-
-@contextlib.contextmanager
-def _sigterm_ends_commands() -> Iterator[None]:
-    """SIGTERM ends a command as Ctrl-C does, so that its clean-up runs.
-
-    A re-run process and its scratch directory, a temporary file: none is left behind.
-    ``dryrun`` and ``resume`` put their own handlers over this one while they run.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def terminate(_signum: int, _frame: object) -> None:
-        raise _Terminated
-
-    previous = signal.signal(signal.SIGTERM, terminate)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; user errors become one line on stderr and exit code 2.
 
@@ -446,14 +421,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     as_json = "--json" in (sys.argv[1:] if argv is None else list(argv))
     json_emitted(reset=True)
     try:
-        with _sigterm_ends_commands(), readers_may_leave():
+        with signals_end_commands(), readers_may_leave():
             return _main(argv, as_json=as_json)
-    except (KeyboardInterrupt, _Terminated) as exc:
+    except (KeyboardInterrupt, Terminated) as exc:
         return _ended_by_signal(exc, as_json=as_json)
 
 
 def _ended_by_signal(exc: BaseException, *, as_json: bool) -> int:
-    if isinstance(exc, _Terminated):
+    if isinstance(exc, Terminated):
         return ended_by_signal("terminated", EXIT_TERMINATED, as_json=as_json)
     return ended_by_signal(interrupted(exc), EXIT_INTERRUPTED, as_json=as_json)
 
@@ -471,7 +446,7 @@ def _main(argv: Sequence[str] | None, *, as_json: bool) -> int:
             return int(handler(args))
     except LiveSessionError as exc:
         return _error(str(exc), as_json=as_json)
-    except (KeyboardInterrupt, _Terminated) as exc:
+    except (KeyboardInterrupt, Terminated) as exc:
         return _ended_by_signal(exc, as_json=as_json)
     except OSError as exc:
         # The file system refused (no space, no permission) where no message of ours says

@@ -146,8 +146,12 @@ class SignalControls:
         try:
             yield self
         finally:
+            # A sealed run's exit code is decided: a stop signal from here on is moot (the
+            # CLI puts the caller's handlers back on its way out).
+            moot = self.run_dir is not None and last_stop(self.run_dir) is not None
             for signum, handler in before.items():
-                signal.signal(signum, handler)
+                ignored = moot and signum in STOP_SIGNALS
+                signal.signal(signum, signal.SIG_IGN if ignored else handler)
             if self.stop_reason == _HANGUP:
                 # The terminal is gone for good: a late hangup must not end the process
                 # while it says how the (sealed) run ended.

@@ -1,0 +1,138 @@
+"""A stop signal after the run is sealed changes nothing: the process ends with the run's code.
+
+A scheduler sends SIGTERM when it likes, also in the last moments of a process whose run is
+sealed already: while the summary is flushed to a slow reader, while a plug-in's ``atexit``
+hook runs, while the interpreter joins threads. Until now such a signal ended the process
+by the signal (a shell shows 143: "unfinished") or with ``livesession: terminated`` and 143,
+for a run sealed COMPLETED whose ``--json`` object said exit code 0; a supervisor then
+resumed a sealed run. The signals are sent by the process to itself at the exact moment (an
+``atexit`` hook, a wrapper around the signal handlers' block), so nothing races the clock.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import orjson
+import pytest
+
+from livesession.cli import main
+
+_STOPS = [signal.SIGTERM, signal.SIGINT, signal.SIGHUP]
+
+_LATE = """
+import atexit, os, signal
+
+
+class Quiet:
+    def __init__(self, strategy_id):
+        self.strategy_id = strategy_id
+
+    def on_bar(self, bar, view):
+        return ()
+
+    def get_state(self):
+        return {}
+
+    def set_state(self, state):
+        pass
+
+
+def make(*, strategy_id="late"):
+    # A client library's exit hook; the scheduler's signal comes while it runs.
+    atexit.register(os.kill, os.getpid(), int(os.environ["LATE_SIGNAL"]))
+    return Quiet(strategy_id)
+"""
+
+_AFTER_THE_HANDLERS = """
+import contextlib, os, signal, sys
+from livesession import cli, control
+
+real = control.SignalControls.installed
+
+
+@contextlib.contextmanager
+def then_signalled(self):
+    with real(self) as controls:
+        yield controls
+    # The run's handlers are gone: the summary is still to be flushed, the process to end.
+    os.kill(os.getpid(), int(os.environ["LATE_SIGNAL"]))
+
+
+control.SignalControls.installed = then_signalled
+sys.exit(cli.main(sys.argv[1:]))
+"""
+
+
+def _default_stops() -> None:  # pragma: no cover - runs in the child
+    """A scheduler's child: every stop signal at its default action (not the suite's)."""
+    for signum in _STOPS:
+        signal.signal(signum, signal.SIG_DFL)
+
+
+def _dryrun(
+    tmp_path: Path, head: list[str], signum: int, *more: str
+) -> subprocess.CompletedProcess[str]:
+    env = os.environ | {"LATE_SIGNAL": str(int(signum))}
+    args = ["dryrun", "--out", str(tmp_path / "runs"), "--run-id", "r", "--steps", "20", "--json"]
+    return subprocess.run(
+        [sys.executable, *head, *args, *more],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+        env=env,
+        preexec_fn=_default_stops,
+    )
+
+
+@pytest.mark.parametrize("signum", _STOPS, ids=lambda s: signal.Signals(s).name)
+def test_a_stop_signal_while_the_sealed_run_s_process_exits_keeps_its_exit_code(
+    tmp_path: Path, signum: int
+) -> None:
+    """SIGTERM from a plug-in's exit hook ended the process by the signal (-15) after it
+    printed ``"exit_code": 0``; SIGINT printed a KeyboardInterrupt from the hook; SIGHUP
+    killed it (-1). Now the process ends at once with the run's own code, and says nothing."""
+    (tmp_path / "late.py").write_text(_LATE)
+    cfg = tmp_path / "late.toml"
+    cfg.write_text('strategy_id = "late"\nstrategy_factory = "late:make"\n')
+    done = _dryrun(tmp_path, ["-m", "livesession.cli"], signum, "--config", str(cfg))
+    assert (done.returncode, done.stderr) == (0, "")
+    said = orjson.loads(done.stdout)
+    assert (said["exit_code"], said["status"]) == (0, "COMPLETED")
+
+
+@pytest.mark.parametrize("signum", _STOPS, ids=lambda s: signal.Signals(s).name)
+def test_a_stop_signal_after_the_run_s_handlers_are_gone_changes_nothing(
+    tmp_path: Path, signum: int
+) -> None:
+    """Between the run's handlers and the process's end (the summary flushed to a slow
+    reader) SIGTERM raised inside the CLI: ``livesession: terminated`` and 143 for a sealed
+    run (SIGINT 130, SIGHUP killed it). The sealed run's signals are moot there now."""
+    script = tmp_path / "late_cli.py"
+    script.write_text(_AFTER_THE_HANDLERS)
+    done = _dryrun(tmp_path, [str(script)], signum)
+    assert (done.returncode, done.stderr) == (0, "")
+    assert orjson.loads(done.stdout)["exit_code"] == 0
+
+
+def test_main_gives_its_caller_its_own_stop_handlers_back(tmp_path: Path) -> None:
+    """A sealed run leaves the stop signals ignored to the end of the command; ``main``
+    called in a process of the caller's (an application, this suite) restores them."""
+
+    def mine(_signum: int, _frame: object) -> None:  # pragma: no cover - never sent
+        return
+
+    before = {signum: signal.signal(signum, mine) for signum in _STOPS}
+    try:
+        code = main(["dryrun", "--out", str(tmp_path / "runs"), "--run-id", "r", "-q"])
+        after = {signum: signal.getsignal(signum) for signum in _STOPS}
+    finally:
+        for signum, handler in before.items():
+            signal.signal(signum, handler)
+    assert code == 0
+    assert after == dict.fromkeys(_STOPS, mine)
