@@ -1,4 +1,4 @@
-"""A stop signal after the run is sealed changes nothing: the process ends with the run's code.
+"""Stop signals at the edges of a CLI process: after its run is sealed, and while it loads.
 
 A scheduler sends SIGTERM when it likes, also in the last moments of a process whose run is
 sealed already: while the summary is flushed to a slow reader, while a plug-in's ``atexit``
@@ -136,3 +136,45 @@ def test_main_gives_its_caller_its_own_stop_handlers_back(tmp_path: Path) -> Non
             signal.signal(signum, handler)
     assert code == 0
     assert after == dict.fromkeys(_STOPS, mine)
+
+
+_CTRL_C_IN_AN_EXTENSION_S_INIT = """
+import os, signal, sys
+
+
+class _CtrlC:
+    # Ctrl-C while orjson's C extension initialises (it imports these as it starts).
+    def find_spec(self, name, path=None, target=None):
+        if name in ("datetime", "uuid", "dataclasses", "json") and "orjson" in sys.modules:
+            sys.meta_path.remove(self)
+            os.kill(os.getpid(), signal.SIGINT)
+        return None
+
+
+sys.meta_path.insert(0, _CtrlC())
+"""
+
+
+@pytest.mark.parametrize("as_json", [False, True], ids=["plain", "json"])
+def test_ctrl_c_while_a_c_extension_of_the_cli_initialises_is_one_line_and_130(
+    tmp_path: Path, as_json: bool
+) -> None:
+    """The KeyboardInterrupt, raised inside orjson's initialisation, crashed the interpreter
+    (SIGSEGV: a shell shows 139, and nothing said why). SIGINT is held while the CLI loads:
+    the import finishes, and the Ctrl-C is the one line and 130. The signal comes from an
+    import hook (a sitecustomize), so the test does not race the clock."""
+    (tmp_path / "sitecustomize.py").write_text(_CTRL_C_IN_AN_EXTENSION_S_INIT)
+    env = os.environ | {"PYTHONPATH": os.pathsep.join([str(tmp_path), *sys.path])}
+    json_flag = ["--json"] if as_json else []
+    done = subprocess.run(
+        [sys.executable, "-m", "livesession.cli", "verify", str(tmp_path / "none"), *json_flag],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+        env=env,
+        preexec_fn=_default_stops,
+    )
+    assert (done.returncode, done.stderr) == (130, "livesession: interrupted\n")
+    expected = '{"error":"interrupted","exit_code":130,"ok":false}\n' if as_json else ""
+    assert done.stdout == expected

@@ -2,12 +2,14 @@
 
 Loading the CLI imports most of the package (a few tenths of a second). A Ctrl-C in that
 time raised ``KeyboardInterrupt`` inside an import, before ``cli.main`` could catch it, and
-printed a traceback of some fifty lines. This module imports nothing of the package's
-until the CLI, inside the ``try``: a Ctrl-C then is the one line and 130 that ``cli.main``
-gives once it runs. SIGTERM needs nothing here: until ``cli.main`` installs its handler the
-signal's default action ends the process quietly (a shell shows 143). With ``--json`` a
-signal in that time ends it as one during the command does, with the JSON error object on
-stdout: SIGTERM is caught for it too.
+printed a traceback of some fifty lines; inside a C extension's initialisation (orjson's,
+as it imports ``uuid``) it crashed the interpreter (SIGSEGV, exit 139). This module imports
+nothing of the package's until the CLI, with SIGINT held meanwhile: the import finishes,
+then the Ctrl-C ends the command with the one line and 130 that ``cli.main`` gives. SIGTERM
+needs nothing here: until ``cli.main`` installs its handler the signal's default action
+ends the process quietly (a shell shows 143). With ``--json`` a signal in that time ends it
+as one during the command does, with the JSON error object on stdout: SIGTERM is held for
+it too.
 
 A standard descriptor the caller closed (``livesession verify DIR >&-``, ``2>&-``, ``<&-``:
 a daemon's or a supervisor's closed streams) is given /dev/null first. Python had left
@@ -27,28 +29,25 @@ import sys
 __all__ = ["main"]
 
 
-class _Terminated(BaseException):
-    """SIGTERM while the CLI loads, with ``--json``."""
-
-
-def _terminated(_signum: int, _frame: object) -> None:
-    raise _Terminated
-
-
 def main() -> int:
     """Load the CLI and run it; a Ctrl-C while it loads ends it as one during a command."""
     _hold_standard_descriptors()
     as_json = "--json" in sys.argv[1:]
-    before = signal.signal(signal.SIGTERM, _terminated) if as_json else None
+    came: list[int] = []
+    held = (signal.SIGINT, signal.SIGTERM) if as_json else (signal.SIGINT,)
+    before = {
+        signum: signal.signal(signum, lambda signum, _frame: came.append(signum))
+        for signum in held
+        if signal.getsignal(signum) is not signal.SIG_IGN  # a background job's stays ignored
+    }
     try:
         from .cli import main as cli_main  # noqa: PLC0415 - the import is what is guarded
-    except KeyboardInterrupt:
-        return _ended("interrupted", 128 + int(signal.SIGINT), as_json=as_json)
-    except _Terminated:
-        return _ended("terminated", 128 + int(signal.SIGTERM), as_json=as_json)
     finally:
-        if before is not None:
-            signal.signal(signal.SIGTERM, before)  # cli.main puts its own in
+        for signum, handler in before.items():
+            signal.signal(signum, handler)  # cli.main puts its own in
+    if came:
+        said = "terminated" if came[0] == signal.SIGTERM else "interrupted"
+        return _ended(said, 128 + came[0], as_json=as_json)
     code = cli_main()
     _settled(code)
     return code
