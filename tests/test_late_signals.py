@@ -178,3 +178,37 @@ def test_ctrl_c_while_a_c_extension_of_the_cli_initialises_is_one_line_and_130(
     assert (done.returncode, done.stderr) == (130, "livesession: interrupted\n")
     expected = '{"error":"interrupted","exit_code":130,"ok":false}\n' if as_json else ""
     assert done.stdout == expected
+
+
+def test_a_second_ctrl_c_while_the_evidence_re_run_is_cleaned_up_leaves_no_scratch(
+    tmp_path: Path,
+) -> None:
+    """`evidence` stopped by Ctrl-C kills its re-run process and removes its scratch
+    directory; a second Ctrl-C meanwhile (a scheduler's SIGINT twice, an impatient operator)
+    left ``livesession-replay-*`` behind in the temporary directory. The second now waits
+    for the clean-up's end, then interrupts as before."""
+    from livesession.evidence._rerun import Rerun
+
+    scratch = tmp_path / "livesession-replay-x"
+    (scratch / "replay").mkdir(parents=True)
+    (scratch / "replay" / "bars.bin").write_bytes(b"\0" * 64)
+
+    class Ending:
+        """The re-run process, running when the first Ctrl-C came."""
+
+        returncode = None
+
+        def poll(self) -> None:
+            return None
+
+        def kill(self) -> None:
+            return
+
+        def wait(self) -> int:
+            os.kill(os.getpid(), signal.SIGINT)  # the second Ctrl-C, while it is stopped
+            return -9
+
+    rerun = Rerun(Ending(), scratch, deadline=0.0, timeout_s=1.0)  # type: ignore[arg-type]
+    with pytest.raises(KeyboardInterrupt):
+        rerun.close()
+    assert not scratch.exists()

@@ -5,19 +5,26 @@ pool, say) inherits it. There it would only set a flag of a session the child do
 run: a worker the pool terminates with SIGTERM would not end, and the pool's ``join``
 would wait forever. ``ours`` wraps a handler so that, in any process but the one that
 installed it, the signal takes its default action instead.
+
+``held_stops`` keeps a clean-up whole: a second Ctrl-C or SIGTERM while the first one's
+clean-up runs (a re-run process killed, its scratch directory removed) waits for its end.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
+import threading
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
     from types import FrameType
 
-__all__ = ["ours"]
+__all__ = ["held_stops", "ours"]
+
+_STOPS = (signal.SIGINT, signal.SIGTERM)
 
 
 def ours(
@@ -34,3 +41,25 @@ def ours(
         handler(signum, frame)
 
     return installed
+
+
+@contextlib.contextmanager
+def held_stops() -> Iterator[None]:
+    """SIGINT and SIGTERM wait for the block's end, then act as they would have.
+
+    Each one that came is raised again once the previous handlers are back (Ctrl-C's
+    ``KeyboardInterrupt``, the CLI's SIGTERM handler), so nothing is lost but the moment.
+    Outside the main thread, where no handler can be set, the block runs as it is.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    came: list[int] = []
+    before = {signum: signal.signal(signum, lambda n, _f: came.append(n)) for signum in _STOPS}
+    try:
+        yield
+    finally:
+        for signum, handler in before.items():
+            signal.signal(signum, handler)
+        for late in dict.fromkeys(came):
+            signal.raise_signal(late)

@@ -34,6 +34,7 @@ from .._rundir.layout import Backing
 from .._rundir.memoryids import scratch_reruns
 from .._support.fsutil import atomic_write_bytes, file_digest
 from .._support.secrets import redact_text
+from .._support.signals import held_stops
 from ._difference import ASIDE as _ASIDE
 from ._difference import audit_difference, audit_records, first_difference
 from ._operator import OperatorAction, recorded_actions, replay, told_actions
@@ -321,10 +322,15 @@ class Rerun:
             self.process.wait()
 
     def close(self) -> None:
-        """Stop the process if it still runs and remove its scratch directory."""
-        self._kill()
-        if self.scratch is not None:
-            shutil.rmtree(self.scratch, ignore_errors=True)
+        """Stop the process if it still runs and remove its scratch directory.
+
+        A second Ctrl-C (or SIGTERM) meanwhile waits for the end: it left the directory
+        behind, half removed, in the system's temporary directory.
+        """
+        with held_stops():
+            self._kill()
+            if self.scratch is not None:
+                shutil.rmtree(self.scratch, ignore_errors=True)
 
 
 def _last_line(path: Path) -> str:
