@@ -212,3 +212,34 @@ def test_a_second_ctrl_c_while_the_evidence_re_run_is_cleaned_up_leaves_no_scrat
     with pytest.raises(KeyboardInterrupt):
         rerun.close()
     assert not scratch.exists()
+
+
+def test_a_hangup_while_the_run_is_created_exits_with_the_documented_129(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """SIGHUP while `dryrun` opens its plug-ins and data file ends it at once, nothing
+    written, with 128 + SIGHUP: a code neither RUNBOOK's table nor `--help` named (they
+    gave 130 and 143 only), so a supervisor matching documented codes could not place it."""
+    from livesession import cli
+    from livesession._rundir import create
+
+    opened = create.open_plugins
+
+    def hung_up(*args: object, **kwargs: object) -> object:
+        os.kill(os.getpid(), signal.SIGHUP)  # the terminal closes while the data is checked
+        return opened(*args, **kwargs)
+
+    monkeypatch.setattr(create, "open_plugins", hung_up)
+    before = signal.signal(signal.SIGHUP, signal.SIG_DFL)  # a terminal's process, not nohup's
+    try:
+        code = main(["dryrun", "--out", str(tmp_path / "runs"), "--run-id", "r", "--steps", "5"])
+    finally:
+        signal.signal(signal.SIGHUP, before)
+    assert code == cli.EXIT_HANGUP == 129
+    assert capsys.readouterr().err == (
+        "livesession: stopped by SIGHUP before the run started: nothing was written\n"
+    )
+    assert not (tmp_path / "runs" / "r").exists()
+    runbook = (Path(__file__).parents[1] / "RUNBOOK.md").read_text(encoding="utf-8")
+    assert "\n| 129 | hung up (SIGHUP" in runbook
+    assert "129 hung up" in " ".join((cli.build_parser().epilog or "").split())

@@ -45,6 +45,7 @@ __all__ = [
     "EXIT_BAD_INPUT",
     "EXIT_CRASHED",
     "EXIT_FAILED",
+    "EXIT_HANGUP",
     "EXIT_INTERRUPTED",
     "EXIT_NEEDS_OPERATOR",
     "EXIT_NOT_HELD",
@@ -94,6 +95,7 @@ EXIT_NO_EFFECT: Final = 9
 # than dryrun/resume (those two stop gracefully on either, and exit 0).
 EXIT_INTERRUPTED: Final = 128 + int(signal.SIGINT)  # 130
 EXIT_TERMINATED: Final = 128 + int(signal.SIGTERM)  # 143
+EXIT_HANGUP: Final = 128 + int(signal.SIGHUP)  # 129: a dryrun hung up before its run exists
 
 
 JSON_HELP: Final = (

@@ -43,6 +43,7 @@ from ._cli_output import (
     EXIT_BAD_INPUT,
     EXIT_CRASHED,
     EXIT_FAILED,
+    EXIT_HANGUP,
     EXIT_INTERRUPTED,
     EXIT_NEEDS_OPERATOR,
     EXIT_NO_EFFECT,
@@ -266,7 +267,7 @@ def build_parser() -> argparse.ArgumentParser:
         f"{EXIT_REJECTED} rejected (by preflight, or the run is held by another process), "
         f"{EXIT_FAILED} failed, {EXIT_INTERRUPTED} interrupted, {EXIT_TERMINATED} terminated "
         "(SIGTERM: a command but dryrun/resume, a dryrun before its run, a resume before it "
-        "takes the run); status also: "
+        f"takes the run), {EXIT_HANGUP} hung up (SIGHUP: a dryrun before its run); status also: "
         f"{EXIT_NEEDS_OPERATOR} needs an operator, {EXIT_CRASHED} crashed (resumable), "
         f"{EXIT_RUNNING} running; stop/kill/ack also: {EXIT_NOT_HELD} nothing holds the run, "
         f"{EXIT_NO_EFFECT} no effect seen in time. A second SIGTERM/SIGINT ends dryrun/resume "
