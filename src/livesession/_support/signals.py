@@ -55,7 +55,11 @@ def held_stops() -> Iterator[None]:
         yield
         return
     came: list[int] = []
-    before = {signum: signal.signal(signum, lambda n, _f: came.append(n)) for signum in _STOPS}
+    before = {
+        signum: signal.signal(signum, lambda n, _f: came.append(n))
+        for signum in _STOPS
+        if signal.getsignal(signum) is not None  # one set outside Python could not be put back
+    }
     try:
         yield
     finally:
