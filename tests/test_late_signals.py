@@ -243,3 +243,34 @@ def test_a_hangup_while_the_run_is_created_exits_with_the_documented_129(
     runbook = (Path(__file__).parents[1] / "RUNBOOK.md").read_text(encoding="utf-8")
     assert "\n| 129 | hung up (SIGHUP" in runbook
     assert "129 hung up" in " ".join((cli.build_parser().epilog or "").split())
+
+
+def test_a_ctrl_c_as_the_evidence_re_run_process_starts_leaves_it_killed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A signal inside ``Popen``, after the child existed but before ``Rerun.start`` held
+    it, left the re-run process running on its own, unkilled (the suite's SIGTERM test met
+    it under load). The signal now waits for the handle; the clean-up kills the child."""
+    from livesession.evidence import _rerun
+
+    assert main(["dryrun", "--out", str(tmp_path / "runs"), "--run-id", "r", "--steps", "5"]) == 0
+    spawned: list[subprocess.Popen[bytes]] = []
+    real = subprocess.Popen
+
+    def signalled(_command: list[str], **kwargs: object) -> subprocess.Popen[bytes]:
+        child = real([sys.executable, "-c", "import time; time.sleep(60)"], **kwargs)  # type: ignore[call-overload]
+        spawned.append(child)
+        os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C, the child started, its handle not kept
+        return child
+
+    monkeypatch.setattr(_rerun.subprocess, "Popen", signalled)
+    monkeypatch.setattr(_rerun.tempfile, "tempdir", str(tmp_path))
+    with pytest.raises(KeyboardInterrupt):
+        _rerun.Rerun.start(tmp_path / "runs" / "r", rerunnable=True, timeout_s=60.0)
+    [child] = spawned
+    try:
+        assert child.returncode == -signal.SIGKILL  # killed and reaped by the clean-up
+    finally:
+        child.kill()
+        child.wait()
+    assert not list(tmp_path.glob("livesession-replay-*"))

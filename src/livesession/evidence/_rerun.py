@@ -272,7 +272,8 @@ class Rerun:
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
         rerun = cls(None, scratch, deadline, timeout_s)
         try:
-            with (scratch / _STDERR).open("wb") as stderr:
+            # Held: a signal inside Popen, once the child exists, left it unkilled and running.
+            with held_stops(), (scratch / _STDERR).open("wb") as stderr:
                 rerun.process = subprocess.Popen(  # noqa: S603 - our own module, by this interpreter
                     command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr,
                     env=env,
