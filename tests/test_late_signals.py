@@ -274,3 +274,49 @@ def test_a_ctrl_c_as_the_evidence_re_run_process_starts_leaves_it_killed(
         child.kill()
         child.wait()
     assert not list(tmp_path.glob("livesession-replay-*"))
+
+
+_TEARDOWN = """
+import os, signal
+
+
+class Quiet:
+    def __init__(self, strategy_id):
+        self.strategy_id = strategy_id
+
+    def on_bar(self, bar, view):
+        return ()
+
+    def get_state(self):
+        return {}
+
+    def set_state(self, state):
+        pass
+
+
+class _Late:
+    def __del__(self):  # runs as the interpreter frees the module, after its exit hooks
+        os.kill(os.getpid(), int(os.environ["LATE_SIGNAL"]))
+
+
+_late = _Late()
+
+
+def make(*, strategy_id="teardown"):
+    return Quiet(strategy_id)
+"""
+
+
+@pytest.mark.parametrize("signum", _STOPS, ids=lambda s: signal.Signals(s).name)
+def test_a_stop_signal_in_the_interpreter_s_teardown_keeps_the_exit_code(
+    tmp_path: Path, signum: int
+) -> None:
+    """After the exit hooks Python resets its signal handlers to the default action: a stop
+    signal while the modules were freed killed the process (-2, -15, -1) after its sealed
+    run's ``"exit_code": 0``. The last exit hook now leaves them ignored."""
+    (tmp_path / "teardown.py").write_text(_TEARDOWN)
+    cfg = tmp_path / "teardown.toml"
+    cfg.write_text('strategy_id = "teardown"\nstrategy_factory = "teardown:make"\n')
+    done = _dryrun(tmp_path, ["-m", "livesession.cli"], signum, "--config", str(cfg))
+    assert (done.returncode, done.stderr) == (0, "")
+    assert orjson.loads(done.stdout)["exit_code"] == 0

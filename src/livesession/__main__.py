@@ -21,6 +21,7 @@ below Python would have landed.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import signal
@@ -32,6 +33,7 @@ __all__ = ["main"]
 def main() -> int:
     """Load the CLI and run it; a Ctrl-C while it loads ends it as one during a command."""
     _hold_standard_descriptors()
+    atexit.register(_stops_ignored)  # the first registered, so the last to run
     as_json = "--json" in sys.argv[1:]
     came: list[int] = []
     held = (signal.SIGINT, signal.SIGTERM) if as_json else (signal.SIGINT,)
@@ -72,6 +74,18 @@ def _settled(code: int) -> None:
     for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         if signal.getsignal(signum) is not signal.SIG_IGN:  # nohup's SIGHUP stays ignored
             signal.signal(signum, end)
+
+
+def _stops_ignored() -> None:
+    """The last exit hook: a stop signal in the teardown after it changes nothing.
+
+    After the exit hooks Python puts the signal handlers it set back to the default action,
+    and a stop signal in the teardown (modules freed, a plug-in's ``__del__``) killed the
+    process: -2 (SIGINT), -15 or -1 for a command whose code was decided, a run sealed
+    COMPLETED among them. Only the teardown is left, so the signals are ignored.
+    """
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(signum, signal.SIG_IGN)
 
 
 def _flushed() -> None:
