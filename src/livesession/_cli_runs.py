@@ -31,8 +31,6 @@ from ._cli_output import (
     not_sealed,
     refused,
     run_ended,
-    say_unalerted,
-    say_undelivered,
     unsynced_seal,
     unwritten_checkpoint,
 )
@@ -42,6 +40,8 @@ from ._cli_summary import (
     failure_line,
     rejected_line,
     result_json,
+    say_unalerted,
+    say_undelivered,
 )
 from ._domain.config import DryrunConfig, load_config
 from ._domain.configfile import config_keys
