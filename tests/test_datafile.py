@@ -1111,5 +1111,10 @@ def test_a_data_file_left_behind_is_named_with_the_bytes_evidence_needs(
     assert str(caught.value) == said
     capsys.readouterr()
     assert main(["evidence", str(out / "r")]) == 2
-    assert capsys.readouterr().err == f"livesession: error: {said}\n"
+    advice = (
+        "evidence re-runs the run, so it needs the run's code and data file here: without "
+        f"them, `livesession verify {out / 'r'} --manifest manifest.json` checks the run and "
+        "its bundle, running nothing"
+    )
+    assert capsys.readouterr().err == f"livesession: error: {said}; {advice}\n"
     assert not (out / "r" / "manifest.json").exists()
