@@ -6,9 +6,8 @@ import contextlib
 import errno
 import os
 import shutil
-from contextvars import ContextVar
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from .._artifacts import names
 from .._artifacts.releases import resume_advice, written_by_other_release
@@ -18,6 +17,7 @@ from .._domain.runtime_config import Secret
 from .._exceptions import ConfigError, PluginError, RunDirectoryError, RunExists
 from .._session.assembly import fit_to_feed
 from .._session.edges import check_config, check_path
+from .._support.flags import ContextFlag
 from .._support.oserrors import said, way_out
 from .._support.references import a_
 from .._support.text import command
@@ -41,7 +41,6 @@ from .starting import killed_before_writing, only_a_writer_lock
 from .venue import check_venue_interval
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
     from typing import Unpack
 
     from .._domain.config import DryrunConfig
@@ -51,20 +50,15 @@ if TYPE_CHECKING:
 __all__ = ["advising_the_cli", "create_run"]
 
 
-_FOR_THE_CLI: ContextVar[bool] = ContextVar("livesession_create_run_for_the_cli", default=False)
+_FOR_THE_CLI: Final = ContextFlag("livesession_create_run_for_the_cli")
 """Whether ``create_run`` is called by the CLI's ``dryrun``: its refusals then advise
 ``--run-id`` and ``livesession resume``; a Python caller's advise ``run_id`` and
 ``resume_run``."""
 
 
-@contextlib.contextmanager
-def advising_the_cli() -> Iterator[None]:
+def advising_the_cli() -> contextlib.AbstractContextManager[None]:
     """Within the block, ``create_run``'s refusals give the CLI's advice (``dryrun``)."""
-    token = _FOR_THE_CLI.set(True)
-    try:
-        yield
-    finally:
-        _FOR_THE_CLI.reset(token)
+    return _FOR_THE_CLI.within()
 
 
 def _broken_link(path: Path) -> str:
@@ -108,7 +102,7 @@ def _refuse_existing(run_dir: Path) -> bool:
     """
     if not run_dir.exists():
         return False
-    cli = _FOR_THE_CLI.get()
+    cli = bool(_FOR_THE_CLI)
     another = "choose another --run-id" if cli else "choose another run_id"
     if not run_dir.is_dir():  # a file there: no lock file to ask, no run to name
         raise RunExists(
@@ -241,7 +235,7 @@ def create_run(
     run_dir = out_dir / cfg.run_id
     if out_dir.exists() and not out_dir.is_dir():
         raise RunDirectoryError(f"{out_dir} is not a directory: runs go to OUT/<run_id>/")
-    _refuse_inside_a_run(out_dir, cli=_FOR_THE_CLI.get())
+    _refuse_inside_a_run(out_dir, cli=bool(_FOR_THE_CLI))
     idempotency_backend, backing = _checked_backing(run_dir, idempotency_backend, store, lease)
     alert_choice = choose_alerts(cfg, alerts)  # a bad webhook URL is refused here
     cfg = apply_references(cfg, **given)
@@ -249,7 +243,7 @@ def create_run(
         cfg,
         idempotency_backend,
         own_broker=_broker_given(given.get("broker"), broker_factory),
-        cli=_FOR_THE_CLI.get(),
+        cli=bool(_FOR_THE_CLI),
     )
     check_venue_interval(cfg)  # a venue feed's candle length, known without a request
     created_out = not out_dir.exists()

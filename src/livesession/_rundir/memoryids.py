@@ -16,14 +16,12 @@ make in a scratch directory, which nothing ever resumes, keep it with any broker
 from __future__ import annotations
 
 import contextlib
-from contextvars import ContextVar
 from typing import TYPE_CHECKING, Final
 
 from .._exceptions import ConfigError
+from .._support.flags import ContextFlag
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
-
     from .._domain.config import DryrunConfig
 
 __all__ = ["refuse_memory_ids", "scratch_reruns"]
@@ -31,17 +29,12 @@ __all__ = ["refuse_memory_ids", "scratch_reruns"]
 REBUILT_VENUES: Final = ("mock", "realish")
 """The venues a resume rebuilds as they stood at the checkpoint (from the run's journal)."""
 
-_SCRATCH: ContextVar[bool] = ContextVar("livesession_scratch_rerun", default=False)
+_SCRATCH: Final = ContextFlag("livesession_scratch_rerun")
 
 
-@contextlib.contextmanager
-def scratch_reruns() -> Iterator[None]:
+def scratch_reruns() -> contextlib.AbstractContextManager[None]:
     """Within the block, runs are throwaway re-runs (never resumed): ``memory`` is kept."""
-    token = _SCRATCH.set(True)
-    try:
-        yield
-    finally:
-        _SCRATCH.reset(token)
+    return _SCRATCH.within()
 
 
 def refuse_memory_ids(
@@ -53,7 +46,7 @@ def refuse_memory_ids(
     for the config's. ``cli`` chooses the fix said: the CLI's flags or ``create_run``'s
     arguments. Refused before anything is created.
     """
-    if idempotency_backend != "memory" or _SCRATCH.get():
+    if idempotency_backend != "memory" or _SCRATCH:
         return
     exchange = own_broker is None and cfg.broker.startswith("ccxt:")
     if not exchange and own_broker is None and cfg.broker in REBUILT_VENUES:

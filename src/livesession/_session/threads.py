@@ -297,13 +297,8 @@ class SessionGate:
                 self._turns.notify_all()
 
     def leave(self) -> None:
-        """Release what ``enter_owned`` took (``_leave`` inline: the step loop's path)."""
-        self._depth -= 1
-        if self._depth == 0:
-            self._holder = None
-            if self._callers_context is not None:
-                setcontext(self._callers_context)  # the caller's own again
-                self._callers_context = None
+        """Release what ``enter_owned`` took."""
+        self._leave()
         self._lock.release()
 
     @contextmanager

@@ -23,18 +23,17 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Final
 
 import orjson
 
 from .._artifacts import names
 from .._artifacts.runread import read_json_object
+from .._support.flags import ContextFlag
 from .._support.text import one_line
 from ._config import UNRECORDED
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
     from pathlib import Path
 
     from ._result import Violations
@@ -48,17 +47,12 @@ _SHOWN: Final = 40
 """Longer text (a digest) is shown by its first 12 characters."""
 _BEFORE_0_2: Final = ("0.0.", "0.1.")
 """Releases whose ``run.json`` (``livesession-run/1``) is read as it is."""
-_VERSION_ELSEWHERE: ContextVar[bool] = ContextVar("livesession_version_said", default=False)
+_VERSION_ELSEWHERE: Final = ContextFlag("livesession_version_said")
 
 
-@contextlib.contextmanager
-def version_said_elsewhere() -> Iterator[None]:
+def version_said_elsewhere() -> contextlib.AbstractContextManager[None]:
     """Within the block, ``run.json``'s ``version`` is left to the caller, who says it."""
-    token = _VERSION_ELSEWHERE.set(True)
-    try:
-        yield
-    finally:
-        _VERSION_ELSEWHERE.reset(token)
+    return _VERSION_ELSEWHERE.within()
 
 
 class RunRecords:
@@ -103,7 +97,7 @@ def _disagreements(
     started = records.started or {}
     found: dict[str, str] = {}
     wrote = started.get("version")
-    if isinstance(wrote, str) and meta.get("version") != wrote and not _VERSION_ELSEWHERE.get():
+    if isinstance(wrote, str) and meta.get("version") != wrote and not _VERSION_ELSEWHERE:
         found["version"] = (
             f"{_shown(meta, 'version')}, but the run's audited record (SESSION_STARTED, "
             f"C2_DRYRUN_START) says livesession {one_line(wrote)} wrote it"
