@@ -43,6 +43,7 @@ from livesession import (
     VerbOutcome,
 )
 from livesession._domain.model import bar_problem, intent_problem
+from livesession._market.feeds import RandomWalkFeed
 from livesession._rundir import create_run, resume_run
 from livesession._session.assembly import SessionEdges, assemble
 from livesession._support.logging import configure_logging, disable_logging
@@ -462,6 +463,50 @@ class TestBars:
         assert assemble(_config("built-in"), SessionEdges(), seal=lambda: None).feed_checked
         mine = SessionEdges(feed=ScriptedFeed(["1"]))
         assert not assemble(_config("mine"), mine, seal=lambda: None).feed_checked
+
+    def test_a_subclass_of_a_built_in_feed_is_checked(self):
+        """Its ``next_bar`` may be its own: only the built-in feeds themselves are trusted."""
+        assert not assemble(
+            _config("sub"), SessionEdges(feed=_OffGridWalk(symbol="BTC/USDT")), seal=lambda: None
+        ).feed_checked
+
+    def test_a_subclass_s_bad_bar_is_a_feed_error(self, tmp_path: Path):
+        """A ``RandomWalkFeed`` subclass whose bar 6 is off the tick's grid: that bar was
+        recorded unchecked, the run sealed COMPLETED, and verify refused it (``BAR close
+        ... is off the price_tick 0.01 grid``). It is the feed's error now, not recorded."""
+        cfg = _config("sub-walk", strategy_id="sma", steps=20)
+        session = create_run(cfg, tmp_path, feed=_OffGridWalk(symbol=cfg.symbol))
+        result = session.run_to_end(cfg.steps, operator="cli")
+        session.close()
+        run_dir = tmp_path / "sub-walk"
+        verdict = verify_run(run_dir)
+        assert verdict.ok, verdict.violations
+        assert (result.status, result.reason, result.steps) == (
+            SessionStatus.FAILED,
+            "FEED_ERROR",
+            5,
+        )
+        (event,) = _events(run_dir, "FEED_ERROR")
+        assert event["payload"]["error"] == "ValueError"
+        assert "is off the price_tick grid 0.01" in event["payload"]["message"]
+        assert len(_events(run_dir, "BAR")) == 5
+
+
+class _OffGridWalk(RandomWalkFeed):
+    """The built-in random walk, but its ``next_bar`` gives bar 6 a close off the grid."""
+
+    def __init__(self, *, symbol: str) -> None:
+        super().__init__(
+            symbol=symbol, seed=5, initial_price=D("40000"), tick=D("0.01"), lot=D("0.001")
+        )
+        self.bars = 0
+
+    def next_bar(self, ts_ns: int) -> Bar:
+        bar = super().next_bar(ts_ns)
+        self.bars += 1
+        if self.bars != 6:
+            return bar
+        return attrs.evolve(bar, close=bar.close + D("0.003"), high=bar.high + D("1"))
 
 
 def _final_positions(run_dir: Path) -> list[str]:

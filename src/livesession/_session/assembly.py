@@ -133,11 +133,13 @@ class SessionParts(SessionContext):
         )
 
     feed_checked: bool = attrs.field(init=False)
-    """Whether the feed's bars are checked where they are made (the built-in data feeds)."""
+    """Whether the feed's bars are checked where they are made: one of the built-in data
+    feeds itself (``_OWN_FEEDS``). A subclass's ``next_bar`` may be its own, so its bars are
+    checked as any caller's feed's are, as its calls are fenced (``own_feed``)."""
 
     @feed_checked.default
     def _checked(self) -> bool:
-        return isinstance(self.feed, (RandomWalkFeed, CsvReplayFeed, ParquetReplayFeed))
+        return type(self.feed) in _OWN_FEEDS
 
     own_feed: bool = attrs.field(init=False)
     """Whether the feed is one of livesession's data feeds, not a subclass (``_OWN_FEEDS``)."""
