@@ -125,7 +125,7 @@ def _one_error(capsys: pytest.CaptureFixture[str]) -> str:
 
 @pytest.mark.broken_run("a crashed 0.1.0 run stays unfinished: this release never resumes it")
 class TestAnotherReleaseIsNotContinued:
-    @pytest.mark.parametrize("run", ["old-crash", "old-done"])
+    @pytest.mark.parametrize("run", ["old-crash"])
     def test_resume_refuses_it_naming_both_versions_and_changes_nothing(
         self, tmp_path: Path, capsys: pytest.CaptureFixture[str], run: str
     ) -> None:
@@ -137,6 +137,25 @@ class TestAnotherReleaseIsNotContinued:
         assert "resume it with livesession 0.1.x" in line
         assert "config hash" not in line  # refused before the hash is looked at
         assert _tree(run_dir) == before
+
+    def test_resume_of_its_sealed_run_says_there_is_nothing_to_resume(
+        self, old_done: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """0.1.x would say so too: "resume it with livesession 0.1.x" sent the operator to a
+        release that has nothing to resume either. What is left is to read it, which 0.2
+        does."""
+        before = _tree(old_done)
+        assert main(["resume", str(old_done)]) == 2
+        line = _one_error(capsys)
+        assert line == (
+            f"livesession: error: nothing to resume: {old_done} already ended with status "
+            f"COMPLETED (sealed by livesession 0.1.0; this 0.2.0 reads it: `livesession verify "
+            f"{old_done}` checks it, `livesession report {old_done}` shows it)"
+        )
+        assert "resume it with" not in line
+        assert _tree(old_done) == before
+        assert main(["verify", str(old_done)]) == 0  # as the line says
+        assert main(["report", str(old_done), "--output", str(old_done.parent / "r.html")]) == 0
 
     @pytest.mark.parametrize("command", ["evidence", "burnin"])
     def test_a_re_run_names_both_versions(

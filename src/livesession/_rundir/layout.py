@@ -20,9 +20,12 @@ import orjson
 
 from .._artifacts import names
 from .._artifacts.releases import other_release, release_of
+from .._artifacts.runread import read_json_object
 from .._domain.config import DryrunConfig
+from .._domain.lifecycle import reported_status
 from .._exceptions import ConfigError, RunDirectoryError, UnrecordablePath
 from .._support.fsutil import atomic_write_bytes
+from .._support.text import command
 from .._version import __version__
 
 __all__ = [
@@ -36,6 +39,7 @@ __all__ = [
     "read_run_config",
     "read_run_meta",
     "refuse_other_release",
+    "refuse_resume_of_other_release",
     "write_run_files",
 ]
 
@@ -132,6 +136,27 @@ def refuse_other_release(run_dir: Path, meta: dict[str, Any], why: str, doing: s
             f"{run_dir} was written by livesession {version} and this is {__version__}{why}: "
             f"{doing} with livesession {release_of(version)}.x"
         )
+
+
+def refuse_resume_of_other_release(run_dir: Path, meta: dict[str, Any], why: str) -> None:
+    """Refuse to resume a run another release wrote: sealed, there is nothing to resume.
+
+    Its own release would resume a crashed one (``refuse_other_release`` names it), but a
+    sealed one (its checkpoint says so, as for a run of this release) by no release: what
+    is left is to read it, which this one does.
+    """
+    version = other_release(meta)
+    if version is None:
+        return
+    checkpoint = read_json_object(run_dir / names.CHECKPOINT)
+    if checkpoint.get("sealed") is not True:
+        refuse_other_release(run_dir, meta, why, "resume it")
+    status = reported_status(checkpoint.get("fsm_state"), failed=bool(checkpoint.get("failed")))
+    raise RunDirectoryError(
+        f"nothing to resume: {run_dir} already ended with status {status} (sealed by "
+        f"livesession {version}; this {__version__} reads it: `{command('verify', run_dir)}` "
+        f"checks it, `{command('report', run_dir)}` shows it)"
+    )
 
 
 def read_run_meta(run_dir: Path) -> dict[str, Any]:

@@ -45,7 +45,13 @@ from .backing import take_lease
 from .brokers import BrokerFactory, close_broker, early_broker, open_broker
 from .data import check_data_unchanged, check_resume_data
 from .keptkeys import check_keys_kept
-from .layout import STORES, Backing, read_run_config, read_run_meta, refuse_other_release
+from .layout import (
+    STORES,
+    Backing,
+    read_run_config,
+    read_run_meta,
+    refuse_resume_of_other_release,
+)
 from .lock import RunLock, writer_command
 from .plugins import (
     PlugIns,
@@ -150,7 +156,7 @@ def resume_run(
     )
     run_dir = Path(run_dir)
     refuse_odd_files(run_dir)  # a symlink there: the resume appended to what it led to
-    refuse_other_release(run_dir, read_run_meta(run_dir), _OTHER, "resume it")  # before config
+    refuse_resume_of_other_release(run_dir, read_run_meta(run_dir), _OTHER)  # before config
     cfg, meta = read_run_config(run_dir)
     cfg = apply_references(cfg, **given, recorded=meta.get("sources") or {})
     alert_choice = choose_alerts(cfg, alerts)  # a bad webhook URL is refused here
@@ -444,7 +450,7 @@ def resume_problem(run_dir: Path) -> str | None:
     """
     try:
         refuse_odd_files(run_dir)
-        refuse_other_release(run_dir, read_run_meta(run_dir), _OTHER, "resume it")
+        refuse_resume_of_other_release(run_dir, read_run_meta(run_dir), _OTHER)
         cfg, meta = read_run_config(run_dir)
         checkpoint = load_checkpoint(run_dir)
         if checkpoint is not None and checkpoint.get("sealed"):
