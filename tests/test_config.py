@@ -102,6 +102,64 @@ class TestToml:
         path.write_text("seed = 7\n")
         assert load_config(path, {"seed": 9}).seed == 9
 
+    def test_an_overridden_value_invalid_on_its_own_is_refused_naming_file_and_key(
+        self, tmp_path, capsys
+    ):
+        """The file's own value was never checked when a flag overrode it: the run was made
+        (exit 0) from a file that says ``steps = "-0"`` and ``run_id = "../evil"``."""
+        config = tmp_path / "desk.toml"
+        config.write_text('steps = "-0"\nseed = "abc"\nrun_id = "../evil"\n')
+        out = tmp_path / "runs"
+        argv = ["dryrun", "--config", str(config), "--out", str(out), "-q"]
+        assert main([*argv, "--steps", "20", "--seed", "1", "--run-id", "ok"]) == 2
+        assert capsys.readouterr().err == (
+            f"livesession: error: config file {config}: seed must be a non-negative integer, "
+            "got 'abc' (an override replaces it for this run, but the file must be valid on "
+            "its own: fix or drop seed there)\n"
+        )
+        assert not out.exists()
+
+    @pytest.mark.parametrize(
+        ("text", "override", "said"),
+        [
+            ('steps = "-0"\n', {"steps": 20}, "steps must be a positive integer, got '-0'"),
+            ('run_id = "../evil"\n', {"run_id": "ok"}, "run_id must be a plain name"),
+            ('symbol = "eth"\n', {"symbol": "ETH/USDT"}, "symbol must be a ticker"),
+            ('durability = "always"\n', {"durability": "step"}, "durability must be one of"),
+            ('feed = "csv:"\n', {"feed": "random_walk"}, "feed must be random_walk, venue"),
+            ('strategy_factory = "x"\n', {"strategy_factory": "a:b"}, "strategy_factory must"),
+        ],
+    )
+    def test_load_config_holds_each_overridden_value_to_its_key(
+        self, tmp_path, text, override, said
+    ):
+        path = tmp_path / "cfg.toml"
+        path.write_text(text)
+        with pytest.raises(ConfigError) as info:
+            load_config(path, override)
+        message = str(info.value)
+        assert message.startswith(f"config file {path}: {said}")
+        assert message.endswith(f"fix or drop {next(iter(override))} there)")
+
+    @pytest.mark.parametrize(
+        ("text", "override"),
+        [
+            # A path's existence is the config's to judge, not its form's: overridden, the
+            # file's data file is never opened.
+            ('feed = "csv:missing.csv"\nsymbol = "ETH/USDT"\n', {"feed": "random_walk"}),
+            # Valid with the overriding factory, though not with the file's own none.
+            ("[strategy_params]\nx = 1\n", {"strategy_factory": "desk.s:make"}),
+            # Within its own key's rules; over max_steps only with the file's other keys.
+            ("steps = 5000000\n", {"steps": 20}),
+            ('seed = 7\nrun_id = "mine"\n', {"seed": 9, "run_id": "other"}),
+        ],
+    )
+    def test_a_value_valid_on_its_own_may_be_overridden(self, tmp_path, text, override):
+        path = tmp_path / "cfg.toml"
+        path.write_text(text)
+        cfg = load_config(path, override)
+        assert all(getattr(cfg, key) == value for key, value in override.items())
+
     @pytest.mark.parametrize(
         ("text", "fragment"),
         [

@@ -21,7 +21,7 @@ from .._exceptions import ConfigError
 from .._support.references import is_reference
 from .alerts import AlertsConfig, alerts_config
 from .clock import parse_utc, parse_utc_ns
-from .configfile import read_config_file
+from .configfile import read_config_file, refuse_overridden_invalid
 from .datafeeds import (
     DEFAULT_TICK,
     check_recordable_paths,
@@ -488,6 +488,7 @@ def load_config(
                 f"config file {path}: base_dir is not a setting (it is the file's directory)"
             )
         data["base_dir"] = str(path.resolve().parent)
+        refuse_overridden_invalid(path, DryrunConfig, data, overrides or {})
     for key, value in (overrides or {}).items():
         if value is not None:
             data[key] = from_cwd(value) if key == "feed" else value

@@ -10,12 +10,18 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Any, Final, cast
+
+import attrs
 
 from .._exceptions import ConfigError
 from .._support.fsutil import FileTooLarge, NotAFile, read_regular
+from .datafeeds import check_recordable_paths
 
-__all__ = ["CONFIG_MAX_BYTES", "config_keys", "read_config_file"]
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
+__all__ = ["CONFIG_MAX_BYTES", "config_keys", "read_config_file", "refuse_overridden_invalid"]
 
 CONFIG_MAX_BYTES: Final = 16 << 20
 """16 MiB: a config of a few hundred lines is some kilobytes; more is not a config."""
@@ -52,3 +58,36 @@ def config_keys(path: Path) -> set[str]:
         return set(tomllib.loads(read_config_file(path).decode("utf-8-sig")))
     except (ConfigError, UnicodeDecodeError, tomllib.TOMLDecodeError, RecursionError):
         return set()
+
+
+def refuse_overridden_invalid(
+    path: Path, cls: type[Any], data: Mapping[str, Any], overrides: Mapping[str, Any]
+) -> None:
+    """Refuse a value the file ``path`` sets that is invalid on its own, though overridden.
+
+    An override (a flag of ``livesession dryrun``) replaces the file's value, so the whole
+    config never met it: ``steps = "-0"`` or ``run_id = "../evil"`` in a file run with
+    ``--steps 20 --run-id ok`` went unchecked, and the file stayed wrong for the next run
+    made without the flag. Each such value is held to its own key's rules (type, range,
+    form: the field's converter and validator), never to the other keys': what depends on
+    them (a data file's existence, ``[strategy_params]`` without a ``strategy_factory``)
+    is the overriding config's to judge. ``ConfigError`` names the file and the key.
+    """
+    fields = attrs.fields_dict(cls)
+    for key, value in overrides.items():
+        field = fields.get(key)
+        if value is None or key not in data or field is None:
+            continue
+        own = data[key]
+        try:
+            if field.converter is not None:  # a plain function: the config's are
+                own = cast("Callable[[Any], Any]", field.converter)(own)
+            if field.validator is not None:
+                field.validator(None, field, own)
+            if key == "feed":  # its path's form: one a run cannot record or open
+                check_recordable_paths(own, None)
+        except ConfigError as exc:
+            raise ConfigError(
+                f"config file {path}: {exc} (an override replaces it for this run, but the "
+                f"file must be valid on its own: fix or drop {key} there)"
+            ) from None
