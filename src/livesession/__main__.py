@@ -44,6 +44,8 @@ def main() -> int:
     }
     try:
         from .cli import main as cli_main  # noqa: PLC0415 - the import is what is guarded
+    except KeyboardInterrupt:  # raised, not signalled (a handler set outside Python, a plug-in)
+        came.append(signal.SIGINT)
     finally:
         for signum, handler in before.items():
             signal.signal(signum, handler)  # cli.main puts its own in
