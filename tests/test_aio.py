@@ -346,3 +346,137 @@ def test_after_the_block_the_session_answers_as_a_closed_one(tmp_path: Path) -> 
 
     asyncio.run(main())
     assert verify_run(tmp_path / "aio-after").ok
+
+
+class _Held:
+    """A strategy that holds the session's thread at one point until the test lets it go.
+
+    ``at`` is where: ``step`` (on_bar of bar 10, a step under way) or ``checkpoint`` (its
+    state, once ``armed``: the checkpoint of an ``activate`` or of the run's sealing).
+    """
+
+    strategy_id = "sma_demo"
+
+    def __init__(self, at: str) -> None:
+        self.at = at
+        self.bars = 0
+        self.armed = False
+        self.entered = threading.Event()
+        self.release = threading.Event()
+
+    def _hold(self) -> None:
+        self.entered.set()
+        assert self.release.wait(30), "the test never let the session go on"
+
+    def on_bar(self, bar: object, view: object) -> list[object]:
+        self.bars += 1
+        if self.at == "step" and self.bars == 10:
+            self._hold()
+        return []
+
+    def get_state(self) -> dict[str, int]:
+        if self.at == "checkpoint" and self.armed and not self.release.is_set():
+            self._hold()
+        return {"bars": self.bars}
+
+    def set_state(self, state: dict[str, int]) -> None:
+        self.bars = state["bars"]
+
+
+async def _release_later(held: _Held) -> None:
+    """Let the session go on a few turns of the loop after the caller's cancellation."""
+    for _ in range(20):
+        await asyncio.sleep(0)
+    held.release.set()
+
+
+def test_a_cancellation_while_the_block_seals_the_run_goes_on_once_it_is_sealed(
+    tmp_path: Path,
+) -> None:
+    """Bug: the block's exit awaited the run's sealing under ``asyncio.shield``, so a
+    cancellation that came meanwhile (a shutdown, a timeout around the service) reached
+    the caller at once, while the run was still being sealed on another thread: unsealed,
+    its writer lock held. The cancellation now goes on once the run is sealed."""
+    held = _Held("checkpoint")
+    run_dir = tmp_path / "aio-sealing"
+
+    async def service() -> None:
+        async with open_session(
+            DryrunConfig(run_id="aio-sealing"), out_dir=tmp_path, strategy=held
+        ) as s:
+            await s.run_steps(20)
+            held.armed = True  # the sealing's checkpoint holds the session's thread
+
+    async def main() -> tuple[bool, object]:
+        task = asyncio.create_task(service())
+        assert await asyncio.to_thread(held.entered.wait, 30)
+        task.cancel()
+        releasing = asyncio.create_task(_release_later(held))
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        sealed = held.release.is_set(), verify_run(run_dir).live
+        await releasing
+        return sealed
+
+    released, live = asyncio.run(main())
+    assert released, "the cancellation reached the caller while the run was being sealed"
+    assert not live  # the writer lock was let go before it
+    metrics = orjson.loads((run_dir / "metrics.json").read_bytes())
+    assert metrics["status"] == SessionStatus.COMPLETED.value
+
+
+def test_run_steps_cancelled_twice_raises_once_the_step_under_way_is_over(tmp_path: Path) -> None:
+    """Bug: a second cancellation (``task.cancel()`` again, a timeout) while ``run_steps``
+    waited for the step under way raised at once: the caller saw ``CancelledError`` with
+    the session still DRYRUN_ACTIVE and its step running. It now goes on once that step
+    is over and the session stopped, as the first one does."""
+    held = _Held("step")
+
+    async def main() -> tuple[bool, SessionState]:
+        async with open_session(
+            DryrunConfig(run_id="aio-twice"), out_dir=tmp_path, strategy=held
+        ) as s:
+            task = asyncio.create_task(s.run_steps(100))
+            assert await asyncio.to_thread(held.entered.wait, 30)
+            task.cancel()
+            for _ in range(5):
+                await asyncio.sleep(0)
+            task.cancel()
+            releasing = asyncio.create_task(_release_later(held))
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            seen = held.release.is_set(), s.state
+            await releasing
+            return seen
+
+    released, state = asyncio.run(main())
+    assert released, "run_steps raised while the step under way was still running"
+    assert state is SessionState.STOPPED
+    assert verify_run(tmp_path / "aio-twice").ok
+
+
+def test_a_cancelled_activate_goes_on_once_the_activation_is_over(tmp_path: Path) -> None:
+    """Bug: cancelling the task awaiting ``activate()`` (or ``preflight()``) raised at
+    once while the session's thread was still activating it. The cancellation now goes on
+    once that stage is over; leaving the block then stops and seals the run."""
+    held = _Held("checkpoint")
+
+    async def main() -> tuple[bool, SessionState]:
+        cfg = DryrunConfig(run_id="aio-activate")
+        async with open_session(cfg, out_dir=tmp_path, strategy=held, start=False) as s:
+            assert await s.preflight()
+            held.armed = True  # activation's first checkpoint holds the session's thread
+            task = asyncio.create_task(s.activate())
+            assert await asyncio.to_thread(held.entered.wait, 30)
+            task.cancel()
+            releasing = asyncio.create_task(_release_later(held))
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            seen = held.release.is_set(), s.state
+            await releasing
+            return seen
+
+    released, state = asyncio.run(main())
+    assert released, "activate() raised while the session was still being activated"
+    assert state is SessionState.DRYRUN_ACTIVE
+    assert verify_run(tmp_path / "aio-activate").ok

@@ -134,8 +134,11 @@ class AsyncSession:
         try:
             return await asyncio.wrap_future(future)
         except asyncio.CancelledError:
-            await self._elsewhere(self._session.request_stop, CANCELLED_REASON)
-            await self._elsewhere(concurrent.futures.wait, [future])
+            # Both to their end, whatever cancels this task again meanwhile (a second
+            # cancel, a timeout): the cancellation goes on once the step under way is over.
+            loop = asyncio.get_running_loop()
+            await _settle(loop.run_in_executor(None, self._session.request_stop, CANCELLED_REASON))
+            await _settle(loop.run_in_executor(None, concurrent.futures.wait, [future]))
             raise
 
     # -- the operator verbs, from any thread ------------------------------------------------
@@ -178,7 +181,8 @@ class AsyncSession:
                 why=f"session {self.run_id} is closed (its async with block has ended)",
                 call=True,
             )
-        return await asyncio.wrap_future(self._executor.submit(call))
+        future = self._executor.submit(call)
+        return await _settle(asyncio.wrap_future(future), unstarted=future)
 
     def _end(self) -> None:
         """The block is ending: nothing more goes to the owner thread, which shuts down."""
@@ -236,19 +240,46 @@ async def open_session(
             # thread once the stage under way ends, before the cancellation goes on.
             build.abandon()
             closing = executor.submit(_close_built, entering)
-            await asyncio.shield(asyncio.wrap_future(closing))
+            await _settle(asyncio.wrap_future(closing))
             raise
         aio = AsyncSession(session, executor, run_dir)
         try:
             yield aio
         finally:
             aio._end()  # noqa: SLF001
-            # Shielded: a second cancellation must not leave the run unsealed.
-            await asyncio.shield(aio._elsewhere(session.close))  # noqa: SLF001
+            # To its end: a cancellation meanwhile must not leave the run unsealed, nor
+            # reach the caller before it is sealed.
+            await _settle(asyncio.get_running_loop().run_in_executor(None, session.close))
     finally:
         # Off the loop: a run_steps still under way ends at its next step (stopped above).
         shutdown = functools.partial(executor.shutdown, wait=True, cancel_futures=True)
-        await asyncio.shield(asyncio.get_running_loop().run_in_executor(None, shutdown))
+        await _settle(asyncio.get_running_loop().run_in_executor(None, shutdown))
+
+
+async def _settle(
+    waiting: asyncio.Future[_R], *, unstarted: concurrent.futures.Future[_R] | None = None
+) -> _R:
+    """Await ``waiting`` (a call on a thread) to its end, whatever cancels this task meanwhile.
+
+    A cancellation that comes first is raised once the call has ended (asyncio's rule: the
+    clean-up is done, then the cancellation goes on), never swallowed. ``asyncio.shield``
+    alone raised it at once, while the call (the run's sealing, the step under way) still
+    ran on its thread. A call in ``unstarted`` that has not started yet is cancelled: it
+    never runs.
+    """
+    cancelled: asyncio.CancelledError | None = None
+    while not waiting.done():
+        try:
+            await asyncio.wait((waiting,))
+        except asyncio.CancelledError as exc:
+            cancelled = exc
+            if unstarted is not None:
+                unstarted.cancel()  # a no-op once the call runs
+    if cancelled is None:
+        return waiting.result()
+    if not waiting.cancelled() and waiting.exception() is not None:
+        cancelled.__context__ = waiting.exception()  # retrieved, and shown with it
+    raise cancelled
 
 
 class _Build:
