@@ -34,7 +34,7 @@ from .._exceptions import (
 from .._session.assembly import make_clock
 from .._session.coordinator import restore_resumed
 from .._session.edges import check_path
-from .._support.fsutil import raise_if_refused, torn_path, truncate_to
+from .._support.fsutil import raise_if_refused, remove_dead_tmp, torn_path, truncate_to
 from .._support.references import check_sources
 from .._typing import MarkableVenue, RelayedVenue, ResumableVenue
 from ..brokers.mock import MockBroker
@@ -296,8 +296,7 @@ def _resume_session(
 ) -> LiveSessionOrchestrator:
     # Validated: from here on the run directory is changed.
     torn = _cut_back(run_dir, offsets, audit_cut.torn)
-    for stale in run_dir.glob(".*.tmp"):
-        stale.unlink(missing_ok=True)
+    remove_dead_tmp(run_dir)  # never a live report's or prom's
     session = open_session(
         cfg,
         run_dir,
