@@ -58,6 +58,13 @@ _CONTROL_EXITS: Final = {
 }
 
 
+def _require_written(path: Path, *, judged: bool = False) -> Path:
+    """``require_run``, saying so of a directory a ``dryrun`` starting there holds."""
+    from ._rundir.starting import require_written  # noqa: PLC0415 - the lock: only here
+
+    return require_written(path, judged=judged)
+
+
 def cmd_control(args: argparse.Namespace) -> int:
     """Signal the process holding a run (stop, kill, ack) and wait for the effect."""
     from ._rundir.starting import is_starting  # noqa: PLC0415 - only for this command
@@ -80,7 +87,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     from .evidence._bundle import check_manifest, held_to  # noqa: PLC0415
     from .verify import verify_run  # noqa: PLC0415 - jsonschema is loaded only here
 
-    run_dir = require_run(args.run_dir, judged=True)  # a FIFO, a symlink: its violations
+    run_dir = _require_written(args.run_dir, judged=True)  # a FIFO, a symlink: its violations
     with terminal_bar("verify") as progress:
         result = verify_run(run_dir, progress=progress)
     bundle = None if args.manifest is None else check_manifest(run_dir, args.manifest)
@@ -106,7 +113,10 @@ def cmd_evidence(args: argparse.Namespace) -> int:
     progress = None if args.json else phase_lines("evidence")
     if args.out is not None and args.out.exists() and not args.out.is_dir():
         raise UsageError(f"--out {args.out} is not a directory: evidence is written into one")
-    run_dir = require_run(args.run_dir)
+    try:
+        run_dir = _require_written(args.run_dir)  # a dryrun starting there: refused, as a live run
+    except RunHeld as exc:
+        return refused(exc, as_json=args.json)
     target: Path = args.out or run_dir
     what = f"the evidence bundle (manifest.json, EV-*.md) to {target}"
     _refuse_unwritable(target, what, _OUT_HINT)
@@ -235,7 +245,7 @@ def _write_for_run(
 
     ``write`` returns what it read of a live run (up to its last checkpoint), said here.
     """
-    run_dir = require_run(args.run_dir)
+    run_dir = _require_written(args.run_dir)
     output: Path = args.output or run_dir / default_name
     if output.is_dir():
         raise UsageError(

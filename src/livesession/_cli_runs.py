@@ -168,31 +168,12 @@ def _say_rejected(result: DryrunResult, run_dir: Path) -> None:
         lease = run_status(run_dir).lease or {}
         holder, source = lease.get("holder"), lease.get("source")
         if not holder and lease.get("backend") == "postgres":
-            holder, source = _postgres_holder(run_dir), "PostgreSQL"
+            from ._rundir.backing import postgres_holder  # noqa: PLC0415 - only then
+
+            holder, source = postgres_holder(run_dir), "PostgreSQL"
         if holder:
             why += f" ({holder}, per {source})"
     print(f"livesession: rejected: {one_line(redact_text(why))}", file=sys.stderr)  # noqa: T201 - the CLI's output
-
-
-def _postgres_holder(run_dir: Path) -> str | None:
-    """The holder of the run's (account, strategy) in PostgreSQL, or None when unknown."""
-    import time  # noqa: PLC0415 - only for this line
-
-    from ._rundir.backing import pg_dsn, pg_timeout  # noqa: PLC0415 - only with --store postgres
-    from .leases import PostgresLease  # noqa: PLC0415 - likewise
-
-    config = read_json_object(run_dir / names.CONFIG)
-    account, strategy = config.get("account"), config.get("strategy_id")
-    if not isinstance(account, str) or not isinstance(strategy, str):
-        return None
-    try:
-        lease = PostgresLease(pg_dsn(), account, strategy, timeout_s=pg_timeout())
-        try:
-            return lease.holder(time.time_ns())
-        finally:
-            lease.close()
-    except LiveSessionError:
-        return None  # the line goes without it: the rejection is what matters
 
 
 def _drive(
@@ -478,9 +459,13 @@ def cmd_resume(args: argparse.Namespace) -> int:
     """Resume a crashed run from its last checkpoint and finish it."""
     from ._exceptions import LeaseHeld, RunHeld, SealCheckpointWritten  # noqa: PLC0415
     from ._rundir import resume_run  # noqa: PLC0415 - keeps `import livesession` light
+    from ._rundir.starting import require_written  # noqa: PLC0415
     from .control import SignalControls  # noqa: PLC0415 - only for runs
 
-    run_dir = require_run(args.run_dir, unstarted=True)  # killed while starting: start over
+    try:  # killed while starting: started over; a dryrun starting there: refused (exit 3)
+        run_dir = require_written(args.run_dir, unstarted=True, check=require_run)
+    except RunHeld as exc:
+        return refused(exc, as_json=args.json)
     with SignalControls().installed() as controls:
         try:
             session = resume_run(run_dir)

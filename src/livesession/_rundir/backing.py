@@ -17,7 +17,13 @@ from .._artifacts import names
 from .._artifacts.runread import read_json_object, read_records
 from .._domain import clock as _clock
 from .._domain.config import DryrunConfig
-from .._exceptions import ConfigError, LeaseError, LeaseHeld, RunDirectoryError
+from .._exceptions import (
+    ConfigError,
+    LeaseError,
+    LeaseHeld,
+    LiveSessionError,
+    RunDirectoryError,
+)
 from .._typing import Clock, IdempotencyStore, SessionLease
 from ..leases import FileLease, LeaseGrant, PostgresLease
 from ..leases.grant import PairLease
@@ -35,6 +41,7 @@ __all__ = [
     "open_store",
     "pg_dsn",
     "pg_timeout",
+    "postgres_holder",
     "take_lease",
 ]
 
@@ -240,3 +247,21 @@ def _how_lost(payload: dict[str, Any]) -> str:
     if newer is not None:
         return f"{head}: another session took it over (fence {newer} refused this run's write)"
     return f"{head}: another session took it over (its renewal was refused)"
+
+
+def postgres_holder(run_dir: Path) -> str | None:
+    """The holder of the run's (account, strategy) in PostgreSQL, or None when unknown."""
+    import time  # noqa: PLC0415 - only for this line
+
+    config = read_json_object(run_dir / names.CONFIG)
+    account, strategy = config.get("account"), config.get("strategy_id")
+    if not isinstance(account, str) or not isinstance(strategy, str):
+        return None
+    try:
+        lease = PostgresLease(pg_dsn(), account, strategy, timeout_s=pg_timeout())
+        try:
+            return lease.holder(time.time_ns())
+        finally:
+            lease.close()
+    except LiveSessionError:
+        return None  # the line goes without it: the rejection is what matters

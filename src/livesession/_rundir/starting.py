@@ -17,10 +17,13 @@ import shlex
 from typing import TYPE_CHECKING, Final
 
 from .._artifacts import names
+from .._artifacts.runread import require_run
+from .._exceptions import RunDirectoryError, RunHeld
 from .._support.text import command
-from .lock import is_held
+from .lock import holder_of, holder_soon, is_held
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from pathlib import Path
 
 __all__ = [
@@ -28,6 +31,7 @@ __all__ = [
     "is_starting",
     "killed_before_writing",
     "only_a_writer_lock",
+    "require_written",
     "start_again",
 ]
 
@@ -71,3 +75,38 @@ def start_again(run_dir: Path) -> str:
     Its config's own options follow (``...``): the directory holds no config to name them.
     """
     return f"{command('dryrun --out', run_dir.parent)} --run-id {shlex.quote(run_dir.name)} ..."
+
+
+def require_written(
+    path: Path,
+    *,
+    unstarted: bool = False,
+    judged: bool = False,
+    check: Callable[..., Path] = require_run,
+) -> Path:
+    """``require_run``; a directory a live writer holds before it recorded anything is said so.
+
+    From making the directory to writing its first records a ``dryrun`` holds a directory
+    that ``require_run`` alone calls empty, not a run (``writer.lock`` alone), or a run
+    killed while it started ("start it over with `livesession resume`"): wrong while that
+    process lives. Raises ``RunHeld`` naming the process instead (exit 3 where a live run
+    is refused: ``resume``, ``evidence``, ``burnin``; exit 2 for the readers). ``check`` is
+    ``require_run`` as the caller names it.
+    """
+    try:
+        return check(path, unstarted=unstarted, judged=judged)
+    except RunHeld:
+        raise
+    except RunDirectoryError:
+        try:  # an empty directory: made a moment ago, its lock taken next
+            empty = path.is_dir() and next(path.iterdir(), None) is None
+            holder = holder_soon(path) if empty else holder_of(path) if path.is_dir() else None
+        except OSError:
+            holder = None
+        if holder is None:
+            raise
+    raise RunHeld(
+        f"{path} is being written by {holder.describe()}: it is starting and has recorded "
+        f"nothing yet, so there is no run to read; nothing was changed "
+        f"(`{command('status', path)}` says when it runs)"
+    ) from None

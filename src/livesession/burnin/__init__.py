@@ -45,9 +45,10 @@ import orjson
 
 from .._artifacts import names
 from .._artifacts.provenance import audit_head, audited_start, run_json_changed
-from .._artifacts.runread import iter_records, read_json_object, require_run
+from .._artifacts.runread import iter_records, read_json_object
 from .._exceptions import ConfigError, RunHeld
 from .._rundir.lock import holder_of
+from .._rundir.starting import require_written
 from .._support.fsutil import atomic_write_set
 from .._support.text import md_code, md_text, valid_payload
 from ..status import run_status
@@ -240,7 +241,7 @@ def run_burnin(
     names reports by run id, and two runs may share one).
     """
     for run_dir in run_dirs:
-        require_run(run_dir)
+        require_written(run_dir)  # a dryrun starting there: RunHeld
         holder = holder_of(run_dir)
         if holder is not None:
             raise RunHeld(

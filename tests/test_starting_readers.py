@@ -1,0 +1,67 @@
+"""The tools that read a run, pointed at one a ``dryrun`` is creating at that moment.
+
+Bug: from making ``OUT/<run_id>/`` to its first records a live ``dryrun`` holds a directory
+with ``writer.lock`` alone, then with ``config.json`` and ``run.json`` but no events (while
+it opens its broker and stores). ``verify``, ``report``, ``prom``, ``evidence`` and
+``burnin`` called the second "a run killed while it started ...: start it over with
+`livesession resume DIR`" (exit 2) while its process ran, and the first "a dryrun starting,
+or killed while it did"; ``resume`` of the first was "not a run" (exit 2), not the second
+writer it is. Each now names the process (exit 3 where a live run is refused: ``resume``,
+``evidence``, ``burnin``; exit 2 for the readers), and changes nothing.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from livesession._artifacts import names
+from livesession._rundir.lock import RunLock
+from livesession.cli import main
+
+from _helpers import dryrun_checking
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    import pytest
+
+_READERS = {"verify": 2, "report": 2, "prom": 2, "evidence": 3, "burnin": 3}
+
+
+def _tree(run_dir: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(run_dir.iterdir())}
+
+
+def test_a_run_whose_writer_has_not_recorded_yet_is_said_to_be_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run_dir = tmp_path / "runs" / "r1"
+    run_dir.mkdir(parents=True)
+    (run_dir / names.CONFIG).write_text("{}\n", encoding="utf-8")
+    (run_dir / names.RUN_META).write_text("{}\n", encoding="utf-8")
+    with RunLock.acquire(run_dir, "livesession dryrun") as lock:
+        before = _tree(run_dir)
+        for command, code in _READERS.items():
+            out = ["--out", str(tmp_path / command)] if command in ("evidence", "burnin") else []
+            assert main([command, str(run_dir), *out]) == code, command
+            err = capsys.readouterr().err
+            assert f" {run_dir} is being written by {lock.holder.describe()}: it is " in err
+            assert "killed" not in err
+            assert "resume" not in err
+            assert _tree(run_dir) == before
+            assert not (tmp_path / command).exists()
+
+
+def test_a_dryrun_checking_its_data_file_is_said_to_be_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with dryrun_checking(tmp_path) as (child, run_dir):
+        held = f" {run_dir} is being written by pid {child.pid} on "
+        for command, code in {**_READERS, "resume": 3}.items():
+            out = ["--out", str(tmp_path / command)] if command in ("evidence", "burnin") else []
+            assert main([command, str(run_dir), *out]) == code, command
+            err = capsys.readouterr().err
+            assert held in err
+            assert "it is starting and has recorded nothing yet" in err
+            assert "or killed while it did" not in err
+            assert [p.name for p in run_dir.iterdir()] == [names.WRITER_LOCK]
