@@ -16,7 +16,9 @@ from typing import TYPE_CHECKING
 
 from livesession._artifacts import names
 from livesession._rundir.lock import RunLock
+from livesession._rundir.starting import RECORDING
 from livesession.cli import main
+from livesession.status import Verdict, run_status
 
 from _helpers import dryrun_checking
 
@@ -65,3 +67,24 @@ def test_a_dryrun_checking_its_data_file_is_said_to_be_written(
             assert "it is starting and has recorded nothing yet" in err
             assert "or killed while it did" not in err
             assert [p.name for p in run_dir.iterdir()] == [names.WRITER_LOCK]
+
+
+def test_status_and_list_say_starting_of_a_run_whose_writer_has_not_recorded_yet(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Bug: `state  none: a run killed while it started` (`list`: `killed while starting`)
+    beside `verdict  running` and the writer's pid, with resume's start over offered."""
+    run_dir = tmp_path / "runs" / "r1"
+    run_dir.mkdir(parents=True)
+    (run_dir / names.CONFIG).write_text("{}\n", encoding="utf-8")
+    (run_dir / names.RUN_META).write_text("{}\n", encoding="utf-8")
+    with RunLock.acquire(run_dir, "livesession dryrun"):
+        found = run_status(run_dir)
+        assert found.verdict is Verdict.RUNNING
+        assert (found.killed_while_starting, found.starting) == ("", RECORDING)
+        assert main(["status", str(run_dir)]) == 7
+        out = capsys.readouterr().out
+        assert f"state       none: {RECORDING}\n" in out
+        assert "killed" not in out
+        assert main(["list", str(run_dir.parent)]) == 0
+        assert capsys.readouterr().out.splitlines()[1].split()[2:4] == ["running", "starting"]

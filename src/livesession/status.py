@@ -94,7 +94,7 @@ from ._rundir.standing import (
     trading_of,
     unbooked_fill,
 )
-from ._rundir.starting import STARTING, killed_before_writing, only_a_writer_lock, start_again
+from ._rundir.starting import killed_before_writing, only_a_writer_lock, start_again, starting_says
 from ._support.text import command, one_line
 
 __all__ = ["RunStatus", "Verdict", "list_runs", "run_status"]
@@ -199,8 +199,8 @@ class RunStatus:
     anything (``not_a_run``: ``writer.lock`` alone, ``dryrun`` takes it over), likewise;
     "" for any other run."""
     starting: str = ""
-    """A directory a writer holds before it wrote ``run.json`` (it checks its data file):
-    ``running``, and this says so (``_rundir.starting.STARTING``); "" for any other run."""
+    """A directory a writer holds before its first records (``_rundir.starting``): it checks
+    its data file, or opens its broker; ``running``, and this says so; "" for any other."""
     unwritten_checkpoint: str = ""
     """A run its audit log seals whose process ended before the sealing checkpoint: that,
     and the command that writes it (``its sealing checkpoint was not written ...``); ""
@@ -460,8 +460,8 @@ def run_status(run_dir: Path, *, now: dt.datetime | None = None) -> RunStatus:
         trading=trading,
         trading_as_of=trading_as_of,
         objects=objects_given(meta),
-        killed_while_starting=killed_while_starting_says(run_dir),
-        starting=STARTING if problem else "",
+        killed_while_starting="" if holder else killed_while_starting_says(run_dir),
+        starting=starting_says(run_dir, no_run=bool(problem)) if holder else "",
         unwritten_checkpoint=unwritten_says(run_dir) if unwritten else "",
         positions=held.positions,
         open_orders=held.open_orders,

@@ -17,7 +17,7 @@ import shlex
 from typing import TYPE_CHECKING, Final
 
 from .._artifacts import names
-from .._artifacts.runread import require_run
+from .._artifacts.runread import killed_while_starting, require_run
 from .._exceptions import RunDirectoryError, RunHeld
 from .._support.text import command
 from .lock import holder_of, holder_soon, is_held
@@ -33,6 +33,7 @@ __all__ = [
     "only_a_writer_lock",
     "require_written",
     "start_again",
+    "starting_says",
 ]
 
 STARTING: Final = (
@@ -40,6 +41,25 @@ STARTING: Final = (
     "before it writes the run)"
 )
 """What a directory a writer holds, before it wrote ``run.json``, is (``status``)."""
+
+
+RECORDING: Final = (
+    f"starting: {names.RUN_META} written, nothing recorded yet (it opens its broker and stores "
+    "before its first records)"
+)
+"""What a directory a writer holds, with ``run.json`` but no records yet, is (``status``)."""
+
+
+def starting_says(run_dir: Path, *, no_run: bool) -> str:
+    """What the directory a live writer holds is before its first records ("" after them).
+
+    ``no_run``: it holds no run yet (``writer.lock`` alone, or about to). A run with
+    ``run.json`` but no records, which ``killed_while_starting`` would call killed, is one
+    still opening while its writer lives.
+    """
+    if no_run:
+        return STARTING
+    return RECORDING if killed_while_starting(run_dir) else ""
 
 
 def only_a_writer_lock(run_dir: Path) -> bool:
