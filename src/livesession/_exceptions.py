@@ -22,7 +22,7 @@ says what is wrong and how to fix it. Messages never contain a secret.
     │   └── PluginStateError        a feed's or strategy's get_state failed or is not JSON
     ├── IdempotencyConflict         a key reserved again with different order parameters
     ├── SinkFailure                 an artifact sink failed after its retries (fail closed)
-    ├── StoreFailure                an idempotency store refused a write (a full disk)
+    ├── StoreFailure                an idempotency store or a venue journal refused a write
     ├── MissingExtra                an optional dependency is not installed
     ├── LeaseError                  the lease store cannot be read or written
     │   └── Fenced                  a shared-state write refused: a newer lease holder exists
@@ -228,11 +228,13 @@ class SinkFailure(LiveSessionError):
 
 
 class StoreFailure(LiveSessionError):
-    """An idempotency store refused a write (a full disk, a file size quota, a lock).
+    """An idempotency store or a simulated venue's journal refused a write (a full disk).
 
     The session cannot keep its promise not to send an order twice without the store, so
     it stops where it is, seals nothing, and its run is a crash at its last checkpoint:
-    ``resume`` continues it once the store can be written again.
+    ``resume`` continues it once the store can be written again. So for the journal of the
+    built-in simulated venues (``broker_journal.jsonl``), which a resume rebuilds the venue
+    from: the refused line is taken back whole, and the request never reached the venue.
     """
 
 

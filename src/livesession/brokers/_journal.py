@@ -2,19 +2,58 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 from collections.abc import Mapping
+from pathlib import Path
 from typing import IO, Any
 
 import orjson
 
-__all__ = ["append_entry"]
+from .._exceptions import StoreFailure
+from .._support.fsutil import open_append, truncate_to
+from .._support.oserrors import said_errno
+
+__all__ = ["append_entry", "open_journal"]
 
 
-def append_entry(log: IO[bytes], entry: Mapping[str, Any]) -> None:
-    """Append ``entry`` to ``log`` as one JSON line with sorted keys, and flush it.
+def open_journal(path: Path) -> IO[bytes]:
+    """``path`` opened to append whole lines, unbuffered; a torn last line is set aside first.
 
-    The venue is another system: its journals must survive our process being killed (a
-    flush hands the line to the OS), not a power cut of our machine, so no fsync here.
+    A torn last line (a process killed inside a write) never arrived, as a replay reads it;
+    left in place, the next line appended to it would make one line no replay can read. It
+    goes to ``<file>.torn``, as every torn tail of a run does.
     """
-    log.write(orjson.dumps(entry, option=orjson.OPT_SORT_KEYS) + b"\n")
-    log.flush()
+    if path.exists():
+        data = path.read_bytes()
+        end = data.rfind(b"\n") + 1
+        if end < len(data):
+            truncate_to(path, end)
+    return os.fdopen(open_append(path), "ab", buffering=0)  # never through a symlink
+
+
+def append_entry(log: IO[bytes], entry: Mapping[str, Any], *, path: Path | None = None) -> None:
+    """Append ``entry`` to ``log`` as one JSON line with sorted keys, whole or not at all.
+
+    The venue is another system: its journals must survive our process being killed (each
+    line goes to the OS at once), not a power cut of our machine, so no fsync here. A line
+    the file system refuses (a full disk, a file size limit) is taken back, so the journal
+    holds whole lines only, and ``StoreFailure`` names the journal: the request never
+    reached the venue, and the run stops unsealed where it is, for ``resume`` once there
+    is room. (A buffered line left half written went out with the next one, or when the
+    journal was closed: one line no replay could read, or an error naming no file.)
+    """
+    line = orjson.dumps(entry, option=orjson.OPT_SORT_KEYS) + b"\n"
+    fd = log.fileno()
+    start = os.lseek(fd, 0, os.SEEK_END)
+    left = memoryview(line)
+    try:
+        while left:
+            left = left[os.write(fd, left) :]
+    except OSError as exc:
+        with contextlib.suppress(OSError):  # a cut frees space; if even that fails, a
+            os.ftruncate(fd, start)  # torn last line is what a replay skips anyway
+        name = path if path is not None else getattr(log, "name", "?")
+        raise StoreFailure(
+            f"the simulated venue's journal {name} refused a write ({said_errno(exc)})"
+        ) from exc

@@ -19,7 +19,6 @@ order reaches the venue once.
 
 from __future__ import annotations
 
-import os
 import weakref
 from collections import deque
 from collections.abc import Mapping, Sequence
@@ -44,7 +43,6 @@ from .._domain.model import (
 )
 from .._domain.random import unit_draw
 from .._exceptions import CheckpointError, Rejected
-from .._support.fsutil import open_append
 from .._typing import (
     JournaledVenue,
     MarkableVenue,
@@ -52,7 +50,7 @@ from .._typing import (
     ReplayingVenue,
     ResumableVenue,
 )
-from ._journal import append_entry
+from ._journal import append_entry, open_journal
 from ._venue import DueReports, VenueState, fill_price, halves, market_price
 
 if TYPE_CHECKING:
@@ -138,7 +136,7 @@ class MockBroker(JournaledVenue, ResumableVenue, MarkableVenue, ReplayingVenue, 
         self._journal: IO[bytes] | None = None
         if journal is not None:
             self._replay(journal)
-            self._journal = os.fdopen(open_append(journal), "ab")  # never through a symlink
+            self._journal = open_journal(journal)  # never through a symlink
             # A broker dropped unclosed (with its session) closes its journal when collected.
             weakref.finalize(self, self._journal.close).atexit = False
 
@@ -407,7 +405,7 @@ class MockBroker(JournaledVenue, ResumableVenue, MarkableVenue, ReplayingVenue, 
             entry["aside"] = True  # requests before it, from the offset, were set aside
         else:
             entry["cid"] = fields["cid"]
-        append_entry(self._journal, entry)
+        append_entry(self._journal, entry, path=self._journal_path)
 
     def _replay(self, journal: Path) -> None:
         if journal.exists():

@@ -35,7 +35,6 @@ send the resumed session does not make again (a wind-down's flatten) never happe
 from __future__ import annotations
 
 import heapq
-import os
 import weakref
 from collections import deque
 from collections.abc import Mapping, Sequence
@@ -51,7 +50,7 @@ from .._domain.decimal import ZERO
 from .._domain.model import AckReport, CancelReport, FillReport, RejectReport
 from .._domain.random import unit_draw
 from .._exceptions import OutcomeUnknown, Rejected, Transient
-from .._support.fsutil import open_append, truncate_to
+from .._support.fsutil import truncate_to
 from .._typing import (
     JournaledVenue,
     MarkableVenue,
@@ -60,7 +59,7 @@ from .._typing import (
     ReplayingVenue,
     ResumableVenue,
 )
-from ._journal import append_entry
+from ._journal import append_entry, open_journal
 from .mock import FillModel, MockBroker, VenueOptions, venue_options
 
 if TYPE_CHECKING:
@@ -158,7 +157,7 @@ class RealishBroker(
             path = attempts_path(journal)
             self._attempts_path = path
             self._replay_attempts(path)
-            self._attempt_log = os.fdopen(open_append(path), "ab")  # never through a symlink
+            self._attempt_log = open_journal(path)  # never through a symlink
             weakref.finalize(self, self._attempt_log.close).atexit = False  # dropped unclosed
 
     @classmethod
@@ -385,7 +384,7 @@ class RealishBroker(
         replayed = op == "submit" and attempt in self._replayed_sends.get(cid, ())
         if log is not None and not replayed:  # a replayed attempt's line is there already
             entry = {"attempt": attempt, "cid": cid, "now_ns": now_ns, "op": op}
-            append_entry(log, entry)
+            append_entry(log, entry, path=self._attempts_path)
         return attempt
 
     def _replay_attempts(self, path: Path) -> None:
