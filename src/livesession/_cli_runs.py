@@ -244,8 +244,8 @@ def _torn_said(exc: LiveSessionError | SystemExit | KeyboardInterrupt) -> tuple[
         return what, "it no longer exits the process"
     if isinstance(exc, KeyboardInterrupt):
         return "a plug-in raised KeyboardInterrupt inside a step", "it no longer raises it"
-    if isinstance(exc, StoreFailure):
-        return str(exc), once_fixed(errno_of(exc))  # a full disk, a quota
+    if isinstance(exc, StoreFailure) or errno_of(exc) is not None:  # a refused checkpoint too
+        return str(exc), once_fixed(errno_of(exc))  # a full disk, a quota, no descriptor left
     return str(exc), "what the line names is put right"
 
 

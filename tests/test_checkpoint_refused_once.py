@@ -1,0 +1,61 @@
+"""A checkpoint the file system refuses mid-run: the line says what its errno needs.
+
+RUNBOOK "Exit codes" (2): after ``the run is not sealed`` do what its ``once ...`` says,
+which the error's errno decides.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from livesession._artifacts import names
+from livesession.cli import main
+from livesession.status import Verdict, run_status
+from livesession.verify import verify_run
+
+
+@pytest.mark.parametrize(
+    ("code", "once"),
+    [
+        (errno.ENOSPC, "the file system has room again"),
+        (errno.EMFILE, "the open-file limit is raised (too many open files: `ulimit -n`)"),
+    ],
+)
+def test_a_checkpoint_refused_mid_run_says_what_its_errno_needs(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    code: int,
+    once: str,
+) -> None:
+    """RUNBOOK: after ``the run is not sealed`` do what its ``once`` says, which the errno
+    decides. Bug: a refused checkpoint said ``once what the line names is put right``
+    whatever the errno, where every other refused file said ``once the file system has room
+    again`` (ENOSPC) or ``once the open-file limit is raised`` (EMFILE)."""
+    run_dir = tmp_path / "r"
+    replace, seen = os.replace, []
+
+    def on_replace(src: Any, dst: Any) -> None:
+        if Path(str(dst)).name == names.CHECKPOINT:
+            seen.append(dst)
+            if len(seen) == 2:  # the step-100 checkpoint (the first is at step 0)
+                raise OSError(code, os.strerror(code))
+        replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", on_replace)
+    args = ["dryrun", "--out", str(tmp_path), "--run-id", "r", "--steps", "120", "-q"]
+    assert main(args) == 2
+    monkeypatch.undo()
+    assert capsys.readouterr().err == (
+        f"livesession: error: cannot write checkpoint {run_dir / names.CHECKPOINT}: "
+        f"{os.strerror(code)}: the run is not sealed; once {once}, `livesession status "
+        f"{run_dir}` says whether `livesession resume {run_dir}` can continue it\n"
+    )
+    assert run_status(run_dir).verdict is Verdict.CRASHED
+    assert main(["resume", str(run_dir), "-q"]) == 0
+    assert verify_run(run_dir).ok
