@@ -13,7 +13,7 @@ import signal
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, TextIO, cast
 
 from ._artifacts import names
 from ._artifacts.runread import read_json_object, require_run
@@ -54,11 +54,11 @@ from ._rundir.seal import claimed_seal
 from ._rundir.standing import NEVER_TRADED
 from ._session.coordinator import ONE_SHOT_OPERATOR, DryrunResult, LiveSessionOrchestrator
 from ._session.lease_keeper import LEASE_LOST
-from ._support.fsutil import open_append
 from ._support.logging import configure_logging, disable_logging, import_structlog_without_rich
 from ._support.oserrors import cwd_kept, errno_of, once_fixed
 from ._support.secrets import redact_text
 from ._support.text import one_line
+from ._support.wholelines import LineLog
 from .status import run_status
 
 if TYPE_CHECKING:
@@ -352,10 +352,10 @@ def _session_log(run_dir: Path, level: str) -> Iterator[None]:
     import logging  # noqa: PLC0415 - only to map the level name
 
     import_structlog_without_rich()  # the CLI's own process: see there
-    # Appended to, never through a symlink (to a file elsewhere) nor into a FIFO or device.
-    stream = os.fdopen(open_append(run_dir / names.SESSION_LOG), "a", encoding="utf-8")
+    # Appended to in whole lines, never through a symlink nor into a FIFO or device.
+    stream = LineLog(run_dir / names.SESSION_LOG)
     try:
-        configure_logging(stream, level=getattr(logging, level.upper()))
+        configure_logging(cast("TextIO", stream), level=getattr(logging, level.upper()))
         try:
             yield
         finally:

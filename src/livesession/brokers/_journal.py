@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -11,8 +10,9 @@ from typing import IO, Any
 import orjson
 
 from .._exceptions import StoreFailure
-from .._support.fsutil import open_append, truncate_to
+from .._support.fsutil import open_append
 from .._support.oserrors import said_errno
+from .._support.wholelines import append_whole, set_aside_torn_line
 
 __all__ = ["append_entry", "open_journal"]
 
@@ -25,10 +25,7 @@ def open_journal(path: Path) -> IO[bytes]:
     goes to ``<file>.torn``, as every torn tail of a run does.
     """
     if path.exists():
-        data = path.read_bytes()
-        end = data.rfind(b"\n") + 1
-        if end < len(data):
-            truncate_to(path, end)
+        set_aside_torn_line(path)
     return os.fdopen(open_append(path), "ab", buffering=0)  # never through a symlink
 
 
@@ -44,15 +41,9 @@ def append_entry(log: IO[bytes], entry: Mapping[str, Any], *, path: Path | None 
     journal was closed: one line no replay could read, or an error naming no file.)
     """
     line = orjson.dumps(entry, option=orjson.OPT_SORT_KEYS) + b"\n"
-    fd = log.fileno()
-    start = os.lseek(fd, 0, os.SEEK_END)
-    left = memoryview(line)
     try:
-        while left:
-            left = left[os.write(fd, left) :]
+        append_whole(log.fileno(), line)
     except OSError as exc:
-        with contextlib.suppress(OSError):  # a cut frees space; if even that fails, a
-            os.ftruncate(fd, start)  # torn last line is what a replay skips anyway
         name = path if path is not None else getattr(log, "name", "?")
         raise StoreFailure(
             f"the simulated venue's journal {name} refused a write ({said_errno(exc)})"

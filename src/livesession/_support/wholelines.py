@@ -1,0 +1,86 @@
+"""Files appended to in whole lines: a line the file system refuses is taken back.
+
+A buffered file that a full disk refuses part way keeps the rest of the line in its buffer
+and writes it with the next line, or on close: one line nobody can read, in the middle of
+the file once a resumed run appends after it. These write each line with ``os.write``
+and cut a refused one back, so the file holds whole lines only; and a torn last line a
+killed process left is set aside in ``<file>.torn`` before anything is appended to it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+
+from .fsutil import open_append, truncate_to
+
+__all__ = ["LineLog", "append_whole", "set_aside_torn_line"]
+
+_CHUNK = 65536
+
+
+def append_whole(fd: int, data: bytes) -> None:
+    """Append ``data`` to the ``O_APPEND`` descriptor ``fd`` whole, or not at all.
+
+    A write the file system refuses part way (a full disk, a file size limit) is cut back
+    to where it began and its ``OSError`` raised.
+    """
+    start = os.lseek(fd, 0, os.SEEK_END)
+    left = memoryview(data)
+    try:
+        while left:
+            left = left[os.write(fd, left) :]
+    except OSError:
+        with contextlib.suppress(OSError):  # a cut frees space; if even it fails, the
+            os.ftruncate(fd, start)  # torn line is set aside before the next append
+        raise
+
+
+def set_aside_torn_line(path: Path) -> None:
+    """Move ``path``'s last line to ``<file>.torn`` when it has no newline (a torn write)."""
+    with open(path, "rb") as handle:  # noqa: PTH123 - read only, from the end
+        size = end = os.fstat(handle.fileno()).st_size
+        while end > 0:
+            start = max(0, end - _CHUNK)
+            handle.seek(start)
+            newline = handle.read(end - start).rfind(b"\n")
+            if newline >= 0:
+                end = start + newline + 1
+                break
+            end = start
+    if end < size:
+        truncate_to(path, end)
+
+
+class LineLog:
+    """A text log appended to in whole lines (``print`` writes a line and its newline apart).
+
+    Opening sets a torn last line aside, where the system lets it (a log is for people: one
+    it refuses is left as it is). ``write`` raises what the system raised for a line, which
+    is then not in the file.
+    """
+
+    def __init__(self, path: Path) -> None:
+        with contextlib.suppress(OSError):
+            if path.exists():
+                set_aside_torn_line(path)
+        self._fd = open_append(path)  # never through a symlink, a FIFO or a device
+        self._pending: list[str] = []
+
+    def write(self, text: str) -> int:
+        """Take ``text``; a line is appended once its newline comes."""
+        self._pending.append(text)
+        if text.endswith("\n"):
+            line, self._pending = "".join(self._pending), []
+            append_whole(self._fd, line.encode("utf-8"))
+        return len(text)
+
+    def flush(self) -> None:
+        """Nothing to do: each whole line went to the system when it was written."""
+
+    def close(self) -> None:
+        """Close the file (a part line never ended is dropped: it was never whole)."""
+        if self._fd >= 0:
+            fd, self._fd = self._fd, -1
+            os.close(fd)
