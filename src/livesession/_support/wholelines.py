@@ -13,7 +13,7 @@ import contextlib
 import os
 from pathlib import Path
 
-from .fsutil import open_append, truncate_to
+from .fsutil import open_append, open_update, truncate_to
 
 __all__ = ["LineLog", "append_whole", "set_aside_torn_line"]
 
@@ -39,16 +39,18 @@ def append_whole(fd: int, data: bytes) -> None:
 
 def set_aside_torn_line(path: Path) -> None:
     """Move ``path``'s last line to ``<file>.torn`` when it has no newline (a torn write)."""
-    with open(path, "rb") as handle:  # noqa: PTH123 - read only, from the end
-        size = end = os.fstat(handle.fileno()).st_size
+    fd = open_update(path)  # never through a symlink, never waiting on a FIFO
+    try:
+        size = end = os.fstat(fd).st_size
         while end > 0:
             start = max(0, end - _CHUNK)
-            handle.seek(start)
-            newline = handle.read(end - start).rfind(b"\n")
+            newline = os.pread(fd, end - start, start).rfind(b"\n")
             if newline >= 0:
                 end = start + newline + 1
                 break
             end = start
+    finally:
+        os.close(fd)
     if end < size:
         truncate_to(path, end)
 
