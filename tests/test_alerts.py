@@ -14,6 +14,7 @@ import subprocess
 import sys
 import threading
 import time
+import types
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -31,6 +32,7 @@ from livesession import (
     RunDirectoryError,
 )
 from livesession._artifacts import names
+from livesession._artifacts import webhook as _webhook
 from livesession._artifacts.alerts import ListAlertSink
 from livesession._artifacts.webhook import WebhookAlertSink
 from livesession._domain import clock as _clock
@@ -916,7 +918,41 @@ def _outcomes(log: list[dict[str, Any]]) -> dict[str, list[str]]:
     return found
 
 
-def test_close_names_every_alert_it_abandons_and_posts_nothing_after(tmp_path, hanging_webhook):
+class _HungWebhook:
+    """A webhook that never answers, on a clock of its own (the sink's ``time.monotonic``).
+
+    Each attempt is kept as the webhook received it, then takes its whole bound (the clock
+    moves by it) and times out as a socket's read does. The first attempt hangs until the
+    session starts to close (the sink's own signal, no wall-clock wait): it is in flight
+    then, as with a real webhook that hangs. Nothing here depends on how fast the machine
+    is: with a real socket, the 0.3 s timeouts raced the close's deadline, the webhook's
+    server thread and the worker's, and failed on a loaded machine.
+    """
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.now = 1000.0
+        self.attempts: list[tuple[str, float, float]] = []  # (code, started, bound)
+        self.received = threading.Event()
+        self.deadlines: list[float | None] = []
+        hung = self
+
+        def send(sink: WebhookAlertSink, body: bytes, timeout_s: float) -> int:
+            """In place of ``WebhookAlertSink._send``: no answer within ``timeout_s``."""
+            hung.attempts.append((orjson.loads(body)["code"], hung.now, timeout_s))
+            hung.deadlines.append(sink._deadline)
+            hung.received.set()
+            assert sink._stop.wait(SUBPROCESS_TIMEOUT_S), "the session never closed"
+            hung.now += timeout_s
+            raise TimeoutError("timed out")  # what a socket's read raises at its timeout
+
+        monkeypatch.setattr(_webhook, "time", types.SimpleNamespace(monotonic=lambda: self.now))
+        monkeypatch.setattr(WebhookAlertSink, "_send", send)
+
+    def codes(self) -> list[str]:
+        return [code for code, _, _ in self.attempts]
+
+
+def test_close_names_every_alert_it_abandons_and_posts_nothing_after(tmp_path, monkeypatch):
     """Bug: with a webhook that hangs, kill("drill") then run_to_end left alerts.jsonl with
     a retry line for KILL_SWITCH, an abandoned line only for RUN_SEALED, and a closed line
     counting 2 abandoned: the alert in flight was counted, never named. The worker thread
@@ -924,18 +960,19 @@ def test_close_names_every_alert_it_abandons_and_posts_nothing_after(tmp_path, h
     counted abandoned. Now an attempt made while closing ends by close's deadline, each
     abandoned alert has its line (the kill's says its last request went unanswered), and
     once close() returns the worker is gone."""
+    hung = _HungWebhook(monkeypatch)
     feed, strategy = _scripted()
     session = create_run(
-        _cfg(hanging_webhook.url, retries=5), tmp_path, feed=feed, strategy=strategy
+        _cfg("http://127.0.0.1:9/hooks/" + TOKEN, retries=5), tmp_path, feed=feed, strategy=strategy
     )
     assert session.preflight()
     session.activate()
     session.run_n_steps(5)
     session.kill("drill")
-    hanging_webhook.wait_for("KILL_SWITCH")
+    assert hung.received.wait(SUBPROCESS_TIMEOUT_S)
     assert session.run_to_end(40).status.value == "COMPLETED"
     assert not [t for t in threading.enumerate() if t.name == "livesession-alerts"]
-    posts = hanging_webhook.codes()
+    posts = hung.codes()
     log = _alert_log(tmp_path / "alerts")
     outcomes = _outcomes(log)
     # 1.3 s to close (timeout 0.3 s + 1 s): the kill alert's attempts run out of it.
@@ -946,6 +983,15 @@ def test_close_names_every_alert_it_abandons_and_posts_nothing_after(tmp_path, h
     assert kill[-1]["unanswered"] is True
     assert "timed out" in kill[-1]["error"]
     assert len(posts) == kill[-1]["attempt"] == len(kill)  # one POST per attempt named
+    # The attempt out as the close began had its bound; each one made while closing ended
+    # by close's deadline (0.3, 0.3, 0.3 and what was left of the 1.3 s).
+    assert hung.deadlines[0] is None
+    (deadline,) = set(hung.deadlines[1:])
+    assert deadline is not None
+    assert [bound for _, _, bound in hung.attempts[:-1]] == [0.3] * (len(posts) - 1)
+    _, started, bound = hung.attempts[-1]
+    assert bound < 0.3
+    assert started + bound == pytest.approx(deadline)
     summary = log[-1]
     assert summary["outcome"] == "closed"
     assert (summary["posted"], summary["abandoned"], summary["failed"]) == (2, 2, 0)
