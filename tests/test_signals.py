@@ -39,11 +39,17 @@ from livesession.verify import verify_run
 
 from _helpers import held_by_a_child
 
-_DEADLINE_S = 60.0
+# A bound on a hang, never a measure: every wait here is for something that comes (a step, a
+# seal, a process's end) or, when the behaviour breaks, never comes. Alone each takes
+# seconds; on a machine loaded 20 deep on 2 cores one test's waits took over a minute (the
+# evidence re-run's start, after a 60,000-step run) and a forked pool's run timed out at
+# 60 s. A hang still fails, only later.
+_DEADLINE_S = 300.0
 _LONG = "1000000"  # far more steps than any test waits for: the run ends only when told
 
-# A dry run whose wind-down announces itself and then waits (bounded) instead of finishing,
-# so the test can send the second signal while the wind-down is under way.
+# A dry run whose wind-down announces itself and then waits (bounded, as _DEADLINE_S: the
+# second signal ends the wait; the bound only ends a test that never sends it) instead of
+# finishing, so the test can send the second signal while the wind-down is under way.
 _SLOW_WINDDOWN = """
 import sys, time
 from livesession._session import winddown
@@ -53,7 +59,7 @@ real = winddown.WindDown.wind_down
 
 def slow(self):
     print("winding down", flush=True)
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
         time.sleep(0.01)
     real(self)
@@ -298,7 +304,7 @@ def test_a_second_signal_after_the_seal_leaves_the_exit_code_to_the_run(tmp_path
     for run, code, said in (("sealed", 0, "SIGNAL_SIGTERM\n"), ("open", -signal.SIGTERM, "")):
         done = subprocess.run(
             [sys.executable, "-c", script, str(tmp_path / run)],
-            capture_output=True, text=True, timeout=60, check=False,
+            capture_output=True, text=True, timeout=_DEADLINE_S, check=False,
         )  # fmt: skip
         assert (done.returncode, done.stdout) == (code, said), (run, done.stderr)
     unsealed.close()
@@ -486,7 +492,7 @@ class Pooled:
             assert self.pool.map(_square, range(4)) == [0, 1, 4, 9]
         if self.bars == 15:
             self.pool.apply_async(_busy)  # a worker busy when terminated
-            assert _STARTED.wait(30)
+            assert _STARTED.wait(300)  # a bound on a hang, as _DEADLINE_S
             self.pool.terminate()  # SIGTERM to each worker
             self.pool.join()
             self.pool = None
@@ -533,8 +539,14 @@ def test_a_pool_a_strategy_forks_terminates_instead_of_hanging(tmp_path: Path, h
     else:
         (tmp_path / "app.py").write_text(_POOLED_API)
         command = [str(tmp_path / "app.py"), str(config), str(out)]
+    # The bug is a hang (join waits for good): the bound only ends it. The run takes
+    # seconds alone, and timed out at 60 s on a machine loaded 20 deep on 2 cores.
     done = subprocess.run(
-        [sys.executable, *command], capture_output=True, text=True, check=False, timeout=60
+        [sys.executable, *command],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=_DEADLINE_S + 60,  # past the strategy's own wait for its busy worker
     )
     assert done.returncode == 0, done.stderr
     assert verify_run(out / how).ok
@@ -665,7 +677,7 @@ def test_ctrl_c_while_the_cli_loads_is_one_line_and_130(tmp_path: Path, command:
         capture_output=True,
         text=True,
         check=False,
-        timeout=60,
+        timeout=_DEADLINE_S,
         env=env,
     )
     assert (done.returncode, done.stderr, done.stdout) == (130, "livesession: interrupted\n", "")
