@@ -9,13 +9,14 @@ import re
 import shutil
 import subprocess
 import sys
-import threading
+import types
 from pathlib import Path
 
 import orjson
 import pytest
 
 from livesession import DryrunConfig, RunDirectoryError, create_run
+from livesession._rundir import lock as lock_module
 from livesession._rundir.lock import RunLock
 from livesession.cli import main
 from livesession.verify import verify_run
@@ -121,23 +122,33 @@ class TestDryrun:
             create_run(DryrunConfig(run_id="afileid"), tmp_path)
         assert _tree(tmp_path) == ["afileid"]
 
-    def test_a_directory_another_dryrun_is_creating_is_refused_as_held(self, tmp_path, capsys):
+    def test_a_directory_another_dryrun_is_creating_is_refused_as_held(
+        self, tmp_path, capsys, monkeypatch
+    ):
         """Bug: two dryruns of one run id started together: the loser found the directory
         made but not yet locked, and was told to resume a crashed run. It waits for the
-        lock, and is refused as the second writer (exit 3)."""
+        lock, and is refused as the second writer (exit 3).
+
+        The other dryrun takes the lock while the loser pauses for the third time: its own
+        pauses are the clock (a 0.05 s timer raced its half second of waiting, and lost on a
+        loaded machine)."""
         run_dir = tmp_path / "x"
         run_dir.mkdir()
         taken: list[RunLock] = []
-        locker = threading.Timer(
-            0.05, lambda: taken.append(RunLock.acquire(run_dir, "livesession dryrun"))
-        )
-        locker.start()
+        pauses: list[float] = []
+
+        def pause(seconds: float) -> None:  # the other dryrun locks it at the third pause
+            pauses.append(seconds)
+            if len(pauses) == 3:
+                taken.append(RunLock.acquire(run_dir, "livesession dryrun"))
+
+        monkeypatch.setattr(lock_module, "time", types.SimpleNamespace(sleep=pause))
         try:
             code = main(["dryrun", "--out", str(tmp_path), "--run-id", "x", "-q"])
         finally:
-            locker.join()
             for lock in taken:
                 lock.release()
+        assert len(pauses) == 3  # the loser waited until the lock was taken
         err = capsys.readouterr().err
         assert code == 3
         assert f"{run_dir} is being written by pid {os.getpid()} " in err

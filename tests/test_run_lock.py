@@ -6,13 +6,14 @@ import json
 import os
 import subprocess
 import sys
-import threading
+import types
 from pathlib import Path
 
 import pytest
 
 from livesession import DryrunConfig, RunDirectoryError, RunHeld, create_run, resume_run
 from livesession._artifacts import names
+from livesession._rundir import lock as lock_module
 from livesession._rundir.lock import RunLock, holder_of, is_held
 from livesession.cli import main
 
@@ -187,7 +188,32 @@ def test_a_run_this_process_still_holds_is_refused_saying_so(tmp_path: Path) -> 
     assert str(other.value).endswith("or stop it with `livesession stop`)")
 
 
-def test_a_refusal_waits_for_the_new_holder_to_write_its_name(tmp_path: Path) -> None:
+_PAUSES_TO_WRITE = 3
+"""After how many of the reader's pauses the new holder has written its name (a few)."""
+
+
+def _writes_after_some_pauses(
+    monkeypatch: pytest.MonkeyPatch, path: Path, name: bytes
+) -> list[float]:
+    """The holder writes ``name`` into ``path`` while the reader pauses for the third time.
+
+    The reader's own pauses are the clock, not a timer racing them: a 0.05 s timer against
+    the reader's half second of re-reads failed on a loaded machine. The pauses are kept.
+    """
+    pauses: list[float] = []
+
+    def pause(seconds: float) -> None:
+        pauses.append(seconds)
+        if len(pauses) == _PAUSES_TO_WRITE:
+            path.write_bytes(name)
+
+    monkeypatch.setattr(lock_module, "time", types.SimpleNamespace(sleep=pause))
+    return pauses
+
+
+def test_a_refusal_waits_for_the_new_holder_to_write_its_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Regression: a second writer raced the first between its lock and its name.
 
     Two ``resume`` processes started together: the loser read the lock file while it still
@@ -201,18 +227,17 @@ def test_a_refusal_waits_for_the_new_holder_to_write_its_name(tmp_path: Path) ->
         real = path.read_bytes()
         stale = {"pid": gone.pid, "host": lock.holder.host, "since": "earlier", "command": "old"}
         path.write_text(json.dumps(stale), encoding="utf-8")
-        writer = threading.Timer(0.05, path.write_bytes, args=(real,))
-        writer.start()
-        try:
-            with pytest.raises(RunHeld) as refused:
-                RunLock.acquire(tmp_path, "loser")
-        finally:
-            writer.join()
+        pauses = _writes_after_some_pauses(monkeypatch, path, real)
+        with pytest.raises(RunHeld) as refused:
+            RunLock.acquire(tmp_path, "loser")
+        assert len(pauses) == _PAUSES_TO_WRITE  # read again until the live holder's name came
         assert f"pid {os.getpid()} " in str(refused.value)
         assert "(winner)" in str(refused.value)
 
 
-def test_holder_of_waits_for_a_new_holder_to_write_its_name(tmp_path: Path) -> None:
+def test_holder_of_waits_for_a_new_holder_to_write_its_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Bug: `dryrun` of a run id another `dryrun` had just locked said "being written by
     pid 0 on ? since ? (?)": the name was read before the winner wrote it. It is read
     again for a moment; a name still missing is said in words, not as pid 0."""
@@ -220,12 +245,9 @@ def test_holder_of_waits_for_a_new_holder_to_write_its_name(tmp_path: Path) -> N
     with RunLock.acquire(tmp_path, "winner"):
         real = path.read_bytes()
         path.write_bytes(b"")  # taken, not yet named
-        writer = threading.Timer(0.05, path.write_bytes, args=(real,))
-        writer.start()
-        try:
-            holder = holder_of(tmp_path)
-        finally:
-            writer.join()
+        pauses = _writes_after_some_pauses(monkeypatch, path, real)
+        holder = holder_of(tmp_path)
+        assert len(pauses) == _PAUSES_TO_WRITE  # read again until the name came
         assert holder is not None
         assert (holder.pid, holder.command) == (os.getpid(), "winner")
         path.write_bytes(b"")  # and never named, for as long as the refusal waits
