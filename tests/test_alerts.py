@@ -875,7 +875,12 @@ def test_a_dead_webhook_does_not_slow_a_3000_step_run(tmp_path, dead_url):
         dead_cfg = _cfg(dead_url, run_id="dead" if n == 0 else f"dead{n}", steps=steps)
         dead.append(_churn(create_run(dead_cfg, tmp_path), steps))
     print(f"3000 steps: {min(base):.2f}s without a webhook, {min(dead):.2f}s with a dead one")  # noqa: T201
-    assert min(dead) - min(base) < 1.0
+    # A real wall-clock measure, so a margin for load: at load 20 on 2 cores the worker,
+    # preempted while it holds the GIL, stalls the steps for a scheduler's slice at each of
+    # its ~90 wake-ups (1.5 s seen, where 1 s was the bound). A session that waited for its
+    # deliveries would lose at least the 0.2 s backoff for each of the 30 alerts (6 s), so
+    # 3 s still fails it.
+    assert min(dead) - min(base) < 3.0
     log = _alert_log(tmp_path / "dead")
     assert {line["outcome"] for line in log[:-1]} <= {"retry", "gave_up", "abandoned"}
     summary = log[-1]
