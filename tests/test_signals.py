@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 import types
+import warnings
 from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -543,6 +544,34 @@ def test_a_pool_a_strategy_forks_terminates_instead_of_hanging(tmp_path: Path, h
     )
     assert done.returncode == 0, done.stderr
     assert verify_run(out / how).ok
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork")
+def test_a_child_forked_under_a_handler_of_ours_starts_with_the_default_action() -> None:
+    """A pool worker sent SIGTERM just as it entered a blocking call (waiting for its
+    queue's lock, which ``terminate`` holds) never ran the Python handler that would have
+    given the signal its default action: the worker lived on and ``terminate`` waited for
+    it for good (the pool test above hung in about one run in twelve under load). A forked
+    child now starts with the default action, so the signal ends it wherever it waits."""
+    from livesession._support.signals import ours
+
+    before = signal.signal(signal.SIGTERM, ours(lambda *_: None))
+    try:
+        read, write = os.pipe()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # fork beside pytest's threads
+            pid = os.fork()
+        if pid == 0:  # the child: say what SIGTERM does here, and go
+            default = signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+            os.write(write, b"default" if default else b"a handler")
+            os._exit(0)
+        os.close(write)
+        said = os.read(read, 64)
+        os.close(read)
+        os.waitpid(pid, 0)
+    finally:
+        signal.signal(signal.SIGTERM, before)
+    assert said == b"default"
 
 
 class _StuckBroker(MockBroker):

@@ -16,7 +16,7 @@ import contextlib
 import os
 import signal
 import threading
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -25,6 +25,14 @@ if TYPE_CHECKING:
 __all__ = ["held_stops", "ours"]
 
 _STOPS = (signal.SIGINT, signal.SIGTERM)
+
+
+_OURS: Final = "_livesession_ours"
+_CHILD_DEFAULTS: Final = tuple(
+    getattr(signal, name)
+    for name in ("SIGINT", "SIGTERM", "SIGHUP", "SIGUSR1", "SIGUSR2")
+    if hasattr(signal, name)
+)
 
 
 def ours(
@@ -40,7 +48,25 @@ def ours(
             return
         handler(signum, frame)
 
+    setattr(installed, _OURS, True)
     return installed
+
+
+def _defaults_in_child() -> None:
+    """In a forked child: the default action for each signal a handler of ours had.
+
+    Set as the child starts, not when the signal comes: a Python handler runs only once
+    the child's main thread is back in Python, and a signal that came just as it entered a
+    blocking call (a pool worker waiting for its queue's lock) was never acted on: the
+    worker lived on, and the pool's ``terminate`` waited for it for good.
+    """
+    for signum in _CHILD_DEFAULTS:
+        if getattr(signal.getsignal(signum), _OURS, False):
+            signal.signal(signum, signal.SIG_DFL)
+
+
+if hasattr(os, "register_at_fork"):  # POSIX
+    os.register_at_fork(after_in_child=_defaults_in_child)
 
 
 @contextlib.contextmanager
