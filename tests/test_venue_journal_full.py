@@ -17,7 +17,6 @@ from __future__ import annotations
 import errno
 import os
 from collections import Counter
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -25,29 +24,15 @@ import orjson
 import pytest
 
 from livesession._artifacts import names
-from livesession._domain.model import Bar, Order, Side
 from livesession._exceptions import StoreFailure
 from livesession.brokers.mock import MockBroker
 from livesession.cli import main
 from livesession.status import Verdict, run_status
 from livesession.verify import verify_run
+from test_mock_resume import _order, _venue
 
 T = 1_000
-PRICE = Decimal("40000.00")
 ENOSPC = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-
-
-def _venue(journal: Path) -> MockBroker:
-    venue = MockBroker(journal=journal)
-    venue.on_market(
-        Bar(symbol="BTC/USDT", ts_ns=0, open=PRICE, high=PRICE, low=PRICE, close=PRICE,
-            volume=Decimal(1))
-    )  # fmt: skip
-    return venue
-
-
-def _order(cid: str) -> Order:
-    return Order(client_order_id=cid, symbol="BTC/USDT", side=Side.BUY, quantity=Decimal("0.010"))
 
 
 def _entries(journal: Path) -> list[dict[str, Any]]:
