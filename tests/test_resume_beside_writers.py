@@ -13,9 +13,8 @@ import subprocess
 import sys
 from typing import TYPE_CHECKING
 
-import pytest
-
-from livesession import DryrunConfig, LiveSessionOrchestrator, create_run, resume_run, verify_run
+from livesession import resume_run, verify_run
+from test_api_edges import _crashed
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -23,25 +22,8 @@ if TYPE_CHECKING:
 _NO_SUCH_PID = 2**22 + 1  # above the largest pid_max Linux allows: no process has it
 
 
-def _crashed(out: Path) -> Path:
-    """A run torn by an interrupt in its 12th step and closed: a crash at a checkpoint."""
-    session = create_run(DryrunConfig(run_id="r1", steps=30, checkpoint_every=5), out)
-
-    def interrupt(inner: LiveSessionOrchestrator) -> None:
-        if inner.steps_done == 12:
-            raise KeyboardInterrupt
-
-    session.step_hooks.append(interrupt)
-    session.preflight()
-    session.activate()
-    with pytest.raises(KeyboardInterrupt):
-        session.run_n_steps(30)
-    session.close()  # seals nothing: the run is a crash
-    return out / "r1"
-
-
 def test_resume_keeps_the_temporary_file_a_live_process_writes(tmp_path: Path) -> None:
-    run_dir = _crashed(tmp_path / "out")
+    run_dir = _crashed(tmp_path / "out", "r1", desk=False)
     with subprocess.Popen([sys.executable, "-c", "input()"], stdin=subprocess.PIPE) as other:
         writing = run_dir / f".livesession.prom.{other.pid}.0.tmp"  # prom's, mid-write
         writing.write_bytes(b"# HELP trader_run_info")
