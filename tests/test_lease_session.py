@@ -369,8 +369,9 @@ def test_a_resume_held_off_by_the_crashed_runs_own_lease_says_so(tmp_path):
     refusal = (
         f"livesession: rejected: cannot resume run own: the lease of account 'acct1', strategy "
         f"'sma_demo' is still held by {entry['holder']}, most likely this run's own process "
-        f"before the crash: a killed holder keeps its lease until it expires, at {until} "
-        f"(lease_ttl_ms=600000) (LEASE_HELD); nothing was changed: resume again after {until}"
+        f"before the crash: a holder that ended without letting it go (killed, or torn by a "
+        f"refused write) keeps it until it expires, at {until} (lease_ttl_ms=600000) "
+        f"(LEASE_HELD); nothing was changed: resume again after {until}"
     )
     assert resumed.stderr.splitlines() == [refusal]
     assert entry["holder"].startswith("own@")

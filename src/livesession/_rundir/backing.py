@@ -128,8 +128,9 @@ def _lease_held(cfg: DryrunConfig, lease: SessionLease, now_ns: int) -> str:
     if holder.startswith(f"{cfg.run_id}@"):
         return (
             f"{head}: the lease of {pair} is still held by {holder}, most likely this run's own "
-            f"process before the crash: a killed holder keeps its lease until it expires, at "
-            f"{until} ({ttl}) (LEASE_HELD); nothing was changed: resume again after {until}"
+            f"process before the crash: a holder that ended without letting it go (killed, or "
+            f"torn by a refused write) keeps it until it expires, at {until} ({ttl}) "
+            f"(LEASE_HELD); nothing was changed: resume again after {until}"
         )
     return (
         f"{head}: another live session ({holder}) holds the lease of {pair} until {until}, "
