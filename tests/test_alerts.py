@@ -1479,3 +1479,42 @@ def test_a_resume_whose_alerts_log_was_removed_says_so(tmp_path, webhook, with_e
         )
     assert resumed.stderr.splitlines() == [said]
     _assert_no_secret(_all_run_bytes(out))
+
+
+def test_an_alert_abandoned_after_its_retry_line_names_its_last_attempt(tmp_path, monkeypatch):
+    """Bug: an alert whose attempt failed at once (a refused connection) as the session closed
+    got its retry line, then, close's deadline passing before the next attempt began, an
+    abandoned line with neither attempt nor error, though RUNBOOK says the line carries those
+    of its last attempt. The clock is the sink's own: it passes the deadline between the
+    retry line and the next attempt, with no wall-clock wait."""
+    clock = types.SimpleNamespace(now=1000.0, reads_left=None)
+
+    def monotonic() -> float:
+        if clock.reads_left == 0:
+            return clock.now + 1000.0  # far past close's deadline
+        if clock.reads_left is not None:
+            clock.reads_left -= 1
+        return clock.now
+
+    def send(sink: WebhookAlertSink, body: bytes, timeout_s: float) -> int:
+        assert sink._stop.wait(SUBPROCESS_TIMEOUT_S), "the session never closed"
+        clock.reads_left = 1  # the check after this failure: deadline ahead; the next, past
+        raise ConnectionRefusedError(111, "Connection refused")
+
+    monkeypatch.setattr(_webhook, "time", types.SimpleNamespace(monotonic=monotonic))
+    monkeypatch.setattr(WebhookAlertSink, "_send", send)
+    sink = WebhookAlertSink(
+        Secret("http://127.0.0.1:9/hooks/" + TOKEN), log_path=tmp_path / "alerts.jsonl", retries=3
+    )
+    orch = LiveSessionOrchestrator(
+        DryrunConfig(run_id="a", steps=3), alerts=sink, **Sinks().kwargs()
+    )
+    orch.run_to_end(3)
+    log = _alert_log(tmp_path)
+    assert [line["outcome"] for line in log] == ["retry", "abandoned", "closed"], log
+    retry, abandoned = log[0], log[1]
+    assert abandoned["attempt"] == retry["attempt"] == 1
+    assert abandoned["error"] == retry["error"]
+    assert "Connection refused" in abandoned["error"]
+    assert log[-1]["abandoned"] == 1
+    _assert_no_secret((tmp_path / "alerts.jsonl").read_bytes())

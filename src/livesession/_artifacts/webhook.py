@@ -269,10 +269,11 @@ class WebhookAlertSink:
     def _deliver(self, alert: Alert) -> None:
         body = orjson.dumps(alert.to_json(), option=orjson.OPT_SORT_KEYS)
         attempts = self._retries + 1
+        last: dict[str, Any] = {}  # the last attempt's error, for an abandoned line
         for attempt in range(1, attempts + 1):
             timeout_s = self._attempt_timeout()
             if timeout_s is None:  # taken as close's deadline passed: no attempt starts
-                self._settle(alert, "abandoned")
+                self._settle(alert, "abandoned", **last)
                 return
             started = wall_ns()
             status: int | None = None
@@ -296,10 +297,11 @@ class WebhookAlertSink:
             if self._attempt_timeout() is None:  # close's deadline passed: no retry
                 self._settle(alert, "abandoned", error=error, **tried)
                 return
+            last = {"error": error, **tried}
             with self._settled:
                 if self._done:
                     return
-                self._log(alert, "retry", error=error, **tried)
+                self._log(alert, "retry", **last)
             self._stop.wait(self._backoff_s * 2 ** (attempt - 1))  # no wait once closing
 
     def _attempt_timeout(self) -> float | None:
