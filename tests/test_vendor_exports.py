@@ -13,8 +13,6 @@ import datetime as dt
 import hashlib
 import io
 import json
-import subprocess
-import sys
 from decimal import Decimal
 from pathlib import Path
 
@@ -25,6 +23,7 @@ from livesession._domain.clock import epoch_ns
 from livesession._market.csvforms import LONGEST_LINE
 from livesession._market.datafile import scan_csv
 from livesession.verify import verify_run
+from test_history import _cli
 
 EXIT_OK, EXIT_BAD_INPUT = 0, 2
 PRICES = (
@@ -49,17 +48,6 @@ def _file(tmp_path: Path, header: str, times: list[str], name: str = "eurusd.csv
 
 def _ns(year: int, month: int, day: int, hour: int, minute: int) -> int:
     return epoch_ns(dt.datetime(year, month, day, hour, minute, tzinfo=dt.UTC))
-
-
-def _cli(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "livesession.cli", *map(str, args)],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
 
 
 DUKASCOPY = ["02.03.2026 09:00:00.000", "02.03.2026 09:01:00.000", "02.03.2026 09:02:00.000"]
