@@ -24,10 +24,7 @@ from livesession.cli import main
 
 _STOPS = [signal.SIGTERM, signal.SIGINT, signal.SIGHUP]
 
-_LATE = """
-import atexit, os, signal
-
-
+_QUIET = """
 class Quiet:
     def __init__(self, strategy_id):
         self.strategy_id = strategy_id
@@ -40,7 +37,14 @@ class Quiet:
 
     def set_state(self, state):
         pass
+"""
+"""A strategy that orders nothing: the plug-ins below add only their signal."""
 
+_LATE = f"""
+import atexit, os, signal
+
+
+{_QUIET}
 
 def make(*, strategy_id="late"):
     # A client library's exit hook; the scheduler's signal comes while it runs.
@@ -276,23 +280,11 @@ def test_a_ctrl_c_as_the_evidence_re_run_process_starts_leaves_it_killed(
     assert not list(tmp_path.glob("livesession-replay-*"))
 
 
-_TEARDOWN = """
+_TEARDOWN = f"""
 import os, signal
 
 
-class Quiet:
-    def __init__(self, strategy_id):
-        self.strategy_id = strategy_id
-
-    def on_bar(self, bar, view):
-        return ()
-
-    def get_state(self):
-        return {}
-
-    def set_state(self, state):
-        pass
-
+{_QUIET}
 
 class _Late:
     def __del__(self):  # runs as the interpreter frees the module, after its exit hooks
