@@ -67,7 +67,6 @@ __all__ = [
     "not_sealed",
     "readers_may_leave",
     "refused",
-    "run_ended",
     "signals_end_commands",
     "unwritten_checkpoint",
 ]
@@ -213,8 +212,6 @@ _JSON_STDOUT: list[TextIO] = []
 """The real stdout while ``json_only_on_stdout`` sends everything else to stderr."""
 _EMITTED: list[bool] = [False]
 """Whether the command running now has printed its one JSON object (``json_emitted``)."""
-_RUN_ENDED: list[int | None] = [None]
-"""The exit code of the run ``dryrun`` or ``resume`` sealed and said (None: none yet)."""
 
 
 @contextlib.contextmanager
@@ -291,20 +288,7 @@ def json_emitted(*, reset: bool = False) -> bool:
     emitted = _EMITTED[0]
     if reset:
         _EMITTED[0] = False
-        _RUN_ENDED[0] = None
     return emitted
-
-
-def run_ended(code: int) -> int:
-    """Keep ``code``, the exit code of the run ``dryrun`` or ``resume`` sealed: returned.
-
-    From here a signal changes nothing (RUNBOOK "Exit codes": after the seal, a second
-    signal changes nothing): one that comes once the command's own handlers are gone, as
-    it prints its summary or its JSON object and returns, ends it with this code, not
-    130/143, so the exit code is the run's and the one the JSON object says.
-    """
-    _RUN_ENDED[0] = code
-    return code
 
 
 class InterruptedUnsealed(KeyboardInterrupt):
@@ -367,11 +351,9 @@ def ended_by_signal(said: str, code: int, *, as_json: bool) -> int:
     """``livesession: interrupted`` (``said``) on stderr, and ``code`` (130 or 143).
 
     With ``--json`` the error object too, unless the command printed its own already:
-    stdout holds exactly one. A signal after the run was sealed and said (``run_ended``)
-    changes nothing: the run's exit code, and no line.
+    stdout holds exactly one. A signal after the run was sealed never comes here: the run's
+    handler block leaves the stop signals ignored once its run is sealed.
     """
-    if _RUN_ENDED[0] is not None:
-        return _RUN_ENDED[0]
     print(f"livesession: {said}", file=sys.stderr)  # noqa: T201 - the CLI's output
     if as_json and not json_emitted():
         emit_json({"ok": False, "exit_code": code, "error": said})

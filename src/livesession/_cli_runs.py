@@ -30,7 +30,6 @@ from ._cli_output import (
     no_checkpoint_kept,
     not_sealed,
     refused,
-    run_ended,
     unsynced_seal,
     unwritten_checkpoint,
 )
@@ -301,7 +300,7 @@ def _run(
             file=sys.stderr,
         )
     say_undelivered(run_dir, session.config)
-    code = run_ended(_exit_code(result))  # sealed and said: a late signal changes nothing
+    code = _exit_code(result)  # sealed: its stop signals are ignored from here (control.py)
     if as_json:
         metrics = session.recorder.metrics
         emit_json(result_json(result, run_dir, timings["wall_s"], metrics, code=code))
