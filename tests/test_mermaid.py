@@ -7,7 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from livesession._domain.lifecycle import TERMINAL_STATES, TRANSITIONS, SessionState
+from livesession._domain.lifecycle import (
+    TERMINAL_STATES,
+    TRANSITIONS,
+    SessionState,
+    SessionStatus,
+)
 from livesession.report.lifecycle_diagram import (
     BEGIN_MARKER,
     END_MARKER,
@@ -55,6 +60,21 @@ class TestLifecycleMermaid:
         }
 
         assert classed == {state.value for state in SessionState}
+
+    def test_status_colours_are_the_report_s(self):
+        """Each status's class has the colours the HTML report gives that status: one table."""
+        from livesession.report._svg import STATUS_COLOURS
+
+        styles = dict(
+            line.split()[1:3]
+            for line in lifecycle_mermaid().splitlines()
+            if line.startswith("    classDef ")
+        )
+
+        assert styles == {
+            status.value.lower(): "fill:{},stroke:{}".format(*STATUS_COLOURS[status.value])
+            for status in SessionStatus
+        }
 
     def test_deterministic(self):
         """Two calls give the same text, ending in one newline."""

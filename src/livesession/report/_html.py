@@ -30,6 +30,7 @@ from ._svg import (
     RAIL,
     SELL,
     SERIES_COLOURS,
+    STATUS_COLOURS,
     WIDTH,
     chart,
     duration,
@@ -48,15 +49,9 @@ __all__ = ["render_report", "write_report"]
 _MAX_VIOLATIONS_SHOWN: Final = 50
 
 
-_STATUS_COLOURS: Final = {
-    "INIT": ("#eeeeee", "#555555"),
-    "RUNNING": ("#dbeafe", "#1d4ed8"),
-    "COMPLETED": ("#dcfce7", "#15803d"),
-    "REJECTED": ("#fef3c7", "#b45309"),
-    "FAILED": ("#fee2e2", "#b91c1c"),
-    "NOT SEALED": ("#fef3c7", "#b45309"),
-}
 _NOT_SEALED: Final = "NOT SEALED"
+_STATUS_COLOURS: Final = {**STATUS_COLOURS, _NOT_SEALED: STATUS_COLOURS["REJECTED"]}
+_OTHER_STATUS: Final = ("#f3f4f6", "#374151")
 
 _CSS: Final = """
 :root { color-scheme: light; }
@@ -158,7 +153,7 @@ def _section(title: str, body: str) -> str:
 
 
 def _badge(status: str) -> str:
-    fill, stroke = _STATUS_COLOURS.get(status, ("#f3f4f6", "#374151"))
+    fill, stroke = _STATUS_COLOURS.get(status, _OTHER_STATUS)
     return (
         f'<span class="badge" style="background:{fill};border-color:{stroke};color:{stroke}">'
         f"{escape(status)}</span>"
@@ -363,7 +358,7 @@ def _state_timeline(run: ReportRun) -> str:
     for index, snap in enumerate(snaps):
         x = index * (box_w + gap) + 2
         status = str(snap.get("status", ""))
-        fill, stroke = _STATUS_COLOURS.get(status, ("#f3f4f6", "#374151"))
+        fill, stroke = _STATUS_COLOURS.get(status, _OTHER_STATUS)
         state = str(snap.get("fsm_state", "?"))
         trigger = str(snap.get("trigger", "?"))
         tooltip = f"#{snap.get('seq')} {trigger}: {snap.get('from_state')} -> {state} ({status})"

@@ -21,6 +21,7 @@ __all__ = [
     "RAIL",
     "SELL",
     "SERIES_COLOURS",
+    "STATUS_COLOURS",
     "WIDTH",
     "chart",
     "duration",
@@ -63,6 +64,15 @@ FLAG_COLOURS: Final = {
     "operator": "#7c3aed",
     "fault": "#7f1d1d",
 }
+STATUS_COLOURS: Final = {
+    "INIT": ("#eeeeee", "#555555"),
+    "RUNNING": ("#dbeafe", "#1d4ed8"),
+    "COMPLETED": ("#dcfce7", "#15803d"),
+    "REJECTED": ("#fef3c7", "#b45309"),
+    "FAILED": ("#fee2e2", "#b91c1c"),
+}
+"""Each session status's (fill, stroke): the report's badges and state timeline, and the
+lifecycle diagram of docs/lifecycle.md (``lifecycle_diagram``), so both show a status alike."""
 
 
 @attrs.frozen(kw_only=True)

@@ -12,20 +12,12 @@ from pathlib import Path
 from typing import Final
 
 from .._domain.lifecycle import INITIAL_STATE, STATUS_BY_STATE, TERMINAL_STATES, TRANSITIONS
+from ._svg import STATUS_COLOURS
 
 __all__ = ["BEGIN_MARKER", "END_MARKER", "lifecycle_mermaid", "main", "update_markdown"]
 
 BEGIN_MARKER: Final = "<!-- BEGIN GENERATED MERMAID -->"
 END_MARKER: Final = "<!-- END GENERATED MERMAID -->"
-
-# Colours by status, so the diagram shows what an operator would see in each state.
-_STATUS_STYLES: Final = {
-    "INIT": "fill:#eeeeee,stroke:#666666",
-    "RUNNING": "fill:#dbeafe,stroke:#1d4ed8",
-    "COMPLETED": "fill:#dcfce7,stroke:#15803d",
-    "REJECTED": "fill:#fef3c7,stroke:#b45309",
-    "FAILED": "fill:#fee2e2,stroke:#b91c1c",
-}
 
 
 def lifecycle_mermaid() -> str:
@@ -44,8 +36,10 @@ def lifecycle_mermaid() -> str:
     by_status: dict[str, list[str]] = {}
     for state, status in STATUS_BY_STATE.items():
         by_status.setdefault(status.value, []).append(state.value)
+    # Coloured by status, as the report shows them: what an operator would see in each state.
     for name in sorted(by_status):
-        lines.append(f"    classDef {name.lower()} {_STATUS_STYLES.get(name, '')}".rstrip())
+        fill, stroke = STATUS_COLOURS[name]
+        lines.append(f"    classDef {name.lower()} fill:{fill},stroke:{stroke}")
     lines += [
         f"    class {','.join(sorted(states))} {name.lower()}"
         for name, states in sorted(by_status.items())
