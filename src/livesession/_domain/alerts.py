@@ -41,21 +41,10 @@ _BY_AUDIT_CODE: Final = {
     "C2_SINK_WRITE_FAILED": "SINK_FAILED",
 }
 _TRADING: Final = {"HALTED": "TRADING_HALTED", "REDUCING": "TRADING_REDUCING"}
-ALERT_CODES: Final = (
-    "OPERATOR_REQUIRED",
-    "KILL_SWITCH",
-    "TRADING_HALTED",
-    "TRADING_REDUCING",
-    "LEASE_LOST",
-    "SINK_FAILED",
-    "RUN_FAILED",
-    "RUN_SEALED",
-    "RUN_UNSEALED",
-)
-"""Every alert code, in the order RUNBOOK lists them."""
 SEAL_AUDIT_CODE: Final = "C2_DRYRUN_STOP"
 """The seal's record: its alert (RUN_FAILED, RUN_SEALED) waits until the seal is on disk."""
 
+# Alert code -> what the message says, in the order RUNBOOK lists the codes.
 _SUMMARY: Final = {
     "OPERATOR_REQUIRED": "needs an operator",
     "KILL_SWITCH": "kill switch fired",
@@ -67,6 +56,8 @@ _SUMMARY: Final = {
     "RUN_SEALED": "run sealed",
     "RUN_UNSEALED": "run not sealed (resume it once the cause is put right)",
 }
+ALERT_CODES: Final = tuple(_SUMMARY)
+"""Every alert code, in the order RUNBOOK lists them."""
 _MAX_TIMEOUT_MS: Final = 60_000
 _MAX_RETRIES: Final = 10
 
