@@ -12,7 +12,7 @@ stand for a batch that failed. Such a batch is refused before anything is judged
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import orjson
 
@@ -30,6 +30,7 @@ __all__ = ["config_differences", "refuse_duplicates", "report_paths", "run_id_of
 
 _SHOWN: Final = 8
 """How many differing config keys the note names."""
+_K = TypeVar("_K")
 
 
 def refuse_duplicates(run_dirs: list[Path]) -> None:
@@ -42,22 +43,42 @@ def refuse_duplicates(run_dirs: list[Path]) -> None:
     heads: dict[str, int] = {}
     for index, run_dir in enumerate(run_dirs):
         found = run_dir.stat()
-        other = places.setdefault((found.st_dev, found.st_ino), index)
-        if other != index:
-            raise UsageError(
-                f"{run_dirs[other]} and {run_dir} are one run directory: a session counts "
-                "once in a burn-in, so give it once; nothing was written"
-            )
+        _refuse_twice(
+            places,
+            (found.st_dev, found.st_ino),
+            run_dirs,
+            index,
+            "are one run directory: a session counts once in a burn-in, so give it once; "
+            "nothing was written",
+        )
         head = audit_head(run_dir)
         if head is None:  # an empty audit log: no session to count twice (verify says why)
             continue
-        other = heads.setdefault(head, index)
-        if other != index:
-            raise UsageError(
-                f"{run_dirs[other]} and {run_dir} hold one session (the same audit log, audit "
-                f"head {head[:12]}...: a copy, or one config and seed run again): a session "
-                "counts once in a burn-in, so judge one of them; nothing was written"
-            )
+        _refuse_twice(
+            heads,
+            head,
+            run_dirs,
+            index,
+            f"hold one session (the same audit log, audit head {head[:12]}...: a copy, or one "
+            "config and seed run again): a session counts once in a burn-in, so judge one of "
+            "them; nothing was written",
+        )
+
+
+def _refuse_twice(
+    first: dict[_K, int], key: _K, run_dirs: list[Path], index: int, why: str
+) -> None:
+    """Note that ``run_dirs[index]`` has ``key``; refuse it when an earlier one had it too.
+
+    ``first`` holds the index of the first run directory of each key; the error reads
+    ``"<earlier run directory> and <this one> <why>"``.
+
+    Raises:
+        UsageError: an earlier run directory has ``key``.
+    """
+    other = first.setdefault(key, index)
+    if other != index:
+        raise UsageError(f"{run_dirs[other]} and {run_dirs[index]} {why}")
 
 
 def run_id_of(run_dir: Path) -> str:
@@ -91,14 +112,15 @@ def report_paths(
                 "(it is no plain file name): judge it without --out; nothing was written"
             )
         md = target / f"{stem}.md"
-        other = first_of.setdefault(md, index)
-        if other != index:
-            raise UsageError(
-                f"{run_dirs[other]} and {run_dir} are both run {run_id}: both reports would "
-                f"be {md} (the last over the first): judge them in separate calls with an "
-                "--out DIR each, or without --out (each report then goes into its run "
-                "directory); nothing was written"
-            )
+        _refuse_twice(
+            first_of,
+            md,
+            run_dirs,
+            index,
+            f"are both run {run_id}: both reports would be {md} (the last over the first): "
+            "judge them in separate calls with an --out DIR each, or without --out (each "
+            "report then goes into its run directory); nothing was written",
+        )
         pairs.append((target / f"{stem}.json", md))
     return pairs
 
