@@ -779,6 +779,28 @@ class TestHaltsAndResumes:
             "`EXECUTION_THROTTLE`)."
         ) in text
 
+    def test_burnin_and_evidence_tell_a_halt_in_one_s_words(self):
+        """One ``halt_text`` for both: the evidence's Markdown differs only in its spans."""
+        from livesession._rundir.halts import halt_text
+        from livesession._support.text import md_code, md_text
+
+        lifted = {
+            "from_step": 30,
+            "event": "KILL_SWITCH",
+            "reason": "desk",
+            "by": "an operator's kill",
+            "until_step": 50,
+            "reenabled_by": "",  # no operator's name recorded
+        }
+        assert halt_text(lifted, "to the end") == (
+            "from step 30 until an operator re-enabled it after step 50: an operator's kill "
+            "(KILL_SWITCH reason desk)"
+        )
+        lasting = lifted | {"reason": "", "until_step": None, "reenabled_by": None}
+        assert halt_text(lasting, "to the end", md_code, md_text) == (
+            "from step 30 to the end: an operator's kill (`KILL_SWITCH`)"
+        )
+
     def test_a_resumed_run_says_from_which_step_and_what_was_set_aside(self, tmp_path):
         """Before: COMPLETED, operator actions none, and no word of the crash."""
         from livesession import resume_run

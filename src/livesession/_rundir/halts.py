@@ -3,7 +3,7 @@
 A sealed ``COMPLETED`` may hide that trading was HALTED from some step on (the daily-loss
 cap, an operator's kill, the execution throttle, a broker halt: the run then steps on
 without trading). ``evidence`` tells it under its status line, ``burnin`` in its report:
-both read it here.
+both read it here, and say it in the words of ``halt_text``.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from .._artifacts.runread import payload
 from .._session.pipeline import DAILY_LOSS_KILL, REDUCE_ONLY_CROSSED
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Callable, Iterable, Mapping
 
-__all__ = ["Halts", "trading_halts"]
+__all__ = ["Halts", "halt_text", "trading_halts"]
 
 _KILLED_BY: Final = {
     DAILY_LOSS_KILL: "the daily-loss cap pulled the kill switch",
@@ -40,6 +40,28 @@ def trading_halts(events: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     for event in events:
         halts.note(event)
     return halts.found
+
+
+def halt_text(
+    halt: Mapping[str, Any],
+    to_the_end: str,
+    code: Callable[[object], str] = str,
+    text: Callable[[object], str] = str,
+) -> str:
+    """One halt of ``trading_halts`` in words, after "trading HALTED ".
+
+    ``from step 40 until ops re-enabled it after step 52: the daily-loss cap pulled the kill
+    switch (KILL_SWITCH reason DAILY_LOSS)``; a halt no operator lifted lasted
+    ``to_the_end``. ``code`` writes what the run recorded as names (the operator, the event,
+    the reason), ``text`` the cause: a Markdown document passes its own.
+    """
+    if halt["until_step"] is None:
+        span = to_the_end
+    else:
+        who = code(halt["reenabled_by"]) if halt["reenabled_by"] else "an operator"
+        span = f"until {who} re-enabled it after step {halt['until_step']}"
+    said = f" reason {code(halt['reason'])}" if halt["reason"] else ""
+    return f"from step {halt['from_step']} {span}: {text(halt['by'])} ({code(halt['event'])}{said})"
 
 
 class Halts:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from .._artifacts.runread import payload
 from .._domain.model import FILL_EVENT_TYPES
-from .._rundir.halts import Halts
+from .._rundir.halts import Halts, halt_text
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -106,17 +106,9 @@ class Chain:
                 + (f" ({why})" if why else "")
             )
         for halt in self.halts.found:
-            if halt["until_step"] is None:
-                left = steps - halt["from_step"]
-                span = f"to the end of the run ({left} of its {steps} steps without a new order)"
-            else:
-                who = halt["reenabled_by"] or "an operator"
-                span = f"until {who} re-enabled it after step {halt['until_step']}"
-            said = f" reason {halt['reason']}" if halt["reason"] else ""
-            lines.append(
-                f"trading HALTED from step {halt['from_step']} {span}: {halt['by']} "
-                f"({halt['event']}{said})"
-            )
+            left = steps - halt["from_step"]
+            to_the_end = f"to the end of the run ({left} of its {steps} steps without a new order)"
+            lines.append(f"trading HALTED {halt_text(halt, to_the_end)}")
         return lines
 
     def _read(self, event: dict[str, Any]) -> None:

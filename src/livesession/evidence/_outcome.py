@@ -27,7 +27,7 @@ from .._artifacts import names
 from .._artifacts.runread import json_object, payload, read_records
 from .._domain.decimal import finite_decimal
 from .._domain.lifecycle import ended_early
-from .._rundir.halts import Halts, trading_halts
+from .._rundir.halts import Halts, halt_text, trading_halts
 from .._support.text import md_code, md_text
 from ._operator import actions_in, told_actions
 
@@ -245,19 +245,11 @@ def resumes_in(audit: Path) -> list[dict[str, Any]]:
 
 def _halt_lines(found: dict[str, Any]) -> list[str]:
     """``- Trading **HALTED** from step 40 to the end of the run (...): the daily-loss cap ...``."""
-    lines = []
-    for halt in found.get("halts", ()):
-        if halt["until_step"] is None:
-            span = "to the end of the run (no new order from then on)"
-        else:
-            who = md_code(halt["reenabled_by"]) if halt["reenabled_by"] else "an operator"
-            span = f"until {who} re-enabled it after step {halt['until_step']}"
-        said = f" reason {md_code(halt['reason'])}" if halt["reason"] else ""
-        lines.append(
-            f"- Trading **HALTED** from step {halt['from_step']} {span}: {md_text(halt['by'])} "
-            f"({md_code(halt['event'])}{said})."
-        )
-    return lines
+    to_the_end = "to the end of the run (no new order from then on)"
+    return [
+        f"- Trading **HALTED** {halt_text(halt, to_the_end, md_code, md_text)}."
+        for halt in found.get("halts", ())
+    ]
 
 
 def _resume_lines(found: dict[str, Any]) -> list[str]:
