@@ -137,6 +137,22 @@ def test_a_run_that_ends_by_itself_has_no_operator_actions_to_tell(tmp_path: Pat
         assert recorded_actions(out / run / names.EVENTS) == (), run
 
 
+def test_the_re_run_pulls_the_kills_the_halts_call_the_session_s_own() -> None:
+    """One list of the session's own kills: the evidence's halt line calls every other kill
+    an operator's, and the re-run replays exactly those (and no kill the session pulls)."""
+    from livesession._rundir.halts import SELF_KILLS, trading_halts
+    from livesession._session.pipeline import DAILY_LOSS_KILL, REDUCE_ONLY_CROSSED
+    from livesession.evidence._operator import actions_in
+
+    assert {DAILY_LOSS_KILL, REDUCE_ONLY_CROSSED} == SELF_KILLS
+    for reason in (*sorted(SELF_KILLS), "desk"):
+        kill = {"event_type": "KILL_SWITCH", "payload": {"reason": reason}}
+        (halt,) = trading_halts([kill])
+        by_operator = halt["by"] == "an operator's kill"
+        assert [a.verb for a in actions_in([kill])] == (["kill"] if by_operator else []), reason
+        assert by_operator == (reason == "desk"), reason
+
+
 def test_a_run_stepped_past_its_plan_re_runs_as_far_as_it_went(tmp_path: Path) -> None:
     """An application may step past the config's ``steps``; the re-run goes as far.
 

@@ -16,13 +16,16 @@ from .._session.pipeline import DAILY_LOSS_KILL, REDUCE_ONLY_CROSSED
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping
 
-__all__ = ["Halts", "halt_text", "trading_halts"]
+__all__ = ["SELF_KILLS", "Halts", "halt_text", "trading_halts"]
 
 _KILLED_BY: Final = {
     DAILY_LOSS_KILL: "the daily-loss cap pulled the kill switch",
     REDUCE_ONLY_CROSSED: "a reduce-only fill that added exposure pulled the kill switch",
 }
 """Kills the session pulls itself; any other kill is an operator's."""
+SELF_KILLS: Final = frozenset(_KILLED_BY)
+"""The reasons of the kills the session pulls itself: the evidence's re-run pulls them too,
+and takes any other as an operator's action to replay."""
 _HALTED_BY: Final = {
     "EXECUTION_THROTTLE": "the execution throttle",
     "BROKER_UNHEALTHY": "a broker halt (the venue failed or fell silent)",

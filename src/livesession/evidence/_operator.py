@@ -12,7 +12,8 @@ Each action is recognised by the event its verb records, and the step boundary b
 - ``STATE_CHANGED`` by ``request_stop`` out of DRYRUN_ACTIVE: a stop (a signal, the API, a
   close), unless the pipeline stopped itself (the feed ran out, ``max_steps``); its reason
   is also the seal's when the run's ``SESSION_STOPPED`` says so (the CLI's signal stops);
-- ``KILL_SWITCH``: a kill, unless the daily-loss cap tripped it;
+- ``KILL_SWITCH``: a kill, unless the session pulled it itself (``_rundir/halts.py``'s
+  ``SELF_KILLS``: the daily-loss cap, a reduce-only fill that added exposure);
 - ``OPERATOR_ACK``, ``TRADING_REENABLED``, and ``TRADING_STATE_CHANGED`` to REDUCING;
 - the ``PREFLIGHT_CHECK`` of a session closed before its preflight ran: ``close``.
 
@@ -35,12 +36,8 @@ import attrs
 
 from .._artifacts.runread import iter_records, payload
 from .._domain.lifecycle import SESSION_CLOSED, SessionState
-from .._session.pipeline import (
-    DAILY_LOSS_KILL,
-    FEED_EXHAUSTED,
-    MAX_STEPS_REACHED,
-    REDUCE_ONLY_CROSSED,
-)
+from .._rundir.halts import SELF_KILLS
+from .._session.pipeline import FEED_EXHAUSTED, MAX_STEPS_REACHED
 from .._session.preflight import CLOSED_BEFORE_PREFLIGHT
 
 if TYPE_CHECKING:
@@ -58,8 +55,6 @@ _STOPPABLE: Final = frozenset({S.PREFLIGHT_OK.value, _ACTIVE})
 """The states ``request_stop`` stops from (the lifecycle's ``request_stop`` transitions)."""
 _SELF_STOPS: Final = frozenset({FEED_EXHAUSTED, MAX_STEPS_REACHED})
 """Stops the step pipeline makes itself, so a re-run makes them too."""
-_SELF_KILLS: Final = frozenset({DAILY_LOSS_KILL, REDUCE_ONLY_CROSSED})
-"""Kills the session trips itself (the daily-loss cap, a reduce-only fill that added exposure)."""
 
 _OPERATOR_VERBS: Final = {"OPERATOR_ACK": "acknowledge", "TRADING_REENABLED": "reenable_trading"}
 """Events an operator's verb records with the operator's name."""
@@ -149,7 +144,7 @@ def _action(kind: object, body: dict[str, Any]) -> tuple[str, str] | None:
         asked = body.get("trigger") == "request_stop" and body.get("from_state") in _STOPPABLE
         return ("request_stop", reason) if asked and reason not in _SELF_STOPS else None
     if kind == "KILL_SWITCH":
-        return None if reason in _SELF_KILLS else ("kill", reason)
+        return None if reason in SELF_KILLS else ("kill", reason)
     by_operator = _OPERATOR_VERBS.get(str(kind))
     if by_operator is not None:
         return by_operator, str(body.get("operator", ""))
