@@ -85,8 +85,8 @@ class EventChecks:
         self,
         report: Violations,
         cut: RunCut | None,
-        grid: Grid | None = None,
-        money: Money | None = None,
+        grid: Grid | None,
+        money: Money | None,
     ) -> None:
         self.report = report
         self.cut = cut
