@@ -139,7 +139,11 @@ class StepTimer:
         path.replace(path.with_name(f"{path.name}.1"))
 
     def finish(self, *, steps: int, events: int) -> dict[str, Any]:
-        """Write ``timings.json`` and return what it holds."""
+        """Write ``timings.json`` and return what it holds.
+
+        A new ``timings.json`` takes ``events.jsonl``'s mode (a ``chmod`` of the run's files
+        during the run holds for it too); a rewrite keeps its own.
+        """
         wall_s = (wall_ns() - self._started) / 1e9
         timings = {
             "wall_s": round(wall_s, 6),
@@ -155,6 +159,7 @@ class StepTimer:
                 self._run_dir / names.TIMINGS,
                 orjson.dumps(timings, option=orjson.OPT_SORT_KEYS) + b"\n",
                 durable=False,
+                like=self._run_dir / names.EVENTS,
             )
         )
         return timings

@@ -7,6 +7,7 @@ A FIFO or a character device at the target (``/dev/null``) is written to, never 
 ``truncate_to`` cuts a file back to a known-good offset and keeps what it cut in
 ``<file>.torn``, so nothing is ever silently thrown away. ``raise_if_refused`` tells a file
 a reader lacks (the run's to answer for) from one the host will not let it read.
+A new file is made under the process umask; a rewrite keeps its file's mode (``filemode``).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .crash import crashpoint
+from .filemode import kept_mode, set_mode
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -102,7 +104,9 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def atomic_write_bytes(path: Path, data: bytes, *, durable: bool = True) -> None:
+def atomic_write_bytes(
+    path: Path, data: bytes, *, durable: bool = True, like: Path | None = None
+) -> None:
     """Replace ``path`` with ``data`` atomically and (by default) durably.
 
     Writes a temporary file in the same directory, flushes and fsyncs it, renames it over
@@ -115,11 +119,14 @@ def atomic_write_bytes(path: Path, data: bytes, *, durable: bool = True) -> None
     it, as the shell's ``>`` would, and it is never replaced (a rename put a regular file in
     its place: as root, ``/dev/null`` was gone). A block device or a socket raises
     ``NotAFile``, nothing written. A symlink is replaced (the link, not what it points to).
+
+    The new file keeps the mode of the regular file it replaces; where there is none, it
+    takes ``like``'s (a regular file beside it), else the umask's.
     """
     path = Path(path)
     if _written_through(path, data):
         return
-    tmp = _staged(path, data, durable=durable, name_write_errors=False)
+    tmp = _staged(path, data, durable=durable, name_write_errors=False, like=like)
     try:
         crashpoint("checkpoint_tmp")  # crash harness: a durable tmp file, not yet renamed
         tmp.replace(path)
@@ -167,9 +174,17 @@ def atomic_write_set(files: Sequence[tuple[Path, bytes]]) -> None:
 
 
 def _staged(
-    path: Path, data: bytes, *, durable: bool = True, name_write_errors: bool = True
+    path: Path,
+    data: bytes,
+    *,
+    durable: bool = True,
+    name_write_errors: bool = True,
+    like: Path | None = None,
 ) -> Path:
     """A temporary file beside ``path`` holding ``data`` (synced when ``durable``).
+
+    It has the mode of the regular file at ``path``, else of the one at ``like``, else the
+    umask's (``kept_mode``), set before a byte is written.
 
     A failure is said of the path asked for, not of the temporary file it would name: a
     missing directory as ``no such directory``, a refusal to create it (a read-only directory
@@ -187,6 +202,7 @@ def _staged(
         raise type(exc)(exc.errno, exc.strerror, str(path)) from exc
     try:
         with os.fdopen(fd, "wb") as handle:
+            set_mode(fd, kept_mode(path, like))
             handle.write(data)
             handle.flush()
             if durable:
@@ -367,7 +383,7 @@ def truncate_to(path: Path, offset: int) -> bytes:
         handle.seek(offset)
         tail = handle.read()
         torn = torn_path(path)
-        _set_aside(torn, tail)
+        _set_aside(torn, tail, stat.S_IMODE(os.fstat(handle.fileno()).st_mode))
         handle.truncate(offset)
         handle.flush()
         os.fsync(handle.fileno())
@@ -375,8 +391,10 @@ def truncate_to(path: Path, offset: int) -> bytes:
     return tail
 
 
-def _set_aside(torn: Path, tail: bytes) -> None:
+def _set_aside(torn: Path, tail: bytes, mode: int) -> None:
     """Append ``tail`` to ``torn`` (never through a symlink), or leave ``torn`` as it was.
+
+    A ``torn`` this makes gets ``mode`` (its original's) before a byte is written to it.
 
     A refused write (a full disk) puts it back: truncated to its old size, or removed when
     this made it; the ``OSError`` that refused the write is the one raised.
@@ -386,6 +404,8 @@ def _set_aside(torn: Path, tail: bytes) -> None:
     try:
         held = os.fstat(fd).st_size
         try:
+            if not existed:
+                set_mode(fd, mode)
             view = memoryview(tail)
             while view:
                 view = view[os.write(fd, view) :]
