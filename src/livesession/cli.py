@@ -68,7 +68,7 @@ from ._cli_output import (
 )
 from ._domain.config import CLOCK_MODES, DURABILITY_MODES
 from ._exceptions import LiveSessionError, UsageError
-from ._support.oserrors import said
+from ._support.oserrors import cwd_gone, said
 from ._support.secrets import redact_text
 from ._support.text import one_line
 from ._version import __version__
@@ -91,8 +91,15 @@ def _text(text: str) -> str:
 
 
 def _path(text: str) -> Path:
-    """A path argument; an empty one would mean the current directory, which nobody types."""
-    return Path(_text(text))
+    """A path argument; an empty one would mean the current directory, which nobody types.
+
+    A relative one given where the current directory was removed leads nowhere: refused by
+    name here, before anything is read or written (it was ``No such file or directory``).
+    """
+    gone = cwd_gone(_text(text))
+    if gone is not None:
+        raise argparse.ArgumentTypeError(gone)
+    return Path(text)
 
 
 def _integer(text: str) -> int:
@@ -299,7 +306,8 @@ def build_parser() -> argparse.ArgumentParser:
         choices=CLOCK_MODES,
         help="the clock that stamps ts_utc (default sim: the simulated time); none paces the steps",
     )
-    run.add_argument("--out", type=_path, default=Path("out/runs"), help="runs go to OUT/<run_id>/")
+    # A str default goes through type=_path too, as a given --out does (a removed cwd).
+    run.add_argument("--out", type=_path, default="out/runs", help="runs go to OUT/<run_id>/")
     run.add_argument(
         "--broker",
         help="mock (default), realish, ccxt:<exchange> (sandbox only) or package.module:callable",

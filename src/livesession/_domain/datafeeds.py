@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from .._exceptions import ConfigError, UnrecordablePath
+from .._support.oserrors import cwd_gone, working_dir
 from .._support.references import is_reference
 from .._support.text import surrogate_at, valid_text
 from .ids import SYMBOL_FORMS, is_valid_symbol
@@ -90,12 +91,18 @@ def default_symbol(feed: str) -> str:
 
 
 def from_cwd(feed: object) -> object:
-    """A data feed given on the command line, its relative path made absolute from the cwd."""
+    """A data feed given on the command line, its relative path made absolute from the cwd.
+
+    ``ConfigError`` naming the feed when the current directory was removed.
+    """
     path = data_path(feed) if isinstance(feed, str) else None
     if path is None or Path(path).expanduser().is_absolute():
         return feed
     assert isinstance(feed, str)  # noqa: S101 - narrowed for mypy (data_path took a str)
-    return feed[: len(feed) - len(path)] + str(Path.cwd() / path)
+    cwd = working_dir()
+    if cwd is None:
+        raise ConfigError(f"feed {feed}: {cwd_gone(path)}")
+    return feed[: len(feed) - len(path)] + str(cwd / path)
 
 
 def refuse_pin_without_data(feed: str, sha256: str | None, size: int | None) -> None:

@@ -18,6 +18,7 @@ from typing import Final
 
 __all__ = [
     "ROOM_AGAIN",
+    "cwd_gone",
     "cwd_kept",
     "errno_of",
     "fd_shortage",
@@ -26,6 +27,7 @@ __all__ = [
     "said",
     "said_errno",
     "way_out",
+    "working_dir",
 ]
 
 ROOM_AGAIN: Final = "the file system has room again"
@@ -133,6 +135,29 @@ def fd_shortage(needed: int) -> OSError | None:
     return None
 
 
+def working_dir() -> Path | None:
+    """The working directory; None when it is gone (removed under the process)."""
+    try:
+        return Path.cwd()
+    except OSError:
+        return None
+
+
+def cwd_gone(path: str | os.PathLike[str]) -> str | None:
+    """Why the relative ``path`` leads nowhere: the working directory was removed.
+
+    None when it leads somewhere: ``path`` is absolute, or the working directory is there.
+    A process started in a directory removed since (``cd d && rmdir ../d``) has no directory
+    a relative path can start from; an absolute one is found as anywhere else.
+    """
+    if Path(path).is_absolute() or working_dir() is not None:
+        return None
+    return (
+        f"{os.fspath(path)} is a relative path, and the current directory no longer exists "
+        "(it was removed): give an absolute path, or cd to a directory that exists"
+    )
+
+
 @contextlib.contextmanager
 def cwd_kept() -> Iterator[None]:
     """Put the working directory back as it was when the block ends.
@@ -140,10 +165,7 @@ def cwd_kept() -> Iterator[None]:
     A plug-in may ``os.chdir()`` inside a step; the CLI's relative paths (``--out``, the
     run directory it names in its messages) stay the user's once the session ended.
     """
-    try:
-        before: Path | None = Path.cwd()
-    except OSError:  # a working directory removed already: nothing to go back to
-        before = None
+    before = working_dir()  # None: removed already, nothing to go back to
     try:
         yield
     finally:

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from .._exceptions import PluginError
+from .oserrors import working_dir
 from .text import exception_text, one_line
 
 if TYPE_CHECKING:
@@ -76,9 +77,17 @@ def _sha256(path: str | None) -> str | None:
 
 
 def _search_path(base_dir: Path | None) -> list[str]:
-    """``sys.path`` without the current directory, with ``base_dir`` in front."""
-    cwd = os.path.realpath(Path.cwd())
-    kept = [p for p in sys.path if p not in ("", ".") and os.path.realpath(p) != cwd]
+    """``sys.path`` without the current directory, with ``base_dir`` in front.
+
+    A working directory removed under the process: every relative entry goes (there is
+    nothing they could lead to), the absolute ones stay.
+    """
+    cwd = working_dir()
+    if cwd is None:
+        kept = [p for p in sys.path if Path(p).is_absolute()]
+    else:
+        here = os.path.realpath(cwd)
+        kept = [p for p in sys.path if p not in ("", ".") and os.path.realpath(p) != here]
     return ([str(base_dir)] if base_dir is not None else []) + kept
 
 
@@ -144,9 +153,11 @@ def _import_with_path(module_name: str, ref: str, base_dir: Path | None, local: 
 
 def _cwd_hint(top: str, exc: ImportError) -> str:
     """What to do when the package sits in the current directory, which is never searched."""
-    cwd = Path.cwd()
-    if getattr(exc, "name", None) != top or not (
-        (cwd / top).is_dir() or (cwd / f"{top}.py").is_file()
+    cwd = working_dir()
+    if (
+        cwd is None
+        or getattr(exc, "name", None) != top
+        or not ((cwd / top).is_dir() or (cwd / f"{top}.py").is_file())
     ):
         return ""
     return (
@@ -192,13 +203,13 @@ def call_reference(
     files are found by their paths from where livesession was started, and the run would
     have been made in one directory and written in another.
     """
-    started = _cwd()
+    started = working_dir()
     try:
         product, record = _built(
             ref, base_dir, what=what, kind=kind, kwargs=kwargs, offered=offered
         )
     finally:
-        now = _cwd()
+        now = working_dir()
         if started is not None and now != started:
             os.chdir(started)
     if started is not None and now != started:
@@ -209,14 +220,6 @@ def call_reference(
             "(Path(__file__).parent / 'model.pkl') instead of changing it"
         )
     return product, record
-
-
-def _cwd() -> Path | None:
-    """The working directory; None when it is gone (removed under the process)."""
-    try:
-        return Path.cwd()
-    except OSError:
-        return None
 
 
 def _built(
