@@ -693,6 +693,53 @@ class TestRedaction:
         assert_hidden(secret, str(caught.value), "the error")
 
 
+class TestTables:
+    """Each backend's table is one ``PgTable``: what it creates, what it adds, what it raises."""
+
+    def test_the_lease_table(self):
+        """The lease's table: the columns of a grant, no fence column, ``LeaseError``."""
+        from livesession._postgres.fence import LEASE
+
+        assert LEASE.ddl == (
+            "CREATE TABLE IF NOT EXISTS livesession_lease (\n"
+            "    account text NOT NULL,\n"
+            "    strategy text NOT NULL,\n"
+            "    holder text,\n"
+            "    token bigint NOT NULL,\n"
+            "    expires_ns bigint NOT NULL,\n"
+            "    PRIMARY KEY (account, strategy)\n"
+            ")\n"
+        )
+        assert (LEASE.purpose, LEASE.error, dict(LEASE.added)) == (
+            "the session lease",
+            LeaseError,
+            {},
+        )
+
+    @pytest.mark.parametrize(
+        ("store", "error", "last_lines"),
+        [
+            (
+                PostgresIdempotencyStore,
+                PostgresError,
+                "    completed_at timestamptz,\n    fence bigint,\n    PRIMARY KEY (namespace, key)\n)\n",
+            ),
+            (
+                PostgresCheckpointStore,
+                CheckpointError,
+                "    saved_at timestamptz NOT NULL DEFAULT now(),\n    fence bigint\n)\n",
+            ),
+        ],
+        ids=["idempotency", "checkpoint"],
+    )
+    def test_a_store_table_is_fenced(self, store, error, last_lines):
+        """A store's table ends in the fence column, added on open to a table that lacks it."""
+        table = store._TABLE
+        assert table.ddl.endswith(last_lines)
+        assert table.error is error
+        assert dict(table.added) == {"fence": "bigint"}
+
+
 class TestMissingExtra:
     """Without psycopg, the backends say which extra to install."""
 

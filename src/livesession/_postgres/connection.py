@@ -10,6 +10,8 @@ from __future__ import annotations
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Final
 
+import attrs
+
 from .._support.optional import import_optional
 from .deadline import DEFAULT_TIMEOUT_S, TIMEOUT_ENV_VAR, CallDeadline
 from .dsn import DSN_ENV_VAR, Dsn, describe_dsn, dsn_text, parse_dsn, redact_dsn_text
@@ -21,61 +23,74 @@ if TYPE_CHECKING:
 
     from .._exceptions import LiveSessionError
 
-__all__ = ["PgConnection", "table_ddl"]
+__all__ = ["PgConnection", "PgTable"]
 
 _CONNECT_TIMEOUT_S: Final = 10
 # One lock id for every livesession DDL statement: b"lvsessdd" read as a big-endian int.
 _DDL_LOCK_ID: Final = 7815561082913907812
 
 
-def table_ddl(table: str, columns: Mapping[str, str], *, primary_key: str = "") -> str:
-    """``CREATE TABLE IF NOT EXISTS table`` with ``columns`` (name -> type and constraints)."""
-    lines = [f"{name} {kind}" for name, kind in columns.items()]
-    if primary_key:
-        lines.append(f"PRIMARY KEY ({primary_key})")
-    body = ",\n    ".join(lines)
-    return f"CREATE TABLE IF NOT EXISTS {table} (\n    {body}\n)\n"
+@attrs.frozen(kw_only=True)
+class PgTable:
+    """A table a ``PgConnection`` is opened for, created on open unless it exists.
+
+    ``columns`` maps each column's name to its SQL type and constraints; ``added`` holds
+    those of them a table made by an older version may lack (added on open). ``purpose``
+    names what the table is for in messages, and ``error`` is the library exception every
+    failure of a connection opened for it raises, so each user keeps its own contract.
+    """
+
+    name: str
+    columns: Mapping[str, str]
+    purpose: str
+    error: type[LiveSessionError]
+    primary_key: str = ""
+    added: Mapping[str, str] = attrs.field(factory=dict)
+
+    @property
+    def ddl(self) -> str:
+        """``CREATE TABLE IF NOT EXISTS`` the table, with its columns and primary key."""
+        lines = [f"{name} {kind}" for name, kind in self.columns.items()]
+        if self.primary_key:
+            lines.append(f"PRIMARY KEY ({self.primary_key})")
+        body = ",\n    ".join(lines)
+        return f"CREATE TABLE IF NOT EXISTS {self.name} (\n    {body}\n)\n"
 
 
 class PgConnection:
     """One autocommit connection with ``synchronous_commit = on``; errors come out redacted.
 
-    Shared by the PostgreSQL stores and by ``PostgresLease``. ``error`` is the library
-    exception raised for every database failure, so each caller keeps its own contract.
-    ``table`` is created with ``ddl`` on open unless it exists, and each of ``columns``
-    (name to SQL type) a table made by an older version lacks is added; a failure closes
-    the connection again. Each call after connecting must answer within ``timeout_s``
-    seconds (``CallDeadline``): one that does not fails as if the server had dropped the
-    connection, and the connection is closed for good.
+    Shared by the PostgreSQL stores and by ``PostgresLease``. Every database failure raises
+    ``table.error``, so each caller keeps its own contract. ``table`` is created on open
+    unless it exists, and each of its ``added`` columns a table made by an older version
+    lacks is added; a failure closes the connection again. Each call after connecting must
+    answer within ``timeout_s`` seconds (``CallDeadline``): one that does not fails as if
+    the server had dropped the connection, and the connection is closed for good.
     """
 
     def __init__(
         self,
         dsn: Dsn,
+        table: PgTable,
         *,
-        error: type[LiveSessionError],
-        purpose: str,
-        table: str,
-        ddl: str,
-        columns: Mapping[str, str] | None = None,
         timeout_s: float = DEFAULT_TIMEOUT_S,
     ) -> None:
         self._deadline = CallDeadline(timeout_s, self._socket)
         self._psycopg = import_optional("psycopg", "postgres")
         self._closed = False
         self._dsn = dsn
-        self._error = error
+        self._error = table.error
         self.target = describe_dsn(dsn)
         params = parse_dsn(dsn_text(dsn))
         if params is None:
-            raise error(
-                f"cannot use PostgreSQL for {purpose}: the connection string is not a valid "
+            raise table.error(
+                f"cannot use PostgreSQL for {table.purpose}: the connection string is not a valid "
                 f"URI or key=value list (check {DSN_ENV_VAR})"
             )
         extra: dict[str, Any] = {"autocommit": True, "application_name": "livesession"}
         if "connect_timeout" not in params:
             extra["connect_timeout"] = _CONNECT_TIMEOUT_S
-        with self.translate(f"connecting for {purpose}"):
+        with self.translate(f"connecting for {table.purpose}"):
             self._conn: psycopg.Connection[Any] = self._psycopg.connect(dsn_text(dsn), **extra)
         try:
             # One cursor for every statement: callers read each result before the next.
@@ -83,8 +98,8 @@ class PgConnection:
             with self.translate("setting synchronous_commit"):
                 # A durable reservation is the point: never accept the server's "off".
                 self.execute("SET synchronous_commit = on")
-            self.ensure_table(table, ddl)
-            self._ensure_columns(table, columns or {})
+            self.ensure_table(table)
+            self._ensure_columns(table.name, table.added)
         except BaseException:
             self.close()
             raise
@@ -119,24 +134,25 @@ class PgConnection:
                 f"PostgreSQL at {self.target} failed while {action}: {reason}"
             ) from None
 
-    def ensure_table(self, table: str, ddl: str) -> None:
-        """Create ``table`` with ``ddl`` unless it exists; safe when processes race.
+    def ensure_table(self, table: PgTable) -> None:
+        """Create ``table`` unless it exists; safe when processes race.
 
         ``CREATE TABLE IF NOT EXISTS`` alone can still fail with a unique violation on
         ``pg_type`` when two sessions create the same table at once; the advisory lock
         makes them take turns. Existing tables need no CREATE privilege.
         """
-        with self.translate(f"creating table {table}"):
-            row = self.execute("SELECT to_regclass(%s) IS NOT NULL", (table,)).fetchone()
+        name = table.name
+        with self.translate(f"creating table {name}"):
+            row = self.execute("SELECT to_regclass(%s) IS NOT NULL", (name,)).fetchone()
             if row is not None and row[0]:
                 return
             try:
                 with self._deadline.bound(), self._conn.transaction():
                     self.execute("SELECT pg_advisory_xact_lock(%s)", (_DDL_LOCK_ID,))
-                    self.execute(ddl)
+                    self.execute(table.ddl)
             except self._psycopg.errors.InvalidSchemaName:
                 raise self._error(
-                    f"PostgreSQL at {self.target} cannot create table {table}: no schema on "
+                    f"PostgreSQL at {self.target} cannot create table {name}: no schema on "
                     f"the connection's search_path exists; create the schema, or name an "
                     f"existing one in {DSN_ENV_VAR} (options=-csearch_path=...)"
                 ) from None

@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING, Final
 
 import attrs
 
-from .._exceptions import Fenced
-from .connection import table_ddl
+from .._exceptions import Fenced, LeaseError
+from .connection import PgTable
 
 if TYPE_CHECKING:
     from .._domain.lease import LeaseGrant
@@ -33,19 +33,19 @@ if TYPE_CHECKING:
 
 __all__ = [
     "FENCE_COLUMN",
-    "LEASE_DDL",
+    "LEASE",
     "LEASE_TABLE",
     "StoreFence",
     "fenced_statement",
+    "fenced_table",
     "insert_statements",
     "update_statements",
     "write_maybe_fenced",
 ]
 
-LEASE_TABLE: Final = "livesession_lease"
-LEASE_DDL: Final = table_ddl(
-    LEASE_TABLE,
-    {
+LEASE: Final = PgTable(
+    name="livesession_lease",
+    columns={
         "account": "text NOT NULL",
         "strategy": "text NOT NULL",
         "holder": "text",
@@ -53,10 +53,18 @@ LEASE_DDL: Final = table_ddl(
         "expires_ns": "bigint NOT NULL",
     },
     primary_key="account, strategy",
+    purpose="the session lease",
+    error=LeaseError,
 )
+LEASE_TABLE: Final = LEASE.name
 FENCE_COLUMN: Final = {"fence": "bigint"}
 """The column every fenced table carries: the token of the write that last touched a row
 (NULL for a write made without a lease). Added to tables made by an older version."""
+
+
+def fenced_table(table: PgTable) -> PgTable:
+    """``table`` with ``FENCE_COLUMN`` last, added on open to a table that lacks it."""
+    return attrs.evolve(table, columns={**table.columns, **FENCE_COLUMN}, added=FENCE_COLUMN)
 
 
 def fenced_statement(write: str, *, then: str = "") -> str:

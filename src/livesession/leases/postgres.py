@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final
 
-from .._exceptions import LeaseError
 from .._postgres import PgConnection
 from .._postgres.deadline import DEFAULT_TIMEOUT_S
-from .._postgres.fence import LEASE_DDL, LEASE_TABLE
+from .._postgres.fence import LEASE
 from .grant import PairLease, acquire_expiry
 
 if TYPE_CHECKING:
@@ -16,7 +15,7 @@ if TYPE_CHECKING:
 
 __all__ = ["PostgresLease"]
 
-_LEASE_TABLE: Final = LEASE_TABLE
+_LEASE_TABLE: Final = LEASE.name
 # One statement decides: insert the first row, or take the row over when it is free,
 # expired or ours. ON CONFLICT DO UPDATE locks the row and re-checks WHERE against its
 # latest version, so of racing acquirers exactly one sees a row it may take.
@@ -63,14 +62,7 @@ class PostgresLease(PairLease):
         self, dsn: Dsn, account: str, strategy: str, *, timeout_s: float = DEFAULT_TIMEOUT_S
     ) -> None:
         super().__init__(account, strategy)
-        self._pg = PgConnection(
-            dsn,
-            error=LeaseError,
-            purpose="the session lease",
-            table=_LEASE_TABLE,
-            ddl=LEASE_DDL,
-            timeout_s=timeout_s,
-        )
+        self._pg = PgConnection(dsn, LEASE, timeout_s=timeout_s)
 
     def acquire(self, holder_id: str, now_ns: int, ttl_ns: int) -> LeaseGrant | None:
         """See ``SessionLease.acquire``."""

@@ -20,10 +20,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar, Final
 
-import attrs
 import orjson
 
-from .._exceptions import CheckpointError, LiveSessionError, PostgresError
+from .._exceptions import CheckpointError, PostgresError
 from .._postgres import (
     DSN_ENV_VAR,
     PgConnection,
@@ -31,13 +30,12 @@ from .._postgres import (
     pg_dsn_from_env,
     redact_dsn_text,
 )
-from .._postgres.connection import table_ddl
+from .._postgres.connection import PgTable
 from .._postgres.deadline import DEFAULT_TIMEOUT_S
 from .._postgres.fence import (
-    FENCE_COLUMN,
-    LEASE_DDL,
-    LEASE_TABLE,
+    LEASE,
     StoreFence,
+    fenced_table,
     insert_statements,
     update_statements,
     write_maybe_fenced,
@@ -65,20 +63,23 @@ __all__ = [
 
 # --- idempotency --------------------------------------------------------------------------
 
-_IDEMPOTENCY_TABLE: Final = "livesession_idempotency"
-_IDEMPOTENCY_DDL: Final = table_ddl(
-    _IDEMPOTENCY_TABLE,
-    {
-        "namespace": "text NOT NULL",
-        "key": "text NOT NULL",
-        "fingerprint": "text NOT NULL",
-        "outcome": "text",
-        "reserved_at": "timestamptz NOT NULL DEFAULT now()",
-        "completed_at": "timestamptz",
-        **FENCE_COLUMN,
-    },
-    primary_key="namespace, key",
+_IDEMPOTENCY: Final = fenced_table(
+    PgTable(
+        name="livesession_idempotency",
+        columns={
+            "namespace": "text NOT NULL",
+            "key": "text NOT NULL",
+            "fingerprint": "text NOT NULL",
+            "outcome": "text",
+            "reserved_at": "timestamptz NOT NULL DEFAULT now()",
+            "completed_at": "timestamptz",
+        },
+        primary_key="namespace, key",
+        purpose="idempotency reservations",
+        error=PostgresError,
+    )
 )
+_IDEMPOTENCY_TABLE: Final = _IDEMPOTENCY.name
 _RESERVE: Final = insert_statements(_IDEMPOTENCY_TABLE, ("namespace", "key", "fingerprint"))
 _COMPLETE: Final = update_statements(
     _IDEMPOTENCY_TABLE,
@@ -87,32 +88,13 @@ _COMPLETE: Final = update_statements(
 )
 
 
-@attrs.frozen
-class _Table:
-    """A store's table: its name and DDL, what it is for, and the error its failures raise."""
-
-    name: str
-    ddl: str
-    purpose: str
-    error: type[LiveSessionError]
-
-
 class _FencedStore:
     """What both stores share: their table's connection, and writes fenced once leased."""
 
-    _TABLE: ClassVar[_Table]
+    _TABLE: ClassVar[PgTable]
 
     def __init__(self, dsn: Dsn, timeout_s: float) -> None:
-        table = self._TABLE
-        self._pg = PgConnection(
-            dsn,
-            error=table.error,
-            purpose=table.purpose,
-            table=table.name,
-            ddl=table.ddl,
-            columns=FENCE_COLUMN,
-            timeout_s=timeout_s,
-        )
+        self._pg = PgConnection(dsn, self._TABLE, timeout_s=timeout_s)
         self._fence: StoreFence | None = None
 
     def fence_with(self, grant: LeaseGrant) -> None:
@@ -123,7 +105,7 @@ class _FencedStore:
         absent (a ``PostgresLease`` on the same database has made it already).
         """
         with self._pg.translate("opening the lease table for fenced writes"):
-            self._pg.ensure_table(LEASE_TABLE, LEASE_DDL)
+            self._pg.ensure_table(LEASE)
         self._fence = StoreFence.of(grant)
 
     def close(self) -> None:
@@ -151,7 +133,7 @@ class PostgresIdempotencyStore(_FencedStore, RecordStore):
     exists.
     """
 
-    _TABLE = _Table(_IDEMPOTENCY_TABLE, _IDEMPOTENCY_DDL, "idempotency reservations", PostgresError)
+    _TABLE = _IDEMPOTENCY
 
     def __init__(self, dsn: Dsn, *, namespace: str, timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
         self._namespace = check_text("namespace", namespace)
@@ -216,16 +198,19 @@ class PostgresIdempotencyStore(_FencedStore, RecordStore):
 
 # --- checkpoints --------------------------------------------------------------------------
 
-_CHECKPOINT_TABLE: Final = "livesession_checkpoint"
-_CHECKPOINT_DDL: Final = table_ddl(
-    _CHECKPOINT_TABLE,
-    {
-        "run_key": "text PRIMARY KEY",
-        "body": "text NOT NULL",
-        "saved_at": "timestamptz NOT NULL DEFAULT now()",
-        **FENCE_COLUMN,
-    },
+_CHECKPOINT: Final = fenced_table(
+    PgTable(
+        name="livesession_checkpoint",
+        columns={
+            "run_key": "text PRIMARY KEY",
+            "body": "text NOT NULL",
+            "saved_at": "timestamptz NOT NULL DEFAULT now()",
+        },
+        purpose="checkpoints",
+        error=CheckpointError,
+    )
 )
+_CHECKPOINT_TABLE: Final = _CHECKPOINT.name
 _SAVE: Final = insert_statements(
     _CHECKPOINT_TABLE,
     ("run_key", "body"),
@@ -244,7 +229,7 @@ class PostgresCheckpointStore(_FencedStore):
     failure is a ``CheckpointError`` too.
     """
 
-    _TABLE = _Table(_CHECKPOINT_TABLE, _CHECKPOINT_DDL, "checkpoints", CheckpointError)
+    _TABLE = _CHECKPOINT
 
     def __init__(self, dsn: Dsn, *, run_key: str, timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
         self._run_key = check_text("run_key", run_key)
