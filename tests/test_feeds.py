@@ -1,4 +1,4 @@
-"""The random-walk feed: the integer walk gives exactly the Decimal formulae's bars."""
+"""The feeds: the integer walk gives the Decimal formulae's bars; a data file's row as a bar."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from livesession._domain.ids import stable_id
+from livesession._domain.model import Bar
 from livesession._domain.random import DeterministicStream
 from livesession._market.datavalues import volume_problem
-from livesession._market.feeds import RandomWalkFeed, _Grid, bar_volume
+from livesession._market.feeds import RandomWalkFeed, _Grid, bar_volume, row_bar
 
 GRIDS = ["1", "0.5", "0.25", "0.1", "0.05", "0.01", "1.00", "0.001", "0.000001", "0.3", "2"]
 
@@ -142,3 +143,32 @@ def test_a_volume_of_1e25_keeps_its_text_at_a_fine_lot() -> None:
     volume = Decimal(10**25)
     assert str(bar_volume(volume, Decimal("0.001"))) == "10000000000000000000000000"
     assert str(bar_volume(Decimal("1.5000"), Decimal("0.001"))) == "1.500"  # as before
+
+
+def test_a_data_files_row_is_one_bar_for_csv_and_parquet_alike() -> None:
+    """``row_bar``, which both file feeds build their bars with: the prices at the tick's
+    places, the volume as ``bar_volume`` keeps it; other columns of the row are not read."""
+    row = {
+        "open": Decimal("1.1"),
+        "high": Decimal("1.25"),
+        "low": Decimal("1.0"),
+        "close": Decimal("1.20"),
+        "volume": Decimal("1.5000"),
+        "timestamp": Decimal("NaN"),
+    }
+    bar = row_bar("EURUSD", 7, row, tick=Decimal("0.05"), lot=Decimal("0.001"))
+    assert bar == Bar(
+        symbol="EURUSD",
+        ts_ns=7,
+        open=Decimal("1.10"),
+        high=Decimal("1.25"),
+        low=Decimal("1.00"),
+        close=Decimal("1.20"),
+        volume=Decimal("1.500"),
+    )
+    assert [str(v) for v in (bar.open, bar.low, bar.close, bar.volume)] == [
+        "1.10",
+        "1.00",
+        "1.20",
+        "1.500",
+    ]

@@ -17,7 +17,14 @@ from .dataopen import open_data_file
 from .datavalues import check_tick
 from .played import PlayedFile
 
-__all__ = ["CsvReplayFeed", "DataFileCheck", "RandomWalkFeed", "bar_volume", "check_csv"]
+__all__ = [
+    "CsvReplayFeed",
+    "DataFileCheck",
+    "RandomWalkFeed",
+    "bar_volume",
+    "check_csv",
+    "row_bar",
+]
 
 _BPS = Decimal(10_000)
 _BPS_INT: Final = 10_000
@@ -91,6 +98,25 @@ def _on_lot(value: Decimal, lot: Decimal) -> Decimal:
     if value % lot:
         return value
     return (value / lot).to_integral_value() * lot  # exact: only trailing zeros go
+
+
+def row_bar(
+    symbol: str, ts_ns: int, values: Mapping[str, Decimal], *, tick: Decimal, lot: Decimal
+) -> Bar:
+    """A data file's row as its bar, from the row's numbers by column name.
+
+    The prices are on the grid (the file's check saw to it), so exact: the file's value at
+    the tick's places. The volume is ``bar_volume``'s, never rounded to the lot.
+    """
+    return Bar(
+        symbol=symbol,
+        ts_ns=ts_ns,
+        open=to_places(values["open"], tick),
+        high=to_places(values["high"], tick),
+        low=to_places(values["low"], tick),
+        close=to_places(values["close"], tick),
+        volume=bar_volume(values["volume"], lot),
+    )
 
 
 class RandomWalkFeed:
@@ -304,19 +330,9 @@ class CsvReplayFeed:
         if row is None:
             return None
         self._row += 1
-        values, when = row
-        tick = self._tick
-        return Bar(
-            symbol=self.symbol,
-            ts_ns=ts_ns if when is None else when,
-            # On the grid (checked again as it plays), so exact: the file's value, the
-            # tick's places.
-            open=to_places(values["open"], tick),
-            high=to_places(values["high"], tick),
-            low=to_places(values["low"], tick),
-            close=to_places(values["close"], tick),
-            volume=bar_volume(values["volume"], self._lot),
-        )
+        values, when = row  # on the grid: checked again as it plays
+        at = ts_ns if when is None else when
+        return row_bar(self.symbol, at, values, tick=self._tick, lot=self._lot)
 
     def get_state(self) -> dict[str, Any]:
         """The byte offset of the next row and the row count."""

@@ -23,13 +23,12 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Final
 
 from .._domain.clock import from_epoch_ns
-from .._domain.decimal import to_places
 from .._domain.model import Bar
 from .._exceptions import DataFileError
 from .._support.optional import import_optional
-from .datafile import DataFileCheck, RowChecker, column_index
+from .datafile import REQUIRED_COLUMNS, DataFileCheck, RowChecker, column_index
 from .dataopen import open_data_file
-from .feeds import bar_volume
+from .feeds import row_bar
 from .timeforms import time_text
 
 if TYPE_CHECKING:
@@ -147,7 +146,7 @@ class ParquetReplayFeed:
         except DataFileError as exc:
             raise _with_row(exc) from None
         self._tick = checker.found_tick  # given, or inferred from the prices
-        self._index = {column: checker.names.index(column) for column in checker.names if column}
+        self._numbers = tuple((column, checker.names.index(column)) for column in REQUIRED_COLUMNS)
         self._times = checker.times
         self._time_index, self._day_index = checker.time_index, checker.day_index
         self.dated = self._times is not None
@@ -164,17 +163,9 @@ class ParquetReplayFeed:
         if self._times is not None and self._time_index is not None:
             text = time_text(cells, self._time_index, self._day_index)
             ts_ns = self._times.parse(text, self._row + 1)
-        index, tick = self._index, self._tick
-        return Bar(
-            symbol=self.symbol,
-            ts_ns=ts_ns,
-            # On the grid (checked up front), so exact: the file's value, the tick's places.
-            open=to_places(Decimal(cells[index["open"]]), tick),
-            high=to_places(Decimal(cells[index["high"]]), tick),
-            low=to_places(Decimal(cells[index["low"]]), tick),
-            close=to_places(Decimal(cells[index["close"]]), tick),
-            volume=bar_volume(Decimal(cells[index["volume"]]), self._lot),
-        )
+        # On the grid: checked up front.
+        values = {column: Decimal(cells[at]) for column, at in self._numbers}
+        return row_bar(self.symbol, ts_ns, values, tick=self._tick, lot=self._lot)
 
     def get_state(self) -> dict[str, Any]:
         """The number of rows played."""
