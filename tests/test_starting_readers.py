@@ -86,5 +86,7 @@ def test_status_and_list_say_starting_of_a_run_whose_writer_has_not_recorded_yet
         out = capsys.readouterr().out
         assert f"state       none: {RECORDING}\n" in out
         assert "killed" not in out
+        assert "position    no checkpoint yet\n" in out  # it was `flat; no POSITION_CHANGED yet`
+        assert "flat" not in out
         assert main(["list", str(run_dir.parent)]) == 0
         assert capsys.readouterr().out.splitlines()[1].split()[2:4] == ["running", "starting"]

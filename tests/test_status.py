@@ -20,7 +20,7 @@ from _scripted import ScriptedFeed, ScriptedStrategy, at, buy
 from livesession import DryrunConfig, cli, create_run, resume_run
 from livesession._artifacts import names
 from livesession._risk.governor import TradingState
-from livesession._rundir.standing import run_book
+from livesession._rundir.standing import describe_positions, run_book
 from livesession.cli import main
 from livesession.leases import FileLease
 from livesession.status import RunStatus, Verdict, list_runs, run_status
@@ -867,6 +867,26 @@ def test_a_run_with_no_checkpoint_yet_is_not_called_flat(
     assert "flat" not in text
 
 
+def test_a_live_run_before_its_first_checkpoint_is_not_called_flat(
+    completed: Path, tmp_path: Path
+) -> None:
+    """A live run whose events hold no POSITION_CHANGED yet, and that has no checkpoint, was
+    said `flat; no POSITION_CHANGED yet`: its newest events may still be in its buffer."""
+    lines = (completed / names.EVENTS).read_bytes().splitlines(keepends=True)
+    kinds = [orjson.loads(line)["event_type"] for line in lines]
+    first = min(i for i, kind in enumerate(kinds) if kind == "POSITION_CHANGED" or "FILL" in kind)
+    assert first > 0, "the fixture's run: events before its first fill"
+    live = tmp_path / "live"  # events.jsonl alone: what run_book reads of a live run
+    live.mkdir()
+    (live / names.EVENTS).write_bytes(b"".join(lines[:first]))
+
+    book = run_book(live, {}, None, going_on="live")
+
+    assert (book.positions, book.positions_as_of) == ({}, "no checkpoint yet")
+    assert describe_positions(book.positions, book.positions_as_of) == "no checkpoint yet"
+    assert book.open_orders_as_of == "unknown: no checkpoint yet"
+
+
 class _StopsOnce:
     """The demo's id, no trades; raises KeyboardInterrupt once, inside step 50 (Ctrl-C)."""
 
@@ -1256,6 +1276,10 @@ def _killed_while_checking(tmp_path: Path) -> Path:
             "builds its plug-ins before it writes the run)"
         ) in lines
         assert "steps       none yet" in lines
+        # Bug: `position    flat; no POSITION_CHANGED yet`, of a run that holds nothing yet.
+        assert "position    no checkpoint yet" in lines
+        assert "open orders unknown: no checkpoint yet" in lines
+        assert found.positions_as_of == "no checkpoint yet"
         assert main(["status", str(run_dir)]) == Verdict.RUNNING.value
     assert child.returncode == KILLED
     return run_dir

@@ -260,16 +260,19 @@ def _live_as_of(found: dict[str, tuple[str, str, str]], at: str, *, read_all: bo
 
     The newest ``POSITION_CHANGED`` since the checkpoint (or a fill newer than it, whose
     ``POSITION_CHANGED`` is not written out yet); else the checkpoint (none since it, or too
-    much written since to read).
+    much written since to read). With no checkpoint and no such event, ``no checkpoint
+    yet``: never flat on the word of events that may not be written out yet.
     """
     if found:
         newest, kind = max((when, kind) for _, when, kind in found.values())
         if kind != "POSITION_CHANGED":
             return f"as of {kind} at run time {newest} (its POSITION_CHANGED not written yet)"
         return f"as of POSITION_CHANGED at run time {newest}"
+    if not at:  # a run starting, or before its first checkpoint: nothing says it is flat
+        return NO_CHECKPOINT
     if not read_all:
         return f"as of {at}: the events after it were not read"
-    return f"no POSITION_CHANGED since {at}" if at else "no POSITION_CHANGED yet"
+    return f"no POSITION_CHANGED since {at}"
 
 
 def _same(a: str, b: str) -> bool:
