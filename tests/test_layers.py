@@ -41,6 +41,7 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
                 "_cli_summary",
                 "_cli_runs",
                 "_cli_commands",
+                "_cli_files",
                 "_cli_bar",
                 "verify",
                 "report",

@@ -1,0 +1,178 @@
+"""Where the commands that write files may write: ``report``, ``prom``, ``evidence``, ``burnin``.
+
+They read a run and write beside it (or where ``--output``/``--out`` says). What they may
+not write is refused before the work, in one line naming the output and the way out (a run's
+own file, a directory they cannot write or make); the file system refusing the output later
+is said the same way, never by a temporary file's name.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Final
+
+from ._artifacts.runread import is_run_dir
+from ._exceptions import UsageError
+
+__all__ = [
+    "OUT_HINT",
+    "in_dir",
+    "output_refused",
+    "refuse_run_file",
+    "refuse_unmakeable",
+    "refuse_unwritable",
+    "said_of",
+]
+
+
+_WRITE_REFUSALS: Final = frozenset(
+    {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC), errno.EFBIG}
+)
+
+
+@contextlib.contextmanager
+def said_of(output: Path) -> Iterator[None]:
+    """A write refused for room (a full disk, a quota), which names no file, is ``output``'s.
+
+    Nothing else is written (the run is only read): it was ``No space left on device: free
+    space``, naming neither the output nor the way out.
+    """
+    try:
+        yield
+    except OSError as exc:
+        if exc.filename is None and exc.errno in _WRITE_REFUSALS:
+            raise type(exc)(exc.errno, exc.strerror, str(output)) from exc
+        raise
+
+
+def refuse_run_file(output: Path, run_dir: Path, own: str, command: str, hint: str) -> None:
+    """Refuse (exit 2) an ``--output`` that lands in a run directory on any name but ``own``.
+
+    ``report`` and ``prom`` read a run's files only: given ``--output RUN/events.jsonl`` they
+    replaced the events they had just read, and exited 0. The path is judged where it leads
+    (``..`` and symlinks followed, the link's own place too): inside a run directory (the
+    one read, or any other) only the tool's own file, ``own``, is written. Every other name
+    there is the run's, or may be once the run writes it (a live run's ``timings.json``).
+    """
+    # realpath, not Path.resolve: a symlink loop is a path that leads nowhere, not an error.
+    placed = Path(os.path.realpath(output.parent)) / output.name
+    for target in dict.fromkeys((placed, Path(os.path.realpath(output)))):
+        run = _run_holding(target, run_dir)
+        if run is None or (target.parent == run and target.name == own):
+            continue
+        what = "a file of the run" if target.exists() else "inside the run directory"
+        raise UsageError(
+            f"--output {output} is {target}, {what} {run}: {command} never writes over a "
+            f"run's files (in a run directory it writes only {own}); {hint}"
+        )
+
+
+def _run_holding(path: Path, run_dir: Path) -> Path | None:
+    """The run directory ``path`` is inside (``run_dir`` or another run), or None."""
+    try:
+        run = run_dir.stat()
+    except OSError:
+        run = None
+    for parent in path.parents:
+        try:
+            here = parent.stat()
+        except OSError:
+            continue
+        same = run is not None and (here.st_dev, here.st_ino) == (run.st_dev, run.st_ino)
+        if same or is_run_dir(parent):
+            return parent
+    return None
+
+
+OUT_HINT: Final = "write it elsewhere with --out DIR"
+
+
+def refuse_unwritable(directory: Path, what: str, hint: str) -> None:
+    """Refuse at once (exit 2) output that ``directory`` (or what would hold it) cannot take.
+
+    A run directory on read-only media, or one the operator may not write, would let a
+    command do all its work (a minute of evidence) and then fail on the name of a temporary
+    file; this names the output and the flag that puts it elsewhere, before anything is
+    read. (Root may write where the mode says no: then nothing is refused.)
+    """
+    existing = directory
+    while not existing.exists() and existing.parent != existing:
+        existing = existing.parent  # created on the way, as --out DIR is
+    if existing.is_dir() and not os.access(existing, os.W_OK | os.X_OK):
+        raise _unwritable(what, _why_unwritable(existing), hint)
+
+
+def refuse_unmakeable(directory: Path, what: str, hint: str) -> None:
+    """Refuse at once (exit 2) an ``--out DIR`` that the file system will not make.
+
+    ``--out /proc/nope`` did the work, then said ``/proc/nope: No such file or directory``,
+    naming neither the output nor the way out: the mode of ``/proc`` lets root write, the
+    file system does not. The missing directories are made now and taken away again (the
+    reports, and so their directory, are written only after the work); a file in the way
+    is said as writing would say it.
+    """
+    missing: list[Path] = []
+    existing = directory
+    while not existing.exists() and existing.parent != existing:
+        missing.append(existing)
+        existing = existing.parent
+    if not existing.is_dir():
+        why = errno.EEXIST if existing == directory else errno.ENOTDIR
+        raise _unwritable(what, os.strerror(why), hint)
+    made: list[Path] = []
+    try:
+        for path in reversed(missing):
+            path.mkdir()
+            made.append(path)
+    except OSError as exc:
+        raise _unwritable(what, exc.strerror or str(exc), hint) from None
+    finally:
+        for path in reversed(made):
+            with contextlib.suppress(OSError):
+                path.rmdir()
+
+
+def _why_unwritable(directory: Path) -> str:
+    try:
+        read_only = bool(os.statvfs(directory).f_flag & os.ST_RDONLY)
+    except (OSError, AttributeError):  # AttributeError: no statvfs on Windows
+        read_only = False
+    return os.strerror(errno.EROFS if read_only else errno.EACCES)
+
+
+def _unwritable(what: str, why: str, hint: str) -> UsageError:
+    return UsageError(f"cannot write {what} ({why}): {hint}")
+
+
+def in_dir(directory: Path, written: Callable[[str], bool]) -> Callable[[Path], bool]:
+    """Whether a path is ``directory`` (or on the way to it), or a file ``written`` names there."""
+
+    def wrote(path: Path) -> bool:
+        if path == directory or path in directory.parents:
+            return True  # making --out DIR
+        return path.parent == directory and written(path.name)
+
+    return wrote
+
+
+@contextlib.contextmanager
+def output_refused(is_output: Callable[[Path], bool], what: str, hint: str) -> Iterator[None]:
+    """The file system refusing an output (read-only, full, no permission): one line.
+
+    It says which output and how to write it elsewhere, not a temporary file's name. Only
+    an error about a path ``is_output`` owns is said so; a missing directory and a
+    directory in the output's place keep their own messages.
+    """
+    try:
+        yield
+    except (FileNotFoundError, IsADirectoryError):
+        raise
+    except OSError as exc:
+        named = exc.filename2 or exc.filename
+        if named is None or not is_output(Path(os.fsdecode(named))):
+            raise
+        raise _unwritable(what, exc.strerror or str(exc), hint) from None
