@@ -7,6 +7,7 @@ import os
 import shutil
 import signal
 import stat
+import subprocess
 import sys
 import types
 from pathlib import Path
@@ -143,6 +144,115 @@ class TestOutputToADeviceOrAFifo:
         assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
         assert main(["prom", str(run), "--output", str(tmp_path / "file.prom")]) == 0
         assert text == (tmp_path / "file.prom").read_bytes()  # the whole text, as to a file
+
+
+class TestOutputThroughASymlink:
+    """``report RUN --output /dev/stdout`` (and ``prom``) replaced the /dev/stdout symlink
+    with a regular file holding the output (the atomic write renamed its temporary file over
+    the link): as root, for every process on the machine. A symlink given as ``--output`` is
+    followed now and stays; a symlink inside a run directory is never written through. No
+    test names /dev/stdout: a link in tmp_path to ``/proc/self/fd/1`` stands for it."""
+
+    @pytest.mark.skipif(not hasattr(os, "symlink"), reason="POSIX symlinks")
+    @pytest.mark.parametrize("command", sorted(_OWN))
+    def test_a_symlink_to_a_file_stays_and_the_file_gets_the_text(
+        self, run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str
+    ) -> None:
+        (tmp_path / "kept").mkdir()
+        real = tmp_path / "kept" / "real.out"
+        real.write_bytes(b"old\n")
+        link = tmp_path / "link.out"
+        link.symlink_to(Path("kept") / "real.out")
+
+        assert main([command, str(run), "--output", str(link)]) == 0
+
+        label = "report" if command == "report" else "textfile"
+        assert capsys.readouterr().out == f"{label:<10}{link}\n"  # the path given, as typed
+        assert link.is_symlink()
+        assert link.readlink() == Path("kept") / "real.out"
+        assert real.read_bytes().startswith(b"<!DOCTYPE" if command == "report" else b"# HELP")
+        assert sorted(p.name for p in real.parent.iterdir()) == ["real.out"]
+        if command == "prom":  # the same text as to a plain file
+            assert main([command, str(run), "--output", str(tmp_path / "plain.out")]) == 0
+            assert real.read_bytes() == (tmp_path / "plain.out").read_bytes()
+
+    @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="POSIX FIFOs")
+    def test_a_symlink_to_a_fifo_is_written_through(self, run: Path, tmp_path: Path) -> None:
+        fifo = tmp_path / "collector"
+        os.mkfifo(fifo)
+        link = tmp_path / "metrics.prom"
+        link.symlink_to(fifo)
+        reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)  # the collector, reading
+        try:
+            assert main(["prom", str(run), "--output", str(link)]) == 0
+            text = os.read(reader, 1 << 16)
+        finally:
+            os.close(reader)
+        assert link.is_symlink()
+        assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+        assert main(["prom", str(run), "--output", str(tmp_path / "file.prom")]) == 0
+        assert text == (tmp_path / "file.prom").read_bytes()
+
+    @pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="/proc/self/fd")
+    @pytest.mark.parametrize("command", sorted(_OWN))
+    def test_a_link_to_its_own_stdout_writes_the_file_alone_on_stdout(
+        self, run: Path, tmp_path: Path, command: str
+    ) -> None:
+        """What ``--output /dev/stdout | promtool check metrics`` needs: stdout holds the
+        file and nothing else; the line that names the output goes to stderr."""
+        link = tmp_path / "stdout"
+        link.symlink_to("/proc/self/fd/1")  # the child's own stdout, as /dev/stdout is
+
+        done = subprocess.run(
+            [sys.executable, "-m", "livesession.cli", command, str(run), "--output", str(link)],
+            capture_output=True,
+            check=False,
+            timeout=120,
+        )
+
+        assert done.returncode == 0, done.stderr
+        assert link.is_symlink()
+        assert link.readlink() == Path("/proc/self/fd/1")
+        label = "report" if command == "report" else "textfile"
+        assert done.stderr.decode() == f"{label:<10}{link}\n"
+        if command == "prom":
+            assert main(["prom", str(run), "--output", str(tmp_path / "file.prom")]) == 0
+            assert done.stdout == (tmp_path / "file.prom").read_bytes()
+        else:
+            assert done.stdout.startswith(b"<!DOCTYPE html>")
+            assert done.stdout.rstrip().endswith(b"</html>")
+
+    @pytest.mark.skipif(not hasattr(os, "symlink"), reason="POSIX symlinks")
+    @pytest.mark.parametrize("command", sorted(_OWN))
+    @pytest.mark.parametrize("given", [False, True])
+    def test_a_symlink_in_the_run_directory_is_refused(
+        self,
+        run: Path,
+        tmp_path: Path,
+        capsys: pytest.CaptureFixture[str],
+        command: str,
+        *,
+        given: bool,
+    ) -> None:
+        """Whoever can write a run could aim its report.html at any file (``/etc/passwd``,
+        for the root a report runs as): a link there is refused, never followed."""
+        victim = tmp_path / "victim"
+        victim.write_text("mine\n", encoding="utf-8")
+        own = run / _OWN[command]
+        own.symlink_to(victim)
+        before = _files(tmp_path)
+
+        argv = [command, str(run), *(["--output", str(own)] if given else [])]
+        assert main(argv) == 2
+
+        assert capsys.readouterr().err == (
+            f"livesession: error: {own} is a symbolic link in the run directory "
+            f"{run.resolve()}: {command} never writes through a link there; remove the link, "
+            "or write it elsewhere with --output PATH\n"
+        )
+        assert _files(tmp_path) == before
+        own.unlink()
+        assert verify_run(run).ok
 
 
 @pytest.fixture(name="odd")

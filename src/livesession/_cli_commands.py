@@ -38,6 +38,7 @@ from ._cli_output import (
 )
 from ._cli_summary import evidence_json, verify_json
 from ._exceptions import UsageError
+from ._support.outfile import output_target, own_descriptor
 from ._support.secrets import redact_text
 from ._support.text import one_line
 
@@ -261,13 +262,17 @@ def _write_for_run(
         )
     hint = "write it elsewhere with --output PATH"
     refuse_run_file(output, run_dir, default_name, args.command, hint)
-    if output.parent.is_dir():  # a missing one is said as such when the file is written
-        refuse_unwritable(output.parent, str(output), hint)
-    with output_refused(lambda path: path == output, str(output), hint), said_of(output):
+    target = output_target(output)  # the file replaced (a symlink's); None: written through
+    if target is not None and target.parent.is_dir():  # a missing one is said when written
+        refuse_unwritable(target.parent, str(output), hint)
+    refusal = output_refused(lambda path: path in (output, target), str(output), hint)
+    with refusal, said_of(output):
         live = write(run_dir, output)
-    print(f"{label:<10}{output}")  # noqa: T201 - the CLI's output
+    # --output /dev/stdout: stdout holds the file alone, so what is said of it goes to stderr
+    said = sys.stderr if own_descriptor(output) == 1 else sys.stdout
+    print(f"{label:<10}{output}", file=said)
     if live:
-        print(f"{'note':<10}{live}")  # noqa: T201 - the CLI's output
+        print(f"{'note':<10}{live}", file=said)
     return EXIT_OK
 
 

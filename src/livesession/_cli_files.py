@@ -57,9 +57,17 @@ def refuse_run_file(output: Path, run_dir: Path, own: str, command: str, hint: s
     (``..`` and symlinks followed, the link's own place too): inside a run directory (the
     one read, or any other) only the tool's own file, ``own``, is written. Every other name
     there is the run's, or may be once the run writes it (a live run's ``timings.json``).
+    A symlink there, ``own`` too, is never written through (whoever writes the run could
+    aim it at any file, and ``report`` follows the link it is given: ``_support.outfile``).
     """
     # realpath, not Path.resolve: a symlink loop is a path that leads nowhere, not an error.
     placed = Path(os.path.realpath(output.parent)) / output.name
+    run = _run_holding(placed, run_dir)
+    if run is not None and output.is_symlink():
+        raise UsageError(
+            f"{output} is a symbolic link in the run directory {run}: {command} never writes "
+            f"through a link there; remove the link, or {hint}"
+        )
     for target in dict.fromkeys((placed, Path(os.path.realpath(output)))):
         run = _run_holding(target, run_dir)
         if run is None or (target.parent == run and target.name == own):

@@ -124,7 +124,10 @@ def _positive(text: str) -> int:
 
 
 _RUN_DIR_HELP: Final = "the run directory (OUT/<run_id>)"
-_INTO: Final = "; a FIFO or a character device (/dev/null) is written to, never replaced"
+_INTO: Final = (
+    "; a symlink is followed and kept (/dev/stdout: the file alone on stdout), "
+    "and a FIFO or a character device (/dev/null) is written to, never replaced"
+)
 
 
 def cmd_dryrun(args: argparse.Namespace) -> int:
@@ -394,7 +397,8 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument(
         "--output",
         type=_path,
-        help=f"default RUN_DIR/report.html; never a run's own file (refused, exit 2){_INTO}",
+        help=f"default RUN_DIR/report.html; never a run's own file nor a symlink in a run "
+        f"directory (refused, exit 2){_INTO}",
     )
     rep.add_argument(
         "--verify",
@@ -413,7 +417,8 @@ def build_parser() -> argparse.ArgumentParser:
     prm.add_argument(
         "--output",
         type=_path,
-        help=f"default RUN_DIR/livesession.prom; never a run's own file (refused, exit 2){_INTO}",
+        help=f"default RUN_DIR/livesession.prom; never a run's own file nor a symlink in a run "
+        f"directory (refused, exit 2){_INTO}",
     )
 
     _add_live_run_commands(sub)

@@ -77,8 +77,8 @@ from ._artifacts.runread import iter_records, payload, read_json_object
 from ._artifacts.timings import STEP_BUCKETS_SECONDS
 from ._domain.decimal import finite_decimal
 from ._rundir.livecut import crashed_cut, live_cut
-from ._support.fsutil import atomic_write_bytes
 from ._support.optional import import_optional
+from ._support.outfile import write_output
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator
@@ -148,15 +148,16 @@ def write_textfile(run_dir: Path | str, path: Path | str) -> str:
     """Write ``render_textfile(run_dir)`` to ``path`` atomically (for a textfile collector).
 
     The text goes to a temporary file next to ``path``, is synced, then renamed over it,
-    so a scraper never sees a half-written file. Returns what was read of a live run ("" for
-    one no process is writing).
+    so a scraper never sees a half-written file; a symlink there is followed and stays (the
+    file it leads to is replaced; a pipe, ``/dev/stdout`` written through). Returns what
+    was read of a live run ("" for one no process is writing).
     """
     collector = _RunCollector(Path(run_dir))
     registry_class = _prometheus().CollectorRegistry
     registry: CollectorRegistry = registry_class(auto_describe=False)
     registry.register(collector)
     text: bytes = _prometheus().generate_latest(registry)
-    atomic_write_bytes(Path(path), text)
+    write_output(Path(path), text)
     return collector.live
 
 

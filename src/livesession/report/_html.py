@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from .._artifacts import names
 from .._domain.decimal import finite_decimal, plain, with_context
-from .._support.fsutil import atomic_write_bytes
+from .._support.outfile import write_output
 from ._book import Book
 from ._integrity import CHECKED, CHECKED_LIVE
 from ._reading import ReportRun, ts_sim_of
@@ -141,10 +141,12 @@ def write_report(
 ) -> str:
     """Write ``render_report(run_dir, ...)`` to ``path`` atomically (temporary file, rename).
 
+    A symlink at ``path`` is followed, and stays: the file it leads to is replaced, or a
+    pipe, a terminal, ``/dev/stdout`` is written through (``_support.outfile``).
     Returns what the report says of a live run ("" for one no process is writing).
     """
     run = ReportRun.load(Path(run_dir), verify=verify, progress=progress)
-    atomic_write_bytes(Path(path), _render(run).encode("utf-8"))
+    write_output(Path(path), _render(run).encode("utf-8"))
     return run.live
 
 
