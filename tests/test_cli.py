@@ -15,7 +15,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from livesession import DryrunConfig, RunDirectoryError, create_run
+from livesession import DryrunConfig, RunDirectoryError, cli, create_run
 from livesession._rundir import lock as lock_module
 from livesession._rundir.lock import RunLock
 from livesession.cli import main
@@ -720,6 +720,63 @@ class TestReadOnlyRunDirectory:
 
 def _never(*_args, **_kwargs):
     raise AssertionError("the work started before the output was known to be writable")
+
+
+_HELPED_EXITS = {
+    "dryrun": {0, 2, 3, 4, 129, 130, 143},
+    "resume": {0, 2, 3, 4, 130, 143},
+    "verify": {0, 1, 2},
+    "evidence": {0, 1, 2, 3},
+    "report": {0, 2},
+    "prom": {0, 2},
+    "stop": {0, 3, 4, 8, 9},
+    "kill": {0, 3, 8, 9},
+    "ack": {0, 3, 8, 9},
+    "status": {0, 2, 3, 4, 5, 6, 7},
+    "list": {0, 2},
+    "burnin": {0, 1, 2, 3},
+}
+
+
+def test_every_command_s_help_names_its_exit_codes() -> None:
+    """dryrun, resume, verify, evidence, report, prom and list named no exit code in their
+    --help; stop's said "0 done or nothing to do" (stop has no nothing-to-do: a sealed run
+    is 8) while kill's left out the 0 it gives when trading is HALTED and flat already; and
+    the top-level 1 said "violations found", not evidence's FAIL nor a burn-in not met."""
+    import argparse
+
+    parser = cli.build_parser()
+    (sub,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    assert set(sub.choices) == set(_HELPED_EXITS)
+    known = {value for name, value in vars(cli).items() if name.startswith("EXIT_")}
+    for name, command in sub.choices.items():
+        description = " ".join((command.description or "").split())
+        assert "Exit codes: " in description, name
+        tail = description.split("Exit codes: ", 1)[1]
+        named = {int(code) for code in re.findall(r"(?:^|[ /])(\d+)(?=[ /])", tail)}
+        assert named == _HELPED_EXITS[name], name
+        assert named <= known, name
+    assert "nothing to do" in sub.choices["kill"].description
+    assert "nothing to do" not in sub.choices["stop"].description
+    epilog = " ".join((parser.epilog or "").split())
+    assert "1 violations found (verify), FAIL (evidence) or a criterion not met (burnin)" in epilog
+
+
+def test_help_names_outputs_as_the_messages_and_runbook_do() -> None:
+    """--help showed `--output OUTPUT` and `--out OUT` where every error line and RUNBOOK
+    say `--output PATH` and `--out DIR`."""
+    import argparse
+
+    parser = cli.build_parser()
+    (sub,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    helped = {name: " ".join(c.format_help().split()) for name, c in sub.choices.items()}
+    for name in ("report", "prom"):
+        assert f"usage: livesession {name} [-h] [--output PATH]" in helped[name]
+        assert (
+            "a symlink is followed and kept (/dev/stdout: the file alone on stdout)" in helped[name]
+        )
+    for name in ("evidence", "burnin"):
+        assert "[--out DIR]" in helped[name], name
 
 
 def test_dryrun_help_says_the_default_run_id_and_the_dot_rule(

@@ -2,8 +2,8 @@ r"""What the ``livesession`` command tells its caller: exit codes, ``--json``, `
 
 The exit codes (``EXIT_*``) are one table: RUNBOOK.md's, which a test keeps in step.
 
-``--json`` (on ``dryrun``, ``resume``, ``verify`` and ``evidence``) prints exactly one JSON
-object on stdout and nothing else. Every outcome is an object, errors included: a command
+``--json`` (on ``dryrun``, ``resume``, ``verify``, ``evidence`` and ``burnin``) prints exactly
+one JSON object on stdout and nothing else. Every outcome is an object, errors included: a command
 that fails prints ``{"ok": false, "exit_code": N, "error": "<the stderr line>"}``, and the
 one-line message still goes to stderr. The exit code is the same as without ``--json``. A
 command a signal ends prints ``{"ok": false, "exit_code": 130, "error": "interrupted"}``

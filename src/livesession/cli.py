@@ -124,6 +124,9 @@ def _positive(text: str) -> int:
 
 
 _RUN_DIR_HELP: Final = "the run directory (OUT/<run_id>)"
+_OUTPUT_REFUSED: Final = (
+    "bad input: not a run, an --output refused (nothing read), or the file system refused it"
+)
 _INTO: Final = (
     "; a symlink is followed and kept (/dev/stdout: the file alone on stdout), "
     "and a FIFO or a character device (/dev/null) is written to, never replaced"
@@ -172,9 +175,9 @@ def _add_live_run_commands(sub: Any) -> None:
             "graceful stop of the process writing a run (SIGTERM): cancel, flatten, seal",
             (
                 "Ask the process writing RUN_DIR to stop at its next step boundary (SIGTERM): it "
-                "cancels open orders, flattens and seals the run COMPLETED. Exit codes: 0 done or "
-                "nothing to do, 3 refused, 4 the run ended FAILED, 8 nothing holds the run, "
-                "9 no effect seen in time."
+                "cancels open orders, flattens and seals the run COMPLETED. Exit codes: 0 done "
+                "(sealed COMPLETED, or a dryrun still starting ended), 3 refused, 4 the run ended "
+                "FAILED, 8 nothing holds the run, 9 no effect seen in time."
             ),
         ),
         (
@@ -183,7 +186,8 @@ def _add_live_run_commands(sub: Any) -> None:
             (
                 "Trip the kill switch of the process writing RUN_DIR (SIGUSR1): trading HALTED, "
                 "open orders cancelled, the position flattened; the session keeps running. Exit "
-                "codes: 0 done, 3 refused, 8 nothing holds the run, 9 no effect seen in time."
+                "codes: 0 done or nothing to do (HALTED and flat already), 3 refused, 8 nothing "
+                "holds the run, 9 no effect seen in time."
             ),
         ),
         (
@@ -221,7 +225,8 @@ def _add_live_run_commands(sub: Any) -> None:
         sub,
         "list",
         "list the runs in a directory with their status",
-        "List the runs under OUT_DIR, one line each with its status verdict.",
+        "List the runs under OUT_DIR, one line each with its status verdict. Exit codes: 0 "
+        "(no runs too), 2 not a directory of runs (or a file of a run cannot be read).",
         cmd_list,
     )
     lst.add_argument("out_dir", type=_path, help="a directory of runs (e.g. out/runs)")
@@ -254,7 +259,9 @@ def _add_burnin_command(sub: Any) -> None:
         formatter_class=HelpWithDefaults,
     )
     bur.add_argument("run_dirs", type=_path, nargs="+", metavar="RUN_DIR", help="run directories")
-    bur.add_argument("--out", type=_path, help="write the reports here (default: each run)")
+    bur.add_argument(
+        "--out", type=_path, metavar="DIR", help="write the reports here (default: each run)"
+    )
     bur.add_argument("--drill", action="store_true", help="run the kill drill now (re-runs)")
     bur.add_argument("--min-signals", type=_non_negative, default=50, help="signals needed")
     bur.add_argument("--min-decisions", type=_non_negative, default=3, help="decisions needed")
@@ -273,7 +280,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run trading sessions as auditable state machines (dry-run first).",
         # The codes come from _cli_output's table, so --help cannot drift from it.
         epilog=f"Exit codes: {EXIT_OK} completed/clean (also stopped by SIGTERM/SIGINT/SIGHUP and "
-        f"sealed), {EXIT_VIOLATIONS} violations found, {EXIT_BAD_INPUT} bad input, "
+        f"sealed), {EXIT_VIOLATIONS} violations found (verify), FAIL (evidence) or a criterion "
+        f"not met (burnin), {EXIT_BAD_INPUT} bad input, "
         f"{EXIT_REJECTED} rejected (by preflight, or the run is held by another process), "
         f"{EXIT_FAILED} failed, {EXIT_INTERRUPTED} interrupted, {EXIT_TERMINATED} terminated "
         "(SIGTERM: a command but dryrun/resume, a dryrun before its run, a resume before it "
@@ -291,7 +299,11 @@ def build_parser() -> argparse.ArgumentParser:
         "dryrun",
         "run one dry run (defaults: a demo on the mock broker)",
         "Run one dry run and write its artifacts to OUT/<run_id>/. Options given "
-        "here override the config file; the config's own defaults apply to the rest.",
+        "here override the config file; the config's own defaults apply to the rest. Exit "
+        "codes: 0 sealed COMPLETED (a stop by SIGTERM, SIGINT or SIGHUP too), 2 bad input "
+        "(nothing written) or a file the system refused (the run is not sealed), 3 rejected by "
+        "preflight (sealed REJECTED) or another process writes the run id, 4 sealed FAILED; "
+        "130/143/129 a signal before the run exists, or the run left unsealed (RUNBOOK.md).",
         cmd_dryrun,
     )
     run.add_argument("--config", "-c", type=_path, help="TOML config file")
@@ -361,7 +373,10 @@ def build_parser() -> argparse.ArgumentParser:
         "resume",
         "resume a crashed run from its checkpoint",
         "Resume a crashed run from its last checkpoint and finish it. Its plug-ins "
-        "are imported again and must have the source SHA-256 the run recorded.",
+        "are imported again and must have the source SHA-256 the run recorded. Exit codes: 0 "
+        "sealed COMPLETED (a stop by a signal too), 2 it cannot be resumed (nothing changed) or "
+        "a file the system refused, 3 another process holds the run or its lease (LEASE_HELD), "
+        "4 sealed FAILED; 130/143 a signal before it takes the run, or the run left unsealed.",
         cmd_resume,
     )
     add_session_output(res)
@@ -370,7 +385,9 @@ def build_parser() -> argparse.ArgumentParser:
         sub,
         "verify",
         "check a run against the artifact contract",
-        "Verify a run against the artifact contract, independently of the writer (read only).",
+        "Verify a run against the artifact contract, independently of the writer (read only). "
+        "Exit codes: 0 clean, 1 violations (listed), 2 not a run (or a file of it cannot be "
+        "read).",
         cmd_verify,
     )
     add_verify_output(ver, _path)
@@ -381,22 +398,27 @@ def build_parser() -> argparse.ArgumentParser:
         "write the governance evidence bundle of a run",
         "Write the governance evidence bundle of a run: manifest.json and "
         "EV-<date>-<run_id>.md (digests, verification, a determinism re-run, the code that "
-        "ran, a secret scan).",
+        "ran, a secret scan). Exit codes: 0 PASS, 1 FAIL, 2 bad input or not a run, 3 a "
+        "process is writing the run (or another evidence its bundle there).",
         cmd_evidence,
     )
-    evi.add_argument("--out", type=_path, help="where to write (default: the run directory)")
+    evi.add_argument(
+        "--out", type=_path, metavar="DIR", help="where to write (default: the run directory)"
+    )
     evi.add_argument("--json", action="store_true", help=JSON_HELP)
 
     rep = _run_command(
         sub,
         "report",
         "write a self-contained HTML report of a run",
-        "Write one self-contained HTML report of a run (reads its artifacts only).",
+        "Write one self-contained HTML report of a run (reads its artifacts only). Exit "
+        f"codes: 0 written, 2 {_OUTPUT_REFUSED}.",
         cmd_report,
     )
     rep.add_argument(
         "--output",
         type=_path,
+        metavar="PATH",
         help=f"default RUN_DIR/report.html; never a run's own file nor a symlink in a run "
         f"directory (refused, exit 2){_INTO}",
     )
@@ -411,12 +433,14 @@ def build_parser() -> argparse.ArgumentParser:
         sub,
         "prom",
         "write Prometheus textfile metrics of a run",
-        "Write the run's metrics as a Prometheus textfile (for node_exporter).",
+        "Write the run's metrics as a Prometheus textfile (for node_exporter; needs the extra "
+        f"livesession[observability]). Exit codes: 0 written, 2 {_OUTPUT_REFUSED}.",
         cmd_prom,
     )
     prm.add_argument(
         "--output",
         type=_path,
+        metavar="PATH",
         help=f"default RUN_DIR/livesession.prom; never a run's own file nor a symlink in a run "
         f"directory (refused, exit 2){_INTO}",
     )
