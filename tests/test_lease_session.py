@@ -100,9 +100,27 @@ def digest_files(run_dir: Path) -> dict[str, str]:
     }
 
 
+def _stop_the_last(procs: list[subprocess.Popen[str]]) -> None:
+    """Wait until all but one of ``procs`` ended, then SIGTERM those still running."""
+    deadline = time.monotonic() + SUBPROCESS_TIMEOUT_S
+    while sum(proc.poll() is None for proc in procs) > 1 and time.monotonic() < deadline:
+        # A racer that lost ends within seconds; its pipes are small (-q), so it never blocks.
+        time.sleep(0.05)  # polling child processes, not simulated time
+    for proc in procs:
+        if proc.poll() is None:
+            proc.terminate()
+
+
 def race_four(out: Path, store_args: Sequence[str], env: dict[str, str] | None = None) -> None:
-    """RACERS processes start the same (account, strategy): exactly one trades."""
-    config = write_config(out.parent / "race.toml", account="acct1", steps=20_000)
+    """RACERS processes start the same (account, strategy): exactly one trades.
+
+    The winner's run is long (it would take minutes): it must still hold the lease when the
+    last racer asks for it, however slowly a loaded machine starts the others (with 20,000
+    steps a winner could finish and free the lease before a late racer started, which then
+    won too). Once every other racer has ended, the ones still running are stopped (SIGTERM
+    seals a dryrun, exit 0): two winners would both be running then, and both exit 0.
+    """
+    config = write_config(out.parent / "race.toml", account="acct1", steps=1_000_000)
     procs = [
         subprocess.Popen(
             cli_argv(
@@ -125,6 +143,7 @@ def race_four(out: Path, store_args: Sequence[str], env: dict[str, str] | None =
         )
         for n in range(RACERS)
     ]
+    _stop_the_last(procs)
     codes = {}
     for n, proc in enumerate(procs):
         _, err = proc.communicate(timeout=SUBPROCESS_TIMEOUT_S)
