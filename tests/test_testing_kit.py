@@ -8,6 +8,7 @@ import inspect
 import os
 import random
 import re
+import signal
 import subprocess
 import sys
 import textwrap
@@ -152,6 +153,25 @@ class Raising:
 
     def set_state(self, state: Mapping[str, Any]) -> None:
         self.bars = state["bars"]
+
+
+class Interrupting(Raising):
+    """On its 12th bar: raises KeyboardInterrupt or SystemExit, or Ctrl-C is pressed."""
+
+    def __init__(self, *, how: str) -> None:
+        super().__init__()
+        self.how = how
+
+    def on_bar(self, bar: Bar, view: Any) -> Sequence[OrderIntent]:
+        self.bars += 1
+        if self.bars == 12:
+            if self.how == "ctrl-c":
+                signal.raise_signal(signal.SIGINT)
+            elif self.how == "exit":
+                sys.exit(3)
+            else:
+                raise KeyboardInterrupt
+        return ()
 
 
 class Picker:
@@ -501,6 +521,40 @@ class TestFailureMatrix:
     def test_a_strategy_that_raises_fails_the_matrix(self):
         with pytest.raises(AssertionError, match="the strategy raised ValueError: boom"):
             run_failure_matrix(Raising, examples=2, steps=14, seed=0)
+
+    @pytest.mark.parametrize(
+        ("how", "said", "line"),
+        [
+            ("interrupt", "KeyboardInterrupt", "raise KeyboardInterrupt"),
+            ("exit", "SystemExit(3)", "sys.exit(3)"),
+        ],
+    )
+    def test_a_strategy_that_interrupts_is_a_finding(self, how: str, said: str, line: str):
+        """Bug: a KeyboardInterrupt (or SystemExit) out of on_bar tore the session and
+        aborted the whole matrix (under pytest, the whole test session), naming nothing."""
+        factory = functools.partial(Interrupting, how=how)
+        with pytest.raises(AssertionError) as caught:
+            run_failure_matrix(factory, examples=2, steps=14, seed=0)
+        message = str(caught.value)
+        assert "fails with no fault at all (seed=0, steps=14): " in message
+        assert (
+            f"uninterrupted run: the strategy raised StrategyInterrupt: on_bar raised {said}, "
+            "which would tear a session (its run left unsealed at its last checkpoint, and the "
+            "process interrupted): return the intents, or raise an Exception (step 12, at "
+            f"{_line_of(line)} in on_bar)\n"
+        ) in message
+        assert isinstance(caught.value.__cause__.__cause__, (KeyboardInterrupt, SystemExit))
+        with pytest.raises(AssertionError, match=re.escape(f"on_bar raised {said}")):
+            check_case(factory, _plain(5), steps=14)  # the re-run line's call, alike
+
+    @pytest.mark.broken_run("the operator's Ctrl-C tears the session: a crash at its checkpoint")
+    def test_the_operators_ctrl_c_still_interrupts_the_matrix(self):
+        """A KeyboardInterrupt the SIGINT raised is no finding: the matrix ends as before."""
+        with pytest.raises(KeyboardInterrupt):
+            run_failure_matrix(
+                functools.partial(Interrupting, how="ctrl-c"), examples=2, steps=14, seed=0
+            )
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back
 
     def test_a_strategy_error_names_the_step_and_the_line_and_chains_the_exception(self):
         """Bug: the finding was "the strategy raised RuntimeError: alpha blew up", with no

@@ -30,6 +30,7 @@ from .._session.coordinator import LiveSessionOrchestrator
 from .._session.pipeline import UNEXPECTED_ERROR
 from ..stores import MemoryIdempotencyStore
 from ._culprit import INPUT_ERRORS, chainable, input_error
+from ._interrupts import CtrlC, Interruptible
 from .faults import FaultBroker
 from .tracking import mark_verified, verify_session
 
@@ -100,6 +101,7 @@ class MatrixRun:
         """The steps done when the process was killed (0: it was not)."""
         self.cause: BaseException | None = None
         """The exception behind a fault ``problems`` found, to chain (``chainable``)."""
+        self._ctrl_c = CtrlC()
         if survivors is not None:
             self._take_over(survivors)
         self.broker.on_submit = self._on_submit
@@ -131,7 +133,8 @@ class MatrixRun:
         return LiveSessionOrchestrator(
             self.config,
             broker=self.broker,
-            strategy=self.strategy,
+            # Its KeyboardInterrupt or SystemExit is its error, not the end of the matrix.
+            strategy=Interruptible(self.strategy, self._ctrl_c),
             feed=self.feed,
             event_sink=self.sinks["events"],
             state_sink=self.sinks["states"],
@@ -193,6 +196,10 @@ class MatrixRun:
         orch.activate()
 
     def _steps(self, case: MatrixCase, indexes: range, kill_after: int | None) -> None:
+        with self._ctrl_c:  # the operator's Ctrl-C still interrupts
+            self._each_step(case, indexes, kill_after)
+
+    def _each_step(self, case: MatrixCase, indexes: range, kill_after: int | None) -> None:
         for index in indexes:
             self._arm(case, index)
             if self.orch.state is not _S.DRYRUN_ACTIVE:
