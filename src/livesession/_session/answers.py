@@ -11,20 +11,22 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from collections.abc import Set as AbstractSet
-from typing import TYPE_CHECKING, Final, cast
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, Final, TypeVar, cast
+
+import attrs
 
 from .._domain import clock as _clock
 from .._domain.grid import bar_on_tick
-from .._domain.model import Bar, OrderIntent, bar_problem, intent_problem
+from .._domain.model import Bar, OrderIntent, OrderType, Side, bar_problem, intent_problem
 from .._support.references import a_
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
-    from decimal import Decimal
 
     from .._domain.config import DryrunConfig
 
-__all__ = ["NONE_RETURNED", "check_bar", "checked_intents"]
+__all__ = ["NONE_RETURNED", "check_bar", "checked_intents", "plain_value"]
 
 NONE_RETURNED: Final = (
     "on_bar returned None: return a list of OrderIntent ([] when there is nothing to do)"
@@ -73,21 +75,66 @@ def _utc(ts_ns: int) -> str:
 def checked_intents(
     produced: Iterable[object] | None, config: DryrunConfig
 ) -> tuple[OrderIntent, ...]:
-    """What ``on_bar`` returned, when each is an ``OrderIntent`` the session can act on."""
+    """What ``on_bar`` returned, when each is an ``OrderIntent`` the session can act on.
+
+    Each is taken as its plain values (``plain_value``) before it is checked: the rails, the
+    allowlist and the run's records all see the value it holds.
+    """
     if produced is None:  # a forgotten return
         raise TypeError(NONE_RETURNED)
     kind = type(produced)
     if kind is list or kind is tuple:  # the usual answer: a list, most often empty
         if not produced:
             return ()
-        intents = tuple(produced)
+        intents = tuple(_plain(intent, OrderIntent) for intent in produced)
     else:
-        intents = tuple(_listed(produced))
+        intents = tuple(_plain(intent, OrderIntent) for intent in _listed(produced))
     lot, tick = config.qty_lot, config.price_tick
     for intent in intents:
         problem = intent_problem(intent, lot=lot, tick=tick)
         _refuse(problem, right_type=isinstance(intent, OrderIntent))
     return cast("tuple[OrderIntent, ...]", intents)
+
+
+_PLAIN: Final = frozenset({str, Decimal, int, bool, type(None), Side, OrderType})
+"""The types of an intent's (or a bar's) values that are taken as they are."""
+_T = TypeVar("_T", OrderIntent, Bar)
+
+
+def plain_value(value: object) -> object:
+    """``value`` as its plain ``str``, ``Decimal`` or ``int`` when it is of a subclass of one.
+
+    A plug-in's ``class CaseSym(str)`` may compare, hash or print as another value than the
+    one it holds (its ``__eq__``, ``__hash__``, ``upper``, ``__str__``): the session's checks
+    would see one value, and the run record another. Each is taken by the base type's own
+    code, which no subclass changes (``str.__str__``, ``Decimal(x)``, ``int.__int__``). A
+    value of any other type is left for the checks to name.
+    """
+    kind = type(value)
+    if kind in _PLAIN:
+        return value
+    if issubclass(kind, str):
+        return str.__str__(cast("str", value))
+    if issubclass(kind, Decimal):
+        return Decimal(cast("Decimal", value))
+    if issubclass(kind, int) and not issubclass(kind, bool):
+        return int.__int__(cast("int", value))
+    return value
+
+
+def _plain(item: object, kind: type[_T]) -> object:
+    """``item`` (an ``OrderIntent`` or a ``Bar``) rebuilt of plain values; else as it is.
+
+    Each value is read once, and the session keeps the one it checked: an instance of a
+    subclass (whose fields may be properties) is rebuilt as ``kind`` itself.
+    """
+    if not isinstance(item, kind):
+        return item
+    values = {field.name: getattr(item, field.name) for field in attrs.fields(kind)}
+    if type(item) is kind and all(type(value) in _PLAIN for value in values.values()):
+        return item  # nearly always: nothing to take apart
+    plain: dict[str, Any] = {name: plain_value(value) for name, value in values.items()}
+    return kind(**plain)
 
 
 def _listed(produced: object) -> Iterable[object]:
