@@ -12,6 +12,8 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
+import pytest
+
 from livesession import Bar, OrderIntent, Side
 
 from _helpers import session
@@ -74,3 +76,62 @@ def test_an_intents_symbol_of_a_str_subclass_meets_the_allowlist_as_it_is():
     assert refused["payload"]["rule"] == "ALLOWLIST"
     assert refused["payload"]["reason"] == "ETH/USDT is not on the allowlist"
     assert not sinks.events_of("ORDER_SUBMITTED")
+
+
+class Lying(str):
+    """Text that says it is ASCII, one character long and one word, whatever it holds."""
+
+    __slots__ = ()
+
+    def __str__(self) -> str:
+        return self
+
+    def isascii(self) -> bool:
+        return True
+
+    def __len__(self) -> int:
+        return 1
+
+    def split(self, *args: Any, **kwargs: Any) -> list[str]:  # type: ignore[override]
+        return ["fine"]
+
+
+HELD = "bad \udcff " + "x" * 600
+"""What the message holds: a lone surrogate (no JSON line can hold it) and 609 characters."""
+
+
+class SaysLying(RuntimeError):
+    """An error whose ``str()`` is ``Lying`` text."""
+
+    def __str__(self) -> str:
+        return Lying(HELD)
+
+
+class RaisesOnce(Once):
+    """Raises ``error`` on its third bar."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__()
+        self.error = error
+
+    def on_bar(self, bar: Bar, view: Any) -> Sequence[OrderIntent]:
+        if super().on_bar(bar, view) is self.intents:
+            raise self.error
+        return []
+
+
+@pytest.mark.parametrize("error", [RuntimeError(Lying(HELD)), SaysLying()], ids=["arg", "str"])
+def test_a_strategy_errors_message_of_a_str_subclass_is_recorded_as_plain_text(
+    error: RuntimeError,
+):
+    """Bug: the message's isascii() hid its lone surrogate from the escaping and its len()
+    from the cut: the STRATEGY_ERROR line could not be written, and the run faulted
+    UNEXPECTED_ERROR naming orjson's complaint instead of the strategy's error."""
+    orch, sinks = session(strategy=RaisesOnce(error), steps=10)
+    result = orch.run_to_end(10)
+    said = ("bad \\xff " + "x" * 600)[:499] + "\u2026"  # escaped, then cut to 500
+    assert (result.status.value, result.reason) == ("FAILED", "STRATEGY_ERROR")
+    (event,) = sinks.events_of("STRATEGY_ERROR")
+    error_name = type(error).__name__
+    assert event["payload"] == {"error": error_name, "message": said, "step": 3}
+    assert result.detail == f"{error_name}: {said}"

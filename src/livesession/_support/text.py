@@ -93,16 +93,20 @@ UNPRINTABLE: Final = "<exception str() failed>"
 
 
 def exception_text(exc: BaseException) -> str:
-    """``str(exc)``, or ``UNPRINTABLE`` when that raises.
+    """``str(exc)`` as a plain ``str``, or ``UNPRINTABLE`` when that raises.
 
     A plug-in's exception class may have a ``__str__`` that fails (a format string its
     arguments do not fit): the plug-in's error is still the one the run records, never the
-    second error its ``__str__`` raised while the session described the first.
+    second error its ``__str__`` raised while the session described the first. One whose
+    ``__str__`` gives an instance of a ``str`` subclass (its message's own, returning
+    itself) gives the text it holds (``str.__str__``): a subclass's ``isascii``, ``split``,
+    ``__len__`` or slicing may say anything, and the text is checked, cut and written by them.
     """
     try:
-        return str(exc)
+        text = str(exc)
     except Exception:  # noqa: BLE001 - the plug-in's __str__ failed: name the exception alone
         return UNPRINTABLE
+    return text if type(text) is str else str.__str__(text)
 
 
 _CONTROL: Final = re.compile(r"[\x00-\x1f\x7f-\x9f]")
