@@ -135,3 +135,64 @@ def test_a_strategy_errors_message_of_a_str_subclass_is_recorded_as_plain_text(
     error_name = type(error).__name__
     assert event["payload"] == {"error": error_name, "message": said, "step": 3}
     assert result.detail == f"{error_name}: {said}"
+
+
+class Shown(Decimal):
+    """A number that prints (and formats) as 1, whatever it holds."""
+
+    def __str__(self) -> str:
+        return "1"
+
+    def __format__(self, spec: str) -> str:
+        return "1"
+
+
+class SubclassFeed:
+    """Bars of BTC/USDT at 40000 and up; the third of ``symbol`` and prices made by ``price``."""
+
+    symbol = "BTC/USDT"
+
+    def __init__(self, symbol: str, price: type[Decimal] = Decimal) -> None:
+        self.third_symbol, self.price = symbol, price
+        self.bars = 0
+
+    def next_bar(self, ts_ns: int) -> Bar:
+        self.bars += 1
+        third = self.bars == 3
+        close = (self.price if third else Decimal)(40_000 + self.bars)
+        return Bar(
+            symbol=self.third_symbol if third else "BTC/USDT",
+            ts_ns=ts_ns,
+            open=close,
+            high=close,
+            low=close,
+            close=close,
+            volume=(self.price if third else Decimal)(7),
+        )
+
+    def get_state(self) -> dict[str, Any]:
+        return {"bars": self.bars}
+
+    def set_state(self, state: Mapping[str, Any]) -> None:
+        self.bars = state["bars"]
+
+
+def test_a_feeds_bar_of_another_symbol_in_a_str_subclass_is_its_error_naming_it():
+    """Bug: a bar of CaseSym("ETH/USDT") was equal to BTC/USDT: an ETH/USDT bar was recorded
+    in a BTC/USDT run, which completed and verified."""
+    orch, sinks = session(feed=SubclassFeed(CaseSym("ETH/USDT")), steps=6)
+    result = orch.run_to_end(6)
+    said = "next_bar returned a bar of 'ETH/USDT'; the session trades 'BTC/USDT'"
+    assert (result.status.value, result.reason) == ("FAILED", "FEED_ERROR")
+    assert result.detail == f"ValueError: {said}"
+    (event,) = sinks.events_of("FEED_ERROR")
+    assert event["payload"] == {"error": "ValueError", "message": said, "step": 3}
+    assert [bar["payload"]["symbol"] for bar in sinks.events_of("BAR")] == ["BTC/USDT"] * 2
+
+
+def test_a_feeds_prices_of_a_decimal_subclass_are_recorded_as_they_are():
+    """Bug: the volume was recorded as its class printed it (1), not as the 7 it holds."""
+    orch, sinks = session(feed=SubclassFeed("BTC/USDT", price=Shown), steps=6)
+    assert orch.run_to_end(6).status.value == "COMPLETED"
+    third = sinks.events_of("BAR")[2]["payload"]
+    assert (third["open"], third["close"], third["volume"]) == ("40003.00", "40003.00", "7")

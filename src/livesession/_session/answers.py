@@ -50,7 +50,11 @@ def check_bar(
     dated feed's bar must come after the last one (``after_ns``), as a data file's rows
     must: one that goes back (a feed whose ``set_state`` forgot its place, say) would be
     recorded at the session's time, which never goes back, a time the data never had.
+
+    A bar is taken as its plain values first (``plain_value``): a symbol of a ``str``
+    subclass equal to every text is the symbol it holds, and checked as such.
     """
+    bar = _plain(bar, Bar)
     problem = bar_problem(bar, symbol, tick=tick)
     given_ns = cast("Bar", bar).ts_ns if problem is None else None  # a Bar, when no problem
     if given_ns is not None and asked_ns is not None and given_ns != asked_ns:
