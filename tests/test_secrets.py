@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import time
+from decimal import Decimal
 
 import orjson
 import pytest
 
-from livesession import DryrunConfig, LiveSessionOrchestrator, create_run
+from livesession import DryrunConfig, LiveSessionOrchestrator, OrderIntent, Side, create_run
 from livesession._domain.alerts import ALERT_ENV
 from livesession._support import secrets
 from livesession._support.secrets import (
@@ -356,3 +357,67 @@ class TestEnvironmentRedaction:
         environment({"OTHER_TOKEN": "Zq9vLmN3pRt7WxKc"})  # taking more adds to it
         assert redact_text(f"{self.KEY} Zq9vLmN3pRt7WxKc") == "*** ***"
         first.close()
+
+
+class _Tells:
+    """Returns one intent on its third bar, whose ``field`` is ``text``."""
+
+    strategy_id = "tells"
+
+    def __init__(self, field: str, text: str) -> None:
+        self.field, self.text, self.bars = field, text, 0
+
+    def on_bar(self, bar, view):
+        self.bars += 1
+        if self.bars != 3:
+            return []
+        given = {"symbol": bar.symbol, "reason": "entry", self.field: self.text}
+        return [OrderIntent(side=Side.BUY, quantity=Decimal("0.01"), **given)]
+
+    def get_state(self):
+        return {"bars": self.bars}
+
+    def set_state(self, state):
+        self.bars = state["bars"]
+
+
+class TestIntentsHoldingSecrets:
+    """An intent's symbol and reason are recorded as they are (SIGNAL): one holding a secret
+    is the strategy's error, named by its field, never by the value."""
+
+    KEY = "Hx7pQ2vL9mZ4kT8w"
+    TOKEN = "ghp_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"
+
+    @pytest.mark.parametrize(
+        "told",
+        [
+            ("reason", f"entry with key {KEY}", "the value of $MYDESK_API_SECRET"),
+            ("symbol", KEY, "the value of $MYDESK_API_SECRET"),
+            ("reason", f"as {TOKEN} said", "a secret (provider_token)"),
+        ],
+    )
+    def test_the_step_fails_naming_the_field(self, tmp_path, environment, monkeypatch, told):
+        """Bug: the value was written into events.jsonl (SIGNAL) as the strategy gave it, and
+        the run completed: the evidence's secret scan then failed the run's files."""
+        field, text, holds = told
+        environment({})
+        monkeypatch.setenv("MYDESK_API_SECRET", self.KEY)
+        out = tmp_path / "runs"
+        result = create_run(
+            DryrunConfig(run_id="tells", strategy_id="tells", steps=8),
+            out,
+            strategy=_Tells(field, text),
+        ).run_to_end(8)
+        said = (
+            f"an OrderIntent's {field} holds {holds}: the run records an intent's symbol and "
+            "reason (SIGNAL, and the audit), and its files are handed to reviewers: keep "
+            "credentials out of intents"
+        )
+        assert (result.status.value, result.reason) == ("FAILED", "STRATEGY_ERROR")
+        assert result.detail == f"ValueError: {said}"
+        lines = (out / "tells" / "events.jsonl").read_bytes().splitlines()
+        events = [orjson.loads(line) for line in lines]
+        assert not [e for e in events if e["event_type"] == "SIGNAL"]
+        (error,) = [e["payload"] for e in events if e["event_type"] == "STRATEGY_ERROR"]
+        assert error == {"error": "ValueError", "message": said, "step": 3}
+        assert scan_secrets(out / "tells", environ={"MYDESK_API_SECRET": self.KEY}) == []

@@ -20,6 +20,7 @@ from .._domain import clock as _clock
 from .._domain.grid import bar_on_tick
 from .._domain.model import Bar, OrderIntent, OrderType, Side, bar_problem, intent_problem
 from .._support.references import a_
+from .._support.secrets import environment_secret_in, find_secrets
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -97,7 +98,31 @@ def checked_intents(
     for intent in intents:
         problem = intent_problem(intent, lot=lot, tick=tick)
         _refuse(problem, right_type=isinstance(intent, OrderIntent))
+        _refuse(_secret_problem(cast("OrderIntent", intent)), right_type=True)
     return cast("tuple[OrderIntent, ...]", intents)
+
+
+_KEEP_OUT: Final = (
+    "the run records an intent's symbol and reason (SIGNAL, and the audit), and its files "
+    "are handed to reviewers: keep credentials out of intents"
+)
+
+
+def _secret_problem(intent: OrderIntent) -> str | None:
+    """The text field of ``intent`` that holds a secret, named without its value; or None.
+
+    A secret is what redaction removes: the value of one of the environment's secrets
+    (named by its variable), or what a secret rule finds (named by its kind).
+    """
+    for name in ("symbol", "reason"):
+        text: str = getattr(intent, name)
+        leaked = environment_secret_in(text.encode("utf-8"))
+        if leaked is not None:
+            return f"an OrderIntent's {name} holds the value of ${leaked[0]}: {_KEEP_OUT}"
+        kinds = find_secrets(text)
+        if kinds:
+            return f"an OrderIntent's {name} holds a secret ({kinds[0]}): {_KEEP_OUT}"
+    return None
 
 
 _PLAIN: Final = frozenset({str, Decimal, int, bool, type(None), Side, OrderType})
