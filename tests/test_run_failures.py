@@ -51,6 +51,7 @@ D = Decimal
 EXIT_FAILED = 4
 EXIT_BAD_INPUT = 2
 SECRET = "hunter2-Zq8vX1"
+MAX_INTENTS = 100_000  # the most intents the session takes from one on_bar (docs/plugins.md)
 CONTRACT = ("events.jsonl", "state_snapshots.jsonl", "metrics.json", "audit.jsonl")
 
 
@@ -262,6 +263,37 @@ class TestStrategyError:
         orch.run_to_end(50)
         assert len(sinks.events_of("ORDER_SUBMITTED")) == 2  # bars 1 and 2 only
         assert sinks.events_of("STRATEGY_ERROR")[0]["payload"]["step"] == 3
+        _verify_memory(sinks, tmp_path / "run")
+
+    def test_an_endless_generator_is_taken_up_to_the_limit_then_fails_the_step(
+        self, tmp_path: Path
+    ):
+        """Bug: on_bar returning an endless generator hung the step for ever, taking intents
+        until memory ran out. At most MAX_INTENTS are taken: one more is the strategy's
+        error, and none of that bar's intents is sent."""
+        taken = []
+
+        class Endless(ScriptedStrategy):
+            def on_bar(self, bar: Bar, view: Any) -> Iterator[OrderIntent]:  # type: ignore[override]
+                while int(bar.volume) == 3:
+                    taken.append(1)
+                    if len(taken) > MAX_INTENTS + 1:  # endless, but for a test that must end
+                        raise _Boom("the session took more than it takes")
+                    yield buy("0.010")
+                yield from ()
+
+        sinks = Sinks()
+        orch = _session(sinks, strategy=Endless(lambda *_: ()))
+        result = orch.run_to_end(50, operator="cli")
+        said = (
+            "on_bar returned more than 100000 intents (an endless iterator or generator?): "
+            "the session takes at most 100000 from one on_bar"
+        )
+        assert len(taken) == MAX_INTENTS + 1
+        assert result.detail == f"ValueError: {said}"
+        (event,) = sinks.events_of("STRATEGY_ERROR")
+        assert event["payload"] == {"error": "ValueError", "message": said, "step": 3}
+        assert not sinks.events_of("SIGNAL")
         _verify_memory(sinks, tmp_path / "run")
 
     @pytest.mark.broken_run(

@@ -9,6 +9,7 @@ or the strategy's error (``FEED_ERROR``, ``STRATEGY_ERROR``).
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping
 from collections.abc import Set as AbstractSet
 from decimal import Decimal
@@ -23,12 +24,15 @@ from .._support.references import a_
 from .._support.secrets import environment_secret_in, find_secrets
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Sequence
 
     from .._domain.config import DryrunConfig
 
-__all__ = ["NONE_RETURNED", "check_bar", "checked_intents", "plain_value"]
+__all__ = ["MAX_INTENTS", "NONE_RETURNED", "check_bar", "checked_intents", "plain_value"]
 
+MAX_INTENTS: Final = 100_000
+"""The most intents the session takes from one ``on_bar``: more (an endless generator, say)
+is the strategy's error, not a step that never ends."""
 NONE_RETURNED: Final = (
     "on_bar returned None: return a list of OrderIntent ([] when there is nothing to do)"
 )
@@ -88,12 +92,19 @@ def checked_intents(
     if produced is None:  # a forgotten return
         raise TypeError(NONE_RETURNED)
     kind = type(produced)
+    given: Sequence[object]
     if kind is list or kind is tuple:  # the usual answer: a list, most often empty
         if not produced:
             return ()
-        intents = tuple(_plain(intent, OrderIntent) for intent in produced)
-    else:
-        intents = tuple(_plain(intent, OrderIntent) for intent in _listed(produced))
+        given = cast("Sequence[object]", produced)
+    else:  # at most one more than the session takes: an endless generator ends here
+        given = tuple(itertools.islice(_listed(produced), MAX_INTENTS + 1))
+    if len(given) > MAX_INTENTS:
+        raise ValueError(
+            f"on_bar returned more than {MAX_INTENTS} intents (an endless iterator or "
+            f"generator?): the session takes at most {MAX_INTENTS} from one on_bar"
+        )
+    intents = tuple(_plain(intent, OrderIntent) for intent in given)
     lot, tick = config.qty_lot, config.price_tick
     for intent in intents:
         problem = intent_problem(intent, lot=lot, tick=tick)
