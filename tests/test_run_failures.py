@@ -315,6 +315,26 @@ class TestStrategyError:
         assert not sinks.events_of("SESSION_STOPPED"), "a torn session seals nothing"
 
     @pytest.mark.broken_run(
+        "an interrupt inside a step tears a session; this one has no checkpoint store, so "
+        "nothing seals its run and nothing can resume it (tests/test_interrupts.py resumes)"
+    )
+    def test_an_interrupt_whose_str_raises_still_tears_and_passes_through(self):
+        """Bug: tearing the session took str() of the interrupt; one whose __str__ raised
+        had that second error leave the step in its place, the interrupt lost."""
+
+        class Unprintable(KeyboardInterrupt):
+            def __str__(self) -> str:
+                raise ValueError("a format its arguments do not fit")
+
+        sinks = Sinks()
+        orch = _started(sinks, strategy=_RaisingStrategy(2, Unprintable()))
+        with pytest.raises(Unprintable):
+            orch.run_n_steps(5)
+        with pytest.raises(LiveSessionError, match="interrupted by Unprintable"):
+            orch.step()
+        orch.close()
+
+    @pytest.mark.broken_run(
         "a store that fails mid-step tears the session; with no checkpoint store nothing "
         "seals its run and nothing resumes it (test_full_disk.py resumes a file-backed one)"
     )

@@ -174,6 +174,33 @@ class Interrupting(Raising):
         return ()
 
 
+class Unprintable(Exception):
+    """An error whose ``__str__`` itself raises."""
+
+    def __str__(self) -> str:
+        raise ValueError("a format its arguments do not fit")
+
+
+class RaisesUnprintable(Raising):
+    """On its 12th bar ``on_bar`` raises ``Unprintable`` (``where="on_bar"``), or from its
+    5th on its ``get_state`` does (``where="get_state"``)."""
+
+    def __init__(self, *, where: str) -> None:
+        super().__init__()
+        self.where = where
+
+    def on_bar(self, bar: Bar, view: Any) -> Sequence[OrderIntent]:
+        self.bars += 1
+        if self.bars == 12 and self.where == "on_bar":
+            raise Unprintable
+        return ()
+
+    def get_state(self) -> dict[str, Any]:
+        if self.bars >= 5 and self.where == "get_state":
+            raise Unprintable
+        return super().get_state()
+
+
 class Picker:
     """Trades when flat, closes when not; which side and how much, ``pick`` says."""
 
@@ -546,6 +573,51 @@ class TestFailureMatrix:
         assert isinstance(caught.value.__cause__.__cause__, (KeyboardInterrupt, SystemExit))
         with pytest.raises(AssertionError, match=re.escape(f"on_bar raised {said}")):
             check_case(factory, _plain(5), steps=14)  # the re-run line's call, alike
+
+    @pytest.mark.parametrize(
+        ("where", "said"),
+        [
+            (
+                "on_bar",
+                (
+                    "the strategy raised Unprintable: <exception str() failed> (step 12, at "
+                    f"{_line_of('raise Unprintable')} in on_bar)\n"
+                ),
+            ),
+            (
+                "get_state",
+                (
+                    "a crash cannot be resumed: the strategy's get_state raised Unprintable: "
+                    "<exception str() failed>\n"
+                ),
+            ),
+        ],
+    )
+    def test_an_error_whose_str_raises_is_a_finding(self, where: str, said: str):
+        """Bug: the matrix's own str() of the strategy's error raised the __str__'s
+        ValueError out of run_failure_matrix, naming neither the strategy nor its line."""
+        factory = functools.partial(RaisesUnprintable, where=where)
+        with pytest.raises(AssertionError) as caught:
+            run_failure_matrix(factory, examples=2, steps=14, seed=0)
+        assert "fails with no fault at all (seed=0, steps=14): " in str(caught.value)
+        assert said in str(caught.value)
+        chained: BaseException | None = caught.value
+        while chained is not None:  # nothing whose message cannot be checked for secrets
+            assert not isinstance(chained, Unprintable)
+            chained = chained.__cause__
+
+    def test_the_kits_own_lines_name_an_error_whose_text_raises(self):
+        """The child process's one line of its error, and the finding's name of an exit
+        whose code cannot be shown: each named, not a second error raised out of the kit."""
+        from livesession.testing._crossprocess import _one_line
+        from livesession.testing._interrupts import _raised
+
+        class Code:
+            def __repr__(self) -> str:
+                raise ValueError("no repr")
+
+        assert _one_line(Unprintable()) == "Unprintable: <exception str() failed>"
+        assert _raised(SystemExit(Code())) == "SystemExit(<repr() failed>)"
 
     @pytest.mark.broken_run("the operator's Ctrl-C tears the session: a crash at its checkpoint")
     def test_the_operators_ctrl_c_still_interrupts_the_matrix(self):

@@ -44,7 +44,7 @@ from .._exceptions import InvalidTransition, LiveSessionError, StoreFailure
 from .._support.logging import get_logger
 from .._support.secrets import redact_text
 from .._support.signals import ours
-from .._support.text import one_line
+from .._support.text import exception_text, one_line
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -170,7 +170,7 @@ class SessionGate:
         tears = not isinstance(exc, Exception) or (isinstance(exc, unhandled) and not refused)
         if tears and not self.torn_by:
             self.torn_by = type(exc).__name__
-            self.torn_error = redact_text(one_line(str(exc)))
+            self.torn_error = redact_text(one_line(exception_text(exc)))
 
     def torn_message(self, what: str, run_id: str, steps: int) -> str:
         """Why ``what`` is refused on a torn session, and what to do instead."""

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from .._session.pipeline import error_message
 from .._support.secrets import redact_text
+from .._support.text import UNPRINTABLE, exception_text
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -69,10 +70,14 @@ def chainable(cause: BaseException | None) -> BaseException | None:
 
     Its message is as raised: one a secret rule would redact (a key the strategy quoted) is
     left out of the chain, whose message pytest prints; the finding still names the line.
+    So is one whose ``__str__`` raises: what it would print cannot be checked (and the
+    finding, not a second error out of the check, is what the matrix reports).
     """
     if cause is None:
         return None
-    text = str(cause)
+    text = exception_text(cause)
+    if text == UNPRINTABLE:
+        return None
     return cause if redact_text(text) == text else None
 
 

@@ -73,7 +73,12 @@ class CtrlC:
 
 def _raised(exc: BaseException) -> str:
     """``KeyboardInterrupt``, or ``SystemExit(3)`` with its code."""
-    return f"SystemExit({exc.code!r})" if isinstance(exc, SystemExit) else type(exc).__name__
+    if not isinstance(exc, SystemExit):
+        return type(exc).__name__
+    try:
+        return f"SystemExit({exc.code!r})"
+    except Exception:  # noqa: BLE001 - the code's own __repr__ failed: the exit is still named
+        return "SystemExit(<repr() failed>)"
 
 
 class Interruptible:

@@ -28,6 +28,7 @@ from .._exceptions import PluginStateError
 from .._risk.governor import TradingState
 from .._session.coordinator import LiveSessionOrchestrator
 from .._session.pipeline import UNEXPECTED_ERROR
+from .._support.text import exception_text
 from ..stores import MemoryIdempotencyStore
 from ._culprit import INPUT_ERRORS, chainable, input_error
 from ._interrupts import CtrlC, Interruptible
@@ -265,11 +266,11 @@ class MatrixRun:
             state: dict[str, Any] = orjson.loads(orjson.dumps(self.orch.get_state()))
         except PluginStateError as exc:
             cause = exc.cause
-            said = str(cause)
+            said = exception_text(cause)
             if not said.startswith("get_state"):
                 said = f"get_state raised {type(cause).__name__}: {said}"
             msg = f"a crash cannot be resumed: the {exc.owner}'s {said}"
-            raise AssertionError(msg) from exc
+            raise AssertionError(msg) from chainable(cause)  # its error, if it can be shown
         return state
 
     def problems(self) -> list[str]:
