@@ -606,6 +606,31 @@ class TestFailureMatrix:
             assert not isinstance(chained, Unprintable)
             chained = chained.__cause__
 
+    def test_a_get_state_error_holding_a_secret_is_said_redacted(self):
+        """Bug: the finding quoted get_state's error as raised, token and all, and chained it:
+        pytest printed the token twice."""
+
+        class Telling(SmaCrossover):
+            def get_state(self) -> dict[str, Any]:
+                raise RuntimeError(f"the vault refused token {KIT_SECRET}")
+
+        with pytest.raises(AssertionError) as caught:
+            run_failure_matrix(
+                lambda: Telling(strategy_id="sma", fast=3, slow=8, order_qty=Decimal("0.01")),
+                examples=1,
+                steps=20,
+                seed=1,
+                cross_process=False,
+            )
+        message = str(caught.value)
+        assert "a crash cannot be resumed: the strategy's get_state raised RuntimeError: the " in (
+            message
+        )
+        chained: BaseException | None = caught.value
+        while chained is not None:
+            assert KIT_SECRET not in str(chained)
+            chained = chained.__cause__ or chained.__context__
+
     def test_the_kits_own_lines_name_an_error_whose_text_raises(self):
         """The child process's one line of its error, and the finding's name of an exit
         whose code cannot be shown: each named, not a second error raised out of the kit."""

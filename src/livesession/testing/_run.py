@@ -27,8 +27,7 @@ from .._domain.model import OrderType, Side
 from .._exceptions import PluginStateError
 from .._risk.governor import TradingState
 from .._session.coordinator import LiveSessionOrchestrator
-from .._session.pipeline import UNEXPECTED_ERROR
-from .._support.text import exception_text
+from .._session.pipeline import UNEXPECTED_ERROR, error_message
 from ..stores import MemoryIdempotencyStore
 from ._culprit import INPUT_ERRORS, chainable, input_error
 from ._interrupts import CtrlC, Interruptible
@@ -265,13 +264,16 @@ class MatrixRun:
         try:
             state: dict[str, Any] = orjson.loads(orjson.dumps(self.orch.get_state()))
         except PluginStateError as exc:
-            cause = exc.cause
-            said = exception_text(cause)
-            if not said.startswith("get_state"):
-                said = f"get_state raised {type(cause).__name__}: {said}"
-            msg = f"a crash cannot be resumed: the {exc.owner}'s {said}"
-            raise AssertionError(msg) from chainable(cause)  # its error, if it can be shown
-        return state
+            failed = exc
+        else:
+            return state
+        # Raised outside the handler: the error is chained only when it may be shown.
+        cause = failed.cause
+        said = error_message(cause)  # redacted, as the run would record it
+        if not said.startswith("get_state"):
+            said = f"get_state raised {type(cause).__name__}: {said}"
+        msg = f"a crash cannot be resumed: the {failed.owner}'s {said}"
+        raise AssertionError(msg) from chainable(cause)
 
     def problems(self) -> list[str]:
         """Every broken invariant of the module docstring ([] when all hold)."""
