@@ -201,6 +201,20 @@ class RaisesUnprintable(Raising):
         return super().get_state()
 
 
+MULTILINE = "first line\nsecond\tcolumn \x1b[31mred\u2028end"
+"""An error's message of several lines, a tab, a terminal's colour escape and U+2028."""
+
+
+class RaisesMultiline(Raising):
+    """Raises a ``RuntimeError`` of ``MULTILINE`` on its 12th bar."""
+
+    def on_bar(self, bar: Bar, view: Any) -> Sequence[OrderIntent]:
+        self.bars += 1
+        if self.bars == 12:
+            raise RuntimeError(MULTILINE)
+        return ()
+
+
 class Picker:
     """Trades when flat, closes when not; which side and how much, ``pick`` says."""
 
@@ -631,6 +645,23 @@ class TestFailureMatrix:
             assert KIT_SECRET not in str(chained)
             chained = chained.__cause__ or chained.__context__
 
+    def test_a_findings_message_is_quoted_on_one_printable_line(self):
+        """Bug: the strategy's message was quoted as raised: its newline split the finding
+        (the shrunk example read as the message's second line), and its ESC coloured the
+        terminal that showed it. Each is escaped, on the finding's own line."""
+        with pytest.raises(AssertionError) as caught:
+            run_failure_matrix(RaisesMultiline, examples=2, steps=14, seed=0)
+        first, shrunk, again = str(caught.value).split("\n")
+        escaped = "first line\\nsecond\\tcolumn \\x1b[31mred\\u2028end"
+        assert first.endswith(
+            f"uninterrupted run: the strategy raised RuntimeError: {escaped} (step 12, at "
+            f"{_line_of('raise RuntimeError(MULTILINE)')} in on_bar)"
+        )
+        assert shrunk.startswith("shrunk example: MatrixCase(")
+        assert again.startswith("re-run it")
+        assert all(line.isprintable() for line in (first, shrunk, again))
+        assert str(caught.value.__cause__) == MULTILINE  # the error itself, as raised
+
     def test_the_kits_own_lines_name_an_error_whose_text_raises(self):
         """The child process's one line of its error, and the finding's name of an exit
         whose code cannot be shown: each named, not a second error raised out of the kit."""
@@ -643,6 +674,9 @@ class TestFailureMatrix:
 
         assert _one_line(Unprintable()) == "Unprintable: <exception str() failed>"
         assert _raised(SystemExit(Code())) == "SystemExit(<repr() failed>)"
+        assert _one_line(RuntimeError(MULTILINE)) == (
+            "RuntimeError: first line second column \\x1b[31mred end"  # one printable line
+        )
 
     @pytest.mark.broken_run("the operator's Ctrl-C tears the session: a crash at its checkpoint")
     def test_the_operators_ctrl_c_still_interrupts_the_matrix(self):

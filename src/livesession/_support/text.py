@@ -9,7 +9,8 @@ back), any other lone surrogate as ``\udXXX``; valid text is left exactly as it 
 ``exception_text`` is an exception's message, even when its ``__str__`` itself raises.
 ``one_line`` makes text one printable line for stderr:
 whitespace runs (newlines, tabs, U+2028, ...) become one space and every other control
-character its ``\xNN`` escape (a NUL, an ESC a terminal would act on).
+character its ``\xNN`` escape (a NUL, an ESC a terminal would act on); ``printable_line``
+escapes each of them instead (``\n``), for a message quoted in a line of one's own.
 ``command`` is the one way a hint writes a command with a path in it for a person to paste.
 ``md_text`` and ``md_code`` put such text in a Markdown document (the evidence's EV
 document, the burn-in report) as one printable line that renders as the text it is: no
@@ -33,6 +34,7 @@ __all__ = [
     "md_code",
     "md_text",
     "one_line",
+    "printable_line",
     "surrogate_at",
     "valid_payload",
     "valid_text",
@@ -135,6 +137,19 @@ break the line). An ``_`` inside a word (``trade_id``) is no emphasis, nor a bac
 before a letter (``one_line``'s ``\\x1b``) an escape: both are left as they are."""
 _NUMBERED: Final = re.compile(r"^(\d{1,9})([.)])(?= |$)")
 """A line that starts ``1.`` or ``1)`` and a space starts a numbered list (``1.5`` does not)."""
+
+
+def printable_line(text: str) -> str:
+    r"""``text`` as one printable line with nothing lost: each unprintable character escaped.
+
+    A newline is ``\n``, a tab ``\t``, an ESC ``\x1b``, U+2028 ``\u2028``, a lone surrogate
+    ``\udcff`` (the escapes of Python's ``repr``); text that is printable already, nearly
+    all, is returned as it is. For a message quoted inside a line of one's own (a finding):
+    unlike ``one_line`` it keeps where the text's lines broke.
+    """
+    if text.isprintable():
+        return text
+    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)
 
 
 def md_text(value: object) -> str:

@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any, Final
 import attrs
 
 from .._support.secrets import redact_text
-from .._support.text import exception_text
+from .._support.text import exception_text, printable_line
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -258,7 +258,7 @@ def _last_line(path: Path) -> str:
 
 
 def _one_line(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {' '.join(exception_text(exc).split())}"
+    return f"{type(exc).__name__}: {printable_line(' '.join(exception_text(exc).split()))}"
 
 
 def main(argv: list[str] | None = None) -> int:

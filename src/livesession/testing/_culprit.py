@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from .._session.pipeline import error_message
 from .._support.secrets import redact_text
-from .._support.text import UNPRINTABLE, exception_text
+from .._support.text import UNPRINTABLE, exception_text, printable_line
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -51,8 +51,9 @@ def input_error(
     chained: the user's code raised nothing, and the traceback would point into livesession.
     """
     owner, method, does = INPUT_ERRORS[kind]
-    error, message, step = payload["error"], payload["message"], payload["step"]
-    if cause is None or not _is_events(cause, error, message):
+    error, recorded, step = payload["error"], payload["message"], payload["step"]
+    message = printable_line(recorded)  # the finding's one line holds it, its breaks escaped
+    if cause is None or not _is_events(cause, error, recorded):
         return f"the {owner} raised {error}: {message} (step {step})", None
     line = _users_line(cause)
     if line is not None:

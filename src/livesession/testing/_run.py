@@ -28,6 +28,7 @@ from .._exceptions import PluginStateError
 from .._risk.governor import TradingState
 from .._session.coordinator import LiveSessionOrchestrator
 from .._session.pipeline import UNEXPECTED_ERROR, error_message
+from .._support.text import printable_line
 from ..stores import MemoryIdempotencyStore
 from ._culprit import INPUT_ERRORS, chainable, input_error
 from ._interrupts import CtrlC, Interruptible
@@ -191,7 +192,7 @@ class MatrixRun:
         if not orch.preflight():
             result = orch.result()
             mark_verified(orch)
-            msg = f"preflight refused the session: {result.reason} {result.detail}"
+            msg = f"preflight refused the session: {result.reason} {printable_line(result.detail)}"
             raise AssertionError(msg)
         orch.activate()
 
@@ -272,7 +273,7 @@ class MatrixRun:
         said = error_message(cause)  # redacted, as the run would record it
         if not said.startswith("get_state"):
             said = f"get_state raised {type(cause).__name__}: {said}"
-        msg = f"a crash cannot be resumed: the {failed.owner}'s {said}"
+        msg = f"a crash cannot be resumed: the {failed.owner}'s {printable_line(said)}"
         raise AssertionError(msg) from chainable(cause)
 
     def problems(self) -> list[str]:
@@ -296,7 +297,7 @@ class MatrixRun:
                 detail = payload.get("detail") or {}
                 found.append(
                     f"the session faulted {UNEXPECTED_ERROR} ({detail.get('error')}: "
-                    f"{detail.get('message')})"
+                    f"{printable_line(str(detail.get('message')))})"
                 )
                 self.cause = chainable(cause)
             elif kind == "ORDER_SUBMITTED":
