@@ -21,6 +21,7 @@ import orjson
 import pytest
 
 from livesession.cli import main
+from livesession.verify import verify_run
 
 _STOPS = [signal.SIGTERM, signal.SIGINT, signal.SIGHUP]
 
@@ -312,3 +313,70 @@ def test_a_stop_signal_in_the_interpreter_s_teardown_keeps_the_exit_code(
     done = _dryrun(tmp_path, ["-m", "livesession.cli"], signum, "--config", str(cfg))
     assert (done.returncode, done.stderr) == (0, "")
     assert orjson.loads(done.stdout)["exit_code"] == 0
+
+
+_LINGERING = f"""
+import os, threading
+
+{_QUIET}
+
+class Failing(Quiet):
+    def on_bar(self, bar, view):
+        raise RuntimeError("alpha blew up")
+
+
+def make(*, strategy_id="lingers"):
+    # A client library's poller, started and never stopped: not a daemon thread.
+    threading.Thread(target=threading.Event().wait, name="desk-poller").start()
+    return (Failing if os.environ.get("LINGER_FAILS") else Quiet)(strategy_id)
+"""
+
+
+@pytest.mark.parametrize(
+    ("fails", "code", "status"), [(False, 0, "COMPLETED"), (True, 4, "FAILED")]
+)
+def test_threads_a_plug_in_left_running_do_not_keep_the_process_from_exiting(
+    tmp_path: Path, fails: bool, code: int, status: str
+) -> None:
+    """Bug: Python waits at exit for every thread that is not a daemon thread, so a
+    strategy's poller left running kept ``dryrun`` from ever exiting, its run sealed and its
+    result printed. A second after the command ends, one line names the threads and the
+    process ends with the run's own code; the run is sealed and verifies."""
+    (tmp_path / "lingers.py").write_text(_LINGERING)
+    cfg = tmp_path / "lingers.toml"
+    cfg.write_text('strategy_id = "lingers"\nstrategy_factory = "lingers:make"\n')
+    out = tmp_path / "runs"
+    env = os.environ | ({"LINGER_FAILS": "1"} if fails else {})
+    args = ["dryrun", "--config", str(cfg), "--out", str(out), "--run-id", "r", "--steps", "20"]
+    done = subprocess.run(
+        [sys.executable, "-m", "livesession.cli", *args, "--json"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,  # without the watchdog the process never ends: the test fails here
+        env=env,
+        preexec_fn=_default_stops,
+    )
+    lingering = (
+        "livesession: threads a plug-in left running ('desk-poller') still ran 1 s after the "
+        "command ended (not daemon threads, which Python waits for at exit): exiting with "
+        f"code {code} without them\n"
+    )
+    assert done.returncode == code
+    assert done.stderr.endswith(lingering)
+    assert done.stderr.count("\n") == 1 + fails  # a failed run's own line, then this one
+    said = orjson.loads(done.stdout)
+    assert (said["exit_code"], said["status"]) == (code, status)
+    assert verify_run(out / "r").ok
+
+
+def test_a_run_is_held_until_its_session_is_closed(tmp_path: Path) -> None:
+    """What the exit's watchdog asks before it ends the process without the threads: a run
+    still open (its files not all closed) is waited for instead."""
+    from livesession import DryrunConfig, create_run
+    from livesession._rundir.session import runs_held
+
+    session = create_run(DryrunConfig(run_id="held", steps=5), tmp_path / "runs")
+    assert runs_held() == [tmp_path / "runs" / "held"]
+    session.run_to_end(5)
+    assert runs_held() == []

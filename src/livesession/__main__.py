@@ -26,6 +26,8 @@ import contextlib
 import os
 import signal
 import sys
+import threading
+import time
 
 __all__ = ["main"]
 
@@ -54,6 +56,7 @@ def main() -> int:
         return _ended(said, 128 + came[0], as_json=as_json)
     code = cli_main()
     _settled(code)
+    _not_held_by_threads(code)
     return code
 
 
@@ -76,6 +79,68 @@ def _settled(code: int) -> None:
     for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         if signal.getsignal(signum) is not signal.SIG_IGN:  # nohup's SIGHUP stays ignored
             signal.signal(signum, end)
+
+
+_GRACE_S = 1.0
+"""How long the process may wait at its end for threads a plug-in left running."""
+
+
+def _not_held_by_threads(code: int) -> None:
+    """Threads a plug-in left running do not keep the process from ending with ``code``.
+
+    Python waits at exit for every thread that is not a daemon thread: a strategy's poller
+    left running kept ``livesession dryrun`` from ever exiting, its run sealed and its
+    summary printed. If such threads are still running ``_GRACE_S`` after ``main`` returns
+    (the interpreter waiting for them), a watchdog says so on stderr, naming them, and ends
+    the process with ``code``, its output flushed first. Only when no run is still held
+    (``runs_held``): every run file this process wrote is then closed, and sealed when its
+    command sealed it. One still held is waited for, as before, with the line said.
+    """
+    if not _running_threads():
+        return
+    lock = sys.modules.get("livesession._rundir.lock")  # no run opened when never imported
+    if lock is None:
+        held: list[object] = []
+    else:
+        from ._rundir.session import runs_held  # noqa: PLC0415 - only once a run was opened
+
+        held = list(runs_held())
+
+    def watch() -> None:
+        time.sleep(_GRACE_S)  # the interpreter joins the threads meanwhile, or ends
+        running = _running_threads()
+        if not running:
+            return  # they ended: the interpreter is ending as it does
+        names = ", ".join(repr(thread.name) for thread in running)
+        if held:
+            print(  # noqa: T201 - the CLI's output
+                f"livesession: waiting for threads a plug-in left running ({names}): "
+                f"the run {held[0]} is still open",
+                file=sys.stderr,
+            )
+            _flushed()
+            return
+        print(  # noqa: T201 - the CLI's output
+            f"livesession: threads a plug-in left running ({names}) still ran {_GRACE_S:g} s "
+            f"after the command ended (not daemon threads, which Python waits for at exit): "
+            f"exiting with code {code} without them",
+            file=sys.stderr,
+        )
+        _flushed()
+        os._exit(code)
+
+    threading.Thread(target=watch, name="livesession-exit-watch", daemon=True).start()
+
+
+def _running_threads() -> list[threading.Thread]:
+    """The threads, but this one and daemon threads, that are still running."""
+    this = threading.current_thread()
+    main = threading.main_thread()
+    return [
+        thread
+        for thread in threading.enumerate()
+        if thread not in (this, main) and not thread.daemon and thread.is_alive()
+    ]
 
 
 def _stops_ignored() -> None:

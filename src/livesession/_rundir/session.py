@@ -20,11 +20,11 @@ from .alerting import open_alerts
 from .backing import holder_id, open_lease, open_store
 from .brokers import BrokerFactory, add_venue_checks
 from .layout import Backing
-from .lock import RunLock
+from .lock import _HELD, RunLock
 from .plugins import RunPlugins, add_broker_check, given_broker
 from .venue import attach_venue
 
-__all__ = ["open_session"]
+__all__ = ["open_session", "runs_held"]
 
 _C = TypeVar("_C", bound=Closable)
 
@@ -138,3 +138,12 @@ def _let_go(files: Sequence[Closable], lock: RunLock) -> None:
                 file.close()
     finally:
         lock.release()
+
+
+def runs_held() -> list[Path]:
+    """The run directories whose writer lock this process still holds, sorted.
+
+    A session lets its run's lock go only once its last artifact byte is written: none
+    held means every run this process opened is closed, its files and its seal written.
+    """
+    return sorted(lock.run_dir for lock in list(_HELD) if lock.held)
