@@ -91,11 +91,7 @@ def _text(text: str) -> str:
 
 
 def _path(text: str) -> Path:
-    """A path argument; an empty one would mean the current directory, which nobody types.
-
-    A relative one given where the current directory was removed leads nowhere: refused by
-    name here, before anything is read or written (it was ``No such file or directory``).
-    """
+    """A path argument: not empty (nobody types the cwd), not relative to a removed cwd."""
     gone = cwd_gone(_text(text))
     if gone is not None:
         raise argparse.ArgumentTypeError(gone)
