@@ -51,8 +51,9 @@ class LifecycleMachine:
     """
 
     def __init__(self) -> None:
-        self._state_name = INITIAL_STATE.value
-        self._state = INITIAL_STATE
+        self.state: SessionState = INITIAL_STATE
+        """The current state: read several times a step, so an attribute, set only where the
+        state changes (``fire``, ``restore``)."""
         self._model = _Model()
         self._machine = Machine(
             model=self._model,
@@ -69,15 +70,6 @@ class LifecycleMachine:
             name=_NAME,  # its log records say so, and are dropped (``_not_ours``)
         )
 
-    @property
-    def state(self) -> SessionState:
-        """The current state."""
-        # Cached: read several times per step, it changes only in fire() and restore().
-        if self._state_name != self._model.state:
-            self._state_name = self._model.state
-            self._state = SessionState(self._state_name)
-        return self._state
-
     def fire(self, trigger: Trigger) -> SessionState:
         """Fire ``trigger``; return the new state or raise ``InvalidTransition``."""
         before = self._model.state
@@ -87,11 +79,13 @@ class LifecycleMachine:
             raise InvalidTransition(trigger.value, before) from None
         if fired is not True:  # pragma: no cover - transitions returns True on success
             raise InvalidTransition(trigger.value, before)
+        self.state = SessionState(self._model.state)
         return self.state
 
     def restore(self, state: SessionState) -> None:
         """Put the machine back into ``state`` (resume from a checkpoint only)."""
         self._machine.set_state(state.value, model=self._model)
+        self.state = SessionState(self._model.state)
 
     def may_fire(self, trigger: Trigger) -> bool:
         """Whether ``trigger`` is legal in the current state."""
