@@ -73,6 +73,10 @@ __all__ = [
 ]
 
 _ACTIVE = SessionState.DRYRUN_ACTIVE
+_HALTED = TradingState.HALTED
+# A step reads ``governor.state`` and ``winddown.kill_started_ns`` themselves, not the
+# ``halted`` and ``killing`` properties they stand for: a property read costs about what a
+# call does, and a step makes several.
 FEED_EXHAUSTED: Final = "FEED_EXHAUSTED"
 """The stop reason of a run whose feed ran out of bars before ``steps``."""
 DAILY_LOSS_KILL: Final = "DAILY_LOSS"
@@ -211,7 +215,7 @@ def _on_bar(p: SessionParts, bar: Bar) -> None:
     if governor.daily_loss_breached(book, p.time.ts_sim):
         winddown.kill(DAILY_LOSS_KILL)
     intents: tuple[OrderIntent, ...] = ()
-    if not governor.halted:
+    if governor.state is not _HALTED:
         decided = _decide(p, bar)
         if decided is None:
             return
@@ -221,8 +225,8 @@ def _on_bar(p: SessionParts, bar: Bar) -> None:
     # HALTED but not by the kill switch (which cancels everything): no new exposure, so
     # what could still add some (a resting entry) is cancelled, the throttle's halt just
     # made by an intent above included.
-    cancelled = governor.halted and not governor.kill_halted and winddown.cancel_entries()
-    if intents or reported or cancelled or winddown.killing:
+    cancelled = governor.state is _HALTED and not governor.kill_halted and winddown.cancel_entries()
+    if intents or reported or cancelled or winddown.kill_started_ns is not None:
         # Only a step that called the venue can have more to hear from it before it ends:
         # sent orders, the exits a fill placed, a halt's or a kill's cancels.
         reports.process()
@@ -230,7 +234,7 @@ def _on_bar(p: SessionParts, bar: Bar) -> None:
             return
     winddown.continue_kill()
     p.reconciliation.reconcile()
-    if winddown.killing:
+    if winddown.kill_started_ns is not None:
         winddown.check_flat()  # the reconciler may just have confirmed the last cancel
 
 
