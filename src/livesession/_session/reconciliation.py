@@ -10,7 +10,7 @@ emits nothing. It owns the pending differences, the escalated ones and the resum
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -58,11 +58,13 @@ class Reconciliation:
     """Where the venue may hold another position than the book's, of the differences
     escalated (``FILL_NOT_SEEN``, ``POSITION_MISMATCH``: ``position_doubts``)."""
     # Asked once: isinstance against a runtime Protocol costs tens of microseconds a step.
-    _reports_positions: bool = attrs.field(init=False)
+    _venue_positions: Callable[[], Mapping[str, Decimal]] | None = attrs.field(init=False)
+    """The venue's ``positions`` when it reports them (``PositionVenue``), else None."""
 
-    @_reports_positions.default
-    def _venue_reports_positions(self) -> bool:
-        return isinstance(self._c.broker, PositionVenue)
+    @_venue_positions.default
+    def _positions_of_venue(self) -> Callable[[], Mapping[str, Decimal]] | None:
+        broker = self._c.broker
+        return broker.positions if isinstance(broker, PositionVenue) else None
 
     def reconcile(
         self, *, grace_ns: int | None = None, hold: bool = True, take_found: bool = False
@@ -82,7 +84,8 @@ class Reconciliation:
         local = book.local_orders() if book.open or book.closed else ()
         try:
             venue_open = broker.open_orders()
-            held = cast("PositionVenue", broker).positions() if self._reports_positions else None
+            positions = self._venue_positions
+            held = None if positions is None else positions()
             self._health.ok()
             if not (local or venue_open or self._pending) and _agree(held, book.positions):
                 return  # the common case: nothing here, nothing there, the same position
