@@ -18,7 +18,7 @@ import orjson
 from .._exceptions import SinkFailure
 from .._support.crash import CRASH_LABEL as _CRASH_LABEL
 from .._support.crash import crashpoint
-from .._support.logging import get_logger, logs_debug
+from .._support.logging import LOG_STATE, get_logger
 from .._support.text import valid_payload
 from .._typing import LineSink, MetricsSink
 from . import names
@@ -48,7 +48,7 @@ _ROUTINE_EVENTS: Final = frozenset(
 """What a normal step does: recorded in events.jsonl, which is the record; the session log
 repeats them only at debug level. Everything else (the lifecycle, rejects, faults,
 operator and venue surprises) is logged at info."""
-_NEVER_AUDITED: Final = frozenset({"BAR", "POSITION_CHANGED"})  # skip the mapping per step
+_QUIET_EVENTS: Final = frozenset({"BAR", "POSITION_CHANGED"})  # routine, never audited
 
 AuditObserver = Callable[[str, Mapping[str, Any], str, int], None]
 """``(code, payload, ts, seq)`` of one audit record: its code, payload (not yet redacted),
@@ -120,15 +120,8 @@ class Recorder:
         self._id_head = b"".join(
             (b"[", orjson.dumps(run_id), b",", orjson.dumps(strategy_id), b",")
         )
-        self._line_mid = b"".join(
-            (
-                b',"run_id":',
-                orjson.dumps(run_id),
-                b',"schema":"',
-                EVENTS_SCHEMA.encode(),
-                b'","seq":',
-            )
-        )
+        schema = EVENTS_SCHEMA.encode()
+        self._line_mid = b',"run_id":%b,"schema":"%b","seq":' % (orjson.dumps(run_id), schema)
         self._line_tail = b""
         self._tail_head = b',"strategy_id":' + orjson.dumps(strategy_id) + b',"ts_sim":'
         self.ts_sim = 0
@@ -227,18 +220,24 @@ class Recorder:
             self.digests["events"].update(line)
         else:  # metrics.json counts what events.jsonl holds, and the session's status
             self.metrics.on_lost(event_type, payload)
+        quiet = event_type in _QUIET_EVENTS and not LOG_STATE.debug  # nothing to log or audit
+        if not quiet or self._unsynced is not None or self._retry_events:  # a bar skips the call
+            self._after_event(event_type, payload, seq)
+        return event_id
+
+    def _after_event(self, event_type: str, payload: dict[str, Any], seq: int) -> None:
+        """What follows an event's line: a failed sync, the audit record, the log, retries."""
         self._raise_unsynced()
-        if event_type not in _NEVER_AUDITED:
+        if event_type not in _QUIET_EVENTS:
             code = _audit_for(event_type, payload)
             if code is not None:
                 self.audit(code, payload)
         if event_type not in _ROUTINE_EVENTS:
             get_logger().info(event_type.lower(), run_id=self.run_id, seq=seq, **payload)
-        elif logs_debug():
+        elif LOG_STATE.debug:
             get_logger().debug(event_type.lower(), run_id=self.run_id, seq=seq, **payload)
         if self._retry_events:
             self._drain_retry_events()
-        return event_id
 
     def snapshot(self, record: dict[str, Any]) -> None:
         """Write one state snapshot (``record`` without schema, seq and times)."""

@@ -14,6 +14,7 @@ from typing import Any, Final, TextIO, cast
 from .secrets import redact
 
 __all__ = [
+    "LOG_STATE",
     "configure_logging",
     "disable_logging",
     "get_logger",
@@ -42,7 +43,18 @@ def redact_processor(
     return cleaned
 
 
-_state: dict[str, Any] = {"logger": _NullLogger(), "debug": False}
+class _LogState:
+    """The logger in use, and whether it wants debug lines (both set by ``configure_logging``)."""
+
+    __slots__ = ("debug", "logger")
+
+    def __init__(self) -> None:
+        self.logger: Any = _NullLogger()
+        self.debug = False
+
+
+LOG_STATE: Final = _LogState()
+"""Read ``LOG_STATE.debug`` where ``logs_debug()`` would be a call too many (every event)."""
 
 
 def import_structlog_without_rich() -> None:
@@ -105,7 +117,7 @@ def configure_logging(stream: TextIO | None = None, *, level: int | str = loggin
         )
     import structlog  # noqa: PLC0415 - loaded only when logging is wanted
 
-    _state["logger"] = structlog.wrap_logger(
+    LOG_STATE.logger = structlog.wrap_logger(
         structlog.PrintLogger(cast("TextIO", _Unfailing(target))),
         processors=[
             structlog.processors.add_log_level,
@@ -118,7 +130,7 @@ def configure_logging(stream: TextIO | None = None, *, level: int | str = loggin
         ],
         wrapper_class=structlog.make_filtering_bound_logger(minimum),
     )
-    _state["debug"] = minimum <= logging.DEBUG
+    LOG_STATE.debug = minimum <= logging.DEBUG
 
 
 class _Unfailing:
@@ -156,15 +168,15 @@ class _Unfailing:
 
 def disable_logging() -> None:
     """Go back to the silent default (for example before closing the log stream)."""
-    _state["logger"] = _NullLogger()
-    _state["debug"] = False
+    LOG_STATE.logger = _NullLogger()
+    LOG_STATE.debug = False
 
 
 def logs_debug() -> bool:
     """Whether debug lines are wanted: routine per-step records are logged only then."""
-    return bool(_state["debug"])
+    return LOG_STATE.debug
 
 
 def get_logger() -> Any:
     """The current livesession logger (a no-op until configured)."""
-    return _state["logger"]
+    return LOG_STATE.logger
