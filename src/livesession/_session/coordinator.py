@@ -290,7 +290,7 @@ class LiveSessionOrchestrator:
                 gate.refuse_torn(what, p.config.run_id, p.time.steps)
             if p.lifecycle.machine.state is not S.DRYRUN_ACTIVE:
                 return False
-            guarded_step(p, after_step=self._run_hooks)
+            guarded_step(p, after_step=self._run_hooks if self.step_hooks else None)
         except BaseException as exc:
             gate.tear(exc, unhandled=Exception)
             raise

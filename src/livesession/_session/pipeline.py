@@ -112,7 +112,7 @@ def check_step_count(n: object, *, verb: str = "run_n_steps") -> None:
         raise ConfigError(f"{verb} needs a positive integer, got {n!r}")
 
 
-def guarded_step(p: SessionParts, *, after_step: Callable[[], None]) -> None:
+def guarded_step(p: SessionParts, *, after_step: Callable[[], None] | None) -> None:
     """One step in DRYRUN_ACTIVE, as the session runs it under its lock.
 
     The lease is renewed first (a lost lease ends the step before it starts); a resumed
@@ -140,8 +140,8 @@ def guarded_step(p: SessionParts, *, after_step: Callable[[], None]) -> None:
         unexpected(p, exc)
 
 
-def step_once(p: SessionParts, *, after_step: Callable[[], None]) -> None:
-    """Run one step; ``after_step`` runs once the step's bar is done (the step hooks)."""
+def step_once(p: SessionParts, *, after_step: Callable[[], None] | None) -> None:
+    """Run one step; ``after_step`` runs once the step's bar is done (the step hooks, if any)."""
     time, lifecycle = p.time, p.lifecycle
     # The bar is read first (at the time the step would take), so that a dated feed's bar
     # sets the step's time; nothing is recorded before the tick.
@@ -168,7 +168,8 @@ def step_once(p: SessionParts, *, after_step: Callable[[], None]) -> None:
     _on_bar(p, bar)
     if lifecycle.machine.state is not _ACTIVE:
         return
-    after_step()
+    if after_step is not None:
+        after_step()
     p.checkpointer.end_of_step(time.steps)
     if time.steps >= p.config.max_steps and lifecycle.machine.state is _ACTIVE and states_hold(p):
         p.winddown.request_stop(MAX_STEPS_REACHED)
