@@ -163,6 +163,8 @@ class MockBroker(JournaledVenue, ResumableVenue, MarkableVenue, ReplayingVenue, 
         fills at its price, or at the bar's open when the bar opens past it (``fill_price``).
         """
         self._last_price[bar.symbol] = bar.close
+        if not self._open:
+            return  # most bars: nothing rests here
         for cid in list(self._open):
             state = self._open.get(cid)
             if state is None:  # an OCO sibling that triggered on this bar cancelled it
