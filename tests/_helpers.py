@@ -36,6 +36,23 @@ DEEP = os.environ.get("LIVESESSION_CAMPAIGN") == "deep"
 """``nox -s campaigns`` sets ``LIVESESSION_CAMPAIGN=deep``: the long sweeps run whole."""
 
 
+QUIET_STRATEGY = """
+class Quiet:
+    def __init__(self, strategy_id):
+        self.strategy_id = strategy_id
+
+    def on_bar(self, bar, view):
+        return ()
+
+    def get_state(self):
+        return {}
+
+    def set_state(self, state):
+        pass
+"""
+"""The source of a strategy class that orders nothing, for tests that write a plug-in."""
+
+
 def campaign(full: Any, ci: Any) -> Any:
     """``full`` in the deep campaign (``nox -s campaigns``), else ``ci``: a representative
     part of the same sweep, so the normal run (and CI) stays well within its time."""

@@ -23,22 +23,11 @@ import pytest
 from livesession.cli import main
 from livesession.verify import verify_run
 
+from _helpers import QUIET_STRATEGY
+
 _STOPS = [signal.SIGTERM, signal.SIGINT, signal.SIGHUP]
 
-_QUIET = """
-class Quiet:
-    def __init__(self, strategy_id):
-        self.strategy_id = strategy_id
-
-    def on_bar(self, bar, view):
-        return ()
-
-    def get_state(self):
-        return {}
-
-    def set_state(self, state):
-        pass
-"""
+_QUIET = QUIET_STRATEGY
 """A strategy that orders nothing: the plug-ins below add only their signal."""
 
 _LATE = f"""

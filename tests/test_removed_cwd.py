@@ -17,24 +17,16 @@ from pathlib import Path
 
 import pytest
 
-_QUIET = """
-class Quiet:
-    def __init__(self, strategy_id):
-        self.strategy_id = strategy_id
+from _helpers import QUIET_STRATEGY
 
-    def on_bar(self, bar, view):
-        return ()
-
-    def get_state(self):
-        return {}
-
-    def set_state(self, state):
-        pass
-
+_QUIET = (
+    QUIET_STRATEGY
+    + """
 
 def make(*, strategy_id="quiet"):
     return Quiet(strategy_id)
 """
+)
 
 _GONE = "is a relative path, and the current directory no longer exists (it was removed)"
 
