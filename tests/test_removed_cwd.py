@@ -33,9 +33,14 @@ _GONE = "is a relative path, and the current directory no longer exists (it was 
 
 def _in_removed_dir(tmp_path: Path, *args: str | Path) -> subprocess.CompletedProcess[str]:
     """``livesession ARGS`` started in a new directory in ``tmp_path``, removed before it starts."""
+    return _python_in_removed_dir(tmp_path, "-m", "livesession.cli", *args)
+
+
+def _python_in_removed_dir(tmp_path: Path, *args: str | Path) -> subprocess.CompletedProcess[str]:
+    """``python ARGS`` started in a new directory in ``tmp_path``, removed before it starts."""
     gone = tempfile.mkdtemp(prefix="gone-", dir=tmp_path)
     script = 'cd "$1" && rmdir "$1" && shift && exec "$@"'
-    command = [sys.executable, "-m", "livesession.cli", *map(str, args)]
+    command = [sys.executable, *map(str, args)]
     return subprocess.run(
         ["sh", "-c", script, "sh", gone, *command],
         capture_output=True,
@@ -108,3 +113,38 @@ def test_a_relative_config_or_feed_is_refused_before_anything_is_written(
     (line,) = said.stderr.splitlines()
     assert line.startswith(f"livesession: error: feed csv:bars.csv: bars.csv {_GONE}")
     assert not out.exists()
+
+
+_LIBRARY_CALLS = """
+import sys
+from livesession import DryrunConfig, create_run, resume_run
+
+for call in (
+    lambda: create_run(DryrunConfig(steps=5), "runs"),
+    lambda: resume_run("runs/q"),
+):
+    try:
+        call()
+    except Exception as exc:
+        print(type(exc).__name__, exc)
+session = create_run(DryrunConfig(run_id="lib", steps=5), sys.argv[1])
+session.run_to_end(5)
+session.close()
+print("absolute ok")
+"""
+
+
+def test_the_library_refuses_a_relative_path_there_by_name(tmp_path: Path) -> None:
+    """``create_run`` / ``resume_run`` with a relative path from a removed working directory:
+    a ``ConfigError`` naming the argument and the path (``create_run`` raised a bare
+    ``FileNotFoundError`` naming no file); an absolute path works there."""
+    out = tmp_path / "runs"
+    said = _python_in_removed_dir(tmp_path, "-c", _LIBRARY_CALLS, out)
+    assert said.returncode == 0, said.stderr
+    way_out = "give an absolute path, or cd to a directory that exists"
+    assert said.stdout.splitlines() == [
+        f"ConfigError out_dir: runs {_GONE}: {way_out}",
+        f"ConfigError run_dir: runs/q {_GONE}: {way_out}",
+        "absolute ok",
+    ]
+    assert [path.name for path in out.iterdir()] == ["lib"]

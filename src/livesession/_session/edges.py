@@ -17,6 +17,7 @@ from .._artifacts.webhook import refuse_closed_webhook
 from .._domain.config import DryrunConfig
 from .._domain.retry import RetryPolicy
 from .._exceptions import ConfigError, PluginError
+from .._support.oserrors import cwd_gone
 from .._support.references import a_, not_a
 from .._typing import (
     AlertSink,
@@ -112,11 +113,19 @@ def check_config(config: object) -> None:
 
 
 def check_path(name: str, value: object) -> None:
-    """Refuse (``ConfigError``) a ``name`` argument that is no path (a str or an os.PathLike)."""
+    """Refuse (``ConfigError``) a ``name`` argument that is no path (a str or an os.PathLike).
+
+    A relative one in a process whose working directory was removed leads nowhere: refused
+    naming it (it was a bare ``FileNotFoundError`` naming no file), as the CLI refuses it.
+    """
     if not isinstance(value, (str, os.PathLike)):
         raise ConfigError(
             f"{name} must be a path (a str or an os.PathLike), got {type(value).__name__}"
         )
+    text = os.fspath(value)
+    gone = cwd_gone(text) if isinstance(text, str) else None
+    if gone is not None:
+        raise ConfigError(f"{name}: {gone}")
 
 
 def check_edges(edges: Mapping[str, object]) -> None:
