@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import threading
 from typing import TYPE_CHECKING
 
@@ -480,3 +481,88 @@ def test_a_cancelled_activate_goes_on_once_the_activation_is_over(tmp_path: Path
     assert released, "activate() raised while the session was still being activated"
     assert state is SessionState.DRYRUN_ACTIVE
     assert verify_run(tmp_path / "aio-activate").ok
+
+
+def test_a_verb_whose_caller_is_cancelled_still_applies_and_its_result_is_kept(
+    tmp_path: Path,
+) -> None:
+    """Bug: cancelling the task awaiting a verb (a timeout around ``await s.kill()``)
+    cancelled the verb itself when the loop's executor had not started it yet: the kill
+    the application issued was never applied, and nothing said so. The verb now always
+    runs to its end, and ``verb_result`` gives its ``VerbResult``."""
+
+    async def main() -> tuple[object, object, object, object]:
+        loop = asyncio.get_running_loop()
+        loop.set_default_executor(concurrent.futures.ThreadPoolExecutor(1))
+        async with open_session(DryrunConfig(run_id="aio-verb"), out_dir=tmp_path) as s:
+            await s.run_steps(5)
+            never = await s.verb_result("kill")
+            busy = threading.Event()
+            blocker = loop.run_in_executor(None, busy.wait)  # the executor's one thread
+            task = asyncio.create_task(s.kill("drill"))
+            for _ in range(5):
+                await asyncio.sleep(0)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            busy.set()
+            await blocker
+            kept = await s.verb_result("kill")
+            trading = s.trading_state
+        return never, kept, trading, await s.result()
+
+    never, kept, trading, result = asyncio.run(main())
+    assert never is None
+    assert kept is not None
+    assert kept.outcome is VerbOutcome.APPLIED  # type: ignore[attr-defined]
+    assert trading.value == "HALTED"  # type: ignore[attr-defined]
+    assert result.status is SessionStatus.COMPLETED  # type: ignore[attr-defined]
+    assert verify_run(tmp_path / "aio-verb").ok
+
+
+def test_a_verb_cancelled_while_a_step_holds_the_session_is_sealed_with_the_run(
+    tmp_path: Path,
+) -> None:
+    """The caller of ``stop()`` is cancelled while the step under way holds the session;
+    leaving the block then waits for that stop, so the seal records it, and
+    ``verb_result`` (after the block too) says it applied."""
+    held = _Held("step")
+
+    async def main() -> tuple[object, object]:
+        async with open_session(
+            DryrunConfig(run_id="aio-verb-held"), out_dir=tmp_path, strategy=held
+        ) as s:
+            stepping = asyncio.create_task(s.run_steps(100))
+            assert await asyncio.to_thread(held.entered.wait, 30)
+            stopping = asyncio.create_task(s.stop("deadline"))
+            gate = s._session._gate
+            while gate._arrived == 0:  # the stop waits for the step under way
+                await asyncio.to_thread(lambda: None)
+            stopping.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await stopping
+            held.release.set()
+            await stepping
+        return await s.verb_result("stop"), await s.result()
+
+    kept, result = asyncio.run(main())
+    assert kept is not None
+    assert kept.outcome is VerbOutcome.APPLIED  # type: ignore[attr-defined]
+    assert result.steps == 10  # type: ignore[attr-defined]
+    run_dir = tmp_path / "aio-verb-held"
+    assert verify_run(run_dir).ok
+    reasons = [
+        e["payload"].get("reason")
+        for e in map(orjson.loads, (run_dir / "events.jsonl").read_bytes().splitlines())
+        if e["event_type"] == "STATE_CHANGED"
+    ]
+    assert "deadline" in reasons
+
+
+def test_verb_result_names_the_verbs() -> None:
+    async def main() -> None:
+        async with open_session(DryrunConfig(run_id="aio-verb-name"), **Sinks().kwargs()) as s:
+            with pytest.raises(ValueError, match=r"verb_result\('request_stop'\): not a verb"):
+                await s.verb_result("request_stop")
+
+    asyncio.run(main())

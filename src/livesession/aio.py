@@ -5,7 +5,8 @@
 ``create_run``) or resuming one (``resume``, as ``resume_run``). ``await run_steps(n)``
 steps it there. The operator verbs (``stop``, ``kill``, ``acknowledge``, ...) run on
 another thread under the session lock, so they take effect at the end of the running
-step instead of queueing behind the whole ``run_steps``. Cancelling the task that awaits
+step instead of queueing behind the whole ``run_steps``; a verb whose caller is cancelled
+still runs to its end, and ``verb_result`` gives its result. Cancelling the task that awaits
 ``run_steps`` stops the session gracefully (cancel, flatten, seal) before the
 cancellation goes on; leaving the ``async with`` block closes and seals it, and so does a
 cancellation that comes while ``open_session`` is still building or starting it.
@@ -43,6 +44,8 @@ _R = TypeVar("_R")
 _Ts = TypeVarTuple("_Ts")
 CANCELLED_REASON = "task cancelled"
 """The stop reason a cancelled ``run_steps`` records."""
+VERBS = ("stop", "kill", "acknowledge", "reduce_only", "reenable_trading")
+"""The operator verbs of an ``AsyncSession``, as ``verb_result`` names them."""
 
 
 class AsyncSession:
@@ -60,6 +63,8 @@ class AsyncSession:
         """The ``async with`` block has ended: the session is closed, its thread gone."""
         self.run_dir = run_dir
         """The run directory (None for a session kept in memory)."""
+        self._verbs: dict[str, asyncio.Future[VerbResult]] = {}
+        """The latest call of each verb, by name, kept for ``verb_result``."""
 
     # -- read-only view (cheap reads; nothing here waits for a step) ---------------------
 
@@ -145,28 +150,62 @@ class AsyncSession:
 
     async def stop(self, reason: str = "operator") -> VerbResult:
         """Graceful stop: cancel, flatten, STOPPED (when the running step ends)."""
-        return await self._elsewhere(self._session.request_stop, reason)
+        return await self._verb("stop", self._session.request_stop, reason)
 
     async def kill(self, reason: str = "operator") -> VerbResult:
         """Kill switch: HALTED, cancel everything, flatten."""
-        return await self._elsewhere(self._session.kill, reason)
+        return await self._verb("kill", self._session.kill, reason)
 
     async def acknowledge(self, operator: str = "operator") -> VerbResult:
         """Acknowledge ERROR_REQUIRES_OPERATOR: cancel, flatten, STOPPED."""
-        return await self._elsewhere(self._session.acknowledge, operator)
+        return await self._verb("acknowledge", self._session.acknowledge, operator)
 
     async def reduce_only(self, reason: str = "operator") -> VerbResult:
         """Trading REDUCING: only orders that reduce exposure pass."""
-        return await self._elsewhere(self._session.reduce_only, reason)
+        return await self._verb("reduce_only", self._session.reduce_only, reason)
 
     async def reenable_trading(self, operator: str = "operator") -> VerbResult:
         """Trading ACTIVE again after REDUCING, a throttle, a kill or a broker halt."""
-        return await self._elsewhere(self._session.reenable_trading, operator)
+        return await self._verb("reenable_trading", self._session.reenable_trading, operator)
+
+    async def verb_result(self, verb: str) -> VerbResult | None:
+        """The ``VerbResult`` of the latest call of ``verb`` (``"kill"``, ...); None if none.
+
+        A call still under way is awaited to its end: this is how a caller whose task was
+        cancelled while it awaited the verb (a timeout around ``await session.kill()``)
+        learns what the verb did. Cancelling this await leaves the verb alone.
+        """
+        if verb not in VERBS:
+            raise ValueError(f"verb_result({verb!r}): not a verb; one of {', '.join(VERBS)}")
+        call = self._verbs.get(verb)
+        return None if call is None else await asyncio.shield(call)
 
     async def close(self) -> DryrunResult:
-        """Stop if still running, seal the run, release what it holds; the outcome."""
-        await self._elsewhere(self._session.close)
+        """Stop if still running, seal the run, release what it holds; the outcome.
+
+        Cancelling the awaiting task does not undo it: the session is still closed, and
+        ``await result()`` gives its outcome.
+        """
+        await asyncio.shield(self._elsewhere(self._session.close))
         return await self.result()
+
+    async def _verb(self, name: str, call: Callable[[str], VerbResult], arg: str) -> VerbResult:
+        """Run the verb ``name`` on another thread, to its end whatever becomes of the caller.
+
+        A cancellation of the awaiting task goes on at once (a timeout must not wait for
+        a step that hangs), but the verb is never dropped, even one the executor has not
+        started yet: it takes effect, and ``verb_result(name)`` gives its ``VerbResult``.
+        """
+        future = asyncio.ensure_future(self._elsewhere(call, arg))
+        future.add_done_callback(_retrieved)  # a failure is raised to whoever awaits it
+        self._verbs[name] = future
+        return await asyncio.shield(future)
+
+    async def _verbs_settled(self) -> None:
+        """Wait for the verbs still under way (their callers cancelled), before the close."""
+        pending = [call for call in self._verbs.values() if not call.done()]
+        if pending:
+            await asyncio.wait(pending)
 
     async def _owner(self, call: Callable[[], _R], name: str) -> _R:
         """Run ``call()`` (the method ``name``) on the session's owner thread.
@@ -248,12 +287,20 @@ async def open_session(
         finally:
             aio._end()  # noqa: SLF001
             # To its end: a cancellation meanwhile must not leave the run unsealed, nor
-            # reach the caller before it is sealed.
+            # reach the caller before it is sealed. A verb whose caller was cancelled takes
+            # effect first: the seal records it.
+            await _settle(asyncio.ensure_future(aio._verbs_settled()))  # noqa: SLF001
             await _settle(asyncio.get_running_loop().run_in_executor(None, session.close))
     finally:
         # Off the loop: a run_steps still under way ends at its next step (stopped above).
         shutdown = functools.partial(executor.shutdown, wait=True, cancel_futures=True)
         await _settle(asyncio.get_running_loop().run_in_executor(None, shutdown))
+
+
+def _retrieved(call: asyncio.Future[Any]) -> None:
+    """Mark a verb's failure as seen: ``verb_result`` (or its caller) raises it."""
+    if not call.cancelled():
+        call.exception()
 
 
 async def _settle(
