@@ -27,7 +27,7 @@ from .._risk.governor import TradingState
 from .._typing import Closable
 from . import verbs
 from .assembly import SessionEdges, SessionParts, assemble
-from .pipeline import INPUT_FAULTS, check_step_count, guarded_step
+from .pipeline import INPUT_FAULTS, check_step_count, guarded_step, run_hooks
 from .preflight import close_unstarted, refuse_again, run_preflight
 from .results import DryrunResult, SessionInspection, inspect_parts, result_of
 from .threads import DeferredInterrupt, SessionGate, VerbOutcome, VerbResult
@@ -479,11 +479,8 @@ def _activate(p: SessionParts, gate: SessionGate, *, only_if_ready: bool) -> Non
 
 
 def _run_hooks(session: LiveSessionOrchestrator) -> None:
-    """The step hooks, once the step's bar is done: a re-entry point, so a verb acts at once."""
-    if session.step_hooks:
-        with session._gate.reentry():  # noqa: SLF001 - the coordinator's own
-            for hook in session.step_hooks:
-                hook(session)
+    """The step hooks, once the step's bar is done (``pipeline.run_hooks``)."""
+    run_hooks(session._gate, session.step_hooks, session)  # noqa: SLF001 - its own
 
 
 def _release(p: SessionParts, closes_with: list[Closable]) -> None:

@@ -50,9 +50,10 @@ from .._support.text import exception_text, valid_text
 from .answers import check_bar, checked_intents
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable
+    from collections.abc import Callable, Iterable, Sequence
 
     from .assembly import SessionParts
+    from .threads import SessionGate
 
 __all__ = [
     "BROKER_CALL_FAILED",
@@ -134,10 +135,39 @@ def guarded_step(p: SessionParts, *, after_step: Callable[[], None] | None) -> N
         lifecycle.fail_closed(exc)
     except IdempotencyConflict as exc:  # a re-run that does not repeat its run: no resume can
         halt_and_fault(p, IDEMPOTENCY_CONFLICT, exc)
+    except HookRaised as raised:  # the hook's error, as any other a hook raises
+        unexpected(p, raised.error)
     except (LiveSessionError, *INTERRUPTS):
         raise  # ours, with its one-line message (a checkpoint the disk refused, say)
     except BaseException as exc:  # noqa: BLE001 - the last resort: the run must stay sealable
         unexpected(p, exc)
+
+
+class HookRaised(Exception):
+    """A step hook raised a ``LiveSessionError`` that left the session whole (``error``)."""
+
+    def __init__(self, error: LiveSessionError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+def run_hooks(gate: SessionGate, hooks: Sequence[Callable[[Any], None]], session: object) -> None:
+    """The step hooks, once the step's bar is done: a re-entry point, so a verb acts at once.
+
+    A ``LiveSessionError`` a hook raises and that left the session whole (``run_n_steps``
+    called from inside the step, refused; a ``ConfigError`` of the hook's own) is the
+    hook's error like any other: ``guarded_step`` faults the session ``UNEXPECTED_ERROR``
+    and the run stays sealable. One that tore it (a verb whose store refused a write)
+    goes on.
+    """
+    with gate.reentry():
+        for hook in hooks:
+            try:
+                hook(session)
+            except LiveSessionError as exc:
+                if gate.torn_by:
+                    raise
+                raise HookRaised(exc) from exc
 
 
 def step_once(p: SessionParts, *, after_step: Callable[[], None] | None) -> None:
