@@ -4,13 +4,19 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import orjson
 import pytest
 
 from livesession import (
+    Alert,
     DryrunConfig,
+    ListAlertSink,
     LiveSessionOrchestrator,
+    SessionState,
     SessionStatus,
     TradingState,
+    VerbOutcome,
+    VerbResult,
     create_run,
     verify_run,
 )
@@ -54,6 +60,53 @@ def test_a_step_hook_running_the_session_forward_is_the_hook_s_error(
     )
     assert session.trading_state is TradingState.HALTED
     assert verify_run(tmp_path / "hooked").ok
+
+
+class _StopsOnKill(ListAlertSink):
+    """An alert sink that stops the session when the kill switch's alert arrives."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.session: LiveSessionOrchestrator | None = None
+        self.stopped: list[VerbResult] = []
+
+    def post(self, alert: Alert) -> None:
+        super().post(alert)
+        if self.session is not None and alert.code == "KILL_SWITCH":
+            self.stopped.append(self.session.request_stop("paged"))
+
+
+def test_a_verb_an_alert_sink_calls_inside_a_hook_s_verb_waits_for_the_step_end(
+    tmp_path: Path,
+) -> None:
+    """Bug: a step hook's ``kill`` posts its alert; the alert sink's ``request_stop`` ran at
+    once, inside the kill (a step hook is a point where a verb acts at once, and that
+    held for the kill's own work too): the stop's flatten and records cut into the kill's,
+    and the sealed run failed verify (``C2_DRYRUN_STOP is not the last record``). A verb
+    called from inside another verb's work is deferred to the end of the step now."""
+    alerts = _StopsOnKill()
+
+    def hook(session: LiveSessionOrchestrator) -> None:
+        if session.steps_done == 5:
+            alerts.session = session
+            killed = session.kill("drill")
+            assert killed.outcome is VerbOutcome.APPLIED
+
+    session = create_run(DryrunConfig(run_id="paged", steps=30), tmp_path, alerts=alerts)
+    session.step_hooks.append(hook)
+    with session:
+        result = session.run_to_end(30)
+    assert [r.outcome for r in alerts.stopped] == [VerbOutcome.DEFERRED]
+    assert (result.status, result.steps, session.state) == (
+        SessionStatus.COMPLETED,
+        5,
+        SessionState.STOPPED,
+    )
+    run_dir = tmp_path / "paged"
+    assert verify_run(run_dir).ok
+    codes = [orjson.loads(line)["code"] for line in (run_dir / "audit.jsonl").read_bytes().split()]
+    assert codes.index("C2_KILL_SWITCH") < codes.index("C2_KILL_SWITCH_FLAT")
+    assert codes[-1] == "C2_DRYRUN_STOP"
 
 
 def test_a_hook_s_own_library_error_is_the_hook_s_error(tmp_path: Path) -> None:

@@ -233,10 +233,24 @@ class SessionGate:
                 self._waiting -= 1
                 self._served += 1
                 self._turns.notify_all()
-        with self._entered(read_only=read_only):
+        with self._entered(read_only=read_only), self._no_reentry():
             yield
         if self.deferred and self._holder is None:
             self.run_deferred()
+
+    @contextmanager
+    def _no_reentry(self) -> Iterator[None]:
+        """Close the re-entry point for a verb's own work (one a step hook called).
+
+        A verb that a sink or alert sink calls in the middle of it (a ``post`` that stops
+        the session on a kill's alert) is deferred to the end of the step, never run inside
+        the verb under way: its records would cut into the verb's own.
+        """
+        opened, self._reentry_open = self._reentry_open, 0
+        try:
+            yield
+        finally:
+            self._reentry_open = opened
 
     @contextmanager
     def owned(self, what: str, run_id: str) -> Iterator[None]:
