@@ -22,7 +22,7 @@ from .._support.text import UNPRINTABLE, exception_text, printable_line
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-__all__ = ["INPUT_ERRORS", "chainable", "input_error"]
+__all__ = ["INPUT_ERRORS", "chainable", "input_error", "users_line"]
 
 INPUT_ERRORS: Final = {
     "STRATEGY_ERROR": ("strategy", "on_bar", "act on"),
@@ -55,7 +55,7 @@ def input_error(
     message = printable_line(recorded)  # the finding's one line holds it, its breaks escaped
     if cause is None or not _is_events(cause, error, recorded):
         return f"the {owner} raised {error}: {message} (step {step})", None
-    line = _users_line(cause)
+    line = users_line(cause)
     if line is not None:
         said = f"the {owner} raised {error}: {message} (step {step}, at {line})"
         return said, chainable(cause)
@@ -87,7 +87,7 @@ def _is_events(cause: BaseException, error: str, message: str) -> bool:
     return type(cause).__name__ == error and error_message(cause) == message
 
 
-def _users_line(cause: BaseException) -> str | None:
+def users_line(cause: BaseException) -> str | None:
     """``file:line in function`` of the innermost frame of the user's code (None: none)."""
     for frame in reversed(traceback.extract_tb(cause.__traceback__)):
         filename = frame.filename

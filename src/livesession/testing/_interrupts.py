@@ -1,11 +1,14 @@
-"""A strategy that raises ``KeyboardInterrupt`` or ``SystemExit`` in ``on_bar``: a finding.
+"""A plug-in that raises ``KeyboardInterrupt`` or ``SystemExit``: a finding, not the end.
 
 A session lets both pass untouched (they tear it: its run is left unsealed at its last
-checkpoint), so such a strategy aborted the whole failure matrix, and under pytest the whole
-test session with it, with nothing said about the strategy. In the matrix the strategy's
-own interrupt is its defect: ``Interruptible`` hands the session the strategy, and turns
-such an exception raised by ``on_bar`` into ``StrategyInterrupt``, which the session takes
-as any strategy error (``STRATEGY_ERROR``, the run sealed) and the matrix reports.
+checkpoint), so a strategy raising one in ``on_bar``, or a feed in ``next_bar``, aborted the
+whole failure matrix, and under pytest the whole test session with it, with nothing said
+about the plug-in. In the matrix the plug-in's own interrupt is its defect: ``Interruptible``
+hands the session the strategy, and ``interruptible_feed`` the feed, each turning such an
+exception raised by its code into an ``Exception`` (``StrategyInterrupt``, ``FeedInterrupt``),
+which the session takes as any error of that plug-in (``STRATEGY_ERROR`` / ``FEED_ERROR``,
+the run sealed) and the matrix reports. Their ``get_state`` alike; their ``set_state``, which
+a resume calls, raises ``SetStateFailed`` for any error, which the matrix reports too.
 
 The operator's own Ctrl-C still interrupts: while a matrix run steps, ``CtrlC`` watches
 SIGINT (in the main thread, over Python's own handler only), and a ``KeyboardInterrupt``
@@ -17,22 +20,51 @@ from __future__ import annotations
 
 import signal
 import threading
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any, Final, Self, TypeVar
 
 from .._exceptions import INTERRUPTS
+from .._typing import Closable
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Callable, Mapping, Sequence
     from types import FrameType
 
     from .._domain.model import Bar, OrderIntent
-    from .._typing import Strategy, StrategyView
+    from .._typing import MarketFeed, Strategy, StrategyView
 
-__all__ = ["CtrlC", "Interruptible", "StrategyInterrupt"]
+__all__ = [
+    "CtrlC",
+    "FeedInterrupt",
+    "Interruptible",
+    "SetStateFailed",
+    "StrategyInterrupt",
+    "interruptible_feed",
+]
+
+_T = TypeVar("_T")
+_INSTEAD: Final = {
+    "on_bar": "return the intents",
+    "next_bar": "return the bar (None when the feed is exhausted)",
+    "get_state": "return the state",
+}
+"""What the method should have done instead of interrupting."""
 
 
 class StrategyInterrupt(Exception):
     """The strategy's ``on_bar`` raised ``KeyboardInterrupt`` or ``SystemExit`` (chained)."""
+
+
+class FeedInterrupt(Exception):
+    """The feed's ``next_bar`` raised ``KeyboardInterrupt`` or ``SystemExit`` (chained)."""
+
+
+class SetStateFailed(Exception):
+    """A plug-in's ``set_state`` raised (``cause``, chained) on the state a resume gave it."""
+
+    def __init__(self, owner: str, cause: BaseException) -> None:
+        super().__init__(f"the {owner}'s set_state raised {type(cause).__name__}")
+        self.owner = owner
+        self.cause = cause
 
 
 class CtrlC:
@@ -64,8 +96,8 @@ class CtrlC:
             if signal.getsignal(signal.SIGINT) is handler:  # not one put in since
                 signal.signal(signal.SIGINT, signal.default_int_handler)
 
-    def strategys(self, exc: BaseException) -> bool:
-        """Whether ``exc``, raised out of ``on_bar``, is the strategy's own, not Ctrl-C."""
+    def plugins(self, exc: BaseException) -> bool:
+        """Whether ``exc``, raised out of a plug-in's method, is its own, not Ctrl-C."""
         if not self.known:
             return False
         return not (isinstance(exc, KeyboardInterrupt) and self.pressed)
@@ -81,6 +113,36 @@ def _raised(exc: BaseException) -> str:
         return "SystemExit(<repr() failed>)"
 
 
+def _guarded(
+    ctrl_c: CtrlC, kind: type[Exception], method: str, call: Callable[..., _T], *args: Any
+) -> _T:
+    """``call(*args)``; ``kind`` for an interrupt the plug-in raised, not the operator's."""
+    try:
+        return call(*args)
+    except INTERRUPTS as exc:
+        if not ctrl_c.plugins(exc):
+            raise
+        error = kind(
+            f"{method} raised {_raised(exc)}, which would tear a session (its run left unsealed"
+            f" at its last checkpoint, and the process interrupted): {_INSTEAD[method]}, or "
+            "raise an Exception"
+        )
+        # Its traceback ends at the plug-in's own line, which the finding names.
+        raise error.with_traceback(exc.__traceback__) from exc
+
+
+def _restored(ctrl_c: CtrlC, owner: str, plugin: MarketFeed | Strategy, state: Any) -> None:
+    """``plugin.set_state(state)``; ``SetStateFailed`` for its error (or its own interrupt)."""
+    try:
+        plugin.set_state(state)
+    except INTERRUPTS as exc:
+        if not ctrl_c.plugins(exc):
+            raise
+        raise SetStateFailed(owner, exc) from exc
+    except Exception as exc:
+        raise SetStateFailed(owner, exc) from exc
+
+
 class Interruptible:
     """The strategy as the matrix's session sees it: its interrupts are its errors."""
 
@@ -91,27 +153,65 @@ class Interruptible:
 
     def on_bar(self, bar: Bar, view: StrategyView) -> Sequence[OrderIntent]:
         """The strategy's ``on_bar``; ``StrategyInterrupt`` for an interrupt it raised."""
-        try:
-            return self._strategy.on_bar(bar, view)
-        except INTERRUPTS as exc:
-            if not self._ctrl_c.strategys(exc):
-                raise
-            said = _raised(exc)
-            error = StrategyInterrupt(
-                f"on_bar raised {said}, which would tear a session (its run left unsealed at "
-                "its last checkpoint, and the process interrupted): return the intents, or "
-                "raise an Exception"
-            )
-            # Its traceback ends at the strategy's own line, which the finding names.
-            raise error.with_traceback(exc.__traceback__) from exc
+        return _guarded(self._ctrl_c, StrategyInterrupt, "on_bar", self._strategy.on_bar, bar, view)
 
     def get_state(self) -> dict[str, Any]:
-        """The strategy's own."""
-        return self._strategy.get_state()
+        """The strategy's own; ``StrategyInterrupt`` for an interrupt it raised."""
+        return _guarded(self._ctrl_c, StrategyInterrupt, "get_state", self._strategy.get_state)
 
     def set_state(self, state: Mapping[str, Any]) -> None:
-        """The strategy's own."""
-        self._strategy.set_state(state)
+        """The strategy's own; ``SetStateFailed`` when it raises."""
+        _restored(self._ctrl_c, "strategy", self._strategy, state)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._strategy, name)
+
+
+class _Feed:
+    """The user's feed as the matrix's session sees it: its interrupts are its errors.
+
+    What else the session reads of a feed (``dated``, ``first_ts_ns``, ``take_gaps``...)
+    is the feed's own, read through.
+    """
+
+    def __init__(self, feed: MarketFeed, ctrl_c: CtrlC) -> None:
+        self._feed = feed
+        self._ctrl_c = ctrl_c
+        self.symbol = feed.symbol
+
+    def next_bar(self, ts_ns: int) -> Bar | None:
+        """The feed's ``next_bar``; ``FeedInterrupt`` for an interrupt it raised."""
+        return _guarded(self._ctrl_c, FeedInterrupt, "next_bar", self._feed.next_bar, ts_ns)
+
+    def get_state(self) -> dict[str, Any]:
+        """The feed's own; ``FeedInterrupt`` for an interrupt it raised."""
+        return _guarded(self._ctrl_c, FeedInterrupt, "get_state", self._feed.get_state)
+
+    def set_state(self, state: Mapping[str, Any]) -> None:
+        """The feed's own; ``SetStateFailed`` when it raises."""
+        _restored(self._ctrl_c, "feed", self._feed, state)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._feed, name)
+
+    def __repr__(self) -> str:
+        return repr(self._feed)
+
+
+class _ClosableFeed(_Feed):
+    """A feed holding a resource: the session closes it, as it would the feed itself."""
+
+    def close(self) -> None:
+        """The feed's own."""
+        self._feed.close()  # type: ignore[attr-defined]
+
+
+def interruptible_feed(feed: MarketFeed, ctrl_c: CtrlC) -> MarketFeed:
+    """``feed`` as the matrix's session gets it: its own interrupts are its errors.
+
+    livesession's own feeds are handed over as they are: the session treats them by their
+    type (their bars checked where they are made), and they raise no interrupt.
+    """
+    if type(feed).__module__.split(".")[0] == "livesession":
+        return feed
+    return _ClosableFeed(feed, ctrl_c) if isinstance(feed, Closable) else _Feed(feed, ctrl_c)

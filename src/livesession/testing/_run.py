@@ -30,8 +30,8 @@ from .._session.coordinator import LiveSessionOrchestrator
 from .._session.pipeline import UNEXPECTED_ERROR, error_message
 from .._support.text import printable_line
 from ..stores import MemoryIdempotencyStore
-from ._culprit import INPUT_ERRORS, chainable, input_error
-from ._interrupts import CtrlC, Interruptible
+from ._culprit import INPUT_ERRORS, chainable, input_error, users_line
+from ._interrupts import CtrlC, Interruptible, SetStateFailed, interruptible_feed
 from .faults import FaultBroker
 from .tracking import mark_verified, verify_session
 
@@ -108,7 +108,10 @@ class MatrixRun:
         self.broker.on_submit = self._on_submit
         self.orch = self._build()
         if survivors is not None:
-            self.orch.restore_state(orjson.loads(survivors.checkpoint), self._digests())
+            try:
+                self.orch.restore_state(orjson.loads(survivors.checkpoint), self._digests())
+            except SetStateFailed as exc:  # the child names the error as raised
+                raise exc.cause from None
 
     def _take_over(self, survivors: Survivors) -> None:
         """Start from what the killed process left: its venue, store and written lines."""
@@ -131,12 +134,13 @@ class MatrixRun:
     def _build(self) -> LiveSessionOrchestrator:
         self.strategy = self._factory()
         self.feed = None if self._feed_factory is None else self._feed_factory()
+        # A plug-in's KeyboardInterrupt or SystemExit is its error, not the end of the matrix.
+        feed = None if self.feed is None else interruptible_feed(self.feed, self._ctrl_c)
         return LiveSessionOrchestrator(
             self.config,
             broker=self.broker,
-            # Its KeyboardInterrupt or SystemExit is its error, not the end of the matrix.
             strategy=Interruptible(self.strategy, self._ctrl_c),
-            feed=self.feed,
+            feed=feed,
             event_sink=self.sinks["events"],
             state_sink=self.sinks["states"],
             audit_sink=self.audit,
@@ -210,7 +214,7 @@ class MatrixRun:
                 if self._quiet():
                     self.quiet_after.append(index + 1)
             elif index + 1 == kill_after:
-                self._restart()
+                self._restart(kill_after)
 
     def _arm(self, case: MatrixCase, index: int) -> None:
         for planned in case.faults:
@@ -247,7 +251,7 @@ class MatrixRun:
             or inside.pending
         )
 
-    def _restart(self) -> None:
+    def _restart(self, kill_after: int) -> None:
         """The process dies after a step; a new one resumes from its checkpoint state.
 
         Within this process: what lives outside the strategy object (a module's globals)
@@ -257,8 +261,32 @@ class MatrixRun:
         state = self._checkpoint()
         digests = {name: digest.copy() for name, digest in old.recorder.digests.items()}
         mark_verified(old)  # abandoned, as a killed process is; its successor is verified
+        self.killed_after = kill_after
         self.orch = self._build()
-        self.orch.restore_state(state, digests)
+        self._restore(state, digests)
+
+    def _restore(self, state: dict[str, Any], digests: dict[str, Any]) -> None:
+        """The new session restored from the checkpoint; a finding when a ``set_state`` raises.
+
+        As ``livesession resume`` refuses such a run: the crash cannot be resumed.
+        """
+        try:
+            self.orch.restore_state(state, digests)
+        except SetStateFailed as exc:
+            failed = exc
+        else:
+            return
+        mark_verified(self.orch)  # never ran: nothing of it to verify
+        cause = failed.cause
+        said = printable_line(error_message(cause))  # redacted, as a resume would say it
+        line = users_line(cause)
+        at = "" if line is None else f", at {line}"
+        msg = (
+            f"a crash cannot be resumed: the {failed.owner}'s set_state, given the state its"
+            f" get_state gave, raised {type(cause).__name__}{f': {said}' if said else ''}"
+            f" (killed after step {self.killed_after}{at})"
+        )
+        raise AssertionError(msg) from chainable(cause)
 
     def _checkpoint(self) -> dict[str, Any]:
         """The session's checkpoint state as JSON gives it back; a finding when it cannot be."""

@@ -1,0 +1,215 @@
+"""The failure matrix and the user's plug-ins' own failures: a feed's interrupt, a
+``set_state`` that raises, a ``get_state`` that interrupts. Each is a finding naming the
+plug-in and its line, never the end of the matrix (nor a bare error out of it)."""
+
+from __future__ import annotations
+
+import functools
+import re
+import signal
+import sys
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from livesession import Bar, OrderIntent, SmaCrossover
+from livesession._typing import Closable, MarketFeed
+from livesession.testing import MatrixCase, check_case, run_failure_matrix
+
+
+def _line_of(text: str) -> str:
+    """``this file:line`` of the first line holding ``text``."""
+    lines = Path(__file__).read_text(encoding="utf-8").splitlines()
+    return f"{__file__}:{next(n for n, line in enumerate(lines, 1) if text in line)}"
+
+
+def sma() -> SmaCrossover:
+    return SmaCrossover(strategy_id="sma", fast=3, slow=8, order_qty=Decimal("0.01"))
+
+
+class Stopping:
+    """A zigzag feed that on its 10th bar raises KeyboardInterrupt or SystemExit, or Ctrl-C
+    is pressed (``how``: ``interrupt``, ``exit``, ``ctrl-c``; another: none of them)."""
+
+    symbol = "BTC/USDT"
+
+    def __init__(self, *, how: str) -> None:
+        self.bars = 0
+        self.how = how
+
+    def next_bar(self, ts_ns: int) -> Bar:
+        self.bars += 1
+        if self.bars == 10:
+            if self.how == "ctrl-c":
+                signal.raise_signal(signal.SIGINT)
+            elif self.how == "exit":
+                sys.exit(4)
+            elif self.how == "interrupt":
+                raise KeyboardInterrupt
+        close = Decimal(40_000 + 50 * (self.bars % 9))
+        return Bar(
+            symbol=self.symbol,
+            ts_ns=ts_ns,
+            open=close,
+            high=close + 10,
+            low=close - 10,
+            close=close,
+            volume=Decimal(1),
+        )
+
+    def get_state(self) -> dict[str, Any]:
+        return {"bars": self.bars}
+
+    def set_state(self, state: Mapping[str, Any]) -> None:
+        self.bars = state["bars"]
+
+
+class Counting:
+    """Counts its bars; its ``set_state`` raises, or from its 5th bar on its ``get_state``
+    raises KeyboardInterrupt (``bad``)."""
+
+    strategy_id = "counting"
+
+    def __init__(self, *, bad: str) -> None:
+        self.bars = 0
+        self.bad = bad
+
+    def on_bar(self, bar: Bar, view: Any) -> Sequence[OrderIntent]:
+        self.bars += 1
+        return ()
+
+    def get_state(self) -> dict[str, Any]:
+        if self.bad == "get_state" and self.bars >= 5:
+            raise KeyboardInterrupt
+        return {"bars": self.bars}
+
+    def set_state(self, state: Mapping[str, Any]) -> None:
+        if self.bad == "set_state":
+            raise RuntimeError(f"no key 'count' in {sorted(state)}")
+        self.bars = state["bars"]
+
+
+class RestoresBadly(Stopping):
+    """The zigzag feed, whose ``set_state`` raises."""
+
+    def set_state(self, state: Mapping[str, Any]) -> None:
+        raise ValueError("the feed's file moved")
+
+
+class TestAFeedsInterrupt:
+    @pytest.mark.parametrize(
+        ("how", "said", "line"),
+        [
+            ("interrupt", "KeyboardInterrupt", "raise KeyboardInterrupt"),
+            ("exit", "SystemExit(4)", "sys.exit(4)"),
+        ],
+    )
+    def test_a_feed_that_interrupts_is_a_finding(self, how: str, said: str, line: str):
+        """Bug: the strategy's interrupt in on_bar was a finding, but the feed's in next_bar
+        still tore the session and aborted the whole matrix (under pytest, the whole test
+        session), naming nothing."""
+        feed = functools.partial(Stopping, how=how)
+        with pytest.raises(AssertionError) as caught:
+            run_failure_matrix(sma, feed_factory=feed, examples=2, steps=14, seed=0)
+        message = str(caught.value)
+        assert "fails with no fault at all (seed=0, steps=14): " in message
+        assert (
+            f"uninterrupted run: the feed raised FeedInterrupt: next_bar raised {said}, which "
+            "would tear a session (its run left unsealed at its last checkpoint, and the "
+            "process interrupted): return the bar (None when the feed is exhausted), or raise "
+            f"an Exception (step 10, at {_line_of(line)} in next_bar)\n"
+        ) in message
+        assert isinstance(caught.value.__cause__.__cause__, (KeyboardInterrupt, SystemExit))
+        with pytest.raises(AssertionError, match=re.escape(f"next_bar raised {said}")):
+            check_case(sma, MatrixCase(latency_s=0, faults=(), kill_after=5), steps=14,
+                       feed_factory=feed)  # fmt: skip
+
+    @pytest.mark.broken_run("the operator's Ctrl-C tears the session: a crash at its checkpoint")
+    def test_the_operators_ctrl_c_while_the_feed_reads_still_interrupts(self):
+        """A KeyboardInterrupt the SIGINT raised is no finding: the matrix ends as before."""
+        feed = functools.partial(Stopping, how="ctrl-c")
+        with pytest.raises(KeyboardInterrupt):
+            run_failure_matrix(sma, feed_factory=feed, examples=2, steps=14, seed=0)
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back
+
+    def test_the_feed_the_session_gets_is_the_users_in_all_but_its_interrupts(self):
+        """What the session reads of a feed besides its three methods (``dated``, a
+        ``close``...) is read through; livesession's own feeds are handed over as they are."""
+        from livesession import RandomWalkFeed
+        from livesession.testing._interrupts import CtrlC, interruptible_feed
+
+        class Closing(Stopping):
+            dated = True
+            closed = 0
+
+            def close(self) -> None:
+                self.closed += 1
+
+        users = Closing(how="interrupt")
+        feed = interruptible_feed(users, CtrlC())
+        assert isinstance(feed, MarketFeed)
+        assert isinstance(feed, Closable)
+        assert feed.dated is True  # type: ignore[attr-defined]
+        assert repr(feed) == repr(users)
+        feed.close()  # type: ignore[attr-defined]
+        assert users.closed == 1
+        assert not isinstance(interruptible_feed(Stopping(how="x"), CtrlC()), Closable)
+
+        own = RandomWalkFeed(
+            symbol="BTC/USDT",
+            seed=1,
+            initial_price=Decimal(100),
+            tick=Decimal("0.01"),
+            lot=Decimal("0.001"),
+        )
+        assert interruptible_feed(own, CtrlC()) is own
+
+
+class TestSetStateAndGetState:
+    def test_a_strategys_set_state_that_raises_is_a_finding(self):
+        """Bug: a set_state that raised on the resume raised its bare RuntimeError out of
+        run_failure_matrix: no finding, no case, no re-run line, nothing saying that the
+        crash could not be resumed."""
+        factory = functools.partial(Counting, bad="set_state")
+        with pytest.raises(AssertionError) as caught:
+            run_failure_matrix(factory, examples=2, steps=14, seed=0)
+        message = str(caught.value)
+        assert "fails with no fault at all (seed=0, steps=14): " in message
+        assert (
+            "a crash cannot be resumed: the strategy's set_state, given the state its "
+            "get_state gave, raised RuntimeError: no key 'count' in ['bars'] (killed after "
+            f"step 7, at {_line_of('raise RuntimeError(f')} in set_state)\n"
+        ) in message
+        assert isinstance(caught.value.__cause__, RuntimeError)
+        assert "\nre-run it: " in message
+
+    def test_a_feeds_set_state_that_raises_is_a_finding(self):
+        with pytest.raises(AssertionError) as caught:
+            check_case(
+                sma,
+                MatrixCase(latency_s=0, faults=(), kill_after=5),
+                steps=14,
+                feed_factory=functools.partial(RestoresBadly, how="never"),
+            )
+        assert str(caught.value) == (
+            "a crash cannot be resumed: the feed's set_state, given the state its get_state "
+            "gave, raised ValueError: the feed's file moved (killed after step 5, at "
+            f"{_line_of('raise ValueError(')} in set_state)"
+        )
+
+    def test_a_get_state_that_interrupts_is_a_finding(self):
+        """Bug: a get_state raising KeyboardInterrupt passed the checkpoint untouched and
+        aborted the whole matrix."""
+        factory = functools.partial(Counting, bad="get_state")
+        with pytest.raises(AssertionError) as caught:
+            run_failure_matrix(factory, examples=2, steps=14, seed=0)
+        message = str(caught.value)
+        assert "fails with no fault at all (seed=0, steps=14): " in message
+        assert (
+            "a crash cannot be resumed: the strategy's get_state raised KeyboardInterrupt, "
+            "which would tear a session (its run left unsealed at its last checkpoint, and the "
+            "process interrupted): return the state, or raise an Exception\n"
+        ) in message
