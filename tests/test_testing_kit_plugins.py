@@ -213,3 +213,38 @@ class TestSetStateAndGetState:
             "which would tear a session (its run left unsealed at its last checkpoint, and the "
             "process interrupted): return the state, or raise an Exception\n"
         ) in message
+
+
+class TestTheFactorysName:
+    def test_a_partials_name_shows_no_address_and_no_secret(self):
+        """Bug: the finding's first line named a functools.partial by its repr: the
+        function's memory address, and every bound argument as given, an API key too."""
+        secret = "ghp_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"
+        factory = functools.partial(Keyed, bad="set_state", token=secret)
+        with pytest.raises(AssertionError) as caught:
+            run_failure_matrix(factory, examples=1, steps=14, seed=0)
+        message = str(caught.value)
+        assert message.startswith(
+            "failure matrix: functools.partial(Keyed, bad='set_state', token='"
+        )
+        assert secret not in message
+        assert " at 0x" not in message.split("\n", maxsplit=1)[0]
+
+    def test_a_factory_that_cannot_be_pickled_is_named_alike(self):
+        factory = functools.partial(Keyed, bad=lambda: 1)
+        with pytest.raises(TypeError) as caught:
+            run_failure_matrix(factory, examples=1, steps=14, seed=0)
+        assert str(caught.value).startswith(
+            "strategy_factory functools.partial(Keyed, bad=TestTheFactorysName.test_a_factory_"
+            "that_cannot_be_pickled_is_named_alike.<locals>.<lambda>) cannot be re-created in a "
+            "child process"
+        )
+        assert " at 0x" not in str(caught.value)
+
+
+class Keyed(Counting):
+    """``Counting`` with a key bound to its factory, as a venue's strategy may have."""
+
+    def __init__(self, *, bad: Any, token: str = "") -> None:
+        super().__init__(bad=bad)
+        self.token = token

@@ -43,6 +43,7 @@ import attrs
 
 from .._support.secrets import redact_text
 from .._support.text import exception_text, printable_line
+from ._rerun import factory_name
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -106,8 +107,7 @@ def payload(
         try:
             _pickled(value)
         except Exception as exc:  # noqa: BLE001 - pickle raises more than PicklingError
-            name = getattr(value, "__qualname__", None) or type(value).__name__
-            what = "config" if role == "config" else f"{role} {name}"
+            what = "config" if role == "config" else f"{role} {factory_name(value)}"
             fix = "give it plain values (str, int, Decimal, mappings)" if role == "config" else _FIX
             msg = (
                 f"{what} cannot be re-created in a child process for the cross-process"

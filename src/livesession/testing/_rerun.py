@@ -19,16 +19,18 @@ import enum
 import functools
 import importlib
 import math
+import types
 from typing import TYPE_CHECKING, Any, Final
 
 from .._support.secrets import redact_text
+from .._support.text import printable_line
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
     from .model import MatrixCase
 
-__all__ = ["matrix_rerun_line", "rerun_line"]
+__all__ = ["factory_name", "matrix_rerun_line", "rerun_line"]
 
 _KIT: Final = "livesession.testing"
 _PLAIN: Final = (str, int, bool, type(None))
@@ -38,6 +40,8 @@ _UNNAMED: Final = (
     " functools.partial of one"
 )
 """Said of a factory with no name: the notes hold no colon, which ends them."""
+_ARGUMENT_CHARS: Final = 60
+"""The most of one argument's ``repr`` a factory's name shows."""
 
 
 class _Source:
@@ -116,6 +120,36 @@ class _Source:
             return None
         self.modules.add(module)
         return f"{module}.{qualname}"
+
+
+def factory_name(factory: object) -> str:
+    """How a finding's first line names a factory, on one printable line, redacted.
+
+    A function or class by its qualified name; a ``functools.partial`` by its function and
+    arguments (each ``repr`` cut short), never by its own ``repr``, which shows the
+    function's address; anything else by its type. A secret among the arguments (an API key
+    bound to the factory) shows as a secret rule redacts it, as the run records it.
+    """
+    if isinstance(factory, functools.partial):
+        shown = [factory_name(factory.func)]
+        shown += [_short(arg) for arg in factory.args]
+        shown += [f"{key}={_short(value)}" for key, value in factory.keywords.items()]
+        text = f"functools.partial({', '.join(shown)})"
+    else:
+        qualname = getattr(factory, "__qualname__", None)
+        text = qualname if isinstance(qualname, str) else f"a {type(factory).__name__}"
+    return printable_line(redact_text(text))
+
+
+def _short(value: object) -> str:
+    """``value``'s ``repr``, cut short; a function, a class or a partial by its name."""
+    if isinstance(value, type | types.FunctionType | functools.partial):
+        return factory_name(value)
+    try:
+        text = repr(value)
+    except Exception:  # noqa: BLE001 - the argument's own __repr__ failed: it is still shown
+        return "<repr() failed>"
+    return text if len(text) <= _ARGUMENT_CHARS else text[: _ARGUMENT_CHARS - 1] + "\u2026"
 
 
 def rerun_line(

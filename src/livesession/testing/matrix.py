@@ -58,7 +58,7 @@ from .._support.references import not_a
 from .._typing import Strategy
 from ._crossprocess import ChildRun, payload
 from ._differences import new_process_difference, process_difference, resume_difference
-from ._rerun import matrix_rerun_line, rerun_line
+from ._rerun import factory_name, matrix_rerun_line, rerun_line
 from ._run import FeedFactory, StrategyFactory, Survivors
 from ._run import MatrixRun as _Run
 from .model import MatrixCase, MatrixReport, at_least
@@ -331,7 +331,7 @@ def run_failure_matrix(
             raise
 
     started = time.perf_counter()
-    name = getattr(strategy_factory, "__qualname__", repr(strategy_factory))
+    name = factory_name(strategy_factory)  # never its repr: a bound API key would show
     # First the simplest case (no fault, a kill half-way): a strategy that fails without
     # any fault is reported at once, without a search and its shrinking.
     plain = _plain(steps)
