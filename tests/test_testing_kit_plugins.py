@@ -248,3 +248,83 @@ class Keyed(Counting):
     def __init__(self, *, bad: Any, token: str = "") -> None:
         super().__init__(bad=bad)
         self.token = token
+
+
+def make_counting(*, strategy_id: str, bad: str) -> Counting:
+    """A factory without ``**kwargs``: one it does not take is refused by its signature."""
+    counting = Counting(bad=bad)
+    counting.strategy_id = strategy_id
+    return counting
+
+
+class TestFactoriesRefused:
+    @pytest.mark.parametrize(
+        ("strategy", "feed", "said"),
+        [
+            (
+                "mydesk.breakout:make_strategy",
+                None,
+                (
+                    "strategy_factory must be a callable that returns a new strategy, got a str: "
+                    'pass the factory itself (a config\'s "module:function" names it; import it and '
+                    "pass it, or a functools.partial of it)"
+                ),
+            ),
+            (
+                functools.partial(make_counting, strategy_id="c", bad="", windw=3),
+                None,
+                (
+                    "strategy_factory functools.partial(make_counting, strategy_id='c', bad='', "
+                    "windw=3) binds what make_counting does not take (got an unexpected keyword "
+                    "argument 'windw')"
+                ),
+            ),
+            (
+                sma,
+                "tests.feeds:Stopping",
+                (
+                    "feed_factory must be a callable that returns a new feed, got a str: pass the "
+                    'factory itself (a config\'s "module:function" names it; import it and pass '
+                    "it, or a functools.partial of it)"
+                ),
+            ),
+            (
+                sma,
+                functools.partial(Stopping, how="never", every=2),
+                (
+                    "feed_factory functools.partial(Stopping, how='never', every=2) binds what "
+                    "Stopping does not take (got an unexpected keyword argument 'every')"
+                ),
+            ),
+            (
+                sma,
+                Stopping,
+                (
+                    "feed_factory must be callable with no argument (called bare: missing a "
+                    "required argument: 'how'); bind its arguments first: "
+                    'functools.partial(make_feed, symbol="BTC/USDT", ...)'
+                ),
+            ),
+            (
+                sma,
+                functools.partial(print, end=""),
+                (
+                    "feed_factory returned None, not a MarketFeed (does the factory end with "
+                    "`return`?)"
+                ),
+            ),
+        ],
+    )
+    def test_a_factory_the_matrix_cannot_use_is_refused_by_name(
+        self, strategy: Any, feed: Any, said: str
+    ):
+        """Bug: a config's "module:function" string was told to bind its arguments; a
+        partial binding an unknown argument raised the function's own TypeError from within
+        the matrix; a feed factory given as a string raised "'str' object is not callable",
+        and one returning None (no ``return``) quietly ran the config's feed instead."""
+        with pytest.raises(TypeError) as caught:
+            run_failure_matrix(strategy, feed_factory=feed, examples=1, steps=10, seed=0)
+        assert str(caught.value) == said
+        with pytest.raises(TypeError, match=re.escape(said)):
+            check_case(strategy, MatrixCase(latency_s=0, faults=(), kill_after=5), steps=10,
+                       feed_factory=feed)  # fmt: skip

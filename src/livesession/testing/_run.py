@@ -29,8 +29,10 @@ from .._risk.governor import TradingState
 from .._session.coordinator import LiveSessionOrchestrator
 from .._session.pipeline import UNEXPECTED_ERROR, error_message
 from .._support.text import printable_line
+from .._typing import MarketFeed
 from ..stores import MemoryIdempotencyStore
 from ._culprit import INPUT_ERRORS, chainable, input_error, users_line
+from ._factories import not_made
 from ._interrupts import CtrlC, Interruptible, SetStateFailed, interruptible_feed
 from .faults import FaultBroker
 from .tracking import mark_verified, verify_session
@@ -38,7 +40,7 @@ from .tracking import mark_verified, verify_session
 if TYPE_CHECKING:
     from .._domain.config import DryrunConfig
     from .._domain.model import Order
-    from .._typing import MarketFeed, Strategy
+    from .._typing import Strategy
     from .model import MatrixCase
 
 __all__ = ["FeedFactory", "MatrixRun", "StrategyFactory", "Survivors"]
@@ -134,6 +136,9 @@ class MatrixRun:
     def _build(self) -> LiveSessionOrchestrator:
         self.strategy = self._factory()
         self.feed = None if self._feed_factory is None else self._feed_factory()
+        if self._feed_factory is not None and not isinstance(self.feed, MarketFeed):
+            # None would quietly run the config's feed instead; another is no feed.
+            raise not_made("feed_factory", self.feed, MarketFeed)
         # A plug-in's KeyboardInterrupt or SystemExit is its error, not the end of the matrix.
         feed = None if self.feed is None else interruptible_feed(self.feed, self._ctrl_c)
         return LiveSessionOrchestrator(

@@ -43,7 +43,6 @@ case with the same arguments (``check_case``; ``_rerun``).
 
 from __future__ import annotations
 
-import inspect
 import time
 from collections.abc import Mapping
 from typing import Any, Final
@@ -54,10 +53,10 @@ from .._domain.config import DryrunConfig
 from .._domain.retry import RetryPolicy
 from .._session.assembly import replay_window_ns
 from .._support.optional import import_optional
-from .._support.references import not_a
 from .._typing import Strategy
 from ._crossprocess import ChildRun, payload
 from ._differences import new_process_difference, process_difference, resume_difference
+from ._factories import check_bare, not_made
 from ._rerun import factory_name, matrix_rerun_line, rerun_line
 from ._run import FeedFactory, StrategyFactory, Survivors
 from ._run import MatrixRun as _Run
@@ -127,25 +126,22 @@ def _probe(strategy_factory: StrategyFactory) -> Strategy:
     A plug-in factory takes ``strategy_id`` (and its params) as the config passes them; the
     matrix calls its factory bare, so those are bound first (``functools.partial``).
     """
-    try:
-        inspect.signature(strategy_factory).bind()
-    except TypeError as exc:
-        msg = (
-            f"strategy_factory must be callable with no argument (called bare: {exc}); bind "
-            'its arguments first: functools.partial(make_strategy, strategy_id="mine", ...)'
-        )
-        raise TypeError(msg) from None
-    except ValueError:
-        pass  # no signature to read (a builtin): the call below says what it says
+    check_bare("strategy_factory", strategy_factory)
     probe: object = strategy_factory()
     if not isinstance(probe, Strategy):
-        msg = f"strategy_factory returned {not_a(probe, Strategy)}"
-        raise TypeError(msg)
+        raise not_made("strategy_factory", probe, Strategy)
     return probe
 
 
-def _config(strategy_factory: StrategyFactory, config: Mapping[str, Any] | None) -> DryrunConfig:
+def _config(
+    strategy_factory: StrategyFactory,
+    feed_factory: FeedFactory | None,
+    config: Mapping[str, Any] | None,
+) -> DryrunConfig:
+    """The matrix's config for the strategy; each factory refused first when it cannot be."""
     probe = _probe(strategy_factory)
+    if feed_factory is not None:
+        check_bare("feed_factory", feed_factory)
     return DryrunConfig(**{**_BASE, "strategy_id": probe.strategy_id, **(config or {})})
 
 
@@ -167,7 +163,7 @@ def reference_lines(
     (``resumed_lines``).
     """
     case = _plain(steps)
-    cfg = _config(strategy_factory, config)
+    cfg = _config(strategy_factory, feed_factory, config)
     run = _Run(strategy_factory, feed_factory, cfg, case)
     run.run(case, steps)
     run.orch.close()
@@ -189,7 +185,7 @@ def resumed_lines(
 ) -> list[bytes]:
     """The events of the plain case's run resumed from ``survivors`` (in a new process)."""
     case = _plain(steps)
-    cfg = _config(strategy_factory, config)
+    cfg = _config(strategy_factory, feed_factory, config)
     run = _Run(strategy_factory, feed_factory, cfg, case, survivors=survivors)
     run.finish(case, steps)
     run.orch.close()
@@ -222,7 +218,7 @@ def _check(
     feed_factory: FeedFactory | None,
 ) -> tuple[int, bool, _Run]:
     """``check_case``, which also returns the uninterrupted run."""
-    cfg = _config(strategy_factory, config)
+    cfg = _config(strategy_factory, feed_factory, config)
     straight = _Run(strategy_factory, feed_factory, cfg, case)
     straight.run(case, steps)
     problems = straight.problems()

@@ -1,0 +1,70 @@
+"""The factories a matrix is given, checked before they are called: each a ``TypeError``.
+
+The matrix calls ``strategy_factory`` and ``feed_factory`` with no argument, once per run.
+One that is no callable at all (a config's ``"module:function"`` string), one that needs
+arguments, or a ``functools.partial`` binding what its function does not take would raise
+Python's own error from within the matrix, or (a feed factory returning None) quietly run
+the config's feed instead; each is refused here, naming the factory and the fix.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from typing import Final
+
+from .._support.references import a_, not_a
+from ._rerun import factory_name
+
+__all__ = ["check_bare", "not_made"]
+
+_EXAMPLES: Final = {
+    "strategy_factory": 'functools.partial(make_strategy, strategy_id="mine", ...)',
+    "feed_factory": 'functools.partial(make_feed, symbol="BTC/USDT", ...)',
+}
+
+
+def check_bare(role: str, factory: object) -> None:
+    """Refuse a ``role`` factory the matrix cannot call with no argument (``TypeError``)."""
+    if not callable(factory):
+        msg = (
+            f"{role} must be a callable that returns a new {role.split('_', maxsplit=1)[0]}, got "
+            f"{a_(type(factory).__name__)}: pass the factory itself (a config's "
+            '"module:function" names it; import it and pass it, or a functools.partial of it)'
+        )
+        raise TypeError(msg)
+    try:
+        inspect.signature(factory).bind()
+    except TypeError as exc:
+        msg = (
+            f"{role} must be callable with no argument (called bare: {exc}); bind its "
+            f"arguments first: {_EXAMPLES[role]}"
+        )
+        raise TypeError(msg) from None
+    except ValueError:
+        _check_partial(role, factory)  # else no signature to read (a builtin): the call says
+
+
+def _check_partial(role: str, factory: object) -> None:
+    """A ``functools.partial`` whose bound arguments its function does not take.
+
+    Its signature cannot be read (``ValueError``), and calling it raises the function's own
+    ``TypeError`` from within the matrix; this one names the partial and the argument.
+    """
+    if not isinstance(factory, functools.partial):
+        return
+    try:
+        inspect.signature(factory.func).bind_partial(*factory.args, **factory.keywords)
+    except TypeError as exc:
+        msg = (
+            f"{role} {factory_name(factory)} binds what {factory_name(factory.func)} does not "
+            f"take ({exc})"
+        )
+        raise TypeError(msg) from None
+    except ValueError:
+        pass  # no signature to read: the call says what it says
+
+
+def not_made(role: str, made: object, kind: type) -> TypeError:
+    """The error to raise when a ``role`` factory returned ``made``, not a ``kind``."""
+    return TypeError(f"{role} returned {not_a(made, kind)}")
