@@ -8,6 +8,7 @@ import functools
 import re
 import signal
 import sys
+import types
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
@@ -328,3 +329,34 @@ class TestFactoriesRefused:
         with pytest.raises(TypeError, match=re.escape(said)):
             check_case(strategy, MatrixCase(latency_s=0, faults=(), kill_after=5), steps=10,
                        feed_factory=feed)  # fmt: skip
+
+
+class TestASlowStrategy:
+    def test_the_childrens_time_limit_allows_for_what_the_case_took_here(
+        self, monkeypatch: pytest.MonkeyPatch
+    ):
+        """Bug: the children run the fault-free case about three times over (the run, its
+        crash, its resumes) within a fixed 2 minutes. A strategy slow per bar (a model's
+        inference, say, 0.7 s a bar over 40 steps) failed the matrix, most surely its own
+        re-run line's examples=1, with "did not finish within 122 s and was stopped",
+        though nothing was wrong but its speed. Here the case "took" 100 s in this process
+        (a clock of the matrix's own that moves 100 s a reading)."""
+        from livesession.testing import _crossprocess, matrix
+
+        readings = iter(range(0, 10_000, 100))
+        monkeypatch.setattr(
+            matrix, "time", types.SimpleNamespace(perf_counter=lambda: next(readings))
+        )
+        started: list[Any] = []
+        start = _crossprocess.ChildRun.start
+
+        def starting(*args: Any, **kwargs: Any) -> Any:
+            child = start(*args, **kwargs)
+            started.append(child)
+            return child
+
+        monkeypatch.setattr(_crossprocess.ChildRun, "start", starting)
+        run_failure_matrix(sma, examples=1, steps=14, seed=0)
+        (child,) = started
+        fixed = _crossprocess.TIMEOUT_BASE_S + _crossprocess.TIMEOUT_PER_STEP_S * 14
+        assert child.timeout_s >= fixed + 8 * 100

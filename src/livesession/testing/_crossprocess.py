@@ -55,6 +55,10 @@ MODULE: Final = "livesession.testing._crossprocess"
 TIMEOUT_BASE_S: Final = 120.0
 TIMEOUT_PER_STEP_S: Final = 0.05
 """Generous: the child's one run of a few dozen steps takes about a second, imports included."""
+TIMEOUT_PER_REFERENCE: Final = 8.0
+"""And this many times what the fault-free case (a run and its resume) took in the parent:
+the children run it about three times over (the run, its crash, up to four resumes), maybe
+on a core the search shares. A strategy slow per bar is slow there too, and no finding."""
 CANNOT_RECREATE: Final = 3
 """The child's exit code when it could not re-create the factories it was sent."""
 RESUME: Final = "--resume"
@@ -141,10 +145,12 @@ class ChildRun:
     deadline: float
 
     @classmethod
-    def start(cls, sent: bytes, *, steps: int, resume: bool) -> ChildRun:
+    def start(cls, sent: bytes, *, steps: int, resume: bool, reference_s: float) -> ChildRun:
         """Start the child on ``sent`` (from ``payload``) now; it runs while the matrix does.
 
         ``resume``: start the second child too, which resumes the first one's crash.
+        ``reference_s``: the seconds the fault-free case took in this process, which the
+        children's time limit allows for many times over (``TIMEOUT_PER_REFERENCE``).
         """
         scratch = Path(tempfile.mkdtemp(prefix="livesession-matrix-"))
         (scratch / _PAYLOAD).write_bytes(sent)
@@ -155,7 +161,9 @@ class ChildRun:
             "PYTHONPATH": os.pathsep.join(p for p in sys.path if p),
             "PYTHONHASHSEED": str(hash_seed),
         }
-        timeout_s = TIMEOUT_BASE_S + TIMEOUT_PER_STEP_S * steps
+        timeout_s = (
+            TIMEOUT_BASE_S + TIMEOUT_PER_STEP_S * steps + TIMEOUT_PER_REFERENCE * reference_s
+        )
         out = subprocess.PIPE if resume else subprocess.DEVNULL
         process = _python(scratch, _STDERR, [str(scratch)], env, stdout=out)
         resumer = None

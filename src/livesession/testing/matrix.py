@@ -342,8 +342,12 @@ def run_failure_matrix(
         raise AssertionError(msg) from _original(exc)
     ran = {"examples": 1, "steps": done, "resumes": int(resumed)}
     # The same reference runs in a child process on the other core while the search runs.
-    sent = payload(strategy_factory, feed_factory, config or {}, steps) if cross_process else None
-    child = None if sent is None else ChildRun.start(sent, steps=steps, resume=bool(resumed))
+    child = None
+    if cross_process:
+        took_s = time.perf_counter() - started
+        child = _children(
+            strategy_factory, feed_factory, config, steps, resume=bool(resumed), took_s=took_s
+        )
     try:
         try:
             matrix()
@@ -371,6 +375,24 @@ def run_failure_matrix(
         seconds=time.perf_counter() - started,
         cross_process=cross_process,
     )
+
+
+def _children(
+    strategy_factory: StrategyFactory,
+    feed_factory: FeedFactory | None,
+    config: Mapping[str, Any] | None,
+    steps: int,
+    *,
+    resume: bool,
+    took_s: float,
+) -> ChildRun:
+    """The children running the reference in other processes, started now.
+
+    Their time limit grows with ``took_s``, what the fault-free case took here: a strategy
+    slow per bar is as slow there, and that is no finding.
+    """
+    sent = payload(strategy_factory, feed_factory, config or {}, steps)
+    return ChildRun.start(sent, steps=steps, resume=resume, reference_s=took_s)
 
 
 def _original(exc: AssertionError) -> BaseException:
