@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from livesession import Bar, OrderIntent, SmaCrossover
+from livesession import Bar, ConfigError, OrderIntent, SmaCrossover
 from livesession._typing import Closable, MarketFeed
 from livesession.testing import MatrixCase, check_case, run_failure_matrix
 
@@ -360,3 +360,24 @@ class TestASlowStrategy:
         (child,) = started
         fixed = _crossprocess.TIMEOUT_BASE_S + _crossprocess.TIMEOUT_PER_STEP_S * 14
         assert child.timeout_s >= fixed + 8 * 100
+
+
+class TestArgumentsRefused:
+    def test_an_unknown_config_field_is_named_with_the_nearest(self):
+        """Bug: ``config={"rsk": ...}`` raised "DryrunConfig.__init__() got an unexpected
+        keyword argument 'rsk'", naming a class the user never called, where a config
+        file's unknown key says what it may have meant."""
+        with pytest.raises(ConfigError, match=r"^unknown config key rsk \(did you mean risk\?\)"):
+            run_failure_matrix(sma, examples=1, steps=10, config={"rsk": {}})
+
+    def test_a_config_that_is_no_mapping_is_refused_by_name(self):
+        """Bug: a list of pairs raised "'list' object is not a mapping"."""
+        with pytest.raises(TypeError) as caught:
+            run_failure_matrix(sma, examples=1, steps=10, config=[("symbol", "ETH/USDT")])  # type: ignore[arg-type]
+        assert str(caught.value) == "config must be a mapping of DryrunConfig fields, got a list"
+
+    def test_check_case_refuses_the_steps_the_matrix_refuses(self):
+        """Bug: ``check_case(..., steps=1)`` ran and passed, though no kill fits in one step
+        and the matrix refuses it."""
+        with pytest.raises(ValueError, match=r"^steps must be at least 2, got 1$"):
+            check_case(sma, MatrixCase(latency_s=0, faults=(), kill_after=1), steps=1)

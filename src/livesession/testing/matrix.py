@@ -53,6 +53,7 @@ from .._domain.config import DryrunConfig
 from .._domain.retry import RetryPolicy
 from .._session.assembly import replay_window_ns
 from .._support.optional import import_optional
+from .._support.references import a_
 from .._typing import Strategy
 from ._crossprocess import ChildRun, payload
 from ._differences import new_process_difference, process_difference, resume_difference
@@ -142,7 +143,13 @@ def _config(
     probe = _probe(strategy_factory)
     if feed_factory is not None:
         check_bare("feed_factory", feed_factory)
-    return DryrunConfig(**{**_BASE, "strategy_id": probe.strategy_id, **(config or {})})
+    given: object = config  # typed a mapping, but a user's may be a list of pairs
+    if given is not None and not isinstance(given, Mapping):
+        msg = f"config must be a mapping of DryrunConfig fields, got {a_(type(given).__name__)}"
+        raise TypeError(msg)
+    # As a config file's: an unknown field is a ConfigError naming it (and the nearest).
+    fields = {**_BASE, "strategy_id": probe.strategy_id, **(config or {})}
+    return DryrunConfig.from_mapping(fields)
 
 
 def _plain(steps: int) -> MatrixCase:
@@ -205,7 +212,9 @@ def check_case(
 
     Raises:
         AssertionError: an invariant broke, or the resumed run's events differ.
+        TypeError, ValueError: ``steps`` is not an int of at least 2, as for the matrix.
     """
+    at_least("steps", steps, 2)
     done, resumed, _ = _check(strategy_factory, case, steps, config, feed_factory)
     return done, resumed
 
