@@ -143,59 +143,74 @@ def _restored(ctrl_c: CtrlC, owner: str, plugin: MarketFeed | Strategy, state: A
         raise SetStateFailed(owner, exc) from exc
 
 
-class Interruptible:
+class _Guarded:
+    """A plug-in as the matrix's session sees it: its own interrupts are its errors.
+
+    Its ``get_state`` raises ``kind`` for one, its ``set_state`` ``SetStateFailed`` for any
+    error; whatever else the session reads of it is the plug-in's own, read through.
+    """
+
+    kind: type[Exception]
+    owner: str
+
+    def __init__(self, plugin: Any, ctrl_c: CtrlC) -> None:
+        self._plugin = plugin
+        self._ctrl_c = ctrl_c
+
+    def get_state(self) -> dict[str, Any]:
+        """The plug-in's own; ``kind`` for an interrupt it raised."""
+        state: dict[str, Any] = _guarded(
+            self._ctrl_c, self.kind, "get_state", self._plugin.get_state
+        )
+        return state
+
+    def set_state(self, state: Mapping[str, Any]) -> None:
+        """The plug-in's own; ``SetStateFailed`` when it raises."""
+        _restored(self._ctrl_c, self.owner, self._plugin, state)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._plugin, name)
+
+
+class Interruptible(_Guarded):
     """The strategy as the matrix's session sees it: its interrupts are its errors."""
 
+    kind, owner = StrategyInterrupt, "strategy"
+
     def __init__(self, strategy: Strategy, ctrl_c: CtrlC) -> None:
-        self._strategy = strategy
-        self._ctrl_c = ctrl_c
+        super().__init__(strategy, ctrl_c)
         self.strategy_id = strategy.strategy_id
 
     def on_bar(self, bar: Bar, view: StrategyView) -> Sequence[OrderIntent]:
         """The strategy's ``on_bar``; ``StrategyInterrupt`` for an interrupt it raised."""
-        return _guarded(self._ctrl_c, StrategyInterrupt, "on_bar", self._strategy.on_bar, bar, view)
-
-    def get_state(self) -> dict[str, Any]:
-        """The strategy's own; ``StrategyInterrupt`` for an interrupt it raised."""
-        return _guarded(self._ctrl_c, StrategyInterrupt, "get_state", self._strategy.get_state)
-
-    def set_state(self, state: Mapping[str, Any]) -> None:
-        """The strategy's own; ``SetStateFailed`` when it raises."""
-        _restored(self._ctrl_c, "strategy", self._strategy, state)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._strategy, name)
+        intents: Sequence[OrderIntent] = _guarded(
+            self._ctrl_c, StrategyInterrupt, "on_bar", self._plugin.on_bar, bar, view
+        )
+        return intents
 
 
-class _Feed:
+class _Feed(_Guarded):
     """The user's feed as the matrix's session sees it: its interrupts are its errors.
 
     What else the session reads of a feed (``dated``, ``first_ts_ns``, ``take_gaps``...)
     is the feed's own, read through.
     """
 
+    kind, owner = FeedInterrupt, "feed"
+
     def __init__(self, feed: MarketFeed, ctrl_c: CtrlC) -> None:
-        self._feed = feed
-        self._ctrl_c = ctrl_c
+        super().__init__(feed, ctrl_c)
         self.symbol = feed.symbol
 
     def next_bar(self, ts_ns: int) -> Bar | None:
         """The feed's ``next_bar``; ``FeedInterrupt`` for an interrupt it raised."""
-        return _guarded(self._ctrl_c, FeedInterrupt, "next_bar", self._feed.next_bar, ts_ns)
-
-    def get_state(self) -> dict[str, Any]:
-        """The feed's own; ``FeedInterrupt`` for an interrupt it raised."""
-        return _guarded(self._ctrl_c, FeedInterrupt, "get_state", self._feed.get_state)
-
-    def set_state(self, state: Mapping[str, Any]) -> None:
-        """The feed's own; ``SetStateFailed`` when it raises."""
-        _restored(self._ctrl_c, "feed", self._feed, state)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._feed, name)
+        bar: Bar | None = _guarded(
+            self._ctrl_c, FeedInterrupt, "next_bar", self._plugin.next_bar, ts_ns
+        )
+        return bar
 
     def __repr__(self) -> str:
-        return repr(self._feed)
+        return repr(self._plugin)
 
 
 class _ClosableFeed(_Feed):
@@ -203,7 +218,7 @@ class _ClosableFeed(_Feed):
 
     def close(self) -> None:
         """The feed's own."""
-        self._feed.close()  # type: ignore[attr-defined]
+        self._plugin.close()
 
 
 def interruptible_feed(feed: MarketFeed, ctrl_c: CtrlC) -> MarketFeed:
