@@ -11,17 +11,23 @@ created, nothing is left behind.
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import subprocess
 from pathlib import Path
 
+import orjson
 import pytest
 
-from livesession import MemoryLineSink, MemoryMetricsSink
-from livesession._artifacts import names
+from livesession import MemoryLineSink, MemoryMetricsSink, resume_run
+from livesession._artifacts import names, sinks
 from livesession._artifacts.recorder import Recorder
 from livesession._artifacts.timings import StepTimer
+from livesession._domain import clock as _clock
 from livesession._support.logging import configure_logging, disable_logging, get_logger
+from livesession.cli import main
+from livesession.leases import file as lease_file
 from livesession.verify import verify_run
 
 from _helpers import cli_under
@@ -196,3 +202,82 @@ def test_a_sink_refused_at_close_is_dead_with_its_error(tmp_path: Path) -> None:
     recorder.close()
     assert "events" in recorder.dead
     assert recorder.failures == {"events": "OSError: [Errno 28] No space left on device"}
+
+
+def _fd_name(fd: int) -> str:
+    return Path(f"/proc/self/fd/{fd}").readlink().name
+
+
+def _fill_the_disk_at_events(monkeypatch: pytest.MonkeyPatch, room: int, *, lease: bool) -> None:
+    """events.jsonl may not grow past ``room`` bytes (ENOSPC); once it met that, with
+    ``lease`` the lease file cannot be written either (a full disk under both)."""
+    write_some, atomic_write = sinks._write_some, lease_file.atomic_write_bytes
+    full: list[int] = []
+
+    def write(fd: int, data: bytes | bytearray) -> int:
+        if _fd_name(fd) == names.EVENTS and os.fstat(fd).st_size + len(data) > room:
+            full.append(fd)
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return write_some(fd, data)
+
+    def write_lease(path: Path, data: bytes) -> None:
+        if full and lease:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        atomic_write(path, data)
+
+    monkeypatch.setattr(sinks, "_write_some", write)
+    monkeypatch.setattr(lease_file, "atomic_write_bytes", write_lease)
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="names an fd through /proc")
+@pytest.mark.parametrize("lease_file_full", [False, True])
+def test_a_run_torn_by_a_full_disk_gives_its_lease_back_or_says_until_when_it_is_held(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    lease_file_full: bool,
+) -> None:
+    """A ``--lease`` run torn by a full disk gives its lease back as it ends, so the
+    operator's resume once there is room is not refused LEASE_HELD. When the lease file
+    cannot be written either, the lease stays held until it expires: the run said nothing
+    of it, and the resume was refused with no word why. It says so in one line, and when."""
+    out = tmp_path / "runs"
+    run_dir = out / "r"
+    config = tmp_path / "c.toml"
+    config.write_text("lease_ttl_ms = 600000\n", encoding="utf-8")
+    lease_path = out / ".leases" / "default__sma_demo.lease"
+    _fill_the_disk_at_events(monkeypatch, 50_000, lease=lease_file_full)
+    args = ("--config", config, "--out", out, "--run-id", "r", "--steps", "400", "-q")
+    code = main(["dryrun", *map(str, args), "--lease"])
+    said = capsys.readouterr().err.splitlines()
+    monkeypatch.undo()  # room again
+    assert code == 2, said
+    torn = (
+        "livesession: error: the events sink failed (OSError: [Errno 28] No space left on "
+        "device): the run is not sealed; once the file system has room again, "
+        f"`livesession status {run_dir}` says whether `livesession resume {run_dir}` can "
+        "continue it"
+    )
+    entry = orjson.loads(lease_path.read_bytes())["leases"]["default"]["sma_demo"]
+    if not lease_file_full:
+        assert said == [torn]
+        assert entry["holder"] is None  # given back
+        assert main(["resume", str(run_dir), "-q"]) == 0
+        assert verify_run(run_dir).ok
+        return
+    until = _clock.format_utc(_clock.from_epoch_ns(entry["expires_ns"]))
+    assert entry["holder"].startswith("r@")
+    kept = (
+        "livesession: the lease of account 'default', strategy 'sma_demo' could not be given "
+        f"back (cannot write the lease file {lease_path}: [Errno 28] No space left on "
+        f"device): it stays held until it expires, at {until} (lease_ttl_ms=600000), and a "
+        "resume before then is refused (LEASE_HELD)"
+    )
+    assert said == [kept, torn]
+    refused = _cli("resume", run_dir, "-q")  # another process: the line said so
+    assert refused.returncode == 3, refused.stderr
+    assert f"keeps it until it expires, at {until} " in refused.stderr
+    after = _clock.FixedClock(_clock.from_epoch_ns(entry["expires_ns"]))
+    resumed = resume_run(run_dir, lease_clock=after)
+    resumed.run_to_end(resumed.config.steps)
+    assert verify_run(run_dir).ok

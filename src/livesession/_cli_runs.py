@@ -39,6 +39,7 @@ from ._cli_summary import (
     failure_line,
     rejected_line,
     result_json,
+    say_lease_kept,
     say_unalerted,
     say_undelivered,
 )
@@ -212,6 +213,8 @@ def _unsealed_said(
             with contextlib.suppress(Exception):  # what tore it is what the line says
                 session.close()
             raise
+        finally:
+            say_lease_kept(session)
     except SinkFailure as exc:
         cause = exc.__cause__
         why = (

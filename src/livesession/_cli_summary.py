@@ -7,6 +7,7 @@ are ``verify``'s and ``evidence``'s (``verify_json``, ``evidence_json``).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from typing import TYPE_CHECKING, Any
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
 
     from ._artifacts.metrics import MetricsCollector
     from ._domain.config import DryrunConfig
+    from ._session.coordinator import LiveSessionOrchestrator
     from ._session.results import DryrunResult
     from .evidence import EvidenceResult
     from .evidence._bundle import BundleCheck
@@ -38,6 +40,7 @@ __all__ = [
     "left_at_venue",
     "rejected_line",
     "result_json",
+    "say_lease_kept",
     "say_unalerted",
     "say_undelivered",
     "verify_json",
@@ -272,3 +275,15 @@ def say_undelivered(run_dir: Path, cfg: DryrunConfig) -> None:
             f"webhook's errors are in {run_dir / names.ALERTS}",
             file=sys.stderr,
         )
+
+
+def say_lease_kept(session: LiveSessionOrchestrator) -> None:
+    """One stderr line when the ended session could not give its lease back.
+
+    The lease stays held until it expires (a full disk refused the lease file's write), so
+    a ``resume`` before then is refused ``LEASE_HELD``: the line says until when.
+    """
+    with contextlib.suppress(Exception):  # never hides what ended the run
+        kept = session.inspect().lease_unreleased
+        if kept:
+            print(f"livesession: {redact_text(kept)}", file=sys.stderr)  # noqa: T201 - the CLI's output

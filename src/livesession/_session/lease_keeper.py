@@ -22,6 +22,7 @@ import attrs
 from .._domain import clock as _clock
 from .._exceptions import Fenced, LeaseError
 from .._risk.checks import CheckResult
+from .._support.logging import get_logger
 from .._typing import Fenceable
 from .pipeline import error_message
 
@@ -74,6 +75,9 @@ class LeaseKeeper:
     _renewed_ns: int = attrs.field(init=False, default=0)
     _failure: LeaseError | None = attrs.field(init=False, default=None)
     """Why the last renewal could not ask the lease's backend (a dead connection, say)."""
+    unreleased: str = attrs.field(init=False, default="")
+    """Why the lease could not be given back at the end, and until when it stays held ("":
+    it was, or none was held)."""
 
     def preflight(self) -> CheckResult:
         """Preflight: take the lease, or fail with LEASE_HELD (or keep an adopted one)."""
@@ -185,17 +189,35 @@ class LeaseKeeper:
         self._guarded(lost)
 
     def release(self, *, close: bool) -> None:
-        """Give the lease back (it also expires on its own); ``close`` the backend too."""
+        """Give the lease back (it also expires on its own); ``close`` the backend too.
+
+        A backend that refuses (a full disk under the lease file, a server gone) leaves the
+        lease held until it expires: ``unreleased`` and the session log say so and until
+        when, since a resume before then is refused ``LEASE_HELD``.
+        """
         grant, self.grant = self.grant, None
         lease = self._lease
         try:
             if grant is not None:
-                lease.release(grant)
-        except LeaseError:
-            pass  # it expires on its own; the next holder's token is larger either way
+                try:
+                    lease.release(grant)
+                except LeaseError as exc:  # it expires; the next holder's token is larger
+                    self._kept(grant, exc)
         finally:
             if close:
                 lease.close()
+
+    def _kept(self, grant: LeaseGrant, exc: LeaseError) -> None:
+        """Say why ``grant`` is still held, and until when (``unreleased``, the log)."""
+        until = _clock.format_utc(_clock.from_epoch_ns(self._renewed_ns + grant.ttl_ns))
+        self.unreleased = (
+            f"the lease of account {self._account!r}, strategy {self._strategy!r} could not "
+            f"be given back ({error_message(exc)}): it stays held until it expires, at "
+            f"{until} (lease_ttl_ms={grant.ttl_ns // _NS_PER_MS}), and a resume before then "
+            "is refused (LEASE_HELD)"
+        )
+        run_id = self._recorder.run_id
+        get_logger().warning("lease_not_released", run_id=run_id, why=self.unreleased)
 
     def _now_ns(self) -> int:
         return _clock.epoch_ns(self._clock.now())

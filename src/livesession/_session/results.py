@@ -100,6 +100,9 @@ class SessionInspection:
     seal_unsynced: str = ""
     """The run is sealed, but a sync failed at or after its stop record (which file, the
     error): the seal is in the files, not known to be on disk."""
+    lease_unreleased: str = ""
+    """The session's lease could not be given back as it ended (its backend refused: a full
+    disk under the lease file): why, and until when it stays held. "" when it was."""
 
 
 def result_of(p: SessionParts) -> DryrunResult:
@@ -142,4 +145,5 @@ def inspect_parts(p: SessionParts) -> SessionInspection:
         fault_cause=p.lifecycle.cause,
         seal_checkpoint_error=p.checkpointer.seal_refused,
         seal_unsynced=p.lifecycle.unsynced,
+        lease_unreleased="" if p.lease is None else p.lease.unreleased,
     )
