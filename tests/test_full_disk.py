@@ -20,14 +20,16 @@ from pathlib import Path
 import orjson
 import pytest
 
-from livesession import MemoryLineSink, MemoryMetricsSink, resume_run
+from livesession import DryrunConfig, MemoryLineSink, MemoryMetricsSink, create_run, resume_run
 from livesession._artifacts import names, sinks
 from livesession._artifacts.recorder import Recorder
 from livesession._artifacts.timings import StepTimer
 from livesession._domain import clock as _clock
+from livesession._exceptions import CheckpointError
 from livesession._support.logging import configure_logging, disable_logging, get_logger
 from livesession.cli import main
 from livesession.leases import file as lease_file
+from livesession.status import Verdict, run_status
 from livesession.verify import verify_run
 
 from _helpers import cli_under
@@ -280,4 +282,38 @@ def test_a_run_torn_by_a_full_disk_gives_its_lease_back_or_says_until_when_it_is
     after = _clock.FixedClock(_clock.from_epoch_ns(entry["expires_ns"]))
     resumed = resume_run(run_dir, lease_clock=after)
     resumed.run_to_end(resumed.config.steps)
+    assert verify_run(run_dir).ok
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="names an fd through /proc")
+def test_a_checkpoint_refused_as_the_session_activates_lets_go_of_the_lease_and_the_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Bug: a full disk refusing the first checkpoint (written as the session activates)
+    left the session whole, so ``close`` stopped it, wrote a checkpoint the disk refused
+    again, and raised before it let go of anything: the lease stayed held until it expired
+    (the operator's resume once there was room was refused LEASE_HELD), and the process
+    kept the run's writer lock, files and stores. The refusal tears the session now, as in
+    a step: ``close`` seals nothing and lets go of them all; resume finishes the run."""
+    out = tmp_path / "runs"
+    run_dir = out / "r"
+    fsync = os.fsync
+
+    def refuse_the_checkpoint(fd: int) -> None:
+        if _fd_name(fd).startswith(f".{names.CHECKPOINT}."):  # its temporary file
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", refuse_the_checkpoint)
+    session = create_run(DryrunConfig(run_id="r", steps=40, durability="step"), out, lease=True)
+    with pytest.raises(CheckpointError, match="No space left on device"):
+        session.run_to_end(40)
+    session.close()  # raised the refusal again, and let go of nothing
+    monkeypatch.undo()  # room again
+    lease_path = out / ".leases" / "default__sma_demo.lease"
+    entry = orjson.loads(lease_path.read_bytes())["leases"]["default"]["sma_demo"]
+    assert entry["holder"] is None  # given back
+    assert run_status(run_dir).verdict is Verdict.CRASHED  # no writer: resumable
+    resumed = resume_run(run_dir)
+    resumed.run_to_end(40)
     assert verify_run(run_dir).ok

@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any, Final, Protocol
 import attrs
 
 from .._domain.decimal import CONTEXT, enter_context
-from .._exceptions import InvalidTransition, LiveSessionError, StoreFailure
+from .._exceptions import CheckpointError, InvalidTransition, LiveSessionError, StoreFailure
 from .._support.logging import get_logger
 from .._support.secrets import redact_text
 from .._support.signals import ours
@@ -164,7 +164,10 @@ class SessionGate:
         An interrupt always does; an ``Exception`` does when it is one of ``unhandled`` for
         the work it left: any for a step (the pipeline handles what it can), ours but a
         refused trigger for a verb (a PostgreSQL server gone in the wind-down), a
-        ``StoreFailure`` for preflight and activation (whose other errors change nothing).
+        ``StoreFailure`` or a refused checkpoint (``CheckpointError``: a full disk at the
+        first checkpoint, written as the session activates) for preflight and activation
+        (whose other errors change nothing). Untorn, ``close`` would stop the session,
+        whose checkpoint the disk refuses again, and raise before it let go of the lease.
         """
         refused = isinstance(exc, InvalidTransition)
         tears = not isinstance(exc, Exception) or (isinstance(exc, unhandled) and not refused)
@@ -262,7 +265,7 @@ class SessionGate:
         try:
             yield
         except BaseException as exc:
-            self.tear(exc, unhandled=StoreFailure)
+            self.tear(exc, unhandled=(StoreFailure, CheckpointError))
             raise
         finally:
             self.leave()
