@@ -21,11 +21,12 @@ import orjson
 import pytest
 
 from livesession import DryrunConfig, MemoryLineSink, MemoryMetricsSink, create_run, resume_run
-from livesession._artifacts import names, sinks
+from livesession._artifacts import names, sinks, timings
 from livesession._artifacts.recorder import Recorder
 from livesession._artifacts.timings import StepTimer
 from livesession._domain import clock as _clock
 from livesession._exceptions import CheckpointError
+from livesession._support import wholelines
 from livesession._support.logging import configure_logging, disable_logging, get_logger
 from livesession.cli import main
 from livesession.leases import file as lease_file
@@ -317,3 +318,34 @@ def test_a_checkpoint_refused_as_the_session_activates_lets_go_of_the_lease_and_
     resumed = resume_run(run_dir)
     resumed.run_to_end(40)
     assert verify_run(run_dir).ok
+
+
+def _refused(*_args: object, **_kwargs: object) -> None:
+    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+
+def test_a_full_disk_refusing_the_session_log_or_the_timings_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Bug: a session log or a ``timings.json`` the disk refused was lost without a word
+    (exit 0, nothing on stderr): an operator read a log that missed lines, or looked for
+    timings that were never written. Each says so in one line naming the file and the
+    error; the run's record is whole, so the exit code stays the run's (0)."""
+    monkeypatch.setattr(wholelines, "append_whole", _refused)
+    monkeypatch.setattr(timings, "atomic_write_bytes", _refused)
+    code = main(["dryrun", "--out", str(tmp_path), "--run-id", "r", "--steps", "30", "-q"])
+    run_dir = tmp_path / "r"
+    said = capsys.readouterr().err.splitlines()
+    assert code == 0, said
+    no_space = "(OSError: [Errno 28] No space left on device)"
+    [log] = [line for line in said if names.SESSION_LOG in line]
+    assert log.startswith(f"livesession: {run_dir / names.SESSION_LOG} lost ")
+    assert log.endswith(
+        f" line(s) {no_space}: the session log only; the run's record is in its other files"
+    )
+    lost = (
+        f"livesession: not written: {run_dir / names.TIMINGS} {no_space}: the wall-clock "
+        "timings only; the run's record is in its other files"
+    )
+    assert said == [lost, log]
+    assert not (run_dir / names.TIMINGS).exists()

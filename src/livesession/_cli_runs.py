@@ -40,6 +40,8 @@ from ._cli_summary import (
     rejected_line,
     result_json,
     say_lease_kept,
+    say_log_lost,
+    say_timings_lost,
     say_unalerted,
     say_undelivered,
 )
@@ -289,6 +291,7 @@ def _run(
         )
     timings = timer.finish(steps=result.steps, events=session.recorder.event_seq)
     _refuse_unsealed(session, result, run_dir)
+    say_timings_lost(timer.lost)  # a run's error line says what refused it, this included
     if not quiet:
         _summary(result, run_dir, timings["wall_s"], session.recorder.metrics)
     if result.status is SessionStatus.REJECTED:
@@ -365,6 +368,7 @@ def _session_log(run_dir: Path, level: str) -> Iterator[None]:
     finally:
         with contextlib.suppress(OSError):  # a full disk: the log loses its tail, no more
             stream.close()
+    say_log_lost(run_dir / names.SESSION_LOG, stream.refused, stream.refusal)  # no error said
 
 
 def cmd_dryrun(args: argparse.Namespace) -> int:

@@ -18,6 +18,7 @@ from ._artifacts import names
 from ._artifacts.runread import read_json_object
 from ._domain.decimal import plain
 from ._rundir.standing import nonzero
+from ._support.oserrors import oserror_text
 from ._support.secrets import ALERT_ENV, redact_text
 from ._support.text import command, one_line
 
@@ -41,6 +42,8 @@ __all__ = [
     "rejected_line",
     "result_json",
     "say_lease_kept",
+    "say_log_lost",
+    "say_timings_lost",
     "say_unalerted",
     "say_undelivered",
     "verify_json",
@@ -287,3 +290,32 @@ def say_lease_kept(session: LiveSessionOrchestrator) -> None:
         kept = session.inspect().lease_unreleased
         if kept:
             print(f"livesession: {redact_text(kept)}", file=sys.stderr)  # noqa: T201 - the CLI's output
+
+
+def say_log_lost(path: Path, refused: int, refusal: OSError | None) -> None:
+    """One stderr line when the system refused lines of the session log (a full disk).
+
+    The log is for people and never stops a run, so the exit code stays the run's; but an
+    operator reading the log must know it is not whole. Only for a command that said no
+    error: a run the disk tore says what refused it in its error line.
+    """
+    if refused and refusal is not None:
+        print(  # noqa: T201 - the CLI's output
+            f"livesession: {path} lost {refused} line(s) ({oserror_text(refusal)}): the session "
+            "log only; the run's record is in its other files",
+            file=sys.stderr,
+        )
+
+
+def say_timings_lost(lost: str | None) -> None:
+    """One stderr line when a wall-clock file (``timings.json``, ``metrics.ndjson``) was refused.
+
+    They are measurements beside the run's record, so the exit code stays the run's. Only
+    for a run that ended without an error line (which would say what refused it).
+    """
+    if lost:
+        print(  # noqa: T201 - the CLI's output
+            f"livesession: not written: {lost}: the wall-clock timings only; the run's record "
+            "is in its other files",
+            file=sys.stderr,
+        )

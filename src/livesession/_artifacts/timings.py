@@ -32,6 +32,7 @@ import orjson
 from .._domain.clock import wall_ns
 from .._support.fsutil import atomic_write_bytes, open_append
 from .._support.logging import get_logger
+from .._support.oserrors import oserror_text
 from . import names
 
 if TYPE_CHECKING:
@@ -70,7 +71,7 @@ class StepTimer:
     _buckets: list[int] = attrs.field(init=False, factory=lambda: [0] * (len(_BOUNDS_NS) + 1))
     """Steps by the first bucket whose bound holds them (the last: beyond every bound)."""
     lost: str | None = attrs.field(init=False, default=None)
-    """Why the wall-clock files stopped being written (a full disk), or None."""
+    """Which wall-clock file stopped being written and why (a full disk), or None."""
 
     @_run_id.default
     def _named_by_dir(self) -> str:
@@ -90,7 +91,7 @@ class StepTimer:
         self._count += 1
         self._max = max(self._max, latency)
         if done % self._every == 0 and self.lost is None:
-            self._side_file(lambda: self._append_ndjson(done, now))
+            self._side_file(names.METRICS_LOG, lambda: self._append_ndjson(done, now))
 
     def _summary(self, latencies: list[int]) -> dict[str, Any]:
         ordered = sorted(latencies)
@@ -155,12 +156,13 @@ class StepTimer:
             "step_duration": self._histogram(),
         }
         self._side_file(
+            names.TIMINGS,
             lambda: atomic_write_bytes(
                 self._run_dir / names.TIMINGS,
                 orjson.dumps(timings, option=orjson.OPT_SORT_KEYS) + b"\n",
                 durable=False,
                 like=self._run_dir / names.EVENTS,
-            )
+            ),
         )
         return timings
 
@@ -174,7 +176,7 @@ class StepTimer:
             "sum_s": round((self._last - self._started) / 1e9, 9) if self._count else 0.0,
         }
 
-    def _side_file(self, write: Callable[[], None]) -> None:
+    def _side_file(self, name: str, write: Callable[[], None]) -> None:
         """``write()`` one of the wall-clock files; a refusal stops them, never the run.
 
         They are measurements beside the evidence: a full disk that refuses them is the
@@ -183,5 +185,5 @@ class StepTimer:
         try:
             write()
         except OSError as exc:
-            self.lost = f"{type(exc).__name__}: {exc.strerror or exc}"
+            self.lost = f"{self._run_dir / name} ({oserror_text(exc)})"
             get_logger().warning("timings_not_written", run_id=self._run_id, error=self.lost)

@@ -24,6 +24,7 @@ __all__ = [
     "fd_shortage",
     "once_fixed",
     "oserror_of",
+    "oserror_text",
     "said",
     "said_errno",
     "way_out",
@@ -97,6 +98,12 @@ def said_errno(error: BaseException) -> str:
         return str(error)
     name = errno.errorcode.get(found.errno or 0, f"errno {found.errno}")
     return f"{name}: {found.strerror or os.strerror(found.errno or 0)}"
+
+
+def oserror_text(error: OSError) -> str:
+    """``OSError: [Errno 28] No space left on device``: ``error`` without the file it names."""
+    cause = f"[Errno {error.errno}] {error.strerror}" if error.errno else str(error)
+    return f"{type(error).__name__}: {cause}"
 
 
 def errno_of(error: BaseException | None) -> int | None:

@@ -69,13 +69,22 @@ class LineLog:
                 set_aside_torn_line(path)
         self._fd = open_append(path)  # never through a symlink, a FIFO or a device
         self._pending: list[str] = []
+        self.refused = 0
+        """Lines the system refused (raised to the writer, and not in the file)."""
+        self.refusal: OSError | None = None
+        """The first refusal, for the line that says the log is not whole."""
 
     def write(self, text: str) -> int:
         """Take ``text``; a line is appended once its newline comes."""
         self._pending.append(text)
         if text.endswith("\n"):
             line, self._pending = "".join(self._pending), []
-            append_whole(self._fd, line.encode("utf-8"))
+            try:
+                append_whole(self._fd, line.encode("utf-8"))
+            except OSError as exc:
+                self.refused += 1
+                self.refusal = self.refusal or exc
+                raise
         return len(text)
 
     def flush(self) -> None:
