@@ -349,3 +349,32 @@ def test_a_full_disk_refusing_the_session_log_or_the_timings_says_so(
     )
     assert said == [lost, log]
     assert not (run_dir / names.TIMINGS).exists()
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="names an fd through /proc")
+def test_a_resume_whose_lease_file_the_disk_refuses_says_so_and_changes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The disk still full as the operator resumes a ``--lease`` run: the line was the lease
+    file's bare error, naming neither the run nor that nothing changed. It says both."""
+    out = tmp_path / "runs"
+    run_dir = out / "r"
+    _fill_the_disk_at_events(monkeypatch, 50_000, lease=False)
+    args = ("--out", out, "--run-id", "r", "--steps", "400", "-q", "--lease")
+    assert main(["dryrun", *map(str, args)]) == 2  # torn, its lease given back
+    monkeypatch.undo()
+    capsys.readouterr()
+    before = {path.name: path.read_bytes() for path in run_dir.iterdir()}
+    monkeypatch.setattr(lease_file, "atomic_write_bytes", _refused)
+    assert main(["resume", str(run_dir), "-q"]) == 2
+    lease_path = out / ".leases" / "default__sma_demo.lease"
+    said = (
+        "livesession: error: cannot resume run r: its lease could not be taken (cannot write "
+        f"the lease file {lease_path}: [Errno 28] No space left on device); nothing was "
+        "changed: resume again once the lease's store takes writes"
+    )
+    assert capsys.readouterr().err.splitlines() == [said]
+    assert {path.name: path.read_bytes() for path in run_dir.iterdir()} == before
+    monkeypatch.undo()  # room again
+    assert main(["resume", str(run_dir), "-q"]) == 0
+    assert verify_run(run_dir).ok

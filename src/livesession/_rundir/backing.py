@@ -91,6 +91,12 @@ def take_lease(
     try:
         now_ns = _clock.epoch_ns((lease_clock or _clock.SystemClock()).now())
         grant = lease.acquire(holder_id(cfg), now_ns, cfg.lease_ttl_ms * 1_000_000)
+    except LeaseError as exc:  # a full disk under the lease file, a server gone
+        lease.close()
+        raise LeaseError(
+            f"cannot resume run {cfg.run_id}: its lease could not be taken ({exc}); nothing "
+            "was changed: resume again once the lease's store takes writes"
+        ) from exc
     except BaseException:
         lease.close()
         raise
