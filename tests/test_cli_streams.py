@@ -1,18 +1,28 @@
-"""The CLI's own streams as automation leaves them: closed, or refusing every write.
+"""The CLI's own streams as automation leaves them: closed, refusing every write, or read
+by a reader that leaves.
 
 A supervisor, cron or a daemon may start ``livesession`` with stdout, stderr or stdin closed
-(``>&-``), or point them at a file on a full disk (``>/dev/full``). The command's exit code
-is its verdict all the same, and no traceback is printed in its place.
+(``>&-``), or point them at a file on a full disk (``>/dev/full``); a pipe's reader may stop
+reading (``| head -1``). The command's exit code is its verdict all the same, and no
+traceback is printed in its place.
 """
 
 from __future__ import annotations
 
+import os
+import select
+import stat
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import orjson
 import pytest
+
+from livesession.cli import main
+
+fcntl = pytest.importorskip("fcntl")  # POSIX
 
 pytestmark = pytest.mark.skipif(
     sys.platform == "win32" or not Path("/dev/full").exists(), reason="bash and /dev/full"
@@ -102,3 +112,76 @@ def test_a_full_stderr_keeps_the_exit_code(tmp_path, sealed):
         assert done.returncode == code, (arguments, done.returncode, done.stdout)
     done = _shell(tmp_path, "verify --json runs/nope", "2>/dev/full")
     assert orjson.loads(done.stdout)["exit_code"] == 2
+
+
+def _reader_gone(tmp_path: Path, *arguments: str) -> subprocess.CompletedProcess[str]:
+    """``livesession ARGUMENTS | head -c 0`` without the race: stdout is a pipe whose reader
+    has left before the command starts, so its every write to stdout meets ``EPIPE``."""
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        return subprocess.run(
+            [sys.executable, "-m", "livesession.cli", *arguments],
+            stdout=write, stderr=subprocess.PIPE, text=True, check=False, cwd=tmp_path,
+        )  # fmt: skip
+    finally:
+        os.close(write)
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="/proc/self/fd")
+def test_a_reader_that_leaves_is_no_error_of_any_command(tmp_path, sealed):
+    """One rule for every command: a reader that stops reading is not an error of ours.
+
+    `report RUN --output /dev/stdout | head -1` (and `prom`'s) ended with exit 2 and
+    `cannot write /dev/stdout (Broken pipe)`, where a command printing to stdout kept its
+    own code. No test names /dev/stdout: a link to /proc/self/fd/1 stands for it."""
+    stdout = tmp_path / "stdout"
+    stdout.symlink_to("/proc/self/fd/1")  # the child's own stdout, as /dev/stdout is
+    for arguments, code in {
+        ("report", "runs/a", "--output", str(stdout)): 0,
+        ("prom", "runs/a", "--output", str(stdout)): 0,
+        ("verify", "runs/a"): 0,
+        ("verify", "--json", "runs/a"): 0,
+        ("status", "runs/a"): 0,
+        ("status", "--json", "runs/a"): 0,
+        ("list", "runs"): 0,
+        ("list", "--json", "runs"): 0,
+        ("evidence", "runs/a", "--out", "bundle"): 0,
+        ("evidence", "runs/a", "--out", "bundle", "--json"): 0,
+        ("stop", "runs/a"): 8,
+        ("resume", "--json", "runs/a"): 2,
+        ("dryrun", "--out", "runs", "--run-id", "b", "--steps", "40"): 0,
+        ("dryrun", "--out", "runs", "--run-id", "c", "--steps", "40", "--json"): 0,
+    }.items():
+        done = _reader_gone(tmp_path, *arguments)
+        assert done.returncode == code, (arguments, done.returncode, done.stderr)
+        assert "Traceback" not in done.stderr, (arguments, done.stderr)
+        assert "Broken pipe" not in done.stderr, (arguments, done.stderr)
+    for command, label in (("report", "report"), ("prom", "textfile")):
+        done = _reader_gone(tmp_path, command, "runs/a", "--output", str(stdout))
+        assert done.stderr == f"{label:<10}{stdout}\n"  # said as when the reader stays
+    assert stdout.is_symlink()
+
+
+@pytest.mark.skipif(not hasattr(fcntl, "F_SETPIPE_SZ"), reason="Linux pipe sizes")
+def test_a_fifo_whose_reader_leaves_is_no_error(tmp_path, sealed):
+    """`report RUN --output FIFO` whose reader closes after the first bytes: exit 0 (it was
+    exit 2, `cannot write FIFO (Broken pipe)`), as for stdout. The FIFO holds a page, so the
+    report (tens of kB) is still being written when the reader leaves."""
+    fifo = tmp_path / "collector"
+    os.mkfifo(fifo)
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    fcntl.fcntl(reader, fcntl.F_SETPIPE_SZ, 4096)
+
+    def read_one_then_leave() -> None:
+        select.select([reader], [], [])  # the first bytes (the pipe had no writer yet)
+        os.read(reader, 1)
+        os.close(reader)
+
+    leaver = threading.Thread(target=read_one_then_leave)
+    leaver.start()
+    try:
+        assert main(["report", str(sealed), "--output", str(fifo)]) == 0
+    finally:
+        leaver.join()
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)

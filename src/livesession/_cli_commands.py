@@ -267,7 +267,12 @@ def _write_for_run(
         refuse_unwritable(target.parent, str(output), hint)
     refusal = output_refused(lambda path: path in (output, target), str(output), hint)
     with refusal, said_of(output):
-        live = write(run_dir, output)
+        try:
+            live = write(run_dir, output)
+        except BrokenPipeError:
+            # A pipe's reader that left (`--output /dev/stdout | head -1`, a FIFO's) is not
+            # a refusal: the code is the command's own, as for plain stdout (it was exit 2).
+            live = ""
     # --output /dev/stdout: stdout holds the file alone, so what is said of it goes to stderr
     said = sys.stderr if own_descriptor(output) == 1 else sys.stdout
     print(f"{label:<10}{output}", file=said)
