@@ -359,6 +359,37 @@ def test_threads_a_plug_in_left_running_do_not_keep_the_process_from_exiting(
     assert verify_run(out / "r").ok
 
 
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="/dev/full")
+@pytest.mark.parametrize("stderr", ["full", "reader-gone"])
+def test_threads_left_running_with_a_refused_stderr_do_not_hang_the_exit(
+    tmp_path: Path, stderr: str
+) -> None:
+    """Bug: with stderr on a full device (or read by a reader that had left), the exit
+    watchdog's thread died on its line before it ended the process, and the process then
+    waited for the plug-in's thread for ever, its run sealed. It ends with the run's code."""
+    (tmp_path / "lingers.py").write_text(_LINGERING)
+    cfg = tmp_path / "lingers.toml"
+    cfg.write_text('strategy_id = "lingers"\nstrategy_factory = "lingers:make"\n')
+    out = tmp_path / "runs"
+    args = ["dryrun", "--config", str(cfg), "--out", str(out), "--run-id", "r", "--steps", "20"]
+    read, write = os.pipe()
+    os.close(read)  # the reader left before the first byte
+    with open("/dev/full", "w", encoding="utf-8") as full:  # noqa: PTH123 - a device
+        done = subprocess.run(
+            [sys.executable, "-m", "livesession.cli", *args, "--json"],
+            stdout=subprocess.PIPE,
+            stderr=full if stderr == "full" else write,
+            text=True,
+            check=False,
+            timeout=120,  # without the fix the process never ends: the test fails here
+            preexec_fn=_default_stops,
+        )
+    os.close(write)
+    assert done.returncode == 0
+    assert orjson.loads(done.stdout)["status"] == "COMPLETED"
+    assert verify_run(out / "r").ok
+
+
 def test_a_run_is_held_until_its_session_is_closed(tmp_path: Path) -> None:
     """What the exit's watchdog asks before it ends the process without the threads: a run
     still open (its files not all closed) is waited for instead."""

@@ -705,6 +705,43 @@ def test_ctrl_c_while_the_cli_loads_is_one_line_and_130(tmp_path: Path, command:
     assert (done.returncode, done.stderr, done.stdout) == (130, "livesession: interrupted\n", "")
 
 
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="/dev/full")
+@pytest.mark.parametrize("stream", ["reader-gone", "stdout-full", "stderr-full"])
+def test_ctrl_c_while_the_cli_loads_keeps_130_whatever_its_streams(
+    tmp_path: Path, stream: str
+) -> None:
+    """`livesession verify --json DIR | head -c 0` (or `>/dev/full`, `2>/dev/full`) with a
+    Ctrl-C while the CLI loaded: the line or the JSON object was refused outside
+    `cli.main`'s streams, and a traceback ended it with exit 1. Now 130, as `cli.main`
+    takes a refused stream: a reader's leaving unsaid, stdout's refusal said on stderr."""
+    (tmp_path / "sitecustomize.py").write_text(_CTRL_C_WHILE_IMPORTING)
+    env = os.environ | {"PYTHONPATH": os.pathsep.join([str(tmp_path), *sys.path])}
+    read, write = os.pipe()
+    os.close(read)  # the reader left before the first byte
+    with open("/dev/full", "w", encoding="utf-8") as full:  # noqa: PTH123 - a device
+        out, err = {
+            "reader-gone": (write, subprocess.PIPE),
+            "stdout-full": (full, subprocess.PIPE),
+            "stderr-full": (subprocess.PIPE, full),
+        }[stream]
+        done = subprocess.run(
+            [sys.executable, "-m", "livesession", "verify", "--json", str(tmp_path)],
+            stdout=out, stderr=err, text=True, check=False, timeout=_DEADLINE_S, env=env,
+        )  # fmt: skip
+    os.close(write)
+    assert done.returncode == 130, done.stderr
+    if stream == "stderr-full":
+        assert orjson.loads(done.stdout) == {"ok": False, "exit_code": 130, "error": "interrupted"}
+        return
+    said = ["livesession: interrupted"]
+    if stream == "stdout-full":
+        said.append(
+            "livesession: cannot write to stdout (ENOSPC: No space left on device): the rest "
+            "of the command's output is lost; its exit code is its own"
+        )
+    assert done.stderr.splitlines() == said
+
+
 @pytest.mark.parametrize(("signum", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
 def test_a_stop_signal_while_the_run_is_created_ends_dryrun_at_once_leaving_nothing(
     tmp_path: Path,

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import errno
 import os
 import signal
 import sys
@@ -113,18 +114,15 @@ def _not_held_by_threads(code: int) -> None:
             return  # they ended: the interpreter is ending as it does
         names = ", ".join(repr(thread.name) for thread in running)
         if held:
-            print(  # noqa: T201 - the CLI's output
+            _say(
                 f"livesession: waiting for threads a plug-in left running ({names}): "
-                f"the run {held[0]} is still open",
-                file=sys.stderr,
+                f"the run {held[0]} is still open"
             )
-            _flushed()
             return
-        print(  # noqa: T201 - the CLI's output
+        _say(
             f"livesession: threads a plug-in left running ({names}) still ran {_GRACE_S:g} s "
             f"after the command ended (not daemon threads, which Python waits for at exit): "
-            f"exiting with code {code} without them",
-            file=sys.stderr,
+            f"exiting with code {code} without them"
         )
         _flushed()
         os._exit(code)
@@ -190,10 +188,39 @@ def _hold_standard_descriptors() -> None:
 
 def _ended(said: str, code: int, *, as_json: bool) -> int:
     """The line (and with ``--json`` the object) ``cli.main`` gives for a signal."""
-    print(f"livesession: {said}", file=sys.stderr)  # noqa: T201 - the CLI's output
+    _say(f"livesession: {said}")
     if as_json:  # as emit_json prints it (sorted keys), without loading anything for it
-        print(f'{{"error":"{said}","exit_code":{code},"ok":false}}')  # noqa: T201
+        _say(f'{{"error":"{said}","exit_code":{code},"ok":false}}', on_stdout=True)
     return code
+
+
+def _say(line: str, *, on_stdout: bool = False) -> None:
+    """``line`` on stderr (``on_stdout``: stdout), as ``cli.main``'s streams take it.
+
+    Here, outside ``cli.main``, a stream that refused the line (a reader that left, a full
+    device) raised: a Ctrl-C while the CLI loaded ended ``--json ... | head -c 0`` with a
+    traceback and exit 1 instead of 130, and the exit watchdog's thread died on its line
+    before ending the process, which then waited for a plug-in's threads for ever. Now the
+    refused stream is given /dev/null (what Python flushes at exit goes there), stdout's
+    refusal but a reader's leaving is said in one line on stderr, and the code stands.
+    """
+    stream = sys.stdout if on_stdout else sys.stderr
+    try:
+        encoding = getattr(stream, "encoding", None) or "utf-8"
+        stream.write(line.encode(encoding, "backslashreplace").decode(encoding) + "\n")
+        stream.flush()
+    except (OSError, ValueError) as exc:  # ValueError: a stream closed under us
+        with contextlib.suppress(OSError, ValueError):
+            null = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(null, stream.fileno())
+            os.close(null)
+            stream.flush()
+        if on_stdout and isinstance(exc, OSError) and not isinstance(exc, BrokenPipeError):
+            name = errno.errorcode.get(exc.errno or 0, f"errno {exc.errno}")
+            _say(
+                f"livesession: cannot write to stdout ({name}: {exc.strerror}): the rest of "
+                "the command's output is lost; its exit code is its own"
+            )
 
 
 if __name__ == "__main__":
