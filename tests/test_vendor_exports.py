@@ -330,6 +330,35 @@ class TestWhatARefusalSays:
             "then 01:00:00-05:00)"
         )
 
+    def test_hourly_local_times_across_the_end_of_summer_time(self, tmp_path: Path) -> None:
+        """Bug: hourly bars repeat 01:00 as the clock is set back (EDT, then EST): the second
+        01:00 does not go back, it repeats, and was said to be "a duplicated row?" alone,
+        though its prices and volume differ; docs/data.md promises the summer time hint."""
+        times = ["2026-11-01 00:00:00", "2026-11-01 01:00:00", "2026-11-01 01:00:00"]
+        error = self._refusal(tmp_path, "timestamp,open,high,low,close,volume\n" + _rows(times))
+        assert error.line == 4
+        assert str(error).endswith(
+            "time does not increase (line 3 has 2026-11-01 01:00:00): the same time twice, on "
+            "rows that differ: a bar written twice, or local times written without a UTC "
+            "offset, as summer time ends and an hour repeats? A time without an offset is UTC: "
+            "write the times in UTC, or with their offsets (01:30:00-04:00, then 01:00:00-05:00)"
+        )
+
+    @pytest.mark.parametrize(
+        "text",
+        [
+            "2026-11-01 01:00:00,1.1,1.2,1.0,1.1,5\n2026-11-01 01:00:00,1.1,1.2,1.0,1.1,5\n",
+            "2026-11-01T01:00:00Z,1.1,1.2,1.0,1.1,5\n2026-11-01T01:00:00Z,1.1,1.2,1.0,1.1,6\n",
+            "2026-11-01,1.1,1.2,1.0,1.1,5\n2026-11-01,1.1,1.2,1.0,1.1,6\n",
+        ],
+        ids=["the same row twice", "times in UTC", "dates alone"],
+    )
+    def test_a_repeated_time_that_is_no_clock_set_back_is_a_duplicated_row(
+        self, tmp_path: Path, text: str
+    ) -> None:
+        error = self._refusal(tmp_path, "timestamp,open,high,low,close,volume\n" + text)
+        assert str(error).endswith(": the same time twice (a duplicated row?)")
+
     @pytest.mark.parametrize(
         "times",
         [

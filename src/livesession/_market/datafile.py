@@ -330,7 +330,7 @@ class RowChecker:
         for at in (self.day_index, self.time_index):
             if at is not None and not cells[at]:
                 raise _fail(self.path, line, self.names[at], "", "empty value")
-        return self.times.add(time_text(cells, self.time_index, self.day_index), line)
+        return self.times.add(time_text(cells, self.time_index, self.day_index), line, cells)
 
     def replaying(self) -> RowChecker:
         """A checker of the rows this one passed, for a feed to check them again as it plays.

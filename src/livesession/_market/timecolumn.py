@@ -8,6 +8,7 @@ tells: ``timeforms``); every time must lie where a run's time can (``timerange``
 from __future__ import annotations
 
 import os
+import re
 from typing import IO, TYPE_CHECKING, Final
 
 from .._domain.clock import format_utc, from_epoch_ns
@@ -24,7 +25,7 @@ from .timeforms import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
     from decimal import Decimal
     from pathlib import Path
 
@@ -46,6 +47,7 @@ class TimeColumn:
         self.first_ns: int | None = None
         self.last_row: Callable[[], int | None] | None = None
         """The time of the file's last row, when the file can tell it (for the hint)."""
+        self.last_cells: Sequence[str] = ()  # the row before's cells (for the hint)
 
     def replaying(self) -> TimeColumn:
         """This column with no time seen yet, in the form its first row fixed.
@@ -117,8 +119,11 @@ class TimeColumn:
                 f"{self.unit} (the first row's unit): write every time in one unit",
             )  # fmt: skip
 
-    def add(self, text: str, line: int) -> int:
-        """``parse``, checked: within a run's range, and later than the row before."""
+    def add(self, text: str, line: int, cells: Sequence[str] = ()) -> int:
+        """``parse``, checked: within a run's range, and later than the row before.
+
+        ``cells``: the whole row, told apart from the row before when the time repeats.
+        """
         when = self.parse(text, line)
         problem = outside(when)
         if problem is not None:
@@ -128,24 +133,33 @@ class TimeColumn:
             )  # fmt: skip
         if self.last is not None and not when > self.last:
             why = f"time does not increase (line {self.last_line} has {self.last_text})"
-            raise fail(self.path, line, self.column, text, why + self._going_back(text, when))
+            hint = self._going_back(text, when, cells)
+            raise fail(self.path, line, self.column, text, why + hint)
         if self.first_text is None:
             self.first_text, self.first_ns = text, when
-        self.last, self.last_text, self.last_line = when, text, line
+        self.last, self.last_text, self.last_line, self.last_cells = when, text, line, cells
         return when
 
-    def _going_back(self, text: str, when: int) -> str:
+    def _going_back(self, text: str, when: int, cells: Sequence[str]) -> str:
         """Why a time may not increase, when the file tells: the hint after the refusal.
 
-        A repeated time is a duplicated row. Times written at different UTC offsets
+        A repeated time is a duplicated row; but on a row that differs, in local clock times
+        without an offset, it may be the hour repeated as summer time ends (hourly bars:
+        ``01:00`` EDT, then ``01:00`` EST). Times written at different UTC offsets
         (``09:00:00Z``, then ``09:01:00+01:00``: 08:01 UTC) say so. The second row going
         back is a file newest first only when its last row is earlier than its first.
         Times without an offset going back half an hour to an hour are local times at the
         end of summer time, maybe (``_clock_set_back``).
         """
-        if when == self.last:
-            return ": the same time twice (a duplicated row?)"
         offsets = utc_offset(self.last_text), utc_offset(text)
+        local = offsets == (None, None) and self.scale == 0
+        if when == self.last:
+            if not (local and cells != self.last_cells and _CLOCK_TIME.search(text)):
+                return ": the same time twice (a duplicated row?)"
+            return (
+                ": the same time twice, on rows that differ: a bar written twice, or "
+                + _SUMMER_TIME
+            )
         if None not in offsets and offsets[0] != offsets[1]:
             return (
                 f": the times are written at different UTC offsets ({offsets[0]} on line "
@@ -154,12 +168,8 @@ class TimeColumn:
             )
         if self._newest_first():
             return ": the file runs newest first; sort it oldest first"
-        if offsets == (None, None) and _clock_set_back(self.last or 0, when, self.scale):
-            return (
-                ": local times written without a UTC offset, as summer time ends and an hour "
-                "repeats? A time without an offset is UTC: write the times in UTC, or with "
-                "their offsets (01:30:00-04:00, then 01:00:00-05:00)"
-            )
+        if local and _clock_set_back(self.last or 0, when, self.scale):
+            return f": {_SUMMER_TIME}"
         return ""
 
     def _newest_first(self) -> bool:
@@ -172,6 +182,13 @@ class TimeColumn:
 
 
 _HOUR_NS: Final = 3_600 * 1_000_000_000
+_CLOCK_TIME: Final = re.compile(r"\d:\d\d", re.ASCII)
+"""A clock time within a text time (a date alone has none: its day cannot repeat so)."""
+_SUMMER_TIME: Final = (
+    "local times written without a UTC offset, as summer time ends and an hour repeats? A "
+    "time without an offset is UTC: write the times in UTC, or with their offsets "
+    "(01:30:00-04:00, then 01:00:00-05:00)"
+)
 
 
 def _clock_set_back(last: int, when: int, scale: int | None) -> bool:
