@@ -352,6 +352,31 @@ PROBLEMS: dict[str, tuple[str | bytes, int, str | None, str | None, str]] = {
     ),
     "no rows": (HEADER, 2, None, None, "no data rows"),
     "no header": ("", 1, None, None, "no header"),
+    # Before: "the header lacks this column", column open, value '': a spreadsheet's empty
+    # sheet saved as "CSV UTF-8" is its BOM alone.
+    "a BOM alone": ("\ufeff", 1, None, None, "no header: expected open,high,low,close,volume"),
+    # Before: "no header: expected open,...", of a file whose header is on line 2.
+    "a blank first line": (
+        "\n" + HEADER + GOOD,
+        1,
+        None,
+        None,
+        (
+            "no header: the first line is blank (the header open,high,low,close,volume must "
+            "be the first line; blank lines may follow it)"
+        ),
+    ),
+    # Before: "the header lacks this column", column open, value 'sep=;'.
+    "Excel's sep= line": (
+        "sep=;\n" + HEADER.replace(",", ";") + GOOD.replace(",", ";"),
+        1,
+        None,
+        None,
+        (
+            "a 'sep=;' line (Excel's separator hint) before the header: delete it, so that "
+            "the header open,high,low,close,volume is the first line"
+        ),
+    ),
 }
 
 

@@ -37,6 +37,7 @@ __all__ = [
     "header_splits",
     "is_number_text",
     "line_too_long",
+    "no_header",
     "not_a_row",
     "number_form_problem",
     "split",
@@ -106,6 +107,34 @@ def not_a_row(text: str, error: csv.Error) -> str:
             "a cell spanning lines, which is not supported: write each row on one line)"
         )
     return f"not a CSV row ({error})"
+
+
+_SEP_LINE: Final = re.compile(rb"sep=.", re.IGNORECASE)
+"""Excel's separator hint (``sep=;``), a line some exports write before the header."""
+
+
+def no_header(first: bytes) -> str | None:
+    """Why a file whose first line is ``first`` has no header, or None (it may have one).
+
+    An empty file (a UTF-8 BOM alone too, as a spreadsheet saves an empty sheet), a blank
+    first line (blank lines are skipped between rows, but the header comes first) and
+    Excel's ``sep=;`` line before the header each say so.
+    """
+    line = first.removeprefix(b"\xef\xbb\xbf").rstrip(b"\r\n")
+    if _SEP_LINE.fullmatch(line.strip(b" ")):
+        shown = line.strip(b" ").decode("utf-8", "replace")
+        return (
+            f"a {shown!r} line (Excel's separator hint) before the header: delete it, so that "
+            "the header open,high,low,close,volume is the first line"
+        )
+    if line.strip():
+        return None
+    if first.endswith(b"\n"):
+        return (
+            "no header: the first line is blank (the header open,high,low,close,volume must "
+            "be the first line; blank lines may follow it)"
+        )
+    return "no header: expected open,high,low,close,volume"
 
 
 LONGEST_LINE: Final = 1 << 20

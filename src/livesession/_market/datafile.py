@@ -49,6 +49,7 @@ from .csvforms import (
     cr_line_ends,
     header_splits,
     line_too_long,
+    no_header,
     not_a_row,
     split,
     utf16,
@@ -169,9 +170,7 @@ def _symbol_key(symbol: str) -> str:
 
 def _header(path: Path, raw: bytes) -> tuple[str, list[str], dict[str, int]]:
     """The separator, the column names (lower case) and the required columns' places."""
-    if not raw.strip():
-        raise _fail(path, 1, None, None, "no header: expected open,high,low,close,volume")
-    packed = compressed(raw, path.name) or line_too_long(raw) or utf16(raw)
+    packed = no_header(raw) or compressed(raw, path.name) or line_too_long(raw) or utf16(raw)
     if packed is not None:
         raise _fail(path, 1, None, None, packed)
     try:
