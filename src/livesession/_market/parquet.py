@@ -12,7 +12,9 @@ Values become the text their type prints: a decimal column its digits, a float c
 shortest round-trip text at its own width (``repr``: ``1.0716``, as the program that wrote
 it printed it; a float32 column's ``1.0842``, not its float64 ``1.0842000246047974``), a
 timestamp column an ISO 8601 time in UTC (a timestamp without a timezone is UTC), a date
-column an ISO 8601 date. Unlike the CSV feed, the table is held in memory while it plays.
+column an ISO 8601 date. Unlike the CSV feed, the table is held in memory while it plays,
+as Arrow holds it; its cells are made text ``_CHUNK`` rows at a time (``_RowTexts``), never
+all at once (a million rows' texts took some 750 MB).
 """
 
 from __future__ import annotations
@@ -39,6 +41,8 @@ __all__ = ["ParquetReplayFeed", "check_parquet"]
 
 PANDAS_INDEX: Final = "__index_level_0__"
 _NS_PER: Final = {"s": 1_000_000_000, "ms": 1_000_000, "us": 1_000, "ns": 1}
+_CHUNK: Final = 1_024
+"""The rows made text at a time, by the check and by the feed as it plays."""
 
 
 def _text(value: object) -> str:
@@ -71,7 +75,29 @@ def _column_texts(pa: Any, column: Any) -> list[str]:
     return [_text(value) for value in column.to_pylist()]
 
 
-def _read(path: Path, tick: Decimal | None) -> tuple[DataFileCheck, list[list[str]], RowChecker]:
+class _RowTexts:
+    """A table's rows as the texts of their cells, made ``_CHUNK`` rows at a time."""
+
+    def __init__(self, pa: Any, table: Any) -> None:
+        self._pa = pa
+        self._table = table
+        self._start = 0
+        self._chunk: list[list[str]] = []
+
+    def __len__(self) -> int:
+        return int(self._table.num_rows)
+
+    def __getitem__(self, row: int) -> list[str]:
+        """Row ``row``'s cells (0 <= row < len): its chunk made text once, kept till the next."""
+        if not self._start <= row < self._start + len(self._chunk):
+            self._start = row - row % _CHUNK
+            part = self._table.slice(self._start, _CHUNK)
+            columns = [_column_texts(self._pa, part.column(i)) for i in range(part.num_columns)]
+            self._chunk = [list(cells) for cells in zip(*columns, strict=True)]
+        return self._chunk[row - self._start]
+
+
+def _read(path: Path, tick: Decimal | None) -> tuple[DataFileCheck, _RowTexts, RowChecker]:
     pa = import_optional("pyarrow", "parquet")
     pq = import_optional("pyarrow.parquet", "parquet")
     with open_data_file(path) as stream:
@@ -93,12 +119,11 @@ def _read(path: Path, tick: Decimal | None) -> tuple[DataFileCheck, list[list[st
         table = table.select([position, *(i for i in range(len(names)) if i != position)])
         names = [names[position], *(n for i, n in enumerate(names) if i != position)]
     index = column_index(path, names, ",".join(table.column_names))
-    columns = [_column_texts(pa, table.column(i)) for i in range(table.num_columns)]
-    rows = [list(cells) for cells in zip(*columns, strict=True)]
+    rows = _RowTexts(pa, table)
     checker = RowChecker(path, names, tick)
     try:
-        for number, cells in enumerate(rows, start=2):
-            checker.check(cells, index, number)
+        for number in range(len(rows)):
+            checker.check(rows[number], index, number + 2)
     except DataFileError as exc:
         raise _with_row(exc) from None
     if not rows:
