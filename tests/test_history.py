@@ -520,6 +520,46 @@ class TestTimestamps:
         assert "line 4, column #1, value '2004-08-20': time does not increase (line 3" in said
         assert "the same time twice (a duplicated row?)" in said
 
+    _ROW_INDEX = (
+        "a number in an unnamed first column: pandas writes its row index so (to_csv or "
+        "to_parquet without index=False), and a time index as dates and times; drop the "
+        "column (index=False) to play the bars on the session's grid, or name it timestamp "
+        "if it holds epoch times"
+    )
+
+    def test_pandas_row_numbers_in_an_unnamed_first_column_are_no_times(
+        self, tmp_path: Path
+    ) -> None:
+        """Bug: ``df.to_csv()`` of bars without times, its index left in (0, 1, 2), was read
+        as epoch seconds: every bar played in the first seconds of 1970, and the run
+        verified. A number in an unnamed first column is refused; dates there still read."""
+        said = self._refusal(
+            tmp_path, ",Open,High,Low,Close,Volume\n0,1.1,1.2,1.0,1.1,5\n1,1.1,1.2,1.0,1.1,5\n"
+        )
+        assert said.endswith(f"t.csv, line 2, column #1, value '0': {self._ROW_INDEX}")
+        named = tmp_path / "named.csv"  # epoch times in a column named as times still read
+        named.write_text("timestamp,open,high,low,close,volume\n0,1,1,1,1,0\n", encoding="utf-8")
+        assert check_csv(named, tick=None).first_ns == 0
+
+    def test_a_parquet_file_s_filtered_pandas_index_is_no_time(self, tmp_path: Path) -> None:
+        """The same bug in Parquet: a filtered DataFrame's index (0, 2, 3) is written as a
+        column ``__index_level_0__``, which was read as epoch seconds."""
+        pa = pytest.importorskip("pyarrow")
+        pq = pytest.importorskip("pyarrow.parquet")
+        table = pa.table(
+            {
+                **{name: [1.1, 1.1, 1.1] for name in ("Open", "High", "Low", "Close")},
+                "Volume": [5, 6, 7],
+                "__index_level_0__": pa.array([0, 2, 3], type=pa.int64()),
+            }
+        )
+        pq.write_table(table, tmp_path / "eurusd.parquet")
+        with pytest.raises(DataFileError) as caught:
+            ParquetReplayFeed(tmp_path / "eurusd.parquet", symbol="X", tick=None, lot=Decimal(1))
+        assert str(caught.value).endswith(
+            f"line 2 (row 0 of the table, from 0), column #1, value '0': {self._ROW_INDEX}"
+        )
+
     def test_a_file_newest_first_is_told_to_sort(self, tmp_path: Path) -> None:
         """Many vendors export newest first: the refusal says so, and what to do."""
         header = "date,open,high,low,close,volume\n"

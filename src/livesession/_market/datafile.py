@@ -59,7 +59,7 @@ from .datafail import fail as _fail
 from .datafail import unfinished
 from .dataopen import grew_past, open_data_file
 from .datavalues import PriceGrid, check_tick, read_number, volume_problem
-from .timecolumn import TimeColumn, last_line
+from .timecolumn import UNNAMED_TIME, TimeColumn, last_line
 from .timeforms import is_time_of_day, time_text, unread_time
 
 if TYPE_CHECKING:
@@ -86,8 +86,6 @@ SYMBOL_COLUMNS: Final = ("symbol", "ticker")
 _KNOWN_COLUMNS: Final = frozenset((*REQUIRED_COLUMNS, *TIME_COLUMNS, *SYMBOL_COLUMNS))
 SPLIT_TIME: Final = "date time"
 """The name errors give a time split in a ``date`` and a ``time`` column."""
-UNNAMED_TIME: Final = "#1"
-"""How an unnamed first column (the dates of a pandas export) is named in messages."""
 
 
 @attrs.frozen

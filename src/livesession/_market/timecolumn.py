@@ -29,7 +29,16 @@ if TYPE_CHECKING:
     from decimal import Decimal
     from pathlib import Path
 
-__all__ = ["TimeColumn", "last_line"]
+__all__ = ["UNNAMED_TIME", "TimeColumn", "last_line"]
+
+UNNAMED_TIME: Final = "#1"
+"""How an unnamed first column (the dates of a pandas export) is named in messages."""
+_ROW_INDEX: Final = (
+    "a number in an unnamed first column: pandas writes its row index so (to_csv or "
+    "to_parquet without index=False), and a time index as dates and times; drop the column "
+    "(index=False) to play the bars on the session's grid, or name it timestamp if it holds "
+    "epoch times"
+)
 
 
 class TimeColumn:
@@ -63,6 +72,8 @@ class TimeColumn:
         first = self.scale is None
         if self.scale is None:
             number = finite_number(text) if text_ns(text) is None else None
+            if number is not None and self.column == UNNAMED_TIME:  # 0, 1, 2: not 1970
+                raise fail(self.path, line, self.column, text, _ROW_INDEX)
             self.scale, self.unit = (0, "") if number is None else epoch_unit(number)
         if self.scale:
             number = finite_number(text)
