@@ -31,6 +31,13 @@ if TYPE_CHECKING:
 
 __all__ = ["UNNAMED_TIME", "TimeColumn", "last_line"]
 
+_DAY_SECONDS: Final = 86_400
+_FIRST_DAY: Final = (
+    "an epoch time in seconds within the first day of 1970: an Excel date serial (45292 is "
+    "2024-01-01) or a row number? Format the column as a date and time (yyyy-mm-dd "
+    "hh:mm:ss) before saving, or write the bars' epoch times"
+)
+
 UNNAMED_TIME: Final = "#1"
 """How an unnamed first column (the dates of a pandas export) is named in messages."""
 _ROW_INDEX: Final = (
@@ -74,6 +81,8 @@ class TimeColumn:
             number = finite_number(text) if text_ns(text) is None else None
             if number is not None and self.column == UNNAMED_TIME:  # 0, 1, 2: not 1970
                 raise fail(self.path, line, self.column, text, _ROW_INDEX)
+            if number is not None and 0 <= number < _DAY_SECONDS:  # 45292: 2024-01-01, not 1970
+                raise fail(self.path, line, self.column, text, _FIRST_DAY)
             self.scale, self.unit = (0, "") if number is None else epoch_unit(number)
         if self.scale:
             number = finite_number(text)
