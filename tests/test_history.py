@@ -537,27 +537,42 @@ class TestTimestamps:
             tmp_path, ",Open,High,Low,Close,Volume\n0,1.1,1.2,1.0,1.1,5\n1,1.1,1.2,1.0,1.1,5\n"
         )
         assert said.endswith(f"t.csv, line 2, column #1, value '0': {self._ROW_INDEX}")
-        named = tmp_path / "named.csv"  # epoch times in a column named as times still read
-        named.write_text(
-            "timestamp,open,high,low,close,volume\n86400,1,1,1,1,0\n", encoding="utf-8"
-        )
-        assert check_csv(named, tick=None).first_ns == 86_400 * 10**9
 
-    @pytest.mark.parametrize("first", ["45292", "45292.375", "0"])
-    def test_an_excel_date_serial_is_no_epoch_time(self, tmp_path: Path, first: str) -> None:
+    @pytest.mark.parametrize(
+        ("header", "first"),
+        [
+            ("Date", "45292"),
+            ("Date", "45292.375"),
+            ("Date", "0"),
+            ("Date,Time", "20260302,093000"),
+            ("Date,Time", "20260302,000000"),
+        ],
+    )
+    def test_an_epoch_time_in_1970_s_first_days_is_no_moment(
+        self, tmp_path: Path, header: str, first: str
+    ) -> None:
         """Bug: a spreadsheet's dates saved as numbers (45292 is 2024-01-01, 45292.375 its
         09:00) were read as epoch seconds: every daily bar played a second apart on the
-        first day of 1970, and the run verified. A first time in seconds within that day
-        (below 86400) is refused in one line; a row number (0) is too."""
+        first day of 1970, and the run verified. So did a time of day written HHMMSS beside
+        a date (``20260302,093000``: the ``time`` column, no time of day, is read alone),
+        at 1970-01-02T01:50:00Z. A first time in seconds below 1000000 is refused in one
+        line; a row number (0) is too."""
         said = self._refusal(
-            tmp_path, f"Date,Open,High,Low,Close,Volume\n{first},1,1,1,1,0\n99999,1,1,1,1,0\n"
+            tmp_path,
+            f"{header},Open,High,Low,Close,Volume\n{first},1,1,1,1,0\n{first}9,1,1,1,1,0\n",
         )
+        column, value = ("time", first.split(",")[1]) if "," in first else ("date", first)
         assert said.endswith(
-            f"t.csv, line 2, column date, value '{first}': an epoch time in seconds within "
-            "the first day of 1970: an Excel date serial (45292 is 2024-01-01) or a row "
-            "number? Format the column as a date and time (yyyy-mm-dd hh:mm:ss) before "
-            "saving, or write the bars' epoch times"
+            f"t.csv, line 2, column {column}, value '{value}': an epoch time in seconds in "
+            "1970's first days (below 1000000): a spreadsheet's date serial (45292 is "
+            "2024-01-01), a time of day written HHMMSS (093000) or a row number? Write the "
+            "column as dates and times (yyyy-mm-dd hh:mm:ss), or the bars' epoch times"
         )
+        named = tmp_path / "named.csv"  # epoch times from 1000000 on still read
+        named.write_text(
+            "timestamp,open,high,low,close,volume\n1000000,1,1,1,1,0\n", encoding="utf-8"
+        )
+        assert check_csv(named, tick=None).first_ns == 10**15
 
     def test_a_parquet_file_s_filtered_pandas_index_is_no_time(self, tmp_path: Path) -> None:
         """The same bug in Parquet: a filtered DataFrame's index (0, 2, 3) is written as a

@@ -31,11 +31,12 @@ if TYPE_CHECKING:
 
 __all__ = ["UNNAMED_TIME", "TimeColumn", "last_line"]
 
-_DAY_SECONDS: Final = 86_400
-_FIRST_DAY: Final = (
-    "an epoch time in seconds within the first day of 1970: an Excel date serial (45292 is "
-    "2024-01-01) or a row number? Format the column as a date and time (yyyy-mm-dd "
-    "hh:mm:ss) before saving, or write the bars' epoch times"
+_FIRST_DAYS: Final = 1_000_000
+"""A first epoch time below this (1970-01-12T13:46:40Z) is no market's: what else it is."""
+_NO_MOMENT: Final = (
+    "an epoch time in seconds in 1970's first days (below 1000000): a spreadsheet's date "
+    "serial (45292 is 2024-01-01), a time of day written HHMMSS (093000) or a row number? "
+    "Write the column as dates and times (yyyy-mm-dd hh:mm:ss), or the bars' epoch times"
 )
 
 UNNAMED_TIME: Final = "#1"
@@ -81,8 +82,8 @@ class TimeColumn:
             number = finite_number(text) if text_ns(text) is None else None
             if number is not None and self.column == UNNAMED_TIME:  # 0, 1, 2: not 1970
                 raise fail(self.path, line, self.column, text, _ROW_INDEX)
-            if number is not None and 0 <= number < _DAY_SECONDS:  # 45292: 2024-01-01, not 1970
-                raise fail(self.path, line, self.column, text, _FIRST_DAY)
+            if number is not None and 0 <= number < _FIRST_DAYS:  # 45292, 093000: not 1970
+                raise fail(self.path, line, self.column, text, _NO_MOMENT)
             self.scale, self.unit = (0, "") if number is None else epoch_unit(number)
         if self.scale:
             number = finite_number(text)
