@@ -1188,3 +1188,42 @@ class TestRecover:
         resumed.submit(_order("rec4"), NOW)
         assert [type(r) for r in resumed.poll(NOW + 1)] == [AckReport, FillReport]
         assert fake.created["rec4"] == 1
+
+
+class TestRepeatedTrades:
+    """A trade id the venue lists again: dropped when alike, reported again when rewritten."""
+
+    def test_a_trade_listed_again_alike_is_reported_once(self, broker, fake):
+        broker.submit(_limit("again2", qty="0.010"), NOW)
+        fake.fill("again2", "0.004")
+        first = [r.trade_id for r in broker.poll(NOW + 1) if isinstance(r, FillReport)]
+        fake.fill("again2", "0.003")  # the next answer lists 5001 again, and 5002
+        assert first == ["5001"]
+        assert [r.trade_id for r in broker.poll(NOW + 2)] == ["5002"]
+
+    def test_a_trade_the_venue_rewrites_is_reported_again(self, broker, fake, monkeypatch):
+        """Its first answer listed 5001 at 0.002; the next at 0.004: reported again, for the
+        session to refuse (its repeat check names both). It was dropped as a repeat."""
+        broker.submit(_limit("rewr1", qty="0.010"), NOW)
+        exchange = broker._exchange
+        fetch = exchange.fetch_order_trades
+        answers: list[int] = []
+
+        def first_halved(*args, **kwargs):
+            answers.append(1)
+            trades = fetch(*args, **kwargs)
+            return (
+                [t | {"amount": t["amount"] / 2} for t in trades] if len(answers) == 1 else trades
+            )
+
+        monkeypatch.setattr(exchange, "fetch_order_trades", first_halved)
+        fake.fill("rewr1", "0.004")
+        (first,) = [r for r in broker.poll(NOW + 1) if isinstance(r, FillReport)]
+        fake.fill("rewr1", "0.003")
+        again = broker.poll(NOW + 2)
+        assert (first.trade_id, first.quantity) == ("5001", Decimal("0.002"))
+        assert [(r.trade_id, r.quantity) for r in again] == [
+            ("5001", Decimal("0.004")),
+            ("5002", Decimal("0.003")),
+        ]
+        assert broker.poll(NOW + 3) == []  # each rewrite once

@@ -41,6 +41,9 @@ class _Tracked:
     acked: bool = False
     reported_qty: Decimal = ZERO
     trade_ids: set[str] = attrs.field(factory=set)
+    numbers: dict[str, tuple[Decimal, Decimal]] = attrs.field(factory=dict)
+    """The quantity and price this broker last reported under each trade id (a repeat with
+    others is reported again, for the session to refuse)."""
     closed: bool = False
     end_reported: bool = False
     """The session has the order's cancel or reject already (a resumed session's book)."""
@@ -101,6 +104,11 @@ def new_fills(
 ) -> list[FillReport]:
     """The fills of ``tracked`` not reported yet (each trade id once), in venue order.
 
+    A trade id listed again with another quantity or price (a venue that rewrote the trade)
+    is reported again, with its new numbers, and the session refuses it
+    (``BROKER_REPORT_INVALID``: its repeat check names both). Dropped as a repeat, the book
+    would miss the difference until the reconciliation found it (``FILL_NOT_SEEN``).
+
     A trade the venue gives no id is reported with an empty ``trade_id``, which the session
     refuses (``BROKER_REPORT_INVALID``): without an id no repeat of it can be told apart.
     Each fill carries the symbol the venue reported its trade under, which the session
@@ -126,23 +134,40 @@ def new_fills(
         # A trade without an id is reported with trade_id "" (BROKER_REPORT_INVALID): never
         # booked as "None", nor a second one taken for a repeat of the first.
         trade_id = _venue_id(trade)
-        if trade_id in tracked.trade_ids:
-            continue
-        if trade_id:
-            tracked.trade_ids.add(trade_id)
         qty = _on_grid(_decimal(trade.get("amount")), lot)
-        tracked.reported_qty += qty
+        price = _on_grid(_decimal(trade.get("price")), tick)
+        if trade_id in tracked.trade_ids:
+            # A repeat: a re-delivery only with the numbers reported under that id. One with
+            # others (a venue that rewrote the trade) goes to the session, which refuses it
+            # (BROKER_REPORT_INVALID) instead of the book missing the difference unsaid.
+            # An id the book had before a resume has no numbers here: the session's own.
+            if _same(tracked.numbers.get(trade_id, (qty, price)), (qty, price)):
+                continue
+        else:
+            if trade_id:
+                tracked.trade_ids.add(trade_id)
+            tracked.reported_qty += qty
+        if trade_id:
+            tracked.numbers[trade_id] = (qty, price)
         fills.append(
             FillReport(
                 client_order_id=cid,
                 trade_id=trade_id,
                 quantity=qty,
-                price=_on_grid(_decimal(trade.get("price")), tick),
+                price=price,
                 ts_ns=now_ns,
                 symbol=_reported_symbol(exchange, trade, symbol),
             )
         )
     return fills
+
+
+def _same(numbers: tuple[Decimal, Decimal], others: tuple[Decimal, Decimal]) -> bool:
+    """Whether a trade's (quantity, price) are those reported before (a signalling NaN not)."""
+    try:
+        return bool(numbers == others)
+    except ArithmeticError:
+        return False
 
 
 def _reported_symbol(exchange: _Exchange, trade: Mapping[str, Any], symbol: str) -> str:
