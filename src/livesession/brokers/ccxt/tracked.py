@@ -41,7 +41,7 @@ class _Tracked:
     acked: bool = False
     reported_qty: Decimal = ZERO
     trade_ids: set[str] = attrs.field(factory=set)
-    numbers: dict[str, tuple[Decimal, Decimal]] = attrs.field(factory=dict)
+    numbers: dict[str, tuple[Any, Any]] = attrs.field(factory=dict)
     """The quantity and price this broker last reported under each trade id (a repeat with
     others is reported again, for the session to refuse)."""
     closed: bool = False
@@ -130,12 +130,12 @@ def new_fills(
             if str(t.get("order")) == venue_id
         ]
     fills: list[FillReport] = []
-    for trade in sorted(trades, key=lambda t: (t.get("timestamp") or 0, str(t.get("id")))):
+    for trade in sorted(trades, key=lambda t: (_venue_ms(t), str(t.get("id")))):
         # A trade without an id is reported with trade_id "" (BROKER_REPORT_INVALID): never
         # booked as "None", nor a second one taken for a repeat of the first.
         trade_id = _venue_id(trade)
-        qty = _on_grid(_decimal(trade.get("amount")), lot)
-        price = _on_grid(_decimal(trade.get("price")), tick)
+        qty = _number(trade.get("amount"), lot)
+        price = _number(trade.get("price"), tick)
         if trade_id in tracked.trade_ids:
             # A repeat: a re-delivery only with the numbers reported under that id. One with
             # others (a venue that rewrote the trade) goes to the session, which refuses it
@@ -146,7 +146,8 @@ def new_fills(
         else:
             if trade_id:
                 tracked.trade_ids.add(trade_id)
-            tracked.reported_qty += qty
+            if isinstance(qty, Decimal) and qty.is_finite():
+                tracked.reported_qty += qty
         if trade_id:
             tracked.numbers[trade_id] = (qty, price)
         fills.append(
@@ -162,12 +163,36 @@ def new_fills(
     return fills
 
 
-def _same(numbers: tuple[Decimal, Decimal], others: tuple[Decimal, Decimal]) -> bool:
+def _venue_ms(trade: Mapping[str, Any]) -> int:
+    """The venue's time of ``trade`` (epoch ms) to order a listing by; 0 without an integer.
+
+    Only the order of one answer's trades depends on it: a fill's time is the poll's (see
+    docs/ccxt.md, "Fill times"). A string, a float or a bool is no time (ccxt gives an
+    integer or None): before, a string among integers stopped the run with a TypeError.
+    """
+    value = trade.get("timestamp")
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def _same(numbers: tuple[Any, Any], others: tuple[Any, Any]) -> bool:
     """Whether a trade's (quantity, price) are those reported before (a signalling NaN not)."""
     try:
         return bool(numbers == others)
     except ArithmeticError:
         return False
+
+
+def _number(value: object, step: Decimal | None) -> Any:
+    """A ccxt number ``value`` as a Decimal on ``step``'s grid; as given when it is none.
+
+    The session refuses a fill whose quantity or price is no Decimal, naming it
+    (``BROKER_REPORT_INVALID``): before, ``"abc"`` or ``True`` stopped the run with a
+    ``ValueError`` or ``TypeError`` (``UNEXPECTED_ERROR``).
+    """
+    try:
+        return _on_grid(_decimal(value), step)
+    except (TypeError, ValueError):
+        return value
 
 
 def _reported_symbol(exchange: _Exchange, trade: Mapping[str, Any], symbol: str) -> str:
