@@ -229,18 +229,22 @@ class TestRefusedTrades:
 
     @pytest.mark.broken_run("the run faults BROKER_REPORT_INVALID on purpose")
     @pytest.mark.parametrize(
-        ("amount", "problem"),
+        ("change", "problem"),
         [
-            ("abc", "its quantity is a str ('abc'), not a Decimal"),
-            (True, "its quantity is a bool (True), not a Decimal"),
+            ({"amount": "abc"}, "its quantity is a str ('abc'), not a Decimal"),
+            ({"amount": True}, "its quantity is a bool (True), not a Decimal"),
+            ({"amount": None}, "its quantity is 0.000, not a positive number"),
+            ({"price": "abc"}, "its price is a str ('abc'), not a Decimal"),
+            ({"price": 0}, "its price is 0.00, not a positive number"),
         ],
     )
-    def test_a_quantity_that_is_no_number_is_refused(
-        self, tmp_path, monkeypatch, capsys, amount, problem
+    def test_a_number_that_is_none_or_not_positive_is_refused(
+        self, tmp_path, monkeypatch, capsys, change, problem
     ):
-        """Before, ``UNEXPECTED_ERROR`` (ValueError, TypeError) from the broker's conversion."""
+        """Before, ``UNEXPECTED_ERROR`` (ValueError, TypeError) from the broker's conversion
+        of ``"abc"`` and ``True``."""
         code, run_dir, _ = _run(
-            tmp_path, monkeypatch, lambda trades, _: [t | {"amount": amount} for t in trades]
+            tmp_path, monkeypatch, lambda trades, _: [t | change for t in trades]
         )
         _assert_refused(code, run_dir, capsys.readouterr().err, problem)
         assert _fills(run_dir) == []
