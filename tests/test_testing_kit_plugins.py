@@ -381,3 +381,24 @@ class TestArgumentsRefused:
         and the matrix refuses it."""
         with pytest.raises(ValueError, match=r"^steps must be at least 2, got 1$"):
             check_case(sma, MatrixCase(latency_s=0, faults=(), kill_after=1), steps=1)
+
+    @pytest.mark.parametrize(
+        ("seed", "said"),
+        [
+            (None, "seed must be an int, got None (NoneType)"),
+            ("1", "seed must be an int, got '1' (str)"),
+            (1.0, "seed must be an int, got 1.0 (float)"),
+            (True, "seed must be an int, got True (bool)"),
+        ],
+    )
+    def test_a_seed_that_is_no_int_is_refused_by_name(self, seed: Any, said: str):
+        """Bug: any seed was taken. None drew other cases at each call (two calls with the
+        same arguments could disagree, the report saying seed=None), and a str or a float
+        was hashed into a seed the docs never promised."""
+        with pytest.raises(TypeError) as caught:
+            run_failure_matrix(sma, examples=1, steps=10, seed=seed)
+        assert str(caught.value) == said
+
+    def test_a_negative_or_large_seed_is_an_int_like_any(self):
+        report = run_failure_matrix(sma, examples=1, steps=10, seed=-(2**70), cross_process=False)
+        assert report.seed == -(2**70)

@@ -61,7 +61,7 @@ from ._factories import check_bare, not_made
 from ._rerun import factory_name, matrix_rerun_line, rerun_line
 from ._run import FeedFactory, StrategyFactory, Survivors
 from ._run import MatrixRun as _Run
-from .model import MatrixCase, MatrixReport, at_least
+from .model import MatrixCase, MatrixReport, an_int, at_least
 from .tracking import mark_verified
 
 __all__ = ["check_case", "run_failure_matrix"]
@@ -273,7 +273,7 @@ def run_failure_matrix(
         strategy_factory: Called with no argument, returns a new ``Strategy`` each time.
         examples: How many cases hypothesis draws (shrinking a failure runs more).
         steps: Steps per run, before the operator stops it.
-        seed: The seed of the draw: the same seed draws the same cases.
+        seed: The seed of the draw (an int): the same seed draws the same cases.
         config: ``DryrunConfig`` fields over the matrix's defaults (``risk``, ``symbol``...).
         feed_factory: Returns a new ``MarketFeed`` per run; the config's feed when None.
         max_faults: The most faults one schedule arms.
@@ -291,14 +291,12 @@ def run_failure_matrix(
             and the seed; an exception the strategy raised is its ``__cause__``, and the
             message names its step and line), or the child process's run differs.
         TypeError: a factory cannot be called bare, or cannot be re-created in a child
-            process (and ``cross_process`` was not turned off); or ``examples``, ``steps``
-            or ``max_faults`` is not an int.
+            process (and ``cross_process`` was not turned off); or ``seed``, ``examples``,
+            ``steps`` or ``max_faults`` is not an int.
         ValueError: ``examples`` is below 1, ``steps`` below 2 or ``max_faults`` below 0.
         MissingExtra: ``hypothesis`` or ``jsonschema`` is not installed.
     """
-    at_least("examples", examples, 1)
-    at_least("steps", steps, 2)  # a kill needs a step before it and one after
-    at_least("max_faults", max_faults, 0)
+    _check_numbers(seed=seed, examples=examples, steps=steps, max_faults=max_faults)
     import_optional("hypothesis", "testing")
     import_optional("jsonschema", "testing")
     from hypothesis import HealthCheck, Phase, given, settings  # noqa: PLC0415
@@ -384,6 +382,14 @@ def run_failure_matrix(
         seconds=time.perf_counter() - started,
         cross_process=cross_process,
     )
+
+
+def _check_numbers(*, seed: int, examples: int, steps: int, max_faults: int) -> None:
+    """Refuse by name a number of ``run_failure_matrix``'s it cannot run with."""
+    an_int("seed", seed)  # None or a str was taken, and None drew anew at each call
+    at_least("examples", examples, 1)
+    at_least("steps", steps, 2)  # a kill needs a step before it and one after
+    at_least("max_faults", max_faults, 0)
 
 
 def _children(

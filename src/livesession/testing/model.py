@@ -6,7 +6,15 @@ from typing import Final
 
 import attrs
 
-__all__ = ["LATENCIES_S", "TIMES", "FaultAt", "MatrixCase", "MatrixReport", "at_least"]
+__all__ = [
+    "LATENCIES_S",
+    "TIMES",
+    "FaultAt",
+    "MatrixCase",
+    "MatrixReport",
+    "an_int",
+    "at_least",
+]
 
 LATENCIES_S: Final = (0, 30, 90)
 """Report latencies the matrix tries, in simulated seconds (below the reconcile grace)."""
@@ -53,6 +61,17 @@ class MatrixReport:
         return self.examples / self.seconds if self.seconds else 0.0
 
 
+def an_int(name: str, value: object) -> int:
+    """``value``, given for the argument ``name``; a ``TypeError`` unless it is an int.
+
+    A bool is not one here either.
+    """
+    if isinstance(value, bool) or not isinstance(value, int):
+        msg = f"{name} must be an int, got {value!r} ({type(value).__name__})"
+        raise TypeError(msg)
+    return value
+
+
 def at_least(name: str, value: object, least: int) -> None:
     """Refuse ``value`` for the argument ``name`` unless it is an int of ``least`` or more.
 
@@ -60,10 +79,7 @@ def at_least(name: str, value: object, least: int) -> None:
         TypeError: ``value`` is not an int (a bool is not one here either).
         ValueError: it is below ``least``.
     """
-    if isinstance(value, bool) or not isinstance(value, int):
-        msg = f"{name} must be an int, got {value!r} ({type(value).__name__})"
-        raise TypeError(msg)
-    if value < least:
+    if an_int(name, value) < least:
         bound = "must not be negative" if least == 0 else f"must be at least {least}"
         msg = f"{name} {bound}, got {value}"
         raise ValueError(msg)
