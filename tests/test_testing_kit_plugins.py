@@ -402,3 +402,116 @@ class TestArgumentsRefused:
     def test_a_negative_or_large_seed_is_an_int_like_any(self):
         report = run_failure_matrix(sma, examples=1, steps=10, seed=-(2**70), cross_process=False)
         assert report.seed == -(2**70)
+
+
+class Holding(Stopping):
+    """The zigzag feed as one holding a file would be: each one made is put in ``made``,
+    and counts its ``close()`` calls."""
+
+    def __init__(self, *, made: list[Holding]) -> None:
+        super().__init__(how="never")
+        self.closes = 0
+        made.append(self)
+
+    def close(self) -> None:
+        self.closes += 1
+
+
+class HoldingRestoresBadly(Holding):
+    def set_state(self, state: Mapping[str, Any]) -> None:
+        raise ValueError("the feed's file moved")
+
+
+class HoldingSavesBadly(Holding):
+    def get_state(self) -> dict[str, Any]:
+        raise OSError("the feed's file is gone")
+
+
+def _zigzag_csv(path: Path, rows: int) -> None:
+    lines = ["timestamp,open,high,low,close,volume"]
+    for n in range(rows):
+        close = 42_000 + 50 * (n % 9)
+        prices = f"{close},{close + 10},{close - 10},{close}"
+        lines.append(f"2026-01-01T{n // 60:02d}:{n % 60:02d}:00Z,{prices},1")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+class TestTheMatrixClosesWhatItOpens:
+    """Bug: the matrix closed no feed of a session it killed (nor of one it gave up on), so
+    a feed holding a file kept it open until garbage collection: one more per example."""
+
+    def test_check_case_closes_every_feed_it_made_once(self):
+        made: list[Holding] = []
+        factory = functools.partial(Holding, made=made)
+        case = MatrixCase(latency_s=0, faults=(), kill_after=5)
+        _, resumed = check_case(sma, case, steps=14, feed_factory=factory)
+        assert resumed
+        assert len(made) == 3  # the uninterrupted run's, and the resumed run's two
+        assert [feed.closes for feed in made] == [1, 1, 1]
+
+    def test_the_matrix_closes_every_feed_it_made_once(self):
+        made: list[Holding] = []
+        factory = functools.partial(Holding, made=made)
+        report = run_failure_matrix(
+            sma, examples=4, steps=14, seed=0, feed_factory=factory, cross_process=False
+        )
+        assert report.resumes > 0
+        assert made
+        assert [feed.closes for feed in made] == [1] * len(made)
+
+    @pytest.mark.parametrize(
+        ("feed", "said", "feeds"),
+        [
+            (HoldingRestoresBadly, "the feed's set_state", 3),
+            (HoldingSavesBadly, "the feed's get_state raised OSError", 2),
+        ],
+    )
+    def test_a_resume_that_fails_closes_its_feeds_too(self, feed: Any, said: str, feeds: int):
+        made: list[Holding] = []
+        factory = functools.partial(feed, made=made)
+        case = MatrixCase(latency_s=0, faults=(), kill_after=5)
+        with pytest.raises(AssertionError, match=said):
+            check_case(sma, case, steps=14, feed_factory=factory)
+        assert len(made) == feeds
+        assert [feed.closes for feed in made] == [1] * feeds
+
+    def test_the_child_processes_runs_close_their_feeds(self):
+        """The crash the child process makes, and the resume in a new process, alike."""
+        from livesession.testing import matrix
+
+        made: list[Holding] = []
+        factory = functools.partial(Holding, made=made)
+        _, survivors = matrix.reference_lines(sma, factory, None, 14)
+        assert survivors
+        for left in survivors:
+            matrix.resumed_lines(sma, factory, None, 14, left)
+        assert len(made) == 2 + len(survivors)  # the run, the crash, and each resume
+        assert [feed.closes for feed in made] == [1] * len(made)
+
+    def test_the_configs_data_file_is_closed_too(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ):
+        from livesession._market.feeds import CsvReplayFeed
+
+        opened: list[Any] = []
+        closed: list[Any] = []
+        init, close = CsvReplayFeed.__init__, CsvReplayFeed.close
+
+        def opening(self: Any, *args: Any, **kwargs: Any) -> None:
+            init(self, *args, **kwargs)
+            opened.append(self)
+
+        def closing(self: Any) -> None:
+            closed.append(self)
+            close(self)
+
+        monkeypatch.setattr(CsvReplayFeed, "__init__", opening)
+        monkeypatch.setattr(CsvReplayFeed, "close", closing)
+        _zigzag_csv(tmp_path / "bars.csv", 40)
+        config = {"feed": f"csv:{tmp_path / 'bars.csv'}"}
+        _, resumed = check_case(
+            sma, MatrixCase(latency_s=0, faults=(), kill_after=5), steps=14, config=config
+        )
+        assert resumed
+        assert opened
+        assert sorted(map(id, closed)) == sorted(map(id, opened))

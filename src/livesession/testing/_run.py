@@ -26,10 +26,11 @@ from .._domain.lifecycle import TERMINAL_STATES, SessionState
 from .._domain.model import OrderType, Side
 from .._exceptions import PluginStateError
 from .._risk.governor import TradingState
+from .._session.assembly import default_feed
 from .._session.coordinator import LiveSessionOrchestrator
 from .._session.pipeline import UNEXPECTED_ERROR, error_message
 from .._support.text import printable_line
-from .._typing import MarketFeed
+from .._typing import Closable, MarketFeed
 from ..stores import MemoryIdempotencyStore
 from ._culprit import INPUT_ERRORS, chainable, input_error, users_line
 from ._factories import not_made
@@ -113,6 +114,7 @@ class MatrixRun:
             try:
                 self.orch.restore_state(orjson.loads(survivors.checkpoint), self._digests())
             except SetStateFailed as exc:  # the child names the error as raised
+                self._close_feed()
                 raise exc.cause from None
 
     def _take_over(self, survivors: Survivors) -> None:
@@ -136,16 +138,21 @@ class MatrixRun:
     def _build(self) -> LiveSessionOrchestrator:
         self.strategy = self._factory()
         self.feed = None if self._feed_factory is None else self._feed_factory()
-        if self._feed_factory is not None and not isinstance(self.feed, MarketFeed):
+        if self._feed_factory is None:
+            # The config's, built here as the session would, to be closed here (_close_feed).
+            self._reads = default_feed(self.config)
+        elif not isinstance(self.feed, MarketFeed):
             # None would quietly run the config's feed instead; another is no feed.
             raise not_made("feed_factory", self.feed, MarketFeed)
-        # A plug-in's KeyboardInterrupt or SystemExit is its error, not the end of the matrix.
-        feed = None if self.feed is None else interruptible_feed(self.feed, self._ctrl_c)
+        else:
+            # A plug-in's KeyboardInterrupt or SystemExit is its error, not the end of the
+            # matrix.
+            self._reads = interruptible_feed(self.feed, self._ctrl_c)
         return LiveSessionOrchestrator(
             self.config,
             broker=self.broker,
             strategy=Interruptible(self.strategy, self._ctrl_c),
-            feed=feed,
+            feed=self._reads,
             event_sink=self.sinks["events"],
             state_sink=self.sinks["states"],
             audit_sink=self.audit,
@@ -178,6 +185,7 @@ class MatrixRun:
             done = kill_after
             left.append(self._survivors(kill_after))
         mark_verified(self.orch)
+        self._close_feed()
         return left
 
     def _survivors(self, kill_after: int) -> Survivors:
@@ -201,6 +209,7 @@ class MatrixRun:
         if not orch.preflight():
             result = orch.result()
             mark_verified(orch)
+            self._close_feed()
             msg = f"preflight refused the session: {result.reason} {printable_line(result.detail)}"
             raise AssertionError(msg)
         orch.activate()
@@ -266,6 +275,7 @@ class MatrixRun:
         state = self._checkpoint()
         digests = {name: digest.copy() for name, digest in old.recorder.digests.items()}
         mark_verified(old)  # abandoned, as a killed process is; its successor is verified
+        self._close_feed()
         self.killed_after = kill_after
         self.orch = self._build()
         self._restore(state, digests)
@@ -282,6 +292,7 @@ class MatrixRun:
         else:
             return
         mark_verified(self.orch)  # never ran: nothing of it to verify
+        self._close_feed()
         cause = failed.cause
         said = printable_line(error_message(cause))  # redacted, as a resume would say it
         line = users_line(cause)
@@ -301,6 +312,7 @@ class MatrixRun:
             failed = exc
         else:
             return state
+        self._close_feed()  # the run is given up here
         # Raised outside the handler: the error is chained only when it may be shown.
         cause = failed.cause
         said = error_message(cause)  # redacted, as the run would record it
@@ -308,6 +320,16 @@ class MatrixRun:
             said = f"get_state raised {type(cause).__name__}: {said}"
         msg = f"a crash cannot be resumed: the {failed.owner}'s {printable_line(said)}"
         raise AssertionError(msg) from chainable(cause)
+
+    def _close_feed(self) -> None:
+        """Close the feed of a session that will not be closed, if it holds a resource.
+
+        A session closes its feed when it closes (``problems`` closes it); one killed, or
+        given up before or while it ran, never is: its feed's file is let go here, as the
+        end of its process would.
+        """
+        if isinstance(self._reads, Closable):
+            self._reads.close()
 
     def problems(self) -> list[str]:
         """Every broken invariant of the module docstring ([] when all hold)."""
