@@ -515,3 +515,25 @@ class TestTheMatrixClosesWhatItOpens:
         assert resumed
         assert opened
         assert sorted(map(id, closed)) == sorted(map(id, opened))
+
+
+class TestACaseRefusesWhatCannotRun:
+    @pytest.mark.parametrize(
+        ("latency_s", "error", "said"),
+        [
+            (-30, ValueError, "latency_s must not be negative, got -30"),
+            (float("nan"), TypeError, "latency_s must be an int, got nan (float)"),
+            (float("inf"), TypeError, "latency_s must be an int, got inf (float)"),
+            (True, TypeError, "latency_s must be an int, got True (bool)"),
+            (30.0, TypeError, "latency_s must be an int, got 30.0 (float)"),
+        ],
+    )
+    def test_a_latency_that_is_no_int_of_seconds_is_refused_by_name(
+        self, latency_s: Any, error: type[Exception], said: str
+    ):
+        """Bug: any latency_s was taken: a bool ran as 1 s, and a negative, NaN or infinite
+        one failed only once the run began, naming the broker's ``latency_ns``, which the
+        user never gave."""
+        with pytest.raises(error) as caught:
+            MatrixCase(latency_s=latency_s, faults=(), kill_after=5)
+        assert str(caught.value) == said

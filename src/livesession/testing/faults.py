@@ -50,7 +50,7 @@ from .._domain.model import (
 )
 from .._exceptions import OutcomeUnknown, Rejected, Transient
 from ..brokers._venue import DueReports, VenueState, fill_price, halves
-from .model import at_least
+from .model import at_least, not_negative
 
 if TYPE_CHECKING:
     from .._domain.model import Bar, BrokerReport, Order, VenueOrder
@@ -103,19 +103,14 @@ class Trade:
         return self.quantity if self.side is Side.BUY else -self.quantity
 
 
-def _delay(_broker: object, attribute: attrs.Attribute[int], value: object) -> None:
-    """A report delay is an int of nanoseconds, never negative (due before it was sent)."""
-    at_least(attribute.name, value, 0)
-
-
 @attrs.define(kw_only=True, eq=False, repr=False)
 class FaultBroker:
     """A truthful venue behind a scriptable, faulty connection. ``kind`` is ``"mock"``."""
 
     kind = "mock"
 
-    latency_ns: int = attrs.field(default=0, validator=_delay)
-    late_ns: int = attrs.field(default=120_000_000_000, validator=_delay)
+    latency_ns: int = attrs.field(default=0, validator=not_negative)
+    late_ns: int = attrs.field(default=120_000_000_000, validator=not_negative)
     _lot: Decimal = Decimal("0.001")
     _tick: Decimal = Decimal("0.01")
     native_oco: bool = True

@@ -14,6 +14,7 @@ __all__ = [
     "MatrixReport",
     "an_int",
     "at_least",
+    "not_negative",
 ]
 
 LATENCIES_S: Final = (0, 30, 90)
@@ -31,11 +32,17 @@ class FaultAt:
     times: int = 1
 
 
+def not_negative(_instance: object, attribute: attrs.Attribute[int], value: object) -> None:
+    """An attrs validator: an int, never negative (a delay due before it was sent)."""
+    at_least(attribute.name, value, 0)
+
+
 @attrs.frozen
 class MatrixCase:
     """One example of the matrix: what the venue does, and when the process is killed."""
 
-    latency_s: int
+    latency_s: int = attrs.field(validator=not_negative)
+    """The venue's report latency, in simulated seconds: an int, never negative."""
     faults: tuple[FaultAt, ...]
     kill_after: int
     """The run is killed after this many steps and resumed from its checkpoint."""
