@@ -537,3 +537,35 @@ class TestACaseRefusesWhatCannotRun:
         with pytest.raises(error) as caught:
             MatrixCase(latency_s=latency_s, faults=(), kill_after=5)
         assert str(caught.value) == said
+
+    @pytest.mark.parametrize(
+        ("kill_after", "error", "said"),
+        [
+            (0, ValueError, "kill_after must be at least 1, got 0"),
+            (True, TypeError, "kill_after must be an int, got True (bool)"),
+            (2.5, TypeError, "kill_after must be an int, got 2.5 (float)"),
+        ],
+    )
+    def test_a_kill_step_that_is_no_step_is_refused_by_name(
+        self, kill_after: Any, error: type[Exception], said: str
+    ):
+        with pytest.raises(error) as caught:
+            MatrixCase(latency_s=0, faults=(), kill_after=kill_after)
+        assert str(caught.value) == said
+
+    @pytest.mark.parametrize("kill_after", [14, 15, 100])
+    def test_check_case_refuses_a_kill_after_the_last_step(self, kill_after: int):
+        """Bug: a kill_after of steps or more ran the case without its resume, and
+        check_case passed it, returning only ``resumed=False`` to say so: the docs' case is
+        killed and resumed (the matrix draws kill_after below steps)."""
+        case = MatrixCase(latency_s=0, faults=(), kill_after=kill_after)
+        with pytest.raises(ValueError) as caught:
+            check_case(sma, case, steps=14)
+        assert str(caught.value) == (
+            f"kill_after must be below steps, got kill_after={kill_after} with steps=14: the run"
+            " is killed after a step and resumed for those after it"
+        )
+
+    def test_check_case_takes_a_kill_after_the_last_but_one_step(self):
+        _, resumed = check_case(sma, MatrixCase(latency_s=0, faults=(), kill_after=13), steps=14)
+        assert isinstance(resumed, bool)

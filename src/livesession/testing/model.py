@@ -32,6 +32,11 @@ class FaultAt:
     times: int = 1
 
 
+def _positive(_instance: object, attribute: attrs.Attribute[int], value: object) -> None:
+    """An attrs validator: an int of at least 1."""
+    at_least(attribute.name, value, 1)
+
+
 def not_negative(_instance: object, attribute: attrs.Attribute[int], value: object) -> None:
     """An attrs validator: an int, never negative (a delay due before it was sent)."""
     at_least(attribute.name, value, 0)
@@ -44,8 +49,9 @@ class MatrixCase:
     latency_s: int = attrs.field(validator=not_negative)
     """The venue's report latency, in simulated seconds: an int, never negative."""
     faults: tuple[FaultAt, ...]
-    kill_after: int
-    """The run is killed after this many steps and resumed from its checkpoint."""
+    kill_after: int = attrs.field(validator=_positive)
+    """The run is killed after this many steps and resumed from its checkpoint: at least 1,
+    and below the run's steps (``check_case`` refuses another)."""
 
 
 @attrs.frozen
