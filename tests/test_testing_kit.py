@@ -197,7 +197,7 @@ class RaisesUnprintable(Raising):
 
     def get_state(self) -> dict[str, Any]:
         if self.bars >= 5 and self.where == "get_state":
-            raise Unprintable
+            raise Unprintable  # from get_state
         return super().get_state()
 
 
@@ -602,7 +602,8 @@ class TestFailureMatrix:
                 "get_state",
                 (
                     "a crash cannot be resumed: the strategy's get_state raised Unprintable: "
-                    "<exception str() failed>\n"
+                    "<exception str() failed> (killed after step 7, at "
+                    f"{_line_of('raise Unprintable  # from get_state')} in get_state)\n"
                 ),
             ),
         ],

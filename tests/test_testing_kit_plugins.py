@@ -84,13 +84,21 @@ class Counting:
 
     def get_state(self) -> dict[str, Any]:
         if self.bad == "get_state" and self.bars >= 5:
-            raise KeyboardInterrupt
+            raise KeyboardInterrupt  # from get_state
         return {"bars": self.bars}
 
     def set_state(self, state: Mapping[str, Any]) -> None:
         if self.bad == "set_state":
             raise RuntimeError(f"no key 'count' in {sorted(state)}")
         self.bars = state["bars"]
+
+
+class GivesASet(Counting):
+    def __init__(self) -> None:
+        super().__init__(bad="")
+
+    def get_state(self) -> dict[str, Any]:  # a set
+        return {"bars": {self.bars}}
 
 
 class RestoresBadly(Stopping):
@@ -203,7 +211,8 @@ class TestSetStateAndGetState:
 
     def test_a_get_state_that_interrupts_is_a_finding(self):
         """Bug: a get_state raising KeyboardInterrupt passed the checkpoint untouched and
-        aborted the whole matrix."""
+        aborted the whole matrix. Then its finding named neither the step nor the line, as
+        one of on_bar's or set_state's does."""
         factory = functools.partial(Counting, bad="get_state")
         with pytest.raises(AssertionError) as caught:
             run_failure_matrix(factory, examples=2, steps=14, seed=0)
@@ -212,8 +221,37 @@ class TestSetStateAndGetState:
         assert (
             "a crash cannot be resumed: the strategy's get_state raised KeyboardInterrupt, "
             "which would tear a session (its run left unsealed at its last checkpoint, and the "
-            "process interrupted): return the state, or raise an Exception\n"
+            "process interrupted): return the state, or raise an Exception (killed after step 7, "
+            f"at {_line_of('raise KeyboardInterrupt  # from get_state')} in get_state)\n"
         ) in message
+
+    def test_a_feeds_get_state_that_raises_names_its_line(self):
+        with pytest.raises(AssertionError) as caught:
+            check_case(
+                sma,
+                MatrixCase(latency_s=0, faults=(), kill_after=5),
+                steps=14,
+                feed_factory=functools.partial(HoldingSavesBadly, made=[]),
+            )
+        line = _line_of("raise " + "OSError(")  # the feed's line, not this one
+        assert str(caught.value) == (
+            "a crash cannot be resumed: the feed's get_state raised OSError: the feed's file is "
+            f"gone (killed after step 5, at {line} in get_state)"
+        )
+        assert isinstance(caught.value.__cause__, OSError)
+
+    def test_a_get_state_giving_what_json_cannot_hold_names_where_it_is(self):
+        """No line of the user's raised (the session refused what get_state gave): the
+        finding names where get_state is defined, as one of on_bar's does."""
+        with pytest.raises(AssertionError) as caught:
+            check_case(GivesASet, MatrixCase(latency_s=0, faults=(), kill_after=5), steps=14)
+        message = str(caught.value)
+        assert message.startswith(
+            "a crash cannot be resumed: the strategy's get_state gave what JSON cannot hold ("
+        )
+        assert message.endswith(
+            f" (killed after step 5; get_state is at {_line_of('def get_state(self) -> dict[str, Any]:  # a set')})"
+        )
 
 
 class TestTheFactorysName:

@@ -22,7 +22,7 @@ from .._support.text import UNPRINTABLE, exception_text, printable_line
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-__all__ = ["INPUT_ERRORS", "chainable", "input_error", "users_line"]
+__all__ = ["INPUT_ERRORS", "chainable", "input_error", "located", "users_line"]
 
 INPUT_ERRORS: Final = {
     "STRATEGY_ERROR": ("strategy", "on_bar", "act on"),
@@ -95,6 +95,20 @@ def users_line(cause: BaseException) -> str | None:
             continue
         return f"{filename}:{frame.lineno} in {frame.name}"
     return None
+
+
+def located(cause: BaseException, plugin: object, method: str) -> str:
+    """Where to look for what ``plugin``'s ``method`` failed with (``cause``).
+
+    ``, at file:line in function``: the user's line that raised; else ``; get_state is at
+    file:line``, where the method is defined (it gave what the session refused: no line of
+    the user's raised); else nothing.
+    """
+    line = users_line(cause)
+    if line is not None:
+        return f", at {line}"
+    where = _defined_at(plugin, method)
+    return "" if where is None else f"; {method} is at {where}"
 
 
 def _not_users(filename: str) -> bool:

@@ -32,7 +32,7 @@ from .._session.pipeline import UNEXPECTED_ERROR, error_message
 from .._support.text import printable_line
 from .._typing import Closable, MarketFeed
 from ..stores import MemoryIdempotencyStore
-from ._culprit import INPUT_ERRORS, chainable, input_error, users_line
+from ._culprit import INPUT_ERRORS, chainable, input_error, located, users_line
 from ._factories import not_made
 from ._interrupts import CtrlC, Interruptible, SetStateFailed, interruptible_feed
 from .faults import FaultBroker
@@ -189,7 +189,7 @@ class MatrixRun:
         return left
 
     def _survivors(self, kill_after: int) -> Survivors:
-        checkpoint = orjson.dumps(self._checkpoint())
+        checkpoint = orjson.dumps(self._checkpoint(kill_after))
         # The submit hook is this process's (it reads this session), not the venue's.
         hook, self.broker.on_submit = self.broker.on_submit, None
         try:
@@ -272,7 +272,7 @@ class MatrixRun:
         survives here, which is why ``_crossprocess`` also resumes in another process.
         """
         old = self.orch
-        state = self._checkpoint()
+        state = self._checkpoint(kill_after)
         digests = {name: digest.copy() for name, digest in old.recorder.digests.items()}
         mark_verified(old)  # abandoned, as a killed process is; its successor is verified
         self._close_feed()
@@ -304,8 +304,11 @@ class MatrixRun:
         )
         raise AssertionError(msg) from chainable(cause)
 
-    def _checkpoint(self) -> dict[str, Any]:
-        """The session's checkpoint state as JSON gives it back; a finding when it cannot be."""
+    def _checkpoint(self, kill_after: int) -> dict[str, Any]:
+        """The session's checkpoint state as JSON gives it back; a finding when it cannot be.
+
+        The finding names the step and the user's line, as a ``set_state``'s does.
+        """
         try:
             state: dict[str, Any] = orjson.loads(orjson.dumps(self.orch.get_state()))
         except PluginStateError as exc:
@@ -318,7 +321,12 @@ class MatrixRun:
         said = error_message(cause)  # redacted, as the run would record it
         if not said.startswith("get_state"):
             said = f"get_state raised {type(cause).__name__}: {said}"
-        msg = f"a crash cannot be resumed: the {failed.owner}'s {printable_line(said)}"
+        plugin = self.strategy if failed.owner == "strategy" else self.feed
+        at = located(cause, plugin, "get_state")
+        msg = (
+            f"a crash cannot be resumed: the {failed.owner}'s {printable_line(said)}"
+            f" (killed after step {kill_after}{at})"
+        )
         raise AssertionError(msg) from chainable(cause)
 
     def _close_feed(self) -> None:
