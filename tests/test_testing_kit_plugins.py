@@ -607,3 +607,38 @@ class TestACaseRefusesWhatCannotRun:
     def test_check_case_takes_a_kill_after_the_last_but_one_step(self):
         _, resumed = check_case(sma, MatrixCase(latency_s=0, faults=(), kill_after=13), steps=14)
         assert isinstance(resumed, bool)
+
+
+class EthFeed(Stopping):
+    symbol = "ETH/USDT"
+
+
+class TestAFeedOfAnotherSymbol:
+    def test_the_finding_says_which_config_trades_it(self):
+        """Bug: the finding said the session trades another symbol, not how to make it
+        trade the feed's: the matrix's config (its symbol BTC/USDT by default) is set by
+        ``config``, which the message never named."""
+        feed = functools.partial(EthFeed, how="never")
+        case = MatrixCase(latency_s=0, faults=(), kill_after=5)
+        with pytest.raises(AssertionError) as caught:
+            check_case(sma, case, steps=14, feed_factory=feed)
+        assert str(caught.value) == (
+            "uninterrupted run: the feed returned what the session cannot use (step 1): "
+            "next_bar returned a bar of 'ETH/USDT'; the session trades 'BTC/USDT' (next_bar is "
+            f"at {_line_of('def next_bar(')}); the feed's symbol is 'ETH/USDT', the config's "
+            "'BTC/USDT': to trade the feed's, pass config={'symbol': 'ETH/USDT'}"
+        )
+        _, resumed = check_case(
+            sma, case, steps=14, feed_factory=feed, config={"symbol": "ETH/USDT"}
+        )  # as the finding says
+        assert resumed
+
+    def test_a_feed_of_the_configs_symbol_gets_no_such_hint(self):
+        with pytest.raises(AssertionError) as caught:
+            check_case(
+                sma,
+                MatrixCase(latency_s=0, faults=(), kill_after=5),
+                steps=14,
+                feed_factory=functools.partial(Stopping, how="exit"),
+            )
+        assert "config=" not in str(caught.value)

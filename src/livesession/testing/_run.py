@@ -353,7 +353,7 @@ class MatrixRun:
             if kind in INPUT_ERRORS:  # the strategy's, or the feed's: no fault explains one
                 plugin = self.strategy if kind == "STRATEGY_ERROR" else self.feed
                 said, self.cause = input_error(kind, payload, cause, plugin)
-                found.append(said)
+                found.append(said + (self._symbol_hint() if kind == "FEED_ERROR" else ""))
             elif kind == "STATE_CHANGED" and payload.get("reason") == UNEXPECTED_ERROR:
                 # No fault the matrix arms explains one: an intent the session failed on
                 # half-way, or a defect of livesession's; the operator's ack hid it.
@@ -386,6 +386,16 @@ class MatrixRun:
         found.extend(verify_session(orch))
         mark_verified(orch)
         return found
+
+    def _symbol_hint(self) -> str:
+        """The fix when the feed's symbol is not the config's (its first bar was refused)."""
+        symbol = getattr(self.feed, "symbol", None)
+        if self.feed is None or symbol == self.config.symbol:
+            return ""
+        return (
+            f"; the feed's symbol is {symbol!r}, the config's {self.config.symbol!r}: to trade"
+            f" the feed's, pass config={{'symbol': {symbol!r}}}"
+        )
 
     def _rail_problems(self) -> list[str]:
         cap = self.config.risk.max_order_qty
