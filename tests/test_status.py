@@ -286,6 +286,40 @@ def test_a_sealed_run_without_its_final_snapshot_is_not_completed(
     assert not verify_run(cut).ok
 
 
+_KEPT_LOST = {
+    # name: (file, its new bytes (None: removed), the problem said)
+    "checkpoint removed": (
+        names.CHECKPOINT,
+        None,
+        "checkpoint.json is missing, but the run recorded 60 steps",
+    ),
+    "checkpoint emptied": (names.CHECKPOINT, b"", "checkpoint.json is not a JSON object"),
+    "checkpoint cut": (names.CHECKPOINT, b'{"book": {', "checkpoint.json is not a JSON object"),
+    "run.json removed": (names.RUN_META, None, "run.json is missing"),
+    "config.json cut": (names.CONFIG, b'{"run_id": "do', "config.json is not a JSON object"),
+}
+
+
+@pytest.mark.broken_run("it removes or cuts a file a sealed run keeps beside its artifacts")
+@pytest.mark.parametrize("case", sorted(_KEPT_LOST))
+def test_a_sealed_run_that_lost_a_kept_file_is_not_completed(
+    completed: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], case: str
+) -> None:
+    """`rm checkpoint.json` (or run.json, config.json, or one cut) in a sealed run: status said
+    completed (exit 0), "no checkpoint yet", while verify found the run broken."""
+    name, data, said = _KEPT_LOST[case]
+    cut = tmp_path / "cut"
+    shutil.copytree(completed, cut)
+    if data is None:
+        (cut / name).unlink()
+    else:
+        (cut / name).write_bytes(data)
+    code, status = _status(capsys, cut)
+    assert (code, status["verdict"]) == (5, "needs_operator")
+    assert status["problem"] == f"the seal is not borne out: {said}"
+    assert not verify_run(cut).ok
+
+
 @pytest.mark.parametrize("what", ["missing", "empty", "file", "foreign"])
 def test_not_a_run(tmp_path: Path, capsys: pytest.CaptureFixture[str], what: str) -> None:
     path = tmp_path / "x"

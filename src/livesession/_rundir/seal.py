@@ -73,7 +73,7 @@ def claimed_seal(
         checkpoint = read_json_object(run_dir / names.CHECKPOINT)
     if checkpoint.get("sealed") is True:
         state, failed = checkpoint.get("fsm_state"), bool(checkpoint.get("failed"))
-        return Seal(fsm_state=state, failed=failed, doubt=_doubt(run_dir))
+        return Seal(fsm_state=state, failed=failed, doubt=_doubt(run_dir, checkpoint))
     stop = last_whole_line(run_dir / names.AUDIT)
     if stop is None or stop.get("code") != "C2_DRYRUN_STOP":
         return None
@@ -83,7 +83,7 @@ def claimed_seal(
     return Seal(
         fsm_state=(snapshot or {}).get("fsm_state"),
         failed=status == "FAILED",
-        doubt=_doubt(run_dir),
+        doubt=_doubt(run_dir, checkpoint, payload(stop).get("steps")),
         unwritten=bool(checkpoint),
     )
 
@@ -126,11 +126,14 @@ def unwritten_says(run_dir: Path) -> str:
     )
 
 
-def _doubt(run_dir: Path) -> str:
+def _doubt(run_dir: Path, checkpoint: dict[str, Any], steps: object = None) -> str:
     """What the files lack for the seal that is claimed ("" when they bear it out).
 
     Read from the ends of the files only (a supervisor polls ``status``): every contract
-    file, whole, events ending with ``SESSION_STOPPED`` and audit with ``C2_DRYRUN_STOP``.
+    file, whole, events ending with ``SESSION_STOPPED`` and audit with ``C2_DRYRUN_STOP``;
+    and, in a run livesession made, the small files it keeps beside them (``_kept_unfit``).
+    ``checkpoint`` is the one read (``{}``: missing or no JSON object), ``steps`` the steps
+    the stop record counts.
     """
     lacks = ends_unfit(run_dir, (names.SNAPSHOTS,))  # the ends of the others: below
     last = last_whole_line(run_dir / names.EVENTS) or {}
@@ -142,9 +145,10 @@ def _doubt(run_dir: Path) -> str:
     if stop.get("code") != "C2_DRYRUN_STOP" and (run_dir / names.AUDIT).is_file():
         lacks.append(f"{names.AUDIT} does not end with C2_DRYRUN_STOP")
     lacks += _no_final_snapshot(run_dir, lacks)
+    lacks += _kept_unfit(run_dir, checkpoint, steps)
     if not lacks:
         return ""
-    if not (run_dir / names.RUN_META).is_file():
+    if not (run_dir / names.RUN_META).is_file() and not lacks[-1].startswith(names.RUN_META):
         lacks.insert(0, f"no {names.RUN_META}")
     return f"the seal is not borne out: {'; '.join(lacks)}"
 
@@ -165,3 +169,28 @@ def _no_final_snapshot(run_dir: Path, lacks: list[str]) -> list[str]:
     if trigger == "final":
         return []
     return [f"{names.SNAPSHOTS} does not end with the final snapshot (its last is {trigger!r})"]
+
+
+def _kept_unfit(run_dir: Path, checkpoint: dict[str, Any], steps: object) -> list[str]:
+    """What a run livesession made lacks of the files it keeps beside the four artifacts.
+
+    ``run.json`` and ``config.json`` are written before any record, ``checkpoint.json`` as
+    the session activates (a run preflight rejected may keep none). A sealed run that lost
+    one, or holds one cut or emptied, read ``completed`` (exit 0) to ``status`` while
+    ``verify`` found it broken. The runbook's four files (none of the three) keep none.
+    """
+    kept = (names.RUN_META, names.CONFIG, names.CHECKPOINT)
+    if not any((run_dir / name).exists() for name in kept):
+        return []
+    lacks = [
+        f"{name} is {'not a JSON object' if (run_dir / name).exists() else 'missing'}"
+        for name in (names.CONFIG, names.RUN_META)
+        if not read_json_object(run_dir / name)
+    ]
+    if checkpoint:
+        return lacks
+    if (run_dir / names.CHECKPOINT).exists():
+        return [f"{names.CHECKPOINT} is not a JSON object", *lacks]
+    if isinstance(steps, int) and steps > 0:
+        return [f"{names.CHECKPOINT} is missing, but the run recorded {steps} steps", *lacks]
+    return lacks
