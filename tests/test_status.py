@@ -286,6 +286,33 @@ def test_a_sealed_run_without_its_final_snapshot_is_not_completed(
     assert not verify_run(cut).ok
 
 
+_AFTER_THE_SEAL = {
+    # name: (the tail appended, the problem said of the file)
+    "torn": (b'{"code":"C2_X"', " does not end with a whole line"),
+    "foreign": (b"garbage\n", "'s last line is not a JSON object"),
+}
+
+
+@pytest.mark.broken_run("it appends to the events or audit log of a sealed run")
+@pytest.mark.parametrize("name", [names.EVENTS, names.AUDIT])
+@pytest.mark.parametrize("case", sorted(_AFTER_THE_SEAL))
+def test_a_line_after_the_seal_is_not_completed(
+    completed: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str, case: str
+) -> None:
+    """Nothing is written after the seal: a torn or foreign line after SESSION_STOPPED or
+    C2_DRYRUN_STOP was skipped as the end was read, and status said completed (exit 0)
+    while verify found the run broken (the same tail on the snapshots was doubted)."""
+    tail, said = _AFTER_THE_SEAL[case]
+    cut = tmp_path / "cut"
+    shutil.copytree(completed, cut)
+    with (cut / name).open("ab") as f:
+        f.write(tail)
+    code, status = _status(capsys, cut)
+    assert (code, status["verdict"]) == (5, "needs_operator")
+    assert status["problem"] == f"the seal is not borne out: {name}{said}"
+    assert not verify_run(cut).ok
+
+
 _KEPT_LOST = {
     # name: (file, its new bytes (None: removed), the problem said)
     "checkpoint removed": (

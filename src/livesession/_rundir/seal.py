@@ -135,15 +135,20 @@ def _doubt(run_dir: Path, checkpoint: dict[str, Any], steps: object = None) -> s
     ``checkpoint`` is the one read (``{}``: missing or no JSON object), ``steps`` the steps
     the stop record counts.
     """
-    lacks = ends_unfit(run_dir, (names.SNAPSHOTS,))  # the ends of the others: below
+    unsealing: list[str] = []  # the last whole record of events or audit is not the seal's
     last = last_whole_line(run_dir / names.EVENTS) or {}
     if last.get("event_type") != "SESSION_STOPPED" and (run_dir / names.EVENTS).is_file():
         found = last.get("event_type")
         ends = f"its last event is {found}" if found else "no JSON line at its end"
-        lacks.append(f"{names.EVENTS} does not end with SESSION_STOPPED ({ends})")
+        unsealing.append(f"{names.EVENTS} does not end with SESSION_STOPPED ({ends})")
     stop = last_whole_line(run_dir / names.AUDIT) or {}
     if stop.get("code") != "C2_DRYRUN_STOP" and (run_dir / names.AUDIT).is_file():
-        lacks.append(f"{names.AUDIT} does not end with C2_DRYRUN_STOP")
+        unsealing.append(f"{names.AUDIT} does not end with C2_DRYRUN_STOP")
+    # Whose last whole record is the seal's, the file must end there: nothing is written
+    # after the seal, so a torn or foreign line after it (which ``last_whole_line`` skips)
+    # is another hand's; said once, as the end of the file.
+    ending = [name for name in (names.EVENTS, names.AUDIT) if not _said(name, unsealing)]
+    lacks = [*ends_unfit(run_dir, (names.SNAPSHOTS, *ending)), *unsealing]
     lacks += _no_final_snapshot(run_dir, lacks)
     lacks += _kept_unfit(run_dir, checkpoint, steps)
     if not lacks:
@@ -160,7 +165,7 @@ def _no_final_snapshot(run_dir: Path, lacks: list[str]) -> list[str]:
     (exit 0) to ``status``, while ``verify`` found the run broken.
     """
     path = run_dir / names.SNAPSHOTS
-    if not path.is_file() or any(said.startswith(names.SNAPSHOTS) for said in lacks):
+    if not path.is_file() or _said(names.SNAPSHOTS, lacks):
         return []  # missing, or its end unfit: said already
     last = last_whole_line(path)
     if last is None:
@@ -169,6 +174,11 @@ def _no_final_snapshot(run_dir: Path, lacks: list[str]) -> list[str]:
     if trigger == "final":
         return []
     return [f"{names.SNAPSHOTS} does not end with the final snapshot (its last is {trigger!r})"]
+
+
+def _said(name: str, lacks: list[str]) -> bool:
+    """Whether one of ``lacks`` is said of the file ``name`` already."""
+    return any(said.startswith(name) for said in lacks)
 
 
 def _kept_unfit(run_dir: Path, checkpoint: dict[str, Any], steps: object) -> list[str]:
