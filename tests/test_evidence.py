@@ -521,6 +521,23 @@ class TestCommands:
         problems = orjson.loads(capsys.readouterr().out)["problems"]
         assert f"verify found {verified.total} violation(s)" in problems
 
+    @pytest.mark.broken_run("it tampers with a run")
+    def test_evidence_names_the_first_violation(self, tmp_path, capsys):
+        """`result    FAIL: verify found 2 violation(s); ...` named no file and no line: the
+        operator had to run verify to learn which file was changed."""
+        out = tmp_path / "runs"
+        assert main(["dryrun", "--out", str(out), "--run-id", "t", "--steps", "50", "-q"]) == 0
+        events = out / "t" / "events.jsonl"
+        events.write_bytes(events.read_bytes().replace(b'"BAR"', b'"BAR_"', 1))
+        first = verify_run(out / "t").violations[0]
+        assert first.startswith("events.jsonl:")
+        assert main(["evidence", str(out / "t"), "--out", str(tmp_path / "ev")]) == 1
+        result = [
+            line for line in capsys.readouterr().out.splitlines() if line.startswith("result")
+        ]
+        assert result == [result[0]]
+        assert f"; the first: {first}" in result[0]
+
     def test_missing_run_directory(self, tmp_path, capsys):
         """verify/evidence/report on a missing directory: one line, exit 2."""
         for command in ("verify", "evidence", "report", "prom"):

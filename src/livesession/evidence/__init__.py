@@ -370,6 +370,8 @@ def _problems(
         )
     if not verification.ok:
         problems.append(f"verify found {verification.total} violation(s)")
+        # The file and line, as verify names them: the count alone named neither.
+        problems += [f"the first: {first}" for first in verification.violations[:1]]
     if determinism["status"] == "MISMATCH":
         problems.append(
             "the determinism re-run does not match"
