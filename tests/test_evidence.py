@@ -933,6 +933,26 @@ class TestLongRuns:
         assert large < 2 * small + 256 * 1024, (small, large)
 
 
+@pytest.mark.parametrize("kind", ["fifo", "symlink"])
+def test_a_manifest_that_is_no_regular_file_is_refused_unread(tmp_path, run_dir, capsys, kind):
+    """A FIFO named manifest.json where the bundle goes held evidence waiting for ever (it
+    read the file to see whose bundle it was); a symlink was read through, naming another
+    run's bundle, or replaced when it led nowhere. Both are refused now, unread: exit 2,
+    one line naming the file, nothing written."""
+    out = tmp_path / "handover"
+    out.mkdir()
+    manifest = out / "manifest.json"
+    if kind == "fifo":
+        os.mkfifo(manifest)
+    else:
+        manifest.symlink_to(tmp_path / "elsewhere" / "manifest.json")
+    assert main(["evidence", str(run_dir), "--out", str(out)]) == 2
+    said = f"{manifest} is not a regular file ({'a FIFO' if kind == 'fifo' else 'a symbolic link'})"
+    assert said in capsys.readouterr().err
+    assert sorted(p.name for p in out.iterdir()) == ["manifest.json"]
+    assert not (tmp_path / "elsewhere").exists()
+
+
 def test_a_bundle_of_another_run_in_out_is_not_replaced(tmp_path, run_dir, capsys):
     """`evidence A --out DIR`, then `evidence B --out DIR`, replaced A's manifest.json with
     B's and exited 0: A's EV document stayed beside another run's manifest, and the SHA-256

@@ -21,12 +21,14 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import stat
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import orjson
 
 from .._exceptions import RunHeld, UsageError
+from .._support.fsutil import file_kind
 from .._support.text import one_line
 
 if TYPE_CHECKING:
@@ -114,10 +116,24 @@ def refuse_another_bundle(target: Path, run_id: str) -> None:
     published for A matched no file. A bundle of the same run id is replaced, as its EV
     document is (the name holds the run id); anything else there is refused before any work.
 
+    A ``manifest.json`` that is no regular file is refused unread: a FIFO held evidence
+    waiting for ever, and a symlink was read through (another run's manifest named).
+
     Raises:
-        UsageError: ``target/manifest.json`` is another run's, or no bundle; nothing written.
+        UsageError: ``target/manifest.json`` is another run's, or no bundle, or no regular
+            file; nothing written.
     """
     path = target / "manifest.json"
+    try:
+        mode = path.lstat().st_mode
+    except OSError:
+        return  # none there (or none to read): writing says what is wrong, if anything
+    if not stat.S_ISREG(mode):
+        raise UsageError(
+            f"{path} is not a regular file ({file_kind(mode)}): evidence writes its bundle as "
+            "regular files, so someone else put it there; nothing was read or written: "
+            "write it elsewhere with --out DIR"
+        )
     try:
         found = orjson.loads(path.read_bytes())
     except orjson.JSONDecodeError:
