@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import os
 import shutil
@@ -249,6 +251,35 @@ class TestOutputThroughASymlink:
             f"livesession: error: {own} is a symbolic link in the run directory "
             f"{run.resolve()}: {command} never writes through a link there; remove the link, "
             "or write it elsewhere with --output PATH\n"
+        )
+        assert _files(tmp_path) == before
+        own.unlink()
+        assert verify_run(run).ok
+
+    @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="POSIX FIFOs")
+    @pytest.mark.parametrize("command", sorted(_OWN))
+    def test_a_fifo_in_the_run_directory_is_refused(
+        self, run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str
+    ) -> None:
+        """A FIFO named report.html (or livesession.prom) in the run directory held the
+        command for ever, writing into it until a reader came: refused, as a link there is."""
+        own = run / _OWN[command]
+        os.mkfifo(own)
+        before = _files(tmp_path)
+        # A reader with room for the whole output, so that a command writing into the FIFO
+        # ends (and fails the test) rather than waiting for ever for one.
+        reader = os.open(own, os.O_RDONLY | os.O_NONBLOCK)
+        with contextlib.suppress(OSError):  # F_SETPIPE_SZ: Linux; 64 KiB elsewhere
+            fcntl.fcntl(reader, getattr(fcntl, "F_SETPIPE_SZ", 1031), 1 << 20)
+        try:
+            assert main([command, str(run)]) == 2
+        finally:
+            os.close(reader)
+
+        assert capsys.readouterr().err == (
+            f"livesession: error: {own} is not a regular file (a FIFO) in the run directory "
+            f"{run.resolve()}: {command} writes only a regular file there, so someone else put "
+            "it there; remove it, or write it elsewhere with --output PATH\n"
         )
         assert _files(tmp_path) == before
         own.unlink()

@@ -11,12 +11,14 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import stat
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Final
 
 from ._artifacts.runread import is_run_dir
 from ._exceptions import UsageError
+from ._support.fsutil import file_kind
 
 __all__ = [
     "OUT_HINT",
@@ -68,6 +70,13 @@ def refuse_run_file(output: Path, run_dir: Path, own: str, command: str, hint: s
             f"{output} is a symbolic link in the run directory {run}: {command} never writes "
             f"through a link there; remove the link, or {hint}"
         )
+    odd = _odd_kind(output) if run is not None else None
+    if odd is not None:  # a FIFO there held the command, writing, until a reader came
+        raise UsageError(
+            f"{output} is not a regular file ({odd}) in the run directory {run}: {command} "
+            f"writes only a regular file there, so someone else put it there; remove it, or "
+            f"{hint}"
+        )
     for target in dict.fromkeys((placed, Path(os.path.realpath(output)))):
         run = _run_holding(target, run_dir)
         if run is None or (target.parent == run and target.name == own):
@@ -77,6 +86,15 @@ def refuse_run_file(output: Path, run_dir: Path, own: str, command: str, hint: s
             f"--output {output} is {target}, {what} {run}: {command} never writes over a "
             f"run's files (in a run directory it writes only {own}); {hint}"
         )
+
+
+def _odd_kind(path: Path) -> str | None:
+    """What ``path`` is when it is there and neither a regular file nor a directory."""
+    try:
+        mode = path.lstat().st_mode
+    except OSError:
+        return None
+    return None if stat.S_ISREG(mode) or stat.S_ISDIR(mode) else file_kind(mode)
 
 
 def _run_holding(path: Path, run_dir: Path) -> Path | None:
