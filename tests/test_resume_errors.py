@@ -13,7 +13,7 @@ import pytest
 
 from livesession.cli import main
 
-from crash_harness import KILLED, Profile, dryrun
+from crash_harness import KILLED, Profile, cli, dryrun
 
 # This module breaks runs on purpose (it leaves crashed runs and corrupts them to test resume's refusals); the verify-every-run check skips them.
 pytestmark = pytest.mark.broken_run(
@@ -172,6 +172,56 @@ class TestRunDirectory:
         config["seed"] += 1
         config_path.write_bytes(orjson.dumps(config) + b"\n")
         _resume_fails(run_dir, run_dir.parent, capsys, "config hash")
+
+    @pytest.mark.parametrize("version", ["0.2.99", "0.1.0", "garbage", None, 2])
+    def test_a_run_json_version_its_events_deny_is_refused(self, run_dir, capsys, version):
+        """Bug: resume took run.json's version on trust. Edited within this release (or
+        taken out), the run resumed and sealed, and ``verify`` then called it broken
+        (run.json was changed after the run); edited to ``0.1.0`` or ``garbage``, the line
+        sent the operator to ``livesession 0.1.x`` or ``livesession garbage.x``, neither of
+        which wrote it. Put back, the run resumes."""
+        meta_path = run_dir / "run.json"
+        written = meta_path.read_bytes()
+        meta = orjson.loads(written)
+        if version is None:
+            del meta["version"]
+        else:
+            meta["version"] = version
+        meta_path.write_bytes(orjson.dumps(meta) + b"\n")
+        _resume_fails(run_dir, run_dir.parent, capsys, "run.json was changed after the run")
+        assert main(["status", str(run_dir)]) == 5
+        assert "resumable   no: cannot resume" in capsys.readouterr().out
+        meta_path.write_bytes(written)
+        assert main(["resume", str(run_dir), "-q"]) == 0
+        assert main(["verify", str(run_dir)]) == 0
+
+    def test_a_run_json_lease_its_events_deny_is_refused(self, run_dir, capsys, tmp_path):
+        """Bug: resume took run.json's ``lease`` on trust. Set to true on a run that took
+        none, it resumed and sealed a run ``verify`` calls broken; set to false on a run
+        that took one (below), it resumed without the lease, beside any other session of
+        the account and strategy."""
+        meta_path = run_dir / "run.json"
+        meta = orjson.loads(meta_path.read_bytes())
+        meta_path.write_bytes(orjson.dumps(meta | {"lease": True}) + b"\n")
+        _resume_fails(run_dir, run_dir.parent, capsys, "run.json says lease true, but the run")
+        leased = tmp_path / "leased"
+        leased.mkdir()
+        config = leased / "leased.toml"
+        config.write_text(Profile(name="leased", seed=3).toml(), encoding="utf-8")
+        crashed = cli(
+            "dryrun", "-c", config, "--out", leased, "--lease", "-q", crash_at="write_events:40"
+        )
+        assert crashed.returncode == KILLED, crashed.stderr
+        meta_path = leased / "leased" / "run.json"
+        meta = orjson.loads(meta_path.read_bytes())
+        assert meta["lease"] is True
+        meta_path.write_bytes(orjson.dumps(meta | {"lease": False}) + b"\n")
+        _resume_fails(
+            leased / "leased",
+            leased,
+            capsys,
+            "run.json says lease false, but the run's events record its session_lease",
+        )
 
     def test_finished_run(self, run_dir, capsys):
         """A run that already ended has nothing to resume."""

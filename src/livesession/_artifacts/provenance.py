@@ -11,23 +11,31 @@ it here, one way.
 ``run.json`` is outside the chain too: its ``version`` is held to the one the audited record
 ``SESSION_STARTED`` (which ``C2_DRYRUN_START`` copies) names, and a ``run.json`` naming
 another was changed after the run. ``evidence`` fails its bundle on it, ``burnin`` its
-``verified`` criterion, in the same words (``run_json_changed``).
+``verified`` criterion, in the same words (``run_json_changed``), and ``resume`` refuses
+such a run, as it does one whose ``lease`` the events deny (``run_json_disowned``): it
+trusts both, and would seal a run ``verify`` calls broken.
 """
 
 from __future__ import annotations
 
 import hashlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
+
+import orjson
 
 from .._support.fsutil import raise_if_refused
 from .._support.text import one_line
 from . import names
+from .releases import other_release
 from .runread import iter_records, payload
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
     from pathlib import Path
 
-__all__ = ["audit_head", "audited_start", "run_json_changed"]
+_CHANGED: Final = "run.json was changed after the run; keep the run as it is and report it"
+
+__all__ = ["audit_head", "audited_start", "run_json_changed", "run_json_disowned"]
 
 
 def audit_head(run_dir: Path) -> str | None:
@@ -72,6 +80,49 @@ def run_json_changed(wrote: object, said: object) -> str:
     told = f"livesession {one_line(said)}" if isinstance(said, str) else "no version"
     return (
         f"run.json says {told}, but the run's audited record (SESSION_STARTED, "
-        f"C2_DRYRUN_START) says livesession {one_line(wrote)} wrote it: run.json was "
-        "changed after the run; keep the run as it is and report it"
+        f"C2_DRYRUN_START) says livesession {one_line(wrote)} wrote it: {_CHANGED}"
     )
+
+
+def run_json_disowned(run_dir: Path, meta: Mapping[str, Any]) -> str:
+    """What ``run.json`` says of its ``version`` and ``lease`` that the run's events deny ("").
+
+    ``resume`` continues a run of its own release by ``version`` and takes the lease when
+    ``lease`` says the run took one; ``verify`` holds both to the events (the audited
+    ``SESSION_STARTED``, the preflight's ``session_lease`` check), as ``run_json_changed``
+    does the version. Only the events up to the preflight's end are read.
+
+    Raises:
+        OSError: the host refused to read ``events.jsonl`` (``raise_if_refused``).
+    """
+    started: dict[str, Any] | None = None
+    lease_checked = passed = False
+    for record in iter_records(run_dir / names.EVENTS):
+        kind, body = record.get("event_type"), payload(record)
+        if started is None:
+            if kind != "SESSION_STARTED":
+                return ""  # not a run of this writer's: the resume's own checks say so
+            started = body
+        elif kind == "PREFLIGHT_CHECK" and body.get("check") == "session_lease":
+            lease_checked = True
+        elif kind != "PREFLIGHT_CHECK":  # the preflight's end (or something else: no more)
+            passed = kind == "STATE_CHANGED" and body.get("to_state") == "PREFLIGHT_OK"
+            break
+    if started is None:
+        return ""
+    changed = run_json_changed(started.get("version"), meta.get("version"))
+    if changed or other_release(dict(meta)) is not None:
+        return changed  # another release's run: refused as such, by its own rules
+    lease = meta.get("lease")
+    if lease_checked and lease is not True:
+        said = orjson.dumps(lease).decode() if lease is not None else "no lease"
+        return (
+            f"run.json says lease {said}, but the run's events record its session_lease "
+            f"preflight check, so it took the lease: {_CHANGED}"
+        )
+    if passed and lease is True and not lease_checked:
+        return (
+            "run.json says lease true, but the run passed its preflight with no "
+            f"session_lease check in its events, so it took none: {_CHANGED}"
+        )
+    return ""

@@ -19,6 +19,7 @@ import attrs
 import orjson
 
 from .._artifacts import names
+from .._artifacts.provenance import run_json_disowned
 from .._artifacts.releases import other_release, release_of
 from .._artifacts.runread import read_json_object
 from .._domain.config import DryrunConfig
@@ -143,8 +144,13 @@ def refuse_resume_of_other_release(run_dir: Path, meta: dict[str, Any], why: str
 
     Its own release would resume a crashed one (``refuse_other_release`` names it), but a
     sealed one (its checkpoint says so, as for a run of this release) by no release: what
-    is left is to read it, which this one does.
+    is left is to read it, which this one does. First, a ``run.json`` whose ``version``
+    or ``lease`` the run's events deny was changed after the run: no release's run, and
+    resumed it would be sealed broken (``run_json_disowned``).
     """
+    disowned = run_json_disowned(run_dir, meta)
+    if disowned:
+        raise RunDirectoryError(f"cannot resume {run_dir}: {disowned}")
     version = other_release(meta)
     if version is None:
         return
