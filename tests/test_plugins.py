@@ -956,6 +956,39 @@ def test_a_set_state_that_raises_is_refused_before_resume_changes_anything(tmp_p
     assert not list(run_dir.glob("*.torn"))
 
 
+@pytest.mark.broken_run("a crashed run whose strategy exits as it restores its state stays so")
+@pytest.mark.parametrize(("code", "said"), [("3", "SystemExit: 3"), ("", "SystemExit on")])
+def test_a_set_state_that_exits_is_refused_as_one_that_raises(tmp_path, plugdir, code, said):
+    """Bug: a set_state that called ``sys.exit(3)`` (a newer version giving up on an old
+    state) ended ``resume`` with exit 3, which says rejected or held by another process,
+    and no line at all; ``sys.exit()`` with exit 0, which says sealed ``COMPLETED``. As a
+    factory's ``SystemExit`` is, it is the plug-in's failure: exit 2, one line naming it."""
+    (plugdir / "userplug" / "forgetful.py").write_text(
+        "import sys\n"
+        + FORGETFUL.replace(
+            "raise KeyError(f\"n_v2 (login token=hunter2-Zq8vX1, n={state['n']})\")",
+            f"sys.exit({code})",
+        )
+    )
+    config = plugdir / "forgetful.toml"
+    config.write_text(
+        'run_id = "forgetful"\nsteps = 300\ndurability = "step"\n'
+        'strategy_factory = "userplug.forgetful:make"\n'
+    )
+    out = tmp_path / "runs"
+    crashed = cli("dryrun", "-c", config, "--out", out, "-q", crash_at="checkpoint:2", cwd=tmp_path)
+    assert crashed.returncode == KILLED, crashed.stderr
+    run_dir = out / "forgetful"
+    before = _tree(run_dir)
+    refused = cli("resume", run_dir, cwd=tmp_path)
+    _one_line_error(
+        refused,
+        f"cannot resume run forgetful: the strategy's set_state raised {said}",
+        "nothing was changed",
+    )
+    assert _tree(run_dir) == before
+
+
 def test_resuming_with_a_reference_a_run_started_otherwise_says_what_it_was_started_with(
     tmp_path,
 ):

@@ -286,18 +286,19 @@ def restore_plugins(
     """``plugins`` with the feed's and the strategy's checkpointed states restored.
 
     Their ``set_state`` is the caller's code, and one may raise (a strategy that now
-    expects a key its old state lacks): ``resume`` calls this before it changes anything,
-    so such a failure is ``PluginError`` naming the plug-in and the error, with the run
-    directory as it was. The built-in strategy is built here, to be tried likewise; the
-    session then restores the rest of the checkpoint, not these again.
+    expects a key its old state lacks), ``SystemExit`` too: ``resume`` calls this before
+    it changes anything, so such a failure is ``PluginError`` naming the plug-in and the
+    error, with the run directory as it was. The built-in strategy is built here, to be
+    tried likewise; the session then restores the rest of the checkpoint, not these again.
     """
     strategy = plugins.strategy if plugins.strategy is not None else default_strategy(cfg)
     for role, owner in (("feed", plugins.feed), ("strategy", strategy)):
         try:
             owner.set_state(checkpoint[role])
-        except (KeyboardInterrupt, SystemExit):
+        except KeyboardInterrupt:
             raise
         except BaseException as exc:  # noqa: BLE001 - the caller's code: any error refuses
+            # sys.exit() too: as from a factory, a refusal (exit 2), never the CLI's own exit
             said = error_message(exc)
             raise PluginError(
                 f"cannot resume run {cfg.run_id}: the {role}'s set_state raised "
