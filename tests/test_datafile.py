@@ -33,7 +33,12 @@ from livesession import (
     create_run,
 )
 from livesession._domain.decimal import plain
-from livesession._rundir.data import check_data_unchanged, check_run_data
+from livesession._rundir.data import (
+    changed_or,
+    check_data_unchanged,
+    check_resume_data,
+    check_run_data,
+)
 from livesession._rundir.layout import read_run_config
 from livesession.cli import main
 from livesession.verify import verify_run
@@ -1143,3 +1148,46 @@ def test_a_data_file_left_behind_is_named_with_the_bytes_evidence_needs(
     )
     assert capsys.readouterr().err == f"livesession: error: {said}; {advice}\n"
     assert not (out / "r" / "manifest.json").exists()
+
+
+class TestResumeOnSomethingElseInItsPlace:
+    @pytest.mark.parametrize("kind", ["directory", "fifo"])
+    def test_a_directory_or_a_fifo_is_said_as_such_not_as_a_file_that_shrank(
+        self, tmp_path: Path, kind: str
+    ) -> None:
+        """Bug: a directory (or a FIFO) put where a resumed run's data file was refused
+        as ``data file ... changed: it shrank to 4096 bytes, from the 25604 the run read``
+        (its stat's size), and ``status`` said the same: the file had not shrunk, it was no
+        file at all. The refusal says what it is, ``cannot open data file ...: Is a
+        directory`` (``is not a regular file (a FIFO)``)."""
+        rows = "".join(
+            GOOD.replace("00:00:00Z", f"{m // 60:02d}:{m % 60:02d}:00Z") for m in range(200)
+        )
+        data = _file(tmp_path, HEADER + rows)  # larger than a directory's size (4096)
+        feed = CsvReplayFeed(data, symbol="X", tick=TICK, lot=TICK)
+        cfg = DryrunConfig(
+            feed=f"csv:{data}",
+            feed_sha256=feed.checked.sha256,
+            feed_bytes=feed.checked.size,
+        )
+        feed.close()
+        data.unlink()
+        if kind == "directory":
+            data.mkdir()
+        else:
+            os.mkfifo(data)
+        with pytest.raises(DataFileError) as opened:
+            CsvReplayFeed(data, symbol="X", tick=TICK, lot=TICK, size=cfg.feed_bytes)
+        said = changed_or(cfg, opened.value, read=cfg.feed_bytes)  # resume
+        assert said is opened.value
+        assert str(said).startswith(
+            f"cannot open data file {data}: Is a directory"
+            if kind == "directory"
+            else f"data file {data} is not a regular file (a FIFO)"
+        ), said
+        with pytest.raises(DataFileError) as status:  # status: resumable no, saying why
+            check_resume_data(tmp_path, cfg, {})
+        assert str(status.value) == (
+            f"cannot read data file {data} of run {tmp_path}: "
+            + ("Is a directory" if kind == "directory" else "not a regular file (a FIFO)")
+        )

@@ -14,12 +14,13 @@ config when it is built, with or without a run directory.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .._exceptions import DataFileError, RunDirectoryError
 from .._market.datapin import checked_data, not_the_pinned_data, pin_data, refuse_other_data
-from .._support.fsutil import file_digest
+from .._support.fsutil import file_digest, open_regular
 
 if TYPE_CHECKING:
     from .._domain.config import DryrunConfig
@@ -77,9 +78,14 @@ def how_changed(path: Path, sha256: str, size: int | None, *, whole: bool = Fals
     a file that grew is a change too. Without ``size`` the whole file is compared.
 
     Raises:
-        OSError: the file cannot be read.
+        OSError: the file cannot be read; a directory or a FIFO in its place too (it did
+            not shrink to its size: ``IsADirectoryError``, ``NotAFile``).
     """
-    now = path.stat().st_size
+    fd = open_regular(path)  # never waits on a FIFO
+    try:
+        now = os.fstat(fd).st_size
+    finally:
+        os.close(fd)
     if size is not None and now < size:
         return f"it shrank to {now} bytes, from the {size} the run read"
     digest = file_digest(path, size)[0]
