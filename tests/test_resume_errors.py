@@ -236,6 +236,38 @@ class TestRunDirectory:
         )
 
 
+@pytest.mark.parametrize(
+    "flags",
+    [
+        ["--steps", "100"],
+        ["--durability", "none"],
+        ["--lease"],
+        ["--clock", "system"],
+        ["-c", "other.toml"],
+        ["--config=other.toml"],
+        ["--seed", "3"],
+        ["--json", "--store", "postgres"],
+    ],
+)
+def test_a_dryrun_flag_is_refused_saying_that_the_run_keeps_its_settings(run_dir, capsys, flags):
+    """Bug: ``resume DIR --steps 100`` said ``unrecognized arguments: --steps 100``, and
+    nothing (the help neither) said that a resumed run keeps the settings it started with.
+    The line names the flag and says so; exit 2, nothing changed."""
+    before = tree_hash(run_dir.parent)
+    assert main(["resume", str(run_dir), *flags]) == 2
+    captured = capsys.readouterr()
+    name = next(flag for flag in flags if flag != "--json").split("=")[0]
+    name = {"-c": "--config"}.get(name, name)
+    assert captured.err == (
+        f"livesession: error: resume takes no {name}: a resumed run keeps the settings it "
+        "started with (its config.json and run.json: steps, clock, durability, lease, plug-ins "
+        "and the rest); it takes --log-level, --quiet and --json only\n"
+    )
+    if "--json" in flags:
+        assert orjson.loads(captured.out)["exit_code"] == 2
+    assert tree_hash(run_dir.parent) == before
+
+
 class TestAudit:
     """A bad audit line below the checkpoint offset is corruption, not a torn tail."""
 

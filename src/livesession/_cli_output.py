@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, Final, TextIO, cast
 import orjson
 
 from ._artifacts import names
+from ._exceptions import UsageError
 from ._support.oserrors import ROOM_AGAIN, errno_of, once_fixed, said_errno
 from ._support.secrets import redact_text
 from ._support.text import command, json_dumps, one_line, valid_text
@@ -99,8 +100,12 @@ JSON_HELP: Final = (
 )
 
 
-def add_session_output(cmd: argparse.ArgumentParser) -> None:
-    """What ``dryrun`` and ``resume`` print and log: ``--log-level``, ``--quiet``, ``--json``."""
+def add_session_output(cmd: argparse.ArgumentParser, *, resume: bool = False) -> None:
+    """What ``dryrun`` and ``resume`` print and log: ``--log-level``, ``--quiet``, ``--json``.
+
+    ``resume``: ``dryrun``'s flags for the run itself are refused by name, saying why
+    (``unrecognized arguments: --steps 100`` did not say that a run keeps its settings).
+    """
     cmd.add_argument(
         "--log-level",
         choices=("debug", "info", "warning", "error"),
@@ -109,6 +114,30 @@ def add_session_output(cmd: argparse.ArgumentParser) -> None:
     )
     cmd.add_argument("--quiet", "-q", action="store_true", help="no summary")
     cmd.add_argument("--json", action="store_true", help=JSON_HELP)
+    for flags in _RUN_SETTINGS if resume else ():
+        cmd.add_argument(*flags, action=_KeptByTheRun, nargs="?", help=argparse.SUPPRESS)
+
+
+_RUN_SETTINGS: Final = (
+    *((f"--{name}",) for name in ("run-id", "seed", "steps", "clock", "out", "broker")),
+    *((f"--{name}",) for name in ("strategy", "feed", "symbol", "idempotency-backend")),
+    ("--durability",),
+    ("--store",),
+    ("--lease",),
+    ("--config", "-c"),
+)
+"""``dryrun``'s flags that set up the run: a resumed run keeps what it started with."""
+
+
+class _KeptByTheRun(argparse.Action):
+    """``resume --steps 100``: refused, one line saying that the run keeps its settings."""
+
+    def __call__(self, *_: object) -> None:
+        raise UsageError(
+            f"resume takes no {self.option_strings[0]}: a resumed run keeps the settings it "
+            "started with (its config.json and run.json: steps, clock, durability, lease, "
+            "plug-ins and the rest); it takes --log-level, --quiet and --json only"
+        )
 
 
 def add_verify_output(cmd: argparse.ArgumentParser, path: Callable[[str], Path]) -> None:

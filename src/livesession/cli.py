@@ -368,14 +368,15 @@ def build_parser() -> argparse.ArgumentParser:
         sub,
         "resume",
         "resume a crashed run from its checkpoint",
-        "Resume a crashed run from its last checkpoint and finish it. Its plug-ins "
-        "are imported again and must have the source SHA-256 the run recorded. Exit codes: 0 "
-        "sealed COMPLETED (a stop by a signal too), 2 it cannot be resumed (nothing changed) or "
-        "a file the system refused, 3 another process holds the run or its lease (LEASE_HELD), "
-        "4 sealed FAILED; 130/143 a signal before it takes the run, or the run left unsealed.",
+        "Resume a crashed run from its last checkpoint and finish it, with the settings it "
+        "started with (dryrun's flags are refused). Its plug-ins are imported again and must "
+        "have the source SHA-256 the run recorded. Exit codes: 0 sealed COMPLETED (a stop by a "
+        "signal too), 2 it cannot be resumed (nothing changed) or a file the system refused, 3 "
+        "another process holds the run or its lease (LEASE_HELD), 4 sealed FAILED; 130/143 a "
+        "signal before it takes the run, or the run left unsealed.",
         cmd_resume,
     )
-    add_session_output(res)
+    add_session_output(res, resume=True)
 
     ver = _run_command(
         sub,
