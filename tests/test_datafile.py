@@ -1191,3 +1191,22 @@ class TestResumeOnSomethingElseInItsPlace:
             f"cannot read data file {data} of run {tmp_path}: "
             + ("Is a directory" if kind == "directory" else "not a regular file (a FIFO)")
         )
+
+    def test_a_missing_file_is_said_with_the_file_to_put_back(self, tmp_path: Path) -> None:
+        """Bug: ``status`` said of a resumed run's data file gone ``the run read a file of
+        N bytes, SHA-256 ...: put that file at this path``, and ``resume`` only ``cannot
+        open data file ...: No such file or directory``: which file, it did not say."""
+        data = _file(tmp_path, HEADER + GOOD)
+        feed = CsvReplayFeed(data, symbol="X", tick=TICK, lot=TICK)
+        cfg = DryrunConfig(
+            feed=f"csv:{data}", feed_sha256=feed.checked.sha256, feed_bytes=feed.checked.size
+        )
+        feed.close()
+        data.unlink()
+        with pytest.raises(DataFileError) as opened:
+            CsvReplayFeed(data, symbol="X", tick=TICK, lot=TICK, size=cfg.feed_bytes)
+        assert str(changed_or(cfg, opened.value, read=cfg.feed_bytes)) == (
+            f"cannot open data file {data}: No such file or directory: the run read a file of "
+            f"{cfg.feed_bytes} bytes, SHA-256 {cfg.feed_sha256}: put that file at this path"
+        )
+        assert changed_or(cfg, opened.value) is opened.value  # dryrun: the file it was given

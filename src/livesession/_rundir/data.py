@@ -54,7 +54,8 @@ def changed_or(
     that passed: a file that fails now and hashes otherwise was changed since, and that is
     what to say (restore it), not the row the change broke. ``read``: the check read the
     file's first ``read`` bytes only (a resume), so those are what changed: it shrank, or
-    they were rewritten.
+    they were rewritten; one that is gone is said with the file to put back, as ``status``
+    says it.
     """
     path = cfg.data_file()
     if cfg.feed_sha256 is None or path is None:
@@ -64,8 +65,19 @@ def changed_or(
             how = how_changed(path, cfg.feed_sha256, read)
             return error if how is None else _refusal(f"data file {path} changed: {how}", path)
         digest, size = file_digest(path)
+    except FileNotFoundError:
+        if read is None:
+            return error
+        return DataFileError(
+            f"{error}: the run read a file of {read} bytes, SHA-256 {cfg.feed_sha256}: put "
+            "that file at this path",
+            path=path,
+            line=None,
+            column=None,
+            value=None,
+        )
     except OSError:
-        return error  # missing or unreadable: the error says so
+        return error  # unreadable: the error says so
     return error if digest == cfg.feed_sha256 else not_the_pinned_data(cfg, path, digest, size)
 
 
