@@ -11,6 +11,7 @@ from typing import Any
 import orjson
 import pytest
 
+from livesession import __version__
 from livesession.cli import main
 
 from crash_harness import KILLED, Profile, cli, dryrun
@@ -194,6 +195,30 @@ class TestRunDirectory:
         meta_path.write_bytes(written)
         assert main(["resume", str(run_dir), "-q"]) == 0
         assert main(["verify", str(run_dir)]) == 0
+
+    def test_a_session_started_version_its_audit_record_denies_is_refused(self, run_dir, capsys):
+        """Bug: events.jsonl's first line edited to say another version (as a copy made to
+        look like another release's run would be) was resumed: the events below the
+        checkpoint are not held to anything, and the sealed run failed ``verify``
+        (C2_DRYRUN_START's payload is not that of events.jsonl:1). The run.json check
+        then blamed run.json, which was as the run wrote it."""
+        events = run_dir / "events.jsonl"
+        written = events.read_bytes()
+        first, _, rest = written.partition(b"\n")
+        said = f'"version":"{__version__}"'.encode()
+        assert said in first
+        edited = first.replace(said, b'"version":"' + b"7" * len(__version__) + b'"')
+        events.write_bytes(edited + b"\n" + rest)
+        _resume_fails(
+            run_dir,
+            run_dir.parent,
+            capsys,
+            f"events.jsonl's SESSION_STARTED says livesession {'7' * len(__version__)}, the "
+            f"audit log's C2_DRYRUN_START livesession {__version__}: the run's files were "
+            "changed after the run",
+        )
+        events.write_bytes(written)
+        assert main(["resume", str(run_dir), "-q"]) == 0
 
     def test_a_run_json_lease_its_events_deny_is_refused(self, run_dir, capsys, tmp_path):
         """Bug: resume took run.json's ``lease`` on trust. Set to true on a run that took

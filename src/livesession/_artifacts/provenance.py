@@ -90,26 +90,25 @@ def run_json_disowned(run_dir: Path, meta: Mapping[str, Any]) -> str:
     ``resume`` continues a run of its own release by ``version`` and takes the lease when
     ``lease`` says the run took one; ``verify`` holds both to the events (the audited
     ``SESSION_STARTED``, the preflight's ``session_lease`` check), as ``run_json_changed``
-    does the version. Only the events up to the preflight's end are read.
+    does the version. Only the events up to the preflight's end are read, and the audit's
+    first record: when its ``C2_DRYRUN_START`` names another version than
+    ``SESSION_STARTED`` (``verify`` holds the two to each other), one of them was changed,
+    not ``run.json``, and that is what is said.
 
     Raises:
         OSError: the host refused to read ``events.jsonl`` (``raise_if_refused``).
     """
-    started: dict[str, Any] | None = None
-    lease_checked = passed = False
-    for record in iter_records(run_dir / names.EVENTS):
-        kind, body = record.get("event_type"), payload(record)
-        if started is None:
-            if kind != "SESSION_STARTED":
-                return ""  # not a run of this writer's: the resume's own checks say so
-            started = body
-        elif kind == "PREFLIGHT_CHECK" and body.get("check") == "session_lease":
-            lease_checked = True
-        elif kind != "PREFLIGHT_CHECK":  # the preflight's end (or something else: no more)
-            passed = kind == "STATE_CHANGED" and body.get("to_state") == "PREFLIGHT_OK"
-            break
+    started, lease_checked, passed = _preflight(run_dir)
     if started is None:
-        return ""
+        return ""  # not a run of this writer's, or none yet: the resume's checks say so
+    audited = _audited_start(run_dir)
+    if audited is not None and started.get("version") != audited.get("version"):
+        told = [one_line(str(record.get("version"))) for record in (started, audited)]
+        return (  # not run.json: one of the two records was changed
+            f"events.jsonl's SESSION_STARTED says livesession {told[0]}, the audit log's "
+            f"C2_DRYRUN_START livesession {told[1]}: the run's files were changed after the "
+            "run; keep the run as it is and report it"
+        )
     changed = run_json_changed(started.get("version"), meta.get("version"))
     if changed or other_release(dict(meta)) is not None:
         return changed  # another release's run: refused as such, by its own rules
@@ -126,3 +125,33 @@ def run_json_disowned(run_dir: Path, meta: Mapping[str, Any]) -> str:
             f"session_lease check in its events, so it took none: {_CHANGED}"
         )
     return ""
+
+
+def _preflight(run_dir: Path) -> tuple[dict[str, Any] | None, bool, bool]:
+    """What the run's first events say: ``SESSION_STARTED``, the lease check, the outcome.
+
+    ``SESSION_STARTED``'s payload (None: the first event is not one), whether the preflight
+    checked the ``session_lease``, and whether it passed (``PREFLIGHT_OK``).
+    """
+    started: dict[str, Any] | None = None
+    lease_checked = False
+    for record in iter_records(run_dir / names.EVENTS):
+        kind, body = record.get("event_type"), payload(record)
+        if started is None:
+            if kind != "SESSION_STARTED":
+                break
+            started = body
+        elif kind == "PREFLIGHT_CHECK":
+            lease_checked = lease_checked or body.get("check") == "session_lease"
+        else:  # the preflight's end (or something else: no more to learn)
+            passed = kind == "STATE_CHANGED" and body.get("to_state") == "PREFLIGHT_OK"
+            return started, lease_checked, passed
+    return started, lease_checked, False
+
+
+def _audited_start(run_dir: Path) -> dict[str, Any] | None:
+    """The payload of the audit log's first record, ``C2_DRYRUN_START`` (None: none yet)."""
+    first = next(iter_records(run_dir / names.AUDIT), None)
+    if first is None or first.get("code") != "C2_DRYRUN_START":
+        return None
+    return payload(first)
