@@ -124,6 +124,11 @@ class ReportRun:
     run_meta: dict[str, Any] = attrs.Factory(dict)
     """``run.json``: config hash, version, data file; ``{}`` when missing."""
     tallies: Tallies = attrs.Factory(Tallies)
+    last_event: dict[str, Any] = attrs.Factory(dict)
+    """The last record of events.jsonl (read from its end): its clock against the first's."""
+    bar_times: dict[int, int] = attrs.Factory(dict)
+    """``ts_sim`` of the steps resumes started from, read only under a clock that is not
+    simulated time (``audit_ts_sim``)."""
     span: tuple[int, int] = (0, 0)
     """First and last ts_sim of the run: the x range every chart shares."""
     closes: dict[str, list[Point]] = attrs.Factory(dict)
@@ -245,23 +250,52 @@ class ReportRun:
             if event.get("event_type") in event_types
         ]
 
+    def _clock_ends(self) -> list[tuple[int, int]]:
+        """(``ts_utc``, ``ts_sim``) of the run's first and last records that stamp both."""
+        ends = []
+        for record in (
+            self.tallies.first,
+            *self.snapshots[:1],
+            self.last_event,
+            *self.snapshots[-1:],
+        ):
+            utc = parse_utc_ns(record.get("ts_utc")) if record else None
+            if utc is not None:
+                ends.append((utc, ts_sim_of(record)))
+        return ends
+
     @property
     def utc_offset_ns(self) -> int:
         """What to add to ``ts_sim`` for UTC nanoseconds since the epoch.
 
-        A session's simulated time is epoch nanoseconds already (offset 0); the offset is
-        read from the first record whose ``ts_utc`` parses, to the whole second (``ts_utc``
-        may drop the fraction), so any run that stamps both draws on absolute UTC axes.
+        A session's simulated time is epoch nanoseconds already (offset 0: a data file's
+        bars at their own times). A simulated clock that started elsewhere keeps one
+        offset from it, read to the whole second (``ts_utc`` may drop the fraction), so the
+        axes follow that clock. A wall clock (``--clock system``) or a fixed one keeps none:
+        its ``ts_utc`` says when the process wrote a record, not the simulated moment, and
+        adding it to ``ts_sim`` would show times that neither are. Offset 0 then: the run's
+        own (simulated) time, with the clock's times said apart (``clock_span``).
         """
-        for record in (self.tallies.first, *self.snapshots[:1]):
-            if not record:
-                continue
-            utc = parse_utc_ns(record.get("ts_utc"))
-            if utc is not None:
-                return round((utc - ts_sim_of(record)) / _NS_PER_S) * _NS_PER_S
-        return 0
+        offsets = {round((utc - sim) / _NS_PER_S) * _NS_PER_S for utc, sim in self._clock_ends()}
+        return offsets.pop() if len(offsets) == 1 else 0
+
+    @property
+    def clock_span(self) -> tuple[int, int] | None:
+        """The clock's (``ts_utc``) first and last time when it is not simulated time, else None."""
+        ends = self._clock_ends()
+        offsets = {round((utc - sim) / _NS_PER_S) for utc, sim in ends}
+        if len(offsets) <= 1:
+            return None
+        return min(utc for utc, _ in ends), max(utc for utc, _ in ends)
 
     def audit_ts_sim(self, record: dict[str, Any]) -> int | None:
-        """An audit record's time (its ``ts``) on the ``ts_sim`` scale, or None."""
+        """An audit record's time (its ``ts``) on the ``ts_sim`` scale, or None.
+
+        Under a clock that is not simulated time the ``ts`` is the wall's: a resume is then
+        placed at the simulated time of the step it resumed from (``bar_times``).
+        """
+        if self.clock_span is not None:
+            step = payload(record).get("from_step")
+            return self.bar_times.get(step) if isinstance(step, int) else None
         utc = parse_utc_ns(record.get("ts"))
         return None if utc is None else utc - self.utc_offset_ns

@@ -112,7 +112,8 @@ def scan(
     checks = Integrity()
     snapshots = _snapshots(run_dir, cut, checks)
     config = read_json_object(run_dir / names.CONFIG)
-    ends = _ends(run_dir / names.EVENTS, cut) + snapshots[:1] + snapshots[-1:]
+    event_ends = _ends(run_dir / names.EVENTS, cut)
+    ends = event_ends + snapshots[:1] + snapshots[-1:]
     x_range = _x_range(ends)
     tallies = Tallies()
     book = BookReplay(start_equity(snapshots, config), x_range)
@@ -147,7 +148,7 @@ def scan(
     if live is None and last_audit is not None and last_audit.get("code") == "C2_DRYRUN_STOP":
         checks.torn(run_dir, audit)  # a sealed run: every resume counted what it set aside
     times = [*tallies.span, *(ts_sim_of(s) for s in snapshots)]
-    return ReportRun(
+    run = ReportRun(
         run_dir=run_dir,
         events=tallies.kept,
         snapshots=snapshots,
@@ -158,6 +159,7 @@ def scan(
         config=config,
         run_meta=run_meta,
         tallies=tallies,
+        last_event=event_ends[-1] if event_ends else {},
         span=(min(times), max(times)) if times else (0, 0),
         closes={symbol: line.points() for symbol, line in closes.items()},
         markers=markers.markers,
@@ -171,6 +173,35 @@ def scan(
         if seal is None
         else unbooked_fill(run_dir, read_json_object(run_dir / names.CHECKPOINT)),
     )
+    steps = {payload(r).get("from_step") for r in audit if r.get("code") == "C2_RESUME"}
+    if steps and run.clock_span is not None:
+        run.bar_times = _bar_times(run_dir / names.EVENTS, cut, steps)
+    return run
+
+
+def _bar_times(path: Path, cut: RunCut | None, steps: set[Any]) -> dict[int, int]:
+    """``ts_sim`` of the ``BAR`` that ended each of ``steps``.
+
+    A second read, and a rare one: resumes under a wall clock, whose records' times do not
+    place them on the simulated axis.
+    """
+    found: dict[int, int] = {}
+    bars = 0
+    try:
+        for line in LineReader(path, cut):
+            if b'"BAR"' not in line:
+                continue
+            record = json_object(line)
+            if record is None or record.get("event_type") != "BAR":
+                continue
+            bars += 1
+            if bars in steps:
+                found[bars] = ts_sim_of(record)
+                if len(found) == len(steps):
+                    break
+    except OSError:
+        pass  # the pass has said what it could not read
+    return found
 
 
 def _snapshots(run_dir: Path, cut: RunCut | None, checks: Integrity) -> list[dict[str, Any]]:

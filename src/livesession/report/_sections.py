@@ -317,4 +317,11 @@ def span_text(run: ReportRun) -> str:
     if not run.tallies.first and not run.snapshots:
         return "no records"
     offset = run.utc_offset_ns
-    return f"{utc_text(start + offset)} to {utc_text(end + offset)} UTC"
+    text = f"{utc_text(start + offset)} to {utc_text(end + offset)} UTC"
+    clock = run.clock_span
+    if clock is None:
+        return text
+    return (
+        f"{text}, the run's simulated time, as every time in this report; its clock "
+        f"stamped the records from {utc_text(clock[0])} to {utc_text(clock[1])} UTC"
+    )

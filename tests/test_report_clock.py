@@ -1,0 +1,97 @@
+"""The report's times under a clock that is not simulated time (``--clock system``).
+
+Such a clock stamps ``ts_utc`` with the moment the process wrote each record, while the
+session's own time (``ts_sim``) walks the data file's bars. The report once added the
+first record's difference of the two to every ``ts_sim``, so a run over a March morning's
+minute bars, run in December, read as if it had traded in December, over a span neither
+clock ever showed. Its times are now the data's, with the clock's own said apart.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import orjson
+
+from _eurusd import EURUSD_TOML, eurusd_csv
+from livesession.report import render_report
+
+BARS = 150
+FIRST_BAR = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
+LAST_BAR = FIRST_BAR + dt.timedelta(minutes=BARS - 1)
+_TIME = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}")
+
+
+def _cli(cwd: Path, *args: str, crash_at: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "LIVESESSION_CRASH_AT"}
+    if crash_at is not None:
+        env["LIVESESSION_CRASH_AT"] = crash_at
+    return subprocess.run(
+        [sys.executable, "-m", "livesession.cli", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def _wall_clock_run(tmp_path: Path) -> Path:
+    """Minute bars of 2026-03-02 on the system clock: killed (SIGKILL) and resumed."""
+    eurusd_csv(tmp_path / "eurusd.csv", BARS)
+    toml = (
+        f'run_id = "wall"\nsteps = {BARS}\nclock_mode = "system"\ncheckpoint_every = 40\n'
+        + EURUSD_TOML
+    )
+    (tmp_path / "run.toml").write_text(toml, encoding="utf-8")
+    crashed = _cli(
+        tmp_path, "dryrun", "-c", "run.toml", "--out", "runs", "-q", crash_at="checkpoint:3"
+    )
+    assert crashed.returncode == -9, crashed.stderr
+    resumed = _cli(tmp_path, "resume", "runs/wall", "-q")
+    assert resumed.returncode == 0, resumed.stderr
+    return tmp_path / "runs" / "wall"
+
+
+def _text(document: str) -> str:
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", document)).split())
+
+
+def test_times_are_the_datas_and_the_clock_is_said_apart(tmp_path):
+    """Every time shown is a bar's; the wall clock's span is named as the clock's."""
+    run = _wall_clock_run(tmp_path)
+    text = _text(render_report(run))
+
+    first = orjson.loads((run / "events.jsonl").read_bytes().splitlines()[0])
+    wall = dt.datetime.fromisoformat(first["ts_utc"]).strftime("%Y-%m-%d %H:%M:%S")
+    span = f"{FIRST_BAR:%Y-%m-%d %H:%M:%S} to {LAST_BAR:%Y-%m-%d %H:%M:%S} UTC"
+    assert f"{span}, the run's simulated time" in text
+    clock = re.search(r"its clock stamped the records from (\S+ \S+) to (\S+ \S+) UTC", text)
+    assert clock is not None
+    assert clock.group(1) == wall
+    shown = _TIME.findall(text.replace(clock.group(0), ""))
+    assert shown
+    low, high = f"{FIRST_BAR:%Y-%m-%d %H:%M:%S}", f"{LAST_BAR:%Y-%m-%d %H:%M:%S}"
+    assert all(low <= moment <= high for moment in shown), sorted(set(shown))
+
+
+def test_a_resume_is_placed_at_the_step_it_resumed_from(tmp_path):
+    """Its audit record's time is the wall's; the flag sits at its step's bar."""
+    run = _wall_clock_run(tmp_path)
+    text = _text(render_report(run))
+
+    resume = next(
+        orjson.loads(line)
+        for line in (run / "audit.jsonl").read_bytes().splitlines()
+        if b'"C2_RESUME"' in line
+    )
+    step = resume["payload"]["from_step"]
+    at = FIRST_BAR + dt.timedelta(minutes=step - 1)
+    assert f"{at:%Y-%m-%d %H:%M:%S} resume C2_RESUME from step {step}" in text
