@@ -588,6 +588,7 @@ class TestOutcome:
             "positions": {},
             "open_orders": [],
             "operator_actions": [],  # the close after the planned steps is the run's end
+            "time_span": ["2026-01-01T00:00:00Z", "2026-01-01T05:00:00Z"],  # its first, last
         }
         (doc,) = run_dir.glob("EV-*-ev.md")
         text = doc.read_text()
@@ -597,6 +598,7 @@ class TestOutcome:
         assert "- **COMPLETED** in `STOPPED` after 300 of 300 steps.\n" in text
         assert f"position flat; no open order; equity {stopped['equity']}" in text
         assert "- Operator actions: none.\n" in text
+        assert "- Run time: 2026-01-01T00:00:00Z to 2026-01-01T05:00:00Z (UTC, " in text
 
     def test_a_faulted_run_names_the_fault_and_what_it_left_open(self, tmp_path):
         from _scripted import at, buy

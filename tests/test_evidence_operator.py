@@ -20,6 +20,7 @@ import pytest
 from livesession import DryrunConfig, RiskLimits, create_run, load_config
 from livesession._artifacts import names
 from livesession._artifacts.runread import read_records
+from livesession._domain.clock import format_utc_ns
 from livesession.cli import main
 from livesession.evidence import _rerun, write_evidence
 from livesession.evidence._operator import OperatorAction, recorded_actions
@@ -73,9 +74,18 @@ def test_a_run_the_operator_steered_re_runs_to_the_same_bytes(tmp_path: Path) ->
     assert verdict["operator_actions"] == [
         a.describe() for a in recorded_actions(run_dir / names.EVENTS)
     ]
-    # The bundle's opening section tells the same actions, and the stop that ended it.
+    # The bundle's opening section tells the same actions, each at the run's own time (the
+    # time of the event that recorded it), and the stop that ended it.
     ended = outcome(run_dir, read_records(run_dir / names.EVENTS))
-    assert ended["operator_actions"] == verdict["operator_actions"]
+    assert ended["operator_actions"] == [
+        "kill('desk') after step 60 at 2026-01-01T01:00:00Z",
+        "reenable_trading('alice') after step 100 at 2026-01-01T01:40:00Z",
+        "reduce_only('risk review') after step 130 at 2026-01-01T02:10:00Z",
+        "request_stop('end of the shift') after step 150 at 2026-01-01T02:30:00Z",
+    ]
+    assert [a.rsplit(" at ", 1)[0] for a in ended["operator_actions"]] == verdict[
+        "operator_actions"
+    ]
     assert (ended["status"], ended["stop_reason"], ended["steps"]) == (
         "COMPLETED",
         "end of the shift",
@@ -105,6 +115,13 @@ def test_a_signal_stop_sealed_as_its_reason_re_runs_to_the_same_bytes(
     verdict = _determinism(run_dir, tmp_path)
     assert verdict["status"] == "match", verdict
     assert verdict["operator_actions"] == [f"request_stop('{reason}') after step 137"]
+    # The document says who a signal's name stands for: a reviewer never met SIGNAL_SIGINT.
+    told = "\n".join(outcome_lines(outcome(run_dir, read_records(run_dir / names.EVENTS))))
+    who = {
+        "SIGNAL_SIGTERM": "livesession stop, or a service manager stopping the process (SIGTERM)",
+        "SIGNAL_SIGINT": "Ctrl-C in the run's terminal (SIGINT)",
+    }[reason]
+    assert f"- Who acted: `{reason}` is {who}." in told
 
 
 def test_a_run_that_ends_by_itself_has_no_operator_actions_to_tell(tmp_path: Path) -> None:
@@ -275,6 +292,26 @@ def test_the_cli_acknowledging_its_input_fault_re_runs_and_passes_evidence(
     assert manifest["determinism"]["operator_actions"] == ["acknowledge('cli') after step 90"]
     document = result.document.read_text(encoding="utf-8")
     assert "- `acknowledge('cli') after step 90`" in document
+    # How the run ended says when, in the run's own time, and that `cli` was no person.
+    bars = [e["ts_sim"] for e in _events(out / "cli", "BAR")]
+    ack = _events(out / "cli", "OPERATOR_ACK")[0]["ts_sim"]
+    assert manifest["outcome"]["operator_actions"] == [
+        f"acknowledge('cli') after step 90 at {format_utc_ns(ack)}"
+    ]
+    assert f"- Operator actions: `acknowledge('cli') after step 90 at {format_utc_ns(ack)}`." in (
+        document
+    )
+    assert (
+        "- Who acted: `cli` is the livesession CLI itself, not a person: after a strategy or "
+        "feed error it acknowledges the fault to cancel, flatten and stop the run."
+    ) in document
+    events = _events(out / "cli", "")
+    first, last = events[0]["ts_sim"], events[-1]["ts_sim"]
+    assert first <= bars[0] <= bars[-1] <= last
+    assert (
+        f"- Run time: {format_utc_ns(first)} to {format_utc_ns(last)} (UTC, the run's "
+        "simulated time: a data file's bars at their own times), its first and last record."
+    ) in document
 
 
 def test_a_session_closed_before_its_preflight_is_a_whole_rejected_run(tmp_path: Path) -> None:

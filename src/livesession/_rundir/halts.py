@@ -11,12 +11,26 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Final
 
 from .._artifacts.runread import payload
+from .._session.coordinator import ONE_SHOT_OPERATOR
 from .._session.pipeline import DAILY_LOSS_KILL, REDUCE_ONLY_CROSSED
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping
 
-__all__ = ["SELF_KILLS", "Halts", "halt_text", "trading_halts"]
+__all__ = ["ACTED_BY", "SELF_KILLS", "Halts", "halt_text", "trading_halts"]
+
+ACTED_BY: Final = {
+    ONE_SHOT_OPERATOR: (
+        "the livesession CLI itself, not a person: after a strategy or feed error it "
+        "acknowledges the fault to cancel, flatten and stop the run"
+    ),
+    "SIGNAL_SIGUSR1": "livesession kill (the signal SIGUSR1)",
+    "SIGNAL_SIGUSR2": "livesession ack (the signal SIGUSR2)",
+    "SIGNAL_SIGTERM": "livesession stop, or a service manager stopping the process (SIGTERM)",
+    "SIGNAL_SIGINT": "Ctrl-C in the run's terminal (SIGINT)",
+    "SIGNAL_SIGHUP": "the run's terminal closing (SIGHUP)",
+}
+"""Who an operator name or a reason the CLI's signals record stands for, in words."""
 
 _KILLED_BY: Final = {
     DAILY_LOSS_KILL: "the daily-loss cap pulled the kill switch",

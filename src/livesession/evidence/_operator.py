@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any, Final
 import attrs
 
 from .._artifacts.runread import iter_records, payload
+from .._domain.clock import format_utc_ns
 from .._domain.lifecycle import SESSION_CLOSED, SessionState
 from .._rundir.halts import SELF_KILLS
 from .._session.pipeline import FEED_EXHAUSTED, MAX_STEPS_REACHED
@@ -70,6 +71,8 @@ class OperatorAction:
     sealed_as: bool = False
     before_activation: bool = False
     """Taken between the preflight and the activation (``after_step`` is then 0)."""
+    at_ns: int | None = attrs.field(default=None, eq=False)
+    """The run's (simulated) time of the event that recorded it: a reviewer's "when"."""
 
     def take(self, session: LiveSessionOrchestrator) -> VerbResult:
         """Call the verb on ``session``."""
@@ -80,7 +83,7 @@ class OperatorAction:
         return result
 
     def describe(self) -> str:
-        """``request_stop('SIGNAL_SIGTERM') after step 8248``."""
+        """``request_stop('SIGNAL_SIGTERM') after step 8248`` (``told_actions`` adds when)."""
         if self.verb == "close":
             return "close() before the preflight"
         if self.before_activation:
@@ -88,14 +91,17 @@ class OperatorAction:
         return f"{self.verb}({self.argument!r}) after step {self.after_step}"
 
 
-def told_actions(actions: Iterable[OperatorAction], steps: int | None) -> list[str]:
-    """``actions`` as a reviewer is told them.
+def told_actions(
+    actions: Iterable[OperatorAction], steps: int | None, *, when: bool = False
+) -> list[str]:
+    """``actions`` as a reviewer is told them; with ``when``, each at its run time.
 
     The close that ends a run of ``steps`` planned steps once they are done is the run's own
     end, not an operator's action.
     """
     return [
         action.describe()
+        + ("" if action.at_ns is None or not when else f" at {format_utc_ns(action.at_ns)}")
         for action in actions
         if not (action.argument == SESSION_CLOSED and action.after_step == steps)
     ]
@@ -128,7 +134,9 @@ def actions_in(events: Iterable[dict[str, Any]]) -> tuple[OperatorAction, ...]:
             action = _action(kind, body)
             if action is not None:
                 early = not activated and action[0] != "close"
-                found.append(OperatorAction(bars, *action, before_activation=early))
+                at = event.get("ts_sim")
+                at_ns = at if isinstance(at, int) and not isinstance(at, bool) else None
+                found.append(OperatorAction(bars, *action, before_activation=early, at_ns=at_ns))
     return tuple(
         attrs.evolve(action, sealed_as=action.argument == sealed_reason)
         if action.verb == "request_stop" and sealed_reason

@@ -25,9 +25,10 @@ from typing import TYPE_CHECKING, Any
 
 from .._artifacts import names
 from .._artifacts.runread import json_object, payload, read_records
+from .._domain.clock import format_utc_ns
 from .._domain.decimal import finite_decimal
 from .._domain.lifecycle import ended_early
-from .._rundir.halts import Halts, halt_text, trading_halts
+from .._rundir.halts import ACTED_BY, Halts, halt_text, trading_halts
 from .._support.text import md_code, md_text
 from ._operator import actions_in, told_actions
 
@@ -50,6 +51,8 @@ class _Ending:
         self.stop: dict[str, Any] | None = None
         self.refused: list[dict[str, Any]] = []
         self.halts = Halts()
+        self.times: list[int] = []
+        """The first and last ``ts_sim`` of the events (the run's own time)."""
 
     def each(self, events: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
         """``events``, each noted on its way (one pass, so they may be streamed)."""
@@ -59,6 +62,12 @@ class _Ending:
 
     def _note(self, event: dict[str, Any]) -> None:
         self.halts.note(event)
+        at = event.get("ts_sim")
+        if isinstance(at, int) and not isinstance(at, bool):
+            if self.times:
+                self.times[1] = at
+            else:
+                self.times = [at, at]
         kind = event.get("event_type")
         if kind == "PREFLIGHT_CHECK" and payload(event).get("passed") is False:
             check = payload(event)
@@ -116,7 +125,7 @@ def outcome(
             if _nonzero(qty)
         },
         "open_orders": list(orders) if isinstance(orders, list) else [],
-        "operator_actions": told_actions(actions, planned),
+        "operator_actions": told_actions(actions, planned, when=True),
     }
     # Each is told only when there is one: a run without them keeps the outcome it had.
     extras = {
@@ -125,6 +134,9 @@ def outcome(
         "refused_by": refused,
         "halts": ending.halts.found,
         "resumes": resumes_in(run_dir / names.AUDIT),
+        "time_span": [format_utc_ns(min(ending.times)), format_utc_ns(max(ending.times))]
+        if ending.times
+        else [],
     }
     found |= {key: value for key, value in extras.items() if value}
     if fault is not None:
@@ -152,6 +164,12 @@ def outcome_lines(found: dict[str, Any]) -> list[str]:
         reason += f", stopped: {md_code(stop)}"
     status, state = md_text(found["status"]), md_code(found["fsm_state"])
     lines.append(f"- **{status}** in {state} after {steps} steps{reason}.")
+    span = found.get("time_span")
+    if span:
+        lines.append(
+            f"- Run time: {md_text(span[0])} to {md_text(span[1])} (UTC, the run's simulated "
+            "time: a data file's bars at their own times), its first and last record."
+        )
     lines += [
         f"- Preflight check {md_code(check['check'])} refused it: {md_text(check['detail'])}."
         for check in found.get("refused_by", ())
@@ -181,6 +199,16 @@ def outcome_lines(found: dict[str, Any]) -> list[str]:
         "- Operator actions: "
         + (", ".join(md_code(a) for a in actions) + "." if actions else "none.")
     )
+    said = [*actions, found["reason"], found["stop_reason"]]
+    for halt in found.get("halts", ()):
+        said += [halt.get("reason"), halt.get("reenabled_by")]
+    who = [
+        f"{md_code(name)} is {md_text(words)}"
+        for name, words in ACTED_BY.items()
+        if any(text == name or f"'{name}'" in str(text) for text in said)
+    ]
+    if who:
+        lines.append("- Who acted: " + "; ".join(who) + ".")
     return [*lines, ""]
 
 
