@@ -118,8 +118,8 @@ def test_a_signal_stop_sealed_as_its_reason_re_runs_to_the_same_bytes(
     # The document says who a signal's name stands for: a reviewer never met SIGNAL_SIGINT.
     told = "\n".join(outcome_lines(outcome(run_dir, read_records(run_dir / names.EVENTS))))
     who = {
-        "SIGNAL_SIGTERM": "livesession stop, or a service manager stopping the process (SIGTERM)",
-        "SIGNAL_SIGINT": "Ctrl-C in the run's terminal (SIGINT)",
+        "SIGNAL_SIGTERM": "the signal livesession stop sends, as a service manager stopping it does",
+        "SIGNAL_SIGINT": "Ctrl-C in the run's terminal",
     }[reason]
     assert f"- Who acted: `{reason}` is {who}." in told
 

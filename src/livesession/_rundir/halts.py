@@ -24,11 +24,11 @@ ACTED_BY: Final = {
         "the livesession CLI itself, not a person: after a strategy or feed error it "
         "acknowledges the fault to cancel, flatten and stop the run"
     ),
-    "SIGNAL_SIGUSR1": "livesession kill (the signal SIGUSR1)",
-    "SIGNAL_SIGUSR2": "livesession ack (the signal SIGUSR2)",
-    "SIGNAL_SIGTERM": "livesession stop, or a service manager stopping the process (SIGTERM)",
-    "SIGNAL_SIGINT": "Ctrl-C in the run's terminal (SIGINT)",
-    "SIGNAL_SIGHUP": "the run's terminal closing (SIGHUP)",
+    "SIGNAL_SIGUSR1": "the signal livesession kill sends",
+    "SIGNAL_SIGUSR2": "the signal livesession ack sends",
+    "SIGNAL_SIGTERM": "the signal livesession stop sends, as a service manager stopping it does",
+    "SIGNAL_SIGINT": "Ctrl-C in the run's terminal",
+    "SIGNAL_SIGHUP": "the hang-up of the run's terminal closing",
 }
 """Who an operator name or a reason the CLI's signals record stands for, in words."""
 

@@ -17,6 +17,7 @@ import orjson
 from .._artifacts.runread import payload
 from .._domain.decimal import finite_decimal, plain
 from ._book import MAX_TRADES_SHOWN
+from ._series import acted_by
 from ._svg import FLAG_COLOURS, escape, utc_text
 
 if TYPE_CHECKING:
@@ -187,7 +188,12 @@ def _rails_fired(run: ReportRun) -> str:
         for rule, (times, first, last) in sorted(fired.items())
     ]
     rows += [
-        (f"kill switch: {fields.get('reason', '')}", "1", utc_text(ts + offset), "")
+        (
+            f"kill switch: {fields.get('reason', '')}" + acted_by(fields.get("reason")),
+            "1",
+            utc_text(ts + offset),
+            utc_text(ts + offset),
+        )
         for ts, fields in kills
     ]
     return "<h3>Rails fired</h3>\n" + table(
@@ -290,7 +296,7 @@ def trades(run: ReportRun, book: Book) -> str:
 
 def notable_events(run: ReportRun, flags: Sequence[Flag]) -> str:
     """Resumes, kills, halts, operator actions and faults on one list, in time order."""
-    counts = Counter(flag.kind for flag in flags)
+    counts = Counter(flag.kind for flag in flags if flag.counted)
     legend = (
         '<p class="legend">'
         + "".join(

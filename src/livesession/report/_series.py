@@ -9,13 +9,24 @@ import attrs
 from .._artifacts.runread import payload
 from .._domain.decimal import finite_decimal
 from .._domain.model import FILL_EVENT_TYPES
+from .._rundir.halts import ACTED_BY
 from ._reading import ts_sim_of
 from ._svg import PLOT_COLUMNS
 
 if TYPE_CHECKING:
     from ._reading import ReportRun
 
-__all__ = ["FLAG_EVENTS", "Columns", "Flag", "Marker", "OrderMarkers", "Point", "flags", "number"]
+__all__ = [
+    "FLAG_EVENTS",
+    "Columns",
+    "Flag",
+    "Marker",
+    "OrderMarkers",
+    "Point",
+    "acted_by",
+    "flags",
+    "number",
+]
 
 
 @attrs.frozen(kw_only=True)
@@ -44,6 +55,11 @@ class Flag:
     ts_sim: int
     kind: str  # "kill", "halt", "resume", "operator", "fault"
     label: str
+    counted: bool = True
+    """False for a mark of one occurrence marked already: the kill switch's flat
+    (``KILL_SWITCH_FLAT``) after its ``KILL_SWITCH``, the move into
+    ERROR_REQUIRES_OPERATOR after the fault that caused it. The counts are of kills and
+    faults, not of lines."""
 
 
 _SIGNALS_KEPT: Final = 64
@@ -68,11 +84,17 @@ FLAG_EVENTS = {
 
 def _flag_label(kind: str, fields: dict[str, Any]) -> str:
     detail = ", ".join(
-        f"{key} {fields[key]}"
+        f"{key} {fields[key]}" + acted_by(fields[key])
         for key in ("reason", "operator", "to", "error", "sink", "detail")
         if fields.get(key) not in (None, "")
     )
     return f"{kind}: {detail}" if detail else kind
+
+
+def acted_by(name: object) -> str:
+    """`` (livesession kill (the signal SIGUSR1))`` for a name a reviewer cannot read, or ""."""
+    words = ACTED_BY.get(name) if isinstance(name, str) else None
+    return "" if words is None else f" ({words})"
 
 
 def _flag_kind(kind: str, fields: dict[str, Any]) -> str | None:
@@ -95,6 +117,7 @@ def flags(run: ReportRun) -> list[Flag]:
     A fault is a state change into ``ERROR_REQUIRES_OPERATOR`` or an event that causes one.
     """
     found: list[tuple[int, int, Flag]] = []
+    fault_at: int | None = None
     for index, event in enumerate(run.events):
         kind, fields = str(event.get("event_type")), payload(event)
         flag_kind = _flag_kind(kind, fields)
@@ -103,13 +126,15 @@ def flags(run: ReportRun) -> list[Flag]:
             kind = f"{fields.get('from_state')} -> ERROR_REQUIRES_OPERATOR"
         if flag_kind is not None:
             label = _flag_label(kind, fields)
-            found.append(
-                (
-                    ts_sim_of(event),
-                    index,
-                    Flag(ts_sim=ts_sim_of(event), kind=flag_kind, label=label),
-                )
+            at = ts_sim_of(event)
+            # The move into ERROR_REQUIRES_OPERATOR is the fault marked just before it.
+            again = kind == "KILL_SWITCH_FLAT" or (
+                kind.endswith("ERROR_REQUIRES_OPERATOR") and fault_at == at
             )
+            if flag_kind == "fault":
+                fault_at = at
+            flag = Flag(ts_sim=at, kind=flag_kind, label=label, counted=not again)
+            found.append((at, index, flag))
     for index, record in enumerate(run.audit):
         if record.get("code") != "C2_RESUME":
             continue

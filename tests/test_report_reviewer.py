@@ -1,10 +1,17 @@
-"""The report's times under a clock that is not simulated time (``--clock system``).
+"""The report as a governance reviewer reads it: when, how often, and who.
+
+Times under a clock that is not simulated time (``--clock system``):
 
 Such a clock stamps ``ts_utc`` with the moment the process wrote each record, while the
 session's own time (``ts_sim``) walks the data file's bars. The report once added the
 first record's difference of the two to every ``ts_sim``, so a run over a March morning's
 minute bars, run in December, read as if it had traded in December, over a span neither
 clock ever showed. Its times are now the data's, with the clock's own said apart.
+
+Counts and names: one kill switch was counted as two kills (its ``KILL_SWITCH`` and its
+``KILL_SWITCH_FLAT``), one strategy error as two faults (the error and the move into
+ERROR_REQUIRES_OPERATOR), and the names the CLI records (``SIGNAL_SIGUSR1``, the operator
+``cli`` of its own acknowledgement) were left for the reviewer to decode.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ from pathlib import Path
 import orjson
 
 from _eurusd import EURUSD_TOML, eurusd_csv
+from livesession import DryrunConfig, create_run
 from livesession.report import render_report
 
 BARS = 150
@@ -95,3 +103,67 @@ def test_a_resume_is_placed_at_the_step_it_resumed_from(tmp_path):
     step = resume["payload"]["from_step"]
     at = FIRST_BAR + dt.timedelta(minutes=step - 1)
     assert f"{at:%Y-%m-%d %H:%M:%S} resume C2_RESUME from step {step}" in text
+
+
+class _RaisesAt:
+    """A strategy that raises at its ``at``-th bar (the session's STRATEGY_ERROR)."""
+
+    strategy_id = "raises"
+
+    def __init__(self, at: int) -> None:
+        self.at, self.n = at, 0
+
+    def on_bar(self, bar, view):
+        self.n += 1
+        if self.n == self.at:
+            raise RuntimeError("the model file is gone")
+        return []
+
+    def get_state(self):
+        return {"n": self.n}
+
+    def set_state(self, state):
+        self.n = state["n"]
+
+
+def _legend(text: str) -> str:
+    found = re.search(r"┆ kill \(\d+\).*?┆ fault \(\d+\)", text)
+    assert found is not None
+    return found.group(0)
+
+
+def test_one_kill_by_livesession_kill_is_one_kill_and_says_so(tmp_path):
+    """The kill switch and its flat are one kill; SIGNAL_SIGUSR1 is said in words."""
+    session = create_run(DryrunConfig(run_id="killed", steps=40, durability="none"), tmp_path)
+    session.preflight()
+    session.activate()
+    session.run_n_steps(20)
+    assert session.kill("SIGNAL_SIGUSR1")
+    session.run_n_steps(20)
+    session.close()
+    text = _text(render_report(tmp_path / "killed"))
+
+    assert _legend(text) == "┆ kill (1) ┆ halt (0) ┆ resume (0) ┆ operator (0) ┆ fault (0)"
+    assert "KILL_SWITCH: reason SIGNAL_SIGUSR1 (the signal livesession kill sends)" in text
+    assert "KILL_SWITCH_FLAT" in text  # still listed and drawn: only the count is of kills
+    row = re.search(
+        r"kill switch: SIGNAL_SIGUSR1 \(the signal livesession kill sends\) 1 (\S+ \S+) (\S+ \S+)",
+        text,
+    )
+    assert row is not None
+    assert row.group(1) == row.group(2)  # one kill: its first time is its last
+
+
+def test_one_strategy_error_is_one_fault_and_the_cli_is_no_person(tmp_path):
+    """The error and the move it caused are one fault; the CLI's own ack is said as such."""
+    config = DryrunConfig(run_id="raised", strategy_id="raises", steps=40, durability="none")
+    session = create_run(config, tmp_path, strategy=_RaisesAt(15))
+    session.run_to_end(40, operator="cli")
+    session.close()
+    text = _text(render_report(tmp_path / "raised"))
+
+    assert _legend(text) == "┆ kill (0) ┆ halt (1) ┆ resume (0) ┆ operator (1) ┆ fault (1)"
+    assert (
+        "OPERATOR_ACK: operator cli (the livesession CLI itself, not a person: after a "
+        "strategy or feed error it acknowledges the fault to cancel, flatten and stop the run)"
+    ) in text
