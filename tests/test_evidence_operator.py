@@ -382,3 +382,39 @@ def test_an_operator_s_verb_between_preflight_and_activation_re_runs_to_the_same
     verdict = _determinism(run_dir, tmp_path)
     assert verdict["status"] == "match", verdict
     assert verdict["operator_actions"] == told  # the close at the end of the steps is its own
+
+
+def test_the_kill_switch_section_says_when_who_and_what_it_halted(tmp_path: Path) -> None:
+    """It listed ``flat=True, ..., trading_state=ACTIVE``: a reviewer read that trading
+    stayed ACTIVE, and had no time, nor who ``SIGNAL_SIGUSR1`` was."""
+    out = tmp_path / "runs"
+    session = create_run(_config("killed"), out)
+    session.preflight()
+    session.activate()
+    session.run_n_steps(60)
+    assert session.kill("SIGNAL_SIGUSR1")
+    session.run_n_steps(20)
+    session.close()
+    result = write_evidence(out / "killed")
+    assert result.ok, result.problems
+    manifest = orjson.loads(result.manifest.read_bytes())
+    kill, flat = manifest["fired"]["kill_switch"]
+    assert (kill["event"], kill["at"], flat["event"]) == (
+        "KILL_SWITCH",
+        "2026-01-01T01:00:00Z",
+        "KILL_SWITCH_FLAT",
+    )
+    document = result.document.read_text(encoding="utf-8")
+    section = document[document.index("## Kill switch") : document.index("Kill drill")]
+    held = "was flat already" if kill["flat"] else "held a position to flatten"
+    assert (
+        f"- `KILL_SWITCH` at 2026-01-01T01:00:00Z (event seq {kill['seq']}): reason "
+        "`SIGNAL_SIGUSR1` (the signal livesession kill sends); trading ACTIVE went HALTED; "
+        f"{kill['open_orders']} open order(s) to cancel; the book {held}."
+    ) in section
+    seconds = f"{flat['time_to_flat_ns'] / 1e9:g}"
+    assert (
+        f"- `KILL_SWITCH_FLAT` at {flat['at']} (event seq {flat['seq']}): flat {seconds} s of "
+        "run time after the kill switch tripped."
+    ) in section
+    assert "trading_state=" not in section

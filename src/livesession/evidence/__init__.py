@@ -215,7 +215,9 @@ class _Fired:
             name = str(fields.get("check"))
             self.checks[name] = self.checks.get(name, 0) + 1
         elif kind in ("KILL_SWITCH", "KILL_SWITCH_FLAT"):
-            self.kill.append({"event": kind, "seq": event.get("seq"), **fields})
+            at = event.get("ts_sim")
+            when = _clock.format_utc_ns(at) if type(at) is int else None
+            self.kill.append({"event": kind, "seq": event.get("seq"), "at": when, **fields})
             if kind == "KILL_SWITCH" and fields.get("reason") == DAILY_LOSS_KILL:
                 self.rails[DAILY_LOSS_KILL] = self.rails.get(DAILY_LOSS_KILL, 0) + 1
 

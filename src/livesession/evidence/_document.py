@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .._rundir.halts import ACTED_BY
 from .._session.pipeline import DAILY_LOSS_KILL
 from .._support.text import md_code, md_text
 from ..burnin import render_markdown
@@ -28,6 +29,25 @@ def _rail_fired(m: dict[str, Any], rule: str, count: int) -> str:
         if k.get("event") == "KILL_SWITCH" and k.get("reason") == rule == DAILY_LOSS_KILL
     )
     return f"{count} ({kills} by pulling the kill switch)" if kills else str(count)
+
+
+def _kill_line(k: dict[str, Any]) -> str:
+    """A kill switch record in words, at the run's time: ``trading_state`` is what it halted."""
+    seq = md_text(k.get("seq"))
+    head = f"- {md_code(k.get('event'))} at {md_text(k.get('at'))} (event seq {seq})"
+    if k.get("event") == "KILL_SWITCH_FLAT":
+        ns = k.get("time_to_flat_ns")
+        took = f"{ns / 1e9:g} s" if type(ns) is int else md_text(ns)
+        return f"{head}: flat {took} of run time after the kill switch tripped."
+    reason = k.get("reason")
+    who = ACTED_BY.get(reason) if isinstance(reason, str) else None
+    flat = "was flat already" if k.get("flat") is True else "held a position to flatten"
+    return (
+        f"{head}: reason {md_code(reason)}"
+        + (f" ({md_text(who)})" if who else "")
+        + f"; trading {md_text(k.get('trading_state'))} went HALTED; "
+        f"{md_text(k.get('open_orders'))} open order(s) to cancel; the book {flat}."
+    )
 
 
 def _plugin_lines(plugins: dict[str, Any]) -> list[str]:
@@ -123,13 +143,7 @@ def markdown(m: dict[str, Any]) -> str:
     lines += ["", "## Kill switch", ""]
     kills = m["fired"]["kill_switch"]
     if kills:
-        for k in kills:
-            detail = ", ".join(
-                f"{md_text(key)}={md_text(value)}"
-                for key, value in sorted(k.items())
-                if key != "event"
-            )
-            lines.append(f"- {md_text(k['event'])}: {detail}")
+        lines += [_kill_line(k) for k in kills]
     else:
         lines.append("The run did not trip its kill switch.")
     drill = m["kill_drill"]
