@@ -84,6 +84,8 @@ def test_times_are_the_datas_and_the_clock_is_said_apart(tmp_path):
     clock = re.search(r"its clock stamped the records from (\S+ \S+) to (\S+ \S+) UTC", text)
     assert clock is not None
     assert clock.group(1) == wall
+    # Nor is the config's step interval the pace: the bars are a minute apart by their times.
+    assert "step interval (ms) 60000 (a data file's bars keep their own times)" in text
     shown = _TIME.findall(text.replace(clock.group(0), ""))
     assert shown
     low, high = f"{FIRST_BAR:%Y-%m-%d %H:%M:%S}", f"{LAST_BAR:%Y-%m-%d %H:%M:%S}"
@@ -144,6 +146,7 @@ def test_one_kill_by_livesession_kill_is_one_kill_and_says_so(tmp_path):
     text = _text(render_report(tmp_path / "killed"))
 
     assert _legend(text) == "┆ kill (1) ┆ halt (0) ┆ resume (0) ┆ operator (0) ┆ fault (0)"
+    assert "step interval (ms) 60000 price tick" in text  # the demo walk: it is the pace
     assert "KILL_SWITCH: reason SIGNAL_SIGUSR1 (the signal livesession kill sends)" in text
     assert "KILL_SWITCH_FLAT" in text  # still listed and drawn: only the count is of kills
     row = re.search(

@@ -152,6 +152,13 @@ def limits_and_checks(run: ReportRun) -> str:
     risk: dict[str, Any] = found if isinstance(found, dict) else {}
     rows = [(f"risk.{key}", _compact(value)) for key, value in sorted(risk.items())]
     rows += [(label, _compact(config[key])) for key, label in _LIMIT_FIELDS if key in config]
+    if isinstance(run.run_meta.get("data"), dict):  # a data file: the bars set the pace
+        rows = [
+            (label, f"{value} (a data file's bars keep their own times)")
+            if label == "step interval (ms)"
+            else (label, value)
+            for label, value in rows
+        ]
     limits = (
         "<h3>Limits</h3>\n" + table(("limit", "value"), rows, frozenset())
         if rows
