@@ -487,7 +487,8 @@ class TestRealishTableNeedsTheRealishBroker:
         err = capsys.readouterr().err
         assert code == 2
         assert err == (
-            "livesession: error: [realish] is given, but broker is 'mock': its faults are the "
+            f"livesession: error: config file {tmp_path / 'm.toml'}, line 1: "
+            "[realish] is given, but broker is 'mock': its faults are the "
             'realish broker\'s; set broker = "realish" (--broker realish), or drop [realish]\n'
         )
         assert not out.exists()

@@ -87,11 +87,17 @@ class LiveSessionError(Exception):
 class ConfigError(LiveSessionError):
     """Configuration, arguments or environment are invalid; the message says how to fix it."""
 
+    key: str | None = None
+    """The unknown key ``unknown_key`` names (``risk.bogus``); None for every other error."""
+    known: tuple[str, ...] = ()
+    """The keys of the key's own table, for an unknown key."""
+
     @classmethod
-    def unknown_key(cls, name: str, known: Iterable[str]) -> ConfigError:
+    def unknown_key(cls, name: str, known: Iterable[str], *, elsewhere: str = "") -> ConfigError:
         """The error for ``name`` (``risk.bogus``, say), which is not one of ``known``.
 
-        It names the key, the nearest known name when one is close, and the known names.
+        It names the key, where it belongs when ``elsewhere`` says so (another table's key),
+        else the nearest known name when one is close, and the known names.
         """
         import difflib  # noqa: PLC0415 - only on this error path
 
@@ -99,7 +105,11 @@ class ConfigError(LiveSessionError):
         choices = sorted(known)
         close = difflib.get_close_matches(key, choices, n=1)
         hint = f" (did you mean {prefix + '.' if prefix else ''}{close[0]}?)" if close else ""
-        return cls(f"unknown config key {name}{hint}; known keys: {', '.join(choices)}")
+        if elsewhere:
+            hint = f" ({elsewhere})"
+        error = cls(f"unknown config key {name}{hint}; known keys: {', '.join(choices)}")
+        error.key, error.known = name, tuple(choices)
+        return error
 
 
 class UsageError(ConfigError):

@@ -8,7 +8,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import os
-import tomllib
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
@@ -21,7 +20,13 @@ from .._exceptions import ConfigError
 from .._support.references import is_reference
 from .alerts import AlertsConfig, alerts_config
 from .clock import parse_utc, parse_utc_ns
-from .configfile import read_config_file, refuse_overridden_invalid
+from .configfile import (
+    in_file,
+    parse_config,
+    read_config_file,
+    refuse_overridden_invalid,
+    said_plainly,
+)
 from .datafeeds import (
     DEFAULT_TICK,
     check_recordable_paths,
@@ -39,7 +44,6 @@ from .gridbounds import check_grids
 from .ids import is_valid_run_id
 from .plugin_fields import (
     PLUGIN_KEYS,
-    TOO_DEEP_TO_READ,
     check_broker,
     check_factory,
     check_feed,
@@ -414,7 +418,10 @@ class DryrunConfig:
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> DryrunConfig:
         """Build from a mapping (TOML); unknown keys raise ``ConfigError``."""
-        config: DryrunConfig = _build(cls, data, prefix="")
+        try:
+            config: DryrunConfig = _build(cls, data, prefix="")
+        except ConfigError as exc:
+            raise said_plainly(exc, {"": cls, "alerts": AlertsConfig, **_NESTED}) from None
         return config
 
 
@@ -449,14 +456,8 @@ def _build(cls: type[Any], data: Mapping[str, Any], *, prefix: str) -> Any:
     if unknown:
         # base_dir is the config file's own directory, never written in it.
         raise ConfigError.unknown_key(f"{prefix}{unknown[0]!s}", known - {"base_dir"})
-    kwargs: dict[str, Any] = {}
-    for key, value in data.items():
-        if key in _NESTED and cls is DryrunConfig:
-            kwargs[key] = value  # the field's converter builds and names it
-        else:  # a Decimal field's converter names it in its message
-            kwargs[key] = value
-    try:
-        return cls(**kwargs)
+    try:  # each field's converter and validator names it in its message
+        return cls(**data)
     except TypeError as exc:
         raise ConfigError(f"invalid config: {exc}") from None
 
@@ -474,24 +475,24 @@ def load_config(
     ``feed`` (the command line's), data paths resolve from the current directory.
     """
     data: dict[str, Any] = {}
+    text, own = "", data  # the file's text, and what it sets
+    changes = {key: value for key, value in (overrides or {}).items() if value is not None}
     if path is not None:
         path = Path(path)
-        raw = read_config_file(path)  # a regular file of at most 16 MiB, or refused
-        try:
-            data = tomllib.loads(raw.decode("utf-8-sig"))  # a BOM, as Notepad saves it
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
-        except RecursionError:  # tomllib reads nested arrays and inline tables recursively
-            raise ConfigError(f"config file {path} {TOO_DEEP_TO_READ}") from None
+        # A regular file of at most 16 MiB, UTF-8 TOML, or refused.
+        data, text = parse_config(path, read_config_file(path))
         if "base_dir" in data:
             raise ConfigError(
                 f"config file {path}: base_dir is not a setting (it is the file's directory)"
             )
         data["base_dir"] = str(path.resolve().parent)
-        refuse_overridden_invalid(path, DryrunConfig, data, overrides or {})
-    for key, value in (overrides or {}).items():
-        if value is not None:
-            data[key] = from_cwd(value) if key == "feed" else value
-    config = DryrunConfig.from_mapping(data)
+        refuse_overridden_invalid(path, DryrunConfig, data, changes)
+        own = dict(data)
+    for key, value in changes.items():
+        data[key] = from_cwd(value) if key == "feed" else value
+    try:
+        config = DryrunConfig.from_mapping(data)
+    except ConfigError as exc:
+        raise exc if path is None else in_file(exc, path, text, own, changes) from None
     refuse_pin_without_data(config.feed, config.feed_sha256, config.feed_bytes)
     return config

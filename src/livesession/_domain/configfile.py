@@ -8,6 +8,8 @@ before a byte is read.
 
 from __future__ import annotations
 
+import codecs
+import re
 import tomllib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, cast
@@ -16,12 +18,22 @@ import attrs
 
 from .._exceptions import ConfigError
 from .._support.fsutil import FileTooLarge, NotAFile, read_regular
+from .._support.secrets import redact_text
 from .datafeeds import check_recordable_paths
+from .plugin_fields import TOO_DEEP_TO_READ
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Callable, Collection, Iterable, Mapping
 
-__all__ = ["CONFIG_MAX_BYTES", "config_keys", "read_config_file", "refuse_overridden_invalid"]
+__all__ = [
+    "CONFIG_MAX_BYTES",
+    "config_keys",
+    "in_file",
+    "parse_config",
+    "read_config_file",
+    "refuse_overridden_invalid",
+    "said_plainly",
+]
 
 CONFIG_MAX_BYTES: Final = 16 << 20
 """16 MiB: a config of a few hundred lines is some kilobytes; more is not a config."""
@@ -55,9 +67,147 @@ def config_keys(path: Path) -> set[str]:
     read), and ``load_config`` says what is wrong with it.
     """
     try:
-        return set(tomllib.loads(read_config_file(path).decode("utf-8-sig")))
-    except (ConfigError, UnicodeDecodeError, tomllib.TOMLDecodeError, RecursionError):
+        return set(parse_config(path, read_config_file(path))[0])
+    except ConfigError:
         return set()
+
+
+def parse_config(path: Path, raw: bytes) -> tuple[dict[str, Any], str]:
+    """The TOML document of the config file ``path`` (its bytes ``raw``), and its text.
+
+    A BOM (as Notepad saves UTF-8) is dropped. ``ConfigError`` names the file and what is
+    wrong with it: where its first byte that is not UTF-8 stands (a file saved as Latin-1),
+    or that it is UTF-16 (what Windows PowerShell's ``>`` writes); TOML is UTF-8.
+    """
+    body = raw.removeprefix(codecs.BOM_UTF8)
+    if body.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or b"\x00" in body[:2]:
+        raise ConfigError(
+            f"config file {path} is UTF-16 text, not UTF-8 (TOML is UTF-8): save it as UTF-8"
+        )
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"config file {path} {_not_utf8(body, exc.start)}") from None
+    try:
+        return tomllib.loads(text), text
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+    except RecursionError:  # tomllib reads nested arrays and inline tables recursively
+        raise ConfigError(f"config file {path} {TOO_DEEP_TO_READ}") from None
+
+
+def _not_utf8(body: bytes, at: int) -> str:
+    """What is said of a config file whose byte ``at`` of ``body`` is not UTF-8."""
+    line = body.count(b"\n", 0, at) + 1
+    column = at - body.rfind(b"\n", 0, at)
+    return (
+        f"is not UTF-8 text (TOML is UTF-8): byte 0x{body[at]:02x} at line {line}, column "
+        f"{column} (a file saved as Latin-1 or Windows-1252?): save it as UTF-8"
+    )
+
+
+def said_plainly(exc: ConfigError, tables: Mapping[str, type[Any]]) -> ConfigError:
+    """``exc``, raised building a config from a mapping, as its one line should say it.
+
+    A key unknown in its table but known in another (``tables``: each table's attrs class,
+    "" the top level's) says where it belongs: ``steps`` written below ``[risk]`` (TOML puts it
+    in that table), ``max_order_qty`` at the top level. And a value quoted in the message
+    that looks like a secret (a DSN with a password put in ``account``) is not repeated:
+    the message reaches logs and tracebacks.
+    """
+    if type(exc) is not ConfigError:
+        return exc
+    if exc.key is not None:
+        elsewhere = _misplaced(exc.key, {k: attrs.fields_dict(v) for k, v in tables.items()})
+        if elsewhere:
+            return ConfigError.unknown_key(exc.key, exc.known, elsewhere=elsewhere)
+    said = redact_text(str(exc))
+    return exc if said == str(exc) else ConfigError(said)
+
+
+def _misplaced(name: str, tables: Mapping[str, Iterable[str]]) -> str:
+    """Where ``name`` (``risk.steps``), unknown in its own table, is a key; "" nowhere."""
+    table, _, key = name.rpartition(".")
+    homes = [home for home, keys in tables.items() if home != table and key in keys]
+    if "" in homes:
+        return (
+            f"{key} is a top-level key, and in TOML every key below the [{table}] header is "
+            f"in [{table}]: move {key} above the first [table] header"
+        )
+    if not homes:
+        return ""
+    where = " or ".join(f"[{home}]" for home in homes)
+    return f"{key} is a key of {where}, not of {f'[{table}]' if table else 'the top level'}"
+
+
+_KEY_SAID: Final = re.compile(r"(?:unknown config key |\[)?([a-z_]+(?:\.[a-z_]+)*)")
+"""The key a config error begins with (``seed must be ...``, ``[realish] is given``)."""
+_TABLE: Final = re.compile(r"\s*\[\s*([^\[\]#]+?)\s*\]\s*(?:#.*)?$")
+_KEY: Final = re.compile(r"\s*([A-Za-z0-9_\-.\"' \t]+?)\s*=")
+
+
+def in_file(
+    exc: ConfigError, path: Path, text: str, data: Mapping[str, Any], overridden: Collection[str]
+) -> ConfigError:
+    """``exc``, raised building the config of the file ``path``, naming the file.
+
+    The line of the key the message begins with is named too, when the file sets that key
+    (``text`` its text, ``data`` what it sets). An error of a key a flag set
+    (``overridden``) is the flag's: the file's own value was held to its rules already.
+    """
+    message = str(exc)
+    if type(exc) is not ConfigError or message.startswith("config file "):
+        return exc
+    said = _KEY_SAID.match(message)
+    key = said.group(1) if said is not None else ""
+    if key.partition(".")[0] in overridden:
+        return exc
+    line = _line_of(text, key) if _sets(data, key) else None
+    return ConfigError(f"config file {path}{'' if line is None else f', line {line}'}: {message}")
+
+
+def _sets(data: Mapping[str, Any], key: str) -> bool:
+    """Whether ``data`` (a TOML document) sets the dotted ``key``."""
+    for part in key.split("."):
+        if not isinstance(data, dict) or part not in data:
+            return False
+        data = data[part]
+    return True
+
+
+def _line_of(text: str, key: str) -> int | None:
+    """The line of ``text`` (a TOML document) that sets ``key`` or opens its table.
+
+    Read line by line, not parsed: the lines within a multi-line string are passed over, and
+    a key set in an inline table is found at its table's line. None when not found.
+    """
+    table: tuple[str, ...] = ()
+    found: int | None = None
+    quoted = False
+    for number, line in enumerate(text.splitlines(), start=1):
+        toggles = (line.count('"""') + line.count("'''")) % 2 == 1
+        if quoted:  # within a multi-line string: its closing line too
+            quoted = not toggles
+            continue
+        quoted = toggles
+        header, assigned = _TABLE.match(line), _KEY.match(line)
+        if header is not None:
+            table = _dotted(header.group(1))
+            names = table
+        elif assigned is not None:
+            names = (*table, *_dotted(assigned.group(1)))
+        else:
+            continue
+        wanted = tuple(key.split("."))
+        if names == wanted:
+            return number
+        if found is None and names and wanted[: len(names)] == names and assigned is not None:
+            found = number  # an inline table: ``risk = { ... }``
+    return found
+
+
+def _dotted(name: str) -> tuple[str, ...]:
+    return tuple(part.strip().strip("\"'") for part in name.split("."))
 
 
 def refuse_overridden_invalid(

@@ -1,0 +1,173 @@
+"""A config file's refusal names the file, the key's line, and where a misplaced key belongs.
+
+Bugs: a value refused in a config file did not say which file (``seed must be a
+non-negative integer, got '5'``); a top-level key written below a ``[table]`` header (which
+TOML puts in that table) was ``unknown config key risk.steps``, with no word that ``steps``
+is a known key in the wrong place; a file saved as Latin-1 or UTF-16 was "not valid TOML:
+'utf-8' codec can't decode byte 0xff in position 0"; and a secret put in a plain key
+(``account = "postgresql://u:PASSWORD@h/db"``) was repeated in the exception
+``load_config`` raised (the command line redacts its own line, a program's log does not).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from livesession import ConfigError, DryrunConfig, load_config
+from livesession.cli import main
+
+
+def _refusal(tmp_path, text: str | bytes, overrides=None) -> tuple[str, str]:
+    path = tmp_path / "desk.toml"
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    else:
+        path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_config(path, overrides)
+    return str(info.value), str(path)
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "said"),
+    [
+        ('# my desk\n\nseed = "5"\n', 3, "seed must be a non-negative integer, got '5'"),
+        ('steps = 10\n[risk]\nmax_order_qty = "0"\n', 3, "risk.max_order_qty must be greater"),
+        ("[risk]\nmax_order_qty = 0.1\n", 2, "risk.max_order_qty: floats are not accepted"),
+        ('seed = 1\nrisk = { max_order_qty = "-1" }\n', 2, "risk.max_order_qty must be"),
+        ('seed = 1\nrisk.max_order_qty = "-1"\n', 2, "risk.max_order_qty must be"),
+        ('[ risk ]  # the rails\nmax_order_qty = "-1"\n', 2, "risk.max_order_qty must be"),
+        ('"seed" = "x"\n', 1, "seed must be a non-negative"),
+        ("[strategy]\nfast = 20\nslow = 5\n", 2, "strategy.fast (20) must be smaller"),
+        ("seed = 1\n[realish]\nlatency_ms = 1\n", 2, "[realish] is given, but broker is 'mock'"),
+        ("seed = 1\nrisk = 5\n", 2, "risk must be a table, got 5"),
+        ("seed = 1\nsede = 5\n", 2, "unknown config key sede (did you mean seed?)"),
+        # A multi-line string's lines are no keys: the key is the one after it.
+        (
+            (
+                'strategy_factory = "desk.s:make"\n[strategy_params]\nnote = """\n[risk]\n'
+                'max_order_qty = "-1"\n"""\n[risk]\nmax_order_qty = "-1"\n'
+            ),
+            8,
+            "risk.max_order_qty must be greater",
+        ),
+    ],
+)
+def test_a_refused_value_names_the_file_and_its_line(tmp_path, text, line, said):
+    message, path = _refusal(tmp_path, text)
+    assert message.startswith(f"config file {path}, line {line}: {said}")
+    assert "\n" not in message
+
+
+def test_a_flags_own_value_is_not_blamed_on_the_file(tmp_path):
+    """``--run-id ../x`` with a file whose run_id is fine: the flag's value is refused."""
+    message, _ = _refusal(tmp_path, 'run_id = "ok"\n', {"run_id": "../x"})
+    assert message.startswith("run_id must be a plain name")
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "where"),
+    [
+        (
+            '[risk]\nmax_order_qty = "1"\nsteps = 10\n',
+            3,
+            (
+                "unknown config key risk.steps (steps is a top-level key, and in TOML every key "
+                "below the [risk] header is in [risk]: move steps above the first [table] header)"
+            ),
+        ),
+        (
+            "[alerts]\ntimeout_ms = 100\nseed = 10\n",
+            3,
+            (
+                "unknown config key alerts.seed (seed is a top-level key, and in TOML every key "
+                "below the [alerts] header is in [alerts]"
+            ),
+        ),
+        (
+            'max_order_qty = "1"\n',
+            1,
+            (
+                "unknown config key max_order_qty (max_order_qty is a key of [risk], not of the "
+                "top level)"
+            ),
+        ),
+        (
+            "[risk]\nfast = 5\n",
+            2,
+            "unknown config key risk.fast (fast is a key of [strategy], not of [risk])",
+        ),
+        (
+            "latency_ms = 5\n",
+            1,
+            (
+                "unknown config key latency_ms (latency_ms is a key of [fill_model] or [realish], "
+                "not of the top level)"
+            ),
+        ),
+    ],
+)
+def test_a_key_in_the_wrong_table_says_where_it_belongs(tmp_path, text, line, where):
+    message, path = _refusal(tmp_path, text)
+    assert message.startswith(f"config file {path}, line {line}: {where}")
+    assert "; known keys: " in message
+
+
+def test_a_misplaced_key_is_said_from_python_too():
+    with pytest.raises(ConfigError, match=r"^unknown config key risk\.fast \(fast is a key of"):
+        DryrunConfig.from_mapping({"risk": {"fast": 5}})
+
+
+@pytest.mark.parametrize(
+    ("raw", "said"),
+    [
+        (
+            b"seed = 1\n# caf\xe9\n",
+            (
+                "is not UTF-8 text (TOML is UTF-8): byte 0xe9 at line 2, column 6 (a file saved "
+                "as Latin-1 or Windows-1252?): save it as UTF-8"
+            ),
+        ),
+        (
+            b"\xef\xbb\xbfseed = 1\n\xff\n",
+            "is not UTF-8 text (TOML is UTF-8): byte 0xff at line 2, column 1",
+        ),
+        ("seed = 1\n".encode("utf-16"), "is UTF-16 text, not UTF-8 (TOML is UTF-8)"),
+        ("seed = 1\n".encode("utf-16-le"), "is UTF-16 text, not UTF-8 (TOML is UTF-8)"),
+    ],
+)
+def test_a_file_not_in_utf8_says_where_and_what(tmp_path, raw, said):
+    message, path = _refusal(tmp_path, raw)
+    assert message.startswith(f"config file {path} {said}")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        'account = "postgresql://desk:Sekr1tPassw0rd@127.0.0.1/db"\n',
+        'run_id = "api_key=Sekr1tPassw0rd"\n',
+        'symbol = "postgresql://desk:Sekr1tPassw0rd@127.0.0.1/db"\n',
+    ],
+)
+def test_a_secret_in_a_plain_key_is_not_repeated_by_the_exception(tmp_path, text):
+    message, _ = _refusal(tmp_path, text)
+    assert "Sekr1tPassw0rd" not in message
+    assert "***" in message
+    key, _, value = text.partition(" = ")
+    with pytest.raises(ConfigError) as info:
+        DryrunConfig.from_mapping({key: value.strip().strip('"')})
+    assert "Sekr1tPassw0rd" not in str(info.value)
+
+
+def test_the_cli_says_it_in_one_line_and_writes_nothing(tmp_path, capsys):
+    config = tmp_path / "desk.toml"
+    config.write_text('[risk]\nmax_order_qty = "1"\nsteps = 10\n')
+    out = tmp_path / "runs"
+    assert main(["dryrun", "-c", str(config), "--out", str(out), "-q"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(
+        f"livesession: error: config file {config}, line 3: unknown config key risk.steps "
+        "(steps is a top-level key"
+    )
+    assert err.count("\n") == 1
+    assert not out.exists()
