@@ -159,6 +159,28 @@ class TestValuesOnTheirGrids:
         assert error.startswith("initial_price '1000000000000000000000000000' needs 30 digits")
         assert "price_tick '0.01'" in error
 
+    @pytest.mark.parametrize(
+        ("mapping", "started"),
+        [
+            ({"initial_price": "42000.001"}, "42000.00"),
+            ({"price_tick": "0.11"}, "41999.98"),
+            ({"price_tick": "5", "initial_price": "102"}, "100"),
+        ],
+    )
+    def test_an_initial_price_off_the_tick_is_refused_not_rounded(self, mapping, started):
+        """``initial_price = "42000.001"`` ran (exit 0) from 42000.00, the price rounded to
+        the tick, while config.json recorded 42000.001; a data file's price off the grid
+        is refused, never rounded."""
+        price = repr(mapping.get("initial_price", "42000.00"))
+        tick = repr(mapping.get("price_tick", "0.01"))
+        assert _refusal(mapping) == (
+            f"initial_price {price} is off the grid of price_tick {tick} (prices are never "
+            f"rounded: the demo walk would start at {started}): give a price on the grid, or "
+            "a finer price_tick"
+        )
+        DryrunConfig.from_mapping({**mapping, "feed": "csv:data.csv"})  # the walk's only
+        assert DryrunConfig.from_mapping({"price_tick": "0.5", "initial_price": "100.5"})
+
     def test_the_grids_hold_only_what_the_run_uses(self):
         """initial_price is the demo walk's, order_qty the demo strategy's."""
         big = {"initial_price": "1000000000000000000000000000"}

@@ -9,7 +9,8 @@ without its grid's places, and ``verify`` rejects the run: ``initial_price =
 and a tick of ``1E-25`` puts a price of 42000 at 30. So each value a config gives is
 held to its grid when the config is read (``check_grids``):
 
-- ``initial_price`` (the demo walk's first price) at the places of ``price_tick``;
+- ``initial_price`` (the demo walk's first price) at the places of ``price_tick``, and
+  on its grid (``42000.001`` on 0.01 is refused, not rounded);
 - ``strategy.order_qty`` (the demo's order) at the places of ``qty_lot``, and not so far
   below the lot that the order is the strategy's error (``EXACT_DIGITS`` from the lot);
 - ``initial_cash`` and ``risk.max_order_notional`` (the most a fill's value can be) at
@@ -28,7 +29,15 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Final
 
 from .._exceptions import ConfigError
-from .decimal import DIGITS, integer_digits, places, plain, with_context, written_digits
+from .decimal import (
+    DIGITS,
+    integer_digits,
+    places,
+    plain,
+    quantize,
+    with_context,
+    written_digits,
+)
 
 if TYPE_CHECKING:
     from .config import DryrunConfig
@@ -62,6 +71,7 @@ def check_grids(config: DryrunConfig) -> None:
         on_tick = f"on the grid of price_tick {_shown(tick)}"
         coarser = "a price_tick of at most {} places"
         _on_grid("initial_price", config.initial_price, places(tick), on_tick, coarser)
+        _refuse_off_tick(config.initial_price, tick)
     money = (
         f"at the places of a fill's value (a quantity on qty_lot {_shown(lot)} times a price on "
         f"price_tick {_shown(tick)})"
@@ -93,6 +103,23 @@ def _on_grid(name: str, value: Decimal, at: int, where: str, coarser: str) -> No
         f"and {at} places, more than the {DIGITS} Decimal arithmetic keeps (the run would "
         "round it, or write it off its grid); give " + " or ".join(fixes)
     )
+
+
+def _refuse_off_tick(initial_price: Decimal, tick: Decimal) -> None:
+    """Refuse an ``initial_price`` off the ``price_tick`` grid.
+
+    The walk started at the price rounded to the tick while ``config.json`` recorded the
+    one given (``42000.001`` on 0.01 ran from 42000.00); a data file's price off the grid
+    is refused, never rounded, and so is this one. Within ``DIGITS`` on the grid (checked
+    first), the remainder is exact.
+    """
+    if initial_price % tick:
+        raise ConfigError(
+            f"initial_price {_shown(initial_price)} is off the grid of price_tick "
+            f"{_shown(tick)} (prices are never rounded: the demo walk would start at "
+            f"{plain(quantize(initial_price, tick))}): give a price on the grid, or a finer "
+            "price_tick"
+        )
 
 
 def _refuse_below_lot(order_qty: Decimal, qty_lot: Decimal) -> None:
