@@ -42,6 +42,9 @@ def _refusal(tmp_path, text: str | bytes, overrides=None) -> tuple[str, str]:
         ("seed = 1\n[realish]\nlatency_ms = 1\n", 2, "[realish] is given, but broker is 'mock'"),
         ("seed = 1\nrisk = 5\n", 2, "risk must be a table, got 5"),
         ("seed = 1\nsede = 5\n", 2, "unknown config key sede (did you mean seed?)"),
+        # A key with digits, and the data-file pin checked once the config is made.
+        ('seed = 1\nfeed_sha256 = "00"\n', 2, "feed_sha256 must be 64 lower-case hex digits"),
+        (f'seed = 1\nfeed_sha256 = "{"a" * 64}"\n', 2, "feed_sha256 is given ("),
         # A multi-line string's lines are no keys: the key is the one after it.
         (
             (

@@ -492,7 +492,7 @@ def load_config(
         data[key] = from_cwd(value) if key == "feed" else value
     try:
         config = DryrunConfig.from_mapping(data)
+        refuse_pin_without_data(config.feed, config.feed_sha256, config.feed_bytes)
     except ConfigError as exc:
         raise exc if path is None else in_file(exc, path, text, own, changes) from None
-    refuse_pin_without_data(config.feed, config.feed_sha256, config.feed_bytes)
     return config

@@ -140,7 +140,9 @@ def _misplaced(name: str, tables: Mapping[str, Iterable[str]]) -> str:
     return f"{key} is a key of {where}, not of {f'[{table}]' if table else 'the top level'}"
 
 
-_KEY_SAID: Final = re.compile(r"(?:unknown config key |\[)?([a-z_]+(?:\.[a-z_]+)*)")
+_KEY_SAID: Final = re.compile(
+    r"(?:unknown config key |\[)?([a-z_][a-z0-9_]*(?:\.[a-z_][a-z0-9_]*)*)"
+)
 """The key a config error begins with (``seed must be ...``, ``[realish] is given``)."""
 _TABLE: Final = re.compile(r"\s*\[\s*([^\[\]#]+?)\s*\]\s*(?:#.*)?$")
 _KEY: Final = re.compile(r"\s*([A-Za-z0-9_\-.\"' \t]+?)\s*=")
