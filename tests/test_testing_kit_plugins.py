@@ -18,7 +18,15 @@ import pytest
 
 from livesession import Bar, ConfigError, OrderIntent, SmaCrossover
 from livesession._typing import Closable, MarketFeed
-from livesession.testing import MatrixCase, check_case, run_failure_matrix
+from livesession.testing import (
+    ALIASES,
+    ALL_FAULTS,
+    FaultAt,
+    FaultBroker,
+    MatrixCase,
+    check_case,
+    run_failure_matrix,
+)
 
 
 def _line_of(text: str) -> str:
@@ -555,6 +563,9 @@ class TestTheMatrixClosesWhatItOpens:
         assert sorted(map(id, closed)) == sorted(map(id, opened))
 
 
+_NAMES = sorted(ALL_FAULTS + tuple(ALIASES))
+
+
 class TestACaseRefusesWhatCannotRun:
     @pytest.mark.parametrize(
         ("latency_s", "error", "said"),
@@ -606,6 +617,89 @@ class TestACaseRefusesWhatCannotRun:
 
     def test_check_case_takes_a_kill_after_the_last_but_one_step(self):
         _, resumed = check_case(sma, MatrixCase(latency_s=0, faults=(), kill_after=13), steps=14)
+        assert isinstance(resumed, bool)
+
+    @pytest.mark.parametrize(
+        ("fields", "error", "said"),
+        [
+            ({"step": -1}, ValueError, "step must not be negative, got -1"),
+            ({"step": 1.0}, TypeError, "step must be an int, got 1.0 (float)"),
+            ({"step": True}, TypeError, "step must be an int, got True (bool)"),
+            ({"fault": 3}, TypeError, "fault must be a str, got 3 (int)"),
+            ({"fault": "dorp"}, ValueError, f"unknown fault 'dorp': expected one of {_NAMES}"),
+            ({"times": 0}, ValueError, "times must be at least 1, got 0"),
+            ({"times": "2"}, TypeError, "times must be an int, got '2' (str)"),
+        ],
+    )
+    def test_a_fault_at_that_cannot_be_armed_is_refused_as_it_is_made(
+        self, fields: dict[str, Any], error: type[Exception], said: str
+    ):
+        """Bug: any FaultAt was taken. A misspelt fault or a times of 0 was refused only
+        when the run reached its step, by ``FaultBroker.arm``; a negative step never armed
+        at all, and the case passed without its fault."""
+        with pytest.raises(error) as caught:
+            FaultAt(**{"step": 1, "fault": "drop", **fields})
+        assert str(caught.value) == said
+
+    def test_a_fault_at_keeps_the_name_it_was_given(self):
+        assert FaultAt(step=0, fault="drop").fault == "drop"  # the re-run line shows it so
+        assert FaultAt(step=0, fault="timeout_before", times=6).times == 6
+
+    def test_arm_refuses_a_fault_that_is_no_str_by_type(self):
+        """Bug: ``arm(3)`` said "unknown fault 3", a ValueError, and ``arm(["drop"])``
+        "unhashable type: 'list'", where a times that is no int is a TypeError naming it."""
+        broker = FaultBroker()
+        with pytest.raises(TypeError) as caught:
+            broker.arm(["drop"])  # type: ignore[arg-type]
+        assert str(caught.value) == "fault must be a str, got ['drop'] (list)"
+        assert not broker.armed
+
+    @pytest.mark.parametrize(
+        ("faults", "said"),
+        [
+            (
+                FaultAt(step=1, fault="drop"),
+                (
+                    "faults must be a tuple of FaultAt, got FaultAt(step=1, fault='drop',"
+                    " times=1) (FaultAt)"
+                ),
+            ),
+            (
+                (FaultAt(step=1, fault="drop"), (2, "reject")),
+                "faults[1] must be a FaultAt, got (2, 'reject') (tuple)",
+            ),
+        ],
+    )
+    def test_faults_that_are_no_fault_ats_are_refused_by_name(self, faults: Any, said: str):
+        """Bug: a lone FaultAt, or a plain tuple in the schedule, was taken and failed at
+        its run's first step with "object is not iterable" or "has no attribute 'step'"."""
+        with pytest.raises(TypeError) as caught:
+            MatrixCase(latency_s=0, faults=faults, kill_after=5)
+        assert str(caught.value) == said
+
+    def test_a_list_of_fault_ats_is_a_schedule_as_a_tuple_is(self):
+        planned = [FaultAt(step=1, fault="drop")]
+        assert MatrixCase(latency_s=0, faults=planned, kill_after=5).faults == planned  # type: ignore[arg-type]
+
+    @pytest.mark.parametrize("step", [14, 15, 100])
+    def test_check_case_refuses_a_fault_after_the_last_step(self, step: int):
+        """Bug: a fault at or beyond the run's steps was never armed, and check_case passed
+        the case as though its fault had been tried."""
+        planned = FaultAt(step=step, fault="reject")
+        case = MatrixCase(
+            latency_s=0, faults=(FaultAt(step=2, fault="drop"), planned), kill_after=5
+        )
+        with pytest.raises(ValueError) as caught:
+            check_case(sma, case, steps=14)
+        assert str(caught.value) == (
+            f"a fault's step must be below steps, got faults[1].step={step} with steps=14: a"
+            " fault is armed before its step (0-based, the last is 13), so"
+            f" FaultAt(step={step}, fault='reject', times=1) would never be armed"
+        )
+
+    def test_check_case_arms_a_fault_at_the_last_step(self):
+        case = MatrixCase(latency_s=0, faults=(FaultAt(step=13, fault="reject"),), kill_after=5)
+        _, resumed = check_case(sma, case, steps=14)
         assert isinstance(resumed, bool)
 
 

@@ -35,7 +35,7 @@ from __future__ import annotations
 from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from decimal import Decimal
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING
 
 import attrs
 
@@ -50,7 +50,17 @@ from .._domain.model import (
 )
 from .._exceptions import OutcomeUnknown, Rejected, Transient
 from ..brokers._venue import DueReports, VenueState, fill_price, halves
-from .model import at_least, not_negative
+from .model import (
+    ALIASES,
+    ALL_FAULTS,
+    CANCEL_FAULTS,
+    LOOKUP_FAULTS,
+    REPORT_FAULTS,
+    SUBMIT_FAULTS,
+    a_fault,
+    at_least,
+    not_negative,
+)
 
 if TYPE_CHECKING:
     from .._domain.model import Bar, BrokerReport, Order, VenueOrder
@@ -65,25 +75,6 @@ __all__ = [
     "FaultBroker",
     "Trade",
 ]
-
-SUBMIT_FAULTS: Final = ("transient", "timeout_before", "timeout_after", "reject", "reject_later")
-CANCEL_FAULTS: Final = ("cancel_transient", "cancel_timeout_after", "fill_race")
-REPORT_FAULTS: Final = (
-    "duplicate_ack",
-    "duplicate_fill",
-    "split_fill",
-    "late_fill",
-    "lose_close_report",
-)
-LOOKUP_FAULTS: Final = ("lookup_down",)
-ALL_FAULTS: Final = SUBMIT_FAULTS + CANCEL_FAULTS + REPORT_FAULTS + LOOKUP_FAULTS
-ALIASES: Final = {
-    "drop": "timeout_before",
-    "delay": "late_fill",
-    "partial_fill": "split_fill",
-    "timeout_after_recording": "timeout_after",
-}
-"""Everyday names of some faults, and the fault each one arms."""
 
 
 @attrs.frozen
@@ -137,13 +128,10 @@ class FaultBroker:
         Raises:
             ValueError: ``fault`` names no fault, or ``times`` is below 1 (which armed
                 nothing, silently).
-            TypeError: ``times`` is not an int.
+            TypeError: ``fault`` is not a str, or ``times`` not an int.
         """
+        fault = a_fault("fault", fault)
         at_least("times", times, 1)
-        fault = ALIASES.get(fault, fault)
-        if fault not in ALL_FAULTS:
-            msg = f"unknown fault {fault!r}: expected one of {sorted(ALL_FAULTS + tuple(ALIASES))}"
-            raise ValueError(msg)
         self.armed.extend([fault] * times)
 
     def _take(self, choices: tuple[str, ...]) -> str | None:

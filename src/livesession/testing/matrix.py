@@ -213,16 +213,11 @@ def check_case(
     Raises:
         AssertionError: an invariant broke, or the resumed run's events differ.
         TypeError, ValueError: ``steps`` is not an int of at least 2, as for the matrix.
-        ValueError: ``case.kill_after`` is not below ``steps``: no step would follow the
-            kill, so the case would run without its resume.
+        ValueError: ``case.kill_after``, or a fault's ``step``, is not below ``steps``
+            (``MatrixCase.fits``): the case would run without its resume, or that fault.
     """
     at_least("steps", steps, 2)
-    if case.kill_after >= steps:
-        msg = (
-            f"kill_after must be below steps, got kill_after={case.kill_after} with"
-            f" steps={steps}: the run is killed after a step and resumed for those after it"
-        )
-        raise ValueError(msg)
+    case.fits(steps)
     done, resumed, _ = _check(strategy_factory, case, steps, config, feed_factory)
     return done, resumed
 
