@@ -19,6 +19,7 @@ from typing import Final
 from ._artifacts.runread import is_run_dir
 from ._exceptions import UsageError
 from ._support.fsutil import file_kind
+from ._support.oserrors import not_writable
 
 __all__ = [
     "OUT_HINT",
@@ -128,8 +129,9 @@ def refuse_unwritable(directory: Path, what: str, hint: str) -> None:
     existing = directory
     while not existing.exists() and existing.parent != existing:
         existing = existing.parent  # created on the way, as --out DIR is
-    if existing.is_dir() and not os.access(existing, os.W_OK | os.X_OK):
-        raise _unwritable(what, _why_unwritable(existing), hint)
+    code = not_writable(existing) if existing.is_dir() else None
+    if code is not None:
+        raise _unwritable(what, os.strerror(code), hint)
 
 
 def refuse_unmakeable(directory: Path, what: str, hint: str) -> None:
@@ -160,14 +162,6 @@ def refuse_unmakeable(directory: Path, what: str, hint: str) -> None:
         for path in reversed(made):
             with contextlib.suppress(OSError):
                 path.rmdir()
-
-
-def _why_unwritable(directory: Path) -> str:
-    try:
-        read_only = bool(os.statvfs(directory).f_flag & os.ST_RDONLY)
-    except (OSError, AttributeError):  # AttributeError: no statvfs on Windows
-        read_only = False
-    return os.strerror(errno.EROFS if read_only else errno.EACCES)
 
 
 def _unwritable(what: str, why: str, hint: str) -> UsageError:

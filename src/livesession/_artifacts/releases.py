@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final
 
+from .._support.oserrors import unwritable_run
 from .._support.text import command
 from .._version import __version__
 from . import names
@@ -53,10 +54,14 @@ def written_by_other_release(run_dir: Path) -> str | None:
 
 
 def resume_advice(run_dir: Path, *, verb: str = "continue it") -> str:
-    """How to continue the unfinished run ``run_dir``: with this release, or with its own."""
+    """How to continue the unfinished run ``run_dir``: with this release, or with its own.
+
+    A run directory that cannot be written (read-only media) is said so first: ``resume``
+    would refuse it until it can.
+    """
     version = written_by_other_release(run_dir)
     if version is None:
-        return f"{verb} with `{command('resume', run_dir)}`"
+        return unwritable_run(run_dir) or f"{verb} with `{command('resume', run_dir)}`"
     return (
         f"{verb} with livesession {release_of(version)}.x, which wrote it (this is "
         f"{__version__}, which continues only runs of its own release)"

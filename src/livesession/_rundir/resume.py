@@ -35,6 +35,7 @@ from .._session.assembly import make_clock
 from .._session.coordinator import restore_resumed
 from .._session.edges import check_path
 from .._support.fsutil import raise_if_refused, remove_dead_tmp, torn_path, truncate_to
+from .._support.oserrors import unwritable_run
 from .._support.references import check_sources
 from .._typing import MarkableVenue, RelayedVenue, ResumableVenue
 from ..brokers.mock import MockBroker
@@ -160,6 +161,8 @@ def resume_run(
     cfg, meta = read_run_config(run_dir)
     cfg = apply_references(cfg, **given, recorded=meta.get("sources") or {})
     alert_choice = choose_alerts(cfg, alerts)  # a bad webhook URL is refused here
+    if unwritable := unwritable_run(run_dir):  # said so, not `cannot open writer.lock`
+        raise RunDirectoryError(f"cannot resume {run_dir} (nothing was changed): {unwritable}")
     # One writer per run: nothing below reads files a live writer may be appending to, or
     # changes anything, before the lock is ours.
     lock = RunLock.acquire(run_dir, writer_command("resume"))
@@ -439,9 +442,10 @@ def resume_problem(run_dir: Path) -> str | None:
     The read-only half of a resume's checks, for ``livesession status`` (never run it on a
     live run: a writer's files change under it): the config, the checkpoint, the audit
     chain and artifact sizes up to the checkpoint, the venue journals, the data file's
-    bytes and the plug-ins' source files (hashed, never imported), and that a local
-    idempotency file is there. What only the resume itself can learn (a lease another
-    session holds, the keys a PostgreSQL store holds) is not checked.
+    bytes and the plug-ins' source files (hashed, never imported), that a local
+    idempotency file is there, and that the run directory can be written. What only the
+    resume itself can learn (a lease another session holds, the keys a PostgreSQL store
+    holds) is not checked.
 
     Raises:
         OSError: the host refused to read a file of the run (``raise_if_refused``): that
@@ -467,7 +471,7 @@ def resume_problem(run_dir: Path) -> str | None:
         return str(exc)
     except (KeyError, TypeError, ValueError) as exc:  # a checkpoint of the wrong shape
         return f"{run_dir / names.CHECKPOINT} is corrupt ({type(exc).__name__})"
-    return None
+    return unwritable_run(run_dir)  # last: what the run's own files lack is said first
 
 
 def _check_memory_on_a_venue(cfg: DryrunConfig, meta: dict[str, Any]) -> None:

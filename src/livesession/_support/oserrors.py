@@ -16,17 +16,21 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Final
 
+from .text import command
+
 __all__ = [
     "ROOM_AGAIN",
     "cwd_gone",
     "cwd_kept",
     "errno_of",
     "fd_shortage",
+    "not_writable",
     "once_fixed",
     "oserror_of",
     "oserror_text",
     "said",
     "said_errno",
+    "unwritable_run",
     "way_out",
     "working_dir",
 ]
@@ -121,6 +125,42 @@ def oserror_of(error: BaseException | None) -> OSError | None:
         seen.add(id(error))
         error = error.__cause__ or error.__context__
     return None
+
+
+def not_writable(directory: Path) -> int | None:
+    """Why this process cannot make files in ``directory``: ``EROFS`` or ``EACCES``; None: it can.
+
+    ``EROFS``: its file system is mounted read-only (for root too); ``EACCES``: the mode
+    lets this user make no file there (root may write where the mode says no).
+    """
+    try:
+        if os.statvfs(directory).f_flag & os.ST_RDONLY:
+            return errno.EROFS
+    except (OSError, AttributeError):  # AttributeError: no statvfs on Windows
+        pass
+    return None if os.access(directory, os.W_OK | os.X_OK) else errno.EACCES
+
+
+_MAKE_WRITABLE: Final = {
+    errno.EROFS: "remount its file system read-write",
+    errno.EACCES: "give this user write permission to it (or resume as the user who owns it)",
+}
+
+
+def unwritable_run(run_dir: Path) -> str | None:
+    """Why ``livesession resume`` cannot continue ``run_dir`` where it is; None when it can.
+
+    A resume writes into the run directory (its ``writer.lock``, the files it cuts back to
+    the checkpoint and goes on appending to), so one on read-only media, or one this user
+    may not write, is refused before anything is read, not on the lock's name.
+    """
+    code = not_writable(run_dir) if run_dir.is_dir() else None
+    if code is None:
+        return None
+    return (
+        f"the run directory cannot be written ({os.strerror(code)}), and a resume writes "
+        f"into it: {_MAKE_WRITABLE[code]}, then `{command('resume', run_dir)}` continues it"
+    )
 
 
 def fd_shortage(needed: int) -> OSError | None:

@@ -1,0 +1,159 @@
+"""A crashed run on a run directory that cannot be written (read-only media, another user's).
+
+`status` advised `livesession resume DIR`, which then failed with `DIR: cannot open
+writer.lock: Read-only file system` (exit 2). Now `status` says the directory cannot be
+written and what makes it writable (`needs_operator`, exit 5: a person must act), `resume`
+says the same before it reads anything, and so do `stop`, `kill` and `ack`; the commands
+that only read the run (`verify`, `report --output`, `prom --output`, `evidence --out`
+elsewhere) still work. Tests run as root, for whom a mode stops nothing: the refusal is
+injected as the system gives it (`statvfs`'s read-only flag, `access`, and `EROFS` or
+`EACCES` from any write into the run directory).
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+import types
+from pathlib import Path
+
+import orjson
+import pytest
+
+from livesession.cli import main
+from livesession.status import Verdict, run_status
+
+from _ccxt_route import tree
+from crash_harness import KILLED, Profile, dryrun
+
+_WRITES = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
+_REMOUNT = "remount its file system read-write"
+_PERMIT = "give this user write permission to it (or resume as the user who owns it)"
+
+
+@pytest.fixture(name="template", scope="module")
+def _template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("ro-template")
+    profile = Profile(name="ro", seed=3)
+    assert dryrun(profile, out, crash_at="write_events:120").returncode == KILLED
+    return out / profile.name
+
+
+@pytest.fixture(name="run")
+def _run(template: Path, tmp_path: Path) -> Path:
+    run = tmp_path / "ro"
+    shutil.copytree(template, run)
+    return run
+
+
+def _unwritable(monkeypatch: pytest.MonkeyPatch, run: Path, code: int) -> None:
+    """Make ``run`` refuse every write with ``code``, as a read-only mount or mode does."""
+    real_statvfs, real_access, real_open = os.statvfs, os.access, os.open
+
+    def statvfs(path: os.PathLike[str] | str) -> object:
+        found = real_statvfs(path)
+        if code == errno.EROFS and Path(path) == run:
+            return types.SimpleNamespace(f_flag=found.f_flag | os.ST_RDONLY)
+        return found
+
+    def access(path: os.PathLike[str] | str, mode: int, **kwargs: object) -> bool:
+        if Path(path) == run and mode & os.W_OK:
+            return False
+        return real_access(path, mode, **kwargs)  # type: ignore[arg-type]
+
+    def opened(path: os.PathLike[str] | str, flags: int, *args: object, **kwargs: object) -> int:
+        if Path(path).parent == run and flags & _WRITES:
+            raise OSError(code, os.strerror(code), str(path))
+        return real_open(path, flags, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "statvfs", statvfs)
+    monkeypatch.setattr(os, "access", access)
+    monkeypatch.setattr(os, "open", opened)
+
+
+@pytest.fixture(name="read_only")
+def _read_only(run: Path, monkeypatch: pytest.MonkeyPatch):
+    """``run`` on a read-only file system; made writable again and resumed at the end."""
+    _unwritable(monkeypatch, run, errno.EROFS)
+    yield run
+    monkeypatch.undo()
+    assert main(["resume", str(run), "-q"]) == 0  # writable again: it continues, and verifies
+
+
+def _way_out(run: Path, why: str, how: str) -> str:
+    return (
+        f"the run directory cannot be written ({why}), and a resume writes into it: {how}, "
+        f"then `livesession resume {run}` continues it"
+    )
+
+
+def test_status_says_the_directory_cannot_be_written(read_only, capsys) -> None:
+    """Not `crashed` (exit 6, which a supervisor resumes): a person must make it writable."""
+    said = run_status(read_only)
+    assert said.verdict is Verdict.NEEDS_OPERATOR
+    assert not said.resumable
+    assert said.resume_problem == _way_out(read_only, "Read-only file system", _REMOUNT)
+    assert main(["status", str(read_only)]) == 5
+    out = capsys.readouterr().out
+    assert f"resumable   no: {said.resume_problem}\n" in out
+    assert "continue it: livesession resume" not in out
+    assert main(["status", str(read_only), "--json"]) == 5
+    shown = orjson.loads(capsys.readouterr().out)
+    assert shown["verdict"] == "needs_operator"
+    assert said.resume_problem in shown["next"]
+
+
+def test_status_of_a_writable_copy_is_unchanged(run) -> None:
+    said = run_status(run)
+    assert said.verdict is Verdict.CRASHED
+    assert said.resumable
+    assert main(["resume", str(run), "-q"]) == 0
+
+
+@pytest.mark.parametrize(
+    "refusal",
+    [
+        (errno.EROFS, "Read-only file system", _REMOUNT),
+        (errno.EACCES, "Permission denied", _PERMIT),
+    ],
+)
+def test_resume_says_so_and_changes_nothing(run, monkeypatch, capsys, refusal) -> None:
+    """It said `DIR: cannot open writer.lock: Read-only file system`."""
+    code, why, how = refusal
+    before = tree(run)
+    _unwritable(monkeypatch, run, code)
+    assert main(["resume", str(run)]) == 2
+    monkeypatch.undo()
+    err = capsys.readouterr().err
+    assert err == (
+        f"livesession: error: cannot resume {run} (nothing was changed): "
+        f"{_way_out(run, why, how)}\n"
+    )
+    assert tree(run) == before
+    assert main(["resume", str(run), "-q"]) == 0
+
+
+@pytest.mark.parametrize("verb", ["stop", "kill", "ack"])
+def test_stop_kill_and_ack_say_so(read_only, capsys, verb) -> None:
+    """They said `continue it with `livesession resume DIR``, which would fail."""
+    assert main([verb, str(read_only)]) == 8
+    err = capsys.readouterr().err
+    assert err == (
+        f"livesession: {verb}: nothing holds {read_only}: unfinished (no C2_DRYRUN_STOP): "
+        f"{_way_out(read_only, 'Read-only file system', _REMOUNT)}\n"
+    )
+
+
+def test_the_readers_work(read_only, tmp_path, capsys) -> None:
+    """verify, and report, prom and evidence written elsewhere, read a read-only run."""
+    before = tree(read_only)
+    assert main(["verify", str(read_only), "--json"]) == 1  # unsealed: incomplete
+    summary = orjson.loads(capsys.readouterr().out)["summary"]
+    assert summary.endswith(_way_out(read_only, "Read-only file system", _REMOUNT))
+    assert main(["report", str(read_only), "--output", str(tmp_path / "r.html")]) == 0
+    assert main(["prom", str(read_only), "--output", str(tmp_path / "r.prom")]) == 0
+    assert (tmp_path / "r.html").stat().st_size
+    assert (tmp_path / "r.prom").stat().st_size
+    assert tree(read_only) == before
+
