@@ -157,3 +157,19 @@ def test_the_readers_work(read_only, tmp_path, capsys) -> None:
     assert (tmp_path / "r.prom").stat().st_size
     assert tree(read_only) == before
 
+
+def test_evidence_elsewhere_says_why_it_is_not_resumed(read_only, tmp_path, capsys) -> None:
+    """FAIL for the seal alone: a crash is not re-run for determinism (no whole run to match).
+
+    A crash resume could not continue was re-run and compared with the cut-off run: a
+    `MISMATCH` that said nothing of the run.
+    """
+    before = tree(read_only)
+    assert main(["evidence", str(read_only), "--out", str(tmp_path / "ev"), "--json"]) == 1
+    shown = orjson.loads(capsys.readouterr().out)
+    manifest = orjson.loads((tmp_path / "ev" / "manifest.json").read_bytes())
+    assert manifest["determinism"]["status"] == "not_applicable"
+    reason = _way_out(read_only, "Read-only file system", _REMOUNT)
+    assert f"the run is not sealed and cannot be resumed ({reason})" in str(shown)
+    assert "determinism re-run does not match" not in str(shown)
+    assert tree(read_only) == before

@@ -278,7 +278,9 @@ def _write_evidence(
     note = progress or _quiet
     timeout_s = rerun_timeout_s or timeout_for(replay_steps(run_dir, cfg.steps))
     standing = run_status(run_dir)
-    crashed = standing.verdict is Verdict.CRASHED  # a seal in doubt is re-run: a whole run
+    # A seal in doubt is re-run (a whole run); a crash resume cannot continue (its directory
+    # read-only, say) is no whole run either, and is not.
+    crashed = standing.verdict is Verdict.CRASHED or standing.resume_problem is not None
     rerun = Rerun.start(run_dir, rerunnable=rerunnable, timeout_s=timeout_s, sealed=not crashed)
     try:
         if rerun.running:
