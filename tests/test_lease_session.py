@@ -573,6 +573,12 @@ def test_status_of_a_run_that_lost_its_lease_says_how_and_not_to_touch_the_venue
     )
     assert "do not acknowledge this run" in said["next"]
     assert "check the venue's open orders and positions" not in said["next"]
+    # The lost lease halts trading as the kill switch does (its checkpoint's kill_halted),
+    # but no kill switch fired: status does not say one did.
+    checkpoint = orjson.loads((run_dir / "checkpoint.json").read_bytes())
+    assert checkpoint.get("kill_halted") is True
+    assert not standing.kill_halted
+    assert "kill switch" not in said["trading"]
 
 
 def test_status_of_a_postgres_run_never_granted_the_lease_says_so_not_fence_none():

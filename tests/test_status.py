@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -714,6 +715,90 @@ def test_a_live_run_the_daily_loss_cap_killed_says_halted_at_once(tmp_path: Path
         found = run_status(tmp_path / "cap")
         assert found.trading == "HALTED"
         assert found.trading_as_of.startswith("since KILL_SWITCH (DAILY_LOSS), run time ")
+
+
+def test_a_run_the_kill_switch_halted_says_the_kill_switch_did_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Bug: status of a run the kill switch halted said `trading  HALTED at the end` as a
+    throttle's halt does, though checkpoint.json keeps `kill_halted`: a reviewer could not
+    tell that the kill switch fired (it cancels and flattens; a throttle leaves the position
+    held). It says so now, live and sealed, and `--json` has `kill_halted`."""
+    cfg = DryrunConfig(
+        run_id="cap",
+        strategy_id="scripted",
+        steps=6,
+        checkpoint_every=500,
+        risk={"per_trade_risk_pct": "0.01", "max_order_notional": "60000"},
+    )
+    feed = ScriptedFeed(["40000.00", "40000.00", "39000.00"])
+    strategy = ScriptedStrategy(at({1: [buy("1.000")]}))
+    run_dir = tmp_path / "cap"
+    with create_run(cfg, tmp_path, feed=feed, strategy=strategy) as session:
+        assert session.preflight()
+        session.activate()
+        session.run_n_steps(3)
+        assert session.trading_state is TradingState.HALTED
+        live = run_status(run_dir)  # the checkpoint says ACTIVE: read from the KILL_SWITCH
+        assert live.kill_halted
+        [line] = [line for line in live.lines() if line.startswith("trading")]
+        assert line.startswith(
+            "trading     HALTED by the kill switch: new orders refused (`livesession ack` "
+            "re-enables trading); since KILL_SWITCH (DAILY_LOSS), run time "
+        ), line
+        session.run_to_end(6)
+    assert orjson.loads((run_dir / names.CHECKPOINT).read_bytes())["kill_halted"] is True
+    sealed = run_status(run_dir)
+    assert (sealed.verdict, sealed.trading, sealed.kill_halted) == (
+        Verdict.COMPLETED,
+        "HALTED",
+        True,
+    )
+    assert (
+        "trading     HALTED at the end by the kill switch: new orders were refused from the halt on"
+    ) in sealed.lines()
+    code, document = _status(capsys, run_dir)
+    assert (code, document["trading"], document["kill_halted"]) == (0, "HALTED", True)
+
+
+def test_a_halt_that_is_not_the_kill_switchs_is_not_said_to_be(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The execution throttle halts without the kill switch: `kill_halted` false, and the
+    words as before."""
+    cfg = DryrunConfig(run_id="thr", strategy_id="scripted", steps=5, risk={"max_executions": 2})
+    strategy = ScriptedStrategy(lambda _n, _bar, _view: [buy("0.001")])
+    with create_run(cfg, tmp_path, strategy=strategy) as session:
+        assert session.preflight()
+        session.activate()
+        session.run_to_end(5)
+    found = run_status(tmp_path / "thr")
+    assert (found.trading, found.kill_halted) == ("HALTED", False)
+    assert "trading     HALTED at the end: new orders were refused from the halt on" in (
+        found.lines()
+    )
+    assert _status(capsys, tmp_path / "thr")[1]["kill_halted"] is False
+
+
+def test_the_kill_switchs_halt_is_said_in_every_state_of_a_run() -> None:
+    """`kill_halted` names the kill switch in the trading line, live, crashed and sealed;
+    a run preflight rejected never traded, whatever its checkpoint keeps."""
+    writer = {"pid": 4242, "host": "h", "since": "2026-01-01T00:00:00Z", "command": "dryrun"}
+
+    def killed(verdict: Verdict, **more: Any) -> list[str]:
+        found = RunStatus(run_dir="r", verdict=verdict, trading="HALTED", kill_halted=True, **more)
+        return found.lines()
+
+    for going_on in (killed(Verdict.RUNNING, writer=writer), killed(Verdict.CRASHED)):
+        assert (
+            "trading     HALTED by the kill switch: new orders refused (`livesession ack` "
+            "re-enables trading)"
+        ) in going_on
+    assert (
+        "trading     HALTED at the end by the kill switch: new orders were refused from the halt on"
+    ) in killed(Verdict.FAILED)
+    rejected = killed(Verdict.REJECTED, state="PREFLIGHT_FAILED")
+    assert "trading     never traded (rejected at preflight)" in rejected
 
 
 def _event(seq: int, event_type: str, **body: object) -> bytes:

@@ -87,6 +87,7 @@ from ._rundir.standing import (
     describe_trading,
     heartbeat,
     keeps_checkpoints,
+    lease_wait,
     next_advice,
     not_a_run,
     objects_given,
@@ -165,6 +166,9 @@ class RunStatus:
     trading_as_of: str = ""
     """For a live run, what ``trading`` is read from when it is not the checkpoint's: the
     event that set it since (``since KILL_SWITCH (SIGNAL_SIGUSR1), run time ...``)."""
+    kill_halted: bool = False
+    """``trading`` is the kill switch's HALTED (``checkpoint.json``'s ``kill_halted``; a live
+    run's ``KILL_SWITCH`` since it): not a throttle's, a broker halt's, a fault's."""
     positions: dict[str, str] = attrs.field(factory=dict)
     """A live run's now (its newest ``POSITION_CHANGED``), a crashed run's at its last
     checkpoint (what ``resume`` restores), a sealed run's at its end."""
@@ -244,32 +248,13 @@ class RunStatus:
             )
         lease = self.lease
         if self.verdict is Verdict.CRASHED and lease is not None and lease["held"] is not False:
-            return self._once_the_lease_is_free(lease)
+            return lease_wait(lease, self.run_id, self.run_dir)
         unstarted = self.killed_while_starting and self.verdict in _UNSTARTED
         said = _UNSTARTED[self.verdict] if unstarted else _NEXT[self.verdict]
         said = next_advice(self.verdict.name, self.reason, said, self.steps_planned, self.run_dir)
         return said.format_map(
             {verb: command(verb, self.run_dir) for verb in ("verify", "evidence", "resume")}
             | {"dryrun": start_again(Path(self.run_dir))}
-        )
-
-    def _once_the_lease_is_free(self, lease: dict[str, Any]) -> str:
-        """What a crashed run whose lease is held (or may be) waits for.
-
-        Its own killed process keeps the lease until it expires; another session that took
-        the account and strategy over holds it as long as it runs.
-        """
-        until = lease["expires_utc"] or f"lease_ttl_ms={lease['ttl_ms']} after its last renewal"
-        resume, holder = command("resume", self.run_dir), lease.get("holder")
-        if isinstance(holder, str) and holder and not holder.startswith(f"{self.run_id}@"):
-            return (
-                f"another live session ({holder}) holds the lease of this run's account and "
-                f"strategy until {until}, unless it renews it: stop that session or let it "
-                f"end, then {resume} (resume exits 3 until then)"
-            )
-        return (
-            f"continue it once its lease is free: {resume} (a killed process keeps its lease "
-            f"until it expires, {until}; resume exits 3 until then)"
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -299,10 +284,14 @@ class RunStatus:
             rows.append(("checkpoint", self.unwritten_checkpoint))
         if self.trading is not None:
             unsealed = self.writer is not None or self.verdict is Verdict.CRASHED
-            trading = describe_trading(self.trading, live=unsealed, state=self.state)
-            rows.append(
-                ("trading", f"{trading}; {self.trading_as_of}" if self.trading_as_of else trading)
+            trading = describe_trading(
+                self.trading,
+                live=unsealed,
+                state=self.state,
+                killed=self.kill_halted,
+                as_of=self.trading_as_of,
             )
+            rows.append(("trading", trading))
         rows.append(("steps", self._steps()))
         if self.heartbeat_utc is not None:
             every = self.checkpoint_every
@@ -434,7 +423,7 @@ def run_status(run_dir: Path, *, now: dt.datetime | None = None) -> RunStatus:
     resumable = verdict is Verdict.CRASHED
     held = run_book(run_dir, checkpoint, snapshot, going_on=going_on, resumable=resumable)
     steps = checkpoint.get("steps") if checkpoint else (snapshot or {}).get("step")
-    trading, trading_as_of = trading_of(run_dir, checkpoint, live=holder is not None)
+    trading, trading_as_of, kill_halted = trading_of(run_dir, checkpoint, live=holder is not None)
     whole = seal is not None and seal.whole
     return RunStatus(
         run_dir=str(run_dir),
@@ -459,6 +448,7 @@ def run_status(run_dir: Path, *, now: dt.datetime | None = None) -> RunStatus:
         else lease_standing(run_dir, meta, cfg, _clock.epoch_ns(now), sealed=whole),
         trading=trading,
         trading_as_of=trading_as_of,
+        kill_halted=kill_halted,
         objects=objects_given(meta),
         killed_while_starting="" if holder else killed_while_starting_says(run_dir),
         starting=starting_says(run_dir, no_run=bool(problem)) if holder else "",

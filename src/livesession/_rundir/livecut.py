@@ -202,15 +202,19 @@ def crashed_cut(run_dir: Path) -> RunCut | None:
     return _cut(checkpoint, offsets, metrics if _matches(checkpoint, metrics) else None)
 
 
-def live_trading(run_dir: Path, checkpoint: dict[str, Any]) -> tuple[str | None, str]:
-    """A live run's trading state now, and what it is read from ("": the checkpoint's).
+def live_trading(run_dir: Path, checkpoint: dict[str, Any]) -> tuple[str | None, str, bool | None]:
+    """A live run's trading state now, what it is read from, and whether the kill switch set it.
+
+    What it is read from is "" for the checkpoint; whether the kill switch set it, None when
+    no trading event was written since the checkpoint (its ``kill_halted`` says it).
 
     A checkpoint comes every ``checkpoint_every`` steps, and a throttle or the kill switch
     halts trading in between: the newest ``TRADING_STATE_CHANGED``, ``TRADING_REENABLED``
     or ``KILL_SWITCH`` written after the checkpoint's events offset says what it is now
     (``since KILL_SWITCH (SIGNAL_SIGUSR1), run time ...``). None written since: the
     checkpoint's state is still the state. Too much written since to read (``newest_event``
-    gives up): the checkpoint's, and the phrase says so.
+    gives up): the checkpoint's, and the phrase says so. A ``KILL_SWITCH`` is the kill
+    switch's halt; any other trading event ends one, as the governor's ``set_trading`` does.
     """
     trading = checkpoint.get("trading")
     state = trading if isinstance(trading, str) else None
@@ -220,13 +224,14 @@ def live_trading(run_dir: Path, checkpoint: dict[str, Any]) -> tuple[str | None,
     if event is None:
         steps = checkpoint.get("steps")
         at = f"the last checkpoint (step {steps})" if isinstance(steps, int) else "no checkpoint"
-        return state, "" if read_all else f"as of {at}: the events after it were not read"
+        return state, "" if read_all else f"as of {at}: the events after it were not read", None
     kind, body = event.get("event_type"), payload(event)
     now = {"KILL_SWITCH": "HALTED", "TRADING_REENABLED": "ACTIVE"}.get(str(kind), body.get("to"))
     why = body.get("operator") if kind == "TRADING_REENABLED" else body.get("reason")
     return (
         str(now) if now is not None else state,
         f"since {kind} ({why}), run time {event.get('ts_utc', '?')}",
+        kind == "KILL_SWITCH",
     )
 
 

@@ -45,7 +45,7 @@ def sealing_checkpoint(
     if snapshot is None:
         snapshot = last_whole_line(run_dir / names.SNAPSHOTS)
     end = snapshot or {}
-    trading, _ = live_trading(run_dir, checkpoint)
+    trading, *_ = live_trading(run_dir, checkpoint)
     book = checkpoint.get("book")
     book = dict(book) if isinstance(book, dict) else {}
     positions = end.get("positions")

@@ -29,6 +29,7 @@ from .._artifacts.runread import RUN_MARKERS, events_back, runs_inside
 from .._domain import clock as _clock
 from .._domain.lifecycle import SessionState
 from .._reconcile.reconciler import position_doubts
+from .._support.text import command
 from .._version import __version__
 from .livecut import live_trading, positions_since
 
@@ -46,6 +47,7 @@ __all__ = [
     "describe_trading",
     "heartbeat",
     "keeps_checkpoints",
+    "lease_wait",
     "next_advice",
     "nonzero",
     "not_a_run",
@@ -64,6 +66,8 @@ _UNBOOKED: Final = "BROKER_REPORT_INVALID"
 """The fault of a fill the book refused (``_session.reports``): the position is in doubt."""
 _MISMATCH: Final = "RECONCILE_MISMATCH"
 """The fault of a reconciler's escalation: with the venue's fills unseen, in doubt too."""
+_LEASE_LOST: Final = "LEASE_LOST"
+"""The reason of a run that lost its lease: it halts trading as the kill switch does."""
 _NS_PER_S: Final = 1_000_000_000
 _ORDER_FIELDS: Final = ("client_order_id", "symbol", "side", "quantity", "limit_price")
 
@@ -323,6 +327,26 @@ def next_advice(verdict: str, reason: str, said: str, planned: int | None, run_d
     return LEASE_NEXT.get((verdict, reason), said)
 
 
+def lease_wait(lease: dict[str, Any], run_id: str | None, run_dir: str) -> str:
+    """What a crashed run whose lease is held (or may be) waits for (``status``'s next).
+
+    Its own killed process keeps the lease until it expires; another session that took
+    the account and strategy over holds it as long as it runs.
+    """
+    until = lease["expires_utc"] or f"lease_ttl_ms={lease['ttl_ms']} after its last renewal"
+    resume, holder = command("resume", run_dir), lease.get("holder")
+    if isinstance(holder, str) and holder and not holder.startswith(f"{run_id}@"):
+        return (
+            f"another live session ({holder}) holds the lease of this run's account and "
+            f"strategy until {until}, unless it renews it: stop that session or let it "
+            f"end, then {resume} (resume exits 3 until then)"
+        )
+    return (
+        f"continue it once its lease is free: {resume} (a killed process keeps its lease "
+        f"until it expires, {until}; resume exits 3 until then)"
+    )
+
+
 def describe_lease(lease: dict[str, Any] | None) -> str:
     if lease is None:
         return "none (the run takes no lease)"
@@ -372,30 +396,47 @@ def describe_orders(orders: list[dict[str, Any]], as_of: str) -> str:
     return f"{len(orders)}: {shown}{more}{said}"
 
 
-def trading_of(run_dir: Path, checkpoint: dict[str, Any], *, live: bool) -> tuple[str | None, str]:
-    """The trading state, and what it is read from: a live run's events since its checkpoint."""
+def trading_of(
+    run_dir: Path, checkpoint: dict[str, Any], *, live: bool
+) -> tuple[str | None, str, bool]:
+    """The trading state, what it is read from, and whether the kill switch halted it.
+
+    A live run's are its events' since its checkpoint, where it wrote one (``live_trading``);
+    else the checkpoint's: its ``kill_halted`` (``kill_started_ns`` in a checkpoint written
+    before that key, as the governor reads it). A lost lease halts as the kill switch does,
+    with no kill: that halt is told by the reason ``LEASE_LOST``, not as the kill switch's.
+    """
+    killed = bool(checkpoint.get("kill_halted")) or checkpoint.get("kill_started_ns") is not None
+    killed = killed and checkpoint.get("reason") != _LEASE_LOST
     if live:
-        return live_trading(run_dir, checkpoint)
+        trading, as_of, since = live_trading(run_dir, checkpoint)
+        return trading, as_of, killed if since is None else since
     trading = checkpoint.get("trading")
-    return (trading if isinstance(trading, str) else None), ""
+    return (trading if isinstance(trading, str) else None), "", killed and trading == "HALTED"
 
 
 NEVER_TRADED: Final = "never traded (rejected at preflight)"
 """A REJECTED run's trading: its checkpoint keeps the ACTIVE it was built with, unused."""
 
 
-def describe_trading(trading: str, *, live: bool, state: str | None = None) -> str:
+def describe_trading(
+    trading: str, *, live: bool, state: str | None = None, killed: bool = False, as_of: str = ""
+) -> str:
     """``live``: a run that goes on (held now, or crashed: a resumed run stays halted).
 
     A run preflight refused (``state`` ``PREFLIGHT_FAILED``) never traded: ``NEVER_TRADED``.
+    ``killed``: the kill switch halted it (``trading_of``), which the words name; ``as_of``
+    (what a live run's state is read from) follows them.
     """
+    said = trading
+    by = " by the kill switch" if killed else ""
     if state == SessionState.PREFLIGHT_FAILED.value:
         return NEVER_TRADED
     if trading == "HALTED" and live:
-        return "HALTED: new orders refused (`livesession ack` re-enables trading)"
-    if trading == "HALTED":
-        return "HALTED at the end: new orders were refused from the halt on"
-    return trading
+        said = f"HALTED{by}: new orders refused (`livesession ack` re-enables trading)"
+    elif trading == "HALTED":
+        said = f"HALTED at the end{by}: new orders were refused from the halt on"
+    return f"{said}; {as_of}" if as_of else said
 
 
 def nonzero(quantity: str) -> bool:
