@@ -170,3 +170,37 @@ def test_one_strategy_error_is_one_fault_and_the_cli_is_no_person(tmp_path):
         "OPERATOR_ACK: operator cli (the livesession CLI itself, not a person: after a "
         "strategy or feed error it acknowledges the fault to cancel, flatten and stop the run)"
     ) in text
+
+
+class _RaisesMarkup(_RaisesAt):
+    """Raises with a message that holds markup, quotes and an ampersand."""
+
+    def on_bar(self, bar, view):
+        self.n += 1
+        if self.n == self.at:
+            raise ValueError("price <b>& 'x' went bad")
+        return []
+
+
+def _fault_rows(document: str) -> list[str]:
+    """The notable events' fault rows, as the page holds them (escaped)."""
+    return re.findall(r"<tr><td>[^<]*</td><td>fault</td><td>([^<]*)</td></tr>", document)
+
+
+def test_a_faults_detail_reads_as_text_not_as_a_python_dict(tmp_path):
+    """Bug: the move into ERROR_REQUIRES_OPERATOR showed its detail as Python's repr of a
+    dict (`detail {'error': 'ValueError', 'message': ...}`). It reads `key: value` now,
+    escaped for the page like every other cell."""
+    config = DryrunConfig(run_id="markup", strategy_id="raises", steps=20, durability="none")
+    session = create_run(config, tmp_path, strategy=_RaisesMarkup(5))
+    session.run_to_end(20)
+    session.close()
+    document = render_report(tmp_path / "markup")
+
+    [*_, moved] = _fault_rows(document)
+    assert moved == (
+        "DRYRUN_ACTIVE -&gt; ERROR_REQUIRES_OPERATOR: reason STRATEGY_ERROR, detail "
+        "(error: ValueError; message: price &lt;b&gt;&amp; &#x27;x&#x27; went bad)"
+    )
+    assert "{&#x27;error&#x27;" not in document
+    assert "<b>&" not in document  # the message's markup never reaches the page as markup

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Final
 
 import attrs
+import orjson
 
 from .._artifacts.runread import payload
 from .._domain.decimal import finite_decimal
@@ -83,12 +84,31 @@ FLAG_EVENTS = {
 
 
 def _flag_label(kind: str, fields: dict[str, Any]) -> str:
+    """``kind: reason X, detail (error: ValueError; message: ...)``: what a flag's line says.
+
+    A fault's detail is an object: said as ``key: value`` pairs, not Python's repr of it.
+    The report escapes the label where it writes it.
+    """
     detail = ", ".join(
-        f"{key} {fields[key]}" + acted_by(fields[key])
+        f"{key} {_readable(fields[key])}" + acted_by(fields[key])
         for key in ("reason", "operator", "to", "error", "sink", "detail")
         if fields.get(key) not in (None, "")
     )
     return f"{kind}: {detail}" if detail else kind
+
+
+def _readable(value: object) -> str:
+    """A recorded value as text: a string as it is, an object as ``(key: value; ...)``."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict):
+        return "(" + "; ".join(f"{key}: {_readable(item)}" for key, item in value.items()) + ")"
+    if isinstance(value, list):
+        return "[" + ", ".join(_readable(item) for item in value) + "]"
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        return str(value)
 
 
 def acted_by(name: object) -> str:
