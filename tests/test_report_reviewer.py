@@ -204,3 +204,18 @@ def test_a_faults_detail_reads_as_text_not_as_a_python_dict(tmp_path):
     )
     assert "{&#x27;error&#x27;" not in document
     assert "<b>&" not in document  # the message's markup never reaches the page as markup
+
+
+def test_a_strategy_errors_row_names_its_message(tmp_path):
+    """Bug: the STRATEGY_ERROR row said `error ValueError` and no more: its message was on
+    the next row only, the move into ERROR_REQUIRES_OPERATOR. The row that names the fault
+    says its message now."""
+    config = DryrunConfig(run_id="said", strategy_id="raises", steps=20, durability="none")
+    session = create_run(config, tmp_path, strategy=_RaisesMarkup(5))
+    session.run_to_end(20)
+    session.close()
+    document = render_report(tmp_path / "said")
+
+    [error, *_] = _fault_rows(document)
+    assert error == "STRATEGY_ERROR: error ValueError: price &lt;b&gt;&amp; &#x27;x&#x27; went bad"
+    assert "STRATEGY_ERROR: error ValueError: price <b>& 'x' went bad" in _text(document)

@@ -87,14 +87,21 @@ def _flag_label(kind: str, fields: dict[str, Any]) -> str:
     """``kind: reason X, detail (error: ValueError; message: ...)``: what a flag's line says.
 
     A fault's detail is an object: said as ``key: value`` pairs, not Python's repr of it.
-    The report escapes the label where it writes it.
+    A strategy's or feed's error names its message with it (``error ValueError: ...``), on
+    the line of the event that records it. The report escapes the label where it writes it.
     """
     detail = ", ".join(
-        f"{key} {_readable(fields[key])}" + acted_by(fields[key])
+        f"{key} {_readable(fields[key])}" + acted_by(fields[key]) + _message(key, fields)
         for key in ("reason", "operator", "to", "error", "sink", "detail")
         if fields.get(key) not in (None, "")
     )
     return f"{kind}: {detail}" if detail else kind
+
+
+def _message(key: str, fields: dict[str, Any]) -> str:
+    """``: <message>`` after an ``error`` whose event records its message; else ""."""
+    message = fields.get("message")
+    return f": {_readable(message)}" if key == "error" and message not in (None, "") else ""
 
 
 def _readable(value: object) -> str:
