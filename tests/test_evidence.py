@@ -643,6 +643,31 @@ class TestOutcome:
             doc.read_text()
         )
 
+    def test_a_checks_count_is_labelled_as_its_failures(self, tmp_path):
+        """Bug: the document's table headed every count `fired`, so `| check |
+        live_trading_disabled | 1 |` read as a check that ran, or passed, once, not one that
+        refused the run. The column says a check's count is its failures; the manifest's
+        `fired.checks` keeps its key and its counts."""
+        session = create_run(
+            DryrunConfig(run_id="refused", steps=50, enabled=True, durability="none"), tmp_path
+        )
+        assert not session.preflight()
+        session.close()
+        result = write_evidence(tmp_path / "refused")
+        manifest = orjson.loads(result.manifest.read_bytes())
+        assert manifest["fired"]["checks"]["live_trading_disabled"] == 1
+        assert manifest["fired"]["checks"]["config_valid"] == 0
+        text = result.document.read_text()
+        assert "| kind | name | fired |" not in text
+        table = text[text.index("## Preflight checks and safety rails") :]
+        assert table.startswith(
+            "## Preflight checks and safety rails\n\nA preflight check fires by failing: it "
+            "refuses the run before it trades. A rail fires by refusing an order (the "
+            "daily-loss cap: by pulling the kill switch).\n\n"
+            "| kind | name | times failed (a check) or fired (a rail) |\n| --- | --- | --- |\n"
+        )
+        assert "| check | live_trading_disabled | 1 |\n" in table
+
     @pytest.mark.broken_run("the final snapshot is tampered with on purpose")
     def test_a_broken_final_snapshot_is_left_out_not_a_crash(self, run_dir, tmp_path):
         """Evidence must describe a broken run too (verify says what is wrong)."""

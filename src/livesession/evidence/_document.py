@@ -132,7 +132,12 @@ def markdown(m: dict[str, Any]) -> str:
         "",
         "## Preflight checks and safety rails",
         "",
-        "| kind | name | fired |",
+        (
+            "A preflight check fires by failing: it refuses the run before it trades. A rail "
+            "fires by refusing an order (the daily-loss cap: by pulling the kill switch)."
+        ),
+        "",
+        "| kind | name | times failed (a check) or fired (a rail) |",
         "| --- | --- | --- |",
     ]
     checks, rails = m["fired"]["checks"], m["fired"]["rails"]
