@@ -705,6 +705,52 @@ def test_ctrl_c_while_the_cli_loads_is_one_line_and_130(tmp_path: Path, command:
     assert (done.returncode, done.stderr, done.stdout) == (130, "livesession: interrupted\n", "")
 
 
+def _sigint_ignored() -> None:  # pragma: no cover - runs in the child
+    """A shell script's background job (``livesession dryrun ... &``): SIGINT ignored."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def test_a_sigint_while_a_background_job_loads_is_not_lost(tmp_path: Path) -> None:
+    """A script's background job inherits SIGINT ignored, and the run takes it all the same
+    (a graceful stop); one sent while the CLI loaded was ignored, and the run then went on
+    to its end (a 1M-step run stepped on for minutes). It ends the command as a Ctrl-C does."""
+    (tmp_path / "sitecustomize.py").write_text(_CTRL_C_WHILE_IMPORTING)
+    env = os.environ | {"PYTHONPATH": os.pathsep.join([str(tmp_path), *sys.path])}
+    done = subprocess.run(
+        [sys.executable, "-m", "livesession", "--version"],
+        capture_output=True, text=True, check=False, timeout=_DEADLINE_S, env=env,
+        preexec_fn=_sigint_ignored,
+    )  # fmt: skip
+    assert (done.returncode, done.stderr, done.stdout) == (130, "livesession: interrupted\n", "")
+
+
+def test_a_sigint_the_caller_ignored_ends_a_command_before_its_run_exists(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """After the CLI loaded and before the run's own handlers are in (the config is read),
+    an ignored SIGINT was lost as well; the command now ends by it, and SIGINT is ignored
+    again on the way out, as its caller had it."""
+    from livesession import _cli_runs
+
+    loaded = _cli_runs.load_config
+
+    def signalled(*args: Any, **kwargs: Any) -> Any:
+        os.kill(os.getpid(), signal.SIGINT)  # the operator's `kill -INT`, as the config is read
+        return loaded(*args, **kwargs)
+
+    monkeypatch.setattr(_cli_runs, "load_config", signalled)
+    out = tmp_path / "runs"
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        code = main(["dryrun", "--out", str(out), "--run-id", "r", "--steps", "20"])
+        after = signal.getsignal(signal.SIGINT)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert (code, capsys.readouterr().err) == (130, "livesession: interrupted\n")
+    assert after is signal.SIG_IGN
+    assert not (out / "r").exists()
+
+
 @pytest.mark.skipif(not Path("/dev/full").exists(), reason="/dev/full")
 @pytest.mark.parametrize("stream", ["reader-gone", "stdout-full", "stderr-full"])
 def test_ctrl_c_while_the_cli_loads_keeps_130_whatever_its_streams(

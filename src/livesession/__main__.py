@@ -40,10 +40,10 @@ def main() -> int:
     as_json = "--json" in sys.argv[1:]
     came: list[int] = []
     held = (signal.SIGINT, signal.SIGTERM) if as_json else (signal.SIGINT,)
+    # Held even where the caller ignores it (a shell script's background job): the run
+    # takes SIGINT and SIGTERM whatever it inherited, so one sent while it loads is not lost.
     before = {
-        signum: signal.signal(signum, lambda signum, _frame: came.append(signum))
-        for signum in held
-        if signal.getsignal(signum) is not signal.SIG_IGN  # a background job's stays ignored
+        signum: signal.signal(signum, lambda signum, _frame: came.append(signum)) for signum in held
     }
     try:
         from .cli import main as cli_main  # noqa: PLC0415 - the import is what is guarded

@@ -350,7 +350,7 @@ class Terminated(BaseException):
 
 @contextlib.contextmanager
 def signals_end_commands() -> Iterator[None]:
-    """SIGTERM ends a command as Ctrl-C does, so that its clean-up runs.
+    """SIGTERM ends a command as Ctrl-C does, so that its clean-up runs (an ignored SIGINT too).
 
     A re-run process and its scratch directory, a temporary file: none is left behind.
     ``dryrun`` and ``resume`` put their own handlers over this one while they run, and
@@ -368,6 +368,11 @@ def signals_end_commands() -> Iterator[None]:
 
     before = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGHUP)}
     before[signal.SIGTERM] = signal.signal(signal.SIGTERM, terminate)
+    if before[signal.SIGINT] is signal.SIG_IGN:
+        # A shell script's background job inherits SIGINT ignored; the run takes it all the
+        # same (a graceful stop), so one sent before the run's own handler is in ends the
+        # command too instead of being lost while the run then goes on to its end.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         yield
     finally:
