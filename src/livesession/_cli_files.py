@@ -3,11 +3,13 @@
 They read a run and write beside it (or where ``--output``/``--out`` says). What they may
 not write is refused before the work, in one line naming the output and the way out (a run's
 own file, a directory they cannot write or make); the file system refusing the output later
-is said the same way, never by a temporary file's name.
+is said the same way, never by a temporary file's name. And the command line's path and
+name arguments, as ``argparse`` types.
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import errno
 import os
@@ -19,16 +21,18 @@ from typing import Final
 from ._artifacts.runread import is_run_dir
 from ._exceptions import UsageError
 from ._support.fsutil import file_kind
-from ._support.oserrors import not_writable
+from ._support.oserrors import cwd_gone, not_writable
 
 __all__ = [
     "OUT_HINT",
     "in_dir",
     "output_refused",
+    "path_argument",
     "refuse_run_file",
     "refuse_unmakeable",
     "refuse_unwritable",
     "said_of",
+    "text_argument",
 ]
 
 
@@ -196,3 +200,18 @@ def output_refused(is_output: Callable[[Path], bool], what: str, hint: str) -> I
         if named is None or not is_output(Path(os.fsdecode(named))):
             raise
         raise _unwritable(what, exc.strerror or str(exc), hint) from None
+
+
+def text_argument(text: str) -> str:
+    """A name argument (a symbol): an empty one is refused, not taken for the default."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("must not be empty")
+    return text
+
+
+def path_argument(text: str) -> Path:
+    """A path argument: not empty (nobody types the cwd), not relative to a removed cwd."""
+    gone = cwd_gone(text_argument(text))
+    if gone is not None:
+        raise argparse.ArgumentTypeError(gone)
+    return Path(text)

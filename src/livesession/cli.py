@@ -26,7 +26,6 @@ if __name__ == "__main__":  # `python -m livesession.cli`: load the CLI where Ct
 import argparse
 import contextlib
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any, Final, NoReturn
 
 from ._cli_commands import (
@@ -39,6 +38,8 @@ from ._cli_commands import (
     cmd_status,
     cmd_verify,
 )
+from ._cli_files import path_argument as _path
+from ._cli_files import text_argument as _text
 from ._cli_output import (
     EXIT_BAD_INPUT,
     EXIT_CRASHED,
@@ -68,7 +69,8 @@ from ._cli_output import (
 )
 from ._domain.config import CLOCK_MODES, DURABILITY_MODES
 from ._exceptions import LiveSessionError, UsageError
-from ._support.oserrors import cwd_gone, said
+from ._support.numbertext import integer_form_problem
+from ._support.oserrors import said
 from ._support.secrets import redact_text
 from ._support.text import one_line
 from ._version import __version__
@@ -83,31 +85,16 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
-def _text(text: str) -> str:
-    """A name argument (a symbol): an empty one is refused, not taken for the default."""
-    if not text.strip():
-        raise argparse.ArgumentTypeError("must not be empty")
-    return text
-
-
-def _path(text: str) -> Path:
-    """A path argument: not empty (nobody types the cwd), not relative to a removed cwd."""
-    gone = cwd_gone(_text(text))
-    if gone is not None:
-        raise argparse.ArgumentTypeError(gone)
-    return Path(text)
-
-
 def _integer(text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    loose = integer_form_problem(text)  # int() reads "1_0" (10), spaces, other digits
+    if loose is not None:
+        raise argparse.ArgumentTypeError(f"{text!r} is {loose}")
+    return int(text)
 
 
 def _non_negative(text: str) -> int:
     value = _integer(text)
-    if value < 0:
+    if value < 0 or text.startswith("-"):  # "-0" too
         raise argparse.ArgumentTypeError(f"{text!r} must not be negative")
     return value
 

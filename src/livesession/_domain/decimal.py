@@ -19,6 +19,8 @@ from decimal import (
 )
 from typing import Final, ParamSpec, TypeVar
 
+from .._support.numbertext import number_form_problem
+
 __all__ = [
     "CONTEXT",
     "DIGITS",
@@ -171,7 +173,9 @@ def to_decimal(value: object, *, field: str) -> Decimal:
     """Convert a str, int or Decimal to a finite Decimal; refuse floats and bools.
 
     Each refusal names the field and the value: a float as it was read (already rounded,
-    which is why it is refused), a boolean as TOML writes it, anything else by its type.
+    which is why it is refused), a boolean as TOML writes it, anything else by its type. A
+    string is held to a data file's form of a number (``numbertext``): ``"1_0"``, spaces
+    and other scripts' digits, which ``Decimal`` reads, are refused.
     """
     if isinstance(value, bool):
         msg = (
@@ -194,6 +198,11 @@ def to_decimal(value: object, *, field: str) -> Decimal:
         except InvalidOperation:
             msg = f"{field}: {value!r} is not a decimal number"
             raise ValueError(msg) from None
+        # "1_0" (10), " 10 ", Arabic-Indic digits: Decimal reads them, a data file may not.
+        loose = number_form_problem(value) if isinstance(value, str) else None
+        if loose is not None:
+            msg = f"{field}: {value!r} is {loose}"
+            raise ValueError(msg)
     else:
         msg = f"{field}: expected a decimal string, got {_shown(value)}"
         raise TypeError(msg)

@@ -89,8 +89,9 @@ def _dec_rule(name: str, *, positive: bool, maximum: Decimal | None, why: str) -
         _check_written(name, value)
         if positive and value <= 0:
             raise ConfigError(f"{name} must be greater than zero, got {str(value)!r}")
-        if not positive and value < 0:
-            raise ConfigError(f"{name} must not be negative, got {str(value)!r}")
+        if not positive and value.is_signed():  # "-0" too: recorded with its sign
+            zero = "" if value else " (write 0)"
+            raise ConfigError(f"{name} must not be negative, got {str(value)!r}{zero}")
         if maximum is not None and value > maximum:
             raise ConfigError(f"{name} must be at most {maximum}{why}, got {str(value)!r}")
 

@@ -15,7 +15,8 @@ as well as in the usual one, by these rules, so that nothing is ever guessed at:
 A **number** is written with the ASCII digits ``0-9``, an optional sign, at most one
 decimal mark and an optional exponent (``1e5``, ``8.9E-7``): nothing else Python's
 ``Decimal`` would read is taken (``1_234.5``, full-width digits U+FF10-FF19: a digit group
-separator is never dropped, and no other script's digits are read).
+separator is never dropped, and no other script's digits are read). The form is
+``_support/numbertext``'s, a config's decimals are held to it too.
 
 Its day-first dates (``DD.MM.YYYY``) are among the time forms of ``timeforms``.
 """
@@ -33,13 +34,10 @@ __all__ = [
     "compressed",
     "cr_line_ends",
     "decimal_text",
-    "digits_hint",
     "header_splits",
-    "is_number_text",
     "line_too_long",
     "no_header",
     "not_a_row",
-    "number_form_problem",
     "split",
     "utf16",
     "writes_decimal_comma",
@@ -179,32 +177,6 @@ def comma_hint(text: str) -> str:
     if "." in text or text.count(",") > 1:
         return " (a thousands separator? write numbers without one)"
     return " (a decimal comma is read only in a ';' file whose first data row writes one)"
-
-
-_NUMBER: Final = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
-"""A number as a data file may write it (with a point: a decimal comma is made one first)."""
-
-
-def is_number_text(text: str) -> bool:
-    """Whether ``text`` is a number in the one form a data file may write one."""
-    return _NUMBER.fullmatch(text) is not None
-
-
-def number_form_problem(text: str) -> str | None:
-    """Why ``text``, which ``Decimal`` reads, is no number a data file may write (None: it is)."""
-    if is_number_text(text):
-        return None
-    hint = digits_hint(text)
-    return "not a decimal number" + (hint or " (write the digits 0-9, a point, an exponent)")
-
-
-def digits_hint(text: str) -> str:
-    """Why text with a ``_`` or with digits other than ``0-9`` is not read, for the error."""
-    if "_" in text and is_number_text(text.replace("_", "")):
-        return " (a '_' digit group separator? write numbers without one: it is never dropped)"
-    if any(ch.isdigit() and not ch.isascii() for ch in text):
-        return " (digits other than 0-9, full-width or another script's: write ASCII digits)"
-    return ""
 
 
 _PACKED: Final = (

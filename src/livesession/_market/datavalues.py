@@ -24,8 +24,9 @@ from typing import Final
 
 from .._domain.decimal import DIGITS, excess_digits, plain
 from .._exceptions import ConfigError
+from .._support.numbertext import number_form_problem
 from .._support.references import a_
-from .csvforms import comma_hint, decimal_text, number_form_problem
+from .csvforms import comma_hint, decimal_text
 
 __all__ = ["PriceGrid", "check_tick", "read_number", "volume_problem"]
 

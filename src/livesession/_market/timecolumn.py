@@ -13,7 +13,7 @@ from typing import IO, TYPE_CHECKING, Final
 
 from .._domain.clock import format_utc, from_epoch_ns
 from .._domain.timerange import RANGE_NOTE, outside
-from .csvforms import digits_hint
+from .._support.numbertext import digits_hint
 from .datafail import fail
 from .timeforms import (
     NANO_DIGITS,

@@ -22,7 +22,7 @@ from typing import Final
 
 from .._domain.clock import epoch_ns
 from .._domain.decimal import finite_decimal
-from .csvforms import is_number_text
+from .._support.numbertext import is_number_text
 
 __all__ = [
     "NANO_DIGITS",
