@@ -69,6 +69,7 @@ from ._cli_output import (
 )
 from ._domain.config import CLOCK_MODES, DURABILITY_MODES
 from ._exceptions import LiveSessionError, UsageError
+from ._support.crash import ARMING_PROBLEM
 from ._support.numbertext import integer_form_problem
 from ._support.oserrors import said
 from ._support.secrets import redact_text
@@ -456,6 +457,8 @@ def _ended_by_signal(exc: BaseException, *, as_json: bool) -> int:
 
 
 def _main(argv: Sequence[str] | None, *, as_json: bool) -> int:
+    if ARMING_PROBLEM is not None:  # the crash harness's variables, before any command
+        return _error(ARMING_PROBLEM, as_json=as_json)
     try:
         parser = build_parser()
         args = parser.parse_args(argv)

@@ -30,7 +30,7 @@ def crash_at_write(name: str, sink: LineSink, line: bytes) -> None:
 def _torn_write(sink: LineSink, line: bytes) -> None:
     """Crash-harness only: write half of ``line``, flush, and die at the armed count."""
     label = f"torn_{_CRASH_LABEL.removeprefix('torn_')}"
-    if _crash_hits.get(label, 0) + 1 >= int(_CRASH_COUNT or "1"):
+    if _crash_hits.get(label, 0) + 1 >= _CRASH_COUNT:
         sink.write_line(line[: len(line) // 2])
         sink.flush()
     crashpoint(label)

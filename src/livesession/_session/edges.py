@@ -17,6 +17,7 @@ from .._artifacts.webhook import refuse_closed_webhook
 from .._domain.config import DryrunConfig
 from .._domain.retry import RetryPolicy
 from .._exceptions import ConfigError, PluginError
+from .._support.crash import ARMING_PROBLEM
 from .._support.oserrors import cwd_gone
 from .._support.references import a_, not_a
 from .._typing import (
@@ -100,8 +101,12 @@ def check_config(config: object) -> None:
     """Refuse (``ConfigError``) a ``config`` that is not a ``DryrunConfig``, saying what would do.
 
     A settings dict or a config file's name given where the config goes used to die of
-    ``'dict' object has no attribute 'run_id'`` in ``create_run``.
+    ``'dict' object has no attribute 'run_id'`` in ``create_run``. A crash harness's
+    variable that arms nothing (``LIVESESSION_CRASH_AT=before_send:x``) is refused here
+    too, before the run, not by its crash point in the middle of it.
     """
+    if ARMING_PROBLEM is not None:
+        raise ConfigError(ARMING_PROBLEM)
     if isinstance(config, DryrunConfig):
         return
     said = f"config must be a DryrunConfig, got {type(config).__name__}"

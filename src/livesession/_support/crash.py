@@ -3,7 +3,8 @@
 ``LIVESESSION_CRASH_AT="label:n"`` kills the process with SIGKILL the n-th time
 ``crashpoint(label)`` is reached (n defaults to 1). The variable is read once, at import;
 when it is unset every crash point is a no-op. The module imports nothing from the
-package, so low-level modules (``_fsutil``) can carry crash points without a cycle.
+package but ``numbertext`` (which imports nothing), so low-level modules (``_fsutil``) can
+carry crash points without a cycle.
 
 Labels in use: ``before_send``, ``after_send``, ``after_flatten`` (the wind-down to STOPPED
 sent its flatten orders), ``checkpoint``, ``checkpoint_tmp`` (inside
@@ -13,6 +14,10 @@ and flushed, then the process dies), for the sinks ``events``, ``states`` and ``
 
 ``LIVESESSION_PAUSE_AT="label:n"`` instead stops the process with SIGSTOP there (once, at
 the n-th hit): a holder frozen at an exact point, for the fencing tests to SIGCONT later.
+
+A count that is no whole number from 1 (``before_send:x``, ``before_send:0``), or no
+label, is ``ARMING_PROBLEM``, which the CLI and a session's start refuse in one line: it
+used to raise ``ValueError`` from ``int()`` in the middle of a run, at the crash point.
 """
 
 from __future__ import annotations
@@ -21,16 +26,40 @@ import os
 import signal
 from typing import Final
 
-__all__ = ["CRASH_COUNT", "CRASH_LABEL", "PAUSE_LABEL", "crash_hits", "crashpoint"]
+from .numbertext import integer_form_problem
 
-_SPEC: Final = os.environ.get("LIVESESSION_CRASH_AT", "")
-CRASH_LABEL: Final = _SPEC.partition(":")[0]
-"""The armed label, or ``""`` when no crash point is armed."""
-CRASH_COUNT: Final = _SPEC.partition(":")[2]
-"""The hit count (as text, ``""`` meaning 1) at which the armed label kills."""
-_PAUSE: Final = os.environ.get("LIVESESSION_PAUSE_AT", "")
-PAUSE_LABEL: Final = _PAUSE.partition(":")[0]
-"""The label armed to pause (SIGSTOP) at, or ``""``."""
+__all__ = [
+    "ARMING_PROBLEM",
+    "CRASH_COUNT",
+    "CRASH_LABEL",
+    "PAUSE_LABEL",
+    "crash_hits",
+    "crashpoint",
+]
+
+_DIGITS: Final = 18
+"""The most digits a count may have (more is no count: ``int`` would refuse 4301)."""
+
+
+def _armed(variable: str) -> tuple[str, int, str | None]:
+    """The label and count ``variable`` arms (``label:n``), and why it arms none, or None."""
+    spec = os.environ.get(variable, "")
+    label, _, text = spec.partition(":")
+    if not spec:
+        return "", 1, None
+    counted = len(text) <= _DIGITS and integer_form_problem(text) is None and int(text) >= 1
+    if label and (not text or counted):
+        return label, int(text or "1"), None
+    why = f"{variable}={spec!r} is not LABEL or LABEL:N (N: the hit it acts at, from 1)"
+    return "", 1, why
+
+
+CRASH_LABEL, CRASH_COUNT, _CRASH_PROBLEM = _armed("LIVESESSION_CRASH_AT")
+"""The armed label (``""``: none armed) and the hit count at which it kills."""
+PAUSE_LABEL, _PAUSE_COUNT, _PAUSE_PROBLEM = _armed("LIVESESSION_PAUSE_AT")
+"""The label armed to pause (SIGSTOP) at (``""``: none), and at which hit."""
+ARMING_PROBLEM: Final = _CRASH_PROBLEM or _PAUSE_PROBLEM
+"""Why a crash or pause variable is refused, or None: the start of a run says it."""
 crash_hits: dict[str, int] = {}
 """How often each armed label has been reached in this process."""
 
@@ -43,10 +72,10 @@ def crashpoint(label: str) -> None:
     if PAUSE_LABEL and label == PAUSE_LABEL:
         key = f"pause:{label}"
         crash_hits[key] = crash_hits.get(key, 0) + 1
-        if crash_hits[key] == int(_PAUSE.partition(":")[2] or "1"):
+        if crash_hits[key] == _PAUSE_COUNT:
             os.kill(os.getpid(), signal.SIGSTOP)
     if not CRASH_LABEL or label != CRASH_LABEL:
         return
     crash_hits[label] = crash_hits.get(label, 0) + 1
-    if crash_hits[label] >= int(CRASH_COUNT or "1"):
+    if crash_hits[label] >= CRASH_COUNT:
         os.kill(os.getpid(), signal.SIGKILL)

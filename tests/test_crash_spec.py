@@ -1,0 +1,62 @@
+"""The crash harness's variables are checked when the process starts, not at the crash point.
+
+Bug: ``LIVESESSION_CRASH_AT=before_send:x`` (or ``LIVESESSION_PAUSE_AT`` with such a count)
+read its count with ``int()`` only when the crash point was reached, so a junk count raised
+``ValueError`` in the middle of a run and left it half-made. Now the command refuses it
+before anything is written, in one line, exit 2; and a session made from Python refuses it
+as it starts.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from crash_harness import SUBPROCESS_TIMEOUT_S
+
+
+def _run(tmp_path, variable: str, spec: str, *command: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LIVESESSION_")}
+    env[variable] = spec
+    return subprocess.run(
+        [sys.executable, *command],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=SUBPROCESS_TIMEOUT_S,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize("variable", ["LIVESESSION_CRASH_AT", "LIVESESSION_PAUSE_AT"])
+@pytest.mark.parametrize("spec", ["before_send:x", "before_send:0", "before_send:1_0", ":2"])
+def test_a_junk_count_is_refused_before_the_run(tmp_path, variable, spec):
+    out = tmp_path / "runs"
+    proc = _run(
+        tmp_path, variable, spec, "-m", "livesession.cli", "dryrun", "--steps", "200",
+        "--out", str(out), "-q",
+    )  # fmt: skip
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr == (
+        f"livesession: error: {variable}={spec!r} is not LABEL or LABEL:N (N: the hit it acts "
+        "at, from 1)\n"
+    )
+    assert not out.exists()
+
+
+def test_a_session_made_from_python_refuses_it_as_it_starts(tmp_path):
+    script = (
+        "from livesession import ConfigError, DryrunConfig, create_run\n"
+        "try:\n"
+        "    create_run(DryrunConfig.from_mapping({'steps': 200}), 'runs')\n"
+        "except ConfigError as exc:\n"
+        "    print(exc)\n"
+    )
+    proc = _run(tmp_path, "LIVESESSION_CRASH_AT", "before_send:x", "-c", script)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("LIVESESSION_CRASH_AT='before_send:x' is not LABEL or LABEL:N")
+    assert not (tmp_path / "runs").exists()
