@@ -226,7 +226,7 @@ def test_evidence_without_the_strategy_package_says_what_checks_the_copy(
     assert proc.returncode == 2, (proc.stdout, proc.stderr)
     err = proc.stderr.strip()
     assert len(err.splitlines()) == 1, err
-    assert "cannot import 'mydesk.breakout:make_strategy'" in err
+    assert "strategy_factory: cannot import 'mydesk.breakout:make_strategy'" in err
     assert err.endswith(
         "; evidence re-runs the run, so it needs the run's code and data file here: without "
         "them, `livesession verify runs/deskrun --manifest manifest.json` checks the run and "

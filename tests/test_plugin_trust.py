@@ -57,9 +57,55 @@ def test_the_cli_refuses_it_in_one_line_exit_2(tmp_path):
     proc = cli("dryrun", "-c", config, "--out", tmp_path / "runs", cwd=tmp_path)
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr.count("\n") == 1
-    assert proc.stderr.startswith("livesession: error: cannot use 'os:system': os is Python's")
+    assert proc.stderr.startswith(
+        f"livesession: error: config file {config}, line 2: broker: cannot use 'os:system': "
+        "os is Python's"
+    )
     assert not marker.exists()
     assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize(
+    ("toml", "line", "said"),
+    [
+        (
+            'steps = 5\n\nstrategy_factory = "nosuchpkg.mod:make"\n',
+            3,
+            "strategy_factory: cannot import 'nosuchpkg.mod:make': No module named 'nosuchpkg'",
+        ),
+        ('feed = "deskplug:nope"\n', 1, "feed: cannot use 'deskplug:nope': deskplug has no nope"),
+        (
+            'seed = 1\nbroker = "os:system"\n',
+            2,
+            "broker: cannot use 'os:system': os is Python's standard library",
+        ),
+    ],
+)
+def test_a_reference_that_cannot_be_imported_names_its_key_file_and_line(
+    tmp_path, toml, line, said
+):
+    """Bug: ``cannot import 'x:y'`` said neither the key (strategy_factory, feed, broker)
+    nor the file and line that set it, as every other refusal of a config file does."""
+    (tmp_path / "deskplug.py").write_text("")
+    config = tmp_path / "desk.toml"
+    config.write_text('run_id = "named"\n' + toml)
+    with pytest.raises(PluginError) as raised:
+        create_run(load_config(config), tmp_path / "runs")
+    assert str(raised.value).startswith(f"config file {config}, line {line + 1}: {said}")
+    assert not (tmp_path / "runs").exists()
+
+
+def test_a_flags_reference_names_its_key_not_the_file(tmp_path, capsys):
+    config = tmp_path / "desk.toml"
+    config.write_text('run_id = "flag"\nstrategy_factory = "deskplug:make"\n')
+    out = tmp_path / "runs"
+    argv = ["dryrun", "-c", str(config), "--strategy", "nosuchpkg.m:make", "--out", str(out)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(
+        "livesession: error: strategy_factory: cannot import 'nosuchpkg.m:make': No module"
+    )
+    assert not out.exists()
 
 
 PLUG = """

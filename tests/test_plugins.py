@@ -532,11 +532,17 @@ def _exiting(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
         ),
         (
             'strategy_factory = "exitplug.exits_at_import:make"',
-            "importing 'exitplug.exits_at_import:make' raised SystemExit(3)",
+            (
+                "config file {config}, line 2: strategy_factory: importing "
+                "'exitplug.exits_at_import:make' raised SystemExit(3)"
+            ),
         ),
         (
             'strategy_factory = "exitplug.argparse_at_import:make"',
-            "importing 'exitplug.argparse_at_import:make' raised SystemExit(2)",
+            (
+                "config file {config}, line 2: strategy_factory: importing "
+                "'exitplug.argparse_at_import:make' raised SystemExit(2)"
+            ),
         ),
     ],
 )
@@ -546,6 +552,7 @@ def test_a_plug_in_exiting_while_built_exits_2_naming_it(tmp_path, exiting, toml
     reference like any other: exit 2, one line naming it and the exit's code."""
     config = exiting / "exits.toml"
     config.write_text(f'run_id = "exits"\n{toml}\n')
+    said = said.format(config=config)  # an import's failure names the file and line too
     out = tmp_path / "runs"
     proc = cli("dryrun", "-c", config, "--out", out, "--json", cwd=tmp_path)
     assert proc.returncode == 2, (proc.returncode, proc.stdout, proc.stderr)

@@ -22,6 +22,7 @@ from .alerts import AlertsConfig, alerts_config
 from .clock import parse_utc, parse_utc_ns
 from .configfile import (
     in_file,
+    located,
     parse_config,
     read_config_file,
     refuse_overridden_invalid,
@@ -495,4 +496,4 @@ def load_config(
         refuse_pin_without_data(config.feed, config.feed_sha256, config.feed_bytes)
     except ConfigError as exc:
         raise exc if path is None else in_file(exc, path, text, own, changes) from None
-    return config
+    return config if path is None else located(config, path, text, own, changes)

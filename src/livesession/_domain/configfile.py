@@ -11,6 +11,7 @@ from __future__ import annotations
 import codecs
 import re
 import tomllib
+import weakref
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, cast
 
@@ -29,7 +30,9 @@ __all__ = [
     "CONFIG_MAX_BYTES",
     "config_keys",
     "in_file",
+    "located",
     "parse_config",
+    "place_of",
     "read_config_file",
     "refuse_overridden_invalid",
     "said_plainly",
@@ -243,3 +246,35 @@ def refuse_overridden_invalid(
                 f"config file {path}: {exc} (an override replaces it for this run, but the "
                 f"file must be valid on its own: fix or drop {key} there)"
             ) from None
+
+
+_REFERENCE_KEYS: Final = ("strategy_factory", "feed", "broker")
+"""The keys whose references are imported when a run is made, not when the file is read."""
+_PLACES: Final[dict[int, dict[str, str]]] = {}
+"""Where the config file a config was read from sets each reference key, by the config's id."""
+
+
+def located(
+    config: Any, path: Path, text: str, data: Mapping[str, Any], overridden: Collection[str]
+) -> Any:
+    """``config``, remembering the line of ``path`` that sets each of its reference keys.
+
+    A reference is imported when the run is made, long after the file was read: its
+    refusal (``cannot import 'desk.s:make'``) names the file and line as a value's does
+    (``place_of``). A key a flag set (``overridden``) is the flag's, in no file. Kept
+    beside the config, never in it (``config.json`` and its hash are the run's).
+    """
+    places = {}
+    for key in _REFERENCE_KEYS:
+        if key in data and key not in overridden:
+            line = _line_of(text, key)
+            places[key] = f"config file {path}{'' if line is None else f', line {line}'}: "
+    if places:
+        _PLACES[id(config)] = places
+        weakref.finalize(config, _PLACES.pop, id(config), None)
+    return config
+
+
+def place_of(config: object, key: str) -> str:
+    """``config file PATH, line N: `` for the reference ``key`` ``config``'s file set, or ""."""
+    return _PLACES.get(id(config), {}).get(key, "")

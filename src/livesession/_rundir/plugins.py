@@ -63,6 +63,8 @@ __all__ = [
 ]
 
 _KINDS: Final = {"strategy": Strategy, "feed": MarketFeed, "broker": Broker}
+_KEYS: Final = {"strategy": "strategy_factory", "feed": "feed", "broker": "broker"}
+"""The config key of each role a run records the source of."""
 
 
 class PlugIns(TypedDict, total=False):
@@ -317,7 +319,12 @@ def check_recorded_sources(cfg: DryrunConfig, recorded: dict[str, Any]) -> bool:
     if any("object" in record for record in recorded.values()):
         return False
     base = None if cfg.base_dir is None else Path(cfg.base_dir)
-    current = {role: resolve(str(record["ref"]), base)[1] for role, record in recorded.items()}
+    current = {}
+    for role, record in recorded.items():
+        try:
+            current[role] = resolve(str(record["ref"]), base)[1]
+        except PluginError as exc:  # named by its key, as a new run's refusal is
+            raise PluginError(f"{_KEYS[role]}: {exc}") from None
     check_sources(recorded, current, run=cfg.run_id)
     return True
 

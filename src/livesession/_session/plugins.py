@@ -14,6 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .._domain.configfile import place_of
 from .._exceptions import PluginError
 from .._support.references import call_reference, is_reference
 from .._typing import Broker, MarketFeed, Strategy
@@ -49,7 +50,12 @@ def strategy_from_reference(cfg: DryrunConfig) -> tuple[Strategy, dict[str, Any]
         raise PluginError("strategy_factory is not set")
     kwargs = _kwargs("strategy_params", cfg.strategy_params, {"strategy_id": cfg.strategy_id})
     product, record = call_reference(
-        ref, _base(cfg), what="strategy_factory", kind=Strategy, kwargs=kwargs
+        ref,
+        _base(cfg),
+        what="strategy_factory",
+        kind=Strategy,
+        kwargs=kwargs,
+        where=place_of(cfg, "strategy_factory"),
     )
     strategy: Strategy = product
     check_strategy_id(strategy, cfg.strategy_id, made_by=ref)
@@ -85,7 +91,12 @@ def feed_from_reference(cfg: DryrunConfig) -> tuple[MarketFeed, dict[str, Any]]:
         raise PluginError(f"feed {cfg.feed!r} is not a reference")
     kwargs = _kwargs("feed_params", cfg.feed_params, {"symbol": cfg.symbol})
     product, record = call_reference(
-        cfg.feed, _base(cfg), what="feed", kind=MarketFeed, kwargs=kwargs
+        cfg.feed,
+        _base(cfg),
+        what="feed",
+        kind=MarketFeed,
+        kwargs=kwargs,
+        where=place_of(cfg, "feed"),
     )
     feed: MarketFeed = product
     return feed, record
@@ -108,6 +119,7 @@ def broker_from_reference(
         kind=Broker,
         kwargs=dict(cfg.broker_params),
         offered=None if journal is None else {"journal": journal},
+        where=place_of(cfg, "broker"),
     )
     broker: Broker = product
     return broker, record

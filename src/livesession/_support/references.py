@@ -191,10 +191,14 @@ def call_reference(
     kind: type,
     kwargs: Mapping[str, Any],
     offered: Mapping[str, Any] | None = None,
+    where: str = "",
 ) -> tuple[Any, dict[str, Any]]:
     """Call the factory ``ref`` names with ``kwargs``; its product must be a ``kind``.
 
-    ``what`` names the plug-in in errors (``strategy_factory``, ``feed``, ``broker``).
+    ``what`` names the plug-in in errors (``strategy_factory``, ``feed``, ``broker``): one
+    that cannot be imported or found (``strategy_factory: cannot import 'x:y': ...``)
+    begins with ``where`` too, the config file and line that set it (``config file
+    desk.toml, line 3: ``), when one did.
     ``offered`` keyword arguments go only to a factory whose signature names them (the
     run's venue journal, for a broker that keeps its state there).
 
@@ -205,9 +209,11 @@ def call_reference(
     """
     started = working_dir()
     try:
-        product, record = _built(
-            ref, base_dir, what=what, kind=kind, kwargs=kwargs, offered=offered
-        )
+        try:
+            factory, record = resolve(ref, base_dir)
+        except PluginError as exc:
+            raise PluginError(f"{where}{what}: {exc}") from None
+        product = _built(factory, ref, what=what, kind=kind, kwargs=kwargs, offered=offered)
     finally:
         now = working_dir()
         if started is not None and now != started:
@@ -223,15 +229,14 @@ def call_reference(
 
 
 def _built(
+    factory: Any,
     ref: str,
-    base_dir: Path | None,
     *,
     what: str,
     kind: type,
     kwargs: Mapping[str, Any],
     offered: Mapping[str, Any] | None,
-) -> tuple[Any, dict[str, Any]]:
-    factory, record = resolve(ref, base_dir)
+) -> Any:
     if not callable(factory):
         raise PluginError(f"{what} {ref!r} is not callable")
     if offered:
@@ -245,7 +250,7 @@ def _built(
             f"{what} {ref!r} returned {not_a(product, kind)} "
             f"(see docs/plugins.md for the methods it needs)"
         )
-    return product, record
+    return product
 
 
 def _named_by(factory: Callable[..., Any], offered: Mapping[str, Any]) -> dict[str, Any]:
