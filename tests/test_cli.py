@@ -304,9 +304,11 @@ class TestSummary:
         )
         assert main(["status", str(tmp_path / "loss")]) == 0
         status = capsys.readouterr().out
-        assert "trading     HALTED at the end: new orders were refused from the halt on" in status
+        said = "trading     HALTED at the end by the kill switch: new orders were refused from the halt on"
+        assert said in status
         assert main(["status", "--json", str(tmp_path / "loss")]) == 0
-        assert orjson.loads(capsys.readouterr().out)["trading"] == "HALTED"
+        as_json = orjson.loads(capsys.readouterr().out)
+        assert (as_json["trading"], as_json["kill_halted"]) == ("HALTED", True)
 
     def test_quiet_prints_nothing(self, tmp_path, capsys):
         """-q: no summary, nothing on stdout or stderr for a completed run."""
