@@ -49,14 +49,7 @@ def strategy_from_reference(cfg: DryrunConfig) -> tuple[Strategy, dict[str, Any]
     if ref is None:
         raise PluginError("strategy_factory is not set")
     kwargs = _kwargs("strategy_params", cfg.strategy_params, {"strategy_id": cfg.strategy_id})
-    product, record = call_reference(
-        ref,
-        _base(cfg),
-        what="strategy_factory",
-        kind=Strategy,
-        kwargs=kwargs,
-        where=place_of(cfg, "strategy_factory"),
-    )
+    product, record = _made(cfg, "strategy_factory", ref, Strategy, kwargs)
     strategy: Strategy = product
     check_strategy_id(strategy, cfg.strategy_id, made_by=ref)
     return strategy, record
@@ -90,14 +83,7 @@ def feed_from_reference(cfg: DryrunConfig) -> tuple[MarketFeed, dict[str, Any]]:
     if not is_reference(cfg.feed):
         raise PluginError(f"feed {cfg.feed!r} is not a reference")
     kwargs = _kwargs("feed_params", cfg.feed_params, {"symbol": cfg.symbol})
-    product, record = call_reference(
-        cfg.feed,
-        _base(cfg),
-        what="feed",
-        kind=MarketFeed,
-        kwargs=kwargs,
-        where=place_of(cfg, "feed"),
-    )
+    product, record = _made(cfg, "feed", cfg.feed, MarketFeed, kwargs)
     feed: MarketFeed = product
     return feed, record
 
@@ -112,14 +98,28 @@ def broker_from_reference(
     """
     if not is_reference(cfg.broker):
         raise PluginError(f"broker {cfg.broker!r} is not a reference")
-    product, record = call_reference(
-        cfg.broker,
-        _base(cfg),
-        what="broker",
-        kind=Broker,
-        kwargs=dict(cfg.broker_params),
-        offered=None if journal is None else {"journal": journal},
-        where=place_of(cfg, "broker"),
+    offered = None if journal is None else {"journal": journal}
+    product, record = _made(
+        cfg, "broker", cfg.broker, Broker, dict(cfg.broker_params), offered=offered
     )
     broker: Broker = product
     return broker, record
+
+
+def _made(
+    cfg: DryrunConfig,
+    key: str,
+    ref: str,
+    kind: type,
+    kwargs: dict[str, Any],
+    *,
+    offered: dict[str, Any] | None = None,
+) -> tuple[Any, dict[str, Any]]:
+    """What the reference ``ref`` of the config's ``key`` makes, as ``call_reference`` calls it.
+
+    Its refusal names the key, and the file and line that set it (``place_of``).
+    """
+    return call_reference(
+        ref, _base(cfg), what=key, kind=kind, kwargs=kwargs, offered=offered,
+        where=place_of(cfg, key),
+    )  # fmt: skip
