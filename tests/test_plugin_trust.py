@@ -73,7 +73,11 @@ def test_the_cli_refuses_it_in_one_line_exit_2(tmp_path):
             3,
             "strategy_factory: cannot import 'nosuchpkg.mod:make': No module named 'nosuchpkg'",
         ),
-        ('feed = "deskplug:nope"\n', 1, "feed: cannot use 'deskplug:nope': deskplug has no nope"),
+        (
+            'feed = "trust_emptyplug:nope"\n',
+            1,
+            "feed: cannot use 'trust_emptyplug:nope': trust_emptyplug has no nope",
+        ),
         (
             'seed = 1\nbroker = "os:system"\n',
             2,
@@ -86,7 +90,7 @@ def test_a_reference_that_cannot_be_imported_names_its_key_file_and_line(
 ):
     """Bug: ``cannot import 'x:y'`` said neither the key (strategy_factory, feed, broker)
     nor the file and line that set it, as every other refusal of a config file does."""
-    (tmp_path / "deskplug.py").write_text("")
+    (tmp_path / "trust_emptyplug.py").write_text("")  # a name no other test imports
     config = tmp_path / "desk.toml"
     config.write_text('run_id = "named"\n' + toml)
     with pytest.raises(PluginError) as raised:
