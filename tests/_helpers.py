@@ -20,6 +20,7 @@ from typing import Any
 import orjson
 
 from livesession import (
+    Bar,
     DryrunConfig,
     LiveSessionOrchestrator,
     MemoryLineSink,
@@ -31,6 +32,21 @@ from livesession import (
 )
 
 START = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+
+
+def zigzag_bar(symbol: str, n: int, ts_ns: int) -> Bar:
+    """The ``n``-th bar of the testing-kit tests' fixed zigzag (a close every 50 up, 9 long)."""
+    close = Decimal(40_000 + 50 * (n % 9))
+    return Bar(
+        symbol=symbol,
+        ts_ns=ts_ns,
+        open=close,
+        high=close + 10,
+        low=close - 10,
+        close=close,
+        volume=Decimal(1),
+    )
+
 
 DEEP = os.environ.get("LIVESESSION_CAMPAIGN") == "deep"
 """``nox -s campaigns`` sets ``LIVESESSION_CAMPAIGN=deep``: the long sweeps run whole."""

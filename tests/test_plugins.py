@@ -934,12 +934,8 @@ def make(*, strategy_id):
 """
 
 
-@pytest.mark.broken_run("a crashed run whose strategy can no longer restore its state stays so")
-def test_a_set_state_that_raises_is_refused_before_resume_changes_anything(tmp_path, plugdir):
-    """Bug: resume cut the artifacts back (events.jsonl.torn made), opened the idempotency
-    store (its WAL folded in), and only then called the strategy's set_state, whose
-    KeyError crashed the CLI with a traceback (exit 1), the run directory changed."""
-    (plugdir / "userplug" / "forgetful.py").write_text(FORGETFUL)
+def _crashed_forgetful(tmp_path, plugdir):
+    """A dry run of ``userplug.forgetful`` (as the test wrote it) killed at its 2nd checkpoint."""
     config = plugdir / "forgetful.toml"
     config.write_text(
         'run_id = "forgetful"\nsteps = 300\ndurability = "step"\n'
@@ -948,7 +944,16 @@ def test_a_set_state_that_raises_is_refused_before_resume_changes_anything(tmp_p
     out = tmp_path / "runs"
     crashed = cli("dryrun", "-c", config, "--out", out, "-q", crash_at="checkpoint:2", cwd=tmp_path)
     assert crashed.returncode == KILLED, crashed.stderr
-    run_dir = out / "forgetful"
+    return out / "forgetful"
+
+
+@pytest.mark.broken_run("a crashed run whose strategy can no longer restore its state stays so")
+def test_a_set_state_that_raises_is_refused_before_resume_changes_anything(tmp_path, plugdir):
+    """Bug: resume cut the artifacts back (events.jsonl.torn made), opened the idempotency
+    store (its WAL folded in), and only then called the strategy's set_state, whose
+    KeyError crashed the CLI with a traceback (exit 1), the run directory changed."""
+    (plugdir / "userplug" / "forgetful.py").write_text(FORGETFUL)
+    run_dir = _crashed_forgetful(tmp_path, plugdir)
     assert (run_dir / "checkpoint.json").exists()
     before = _tree(run_dir)
     refused = cli("resume", run_dir, cwd=tmp_path)
@@ -977,15 +982,7 @@ def test_a_set_state_that_exits_is_refused_as_one_that_raises(tmp_path, plugdir,
             f"sys.exit({code})",
         )
     )
-    config = plugdir / "forgetful.toml"
-    config.write_text(
-        'run_id = "forgetful"\nsteps = 300\ndurability = "step"\n'
-        'strategy_factory = "userplug.forgetful:make"\n'
-    )
-    out = tmp_path / "runs"
-    crashed = cli("dryrun", "-c", config, "--out", out, "-q", crash_at="checkpoint:2", cwd=tmp_path)
-    assert crashed.returncode == KILLED, crashed.stderr
-    run_dir = out / "forgetful"
+    run_dir = _crashed_forgetful(tmp_path, plugdir)
     before = _tree(run_dir)
     refused = cli("resume", run_dir, cwd=tmp_path)
     _one_line_error(

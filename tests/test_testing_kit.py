@@ -38,6 +38,8 @@ from livesession.testing._differences import bar_first, first_difference
 from livesession.testing.matrix import _Run
 from livesession.testing.strategies import fault_schedules
 
+from _helpers import zigzag_bar
+
 pytest_plugins = ["pytester"]
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -355,16 +357,7 @@ class ForgetfulFeed:
 
     def next_bar(self, ts_ns: int) -> Bar:
         self.bars += 1
-        close = Decimal(40_000 + 50 * (self.bars % 9))
-        return Bar(
-            symbol=self.symbol,
-            ts_ns=ts_ns,
-            open=close,
-            high=close + 10,
-            low=close - 10,
-            close=close,
-            volume=Decimal(1),
-        )
+        return zigzag_bar(self.symbol, self.bars, ts_ns)
 
     def get_state(self) -> dict[str, Any]:
         return {}

@@ -28,6 +28,8 @@ from livesession.testing import (
     run_failure_matrix,
 )
 
+from _helpers import zigzag_bar
+
 
 def _line_of(text: str) -> str:
     """``this file:line`` of the first line holding ``text``."""
@@ -58,16 +60,7 @@ class Stopping:
                 sys.exit(4)
             elif self.how == "interrupt":
                 raise KeyboardInterrupt
-        close = Decimal(40_000 + 50 * (self.bars % 9))
-        return Bar(
-            symbol=self.symbol,
-            ts_ns=ts_ns,
-            open=close,
-            high=close + 10,
-            low=close - 10,
-            close=close,
-            volume=Decimal(1),
-        )
+        return zigzag_bar(self.symbol, self.bars, ts_ns)
 
     def get_state(self) -> dict[str, Any]:
         return {"bars": self.bars}
