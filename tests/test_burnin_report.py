@@ -234,8 +234,18 @@ class TestThresholds:
                 "1e999",
                 "argument --max-flatten-s: must be a finite number of seconds >= 0, got '1e999'",
             ),
+            (  # float() read it as 10: a number is written as a data file's (numbertext)
+                "--max-flatten-s",
+                "1_0",
+                "argument --max-flatten-s: must be a finite number of seconds >= 0, got '1_0'",
+            ),
+            (
+                "--max-flatten-s",
+                " 2 ",
+                "argument --max-flatten-s: must be a finite number of seconds >= 0, got ' 2 '",
+            ),
         ],
-        ids=["huge-oco", "past-64-bit", "inf", "overflow"],
+        ids=["huge-oco", "past-64-bit", "inf", "overflow", "digit-group", "spaces"],
     )
     def test_a_threshold_no_report_can_hold_is_refused(
         self, run: Path, capsys: pytest.CaptureFixture[str], flag: str, value: str, said: str

@@ -70,7 +70,7 @@ from ._cli_output import (
 from ._domain.config import CLOCK_MODES, DURABILITY_MODES
 from ._exceptions import LiveSessionError, UsageError
 from ._support.crash import ARMING_PROBLEM
-from ._support.numbertext import integer_form_problem
+from ._support.numbertext import integer_form_problem, is_number_text
 from ._support.oserrors import said
 from ._support.secrets import redact_text
 from ._support.text import one_line
@@ -218,10 +218,8 @@ def _add_live_run_commands(sub: Any) -> None:
 
 
 def _non_negative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
+    # Written as a number is (``is_number_text``): ``float`` reads "1_0" as 10, spaces too.
+    value = float(text) if is_number_text(text) else -1.0
     if not 0 <= value < float("inf"):  # also refuses nan, and inf (JSON holds neither)
         raise argparse.ArgumentTypeError(f"must be a finite number of seconds >= 0, got {text!r}")
     return value
