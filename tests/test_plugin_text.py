@@ -33,7 +33,7 @@ from livesession import (
 from livesession._artifacts.recorder import Recorder
 from livesession._cli_output import emit_json
 from livesession._cli_runs import _say_rejected
-from livesession._domain.alerts import alert_for
+from livesession._domain.alerts import alert_for, unsealed_alert
 from livesession._exceptions import OutcomeUnknown
 from livesession._session.broker_guard import GuardedBroker
 from livesession._support.references import raised
@@ -359,6 +359,32 @@ def test_an_alert_carries_a_lone_surrogate_escaped():
     document = orjson.loads(orjson.dumps(alert.to_json()))
     assert document["detail"]["error"] == f"cannot read {ESCAPED}"
     assert document["reason"] == f"gone {ESCAPED}"
+
+
+@pytest.mark.parametrize("made_by", ["audit record", "RUN_UNSEALED"])
+def test_every_alert_shows_its_reason_and_detail_by_one_rule(made_by: str):
+    """An alert raised by an audit record and the ``RUN_UNSEALED`` one no record raises show
+    their reason and detail alike: a secret redacted, a lone surrogate escaped."""
+    reason = f"token=abcd1234 gone {NAME}"
+    detail = {"error": f"cannot read {NAME}", "password": "hunter2"}
+    where: dict[str, Any] = {
+        "run_id": "r",
+        "state": "ERROR_REQUIRES_OPERATOR",
+        "status": "FAILED",
+        "ts": "2026-01-01T00:00:00Z",
+        "audit_seq": 3,
+    }
+    if made_by == "audit record":
+        alert = alert_for("C2_LEASE_LOST", {"reason": reason, **detail}, **where)
+    else:
+        alert = unsealed_alert(why=reason, audit_code="C2_LEASE_LOST", detail=detail, **where)
+    assert alert is not None
+    document = orjson.loads(orjson.dumps(alert.to_json()))
+    assert document["reason"] == f"token=*** gone {ESCAPED}"
+    assert document["detail"]["error"] == f"cannot read {ESCAPED}"
+    assert document["detail"]["password"] == "***"
+    assert "abcd1234" not in document["text"]
+    assert "hunter2" not in orjson.dumps(document).decode()
 
 
 def test_the_cli_s_failed_line_escapes_a_nul_and_every_other_control(tmp_path: Path):

@@ -136,18 +136,18 @@ def alert_for(
     reason = payload.get("reason")
     if not isinstance(reason, str) or not reason:
         reason = {"LEASE_LOST": "LEASE_LOST", "SINK_FAILED": "SINK_WRITE_FAILED"}.get(code, "")
-    return Alert(
-        run_id=run_id,
-        code=code,
-        state=state,
-        status=status,
-        reason=valid_text(redact_text(reason)),
-        ts=ts,
-        audit_seq=audit_seq,
-        audit_code=audit_code,
-        # The record as its observers see it, before the audit writes it: a plug-in's text
-        # (a lease backend's error, say) may still hold a lone surrogate no JSON can carry.
-        detail=valid_payload(redact(dict(payload))),
+    return _shown(
+        Alert(
+            run_id=run_id,
+            code=code,
+            state=state,
+            status=status,
+            reason=reason,
+            ts=ts,
+            audit_seq=audit_seq,
+            audit_code=audit_code,
+            detail=payload,  # the record as its observers see it, before the audit writes it
+        )
     )
 
 
@@ -168,16 +168,31 @@ def unsealed_alert(
     the disk): ``audit_seq`` and ``audit_code`` are those of the last record the audit holds,
     and ``why`` says what kept the seal from the disk (a dead sink, a refused store).
     """
-    return Alert(
-        run_id=run_id,
-        code="RUN_UNSEALED",
-        state=state,
-        status=status,
-        reason=valid_text(redact_text(why)),
-        ts=ts,
-        audit_seq=audit_seq,
-        audit_code=audit_code,
-        detail=valid_payload(redact(dict(detail))),
+    return _shown(
+        Alert(
+            run_id=run_id,
+            code="RUN_UNSEALED",
+            state=state,
+            status=status,
+            reason=why,
+            ts=ts,
+            audit_seq=audit_seq,
+            audit_code=audit_code,
+            detail=detail,
+        )
+    )
+
+
+def _shown(alert: Alert) -> Alert:
+    """``alert`` as every alert leaves the session: its ``reason`` and ``detail`` redacted.
+
+    Both are also made fit for JSON: a plug-in's text (a lease backend's error, say) may
+    still hold a lone surrogate no JSON can carry.
+    """
+    return attrs.evolve(
+        alert,
+        reason=valid_text(redact_text(alert.reason)),
+        detail=valid_payload(redact(dict(alert.detail))),
     )
 
 
