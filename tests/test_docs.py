@@ -101,6 +101,28 @@ class TestExamples:
             assert proc.returncode == 0, f"{doc}:\n{code}\n{proc.stderr}"
 
 
+class TestAsyncioSigterm:
+    def test_the_recipe_gives_the_applications_handler_back(self, tmp_path):
+        """Bug: docs/embedding.md told an asyncio service with a SIGTERM handler of its own
+        to add one on the loop, and no more: asyncio puts SIGTERM's default action back
+        when its handler is removed or the loop closed, so after the run the application's
+        handler was gone and the next SIGTERM killed the process. The page's example
+        stops the session from the loop and puts the application's handler back."""
+        text = (ROOT / "docs/embedding.md").read_text(encoding="utf-8")
+        (code,) = [
+            block
+            for block in _python_blocks(ROOT / "docs/embedding.md")
+            if "add_signal_handler" in block
+        ]
+        assert "not the handler your application had" in text
+        assert code.index("remove_signal_handler") < code.index(
+            "signal.signal(signal.SIGTERM, on_sigterm)  # so put"
+        )
+        assert "assert signal.getsignal(signal.SIGTERM) is on_sigterm" in code
+        proc = _run(code, tmp_path)
+        assert proc.returncode == 0, proc.stderr
+
+
 class TestDocsUsePublicApi:
     @pytest.mark.parametrize("doc", sorted(_PAGES))
     def test_no_private_module_is_named(self, doc):
