@@ -197,6 +197,26 @@ class TestOtherFiles:
         for name in names.CONTRACT:
             assert f"`{name}`" in text, name
 
+    def test_every_file_a_realish_run_leaves_is_on_the_page(self, tmp_path):
+        """ "Other files" named the venue's ``broker_journal.jsonl`` but not the realish
+        venue's attempt journal beside it, ``broker_journal.attempts.jsonl``, which every
+        run on that venue leaves: a file in the run directory the page did not account
+        for. Each file such a run leaves is named there."""
+        from livesession import create_run
+        from livesession._artifacts import names
+
+        config = DryrunConfig.from_mapping({"run_id": "realish", "steps": 30, "broker": "realish"})
+        with create_run(config, tmp_path, alerts=False) as run:
+            run.run_to_end(30)
+        other = _section("Other files (not part of the determinism set)")
+        for path in sorted((tmp_path / "realish").iterdir()):
+            said = (
+                path.name in names.CONTRACT  # each has a section of its own
+                or f"`{path.name}`" in other
+                or (path.name.startswith("idempotency.") and "`idempotency.*`" in other)
+            )
+            assert said, path.name
+
     def test_the_stop_reasons_of_every_stop_signal_are_in_the_session_stopped_row(self):
         """The SESSION_STOPPED row named SIGNAL_SIGTERM and SIGNAL_SIGINT; SIGHUP stops a
         CLI run too, recorded ``SIGNAL_SIGHUP``."""
