@@ -329,6 +329,25 @@ def test_a_host_log_stream_that_raises_or_has_no_flush_never_stops_a_session(
     assert livesession.verify_run(tmp_path / "shipped").ok
 
 
+def test_each_log_line_is_one_write_of_the_stream_newline_included() -> None:
+    """Bug: each line reached the stream in two writes, the record and then its newline
+    (``print``), so a host bridge got a blank record after every line, and a line the host
+    wrote to the same stream in between (its own logging to stdout, from another thread)
+    joined the record's line: ``{..."run_id": "r0"...}{"host": "tick"}`` and an empty line,
+    neither of them JSON. The stream gets each line whole, in one ``write``."""
+    shipper = _Shipper()
+    configure_logging(shipper, level="DEBUG")
+    try:
+        session(steps=5)[0].run_to_end(5)
+    finally:
+        disable_logging()
+    assert len(shipper.lines) > 10
+    for text in shipper.lines:
+        assert text.endswith("\n"), repr(text)
+        assert text.count("\n") == 1, repr(text)
+        assert orjson.loads(text)["run_id"]
+
+
 def test_a_log_stream_without_write_is_refused_at_once() -> None:
     """``configure_logging(object())`` was taken, and the first session to log raised."""
     with pytest.raises(TypeError, match=r"configure_logging: stream .*write.* got object"):

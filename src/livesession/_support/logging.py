@@ -102,7 +102,8 @@ def _level(level: object) -> int:
 def configure_logging(stream: TextIO | None = None, *, level: int | str = logging.INFO) -> None:
     """Send livesession's logs as JSON lines to ``stream`` (stderr by default).
 
-    ``stream`` needs a ``write(str)``; a ``flush()`` is called when it has one. Whatever
+    ``stream`` needs a ``write(str)``, which gets each line whole, its newline included, in
+    one call; a ``flush()`` is called when it has one. Whatever
     either raises loses that line and never reaches a session (``_Unfailing``). A stream
     without ``write`` is a ``TypeError`` here, not at the first line a session logs.
     ``level`` is one of ``logging``'s (``logging.DEBUG``, or ``"DEBUG"``); any other value
@@ -118,7 +119,10 @@ def configure_logging(stream: TextIO | None = None, *, level: int | str = loggin
     import structlog  # noqa: PLC0415 - loaded only when logging is wanted
 
     LOG_STATE.logger = structlog.wrap_logger(
-        structlog.PrintLogger(cast("TextIO", _Unfailing(target))),
+        # One write per line, the newline with it: print() (PrintLogger) wrote the record
+        # and its newline apart, and a line the application wrote to the same stream in
+        # between (its own logging, another thread) joined the record's line.
+        structlog.WriteLogger(cast("TextIO", _Unfailing(target))),
         processors=[
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
