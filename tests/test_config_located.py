@@ -174,3 +174,41 @@ def test_the_cli_says_it_in_one_line_and_writes_nothing(tmp_path, capsys):
     )
     assert err.count("\n") == 1
     assert not out.exists()
+
+
+_HOOK = "https://hooks.example/abc123SECRETTOKEN"
+"""A webhook URL whose token no secret rule knows: no ``/hooks/`` segment, no secret word."""
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        f'account = "{_HOOK}"\n',
+        f'symbol = "{_HOOK}?sig=Q9x"\n',
+        f'allowlist = "{_HOOK}"\n',
+        f'start_time = "{_HOOK}"\n',
+        f'[risk]\nmax_order_qty = "{_HOOK}"\n',
+    ],
+)
+def test_a_url_echoed_in_a_refusal_keeps_its_host_not_its_path(tmp_path, text):
+    """Before: ``account must be a plain name ..., got 'https://hooks.example/abc123SECRET...'``
+    repeated the token; now the echo is ``'https://hooks.example/***'``."""
+    message, _ = _refusal(tmp_path, text)
+    assert "SECRETTOKEN" not in message
+    assert "sig=" not in message
+    assert "'https://hooks.example/***'" in message
+
+
+def test_a_url_in_an_overridden_key_is_not_echoed_either(tmp_path):
+    message, _ = _refusal(tmp_path, f'broker = "{_HOOK}"\n', {"broker": "mock"})
+    assert "SECRETTOKEN" not in message
+    assert "got 'https://hooks.example/***' (an override replaces it" in message
+
+
+def test_a_url_given_on_the_command_line_is_not_echoed(tmp_path, capsys):
+    out = tmp_path / "runs"
+    assert main(["dryrun", "--out", str(out), "--broker", _HOOK, "--json"]) == 2
+    said = capsys.readouterr()
+    assert "SECRETTOKEN" not in said.err + said.out
+    assert "got 'https://hooks.example/***'" in said.err
+    assert not out.exists()

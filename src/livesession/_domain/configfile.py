@@ -19,7 +19,7 @@ import attrs
 
 from .._exceptions import ConfigError
 from .._support.fsutil import FileTooLarge, NotAFile, read_regular
-from .._support.secrets import redact_text
+from .._support.secrets import redact_url_echoes
 from .datafeeds import check_recordable_paths
 from .plugin_fields import TOO_DEEP_TO_READ
 
@@ -115,8 +115,9 @@ def said_plainly(exc: ConfigError, tables: Mapping[str, type[Any]]) -> ConfigErr
     A key unknown in its table but known in another (``tables``: each table's attrs class,
     "" the top level's) says where it belongs: ``steps`` written below ``[risk]`` (TOML puts it
     in that table), ``max_order_qty`` at the top level. And a value quoted in the message
-    that looks like a secret (a DSN with a password put in ``account``) is not repeated:
-    the message reaches logs and tracebacks.
+    that looks like a secret (a DSN with a password put in ``account``) is not repeated,
+    nor a quoted URL's path and query (``redact_url_echoes``: a webhook's token pasted in
+    ``broker``): the message reaches logs and tracebacks.
     """
     if type(exc) is not ConfigError:
         return exc
@@ -124,7 +125,7 @@ def said_plainly(exc: ConfigError, tables: Mapping[str, type[Any]]) -> ConfigErr
         elsewhere = _misplaced(exc.key, {k: attrs.fields_dict(v) for k, v in tables.items()})
         if elsewhere:
             return ConfigError.unknown_key(exc.key, exc.known, elsewhere=elsewhere)
-    said = redact_text(str(exc))
+    said = redact_url_echoes(str(exc))
     return exc if said == str(exc) else ConfigError(said)
 
 
@@ -243,8 +244,8 @@ def refuse_overridden_invalid(
                 check_recordable_paths(own, None)
         except ConfigError as exc:
             raise ConfigError(
-                f"config file {path}: {exc} (an override replaces it for this run, but the "
-                f"file must be valid on its own: fix or drop {key} there)"
+                f"config file {path}: {redact_url_echoes(str(exc))} (an override replaces it "
+                f"for this run, but the file must be valid on its own: fix or drop {key} there)"
             ) from None
 
 

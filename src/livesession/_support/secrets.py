@@ -47,6 +47,7 @@ __all__ = [
     "may_hold_secret",
     "redact",
     "redact_text",
+    "redact_url_echoes",
     "secret_values",
     "spellings",
     "take_environment_secrets",
@@ -205,6 +206,27 @@ def redact_text(text: str) -> str:
     for rule in RULES:
         text = rule.pattern.sub(_redact_match, text)
     return text
+
+
+_QUOTED_URL: Final = re.compile(
+    r"(?<![\w\\])(['\"])([a-z][a-z0-9+.-]*://[^/?#\s'\"]*)[/?#](?:(?!\1)[^\n])*\1",
+    re.IGNORECASE,
+)
+"""A quoted URL with a path, query or fragment: ``'https://hooks.example/abc123'``."""
+
+
+def redact_url_echoes(text: str) -> str:
+    """``redact_text(text)``, and each quoted URL's path, query and fragment replaced too.
+
+    A refusal echoes the value it refuses (``got 'https://...'``): a URL's path may be its
+    credential though no rule knows it (a webhook's token, ``https://hooks.example/abc123``),
+    and the scheme and host are enough to say which URL was meant. Only a quoted value (as
+    ``repr`` quotes it) is cut, not a URL the message itself names.
+    """
+    text = redact_text(text)
+    if "://" not in text:
+        return text
+    return _QUOTED_URL.sub(lambda m: f"{m[1]}{m[2]}/{REDACTED}{m[1]}", text)
 
 
 def environment_secrets(env: Mapping[str, str]) -> list[tuple[str, list[str]]]:
