@@ -1314,3 +1314,58 @@ def test_a_package_imported_from_elsewhere_is_not_taken_for_the_configs(tmp_path
     shutil.copytree(EXAMPLES / "mydesk", tmp_path / "mydesk")
     with pytest.raises(PluginError, match="already imported 'mydesk' from"):
         resolve("mydesk.breakout:make_strategy", tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("table", "said"),
+    [
+        (
+            "[strategy_params]\nsteps = 500\n",
+            (
+                "line 7: strategy_params.steps is refused: steps is a top-level key, and in "
+                "TOML every key below the [strategy_params] header is in [strategy_params]"
+            ),
+        ),
+        (
+            '[strategy_params]\nlookback = 5\nmax_order_qty = "0.5"\n',
+            (
+                "line 8: strategy_params.max_order_qty is refused: max_order_qty is a key of "
+                "[risk], not of [strategy_params]; strategy_factory 'userplug.parts:takes_any' "
+                "names no parameter max_order_qty (a **kwargs would take it"
+            ),
+        ),
+        (
+            "[feed_params]\nlatency_ms = 5\n",
+            (
+                "line 7: feed_params.latency_ms is refused: latency_ms is a key of [fill_model] "
+                "or [realish], not of [feed_params]; feed 'userplug.parts:walk_any' names no "
+                "parameter latency_ms"
+            ),
+        ),
+    ],
+    ids=["top-level", "risk", "feed"],
+)
+def test_a_config_key_in_a_params_table_a_factory_takes_as_kwargs_is_refused(
+    tmp_path, plugdir, table, said
+):
+    """Before, ``steps = 500`` or ``max_order_qty`` written below ``[strategy_params]`` by
+    mistake went to a factory taking ``**kwargs``: the run went on with the default steps
+    and the day-1 order cap, and nothing said so."""
+    toml = plugdir / "c.toml"
+    toml.write_text(f"{_TAKES_ANY}{table}")
+    proc = cli("dryrun", "-c", toml, "--out", tmp_path / "runs", cwd=tmp_path)
+    _one_line_error(proc, f"config file {toml}, {said}")
+    assert not (tmp_path / "runs").exists()
+
+
+def test_a_params_key_the_factory_names_or_the_demo_table_has_is_the_factorys(tmp_path, plugdir):
+    """``seed`` a feed factory names (``walk``: see the feed test above) is its own, and so
+    are the demo's ``[strategy]`` keys below ``[strategy_params]``: a strategy of one's own
+    takes its parameters there (the refusal of ``[strategy]`` beside a factory says so)."""
+    toml = plugdir / "c.toml"
+    toml.write_text(f'{_TAKES_ANY}[strategy_params]\nfast = 3\norder_qty = "0.5"\n')
+    out = tmp_path / "runs"
+    proc = cli("dryrun", "-c", toml, "--out", out, "-q", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    written = orjson.loads((out / "odd" / "config.json").read_bytes())
+    assert written["strategy_params"] == {"fast": 3, "order_qty": "0.5"}

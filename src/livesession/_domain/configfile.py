@@ -31,6 +31,7 @@ __all__ = [
     "config_keys",
     "in_file",
     "located",
+    "misplaced_params",
     "parse_config",
     "place_of",
     "read_config_file",
@@ -251,6 +252,7 @@ def refuse_overridden_invalid(
 
 _REFERENCE_KEYS: Final = ("strategy_factory", "feed", "broker")
 """The keys whose references are imported when a run is made, not when the file is read."""
+_PARAMS_TABLES: Final = ("strategy_params", "feed_params", "broker_params")
 _PLACES: Final[dict[int, dict[str, str]]] = {}
 """Where the config file a config was read from sets each reference key, by the config's id."""
 
@@ -262,14 +264,18 @@ def located(
 
     A reference is imported when the run is made, long after the file was read: its
     refusal (``cannot import 'desk.s:make'``) names the file and line as a value's does
-    (``place_of``). A key a flag set (``overridden``) is the flag's, in no file. Kept
+    (``place_of``), as a misplaced key of a params table's does (``misplaced_params``). A key
+    a flag set (``overridden``) is the flag's, in no file. Kept
     beside the config, never in it (``config.json`` and its hash are the run's).
     """
+    keys = [key for key in _REFERENCE_KEYS if key in data and key not in overridden]
+    for table in _PARAMS_TABLES:  # each of their keys too (``misplaced_params``)
+        given = data.get(table)
+        keys += [f"{table}.{key}" for key in given] if isinstance(given, dict) else []
     places = {}
-    for key in _REFERENCE_KEYS:
-        if key in data and key not in overridden:
-            line = _line_of(text, key)
-            places[key] = f"config file {path}{'' if line is None else f', line {line}'}: "
+    for key in keys:
+        line = _line_of(text, key)
+        places[key] = f"config file {path}{'' if line is None else f', line {line}'}: "
     if places:
         _PLACES[id(config)] = places
         weakref.finalize(config, _PLACES.pop, id(config), None)
@@ -279,3 +285,27 @@ def located(
 def place_of(config: object, key: str) -> str:
     """``config file PATH, line N: `` for the reference ``key`` ``config``'s file set, or ""."""
     return _PLACES.get(id(config), {}).get(key, "")
+
+
+def misplaced_params(config: Any, table: str, *, own: str = "") -> dict[str, str]:
+    """Each key of the params ``table`` of ``config`` that is a config key elsewhere, said.
+
+    ``steps`` or ``max_order_qty`` written below ``[strategy_params]`` by mistake goes to the
+    factory, whose ``**kwargs`` takes it without a word: the run goes on with 1,000 steps
+    and the day-1 order cap. Said as a misplaced key is (the file and line, where it
+    belongs); the keys of the table ``own`` (``strategy``: the demo's, which a strategy of
+    one's own takes in its params) are the table's to have. ``config`` is a ``DryrunConfig``.
+    """
+    tables = {"": type(config)}
+    for field in attrs.fields(type(config)):
+        value = getattr(config, field.name)
+        if attrs.has(type(value)) and field.name != own:
+            tables[field.name] = type(value)
+    keys = {name: set(attrs.fields_dict(cls)) for name, cls in tables.items()}
+    keys[""].discard("base_dir")  # the file's directory, never a setting
+    said = {}
+    for key in getattr(config, table):
+        elsewhere = _misplaced(f"{table}.{key}", keys)
+        if elsewhere:
+            said[key] = f"{place_of(config, f'{table}.{key}')}{table}.{key} is refused: {elsewhere}"
+    return said

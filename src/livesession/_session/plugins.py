@@ -3,7 +3,8 @@
 A factory is called with keyword arguments: its ``[..._params]`` table as TOML gave it,
 plus, for a strategy, ``strategy_id`` (the config's) and, for a feed, ``symbol`` (the
 config's). A broker factory receives its ``[broker_params]`` only. A params table may not
-repeat a keyword the session passes itself.
+repeat a keyword the session passes itself, nor hold a key of the config's own (``steps``,
+``max_order_qty``: written there by mistake) unless the factory names it as a parameter.
 
 Each builder returns the product and its source record (``resolve``): the reference, the
 module's file and that file's SHA-256, which ``config.json`` and the evidence keep.
@@ -14,7 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .._domain.configfile import place_of
+from .._domain.configfile import misplaced_params, place_of
 from .._exceptions import PluginError
 from .._support.references import call_reference, is_reference
 from .._typing import Broker, MarketFeed, Strategy
@@ -117,9 +118,20 @@ def _made(
 ) -> tuple[Any, dict[str, Any]]:
     """What the reference ``ref`` of the config's ``key`` makes, as ``call_reference`` calls it.
 
-    Its refusal names the key, and the file and line that set it (``place_of``).
+    Its refusal names the key, and the file and line that set it (``place_of``). A key of
+    its params table that is a config key elsewhere (``steps``, ``max_order_qty``) is
+    refused unless the factory names it as a parameter of its own: a ``**kwargs`` would
+    take it without a word, and the run would go on as if it were not written
+    (``misplaced_params``; ``[strategy]``'s keys are a strategy's own).
     """
+    table = f"{key.removesuffix('_factory')}_params"  # strategy_factory: strategy_params
+    own = "strategy" if table == "strategy_params" else ""
+    refused = {
+        name: f"{said}; {key} {ref!r} names no parameter {name} (a **kwargs would take it, "
+        "and nothing would change): move it, or name it in the factory's signature"
+        for name, said in misplaced_params(cfg, table, own=own).items()
+    }
     return call_reference(
         ref, _base(cfg), what=key, kind=kind, kwargs=kwargs, offered=offered,
-        where=place_of(cfg, key),
+        where=place_of(cfg, key), unnamed_refused=refused,
     )  # fmt: skip

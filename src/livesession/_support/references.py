@@ -192,6 +192,7 @@ def call_reference(
     kwargs: Mapping[str, Any],
     offered: Mapping[str, Any] | None = None,
     where: str = "",
+    unnamed_refused: Mapping[str, str] | None = None,
 ) -> tuple[Any, dict[str, Any]]:
     """Call the factory ``ref`` names with ``kwargs``; its product must be a ``kind``.
 
@@ -201,6 +202,9 @@ def call_reference(
     desk.toml, line 3: ``), when one did.
     ``offered`` keyword arguments go only to a factory whose signature names them (the
     run's venue journal, for a broker that keeps its state there).
+    ``unnamed_refused`` keyword arguments must be named by the factory's signature
+    (``**kwargs`` names none): the first that is not is refused with its message, before
+    the factory is called.
 
     A module or factory that changes the working directory (``os.chdir`` to its own
     folder, a script's habit) is refused, the directory changed back first: the run's
@@ -213,6 +217,9 @@ def call_reference(
             factory, record = resolve(ref, base_dir)
         except PluginError as exc:
             raise PluginError(f"{where}{what}: {exc}") from None
+        for key, message in sorted((unnamed_refused or {}).items()):
+            if key not in _named_by(factory, {key: None}):
+                raise PluginError(message)
         product = _built(factory, ref, what=what, kind=kind, kwargs=kwargs, offered=offered)
     finally:
         now = working_dir()
