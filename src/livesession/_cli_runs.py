@@ -37,6 +37,7 @@ from ._cli_summary import (
     broker_failures_line,
     exposure_line,
     failure_line,
+    print_config,
     rejected_line,
     result_json,
     say_lease_kept,
@@ -395,6 +396,9 @@ def cmd_dryrun(args: argparse.Namespace) -> int:
     if chosen:
         overrides["run_id"] = _free_run_id(out, cfg)
         cfg = load_config(config, overrides)
+    if args.print_config:  # OUT is only read (the next free run id): nothing is made
+        print_config(cfg, as_json=args.json)
+        return EXIT_OK
     from ._exceptions import RunHeld  # noqa: PLC0415
     from .control import SignalControls, StopBeforeRun  # noqa: PLC0415 - only for runs
 

@@ -2,24 +2,30 @@
 
 ``dryrun``/``resume`` print the summary (``position``, ``rejected``, ``broker`` lines, and
 the ``failed:`` line); with ``--json`` the same facts are one object (``result_json``), as
-are ``verify``'s and ``evidence``'s (``verify_json``, ``evidence_json``).
+are ``verify``'s and ``evidence``'s (``verify_json``, ``evidence_json``). ``dryrun
+--print-config`` prints the config a run would use instead (``print_config``).
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+import re
 import sys
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Final
 
+import attrs
 import orjson
 
 from ._artifacts import names
 from ._artifacts.runread import read_json_object
+from ._cli_output import emit_json
 from ._domain.decimal import plain
 from ._rundir.standing import nonzero
 from ._support.oserrors import oserror_text
-from ._support.secrets import ALERT_ENV, redact_text
+from ._support.secrets import ALERT_ENV, redact, redact_text, redact_url
 from ._support.text import command, one_line
 
 if TYPE_CHECKING:
@@ -39,6 +45,7 @@ __all__ = [
     "exposure_line",
     "failure_line",
     "left_at_venue",
+    "print_config",
     "rejected_line",
     "result_json",
     "say_lease_kept",
@@ -319,3 +326,54 @@ def say_timings_lost(lost: str | None) -> None:
             "is in its other files",
             file=sys.stderr,
         )
+
+
+def config_json(cfg: DryrunConfig) -> dict[str, Any]:
+    """The config a run of ``cfg`` would use: ``config.json``'s keys, and ``[alerts]``.
+
+    ``to_dict`` (defaults filled in, the flags applied) with secrets redacted (``redact``),
+    without ``base_dir`` (the config file's directory: never a setting). The webhook is the
+    one alerts would go to (``ALERT_ENV`` wins over the file) as its scheme and host.
+    """
+    data: dict[str, Any] = redact(cfg.to_dict())
+    data.pop("base_dir", None)
+    alerts = {name: getattr(cfg.alerts, name) for name in attrs.fields_dict(type(cfg.alerts))}
+    url = cfg.alerts.url(os.environ)
+    alerts["webhook_url"] = None if url is None else redact_url(url.reveal())
+    data["alerts"] = {key: value for key, value in alerts.items() if value is not None}
+    return data
+
+
+def print_config(cfg: DryrunConfig, *, as_json: bool) -> None:
+    """Print ``config_json(cfg)``: as TOML a config file takes back, or as one JSON object."""
+    data = config_json(cfg)
+    if as_json:
+        emit_json({"ok": True, "exit_code": 0, "config": data})
+        return
+    lines = [f"{_toml_key(k)} = {_toml(v)}" for k, v in data.items() if not isinstance(v, Mapping)]
+    for table, values in data.items():
+        if isinstance(values, Mapping):
+            lines += ["", f"[{_toml_key(table)}]"]
+            lines += [f"{_toml_key(k)} = {_toml(v)}" for k, v in values.items()]
+    print("\n".join(lines))  # noqa: T201 - the CLI's output
+
+
+_BARE_KEY: Final = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def _toml_key(key: str) -> str:
+    return key if _BARE_KEY.fullmatch(key) else _toml(key)
+
+
+def _toml(value: object) -> str:
+    """A TOML value: what a config holds (strings, numbers, booleans, arrays, tables)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)  # finite: a config refuses nan and inf
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml(item) for item in value) + "]"
+    if isinstance(value, Mapping):
+        return "{" + ", ".join(f"{_toml_key(k)} = {_toml(v)}" for k, v in value.items()) + "}"
+    # JSON's escapes are TOML's, but for DEL, which a TOML string may not hold as it is.
+    return json.dumps(str(value), ensure_ascii=False).replace("\x7f", "\\u007f")

@@ -348,6 +348,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="take the single-active-session lease of (account, strategy); with --store local "
         "a lock file in OUT/.leases/",
     )
+    run.add_argument(
+        "--print-config",
+        action="store_true",
+        help="print the config this run would use (defaults filled in, these flags applied, "
+        "secrets redacted) as TOML, or JSON with --json, and exit 0: nothing is made",
+    )
     add_session_output(run)
 
     res = _run_command(

@@ -47,6 +47,7 @@ __all__ = [
     "may_hold_secret",
     "redact",
     "redact_text",
+    "redact_url",
     "redact_url_echoes",
     "secret_values",
     "spellings",
@@ -226,7 +227,19 @@ def redact_url_echoes(text: str) -> str:
     text = redact_text(text)
     if "://" not in text:
         return text
-    return _QUOTED_URL.sub(lambda m: f"{m[1]}{m[2]}/{REDACTED}{m[1]}", text)
+    return _QUOTED_URL.sub(lambda m: f"{m[1]}{redact_url(m[0][1:-1])}{m[1]}", text)
+
+
+def redact_url(url: str) -> str:
+    """``url`` as its scheme and host: ``https://hooks.example/***``.
+
+    Its path, query and fragment may be its credential; a password before the host is
+    ``***`` too (``redact_text``).
+    """
+    host = _AFTER_HOST.match(url)
+    if host is None or host.end() == len(url):
+        return redact_text(url)
+    return f"{redact_text(url[: host.end()])}/{REDACTED}"
 
 
 def environment_secrets(env: Mapping[str, str]) -> list[tuple[str, list[str]]]:
