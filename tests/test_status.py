@@ -1523,3 +1523,64 @@ def test_a_run_file_that_is_no_regular_file_exits_5_in_status_and_0_in_list(
     ) in runbook
     events.unlink()
     moved.rename(events)
+
+
+class _FeedFailsAt(ScriptedFeed):
+    """A ``ScriptedFeed`` that raises on its bar ``at``: a fault after the steps before it."""
+
+    def __init__(self, closes: list[str], at: int) -> None:
+        super().__init__(closes)
+        self._at = at
+
+    def next_bar(self, ts_ns: int) -> Any:
+        if self.get_state()["n"] + 1 == self._at:
+            raise ConnectionError("the venue's stream closed")
+        return super().next_bar(ts_ns)
+
+
+def test_a_kill_after_the_last_checkpoint_is_named_though_the_seals_checkpoint_is_unwritten(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Bug: the daily-loss cap killed a run after its last checkpoint, a feed error then
+    sealed it FAILED in ERROR_REQUIRES_OPERATOR with no checkpoint between, and the process
+    ended before its sealing checkpoint: status said `trading  HALTED at the end` as a throttle's halt, naming no
+    kill, though the events and audit hold the KILL_SWITCH (the checkpoint status reads it
+    from, as `resume` will write it, took the trading state and not the kill's). It names
+    the kill switch now, and the checkpoint `resume` writes keeps `kill_halted`."""
+    from livesession._session.checkpoint import Checkpointer
+
+    cfg = DryrunConfig(
+        run_id="cap",
+        strategy_id="scripted",
+        steps=20,
+        checkpoint_every=500,
+        risk={"per_trade_risk_pct": "0.01", "max_order_notional": "60000"},
+    )
+    feed = _FeedFailsAt(["40000.00", "40000.00", "39000.00"], at=6)
+    strategy = ScriptedStrategy(at({1: [buy("1.000")]}))
+    run_dir = tmp_path / "cap"
+    with create_run(cfg, tmp_path, feed=feed, strategy=strategy) as session:
+        assert session.preflight()
+        session.activate()
+        session.run_n_steps(3)
+        assert session.trading_state is TradingState.HALTED  # the daily-loss cap's kill
+        session.run_n_steps(5)  # the feed fails on bar 6
+        assert session.state.value == "ERROR_REQUIRES_OPERATOR"  # sealed so: no checkpoint
+        monkeypatch.setattr(Checkpointer, "save_quiet", lambda _self: None)  # ended before it
+    assert b'"C2_KILL_SWITCH"' in (run_dir / names.AUDIT).read_bytes()
+    assert "kill_halted" not in orjson.loads((run_dir / names.CHECKPOINT).read_bytes())
+    found = run_status(run_dir)
+    assert found.unwritten_checkpoint.startswith("its sealing checkpoint was not written")
+    assert (found.verdict, found.trading, found.kill_halted) == (
+        Verdict.NEEDS_OPERATOR,
+        "HALTED",
+        True,
+    )
+    assert (
+        "trading     HALTED at the end by the kill switch: new orders were refused from the halt on"
+    ) in found.lines()
+    monkeypatch.undo()
+    assert main(["resume", str(run_dir), "-q"]) == cli.EXIT_FAILED  # writes it: sealed FAILED
+    capsys.readouterr()
+    assert orjson.loads((run_dir / names.CHECKPOINT).read_bytes())["kill_halted"] is True
+    assert run_status(run_dir).kill_halted

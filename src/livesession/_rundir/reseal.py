@@ -11,7 +11,8 @@ head, after the operator had been told the run was done (and may have published 
 
 The checkpoint written is the last one with the seal's own keys read from the files' ends:
 ``sealed``, ``fsm_state`` (the final snapshot's), ``failed``, ``reason`` and ``steps`` (the
-stop record's), ``trading`` (the newest trading event after the old checkpoint), and the
+stop record's), ``trading`` and ``kill_halted`` (the newest trading event after the old
+checkpoint: a ``KILL_SWITCH`` is the kill switch's halt, any other ends it), and the
 book's ``positions`` and ``open`` orders (the final snapshot's). Its other keys are the old
 checkpoint's, and ``resealed_from_step`` says from which step: a sealed run is never
 restored from them. ``status`` shows a run in this state as the written checkpoint will.
@@ -45,7 +46,7 @@ def sealing_checkpoint(
     if snapshot is None:
         snapshot = last_whole_line(run_dir / names.SNAPSHOTS)
     end = snapshot or {}
-    trading, *_ = live_trading(run_dir, checkpoint)
+    trading, _, killed = live_trading(run_dir, checkpoint)
     book = checkpoint.get("book")
     book = dict(book) if isinstance(book, dict) else {}
     positions = end.get("positions")
@@ -55,8 +56,13 @@ def sealing_checkpoint(
     if isinstance(orders, list):
         book["open"] = _open_at_end(book.get("open"), orders)
     steps = stop.get("steps")
+    # The kill switch's halt since the old checkpoint (a kill, then a fault that sealed the
+    # run without another): as the governor keeps it, or status named no kill.
+    kill = {"kill_halted": True} if killed else {}
+    kept = {k: v for k, v in checkpoint.items() if killed is None or k != "kill_halted"}
     return {
-        **checkpoint,
+        **kept,
+        **kill,
         "book": book,
         "failed": stop.get("status") == "FAILED",
         "fsm_state": end.get("fsm_state", checkpoint.get("fsm_state")),
