@@ -59,6 +59,12 @@ def _copy(handed: tuple[Path, Path, Path], tmp_path: Path) -> Path:
     return copy
 
 
+def _steps(run_dir: Path) -> int:
+    steps = orjson.loads((run_dir / "metrics.json").read_bytes())["steps"]
+    assert isinstance(steps, int)
+    return steps
+
+
 def _verify(
     copy: Path, manifest: Path, capsys: pytest.CaptureFixture[str]
 ) -> tuple[int, list[str]]:
@@ -78,7 +84,11 @@ class TestTheBundleOfThisRun:
         assert lines[1].startswith(
             "manifest  manifest.json is run hand's: audit head, config hash and "
         )
-        assert f"(the bundle says PASS); its sha256 {digest}: compare it" in lines[1]
+        assert (
+            "(the bundle says: evidence VERIFIED; the run: COMPLETED: ran its steps; sealed "
+            f"COMPLETED after {_steps(copy)} of {_steps(copy)} steps); its sha256 {digest}: "
+            "compare it"
+        ) in lines[1]
 
     def test_json_says_the_manifests_sha256(
         self, handed: tuple[Path, Path, Path], copy: Path, capsys: pytest.CaptureFixture[str]

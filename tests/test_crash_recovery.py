@@ -317,4 +317,9 @@ def test_a_crash_inside_a_stop_wind_down_resumes_to_the_venue_s_book(tmp_path: P
     assert cli("verify", run_dir).returncode == 0
     evidence = cli("evidence", run_dir, "--out", tmp_path / "evidence")
     assert evidence.returncode == 0, evidence.stderr
-    assert "PASS" in evidence.stdout
+    assert "\nevidence  VERIFIED: the run's files are intact " in evidence.stdout
+    assert evidence.stdout.endswith(
+        "\nrun       STOPPED BY OPERATOR: stopped with 'SIGNAL_SIGTERM' (the signal livesession "
+        "stop sends, as a service manager stopping it does); sealed COMPLETED after 100 of 400 "
+        "steps\n"
+    )

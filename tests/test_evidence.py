@@ -67,7 +67,10 @@ class TestEvidence:
         assert len(docs) == 1
         text = docs[0].read_text()
         assert "| Name | |" in text
-        assert "PASS" in text
+        assert "\n- Evidence: **VERIFIED** (the run's files are intact and every check of the " in (
+            text
+        )
+        assert "\n- Run ended: **COMPLETED**: " in text
 
     def test_the_tools_files_beside_the_run_are_not_its_artifacts(self, run_dir, tmp_path):
         """Bug: a reviewer who ran `report` and `burnin` on a copy, or kept the bundle of an
@@ -523,7 +526,8 @@ class TestCommands:
 
     @pytest.mark.broken_run("it tampers with a run")
     def test_evidence_names_the_first_violation(self, tmp_path, capsys):
-        """`result    FAIL: verify found 2 violation(s); ...` named no file and no line: the
+        """`evidence  NOT VERIFIED: verify found 2 violation(s); ...` (once `result    FAIL: ...`)
+        named no file and no line: the
         operator had to run verify to learn which file was changed."""
         out = tmp_path / "runs"
         assert main(["dryrun", "--out", str(out), "--run-id", "t", "--steps", "50", "-q"]) == 0
@@ -533,9 +537,10 @@ class TestCommands:
         assert first.startswith("events.jsonl:")
         assert main(["evidence", str(out / "t"), "--out", str(tmp_path / "ev")]) == 1
         result = [
-            line for line in capsys.readouterr().out.splitlines() if line.startswith("result")
+            line for line in capsys.readouterr().out.splitlines() if line.startswith("evidence")
         ]
         assert result == [result[0]]
+        assert result[0].startswith("evidence  NOT VERIFIED: verify found ")
         assert f"; the first: {first}" in result[0]
 
     def test_missing_run_directory(self, tmp_path, capsys):

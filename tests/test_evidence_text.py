@@ -105,10 +105,22 @@ class TestTheDocument:
         assert headings.count("Secret scan") == 1
         assert headings[-1] == "Approval"
         results = [t.content for t in tokens if t.type == "inline" and t.content[:7] == "Result:"]
-        assert results == ["Result: **PASS**", results[1]]  # the evidence's, the burn-in's
+        assert results == ["Result: **FAIL** (failed: " + results[0][26:]]  # the burn-in's
+        said = [
+            t.content for t in tokens if t.type == "inline" and t.content[:12] == "Evidence: **"
+        ]
+        assert said == [
+            (
+                "Evidence: **VERIFIED** (the run's files are intact and every check of the bundle "
+                "passed: this says the record is sound, not that the run went well)."
+            )
+        ]
+        ended = [t.content for t in tokens if t.type == "inline" and t.content[:10] == "Run ended:"]
+        assert ended == [ended[0]]
+        assert ended[0].startswith("Run ended: **FAILED**: STRATEGY_ERROR (RuntimeError: boom. ")
         children = [child for t in tokens for child in t.children or ()]
         bold = [children[i + 1].content for i, c in enumerate(children) if c.type == "strong_open"]
-        assert bold.count("PASS") == 1
+        assert (bold.count("VERIFIED"), bold.count("PASS")) == (1, 0)  # the forged one: text
         assert not [t for t in tokens if t.type in ("html_block", "html_inline")]
 
     def test_the_fault_is_one_line_that_shows_the_message(self, bundle):

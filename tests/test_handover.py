@@ -100,7 +100,14 @@ class TestTheBundleSaysWhatToCompare:
         digest = hashlib.sha256((tmp_path / "plain" / "manifest.json").read_bytes()).hexdigest()
         assert f"head      {head} (audit head)" in lines
         assert f"sha256    {digest} (manifest.json)" in lines
-        assert lines[-1] == "result    PASS"
+        steps = orjson.loads((run / "metrics.json").read_bytes())["steps"]
+        assert lines[-2:] == [
+            (
+                "evidence  VERIFIED: the run's files are intact and every check of the bundle "
+                "passed: this says the record is sound, not that the run went well"
+            ),
+            f"run       COMPLETED: ran its steps; sealed COMPLETED after {steps} of {steps} steps",
+        ]
 
         assert main(["evidence", str(run), "--out", str(tmp_path / "json"), "--json"]) == 0
         said = orjson.loads(capsys.readouterr().out)

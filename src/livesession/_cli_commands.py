@@ -118,6 +118,7 @@ def cmd_evidence(args: argparse.Namespace) -> int:
     """Write the governance evidence bundle (manifest.json and EV-<date>-<run_id>.md)."""
     from ._exceptions import RunHeld  # noqa: PLC0415
     from .evidence import write_evidence  # noqa: PLC0415 - only for this command
+    from .evidence._verdict import evidence_said  # noqa: PLC0415 - only for this command
 
     progress = None if args.json else phase_lines("evidence")
     if args.out is not None and args.out.exists() and not args.out.is_dir():
@@ -146,7 +147,10 @@ def cmd_evidence(args: argparse.Namespace) -> int:
     # What the desk publishes apart from the files, and the reviewer compares (hand-over).
     print(f"head      {result.audit_head or 'none'} (audit head)")  # noqa: T201
     print(f"sha256    {result.manifest_sha256} (manifest.json)")  # noqa: T201
-    print("result    " + ("PASS" if result.ok else "FAIL: " + "; ".join(result.problems)))  # noqa: T201
+    # Two verdicts apart: "PASS" beside a failed run was read as the strategy's pass.
+    word, why = evidence_said(result.ok, result.problems)
+    print(f"evidence  {word}: {why}")  # noqa: T201 - the CLI's output
+    print(f"run       {result.run_ended['said']}")  # noqa: T201 - the CLI's output
     return code
 
 

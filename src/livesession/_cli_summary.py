@@ -184,7 +184,8 @@ def verify_json(
             "matches": not bundle.problems,
             "run_id": bundle.run_id,
             "files": bundle.files,
-            "bundle_result": bundle.verdict,
+            "bundle_result": bundle.verdict,  # the evidence's: VERIFIED or NOT VERIFIED
+            "bundle_run_ended": bundle.run_ended,
         }
     return out
 
@@ -199,6 +200,10 @@ def evidence_json(result: EvidenceResult, *, code: int) -> dict[str, Any]:
         "audit_head": result.audit_head,
         "manifest_sha256": result.manifest_sha256,
         "problems": list(result.problems),
+        # ``ok`` is the evidence's verdict; how the run ended is said apart (``_verdict``).
+        "evidence": "VERIFIED" if result.ok else "NOT VERIFIED",
+        "run_ended": result.run_ended["ended"],
+        "run_outcome": result.run_ended["said"],
     }
 
 

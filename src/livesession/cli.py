@@ -387,7 +387,8 @@ def build_parser() -> argparse.ArgumentParser:
         "write the governance evidence bundle of a run",
         "Write the governance evidence bundle of a run: manifest.json and "
         "EV-<date>-<run_id>.md (digests, verification, a determinism re-run, the code that "
-        "ran, a secret scan). Exit codes: 0 PASS, 1 FAIL, 2 bad input or not a run, 3 a "
+        "ran, a secret scan), and how the run ended, apart. Exit codes: 0 VERIFIED (the "
+        "evidence's verdict, not the run's), 1 NOT VERIFIED, 2 bad input or not a run, 3 a "
         "process is writing the run (or another evidence its bundle there).",
         cmd_evidence,
     )

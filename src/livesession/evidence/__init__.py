@@ -51,6 +51,7 @@ from ._document import markdown
 from ._lock import bundle_lock, refuse_another_bundle
 from ._outcome import outcome
 from ._rerun import Rerun, replay_steps, timeout_for
+from ._verdict import evidence_said, run_ended
 
 __all__ = ["EvidenceResult", "scan_secrets", "write_evidence"]
 
@@ -74,6 +75,8 @@ class EvidenceResult:
     problems: tuple[str, ...]
     audit_head: str | None
     manifest_sha256: str
+    run_ended: dict[str, str]
+    """How the run ended (``_verdict.run_ended``): apart from ``ok``, which is the evidence's."""
 
 
 def scan_secrets(
@@ -329,6 +332,9 @@ def _write_evidence(
         "approval": {"name": "", "role": "", "date": ""},
         "ok": not problems,
         "problems": problems,
+        # Two verdicts apart: the evidence's (``ok``) is never how the run went (_verdict).
+        "evidence": evidence_said(not problems, problems)[0],
+        "run_ended": (ran := run_ended(ended)),
     }
     if sources:  # runs on the built-in strategy, feed and broker keep their manifest as it was
         manifest["plugins"] = _plugins(sources)
@@ -340,6 +346,7 @@ def _write_evidence(
         problems=tuple(problems),
         audit_head=head,
         manifest_sha256=manifest_sha256,
+        run_ended=ran,
     )
 
 

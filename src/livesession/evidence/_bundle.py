@@ -23,8 +23,9 @@ from .._artifacts.provenance import audit_head, audited_start
 from .._artifacts.runread import iter_records
 from .._exceptions import DataFileError, PluginError, UsageError
 from .._support.fsutil import NotAFile, refuse_special
-from .._support.text import command
+from .._support.text import command, one_line
 from ._rerun import sha256_file
+from ._verdict import EVIDENCE_NOT_VERIFIED, EVIDENCE_VERIFIED
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -83,12 +84,16 @@ class BundleCheck:
     verdict: str
     files: int
     problems: tuple[str, ...]
+    run_ended: str = ""
+    """How the bundle says the run ended (its ``run_ended``); "" in a bundle from before."""
 
     def describe(self) -> str:
         """The line ``verify --manifest`` prints when the manifest is the run's."""
+        ended = f"; the run: {self.run_ended}" if self.run_ended else ""
         return (
             f"manifest  {self.name} is run {self.run_id}'s: audit head, config hash and "
-            f"{self.files} file(s) by SHA-256 match (the bundle says {self.verdict}); "
+            f"{self.files} file(s) by SHA-256 match (the bundle says: evidence "
+            f"{self.verdict}{ended}); "
             f"its sha256 {self.sha256}: compare it, and the audit head, with the ones "
             "the desk published"
         )
@@ -117,10 +122,17 @@ def check_manifest(run_dir: Path, manifest: Path) -> BundleCheck:
         name=name,
         sha256=digest,
         run_id=_run_id(run_dir),
-        verdict="PASS" if held.get("ok") is True else "FAIL",
+        verdict=EVIDENCE_VERIFIED if held.get("ok") is True else EVIDENCE_NOT_VERIFIED,
+        run_ended=_ended_said(held.get("run_ended")),
         files=len(listed) if isinstance(listed, dict) else 0,
         problems=tuple(problems),
     )
+
+
+def _ended_said(ended: object) -> str:
+    """The manifest's ``run_ended`` line, on one printable line ("" when it has none)."""
+    said = ended.get("said") if isinstance(ended, dict) else None
+    return one_line(said) if isinstance(said, str) else ""
 
 
 def _read(manifest: Path) -> bytes:

@@ -17,6 +17,7 @@ from .._support.text import md_code, md_text
 from ..burnin import render_markdown
 from ..controls import control_lines
 from ._outcome import outcome_lines
+from ._verdict import evidence_said
 
 __all__ = ["markdown"]
 
@@ -74,13 +75,23 @@ def _data_lines(data: object) -> list[str]:
     return [line]
 
 
+def _verdict_lines(m: dict[str, Any]) -> list[str]:
+    """The bundle's two verdicts apart: the evidence's, then how the run ended (``_verdict``)."""
+    word, why = evidence_said(m["ok"], [md_text(p) for p in m["problems"]])
+    ended = m["run_ended"]
+    said = ended["said"].removeprefix(f"{ended['ended']}: ")
+    return [
+        f"- Evidence: **{word}** ({why}).",
+        f"- Run ended: **{md_text(ended['ended'])}**: {md_text(said)}.",
+    ]
+
+
 def markdown(m: dict[str, Any]) -> str:
     """The EV document of the manifest ``m`` (its sections in the manifest's order)."""
     lines = [
         f"# Evidence: run {md_code(m['run_id'])}",
         "",
-        f"- Result: **{'PASS' if m['ok'] else 'FAIL'}**"
-        + ("" if m["ok"] else f" ({'; '.join(md_text(p) for p in m['problems'])})"),
+        *_verdict_lines(m),
         f"- Created (UTC): {m['created_utc']}",
         f"- livesession {m['livesession_version']}, git commit `{m['git_commit'] or 'unknown'}`",
         (

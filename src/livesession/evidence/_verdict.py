@@ -1,0 +1,120 @@
+"""The bundle's two verdicts, said apart: whether the evidence verifies, and how the run ended.
+
+A bundle's checks passing (the files keep the contract, the re-run matches, no secret) says
+the record is sound, not that the run went well: a run whose strategy raised is good
+evidence of that failure. Said as one ``PASS`` beside a run that ``FAILED``, a reviewer read
+it as the strategy's pass. So the evidence is ``VERIFIED`` or ``NOT VERIFIED``, and the run
+``COMPLETED``, ``KILLED`` (the kill switch halted it to the end), ``STOPPED BY OPERATOR``
+(before its planned steps), ``STOPPED EARLY`` (its program closed it), ``FAILED`` (with its
+reason), ``REJECTED`` (by preflight) or ``NOT SEALED`` (crashed): each in one plain line,
+which the document, the command's output and its ``--json`` all say in the same words.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from .._domain.lifecycle import SESSION_CLOSED, ended_early
+from .._rundir.halts import ACTED_BY
+from .._session.pipeline import FEED_EXHAUSTED
+from .._support.text import one_line
+
+__all__ = ["EVIDENCE_NOT_VERIFIED", "EVIDENCE_VERIFIED", "evidence_said", "run_ended"]
+
+EVIDENCE_VERIFIED: Final = "VERIFIED"
+EVIDENCE_NOT_VERIFIED: Final = "NOT VERIFIED"
+_OF_THE_RECORD: Final = (
+    "the run's files are intact and every check of the bundle passed: this says the record "
+    "is sound, not that the run went well"
+)
+
+
+def evidence_said(ok: bool, problems: list[str] | tuple[str, ...]) -> tuple[str, str]:
+    """``("VERIFIED", why)`` or ``("NOT VERIFIED", the problems)``: the evidence's verdict."""
+    if ok:
+        return EVIDENCE_VERIFIED, _OF_THE_RECORD
+    return EVIDENCE_NOT_VERIFIED, "; ".join(problems)
+
+
+def run_ended(found: dict[str, Any]) -> dict[str, str]:
+    """How the run in the manifest's ``outcome`` ``found`` ended: ``ended`` and ``said``.
+
+    ``ended`` is the word (``FAILED``), ``said`` one printable line that starts with it
+    (``FAILED: STRATEGY_ERROR (RuntimeError: model file corrupt) after 30 of 60 steps; ...``).
+    """
+    ended, words = _ended(found)
+    return {"ended": ended, "said": one_line(f"{ended}: {words}")}
+
+
+def _steps(found: dict[str, Any]) -> str:
+    planned = found.get("steps_planned")
+    return f"{found.get('steps')}" + ("" if planned is None else f" of {planned}")
+
+
+def _ended(found: dict[str, Any]) -> tuple[str, str]:
+    steps = _steps(found)
+    if not found.get("sealed"):
+        problem = found.get("seal_problem")
+        if problem:
+            return "NOT SEALED", f"{problem} (keep the run as it is)"
+        return "NOT SEALED", "it crashed or was cut short: resume it, then write its evidence again"
+    status, state = found.get("status"), found.get("fsm_state")
+    if status == "REJECTED":
+        refused = "; ".join(
+            f"{check.get('check')}: {check.get('detail')}" for check in found.get("refused_by", ())
+        )
+        refused = refused or str(found.get("reason"))
+        return "REJECTED", f"preflight refused it ({refused}); nothing traded"
+    if status == "FAILED":
+        return "FAILED", _failed(found, steps, state)
+    if status != "COMPLETED":
+        return str(status), f"in {state} after {steps} steps"
+    return _completed(found, steps)
+
+
+def _failed(found: dict[str, Any], steps: str, state: object) -> str:
+    reason = found.get("reason") or "no reason recorded"
+    fault = found.get("fault") or {}
+    detail = fault.get("detail") or {}
+    why = ": ".join(str(detail[key]) for key in ("error", "message") if detail.get(key))
+    said = f"{reason}" + (f" ({why})" if why else "") + f" after {steps} steps; "
+    if state == "ERROR_REQUIRES_OPERATOR":
+        return said + (
+            "left in ERROR_REQUIRES_OPERATOR, not wound down: the venue may still hold its "
+            "orders and position (a person must look)"
+        )
+    return said + f"wound down (cancelled, flattened) and sealed FAILED in {state}"
+
+
+def _completed(found: dict[str, Any], steps: str) -> tuple[str, str]:
+    sealed = f"sealed COMPLETED after {steps} steps"
+    kills = [
+        halt
+        for halt in found.get("halts", ())
+        if halt.get("event") == "KILL_SWITCH" and halt.get("until_step") is None
+    ]
+    stop = found.get("stop_reason") or found.get("reason") or ""
+    early = ended_early(found.get("steps"), found.get("steps_planned"))
+    stopped = ""
+    if early and stop and stop != FEED_EXHAUSTED:
+        who = ACTED_BY.get(stop)
+        stopped = f"stopped with {stop!r}" + (f" ({who})" if who else "")
+    if kills:
+        kill = kills[0]
+        killed = (
+            f"{kill.get('by')} after step {kill.get('from_step')} (KILL_SWITCH reason "
+            f"{kill.get('reason')}); trading HALTED to the end: no new order from then on"
+        )
+        return "KILLED", f"{killed}; " + (f"{stopped}; " if stopped else "") + sealed
+    if stopped and stop == SESSION_CLOSED:
+        return "STOPPED EARLY", f"its program closed the session; {sealed}"
+    if stopped:
+        return "STOPPED BY OPERATOR", f"{stopped}; {sealed}"
+    if early and stop == FEED_EXHAUSTED:
+        return "COMPLETED", f"the feed ran out; {sealed}"
+    halted = [halt for halt in found.get("halts", ()) if halt.get("until_step") is None]
+    if halted:
+        halt = halted[0]
+        by = f"from step {halt.get('from_step')} to the end by {halt.get('by')}"
+        return "COMPLETED", f"{sealed}, trading HALTED {by}"
+    return "COMPLETED", f"ran its steps; {sealed}"

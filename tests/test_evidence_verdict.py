@@ -1,0 +1,222 @@
+"""The evidence bundle says apart whether its evidence verifies and how the run ended.
+
+Bug: ``livesession evidence`` of a run whose strategy raised (``dryrun`` exit 4) printed
+``result    PASS`` and its document opened ``- Result: **PASS**`` beside the run's FAILED
+and a burn-in FAIL: ``PASS`` meant the evidence is intact and verified, and a governance
+reviewer read it as the strategy's pass. Now the evidence is ``VERIFIED`` (or ``NOT
+VERIFIED``), and the run ``COMPLETED``, ``KILLED``, ``STOPPED BY OPERATOR``, ``FAILED`` with
+its reason, and so on, on lines of their own: in the command's output, its ``--json``, the
+manifest, the document and ``verify --manifest``.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import orjson
+import pytest
+
+from _scripted import ScriptedFeed, ScriptedStrategy, at, buy
+from livesession import DryrunConfig, create_run
+from livesession._artifacts import names
+from livesession._artifacts.runread import iter_records
+from livesession.cli import main
+from livesession.evidence._outcome import outcome
+from livesession.evidence._verdict import run_ended
+
+_STRATEGY = """\
+class Boom:
+    strategy_id = "boom"
+
+    def __init__(self):
+        self.n = 0
+
+    def on_bar(self, bar, view):
+        self.n += 1
+        if self.n == 30:
+            raise RuntimeError("model file corrupt")
+        return []
+
+    def get_state(self):
+        return {"n": self.n}
+
+    def set_state(self, state):
+        self.n = state["n"]
+
+
+def make(*, strategy_id):
+    return Boom()
+"""
+_VERIFIED = (
+    "VERIFIED: the run's files are intact and every check of the bundle passed: this says "
+    "the record is sound, not that the run went well"
+)
+_FAILED = (
+    "FAILED: STRATEGY_ERROR (RuntimeError: model file corrupt) after 30 of 60 steps; wound "
+    "down (cancelled, flattened) and sealed FAILED in STOPPED"
+)
+
+
+@pytest.fixture(name="failed", scope="module")
+def _failed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A run whose strategy raised on its 30th bar: the CLI's exit 4, sealed FAILED."""
+    base = tmp_path_factory.mktemp("failed")
+    (base / "boom.py").write_text(_STRATEGY, "utf-8")
+    (base / "boom.toml").write_text(
+        'run_id = "boom"\nsteps = 60\nstrategy_factory = "boom:make"\n', "utf-8"
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "livesession.cli", "dryrun", "-c", "boom.toml", "--out", "runs",
+         "-q"],
+        cwd=base, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 4, done.stderr
+    return base / "runs" / "boom"
+
+
+def test_the_output_says_the_evidence_and_the_run_apart(
+    failed: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["evidence", str(failed), "--out", str(tmp_path / "plain")]) == 0  # as before
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[-2:] == [f"evidence  {_VERIFIED}", f"run       {_FAILED}"]
+    assert not [line for line in lines if "PASS" in line]
+
+    assert main(["evidence", str(failed), "--out", str(tmp_path / "json"), "--json"]) == 0
+    said = orjson.loads(capsys.readouterr().out)
+    assert (said["ok"], said["evidence"], said["run_ended"], said["run_outcome"]) == (
+        True,
+        "VERIFIED",
+        "FAILED",
+        _FAILED,
+    )
+
+
+def test_the_manifest_and_the_document_say_them_apart(failed: Path, tmp_path: Path) -> None:
+    assert main(["evidence", str(failed), "--out", str(tmp_path / "ev")]) == 0
+    manifest = orjson.loads((tmp_path / "ev" / "manifest.json").read_bytes())
+    assert (manifest["ok"], manifest["evidence"]) == (True, "VERIFIED")
+    assert manifest["run_ended"] == {"ended": "FAILED", "said": _FAILED}
+    [document] = (tmp_path / "ev").glob("EV-*.md")
+    lines = document.read_text("utf-8").splitlines()
+    assert lines[2:4] == [
+        (
+            "- Evidence: **VERIFIED** (the run's files are intact and every check of the bundle "
+            "passed: this says the record is sound, not that the run went well)."
+        ),
+        (
+            "- Run ended: **FAILED**: STRATEGY_ERROR (RuntimeError: model file corrupt) after 30 "
+            "of 60 steps; wound down (cancelled, flattened) and sealed FAILED in STOPPED."
+        ),
+    ]
+    assert not [line for line in lines if line.startswith("- Result:")]
+
+
+def test_verify_with_the_manifest_says_them_apart(
+    failed: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["evidence", str(failed), "--out", str(tmp_path / "ev")]) == 0
+    capsys.readouterr()
+    manifest = tmp_path / "ev" / "manifest.json"
+    assert main(["verify", str(failed), "--manifest", str(manifest)]) == 0
+    line = capsys.readouterr().out.splitlines()[-1]
+    assert f"(the bundle says: evidence VERIFIED; the run: {_FAILED}); its sha256 " in line
+    assert main(["verify", str(failed), "--manifest", str(manifest), "--json"]) == 0
+    held = orjson.loads(capsys.readouterr().out)["manifest"]
+    assert (held["bundle_result"], held["bundle_run_ended"]) == ("VERIFIED", _FAILED)
+
+
+def test_a_bundle_that_fails_says_not_verified(
+    failed: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run_dir = tmp_path / "boom"
+    subprocess.run(["cp", "-a", str(failed), str(run_dir)], check=True)
+    (run_dir / "leak.txt").write_text("AKIAIOSFODNN7EXAMPLE\n", "utf-8")
+    assert main(["evidence", str(run_dir), "--out", str(tmp_path / "ev")]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[-2:] == [
+        "evidence  NOT VERIFIED: the secret scan found 1 finding(s)",
+        f"run       {_FAILED}",
+    ]
+
+
+def _ended(run_dir: Path) -> dict[str, str]:
+    return run_ended(outcome(run_dir, iter_records(run_dir / names.EVENTS)))
+
+
+_CAP = {"per_trade_risk_pct": "0.01", "max_order_notional": "60000"}
+"""The daily-loss cap pulls the kill switch on the third bar (``ScriptedFeed`` below)."""
+
+
+def test_a_run_the_kill_switch_halted_is_killed(tmp_path: Path) -> None:
+    cfg = DryrunConfig(run_id="cap", strategy_id="scripted", steps=6, risk=_CAP)
+    feed = ScriptedFeed(["40000.00", "40000.00", "39000.00"])
+    with create_run(cfg, tmp_path, feed=feed, strategy=ScriptedStrategy(at({1: [buy("1")]}))) as s:
+        assert s.preflight()
+        s.activate()
+        s.run_to_end(6)
+    assert _ended(tmp_path / "cap") == {
+        "ended": "KILLED",
+        "said": "KILLED: the daily-loss cap pulled the kill switch after step 3 (KILL_SWITCH "
+        "reason DAILY_LOSS); trading HALTED to the end: no new order from then on; sealed "
+        "COMPLETED after 6 of 6 steps",
+    }
+
+
+def test_a_run_an_operator_stopped_early_says_so(tmp_path: Path) -> None:
+    cfg = DryrunConfig(run_id="op", strategy_id="scripted", steps=10)
+    strategy = ScriptedStrategy(at({}))
+    with create_run(cfg, tmp_path, strategy=strategy) as session:
+        assert session.preflight()
+        session.activate()
+        session.run_n_steps(4)
+        session.request_stop("SIGNAL_SIGTERM", sealed_as=True)
+    assert _ended(tmp_path / "op") == {
+        "ended": "STOPPED BY OPERATOR",
+        "said": "STOPPED BY OPERATOR: stopped with 'SIGNAL_SIGTERM' (the signal livesession "
+        "stop sends, as a service manager stopping it does); sealed COMPLETED after 4 of 10 "
+        "steps",
+    }
+
+
+def test_a_completed_run_and_a_fault_left_for_an_operator(tmp_path: Path) -> None:
+    assert main(["dryrun", "--out", str(tmp_path), "--run-id", "done", "--steps", "20", "-q"]) == 0
+    assert _ended(tmp_path / "done") == {
+        "ended": "COMPLETED",
+        "said": "COMPLETED: ran its steps; sealed COMPLETED after 20 of 20 steps",
+    }
+    cfg = DryrunConfig(run_id="left", strategy_id="scripted", steps=10)
+
+    def raises(n: int, _bar: object, _view: object) -> list[object]:
+        if n == 3:
+            raise ValueError("no quote")
+        return []
+
+    feed, strategy = ScriptedFeed(["40000.00"]), ScriptedStrategy(raises)
+    with create_run(cfg, tmp_path, feed=feed, strategy=strategy) as session:
+        assert session.preflight()
+        session.activate()
+        session.run_n_steps(5)
+    assert _ended(tmp_path / "left") == {
+        "ended": "FAILED",
+        "said": "FAILED: STRATEGY_ERROR (ValueError: no quote) after 3 of 10 steps; left in "
+        "ERROR_REQUIRES_OPERATOR, not wound down: the venue may still hold its orders and "
+        "position (a person must look)",
+    }
+
+
+def test_a_kill_an_operator_lifted_is_no_kill_at_the_end(tmp_path: Path) -> None:
+    cfg = DryrunConfig(run_id="lift", strategy_id="scripted", steps=6, risk=_CAP)
+    feed = ScriptedFeed(["40000.00", "40000.00", "39000.00"])
+    with create_run(cfg, tmp_path, feed=feed, strategy=ScriptedStrategy(at({1: [buy("1")]}))) as s:
+        assert s.preflight()
+        s.activate()
+        s.run_n_steps(4)
+        assert s.reenable_trading("ops-1")
+        s.run_to_end(6)
+    assert _ended(tmp_path / "lift") == {
+        "ended": "COMPLETED",
+        "said": "COMPLETED: ran its steps; sealed COMPLETED after 6 of 6 steps",
+    }
