@@ -240,7 +240,26 @@ class ReportRun:
                 if reason and (early or trigger != "request_stop"):
                     text += f", {_ENDINGS[trigger]}: {reason}"
                 break
-        return text
+        return text + self._killed()
+
+    def _killed(self) -> str:
+        """``; KILLED: trading HALTED by the kill switch (DAILY_LOSS) from ... to the end``.
+
+        A run the kill switch halted for good said only ``COMPLETED, 600 of 600 steps``: a
+        reviewer read a run that stopped trading at step 428 as one that ran to its end.
+        """
+        kill: dict[str, Any] | None = None
+        for event in self.events:
+            kind = event.get("event_type")
+            if kind == "KILL_SWITCH" and kill is None:
+                kill = event
+            elif kind == "TRADING_REENABLED":
+                kill = None  # an operator lifted it: trading went on
+        if kill is None:
+            return ""
+        reason = payload(kill).get("reason") or "no reason recorded"
+        at = kill.get("ts_utc", "?")
+        return f"; KILLED: trading HALTED by the kill switch ({reason}) from {at} to the end"
 
     def of_type(self, *event_types: str) -> list[tuple[int, dict[str, Any]]]:
         """(ts_sim, payload) of the events of the given types, in order."""
