@@ -44,6 +44,7 @@ from ._cli_summary import (
     say_log_lost,
     say_timings_lost,
     say_unalerted,
+    say_unclosed,
     say_undelivered,
 )
 from ._domain.config import DryrunConfig, load_config
@@ -218,6 +219,7 @@ def _unsealed_said(
             raise
         finally:
             say_lease_kept(session)
+            say_unclosed(session)
     except SinkFailure as exc:
         cause = exc.__cause__
         why = (

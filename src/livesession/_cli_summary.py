@@ -52,6 +52,7 @@ __all__ = [
     "say_log_lost",
     "say_timings_lost",
     "say_unalerted",
+    "say_unclosed",
     "say_undelivered",
     "verify_json",
 ]
@@ -302,6 +303,22 @@ def say_lease_kept(session: LiveSessionOrchestrator) -> None:
         kept = session.inspect().lease_unreleased
         if kept:
             print(f"livesession: {redact_text(kept)}", file=sys.stderr)  # noqa: T201 - the CLI's output
+
+
+def say_unclosed(session: LiveSessionOrchestrator) -> None:
+    """One stderr line when a plug-in's ``close()`` raised as the ended session let go of it.
+
+    The run had ended (sealed, or torn before that, as its own line says): the exit code
+    stays the run's, and the line names the plug-in and its error.
+    """
+    with contextlib.suppress(Exception):  # never hides what ended the run
+        unclosed = session.inspect().plugin_close_failed
+        if unclosed:
+            print(  # noqa: T201 - the CLI's output
+                f"livesession: as the session ended, {one_line(unclosed)}: the run's outcome "
+                "stands, its record whole; what that plug-in held may still be open",
+                file=sys.stderr,
+            )
 
 
 def say_log_lost(path: Path, refused: int, refusal: OSError | None) -> None:

@@ -80,7 +80,9 @@ class MarketFeed(Protocol):
 class Closable(Protocol):
     """**Protocol:** an edge holding a resource (a file, a connection) until it is closed.
 
-    A feed that reads a file implements it; the session closes it when it closes.
+    A feed that reads a file implements it; the session closes it when it closes. So may a
+    strategy: the session closes one it made from the config's ``strategy_factory`` (never
+    one passed in), once, as it closes.
     """
 
     def close(self) -> None:

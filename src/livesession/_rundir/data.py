@@ -30,7 +30,6 @@ __all__ = [
     "check_data_unchanged",
     "check_resume_data",
     "check_run_data",
-    "close_feed",
     "data_record",
     "pin_data",
     "refuse_other_data",
@@ -116,13 +115,6 @@ def _refusal(message: str, path: Path) -> DataFileError:
     return DataFileError(
         f"{message}: restore the file the run read", path=path, line=None, column=None, value=None
     )
-
-
-def close_feed(feed: object) -> None:
-    """Close ``feed`` if it holds a file (a session that was never built does not own it)."""
-    close = getattr(feed, "close", None)
-    if callable(close):
-        close()
 
 
 def check_data_unchanged(

@@ -22,6 +22,7 @@ from .._domain.plugin_fields import default_strategy_id
 from .._exceptions import DataFileError, PluginError
 from .._risk.checks import UserBrokerCheck
 from .._session.assembly import default_feed, default_strategy
+from .._session.closing import close_plugin
 from .._session.edges import SessionEdges, check_edges
 from .._session.pipeline import error_message
 from .._session.plugins import (
@@ -43,7 +44,7 @@ from .._support.references import (
 )
 from .._typing import Broker, DeclaredSimulation, MarketFeed, Strategy
 from .brokers import BrokerFactory
-from .data import changed_or, close_feed
+from .data import changed_or
 
 if TYPE_CHECKING:
     from .._domain.config import DryrunConfig
@@ -86,19 +87,20 @@ class RunPlugins:
     feed: MarketFeed
     broker: Broker | None
     sources: dict[str, dict[str, Any]]
-    owns_broker: bool = False
-    """Whether the broker was built here (from a reference) rather than handed in."""
+    made: frozenset[str] = frozenset()
+    """The roles (``strategy``, ``broker``) the run builds from its config (a reference, or
+    the built-in one) rather than take as an object: the run's own, closed by it. An object
+    handed in stays its caller's (``_session.closing``)."""
 
     def close(self) -> None:
         """Close what was built when the session is never built (it owns them otherwise).
 
         A feed is closed either way (a session that was never built does not own it); a
-        broker only when it was built here: one handed in stays its caller's.
+        strategy and a broker only when they were built here: one handed in stays its
+        caller's. A plug-in's ``close()`` that raises never hides why the run was not built.
         """
-        close_feed(self.feed)
-        if self.broker is not None and self.owns_broker:
-            with contextlib.suppress(Exception):
-                self.broker.close()
+        close_plugin("feed", self.feed)
+        _close_made(self.made, self.strategy, self.broker)
 
 
 def apply_references(
@@ -243,43 +245,61 @@ def open_plugins(
     a resume reads no further than the run did).
     """
     sources: dict[str, dict[str, Any]] = {}
+    made = frozenset(
+        role for role, given in (("strategy", strategy), ("broker", broker)) if not _handed(given)
+    )
     built_strategy: Strategy | None = None
-    if strategy is not None and not isinstance(strategy, str):
-        sources["strategy"] = _given("strategy", strategy)
-        check_strategy_id(strategy, cfg.strategy_id)
-        built_strategy = strategy  # type: ignore[assignment]  # checked by _given
-    elif cfg.strategy_factory is not None:
-        built_strategy, sources["strategy"] = strategy_from_reference(cfg)
     built_broker: Broker | None = None
-    if broker is not None and not isinstance(broker, str):
-        sources["broker"] = _declared(broker, _given("broker", broker))
-        built_broker = broker  # type: ignore[assignment]  # checked by _given
-    elif is_reference(cfg.broker):
-        built_broker, record = broker_from_reference(cfg, journal=journal)
-        sources["broker"] = _declared(built_broker, record)
     try:
-        if feed is not None and not isinstance(feed, str):
-            sources["feed"] = _given("feed", feed)
-            built_feed: MarketFeed = feed  # type: ignore[assignment]  # checked by _given
-        elif is_reference(cfg.feed):
-            built_feed, sources["feed"] = feed_from_reference(cfg)
-        else:
-            try:
-                built_feed = default_feed(cfg, data_bytes=data_bytes)
-            except DataFileError as exc:
-                raise changed_or(cfg, exc, read=data_bytes) from None
+        if _handed(strategy):
+            sources["strategy"] = _given("strategy", strategy)
+            check_strategy_id(strategy, cfg.strategy_id)
+            built_strategy = strategy  # type: ignore[assignment]  # checked by _given
+        elif cfg.strategy_factory is not None:
+            built_strategy, sources["strategy"] = strategy_from_reference(cfg)
+        if _handed(broker):
+            sources["broker"] = _declared(broker, _given("broker", broker))
+            built_broker = broker  # type: ignore[assignment]  # checked by _given
+        elif is_reference(cfg.broker):
+            built_broker, record = broker_from_reference(cfg, journal=journal)
+            sources["broker"] = _declared(built_broker, record)
+        built_feed = _feed(cfg, feed, sources, data_bytes)
     except BaseException:
-        if built_broker is not None and broker is None:
-            with contextlib.suppress(Exception):
-                built_broker.close()
+        _close_made(made, built_strategy, built_broker)
         raise
     return RunPlugins(
-        strategy=built_strategy,
-        feed=built_feed,
-        broker=built_broker,
-        sources=sources,
-        owns_broker=built_broker is not None and broker is None,
+        strategy=built_strategy, feed=built_feed, broker=built_broker, sources=sources, made=made
     )
+
+
+def _feed(
+    cfg: DryrunConfig, feed: object, sources: dict[str, dict[str, Any]], data_bytes: int | None
+) -> MarketFeed:
+    """``open_plugins``'s feed: the object given, the reference's product, or the config's."""
+    if _handed(feed):
+        sources["feed"] = _given("feed", feed)
+        return feed  # type: ignore[return-value]  # checked by _given
+    if is_reference(cfg.feed):
+        built, sources["feed"] = feed_from_reference(cfg)
+        return built
+    try:
+        return default_feed(cfg, data_bytes=data_bytes)
+    except DataFileError as exc:
+        raise changed_or(cfg, exc, read=data_bytes) from None
+
+
+def _handed(value: object) -> bool:
+    """Whether ``value`` is an object the caller handed in (not a reference, not None)."""
+    return value is not None and not isinstance(value, str)
+
+
+def _close_made(made: frozenset[str], strategy: Strategy | None, broker: Broker | None) -> None:
+    """Close the strategy and the broker that are the run's own (``made``), never raising."""
+    if "strategy" in made:
+        close_plugin("strategy", strategy)
+    if broker is not None and "broker" in made:
+        with contextlib.suppress(Exception):
+            broker.close()
 
 
 def restore_plugins(

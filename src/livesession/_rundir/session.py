@@ -13,7 +13,7 @@ from .._artifacts.sinks import FileLineSink, FileMetricsSink
 from .._domain.config import DryrunConfig
 from .._domain.runtime_config import Secret
 from .._session.assembly import SessionEdges
-from .._session.coordinator import LiveSessionOrchestrator
+from .._session.coordinator import LiveSessionOrchestrator, give_strategy
 from .._typing import AlertSink, Clock, Closable, SessionLease
 from ..stores import FileCheckpointStore
 from .alerting import open_alerts
@@ -53,8 +53,9 @@ def open_session(
     no descriptor is held past the failure); a lease passed in (resume took it) stays the
     caller's. The run's ``plugins`` (``open_plugins``: its feed, already checked, its
     strategy, and a broker of its own, which replaces ``broker_factory``) are the
-    session's from then on. ``alerts`` (``choose_alerts``): the session's alert sink, or
-    the webhook URL to build one for.
+    session's from then on; it closes the strategy as it closes when the strategy was made
+    from the config (``plugins.made``), never one the caller handed in. ``alerts``
+    (``choose_alerts``): the session's alert sink, or the webhook URL to build one for.
 
     The session holds the run directory's ``lock`` until it closes, and lets go of it last.
     One an application drops without ``close()`` (its handler raised) lets go of its
@@ -117,6 +118,8 @@ def open_session(
         if callable(close_alerts) and alert_sink is not alerts:  # the webhook opened here
             close_alerts()  # (a sink of the application's may serve its other sessions)
         raise
+    if "strategy" in plugins.made:  # made from the config here: the session closes it
+        give_strategy(session)
     session.close_with(lock)
     # Only what the run directory opened for it, never a plug-in (which may refer to the
     # session, and would keep it alive for ever): the finalizer holds no path back to it.

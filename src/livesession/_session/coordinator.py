@@ -27,6 +27,7 @@ from .._risk.governor import TradingState
 from .._typing import Closable
 from . import verbs
 from .assembly import SessionEdges, SessionParts, assemble
+from .closing import release
 from .pipeline import INPUT_FAULTS, check_step_count, guarded_step, run_hooks
 from .preflight import close_unstarted, refuse_again, run_preflight
 from .results import DryrunResult, SessionInspection, inspect_parts, result_of
@@ -52,6 +53,7 @@ __all__ = [
     "SessionInspection",
     "VerbOutcome",
     "VerbResult",
+    "give_strategy",
     "restore_resumed",
 ]
 
@@ -81,6 +83,8 @@ class LiveSessionOrchestrator:
         self.extra_checks: list[Check] = []
         self.step_hooks: list[Callable[[LiveSessionOrchestrator], None]] = []
         self._released = False
+        self._owns_strategy = False
+        self._unclosed = ""
         self._closes_with: list[Closable] = []
         self._p: SessionParts | None = None
         self._gate = SessionGate()
@@ -91,6 +95,7 @@ class LiveSessionOrchestrator:
     def _build(self, config: DryrunConfig, edges: SessionEdges) -> None:
         self._gate.claim()  # the thread that builds the session owns it
         self._p = assemble(config, edges, seal=self._seal)
+        self._owns_strategy = edges.get("strategy") is None  # made here: closed here
 
     def _parts(self) -> SessionParts:
         p = self._p
@@ -158,7 +163,7 @@ class LiveSessionOrchestrator:
     def inspect(self) -> SessionInspection:
         """What is in flight inside the session right now (read-only)."""
         with self._gate.hold(read_only=True):
-            return inspect_parts(self._parts())
+            return inspect_parts(self._parts(), unclosed=self._unclosed)
 
     def iter_open_orders(self) -> Iterator[Order]:
         """The orders the session considers open (taken under the session lock)."""
@@ -386,7 +391,7 @@ class LiveSessionOrchestrator:
                 self._seal()
         if not self._released:
             self._released = True
-            _release(p, self._closes_with)
+            self._unclosed = release(p, self._closes_with, strategy=self._owns_strategy)
 
     def close_with(self, resource: Closable) -> None:
         """Close ``resource`` when the session closes, after everything else it holds.
@@ -483,14 +488,10 @@ def _run_hooks(session: LiveSessionOrchestrator) -> None:
     run_hooks(session._gate, session.step_hooks, session)  # noqa: SLF001 - its own
 
 
-def _release(p: SessionParts, closes_with: list[Closable]) -> None:
-    """Let go of what the session holds: lease, broker, feed, sinks, store, then the rest."""
-    if p.lease is not None:
-        p.lease.release(close=True)
-    p.broker.close()
-    if isinstance(p.feed, Closable):
-        p.feed.close()
-    p.recorder.close()
-    p.idempotency.close()
-    while closes_with:  # last: a run directory's writer lock
-        closes_with.pop().close()
+def give_strategy(session: LiveSessionOrchestrator) -> None:
+    """The strategy ``session`` was built with is its own: made for it from the config.
+
+    The code that made it (``create_run``, ``resume_run``, the testing kit) hands it over:
+    the session closes it as it closes, as one it made itself (``closing``).
+    """
+    session._owns_strategy = True  # noqa: SLF001 - its own module

@@ -103,6 +103,10 @@ class SessionInspection:
     lease_unreleased: str = ""
     """The session's lease could not be given back as it ended (its backend refused: a full
     disk under the lease file): why, and until when it stays held. "" when it was."""
+    plugin_close_failed: str = ""
+    """What a plug-in's ``close()`` raised as the session let go of it (``the strategy's
+    close() raised OSError: ...``): the run ended as it did, its record whole. "" when none
+    raised, or before the session is closed."""
 
 
 def result_of(p: SessionParts) -> DryrunResult:
@@ -133,8 +137,8 @@ def result_of(p: SessionParts) -> DryrunResult:
     )
 
 
-def inspect_parts(p: SessionParts) -> SessionInspection:
-    """What is in flight inside the session right now."""
+def inspect_parts(p: SessionParts, *, unclosed: str = "") -> SessionInspection:
+    """What is in flight inside the session right now (``unclosed``: a close that raised)."""
     return SessionInspection(
         kill_started_ns=p.winddown.kill_started_ns,
         escalated=p.reconciliation.escalated_keys(),
@@ -146,4 +150,5 @@ def inspect_parts(p: SessionParts) -> SessionInspection:
         seal_checkpoint_error=p.checkpointer.seal_refused,
         seal_unsynced=p.lifecycle.unsynced,
         lease_unreleased="" if p.lease is None else p.lease.unreleased,
+        plugin_close_failed=unclosed,
     )

@@ -1,0 +1,74 @@
+"""What a session lets go of as it ends, and a plug-in's ``close()`` that raises.
+
+The rule of who closes a plug-in, in one place. A session closes the feed it holds (any
+feed: a data file's, one made from a reference, or one passed in). It closes its strategy
+only when the strategy is its own: made from the config (``strategy_factory``, by the
+session itself, or by the code that built the session for that config and handed it over,
+``give_strategy``: ``create_run``, ``resume_run``, the testing kit's matrix); a strategy
+object the caller passed in is the caller's, to close when the caller is done with it.
+
+A plug-in's ``close()`` is the caller's code, called once the run's outcome is decided
+(after the seal): one that raises changes nothing of the run. It is said in one line (the
+session log's ``plugin_close_failed`` warning, ``SessionInspection.plugin_close_failed``,
+which the CLI prints on stderr), never raised; what the session holds after it is let go
+of all the same.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .._support.logging import get_logger
+from .._typing import Closable
+from .pipeline import error_message
+
+if TYPE_CHECKING:
+    from .assembly import SessionParts
+
+__all__ = ["close_plugin", "release"]
+
+
+def close_plugin(role: str, plugin: object, *, run_id: str | None = None) -> str:
+    """Close ``plugin`` (the ``role``'s) if it holds a resource; "" or what its close raised.
+
+    Any error its ``close()`` raises (a ``SystemExit`` too) is logged and returned as one
+    line (``the strategy's close() raised OSError: ...``, redacted); the operator's
+    ``KeyboardInterrupt`` passes. ``run_id``: the session's, which the log line names.
+    """
+    if not isinstance(plugin, Closable):
+        return ""
+    try:
+        plugin.close()
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # noqa: BLE001 - the caller's code: said, never raised
+        said = error_message(exc)
+        error = type(exc).__name__
+        named = {} if run_id is None else {"run_id": run_id}
+        get_logger().warning("plugin_close_failed", plugin=role, error=error, message=said, **named)
+        return f"the {role}'s close() raised {error}{f': {said}' if said else ''}"
+    return ""
+
+
+def release(p: SessionParts, closes_with: list[Closable], *, strategy: bool) -> str:
+    """Let go of what the session holds: lease, broker, feed, strategy, sinks, store, the rest.
+
+    The strategy only when ``strategy`` (the session's own). Returns what a plug-in's
+    ``close()`` raised ("" when none did); the sinks, the store and ``closes_with`` (a run
+    directory's writer lock, last) are let go of whatever it raised.
+    """
+    if p.lease is not None:
+        p.lease.release(close=True)
+    p.broker.close()
+    try:
+        run_id = p.config.run_id
+        said = [
+            close_plugin("feed", p.feed, run_id=run_id),
+            close_plugin("strategy", p.strategy, run_id=run_id) if strategy else "",
+        ]
+    finally:
+        p.recorder.close()
+        p.idempotency.close()
+        while closes_with:  # last: a run directory's writer lock
+            closes_with.pop().close()
+    return "; ".join(filter(None, said))
