@@ -555,6 +555,69 @@ class TestTheMatrixClosesWhatItOpens:
         assert opened
         assert sorted(map(id, closed)) == sorted(map(id, opened))
 
+    def test_check_case_closes_every_strategy_it_made_once(self):
+        """Bug: no strategy's ``close()`` was ever called: one holding a model server's
+        handle kept it, one more per run. Each is closed once its run is done, as its feed
+        is (by the session as it closes, or at the kill); the one made only to learn the
+        strategy's id at once."""
+        made: list[ClosingSma] = []
+        factory = functools.partial(ClosingSma, made=made)
+        _, resumed = check_case(factory, MatrixCase(latency_s=0, faults=(), kill_after=5), steps=14)
+        assert resumed
+        assert len(made) == 4  # the id's, the uninterrupted run's, and the resumed run's two
+        assert [strategy.closes for strategy in made] == [1] * 4
+
+    def test_the_matrix_closes_every_strategy_it_made_once(self):
+        made: list[ClosingSma] = []
+        factory = functools.partial(ClosingSma, made=made)
+        report = run_failure_matrix(factory, examples=4, steps=14, seed=0, cross_process=False)
+        assert report.resumes > 0
+        assert made
+        assert [strategy.closes for strategy in made] == [1] * len(made)
+
+    @pytest.mark.broken_run("the operator's Ctrl-C tears the session: a crash at its checkpoint")
+    def test_the_operators_ctrl_c_leaves_no_feed_or_strategy_open(self):
+        """Bug: the session a Ctrl-C tore was never closed, nor its feed: the matrix ended
+        with the feed's file (and now the strategy's resource) still open."""
+        feeds: list[HoldingCtrlC] = []
+        strategies: list[ClosingSma] = []
+        with pytest.raises(KeyboardInterrupt):
+            run_failure_matrix(
+                functools.partial(ClosingSma, made=strategies),
+                feed_factory=functools.partial(HoldingCtrlC, made=feeds),
+                examples=2,
+                steps=14,
+                seed=0,
+            )
+        assert len(feeds) == 1  # the first run's: the Ctrl-C came in its 10th bar
+        assert [feed.closes for feed in feeds] == [1]
+        assert [strategy.closes for strategy in strategies] == [1, 1]  # the id's, the run's
+
+
+class ClosingSma(SmaCrossover):
+    """The demo strategy as one holding a resource would be: each one made is put in
+    ``made``, and counts its ``close()`` calls."""
+
+    def __init__(self, *, made: list[ClosingSma]) -> None:
+        super().__init__(strategy_id="sma", fast=3, slow=8, order_qty=Decimal("0.01"))
+        self.closes = 0
+        made.append(self)
+
+    def close(self) -> None:
+        self.closes += 1
+
+
+class HoldingCtrlC(Stopping):
+    """The zigzag feed holding a file, in whose 10th bar the operator presses Ctrl-C."""
+
+    def __init__(self, *, made: list[HoldingCtrlC]) -> None:
+        super().__init__(how="ctrl-c")
+        self.closes = 0
+        made.append(self)
+
+    def close(self) -> None:
+        self.closes += 1
+
 
 _NAMES = sorted(ALL_FAULTS + tuple(ALIASES))
 

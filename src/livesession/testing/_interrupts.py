@@ -3,12 +3,13 @@
 A session lets both pass untouched (they tear it: its run is left unsealed at its last
 checkpoint), so a strategy raising one in ``on_bar``, or a feed in ``next_bar``, aborted the
 whole failure matrix, and under pytest the whole test session with it, with nothing said
-about the plug-in. In the matrix the plug-in's own interrupt is its defect: ``Interruptible``
-hands the session the strategy, and ``interruptible_feed`` the feed, each turning such an
-exception raised by its code into an ``Exception`` (``StrategyInterrupt``, ``FeedInterrupt``),
-which the session takes as any error of that plug-in (``STRATEGY_ERROR`` / ``FEED_ERROR``,
-the run sealed) and the matrix reports. Their ``get_state`` alike; their ``set_state``, which
-a resume calls, raises ``SetStateFailed`` for any error, which the matrix reports too.
+about the plug-in. In the matrix the plug-in's own interrupt is its defect:
+``interruptible_strategy`` hands the session the strategy, and ``interruptible_feed`` the
+feed, each turning such an exception raised by its code into an ``Exception``
+(``StrategyInterrupt``, ``FeedInterrupt``), which the session takes as any error of that
+plug-in (``STRATEGY_ERROR`` / ``FEED_ERROR``, the run sealed) and the matrix reports.
+Their ``get_state`` alike; their ``set_state``, which a resume calls, raises
+``SetStateFailed`` for any error, which the matrix reports too.
 
 The operator's own Ctrl-C still interrupts: while a matrix run steps, ``CtrlC`` watches
 SIGINT (in the main thread, over Python's own handler only), and a ``KeyboardInterrupt``
@@ -39,6 +40,7 @@ __all__ = [
     "SetStateFailed",
     "StrategyInterrupt",
     "interruptible_feed",
+    "interruptible_strategy",
 ]
 
 _T = TypeVar("_T")
@@ -213,12 +215,27 @@ class _Feed(_Guarded):
         return repr(self._plugin)
 
 
-class _ClosableFeed(_Feed):
-    """A feed holding a resource: the session closes it, as it would the feed itself."""
+class _Closes(_Guarded):
+    """A plug-in holding a resource: the session closes it, as it would the plug-in itself."""
 
     def close(self) -> None:
-        """The feed's own."""
+        """The plug-in's own."""
         self._plugin.close()
+
+
+class _ClosableFeed(_Feed, _Closes):
+    """A feed holding a resource (``close``)."""
+
+
+class _ClosableStrategy(Interruptible, _Closes):
+    """A strategy holding a resource (``close``)."""
+
+
+def interruptible_strategy(strategy: Strategy, ctrl_c: CtrlC) -> Interruptible:
+    """``strategy`` as the matrix's session gets it: its own interrupts are its errors."""
+    if isinstance(strategy, Closable):
+        return _ClosableStrategy(strategy, ctrl_c)
+    return Interruptible(strategy, ctrl_c)
 
 
 def interruptible_feed(feed: MarketFeed, ctrl_c: CtrlC) -> MarketFeed:

@@ -9,11 +9,12 @@ step leaves behind (``Survivors``), from which a ``MatrixRun`` in another proces
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import datetime as dt
 import hashlib
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Final
 
@@ -27,14 +28,15 @@ from .._domain.model import OrderType, Side
 from .._exceptions import PluginStateError
 from .._risk.governor import TradingState
 from .._session.assembly import default_feed
-from .._session.coordinator import LiveSessionOrchestrator
+from .._session.closing import close_plugin
+from .._session.coordinator import LiveSessionOrchestrator, give_strategy
 from .._session.pipeline import UNEXPECTED_ERROR, error_message
 from .._support.text import printable_line
-from .._typing import Closable, MarketFeed
+from .._typing import MarketFeed
 from ..stores import MemoryIdempotencyStore
 from ._culprit import INPUT_ERRORS, chainable, input_error, located, users_line
 from ._factories import not_made
-from ._interrupts import CtrlC, Interruptible, SetStateFailed, interruptible_feed
+from ._interrupts import CtrlC, SetStateFailed, interruptible_feed, interruptible_strategy
 from .faults import FaultBroker
 from .tracking import mark_verified, verify_session
 
@@ -106,6 +108,8 @@ class MatrixRun:
         self.cause: BaseException | None = None
         """The exception behind a fault ``problems`` found, to chain (``chainable``)."""
         self._ctrl_c = CtrlC()
+        self._held = False
+        """Whether the session's feed and strategy are still open (``_let_go``)."""
         if survivors is not None:
             self._take_over(survivors)
         self.broker.on_submit = self._on_submit
@@ -114,7 +118,7 @@ class MatrixRun:
             try:
                 self.orch.restore_state(orjson.loads(survivors.checkpoint), self._digests())
             except SetStateFailed as exc:  # the child names the error as raised
-                self._close_feed()
+                self._let_go()
                 raise exc.cause from None
 
     def _take_over(self, survivors: Survivors) -> None:
@@ -139,19 +143,20 @@ class MatrixRun:
         self.strategy = self._factory()
         self.feed = None if self._feed_factory is None else self._feed_factory()
         if self._feed_factory is None:
-            # The config's, built here as the session would, to be closed here (_close_feed).
+            # The config's, built here as the session would, to be closed here (_let_go).
             self._reads = default_feed(self.config)
         elif not isinstance(self.feed, MarketFeed):
+            close_plugin("strategy", self.strategy)  # made for a run that never starts
             # None would quietly run the config's feed instead; another is no feed.
             raise not_made("feed_factory", self.feed, MarketFeed)
         else:
             # A plug-in's KeyboardInterrupt or SystemExit is its error, not the end of the
             # matrix.
             self._reads = interruptible_feed(self.feed, self._ctrl_c)
-        return LiveSessionOrchestrator(
+        orch = LiveSessionOrchestrator(
             self.config,
             broker=self.broker,
-            strategy=Interruptible(self.strategy, self._ctrl_c),
+            strategy=interruptible_strategy(self.strategy, self._ctrl_c),
             feed=self._reads,
             event_sink=self.sinks["events"],
             state_sink=self.sinks["states"],
@@ -159,6 +164,9 @@ class MatrixRun:
             metrics_sink=self.metrics,
             idempotency=self.keys,
         )
+        give_strategy(orch)  # made here from the factory: the session closes it, as its feed
+        self._held = True
+        return orch
 
     def _on_submit(self, order: Order) -> None:
         orch = self.orch
@@ -167,9 +175,10 @@ class MatrixRun:
 
     def run(self, case: MatrixCase, steps: int, *, kill_after: int | None = None) -> None:
         """Run ``steps`` steps of ``case`` (killed after ``kill_after``), then stop."""
-        self._begin()
-        self._steps(case, range(steps), kill_after)
-        self._stop()
+        with self._abandoned_if_ended():
+            self._begin()
+            self._steps(case, range(steps), kill_after)
+            self._stop()
 
     def crash(self, case: MatrixCase, kill_points: Sequence[int]) -> list[Survivors]:
         """Run ``case`` to its last kill point: what a process killed after each one leaves.
@@ -177,15 +186,16 @@ class MatrixRun:
         One run, with what a kill would leave taken at each point (a checkpoint and copies),
         rather than one run per point; the session is then abandoned, as a killed one is.
         """
-        self._begin()
         left: list[Survivors] = []
-        done = 0
-        for kill_after in sorted(kill_points):
-            self._steps(case, range(done, kill_after), None)
-            done = kill_after
-            left.append(self._survivors(kill_after))
+        with self._abandoned_if_ended():
+            self._begin()
+            done = 0
+            for kill_after in sorted(kill_points):
+                self._steps(case, range(done, kill_after), None)
+                done = kill_after
+                left.append(self._survivors(kill_after))
         mark_verified(self.orch)
-        self._close_feed()
+        self._let_go()
         return left
 
     def _survivors(self, kill_after: int) -> Survivors:
@@ -201,15 +211,30 @@ class MatrixRun:
 
     def finish(self, case: MatrixCase, steps: int) -> None:
         """Run a resumed session (from ``Survivors``) to step ``steps`` of ``case``; stop."""
-        self._steps(case, range(self.killed_after, steps), None)
-        self._stop()
+        with self._abandoned_if_ended():
+            self._steps(case, range(self.killed_after, steps), None)
+            self._stop()
+
+    @contextlib.contextmanager
+    def _abandoned_if_ended(self) -> Iterator[None]:
+        """The block; an exception out of it (the operator's Ctrl-C) abandons the session.
+
+        As a kill does: the session is left as it stands (torn, unsealed), and its feed and
+        strategy are let go of here, as the end of its process would (``_let_go``).
+        """
+        try:
+            yield
+        except BaseException:
+            mark_verified(self.orch)
+            self._let_go()
+            raise
 
     def _begin(self) -> None:
         orch = self.orch
         if not orch.preflight():
             result = orch.result()
             mark_verified(orch)
-            self._close_feed()
+            self._let_go()
             msg = f"preflight refused the session: {result.reason} {printable_line(result.detail)}"
             raise AssertionError(msg)
         orch.activate()
@@ -275,7 +300,7 @@ class MatrixRun:
         state = self._checkpoint(kill_after)
         digests = {name: digest.copy() for name, digest in old.recorder.digests.items()}
         mark_verified(old)  # abandoned, as a killed process is; its successor is verified
-        self._close_feed()
+        self._let_go()
         self.killed_after = kill_after
         self.orch = self._build()
         self._restore(state, digests)
@@ -292,7 +317,7 @@ class MatrixRun:
         else:
             return
         mark_verified(self.orch)  # never ran: nothing of it to verify
-        self._close_feed()
+        self._let_go()
         cause = failed.cause
         said = printable_line(error_message(cause))  # redacted, as a resume would say it
         line = users_line(cause)
@@ -315,7 +340,7 @@ class MatrixRun:
             failed = exc
         else:
             return state
-        self._close_feed()  # the run is given up here
+        self._let_go()  # the run is given up here
         # Raised outside the handler: the error is chained only when it may be shown.
         cause = failed.cause
         said = error_message(cause)  # redacted, as the run would record it
@@ -329,15 +354,18 @@ class MatrixRun:
         )
         raise AssertionError(msg) from chainable(cause)
 
-    def _close_feed(self) -> None:
-        """Close the feed of a session that will not be closed, if it holds a resource.
+    def _let_go(self) -> None:
+        """Close the feed and the strategy of a session that will not be closed, once.
 
-        A session closes its feed when it closes (``problems`` closes it); one killed, or
-        given up before or while it ran, never is: its feed's file is let go here, as the
-        end of its process would.
+        A session closes both when it closes (``problems`` closes it); one killed, given up
+        before or while it ran, or ended by the operator's Ctrl-C never is: what its
+        plug-ins hold is let go of here, as the end of its process would. A ``close()``
+        that raises is said as a session says it (``close_plugin``).
         """
-        if isinstance(self._reads, Closable):
-            self._reads.close()
+        if self._held:
+            self._held = False
+            close_plugin("feed", self._reads)
+            close_plugin("strategy", self.strategy)
 
     def problems(self) -> list[str]:
         """Every broken invariant of the module docstring ([] when all hold)."""
@@ -383,7 +411,8 @@ class MatrixRun:
             if broker.position(symbol)
         )
         found.extend(self._rail_problems())
-        found.extend(verify_session(orch))
+        found.extend(verify_session(orch))  # closed: its feed and strategy too
+        self._held = False
         mark_verified(orch)
         return found
 

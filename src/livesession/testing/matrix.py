@@ -52,6 +52,7 @@ import orjson
 from .._domain.config import DryrunConfig
 from .._domain.retry import RetryPolicy
 from .._session.assembly import replay_window_ns
+from .._session.closing import close_plugin
 from .._support.optional import import_optional
 from .._support.references import a_
 from .._typing import Strategy
@@ -141,6 +142,8 @@ def _config(
 ) -> DryrunConfig:
     """The matrix's config for the strategy; each factory refused first when it cannot be."""
     probe = _probe(strategy_factory)
+    strategy_id = probe.strategy_id
+    close_plugin("strategy", probe)  # made only for its id: let go of what it holds
     if feed_factory is not None:
         check_bare("feed_factory", feed_factory)
     given: object = config  # typed a mapping, but a user's may be a list of pairs
@@ -148,7 +151,7 @@ def _config(
         msg = f"config must be a mapping of DryrunConfig fields, got {a_(type(given).__name__)}"
         raise TypeError(msg)
     # As a config file's: an unknown field is a ConfigError naming it (and the nearest).
-    fields = {**_BASE, "strategy_id": probe.strategy_id, **(config or {})}
+    fields = {**_BASE, "strategy_id": strategy_id, **(config or {})}
     return DryrunConfig.from_mapping(fields)
 
 
