@@ -5,8 +5,8 @@ reference (``strategy_factory``) that held a file, a socket or a model server's 
 it until the process ended. The session that made it (``create_run``, ``resume_run``,
 ``run_dryrun``, the CLI's ``dryrun`` and ``resume``) now closes it as it closes, on every
 ending; a strategy object the caller passed in stays the caller's. A ``close()`` that
-raises (a feed's too) is said in one line and changes nothing of the run: it raised out of
-``close()`` and skipped letting go of the run's files and writer lock, and the CLI exited 2
+raises (a feed's or a broker's too) is said in one line and changes nothing of the run: it
+raised out of ``close()`` and skipped letting go of the run's files and writer lock, and the CLI exited 2
 for a run that had completed.
 """
 
@@ -47,7 +47,7 @@ import sys
 from decimal import Decimal
 from pathlib import Path
 
-from livesession import RandomWalkFeed, SmaCrossover
+from livesession import MockBroker, RandomWalkFeed, SmaCrossover
 
 HERE = Path(__file__).parent
 ARMED = HERE / "armed"  # while it exists, the strategy misbehaves on its 10th bar
@@ -94,6 +94,18 @@ def broken_feed(symbol):
 class Feed(RandomWalkFeed):
     def close(self):
         raise OSError("the data file's share went away")
+
+
+class Venue(MockBroker):
+    simulated = True
+
+    def close(self):
+        super().close()
+        raise OSError("the venue's socket was reset")
+
+
+def raising_broker():
+    return Venue(seed=1, price_tick=Decimal("0.01"), qty_lot=Decimal("0.001"))
 
 
 def raising_feed(symbol):
@@ -261,15 +273,15 @@ class TestACloseThatRaises:
     let go of (a resume in this process was refused the held run until exit), and hid the
     run's own outcome: the CLI exited 2 for a run that had completed."""
 
-    @pytest.mark.parametrize("plugin", ["strategy", "feed"])
+    @pytest.mark.parametrize("plugin", ["strategy", "feed", "broker"])
     def test_it_is_said_and_the_run_ends_as_it_would(
         self, desk: Path, tmp_path: Path, plugin: str
     ) -> None:
         out = tmp_path / "runs"
         params = {"close_raises": True} if plugin == "strategy" else {}
         cfg = _cfg(desk, out, **params)
-        if plugin == "feed":
-            cfg = attrs.evolve(cfg, feed="closepkg.plug:raising_feed")
+        if plugin != "strategy":
+            cfg = attrs.evolve(cfg, **{plugin: f"closepkg.plug:raising_{plugin}"})
         log = io.StringIO()
         configure_logging(log, level=logging.WARNING)
         try:
@@ -279,11 +291,11 @@ class TestACloseThatRaises:
         finally:
             disable_logging()
         assert result.status is SessionStatus.COMPLETED
-        said = (
-            "the strategy's close() raised OSError: the model server is gone"
-            if plugin == "strategy"
-            else "the feed's close() raised OSError: the data file's share went away"
-        )
+        said = {
+            "strategy": "the strategy's close() raised OSError: the model server is gone",
+            "feed": "the feed's close() raised OSError: the data file's share went away",
+            "broker": "the broker's close() raised OSError: the venue's socket was reset",
+        }[plugin]
         assert session.inspect().plugin_close_failed == said
         assert _closes(desk) == ["C2_DRYRUN_STOP"]  # the strategy: closed once all the same
         assert runs_held() == []  # the writer lock let go of

@@ -1,17 +1,17 @@
 """What a session lets go of as it ends, and a plug-in's ``close()`` that raises.
 
-The rule of who closes a plug-in, in one place. A session closes the feed it holds (any
-feed: a data file's, one made from a reference, or one passed in). It closes its strategy
-only when the strategy is its own: made from the config (``strategy_factory``, by the
-session itself, or by the code that built the session for that config and handed it over,
-``give_strategy``: ``create_run``, ``resume_run``, the testing kit's matrix); a strategy
-object the caller passed in is the caller's, to close when the caller is done with it.
+The rule of who closes a plug-in, in one place. A session closes the broker and the feed
+it holds (any: made from a reference, or passed in). It closes its strategy only when the
+strategy is its own: made from the config (``strategy_factory``, by the session itself, or
+by the code that built the session for that config and handed it over, ``give_strategy``:
+``create_run``, ``resume_run``, the testing kit's matrix); a strategy object the caller
+passed in is the caller's, to close when the caller is done with it.
 
-A plug-in's ``close()`` is the caller's code, called once the run's outcome is decided
-(after the seal): one that raises changes nothing of the run. It is said in one line (the
-session log's ``plugin_close_failed`` warning, ``SessionInspection.plugin_close_failed``,
-which the CLI prints on stderr), never raised; what the session holds after it is let go
-of all the same.
+A plug-in's ``close()`` (a broker's, a feed's, a strategy's) is the caller's code, called
+once the run's outcome is decided (after the seal): one that raises changes nothing of the
+run. It is said in one line (the session log's ``plugin_close_failed`` warning,
+``SessionInspection.plugin_close_failed``, which the CLI prints on stderr), never raised;
+what the session holds after it is let go of all the same.
 """
 
 from __future__ import annotations
@@ -59,10 +59,10 @@ def release(p: SessionParts, closes_with: list[Closable], *, strategy: bool) -> 
     """
     if p.lease is not None:
         p.lease.release(close=True)
-    p.broker.close()
     try:
         run_id = p.config.run_id
         said = [
+            close_plugin("broker", p.broker, run_id=run_id),
             close_plugin("feed", p.feed, run_id=run_id),
             close_plugin("strategy", p.strategy, run_id=run_id) if strategy else "",
         ]
