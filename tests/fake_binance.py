@@ -246,6 +246,7 @@ class FakeBinance:
         self._hidden: dict[str, int] = {}
         self._trade_ids = True
         self._misreported: list[str] = []
+        self._market_part: Decimal | None = None
         self.created: collections.Counter[str] = collections.Counter()
         """Orders actually created, per client order id."""
         self.requests: list[tuple[str, str]] = []
@@ -327,6 +328,23 @@ class FakeBinance:
             assert order is not None, f"no order {client_order_id}"
             assert order.is_open, f"order {client_order_id} is not open"
             self._fill(order, Decimal(qty), Decimal(price) if price else order.price)
+
+    def fill_market_partly(self, qty: str) -> None:
+        """The next MARKET order fills only ``qty`` when it is made, then rests partly filled
+        until ``fill`` fills the rest (a venue whose book was thin)."""
+        with self._lock:
+            self._market_part = Decimal(qty)
+
+    def rewrite_trade(self, client_order_id: str, qty: str) -> None:
+        """From now on list the first trade of the latest order with this client id at
+        ``qty``, under its trade id (a venue that rewrote it); its filled quantity follows."""
+        with self._lock:
+            order = self._latest(client_order_id)
+            assert order is not None, f"no order {client_order_id}"
+            first = order.fills[0]
+            before, price = Decimal(first["qty"]), Decimal(first["price"])
+            first["qty"] = _fmt(Decimal(qty))
+            self._settle(order, Decimal(qty) - before, price, self._tick())
 
     def drop_trade_ids(self) -> None:
         """From now on, list trades without their trade ``id`` (a venue that omits it)."""
@@ -571,7 +589,8 @@ class FakeBinance:
         self._orders[order.order_id] = order
         self.created[cid] += 1
         if order_type == "MARKET":
-            self._fill(order, qty, spec.mark)
+            part, self._market_part = self._market_part, None
+            self._fill(order, qty if part is None else part, spec.mark)
         body = self._order_json(order)
         body["fills"] = [dict(fill) for fill in order.fills]
         return _Reply(200, body)
@@ -660,7 +679,6 @@ class FakeBinance:
         return found[-1] if found else None
 
     def _fill(self, order: _Order, qty: Decimal, price: Decimal) -> None:
-        spec = self._symbols[order.symbol]
         qty = min(qty, order.orig_qty - order.executed_qty)
         now = self._tick()
         order.fills.append(
@@ -674,6 +692,11 @@ class FakeBinance:
             }
         )
         self._next_trade_id += 1
+        self._settle(order, qty, price, now)
+
+    def _settle(self, order: _Order, qty: Decimal, price: Decimal, now: int) -> None:
+        """The order's filled quantity and the balances after a trade of ``qty``."""
+        spec = self._symbols[order.symbol]
         order.executed_qty += qty
         order.quote_qty += qty * price
         order.updated_ms = now
