@@ -11,7 +11,9 @@ in the artifact contract (docs/ccxt.md, "Fill times"), so it is recorded nowhere
 
 Bugs: a trade id the venue listed again with other numbers (a rewritten trade) was dropped
 by the broker as a repeat, so the session's own repeat check never saw it and the run
-ended in a late ``RECONCILE_MISMATCH`` (``FILL_NOT_SEEN``) instead of naming the trade. A
+ended in a late ``RECONCILE_MISMATCH`` (``FILL_NOT_SEEN``) instead of naming the trade;
+after a resume it still was, for a trade booked before the crash: the resumed broker was
+told the booked trade ids, not their numbers. A
 string timestamp among integer ones stopped the run with a ``TypeError`` (sorting the
 listing), and a quantity that is no number with a ``ValueError`` or ``TypeError``: both
 ``UNEXPECTED_ERROR``.
@@ -31,9 +33,10 @@ pytest.importorskip("ccxt")
 pytest.importorskip("requests")
 
 from livesession._rundir import brokers as _rundir_brokers
+from livesession.cli import main
 from livesession.verify import verify_run
 
-from _ccxt_route import dryrun, events, jsonl, route_to
+from _ccxt_route import crashed_dryrun, dryrun, dryrun_args, events, jsonl, route_to
 from fake_binance import FakeBinance
 
 pytestmark = pytest.mark.ccxt
@@ -248,3 +251,63 @@ class TestRefusedTrades:
         )
         _assert_refused(code, run_dir, capsys.readouterr().err, problem)
         assert _fills(run_dir) == []
+
+
+class TestRewrittenAcrossAResume:
+    """A trade booked before a crash, listed again by the venue after it (``crashed_dryrun``).
+
+    The crashed run's first order (a market buy of 0.010) fills 0.004 and rests, so the
+    checkpoint the resume starts from holds it, open, with that fill booked. The resumed
+    broker is told its trade id; it was not told the numbers booked under it, so a trade
+    the venue rewrote meanwhile was dropped as already seen, and the book kept 0.004 while
+    the venue had more: the same refusal as within one process is expected.
+    """
+
+    @staticmethod
+    def _crashed(fake: FakeBinance, tmp_path: Path) -> tuple[Path, str]:
+        """The run killed at its 40th checkpoint, its first order open with 0.004 booked."""
+        config = tmp_path / "every_step.toml"
+        config.write_text("checkpoint_every = 1\n", encoding="utf-8")
+        fake.fill_market_partly("0.004")
+        args = dryrun_args(tmp_path, "resumed", STEPS, "--config", str(config))
+        assert crashed_dryrun(fake, args, "checkpoint:40") == -9
+        run_dir = tmp_path / "resumed"
+        (fill,) = _fills(run_dir)
+        assert (fill["event_type"], fill["payload"]["quantity"]) == (
+            "ORDER_PARTIALLY_FILLED",
+            "0.004",
+        )
+        return run_dir, fill["payload"]["client_order_id"]
+
+    @pytest.mark.broken_run("the run faults BROKER_REPORT_INVALID on purpose")
+    def test_a_booked_trade_the_venue_rewrites_is_refused(
+        self, fake, tmp_path, monkeypatch, capsys
+    ):
+        run_dir, cid = self._crashed(fake, tmp_path)
+        fake.rewrite_trade(cid, "0.005")
+        route_to(fake, monkeypatch)
+        capsys.readouterr()
+        code = main(["resume", str(run_dir), "-q"])
+        problem = (
+            "its trade id repeats a fill of the order booked as 0.004 at 30000.00, with other "
+            "numbers (0.005 at 30000.00): not a re-delivery"
+        )
+        _assert_refused(code, run_dir, capsys.readouterr().err, problem)
+        assert [f["payload"]["quantity"] for f in _fills(run_dir)] == ["0.004"]
+        assert events(run_dir, "RECONCILE_ESCALATED") == []
+
+    def test_a_booked_trade_listed_again_alike_is_taken_once(
+        self, fake, tmp_path, monkeypatch, capsys
+    ):
+        """The rest of the order fills after the crash: the venue lists the booked trade
+        again, as it was, beside the new one; only the new one is booked."""
+        run_dir, cid = self._crashed(fake, tmp_path)
+        fake.fill(cid, "0.006", "30000.00")
+        route_to(fake, monkeypatch)
+        capsys.readouterr()
+        assert main(["resume", str(run_dir), "-q"]) == 0, capsys.readouterr().err
+        fills = [f for f in _fills(run_dir) if f["payload"]["client_order_id"] == cid]
+        assert [f["payload"]["quantity"] for f in fills] == ["0.004", "0.006"]
+        assert len({f["payload"]["trade_id"] for f in fills}) == 2
+        assert events(run_dir, "DUPLICATE_REPORT") == []
+        _assert_booked(0, run_dir, fake, "")

@@ -1168,6 +1168,35 @@ class TestRecover:
         assert resumed.poll(NOW + 4) == [CancelReport(client_order_id="rec2", ts_ns=NOW + 4)]
         assert isinstance(ack, AckReport)
 
+    @pytest.mark.parametrize(("rewritten", "reported"), [("0.005", "0.005"), (None, "0.003")])
+    def test_a_booked_trade_is_judged_by_the_numbers_booked(
+        self, make_broker, fake, rewritten, reported
+    ):
+        """Told the numbers booked under a trade id (``booked``): the venue's listing of it
+        with others is reported again, for the session to refuse, as within one process;
+        alike, it is not. Told the id alone, the rewritten trade was dropped as seen."""
+        first = make_broker()
+        first.submit(_limit("rec5", qty="0.010"), NOW)
+        fake.fill("rec5", "0.004")
+        (_ack, fill) = first.poll(NOW + 1)
+        if rewritten is not None:
+            fake.rewrite_trade("rec5", rewritten)
+        else:
+            fake.fill("rec5", "0.003")
+        resumed = make_broker()
+        resumed.recover(
+            _limit("rec5", qty="0.010"),
+            acked=True,
+            trade_ids=[fill.trade_id],
+            filled=fill.quantity,
+            booked={fill.trade_id: (fill.quantity, fill.price)},
+        )
+        assert resumed.lookup("rec5", attempts=1) is not None
+        (again,) = resumed.poll(NOW + 2)
+        assert again.quantity == Decimal(reported)
+        assert (again.trade_id == fill.trade_id) is (rewritten is not None)
+        assert resumed.poll(NOW + 3) == []  # each once
+
     def test_an_order_the_book_closed_reports_no_second_cancel(self, make_broker, fake):
         """A cancelled order the book holds as closed: its end is not reported again."""
         first = make_broker()

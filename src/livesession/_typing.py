@@ -205,13 +205,17 @@ class RecoveringVenue(Protocol):
         trade_ids: Sequence[str] = (),
         filled: Decimal | None = None,
         closed: bool = False,
+        booked: Mapping[str, tuple[Decimal, Decimal]] | None = None,
     ) -> None:
         """Track ``order`` (sent by an earlier process) once a lookup finds it at the venue.
 
         ``acked``, ``trade_ids`` and ``filled`` are what the book already has of it (those
         reports are not sent again); ``closed``: the book has its cancel or reject already.
-        Until a lookup has answered, submitting its client order id raises
-        ``OutcomeUnknown``: the venue may have it.
+        ``booked``: the (quantity, price) the run's fills booked under those trade ids (a
+        resume reads them from its events): a trade the venue lists again with others is
+        reported again, for the session to refuse, as within one process. Until a lookup
+        has answered, submitting its client order id raises ``OutcomeUnknown``: the venue
+        may have it.
         """
 
 

@@ -31,6 +31,7 @@ from .._exceptions import (
     RunDirectoryError,
     SinkFailure,
 )
+from .._session.aftercheckpoint import recover_orders
 from .._session.assembly import make_clock
 from .._session.coordinator import restore_resumed
 from .._session.edges import check_path
@@ -323,9 +324,10 @@ def _resume_session(
             "states": _prefix_digest(run_dir / names.ARTIFACTS["states"], offsets["states"]),
         }
         parts = restore_resumed(session, checkpoint, digests)  # the plug-ins': restore_plugins
-        # The trade ids booked before, with their numbers: a repeat is judged as without a crash.
-        parts.reports.remember(
-            recorded_fills(run_dir / names.ARTIFACTS["events"], offsets["events"])
+        # The trade ids booked before, with their numbers: a repeat is judged as without a
+        # crash, by the session and by a real venue's new broker, told of the book's orders.
+        recover_orders(
+            parts, recorded_fills(run_dir / names.ARTIFACTS["events"], offsets["events"])
         )
         _venue_catch_up(broker, checkpoint)
         # A venue not rewound still has what was sent after the checkpoint: look it up.

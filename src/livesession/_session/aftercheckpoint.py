@@ -33,7 +33,7 @@ reserved: never twice).
 
 from __future__ import annotations
 
-from collections.abc import Container, Sequence
+from collections.abc import Container, Iterable, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any, Final
 
@@ -55,8 +55,8 @@ if TYPE_CHECKING:
     from .._domain.model import VenueOrder
     from .._typing import Broker, IdempotencyStore
     from .assembly import SessionParts
-    from .book import Book
     from .context import SessionContext
+    from .reports import Booked
 
 __all__ = [
     "NO_ANSWER",
@@ -242,19 +242,28 @@ def _found_submitted(order: Order) -> dict[str, Any]:
     return submitted_payload(alone, _REASON, intent_seq=None, in_doubt=True)
 
 
-def recover_orders(broker: RecoveringVenue, book: Book) -> None:
-    """Tell a real venue's new broker every order the restored book holds.
+def recover_orders(p: SessionParts, fills: Iterable[Booked] = ()) -> None:
+    """Take the run's fills as booked, then tell a real venue's new broker every order held.
 
-    It reports only on orders it knows, and this process sent none of them: without this,
-    their fills after the checkpoint would never reach the book. What the book has of each
-    (ack, fills, its cancel or reject) is not reported again.
+    ``fills``: the run's up to the checkpoint (a resume's; none for a session restored in
+    process), so a repeat of their trade ids is judged as without the crash
+    (``ReportRouter.remember``). A ``RecoveringVenue`` reports only on orders it knows, and
+    this process sent none of them: without this, their fills after the checkpoint would
+    never reach the book. What the book has of each (ack, fills, its cancel or reject) is
+    not reported again; a trade the venue lists again with other numbers than those
+    booked under its id is, for the session to refuse (``BROKER_REPORT_INVALID``).
     """
+    p.reports.remember(fills)
+    broker, book = p.broker, p.book
+    if not isinstance(broker, RecoveringVenue):
+        return
     for closed, orders in ((False, book.open), (True, book.closed)):
-        for live in orders.values():
+        for cid, live in orders.items():
             broker.recover(
                 live.order,
                 acked=live.acked,
                 trade_ids=live.trade_ids,
                 filled=live.filled,
                 closed=closed,
+                booked=p.reports.booked(cid),
             )

@@ -33,12 +33,10 @@ from .._risk.governor import TradingGovernor
 from .._risk.rails import default_rails
 from .._support.references import is_reference
 from .._support.secrets import redact_text, take_environment_secrets
-from .._typing import RecoveringVenue
 from .._version import __version__
 from ..brokers.mock import MockBroker, venue_options
 from ..stores.memory import MemoryIdempotencyStore
 from . import plugins
-from .aftercheckpoint import recover_orders
 from .book import Book
 from .broker_guard import guard_broker
 from .broker_health import BrokerHealth
@@ -199,8 +197,6 @@ class SessionParts(SessionContext):
         owners = self._owners()
         restore(state, owners if plugins else owners[: -len(self.plugin_states)])
         self.recorder.set_state(state["recorder"], digests)
-        if isinstance(self.broker, RecoveringVenue):
-            recover_orders(self.broker, self.book)
 
     def settle(self, *, torn: str = "", error: str = "") -> None:
         """The run's end once the seal is written: the sealing checkpoint, then the alert.

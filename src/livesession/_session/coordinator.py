@@ -26,6 +26,7 @@ from .._exceptions import InvalidTransition, LiveSessionError
 from .._risk.governor import TradingState
 from .._typing import Closable
 from . import verbs
+from .aftercheckpoint import recover_orders
 from .assembly import SessionEdges, SessionParts, assemble
 from .closing import release
 from .pipeline import INPUT_FAULTS, check_step_count, guarded_step, run_hooks
@@ -453,8 +454,10 @@ class LiveSessionOrchestrator:
         return self._parts().checkpoint_state()
 
     def restore_state(self, state: dict[str, Any], digests: dict[str, Any]) -> None:
-        """Restore a checkpoint made by ``get_state`` (used by resume)."""
-        self._parts().restore(state, digests)
+        """Restore a checkpoint made by ``get_state``; a real venue hears of its orders."""
+        parts = self._parts()
+        parts.restore(state, digests)
+        recover_orders(parts)
 
 
 def restore_resumed(
@@ -463,7 +466,7 @@ def restore_resumed(
     """``restore_state`` but for the feed's and the strategy's states, restored already.
 
     Their ``set_state`` is the caller's code: ``resume`` tries it before anything changes.
-    Returns the session's parts, for the resume's lookups (``aftercheckpoint``).
+    Returns the session's parts, for the resume's lookups (``recover_orders`` first).
     """
     parts = session._parts()  # noqa: SLF001 - its own module
     parts.restore(state, digests, plugins=False)

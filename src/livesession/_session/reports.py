@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import collections
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, TypeAlias
 
 import attrs
 
@@ -42,14 +42,14 @@ from .._support.secrets import redact_text
 from .crossing import ReduceOnlyWatch
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable
+    from collections.abc import Callable, Iterable, Mapping
 
     from .book import OpenOrder
     from .broker_health import BrokerHealth
     from .context import SessionContext
     from .exits import OcoExits
 
-__all__ = ["BROKER_REPORT_INVALID", "ReportRouter", "fill_problem", "order_link"]
+__all__ = ["BROKER_REPORT_INVALID", "Booked", "ReportRouter", "fill_problem", "order_link"]
 
 BROKER_REPORT_INVALID: Final = "BROKER_REPORT_INVALID"
 """The fault reason for a fill the session cannot apply as the venue reported it."""
@@ -59,6 +59,8 @@ _NEVER_SENT: Final = "the run never sent an order with that client order id"
 _MAX_HELD_PER_ORDER: Final = 64
 _MAX_UNMATCHED_ORDERS: Final = 1024
 _MAX_FINISHED: Final = 512
+Booked: TypeAlias = tuple[str, str, Decimal, Decimal]
+"""A fill the run booked: client order id, trade id, quantity, price (``remember``)."""
 _REPORT_KINDS: Final[dict[type, str]] = {
     AckReport: "ACK",
     FillReport: "FILL",
@@ -171,7 +173,7 @@ class ReportRouter:
             del self._finished[oldest]
             self._booked.pop(oldest, None)
 
-    def remember(self, fills: Iterable[tuple[str, str, Decimal, Decimal]]) -> None:
+    def remember(self, fills: Iterable[Booked]) -> None:
         """Take the fills the run booked before a resume as booked here (``_check_repeat``).
 
         ``fills`` are the run's records up to the checkpoint (client order id, trade id,
@@ -183,6 +185,10 @@ class ReportRouter:
         for cid, trade_id, quantity, price in fills:
             if cid in self._finished or book.tracked(cid) is not None:
                 self._booked.setdefault(cid, {})[trade_id] = (quantity, price)
+
+    def booked(self, cid: str) -> Mapping[str, tuple[Decimal, Decimal]]:
+        """Each trade id booked for order ``cid``, with its (quantity, price)."""
+        return self._booked.get(cid, {})
 
     def take_crossed(self) -> bool:
         """Whether a reduce-only fill added exposure since the last call (then forgets it)."""

@@ -14,7 +14,6 @@ from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ..._domain.decimal import ZERO
 from ..._domain.model import AckReport, CancelReport, RejectReport, VenueOrderStatus
 from ..._exceptions import BrokerError, ConfigError, OutcomeUnknown, Rejected
 from ..._support.optional import import_optional
@@ -269,6 +268,7 @@ class CcxtSandboxBroker(HoldsCredentials, ConfirmingLookup, RecoveringVenue, San
         trade_ids: Sequence[str] = (),
         filled: Decimal | None = None,
         closed: bool = False,
+        booked: Mapping[str, tuple[Decimal, Decimal]] | None = None,
     ) -> None:
         """Report on ``order``, sent before a crash by another process, once a lookup finds it.
 
@@ -278,17 +278,15 @@ class CcxtSandboxBroker(HoldsCredentials, ConfirmingLookup, RecoveringVenue, San
         ``OutcomeUnknown`` until a lookup answered), and the next lookup that finds it
         (``lookup``, ``order_by_client_id``, ``open_orders``) tracks it, skipping what the
         book already has (``acked``, ``trade_ids`` adding up to ``filled``, ``closed``: its
-        cancel or reject).
+        cancel or reject). A trade id listed again with other numbers than ``booked`` under
+        it is reported again, as one this process reported (``new_fills``).
         """
         cid = order.client_order_id
         if cid in self._tracked:
             return
         self._unconfirmed[cid] = order
         self._reported[cid] = _Reported(
-            acked=acked,
-            trade_ids=frozenset(trade_ids),
-            filled=ZERO if filled is None else filled,
-            closed=closed,
+            acked=acked, trade_ids=trade_ids, filled=filled, closed=closed, numbers=booked
         )
 
     # -- reconciliation ----------------------------------------------------------------------

@@ -8,7 +8,7 @@ add up to), so every fill is reported once, also after a resume.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Final
 
@@ -42,21 +42,36 @@ class _Tracked:
     reported_qty: Decimal = ZERO
     trade_ids: set[str] = attrs.field(factory=set)
     numbers: dict[str, tuple[Any, Any]] = attrs.field(factory=dict)
-    """The quantity and price this broker last reported under each trade id (a repeat with
-    others is reported again, for the session to refuse)."""
+    """The quantity and price this broker last reported under each trade id, or the run
+    booked before a resume (``_Reported.numbers``): a repeat with others is reported again,
+    for the session to refuse."""
     closed: bool = False
     end_reported: bool = False
     """The session has the order's cancel or reject already (a resumed session's book)."""
 
 
-@attrs.frozen
+def _ids(trade_ids: Iterable[str]) -> frozenset[str]:
+    return frozenset(trade_ids)
+
+
+def _filled(filled: Decimal | None) -> Decimal:
+    return ZERO if filled is None else filled
+
+
+def _numbers(booked: Mapping[str, tuple[Any, Any]] | None) -> dict[str, tuple[Any, Any]]:
+    return dict(booked or {})
+
+
+@attrs.frozen(kw_only=True)
 class _Reported:
     """What a resumed session's book already has of an order sent before the crash."""
 
     acked: bool
-    trade_ids: frozenset[str]
-    filled: Decimal
+    trade_ids: frozenset[str] = attrs.field(converter=_ids)
+    filled: Decimal = attrs.field(converter=_filled)
     closed: bool
+    numbers: dict[str, tuple[Any, Any]] = attrs.field(converter=_numbers, factory=dict)
+    """The (quantity, price) the run booked under each of ``trade_ids``, where it said."""
 
 
 def track(
@@ -78,6 +93,7 @@ def track(
         tracked.trade_ids = set(reported.trade_ids)
         tracked.reported_qty = reported.filled
         tracked.end_reported = reported.closed
+        tracked.numbers = dict(reported.numbers)
     return tracked
 
 
@@ -140,7 +156,8 @@ def new_fills(
             # A repeat: a re-delivery only with the numbers reported under that id. One with
             # others (a venue that rewrote the trade) goes to the session, which refuses it
             # (BROKER_REPORT_INVALID) instead of the book missing the difference unsaid.
-            # An id the book had before a resume has no numbers here: the session's own.
+            # An id the book had before a resume has the numbers the run booked (``recover``);
+            # one it was told without them (a session restored in process) is dropped.
             if _same(tracked.numbers.get(trade_id, (qty, price)), (qty, price)):
                 continue
         else:
