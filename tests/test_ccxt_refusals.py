@@ -115,6 +115,10 @@ class TestResumeWithoutCredentials:
         err = capsys.readouterr().err
         assert err.count("\n") == 1, err
         assert "needs environment variable(s) LIVESESSION_BINANCE_API_KEY" in err
+        # dryrun's advice, "or run with --broker mock", which resume refuses: not here
+        assert err.endswith(
+            ": set them (see .env.example), then resume again; nothing was changed\n"
+        )
         assert tree(run_dir) == before
         assert run_status(run_dir).positions_after_checkpoint == shown
         assert (dict(fake.created), len(fake.requests)) == (sent, asked)

@@ -34,6 +34,7 @@ __all__ = [
     "RuntimeConfig",
     "Secret",
     "required_env_vars",
+    "unset_env_vars",
 ]
 
 _MASK: Final = "***"
@@ -107,6 +108,12 @@ def required_env_vars(mode: str) -> tuple[str, ...]:
         return ()
     fields = ("key", "secret", "password") if exchange in _NEEDS_PASSWORD else ("key", "secret")
     return tuple(_variable(exchange, field) for field in fields)
+
+
+def unset_env_vars(mode: str, env: Mapping[str, str] | None = None) -> list[str]:
+    """Those of ``required_env_vars(mode)`` unset (or blank) in ``env`` (``os.environ``)."""
+    values = os.environ if env is None else env
+    return [name for name in required_env_vars(mode) if not values.get(name, "").strip()]
 
 
 @attrs.frozen(kw_only=True)

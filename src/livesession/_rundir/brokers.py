@@ -56,7 +56,20 @@ def early_broker(
     """
     if own or not cfg.broker.startswith("ccxt:"):
         return None
-    broker = factory(cfg, run_dir)
+    from .._domain.runtime_config import unset_env_vars  # noqa: PLC0415 - ccxt runs only
+    from .._exceptions import ConfigError  # noqa: PLC0415
+
+    try:
+        broker = factory(cfg, run_dir)
+    except ConfigError:
+        unset = unset_env_vars(cfg.broker)
+        if not unset:
+            raise
+        # Not dryrun's "or run with --broker mock": a resumed run keeps its broker.
+        raise ConfigError(
+            f"broker {cfg.broker} needs environment variable(s) {', '.join(unset)}: set them "
+            "(see .env.example), then resume again; nothing was changed"
+        ) from None
     try:
         _credentials_taken(cfg, broker)
     except BaseException:
