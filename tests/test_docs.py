@@ -550,6 +550,59 @@ class TestFeedFlag:
             assert f"`{kind}PATH`" in row, kind
 
 
+def _shell_commands(page: str) -> list[list[str]]:
+    """Each ``livesession ...`` command of the page's ``bash`` blocks, as the shell splits it
+    (comments and a leading ``NAME=value`` dropped; ``&&``, ``|`` and ``;`` end a command)."""
+    import shlex
+
+    text = (ROOT / page).read_text(encoding="utf-8")
+    found = []
+    for block in re.findall(r"```bash\n(.*?)```", text, re.DOTALL):
+        for line in block.replace("\\\n", " ").splitlines():
+            lexer = shlex.shlex(line, posix=True, punctuation_chars=True)
+            lexer.whitespace_split, lexer.commenters = True, "#"
+            words: list[str] = []
+            for token in [*lexer, ";"]:
+                if token not in {"&&", "|", ";", "||"}:
+                    words.append(token)
+                    continue
+                while words and re.fullmatch(r"[A-Z_]+=\S*", words[0]):
+                    words.pop(0)
+                if words[:1] == ["livesession"]:
+                    found.append(words[1:])
+                words = []
+    return found
+
+
+class TestShellCommands:
+    @pytest.mark.parametrize("page", ["RUNBOOK.md", "README.md"])
+    def test_every_command_a_bash_block_shows_is_one_the_cli_takes(self, page):
+        """The operator pastes these as written: ``livesession list out/runs [--json]`` gave
+        ``unrecognized arguments: [--json]``. Every command of a ``bash`` block parses."""
+        from livesession import cli
+        from livesession._exceptions import UsageError
+
+        commands = _shell_commands(page)
+        assert commands, page
+        parser = cli.build_parser()
+        for words in commands:
+            try:
+                parser.parse_args(words)
+            except UsageError as exc:
+                pytest.fail(f"{page}: livesession {' '.join(words)}: {exc}")
+
+    def test_the_runbook_shows_every_command(self):
+        """Each command of the CLI is shown in a bash block of the RUNBOOK at least once."""
+        import argparse
+
+        from livesession import cli
+
+        parser = cli.build_parser()
+        [sub] = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        shown = {words[0] for words in _shell_commands("RUNBOOK.md") if words}
+        assert shown == set(sub.choices), sorted(set(sub.choices) ^ shown)
+
+
 def _field_table(title: str) -> set[str]:
     """The fields RUNBOOK's table under ``### title`` names in its first column."""
     text = (ROOT / "RUNBOOK.md").read_text(encoding="utf-8")
