@@ -260,6 +260,20 @@ class TestRunDirectory:
             "nothing to resume: run resumable already ended with status COMPLETED",
         )
 
+    def test_finished_run_says_what_reads_it(self, run_dir, capsys):
+        """Resuming a sealed run printed no next step, and the exit-2 row's "fix what the
+        line names and run again" does not fit a run that ended: the line names the commands
+        that read it, as the line of a run another release sealed does."""
+        assert main(["resume", str(run_dir), "-q"]) == 0
+        capsys.readouterr()
+        _resume_fails(
+            run_dir,
+            run_dir.parent,
+            capsys,
+            f"already ended with status COMPLETED (`livesession verify {run_dir}` checks it, "
+            f"`livesession report {run_dir}` shows it)",
+        )
+
 
 @pytest.mark.parametrize(
     "flags",

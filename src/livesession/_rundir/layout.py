@@ -160,9 +160,13 @@ def refuse_resume_of_other_release(run_dir: Path, meta: dict[str, Any], why: str
     status = reported_status(checkpoint.get("fsm_state"), failed=bool(checkpoint.get("failed")))
     raise RunDirectoryError(
         f"nothing to resume: {run_dir} already ended with status {status} (sealed by "
-        f"livesession {version}; this {__version__} reads it: `{command('verify', run_dir)}` "
-        f"checks it, `{command('report', run_dir)}` shows it)"
+        f"livesession {version}; this {__version__} reads it: {what_reads(run_dir)})"
     )
+
+
+def what_reads(run_dir: Path) -> str:
+    """The commands that read a sealed run, for a line that has nothing to resume."""
+    return f"`{command('verify', run_dir)}` checks it, `{command('report', run_dir)}` shows it"
 
 
 def read_run_meta(run_dir: Path) -> dict[str, Any]:

@@ -53,6 +53,7 @@ from .layout import (
     read_run_config,
     read_run_meta,
     refuse_resume_of_other_release,
+    what_reads,
 )
 from .lock import RunLock, writer_command
 from .plugins import (
@@ -201,7 +202,8 @@ def _reopen(
     if checkpoint is not None and checkpoint.get("sealed"):
         status = reported_status(checkpoint.get("fsm_state"), failed=bool(checkpoint.get("failed")))
         raise RunDirectoryError(
-            f"nothing to resume: run {cfg.run_id} already ended with status {status}"
+            f"nothing to resume: run {cfg.run_id} already ended with status {status} "
+            f"({what_reads(run_dir)})"
         )
     # Sealed by its audit log, the checkpoint left unwritten: that checkpoint, and no more.
     reseal(run_dir, checkpoint, durable=cfg.durability != "none")
