@@ -460,15 +460,15 @@ class TestBars:
 
     def test_the_built_in_feeds_are_not_checked_again(self):
         """Their bars are checked where they are made (a data file up front)."""
-        assert assemble(_config("built-in"), SessionEdges(), seal=lambda: None).feed_checked
+        assert assemble(_config("built-in"), SessionEdges(), seal=lambda: None).own_feed
         mine = SessionEdges(feed=ScriptedFeed(["1"]))
-        assert not assemble(_config("mine"), mine, seal=lambda: None).feed_checked
+        assert not assemble(_config("mine"), mine, seal=lambda: None).own_feed
 
     def test_a_subclass_of_a_built_in_feed_is_checked(self):
         """Its ``next_bar`` may be its own: only the built-in feeds themselves are trusted."""
         assert not assemble(
             _config("sub"), SessionEdges(feed=_OffGridWalk(symbol="BTC/USDT")), seal=lambda: None
-        ).feed_checked
+        ).own_feed
 
     def test_a_subclass_s_bad_bar_is_a_feed_error(self, tmp_path: Path):
         """A ``RandomWalkFeed`` subclass whose bar 6 is off the tick's grid: that bar was

@@ -130,17 +130,10 @@ class SessionParts(SessionContext):
             PlugInState("strategy", self.strategy, reason=STRATEGY_ERROR),
         )
 
-    feed_checked: bool = attrs.field(init=False)
-    """Whether the feed's bars are checked where they are made: one of the built-in data
-    feeds itself (``_OWN_FEEDS``). A subclass's ``next_bar`` may be its own, so its bars are
-    checked as any caller's feed's are, as its calls are fenced (``own_feed``)."""
-
-    @feed_checked.default
-    def _checked(self) -> bool:
-        return type(self.feed) in _OWN_FEEDS
-
     own_feed: bool = attrs.field(init=False)
-    """Whether the feed is one of livesession's data feeds, not a subclass (``_OWN_FEEDS``)."""
+    """Whether the feed is one of livesession's data feeds, not a subclass (``_OWN_FEEDS``):
+    its bars are checked where they are made. A subclass's ``next_bar`` may be its own, so
+    its bars are checked as any caller's feed's are, and its calls fenced."""
     own_strategy: bool = attrs.field(init=False)
     """Whether the strategy is livesession's demo ``SmaCrossover``, not a subclass. Neither
     changes the decimal context, so the step calls them in its own, without a fence."""

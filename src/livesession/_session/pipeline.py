@@ -356,7 +356,7 @@ def _next_bar(p: SessionParts) -> tuple[Bar | None, BaseException | None]:
                 bar = p.feed.next_bar(asked)
             finally:
                 setcontext(step_context)
-        if bar is not None and not p.feed_checked:
+        if bar is not None and not p.own_feed:
             symbol, tick = p.config.symbol, p.config.price_tick
             if p.feed_dated:
                 bar = check_bar(bar, symbol, tick, after_ns=p.time.last_step_ns)
