@@ -7,11 +7,24 @@ through ``LIVESESSION_PG_DSN``'s ``search_path``), dropped afterwards.
 
 from __future__ import annotations
 
+import os
+import signal
+import socket
+import subprocess
+import threading
+import time
+from pathlib import Path
+
 import pytest
 
 from livesession.stores.postgres import DSN_ENV_VAR
 from test_lease_session import (
+    SHORT_TTL_MS,
+    SUBPROCESS_TIMEOUT_S,
+    audit_records,
     cli,
+    cli_argv,
+    cli_env,
     digest_files,
     fences,
     kill_and_take_over,
@@ -26,6 +39,7 @@ from test_postgres import (  # noqa: F401 - the server fixtures
     assert_hidden,
     with_known_password,
 )
+from test_postgres_fence import _proc_state
 
 pytestmark = pytest.mark.postgres
 PG = ("--store", "postgres")
@@ -217,25 +231,15 @@ def test_a_search_path_schema_that_does_not_exist_is_one_clear_line(tmp_path, pg
     assert not (tmp_path / "runs" / "x").exists()
 
 
-class _FreezingProxy:
-    """A loopback proxy to the server that goes silent on the connection that sends the
-    ``freeze_at``-th idempotency insert: it reads on and forwards nothing more either way,
-    as a frozen server host does. Other connections (the lease's) go on working."""
+class _Proxy:
+    """A loopback proxy to the server: each connection's bytes are forwarded both ways,
+    and a subclass watches what the client sends (``_sent``)."""
 
-    _MARKER = b"INSERT INTO livesession_idempotency"
-
-    def __init__(self, host, port, freeze_at):
-        import socket
-        import threading
-
-        self._socket, self._threading = socket, threading
+    def __init__(self, host, port):
         self._target = (host, int(port))
-        self._freeze_at = freeze_at
-        self._inserts = 0
         self._lock = threading.Lock()
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.port = self._listener.getsockname()[1]
-        self.froze = threading.Event()
         self._open = []
         threading.Thread(target=self._serve, daemon=True).start()
 
@@ -245,30 +249,74 @@ class _FreezingProxy:
                 client, _ = self._listener.accept()
             except OSError:
                 return
-            upstream = self._socket.create_connection(self._target)
+            upstream = socket.create_connection(self._target)
             self._open += [client, upstream]
-            frozen = self._threading.Event()
-            for args in ((client, upstream, frozen, True), (upstream, client, frozen, False)):
-                self._threading.Thread(target=self._pump, args=args, daemon=True).start()
+            link = {"pair": (client, upstream), "frozen": threading.Event()}
+            for args in ((client, upstream, link, True), (upstream, client, link, False)):
+                threading.Thread(target=self._pump, args=args, daemon=True).start()
 
-    def _pump(self, source, sink, frozen, outbound):
+    def _pump(self, source, sink, link, outbound):
         try:
             while data := source.recv(65536):
-                if outbound and self._MARKER in data:
+                if outbound:
                     with self._lock:
-                        self._inserts += 1
-                        if self._inserts == self._freeze_at:
-                            frozen.set()
-                            self.froze.set()
-                if not frozen.is_set():
+                        self._sent(link, data)
+                if not link["frozen"].is_set():
                     sink.sendall(data)
         except OSError:
             return
+
+    def _sent(self, link, data):
+        """What the client sent on ``link`` (called under the lock, before it is forwarded)."""
 
     def close(self):
         self._listener.close()
         for conn in self._open:
             conn.close()
+
+
+class _FreezingProxy(_Proxy):
+    """Goes silent on the connection that sends the ``freeze_at``-th idempotency insert: it
+    reads on and forwards nothing more either way, as a frozen server host does. Other
+    connections (the lease's) go on working."""
+
+    _MARKER = b"INSERT INTO livesession_idempotency"
+
+    def __init__(self, host, port, freeze_at):
+        self._freeze_at = freeze_at
+        self._inserts = 0
+        self.froze = threading.Event()
+        super().__init__(host, port)
+
+    def _sent(self, link, data):
+        if self._MARKER in data:
+            self._inserts += 1
+            if self._inserts == self._freeze_at:
+                link["frozen"].set()
+                self.froze.set()
+
+
+class _LeaseCuttingProxy(_Proxy):
+    """``cut_lease()`` drops the lease's connection (the one that sent the lease's acquire),
+    both ways, as a server restart does; the idempotency store's goes on working."""
+
+    _MARKER = b"INSERT INTO livesession_lease AS l"
+
+    def __init__(self, host, port):
+        self._leases = []
+        super().__init__(host, port)
+
+    def _sent(self, link, data):
+        if self._MARKER in data and link not in self._leases:
+            self._leases.append(link)
+
+    def cut_lease(self):
+        """Shut the lease's connections down; how many there were."""
+        with self._lock:
+            for link in self._leases:
+                for conn in link["pair"]:
+                    conn.shutdown(socket.SHUT_RDWR)
+            return len(self._leases)
 
 
 def test_a_server_that_stops_answering_ends_the_run_resumably(tmp_path, pg_env):
@@ -303,3 +351,74 @@ def test_a_server_that_stops_answering_ends_the_run_resumably(tmp_path, pg_env):
     assert resumed.returncode == 0, resumed.stderr
     assert cli("verify", tmp_path / "x").returncode == 0
     assert max(submits_per_client_id(tmp_path / "x" / "broker_journal.jsonl").values()) == 1
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads process states in /proc")
+def test_a_server_the_lease_finds_gone_ends_the_run_as_the_store_does(tmp_path, pg_env):
+    """Bug: a PostgreSQL outage ended a run two ways, by which connection met it first. The
+    idempotency store's: exit 2, the run unsealed, resumable once the server is back. The
+    lease's renewal: exit 4 and a sealed LEASE_LOST (status needs_operator, resume refused,
+    RUNBOOK: "start a new run"), its open position left for a session that did not exist.
+    Both now end the first way, in the same words: the run is not sealed, and resume (which
+    takes the lease first) continues it.
+
+    The session pauses itself right before its third send (its key reserved); its lease's
+    connection is dropped; once a quarter TTL has passed, it wakes and renews before it
+    sends."""
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    dsn = pg_env[DSN_ENV_VAR]
+    params = conninfo_to_dict(dsn)
+    config = write_config(
+        tmp_path / "c.toml", account="acct1", steps=400, lease_ttl_ms=SHORT_TTL_MS
+    )
+    run_dir = tmp_path / "runs" / "x"
+    proxy = _LeaseCuttingProxy(params.get("host") or "127.0.0.1", params.get("port") or 5432)
+    proc = None
+    try:
+        via_proxy = make_conninfo(dsn, host="127.0.0.1", port=str(proxy.port))
+        proc = subprocess.Popen(
+            cli_argv(
+                "dryrun", "--config", config, "--out", run_dir.parent, "--run-id", "x", *PG, "-q"
+            ),
+            env={**cli_env({DSN_ENV_VAR: via_proxy}), "LIVESESSION_PAUSE_AT": "before_send:3"},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        deadline = time.monotonic() + 20.0
+        while _proc_state(proc.pid) != "T":
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "the session never paused itself"
+            time.sleep(0.05)
+        assert proxy.cut_lease() == 1
+        time.sleep(SHORT_TTL_MS / 4 / 1000 + 0.1)  # its renewal is due on waking
+        os.kill(proc.pid, signal.SIGCONT)
+        _, err = proc.communicate(timeout=SUBPROCESS_TIMEOUT_S)
+    finally:
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proxy.close()
+    assert proc.returncode == 2, err
+    line = err.strip().splitlines()[-1]
+    assert line.startswith("livesession: error: PostgreSQL at "), line
+    assert "failed while renewing the lease ('acct1', 'sma_demo'): " in line
+    assert line.endswith(
+        ": the run is not sealed; once what the line names is put right, `livesession status "
+        f"{run_dir}` says whether `livesession resume {run_dir}` can continue it"
+    ), line
+    assert "LEASE_LOST" not in err
+    codes = [r["code"] for r in audit_records(run_dir)]
+    assert "C2_LEASE_LOST" not in codes
+    assert "C2_DRYRUN_STOP" not in codes
+    status = cli("status", run_dir)
+    assert status.returncode == 6, status.stdout  # crashed, resumable
+    # The dropped connection could not give the lease back: end it rather than wait for it.
+    _admin(dsn, "UPDATE livesession_lease SET expires_ns = 0")
+    resumed = cli("resume", run_dir, "-q", env=pg_env)
+    assert resumed.returncode == 0, resumed.stderr
+    first, again = fences(run_dir)
+    assert again > first
+    assert cli("verify", run_dir).returncode == 0
+    assert max(submits_per_client_id(run_dir / "broker_journal.jsonl").values()) == 1

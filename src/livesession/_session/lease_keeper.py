@@ -15,6 +15,7 @@ trip only once a quarter TTL has passed since the last renewal.
 
 from __future__ import annotations
 
+import contextlib
 from typing import TYPE_CHECKING, Final
 
 import attrs
@@ -73,8 +74,6 @@ class LeaseKeeper:
     lost: bool = attrs.field(init=False, default=False)
     _audited: bool = attrs.field(init=False, default=False)
     _renewed_ns: int = attrs.field(init=False, default=0)
-    _failure: LeaseError | None = attrs.field(init=False, default=None)
-    """Why the last renewal could not ask the lease's backend (a dead connection, say)."""
     unreleased: str = attrs.field(init=False, default="")
     """Why the lease could not be given back at the end, and until when it stays held ("":
     it was, or none was held)."""
@@ -84,10 +83,11 @@ class LeaseKeeper:
         name = "session_lease"
         grant = self.grant
         if grant is not None:  # adopted on resume: keep it live
-            if self._renew_ok():
-                if not self._audited:
-                    self._audit(grant)
-                return CheckResult(name=name, passed=True, reason="")
+            with contextlib.suppress(LeaseError):  # the backend failed: not renewed
+                if self._renew_ok():
+                    if not self._audited:
+                        self._audit(grant)
+                    return CheckResult(name=name, passed=True, reason="")
             return self._failed(LEASE_LOST, "could not renew the lease this run resumed with")
         try:
             granted = self.acquire()
@@ -134,9 +134,15 @@ class LeaseKeeper:
 
         A lost lease stops trading at once, with no cancel and no flatten (the new holder
         owns the venue's orders now): ``on_lost`` halts trading and stops checkpoints but the
-        sealing one, then ``C2_LEASE_LOST`` is audited (with the backend's ``error`` when a
-        renewal could not reach it) and the session faults to ERROR_REQUIRES_OPERATOR with
-        reason LEASE_LOST.
+        sealing one, then ``C2_LEASE_LOST`` is audited and the session faults to
+        ERROR_REQUIRES_OPERATOR with reason LEASE_LOST.
+
+        A renewal the backend could not answer (the database gone, a corrupt lease file)
+        raises its ``LeaseError``: nothing says the lease was lost, only that the backend
+        failed, so the step (or verb) is torn as by an idempotency store that failed, and the
+        run ends unsealed at its last checkpoint, for ``resume`` once the backend is back
+        (it takes the lease again first, and is refused while another session holds it).
+        An outage then ends the same way whichever backend noticed it first.
         """
         if self._renew_ok():
             return True
@@ -149,7 +155,8 @@ class LeaseKeeper:
         The same check as ``renew``: the lease clock against the last renewal, and the
         store only once a quarter TTL has passed (so a send soon after the step's own
         renewal costs no round trip, and a process paused past its TTL finds out here).
-        Once the lease is lost it answers False without auditing the loss again.
+        Once the lease is lost it answers False without auditing the loss again. A backend
+        that fails raises its ``LeaseError``, as in ``renew``.
         """
         return not self.lost and self.renew()
 
@@ -173,18 +180,8 @@ class LeaseKeeper:
             }
             if refused is not None:  # found out by a refused write, not by a renewal
                 payload["refused_by_fence"] = refused.newest
-            failure = self._failure
-            if failure is None:
-                self._recorder.audit("C2_LEASE_LOST", payload)
-                self._fault(LEASE_LOST)
-                return
-            # The backend failed, not another holder: say so, or the operator looks for a
-            # session that took the lease over and finds none.
-            error, message = type(failure).__name__, error_message(failure)
-            self._recorder.audit("C2_LEASE_LOST", {**payload, "error": f"{error}: {message}"})
-            self._fault(
-                LEASE_LOST, {"error": error, "message": message}, summary=f"{error}: {message}"
-            )
+            self._recorder.audit("C2_LEASE_LOST", payload)
+            self._fault(LEASE_LOST)
 
         self._guarded(lost)
 
@@ -248,12 +245,7 @@ class LeaseKeeper:
         now = self._now_ns()
         if 0 <= now - self._renewed_ns < grant.ttl_ns // _RENEW_FRACTION:
             return True
-        try:
-            renewed = self._lease.renew(grant, now)
-        except LeaseError as exc:
-            self._failure = exc
-            return False
-        self._failure = None
+        renewed = self._lease.renew(grant, now)  # a LeaseError tears the step: see renew
         if renewed:
             self._renewed_ns = now
         return renewed
