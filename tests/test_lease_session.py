@@ -470,8 +470,10 @@ def test_store_flag_is_recorded_for_resume(tmp_path, extra):
     assert meta["lease"] is bool(extra)
 
 
-def _run_losing_its_lease(tmp_path: Path, lose: str) -> Path:
+def _run_losing_its_lease(tmp_path: Path, lose: str, results: list[Any] | None = None) -> Path:
     """A run directory whose session loses its file lease mid-run, then is closed (sealed).
+
+    ``results``, when given, gets the closed session's ``result()``.
 
     ``lose``: ``"takeover"`` (the holder stalls past its TTL and another session takes the
     pair's lease) or ``"backend"`` (the lease file turns unreadable: a renewal fails, and
@@ -501,6 +503,8 @@ def _run_losing_its_lease(tmp_path: Path, lose: str) -> Path:
         with pytest.raises(LeaseError, match="is corrupt"):
             orch.step()
     orch.close()
+    if results is not None:
+        results.append(orch.result())
     return tmp_path / "lost"
 
 
@@ -604,6 +608,25 @@ def test_status_of_a_run_that_lost_its_lease_says_how_and_not_to_touch_the_venue
     assert checkpoint.get("kill_halted") is True
     assert not standing.kill_halted
     assert "kill switch" not in said["trading"]
+
+
+def test_the_dryrun_line_of_a_run_that_lost_its_lease_says_what_runbook_says(tmp_path):
+    """Bug: `dryrun`'s stderr line of a run that lost its lease gave the general
+    ERROR_REQUIRES_OPERATOR advice, `check the venue's open orders and positions (RUNBOOK)`,
+    while RUNBOOK and `status` say those are the new holder's: do not acknowledge the run
+    nor close them by its book, find the session that holds the lease now."""
+    from livesession._cli_summary import failure_line
+
+    results: list[Any] = []
+    run_dir = _run_losing_its_lease(tmp_path, "takeover", results)
+    said = failure_line(results[0], run_dir)
+    assert said == (
+        "LEASE_LOST; sealed FAILED in ERROR_REQUIRES_OPERATOR without a wind-down: another "
+        "session took the lease over and owns the venue's open orders and positions: do not "
+        "acknowledge this run nor close them by its book; check which session holds the lease "
+        "now (the highest fence) and that it runs (RUNBOOK: One session per account and "
+        f"strategy: the lease): {run_dir}"
+    )
 
 
 def test_status_of_a_postgres_run_never_granted_the_lease_says_so_not_fence_none():

@@ -89,7 +89,9 @@ def failure_line(result: DryrunResult, run_dir: Path) -> str:
 
     A run sealed in ``ERROR_REQUIRES_OPERATOR`` left the venue in doubt. After
     ``STOP_INCOMPLETE`` its wind-down ran but did not finish (cancels and a flatten may be
-    at the venue, unconfirmed); after any other fault nothing was wound down.
+    at the venue, unconfirmed); after any other fault nothing was wound down. After
+    ``LEASE_LOST`` what the venue holds is the new holder's: the line says so, as ``status``
+    and RUNBOOK do, rather than to check it.
     """
     what = result.reason or "FAILED"
     if result.detail:  # a plug-in's text: a NUL or an ESC in it would reach the terminal
@@ -97,6 +99,14 @@ def failure_line(result: DryrunResult, run_dir: Path) -> str:
     if result.state.value == "STOPPED":
         return f"{what}; wound down (cancelled, flattened) and sealed FAILED: {run_dir}"
     how = "without a wind-down"
+    if result.reason == "LEASE_LOST":  # not the general advice: the venue's are not its own
+        return (
+            f"{what}; sealed FAILED in {result.state.value} {how}: another session took the "
+            "lease over and owns the venue's open orders and positions: do not acknowledge "
+            "this run nor close them by its book; check which session holds the lease now "
+            "(the highest fence) and that it runs (RUNBOOK: One session per account and "
+            f"strategy: the lease): {run_dir}"
+        )
     if result.reason == "STOP_INCOMPLETE":
         how = "after a wind-down the venue did not confirm (its cancels and flatten may be there)"
     return (
