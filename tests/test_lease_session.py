@@ -629,6 +629,27 @@ def test_the_dryrun_line_of_a_run_that_lost_its_lease_says_what_runbook_says(tmp
     )
 
 
+def test_evidence_of_a_run_that_lost_its_lease_does_not_fail_its_rerun(tmp_path):
+    """Bug: `evidence` of a run that lost its lease said `FAIL: the determinism re-run does
+    not match`, as of a run whose code or files changed: the re-run, holding a lease of its
+    own that no one takes, ran on where the run had stopped. The loss came from another
+    session, outside the run's config and code: no re-run can repeat it, and the verdict
+    says so (`not_applicable`, with the step), as for a run on the system clock."""
+    from livesession.evidence import write_evidence
+
+    run_dir = _run_losing_its_lease(tmp_path, "takeover")
+    (lost,) = [r["payload"] for r in audit_records(run_dir) if r["code"] == "C2_LEASE_LOST"]
+    result = write_evidence(run_dir, out_dir=tmp_path / "ev")
+    assert result.ok, result.problems
+    determinism = orjson.loads(result.manifest.read_bytes())["determinism"]
+    assert determinism == {
+        "status": "not_applicable",
+        "reason": f"the run lost its lease (LEASE_LOST, at step {lost['step']}): that came "
+        "from outside its config and code (another session, or the lease's backend), and a "
+        "re-run cannot repeat it",
+    }
+
+
 def test_status_of_a_postgres_run_never_granted_the_lease_says_so_not_fence_none():
     """A `--store postgres` run that preflight refused (LEASE_HELD) has no lease record in its
     audit, the only place status looks (it needs no DSN): the line read `postgres: nobody,

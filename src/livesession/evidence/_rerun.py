@@ -90,10 +90,37 @@ def not_applicable(run_dir: Path, *, rerunnable: bool) -> dict[str, Any] | None:
     cfg, meta = read_run_config(run_dir)
     if not rerunnable:
         return {"status": "not_applicable", "reason": "a plug-in was an object supplied in-process"}
+    lost_at = _lease_lost_at(run_dir) if _leased(meta) else None
+    if lost_at is not None:
+        return {
+            "status": "not_applicable",
+            "reason": f"the run lost its lease (LEASE_LOST, at step {lost_at}): that came from "
+            "outside its config and code (another session, or the lease's backend), and a "
+            "re-run cannot repeat it",
+        }
     if cfg.feed == "venue":
         return None
     if cfg.clock_mode == "system" or not _simulated_venue(cfg, meta.get("sources") or {}):
         return {"status": "not_applicable", "reason": "system clock or external venue"}
+    return None
+
+
+def _leased(meta: dict[str, Any]) -> bool:
+    """Whether the run held the (account, strategy) lease (``--lease``, ``--store postgres``)."""
+    backing = Backing.from_meta(meta)
+    return backing.lease or backing.store != "local"
+
+
+def _lease_lost_at(run_dir: Path) -> object | None:
+    """The step of the run's ``C2_LEASE_LOST`` (None: it kept its lease to the end).
+
+    The re-run holds a lease of its own that no one takes, so it would trade on where the
+    run stopped: a loss is no part of what the config and code produce.
+    """
+    for record in iter_records(run_dir / names.AUDIT):
+        if record.get("code") == "C2_LEASE_LOST":
+            step = payload(record).get("step")
+            return "?" if step is None else step
     return None
 
 
@@ -134,8 +161,7 @@ def determinism(run_dir: Path, *, rerunnable: bool, scratch: Path) -> dict[str, 
     steps = replay_steps(run_dir, cfg.steps)
     # A run that held the (account, strategy) lease has the re-run hold one too (a lease
     # file of its own), since the lease's preflight check is one of its events.
-    backing = Backing.from_meta(meta)
-    leased = backing.lease or backing.store != "local"
+    leased = _leased(meta)
     # The re-run's files are compared and thrown away: no fsync (durability changes when
     # bytes reach the disk, never which bytes; checkpoint_every, which can, is kept).
     rerun_cfg = attrs.evolve(cfg, durability="none")
