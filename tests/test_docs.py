@@ -654,3 +654,76 @@ def test_each_api_row_is_the_names_docstring_or_an_alias_s_comment():
 
 
 _ALIAS_HOMES = {"BrokerReport": "livesession._domain.model"}
+
+
+_SRC = ROOT / "src" / "livesession"
+# The folders whose part of the map names each module: every module of theirs is named there.
+_DETAILED = ("_artifacts", "_domain", "_market", "_postgres", "_rundir", "_session", "_support")
+_DETAILED += ("evidence",)
+
+
+def _map_section() -> str:
+    text = (ROOT / "docs" / "concepts.md").read_text(encoding="utf-8")
+    return text.split("\n## Map of the package\n", 1)[1].split("\n## ", 1)[0]
+
+
+def _map_part(folder: str) -> str:
+    """What the map says of ``folder/``: its table row, and the prose that names it (with
+    the bullet list that follows a paragraph, as the session's collaborators follow it)."""
+    blocks: list[str] = []
+    for block in _map_section().split("\n\n"):
+        if block.startswith("- ") and blocks:
+            blocks[-1] += "\n" + block
+        else:
+            blocks.append(block)
+    rows = [line for line in _map_section().splitlines() if line.startswith(f"| `{folder}/` |")]
+    prose = [b for b in blocks if not b.startswith(("|", "```")) and f"`{folder}/`" in b]
+    return "\n".join(rows + prose)
+
+
+class TestPackageMap:
+    def test_every_top_level_folder_and_module_is_in_the_layers_and_nothing_else(self):
+        """docs/concepts.md's map draws the layers with every folder and top-level module
+        of the package, and names none that is gone."""
+        import fnmatch
+
+        (block,) = re.findall(r"```\n(.*?)```", _map_section(), re.DOTALL)
+        drawn = {
+            word.rstrip("/")
+            for line in block.splitlines()
+            for word in line.split()
+            if word.endswith(("/", ".py"))
+        }
+        present = {
+            path.name
+            for path in _SRC.iterdir()
+            if (path.is_dir() and path.name != "__pycache__")
+            or (path.suffix == ".py" and path.name != "__init__.py")
+        }
+        assert {p for p in present if not any(fnmatch.fnmatch(p, d) for d in drawn)} == set()
+        assert {d for d in drawn if not fnmatch.filter(present, d)} == set()
+
+    @pytest.mark.parametrize("folder", _DETAILED)
+    def test_every_module_of_a_detailed_folder_is_named_in_its_part(self, folder):
+        """Bug: the map names most modules of these folders by file, but new ones
+        (``_session/closing.py``, ``_support/numbertext.py``, ``evidence/_verdict.py``, ...)
+        were on it nowhere: a newcomer looking for where a plug-in's close() is handled, or
+        where a number's form is held, found no file."""
+        part = _map_part(folder)
+        assert part, folder
+        modules = {p.name for p in (_SRC / folder).glob("*.py") if p.name != "__init__.py"}
+        missing = sorted(m for m in modules if f"`{m}`" not in part)
+        assert not missing, f"docs/concepts.md's map does not name {folder}/{missing}"
+        rows = [line for line in part.splitlines() if line.startswith("| `")]
+        named = set(re.findall(r"`(\w+\.py)`", "\n".join(rows)))
+        assert named <= modules, f"{folder}/ has no {sorted(named - modules)}"
+
+    def test_every_module_the_map_names_exists(self):
+        every = {p.name for p in _SRC.rglob("*.py")}
+        named = re.findall(r"`((?:[\w/]+/)?(\w+\.py))`", _map_section())
+        gone = {
+            path
+            for path, name in named
+            if not ((ROOT / path).is_file() if path.startswith("tests/") else name in every)
+        }
+        assert gone == set()
