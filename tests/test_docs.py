@@ -727,3 +727,26 @@ class TestPackageMap:
             if not ((ROOT / path).is_file() if path.startswith("tests/") else name in every)
         }
         assert gone == set()
+
+
+class TestEveryFlag:
+    def test_every_flag_of_every_command_is_in_the_runbook(self):
+        """Bug: ``dryrun --clock`` (``fixed``, ``sim``, ``system``) and ``livesession
+        --version`` were in ``--help`` and nowhere in RUNBOOK.md, the operator's page of
+        flags. Every option each command shows in ``--help`` is named there."""
+        import argparse
+
+        from livesession import cli
+
+        parser = cli.build_parser()
+        [sub] = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        text = (ROOT / "RUNBOOK.md").read_text(encoding="utf-8")
+        missing = []
+        for command, each in [("", parser), *sub.choices.items()]:
+            for action in each._actions:
+                if action.help == argparse.SUPPRESS or isinstance(action, argparse._HelpAction):
+                    continue
+                flags = [f for f in action.option_strings if f.startswith("--")]
+                if flags and not re.search(rf"(?<![\w-]){re.escape(flags[0])}(?![\w-])", text):
+                    missing.append(f"{command} {flags[0]}".strip())
+        assert not missing, f"RUNBOOK.md names no {missing}"
