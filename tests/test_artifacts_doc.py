@@ -259,3 +259,21 @@ class TestPayloadFields:
             if event_type not in self._IN_WORDS
         }
         assert {t: m for t, m in missing.items() if m} == {}
+
+
+class TestRequiredFields:
+    def test_every_field_a_schema_requires_is_named_in_its_section(self):
+        """Bug: "metrics.json" listed every field it holds but ``schema`` and ``run_id``,
+        which its JSON schema requires (an independent writer leaving them out fails
+        ``verify``). Each section names every field its artifact's schema requires."""
+        import json
+
+        from livesession._artifacts import names
+
+        for artifact in names.CONTRACT:
+            stem = artifact.split(".", 1)[0]
+            schema = json.loads((SRC / "schemas" / f"{stem}.schema.json").read_text())
+            section = PAGE.read_text(encoding="utf-8").split(f"\n## {artifact} (", 1)[1]
+            section = section.split("\n## ", 1)[0]
+            missing = [key for key in schema["required"] if f"`{key}`" not in section]
+            assert not missing, (artifact, missing)
