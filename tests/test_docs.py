@@ -750,3 +750,17 @@ class TestEveryFlag:
                 if flags and not re.search(rf"(?<![\w-]){re.escape(flags[0])}(?![\w-])", text):
                     missing.append(f"{command} {flags[0]}".strip())
         assert not missing, f"RUNBOOK.md names no {missing}"
+
+
+def test_every_environment_variable_the_package_reads_is_documented():
+    """Each ``LIVESESSION_*`` variable the package names (the credentials, the DSN, the
+    PostgreSQL bound, the alert webhook, the crash harness's) is on a page of the docs, and
+    no page names one the package no longer reads (the test suite's own aside)."""
+    src = "\n".join(path.read_text(encoding="utf-8") for path in _SRC.rglob("*.py"))
+    read = set(re.findall(r"\bLIVESESSION_[A-Z_]*[A-Z]\b", src))
+    pages = "\n".join((ROOT / page).read_text(encoding="utf-8") for page in _PAGES)
+    named = set(re.findall(r"\bLIVESESSION_[A-Z_]*[A-Z]\b", pages))
+    tests = "\n".join(path.read_text(encoding="utf-8") for path in (ROOT / "tests").glob("*.py"))
+    ci = "\n".join(p.read_text(encoding="utf-8") for p in (ROOT / ".ci").iterdir() if p.is_file())
+    assert read - named == set()
+    assert {name for name in named - read if name not in tests + ci} == set()
