@@ -764,3 +764,17 @@ def test_every_environment_variable_the_package_reads_is_documented():
     ci = "\n".join(p.read_text(encoding="utf-8") for p in (ROOT / ".ci").iterdir() if p.is_file())
     assert read - named == set()
     assert {name for name in named - read if name not in tests + ci} == set()
+
+
+def test_the_report_page_lists_the_reports_sections_in_their_order():
+    """docs/report.md's "What it shows, top to bottom" table is the report's sections, in
+    the order ``report.html`` has them (read from the code that lays them out)."""
+    from livesession.report import _html
+
+    source = (ROOT / "src" / "livesession" / "report" / "_html.py").read_text(encoding="utf-8")
+    assert _html._section  # the one place a section's title is written
+    made = re.findall(r'_section\("([^"]+)", ', source)
+    text = (ROOT / "docs" / "report.md").read_text(encoding="utf-8")
+    table = text.split("## What it shows, top to bottom", 1)[1].split("\n\n", 2)[1]
+    rows = [line.split("|")[1].strip() for line in table.splitlines()[2:]]
+    assert rows == ["header", *made]
