@@ -87,6 +87,22 @@ class TestEdgeDefaults:
         ).run_to_end(10)
         assert audited.status.value == "COMPLETED"
 
+    def test_the_table_names_every_edge_the_orchestrator_takes(self):
+        """Bug: the table under "every one but `audit_sink` has a default" named 11 of the
+        19 keywords ``LiveSessionOrchestrator`` takes: ``rails``, ``checks``,
+        ``retry_policy``, ``alerts``, ``lease``, ``lease_clock``, ``lease_holder`` and
+        ``live_override`` and their defaults were in no row. The rows are the edges."""
+        from livesession._session.edges import SessionEdges
+
+        text = (ROOT / "docs/embedding.md").read_text(encoding="utf-8")
+        rows = [
+            cells[1]
+            for cells in (line.split("|") for line in text.splitlines())
+            if len(cells) == 5 and cells[1].strip().startswith("`")
+        ]
+        named = [name for cell in rows for name in re.findall(r"`(\w+)`", cell)]
+        assert sorted(named) == sorted(SessionEdges.__annotations__)
+
 
 class TestExamples:
     @pytest.mark.parametrize(
