@@ -794,3 +794,12 @@ def test_the_report_page_lists_the_reports_sections_in_their_order():
     table = text.split("## What it shows, top to bottom", 1)[1].split("\n\n", 2)[1]
     rows = [line.split("|")[1].strip() for line in table.splitlines()[2:]]
     assert rows == ["header", *made]
+
+
+def test_the_readme_links_every_page_of_the_docs():
+    """README's "More" list is where a newcomer finds the pages: docs/data.md (data files)
+    and docs/report.md (the HTML report) were in it nowhere."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    more = text.split("\n## More\n", 1)[1]
+    pages = sorted(page.name for page in (ROOT / "docs").glob("*.md"))
+    assert [page for page in pages if f"](docs/{page})" not in more] == []
