@@ -33,7 +33,8 @@ def close_plugin(role: str, plugin: object, *, run_id: str | None = None) -> str
 
     Any error its ``close()`` raises (a ``SystemExit`` too) is logged and returned as one
     line (``the strategy's close() raised OSError: ...``, redacted); the operator's
-    ``KeyboardInterrupt`` passes. ``run_id``: the session's, which the log line names.
+    ``KeyboardInterrupt`` passes. ``run_id``: the session's, which the log line names (None:
+    closed where no session was built).
     """
     if not isinstance(plugin, Closable):
         return ""
@@ -44,8 +45,9 @@ def close_plugin(role: str, plugin: object, *, run_id: str | None = None) -> str
     except BaseException as exc:  # noqa: BLE001 - the caller's code: said, never raised
         said = error_message(exc)
         error = type(exc).__name__
-        named = {} if run_id is None else {"run_id": run_id}
-        get_logger().warning("plugin_close_failed", plugin=role, error=error, message=said, **named)
+        get_logger().warning(
+            "plugin_close_failed", plugin=role, error=error, message=said, run_id=run_id
+        )
         return f"the {role}'s close() raised {error}{f': {said}' if said else ''}"
     return ""
 
