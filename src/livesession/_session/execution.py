@@ -36,6 +36,7 @@ from .._risk.rails import (
 from .._typing import ConfirmingLookup, ReplayingVenue
 from .aftercheckpoint import lists_sent_after, tracked_or_recovered
 from .book import submitted_payload
+from .desk import rail_answer
 from .exits import Protection
 
 if TYPE_CHECKING:
@@ -105,7 +106,7 @@ class Execution:
             return
         ctx = _risk_context(self._c, intent)
         for rail in self._rails:
-            rejection = rail(intent, ctx)
+            rejection = rail_answer(rail, intent, ctx)  # a junk answer names the rail
             if rejection is not None:
                 self._reject(seq, signal_id, intent, quantity, rejection)
                 if rejection.rule == "EXECUTION_THROTTLE":

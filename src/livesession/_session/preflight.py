@@ -21,6 +21,7 @@ from .._support.text import one_line
 from .._typing import SandboxAware, VenueKind
 from .._version import __version__
 from .broker_guard import GuardedBroker
+from .desk import check_answer
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -136,7 +137,7 @@ def run_checks(
             user_broker_checked=any(isinstance(check, UserBrokerCheck) for check in checks),
         )
         for check in checks:
-            _record(p, results, check(ctx))
+            _record(p, results, check_answer(check, ctx))  # one that raised: failed
         if p.lease is not None:
             _record(p, results, p.lease.preflight())
         if "audit" in rec.dead:

@@ -1,0 +1,169 @@
+"""A desk's own rails and preflight checks that raise or answer junk.
+
+Bugs: a check of the caller's that raised escaped ``preflight()``/``run_to_end`` with the
+session left in INIT after its first records (a torn run, nothing naming the check); one
+that answered ``None`` did the same (``AttributeError: 'NoneType' object has no attribute
+'passed'``); and one whose ``passed`` was ``"no"`` (truthy) *passed*, the session traded.
+A rail that raised or answered ``True`` faulted the step with a bare ``RuntimeError`` /
+``AttributeError`` naming no rail; one whose ``detail`` held a ``Decimal`` faulted it with
+``Type is not JSON serializable``; and one whose ``detail`` held ``"rule"`` or
+``"signal_id"`` overwrote the record's own fields (a desk rail's refusal recorded as
+``MAX_ORDER_QTY``). Now a check that raises or answers junk fails (``CHECK_ERROR``, the
+detail naming it; the session is rejected, sealed, and verifies), and a rail that does
+faults the step (``UNEXPECTED_ERROR``) with a detail naming the rail; the run verifies.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from _scripted import SYMBOL, ScriptedFeed, ScriptedStrategy, at, buy
+from livesession import (
+    CheckResult,
+    DryrunConfig,
+    LiveSessionOrchestrator,
+    Rejection,
+    default_rails,
+)
+from test_run_failures import _verify_memory
+
+from _helpers import Sinks
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from pathlib import Path
+
+
+class _Rail:
+    rule = "DESK_CAP"
+
+    def __init__(self, answer: Callable[[], Any]) -> None:
+        self.answer = answer
+
+    def __call__(self, _intent: object, _ctx: object) -> Any:
+        return self.answer()
+
+
+class _Check:
+    name = "data_fresh"
+
+    def __init__(self, answer: Callable[[], Any]) -> None:
+        self.answer = answer
+
+    def __call__(self, _ctx: object) -> Any:
+        return self.answer()
+
+
+def _raise() -> Any:
+    raise OSError("the data disk is gone")
+
+
+def _session(sinks: Sinks, **edges: Any) -> LiveSessionOrchestrator:
+    cfg = DryrunConfig(run_id="t", strategy_id="scripted", steps=20)
+    rails = edges.pop("rails", ())
+    return LiveSessionOrchestrator(
+        cfg,
+        feed=ScriptedFeed(["40000.00"]),
+        strategy=ScriptedStrategy(at({1: [buy("0.010")]})),
+        rails=(*default_rails(cfg.risk, (SYMBOL,)), *rails),
+        **edges,
+        **sinks.kwargs(),
+    )
+
+
+class TestACheckThatRaisesOrAnswersJunk:
+    @pytest.mark.parametrize(
+        ("answer", "detail"),
+        [
+            (_raise, "check 'data_fresh' raised OSError: the data disk is gone"),
+            (lambda: None, "check 'data_fresh' returned None, not a CheckResult"),
+            (lambda: True, "check 'data_fresh' returned a bool, not a CheckResult"),
+            (
+                lambda: CheckResult(name="data_fresh", passed="no"),  # type: ignore[arg-type]
+                (
+                    "check 'data_fresh' returned a CheckResult whose passed is a str, "
+                    "not True or False"
+                ),
+            ),
+        ],
+        ids=["raises", "none", "bool", "passed-a-str"],
+    )
+    def test_it_fails_naming_the_check_and_the_run_is_rejected_whole(
+        self, answer: Callable[[], Any], detail: str, tmp_path: Path
+    ) -> None:
+        sinks = Sinks()
+        orch = _session(sinks, checks=[_Check(answer)])
+        result = orch.run_to_end(20)
+        assert (result.status.value, result.reason, result.detail) == (
+            "REJECTED",
+            "CHECK_ERROR",
+            detail,
+        )
+        assert result.orders_submitted == 0
+        failed = sinks.events_of("PREFLIGHT_CHECK")[-1]["payload"]
+        assert failed == {
+            "check": "data_fresh",
+            "passed": False,
+            "reason": "CHECK_ERROR",
+            "detail": detail,
+        }
+        assert "C2_REJECT_CHECK_ERROR" in sinks.audit_codes()
+        _verify_memory(sinks, tmp_path / "run")
+
+
+class TestARailThatRaisesOrAnswersJunk:
+    @pytest.mark.parametrize(
+        ("answer", "said"),
+        [
+            (_raise, "raised OSError: the data disk is gone"),
+            (lambda: True, "returned a bool, not a Rejection or None"),
+            (
+                lambda: Rejection(rule="DESK_CAP", detail={"limit": Decimal("0.005")}),
+                (
+                    "returned a Rejection whose detail holds a Decimal at key 'limit': its keys "
+                    "and values are strings (write numbers as str(...))"
+                ),
+            ),
+            (
+                lambda: Rejection(rule="DESK_CAP", detail={"rule": "MAX_ORDER_QTY"}),
+                (
+                    "returned a Rejection whose detail holds 'rule', a field RISK_REJECTED "
+                    "records of its own"
+                ),
+            ),
+            (
+                lambda: Rejection(rule="DESK_CAP", detail={"signal_id": "0" * 24}),
+                (
+                    "returned a Rejection whose detail holds 'signal_id', a field RISK_REJECTED "
+                    "records of its own"
+                ),
+            ),
+        ],
+        ids=["raises", "bool", "decimal-detail", "rule-in-detail", "signal-id-in-detail"],
+    )
+    def test_the_step_faults_naming_the_rail_and_the_run_verifies(
+        self, answer: Callable[[], Any], said: str, tmp_path: Path
+    ) -> None:
+        sinks = Sinks()
+        orch = _session(sinks, rails=[_Rail(answer)])
+        result = orch.run_to_end(20, operator="ops")
+        assert (result.status.value, result.reason) == ("FAILED", "UNEXPECTED_ERROR")
+        assert result.detail == f"RailError: rail 'DESK_CAP' ({__name__}._Rail) {said}"
+        assert result.orders_submitted == 0
+        assert not sinks.events_of("RISK_REJECTED")  # nothing recorded of what it answered
+        _verify_memory(sinks, tmp_path / "run")
+
+    def test_a_rejection_is_recorded_under_its_rail_s_rule(self, tmp_path: Path) -> None:
+        """The good answer, for contrast: recorded as a built-in rail's, by its rule."""
+        cap = _Rail(lambda: Rejection(rule="DESK_CAP", detail={"limit": "0.005"}, reason="cap"))
+        sinks = Sinks()
+        result = _session(sinks, rails=[cap]).run_to_end(20)
+        assert result.status.value == "COMPLETED"
+        (event,) = sinks.events_of("RISK_REJECTED")
+        assert (event["payload"]["rule"], event["payload"]["limit"]) == ("DESK_CAP", "0.005")
+        assert "C2_REJECT_DESK_CAP" in sinks.audit_codes()
+        assert sinks.metrics_doc()["rejects_by_reason"] == {"DESK_CAP": 1}
+        _verify_memory(sinks, tmp_path / "run")
