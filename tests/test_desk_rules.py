@@ -167,3 +167,29 @@ class TestARailThatRaisesOrAnswersJunk:
         assert "C2_REJECT_DESK_CAP" in sinks.audit_codes()
         assert sinks.metrics_doc()["rejects_by_reason"] == {"DESK_CAP": 1}
         _verify_memory(sinks, tmp_path / "run")
+
+
+class TestARunDirectoryTakesNoRailsOfACaller:
+    """A run directory runs the built-in rails and checks only (a resume could not get a
+    desk's back). ``create_run(..., rails=...)`` was refused as "an edge of
+    LiveSessionOrchestrator, which a run directory sets up itself", which did not say that
+    the desk's rail would not run there, nor where it goes instead."""
+
+    @pytest.mark.parametrize("keyword", ["rails", "checks"])
+    def test_create_run_and_resume_run_refuse_them_saying_why(
+        self, keyword: str, tmp_path: Path
+    ) -> None:
+        from livesession import create_run, resume_run
+
+        said = (
+            f"({keyword}: a run directory runs the built-in rails and checks only, so that "
+            "resume and the evidence's re-run hold the same ones; yours go to "
+            'LiveSessionOrchestrator: docs/embedding.md, "Rails of your own")'
+        )
+        with pytest.raises(TypeError) as made:
+            create_run(DryrunConfig(run_id="d", steps=5), tmp_path / "runs", **{keyword: ()})
+        assert said in str(made.value)
+        assert not (tmp_path / "runs").exists()
+        with pytest.raises(TypeError) as resumed:
+            resume_run(tmp_path / "runs" / "d", **{keyword: ()})
+        assert said in str(resumed.value)

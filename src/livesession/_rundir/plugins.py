@@ -156,6 +156,10 @@ def check_call(
     _check_arguments(broker_factory=broker_factory, **edges)
 
 
+_BUILT_IN_ONLY: Final = ("rails", "checks")
+"""Edges a run directory never takes from its caller: a resume could not get them back."""
+
+
 def _refuse_unknown(call: Callable[..., object], given: Mapping[str, object]) -> None:
     """Refuse a keyword ``call`` (``create_run``, ``resume_run``) does not take: ``TypeError``.
 
@@ -171,12 +175,20 @@ def _refuse_unknown(call: Callable[..., object], given: Mapping[str, object]) ->
     takes = [p.name for p in keywords if p.kind is inspect.Parameter.KEYWORD_ONLY]
     takes += list(PlugIns.__annotations__)
     edges = [key for key in unknown if key in SessionEdges.__optional_keys__]
+    own = [key for key in edges if key in _BUILT_IN_ONLY]
+    edges = [key for key in edges if key not in _BUILT_IN_ONLY]
     why = (
         f" ({', '.join(edges)}: {'edges' if len(edges) > 1 else 'an edge'} of "
         "LiveSessionOrchestrator, which a run directory sets up itself)"
         if edges
         else ""
     )
+    if own:  # a desk's own rails or checks: never silently left out, never half-taken
+        why += (
+            f" ({', '.join(own)}: a run directory runs the built-in rails and checks only, "
+            "so that resume and the evidence's re-run hold the same ones; yours go to "
+            'LiveSessionOrchestrator: docs/embedding.md, "Rails of your own")'
+        )
     raise TypeError(
         f"{name} got unexpected keyword argument(s): {unknown}{why}; it takes {', '.join(takes)}"
     )
