@@ -5,13 +5,24 @@ A run under ``/tmp/x y/r1`` was told ``continue it: livesession resume /tmp/x y/
 line, ``stop``/``kill``/``ack``): pasted, the shell split the path in two and ``resume``
 refused ``/tmp/x``. Each path is now quoted as a shell reads it (``shlex.quote``); a
 plain path is left as it is, so the hints of ordinary runs read as before.
+
+Then the paths a quote does not carry through a one-line message: a newline or a tab in a
+directory's name was made a space there (``livesession list 'nl run'``), a byte that is not
+UTF-8 the four characters ``\xff`` (``'bad\xffdir'``, which the shell keeps as they are), so
+the pasted command named another path; they are written in ANSI-C quotes (``$'nl\nrun'``).
+A relative path that starts with ``-`` (``--out=-runs``) was pasted as an option
+(``livesession verify -runs/r1``: "the following arguments are required"); it is
+``./-runs/r1``, and a run id such as ``-x`` is given as ``--run-id=-x``.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -20,6 +31,7 @@ from livesession._artifacts import names
 from livesession._artifacts.runread import require_run
 from livesession._cli_output import not_sealed
 from livesession._exceptions import RunDirectoryError
+from livesession._rundir.starting import start_again
 from livesession.cli import build_parser, main
 from livesession.control import describe_run
 from livesession.status import RunStatus, Verdict, list_runs
@@ -128,3 +140,77 @@ def test_a_plain_path_is_left_as_it_was(tmp_path: Path) -> None:
     run_dir = tmp_path / "runs" / "demo-001"
     crashed = RunStatus(run_dir=str(run_dir), verdict=Verdict.CRASHED)
     assert crashed.next_step() == f"continue it: livesession resume {run_dir}"
+
+
+_BASH = shutil.which("bash")
+
+
+def _pasted(line: str) -> list[str]:
+    """The words a program gets when ``line`` is pasted into bash, as paths (bytes decoded)."""
+    assert _BASH is not None
+    done = subprocess.run(
+        [_BASH, "--norc", "--noprofile", "-c", f"printf '%s\\0' {line}"],
+        capture_output=True,
+        check=True,
+        env={"PATH": os.environ.get("PATH", ""), "HOME": "/nonexistent"},
+    )
+    return [os.fsdecode(word) for word in done.stdout.split(b"\0")[:-1]]
+
+
+def _hinted(text: str) -> list[str]:
+    return re.findall(r"`(livesession [^`]*)`", text)
+
+
+needs_bash = pytest.mark.skipif(_BASH is None, reason="bash reads the pasted commands")
+
+
+@needs_bash
+@pytest.mark.parametrize(
+    "name", ["nl\nrun", "tab\there", os.fsdecode(b"bad\xffdir"), "it's $HOME \u2028 end"]
+)
+def test_a_name_a_one_line_message_would_change_is_pasted_back_as_it_is(
+    name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / name
+    run_dir = out / "r1"
+    argv = ["dryrun", "--out", str(out), "--run-id", "r1", "--steps", "30", "-q"]
+    assert main(argv) == 0
+    capsys.readouterr()
+
+    # The refusal's one stderr line: its way out lists the directory the run is in.
+    assert main(argv) == 2
+    (refusal,) = capsys.readouterr().err.splitlines()
+    (listing,) = _hinted(refusal)
+    assert _pasted(listing) == ["livesession", "list", str(out)]
+
+    # status's next, in --json too: each command one printable line that runs as it reads.
+    assert main(["status", str(run_dir), "--json"]) == 0
+    said = json.loads(capsys.readouterr().out)["next"]
+    assert said.isprintable()
+    verify, evidence = (_pasted(found) for found in _hinted(said))
+    assert evidence == ["livesession", "evidence", str(run_dir)]
+    assert verify == ["livesession", "verify", str(run_dir)]
+    assert main(verify[1:]) == 0
+
+
+@needs_bash
+def test_a_relative_path_that_starts_with_a_dash_is_no_option(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["dryrun", "--out=-runs", "--run-id", "r1", "--steps", "30", "-q"]) == 0
+    capsys.readouterr()
+    assert main(["status", "--json", "--", "-runs/r1"]) == 0
+    said = json.loads(capsys.readouterr().out)["next"]
+    verify, _ = (_pasted(found) for found in _hinted(said))
+    assert verify == ["livesession", "verify", "./-runs/r1"]
+    assert main(verify[1:]) == 0
+    crashed = RunStatus(run_dir="-runs/r1", verdict=Verdict.CRASHED)
+    assert crashed.next_step() == "continue it: livesession resume ./-runs/r1"
+
+    # A run killed while it started is started again with its own config: `dryrun` takes
+    # the directory and the run id, one that starts with a dash too.
+    again = start_again(Path("-runs/-x"))
+    assert again == "livesession dryrun --out ./-runs --run-id=-x ..."
+    args = build_parser().parse_args(_pasted(again.removesuffix(" ..."))[1:])
+    assert (args.out, args.run_id) == (Path("-runs"), "-x")

@@ -13,13 +13,12 @@ while a process holds its lock and never when anything else is in it.
 
 from __future__ import annotations
 
-import shlex
 from typing import TYPE_CHECKING, Final
 
 from .._artifacts import names
 from .._artifacts.runread import killed_while_starting, require_run
 from .._exceptions import RunDirectoryError, RunHeld
-from .._support.text import command
+from .._support.text import command, option
 from .lock import holder_of, holder_soon, is_held
 
 if TYPE_CHECKING:
@@ -94,7 +93,7 @@ def start_again(run_dir: Path) -> str:
 
     Its config's own options follow (``...``): the directory holds no config to name them.
     """
-    return f"{command('dryrun --out', run_dir.parent)} --run-id {shlex.quote(run_dir.name)} ..."
+    return f"{command('dryrun --out', run_dir.parent)} {option('--run-id', run_dir.name)} ..."
 
 
 def require_written(

@@ -11,7 +11,8 @@ back), any other lone surrogate as ``\udXXX``; valid text is left exactly as it 
 whitespace runs (newlines, tabs, U+2028, ...) become one space and every other control
 character its ``\xNN`` escape (a NUL, an ESC a terminal would act on); ``printable_line``
 escapes each of them instead (``\n``), for a message quoted in a line of one's own.
-``command`` is the one way a hint writes a command with a path in it for a person to paste.
+``command`` is the one way a hint writes a command with a path in it for a person to paste
+(``shell_word`` each word of it, ``option`` a flag and its value).
 ``md_text`` and ``md_code`` put such text in a Markdown document (the evidence's EV
 document, the burn-in report) as one printable line that renders as the text it is: no
 heading, emphasis, link, HTML tag or comment of its own, whatever it holds.
@@ -34,7 +35,9 @@ __all__ = [
     "md_code",
     "md_text",
     "one_line",
+    "option",
     "printable_line",
+    "shell_word",
     "surrogate_at",
     "valid_payload",
     "valid_text",
@@ -198,8 +201,54 @@ def json_dumps(value: Any, option: int = 0) -> bytes:
 def command(verb: str, path: str | os.PathLike[str]) -> str:
     """``livesession resume '/tmp/x y/r1'``: a command a hint prints, to be pasted into a shell.
 
-    The path is quoted as a POSIX shell reads it (``shlex.quote``): pasted as it was, a run
-    under ``/tmp/x y`` resumed ``/tmp/x``. A plain path (letters, digits, ``@%+=:,./-_``)
+    The path is one ``shell_word``: pasted as it was, a run under ``/tmp/x y`` resumed
+    ``/tmp/x``. A relative path that starts with ``-`` is said ``./-runs/r1``, which the
+    command does not take for an option. A plain path (letters, digits, ``@%+=:,./-_``)
     is left as it is, so the hints of ordinary runs read as before.
     """
-    return f"livesession {verb} {shlex.quote(os.fspath(path))}"
+    return f"livesession {verb} {shell_word(_not_an_option(os.fspath(path)))}"
+
+
+def option(flag: str, value: str) -> str:
+    """``--run-id r1`` for a hint's command; ``--run-id=-r1`` for a value an option would be.
+
+    Given apart, a value that starts with ``-`` is taken for an option of its own
+    (``--run-id: expected one argument``); joined by ``=``, it is the flag's.
+    """
+    word = shell_word(value)
+    return f"{flag}={word}" if value.startswith("-") else f"{flag} {word}"
+
+
+def _not_an_option(path: str) -> str:
+    return f"./{path}" if path.startswith("-") else path
+
+
+_ANSI_C: Final = {"\\": "\\\\", "'": "\\'", "\n": "\\n", "\t": "\\t", "\r": "\\r"}
+"""The characters ``$'...'`` writes with a backslash of their own."""
+
+
+def shell_word(text: str) -> str:
+    r"""``text`` as one word of a command line that bash, zsh and ksh read back as ``text``.
+
+    Printable text is quoted as a POSIX shell reads it (``shlex.quote``: plain text as it
+    is, anything else in single quotes). Text with a character that is not printable (a
+    newline or a tab in a directory's name, a byte that is not UTF-8) is written in
+    ANSI-C quotes instead, ``$'nl\nrun'`` and ``$'bad\xffdir'``: single quotes would hold
+    it, but a one-line message makes a newline a space and that byte the four characters
+    ``\xff`` (``one_line``), and the word pasted back named another path. Written so, the
+    word is one printable line, which every message and document keeps as it is.
+    """
+    if text.isprintable():
+        return shlex.quote(text)
+    return "$'" + "".join(_ansi_c(char) for char in text) + "'"
+
+
+def _ansi_c(char: str) -> str:
+    if char in _ANSI_C:
+        return _ANSI_C[char]
+    if char.isprintable():
+        return char
+    code = ord(char)
+    if code in _ESCAPED_BYTES:  # the byte os.fsdecode stood this surrogate for
+        return f"\\x{code - 0xDC00:02x}"
+    return "".join(f"\\x{byte:02x}" for byte in char.encode("utf-8", "surrogatepass"))
