@@ -7,7 +7,9 @@ remove them: the files its session had opened were still open). With ``--run-id`
 ``unable to open database file (is it a SQLite file on a local disk?)`` and left the
 directory; under ``ulimit -n 12`` an import named structlog's ``__init__.py`` and left a run
 directory that never ran. A dangling or looping symlink given as ``--out`` was said to be a
-run directory that ``already exists``.
+run directory that ``already exists``. A run directory deeper than SQLite opens a database
+in (its path over 504 bytes, where the system takes 4096) was told ``(is it a SQLite file
+on a local disk?)``.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import re
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -210,6 +213,60 @@ def test_sqlite_hint_only_where_the_file_is_suspect(tmp_path: Path) -> None:
     foreign.write_bytes(b"this is not a database, just text" * 100)
     with pytest.raises(RunDirectoryError, match=r"\(is it a SQLite file on a local disk\?\)$"):
         SqliteIdempotencyStore(foreign)
+
+
+def _deep(base: Path, size: int, name: str) -> Path:
+    """``base/.../name``, made down to its directory, whose real path is ``size`` bytes."""
+    parts, room = [], size - len(os.fsencode(base.resolve())) - len(name) - 1
+    while room > 0:
+        part = room - 1 if room <= 201 else 100  # "/" and the name: 101 bytes a part
+        parts.append("d" * part)
+        room -= part + 1
+    path = base.resolve().joinpath(*parts, name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    assert len(os.fsencode(path)) == size
+    return path
+
+
+_TOO_LONG = (
+    "unable to open database file (its path is {size} bytes, its symlinks resolved, and "
+    "SQLite opens none longer than 504: put the run where its path is shorter, or keep its "
+    "client order ids in a JSONL file (`--idempotency-backend jsonl`, "
+    "idempotency_backend='jsonl' from Python))"
+)
+
+
+def test_sqlite_path_too_long_says_so(tmp_path: Path) -> None:
+    """SQLite takes 504 bytes of path (512 with its ``-journal``), resolved; past it, says so."""
+    SqliteIdempotencyStore(_deep(tmp_path / "a", 504, "idempotency.sqlite")).close()
+    path = _deep(tmp_path / "b", 505, "idempotency.sqlite")
+    with pytest.raises(RunDirectoryError) as caught:
+        SqliteIdempotencyStore(path)
+    assert str(caught.value) == f"cannot open idempotency database {path}: " + _TOO_LONG.format(
+        size=505
+    )
+    # Given through a short symlink, the path SQLite measures is the one it leads to.
+    (tmp_path / "short").symlink_to(path.parent)
+    with pytest.raises(RunDirectoryError, match=re.escape(_TOO_LONG.format(size=505))):
+        SqliteIdempotencyStore(tmp_path / "short" / "idempotency.sqlite")
+
+
+def test_a_run_too_deep_for_sqlite_is_refused_in_one_line_and_leaves_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = _deep(tmp_path, 520, "runs")  # idempotency.sqlite: 520 + len("/r1/...") bytes
+    out.mkdir()
+    argv = ["dryrun", "--out", str(out), "--run-id", "r1", "--steps", "5", "-q"]
+    assert main(argv) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    database = out / "r1" / "idempotency.sqlite"
+    size = len(os.fsencode(database))
+    assert line == (
+        f"livesession: error: cannot open idempotency database {database}: "
+        + _TOO_LONG.format(size=size)
+    )
+    assert _tree(out) == []
+    assert main([*argv, "--idempotency-backend", "jsonl"]) == 0  # the way out it names
 
 
 # -- a symlink that leads nowhere ------------------------------------------------------------

@@ -37,6 +37,10 @@ _SQLITE_CANTOPEN = 14
 _FILES_OPEN = 4
 """Files SQLite holds open at once for a store in WAL mode: the database, its write-ahead
 log, its shared memory, and the directory while it syncs a new file's entry."""
+_MAX_PATHNAME = 512
+"""The longest path SQLite's POSIX layer opens, in bytes (its ``MAX_PATHNAME``)."""
+_JOURNAL_SUFFIX = "-journal"
+"""The longest suffix SQLite adds to a database's path, which must fit in ``_MAX_PATHNAME``."""
 _ROOM_BYTES = 1 << 20
 """Less free space than this where SQLite said ``disk I/O error``: the disk is full."""
 _NEAR_LIMIT = 1 << 16
@@ -160,7 +164,32 @@ def _not_opened(path: Path, error: sqlite3.Error) -> str:
         refused = fd_shortage(_FILES_OPEN) or _write_refused(path)
         if refused is not None:
             return f" ({said(refused)})"
+        too_long = _too_long(path)
+        if too_long:
+            return f" ({too_long})"
     return " (is it a SQLite file on a local disk?)"
+
+
+def _too_long(path: Path) -> str:
+    """Why SQLite opens no database at ``path``, when its path is too long ("" when not).
+
+    SQLite's POSIX layer takes a path of at most ``_MAX_PATHNAME`` bytes, the suffix of its
+    journal (``-journal``, the longest) included, and it measures the absolute path with
+    its symlinks resolved: past that it says only ``unable to open database file``, for a
+    path the system itself takes (``PATH_MAX`` is 4096). A run directory deep enough meets it.
+    """
+    try:
+        size = len(os.fsencode(os.path.realpath(path)))
+    except (OSError, ValueError):
+        return ""
+    if size + len(_JOURNAL_SUFFIX) <= _MAX_PATHNAME:
+        return ""
+    return (
+        f"its path is {size} bytes, its symlinks resolved, and SQLite opens none longer than "
+        f"{_MAX_PATHNAME - len(_JOURNAL_SUFFIX)}: put the run where its path is shorter, or "
+        "keep its client order ids in a JSONL file (`--idempotency-backend jsonl`, "
+        "idempotency_backend='jsonl' from Python)"
+    )
 
 
 def _write_refused(path: Path) -> OSError | None:
