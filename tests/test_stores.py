@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import decimal
+import inspect
 import os
+import random
 import re
 import sqlite3
 import subprocess
@@ -385,8 +387,16 @@ class TestSqlite:
             store.get("k1")
 
 
-_RACE_WORKER = textwrap.dedent(
-    """
+def race_order(count: int, seed: str) -> list[int]:
+    """The order a race worker walks the keys in: its own, so both contend across the range."""
+    order = list(range(count))
+    random.Random(seed).shuffle(order)
+    return order
+
+
+_RACE_WORKER = (
+    textwrap.dedent(
+        """
     import hashlib
     import random
     import sys
@@ -395,32 +405,40 @@ _RACE_WORKER = textwrap.dedent(
     import orjson
 
     from livesession.stores import SqliteIdempotencyStore
+    """
+    )
+    + inspect.getsource(race_order)
+    + textwrap.dedent(
+        """
 
     db, count, out, seed = Path(sys.argv[1]), int(sys.argv[2]), Path(sys.argv[3]), sys.argv[4]
-    work = int(sys.argv[5])
-    # Each worker walks the keys in its own order, so both contend across the whole range.
-    order = list(range(count))
-    random.Random(seed).shuffle(order)
+    work, block = int(sys.argv[5]), int(sys.argv[6])
+    order = race_order(count, seed)
     store = SqliteIdempotencyStore(db)
     print("ready", flush=True)
-    sys.stdin.readline()
     created = []
-    for index in order:
-        record = store.reserve(f"key-{index:05d}", "fp-race")
-        if record.created:
-            created.append(index)
-        # Some CPU work between reservations, as a session does between orders; without
-        # it one writer holds the lock so steadily that the other rarely gets a turn.
-        digest = b""
-        for _ in range(work):
-            digest = hashlib.sha256(digest).digest()
+    for start in range(0, count, block):
+        sys.stdin.readline()  # both workers walk their next block at once
+        for index in order[start : start + block]:
+            record = store.reserve(f"key-{index:05d}", "fp-race")
+            if record.created:
+                created.append(index)
+            # Some CPU work between reservations, as a session does between orders;
+            # without it one writer holds the lock so steadily that the other rarely
+            # gets a turn.
+            digest = b""
+            for _ in range(work):
+                digest = hashlib.sha256(digest).digest()
+        print("done", flush=True)
     store.close()
     out.write_bytes(orjson.dumps(created))
     """
+    )
 )
 
 
 _RACE_WORK = 200  # sha256 rounds between reservations in each race worker
+_RACE_BLOCK = 100  # keys each worker walks between two rendezvous
 
 
 class TestSqliteRace:
@@ -429,8 +447,20 @@ class TestSqliteRace:
     @pytest.mark.slow
     def test_each_key_granted_exactly_once(self, tmp_path):
         """Across the keys (2,000; 10,000 in the deep campaign) reserved by two processes at
-        once, each is created once."""
+        once, each is created once.
+
+        The workers walk their orders in blocks, both at once, meeting between blocks: a
+        loaded machine that let one worker run through every key before the other started
+        left no race (the test failed saying so). Keys both walk in the same block are
+        contended at the same time; there are some in every run (the orders are fixed).
+        """
         count = campaign(10_000, 2_000)
+        orders = [race_order(count, f"w{index}") for index in range(2)]
+        blocks = [
+            [set(order[start : start + _RACE_BLOCK]) for order in orders]
+            for start in range(0, count, _RACE_BLOCK)
+        ]
+        assert sum(len(mine & theirs) for mine, theirs in blocks) > 0  # contended at once
         db = tmp_path / "race.sqlite"
         SqliteIdempotencyStore(db).close()  # create the schema before the race starts
         src = Path(livesession.stores.__file__).resolve().parents[2]
@@ -448,6 +478,7 @@ class TestSqliteRace:
                     str(out),
                     f"w{index}",
                     str(_RACE_WORK),
+                    str(_RACE_BLOCK),
                 ],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
@@ -459,9 +490,12 @@ class TestSqliteRace:
         try:
             for worker in workers:
                 assert worker.stdout.readline().strip() == "ready"
-            for worker in workers:
-                worker.stdin.write("go\n")
-                worker.stdin.flush()
+            for _ in blocks:
+                for worker in workers:
+                    worker.stdin.write("go\n")
+                    worker.stdin.flush()
+                for worker in workers:
+                    assert worker.stdout.readline().strip() == "done"
             for worker in workers:
                 worker.communicate(timeout=120)
                 assert worker.returncode == 0
