@@ -113,3 +113,25 @@ def _inline(value: object) -> str:
     if isinstance(value, str):
         return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")
     return repr(value)
+
+
+def test_it_says_where_its_relative_paths_are_read_from(tmp_path, capsys, monkeypatch):
+    """Printed into another folder, a relative reference or data file no longer resolved,
+    and nothing said where it had been read from (the run took it from the config's folder).
+    """
+    desk = tmp_path / "desk folder"
+    desk.mkdir()
+    config = desk / "desk.toml"
+    config.write_text('feed = "csv:bars.csv"\nstrategy_factory = "pkg.s:make"\n', "utf-8")
+    monkeypatch.chdir(tmp_path)
+    out = _printed(capsys, "-c", str(config))
+    where = json.dumps(str(desk.resolve()))
+    assert out.splitlines()[0] == (
+        f"# relative references and data file paths below are read from {where}"
+    )
+    assert tomllib.loads(out)["feed"] == "csv:bars.csv"
+    assert main(["dryrun", "--print-config", "-c", str(config), "--json"]) == 0
+    said = json.loads(capsys.readouterr().out)
+    assert said["resolves_from"] == str(desk.resolve())
+    assert main(["dryrun", "--print-config", "--json"]) == 0  # no file: the working folder
+    assert json.loads(capsys.readouterr().out)["resolves_from"] == str(tmp_path.resolve())

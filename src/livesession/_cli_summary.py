@@ -14,6 +14,7 @@ import os
 import re
 import sys
 from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 import attrs
@@ -29,8 +30,6 @@ from ._support.secrets import ALERT_ENV, redact, redact_text, redact_url
 from ._support.text import command, one_line
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from ._artifacts.metrics import MetricsCollector
     from ._domain.config import DryrunConfig
     from ._session.coordinator import LiveSessionOrchestrator
@@ -377,12 +376,19 @@ def config_json(cfg: DryrunConfig) -> dict[str, Any]:
 
 
 def print_config(cfg: DryrunConfig, *, as_json: bool) -> None:
-    """Print ``config_json(cfg)``: as TOML a config file takes back, or as one JSON object."""
+    """Print ``config_json(cfg)``: as TOML a config file takes back, or as one JSON object.
+
+    Either says where its relative paths are read from (``resolves_from``: the config
+    file's directory, or the working directory): a strategy reference or a data file
+    named relatively is read from there, not from where the printed copy is put.
+    """
     data = config_json(cfg)
+    where = str(Path(cfg.base_dir or ".").resolve())
     if as_json:
-        emit_json({"ok": True, "exit_code": 0, "config": data})
+        emit_json({"ok": True, "exit_code": 0, "config": data, "resolves_from": where})
         return
-    lines = [f"{_toml_key(k)} = {_toml(v)}" for k, v in data.items() if not isinstance(v, Mapping)]
+    lines = [f"# relative references and data file paths below are read from {_toml(where)}"]
+    lines += [f"{_toml_key(k)} = {_toml(v)}" for k, v in data.items() if not isinstance(v, Mapping)]
     for table, values in data.items():
         if isinstance(values, Mapping):
             lines += ["", f"[{_toml_key(table)}]"]
