@@ -19,6 +19,7 @@ from livesession import (
     SessionState,
     SessionStatus,
     VerbOutcome,
+    VerbResult,
     open_session,
 )
 from livesession._rundir.brokers import open_broker
@@ -564,5 +565,56 @@ def test_verb_result_names_the_verbs() -> None:
         async with open_session(DryrunConfig(run_id="aio-verb-name"), **Sinks().kwargs()) as s:
             with pytest.raises(ValueError, match=r"verb_result\('request_stop'\): not a verb"):
                 await s.verb_result("request_stop")
+
+    asyncio.run(main())
+
+
+def test_every_call_of_a_verb_keeps_its_result(tmp_path: Path) -> None:
+    """Bug: ``verb_result(name)`` kept the latest call of a verb only: of two kills in one
+    block, the first (its caller cancelled by a timeout) was applied and its result lost,
+    the second's ``ALREADY`` taking its place. ``verb_results(name)`` gives every call's
+    result, in the order of the calls; ``verb_result`` still gives the latest."""
+
+    Results = tuple[VerbResult, ...]
+
+    async def main() -> tuple[Results, Results, VerbResult | None, VerbResult, Results, Results]:
+        loop = asyncio.get_running_loop()
+        loop.set_default_executor(concurrent.futures.ThreadPoolExecutor(1))  # calls in order
+        async with open_session(DryrunConfig(run_id="aio-verbs"), out_dir=tmp_path) as s:
+            await s.run_steps(5)
+            none = await s.verb_results("kill")
+            busy = threading.Event()
+            blocker = loop.run_in_executor(None, busy.wait)  # the executor's one thread
+            timed_out = asyncio.create_task(s.kill("first"))
+            for _ in range(5):
+                await asyncio.sleep(0)
+            timed_out.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await timed_out
+            second = asyncio.create_task(s.kill("second"))
+            for _ in range(5):
+                await asyncio.sleep(0)
+            busy.set()
+            await blocker
+            both = await s.verb_results("kill")
+            latest = await s.verb_result("kill")
+        after = await s.verb_results("kill")  # after the block too
+        return none, both, latest, await second, after, await s.verb_results("stop")
+
+    none, both, latest, second, after, stops = asyncio.run(main())
+    assert none == ()
+    assert [r.outcome for r in both] == [VerbOutcome.APPLIED, VerbOutcome.ALREADY]
+    assert both[1] is second
+    assert latest is second
+    assert after == both
+    assert stops == ()
+    assert verify_run(tmp_path / "aio-verbs").ok
+
+
+def test_verb_results_names_the_verbs() -> None:
+    async def main() -> None:
+        async with open_session(DryrunConfig(run_id="aio-verbs-name"), **Sinks().kwargs()) as s:
+            with pytest.raises(ValueError, match=r"verb_results\('request_stop'\): not a verb"):
+                await s.verb_results("request_stop")
 
     asyncio.run(main())

@@ -139,6 +139,30 @@ class TestAsyncioSigterm:
         assert proc.returncode == 0, proc.stderr
 
 
+def _embedding_section(title: str) -> str:
+    text = (ROOT / "docs" / "embedding.md").read_text(encoding="utf-8")
+    return text.split(f"\n## {title}\n", 1)[1].split("\n## ", 1)[0]
+
+
+def test_the_asyncio_section_names_every_public_name_of_an_async_session():
+    """Bug: ``verb_result`` gave the latest call of a verb only, and nothing gave the
+    others; ``verb_results`` now does. The asyncio section names each public method and
+    attribute of ``AsyncSession``, and says which of the two gives one call's result and
+    which every call's."""
+    from livesession.aio import AsyncSession
+
+    section = _embedding_section("asyncio")
+    public = {name for name in dir(AsyncSession) if not name.startswith("_")} | {"run_dir"}
+    assert "verb_results" in public
+    flat = " ".join(section.split())
+    prose = re.sub(r"```.*?```", " ", flat)
+    code = " ".join(re.findall(r"`[^`]+`", prose))  # what its prose shows as code
+    missing = sorted(name for name in public if not re.search(rf"\b{name}\b", code))
+    assert not missing, f"docs/embedding.md's asyncio section does not name {missing}"
+    assert "the latest `kill()` only" in flat
+    assert "gives every `kill()`'s, one per call in the order they were called" in flat
+
+
 class TestDocsUsePublicApi:
     @pytest.mark.parametrize("doc", sorted(_PAGES))
     def test_no_private_module_is_named(self, doc):

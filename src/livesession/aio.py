@@ -6,7 +6,8 @@
 steps it there. The operator verbs (``stop``, ``kill``, ``acknowledge``, ...) run on
 another thread under the session lock, so they take effect at the end of the running
 step instead of queueing behind the whole ``run_steps``; a verb whose caller is cancelled
-still runs to its end, and ``verb_result`` gives its result. Cancelling the task that awaits
+still runs to its end, and ``verb_result`` (the latest call's) or ``verb_results`` (every
+call's, in order) gives its result. Cancelling the task that awaits
 ``run_steps`` stops the session gracefully (cancel, flatten, seal) before the
 cancellation goes on; leaving the ``async with`` block closes and seals it, and so does a
 cancellation that comes while ``open_session`` is still building or starting it.
@@ -45,7 +46,7 @@ _Ts = TypeVarTuple("_Ts")
 CANCELLED_REASON = "task cancelled"
 """The stop reason a cancelled ``run_steps`` records."""
 VERBS = ("stop", "kill", "acknowledge", "reduce_only", "reenable_trading")
-"""The operator verbs of an ``AsyncSession``, as ``verb_result`` names them."""
+"""The operator verbs of an ``AsyncSession``, as ``verb_result`` and ``verb_results`` name them."""
 
 
 class AsyncSession:
@@ -63,8 +64,9 @@ class AsyncSession:
         """The ``async with`` block has ended: the session is closed, its thread gone."""
         self.run_dir = run_dir
         """The run directory (None for a session kept in memory)."""
-        self._verbs: dict[str, asyncio.Future[VerbResult]] = {}
-        """The latest call of each verb, by name, kept for ``verb_result``."""
+        self._verbs: dict[str, list[asyncio.Future[VerbResult]]] = {}
+        """Every call of each verb, by name, in the order they were made: kept for
+        ``verb_result`` (the latest) and ``verb_results`` (all of them)."""
 
     # -- read-only view (cheap reads; nothing here waits for a step) ---------------------
 
@@ -175,10 +177,26 @@ class AsyncSession:
         cancelled while it awaited the verb (a timeout around ``await session.kill()``)
         learns what the verb did. Cancelling this await leaves the verb alone.
         """
+        calls = self._calls("verb_result", verb)
+        return await asyncio.shield(calls[-1]) if calls else None
+
+    async def verb_results(self, verb: str) -> tuple[VerbResult, ...]:
+        """The ``VerbResult`` of every call of ``verb`` so far, one per call in call order.
+
+        Empty if there was none. Two kills in one block give two results, whatever became
+        of their callers: ``verb_result`` gives the latest only. Calls still under way are
+        awaited to their end (a verb that raised raises here); cancelling this await leaves
+        them alone. Each result is its own call's: calls made at once may take effect in
+        another order than they were made in, and each outcome says what its call did.
+        """
+        calls = self._calls("verb_results", verb)
+        return tuple(await asyncio.shield(asyncio.gather(*calls))) if calls else ()
+
+    def _calls(self, method: str, verb: str) -> tuple[asyncio.Future[VerbResult], ...]:
+        """The calls of ``verb`` so far, in order; a name that is no verb is a ``ValueError``."""
         if verb not in VERBS:
-            raise ValueError(f"verb_result({verb!r}): not a verb; one of {', '.join(VERBS)}")
-        call = self._verbs.get(verb)
-        return None if call is None else await asyncio.shield(call)
+            raise ValueError(f"{method}({verb!r}): not a verb; one of {', '.join(VERBS)}")
+        return tuple(self._verbs.get(verb, ()))
 
     async def close(self) -> DryrunResult:
         """Stop if still running, seal the run, release what it holds; the outcome.
@@ -194,16 +212,17 @@ class AsyncSession:
 
         A cancellation of the awaiting task goes on at once (a timeout must not wait for
         a step that hangs), but the verb is never dropped, even one the executor has not
-        started yet: it takes effect, and ``verb_result(name)`` gives its ``VerbResult``.
+        started yet: it takes effect, and ``verb_result(name)`` (while it is the latest call) and
+        ``verb_results(name)`` give its ``VerbResult``.
         """
         future = asyncio.ensure_future(self._elsewhere(call, arg))
         future.add_done_callback(_retrieved)  # a failure is raised to whoever awaits it
-        self._verbs[name] = future
+        self._verbs.setdefault(name, []).append(future)
         return await asyncio.shield(future)
 
     async def _verbs_settled(self) -> None:
         """Wait for the verbs still under way (their callers cancelled), before the close."""
-        pending = [call for call in self._verbs.values() if not call.done()]
+        pending = [call for calls in self._verbs.values() for call in calls if not call.done()]
         if pending:
             await asyncio.wait(pending)
 
