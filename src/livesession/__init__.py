@@ -103,7 +103,11 @@ if TYPE_CHECKING:
     from .brokers.mock import FillModel, MockBroker
     from .brokers.realish import FaultModel, RealishBroker
     from .leases import FileLease, LeaseGrant, PostgresLease, SessionLease
+    from .stores.checkpoint_file import FileCheckpointStore
+    from .stores.jsonl import JsonlIdempotencyStore
+    from .stores.memory import MemoryIdempotencyStore
     from .stores.postgres import PostgresCheckpointStore, PostgresIdempotencyStore, pg_dsn_from_env
+    from .stores.sqlite import SqliteIdempotencyStore
     from .verify import VerifyResult, verify_run
 
 # Names load on first use (PEP 562), so `import livesession` stays light for the CLI.
@@ -135,6 +139,7 @@ _LAZY: dict[str, str] = {
     "DryrunResult": "._session.coordinator",
     "Fenced": "._exceptions",
     "FaultModel": ".brokers.realish",
+    "FileCheckpointStore": ".stores.checkpoint_file",
     "FileLease": ".leases",
     "FileLineSink": "._artifacts.sinks",
     "FileMetricsSink": "._artifacts.sinks",
@@ -145,6 +150,7 @@ _LAZY: dict[str, str] = {
     "IdempotencyConflict": "._exceptions",
     "IdempotencyStore": "._typing",
     "InvalidTransition": "._exceptions",
+    "JsonlIdempotencyStore": ".stores.jsonl",
     "LeaseError": "._exceptions",
     "LeaseGrant": ".leases",
     "LeaseHeld": "._exceptions",
@@ -153,6 +159,7 @@ _LAZY: dict[str, str] = {
     "ListAlertSink": "._artifacts.alerts",
     "LiveSessionOrchestrator": "._session.coordinator",
     "MarketFeed": "._typing",
+    "MemoryIdempotencyStore": ".stores.memory",
     "MemoryLineSink": "._artifacts.sinks",
     "MemoryMetricsSink": "._artifacts.sinks",
     "MetricsSink": "._typing",
@@ -195,6 +202,7 @@ _LAZY: dict[str, str] = {
     "SinkFailure": "._exceptions",
     "StoreFailure": "._exceptions",
     "SmaCrossover": "._market.strategies",
+    "SqliteIdempotencyStore": ".stores.sqlite",
     "Strategy": "._typing",
     "StrategyConfig": "._domain.config",
     "StrategyView": "._typing",
@@ -257,6 +265,7 @@ __all__ = [
     "DryrunResult",
     "FaultModel",
     "Fenced",
+    "FileCheckpointStore",
     "FileLease",
     "FileLineSink",
     "FileMetricsSink",
@@ -267,6 +276,7 @@ __all__ = [
     "IdempotencyConflict",
     "IdempotencyStore",
     "InvalidTransition",
+    "JsonlIdempotencyStore",
     "LeaseError",
     "LeaseGrant",
     "LeaseHeld",
@@ -275,6 +285,7 @@ __all__ = [
     "LiveSessionError",
     "LiveSessionOrchestrator",
     "MarketFeed",
+    "MemoryIdempotencyStore",
     "MemoryLineSink",
     "MemoryMetricsSink",
     "MetricsSink",
@@ -315,6 +326,7 @@ __all__ = [
     "SimClock",
     "SinkFailure",
     "SmaCrossover",
+    "SqliteIdempotencyStore",
     "StoreFailure",
     "Strategy",
     "StrategyConfig",

@@ -52,7 +52,11 @@ class _BadRecordError(ValueError):
 
 
 class JsonlIdempotencyStore(RecordStore):
-    """Reservations in an append-only JSONL file; see the module docstring.
+    """Reservations in an append-only JSONL file, replayed into memory when it opens.
+
+    One line per ``reserve`` and per ``complete``, fsynced before the call returns (unless
+    ``durable=False``); a torn last line is moved to ``<file>.torn`` on open (see the
+    module docstring).
 
     Used from one thread at a time. ``torn_tail`` holds the bytes cut from the end of the
     file when it was opened (empty when the file was whole).
