@@ -140,8 +140,34 @@ class TestAsyncioSigterm:
 
 
 def _embedding_section(title: str) -> str:
-    text = (ROOT / "docs" / "embedding.md").read_text(encoding="utf-8")
-    return text.split(f"\n## {title}\n", 1)[1].split("\n## ", 1)[0]
+    """The section of docs/embedding.md under ``## title`` (``# title``: the page's head)."""
+    text = "\n" + (ROOT / "docs" / "embedding.md").read_text(encoding="utf-8")
+    marker = f"\n# {title}\n" if f"\n# {title}\n" in text else f"\n## {title}\n"
+    return text.split(marker, 1)[1].split("\n## ", 1)[0]
+
+
+def test_the_arguments_create_run_and_resume_run_check_are_their_keywords():
+    """Bug: docs/embedding.md said ``create_run`` and ``resume_run`` both check ``clock``,
+    ``lease_clock``, ``alerts``, ``broker_factory``, ``live_override`` and ``lease``, but
+    ``resume_run`` takes neither of the last two (and ``create_run``'s
+    ``idempotency_backend`` and ``store`` were left out). The page lists each function's
+    own keyword arguments, as its signature has them."""
+    import inspect
+
+    flat = " ".join(_embedding_section("Embedding livesession").split())
+    found = re.search(
+        r"before they write anything: `create_run` its (.*?), `resume_run` its (.*?) \(", flat
+    )
+    assert found, "docs/embedding.md no longer says what create_run and resume_run check"
+    for function, listed in zip(
+        (livesession.create_run, livesession.resume_run), found.groups(), strict=True
+    ):
+        keywords = [
+            p.name
+            for p in inspect.signature(function).parameters.values()
+            if p.kind is inspect.Parameter.KEYWORD_ONLY
+        ]
+        assert re.findall(r"`(\w+)`", listed) == keywords, function.__name__
 
 
 def test_the_asyncio_section_names_every_public_name_of_an_async_session():
