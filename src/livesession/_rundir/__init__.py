@@ -1,9 +1,18 @@
 """Run directories: what they hold, creating one, and resuming a crashed one.
 
-``layout`` (the files and ``run.json``/``config.json``), ``create`` (``create_run``),
-``resume`` (``resume_run``; ``resumecut``: where it cuts the files back to), ``session``
-(the one place either builds its session), ``backing`` (idempotency store and lease) and
-``brokers`` (the broker a run trades on).
+``layout`` (the files and ``run.json``/``config.json``), ``create`` (``create_run``;
+``memoryids``: who may keep client order ids in memory), ``resume`` (``resume_run``;
+``resumecut``: where it cuts the files back to; ``aftercheckpoint``: the orders sent after
+the checkpoint, looked up at the venue; ``keptkeys``: whether the store still holds the
+run's keys; ``reseal``: the sealing checkpoint a process did not live to write),
+``session`` (the one place either builds its session), ``backing`` (idempotency store and
+lease), ``brokers`` (the broker a run trades on), ``alerting`` (the alerts webhook),
+``plugins`` (the run's plug-ins, recorded and checked on resume), ``data`` (the data file
+a run reads) and ``venue`` (a venue feed and its journal). What the tools read of a run:
+``lock`` (one writer per run), ``livecut`` (a live run cut at its last checkpoint),
+``seal`` (whether it is sealed), ``watch`` (what its files gained since a moment),
+``standing`` (what ``status`` reads beside its state), ``starting`` (a directory that holds
+no run yet) and ``halts`` (when trading went HALTED).
 """
 
 from __future__ import annotations

@@ -1,7 +1,16 @@
 """The session: a coordinator that keeps the step order, and the collaborators it drives.
 
 ``coordinator`` (the public ``LiveSessionOrchestrator``), ``assembly`` (the one construction
-path and the defaults), ``timekeeper``, ``lifecycle``, ``preflight``, ``execution``,
-``reports``, ``exits``, ``winddown``, ``reconciliation``, ``lease_keeper``, ``checkpoint``
-and ``book``.
+path and the defaults; ``edges``: what a caller may inject, an edge of the wrong kind
+refused), ``context`` (what every collaborator works with), ``pipeline`` (one step, in
+order), ``threads`` (the owner thread and the session lock) and ``verbs`` (the operator
+verbs). The collaborators: ``timekeeper``, ``lifecycle``, ``preflight``, ``execution``,
+``reports`` (``crossing``: reduce-only fills that added exposure), ``exits``,
+``winddown``, ``reconciliation``, ``lease_keeper``, ``checkpoint``, ``broker_health`` and
+``closing`` (what a session lets go of as it ends). The book: ``book`` and
+``strategy_view`` (the strategy's read-only window on it). What a session reports:
+``results``. Plug-ins held to their contracts: ``plugins`` (those a config names),
+``feedsetup`` (the feed a config names), ``answers`` (a plug-in's answers checked),
+``broker_guard`` (a broker of the caller's) and ``desk`` (a desk's own rails and checks).
+The orders a crashed process sent after its checkpoint: ``aftercheckpoint``.
 """

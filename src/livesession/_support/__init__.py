@@ -1,1 +1,12 @@
-"""Plumbing with no domain knowledge: atomic files, crash points, redaction, logs."""
+"""Plumbing with no domain knowledge: atomic files, crash points, redaction, logs.
+
+Files: ``fsutil`` (atomic replacement, a torn tail cut aside), ``filemode`` (the permission
+bits a rewritten file keeps), ``wholelines`` (appending in whole lines), ``outfile`` (a
+tool's ``--output``) and ``oserrors`` (the way out of an error the system gave). Text and
+numbers: ``secrets`` (redaction and the secret scan), ``text`` (a plug-in's text made fit
+for files and messages) and ``numbertext`` (the one form a number may be written in).
+Process: ``crash`` (crash points), ``logging`` (JSON lines, redacted), ``signals`` (handlers
+a forked child does not keep), ``flags`` (a flag for a ``with`` block). Imports:
+``optional`` (the optional extras), ``lazy`` (PEP 562 exports) and ``references``
+(``package.module:callable`` plug-ins).
+"""
