@@ -11,7 +11,7 @@ import os
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Final, TypeVar
+from typing import Any, Final
 
 import attrs
 import orjson
@@ -40,7 +40,7 @@ from .datafeeds import (
     refuse_pin_without_data,
 )
 from .decimal import plain, with_context
-from .fields import count, decimal_field, positive_int, risk_share, share, true_or_false
+from .fields import count, decimal_field, positive_int, true_or_false
 from .gridbounds import check_grids
 from .ids import is_valid_run_id
 from .plugin_fields import (
@@ -53,6 +53,18 @@ from .plugin_fields import (
     params_field,
     refuse_demo_table,
     refuse_secret,
+)
+from .tables import (
+    NESTED,
+    FillModelConfig,
+    RealishConfig,
+    RiskLimits,
+    StrategyConfig,
+    build_table,
+    fill_model_table,
+    realish_table,
+    risk_table,
+    strategy_table,
 )
 from .timerange import check_run_end, check_start, check_step_interval, check_steps
 
@@ -72,9 +84,6 @@ DURABILITY_MODES: Final = ("none", "step", "event")
 HARD_MAX_STEPS: Final = 10_000_000
 DURABLE_CHECKPOINT_EVERY: Final = 100
 NONDURABLE_CHECKPOINT_EVERY: Final = 1_000
-MAX_SLIPPAGE_BPS: Final = Decimal(1_000)
-"""The most ``fill_model.slippage_bps`` may be: 10 %, far beyond any market order's slip
-(the venue never fills a sell below one tick)."""
 MAX_LEASE_TTL_MS: Final = 86_400_000
 """The longest ``lease_ttl_ms``: one day. A crashed session's lease keeps every other
 session of its account and strategy, and its own resume, out until it expires."""
@@ -82,79 +91,11 @@ UNRECORDED_KEYS: Final = ("base_dir", "checkpoint_every", "durability")
 """Keys of ``config.json`` that ``recorded_sha256`` leaves out: they never change what a run
 records, and differ where the same run is re-made (another directory, the evidence re-run,
 another durability and so another default ``checkpoint_every``)."""
-_C = TypeVar("_C")
 
 
 def _default_checkpoint_every(config: DryrunConfig) -> int:
     """``checkpoint_every`` when not given: see the field."""
     return NONDURABLE_CHECKPOINT_EVERY if config.durability == "none" else DURABLE_CHECKPOINT_EVERY
-
-
-@attrs.frozen(kw_only=True)
-class FillModelConfig:
-    """How the mock broker fills orders (all in simulated time, all seeded)."""
-
-    latency_ms: int = count("fill_model.latency_ms", 0, positive=False)
-    partial_fill_ratio: Decimal = share("fill_model.partial_fill_ratio", 0)
-    reject_rate: Decimal = share("fill_model.reject_rate", 0)
-    slippage_bps: Decimal = decimal_field(
-        "fill_model.slippage_bps",
-        0,
-        positive=False,
-        maximum=MAX_SLIPPAGE_BPS,
-        why=" (10 %; at 10000 a sell would fill at a price of zero)",
-    )
-    """Basis points a market order fills away from the last price (against the order).
-
-    The slipped price is rounded to the tick against the order as well (a buy up, a sell
-    down), so a slippage is never rounded away.
-    """
-
-
-@attrs.frozen(kw_only=True)
-class RealishConfig:
-    """Faults the ``realish`` broker injects (seeded; rates are shares of calls)."""
-
-    transient_rate: Decimal = share("realish.transient_rate", "0.05")
-    timeout_rate: Decimal = share("realish.timeout_rate", "0.02")
-    duplicate_ack_rate: Decimal = share("realish.duplicate_ack_rate", "0.05")
-    late_fill_rate: Decimal = share("realish.late_fill_rate", "0.05")
-    late_fill_ms: int = count("realish.late_fill_ms", 90_000, positive=False)
-    latency_ms: int = count("realish.latency_ms", 250, positive=False)
-
-
-@attrs.frozen(kw_only=True)
-class StrategyConfig:
-    """Parameters of the built-in SMA-crossover demo strategy."""
-
-    fast: int = count("strategy.fast", 5)
-    slow: int = count("strategy.slow", 20)
-    order_qty: Decimal = decimal_field("strategy.order_qty", "0.010")
-    protect_pct: Decimal = decimal_field(
-        "strategy.protect_pct", 0, positive=False, maximum=Decimal("0.5")
-    )
-    """Distance of the protective OCO exits (take profit and stop) from the entry; 0 is off."""
-
-    def __attrs_post_init__(self) -> None:
-        if self.fast >= self.slow:
-            raise ConfigError(
-                f"strategy.fast ({self.fast}) must be smaller than strategy.slow ({self.slow})"
-            )
-
-
-@attrs.frozen(kw_only=True)
-class RiskLimits:
-    """Limits of the safety rails; defaults are the day-1 caps."""
-
-    max_order_qty: Decimal = decimal_field("risk.max_order_qty", 1)
-    max_order_notional: Decimal = decimal_field("risk.max_order_notional", 50_000)
-    price_collar_pct: Decimal = risk_share("risk.price_collar_pct", "0.05")
-    per_trade_risk_pct: Decimal = risk_share("risk.per_trade_risk_pct", "0.0025")
-    stop_distance_pct: Decimal = risk_share("risk.stop_distance_pct", "0.02")
-    portfolio_heat_pct: Decimal = risk_share("risk.portfolio_heat_pct", "0.01")
-    daily_loss_pct: Decimal = risk_share("risk.daily_loss_pct", "0.01")
-    max_orders_per_sec: int = count("risk.max_orders_per_sec", 5)
-    max_executions: int = count("risk.max_executions", 10_000)
 
 
 def _plain_name(name: str) -> Any:
@@ -191,32 +132,6 @@ def _to_tuple(value: Sequence[str] | None) -> tuple[str, ...] | None:
     if isinstance(value, str) or not isinstance(value, (list, tuple)):
         raise ConfigError(f'allowlist must be a list of symbols, e.g. ["BTC/USDT"], got {value!r}')
     return tuple(value)
-
-
-def _fill_model(value: FillModelConfig | Mapping[str, object]) -> FillModelConfig:
-    return _nested(FillModelConfig, value, "fill_model")
-
-
-def _realish(value: RealishConfig | Mapping[str, object]) -> RealishConfig:
-    return _nested(RealishConfig, value, "realish")
-
-
-def _strategy(value: StrategyConfig | Mapping[str, object]) -> StrategyConfig:
-    return _nested(StrategyConfig, value, "strategy")
-
-
-def _risk(value: RiskLimits | Mapping[str, object]) -> RiskLimits:
-    return _nested(RiskLimits, value, "risk")
-
-
-def _nested(cls: type[_C], value: object, name: str) -> _C:
-    """Accept an instance of ``cls`` or a mapping of its fields (as TOML gives)."""
-    if isinstance(value, cls):
-        return value
-    if isinstance(value, Mapping):
-        built: _C = _build(cls, value, prefix=f"{name}.")
-        return built
-    raise ConfigError(f"{name} must be a table, got {value!r}")
 
 
 @attrs.frozen(kw_only=True)
@@ -291,10 +206,10 @@ class DryrunConfig:
         why=" (one day: a crashed session's lease locks its account and strategy out that long)",
     )
     """How long the session lease stays live without a renewal (wall-clock milliseconds)."""
-    fill_model: FillModelConfig = attrs.field(factory=FillModelConfig, converter=_fill_model)
-    realish: RealishConfig = attrs.field(factory=RealishConfig, converter=_realish)
-    strategy: StrategyConfig = attrs.field(factory=StrategyConfig, converter=_strategy)
-    risk: RiskLimits = attrs.field(factory=RiskLimits, converter=_risk)
+    fill_model: FillModelConfig = attrs.field(factory=FillModelConfig, converter=fill_model_table)
+    realish: RealishConfig = attrs.field(factory=RealishConfig, converter=realish_table)
+    strategy: StrategyConfig = attrs.field(factory=StrategyConfig, converter=strategy_table)
+    risk: RiskLimits = attrs.field(factory=RiskLimits, converter=risk_table)
     alerts: AlertsConfig = attrs.field(factory=AlertsConfig, converter=alerts_config)
     """The ``[alerts]`` table (never in ``to_dict``: the webhook URL is a secret)."""
     strategy_factory: str | None = attrs.field(default=None, validator=check_factory)
@@ -420,18 +335,10 @@ class DryrunConfig:
     def from_mapping(cls, data: Mapping[str, Any]) -> DryrunConfig:
         """Build from a mapping (TOML); unknown keys raise ``ConfigError``."""
         try:
-            config: DryrunConfig = _build(cls, data, prefix="")
+            config: DryrunConfig = build_table(cls, data, prefix="")
         except ConfigError as exc:
-            raise said_plainly(exc, {"": cls, "alerts": AlertsConfig, **_NESTED}) from None
+            raise said_plainly(exc, {"": cls, "alerts": AlertsConfig, **NESTED}) from None
         return config
-
-
-_NESTED: Final[dict[str, type]] = {
-    "fill_model": FillModelConfig,
-    "realish": RealishConfig,
-    "strategy": StrategyConfig,
-    "risk": RiskLimits,
-}
 
 
 def _kept(field: attrs.Attribute[Any], value: object) -> bool:
@@ -447,20 +354,6 @@ def _serialize(_inst: object, _field: object, value: object) -> object:
     if isinstance(value, tuple):
         return list(value)
     return value
-
-
-def _build(cls: type[Any], data: Mapping[str, Any], *, prefix: str) -> Any:
-    if not isinstance(data, Mapping):
-        raise ConfigError(f"{prefix.rstrip('.') or 'config'} must be a table")
-    known = {f.name for f in attrs.fields(cls)}
-    unknown = sorted(set(data) - known)
-    if unknown:
-        # base_dir is the config file's own directory, never written in it.
-        raise ConfigError.unknown_key(f"{prefix}{unknown[0]!s}", known - {"base_dir"})
-    try:  # each field's converter and validator names it in its message
-        return cls(**data)
-    except TypeError as exc:
-        raise ConfigError(f"invalid config: {exc}") from None
 
 
 @with_context
