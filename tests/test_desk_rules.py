@@ -170,10 +170,11 @@ class TestARailThatRaisesOrAnswersJunk:
 
 
 class TestARunDirectoryTakesNoRailsOfACaller:
-    """A run directory runs the built-in rails and checks only (a resume could not get a
-    desk's back). ``create_run(..., rails=...)`` was refused as "an edge of
+    """A run directory takes no rail or check objects (a resume could not get a desk's
+    back). ``create_run(..., rails=...)`` was refused as "an edge of
     LiveSessionOrchestrator, which a run directory sets up itself", which did not say that
-    the desk's rail would not run there, nor where it goes instead."""
+    the desk's rail would not run there, nor where it goes instead: the config's ``rails``
+    (by reference) for a rail, ``LiveSessionOrchestrator`` for a check."""
 
     @pytest.mark.parametrize("keyword", ["rails", "checks"])
     def test_create_run_and_resume_run_refuse_them_saying_why(
@@ -181,11 +182,18 @@ class TestARunDirectoryTakesNoRailsOfACaller:
     ) -> None:
         from livesession import create_run, resume_run
 
-        said = (
-            f"({keyword}: a run directory runs the built-in rails and checks only, so that "
-            "resume and the evidence's re-run hold the same ones; yours go to "
-            'LiveSessionOrchestrator: docs/embedding.md, "Rails of your own")'
-        )
+        said = {
+            "rails": (
+                "(rails: a run directory takes a desk's own rails from the config's rails "
+                "key, by reference, so that resume and the evidence's re-run build the same "
+                'ones: docs/plugins.md, "Rails of your own")'
+            ),
+            "checks": (
+                "(checks: a run directory runs the built-in checks only, so that resume and "
+                "the evidence's re-run hold the same ones; yours go to "
+                "LiveSessionOrchestrator: docs/embedding.md)"
+            ),
+        }[keyword]
         with pytest.raises(TypeError) as made:
             create_run(DryrunConfig(run_id="d", steps=5), tmp_path / "runs", **{keyword: ()})
         assert said in str(made.value)

@@ -51,8 +51,11 @@ from .plugin_fields import (
     check_strategy_id,
     default_strategy_id,
     params_field,
+    rail_params_field,
+    rails_field,
     refuse_demo_table,
     refuse_secret,
+    refuse_stray_rail_params,
 )
 from .tables import (
     NESTED,
@@ -217,6 +220,10 @@ class DryrunConfig:
     strategy_params: dict[str, Any] = params_field("strategy_params")
     feed_params: dict[str, Any] = params_field("feed_params")
     broker_params: dict[str, Any] = params_field("broker_params")
+    rails: tuple[str, ...] = rails_field()
+    """The desk's own rails, references ``package.module:callable``, after the built-in ones."""
+    rails_params: dict[str, dict[str, Any]] = rail_params_field()
+    """``[rails_params."REF"]``: the keyword arguments of each ``rails`` factory."""
     base_dir: str | None = None
     """The config file's directory (set by ``load_config``): references resolve from it."""
 
@@ -233,6 +240,7 @@ class DryrunConfig:
                     f"{table} is given, but {'strategy_factory' if role == 'strategy' else role} "
                     "is no package.module:callable reference"
                 )
+        refuse_stray_rail_params(self.rails, self.rails_params)
         refuse_demo_table(self.strategy_factory, changed=self.strategy != StrategyConfig())
         if self.realish != RealishConfig() and self.broker != "realish":
             # A fault drill that forgot --broker realish would look like a clean drill.
@@ -277,11 +285,12 @@ class DryrunConfig:
 
     @property
     def references(self) -> bool:
-        """Whether a strategy, feed or broker plugs in by reference."""
+        """Whether a strategy, feed, broker or rail plugs in by reference."""
         return (
             self.strategy_factory is not None
             or is_reference(self.feed)
             or is_reference(self.broker)
+            or bool(self.rails)
         )
 
     @property

@@ -250,7 +250,7 @@ def refuse_overridden_invalid(
             ) from None
 
 
-_REFERENCE_KEYS: Final = ("strategy_factory", "feed", "broker")
+_REFERENCE_KEYS: Final = ("strategy_factory", "feed", "broker", "rails")
 """The keys whose references are imported when a run is made, not when the file is read."""
 _PARAMS_TABLES: Final = ("strategy_params", "feed_params", "broker_params")
 _PLACES: Final[dict[int, dict[str, str]]] = {}

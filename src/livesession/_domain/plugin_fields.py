@@ -34,8 +34,12 @@ __all__ = [
     "check_strategy_id",
     "default_strategy_id",
     "params_field",
+    "params_table",
+    "rail_params_field",
+    "rails_field",
     "refuse_demo_table",
     "refuse_secret",
+    "refuse_stray_rail_params",
 ]
 
 _MAX_NAME_LEN: Final = 64
@@ -55,6 +59,8 @@ PLUGIN_KEYS: Final = (
     "strategy_params",
     "feed_params",
     "broker_params",
+    "rails",
+    "rails_params",
     "base_dir",
 )
 """The config keys that appear in ``config.json`` only when a run uses plug-ins."""
@@ -213,16 +219,71 @@ def _plain_number(name: str, value: float) -> None:
         )
 
 
+def params_table(name: str, value: object) -> dict[str, Any]:
+    """``value`` as the params table ``name``: keyword names to plain TOML values."""
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{name} must be a table of keyword arguments")
+    for key, item in value.items():
+        if not isinstance(key, str) or not key.isidentifier():
+            raise ConfigError(f"{name} key {key!r} is not a keyword argument name")
+        _plain_value(f"{name}.{key}", item)
+    return dict(value)
+
+
 def params_field(name: str) -> Any:
     """A ``[*_params]`` table: keyword names to plain TOML values, passed as they are."""
+    return attrs.field(factory=dict, converter=lambda value: params_table(name, value))
 
-    def convert(value: object) -> dict[str, Any]:
+
+def _rails(value: object) -> tuple[str, ...]:
+    """``rails``: a list of distinct references (each a factory of one rail)."""
+    if isinstance(value, str) or not isinstance(value, (list, tuple)):
+        raise ConfigError(
+            f'rails must be a list of references, e.g. ["desk.rails:max_position"], got {value!r}'
+        )
+    for at, ref in enumerate(value):
+        if not is_reference(ref):
+            raise ConfigError(
+                f"rails[{at}] must be a reference package.module:callable, got {ref!r}"
+            )
+        if ref in value[:at]:
+            raise ConfigError(
+                f"rails[{at}] repeats {ref!r}: each rail is listed once (its params are "
+                f'[rails_params."{ref}"])'
+            )
+    return tuple(value)
+
+
+def rails_field() -> Any:
+    """``rails``: the desk's own rails, by reference, checked after the built-in ones."""
+    return attrs.field(factory=tuple, converter=_rails)
+
+
+def rail_params_field() -> Any:
+    """``[rails_params."package.module:callable"]``: each rail factory's keyword arguments."""
+
+    def convert(value: object) -> dict[str, dict[str, Any]]:
         if not isinstance(value, Mapping):
-            raise ConfigError(f"{name} must be a table of keyword arguments")
-        for key, item in value.items():
-            if not isinstance(key, str) or not key.isidentifier():
-                raise ConfigError(f"{name} key {key!r} is not a keyword argument name")
-            _plain_value(f"{name}.{key}", item)
-        return dict(value)
+            raise ConfigError("rails_params must be a table of tables, one per rail reference")
+        tables: dict[str, dict[str, Any]] = {}
+        for ref, table in value.items():
+            name = f"rails_params.{json.dumps(str(ref))}"
+            if not isinstance(table, Mapping):
+                raise ConfigError(
+                    f"{name} must be a table of the rail factory's keyword arguments, "
+                    f'e.g. [rails_params."{ref}"]'
+                )
+            tables[ref] = params_table(name, table)
+        return tables
 
     return attrs.field(factory=dict, converter=convert)
+
+
+def refuse_stray_rail_params(rails: tuple[str, ...], params: Mapping[str, Any]) -> None:
+    """Refuse a ``[rails_params."REF"]`` table whose reference ``rails`` does not list."""
+    for ref in params:
+        if ref not in rails:
+            raise ConfigError(
+                f"rails_params has a table for {ref!r}, but rails does not list it: add it "
+                "to rails, or drop the table"
+            )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from decimal import Decimal
-from typing import Final, Protocol
+from typing import Final, Protocol, runtime_checkable
 
 import attrs
 
@@ -112,6 +112,7 @@ class RiskContext:
     they close it first, so the intent closes only what they leave and adds the rest."""
 
 
+@runtime_checkable
 class Rail(Protocol):
     """**Protocol:** a pre-trade check with a reason code."""
 

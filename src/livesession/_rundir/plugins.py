@@ -2,8 +2,10 @@
 
 ``create_run`` and ``resume_run`` take a strategy, feed and broker as objects or as
 references (``package.module:callable``); a reference passed there is the same as the
-config naming it. ``open_plugins`` builds them all before a run directory exists (so a bad
-reference leaves nothing behind) and returns their source records, which ``config.json``
+config naming it. A desk's own rails come from the config's ``rails`` only (references:
+a resume and the evidence's re-run build them again), each recorded as ``rails[N]``.
+``open_plugins`` builds them all before a run directory exists (so a bad reference leaves
+nothing behind) and returns their source records, which ``config.json``
 keeps under ``sources``: per role, the reference, the module file and its SHA-256, or, for
 an object supplied in-process, its class and the SHA-256 of the class's file.
 """
@@ -29,6 +31,7 @@ from .._session.plugins import (
     broker_from_reference,
     check_strategy_id,
     feed_from_reference,
+    rails_from_references,
     strategy_from_reference,
 )
 from .._support.fsutil import file_digest
@@ -48,6 +51,7 @@ from .data import changed_or
 
 if TYPE_CHECKING:
     from .._domain.config import DryrunConfig
+    from .._risk.rails import Rail
     from .._session.coordinator import LiveSessionOrchestrator
 
 __all__ = [
@@ -87,6 +91,8 @@ class RunPlugins:
     feed: MarketFeed
     broker: Broker | None
     sources: dict[str, dict[str, Any]]
+    rails: tuple[Rail, ...] = ()
+    """The desk's own rails the config's ``rails`` names (checked after the built-in ones)."""
     made: frozenset[str] = frozenset()
     """The roles (``strategy``, ``broker``) the run builds from its config (a reference, or
     the built-in one) rather than take as an object: the run's own, closed by it. An object
@@ -157,7 +163,8 @@ def check_call(
 
 
 _BUILT_IN_ONLY: Final = ("rails", "checks")
-"""Edges a run directory never takes from its caller: a resume could not get them back."""
+"""Edges a run directory never takes from its caller as objects: a resume could not get
+them back (a desk's rails come by reference, from the config's ``rails``)."""
 
 
 def _refuse_unknown(call: Callable[..., object], given: Mapping[str, object]) -> None:
@@ -183,11 +190,17 @@ def _refuse_unknown(call: Callable[..., object], given: Mapping[str, object]) ->
         if edges
         else ""
     )
-    if own:  # a desk's own rails or checks: never silently left out, never half-taken
+    if "rails" in own:  # a desk's own rails: never silently left out, never half-taken
         why += (
-            f" ({', '.join(own)}: a run directory runs the built-in rails and checks only, "
-            "so that resume and the evidence's re-run hold the same ones; yours go to "
-            'LiveSessionOrchestrator: docs/embedding.md, "Rails of your own")'
+            " (rails: a run directory takes a desk's own rails from the config's rails key, "
+            "by reference, so that resume and the evidence's re-run build the same ones: "
+            'docs/plugins.md, "Rails of your own")'
+        )
+    if "checks" in own:
+        why += (
+            " (checks: a run directory runs the built-in checks only, so that resume and the "
+            "evidence's re-run hold the same ones; yours go to LiveSessionOrchestrator: "
+            "docs/embedding.md)"
         )
     raise TypeError(
         f"{name} got unexpected keyword argument(s): {unknown}{why}; it takes {', '.join(takes)}"
@@ -262,7 +275,11 @@ def open_plugins(
     )
     built_strategy: Strategy | None = None
     built_broker: Broker | None = None
+    rails: tuple[Rail, ...] = ()
     try:
+        if cfg.rails:  # first: a rail refused leaves no strategy or broker to close
+            rails, own = rails_from_references(cfg)
+            sources.update(own)
         if _handed(strategy):
             sources["strategy"] = _given("strategy", strategy)
             check_strategy_id(strategy, cfg.strategy_id)
@@ -280,7 +297,12 @@ def open_plugins(
         _close_made(made, built_strategy, built_broker)
         raise
     return RunPlugins(
-        strategy=built_strategy, feed=built_feed, broker=built_broker, sources=sources, made=made
+        strategy=built_strategy,
+        feed=built_feed,
+        broker=built_broker,
+        sources=sources,
+        rails=rails,
+        made=made,
     )
 
 
@@ -356,7 +378,7 @@ def check_recorded_sources(cfg: DryrunConfig, recorded: dict[str, Any]) -> bool:
         try:
             current[role] = resolve(str(record["ref"]), base)[1]
         except PluginError as exc:  # named by its key, as a new run's refusal is
-            raise PluginError(f"{_KEYS[role]}: {exc}") from None
+            raise PluginError(f"{_KEYS.get(role, role)}: {exc}") from None
     check_sources(recorded, current, run=cfg.run_id)
     return True
 

@@ -14,6 +14,7 @@ from .._domain.config import DryrunConfig
 from .._domain.runtime_config import Secret
 from .._session.assembly import SessionEdges
 from .._session.coordinator import LiveSessionOrchestrator, give_strategy
+from .._session.plugins import config_rails
 from .._typing import AlertSink, Clock, Closable, SessionLease
 from ..stores import FileCheckpointStore
 from .alerting import open_alerts
@@ -102,6 +103,8 @@ def open_session(
             feed=feed,
             strategy=plugins.strategy,
             alerts=alert_sink,
+            # The built-in rails, then the desk's own the config names (built once, above).
+            rails=config_rails(cfg, plugins.rails) if plugins.rails else None,
         )
         session = LiveSessionOrchestrator(cfg, **edges)
         add_venue_checks(session)

@@ -4,8 +4,8 @@
 runbook's ``run_dryrun`` and the run directory's ``create_run``/``resume_run`` all go
 through it. It fills every edge the caller left out with the config's default (the clock
 ``clock_mode`` names, the mock broker, the feed and strategy the config names, memory sinks
-and stores, the default rails and checks) and connects the collaborators through callables,
-so none reaches into another.
+and stores, the built-in rails then the config's ``rails``, the checks) and connects the
+collaborators through callables, so none reaches into another.
 """
 
 from __future__ import annotations
@@ -30,7 +30,6 @@ from .._market.strategies import SmaCrossover
 from .._market.venue import VenueFeed
 from .._risk.checks import Check, session_checks
 from .._risk.governor import TradingGovernor
-from .._risk.rails import default_rails
 from .._support.references import is_reference
 from .._support.secrets import redact_text, take_environment_secrets
 from .._version import __version__
@@ -377,7 +376,7 @@ def assemble(
     execution = Execution(
         ctx,
         idempotency=idem,
-        rails=_or_default(e.get("rails"), lambda: default_rails(cfg.risk, cfg.allowed_symbols)),
+        rails=_or_default(e.get("rails"), lambda: plugins.config_rails(cfg)),
         retry=retry,
         protect=lambda cid, protection: exits.watch(cid, protection),  # noqa: PLW0108
         health=health,

@@ -2,7 +2,8 @@
 
 A factory is called with keyword arguments: its ``[..._params]`` table as TOML gave it,
 plus, for a strategy, ``strategy_id`` (the config's) and, for a feed, ``symbol`` (the
-config's). A broker factory receives its ``[broker_params]`` only. A params table may not
+config's). A broker factory receives its ``[broker_params]`` only, a rail factory its
+``[rails_params."REF"]`` only. A params table may not
 repeat a keyword the session passes itself, nor hold a key of the config's own (``steps``,
 ``max_order_qty``: written there by mistake) unless the factory names it as a parameter.
 
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._domain.configfile import misplaced_params, place_of
 from .._exceptions import PluginError
+from .._risk.rails import RAIL_RULES, Rail, default_rails
 from .._support.references import call_reference, is_reference
 from .._typing import Broker, MarketFeed, Strategy
 
@@ -26,7 +28,10 @@ if TYPE_CHECKING:
 __all__ = [
     "broker_from_reference",
     "check_strategy_id",
+    "config_rails",
     "feed_from_reference",
+    "rail_role",
+    "rails_from_references",
     "strategy_from_reference",
 ]
 
@@ -107,6 +112,47 @@ def broker_from_reference(
     return broker, record
 
 
+def rail_role(at: int) -> str:
+    """The role of the config's ``rails[at]`` in a run's ``sources``: ``rails[0]``."""
+    return f"rails[{at}]"
+
+
+def rails_from_references(cfg: DryrunConfig) -> tuple[tuple[Rail, ...], dict[str, Any]]:
+    """The desk's own rails ``cfg.rails`` names, and their source records by role.
+
+    Each factory is called as ``factory(**rails_params[REF])``; what it returns must be a
+    ``Rail`` whose ``rule`` is a reason code of its own (a built-in rail's would be
+    recorded as that rail's). Each record also keeps that ``rule``.
+    """
+    rails: list[Rail] = []
+    sources: dict[str, Any] = {}
+    for at, ref in enumerate(cfg.rails):
+        role = rail_role(at)
+        params = dict(cfg.rails_params.get(ref, {}))
+        product, record = _made(cfg, "rails", ref, Rail, params, what=role)
+        rule = getattr(product, "rule", None)
+        if not isinstance(rule, str) or not rule.strip():
+            raise PluginError(
+                f"{role} {ref!r} made a rail whose rule is {rule!r}: a rail's rule is its "
+                "reason code, a non-empty string (MAX_POSITION)"
+            )
+        if rule in RAIL_RULES:
+            raise PluginError(
+                f"{role} {ref!r} made a rail whose rule {rule!r} is a built-in rail's: "
+                "its refusals would be recorded as that rail's; give it a rule of its own"
+            )
+        rails.append(product)
+        sources[role] = record | {"rule": rule}
+    return tuple(rails), sources
+
+
+def config_rails(cfg: DryrunConfig, own: tuple[Rail, ...] | None = None) -> tuple[Rail, ...]:
+    """The built-in rails, then the desk's own (``own``, or built from ``cfg.rails``)."""
+    if own is None:
+        own = rails_from_references(cfg)[0] if cfg.rails else ()
+    return (*default_rails(cfg.risk, cfg.allowed_symbols), *own)
+
+
 def _made(
     cfg: DryrunConfig,
     key: str,
@@ -115,6 +161,7 @@ def _made(
     kwargs: dict[str, Any],
     *,
     offered: dict[str, Any] | None = None,
+    what: str = "",
 ) -> tuple[Any, dict[str, Any]]:
     """What the reference ``ref`` of the config's ``key`` makes, as ``call_reference`` calls it.
 
@@ -130,8 +177,8 @@ def _made(
         name: f"{said}; {key} {ref!r} names no parameter {name} (a **kwargs would take it, "
         "and nothing would change): move it, or name it in the factory's signature"
         for name, said in misplaced_params(cfg, table, own=own).items()
-    }
+    } if key != "rails" else {}  # fmt: skip
     return call_reference(
-        ref, _base(cfg), what=key, kind=kind, kwargs=kwargs, offered=offered,
+        ref, _base(cfg), what=what or key, kind=kind, kwargs=kwargs, offered=offered,
         where=place_of(cfg, key), unnamed_refused=refused,
     )  # fmt: skip

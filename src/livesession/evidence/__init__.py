@@ -170,7 +170,8 @@ def _plugins(sources: dict[str, Any]) -> dict[str, Any]:
     shown: dict[str, Any] = {}
     for role, record in sorted(sources.items()):
         what = record.get("ref") or f"{record.get('object')} ({record.get('supplied')})"
-        line = f"{role} {what}, source SHA-256 {record.get('sha256') or 'unknown'}"
+        rule = f" (rule {record['rule']})" if isinstance(record.get("rule"), str) else ""
+        line = f"{role} {what}{rule}, source SHA-256 {record.get('sha256') or 'unknown'}"
         if role == "broker":
             declared = record.get("declared_simulated")
             line = (
@@ -197,8 +198,11 @@ class _Fired:
     """
 
     def __init__(self, run_dir: Path) -> None:
-        cfg, _ = read_run_config(run_dir)
+        cfg, meta = read_run_config(run_dir)
         self.rails = {rail.rule: 0 for rail in default_rails(cfg.risk, cfg.allowed_symbols)}
+        for record in (meta.get("sources") or {}).values():  # the desk's own, as recorded
+            if isinstance(record, dict) and isinstance(record.get("rule"), str):
+                self.rails.setdefault(record["rule"], 0)
         self.checks: dict[str, int] = {check.name: 0 for check in default_checks()}
         self.kill: list[dict[str, Any]] = []
 

@@ -116,7 +116,8 @@ def identity(run: ReportRun) -> str:
         ),
         ("strategy parameters", _compact(strategy_params) if strategy_params else "(none)"),
     ]
-    for role in ("strategy", "feed", "broker"):
+    rails = sorted(role for role in sources if role.startswith("rails["))  # the desk's own
+    for role in ("strategy", "feed", "broker", *rails):
         record = source(role)
         if record:
             where = record.get("ref") or record.get("object") or record.get("module") or role
