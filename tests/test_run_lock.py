@@ -185,7 +185,7 @@ def test_a_run_this_process_still_holds_is_refused_saying_so(tmp_path: Path) -> 
     with held_by_a_child(tmp_path), pytest.raises(RunHeld) as other:
         RunLock.acquire(tmp_path, "parent")
     assert "this very process" not in str(other.value)
-    assert str(other.value).endswith("or stop it with `livesession stop`)")
+    assert str(other.value).endswith(f"or stop it with `livesession stop {tmp_path}`)")
 
 
 _PAUSES_TO_WRITE = 3

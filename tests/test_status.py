@@ -626,7 +626,7 @@ def test_trading_says_how_to_re_enable_a_live_halted_run() -> None:
 
     writer = {"pid": 4242, "host": "h", "since": "2026-01-01T00:00:00Z", "command": "dryrun"}
     live = RunStatus(run_dir="r", verdict=Verdict.RUNNING, trading="HALTED", writer=writer)
-    assert "trading     HALTED: new orders refused (`livesession ack` re-enables trading)" in (
+    assert "trading     HALTED: new orders refused (`livesession ack r` re-enables trading)" in (
         live.lines()
     )
     sealed = RunStatus(run_dir="r", verdict=Verdict.COMPLETED, trading="HALTED")
@@ -641,7 +641,7 @@ def test_trading_says_how_to_re_enable_a_live_halted_run() -> None:
     # A crashed run is not at its end: resumed, it goes on halted until `ack`. It said
     # "HALTED at the end" after a confirmed kill and a crash.
     crashed = RunStatus(run_dir="r", verdict=Verdict.CRASHED, trading="HALTED")
-    assert "trading     HALTED: new orders refused (`livesession ack` re-enables trading)" in (
+    assert "trading     HALTED: new orders refused (`livesession ack r` re-enables trading)" in (
         crashed.lines()
     )
 
@@ -677,7 +677,8 @@ def test_a_live_run_says_the_trading_state_of_its_newest_event(
         ), found.trading_as_of
         [line] = [line for line in found.lines() if line.startswith("trading")]
         assert line.startswith(
-            "trading     HALTED: new orders refused (`livesession ack` re-enables trading); "
+            f"trading     HALTED: new orders refused (`livesession ack {run_dir}` re-enables "
+            "trading); "
             "since TRADING_STATE_CHANGED (EXECUTION_THROTTLE)"
         ), line
         assert session.reenable_trading("ops-1")  # checkpointed: the checkpoint says it
@@ -743,8 +744,8 @@ def test_a_run_the_kill_switch_halted_says_the_kill_switch_did_it(
         assert live.kill_halted
         [line] = [line for line in live.lines() if line.startswith("trading")]
         assert line.startswith(
-            "trading     HALTED by the kill switch: new orders refused (`livesession ack` "
-            "re-enables trading); since KILL_SWITCH (DAILY_LOSS), run time "
+            "trading     HALTED by the kill switch: new orders refused (`livesession ack "
+            f"{run_dir}` re-enables trading); since KILL_SWITCH (DAILY_LOSS), run time "
         ), line
         session.run_to_end(6)
     assert orjson.loads((run_dir / names.CHECKPOINT).read_bytes())["kill_halted"] is True
@@ -791,7 +792,7 @@ def test_the_kill_switchs_halt_is_said_in_every_state_of_a_run() -> None:
 
     for going_on in (killed(Verdict.RUNNING, writer=writer), killed(Verdict.CRASHED)):
         assert (
-            "trading     HALTED by the kill switch: new orders refused (`livesession ack` "
+            "trading     HALTED by the kill switch: new orders refused (`livesession ack r` "
             "re-enables trading)"
         ) in going_on
     assert (

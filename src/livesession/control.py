@@ -351,7 +351,7 @@ def _no_effect(watch: RunWatch, holder: Holder, sent: str, timeout_s: float) -> 
         return f"{sent}; {held}; the signal stays pending till then: `{command('status', run_dir)}`"
     return (
         f"{sent}; no effect seen in {run_dir} within {timeout_s:g} s (a long step or "
-        "wind-down?): check again with `livesession verify` or wait"
+        f"wind-down?): check again with `{command('verify', run_dir)}` or wait"
     )
 
 

@@ -286,6 +286,7 @@ class RunStatus:
             unsealed = self.writer is not None or self.verdict is Verdict.CRASHED
             trading = describe_trading(
                 self.trading,
+                run_dir=self.run_dir,
                 live=unsealed,
                 state=self.state,
                 killed=self.kill_halted,

@@ -39,6 +39,7 @@ import attrs
 
 from .._artifacts import names
 from .._exceptions import RunDirectoryError, RunHeld
+from .._support import text
 from .._support.fsutil import open_update, refuse_special
 
 __all__ = [
@@ -435,9 +436,8 @@ class RunLock:
             if not own and not _try_lock(fd):
                 _TAKING.discard(fd)
                 os.close(fd)
-                raise held_refusal(
-                    run_dir, holder, advice="wait for it to end, or stop it with `livesession stop`"
-                )
+                stop = f"wait for it to end, or stop it with `{text.command('stop', run_dir)}`"
+                raise held_refusal(run_dir, holder, advice=stop)
         holder = Holder(
             pid=os.getpid(),
             host=socket.gethostname(),

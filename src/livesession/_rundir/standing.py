@@ -420,9 +420,17 @@ NEVER_TRADED: Final = "never traded (rejected at preflight)"
 
 
 def describe_trading(
-    trading: str, *, live: bool, state: str | None = None, killed: bool = False, as_of: str = ""
+    trading: str,
+    *,
+    run_dir: str,
+    live: bool,
+    state: str | None = None,
+    killed: bool = False,
+    as_of: str = "",
 ) -> str:
     """``live``: a run that goes on (held now, or crashed: a resumed run stays halted).
+
+    ``run_dir`` is named in the command that re-enables a live halted run's trading.
 
     A run preflight refused (``state`` ``PREFLIGHT_FAILED``) never traded: ``NEVER_TRADED``.
     ``killed``: the kill switch halted it (``trading_of``), which the words name; ``as_of``
@@ -433,7 +441,8 @@ def describe_trading(
     if state == SessionState.PREFLIGHT_FAILED.value:
         return NEVER_TRADED
     if trading == "HALTED" and live:
-        said = f"HALTED{by}: new orders refused (`livesession ack` re-enables trading)"
+        ack = command("ack", run_dir)
+        said = f"HALTED{by}: new orders refused (`{ack}` re-enables trading)"
     elif trading == "HALTED":
         said = f"HALTED at the end{by}: new orders were refused from the halt on"
     return f"{said}; {as_of}" if as_of else said

@@ -268,8 +268,8 @@ def _write_evidence(
     if holder is not None:
         raise RunHeld(
             f"{run_dir} is being written by {holder.describe()}: evidence is of a finished "
-            "run, so nothing was written (wait for it to end; `livesession status` says where "
-            "it is)"
+            f"run, so nothing was written (wait for it to end; `{command('status', run_dir)}` "
+            "says where it is)"
         )
     cfg, meta = read_run_config(run_dir)
     sources: dict[str, Any] = meta.get("sources") or {}
