@@ -817,7 +817,7 @@ class TestHaltsAndResumes:
             (30, 50, "alice"),
             (throttled, None, None),
         ]
-        text = "\n".join(outcome_lines(found))
+        text = "\n".join(outcome_lines(found, run_dir))
         assert (
             "- Trading **HALTED** from step 30 until `alice` re-enabled it after step 50: an "
             "operator's kill (`KILL_SWITCH` reason `desk`)."

@@ -91,7 +91,9 @@ def test_a_run_the_operator_steered_re_runs_to_the_same_bytes(tmp_path: Path) ->
         "end of the shift",
         150,
     )
-    assert "after 150 of 400 steps, stopped: `end of the shift`." in "\n".join(outcome_lines(ended))
+    assert "after 150 of 400 steps, stopped: `end of the shift`." in "\n".join(
+        outcome_lines(ended, run_dir)
+    )
 
 
 @pytest.mark.parametrize("reason", ["SIGNAL_SIGTERM", "SIGNAL_SIGINT"])
@@ -116,7 +118,7 @@ def test_a_signal_stop_sealed_as_its_reason_re_runs_to_the_same_bytes(
     assert verdict["status"] == "match", verdict
     assert verdict["operator_actions"] == [f"request_stop('{reason}') after step 137"]
     # The document says who a signal's name stands for: a reviewer never met SIGNAL_SIGINT.
-    told = "\n".join(outcome_lines(outcome(run_dir, read_records(run_dir / names.EVENTS))))
+    told = "\n".join(outcome_lines(outcome(run_dir, read_records(run_dir / names.EVENTS)), run_dir))
     who = {
         "SIGNAL_SIGTERM": "the signal livesession stop sends, as a service manager stopping it does",
         "SIGNAL_SIGINT": "Ctrl-C in the run's terminal",

@@ -138,7 +138,7 @@ class TestTheDocument:
         theirs.write_bytes(b'{"event_type":"BAR","seq":6}\n')
         determinism = {"status": "MISMATCH", "first_difference": first_difference(ours, theirs)}
         assert "\x1b" in determinism["first_difference"]
-        document = markdown(manifest | {"determinism": determinism})
+        document = markdown(manifest | {"determinism": determinism}, tmp_path)
         (line,) = [x for x in document.splitlines() if x.startswith("First difference:")]
         assert not _CONTROL.search(line)
         assert "EVIL\\x1b\\]0;PWNED\\x07\\x1b\\[2J (seq 6) in the run" in line

@@ -602,7 +602,9 @@ class TestFillsTheVenueMadeThatTheBookNeverSaw:
         _said_in_doubt(run_dir, result, doubt)
         found = outcome(run_dir, iter_records(run_dir / "events.jsonl"))
         assert found["position_in_doubt"] == doubt
-        (seal,) = [line for line in outcome_lines(found) if line.startswith("- At the seal")]
+        (seal,) = [
+            line for line in outcome_lines(found, run_dir) if line.startswith("- At the seal")
+        ]
         assert seal.startswith(
             f"- At the seal: position flat in the book (in doubt: {md_text(doubt)}, not booked);"
         )

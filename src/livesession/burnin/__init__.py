@@ -68,6 +68,8 @@ from ._criteria import (
 from ._drill import BURNIN_DRILL, UNMEASURED, kill_drill, measured_flatten
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from ..verify import VerifyResult
 
 __all__ = [
@@ -155,12 +157,26 @@ def evaluate_run(
     *,
     drill: dict[str, Any] | None = None,
     verification: VerifyResult | None = None,
+    named: Path | None = None,
 ) -> dict[str, Any]:
     """The burn-in verdict of one session: each criterion with its value and result.
 
     ``verification`` (``verify_run``'s result) adds the ``verified`` criterion, which also
-    holds ``run.json``'s version to the audited record's (``run_json_changed``).
+    holds ``run.json``'s version to the audited record's (``run_json_changed``). ``named``
+    is the path the criteria's advice names (a report's: the run's absolute path); None
+    names none, as the command's output says it.
     """
+    return _judge(run_dir, thresholds, drill=drill, verification=verification)(named)
+
+
+def _judge(
+    run_dir: Path,
+    thresholds: Thresholds,
+    *,
+    drill: dict[str, Any] | None,
+    verification: VerifyResult | None,
+) -> Callable[[Path | None], dict[str, Any]]:
+    """``evaluate_run`` for any ``named``, the run read once: the output's and the reports'."""
     # One pass over a stream of the events: a long run's are never all held at once.
     chain = Chain(iter_records(run_dir / names.EVENTS))
     t = thresholds
@@ -171,48 +187,55 @@ def evaluate_run(
     found = measured or measured_flatten(run_dir, chain.flat_ns, run_id=run_id, head=head)
     # A drill that measured nothing (the evidence's own, or this run's manifest's) says why.
     measured = found or (drill if drill and drill.get("status") in UNMEASURED else None)
-    criteria = [
-        completed(run_status(run_dir), chain.stopped),
-        at_least("signals", chain.signals, t.min_signals, "SIGNAL events"),
-        at_least("decisions", len(chain.decisions), t.min_decisions, "signals sent as orders"),
-        at_least("oco_lifecycle", chain.full_oco, t.min_oco, "full OCO lifecycles"),
-        flatten(measured, t.max_flatten_s),
-        none_of(
-            "unique_client_order_ids",
-            chain.duplicates,
-            "client order ids submitted more than once",
-        ),
-        none_of("no_orphan_oco", chain.orphans, "OCO legs left working after a sibling filled"),
-        complete_chain(chain),
-    ]
+    standing = run_status(run_dir)
+    changed = ""
     if verification is not None:
         version = read_json_object(run_dir / names.RUN_META).get("version")
         changed = run_json_changed(started.get("version"), version)
-        criteria.insert(1, verified(verification, changed))
-    ok = all(c["result"] in (MET, SKIPPED) for c in criteria)
-    skipped = [c["name"] for c in criteria if c["result"] == SKIPPED]
-    return {
-        "run_id": run_id,
-        "run_dir": str(run_dir),
-        # What was accepted: the audited config and version, the strategy, the audit head
-        # (which a reviewer compares with the one published at hand-over).
-        "strategy_id": chain.strategy_id,
-        "config_hash": started.get("config_sha256"),
-        "run_version": started.get("version"),
-        "audit_head": head,
-        "ok": ok,
-        "verdict": _verdict(ok, skipped),
-        "not_measured": skipped,
-        "notes": chain.ended(),
-        "criteria": criteria,
-        "counts": {
-            "signals": chain.signals,
-            "risk_rejected": chain.risk_rejected,
-            "orders": len(chain.orders),
-            "trades": chain.trades,
-        },
-        "kill_drill": measured or {"status": "not_measured"},
-    }
+
+    def session(named: Path | None) -> dict[str, Any]:
+        criteria = [
+            completed(standing, chain.stopped, named),
+            at_least("signals", chain.signals, t.min_signals, "SIGNAL events"),
+            at_least("decisions", len(chain.decisions), t.min_decisions, "signals sent as orders"),
+            at_least("oco_lifecycle", chain.full_oco, t.min_oco, "full OCO lifecycles"),
+            flatten(measured, t.max_flatten_s, named),
+            none_of(
+                "unique_client_order_ids",
+                chain.duplicates,
+                "client order ids submitted more than once",
+            ),
+            none_of("no_orphan_oco", chain.orphans, "OCO legs left working after a sibling filled"),
+            complete_chain(chain),
+        ]
+        if verification is not None:
+            criteria.insert(1, verified(verification, named, changed))
+        ok = all(c["result"] in (MET, SKIPPED) for c in criteria)
+        skipped = [c["name"] for c in criteria if c["result"] == SKIPPED]
+        return {
+            "run_id": run_id,
+            "run_dir": str(run_dir),
+            # What was accepted: the audited config and version, the strategy, the audit head
+            # (which a reviewer compares with the one published at hand-over).
+            "strategy_id": chain.strategy_id,
+            "config_hash": started.get("config_sha256"),
+            "run_version": started.get("version"),
+            "audit_head": head,
+            "ok": ok,
+            "verdict": _verdict(ok, skipped),
+            "not_measured": skipped,
+            "notes": chain.ended(),
+            "criteria": criteria,
+            "counts": {
+                "signals": chain.signals,
+                "risk_rejected": chain.risk_rejected,
+                "orders": len(chain.orders),
+                "trades": chain.trades,
+            },
+            "kill_drill": measured or {"status": "not_measured"},
+        }
+
+    return session
 
 
 def _verdict(ok: bool, skipped: list[str]) -> str:
@@ -255,20 +278,22 @@ def run_burnin(
 
     # run.json's version is the verified criterion's, said once (evaluate_run).
     with version_said_elsewhere():
-        sessions = [  # valid_payload: a path not UTF-8 (bad\xffname) in burnin.json and .md
-            valid_payload(
-                evaluate_run(
-                    d,
-                    thresholds,
-                    drill=kill_drill(d, source=BURNIN_DRILL) if drill else None,
-                    verification=verify_run(d),
-                )
+        judged = [
+            _judge(
+                d,
+                thresholds,
+                drill=kill_drill(d, source=BURNIN_DRILL) if drill else None,
+                verification=verify_run(d),
             )
             for d in run_dirs
         ]
+    # valid_payload: a path not UTF-8 (bad\xffname) in burnin.json and .md. The output's
+    # advice names no run; the reports', read elsewhere, the run's absolute path.
+    sessions = [valid_payload(judge(None)) for judge in judged]
+    documented = [valid_payload(j(d.resolve())) for j, d in zip(judged, run_dirs, strict=True)]
     differ = config_differences(run_dirs)  # read before anything is written
     reports: list[tuple[Path, bytes]] = []
-    for (json_path, md), session in zip(paths, sessions, strict=True):
+    for (json_path, md), session in zip(paths, documented, strict=True):
         document = {"thresholds": attrs.asdict(thresholds), **session}
         data = orjson.dumps(document, option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2)
         reports += [(json_path, data), (md, render_markdown(session).encode("utf-8"))]

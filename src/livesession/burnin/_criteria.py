@@ -13,9 +13,12 @@ import orjson
 
 from .._artifacts.runread import payload
 from .._support.secrets import redact_text
+from .._support.text import command
 from ..status import RunStatus, Verdict
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from ..verify import VerifyResult
     from ._chain import Chain
 
@@ -39,8 +42,23 @@ _SHOWN: Final = 80
 """How much of a value read from a manifest a line quotes."""
 
 
-def completed(standing: RunStatus, stopped: dict[str, Any] | None) -> dict[str, Any]:
+def _command(bare: str, named: Path | None, flag: str = "") -> str:
+    """A command the advice names, in backticks.
+
+    ``bare`` (``livesession resume``) as the command's output says it; in a report, read
+    elsewhere, the command naming the run's absolute path ``named``.
+    """
+    if named is None:
+        return f"`{bare}{flag}`"
+    return f"`{command(bare.rsplit(' ', 1)[-1], named)}{flag}`"
+
+
+def completed(
+    standing: RunStatus, stopped: dict[str, Any] | None, named: Path | None
+) -> dict[str, Any]:
     """Whether the session ended well: sealed COMPLETED, as ``status`` reads the seal.
+
+    ``named``: the path the advice names (``_command``).
 
     The events' last ``SESSION_STOPPED`` alone is not a seal: a run stopped by a second
     signal left it in its events but no ``C2_DRYRUN_STOP`` in its audit log.
@@ -55,7 +73,7 @@ def completed(standing: RunStatus, stopped: dict[str, Any] | None) -> dict[str, 
             "result": NOT_MET,
             "detail": "the run is not sealed "
             + (f"and cannot be resumed ({resume})" if resume else "(it crashed: ")
-            + ("" if resume else "`livesession resume` finishes it)"),
+            + ("" if resume else f"{_command('livesession resume', named)} finishes it)"),
         }
     fields = payload(stopped or {})
     status = fields.get("status") or standing.status
@@ -70,16 +88,17 @@ def completed(standing: RunStatus, stopped: dict[str, Any] | None) -> dict[str, 
     }
 
 
-def verified(result: VerifyResult, changed: str = "") -> dict[str, Any]:
+def verified(result: VerifyResult, named: Path | None, changed: str = "") -> dict[str, Any]:
     """Whether ``verify`` finds the run's files as the artifact contract says.
 
     ``changed`` is what ``run_json_changed`` says of ``run.json`` (outside the contract and
     the chain): a version edited there fails the criterion as it fails ``evidence``, and
-    counts as one more problem in the value.
+    counts as one more problem in the value. ``named``: the path the advice names.
     """
     detail = "verify finds no violation"
     if not result.ok:
-        detail = f"{result.total} violation(s): {result.summary} (`livesession verify` lists them)"
+        listed = f"{_command('livesession verify', named)} lists them"
+        detail = f"{result.total} violation(s): {result.summary} ({listed})"
     if changed:
         detail = changed if result.ok else f"{detail}; {changed}"
     return {
@@ -111,18 +130,17 @@ def none_of(name: str, found: list[str], what: str) -> dict[str, Any]:
     }
 
 
-def flatten(drill: dict[str, Any] | None, limit: float) -> dict[str, Any]:
+def flatten(drill: dict[str, Any] | None, limit: float, named: Path | None) -> dict[str, Any]:
     """The kill switch flat within ``limit`` seconds of wall time, as a drill measured it.
 
     A drill that does not count (``invalid``: another run's manifest) or whose ``wall_s``
     is no finite number of seconds >= 0 fails, naming why: a hand-edited manifest saying
-    ``-5`` or nothing at all measured nothing.
+    ``-5`` or nothing at all measured nothing. ``named``: the path the advice names.
     """
     base = {"name": "flatten", "threshold": f"<= {limit:g} s wall time"}
+    drills = _command("livesession evidence", named), _command("burnin", named, " --drill")
     if drill is None or drill.get("status") in ("not_measured", "not_applicable"):
-        detail = (
-            "no wall-time kill drill for this run (run `livesession evidence`, or `burnin --drill`)"
-        )
+        detail = "no wall-time kill drill for this run (run {}, or {})".format(*drills)
         if drill is not None:  # a drill ran and measured nothing: running it again would not
             where = f" in {drill['recorded_in']}" if drill.get("recorded_in") else ""
             detail = (
@@ -138,7 +156,7 @@ def flatten(drill: dict[str, Any] | None, limit: float) -> dict[str, Any]:
             "value": None,
             "result": NOT_MET,
             "detail": f"the kill drill ({source}) does not count: {why} (run "
-            "`livesession evidence` again, or `burnin --drill`)",
+            "{} again, or {})".format(*drills),
         }
     flat = drill["status"] == "measured"
     ok = flat and wall_s <= limit

@@ -15,6 +15,7 @@ burn-in.
 from __future__ import annotations
 
 import errno
+import functools
 import hashlib
 import os
 import subprocess
@@ -304,14 +305,17 @@ def _write_evidence(
     head = audit_head(run_dir)
     started = audited_start(run_dir)
     version = _text(started.get("version"))
-    problems = _problems(
-        run_dir,
+    said = functools.partial(
+        _problems,
         standing=standing,
         verification=verification,
         determinism=determinism,
         secrets=secrets,
         versions=(version, meta.get("version")),
     )
+    # The output names the run as typed; the bundle, read elsewhere, by its absolute path.
+    where = run_dir.resolve()
+    problems, documented = said(run_dir), said(where)
     manifest = {
         "schema": "LIVESESSION_EVIDENCE_V1",
         "run_id": cfg.run_id,
@@ -335,14 +339,14 @@ def _write_evidence(
         "secret_scan": {"findings": secrets, "clean": not secrets},
         "approval": {"name": "", "role": "", "date": ""},
         "ok": not problems,
-        "problems": problems,
+        "problems": documented,
         # Two verdicts apart: the evidence's (``ok``) is never how the run went (_verdict).
         "evidence": evidence_said(not problems, problems)[0],
         "run_ended": (ran := run_ended(ended)),
     }
     if sources:  # runs on the built-in strategy, feed and broker keep their manifest as it was
         manifest["plugins"] = _plugins(sources)
-    manifest_path, document, manifest_sha256 = _write_bundle(target, doc_name, manifest)
+    manifest_path, document, manifest_sha256 = _write_bundle(target, doc_name, manifest, where)
     return EvidenceResult(
         manifest=manifest_path,
         document=document,
@@ -424,8 +428,12 @@ def _can_hold(target: Path) -> None:
         raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(target))
 
 
-def _write_bundle(target: Path, doc_name: str, manifest: dict[str, Any]) -> tuple[Path, Path, str]:
+def _write_bundle(
+    target: Path, doc_name: str, manifest: dict[str, Any], where: Path
+) -> tuple[Path, Path, str]:
     r"""Write ``manifest.json`` and the EV document into ``target``; their paths, and a digest.
+
+    ``where`` is the run's absolute path, which the document's advice names.
 
     The digest is the manifest's SHA-256, of the bytes written: what the desk publishes at
     hand-over. A path that is not UTF-8 (``bad\xffname``) is said as ``_support.text`` says it.
@@ -435,7 +443,7 @@ def _write_bundle(target: Path, doc_name: str, manifest: dict[str, Any]) -> tupl
     data = orjson.dumps(manifest, option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2)
     document = target / doc_name
     # Both or neither (a full disk): a manifest without its document is no bundle.
-    atomic_write_set([(manifest_path, data), (document, markdown(manifest).encode("utf-8"))])
+    atomic_write_set([(manifest_path, data), (document, markdown(manifest, where).encode("utf-8"))])
     return manifest_path, document, hashlib.sha256(data).hexdigest()
 
 
@@ -465,7 +473,7 @@ def _checks(
     """
     note("verifying the run")
     with version_said_elsewhere():  # a run.json of another version: said once, below
-        verification = verify_run(run_dir)
+        verification = verify_run(run_dir.resolve())  # its advice is the bundle's: read elsewhere
     note("reading events")
     # One pass over a stream of the events: a long run's are never all held at once.
     counted = _Fired(run_dir)
@@ -478,7 +486,9 @@ def _checks(
         else {"status": "not_applicable", "reason": "a plug-in was an object supplied in-process"}
     )
     note("burn-in criteria")
-    burnin = evaluate_run(run_dir, Thresholds(), drill=drill, verification=verification)
+    burnin = evaluate_run(
+        run_dir, Thresholds(), drill=drill, verification=verification, named=run_dir.resolve()
+    )
     # The run directory's own name, not the path typed (runs/x, /abs/runs/x/, .): two
     # bundles of one run differ only in what is measured as they are written.
     burnin["run_dir"] = run_dir.resolve().name

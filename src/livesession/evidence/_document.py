@@ -9,7 +9,7 @@ its own, and an unclosed ``<!--`` hid the rest of the document from a reviewer's
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._rundir.halts import ACTED_BY
 from .._session.pipeline import DAILY_LOSS_KILL
@@ -18,6 +18,9 @@ from ..burnin import render_markdown
 from ..controls import control_lines
 from ._outcome import outcome_lines
 from ._verdict import evidence_said
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 __all__ = ["markdown"]
 
@@ -86,8 +89,12 @@ def _verdict_lines(m: dict[str, Any]) -> list[str]:
     ]
 
 
-def markdown(m: dict[str, Any]) -> str:
-    """The EV document of the manifest ``m`` (its sections in the manifest's order)."""
+def markdown(m: dict[str, Any], where: Path) -> str:
+    """The EV document of the manifest ``m`` (its sections in the manifest's order).
+
+    ``where`` is the run's absolute path: the document's advice names it, so a command
+    pasted from the document read elsewhere finds the run.
+    """
     lines = [
         f"# Evidence: run {md_code(m['run_id'])}",
         "",
@@ -119,7 +126,7 @@ def markdown(m: dict[str, Any]) -> str:
         ),
         *_data_lines(m.get("data")),
         "",
-        *outcome_lines(m["outcome"]),
+        *outcome_lines(m["outcome"], where),
         *_plugin_lines(m.get("plugins") or {}),
         "## Verification",
         "",

@@ -29,7 +29,7 @@ from .._domain.clock import format_utc_ns
 from .._domain.decimal import finite_decimal
 from .._domain.lifecycle import ended_early
 from .._rundir.halts import ACTED_BY, Halts, halt_text, trading_halts
-from .._support.text import md_code, md_text
+from .._support.text import command, md_code, md_text
 from ._operator import actions_in, told_actions
 
 if TYPE_CHECKING:
@@ -148,11 +148,11 @@ def outcome(
     return found
 
 
-def outcome_lines(found: dict[str, Any]) -> list[str]:
-    """The document's section for ``found``."""
+def outcome_lines(found: dict[str, Any], where: Path) -> list[str]:
+    """The document's section for ``found``, of the run at ``where`` (its absolute path)."""
     lines = ["## How the run ended", ""]
     if not found["sealed"]:
-        lines.append(f"The run is **not sealed**: {_unsealed(found)}.")
+        lines.append(f"The run is **not sealed**: {_unsealed(found, where)}.")
         return [*lines, *_halt_lines(found), *_resume_lines(found), ""]
     planned = found["steps_planned"]
     steps = md_text(found["steps"]) + ("" if planned is None else f" of {md_text(planned)}")
@@ -212,18 +212,17 @@ def outcome_lines(found: dict[str, Any]) -> list[str]:
     return [*lines, ""]
 
 
-def _unsealed(found: dict[str, Any]) -> str:
+def _unsealed(found: dict[str, Any], where: Path) -> str:
     """Why a run is not sealed, as ``status`` reads the seal."""
     problem = found.get("seal_problem")
     if problem:
-        return (
-            f"{md_text(problem)} (`livesession verify` says what is wrong: keep the run as it is)"
-        )
+        verify = md_code(command("verify", where))
+        return f"{md_text(problem)} ({verify} says what is wrong: keep the run as it is)"
     if found["status"] is None:
         return "it has no `SESSION_STOPPED` event"
     return (
         "its events hold `SESSION_STOPPED`, but the seal was not finished "
-        "(`livesession status` says where the run stands)"
+        f"({md_code(command('status', where))} says where the run stands)"
     )
 
 
