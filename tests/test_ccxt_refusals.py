@@ -127,6 +127,33 @@ class TestResumeWithoutCredentials:
         assert main(["resume", str(run_dir), "-q"]) == 0
         assert len(events(run_dir, "ORDER_SUBMITTED")) == len(fake.created) > len(sent)
 
+    def test_status_says_resume_needs_the_credentials(self, fake, tmp_path, capsys, monkeypatch):
+        """Bug: `status` of a crashed venue run said `resumable yes` and `next  continue it:
+        livesession resume DIR` with the key unset where it ran, and that resume refused.
+        Its `next` now names the variables resume needs set (never their values), in the
+        same words whoever runs it: with the key set or not."""
+        run_dir = tmp_path / "creds"
+        assert crashed_dryrun(fake, dryrun_args(tmp_path, "creds", STEPS), "after_send:2") == -9
+        variables = ("LIVESESSION_BINANCE_API_KEY", "LIVESESSION_BINANCE_API_SECRET")
+        said = (
+            f"continue it: livesession resume {run_dir}; resume needs the credential "
+            f"variables {', '.join(variables)} set in its environment (the run's broker is ccxt)"
+        )
+        values = [os.environ[name] for name in variables]
+        capsys.readouterr()
+        assert main(["status", str(run_dir)]) == 6
+        with_key = capsys.readouterr().out
+        monkeypatch.delenv("LIVESESSION_BINANCE_API_KEY")
+        assert main(["status", str(run_dir)]) == 6
+        assert capsys.readouterr().out == with_key
+        assert f"next        {said}\n" in with_key, with_key
+        assert not [value for value in values if value in with_key]
+        found = run_status(run_dir)
+        assert (found.resumable, found.credentials) == (True, variables)
+        assert found.to_json()["next"] == said
+        monkeypatch.setenv("LIVESESSION_BINANCE_API_KEY", values[0])
+        assert main(["resume", str(run_dir), "-q"]) == 0  # as said: it finishes the run
+
     def test_refused_when_the_venue_refuses_the_keys(self, fake, tmp_path, capsys, monkeypatch):
         """Keys the venue refuses (a revoked testnet key): exit 2 naming the variables, the
         run unchanged and no order sent. It resumed, every call of it failed AUTH, it halted

@@ -74,6 +74,7 @@ from ._domain import clock as _clock
 from ._domain.lifecycle import SessionState, reported_status
 from ._exceptions import LiveSessionError, RunDirectoryError
 from ._rundir.backing import lease_standing
+from ._rundir.brokers import resume_credentials
 from ._rundir.layout import read_run_config
 from ._rundir.lock import holder_of, stopped
 from ._rundir.reseal import sealing_checkpoint
@@ -81,6 +82,7 @@ from ._rundir.resume import resume_problem
 from ._rundir.seal import claimed_seal, unwritten_says
 from ._rundir.standing import (
     GoingOn,
+    credentials_said,
     describe_lease,
     describe_orders,
     describe_positions,
@@ -157,6 +159,8 @@ class RunStatus:
     """pid, host, since, command, and ``stopped``: how it is stopped ("" when it runs)."""
     resumable: bool = False
     resume_problem: str | None = None
+    credentials: tuple[str, ...] = ()
+    """The variables ``resume`` reads the run's credentials from (a ccxt run's): names only."""
     unlocked: str = ""
     """Unsealed, of a release that takes no writer lock: it may be live (``unlocked_says``)."""
     lease: dict[str, Any] | None = None
@@ -221,6 +225,8 @@ class RunStatus:
         A run whose sealing checkpoint was not written is told first how to write it.
         """
         then = f"a person must look: {self.unlocked}" if self.unlocked else self._next()
+        if self.verdict is Verdict.CRASHED and not self.unlocked:
+            then += credentials_said(self.credentials)
         if not self.unwritten_checkpoint:
             return then
         return f"`{command('resume', self.run_dir)}` writes its sealing checkpoint; {then}"
@@ -443,6 +449,7 @@ def run_status(run_dir: Path, *, now: dt.datetime | None = None) -> RunStatus:
         writer=None if holder is None else attrs.asdict(holder) | {"stopped": stopped(holder)},
         resumable=resumable,
         resume_problem=problem_of_resume,
+        credentials=resume_credentials(cfg, meta),
         unlocked=unlocked_says(run_dir, age) if holder is None and seal is None else "",
         lease=None
         if cfg is None

@@ -22,7 +22,14 @@ from .._typing import Broker
 if TYPE_CHECKING:
     from .._session.coordinator import LiveSessionOrchestrator
 
-__all__ = ["BrokerFactory", "add_venue_checks", "close_broker", "early_broker", "open_broker"]
+__all__ = [
+    "BrokerFactory",
+    "add_venue_checks",
+    "close_broker",
+    "early_broker",
+    "open_broker",
+    "resume_credentials",
+]
 
 BrokerFactory = Callable[[DryrunConfig, Path], Broker]
 
@@ -76,6 +83,22 @@ def early_broker(
         close_broker(broker)
         raise
     return broker
+
+
+def resume_credentials(cfg: DryrunConfig | None, meta: dict[str, Any]) -> tuple[str, ...]:
+    """The environment variables ``resume`` reads the run's credentials from: names only.
+
+    A ``ccxt:`` run's (``early_broker`` refuses the resume while one is unset); none for
+    another broker, or a run with a broker plug-in of its own, which builds its own.
+    """
+    sources = meta.get("sources")
+    if cfg is None or not cfg.broker.startswith("ccxt:"):
+        return ()
+    if isinstance(sources, dict) and "broker" in sources:
+        return ()
+    from .._domain.runtime_config import required_env_vars  # noqa: PLC0415 - ccxt runs only
+
+    return required_env_vars(cfg.broker)
 
 
 def _credentials_taken(cfg: DryrunConfig, broker: Broker) -> None:

@@ -41,6 +41,7 @@ __all__ = [
     "GoingOn",
     "RunBook",
     "book",
+    "credentials_said",
     "describe_lease",
     "describe_orders",
     "describe_positions",
@@ -417,6 +418,20 @@ def trading_of(
 
 NEVER_TRADED: Final = "never traded (rejected at preflight)"
 """A REJECTED run's trading: its checkpoint keeps the ACTIVE it was built with, unused."""
+
+
+def credentials_said(variables: tuple[str, ...]) -> str:
+    """What a crashed run's ``next`` adds when ``resume`` reads its credentials ("": none).
+
+    The names alone, and whether they are set where ``status`` runs is not said: ``status``
+    says the same to whoever runs it, and ``resume`` refuses while one is unset.
+    """
+    if not variables:
+        return ""
+    return (
+        f"; resume needs the credential variables {', '.join(variables)} set in its "
+        "environment (the run's broker is ccxt)"
+    )
 
 
 def describe_trading(
