@@ -246,7 +246,11 @@ class TestEnding:
             assert b'"reason":"max_steps reached"' in (run_dir / "events.jsonl").read_bytes()
         steps, stop = said
         header = self._header(run_dir)
-        told = "\n".join(outcome_lines(outcome(run_dir, read_records(run_dir / "events.jsonl"))))
+        told = "\n".join(
+            outcome_lines(
+                outcome(run_dir, read_records(run_dir / "events.jsonl")), run_dir.resolve()
+            )
+        )
         if stop:
             assert f"COMPLETED · {steps}, stopped: {stop} " in header
             assert f"after {steps}, stopped: `{stop}`." in told
