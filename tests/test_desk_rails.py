@@ -64,6 +64,22 @@ def built_in_rule(**_params):
 
 def raises(**_params):
     raise ValueError("cap must be positive")
+
+
+class PriceBand:
+    rule = "PRICE_BAND"
+
+    def __init__(self, above):
+        self.above = Decimal(above)
+
+    def __call__(self, intent, ctx):
+        if intent.side is Side.BUY and ctx.last_price > self.above:
+            return Rejection(rule=self.rule, detail={}, reason=f"buy above {self.above}")
+        return None
+
+
+def price_band(*, above):
+    return PriceBand(above)
 """
 CONFIG = f"""run_id = "capped"
 steps = 300
@@ -254,3 +270,25 @@ def test_an_embedded_session_runs_the_config_s_rails_after_the_built_in_ones(
             tmp_path / "runs",
         )
     assert not (tmp_path / "runs" / "bad").exists()
+
+
+def test_the_risk_blocks_line_names_a_desk_rule_when_the_venue_rejected_orders_too(
+    tmp_path: Path, desk: Path
+) -> None:
+    """Bug: with venue rejects in the run, ``risk blocks`` broke out the built-in rules
+    only, so a desk's rule was counted in the total but never named (``71``, not ``71
+    (PRICE_BAND 71)``): the rules the run recorded (``sources["rails[N]"]["rule"]``) are
+    rails' rules too."""
+    band = "desk.rails:price_band"
+    (desk / "desk.toml").write_text(
+        f'run_id = "banded"\nbroker = "realish"\nsteps = 300\nrails = ["{band}"]\n\n'
+        f'[rails_params."{band}"]\nabove = "41800"\n\n[fill_model]\nreject_rate = "0.5"\n'
+    )
+    proc = cli("dryrun", "-c", desk / "desk.toml", "--out", tmp_path / "runs", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    blocks = len(_refusals(tmp_path / "runs" / "banded"))
+    assert blocks
+    assert f"risk blocks {blocks} (PRICE_BAND {blocks})" in lines, proc.stdout
+    rejected = next(line for line in lines if line.startswith("rejected"))
+    assert not rejected.startswith("rejected    0 "), rejected  # the venue refused some

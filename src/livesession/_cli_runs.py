@@ -35,11 +35,13 @@ from ._cli_output import (
 )
 from ._cli_summary import (
     broker_failures_line,
+    desk_rules,
     exposure_line,
     failure_line,
     print_config,
     rejected_line,
     result_json,
+    risk_blocks,
     say_lease_kept,
     say_log_lost,
     say_timings_lost,
@@ -53,7 +55,6 @@ from ._domain.decimal import plain
 from ._domain.ids import is_valid_run_id
 from ._domain.lifecycle import SessionState, SessionStatus
 from ._exceptions import LiveSessionError, SinkFailure, StoreFailure
-from ._risk.rails import RAIL_RULES
 from ._rundir.seal import claimed_seal
 from ._rundir.standing import NEVER_TRADED
 from ._session.coordinator import ONE_SHOT_OPERATOR, DryrunResult, LiveSessionOrchestrator
@@ -71,7 +72,6 @@ if TYPE_CHECKING:
 
 __all__ = ["cmd_dryrun", "cmd_resume", "risk_blocks"]
 
-_SHOW_RULES_UP_TO: Final = 4
 _PROGRESS_MIN_STEPS: Final = 20_000
 _DEMO_ID_TRIES: Final = 20
 """How often ``dryrun`` chooses the next free demo id when another process took its choice."""
@@ -99,21 +99,6 @@ def _exit_code(result: DryrunResult) -> int:
     if result.status is SessionStatus.REJECTED:
         return EXIT_REJECTED
     return EXIT_FAILED
-
-
-def risk_blocks(metrics: MetricsCollector) -> str:
-    """RISK_REJECTED count, and by rule when that is short and the metrics tell them apart."""
-    blocks = metrics.count("RISK_REJECTED")
-    if not blocks:
-        return "0"
-    by_reason = metrics.rejects_by_reason
-    if not metrics.count("ORDER_REJECTED"):
-        by_rule = by_reason  # no venue rejects: every reject counted mid-run is a rail's
-    else:
-        by_rule = {rule: n for rule, n in by_reason.items() if rule in RAIL_RULES}
-    if sum(by_rule.values()) != blocks or len(by_rule) > _SHOW_RULES_UP_TO:
-        return str(blocks)
-    return f"{blocks} (" + ", ".join(f"{r} {n}" for r, n in sorted(by_rule.items())) + ")"
 
 
 def trading_line(result: DryrunResult, metrics: MetricsCollector) -> str:
@@ -146,7 +131,7 @@ def _summary(result: DryrunResult, run_dir: Path, wall_s: float, metrics: Metric
         f"steps       {result.steps}",
         f"orders      {result.orders_submitted}",
         f"fills       {result.fills}",
-        f"risk blocks {risk_blocks(metrics)}",
+        f"risk blocks {risk_blocks(metrics, desk_rules(run_dir))}",
         f"trading     {trading_line(result, metrics)}",
         f"position    {exposure_line(result)}",
         f"rejected    {rejected_line(metrics)}",

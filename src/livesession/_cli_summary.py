@@ -13,7 +13,7 @@ import json
 import os
 import re
 import sys
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
@@ -24,6 +24,7 @@ from ._artifacts import names
 from ._artifacts.runread import read_json_object
 from ._cli_output import emit_json
 from ._domain.decimal import plain
+from ._risk.rails import RAIL_RULES
 from ._rundir.standing import nonzero
 from ._support.oserrors import oserror_text
 from ._support.secrets import ALERT_ENV, redact, redact_text, redact_url
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "broker_failures_line",
+    "desk_rules",
     "evidence_json",
     "exposure_line",
     "failure_line",
@@ -47,6 +49,7 @@ __all__ = [
     "print_config",
     "rejected_line",
     "result_json",
+    "risk_blocks",
     "say_lease_kept",
     "say_log_lost",
     "say_timings_lost",
@@ -55,6 +58,47 @@ __all__ = [
     "say_undelivered",
     "verify_json",
 ]
+
+_SHOW_RULES_UP_TO: Final = 4
+
+
+def desk_rules(run_dir: Path) -> frozenset[str]:
+    """The rules of the desk's own rails the run in ``run_dir`` recorded (``sources``).
+
+    ``config.json`` keeps each rail's ``rule`` in its source record (``rails[N]``); a run
+    without rails of its own, or whose config cannot be read, has none.
+    """
+    try:
+        sources = read_json_object(run_dir / names.CONFIG).get("sources")
+    except OSError:  # the summary's breakdown only: the count stands without it
+        return frozenset()
+    records = sources.values() if isinstance(sources, dict) else ()
+    return frozenset(
+        record["rule"]
+        for record in records
+        if isinstance(record, dict) and isinstance(record.get("rule"), str)
+    )
+
+
+def risk_blocks(metrics: MetricsCollector, desk: Collection[str] = ()) -> str:
+    """RISK_REJECTED count, and by rule when that is short and the metrics tell them apart.
+
+    ``rejects_by_reason`` counts the venue's refusals with the rails' (``ORDER_REJECTED``
+    by its reason): when the venue refused orders too, only the rails' own rules are
+    taken, the built-in ones and the desk's (``desk``, ``desk_rules``).
+    """
+    blocks = metrics.count("RISK_REJECTED")
+    if not blocks:
+        return "0"
+    by_reason = metrics.rejects_by_reason
+    if not metrics.count("ORDER_REJECTED"):
+        by_rule = by_reason  # no venue rejects: every reject counted mid-run is a rail's
+    else:
+        rules = RAIL_RULES | set(desk)
+        by_rule = {rule: n for rule, n in by_reason.items() if rule in rules}
+    if sum(by_rule.values()) != blocks or len(by_rule) > _SHOW_RULES_UP_TO:
+        return str(blocks)
+    return f"{blocks} (" + ", ".join(f"{r} {n}" for r, n in sorted(by_rule.items())) + ")"
 
 
 def rejected_line(metrics: MetricsCollector) -> str:
