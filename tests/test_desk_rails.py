@@ -235,9 +235,18 @@ def test_a_resumed_run_keeps_its_rail_and_a_changed_rail_is_refused(tmp_path, de
             (f"rails_params has a table for '{REF}', but rails does not list it",),
         ),
         (f'["{REF}", "{REF}"]', "", (f"rails[1] repeats '{REF}'",)),
+        (  # a config key written below a rail's table by mistake, which **kwargs would take
+            '["desk.rails:not_a_rail"]',
+            '[rails_params."desk.rails:not_a_rail"]\nmax_order_qty = "1"\n',
+            (
+                'line 6: rails_params."desk.rails:not_a_rail".max_order_qty is refused',
+                "max_order_qty is a key of [risk]",
+                "rails[0] 'desk.rails:not_a_rail' names no parameter max_order_qty",
+            ),
+        ),
     ],
     ids=["no-module", "no-attribute", "raises", "not-a-rail", "built-in-rule", "no-params",
-         "stray-params", "twice"],
+         "stray-params", "twice", "misplaced-key"],
 )  # fmt: skip
 def test_bad_rail_references_are_refused_before_anything_is_written(
     tmp_path: Path, desk: Path, rails: str, params: str, needles: tuple[str, ...]

@@ -272,6 +272,9 @@ def located(
     for table in _PARAMS_TABLES:  # each of their keys too (``misplaced_params``)
         given = data.get(table)
         keys += [f"{table}.{key}" for key in given] if isinstance(given, dict) else []
+    rails = data.get("rails_params")  # a table per rail: ``[rails_params."REF"]``
+    for ref, given in rails.items() if isinstance(rails, dict) else ():
+        keys += [f"rails_params.{ref}.{key}" for key in given] if isinstance(given, dict) else []
     places = {}
     for key in keys:
         line = _line_of(text, key)
@@ -287,7 +290,9 @@ def place_of(config: object, key: str) -> str:
     return _PLACES.get(id(config), {}).get(key, "")
 
 
-def misplaced_params(config: Any, table: str, *, own: str = "") -> dict[str, str]:
+def misplaced_params(
+    config: Any, table: str, *, own: str = "", ref: str | None = None
+) -> dict[str, str]:
     """Each key of the params ``table`` of ``config`` that is a config key elsewhere, said.
 
     ``steps`` or ``max_order_qty`` written below ``[strategy_params]`` by mistake goes to the
@@ -295,6 +300,8 @@ def misplaced_params(config: Any, table: str, *, own: str = "") -> dict[str, str
     and the day-1 order cap. Said as a misplaced key is (the file and line, where it
     belongs); the keys of the table ``own`` (``strategy``: the demo's, which a strategy of
     one's own takes in its params) are the table's to have. ``config`` is a ``DryrunConfig``.
+    With ``ref``, the table is ``table``'s own table for that reference (a rail's
+    ``[rails_params."REF"]``).
     """
     tables = {"": type(config)}
     for field in attrs.fields(type(config)):
@@ -303,9 +310,12 @@ def misplaced_params(config: Any, table: str, *, own: str = "") -> dict[str, str
             tables[field.name] = type(value)
     keys = {name: set(attrs.fields_dict(cls)) for name, cls in tables.items()}
     keys[""].discard("base_dir")  # the file's directory, never a setting
+    params, name, place = getattr(config, table), table, table
+    if ref is not None:
+        params, name, place = params.get(ref, {}), f'{table}."{ref}"', f"{table}.{ref}"
     said = {}
-    for key in getattr(config, table):
-        elsewhere = _misplaced(f"{table}.{key}", keys)
+    for key in params:
+        elsewhere = _misplaced(f"{name}.{key}", keys)
         if elsewhere:
-            said[key] = f"{place_of(config, f'{table}.{key}')}{table}.{key} is refused: {elsewhere}"
+            said[key] = f"{place_of(config, f'{place}.{key}')}{name}.{key} is refused: {elsewhere}"
     return said

@@ -173,11 +173,12 @@ def _made(
     """
     table = f"{key.removesuffix('_factory')}_params"  # strategy_factory: strategy_params
     own = "strategy" if table == "strategy_params" else ""
+    per_rail = ref if key == "rails" else None  # a rail's own table: [rails_params."REF"]
     refused = {
-        name: f"{said}; {key} {ref!r} names no parameter {name} (a **kwargs would take it, "
-        "and nothing would change): move it, or name it in the factory's signature"
-        for name, said in misplaced_params(cfg, table, own=own).items()
-    } if key != "rails" else {}  # fmt: skip
+        name: f"{said}; {what or key} {ref!r} names no parameter {name} (a **kwargs would "
+        "take it, and nothing would change): move it, or name it in the factory's signature"
+        for name, said in misplaced_params(cfg, table, own=own, ref=per_rail).items()
+    }
     return call_reference(
         ref, _base(cfg), what=what or key, kind=kind, kwargs=kwargs, offered=offered,
         where=place_of(cfg, key), unnamed_refused=refused,
