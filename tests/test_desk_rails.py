@@ -301,3 +301,36 @@ def test_the_risk_blocks_line_names_a_desk_rule_when_the_venue_rejected_orders_t
     assert f"risk blocks {blocks} (PRICE_BAND {blocks})" in lines, proc.stdout
     rejected = next(line for line in lines if line.startswith("rejected"))
     assert not rejected.startswith("rejected    0 "), rejected  # the venue refused some
+
+
+MANY = """
+class Passes:
+    def __init__(self, rule):
+        self.rule = rule
+
+    def __call__(self, intent, ctx):
+        return None
+
+""" + "".join(f"\ndef make{n}():\n    return Passes('RULE_{n}')\n" for n in range(12))
+
+
+def test_the_report_and_the_evidence_list_rails_10_after_rails_2(tmp_path: Path, desk: Path):
+    """Bug: the sources' roles sorted as text, so the report's and the evidence's listings
+    put ``rails[10]`` and ``rails[11]`` between ``rails[1]`` and ``rails[2]``."""
+    (desk / "desk" / "many.py").write_text(MANY)
+    refs = ", ".join(f'"desk.many:make{n}"' for n in range(12))
+    (desk / "desk.toml").write_text(f'run_id = "many"\nsteps = 20\nrails = [{refs}]\n')
+    proc = cli("dryrun", "-c", desk / "desk.toml", "--out", tmp_path / "runs", "-q", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    run_dir = tmp_path / "runs" / "many"
+    assert cli("report", run_dir, cwd=tmp_path).returncode == 0
+    html = (run_dir / "report.html").read_text()
+    shown = [html.index(f"rails[{n}] code") for n in range(12)]
+    assert shown == sorted(shown)
+    assert cli("evidence", run_dir, cwd=tmp_path).returncode == 0
+    document = next(run_dir.glob("EV-*.md")).read_text()
+    listed = [document.index(f"- rails\\[{n}\\] desk.many:make{n} ") for n in range(12)]
+    assert listed == sorted(listed)
+    # The recorded bytes keep their order: config.json's and manifest.json's keys sorted.
+    config = (run_dir / "config.json").read_bytes()
+    assert config.index(b'"rails[10]"') < config.index(b'"rails[2]"')

@@ -16,6 +16,8 @@ escapes each of them instead (``\n``), for a message quoted in a line of one's o
 ``md_text`` and ``md_code`` put such text in a Markdown document (the evidence's EV
 document, the burn-in report) as one printable line that renders as the text it is: no
 heading, emphasis, link, HTML tag or comment of its own, whatever it holds.
+``natural_key`` sorts names with numbers in them as a person reads them (``rails[2]``
+before ``rails[10]``).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ __all__ = [
     "json_dumps",
     "md_code",
     "md_text",
+    "natural_key",
     "one_line",
     "option",
     "printable_line",
@@ -117,6 +120,18 @@ def exception_text(exc: BaseException) -> str:
 _CONTROL: Final = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 """A control character (C0, DEL, C1): those that are not whitespace are left after
 ``str.split`` joins the rest."""
+
+
+_DIGITS: Final = re.compile(r"(\d+)")
+
+
+def natural_key(text: str) -> tuple[str | int, ...]:
+    """``text`` to sort by with its runs of digits as numbers: ``rails[2]`` before ``rails[10]``.
+
+    For display only (the run's recorded files keep their sorted keys): text and numbers
+    alternate in the same places of every key, so any two compare.
+    """
+    return tuple(int(part) if n % 2 else part for n, part in enumerate(_DIGITS.split(text)))
 
 
 def one_line(text: str) -> str:

@@ -40,7 +40,7 @@ from .._rundir.plugins import check_recorded_sources
 from .._session.pipeline import DAILY_LOSS_KILL
 from .._support.fsutil import atomic_write_set
 from .._support.secrets import environment_secrets, find_secrets, may_hold_secret
-from .._support.text import command, valid_payload
+from .._support.text import command, natural_key, valid_payload
 from .._version import __version__
 from ..burnin import Thresholds, evaluate_run, kill_drill
 from ..controls import control_map
@@ -169,7 +169,8 @@ def _git_commit() -> str | None:
 def _plugins(sources: dict[str, Any]) -> dict[str, Any]:
     """The plug-ins' source records, each with one line a reviewer reads."""
     shown: dict[str, Any] = {}
-    for role, record in sorted(sources.items()):
+    for role in sorted(sources, key=natural_key):  # rails[2] before rails[10]
+        record = sources[role]
         what = record.get("ref") or f"{record.get('object')} ({record.get('supplied')})"
         rule = f" (rule {record['rule']})" if isinstance(record.get("rule"), str) else ""
         line = f"{role} {what}{rule}, source SHA-256 {record.get('sha256') or 'unknown'}"

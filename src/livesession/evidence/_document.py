@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._rundir.halts import ACTED_BY
 from .._session.pipeline import DAILY_LOSS_KILL
-from .._support.text import md_code, md_text
+from .._support.text import md_code, md_text, natural_key
 from ..burnin import render_markdown
 from ..controls import control_lines
 from ._outcome import outcome_lines
@@ -58,7 +58,8 @@ def _plugin_lines(plugins: dict[str, Any]) -> list[str]:
     if not plugins:
         return []
     lines = ["## Code that ran", ""]
-    lines += [f"- {md_text(record['summary'])}" for record in plugins.values()]
+    roles = sorted(plugins, key=natural_key)  # rails[2] before rails[10] (not as text)
+    lines += [f"- {md_text(plugins[role]['summary'])}" for role in roles]
     return [*lines, ""]
 
 

@@ -16,6 +16,7 @@ import orjson
 
 from .._artifacts.runread import payload
 from .._domain.decimal import finite_decimal, plain
+from .._support.text import natural_key
 from ._book import MAX_TRADES_SHOWN
 from ._series import acted_by
 from ._svg import FLAG_COLOURS, escape, utc_text
@@ -116,7 +117,8 @@ def identity(run: ReportRun) -> str:
         ),
         ("strategy parameters", _compact(strategy_params) if strategy_params else "(none)"),
     ]
-    rails = sorted(role for role in sources if role.startswith("rails["))  # the desk's own
+    # The desk's own, rails[2] before rails[10].
+    rails = sorted((role for role in sources if role.startswith("rails[")), key=natural_key)
     for role in ("strategy", "feed", "broker", *rails):
         record = source(role)
         if record:
