@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from livesession import Bar, ConfigError, OrderIntent, SmaCrossover
+from livesession import Bar, ConfigError, OrderIntent, PluginError, SmaCrossover
 from livesession._typing import Closable, MarketFeed
 from livesession.testing import (
     ALIASES,
@@ -792,3 +792,25 @@ class TestAFeedOfAnotherSymbol:
                 feed_factory=functools.partial(Stopping, how="exit"),
             )
         assert "config=" not in str(caught.value)
+
+
+def test_a_config_rail_that_cannot_be_built_leaves_no_strategy_or_feed_open(tmp_path: Path):
+    """Bug: a config naming a rail (``rails``) the session could not build raised out of the
+    matrix with the strategy and the feed it had made for the run never closed: no
+    session took them, and nothing else let go of them."""
+    strategies: list[ClosingSma] = []
+    feeds: list[Holding] = []
+    config = {"base_dir": str(tmp_path), "rails": ["nosuchdesk.rails:max_position"]}
+    with pytest.raises(PluginError, match=r"rails\[0\]: cannot import"):
+        run_failure_matrix(
+            functools.partial(ClosingSma, made=strategies),
+            feed_factory=functools.partial(Holding, made=feeds),
+            examples=1,
+            steps=10,
+            seed=0,
+            config=config,
+        )
+    assert strategies
+    assert feeds
+    assert [strategy.closes for strategy in strategies] == [1] * len(strategies)
+    assert [feed.closes for feed in feeds] == [1] * len(feeds)

@@ -153,19 +153,23 @@ class MatrixRun:
             # A plug-in's KeyboardInterrupt or SystemExit is its error, not the end of the
             # matrix.
             self._reads = interruptible_feed(self.feed, self._ctrl_c)
-        orch = LiveSessionOrchestrator(
-            self.config,
-            broker=self.broker,
-            strategy=interruptible_strategy(self.strategy, self._ctrl_c),
-            feed=self._reads,
-            event_sink=self.sinks["events"],
-            state_sink=self.sinks["states"],
-            audit_sink=self.audit,
-            metrics_sink=self.metrics,
-            idempotency=self.keys,
-        )
-        give_strategy(orch)  # made here from the factory: the session closes it, as its feed
         self._held = True
+        try:
+            orch = LiveSessionOrchestrator(
+                self.config,
+                broker=self.broker,
+                strategy=interruptible_strategy(self.strategy, self._ctrl_c),
+                feed=self._reads,
+                event_sink=self.sinks["events"],
+                state_sink=self.sinks["states"],
+                audit_sink=self.audit,
+                metrics_sink=self.metrics,
+                idempotency=self.keys,
+            )
+        except BaseException:  # a config's rail that cannot be built: no session owns them
+            self._let_go()
+            raise
+        give_strategy(orch)  # made here from the factory: the session closes it, as its feed
         return orch
 
     def _on_submit(self, order: Order) -> None:
