@@ -334,3 +334,22 @@ def test_the_report_and_the_evidence_list_rails_10_after_rails_2(tmp_path: Path,
     # The recorded bytes keep their order: config.json's and manifest.json's keys sorted.
     config = (run_dir / "config.json").read_bytes()
     assert config.index(b'"rails[10]"') < config.index(b'"rails[2]"')
+
+
+def test_a_rail_package_in_the_current_directory_is_named_with_what_to_do(
+    tmp_path: Path, desk: Path
+) -> None:
+    """The current directory is never searched: the hint named strategy_factory, feed and
+    broker only, and --config only, where a desk's rails (and a config built in Python,
+    the testing kit's) need base_dir."""
+    (tmp_path / "configs").mkdir()
+    (tmp_path / "configs" / "desk.toml").write_text(CONFIG)
+    proc = cli("dryrun", "-c", tmp_path / "configs" / "desk.toml", "--out", tmp_path / "runs",
+               cwd=desk)  # fmt: skip
+    _one_line_error(
+        proc,
+        "desk is in the current directory, which is never searched",
+        "(strategy_factory, feed, broker or rails)",
+        "pass --config, or install it (from Python: set the config's base_dir to the directory",
+    )
+    assert not (tmp_path / "runs").exists()

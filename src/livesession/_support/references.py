@@ -162,7 +162,8 @@ def _cwd_hint(top: str, exc: ImportError) -> str:
         return ""
     return (
         f"; {top} is in the current directory, which is never searched: name it in a config "
-        "file beside it (strategy_factory, feed or broker) and pass --config, or install it"
+        "file beside it (strategy_factory, feed, broker or rails) and pass --config, or install "
+        "it (from Python: set the config's base_dir to the directory it is in)"
     )
 
 
