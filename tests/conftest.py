@@ -4,6 +4,7 @@ redaction's environment secrets per test."""
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from collections.abc import Iterator
 from importlib.metadata import entry_points
@@ -20,6 +21,16 @@ sys.path.insert(0, str(Path(__file__).parent))
 import _netguard
 
 _netguard.install()
+
+# A suite started as a background job of a shell without job control (a script's
+# `pytest &`, `nohup ... &` in a subshell) inherits SIGINT ignored, and Python then installs
+# no Ctrl-C handler: the tests that send their own process SIGINT saw nothing and failed
+# (`DID NOT RAISE KeyboardInterrupt`), or a worker died. They test a terminal's Ctrl-C, so
+# the process takes SIGINT as Python started from a terminal does; the children it starts
+# get the default action (a handler is reset on exec), and the tests of a caller that
+# ignores SIGINT set that up themselves.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 _KIT = "livesession.testing.pytest_plugin"
 # The kit's plugin first (an install made before its entry point existed lacks it), so it
