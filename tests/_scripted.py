@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
-from livesession import OrderIntent, Side
+from livesession import DryrunConfig, OrderIntent, Side, create_run
 from livesession._domain.model import Bar
 
 SYMBOL = "BTC/USDT"
@@ -83,3 +84,20 @@ def sell(quantity: str, **extra: Any) -> OrderIntent:
 def at(bars: Mapping[int, Sequence[OrderIntent]]) -> Script:
     """A script that sends ``bars[n]`` on bar ``n`` and nothing otherwise."""
     return lambda n, _bar, _view: bars.get(n, ())
+
+
+def daily_loss_kill(out: Path, run_id: str, *, lifted_after: int | None = None) -> Path:
+    """A six-step run whose daily-loss cap pulls the kill switch on bar 3 (a buy of 1 on bar
+    1, then a fall from 40000 to 39000); ``lifted_after``: an operator re-enables trading
+    after that many steps. Returns the run's directory under ``out``."""
+    risk = {"per_trade_risk_pct": "0.01", "max_order_notional": "60000"}
+    cfg = DryrunConfig(run_id=run_id, strategy_id="scripted", steps=6, risk=risk)
+    feed = ScriptedFeed(["40000.00", "40000.00", "39000.00"])
+    with create_run(cfg, out, feed=feed, strategy=ScriptedStrategy(at({1: [buy("1")]}))) as s:
+        assert s.preflight()
+        s.activate()
+        if lifted_after is not None:
+            s.run_n_steps(lifted_after)
+            assert s.reenable_trading("ops-1")
+        s.run_to_end(6)
+    return out / run_id

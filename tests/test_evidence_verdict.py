@@ -18,7 +18,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from _scripted import ScriptedFeed, ScriptedStrategy, at, buy
+from _scripted import ScriptedFeed, ScriptedStrategy, at, daily_loss_kill
 from livesession import DryrunConfig, create_run
 from livesession._artifacts import names
 from livesession._artifacts.runread import iter_records
@@ -146,17 +146,8 @@ def _ended(run_dir: Path) -> dict[str, str]:
     return run_ended(outcome(run_dir, iter_records(run_dir / names.EVENTS)))
 
 
-_CAP = {"per_trade_risk_pct": "0.01", "max_order_notional": "60000"}
-"""The daily-loss cap pulls the kill switch on the third bar (``ScriptedFeed`` below)."""
-
-
 def test_a_run_the_kill_switch_halted_is_killed(tmp_path: Path) -> None:
-    cfg = DryrunConfig(run_id="cap", strategy_id="scripted", steps=6, risk=_CAP)
-    feed = ScriptedFeed(["40000.00", "40000.00", "39000.00"])
-    with create_run(cfg, tmp_path, feed=feed, strategy=ScriptedStrategy(at({1: [buy("1")]}))) as s:
-        assert s.preflight()
-        s.activate()
-        s.run_to_end(6)
+    daily_loss_kill(tmp_path, "cap")
     assert _ended(tmp_path / "cap") == {
         "ended": "KILLED",
         "said": "KILLED: the daily-loss cap pulled the kill switch after step 3 (KILL_SWITCH "
@@ -208,14 +199,7 @@ def test_a_completed_run_and_a_fault_left_for_an_operator(tmp_path: Path) -> Non
 
 
 def test_a_kill_an_operator_lifted_is_no_kill_at_the_end(tmp_path: Path) -> None:
-    cfg = DryrunConfig(run_id="lift", strategy_id="scripted", steps=6, risk=_CAP)
-    feed = ScriptedFeed(["40000.00", "40000.00", "39000.00"])
-    with create_run(cfg, tmp_path, feed=feed, strategy=ScriptedStrategy(at({1: [buy("1")]}))) as s:
-        assert s.preflight()
-        s.activate()
-        s.run_n_steps(4)
-        assert s.reenable_trading("ops-1")
-        s.run_to_end(6)
+    daily_loss_kill(tmp_path, "lift", lifted_after=4)
     assert _ended(tmp_path / "lift") == {
         "ended": "COMPLETED",
         "said": "COMPLETED: ran its steps; sealed COMPLETED after 6 of 6 steps",

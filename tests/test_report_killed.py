@@ -10,21 +10,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from _scripted import ScriptedFeed, ScriptedStrategy, at, buy
-from livesession import DryrunConfig, create_run
+from _scripted import daily_loss_kill
 from livesession.report import render_report
-
-_CAP = {"per_trade_risk_pct": "0.01", "max_order_notional": "60000"}
-"""The daily-loss cap pulls the kill switch on the third bar (``ScriptedFeed`` below)."""
 
 
 def test_the_header_names_a_kill_that_lasted_to_the_end(tmp_path: Path) -> None:
-    cfg = DryrunConfig(run_id="cap", strategy_id="scripted", steps=6, risk=_CAP)
-    feed = ScriptedFeed(["40000.00", "40000.00", "39000.00"])
-    with create_run(cfg, tmp_path, feed=feed, strategy=ScriptedStrategy(at({1: [buy("1")]}))) as s:
-        assert s.preflight()
-        s.activate()
-        s.run_to_end(6)
+    daily_loss_kill(tmp_path, "cap")
     header = render_report(tmp_path / "cap").split("</header>", 1)[0]
     assert (
         "&middot; 6 of 6 steps; KILLED: trading HALTED by the kill switch (DAILY_LOSS) from "
@@ -33,14 +24,7 @@ def test_the_header_names_a_kill_that_lasted_to_the_end(tmp_path: Path) -> None:
 
 
 def test_the_report_names_no_kill_an_operator_lifted(tmp_path: Path) -> None:
-    cfg = DryrunConfig(run_id="lift", strategy_id="scripted", steps=6, risk=_CAP)
-    feed = ScriptedFeed(["40000.00", "40000.00", "39000.00"])
-    with create_run(cfg, tmp_path, feed=feed, strategy=ScriptedStrategy(at({1: [buy("1")]}))) as s:
-        assert s.preflight()
-        s.activate()
-        s.run_n_steps(4)
-        assert s.reenable_trading("ops-1")
-        s.run_to_end(6)
+    daily_loss_kill(tmp_path, "lift", lifted_after=4)
     header = render_report(tmp_path / "lift").split("</header>", 1)[0]
     assert "&middot; 6 of 6 steps</p>" in header
     assert "KILLED" not in header
