@@ -328,3 +328,14 @@ KILLED_THEN_LIFTED: list[tuple[int, Callable[[Any], object]]] = [
     (20, lambda session: session.reenable_trading("alice")),
 ]
 """``steered_run``'s script of an operator's kill at step 30, lifted by alice at step 50."""
+
+
+def one_line_error(proc: subprocess.CompletedProcess[str], *needles: str) -> str:
+    """The one stderr line of a CLI refusal (exit 2, no traceback), holding each of ``needles``."""
+    err = proc.stderr.strip()
+    assert proc.returncode == 2, (proc.returncode, proc.stdout, proc.stderr)
+    assert len(err.splitlines()) == 1, err
+    assert "Traceback" not in err
+    for needle in needles:
+        assert needle in err, err
+    return err

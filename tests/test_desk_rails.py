@@ -11,7 +11,6 @@ again by ``resume`` and ``evidence``, and refused there when its module changed.
 from __future__ import annotations
 
 import hashlib
-import subprocess
 import textwrap
 from pathlib import Path
 
@@ -20,7 +19,7 @@ import pytest
 
 from livesession import DryrunConfig, LiveSessionOrchestrator, PluginError, create_run
 
-from _helpers import Sinks
+from _helpers import Sinks, one_line_error
 from crash_harness import KILLED, cli
 
 REF = "desk.rails:max_position"
@@ -99,16 +98,6 @@ def _tree(root: Path) -> dict[str, str]:
     return {str(p.relative_to(root)): _sha(p) for p in sorted(root.rglob("*")) if p.is_file()}
 
 
-def _one_line_error(proc: subprocess.CompletedProcess[str], *needles: str) -> str:
-    err = proc.stderr.strip()
-    assert proc.returncode == 2, (proc.returncode, proc.stdout, proc.stderr)
-    assert len(err.splitlines()) == 1, err
-    assert "Traceback" not in err
-    for needle in needles:
-        assert needle in err, err
-    return err
-
-
 def _refusals(run_dir: Path) -> list[dict[str, object]]:
     events = [orjson.loads(line) for line in (run_dir / "events.jsonl").read_bytes().splitlines()]
     return [e for e in events if e["event_type"] == "RISK_REJECTED"]
@@ -180,12 +169,12 @@ def test_a_resumed_run_keeps_its_rail_and_a_changed_rail_is_refused(tmp_path, de
     original = source.read_bytes()
     source.write_bytes(original.replace(b"abs(after) <= self.cap", b"abs(after) <= 2 * self.cap"))
     refused = cli("resume", run_dir, cwd=tmp_path)
-    _one_line_error(refused, f"rails[0] '{REF}' changed since run capped started")
+    one_line_error(refused, f"rails[0] '{REF}' changed since run capped started")
     assert _tree(run_dir) == before
     # ... and so does a module that is gone.
     source.unlink()
     refused = cli("resume", run_dir, cwd=tmp_path)
-    _one_line_error(refused, "rails[0]", REF)
+    one_line_error(refused, "rails[0]", REF)
     assert _tree(run_dir) == before
 
     source.write_bytes(original)
@@ -200,7 +189,7 @@ def test_a_resumed_run_keeps_its_rail_and_a_changed_rail_is_refused(tmp_path, de
     # The evidence's re-run builds the same rail: changed, it is refused before writing.
     source.write_bytes(original + b"\n# tuned after the run\n")
     refused = cli("evidence", run_dir, cwd=tmp_path)
-    _one_line_error(refused, REF, "changed since run capped started")
+    one_line_error(refused, REF, "changed since run capped started")
     assert not (run_dir / "manifest.json").exists()
 
 
@@ -254,7 +243,7 @@ def test_bad_rail_references_are_refused_before_anything_is_written(
     (desk / "desk.toml").write_text(f'run_id = "bad"\nsteps = 5\n\nrails = {rails}\n{params}')
     out = tmp_path / "runs"
     proc = cli("dryrun", "-c", desk / "desk.toml", "--out", out, cwd=tmp_path)
-    _one_line_error(proc, *needles)
+    one_line_error(proc, *needles)
     if "cannot" in needles[0]:
         assert f"config file {desk / 'desk.toml'}, line 4: " in proc.stderr
     assert not out.exists()
@@ -346,7 +335,7 @@ def test_a_rail_package_in_the_current_directory_is_named_with_what_to_do(
     (tmp_path / "configs" / "desk.toml").write_text(CONFIG)
     proc = cli("dryrun", "-c", tmp_path / "configs" / "desk.toml", "--out", tmp_path / "runs",
                cwd=desk)  # fmt: skip
-    _one_line_error(
+    one_line_error(
         proc,
         "desk is in the current directory, which is never searched",
         "(strategy_factory, feed, broker or rails)",

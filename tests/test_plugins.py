@@ -41,6 +41,7 @@ from livesession._support.references import not_a, protocol_members
 from livesession._typing import Broker, Strategy
 from livesession.aio import open_session
 
+from _helpers import one_line_error
 from crash_harness import KILLED, cli
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -65,16 +66,6 @@ def _json(proc: subprocess.CompletedProcess[str]) -> dict[str, object]:
     obj = orjson.loads(lines[0])
     assert isinstance(obj, dict)
     return obj
-
-
-def _one_line_error(proc: subprocess.CompletedProcess[str], *needles: str) -> str:
-    err = proc.stderr.strip()
-    assert proc.returncode == 2, (proc.returncode, proc.stdout, proc.stderr)
-    assert len(err.splitlines()) == 1, err
-    assert "Traceback" not in err
-    for needle in needles:
-        assert needle in err, err
-    return err
 
 
 @pytest.fixture(name="desk")
@@ -137,16 +128,16 @@ def test_reference_never_resolves_from_the_current_directory(tmp_path):
     shutil.copytree(EXAMPLES / "mydesk", cwd / "mydesk")
     out = tmp_path / "runs"
     proc = cli("dryrun", "--config", config_dir / "desk.toml", "--out", out, cwd=cwd)
-    _one_line_error(proc, REF, "No module named 'mydesk'")
+    one_line_error(proc, REF, "No module named 'mydesk'")
     # ... and the one line says why and what to do instead.
-    _one_line_error(proc, "mydesk is in the current directory, which is never searched")
+    one_line_error(proc, "mydesk is in the current directory, which is never searched")
     assert "pass --config, or install it" in proc.stderr
     assert not out.exists()
 
     plain = tmp_path / "plain"
     plain.mkdir()
     proc = cli("dryrun", "--strategy", REF, "--out", out, cwd=plain)
-    _one_line_error(proc, REF, "No module named 'mydesk'")
+    one_line_error(proc, REF, "No module named 'mydesk'")
     assert "current directory" not in proc.stderr  # no package here: no such hint
     assert not out.exists()
 
@@ -166,7 +157,7 @@ def test_killed_run_resumes_byte_for_byte_and_changed_code_is_refused(tmp_path, 
     source.write_bytes(original + b"\n# tuned after the run started\n")
     before = _tree(run_dir)
     refused = cli("resume", run_dir, "--json", cwd=elsewhere)
-    err = _one_line_error(refused, REF, "changed since run mydesk started")
+    err = one_line_error(refused, REF, "changed since run mydesk started")
     assert _json(refused) == {
         "ok": False,
         "exit_code": 2,
@@ -185,7 +176,7 @@ def test_killed_run_resumes_byte_for_byte_and_changed_code_is_refused(tmp_path, 
     # Evidence re-runs the same code; changed code is refused there too, before writing.
     source.write_bytes(original + b"\n# changed again\n")
     refused = cli("evidence", run_dir, cwd=elsewhere)
-    _one_line_error(refused, REF, "changed since run mydesk started")
+    one_line_error(refused, REF, "changed since run mydesk started")
     assert not (run_dir / "manifest.json").exists()
 
 
@@ -408,7 +399,7 @@ def test_bad_reference_exits_2_with_one_line_and_writes_nothing(tmp_path, plugdi
     config.write_text(f'run_id = "bad"\n{toml}\n')
     out = tmp_path / "runs"
     proc = cli("dryrun", "-c", config, "--out", out, "--json", cwd=tmp_path)
-    err = _one_line_error(proc, *needles)
+    err = one_line_error(proc, *needles)
     assert _json(proc)["error"] == err.removeprefix("livesession: error: ")
     assert not out.exists()
 
@@ -449,7 +440,7 @@ def test_a_plug_in_that_changes_the_working_directory_is_refused_leaving_nothing
     config = plugdir / "moved.toml"
     config.write_text(f'run_id = "moved"\nstrategy_factory = "{ref}"\n')
     proc = cli("dryrun", "-c", config, "--out", "runs", cwd=tmp_path)
-    _one_line_error(
+    one_line_error(
         proc,
         f"strategy_factory '{ref}' changed the working directory (os.chdir) from {tmp_path} "
         f"to {plugdir / 'userplug'} as it was imported or built",
@@ -957,7 +948,7 @@ def test_a_set_state_that_raises_is_refused_before_resume_changes_anything(tmp_p
     assert (run_dir / "checkpoint.json").exists()
     before = _tree(run_dir)
     refused = cli("resume", run_dir, cwd=tmp_path)
-    err = _one_line_error(
+    err = one_line_error(
         refused,
         "cannot resume run forgetful: the strategy's set_state raised KeyError: ",
         "login token=***",
@@ -985,7 +976,7 @@ def test_a_set_state_that_exits_is_refused_as_one_that_raises(tmp_path, plugdir,
     run_dir = _crashed_forgetful(tmp_path, plugdir)
     before = _tree(run_dir)
     refused = cli("resume", run_dir, cwd=tmp_path)
-    _one_line_error(
+    one_line_error(
         refused,
         f"cannot resume run forgetful: the strategy's set_state raised {said}",
         "nothing was changed",
@@ -1140,7 +1131,7 @@ def test_nan_or_infinity_in_a_params_table_is_refused_before_anything_is_written
     toml = plugdir / "c.toml"
     toml.write_text(f"{_TAKES_ANY}{table}\n")
     proc = cli("dryrun", "-c", toml, "--out", tmp_path / "runs", cwd=tmp_path)
-    _one_line_error(proc, f"{said}: config.json would record it as null")
+    one_line_error(proc, f"{said}: config.json would record it as null")
     assert not (tmp_path / "runs").exists()
     with pytest.raises(ConfigError, match="must be a finite number, got nan"):
         DryrunConfig(strategy_factory=REF, strategy_params={"deep": [[{"x": float("nan")}]]})
@@ -1159,7 +1150,7 @@ def test_an_integer_beyond_64_bits_in_a_params_table_is_refused(tmp_path, plugdi
     toml = plugdir / "c.toml"
     toml.write_text(f"{_TAKES_ANY}[strategy_params]\nthreshold = 99999999999999999999999\n")
     proc = cli("dryrun", "-c", toml, "--out", tmp_path / "runs", "--json", cwd=tmp_path)
-    err = _one_line_error(proc, f"strategy_params.threshold {_INT64}", "99999999999999999999999")
+    err = one_line_error(proc, f"strategy_params.threshold {_INT64}", "99999999999999999999999")
     assert _json(proc)["error"] == err.removeprefix("livesession: error: ")
     assert not (tmp_path / "runs").exists()
     for value in (2**70, -(2**63) - 1):
@@ -1291,7 +1282,7 @@ def test_cli_flags_reach_the_config(tmp_path):
     )
     # --strategy without a reference-bearing config dir: resolves from the config's directory
     # (which has no mydesk) and then the installed packages: refused, naming the reference.
-    _one_line_error(proc, REF)
+    one_line_error(proc, REF)
     shutil.copytree(EXAMPLES / "mydesk", tmp_path / "mydesk")
     proc = cli(
         "dryrun", "-c", config, "--out", out, "--symbol", "ETH/USDT", "--strategy", REF, "--json"
@@ -1354,7 +1345,7 @@ def test_a_config_key_in_a_params_table_a_factory_takes_as_kwargs_is_refused(
     toml = plugdir / "c.toml"
     toml.write_text(f"{_TAKES_ANY}{table}")
     proc = cli("dryrun", "-c", toml, "--out", tmp_path / "runs", cwd=tmp_path)
-    _one_line_error(proc, f"config file {toml}, {said}")
+    one_line_error(proc, f"config file {toml}, {said}")
     assert not (tmp_path / "runs").exists()
 
 
