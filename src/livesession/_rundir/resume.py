@@ -66,7 +66,7 @@ from .plugins import (
     restore_plugins,
 )
 from .reseal import reseal
-from .resumecut import AuditCut, check_journals, validate_artifacts
+from .resumecut import AuditCut, check_journals, refuse_while_evidence_reads, validate_artifacts
 from .session import open_session
 
 if TYPE_CHECKING:
@@ -169,6 +169,7 @@ def resume_run(
     # changes anything, before the lock is ours.
     lock = RunLock.acquire(run_dir, writer_command("resume"))
     try:
+        refuse_while_evidence_reads(run_dir)  # it would hash files this cuts and writes
         session = _reopen(
             run_dir,
             cfg,

@@ -24,12 +24,34 @@ import orjson
 
 from .._artifacts import names
 from .._artifacts.audit_chain import GENESIS_HASH
-from .._exceptions import AuditCorruption, RunDirectoryError
+from .._exceptions import AuditCorruption, RunDirectoryError, RunHeld
+from .._support.dirlock import locked_by
 from .._support.fsutil import raise_if_refused
+from .._support.text import command
 
-__all__ = ["AuditCut", "check_journals", "validate_artifacts"]
+__all__ = ["AuditCut", "check_journals", "refuse_while_evidence_reads", "validate_artifacts"]
 
 _RESUME: Final = "C2_RESUME"
+
+
+def refuse_while_evidence_reads(run_dir: Path) -> None:
+    """Refuse a resume (``RunHeld``, nothing changed) while an evidence reads the run.
+
+    Evidence holds no writer lock (``status`` would call the run live), but a ``flock`` on
+    the run directory (``evidence._lock``). A resume started beside it cut the files back
+    and wrote on while the evidence hashed and verified them: the bundle matched neither
+    the run it read nor the one left on disk. Asked with the writer lock held, so an
+    evidence that starts after this sees the resume as the run's writer and refuses.
+    """
+    holder = locked_by(run_dir)
+    if holder is None:
+        return
+    who = "" if holder < 0 else f" (pid {holder})"
+    raise RunHeld(
+        f"{run_dir} is being read by a livesession evidence{who}: nothing was changed (a "
+        "resume would cut back and write the files it hashes; let it finish, then run "
+        f"`{command('resume', run_dir)}` again)"
+    )
 
 
 @attrs.frozen

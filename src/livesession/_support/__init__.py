@@ -2,7 +2,8 @@
 
 Files: ``fsutil`` (atomic replacement, a torn tail cut aside), ``filemode`` (the permission
 bits a rewritten file keeps), ``wholelines`` (appending in whole lines), ``outfile`` (a
-tool's ``--output``) and ``oserrors`` (the way out of an error the system gave). Text and
+tool's ``--output``), ``oserrors`` (the way out of an error the system gave) and ``dirlock``
+(a ``flock`` on a directory, and who holds it). Text and
 numbers: ``secrets`` (redaction and the secret scan), ``text`` (a plug-in's text made fit
 for files and messages) and ``numbertext`` (the one form a number may be written in).
 Process: ``crash`` (crash points), ``logging`` (JSON lines, redacted), ``signals`` (handlers

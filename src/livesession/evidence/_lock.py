@@ -19,7 +19,6 @@ drops the lock when the process ends, however it ends.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import stat
 from pathlib import Path
@@ -28,6 +27,7 @@ from typing import TYPE_CHECKING
 import orjson
 
 from .._exceptions import RunHeld, UsageError
+from .._support.dirlock import lock_directory
 from .._support.fsutil import file_kind
 from .._support.text import one_line
 
@@ -35,8 +35,6 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
 __all__ = ["bundle_lock", "refuse_another_bundle"]
-
-_PROC_LOCKS = Path("/proc/locks")
 
 
 @contextlib.contextmanager
@@ -72,40 +70,15 @@ def _distinct(run_dir: Path, target: Path) -> list[Path]:
 
 def _locked(directory: Path) -> int | None:
     """A descriptor of ``directory`` holding its lock (None: it cannot be opened)."""
-    try:
-        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    except OSError:
-        return None
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:  # held (EWOULDBLOCK); or a file system without locks, said the same
-        holder = _holder(fd)
-        os.close(fd)
-        who = "another process" if holder is None else f"another process, pid {holder}"
+    fd, holder = lock_directory(directory)
+    if holder is not None:
+        who = "another process" if holder < 0 else f"another process, pid {holder}"
         raise RunHeld(
             f"{directory}: another livesession evidence is writing its bundle there (held by "
             f"{who}); nothing was written (one evidence at a time: let it finish and read "
             "the manifest.json it prints the SHA-256 of, or run this one again then)"
-        ) from None
+        )
     return fd
-
-
-def _holder(fd: int) -> int | None:
-    """The pid holding a ``flock`` on ``fd``'s file, from ``/proc/locks`` (Linux), or None."""
-    info = os.fstat(fd)
-    device = f"{os.major(info.st_dev):02x}:{os.minor(info.st_dev):02x}:{info.st_ino}"
-    try:
-        lines = _PROC_LOCKS.read_text(encoding="ascii", errors="replace").splitlines()
-    except OSError:
-        return None
-    for line in lines:
-        # Each line: number, FLOCK, ADVISORY, WRITE, pid, major:minor:inode, start, end.
-        match line.split()[1:6]:
-            case ["FLOCK", _, _, pid, at] if at == device and pid.isdigit():
-                return int(pid)
-            case _:
-                continue
-    return None
 
 
 def refuse_another_bundle(target: Path, run_id: str) -> None:
