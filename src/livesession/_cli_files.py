@@ -21,6 +21,7 @@ from typing import Final
 from ._artifacts.runread import is_run_dir
 from ._exceptions import UsageError
 from ._support.fsutil import file_kind
+from ._support.madedir import make_dir
 from ._support.oserrors import cwd_gone, not_writable
 
 __all__ = [
@@ -158,8 +159,7 @@ def refuse_unmakeable(directory: Path, what: str, hint: str) -> None:
     made: list[Path] = []
     try:
         for path in reversed(missing):
-            path.mkdir()
-            made.append(path)
+            make_dir(path, made)  # one another evidence made meanwhile stays
     except OSError as exc:
         raise _unwritable(what, exc.strerror or str(exc), hint) from None
     finally:

@@ -1,6 +1,7 @@
 """Plumbing with no domain knowledge: atomic files, crash points, redaction, logs.
 
-Files: ``fsutil`` (atomic replacement, a torn tail cut aside), ``filemode`` (the permission
+Files: ``fsutil`` (atomic replacement, a torn tail cut aside), ``madedir`` (a directory
+another process may be making too), ``filemode`` (the permission
 bits a rewritten file keeps), ``wholelines`` (appending in whole lines), ``outfile`` (a
 tool's ``--output``), ``oserrors`` (the way out of an error the system gave) and ``dirlock``
 (a ``flock`` on a directory, and who holds it). Text and

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 
 from .crash import crashpoint
 from .filemode import kept_mode, set_mode
+from .madedir import make_dir
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -156,8 +157,7 @@ def atomic_write_set(files: Sequence[tuple[Path, bytes]]) -> None:
         for path, data in files:
             missing = [d for d in (path.parent, *path.parent.parents) if not d.exists()]
             for directory in reversed(missing):
-                directory.mkdir()
-                made.append(directory)
+                make_dir(directory, made)  # not one another process made meanwhile
             staged.append((_staged(path, data), path))
         for tmp, path in staged:
             tmp.replace(path)
