@@ -224,6 +224,18 @@ def money(value: Decimal) -> str:
     return f"{value:,.{places}f}"
 
 
+def percent(value: Decimal) -> str:
+    """A percentage to three places, or to three significant digits when it is smaller.
+
+    Rounded half-even. To three places alone a drawdown of 7.55 on a peak of 100,010 read
+    ``0.008 %`` and one of 0.30 ``0.000 %`` beside its amount: ``0.00755 %``, ``0.000300 %``.
+    """
+    if not value:
+        return "0.000"
+    places = max(3, 2 - value.adjusted())
+    return f"{value:.{places}f}"
+
+
 def amount(value: object, missing: str = "(unknown)") -> str:
     """An amount the run wrote (decimal text, or an integer) as ``money`` shows one.
 
@@ -258,7 +270,7 @@ def profit_and_loss(run: ReportRun, book: Book) -> str:
         ("unrealised PnL", money(book.final_unrealised), "open position at the last close"),
         ("fees", "not modelled", "the venues report none: PnL is gross of fees"),
         ("peak equity", money(book.peak), ""),
-        ("max drawdown", f"{money(book.max_drawdown)} ({book.max_drawdown_pct:.3f} %)", at),
+        ("max drawdown", f"{money(book.max_drawdown)} ({percent(book.max_drawdown_pct)} %)", at),
         ("fills", str(book.trade_count), ""),
         ("closing fills (won)", f"{book.closing} ({book.wins})", ""),
     ]

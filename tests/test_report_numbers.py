@@ -1,0 +1,270 @@
+"""A reviewer's recomputation: every figure from events.jsonl alone, compared with the tools.
+
+The recomputation here shares no code with the package: exact fractions (no Decimal
+context, no float), average cost by its definition, equity marked at every bar's close.
+It is held against what the report shows (its book and its text), ``metrics.json``, the
+final state snapshot, ``SESSION_STOPPED``, every ``POSITION_CHANGED`` and ``status``, over
+generated runs: a strategy that goes long, adds, flips short, reduces and goes flat on a
+moving price, on a venue that fills in parts, slips and rejects.
+"""
+
+from __future__ import annotations
+
+import html
+import itertools
+import re
+from collections.abc import Sequence
+from decimal import Decimal
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import orjson
+from hypothesis import strategies as st
+
+from _scripted import SYMBOL, ScriptedFeed, ScriptedStrategy
+from livesession import DryrunConfig, OrderIntent, Side, create_run
+from livesession.report import render_report
+from livesession.report._book import replay_book
+from livesession.report._reading import ReportRun
+from livesession.status import run_status
+
+FILLS = ("ORDER_FILLED", "ORDER_PARTIALLY_FILLED")
+
+
+def _lines(path: Path) -> list[dict[str, Any]]:
+    return [orjson.loads(line) for line in path.read_bytes().splitlines()]
+
+
+def _decimal(value: Fraction, places: int) -> Decimal:
+    """``value`` rounded half-even to ``places`` (exactly, from the fraction)."""
+    scaled = value * 10**places
+    down = scaled.numerator // scaled.denominator
+    rest = scaled - down
+    if rest > Fraction(1, 2) or (rest == Fraction(1, 2) and down % 2):
+        down += 1
+    return Decimal(down).scaleb(-places)
+
+
+class _Reviewer:
+    """The book a reviewer keeps while reading the events, one at a time."""
+
+    def __init__(self, cash: Fraction, tick: Fraction) -> None:
+        self.cash, self.tick = cash, tick
+        self.position: dict[str, Fraction] = {}
+        self.average: dict[str, Fraction] = {}
+        self.close: dict[str, Fraction] = {}
+        self.realised = Fraction(0)
+        self.trades: list[Fraction | None] = []
+        self.mismatches: list[tuple[int, str, str, Fraction]] = []
+        self.marks: list[Fraction] = []
+
+    def equity(self) -> Fraction:
+        held = (q * self.close[s] for s, q in self.position.items() if q)
+        return self.cash + sum(held, Fraction(0))
+
+    def bar(self, fields: dict[str, Any], first: bool) -> None:
+        if not first:
+            self.marks.append(self.equity())  # the step before this bar ended
+        self.close[fields["symbol"]] = Fraction(fields["close"])
+
+    def fill(self, fields: dict[str, Any]) -> None:
+        symbol, price = fields["symbol"], Fraction(fields["price"])
+        quantity = Fraction(fields["quantity"])
+        signed = quantity if fields["side"] == "BUY" else -quantity
+        held = self.position.get(symbol, Fraction(0))
+        cost = self.average.get(symbol, Fraction(0))
+        realised = None
+        if held and (held > 0) != (signed > 0):
+            realised = min(quantity, abs(held)) * (price - cost) * (1 if held > 0 else -1)
+            self.realised += realised
+        after = held + signed
+        if not after:
+            cost = Fraction(0)
+        elif realised is None:
+            cost = (abs(held) * cost + quantity * price) / abs(after)
+        elif (after > 0) != (held > 0):
+            cost = price
+        self.position[symbol], self.average[symbol] = after, cost
+        self.cash -= signed * price
+        self.trades.append(realised)
+
+    def position_changed(self, seq: int, fields: dict[str, Any]) -> None:
+        symbol = fields["symbol"]
+        want = {
+            "position": self.position[symbol],
+            "cash": self.cash,
+            "equity": self.equity(),
+            "avg_price": round(self.average[symbol] / self.tick) * self.tick,  # half-even
+        }
+        self.mismatches += [
+            (seq, name, fields[name], value)
+            for name, value in want.items()
+            if Fraction(fields[name]) != value
+        ]
+
+
+def recompute(run_dir: Path) -> dict[str, Any]:
+    """The run's figures from its events and the config's cash, as a reviewer works them."""
+    config = orjson.loads((run_dir / "config.json").read_bytes())
+    start = Fraction(config["initial_cash"])
+    book = _Reviewer(start, Fraction(config["price_tick"]))
+    by_type: dict[str, int] = {}
+    rejects: dict[str, int] = {}
+    stopped: dict[str, Any] = {}
+    for event in _lines(run_dir / "events.jsonl"):
+        kind, fields = event["event_type"], event["payload"]
+        by_type[kind] = by_type.get(kind, 0) + 1
+        if kind == "BAR":
+            book.bar(fields, by_type[kind] == 1)
+        elif kind in FILLS:
+            book.fill(fields)
+        elif kind == "POSITION_CHANGED":
+            book.position_changed(event["seq"], fields)
+        elif kind in ("RISK_REJECTED", "ORDER_REJECTED"):
+            reason = str(fields.get("rule") or fields.get("reason"))
+            rejects[reason] = rejects.get(reason, 0) + 1
+        elif kind == "SESSION_STOPPED":
+            stopped = fields
+    marks = [*book.marks, book.equity()]
+    peaks = list(itertools.accumulate(marks, max))
+    fall, peak = max(
+        ((peak - mark, peak) for mark, peak in zip(marks, peaks, strict=True)),
+        key=lambda item: item[0],
+    )
+    return {
+        "start": start,
+        "stopped": stopped,
+        "steps": by_type.get("BAR", 0),
+        "events_by_type": by_type,
+        "orders_submitted": by_type.get("ORDER_SUBMITTED", 0),
+        "fills": sum(by_type.get(kind, 0) for kind in FILLS),
+        "rejects_by_reason": rejects,
+        "positions": book.position,
+        "equity": book.equity(),
+        "realised": book.realised,
+        "trades": book.trades,
+        "mismatches": book.mismatches,
+        "peak": max(peaks),
+        "max_drawdown": fall,
+        "max_drawdown_pct": fall / peak * 100 if fall else Fraction(0),
+    }
+
+
+def _shown(document: str) -> dict[str, str]:
+    """The Profit and loss table as the reader sees it: measure -> value."""
+    section = document.split("<h2>Profit and loss</h2>")[1].split("</section>", maxsplit=1)[0]
+    rows = re.findall(r"<tr><td>([^<]*)</td><td[^>]*>([^<]*)</td>", section)
+    return {html.unescape(name): html.unescape(value) for name, value in rows}
+
+
+def _money(text: str) -> Fraction:
+    return Fraction(Decimal(text.replace(",", "")))
+
+
+def assert_agrees(run_dir: Path) -> dict[str, Any]:
+    """Every figure the tools show of ``run_dir`` is the one recomputed from its events."""
+    want = recompute(run_dir)
+    assert want["mismatches"] == []
+    grid = Fraction(1, 10**5)  # a fill's amount: a quantity of 3 places times a price of 2
+    metrics = orjson.loads((run_dir / "metrics.json").read_bytes())
+    for name in ("steps", "orders_submitted", "fills", "rejects_by_reason", "events_by_type"):
+        assert metrics[name] == want[name], name
+
+    final = _lines(run_dir / "state_snapshots.jsonl")[-1]
+    stopped = want["stopped"]
+    pnl = want["equity"] - want["start"]
+    assert Fraction(final["equity"]) == Fraction(stopped["equity"]) == want["equity"]
+    assert Fraction(stopped["pnl"]) == pnl
+    held = want["positions"]
+    assert {s: Fraction(q) for s, q in final["positions"].items()} == held
+    assert {s: Fraction(q) for s, q in run_status(run_dir).positions.items()} == held
+
+    book = replay_book(ReportRun.load(run_dir))
+    realised, unrealised = Fraction(book.final_realised), Fraction(book.final_unrealised)
+    assert Fraction(book.final_equity) == want["equity"]
+    assert realised + unrealised == pnl  # to the last digit
+    assert sum(t.realised for t in book.trades if t.realised is not None) == book.final_realised
+    closing = [r for r in want["trades"] if r is not None]
+    assert book.closing == len(closing)
+    assert book.trade_count == want["fills"] == len(book.trades)
+    # Average cost realises fractions; the report's cost is rounded to the grid at each
+    # partial close, half a unit at a time, and the position's last close takes the rest.
+    assert abs(realised - want["realised"]) <= len(closing) * grid / 2
+    for trade, exact in zip(book.trades, want["trades"], strict=True):
+        assert (trade.realised is None) == (exact is None)
+    if not any(want["positions"].values()):
+        assert realised == want["realised"] == pnl
+    assert Fraction(book.peak) == want["peak"]
+    assert Fraction(book.max_drawdown) == want["max_drawdown"]
+
+    shown = _shown(render_report(run_dir))
+    assert _money(shown["final equity (marked at the last close)"]) == want["equity"]
+    assert _money(shown["net PnL"]) == pnl
+    assert _money(shown["realised PnL"]) + _money(shown["unrealised PnL"]) == pnl
+    assert _money(shown["peak equity"]) == want["peak"]
+    amount, percent = re.fullmatch(r"(\S+) \((\S+) %\)", shown["max drawdown"]).groups()
+    assert _money(amount) == want["max_drawdown"]
+    places = -Decimal(percent).as_tuple().exponent
+    assert Decimal(percent) == _decimal(want["max_drawdown_pct"], places)
+    assert not want["max_drawdown"] or Decimal(percent)  # never 0 % beside a fall
+    assert shown["fills"] == str(want["fills"])
+    return want
+
+
+def _to_targets(targets: dict[int, str]) -> ScriptedStrategy:
+    """Trade to ``targets[n]`` on bar n (a net position), once no order is open."""
+
+    def script(n: int, _bar: Any, view: Any) -> Sequence[OrderIntent]:
+        if n not in targets or view.has_open_orders(SYMBOL):
+            return ()
+        delta = Decimal(targets[n]) - view.position(SYMBOL)
+        if not delta:
+            return ()
+        side = Side.BUY if delta > 0 else Side.SELL
+        return (OrderIntent(symbol=SYMBOL, side=side, quantity=abs(delta)),)
+
+    return ScriptedStrategy(script)
+
+
+def _run(
+    out: Path, run_id: str, closes: list[str], targets: dict[int, str], fills: dict[str, str]
+) -> Path:
+    cfg = DryrunConfig(
+        run_id=run_id, strategy_id="scripted", steps=len(closes), seed=7, fill_model=fills
+    )
+    strategy = _to_targets(targets)
+    with create_run(cfg, out, feed=ScriptedFeed(closes), strategy=strategy) as session:
+        assert session.preflight()
+        session.activate()
+        session.run_to_end(len(closes))
+    return out / run_id
+
+
+_TARGETS = st.sampled_from(["0", "0.001", "0.003", "0.007", "0.010", "-0.002", "-0.005", "-0.011"])
+
+
+@st.composite
+def _runs(draw: st.DrawFn) -> tuple[list[str], dict[int, str], dict[str, str]]:
+    """A price walk of up to 40 bars, targets on some bars, and how the venue fills."""
+    moves = draw(st.lists(st.integers(-4000, 4000), min_size=8, max_size=40))
+    closes = [f"{Decimal(4_000_000 + total) / 100:.2f}" for total in itertools.accumulate(moves)]
+    bars = draw(st.lists(st.integers(1, len(closes)), unique=True, min_size=1, max_size=12))
+    targets = {n: draw(_TARGETS) for n in bars}
+    fills = {
+        "partial_fill_ratio": draw(st.sampled_from(["0", "0.5", "1"])),
+        "slippage_bps": draw(st.sampled_from(["0", "3", "7"])),
+        "reject_rate": draw(st.sampled_from(["0", "0.2"])),
+    }
+    return closes, targets, fills
+
+
+class TestRecomputed:
+    """What a reviewer recomputes from events.jsonl is what every tool says."""
+
+    def test_a_small_drawdown_is_not_read_as_none(self, tmp_path):
+        """A fall of 0.01 on a peak of 100,000: 0.0000100 %, where 0.000 % was shown."""
+        closes = ["40000.00", "40000.00", "39990.00", "39990.00"]
+        run = _run(tmp_path, "dd", closes, {1: "0.001", 3: "0"}, {})
+        assert_agrees(run)
+        assert _shown(render_report(run))["max drawdown"] == "0.01 (0.0000100 %)"
