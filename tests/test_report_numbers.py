@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from _scripted import SYMBOL, ScriptedFeed, ScriptedStrategy
@@ -184,15 +185,16 @@ def assert_agrees(run_dir: Path) -> dict[str, Any]:
     realised, unrealised = Fraction(book.final_realised), Fraction(book.final_unrealised)
     assert Fraction(book.final_equity) == want["equity"]
     assert realised + unrealised == pnl  # to the last digit
-    assert sum(t.realised for t in book.trades if t.realised is not None) == book.final_realised
     closing = [r for r in want["trades"] if r is not None]
     assert book.closing == len(closing)
-    assert book.trade_count == want["fills"] == len(book.trades)
+    assert book.trade_count == want["fills"]
     # Average cost realises fractions; the report's cost is rounded to the grid at each
     # partial close, half a unit at a time, and the position's last close takes the rest.
     assert abs(realised - want["realised"]) <= len(closing) * grid / 2
-    for trade, exact in zip(book.trades, want["trades"], strict=True):
-        assert (trade.realised is None) == (exact is None)
+    if book.skipped is None:  # every fill listed (a long run lists its first and last 200)
+        assert sum(t.realised for t in book.trades if t.realised is not None) == realised
+        for trade, exact in zip(book.trades, want["trades"], strict=True):
+            assert (trade.realised is None) == (exact is None)
     if not any(want["positions"].values()):
         assert realised == want["realised"] == pnl
     assert Fraction(book.peak) == want["peak"]
@@ -261,6 +263,31 @@ def _runs(draw: st.DrawFn) -> tuple[list[str], dict[int, str], dict[str, str]]:
 
 class TestRecomputed:
     """What a reviewer recomputes from events.jsonl is what every tool says."""
+
+    @settings(max_examples=20)
+    @given(run=_runs())
+    def test_generated_runs(self, tmp_path_factory, run):
+        closes, targets, fills = run
+        assert_agrees(_run(tmp_path_factory.mktemp("runs"), "gen", closes, targets, fills))
+
+    def test_a_flat_book_realises_what_the_cash_made(self, tmp_path):
+        """0.001 at 40,000.00 and 0.002 at 40,000.05 (average 40,000.0333...), sold in two.
+
+        The average has no end: worked with it, the realised PnL of a flat book carried
+        Decimal's 28-digit tail past the cash's change (0.00096000000000000000000001 for
+        0.00096), and the report showed it so.
+        """
+        closes = ["40000.00", "40000.05", "40000.03", "40001.00", "40000.01"]
+        targets = {1: "0.001", 2: "0.003", 3: "0.001", 4: "0"}
+        want = assert_agrees(_run(tmp_path, "flat", closes, targets, {}))
+        book = replay_book(ReportRun.load(tmp_path / "flat"))
+        assert [t.realised for t in book.trades] == [
+            None,
+            None,
+            Decimal("-0.00001"),
+            Decimal("0.00097"),
+        ]
+        assert Fraction(book.final_realised) == want["equity"] - want["start"]
 
     def test_a_small_drawdown_is_not_read_as_none(self, tmp_path):
         """A fall of 0.01 on a peak of 100,000: 0.0000100 %, where 0.000 % was shown."""

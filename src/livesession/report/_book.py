@@ -1,12 +1,12 @@
 """Profit and loss replayed from the events: equity marked to market at every bar.
 
 The session's own equity readings move only at fills (a ``POSITION_CHANGED`` marks the
-book at the fill's price), so a position held through a long move would look flat. Here
-the book is replayed from the event stream instead: ``BAR`` closes give the marks, fills
-(``ORDER_FILLED``, ``ORDER_PARTIALLY_FILLED``) the position, the cash and, by average
-cost, the realised PnL of each closing trade. After every step (the events of one bar up
-to the next bar) equity is ``cash + sum(position * last close)``, which is the
-``equity`` a sealed run's ``SESSION_STOPPED`` carries.
+book at the closes as they stand at the fill), so a position held through a long move
+would look flat. Here the book is replayed from the event stream instead: ``BAR`` closes
+give the marks, fills (``ORDER_FILLED``, ``ORDER_PARTIALLY_FILLED``) the position, the
+cash and, by average cost, the realised PnL of each closing trade. After every step (the
+events of one bar up to the next bar) equity is ``cash + sum(position * last close)``,
+which is the ``equity`` a sealed run's ``SESSION_STOPPED`` carries.
 
 No fees are modelled: a venue's fill report has no fee and the events carry none, so the
 PnL here, like the session's equity, is gross of fees.
@@ -14,8 +14,9 @@ PnL here, like the session's equity, is gross of fees.
 
 from __future__ import annotations
 
+import contextlib
 from collections import deque
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 from typing import TYPE_CHECKING, Any, Final
 
 import attrs
@@ -87,8 +88,39 @@ class Book:
 
 @attrs.define
 class _Position:
+    """A net position and its cost: what its fills paid (a short's is negative).
+
+    The cost, not an average price, so that no division leaves Decimal's 28-digit tail in
+    a total: a position's cost is a sum of fills' ``quantity * price``, exact.
+    """
+
     quantity: Decimal = _ZERO
-    average: Decimal = _ZERO
+    cost: Decimal = _ZERO
+
+    def close(self, quantity: Decimal, price: Decimal) -> Decimal:
+        """Take ``quantity`` (at most the position) off at ``price``; the PnL it realises.
+
+        The cost taken off is the position's cost in proportion (average cost), rounded
+        half-even to the places of ``quantity * price``, a fill's own amount; the fill that
+        closes the position takes off the rest. So every realised PnL is an amount the run's
+        cash can hold, they add up to what the cash made, and on a flat book the realised
+        PnL is the cash's change to the last digit.
+        """
+        amount = quantity * price
+        if quantity >= abs(self.quantity):
+            taken = self.cost
+        else:
+            taken = self.cost * quantity / abs(self.quantity)
+            with contextlib.suppress(ArithmeticError):
+                taken = taken.quantize(Decimal(1).scaleb(_exponent(amount)), ROUND_HALF_EVEN)
+        self.cost -= taken
+        return (amount if self.quantity > 0 else -amount) - taken
+
+
+def _exponent(value: Decimal) -> int:
+    """The exponent of a finite ``value`` (its places, negated)."""
+    exponent = value.as_tuple().exponent
+    return exponent if isinstance(exponent, int) else 0
 
 
 def start_equity(snapshots: list[dict[str, Any]], config: dict[str, Any]) -> tuple[Decimal, str]:
@@ -128,7 +160,7 @@ class _Replay:
     def unrealised(self) -> Decimal:
         return sum(
             (
-                p.quantity * (self.closes[s] - p.average)
+                p.quantity * self.closes[s] - p.cost
                 for s, p in self.held.items()
                 if p.quantity and s in self.closes
             ),
@@ -137,7 +169,11 @@ class _Replay:
 
     def equity(self) -> Decimal:
         return self.cash + sum(
-            (p.quantity * self.closes.get(s, p.average) for s, p in self.held.items()), _ZERO
+            (
+                p.quantity * self.closes[s] if s in self.closes else p.cost
+                for s, p in self.held.items()
+            ),
+            _ZERO,
         )
 
     def mark(self, ts_sim: int) -> None:
@@ -158,10 +194,10 @@ class _Replay:
             flat = False
             close = closes.get(symbol)
             if close is None:
-                held_value += position.quantity * position.average
+                held_value += position.cost
             else:
                 held_value += position.quantity * close
-                unrealised += position.quantity * (close - position.average)
+                unrealised += position.quantity * close - position.cost
         equity = self.cash + held_value
         if self.peak is None or equity > self.peak:
             self.peak, self.peak_float = equity, float(equity)
@@ -192,15 +228,12 @@ class _Replay:
         before = position.quantity
         realised: Decimal | None = None
         if before and (before > 0) != (signed > 0):  # the fill closes (part of) the position
-            closing = min(quantity, abs(before))
-            realised = closing * (price - position.average) * (1 if before > 0 else -1)
+            realised = position.close(min(quantity, abs(before)), price)
         after = before + signed
-        if not after:
-            position.average = _ZERO
-        elif realised is None:  # opening or adding: the average cost moves
-            position.average = (abs(before) * position.average + quantity * price) / abs(after)
-        elif (after > 0) != (before > 0):  # flipped: the rest opens at the fill's price
-            position.average = price
+        if realised is None:  # opening or adding: the cost grows by the fill's amount
+            position.cost += signed * price
+        elif (after > 0) != (before > 0) and after:  # flipped: the rest opens at the price
+            position.cost = after * price
         position.quantity = after
         self.cash -= signed * price
         self.realised += realised or _ZERO
