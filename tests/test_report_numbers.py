@@ -58,16 +58,18 @@ class _Reviewer:
         self.realised = Fraction(0)
         self.trades: list[Fraction | None] = []
         self.mismatches: list[tuple[int, str, str, Fraction]] = []
-        self.marks: list[Fraction] = []
+        self.marks: list[tuple[int, Fraction]] = []
+        self.step_ts = 0
 
     def equity(self) -> Fraction:
         held = (q * self.close[s] for s, q in self.position.items() if q)
         return self.cash + sum(held, Fraction(0))
 
-    def bar(self, fields: dict[str, Any], first: bool) -> None:
-        if not first:
-            self.marks.append(self.equity())  # the step before this bar ended
+    def bar(self, ts_sim: int, fields: dict[str, Any], first: bool) -> None:
+        if not first:  # the step before this bar ended
+            self.marks.append((self.step_ts, self.equity()))
         self.close[fields["symbol"]] = Fraction(fields["close"])
+        self.step_ts = ts_sim
 
     def fill(self, fields: dict[str, Any]) -> None:
         symbol, price = fields["symbol"], Fraction(fields["price"])
@@ -117,7 +119,7 @@ def recompute(run_dir: Path) -> dict[str, Any]:
         kind, fields = event["event_type"], event["payload"]
         by_type[kind] = by_type.get(kind, 0) + 1
         if kind == "BAR":
-            book.bar(fields, by_type[kind] == 1)
+            book.bar(event["ts_sim"], fields, by_type[kind] == 1)
         elif kind in FILLS:
             book.fill(fields)
         elif kind == "POSITION_CHANGED":
@@ -127,11 +129,11 @@ def recompute(run_dir: Path) -> dict[str, Any]:
             rejects[reason] = rejects.get(reason, 0) + 1
         elif kind == "SESSION_STOPPED":
             stopped = fields
-    marks = [*book.marks, book.equity()]
-    peaks = list(itertools.accumulate(marks, max))
-    fall, peak = max(
-        ((peak - mark, peak) for mark, peak in zip(marks, peaks, strict=True)),
-        key=lambda item: item[0],
+    marks = [*book.marks, (book.step_ts, book.equity())]
+    peaks = list(itertools.accumulate((mark for _, mark in marks), max))
+    fall, peak, at = max(  # the first of equal falls
+        ((peak - mark, peak, -ts) for (ts, mark), peak in zip(marks, peaks, strict=True)),
+        key=lambda item: (item[0], item[2]),
     )
     return {
         "start": start,
@@ -149,6 +151,7 @@ def recompute(run_dir: Path) -> dict[str, Any]:
         "peak": max(peaks),
         "max_drawdown": fall,
         "max_drawdown_pct": fall / peak * 100 if fall else Fraction(0),
+        "max_drawdown_at": -at if fall else None,
     }
 
 
@@ -199,6 +202,7 @@ def assert_agrees(run_dir: Path) -> dict[str, Any]:
         assert realised == want["realised"] == pnl
     assert Fraction(book.peak) == want["peak"]
     assert Fraction(book.max_drawdown) == want["max_drawdown"]
+    assert book.max_drawdown_at == want["max_drawdown_at"]
 
     shown = _shown(render_report(run_dir))
     assert _money(shown["final equity (marked at the last close)"]) == want["equity"]
