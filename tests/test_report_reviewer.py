@@ -105,6 +105,11 @@ def test_a_resume_is_placed_at_the_step_it_resumed_from(tmp_path):
     step = resume["payload"]["from_step"]
     at = FIRST_BAR + dt.timedelta(minutes=step - 1)
     assert f"{at:%Y-%m-%d %H:%M:%S} resume C2_RESUME from step {step}" in text
+    # What the resume set aside is whole steps past the checkpoint, counted in bytes.
+    torn = resume["payload"]["torn_bytes"]
+    assert torn["events.jsonl"] > 1000, torn
+    said = ", ".join(f"{k} {v:,} B" for k, v in sorted(torn.items()) if v)
+    assert f"from step {step} (set aside in .torn files: {said})" in text
 
 
 class _RaisesAt:

@@ -172,9 +172,10 @@ def flags(run: ReportRun) -> list[Flag]:
         label = f"C2_RESUME from step {fields.get('from_step', '?')}"
         torn = fields.get("torn_bytes")
         if isinstance(torn, dict) and any(torn.values()):
+            # Whole steps past the checkpoint as well as a torn last line: bytes, not lines.
             label += (
-                " (torn lines cut: "
-                + ", ".join(f"{k} {v} B" for k, v in sorted(torn.items()) if v)
+                " (set aside in .torn files: "
+                + ", ".join(f"{k} {_bytes(v)} B" for k, v in sorted(torn.items()) if v)
                 + ")"
             )
         found.append(
@@ -182,6 +183,11 @@ def flags(run: ReportRun) -> list[Flag]:
         )
     found.sort(key=lambda item: (item[0], item[1]))
     return [flag for _, _, flag in found]
+
+
+def _bytes(value: object) -> str:
+    """A count of bytes with thousands marked (anything else as it was recorded)."""
+    return f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else str(value)
 
 
 def number(value: object) -> float | None:
