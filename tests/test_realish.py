@@ -322,6 +322,42 @@ class TestSurface:
         with pytest.raises(ValueError, match="fault rates"):
             FaultModel(timeout_rate=Decimal(2))
 
+    @pytest.mark.parametrize(
+        ("knob", "value"),
+        [
+            ("transient_rate", True),
+            ("timeout_rate", Decimal("NaN")),
+            ("duplicate_ack_rate", Decimal("sNaN")),
+            ("late_fill_rate", Decimal("Infinity")),
+            ("late_fill_rate", "0.5"),
+        ],
+    )
+    def test_a_bad_rate_is_refused_naming_its_knob(self, knob, value):
+        """A bool, NaN or infinity is a ValueError naming the knob, never InvalidOperation."""
+        with pytest.raises(ValueError, match=rf"^FaultModel\.{knob}: fault rates ") as caught:
+            FaultModel(**{knob: value})
+        assert "\n" not in str(caught.value)
+        assert repr(value) in str(caught.value)
+
+    def test_a_bad_duration_is_refused_with_its_value(self):
+        """A negative or boolean duration names the knob and the value given."""
+        with pytest.raises(ValueError, match=r"^FaultModel\.late_fill_ns .* got -1$"):
+            FaultModel(late_fill_ns=-1)
+        with pytest.raises(ValueError, match=r"^FaultModel\.latency_ns .* got True$"):
+            FaultModel(latency_ns=True)
+
+    def test_an_int_rate_is_its_decimal(self):
+        """0 and 1 may be written as ints; the model holds Decimals."""
+        model = FaultModel(transient_rate=1, timeout_rate=0)
+        assert model.transient_rate == Decimal(1)
+        assert isinstance(model.transient_rate, Decimal)
+        assert isinstance(model.timeout_rate, Decimal)
+
+    def test_faults_must_be_a_fault_model(self):
+        """A mapping for ``faults`` is refused at once, not an AttributeError later."""
+        with pytest.raises(TypeError, match=r"takes a FaultModel, got dict$"):
+            RealishBroker(faults={"transient_rate": Decimal(1)})  # type: ignore[arg-type]
+
 
 class TestRealishDryRun:
     """A dry run on the realish broker completes and handles every fault."""

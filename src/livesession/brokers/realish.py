@@ -91,26 +91,45 @@ FAULT_KINDS: Final = (
 """The names ``RealishBroker.faults`` counts, sorted."""
 
 
-def _rate(value: object) -> Decimal:
-    rate = Decimal(str(value)) if isinstance(value, int) else value
-    if not isinstance(rate, Decimal) or not Decimal(0) <= rate <= Decimal(1):
-        raise ValueError(f"fault rates are Decimals in [0, 1], got {value!r}")
-    return rate
+def _rate(_inst: object, attribute: attrs.Attribute[Decimal], value: object) -> None:
+    """A share of calls or orders: a Decimal from 0 to 1 (never a bool, a float or NaN).
+
+    A validator, so the refusal names the knob (an int is its Decimal by ``_as_decimal``).
+    """
+    if not (isinstance(value, Decimal) and value.is_finite() and 0 <= value <= 1):
+        raise ValueError(
+            f"FaultModel.{attribute.name}: fault rates are Decimals in [0, 1], got {value!r}"
+        )
+
+
+def _as_decimal(value: Any) -> Any:
+    """An int rate as its Decimal (``1`` is ``Decimal(1)``); anything else for ``_rate``."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return Decimal(value)
+    return value
 
 
 def _non_negative(_inst: object, attribute: attrs.Attribute[int], value: object) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValueError(f"FaultModel.{attribute.name} must be a non-negative integer")
+        raise ValueError(
+            f"FaultModel.{attribute.name} must be a non-negative integer, got {value!r}"
+        )
 
 
 @attrs.frozen(kw_only=True)
 class FaultModel:
     """Which faults the real-ish venue injects; rates are shares of calls or orders."""
 
-    transient_rate: Decimal = attrs.field(default=Decimal(0), converter=_rate)
-    timeout_rate: Decimal = attrs.field(default=Decimal(0), converter=_rate)
-    duplicate_ack_rate: Decimal = attrs.field(default=Decimal(0), converter=_rate)
-    late_fill_rate: Decimal = attrs.field(default=Decimal(0), converter=_rate)
+    transient_rate: Decimal = attrs.field(
+        default=Decimal(0), converter=_as_decimal, validator=_rate
+    )
+    timeout_rate: Decimal = attrs.field(default=Decimal(0), converter=_as_decimal, validator=_rate)
+    duplicate_ack_rate: Decimal = attrs.field(
+        default=Decimal(0), converter=_as_decimal, validator=_rate
+    )
+    late_fill_rate: Decimal = attrs.field(
+        default=Decimal(0), converter=_as_decimal, validator=_rate
+    )
     late_fill_ns: int = attrs.field(default=0, validator=_non_negative)
     latency_ns: int = attrs.field(default=0, validator=_non_negative)
 
@@ -129,6 +148,10 @@ class RealishBroker(
 
     def __init__(self, *, faults: FaultModel | None = None, **venue: Unpack[VenueOptions]) -> None:
         """``faults`` on the network; ``venue`` the wrapped ``MockBroker``'s own keywords."""
+        given: object = faults  # a caller's mapping would fail later, naming no knob
+        if given is not None and not isinstance(given, FaultModel):
+            msg = f"RealishBroker(faults=...) takes a FaultModel, got {type(given).__name__}"
+            raise TypeError(msg)
         self._seed = venue.get("seed", 0)
         self._faults = faults or FaultModel()
         self._fill_model = venue.get("fill_model") or FillModel()
