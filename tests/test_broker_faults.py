@@ -8,6 +8,7 @@ duplicates.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,9 @@ import orjson
 import pytest
 
 from livesession import DryrunConfig, TradingState, Transient
+from livesession._cli_summary import exposure_line
 from livesession._rundir import create_run
+from livesession.status import run_status
 from livesession.testing import FaultBroker
 from livesession.verify import verify_run
 
@@ -289,3 +292,50 @@ def test_config_fields() -> None:
     with pytest.raises(Exception, match="broker_max_consecutive_failures"):
         DryrunConfig(broker_max_consecutive_failures=0)
     assert DryrunConfig(broker_silence_ms=0).broker_silence_ms == 0
+
+
+def test_a_wind_down_out_of_polls_names_the_fills_a_late_report_owes(tmp_path: Path) -> None:
+    """STOP_INCOMPLETE with a fill the venue made but reports late: never "flat" alone.
+
+    Every fill reports ten simulated hours late, longer than the wind-down's polls: the
+    run ends with the venue long while the book is flat with the order open. The venue
+    reports its position, so the fault, the result, ``status``, the summary line and the
+    stderr line all say the venue's fill is not booked, as after ``FILL_NOT_SEEN``.
+    """
+    cfg = DryrunConfig.from_mapping(
+        {
+            "run_id": "late",
+            "seed": 3,
+            "steps": 60,
+            "stop_max_polls": 3,
+            "broker": "realish",
+            "strategy": {"fast": 2, "slow": 5},
+            "realish": {
+                "transient_rate": "0",
+                "timeout_rate": "0",
+                "duplicate_ack_rate": "0",
+                "late_fill_rate": "1",
+                "late_fill_ms": 36_000_000,
+            },
+        }
+    )
+    session = create_run(cfg, tmp_path / "runs", idempotency_backend="jsonl")
+    venue = session.broker
+    result = session.run_to_end(cfg.steps)
+    run = tmp_path / "runs" / "late"
+    assert result.reason == "STOP_INCOMPLETE"
+    assert not any(result.positions.values())  # the book: flat, the order open
+    assert len(result.open_orders) == 1
+    (cid,) = result.open_orders
+    held = venue.positions()["BTC/USDT"]  # the venue: the order filled, its report owed
+    assert held == Decimal("0.010")
+    said = f"the venue's fills of {cid}: 0.010 filled at the venue, 0 in the book (FILL_NOT_SEEN)"
+    assert result.position_in_doubt == said
+    assert f"in_doubt={said}" in result.detail
+    assert exposure_line(result) == (
+        f"flat in the book, 1 open order; in doubt: {said} (not booked)"
+    )
+    assert run_status(run).position_in_doubt == said
+    fault = [p for p in _of(run, "STATE_CHANGED") if p["reason"] == "STOP_INCOMPLETE"]
+    assert fault[-1]["detail"]["in_doubt"] == said
+    _verified(run)

@@ -67,6 +67,8 @@ _UNBOOKED: Final = "BROKER_REPORT_INVALID"
 """The fault of a fill the book refused (``_session.reports``): the position is in doubt."""
 _MISMATCH: Final = "RECONCILE_MISMATCH"
 """The fault of a reconciler's escalation: with the venue's fills unseen, in doubt too."""
+_INCOMPLETE: Final = "STOP_INCOMPLETE"
+"""The fault of a wind-down out of polls: its ``in_doubt`` names fills not reported yet."""
 _LEASE_LOST: Final = "LEASE_LOST"
 """The reason of a run that lost its lease: it halts trading as the kill switch does."""
 _NS_PER_S: Final = 1_000_000_000
@@ -227,21 +229,31 @@ def unbooked_fill(run_dir: Path, checkpoint: dict[str, Any]) -> str:
 
     After ``BROKER_REPORT_INVALID``, the fill the book refused; after ``RECONCILE_MISMATCH``,
     the venue's fills the book never saw (``FILL_NOT_SEEN``) or the venue's other position
-    (``POSITION_MISMATCH``), as ``position_doubts`` says them. The venue
+    (``POSITION_MISMATCH``), as ``position_doubts`` says them; after ``STOP_INCOMPLETE``,
+    the fault's ``in_doubt`` (fills the venue made that had not reported when the
+    wind-down ran out of polls). The venue
     may hold another position than the book's: status never says flat then.
     """
     reason = checkpoint.get("reason")
     if reason == _MISMATCH:
         return _position_doubts(run_dir)
-    if reason != _UNBOOKED:
+    if reason not in (_UNBOOKED, _INCOMPLETE):
         return ""
     for event in events_back(run_dir / names.EVENTS, ("STATE_CHANGED",)):
-        detail = (event or {}).get("payload", {}).get("detail")
+        payload = (event or {}).get("payload", {})
+        detail = payload.get("detail")
+        if reason == _INCOMPLETE:
+            if payload.get("reason") != _INCOMPLETE or not isinstance(detail, dict):
+                continue  # not the fault's own record (an acknowledgement's, after it)
+            doubt = detail.get("in_doubt")
+            return doubt if isinstance(doubt, str) else ""
         if isinstance(detail, dict) and "trade_id" in detail:
             return (
                 f"the venue's fill {detail['trade_id']!r} of {detail.get('client_order_id')}: "
                 f"{detail.get('problem')}"
             )
+    if reason == _INCOMPLETE:  # the fault's record not read (too far back): where it is
+        return f"fills the venue may have made ({_INCOMPLETE}: STATE_CHANGED in {names.EVENTS})"
     return f"a fill the venue reported ({_UNBOOKED}: C2_OPERATOR_REQUIRED in {names.AUDIT})"
 
 

@@ -417,6 +417,7 @@ def assemble(
         flatten=execution.flatten,
         reconcile=reconciliation.reconcile,
         escalated_orders=reconciliation.escalated_orders,
+        doubt_pending=reconciliation.doubt_pending,
         seal=seal,
         health=health,
     )

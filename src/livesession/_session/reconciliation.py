@@ -53,6 +53,8 @@ class Reconciliation:
     _pending: dict[str, int] = attrs.field(init=False, factory=dict)
     _escalated: set[str] = attrs.field(init=False, factory=set)
     _hold_until_ns: int = attrs.field(init=False, default=0)
+    _waiting: tuple[Discrepancy, ...] = attrs.field(init=False, default=())
+    """The differences the latest pass left pending (within their grace)."""
     before_next_step: bool = attrs.field(init=False, default=False)
     unbooked: str = attrs.field(init=False, default="")
     """Where the venue may hold another position than the book's, of the differences
@@ -113,6 +115,7 @@ class Reconciliation:
             hold_until_ns=self._hold_until_ns if hold else 0,
         )
         self._pending = dict(decided.pending)
+        self._waiting = tuple(d for d in comparison.discrepancies if d.key in decided.pending)
         for cid in decided.confirmed_closed:
             book.confirm_closed(cid)
             self._reports.finish(cid)
@@ -129,6 +132,19 @@ class Reconciliation:
         self._exits.prune_groups()
         if decided.escalate:
             self._escalate(decided.escalate)
+
+    def doubt_pending(self) -> str:
+        """Where the venue may hold another position than the book, of the pending differences.
+
+        For a fault that leaves differences within their grace unescalated (a wind-down out
+        of polls, ``STOP_INCOMPLETE``): a late fill the venue made and has not reported yet
+        (``FILL_NOT_SEEN``), or another net position, means the book's flat is only the
+        book's. Said as ``position_doubts`` says them, and noted in ``unbooked``.
+        """
+        said = position_doubts(item.to_json() for item in self._waiting)
+        if said:
+            self.unbooked = "; ".join(filter(None, (self.unbooked, said)))
+        return said
 
     def escalated_orders(self) -> set[str]:
         """Client ids of the differences escalated to an operator."""

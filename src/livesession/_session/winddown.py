@@ -54,6 +54,8 @@ class WindDown:
     _flatten: Callable[[], None]
     _reconcile: _Reconcile
     _escalated_orders: Callable[[], set[str]]
+    _doubt_pending: Callable[[], str] = attrs.field(default=lambda: "")
+    """Where the venue may hold another position than the book (``Reconciliation``'s)."""
     _seal: Callable[[], None]
     _health: BrokerHealth
     kill_started_ns: int | None = attrs.field(init=False, default=None)
@@ -101,19 +103,21 @@ class WindDown:
             self._process_reports()
             self._reconcile(hold=False, take_found=True)
             if lifecycle.in_(S.STOPPING):
-                lifecycle.fault("STOP_INCOMPLETE", self.incomplete())
+                lifecycle.fault("STOP_INCOMPLETE", self.incomplete(self._doubt_pending()))
             return
         if self.kill_started_ns is not None:
             self.check_flat()
         lifecycle.transition(Trigger.STOPPED, lifecycle.reason or "stopped")
         self._seal()
 
-    def incomplete(self) -> dict[str, str]:
+    def incomplete(self, in_doubt: str = "") -> dict[str, str]:
         """What a wind-down that ran out of polls leaves behind, for the operator's record.
 
         The count stays first-class (``open_orders``); the orders themselves (client id,
         side, filled/quantity, symbol) and any position still held are listed so the
         operator can act at the venue from the audit record or the CLI's one stderr line.
+        ``in_doubt``: where the venue may hold another position than the book (fills it made
+        and has not reported yet), so the book's flat is never read as the venue's.
         """
         book = self._c.book
         detail = {"open_orders": str(len(book.open))}
@@ -126,6 +130,8 @@ class WindDown:
         held = [f"{sym} {qty}" for sym, qty in sorted(book.positions.items()) if qty]
         if held:
             detail["positions"] = "; ".join(held)
+        if in_doubt:
+            detail["in_doubt"] = in_doubt
         return detail
 
     def unconfirmed_closed(self) -> list[str]:
