@@ -8,6 +8,8 @@ duplicates.
 
 from __future__ import annotations
 
+import html
+import re
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -18,6 +20,7 @@ import pytest
 from livesession import DryrunConfig, TradingState, Transient
 from livesession._cli_summary import exposure_line
 from livesession._rundir import create_run
+from livesession.report import render_report
 from livesession.status import run_status
 from livesession.testing import FaultBroker
 from livesession.verify import verify_run
@@ -339,3 +342,41 @@ def test_a_wind_down_out_of_polls_names_the_fills_a_late_report_owes(tmp_path: P
     fault = [p for p in _of(run, "STATE_CHANGED") if p["reason"] == "STOP_INCOMPLETE"]
     assert fault[-1]["detail"]["in_doubt"] == said
     _verified(run)
+
+
+@pytest.mark.parametrize("broker", ["realish", "mock"])
+def test_the_report_says_which_faults_the_venue_was_told_to_inject(
+    tmp_path: Path, broker: str
+) -> None:
+    """A reviewer of a drill sees its fault rates beside the seed, not only in config.json."""
+    realish = {"realish": {"transient_rate": "0.5", "late_fill_ms": 1000}}
+    cfg = DryrunConfig.from_mapping(
+        {
+            "run_id": broker,
+            "steps": 5,
+            "broker": broker,
+            "fill_model": {"reject_rate": "0.25"},
+            **(realish if broker == "realish" else {}),
+        }
+    )
+    session = create_run(cfg, tmp_path / "runs", idempotency_backend="jsonl")
+    session.run_to_end(cfg.steps)
+    text = html.unescape(re.sub(r"<[^>]+>", " ", render_report(tmp_path / "runs" / broker)))
+    assert re.search(
+        r'venue faults \[fill_model\]\s+\{"latency_ms":0,"partial_fill_ratio":"0",'
+        r'"reject_rate":"0\.25","slippage_bps":"0"\}',
+        text,
+    )
+    network = re.search(r"venue faults \[realish\]\s+(\{[^}]*\})", text)
+    if broker == "mock":
+        assert network is None  # the mock injects no network fault
+        return
+    assert network is not None
+    assert orjson.loads(network.group(1)) == {
+        "duplicate_ack_rate": "0.05",
+        "late_fill_ms": 1000,
+        "late_fill_rate": "0.05",
+        "latency_ms": 250,
+        "timeout_rate": "0.02",
+        "transient_rate": "0.5",
+    }

@@ -85,6 +85,22 @@ def _started(run: ReportRun) -> dict[str, Any]:
     return next((payload(e) for e in run.events if e.get("event_type") == "SESSION_STARTED"), {})
 
 
+def _venue_faults(config: dict[str, Any]) -> list[tuple[str, str]]:
+    """The faults a simulated venue was told to inject, so a reviewer sees what was a drill.
+
+    The ``[fill_model]`` of the ``mock`` and ``realish`` venues (rejects, partial fills,
+    latency, slippage) and the ``[realish]`` network faults; none for any other broker.
+    """
+    broker = config.get("broker")
+    rows: list[tuple[str, str]] = []
+    tables = {"mock": ("fill_model",), "realish": ("fill_model", "realish")}
+    for table in tables.get(broker, ()) if isinstance(broker, str) else ():
+        value = config.get(table)
+        if isinstance(value, dict):
+            rows.append((f"venue faults [{table}]", _compact(value)))
+    return rows
+
+
 def identity(run: ReportRun) -> str:
     """What ran: config hashes, seed, broker, strategy and its code, data and its hash."""
     config, meta, started = run.config, run.run_meta, _started(run)
@@ -116,6 +132,7 @@ def identity(run: ReportRun) -> str:
             str(strategy_ref) if strategy_ref else "built-in SMA crossover (no reference)",
         ),
         ("strategy parameters", _compact(strategy_params) if strategy_params else "(none)"),
+        *_venue_faults(config),
     ]
     # The desk's own, rails[2] before rails[10].
     rails = sorted((role for role in sources if role.startswith("rails[")), key=natural_key)
