@@ -171,6 +171,24 @@ class TestFaults:
         assert broker.faults["cancel_after_fill"] == 1
         assert broker.faults["fill_after_cancel"] == 1
 
+    def test_only_submits_are_faulted_as_the_config_docs_say(self):
+        """docs/config.md: transient and timeout faults hit submits; cancels, lookups and
+        polls always reach the venue (a desk's drill at rate 1 still cancels and looks up)."""
+        broker = _broker(timeout_rate=Decimal(1))
+        with pytest.raises(OutcomeUnknown):
+            broker.submit(_order("c1"), T0)
+        assert broker.order_by_client_id("c1") is not None  # the lookup answers
+        assert [type(r).__name__ for r in broker.poll(T0 + 1)] == ["AckReport", "FillReport"]
+        with pytest.raises(Rejected) as filled:  # reaches the venue, which has filled it
+            broker.cancel("c1", T0 + 2)
+        assert filled.value.reason == "ORDER_NOT_OPEN"
+        assert broker.faults["timeout"] == 1
+        failing = _broker(transient_rate=Decimal(1))
+        with pytest.raises(Rejected) as info:  # the venue's own answer, not a Transient
+            failing.cancel("c9", T0)
+        assert info.value.reason == "ORDER_NOT_OPEN"
+        assert failing.faults["transient"] == 0
+
     def test_latency_delays_every_report(self):
         """Reports are due latency_ns after the request, never at the same instant."""
         broker = _broker(latency_ns=250 * MS)

@@ -59,7 +59,7 @@ class FillModelConfig:
 
 @attrs.frozen(kw_only=True)
 class RealishConfig:
-    """Faults the ``realish`` broker injects (seeded; rates are shares of calls)."""
+    """Faults the ``realish`` broker injects (seeded; rates are shares of submits or orders)."""
 
     transient_rate: Decimal = share("realish.transient_rate", "0.05")
     timeout_rate: Decimal = share("realish.timeout_rate", "0.02")
