@@ -20,6 +20,7 @@ import pytest
 from livesession import DryrunConfig, TradingState, Transient
 from livesession._cli_summary import exposure_line
 from livesession._rundir import create_run
+from livesession.cli import main
 from livesession.report import render_report
 from livesession.status import run_status
 from livesession.testing import FaultBroker
@@ -297,14 +298,8 @@ def test_config_fields() -> None:
     assert DryrunConfig(broker_silence_ms=0).broker_silence_ms == 0
 
 
-def test_a_wind_down_out_of_polls_names_the_fills_a_late_report_owes(tmp_path: Path) -> None:
-    """STOP_INCOMPLETE with a fill the venue made but reports late: never "flat" alone.
-
-    Every fill reports ten simulated hours late, longer than the wind-down's polls: the
-    run ends with the venue long while the book is flat with the order open. The venue
-    reports its position, so the fault, the result, ``status``, the summary line and the
-    stderr line all say the venue's fill is not booked, as after ``FILL_NOT_SEEN``.
-    """
+def _late_fills_outlast_the_wind_down(tmp_path: Path) -> tuple[Path, Any, Any]:
+    """A realish run whose every fill reports ten simulated hours late: STOP_INCOMPLETE."""
     cfg = DryrunConfig.from_mapping(
         {
             "run_id": "late",
@@ -325,7 +320,18 @@ def test_a_wind_down_out_of_polls_names_the_fills_a_late_report_owes(tmp_path: P
     session = create_run(cfg, tmp_path / "runs", idempotency_backend="jsonl")
     venue = session.broker
     result = session.run_to_end(cfg.steps)
-    run = tmp_path / "runs" / "late"
+    return tmp_path / "runs" / "late", result, venue
+
+
+def test_a_wind_down_out_of_polls_names_the_fills_a_late_report_owes(tmp_path: Path) -> None:
+    """STOP_INCOMPLETE with a fill the venue made but reports late: never "flat" alone.
+
+    Every fill reports ten simulated hours late, longer than the wind-down's polls: the
+    run ends with the venue long while the book is flat with the order open. The venue
+    reports its position, so the fault, the result, ``status``, the summary line and the
+    stderr line all say the venue's fill is not booked, as after ``FILL_NOT_SEEN``.
+    """
+    run, result, venue = _late_fills_outlast_the_wind_down(tmp_path)
     assert result.reason == "STOP_INCOMPLETE"
     assert not any(result.positions.values())  # the book: flat, the order open
     assert len(result.open_orders) == 1
@@ -380,3 +386,23 @@ def test_the_report_says_which_faults_the_venue_was_told_to_inject(
         "timeout_rate": "0.02",
         "transient_rate": "0.5",
     }
+
+
+@pytest.mark.parametrize("verb", ["ack", "kill", "stop"])
+def test_a_signal_to_a_run_sealed_for_an_operator_says_what_settles_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], verb: str
+) -> None:
+    """`ack` (as for a halt) of a run sealed in ERROR_REQUIRES_OPERATOR said only `nothing
+    holds DIR: sealed FAILED (STOP_INCOMPLETE) after 60 steps`, exit 8, which reads as
+    nothing to do. The line now says no signal settles it, and what does."""
+    run, result, _ = _late_fills_outlast_the_wind_down(tmp_path)
+    assert result.state.value == "ERROR_REQUIRES_OPERATOR"
+    capsys.readouterr()
+    assert main([verb, str(run)]) == 8
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line == (
+        f"livesession: {verb}: nothing holds {run}: sealed FAILED (STOP_INCOMPLETE) after 60 "
+        "steps in ERROR_REQUIRES_OPERATOR: no signal settles it; check the venue's open orders "
+        f"and positions and close what is still there by hand (`livesession status {run}` "
+        "says what the book left; RUNBOOK: When a session is in ERROR_REQUIRES_OPERATOR)"
+    )

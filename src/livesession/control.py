@@ -310,7 +310,7 @@ def send_control(action: str, run_dir: Path, *, timeout_s: float) -> ControlOutc
     holder = holder_of(run_dir)
     if holder is None:
         return _unlocked(action, run_dir) or ControlOutcome(
-            "not_held", f"nothing holds {run_dir}: {describe_run(run_dir)}"
+            "not_held", f"nothing holds {run_dir}: {describe_seal(run_dir, advise=True)}"
         )
     problem = not_a_cli_writer(holder, run_dir)
     if problem:

@@ -26,6 +26,7 @@ import attrs
 from .._artifacts import names
 from .._artifacts.releases import resume_advice
 from .._artifacts.runread import ends_unfit, last_whole_line, payload, read_json_object
+from .._domain.lifecycle import SessionState
 from .._support.text import command
 
 if TYPE_CHECKING:
@@ -101,10 +102,12 @@ def last_stop(run_dir: Path) -> dict[str, Any] | None:
     return stop if stop is not None and stop.get("code") == "C2_DRYRUN_STOP" else None
 
 
-def describe_seal(run_dir: Path) -> str:
+def describe_seal(run_dir: Path, *, advise: bool = False) -> str:
     """What a run no process holds is, as its files' ends say: sealed (how), or unfinished.
 
     For ``livesession stop``, ``kill`` and ``ack``: the seal ``status`` reads, in one phrase.
+    ``advise``: a run sealed in ``ERROR_REQUIRES_OPERATOR`` adds that no signal settles it
+    and what does (an ``ack`` of it is exit 8, which alone reads as nothing to do).
     """
     seal = claimed_seal(run_dir)
     if seal is None:
@@ -114,6 +117,13 @@ def describe_seal(run_dir: Path) -> str:
     said = payload(last_stop(run_dir) or {})
     reason = f" ({said['reason']})" if said.get("reason") else ""
     sealed = f"sealed {said.get('status', '?')}{reason} after {said.get('steps', '?')} steps"
+    if advise and seal.fsm_state == SessionState.ERROR_REQUIRES_OPERATOR.value:
+        sealed += (
+            " in ERROR_REQUIRES_OPERATOR: no signal settles it; check the "
+            "venue's open orders and positions and close what is still there by hand "
+            f"(`{command('status', run_dir)}` says what the book left; RUNBOOK: When a "
+            "session is in ERROR_REQUIRES_OPERATOR)"
+        )
     return f"{sealed}; {unwritten_says(run_dir)}" if seal.unwritten else sealed
 
 
