@@ -406,3 +406,21 @@ def test_a_signal_to_a_run_sealed_for_an_operator_says_what_settles_it(
         f"and positions and close what is still there by hand (`livesession status {run}` "
         "says what the book left; RUNBOOK: When a session is in ERROR_REQUIRES_OPERATOR)"
     )
+
+
+def test_resume_of_a_run_sealed_for_an_operator_says_what_settles_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`resume` of it said `nothing to resume: ... already ended with status FAILED`, as of
+    a run that needs nothing; it now says a person settles it, and how (exit 2 still)."""
+    run, _, _ = _late_fills_outlast_the_wind_down(tmp_path)
+    capsys.readouterr()
+    assert main(["resume", str(run)]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line == (
+        "livesession: error: nothing to resume: run late already ended with status FAILED in "
+        "ERROR_REQUIRES_OPERATOR: no resume settles it; check the venue's open orders and "
+        f"positions and close what is still there by hand (`livesession status {run}` says "
+        "what the book left; RUNBOOK: When a session is in ERROR_REQUIRES_OPERATOR) "
+        f"(`livesession verify {run}` checks it, `livesession report {run}` shows it)"
+    )

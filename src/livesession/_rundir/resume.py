@@ -23,7 +23,7 @@ from .._artifacts import names
 from .._artifacts.runfiles import refuse_odd_files
 from .._domain import clock as _clock
 from .._domain.decimal import with_context
-from .._domain.lifecycle import reported_status
+from .._domain.lifecycle import SessionState, reported_status
 from .._exceptions import (
     CheckpointError,
     LeaseError,
@@ -67,6 +67,7 @@ from .plugins import (
 )
 from .reseal import reseal
 from .resumecut import AuditCut, check_journals, refuse_while_evidence_reads, validate_artifacts
+from .seal import operator_settles
 from .session import open_session
 
 if TYPE_CHECKING:
@@ -201,9 +202,12 @@ def _reopen(
 ) -> LiveSessionOrchestrator:
     checkpoint = load_checkpoint(run_dir)
     if checkpoint is not None and checkpoint.get("sealed"):
-        status = reported_status(checkpoint.get("fsm_state"), failed=bool(checkpoint.get("failed")))
+        state = checkpoint.get("fsm_state")
+        status = reported_status(state, failed=bool(checkpoint.get("failed")))
+        person = state == SessionState.ERROR_REQUIRES_OPERATOR.value
+        said = f" {operator_settles(run_dir, 'no resume')}" if person else ""
         raise RunDirectoryError(
-            f"nothing to resume: run {cfg.run_id} already ended with status {status} "
+            f"nothing to resume: run {cfg.run_id} already ended with status {status}{said} "
             f"({what_reads(run_dir)})"
         )
     # Sealed by its audit log, the checkpoint left unwritten: that checkpoint, and no more.

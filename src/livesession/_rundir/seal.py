@@ -32,7 +32,14 @@ from .._support.text import command
 if TYPE_CHECKING:
     from pathlib import Path
 
-__all__ = ["Seal", "claimed_seal", "describe_seal", "last_stop", "unwritten_says"]
+__all__ = [
+    "Seal",
+    "claimed_seal",
+    "describe_seal",
+    "last_stop",
+    "operator_settles",
+    "unwritten_says",
+]
 
 
 @attrs.frozen(kw_only=True)
@@ -118,13 +125,21 @@ def describe_seal(run_dir: Path, *, advise: bool = False) -> str:
     reason = f" ({said['reason']})" if said.get("reason") else ""
     sealed = f"sealed {said.get('status', '?')}{reason} after {said.get('steps', '?')} steps"
     if advise and seal.fsm_state == SessionState.ERROR_REQUIRES_OPERATOR.value:
-        sealed += (
-            " in ERROR_REQUIRES_OPERATOR: no signal settles it; check the "
-            "venue's open orders and positions and close what is still there by hand "
-            f"(`{command('status', run_dir)}` says what the book left; RUNBOOK: When a "
-            "session is in ERROR_REQUIRES_OPERATOR)"
-        )
+        sealed += f" {operator_settles(run_dir, 'no signal')}"
     return f"{sealed}; {unwritten_says(run_dir)}" if seal.unwritten else sealed
+
+
+def operator_settles(run_dir: Path, nothing: str) -> str:
+    """What a run sealed in ``ERROR_REQUIRES_OPERATOR`` is told: a person settles it.
+
+    ``nothing`` is what does not: ``no signal`` (``stop``, ``kill``, ``ack``), ``no resume``.
+    """
+    return (
+        f"in ERROR_REQUIRES_OPERATOR: {nothing} settles it; check the venue's open orders "
+        "and positions and close what is still there by hand "
+        f"(`{command('status', run_dir)}` says what the book left; RUNBOOK: When a "
+        "session is in ERROR_REQUIRES_OPERATOR)"
+    )
 
 
 def unwritten_says(run_dir: Path) -> str:
