@@ -20,6 +20,7 @@ import pytest
 from livesession import DryrunConfig, TradingState, Transient
 from livesession._cli_summary import exposure_line
 from livesession._rundir import create_run
+from livesession._session.assembly import reconcile_grace_ns
 from livesession.cli import main
 from livesession.report import render_report
 from livesession.status import run_status
@@ -424,3 +425,20 @@ def test_resume_of_a_run_sealed_for_an_operator_says_what_settles_it(
         "what the book left; RUNBOOK: When a session is in ERROR_REQUIRES_OPERATOR) "
         f"(`livesession verify {run}` checks it, `livesession report {run}` shows it)"
     )
+
+
+def test_the_grace_is_never_shorter_than_the_delays_the_config_announces() -> None:
+    """docs/config.md `reconcile_grace_ms`: a realish late fill is no difference while it is
+    on its way, so the grace takes the announced delays when they are longer."""
+    realish = DryrunConfig.from_mapping(
+        {
+            "broker": "realish",
+            "reconcile_grace_ms": 60_000,
+            "fill_model": {"latency_ms": 100},
+            "realish": {"late_fill_ms": 600_000, "latency_ms": 250},
+        }
+    )
+    step = realish.step_interval_ms
+    assert reconcile_grace_ns(realish) == (step + 2 * 100 + 600_000 + 2 * 250) * 1_000_000
+    mock = DryrunConfig(reconcile_grace_ms=60_000)
+    assert reconcile_grace_ns(mock) == 60_000 * 1_000_000  # one step of 60 s: as long
