@@ -222,6 +222,21 @@ class TestDailyLoss:
         book.mark(SYMBOL, D("250"))  # equity 90250: 5 % below the new day's peak
         assert governor.daily_loss_breached(book, next_day + 2 * SECOND)
 
+    def test_a_new_day_s_peak_starts_at_the_equity_it_opened_with(self):
+        """Bug: the peak restarted at the equity after the day's first bar was marked, so
+        the move into that bar (an overnight gap; on daily bars, the whole day) was never
+        measured, and a cap on daily bars never bound. The day opens with the equity marked
+        at the closes before its first bar, as a desk counts a day's PnL."""
+        governor, _ = _governor("0.05")
+        book = _long_book()  # long 1 at 10000, equity 100000
+        next_day = START_NS + NS_PER_DAY
+        governor.open_day(book, next_day)  # before the day's first bar is marked
+        assert book.day_peak_equity == D("100000.00")
+        book.mark(SYMBOL, D("5000"))  # the first bar gaps down: equity 95000, 5 % off
+        assert governor.daily_loss_breached(book, next_day)
+        governor.open_day(book, next_day + SECOND)  # the same day: the peak stays
+        assert book.day_peak_equity == D("100000.00")
+
     def test_the_last_nanosecond_of_the_day_belongs_to_it(self):
         governor, _ = _governor("0.05")
         book = _long_book()

@@ -132,6 +132,26 @@ class TestKillSwitch:
         assert orch.trading_state is TradingState.HALTED
         assert "C2_KILL_SWITCH" in sinks.audit_codes()
 
+    def test_daily_loss_cap_binds_on_daily_bars(self):
+        """Bug: every daily bar starts a simulated UTC day, and the day's peak restarted at
+        the equity after that bar, so the cap never saw a loss: a long 1 rode 40000 down to
+        30000 (10 % of equity against a 1 % cap). The day opens at the last close before it."""
+        orch, sinks = _armed(
+            at({1: [buy("1.000")]}),
+            ["40000.00", "40000.00", "39000.00", "38000.00", "30000.00"],
+            risk={"per_trade_risk_pct": "0.01", "max_order_notional": "60000"},
+            step_interval_ms=86_400_000,
+            max_steps=10,
+            steps=5,
+        )
+        orch.run_n_steps(3)
+        (kill,) = sinks.events_of("KILL_SWITCH")
+        assert kill["payload"]["reason"] == "DAILY_LOSS"
+        assert kill["ts_utc"] == "2026-01-04T00:00:00Z"  # bar 3 (39000), a day after bar 2
+        assert not any(orch.book.positions.values())
+        orch.run_n_steps(2)
+        assert orch.book.equity == D("99000.00")
+
     def test_daily_loss_cap_pulls_the_kill_switch_while_the_throttle_halts(self):
         """Bug: with trading HALTED by the execution throttle the cap never pulled the kill
         switch, and a long 100 rode the price from 100 down to 60 (PnL -4000). The throttle

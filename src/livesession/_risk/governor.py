@@ -138,23 +138,32 @@ class TradingGovernor:
             self._rate_second = second
             self._rate_count = 0
 
+    def open_day(self, book: DayBook, ts_sim: int) -> None:
+        """Before a bar is marked: a bar of a new simulated UTC day starts the day's peak.
+
+        At the equity the day opened with, marked at the last closes before its first bar
+        (as a desk counts a day's PnL, and ``trader_daily_pnl`` does): the move into the
+        day's first bar (an overnight gap; on daily bars, the whole day) is the day's, not
+        forgiven. Started from the equity after that bar, a cap on daily bars never bound.
+        """
+        day = ts_sim // NS_PER_DAY
+        if day != self._day:
+            self._day = day
+            book.day_peak_equity = book.equity()
+
     def daily_loss_breached(self, book: DayBook, ts_sim: int) -> bool:
         """Track the day's peak equity; True when the daily-loss cap must pull the kill switch.
 
-        Days are simulated UTC days: the first bar of a new day starts its peak afresh at
-        the equity of that moment. Only the kill switch's own halt (``kill_halted``: it is
+        Days are simulated UTC days; ``open_day`` starts a day's peak, before its first
+        bar is marked. Only the kill switch's own halt (``kill_halted``: it is
         flattening, or has) keeps the cap from tripping: a halt by the throttle or an
         unhealthy broker leaves the position held, losing, so the cap still pulls it. Flat,
         it trips only while an order rests that could open exposure (an entry placed before
         the cap was reached): its kill cancels it; with nothing to cut, the ``DAILY_LOSS``
         rail refuses what would add.
         """
+        self.open_day(book, ts_sim)  # a no-op after the step's own ``open_day``
         equity = book.equity()
-        day = ts_sim // NS_PER_DAY
-        if day != self._day:
-            self._day = day
-            book.day_peak_equity = equity
-            return False
         if equity > book.day_peak_equity:
             book.day_peak_equity = equity
             return False

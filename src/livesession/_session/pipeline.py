@@ -229,7 +229,9 @@ def _on_bar(p: SessionParts, bar: Bar) -> None:
     p.broker.on_market(bar)
     p.recorder.emit("BAR", _bar_payload(bar))
     # Marked once the bar is recorded: a bar the venue raised on never reaches events.jsonl,
-    # and the equity a reviewer rebuilds from it must be the one the session seals.
+    # and the equity a reviewer rebuilds from it must be the one the session seals. A new
+    # day's peak starts before: at the equity marked at the closes before its first bar.
+    p.governor.open_day(book, p.time.ts_sim)
     book.mark(bar.symbol, bar.close)
     p.time.steps += 1  # the bar is recorded: the step counts, however it ends
     reports = p.reports
