@@ -617,9 +617,13 @@ class TestTimestamps:
             "2026-03-02T10:00:00.9234567+01:00",
             "2026-03-02 09:00:01.5",
         ]
-        feed = CsvReplayFeed(self._file(tmp_path, times), symbol="X", tick=None, lot=Decimal(1))
-        read = [feed.next_bar(0) for _ in times]
-        feed.close()
+        # A time without an offset after one at +01:00 is refused (test_one_file_one_zone):
+        # it is read from a file of its own.
+        read = []
+        for part in (times[:4], times[4:]):
+            feed = CsvReplayFeed(self._file(tmp_path, part), symbol="X", tick=None, lot=Decimal(1))
+            read += [feed.next_bar(0) for _ in part]
+            feed.close()
         second = epoch_ns(dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC))
         assert [bar.ts_ns - second for bar in read if bar is not None] == [
             500,
@@ -667,6 +671,46 @@ class TestTimestamps:
             "line 2, +01:00 here), so this one is 2026-03-02T08:01:00Z, before "
             "2026-03-02T09:00:00Z; write every time at one offset (UTC, say)"
         )
+
+    @pytest.mark.parametrize(
+        ("first", "then", "said"),
+        [
+            (
+                "2026-03-02T09:00:00+01:00",
+                "2026-03-02T09:01:00",
+                (
+                    "a time without a UTC offset, in a file whose line 2 writes its time at "
+                    "+01:00: read as UTC it is 2026-03-02T09:01:00Z, but it may be that "
+                    "offset's clock"
+                ),
+            ),
+            (
+                "2026-03-02 07:00:00",
+                "2026-03-02 09:01:00 -0100",
+                (
+                    "a time at UTC offset -0100, in a file whose line 2 writes its time "
+                    "without one (read as UTC)"
+                ),
+            ),
+        ],
+        ids=["naive-after-offset", "offset-after-naive"],
+    )
+    def test_one_file_one_zone(self, tmp_path: Path, first: str, then: str, said: str) -> None:
+        """Bug: a file writing some times at +01:00 and some without played those without
+        as UTC, an hour off (09:00+01:00 is 08:00Z, then 09:01 naive: a 61-minute gap the
+        data never had), without a word. A file writes its times in one way."""
+        refusal = self._refusal(
+            tmp_path,
+            self.HEADER + "".join(f"{t},1.00,1.10,0.90,1.05,7\n" for t in (first, then)),
+        )
+        assert refusal == (
+            f"data file {tmp_path / 't.csv'}, line 3, column time, value '{then}': "
+            f"{said}: write every time with its offset, or every time in UTC"
+        )
+
+    def test_utc_written_as_z_or_an_offset_of_zero_mixes_with_none(self, tmp_path: Path) -> None:
+        times = ["2026-03-02T09:00:00Z", "2026-03-02 09:01:00", "2026-03-02T09:02:00+00:00"]
+        check_csv(self._file(tmp_path, times), tick=None)
 
     @pytest.mark.parametrize(
         ("pack", "said"),

@@ -65,6 +65,8 @@ class TimeColumn:
         self.last_row: Callable[[], int | None] | None = None
         """The time of the file's last row, when the file can tell it (for the hint)."""
         self.last_cells: Sequence[str] = ()  # the row before's cells (for the hint)
+        self.offset_at: tuple[int, str] | None = None  # the first time at an offset not UTC's
+        self.naive_at: int | None = None  # the line of the first text time without an offset
 
     def replaying(self) -> TimeColumn:
         """This column with no time seen yet, in the form its first row fixed.
@@ -94,6 +96,7 @@ class TimeColumn:
         else:
             when = text_ns(text)
             if when is not None:
+                self._one_zone(text, line, when)
                 return when
             digits = fraction_digits(text)
             if digits > NANO_DIGITS:
@@ -108,6 +111,41 @@ class TimeColumn:
                 else "a date or time like the first row's"
             )
         raise fail(self.path, line, self.column, text, f"not {form}{digits_hint(text)}")
+
+    def _one_zone(self, text: str, line: int, when: int) -> None:
+        """Refuse a file that writes some times at a UTC offset (not UTC's) and some without.
+
+        A time without an offset is UTC; beside times at ``+01:00`` it is more likely that
+        zone's clock with the offset left off (two exports joined, a writer that drops it),
+        and read as UTC it would play an hour off without a word.
+        """
+        found = _OFFSET.search(text)
+        if found is None:
+            if self.naive_at is None:
+                self.naive_at = line
+            if self.offset_at is None:
+                return
+            where, offset = self.offset_at
+            why = (
+                f"a time without a UTC offset, in a file whose line {where} writes its time at "
+                f"{offset}: read as UTC it is {_utc(when)}, but it may be that offset's clock"
+            )
+        else:
+            offset = found.group(1)
+            if offset.strip("Z+-:0") == "":
+                return  # UTC's own offset: the same time as without one
+            if self.offset_at is None:
+                self.offset_at = (line, offset)
+            if self.naive_at is None:
+                return
+            why = (
+                f"a time at UTC offset {offset}, in a file whose line {self.naive_at} writes "
+                "its time without one (read as UTC)"
+            )
+        raise fail(
+            self.path, line, self.column, text,
+            f"{why}: write every time with its offset, or every time in UTC",
+        )  # fmt: skip
 
     def _epoch_ns(self, number: Decimal, text: str, line: int) -> int:
         """An epoch number in nanoseconds; one written finer than the nanosecond is refused.
@@ -202,6 +240,8 @@ class TimeColumn:
         return last_row is not None and last_row < first
 
 
+_OFFSET: Final = re.compile(r"\d:\d\d(?::\d\d(?:[.,]\d+)?)? ?(Z|[+-]\d\d(?::?\d\d)?)$", re.ASCII)
+"""The UTC offset a text time writes after its clock time (``Z``, ``+01:00``, ``-0500``)."""
 _HOUR_NS: Final = 3_600 * 1_000_000_000
 _CLOCK_TIME: Final = re.compile(r"\d:\d\d", re.ASCII)
 """A clock time within a text time (a date alone has none: its day cannot repeat so)."""
