@@ -708,6 +708,46 @@ class TestTimestamps:
             f"{said}: write every time with its offset, or every time in UTC"
         )
 
+    @pytest.mark.parametrize(
+        ("written", "said"),
+        [
+            ("2027-02-29", "no day 29 in February 2027 (28 days): 2027 is no leap year"),
+            ("31.04.2026 09:00", "no day 31 in April 2026 (30 days)"),
+            ("2026-13-02", "no month 13 (months are 01 to 12): is the date written day first?"),
+            ("2026-03-02T24:00:00Z", "hour 24: write the end of a day as 00:00 of the next"),
+            (
+                "2016-12-31T23:59:60Z",
+                (
+                    "second 60, a leap second: a run's time, as every epoch time, has none; "
+                    "write 23:59:59 or drop the row"
+                ),
+            ),
+        ],
+        ids=["29-february", "31-april", "month-13", "hour-24", "leap-second"],
+    )
+    @pytest.mark.parametrize("row", [1, 2])
+    def test_a_time_no_calendar_has_says_why(
+        self, tmp_path: Path, written: str, said: str, row: int
+    ) -> None:
+        """Bug: 2027-02-29 was "not a date or time like the first row's" and no more, which
+        read as a wrong format, though it is the first row's form. The refusal names the
+        day, month, hour or second no calendar or clock has."""
+        dotted = written.startswith("31.")
+        before = ["30.04.2026 09:00"] if dotted else ["2016-01-01"]
+        times = [*before, written] if row == 2 else [written]
+        refusal = self._refusal(
+            tmp_path, self.HEADER + "".join(f"{t},1.00,1.10,0.90,1.05,7\n" for t in times)
+        )
+        form = (
+            "a date or time like the first row's"
+            if row == 2
+            else "a date or time (ISO 8601, or DD.MM.YYYY) nor an epoch number"
+        )
+        assert refusal == (
+            f"data file {tmp_path / 't.csv'}, line {row + 1}, column time, value '{written}': "
+            f"not {form}: {said}"
+        )
+
     def test_utc_written_as_z_or_an_offset_of_zero_mixes_with_none(self, tmp_path: Path) -> None:
         times = ["2026-03-02T09:00:00Z", "2026-03-02 09:01:00", "2026-03-02T09:02:00+00:00"]
         check_csv(self._file(tmp_path, times), tick=None)

@@ -17,6 +17,7 @@ from .._support.numbertext import digits_hint
 from .datafail import fail
 from .timeforms import (
     NANO_DIGITS,
+    calendar_problem,
     epoch_unit,
     finite_number,
     fraction_digits,
@@ -110,7 +111,9 @@ class TimeColumn:
                 if first
                 else "a date or time like the first row's"
             )
-        raise fail(self.path, line, self.column, text, f"not {form}{digits_hint(text)}")
+        impossible = "" if self.scale else calendar_problem(text)
+        why = f": {impossible}" if impossible else digits_hint(text)
+        raise fail(self.path, line, self.column, text, f"not {form}{why}")
 
     def _one_zone(self, text: str, line: int, when: int) -> None:
         """Refuse a file that writes some times at a UTC offset (not UTC's) and some without.
