@@ -224,3 +224,33 @@ def test_a_strategy_errors_row_names_its_message(tmp_path):
     [error, *_] = _fault_rows(document)
     assert error == "STRATEGY_ERROR: error ValueError: price &lt;b&gt;&amp; &#x27;x&#x27; went bad"
     assert "STRATEGY_ERROR: error ValueError: price <b>& 'x' went bad" in _text(document)
+
+
+def test_the_data_file_s_span_is_in_utc_as_every_time_of_the_report(tmp_path):
+    """Bug: the identity's data-file row showed run.json's first and last times as the file
+    writes them (``2026-03-29T00:30:00+01:00``), beside a report whose every other time is
+    UTC: now in UTC, labelled, then as written; epoch numbers are said to be as written."""
+    data = tmp_path / "x.csv"
+    data.write_text(
+        "timestamp,open,high,low,close,volume\n"
+        "2026-03-29T00:30:00+01:00,1.00,1.10,0.90,1.05,7\n"
+        "2026-03-29T03:30:00+02:00,1.00,1.10,0.90,1.05,7\n",
+        encoding="utf-8",
+    )
+    cfg = DryrunConfig(run_id="zones", feed=f"csv:{data}", symbol="X", steps=2)
+    with create_run(cfg, tmp_path / "runs") as session:
+        session.run_to_end(2)
+    text = _text(render_report(tmp_path / "runs" / "zones"))
+    assert (
+        "(2 rows, 2026-03-28 23:30:00 to 2026-03-29 01:30:00 UTC; written "
+        "2026-03-29T00:30:00+01:00 to 2026-03-29T03:30:00+02:00)"
+    ) in text
+    data.write_text(
+        "timestamp,open,high,low,close,volume\n1772442000,1,1,1,1,7\n1772442060,1,1,1,1,7\n",
+        encoding="utf-8",
+    )
+    cfg = DryrunConfig(run_id="epochs", feed=f"csv:{data}", symbol="X", steps=2)
+    with create_run(cfg, tmp_path / "runs") as session:
+        session.run_to_end(2)
+    text = _text(render_report(tmp_path / "runs" / "epochs"))
+    assert "(2 rows, 1772442000 to 1772442060, as the file writes them)" in text

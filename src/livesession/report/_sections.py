@@ -16,6 +16,7 @@ import orjson
 
 from .._artifacts.runread import payload
 from .._domain.decimal import finite_decimal, plain
+from .._market.timeforms import text_ns
 from .._support.text import natural_key
 from ._book import MAX_TRADES_SHOWN
 from ._series import acted_by
@@ -148,8 +149,8 @@ def identity(run: ReportRun) -> str:
                 "data file",
                 (
                     f"{data.get('path', missing)} sha256 {data.get('sha256', missing)} "
-                    f"({data.get('rows', '?')} rows, {data.get('first_time', '?')} to "
-                    f"{data.get('last_time', '?')})"
+                    f"({data.get('rows', '?')} rows, "
+                    f"{_data_span(data.get('first_time'), data.get('last_time'))})"
                 ),
             )
         )
@@ -163,6 +164,20 @@ def identity(run: ReportRun) -> str:
         else '<p class="empty">config.json is missing: the identity is read from the events.</p>'
     )
     return table(("field", "value"), rows, frozenset()) + note
+
+
+def _data_span(first: object, last: object) -> str:
+    """A data file's first and last times, in UTC as every time of the report, then as written.
+
+    ``run.json`` keeps them as the file writes them (``2026-03-29T00:30:00+01:00``, an epoch
+    number, a day-first date): shown bare, they read as another zone's times beside the
+    report's UTC. Times the file writes as epoch numbers are shown as written.
+    """
+    written = f"{first if first is not None else '?'} to {last if last is not None else '?'}"
+    ends = [text_ns(str(end)) if isinstance(end, str) else None for end in (first, last)]
+    if ends[0] is None or ends[1] is None:
+        return f"{written}, as the file writes them"
+    return f"{utc_text(ends[0])} to {utc_text(ends[1])} UTC; written {written}"
 
 
 def limits_and_checks(run: ReportRun) -> str:
