@@ -18,7 +18,6 @@ import errno
 import functools
 import hashlib
 import os
-import subprocess
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Final
@@ -48,6 +47,7 @@ from ..status import RunStatus, Verdict, run_status
 from ..verify import VerifyResult, verify_run
 from ..verify._runmeta import version_said_elsewhere
 from ._bundle import code_and_data_needed, run_digests
+from ._commit import git_commit as _git_commit
 from ._document import markdown
 from ._lock import bundle_lock, refuse_another_bundle
 from ._outcome import outcome
@@ -149,21 +149,6 @@ def _line_blocks(path: Path) -> Iterator[bytes]:
                 yield data[:end]
     if rest:
         yield rest
-
-
-def _git_commit() -> str | None:
-    try:
-        proc = subprocess.run(
-            ["git", "rev-parse", "HEAD"],  # noqa: S607 - git from PATH, read-only query
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=5,
-            cwd=Path(__file__).parent,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return proc.stdout.strip() or None if proc.returncode == 0 else None
 
 
 def _plugins(sources: dict[str, Any]) -> dict[str, Any]:

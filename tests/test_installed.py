@@ -1,0 +1,85 @@
+"""livesession installed from its wheel, not run from a checkout of its own.
+
+Every other test runs the editable install inside the repository. These hold what differs
+for a user who ran ``pip install livesession`` into a fresh environment: there is no git
+checkout of livesession to name, and the optional extras are missing.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SRC = Path(__file__).resolve().parent.parent / "src" / "livesession"
+
+_GIT = shutil.which("git")
+
+
+def _git(where: Path, *args: str) -> str:
+    """Run git in ``where`` with a fixed identity and no user or system config."""
+    env = {
+        **os.environ,
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_CONFIG_GLOBAL": os.devnull,
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@example.invalid",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@example.invalid",
+    }
+    assert _GIT is not None
+    done = subprocess.run(
+        [_GIT, *args], cwd=where, env=env, capture_output=True, text=True, check=True
+    )
+    return done.stdout.strip()
+
+
+def _repository(root: Path) -> str:
+    """A git repository at ``root`` with one commit of what it holds; its commit."""
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "README.md").write_text("a project of the user's\n", encoding="utf-8")
+    (root / ".gitignore").write_text(".venv/\n", encoding="utf-8")
+    _git(root, "init", "-q")
+    _git(root, "add", "-A")
+    _git(root, "commit", "-q", "-m", "init")
+    return _git(root, "rev-parse", "HEAD")
+
+
+def _commit_seen_from(site: Path) -> str:
+    """What the evidence manifest records as ``git_commit`` for livesession loaded from
+    ``site`` (a copy of the package there), in a process of its own."""
+    shutil.copytree(SRC, site / "livesession", ignore=shutil.ignore_patterns("__pycache__"))
+    code = "from livesession.evidence import _git_commit; print(_git_commit())"
+    env = {**os.environ, "PYTHONPATH": str(site), "GIT_CONFIG_NOSYSTEM": "1"}
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=site, env=env, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+@pytest.mark.skipif(_GIT is None, reason="needs git")
+class TestGitCommit:
+    def test_an_environment_inside_another_repository_names_no_commit(self, tmp_path):
+        """Bug: livesession installed from its wheel into ``.venv`` of a project's own
+        clone (the README's ``python3 -m venv .venv``) asked git from its own folder, and
+        git answered for the project: the evidence manifest named the project's commit as
+        the commit livesession ran from. An installed package has none to name."""
+        project = tmp_path / "project"
+        theirs = _repository(project)
+        site = project / ".venv" / "lib" / "python3" / "site-packages"
+        site.mkdir(parents=True)
+        seen = _commit_seen_from(site)
+        assert seen != theirs
+        assert seen == "None"
+
+    def test_a_checkout_of_livesession_names_its_commit(self, tmp_path):
+        """livesession run from a checkout (``src/livesession`` of the work tree) still
+        records that checkout's commit."""
+        checkout = tmp_path / "checkout"
+        ours = _repository(checkout)
+        assert _commit_seen_from(checkout / "src") == ours
