@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from livesession.cli import main
+
 SRC = Path(__file__).resolve().parent.parent / "src" / "livesession"
 
 _GIT = shutil.which("git")
@@ -83,3 +85,34 @@ class TestGitCommit:
         checkout = tmp_path / "checkout"
         ours = _repository(checkout)
         assert _commit_seen_from(checkout / "src") == ours
+
+
+class TestExtraBeforeEnvironment:
+    """Without the extra a feature needs, the one line says which extra to install, before
+    asking for the environment the feature reads: a user was told to set the exchange's
+    API key and secret (or the DSN), did, and only then heard the feature cannot run at all.
+    """
+
+    def _refused(self, capsys, tmp_path, *flags: str) -> str:
+        out = tmp_path / "out"
+        assert main(["dryrun", "--out", str(out), "--run-id", "x", "-q", *flags]) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1, err
+        assert "Traceback" not in err
+        assert not (out / "x").exists()
+        return err
+
+    def test_ccxt_broker_without_ccxt(self, capsys, tmp_path, monkeypatch):
+        monkeypatch.setitem(sys.modules, "ccxt", None)
+        monkeypatch.delenv("LIVESESSION_BINANCE_API_KEY", raising=False)
+        monkeypatch.delenv("LIVESESSION_BINANCE_API_SECRET", raising=False)
+        err = self._refused(capsys, tmp_path, "--broker", "ccxt:binance")
+        assert "pip install 'livesession[ccxt]'" in err
+        assert "LIVESESSION_BINANCE" not in err
+
+    def test_postgres_store_without_psycopg(self, capsys, tmp_path, monkeypatch):
+        monkeypatch.setitem(sys.modules, "psycopg", None)
+        monkeypatch.delenv("LIVESESSION_PG_DSN", raising=False)
+        err = self._refused(capsys, tmp_path, "--store", "postgres")
+        assert "pip install 'livesession[postgres]'" in err
+        assert "LIVESESSION_PG_DSN" not in err

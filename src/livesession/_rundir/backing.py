@@ -24,6 +24,7 @@ from .._exceptions import (
     LiveSessionError,
     RunDirectoryError,
 )
+from .._support.optional import import_optional
 from .._typing import Clock, IdempotencyStore, SessionLease
 from ..leases import FileLease, LeaseGrant, PostgresLease
 from ..leases.grant import PairLease
@@ -57,6 +58,8 @@ def pg_dsn() -> Secret:
     """The PostgreSQL DSN from the environment (a ``Secret``); ``ConfigError`` when unset."""
     from .._postgres import pg_dsn_from_env  # noqa: PLC0415 - only for --store postgres
 
+    # The extra first, as a ccxt broker's: not "set LIVESESSION_PG_DSN", then "no psycopg".
+    import_optional("psycopg", "postgres")
     return pg_dsn_from_env(os.environ)
 
 

@@ -17,6 +17,7 @@ from .._artifacts import names
 from .._domain.config import DryrunConfig
 from .._risk.checks import CheckResult, PreflightContext
 from .._session.assembly import default_broker
+from .._support.optional import import_optional
 from .._typing import Broker
 
 if TYPE_CHECKING:
@@ -140,6 +141,9 @@ def _ccxt_broker(cfg: DryrunConfig, **options: Any) -> Broker:
     from .._domain.runtime_config import RuntimeConfig  # noqa: PLC0415 - only for ccxt runs
     from ..brokers.ccxt import make_ccxt_broker  # noqa: PLC0415 - optional extra
 
+    # The extra first: a user without ccxt was told to set the API key and secret, and
+    # only then that the broker cannot run here at all.
+    import_optional("ccxt", "ccxt")
     runtime = RuntimeConfig.from_env(mode=cfg.broker)
     grid = {"price_tick": cfg.price_tick, "qty_lot": cfg.qty_lot}
     return make_ccxt_broker(
