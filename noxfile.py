@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
+from pathlib import Path
 
 import nox
 
@@ -114,3 +117,79 @@ def bench(session: nox.Session) -> None:
             )
             continue
         session.run("python", str(script))
+
+
+_USER_SCRIPT = """\
+from livesession import DryrunConfig, LiveSessionOrchestrator, MemoryLineSink, MemoryMetricsSink
+from livesession import verify_run
+from livesession.testing import FaultBroker
+
+config = DryrunConfig(run_id="typed", strategy_id="sma_demo", seed=7, steps=20)
+sinks = [MemoryLineSink() for _ in range(3)]
+session = LiveSessionOrchestrator(
+    config,
+    event_sink=sinks[0],
+    state_sink=sinks[1],
+    audit_sink=sinks[2],
+    metrics_sink=MemoryMetricsSink(),
+)
+if session.preflight():
+    session.activate()
+    session.run_n_steps(20)
+session.close()
+ok: bool = verify_run("out/runs/smoke").ok
+broker: FaultBroker = FaultBroker(latency_ns=0)
+"""
+
+
+@nox.session(python=PYTHON)
+@nox.parametrize("artifact", ["wheel", "sdist"])
+def installed(session: nox.Session, artifact: str) -> None:
+    """The package as a user gets it: built, installed alone in a fresh environment outside
+    the checkout, and run from a directory with no source tree (no extras installed)."""
+    # Not session.create_tmp(): that is under .nox/ in the checkout.
+    tmp = Path(tempfile.mkdtemp(prefix=f"livesession-{artifact}-")).resolve()
+    dist, env, home = tmp / "dist", tmp / "user", tmp / "home"
+    home.mkdir()
+    session.install("build")
+    session.run("python", "-m", "build", f"--{artifact}", "--outdir", str(dist))
+    (built,) = dist.iterdir()
+    session.run("python", "-m", "venv", str(env))
+    bin_ = env / "bin"
+    session.run(str(bin_ / "pip"), "install", "-q", str(built), "mypy", external=True)
+    session.chdir(home)
+
+    def user(*args: str, code: int = 0) -> str:
+        path = f"{bin_}{os.pathsep}{os.environ.get('PATH', '')}"
+        return session.run(
+            str(bin_ / args[0]),
+            *args[1:],
+            external=True,
+            silent=True,
+            success_codes=[code],
+            env={"PATH": path},
+        )
+
+    user("livesession", "--version")
+    user("python", "-m", "livesession", "--version")
+    for verb in ("dryrun", "resume", "verify", "evidence", "report", "prom", "stop", "kill"):
+        user("livesession", verb, "--help")
+    for verb in ("ack", "status", "list", "burnin"):
+        user("livesession", verb, "--help")
+    user("livesession", "dryrun", "--print-config")
+    user("livesession", "dryrun", "--run-id", "smoke", "--steps", "200", "-q")
+    for verb in ("verify", "evidence", "report", "status"):
+        user("livesession", verb, "out/runs/smoke")
+    user("livesession", "list", "out/runs")
+    for needs, extra in (
+        (("prom", "out/runs/smoke"), "observability"),
+        (("dryrun", "--broker", "ccxt:binance"), "ccxt"),
+        (("dryrun", "--store", "postgres"), "postgres"),
+    ):
+        said = user("livesession", *needs, code=2)
+        if f"pip install 'livesession[{extra}]'" not in said or "Traceback" in said:
+            session.error(f"livesession {' '.join(needs)} did not name the {extra} extra: {said}")
+    (home / "user_script.py").write_text(_USER_SCRIPT, encoding="utf-8")
+    user("mypy", "--strict", "user_script.py")
+    session.chdir(session.invoked_from)
+    shutil.rmtree(tmp)  # kept when a step failed, to look at
