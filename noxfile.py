@@ -5,9 +5,11 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import tomllib
 from pathlib import Path
 
 import nox
+from packaging.requirements import Requirement
 
 nox.options.sessions = ["lint", "typecheck", "tests"]
 nox.options.reuse_existing_virtualenvs = True
@@ -142,21 +144,36 @@ broker: FaultBroker = FaultBroker(latency_ns=0)
 """
 
 
+def _lowest_pins() -> list[str]:
+    """Each dependency of the package pinned to the lowest version pyproject allows."""
+    project = tomllib.loads(Path("pyproject.toml").read_text(encoding="utf-8"))["project"]
+    pins = []
+    for requirement in map(Requirement, project["dependencies"]):
+        (floor,) = (s.version for s in requirement.specifier if s.operator == ">=")
+        pins.append(f"{requirement.name}=={floor}")
+    return pins
+
+
 @nox.session(python=PYTHON)
-@nox.parametrize("artifact", ["wheel", "sdist"])
+@nox.parametrize("artifact", ["wheel", "sdist", "lowest"])
 def installed(session: nox.Session, artifact: str) -> None:
     """The package as a user gets it: built, installed alone in a fresh environment outside
-    the checkout, and run from a directory with no source tree (no extras installed)."""
+    the checkout, and run from a directory with no source tree (no extras installed).
+
+    ``lowest`` installs the wheel with each dependency at the lowest version pyproject allows.
+    """
     # Not session.create_tmp(): that is under .nox/ in the checkout.
     tmp = Path(tempfile.mkdtemp(prefix=f"livesession-{artifact}-")).resolve()
     dist, env, home = tmp / "dist", tmp / "user", tmp / "home"
     home.mkdir()
+    pins = _lowest_pins() if artifact == "lowest" else []
     session.install("build")
-    session.run("python", "-m", "build", f"--{artifact}", "--outdir", str(dist))
+    kind = "sdist" if artifact == "sdist" else "wheel"
+    session.run("python", "-m", "build", f"--{kind}", "--outdir", str(dist))
     (built,) = dist.iterdir()
     session.run("python", "-m", "venv", str(env))
     bin_ = env / "bin"
-    session.run(str(bin_ / "pip"), "install", "-q", str(built), "mypy", external=True)
+    session.run(str(bin_ / "pip"), "install", "-q", str(built), *pins, "mypy", external=True)
     session.chdir(home)
 
     def user(*args: str, code: int = 0) -> str:

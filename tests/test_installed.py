@@ -8,16 +8,21 @@ checkout of livesession to name, and the optional extras are missing.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
+from packaging.requirements import Requirement
+from packaging.version import Version
 
 from livesession.cli import main
 
-SRC = Path(__file__).resolve().parent.parent / "src" / "livesession"
+ROOT = Path(__file__).resolve().parent.parent
+SRC = ROOT / "src" / "livesession"
 
 _GIT = shutil.which("git")
 
@@ -116,3 +121,33 @@ class TestExtraBeforeEnvironment:
         err = self._refused(capsys, tmp_path, "--store", "postgres")
         assert "pip install 'livesession[postgres]'" in err
         assert "LIVESESSION_PG_DSN" not in err
+
+
+# The first release of a dependency with what the code relies on, and where it relies on it.
+_FLOORS = {
+    "attrs": (
+        "25.4",
+        r"attrs\.field\([^)]*kw_only=False",  # a positional field in a kw_only=True class
+    ),
+}
+
+
+def _lowest_allowed(name: str) -> Version:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    (requirement,) = (r for r in map(Requirement, project["dependencies"]) if r.name == name)
+    (floor,) = (Version(s.version) for s in requirement.specifier if s.operator == ">=")
+    return floor
+
+
+@pytest.mark.parametrize("name", sorted(_FLOORS))
+def test_the_lowest_dependency_pyproject_allows_has_what_the_code_uses(name):
+    """Bug: pyproject allowed attrs>=23.1, but the session's collaborators
+    (``SessionLifecycle``, ``Reports``, ...) keep their first fields positional in a
+    ``kw_only=True`` class with ``attrs.field(kw_only=False)``, which attrs honours only
+    from 25.4: installed beside attrs 23.1 to 25.3, every dry run died of ``TypeError:
+    SessionLifecycle.__init__() takes 1 positional argument``. ``nox -s installed`` runs the
+    wheel on the lowest versions pyproject allows; this checks the floors it found."""
+    first, use = _FLOORS[name]
+    sources = "\n".join(p.read_text(encoding="utf-8") for p in SRC.rglob("*.py"))
+    assert re.search(use, sources), f"no code uses what {name} {first} brought: drop the floor"
+    assert _lowest_allowed(name) >= Version(first)
