@@ -151,3 +151,52 @@ def test_the_lowest_dependency_pyproject_allows_has_what_the_code_uses(name):
     sources = "\n".join(p.read_text(encoding="utf-8") for p in SRC.rglob("*.py"))
     assert re.search(use, sources), f"no code uses what {name} {first} brought: drop the floor"
     assert _lowest_allowed(name) >= Version(first)
+
+
+class TestBrokenExtra:
+    """An extra that is installed but fails to import is not called missing."""
+
+    @staticmethod
+    def _planted(tmp_path, monkeypatch, module: str, body: str) -> None:
+        """``module`` importable from ``tmp_path``, its import running ``body``."""
+        (tmp_path / f"{module}.py").write_text(body, encoding="utf-8")
+        monkeypatch.syspath_prepend(str(tmp_path))
+        monkeypatch.delitem(sys.modules, module, raising=False)
+
+    def test_parquet_feed_with_a_pyarrow_that_fails_to_import(self, capsys, tmp_path, monkeypatch):
+        """Bug: pyarrow 14 (which livesession[parquet] allows) beside NumPy 2 fails to import
+        with ``ImportError: numpy.core.multiarray failed to import``, and the parquet feed said
+        "pyarrow is not installed: install it with pip install 'livesession[parquet]'", of a
+        pyarrow pip lists as installed, and that pip install changes nothing."""
+        self._planted(
+            tmp_path,
+            monkeypatch,
+            "pyarrow",
+            'raise ImportError("numpy.core.multiarray failed to import")\n',
+        )
+        data = tmp_path / "bars.parquet"
+        data.write_bytes(b"PAR1")
+        out = tmp_path / "out"
+        argv = ["dryrun", "--feed", f"parquet:{data}", "--out", str(out), "--run-id", "p", "-q"]
+        assert main(argv) == 2
+        err = capsys.readouterr().err.strip()
+        assert err == (
+            "livesession: error: pyarrow is installed but fails to import (ImportError: "
+            "numpy.core.multiarray failed to import): upgrade it with "
+            "`pip install -U 'livesession[parquet]'`"
+        )
+        assert not (out / "p").exists()
+
+    def test_a_dependency_of_the_extra_missing_is_no_missing_extra(self, tmp_path, monkeypatch):
+        from livesession import MissingExtra
+        from livesession._support.optional import import_optional
+
+        self._planted(tmp_path, monkeypatch, "extra_mod", "import no_such_dependency_x\n")
+        with pytest.raises(MissingExtra) as broken:
+            import_optional("extra_mod", "parquet")
+        assert broken.value.broken == (
+            "ModuleNotFoundError: No module named 'no_such_dependency_x'"
+        )
+        monkeypatch.setitem(sys.modules, "extra_mod", None)  # as tests hide an extra
+        with pytest.raises(MissingExtra, match=r"^extra_mod is not installed: install it wi"):
+            import_optional("extra_mod", "parquet")

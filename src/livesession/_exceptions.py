@@ -249,14 +249,24 @@ class StoreFailure(LiveSessionError):
 
 
 class MissingExtra(LiveSessionError):
-    """An optional dependency is missing; the message names the extra to install."""
+    """An optional dependency is missing; the message names the extra to install.
 
-    def __init__(self, module: str, extra: str) -> None:
+    ``broken`` is set when the module is installed but its import failed, in the import's
+    own words (a pyarrow built for NumPy 1 beside NumPy 2, a dependency of its own gone):
+    the message says so and to upgrade the extra, not that it is not installed.
+    """
+
+    def __init__(self, module: str, extra: str, *, broken: str | None = None) -> None:
+        if broken is None:
+            what, verb, flag = "is not installed", "install", ""
+        else:
+            what, verb, flag = f"is installed but fails to import ({broken})", "upgrade", "-U "
         super().__init__(
-            f"{module} is not installed: install it with `pip install 'livesession[{extra}]'`"
+            f"{module} {what}: {verb} it with `pip install {flag}'livesession[{extra}]'`"
         )
         self.module = module
         self.extra = extra
+        self.broken = broken
 
 
 class LeaseError(LiveSessionError):
