@@ -200,3 +200,12 @@ class TestBrokenExtra:
         monkeypatch.setitem(sys.modules, "extra_mod", None)  # as tests hide an extra
         with pytest.raises(MissingExtra, match=r"^extra_mod is not installed: install it wi"):
             import_optional("extra_mod", "parquet")
+
+
+def test_the_license_pyproject_names_ships_with_its_text():
+    """pyproject says MIT; the text a wheel and sdist carry (``LICENSE``) must be there and say it."""
+    declared = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    assert declared["license"] == "MIT"
+    text = (ROOT / "LICENSE").read_text(encoding="utf-8")
+    assert text.startswith("MIT License\n")
+    assert "Permission is hereby granted, free of charge" in text
