@@ -9,7 +9,9 @@ run's keys; ``reseal``: the sealing checkpoint a process did not live to write),
 lease), ``brokers`` (the broker a run trades on), ``alerting`` (the alerts webhook),
 ``plugins`` (the run's plug-ins, recorded and checked on resume), ``data`` (the data file
 a run reads) and ``venue`` (a venue feed and its journal). What the tools read of a run:
-``lock`` (one writer per run), ``livecut`` (a live run cut at its last checkpoint),
+``lock`` (one writer per run; ``dirhold``: its hold on the directory itself, seen when
+``writer.lock`` was deleted; ``holderproc``: whether the holder's process is a CLI writer
+of the run, or stopped), ``livecut`` (a live run cut at its last checkpoint),
 ``seal`` (whether it is sealed), ``watch`` (what its files gained since a moment),
 ``standing`` (what ``status`` reads beside its state), ``starting`` (a directory that holds
 no run yet) and ``halts`` (when trading went HALTED).

@@ -41,6 +41,8 @@ from .._artifacts import names
 from .._exceptions import RunDirectoryError, RunHeld
 from .._support import text
 from .._support.fsutil import open_update, refuse_special
+from .dirhold import hold_directory, holding_pid, open_directory
+from .holderproc import CLI_WRITERS, not_a_cli_writer, stopped, writer_verb
 
 __all__ = [
     "CLI_WRITERS",
@@ -61,8 +63,6 @@ _NAME_READS: Final = 50
 _NAME_READ_PAUSE_S: Final = 0.01
 _OFD_SETLK: Final[int | None] = getattr(fcntl, "F_OFD_SETLK", None)
 _OFD_GETLK: Final[int | None] = getattr(fcntl, "F_OFD_GETLK", None)
-CLI_WRITERS: Final = frozenset({"dryrun", "resume"})
-"""The CLI verbs that write a run (and answer the operator's signals)."""
 
 
 @attrs.frozen
@@ -199,7 +199,12 @@ def _freed_by_collecting(fd: int) -> bool:
 
 
 def is_held(run_dir: Path) -> bool:
-    """Whether a process holds ``run_dir``'s writer lock now. Never takes the lock."""
+    """Whether a writer holds ``run_dir`` now (its lock file, or the directory: ``dirhold``)."""
+    return _file_held(run_dir) or holding_pid(run_dir) is not None
+
+
+def _file_held(run_dir: Path) -> bool:
+    """Whether a process holds ``run_dir``'s writer lock file now. Never takes the lock."""
     path = run_dir / names.WRITER_LOCK
     try:  # never waiting on a FIFO put in its place, nor asking through a symlink
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK | os.O_NOFOLLOW)
@@ -240,87 +245,19 @@ def holder_of(run_dir: Path) -> Holder | None:
     controls). A holder whose lock file cannot be parsed (it is being written this very
     moment) is read again for a moment, then reported with pid 0 (``describe`` says so).
     """
-    if not is_held(run_dir):
-        return None
+    if not _file_held(run_dir):
+        pid = holding_pid(run_dir)  # its writer.lock deleted: the writer is there all the same
+        return None if pid is None else _removed(pid)
     path = run_dir / names.WRITER_LOCK
     holder = _read_holder(path) or _current_holder(path)  # a new holder writes its name now
     return holder if holder is not None else Holder(pid=0, host="?", since="?", command="?")
 
 
-def not_a_cli_writer(holder: Holder, run_dir: Path) -> str:
-    """Why ``holder`` must not be signalled ("" when it is a livesession CLI writer of the run).
-
-    A pid alone is not enough: the lock file names whoever took the lock, and a pid may be
-    reused. On Linux the process must have this run's lock file open and be running
-    ``livesession dryrun`` or ``resume`` (only those install the handlers: an embedding app
-    would be ended by SIGUSR1's default action).
-    """
-    if holder.pid <= 0:
-        return "the holder is still writing its name into the lock file; try again"
-    if holder.host != socket.gethostname():
-        return f"it is held by {holder.describe()}: run this command on {holder.host}"
-    proc = Path("/proc") / str(holder.pid)
-    if not proc.is_dir():  # pragma: no cover - not Linux: trust the holder's own name
-        verb = holder.command.rsplit(" ", 1)[-1]
-        ok = holder.command.startswith("livesession ") and verb in CLI_WRITERS
-        return "" if ok else f"{holder.describe()} is not `livesession dryrun` or `resume`"
-    return _proc_problem(proc, holder, (run_dir / names.WRITER_LOCK).resolve())
-
-
-def _proc_problem(proc: Path, holder: Holder, lock: Path) -> str:
-    """Linux: the process has ``lock`` open and runs ``livesession dryrun`` or ``resume``."""
-    try:
-        holds = any(_readlink(fd) == str(lock) for fd in (proc / "fd").iterdir())
-        argv = (proc / "cmdline").read_bytes().split(b"\0")
-    except OSError as exc:
-        return f"cannot inspect pid {holder.pid}: {exc.strerror}"
-    if not holds:
-        return f"pid {holder.pid} does not have {lock} open: it is not this run's writer"
-    args = [Path(a.decode(errors="replace")).name for a in argv if a]
-    is_cli = any(a in {"livesession", "livesession.cli", "cli.py"} for a in args)
-    if not is_cli or not CLI_WRITERS.intersection(args):
-        return (
-            f"{holder.describe()} is not `livesession dryrun` or `resume` (an application "
-            "embedding livesession has its own controls): nothing was sent"
-        )
-    return ""
-
-
-def _readlink(path: Path) -> str:
-    try:
-        return str(path.readlink())
-    except OSError:
-        return ""
-
-
-def stopped(holder: Holder) -> str:
-    """How ``holder`` is stopped, and how it runs again ("" when it is not, or none can tell).
-
-    A process stopped by SIGSTOP or Ctrl-Z (Linux: state ``T`` in ``/proc/PID/stat``) holds
-    its run's lock and acts on no signal until it runs again: ``stop``, ``kill`` and
-    ``ack`` waited out their timeout with "a long step or wind-down?", and ``status`` said
-    ``running``. A tracing stop (``t``: a debugger) is the debugger's to end. Only a holder
-    on this host can be looked at, and only where ``/proc`` has it.
-    """
-    if holder.pid <= 0 or holder.host != socket.gethostname():
-        return ""
-    try:
-        stat = (Path("/proc") / str(holder.pid) / "stat").read_bytes()
-    except OSError:
-        return ""
-    end = stat.rfind(b")")  # the command's name, in parentheses, may hold anything
-    state = stat[end + 2 : end + 3]
-    if state == b"T":
-        return (
-            f"pid {holder.pid} is stopped (state T: SIGSTOP, or Ctrl-Z in its terminal) and "
-            f"acts on no signal until it runs again: `kill -CONT {holder.pid}`"
-        )
-    if state == b"t":
-        return (
-            f"pid {holder.pid} is stopped by a debugger (state t: tracing stop) and acts on "
-            "no signal until the debugger lets it run"
-        )
-    return ""
+def _removed(pid: int) -> Holder:
+    """The writer ``pid`` that holds its run's directory, whose ``writer.lock`` was deleted."""
+    said = f"{names.WRITER_LOCK} was removed while pid {pid} writes; do not delete it"
+    verb = writer_verb(pid)
+    return Holder(pid, socket.gethostname(), "unknown", f"{verb}: {said}" if verb else said)
 
 
 def holder_soon(run_dir: Path) -> Holder | None:
@@ -391,6 +328,36 @@ def _drop_in_child() -> None:
 os.register_at_fork(after_in_child=_drop_in_child)
 
 
+def _close_all(fds: tuple[int, ...]) -> None:
+    for fd in fds:
+        os.close(fd)
+
+
+def _hold_directory(run_dir: Path, fd: int, before: _Before) -> int | None:
+    """Hold ``run_dir`` itself too (``dirhold``), its lock file ``fd`` being ours now.
+
+    Refused (``RunHeld``, the lock file put back as it was) while another writer holds the
+    directory: its ``writer.lock`` was deleted, and this one is a new file beside it.
+    """
+    dir_fd = open_directory(run_dir)
+    if dir_fd is None:  # pragma: no cover - its lock file was just opened in it
+        return None
+    _TAKING.add(dir_fd)
+    other = hold_directory(dir_fd)
+    if other == os.getpid():  # a session this process dropped unclosed, perhaps
+        gc.collect()
+        other = hold_directory(dir_fd)
+    if other is None:
+        return dir_fd
+    try:
+        before.put_back(run_dir, fd)
+    finally:
+        _TAKING.difference_update((fd, dir_fd))
+        _close_all((fd, dir_fd))
+    stop = f"wait for it to end, or stop it with `{text.command('stop', run_dir)}`"
+    raise held_refusal(run_dir, _removed(other), advice=stop)
+
+
 class RunLock:
     """The writer lock of one run directory, held from ``acquire`` until ``release``.
 
@@ -400,15 +367,18 @@ class RunLock:
     an application drops unclosed leaves a crashed run, not one held until the process ends.
     """
 
-    def __init__(self, run_dir: Path, fd: int, holder: Holder, before: _Before) -> None:
+    def __init__(
+        self, run_dir: Path, fd: int, holder: Holder, before: _Before, dir_fd: int | None = None
+    ) -> None:
         self.run_dir = run_dir
         self.holder = holder
         self._fd: int | None = fd
         self._before = before
-        self._let_go = weakref.finalize(self, os.close, fd)
+        fds = (fd,) if dir_fd is None else (fd, dir_fd)  # dir_fd: its hold on the directory
+        self._let_go = weakref.finalize(self, _close_all, fds)
         self._let_go.atexit = False  # the process's end drops the lock anyway
         _HELD.add(self)
-        _TAKING.discard(fd)
+        _TAKING.difference_update(fds)
 
     @classmethod
     def acquire(cls, run_dir: Path, command: str) -> Self:
@@ -438,6 +408,7 @@ class RunLock:
                 os.close(fd)
                 stop = f"wait for it to end, or stop it with `{text.command('stop', run_dir)}`"
                 raise held_refusal(run_dir, holder, advice=stop)
+        dir_fd = _hold_directory(run_dir, fd, before)
         holder = Holder(
             pid=os.getpid(),
             host=socket.gethostname(),
@@ -449,7 +420,7 @@ class RunLock:
         # new one, or a mix that does not parse (and then reads again).
         os.pwrite(fd, body, 0)
         os.ftruncate(fd, len(body))
-        return cls(run_dir, fd, holder, before)
+        return cls(run_dir, fd, holder, before, dir_fd)
 
     @property
     def held(self) -> bool:
@@ -462,10 +433,10 @@ class RunLock:
         self._let_go()  # closes the descriptor once: the last one of its description drops the lock
 
     def drop_fork_copy(self) -> None:
-        """A forked child's copy: close its descriptor and never close that number again."""
-        fd, self._fd = self._fd, None
-        if self._let_go.detach() is not None and fd is not None:
-            os.close(fd)
+        """A forked child's copy: close its descriptors and never close those numbers again."""
+        self._fd = None
+        if (detached := self._let_go.detach()) is not None:
+            _close_all(*detached[2])
 
     def abandon(self) -> None:
         """Put the lock file back as it was, then let the lock go.

@@ -1,0 +1,78 @@
+"""A writer's second hold on its run: a lock on the run directory itself.
+
+``writer.lock`` is a file: deleted by hand while its writer runs (taken for a stale one),
+the writer's lock stayed on an unlinked inode that no one else could see. ``status`` then
+said the run crashed, ``stop`` that nothing held it, and a ``resume`` took a new
+``writer.lock`` and wrote beside the first writer (repeated sequence numbers, time going
+backwards). So every writer also holds a lock on its run directory, which deleting a file
+cannot take away, from just after it takes ``writer.lock`` until it lets that go; and
+``holder_of``, ``is_held`` and ``RunLock.acquire`` ask it too.
+
+The lock is an open file description (OFD) lock, like ``writer.lock``'s: the kernel drops
+it when the holder exits or is killed (a crashed run still resumes), and a forked child's
+copy is closed (``lock._drop_in_child``). A directory opens read-only, so it is a *read*
+lock; one writer per run still comes from ``writer.lock``, taken first. It is a ``fcntl``
+lock, which never meets ``evidence``'s ``flock`` on the same directory (``dirlock``).
+OFD locks name no pid (``F_OFD_GETLK`` and ``/proc/locks`` say -1), so the writer locks one
+byte at the offset of its pid: a reader asking about the whole directory is told that
+byte's offset. Elsewhere than Linux (no OFD locks) there is no such lock.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import struct
+from pathlib import Path
+from typing import Final
+
+__all__ = ["hold_directory", "holding_pid", "open_directory"]
+
+# struct flock, as lock._FLOCK: l_type, l_whence, l_start, l_len, l_pid.
+_FLOCK: Final = struct.Struct("@hhqqi4x")
+_OFD_SETLK: Final[int | None] = getattr(fcntl, "F_OFD_SETLK", None)
+_OFD_GETLK: Final[int | None] = getattr(fcntl, "F_OFD_GETLK", None)
+
+
+def open_directory(run_dir: Path) -> int | None:
+    """A descriptor of ``run_dir`` to ask or hold (``hold_directory``); None: it is gone."""
+    try:
+        return os.open(run_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC | os.O_NOFOLLOW)
+    except OSError:
+        return None  # no directory (a reader asks of any path): nothing holds it
+
+
+def _holding(fd: int) -> int | None:
+    """The pid whose writer holds ``fd``'s directory, or None."""
+    if _OFD_GETLK is None:  # pragma: no cover - not Linux
+        return None
+    ask = _FLOCK.pack(fcntl.F_WRLCK, os.SEEK_SET, 0, 0, 0)
+    kind, _, start, _, _ = _FLOCK.unpack(fcntl.fcntl(fd, _OFD_GETLK, ask))
+    return None if kind == fcntl.F_UNLCK else int(start)
+
+
+def holding_pid(run_dir: Path) -> int | None:
+    """The pid of the writer holding ``run_dir`` itself now, or None. Never takes the lock."""
+    fd = open_directory(run_dir)
+    if fd is None:
+        return None
+    try:
+        return _holding(fd)
+    finally:
+        os.close(fd)
+
+
+def hold_directory(fd: int) -> int | None:
+    """Hold the directory open as ``fd`` for this process; or the pid of the writer who does.
+
+    None: it is this process's now, held until ``fd`` is closed (or there is no such lock
+    here). A pid: another writer holds it (its ``writer.lock`` was deleted); ``fd`` is
+    left open, unlocked, for the caller to close.
+    """
+    if _OFD_SETLK is None:  # pragma: no cover - not Linux
+        return None
+    other = _holding(fd)
+    if other is not None:
+        return other
+    fcntl.fcntl(fd, _OFD_SETLK, _FLOCK.pack(fcntl.F_RDLCK, os.SEEK_SET, os.getpid(), 1, 0))
+    return None

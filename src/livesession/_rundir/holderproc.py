@@ -1,0 +1,120 @@
+"""The process a run's holder names: is it a livesession CLI writer of the run, is it stopped.
+
+Split from ``lock`` (which re-exports these): only ``stop``, ``kill``, ``ack`` and
+``status`` look at the holder's process, never a writer.
+"""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+from typing import TYPE_CHECKING, Final
+
+from .._artifacts import names
+
+if TYPE_CHECKING:
+    from .lock import Holder
+
+__all__ = ["CLI_WRITERS", "not_a_cli_writer", "stopped", "writer_verb"]
+
+CLI_WRITERS: Final = frozenset({"dryrun", "resume"})
+"""The CLI verbs that write a run (and answer the operator's signals)."""
+
+
+def not_a_cli_writer(holder: Holder, run_dir: Path) -> str:
+    """Why ``holder`` must not be signalled ("" when it is a livesession CLI writer of the run).
+
+    A pid alone is not enough: the lock file names whoever took the lock, and a pid may be
+    reused. On Linux the process must have this run's lock file open and be running
+    ``livesession dryrun`` or ``resume`` (only those install the handlers: an embedding app
+    would be ended by SIGUSR1's default action).
+    """
+    if holder.pid <= 0:
+        return "the holder is still writing its name into the lock file; try again"
+    if holder.host != socket.gethostname():
+        return f"it is held by {holder.describe()}: run this command on {holder.host}"
+    proc = Path("/proc") / str(holder.pid)
+    if not proc.is_dir():  # pragma: no cover - not Linux: trust the holder's own name
+        verb = holder.command.rsplit(" ", 1)[-1]
+        ok = holder.command.startswith("livesession ") and verb in CLI_WRITERS
+        return "" if ok else f"{holder.describe()} is not `livesession dryrun` or `resume`"
+    return _proc_problem(proc, holder, run_dir.resolve())
+
+
+def _proc_problem(proc: Path, holder: Holder, run_dir: Path) -> str:
+    """Linux: the process has the run open and runs ``livesession dryrun`` or ``resume``.
+
+    Open: its lock file, or the directory itself (``dirhold``: a writer whose lock file was
+    deleted still holds it so).
+    """
+    lock = run_dir / names.WRITER_LOCK
+    try:
+        opened = {_readlink(fd) for fd in (proc / "fd").iterdir()}
+        args = _args(proc)
+    except OSError as exc:
+        return f"cannot inspect pid {holder.pid}: {exc.strerror}"
+    if not opened & {str(lock), str(run_dir)}:
+        return f"pid {holder.pid} does not have {lock} open: it is not this run's writer"
+    if not _is_cli(args) or not CLI_WRITERS.intersection(args):
+        return (
+            f"{holder.describe()} is not `livesession dryrun` or `resume` (an application "
+            "embedding livesession has its own controls): nothing was sent"
+        )
+    return ""
+
+
+def _readlink(path: Path) -> str:
+    try:
+        return str(path.readlink())
+    except OSError:
+        return ""
+
+
+def stopped(holder: Holder) -> str:
+    """How ``holder`` is stopped, and how it runs again ("" when it is not, or none can tell).
+
+    A process stopped by SIGSTOP or Ctrl-Z (Linux: state ``T`` in ``/proc/PID/stat``) holds
+    its run's lock and acts on no signal until it runs again: ``stop``, ``kill`` and
+    ``ack`` waited out their timeout with "a long step or wind-down?", and ``status`` said
+    ``running``. A tracing stop (``t``: a debugger) is the debugger's to end. Only a holder
+    on this host can be looked at, and only where ``/proc`` has it.
+    """
+    if holder.pid <= 0 or holder.host != socket.gethostname():
+        return ""
+    try:
+        stat = (Path("/proc") / str(holder.pid) / "stat").read_bytes()
+    except OSError:
+        return ""
+    end = stat.rfind(b")")  # the command's name, in parentheses, may hold anything
+    state = stat[end + 2 : end + 3]
+    if state == b"T":
+        return (
+            f"pid {holder.pid} is stopped (state T: SIGSTOP, or Ctrl-Z in its terminal) and "
+            f"acts on no signal until it runs again: `kill -CONT {holder.pid}`"
+        )
+    if state == b"t":
+        return (
+            f"pid {holder.pid} is stopped by a debugger (state t: tracing stop) and acts on "
+            "no signal until the debugger lets it run"
+        )
+    return ""
+
+
+def _args(proc: Path) -> list[str]:
+    """The base names of the arguments ``/proc/PID`` was started with."""
+    argv = (proc / "cmdline").read_bytes().split(b"\0")
+    return [Path(a.decode(errors="replace")).name for a in argv if a]
+
+
+def _is_cli(args: list[str]) -> bool:
+    return any(a in {"livesession", "livesession.cli", "cli.py"} for a in args)
+
+
+def writer_verb(pid: int) -> str:
+    """``livesession dryrun`` or ``resume`` when ``pid`` runs one (Linux), else ""."""
+    try:
+        args = _args(Path("/proc") / str(pid))
+    except OSError:
+        return ""
+    verbs = sorted(CLI_WRITERS.intersection(args)) if _is_cli(args) else []
+    return f"livesession {verbs[0]}" if verbs else ""
