@@ -21,6 +21,7 @@ import pytest
 from livesession import DryrunConfig, create_run
 from livesession._artifacts import names
 from livesession._rundir.lock import holder_of, is_held, not_a_cli_writer
+from livesession._support.logging import LOG_STATE
 from livesession.cli import main
 
 _REMOVED = "writer.lock was removed while pid {pid} writes; do not delete it"
@@ -112,6 +113,46 @@ def test_a_writer_whose_lock_file_was_deleted_is_still_the_run_s_writer(
     session.close()
     assert holder_of(run) is None
     assert not is_held(run)
+
+
+class _Warnings:
+    def __init__(self) -> None:
+        self.said: list[tuple[str, dict[str, object]]] = []
+
+    def warning(self, event: str, **fields: object) -> None:
+        self.said.append((event, fields))
+
+    def _drop(self, *_args: object, **_kwargs: object) -> None:
+        """Anything else: not asked about here."""
+
+    debug = info = error = critical = exception = _drop
+
+
+def test_the_writer_puts_its_lock_file_back_at_its_next_checkpoint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    warnings = _Warnings()
+    monkeypatch.setattr(LOG_STATE, "logger", warnings)
+    session = create_run(DryrunConfig(run_id="r", steps=60, checkpoint_every=10, seed=3), tmp_path)
+    run = tmp_path / "r"
+    named = (run / names.WRITER_LOCK).read_bytes()
+    assert session.preflight()
+    session.activate()
+    session.run_n_steps(20)
+    (run / names.WRITER_LOCK).unlink()
+    session.run_n_steps(5)  # no checkpoint: not yet
+    assert not (run / names.WRITER_LOCK).exists()
+    session.run_n_steps(5)  # step 30: a checkpoint
+    assert (run / names.WRITER_LOCK).read_bytes() == named, "not the same holder, since"
+    holder = holder_of(run)
+    assert holder is not None
+    assert holder.pid == os.getpid()
+    assert holder.since != "unknown"  # named by its file again
+    assert [event for event, _ in warnings.said] == ["writer_lock_put_back"]
+    assert "do not delete it" in str(warnings.said[0][1]["detail"])
+    session.run_to_end(60)
+    session.close()
+    assert holder_of(run) is None
 
 
 def test_stop_sees_the_writer_through_its_directory(tmp_path: Path) -> None:

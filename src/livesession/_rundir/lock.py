@@ -30,7 +30,7 @@ import struct
 import sys
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final, Self
@@ -328,7 +328,15 @@ def _drop_in_child() -> None:
 os.register_at_fork(after_in_child=_drop_in_child)
 
 
-def _close_all(fds: tuple[int, ...]) -> None:
+def _write_name(fd: int, holder: Holder) -> None:
+    # Overwrite, then cut: a reader never sees an empty file, only the old holder, the
+    # new one, or a mix that does not parse (and then reads again).
+    body = json.dumps(attrs.asdict(holder), sort_keys=True).encode() + b"\n"
+    os.pwrite(fd, body, 0)
+    os.ftruncate(fd, len(body))
+
+
+def _close_all(fds: Sequence[int]) -> None:
     for fd in fds:
         os.close(fd)
 
@@ -374,11 +382,11 @@ class RunLock:
         self.holder = holder
         self._fd: int | None = fd
         self._before = before
-        fds = (fd,) if dir_fd is None else (fd, dir_fd)  # dir_fd: its hold on the directory
-        self._let_go = weakref.finalize(self, _close_all, fds)
+        self._fds = [fd] if dir_fd is None else [fd, dir_fd]  # dir_fd: its hold on the directory
+        self._let_go = weakref.finalize(self, _close_all, self._fds)
         self._let_go.atexit = False  # the process's end drops the lock anyway
         _HELD.add(self)
-        _TAKING.difference_update(fds)
+        _TAKING.difference_update(self._fds)
 
     @classmethod
     def acquire(cls, run_dir: Path, command: str) -> Self:
@@ -415,11 +423,7 @@ class RunLock:
             since=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             command=command,
         )
-        body = json.dumps(attrs.asdict(holder), sort_keys=True).encode() + b"\n"
-        # Overwrite, then cut: a reader never sees an empty file, only the old holder, the
-        # new one, or a mix that does not parse (and then reads again).
-        os.pwrite(fd, body, 0)
-        os.ftruncate(fd, len(body))
+        _write_name(fd, holder)
         return cls(run_dir, fd, holder, before, dir_fd)
 
     @property
@@ -437,6 +441,31 @@ class RunLock:
         self._fd = None
         if (detached := self._let_go.detach()) is not None:
             _close_all(*detached[2])
+
+    def renew(self) -> bool:
+        """Put ``writer.lock`` back if it was deleted while this writer runs: whether it did.
+
+        Asked at each checkpoint (one ``fstat``): the directory's lock (``dirhold``) kept
+        the run this writer's, but whoever looks for the file finds none. A new file another
+        process holds (a resume being refused) is left alone till the next checkpoint.
+        """
+        fd = self._fd
+        if fd is None or os.fstat(fd).st_nlink:
+            return False
+        try:
+            new = open_update(self.run_dir / names.WRITER_LOCK, create=True, mode=0o644)
+        except OSError:
+            return False  # the directory itself is gone, or refuses: nothing to put back
+        _TAKING.add(new)
+        if not _try_lock(new):
+            _TAKING.discard(new)
+            os.close(new)
+            return False
+        _write_name(new, self.holder)
+        self._fd = self._fds[0] = new
+        _TAKING.discard(new)
+        os.close(fd)  # the deleted file's: its lock goes with it
+        return True
 
     def abandon(self) -> None:
         """Put the lock file back as it was, then let the lock go.

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import weakref
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from .._artifacts import names
 from .._artifacts.sinks import FileLineSink, FileMetricsSink
@@ -15,6 +15,7 @@ from .._domain.runtime_config import Secret
 from .._session.assembly import SessionEdges
 from .._session.coordinator import LiveSessionOrchestrator, give_strategy
 from .._session.plugins import config_rails
+from .._support.logging import get_logger
 from .._typing import AlertSink, Clock, Closable, SessionLease
 from ..stores import FileCheckpointStore
 from .alerting import open_alerts
@@ -95,7 +96,7 @@ def open_session(
             audit_sink=audit,
             metrics_sink=FileMetricsSink(run_dir / names.METRICS, durable=durable),
             idempotency=idempotency,
-            checkpoints=FileCheckpointStore(run_dir / names.CHECKPOINT, durable=durable),
+            checkpoints=_Checkpoints(run_dir / names.CHECKPOINT, durable=durable, lock=lock),
             live_override=live_override,
             lease=lease,
             lease_clock=lease_clock,
@@ -128,6 +129,24 @@ def open_session(
     # session, and would keep it alive for ever): the finalizer holds no path back to it.
     weakref.finalize(session, _let_go, files, lock).atexit = False
     return session
+
+
+class _Checkpoints(FileCheckpointStore):
+    """The session's checkpoints: each puts back a ``writer.lock`` deleted meanwhile."""
+
+    def __init__(self, path: Path, *, durable: bool, lock: RunLock) -> None:
+        super().__init__(path, durable=durable)
+        self._lock = lock
+
+    def save(self, checkpoint: Mapping[str, Any]) -> None:
+        super().save(checkpoint)
+        if self._lock.renew():
+            get_logger().warning(
+                "writer_lock_put_back",
+                run_dir=str(self._lock.run_dir),
+                detail=f"{names.WRITER_LOCK} was removed while this process writes the run; "
+                "put back at the checkpoint (do not delete it)",
+            )
 
 
 def _kept(opened: list[Closable], thing: _C) -> _C:
