@@ -8,21 +8,26 @@ installed it, the signal takes its default action instead.
 
 ``held_stops`` keeps a clean-up whole: a second Ctrl-C or SIGTERM while the first one's
 clean-up runs (a re-run process killed, its scratch directory removed) waits for its end.
+``scratch_directory`` makes and removes a temporary directory with the stops held, so that
+a Ctrl-C or SIGTERM never leaves one behind, whole or half removed.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
+import tempfile
 import threading
+from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
     from types import FrameType
 
-__all__ = ["held_stops", "ours"]
+__all__ = ["held_stops", "ours", "scratch_directory"]
 
 _STOPS = (signal.SIGINT, signal.SIGTERM)
 
@@ -93,3 +98,23 @@ def held_stops() -> Iterator[None]:
             signal.signal(signum, handler)
         for late in dict.fromkeys(came):
             signal.raise_signal(late)
+
+
+@contextlib.contextmanager
+def scratch_directory(prefix: str) -> Iterator[Path]:
+    """A temporary directory for the block, removed at its end whatever ends it.
+
+    ``tempfile.TemporaryDirectory`` left one behind to a stop signal between ``mkdtemp``
+    and its clean-up's registration, and half removed (a kill drill's run without its
+    events, in the system's temporary directory) to one during its ``rmtree``: both are
+    done here with the stops held, and the signal acts once the directory is made or gone.
+    """
+    made: Path | None = None
+    try:
+        with held_stops():
+            made = Path(tempfile.mkdtemp(prefix=prefix))
+        yield made
+    finally:
+        if made is not None:
+            with held_stops():
+                shutil.rmtree(made, ignore_errors=True)

@@ -8,7 +8,6 @@ that tripped its own kill switch measured it already (its ``time_to_flat_ns`` is
 
 from __future__ import annotations
 
-import tempfile
 import time
 from pathlib import Path
 from typing import Any, Final
@@ -22,6 +21,7 @@ from .._rundir.memoryids import scratch_reruns
 from .._rundir.plugins import check_recorded_sources
 from .._support.fsutil import raise_if_refused
 from .._support.oserrors import cwd_kept
+from .._support.signals import scratch_directory
 from ._criteria import quoted
 
 __all__ = ["BURNIN_DRILL", "EVIDENCE_DRILL", "UNMEASURED", "kill_drill", "measured_flatten"]
@@ -59,9 +59,9 @@ def kill_drill(
     limit = min(cfg.max_steps, max_steps or cfg.max_steps)
     # The strategy steps in this process: one that calls os.chdir() must not move the
     # caller's relative paths (``evidence runs/x`` read runs/x from its directory after).
-    with tempfile.TemporaryDirectory(prefix="livesession-drill-") as tmp, cwd_kept():
+    with scratch_directory("livesession-drill-") as tmp, cwd_kept():
         with scratch_reruns():  # thrown away, never resumed: memory ids with any broker
-            session = create_run(cfg, Path(tmp), idempotency_backend="memory", alerts=False)
+            session = create_run(cfg, tmp, idempotency_backend="memory", alerts=False)
         try:
             if not session.preflight():
                 return {"status": "not_measured", "reason": "the re-run failed its preflight"}

@@ -290,13 +290,18 @@ class Rerun:
             ready = missing_files(run_dir)
         if ready is not None:
             return cls(None, None, deadline, timeout_s, ready=ready)
-        scratch = Path(tempfile.mkdtemp(prefix="livesession-replay-"))
+        # The parent's sys.path, so the child imports the same livesession and plug-ins.
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+        rerun = cls(None, None, deadline, timeout_s)
+        try:
+            with held_stops():  # a signal right after mkdtemp left the directory to no one
+                rerun.scratch = scratch = Path(tempfile.mkdtemp(prefix="livesession-replay-"))
+        except BaseException:  # the signal, raised as the block ends: the directory goes
+            rerun.close()
+            raise
         command = [sys.executable, "-m", MODULE, str(run_dir.resolve()), str(scratch)]
         if rerunnable:
             command.append("--rerunnable")
-        # The parent's sys.path, so the child imports the same livesession and plug-ins.
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
-        rerun = cls(None, scratch, deadline, timeout_s)
         try:
             # Held: a signal inside Popen, once the child exists, left it unkilled and running.
             with held_stops(), (scratch / _STDERR).open("wb") as stderr:

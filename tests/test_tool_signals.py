@@ -1,0 +1,92 @@
+"""Ctrl-C and SIGTERM of the commands that re-run a run (``evidence``, ``burnin --drill``).
+
+Each signal is sent by the process to itself from a hook the code calls at the chosen
+moment (inside a temporary directory's clean-up, right after ``mkdtemp``), so nothing
+races the clock.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from livesession.burnin import _drill
+from livesession.cli import main
+from livesession.evidence import _rerun
+
+
+@pytest.fixture(name="run_dir", scope="module")
+def _run_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs")
+    args = ["dryrun", "--out", str(out), "--run-id", "sig", "--steps", "120", "-q"]
+    assert main([*args, "--durability", "none"]) == 0
+    return out / "sig"
+
+
+@pytest.fixture(name="scratch")
+def _scratch(tmp_path, monkeypatch):
+    """The system's temporary directory, for this test alone: what is left there shows."""
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    return scratch
+
+
+def _drilled(run_dir: Path) -> None:
+    _drill.kill_drill(run_dir)
+
+
+def _rerun_started(run_dir: Path) -> None:
+    _rerun.Rerun.start(run_dir, rerunnable=True, timeout_s=120).close()
+
+
+def _scratch_user(module: object):
+    return _drilled if module is _drill else _rerun_started
+
+
+def _ctrl_c() -> None:
+    os.kill(os.getpid(), signal.SIGINT)
+
+
+def test_a_ctrl_c_inside_the_kill_drills_clean_up_leaves_no_half_removed_run(
+    run_dir, scratch, monkeypatch
+):
+    """It waits for the clean-up: the drill's run went whole, not its events alone."""
+    real = shutil.rmtree
+    calls: list[object] = []
+
+    def rmtree(path, *args, **kwargs):
+        if Path(path).parent == scratch and not calls:
+            calls.append(path)
+            (Path(path) / "sig" / "events.jsonl").unlink()  # the first file went, then Ctrl-C
+            _ctrl_c()
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(shutil, "rmtree", rmtree)
+    with pytest.raises(KeyboardInterrupt):
+        _drill.kill_drill(run_dir)
+    assert calls
+    assert list(scratch.iterdir()) == []
+
+
+@pytest.mark.parametrize("module", [_drill, _rerun])
+def test_a_ctrl_c_right_after_the_scratch_directory_is_made_removes_it(
+    run_dir, scratch, monkeypatch, module
+):
+    """The kill drill's and the determinism re-run's directory: none is left to no one."""
+    real = tempfile.mkdtemp
+
+    def mkdtemp(*args, **kwargs):
+        made = real(*args, **kwargs)
+        _ctrl_c()
+        return made
+
+    monkeypatch.setattr(tempfile, "mkdtemp", mkdtemp)
+    with pytest.raises(KeyboardInterrupt):
+        _scratch_user(module)(run_dir)
+    assert list(scratch.iterdir()) == []
