@@ -90,3 +90,33 @@ def test_a_ctrl_c_right_after_the_scratch_directory_is_made_removes_it(
     with pytest.raises(KeyboardInterrupt):
         _scratch_user(module)(run_dir)
     assert list(scratch.iterdir()) == []
+
+
+def test_a_re_run_whose_evidence_process_ended_stops_and_removes_its_scratch(run_dir, scratch):
+    """``evidence`` killed (SIGKILL): its re-run ran on alone and left a copy of the run.
+
+    The parent's end of the pipe the child watches is closed here as the kernel closes it
+    when the parent dies; the child ends (interrupted, or at its end) and removes it all.
+    """
+    rerun = _rerun.Rerun.start(run_dir, rerunnable=True, timeout_s=120)
+    try:
+        assert rerun.process is not None
+        assert rerun.parent_end is not None
+        os.close(rerun.parent_end)
+        rerun.parent_end = None
+        rerun.process.wait(timeout=120)  # a bound, not a pause: it ends as soon as it sees
+        assert list(scratch.iterdir()) == []
+    finally:
+        rerun.close()
+
+
+def test_a_re_run_keeps_only_its_verdict_once_it_is_given(run_dir, scratch):
+    """The run's copy goes with the child's end: a parent killed later leaves no copy."""
+    rerun = _rerun.Rerun.start(run_dir, rerunnable=True, timeout_s=120)
+    try:
+        assert rerun.verdict()["status"] == "match"
+        assert rerun.scratch is not None
+        assert sorted(p.name for p in rerun.scratch.iterdir()) == ["result.json", "stderr.txt"]
+    finally:
+        rerun.close()
+    assert list(scratch.iterdir()) == []

@@ -38,6 +38,7 @@ from .._support.signals import held_stops
 from ._difference import ASIDE as _ASIDE
 from ._difference import audit_difference, audit_records, first_difference
 from ._operator import OperatorAction, recorded_actions, replay, told_actions
+from ._orphan import ParentWatch
 
 __all__ = [
     "Rerun",
@@ -268,6 +269,8 @@ class Rerun:
     timeout_s: float
     failed: str | None = None
     ready: dict[str, Any] | None = None
+    parent_end: int | None = None
+    """The write end of the pipe the child watches (``_orphan``): closed, the child ends."""
 
     @property
     def running(self) -> bool:
@@ -305,10 +308,14 @@ class Rerun:
         try:
             # Held: a signal inside Popen, once the child exists, left it unkilled and running.
             with held_stops(), (scratch / _STDERR).open("wb") as stderr:
-                rerun.process = subprocess.Popen(  # noqa: S603 - our own module, by this interpreter
-                    command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr,
-                    env=env,
-                )  # fmt: skip
+                watched, rerun.parent_end = os.pipe()
+                try:
+                    rerun.process = subprocess.Popen(  # noqa: S603 - our own module, by this interpreter
+                        [*command, "--parent-fd", str(watched)], stdin=subprocess.DEVNULL,
+                        stdout=subprocess.DEVNULL, stderr=stderr, env=env, pass_fds=(watched,),
+                    )  # fmt: skip
+                finally:
+                    os.close(watched)
         except OSError as exc:
             rerun.failed = f"could not start: {exc}"
         except BaseException:
@@ -363,6 +370,9 @@ class Rerun:
             self._kill()
             if self.scratch is not None:
                 shutil.rmtree(self.scratch, ignore_errors=True)
+            if self.parent_end is not None:
+                os.close(self.parent_end)
+                self.parent_end = None
 
 
 def _last_line(path: Path) -> str:
@@ -379,8 +389,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("run_dir", type=Path)
     parser.add_argument("scratch", type=Path)
     parser.add_argument("--rerunnable", action="store_true")
+    parser.add_argument("--parent-fd", type=int)
     args = parser.parse_args(argv)
+    watch = None if args.parent_fd is None else ParentWatch(args.parent_fd)
     replay = args.scratch / "replay"
+    try:
+        if watch is not None:
+            watch.start()  # in the try: a parent gone already interrupts at once
+        return _rerun_into(args, replay)
+    except KeyboardInterrupt:
+        if watch is None or not watch.gone.is_set():
+            raise
+        return 1
+    finally:
+        with held_stops():  # an interrupt on its way waits for the clean-up
+            if watch is not None:
+                watch.finishing = True
+            # The parent reads the verdict and the stderr alone: the run's copy goes now.
+            shutil.rmtree(replay, ignore_errors=True)
+            if watch is not None and watch.gone.is_set():  # no parent left to remove it
+                shutil.rmtree(args.scratch, ignore_errors=True)
+
+
+def _rerun_into(args: argparse.Namespace, replay: Path) -> int:
     replay.mkdir()
     try:
         verdict = determinism(args.run_dir, rerunnable=args.rerunnable, scratch=replay)
