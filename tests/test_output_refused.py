@@ -119,3 +119,30 @@ def test_a_set_refused_part_way_changes_nothing(tmp_path, monkeypatch):
     monkeypatch.undo()
     atomic_write_set([(old, b"new"), (new, b"doc")])
     assert (old.read_bytes(), new.read_bytes()) == (b"new", b"doc")
+
+
+def test_a_ctrl_c_between_the_renames_leaves_the_whole_new_set(tmp_path, monkeypatch):
+    """A SIGINT as the first file is renamed waits for the second: never a new manifest
+    beside an old EV document of the same date and run id."""
+    import os
+    import signal
+    from pathlib import Path
+
+    from livesession._support.fsutil import atomic_write_set
+
+    manifest, document = tmp_path / "manifest.json", tmp_path / "EV.md"
+    manifest.write_bytes(b"old manifest")
+    document.write_bytes(b"old document")
+    real = Path.replace
+
+    def replace_then_ctrl_c(self, target):
+        done = real(self, target)
+        if Path(target) == manifest:
+            os.kill(os.getpid(), signal.SIGINT)  # delivered at the next bytecode
+        return done
+
+    monkeypatch.setattr(Path, "replace", replace_then_ctrl_c)
+    with pytest.raises(KeyboardInterrupt):
+        atomic_write_set([(manifest, b"new manifest"), (document, b"new document")])
+    assert (manifest.read_bytes(), document.read_bytes()) == (b"new manifest", b"new document")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["EV.md", "manifest.json"]

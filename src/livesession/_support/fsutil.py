@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 from .crash import crashpoint
 from .filemode import kept_mode, set_mode
 from .madedir import make_dir
+from .signals import held_stops
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -159,8 +160,9 @@ def atomic_write_set(files: Sequence[tuple[Path, bytes]]) -> None:
             for directory in reversed(missing):
                 make_dir(directory, made)  # not one another process made meanwhile
             staged.append((_staged(path, data), path))
-        for tmp, path in staged:
-            tmp.replace(path)
+        with held_stops():  # a Ctrl-C between two renames left a new manifest, an old EV
+            for tmp, path in staged:
+                tmp.replace(path)
     except BaseException:
         for tmp, _ in staged:
             with contextlib.suppress(FileNotFoundError):
