@@ -83,6 +83,8 @@ class _Parser(argparse.ArgumentParser):
     """An argument parser whose errors are one line (no usage dump)."""
 
     def error(self, message: str) -> NoReturn:
+        if message.endswith("required: COMMAND"):  # ``livesession`` alone
+            message += " (`livesession --help` lists the commands)"
         raise UsageError(message)
 
 
@@ -274,7 +276,9 @@ def build_parser() -> argparse.ArgumentParser:
         "at once by that signal (a shell shows 143/130; resume it). See RUNBOOK.md.",
     )
     parser.add_argument("--version", action="version", version=f"livesession {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub = parser.add_subparsers(
+        dest="command", metavar="COMMAND", parser_class=_Parser, required=True
+    )
 
     run = _command(
         sub,
@@ -467,10 +471,7 @@ def _main(argv: Sequence[str] | None, *, as_json: bool) -> int:
     try:
         parser = build_parser()
         args = parser.parse_args(argv)
-        handler = getattr(args, "handler", None)
-        if handler is None:
-            parser.print_help()
-            return EXIT_BAD_INPUT
+        handler = args.handler  # a command is required: none given is a one-line refusal
         # With --json a plug-in's print goes to stderr: stdout holds the one object.
         with json_only_on_stdout() if as_json else contextlib.nullcontext():
             return int(handler(args))
