@@ -59,3 +59,42 @@ class TestNoCommand:
         out = capsys.readouterr().out
         for verb in ("dryrun", "resume", "verify", "evidence", "report", "burnin"):
             assert f"    {verb} " in out
+
+
+KEY = "sk_live_" + "Q7fz9K2mW4pX8vR1tY6uB3nD"
+"""A live API key as the secret rules find it (``provider_token``)."""
+PASSWORD = "hunter2-Vq93kLm"
+DSN = f"postgresql://desk:{PASSWORD}@127.0.0.1/db"
+
+
+class TestSecretNames:
+    @pytest.mark.parametrize("flag", ["--run-id", "--config-run-id"])
+    def test_a_run_id_that_looks_like_a_secret_is_refused(self, tmp_path, capsys, flag):
+        """``--run-id`` (or ``run_id`` in the file) given an API key made a run named by it:
+        the key in its directory's name, ``config.json`` and every record, which the
+        evidence's own secret scan then found. Refused as a ``strategy_id`` is, not shown."""
+        out = tmp_path / "out"
+        argv = ["dryrun", "--out", str(out), "--steps", "3", "-q"]
+        if flag == "--run-id":
+            argv += ["--run-id", KEY]
+        else:
+            config = tmp_path / "desk.toml"
+            config.write_text(f'run_id = "{KEY}"\n', encoding="utf-8")
+            argv += ["--config", str(config)]
+        assert main(argv) == 2
+        captured = capsys.readouterr()
+        assert "run_id looks like a secret (provider_token; value not shown)" in captured.err
+        assert len(captured.err.splitlines()) == 1
+        assert KEY not in captured.err + captured.out
+        assert not out.exists()
+
+    def test_an_account_that_looks_like_a_secret_is_refused(self, tmp_path, capsys):
+        """``account`` names the lease and every record as ``run_id`` does."""
+        config = tmp_path / "desk.toml"
+        config.write_text(f'account = "{KEY}"\n', encoding="utf-8")
+        out = tmp_path / "out"
+        assert main(["dryrun", "--config", str(config), "--out", str(out), "-q"]) == 2
+        err = capsys.readouterr().err
+        assert "account looks like a secret (provider_token; value not shown)" in err
+        assert KEY not in err
+        assert not out.exists()

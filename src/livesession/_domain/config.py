@@ -102,7 +102,11 @@ def _default_checkpoint_every(config: DryrunConfig) -> int:
 
 
 def _plain_name(name: str) -> Any:
-    """A validator for names that become file names (run ids, accounts)."""
+    """A validator for names that become file names (run ids, accounts).
+
+    One that looks like a secret (``--run-id`` given an API key) is refused as a
+    ``strategy_id`` is: every record of the run holds it, and the evidence scan finds it.
+    """
 
     def check(_inst: object, _attr: object, value: object) -> None:
         if not isinstance(value, str) or not is_valid_run_id(value):
@@ -110,6 +114,7 @@ def _plain_name(name: str) -> Any:
                 f"{name} must be a plain name of 1-64 characters from [A-Za-z0-9_.-] not "
                 f"starting with '.', got {value!r}"
             )
+        refuse_secret(name, value)
 
     return check
 
