@@ -98,3 +98,37 @@ class TestSecretNames:
         assert "account looks like a secret (provider_token; value not shown)" in err
         assert KEY not in err
         assert not out.exists()
+
+
+class TestSecretPaths:
+    @pytest.mark.parametrize(
+        "argv",
+        [
+            ["resume", DSN],
+            ["verify", DSN],
+            ["status", DSN, "--json"],
+            ["list", DSN],
+            ["burnin", DSN],
+            ["dryrun", "--out", DSN],
+            ["dryrun", "--config", DSN],
+        ],
+    )
+    def test_a_dsn_given_for_a_path_is_not_echoed(self, tmp_path, monkeypatch, capsys, argv):
+        """A DSN pasted where a path goes was echoed with its password: ``Path`` spells
+        ``postgresql://`` with one ``/``, and the redaction of a URL's password no longer
+        found it (``run directory postgresql:/desk:hunter2...@127.0.0.1/db does not
+        exist``). A path argument that looks like a secret is refused, not shown."""
+        monkeypatch.chdir(tmp_path)
+        assert main(argv) == 2
+        captured = capsys.readouterr()
+        assert PASSWORD not in captured.err + captured.out
+        assert "looks like a secret (url_password; value not shown), not a path" in captured.err
+        assert len(captured.err.splitlines()) == 1
+        assert list(tmp_path.iterdir()) == []
+
+    def test_a_plain_path_is_still_a_path(self, tmp_path, capsys):
+        """Only what the secret rules find is refused: a path with words like ``token`` in
+        it is a path as before."""
+        run_dir = tmp_path / "token_store" / "api-key-rotation"
+        assert main(["verify", str(run_dir)]) == 2
+        assert "looks like a secret" not in capsys.readouterr().err

@@ -23,6 +23,7 @@ from ._exceptions import UsageError
 from ._support.fsutil import file_kind
 from ._support.madedir import make_dir
 from ._support.oserrors import cwd_gone, not_writable
+from ._support.secrets import find_secrets
 
 __all__ = [
     "OUT_HINT",
@@ -210,8 +211,18 @@ def text_argument(text: str) -> str:
 
 
 def path_argument(text: str) -> Path:
-    """A path argument: not empty (nobody types the cwd), not relative to a removed cwd."""
-    gone = cwd_gone(text_argument(text))
+    """A path argument: not empty (nobody types the cwd), not relative to a removed cwd.
+
+    Nor one that looks like a secret (a DSN pasted for a run directory): a path is said
+    in every refusal as ``Path`` spells it, ``postgresql:/user:password@host`` (one ``/``),
+    which the redaction of a URL's password no longer finds.
+    """
+    found = find_secrets(text_argument(text))
+    if found:
+        raise argparse.ArgumentTypeError(
+            f"looks like a secret ({', '.join(found)}; value not shown), not a path"
+        )
+    gone = cwd_gone(text)
     if gone is not None:
         raise argparse.ArgumentTypeError(gone)
     return Path(text)
