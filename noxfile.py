@@ -89,6 +89,26 @@ def campaigns(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHON)
+def fuzz(session: nox.Session) -> None:
+    """The command-line fuzz campaign: wrong argv and config files through ``cli.main``.
+
+    Thousands of examples a test (CI runs a few of each); ``nox -s fuzz -- 5000`` sets how many.
+    """
+    session.install("-e", ".[tests]")
+    env = {"LIVESESSION_FUZZ": "deep", "HYPOTHESIS_PROFILE": "deep"}
+    if session.posargs:
+        env["LIVESESSION_FUZZ_EXAMPLES"] = session.posargs[0]
+    session.run(
+        "python",
+        "-m",
+        "pytest",
+        "tests/test_fuzz_cli.py",
+        "tests/test_cli_fuzz_found.py",
+        env=env,
+    )
+
+
+@nox.session(python=PYTHON)
 def crash(session: nox.Session) -> None:
     """The crash-and-resume campaign (more kills than the normal run)."""
     session.install("-e", ".[tests]")
