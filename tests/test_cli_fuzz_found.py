@@ -132,3 +132,23 @@ class TestSecretPaths:
         run_dir = tmp_path / "token_store" / "api-key-rotation"
         assert main(["verify", str(run_dir)]) == 2
         assert "looks like a secret" not in capsys.readouterr().err
+
+
+class TestStatusJsonNotARun:
+    @pytest.mark.parametrize("what", ["missing", "file", "empty"])
+    def test_says_its_line_on_stderr_too(self, tmp_path, capsys, what):
+        """``status --json`` of a path that is no run exited 2 with its JSON object and
+        nothing on stderr, where ``status`` without ``--json``, and ``verify --json`` and
+        ``list --json`` of the same path, say the problem in one stderr line beside it."""
+        path = tmp_path / "x"
+        if what == "file":
+            path.write_text("hello", encoding="utf-8")
+        elif what == "empty":
+            path.mkdir()
+        assert main(["status", str(path), "--json"]) == 2
+        captured = capsys.readouterr()
+        document = json.loads(captured.out)
+        assert document["verdict"] == "not_a_run"
+        assert captured.err == f"livesession: error: {document['problem']}\n"
+        assert main(["status", str(path)]) == 2
+        assert capsys.readouterr().err == captured.err

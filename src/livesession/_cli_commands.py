@@ -310,12 +310,12 @@ def cmd_status(args: argparse.Namespace) -> int:
     from .status import Verdict, run_status  # noqa: PLC0415 - only for this command
 
     found = run_status(args.run_dir)
-    if args.json:
-        emit_json(found.to_json())
-    elif found.verdict is Verdict.NOT_A_RUN:
+    if found.verdict is Verdict.NOT_A_RUN:  # with --json too, as every refusal's line
         # A byte of the path that is not UTF-8 said as the other commands say it: \xff.
         print(f"livesession: error: {one_line(found.problem)}", file=sys.stderr)  # noqa: T201
-    else:
+    if args.json:
+        emit_json(found.to_json())
+    elif found.verdict is not Verdict.NOT_A_RUN:
         print("\n".join(found.lines()))  # noqa: T201 - the CLI's output
     return found.exit_code
 
