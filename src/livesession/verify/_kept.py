@@ -46,6 +46,10 @@ _LOST: Final = {
     names.CONFIG: "the config the run traded under is lost",
     names.RUN_META: "the version and config hash it records are lost",
 }
+_NO_HASH: Final = (
+    "the hash of the whole config that resume and evidence hold config.json to is lost "
+    "(they refuse the run)"
+)
 _UNREAD: Final = {
     **_LOST,
     names.CHECKPOINT: "the state resume continues from and status reads the seal by is lost",
@@ -112,7 +116,11 @@ def _check_run_meta(report: Violations, run_dir: Path) -> None:
     for name in (names.RUN_META, names.CHECKPOINT):
         meta = _json_kept(report, run_dir, name)
         fmt = meta.get("format") if meta is not None and name == names.RUN_META else None
-        if meta is None or name != names.RUN_META or fmt in names.RUN_FORMATS_READ:
+        if meta is None or name != names.RUN_META:
+            continue
+        if fmt in names.RUN_FORMATS_READ:  # each of them records the config's hash
+            if not isinstance(meta.get("config_hash"), str):
+                report.add(name, 0, f"no config_hash: {_NO_HASH}; {_RESTORE}")
             continue
         report.add(
             name,
