@@ -70,6 +70,22 @@ def failure_matrix(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHON)
+def tamper(session: nox.Session) -> None:
+    """The tamper campaign: 3,000 random edits of finished runs, each read by verify, status,
+    report, evidence and resume (tests/test_tamper.py; CI's command runs 12 of them)."""
+    session.install("-e", ".[tests]")
+    session.run(
+        "python",
+        "-m",
+        "pytest",
+        "tests/test_tamper.py",
+        "-s",
+        *session.posargs,
+        env={"LIVESESSION_TAMPER_EXAMPLES": os.environ.get("LIVESESSION_TAMPER_EXAMPLES", "3000")},
+    )
+
+
+@nox.session(python=PYTHON)
 def campaigns(session: nox.Session) -> None:
     """The long sweeps whole: CI runs a representative part of each (tests/_helpers.campaign)."""
     session.install("-e", ".[tests]")
