@@ -389,7 +389,10 @@ def _json_unchecked(name: str, old: Any, new: Any) -> str | None:  # noqa: PLR09
     if name == "config.json" and _without(new, _CONFIG_UNHASHED) == _without(old, _CONFIG_UNHASHED):
         return "config.json's sources are outside both config hashes"
     if name == "run.json" and all(new.get(k) == old.get(k) for k in _RUN_JSON_CHECKED):
-        return "run.json's other fields (the store, the config's directory) are recorded nowhere"
+        return (
+            "run.json's other fields (the config's directory; the store and idempotency "
+            "backend, while they name a pair this release writes) are recorded nowhere"
+        )
     return None
 
 

@@ -20,9 +20,11 @@ from typing import TYPE_CHECKING, Any, Final
 
 from .._artifacts import names
 from .._exceptions import RunDirectoryError
+from .._support.text import one_line
 from ..stores._factory import JSONL_FILE_NAME, SQLITE_FILE_NAME
 from .aftercheckpoint import recorded_orders
 from .backing import pg_dsn, pg_timeout
+from .layout import LOCAL_BACKENDS, STORES
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -34,6 +36,33 @@ __all__ = ["check_keys_kept"]
 
 _LOCAL_FILES: Final = {"sqlite": SQLITE_FILE_NAME, "jsonl": JSONL_FILE_NAME}
 _SHOWN: Final = 3
+_BACKENDS: Final = (*LOCAL_BACKENDS, "postgres")
+
+
+def _recorded_backend(run_dir: Path, meta: Mapping[str, Any]) -> str:
+    """The idempotency backend ``run.json`` records, refused when it names none it can be.
+
+    This release writes ``idempotency_backend`` and ``store`` into every run (``postgres``
+    both, or neither): one missing or unknown (an edit, a damaged file) fell back to
+    ``sqlite`` on a local store, where a JSON Lines or PostgreSQL run's keys are not, and a
+    resume would have sent again what the crashed process sent. A run of an older format
+    is read as before.
+    """
+    backend, store = meta.get("idempotency_backend"), meta.get("store")
+    paired = backend in _BACKENDS and store in STORES
+    if meta.get("format") != names.RUN_FORMAT or (
+        paired and (backend == "postgres") == (store == "postgres")
+    ):
+        return str(backend)
+    said = ", ".join(
+        f"{key} {one_line(str(meta[key]))[:40] if key in meta else 'missing'}"
+        for key in ("idempotency_backend", "store")
+    )
+    raise RunDirectoryError(
+        f"{run_dir / names.RUN_META} does not say where the run kept its client order ids "
+        f"({said}), so a resume could send again what was sent; nothing was changed: "
+        "restore run.json from a backup"
+    )
 
 
 def check_keys_kept(
@@ -50,7 +79,7 @@ def check_keys_kept(
     its process, so there is nothing to check. ``server=False`` (``status``, which needs
     no DSN) leaves a PostgreSQL store unasked. Reads only: nothing is written.
     """
-    backend = str(meta.get("idempotency_backend"))
+    backend = _recorded_backend(run_dir, meta)
     if events_offset <= 0 or (
         backend not in _LOCAL_FILES and (backend != "postgres" or not server)
     ):

@@ -50,6 +50,12 @@ _NO_HASH: Final = (
     "the hash of the whole config that resume and evidence hold config.json to is lost "
     "(they refuse the run)"
 )
+# Where a run of this release kept its client order ids: verify's own table, not _rundir's.
+_KEPT_IN: Final = {"memory": "local", "jsonl": "local", "sqlite": "local", "postgres": "postgres"}
+_NO_KEYS: Final = (
+    "where the run kept its client order ids is lost (resume refuses the run: on another "
+    "store it would send again what was sent)"
+)
 _UNREAD: Final = {
     **_LOST,
     names.CHECKPOINT: "the state resume continues from and status reads the seal by is lost",
@@ -121,6 +127,12 @@ def _check_run_meta(report: Violations, run_dir: Path) -> None:
         if fmt in names.RUN_FORMATS_READ:  # each of them records the config's hash
             if not isinstance(meta.get("config_hash"), str):
                 report.add(name, 0, f"no config_hash: {_NO_HASH}; {_RESTORE}")
+            if fmt == names.RUN_FORMAT and not _keys_placed(meta):
+                said = ", ".join(
+                    f"{key} {one_line(str(meta[key])) if key in meta else 'missing'}"
+                    for key in ("idempotency_backend", "store")
+                )
+                report.add(name, 0, f"{said}: {_NO_KEYS}; {_RESTORE}")
             continue
         report.add(
             name,
@@ -129,6 +141,12 @@ def _check_run_meta(report: Violations, run_dir: Path) -> None:
             f"does not read ({', '.join(names.RUN_FORMATS_READ)}): verify the run with the "
             "livesession release that wrote it",
         )
+
+
+def _keys_placed(meta: dict[str, Any]) -> bool:
+    """Whether ``run.json`` names a store of the client order ids, and the one its store has."""
+    backend = meta.get("idempotency_backend")
+    return isinstance(backend, str) and _KEPT_IN.get(backend, "") == meta.get("store")
 
 
 def _json_kept(report: Violations, run_dir: Path, name: str) -> dict[str, Any] | None:
