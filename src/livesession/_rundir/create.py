@@ -34,6 +34,7 @@ from .plugins import (
     apply_references,
     check_call,
     open_plugins,
+    with_clock,
 )
 from .seal import claimed_seal
 from .session import open_session
@@ -272,7 +273,7 @@ def create_run(
             idempotency_backend=idempotency_backend,
             backing=backing,
             data=data_record(cfg, feed_obj),
-            sources=dict(plugins.sources),
+            sources=with_clock(plugins.sources, clock, cfg),
             webhook=isinstance(alert_choice, Secret),
         )
         session = open_session(

@@ -20,10 +20,11 @@ from typing import TYPE_CHECKING, Any, Final, TypedDict
 
 import attrs
 
+from .._domain.clock import FixedClock, SimClock
 from .._domain.plugin_fields import default_strategy_id
 from .._exceptions import DataFileError, PluginError
 from .._risk.checks import UserBrokerCheck
-from .._session.assembly import default_feed, default_strategy
+from .._session.assembly import default_feed, default_strategy, make_clock
 from .._session.closing import close_plugin
 from .._session.edges import SessionEdges, check_edges
 from .._session.pipeline import error_message
@@ -63,10 +64,14 @@ __all__ = [
     "check_recorded_sources",
     "check_source_files",
     "given_broker",
+    "not_rebuilt",
     "open_plugins",
     "restore_plugins",
+    "with_clock",
 ]
 
+CLOCK: Final = "clock"
+"""The role a clock given in-process (``create_run(..., clock=...)``) is recorded under."""
 _KINDS: Final = {"strategy": Strategy, "feed": MarketFeed, "broker": Broker}
 _KEYS: Final = {"strategy": "strategy_factory", "feed": "feed", "broker": "broker"}
 """The config key of each role a run records the source of."""
@@ -430,3 +435,43 @@ def add_broker_check(session: LiveSessionOrchestrator, sources: dict[str, Any]) 
     """Give a session on a user's broker the ``user_broker`` preflight check."""
     if "broker" in sources:
         session.extra_checks.append(UserBrokerCheck(sources["broker"]))
+
+
+def with_clock(sources: Mapping[str, Any], clock: object, cfg: DryrunConfig) -> dict[str, Any]:
+    """``sources`` and, when the caller gave one of its own, the record of its clock (``clock``).
+
+    A clock of the caller's stamps the run's records instead of the one ``clock_mode``
+    names: ``config.json`` says so (its class and file, as of any object supplied
+    in-process), so the evidence does not re-run it with the config's clock, and a resume
+    takes the same kind of clock again (``check_sources``). The very clock the config names
+    given (``SimClock`` at its ``start_time`` for ``sim``) is none of the caller's own.
+    """
+    own = clock is not None and not _configs_clock(clock, cfg)
+    return {**sources, CLOCK: object_record(clock)} if own else dict(sources)
+
+
+def _configs_clock(clock: object, cfg: DryrunConfig) -> bool:
+    """Whether ``clock`` is the clock ``cfg``'s ``clock_mode`` names (``make_clock``).
+
+    The same built-in class, at the same moment (``SimClock``, ``FixedClock``), or the
+    system clock: a re-run stamps as it does.
+    """
+    made = make_clock(cfg)
+    if type(clock) is not type(made):
+        return False
+    if isinstance(clock, SimClock | FixedClock) and isinstance(made, SimClock | FixedClock):
+        return clock.monotonic_ns() == made.monotonic_ns()  # at the same moment
+    return True  # the system clock
+
+
+def not_rebuilt(sources: Mapping[str, Any]) -> str:
+    """Why a run started with objects supplied in-process cannot be re-run from its record."""
+    objects = [
+        role for role, record in sources.items() if isinstance(record, dict) and "object" in record
+    ]
+    if objects == [CLOCK]:
+        return (
+            f"the run was stamped by a clock of the caller's ({sources[CLOCK]['object']}), "
+            "which a re-run cannot rebuild"
+        )
+    return "a plug-in was an object supplied in-process"

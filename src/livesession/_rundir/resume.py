@@ -1,13 +1,12 @@
 """Resume a crashed run from its last checkpoint.
 
-Everything is validated first (checkpoint, audit chain, artifact sizes, venue journals,
-the data file: the bytes the run read, with the SHA-256 ``run.json`` recorded; rows
-appended to a CSV file since are not read), and the feed and the
-strategy are given their checkpointed states (their ``set_state`` is the caller's code),
-while nothing on disk has changed; only then are the artifacts cut back to the
-checkpoint's offsets (the torn tails move to ``<file>.torn``; the audit log keeps the
-``C2_RESUME`` records right after the checkpoint's, see ``resumecut``), the session
-restored, the venue journal replayed and ``C2_RESUME`` audited and written out.
+Everything is validated first (checkpoint, audit chain, artifact sizes, venue journals, the data
+file: the bytes the run read, with the SHA-256 ``run.json`` recorded; rows appended to a CSV file
+since are not read), and the feed and the strategy are given their checkpointed states (their
+``set_state`` is the caller's code), while nothing on disk has changed; only then are the artifacts
+cut back to the checkpoint's offsets (the torn tails move to ``<file>.torn``; the audit log keeps
+the ``C2_RESUME`` records right after the checkpoint's, see ``resumecut``), the session restored,
+the venue journal replayed and ``C2_RESUME`` audited and written out.
 """
 
 from __future__ import annotations
@@ -64,6 +63,7 @@ from .plugins import (
     check_source_files,
     open_plugins,
     restore_plugins,
+    with_clock,
 )
 from .reseal import reseal
 from .resumecut import AuditCut, check_journals, refuse_while_evidence_reads, validate_artifacts
@@ -224,7 +224,8 @@ def _reopen(
     plugins = open_plugins(cfg, **given, journal=run_dir / names.JOURNAL, data_bytes=cfg.feed_bytes)
     broker: Broker | None = None
     try:
-        check_sources(meta.get("sources") or {}, plugins.sources, run=cfg.run_id)
+        recorded, given_now = meta.get("sources") or {}, with_clock(plugins.sources, clock, cfg)
+        check_sources(recorded, given_now, run=cfg.run_id)  # a caller's clock is given again
         check_data_unchanged(run_dir, meta, plugins.feed, cfg_sha256=cfg.feed_sha256)
         if checkpoint is not None:  # the plug-ins' own code, tried while nothing has changed
             plugins = restore_plugins(cfg, plugins, checkpoint)

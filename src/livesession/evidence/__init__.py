@@ -51,7 +51,7 @@ from ._commit import git_commit as _git_commit
 from ._document import markdown
 from ._lock import bundle_lock, refuse_another_bundle
 from ._outcome import outcome
-from ._rerun import Rerun, replay_steps, timeout_for
+from ._rerun import Rerun, objects_given, replay_steps, timeout_for
 from ._verdict import evidence_said, run_ended
 
 __all__ = ["EvidenceResult", "scan_secrets", "write_evidence"]
@@ -466,11 +466,7 @@ def _checks(
     ended = outcome(run_dir, counted.each(iter_records(run_dir / names.EVENTS)), standing)
     fired = counted.result()
     note("kill drill")
-    drill = (
-        kill_drill(run_dir)
-        if rerunnable
-        else {"status": "not_applicable", "reason": "a plug-in was an object supplied in-process"}
-    )
+    drill = kill_drill(run_dir) if rerunnable else objects_given(run_dir)
     note("burn-in criteria")
     burnin = evaluate_run(
         run_dir, Thresholds(), drill=drill, verification=verification, named=run_dir.resolve()

@@ -32,6 +32,7 @@ from .._market.venue import JournalFeed
 from .._rundir import create_run, read_run_config
 from .._rundir.layout import Backing
 from .._rundir.memoryids import scratch_reruns
+from .._rundir.plugins import not_rebuilt
 from .._support.fsutil import atomic_write_bytes, file_digest
 from .._support.secrets import redact_text
 from .._support.signals import held_stops
@@ -47,6 +48,7 @@ __all__ = [
     "main",
     "missing_files",
     "not_applicable",
+    "objects_given",
     "replay_steps",
     "sha256_file",
     "timeout_for",
@@ -89,8 +91,8 @@ _UNSEALED: Final = {
 def not_applicable(run_dir: Path, *, rerunnable: bool) -> dict[str, Any] | None:
     """Why this run cannot be re-run (the verdict as it stands), or None when it can."""
     cfg, meta = read_run_config(run_dir)
-    if not rerunnable:
-        return {"status": "not_applicable", "reason": "a plug-in was an object supplied in-process"}
+    if not rerunnable:  # a plug-in, or the clock, given as an object
+        return objects_given(run_dir)
     lost_at = _lease_lost_at(run_dir) if _leased(meta) else None
     if lost_at is not None:
         return {
@@ -104,6 +106,12 @@ def not_applicable(run_dir: Path, *, rerunnable: bool) -> dict[str, Any] | None:
     if cfg.clock_mode == "system" or not _simulated_venue(cfg, meta.get("sources") or {}):
         return {"status": "not_applicable", "reason": "system clock or external venue"}
     return None
+
+
+def objects_given(run_dir: Path) -> dict[str, Any]:
+    """The verdict of a run started with objects (a plug-in, a clock): they are not rebuilt."""
+    sources = read_run_config(run_dir)[1].get("sources") or {}
+    return {"status": "not_applicable", "reason": not_rebuilt(sources)}
 
 
 def _leased(meta: dict[str, Any]) -> bool:

@@ -137,7 +137,7 @@ def identity(run: ReportRun) -> str:
     ]
     # The desk's own, rails[2] before rails[10].
     rails = sorted((role for role in sources if role.startswith("rails[")), key=natural_key)
-    for role in ("strategy", "feed", "broker", *rails):
+    for role in ("strategy", "feed", "broker", "clock", *rails):
         record = source(role)
         if record:
             where = record.get("ref") or record.get("object") or record.get("module") or role
