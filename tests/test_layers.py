@@ -43,6 +43,7 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
                 "_cli_commands",
                 "_cli_files",
                 "_cli_bar",
+                "_cli_status",
                 "verify",
                 "report",
                 "prom",

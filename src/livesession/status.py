@@ -83,10 +83,6 @@ from ._rundir.seal import claimed_seal, unwritten_says
 from ._rundir.standing import (
     GoingOn,
     credentials_said,
-    describe_lease,
-    describe_orders,
-    describe_positions,
-    describe_trading,
     heartbeat,
     keeps_checkpoints,
     lease_wait,
@@ -274,91 +270,9 @@ class RunStatus:
 
     def lines(self) -> list[str]:
         """What ``livesession status`` prints: one ``label  value`` line each."""
-        rows = [("run", f"{self.run_id or '?'} ({self.run_dir})")]
-        rows.append(("verdict", f"{self.verdict.label} (exit {self.exit_code})"))
-        if self.verdict is Verdict.NOT_A_RUN or self.unread:  # no state, no position known
-            rows.append(("problem", self.problem))
-            return _aligned([*rows, *([("next", self.next_step())] if self.unread else [])])
-        if self.problem:
-            rows.append(("problem", self.problem))
-        unstarted = self.killed_while_starting or self.starting
-        state = f"none: {unstarted}" if unstarted else f"{self.state or '?'} ({self.status or '?'})"
-        rows.append(("state", state))
-        if self.reason:
-            rows.append(("reason", self.reason))
-        if self.unwritten_checkpoint:
-            rows.append(("checkpoint", self.unwritten_checkpoint))
-        if self.trading is not None:
-            unsealed = self.writer is not None or self.verdict is Verdict.CRASHED
-            trading = describe_trading(
-                self.trading,
-                run_dir=self.run_dir,
-                live=unsealed,
-                state=self.state,
-                killed=self.kill_halted,
-                as_of=self.trading_as_of,
-            )
-            rows.append(("trading", trading))
-        rows.append(("steps", self._steps()))
-        if self.heartbeat_utc is not None:
-            every = self.checkpoint_every
-            cadence = "" if every is None else f"; every {every} steps"
-            written = f"({self.heartbeat_age_s:.1f} s ago, checkpoint.json written{cadence})"
-            rows.append(("heartbeat", f"{self.heartbeat_utc} {written}"))
-        if self.writer is not None:
-            writer = self.writer
-            rows.append(
-                (
-                    "writer",
-                    (
-                        f"pid {writer['pid']} on {writer['host']} since {writer['since']} "
-                        f"({writer['command']})"
-                        + (f"; {writer['stopped']}" if writer.get("stopped") else "")
-                    ),
-                )
-            )
-        else:
-            rows.append(("writer", "none"))
-        unsealed = self.verdict in {Verdict.CRASHED, Verdict.NEEDS_OPERATOR}
-        # Not for a doubtful seal (see "problem"), nor a run that may be live (``unlocked``).
-        if unsealed and not (self.writer or self.problem or self.unlocked):
-            why = self.resume_problem or "the run is sealed"
-            rows.append(("resumable", "yes" if self.resumable else f"no: {why}"))
-        rows.append(("lease", describe_lease(self.lease)))
-        held = describe_positions(self.positions, self.positions_as_of)
-        if self.position_in_doubt:  # the venue reported a fill the book did not take
-            held = f"{held} in the book; in doubt: {self.position_in_doubt} (not booked)"
-        rows.append(("position", held))
-        rows.append(("open orders", describe_orders(self.open_orders, self.open_orders_as_of)))
-        rows.append(("next", self.next_step()))
-        return _aligned(rows)
+        from ._cli_status import status_lines  # noqa: PLC0415 - it reads this module's Verdict
 
-    def _steps(self) -> str:
-        """The steps line. A run whose config keeps checkpoints says so before its first.
-
-        Only a run without a config (the runbook's four files) keeps none.
-        """
-        planned = f" of {self.steps_planned}" if self.steps_planned is not None else ""
-        if self.starting:
-            return "none yet"
-        if self.killed_while_starting:  # resume starts it over, unless "resumable" says no
-            over = f"; `{command('resume', self.run_dir)}` starts it over"
-            return f"none{planned}: it recorded nothing{over if self.resumable else ''}"
-        steps = "none yet" if self.steps is None else str(self.steps)
-        if self.unwritten_checkpoint:
-            return f"{steps}{planned} at the seal (its audit log's C2_DRYRUN_STOP)"
-        if self.heartbeat_utc:
-            return f"{steps}{planned} at the last checkpoint"
-        if self.checkpoint_every is not None:
-            return (
-                f"{steps}{planned} at the last snapshot (no checkpoint yet: one every "
-                f"{self.checkpoint_every} steps)"
-            )
-        return f"{steps}{planned} at the last snapshot (the run keeps no checkpoint)"
-
-
-def _aligned(rows: list[tuple[str, str]]) -> list[str]:
-    return [f"{label:<12}{value}" for label, value in rows]
+        return status_lines(self)
 
 
 def _sealed_verdict(state: object, *, failed: bool) -> Verdict:

@@ -1,0 +1,107 @@
+"""The text ``livesession status`` prints of a run: one ``label  value`` line each.
+
+``RunStatus.lines`` (``status``) is the way in; what it says is read there.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ._rundir.standing import describe_lease, describe_orders, describe_positions, describe_trading
+from ._support.text import command
+from .status import Verdict
+
+if TYPE_CHECKING:
+    from .status import RunStatus
+
+__all__ = ["status_lines"]
+
+
+def status_lines(found: RunStatus) -> list[str]:
+    """What ``livesession status`` prints of ``found``: one ``label  value`` line each."""
+    rows = [("run", f"{found.run_id or '?'} ({found.run_dir})")]
+    rows.append(("verdict", f"{found.verdict.label} (exit {found.exit_code})"))
+    if found.verdict is Verdict.NOT_A_RUN or found.unread:  # no state, no position known
+        rows.append(("problem", found.problem))
+        return _aligned([*rows, *([("next", found.next_step())] if found.unread else [])])
+    if found.problem:
+        rows.append(("problem", found.problem))
+    unstarted = found.killed_while_starting or found.starting
+    state = f"none: {unstarted}" if unstarted else f"{found.state or '?'} ({found.status or '?'})"
+    rows.append(("state", state))
+    if found.reason:
+        rows.append(("reason", found.reason))
+    if found.unwritten_checkpoint:
+        rows.append(("checkpoint", found.unwritten_checkpoint))
+    if found.trading is not None:
+        unsealed = found.writer is not None or found.verdict is Verdict.CRASHED
+        trading = describe_trading(
+            found.trading,
+            run_dir=found.run_dir,
+            live=unsealed,
+            state=found.state,
+            killed=found.kill_halted,
+            as_of=found.trading_as_of,
+        )
+        rows.append(("trading", trading))
+    rows.append(("steps", _steps(found)))
+    if found.heartbeat_utc is not None:
+        every = found.checkpoint_every
+        cadence = "" if every is None else f"; every {every} steps"
+        written = f"({found.heartbeat_age_s:.1f} s ago, checkpoint.json written{cadence})"
+        rows.append(("heartbeat", f"{found.heartbeat_utc} {written}"))
+    if found.writer is not None:
+        writer = found.writer
+        rows.append(
+            (
+                "writer",
+                (
+                    f"pid {writer['pid']} on {writer['host']} since {writer['since']} "
+                    f"({writer['command']})"
+                    + (f"; {writer['stopped']}" if writer.get("stopped") else "")
+                ),
+            )
+        )
+    else:
+        rows.append(("writer", "none"))
+    unsealed = found.verdict in {Verdict.CRASHED, Verdict.NEEDS_OPERATOR}
+    # Not for a doubtful seal (see "problem"), nor a run that may be live (``unlocked``).
+    if unsealed and not (found.writer or found.problem or found.unlocked):
+        why = found.resume_problem or "the run is sealed"
+        rows.append(("resumable", "yes" if found.resumable else f"no: {why}"))
+    rows.append(("lease", describe_lease(found.lease)))
+    held = describe_positions(found.positions, found.positions_as_of)
+    if found.position_in_doubt:  # the venue reported a fill the book did not take
+        held = f"{held} in the book; in doubt: {found.position_in_doubt} (not booked)"
+    rows.append(("position", held))
+    rows.append(("open orders", describe_orders(found.open_orders, found.open_orders_as_of)))
+    rows.append(("next", found.next_step()))
+    return _aligned(rows)
+
+
+def _steps(found: RunStatus) -> str:
+    """The steps line. A run whose config keeps checkpoints says so before its first.
+
+    Only a run without a config (the runbook's four files) keeps none.
+    """
+    planned = f" of {found.steps_planned}" if found.steps_planned is not None else ""
+    if found.starting:
+        return "none yet"
+    if found.killed_while_starting:  # resume starts it over, unless "resumable" says no
+        over = f"; `{command('resume', found.run_dir)}` starts it over"
+        return f"none{planned}: it recorded nothing{over if found.resumable else ''}"
+    steps = "none yet" if found.steps is None else str(found.steps)
+    if found.unwritten_checkpoint:
+        return f"{steps}{planned} at the seal (its audit log's C2_DRYRUN_STOP)"
+    if found.heartbeat_utc:
+        return f"{steps}{planned} at the last checkpoint"
+    if found.checkpoint_every is not None:
+        return (
+            f"{steps}{planned} at the last snapshot (no checkpoint yet: one every "
+            f"{found.checkpoint_every} steps)"
+        )
+    return f"{steps}{planned} at the last snapshot (the run keeps no checkpoint)"
+
+
+def _aligned(rows: list[tuple[str, str]]) -> list[str]:
+    return [f"{label:<12}{value}" for label, value in rows]
