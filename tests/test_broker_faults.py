@@ -203,6 +203,36 @@ def test_a_dead_broker_halts_trading_and_reenable_resumes(tmp_path: Path) -> Non
     assert metrics["events_by_type"]["TRADING_REENABLED"] == 1
 
 
+def test_a_live_run_s_status_says_why_it_halted_after_a_checkpoint_holds_the_halt(
+    tmp_path: Path,
+) -> None:
+    """Bug: status said `HALTED; since TRADING_STATE_CHANGED (BROKER_UNHEALTHY), ...` only
+    until the next checkpoint; once the checkpoint held the halt it said `HALTED` with no
+    word of why. The event that made the halt, before the checkpoint, says it still."""
+    venue = DeadVenue()
+    orch = _session(tmp_path, venue, checkpoint_every=10)
+    assert orch.preflight()
+    orch.activate()
+    orch.run_n_steps(20)
+    venue.halted = lambda: orch.trading_state is TradingState.HALTED
+    venue.dead = True
+    while orch.trading_state is not TradingState.HALTED:
+        orch.step()
+    run = tmp_path / "runs" / "dead"
+    said = run_status(run).trading_as_of
+    assert said.startswith("since TRADING_STATE_CHANGED (BROKER_UNHEALTHY), run time "), said
+    orch.run_n_steps(25)  # two checkpoints since: they hold the halt
+    checkpoint = orjson.loads((run / "checkpoint.json").read_bytes())
+    assert (checkpoint["trading"], checkpoint["steps"]) == ("HALTED", orch.steps_done)
+    found = run_status(run)
+    assert (found.trading, found.trading_as_of) == ("HALTED", said)
+    (line,) = [row for row in found.lines() if row.startswith("trading")]
+    assert line.endswith(f"re-enables trading); {said}"), line
+    venue.dead = False
+    orch.close()
+    _verified(run)
+
+
 def test_silence_halts_trading(tmp_path: Path) -> None:
     """Polls fail while other calls answer: no successful poll for broker_silence_ms.
 

@@ -205,16 +205,18 @@ def crashed_cut(run_dir: Path) -> RunCut | None:
 def live_trading(run_dir: Path, checkpoint: dict[str, Any]) -> tuple[str | None, str, bool | None]:
     """A live run's trading state now, what it is read from, and whether the kill switch set it.
 
-    What it is read from is "" for the checkpoint; whether the kill switch set it, None when
-    no trading event was written since the checkpoint (its ``kill_halted`` says it).
+    What it is read from is "" for the checkpoint's ACTIVE; whether the kill switch set it,
+    None when no trading event was written since the checkpoint (its ``kill_halted`` says it).
 
     A checkpoint comes every ``checkpoint_every`` steps, and a throttle or the kill switch
     halts trading in between: the newest ``TRADING_STATE_CHANGED``, ``TRADING_REENABLED``
     or ``KILL_SWITCH`` written after the checkpoint's events offset says what it is now
     (``since KILL_SWITCH (SIGNAL_SIGUSR1), run time ...``). None written since: the
-    checkpoint's state is still the state. Too much written since to read (``newest_event``
-    gives up): the checkpoint's, and the phrase says so. A ``KILL_SWITCH`` is the kill
-    switch's halt; any other trading event ends one, as the governor's ``set_trading`` does.
+    checkpoint's state is still the state, and a halt it holds is said by the event that
+    made it, before the checkpoint (``_checkpointed_halt``). Too much written since to read
+    (``newest_event`` gives up): the checkpoint's, and the phrase says so. A ``KILL_SWITCH``
+    is the kill switch's halt; any other trading event ends one, as the governor's
+    ``set_trading`` does.
     """
     trading = checkpoint.get("trading")
     state = trading if isinstance(trading, str) else None
@@ -224,15 +226,37 @@ def live_trading(run_dir: Path, checkpoint: dict[str, Any]) -> tuple[str | None,
     if event is None:
         steps = checkpoint.get("steps")
         at = f"the last checkpoint (step {steps})" if isinstance(steps, int) else "no checkpoint"
-        return state, "" if read_all else f"as of {at}: the events after it were not read", None
+        if read_all:  # the checkpoint's state is the state: what set it, if not ACTIVE
+            return state, _checkpointed_halt(run_dir, state), None
+        return state, f"as of {at}: the events after it were not read", None
+    now, said = _trading_event(event, state)
+    return now, said, event.get("event_type") == "KILL_SWITCH"
+
+
+def _trading_event(event: dict[str, Any], state: str | None) -> tuple[str | None, str]:
+    """The trading state ``event`` set (``state`` when it names none), and the words for it."""
     kind, body = event.get("event_type"), payload(event)
     now = {"KILL_SWITCH": "HALTED", "TRADING_REENABLED": "ACTIVE"}.get(str(kind), body.get("to"))
     why = body.get("operator") if kind == "TRADING_REENABLED" else body.get("reason")
-    return (
-        str(now) if now is not None else state,
-        f"since {kind} ({why}), run time {event.get('ts_utc', '?')}",
-        kind == "KILL_SWITCH",
-    )
+    said = f"since {kind} ({why}), run time {event.get('ts_utc', '?')}"
+    return (str(now) if now is not None else state), said
+
+
+def _checkpointed_halt(run_dir: Path, state: str | None) -> str:
+    """Why a live run's checkpoint holds a halt (or REDUCING): the event that set it.
+
+    Said as a halt written since the checkpoint is (``since TRADING_STATE_CHANGED
+    (BROKER_UNHEALTHY), run time ...``): it was dropped once a checkpoint held the halt.
+    "" when trading is ACTIVE, or the event is not found within ``newest_event``'s budget
+    (or is not the one that set this state: a newer one written meanwhile).
+    """
+    if state in (None, "ACTIVE"):
+        return ""
+    event, _ = newest_event(run_dir / names.EVENTS, _TRADING_EVENTS)
+    if event is None:
+        return ""
+    now, said = _trading_event(event, state)
+    return said if now == state else ""
 
 
 def positions_since(
