@@ -646,6 +646,28 @@ def test_trading_says_how_to_re_enable_a_live_halted_run() -> None:
     )
 
 
+def test_a_sealed_run_s_trading_ended_whatever_state_it_was_left_in() -> None:
+    """Bug: a run sealed FAILED (STOP_INCOMPLETE, or any ERROR_REQUIRES_OPERATOR seal) said
+    `trading  ACTIVE`, as of a run that trades on. Sealed, its trading has ended; the state
+    it was left in is said as that (`--json`'s `trading` keeps the checkpoint's)."""
+    for verdict, state in (
+        (Verdict.FAILED, "ERROR_REQUIRES_OPERATOR"),
+        (Verdict.NEEDS_OPERATOR, "ERROR_REQUIRES_OPERATOR"),
+        (Verdict.COMPLETED, "STOPPED"),
+    ):
+        for trading in ("ACTIVE", "REDUCING"):
+            found = RunStatus(
+                run_dir="r", verdict=verdict, state=state, trading=trading, sealed=True
+            )
+            assert f"trading     ended: the run is sealed ({trading} until its end)" in (
+                found.lines()
+            )
+            assert found.to_json()["trading"] == trading
+    # Not sealed (a crash; a seal in doubt): what it was left in, as before.
+    crashed = RunStatus(run_dir="r", verdict=Verdict.CRASHED, trading="ACTIVE")
+    assert "trading     ACTIVE" in crashed.lines()
+
+
 @pytest.mark.parametrize("durability", ["step", "none"])
 def test_a_live_run_says_the_trading_state_of_its_newest_event(
     tmp_path: Path, durability: str

@@ -42,6 +42,7 @@ def status_lines(found: RunStatus) -> list[str]:
             state=found.state,
             killed=found.kill_halted,
             as_of=found.trading_as_of,
+            sealed=found.sealed,
         )
         rows.append(("trading", trading))
     rows.append(("steps", _steps(found)))

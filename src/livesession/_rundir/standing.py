@@ -454,6 +454,7 @@ def describe_trading(
     state: str | None = None,
     killed: bool = False,
     as_of: str = "",
+    sealed: bool = False,
 ) -> str:
     """``live``: a run that goes on (held now, or crashed: a resumed run stays halted).
 
@@ -461,7 +462,9 @@ def describe_trading(
 
     A run preflight refused (``state`` ``PREFLIGHT_FAILED``) never traded: ``NEVER_TRADED``.
     ``killed``: the kill switch halted it (``trading_of``), which the words name; ``as_of``
-    (what a live run's state is read from) follows them.
+    (what a live run's state is read from) follows them. A ``sealed`` run trades no more,
+    whatever state its trading was left in: said so, not ``ACTIVE`` (``FAILED`` sealed it,
+    ``STOP_INCOMPLETE`` say, when a wind-down ran out of polls).
     """
     said = trading
     by = " by the kill switch" if killed else ""
@@ -472,6 +475,8 @@ def describe_trading(
         said = f"HALTED{by}: new orders refused (`{ack}` re-enables trading)"
     elif trading == "HALTED":
         said = f"HALTED at the end{by}: new orders were refused from the halt on"
+    elif sealed:
+        said = f"ended: the run is sealed ({trading} until its end)"
     return f"{said}; {as_of}" if as_of else said
 
 
