@@ -541,3 +541,47 @@ class TestRefusalsSayTheKeyTheValueAndTheWayOn:
         assert _refusal({"max_steps": 100, "steps": 200}).endswith(
             "raise max_steps or run fewer steps"
         )
+
+
+class TestRealishDelays:
+    """Bug: `[realish] latency_ms` and `late_fill_ms` took 99999999999999 (three thousand
+    years): the venue's reports then never arrived, and the run said nothing of why. Each
+    is at most one day of simulated time, refused in one line naming the key, the file and
+    its line; one day itself is taken."""
+
+    _SAID = "must be at most 86400000 (one day: a report later than that never arrives), got "
+
+    @pytest.mark.parametrize("key", ["latency_ms", "late_fill_ms"])
+    def test_a_delay_beyond_a_day_is_refused(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str], key: str
+    ) -> None:
+        assert _refusal({"broker": "realish", "realish": {key: 86_400_001}}) == (
+            f"realish.{key} {self._SAID}86400001"
+        )
+        config = tmp_path / "hand.toml"
+        text = f'broker = "realish"\n[realish]\n{key} = 99999999999999\n'
+        config.write_text(text, encoding="utf-8")
+        out = tmp_path / "out"
+        code = main(["dryrun", "-c", str(config), "--out", str(out), "--steps", "5"])
+        captured = capsys.readouterr()
+        assert code == 2
+        assert captured.err == (
+            f"livesession: error: config file {config}, line 3: realish.{key} "
+            f"{self._SAID}99999999999999\n"
+        )
+        assert not out.exists()
+
+    def test_a_day_is_taken(self, tmp_path: Path) -> None:
+        cfg = DryrunConfig.from_mapping(
+            {
+                "run_id": "day",
+                "broker": "realish",
+                "steps": 5,
+                "reconcile_grace_ms": 3 * 86_400_000,
+                "realish": {"latency_ms": 86_400_000, "late_fill_ms": 86_400_000},
+            }
+        )
+        session = create_run(cfg, tmp_path, alerts=False)
+        session.run_to_end(5)
+        session.close()
+        assert verify_run(tmp_path / "day").ok

@@ -50,13 +50,13 @@ def positive_int(name: str, *, maximum: int | None = None, why: str = "") -> Any
     return check
 
 
-def non_negative_int(name: str) -> Any:
-    """A validator: an int of zero or more."""
+def non_negative_int(name: str, *, maximum: int | None = None, why: str = "") -> Any:
+    """A validator: an int of zero or more (and at most ``maximum``, ``why`` it is the bound)."""
 
     def check(_inst: object, _attr: object, value: object) -> None:
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise ConfigError(f"{name} must be a non-negative integer, got {value!r}")
-        _check_most(name, value, None, "")
+        _check_most(name, value, maximum, why)
 
     return check
 
@@ -153,9 +153,10 @@ def count(
 ) -> Any:
     """An int field, greater than zero (or, with ``positive=False``, at least zero).
 
-    ``maximum`` (with ``positive``) bounds it; ``why`` says what for, in the message.
+    ``maximum`` bounds it; ``why`` says what for, in the message.
     """
-    check = positive_int(name, maximum=maximum, why=why) if positive else non_negative_int(name)
+    bound = positive_int if positive else non_negative_int
+    check = bound(name, maximum=maximum, why=why)
     return attrs.field(default=default, validator=check)
 
 

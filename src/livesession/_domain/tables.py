@@ -17,6 +17,7 @@ from .._exceptions import ConfigError
 from .fields import count, decimal_field, risk_share, share
 
 __all__ = [
+    "MAX_DELAY_MS",
     "MAX_SLIPPAGE_BPS",
     "NESTED",
     "FillModelConfig",
@@ -33,6 +34,11 @@ __all__ = [
 MAX_SLIPPAGE_BPS: Final = Decimal(1_000)
 """The most ``fill_model.slippage_bps`` may be: 10 %, far beyond any market order's slip
 (the venue never fills a sell below one tick)."""
+MAX_DELAY_MS: Final = 86_400_000
+"""The most a ``[realish]`` delay (``latency_ms``, ``late_fill_ms``) may be: one day of
+simulated time. A venue's report later than that is a lost one, and a run waiting for it
+(its wind-down, its reconciler) would never see it arrive."""
+_DELAY_WHY: Final = " (one day: a report later than that never arrives)"
 _C = TypeVar("_C")
 
 
@@ -65,8 +71,12 @@ class RealishConfig:
     timeout_rate: Decimal = share("realish.timeout_rate", "0.02")
     duplicate_ack_rate: Decimal = share("realish.duplicate_ack_rate", "0.05")
     late_fill_rate: Decimal = share("realish.late_fill_rate", "0.05")
-    late_fill_ms: int = count("realish.late_fill_ms", 90_000, positive=False)
-    latency_ms: int = count("realish.latency_ms", 250, positive=False)
+    late_fill_ms: int = count(
+        "realish.late_fill_ms", 90_000, positive=False, maximum=MAX_DELAY_MS, why=_DELAY_WHY
+    )
+    latency_ms: int = count(
+        "realish.latency_ms", 250, positive=False, maximum=MAX_DELAY_MS, why=_DELAY_WHY
+    )
 
 
 @attrs.frozen(kw_only=True)
