@@ -173,6 +173,35 @@ class TestReadersBesideALiveWriter:
         )
         assert _files(writer.run_dir) == before, "a reader changed the run"
 
+    def test_report_of_a_live_run_without_output_is_refused_not_left_beside_it(
+        self, writer: LiveWriter, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """Bug: `report RUN` of a live run wrote RUN/report.html, `NOT SEALED, as of step
+        200`; after the seal it stayed beside the run, where a reader took it for the final
+        report. Without --output it is refused in one line, nothing read or written; with
+        --output it is written there; once sealed, RUN/report.html is the run's."""
+        before = _files(writer.run_dir)
+        holder = holder_of(writer.run_dir)
+        assert holder is not None
+        assert main(["report", str(writer.run_dir)]) == 2
+        captured = capsys.readouterr()
+        assert captured.out == ""
+        assert captured.err == (
+            f"livesession: error: {writer.run_dir} is being written by {holder.describe()}: "
+            "a report of it now is of its last checkpoint, not of the run, and "
+            f"{writer.run_dir / 'report.html'} is the sealed run's: write it elsewhere with "
+            "--output PATH, or report again once the run is sealed\n"
+        )
+        assert _files(writer.run_dir) == before
+        partial = tmp_path / "partial.html"
+        assert main(["report", str(writer.run_dir), "--output", str(partial)]) == EXIT_OK
+        assert "NOT SEALED" in partial.read_text(encoding="utf-8")
+        assert main(["prom", str(writer.run_dir)]) == EXIT_OK  # a live run's metrics: its use
+        writer.finish()
+        capsys.readouterr()
+        assert main(["report", str(writer.run_dir)]) == EXIT_OK
+        assert "NOT SEALED" not in (writer.run_dir / "report.html").read_text(encoding="utf-8")
+
     def test_the_report_says_what_it_checked_of_a_live_run(self, writer: LiveWriter) -> None:
         """A live run's report said "the audit chain is whole and closes over the bytes of
         the events and snapshots read here" and listed "the stop record's SHA-256 digests"

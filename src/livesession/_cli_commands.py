@@ -252,13 +252,22 @@ def _print_burnin(result: BurninResult) -> None:
 
 
 def _write_for_run(
-    args: argparse.Namespace, write: Callable[[Path, Path], str], default_name: str, label: str
+    args: argparse.Namespace,
+    write: Callable[[Path, Path], str],
+    default_name: str,
+    label: str,
+    *,
+    live_default: bool = True,
 ) -> int:
     """Write ``write``'s file for the run (to ``--output``, default RUN_DIR/default_name).
 
     ``write`` returns what it read of a live run (up to its last checkpoint), said here.
+    ``live_default=False``: a live run's is written only to an ``--output`` given
+    (``_refuse_live_default``).
     """
     run_dir = _require_written(args.run_dir)
+    if args.output is None and not live_default:
+        _refuse_live_default(run_dir, run_dir / default_name)
     output: Path = args.output or run_dir / default_name
     if output.is_dir():
         raise UsageError(
@@ -285,6 +294,24 @@ def _write_for_run(
     return EXIT_OK
 
 
+def _refuse_live_default(run_dir: Path, default: Path) -> None:
+    """Refuse to write a live run's report beside it, where it would outlast the seal.
+
+    A report of a run a process is writing is of its last checkpoint (``NOT SEALED``):
+    left as ``RUN_DIR/report.html``, a reader took it for the final one once the run was
+    sealed. Nothing is read or written; ``--output`` writes it anywhere else.
+    """
+    from ._rundir.lock import holder_of  # noqa: PLC0415 - the lock: only here
+
+    holder = holder_of(run_dir)
+    if holder is not None:
+        raise UsageError(
+            f"{run_dir} is being written by {holder.describe()}: a report of it now is of its "
+            f"last checkpoint, not of the run, and {default} is the sealed run's: write it "
+            "elsewhere with --output PATH, or report again once the run is sealed"
+        )
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     """Write one self-contained HTML report of a run (``--verify``: with the full verdict)."""
     from ._cli_bar import terminal_bar  # noqa: PLC0415 - only for this command
@@ -295,7 +322,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         def write(run_dir: Path, output: Path) -> str:
             return write_report(run_dir, output, verify=args.verify, progress=progress)
 
-        return _write_for_run(args, write, names.REPORT, "report")
+        return _write_for_run(args, write, names.REPORT, "report", live_default=False)
 
 
 def cmd_prom(args: argparse.Namespace) -> int:
