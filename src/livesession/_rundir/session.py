@@ -96,7 +96,9 @@ def open_session(
             audit_sink=audit,
             metrics_sink=FileMetricsSink(run_dir / names.METRICS, durable=durable),
             idempotency=idempotency,
-            checkpoints=_Checkpoints(run_dir / names.CHECKPOINT, durable=durable, lock=lock),
+            checkpoints=_Checkpoints(
+                run_dir / names.CHECKPOINT, durable=durable, lock=lock, run_id=cfg.run_id
+            ),
             live_override=live_override,
             lease=lease,
             lease_clock=lease_clock,
@@ -134,15 +136,17 @@ def open_session(
 class _Checkpoints(FileCheckpointStore):
     """The session's checkpoints: each puts back a ``writer.lock`` deleted meanwhile."""
 
-    def __init__(self, path: Path, *, durable: bool, lock: RunLock) -> None:
+    def __init__(self, path: Path, *, durable: bool, lock: RunLock, run_id: str) -> None:
         super().__init__(path, durable=durable)
         self._lock = lock
+        self._run_id = run_id
 
     def save(self, checkpoint: Mapping[str, Any]) -> None:
         super().save(checkpoint)
         if self._lock.renew():
             get_logger().warning(
                 "writer_lock_put_back",
+                run_id=self._run_id,
                 run_dir=str(self._lock.run_dir),
                 detail=f"{names.WRITER_LOCK} was removed while this process writes the run; "
                 "put back at the checkpoint (do not delete it)",
