@@ -78,7 +78,7 @@ from ._rundir.brokers import resume_credentials
 from ._rundir.layout import read_run_config
 from ._rundir.lock import holder_of, stopped
 from ._rundir.reseal import sealing_checkpoint
-from ._rundir.resume import resume_problem
+from ._rundir.resumable import resume_problem
 from ._rundir.seal import claimed_seal, unwritten_says
 from ._rundir.standing import (
     GoingOn,

@@ -2,6 +2,7 @@
 
 ``layout`` (the files and ``run.json``/``config.json``), ``create`` (``create_run``;
 ``memoryids``: who may keep client order ids in memory), ``resume`` (``resume_run``;
+``resumable``: whether it can, asked without changing the run, and its checkpoint read;
 ``resumecut``: where it cuts the files back to; ``aftercheckpoint``: the orders sent after
 the checkpoint, looked up at the venue; ``keptkeys``: whether the store still holds the
 run's keys; ``reseal``: the sealing checkpoint a process did not live to write),
@@ -28,7 +29,8 @@ if TYPE_CHECKING:
     from .create import create_run
     from .data import check_run_data
     from .layout import LEASE_DIR, STORES, config_hash, lease_path, read_run_config
-    from .resume import checkpoint_summary, load_checkpoint, resume_run
+    from .resumable import checkpoint_summary, load_checkpoint
+    from .resume import resume_run
 
 # Loaded on first use: the read-only tools (verify, report, status) import ``livecut`` and
 # ``lock`` from here, and need none of the session machinery that creating a run pulls in.
@@ -37,7 +39,8 @@ _BY_MODULE = {
     ".create": ("create_run",),
     ".data": ("check_run_data",),
     ".layout": ("LEASE_DIR", "STORES", "config_hash", "lease_path", "read_run_config"),
-    ".resume": ("checkpoint_summary", "load_checkpoint", "resume_run"),
+    ".resumable": ("checkpoint_summary", "load_checkpoint"),
+    ".resume": ("resume_run",),
 }
 __getattr__, __dir__ = lazy_exports(
     __name__,

@@ -1,12 +1,13 @@
 """Resume a crashed run from its last checkpoint.
 
-Everything is validated first (checkpoint, audit chain, artifact sizes, venue journals, the data
-file: the bytes the run read, with the SHA-256 ``run.json`` recorded; rows appended to a CSV file
-since are not read), and the feed and the strategy are given their checkpointed states (their
-``set_state`` is the caller's code), while nothing on disk has changed; only then are the artifacts
-cut back to the checkpoint's offsets (the torn tails move to ``<file>.torn``; the audit log keeps
-the ``C2_RESUME`` records right after the checkpoint's, see ``resumecut``), the session restored,
-the venue journal replayed and ``C2_RESUME`` audited and written out.
+Everything is validated first (checkpoint, audit chain, artifact sizes, venue journals,
+the data file: the bytes the run read, with the SHA-256 ``run.json`` recorded; rows
+appended to a CSV file since are not read), and the feed and the
+strategy are given their checkpointed states (their ``set_state`` is the caller's code),
+while nothing on disk has changed; only then are the artifacts cut back to the
+checkpoint's offsets (the torn tails move to ``<file>.torn``; the audit log keeps the
+``C2_RESUME`` records right after the checkpoint's, see ``resumecut``), the session
+restored, the venue journal replayed and ``C2_RESUME`` audited and written out.
 """
 
 from __future__ import annotations
@@ -24,9 +25,7 @@ from .._domain import clock as _clock
 from .._domain.decimal import with_context
 from .._domain.lifecycle import SessionState, reported_status
 from .._exceptions import (
-    CheckpointError,
     LeaseError,
-    LiveSessionError,
     RunDirectoryError,
     SinkFailure,
 )
@@ -34,17 +33,16 @@ from .._session.aftercheckpoint import recover_orders
 from .._session.assembly import make_clock
 from .._session.coordinator import restore_resumed
 from .._session.edges import check_path
-from .._support.fsutil import raise_if_refused, remove_dead_tmp, torn_path, truncate_to
+from .._support.fsutil import remove_dead_tmp, torn_path, truncate_to
 from .._support.oserrors import unwritable_run
 from .._support.references import check_sources
 from .._typing import MarkableVenue, RelayedVenue, ResumableVenue
 from ..brokers.mock import MockBroker
-from ..stores import FileCheckpointStore
 from .aftercheckpoint import recorded_fills, sent_after
 from .alerting import choose_alerts
 from .backing import take_lease
 from .brokers import BrokerFactory, close_broker, early_broker, open_broker
-from .data import check_data_unchanged, check_resume_data
+from .data import check_data_unchanged
 from .keptkeys import check_keys_kept
 from .layout import (
     STORES,
@@ -60,12 +58,12 @@ from .plugins import (
     RunPlugins,
     apply_references,
     check_call,
-    check_source_files,
     open_plugins,
     restore_plugins,
     with_clock,
 )
 from .reseal import reseal
+from .resumable import OTHER_RELEASE, check_memory_on_a_venue, load_checkpoint
 from .resumecut import AuditCut, check_journals, refuse_while_evidence_reads, validate_artifacts
 from .seal import operator_settles
 from .session import open_session
@@ -80,9 +78,7 @@ if TYPE_CHECKING:
     from .._session.coordinator import LiveSessionOrchestrator
     from .._typing import AlertSink, Broker, Clock, SessionLease
 
-__all__ = ["checkpoint_summary", "load_checkpoint", "resume_problem", "resume_run"]
-
-_OTHER = ", which continues only runs of its own release"
+__all__ = ["resume_run"]
 
 
 def _prefix_digest(path: Path, offset: int) -> Any:
@@ -96,27 +92,6 @@ def _prefix_digest(path: Path, offset: int) -> Any:
             digest.update(chunk)
             remaining -= len(chunk)
     return digest
-
-
-def load_checkpoint(run_dir: Path) -> dict[str, Any] | None:
-    """The run's checkpoint, validated; None when the run never reached one."""
-    try:
-        checkpoint = FileCheckpointStore(run_dir / names.CHECKPOINT).load()
-    except CheckpointError as exc:
-        raise RunDirectoryError(str(exc)) from None
-    if checkpoint is None:
-        return None
-    if not isinstance(checkpoint, dict) or checkpoint.get("format") != names.CHECKPOINT_FORMAT:
-        fmt = checkpoint.get("format") if isinstance(checkpoint, dict) else None
-        raise RunDirectoryError(
-            f"{run_dir / names.CHECKPOINT} was written by another version (format {fmt!r}, "
-            f"this is {names.CHECKPOINT_FORMAT})"
-        )
-    required = ("recorder", "book", "feed", "strategy", "fsm_state", "steps", "ts_sim")
-    missing = [key for key in required if key not in checkpoint]
-    if missing:
-        raise RunDirectoryError(f"{run_dir / names.CHECKPOINT} is corrupt: missing {missing[0]}")
-    return checkpoint
 
 
 @with_context
@@ -160,7 +135,7 @@ def resume_run(
     )
     run_dir = Path(run_dir)
     refuse_odd_files(run_dir)  # a symlink there: the resume appended to what it led to
-    refuse_resume_of_other_release(run_dir, read_run_meta(run_dir), _OTHER)  # before config
+    refuse_resume_of_other_release(run_dir, read_run_meta(run_dir), OTHER_RELEASE)  # before config
     cfg, meta = read_run_config(run_dir)
     cfg = apply_references(cfg, **given, recorded=meta.get("sources") or {})
     alert_choice = choose_alerts(cfg, alerts)  # a bad webhook URL is refused here
@@ -212,7 +187,7 @@ def _reopen(
         )
     # Sealed by its audit log, the checkpoint left unwritten: that checkpoint, and no more.
     reseal(run_dir, checkpoint, durable=cfg.durability != "none")
-    _check_memory_on_a_venue(cfg, meta)
+    check_memory_on_a_venue(cfg, meta)
     offsets, audit_cut = validate_artifacts(run_dir, checkpoint)
     check_journals(run_dir)
     backing = Backing.from_meta(meta)
@@ -433,68 +408,3 @@ def _record_at_once(recorder: Recorder, run_dir: Path, *, sync: bool) -> None:
             f"cannot resume {run_dir}: writing its C2_RESUME record failed ({why}); the run "
             "is cut back to its checkpoint and nothing was lost: fix that, then resume again"
         ) from exc
-
-
-def checkpoint_summary(run_dir: Path) -> dict[str, Any]:
-    """What the checkpoint says, for operators (never raises on a missing one)."""
-    try:
-        checkpoint = load_checkpoint(run_dir)
-    except LiveSessionError as exc:
-        return {"error": str(exc)}
-    if checkpoint is None:
-        return {"checkpoint": False}
-    return {"checkpoint": True, "steps": checkpoint["steps"], "state": checkpoint["fsm_state"]}
-
-
-def resume_problem(run_dir: Path) -> str | None:
-    """Why ``resume_run`` would refuse ``run_dir`` on its files, or None when it would not.
-
-    The read-only half of a resume's checks, for ``livesession status`` (never run it on a
-    live run: a writer's files change under it): the config, the checkpoint, the audit
-    chain and artifact sizes up to the checkpoint, the venue journals, the data file's
-    bytes and the plug-ins' source files (hashed, never imported), that a local
-    idempotency file is there, and that the run directory can be written. What only the
-    resume itself can learn (a lease another session holds, the keys a PostgreSQL store
-    holds) is not checked.
-
-    Raises:
-        OSError: the host refused to read a file of the run (``raise_if_refused``): that
-            is no reason of the run's, and ``status`` says it rather than a verdict.
-    """
-    try:
-        refuse_odd_files(run_dir)
-        refuse_resume_of_other_release(run_dir, read_run_meta(run_dir), _OTHER)
-        cfg, meta = read_run_config(run_dir)
-        checkpoint = load_checkpoint(run_dir)
-        if checkpoint is not None and checkpoint.get("sealed"):
-            return f"run {cfg.run_id} is sealed: nothing to resume"
-        _check_memory_on_a_venue(cfg, meta)
-        offsets, _ = validate_artifacts(run_dir, checkpoint)
-        check_journals(run_dir)
-        check_keys_kept(cfg, run_dir, meta, offsets["events"], server=False)
-        check_resume_data(run_dir, cfg, meta)
-        check_source_files(cfg, meta.get("sources") or {})
-    except OSError as exc:
-        raise_if_refused(exc, run_dir)
-        return str(exc)
-    except LiveSessionError as exc:
-        return str(exc)
-    except (KeyError, TypeError, ValueError) as exc:  # a checkpoint of the wrong shape
-        return f"{run_dir / names.CHECKPOINT} is corrupt ({type(exc).__name__})"
-    return unwritable_run(run_dir)  # last: what the run's own files lack is said first
-
-
-def _check_memory_on_a_venue(cfg: DryrunConfig, meta: dict[str, Any]) -> None:
-    """Refuse a real venue's run whose client order ids died with the crashed process.
-
-    ``create_run`` refuses such a run now; one created before cannot be resumed safely:
-    the resume would take the orders it sent for unsent and send them again.
-    """
-    if meta.get("idempotency_backend") != "memory" or not cfg.broker.startswith("ccxt:"):
-        return
-    raise RunDirectoryError(
-        f"run {cfg.run_id} kept its client order ids in memory (idempotency backend "
-        f"'memory'), and they died with the crashed process: resuming it on {cfg.broker} "
-        "could send orders the venue already has a second time; nothing was changed: "
-        "settle the venue's orders and positions by hand and start a new run with sqlite"
-    )

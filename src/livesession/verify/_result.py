@@ -230,7 +230,7 @@ def _how_to_continue(run_dir: Path) -> str:
             "with again"
         )
     if written_by_other_release(run_dir) is None:
-        from .._rundir.resume import resume_problem  # noqa: PLC0415 - only for an unclosed run
+        from .._rundir.resumable import resume_problem  # noqa: PLC0415 - only for an unclosed run
 
         refused = resume_problem(run_dir)
         if refused:
