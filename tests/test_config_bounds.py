@@ -551,22 +551,25 @@ class TestRealishDelays:
 
     _SAID = "must be at most 86400000 (one day: a report later than that never arrives), got "
 
-    @pytest.mark.parametrize("key", ["latency_ms", "late_fill_ms"])
+    @pytest.mark.parametrize(
+        ("table", "key"),
+        [("realish", "latency_ms"), ("realish", "late_fill_ms"), ("fill_model", "latency_ms")],
+    )
     def test_a_delay_beyond_a_day_is_refused(
-        self, tmp_path: Path, capsys: pytest.CaptureFixture[str], key: str
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str], table: str, key: str
     ) -> None:
-        assert _refusal({"broker": "realish", "realish": {key: 86_400_001}}) == (
-            f"realish.{key} {self._SAID}86400001"
+        assert _refusal({"broker": "realish", table: {key: 86_400_001}}) == (
+            f"{table}.{key} {self._SAID}86400001"
         )
         config = tmp_path / "hand.toml"
-        text = f'broker = "realish"\n[realish]\n{key} = 99999999999999\n'
+        text = f'broker = "realish"\n[{table}]\n{key} = 99999999999999\n'
         config.write_text(text, encoding="utf-8")
         out = tmp_path / "out"
         code = main(["dryrun", "-c", str(config), "--out", str(out), "--steps", "5"])
         captured = capsys.readouterr()
         assert code == 2
         assert captured.err == (
-            f"livesession: error: config file {config}, line 3: realish.{key} "
+            f"livesession: error: config file {config}, line 3: {table}.{key} "
             f"{self._SAID}99999999999999\n"
         )
         assert not out.exists()

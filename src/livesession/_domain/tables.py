@@ -35,7 +35,8 @@ MAX_SLIPPAGE_BPS: Final = Decimal(1_000)
 """The most ``fill_model.slippage_bps`` may be: 10 %, far beyond any market order's slip
 (the venue never fills a sell below one tick)."""
 MAX_DELAY_MS: Final = 86_400_000
-"""The most a ``[realish]`` delay (``latency_ms``, ``late_fill_ms``) may be: one day of
+"""The most a simulated venue's delay (``[fill_model]`` ``latency_ms``, ``[realish]``
+``latency_ms`` and ``late_fill_ms``) may be: one day of
 simulated time. A venue's report later than that is a lost one, and a run waiting for it
 (its wind-down, its reconciler) would never see it arrive."""
 _DELAY_WHY: Final = " (one day: a report later than that never arrives)"
@@ -46,7 +47,9 @@ _C = TypeVar("_C")
 class FillModelConfig:
     """How the mock broker fills orders (all in simulated time, all seeded)."""
 
-    latency_ms: int = count("fill_model.latency_ms", 0, positive=False)
+    latency_ms: int = count(
+        "fill_model.latency_ms", 0, positive=False, maximum=MAX_DELAY_MS, why=_DELAY_WHY
+    )
     partial_fill_ratio: Decimal = share("fill_model.partial_fill_ratio", 0)
     reject_rate: Decimal = share("fill_model.reject_rate", 0)
     slippage_bps: Decimal = decimal_field(
