@@ -11,6 +11,8 @@ import sys
 import time
 from typing import TYPE_CHECKING
 
+from ._support.signals import act_on_owed_stops
+
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
@@ -46,6 +48,7 @@ def terminal_bar(description: str) -> Iterator[Callable[[int, int], None] | None
         task = bar.add_task(description, total=None)
 
         def progress(done: int, total: int) -> None:
+            act_on_owed_stops()  # a safe point: a Ctrl-C a finalizer swallowed ends it here
             bar.update(task, completed=done, total=total)
 
         yield progress
@@ -62,6 +65,7 @@ def phase_lines(command: str) -> Callable[[str], None] | None:
     started = time.monotonic()
 
     def show(phase: str) -> None:
+        act_on_owed_stops()  # a safe point, as the bar's
         console.print(Text(f"{command} {time.monotonic() - started:6.1f} s  {phase}", "dim"))
 
     return show

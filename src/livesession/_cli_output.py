@@ -32,6 +32,7 @@ from ._artifacts import names
 from ._exceptions import UsageError
 from ._support.oserrors import ROOM_AGAIN, errno_of, once_fixed, said_errno
 from ._support.secrets import redact_text
+from ._support.signals import SignalStop, act_on_owed_stops, owed_stops, owed_stops_settled
 from ._support.text import command, json_dumps, one_line, valid_text
 
 if TYPE_CHECKING:
@@ -344,8 +345,10 @@ def not_sealed(what: str, run_dir: Path, *, once: str = ROOM_AGAIN) -> str:
     )
 
 
-class Terminated(BaseException):
+class Terminated(SignalStop):
     """SIGTERM came: raised where the command is, so its clean-up runs on the way out."""
+
+    signum = signal.SIGTERM
 
 
 @contextlib.contextmanager
@@ -358,6 +361,9 @@ def signals_end_commands() -> Iterator[None]:
     signal while the summary is flushed to a slow reader must not turn it into 143). On
     the way out each stop signal has the handler it had before again: a caller of ``main``
     in its own process (an application, a test) keeps its own.
+
+    A stop whose exception a finalizer swallowed (``owed_stops``) ends the command at the
+    block's end at the latest, its work done: one line and 130/143, never a traceback.
     """
     if threading.current_thread() is not threading.main_thread():
         yield
@@ -374,7 +380,9 @@ def signals_end_commands() -> Iterator[None]:
         # command too instead of being lost while the run then goes on to its end.
         signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
-        yield
+        with owed_stops():
+            yield
+            act_on_owed_stops()  # the last safe point: the handler raises, main says it
     finally:
         for signum, handler in before.items():
             if handler is not None:  # None: not one Python installed, nothing to put back
@@ -388,6 +396,7 @@ def ended_by_signal(said: str, code: int, *, as_json: bool) -> int:
     stdout holds exactly one. A signal after the run was sealed never comes here: the run's
     handler block leaves the stop signals ignored once its run is sealed.
     """
+    owed_stops_settled()  # a stop a finalizer swallowed ends nothing more: this one line
     print(f"livesession: {said}", file=sys.stderr)  # noqa: T201 - the CLI's output
     if as_json and not json_emitted():
         emit_json({"ok": False, "exit_code": code, "error": said})

@@ -63,7 +63,7 @@ from ._rundir.standing import heartbeat
 from ._rundir.starting import STARTING, is_starting, killed_before_writing, only_a_writer_lock
 from ._rundir.watch import RunWatch
 from ._support.logging import get_logger
-from ._support.signals import ours
+from ._support.signals import SignalStop, act_on_owed_stops, ours
 from ._support.text import command
 
 if TYPE_CHECKING:
@@ -98,7 +98,7 @@ def reason_of(signum: int) -> str:
     return f"SIGNAL_{signal.Signals(signum).name}"
 
 
-class StopBeforeRun(BaseException):
+class StopBeforeRun(SignalStop):
     """A stop signal ``signum`` while ``dryrun`` creates its run: the creation undoes itself."""
 
     def __init__(self, signum: int) -> None:
@@ -130,6 +130,7 @@ class SignalControls:
         if threading.current_thread() is not threading.main_thread():
             yield self
             return
+        act_on_owed_stops()  # one a finalizer swallowed before: ends the command, as then
         self._terminal_fds = tuple(fd for fd in (1, 2) if _isatty(fd))
         wanted = {
             **dict.fromkeys(STOP_SIGNALS, self._on_stop),
@@ -165,6 +166,7 @@ class SignalControls:
             yield
         finally:
             self._creating = False
+        act_on_owed_stops()  # one a finalizer swallowed: no longer before the run, so graceful
 
     def _on_stop(self, signum: int, _frame: FrameType | None) -> None:
         if self._creating:  # raised once: the clean-up on the way out runs whole

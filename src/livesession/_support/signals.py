@@ -10,6 +10,14 @@ installed it, the signal takes its default action instead.
 clean-up runs (a re-run process killed, its scratch directory removed) waits for its end.
 ``scratch_directory`` makes and removes a temporary directory with the stops held, so that
 a Ctrl-C or SIGTERM never leaves one behind, whole or half removed.
+
+``owed_stops`` keeps a stop whose exception a finalizer swallowed: a handler that raises
+(Ctrl-C's ``KeyboardInterrupt``, the CLI's SIGTERM) while Python runs a ``__del__``, a
+``weakref.finalize`` callback or a generator closed as it is freed has its exception
+dropped there, with "Exception ignored in ..." and a traceback, and the command ran on as
+if never stopped. Within ``owed_stops()`` such a drop prints nothing and is owed instead;
+``act_on_owed_stops`` raises each owed signal again at a safe point, to the handler then in
+place (never from the hook itself: a handler it ran would be dropped again).
 """
 
 from __future__ import annotations
@@ -18,6 +26,7 @@ import contextlib
 import os
 import shutil
 import signal
+import sys
 import tempfile
 import threading
 from pathlib import Path
@@ -27,7 +36,15 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
     from types import FrameType
 
-__all__ = ["held_stops", "ours", "scratch_directory"]
+__all__ = [
+    "SignalStop",
+    "act_on_owed_stops",
+    "held_stops",
+    "ours",
+    "owed_stops",
+    "owed_stops_settled",
+    "scratch_directory",
+]
 
 _STOPS = (signal.SIGINT, signal.SIGTERM)
 
@@ -118,3 +135,67 @@ def scratch_directory(prefix: str) -> Iterator[Path]:
         if made is not None:
             with held_stops():
                 shutil.rmtree(made, ignore_errors=True)
+
+
+class SignalStop(BaseException):
+    """What a stop signal's handler raises (besides Ctrl-C's ``KeyboardInterrupt``)."""
+
+    signum: int = signal.SIGTERM
+
+
+_OWED: list[int] = []
+"""Stop signals whose exception a finalizer dropped, each once, oldest first."""
+
+
+def _stop_of(exc: BaseException | None) -> int | None:
+    if isinstance(exc, KeyboardInterrupt):
+        return int(signal.SIGINT)
+    if isinstance(exc, SignalStop):
+        return int(exc.signum)
+    return None
+
+
+@contextlib.contextmanager
+def owed_stops() -> Iterator[None]:
+    """In the block a stop's exception a finalizer drops is owed, not printed and lost.
+
+    Any other exception dropped goes to the hook there was before, as it did. None owed
+    is left over from before the block, nor after it.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    before = sys.unraisablehook
+
+    def keep(unraisable: sys.UnraisableHookArgs) -> None:
+        signum = _stop_of(unraisable.exc_value)
+        if signum is None:
+            before(unraisable)
+        elif signum not in _OWED:
+            _OWED.append(signum)
+
+    _OWED.clear()
+    sys.unraisablehook = keep
+    try:
+        yield
+    finally:
+        sys.unraisablehook = before
+        _OWED.clear()
+
+
+def act_on_owed_stops() -> None:
+    """Raise each owed stop signal again, to the handler in place now (a safe point).
+
+    One ignored now (a sealed run's), or no longer Python's, is moot: it is let go.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return
+    while _OWED:
+        signum = _OWED.pop(0)
+        if callable(signal.getsignal(signum)):
+            signal.raise_signal(signum)
+
+
+def owed_stops_settled() -> None:
+    """The command ends by a signal now: the stops owed till then end nothing more."""
+    _OWED.clear()
