@@ -26,6 +26,7 @@ from livesession._artifacts import names
 from livesession._rundir.lock import holder_of
 from livesession.cli import EXIT_OK, EXIT_REJECTED, main
 from livesession.verify import verify_run
+from test_api_edges import _crashed
 
 from crash_harness import KILLED, Profile, dryrun, duplicate_submits, run_baseline
 
@@ -122,6 +123,36 @@ def _cut_events(run_dir: Path) -> list[dict[str, object]]:
     offset = checkpoint["recorder"]["offsets"]["events"]
     with (run_dir / names.EVENTS).open("rb") as f:
         return [orjson.loads(line) for line in f.read(offset).splitlines()]
+
+
+def test_report_of_a_crashed_run_without_output_is_refused_not_left_for_the_seal(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Bug: `report RUN` of a crashed run (unsealed, no process writes it) wrote
+    RUN/report.html, `NOT SEALED as of step 11`; `resume` then sealed the run and the stale
+    report stayed beside it, where a reader took it for the final one. Without --output it
+    is refused in one line (exit 2), nothing written, as for a live run; with --output it
+    is written there; once resumed and sealed, RUN/report.html is the run's."""
+    run_dir = _crashed(tmp_path / "out", "crashed", desk=False)
+    before = _files(run_dir)
+    assert main(["report", str(run_dir)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == (
+        f"livesession: error: {run_dir} is not sealed (no C2_DRYRUN_STOP; no process writes "
+        f"it): a report of it now is of the steps recorded, not of the run, and "
+        f"{run_dir / 'report.html'} is the sealed run's: write it elsewhere with --output "
+        f"PATH, or continue it with `livesession resume {run_dir}` and report again once it "
+        "is sealed\n"
+    )
+    assert _files(run_dir) == before
+    partial = tmp_path / "partial.html"
+    assert main(["report", str(run_dir), "--output", str(partial)]) == EXIT_OK
+    assert "NOT SEALED" in partial.read_text(encoding="utf-8")
+    assert main(["resume", str(run_dir), "-q"]) == EXIT_OK
+    capsys.readouterr()
+    assert main(["report", str(run_dir)]) == EXIT_OK
+    assert "NOT SEALED" not in (run_dir / "report.html").read_text(encoding="utf-8")
 
 
 class TestReadersBesideALiveWriter:

@@ -98,3 +98,21 @@ def test_the_evidence_says_not_sealed_and_why(cut: Path, tmp_path: Path) -> None
     document = result.document.read_text(encoding="utf-8")
     assert f"The run is **not sealed**: {_DOUBT}" in document
     assert "At the seal" not in document
+
+
+def test_the_report_of_it_goes_only_to_an_output_given(
+    cut: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``RUN/report.html`` is only ever a sealed run's: of a run whose seal is in doubt it is
+    refused without --output (exit 2, one line, nothing written), and written there."""
+    assert main(["report", str(cut)]) == 2
+    said = capsys.readouterr()
+    assert said.out == ""
+    assert said.err == (
+        f"livesession: error: {cut}: {_DOUBT}, and {cut / 'report.html'} is a sealed run's: "
+        "write its report elsewhere with --output PATH (keep the run as it is)\n"
+    )
+    assert not (cut / "report.html").exists()
+    elsewhere = tmp_path / "doubt.html"
+    assert main(["report", str(cut), "--output", str(elsewhere)]) == 0
+    assert "NOT SEALED" in elsewhere.read_text(encoding="utf-8")

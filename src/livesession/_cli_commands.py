@@ -257,17 +257,17 @@ def _write_for_run(
     default_name: str,
     label: str,
     *,
-    live_default: bool = True,
+    unsealed_default: bool = True,
 ) -> int:
     """Write ``write``'s file for the run (to ``--output``, default RUN_DIR/default_name).
 
     ``write`` returns what it read of a live run (up to its last checkpoint), said here.
-    ``live_default=False``: a live run's is written only to an ``--output`` given
-    (``_refuse_live_default``).
+    ``unsealed_default=False``: a run's not sealed (live, crashed) is written only to an
+    ``--output`` given (``_refuse_unsealed_default``).
     """
     run_dir = _require_written(args.run_dir)
-    if args.output is None and not live_default:
-        _refuse_live_default(run_dir, run_dir / default_name)
+    if args.output is None and not unsealed_default:
+        _refuse_unsealed_default(run_dir, run_dir / default_name)
     output: Path = args.output or run_dir / default_name
     if output.is_dir():
         raise UsageError(
@@ -294,14 +294,18 @@ def _write_for_run(
     return EXIT_OK
 
 
-def _refuse_live_default(run_dir: Path, default: Path) -> None:
-    """Refuse to write a live run's report beside it, where it would outlast the seal.
+def _refuse_unsealed_default(run_dir: Path, default: Path) -> None:
+    """Refuse to write an unsealed run's report beside it, where it would outlast the seal.
 
-    A report of a run a process is writing is of its last checkpoint (``NOT SEALED``):
-    left as ``RUN_DIR/report.html``, a reader took it for the final one once the run was
-    sealed. Nothing is read or written; ``--output`` writes it anywhere else.
+    ``RUN_DIR/report.html`` is only ever a sealed run's report. One of a run a process is
+    writing (of its last checkpoint), or of a crashed one (``NOT SEALED as of step N``),
+    stayed there after ``resume`` sealed the run, and a reader took it for the final one.
+    A run sealed when asked stays sealed, so what is written there is never outlived.
+    Nothing is written; ``--output`` writes it anywhere else.
     """
+    from ._artifacts.releases import resume_advice  # noqa: PLC0415 - only here
     from ._rundir.lock import holder_of  # noqa: PLC0415 - the lock: only here
+    from ._rundir.seal import claimed_seal  # noqa: PLC0415 - only here
 
     holder = holder_of(run_dir)
     if holder is not None:
@@ -309,6 +313,19 @@ def _refuse_live_default(run_dir: Path, default: Path) -> None:
             f"{run_dir} is being written by {holder.describe()}: a report of it now is of its "
             f"last checkpoint, not of the run, and {default} is the sealed run's: write it "
             "elsewhere with --output PATH, or report again once the run is sealed"
+        )
+    seal = claimed_seal(run_dir)
+    if seal is None:
+        raise UsageError(
+            f"{run_dir} is not sealed (no C2_DRYRUN_STOP; no process writes it): a report of "
+            f"it now is of the steps recorded, not of the run, and {default} is the sealed "
+            f"run's: write it elsewhere with --output PATH, or {resume_advice(run_dir)} and "
+            "report again once it is sealed"
+        )
+    if seal.doubt:
+        raise UsageError(
+            f"{run_dir}: {seal.doubt}, and {default} is a sealed run's: write its report "
+            "elsewhere with --output PATH (keep the run as it is)"
         )
 
 
@@ -322,7 +339,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         def write(run_dir: Path, output: Path) -> str:
             return write_report(run_dir, output, verify=args.verify, progress=progress)
 
-        return _write_for_run(args, write, names.REPORT, "report", live_default=False)
+        return _write_for_run(args, write, names.REPORT, "report", unsealed_default=False)
 
 
 def cmd_prom(args: argparse.Namespace) -> int:

@@ -413,9 +413,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--output",
         type=_path,
         metavar="PATH",
-        help=f"default RUN_DIR/report.html, of a sealed or crashed run (a live run's needs "
-        f"--output); never a run's own file nor a symlink in a run directory (refused, exit "
-        f"2){_INTO}",
+        help=f"default RUN_DIR/report.html, of a sealed run only (a live or crashed run's "
+        f"needs --output); never a run's own file nor a symlink in a run directory (refused, "
+        f"exit 2){_INTO}",
     )
     rep.add_argument(
         "--verify",
