@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from livesession import resume_run, verify_run
 from livesession._exceptions import RunHeld
+from livesession._support.dirlock import lock_directory
 from livesession._support.fsutil import atomic_write_set
-from livesession.cli import main
+from livesession.cli import EXIT_REJECTED, main
 from livesession.evidence import write_evidence
 from test_api_edges import _crashed
 
@@ -110,3 +112,97 @@ def test_a_directory_another_process_made_meanwhile_is_written_into_and_kept(
         "manifest.json": b"{}",
         "EV.md": b"# EV",
     }
+
+
+def _two_runs(tmp_path: Path) -> tuple[Path, Path]:
+    """Two sealed runs of their own ids, ``a`` and ``b``."""
+    for run_id in ("a", "b"):
+        assert main(["dryrun", "--out", str(tmp_path / "runs"), "--run-id", run_id,
+                     "--steps", "60", "-q", "--durability", "none"]) == 0  # fmt: skip
+    return tmp_path / "runs" / "a", tmp_path / "runs" / "b"
+
+
+def _at_the_bundles_mkdir(
+    monkeypatch: pytest.MonkeyPatch, target: Path, meanwhile: Callable[[], None]
+) -> list[Path]:
+    """``meanwhile`` runs as the bundle's own ``mkdir`` of ``target`` starts (the second:
+    the first is the CLI's up-front check, which takes it away again), then the mkdir."""
+    real = os.mkdir
+    calls: list[Path] = []
+
+    def hooked(path: object, *args: object, **kwargs: object) -> None:
+        if Path(os.fsdecode(path)) == target:  # type: ignore[arg-type]
+            calls.append(target)
+            if len(calls) == 2:
+                monkeypatch.setattr(os, "mkdir", real)  # the other's makes are its own
+                meanwhile()
+        real(path, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "mkdir", hooked)
+    return calls
+
+
+def test_two_evidences_of_two_runs_into_one_new_out_leave_one_bundle(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Bug: two ``evidence`` of two runs started together into one new ``--out`` both
+    found it missing, so neither locked it (nor found the other's manifest there), and the
+    second to write replaced the first's ``manifest.json`` beside the first's EV document:
+    one directory held a mix, and the SHA-256 the first printed matched no file. The one
+    that makes (or finds) the directory as it writes now locks it and checks it again: the
+    other run's bundle written there meanwhile is refused (exit 3, one line), kept whole."""
+    a, b = _two_runs(tmp_path)
+    out = tmp_path / "new"
+    other: list[int] = []
+    calls = _at_the_bundles_mkdir(
+        monkeypatch, out, lambda: other.append(main(["evidence", str(b), "--out", str(out)]))
+    )
+    capsys.readouterr()
+    assert main(["evidence", str(a), "--out", str(out)]) == EXIT_REJECTED
+    assert (calls, other) == ([out, out], [0])
+    said = capsys.readouterr()
+    assert said.err == (
+        f"livesession: rejected: {out}: another livesession evidence wrote the bundle of run b "
+        "there meanwhile (manifest.json); nothing was written (a directory holds one run's "
+        "bundle: write this one elsewhere with --out DIR)\n"
+    )
+    (sha,) = [line for line in said.out.splitlines() if line.startswith("sha256")]
+    manifest = (out / "manifest.json").read_bytes()
+    assert sha.split()[1] == hashlib.sha256(manifest).hexdigest()  # b's, as b printed it
+    names = sorted(p.name for p in out.iterdir())
+    assert len(names) == 2  # b's manifest and its EV document
+    assert names[0].startswith("EV-")
+    assert names[0].endswith("-b.md")
+
+
+def test_an_evidence_into_a_new_out_another_holds_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Bug: an ``--out`` missing when evidence started was never locked: another evidence
+    that made it and held it as it wrote did not keep this one out. It is locked when made
+    (or found made) for the bundle, and one held is refused (exit 3), nothing written."""
+    a, _ = _two_runs(tmp_path)
+    out = tmp_path / "new"
+    held: list[int] = []
+
+    def other_makes_and_holds() -> None:
+        out.mkdir()
+        fd, _holder = lock_directory(out)
+        assert fd is not None
+        held.append(fd)
+
+    _at_the_bundles_mkdir(monkeypatch, out, other_makes_and_holds)
+    capsys.readouterr()
+    try:
+        assert main(["evidence", str(a), "--out", str(out)]) == EXIT_REJECTED
+    finally:
+        for fd in held:
+            os.close(fd)
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith(
+        f"livesession: rejected: {out}: another livesession evidence is writing its bundle "
+        "there (held by another process"
+    )
+    assert line.endswith("; nothing was written (one evidence at a time: let it finish and read "
+                         "the manifest.json it prints the SHA-256 of, or run this one again then)")  # fmt: skip
+    assert list(out.iterdir()) == []  # and the directory is the other's: kept

@@ -49,7 +49,7 @@ from ..verify._runmeta import version_said_elsewhere
 from ._bundle import code_and_data_needed, run_digests
 from ._commit import git_commit as _git_commit
 from ._document import markdown
-from ._lock import bundle_lock, refuse_another_bundle
+from ._lock import BundleLock, bundle_lock, refuse_another_bundle
 from ._outcome import outcome
 from ._rerun import Rerun, objects_given, replay_steps, timeout_for
 from ._verdict import evidence_said, run_ended
@@ -240,8 +240,8 @@ def write_evidence(
     terminal). One at a time: a second evidence of the run (or into ``out_dir``) meanwhile
     is refused with ``RunHeld``, nothing written (``_lock``): the SHA-256 is the file's.
     """
-    with bundle_lock(run_dir, out_dir or run_dir):
-        return _write_evidence(run_dir, out_dir, progress, rerun_timeout_s)
+    with bundle_lock(run_dir, out_dir or run_dir) as held:
+        return _write_evidence(run_dir, out_dir, progress, rerun_timeout_s, held)
 
 
 def _write_evidence(
@@ -249,6 +249,7 @@ def _write_evidence(
     out_dir: Path | None,
     progress: Callable[[str], None] | None,
     rerun_timeout_s: float | None,
+    held: BundleLock,
 ) -> EvidenceResult:
     """``write_evidence``, under its lock."""
     holder = holder_of(run_dir)
@@ -332,7 +333,8 @@ def _write_evidence(
     }
     if sources:  # runs on the built-in strategy, feed and broker keep their manifest as it was
         manifest["plugins"] = _plugins(sources)
-    manifest_path, document, manifest_sha256 = _write_bundle(target, doc_name, manifest, where)
+    with held.made(target, cfg.run_id):  # --out made now: held from the moment it is made
+        manifest_path, document, manifest_sha256 = _write_bundle(target, doc_name, manifest, where)
     return EvidenceResult(
         manifest=manifest_path,
         document=document,

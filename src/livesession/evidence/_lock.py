@@ -6,7 +6,9 @@ and a reviewer checking it raised a false tamper alarm. The manifest and the EV 
 were also written one after the other, so the pair on disk could come from two processes.
 Evidence now holds an exclusive lock on the run directory (and on ``--out``'s, when that is
 another directory that exists already) from before it reads anything until both files are
-written; a second one is refused with ``RunHeld`` (the CLI's exit 3), nothing written.
+written; a second one is refused with ``RunHeld`` (the CLI's exit 3), nothing written. An
+``--out`` made for the bundle is locked from the moment it is made (``BundleLock.made``),
+and what another evidence wrote there meanwhile is refused the same way.
 
 The lock is a ``flock`` on the directory itself, not a file in it: the run's files stay as
 they are (the manifest's digests cover each, ``writer.lock`` too), and ``writer.lock``
@@ -29,34 +31,130 @@ import orjson
 from .._exceptions import RunHeld, UsageError
 from .._support.dirlock import lock_directory
 from .._support.fsutil import file_kind
+from .._support.madedir import make_dir
 from .._support.text import one_line
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-__all__ = ["bundle_lock", "refuse_another_bundle"]
+__all__ = ["BundleLock", "bundle_lock", "refuse_another_bundle"]
+
+_ATTEMPTS = 3
+"""How often a directory made for the bundle is made and locked again when another process
+took it away between the two (an evidence refused, removing the directory it had made)."""
+
+
+class BundleLock:
+    """The directories one evidence holds: the run's, and the bundle's once it exists."""
+
+    def __init__(self) -> None:
+        self._held: dict[tuple[int, int], int] = {}  # (st_dev, st_ino): its locked descriptor
+
+    def hold(self, fd: int) -> None:
+        """Keep ``fd`` (a directory's, locked) until the evidence ends."""
+        info = os.fstat(fd)
+        self._held[info.st_dev, info.st_ino] = fd
+
+    def holds(self, directory: Path) -> bool:
+        """Whether ``directory`` is one held here already."""
+        try:
+            info = directory.stat()
+        except OSError:
+            return False
+        return (info.st_dev, info.st_ino) in self._held
+
+    def release(self) -> None:
+        """Let go of every directory held."""
+        for fd in self._held.values():
+            os.close(fd)  # the last descriptor of its description: the lock goes
+        self._held.clear()
+
+    @contextlib.contextmanager
+    def made(self, target: Path, run_id: str) -> Iterator[None]:
+        """``target`` made for the bundle of ``run_id`` (unless it is there) and held, or refused.
+
+        An ``--out DIR`` missing when evidence started was locked by none: two evidences of
+        two runs into one new ``DIR`` both wrote, and the second's ``manifest.json`` took the
+        place of the first's beside the first's EV document. It is locked now from the moment
+        it is made (or found made), and a ``manifest.json`` another evidence wrote there
+        meanwhile is refused (``RunHeld``, the CLI's exit 3), nothing written. The
+        directories made here are taken away again when the bundle is not written, while
+        the lock is held: never one another evidence holds.
+
+        Raises:
+            RunHeld: another evidence holds ``target`` now, or wrote its bundle there.
+            OSError: ``target`` cannot be made.
+        """
+        if self.holds(target):
+            yield
+            return
+        made: list[Path] = []
+        fd: int | None = None
+        try:
+            fd = _made_and_locked(target, made)
+            if fd is not None:
+                _refuse_written_meanwhile(target, run_id)
+            yield
+        except BaseException as exc:
+            if fd is not None or isinstance(exc, OSError):  # never what another one holds
+                for directory in reversed(made):
+                    with contextlib.suppress(OSError):
+                        directory.rmdir()
+            raise
+        finally:
+            if fd is not None:
+                os.close(fd)
+
+
+def _made_and_locked(target: Path, made: list[Path]) -> int | None:
+    """``target`` made (each missing directory on the way added to ``made``) and locked.
+
+    Locked, it is checked to be the directory at ``target`` still: another evidence,
+    refused, takes away the directory it made, and a lock on that one holds nothing.
+
+    Raises:
+        RunHeld: another evidence holds ``target``.
+    """
+    for _ in range(_ATTEMPTS):
+        for directory in reversed([d for d in (target, *target.parents) if not d.exists()]):
+            make_dir(directory, made)
+        fd = _locked(target)
+        if fd is None or _same(fd, target):
+            return fd
+        os.close(fd)
+    raise _held(target, None)
+
+
+def _same(fd: int, directory: Path) -> bool:
+    """Whether ``fd`` is of the directory at ``directory`` now."""
+    try:
+        there = directory.stat()
+    except OSError:
+        return False
+    info = os.fstat(fd)
+    return (info.st_dev, info.st_ino) == (there.st_dev, there.st_ino)
 
 
 @contextlib.contextmanager
-def bundle_lock(run_dir: Path, target: Path) -> Iterator[None]:
+def bundle_lock(run_dir: Path, target: Path) -> Iterator[BundleLock]:
     """Hold ``run_dir`` and ``target`` (where the bundle goes) for one evidence, or refuse.
 
     A directory that cannot be opened is not locked: there is nothing there to protect, and
-    what reads or makes it says what is wrong.
+    what reads or makes it says what is wrong. A ``target`` missing now is held from the
+    moment it is made (``BundleLock.made``).
 
     Raises:
         RunHeld: another evidence holds one of them now; nothing was written.
     """
-    held: list[int] = []
+    held = BundleLock()
     try:
         for directory in _distinct(run_dir, target):
             fd = _locked(directory)
             if fd is not None:
-                held.append(fd)
-        yield
+                held.hold(fd)
+        yield held
     finally:
-        for fd in held:
-            os.close(fd)  # the last descriptor of its description: the lock goes
+        held.release()
 
 
 def _distinct(run_dir: Path, target: Path) -> list[Path]:
@@ -72,13 +170,39 @@ def _locked(directory: Path) -> int | None:
     """A descriptor of ``directory`` holding its lock (None: it cannot be opened)."""
     fd, holder = lock_directory(directory)
     if holder is not None:
-        who = "another process" if holder < 0 else f"another process, pid {holder}"
-        raise RunHeld(
-            f"{directory}: another livesession evidence is writing its bundle there (held by "
-            f"{who}); nothing was written (one evidence at a time: let it finish and read "
-            "the manifest.json it prints the SHA-256 of, or run this one again then)"
-        )
+        raise _held(directory, holder)
     return fd
+
+
+def _held(directory: Path, holder: int | None) -> RunHeld:
+    """Another evidence holds ``directory`` (``holder``: its pid; -1 or None: unknown)."""
+    who = "another process" if holder is None or holder < 0 else f"another process, pid {holder}"
+    return RunHeld(
+        f"{directory}: another livesession evidence is writing its bundle there (held by "
+        f"{who}); nothing was written (one evidence at a time: let it finish and read "
+        "the manifest.json it prints the SHA-256 of, or run this one again then)"
+    )
+
+
+def _refuse_written_meanwhile(target: Path, run_id: str) -> None:
+    """Refuse (``RunHeld``) a bundle of another run that another evidence wrote in ``target``.
+
+    ``target`` was missing when this evidence started, so what is there now was written
+    since; anything else there that is no bundle of ``run_id`` is refused as before.
+    """
+    path = target / "manifest.json"
+    try:
+        found = orjson.loads(path.read_bytes()) if path.is_file() else None
+    except (OSError, orjson.JSONDecodeError):
+        found = None
+    other = found.get("run_id") if isinstance(found, dict) else None
+    if isinstance(other, str) and other != run_id:
+        raise RunHeld(
+            f"{target}: another livesession evidence wrote the bundle of run {one_line(other)} "
+            "there meanwhile (manifest.json); nothing was written (a directory holds one "
+            "run's bundle: write this one elsewhere with --out DIR)"
+        )
+    refuse_another_bundle(target, run_id)
 
 
 def refuse_another_bundle(target: Path, run_id: str) -> None:
