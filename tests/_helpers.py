@@ -213,6 +213,45 @@ def held_by_a_child(run_dir: Path, command: str = "child") -> Iterator[subproces
             child.wait(timeout=10)
 
 
+def crash_in_step(session: LiveSessionOrchestrator, step: int, steps: int) -> None:
+    """Run ``session`` until a ``KeyboardInterrupt`` in its step ``step`` (of ``steps``), then
+    close it unsealed: a crash the next resume continues from its last checkpoint."""
+
+    def interrupt(inner: LiveSessionOrchestrator) -> None:
+        if inner.steps_done == step:
+            raise KeyboardInterrupt
+
+    session.step_hooks.append(interrupt)
+    session.preflight()
+    session.activate()
+    try:
+        session.run_n_steps(steps)
+    except KeyboardInterrupt:
+        pass
+    else:  # pragma: no cover - the interrupt is the point
+        raise AssertionError(f"no interrupt in step {step} of {steps}")
+    session.close()  # seals nothing: the run is a crash
+
+
+def cli_child(
+    cwd: Path, *args: str, crash_at: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``python -m livesession.cli ARGS`` in ``cwd``, crashing at ``crash_at`` if given
+    (``LIVESESSION_CRASH_AT``; one inherited from the suite's environment is dropped)."""
+    env = {k: v for k, v in os.environ.items() if k != "LIVESESSION_CRASH_AT"}
+    if crash_at is not None:
+        env["LIVESESSION_CRASH_AT"] = crash_at
+    return subprocess.run(
+        [sys.executable, "-m", "livesession.cli", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
 def cli_under(
     *args: str | Path, limit: tuple[int, int] | None = None
 ) -> subprocess.CompletedProcess[str]:

@@ -36,6 +36,7 @@ from livesession import (
     verify_run,
 )
 
+from _helpers import crash_in_step
 from crash_harness import KILLED, cli
 
 
@@ -449,18 +450,7 @@ def _crashed(out: Path, run_id: str, *, desk: bool) -> Path:
     """A run torn by an interrupt in its 12th step and closed: a crash at a checkpoint."""
     cfg = DryrunConfig(run_id=run_id, steps=50, checkpoint_every=5)
     session = create_run(cfg, out, **({"strategy": _Desk(12)} if desk else {}))
-    if not desk:
-
-        def interrupt(inner: LiveSessionOrchestrator) -> None:
-            if inner.steps_done == 12:
-                raise KeyboardInterrupt
-
-        session.step_hooks.append(interrupt)
-    session.preflight()
-    session.activate()
-    with pytest.raises(KeyboardInterrupt):
-        session.run_n_steps(50)
-    session.close()  # seals nothing: the run is a crash
+    crash_in_step(session, 12, 50)  # the desk's strategy raises first, in the same step
     return out / run_id
 
 

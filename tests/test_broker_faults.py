@@ -167,10 +167,10 @@ def _session(tmp_path: Path, venue: DeadVenue, **cfg: Any) -> Any:
     )
 
 
-def test_a_dead_broker_halts_trading_and_reenable_resumes(tmp_path: Path) -> None:
-    """Five failed calls in a row: HALTED, BROKER_UNHEALTHY, C2_OPERATOR_REQUIRED."""
+def _dead_after_20(tmp_path: Path, **cfg: Any) -> tuple[Any, DeadVenue]:
+    """A session that steps 20 bars, then on a venue gone dead until trading HALTED."""
     venue = DeadVenue()
-    orch = _session(tmp_path, venue)
+    orch = _session(tmp_path, venue, **cfg)
     assert orch.preflight()
     orch.activate()
     orch.run_n_steps(20)
@@ -178,6 +178,12 @@ def test_a_dead_broker_halts_trading_and_reenable_resumes(tmp_path: Path) -> Non
     venue.dead = True
     while orch.trading_state is not TradingState.HALTED:
         orch.step()
+    return orch, venue
+
+
+def test_a_dead_broker_halts_trading_and_reenable_resumes(tmp_path: Path) -> None:
+    """Five failed calls in a row: HALTED, BROKER_UNHEALTHY, C2_OPERATOR_REQUIRED."""
+    orch, venue = _dead_after_20(tmp_path)
     assert venue.calls_before_halt == 5  # halted at the fifth failed call
     orch.run_n_steps(30)  # halted: no sends, the failures go on without a second alarm
     assert orch.trading_state is TradingState.HALTED
@@ -209,15 +215,7 @@ def test_a_live_run_s_status_says_why_it_halted_after_a_checkpoint_holds_the_hal
     """Bug: status said `HALTED; since TRADING_STATE_CHANGED (BROKER_UNHEALTHY), ...` only
     until the next checkpoint; once the checkpoint held the halt it said `HALTED` with no
     word of why. The event that made the halt, before the checkpoint, says it still."""
-    venue = DeadVenue()
-    orch = _session(tmp_path, venue, checkpoint_every=10)
-    assert orch.preflight()
-    orch.activate()
-    orch.run_n_steps(20)
-    venue.halted = lambda: orch.trading_state is TradingState.HALTED
-    venue.dead = True
-    while orch.trading_state is not TradingState.HALTED:
-        orch.step()
+    orch, venue = _dead_after_20(tmp_path, checkpoint_every=10)
     run = tmp_path / "runs" / "dead"
     said = run_status(run).trading_as_of
     assert said.startswith("since TRADING_STATE_CHANGED (BROKER_UNHEALTHY), run time "), said

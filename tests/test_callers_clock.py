@@ -16,7 +16,6 @@ import pytest
 from livesession import (
     DryrunConfig,
     FixedClock,
-    LiveSessionOrchestrator,
     SimClock,
     create_run,
     resume_run,
@@ -25,6 +24,8 @@ from livesession._exceptions import PluginError
 from livesession.evidence import write_evidence
 from livesession.report import render_report
 from livesession.verify import verify_run
+
+from _helpers import crash_in_step
 
 
 class _DeskClock:
@@ -44,18 +45,7 @@ _CLOCK = f"{__name__}._DeskClock"
 def _crashed(out: Path, run_id: str, clock: object) -> Path:
     """A run interrupted in its 12th step and closed unsealed: a crash at a checkpoint."""
     cfg = DryrunConfig(run_id=run_id, steps=30, checkpoint_every=5)
-    session = create_run(cfg, out, clock=clock, alerts=False)
-
-    def interrupt(inner: LiveSessionOrchestrator) -> None:
-        if inner.steps_done == 12:
-            raise KeyboardInterrupt
-
-    session.step_hooks.append(interrupt)
-    session.preflight()
-    session.activate()
-    with pytest.raises(KeyboardInterrupt):
-        session.run_n_steps(30)
-    session.close()
+    crash_in_step(create_run(cfg, out, clock=clock, alerts=False), 12, 30)
     return out / run_id
 
 

@@ -18,10 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import orjson
@@ -30,25 +27,12 @@ from _eurusd import EURUSD_TOML, eurusd_csv
 from livesession import DryrunConfig, create_run
 from livesession.report import render_report
 
+from _helpers import cli_child
+
 BARS = 150
 FIRST_BAR = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
 LAST_BAR = FIRST_BAR + dt.timedelta(minutes=BARS - 1)
 _TIME = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}")
-
-
-def _cli(cwd: Path, *args: str, crash_at: str | None = None) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k != "LIVESESSION_CRASH_AT"}
-    if crash_at is not None:
-        env["LIVESESSION_CRASH_AT"] = crash_at
-    return subprocess.run(
-        [sys.executable, "-m", "livesession.cli", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
 
 
 def _wall_clock_run(tmp_path: Path) -> Path:
@@ -59,11 +43,11 @@ def _wall_clock_run(tmp_path: Path) -> Path:
         + EURUSD_TOML
     )
     (tmp_path / "run.toml").write_text(toml, encoding="utf-8")
-    crashed = _cli(
+    crashed = cli_child(
         tmp_path, "dryrun", "-c", "run.toml", "--out", "runs", "-q", crash_at="checkpoint:3"
     )
     assert crashed.returncode == -9, crashed.stderr
-    resumed = _cli(tmp_path, "resume", "runs/wall", "-q")
+    resumed = cli_child(tmp_path, "resume", "runs/wall", "-q")
     assert resumed.returncode == 0, resumed.stderr
     return tmp_path / "runs" / "wall"
 

@@ -37,7 +37,6 @@ import os
 import re
 import shutil
 import stat
-import subprocess
 import sys
 import tempfile
 from collections import Counter
@@ -51,6 +50,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from livesession import cli
+
+from _helpers import cli_child
 
 _DEEP = os.environ.get("LIVESESSION_TAMPER_EXAMPLES")
 _EXAMPLES = int(_DEEP) if _DEEP else 12
@@ -117,19 +118,8 @@ daily_loss_pct = "0.00001"
 
 
 def _cli_child(cwd: Path, *args: str, crash_at: str | None = None) -> int:
-    env = {k: v for k, v in os.environ.items() if k != "LIVESESSION_CRASH_AT"}
-    if crash_at is not None:
-        env["LIVESESSION_CRASH_AT"] = crash_at
-    done = subprocess.run(
-        [sys.executable, "-m", "livesession.cli", *args, "-q"],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    return done.returncode
+    """``livesession ARGS -q`` in a child process in ``cwd``: its exit code."""
+    return cli_child(cwd, *args, "-q", crash_at=crash_at).returncode
 
 
 @pytest.fixture(scope="module")

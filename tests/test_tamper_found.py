@@ -12,6 +12,8 @@ from livesession import DryrunConfig, create_run
 from livesession.cli import main
 from livesession.verify import verify_run
 
+from _helpers import crash_in_step
+
 
 def _finished(out: Path, run_id: str = "t") -> Path:
     """A small sealed run made by ``create_run``."""
@@ -51,18 +53,7 @@ def test_run_json_without_its_config_hash_fails_verify(
 def _crashed_on_jsonl(out: Path) -> Path:
     """A JSON Lines run torn by an interrupt in its 12th step: its keys in idempotency.jsonl."""
     cfg = DryrunConfig(run_id="j", steps=30, checkpoint_every=5)
-    session = create_run(cfg, out, idempotency_backend="jsonl")
-
-    def interrupt(inner: object) -> None:
-        if getattr(inner, "steps_done", 0) == 12:
-            raise KeyboardInterrupt
-
-    session.step_hooks.append(interrupt)
-    session.preflight()
-    session.activate()
-    with pytest.raises(KeyboardInterrupt):
-        session.run_n_steps(30)
-    session.close()  # seals nothing: a crash
+    crash_in_step(create_run(cfg, out, idempotency_backend="jsonl"), 12, 30)
     return out / "j"
 
 
