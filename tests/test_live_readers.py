@@ -15,6 +15,7 @@ import pytest
 
 from livesession import resume_run, verify_run
 from livesession._exceptions import RunHeld
+from livesession._support import fsutil
 from livesession._support.dirlock import lock_directory
 from livesession._support.fsutil import atomic_write_set
 from livesession.cli import EXIT_REJECTED, main
@@ -206,3 +207,38 @@ def test_an_evidence_into_a_new_out_another_holds_is_refused(
     assert line.endswith("; nothing was written (one evidence at a time: let it finish and read "
                          "the manifest.json it prints the SHA-256 of, or run this one again then)")  # fmt: skip
     assert list(out.iterdir()) == []  # and the directory is the other's: kept
+
+
+def test_a_burnin_writes_into_an_out_another_made_and_took_away_meanwhile(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Bug: two ``burnin --out NEW`` started together: the later one's up-front check made
+    ``NEW`` and took it away again while the earlier one, its work done, found it there and
+    went to write: exit 2, ``NEW: no such directory``. It makes it again now and writes.
+    (``File exists`` never failed one, and two runs' reports have two names there.)"""
+    a, _ = _two_runs(tmp_path)
+    out = tmp_path / "new"
+    real_mkdir, real_create = os.mkdir, fsutil._create_tmp
+    mkdirs: list[Path] = []
+    taken: list[Path] = []
+
+    def mkdir(path: object, *args: object, **kwargs: object) -> None:
+        if Path(os.fsdecode(path)) == out:  # type: ignore[arg-type]
+            mkdirs.append(out)
+            if len(mkdirs) == 2:  # the reports' mkdir (the first is this one's own check)
+                real_mkdir(out)  # the other burnin's check made it first
+        real_mkdir(path, *args, **kwargs)  # type: ignore[arg-type]
+
+    def create(path: Path) -> tuple[int, Path]:
+        if not taken:
+            out.rmdir()  # the other's check takes it away again, before a file is in it
+            taken.append(out)
+        return real_create(path)
+
+    monkeypatch.setattr(os, "mkdir", mkdir)
+    monkeypatch.setattr(fsutil, "_create_tmp", create)
+    capsys.readouterr()
+    assert main(["burnin", str(a), "--out", str(out)]) == 1  # judged: 60 steps fail signals
+    assert (mkdirs, taken) == ([out, out, out], [out])
+    assert "error" not in capsys.readouterr().err
+    assert sorted(p.name for p in out.iterdir()) == ["a-burnin.json", "a-burnin.md"]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import hashlib
 import itertools
 import os
@@ -24,7 +25,7 @@ from typing import TYPE_CHECKING
 
 from .crash import crashpoint
 from .filemode import kept_mode, set_mode
-from .madedir import make_dir
+from .madedir import in_made_dir
 from .signals import held_stops
 
 if TYPE_CHECKING:
@@ -142,7 +143,7 @@ def atomic_write_bytes(
         fsync_dir(path.parent)
 
 
-def atomic_write_set(files: Sequence[tuple[Path, bytes]]) -> None:
+def atomic_write_set(files: Sequence[tuple[Path, bytes]], *, remake: bool = False) -> None:
     """Replace each path with its data, every one or none: a set of files read as one.
 
     Each file is written to a temporary file beside it and synced; only once every one is
@@ -155,11 +156,9 @@ def atomic_write_set(files: Sequence[tuple[Path, bytes]]) -> None:
     made: list[Path] = []
     staged: list[tuple[Path, Path]] = []
     try:
-        for path, data in files:
-            missing = [d for d in (path.parent, *path.parent.parents) if not d.exists()]
-            for directory in reversed(missing):
-                make_dir(directory, made)  # not one another process made meanwhile
-            staged.append((_staged(path, data), path))
+        for path, data in files:  # directories made as needed (remake: again if taken away)
+            write = functools.partial(_staged, path, data)
+            staged.append((in_made_dir(path.parent, made, write, remake=remake), path))
         with held_stops():  # a Ctrl-C between two renames left a new manifest, an old EV
             for tmp, path in staged:
                 tmp.replace(path)

@@ -297,7 +297,9 @@ def run_burnin(
         document = {"thresholds": attrs.asdict(thresholds), **session}
         data = orjson.dumps(document, option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2)
         reports += [(json_path, data), (md, render_markdown(session).encode("utf-8"))]
-    atomic_write_set(reports)  # every report or none (a full disk): no .json without its .md
+    # Every report or none (a full disk): no .json without its .md. An --out another burnin's
+    # up-front check made and took away as this one wrote is made again (in_made_dir).
+    atomic_write_set(reports, remake=True)
     return BurninResult(
         ok=all(s["ok"] for s in sessions),
         sessions=tuple(sessions),
