@@ -32,6 +32,7 @@ from livesession._artifacts.runread import require_run
 from livesession._cli_output import not_sealed
 from livesession._exceptions import RunDirectoryError
 from livesession._rundir.starting import start_again
+from livesession._support.text import valid_text
 from livesession.cli import build_parser, main
 from livesession.control import describe_run
 from livesession.status import RunStatus, Verdict, list_runs
@@ -214,3 +215,70 @@ def test_a_relative_path_that_starts_with_a_dash_is_no_option(
     assert again == "livesession dryrun --out ./-runs --run-id=-x ..."
     args = build_parser().parse_args(_pasted(again.removesuffix(" ..."))[1:])
     assert (args.out, args.run_id) == (Path("-runs"), "-x")
+
+
+def _labelled(out: str, label: str) -> str:
+    """The value of the one line of ``out`` that starts with ``label``."""
+    (line,) = [ln for ln in out.splitlines() if ln.startswith(label)]
+    return line[len(label) :].strip()
+
+
+@needs_bash
+@pytest.mark.parametrize("name", ["nl\nrun", "tab\there", "sep \u2028 end"])
+def test_plain_output_names_a_path_with_a_line_break_on_one_line(
+    name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Bug: the plain (not pasted-command) labels printed a directory's newline as it is:
+    ``artifacts   /tmp/nl`` and then ``run/r1`` on a line of its own (``status``'s ``run``,
+    a ``list`` row, ``verify``'s ``OK`` line too), which a supervisor reading one field a
+    line took for another field. Such a path is said as a pasted command says it
+    (``$'nl\\nrun'``), on its line, and reads back as the path."""
+    out = tmp_path / name
+    run_dir = out / "r1"
+    assert main(["dryrun", "--out", str(out), "--run-id", "r1", "--steps", "30"]) == 0
+    said = capsys.readouterr().out
+    assert said.isascii()
+    assert said.count("\n") == len(said.splitlines())
+    assert _pasted(_labelled(said, "artifacts")) == [str(run_dir)]
+
+    assert main(["status", str(run_dir)]) == 0
+    run = _labelled(capsys.readouterr().out, "run")
+    assert run.startswith("r1 (")
+    assert run.endswith(")")
+    assert _pasted(run[4:-1]) == [str(run_dir)]
+
+    assert main(["verify", str(run_dir)]) == 0
+    (ok,) = capsys.readouterr().out.splitlines()
+    assert _pasted(ok.removeprefix("OK ").partition(": ")[0]) == [str(run_dir)]
+
+    assert main(["report", str(run_dir)]) == 0
+    (wrote,) = capsys.readouterr().out.splitlines()
+    assert _pasted(_labelled(wrote, "report")) == [str(run_dir / "report.html")]
+
+    shutil.copytree(run_dir, out / name)  # a copy, listed by its directory's name
+    assert main(["list", str(out)]) == 0
+    header, *rows = capsys.readouterr().out.splitlines()
+    assert header.startswith("RUN ")
+    assert len(rows) == 2
+    (copy,) = [row for row in rows if row.startswith("r1 (")]
+    assert _pasted(copy.split(" (", 1)[1].split(")  ", 1)[0]) == [name]
+    empty = tmp_path / "empty" / name
+    empty.mkdir(parents=True)
+    assert main(["list", str(empty)]) == 0
+    *_, none = capsys.readouterr().out.splitlines()
+    assert _pasted(none.removeprefix("(no runs in ").removesuffix(")")) == [str(empty)]
+
+
+def test_plain_output_of_an_awkward_but_printable_path_is_as_it_was(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A space, a quote or a byte that is not UTF-8 breaks no line: said as before."""
+    bad = os.fsdecode(b"bad\xffdir")
+    for name in (ODD, bad):
+        out = tmp_path / name
+        assert main(["dryrun", "--out", str(out), "--run-id", "r1", "--steps", "30"]) == 0
+        said = capsys.readouterr().out
+        as_before = valid_text(str(out / "r1"))  # a byte not UTF-8 said \xff, as before
+        assert _labelled(said, "artifacts") == as_before
+        assert main(["status", str(out / "r1")]) == 0
+        assert _labelled(capsys.readouterr().out, "run") == f"r1 ({as_before})"

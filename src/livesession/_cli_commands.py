@@ -40,7 +40,7 @@ from ._cli_summary import evidence_json, verify_json
 from ._exceptions import UsageError
 from ._support.outfile import output_target, own_descriptor
 from ._support.secrets import redact_text
-from ._support.text import one_line
+from ._support.text import one_line, path_text
 
 if TYPE_CHECKING:
     from .burnin import BurninResult
@@ -105,12 +105,12 @@ def cmd_verify(args: argparse.Namespace) -> int:
         code = EXIT_OK if result.ok else EXIT_VIOLATIONS
         emit_json(verify_json(result, args.run_dir, code=code, bundle=bundle))
     else:
-        print("\n".join(result.render(args.run_dir)))  # noqa: T201 - the CLI's output
+        print("\n".join(result.render(path_text(args.run_dir))))  # noqa: T201 - the CLI's output
         if bundle is not None and result.ok:
             print(bundle.describe())  # noqa: T201 - the CLI's output
     if result.ok:
         return EXIT_OK
-    print(f"{result.total} violation(s) in {args.run_dir}", file=sys.stderr)  # noqa: T201
+    print(f"{result.total} violation(s) in {path_text(args.run_dir)}", file=sys.stderr)  # noqa: T201
     return EXIT_VIOLATIONS
 
 
@@ -142,8 +142,8 @@ def cmd_evidence(args: argparse.Namespace) -> int:
     if args.json:
         emit_json(evidence_json(result, code=code))
         return code
-    print(f"manifest  {result.manifest}")  # noqa: T201 - the CLI's output
-    print(f"document  {result.document}")  # noqa: T201 - the CLI's output
+    print(f"manifest  {path_text(result.manifest)}")  # noqa: T201 - the CLI's output
+    print(f"document  {path_text(result.document)}")  # noqa: T201 - the CLI's output
     # What the desk publishes apart from the files, and the reviewer compares (hand-over).
     print(f"head      {result.audit_head or 'none'} (audit head)")  # noqa: T201
     print(f"sha256    {result.manifest_sha256} (manifest.json)")  # noqa: T201
@@ -233,7 +233,7 @@ def _print_burnin(result: BurninResult) -> None:
 
     for session, report in zip(result.sessions, result.reports, strict=True):
         # PASS (flatten not measured): a criterion skipped never passed, and the word says so.
-        print(f"{session['verdict']:<5} {session['run_id']}  {report}")  # noqa: T201
+        print(f"{session['verdict']:<5} {session['run_id']}  {path_text(report)}")  # noqa: T201
         for note in session["notes"]:  # stopped early, or HALTED: what the verdict hides
             print(f"      {'note':<12} {note}")  # noqa: T201 - the CLI's output
         for c in session["criteria"]:
@@ -288,7 +288,7 @@ def _write_for_run(
             live = ""
     # --output /dev/stdout: stdout holds the file alone, so what is said of it goes to stderr
     said = sys.stderr if own_descriptor(output) == 1 else sys.stdout
-    print(f"{label:<10}{output}", file=said)
+    print(f"{label:<10}{path_text(output)}", file=said)
     if live:
         print(f"{'note':<10}{live}", file=said)
     return EXIT_OK
@@ -369,7 +369,7 @@ def _run_label(run_id: str | None, directory: str) -> str:
 
     Copies of one run carry the run id of their files: the name tells them apart.
     """
-    return run_id if run_id == directory else f"{run_id or '?'} ({directory})"
+    return run_id if run_id == directory else f"{run_id or '?'} ({path_text(directory)})"
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -401,7 +401,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     for row in rows:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())  # noqa: T201
     if not runs:
-        print(f"(no runs in {args.out_dir})")  # noqa: T201 - the CLI's output
+        print(f"(no runs in {path_text(args.out_dir)})")  # noqa: T201 - the CLI's output
     return EXIT_OK
 
 

@@ -62,7 +62,7 @@ from ._session.lease_keeper import LEASE_LOST
 from ._support.logging import configure_logging, disable_logging, import_structlog_without_rich
 from ._support.oserrors import cwd_kept, errno_of, once_fixed
 from ._support.secrets import redact_text
-from ._support.text import one_line
+from ._support.text import one_line, path_text
 from ._support.wholelines import LineLog
 from .status import run_status
 
@@ -140,7 +140,7 @@ def _summary(result: DryrunResult, run_dir: Path, wall_s: float, metrics: Metric
         f"pnl         {plain(result.pnl)}",
         f"equity      {plain(result.equity)}",
         f"wall        {wall_s:.2f} s",
-        f"artifacts   {run_dir}",
+        f"artifacts   {path_text(run_dir)}",
     ]
     print("\n".join(lines))  # noqa: T201 - the CLI's output
 

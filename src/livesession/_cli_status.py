@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ._rundir.standing import describe_lease, describe_orders, describe_positions, describe_trading
-from ._support.text import command
+from ._support.text import command, path_text
 from .status import Verdict
 
 if TYPE_CHECKING:
@@ -19,7 +19,7 @@ __all__ = ["status_lines"]
 
 def status_lines(found: RunStatus) -> list[str]:
     """What ``livesession status`` prints of ``found``: one ``label  value`` line each."""
-    rows = [("run", f"{found.run_id or '?'} ({found.run_dir})")]
+    rows = [("run", f"{found.run_id or '?'} ({path_text(found.run_dir)})")]
     rows.append(("verdict", f"{found.verdict.label} (exit {found.exit_code})"))
     if found.verdict is Verdict.NOT_A_RUN or found.unread:  # no state, no position known
         rows.append(("problem", found.problem))

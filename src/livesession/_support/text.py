@@ -12,7 +12,8 @@ whitespace runs (newlines, tabs, U+2028, ...) become one space and every other c
 character its ``\xNN`` escape (a NUL, an ESC a terminal would act on); ``printable_line``
 escapes each of them instead (``\n``), for a message quoted in a line of one's own.
 ``command`` is the one way a hint writes a command with a path in it for a person to paste
-(``shell_word`` each word of it, ``option`` a flag and its value).
+(``shell_word`` each word of it, ``option`` a flag and its value); ``path_text`` a path a
+line of plain output names (``artifacts``, ``status``'s ``run``, a ``list`` row).
 ``md_text`` and ``md_code`` put such text in a Markdown document (the evidence's EV
 document, the burn-in report) as one printable line that renders as the text it is: no
 heading, emphasis, link, HTML tag or comment of its own, whatever it holds.
@@ -39,6 +40,7 @@ __all__ = [
     "natural_key",
     "one_line",
     "option",
+    "path_text",
     "printable_line",
     "shell_word",
     "surrogate_at",
@@ -222,6 +224,19 @@ def command(verb: str, path: str | os.PathLike[str]) -> str:
     is left as it is, so the hints of ordinary runs read as before.
     """
     return f"livesession {verb} {shell_word(_not_an_option(os.fspath(path)))}"
+
+
+def path_text(path: str | os.PathLike[str]) -> str:
+    r"""``path`` for a line of plain output: as it is, unless that would not be one line.
+
+    A directory named with a newline or a tab (a control character) broke a line that a
+    supervisor reads one field at a time: ``artifacts   out/nl`` and then ``run/r1`` on a
+    line of its own. Such a path is said as a pasted command says it (``shell_word``),
+    ``$'out/nl\nrun/r1'``. Every other path is left exactly as it is (spaces, and a byte
+    that is not UTF-8, which the output stream says as ``\xff``, as before).
+    """
+    text = os.fspath(path)
+    return text if valid_text(text).isprintable() else shell_word(text)
 
 
 def option(flag: str, value: str) -> str:
