@@ -752,6 +752,43 @@ class TestTimestamps:
         times = ["2026-03-02T09:00:00Z", "2026-03-02 09:01:00", "2026-03-02T09:02:00+00:00"]
         check_csv(self._file(tmp_path, times), tick=None)
 
+    def test_a_lower_case_t_and_z_are_read_as_rfc_3339_allows(self, tmp_path: Path) -> None:
+        """Bug: ``2026-03-02t09:00:00z`` (RFC 3339 allows the lower case) was refused, "not a
+        date or time (ISO 8601, or DD.MM.YYYY) nor an epoch number". It is the time that
+        ``2026-03-02T09:00:00Z`` is, UTC as that is (it mixes with times without an
+        offset), and times at other offsets beside it are told apart as beside ``Z``."""
+        times = [
+            "2026-03-02t09:00:00z",
+            "2026-03-02t09:00:00.123456789z",
+            "2026-03-02T09:01:00Z",
+            "2026-03-02t10:02:00+01:00",
+        ]
+        feed = CsvReplayFeed(self._file(tmp_path, times), symbol="X", tick=None, lot=Decimal(1))
+        read = [feed.next_bar(0) for _ in times]
+        feed.close()
+        nine = epoch_ns(dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC))
+        minute = 60_000_000_000
+        assert [bar.ts_ns - nine for bar in read if bar is not None] == [
+            0,
+            123_456_789,
+            minute,
+            2 * minute,
+        ]
+        check_csv(self._file(tmp_path, ["2026-03-02t09:00:00z", "2026-03-02 09:01:00"]), tick=None)
+        refusal = self._refusal(
+            tmp_path,
+            self.HEADER
+            + "".join(
+                f"{t},1.00,1.10,0.90,1.05,7\n"
+                for t in ("2026-03-02t09:00:00z", "2026-03-02t09:01:00+01:00")
+            ),
+        )
+        assert refusal.endswith(
+            "(line 2 has 2026-03-02t09:00:00z): the times are written at different UTC offsets "
+            "(+00:00 on line 2, +01:00 here), so this one is 2026-03-02T08:01:00Z, before "
+            "2026-03-02T09:00:00Z; write every time at one offset (UTC, say)"
+        )
+
     @pytest.mark.parametrize(
         ("pack", "said"),
         [

@@ -135,7 +135,7 @@ class TimeColumn:
             )
         else:
             offset = found.group(1)
-            if offset.strip("Z+-:0") == "":
+            if offset.strip("Zz+-:0") == "":
                 return  # UTC's own offset: the same time as without one
             if self.offset_at is None:
                 self.offset_at = (line, offset)
@@ -243,8 +243,8 @@ class TimeColumn:
         return last_row is not None and last_row < first
 
 
-_OFFSET: Final = re.compile(r"\d:\d\d(?::\d\d(?:[.,]\d+)?)? ?(Z|[+-]\d\d(?::?\d\d)?)$", re.ASCII)
-"""The UTC offset a text time writes after its clock time (``Z``, ``+01:00``, ``-0500``)."""
+_OFFSET: Final = re.compile(r"\d:\d\d(?::\d\d(?:[.,]\d+)?)? ?([Zz]|[+-]\d\d(?::?\d\d)?)$", re.ASCII)
+"""The UTC offset a text time writes after its clock time (``Z``, ``z``, ``+01:00``, ``-0500``)."""
 _HOUR_NS: Final = 3_600 * 1_000_000_000
 _CLOCK_TIME: Final = re.compile(r"\d:\d\d", re.ASCII)
 """A clock time within a text time (a date alone has none: its day cannot repeat so)."""

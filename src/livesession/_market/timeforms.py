@@ -1,7 +1,8 @@
 """The times a data file may write in its time column, each read as nanoseconds (UTC).
 
 - an **ISO 8601** date or time (``2026-03-02``, ``2026-03-02T09:00:00+01:00``; without an
-  offset it is UTC; a fraction of a second to the nanosecond, 9 digits at most), or eight
+  offset it is UTC; a fraction of a second to the nanosecond, 9 digits at most; the ``T``
+  and ``Z`` in lower case too, as RFC 3339 allows: ``2026-03-02t09:00:00z``), or eight
   digits, a compact date (``20260302``);
 - a **day-first date** ``DD.MM.YYYY``, alone (midnight) or with ``HH:MM`` or ``HH:MM:SS``
   after a space, as spreadsheets set to much of Europe's conventions write it: UTC; and
@@ -91,6 +92,21 @@ def fraction_digits(text: str) -> int:
     return 0 if found is None else len(found.group(1))
 
 
+_LOWER_T: Final = re.compile(r"(?<=\d)t(?=\d)", re.ASCII)
+_LOWER_Z: Final = re.compile(r"(?<=\d)z$", re.ASCII)
+
+
+def _upper_tz(text: str) -> str:
+    """``text`` with a lower-case ``t`` between date and time, and ``z`` ending it, upper case.
+
+    RFC 3339 allows ``2026-03-02t09:00:00z``; ``datetime.fromisoformat`` refuses the ``z``.
+    Nothing else is changed: another letter is no more read than before.
+    """
+    if "t" not in text and "z" not in text:
+        return text
+    return _LOWER_Z.sub("Z", _LOWER_T.sub("T", text))
+
+
 def iso_ns(text: str) -> int | None:
     """Nanoseconds since the epoch of an ISO 8601 date or time (naive: UTC), or None.
 
@@ -102,6 +118,7 @@ def iso_ns(text: str) -> int | None:
     """
     if text.isdigit() and len(text) != _COMPACT_DATE_DIGITS:
         return None
+    text = _upper_tz(text)
     nanos = 0
     fine = _FINE_FRACTION.search(text)
     if fine is not None:
@@ -118,12 +135,14 @@ def iso_ns(text: str) -> int | None:
 
 
 def utc_offset(text: str) -> str | None:
-    """The UTC offset an ISO 8601 time writes (``+01:00``; ``Z`` is ``+00:00``), or None.
+    """The UTC offset an ISO 8601 time writes (``+01:00``; ``Z``, ``z`` are ``+00:00``), or None.
 
     None for a time without one (UTC by the rules above) and for text of any other form.
     """
     try:
-        when = dt.datetime.fromisoformat(_FINE_FRACTION.sub(lambda m: m.group()[:7], text))
+        when = dt.datetime.fromisoformat(
+            _FINE_FRACTION.sub(lambda m: m.group()[:7], _upper_tz(text))
+        )
     except ValueError:
         return None
     offset = when.utcoffset()
@@ -177,7 +196,7 @@ def finite_number(text: str) -> Decimal | None:
 _CALENDAR: Final = re.compile(
     r"(?:(?P<y>\d{4})(?P<sep>[-.])(?P<m>\d{2})(?P=sep)(?P<d>\d{2})"
     r"|(?P<d2>\d{2})\.(?P<m2>\d{2})\.(?P<y2>\d{4}))"
-    r"(?:[T ](?P<H>\d{2}):(?P<M>\d{2})(?::(?P<S>\d{2}))?)?",
+    r"(?:[Tt ](?P<H>\d{2}):(?P<M>\d{2})(?::(?P<S>\d{2}))?)?",
     re.ASCII,
 )
 """A date and clock time in a form read here, whatever the values of its fields."""
