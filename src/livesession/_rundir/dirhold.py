@@ -26,12 +26,14 @@ import struct
 from pathlib import Path
 from typing import Final
 
-__all__ = ["hold_directory", "holding_pid", "open_directory"]
+__all__ = ["FLOCK", "OFD_GETLK", "OFD_SETLK", "hold_directory", "holding_pid", "open_directory"]
 
-# struct flock, as lock._FLOCK: l_type, l_whence, l_start, l_len, l_pid.
-_FLOCK: Final = struct.Struct("@hhqqi4x")
-_OFD_SETLK: Final[int | None] = getattr(fcntl, "F_OFD_SETLK", None)
-_OFD_GETLK: Final[int | None] = getattr(fcntl, "F_OFD_GETLK", None)
+# struct flock { short l_type; short l_whence; off_t l_start; off_t l_len; pid_t l_pid; }
+# padded to its 8-byte alignment: 32 bytes on the 64-bit Linux ABIs. ``lock`` packs the
+# writer.lock file's with it too.
+FLOCK: Final = struct.Struct("@hhqqi4x")
+OFD_SETLK: Final[int | None] = getattr(fcntl, "F_OFD_SETLK", None)
+OFD_GETLK: Final[int | None] = getattr(fcntl, "F_OFD_GETLK", None)
 
 
 def open_directory(run_dir: Path) -> int | None:
@@ -44,10 +46,10 @@ def open_directory(run_dir: Path) -> int | None:
 
 def _holding(fd: int) -> int | None:
     """The pid whose writer holds ``fd``'s directory, or None."""
-    if _OFD_GETLK is None:  # pragma: no cover - not Linux
+    if OFD_GETLK is None:  # pragma: no cover - not Linux
         return None
-    ask = _FLOCK.pack(fcntl.F_WRLCK, os.SEEK_SET, 0, 0, 0)
-    kind, _, start, _, _ = _FLOCK.unpack(fcntl.fcntl(fd, _OFD_GETLK, ask))
+    ask = FLOCK.pack(fcntl.F_WRLCK, os.SEEK_SET, 0, 0, 0)
+    kind, _, start, _, _ = FLOCK.unpack(fcntl.fcntl(fd, OFD_GETLK, ask))
     return None if kind == fcntl.F_UNLCK else int(start)
 
 
@@ -69,10 +71,10 @@ def hold_directory(fd: int) -> int | None:
     here). A pid: another writer holds it (its ``writer.lock`` was deleted); ``fd`` is
     left open, unlocked, for the caller to close.
     """
-    if _OFD_SETLK is None:  # pragma: no cover - not Linux
+    if OFD_SETLK is None:  # pragma: no cover - not Linux
         return None
     other = _holding(fd)
     if other is not None:
         return other
-    fcntl.fcntl(fd, _OFD_SETLK, _FLOCK.pack(fcntl.F_RDLCK, os.SEEK_SET, os.getpid(), 1, 0))
+    fcntl.fcntl(fd, OFD_SETLK, FLOCK.pack(fcntl.F_RDLCK, os.SEEK_SET, os.getpid(), 1, 0))
     return None

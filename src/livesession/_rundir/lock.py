@@ -26,7 +26,6 @@ import json
 import os
 import socket
 import stat
-import struct
 import sys
 import time
 import weakref
@@ -41,7 +40,7 @@ from .._artifacts import names
 from .._exceptions import RunDirectoryError, RunHeld
 from .._support import text
 from .._support.fsutil import open_update, refuse_special
-from .dirhold import hold_directory, holding_pid, open_directory
+from .dirhold import FLOCK, OFD_GETLK, OFD_SETLK, hold_directory, holding_pid, open_directory
 from .holderproc import CLI_WRITERS, not_a_cli_writer, stopped, writer_verb
 
 __all__ = [
@@ -56,13 +55,8 @@ __all__ = [
     "writer_command",
 ]
 
-# struct flock { short l_type; short l_whence; off_t l_start; off_t l_len; pid_t l_pid; }
-# padded to its 8-byte alignment: 32 bytes on the 64-bit Linux ABIs.
-_FLOCK: Final = struct.Struct("@hhqqi4x")
 _NAME_READS: Final = 50
 _NAME_READ_PAUSE_S: Final = 0.01
-_OFD_SETLK: Final[int | None] = getattr(fcntl, "F_OFD_SETLK", None)
-_OFD_GETLK: Final[int | None] = getattr(fcntl, "F_OFD_GETLK", None)
 
 
 @attrs.frozen
@@ -126,13 +120,13 @@ def writer_command(verb: str) -> str:
 
 
 def _whole_file(lock_type: int) -> bytes:
-    return _FLOCK.pack(lock_type, os.SEEK_SET, 0, 0, 0)
+    return FLOCK.pack(lock_type, os.SEEK_SET, 0, 0, 0)
 
 
 def _try_lock(fd: int) -> bool:
     try:
-        if _OFD_SETLK is not None:
-            fcntl.fcntl(fd, _OFD_SETLK, _whole_file(fcntl.F_WRLCK))
+        if OFD_SETLK is not None:
+            fcntl.fcntl(fd, OFD_SETLK, _whole_file(fcntl.F_WRLCK))
         else:  # pragma: no cover - not Linux
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -217,13 +211,13 @@ def _file_held(run_dir: Path) -> bool:
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             return False  # a FIFO, a device: likewise
-        if _OFD_GETLK is None:  # pragma: no cover - not Linux: judge by the named pid
+        if OFD_GETLK is None:  # pragma: no cover - not Linux: judge by the named pid
             holder = _read_holder(path)
             return holder is not None and _pid_alive(holder.pid)
         # F_OFD_GETLK asks "could I take a write lock?"; it answers with the conflicting
         # lock, or with l_type F_UNLCK. A read-only descriptor may ask.
-        answer = fcntl.fcntl(fd, _OFD_GETLK, _whole_file(fcntl.F_WRLCK))
-        return bool(_FLOCK.unpack(answer)[0] != fcntl.F_UNLCK)
+        answer = fcntl.fcntl(fd, OFD_GETLK, _whole_file(fcntl.F_WRLCK))
+        return bool(FLOCK.unpack(answer)[0] != fcntl.F_UNLCK)
     finally:
         os.close(fd)
 

@@ -8,7 +8,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from pathlib import Path
 
-__all__ = ["in_made_dir", "make_dir"]
+__all__ = ["in_made_dir", "make_dir", "make_dirs"]
 
 _T = TypeVar("_T")
 
@@ -36,6 +36,12 @@ def make_dir(directory: Path, made: list[Path]) -> None:
     made.append(directory)
 
 
+def make_dirs(directory: Path, made: list[Path]) -> None:
+    """Make ``directory`` and each missing directory on the way, each as ``make_dir`` does."""
+    for each in reversed([d for d in (directory, *directory.parents) if not d.exists()]):
+        make_dir(each, made)  # not one another process made meanwhile
+
+
 def in_made_dir(
     directory: Path, made: list[Path], write: Callable[[], _T], *, remake: bool = False
 ) -> _T:
@@ -56,9 +62,7 @@ def in_made_dir(
     """
     tries = _ATTEMPTS if remake else 1
     for attempt in range(1, tries + 1):
-        missing = [d for d in (directory, *directory.parents) if not d.exists()]
-        for each in reversed(missing):
-            make_dir(each, made)  # not one another process made meanwhile
+        make_dirs(directory, made)
         try:
             return write()
         except FileNotFoundError:

@@ -31,7 +31,7 @@ import orjson
 from .._exceptions import RunHeld, UsageError
 from .._support.dirlock import lock_directory
 from .._support.fsutil import file_kind
-from .._support.madedir import make_dir
+from .._support.madedir import make_dirs
 from .._support.text import one_line
 
 if TYPE_CHECKING:
@@ -116,8 +116,7 @@ def _made_and_locked(target: Path, made: list[Path]) -> int | None:
         RunHeld: another evidence holds ``target``.
     """
     for _ in range(_ATTEMPTS):
-        for directory in reversed([d for d in (target, *target.parents) if not d.exists()]):
-            make_dir(directory, made)
+        make_dirs(target, made)
         fd = _locked(target)
         if fd is None or _same(fd, target):
             return fd
