@@ -870,3 +870,43 @@ def test_the_readme_links_every_page_of_the_docs():
     more = text.split("\n## More\n", 1)[1]
     pages = sorted(page.name for page in (ROOT / "docs").glob("*.md"))
     assert [page for page in pages if f"](docs/{page})" not in more] == []
+
+
+def test_the_readme_names_every_extra():
+    """A newcomer installing the wheel learns its extras from README: it named only
+    ``.[tests]``, so ``parquet``, ``ccxt``, ``postgres``, ``observability`` and ``testing``
+    (each a feature's, which the feature's own error asks for) were found only page by page."""
+    import tomllib
+
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"][
+        "optional-dependencies"
+    ]
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert [name for name in extras if name != "dev" and f"`{name}`" not in text] == []
+
+
+_SECTION_REF = re.compile(r'((?:docs/)?[a-z]+\.md|RUNBOOK(?:\.md)?), "([^"\n]{3,90})"')
+
+
+def _headings(page: Path) -> set[str]:
+    text = re.sub(r"```.*?```", "", page.read_text(encoding="utf-8"), flags=re.DOTALL)
+    found = re.findall(r"^#+\s+(.*)$", text, flags=re.MULTILINE)
+    return {heading.replace("`", "").strip().lower() for heading in found}
+
+
+def test_a_section_named_by_page_and_title_is_a_heading_of_that_page():
+    """``docs/concepts.md, "protective legs"`` (RUNBOOK's burn-in) named no section: the
+    legs are in concepts.md's "Safety rails". Each ``PAGE, "Title"`` a page or a message of
+    the package gives is a heading of that page."""
+    where = [ROOT / page for page in _PAGES] + sorted(_SRC.rglob("*.py"))
+    wrong, checked = [], 0
+    for path in where:
+        for page, title in _SECTION_REF.findall(path.read_text(encoding="utf-8")):
+            checked += 1
+            target = ROOT / ("RUNBOOK.md" if page.startswith("RUNBOOK") else page)
+            if not target.is_file():
+                target = ROOT / "docs" / page
+            if title.replace("`", "").lower() not in _headings(target):
+                wrong.append(f"{path.relative_to(ROOT)}: {page}, {title!r}")
+    assert checked >= 10  # the pages and messages do name sections so
+    assert wrong == []
