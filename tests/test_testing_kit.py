@@ -24,7 +24,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from livesession import Bar, DryrunConfig, OrderIntent, Side, SmaCrossover, TradingState
+from livesession import (
+    Bar,
+    DryrunConfig,
+    LiveSessionOrchestrator,
+    MemoryLineSink,
+    OrderIntent,
+    Side,
+    SmaCrossover,
+    TradingState,
+)
 from livesession.testing import (
     ALIASES,
     ALL_FAULTS,
@@ -467,6 +476,14 @@ class TestFaultSchedules:
             assert planned.times >= 1
 
 
+def whole_units() -> SmaCrossover:
+    """The SMA demo trading whole units (shares, contracts): 3 a time."""
+    return SmaCrossover(strategy_id="sma", fast=3, slow=8, order_qty=Decimal(3))
+
+
+_WHOLE_UNITS = {"qty_lot": "1", "initial_price": "100.00", "risk": {"max_order_qty": "10"}}
+
+
 class TestFailureMatrix:
     def test_the_demo_strategy_passes_and_is_resumed(self):
         report = run_failure_matrix(sma, examples=15, steps=30, seed=4)
@@ -475,6 +492,32 @@ class TestFailureMatrix:
         assert report.cross_process  # and the reference ran in a child process too
         assert report.session_steps > 15 * 30
         assert report.examples_per_second > 0
+
+    def test_a_split_fill_is_on_the_configs_lot(self):
+        """Bug: the matrix's venue split a fill at its own lot, 0.001, whatever the config's
+        ``qty_lot``: a strategy trading whole units (``qty_lot = "1"``) failed every
+        ``split_fill`` case, its 3 filled as 1.500 and 1.500 (BROKER_REPORT_INVALID, "the
+        venue's executions do not add up to flat"), a finding that was the kit's own."""
+        case = MatrixCase(latency_s=0, faults=(FaultAt(0, "split_fill"),), kill_after=20)
+        check_case(whole_units, case, steps=40, config=_WHOLE_UNITS)
+
+    def test_a_fault_broker_splits_on_the_lot_it_is_given(self):
+        """A FaultBroker of a test's own takes the session's lot as ``lot``."""
+        broker = FaultBroker(lot=Decimal(1))
+        broker.arm("split_fill")
+        session = LiveSessionOrchestrator(
+            DryrunConfig.from_mapping({"run_id": "whole", "strategy_id": "sma", **_WHOLE_UNITS}),
+            strategy=whole_units(),
+            broker=broker,
+            audit_sink=MemoryLineSink(),
+        )
+        assert session.preflight()
+        session.activate()
+        session.run_n_steps(40)
+        split = broker.trades[:2]
+        assert len(split) == 2
+        assert {trade.quantity for trade in split} == {Decimal(1), Decimal(2)}
+        session.close()
 
     def test_a_plug_in_factory_not_yet_bound_is_named_with_the_fix(self):
         """A factory written for the config (strategy_id and params as keywords) given as it

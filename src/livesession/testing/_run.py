@@ -94,7 +94,8 @@ class MatrixRun:
         self._factory = factory
         self._feed_factory = feed_factory
         self.config = config
-        self.broker = FaultBroker(latency_ns=case.latency_s * _SECOND)
+        # Its split fills are on the session's lot, as a venue's are on the market's.
+        self.broker = FaultBroker(latency_ns=case.latency_s * _SECOND, lot=config.qty_lot)
         self.sinks = {"events": MemoryLineSink(), "states": MemoryLineSink()}
         self.audit = MemoryLineSink()
         self.metrics = MemoryMetricsSink()
