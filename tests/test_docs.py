@@ -910,3 +910,19 @@ def test_a_section_named_by_page_and_title_is_a_heading_of_that_page():
                 wrong.append(f"{path.relative_to(ROOT)}: {page}, {title!r}")
     assert checked >= 10  # the pages and messages do name sections so
     assert wrong == []
+
+
+def test_the_readme_sketch_leaves_every_state_that_is_not_terminal():
+    """README's state sketch drew ERROR_REQUIRES_OPERATOR as an end: a newcomer read a
+    fault as final, though an operator's acknowledgement winds the session down and stops
+    it. Each state the table leaves has an arrow out of it in the sketch, and each terminal
+    one none."""
+    from livesession._domain.lifecycle import TERMINAL_STATES, TRANSITIONS
+
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    sketch = text.split("```\n", 2)[1]
+    assert "INIT ─" in sketch  # the sketch read is the state diagram
+    left = {source.value for _, source, _ in TRANSITIONS}
+    drawn = set(re.findall(r"([A-Z_]+) ─", sketch))
+    assert left - drawn == set()
+    assert drawn & {state.value for state in TERMINAL_STATES} == set()
