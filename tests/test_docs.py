@@ -926,3 +926,19 @@ def test_the_readme_sketch_leaves_every_state_that_is_not_terminal():
     drawn = set(re.findall(r"([A-Z_]+) ─", sketch))
     assert left - drawn == set()
     assert drawn & {state.value for state in TERMINAL_STATES} == set()
+
+
+def test_the_testing_page_gives_the_matrixs_own_defaults():
+    """run_failure_matrix lays its config "over the matrix's defaults", which no page gave:
+    a newcomer's ``config={"step_interval_ms": 86400000}`` was refused naming max_steps
+    (100,000, the matrix's), a key they never set. docs/testing.md gives each default the
+    matrix sets, with the value it sets."""
+    from livesession.testing.matrix import _BASE
+
+    text = " ".join((ROOT / "docs" / "testing.md").read_text(encoding="utf-8").split())
+    written = {
+        key: f'"{value}"' if isinstance(value, str) else value for key, value in _BASE.items()
+    }
+    assert [
+        f"`{key} = {value}`" for key, value in written.items() if f"`{key} = {value}`" not in text
+    ] == []
