@@ -942,3 +942,23 @@ def test_the_testing_page_gives_the_matrixs_own_defaults():
     assert [
         f"`{key} = {value}`" for key, value in written.items() if f"`{key} = {value}`" not in text
     ] == []
+
+
+def test_every_options_help_says_what_it_does():
+    """``livesession dryrun --help`` gave ``--durability`` as "default step" alone: a
+    newcomer comparing it with the docs could not tell what the choices do. Every option's
+    help says more than its default."""
+    import argparse
+
+    from livesession.cli import build_parser
+
+    parser = build_parser()
+    (commands,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    bare = [
+        f"{name} {'/'.join(action.option_strings)}"
+        for name, sub in commands.choices.items()
+        for action in sub._actions
+        if action.help and re.fullmatch(r"\(?default:? \S+\)?", action.help.strip())
+    ]
+    assert len(commands.choices) >= 12
+    assert bare == []

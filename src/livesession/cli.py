@@ -338,7 +338,9 @@ def build_parser() -> argparse.ArgumentParser:
         default="sqlite",
         help="where client order ids are reserved (memory: the mock and realish brokers only)",
     )
-    run.add_argument("--durability", choices=DURABILITY_MODES, help="default step")
+    run.add_argument(
+        "--durability", choices=DURABILITY_MODES, help="disk sync: per step (default), event, none"
+    )
     run.add_argument(
         "--store",
         choices=("local", "postgres"),
