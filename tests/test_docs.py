@@ -962,3 +962,20 @@ def test_every_options_help_says_what_it_does():
     ]
     assert len(commands.choices) >= 12
     assert bare == []
+
+
+def test_the_testing_page_names_every_fault_broker_parameter():
+    """``lot`` and ``native_oco`` were on no page: a test of a strategy trading whole
+    units could not know that a split fill's parts are on ``lot`` (0.001), and failed with
+    BROKER_REPORT_INVALID. Each parameter of ``FaultBroker`` is in its section of
+    docs/testing.md but ``tick``, which it takes and does not use (fills are at the bar's
+    prices, already on the session's grid)."""
+    import inspect
+
+    from livesession.testing import FaultBroker
+
+    text = (ROOT / "docs" / "testing.md").read_text(encoding="utf-8")
+    section = text.split("\n## `FaultBroker`\n", 1)[1].split("\n## ", 1)[0]
+    named = set(inspect.signature(FaultBroker).parameters) - {"tick"}
+    assert {"latency_ns", "lot", "native_oco"} <= named
+    assert sorted(name for name in named if f"`{name}`" not in section) == []
