@@ -89,6 +89,26 @@ def _audit_offset(run_dir: Path) -> int:
     return checkpoint["recorder"]["offsets"]["audit"]
 
 
+def _edit_config(run_dir: Path, **edits: Any) -> None:
+    """Change ``config.json``'s keys (a table's keys merged into it)."""
+    config_path = run_dir / "config.json"
+    config = orjson.loads(config_path.read_bytes())
+    for key, value in edits.items():
+        config[key] = config[key] | value if isinstance(value, dict) else value
+    config_path.write_bytes(orjson.dumps(config, option=orjson.OPT_INDENT_2) + b"\n")
+
+
+def _rehash(run_dir: Path) -> None:
+    """Write ``config.json``'s hash into ``run.json``, as an operator covering an edit would."""
+    config = orjson.loads((run_dir / "config.json").read_bytes())
+    config.pop("sources", None)
+    meta = orjson.loads((run_dir / "run.json").read_bytes())
+    meta["config_hash"] = hashlib.sha256(
+        orjson.dumps(config, option=orjson.OPT_SORT_KEYS)
+    ).hexdigest()
+    (run_dir / "run.json").write_bytes(orjson.dumps(meta, option=orjson.OPT_SORT_KEYS) + b"\n")
+
+
 class TestResumable:
     """The undamaged template resumes, so each failure below comes from its damage."""
 
@@ -173,6 +193,45 @@ class TestRunDirectory:
         config["seed"] += 1
         config_path.write_bytes(orjson.dumps(config) + b"\n")
         _resume_fails(run_dir, run_dir.parent, capsys, "config hash")
+
+    def test_edited_config_names_the_keys(self, run_dir, capsys):
+        """The line names the keys that changed, from the config the checkpoint holds."""
+        _edit_config(run_dir, seed=1, risk={"max_order_qty": "2"})
+        _resume_fails(run_dir, run_dir.parent, capsys, "(risk.max_order_qty, seed differ from")
+
+    @pytest.mark.parametrize(
+        ("edits", "keys"),
+        [
+            ({"risk": {"max_order_qty": "2"}}, "risk.max_order_qty differs from"),
+            ({"symbol": "ETH/USDT", "allowlist": ["ETH/USDT"]}, "allowlist, symbol differ"),
+            ({"durability": "event"}, "durability differs from"),
+            ({"checkpoint_every": 7}, "checkpoint_every differs from"),
+        ],
+    )
+    def test_a_config_edited_with_a_matching_run_json_is_refused(
+        self, run_dir, capsys, edits, keys
+    ):
+        """Bug: run.json's config_hash was all that held config.json, and it is outside the
+        audit chain too. A risk limit (or the symbol) edited after the crash, and the new
+        hash written into run.json, resumed: the run traded on under the new limit (on
+        another instrument) and sealed, and ``verify`` then called it broken (config.json:
+        not the config the run recorded as it started); a durability or checkpoint_every
+        edited so (neither is in the audited digest) resumed with it unrecorded. Now the
+        resume holds config.json to the audited config_sha256 and to the checkpoint's
+        config, names the keys, and changes nothing; put back, the run resumes."""
+        config_path = run_dir / "config.json"
+        written = config_path.read_bytes()
+        meta_written = (run_dir / "run.json").read_bytes()
+        _edit_config(run_dir, **edits)
+        _rehash(run_dir)
+        _resume_fails(run_dir, run_dir.parent, capsys, keys)
+        assert main(["status", str(run_dir)]) == 5
+        said = f"resumable   no: {run_dir}/config.json was changed after the run began ({keys}"
+        assert said in capsys.readouterr().out
+        config_path.write_bytes(written)
+        (run_dir / "run.json").write_bytes(meta_written)
+        assert main(["resume", str(run_dir), "-q"]) == 0
+        assert main(["verify", str(run_dir)]) == 0
 
     @pytest.mark.parametrize("version", ["0.2.99", "0.1.0", "garbage", None, 2])
     def test_a_run_json_version_its_events_deny_is_refused(self, run_dir, capsys, version):

@@ -5,7 +5,8 @@
 ``resumable``: whether it can, asked without changing the run, and its checkpoint read;
 ``resumecut``: where it cuts the files back to; ``aftercheckpoint``: the orders sent after
 the checkpoint, looked up at the venue; ``keptkeys``: whether the store still holds the
-run's keys; ``reseal``: the sealing checkpoint a process did not live to write),
+run's keys; ``drift``: whether ``config.json`` is the config the run traded under;
+``reseal``: the sealing checkpoint a process did not live to write),
 ``session`` (the one place either builds its session), ``backing`` (idempotency store and
 lease), ``brokers`` (the broker a run trades on), ``alerting`` (the alerts webhook),
 ``plugins`` (the run's plug-ins, recorded and checked on resume), ``data`` (the data file

@@ -28,6 +28,7 @@ from .._exceptions import ConfigError, RunDirectoryError, UnrecordablePath
 from .._support.fsutil import atomic_write_bytes
 from .._support.text import command
 from .._version import __version__
+from .drift import drift_from_checkpoint
 
 __all__ = [
     "LEASE_DIR",
@@ -224,7 +225,11 @@ def read_run_config(
     if meta.get("config_hash") != config_hash(cfg) and not (any_release and other_release(meta)):
         why = ", which reads its config.json with keys it added (another config hash)"
         refuse_other_release(run_dir, meta, why, "re-run it (evidence, burnin) or resume it")
-        raise RunDirectoryError(f"{run_dir / names.CONFIG} does not match the run's config hash")
+        drift = drift_from_checkpoint(run_dir, cfg.to_dict())  # names the keys changed
+        drift = f" ({drift})" if drift else ""
+        raise RunDirectoryError(
+            f"{run_dir / names.CONFIG} does not match the run's config hash{drift}"
+        )
     base_dir = meta.get("config_dir")
     if isinstance(base_dir, str) and cfg.base_dir is None:
         cfg = attrs.evolve(cfg, base_dir=base_dir)

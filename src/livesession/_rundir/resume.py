@@ -43,6 +43,7 @@ from .alerting import choose_alerts
 from .backing import take_lease
 from .brokers import BrokerFactory, close_broker, early_broker, open_broker
 from .data import check_data_unchanged
+from .drift import check_config_kept
 from .keptkeys import check_keys_kept
 from .layout import (
     STORES,
@@ -137,6 +138,7 @@ def resume_run(
     refuse_odd_files(run_dir)  # a symlink there: the resume appended to what it led to
     refuse_resume_of_other_release(run_dir, read_run_meta(run_dir), OTHER_RELEASE)  # before config
     cfg, meta = read_run_config(run_dir)
+    drift = check_config_kept(run_dir, cfg)  # as recorded: before references become objects
     cfg = apply_references(cfg, **given, recorded=meta.get("sources") or {})
     alert_choice = choose_alerts(cfg, alerts)  # a bad webhook URL is refused here
     if unwritable := unwritable_run(run_dir):  # said so, not `cannot open writer.lock`
@@ -150,6 +152,7 @@ def resume_run(
             run_dir,
             cfg,
             meta,
+            drift=drift,
             lock=lock,
             clock=clock,
             broker_factory=broker_factory,
@@ -168,6 +171,7 @@ def _reopen(
     cfg: DryrunConfig,
     meta: dict[str, Any],
     *,
+    drift: str,
     lock: RunLock,
     clock: Clock | None,
     broker_factory: BrokerFactory,
@@ -176,15 +180,7 @@ def _reopen(
     alerts: AlertSink | Secret | None,
 ) -> LiveSessionOrchestrator:
     checkpoint = load_checkpoint(run_dir)
-    if checkpoint is not None and checkpoint.get("sealed"):
-        state = checkpoint.get("fsm_state")
-        status = reported_status(state, failed=bool(checkpoint.get("failed")))
-        person = state == SessionState.ERROR_REQUIRES_OPERATOR.value
-        said = f" {operator_settles(run_dir, 'no resume')}" if person else ""
-        raise RunDirectoryError(
-            f"nothing to resume: run {cfg.run_id} already ended with status {status}{said} "
-            f"({what_reads(run_dir)})"
-        )
+    _refuse_ended_or_changed(run_dir, cfg, checkpoint, drift)
     # Sealed by its audit log, the checkpoint left unwritten: that checkpoint, and no more.
     reseal(run_dir, checkpoint, durable=cfg.durability != "none")
     check_memory_on_a_venue(cfg, meta)
@@ -244,6 +240,23 @@ def _reopen(
         # C2_DRYRUN_START (only C2_RESUME may come before it).
         session.adopt_lease(grant, audit=checkpoint is not None)
     return session
+
+
+def _refuse_ended_or_changed(
+    run_dir: Path, cfg: DryrunConfig, checkpoint: dict[str, Any] | None, drift: str
+) -> None:
+    """A sealed run has nothing to resume; a changed ``config.json`` is not resumed."""
+    if checkpoint is not None and checkpoint.get("sealed"):
+        state = checkpoint.get("fsm_state")
+        status = reported_status(state, failed=bool(checkpoint.get("failed")))
+        person = state == SessionState.ERROR_REQUIRES_OPERATOR.value
+        said = f" {operator_settles(run_dir, 'no resume')}" if person else ""
+        raise RunDirectoryError(
+            f"nothing to resume: run {cfg.run_id} already ended with status {status}{said} "
+            f"({what_reads(run_dir)})"
+        )
+    if drift:  # config.json changed since the run began (check_config_kept)
+        raise RunDirectoryError(f"cannot resume {run_dir} (nothing was changed): {drift}")
 
 
 def _venue_catch_up(broker: Broker, checkpoint: dict[str, Any]) -> None:
