@@ -6,6 +6,7 @@
 ``resumecut``: where it cuts the files back to; ``aftercheckpoint``: the orders sent after
 the checkpoint, looked up at the venue; ``keptkeys``: whether the store still holds the
 run's keys; ``drift``: whether ``config.json`` is the config the run traded under;
+``identity``: whether it is the directory the run was created in;
 ``reseal``: the sealing checkpoint a process did not live to write),
 ``session`` (the one place either builds its session), ``backing`` (idempotency store and
 lease), ``brokers`` (the broker a run trades on), ``alerting`` (the alerts webhook),

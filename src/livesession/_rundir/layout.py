@@ -29,6 +29,7 @@ from .._support.fsutil import atomic_write_bytes
 from .._support.text import command
 from .._version import __version__
 from .drift import drift_from_checkpoint
+from .identity import directory_identity
 
 __all__ = [
     "LEASE_DIR",
@@ -109,6 +110,7 @@ def write_run_files(
         "store": backing.store,
         "lease": backing.lease,
     }
+    meta |= directory_identity(run_dir)  # a copy's differs: it may not resume (identity)
     if data is not None:
         meta["data"] = data
     if webhook:

@@ -44,6 +44,7 @@ from .backing import take_lease
 from .brokers import BrokerFactory, close_broker, early_broker, open_broker
 from .data import check_data_unchanged
 from .drift import check_config_kept
+from .identity import copy_problem
 from .keptkeys import check_keys_kept
 from .layout import (
     STORES,
@@ -138,7 +139,8 @@ def resume_run(
     refuse_odd_files(run_dir)  # a symlink there: the resume appended to what it led to
     refuse_resume_of_other_release(run_dir, read_run_meta(run_dir), OTHER_RELEASE)  # before config
     cfg, meta = read_run_config(run_dir)
-    drift = check_config_kept(run_dir, cfg)  # as recorded: before references become objects
+    # As recorded (before references become objects): an edited config.json, or a copy.
+    refused = check_config_kept(run_dir, cfg) or copy_problem(run_dir, cfg, meta)
     cfg = apply_references(cfg, **given, recorded=meta.get("sources") or {})
     alert_choice = choose_alerts(cfg, alerts)  # a bad webhook URL is refused here
     if unwritable := unwritable_run(run_dir):  # said so, not `cannot open writer.lock`
@@ -152,7 +154,7 @@ def resume_run(
             run_dir,
             cfg,
             meta,
-            drift=drift,
+            refused=refused,
             lock=lock,
             clock=clock,
             broker_factory=broker_factory,
@@ -171,7 +173,7 @@ def _reopen(
     cfg: DryrunConfig,
     meta: dict[str, Any],
     *,
-    drift: str,
+    refused: str,
     lock: RunLock,
     clock: Clock | None,
     broker_factory: BrokerFactory,
@@ -180,7 +182,7 @@ def _reopen(
     alerts: AlertSink | Secret | None,
 ) -> LiveSessionOrchestrator:
     checkpoint = load_checkpoint(run_dir)
-    _refuse_ended_or_changed(run_dir, cfg, checkpoint, drift)
+    _refuse_ended_or_changed(run_dir, cfg, checkpoint, refused)
     # Sealed by its audit log, the checkpoint left unwritten: that checkpoint, and no more.
     reseal(run_dir, checkpoint, durable=cfg.durability != "none")
     check_memory_on_a_venue(cfg, meta)
@@ -243,9 +245,13 @@ def _reopen(
 
 
 def _refuse_ended_or_changed(
-    run_dir: Path, cfg: DryrunConfig, checkpoint: dict[str, Any] | None, drift: str
+    run_dir: Path, cfg: DryrunConfig, checkpoint: dict[str, Any] | None, refused: str
 ) -> None:
-    """A sealed run has nothing to resume; a changed ``config.json`` is not resumed."""
+    """A sealed run has nothing to resume; ``refused``: why an unsealed one is not resumed.
+
+    A ``config.json`` changed since the run began (``check_config_kept``), or a copy of
+    the run on a venue that outlives it (``copy_problem``).
+    """
     if checkpoint is not None and checkpoint.get("sealed"):
         state = checkpoint.get("fsm_state")
         status = reported_status(state, failed=bool(checkpoint.get("failed")))
@@ -255,8 +261,8 @@ def _refuse_ended_or_changed(
             f"nothing to resume: run {cfg.run_id} already ended with status {status}{said} "
             f"({what_reads(run_dir)})"
         )
-    if drift:  # config.json changed since the run began (check_config_kept)
-        raise RunDirectoryError(f"cannot resume {run_dir} (nothing was changed): {drift}")
+    if refused:
+        raise RunDirectoryError(f"cannot resume {run_dir} (nothing was changed): {refused}")
 
 
 def _venue_catch_up(broker: Broker, checkpoint: dict[str, Any]) -> None:
