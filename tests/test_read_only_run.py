@@ -173,3 +173,21 @@ def test_evidence_elsewhere_says_why_it_is_not_resumed(read_only, tmp_path, caps
     assert f"the run is not sealed and cannot be resumed ({reason})" in str(shown)
     assert "determinism re-run does not match" not in str(shown)
     assert tree(read_only) == before
+
+
+@pytest.mark.parametrize("code", [errno.EROFS, errno.EACCES])
+def test_resume_of_a_sealed_run_says_there_is_nothing_to_resume(run, monkeypatch, capsys, code):
+    """Bug: `cannot resume DIR: the run directory cannot be written ...: remount its file
+    system read-write, then `livesession resume DIR` continues it`, of a run sealed
+    COMPLETED: remounted, that resume found nothing to resume. Now it says so at once."""
+    assert main(["resume", str(run), "-q"]) == 0  # sealed COMPLETED
+    before = tree(run)
+    _unwritable(monkeypatch, run, code)
+    assert main(["resume", str(run)]) == 2
+    monkeypatch.undo()
+    err = capsys.readouterr().err
+    assert err == (
+        f"livesession: error: nothing to resume: run ro already ended with status COMPLETED "
+        f"(`livesession verify {run}` checks it, `livesession report {run}` shows it)\n"
+    )
+    assert tree(run) == before

@@ -144,6 +144,12 @@ def resume_run(
     cfg = apply_references(cfg, **given, recorded=meta.get("sources") or {})
     alert_choice = choose_alerts(cfg, alerts)  # a bad webhook URL is refused here
     if unwritable := unwritable_run(run_dir):  # said so, not `cannot open writer.lock`
+        # A sealed run has nothing to resume, writable or not: not `remount ... continues it`.
+        # Its checkpoint is final (replaced atomically), so it is read before the lock.
+        checkpoint = None
+        with contextlib.suppress(RunDirectoryError):  # unreadable: the refusal below stands
+            checkpoint = load_checkpoint(run_dir)
+        _refuse_ended_or_changed(run_dir, cfg, checkpoint, "")
         raise RunDirectoryError(f"cannot resume {run_dir} (nothing was changed): {unwritable}")
     # One writer per run: nothing below reads files a live writer may be appending to, or
     # changes anything, before the lock is ours.
