@@ -111,6 +111,16 @@ def test_status_of_a_writable_copy_is_unchanged(run) -> None:
     assert main(["resume", str(run), "-q"]) == 0
 
 
+def _resume_refused(run: Path, monkeypatch, capsys, code: int, said: str) -> None:
+    """``resume`` of ``run`` refusing writes with ``code`` exits 2 with ``said``, unchanged."""
+    before = tree(run)
+    _unwritable(monkeypatch, run, code)
+    assert main(["resume", str(run)]) == 2
+    monkeypatch.undo()
+    assert capsys.readouterr().err == f"livesession: error: {said}\n"
+    assert tree(run) == before
+
+
 @pytest.mark.parametrize(
     "refusal",
     [
@@ -121,16 +131,8 @@ def test_status_of_a_writable_copy_is_unchanged(run) -> None:
 def test_resume_says_so_and_changes_nothing(run, monkeypatch, capsys, refusal) -> None:
     """It said `DIR: cannot open writer.lock: Read-only file system`."""
     code, why, how = refusal
-    before = tree(run)
-    _unwritable(monkeypatch, run, code)
-    assert main(["resume", str(run)]) == 2
-    monkeypatch.undo()
-    err = capsys.readouterr().err
-    assert err == (
-        f"livesession: error: cannot resume {run} (nothing was changed): "
-        f"{_way_out(run, why, how)}\n"
-    )
-    assert tree(run) == before
+    said = f"cannot resume {run} (nothing was changed): {_way_out(run, why, how)}"
+    _resume_refused(run, monkeypatch, capsys, code, said)
     assert main(["resume", str(run), "-q"]) == 0
 
 
@@ -181,13 +183,8 @@ def test_resume_of_a_sealed_run_says_there_is_nothing_to_resume(run, monkeypatch
     system read-write, then `livesession resume DIR` continues it`, of a run sealed
     COMPLETED: remounted, that resume found nothing to resume. Now it says so at once."""
     assert main(["resume", str(run), "-q"]) == 0  # sealed COMPLETED
-    before = tree(run)
-    _unwritable(monkeypatch, run, code)
-    assert main(["resume", str(run)]) == 2
-    monkeypatch.undo()
-    err = capsys.readouterr().err
-    assert err == (
-        f"livesession: error: nothing to resume: run ro already ended with status COMPLETED "
-        f"(`livesession verify {run}` checks it, `livesession report {run}` shows it)\n"
+    said = (
+        "nothing to resume: run ro already ended with status COMPLETED "
+        f"(`livesession verify {run}` checks it, `livesession report {run}` shows it)"
     )
-    assert tree(run) == before
+    _resume_refused(run, monkeypatch, capsys, code, said)
