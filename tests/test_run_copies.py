@@ -20,7 +20,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from livesession import DryrunConfig
+from livesession import DryrunConfig, RunDirectoryError
 from livesession._rundir import create_run, resume_run
 from livesession.cli import main
 from livesession.status import Verdict, run_status
@@ -120,7 +120,9 @@ def test_a_copy_on_a_broker_of_ones_own_is_refused(tmp_path):
     crash_in_step(create_run(cfg, tmp_path, broker=InMemory(), strategy=Flip()), 10, 40)
     copy = tmp_path / "copy"
     shutil.copytree(tmp_path / "own", copy)
-    with pytest.raises(Exception, match=f"{REFUSED} own was created in .*a broker of its own"):
+    with pytest.raises(
+        RunDirectoryError, match=f"{REFUSED} own was created in .*a broker of its own"
+    ):
         resume_run(copy, broker=InMemory(), strategy=Flip())
     assert run_status(copy).resumable is False
 
