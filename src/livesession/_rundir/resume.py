@@ -123,7 +123,9 @@ def resume_run(
     raises on the state the checkpoint holds (they are restored before anything changes).
 
     Validates everything first and changes nothing on disk when anything is wrong (a run
-    file that is a symlink, a FIFO or a device is refused before anything is read). A run
+    file that is a symlink, a FIFO or a device is refused before anything is read; so is
+    a ``config.json`` changed since the run began, and a copy of a run on a venue that
+    outlives its directory: ``drift``, ``identity``). A run
     with a lease takes it next (``LeaseHeld`` while another live session holds it, still
     with nothing changed). Then cuts each artifact back to the checkpoint's offset (the
     tail goes to ``<file>.torn``; the audit log keeps the ``C2_RESUME`` records of earlier
