@@ -20,7 +20,9 @@ in its place: ext4 hands the freed number out again) and another generation.
 ``resume`` (and ``status``'s ``resumable``) refuses a run on a venue it does not rebuild
 whose directory is not the one it was created in, before anything changes. The commands
 that only read a run (``verify``, ``status``, ``report``, ``evidence``) read a copy as the
-run it is. A run created before the number was recorded is not judged.
+run it is. A run created before the number was recorded is not judged. What is restored
+into the run's own directory (``rsync`` into it, a file-system snapshot rolled back) keeps
+the directory, and is not told apart: the runbook says not to do that on a venue run.
 """
 
 from __future__ import annotations
