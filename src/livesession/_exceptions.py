@@ -35,7 +35,7 @@ says what is wrong and how to fix it. Messages never contain a secret.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -81,7 +81,24 @@ catching ``Exception`` alone would let those tear the session instead.
 
 
 class LiveSessionError(Exception):
-    """Base class of every error livesession raises on purpose."""
+    """Base class of every error livesession raises on purpose.
+
+    Every one pickles and copies as itself, its message and attributes with it: a host that
+    runs sessions in worker processes (``concurrent.futures.ProcessPoolExecutor``,
+    ``multiprocessing``) gets the worker's error back as it was raised.
+    """
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Exception's own rebuilt the error as ``type(self)(*self.args)``: ``self.args`` is
+        # the message alone, which the errors whose __init__ takes other arguments
+        # (InvalidTransition, DataFileError, ...) refused, and a process pool whose worker
+        # raised one of them broke whole (BrokenProcessPool), every other task with it.
+        return (_unpickled, (type(self), self.args), self.__dict__ or None)
+
+
+def _unpickled(cls: type[LiveSessionError], args: tuple[Any, ...]) -> LiveSessionError:
+    """``cls`` with ``args``, without its ``__init__``: its attributes follow, as pickled."""
+    return cls.__new__(cls, *args)
 
 
 class ConfigError(LiveSessionError):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import types
 from collections import Counter
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 import orjson
@@ -72,6 +72,17 @@ class VerifyResult:
         hidden = self.total - shown
         rest = (f"... and {hidden} more violation{'s' * (hidden != 1)}",) if hidden > 0 else ()
         return (self.summary + live, *self.violations[:shown], *rest)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # attrs pickles the fields as they are, and ``counts`` is a read-only view, which
+        # pickle refuses: a verify_run a host ran in a worker process could not come back.
+        fields = attrs.asdict(self, recurse=False)
+        return (_rebuilt, (fields | {"counts": dict(self.counts)},))
+
+
+def _rebuilt(fields: dict[str, Any]) -> VerifyResult:
+    """The ``VerifyResult`` of ``fields``, as pickled (``counts`` a plain dict)."""
+    return VerifyResult(**fields)
 
 
 class Violations:
