@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Concatenate, ParamSpec
 
 from .._domain.lifecycle import SESSION_CLOSED, SessionState, Trigger
+from .._exceptions import ConfigError
 from .._risk.governor import TradingState
 from .lease_keeper import LEASE_LOST
 from .pipeline import states_hold
@@ -217,7 +218,9 @@ def under_lock(
     is deferred to the end of that work and says so (``DEFERRED``). A verb applied to a
     trading session is checkpointed before it returns (from a step hook: at the step's end),
     so that what it did survives a crash once the caller has seen it done.
+    A reason (or operator) that is not a ``str`` is refused first: nothing changes.
     """
+    _check_said(verb.__name__, args[0] if args else None)
     if gate.deferring(lambda: under_lock(gate, parts, verb, *args, **kwargs)):
         p = parts()
         return VerbResult(
@@ -239,3 +242,24 @@ def under_lock(
             # Durable before it is confirmed (a stop saved its own; an ack: the seal).
             p.lifecycle.guarded(lambda: p.checkpointer.operator_acted(in_step=in_step))
         return result
+
+
+_BY_OPERATOR = ("acknowledge", "reenable_trading")
+"""The verbs whose text names the operator; the others' is the reason."""
+
+
+def _check_said(verb: str, said: object) -> None:
+    """The reason or operator a verb records must be text, or the verb changes nothing.
+
+    ``kill(5)`` recorded ``"reason": 5``, ``kill(None)`` ``null``; and ``reduce_only(exc)``
+    (an exception, an object) went REDUCING, then raised orjson's ``TypeError`` as its
+    ``TRADING_STATE_CHANGED`` was written: the run's later refusals said ``trading is
+    REDUCING`` with no record of when or why.
+    """
+    if isinstance(said, str):
+        return
+    name = "operator" if verb in _BY_OPERATOR else "reason"
+    raise ConfigError(
+        f"{verb}({name}=...) needs a str, got {type(said).__name__}: nothing was changed "
+        f"(the {name} is recorded as text: pass str() of it)"
+    )
