@@ -60,3 +60,30 @@ def test_text_is_recorded_as_given() -> None:
     orch.close()
     (changed,) = sinks.events_of("TRADING_STATE_CHANGED")
     assert changed["payload"]["reason"] == "desk: venue degraded"
+
+
+class _Fails:
+    strategy_id = "s"
+
+    def on_bar(self, bar: Any, view: Any) -> list[Any]:
+        raise RuntimeError("indicator window is empty")
+
+    def get_state(self) -> dict[str, Any]:
+        return {}
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        pass
+
+
+def test_run_to_end_refuses_an_operator_that_is_no_text_before_a_step() -> None:
+    """It acknowledges a fault at the end: it used to run the session there, then raise."""
+    orch, sinks = session(steps=50, strategy=_Fails())
+    with pytest.raises(ConfigError, match=r"^run_to_end\(operator=\.\.\.\) needs a str, got int"):
+        orch.run_to_end(50, operator=5)  # type: ignore[arg-type]
+    assert (orch.state, orch.steps_done, sinks.events.lines) == (SessionState.INIT, 0, [])
+    result = orch.run_to_end(50, operator="ops")
+    assert (result.status.value, result.reason, orch.state) == (
+        "FAILED",
+        "STRATEGY_ERROR",
+        SessionState.STOPPED,
+    )

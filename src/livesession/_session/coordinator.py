@@ -220,7 +220,7 @@ class LiveSessionOrchestrator:
         so it cancels, flattens and stops (FAILED; the CLI passes ``ONE_SHOT_OPERATOR``).
         """
         p = self._parts()
-        check_step_count(steps, verb="run_to_end")
+        verbs.check_run_to_end(steps, operator)  # before a step: a typo faults nothing
         self._gate.check_runner("run_to_end", p.config.run_id)
         if p.lifecycle.state is S.INIT and not self.preflight():
             self.close()

@@ -15,7 +15,7 @@ from .._domain.lifecycle import SESSION_CLOSED, SessionState, Trigger
 from .._exceptions import ConfigError
 from .._risk.governor import TradingState
 from .lease_keeper import LEASE_LOST
-from .pipeline import states_hold
+from .pipeline import check_step_count, states_hold
 from .threads import VerbOutcome, VerbResult
 
 if TYPE_CHECKING:
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "acknowledge",
+    "check_run_to_end",
     "kill",
     "reduce_only",
     "reenable_trading",
@@ -248,7 +249,18 @@ _BY_OPERATOR = ("acknowledge", "reenable_trading")
 """The verbs whose text names the operator; the others' is the reason."""
 
 
-def _check_said(verb: str, said: object) -> None:
+def check_run_to_end(steps: object, operator: object) -> None:
+    """``run_to_end``'s arguments, checked before it runs a step.
+
+    ``steps`` is a positive int, and ``operator`` None or text: it acknowledges a fault at
+    the end, as ``acknowledge`` would, and a run must not fail there for a typo.
+    """
+    check_step_count(steps, verb="run_to_end")
+    if operator is not None:
+        _check_said("run_to_end", operator, name="operator")
+
+
+def _check_said(verb: str, said: object, *, name: str = "") -> None:
     """The reason or operator a verb records must be text, or the verb changes nothing.
 
     ``kill(5)`` recorded ``"reason": 5``, ``kill(None)`` ``null``; and ``reduce_only(exc)``
@@ -258,7 +270,7 @@ def _check_said(verb: str, said: object) -> None:
     """
     if isinstance(said, str):
         return
-    name = "operator" if verb in _BY_OPERATOR else "reason"
+    name = name or ("operator" if verb in _BY_OPERATOR else "reason")
     raise ConfigError(
         f"{verb}({name}=...) needs a str, got {type(said).__name__}: nothing was changed "
         f"(the {name} is recorded as text: pass str() of it)"
