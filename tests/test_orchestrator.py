@@ -523,3 +523,34 @@ class TestRunDryrun:
         assert (res.accepted, res.status.value, res.run_id) == (True, "COMPLETED", "r")
         with pytest.raises(LiveSessionError, match="fresh"):
             orch.run_dryrun(cfg, clock=FixedClock(START), **Sinks().kwargs())
+
+
+_NOT_YET = (
+    ("step", "INIT", "preflight() and activate() it first (run_to_end does both)"),
+    ("run_n_steps", "INIT", "preflight() and activate() it first (run_to_end does both)"),
+    ("activate", "INIT", "activate() follows a passed preflight(), so run that first"),
+    ("step", "PREFLIGHT_OK", "activate() it first"),
+    ("run_n_steps", "PREFLIGHT_OK", "activate() it first"),
+    ("activate", "DRYRUN_ACTIVE", "it is active already"),
+    ("step", "STOPPED", "the session has stopped: it steps no more"),
+    ("activate", "STOPPED", "the session has stopped: it steps no more"),
+)
+
+
+@pytest.mark.parametrize(("call", "state", "why"), _NOT_YET)
+def test_a_call_out_of_turn_names_itself_and_what_comes_first(call, state, why):
+    """A host's ``step()`` before ``activate()``: it said ``trigger 'step' is not allowed``."""
+    orch, _sinks = session(steps=20)
+    if state != "INIT":
+        orch.preflight()
+    if state in ("DRYRUN_ACTIVE", "STOPPED"):
+        orch.activate()
+    if state == "STOPPED":
+        orch.request_stop("ops")
+    assert orch.state.value == state
+    with pytest.raises(InvalidTransition) as refused:
+        getattr(orch, call)(*((5,) if call == "run_n_steps" else ()))
+    assert str(refused.value) == f"{call}() is not allowed in state {state}: {why}"
+    assert (refused.value.trigger, refused.value.state) == (call, state)
+    assert orch.state.value == state
+    orch.close()

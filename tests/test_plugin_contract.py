@@ -737,7 +737,9 @@ class TestStateTheCheckpointCannotHold:
     def test_run_n_steps_before_activate_says_so(self):
         """Not a strategy matter, found on the way: 0 steps would hide a missing activate()."""
         session = LiveSessionOrchestrator(_config("inactive"), **Sinks().kwargs())
-        with pytest.raises(InvalidTransition, match="'run_n_steps' is not allowed in state INIT"):
+        with pytest.raises(
+            InvalidTransition, match=r"^run_n_steps\(\) is not allowed in state INIT"
+        ):
             session.run_n_steps(5)
         assert session.preflight()
         with pytest.raises(InvalidTransition, match="in state PREFLIGHT_OK"):

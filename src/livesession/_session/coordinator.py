@@ -22,7 +22,7 @@ import functools
 from typing import TYPE_CHECKING, Any, Final, Self, Unpack
 
 from .._domain.lifecycle import SESSION_CLOSED, SessionState, SessionStatus, Trigger
-from .._exceptions import InvalidTransition, LiveSessionError
+from .._exceptions import LiveSessionError
 from .._risk.governor import TradingState
 from .._typing import Closable
 from . import verbs
@@ -30,7 +30,7 @@ from .aftercheckpoint import recover_orders
 from .assembly import SessionEdges, SessionParts, assemble
 from .closing import release
 from .pipeline import INPUT_FAULTS, check_step_count, guarded_step, run_hooks
-from .preflight import close_unstarted, refuse_again, run_preflight
+from .preflight import close_unstarted, ready_to_activate, refuse_again, refused_call, run_preflight
 from .results import DryrunResult, SessionInspection, inspect_parts, result_of
 from .threads import DeferredInterrupt, SessionGate, VerbOutcome, VerbResult
 from .verbs import under_lock
@@ -284,7 +284,7 @@ class LiveSessionOrchestrator:
         same lock, so it is the race-free way to step while other threads may stop.
         """
         if not self._step_if_active():
-            raise InvalidTransition("step", self.state.value)
+            raise refused_call("step", self.state)
 
     def _step_if_active(self, what: str = "step") -> bool:
         """One step under the session lock if the session is DRYRUN_ACTIVE; else False."""
@@ -314,7 +314,7 @@ class LiveSessionOrchestrator:
         p = self._parts()
         self._gate.check_runner("run_n_steps", p.config.run_id)
         if p.lifecycle.state in (S.INIT, S.PREFLIGHT_OK):
-            raise InvalidTransition("run_n_steps", p.lifecycle.state.value)
+            raise refused_call("run_n_steps", p.lifecycle.state)
         check_step_count(n)
         done = 0
         step = self._step_if_active
@@ -478,7 +478,7 @@ def _activate(p: SessionParts, gate: SessionGate, *, only_if_ready: bool) -> Non
     lifecycle = p.lifecycle
     with gate.owned("activate", p.config.run_id):
         gate.refuse_torn("activate", p.config.run_id, p.time.steps)
-        if only_if_ready and not lifecycle.may_fire(Trigger.ACTIVATE):
+        if not ready_to_activate(lifecycle.state, quietly=only_if_ready):
             return  # another thread stopped or closed it during run_to_end's preflight
         lifecycle.guarded(lambda: lifecycle.transition(Trigger.ACTIVATE, "activated"))
         if lifecycle.in_(S.DRYRUN_ACTIVE):

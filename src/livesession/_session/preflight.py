@@ -33,7 +33,9 @@ __all__ = [
     "CLOCK_INVALID",
     "CLOSED_BEFORE_PREFLIGHT",
     "close_unstarted",
+    "ready_to_activate",
     "refuse_again",
+    "refused_call",
     "run_checks",
     "run_preflight",
 ]
@@ -43,6 +45,48 @@ CLOSED_BEFORE_PREFLIGHT: Final = "CLOSED_BEFORE_PREFLIGHT"
 CLOCK_INVALID: Final = "CLOCK_INVALID"
 """The rejection of a session whose clock gave no time at the start (it raised, or returned
 no timezone-aware datetime): its records carry the session's start time instead."""
+
+
+_FIRST: Final = {
+    SessionState.INIT: "preflight() and activate() it first (run_to_end does both)",
+    SessionState.PREFLIGHT_OK: "activate() it first",
+    SessionState.DRYRUN_ACTIVE: "it is active already",
+    SessionState.STOPPING: "the session is stopping: it steps no more",
+    SessionState.STOPPED: "the session has stopped: it steps no more",
+    SessionState.PREFLIGHT_FAILED: (
+        "its preflight failed, so it never trades (result().reason says why): close() it"
+    ),
+    SessionState.ERROR_REQUIRES_OPERATOR: (
+        "a fault waits for an operator (result().detail says which): acknowledge() it, "
+        "or close() it"
+    ),
+}
+"""What a caller of ``step``, ``run_n_steps`` or ``activate`` must do first, by state."""
+
+
+def refused_call(call: str, state: SessionState) -> InvalidTransition:
+    """``call()`` (``step``, ``run_n_steps``, ``activate``) refused in ``state``, saying why.
+
+    ``trigger 'step' is not allowed in state INIT`` named a machine's trigger the caller
+    never saw, and not what to do instead.
+    """
+    why = _FIRST[state]
+    if call == "activate" and state is SessionState.INIT:
+        why = "activate() follows a passed preflight(), so run that first"
+    return InvalidTransition(call, state.value, why=why, call=True)
+
+
+def ready_to_activate(state: SessionState, *, quietly: bool) -> bool:
+    """Whether ``activate`` may go on from ``state`` (PREFLIGHT_OK); else ``refused_call``.
+
+    ``quietly`` (``run_to_end``): False instead, for a session another thread stopped or
+    closed during its preflight.
+    """
+    if state is SessionState.PREFLIGHT_OK:
+        return True
+    if quietly:
+        return False
+    raise refused_call("activate", state)
 
 
 def refuse_again(state: SessionState) -> None:
