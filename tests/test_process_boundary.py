@@ -8,6 +8,7 @@ one that could not be rebuilt there broke the whole pool (``BrokenProcessPool``)
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
 import copy
 import multiprocessing
@@ -134,3 +135,29 @@ def test_a_runs_results_pickle_as_they_are(tmp_path):
     assert dict(again.counts) == dict(verified.counts)
     with pytest.raises(TypeError):  # read-only, as verify_run gave it
         again.counts["bars"] = 0  # type: ignore[index]
+
+
+def test_a_session_is_neither_pickled_nor_copied(tmp_path):
+    """It stays in its process: pickle refused it only by chance (a ``_hashlib.HASH``)."""
+    said = (
+        "cannot be pickled or copied: its run's files, lock and owner thread stay in the "
+        "process that built it; build the session in the worker (create_run there) and send "
+        "back its result()"
+    )
+    session = livesession.create_run(DryrunConfig(run_id="stays", steps=5), tmp_path)
+    with session:
+        for attempt in (pickle.dumps, copy.copy, copy.deepcopy):
+            with pytest.raises(TypeError) as refused:
+                attempt(session)
+            assert str(refused.value) == f"a session (LiveSessionOrchestrator) {said}"
+        session.run_to_end(5)
+
+    async def main() -> None:
+        config = DryrunConfig(run_id="stays-aio", steps=5)
+        async with livesession.open_session(config, audit_sink=MemoryLineSink()) as aio:
+            for attempt in (pickle.dumps, copy.copy):
+                with pytest.raises(TypeError) as refused:
+                    attempt(aio)
+                assert str(refused.value) == f"a session (AsyncSession) {said}"
+
+    asyncio.run(main())

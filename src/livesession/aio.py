@@ -29,6 +29,7 @@ from ._exceptions import InvalidTransition, LiveSessionError
 from ._session.coordinator import LiveSessionOrchestrator
 from ._session.edges import check_config, check_path
 from ._session.pipeline import check_step_count
+from ._session.threads import InProcessOnly
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable
@@ -49,7 +50,7 @@ VERBS = ("stop", "kill", "acknowledge", "reduce_only", "reenable_trading")
 """The operator verbs of an ``AsyncSession``, as ``verb_result`` and ``verb_results`` name them."""
 
 
-class AsyncSession:
+class AsyncSession(InProcessOnly):
     """One session seen from asyncio; get it from ``open_session``."""
 
     def __init__(

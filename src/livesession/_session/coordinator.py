@@ -32,7 +32,7 @@ from .closing import release
 from .pipeline import INPUT_FAULTS, check_step_count, guarded_step, run_hooks
 from .preflight import close_unstarted, ready_to_activate, refuse_again, refused_call, run_preflight
 from .results import DryrunResult, SessionInspection, inspect_parts, result_of
-from .threads import DeferredInterrupt, SessionGate, VerbOutcome, VerbResult
+from .threads import DeferredInterrupt, InProcessOnly, SessionGate, VerbOutcome, VerbResult
 from .verbs import under_lock
 
 if TYPE_CHECKING:
@@ -63,7 +63,7 @@ ONE_SHOT_OPERATOR: Final = "cli"
 """The operator name the one-shot CLI acknowledges a fault of its inputs with."""
 
 
-class LiveSessionOrchestrator:
+class LiveSessionOrchestrator(InProcessOnly):
     """Runs one trading session as a state machine over injected edges.
 
     Build it with a config and (optionally) a clock, broker, feed, strategy, sinks and

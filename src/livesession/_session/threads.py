@@ -35,7 +35,7 @@ import signal
 import threading
 from contextlib import contextmanager
 from decimal import getcontext, setcontext
-from typing import TYPE_CHECKING, Any, Final, Protocol
+from typing import TYPE_CHECKING, Any, Final, NoReturn, Protocol
 
 import attrs
 
@@ -54,7 +54,33 @@ if TYPE_CHECKING:
 
     from .._domain.lifecycle import SessionState
 
-__all__ = ["SIGTERM_STOP", "DeferredInterrupt", "SessionGate", "VerbOutcome", "VerbResult"]
+__all__ = [
+    "SIGTERM_STOP",
+    "DeferredInterrupt",
+    "InProcessOnly",
+    "SessionGate",
+    "VerbOutcome",
+    "VerbResult",
+]
+
+
+class InProcessOnly:
+    """A session stays in the process, and with the owner thread, that built it.
+
+    Neither pickled (a host handing it to a worker process) nor copied: its run's files,
+    writer lock and owner thread are this process's, and a copy would be a second writer
+    of the same run. Pickle refused it only by chance, naming a ``_hashlib.HASH`` deep
+    inside it.
+    """
+
+    __slots__ = ()
+
+    def __reduce__(self) -> NoReturn:
+        raise TypeError(
+            f"a session ({type(self).__name__}) cannot be pickled or copied: its run's files, lock "
+            "and owner thread stay in the process that built it; build the session in the "
+            "worker (create_run there) and send back its result()"
+        )
 
 
 class VerbOutcome(enum.Enum):
