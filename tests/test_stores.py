@@ -8,6 +8,7 @@ import os
 import random
 import re
 import sqlite3
+import stat
 import subprocess
 import sys
 import textwrap
@@ -694,3 +695,42 @@ def test_opening_the_sqlite_store_on_a_full_disk_says_so(
     assert "\n" not in message
     assert said in message
     assert message.startswith(f"cannot open idempotency database {tmp_path}")
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="POSIX FIFOs")
+@pytest.mark.parametrize("store", ["checkpoint", "jsonl"])
+def test_a_store_a_host_points_at_a_fifo_refuses_it_at_once(tmp_path, store):
+    """A host's own store on a FIFO: loading the checkpoint waited for a writer for ever,
+    and opening the JSONL store for a reader (neither heard SIGTERM)."""
+    import threading
+
+    fifo = tmp_path / "store"
+    os.mkfifo(fifo)
+    outcome: dict[str, BaseException] = {}
+
+    def open_it() -> None:
+        try:
+            if store == "checkpoint":
+                FileCheckpointStore(fifo).load()
+            else:
+                JsonlIdempotencyStore(fifo)
+        except BaseException as exc:  # handed to the test
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=open_it, daemon=True)
+    thread.start()
+    thread.join(10)
+    if thread.is_alive():  # let it go: a writer and a reader come and go at once
+        reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        thread.join(10)
+        os.close(reader)
+        pytest.fail(f"{store} store waited on the FIFO {fifo}")
+    error = outcome["error"]
+    if store == "checkpoint":
+        assert isinstance(error, CheckpointError)
+        assert str(error) == f"cannot read checkpoint {fifo}: not a regular file (a FIFO)"
+    else:
+        assert isinstance(error, OSError)
+        assert "not a regular file (a FIFO)" in str(error)
+    assert stat.S_ISFIFO(fifo.lstat().st_mode)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from .._exceptions import CheckpointError
-from .._support.fsutil import atomic_write_bytes
+from .._support.fsutil import atomic_write_bytes, open_regular
 from ._record import decode_checkpoint
 
 if TYPE_CHECKING:
@@ -54,8 +55,9 @@ class FileCheckpointStore:
         Raises ``CheckpointError`` with a one-line message naming the file when the file
         cannot be read, is not JSON, or does not hold a JSON object.
         """
-        try:
-            content = self.path.read_bytes()
+        try:  # a FIFO or a device is refused (NotAFile), never waited on nor read
+            with os.fdopen(open_regular(self.path), "rb") as stream:
+                content = stream.read()
         except FileNotFoundError:
             return None
         except OSError as error:

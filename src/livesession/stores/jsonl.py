@@ -29,13 +29,10 @@ from typing import Any
 import orjson
 
 from .._exceptions import RunDirectoryError
-from .._support.fsutil import fsync_dir, truncate_to
+from .._support.fsutil import fsync_dir, open_append, truncate_to
 from ._record import RecordStore, Stored
 
 __all__ = ["JsonlIdempotencyStore"]
-
-_NO_FOLLOW = getattr(os, "O_NOFOLLOW", 0)  # a symlink planted in the run: never written through
-_NEW_FILE_MODE = 0o666  # narrowed by the process umask
 
 
 _OPEN: weakref.WeakSet[JsonlIdempotencyStore] = weakref.WeakSet()
@@ -68,11 +65,8 @@ class JsonlIdempotencyStore(RecordStore):
         self._entries: dict[str, tuple[str, str | None]] = {}
         self._failed = False
         existed = self.path.exists()
-        self._fd: int | None = os.open(
-            self.path,
-            os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_BINARY", 0) | _NO_FOLLOW,
-            _NEW_FILE_MODE,
-        )
+        # Never through a symlink planted in the run, never waiting on a FIFO (NotAFile).
+        self._fd: int | None = open_append(self.path)
         _OPEN.add(self)
         try:
             _lock_exclusively(self._fd, self.path)
