@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import importlib.abc
+import importlib.util
 import os
 import re
 import shutil
@@ -222,6 +224,72 @@ def test_a_crashed_run_whose_package_is_installed_elsewhere_is_resumable_as_resu
     resumed = subprocess.run(
         [sys.executable, "-m", "livesession.cli", "resume", str(run_dir), "-q"],
         cwd=elsewhere, env=env, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert resumed.returncode == 0, resumed.stderr  # what status said: resume continues it
+    assert verify_run(run_dir).ok
+
+
+class _EditableFinder(importlib.abc.MetaPathFinder):
+    """What ``pip install -e`` installs (setuptools' editable finder): a finder appended to
+    ``sys.meta_path`` mapping a package's name to its folder, and no ``sys.path`` entry."""
+
+    def __init__(self, name: str, folder: Path) -> None:
+        self.name, self.folder = name, folder
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname != self.name:
+            return None
+        init = str(self.folder / "__init__.py")
+        return importlib.util.spec_from_file_location(
+            fullname, init, submodule_search_locations=[str(self.folder)]
+        )
+
+
+def test_a_crashed_run_of_an_editable_installed_package_is_resumable(
+    tmp_path, desk, elsewhere, monkeypatch
+):
+    """Bug: a crashed run of a package installed by `pip install -e` (setuptools' editable
+    finder on sys.meta_path, no sys.path entry) read `resumable  no: the source of
+    strategy ... cannot be found: no module ... then the installed packages` (status exit
+    5: a person must look), while `livesession resume` imported the package and continued
+    the run. The code is looked for by the import system's other finders too."""
+    from livesession.status import Verdict, run_status
+
+    killed = cli(
+        "dryrun", "-c", desk / "mydesk.toml", "--out", tmp_path / "runs", "-q",
+        crash_at="checkpoint:2", cwd=elsewhere,
+    )  # fmt: skip
+    assert killed.returncode == KILLED
+    run_dir = tmp_path / "runs" / "mydesk"
+    site = tmp_path / "src"
+    shutil.move(desk / "mydesk", site / "mydesk")  # the package, installed editable
+    monkeypatch.setattr(
+        sys, "meta_path", [*sys.meta_path, _EditableFinder("mydesk", site / "mydesk")]
+    )
+    found = run_status(run_dir)
+    assert (found.verdict, found.resume_problem) == (Verdict.CRASHED, None)
+    assert "mydesk" not in sys.modules  # looked for, never imported
+    original = (site / "mydesk" / "breakout.py").read_bytes()
+    (site / "mydesk" / "breakout.py").write_text("# tuned after the run started\n")
+    assert "changed since run mydesk started" in str(run_status(run_dir).resume_problem)
+    (site / "mydesk" / "breakout.py").write_bytes(original)
+
+    editable = textwrap.dedent(f"""
+        import importlib.util, sys
+        class Finder:
+            def find_spec(self, name, path=None, target=None):
+                if name == "mydesk":
+                    return importlib.util.spec_from_file_location(
+                        name, {str(site / "mydesk" / "__init__.py")!r},
+                        submodule_search_locations=[{str(site / "mydesk")!r}])
+        sys.meta_path.append(Finder())
+        from livesession.__main__ import main
+        sys.argv = ["livesession", "resume", {str(run_dir)!r}, "-q"]
+        sys.exit(main())
+    """)
+    resumed = subprocess.run(
+        [sys.executable, "-c", editable],
+        cwd=elsewhere, capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
     assert resumed.returncode == 0, resumed.stderr  # what status said: resume continues it
     assert verify_run(run_dir).ok

@@ -99,11 +99,34 @@ def locate(module_name: str, base_dir: Path | None) -> str | None:
     """
     top, *rest = module_name.split(".")
     spec = importlib.machinery.PathFinder.find_spec(top, _search_path(base_dir))
+    if spec is None:
+        spec = _meta_path_spec(top)
     for part in rest:
         if spec is None or not spec.submodule_search_locations:
             return None
         spec = importlib.machinery.PathFinder.find_spec(part, list(spec.submodule_search_locations))
     return spec.origin if spec is not None and spec.has_location else None
+
+
+def _meta_path_spec(top: str) -> importlib.machinery.ModuleSpec | None:
+    """``top``'s spec from the import system's other finders, as an import would find it.
+
+    ``pip install -e`` (setuptools' editable install) installs a package by a finder it
+    appends to ``sys.meta_path``, not by a ``sys.path`` entry: the path alone would call a
+    package an import finds missing. A finder's ``find_spec`` imports nothing of the
+    package; one that raises finds nothing here, as it would fail the import.
+    """
+    for finder in sys.meta_path:
+        find_spec = getattr(finder, "find_spec", None)
+        if finder is importlib.machinery.PathFinder or find_spec is None:
+            continue  # sys.path's own finder was asked above, without the current directory
+        try:
+            spec = find_spec(top, None)
+        except Exception:  # noqa: BLE001, S112 - a third-party finder's error: not found here
+            continue
+        if spec is not None:
+            return spec  # type: ignore[no-any-return]
+    return None
 
 
 def _import(module_name: str, ref: str, base_dir: Path | None) -> ModuleType:
