@@ -541,8 +541,21 @@ def broker_exits():
 
 def interrupted(*, strategy_id):
     raise KeyboardInterrupt
+
+
+def generator_exit(*, strategy_id):
+    raise GeneratorExit  # a generator's clean-up code, called by hand
+
+
+def out_of_memory(*, symbol):
+    raise MemoryError
+
+
+def base_exception():
+    raise BaseException("a library's own base class")
 """,
     "exits_at_import.py": "import sys\n\nsys.exit(3)\n",
+    "generator_exit_at_import.py": "raise GeneratorExit\n",
     "argparse_at_import.py": """
 import argparse
 
@@ -597,6 +610,28 @@ def _exiting(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
             ),
         ),
         (
+            'strategy_factory = "exitplug.factories:generator_exit"',
+            "strategy_factory 'exitplug.factories:generator_exit' raised GeneratorExit",
+        ),
+        (
+            'feed = "exitplug.factories:out_of_memory"',
+            "feed 'exitplug.factories:out_of_memory' raised MemoryError",
+        ),
+        (
+            'broker = "exitplug.factories:base_exception"',
+            (
+                "broker 'exitplug.factories:base_exception' raised BaseException: a "
+                "library's own base class"
+            ),
+        ),
+        (
+            'strategy_factory = "exitplug.generator_exit_at_import:make"',
+            (
+                "config file {config}, line 2: strategy_factory: importing "
+                "'exitplug.generator_exit_at_import:make' raised GeneratorExit"
+            ),
+        ),
+        (
             'strategy_factory = "exitplug.argparse_at_import:make"',
             (
                 "config file {config}, line 2: strategy_factory: importing "
@@ -608,7 +643,10 @@ def _exiting(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
 def test_a_plug_in_exiting_while_built_exits_2_naming_it(tmp_path, exiting, toml, said):
     """Bug: ``sys.exit`` in a plug-in's module or factory ended the CLI silently with the
     plug-in's code (0, 1, 3), and with ``--json`` stdout held nothing. It is a bad
-    reference like any other: exit 2, one line naming it and the exit's code."""
+    reference like any other: exit 2, one line naming it and the exit's code.
+    Bug: ``GeneratorExit`` or another ``BaseException`` (not Ctrl-C) raised so ended the CLI
+    with a traceback (exit 1); an error without a message (``MemoryError``) was said as
+    ``raised MemoryError:``, its colon left hanging."""
     config = exiting / "exits.toml"
     config.write_text(f'run_id = "exits"\n{toml}\n')
     said = said.format(config=config)  # an import's failure names the file and line too

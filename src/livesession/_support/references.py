@@ -160,7 +160,11 @@ def _import_with_path(module_name: str, ref: str, base_dir: Path | None, local: 
         raise PluginError(
             f"cannot import {ref!r}: {exception_text(exc)}{where}{_cwd_hint(top, exc)}"
         ) from None
-    except (Exception, SystemExit) as exc:  # noqa: BLE001 - the user's module failed importing
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # noqa: BLE001 - the user's module failed importing
+        # SystemExit too, and GeneratorExit, MemoryError's kin: each a refusal, never a
+        # traceback (only Ctrl-C interrupts)
         raise PluginError(f"importing {ref!r} {raised(exc)}") from None
     finally:
         sys.path[:] = saved
@@ -274,7 +278,9 @@ def _built(
         kwargs = {**_named_by(factory, offered), **kwargs}
     try:
         product = factory(**kwargs)
-    except (Exception, SystemExit) as exc:  # noqa: BLE001 - the user's factory failed
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # noqa: BLE001 - the user's factory failed, however
         raise PluginError(f"{what} {ref!r} {raised(exc)}") from None
     if not isinstance(product, kind):
         raise PluginError(
@@ -300,11 +306,13 @@ def raised(exc: BaseException) -> str:
     A ``SystemExit`` (``sys.exit("lookback must be at least 2")``, ``raise SystemExit(0)``,
     argparse refusing the process's arguments) is a failure like any other there, not the
     CLI's own exit: it is named with its code, ``raised SystemExit('lookback ...')``, as a
-    ``SystemExit`` inside a step is. ``KeyboardInterrupt`` is never caught.
+    ``SystemExit`` inside a step is. ``KeyboardInterrupt`` is never caught. An error with
+    no message is named alone (``raised MemoryError``).
     """
     if isinstance(exc, SystemExit):
         return f"raised SystemExit({exc.code!r})"
-    return f"raised {type(exc).__name__}: {one_line(exception_text(exc))}"
+    said = one_line(exception_text(exc))
+    return f"raised {type(exc).__name__}{f': {said}' if said else ''}"
 
 
 def a_(name: str) -> str:
