@@ -117,15 +117,19 @@ class Boom:
 
     def on_bar(self, bar: Bar, view: Any) -> Sequence[OrderIntent]:
         self.bars += 1
-        if self.bars != 17:
+        if self.bars != 17 or self.bad == "bare state":
             return ()
         if self.bad == "raise":
             raise RuntimeError("alpha blew up")
         if self.bad == "secret":
             raise RuntimeError(f"the venue refused token {KIT_SECRET}")
+        if self.bad == "bare":
+            raise GeneratorExit  # no message
         return [OrderIntent(symbol=bar.symbol, side=Side.BUY, quantity=Decimal("NaN"))]
 
     def get_state(self) -> dict[str, Any]:
+        if self.bad == "bare state" and self.bars >= 5:
+            raise MemoryError  # no message
         return {"bars": self.bars}
 
     def set_state(self, state: Mapping[str, Any]) -> None:
@@ -739,6 +743,22 @@ class TestFailureMatrix:
             check_case(functools.partial(Boom, bad="raise"), _plain(15), steps=30)
         assert str(again.value) == f"uninterrupted run: {said}"
         assert isinstance(again.value.__cause__, RuntimeError)
+
+    def test_an_error_without_a_message_is_named_alone(self):
+        """Bug: ``GeneratorExit`` (``MemoryError``) raised without a message was "the strategy
+        raised GeneratorExit:  (step 17, ...)", a colon before nothing."""
+        with pytest.raises(AssertionError) as caught:
+            check_case(functools.partial(Boom, bad="bare"), _plain(15), steps=30)
+        where = _line_of("raise GeneratorExit  # no message")
+        said = f"the strategy raised GeneratorExit (step 17, at {where} in on_bar)"
+        assert str(caught.value) == f"uninterrupted run: {said}"
+        with pytest.raises(AssertionError) as caught:
+            check_case(functools.partial(Boom, bad="bare state"), _plain(15), steps=30)
+        where = _line_of("raise MemoryError  # no message")
+        assert str(caught.value) == (
+            "a crash cannot be resumed: the strategy's get_state raised MemoryError "
+            f"(killed after step 15, at {where} in get_state)"
+        )
 
     def test_a_bad_intent_returned_is_worded_as_returned_not_raised(self):
         """Bug: an intent of NaN quantity, returned, was "the strategy raised ValueError:

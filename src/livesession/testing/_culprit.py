@@ -53,15 +53,17 @@ def input_error(
     owner, method, does = INPUT_ERRORS[kind]
     error, recorded, step = payload["error"], payload["message"], payload["step"]
     message = printable_line(recorded)  # the finding's one line holds it, its breaks escaped
+    # ``GeneratorExit``, ``MemoryError``: an error raised without a message is named alone
+    error_said = f"{error}: {message}" if message else str(error)
     if cause is None or not _is_events(cause, error, recorded):
-        return f"the {owner} raised {error}: {message} (step {step})", None
+        return f"the {owner} raised {error_said} (step {step})", None
     line = users_line(cause)
     if line is not None:
-        said = f"the {owner} raised {error}: {message} (step {step}, at {line})"
+        said = f"the {owner} raised {error_said} (step {step}, at {line})"
         return said, chainable(cause)
     where = None if plugin is None else _defined_at(plugin, method)
     if where is None:  # livesession's own feed (or no Python method to name)
-        return f"the {owner} failed (step {step}): {error}: {message}", None
+        return f"the {owner} failed (step {step}): {error_said}", None
     said = f"the {owner} returned what the session cannot {does} (step {step}): {message}"
     return f"{said} ({method} is at {where})", None
 

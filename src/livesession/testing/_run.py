@@ -350,7 +350,7 @@ class MatrixRun:
         cause = failed.cause
         said = error_message(cause)  # redacted, as the run would record it
         if not said.startswith("get_state"):
-            said = f"get_state raised {type(cause).__name__}: {said}"
+            said = f"get_state raised {type(cause).__name__}{f': {said}' if said else ''}"
         plugin = self.strategy if failed.owner == "strategy" else self.feed
         at = located(cause, plugin, "get_state")
         msg = (
