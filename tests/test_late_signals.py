@@ -359,6 +359,53 @@ def test_threads_a_plug_in_left_running_do_not_keep_the_process_from_exiting(
     assert verify_run(out / "r").ok
 
 
+_CHATTY = f"""
+import os, threading, time
+
+{_QUIET}
+
+
+def _poll():
+    while True:  # a client library's poller that logs by print, never stopped
+        print("poller: tick", flush=True)
+        os.write(1, b"poller: below Python\\n")
+        time.sleep(0.005)
+
+
+def make(*, strategy_id="chatty"):
+    threading.Thread(target=_poll, name="desk-poller").start()  # not a daemon thread
+    return Quiet(strategy_id)
+"""
+
+
+def test_a_thread_a_plug_in_left_printing_never_writes_after_the_json_object(
+    tmp_path: Path,
+) -> None:
+    """Bug: with ``--json`` a plug-in's print goes to stderr while the command runs, but a
+    thread it left running (a poller that prints) wrote to stdout once the command was done,
+    after the one JSON object, while the process waited for it at exit: stdout was no longer
+    one JSON object. In the ``livesession`` process stdout now stays aside to the end."""
+    (tmp_path / "chatty.py").write_text(_CHATTY)
+    cfg = tmp_path / "chatty.toml"
+    cfg.write_text('strategy_id = "chatty"\nstrategy_factory = "chatty:make"\n')
+    out = tmp_path / "runs"
+    args = ["dryrun", "--config", str(cfg), "--out", str(out), "--run-id", "r", "--steps", "20"]
+    done = subprocess.run(
+        [sys.executable, "-m", "livesession.cli", *args, "--json"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+        preexec_fn=_default_stops,
+    )
+    assert done.returncode == 0, done.stderr
+    (line,) = done.stdout.splitlines()  # the one object, and nothing the poller printed
+    assert orjson.loads(line)["status"] == "COMPLETED"
+    assert "poller: tick\n" in done.stderr
+    assert "poller: below Python\n" in done.stderr
+    assert verify_run(out / "r").ok
+
+
 @pytest.mark.skipif(not Path("/dev/full").exists(), reason="/dev/full")
 @pytest.mark.parametrize("stderr", ["full", "reader-gone"])
 def test_threads_left_running_with_a_refused_stderr_do_not_hang_the_exit(

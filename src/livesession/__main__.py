@@ -55,6 +55,10 @@ def main() -> int:
     if came:
         said = "terminated" if came[0] == signal.SIGTERM else "interrupted"
         return _ended(said, 128 + came[0], as_json=as_json)
+    if as_json:  # the process's own: a plug-in's thread never prints on stdout after
+        from ._cli_output import keep_stdout_aside  # noqa: PLC0415 - loaded with the CLI
+
+        keep_stdout_aside()
     code = cli_main()
     _settled(code)
     _not_held_by_threads(code)

@@ -66,6 +66,7 @@ __all__ = [
     "interrupted",
     "json_emitted",
     "json_only_on_stdout",
+    "keep_stdout_aside",
     "not_sealed",
     "readers_may_leave",
     "refused",
@@ -242,6 +243,19 @@ _JSON_STDOUT: list[TextIO] = []
 """The real stdout while ``json_only_on_stdout`` sends everything else to stderr."""
 _EMITTED: list[bool] = [False]
 """Whether the command running now has printed its one JSON object (``json_emitted``)."""
+_ASIDE_TO_THE_END: list[bool] = [False]
+"""Whether stdout stays aside once the command is done (``keep_stdout_aside``)."""
+
+
+def keep_stdout_aside() -> None:
+    """After a ``--json`` command, descriptor 1 stays on stderr for the rest of the process.
+
+    For the ``livesession`` process alone (its entry point calls this): a thread a plug-in
+    left running (a poller that prints) still wrote to stdout once the command was done,
+    after the JSON object, while the process waited for it at exit. The real stdout stays
+    kept aside for the JSON object, written and flushed there as before.
+    """
+    _ASIDE_TO_THE_END[0] = True
 
 
 @contextlib.contextmanager
@@ -252,7 +266,9 @@ def json_only_on_stdout() -> Iterator[None]:
     ``print``, and what reaches file descriptor 1 below Python (a solver's C library
     logging, a child process the plug-in starts), which is pointed at stderr while the
     command runs. ``emit_json`` writes to the real stdout, kept aside. A ``sys.stdout``
-    on no descriptor (a test's capture) keeps to Python's own redirection.
+    on no descriptor (a test's capture) keeps to Python's own redirection. In the
+    ``livesession`` process (``keep_stdout_aside``) descriptor 1 is not put back: what a
+    plug-in's thread prints after the command goes to stderr too.
     """
     real = sys.stdout
     if _on_fd1(real):
@@ -265,11 +281,14 @@ def json_only_on_stdout() -> Iterator[None]:
         with contextlib.redirect_stdout(sys.stderr):
             yield
     finally:
-        _JSON_STDOUT.pop()
-        if real is not sys.stdout:
-            real.flush()
-            os.dup2(real.fileno(), 1)
-            real.close()
+        if real is not sys.stdout and _ASIDE_TO_THE_END[0]:
+            real.flush()  # kept for the JSON object an error after this one writes
+        else:
+            _JSON_STDOUT.pop()
+            if real is not sys.stdout:
+                real.flush()
+                os.dup2(real.fileno(), 1)
+                real.close()
 
 
 def _on_fd1(stream: TextIO) -> bool:
@@ -290,6 +309,7 @@ def emit_json(obj: dict[str, Any]) -> None:
     out = _JSON_STDOUT[-1] if _JSON_STDOUT else sys.stdout
     text = json_dumps(obj, orjson.OPT_SORT_KEYS).decode()
     print(text if text.isascii() else _NON_ASCII.sub(_json_escape, text), file=out)
+    out.flush()  # the process may end by os._exit (threads a plug-in left running)
     _EMITTED[0] = True
 
 
