@@ -420,6 +420,14 @@ def _plugdir(tmp_path: Path) -> Path:
     [
         ('strategy_factory = "nosuchpkg.mod:make"', ("nosuchpkg.mod:make", "cannot import")),
         ('strategy_factory = "mydesk.breakout:nope"', ("mydesk.breakout:nope", "has no nope")),
+        (  # a typo is answered with the name nearest it
+            'strategy_factory = "mydesk.breakout:make_stratgey"',
+            ("has no make_stratgey (did you mean make_strategy?)",),
+        ),
+        (
+            'strategy_factory = "mydesk.breakout:ChannelBreakout.on_bra"',
+            ("has no ChannelBreakout.on_bra (did you mean ChannelBreakout.on_bar?)",),
+        ),
         (
             'strategy_factory = "userplug.parts:raises"\n[strategy_params]\nlookback = 1',
             ("userplug.parts:raises", "ValueError: lookback 1 is too short"),

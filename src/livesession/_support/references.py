@@ -200,15 +200,34 @@ def resolve(ref: str, base_dir: Path | None) -> tuple[Any, dict[str, Any]]:
         raise PluginError(f"{ref!r} is not a reference of the form package.module:callable")
     module_name, _, attr_path = ref.partition(":")
     target: Any = _import(module_name, ref, base_dir)
-    for part in attr_path.split("."):
+    parts = attr_path.split(".")
+    for at, part in enumerate(parts):
         try:
             target = getattr(target, part)
         except AttributeError:
-            raise PluginError(f"cannot use {ref!r}: {module_name} has no {attr_path}") from None
+            hint = _nearest(part, target, ".".join(parts[:at]))
+            raise PluginError(
+                f"cannot use {ref!r}: {module_name} has no {attr_path}{hint}"
+            ) from None
     module = sys.modules[module_name]
     file = getattr(module, "__file__", None)
     record = {"ref": ref, "module": module_name, "file": file, "sha256": _sha256(file)}
     return target, record
+
+
+def _nearest(name: str, owner: object, path: str) -> str:
+    """`` (did you mean make?)``: the public name of ``owner`` nearest ``name``, or "".
+
+    ``path`` is where ``owner`` is in the reference (``Desk`` for ``mod:Desk.mkae``).
+    """
+    import difflib  # noqa: PLC0415 - only on this error path
+
+    try:
+        names = [n for n in vars(owner) if not n.startswith("_")]
+    except TypeError:  # no __dict__: nothing to offer
+        return ""
+    close = difflib.get_close_matches(name, sorted(names), n=1)
+    return f" (did you mean {path + '.' if path else ''}{close[0]}?)" if close else ""
 
 
 def call_reference(
