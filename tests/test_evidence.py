@@ -272,7 +272,16 @@ class TestMismatch:
             said,
         ), said
         result = write_evidence(tmp_path / "nd")
-        assert "the determinism re-run does not match" in result.problems
+        # Bug: the one line said "the determinism re-run does not match" and no more: where
+        # the files part, and which code to suspect, were in the document alone.
+        assert result.problems == (
+            (
+                f"the determinism re-run does not match: {said} (is strategy "
+                "'rememberplug:make' deterministic? an unseeded random source, the wall clock, "
+                "the order of a set, state kept outside the object: the testing kit's "
+                "run_failure_matrix finds which, docs/testing.md)"
+            ),
+        )
         assert "First difference: events.jsonl line " in result.document.read_text()
 
 

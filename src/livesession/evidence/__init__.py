@@ -48,6 +48,7 @@ from ..verify import VerifyResult, verify_run
 from ..verify._runmeta import version_said_elsewhere
 from ._bundle import code_and_data_needed, run_digests
 from ._commit import git_commit as _git_commit
+from ._difference import mismatch_said
 from ._document import markdown
 from ._lock import BundleLock, bundle_lock, refuse_another_bundle
 from ._outcome import outcome
@@ -299,6 +300,7 @@ def _write_evidence(
         determinism=determinism,
         secrets=secrets,
         versions=(version, meta.get("version")),
+        sources=sources,
     )
     # The output names the run as typed; the bundle, read elsewhere, by its absolute path.
     where = run_dir.resolve()
@@ -354,6 +356,7 @@ def _problems(
     determinism: dict[str, Any],
     secrets: list[str],
     versions: tuple[str | None, object],
+    sources: dict[str, Any],
 ) -> list[str]:
     """What fails the bundle: the seal (as ``status`` reads it), verify, the re-run, secrets.
 
@@ -379,16 +382,14 @@ def _problems(
         problems.append(f"verify found {verification.total} violation(s)")
         # The file and line, as verify names them: the count alone named neither.
         problems += [f"the first: {first}" for first in verification.violations[:1]]
-    if determinism["status"] == "MISMATCH":
+    if determinism["status"] == "MISMATCH" and wrote not in (None, __version__):
         problems.append(
-            "the determinism re-run does not match"
-            + (
-                f" (the run was written by livesession {wrote}, the re-run is {__version__}: "
-                f"re-run the config with {__version__}, or check it with livesession {wrote})"
-                if wrote not in (None, __version__)
-                else ""
-            )
+            f"the determinism re-run does not match (the run was written by livesession "
+            f"{wrote}, the re-run is {__version__}: re-run the config with {__version__}, or "
+            f"check it with livesession {wrote})"
         )
+    elif determinism["status"] == "MISMATCH":
+        problems.append(mismatch_said(determinism, sources))
     elif determinism.get("missing"):
         missing = " and ".join(determinism["missing"])
         problems.append(f"the determinism re-run was not started (the run's {missing} missing)")

@@ -12,6 +12,7 @@ where to start looking for what is not deterministic.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Final
 
 import orjson
@@ -21,7 +22,7 @@ from .._artifacts.runread import json_object
 if TYPE_CHECKING:
     from pathlib import Path
 
-__all__ = ["ASIDE", "audit_difference", "audit_records", "first_difference"]
+__all__ = ["ASIDE", "audit_difference", "audit_records", "first_difference", "mismatch_said"]
 
 ASIDE: Final = ("C2_RESUME",)
 """Audit records a re-run cannot have: a resume of the run's process."""
@@ -43,6 +44,32 @@ def first_difference(run: Path, rerun: Path) -> str:
             if mine != again:
                 return f"{run.name} line {number}{_lines_differ(mine, again)}"
     return f"{run.name}: no line differs"  # pragma: no cover - the digests said they differ
+
+
+def mismatch_said(determinism: Mapping[str, Any], sources: Mapping[str, Any]) -> str:
+    """The problem a determinism mismatch is, with where the runs part and what to suspect.
+
+    ``the determinism re-run does not match: events.jsonl line 13: SIGNAL (seq 13) in the
+    run, BAR (seq 13) in the re-run (is strategy 'desk.alpha:make' deterministic? ...)``:
+    the document showed where, the one line a desk reads first said neither. The code of
+    one's own is what a re-run of the same livesession most often finds changed (an
+    unseeded random source, the wall clock, the order of a set), each plug-in named.
+    """
+    said = "the determinism re-run does not match"
+    if determinism.get("first_difference"):
+        said += f": {determinism['first_difference']}"
+    own = [
+        f"{role} {record['ref']!r}"
+        for role, record in sorted(sources.items())
+        if isinstance(record, Mapping) and isinstance(record.get("ref"), str)
+    ]
+    if own:
+        said += (
+            f" (is {' and '.join(own)} deterministic? an unseeded random source, the wall "
+            "clock, the order of a set, state kept outside the object: the testing kit's "
+            "run_failure_matrix finds which, docs/testing.md)"
+        )
+    return said
 
 
 def audit_records(path: Path, aside: tuple[str, ...] = ASIDE) -> list[bytes]:
