@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import orjson
@@ -349,6 +350,63 @@ class TestRerunProcess:
             "reason": "the re-run process did not finish within 0.01 s and was stopped",
         }
         assert list(scratch.iterdir()) == []
+
+    def test_a_re_run_still_writing_its_run_is_given_another_limit(self, tmp_path, monkeypatch):
+        """Bug: a strategy slow per bar (a model's 100 ms: 2,000 bars, 200 s) had its re-run
+        stopped at the limit (120 s plus 5 ms a step) while it still stepped, so the
+        evidence of a slow strategy's run could never verify. A re-run that wrote to its
+        run since the last limit is given another; one that wrote nothing is stopped.
+        The limits pass as a fake process's waits do: no wall time is waited on."""
+
+        class Waits:
+            """A process that outlasts ``limits`` waits, then ends with code 0."""
+
+            def __init__(self, limits: int) -> None:
+                self.limits, self.returncode = limits, None
+
+            def wait(self, timeout: float | None = None) -> int:
+                if self.returncode is not None:  # killed
+                    return self.returncode
+                if self.limits:
+                    self.limits -= 1
+                    raise subprocess.TimeoutExpired("rerun", timeout or 0.0)
+                self.returncode = 0
+                return 0
+
+            def poll(self) -> int | None:
+                return self.returncode
+
+            def kill(self) -> None:
+                self.limits, self.returncode = 0, -9
+
+        def rerun_of(process: Waits, writes: list[int]) -> _rerun.Rerun:
+            scratch = tmp_path / f"scratch{len(writes)}"
+            scratch.mkdir()
+            (scratch / "result.json").write_bytes(b'{"status": "match"}')
+            states[scratch] = iter(writes)
+            return _rerun.Rerun(process, scratch, deadline=0.0, timeout_s=120)  # type: ignore[arg-type]
+
+        states: dict[Path, Iterator[int]] = {}
+        monkeypatch.setattr(
+            _rerun.Rerun,
+            "_written",
+            lambda self: frozenset({next(states[self.scratch])}),
+            raising=False,
+        )
+
+        # Written to at each of three limits (events, a checkpoint): it finishes, and matches.
+        slow = rerun_of(Waits(limits=3), writes=[0, 1, 2, 3])
+        assert slow.verdict() == {"status": "match"}
+        # Written to at the first limit, then nothing: stuck, stopped at the next.
+        stuck = rerun_of(Waits(limits=5), writes=[0, 1, 1])
+        said = stuck.verdict()["reason"]
+        assert re.fullmatch(
+            r"the re-run process wrote nothing to its run for 120 s \(after \d+ s in all\) "
+            r"and was stopped",
+            said,
+        ), said
+        assert stuck.process is not None
+        assert stuck.process.returncode == -9
 
     def test_evidence_gives_the_re_run_its_time_limit(self, run_dir, tmp_path, monkeypatch):
         """Scaled to the run's steps by default; the caller's limit when given."""

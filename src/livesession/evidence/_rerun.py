@@ -14,6 +14,7 @@ passes without it. The limit scales with the run's steps (``timeout_for``).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import subprocess
@@ -338,18 +339,52 @@ class Rerun:
         if self.ready is not None:
             return self.ready
         if self.failed is None and self.process is not None:
-            try:
-                self.process.wait(timeout=max(self.deadline - time.monotonic(), 0.0))
-            except subprocess.TimeoutExpired:
-                self._kill()
-                self.failed = f"did not finish within {self.timeout_s:g} s and was stopped"
-            else:
-                self.failed = self._outcome(self.process.returncode)
+            self.failed = self._joined(self.process)
         if self.failed is not None:
             reason = redact_text(f"the re-run process {self.failed}")
             return {"status": "ERROR", "reason": reason}
         self.ready = orjson.loads(self._scratch(_RESULT).read_bytes())
         return self.ready
+
+    def _joined(self, process: subprocess.Popen[bytes]) -> str | None:
+        """Wait for ``process``; why it failed, or None.
+
+        The time limit is for a re-run that stopped getting on: one that wrote to its run
+        since the last limit (a strategy slow per bar, a model's 100 ms) is given another,
+        as the run itself took its time. It was stopped at the first: a slow strategy's
+        evidence could never verify (``the re-run ... did not finish within 130 s``).
+        """
+        started, written = time.monotonic(), self._written()
+        while True:
+            try:
+                process.wait(timeout=max(self.deadline - time.monotonic(), 0.0))
+            except subprocess.TimeoutExpired:
+                now = self._written()
+                if now != written:  # still writing its run: slow, not stuck
+                    written, self.deadline = now, time.monotonic() + self.timeout_s
+                    continue
+                self._kill()
+                if self.deadline - started <= self.timeout_s:
+                    return f"did not finish within {self.timeout_s:g} s and was stopped"
+                return (
+                    f"wrote nothing to its run for {self.timeout_s:g} s (after "
+                    f"{time.monotonic() - started:.0f} s in all) and was stopped"
+                )
+            return self._outcome(process.returncode)
+
+    def _written(self) -> frozenset[tuple[str, int, int]]:
+        """What the re-run's run files are now: each one's name, size and time of change.
+
+        Its stderr is no progress: a strategy stuck printing in a loop is stuck.
+        """
+        seen = []
+        for path in self._scratch(".").rglob("*"):
+            if path.name == _STDERR and path.parent == self.scratch:
+                continue
+            with contextlib.suppress(OSError):  # a file replaced meanwhile
+                stat = path.stat()
+                seen.append((str(path), stat.st_size, stat.st_mtime_ns))
+        return frozenset(seen)
 
     def _scratch(self, name: str) -> Path:
         if self.scratch is None:
