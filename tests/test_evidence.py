@@ -408,6 +408,17 @@ class TestRerunProcess:
         assert stuck.process is not None
         assert stuck.process.returncode == -9
 
+    def test_the_re_run_says_its_steps_as_it_goes(self, run_dir, tmp_path, monkeypatch):
+        """The sign the parent reads: its run files, written without fsync, are held in
+        64 KiB before any byte reaches them, so a slow re-run showed no progress there."""
+        monkeypatch.setattr("livesession.evidence._operator._PROGRESS_EVERY_S", 0.0)
+        scratch, progress = tmp_path / "scratch", tmp_path / "progress.txt"
+        scratch.mkdir()
+        verdict = _rerun.determinism(run_dir, rerunnable=True, scratch=scratch, progress=progress)
+        assert verdict["status"] == "match"
+        steps = orjson.loads((run_dir / "metrics.json").read_bytes())["steps"]
+        assert progress.read_text() == f"{steps}\n"
+
     def test_evidence_gives_the_re_run_its_time_limit(self, run_dir, tmp_path, monkeypatch):
         """Scaled to the run's steps by default; the caller's limit when given."""
         limits: list[float] = []

@@ -30,6 +30,7 @@ once the steps are over. The re-run is no judge of the actions: the byte compari
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Any, Final
 
 import attrs
@@ -42,13 +43,20 @@ from .._session.pipeline import FEED_EXHAUSTED, MAX_STEPS_REACHED
 from .._session.preflight import CLOSED_BEFORE_PREFLIGHT
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Callable, Iterable
     from pathlib import Path
 
     from .._session.coordinator import LiveSessionOrchestrator
     from .._session.threads import VerbResult
 
-__all__ = ["OperatorAction", "actions_in", "recorded_actions", "replay", "told_actions"]
+__all__ = [
+    "OperatorAction",
+    "actions_in",
+    "progress_to",
+    "recorded_actions",
+    "replay",
+    "told_actions",
+]
 
 S = SessionState
 _ACTIVE: Final = S.DRYRUN_ACTIVE.value
@@ -164,11 +172,15 @@ def _action(kind: object, body: dict[str, Any]) -> tuple[str, str] | None:
 
 
 def replay(
-    session: LiveSessionOrchestrator, steps: int, actions: tuple[OperatorAction, ...]
+    session: LiveSessionOrchestrator,
+    steps: int,
+    actions: tuple[OperatorAction, ...],
+    stepped: Callable[[int], None] | None = None,
 ) -> None:
     """Run ``session`` to ``steps`` as the CLI does, taking ``actions`` where they were taken.
 
     The session is then closed; a fault is acknowledged only where the run recorded it.
+    ``stepped`` is told the steps done after each step (the re-run's sign of progress).
     """
     due = list(actions)
 
@@ -193,5 +205,30 @@ def replay(
     while session.steps_done < steps and session.state is S.DRYRUN_ACTIVE:
         session.step()
         take_due(session.steps_done)
+        if stepped is not None:
+            stepped(session.steps_done)
     take_due(None)
     session.close()
+
+
+_PROGRESS_EVERY_S: Final = 1.0
+
+
+def progress_to(path: Path | None) -> Callable[[int], None] | None:
+    """Write the steps done to ``path``, at most once a second: the re-run gets on.
+
+    The parent's sign of progress (``Rerun._joined``). The re-run's run files are no such
+    sign: written without fsync, they are held in 64 KiB (a few hundred steps) before any
+    byte reaches them.
+    """
+    if path is None:
+        return None
+    said = [time.monotonic()]
+
+    def stepped(done: int) -> None:
+        now = time.monotonic()
+        if now - said[0] >= _PROGRESS_EVERY_S:
+            said[0] = now
+            path.write_bytes(b"%d\n" % done)
+
+    return stepped

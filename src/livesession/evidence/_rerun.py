@@ -39,7 +39,7 @@ from .._support.secrets import redact_text
 from .._support.signals import held_stops
 from ._difference import ASIDE as _ASIDE
 from ._difference import audit_difference, audit_records, first_difference
-from ._operator import OperatorAction, recorded_actions, replay, told_actions
+from ._operator import OperatorAction, progress_to, recorded_actions, replay, told_actions
 from ._orphan import ParentWatch
 
 __all__ = [
@@ -64,6 +64,7 @@ _LEASE_ASIDE: Final = (*_ASIDE, "C2_LEASE_ACQUIRED")
 """With a lease, also its grants: they name the holding process and the store's token."""
 _RESULT: Final = "result.json"
 _STDERR: Final = "stderr.txt"
+_PROGRESS: Final = "progress.txt"
 _REASON_CHARS: Final = 300
 
 VENUE_REPLAY_NOTE: Final = (
@@ -159,8 +160,13 @@ def missing_files(run_dir: Path) -> dict[str, Any] | None:
     }
 
 
-def determinism(run_dir: Path, *, rerunnable: bool, scratch: Path) -> dict[str, Any]:
-    """Re-run ``run_dir``'s config into ``scratch`` (in this process) and compare."""
+def determinism(
+    run_dir: Path, *, rerunnable: bool, scratch: Path, progress: Path | None = None
+) -> dict[str, Any]:
+    """Re-run ``run_dir``'s config into ``scratch`` (in this process) and compare.
+
+    ``progress`` is written with the steps done as the re-run goes (``progress_to``).
+    """
     verdict = not_applicable(run_dir, rerunnable=rerunnable)
     if verdict is not None:
         return verdict
@@ -179,7 +185,7 @@ def determinism(run_dir: Path, *, rerunnable: bool, scratch: Path) -> dict[str, 
         session = create_run(
             rerun_cfg, scratch, idempotency_backend="memory", alerts=False, lease=leased
         )
-    replay(session, steps, actions)
+    replay(session, steps, actions, progress_to(progress))
     replay_dir = scratch / cfg.run_id
     compared: dict[str, bool] = {}
     for name in (names.EVENTS, names.SNAPSHOTS):
@@ -354,7 +360,9 @@ class Rerun:
         as the run itself took its time. It was stopped at the first: a slow strategy's
         evidence could never verify (``the re-run ... did not finish within 130 s``).
         """
-        started, written = time.monotonic(), self._written()
+        # As the re-run started: nothing written (its stderr aside), the first limit set.
+        started, written = self.deadline - self.timeout_s, frozenset[tuple[str, int, int]]()
+        extended = False
         while True:
             try:
                 process.wait(timeout=max(self.deadline - time.monotonic(), 0.0))
@@ -362,9 +370,10 @@ class Rerun:
                 now = self._written()
                 if now != written:  # still writing its run: slow, not stuck
                     written, self.deadline = now, time.monotonic() + self.timeout_s
+                    extended = True
                     continue
                 self._kill()
-                if self.deadline - started <= self.timeout_s:
+                if not extended:
                     return f"did not finish within {self.timeout_s:g} s and was stopped"
                 return (
                     f"wrote nothing to its run for {self.timeout_s:g} s (after "
@@ -373,7 +382,7 @@ class Rerun:
             return self._outcome(process.returncode)
 
     def _written(self) -> frozenset[tuple[str, int, int]]:
-        """What the re-run's run files are now: each one's name, size and time of change.
+        """Each file of the re-run's (``progress.txt``, its run): name, size, time of change.
 
         Its stderr is no progress: a strategy stuck printing in a loop is stuck.
         """
@@ -457,7 +466,12 @@ def main(argv: list[str] | None = None) -> int:
 def _rerun_into(args: argparse.Namespace, replay: Path) -> int:
     replay.mkdir()
     try:
-        verdict = determinism(args.run_dir, rerunnable=args.rerunnable, scratch=replay)
+        verdict = determinism(
+            args.run_dir,
+            rerunnable=args.rerunnable,
+            scratch=replay,
+            progress=args.scratch / _PROGRESS,
+        )
     except Exception as exc:  # noqa: BLE001 - any failure is the verdict's reason, one line
         message = " ".join(str(exc).split())
         print(f"{type(exc).__name__}: {message}", file=sys.stderr)  # noqa: T201 - to the parent
