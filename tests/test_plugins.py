@@ -682,6 +682,72 @@ def test_an_interrupt_while_a_plug_in_is_built_still_interrupts(tmp_path, exitin
     assert not (tmp_path / "runs").exists()
 
 
+KEEPS_ITS_PARAMS = """
+class Keeps:
+    def __init__(self, *, strategy_id, window, opts):
+        self.strategy_id, self.window, self.opts = strategy_id, window, opts
+
+    def on_bar(self, bar, view):
+        self.window.append(str(bar.close))  # its history, in the list it was given
+        self.opts["last"] = str(bar.close)
+        return []
+
+    def get_state(self):
+        return {"window": self.window, "opts": self.opts}
+
+    def set_state(self, state):
+        self.window, self.opts = state["window"], state["opts"]
+
+
+def make(*, strategy_id, window, opts):
+    return Keeps(strategy_id=strategy_id, window=window, opts=opts)
+
+
+def feed(*, symbol, window):
+    from decimal import Decimal
+    from livesession import RandomWalkFeed
+    window.append("fed")
+    return RandomWalkFeed(
+        symbol=symbol, seed=1, initial_price=Decimal("100.00"), tick=Decimal("0.01"),
+        lot=Decimal("0.001"),
+    )
+"""
+
+
+def test_a_factory_that_changes_its_params_changes_its_copy_not_the_config(tmp_path):
+    """Bug: a params table's list or table was handed to the factory as the config held it:
+    a strategy that kept it and appended to it each bar changed the config itself, which
+    every checkpoint then wrote (its config's `window` grown by every bar's close: a
+    checkpoint growing with the run), and a second session built from the same config was
+    given the changed list. Each factory gets a copy of its own."""
+    (tmp_path / "keepsplug.py").write_text(KEEPS_ITS_PARAMS)
+    config = tmp_path / "keeps.toml"
+    config.write_text(
+        'run_id = "keeps"\nsteps = 30\nstrategy_factory = "keepsplug:make"\n'
+        'feed = "keepsplug:feed"\n'
+        '[strategy_params]\nwindow = ["1"]\nopts = {a = 1}\n[feed_params]\nwindow = []\n'
+    )
+    cfg = load_config(config)
+    for run_id in ("keeps", "again"):
+        with create_run(attrs.evolve(cfg, run_id=run_id), tmp_path / "runs") as session:
+            session.run_to_end(cfg.steps)
+    assert cfg.strategy_params == {"window": ["1"], "opts": {"a": 1}}
+    assert cfg.feed_params == {"window": []}
+    for run_id in ("keeps", "again"):
+        run_dir = tmp_path / "runs" / run_id
+        checkpoint = orjson.loads((run_dir / "checkpoint.json").read_bytes())
+        assert checkpoint["config"]["strategy_params"] == cfg.strategy_params
+        assert checkpoint["config"]["feed_params"] == cfg.feed_params
+        assert len(checkpoint["strategy"]["window"]) == 1 + 30  # its own copy grew
+        assert verify_run(run_dir).ok
+    # The second run began as the first did: the same config, not the first's leftovers.
+    first, again = (
+        (tmp_path / "runs" / run_id / "events.jsonl").read_bytes().count(b'"BAR"')
+        for run_id in ("keeps", "again")
+    )
+    assert first == again == 30
+
+
 def test_a_strategy_of_ones_own_is_named_by_its_module_unless_the_config_names_it(
     tmp_path, plugdir, monkeypatch
 ):

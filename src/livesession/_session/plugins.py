@@ -13,6 +13,7 @@ module's file and that file's SHA-256, which ``config.json`` and the evidence ke
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -46,7 +47,18 @@ def _kwargs(table: str, params: dict[str, Any], given: dict[str, Any]) -> dict[s
         raise PluginError(
             f"{table} may not set {clash[0]!r}: the session passes it from the config"
         )
-    return given | params
+    return given | _own(params)
+
+
+def _own(params: dict[str, Any]) -> dict[str, Any]:
+    """A copy of a params table the factory may keep and change as its own.
+
+    A list or a table of the config's (``window = [...]``) was handed to the factory as
+    the config holds it: a strategy that kept it and appended to it each bar changed the
+    config itself, which every checkpoint then wrote (its ``config`` grown by the bars'
+    closes), and which a second session built from the same config was given, changed.
+    """
+    return copy.deepcopy(params)
 
 
 def strategy_from_reference(cfg: DryrunConfig) -> tuple[Strategy, dict[str, Any]]:
@@ -106,7 +118,7 @@ def broker_from_reference(
         raise PluginError(f"broker {cfg.broker!r} is not a reference")
     offered = None if journal is None else {"journal": journal}
     product, record = _made(
-        cfg, "broker", cfg.broker, Broker, dict(cfg.broker_params), offered=offered
+        cfg, "broker", cfg.broker, Broker, _own(cfg.broker_params), offered=offered
     )
     broker: Broker = product
     return broker, record
@@ -128,7 +140,7 @@ def rails_from_references(cfg: DryrunConfig) -> tuple[tuple[Rail, ...], dict[str
     sources: dict[str, Any] = {}
     for at, ref in enumerate(cfg.rails):
         role = rail_role(at)
-        params = dict(cfg.rails_params.get(ref, {}))
+        params = _own(cfg.rails_params.get(ref, {}))
         product, record = _made(cfg, "rails", ref, Rail, params, what=role)
         rule = getattr(product, "rule", None)
         if not isinstance(rule, str) or not rule.strip():
