@@ -69,9 +69,15 @@ def _default_stops() -> None:  # pragma: no cover - runs in the child
 
 
 def _dryrun(
-    tmp_path: Path, head: list[str], signum: int, *more: str
+    tmp_path: Path,
+    head: list[str],
+    signum: int | None,
+    *more: str,
+    env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    env = os.environ | {"LATE_SIGNAL": str(int(signum))}
+    env = (os.environ if env is None else env) | (
+        {} if signum is None else {"LATE_SIGNAL": str(int(signum))}
+    )
     args = ["dryrun", "--out", str(tmp_path / "runs"), "--run-id", "r", "--steps", "20", "--json"]
     return subprocess.run(
         [sys.executable, *head, *args, *more],
@@ -321,6 +327,17 @@ def make(*, strategy_id="lingers"):
 """
 
 
+def _dryrun_of(
+    tmp_path: Path, name: str, source: str, *, env: dict[str, str] | None = None
+) -> tuple[subprocess.CompletedProcess[str], Path]:
+    """``dryrun --json`` of 20 steps of the strategy ``NAME:make`` in ``source``; its out."""
+    (tmp_path / f"{name}.py").write_text(source)
+    cfg = tmp_path / f"{name}.toml"
+    cfg.write_text(f'strategy_id = "{name}"\nstrategy_factory = "{name}:make"\n')
+    done = _dryrun(tmp_path, ["-m", "livesession.cli"], None, "--config", str(cfg), env=env)
+    return done, tmp_path / "runs"
+
+
 @pytest.mark.parametrize(
     ("fails", "code", "status"), [(False, 0, "COMPLETED"), (True, 4, "FAILED")]
 )
@@ -331,21 +348,9 @@ def test_threads_a_plug_in_left_running_do_not_keep_the_process_from_exiting(
     strategy's poller left running kept ``dryrun`` from ever exiting, its run sealed and its
     result printed. A second after the command ends, one line names the threads and the
     process ends with the run's own code; the run is sealed and verifies."""
-    (tmp_path / "lingers.py").write_text(_LINGERING)
-    cfg = tmp_path / "lingers.toml"
-    cfg.write_text('strategy_id = "lingers"\nstrategy_factory = "lingers:make"\n')
-    out = tmp_path / "runs"
     env = os.environ | ({"LINGER_FAILS": "1"} if fails else {})
-    args = ["dryrun", "--config", str(cfg), "--out", str(out), "--run-id", "r", "--steps", "20"]
-    done = subprocess.run(
-        [sys.executable, "-m", "livesession.cli", *args, "--json"],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,  # without the watchdog the process never ends: the test fails here
-        env=env,
-        preexec_fn=_default_stops,
-    )
+    # without the watchdog the process never ends: the test fails at the timeout
+    done, out = _dryrun_of(tmp_path, "lingers", _LINGERING, env=env)
     lingering = (
         "livesession: threads a plug-in left running ('desk-poller') still ran 1 s after the "
         "command ended (not daemon threads, which Python waits for at exit): exiting with "
@@ -385,19 +390,7 @@ def test_a_thread_a_plug_in_left_printing_never_writes_after_the_json_object(
     thread it left running (a poller that prints) wrote to stdout once the command was done,
     after the one JSON object, while the process waited for it at exit: stdout was no longer
     one JSON object. In the ``livesession`` process stdout now stays aside to the end."""
-    (tmp_path / "chatty.py").write_text(_CHATTY)
-    cfg = tmp_path / "chatty.toml"
-    cfg.write_text('strategy_id = "chatty"\nstrategy_factory = "chatty:make"\n')
-    out = tmp_path / "runs"
-    args = ["dryrun", "--config", str(cfg), "--out", str(out), "--run-id", "r", "--steps", "20"]
-    done = subprocess.run(
-        [sys.executable, "-m", "livesession.cli", *args, "--json"],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-        preexec_fn=_default_stops,
-    )
+    done, out = _dryrun_of(tmp_path, "chatty", _CHATTY)
     assert done.returncode == 0, done.stderr
     (line,) = done.stdout.splitlines()  # the one object, and nothing the poller printed
     assert orjson.loads(line)["status"] == "COMPLETED"

@@ -182,6 +182,20 @@ def test_killed_run_resumes_byte_for_byte_and_changed_code_is_refused(tmp_path, 
     assert not (run_dir / "manifest.json").exists()
 
 
+def _crashed_then_moved(
+    tmp_path: Path, desk: Path, elsewhere: Path, *, to: str
+) -> tuple[Path, Path]:
+    """The mydesk run killed at its second checkpoint, its package then moved to ``to``."""
+    killed = cli(
+        "dryrun", "-c", desk / "mydesk.toml", "--out", tmp_path / "runs", "-q",
+        crash_at="checkpoint:2", cwd=elsewhere,
+    )  # fmt: skip
+    assert killed.returncode == KILLED
+    site = tmp_path / to
+    shutil.move(desk / "mydesk", site / "mydesk")  # the package, installed there
+    return tmp_path / "runs" / "mydesk", site
+
+
 def test_a_crashed_run_whose_package_is_installed_elsewhere_is_resumable_as_resume_finds(
     tmp_path, desk, elsewhere, monkeypatch
 ):
@@ -193,14 +207,7 @@ def test_a_crashed_run_whose_package_is_installed_elsewhere_is_resumable_as_resu
     run's base_dir, then the installed packages), without importing it."""
     from livesession.status import Verdict, run_status
 
-    killed = cli(
-        "dryrun", "-c", desk / "mydesk.toml", "--out", tmp_path / "runs", "-q",
-        crash_at="checkpoint:2", cwd=elsewhere,
-    )  # fmt: skip
-    assert killed.returncode == KILLED
-    run_dir = tmp_path / "runs" / "mydesk"
-    site = tmp_path / "site"
-    shutil.move(desk / "mydesk", site / "mydesk")  # the package, installed elsewhere
+    run_dir, site = _crashed_then_moved(tmp_path, desk, elsewhere, to="site")
 
     missing = run_status(run_dir)
     assert missing.verdict is Verdict.NEEDS_OPERATOR
@@ -255,14 +262,7 @@ def test_a_crashed_run_of_an_editable_installed_package_is_resumable(
     the run. The code is looked for by the import system's other finders too."""
     from livesession.status import Verdict, run_status
 
-    killed = cli(
-        "dryrun", "-c", desk / "mydesk.toml", "--out", tmp_path / "runs", "-q",
-        crash_at="checkpoint:2", cwd=elsewhere,
-    )  # fmt: skip
-    assert killed.returncode == KILLED
-    run_dir = tmp_path / "runs" / "mydesk"
-    site = tmp_path / "src"
-    shutil.move(desk / "mydesk", site / "mydesk")  # the package, installed editable
+    run_dir, site = _crashed_then_moved(tmp_path, desk, elsewhere, to="src")  # editable
     monkeypatch.setattr(
         sys, "meta_path", [*sys.meta_path, _EditableFinder("mydesk", site / "mydesk")]
     )
