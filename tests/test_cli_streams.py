@@ -185,3 +185,63 @@ def test_a_fifo_whose_reader_leaves_is_no_error(tmp_path, sealed):
     finally:
         leaver.join()
     assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+
+
+_TAKES_THE_STREAMS = '''
+import io, os, sys
+
+
+class Logs:
+    """Keeps its prints in a file of its own, and silences stderr, as some desks do."""
+
+    def __init__(self, strategy_id):
+        self.strategy_id, self.bars = strategy_id, 0
+        sys.stdout = open(os.environ["STRATEGY_LOG"], "w", encoding="utf-8")  # noqa: SIM115
+        sys.stderr = io.StringIO()
+
+    def on_bar(self, bar, view):
+        self.bars += 1
+        print("bar", self.bars)
+        if self.bars == int(os.environ["FAIL_AT"]):
+            raise RuntimeError("alpha blew up")
+        return ()
+
+    def get_state(self):
+        return {"bars": self.bars}
+
+    def set_state(self, state):
+        self.bars = state["bars"]
+
+
+def make(*, strategy_id="logs"):
+    return Logs(strategy_id)
+'''
+
+
+@pytest.mark.parametrize(("fail_at", "code"), [(0, 0), (3, 4)], ids=["completes", "fails"])
+def test_a_plug_in_that_replaces_the_streams_keeps_them_for_its_own_output(
+    tmp_path: Path, fail_at: int, code: int
+) -> None:
+    """Bug: a strategy that set ``sys.stdout = open("strategy.log", "w")`` (and silenced
+    ``sys.stderr``) took the command's output with them: ``dryrun``'s summary went into the
+    strategy's log and its ``failed: STRATEGY_ERROR`` line nowhere, the terminal blank. The
+    command's own streams are put back once the plug-ins ran."""
+    (tmp_path / "logsplug.py").write_text(_TAKES_THE_STREAMS)
+    (tmp_path / "logs.toml").write_text(
+        'strategy_id = "logs"\nstrategy_factory = "logsplug:make"\n'
+    )
+    log = tmp_path / "strategy.log"
+    env = {**os.environ, "STRATEGY_LOG": str(log), "FAIL_AT": str(fail_at)}
+    done = subprocess.run(
+        [sys.executable, "-m", "livesession.cli", "dryrun", "-c", str(tmp_path / "logs.toml"),
+         "--out", str(tmp_path / "runs"), "--run-id", "r", "--steps", "10"],
+        capture_output=True, text=True, check=False, timeout=120, env=env, cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == code, done.stderr
+    if code == 0:
+        assert "status      COMPLETED" in done.stdout
+        assert done.stderr == ""
+    else:
+        assert "livesession: failed: STRATEGY_ERROR (RuntimeError: alpha blew up)" in done.stderr
+    assert "status" not in log.read_text()  # the plug-in's file holds its own prints only
+    assert log.read_text().startswith("bar 1\n")

@@ -38,6 +38,7 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
                 "control",
                 "status",
                 "_cli_output",
+                "_cli_streams",
                 "_cli_summary",
                 "_cli_runs",
                 "_cli_commands",

@@ -36,6 +36,7 @@ from ._cli_output import (
     emit_json,
     refused,
 )
+from ._cli_streams import streams_back
 from ._cli_summary import evidence_json, verify_json
 from ._exceptions import UsageError
 from ._support.outfile import output_target, own_descriptor
@@ -138,6 +139,7 @@ def cmd_evidence(args: argparse.Namespace) -> int:
             result = write_evidence(run_dir, out_dir=args.out, progress=progress)
     except RunHeld as exc:
         return refused(exc, as_json=args.json)
+    streams_back()  # its kill drill ran the strategy here: a sys.stdout it set is its own
     code = EXIT_OK if result.ok else EXIT_VIOLATIONS
     if args.json:
         emit_json(evidence_json(result, code=code))
@@ -209,6 +211,7 @@ def cmd_burnin(args: argparse.Namespace) -> int:
             result = run_burnin(args.run_dirs, thresholds, out_dir=args.out, drill=args.drill)
     except RunHeld as exc:
         return refused(exc, as_json=args.json)
+    streams_back()  # its kill drill ran the strategy here: a sys.stdout it set is its own
     code = EXIT_OK if result.ok else EXIT_VIOLATIONS
     if args.json:
         emit_json(

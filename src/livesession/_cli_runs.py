@@ -33,6 +33,7 @@ from ._cli_output import (
     unsynced_seal,
     unwritten_checkpoint,
 )
+from ._cli_streams import streams_back
 from ._cli_summary import (
     broker_failures_line,
     desk_rules,
@@ -277,6 +278,7 @@ def _run(
         result = _unsealed_said(
             session, run_dir, lambda: _drive(session, steps, timer.on_step, controls)
         )
+    streams_back()  # a plug-in's sys.stdout = ... is its own: the summary is the CLI's
     timings = timer.finish(steps=result.steps, events=session.recorder.event_seq)
     _refuse_unsealed(session, result, run_dir)
     say_timings_lost(timer.lost)  # a run's error line says what refused it, this included

@@ -67,6 +67,7 @@ from ._cli_output import (
     readers_may_leave,
     signals_end_commands,
 )
+from ._cli_streams import streams_kept
 from ._domain.config import CLOCK_MODES, DURABILITY_MODES
 from ._exceptions import LiveSessionError, UsageError
 from ._support.crash import ARMING_PROBLEM
@@ -476,7 +477,7 @@ def _main(argv: Sequence[str] | None, *, as_json: bool) -> int:
         args = parser.parse_args(argv)
         handler = args.handler  # a command is required: none given is a one-line refusal
         # With --json a plug-in's print goes to stderr: stdout holds the one object.
-        with json_only_on_stdout() if as_json else contextlib.nullcontext():
+        with json_only_on_stdout() if as_json else contextlib.nullcontext(), streams_kept():
             return int(handler(args))
     except LiveSessionError as exc:
         return _error(str(exc), as_json=as_json)
