@@ -298,6 +298,20 @@ class SharedCount(Picker):
         return Side.BUY, Decimal(SharedCount.seen) / 100_000
 
 
+class SharedList(Picker):
+    """Counts its picks in the list it is given: ``functools.partial(SharedList, seen=[])``
+    hands every strategy it makes the same list. Before, the hint named module-level and
+    class-level state alone, and a desk looked there and found none."""
+
+    def __init__(self, *, seen: list[int]) -> None:
+        super().__init__()
+        self.seen = seen
+
+    def pick(self, symbol: str) -> tuple[Side, Decimal]:
+        self.seen.append(self.n)
+        return Side.BUY, Decimal(len(self.seen)) / 100_000
+
+
 _CLOSES: dict[int, Decimal] = {}
 """CachedCloses's memory: module-level, so it outlives every strategy object, not a process."""
 
@@ -865,7 +879,8 @@ class TestFailureMatrix:
                 (
                     ", and so do two uninterrupted runs' (not the resume: the strategy is not"
                     " deterministic; an unseeded random source, the wall clock, or state one run"
-                    " leaves to the next (module-level or class-level state, a cache)?) event "
+                    " leaves to the next (module-level or class-level state, a cache, a list or"
+                    " dict bound in the factory (a functools.partial's argument))?) event "
                 ),
             ),
             (
@@ -874,11 +889,28 @@ class TestFailureMatrix:
                 (
                     ", and so do two uninterrupted runs' (not the resume: the strategy is not"
                     " deterministic; an unseeded random source, the wall clock, or state one run"
-                    " leaves to the next (module-level or class-level state, a cache)?) event "
+                    " leaves to the next (module-level or class-level state, a cache, a list or"
+                    " dict bound in the factory (a functools.partial's argument))?) event "
+                ),
+            ),
+            (
+                functools.partial(SharedList, seen=[]),
+                None,
+                (
+                    ", and so do two uninterrupted runs' (not the resume: the strategy is not"
+                    " deterministic; an unseeded random source, the wall clock, or state one run"
+                    " leaves to the next (module-level or class-level state, a cache, a list or"
+                    " dict bound in the factory (a functools.partial's argument))?) event "
                 ),
             ),
         ],
-        ids=["strategy-state", "feed-state", "not-deterministic", "state-outside-the-object"],
+        ids=[
+            "strategy-state",
+            "feed-state",
+            "not-deterministic",
+            "state-outside-the-object",
+            "a-list-bound-in-the-factory",
+        ],
     )
     def test_a_resume_that_differs_names_the_likely_culprit(self, strategy, feed, hint):
         """Before, every difference blamed the strategy's get_state: a feed that forgets its
@@ -916,7 +948,8 @@ class TestFailureMatrix:
         assert "gives other events (does the strategy depend on the hash of a str" in message
         assert (
             "or on state an earlier run in this process left behind (module-level or"
-            " class-level state, a cache)? `livesession evidence`"
+            " class-level state, a cache, a list or dict bound in the factory (a"
+            " functools.partial's argument))? `livesession evidence`"
         ) in message
         assert "\n  this process:  b'" in message
         assert "\n  child process: b'" in message
@@ -943,8 +976,9 @@ class TestFailureMatrix:
             " interpreter, as `livesession resume` after a crash), the run's events differ from"
             " an uninterrupted run's, though a resume within one process gave the same: state"
             " that did not survive a resume in a new process (module-level or class-level"
-            " state, a cache); the strategy's get_state must hold it, and its set_state"
-            " restore it event "
+            " state, a cache, a list or dict bound in the factory (a functools.partial's"
+            " argument)); the strategy's get_state must hold it, and its set_state restore it"
+            " event "
         ) in message
         assert "\n  uninterrupted: b'" in message
         assert '"reason":"first"' in message.split("\n  resumed:")[1]

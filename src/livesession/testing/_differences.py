@@ -27,9 +27,13 @@ __all__ = [
 
 _SHOWN: Final = 300
 _HASHED: Final = "the hash of a str or bytes, the order of a set, or id()"
-_OUTSIDE: Final = "module-level or class-level state, a cache"
+_OUTSIDE: Final = (
+    "module-level or class-level state, a cache, a list or dict bound in the factory"
+    " (a functools.partial's argument)"
+)
 """State kept outside the strategy (or feed) object: shared by every object the factory
-makes in one process, lost with that process."""
+makes in one process, lost with that process. A list bound in a ``functools.partial``
+(``partial(make, window=[])``) is one: every strategy the partial makes appends to it."""
 
 
 def first_difference(
