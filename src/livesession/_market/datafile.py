@@ -43,18 +43,8 @@ import attrs
 
 from .._domain.decimal import with_context
 from .._exceptions import DataFileError
-from .csvforms import (
-    LONGEST_LINE,
-    compressed,
-    cr_line_ends,
-    header_splits,
-    line_too_long,
-    no_header,
-    not_a_row,
-    split,
-    utf16,
-    writes_decimal_comma,
-)
+from .csvforms import LONGEST_LINE, line_too_long, not_a_row, split, writes_decimal_comma
+from .csvheader import PRICE_COLUMNS, REQUIRED_COLUMNS, not_utf8, read_header
 from .datafail import fail as _fail
 from .datafail import unfinished
 from .dataopen import grew_past, open_data_file
@@ -73,13 +63,10 @@ __all__ = [
     "RowChecker",
     "TimeColumn",
     "check_csv",
-    "column_index",
     "same_symbol",
     "scan_csv",
 ]
 
-PRICE_COLUMNS: Final = ("open", "high", "low", "close")
-REQUIRED_COLUMNS: Final = (*PRICE_COLUMNS, "volume")
 TIME_COLUMNS: Final = ("timestamp", "time", "datetime", "date", "open_time", "ts")
 SYMBOL_COLUMNS: Final = ("symbol", "ticker")
 """A column naming each row's instrument (the first of these the header has), optional."""
@@ -150,13 +137,6 @@ class CsvLayout:
     checker: RowChecker
 
 
-def _not_utf8(exc: UnicodeDecodeError) -> str:
-    return (
-        f"not UTF-8 text (byte {exc.start + 1} of the line): save the file as UTF-8 (a "
-        'spreadsheet\'s "CSV UTF-8")'
-    )
-
-
 def same_symbol(a: str, b: str) -> bool:
     """Whether two spellings name one instrument: letters and digits alike, any case."""
     return _symbol_key(a) == _symbol_key(b)
@@ -164,42 +144,6 @@ def same_symbol(a: str, b: str) -> bool:
 
 def _symbol_key(symbol: str) -> str:
     return "".join(ch for ch in symbol.upper() if ch.isalnum())
-
-
-def _header(path: Path, raw: bytes) -> tuple[str, list[str], dict[str, int]]:
-    """The separator, the column names (lower case) and the required columns' places."""
-    packed = no_header(raw) or compressed(raw, path.name) or line_too_long(raw) or utf16(raw)
-    if packed is not None:
-        raise _fail(path, 1, None, None, packed)
-    try:
-        text = raw.decode("utf-8-sig")
-        splits = [(d, [name.strip().lower() for name in cells]) for d, cells in header_splits(text)]
-    except UnicodeDecodeError as exc:
-        raise _fail(path, 1, None, None, _not_utf8(exc)) from None
-    except csv.Error as exc:
-        problem = cr_line_ends(text) or f"the header is not a CSV line ({exc})"
-        raise _fail(path, 1, None, None, problem) from None
-    # The first separator that finds every required column (``,`` when none does).
-    delimiter, names = next(
-        ((d, names) for d, names in splits if set(REQUIRED_COLUMNS) <= set(names)), splits[0]
-    )
-    separated = ", separated by ',', ';' or a tab"
-    return delimiter, names, column_index(path, names, text.strip(), separated)
-
-
-def column_index(path: Path, names: list[str], shown: str, separated: str = "") -> dict[str, int]:
-    """Where each required column is among ``names`` (lower case); ``shown``: the header."""
-    for column in REQUIRED_COLUMNS:
-        if column not in names:
-            raise _fail(
-                path, 1, column, shown,
-                "the header lacks this column (it needs open, high, low, close and volume, in "
-                f"any case{separated})",
-            )  # fmt: skip
-    for position, name in enumerate(names):
-        if name and names.index(name) != position:
-            raise _fail(path, 1, name, shown, "the header repeats this column")
-    return {column: names.index(column) for column in REQUIRED_COLUMNS}
 
 
 class RowChecker:
@@ -241,7 +185,7 @@ class RowChecker:
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise _fail(self.path, line, None, None, _not_utf8(exc)) from None
+            raise _fail(self.path, line, None, None, not_utf8(exc)) from None
         try:
             cells = split(text, self.delimiter)
         except csv.Error as exc:
@@ -446,7 +390,7 @@ def scan_csv(
     digest = hashlib.sha256()
     raw = stream.readline(_upto(size))
     digest.update(raw)
-    delimiter, names, index = _header(path, raw)
+    delimiter, names, index = read_header(path, raw)
     data_offset = len(raw)
     size_read, rows, line = data_offset, 0, 1
     checker = RowChecker(path, names, tick, delimiter)

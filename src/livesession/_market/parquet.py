@@ -28,7 +28,8 @@ from .._domain.clock import from_epoch_ns
 from .._domain.model import Bar
 from .._exceptions import DataFileError
 from .._support.optional import import_optional
-from .datafile import REQUIRED_COLUMNS, DataFileCheck, RowChecker, column_index
+from .csvheader import REQUIRED_COLUMNS, column_index
+from .datafile import DataFileCheck, RowChecker
 from .dataopen import open_data_file
 from .feeds import row_bar
 from .timeforms import time_text
