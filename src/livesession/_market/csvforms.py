@@ -8,9 +8,14 @@ as well as in the usual one, by these rules, so that nothing is ever guessed at:
 - the **separator** is ``,``, ``;`` or a tab: the first of these that splits the header
   into all of ``open,high,low,close,volume`` (a header quoted for one separator,
   ``"open";"high"``, is no CSV line for the others: those are passed over);
-- a **decimal comma** is read only in a ``;`` file, and only when its first data row
-  writes one (in a price or the volume); the whole file is then read so, and a number
-  with a point in it is refused (``1.084,20``: a thousands separator is never dropped).
+- a **decimal comma** is read only in a ``;`` file, and only when the first data row that
+  writes a decimal mark (in a price or the volume) writes a comma; the whole file is then
+  read so, and a number with a point in it is refused (``1.084,20``: a thousands separator
+  is never dropped);
+- a **point** in a ``;`` or tab file is a decimal point once a number tells so: one with a
+  point no thousands separator could be (``1.0842``, ``0.500``, ``18000.5``). A point
+  before three digits (``18.000``) tells nothing, since a spreadsheet set to German writes
+  18000 so: a file whose numbers never tell is refused (``DecimalMark``).
 
 A **number** is written with the ASCII digits ``0-9``, an optional sign, at most one
 decimal mark and an optional exponent (``1e5``, ``8.9E-7``): nothing else Python's
@@ -30,6 +35,8 @@ from typing import Final
 __all__ = [
     "DELIMITERS",
     "LONGEST_LINE",
+    "DecimalMark",
+    "Problem",
     "comma_hint",
     "compressed",
     "cr_line_ends",
@@ -40,7 +47,6 @@ __all__ = [
     "not_a_row",
     "split",
     "utf16",
-    "writes_decimal_comma",
 ]
 
 DELIMITERS: Final = (",", ";", "\t")
@@ -155,9 +161,64 @@ def line_too_long(raw: bytes) -> str | None:
     )
 
 
-def writes_decimal_comma(delimiter: str, numbers: list[str]) -> bool:
-    """Whether a file writes decimal commas, told by its first data row's ``numbers``."""
-    return delimiter == COMMA_FILE and any("," in text for text in numbers)
+_GROUPED: Final = re.compile(r"[+-]?[1-9][0-9]{0,2}\.[0-9]{3}")
+"""A number whose point may separate thousands as well as decimals: ``18.000``, ``1.500``."""
+_UNTOLD_FILES: Final = {COMMA_FILE: "';'", "\t": "tab"}
+"""The files whose points a spreadsheet may write as thousands separators."""
+
+Problem = tuple[int, str, str, str]
+"""Where a number was misread, and why: its line, column and text, and the problem."""
+
+
+class DecimalMark:
+    """A file's decimal mark, as its rows tell it (``comma``: None until one does).
+
+    In a ``,`` file it is the point. In a ``;`` file the first row that writes a comma in
+    a number makes it the comma, and in a ``;`` or tab file the first that writes a point
+    no thousands separator could be (``1.0842``, ``0.500``, ``1234.5``) the point. A point
+    that could be either (``18.000``: 18, or 18000 as a spreadsheet set to German writes
+    it) tells nothing: it is read as a point until a row tells, and refused (``grouped``)
+    if none does, or if one writes a decimal comma.
+    """
+
+    def __init__(self, delimiter: str) -> None:
+        self.delimiter = delimiter
+        self.comma: bool | None = None if delimiter in _UNTOLD_FILES else False
+        self.grouped: tuple[int, str, str] | None = None
+        """The first number read with a point before a row told the mark: line, column, text."""
+
+    def tell(self, numbers: dict[str, str], line: int) -> Problem | None:
+        """Take one row's ``numbers`` (its cells by column); a number read wrong, or None."""
+        if self.comma is not None:
+            return None
+        if self.delimiter == COMMA_FILE and any("," in text for text in numbers.values()):
+            self.comma = True
+            problem = (
+                f"a point in a file written with decimal commas (line {line} writes one): a "
+                "thousands separator? write numbers without one"
+            )
+            return None if self.grouped is None else (*self.grouped, problem)
+        if any("." in text and not _GROUPED.fullmatch(text) for text in numbers.values()):
+            self.comma = False
+        elif self.grouped is None:
+            grouped = (
+                (line, column, text) for column, text in numbers.items() if _GROUPED.fullmatch(text)
+            )
+            self.grouped = next(grouped, None)
+        return None
+
+    def untold(self) -> Problem | None:
+        """Once every row is read: a point no row told the meaning of, or None."""
+        if self.comma is not None or self.grouped is None:
+            return None
+        line, column, text = self.grouped
+        problem = (
+            f"a decimal point or a thousands separator ({text.replace('.', '')})? No number in "
+            f"this {_UNTOLD_FILES[self.delimiter]}-separated file tells which: write numbers "
+            "without thousands separators, or, if the points are decimal ones, separate the "
+            "cells with ','"
+        )
+        return line, column, text, problem
 
 
 def decimal_text(text: str) -> str:

@@ -43,7 +43,7 @@ import attrs
 
 from .._domain.decimal import with_context
 from .._exceptions import DataFileError
-from .csvforms import LONGEST_LINE, line_too_long, not_a_row, split, writes_decimal_comma
+from .csvforms import LONGEST_LINE, DecimalMark, line_too_long, not_a_row, split
 from .csvheader import PRICE_COLUMNS, REQUIRED_COLUMNS, not_utf8, read_header
 from .datafail import fail as _fail
 from .datafail import unfinished
@@ -156,7 +156,8 @@ class RowChecker:
         self.names = names
         self.tick = tick
         self.delimiter = delimiter
-        self.decimal_comma: bool | None = None  # the first data row decides
+        self.mark = DecimalMark(delimiter)  # the rows tell it
+        self.first_row = True
         self.grid = PriceGrid(tick)
         # The first of TIME_COLUMNS the header has (their order, not the header's: a
         # ``date,timestamp`` file is read from ``timestamp``), as docs/data.md says.
@@ -215,16 +216,15 @@ class RowChecker:
 
     def _numbers(self, cells: list[str], index: dict[str, int], line: int) -> dict[str, Decimal]:
         values: dict[str, Decimal] = {}
-        if self.decimal_comma is None:
-            self.decimal_comma = writes_decimal_comma(
-                self.delimiter, [cells[index[column]] for column in REQUIRED_COLUMNS]
-            )
+        misread = self.mark.tell({c: cells[index[c]] for c in REQUIRED_COLUMNS}, line)
+        if misread is not None:
+            raise _fail(self.path, *misread)
         for column in REQUIRED_COLUMNS:
             text = cells[index[column]]
             if not text:
                 raise _fail(self.path, line, column, text, "empty value")
             try:
-                value = read_number(text, decimal_comma=bool(self.decimal_comma))
+                value = read_number(text, decimal_comma=bool(self.mark.comma))
             except ValueError as exc:
                 raise _fail(self.path, line, column, text, str(exc)) from None
             values[column] = value
@@ -241,8 +241,9 @@ class RowChecker:
         """
         if self.symbol_column is not None:
             self._one_symbol(cells[self.names.index(self.symbol_column)], line)
-        if self.decimal_comma is None and self.times is None:  # the first row, undated
+        if self.first_row and self.times is None:  # the first row, undated
             self._no_unread_time(cells, line)
+        self.first_row = False
         values = self._numbers(cells, index, line)
         for column in PRICE_COLUMNS:
             text = cells[index[column]]
@@ -281,7 +282,7 @@ class RowChecker:
         """
         again = RowChecker(self.path, self.names, self.found_tick, self.delimiter)
         again.grid.found = True
-        again.decimal_comma, again._split = bool(self.decimal_comma), None
+        again.mark.comma, again._split, again.first_row = bool(self.mark.comma), None, False
         again.time_index, again.day_index = self.time_index, self.day_index
         again.time_column = self.time_column
         again.times = None if self.times is None else self.times.replaying()
@@ -333,6 +334,9 @@ class RowChecker:
         Without a tick given, the largest price is held to the grid inferred from all of
         them, as a given tick holds each price as it comes.
         """
+        untold = self.mark.untold()
+        if untold is not None:
+            raise _fail(self.path, *untold)
         too_far = self.grid.largest_problem()
         if too_far is not None:
             text, line, column, problem = too_far
