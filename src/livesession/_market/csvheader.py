@@ -2,13 +2,17 @@
 
 The header is the file's first line. It needs ``open,high,low,close,volume`` in any case,
 separated by ``,``, ``;`` or a tab (the first of these that finds them all: ``csvforms``);
-other columns are allowed. A file that has no header (empty, a blank first line, Excel's
-``sep=;`` line), is compressed, is UTF-16 or is not UTF-8 is refused at line 1, naming why.
+other columns are allowed, and a name in angle brackets is read without them (MetaTrader
+writes ``<DATE>,<TIME>,<OPEN>,...``; its numbers are written with decimal points). A file
+that has no header (empty, a blank first line, Excel's ``sep=;`` line, or a first line of
+numbers, as Binance's kline files have), is compressed, is UTF-16 or is not UTF-8 is
+refused at line 1, naming why.
 """
 
 from __future__ import annotations
 
 import csv
+import re
 from typing import TYPE_CHECKING, Final
 
 from .csvforms import compressed, cr_line_ends, header_splits, line_too_long, no_header, utf16
@@ -30,37 +34,73 @@ def not_utf8(exc: UnicodeDecodeError) -> str:
     )
 
 
-def read_header(path: Path, raw: bytes) -> tuple[str, list[str], dict[str, int]]:
-    """The separator, the column names (lower case) and the required columns' places."""
+def read_header(path: Path, raw: bytes) -> tuple[str, list[str], dict[str, int], bool]:
+    """The separator, the column names (lower case) and the required columns' places.
+
+    And whether the file writes decimal points, as MetaTrader's (its names in ``<>``) does.
+    """
     packed = no_header(raw) or compressed(raw, path.name) or line_too_long(raw) or utf16(raw)
     if packed is not None:
         raise _fail(path, 1, None, None, packed)
     try:
         text = raw.decode("utf-8-sig")
-        splits = [(d, [name.strip().lower() for name in cells]) for d, cells in header_splits(text)]
+        cut = header_splits(text)
     except UnicodeDecodeError as exc:
         raise _fail(path, 1, None, None, not_utf8(exc)) from None
     except csv.Error as exc:
         problem = cr_line_ends(text) or f"the header is not a CSV line ({exc})"
         raise _fail(path, 1, None, None, problem) from None
-    # The first separator that finds every required column (``,`` when none does).
-    delimiter, names = next(
-        ((d, names) for d, names in splits if set(REQUIRED_COLUMNS) <= set(names)), splits[0]
-    )
+    splits = [(d, [_name(cell) for cell in cells]) for d, cells in cut]
+    # The first separator that finds the most required columns (``,`` when none finds any).
+    delimiter, names = max(splits, key=lambda split: len(set(REQUIRED_COLUMNS) & set(split[1])))
+    if not set(REQUIRED_COLUMNS) <= set(names) and any(_numbers(cells) for _, cells in cut):
+        raise _fail(path, 1, None, text.strip(), _HEADLESS)
     separated = ", separated by ',', ';' or a tab"
-    return delimiter, names, column_index(path, names, text.strip(), separated)
+    index = column_index(path, names, text.strip(), separated)
+    cells = next(cells for d, cells in cut if d == delimiter)
+    return delimiter, names, index, all(_METATRADER.fullmatch(cell.strip()) for cell in cells)
+
+
+_METATRADER: Final = re.compile(r"<[^<>]*>")
+"""A column name as MetaTrader writes it (``<OPEN>``)."""
+_DATA: Final = re.compile(r"[+-]?([0-9]+\.[0-9]+|[0-9]{9,})([eE][+-]?[0-9]+)?")
+"""A price written with a point, or an epoch time: no column's name."""
+_HEADLESS: Final = (
+    "no header: the first line is a row of numbers, not the column names (Binance's kline "
+    "files have none): add a line before it naming the columns, at least open, high, low, "
+    "close and volume (Binance's: open_time,open,high,low,close,volume,close_time,"
+    "quote_volume,count,taker_buy_volume,taker_buy_quote_volume,ignore)"
+)
+
+
+def _name(cell: str) -> str:
+    """A column's name as read: lower case, without MetaTrader's ``<>``."""
+    name = cell.strip().lower()
+    return name[1:-1].strip() if _METATRADER.fullmatch(name) else name
+
+
+def _numbers(cells: list[str]) -> bool:
+    """Whether a first line's ``cells`` are a row of bars: four prices or times at least."""
+    return sum(bool(_DATA.fullmatch(cell.strip())) for cell in cells) >= len(REQUIRED_COLUMNS) - 1
 
 
 def column_index(path: Path, names: list[str], shown: str, separated: str = "") -> dict[str, int]:
     """Where each required column is among ``names`` (lower case); ``shown``: the header."""
     for column in REQUIRED_COLUMNS:
         if column not in names:
+            volumes = "" if column != "volume" or "tickvol" not in names else _VOLUMES
             raise _fail(
                 path, 1, column, shown,
                 "the header lacks this column (it needs open, high, low, close and volume, in "
-                f"any case{separated})",
+                f"any case{separated}){volumes}",
             )  # fmt: skip
     for position, name in enumerate(names):
         if name and names.index(name) != position:
             raise _fail(path, 1, name, shown, "the header repeats this column")
     return {column: names.index(column) for column in REQUIRED_COLUMNS}
+
+
+_VOLUMES: Final = (
+    ": MetaTrader writes <TICKVOL> (ticks) and <VOL> (the exchange's, 0 on most FX): rename "
+    "the one to play <VOLUME>"
+)

@@ -394,10 +394,11 @@ def scan_csv(
     digest = hashlib.sha256()
     raw = stream.readline(_upto(size))
     digest.update(raw)
-    delimiter, names, index = read_header(path, raw)
+    delimiter, names, index, points = read_header(path, raw)
     data_offset = len(raw)
     size_read, rows, line = data_offset, 0, 1
     checker = RowChecker(path, names, tick, delimiter)
+    checker.mark.comma = False if points else checker.mark.comma  # MetaTrader's: points
     if checker.times is not None:  # the last row's time, asked when the second goes back
         checker.times.last_row = lambda: checker.row_ns(last_line(stream, size))
     for raw in _lines(stream, None if size is None else size - data_offset):

@@ -1,0 +1,110 @@
+"""Headers as exchanges and trading platforms write them, or the lack of one.
+
+MetaTrader 5 exports its bars as a tab-separated file whose names are in angle brackets,
+``<DATE>\\t<TIME>\\t<OPEN>\\t<HIGH>\\t<LOW>\\t<CLOSE>\\t<TICKVOL>\\t<VOL>\\t<SPREAD>``: the
+header was refused for lacking ``open``. Binance's kline files (data.binance.vision) have
+no header at all, and were refused for lacking ``open`` too, naming their first row of
+numbers as the header.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from livesession import CsvReplayFeed, DataFileError, check_csv
+from test_history import _cli, _one_error_line
+
+MT5 = "<DATE>\t<TIME>\t<OPEN>\t<HIGH>\t<LOW>\t<CLOSE>\t<VOLUME>\t<VOL>\t<SPREAD>"
+ROWS = (
+    "2026.03.02\t09:00:00\t{0}\t{1}\t{2}\t{3}\t100\t0\t2",
+    "2026.03.02\t09:01:00\t{3}\t{1}\t{2}\t{3}\t120\t0\t2",
+)
+BINANCE = (
+    "1772442000000,1.0842,1.0844,1.0835,1.0837,100,1772442059999,108.4,12,50,54.2,0\n"
+    "1772442060000,1.0837,1.0845,1.0830,1.0840,120,1772442119999,130,15,60,65,0\n"
+)
+
+
+def _write(tmp_path: Path, text: str, name: str = "eurusd.csv") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _mt5(tmp_path: Path, header: str, prices: tuple[str, ...]) -> Path:
+    return _write(tmp_path, header + "\n" + "".join(row.format(*prices) + "\n" for row in ROWS))
+
+
+def _bars(path: Path) -> list[tuple[int, Decimal, Decimal, Decimal, Decimal, Decimal]]:
+    feed = CsvReplayFeed(path, symbol="EUR/USD", tick=None, lot=Decimal(1))
+    bars = []
+    while (bar := feed.next_bar(0)) is not None:
+        bars.append((bar.ts_ns, bar.open, bar.high, bar.low, bar.close, bar.volume))
+    feed.close()
+    return bars
+
+
+class TestMetaTrader:
+    def test_its_names_in_angle_brackets_read_as_the_names(self, tmp_path: Path) -> None:
+        prices = ("1.08420", "1.08440", "1.08350", "1.08370")
+        brackets = _bars(_mt5(tmp_path, MT5, prices))
+        plain = _bars(_mt5(tmp_path, MT5.replace("<", "").replace(">", "").lower(), prices))
+        assert brackets == plain
+        assert [bar[1] for bar in brackets] == [Decimal("1.08420"), Decimal("1.08370")]
+        assert check_csv(tmp_path / "eurusd.csv", tick=None).time_column == "date time"
+
+    def test_its_points_are_decimal_points(self, tmp_path: Path) -> None:
+        """A JPY pair at 3 digits: each price could be a thousands group, but MetaTrader
+        writes decimal points whatever its locale."""
+        bars = _bars(_mt5(tmp_path, MT5, ("150.123", "150.130", "150.100", "150.120")))
+        assert [str(bar[1]) for bar in bars] == ["150.123", "150.120"]
+
+    def test_its_two_volumes_are_named_when_none_is_volume(self, tmp_path: Path) -> None:
+        header = MT5.replace("<VOLUME>", "<TICKVOL>")
+        with pytest.raises(DataFileError) as caught:
+            check_csv(_mt5(tmp_path, header, ("1.1", "1.2", "1.0", "1.1")), tick=None)
+        assert caught.value.column == "volume"  # not "open": the tabs split the header
+        assert str(caught.value).endswith(
+            "separated by ',', ';' or a tab): MetaTrader writes <TICKVOL> (ticks) and <VOL> "
+            "(the exchange's, 0 on most FX): rename the one to play <VOLUME>"
+        )
+
+
+class TestNoHeader:
+    @pytest.mark.parametrize(
+        "rows",
+        [
+            BINANCE,
+            "1772442000,1.0842,1.0844,1.0835,1.0837,100,5\n",  # Kraken's OHLCVT
+            "20260302 090000;1.0842;1.0844;1.0835;1.0837;100\n",  # NinjaTrader's
+        ],
+    )
+    def test_a_first_line_of_numbers_is_no_header(self, tmp_path: Path, rows: str) -> None:
+        with pytest.raises(DataFileError) as caught:
+            check_csv(_write(tmp_path, rows), tick=None)
+        assert (caught.value.line, caught.value.column) == (1, None)
+        assert ": no header: the first line is a row of numbers, not the column names" in str(
+            caught.value
+        )
+
+    def test_the_cli_says_so_in_one_line_and_the_named_file_plays(self, tmp_path: Path) -> None:
+        _write(tmp_path, BINANCE, "btcusdt.csv")
+        args = ("dryrun", "--feed", "csv:btcusdt.csv", "--out", "runs", "--steps", "2", "-q")
+        line = _one_error_line(_cli(*args, cwd=tmp_path))
+        assert line.endswith(
+            "(Binance's: open_time,open,high,low,close,volume,close_time,quote_volume,count,"
+            "taker_buy_volume,taker_buy_quote_volume,ignore)"
+        )
+        assert not (tmp_path / "runs").exists()
+        named = line.rsplit("(Binance's: ", 1)[1].rstrip(")")
+        _write(tmp_path, named + "\n" + BINANCE, "btcusdt.csv")
+        assert _cli(*args, cwd=tmp_path).returncode == 0
+
+    def test_a_header_of_numbers_is_still_a_header(self, tmp_path: Path) -> None:
+        """pandas writes a frame without column names with the names 0, 1, 2, ..."""
+        with pytest.raises(DataFileError) as caught:
+            check_csv(_write(tmp_path, ",0,1,2,3,4\n2026-03-02,1.5,1.6,1.4,1.5,3\n"), tick=None)
+        assert "the header lacks this column" in str(caught.value)
