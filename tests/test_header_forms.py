@@ -9,8 +9,11 @@ numbers as the header.
 
 from __future__ import annotations
 
+import io
+import zipfile
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -108,3 +111,46 @@ class TestNoHeader:
         with pytest.raises(DataFileError) as caught:
             check_csv(_write(tmp_path, ",0,1,2,3,4\n2026-03-02,1.5,1.6,1.4,1.5,3\n"), tick=None)
         assert "the header lacks this column" in str(caught.value)
+
+
+def _xlsx(data: bytes) -> bytes:
+    packed = io.BytesIO()
+    with zipfile.ZipFile(packed, "w") as workbook:
+        workbook.writestr("[Content_Types].xml", "<Types/>")
+        workbook.writestr("xl/worksheets/sheet1.xml", data)
+    return packed.getvalue()
+
+
+def _parquet(data: bytes) -> bytes:
+    pq = pytest.importorskip("pyarrow.parquet")
+    csv = pytest.importorskip("pyarrow.csv")
+    packed = io.BytesIO()
+    pq.write_table(csv.read_csv(io.BytesIO(data)), packed)
+    return packed.getvalue()
+
+
+SAVE = ', not CSV text: save its sheet of bars as "CSV UTF-8" (File > Save As) and give that file'
+
+
+class TestNoCsvText:
+    """Bug: a workbook was told to be unzipped (.xlsx) or converted from UTF-16 (.xls), and
+    a Parquet file given as csv: was "UTF-16 text" too."""
+
+    @pytest.mark.parametrize(
+        ("name", "pack", "said"),
+        [
+            ("bars.xlsx", _xlsx, "a spreadsheet workbook (.xlsx, .ods)" + SAVE),
+            ("bars.csv", _xlsx, "a spreadsheet workbook (.xlsx, .ods)" + SAVE),
+            ("bars.xls", lambda data: bytes.fromhex("d0cf11e0a1b11ae1") + bytes(504) + data,
+             "an Excel 97-2003 workbook (.xls)" + SAVE),
+            ("bars.csv", _parquet, "Parquet, not CSV text: give it as parquet:bars.csv"),
+        ],
+        ids=["xlsx", "xlsx-named-csv", "xls", "parquet"],
+    )  # fmt: skip
+    def test_it_is_named_so(self, tmp_path: Path, name: str, pack: Any, said: str) -> None:
+        data = b"timestamp,open,high,low,close,volume\n2026-03-02T09:00:00Z,1.5,1.6,1.4,1.5,3\n"
+        path = tmp_path / name
+        path.write_bytes(pack(data))
+        with pytest.raises(DataFileError) as caught:
+            check_csv(path, tick=None)
+        assert str(caught.value) == f"data file {path}, line 1: the file is {said}"

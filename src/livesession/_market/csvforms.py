@@ -250,8 +250,26 @@ _PACKED: Final = (
 """What a compressed file starts with (its bytes would be "not UTF-8" at the first line)."""
 
 
+_SAVE_AS_CSV: Final = (
+    ', not CSV text: save its sheet of bars as "CSV UTF-8" (File > Save As) and give that file'
+)
+
+
 def compressed(first: bytes, name: str) -> str | None:
-    """Why a file whose first line is ``first`` is no CSV text, if it is compressed."""
+    """Why a file whose first line is ``first`` is no CSV text: compressed, a workbook, Parquet.
+
+    A spreadsheet's own file is a zip archive (``.xlsx``, ``.ods``) or, from Excel 97-2003,
+    an OLE2 one (``.xls``): unzipping it gives no CSV. A Parquet file is read as one.
+    """
+    if first.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"):
+        return "the file is an Excel 97-2003 workbook (.xls)" + _SAVE_AS_CSV
+    if first.startswith(b"PK\x03\x04") and (
+        name.lower().endswith((".xlsx", ".xlsm", ".ods"))
+        or any(entry in first[:128] for entry in (b"[Content_Types].xml", b"mimetypeapplication"))
+    ):
+        return "the file is a spreadsheet workbook (.xlsx, .ods)" + _SAVE_AS_CSV
+    if first.startswith(b"PAR1"):
+        return f"the file is Parquet, not CSV text: give it as parquet:{name}"
     for magic, packed, unpack in _PACKED:
         if first.startswith(magic):
             return (
