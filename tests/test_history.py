@@ -1016,7 +1016,7 @@ class TestSpreadsheetExports:
             ("01.03.2026;1,5;1,6;1.4;1,5;3", 2, "low", "1.4", "a point in a file written with decimal commas"),
             ("01.03.2026;1.084,5;1.100,0;1.000,0;1.050,0;3", 2, "open", "1.084,5", "thousands separator"),
             # The first row writes points: a later comma is no number.
-            ("01.03.2026;1.5;1.6;1.4;1.5;3\n02.03.2026;1,5;1.6;1.4;1.5;3", 3, "open", "1,5", "not a decimal number (a decimal comma is read only in a ';' file whose first data row writes one)"),
+            ("01.03.2026;1.5;1.6;1.4;1.5;3\n02.03.2026;1,5;1.6;1.4;1.5;3", 3, "open", "1,5", "not a decimal number (a decimal comma is read only in a ';' file whose first number with a decimal mark writes one)"),
             ("31.02.2026;1,5;1,6;1,4;1,5;3", 2, "date", "31.02.2026", "not a date or time (ISO 8601, or DD.MM.YYYY) nor an epoch number"),
             ("01.03.2026;1,5;1,6;1,4;1,5;3\n1772834340;1,5;1,6;1,4;1,5;3", 3, "date", "1772834340", "not a date or time like the first row's"),
         ],

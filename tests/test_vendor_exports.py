@@ -412,3 +412,44 @@ class TestWhatARefusalSays:
             ': UTF-16 text (a spreadsheet\'s "Unicode Text"), not UTF-8: save the file as '
             '"CSV UTF-8", or convert it (iconv -f UTF-16 -t UTF-8 in.csv > out.csv)'
         )
+
+
+class TestASpreadsheetSetToGerman:
+    """Its own forms of a day-first time: one-digit days, months and hours, and a fraction of
+    a second after a comma. Each was refused as "not a date or time"."""
+
+    @pytest.mark.parametrize(
+        ("header", "rows", "first"),
+        [
+            ("timestamp;open;high;low;close;volume", ["2.3.2026 9:00;1,5;1,6;1,4;1,5;3"], 0),
+            ("timestamp;open;high;low;close;volume",
+             ["02.03.2026 09:00:00,500;1,5;1,6;1,4;1,5;3"], 500_000_000),
+            ("Date;Time;Open;High;Low;Close;Volume",
+             ["02.03.2026;09:00:00,250;1,5;1,6;1,4;1,5;3"], 250_000_000),
+            ("Date,Time,Open,High,Low,Close,Volume", ["2026-03-02,9:00,1.5,1.6,1.4,1.5,3"], 0),
+        ],
+        ids=["one-digit", "comma-fraction", "split-comma-fraction", "split-one-digit-hour"],
+    )  # fmt: skip
+    def test_read_as_the_time_it_writes(
+        self, tmp_path: Path, header: str, rows: list[str], first: int
+    ) -> None:
+        path = tmp_path / "de.csv"
+        path.write_text(header + "\n" + "".join(f"{row}\n" for row in rows), encoding="utf-8")
+        assert check_csv(path, tick=None).first_ns == _ns(2026, 3, 2, 9, 0) + first
+
+    def test_a_decimal_comma_file_s_number_is_not_told_of_decimal_commas(
+        self, tmp_path: Path
+    ) -> None:
+        """Its first row writes decimal commas: that is no reason ``1,5 €`` is no number."""
+        error = self._refusal(
+            tmp_path, "date;open;high;low;close;volume\n02.03.2026;1,5 €;1,6;1,4;1,5;3\n"
+        )
+        assert str(error).endswith("value '1,5 €': not a decimal number")
+
+    @staticmethod
+    def _refusal(tmp_path: Path, text: str) -> DataFileError:
+        path = tmp_path / "de.csv"
+        path.write_text(text, encoding="utf-8")
+        with pytest.raises(DataFileError) as caught:
+            check_csv(path, tick=None)
+        return caught.value

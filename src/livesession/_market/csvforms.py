@@ -231,13 +231,21 @@ def decimal_text(text: str) -> str:
     return text.replace(",", ".")
 
 
-def comma_hint(text: str) -> str:
-    """Why a number with a comma in it was not read, for the error (empty without one)."""
+def comma_hint(text: str, *, decimal_comma: bool = False) -> str:
+    """Why a number with a comma in it was not read, for the error (empty without one).
+
+    ``decimal_comma``: the file writes them, so a comma alone is no reason (``1,5 €``).
+    """
     if "," not in text:
         return ""
     if "." in text or text.count(",") > 1:
         return " (a thousands separator? write numbers without one)"
-    return " (a decimal comma is read only in a ';' file whose first data row writes one)"
+    if decimal_comma:
+        return ""
+    return (
+        " (a decimal comma is read only in a ';' file whose first number with a decimal mark "
+        "writes one)"
+    )
 
 
 _PACKED: Final = (

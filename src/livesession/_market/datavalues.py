@@ -65,7 +65,9 @@ def read_number(text: str, *, decimal_comma: bool) -> Decimal:
     try:
         value = Decimal(written)
     except InvalidOperation:
-        raise ValueError("not a decimal number" + comma_hint(text)) from None
+        raise ValueError(
+            "not a decimal number" + comma_hint(text, decimal_comma=decimal_comma)
+        ) from None
     if not value.is_finite():
         raise ValueError("not a finite number")
     not_plain = number_form_problem(written)  # 1_234.5, full-width digits: Decimal reads them

@@ -42,12 +42,14 @@ __all__ = [
 ]
 
 # ASCII digits only (re.ASCII): full-width digits make no date, as they make no number.
-_CLOCK: Final = r"(?: (?P<H>\d{2}):(?P<M>\d{2})(?::(?P<S>\d{2})(?:\.(?P<f>\d{1,9}))?)?)?"
-_DOTTED: Final = re.compile(r"(?P<d>\d{2})\.(?P<m>\d{2})\.(?P<y>\d{4})" + _CLOCK, re.ASCII)
+# A spreadsheet set to German may write the day, the month and the hour with one digit
+# (``2.3.2026 9:00``) and a fraction of a second after a comma (``09:00:00,500``).
+_CLOCK: Final = r"(?: (?P<H>\d{1,2}):(?P<M>\d{2})(?::(?P<S>\d{2})(?:[.,](?P<f>\d{1,9}))?)?)?"
+_DOTTED: Final = re.compile(r"(?P<d>\d{1,2})\.(?P<m>\d{1,2})\.(?P<y>\d{4})" + _CLOCK, re.ASCII)
 _YEAR_DOTTED: Final = re.compile(r"(?P<y>\d{4})\.(?P<m>\d{2})\.(?P<d>\d{2})" + _CLOCK, re.ASCII)
 
 
-_TIME_OF_DAY: Final = re.compile(r"\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?", re.ASCII)
+_TIME_OF_DAY: Final = re.compile(r"\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?", re.ASCII)
 
 
 def is_time_of_day(text: str) -> bool:
@@ -56,9 +58,14 @@ def is_time_of_day(text: str) -> bool:
 
 
 def time_text(cells: list[str], time_index: int, day_index: int | None) -> str:
-    """A row's time as one text: a time split in a date and a time column is joined."""
+    """A row's time as one text: a time split in a date and a time column is joined.
+
+    A time of day written with a one-digit hour (``9:00``) is joined as ``09:00``.
+    """
     text = cells[time_index].strip()
-    return text if day_index is None else f"{cells[day_index].strip()} {text}"
+    if day_index is None:
+        return text
+    return f"{cells[day_index].strip()} {'0' if text[1:2] == ':' else ''}{text}"
 
 
 # Epoch numbers are told apart by magnitude: below 1e11 seconds (up to the year 5138),
@@ -246,7 +253,8 @@ def dotted_ns(text: str) -> int | None:
 
     ``DD.MM.YYYY[ HH:MM[:SS[.fff]]]``, or the year-first ``YYYY.MM.DD[ HH:MM[:SS[.fff]]]``
     MetaTrader writes; a fraction of a second (``09:00:00.000``, as Dukascopy's exports
-    write it) to the nanosecond, 9 digits at most.
+    write it, or ``09:00:00,000``) to the nanosecond, 9 digits at most. The day, the month
+    and the hour may have one digit (``2.3.2026 9:00``).
     """
     found = _DOTTED.fullmatch(text) or _YEAR_DOTTED.fullmatch(text)
     if found is None:
