@@ -229,6 +229,49 @@ class TestAFileThatGrowsWhileItIsChecked:
         checked = check_csv(path, tick=None)
         assert (checked.rows, checked.size) == (1, path.stat().st_size)
 
+    @pytest.mark.parametrize(
+        ("then", "volumes"),
+        [
+            ("2\n" + _rows(["2026-03-02T09:03:00Z"]), None),  # the row went on: '12' for '1'
+            ("\n" + _rows(["2026-03-02T09:03:00Z"]), ["100", "101", "1"]),  # it was whole
+            ("", ["100", "101", "1"]),  # the file stays as it was
+        ],
+        ids=["went-on", "whole", "stays"],
+    )
+    def test_a_half_row_the_check_took_whole_is_not_played_once_the_file_goes_on(
+        self, tmp_path: Path, then: str, volumes: list[str] | None
+    ) -> None:
+        """Bug: the writer paused mid-row, in the last column (a volume of '1' for '12'), so
+        the file had not grown when the check read it: the half row passed every check and
+        was played, volume 1, and the run ended FEED_EXHAUSTED. Before its bar, the feed
+        now looks past the checked end: a file that goes on within that row is refused."""
+        times = ["2026-03-02T09:00:00Z", "2026-03-02T09:01:00Z", "2026-03-02T09:02:00Z"]
+        whole = "timestamp,open,high,low,close,volume\n" + _rows(times)
+        path = tmp_path / "today.csv"
+        path.write_text(whole.removesuffix("02\n"), encoding="utf-8")  # '102' written '1'
+        feed = CsvReplayFeed(path, symbol="EUR/USD", tick=None, lot=Decimal(1))
+        assert feed.checked.rows == len(times)  # a row, as far as the check could tell
+        with path.open("a", encoding="utf-8") as writer:
+            writer.write(then)
+        played = [feed.next_bar(0), feed.next_bar(0)]
+        try:
+            if volumes is None:
+                with pytest.raises(DataFileError) as caught:
+                    feed.next_bar(0)
+                assert caught.value.line == 4
+                assert str(caught.value).endswith(
+                    "line 4: the last row the check read had no line end, and the file has "
+                    "grown on from it since: its writer had not finished the row (a volume of "
+                    "10 for 100), which is not played; run again once the file's last row is "
+                    "whole"
+                )
+                return
+            played += [feed.next_bar(0), feed.next_bar(0)]
+        finally:
+            feed.close()
+        assert played[-1] is None
+        assert [str(bar.volume) for bar in played[:-1] if bar is not None] == volumes
+
     def test_a_half_written_last_row_says_it_may_be_unfinished(self, tmp_path: Path) -> None:
         """The writer paused mid-row, the file has not grown: refused, saying why it may be."""
         times = ["2026-03-02T09:00:00Z", "2026-03-02T09:01:00Z"]
