@@ -361,6 +361,15 @@ class TestWhatARefusalSays:
             check_csv(path, tick=None)
         return caught.value
 
+    def test_a_decimal_comma_file_s_number_is_not_told_of_decimal_commas(
+        self, tmp_path: Path
+    ) -> None:
+        """Its first row writes decimal commas: that is no reason ``1,5 €`` is no number."""
+        error = self._refusal(
+            tmp_path, "date;open;high;low;close;volume\n02.03.2026;1,5 €;1,6;1,4;1,5;3\n"
+        )
+        assert str(error).endswith("value '1,5 €': not a decimal number")
+
     def test_local_times_across_the_end_of_summer_time(self, tmp_path: Path) -> None:
         times = ["2026-11-01 00:55:00", "2026-11-01 01:30:00", "2026-11-01 01:55:00"]
         times += ["2026-11-01 01:00:00"]  # New York's clock set back: 01:00 again, EST
@@ -479,20 +488,3 @@ class TestASpreadsheetSetToGerman:
         path = tmp_path / "de.csv"
         path.write_text(header + "\n" + "".join(f"{row}\n" for row in rows), encoding="utf-8")
         assert check_csv(path, tick=None).first_ns == _ns(2026, 3, 2, 9, 0) + first
-
-    def test_a_decimal_comma_file_s_number_is_not_told_of_decimal_commas(
-        self, tmp_path: Path
-    ) -> None:
-        """Its first row writes decimal commas: that is no reason ``1,5 €`` is no number."""
-        error = self._refusal(
-            tmp_path, "date;open;high;low;close;volume\n02.03.2026;1,5 €;1,6;1,4;1,5;3\n"
-        )
-        assert str(error).endswith("value '1,5 €': not a decimal number")
-
-    @staticmethod
-    def _refusal(tmp_path: Path, text: str) -> DataFileError:
-        path = tmp_path / "de.csv"
-        path.write_text(text, encoding="utf-8")
-        with pytest.raises(DataFileError) as caught:
-            check_csv(path, tick=None)
-        return caught.value
