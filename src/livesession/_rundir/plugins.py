@@ -46,6 +46,7 @@ from .._support.references import (
     object_record,
     resolve,
 )
+from .._support.signals import STOPS_RAISED
 from .._typing import Broker, DeclaredSimulation, MarketFeed, Strategy
 from .brokers import BrokerFactory
 from .data import changed_or
@@ -356,7 +357,7 @@ def restore_plugins(
     for role, owner in (("feed", plugins.feed), ("strategy", strategy)):
         try:
             owner.set_state(checkpoint[role])
-        except KeyboardInterrupt:
+        except STOPS_RAISED:
             raise
         except BaseException as exc:  # noqa: BLE001 - the caller's code: any error refuses
             # sys.exit() too: as from a factory, a refusal (exit 2), never the CLI's own exit

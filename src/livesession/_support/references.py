@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from .._exceptions import PluginError
 from .oserrors import working_dir
+from .signals import STOPS_RAISED
 from .text import exception_text, one_line
 
 if TYPE_CHECKING:
@@ -160,7 +161,7 @@ def _import_with_path(module_name: str, ref: str, base_dir: Path | None, local: 
         raise PluginError(
             f"cannot import {ref!r}: {exception_text(exc)}{where}{_cwd_hint(top, exc)}"
         ) from None
-    except KeyboardInterrupt:
+    except STOPS_RAISED:
         raise
     except BaseException as exc:  # noqa: BLE001 - the user's module failed importing
         # SystemExit too, and GeneratorExit, MemoryError's kin: each a refusal, never a
@@ -297,7 +298,7 @@ def _built(
         kwargs = {**_named_by(factory, offered), **kwargs}
     try:
         product = factory(**kwargs)
-    except KeyboardInterrupt:
+    except STOPS_RAISED:
         raise
     except BaseException as exc:  # noqa: BLE001 - the user's factory failed, however
         raise PluginError(f"{what} {ref!r} {raised(exc)}") from None
@@ -325,8 +326,8 @@ def raised(exc: BaseException) -> str:
     A ``SystemExit`` (``sys.exit("lookback must be at least 2")``, ``raise SystemExit(0)``,
     argparse refusing the process's arguments) is a failure like any other there, not the
     CLI's own exit: it is named with its code, ``raised SystemExit('lookback ...')``, as a
-    ``SystemExit`` inside a step is. ``KeyboardInterrupt`` is never caught. An error with
-    no message is named alone (``raised MemoryError``).
+    ``SystemExit`` inside a step is. A stop (``KeyboardInterrupt``, ``SignalStop``) is never
+    caught. An error with no message is named alone (``raised MemoryError``).
     """
     if isinstance(exc, SystemExit):
         return f"raised SystemExit({exc.code!r})"

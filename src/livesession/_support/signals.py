@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from types import FrameType
 
 __all__ = [
+    "STOPS_RAISED",
     "SignalStop",
     "act_on_owed_stops",
     "held_stops",
@@ -142,6 +143,11 @@ class SignalStop(BaseException):
 
     signum: int = signal.SIGTERM
 
+
+STOPS_RAISED: Final = (KeyboardInterrupt, SignalStop)
+"""What a stop raises: code that turns a plug-in's every error into a refusal lets these
+through, so that Ctrl-C or SIGTERM inside a plug-in (a factory reading a large file) stops
+the command as a stop, not as a bad reference."""
 
 _OWED: list[int] = []
 """Stop signals whose exception a finalizer dropped, each once, oldest first."""
