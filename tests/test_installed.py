@@ -56,12 +56,13 @@ def _repository(root: Path) -> str:
     return _git(root, "rev-parse", "HEAD")
 
 
-def _commit_seen_from(site: Path) -> str:
+def _commit_seen_from(site: Path, **extra_env: str) -> str:
     """What the evidence manifest records as ``git_commit`` for livesession loaded from
-    ``site`` (a copy of the package there), in a process of its own."""
+    ``site`` (a copy of the package there), in a process of its own (``extra_env`` added
+    to its environment)."""
     shutil.copytree(SRC, site / "livesession", ignore=shutil.ignore_patterns("__pycache__"))
     code = "from livesession.evidence import _git_commit; print(_git_commit())"
-    env = {**os.environ, "PYTHONPATH": str(site), "GIT_CONFIG_NOSYSTEM": "1"}
+    env = {**os.environ, "PYTHONPATH": str(site), "GIT_CONFIG_NOSYSTEM": "1", **extra_env}
     done = subprocess.run(
         [sys.executable, "-c", code], cwd=site, env=env, capture_output=True, text=True, check=False
     )
@@ -90,6 +91,16 @@ class TestGitCommit:
         checkout = tmp_path / "checkout"
         ours = _repository(checkout)
         assert _commit_seen_from(checkout / "src") == ours
+
+    def test_a_checkout_at_a_non_ascii_path_under_the_c_locale_names_its_commit(self, tmp_path):
+        """Bug: git's answer (the checkout's path) was read as the locale's text; under
+        ``LC_ALL=C`` with ``PYTHONUTF8=0`` (ASCII) a checkout at ``.../jürgen/...`` raised
+        ``UnicodeDecodeError``, and ``evidence`` ended in a traceback, exit 1 (NOT VERIFIED).
+        The path is read as Python reads file names."""
+        checkout = tmp_path / "jürgen" / "checkout"
+        ours = _repository(checkout)
+        seen = _commit_seen_from(checkout / "src", LC_ALL="C", LANG="C", PYTHONUTF8="0")
+        assert seen == ours
 
 
 class TestExtraBeforeEnvironment:
