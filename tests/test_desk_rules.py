@@ -61,6 +61,10 @@ def _raise() -> Any:
     raise OSError("the data disk is gone")
 
 
+def _raise_bare() -> Any:
+    raise MemoryError  # no message: named alone, with no colon before nothing
+
+
 def _session(sinks: Sinks, **edges: Any) -> LiveSessionOrchestrator:
     cfg = DryrunConfig(run_id="t", strategy_id="scripted", steps=20)
     rails = edges.pop("rails", ())
@@ -79,6 +83,7 @@ class TestACheckThatRaisesOrAnswersJunk:
         ("answer", "detail"),
         [
             (_raise, "check 'data_fresh' raised OSError: the data disk is gone"),
+            (_raise_bare, "check 'data_fresh' raised MemoryError"),
             (lambda: None, "check 'data_fresh' returned None, not a CheckResult"),
             (lambda: True, "check 'data_fresh' returned a bool, not a CheckResult"),
             (
@@ -89,7 +94,7 @@ class TestACheckThatRaisesOrAnswersJunk:
                 ),
             ),
         ],
-        ids=["raises", "none", "bool", "passed-a-str"],
+        ids=["raises", "raises-bare", "none", "bool", "passed-a-str"],
     )
     def test_it_fails_naming_the_check_and_the_run_is_rejected_whole(
         self, answer: Callable[[], Any], detail: str, tmp_path: Path
@@ -119,6 +124,7 @@ class TestARailThatRaisesOrAnswersJunk:
         ("answer", "said"),
         [
             (_raise, "raised OSError: the data disk is gone"),
+            (_raise_bare, "raised MemoryError"),
             (lambda: True, "returned a bool, not a Rejection or None"),
             (
                 lambda: Rejection(rule="DESK_CAP", detail={"limit": Decimal("0.005")}),
@@ -142,7 +148,14 @@ class TestARailThatRaisesOrAnswersJunk:
                 ),
             ),
         ],
-        ids=["raises", "bool", "decimal-detail", "rule-in-detail", "signal-id-in-detail"],
+        ids=[
+            "raises",
+            "raises-bare",
+            "bool",
+            "decimal-detail",
+            "rule-in-detail",
+            "signal-id-in-detail",
+        ],
     )
     def test_the_step_faults_naming_the_rail_and_the_run_verifies(
         self, answer: Callable[[], Any], said: str, tmp_path: Path

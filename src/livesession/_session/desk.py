@@ -50,7 +50,8 @@ def _a(value: object) -> str:
 
 
 def _raised(exc: BaseException) -> str:
-    return f"raised {type(exc).__name__}: {redact_text(valid_text(exception_text(exc)))}"
+    said = redact_text(valid_text(exception_text(exc)))  # none: named alone (MemoryError)
+    return f"raised {type(exc).__name__}{f': {said}' if said else ''}"
 
 
 def _rail_name(rail: object) -> str:
