@@ -67,9 +67,18 @@ def named(keys: list[str]) -> str:
     return shown + (f" and {more} more" if more > 0 else "")
 
 
-def drift_from_checkpoint(run_dir: Path, found: Mapping[str, Any]) -> str:
-    """``KEYS differ from ...`` for ``config.json``'s object ``found``; "" when none do."""
-    kept = _checkpoint_config(run_dir)
+def drift_from_checkpoint(
+    run_dir: Path, found: Mapping[str, Any], checkpoint: Mapping[str, Any] | None = None
+) -> str:
+    """``KEYS differ from ...`` for ``config.json``'s object ``found``; "" when none do.
+
+    ``checkpoint``: the one the caller has read already (else it is read here).
+    """
+    if checkpoint is None:
+        kept = _checkpoint_config(run_dir)
+    else:
+        config = checkpoint.get("config")
+        kept = config if isinstance(config, dict) else None
     keys = [] if kept is None else changed_keys(kept, found)
     if not keys:
         return ""
@@ -77,10 +86,13 @@ def drift_from_checkpoint(run_dir: Path, found: Mapping[str, Any]) -> str:
     return f"{named(keys)} {verb} from the config its {names.CHECKPOINT} ran with"
 
 
-def check_config_kept(run_dir: Path, cfg: DryrunConfig) -> str:
+def check_config_kept(
+    run_dir: Path, cfg: DryrunConfig, checkpoint: Mapping[str, Any] | None = None
+) -> str:
     """Why ``config.json`` (read as ``cfg``) is not the config the run traded under ("").
 
-    Held to the audited ``config_sha256`` and, with a checkpoint, to its whole config.
+    Held to the audited ``config_sha256`` and, with a checkpoint, to its whole config
+    (``checkpoint`` when the caller has read it, else read here).
     """
     started = audited_start(run_dir).get("config_sha256")
     audited = (
@@ -90,7 +102,9 @@ def check_config_kept(run_dir: Path, cfg: DryrunConfig) -> str:
         else ""
     )
     why = "; ".join(
-        part for part in (drift_from_checkpoint(run_dir, cfg.to_dict()), audited) if part
+        part
+        for part in (drift_from_checkpoint(run_dir, cfg.to_dict(), checkpoint), audited)
+        if part
     )
     if not why:
         return ""

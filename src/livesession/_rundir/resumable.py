@@ -93,7 +93,9 @@ def resume_problem(run_dir: Path) -> str | None:
         checkpoint = load_checkpoint(run_dir)
         if checkpoint is not None and checkpoint.get("sealed"):
             return f"run {cfg.run_id} is sealed: nothing to resume"
-        if refused := check_config_kept(run_dir, cfg) or copy_problem(run_dir, cfg, meta):
+        if refused := check_config_kept(run_dir, cfg, checkpoint) or copy_problem(
+            run_dir, cfg, meta
+        ):
             return refused
         check_memory_on_a_venue(cfg, meta)
         offsets, _ = validate_artifacts(run_dir, checkpoint)
