@@ -9,6 +9,7 @@ them).
 from __future__ import annotations
 
 import contextlib
+import os
 from typing import TYPE_CHECKING
 
 import attrs
@@ -21,6 +22,11 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 __all__ = ["RunWatch"]
+
+
+def _file_of(info: os.stat_result) -> tuple[int, int]:
+    """The file a ``stat`` is of: its device and inode."""
+    return info.st_dev, info.st_ino
 
 
 def _whole_lines(data: bytes) -> list[bytes]:
@@ -42,16 +48,34 @@ class RunWatch:
     waiting: str = ""
     """What the effect seen so far still lacks (for the timeout's line)."""
 
+    files: dict[str, tuple[int, int]] = attrs.field(factory=dict)
+    """The file each offset is in (device and inode), by name: a rotated log is another."""
+
     def mark(self) -> None:
         for name in (names.EVENTS, names.SESSION_LOG):
             path = self.run_dir / name
-            self.offsets[name] = path.stat().st_size if path.exists() else 0
+            try:
+                info = path.stat()
+            except OSError:
+                self.offsets[name] = 0
+                continue
+            self.offsets[name] = info.st_size
+            self.files[name] = _file_of(info)
 
     def _ended_at(self, name: str) -> list[tuple[int, dict[str, object]]]:
-        """The new whole lines that are JSON objects, each with the offset its line ends at."""
+        """The new whole lines that are JSON objects, each with the offset its line ends at.
+
+        A file rotated since the mark (logrotate's ``create``: another file at the path;
+        its ``copytruncate``: cut below the mark) is read from its start: all it holds came
+        since. Read from the mark, the holder's answer went unseen, and ``kill`` timed out.
+        """
         start = self.offsets.get(name, 0)
         try:
             with (self.run_dir / name).open("rb") as stream:
+                info = os.fstat(stream.fileno())
+                if info.st_size < start or self.files.get(name, _file_of(info)) != _file_of(info):
+                    start = self.offsets[name] = 0
+                    self.files[name] = _file_of(info)
                 stream.seek(start)
                 data = stream.read()
         except OSError:

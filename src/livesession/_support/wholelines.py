@@ -37,6 +37,11 @@ def append_whole(fd: int, data: bytes) -> None:
         raise
 
 
+def _identity(info: os.stat_result) -> tuple[int, int]:
+    """The file a ``stat`` is of: its device and inode."""
+    return info.st_dev, info.st_ino
+
+
 def set_aside_torn_line(path: Path) -> None:
     """Move ``path``'s last line to ``<file>.torn`` when it has no newline (a torn write)."""
     fd = open_update(path)  # never through a symlink, never waiting on a FIFO
@@ -61,13 +66,24 @@ class LineLog:
     Opening sets a torn last line aside, where the system lets it (a log is for people: one
     it refuses is left as it is). ``write`` raises what the system raised for a line, which
     is then not in the file.
+
+    The log follows its path, as logging's ``WatchedFileHandler`` does: a file renamed or
+    removed under it (logrotate's ``create`` and ``nocreate``) is let go, and the next line
+    goes to the file now at the path, made if need be. Kept open, the renamed file took
+    every later line: the run's ``session.log.jsonl`` stayed empty, and ``livesession
+    kill`` never saw the answer the process logged there. An append (``O_APPEND``) is what
+    makes ``copytruncate`` safe: after the cut the next line is at the file's new end, never
+    at the old offset behind a run of NUL bytes. One ``stat`` per line: the session log
+    holds few lines but at ``debug``.
     """
 
     def __init__(self, path: Path) -> None:
         with contextlib.suppress(OSError):
             if path.exists():
                 set_aside_torn_line(path)
+        self._path = path
         self._fd = open_append(path)  # never through a symlink, a FIFO or a device
+        self._held = _identity(os.fstat(self._fd))
         self._pending: list[str] = []
         self.refused = 0
         """Lines the system refused (raised to the writer, and not in the file)."""
@@ -79,6 +95,7 @@ class LineLog:
         self._pending.append(text)
         if text.endswith("\n"):
             line, self._pending = "".join(self._pending), []
+            self._follow()
             try:
                 append_whole(self._fd, line.encode("utf-8"))
             except OSError as exc:
@@ -86,6 +103,29 @@ class LineLog:
                 self.refusal = self.refusal or exc
                 raise
         return len(text)
+
+    def _follow(self) -> None:
+        """Open the file at the path when it is no longer the one held (a rotation).
+
+        One that cannot be opened (the run directory removed, a symlink planted there: never
+        written through) leaves the held file taking the line: a line kept somewhere, never
+        one lost for want of a file.
+        """
+        if self._fd < 0:
+            return  # closed: nothing is reopened
+        try:
+            if _identity(os.lstat(self._path)) == self._held:
+                return
+        except FileNotFoundError:
+            pass  # renamed away and no file made in its place: make it
+        except OSError:
+            return  # the path cannot be looked at: keep the file held
+        try:
+            fd = open_append(self._path)
+        except OSError:
+            return
+        os.close(self._fd)
+        self._fd, self._held = fd, _identity(os.fstat(fd))
 
     def flush(self) -> None:
         """Nothing to do: each whole line went to the system when it was written."""
