@@ -49,6 +49,10 @@ def main() -> int:
         from .cli import main as cli_main  # noqa: PLC0415 - the import is what is guarded
     except KeyboardInterrupt:  # raised, not signalled (a handler set outside Python, a plug-in)
         came.append(signal.SIGINT)
+    except (MemoryError, ImportError) as exc:
+        if not _no_memory(exc):
+            raise  # a broken installation: its traceback is what to read
+        return _out_of_memory("while loading livesession: nothing was written", as_json=as_json)
     finally:
         for signum, handler in before.items():
             signal.signal(signum, handler)  # cli.main puts its own in
@@ -59,7 +63,17 @@ def main() -> int:
         from ._cli_output import keep_stdout_aside  # noqa: PLC0415 - loaded with the CLI
 
         keep_stdout_aside()
-    code = cli_main()
+    try:
+        code = cli_main()
+    except (MemoryError, ImportError) as exc:  # a part of the CLI loaded for its command
+        if not _no_memory(exc):
+            raise
+        code = _out_of_memory(
+            "a run the command had started is not sealed: `livesession status DIR` says "
+            "whether `livesession resume DIR` continues it",
+            as_json=as_json,
+            loaded=True,
+        )
     _settled(code)
     _not_held_by_threads(code)
     return code
@@ -188,6 +202,40 @@ def _hold_standard_descriptors() -> None:
         if getattr(sys, name) is None:
             mode = "r" if fd == 0 else "w"
             setattr(sys, name, open(fd, mode, encoding="utf-8", closefd=False))  # noqa: SIM115
+
+
+_MAP_FAILED = "failed to map segment from shared object"
+"""The dynamic loader's words when it cannot map a C extension: no address space left."""
+
+
+def _no_memory(exc: BaseException) -> bool:
+    """Whether ``exc`` is the process out of memory (``ulimit -v``, a cgroup's limit)."""
+    return isinstance(exc, MemoryError) or _MAP_FAILED in str(exc)
+
+
+def _out_of_memory(then: str, *, as_json: bool, loaded: bool = False) -> int:
+    """One line for a process the system gave no more memory, and exit 2.
+
+    Under a low address-space limit (``ulimit -v``) loading the CLI or a part of it raised
+    ``MemoryError`` (or the loader's ``ImportError``): a traceback of twenty lines and exit
+    1, which is ``verify``'s "violations" to a supervisor. The line names the limit.
+    ``loaded``: the CLI was loaded, and with ``--json`` its stdout is kept aside for the
+    object (``emit_json``), which is printed unless the command printed its own.
+    """
+    said = (
+        "out of memory (raise the address-space limit, `ulimit -v`, or the service's "
+        f"memory limit, or free memory, then run again); {then}"
+    )
+    _say(f"livesession: error: {said}")
+    if as_json and loaded:
+        from ._cli_output import emit_json, json_emitted  # noqa: PLC0415 - loaded already
+
+        if not json_emitted():
+            emit_json({"ok": False, "exit_code": 2, "error": said})
+    elif as_json:  # as emit_json prints it (sorted keys), without loading anything for it
+        text = said.replace("\\", "\\\\").replace('"', '\\"')
+        _say(f'{{"error":"{text}","exit_code":2,"ok":false}}', on_stdout=True)
+    return 2
 
 
 def _ended(said: str, code: int, *, as_json: bool) -> int:
