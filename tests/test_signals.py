@@ -188,6 +188,25 @@ def test_a_stop_signal_winds_down_and_seals_the_run(
     assert evidence.ok, evidence.problems
 
 
+def test_the_soft_cpu_time_limit_stops_the_run_gracefully_however_often_it_says_so(
+    live_run: tuple[subprocess.Popen[str], Path],
+) -> None:
+    """``ulimit -S -t`` reached: the kernel sends SIGXCPU, and again each CPU second until
+    the hard limit's SIGKILL. Its default action dumped core mid-step (exit 152, no line)
+    and left a crashed run. Now it is the graceful stop, reason ``SIGNAL_SIGXCPU``, and a
+    repeat ends nothing (a second SIGTERM would end the process at once)."""
+    proc, run_dir = live_run
+    for _ in range(3):
+        proc.send_signal(signal.SIGXCPU)
+    _, err = proc.communicate(timeout=_DEADLINE_S)
+    assert proc.returncode == EXIT_OK, err
+    assert "livesession: stopped by SIGXCPU after " in err
+    assert "sealed COMPLETED" in err
+    _assert_sealed_flat(run_dir, "SIGNAL_SIGXCPU")
+    evidence = write_evidence(run_dir)  # the re-run stops where the limit stopped the run
+    assert evidence.ok, evidence.problems
+
+
 def test_a_hangup_stops_the_run_gracefully_though_its_terminal_is_gone(tmp_path: Path) -> None:
     """The terminal closed (an SSH connection dropped): SIGHUP's default action ended the
     process mid-step and left a crashed run. Now it is a graceful stop, reason

@@ -12,6 +12,7 @@ steps and calls the session's verb:
   ``SIGNAL_SIGHUP``), unless the process ignores SIGHUP (``nohup``). What it would print
   to the terminal goes to ``/dev/null``, since writing to a terminal that hung up fails;
   a second SIGHUP changes nothing (the shell and the kernel may both tell a hangup).
+- SIGXCPU (the soft CPU-time limit reached, ``ulimit -S -t``): the same graceful stop.
 - SIGUSR1 (``livesession kill``): the kill switch: HALTED, cancel, flatten; the session keeps
   stepping without trading.
 - SIGUSR2 (``livesession ack``): acknowledge ERROR_REQUIRES_OPERATOR, or re-enable trading
@@ -82,7 +83,7 @@ __all__ = [
 ]
 
 S = SessionState
-STOP_SIGNALS: Final = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+STOP_SIGNALS: Final = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGXCPU)
 KILL_SIGNAL: Final = signal.SIGUSR1
 ACK_SIGNAL: Final = signal.SIGUSR2
 ACTIONS: Final = {"stop": signal.SIGTERM, "kill": KILL_SIGNAL, "ack": ACK_SIGNAL}
@@ -176,6 +177,8 @@ class SignalControls:
             _to_devnull(self._terminal_fds)  # the terminal is gone
             if self.stop_reason:
                 return
+        if signum == signal.SIGXCPU and self.stop_reason:
+            return  # the CPU-time limit says so again each CPU second: no second stop
         if self.stop_reason:
             if self.run_dir is not None and last_stop(self.run_dir) is not None:
                 # Sealed already: the process is only saying how the run ended (and handing

@@ -29,6 +29,7 @@ ACTED_BY: Final = {
     "SIGNAL_SIGTERM": "the signal livesession stop sends, as a service manager stopping it does",
     "SIGNAL_SIGINT": "Ctrl-C in the run's terminal",
     "SIGNAL_SIGHUP": "the hang-up of the run's terminal closing",
+    "SIGNAL_SIGXCPU": "the soft CPU-time limit (ulimit -S -t) the run reached",
 }
 """Who an operator name or a reason the CLI's signals record stands for, in words."""
 
