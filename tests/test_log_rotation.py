@@ -145,3 +145,15 @@ def test_an_operator_command_reads_only_what_came_after_it_looked(tmp_path: Path
         holder.write(_answer("SIGUSR2"))
     assert watch.answer("operator_control", "SIGUSR1") is None
     assert watch.answer("operator_control", "SIGUSR2") == "nothing to do: flat"
+
+
+def test_the_events_are_read_from_the_mark_only_as_the_record_is_never_rotated(
+    tmp_path: Path,
+) -> None:
+    events = tmp_path / names.EVENTS
+    kill = orjson.dumps({"event_type": "KILL_SWITCH", "payload": {}}) + b"\n"
+    events.write_bytes(kill * 3)  # kills before the operator's signal
+    watch = RunWatch(tmp_path)
+    watch.mark()
+    os.truncate(events, len(kill))  # a torn tail set aside: shorter than the mark
+    assert watch.events("KILL_SWITCH") == []  # an old kill is never taken for the answer

@@ -65,15 +65,17 @@ class RunWatch:
     def _ended_at(self, name: str) -> list[tuple[int, dict[str, object]]]:
         """The new whole lines that are JSON objects, each with the offset its line ends at.
 
-        A file rotated since the mark (logrotate's ``create``: another file at the path;
-        its ``copytruncate``: cut below the mark) is read from its start: all it holds came
-        since. Read from the mark, the holder's answer went unseen, and ``kill`` timed out.
+        A session log rotated since the mark (logrotate's ``create``: another file at the
+        path; its ``copytruncate``: cut below the mark) is read from its start: all it holds
+        came since. Read from the mark, the holder's answer went unseen, and ``kill`` timed
+        out. ``events.jsonl`` is the record, never rotated: read from the mark, always.
         """
         start = self.offsets.get(name, 0)
         try:
             with (self.run_dir / name).open("rb") as stream:
                 info = os.fstat(stream.fileno())
-                if info.st_size < start or self.files.get(name, _file_of(info)) != _file_of(info):
+                rotated = self.files.get(name, _file_of(info)) != _file_of(info)
+                if name == names.SESSION_LOG and (rotated or info.st_size < start):
                     start = self.offsets[name] = 0
                     self.files[name] = _file_of(info)
                 stream.seek(start)
