@@ -7,7 +7,13 @@ import functools
 import math
 from collections.abc import Callable
 from decimal import (
+    ROUND_CEILING,
+    ROUND_DOWN,
+    ROUND_FLOOR,
+    ROUND_HALF_DOWN,
     ROUND_HALF_EVEN,
+    ROUND_HALF_UP,
+    ROUND_UP,
     Context,
     Decimal,
     DivisionByZero,
@@ -235,8 +241,52 @@ def quantize(value: Decimal, step: Decimal, rounding: str = ROUND_HALF_EVEN) -> 
     formula alone keeps the places of a value that has fewer (``1E-2`` at a lot of 0.001
     gave ``0.01``, ``101.1`` at a tick of 0.01 ``101.1``), and the artifacts write every
     price and quantity with the tick's and the lot's places (``0.010``, ``101.10``).
+
+    The multiple is chosen exactly, whatever the digits: ``value / step`` in the context
+    would be rounded to 28 digits first, so a quantity just below a lot's multiple (a
+    strategy's ``0.29999...9`` of 31 digits at a lot of 0.001, or 28 digits at a lot of
+    0.005, whose quotient needs 29) became the multiple above it, more than was asked.
     """
-    return to_places((value / step).to_integral_value(rounding=rounding) * step, step)
+    quotient = value / step
+    if len(quotient.as_tuple().digits) < getcontext().prec:  # exact: a rounded one has them all
+        return to_places(quotient.to_integral_value(rounding=rounding) * step, step)
+    with localcontext(CONTEXT) as exact:
+        # Enough digits for the whole quotient and the remainder: both are then exact.
+        exact.prec = max(DIGITS, _quotient_digits(value, step))
+        whole, rest = divmod(value, step)  # truncated toward zero; rest has value's sign
+        carry = _carry(whole, rest, step, rounding)
+        if carry:
+            whole += carry
+    return to_places(whole * step, step)
+
+
+def _quotient_digits(value: Decimal, step: Decimal) -> int:
+    """Digits that hold ``value // step`` and ``value % step`` exactly, with one to spare."""
+    whole = max(value.adjusted() - step.adjusted() + 1, 1)
+    exponents = [value.as_tuple().exponent, step.as_tuple().exponent]
+    lowest = min(e for e in exponents if isinstance(e, int))
+    rest = max(step.adjusted() - lowest + 1, 1) if value.adjusted() >= step.adjusted() else 0
+    return max(whole, rest, len(value.as_tuple().digits)) + 2
+
+
+def _carry(whole: Decimal, rest: Decimal, step: Decimal, rounding: str) -> int:
+    """What rounding adds to ``whole``, the quotient truncated toward zero: -1, 0 or 1."""
+    if not rest:
+        return 0
+    sign = -1 if rest < 0 else 1
+    if rounding == ROUND_DOWN:
+        return 0
+    if rounding in (ROUND_UP, ROUND_CEILING, ROUND_FLOOR):
+        up = rounding == ROUND_UP or (rounding == ROUND_CEILING) == (sign > 0)
+        return sign if up else 0
+    twice = abs(rest) * 2
+    if twice != step:
+        return sign if twice > step else 0
+    if rounding == ROUND_HALF_EVEN:
+        return sign if whole % 2 else 0
+    if rounding in (ROUND_HALF_UP, ROUND_HALF_DOWN):
+        return sign if rounding == ROUND_HALF_UP else 0
+    raise ValueError(f"quantize does not round {rounding}")
 
 
 def to_places(value: Decimal, step: Decimal) -> Decimal:
