@@ -144,6 +144,44 @@ _BAD_INTENTS = {
         "ValueError",
         "stop_loss_pct must be a finite number",
     ),
+    # A number with more digits than Decimal keeps. Before, Decimal(0.3) (a float's binary
+    # value, 0.29999999999999998889...) was taken and rounded down to the lot: an order of
+    # 0.299 where the strategy meant 0.3; a price made so was a PRICE_OFF_TICK rejection
+    # that never said why. Now refused, naming the float and what to write.
+    "a quantity made from a float": (
+        OrderIntent(symbol="BTC/USDT", side=Side.BUY, quantity=D(0.3)),
+        "ValueError",
+        (
+            "an OrderIntent's quantity has 54 significant digits, more than the 28 Decimal "
+            "arithmetic keeps: the run would round it; got "
+            "0.299999999999999988897769753748434595763683319091796875, Decimal(0.3), the binary "
+            "value of the float 0.3: make it from the float's text, Decimal(str(x)), or round it "
+            "to the grid first"
+        ),
+    ),
+    "a limit price made from a float": (
+        buy("0.01", order_type=OrderType.LIMIT, limit_price=D(41810.26)),
+        "ValueError",
+        (
+            "limit_price has 42 significant digits, more than the 28 Decimal arithmetic keeps: "
+            "the run would round it; got 41810.2600000000020372681319713592529296875, "
+            "Decimal(41810.26), the binary value of the float 41810.26: make it from the float's"
+        ),
+    ),
+    "a stop loss made from a float": (
+        buy("0.01", stop_loss_pct=D(0.02)),
+        "ValueError",
+        "stop_loss_pct has 57 significant digits, more than the 28 Decimal arithmetic keeps",
+    ),
+    "a quantity of 31 digits": (
+        buy("0.2999999999999999999999999999999"),
+        "ValueError",
+        (
+            "quantity has 31 significant digits, more than the 28 Decimal arithmetic keeps: the "
+            "run would round it; got 0.2999999999999999999999999999999: round it to the grid "
+            "first (Decimal.quantize)"
+        ),
+    ),
     # Fields each sound that do not go together. Before, a MARKET intent with a
     # limit_price was valued by the rails at that price (1.00: any size passed the notional
     # rail), a LIMIT without a price went to the venue unpriced, and a stop loss of 2

@@ -36,6 +36,7 @@ __all__ = [
     "fenced",
     "finite_decimal",
     "integer_digits",
+    "long_number_problem",
     "places",
     "plain",
     "quantize",
@@ -135,6 +136,28 @@ def excess_digits(value: Decimal) -> str | None:
         f"{count} significant digits, more than the {DIGITS} Decimal arithmetic keeps: "
         "the run would round it"
     )
+
+
+def long_number_problem(owner: str, value: Decimal) -> str | None:
+    """``owner``'s ``value`` has more than ``DIGITS`` digits: the problem and what to do, or None.
+
+    A plug-in's number is taken as given, never rounded to fit: ``Decimal(0.3)``, made from
+    a float, is that float's binary value, 0.29999999999999998889... (54 digits), which at a
+    lot of 0.001 is an order of 0.299, not the 0.3 meant. Said so, with the float's text.
+    """
+    problem = excess_digits(value)
+    if problem is None:
+        return None
+    text = str(value)
+    shown = text if len(text) <= _SHOWN else text[: _SHOWN - 3] + "..."
+    near = float(value)
+    made = (
+        f", Decimal({near!r}), the binary value of the float {near!r}: make it from the "
+        "float's text, Decimal(str(x)), or round it to the grid first"
+        if math.isfinite(near) and Decimal(near) == value
+        else ": round it to the grid first (Decimal.quantize)"
+    )
+    return f"{owner} has {problem}; got {shown}{made}"
 
 
 def integer_digits(value: Decimal) -> int:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Final
 import attrs
 
 from .._support.text import surrogate_at
-from .decimal import plain
+from .decimal import long_number_problem, plain
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -164,6 +164,8 @@ def _intent_problems(
         if value is None and name != "quantity":
             continue
         problem = _number_problem("an OrderIntent", name, value, zero_ok=name == "quantity")
+        if problem is None and isinstance(value, Decimal):
+            problem = long_number_problem(f"an OrderIntent's {name}", value)
         if problem is not None:
             yield problem
     yield from _grid_problems(intent, lot, tick)
