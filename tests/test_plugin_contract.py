@@ -88,6 +88,40 @@ def _one_shot(tmp_path: Path, run_id: str, strategy: Any, **extra: Any) -> tuple
 # -- intents -------------------------------------------------------------------------------
 
 
+def _fields(**given: Any) -> dict[str, Any]:
+    return {"symbol": "BTC/USDT", "side": Side.BUY, **given}
+
+
+class Float64(float):
+    """A float subclass, as numpy's ``float64`` is."""
+
+
+class Int64:
+    """An integer that is no ``int``, as numpy's ``int64``: it has ``__index__``."""
+
+    def __init__(self, value: int) -> None:
+        self.value = value
+
+    def __index__(self) -> int:
+        return self.value
+
+    def __repr__(self) -> str:
+        return f"Int64({self.value})"
+
+
+class Float32:
+    """A number with ``__float__`` alone, as numpy's ``float32``."""
+
+    def __init__(self, value: float) -> None:
+        self.value = value
+
+    def __float__(self) -> float:
+        return self.value
+
+    def __repr__(self) -> str:
+        return f"Float32({self.value})"
+
+
 _BAD_INTENTS = {
     "a dict": (
         {"symbol": "BTC/USDT", "side": "BUY", "quantity": "1"},
@@ -112,7 +146,43 @@ _BAD_INTENTS = {
     "a float quantity": (
         OrderIntent(symbol="BTC/USDT", side=Side.BUY, quantity=0.5),  # type: ignore[arg-type]
         "ValueError",
-        "quantity must be a Decimal, got float 0.5",
+        (
+            "quantity must be a Decimal, got float 0.5: make it from the number's text, "
+            "Decimal(str(x)), not Decimal(x), which takes a float's binary value"
+        ),
+    ),
+    # numpy's numbers, as a strategy computing with numpy or pandas returns them. Before,
+    # the refusal named the type alone, not what to write.
+    "a float subclass quantity (numpy's float64)": (
+        OrderIntent(symbol="BTC/USDT", side=Side.BUY, quantity=Float64(0.1 + 0.2)),  # type: ignore[arg-type]
+        "ValueError",
+        (
+            "quantity must be a Decimal, got Float64 0.30000000000000004: make it from the "
+            "number's text, Decimal(str(x))"
+        ),
+    ),
+    "an integer of another type (numpy's int64)": (
+        OrderIntent(symbol="BTC/USDT", side=Side.BUY, quantity=Int64(3)),  # type: ignore[arg-type]
+        "ValueError",
+        "quantity must be a Decimal, got Int64 Int64(3): give int(x)",
+    ),
+    "a number with __float__ alone (numpy's float32)": (
+        buy("0.01", order_type=OrderType.LIMIT, limit_price=Float32(41000.5)),
+        "ValueError",
+        (
+            "limit_price must be a Decimal, got Float32 Float32(41000.5): make it from the "
+            "number's text, Decimal(str(x))"
+        ),
+    ),
+    "a NaN float quantity": (
+        OrderIntent(symbol="BTC/USDT", side=Side.BUY, quantity=float("nan")),  # type: ignore[arg-type]
+        "ValueError",
+        "quantity must be a Decimal, got float nan: NaN and the infinities are no number",
+    ),
+    "a quantity as text": (
+        OrderIntent(symbol="BTC/USDT", side=Side.BUY, quantity="0.01"),  # type: ignore[arg-type]
+        "ValueError",
+        "quantity must be a Decimal, got str '0.01': give Decimal(x), the text's Decimal",
     ),
     "a side as text": (
         OrderIntent(symbol="BTC/USDT", side="BUY", quantity=D("0.01")),  # type: ignore[arg-type]
@@ -215,6 +285,31 @@ _BAD_INTENTS = {
 
 
 class TestIntentProblem:
+    def test_numpy_s_own_numbers_are_named_with_what_to_write(self):
+        """The numpy-free cases above stand for these: numpy's types behave as they do."""
+        np = pytest.importorskip("numpy")
+        said = {
+            "float64": intent_problem(OrderIntent(**_fields(quantity=np.float64(0.3)))),
+            "int64": intent_problem(OrderIntent(**_fields(quantity=np.int64(3)))),
+            "float32": intent_problem(OrderIntent(**_fields(quantity=np.float32(0.1)))),
+            "Decimal(float64)": intent_problem(buy(str(D(np.float64(0.3))))),
+        }
+        assert said == {
+            "float64": "an OrderIntent's quantity must be a Decimal, got float64 "
+            "np.float64(0.3): make it from the number's text, Decimal(str(x)), not "
+            "Decimal(x), which takes a float's binary value",
+            "int64": "an OrderIntent's quantity must be a Decimal, got int64 np.int64(3): "
+            "give int(x)",
+            "float32": "an OrderIntent's quantity must be a Decimal, got float32 "
+            "np.float32(0.1): make it from the number's text, Decimal(str(x)), not "
+            "Decimal(x), which takes a float's binary value",
+            "Decimal(float64)": "an OrderIntent's quantity has 54 significant digits, more "
+            "than the 28 Decimal arithmetic keeps: the run would round it; got "
+            "0.299999999999999988897769753748434595763683319091796875, Decimal(0.3), the "
+            "binary value of the float 0.3: make it from the float's text, Decimal(str(x)), "
+            "or round it to the grid first",
+        }
+
     @pytest.mark.parametrize("case", sorted(_BAD_INTENTS))
     def test_names_what_is_wrong(self, case: str):
         intent, _error, message = _BAD_INTENTS[case]
@@ -586,6 +681,30 @@ class _FailsOnCall(_StateStrategy):
         return super().get_state()
 
 
+class _Array:
+    """As numpy's ndarray (or a pandas Series): sized, with ``tolist``."""
+
+    def __len__(self) -> int:
+        return 2
+
+    def tolist(self) -> list[float]:
+        return [1.0, 2.0]
+
+
+class _Frame:
+    """As a pandas DataFrame: ``to_dict``."""
+
+    def to_dict(self, orient: str) -> dict[str, list[float]]:
+        return {"close": [1.0]}
+
+
+class _Stamp:
+    """As a pandas Timestamp, which orjson does not take as a datetime."""
+
+    def isoformat(self) -> str:
+        return "2026-01-01T00:00:00+00:00"
+
+
 class _StateFeed(ScriptedFeed):
     def get_state(self) -> dict[str, Any]:
         return {"n": self._n, "prices": {D("1")}}
@@ -598,6 +717,13 @@ class TestStateTheCheckpointCannotHold:
             ({1, 2}, "Type is not JSON serializable: set"),
             (D("1.5"), "Type is not JSON serializable: decimal.Decimal"),
             ({1: "int key"}, "Dict key must be str"),
+            # numpy's and pandas' values, each named with what gives its content as JSON
+            ({1, 2}, "set) at state['extra'] (sorted(x) is a list of it, in an order that"),
+            (Float64(0.5), "Float64) at state['extra'] (float(x) is the float it holds)"),
+            (Int64(3), "Int64) at state['extra'] (int(x) is the integer it holds)"),
+            (_Array(), "_Array) at state['extra'] (x.tolist() gives its values as plain lists"),
+            (_Frame(), "_Frame) at state['extra'] (x.to_dict(\"list\") gives its columns as"),
+            (_Stamp(), "_Stamp) at state['extra'] (x.isoformat() is its text)"),
         ],
     )
     def test_at_activation_the_run_fails_at_step_0(self, tmp_path: Path, state: Any, shown: str):

@@ -23,7 +23,7 @@ from decimal import (
     localcontext,
     setcontext,
 )
-from typing import Final, ParamSpec, TypeVar
+from typing import Final, ParamSpec, TypeVar, cast
 
 from .._support.numbertext import number_form_problem
 
@@ -37,6 +37,7 @@ __all__ = [
     "finite_decimal",
     "integer_digits",
     "long_number_problem",
+    "number_hint",
     "places",
     "plain",
     "quantize",
@@ -158,6 +159,38 @@ def long_number_problem(owner: str, value: Decimal) -> str | None:
         else ": round it to the grid first (Decimal.quantize)"
     )
     return f"{owner} has {problem}; got {shown}{made}"
+
+
+def number_hint(value: object) -> str:
+    """What to write for ``value``, a number of another type where a Decimal belongs, or "".
+
+    A float (numpy's ``float64`` is one; ``float32`` has ``__float__``) becomes the Decimal
+    of its text, never ``Decimal(x)``, its binary value; an integer of another type (numpy's
+    ``int64``, with ``__index__``) its ``int``. NaN and the infinities are no number at all.
+    """
+    kind = type(value)
+    if isinstance(value, (int, Decimal)) or "bool" in kind.__name__:  # numpy's bool_ too
+        return ""
+    if isinstance(value, str):
+        return ": give Decimal(x), the text's Decimal"
+    if hasattr(kind, "__index__"):
+        return ": give int(x)"
+    if isinstance(value, float) or hasattr(kind, "__float__"):
+        return _float_hint(value)
+    return ""
+
+
+def _float_hint(value: object) -> str:
+    try:
+        finite = math.isfinite(cast("float", value))
+    except Exception:  # noqa: BLE001 - a __float__ of the caller's: no hint then
+        return ""
+    if not finite:
+        return ": NaN and the infinities are no number the run can act on"
+    return (
+        ": make it from the number's text, Decimal(str(x)), not Decimal(x), which takes a "
+        "float's binary value"
+    )
 
 
 def integer_digits(value: Decimal) -> int:

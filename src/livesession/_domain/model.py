@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Final
 import attrs
 
 from .._support.text import surrogate_at
-from .decimal import long_number_problem, plain
+from .decimal import long_number_problem, number_hint, plain
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -255,7 +255,8 @@ def _number_problem(owner: str, name: str, value: object, *, zero_ok: bool) -> s
     value is not; otherwise the value must be positive.
     """
     if isinstance(value, bool) or not isinstance(value, (Decimal, int)):
-        return f"{owner}'s {name} must be a Decimal, got {type(value).__name__} {value!r}"
+        got = f"{type(value).__name__} {value!r}"
+        return f"{owner}'s {name} must be a Decimal, got {got}{number_hint(value)}"
     if isinstance(value, Decimal) and not value.is_finite():
         return f"{owner}'s {name} must be a finite number, got {value}"
     if zero_ok and value < 0:

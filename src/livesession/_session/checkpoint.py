@@ -142,10 +142,32 @@ def _refused_at(value: object, where: str, depth: int = 0) -> str | None:
         try:
             orjson.dumps(value)
         except TypeError:
-            return f" at {where}"
+            return f" at {where}{_json_hint(value)}"
         return None
     found = (_refused_at(item, at, depth + 1) for item, at in children)
     return next((place for place in found if place is not None), None)
+
+
+def _json_hint(value: object) -> str:
+    """What gives ``value``'s content as JSON (numpy's and pandas' types), or ""."""
+    kind = type(value)
+    if isinstance(value, float):  # a float subclass (numpy's float64): orjson takes none
+        return " (float(x) is the float it holds)"
+    if isinstance(value, (set, frozenset)):
+        return " (sorted(x) is a list of it, in an order that repeats)"
+    if callable(getattr(kind, "tolist", None)) and hasattr(kind, "__len__"):
+        return " (x.tolist() gives its values as plain lists and numbers)"  # an ndarray
+    for method, hint in _JSON_HINTS:
+        if callable(getattr(kind, method, None)):
+            return hint
+    return ""
+
+
+_JSON_HINTS: Final = (
+    ("__index__", " (int(x) is the integer it holds)"),  # numpy's int64
+    ("to_dict", ' (x.to_dict("list") gives its columns as lists)'),  # a DataFrame
+    ("isoformat", " (x.isoformat() is its text)"),  # a pandas Timestamp
+)
 
 
 def _holding(value: object, form: bytes, where: str) -> str:
