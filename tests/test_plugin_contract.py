@@ -465,6 +465,21 @@ class TestIntentsTheSessionCannotActOn:
         assert signal["payload"]["quantity"] == submitted["payload"]["quantity"]
 
 
+class TestRoundedToTheLot:
+    def test_never_above_the_quantity_asked(self, tmp_path: Path):
+        """28 digits just below 1, at a lot of 0.005: the quotient (199.99...98) needs 29
+        digits. Before, it was rounded to 200 first, and the order was for 1.000, more than
+        the strategy asked; rounded down to the lot it is 0.995."""
+        asked = D("0.9999999999999999999999999999")
+        strategy = ScriptedStrategy(at({2: [buy(str(asked))]}))
+        run_dir, result = _one_shot(tmp_path, "lot5", strategy, qty_lot="0.005", risk=_ONE_UNIT)
+        assert result.status is SessionStatus.COMPLETED
+        (signal,) = _events(run_dir, "SIGNAL")
+        assert signal["payload"]["quantity"] == "0.995"
+        entry = _events(run_dir, "ORDER_SUBMITTED")[0]
+        assert entry["payload"]["quantity"] == "0.995"
+
+
 class TestBelowTheLot:
     @pytest.mark.parametrize("quantity", ["0", "0.0004"])
     def test_is_a_refused_signal(self, tmp_path: Path, quantity: str):
