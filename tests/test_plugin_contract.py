@@ -109,6 +109,16 @@ class Int64:
         return f"Int64({self.value})"
 
 
+class Bool_:
+    """A truth value that is no ``bool``, as numpy's ``bool_``."""
+
+    def __bool__(self) -> bool:
+        return True
+
+    def __repr__(self) -> str:
+        return "Bool_(True)"
+
+
 class Float32:
     """A number with ``__float__`` alone, as numpy's ``float32``."""
 
@@ -178,6 +188,11 @@ _BAD_INTENTS = {
         OrderIntent(symbol="BTC/USDT", side=Side.BUY, quantity=float("nan")),  # type: ignore[arg-type]
         "ValueError",
         "quantity must be a Decimal, got float nan: NaN and the infinities are no number",
+    ),
+    "a bool of another type (numpy's bool_, as a comparison of its floats gives)": (
+        OrderIntent(symbol="BTC/USDT", side=Side.BUY, quantity=D("0.01"), reduce_only=Bool_()),  # type: ignore[arg-type]
+        "ValueError",
+        "reduce_only must be a bool, got Bool_(True): give bool(x)",
     ),
     "a quantity as text": (
         OrderIntent(symbol="BTC/USDT", side=Side.BUY, quantity="0.01"),  # type: ignore[arg-type]

@@ -154,7 +154,9 @@ def _intent_problems(
     for name, kind in _INTENT_KINDS:
         value = getattr(intent, name)
         if not isinstance(value, kind):
-            yield f"an OrderIntent's {name} must be {_kind_text(kind)}, got {value!r}"
+            boolish = kind is bool and "bool" in type(value).__name__.lower()  # numpy's bool_
+            hint = ": give bool(x)" if boolish else ""
+            yield f"an OrderIntent's {name} must be {_kind_text(kind)}, got {value!r}{hint}"
         elif isinstance(value, str) and (at := surrogate_at(value)) is not None:
             yield _surrogate_problem(name, value, at)
     if not intent.symbol:
