@@ -754,6 +754,8 @@ class TestStateTheCheckpointCannotHold:
             (_Array(), "_Array) at state['extra'] (x.tolist() gives its values as plain lists"),
             (_Frame(), "_Frame) at state['extra'] (x.to_dict(\"list\") gives its columns as"),
             (_Stamp(), "_Stamp) at state['extra'] (x.isoformat() is its text)"),
+            # numpy's random generator state (bit_generator.state) holds 128-bit integers
+            ({"state": 2**127 + 1}, "64-bit range) at state['extra']['state'] (str(x) keeps it"),
         ],
     )
     def test_at_activation_the_run_fails_at_step_0(self, tmp_path: Path, state: Any, shown: str):

@@ -153,6 +153,8 @@ def _json_hint(value: object) -> str:
     kind = type(value)
     if isinstance(value, float):  # a float subclass (numpy's float64): orjson takes none
         return " (float(x) is the float it holds)"
+    if isinstance(value, int):  # beyond 64 bits (numpy's random state holds 128)
+        return " (str(x) keeps it exactly, as text)"
     if isinstance(value, (set, frozenset)):
         return " (sorted(x) is a list of it, in an order that repeats)"
     if callable(getattr(kind, "tolist", None)) and hasattr(kind, "__len__"):
