@@ -548,6 +548,24 @@ _BAD_BARS = {
         "next_bar returned a bar of 'ETH/USDT'; the session trades 'BTC/USDT'",
     ),
     "a float price": (_bar(open=100.0), "ValueError", "open must be a Decimal, got float 100.0"),
+    # A feed of rows read with pandas: Decimal(row.close) is the float's binary value. Before,
+    # it was "off the price_tick grid ... or set price_tick to the feed's", which it is not;
+    # a volume so made was recorded with its 40 digits, where a data file's is refused.
+    "a price made from a float": (
+        _bar(close=D(100.3)),
+        "ValueError",
+        (
+            "a Bar's close has 49 significant digits, more than the 28 Decimal arithmetic keeps: "
+            "the run would round it; got 100.2999999999999971578290569595992565155029296875, "
+            "Decimal(100.3), the binary value of the float 100.3: make it from the float's text, "
+            "Decimal(str(x))"
+        ),
+    ),
+    "a volume made from a float": (
+        _bar(volume=D(1234.5678)),
+        "ValueError",
+        "a Bar's volume has 46 significant digits, more than the 28 Decimal arithmetic keeps",
+    ),
     "a NaN close": (_bar(close=D("NaN")), "ValueError", "close must be a finite number, got NaN"),
     "a zero low": (_bar(low=D("0")), "ValueError", "a Bar's low must be positive, got 0"),
     "a negative volume": (_bar(volume=D("-1")), "ValueError", "volume must not be negative"),

@@ -166,8 +166,6 @@ def _intent_problems(
         if value is None and name != "quantity":
             continue
         problem = _number_problem("an OrderIntent", name, value, zero_ok=name == "quantity")
-        if problem is None and isinstance(value, Decimal):
-            problem = long_number_problem(f"an OrderIntent's {name}", value)
         if problem is not None:
             yield problem
     yield from _grid_problems(intent, lot, tick)
@@ -269,7 +267,8 @@ def _number_problem(owner: str, name: str, value: object, *, zero_ok: bool) -> s
         return f"{owner}'s {name} must not be negative, got {value} (a negative zero): give 0"
     if not zero_ok and value <= 0:
         return f"{owner}'s {name} must be positive, got {value}"
-    return None
+    # More digits than Decimal keeps: Decimal(0.3) of a float, 0.29999999999999998889...
+    return long_number_problem(f"{owner}'s {name}", value) if isinstance(value, Decimal) else None
 
 
 _BAR_PRICES: Final = ("open", "high", "low", "close")
