@@ -55,6 +55,24 @@ PLANTED = [
     ),
     ("webhook_url", "POST https://ci.example.com/hooks/9f8e7d6c5b4a3928", "9f8e7d6c5b4a3928"),
     ("aws_access_key", "key id AKIAIOSFODNN7EXAMPLE in use", "AKIAIOSFODNN7EXAMPLE"),
+    # A request's signature, as ccxt (and requests under it) quote a signed URL in their
+    # errors, or a venue's signature header: before, a traceback of a broker error in the
+    # session log kept it, and the request could be sent again while its timestamp held.
+    (
+        "request_signature",
+        (
+            "binance GET https://testnet.binance.vision/api/v3/order?timestamp=1767225600020"
+            "&symbol=BTCUSDT&signature=2726a22549c16bbcdbf9b85f015b96baf3bddc23155576f5d6"
+            " 503 Service Unavailable"
+        ),
+        "2726a22549c16bbcdbf9",
+    ),
+    ("request_signature", "X-BAPI-SIGN: 3f2a9b8c7d6e5f4a3b2c1d0e", "3f2a9b8c7d6e5f4a3b2c1d0e"),
+    (
+        "request_signature",
+        '{"OK-ACCESS-SIGN": "aGVsbG8gd29ybGQgMTIzNDU2Nzg5MA=="}',
+        "aGVsbG8gd29ybGQgMTIzNDU2Nzg5MA",
+    ),
     # Prefixed tokens under no secret name (a strategy's exception message, say): before,
     # neither redaction nor the evidence's scan knew them.
     (
@@ -74,6 +92,11 @@ PLANTED = [
 # Texts that name secrets, keys, tokens or URLs but hold none.
 LOOK_ALIKES = [
     "SECRET_SANTA=yes",
+    "its signature: make_strategy(strategy_id, lookback)",
+    "Signature for this request is not valid.",
+    "design=abcdef0123456789abcdef0",
+    "sign: -1",
+    "order side sign=+1 short_signal=0123456789abcdef",
     "api_key_count=3",
     "we rotated keys; api_key_count=3 in prose",
     "password_policy: strict",
@@ -169,6 +192,8 @@ class TestCost:
             "x://u:" * 8_000,
             "https://a/hooks/" * 3_000,
             "https://hooks.slack.com/services/" * 1_500,
+            "a_" * 25_000 + "signature=",
+            "x-sign=" + "a" * 50_000,
         ]
         # This process's CPU time, not the wall clock's: a loaded machine (20 deep on 2
         # cores) stretched the wall time of a fraction of a second's work to 3.5 s of the

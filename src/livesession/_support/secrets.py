@@ -125,6 +125,15 @@ _WEBHOOK: Final = (
     r"|https?://[^\s/\"'<>]+/(?:[^\s\"'<>?#/]*/){0,8}(?:webhooks?|hooks)/"
     rf"((?={_PATH_CHAR}*?\d){_PATH_CHAR}{{16,}})"
 )
+# A request's signature (an HMAC of it, as ccxt quotes a signed URL in its errors:
+# ``...&signature=3f9a...``, or a venue's header ``X-BAPI-SIGN: ...``) lets the request be
+# sent again while its timestamp is fresh. Only a value that looks like one (16 or more
+# characters of hex or base64, a digit among them) is one: prose ("its signature: a
+# callable") is not.
+_SIGNATURE: Final = (
+    r"(?<![a-z0-9_.-])[_.-]*(?:[a-z0-9]+[_.-])*(?:signature|sign)[\"']?[ \t]*[:=][ \t]*[\"']?"
+    r"((?=[a-z0-9+/_-]*\d)[a-z0-9+/_-]{16,}=*)"
+)
 # The whole block when the text holds one, else the header and the rest of its line.
 _PRIVATE_KEY: Final = (
     r"(?-i:-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----)"
@@ -151,6 +160,7 @@ RULES: Final = (
     SecretRule("url_password", re.compile(_URL_USERINFO, _FLAGS)),
     SecretRule("bearer_token", re.compile(_BEARER, _FLAGS)),
     SecretRule("webhook_url", re.compile(_WEBHOOK, _FLAGS)),
+    SecretRule("request_signature", re.compile(_SIGNATURE, _FLAGS)),
     SecretRule("provider_token", re.compile(_BY_PREFIX)),  # case matters: no IGNORECASE
 )
 """Every kind of secret found in free text, in the order findings are reported."""
@@ -159,7 +169,7 @@ RULES: Final = (
 # rules: the audit chain redacts every payload string, and most hold none of them. Searching
 # the lowered text is about five times faster than an IGNORECASE search.
 _TRIGGER: Final = re.compile(
-    r"secret|passw|passphrase|token|key|bearer|://|-----begin|akia|gh[pousr]_|github_pat_|xox"
+    r"secret|passw|passphrase|token|key|bearer|sign|://|-----begin|akia|gh[pousr]_|github_pat_|xox"
     r"|k_live_|eyj"
 )
 _SHORTEST: Final = len("a://:x@")

@@ -28,7 +28,7 @@ from .convert import (
     _venue_order,
 )
 from .credentials import HoldsCredentials
-from .errors import _as_read_error, _is_duplicate_client_id, classify
+from .errors import _as_read_error, _is_duplicate_client_id, classify, scrub_chain
 from .ohlcv import fetch_candles
 from .sandbox import _Exchange, _Sandbox, _sandbox_problems
 from .tracked import _Reported, _Tracked, fetch_by_client_id, new_fills, track
@@ -157,6 +157,7 @@ class CcxtSandboxBroker(HoldsCredentials, ConfirmingLookup, RecoveringVenue, San
             )
         except ccxt.BaseError as exc:
             if _is_duplicate_client_id(exc):
+                scrub_chain(exc)  # what the lookup raises is raised in its context
                 self._adopt_duplicate(order, now_ns)
                 return
             error = classify(exc, client_order_id=cid)

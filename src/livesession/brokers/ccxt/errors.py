@@ -5,7 +5,9 @@ resend the same client order id after backoff), ``OutcomeUnknown`` (may have bee
 ``lookup`` before anything is resent) or ``Rejected`` (final, with a reason code). Reads
 are idempotent, so ``_as_read_error`` reports a read whose outcome is unknown as
 ``Transient``. The messages carry the venue's code and text, never a URL, a signature or a
-credential.
+credential; and the ccxt error each is raised from (its ``__cause__``), which quotes the
+signed URL (``...&signature=...``), is redacted in place (``scrub_chain``), so a traceback
+an application logs shows neither.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Final
 
 from ..._exceptions import BrokerError, OutcomeUnknown, Rejected, Transient
 from ..._support.optional import import_optional
+from ..._support.secrets import redact_text
 
 __all__ = ["classify"]
 
@@ -38,6 +41,21 @@ def _chain(exc: BaseException) -> Iterator[BaseException]:
         linked = [current.__cause__, current.__context__, getattr(current, "reason", None)]
         linked.extend(current.args)
         todo.extend(item for item in linked if isinstance(item, BaseException))
+
+
+def scrub_chain(exc: BaseException) -> None:
+    """Redact, in place, the text of ``exc`` and of everything it was caused by.
+
+    ccxt quotes the request's URL in its errors, a signed one with its ``signature``, and so
+    do the ``requests`` and urllib3 errors under it (``Max retries exceeded with url:
+    /api/v3/account?...&signature=...``); a venue's answer may echo a key. The broker raises
+    its own error from that chain, and a traceback shows the chain whole: each link's
+    arguments are redacted (``redact_text``: signatures, the environment's secrets) once
+    the error has been classified.
+    """
+    for link in _chain(exc):
+        if any(isinstance(arg, str) for arg in link.args):
+            link.args = tuple(redact_text(a) if isinstance(a, str) else a for a in link.args)
 
 
 def _never_connected(exc: BaseException) -> bool:
@@ -102,9 +120,7 @@ _REJECT_REASONS: Final = (
 """ccxt error classes that mean the venue refused the request, most specific first."""
 
 
-def classify(  # noqa: PLR0911 - one return per row of the taxonomy
-    exc: BaseException, *, client_order_id: str | None = None
-) -> BrokerError:
+def classify(exc: BaseException, *, client_order_id: str | None = None) -> BrokerError:
     """Map a ccxt error (or anything else a ccxt call raised) to the session's taxonomy.
 
     - ``Transient``: refused connection, DNS failure, connect timeout, HTTP 429/418
@@ -120,6 +136,15 @@ def classify(  # noqa: PLR0911 - one return per row of the taxonomy
     The returned error's message is one line: the venue's code and message, never a URL,
     a signature or a credential.
     """
+    try:
+        return _classified(exc, client_order_id)
+    finally:
+        scrub_chain(exc)  # once its text has been read
+
+
+def _classified(  # noqa: PLR0911 - one return per row of the taxonomy
+    exc: BaseException, client_order_id: str | None
+) -> BrokerError:
     ccxt = import_optional("ccxt", "ccxt")
     detail = _venue_detail(exc)
     cid = client_order_id
@@ -159,9 +184,12 @@ def _as_read_error(exc: BaseException, *, client_order_id: str | None = None) ->
     A read has no effect at the venue: an unknown outcome is just a failed read, and its
     message names the failure, not an order to look up (a candle fetch has none).
     """
-    error = classify(exc, client_order_id=client_order_id)
-    if isinstance(error, OutcomeUnknown):
-        return Transient(
-            f"the read failed ({_venue_detail(exc)})", client_order_id=error.client_order_id
-        )
-    return error
+    try:
+        error = _classified(exc, client_order_id)
+        if isinstance(error, OutcomeUnknown):
+            return Transient(
+                f"the read failed ({_venue_detail(exc)})", client_order_id=error.client_order_id
+            )
+        return error
+    finally:
+        scrub_chain(exc)
