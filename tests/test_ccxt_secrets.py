@@ -25,7 +25,7 @@ ccxt = pytest.importorskip("ccxt")
 pytest.importorskip("requests")
 
 from livesession._domain.model import Order, OrderType, Side  # noqa: E402
-from livesession._domain.runtime_config import RuntimeConfig  # noqa: E402
+from livesession._domain.runtime_config import RuntimeConfig, Secret  # noqa: E402
 from livesession._exceptions import BrokerError  # noqa: E402
 from livesession.brokers.ccxt import CcxtSandboxBroker, make_ccxt_broker  # noqa: E402
 
@@ -134,10 +134,14 @@ def _fake() -> Iterator[FakeBinance]:
 
 
 def _broker(fake: FakeBinance, route: LoopbackRoute, key: str = KEY) -> CcxtSandboxBroker:
-    env = {"LIVESESSION_BINANCE_API_KEY": key, "LIVESESSION_BINANCE_API_SECRET": SECRET}
+    # Built by hand, not from the process's environment: redaction knows these values
+    # only because the broker was built with them.
+    config = RuntimeConfig(
+        mode="ccxt:binance", exchange="binance", api_key=Secret(key), api_secret=Secret(SECRET)
+    )
     return make_ccxt_broker(
         "binance",
-        runtime_config=RuntimeConfig.from_env(env, mode="ccxt:binance"),
+        runtime_config=config,
         symbols=("BTC/USDT",),
         timeout_ms=300,
         enable_rate_limit=False,
@@ -195,5 +199,23 @@ def test_a_refused_key_leaves_no_key_in_the_error(fake):
             broker.open_orders()
         assert getattr(info.value, "reason", None) == "AUTH"
         _assert_clean(info.value, wrong, KEY, SECRET)
+    finally:
+        broker.close()
+
+
+def test_a_key_requests_refuses_is_not_quoted_in_the_error(fake):
+    """A key ending in ``\\r`` (a CRLF .env file) makes requests refuse the header, quoting it.
+
+    ``RuntimeConfig.from_env`` refuses such a value; one built by hand reaches ccxt, and
+    the values the broker was built with are redacted like the environment's secrets.
+    """
+    padded = "SEKRETCANARYcrlfkey0123456789\r"
+    broker = _broker(fake, LoopbackRoute(fake.port), key=padded)
+    try:
+        broker.load_markets()
+        with pytest.raises(BrokerError) as info:
+            broker.open_orders()
+        assert "header value" in _quoted(info.value)  # requests refused it
+        _assert_clean(info.value, padded.strip(), SECRET)
     finally:
         broker.close()

@@ -141,6 +141,30 @@ class TestFromEnv:
         with pytest.raises(ConfigError, match="LIVESESSION_BINANCE_API_SECRET"):
             RuntimeConfig.from_env(env, mode="ccxt:binance")
 
+    @pytest.mark.parametrize(
+        ("field", "padded"),
+        [
+            ("KEY", KEY_VALUE + "\r"),  # a .env file saved with Windows line ends
+            ("SECRET", " " + SEC_VALUE),
+            ("PASSWORD", PHRASE_VALUE + "\n"),
+            ("KEY", KEY_VALUE[:4] + "\x00" + KEY_VALUE[4:]),
+        ],
+    )
+    def test_padded_value_is_refused_naming_the_variable(self, field, padded):
+        """A value with whitespace at an end or a control character is refused, not shown.
+
+        Sent as it was, requests refused the header and quoted the value in its error,
+        which the broker's error was raised from.
+        """
+        env = _full_env("okx")
+        env[f"LIVESESSION_OKX_API_{field}"] = padded
+        with pytest.raises(ConfigError, match=f"LIVESESSION_OKX_API_{field} has whitespace"):
+            RuntimeConfig.from_env(env, mode="ccxt:okx")
+        with pytest.raises(ConfigError) as caught:
+            RuntimeConfig.from_env(env, mode="ccxt:okx")
+        _assert_no_values(str(caught.value) + repr(caught.value))
+        assert "\n" not in str(caught.value)
+
     def test_other_exchange_credentials_do_not_count(self):
         """Credentials for one exchange do not satisfy another."""
         with pytest.raises(ConfigError, match="LIVESESSION_BYBIT_API_KEY"):

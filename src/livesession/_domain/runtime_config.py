@@ -139,7 +139,8 @@ class RuntimeConfig:
         """Read the configuration for ``mode`` from ``environ`` (default ``os.environ``).
 
         An empty or blank variable counts as missing. Raises ``ConfigError`` naming every
-        missing variable, or the valid modes when ``mode`` is unknown.
+        missing variable, a variable whose value has whitespace at its start or end or a
+        control character (never the value), or the valid modes when ``mode`` is unknown.
         """
         env = os.environ if environ is None else environ
         exchange = _parse_mode(mode)
@@ -147,8 +148,19 @@ class RuntimeConfig:
             return cls(mode=mode)
 
         def secret(field: str) -> Secret | None:
-            value = env.get(_variable(exchange, field), "")
-            return Secret(value) if value.strip() else None
+            name = _variable(exchange, field)
+            value = env.get(name, "")
+            if not value.strip():
+                return None
+            if value != value.strip() or not value.isprintable():
+                # A .env file saved with CRLF line ends gives "key\r": sent as a header,
+                # it was refused by requests, which quoted the value in its error.
+                raise ConfigError(
+                    f"{name} has whitespace at its start or end, or a control character "
+                    "(a .env file with Windows line ends gives a trailing \\r): remove it "
+                    "(value not shown)"
+                )
+            return Secret(value)
 
         config = cls(
             mode=mode,

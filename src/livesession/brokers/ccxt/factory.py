@@ -17,8 +17,10 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Final
 
 from ..._domain.decimal import ZERO
+from ..._domain.runtime_config import required_env_vars
 from ..._exceptions import ConfigError
 from ..._support.optional import import_optional
+from ..._support.secrets import take_environment_secrets
 from .broker import CcxtSandboxBroker
 from .credentials import holding_credentials
 from .sandbox import SANDBOX_EXCHANGES, _enter_sandbox, _enter_sandbox_check_again
@@ -103,14 +105,19 @@ def make_ccxt_broker(
             "maxRetriesOnFailure": 0,
         },
     }
-    for field, key in (
-        ("api_key", "apiKey"),
-        ("api_secret", "secret"),
-        ("api_password", "password"),
+    revealed: dict[str, str] = {}
+    for (field, key), variable in zip(
+        (("api_key", "apiKey"), ("api_secret", "secret"), ("api_password", "password")),
+        required_env_vars(f"ccxt:{name}"),
+        strict=False,
     ):
         secret = getattr(runtime_config, field)
         if secret is not None:
-            config[key] = secret.reveal()
+            config[key] = revealed[variable] = secret.reveal()
+    # Redacted from every text from now on, as the environment's secrets are: a config
+    # built from another mapping than os.environ holds values redaction would not know,
+    # and a library under ccxt may quote one (requests quotes a header value it refuses).
+    take_environment_secrets(revealed)
     exchange = holding_credentials(getattr(ccxt, name))(config)  # it holds them: no pickle
     exchange.logger = _WIRE_LOG
     exchange.verbose = False
