@@ -26,6 +26,7 @@ from livesession._exceptions import (
     LeaseError,
     MissingExtra,
 )
+from livesession._support.secrets import environment_secrets
 from livesession._typing import CheckpointStore, IdempotencyStore
 from livesession.leases import PostgresLease
 from livesession.stores.postgres import (
@@ -673,6 +674,37 @@ class TestRedaction:
         assert "u@127.0.0.1:1/db" in message
         assert caught.value.__cause__ is None
         assert caught.value.__suppress_context__
+
+    @pytest.mark.parametrize(
+        ("dsn", "pieces"),
+        [
+            # An unescaped "/" ends libpq's userinfo: host "u", port "Qz7pieceOne", database
+            # "pieceTwo9x@127.0.0.1:1/db"; "@" ends it at the first one: host
+            # "pieceTwo9x@127.0.0.1".
+            ("postgresql://u:Qz7pieceOne/pieceTwo9x@127.0.0.1:1/db", ("Qz7pieceOne", "pieceTwo9x")),
+            ("postgresql://u:Qz7pieceOne@pieceTwo9x@127.0.0.1:1/db", ("Qz7pieceOne", "pieceTwo9x")),
+        ],
+    )
+    def test_password_with_an_unescaped_delimiter(self, dsn, pieces):
+        """A password libpq reads in part as the host, port or database is refused unsaid.
+
+        Before, the description named the password's pieces as the port, database or host
+        (``PostgreSQL at u:Qz7pieceOne/pieceTwo9x@127.0.0.1:1/db failed ...``), and the
+        connection looked the piece after the "@" up in DNS as a host name; the evidence's
+        scan of LIVESESSION_PG_DSN did not know the pieces either.
+        """
+        pytest.importorskip("psycopg")
+        described = describe_dsn(dsn)
+        with pytest.raises(LeaseError, match="'/' or '@' that is not percent-encoded") as caught:
+            PostgresLease(dsn, "acct", "strat")
+        libpq_said = f'invalid integer value "{pieces[0]}" for port; host "{pieces[1]}@127.0.0.1"'
+        scrubbed = redact_dsn_text(libpq_said, dsn)
+        ((_name, forms),) = environment_secrets({DSN_ENV_VAR: dsn})
+        for piece in pieces:
+            assert piece not in described
+            assert piece not in str(caught.value)
+            assert piece not in scrubbed
+            assert piece in forms
 
     def test_malformed_dsn_message_quotes_nothing(self):
         """A DSN libpq cannot parse is refused without quoting any of it."""

@@ -87,6 +87,15 @@ class PgConnection:
                 f"cannot use PostgreSQL for {table.purpose}: the connection string is not a valid "
                 f"URI or key=value list (check {DSN_ENV_VAR})"
             )
+        if "@" in params.get("host", "") or "@" in params.get("dbname", ""):
+            # A password's "/" or second "@" ended libpq's userinfo early: part of the
+            # password would be the host (looked up in DNS), the port or the database.
+            raise table.error(
+                f"cannot use PostgreSQL for {table.purpose}: the password in the connection "
+                "string holds a '/' or '@' that is not percent-encoded, which would be read "
+                "as part of the host, port or database (and sent to DNS as a host name): "
+                f"write '/' as %2F and '@' as %40 (check {DSN_ENV_VAR}; value not shown)"
+            )
         extra: dict[str, Any] = {"autocommit": True, "application_name": "livesession"}
         if "connect_timeout" not in params:
             extra["connect_timeout"] = _CONNECT_TIMEOUT_S

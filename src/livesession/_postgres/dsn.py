@@ -14,7 +14,14 @@ from typing import TYPE_CHECKING, Final
 
 from .._domain.runtime_config import Secret
 from .._exceptions import ConfigError
-from .._support.secrets import REDACTED, redact_text, secret_values
+from .._support.secrets import (
+    MIN_ENV_SECRET,
+    REDACTED,
+    password_pieces,
+    redact_text,
+    secret_values,
+    uri_password,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -82,7 +89,9 @@ def describe_dsn(dsn: Dsn) -> str:
     text = f"{user}@" if user else ""
     text += host + (f":{port}" if port else "")
     dbname = params.get("dbname", "")
-    return text + (f"/{dbname}" if dbname else "")
+    # A password with an unescaped "/" or "@" is read in part as the host, port or
+    # database: what libpq made of it is shown with the password's pieces taken out.
+    return redact_dsn_text(text + (f"/{dbname}" if dbname else ""), dsn)
 
 
 def _password_literals(dsn: str) -> set[str]:
@@ -93,6 +102,12 @@ def _password_literals(dsn: str) -> set[str]:
     # The patterns work on any text, so they find the password even in a DSN libpq rejects.
     for raw in secret_values(dsn):
         found.update({raw, urllib.parse.unquote(raw)})
+    # A URI's password as written, to the last "@", and its pieces where an unescaped "/"
+    # or "@" cut it: libpq reads them as the host, port or database (``uri_password``).
+    password = uri_password(dsn)
+    if password:
+        found.update({password, urllib.parse.unquote(password)})
+        found.update(password_pieces(password, shortest=MIN_ENV_SECRET))
     return found
 
 

@@ -45,6 +45,7 @@ __all__ = [
     "find_secrets",
     "is_secret_name",
     "may_hold_secret",
+    "password_pieces",
     "redact",
     "redact_text",
     "redact_url",
@@ -52,6 +53,7 @@ __all__ = [
     "secret_values",
     "spellings",
     "take_environment_secrets",
+    "uri_password",
     "url_secrets",
 ]
 
@@ -449,10 +451,40 @@ def dsn_secrets(dsn: str, *, shortest: int = 8) -> list[str]:
             found |= {userinfo, unquote(userinfo)}
             passwords.add(password)
         passwords |= {match.group(1) for match in _QUERY_PASSWORD.finditer(parts.query)}
+    passwords |= {p for p in [uri_password(dsn)] if p}
     for match in _DSN_PASSWORD.finditer(dsn):
         value = match.group(1)
         if value.startswith("'"):  # libpq quoting: backslash escapes ' and \
             value = re.sub(r"\\(.)", r"\1", value[1:-1])
         passwords.add(value)
     found |= {form for p in passwords for form in (p, unquote(p)) if len(form) >= shortest}
+    # A password cut at an unescaped "/", "?", "#" or "@" is read in pieces (as the port,
+    # the host, the database): each long piece is one too.
+    found |= {piece for p in passwords for piece in password_pieces(p, shortest=shortest)}
     return sorted((text for text in found if text), key=lambda t: (-len(t), t))
+
+
+_URI_DELIMITERS: Final = re.compile(r"[/?#@\[\]]+")
+
+
+def password_pieces(password: str, *, shortest: int = 8) -> set[str]:
+    """The pieces of ``password`` between URI delimiters, each of ``shortest`` or more."""
+    return {piece for piece in _URI_DELIMITERS.split(password) if len(piece) >= shortest}
+
+
+def uri_password(dsn: str) -> str | None:
+    """The password of a URI as written, its userinfo running to the last ``@``; or None.
+
+    A host holds no ``@``, but a password may hold an unescaped ``/``, ``?``, ``#`` or
+    ``@``: ``urlsplit`` ends the userinfo at the first of those, and libpq at a ``/`` or
+    the first ``@`` and reads the rest as the host, port or database
+    (``postgresql://u:ab/cd@host/db``: host ``u``, port ``ab``, database ``cd@host/db``),
+    so neither gives the password whole. None for a URI without a password, and for a
+    ``key=value`` string.
+    """
+    _scheme, sep, rest = dsn.partition("://")
+    userinfo, at, _host = rest.rpartition("@")
+    if not (sep and at):
+        return None
+    _user, colon, password = userinfo.partition(":")
+    return password if colon and password else None
