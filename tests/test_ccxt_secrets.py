@@ -13,6 +13,7 @@ sweeps every rendering of what was raised.
 
 from __future__ import annotations
 
+import logging
 import pickle
 import re
 import traceback
@@ -219,3 +220,20 @@ def test_a_key_requests_refuses_is_not_quoted_in_the_error(fake):
         _assert_clean(info.value, padded.strip(), SECRET)
     finally:
         broker.close()
+
+
+def test_urllib3_debug_lines_show_no_signature(fake, caplog):
+    """An application logging at DEBUG gets urllib3's request lines without the signature.
+
+    urllib3 logs each request's URL (``"GET /api/v3/openOrders?...&signature=..."``);
+    ccxt's own request logger is off, and urllib3's lines are redacted.
+    """
+    broker = _broker(fake, LoopbackRoute(fake.port))
+    try:
+        with caplog.at_level(logging.DEBUG, logger="urllib3"):
+            broker.open_orders()
+    finally:
+        broker.close()
+    assert "signature=***" in caplog.text  # the signed request was logged
+    assert SIGNATURE.search(caplog.text) is None, caplog.text
+    assert KEY not in caplog.text

@@ -20,7 +20,7 @@ from ..._domain.decimal import ZERO
 from ..._domain.runtime_config import required_env_vars
 from ..._exceptions import ConfigError
 from ..._support.optional import import_optional
-from ..._support.secrets import take_environment_secrets
+from ..._support.secrets import redact_text, take_environment_secrets
 from .broker import CcxtSandboxBroker
 from .credentials import holding_credentials
 from .sandbox import SANDBOX_EXCHANGES, _enter_sandbox, _enter_sandbox_check_again
@@ -34,6 +34,25 @@ __all__ = ["make_ccxt_broker"]
 _WIRE_LOG: Final = logging.getLogger("livesession.brokers.ccxt_wire")
 _WIRE_LOG.disabled = True
 _WIRE_LOG.propagate = False
+
+
+class _RedactingFilter(logging.Filter):
+    """Redacts a record's message and arguments (``redact_text``) before any handler sees it.
+
+    urllib3 logs each request's URL at DEBUG (``"GET /api/v3/account?...&signature=..."``):
+    an application logging at DEBUG wrote every signed request, replayable while fresh.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str):
+            record.msg = redact_text(record.msg)
+        if isinstance(record.args, tuple):
+            record.args = tuple(redact_text(a) if isinstance(a, str) else a for a in record.args)
+        return True
+
+
+_URLLIB3_FILTER: Final = _RedactingFilter()
+_URLLIB3_LOG: Final = "urllib3.connectionpool"
 
 
 def make_ccxt_broker(
@@ -118,6 +137,7 @@ def make_ccxt_broker(
     # built from another mapping than os.environ holds values redaction would not know,
     # and a library under ccxt may quote one (requests quotes a header value it refuses).
     take_environment_secrets(revealed)
+    logging.getLogger(_URLLIB3_LOG).addFilter(_URLLIB3_FILTER)  # once: a filter is a set
     exchange = holding_credentials(getattr(ccxt, name))(config)  # it holds them: no pickle
     exchange.logger = _WIRE_LOG
     exchange.verbose = False
