@@ -5,7 +5,8 @@ another process may be making too), ``filemode`` (the permission
 bits a rewritten file keeps), ``wholelines`` (appending in whole lines), ``outfile`` (a
 tool's ``--output``), ``oserrors`` (the way out of an error the system gave) and ``dirlock``
 (a ``flock`` on a directory, and who holds it). Text and
-numbers: ``secrets`` (redaction and the secret scan), ``text`` (a plug-in's text made fit
+numbers: ``secrets`` (redaction and the secret scan), ``secret_urls`` (what of a URL or a
+DSN is its credential), ``text`` (a plug-in's text made fit
 for files and messages) and ``numbertext`` (the one form a number may be written in).
 Process: ``crash`` (crash points), ``logging`` (JSON lines, redacted), ``signals`` (handlers
 a forked child does not keep), ``flags`` (a flag for a ``with`` block). Imports:
