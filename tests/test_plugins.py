@@ -1251,8 +1251,17 @@ SECRET_VALUE = "s3cr3t-VALUE-9f8e7d6c5b4a"
         ({"api_secret": SECRET_VALUE}, "broker_params.api_secret looks like a secret"),
         ({"auth": {"password": SECRET_VALUE}}, "broker_params.auth.password looks like a"),
         ({"key_id": "AKIAZZZZ1234567890AB"}, "broker_params.key_id looks like a secret"),
+        # Headers a broker of one's own sends, whose values have no form a rule knows:
+        # before, they went into config.json and the checkpoints as written.
+        (
+            {"headers": {"Authorization": f"Basic {SECRET_VALUE}"}},
+            r"broker_params.headers.Authorization looks like a secret \(its name\)",
+        ),
+        ({"headers": {"Cookie": f"sid={SECRET_VALUE}"}}, "broker_params.headers.Cookie looks"),
+        ({"clientSecret": SECRET_VALUE}, "broker_params.clientSecret looks like a secret"),
+        ({"credentials": SECRET_VALUE}, "broker_params.credentials looks like a secret"),
     ],
-    ids=["secret-name", "nested", "aws-key-any-name"],
+    ids=["secret-name", "nested", "aws-key-any-name", "basic-auth", "cookie", "camel", "creds"],
 )
 def test_a_secret_in_a_params_table_is_refused_before_anything_is_written(
     tmp_path, capsys, params, said
@@ -1277,7 +1286,17 @@ def test_a_secret_in_a_params_table_is_refused_before_anything_is_written(
 
 
 def test_placeholders_and_ordinary_params_are_not_secrets():
-    params = {"api_key": "${API_KEY}", "token": "none", "max_tokens": 5, "author": "desk"}
+    params = {
+        "api_key": "${API_KEY}",
+        "token": "none",
+        "max_tokens": 5,
+        "author": "desk",
+        "auth_mode": "hmac",
+        "token_bucket": "burst",
+        "tokens": "4096",
+        "auth": "off",
+        "headers": {"Authorization": "<your key>", "Accept": "application/json"},
+    }
     assert DryrunConfig(broker="userplug.parts:sim_broker", broker_params=params).broker_params
 
 

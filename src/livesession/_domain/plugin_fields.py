@@ -18,7 +18,7 @@ import attrs
 
 from .._exceptions import ConfigError
 from .._support.references import a_, is_reference
-from .._support.secrets import find_secrets
+from .._support.secrets import find_secrets, names_a_credential
 from .datafeeds import DATA_FEEDS
 from .fields import INT_MAX
 from .runtime_config import CCXT_EXCHANGES
@@ -171,14 +171,7 @@ def _plain_value(name: str, value: object, depth: int = 0) -> None:
             "flatten it, or write it as a string the factory parses"
         )
     if isinstance(value, str):
-        found = find_secrets(json.dumps({name.rpartition(".")[2]: value}))
-        if found:
-            table = name.partition(".")[0]
-            raise ConfigError(
-                f"{name} looks like a secret ({', '.join(found)}): a run records {table} in "
-                "config.json and its checkpoints, which reviewers read; have the factory "
-                "read it from the environment instead (os.environ)"
-            )
+        _plain_text(name, value)
         return
     if isinstance(value, (int, float)):  # a bool is an int
         _plain_number(name, value)
@@ -199,6 +192,25 @@ def _plain_value(name: str, value: object, depth: int = 0) -> None:
     raise ConfigError(
         f"{name} must be a string, number, boolean, array or table, got {type(value).__name__}"
     )
+
+
+def _plain_text(name: str, value: str) -> None:
+    """Refuse a string the evidence's secret scan would find, or a credential by its name.
+
+    A header such as ``Authorization = "Basic ..."`` or ``Cookie = "sid=..."`` has no form
+    a rule knows: its name says it (``names_a_credential``).
+    """
+    key = name.rpartition(".")[2]
+    found = find_secrets(json.dumps({key: value}))
+    if not found and names_a_credential(key, value):
+        found = ["its name"]
+    if found:
+        table = name.partition(".")[0]
+        raise ConfigError(
+            f"{name} looks like a secret ({', '.join(found)}): a run records {table} in "
+            "config.json and its checkpoints, which reviewers read; have the factory "
+            "read it from the environment instead (os.environ)"
+        )
 
 
 def _plain_number(name: str, value: float) -> None:

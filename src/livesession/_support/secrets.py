@@ -47,6 +47,7 @@ __all__ = [
     "find_secrets",
     "is_secret_name",
     "may_hold_secret",
+    "names_a_credential",
     "password_pieces",
     "redact",
     "redact_text",
@@ -190,6 +191,37 @@ def is_secret_name(name: str) -> bool:
     parts = _NAME_PART.findall(_CAMEL.sub("_", name).lower())
     return any(_SECRET_WORD.search(part) for part in parts) or any(
         pair in _SECRET_PAIRS for pair in itertools.pairwise(parts)
+    )
+
+
+_NUMBER: Final = re.compile(r"[+-]?[\d_]+(?:\.\d+)?")
+"""A number written as a string (``max_tokens = "512"``): no credential."""
+_PLACEHOLDER: Final = re.compile(
+    r"(?:none|null|nil|true|false|unset|empty|required|optional|redacted|\*\*\*)|[$<{%].*",
+    re.IGNORECASE | re.DOTALL,
+)
+
+
+def names_a_credential(name: str, value: str) -> bool:
+    """Whether ``name`` = ``value`` is a credential by its name alone: a header or key.
+
+    The name ends in a secret word or pair (``Authorization``, ``Proxy-Authorization``,
+    ``X-Auth``, ``clientSecret``, ``credentials``, ``private_key``) or is a ``Cookie``, and
+    the value is no placeholder (``none``, ``${API_KEY}``, ``<your key>``, ``***``), no
+    number and at least 4 characters long. The
+    rules find a value by its form (``password=...``, ``Bearer ...``); an
+    ``Authorization: Basic ...`` header or a cookie has none. Only the last part of the
+    name counts: ``auth_mode`` and ``token_bucket`` name no credential.
+    """
+    parts = _NAME_PART.findall(_CAMEL.sub("_", name).lower())
+    text = value.strip()
+    if not parts or len(text) < 4 or _PLACEHOLDER.fullmatch(text) or _NUMBER.fullmatch(text):  # noqa: PLR2004
+        return False
+    last = parts[-1]
+    return (
+        bool(_SECRET_WORD.search(last))
+        or last in {"cookie", "cookies"}
+        or (len(parts) > 1 and (parts[-2], last) in _SECRET_PAIRS)
     )
 
 
