@@ -190,18 +190,24 @@ def test_a_refused_connection_leaves_no_signature_in_the_error(fake):
         broker.close()
 
 
-def test_a_refused_key_leaves_no_key_in_the_error(fake):
-    """A key the venue refuses (AUTH) is not quoted back, nor its request's signature."""
-    wrong = "SEKRETCANARYwrongkey0123456789"
-    broker = _broker(fake, LoopbackRoute(fake.port), key=wrong)
+def _open_orders_error(fake: FakeBinance, key: str) -> BrokerError:
+    """What ``open_orders`` raises on a broker built with ``key`` (markets loaded first)."""
+    broker = _broker(fake, LoopbackRoute(fake.port), key=key)
     try:
         broker.load_markets()
         with pytest.raises(BrokerError) as info:
             broker.open_orders()
-        assert getattr(info.value, "reason", None) == "AUTH"
-        _assert_clean(info.value, wrong, KEY, SECRET)
     finally:
         broker.close()
+    return info.value
+
+
+def test_a_refused_key_leaves_no_key_in_the_error(fake):
+    """A key the venue refuses (AUTH) is not quoted back, nor its request's signature."""
+    wrong = "SEKRETCANARYwrongkey0123456789"
+    error = _open_orders_error(fake, wrong)
+    assert getattr(error, "reason", None) == "AUTH"
+    _assert_clean(error, wrong, KEY, SECRET)
 
 
 def test_a_key_requests_refuses_is_not_quoted_in_the_error(fake):
@@ -211,15 +217,9 @@ def test_a_key_requests_refuses_is_not_quoted_in_the_error(fake):
     the values the broker was built with are redacted like the environment's secrets.
     """
     padded = "SEKRETCANARYcrlfkey0123456789\r"
-    broker = _broker(fake, LoopbackRoute(fake.port), key=padded)
-    try:
-        broker.load_markets()
-        with pytest.raises(BrokerError) as info:
-            broker.open_orders()
-        assert "header value" in _quoted(info.value)  # requests refused it
-        _assert_clean(info.value, padded.strip(), SECRET)
-    finally:
-        broker.close()
+    error = _open_orders_error(fake, padded)
+    assert "header value" in _quoted(error)  # requests refused it
+    _assert_clean(error, padded.strip(), SECRET)
 
 
 def test_urllib3_debug_lines_show_no_signature(fake, caplog):
