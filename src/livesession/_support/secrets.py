@@ -173,9 +173,11 @@ RULES: Final = (
 # Every rule needs one of these substrings (in any case), so a text without any skips the
 # rules: the audit chain redacts every payload string, and most hold none of them. Searching
 # the lowered text is about five times faster than an IGNORECASE search.
+# A signature's trigger is its name and the ":" or "=" after it: "sign" alone is in every
+# SIGNAL event's text.
 _TRIGGER: Final = re.compile(
-    r"secret|passw|passphrase|token|key|bearer|sign|://|-----begin|akia|gh[pousr]_|github_pat_|xox"
-    r"|k_live_|eyj"
+    r"secret|passw|passphrase|token|key|bearer|://|-----begin|akia|gh[pousr]_|github_pat_|xox"
+    r"|k_live_|eyj|sign(?:ature)?[\"']?[ \t]*[:=]"
 )
 _SHORTEST: Final = len("a://:x@")
 
