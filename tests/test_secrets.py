@@ -176,6 +176,11 @@ class TestLookAlikes:
 
 
 class TestCost:
+    def test_signal_texts_skip_the_rules(self):
+        """'sign' alone (every SIGNAL text) does not send a text through the rules."""
+        assert not secrets.may_hold_secret("SIGNAL: sma crossed, the sign of the spread flipped")
+        assert secrets.may_hold_secret("X-BAPI-SIGN: 3f2a9b8c7d6e5f4a3b2c1d0e")
+
     def test_adversarial_text_costs_one_pass(self):
         """Long texts built to make a pattern retry at every position stay linear.
 
