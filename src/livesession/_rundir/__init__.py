@@ -3,10 +3,11 @@
 ``layout`` (the files and ``run.json``/``config.json``), ``create`` (``create_run``;
 ``memoryids``: who may keep client order ids in memory), ``resume`` (``resume_run``;
 ``resumable``: whether it can, asked without changing the run, and its checkpoint read;
-``resumecut``: where it cuts the files back to; ``aftercheckpoint``: the orders sent after
-the checkpoint, looked up at the venue; ``keptkeys``: whether the store still holds the
-run's keys; ``drift``: whether ``config.json`` is the config the run traded under;
-``identity``: whether it is the directory the run was created in;
+``resumecut``: where it cuts the files back to; ``beforecheckpoint``: whether the
+record it keeps before the checkpoint is still what the run wrote; ``aftercheckpoint``:
+the orders sent after the checkpoint, looked up at the venue; ``keptkeys``: whether the
+store still holds the run's keys; ``drift``: whether ``config.json`` is the config the
+run traded under; ``identity``: whether it is the directory the run was created in;
 ``reseal``: the sealing checkpoint a process did not live to write),
 ``session`` (the one place either builds its session), ``backing`` (idempotency store and
 lease), ``brokers`` (the broker a run trades on), ``alerting`` (the alerts webhook),

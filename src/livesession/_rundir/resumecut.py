@@ -28,6 +28,7 @@ from .._exceptions import AuditCorruption, RunDirectoryError, RunHeld
 from .._support.dirlock import locked_by
 from .._support.fsutil import raise_if_refused
 from .._support.text import command
+from .beforecheckpoint import CRLF, check_record, inside_line
 
 __all__ = ["AuditCut", "check_journals", "refuse_while_evidence_reads", "validate_artifacts"]
 
@@ -76,8 +77,8 @@ def _counted(record: dict[str, Any], torn: dict[str, int]) -> None:
             torn[str(name)] = torn.get(str(name), 0) + size
 
 
-def _check_audit_prefix(path: Path, offset: int, head: str, seq: int) -> AuditCut:
-    """The audit lines up to ``offset`` form a chain ending in ``head`` with ``seq`` lines."""
+def _audit_prefix(path: Path, offset: int) -> bytes:
+    """The first ``offset`` bytes of the audit log, which must have that many."""
     try:
         with path.open("rb") as f:
             data = f.read(offset)
@@ -90,10 +91,18 @@ def _check_audit_prefix(path: Path, offset: int, head: str, seq: int) -> AuditCu
         raise AuditCorruption(
             f"{path} is shorter ({len(data)} bytes) than its checkpoint says ({offset} bytes)"
         )
+    return data
+
+
+def _check_audit_prefix(path: Path, offset: int, head: str, seq: int) -> AuditCut:
+    """The audit lines up to ``offset`` form a chain ending in ``head`` with ``seq`` lines."""
+    data = _audit_prefix(path, offset)
     prev = GENESIS_HASH
     torn: dict[str, int] = {}
     lines = data.split(b"\n")[:-1] if data else []
     for number, line in enumerate(lines, start=1):
+        if line.endswith(b"\r"):  # orjson reads it, and the chain breaks a line later
+            raise AuditCorruption(f"{path}:{number}: {CRLF}")
         try:
             record = orjson.loads(line)
         except orjson.JSONDecodeError:
@@ -106,8 +115,21 @@ def _check_audit_prefix(path: Path, offset: int, head: str, seq: int) -> AuditCu
             raise AuditCorruption(f"{path}:{number}: audit chain broken (prev_hash or seq)")
         _counted(record, torn)
         prev = hashlib.sha256(line).hexdigest()
-    if len(lines) != seq or prev != head:
-        raise AuditCorruption(f"{path}: audit head does not match the checkpoint")
+    if data and not data.endswith(b"\n"):
+        with path.open("rb") as handle:
+            handle.seek(offset)
+            line = data[data.rfind(b"\n") + 1 :] + handle.readline()
+        raise AuditCorruption(f"{path}:{len(lines) + 1}: {inside_line(offset, line)}")
+    if len(lines) != seq:
+        raise AuditCorruption(
+            f"{path}: audit head does not match the checkpoint: {len(lines)} record(s) up to "
+            f"its offset, where the checkpoint counts {seq} (lines were added or removed)"
+        )
+    if prev != head:
+        raise AuditCorruption(
+            f"{path}:{seq}: audit head does not match the checkpoint: the line does not hash "
+            "to the head the checkpoint recorded (a byte of it changed)"
+        )
     return AuditCut(offset=offset, seq=seq, head=head, torn=torn)
 
 
@@ -212,10 +234,13 @@ def validate_artifacts(
         for name in ("events", "states"):
             path = run_dir / names.ARTIFACTS[name]
             size = path.stat().st_size if path.exists() else -1
-            if size < offsets[name]:
+            if size < 0 < offsets[name]:
                 raise RunDirectoryError(
-                    f"{path} is shorter than its checkpoint says: the run directory is damaged"
+                    f"{path} is missing, but its checkpoint counts {offsets[name]} bytes of it: "
+                    "the run directory is damaged"
                 )
+        # What the resumed run would go on writing after (a file cut short too, by line).
+        check_record(run_dir, rec_state)
     if audit.exists():
         cut = _kept_resumes(audit, cut)
     offsets["audit"] = cut.offset
