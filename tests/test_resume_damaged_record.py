@@ -11,9 +11,6 @@ checkpoint (a crash's half line) still resumes, as before.
 
 from __future__ import annotations
 
-import hashlib
-import os
-import shutil
 from typing import TYPE_CHECKING
 
 import orjson
@@ -23,49 +20,17 @@ from livesession import resume_run
 from livesession._exceptions import RunDirectoryError
 from livesession.cli import main
 from livesession.status import Verdict, run_status
-
-from crash_harness import KILLED, Profile, dryrun
+from test_resume_errors import (  # noqa: F401 - its crashed run, copied for each test
+    _run_dir,
+    _template,
+    tree_hash,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable
     from pathlib import Path
 
-REJECTING = """
-[fill_model]
-reject_rate = "0.4"
-"""
-"""Orders the venue rejects, so the audit log holds several records before the checkpoint."""
 BROKEN = pytest.mark.broken_run("it damages a crashed run's record to test that resume refuses it")
-
-
-@pytest.fixture(name="template", scope="module")
-def _template(tmp_path_factory):
-    """A run killed while it wrote an event, checkpointed every step."""
-    out = tmp_path_factory.mktemp("template")
-    profile = Profile(name="damaged", seed=3, extra_toml=REJECTING)
-    assert dryrun(profile, out, crash_at="write_events:280").returncode == KILLED
-    run_dir = out / profile.name
-    assert orjson.loads((run_dir / "checkpoint.json").read_bytes())["recorder"]["audit_seq"] >= 3
-    return run_dir
-
-
-@pytest.fixture(name="run_dir")
-def _run_dir(template, tmp_path):
-    target = tmp_path / "runs" / template.name
-    shutil.copytree(template, target)
-    return target
-
-
-def _tree(root: Path) -> str:
-    digest = hashlib.sha256()
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames.sort()
-        for name in sorted(filenames):
-            path = os.path.join(dirpath, name)  # noqa: PTH118 - os.walk's strings
-            digest.update(name.encode() + str(os.stat(path).st_mtime_ns).encode())  # noqa: PTH116
-            with open(path, "rb") as handle:  # noqa: PTH123
-                digest.update(handle.read())
-    return digest.hexdigest()
 
 
 def _offset(run_dir: Path, name: str) -> int:
@@ -121,7 +86,7 @@ def _ts_sim_later(line: bytes) -> bytes:
 
 def _refused(run_dir: Path, capsys, fragment: str) -> str:
     """CLI, API and status all refuse ``run_dir`` with one line holding ``fragment``."""
-    before = _tree(run_dir.parent)
+    before = tree_hash(run_dir.parent)
     assert main(["resume", str(run_dir), "-q"]) == 2
     captured = capsys.readouterr()
     assert captured.out == ""
@@ -133,13 +98,13 @@ def _refused(run_dir: Path, capsys, fragment: str) -> str:
     with pytest.raises(RunDirectoryError) as raised:
         resume_run(run_dir)
     assert str(raised.value) == lines[0].removeprefix("livesession: error: ")
-    assert _tree(run_dir.parent) == before
+    assert tree_hash(run_dir.parent) == before
     standing = run_status(run_dir)
     assert standing.verdict is Verdict.NEEDS_OPERATOR
     assert standing.resume_problem == str(raised.value)
     assert main(["status", str(run_dir)]) == 5
     assert f"resumable   no: {raised.value}" in capsys.readouterr().out
-    assert _tree(run_dir.parent) == before
+    assert tree_hash(run_dir.parent) == before
     return lines[0]
 
 
