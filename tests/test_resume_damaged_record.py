@@ -177,6 +177,14 @@ class TestAudit:
         _damage(run_dir, "audit.jsonl", "audit", _crlf)
         _refused(run_dir, capsys, "audit.jsonl:1: ends with \\r\\n, not \\n")
 
+    def test_a_byte_of_the_last_record(self, run_dir, capsys):
+        """The checkpoint's audit head: the line named, where it said `does not match`."""
+        checkpoint = orjson.loads((run_dir / "checkpoint.json").read_bytes())
+        last = checkpoint["recorder"]["audit_seq"]
+        later = _at(last, lambda line: line.replace(b'"ts":"2', b'"ts":"3', 1))
+        _damage(run_dir, "audit.jsonl", "audit", later)
+        _refused(run_dir, capsys, f"audit.jsonl:{last}: audit head does not match the checkpoint")
+
     def test_a_longer_line_moves_the_offset_into_it(self, run_dir, capsys):
         """A space added to the last record before the offset: named, not `audit head`."""
         checkpoint = orjson.loads((run_dir / "checkpoint.json").read_bytes())
