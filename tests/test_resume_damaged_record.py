@@ -177,21 +177,20 @@ class TestAudit:
         _damage(run_dir, "audit.jsonl", "audit", _crlf)
         _refused(run_dir, capsys, "audit.jsonl:1: ends with \\r\\n, not \\n")
 
-    def test_a_byte_of_the_last_record(self, run_dir, capsys):
-        """The checkpoint's audit head: the line named, where it said `does not match`."""
+    @pytest.mark.parametrize(
+        ("old", "new", "fragment"),
+        [
+            (b'"ts":"2', b'"ts":"3', "audit head does not match the checkpoint: the line"),
+            (b',"payload":', b', "payload":', "the checkpoint's offset"),
+        ],
+        ids=["a-byte", "a-space-added"],
+    )
+    def test_the_last_record(self, run_dir, capsys, old, new, fragment):
+        """The last record before the offset changed: its line named, not the file alone."""
         checkpoint = orjson.loads((run_dir / "checkpoint.json").read_bytes())
         last = checkpoint["recorder"]["audit_seq"]
-        later = _at(last, lambda line: line.replace(b'"ts":"2', b'"ts":"3', 1))
-        _damage(run_dir, "audit.jsonl", "audit", later)
-        _refused(run_dir, capsys, f"audit.jsonl:{last}: audit head does not match the checkpoint")
-
-    def test_a_longer_line_moves_the_offset_into_it(self, run_dir, capsys):
-        """A space added to the last record before the offset: named, not `audit head`."""
-        checkpoint = orjson.loads((run_dir / "checkpoint.json").read_bytes())
-        last = checkpoint["recorder"]["audit_seq"]
-        spaced = _at(last, lambda line: line.replace(b',"payload":', b', "payload":', 1))
-        _damage(run_dir, "audit.jsonl", "audit", spaced)
-        _refused(run_dir, capsys, f"audit.jsonl:{last}: the checkpoint's offset")
+        _damage(run_dir, "audit.jsonl", "audit", _at(last, lambda line: line.replace(old, new, 1)))
+        _refused(run_dir, capsys, f"audit.jsonl:{last}: {fragment}")
 
 
 def test_a_damaged_tail_still_resumes(run_dir, capsys):
