@@ -16,8 +16,9 @@ end. The snapshots are held to the same numbering, to the form the recorder writ
 sorted, no spaces), to one another (each moves from the state the one before reached) and
 to the events (their transitions are the ``STATE_CHANGED`` events', in order). The audit
 log's part is the audit chain's own check (``resumecut``). A change that keeps all of
-this (a digit of a ``ts_utc``, of a snapshot's equity) needs a digest of the files, which
-the checkpoint does not hold; ``verify`` still recomputes what it can.
+this (a digit of a ``ts_utc``, of a snapshot's equity, a ``ts_sim`` still in order) needs a
+digest of the files, which the checkpoint does not hold: ``verify`` does not find it either,
+and the resumed run's seal digests the files as they are.
 
 The tail past the offset (a crash's half line) is not read here: the resume cuts it.
 """
