@@ -217,8 +217,10 @@ def under_lock(
 
     Called from inside the session's own work (a signal handler in the middle of a step), it
     is deferred to the end of that work and says so (``DEFERRED``). A verb applied to a
-    trading session is checkpointed before it returns (from a step hook: at the step's end),
-    so that what it did survives a crash once the caller has seen it done.
+    session that may trade (``PREFLIGHT_OK`` too: a reduce-only before the activation, which
+    a crash before the first checkpoint lost, the resumed run starting over from INIT and
+    trading) is checkpointed before it returns (from a step hook: at the step's end), so
+    that what it did survives a crash once the caller has seen it done.
     A reason (or operator) that is not a ``str`` is refused first: nothing changes.
     """
     _check_said(verb.__name__, args[0] if args else None)
@@ -239,7 +241,7 @@ def under_lock(
         if torn is not None:
             return torn
         result = verb(p, *args, **kwargs)
-        if result.applied and p.lifecycle.in_(S.DRYRUN_ACTIVE):
+        if result.applied and p.lifecycle.state in _MAY_TRADE:
             # Durable before it is confirmed (a stop saved its own; an ack: the seal).
             p.lifecycle.guarded(lambda: p.checkpointer.operator_acted(in_step=in_step))
         return result

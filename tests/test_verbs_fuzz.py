@@ -1,0 +1,506 @@
+"""Operator verbs at any moment, from any thread, across crashes: a stateful fuzz.
+
+A hypothesis state machine drives a run directory through the public API only
+(``create_run``, ``resume_run``, the session's steps and verbs, ``close``) on the ``mock``
+and ``realish`` venues with a strategy that trades (the SMA demo on short windows): steps,
+``kill``, ``reduce_only``, ``reenable_trading``, ``acknowledge``, ``request_stop`` from the
+owner thread or from a second thread while the owner steps, each verb twice, a crash in the
+middle of a step (closed unsealed, as a killed process leaves it) or a session dropped
+without ``close``, ``resume_run`` of the crashed run, the seal, and verbs after it. After
+every rule it checks:
+
+- a verb never raises for the state and says what it did (``VerbResult``); an applied kill
+  halts trading, an applied reduce-only reduces it, an applied stop leaves the session
+  stopping or stopped;
+- the lifecycle state is one the table reaches from the one before (a resume returns one
+  reachable from the crashed session's), and the status follows it (FAILED stays);
+- an operator's applied kill, reduce-only or stop survives a crash (the resumed session
+  still has it);
+- the venue never received a client order id twice (its journal, across every resume);
+- the session's book never claims a position the venue does not hold once no order is in
+  flight, and a stopped session is flat at the venue too;
+- after the seal, every verb changes nothing, ``resume_run`` refuses the run, and the
+  report and ``status --json`` give the venue's final position.
+
+Every run directory passes ``verify`` at teardown (the suite's plugin). The CI profile runs
+a handful of examples; ``nox -s verbs`` runs the deep campaign
+(``LIVESESSION_VERBS_EXAMPLES``, 400 by default).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import io
+import itertools
+import json
+import os
+import re
+import threading
+from collections import Counter
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from hypothesis import Phase, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
+
+from livesession import (
+    DryrunConfig,
+    InvalidTransition,
+    LiveSessionOrchestrator,
+    RunDirectoryError,
+    SessionState,
+    SessionStatus,
+    TradingState,
+    VerbOutcome,
+    VerbResult,
+    create_run,
+    resume_run,
+)
+from livesession.cli import main as cli_main
+from livesession.report import render_report
+
+S = SessionState
+DEEP = os.environ.get("LIVESESSION_VERBS") == "deep"
+EXAMPLES = int(os.environ.get("LIVESESSION_VERBS_EXAMPLES", "400")) if DEEP else 6
+STEPS = 40 if DEEP else 25
+VERBS = ("kill", "reduce_only", "reenable", "acknowledge", "stop")
+LIVE = (S.INIT, S.PREFLIGHT_OK, S.DRYRUN_ACTIVE, S.STOPPING, S.ERROR_REQUIRES_OPERATOR)
+MOVES = {
+    S.INIT: {S.PREFLIGHT_OK, S.PREFLIGHT_FAILED},
+    S.PREFLIGHT_OK: {S.DRYRUN_ACTIVE, S.STOPPING},
+    S.DRYRUN_ACTIVE: {S.STOPPING, S.ERROR_REQUIRES_OPERATOR},
+    S.STOPPING: {S.STOPPED, S.ERROR_REQUIRES_OPERATOR},
+    S.ERROR_REQUIRES_OPERATOR: {S.STOPPING},
+    S.STOPPED: set(),
+    S.PREFLIGHT_FAILED: set(),
+}
+
+
+def _reachable(state: SessionState) -> set[SessionState]:
+    seen, todo = {state}, [state]
+    while todo:
+        for nxt in MOVES[todo.pop()]:
+            if nxt not in seen:
+                seen.add(nxt)
+                todo.append(nxt)
+    return seen
+
+
+STATUS = {
+    S.INIT: SessionStatus.INIT,
+    S.PREFLIGHT_OK: SessionStatus.RUNNING,
+    S.DRYRUN_ACTIVE: SessionStatus.RUNNING,
+    S.STOPPING: SessionStatus.RUNNING,
+    S.STOPPED: SessionStatus.COMPLETED,
+    S.PREFLIGHT_FAILED: SessionStatus.REJECTED,
+    S.ERROR_REQUIRES_OPERATOR: SessionStatus.FAILED,
+}
+RUN_IDS = itertools.count()
+
+
+def _call(session: LiveSessionOrchestrator, verb: str) -> VerbResult:
+    if verb == "kill":
+        return session.kill("fuzz")
+    if verb == "reduce_only":
+        return session.reduce_only("fuzz")
+    if verb == "reenable":
+        return session.reenable_trading("fuzz")
+    if verb == "acknowledge":
+        return session.acknowledge("fuzz")
+    return session.request_stop("fuzz")
+
+
+def _forget(session: LiveSessionOrchestrator | None) -> None:
+    """Take ``session`` out of the lists that hold it (the suite's session tracker's)."""
+    for holder in gc.get_referrers(session):
+        if isinstance(holder, list):
+            holder.remove(session)
+
+
+def venue_sends(run_dir: Path) -> Counter[str]:
+    """How many times the venue journal says each client order id was sent (``submit``)."""
+    sent: Counter[str] = Counter()
+    journal = run_dir / "broker_journal.jsonl"
+    if not journal.exists():
+        return sent
+    for raw in journal.read_bytes().splitlines(keepends=True):
+        if raw.endswith(b"\n"):
+            entry = orjson.loads(raw)
+            if entry["op"] == "submit":
+                sent[entry["order"]["client_order_id"]] += 1
+    return sent
+
+
+def _nonzero(positions: Any) -> dict[str, Decimal]:
+    return {symbol: Decimal(qty) for symbol, qty in dict(positions).items() if Decimal(qty)}
+
+
+def report_positions(run_dir: Path) -> str:
+    """The report's ``final positions`` cell."""
+    found = re.search(r"<td>final positions</td><td>(.*?)</td>", render_report(run_dir))
+    assert found is not None, "the report has no final positions"
+    return found.group(1)
+
+
+class VerbMachine(RuleBasedStateMachine):
+    """One run directory, its sessions (one per process life) and its venue."""
+
+    out: Path
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.session: LiveSessionOrchestrator | None = None
+        self.closed: LiveSessionOrchestrator | None = None  # a sealed session
+        self.final: dict[str, Decimal] = {}  # the venue's position at the seal
+        self.run_dir = Path()
+        self.sealed = False
+        self.last = S.INIT
+        self.failed_seen = False
+        self.kill_held = False  # an applied operator kill, not lifted since
+        self.reduced = False  # an applied reduce-only, not lifted since
+        self.stop_applied = False
+        self.log: list[str] = []
+
+    # -- set-up ------------------------------------------------------------------------------
+
+    @initialize(
+        broker=st.sampled_from(["mock", "realish"]),
+        latency_ms=st.sampled_from([0, 90_000]),
+        every=st.sampled_from([1, 3, 7]),
+        backend=st.sampled_from(["sqlite", "jsonl"]),
+        activate=st.booleans(),
+    )
+    def start(self, broker: str, latency_ms: int, every: int, backend: str, activate: bool) -> None:
+        run_id = f"v{next(RUN_IDS)}"
+        config = DryrunConfig.from_mapping(
+            {
+                "run_id": run_id,
+                "steps": STEPS,
+                "broker": broker,
+                "checkpoint_every": every,
+                "volatility_bps": 60,
+                "stop_max_polls": 20,
+                "strategy": {"fast": 2, "slow": 3, "order_qty": "0.010"},
+                ("realish" if broker == "realish" else "fill_model"): {"latency_ms": latency_ms},
+            }
+        )
+        self.run_dir = self.out / run_id
+        self.session = create_run(config, self.out, idempotency_backend=backend)
+        self.log.append(f"create_run {broker} latency={latency_ms} every={every} {backend}")
+        assert self.session.preflight()
+        if activate:
+            self.session.activate()
+        self.last = self.session.state
+
+    # -- rules -------------------------------------------------------------------------------
+
+    @precondition(lambda self: self.session is not None)
+    @rule()
+    def activate(self) -> None:
+        session = self.session
+        assert session is not None
+        before = session.state
+        if before is S.PREFLIGHT_OK:
+            session.activate()
+            assert session.state is S.DRYRUN_ACTIVE
+        else:
+            with pytest.raises(InvalidTransition):
+                session.activate()
+            assert session.state is before
+
+    @precondition(lambda self: self.session is not None)
+    @rule(n=st.integers(1, 6))
+    def steps(self, n: int) -> None:
+        session = self.session
+        assert session is not None
+        if session.state is S.DRYRUN_ACTIVE:
+            session.run_n_steps(n)
+        else:
+            before = session.state
+            with pytest.raises(InvalidTransition):
+                session.step()
+            assert session.state is before
+
+    @precondition(lambda self: self.session is not None)
+    @rule(verb=st.sampled_from(VERBS), twice=st.booleans())
+    def verb(self, verb: str, twice: bool) -> None:
+        session = self.session
+        assert session is not None
+        self._applied(verb, _call(session, verb))
+        if twice:
+            again = _call(session, verb)
+            self._applied(verb, again)
+            if verb in ("kill", "reduce_only", "stop", "acknowledge"):
+                assert again.outcome is not VerbOutcome.APPLIED or verb == "kill", again
+
+    @precondition(lambda self: self.session is not None)
+    @rule(verb=st.sampled_from(VERBS), n=st.integers(1, 5))
+    def verb_from_a_thread(self, verb: str, n: int) -> None:
+        """A second thread calls the verb while this one (the owner) steps."""
+        session = self.session
+        assert session is not None
+        results: list[VerbResult | BaseException] = []
+
+        def operator() -> None:
+            try:
+                results.append(_call(session, verb))
+            except BaseException as exc:
+                results.append(exc)
+
+        thread = threading.Thread(target=operator, name="operator")
+        thread.start()
+        if session.state is S.DRYRUN_ACTIVE:
+            session.run_n_steps(n)
+        thread.join(60)
+        assert not thread.is_alive(), "the verb never returned"
+        (result,) = results
+        assert isinstance(result, VerbResult), repr(result)
+        self._applied(verb, result)
+
+    @precondition(lambda self: self.session is not None)
+    @rule(step=st.integers(1, 4))
+    def crash_in_a_step(self, step: int) -> None:
+        """A process that dies inside a step: closed unsealed, then resumed."""
+        session = self.session
+        assert session is not None
+        if session.state is not S.DRYRUN_ACTIVE:
+            del session  # the drop below needs this frame to let go of it too
+            return self.drop()
+        target = session.steps_done + step
+
+        def interrupt(inner: LiveSessionOrchestrator) -> None:
+            if inner.steps_done == target:
+                raise KeyboardInterrupt
+
+        session.step_hooks.append(interrupt)
+        try:
+            session.run_n_steps(step + 1)
+        except KeyboardInterrupt:
+            session.close()  # seals nothing: the run is a crash
+            self.log.append("crash in a step")
+            return self._resume()
+        session.step_hooks.remove(interrupt)  # the session stopped before the target step
+        return None
+
+    @precondition(lambda self: self.session is not None)
+    @rule()
+    def drop(self) -> None:
+        """A session dropped without ``close`` (the process gone): resume the run.
+
+        The suite's session tracker keeps every session it saw (to verify it at teardown):
+        it lets go of this one, as an application drops it; its run directory is still
+        verified at teardown, under ``tmp_path``.
+        """
+        _forget(self.session)
+        self.session = None
+        gc.collect()
+        self.log.append("dropped")
+        self._resume()
+
+    @precondition(lambda self: self.session is not None)
+    @rule()
+    def seal(self) -> None:
+        session = self.session
+        assert session is not None
+        session.close()
+        self.sealed = True
+        final = session.state
+        assert final not in (S.INIT, S.DRYRUN_ACTIVE, S.PREFLIGHT_OK)
+        for verb in VERBS:
+            result = _call(session, verb)
+            assert result.outcome in (VerbOutcome.NOT_APPLICABLE, VerbOutcome.ALREADY), result
+        session.close()
+        assert session.state is final
+        self._check_venue(session)
+        venue = _nonzero(self._venue_positions(session))
+        if final is S.STOPPED:
+            assert not venue, f"sealed STOPPED with the venue holding {venue}"
+        cell = report_positions(self.run_dir)
+        if venue:
+            for symbol, qty in venue.items():
+                assert symbol in cell, (cell, venue)
+                assert f"{qty:f}" in cell.replace(",", ""), (cell, venue)
+        else:
+            assert cell == "flat", (cell, venue)
+        self.session = None
+        self.closed = session
+        self.final = venue
+        self.last = final
+        with pytest.raises(RunDirectoryError):
+            resume_run(self.run_dir)
+
+    @precondition(lambda self: self.closed is not None)
+    @rule(verb=st.sampled_from(VERBS))
+    def verb_after_the_seal(self, verb: str) -> None:
+        closed = self.closed
+        assert closed is not None
+        state = closed.state
+        result = _call(closed, verb)
+        assert result.outcome in (VerbOutcome.NOT_APPLICABLE, VerbOutcome.ALREADY), result
+        assert closed.state is state
+
+    @rule()
+    def status(self) -> None:
+        """``livesession status --json`` of the run, live or crashed or sealed, from here."""
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            code = cli_main(["status", "--json", str(self.run_dir)])
+        seen = json.loads(out.getvalue())
+        assert code == seen["exit_code"], seen
+        if self.session is None and self.sealed:
+            assert seen["sealed"], seen
+            assert seen["state"] == self.last.value, (seen["state"], self.last)
+            assert _nonzero(seen["positions"]) == self.final, (seen["positions"], self.final)
+        elif self.session is not None:
+            assert code == 7, seen  # running: this process holds the run
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    def _resume(self) -> None:
+        crashed = self.last
+        if crashed is S.STOPPED:
+            # Nothing to resume: a stop seals the run. That ends the example.
+            with pytest.raises(RunDirectoryError, match="nothing to resume: run"):
+                resume_run(self.run_dir)
+            self.sealed = True
+            self.closed = None
+            self.final = {}  # a stopped session was flat at the venue (agrees)
+            return
+        self.session = resume_run(self.run_dir)
+        state = self.session.state
+        self.log.append(f"resumed in {state.value}")
+        assert state in _reachable(crashed) or crashed in _reachable(state), (crashed, state)
+        if self.stop_applied:
+            assert state not in (S.DRYRUN_ACTIVE, S.PREFLIGHT_OK), state
+        trading = self.session.trading_state
+        if self.kill_held:
+            assert trading is TradingState.HALTED, trading
+        elif self.reduced:
+            assert trading in (TradingState.REDUCING, TradingState.HALTED), trading
+        self.last = state
+
+    def _applied(self, verb: str, result: VerbResult) -> None:
+        assert isinstance(result, VerbResult)
+        assert result.message, result
+        session = self.session
+        assert session is not None
+        self.log.append(f"{verb} -> {result.outcome.value}")
+        if result.outcome is not VerbOutcome.APPLIED:
+            return
+        if verb == "kill":
+            self.kill_held = True
+        elif verb == "reduce_only":
+            self.reduced = True
+        elif verb == "reenable":
+            self.kill_held = self.reduced = False
+        elif verb == "stop":
+            self.stop_applied = True
+            assert session.state in (S.STOPPING, S.STOPPED, S.ERROR_REQUIRES_OPERATOR)
+
+    @staticmethod
+    def _venue_positions(session: LiveSessionOrchestrator) -> dict[str, Decimal]:
+        positions = getattr(session.broker, "positions", None)
+        assert positions is not None, session.broker
+        return dict(positions())
+
+    def _check_venue(self, session: LiveSessionOrchestrator) -> None:
+        twice = {cid: n for cid, n in venue_sends(self.run_dir).items() if n > 1}
+        assert not twice, f"client order ids sent twice: {twice}"
+        if session.state is S.ERROR_REQUIRES_OPERATOR:
+            return  # a fault may be a position the venue disagrees on: the operator's call
+        book = session.book
+        inspection = session.inspect()
+        in_flight = book.open_orders or inspection.pending or inspection.waiting_fills
+        if in_flight or session.result().position_in_doubt:
+            return
+        venue = _nonzero(self._venue_positions(session))
+        mine = _nonzero(book.positions)
+        assert mine == venue, f"book {mine} but venue {venue}"
+
+    # -- invariants --------------------------------------------------------------------------
+
+    @invariant()
+    def agrees(self) -> None:
+        session = self.session
+        if session is None:
+            return
+        state = session.state
+        assert state in _reachable(self.last), (self.last, state)
+        self.last = state
+        if state is S.ERROR_REQUIRES_OPERATOR:
+            self.failed_seen = True
+        expected = SessionStatus.FAILED if self.failed_seen else STATUS[state]
+        if state in LIVE and not self.failed_seen:
+            assert session.status is expected, (state, session.status)
+        if self.kill_held and not self.sealed and state in LIVE:
+            assert session.trading_state is TradingState.HALTED
+        self._check_venue(session)
+        if state is S.STOPPED:
+            venue = _nonzero(self._venue_positions(session))
+            assert not venue, f"STOPPED with the venue holding {venue}"
+            assert not _nonzero(session.book.positions), session.book
+
+    def teardown(self) -> None:
+        if self.session is not None:
+            self.session.close()
+            self.session = None
+
+
+def test_verbs_at_any_moment(tmp_path: Path) -> None:
+    VerbMachine.out = tmp_path
+    run_state_machine_as_test(
+        VerbMachine,
+        settings=settings(
+            settings.default,
+            max_examples=EXAMPLES,
+            stateful_step_count=25 if DEEP else 12,
+            **({"phases": list(Phase)[:3]} if os.environ.get("LIVESESSION_VERBS_NOSHRINK") else {}),
+        ),
+    )
+
+
+def test_status_json_gives_the_sealed_position(tmp_path: Path, capsys: Any) -> None:
+    """``status --json`` and the report agree on a sealed run's final position."""
+    session = create_run(DryrunConfig(run_id="s", steps=30), tmp_path)
+    session.run_to_end(30)
+    capsys.readouterr()
+    assert cli_main(["status", "--json", str(tmp_path / "s")]) == 0
+    status = json.loads(capsys.readouterr().out)
+    assert report_positions(tmp_path / "s") == "flat"
+    assert not _nonzero(status.get("positions", {}))
+
+
+@pytest.mark.parametrize("verbs", [("reduce_only",), ("reduce_only", "reenable")])
+def test_a_verb_before_activation_survives_a_crash(tmp_path: Path, verbs: tuple[str, ...]) -> None:
+    """Found by the machine: ``reduce_only`` (or a re-enable after it) applied between the
+    preflight and the activation said APPLIED, but only a trading session's verb was
+    checkpointed: the process died before its first checkpoint, and the resumed run started
+    over from INIT and traded ACTIVE. It is checkpointed as in DRYRUN_ACTIVE now: the run
+    resumes PREFLIGHT_OK with the operator's trading state."""
+    session = create_run(DryrunConfig(run_id="pre", steps=STEPS), tmp_path)
+    assert session.preflight()
+    for verb in verbs:
+        assert _call(session, verb).outcome is VerbOutcome.APPLIED
+    expected = session.trading_state
+    _forget(session)
+    del session
+    gc.collect()  # the process is gone
+    resumed = resume_run(tmp_path / "pre")
+    assert (resumed.state, resumed.trading_state) == (S.PREFLIGHT_OK, expected)
+    result = resumed.run_to_end(STEPS)
+    assert result.trading is expected
+    assert result.state is S.STOPPED
+    if expected is TradingState.REDUCING:
+        assert result.orders_submitted == 0  # flat and reducing: nothing to send
