@@ -125,6 +125,19 @@ def fuzz(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHON)
+def verbs(session: nox.Session) -> None:
+    """The operator-verbs state machine at depth: verbs from any thread, crashes, resumes.
+
+    400 examples of 25 rules (CI runs 6 of 12); ``nox -s verbs -- 2000`` sets how many.
+    """
+    session.install("-e", ".[tests]")
+    env = {"LIVESESSION_VERBS": "deep"}
+    if session.posargs:
+        env["LIVESESSION_VERBS_EXAMPLES"] = session.posargs[0]
+    session.run("python", "-m", "pytest", "tests/test_verbs_fuzz.py", "-s", env=env)
+
+
+@nox.session(python=PYTHON)
 def crash(session: nox.Session) -> None:
     """The crash-and-resume campaign (more kills than the normal run)."""
     session.install("-e", ".[tests]")
