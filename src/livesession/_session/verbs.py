@@ -37,6 +37,9 @@ __all__ = [
 
 S = SessionState
 _MAY_TRADE = (S.PREFLIGHT_OK, S.DRYRUN_ACTIVE)
+_CHECKPOINTED = (*_MAY_TRADE, S.STOPPING)
+"""The states in which an applied verb is checkpointed before it returns: a kill of a
+session resumed STOPPING too (it was lost to a crash, the resumed run ACTIVE again)."""
 
 
 def _result(p: SessionParts, verb: str, outcome: VerbOutcome, message: str) -> VerbResult:
@@ -219,8 +222,9 @@ def under_lock(
     is deferred to the end of that work and says so (``DEFERRED``). A verb applied to a
     session that may trade (``PREFLIGHT_OK`` too: a reduce-only before the activation, which
     a crash before the first checkpoint lost, the resumed run starting over from INIT and
-    trading) is checkpointed before it returns (from a step hook: at the step's end), so
-    that what it did survives a crash once the caller has seen it done.
+    trading) or is stopping (a kill of a session resumed STOPPING) is checkpointed before it
+    returns (from a step hook: at the step's end), so that what it did survives a crash
+    once the caller has seen it done.
     A reason (or operator) that is not a ``str`` is refused first: nothing changes.
     """
     _check_said(verb.__name__, args[0] if args else None)
@@ -241,7 +245,7 @@ def under_lock(
         if torn is not None:
             return torn
         result = verb(p, *args, **kwargs)
-        if result.applied and p.lifecycle.state in _MAY_TRADE:
+        if result.applied and p.lifecycle.state in _CHECKPOINTED:
             # Durable before it is confirmed (a stop saved its own; an ack: the seal).
             p.lifecycle.guarded(lambda: p.checkpointer.operator_acted(in_step=in_step))
         return result
