@@ -440,7 +440,9 @@ class VerbMachine(RuleBasedStateMachine):
             assert seen["state"] == self.last.value, (seen["state"], self.last)
             assert _nonzero(seen["positions"]) == self.final, (seen["positions"], self.final)
         elif self.session is not None:
-            assert code == 7, seen  # running: this process holds the run
+            # Running (this process holds the run), or waiting for an operator.
+            waiting = self.session.state is S.ERROR_REQUIRES_OPERATOR
+            assert code == (5 if waiting else 7), seen
 
     # -- helpers -----------------------------------------------------------------------------
 
