@@ -42,7 +42,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pytest
 from hypothesis import Phase, settings
 from hypothesis import strategies as st
@@ -68,8 +67,10 @@ from livesession import (
     create_run,
     resume_run,
 )
+from livesession._domain.lifecycle import STATUS_BY_STATE, TRANSITIONS
 from livesession.cli import main as cli_main
 from livesession.report import render_report
+from test_lease_session import submits_per_client_id
 
 S = SessionState
 DEEP = os.environ.get("LIVESESSION_VERBS") == "deep"
@@ -77,15 +78,9 @@ EXAMPLES = int(os.environ.get("LIVESESSION_VERBS_EXAMPLES", "400")) if DEEP else
 STEPS = 40 if DEEP else 25
 VERBS = ("kill", "reduce_only", "reenable", "acknowledge", "stop")
 LIVE = (S.INIT, S.PREFLIGHT_OK, S.DRYRUN_ACTIVE, S.STOPPING, S.ERROR_REQUIRES_OPERATOR)
-MOVES = {
-    S.INIT: {S.PREFLIGHT_OK, S.PREFLIGHT_FAILED},
-    S.PREFLIGHT_OK: {S.DRYRUN_ACTIVE, S.STOPPING},
-    S.DRYRUN_ACTIVE: {S.STOPPING, S.ERROR_REQUIRES_OPERATOR},
-    S.STOPPING: {S.STOPPED, S.ERROR_REQUIRES_OPERATOR},
-    S.ERROR_REQUIRES_OPERATOR: {S.STOPPING},
-    S.STOPPED: set(),
-    S.PREFLIGHT_FAILED: set(),
-}
+MOVES: dict[SessionState, set[SessionState]] = {state: set() for state in SessionState}
+for _, _source, _dest in TRANSITIONS:
+    MOVES[_source].add(_dest)
 
 
 def _reachable(state: SessionState) -> set[SessionState]:
@@ -98,15 +93,6 @@ def _reachable(state: SessionState) -> set[SessionState]:
     return seen
 
 
-STATUS = {
-    S.INIT: SessionStatus.INIT,
-    S.PREFLIGHT_OK: SessionStatus.RUNNING,
-    S.DRYRUN_ACTIVE: SessionStatus.RUNNING,
-    S.STOPPING: SessionStatus.RUNNING,
-    S.STOPPED: SessionStatus.COMPLETED,
-    S.PREFLIGHT_FAILED: SessionStatus.REJECTED,
-    S.ERROR_REQUIRES_OPERATOR: SessionStatus.FAILED,
-}
 RUN_IDS = itertools.count()
 STATS: Counter[str] = Counter()  # verb outcomes by state, crashes, resumes (printed)
 
@@ -128,20 +114,6 @@ def _forget(session: LiveSessionOrchestrator | None) -> None:
     for holder in gc.get_referrers(session):
         if isinstance(holder, list):
             holder.remove(session)
-
-
-def venue_sends(run_dir: Path) -> Counter[str]:
-    """How many times the venue journal says each client order id was sent (``submit``)."""
-    sent: Counter[str] = Counter()
-    journal = run_dir / "broker_journal.jsonl"
-    if not journal.exists():
-        return sent
-    for raw in journal.read_bytes().splitlines(keepends=True):
-        if raw.endswith(b"\n"):
-            entry = orjson.loads(raw)
-            if entry["op"] == "submit":
-                sent[entry["order"]["client_order_id"]] += 1
-    return sent
 
 
 def _nonzero(positions: Any) -> dict[str, Decimal]:
@@ -497,7 +469,11 @@ class VerbMachine(RuleBasedStateMachine):
         return dict(positions())
 
     def _check_venue(self, session: LiveSessionOrchestrator) -> None:
-        twice = {cid: n for cid, n in venue_sends(self.run_dir).items() if n > 1}
+        twice = {
+            cid: n
+            for cid, n in submits_per_client_id(self.run_dir / "broker_journal.jsonl").items()
+            if n > 1
+        }
         assert not twice, f"client order ids sent twice: {twice}"
         if session.state is S.ERROR_REQUIRES_OPERATOR:
             return  # a fault may be a position the venue disagrees on: the operator's call
@@ -522,7 +498,7 @@ class VerbMachine(RuleBasedStateMachine):
         self.last = state
         if state is S.ERROR_REQUIRES_OPERATOR:
             self.failed_seen = True
-        expected = SessionStatus.FAILED if self.failed_seen else STATUS[state]
+        expected = SessionStatus.FAILED if self.failed_seen else STATUS_BY_STATE[state]
         if state in LIVE and not self.failed_seen:
             assert session.status is expected, (state, session.status)
         if self.kill_held and not self.sealed and state in LIVE:
