@@ -384,9 +384,7 @@ class MockBroker(JournaledVenue, ResumableVenue, MarkableVenue, ReplayingVenue, 
                 self._orders.pop(old, None)
 
     def _drop_pending_fills(self, cid: str) -> None:
-        self._due.discard(
-            lambda report: isinstance(report, FillReport) and report.client_order_id == cid
-        )
+        self._due.drop_fills(cid)
 
     def _push(self, due: int, report: BrokerReport) -> None:
         self._due.push(due, report)
