@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import io
+import logging
 from collections.abc import Sequence
 from decimal import Decimal
 
 import attrs
+import orjson
 
 from _scripted import SYMBOL
 from livesession import DryrunConfig, Transient
@@ -20,7 +23,9 @@ from livesession._domain.model import (
     report_from_json,
     report_to_json,
 )
+from livesession._session import reports as reports_module
 from livesession._session.assembly import SessionEdges, SessionParts, assemble
+from livesession._support.logging import configure_logging, disable_logging
 
 from _helpers import Sinks
 
@@ -224,6 +229,52 @@ class TestHeld:
         assert len(sinks.events_of("ORDER_ACCEPTED")) == 1
         assert len(sinks.events_of("ORDER_FILLED")) == 1
         assert parts.book.position(SYMBOL) == D(1)
+
+    def test_a_report_of_an_order_finished_beyond_the_cap_is_held_and_said(self, monkeypatch):
+        """Past the finished-order cap, a repeated fill of a forgotten order is held, never
+        booked twice, and the session log says the session no longer judges it: held
+        silently, a repeat with other numbers (another trade under the same id) went
+        uncaught without a word, where one of an order still remembered faults."""
+        monkeypatch.setattr(reports_module, "_MAX_FINISHED", 2)
+        parts, venue, sinks = _wired()
+        log = io.StringIO()
+        configure_logging(log, level=logging.WARNING)
+        try:
+            for n in range(3):
+                parts.idempotency.reserve(f"o{n}", "fp")
+                _track(parts, f"o{n}")
+                venue.queued = [_fill(f"o{n}", f"t{n}", "1")]
+                parts.reports.process()
+            assert log.getvalue() == ""
+            venue.queued = [_fill("o0", "t0", "1", "101")]  # o0 finished first: forgotten
+            parts.reports.process()
+        finally:
+            disable_logging()
+        assert parts.book.position(SYMBOL) == D(3)
+        assert parts.reports.held_orders() == frozenset({"o0"})
+        assert sinks.events_of("DUPLICATE_REPORT") == []
+        (said,) = [orjson.loads(line) for line in log.getvalue().splitlines()]
+        assert said["event"] == "report_held_order_unknown"
+        assert (said["level"], said["client_order_id"], said["report"], said["trade_id"]) == (
+            "warning",
+            "o0",
+            "FILL",
+            "t0",
+        )
+        assert "nor among the 2 orders the session finished last" in said["message"]
+
+    def test_a_report_held_before_the_set_is_full_says_nothing(self):
+        parts, venue, _ = _wired()
+        parts.idempotency.reserve("b", "fp")
+        log = io.StringIO()
+        configure_logging(log, level=logging.WARNING)
+        try:
+            venue.queued = [_fill("b", "t1", "1")]
+            parts.reports.process()
+        finally:
+            disable_logging()
+        assert parts.reports.held_orders() == frozenset({"b"})
+        assert log.getvalue() == ""
 
     def test_waiting_fills_are_the_unapplied_fills_in_the_inbox(self):
         parts, _, sinks = _wired()

@@ -37,6 +37,7 @@ from .._domain.model import (
     report_to_json,
 )
 from .._exceptions import BrokerError
+from .._support.logging import get_logger
 from .._support.references import a_
 from .._support.secrets import redact_text
 from .crossing import ReduceOnlyWatch
@@ -223,12 +224,34 @@ class ReportRouter:
             self.on_cancel(report)
 
     def _hold_unmatched(self, report: BrokerReport) -> None:
-        """Keep a report for an order the session does not know (yet), bounded."""
-        held = self._unmatched.setdefault(report.client_order_id, [])
+        """Keep a report for an order the session does not know (yet), bounded.
+
+        Once the finished-order set is full, such an order may be one the session finished
+        and forgot: a late or repeated report for it is held, not recorded, and a repeat
+        with other numbers goes unjudged. The session log says so (``_forgotten_order``).
+        """
+        cid = report.client_order_id
+        if cid not in self._unmatched and len(self._finished) >= _MAX_FINISHED:
+            self._forgotten_order(report)
+        held = self._unmatched.setdefault(cid, [])
         if len(held) < _MAX_HELD_PER_ORDER:
             held.append(report)
         while len(self._unmatched) > _MAX_UNMATCHED_ORDERS:
             self._unmatched.pop(next(iter(self._unmatched)))
+
+    def _forgotten_order(self, report: BrokerReport) -> None:
+        """Warn that a held report may be for an order finished beyond ``_MAX_FINISHED``."""
+        get_logger().warning(
+            "report_held_order_unknown",
+            run_id=self._c.config.run_id,
+            client_order_id=report.client_order_id,
+            report=_REPORT_KINDS[type(report)],
+            trade_id=report.trade_id if isinstance(report, FillReport) else None,
+            message=f"held: the order is not tracked, nor among the {_MAX_FINISHED} orders "
+            "the session finished last; if it finished before them, this is a late or "
+            "repeated report the session no longer judges (a repeat with other numbers goes "
+            "uncaught): compare the venue's trades of the order with events.jsonl",
+        )
 
     def _duplicate(self, report: BrokerReport, order: str) -> None:
         """A report that changes nothing (a repeat, or one for an order already done)."""
