@@ -16,17 +16,13 @@ import attrs
 import orjson
 
 from .._artifacts import names
+from .._support.wholelines import file_identity
 from .livecut import checkpointed_bytes
 
 if TYPE_CHECKING:
     from pathlib import Path
 
 __all__ = ["RunWatch"]
-
-
-def _file_of(info: os.stat_result) -> tuple[int, int]:
-    """The file a ``stat`` is of: its device and inode."""
-    return info.st_dev, info.st_ino
 
 
 def _whole_lines(data: bytes) -> list[bytes]:
@@ -60,7 +56,7 @@ class RunWatch:
                 self.offsets[name] = 0
                 continue
             self.offsets[name] = info.st_size
-            self.files[name] = _file_of(info)
+            self.files[name] = file_identity(info)
 
     def _ended_at(self, name: str) -> list[tuple[int, dict[str, object]]]:
         """The new whole lines that are JSON objects, each with the offset its line ends at.
@@ -74,10 +70,10 @@ class RunWatch:
         try:
             with (self.run_dir / name).open("rb") as stream:
                 info = os.fstat(stream.fileno())
-                rotated = self.files.get(name, _file_of(info)) != _file_of(info)
+                rotated = self.files.get(name, file_identity(info)) != file_identity(info)
                 if name == names.SESSION_LOG and (rotated or info.st_size < start):
                     start = self.offsets[name] = 0
-                    self.files[name] = _file_of(info)
+                    self.files[name] = file_identity(info)
                 stream.seek(start)
                 data = stream.read()
         except OSError:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from .fsutil import open_append, open_update, truncate_to
 
-__all__ = ["LineLog", "append_whole", "set_aside_torn_line"]
+__all__ = ["LineLog", "append_whole", "file_identity", "set_aside_torn_line"]
 
 _CHUNK = 65536
 
@@ -37,7 +37,7 @@ def append_whole(fd: int, data: bytes) -> None:
         raise
 
 
-def _identity(info: os.stat_result) -> tuple[int, int]:
+def file_identity(info: os.stat_result) -> tuple[int, int]:
     """The file a ``stat`` is of: its device and inode."""
     return info.st_dev, info.st_ino
 
@@ -83,7 +83,7 @@ class LineLog:
                 set_aside_torn_line(path)
         self._path = path
         self._fd = open_append(path)  # never through a symlink, a FIFO or a device
-        self._held = _identity(os.fstat(self._fd))
+        self._held = file_identity(os.fstat(self._fd))
         self._pending: list[str] = []
         self.refused = 0
         """Lines the system refused (raised to the writer, and not in the file)."""
@@ -114,7 +114,7 @@ class LineLog:
         if self._fd < 0:
             return  # closed: nothing is reopened
         try:
-            if _identity(os.lstat(self._path)) == self._held:
+            if file_identity(os.lstat(self._path)) == self._held:
                 return
         except FileNotFoundError:
             pass  # renamed away and no file made in its place: make it
@@ -125,7 +125,7 @@ class LineLog:
         except OSError:
             return
         os.close(self._fd)
-        self._fd, self._held = fd, _identity(os.fstat(fd))
+        self._fd, self._held = fd, file_identity(os.fstat(fd))
 
     def flush(self) -> None:
         """Nothing to do: each whole line went to the system when it was written."""
