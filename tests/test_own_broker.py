@@ -734,6 +734,17 @@ class TestAVenueThatHoldsAnotherPosition:
         verdict = verify_run(run_dir)
         assert verdict.ok, verdict.violations
 
+    def test_another_symbols_position_on_a_shared_account_is_not_this_runs(self, tmp_path: Path):
+        """A desk runs one session per symbol on one account: a venue reporting the
+        account's positions showed this BTC/USDT session the ETH/USDT session's 2.5, which
+        it escalated (POSITION_MISMATCH, sealed FAILED) though it can never trade ETH/USDT.
+        Its own symbol's difference still escalates (the test above)."""
+        extra = {"ETH/USDT": D("2.5")}
+        broker = Desk(positions=lambda held: {**held, **extra})
+        run_dir, result = _run(tmp_path, "shared", broker, steps=300)
+        assert _events(run_dir, "RECONCILE_ESCALATED") == []
+        assert (result.status, result.reason) == (SessionStatus.COMPLETED, "")
+
     def test_fills_in_flight_are_named(self):
         said = position_doubts(
             [

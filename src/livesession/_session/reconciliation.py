@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from decimal import Decimal
 
     from .._domain.model import VenueOrder
-    from .._reconcile.reconciler import Discrepancy
+    from .._reconcile.reconciler import Discrepancy, LocalOrder
     from .._typing import IdempotencyStore
     from .broker_health import BrokerHealth
     from .context import SessionContext
@@ -88,6 +88,7 @@ class Reconciliation:
             venue_open = broker.open_orders()
             positions = self._venue_positions
             held = None if positions is None else positions()
+            venue_open, held = _this_market(self._c.config.symbol, local, venue_open, held)
             self._health.ok()
             if not (local or venue_open or self._pending) and _agree(held, book.positions):
                 return  # the common case: nothing here, nothing there, the same position
@@ -279,6 +280,32 @@ class Reconciliation:
             int(recon.get("hold_until_ns", 0)), state["ts_sim"] + self._replay_window_ns
         )
         self.before_next_step = True
+
+
+def _this_market(
+    symbol: str,
+    local: Sequence[LocalOrder],
+    venue_open: Sequence[VenueOrder],
+    held: Mapping[str, Decimal] | None,
+) -> tuple[Sequence[VenueOrder], Mapping[str, Decimal] | None]:
+    """What the venue shows of this session's market: its symbol's orders and position.
+
+    A session trades one symbol, its feed's. On an account other sessions share (a desk
+    runs one session per symbol of its basket), a venue that lists the open orders of every
+    allowlisted symbol (ccxt), or reports the account's positions in every symbol, shows
+    what the other sessions hold too: none of it this session's to reconcile, or to call an
+    operator for. An order the book tracks stays, whatever its symbol.
+    """
+    if any(order.symbol != symbol for order in venue_open):
+        tracked = {order.client_order_id for order in local}
+        venue_open = [
+            order
+            for order in venue_open
+            if order.symbol == symbol or order.client_order_id in tracked
+        ]
+    if held is not None and any(s != symbol for s in held):
+        held = {s: q for s, q in held.items() if s == symbol}
+    return venue_open, held
 
 
 def _agree(held: Mapping[str, Decimal] | None, positions: Mapping[str, Decimal]) -> bool:
