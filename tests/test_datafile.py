@@ -281,7 +281,13 @@ PROBLEMS: dict[str, tuple[str | bytes, int, str | None, str | None, str]] = {
         3,
         "symbol",
         "GBPUSD",
-        "a second symbol (line 2 has EURUSD): a data file holds one instrument's bars",
+        # It said "keep the rows of one symbol", leaving a desk with a basket to guess that
+        # nothing here trades several: it says what to do with the others.
+        (
+            "a second symbol (line 2 has EURUSD): a data file holds one instrument's bars, and "
+            "a session trades one symbol: write each symbol's rows, under the header, to a file "
+            'of its own and run a session on each (docs/concepts.md, "One symbol a session")'
+        ),
     ),
     "a second symbol starting over in time": (
         (

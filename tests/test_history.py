@@ -189,6 +189,33 @@ class TestBacktestingLayouts:
         log = (out / "g" / "session.log.jsonl").read_text(encoding="utf-8")
         assert "no allowlist given: the feed's symbols [GOOG]" in log
 
+    def test_an_allowlist_beyond_the_feeds_symbol_is_said_to_trade_nothing(
+        self, tmp_path: Path, elsewhere: Path
+    ):
+        """A desk lists its basket in the allowlist of a session on one symbol's file: the
+        run passed preflight without a word, and every order for ETH/USDT was refused
+        (NO_MARKET_PRICE) as it came. The session log now says so before the first bar."""
+        goog_daily(tmp_path / "goog.csv", 12)
+        config = tmp_path / "run.toml"
+        config.write_text(
+            'feed = "csv:goog.csv"\nqty_lot = "1"\nallowlist = ["GOOG", "ETH/USDT", "AAPL"]\n',
+            encoding="utf-8",
+        )
+        out = tmp_path / "runs"
+        done = _cli(
+            "dryrun", "--config", config, "--out", out, "--run-id", "g", "-q", cwd=elsewhere
+        )
+        assert done.returncode == EXIT_OK, done.stderr
+        lines = (out / "g" / "session.log.jsonl").read_text(encoding="utf-8").splitlines()
+        (note,) = [json.loads(line) for line in lines if "preflight_note" in line]
+        assert (note["level"], note["check"]) == ("warning", "allowlist_valid")
+        assert note["detail"] == (
+            "the allowlist names ETH/USDT, AAPL beside the feed's symbol GOOG: a session trades "
+            "only its feed's symbol, so an order for ETH/USDT, AAPL will be refused "
+            "(NO_MARKET_PRICE); a basket runs one session per symbol (docs/concepts.md, "
+            '"One symbol a session")'
+        )
+
     def test_a_stem_that_is_no_symbol_asks_for_one(self, tmp_path: Path, elsewhere: Path) -> None:
         goog_daily(tmp_path / "goog_daily_2004.csv", 5)
         config = tmp_path / "run.toml"

@@ -325,7 +325,9 @@ class RowChecker:
             raise _fail(
                 self.path, line, self.symbol_column, text,
                 f"a second symbol (line {self.symbol_line} has {self.symbol}): a data file "
-                "holds one instrument's bars; keep the rows of one symbol",
+                "holds one instrument's bars, and a session trades one symbol: write each "
+                "symbol's rows, under the header, to a file of its own and run a session on "
+                'each (docs/concepts.md, "One symbol a session")',
             )  # fmt: skip
 
     def result(self, *, sha256: str, size: int, rows: int) -> DataFileCheck:

@@ -109,6 +109,13 @@ def run_preflight(
             check="allowlist_valid",
             detail=f"no allowlist given: the feed's symbols [{listed}]",
         )
+    if others := [s for s in p.config.allowed_symbols if s != p.config.symbol]:
+        get_logger().warning(
+            "preflight_note",
+            run_id=p.config.run_id,
+            check="allowlist_valid",
+            detail=unpriced_symbols(p.config.symbol, others),
+        )
     failed = run_checks(p, extra_checks=extra_checks, clock_problem=clock_problem)
     if failed:
         lifecycle.reason = ",".join(r.reason for r in failed)
@@ -269,3 +276,13 @@ def _start_payload(p: SessionParts) -> dict[str, Any]:
         "version": __version__,
         "config_sha256": cfg.recorded_sha256(),
     }
+
+
+def unpriced_symbols(symbol: str, others: Sequence[str]) -> str:
+    """What an allowlist naming symbols beyond the feed's means: none of them trades."""
+    named = ", ".join(others)
+    return (
+        f"the allowlist names {named} beside the feed's symbol {symbol}: a session trades "
+        f"only its feed's symbol, so an order for {named} will be refused (NO_MARKET_PRICE); "
+        'a basket runs one session per symbol (docs/concepts.md, "One symbol a session")'
+    )
