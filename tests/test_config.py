@@ -125,6 +125,16 @@ class TestToml:
             ('steps = "-0"\n', {"steps": 20}, "steps must be a positive integer, got '-0'"),
             ('run_id = "../evil"\n', {"run_id": "ok"}, "run_id must be a plain name"),
             ('symbol = "eth"\n', {"symbol": "ETH/USDT"}, "symbol must be a ticker"),
+            (
+                'symbol = "ETH/USDT:USDT"\n',
+                {"symbol": "ETH/USDT"},
+                (
+                    "symbol must be a ticker (GOOG, BRK.B) or BASE/QUOTE (BTC/USDT), in upper case; "
+                    "got 'ETH/USDT:USDT' (ETH/USDT:USDT is a derivative's name, BASE/QUOTE:SETTLE as "
+                    "ccxt writes a perpetual swap or a future, and a session trades spot symbols "
+                    "only: its spot pair is ETH/USDT)"
+                ),
+            ),
             ('durability = "always"\n', {"durability": "step"}, "durability must be one of"),
             ('feed = "csv:"\n', {"feed": "random_walk"}, "feed must be random_walk, venue"),
             ('strategy_factory = "x"\n', {"strategy_factory": "a:b"}, "strategy_factory must"),

@@ -1065,6 +1065,41 @@ class TestSymbolColumn:
             " or use the file of ETH/USDT"
         )
 
+    @pytest.mark.parametrize(
+        ("named", "way"),
+        [
+            (
+                "BTC/USDT:USDT",
+                (
+                    "BTC/USDT:USDT is not a ticker (GOOG, BRK.B) or BASE/QUOTE (BTC/USDT), in upper "
+                    "case (BTC/USDT:USDT is a derivative's name, BASE/QUOTE:SETTLE as ccxt writes a "
+                    "perpetual swap or a future, and a session trades spot symbols only: its spot "
+                    "pair is BTC/USDT)"
+                ),
+            ),
+            (
+                "BTC-USDT-SWAP",
+                (
+                    "BTC-USDT-SWAP is not a ticker (GOOG, BRK.B) or BASE/QUOTE (BTC/USDT), in upper "
+                    "case"
+                ),
+            ),
+        ],
+    )
+    def test_a_symbol_no_session_takes_is_not_offered_as_the_one_to_set(
+        self, tmp_path: Path, named: str, way: str
+    ) -> None:
+        """A perpetual's rows (ccxt's BTC/USDT:USDT, OKX's BTC-USDT-SWAP) were refused with
+        ``set symbol = "BTC/USDT:USDT"``, and that symbol then refused in turn (``symbol must
+        be a ticker ...``): advice leading nowhere."""
+        path = _file(tmp_path, self.ROWS.replace("BTCUSDT", named).replace("btc-usdt", named))
+        with pytest.raises(DataFileError) as caught:
+            CsvReplayFeed(path, symbol="BTC/USDT", tick=None, lot=D(1))
+        assert str(caught.value) == (
+            f"data file {path}, line 2, column ticker, value {named!r}: the rows are {named}'s "
+            f"bars, but the session's symbol is BTC/USDT: use the file of BTC/USDT: {way}"
+        )
+
     def test_the_cli_writes_nothing_for_a_file_of_two_symbols(
         self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
     ) -> None:

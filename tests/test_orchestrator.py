@@ -103,6 +103,16 @@ class TestPreflight:
                 "ALLOWLIST_INVALID",
                 "allowlist symbol 'btc-usdt' is not a ticker (GOOG, BRK.B) or BASE/QUOTE (BTC/USDT)",
             ),
+            (  # it named the forms alone, as if the perpetual were a typo
+                {"allowlist": ["BTC/USDT", "ETH/USDT:USDT"]},
+                "ALLOWLIST_INVALID",
+                (
+                    "allowlist symbol 'ETH/USDT:USDT' is not a ticker (GOOG, BRK.B) or BASE/QUOTE "
+                    "(BTC/USDT), in upper case (ETH/USDT:USDT is a derivative's name, "
+                    "BASE/QUOTE:SETTLE as ccxt writes a perpetual swap or a future, and a session "
+                    "trades spot symbols only: its spot pair is ETH/USDT)"
+                ),
+            ),
             (
                 {"allowlist": ["ETH/USDT"]},
                 "SYMBOL_NOT_ALLOWED",

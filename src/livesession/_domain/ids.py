@@ -14,6 +14,7 @@ __all__ = [
     "RUN_ID_PATTERN",
     "SYMBOL_FORMS",
     "client_order_id",
+    "derivative_note",
     "is_valid_run_id",
     "is_valid_symbol",
     "record_code",
@@ -72,6 +73,22 @@ def client_order_id(run_id: str, strategy_id: str, intent_seq: int, leg: str = "
 def is_valid_run_id(run_id: str) -> bool:
     """Whether ``run_id`` is a plain name: 1-64 of ``[A-Za-z0-9_.-]``, not starting with ``.``."""
     return bool(RUN_ID_PATTERN.fullmatch(run_id))
+
+
+def derivative_note(value: str) -> str:
+    """Why ``value`` is no symbol beyond ``SYMBOL_FORMS``, when it says: "" otherwise.
+
+    ``BTC/USDT:USDT`` is how ccxt names a perpetual swap (a future adds its expiry): a
+    venue's derivative, which a session does not trade; its spot pair is ``BTC/USDT``.
+    """
+    base, colon, _settle = value.partition(":")
+    if not colon:
+        return ""
+    spot = f": its spot pair is {base}" if is_valid_symbol(base) else ""
+    return (
+        f" ({value} is a derivative's name, BASE/QUOTE:SETTLE as ccxt writes a perpetual swap "
+        f"or a future, and a session trades spot symbols only{spot})"
+    )
 
 
 def is_valid_symbol(symbol: str) -> bool:

@@ -42,6 +42,7 @@ from typing import IO, TYPE_CHECKING, Final
 import attrs
 
 from .._domain.decimal import with_context
+from .._domain.ids import SYMBOL_FORMS, derivative_note, is_valid_symbol
 from .._exceptions import DataFileError
 from .csvforms import LONGEST_LINE, DecimalMark, line_too_long, not_a_row, split
 from .csvheader import PRICE_COLUMNS, REQUIRED_COLUMNS, not_utf8, read_header
@@ -104,10 +105,15 @@ class DataFileCheck:
         """
         if self.symbol is None or same_symbol(self.symbol, symbol):
             return
+        named = self.symbol
+        way = (
+            f'set symbol = "{named}" (--symbol) or use the file of {symbol}'
+            if is_valid_symbol(named)
+            else f"use the file of {symbol}: {named} is not {SYMBOL_FORMS}{derivative_note(named)}"
+        )
         raise _fail(
-            self.path, self.symbol_line, self.symbol_column, self.symbol,
-            f"the rows are {self.symbol}'s bars, but the session's symbol is {symbol}: "
-            f'set symbol = "{self.symbol}" (--symbol) or use the file of {symbol}',
+            self.path, self.symbol_line, self.symbol_column, named,
+            f"the rows are {named}'s bars, but the session's symbol is {symbol}: {way}",
         )  # fmt: skip
 
     def record(self, feed: str) -> dict[str, object]:

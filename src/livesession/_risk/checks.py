@@ -14,7 +14,7 @@ from typing import Any, Protocol
 import attrs
 
 from .._domain.config import DryrunConfig
-from .._domain.ids import SYMBOL_FORMS, is_valid_symbol
+from .._domain.ids import SYMBOL_FORMS, derivative_note, is_valid_symbol
 from .._typing import Broker, DeclaredSimulation, VenueKind
 
 __all__ = [
@@ -125,7 +125,8 @@ class _AllowlistValid(_Named):
         bad = [s for s in symbols if not is_valid_symbol(s)]
         if bad:
             return self._fail(
-                "ALLOWLIST_INVALID", f"allowlist symbol {bad[0]!r} is not {SYMBOL_FORMS}"
+                "ALLOWLIST_INVALID",
+                f"allowlist symbol {bad[0]!r} is not {SYMBOL_FORMS}{derivative_note(bad[0])}",
             )
         if ctx.config.symbol not in symbols:
             listed = ", ".join(symbols)
