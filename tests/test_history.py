@@ -134,6 +134,17 @@ def elsewhere(tmp_path: Path) -> Path:
     return cwd
 
 
+def _goog_run(tmp_path: Path, elsewhere: Path, more_config: str) -> Path:
+    """A dryrun (run id ``g``) on 12 days of ``goog.csv``, from another directory."""
+    goog_daily(tmp_path / "goog.csv", 12)
+    config = tmp_path / "run.toml"
+    config.write_text('feed = "csv:goog.csv"\nqty_lot = "1"\n' + more_config, encoding="utf-8")
+    out = tmp_path / "runs"
+    done = _cli("dryrun", "--config", config, "--out", out, "--run-id", "g", "-q", cwd=elsewhere)
+    assert done.returncode == EXIT_OK, done.stderr
+    return out / "g"
+
+
 class TestBacktestingLayouts:
     def test_goog_daily_with_the_config_symbol(self, tmp_path: Path, elsewhere: Path) -> None:
         dates = goog_daily(tmp_path / "data" / "GOOG.csv", 60)
@@ -175,18 +186,11 @@ class TestBacktestingLayouts:
         assert manifest["determinism"]["status"] == "match"
 
     def test_a_file_without_a_symbol_is_named_by_its_stem(self, tmp_path: Path, elsewhere: Path):
-        goog_daily(tmp_path / "goog.csv", 12)
-        config = tmp_path / "run.toml"
-        config.write_text('feed = "csv:goog.csv"\nqty_lot = "1"\n', encoding="utf-8")
-        out = tmp_path / "runs"
-        done = _cli(
-            "dryrun", "--config", config, "--out", out, "--run-id", "g", "-q", cwd=elsewhere
-        )
-        assert done.returncode == EXIT_OK, done.stderr
-        (started,) = [e for e in _events(out / "g") if e["event_type"] == "SESSION_STARTED"]
+        run_dir = _goog_run(tmp_path, elsewhere, "")
+        (started,) = [e for e in _events(run_dir) if e["event_type"] == "SESSION_STARTED"]
         assert started["payload"]["symbol"] == "GOOG"  # not BTC/USDT
-        assert _config(out / "g")["allowlist"] == ["GOOG"]
-        log = (out / "g" / "session.log.jsonl").read_text(encoding="utf-8")
+        assert _config(run_dir)["allowlist"] == ["GOOG"]
+        log = (run_dir / "session.log.jsonl").read_text(encoding="utf-8")
         assert "no allowlist given: the feed's symbols [GOOG]" in log
 
     def test_an_allowlist_beyond_the_feeds_symbol_is_said_to_trade_nothing(
@@ -195,18 +199,8 @@ class TestBacktestingLayouts:
         """A desk lists its basket in the allowlist of a session on one symbol's file: the
         run passed preflight without a word, and every order for ETH/USDT was refused
         (NO_MARKET_PRICE) as it came. The session log now says so before the first bar."""
-        goog_daily(tmp_path / "goog.csv", 12)
-        config = tmp_path / "run.toml"
-        config.write_text(
-            'feed = "csv:goog.csv"\nqty_lot = "1"\nallowlist = ["GOOG", "ETH/USDT", "AAPL"]\n',
-            encoding="utf-8",
-        )
-        out = tmp_path / "runs"
-        done = _cli(
-            "dryrun", "--config", config, "--out", out, "--run-id", "g", "-q", cwd=elsewhere
-        )
-        assert done.returncode == EXIT_OK, done.stderr
-        lines = (out / "g" / "session.log.jsonl").read_text(encoding="utf-8").splitlines()
+        run_dir = _goog_run(tmp_path, elsewhere, 'allowlist = ["GOOG", "ETH/USDT", "AAPL"]\n')
+        lines = (run_dir / "session.log.jsonl").read_text(encoding="utf-8").splitlines()
         (note,) = [json.loads(line) for line in lines if "preflight_note" in line]
         assert (note["level"], note["check"]) == ("warning", "allowlist_valid")
         assert note["detail"] == (
