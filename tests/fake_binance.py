@@ -247,6 +247,7 @@ class FakeBinance:
         self._trade_ids = True
         self._misreported: list[str] = []
         self._market_part: Decimal | None = None
+        self._close_part = False
         self.created: collections.Counter[str] = collections.Counter()
         """Orders actually created, per client order id."""
         self.requests: list[tuple[str, str]] = []
@@ -334,6 +335,18 @@ class FakeBinance:
         until ``fill`` fills the rest (a venue whose book was thin)."""
         with self._lock:
             self._market_part = Decimal(qty)
+
+    def close_market_partly(self, qty: str) -> None:
+        """The next MARKET order fills only ``qty`` and the venue closes it there, the rest
+        released: listed as ``FILLED`` with ``executedQty`` below ``origQty``.
+
+        ccxt unifies that as ``status == "closed"`` with ``remaining > 0``: the shape of
+        Bybit's ``PartiallyFilledCanceled`` (a spot market order the book could not fill,
+        ccxt issue #18685), which ccxt also maps to ``closed``.
+        """
+        with self._lock:
+            self._market_part = Decimal(qty)
+            self._close_part = True
 
     def rewrite_trade(self, client_order_id: str, qty: str) -> None:
         """From now on list the first trade of the latest order with this client id at
@@ -589,8 +602,7 @@ class FakeBinance:
         self._orders[order.order_id] = order
         self.created[cid] += 1
         if order_type == "MARKET":
-            part, self._market_part = self._market_part, None
-            self._fill(order, qty if part is None else part, spec.mark)
+            self._fill_market(order, spec.mark)
         body = self._order_json(order)
         body["fills"] = [dict(fill) for fill in order.fills]
         return _Reply(200, body)
@@ -677,6 +689,15 @@ class FakeBinance:
     def _latest(self, client_order_id: str) -> _Order | None:
         found = [o for o in self._orders.values() if o.client_order_id == client_order_id]
         return found[-1] if found else None
+
+    def _fill_market(self, order: _Order, mark: Decimal) -> None:
+        """Fill a new market order at ``mark``: all of it, or the part the test set."""
+        part, self._market_part = self._market_part, None
+        self._fill(order, order.orig_qty if part is None else part, mark)
+        if self._close_part and order.is_open:
+            self._close_part = False
+            order.status = "FILLED"  # closed by the venue, the rest never to fill
+            self._release(order)
 
     def _fill(self, order: _Order, qty: Decimal, price: Decimal) -> None:
         qty = min(qty, order.orig_qty - order.executed_qty)

@@ -41,7 +41,9 @@ def _decimal(value: object) -> Decimal:
 def _status(raw: Mapping[str, Any]) -> VenueOrderStatus:
     status = raw.get("status")
     if status == "closed":
-        return VenueOrderStatus.FILLED
+        # ccxt's "closed" with the rest unfilled (Bybit's PartiallyFilledCanceled: a spot
+        # market order the book could not fill) ended the order: the rest is cancelled.
+        return VenueOrderStatus.CANCELED if _rest_unfilled(raw) else VenueOrderStatus.FILLED
     if status in ("canceled", "expired"):
         return VenueOrderStatus.CANCELED
     if status == "rejected":
@@ -49,6 +51,17 @@ def _status(raw: Mapping[str, Any]) -> VenueOrderStatus:
     if _decimal(raw.get("filled")) > ZERO:
         return VenueOrderStatus.PARTIALLY_FILLED
     return VenueOrderStatus.NEW
+
+
+def _rest_unfilled(raw: Mapping[str, Any]) -> bool:
+    """Whether ccxt's order ``raw`` says a part of its amount never filled."""
+    amount, filled = raw.get("amount"), raw.get("filled")
+    if amount is None or filled is None:
+        return False  # not said: ccxt fills in neither for a closed order it knows nothing of
+    try:
+        return ZERO <= _decimal(filled) < _decimal(amount)
+    except (TypeError, ValueError, ArithmeticError):  # no number, a NaN: not said either
+        return False
 
 
 def _on_grid(value: Decimal, step: Decimal | None) -> Decimal:
