@@ -18,6 +18,7 @@ from ..._domain.model import AckReport, CancelReport, RejectReport, VenueOrderSt
 from ..._exceptions import BrokerError, ConfigError, OutcomeUnknown, Rejected
 from ..._support.optional import import_optional
 from ..._typing import ConfirmingLookup, RecoveringVenue, SandboxAware
+from .clock import resync_time
 from .convert import (
     _amount_and_price,
     _check_order,
@@ -164,7 +165,7 @@ class CcxtSandboxBroker(HoldsCredentials, ConfirmingLookup, RecoveringVenue, San
             if isinstance(error, OutcomeUnknown):
                 self._unconfirmed[cid] = order
             elif isinstance(error, Rejected) and error.reason == "TIMESTAMP":
-                self._resync_time()
+                resync_time(self._exchange, self._guard)
             raise error from exc
         except Exception as exc:
             # Anything else (a parse error after the venue answered, ...) may follow a
@@ -407,16 +408,6 @@ class CcxtSandboxBroker(HoldsCredentials, ConfirmingLookup, RecoveringVenue, San
         elif tracked.status is VenueOrderStatus.REJECTED:
             out.append(RejectReport(client_order_id=cid, reason="VENUE_REJECT", ts_ns=now_ns))
         tracked.closed = True
-
-    # -- helpers -----------------------------------------------------------------------------
-
-    def _resync_time(self) -> None:
-        """After a timestamp rejection, re-measure the clock offset (best effort)."""
-        try:
-            self._guard()
-            self._exchange.load_time_difference()
-        except Exception:  # noqa: BLE001, S110 - the rejection already says what happened
-            pass
 
     # -- reads for preflight -----------------------------------------------------------------
 
