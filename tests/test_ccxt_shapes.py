@@ -10,7 +10,10 @@ Bugs: an order ccxt listed ``closed`` with ``remaining > 0`` (Bybit's
 ``PartiallyFilledCanceled``: a spot market order the book could not fill) was taken for
 filled: the broker reported its fills and then nothing, so the session kept the rest open
 (and the strategy blocked behind it) until the stop's reconciliation closed it as
-``ORDER_MISSING_AT_VENUE``.
+``ORDER_MISSING_AT_VENUE``. A read the venue refused as outside its receive window
+(``InvalidNonce``, Binance -1021: the clock offset ccxt measured went stale) did not
+re-measure the offset, as a refused submit does: every later read failed alike, the
+session could not see its orders and the run failed ``STOP_INCOMPLETE``.
 """
 
 from __future__ import annotations
@@ -95,3 +98,43 @@ class TestClosedWithTheRestUnfilled:
         assert len(events(run_dir, "ORDER_SUBMITTED")) > 2
         final = jsonl(run_dir / "state_snapshots.jsonl")[-1]
         assert (final["status"], final["open_orders"]) == ("COMPLETED", [])
+
+
+class TestStaleClock:
+    """A read refused as outside the venue's receive window re-measures the clock offset."""
+
+    def test_the_poll_re_measures_the_clock_and_the_run_completes(
+        self, tmp_path, monkeypatch, capsys
+    ):
+        invalid_nonce = pytest.importorskip("ccxt").InvalidNonce
+        stale = {"reads": 0, "on": False, "measured": 0}
+        venue_says = (
+            '{"code":-1021,"msg":"Timestamp for this request is outside of the recvWindow."}'
+        )
+
+        def drifting(fetch_order: Callable[..., Any]) -> Callable[..., Any]:
+            def call(*args: Any, **kwargs: Any) -> Any:
+                stale["reads"] += 1
+                stale["on"] = stale["on"] or stale["reads"] == 3  # the clock drifts here
+                if stale["on"]:
+                    raise invalid_nonce(f"binance {venue_says}")
+                return fetch_order(*args, **kwargs)
+
+            return call
+
+        def measuring(load_time_difference: Callable[..., Any]) -> Callable[..., Any]:
+            def call(*args: Any, **kwargs: Any) -> Any:
+                stale["measured"] += 1
+                stale["on"] = False
+                return load_time_difference(*args, **kwargs)
+
+            return call
+
+        wraps = {"fetch_order": drifting, "load_time_difference": measuring}
+        code, run_dir = _shaped_run(tmp_path, monkeypatch, FakeBinance(), wraps)
+        assert code == 0, capsys.readouterr().err
+        assert verify_run(run_dir).ok
+        assert stale["measured"] >= 1
+        final = jsonl(run_dir / "state_snapshots.jsonl")[-1]
+        assert (final["status"], final["open_orders"]) == ("COMPLETED", [])
+        assert len(events(run_dir, "ORDER_FILLED")) == len(events(run_dir, "ORDER_SUBMITTED"))

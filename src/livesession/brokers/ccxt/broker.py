@@ -104,13 +104,19 @@ class CcxtSandboxBroker(HoldsCredentials, ConfirmingLookup, RecoveringVenue, San
             )
 
     def _read(self, call: Callable[[], _T], cid: str | None = None) -> _T:
-        """Run one read request; failures become ``Transient`` or ``Rejected``."""
+        """Run one read request; failures become ``Transient`` or ``Rejected``.
+
+        A timestamp rejection (``TIMESTAMP``) re-measures the clock offset, as for a submit.
+        """
         self._guard()
         ccxt = import_optional("ccxt", "ccxt")
         try:
             return call()
         except ccxt.BaseError as exc:
-            raise _as_read_error(exc, client_order_id=cid) from exc
+            error = _as_read_error(exc, client_order_id=cid)
+            if isinstance(error, Rejected) and error.reason == "TIMESTAMP":
+                resync_time(self._exchange, self._guard)  # or every later read fails alike
+            raise error from exc
 
     # -- the Broker protocol -----------------------------------------------------------------
 
