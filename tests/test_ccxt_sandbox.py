@@ -576,6 +576,8 @@ def _offline_broker(exchange_id, monkeypatch, calls):
 
     monkeypatch.setattr(exchange, "load_markets", record("load_markets", {"BTC/USDT": {}}))
     monkeypatch.setattr(exchange, "amount_to_precision", lambda symbol, amount: amount)
+    # a unified trading account (bybit asks before a market buy: test_ccxt_shapes)
+    monkeypatch.setattr(exchange, "is_unified_enabled", lambda: [False, True], raising=False)
     monkeypatch.setattr(exchange, "market", lambda symbol: {"id": "BTCUSDT", "symbol": symbol})
     monkeypatch.setattr(exchange, "create_order", record("create_order", raw))
     monkeypatch.setattr(exchange, "fetch_order", record("fetch_order", raw))

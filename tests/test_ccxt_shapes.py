@@ -13,12 +13,15 @@ filled: the broker reported its fills and then nothing, so the session kept the 
 ``ORDER_MISSING_AT_VENUE``. A read the venue refused as outside its receive window
 (``InvalidNonce``, Binance -1021: the clock offset ccxt measured went stale) did not
 re-measure the offset, as a refused submit does: every later read failed alike, the
-session could not see its orders and the run failed ``STOP_INCOMPLETE``.
+session could not see its orders and the run failed ``STOP_INCOMPLETE``. A Bybit market
+buy from a classic (not unified) account was sent with the base quantity as its ``qty``,
+which Bybit reads in the quote currency there: 0.010 BTC became a buy of 0.010 USDT.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +30,9 @@ import pytest
 pytest.importorskip("ccxt")
 pytest.importorskip("requests")
 
+from livesession import RuntimeConfig, make_ccxt_broker
+from livesession._domain.model import Order, OrderType, Side
+from livesession._exceptions import Rejected
 from livesession._rundir import brokers as _rundir_brokers
 from livesession.verify import verify_run
 
@@ -138,3 +144,96 @@ class TestStaleClock:
         final = jsonl(run_dir / "state_snapshots.jsonl")[-1]
         assert (final["status"], final["open_orders"]) == ("COMPLETED", [])
         assert len(events(run_dir, "ORDER_FILLED")) == len(events(run_dir, "ORDER_SUBMITTED"))
+
+
+def _bybit(monkeypatch: pytest.MonkeyPatch, *, uta: int, sent: list[dict[str, Any]]) -> Any:
+    """A bybit broker, offline: its spot market and account kind given, its orders recorded."""
+    env = {"LIVESESSION_BYBIT_API_KEY": "x", "LIVESESSION_BYBIT_API_SECRET": "x"}
+    broker = make_ccxt_broker(
+        "bybit", runtime_config=RuntimeConfig.from_env(env, mode="ccxt:bybit")
+    )
+    exchange = broker._exchange
+    exchange.set_markets(
+        [
+            {
+                "id": "BTCUSDT",
+                "symbol": "BTC/USDT",
+                "base": "BTC",
+                "quote": "USDT",
+                "baseId": "BTC",
+                "quoteId": "USDT",
+                "type": "spot",
+                "spot": True,
+                "contract": False,
+                "active": True,
+                "precision": {"amount": 0.000001, "price": 0.01},
+                "limits": {"amount": {"min": 0.000048}, "price": {}, "cost": {"min": 1}},
+                "info": {},
+            }
+        ]
+    )
+    answers = {
+        "privateGetV5UserQueryApi": {"retCode": 0, "result": {"unified": 0, "uta": uta}},
+        "privateGetV5AccountInfo": {"retCode": 0, "result": {"unifiedMarginStatus": 1}},
+    }
+    for name, answer in answers.items():
+        monkeypatch.setattr(exchange, name, lambda *_, answer=answer: answer, raising=False)
+
+    def create(request: dict[str, Any], *_: Any) -> dict[str, Any]:
+        sent.append(request)
+        return {"retCode": 0, "result": {"orderId": "9", "orderLinkId": request["orderLinkId"]}}
+
+    monkeypatch.setattr(exchange, "privatePostV5OrderCreate", create, raising=False)
+    return broker
+
+
+def _btc(side: Side, order_type: OrderType = OrderType.MARKET) -> Order:
+    price = Decimal("29000.00") if order_type is OrderType.LIMIT else None
+    return Order(
+        client_order_id="c1",
+        symbol="BTC/USDT",
+        side=side,
+        quantity=Decimal("0.010"),
+        order_type=order_type,
+        limit_price=price,
+    )
+
+
+class TestBybitMarketBuyUnit:
+    """Bybit reads a classic account's spot market buy ``qty`` in the quote currency."""
+
+    def test_a_classic_account_market_buy_is_refused_unsent(self, monkeypatch):
+        sent: list[dict[str, Any]] = []
+        broker = _bybit(monkeypatch, uta=0, sent=sent)
+        try:
+            with pytest.raises(Rejected) as refused:
+                broker.submit(_btc(Side.BUY), 0)
+        finally:
+            broker.close()
+        assert sent == []
+        assert refused.value.reason == "NOT_SUPPORTED"
+        assert str(refused.value).startswith(
+            "bybit reads a classic account's spot market buy qty in USDT, not the 0.010 "
+            "BTC/USDT base quantity this order asks for: use a unified trading account, "
+            "or a limit order"
+        )
+
+    @pytest.mark.parametrize(
+        ("uta", "side", "order_type", "unit"),
+        [
+            (0, Side.SELL, OrderType.MARKET, None),  # a market sell's qty is the base's
+            (0, Side.BUY, OrderType.LIMIT, None),  # a limit order's too
+            (1, Side.BUY, OrderType.MARKET, "baseCoin"),  # ccxt says so on a unified one
+        ],
+    )
+    def test_the_others_are_sent_in_the_base_currency(
+        self, monkeypatch, uta, side, order_type, unit
+    ):
+        sent: list[dict[str, Any]] = []
+        broker = _bybit(monkeypatch, uta=uta, sent=sent)
+        try:
+            broker.submit(_btc(side, order_type), 0)
+        finally:
+            broker.close()
+        ((request),) = sent
+        assert (request["qty"], request.get("marketUnit")) == ("0.01", unit)

@@ -33,6 +33,7 @@ from .errors import _as_read_error, _is_duplicate_client_id, classify, scrub_cha
 from .ohlcv import fetch_candles
 from .sandbox import _Exchange, _Sandbox, _sandbox_problems
 from .tracked import _Reported, _Tracked, fetch_by_client_id, new_fills, track
+from .units import refuse_quote_sized
 
 if TYPE_CHECKING:
     from ..._domain.model import Bar, BrokerReport, Order, VenueOrder
@@ -152,6 +153,7 @@ class CcxtSandboxBroker(HoldsCredentials, ConfirmingLookup, RecoveringVenue, San
             )
         self._read(self._exchange.load_markets, cid)
         amount, price = _amount_and_price(self._exchange, order)
+        refuse_quote_sized(self._exchange, self._sandbox, order, lambda ask: self._read(ask, cid))
         ccxt = import_optional("ccxt", "ccxt")
         try:
             raw = self._exchange.create_order(

@@ -37,6 +37,9 @@ class _Sandbox:
     """The ``fetch_order`` / ``cancel_order`` parameter that selects by client order id."""
     lookup_realtime: bool = False
     """Look up through Bybit's ``/v5/order/realtime`` (its ``fetch_order`` needs a venue id)."""
+    classic_market_buy_in_quote: bool = False
+    """A classic (not unified) account reads a spot market buy's quantity in the quote
+    currency (Bybit): such an order is refused (``units.refuse_quote_sized``)."""
 
 
 _SPOT_ONLY: Final[Mapping[str, Any]] = {
@@ -55,6 +58,7 @@ SANDBOX_EXCHANGES: Final[Mapping[str, _Sandbox]] = {
         options=_SPOT_ONLY,
         client_id_param="clientOrderId",  # ccxt sends it as orderLinkId
         lookup_realtime=True,
+        classic_market_buy_in_quote=True,
     ),
     "okx": _Sandbox(
         # OKX simulated trading shares the main host; the header is what makes it a sandbox.
