@@ -15,7 +15,10 @@ filled: the broker reported its fills and then nothing, so the session kept the 
 re-measure the offset, as a refused submit does: every later read failed alike, the
 session could not see its orders and the run failed ``STOP_INCOMPLETE``. A Bybit market
 buy from a classic (not unified) account was sent with the base quantity as its ``qty``,
-which Bybit reads in the quote currency there: 0.010 BTC became a buy of 0.010 USDT.
+which Bybit reads in the quote currency there: 0.010 BTC became a buy of 0.010 USDT. A
+Bybit cancel named the order by ``clientOrderId``, a parameter ccxt's Bybit
+``cancel_order`` passes on as it is (it maps only ``orderLinkId``): the venue was asked to
+cancel no order it could name.
 """
 
 from __future__ import annotations
@@ -183,7 +186,12 @@ def _bybit(monkeypatch: pytest.MonkeyPatch, *, uta: int, sent: list[dict[str, An
         sent.append(request)
         return {"retCode": 0, "result": {"orderId": "9", "orderLinkId": request["orderLinkId"]}}
 
+    def cancel(request: dict[str, Any], *_: Any) -> dict[str, Any]:
+        sent.append(request)
+        return {"retCode": 0, "result": {"orderId": "9", "orderLinkId": "c1"}}
+
     monkeypatch.setattr(exchange, "privatePostV5OrderCreate", create, raising=False)
+    monkeypatch.setattr(exchange, "privatePostV5OrderCancel", cancel, raising=False)
     return broker
 
 
@@ -237,3 +245,23 @@ class TestBybitMarketBuyUnit:
             broker.close()
         ((request),) = sent
         assert (request["qty"], request.get("marketUnit")) == ("0.01", unit)
+
+
+class TestBybitCancel:
+    """A Bybit cancel names the order by its ``orderLinkId``, the client order id."""
+
+    def test_the_cancel_carries_the_order_link_id(self, monkeypatch):
+        sent: list[dict[str, Any]] = []
+        broker = _bybit(monkeypatch, uta=1, sent=sent)
+        try:
+            broker.submit(_btc(Side.BUY, OrderType.LIMIT), 0)
+            broker.cancel("c1", 0)
+        finally:
+            broker.close()
+        _, cancel = sent
+        assert cancel == {
+            "symbol": "BTCUSDT",
+            "orderFilter": "Order",
+            "category": "spot",
+            "orderLinkId": "c1",
+        }

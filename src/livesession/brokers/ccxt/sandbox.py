@@ -57,6 +57,7 @@ SANDBOX_EXCHANGES: Final[Mapping[str, _Sandbox]] = {
         api_hosts=frozenset({"api-testnet.bybit.com"}),
         options=_SPOT_ONLY,
         client_id_param="clientOrderId",  # ccxt sends it as orderLinkId
+        lookup_param="orderLinkId",  # ccxt's cancel_order passes clientOrderId on as it is
         lookup_realtime=True,
         classic_market_buy_in_quote=True,
     ),
