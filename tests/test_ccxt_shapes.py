@@ -18,7 +18,8 @@ buy from a classic (not unified) account was sent with the base quantity as its 
 which Bybit reads in the quote currency there: 0.010 BTC became a buy of 0.010 USDT. A
 Bybit cancel named the order by ``clientOrderId``, a parameter ccxt's Bybit
 ``cancel_order`` passes on as it is (it maps only ``orderLinkId``): the venue was asked to
-cancel no order it could name.
+cancel no order it could name. An OKX error named the envelope's code (``code 1``: "an
+operation failed") instead of the order's own (``sCode`` 51008, insufficient balance).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from livesession import RuntimeConfig, make_ccxt_broker
 from livesession._domain.model import Order, OrderType, Side
 from livesession._exceptions import Rejected
 from livesession._rundir import brokers as _rundir_brokers
+from livesession.brokers.ccxt.errors import classify
 from livesession.verify import verify_run
 
 from _ccxt_route import dryrun, events, jsonl, route_to
@@ -265,3 +267,27 @@ class TestBybitCancel:
             "category": "spot",
             "orderLinkId": "c1",
         }
+
+
+class TestOkxErrorCode:
+    """An OKX error names the order's own code (``sCode``), not its envelope's ``1``."""
+
+    def test_the_order_code_and_message_are_named(self):
+        ccxt = pytest.importorskip("ccxt")
+        said = (
+            'okx {"code":"1","data":[{"clOrdId":"c1","ordId":"","sCode":"51008",'
+            '"sMsg":"Order failed. Insufficient USDT balance in account.","tag":""}],'
+            '"inTime":"1","msg":"All operations failed","outTime":"2"}'
+        )
+        error = classify(ccxt.InsufficientFunds(said), client_order_id="c1")
+        assert isinstance(error, Rejected)
+        assert error.reason == "INSUFFICIENT_FUNDS"
+        assert "InsufficientFunds: code 51008: Order failed. Insufficient USDT balance" in str(
+            error
+        )
+
+    def test_an_envelope_without_an_order_keeps_its_code(self):
+        ccxt = pytest.importorskip("ccxt")
+        said = 'okx {"code":"50111","data":[],"msg":"Invalid OK-ACCESS-KEY"}'
+        error = classify(ccxt.AuthenticationError(said))
+        assert "AuthenticationError: code 50111: Invalid OK-ACCESS-KEY" in str(error)

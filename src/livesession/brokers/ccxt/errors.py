@@ -23,6 +23,9 @@ from ..._support.secrets import redact_text
 __all__ = ["classify"]
 
 _MAX_CHAIN: Final = 64
+_ORDER_CODE: Final = re.compile(r'"sCode"\s*:\s*"?(-?\d+)"?')
+_ORDER_MSG: Final = re.compile(r'"sMsg"\s*:\s*"([^"]{1,160})"')
+"""OKX's answer to one order (``data[i]``): its own code, not the envelope's ``1``."""
 _VENUE_CODE: Final = re.compile(r'"(?:code|retCode|sCode)"\s*:\s*"?(-?\d+)"?')
 _VENUE_MSG: Final = re.compile(r'"(?:msg|retMsg|sMsg)"\s*:\s*"([^"]{0,160})"')
 _DUPLICATE_CODES: Final = frozenset({"51016", "110072", "170141", "12141", "-4116"})
@@ -81,14 +84,20 @@ def _http_status(exc: BaseException) -> int | None:
     return None
 
 
+def _code(text: str) -> str | None:
+    """The venue's error code in ccxt's message ``text``: an order's own (OKX) first."""
+    found = _ORDER_CODE.search(text) or _VENUE_CODE.search(text)
+    return found.group(1) if found else None
+
+
 def _venue_detail(exc: BaseException) -> str:
     """The venue's error code and message, without URLs or signatures."""
     text = str(exc)
-    code = _VENUE_CODE.search(text)
-    msg = _VENUE_MSG.search(text)
+    code = _code(text)
+    msg = _ORDER_MSG.search(text) or _VENUE_MSG.search(text)
     parts = [type(exc).__name__]
     if code:
-        parts.append(f"code {code.group(1)}")
+        parts.append(f"code {code}")
     if msg:
         parts.append(msg.group(1))
     return ": ".join(parts)
@@ -101,8 +110,7 @@ def _is_duplicate_client_id(exc: BaseException) -> bool:
     if not isinstance(exc, (ccxt.InvalidOrder, ccxt.BadRequest)):
         return False
     text = str(exc)
-    code = _VENUE_CODE.search(text)
-    return "duplicat" in text.lower() or bool(code and code.group(1) in _DUPLICATE_CODES)
+    return "duplicat" in text.lower() or _code(text) in _DUPLICATE_CODES
 
 
 _REJECT_REASONS: Final = (
