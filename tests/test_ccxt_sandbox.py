@@ -904,6 +904,36 @@ class TestRejections:
         assert info.value.reason == "INVALID_ORDER"
         assert fake.count("POST", "/api/v3/order") == 0
 
+    @pytest.mark.parametrize(
+        ("order", "said"),
+        [
+            (
+                _order("below1", qty="0.0001"),
+                (
+                    "quantity 0.0001 is not a multiple of the venue's lot step (below it: binance "
+                    "amount of BTC/USDT must be greater than minimum amount precision of 0.001): "
+                    "not sent"
+                ),
+            ),
+            (
+                _limit("below2", price="0.001"),
+                (
+                    "price 0.001 is not a multiple of the venue's tick size (below it: binance "
+                    "price of BTC/USDT must be greater than minimum price precision of 0.01): "
+                    "not sent"
+                ),
+            ),
+        ],
+    )
+    def test_below_the_step_refused_before_sending_saying_so(self, broker, fake, order, said):
+        """ccxt refuses a value below the step itself: before, "rejected by the venue
+        (InvalidOrder)", naming neither the value nor the step, for an order never sent."""
+        with pytest.raises(Rejected) as info:
+            broker.submit(order, NOW)
+        assert info.value.reason == "INVALID_ORDER"
+        assert str(info.value) == said
+        assert fake.count("POST", "/api/v3/order") == 0
+
     def test_lot_size_filter_at_the_venue(self, broker, fake):
         """Above the LOT_SIZE maximum the venue refuses: INVALID_ORDER."""
         with pytest.raises(Rejected) as info:

@@ -8,7 +8,7 @@ refused (``Rejected``) when the venue's precision would change them.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any, Final
 
@@ -137,19 +137,39 @@ def _check_order(order: Order, symbols: Sequence[str]) -> None:
         )
 
 
+def _rounded(
+    to_precision: Callable[[str, str], Any], order: Order, value: Decimal, what: str, step: str
+) -> Any:
+    """``value`` as ccxt rounds it to the venue's precision (``amount_to_precision``, ...).
+
+    ccxt refuses a value below the venue's step (it would round it to 0) with an
+    ``InvalidOrder`` of its own, before any request: said as such, not as the venue's.
+    """
+    ccxt = import_optional("ccxt", "ccxt")
+    cid = order.client_order_id
+    try:
+        return to_precision(order.symbol, plain(value))
+    except ccxt.InvalidOrder as exc:
+        raise Rejected(
+            f"{what} {value} is not a multiple of the venue's {step} (below it: {exc}): not sent",
+            reason="INVALID_ORDER",
+            client_order_id=cid,
+        ) from exc
+    except ccxt.BaseError as exc:
+        raise classify(exc, client_order_id=cid) from exc
+
+
 def _amount_and_price(exchange: _Exchange, order: Order) -> tuple[str, str | None]:
     """Strings for ccxt, refused when the venue's precision would change them."""
     cid = order.client_order_id
-    ccxt = import_optional("ccxt", "ccxt")
     amount = plain(order.quantity)  # venues take plain decimals, never 9E-7
     price = None if order.order_type is OrderType.MARKET else order.limit_price
-    try:
-        rounded = exchange.amount_to_precision(order.symbol, amount)
-        rounded_price = (
-            None if price is None else exchange.price_to_precision(order.symbol, plain(price))
-        )
-    except ccxt.BaseError as exc:
-        raise classify(exc, client_order_id=cid) from exc
+    rounded = _rounded(exchange.amount_to_precision, order, order.quantity, "quantity", "lot step")
+    rounded_price = (
+        None
+        if price is None
+        else _rounded(exchange.price_to_precision, order, price, "price", "tick size")
+    )
     if _decimal(rounded) != order.quantity:
         raise Rejected(
             f"quantity {order.quantity} is not a multiple of the venue's lot step",
