@@ -291,3 +291,40 @@ class TestOkxErrorCode:
         said = 'okx {"code":"50111","data":[],"msg":"Invalid OK-ACCESS-KEY"}'
         error = classify(ccxt.AuthenticationError(said))
         assert "AuthenticationError: code 50111: Invalid OK-ACCESS-KEY" in str(error)
+
+
+class TestCanceledWithAPartialFill:
+    """ccxt's ``canceled`` (or ``expired``) with ``filled > 0``: the fills, then the cancel."""
+
+    @pytest.mark.parametrize("status", ["CANCELED", "EXPIRED"])
+    def test_the_fill_is_booked_and_the_rest_cancelled(self, tmp_path, monkeypatch, capsys, status):
+        fake = FakeBinance()
+        fake.fill_market_partly("0.004")
+        ended: list[str] = []
+
+        def ending(fetch_order: Callable[..., Any]) -> Callable[..., Any]:
+            def call(*args: Any, **kwargs: Any) -> Any:
+                raw = fetch_order(*args, **kwargs)
+                if raw["status"] == "open" and not ended:  # the venue ends it after a fill
+                    ended.append(raw["clientOrderId"])
+                    fake.cancel_by_venue(raw["clientOrderId"])
+                    raw = fetch_order(*args, **kwargs)
+                    assert raw["status"] == "canceled"
+                    if status == "EXPIRED":  # Binance's market order the book ran out for
+                        raw = raw | {"status": "expired"}
+                return raw
+
+            return call
+
+        code, run_dir = _shaped_run(tmp_path, monkeypatch, fake, {"fetch_order": ending})
+        assert code == 0, capsys.readouterr().err
+        assert verify_run(run_dir).ok
+        assert _order_events(run_dir, ended[0]) == [
+            "ORDER_SUBMITTED",
+            "ORDER_ACCEPTED",
+            "ORDER_PARTIALLY_FILLED",
+            "ORDER_CANCELED",
+        ]
+        assert events(run_dir, "RECONCILED") == []
+        final = jsonl(run_dir / "state_snapshots.jsonl")[-1]
+        assert (final["status"], final["open_orders"]) == ("COMPLETED", [])
