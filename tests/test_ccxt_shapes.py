@@ -20,6 +20,9 @@ Bybit cancel named the order by ``clientOrderId``, a parameter ccxt's Bybit
 ``cancel_order`` passes on as it is (it maps only ``orderLinkId``): the venue was asked to
 cancel no order it could name. An OKX error named the envelope's code (``code 1``: "an
 operation failed") instead of the order's own (``sCode`` 51008, insufficient balance).
+A cancel the venue refused for another reason than "not open" (a bad request, a stale
+clock) was raised as ``Rejected``, which the session takes for "not open": it never
+asked again, the order stayed open at the venue and the run failed ``STOP_INCOMPLETE``.
 """
 
 from __future__ import annotations
@@ -326,5 +329,53 @@ class TestCanceledWithAPartialFill:
             "ORDER_CANCELED",
         ]
         assert events(run_dir, "RECONCILED") == []
+        final = jsonl(run_dir / "state_snapshots.jsonl")[-1]
+        assert (final["status"], final["open_orders"]) == ("COMPLETED", [])
+
+
+class TestRefusedCancel:
+    """A cancel refused for another reason than "not open" is asked again, and applied."""
+
+    @pytest.mark.parametrize(
+        ("refusal", "until_measured"),
+        [("BadRequest", False), ("InvalidNonce", True), ("AuthenticationError", False)],
+    )
+    def test_the_cancel_is_asked_again(
+        self, tmp_path, monkeypatch, capsys, refusal, until_measured
+    ):
+        """The first order rests part filled until the stop, whose cancel the venue refuses
+        once (or, for a stale clock, until the clock offset is measured again)."""
+        refused = getattr(pytest.importorskip("ccxt"), refusal)
+        fake = FakeBinance()
+        fake.fill_market_partly("0.004")
+        seen = {"cancels": 0, "refused": 0, "stale": False}
+
+        def refusing(cancel_order: Callable[..., Any]) -> Callable[..., Any]:
+            def call(*args: Any, **kwargs: Any) -> Any:
+                seen["cancels"] += 1
+                if seen["cancels"] == 1:
+                    seen["stale"] = until_measured  # the clock drifts here
+                if seen["stale"] or seen["cancels"] == 1:
+                    seen["refused"] += 1
+                    raise refused('binance {"code":-1021,"msg":"refused for a test"}')
+                return cancel_order(*args, **kwargs)
+
+            return call
+
+        def measuring(load_time_difference: Callable[..., Any]) -> Callable[..., Any]:
+            def call(*args: Any, **kwargs: Any) -> Any:
+                seen["stale"] = False
+                return load_time_difference(*args, **kwargs)
+
+            return call
+
+        wraps = {"cancel_order": refusing, "load_time_difference": measuring}
+        code, run_dir = _shaped_run(tmp_path, monkeypatch, fake, wraps)
+        assert code == 0, capsys.readouterr().err
+        assert verify_run(run_dir).ok
+        assert seen["refused"] == 1
+        first = events(run_dir, "ORDER_SUBMITTED")[0]["client_order_id"]
+        assert _order_events(run_dir, first)[-1] == "ORDER_CANCELED"
+        assert fake.order_status(first) == "CANCELED"
         final = jsonl(run_dir / "state_snapshots.jsonl")[-1]
         assert (final["status"], final["open_orders"]) == ("COMPLETED", [])

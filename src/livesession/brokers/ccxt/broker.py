@@ -29,7 +29,7 @@ from .convert import (
     _venue_order,
 )
 from .credentials import HoldsCredentials
-from .errors import _as_read_error, _is_duplicate_client_id, classify, scrub_chain
+from .errors import _as_read_error, _is_duplicate_client_id, cancel_error, classify, scrub_chain
 from .ohlcv import fetch_candles
 from .sandbox import _Exchange, _Sandbox, _sandbox_problems
 from .tracked import _Reported, _Tracked, fetch_by_client_id, new_fills, track
@@ -194,7 +194,8 @@ class CcxtSandboxBroker(HoldsCredentials, ConfirmingLookup, RecoveringVenue, San
         """Ask the venue to cancel; the ``CancelReport`` comes from ``poll``.
 
         An order the venue does not know or that is no longer open raises ``Rejected``
-        with reason ``ORDER_NOT_OPEN``.
+        with reason ``ORDER_NOT_OPEN``; any other refusal of the cancel ``Transient``
+        (``cancel_error``): the order is still open, ask again.
         """
         cid = client_order_id
         tracked = self._tracked.get(cid)
@@ -212,13 +213,9 @@ class CcxtSandboxBroker(HoldsCredentials, ConfirmingLookup, RecoveringVenue, San
             self._exchange.cancel_order(None, symbol, {self._sandbox.lookup_param: cid})
         except ccxt.BaseError as exc:
             error = classify(exc, client_order_id=cid)
-            if isinstance(error, Rejected) and error.reason == "ORDER_NOT_FOUND":
-                raise Rejected(
-                    "the order is not open at the venue",
-                    reason="ORDER_NOT_OPEN",
-                    client_order_id=cid,
-                ) from exc
-            raise error from exc
+            if isinstance(error, Rejected) and error.reason == "TIMESTAMP":
+                resync_time(self._exchange, self._guard)
+            raise cancel_error(error) from exc
 
     def poll(self, now_ns: int) -> Sequence[BrokerReport]:
         """Acks, new fills (each trade id once), cancels and rejects, per order in send order.

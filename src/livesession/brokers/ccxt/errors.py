@@ -186,6 +186,28 @@ def _classified(  # noqa: PLR0911 - one return per row of the taxonomy
     return OutcomeUnknown(f"outcome unknown ({detail}): look the order up", client_order_id=cid)
 
 
+def cancel_error(error: BrokerError) -> BrokerError:
+    """What a cancel the venue refused with ``error`` (``classify``'s) raises.
+
+    ``Rejected`` says the order is not open (the session then waits for its last report
+    and asks no more): only ``ORDER_NOT_OPEN``, when the venue does not have it open. Any
+    other refusal (a timestamp, a bad request, a key) left the order open, and is
+    ``Transient``: the cancel was not applied, ask again. Before, the session took it for
+    "not open", never asked again, and the order stayed open at the venue.
+    """
+    if not isinstance(error, Rejected):
+        return error
+    cid = error.client_order_id
+    if error.reason == "ORDER_NOT_FOUND":
+        return Rejected(
+            "the order is not open at the venue", reason="ORDER_NOT_OPEN", client_order_id=cid
+        )
+    return Transient(
+        f"the venue refused the cancel ({error.reason}: {error}): not applied, ask again",
+        client_order_id=cid,
+    )
+
+
 def _as_read_error(exc: BaseException, *, client_order_id: str | None = None) -> BrokerError:
     """What a failed read (a lookup, a poll, a balance, candles) raised, classified.
 
