@@ -379,3 +379,79 @@ class TestRefusedCancel:
         assert fake.order_status(first) == "CANCELED"
         final = jsonl(run_dir / "state_snapshots.jsonl")[-1]
         assert (final["status"], final["open_orders"]) == ("COMPLETED", [])
+
+
+def _answers(change: Callable[[Any], Any]) -> Wrap:
+    """A wrap of a ccxt call whose answer ``change`` rewrites (each item of a list)."""
+
+    def wrap(call: Callable[..., Any]) -> Callable[..., Any]:
+        def changed(*args: Any, **kwargs: Any) -> Any:
+            answer = call(*args, **kwargs)
+            return [change(a) for a in answer] if isinstance(answer, list) else change(answer)
+
+        return changed
+
+    return wrap
+
+
+def _id_only(order: dict[str, Any]) -> dict[str, Any]:
+    """Bybit's and OKX's answer to an order: the venue's id and the client order id."""
+    blank = dict.fromkeys(("status", "filled", "amount", "remaining", "timestamp", "side"))
+    return order | blank | {"info": {}, "price": None, "average": None}
+
+
+_AS_STRINGS = ("filled", "amount", "remaining", "price", "average", "cost")
+
+
+@pytest.mark.parametrize(
+    ("method", "change"),
+    [
+        pytest.param("create_order", _id_only, id="create-answers-only-ids"),
+        pytest.param("create_order", lambda o: o | {"id": int(o["id"])}, id="create-id-a-number"),
+        pytest.param("fetch_order", lambda o: o | {"id": int(o["id"])}, id="fetch-id-a-number"),
+        pytest.param(
+            "fetch_order",
+            lambda o: o | {k: None if o[k] is None else str(o[k]) for k in _AS_STRINGS},
+            id="fetch-numbers-as-strings",
+        ),
+        pytest.param(
+            "fetch_order", lambda o: o | {"clientOrderId": None}, id="fetch-client-id-not-echoed"
+        ),
+        pytest.param(
+            "fetch_order",
+            lambda o: o | dict.fromkeys(("timestamp", "average", "price", "fee", "remaining")),
+            id="fetch-nones",
+        ),
+        pytest.param(
+            "fetch_order_trades",
+            lambda t: t | {"fee": None, "fees": [{"cost": "0.1", "currency": "BTC"}]},
+            id="trades-fees-a-list",
+        ),
+        pytest.param(
+            "fetch_order_trades",
+            lambda t: t | {"amount": str(t["amount"]), "price": str(t["price"])},
+            id="trades-numbers-as-strings",
+        ),
+        pytest.param(
+            "fetch_order_trades", lambda t: t | {"id": int(t["id"])}, id="trades-id-a-number"
+        ),
+        pytest.param(
+            "fetch_balance",
+            lambda b: b | {"free": dict.fromkeys(b["free"]), "total": dict.fromkeys(b["total"])},
+            id="balance-nones",
+        ),
+    ],
+)
+def test_a_venue_shape_books_as_the_venue_did(tmp_path, monkeypatch, capsys, method, change):
+    """Each order sent once, acked, filled and booked; the run completes flat and verifies."""
+    fake = FakeBinance()
+    code, run_dir = _shaped_run(tmp_path, monkeypatch, fake, {method: _answers(change)})
+    assert code == 0, capsys.readouterr().err
+    assert verify_run(run_dir).ok
+    sent = events(run_dir, "ORDER_SUBMITTED")
+    assert len(sent) == 4
+    assert set(fake.created.values()) == {1}
+    assert len(events(run_dir, "ORDER_ACCEPTED")) == len(events(run_dir, "ORDER_FILLED")) == 4
+    final = jsonl(run_dir / "state_snapshots.jsonl")[-1]
+    assert (final["status"], final["open_orders"]) == ("COMPLETED", [])
+    assert all(Decimal(q) == 0 for q in final["positions"].values())
