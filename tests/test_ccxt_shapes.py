@@ -154,50 +154,50 @@ class TestStaleClock:
         assert len(events(run_dir, "ORDER_FILLED")) == len(events(run_dir, "ORDER_SUBMITTED"))
 
 
-def _bybit(monkeypatch: pytest.MonkeyPatch, *, uta: int, sent: list[dict[str, Any]]) -> Any:
-    """A bybit broker, offline: its spot market and account kind given, its orders recorded."""
-    env = {"LIVESESSION_BYBIT_API_KEY": "x", "LIVESESSION_BYBIT_API_SECRET": "x"}
-    broker = make_ccxt_broker(
-        "bybit", runtime_config=RuntimeConfig.from_env(env, mode="ccxt:bybit")
-    )
+def _offline(
+    monkeypatch: pytest.MonkeyPatch,
+    exchange_id: str,
+    market_id: str,
+    endpoints: dict[str, Callable[..., Any]],
+) -> Any:
+    """A broker on ``exchange_id``, offline: ccxt builds each request, ``endpoints`` (by
+    ccxt's method name) answer it in process; its BTC/USDT spot market is ``market_id``."""
+    names = ("KEY", "SECRET", "PASSWORD") if exchange_id == "okx" else ("KEY", "SECRET")
+    env = {f"LIVESESSION_{exchange_id.upper()}_API_{name}": "x" for name in names}
+    config = RuntimeConfig.from_env(env, mode=f"ccxt:{exchange_id}")
+    broker = make_ccxt_broker(exchange_id, runtime_config=config)
     exchange = broker._exchange
-    exchange.set_markets(
-        [
-            {
-                "id": "BTCUSDT",
-                "symbol": "BTC/USDT",
-                "base": "BTC",
-                "quote": "USDT",
-                "baseId": "BTC",
-                "quoteId": "USDT",
-                "type": "spot",
-                "spot": True,
-                "contract": False,
-                "active": True,
-                "precision": {"amount": 0.000001, "price": 0.01},
-                "limits": {"amount": {"min": 0.000048}, "price": {}, "cost": {"min": 1}},
-                "info": {},
-            }
-        ]
-    )
-    answers = {
-        "privateGetV5UserQueryApi": {"retCode": 0, "result": {"unified": 0, "uta": uta}},
-        "privateGetV5AccountInfo": {"retCode": 0, "result": {"unifiedMarginStatus": 1}},
-    }
-    for name, answer in answers.items():
-        monkeypatch.setattr(exchange, name, lambda *_, answer=answer: answer, raising=False)
-
-    def create(request: dict[str, Any], *_: Any) -> dict[str, Any]:
-        sent.append(request)
-        return {"retCode": 0, "result": {"orderId": "9", "orderLinkId": request["orderLinkId"]}}
-
-    def cancel(request: dict[str, Any], *_: Any) -> dict[str, Any]:
-        sent.append(request)
-        return {"retCode": 0, "result": {"orderId": "9", "orderLinkId": "c1"}}
-
-    monkeypatch.setattr(exchange, "privatePostV5OrderCreate", create, raising=False)
-    monkeypatch.setattr(exchange, "privatePostV5OrderCancel", cancel, raising=False)
+    market = {"id": market_id, "symbol": "BTC/USDT", "base": "BTC", "quote": "USDT"}
+    market |= {"baseId": "BTC", "quoteId": "USDT", "type": "spot", "spot": True}
+    market |= {"contract": False, "active": True, "info": {}}
+    market |= {"precision": {"amount": 0.000001, "price": 0.01}}
+    market |= {"limits": {"amount": {"min": 0.000048}, "price": {}, "cost": {"min": 1}}}
+    exchange.set_markets([market])
+    for name, answer in endpoints.items():
+        monkeypatch.setattr(exchange, name, answer, raising=False)
     return broker
+
+
+def _recorded(sent: list[dict[str, Any]], answer: dict[str, Any]) -> Callable[..., Any]:
+    """An endpoint that records each request in ``sent`` and gives ``answer``."""
+
+    def endpoint(request: dict[str, Any] | None = None, *_: Any) -> dict[str, Any]:
+        sent.append(request or {})
+        return answer
+
+    return endpoint
+
+
+def _bybit(monkeypatch: pytest.MonkeyPatch, *, uta: int, sent: list[dict[str, Any]]) -> Any:
+    """A bybit broker, offline: its account kind given, its orders and cancels recorded."""
+    ids = {"orderId": "9", "orderLinkId": "c1"}
+    endpoints = {
+        "privateGetV5UserQueryApi": lambda *_: {"result": {"unified": 0, "uta": uta}},
+        "privateGetV5AccountInfo": lambda *_: {"result": {"unifiedMarginStatus": 1}},
+        "privatePostV5OrderCreate": _recorded(sent, {"retCode": 0, "result": ids}),
+        "privatePostV5OrderCancel": _recorded(sent, {"retCode": 0, "result": ids}),
+    }
+    return _offline(monkeypatch, "bybit", "BTCUSDT", endpoints)
 
 
 def _btc(side: Side, order_type: OrderType = OrderType.MARKET) -> Order:
@@ -455,3 +455,41 @@ def test_a_venue_shape_books_as_the_venue_did(tmp_path, monkeypatch, capsys, met
     final = jsonl(run_dir / "state_snapshots.jsonl")[-1]
     assert (final["status"], final["open_orders"]) == ("COMPLETED", [])
     assert all(Decimal(q) == 0 for q in final["positions"].values())
+
+
+class TestOkxRequests:
+    """OKX: a market buy sized in the base (``tgtCcy=base_ccy``); the client id is clOrdId."""
+
+    def test_create_lookup_and_cancel(self, monkeypatch):
+        sent: list[dict[str, Any]] = []
+        ids = {"ordId": "9", "clOrdId": "c1", "sCode": "0", "sMsg": ""}
+        order = ids | {"instId": "BTC-USDT", "state": "live", "sz": "0.01", "accFillSz": "0"}
+        order |= {"side": "buy", "ordType": "market", "cTime": "1", "uTime": "1"}
+        endpoints = {
+            "privatePostTradeBatchOrders": _recorded(sent, {"code": "0", "data": [ids]}),
+            "privateGetTradeOrder": _recorded(sent, {"code": "0", "data": [order]}),
+            "privatePostTradeCancelOrder": _recorded(sent, {"code": "0", "data": [ids]}),
+        }
+        broker = _offline(monkeypatch, "okx", "BTC-USDT", endpoints)
+        try:
+            broker.submit(_btc(Side.BUY), 0)
+            found = broker.lookup("c1")
+            broker.cancel("c1", 0)
+        finally:
+            broker.close()
+        create, fetch, cancel = sent
+        assert create == [
+            {
+                "instId": "BTC-USDT",
+                "side": "buy",
+                "ordType": "market",
+                "sz": "0.01",
+                "tdMode": "cash",
+                "tgtCcy": "base_ccy",
+                "clOrdId": "c1",
+            }
+        ]
+        assert fetch == {"instId": "BTC-USDT", "clOrdId": "c1"}
+        assert cancel == {"instId": "BTC-USDT", "clOrdId": "c1"}
+        assert found is not None
+        assert (found.venue_order_id, found.quantity) == ("9", Decimal("0.01"))
