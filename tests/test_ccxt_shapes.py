@@ -38,7 +38,14 @@ pytest.importorskip("ccxt")
 pytest.importorskip("requests")
 
 from livesession import RuntimeConfig, make_ccxt_broker
-from livesession._domain.model import Order, OrderType, Side
+from livesession._domain.model import (
+    AckReport,
+    CancelReport,
+    FillReport,
+    Order,
+    OrderType,
+    Side,
+)
 from livesession._exceptions import Rejected
 from livesession._rundir import brokers as _rundir_brokers
 from livesession.brokers.ccxt.errors import classify
@@ -493,3 +500,43 @@ class TestOkxRequests:
         assert cancel == {"instId": "BTC-USDT", "clOrdId": "c1"}
         assert found is not None
         assert (found.venue_order_id, found.quantity) == ("9", Decimal("0.01"))
+
+
+def test_bybit_partially_filled_canceled_through_ccxt_s_parser(monkeypatch):
+    """Bybit's own answer (``PartiallyFilledCanceled``, 0.004 of 0.01), parsed by ccxt's
+    Bybit: the ack, the fill under its ``execId``, then the cancel of the rest."""
+    sent: list[dict[str, Any]] = []
+    ids = {"orderId": "9", "orderLinkId": "c1"}
+    order = ids | {"symbol": "BTCUSDT", "orderStatus": "PartiallyFilledCanceled"}
+    order |= {"qty": "0.01", "cumExecQty": "0.004", "leavesQty": "0", "side": "Buy"}
+    order |= {"orderType": "Market", "marketUnit": "baseCoin", "avgPrice": "30000"}
+    order |= {"createdTime": "1", "updatedTime": "2", "cumExecValue": "120"}
+    trade = {"symbol": "BTCUSDT", "orderId": "9", "orderLinkId": "c1", "execId": "e1"}
+    trade |= {"execPrice": "30000", "execQty": "0.004", "side": "Buy", "execTime": "2"}
+    trade |= {"orderType": "Market", "execType": "Trade", "isMaker": False}
+    endpoints = {
+        "privateGetV5UserQueryApi": lambda *_: {"result": {"unified": 0, "uta": 1}},
+        "privateGetV5AccountInfo": lambda *_: {"result": {"unifiedMarginStatus": 6}},
+        "privatePostV5OrderCreate": _recorded(sent, {"retCode": 0, "result": ids}),
+        "privateGetV5OrderRealtime": _recorded(sent, {"result": {"list": [order]}}),
+        "privateGetV5ExecutionList": _recorded(sent, {"result": {"list": [trade]}}),
+    }
+    broker = _offline(monkeypatch, "bybit", "BTCUSDT", endpoints)
+    try:
+        broker.submit(_btc(Side.BUY), 0)
+        reports = broker.poll(1)
+        assert broker.poll(2) == []
+    finally:
+        broker.close()
+    assert reports == [
+        AckReport(client_order_id="c1", venue_order_id="9", ts_ns=0),
+        FillReport(
+            client_order_id="c1",
+            trade_id="e1",
+            quantity=Decimal("0.004"),
+            price=Decimal(30000),
+            ts_ns=1,
+            symbol="BTC/USDT",
+        ),
+        CancelReport(client_order_id="c1", ts_ns=1),
+    ]
