@@ -345,7 +345,12 @@ class TestRefusedCancel:
 
     @pytest.mark.parametrize(
         ("refusal", "until_measured"),
-        [("BadRequest", False), ("InvalidNonce", True), ("AuthenticationError", False)],
+        [
+            ("BadRequest", False),
+            ("InvalidNonce", True),
+            ("AuthenticationError", False),
+            ("ExchangeNotAvailable", False),  # a 503 mid-cancel: unknown, asked again too
+        ],
     )
     def test_the_cancel_is_asked_again(
         self, tmp_path, monkeypatch, capsys, refusal, until_measured
