@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +48,40 @@ def route_to(fake: FakeBinance, monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
     monkeypatch.setattr(_rundir_brokers, "_ccxt_broker", loopback_broker)
     return waits
+
+
+Wrap = Callable[[Callable[..., Any]], Callable[..., Any]]
+"""Wraps one ccxt exchange method: given the method, returns what is called instead."""
+
+
+def shaped_dryrun(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    fake: FakeBinance,
+    wraps: Mapping[str, Wrap] | None = None,
+    *,
+    run_id: str = "shaped",
+    steps: int = 60,
+) -> tuple[int, Path]:
+    """``dryrun`` on ``fake`` (started and stopped here), each broker's exchange methods
+    named in ``wraps`` wrapped: the answers ccxt gives the broker, changed on their way."""
+    fake.start()
+    route_to(fake, monkeypatch)
+    routed = _rundir_brokers._ccxt_broker
+
+    def shaped_broker(cfg: Any, **options: Any) -> Any:
+        broker = routed(cfg, **options)
+        exchange = broker._exchange
+        for name, wrap in (wraps or {}).items():
+            monkeypatch.setattr(exchange, name, wrap(getattr(exchange, name)))
+        return broker
+
+    monkeypatch.setattr(_rundir_brokers, "_ccxt_broker", shaped_broker)
+    try:
+        code = dryrun(tmp_path, run_id, steps)
+    finally:
+        fake.stop()
+    return code, tmp_path / run_id
 
 
 def dryrun_args(out: Path, run_id: str, steps: int, *extra: str) -> list[str]:

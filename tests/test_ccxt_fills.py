@@ -32,11 +32,10 @@ import pytest
 pytest.importorskip("ccxt")
 pytest.importorskip("requests")
 
-from livesession._rundir import brokers as _rundir_brokers
 from livesession.cli import main
 from livesession.verify import verify_run
 
-from _ccxt_route import crashed_dryrun, dryrun, dryrun_args, events, jsonl, route_to
+from _ccxt_route import crashed_dryrun, dryrun_args, events, jsonl, route_to, shaped_dryrun
 from fake_binance import FakeBinance
 
 pytestmark = pytest.mark.ccxt
@@ -62,29 +61,19 @@ def _run(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, change: Callable[[Trades, int], Trades]
 ) -> tuple[int, Path, FakeBinance]:
     """A dry run whose broker sees ``change(trades, answer)`` for each trade listing."""
-    fake = FakeBinance().start()
-    route_to(fake, monkeypatch)
-    routed = _rundir_brokers._ccxt_broker
+    fake = FakeBinance()
     answers: list[int] = []
 
-    def changed_broker(cfg: Any, **options: Any) -> Any:
-        broker = routed(cfg, **options)
-        exchange = broker._exchange
-        fetch = exchange.fetch_order_trades
-
+    def changed(fetch: Callable[..., Trades]) -> Callable[..., Trades]:
         def fetch_order_trades(*args: Any, **kwargs: Any) -> Trades:
             answers.append(1)
             return change(fetch(*args, **kwargs), len(answers))
 
-        monkeypatch.setattr(exchange, "fetch_order_trades", fetch_order_trades)
-        return broker
+        return fetch_order_trades
 
-    monkeypatch.setattr(_rundir_brokers, "_ccxt_broker", changed_broker)
-    try:
-        code = dryrun(tmp_path, "fills", STEPS)
-    finally:
-        fake.stop()
-    return code, tmp_path / "fills", fake
+    wraps = {"fetch_order_trades": changed}
+    code, run_dir = shaped_dryrun(tmp_path, monkeypatch, fake, wraps, run_id="fills", steps=STEPS)
+    return code, run_dir, fake
 
 
 def _fills(run_dir: Path) -> list[dict[str, Any]]:

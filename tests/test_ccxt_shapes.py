@@ -37,54 +37,24 @@ import pytest
 pytest.importorskip("ccxt")
 pytest.importorskip("requests")
 
-from livesession import RuntimeConfig, make_ccxt_broker
-from livesession._domain.model import (
+from livesession import (
     AckReport,
     CancelReport,
     FillReport,
     Order,
     OrderType,
+    RuntimeConfig,
     Side,
+    make_ccxt_broker,
 )
 from livesession._exceptions import Rejected
-from livesession._rundir import brokers as _rundir_brokers
 from livesession.brokers.ccxt.errors import classify
 from livesession.verify import verify_run
 
-from _ccxt_route import dryrun, events, jsonl, route_to
+from _ccxt_route import Wrap, events, jsonl, shaped_dryrun
 from fake_binance import FakeBinance
 
 pytestmark = pytest.mark.ccxt
-
-STEPS = 60
-
-Wrap = Callable[[Callable[..., Any]], Callable[..., Any]]
-
-
-def _shaped_run(
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    fake: FakeBinance,
-    wraps: dict[str, Wrap] | None = None,
-) -> tuple[int, Path]:
-    """A dry run on ``fake`` (started here) whose exchange methods ``wraps`` wraps, by name."""
-    fake.start()
-    route_to(fake, monkeypatch)
-    routed = _rundir_brokers._ccxt_broker
-
-    def shaped_broker(cfg: Any, **options: Any) -> Any:
-        broker = routed(cfg, **options)
-        exchange = broker._exchange
-        for name, wrap in (wraps or {}).items():
-            monkeypatch.setattr(exchange, name, wrap(getattr(exchange, name)))
-        return broker
-
-    monkeypatch.setattr(_rundir_brokers, "_ccxt_broker", shaped_broker)
-    try:
-        code = dryrun(tmp_path, "shaped", STEPS)
-    finally:
-        fake.stop()
-    return code, tmp_path / "shaped"
 
 
 def _order_events(run_dir: Path, cid: str) -> list[str]:
@@ -101,7 +71,7 @@ class TestClosedWithTheRestUnfilled:
     def test_the_rest_is_cancelled_when_the_venue_closes_it(self, tmp_path, monkeypatch, capsys):
         fake = FakeBinance()
         fake.close_market_partly("0.004")
-        code, run_dir = _shaped_run(tmp_path, monkeypatch, fake)
+        code, run_dir = shaped_dryrun(tmp_path, monkeypatch, fake)
         assert code == 0, capsys.readouterr().err
         assert verify_run(run_dir).ok
         first = events(run_dir, "ORDER_SUBMITTED")[0]["client_order_id"]
@@ -152,7 +122,7 @@ class TestStaleClock:
             return call
 
         wraps = {"fetch_order": drifting, "load_time_difference": measuring}
-        code, run_dir = _shaped_run(tmp_path, monkeypatch, FakeBinance(), wraps)
+        code, run_dir = shaped_dryrun(tmp_path, monkeypatch, FakeBinance(), wraps)
         assert code == 0, capsys.readouterr().err
         assert verify_run(run_dir).ok
         assert stale["measured"] >= 1
@@ -326,7 +296,7 @@ class TestCanceledWithAPartialFill:
 
             return call
 
-        code, run_dir = _shaped_run(tmp_path, monkeypatch, fake, {"fetch_order": ending})
+        code, run_dir = shaped_dryrun(tmp_path, monkeypatch, fake, {"fetch_order": ending})
         assert code == 0, capsys.readouterr().err
         assert verify_run(run_dir).ok
         assert _order_events(run_dir, ended[0]) == [
@@ -382,7 +352,7 @@ class TestRefusedCancel:
             return call
 
         wraps = {"cancel_order": refusing, "load_time_difference": measuring}
-        code, run_dir = _shaped_run(tmp_path, monkeypatch, fake, wraps)
+        code, run_dir = shaped_dryrun(tmp_path, monkeypatch, fake, wraps)
         assert code == 0, capsys.readouterr().err
         assert verify_run(run_dir).ok
         assert seen["refused"] == 1
@@ -457,7 +427,7 @@ _AS_STRINGS = ("filled", "amount", "remaining", "price", "average", "cost")
 def test_a_venue_shape_books_as_the_venue_did(tmp_path, monkeypatch, capsys, method, change):
     """Each order sent once, acked, filled and booked; the run completes flat and verifies."""
     fake = FakeBinance()
-    code, run_dir = _shaped_run(tmp_path, monkeypatch, fake, {method: _answers(change)})
+    code, run_dir = shaped_dryrun(tmp_path, monkeypatch, fake, {method: _answers(change)})
     assert code == 0, capsys.readouterr().err
     assert verify_run(run_dir).ok
     sent = events(run_dir, "ORDER_SUBMITTED")
