@@ -3,14 +3,15 @@
 Whole CLI dry runs on the loopback fake Binance (``_ccxt_route``). A venue profile of the
 fake (``close_market_partly``) or a ccxt call wrapped on its way to the broker gives the
 broker what ccxt gives it for another venue (Bybit, OKX): each run must book what the
-venue did, end each order when the venue ended it, and verify. See docs/ccxt.md,
-"Per-venue notes".
+venue did, end each order when the venue ended it, and verify. Bybit and OKX are also
+checked offline, through ccxt's own request building and parsing with the venue's
+endpoints answered in process (``_offline``). See docs/ccxt.md, "Per-venue notes".
 
 Bugs: an order ccxt listed ``closed`` with ``remaining > 0`` (Bybit's
 ``PartiallyFilledCanceled``: a spot market order the book could not fill) was taken for
 filled: the broker reported its fills and then nothing, so the session kept the rest open
-(and the strategy blocked behind it) until the stop's reconciliation closed it as
-``ORDER_MISSING_AT_VENUE``. A read the venue refused as outside its receive window
+(and the strategy blocked behind it) until the reconciliation found it missing at the
+venue and failed the run (``RECONCILE_MISMATCH``, ``ORDER_MISSING_AT_VENUE``). A read the venue refused as outside its receive window
 (``InvalidNonce``, Binance -1021: the clock offset ccxt measured went stale) did not
 re-measure the offset, as a refused submit does: every later read failed alike, the
 session could not see its orders and the run failed ``STOP_INCOMPLETE``. A Bybit market
