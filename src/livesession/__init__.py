@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     )
     from ._artifacts.webhook import WebhookAlertSink
     from ._domain.alerts import Alert, AlertsConfig
+    from ._domain.cancels import CancelIntent
     from ._domain.clock import FixedClock, SimClock, SystemClock
     from ._domain.config import (
         DryrunConfig,
@@ -123,6 +124,7 @@ _LAZY: dict[str, str] = {
     "Broker": "._typing",
     "BrokerError": "._exceptions",
     "BrokerReport": "._domain.model",
+    "CancelIntent": "._domain.cancels",
     "CancelReport": "._domain.model",
     "CcxtSandboxBroker": ".brokers.ccxt",
     "Check": "._risk.checks",
@@ -249,6 +251,7 @@ __all__ = [
     "Broker",
     "BrokerError",
     "BrokerReport",
+    "CancelIntent",
     "CancelReport",
     "CcxtSandboxBroker",
     "Check",

@@ -10,6 +10,7 @@ if TYPE_CHECKING:
     from decimal import Decimal
 
     from ._domain.alerts import Alert
+    from ._domain.cancels import CancelIntent
     from ._domain.lease import LeaseGrant
     from ._domain.model import Bar, BrokerReport, Order, OrderIntent, VenueOrder
 
@@ -125,8 +126,8 @@ class Strategy(Protocol):
 
     strategy_id: str
 
-    def on_bar(self, bar: Bar, view: StrategyView) -> Sequence[OrderIntent]:
-        """The intents for this bar (possibly none)."""
+    def on_bar(self, bar: Bar, view: StrategyView) -> Sequence[OrderIntent | CancelIntent]:
+        """The intents for this bar (possibly none): orders, and cancels of open orders."""
 
     def get_state(self) -> dict[str, Any]:
         """A JSON-compatible snapshot of the strategy's memory (for checkpoints)."""

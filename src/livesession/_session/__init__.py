@@ -4,7 +4,8 @@
 path and the defaults; ``edges``: what a caller may inject, an edge of the wrong kind
 refused), ``context`` (what every collaborator works with), ``pipeline`` (one step, in
 order), ``threads`` (the owner thread and the session lock) and ``verbs`` (the operator
-verbs). The collaborators: ``timekeeper``, ``lifecycle``, ``preflight``, ``execution``,
+verbs). The collaborators: ``timekeeper``, ``lifecycle``, ``preflight``, ``execution``
+(``cancels``: a strategy's cancel of its own order),
 ``reports`` (``crossing``: reduce-only fills that added exposure), ``exits``,
 ``winddown``, ``reconciliation``, ``lease_keeper``, ``checkpoint``, ``broker_health`` and
 ``closing`` (what a session lets go of as it ends). The book: ``book`` and

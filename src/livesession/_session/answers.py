@@ -2,7 +2,8 @@
 
 A feed's bar (``check_bar``: a ``Bar`` of the session's symbol, on the tick's grid, at the
 time asked, or after the last one for a dated feed) and a strategy's intents
-(``checked_intents``: a list of ``OrderIntent`` the session can send). An answer that is
+(``checked_intents``: a list of ``OrderIntent`` the session can send, and of
+``CancelIntent`` naming an order by a well-formed client order id). An answer that is
 not raises a ``TypeError`` or ``ValueError`` naming it, which the step takes as the feed's
 or the strategy's error (``FEED_ERROR``, ``STRATEGY_ERROR``).
 """
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar, cast
 import attrs
 
 from .._domain import clock as _clock
+from .._domain.cancels import CancelIntent, cancel_problem
 from .._domain.grid import bar_on_tick
 from .._domain.model import Bar, OrderIntent, OrderType, Side, bar_problem, intent_problem
 from .._support.references import a_
@@ -83,8 +85,8 @@ def _utc(ts_ns: int) -> str:
 
 def checked_intents(
     produced: Iterable[object] | None, config: DryrunConfig
-) -> tuple[OrderIntent, ...]:
-    """What ``on_bar`` returned, when each is an ``OrderIntent`` the session can act on.
+) -> tuple[OrderIntent | CancelIntent, ...]:
+    """What ``on_bar`` returned, when each is an ``OrderIntent`` or ``CancelIntent`` it can act on.
 
     Each is taken as its plain values (``plain_value``) before it is checked: the rails, the
     allowlist and the run's records all see the value it holds.
@@ -104,13 +106,21 @@ def checked_intents(
             f"on_bar returned more than {MAX_INTENTS} intents (an endless iterator or "
             f"generator?): the session takes at most {MAX_INTENTS} from one on_bar"
         )
-    intents = tuple(_plain(intent, OrderIntent) for intent in given)
+    intents = tuple(
+        _plain(intent, CancelIntent)
+        if isinstance(intent, CancelIntent)
+        else _plain(intent, OrderIntent)
+        for intent in given
+    )
     lot, tick = config.qty_lot, config.price_tick
     for intent in intents:
-        problem = intent_problem(intent, lot=lot, tick=tick)
-        _refuse(problem, right_type=isinstance(intent, OrderIntent))
-        _refuse(_secret_problem(cast("OrderIntent", intent)), right_type=True)
-    return cast("tuple[OrderIntent, ...]", intents)
+        if isinstance(intent, CancelIntent):
+            _refuse(cancel_problem(intent), right_type=True)
+        else:
+            problem = intent_problem(intent, lot=lot, tick=tick)
+            _refuse(problem, right_type=isinstance(intent, OrderIntent))
+        _refuse(_secret_problem(cast("OrderIntent | CancelIntent", intent)), right_type=True)
+    return cast("tuple[OrderIntent | CancelIntent, ...]", intents)
 
 
 _KEEP_OUT: Final = (
@@ -119,26 +129,28 @@ _KEEP_OUT: Final = (
 )
 
 
-def _secret_problem(intent: OrderIntent) -> str | None:
+def _secret_problem(intent: OrderIntent | CancelIntent) -> str | None:
     """The text field of ``intent`` that holds a secret, named without its value; or None.
 
     A secret is what redaction removes: the value of one of the environment's secrets
     (named by its variable), or what a secret rule finds (named by its kind).
     """
-    for name in ("symbol", "reason"):
+    cancel = isinstance(intent, CancelIntent)
+    owner = "a CancelIntent" if cancel else "an OrderIntent"
+    for name in ("client_order_id", "reason") if cancel else ("symbol", "reason"):
         text: str = getattr(intent, name)
         leaked = environment_secret_in(text.encode("utf-8"))
         if leaked is not None:
-            return f"an OrderIntent's {name} holds the value of ${leaked[0]}: {_KEEP_OUT}"
+            return f"{owner}'s {name} holds the value of ${leaked[0]}: {_KEEP_OUT}"
         kinds = find_secrets(text)
         if kinds:
-            return f"an OrderIntent's {name} holds a secret ({kinds[0]}): {_KEEP_OUT}"
+            return f"{owner}'s {name} holds a secret ({kinds[0]}): {_KEEP_OUT}"
     return None
 
 
 _PLAIN: Final = frozenset({str, Decimal, int, bool, type(None), Side, OrderType})
 """The types of an intent's (or a bar's) values that are taken as they are."""
-_T = TypeVar("_T", OrderIntent, Bar)
+_T = TypeVar("_T", OrderIntent, CancelIntent, Bar)
 
 
 def plain_value(value: object) -> object:
@@ -187,8 +199,9 @@ def _listed(produced: object) -> Iterable[object]:
     which ``PYTHONHASHSEED`` salts per process, so a run would not repeat in another one
     (the evidence's re-run) though each verifies.
     """
-    if isinstance(produced, OrderIntent):
-        raise TypeError("on_bar returned an OrderIntent, not a list of them: return [intent]")
+    if isinstance(produced, (OrderIntent, CancelIntent)):
+        name = type(produced).__name__
+        raise TypeError(f"on_bar returned {a_(name)}, not a list of them: return [intent]")
     if isinstance(produced, AbstractSet):
         raise TypeError(
             f"on_bar returned {a_(type(produced).__name__)} where a list of OrderIntent "

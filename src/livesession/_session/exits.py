@@ -132,7 +132,7 @@ class OcoExits:
     _c: SessionContext = attrs.field(alias="ctx", kw_only=False)
     _fsm_state: Callable[[], SessionState]
     _send: Callable[[Order, int, str, dict[str, str]], bool]
-    _request_cancel: Callable[[str], None]
+    _request_cancel: Callable[[str], object]
     _protect: dict[str, Protection] = attrs.field(init=False, factory=dict)
     _oco_filled: set[str] = attrs.field(init=False, factory=set)
 

@@ -1,7 +1,8 @@
 """The step pipeline: what one step in DRYRUN_ACTIVE does, in order.
 
 clock tick -> market feed -> broker reports -> runtime checks (book invariants, daily
-loss) -> strategy -> per intent: rails, idempotency reserve, broker -> while HALTED (not
+loss) -> strategy -> per intent: rails, idempotency reserve, broker (a ``CancelIntent``: its
+cancel, ``cancels``) -> while HALTED (not
 by the kill switch), the cancels of what could add exposure -> reports -> kill switch
 progress -> reconciliation -> step hooks -> checkpoint. A step whose feed has run
 out, or that reaches ``max_steps``, starts the wind-down.
@@ -28,8 +29,9 @@ from __future__ import annotations
 
 import traceback
 from decimal import getcontext, setcontext
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, cast
 
+from .._domain.cancels import CancelIntent
 from .._domain.decimal import CONTEXT, plain
 from .._domain.lifecycle import SessionState
 from .._domain.model import Bar, OrderIntent
@@ -48,6 +50,7 @@ from .._support.logging import get_logger
 from .._support.secrets import redact_text
 from .._support.text import exception_text, valid_text
 from .answers import check_bar, checked_intents
+from .cancels import cancel_for_strategy
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Sequence
@@ -247,14 +250,13 @@ def _on_bar(p: SessionParts, bar: Bar) -> None:
     winddown, governor = p.winddown, p.governor
     if governor.daily_loss_breached(book, p.time.ts_sim):
         winddown.kill(DAILY_LOSS_KILL)
-    intents: tuple[OrderIntent, ...] = ()
+    intents: tuple[OrderIntent | CancelIntent, ...] = ()
     if governor.state is not _HALTED:
         decided = _decide(p, bar)
         if decided is None:
             return
         intents = decided
-        for intent in intents:
-            p.execution.handle_intent(intent)
+        _act(p, intents)
     # HALTED but not by the kill switch (which cancels everything): no new exposure, so
     # what could still add some (a resting entry) is cancelled, the throttle's halt just
     # made by an intent above included.
@@ -269,6 +271,16 @@ def _on_bar(p: SessionParts, bar: Bar) -> None:
     p.reconciliation.reconcile()
     if winddown.kill_started_ns is not None:
         winddown.check_flat()  # the reconciler may just have confirmed the last cancel
+
+
+def _act(p: SessionParts, intents: tuple[OrderIntent | CancelIntent, ...]) -> None:
+    """The strategy's intents, in the order given: orders to the rails, cancels to the venue."""
+    execution, winddown = p.execution, p.winddown
+    for intent in intents:
+        if type(intent) is CancelIntent:
+            cancel_for_strategy(p, winddown, intent)
+        else:
+            execution.handle_intent(cast("OrderIntent", intent))
 
 
 def _bar_payload(bar: Bar) -> dict[str, str]:
@@ -311,7 +323,7 @@ def _after_reports(p: SessionParts) -> bool:
     return False
 
 
-def _decide(p: SessionParts, bar: Bar) -> tuple[OrderIntent, ...] | None:
+def _decide(p: SessionParts, bar: Bar) -> tuple[OrderIntent | CancelIntent, ...] | None:
     """The strategy's intents for ``bar``; None when it raised (the session faulted).
 
     The intents are taken whole before any is sent, so a strategy that fails half-way

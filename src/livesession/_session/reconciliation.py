@@ -44,7 +44,7 @@ class Reconciliation:
     _idem: IdempotencyStore = attrs.field(alias="idempotency")
     _exits: OcoExits
     _reports: ReportRouter
-    _request_cancel: Callable[[str], None]
+    _request_cancel: Callable[[str], object]
     _resolved: Callable[[str, str], None]
     _fault: Callable[[str, dict[str, str]], None]
     _grace_ns: int

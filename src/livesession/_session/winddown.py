@@ -172,28 +172,33 @@ class WindDown:
             asked = True
         return asked
 
-    def request_cancel(self, cid: str, *, reason: str = "") -> None:
+    def request_cancel(self, cid: str, *, reason: str = "") -> str:
         """Send one cancel request for ``cid`` unless one was accepted already.
 
         ``reason``: what its ``ORDER_CANCELED`` says (``HALT_CANCEL``); none by default.
+        The outcome: ``""`` when nothing was sent (not open, a cancel already accepted,
+        in doubt, or the lease lost), ``SENT``, ``NOT_OPEN_AT_VENUE`` (the venue says it
+        is not open: its last report is on the way), or the failed call's error type.
         """
         live = self._c.book.open.get(cid)
         if live is None or live.cancel_requested or live.in_doubt:
-            return
+            return ""
         if not self._c.may_send():
-            return  # the lease is lost: the new holder owns the venue's orders
+            return ""  # the lease is lost: the new holder owns the venue's orders
         try:
             self._c.broker.cancel(cid, self._c.time.ts_sim)
         except Rejected:
             live.cancel_requested = True  # not open at the venue: its last report is on the way
             live.cancel_reason = reason
             self._health.ok()
+            return "NOT_OPEN_AT_VENUE"
         except BrokerError as exc:
             self._health.failed("cancel", exc)  # not sent, or unknown: the next pass asks again
-        else:
-            live.cancel_requested = True
-            live.cancel_reason = reason
-            self._health.ok()
+            return type(exc).__name__
+        live.cancel_requested = True
+        live.cancel_reason = reason
+        self._health.ok()
+        return "SENT"
 
     def is_flat(self) -> bool:
         """No position in any symbol."""
