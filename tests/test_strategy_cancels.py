@@ -88,10 +88,17 @@ class TestTheIntent:
             checked_intents(_cancel(), DryrunConfig())  # type: ignore[arg-type]
 
     def test_a_secret_in_its_reason_is_refused_unwritten(self, monkeypatch):
-        monkeypatch.setenv("DESK_API_SECRET", "s3cr3t-value-for-the-test")
-        intent = CancelIntent(client_order_id="ls1", reason="key s3cr3t-value-for-the-test")
-        with pytest.raises(ValueError, match=r"CancelIntent's reason holds the value of \$DESK"):
-            checked_intents([intent], DryrunConfig())
+        """The environment's secrets are taken as a session is built: the cancel's reason
+        holding one fails the step, naming the field and the variable, never the value."""
+        value = "s3cr3t-value-for-the-test"
+        monkeypatch.setenv("DESK_API_SECRET", value)
+        intent = CancelIntent(client_order_id="ls1", reason=f"key {value}")
+        orch, sinks = _run(["40000.00"], {1: [intent]}, steps=1)
+        (error,) = sinks.events_of("STRATEGY_ERROR")
+        said = "a CancelIntent's reason holds the value of $DESK_API_SECRET"
+        assert error["payload"]["message"].startswith(said)
+        assert value.encode() not in b"".join(sinks.events.lines + sinks.audit.lines)
+        assert orch.state.value == "ERROR_REQUIRES_OPERATOR"
 
     def test_a_malformed_id_fails_the_step_as_the_strategys_error(self):
         orch, sinks = _run(["40000.00"], {1: [CancelIntent(client_order_id="not-an-id")]}, steps=1)
@@ -418,3 +425,96 @@ class TestARunThatCancels:
         for name in ("events.jsonl", "state_snapshots.jsonl"):
             assert (run_dir / name).read_bytes() == (reference / name).read_bytes(), name
         assert _venue_cancels(run_dir).count(sent_before[-1]) == 1  # not sent again
+
+
+@pytest.mark.ccxt
+class TestOnTheCcxtSandbox:
+    """The ccxt broker's cancel (the wind-down's ``cancel_order`` by client order id) on the
+    loopback fake Binance, where the strategy's bids rest until it cancels them."""
+
+    @pytest.fixture
+    def fake(self, monkeypatch: pytest.MonkeyPatch):
+        pytest.importorskip("ccxt")
+        pytest.importorskip("requests")
+        from _ccxt_route import route_to
+        from fake_binance import FakeBinance
+
+        fake = FakeBinance()
+        fake.start()
+        route_to(fake, monkeypatch)
+        yield fake
+        fake.stop()
+
+    def _args(self, tmp_path: Path, run_id: str) -> list[str]:
+        from _ccxt_route import dryrun_args
+
+        config = _desk(tmp_path, run_id, broker="mock", name=_package(tmp_path), steps=12)
+        return [*dryrun_args(tmp_path / "runs", run_id, 12), "--config", str(config)]
+
+    def test_the_strategys_cancels_reach_the_venue(self, tmp_path: Path, fake, capsys):
+        from livesession.cli import main
+
+        assert main(self._args(tmp_path, "cx")) == 0, capsys.readouterr().err
+        run_dir = tmp_path / "runs" / "cx"
+        assert verify_run(run_dir).ok
+        events = _events(run_dir)
+        asked = [e["payload"] for e in events if e["event_type"] == "STRATEGY_CANCEL"]
+        assert [p["outcome"] for p in asked] == ["SENT"] * len(asked)
+        assert len(asked) >= 2
+        by_strategy = [
+            e["payload"]["client_order_id"]
+            for e in events
+            if e["event_type"] == "ORDER_CANCELED"
+            and e["payload"].get("reason") == "STRATEGY_CANCEL"
+        ]
+        assert by_strategy == [p["client_order_id"] for p in asked]
+        cids = [
+            e["payload"]["client_order_id"] for e in events if e["event_type"] == "ORDER_SUBMITTED"
+        ]
+        assert dict(fake.created) == dict.fromkeys(cids, 1)  # each bid sent once, none twice
+
+    def test_a_crash_after_the_cancel_reached_the_venue_resumes_to_a_verified_end(
+        self, tmp_path: Path, fake
+    ):
+        """The venue is not rewound: the resume finds the order the crashed process
+        cancelled after its checkpoint cancelled at the venue, and closes it from there; the
+        re-run's strategy sees it closed and never asks again."""
+        from livesession.cli import main
+
+        from _ccxt_route import crashed_dryrun
+
+        assert crashed_dryrun(fake, self._args(tmp_path, "cy"), "after_cancel") == -9
+        run_dir = tmp_path / "runs" / "cy"
+        assert main(["resume", str(run_dir), "-q"]) == 0
+        assert verify_run(run_dir).ok
+        audit = [orjson.loads(line) for line in (run_dir / "audit.jsonl").read_bytes().splitlines()]
+        (resumed,) = [r["payload"] for r in audit if r["code"] == "C2_RESUME"]
+        (found,) = resumed["after_checkpoint"]
+        assert found["venue_status"] == "CANCELED"
+        cid = found["client_order_id"]
+        events = _events(run_dir)
+        mine = [e["event_type"] for e in events if e["payload"].get("client_order_id") == cid]
+        assert mine == ["ORDER_SUBMITTED", "ORDER_ACCEPTED", "ORDER_CANCELED"]
+        submitted = [p["client_order_id"] for p in _payloads(events, "ORDER_SUBMITTED")]
+        assert dict(fake.created) == dict.fromkeys(submitted, 1)
+        assert [p["outcome"] for p in _payloads(events, "STRATEGY_CANCEL")] == ["SENT"] * 3
+        final = orjson.loads((run_dir / "state_snapshots.jsonl").read_bytes().splitlines()[-1])
+        assert (final["status"], final["open_orders"]) == ("COMPLETED", [])
+
+
+def _payloads(events: list[dict], event_type: str) -> list[dict]:
+    return [e["payload"] for e in events if e["event_type"] == event_type]
+
+
+def test_a_cancel_of_an_order_in_doubt_waits_for_the_reconciler():
+    """An order whose own send's outcome is unknown cannot be cancelled yet: IN_DOUBT,
+    nothing sent; once the reconciler adopted it, the strategy's next cancel is sent."""
+    script = {1: [buy("0.010", **LIMIT)], 2: [_cancel(1)], 3: [_cancel(1)]}
+    orch, sinks = _run(["40000.00"] * 4, script, steps=1)
+    orch._parts().book.open[_cid(1)].in_doubt = True  # as a lost answer leaves it
+    orch.run_n_steps(2)
+    assert [p["outcome"] for p in _requested(sinks)] == ["IN_DOUBT", "SENT"]
+    (adopted,) = sinks.events_of("RECONCILED")
+    assert adopted["payload"]["action"] == "ADOPTED"
+    assert sinks.events_of("ORDER_CANCELED")[0]["payload"]["reason"] == "STRATEGY_CANCEL"
+    assert orch.book.open_orders == ()

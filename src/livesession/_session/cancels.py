@@ -21,8 +21,10 @@ with what became of it (``outcome``):
 
 Across a crash: the checkpoint holds each order's ``cancel_requested``; a simulated venue
 (mock, realish) is rewound to the checkpoint with the session, so the re-run's cancel
-reaches it once, and a venue that is not rewound answers the re-run's cancel of an order it
-cancelled already ``NOT_OPEN_AT_VENUE``, its state then taken by the reconciler.
+reaches it once. A venue that is not rewound (ccxt) still holds the crashed process's
+cancel: the resume finds the order cancelled there and closes it before the re-run's
+strategy is asked (``aftercheckpoint``, the venue's reports), and a cancel asked anyway is
+answered ``NOT_OPEN_AT_VENUE``.
 """
 
 from __future__ import annotations
