@@ -316,7 +316,9 @@ REQUOTE = textwrap.dedent('''
 ''')
 
 
-def _desk(root: Path, run_id: str, *, broker: str, name: str, steps: int = 120) -> Path:
+def _desk(
+    root: Path, run_id: str, *, broker: str, name: str, steps: int = 120, every: int = 10
+) -> Path:
     """A package holding the requoting strategy, named ``name`` (a process imports a
     package once: one name per test), and a config running it."""
     package = root / name
@@ -325,7 +327,7 @@ def _desk(root: Path, run_id: str, *, broker: str, name: str, steps: int = 120) 
     (package / "requote.py").write_text(REQUOTE)
     config = root / f"{run_id}.toml"
     config.write_text(
-        f'run_id = "{run_id}"\nsteps = {steps}\ncheckpoint_every = 10\nbroker = "{broker}"\n'
+        f'run_id = "{run_id}"\nsteps = {steps}\ncheckpoint_every = {every}\nbroker = "{broker}"\n'
         f'strategy_factory = "{name}.requote:make"\n[fill_model]\nlatency_ms = 30000\n'
     )
     return config
@@ -466,10 +468,11 @@ class TestOnTheCcxtSandbox:
         yield fake
         fake.stop()
 
-    def _args(self, tmp_path: Path, run_id: str) -> list[str]:
+    def _args(self, tmp_path: Path, run_id: str, every: int = 10) -> list[str]:
         from _ccxt_route import dryrun_args
 
-        config = _desk(tmp_path, run_id, broker="mock", name=_package(tmp_path), steps=12)
+        name = _package(tmp_path)
+        config = _desk(tmp_path, run_id, broker="mock", name=name, steps=12, every=every)
         return [*dryrun_args(tmp_path / "runs", run_id, 12), "--config", str(config)]
 
     def test_the_strategys_cancels_reach_the_venue(self, tmp_path: Path, fake, capsys):
@@ -494,31 +497,37 @@ class TestOnTheCcxtSandbox:
         ]
         assert dict(fake.created) == dict.fromkeys(cids, 1)  # each bid sent once, none twice
 
+    @pytest.mark.parametrize(("every", "found_as"), [(10, "after_checkpoint"), (1, "in_flight")])
     def test_a_crash_after_the_cancel_reached_the_venue_resumes_to_a_verified_end(
-        self, tmp_path: Path, fake
+        self, tmp_path: Path, fake, every: int, found_as: str
     ):
         """The venue is not rewound: the resume finds the order the crashed process
-        cancelled after its checkpoint cancelled at the venue, and closes it from there; the
-        re-run's strategy sees it closed and never asks again."""
+        cancelled after its checkpoint cancelled at the venue, whether the order itself was
+        sent after the checkpoint too (``after_checkpoint``) or before it (``in_flight``),
+        and closes it from there; the re-run's strategy sees it closed and never asks again."""
         from livesession.cli import main
 
         from _ccxt_route import crashed_dryrun
 
-        assert crashed_dryrun(fake, self._args(tmp_path, "cy"), "after_cancel") == -9
+        assert crashed_dryrun(fake, self._args(tmp_path, "cy", every), "after_cancel") == -9
         run_dir = tmp_path / "runs" / "cy"
         assert main(["resume", str(run_dir), "-q"]) == 0
         assert verify_run(run_dir).ok
         audit = [orjson.loads(line) for line in (run_dir / "audit.jsonl").read_bytes().splitlines()]
         (resumed,) = [r["payload"] for r in audit if r["code"] == "C2_RESUME"]
-        (found,) = resumed["after_checkpoint"]
+        (found,) = resumed[found_as]
         assert found["venue_status"] == "CANCELED"
         cid = found["client_order_id"]
         events = _events(run_dir)
-        mine = [e["event_type"] for e in events if e["payload"].get("client_order_id") == cid]
-        assert mine == ["ORDER_SUBMITTED", "ORDER_ACCEPTED", "ORDER_CANCELED"]
+        mine = [e for e in events if e["payload"].get("client_order_id") == cid]
+        kinds = [e["event_type"] for e in mine]
+        assert kinds == ["ORDER_SUBMITTED", "ORDER_ACCEPTED", "ORDER_CANCELED"]
+        assert "reason" not in mine[-1]["payload"]  # what the crashed process asked died with it
         submitted = [p["client_order_id"] for p in _payloads(events, "ORDER_SUBMITTED")]
         assert dict(fake.created) == dict.fromkeys(submitted, 1)
-        assert [p["outcome"] for p in _payloads(events, "STRATEGY_CANCEL")] == ["SENT"] * 3
+        asked = _payloads(events, "STRATEGY_CANCEL")
+        assert cid not in [p["client_order_id"] for p in asked]
+        assert [p["outcome"] for p in asked] == ["SENT"] * len(asked)
         final = orjson.loads((run_dir / "state_snapshots.jsonl").read_bytes().splitlines()[-1])
         assert (final["status"], final["open_orders"]) == ("COMPLETED", [])
 
