@@ -20,6 +20,7 @@ from livesession._artifacts.runread import iter_records
 from livesession.burnin import Thresholds, evaluate_run
 from livesession.cli import main
 from livesession.evidence import _rerun, scan_secrets, write_evidence
+from livesession.evidence._difference import first_difference
 from livesession.evidence._operator import recorded_actions
 from livesession.evidence._outcome import outcome
 
@@ -1009,6 +1010,48 @@ class TestFirstDifference:
             "audit.jsonl line 1, C2_DRYRUN_START (seq 1): payload.symbol BTC/USDC in the run, "
             "BTC/USDT in the re-run"
         )
+
+    @pytest.mark.broken_run("converted to Windows line endings, as git's core.autocrlf does")
+    def test_a_copy_with_windows_line_endings_blames_the_copy_not_the_strategy(
+        self, run_dir, tmp_path
+    ):
+        """A reviewer's checkout with core.autocrlf=true: every record as the re-run wrote it.
+
+        Before, the re-run's first difference was ``SESSION_STARTED (seq 1): the line {...}
+        in the run, {...} in the re-run`` (the same text twice) and the bundle's one line asked
+        whether the strategy was deterministic: a desk sent after a fault its code does not
+        have.
+        """
+        copy, _ = self._copy(run_dir, tmp_path)
+        for name in ("events.jsonl", "state_snapshots.jsonl", "audit.jsonl"):
+            path = copy / name
+            path.write_bytes(path.read_bytes().replace(b"\n", b"\r\n"))
+        result = write_evidence(copy, out_dir=tmp_path / "bundle")
+        said = (
+            "events.jsonl line 1, SESSION_STARTED (seq 1): the same record on both sides, but "
+            "the run's line ends with \\r\\n, the re-run's with \\n alone (a copy changed the "
+            "file: Windows line endings, git's core.autocrlf, an editor's BOM?)"
+        )
+        assert orjson.loads(result.manifest.read_bytes())["determinism"]["first_difference"] == said
+        assert result.problems[-1] == (
+            f"the determinism re-run does not match: {said} (a copy changed the run's bytes "
+            "after it was written: check a copy that keeps them, byte for byte)"
+        )
+        assert "deterministic?" not in " ".join(result.problems)
+
+    @pytest.mark.broken_run("a byte order mark is put before the first line")
+    def test_a_byte_order_mark_a_copy_added_is_named(self, run_dir, tmp_path):
+        copy, _ = self._copy(run_dir, tmp_path)
+        path = copy / "events.jsonl"
+        path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+        assert first_difference(path, run_dir / "events.jsonl") == (
+            "events.jsonl line 1, SESSION_STARTED (seq 1): the same record on both sides, but "
+            "the run's line starts with a UTF-8 byte order mark (BOM) (a copy changed the "
+            "file: Windows line endings, git's core.autocrlf, an editor's BOM?)"
+        )
+        edited = path.read_bytes().replace(b'"seq":1,', b'"seq":7,', 1)
+        path.write_bytes(edited)  # more than the mark: the fields are compared as before
+        assert "the same record" not in first_difference(path, run_dir / "events.jsonl")
 
 
 class TestLongRuns:

@@ -30,6 +30,9 @@ _ABSENT: Final = object()
 _DERIVED: Final = frozenset({"event_id"})
 """Fields that hash the rest of the line: named only when nothing else differs."""
 _SHOWN_CHARS: Final = 80
+_BOM: Final = b"\xef\xbb\xbf"
+SAME_RECORD: Final = "the same record"
+"""How a difference a copy made is said (line ends, a BOM): the file changed, not the code."""
 
 
 def first_difference(run: Path, rerun: Path) -> str:
@@ -58,6 +61,13 @@ def mismatch_said(determinism: Mapping[str, Any], sources: Mapping[str, Any]) ->
     said = "the determinism re-run does not match"
     if determinism.get("first_difference"):
         said += f": {determinism['first_difference']}"
+    if SAME_RECORD in str(determinism.get("first_difference", "")):
+        # The re-run wrote that record: a copy changed the file's bytes, and the plug-ins
+        # are not what to suspect there (verify names each change).
+        return said + (
+            " (a copy changed the run's bytes after it was written: check a copy that keeps "
+            "them, byte for byte)"
+        )
     own = [
         f"{role} {record['ref']!r}"
         for role, record in sorted(sources.items())
@@ -124,6 +134,9 @@ def _lines_differ(
     """
     shown = (mine, again) if named is None else named
     ours, theirs = _record(mine), _record(again)
+    copied = _copied(mine, again)
+    if copied:
+        return f", {_what(shown[0].removeprefix(_BOM) if shown[0] else None)}: {copied}"
     if ours is not None and theirs is not None and _kind(ours) == _kind(theirs):
         path, left, right = _field_difference(ours, theirs)
         return (
@@ -131,6 +144,30 @@ def _lines_differ(
             f"{_shown(right)} in the re-run"
         )
     return f": {_what(shown[0])} in the run, {_what(shown[1])} in the re-run"
+
+
+def _copied(mine: bytes | None, again: bytes | None) -> str:
+    r"""What a copy added to the re-run's line to make the run's ("" if not that alone).
+
+    Git's ``core.autocrlf`` or a transfer in text mode ends each line with \r\n, and a
+    Windows editor or copy may put a byte order mark before the first: the record is the
+    one the re-run wrote, and what to suspect is the copy, not the code.
+    """
+    if mine is None or again is None or mine == again:
+        return ""
+    added = []
+    if mine.startswith(_BOM):
+        mine = mine.removeprefix(_BOM)
+        added.append("starts with a UTF-8 byte order mark (BOM)")
+    if mine.endswith(b"\r\n") and again.endswith(b"\n") and not again.endswith(b"\r\n"):
+        mine = mine.removesuffix(b"\r\n") + b"\n"
+        added.append("ends with \\r\\n, the re-run's with \\n alone")
+    if mine != again:
+        return ""
+    return (
+        f"{SAME_RECORD} on both sides, but the run's line {' and '.join(added)} (a copy "
+        "changed the file: Windows line endings, git's core.autocrlf, an editor's BOM?)"
+    )
 
 
 def _record(line: bytes | None) -> dict[str, Any] | None:
