@@ -19,8 +19,10 @@ from pathlib import Path
 
 import pytest
 
+from livesession import verify_run
 from livesession._domain.lifecycle import Trigger
-from livesession.report import render_report
+from livesession.report import _integrity, render_report
+from livesession.report._integrity import LineReader
 from livesession.report._series import Columns, Point
 from livesession.report._svg import PLOT_COLUMNS, thin
 
@@ -149,6 +151,61 @@ class TestHonestWithoutFullVerify:
         assert "Integrity checked" not in text
         assert "violation(s)" in text
         assert "audit.jsonl:3: prev_hash does not match the line before" in text
+
+    @pytest.mark.broken_run("its line ends are converted, as git's core.autocrlf does")
+    def test_windows_line_endings_are_said_as_verify_says_them_not_as_chain_breaks(self, tmp_path):
+        """A reviewer's checkout with core.autocrlf=true: one problem per file, as verify.
+
+        Before, the report listed ``audit.jsonl:2: prev_hash does not match the line
+        before`` for every audit line (tampering, to a reader) and nothing of the line ends
+        of events.jsonl or state_snapshots.jsonl, where verify names the \\r\\n once a file.
+        """
+        run = build_run(tmp_path / "r")
+        for name, first in (("audit.jsonl", 1), ("events.jsonl", 10)):
+            path = run / name
+            lines = path.read_bytes().splitlines(keepends=True)
+            converted = [line.replace(b"\n", b"\r\n") for line in lines[first - 1 :]]
+            path.write_bytes(b"".join(lines[: first - 1] + converted))
+
+        text = html.unescape(re.sub(r"<[^>]+>", " ", render_report(run)))
+
+        said = [v for v in verify_run(run).violations if "ends with \\r\\n" in v]
+        assert [v.split(":")[0] for v in said] == ["events.jsonl", "audit.jsonl"]
+        assert said[0].startswith("events.jsonl:10: ends with \\r\\n, not \\n, as ")
+        for violation in said:
+            assert violation in text
+        assert "prev_hash does not match" not in text
+
+    @pytest.mark.parametrize("chunk", [1, 2, 3, 5, 7, 1 << 20])
+    def test_line_ends_are_counted_across_chunks(self, tmp_path, monkeypatch, chunk):
+        """The \\r of a \\r\\n at the end of one chunk, the \\n at the start of the next."""
+        monkeypatch.setattr(_integrity, "_CHUNK", chunk)
+        path = tmp_path / "f.jsonl"
+        path.write_bytes(b'{"a":1}\n{"b":22}\n{"c":3}\r\n{}\n{"d":4}\r\n{"e":5}\r')
+        reader = LineReader(path, None)
+        assert [*reader] == [
+            b'{"a":1}',
+            b'{"b":22}',
+            b'{"c":3}\r',
+            b"{}",
+            b'{"d":4}\r',
+            b'{"e":5}\r',
+        ]
+        assert (reader.crlf, reader.crlf_first, reader.torn) == (2, 3, True)
+
+    @pytest.mark.broken_run("its line ends are converted and a line is changed, on purpose")
+    def test_a_break_the_line_ends_do_not_explain_is_still_listed(self, tmp_path):
+        run = build_run(tmp_path / "r")
+        audit = run / "audit.jsonl"
+        lines = audit.read_bytes().replace(b"\n", b"\r\n").split(b"\n")
+        lines[1] = lines[1].replace(b'"seq":2', b'"seq":2 ', 1)  # same JSON, other bytes
+        audit.write_bytes(b"\n".join(lines))
+
+        text = html.unescape(re.sub(r"<[^>]+>", " ", render_report(run)))
+
+        assert "audit.jsonl:1: ends with \\r\\n, not \\n" in text
+        assert "audit.jsonl:3: prev_hash does not match the line before" in text
+        assert "audit.jsonl:2: prev_hash" not in text
 
     @pytest.mark.broken_run("it changes one event's bytes on purpose")
     def test_changed_event_bytes_break_the_digest(self, tmp_path):

@@ -46,6 +46,7 @@ from .._support.fsutil import raise_if_refused
 from ..verify._config import check_config
 from ..verify._events import SeqCheck
 from ..verify._kept import check_kept, check_torn
+from ..verify._reading import crlf_said
 from ..verify._result import Violations
 
 if TYPE_CHECKING:
@@ -126,11 +127,12 @@ def read_metrics(path: Path, cut: RunCut | None) -> tuple[dict[str, Any], tuple[
 
 
 class LineReader:
-    """The lines of a file (up to a live run's cut), read in chunks that feed a digest.
+    r"""The lines of a file (up to a live run's cut), read in chunks that feed a digest.
 
     Iterate once. ``torn`` is then true when the last line had no newline (it is yielded
     too); ``digest`` holds the SHA-256 of every byte read; ``progress`` is told the size of
-    each chunk as it is read.
+    each chunk as it is read; ``crlf`` counts the lines that end ``\r\n`` (a copy converted
+    to Windows line endings), ``crlf_first`` the first of them.
     """
 
     def __init__(
@@ -142,6 +144,7 @@ class LineReader:
         self.path, self.cut, self.progress = path, cut, progress
         self.digest = hashlib.sha256()
         self.torn = False
+        self.crlf = self.crlf_first = 0
 
     def __iter__(self) -> Iterator[bytes]:
         """Each line without its newline.
@@ -151,6 +154,7 @@ class LineReader:
                 missing file with ``raise_if_refused``).
         """
         limit = None if self.cut is None else self.cut.offsets.get(self.path.name)
+        lines = 0
         with self.path.open("rb") as f:
             rest = b""
             while limit is None or limit > 0:
@@ -162,12 +166,22 @@ class LineReader:
                 self.digest.update(chunk)
                 if self.progress is not None:
                     self.progress(len(chunk))
-                parts = (rest + chunk).split(b"\n") if rest else chunk.split(b"\n")
+                text = rest + chunk if rest else chunk
+                if b"\r\n" in text:  # counted in C, per chunk: a copy's line ends
+                    self._crlf(text, lines)
+                parts = text.split(b"\n")
                 rest = parts.pop()
+                lines += len(parts)
                 yield from parts
             if rest:
                 self.torn = True
                 yield rest
+
+    def _crlf(self, text: bytes, before: int) -> None:
+        r"""Count the lines of ``text`` (after ``before`` whole lines) that end ``\r\n``."""
+        if not self.crlf:
+            self.crlf_first = before + text.count(b"\n", 0, text.index(b"\r\n")) + 1
+        self.crlf += text.count(b"\r\n")
 
 
 class Integrity:
@@ -221,7 +235,7 @@ class Integrity:
         """
         records: list[dict[str, Any]] = []
         last: dict[str, Any] | None = None
-        head = GENESIS_HASH
+        head = head_cr = GENESIS_HASH
         number = 0
         reader = LineReader(path, cut)
         try:
@@ -234,16 +248,18 @@ class Integrity:
                     if record.get("code") in keep:
                         records.append(record)
                     self.seq(names.AUDIT, number, record)
-                    if record.get("prev_hash") != head:
+                    if record.get("prev_hash") not in (head, head_cr):
                         self.add(names.AUDIT, number, "prev_hash does not match the line before")
                 head = hashlib.sha256(line).hexdigest()
+                # The hash of the line but for a final \r: a break the \r\n alone explains.
+                head_cr = hashlib.sha256(line[:-1]).hexdigest() if line.endswith(b"\r") else head
                 if number == mark:
                     self.marked_head = head
         except OSError as exc:
             raise_if_refused(exc, path)
             self.missing(names.AUDIT)
             return records, None
-        self.check_torn(names.AUDIT, reader, number)
+        self.check_ends(names.AUDIT, reader, number)
         self.lines[names.AUDIT] = number
         self.sha256["audit head"] = head if number else ""
         return records, last
@@ -297,8 +313,14 @@ class Integrity:
             elif claimed != value:
                 self.add(names.METRICS, 0, f"{field} {claimed!r}, but {names.EVENTS} has {value}")
 
-    def check_torn(self, name: str, reader: LineReader, lines: int) -> None:
-        """A problem when the file's last line had no newline."""
+    def check_ends(self, name: str, reader: LineReader, lines: int) -> None:
+        r"""A problem when the file's last line had no newline; one when lines end ``\r\n``.
+
+        Lines a copy gave Windows line endings are one problem, at the first of them, as
+        ``verify`` says it: the chain breaks they alone explain are not listed.
+        """
+        if reader.crlf:
+            self.add(name, reader.crlf_first, crlf_said(reader.crlf, lines))
         if reader.torn:
             self.add(name, lines, "the last line has no newline (torn)")
 

@@ -220,7 +220,7 @@ def _snapshots(run_dir: Path, cut: RunCut | None, checks: Integrity) -> list[dic
     except OSError as exc:
         raise_if_refused(exc, path)
         checks.missing(names.SNAPSHOTS)
-    checks.check_torn(names.SNAPSHOTS, reader, number)
+    checks.check_ends(names.SNAPSHOTS, reader, number)
     checks.lines[names.SNAPSHOTS] = number
     checks.sha256[names.SNAPSHOTS] = reader.digest.hexdigest()
     return snapshots
@@ -349,6 +349,6 @@ def _events(
         raise_if_refused(exc, path)
         checks.missing(names.EVENTS)
     to.finish()
-    checks.check_torn(names.EVENTS, reader, number)
+    checks.check_ends(names.EVENTS, reader, number)
     checks.lines[names.EVENTS] = number
     checks.sha256[names.EVENTS] = reader.digest.hexdigest()

@@ -39,7 +39,15 @@ if TYPE_CHECKING:
     Progress = Callable[[int, int], object]
     EventSink = Callable[[int, dict[str, Any] | None, bool, int | None], None]
 
-__all__ = ["ARTIFACT_NAMES", "TOO_DEEP", "Line", "RunFiles", "nested_too_deep", "valid_objects"]
+__all__ = [
+    "ARTIFACT_NAMES",
+    "TOO_DEEP",
+    "Line",
+    "RunFiles",
+    "crlf_said",
+    "nested_too_deep",
+    "valid_objects",
+]
 
 EVENTS: Final = names.EVENTS
 SNAPSHOTS: Final = names.SNAPSHOTS
@@ -379,13 +387,7 @@ class RunFiles:
         r"""The one violation of a file with lines ending ``\r\n``, at the first of them."""
         place, first, lines = self._crlf.get(name, (None, 0, 0))
         if place is not None:
-            self.report.fill(
-                place,
-                name,
-                first,
-                f"ends with \\r\\n, not \\n, as {lines} of its {count} lines do: the contract "
-                "ends every line with \\n alone (a file converted to Windows line endings?)",
-            )
+            self.report.fill(place, name, first, crlf_said(lines, count))
 
     def _parse_object(self, name: str, number: int, raw: bytes) -> dict[str, Any] | None:
         obj = self._load_object(name, number, raw)
@@ -482,3 +484,11 @@ def _last_byte(source: _Source) -> bytes:
     last = source.stream.read(1)
     source.stream.seek(0)
     return last
+
+
+def crlf_said(lines: int, count: int) -> str:
+    r"""The one violation of a file whose ``lines`` of ``count`` end ``\r\n`` (verify, report)."""
+    return (
+        f"ends with \\r\\n, not \\n, as {lines} of its {count} lines do: the contract ends "
+        "every line with \\n alone (a file converted to Windows line endings?)"
+    )
