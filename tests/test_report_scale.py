@@ -208,6 +208,26 @@ class TestHonestWithoutFullVerify:
         assert "audit.jsonl:2: prev_hash" not in text
 
     @pytest.mark.broken_run("it changes one event's bytes on purpose")
+    def test_a_sealed_run_that_fails_its_checks_says_so_at_the_top(self, tmp_path):
+        """Before, the header showed the green COMPLETED badge alone, and the violations were
+        a section further down: a reviewer reading the top took the run for sound."""
+        run = build_run(tmp_path / "r")
+        clean = render_report(run)
+        events = run / "events.jsonl"
+        events.write_bytes(events.read_bytes().replace(b'"volume":"12.500"', b'"volume":"12.5"', 1))
+
+        for document in (render_report(run), render_report(run, verify=True)):
+            header = html.unescape(re.sub(r"<[^>]+>", " ", document.split("</header>")[0]))
+            assert re.search(r"NOT VERIFIED +\d+ violation\(s\), listed under Verification", header)
+        assert "NOT VERIFIED" not in clean
+        audit = run / "audit.jsonl"  # a crashed run: its own badge, NOT SEALED, says it
+        audit.write_bytes(b"".join(audit.read_bytes().splitlines(keepends=True)[:-1]))
+        (run / "checkpoint.json").unlink(missing_ok=True)
+        crashed = render_report(run).split("</header>")[0]
+        assert "NOT SEALED" in crashed
+        assert "NOT VERIFIED" not in crashed
+
+    @pytest.mark.broken_run("it changes one event's bytes on purpose")
     def test_changed_event_bytes_break_the_digest(self, tmp_path):
         run = build_run(tmp_path / "r")
         events = run / "events.jsonl"

@@ -51,7 +51,12 @@ _MAX_VIOLATIONS_SHOWN: Final = 50
 
 
 _NOT_SEALED: Final = "NOT SEALED"
-_STATUS_COLOURS: Final = {**STATUS_COLOURS, _NOT_SEALED: STATUS_COLOURS["REJECTED"]}
+_NOT_VERIFIED: Final = "NOT VERIFIED"
+_STATUS_COLOURS: Final = {
+    **STATUS_COLOURS,
+    _NOT_SEALED: STATUS_COLOURS["REJECTED"],
+    _NOT_VERIFIED: STATUS_COLOURS["REJECTED"],
+}
 _OTHER_STATUS: Final = ("#f3f4f6", "#374151")
 
 
@@ -145,7 +150,8 @@ def _header(run: ReportRun) -> str:
         + ("" if run.sealed else f" {_badge(_NOT_SEALED)}")
         + (f" &middot; {escape(ending)}" if ending else "")
         + "</p>\n"
-        f'<p class="sub">{escape(span_text(run))}</p>\n'
+        + _broken(run)
+        + f'<p class="sub">{escape(span_text(run))}</p>\n'
         + (_doubt(run.seal_doubt) if run.seal_doubt else "")
         + (
             f'<p class="sub">{escape(run.live[:1].upper() + run.live[1:])}.</p>\n'
@@ -153,6 +159,21 @@ def _header(run: ReportRun) -> str:
             else ""
         )
         + "</header>"
+    )
+
+
+def _broken(run: ReportRun) -> str:
+    """A sealed run whose files fail the checks, said at the top: its badge alone read well.
+
+    A run not sealed has its own badge, and its Verification section says what it lacks.
+    """
+    total = run.verified.total if run.verified is not None else run.integrity.total
+    if not run.sealed or not total:
+        return ""
+    return (
+        f'<p class="sub bad">{_badge(_NOT_VERIFIED)} {total:,} violation(s), listed under '
+        "Verification: these files are not the run as it sealed them, or break the contract; "
+        "read them before any figure below.</p>\n"
     )
 
 
