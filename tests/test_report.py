@@ -92,6 +92,18 @@ class TestSelfContained:
         assert document.endswith("</html>\n")
         assert '<meta charset="utf-8">' in document
 
+    def test_it_prints_and_fits_a_narrow_window_without_losing_a_value(self, run):
+        """Before, a hash or a config value wider than the page ran past its edge: cut off
+        in a PDF (the strategy code's SHA-256, the realish fault rates), a sideways scroll in
+        a narrow window; and printing had no rules of its own (a chart split over pages)."""
+        style = render_report(run).split("<style>")[1].split("</style>")[0]
+
+        assert re.search(r"\btd \{ overflow-wrap: anywhere; \}", style)
+        assert re.search(r"td\.num \{[^}]*white-space: nowrap;", style)  # numbers stay whole
+        printed = style.split("@media print {")[1]
+        assert "svg, tr, .legend { break-inside: avoid; }" in printed
+        assert "h2 { break-after: avoid; }" in printed
+
     def test_unique_ids(self, run):
         """Element ids are not repeated across the inline SVGs."""
         ids = [value for name, value in parse(render_report(run)).attributes if name == "id"]

@@ -31,4 +31,12 @@ svg text.strong { font-weight: 600; fill: #111827; }
 .empty { color: #6b7280; font-style: italic; }
 ul.violations { font-family: ui-monospace, monospace; font-size: 12px; padding-left: 18px; }
 footer { margin-top: 32px; color: #6b7280; font-size: 12px; }
+td { overflow-wrap: anywhere; }
+td.num { overflow-wrap: normal; white-space: nowrap; }
+@media print {
+  body { max-width: none; padding: 0; font-size: 11px; }
+  h2 { break-after: avoid; }
+  svg, tr, .legend { break-inside: avoid; }
+  .badge, .ok, .bad { print-color-adjust: exact; -webkit-print-color-adjust: exact; }
+}
 """
