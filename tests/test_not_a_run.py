@@ -70,6 +70,15 @@ def _audit_is_a_directory(root: Path) -> Path:
     return path
 
 
+def _case_folded(root: Path) -> Path:
+    """A run copied through a file system or archiver that folds case: every file there."""
+    path = root / "folded"
+    path.mkdir()
+    for name in ("EVENTS.JSONL", "Audit.jsonl", "RUN.JSON", "METRICS.JSON"):
+        (path / name).write_bytes(b"{}\n")
+    return path
+
+
 def _directory_of_runs(root: Path) -> Path:
     """OUT typed for OUT/<run_id>: four runs (markers only) beside a hidden lease folder."""
     path = root / "out"
@@ -87,6 +96,16 @@ NON_RUNS = {
     "unrelated": (_unrelated, "is not a run: events.jsonl and audit.jsonl are missing"),
     "events-only": (_events_only, "is not a run: audit.jsonl is missing"),
     "audit-dir": (_audit_is_a_directory, "is not a run: audit.jsonl is missing"),
+    # Before, "missing" alone: a reviewer looked for files in plain sight.
+    "case-folded": (
+        _case_folded,
+        (
+            "is not a run: events.jsonl and audit.jsonl are missing; Audit.jsonl and "
+            "EVENTS.JSONL are there, in another case (a copy through a file system or tool "
+            "that folds case?): give each file of the run its own name back (audit.jsonl, "
+            "events.jsonl, ...)"
+        ),
+    ),
     "runs": (
         _directory_of_runs,
         (
@@ -163,6 +182,19 @@ class TestNotARun:
         err = capsys.readouterr().err
         assert "it is a directory of 4 run(s) (r1, r2, r3, ...): give one of them" in err
         assert f"e.g. {path / 'r1'} (`livesession list {path}` shows them all)" in err
+        assert len(err.splitlines()) == 1
+
+    def test_status_names_files_renamed_by_case(self, tmp_path, capsys):
+        path = _case_folded(tmp_path)
+
+        assert main(["status", str(path)]) == 2
+
+        err = capsys.readouterr().err
+        assert (
+            "no run.json, and events.jsonl and audit.jsonl missing; Audit.jsonl, EVENTS.JSONL "
+            "and RUN.JSON are there, in another case"
+        ) in err
+        assert "its own name back (audit.jsonl, events.jsonl, run.json, ...)" in err
         assert len(err.splitlines()) == 1
 
     def test_an_unrelated_directory_gets_no_runs_hint(self, tmp_path, capsys):

@@ -27,7 +27,14 @@ from . import names
 if TYPE_CHECKING:
     from pathlib import Path
 
-__all__ = ["NOT_REGULAR", "is_run_file", "odd_files", "odd_said", "refuse_odd_files"]
+__all__ = [
+    "NOT_REGULAR",
+    "is_run_file",
+    "odd_files",
+    "odd_said",
+    "refuse_odd_files",
+    "renamed_by_case",
+]
 
 _NAMES: Final = frozenset(
     {
@@ -105,3 +112,25 @@ def refuse_odd_files(run_dir: Path) -> None:
     odd = odd_files(run_dir)
     if odd:
         raise RunDirectoryError(odd_said(run_dir, odd))
+
+
+def renamed_by_case(run_dir: Path, missing: list[str]) -> str:
+    """``missing`` run files there under a name of another case, said ("" when none is).
+
+    A copy through a file system or a tool that folds case (``EVENTS.JSONL``, ``Events.jsonl``)
+    leaves a run whose every file is there, none by its name: "missing" alone sent a reviewer
+    looking for files in plain sight.
+    """
+    wanted = {name.lower(): name for name in missing}
+    try:
+        found = sorted(e.name for e in run_dir.iterdir() if e.name.lower() in wanted)
+    except OSError:
+        return ""
+    if not found:
+        return ""
+    there = f"{found[0]} is" if len(found) == 1 else f"{', '.join(found[:-1])} and {found[-1]} are"
+    return (
+        f"; {there} there, in another case (a copy through a "
+        "file system or tool that folds case?): give each file of the run its own name back "
+        f"({', '.join(wanted[name.lower()] for name in found)}, ...)"
+    )

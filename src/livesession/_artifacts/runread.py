@@ -25,7 +25,7 @@ from .._exceptions import RunDirectoryError
 from .._support.fsutil import raise_if_refused, refuse_special
 from .._support.text import command
 from . import names
-from .runfiles import odd_files, refuse_odd_files
+from .runfiles import odd_files, refuse_odd_files, renamed_by_case
 
 if TYPE_CHECKING:
     from collections.abc import Collection, Iterator, Mapping
@@ -104,7 +104,7 @@ def require_run(path: Path, *, unstarted: bool = False, judged: bool = False) ->
         )
     missing = [name for name in RUN_MARKERS if name not in odd and not (path / name).is_file()]
     if missing:
-        said = _missing(missing, path)
+        said = _missing(missing, path) + renamed_by_case(path, missing)
         raise RunDirectoryError(f"{path} is not a run: {said}{runs_inside(path)}")
     return path
 

@@ -25,6 +25,7 @@ import attrs
 
 from .._artifacts import names
 from .._artifacts.releases import release_of, written_by_other_release
+from .._artifacts.runfiles import renamed_by_case
 from .._artifacts.runread import RUN_MARKERS, events_back, runs_inside
 from .._domain import clock as _clock
 from .._domain.lifecycle import SessionState
@@ -99,7 +100,7 @@ def not_a_run(run_dir: Path) -> str:
     if missing:
         return (
             f"{run_dir} is not a run: no {names.RUN_META}, and {' and '.join(missing)} missing"
-            f"{runs_inside(run_dir)}"
+            f"{renamed_by_case(run_dir, [names.RUN_META, *missing])}{runs_inside(run_dir)}"
         )
     return ""
 
