@@ -167,6 +167,25 @@ class TestWhatADishonestOrCarelessHandOverIs:
         assert code == 1
         assert lines[1].startswith("manifest.json: not JSON (cut short, or not a manifest): ")
 
+    @pytest.mark.broken_run("a byte order mark is put before the copy's first event")
+    def test_a_record_a_copy_made_unreadable_is_not_another_config(
+        self, handed: tuple[Path, Path, Path], copy: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """Before: ``config_hash '5c85...', but the run's is None: the audited config
+        differs``, a Python None and another config, where a Windows copy had put a byte
+        order mark before SESSION_STARTED."""
+        events = copy / "events.jsonl"
+        events.write_bytes(b"\xef\xbb\xbf" + events.read_bytes())
+        code, lines = _verify(copy, handed[1], capsys)
+        assert code == 1
+        held = orjson.loads(handed[1].read_bytes())["config_hash"]
+        assert (
+            f"manifest.json: config_hash {held!r}, but the run's record of it cannot be read "
+            "(verify names the line)"
+        ) in lines
+        assert not [line for line in lines if "None" in line]
+        assert any(line.startswith("events.jsonl:1: not valid JSON: ") for line in lines)
+
     def test_digests_changed_in_the_manifest(
         self,
         handed: tuple[Path, Path, Path],

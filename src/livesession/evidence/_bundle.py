@@ -175,6 +175,12 @@ def _identity(run_dir: Path, held: dict[str, Any], name: str) -> list[str]:
     )
     return [
         f"{name}: {key} {held.get(key)!r}, but the run's is {own!r}: {why}"
+        if own is not None
+        # Not another value: the record that holds it is gone or unreadable (a byte order
+        # mark a copy put before it, say), which verify names; "differs" sent a reader
+        # looking for another config.
+        else f"{name}: {key} {held.get(key)!r}, but the run's record of it cannot be read "
+        "(verify names the line)"
         for key, own, why in theirs
         if held.get(key) != own
     ]
