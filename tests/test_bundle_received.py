@@ -101,6 +101,24 @@ class TestTheBundleOfThisRun:
         assert said["manifest"]["matches"] is True
         assert said["manifest"]["run_id"] == "hand"
 
+    def test_what_a_file_manager_leaves_in_the_copy_is_not_the_runs(
+        self, handed: tuple[Path, Path, Path], copy: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """Finder writes .DS_Store in any folder it shows, and ._NAME files on a volume
+        without extended attributes; Explorer Thumbs.db and desktop.ini. Before, a reviewer
+        who had opened the copy was told ``.DS_Store: in the run directory, but not among
+        manifest.json's artifacts``: the bundle not this run's."""
+        for name in (".DS_Store", "._events.jsonl", "Thumbs.db", "desktop.ini"):
+            (copy / name).write_bytes(b"\x00\x00\x00\x01Bud1")
+        code, lines = _verify(copy, handed[1], capsys)
+        assert code == 0, lines
+        (copy / "notes.DS_Store").write_text("not a file manager's\n")
+        code, lines = _verify(copy, handed[1], capsys)
+        assert code == 1
+        assert (
+            "notes.DS_Store: in the run directory, but not among manifest.json's artifacts" in lines
+        )
+
     def test_a_manifest_inside_the_run_directory_is_not_one_of_its_files(
         self, handed: tuple[Path, Path, Path], copy: Path, capsys: pytest.CaptureFixture[str]
     ) -> None:

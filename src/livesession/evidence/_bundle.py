@@ -52,6 +52,21 @@ _TOOL_OUTPUTS: Final = frozenset(
 )
 
 
+_FILE_MANAGERS: Final = frozenset({".DS_Store", "Thumbs.db", "desktop.ini"})
+"""What Finder and Explorer leave in any folder they show (and ``._NAME``, macOS's
+AppleDouble copy of a file's attributes on a volume without them): not the run's."""
+
+
+def _file_managers(name: str) -> bool:
+    """Whether a file of this name is a file manager's, put there by opening the folder.
+
+    A reviewer who browsed the copy (Finder writes ``.DS_Store`` as it shows a folder) was
+    told the bundle was not the run's: ``.DS_Store: in the run directory, but not among
+    manifest.json's artifacts``.
+    """
+    return name in _FILE_MANAGERS or name.startswith("._")
+
+
 def tool_output(path: Path, run_dir: Path) -> bool:
     """Whether ``path`` is a tool's file in the run directory, not one of the run's.
 
@@ -65,12 +80,16 @@ def tool_output(path: Path, run_dir: Path) -> bool:
 def run_digests(run_dir: Path, generated: frozenset[str] = frozenset()) -> dict[str, str]:
     """The SHA-256 of every file of the run, by its path in the directory (``artifacts``).
 
-    The run's files only: not a tool's beside them (a report, a bundle of another day).
+    The run's files only: not a tool's beside them (a report, a bundle of another day), nor
+    a file manager's (``_file_managers``).
     """
     return {
         str(p.relative_to(run_dir)): sha256_file(p)
         for p in sorted(run_dir.rglob("*"))
-        if p.is_file() and p.name not in generated and not tool_output(p, run_dir)
+        if p.is_file()
+        and p.name not in generated
+        and not tool_output(p, run_dir)
+        and not _file_managers(p.name)
     }
 
 
