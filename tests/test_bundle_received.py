@@ -204,6 +204,20 @@ class TestWhatADishonestOrCarelessHandOverIs:
         assert not [line for line in lines if "None" in line]
         assert any(line.startswith("events.jsonl:1: not valid JSON: ") for line in lines)
 
+    @pytest.mark.broken_run("a byte order mark is put before the copy's run.json")
+    def test_evidence_of_a_run_json_a_copy_made_unreadable_says_why(
+        self, copy: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """Before: ``run.json is corrupt (not JSON)``, and nothing of the mark."""
+        meta = copy / "run.json"
+        meta.write_bytes(b"\xef\xbb\xbf" + meta.read_bytes())
+        assert main(["evidence", str(copy), "--out", str(tmp_path / "ev")]) == 2
+        (line,) = capsys.readouterr().err.splitlines()
+        assert line == (
+            f"livesession: error: {meta} is corrupt (not JSON: UTF-8 byte order mark (BOM) is "
+            "not supported: line 1 column 1 (char 0))"
+        )
+
     def test_digests_changed_in_the_manifest(
         self,
         handed: tuple[Path, Path, Path],

@@ -190,8 +190,8 @@ def _read_meta(run_dir: Path) -> dict[str, Any]:
         raise RunDirectoryError(
             f"{run_dir} is not a livesession run directory (no {names.RUN_META})"
         ) from None
-    except orjson.JSONDecodeError:
-        raise RunDirectoryError(f"{meta_path} is corrupt (not JSON)") from None
+    except orjson.JSONDecodeError as exc:  # why, too: a BOM a copy put there, say
+        raise RunDirectoryError(f"{meta_path} is corrupt (not JSON: {exc})") from None
     if not isinstance(meta, dict) or meta.get("format") not in names.RUN_FORMATS_READ:
         raise RunDirectoryError(
             f"{run_dir} was written by another livesession version "
