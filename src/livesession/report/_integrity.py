@@ -167,7 +167,7 @@ class LineReader:
                 if self.progress is not None:
                     self.progress(len(chunk))
                 text = rest + chunk if rest else chunk
-                if b"\r\n" in text:  # counted in C, per chunk: a copy's line ends
+                if b"\r" in text and b"\r\n" in text:  # memchr first, per chunk: a copy's line ends
                     self._crlf(text, lines)
                 parts = text.split(b"\n")
                 rest = parts.pop()
