@@ -6,11 +6,14 @@ moved, line endings rewritten, and the resumed run traded on and sealed on top o
 `verify` failed it at the end, after more orders went out. Now `resume` refuses it (exit 2,
 one line naming the file, the line and the damage, nothing changed), the API raises the
 same, and `status` says `needs_operator` (exit 5) with that line. A damaged tail past the
-checkpoint (a crash's half line) still resumes, as before.
+checkpoint (a crash's half line) still resumes, as before. What no line check sees (a
+`ts_utc` digit, a snapshot's equity) the checkpoint's SHA-256 of each file up to its offset
+does (`TestDigest`).
 """
 
 from __future__ import annotations
 
+import hashlib
 from typing import TYPE_CHECKING
 
 import orjson
@@ -206,3 +209,89 @@ def test_a_damaged_tail_still_resumes(run_dir, capsys):
     path.write_bytes(data[:offset] + tail)
     assert main(["resume", str(run_dir), "-q"]) == 0, capsys.readouterr().err
     assert (run_dir / "events.jsonl.torn").read_bytes().endswith(tail)
+
+
+def _digit(field: bytes) -> Callable[[bytes], bytes]:
+    """The last digit of ``field``'s string value changed: the same length, valid JSON."""
+
+    def edit(line: bytes) -> bytes:
+        at = line.index(field) + len(field)
+        end = line.index(b'"', at) - 1
+        while not line[end : end + 1].isdigit():
+            end -= 1
+        return line[:end] + (b"1" if line[end : end + 1] != b"1" else b"2") + line[end + 1 :]
+
+    return edit
+
+
+def _ts_sim_earlier(lines: list[bytes]) -> None:
+    """A BAR's ts_sim 1 ns earlier, still after the line before it (not in the event_id)."""
+    for number in range(30, len(lines)):
+        line, before = lines[number - 1], lines[number - 2]
+        ts = orjson.loads(line)["ts_sim"]
+        if b'"BAR"' in line and ts - 1 > orjson.loads(before)["ts_sim"]:
+            lines[number - 1] = line.replace(b'"ts_sim":%d' % ts, b'"ts_sim":%d' % (ts - 1))
+            return
+    raise AssertionError("no BAR after a later one")
+
+
+DIFFERS = "differs from what the session wrote before its checkpoint"
+
+
+@BROKEN
+class TestDigest:
+    """What the line checks cannot see, the checkpoint's SHA-256 of each file does.
+
+    A changed ``ts_utc`` digit, a snapshot's equity or time, a ``ts_sim`` still in order:
+    each kept every line check, so the run resumed and sealed, and ``C2_DRYRUN_STOP``'s
+    digests were of the damaged file (``verify`` passed it).
+    """
+
+    @pytest.mark.parametrize(
+        ("file_name", "key", "change"),
+        [
+            ("events.jsonl", "events", _at(20, _digit(b'"ts_utc":"'))),
+            ("events.jsonl", "events", _ts_sim_earlier),
+            ("state_snapshots.jsonl", "states", _at(3, _digit(b'"equity":"'))),
+            ("state_snapshots.jsonl", "states", _at(3, _digit(b'"ts_utc":"'))),
+        ],
+        ids=["events-ts_utc", "events-ts_sim-in-order", "snapshot-equity", "snapshot-ts_utc"],
+    )
+    def test_refused(self, run_dir, capsys, file_name, key, change):
+        _damage(run_dir, file_name, key, change)
+        line = _refused(run_dir, capsys, f"{run_dir / file_name} {DIFFERS}")
+        assert f"its first {_offset(run_dir, key)} bytes hash to SHA-256" in line
+
+    def test_the_line_check_comes_first(self, run_dir, capsys):
+        """Damage a line check sees is named by its line, as before, not by the digest."""
+        _damage(run_dir, "events.jsonl", "events", _at(20, lambda line: b"X" + line[1:]))
+        line = _refused(run_dir, capsys, "events.jsonl:20: is not valid JSON")
+        assert DIFFERS not in line
+
+
+def test_a_checkpoint_without_digests_still_resumes(run_dir, capsys):
+    """A checkpoint of an earlier build: the line checks alone, and the session log says so."""
+    path = run_dir / "checkpoint.json"
+    checkpoint = orjson.loads(path.read_bytes())
+    del checkpoint["recorder"]["sha256"]
+    path.write_bytes(orjson.dumps(checkpoint))
+    assert main(["resume", str(run_dir), "-q"]) == 0, capsys.readouterr().err
+    said = [
+        orjson.loads(line)
+        for line in (run_dir / "session.log.jsonl").read_bytes().splitlines()
+        if b"checkpoint_without_digests" in line
+    ]
+    assert len(said) == 1
+    assert said[0]["level"] == "warning"
+    assert "checked line by line only" in said[0]["detail"]
+
+
+def test_a_checkpoint_holds_each_files_digest(run_dir, capsys):
+    """Each file's SHA-256 up to its offset, as the recorder had it when it was saved; the
+    resume checks them and says nothing of them."""
+    recorder = orjson.loads((run_dir / "checkpoint.json").read_bytes())["recorder"]
+    for key, name in (("events", "events.jsonl"), ("states", "state_snapshots.jsonl")):
+        data = (run_dir / name).read_bytes()[: recorder["offsets"][key]]
+        assert recorder["sha256"][key] == hashlib.sha256(data).hexdigest()
+    assert main(["resume", str(run_dir), "-q"]) == 0, capsys.readouterr().err
+    assert b"checkpoint_without_digests" not in (run_dir / "session.log.jsonl").read_bytes()

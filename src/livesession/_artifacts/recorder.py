@@ -462,13 +462,14 @@ class Recorder:
     # -- checkpoints -----------------------------------------------------------------------
 
     def get_state(self) -> dict[str, Any]:
-        """Counters, offsets and the audit head (for checkpoints)."""
+        """Counters, offsets, SHA-256s up to them (not a dead sink's), the audit head."""
         return {
             "event_seq": self.event_seq,
             "snapshot_seq": self.snapshot_seq,
             "audit_seq": self.chain.seq,
             "audit_head": self.chain.head,
             "offsets": dict(self.offsets),
+            "sha256": {k: v.hexdigest() for k, v in self.digests.items() if k not in self.dead},
             "ts_sim": self.ts_sim,
             "ts_utc": self.ts_utc,
             "metrics": self.metrics.get_state(),

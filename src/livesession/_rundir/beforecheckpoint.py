@@ -16,9 +16,13 @@ end. The snapshots are held to the same numbering, to the form the recorder writ
 sorted, no spaces), to one another (each moves from the state the one before reached) and
 to the events (their transitions are the ``STATE_CHANGED`` events', in order). The audit
 log's part is the audit chain's own check (``resumecut``). A change that keeps all of
-this (a digit of a ``ts_utc``, of a snapshot's equity, a ``ts_sim`` still in order) needs a
-digest of the files, which the checkpoint does not hold: ``verify`` does not find it either,
-and the resumed run's seal digests the files as they are.
+this (a digit of a ``ts_utc``, of a snapshot's equity, a ``ts_sim`` still in order) is
+found by the digest: the checkpoint holds each file's SHA-256 up to its offset
+(``recorder.sha256``, the recorder's running digest when it was saved), and the same read
+hashes the part it checks; one that differs is refused, naming the file. The digests are
+the resumed recorder's own from there on (``ResumeRead``), so the files are read once. A
+checkpoint of an earlier build, without them, is held to the line checks alone
+(``ResumeRead.digested`` is False: the resume says so in the session log).
 
 The tail past the offset (a crash's half line) is not read here: the resume cuts it.
 """
@@ -29,6 +33,7 @@ import hashlib
 import re
 from typing import TYPE_CHECKING, Any, Final
 
+import attrs
 import orjson
 
 from .._artifacts import names
@@ -40,7 +45,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
     from pathlib import Path
 
-__all__ = ["CRLF", "check_record", "inside_line"]
+__all__ = ["CRLF", "ResumeRead", "check_record", "inside_line"]
 
 _HEAD: Final = re.compile(rb'\{"event_id":"([0-9a-f]{24})","event_type":("[^"\\]+"),"payload":')
 _RUN: Final = b',"run_id":'
@@ -66,6 +71,26 @@ _DAMAGED: Final = (
 )
 
 
+_DIFFERS: Final = (
+    "differs from what the session wrote before its checkpoint: its first {offset} bytes "
+    "hash to SHA-256 {found}..., where the checkpoint recorded {want}... (a byte changed that "
+    "no line check sees, a time or an amount say)"
+)
+
+
+@attrs.frozen
+class ResumeRead:
+    """What reading the record up to the checkpoint gave: each file's running digest.
+
+    ``digests``: ``events`` and ``states``, hashlib objects of the bytes up to each offset,
+    for the resumed recorder to go on from. ``digested``: whether the checkpoint held the
+    digests they were compared with (one of an earlier build holds none).
+    """
+
+    digests: dict[str, Any]
+    digested: bool
+
+
 class _Damage(Exception):
     """A line of a file before the checkpoint that is not what the run wrote.
 
@@ -78,19 +103,25 @@ class _Damage(Exception):
         self.what = what
 
 
-def check_record(run_dir: Path, recorder: Mapping[str, Any]) -> None:
+def check_record(run_dir: Path, recorder: Mapping[str, Any]) -> ResumeRead:
     """Refuse a run whose events or snapshots before the checkpoint are not what it wrote.
 
     ``RunDirectoryError`` names the file, the line and the damage (a file cut short before
-    its offset too); ``recorder`` is the checkpoint's ``recorder`` state.
+    its offset too), or the file whose bytes up to its offset do not hash to the SHA-256
+    the checkpoint recorded; ``recorder`` is the checkpoint's ``recorder`` state.
     """
     offsets, until = recorder["offsets"], recorder["ts_sim"]
+    recorded = recorder.get("sha256")
+    digested = isinstance(recorded, dict)
+    want: Mapping[str, Any] = recorded if isinstance(recorded, dict) else {}
     events = run_dir / names.ARTIFACTS["events"]
     states = run_dir / names.ARTIFACTS["states"]
+    digests = {"events": hashlib.sha256(), "states": hashlib.sha256()}
     try:
         identity, transitions = _check_events(
-            events, offsets["events"], recorder["event_seq"], until
+            events, offsets["events"], recorder["event_seq"], until, digests["events"]
         )
+        _same_bytes(offsets["events"], digests["events"], want.get("events"))
     except _Damage as damage:
         raise _refusal(events, damage) from None
     try:
@@ -101,9 +132,25 @@ def check_record(run_dir: Path, recorder: Mapping[str, Any]) -> None:
             until=until,
             identity=identity,
             transitions=transitions,
+            digest=digests["states"],
         )
+        _same_bytes(offsets["states"], digests["states"], want.get("states"))
     except _Damage as damage:
         raise _refusal(states, damage) from None
+    return ResumeRead(digests=digests, digested=digested)
+
+
+def _same_bytes(offset: int, digest: Any, want: object) -> None:
+    """``_Damage`` (the whole file) when ``digest`` is not the recorded ``want``.
+
+    ``want`` None: none recorded (an earlier build's checkpoint, a sink that had died).
+    """
+    if want is None:
+        return
+    found = digest.hexdigest()
+    if found != want:
+        said = str(want)[:12] if isinstance(want, str) else repr(want)[:12]
+        raise _Damage(0, _DIFFERS.format(offset=offset, found=found[:12], want=said))
 
 
 def _refusal(path: Path, damage: _Damage) -> RunDirectoryError:
@@ -111,8 +158,10 @@ def _refusal(path: Path, damage: _Damage) -> RunDirectoryError:
     return RunDirectoryError(f"{where} {damage.what}: {_DAMAGED}")
 
 
-def _lines(path: Path, offset: int) -> Iterator[list[bytes]]:
+def _lines(path: Path, offset: int, digest: Any) -> Iterator[list[bytes]]:
     """The lines of ``path`` up to ``offset`` (without their newline), in blocks.
+
+    ``digest`` (a hashlib object) is updated with each block as it is read.
 
     The offset of a run's checkpoint is at a line's end: one inside a line, or past the
     file's end, is ``_Damage`` (numbered past the lines yielded).
@@ -136,6 +185,7 @@ def _lines(path: Path, offset: int) -> Iterator[list[bytes]]:
                     f"{offset}): the file was cut short, by a bad copy say, or lines were removed",
                 )
             left -= len(block)
+            digest.update(block)
             lines = (carry + block).split(b"\n")
             carry = lines.pop()
             number += len(lines)
@@ -186,7 +236,7 @@ def _timed(number: int, ts_sim: int, last: int, until: int) -> None:
 
 
 def _check_events(
-    path: Path, offset: int, count: int, until: int
+    path: Path, offset: int, count: int, until: int, digest: Any
 ) -> tuple[tuple[str, str] | None, list[tuple[str, str, str]]]:
     """The run and strategy ids the events name, and their transitions, in order.
 
@@ -199,7 +249,7 @@ def _check_events(
     tail = re.compile(b"")
     last, number = 0, 0
     sha256, head_match = hashlib.sha256, _HEAD.match
-    for block in _lines(path, offset):
+    for block in _lines(path, offset, digest):
         for line in block:
             number += 1
             if ids is None:
@@ -271,11 +321,12 @@ def _check_snapshots(
     until: int,
     identity: tuple[str, str] | None,
     transitions: list[tuple[str, str, str]],
+    digest: Any,
 ) -> None:
     """The snapshots up to the offset, against one another and the events' transitions."""
     seen = _Snapshots(until, identity, transitions)
     number = 0
-    for block in _lines(path, offset):
+    for block in _lines(path, offset, digest):
         for raw in block:
             number += 1
             seen.check(number, raw)

@@ -13,11 +13,11 @@ restored, the venue journal replayed and ``C2_RESUME`` audited and written out.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
+import weakref
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from .._artifacts import names
 from .._artifacts.runfiles import refuse_odd_files
@@ -34,6 +34,7 @@ from .._session.assembly import make_clock
 from .._session.coordinator import restore_resumed
 from .._session.edges import check_path
 from .._support.fsutil import remove_dead_tmp, torn_path, truncate_to
+from .._support.logging import get_logger
 from .._support.oserrors import unwritable_run
 from .._support.references import check_sources
 from .._typing import MarkableVenue, RelayedVenue, ResumableVenue
@@ -41,6 +42,7 @@ from ..brokers.mock import MockBroker
 from .aftercheckpoint import recorded_fills, sent_after
 from .alerting import choose_alerts
 from .backing import take_lease
+from .beforecheckpoint import ResumeRead
 from .brokers import BrokerFactory, close_broker, early_broker, open_broker
 from .data import check_data_unchanged
 from .drift import check_config_kept
@@ -80,20 +82,7 @@ if TYPE_CHECKING:
     from .._session.coordinator import LiveSessionOrchestrator
     from .._typing import AlertSink, Broker, Clock, SessionLease
 
-__all__ = ["resume_run"]
-
-
-def _prefix_digest(path: Path, offset: int) -> Any:
-    digest = hashlib.sha256()
-    remaining = offset
-    with path.open("rb") as f:
-        while remaining:
-            chunk = f.read(min(remaining, 1 << 20))
-            if not chunk:
-                raise RunDirectoryError(f"{path} is shorter than its checkpoint says")
-            digest.update(chunk)
-            remaining -= len(chunk)
-    return digest
+__all__ = ["resume_run", "say_undigested"]
 
 
 @with_context
@@ -194,7 +183,7 @@ def _reopen(
     # Sealed by its audit log, the checkpoint left unwritten: that checkpoint, and no more.
     reseal(run_dir, checkpoint, durable=cfg.durability != "none")
     check_memory_on_a_venue(cfg, meta)
-    offsets, audit_cut = validate_artifacts(run_dir, checkpoint)
+    offsets, audit_cut, read = validate_artifacts(run_dir, checkpoint)
     check_journals(run_dir)
     backing = Backing.from_meta(meta)
     if backing.store not in STORES:
@@ -228,6 +217,7 @@ def _reopen(
             checkpoint=checkpoint,
             offsets=offsets,
             audit_cut=audit_cut,
+            read=read,
             lock=lock,
             clock=clock,
             broker_factory=broker_factory,
@@ -300,6 +290,7 @@ def _resume_session(
     checkpoint: dict[str, Any] | None,
     offsets: dict[str, int],
     audit_cut: AuditCut,
+    read: ResumeRead | None,
     lock: RunLock,
     clock: Clock | None,
     broker_factory: BrokerFactory,
@@ -328,12 +319,10 @@ def _resume_session(
     in_flight: list[dict[str, str]] = []
     after: dict[str, Any] = {}
     hold_found: Callable[[], None] = lambda: None  # noqa: E731 - replaced below
-    if checkpoint is not None:
-        digests = {
-            "events": _prefix_digest(run_dir / names.ARTIFACTS["events"], offsets["events"]),
-            "states": _prefix_digest(run_dir / names.ARTIFACTS["states"], offsets["states"]),
-        }
-        parts = restore_resumed(session, checkpoint, digests)  # the plug-ins': restore_plugins
+    if checkpoint is not None and read is not None:
+        _said_undigested(session, read)
+        # The digests of the bytes up to the checkpoint, taken as they were checked.
+        parts = restore_resumed(session, checkpoint, read.digests)  # the plug-ins': restore_plugins
         # The trade ids booked before, with their numbers: a repeat is judged as without a
         # crash, by the session and by a real venue's new broker, told of the book's orders.
         recover_orders(
@@ -371,6 +360,32 @@ def _resume_session(
     hold_found()  # after C2_RESUME: what the venue has, held for the session to track
     _record_at_once(session.recorder, run_dir, sync=cfg.durability != "none")
     return session
+
+
+_UNDIGESTED: Final[weakref.WeakSet[LiveSessionOrchestrator]] = weakref.WeakSet()
+"""Sessions resumed from a checkpoint that held no digests (for ``say_undigested``)."""
+
+
+def _said_undigested(session: LiveSessionOrchestrator, read: ResumeRead) -> None:
+    """A word in the log when the checkpoint held no digests to check the files by."""
+    if not read.digested:
+        _UNDIGESTED.add(session)
+        say_undigested(session)
+
+
+def say_undigested(session: LiveSessionOrchestrator) -> None:
+    """Log ``checkpoint_without_digests`` if ``session`` was resumed from such a checkpoint.
+
+    ``resume_run`` logs it as it resumes; the CLI, whose session log opens only once the
+    resume is made (a refused one writes nothing), says it again there.
+    """
+    if session in _UNDIGESTED:
+        get_logger().warning(
+            "checkpoint_without_digests",
+            run_id=session.config.run_id,
+            detail="the checkpoint was written by an earlier build and holds no SHA-256 of "
+            "the events and snapshots: the record before it was checked line by line only",
+        )
 
 
 def _cut_back(run_dir: Path, offsets: dict[str, int], counted: dict[str, int]) -> dict[str, int]:

@@ -28,7 +28,7 @@ from .._exceptions import AuditCorruption, RunDirectoryError, RunHeld
 from .._support.dirlock import locked_by
 from .._support.fsutil import raise_if_refused
 from .._support.text import command
-from .beforecheckpoint import CRLF, check_record, inside_line
+from .beforecheckpoint import CRLF, ResumeRead, check_record, inside_line
 
 __all__ = ["AuditCut", "check_journals", "refuse_while_evidence_reads", "validate_artifacts"]
 
@@ -214,14 +214,16 @@ def _check_never_stepped(run_dir: Path) -> None:
 
 def validate_artifacts(
     run_dir: Path, checkpoint: dict[str, Any] | None
-) -> tuple[dict[str, int], AuditCut]:
+) -> tuple[dict[str, int], AuditCut, ResumeRead | None]:
     """The artifact offsets to cut back to, after checking the files can be resumed.
 
     The audit's offset is past the ``C2_RESUME`` records that follow the checkpoint's
-    (``AuditCut``); the others are the checkpoint's.
+    (``AuditCut``); the others are the checkpoint's. With a checkpoint, what reading the
+    events and snapshots up to it gave (``ResumeRead``: their digests), else None.
     """
     audit = run_dir / names.ARTIFACTS["audit"]
     offsets = {"events": 0, "states": 0, "audit": 0}
+    read = None
     if checkpoint is None:
         _check_never_stepped(run_dir)
         cut = AuditCut(offset=0, seq=0, head=GENESIS_HASH, torn={})
@@ -240,8 +242,8 @@ def validate_artifacts(
                     "the run directory is damaged"
                 )
         # What the resumed run would go on writing after (a file cut short too, by line).
-        check_record(run_dir, rec_state)
+        read = check_record(run_dir, rec_state)
     if audit.exists():
         cut = _kept_resumes(audit, cut)
     offsets["audit"] = cut.offset
-    return offsets, cut
+    return offsets, cut, read
