@@ -14,6 +14,7 @@ does (`TestDigest`).
 from __future__ import annotations
 
 import hashlib
+import os
 from typing import TYPE_CHECKING
 
 import orjson
@@ -23,6 +24,7 @@ from livesession import resume_run
 from livesession._exceptions import RunDirectoryError
 from livesession.cli import main
 from livesession.status import Verdict, run_status
+from livesession.verify import verify_run
 from test_resume_errors import (  # noqa: F401 - its crashed run, copied for each test
     _run_dir,
     _template,
@@ -262,6 +264,45 @@ class TestDigest:
         line = _refused(run_dir, capsys, f"{run_dir / file_name} {DIFFERS}")
         assert f"its first {_offset(run_dir, key)} bytes hash to SHA-256" in line
 
+    @pytest.mark.parametrize(
+        ("file_name", "key", "change"),
+        [
+            ("events.jsonl", "events", _at(20, _digit(b'"ts_utc":"'))),
+            ("state_snapshots.jsonl", "states", _at(3, _digit(b'"equity":"'))),
+        ],
+        ids=["events-ts_utc", "snapshot-equity"],
+    )
+    def test_verify_says_so(self, run_dir, file_name, key, change):
+        """Not an incomplete run to resume: a corrupt one, the file named (no stop record
+        covers a crashed run's files; its checkpoint's digests do)."""
+        _damage(run_dir, file_name, key, change)
+        result = verify_run(run_dir)
+        assert result.summary.startswith("corrupt run: no C2_DRYRUN_STOP, but more is wrong")
+        assert f"{file_name} {DIFFERS}; resume cannot repair that" in result.summary
+        said = [v for v in result.violations if DIFFERS in v]
+        assert len(said) == 1
+        offset = _offset(run_dir, key)
+        assert said[0].startswith(f"{file_name}: {DIFFERS}: its first {offset} bytes hash to")
+
+    def test_verify_of_a_file_cut_short(self, run_dir):
+        """Cut before its checkpoint's offset: named so, not left to the counts."""
+        path = run_dir / "state_snapshots.jsonl"
+        offset = _offset(run_dir, "states")
+        path.write_bytes(path.read_bytes()[: offset - 7])
+        result = verify_run(run_dir)
+        message = f"is shorter than the {offset} bytes its checkpoint covers"
+        assert f"{path.name}: {message}" in result.violations
+        assert f"state_snapshots.jsonl {message}; resume cannot" in result.summary
+
+    def test_verify_of_a_fifo_for_a_checkpoint(self, run_dir):
+        """A FIFO in checkpoint.json's place is named as such, never read for its digests."""
+        path = run_dir / "checkpoint.json"
+        path.unlink()
+        os.mkfifo(path)
+        result = verify_run(run_dir)
+        assert "checkpoint.json: is not a regular file (a FIFO)" in result.violations
+        assert not [v for v in result.violations if DIFFERS in v]
+
     def test_the_line_check_comes_first(self, run_dir, capsys):
         """Damage a line check sees is named by its line, as before, not by the digest."""
         _damage(run_dir, "events.jsonl", "events", _at(20, lambda line: b"X" + line[1:]))
@@ -288,10 +329,11 @@ def test_a_checkpoint_without_digests_still_resumes(run_dir, capsys):
 
 def test_a_checkpoint_holds_each_files_digest(run_dir, capsys):
     """Each file's SHA-256 up to its offset, as the recorder had it when it was saved; the
-    resume checks them and says nothing of them."""
+    resume checks them and says nothing of them, and verify calls the crash incomplete."""
     recorder = orjson.loads((run_dir / "checkpoint.json").read_bytes())["recorder"]
     for key, name in (("events", "events.jsonl"), ("states", "state_snapshots.jsonl")):
         data = (run_dir / name).read_bytes()[: recorder["offsets"][key]]
         assert recorder["sha256"][key] == hashlib.sha256(data).hexdigest()
+    assert verify_run(run_dir).summary.startswith("incomplete run: no C2_DRYRUN_STOP; continue")
     assert main(["resume", str(run_dir), "-q"]) == 0, capsys.readouterr().err
     assert b"checkpoint_without_digests" not in (run_dir / "session.log.jsonl").read_bytes()

@@ -21,6 +21,7 @@ from ._events import EventChecks, SeqCheck, check_header
 from ._grid import Grid
 from ._kept import check_kept, check_torn
 from ._money import Money, config_decimal
+from ._prefix import Prefixes
 from ._reading import AUDIT, EVENTS, METRICS, SNAPSHOTS, Line, RunFiles
 from ._result import Violations, short
 from ._runmeta import check_run_meta
@@ -89,9 +90,12 @@ class Verifier:
         self.dead_sinks: tuple[DeadSink, ...] = ()
         """The sinks metrics.json says failed, where their files agree (``_dead``): each
         holds exactly the lines before the one it failed at, and the run is unsealed."""
+        self.prefixes = Prefixes(run_dir if cut is None else None)
+        """The checkpoint's digests of the files up to it (not a live run's: it moves on)."""
 
     def run(self) -> None:
         """Read the run, then check each artifact; every problem ends up in ``report``."""
+        self.files.prefix_at = self.prefixes.read()
         try:
             self.read(self.files, self.events.apply)
         except OSError:
@@ -105,6 +109,7 @@ class Verifier:
             (EVENTS, self._finish_events),
             (SNAPSHOTS, self._check_snapshots),
             (AUDIT, self._check_audit),
+            (EVENTS, lambda: self.prefixes.check(self.checks, self.files, self.incomplete)),
             (METRICS, self._check_metrics),
             (CONFIG, lambda: check_config(self.checks, self.config, self.events.config_sha256)),
             (CONFIG, self._check_kept),
@@ -461,7 +466,9 @@ def corruption(run: Verifier) -> str:
         if name in damaged:
             return f"{name}:{damaged[name]} is not a valid record"
     bad_id = run.events.first_bad_id
-    return f"{EVENTS}:{bad_id} is not the event its event_id was made from" if bad_id else ""
+    if bad_id:
+        return f"{EVENTS}:{bad_id} is not the event its event_id was made from"
+    return run.prefixes.differs
 
 
 def _chained_past_cr(raw: bytes, prev_hash: str) -> bool:

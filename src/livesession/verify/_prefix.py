@@ -1,0 +1,100 @@
+"""The part of a run's events and snapshots before its checkpoint, held to the checkpoint.
+
+A crashed run has no ``C2_DRYRUN_STOP`` whose digests cover its files, and a change that
+keeps every line valid (a digit of a ``ts_utc``, of a snapshot's equity, a ``ts_sim``
+still in order) breaks no other check: ``verify`` called such a run incomplete, to be
+resumed, where ``resume`` refuses it. ``checkpoint.json`` holds the SHA-256 of each file
+up to the offset it covers (``recorder.sha256``, ``recorder.offsets``): the reader takes
+its running digest at that offset as it goes (``RunFiles.prefix_at``, no second read), and
+this holds the two together. Read from ``checkpoint.json`` as a plain document (verify
+trusts nothing of the session's code); a checkpoint without them (an earlier build's, or
+one that is not an object) checks nothing. Not for a live run, read up to a checkpoint
+that a newer one may have replaced since, nor a sealed run, whose stop record's digests
+cover every byte (and which a forged record re-sealed, as the tests make one, would fail
+here for a reason that is not its own).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Final
+
+from .._artifacts import names
+from .._artifacts.runread import read_json_object
+from .._support.fsutil import NotAFile
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from ._reading import RunFiles
+    from ._result import Violations
+
+__all__ = ["DIFFERS", "Prefixes"]
+
+DIFFERS: Final = "differs from what the session wrote before its checkpoint"
+_KEYS: Final = {"events": names.EVENTS, "states": names.SNAPSHOTS}
+_HEX: Final = re.compile(r"[0-9a-f]{64}")
+
+
+class Prefixes:
+    """The digests a run's checkpoint recorded, and which file differs from them."""
+
+    def __init__(self, run_dir: Path | None) -> None:
+        self.run_dir = run_dir
+        """None: nothing to check (a run given as bytes, a live run)."""
+        self.recorded: dict[str, tuple[int, str]] = {}
+        """``{file name: (offset, sha256)}`` the checkpoint records."""
+        self.differs = ""
+        """The first file that differs, as ``corruption`` says it ("" for none)."""
+
+    def read(self) -> dict[str, int]:
+        """Read the checkpoint's digests; the offsets to take the reader's digests at.
+
+        Raises:
+            OSError: the host refused to read ``checkpoint.json`` (``raise_if_refused``).
+        """
+        if self.run_dir is not None:
+            try:
+                self.recorded = _recorded(self.run_dir)
+            except NotAFile:  # a FIFO or a device in its place: said as such, never read
+                self.recorded = {}
+        return {name: offset for name, (offset, _) in self.recorded.items()}
+
+    def check(self, checks: Violations, files: RunFiles, unsealed: bool) -> None:
+        """Each file's bytes up to its checkpoint's offset against the digest it recorded.
+
+        Only of an ``unsealed`` run (a crash's: one whose sinks died is said so instead); a
+        sealed one's ``C2_DRYRUN_STOP`` covers the files.
+        """
+        for name, (offset, want) in self.recorded.items() if unsealed else ():
+            found = files.prefix_digests.get(name)
+            if found is None:
+                if files.ends_with_newline.get(name) is None:
+                    continue  # missing or unread: said already
+                what = f"is shorter than the {offset} bytes its checkpoint covers"
+            elif found == want:
+                continue
+            else:
+                shown = want[:12] if _HEX.fullmatch(want) else "(not a SHA-256)"
+                what = (
+                    f"{DIFFERS}: its first {offset} bytes hash to SHA-256 {found[:12]}..., "
+                    f"where {names.CHECKPOINT} recorded {shown}... (resume refuses the run)"
+                )
+            checks.add(name, 0, what)
+            self.differs = self.differs or f"{name} {what.split(':')[0]}"
+
+
+def _recorded(run_dir: Path) -> dict[str, tuple[int, str]]:
+    """``{file name: (offset, sha256)}`` the run's checkpoint records; ``{}`` for none."""
+    recorder = read_json_object(run_dir / names.CHECKPOINT).get("recorder")
+    if not isinstance(recorder, dict):
+        return {}
+    offsets, digests = recorder.get("offsets"), recorder.get("sha256")
+    if not isinstance(offsets, dict) or not isinstance(digests, dict):
+        return {}
+    found: dict[str, tuple[int, str]] = {}
+    for key, name in _KEYS.items():
+        offset, digest = offsets.get(key), digests.get(key)
+        if type(offset) is int and offset > 0 and isinstance(digest, str):
+            found[name] = (offset, digest)
+    return found
