@@ -95,7 +95,7 @@ class Verifier:
 
     def run(self) -> None:
         """Read the run, then check each artifact; every problem ends up in ``report``."""
-        self.files.prefix_at = self.prefixes.read()
+        self.files.digest_of = self.prefixes.read()
         try:
             self.read(self.files, self.events.apply)
         except OSError:

@@ -5,7 +5,7 @@ keeps every line valid (a digit of a ``ts_utc``, of a snapshot's equity, a ``ts_
 still in order) breaks no other check: ``verify`` called such a run incomplete, to be
 resumed, where ``resume`` refuses it. ``checkpoint.json`` holds the SHA-256 of each file
 up to the offset it covers (``recorder.sha256``, ``recorder.offsets``): the reader takes
-its running digest at that offset as it goes (``RunFiles.prefix_at``, no second read), and
+its running digest at that offset as it goes (``RunFiles.digest_of``, no second read), and
 this holds the two together. Read from ``checkpoint.json`` as a plain document (verify
 trusts nothing of the session's code); a checkpoint without them (an earlier build's, or
 one that is not an object) checks nothing. Not for a live run, read up to a checkpoint
@@ -16,14 +16,16 @@ here for a reason that is not its own).
 
 from __future__ import annotations
 
+import hashlib
 import re
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from .._artifacts import names
 from .._artifacts.runread import read_json_object
 from .._support.fsutil import NotAFile
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from pathlib import Path
 
     from ._reading import RunFiles
@@ -46,9 +48,12 @@ class Prefixes:
         """``{file name: (offset, sha256)}`` the checkpoint records."""
         self.differs = ""
         """The first file that differs, as ``corruption`` says it ("" for none)."""
+        self._digests: dict[str, _PrefixDigest] = {}
 
-    def read(self) -> dict[str, int]:
-        """Read the checkpoint's digests; the offsets to take the reader's digests at.
+    def read(self) -> Callable[[str], Any]:
+        """Read the checkpoint's digests; what makes the running digest of a file read.
+
+        Each file's is a ``_PrefixDigest`` that keeps its value at the checkpoint's offset.
 
         Raises:
             OSError: the host refused to read ``checkpoint.json`` (``raise_if_refused``).
@@ -58,7 +63,11 @@ class Prefixes:
                 self.recorded = _recorded(self.run_dir)
             except NotAFile:  # a FIFO or a device in its place: said as such, never read
                 self.recorded = {}
-        return {name: offset for name, (offset, _) in self.recorded.items()}
+        return self._digest_of
+
+    def _digest_of(self, name: str) -> _PrefixDigest:
+        digest = self._digests[name] = _PrefixDigest(self.recorded.get(name, (0, ""))[0])
+        return digest
 
     def check(self, checks: Violations, files: RunFiles, unsealed: bool) -> None:
         """Each file's bytes up to its checkpoint's offset against the digest it recorded.
@@ -67,7 +76,8 @@ class Prefixes:
         sealed one's ``C2_DRYRUN_STOP`` covers the files.
         """
         for name, (offset, want) in self.recorded.items() if unsealed else ():
-            found = files.prefix_digests.get(name)
+            digest = self._digests.get(name)
+            found = None if digest is None else digest.prefix
             if found is None:
                 if files.ends_with_newline.get(name) is None:
                     continue  # missing or unread: said already
@@ -82,6 +92,31 @@ class Prefixes:
                 )
             checks.add(name, 0, what)
             self.differs = self.differs or f"{name} {what.split(':')[0]}"
+
+
+class _PrefixDigest:
+    """A running SHA-256 that keeps its value at ``offset`` bytes (``prefix``) as it passes."""
+
+    def __init__(self, offset: int) -> None:
+        self._digest = hashlib.sha256()
+        self._left = offset
+        self.prefix: str | None = None
+        """The SHA-256 of the first ``offset`` bytes, once they are read (None: not yet)."""
+
+    def update(self, data: bytes) -> None:
+        """Hash ``data``, the next bytes of the file."""
+        left = self._left
+        if 0 < left <= len(data):  # the checkpoint's offset is in these bytes
+            self._digest.update(data[:left])
+            self.prefix = self._digest.hexdigest()
+            self._digest.update(data[left:])
+        else:
+            self._digest.update(data)
+        self._left = left - len(data)
+
+    def hexdigest(self) -> str:
+        """The SHA-256 of every byte so far."""
+        return self._digest.hexdigest()
 
 
 def _recorded(run_dir: Path) -> dict[str, tuple[int, str]]:

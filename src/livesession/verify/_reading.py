@@ -156,9 +156,8 @@ class RunFiles:
         """Per artifact: whether its last byte is a newline; None when it was not read."""
         self.digests: dict[str, str] = {}
         """SHA-256 of events.jsonl and state_snapshots.jsonl as read."""
-        self.prefix_at: dict[str, int] = {}
-        self.prefix_digests: dict[str, str] = {}
-        """Of those two, the SHA-256 of the first ``prefix_at`` bytes (when it has them)."""
+        self.digest_of: Callable[[str], Any] = lambda _name: hashlib.sha256()
+        """The running digest each of the two is read into (``verify._prefix``'s, of a run)."""
         self.damaged: dict[str, int] = {}
         """Per JSON Lines file, its first whole line that is not a valid, canonical record:
         damage no crash leaves (a crash tears the last line at most)."""
@@ -277,7 +276,7 @@ class RunFiles:
             self._read_metrics(raw)
             return
         self.ends_with_newline[name] = _last_byte(source) == b"\n"
-        digest = hashlib.sha256() if name in _DIGESTED else None
+        digest = self.digest_of(name) if name in _DIGESTED else None
         if not source.size:
             self.report.add(name, 0, "empty file")
             if digest is not None:
@@ -289,7 +288,7 @@ class RunFiles:
         keep = self.lines[name]
         errors = self.schemas.checker(name)
         count = 0
-        for count, (raw, is_last) in enumerate(self._split(source, digest, name), 1):
+        for count, (raw, is_last) in enumerate(self._split(source, digest), 1):
             said = self.report.count(name)
             obj, seq = self._parse_line(name, count, raw, errors)
             if self.report.count(name) != said and (self.ends_with_newline[name] or not is_last):
@@ -306,25 +305,19 @@ class RunFiles:
             self.report.fill(torn, name, count, "last line does not end with \\n (torn line)")
         self._said_crlf(name, count)
 
-    def _split(self, source: _Source, digest: Any, name: str) -> Iterator[tuple[bytes, bool]]:
+    def _split(self, source: _Source, digest: Any) -> Iterator[tuple[bytes, bool]]:
         """The lines of ``source`` (a torn tail included), each with whether it is the last."""
         carry = b""
         pending: bytes | None = None
         remaining = source.size
-        prefix = self.prefix_at.get(name, 0) if digest is not None else 0
         while remaining > 0:
             chunk = source.stream.read(min(_CHUNK, remaining))
             if not chunk:
                 break  # shorter than it was: what was there is what is read
             remaining -= len(chunk)
             self._tick(len(chunk))
-            if 0 < prefix <= len(chunk):  # the checkpoint's offset is in this chunk
-                digest.update(chunk[:prefix])
-                self.prefix_digests[name] = digest.hexdigest()
-                digest.update(chunk[prefix:])
-            elif digest is not None:
+            if digest is not None:
                 digest.update(chunk)
-            prefix -= len(chunk)
             parts = (carry + chunk if carry else chunk).split(b"\n")
             carry = parts.pop()
             for part in parts:
