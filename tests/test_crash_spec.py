@@ -10,10 +10,14 @@ as it starts.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
+
+from livesession._support.crash import LABELS
 
 from crash_harness import SUBPROCESS_TIMEOUT_S
 
@@ -60,3 +64,34 @@ def test_a_session_made_from_python_refuses_it_as_it_starts(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("LIVESESSION_CRASH_AT='before_send:x' is not LABEL or LABEL:N")
     assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize("variable", ["LIVESESSION_CRASH_AT", "LIVESESSION_PAUSE_AT"])
+@pytest.mark.parametrize("spec", ["step:900", "before-send:2", "write_metrics"])
+def test_a_label_no_crash_point_carries_is_refused_before_the_run(tmp_path, variable, spec):
+    """Bug: a label no crash point carries (a typo, or a guessed ``step:900``) armed nothing,
+    and the drill's run went on to COMPLETED without a word: refused as a junk count is."""
+    out = tmp_path / "runs"
+    proc = _run(
+        tmp_path, variable, spec, "-m", "livesession.cli", "dryrun", "--steps", "200",
+        "--out", str(out), "-q",
+    )  # fmt: skip
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.startswith(
+        f"livesession: error: {variable}={spec!r} names no crash point (a typo would never "
+        "act): one of after_cancel, after_flatten, after_send, before_send, checkpoint,"
+    )
+    assert proc.stderr.count("\n") == 1
+    assert not out.exists()
+
+
+def test_every_crash_point_in_the_package_is_a_known_label():
+    """``LABELS`` lists what the code carries: a new crash point must be named there."""
+    src = Path(__file__).resolve().parents[1] / "src" / "livesession"
+    used = set()
+    for path in src.rglob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        used |= set(re.findall(r'crashpoint\("([a-z_]+)"\)', text))
+    assert used, "no crash point found: the pattern no longer matches the code"
+    assert used <= LABELS, used - LABELS
+    assert {"before_send", "after_send", "after_flatten", "after_cancel"} <= used

@@ -6,11 +6,13 @@ when it is unset every crash point is a no-op. The module imports nothing from t
 package but ``numbertext`` (which imports nothing), so low-level modules (``_fsutil``) can
 carry crash points without a cycle.
 
-Labels in use: ``before_send``, ``after_send``, ``after_flatten`` (the wind-down to STOPPED
-sent its flatten orders), ``checkpoint``, ``checkpoint_tmp`` (inside
-``atomic_write_bytes``, after the temporary file is durable and before it is renamed),
-``write_<sink>`` (before a line is written) and ``torn_<sink>`` (half a line is written
-and flushed, then the process dies), for the sinks ``events``, ``states`` and ``audit``.
+Labels in use (``LABELS``; any other is refused, as a junk count is): ``before_send``,
+``after_send``, ``after_flatten`` (the wind-down to STOPPED sent its flatten orders),
+``after_cancel`` (a strategy's cancel reached the venue), ``checkpoint``,
+``checkpoint_tmp`` (inside ``atomic_write_bytes``, after the temporary file is durable
+and before it is renamed), ``write_<sink>`` (before a line is written) and
+``torn_<sink>`` (half a line is written and flushed, then the process dies), for the sinks
+``events``, ``states`` and ``audit``.
 
 ``LIVESESSION_PAUSE_AT="label:n"`` instead stops the process with SIGSTOP there (once, at
 the n-th hit): a holder frozen at an exact point, for the fencing tests to SIGCONT later.
@@ -32,6 +34,7 @@ __all__ = [
     "ARMING_PROBLEM",
     "CRASH_COUNT",
     "CRASH_LABEL",
+    "LABELS",
     "PAUSE_LABEL",
     "crash_hits",
     "crashpoint",
@@ -41,6 +44,14 @@ _DIGITS: Final = 18
 """The most digits a count may have (more is no count: ``int`` would refuse 4301)."""
 
 
+_SINKS: Final = ("events", "states", "audit")
+LABELS: Final = frozenset(
+    {"before_send", "after_send", "after_flatten", "after_cancel", "checkpoint", "checkpoint_tmp"}
+    | {f"{kind}_{sink}" for kind in ("write", "torn") for sink in _SINKS}
+)
+"""Every label a crash point carries: one not here would never be reached."""
+
+
 def _armed(variable: str) -> tuple[str, int, str | None]:
     """The label and count ``variable`` arms (``label:n``), and why it arms none, or None."""
     spec = os.environ.get(variable, "")
@@ -48,6 +59,10 @@ def _armed(variable: str) -> tuple[str, int, str | None]:
     if not spec:
         return "", 1, None
     counted = len(text) <= _DIGITS and integer_form_problem(text) is None and int(text) >= 1
+    if label and label not in LABELS and (not text or counted):
+        known = ", ".join(sorted(LABELS))
+        why = f"{variable}={spec!r} names no crash point (a typo would never act): one of {known}"
+        return "", 1, why
     if label and (not text or counted):
         return label, int(text or "1"), None
     why = f"{variable}={spec!r} is not LABEL or LABEL:N (N: the hit it acts at, from 1)"
