@@ -235,28 +235,43 @@ class TestKillSwitchRefusals:
         assert orch.state is SessionState.STOPPED
 
     def test_a_kill_or_stop_too_early_says_what_keeps_the_session_from_trading(self):
-        """An operator's kill while the session was starting (built, or preflighted while
-        ``run_to_end`` ran the preflight) said only ``nothing to kill``, and the session then
-        activated and traded; a stop before the preflight said only ``the session is INIT``.
-        Each now says the session trades once activated, and what keeps it from trading."""
+        """Before the preflight nothing of the session is kept, so no verb applies: each
+        says what keeps the session from trading (``close()``)."""
         orch, sinks = session()
-        stop = orch.request_stop("desk halt")
-        assert (stop.outcome, stop.state) == (VerbOutcome.NOT_APPLICABLE, SessionState.INIT)
-        assert "it trades once activated: close() it to keep it from ever trading" in stop.message
-        kill = orch.kill("desk halt")
-        assert "nothing to kill yet, and it trades once activated: close() it" in kill.message
+        for verb in ("request_stop", "kill", "reduce_only", "reenable_trading"):
+            early = getattr(orch, verb)("desk halt")
+            assert (early.outcome, early.state) == (VerbOutcome.NOT_APPLICABLE, SessionState.INIT)
+            assert early.message.startswith(f"the session is INIT: {verb}() does nothing"), early
+            assert "close() it to keep it from ever trading" in early.message, early
+        assert sinks.events.lines == []
         assert orch.preflight()
-        kill = orch.kill("desk halt")
-        assert (kill.outcome, kill.state) == (
-            VerbOutcome.NOT_APPLICABLE,
-            SessionState.PREFLIGHT_OK,
-        )
-        assert kill.message.endswith(
-            "it trades once activated: request_stop() or close() it to keep it from trading"
-        )
         assert orch.request_stop("desk halt").applied  # which it does: nothing traded
         assert (orch.state, orch.steps_done) == (SessionState.STOPPED, 0)
         assert sinks.audit_codes()[-1] == "C2_DRYRUN_STOP"
+
+    def test_a_kill_before_the_activation_keeps_the_session_from_ever_trading(self):
+        """A kill between the preflight and the activation said NOT_APPLICABLE (``nothing to
+        kill yet``) while reduce_only applied there: the session then activated and traded
+        as if no kill had come. It is the kill switch now: HALTED, recorded (flat at once:
+        nothing was sent), and the session activates HALTED and steps without trading."""
+        every_bar = ScriptedStrategy(lambda _n, _bar, _view: [buy("0.001")])
+        orch, sinks = session(feed=ScriptedFeed(("40000.00",)), strategy=every_bar)
+        assert orch.preflight()
+        kill = orch.kill("desk halt")
+        assert (kill.outcome, kill.state) == (VerbOutcome.APPLIED, SessionState.PREFLIGHT_OK)
+        assert orch.trading_state is TradingState.HALTED
+        assert orch.kill("desk halt").outcome is VerbOutcome.ALREADY
+        types = [e["event_type"] for e in _events(sinks)]
+        assert types[-2:] == ["KILL_SWITCH", "KILL_SWITCH_FLAT"]
+        assert sinks.audit_codes()[-2:] == ["C2_KILL_SWITCH", "C2_KILL_SWITCH_FLAT"]
+        orch.activate()
+        orch.run_n_steps(5)
+        assert orch.trading_state is TradingState.HALTED
+        submitted = [e for e in _events(sinks) if e["event_type"] == "ORDER_SUBMITTED"]
+        assert not submitted
+        assert orch.reenable_trading("ops-1").applied  # an operator lifts it, as after any kill
+        orch.run_n_steps(3)
+        assert any(e["event_type"] == "ORDER_SUBMITTED" for e in _events(sinks))
 
     @pytest.mark.parametrize("verb", ["reduce_only", "reenable_trading"])
     def test_trading_verbs_need_a_session_that_may_trade(self, verb):
@@ -264,7 +279,7 @@ class TestKillSwitchRefusals:
         orch, sinks = session()
         early = getattr(orch, verb)("ops-1")
         assert (early.outcome, early.state) == (VerbOutcome.NOT_APPLICABLE, SessionState.INIT)
-        assert early.message == "the session is INIT"
+        assert early.message.startswith(f"the session is INIT: {verb}() does nothing"), early
         orch.preflight()
         orch.activate()
         assert orch.request_stop("done").applied

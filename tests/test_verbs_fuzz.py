@@ -543,13 +543,16 @@ def test_status_json_gives_the_sealed_position(tmp_path: Path, capsys: Any) -> N
     assert not _nonzero(status.get("positions", {}))
 
 
-@pytest.mark.parametrize("verbs", [("reduce_only",), ("reduce_only", "reenable")])
+@pytest.mark.parametrize(
+    "verbs", [("reduce_only",), ("reduce_only", "reenable"), ("kill",), ("kill", "reenable")]
+)
 def test_a_verb_before_activation_survives_a_crash(tmp_path: Path, verbs: tuple[str, ...]) -> None:
     """Found by the machine: ``reduce_only`` (or a re-enable after it) applied between the
     preflight and the activation said APPLIED, but only a trading session's verb was
     checkpointed: the process died before its first checkpoint, and the resumed run started
     over from INIT and traded ACTIVE. It is checkpointed as in DRYRUN_ACTIVE now: the run
-    resumes PREFLIGHT_OK with the operator's trading state."""
+    resumes PREFLIGHT_OK with the operator's trading state. A kill there (NOT_APPLICABLE
+    before) is kept the same way: the run never trades unless an operator re-enables it."""
     session = create_run(DryrunConfig(run_id="pre", steps=STEPS), tmp_path)
     assert session.preflight()
     for verb in verbs:
@@ -563,8 +566,8 @@ def test_a_verb_before_activation_survives_a_crash(tmp_path: Path, verbs: tuple[
     result = resumed.run_to_end(STEPS)
     assert result.trading is expected
     assert result.state is S.STOPPED
-    if expected is TradingState.REDUCING:
-        assert result.orders_submitted == 0  # flat and reducing: nothing to send
+    if expected is not TradingState.ACTIVE:
+        assert result.orders_submitted == 0  # flat and reducing, or killed: nothing to send
 
 
 def test_a_kill_of_a_stopping_session_survives_a_crash(tmp_path: Path) -> None:

@@ -336,8 +336,8 @@ class LiveSessionOrchestrator(InProcessOnly):
     def kill(self, reason: str = "operator") -> VerbResult:
         """Kill switch: HALTED, cancel everything, flatten, audit ``C2_KILL_SWITCH``.
 
-        Needs DRYRUN_ACTIVE or STOPPING (else ``NOT_APPLICABLE``); while a kill is still
-        flattening, a second one is ``ALREADY``. Any thread may call it.
+        Needs PREFLIGHT_OK (it activates HALTED), DRYRUN_ACTIVE or STOPPING (else
+        ``NOT_APPLICABLE``); a second kill is ``ALREADY``. Any thread may call it.
         """
         return under_lock(self._gate, self._parts, verbs.kill, reason)
 

@@ -60,24 +60,24 @@ def _not_applicable(p: SessionParts, verb: str, message: str) -> VerbResult:
     return _result(p, verb, VerbOutcome.NOT_APPLICABLE, message)
 
 
-_NOT_STARTED: dict[SessionState, str] = {
-    S.INIT: "close() it to keep it from ever trading (sealed REJECTED, CLOSED_BEFORE_PREFLIGHT)",
-    S.PREFLIGHT_OK: "request_stop() or close() it to keep it from trading",
-}
-"""What keeps a session that has not started trading from starting, by its state."""
+def _not_preflighted(verb: str) -> str:
+    """Why ``verb`` does nothing in INIT, and what to call instead.
 
-
-def _not_started(state: SessionState, verb: str) -> str:
-    """Why ``verb`` does nothing yet in INIT or PREFLIGHT_OK, and what to call instead."""
+    Nothing of an INIT session is checkpointed (a crash starts the run over from INIT), so
+    a verb there could not be kept: it waits for the preflight, or ``close`` ends the run.
+    """
     return (
-        f"the session is {state.value}: it has not started trading, so there is nothing to "
-        f"{verb} yet, and it trades once activated: {_NOT_STARTED[state]}"
+        f"the session is INIT: {verb}() does nothing before the preflight (nothing of an "
+        "INIT session is kept: a crash starts it over): close() it to keep it from ever "
+        "trading (sealed REJECTED, CLOSED_BEFORE_PREFLIGHT), or preflight() it first"
     )
 
 
 def _unless_trading(p: SessionParts, verb: str) -> VerbResult | None:
     """NOT_APPLICABLE unless the session may trade (PREFLIGHT_OK or DRYRUN_ACTIVE)."""
     state = p.lifecycle.state
+    if state is S.INIT:
+        return _not_applicable(p, verb, _not_preflighted(verb))
     return (
         None if state in _MAY_TRADE else _not_applicable(p, verb, f"the session is {state.value}")
     )
@@ -96,7 +96,7 @@ def request_stop(p: SessionParts, reason: str, *, sealed_as: bool = False) -> Ve
     if state in (S.STOPPING, S.STOPPED):
         return _already(p, "request_stop", f"the session is {state.value}")
     if state is S.INIT:
-        return _not_applicable(p, "request_stop", _not_started(state, "stop"))
+        return _not_applicable(p, "request_stop", _not_preflighted("request_stop"))
     if not lifecycle.may_fire(Trigger.REQUEST_STOP):
         hint = ": acknowledge it first" if state is S.ERROR_REQUIRES_OPERATOR else ""
         return _not_applicable(p, "request_stop", f"the session is {state.value}{hint}")
@@ -129,11 +129,16 @@ def stop_for_close(p: SessionParts) -> None:
 
 
 def kill(p: SessionParts, reason: str) -> VerbResult:
-    """Kill switch: HALTED, cancel everything, flatten, audit ``C2_KILL_SWITCH``."""
+    """Kill switch: HALTED, cancel everything, flatten, audit ``C2_KILL_SWITCH``.
+
+    Before the activation (PREFLIGHT_OK) there is nothing to cancel or flatten: the kill
+    halts trading and is recorded and checkpointed as any other, so the session activates
+    HALTED and steps to its end without trading, unless an operator re-enables it.
+    """
     state = p.lifecycle.state
-    if state in _NOT_STARTED:
-        return _not_applicable(p, "kill", _not_started(state, "kill"))
-    if state not in (S.DRYRUN_ACTIVE, S.STOPPING):
+    if state is S.INIT:
+        return _not_applicable(p, "kill", _not_preflighted("kill"))
+    if state not in _CHECKPOINTED:
         return _not_applicable(p, "kill", f"the session is {state.value}: nothing to kill")
     if p.winddown.killing:
         return _already(p, "kill", "the kill switch is already flattening the session")
