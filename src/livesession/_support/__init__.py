@@ -9,7 +9,8 @@ numbers: ``secrets`` (redaction and the secret scan), ``secret_urls`` (what of a
 DSN is its credential), ``text`` (a plug-in's text made fit
 for files and messages) and ``numbertext`` (the one form a number may be written in).
 Process: ``crash`` (crash points), ``logging`` (JSON lines, redacted), ``signals`` (handlers
-a forked child does not keep), ``flags`` (a flag for a ``with`` block). Imports:
+a forked child does not keep), ``flags`` (a flag for a ``with`` block), ``childpath`` (the
+import path a child process shares with its parent). Imports:
 ``optional`` (the optional extras), ``lazy`` (PEP 562 exports) and ``references``
 (``package.module:callable`` plug-ins).
 """

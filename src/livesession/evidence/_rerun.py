@@ -34,6 +34,7 @@ from .._rundir import create_run, read_run_config
 from .._rundir.layout import Backing
 from .._rundir.memoryids import scratch_reruns
 from .._rundir.plugins import not_rebuilt
+from .._support.childpath import adopt_parent_path, child_env
 from .._support.fsutil import atomic_write_bytes, file_digest
 from .._support.secrets import redact_text
 from .._support.signals import held_stops
@@ -308,8 +309,7 @@ class Rerun:
             ready = missing_files(run_dir)
         if ready is not None:
             return cls(None, None, deadline, timeout_s, ready=ready)
-        # The parent's sys.path, so the child imports the same livesession and plug-ins.
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+        env = child_env()  # the parent's sys.path: the same livesession and plug-ins
         rerun = cls(None, None, deadline, timeout_s)
         try:
             with held_stops():  # a signal right after mkdtemp left the directory to no one
@@ -443,6 +443,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rerunnable", action="store_true")
     parser.add_argument("--parent-fd", type=int)
     args = parser.parse_args(argv)
+    adopt_parent_path()  # before a plug-in is imported
     watch = None if args.parent_fd is None else ParentWatch(args.parent_fd)
     replay = args.scratch / "replay"
     try:

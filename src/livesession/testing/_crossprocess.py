@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 
+from .._support.childpath import adopt_parent_path, child_env
 from .._support.secrets import redact_text
 from .._support.text import exception_text, printable_line
 from ._rerun import factory_name
@@ -156,11 +157,7 @@ class ChildRun:
         (scratch / _PAYLOAD).write_bytes(sent)
         hash_seed = child_hash_seed()
         # The parent's sys.path, so the child imports the same livesession and factories.
-        env = {
-            **os.environ,
-            "PYTHONPATH": os.pathsep.join(p for p in sys.path if p),
-            "PYTHONHASHSEED": str(hash_seed),
-        }
+        env = child_env(PYTHONHASHSEED=str(hash_seed))
         timeout_s = (
             TIMEOUT_BASE_S + TIMEOUT_PER_STEP_S * steps + TIMEOUT_PER_REFERENCE * reference_s
         )
@@ -272,6 +269,7 @@ def _one_line(exc: BaseException) -> str:
 def main(argv: list[str] | None = None) -> int:
     """A child: ``SCRATCH`` runs the reference; ``--resume SCRATCH`` resumes its crash."""
     args = sys.argv[1:] if argv is None else argv
+    adopt_parent_path()  # before the payload's factories are imported
     if args[0] == RESUME:
         return _resume(Path(args[1]))
     return _reference(Path(args[0]))
