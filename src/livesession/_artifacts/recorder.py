@@ -175,10 +175,11 @@ class Recorder:
 
     # -- the spine ---------------------------------------------------------------------------
 
-    def emit(self, event_type: str, payload: dict[str, Any]) -> str:
+    def emit(self, event_type: str, payload: dict[str, Any], *, routine: bool = False) -> str:
         """Emit one domain event to every subscriber; returns its ``event_id``.
 
         The id is what a later event names to link back to this one (the causal links).
+        ``routine``: logged at debug only, whatever its type (an OCO sibling's cancel).
         """
         seq = self.event_seq + 1
         # The line is assembled from pre-serialised pieces in sorted-key order: the same
@@ -222,17 +223,17 @@ class Recorder:
             self.metrics.on_lost(event_type, payload)
         quiet = event_type in _QUIET_EVENTS and not LOG_STATE.debug  # nothing to log or audit
         if not quiet or self._unsynced is not None or self._retry_events:  # a bar skips the call
-            self._after_event(event_type, payload, seq)
+            self._after_event(event_type, payload, seq, routine)
         return event_id
 
-    def _after_event(self, event_type: str, payload: dict[str, Any], seq: int) -> None:
+    def _after_event(self, event_type: str, payload: dict[str, Any], seq: int, debug: bool) -> None:
         """What follows an event's line: a failed sync, the audit record, the log, retries."""
         self._raise_unsynced()
         if event_type not in _QUIET_EVENTS:
             code = _audit_for(event_type, payload)
             if code is not None:
                 self.audit(code, payload)
-        if event_type not in _ROUTINE_EVENTS:
+        if not debug and event_type not in _ROUTINE_EVENTS:
             get_logger().info(event_type.lower(), run_id=self.run_id, seq=seq, **payload)
         elif LOG_STATE.debug:
             get_logger().debug(event_type.lower(), run_id=self.run_id, seq=seq, **payload)

@@ -169,6 +169,21 @@ class OcoExits:
         for cid in sorted(siblings):
             self._request_cancel(cid)
 
+    def routine_cancel(self, closed: OpenOrder) -> bool:
+        """Whether ``closed``'s cancel is one-cancels-the-other at work (logged at debug).
+
+        A leg with no fill, cancelled at the session's request for no reason of its own (a
+        halt's, a kill's) after a sibling filled. Any other cancel is logged at info.
+        """
+        group = closed.order.oco_group
+        return (
+            group is not None
+            and group in self._oco_filled
+            and closed.cancel_requested
+            and not closed.filled
+            and not closed.cancel_reason
+        )
+
     def filled_groups(self) -> set[str]:
         """OCO groups that have had a fill (the reconciler looks for orphan siblings)."""
         return self._oco_filled

@@ -302,7 +302,7 @@ class ReportRouter:
         payload = {"client_order_id": cid, "filled": plain(closed.filled), **order_link(closed)}
         if closed.cancel_reason:
             payload["reason"] = closed.cancel_reason  # the session's own: an entry at a halt
-        self._c.recorder.emit("ORDER_CANCELED", payload)
+        self._c.recorder.emit("ORDER_CANCELED", payload, routine=self._exits.routine_cancel(closed))
         self._exits.on_cancelled(closed)
 
     def _on_fill(self, report: FillReport) -> None:
