@@ -440,3 +440,52 @@ def test_a_run_is_held_until_its_session_is_closed(tmp_path: Path) -> None:
     assert runs_held() == [tmp_path / "runs" / "held"]
     session.run_to_end(5)
     assert runs_held() == []
+
+
+_AT_THE_SEAL = f"""
+import os
+
+
+{_QUIET}
+
+class AtTheSeal(Quiet):
+    # The session asks for the strategy's state as it closes after its last step (its
+    # stop's checkpoint, then the seal's): the signal comes there, once.
+    bars = 0
+    sent = False
+
+    def on_bar(self, bar, view):
+        self.bars += 1
+        return ()
+
+    def get_state(self):
+        if self.bars == 20 and not self.sent:
+            self.sent = True
+            os.kill(os.getpid(), int(os.environ["LATE_SIGNAL"]))
+            open(os.path.join(os.path.dirname(__file__), "signalled"), "w").close()  # it came
+        return {{}}
+
+def make(*, strategy_id="seal"):
+    return AtTheSeal(strategy_id)
+"""
+
+
+@pytest.mark.parametrize("signum", [*_STOPS, signal.SIGXCPU], ids=lambda s: signal.Signals(s).name)
+def test_a_stop_signal_after_the_last_step_as_the_run_is_sealed_leaves_it_sealed(
+    tmp_path: Path, signum: int
+) -> None:
+    """A stop (a scheduler's SIGTERM, the CPU-time limit's SIGXCPU) that comes after the
+    last step, while the session winds down and seals on its own: nothing is left
+    unsealed, the run is COMPLETED as it ran (no signal's reason: it stopped nothing) and
+    no line claims a stop by the signal. (A second one there would end the process at once,
+    as any second stop signal in a wind-down does.)"""
+    (tmp_path / "seal.py").write_text(_AT_THE_SEAL)
+    cfg = tmp_path / "seal.toml"
+    cfg.write_text('strategy_id = "seal"\nstrategy_factory = "seal:make"\n')
+    done = _dryrun(tmp_path, ["-m", "livesession.cli"], signum, "--config", str(cfg))
+    assert (done.returncode, done.stderr) == (0, ""), done.stderr
+    said = orjson.loads(done.stdout)
+    assert (said["exit_code"], said["status"], said["steps"]) == (0, "COMPLETED", 20)
+    assert said["reason"] == "", said
+    assert verify_run(tmp_path / "runs" / "r").ok
+    assert (tmp_path / "signalled").exists()
