@@ -36,20 +36,26 @@ def _run(tmp_path, variable: str, spec: str, *command: str) -> subprocess.Comple
     )
 
 
-@pytest.mark.parametrize("variable", ["LIVESESSION_CRASH_AT", "LIVESESSION_PAUSE_AT"])
-@pytest.mark.parametrize("spec", ["before_send:x", "before_send:0", "before_send:1_0", ":2"])
-def test_a_junk_count_is_refused_before_the_run(tmp_path, variable, spec):
+def _refused_dryrun(tmp_path, variable: str, spec: str) -> subprocess.CompletedProcess[str]:
+    """A CLI dry run armed with ``variable=spec``, which must exit 2 having made no run."""
     out = tmp_path / "runs"
     proc = _run(
         tmp_path, variable, spec, "-m", "livesession.cli", "dryrun", "--steps", "200",
         "--out", str(out), "-q",
     )  # fmt: skip
     assert proc.returncode == 2, proc.stderr
+    assert not out.exists()
+    return proc
+
+
+@pytest.mark.parametrize("variable", ["LIVESESSION_CRASH_AT", "LIVESESSION_PAUSE_AT"])
+@pytest.mark.parametrize("spec", ["before_send:x", "before_send:0", "before_send:1_0", ":2"])
+def test_a_junk_count_is_refused_before_the_run(tmp_path, variable, spec):
+    proc = _refused_dryrun(tmp_path, variable, spec)
     assert proc.stderr == (
         f"livesession: error: {variable}={spec!r} is not LABEL or LABEL:N (N: the hit it acts "
         "at, from 1)\n"
     )
-    assert not out.exists()
 
 
 def test_a_session_made_from_python_refuses_it_as_it_starts(tmp_path):
@@ -71,18 +77,12 @@ def test_a_session_made_from_python_refuses_it_as_it_starts(tmp_path):
 def test_a_label_no_crash_point_carries_is_refused_before_the_run(tmp_path, variable, spec):
     """Bug: a label no crash point carries (a typo, or a guessed ``step:900``) armed nothing,
     and the drill's run went on to COMPLETED without a word: refused as a junk count is."""
-    out = tmp_path / "runs"
-    proc = _run(
-        tmp_path, variable, spec, "-m", "livesession.cli", "dryrun", "--steps", "200",
-        "--out", str(out), "-q",
-    )  # fmt: skip
-    assert proc.returncode == 2, proc.stderr
+    proc = _refused_dryrun(tmp_path, variable, spec)
     assert proc.stderr.startswith(
         f"livesession: error: {variable}={spec!r} names no crash point (a typo would never "
         "act): one of after_cancel, after_flatten, after_send, before_send, checkpoint,"
     )
     assert proc.stderr.count("\n") == 1
-    assert not out.exists()
 
 
 def test_every_crash_point_in_the_package_is_a_known_label():
