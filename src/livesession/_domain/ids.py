@@ -24,6 +24,8 @@ __all__ = [
 RUN_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,63}$")
 # A pair (BASE/QUOTE) or a plain ticker (GOOG, BRK.B, BF-B), in upper case.
 _SYMBOL = re.compile(r"^(?:[A-Z0-9]{2,12}/[A-Z0-9]{2,12}|[A-Z0-9](?:[A-Z0-9.-]{0,10}[A-Z0-9])?)$")
+_SETTLE = re.compile(r"[A-Z0-9]{2,12}(?:-[A-Z0-9]{1,12})?")
+"""A derivative's settle currency, and a future's expiry (``USDT``, ``USDT-251226``)."""
 SYMBOL_FORMS = "a ticker (GOOG, BRK.B) or BASE/QUOTE (BTC/USDT), in upper case"
 """What a symbol may look like, in words (for messages)."""
 _CLIENT_ID_PREFIX = "ls"
@@ -80,14 +82,15 @@ def derivative_note(value: str) -> str:
 
     ``BTC/USDT:USDT`` is how ccxt names a perpetual swap (a future adds its expiry): a
     venue's derivative, which a session does not trade; its spot pair is ``BTC/USDT``.
+    Only a value of that exact form gets the note (one that merely holds a colon, a URL
+    whose path may be a token, say, is echoed by the caller alone, which redacts it).
     """
-    base, colon, _settle = value.partition(":")
-    if not colon:
+    base, colon, settle = value.partition(":")
+    if not colon or "/" not in base or not is_valid_symbol(base) or not _SETTLE.fullmatch(settle):
         return ""
-    spot = f": its spot pair is {base}" if is_valid_symbol(base) else ""
     return (
         f" ({value} is a derivative's name, BASE/QUOTE:SETTLE as ccxt writes a perpetual swap "
-        f"or a future, and a session trades spot symbols only{spot})"
+        f"or a future, and a session trades spot symbols only: its spot pair is {base})"
     )
 
 
