@@ -202,6 +202,63 @@ class TestOnTheMockVenue:
         assert cancelled["payload"]["reason"] == "STRATEGY_CANCEL"
         assert orch.book.positions[SYMBOL] == D("0.005")
 
+    def test_a_fill_racing_the_cancel_of_a_protected_entry_gets_its_legs(self):
+        """The entry asked for protection; the cancel's report comes before the report of
+        the part the venue filled first: that part is protected all the same (before, the
+        position was held to the end with no leg, and nothing said so)."""
+        broker = FaultBroker()
+        protect = {"take_profit_pct": D("0.01"), "stop_loss_pct": D("0.01")}
+        orch, sinks = _run(
+            ["40000.00"] * 5,
+            {1: [buy("0.010", **LIMIT, **protect)], 2: [_cancel(1)]},
+            steps=1,
+            broker=broker,
+        )
+        broker.arm("fill_race")
+        orch.run_n_steps(4)
+        (part,) = sinks.events_of("ORDER_PARTIALLY_FILLED")
+        assert part["payload"]["after_cancel"] is True
+        legs = [e for e in sinks.events_of("ORDER_SUBMITTED") if e["payload"]["reduce_only"]]
+        assert [e["payload"]["client_order_id"] for e in legs] == [_cid(1, "sl"), _cid(1, "tp")]
+        assert {e["payload"]["quantity"] for e in legs} == {"0.005"}
+        assert {e["payload"]["fill_event_id"] for e in legs} == {part["event_id"]}
+        assert orch.book.positions[SYMBOL] == D("0.005")
+        assert orch._p is not None
+        assert sorted(orch._p.book.open) == [_cid(1, "sl"), _cid(1, "tp")]
+
+    def test_the_late_fills_protection_survives_a_checkpoint(self):
+        """Checkpointed between the cancel's report and the late fill's: the protection is
+        in the checkpoint (``late_protect``), and a session restored from it holds it."""
+        broker = FaultBroker()
+        protect = {"take_profit_pct": D("0.01"), "stop_loss_pct": D("0.01")}
+        orch, _ = _run(
+            ["40000.00"] * 5,
+            {1: [buy("0.010", **LIMIT, **protect)], 2: [_cancel(1)]},
+            steps=1,
+            broker=broker,
+        )
+        broker.arm("fill_race")
+        orch.run_n_steps(1)  # the cancel is reported now, the fill two minutes later
+        assert orch._p is not None
+        state = orch._p.checkpoint_state()
+        assert list(state["late_protect"]) == [_cid(1)]
+        fresh, _ = _run(["40000.00"] * 2, {}, steps=1)
+        assert fresh._p is not None
+        fresh._p.exits.set_state(state)
+        assert fresh._p.exits.get_state()["late_protect"] == state["late_protect"]
+
+    def test_a_protected_entry_cancelled_unfilled_places_no_legs(self):
+        """No fill raced the cancel: nothing to protect, and nothing is kept once the venue
+        has confirmed the order closed."""
+        protect = {"take_profit_pct": D("0.01"), "stop_loss_pct": D("0.01")}
+        orch, sinks = _run(
+            ["40000.00"] * 8, {1: [buy("0.010", **LIMIT, **protect)], 2: [_cancel(1)]}, steps=8
+        )
+        assert len(sinks.events_of("ORDER_SUBMITTED")) == 1
+        assert orch._p is not None
+        assert not orch._p.book.closed
+        assert "late_protect" not in orch._p.checkpoint_state()
+
     def test_no_rail_blocks_a_cancel(self):
         """Reduce-only trading refuses new exposure, not a cancel of it."""
         script = {1: [buy("0.010", **LIMIT)], 2: [_cancel(1), buy("0.010", **LIMIT)]}

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from .._domain.cancels import STRATEGY_CANCEL
 from .._domain.decimal import plain, quantize
 from .._domain.ids import client_order_id
 from .._domain.lifecycle import SessionState
@@ -134,6 +135,9 @@ class OcoExits:
     _send: Callable[[Order, int, str, dict[str, str]], bool]
     _request_cancel: Callable[[str], object]
     _protect: dict[str, Protection] = attrs.field(init=False, factory=dict)
+    _late: dict[str, Protection] = attrs.field(init=False, factory=dict)
+    """Entries the strategy cancelled before a fill was reported: one that raced the cancel
+    may still be, and gets the legs then (``on_late_fill``), until the venue confirms."""
     _oco_filled: set[str] = attrs.field(init=False, factory=set)
 
     def watch(self, cid: str, protection: Protection) -> None:
@@ -141,8 +145,9 @@ class OcoExits:
         self._protect[cid] = protection
 
     def forget(self, cid: str) -> None:
-        """The entry ``cid`` is gone without a fill (rejected, not sent, dropped)."""
+        """The entry ``cid`` is gone without a fill (rejected, not sent, dropped, confirmed)."""
         self._protect.pop(cid, None)
+        self._late.pop(cid, None)
 
     def on_filled(self, live: OpenOrder) -> None:
         """An entry filled in full: place its legs."""
@@ -152,8 +157,22 @@ class OcoExits:
 
     def on_cancelled(self, closed: OpenOrder) -> None:
         """An entry was cancelled: what it filled still gets its legs."""
-        protection = self._protect.pop(closed.order.client_order_id, None)
-        if protection is not None and closed.filled:
+        cid = closed.order.client_order_id
+        protection = self._protect.pop(cid, None)
+        if protection is None:
+            return
+        if closed.filled:
+            self._place(closed, protection)
+        elif closed.cancel_reason == STRATEGY_CANCEL:
+            # Trading goes on: a fill that reached the venue before the cancel, reported
+            # after it, opens a position its legs must protect (a halt's, a kill's or a
+            # stop's cancel is followed by no new exits, or by the flatten).
+            self._late[cid] = protection
+
+    def on_late_fill(self, closed: OpenOrder) -> None:
+        """A fill of an entry cancelled by the strategy before any fill was reported: its legs."""
+        protection = self._late.pop(closed.order.client_order_id, None)
+        if protection is not None:
             self._place(closed, protection)
 
     def on_leg_fill(self, leg: Order) -> None:
@@ -267,14 +286,20 @@ class OcoExits:
 
     def get_state(self) -> dict[str, Any]:
         """The checkpoint keys this collaborator owns."""
-        return {
+        state: dict[str, Any] = {
             "protect": {cid: p.to_json() for cid, p in sorted(self._protect.items())},
             "oco_filled": sorted(self._oco_filled),
         }
+        if self._late:  # only then: the checkpoints of runs without one keep their bytes
+            state["late_protect"] = {cid: p.to_json() for cid, p in sorted(self._late.items())}
+        return state
 
     def set_state(self, state: dict[str, Any]) -> None:
         """Restore from a checkpoint made by ``get_state``."""
         self._protect = {
             cid: Protection.from_json(p) for cid, p in state.get("protect", {}).items()
+        }
+        self._late = {
+            cid: Protection.from_json(p) for cid, p in state.get("late_protect", {}).items()
         }
         self._oco_filled = set(state.get("oco_filled", ()))

@@ -120,6 +120,7 @@ class Reconciliation:
         for cid in decided.confirmed_closed:
             book.confirm_closed(cid)
             self._reports.finish(cid)
+            self._exits.forget(cid)
         venue = {v.client_order_id: v for v in venue_open}
         for cid in decided.adopt:
             seen = venue.get(cid) or looked_up.get(cid)

@@ -372,6 +372,8 @@ class ReportRouter:
             self._exits.on_leg_fill(order)
         if remaining == 0 and not after_cancel:
             self._exits.on_filled(live)
+        elif after_cancel:
+            self._exits.on_late_fill(live)
 
     def _check_repeat(self, fill: FillReport) -> None:
         """A repeat of a trade id is a re-delivery only with the numbers booked under it.
