@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import textwrap
+from collections import Counter
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -440,7 +441,10 @@ class TestARunThatCancels:
         }
         assert cancelled <= set(sent)
         assert cancelled
-        assert "strategy cancels" in render_report(run_dir)
+        # Counted by what became of them: a no-op or a failure is no cancel sent.
+        outcomes = Counter(p["outcome"] for p in asked)
+        said = ", ".join(f"{n} {outcome}" for outcome, n in sorted(outcomes.items()))
+        assert f"<td>strategy cancels</td><td>{len(asked)} ({said})</td>" in render_report(run_dir)
         # The evidence's determinism re-run (another process) makes the same cancels.
         evidence = write_evidence(run_dir, out_dir=tmp_path / "ev")
         assert evidence.ok, evidence.problems

@@ -274,11 +274,7 @@ def _metrics_table(run: ReportRun) -> str:
         ("fills", _count(run, "fills", counted["fills"])),
         ("risk blocks", str(kinds["RISK_REJECTED"])),
         ("broker rejects", str(kinds["ORDER_REJECTED"])),
-        *(
-            [("strategy cancels", str(kinds["STRATEGY_CANCEL"]))]
-            if kinds["STRATEGY_CANCEL"]
-            else []
-        ),
+        *([("strategy cancels", run.tallies.cancels_text())] if kinds["STRATEGY_CANCEL"] else []),
         ("sink retries", _count(run, "sink_retries", counted["sink_retries"])),
         ("broker retries", _broker_retries(run)),
         (

@@ -64,6 +64,8 @@ class Tallies:
     """``BROKER_CALL_RETRIED`` by operation."""
     late_fills: int = 0
     """Fills the venue reported after the order's cancel (``after_cancel``)."""
+    cancels: Counter[str] = attrs.Factory(Counter)
+    """The strategy's cancels (``STRATEGY_CANCEL``) by ``outcome``."""
 
     def counted(self) -> dict[str, Any]:
         """The counts metrics.json holds, as the events give them (once the pass is over).
@@ -97,6 +99,16 @@ class Tallies:
             self.rejects["preflight", f"{fields.get('check')}: {fields.get('reason')}"] += 1
         elif kind == "BROKER_CALL_RETRIED":
             self.retries[str(fields.get("operation"))] += 1
+        elif kind == "STRATEGY_CANCEL":
+            self.cancels[str(fields.get("outcome"))] += 1
+
+    def cancels_text(self) -> str:
+        """How many cancels the strategy asked for, and what became of each (by outcome).
+
+        A no-op (``NOT_OPEN``, ``ALREADY_REQUESTED``) or a failure is no cancel sent.
+        """
+        outcomes = ", ".join(f"{n} {what}" for what, n in sorted(self.cancels.items()))
+        return f"{self.cancels.total()} ({outcomes})"
 
 
 _ENDINGS: Final = {"request_stop": "stopped", "fault": "faulted", "preflight_failed": "rejected"}

@@ -46,7 +46,7 @@ _MARKED: Final = frozenset(
     {*FILL_EVENT_TYPES, "ORDER_SUBMITTED", "ORDER_REJECTED", "RISK_REJECTED"}
 )
 _COUNTED: Final = frozenset(
-    {"RISK_REJECTED", "ORDER_REJECTED", "PREFLIGHT_CHECK", "BROKER_CALL_RETRIED"}
+    {"RISK_REJECTED", "ORDER_REJECTED", "PREFLIGHT_CHECK", "BROKER_CALL_RETRIED", "STRATEGY_CANCEL"}
 )
 _AUDIT_KEPT: Final = frozenset({"C2_RESUME"})
 """Audit records the report shows (as resume flags); the others are only checked."""
