@@ -59,6 +59,18 @@ def _run(prices: list[str], script: dict, *, steps: int, **cfg: Any):
     return orch, sinks
 
 
+def _raced_protected_entry(steps: int):
+    """A protected LIMIT entry the strategy cancels on bar 2, the venue filling half of it
+    first (``fill_race``: the cancel reported first, the fill late); ``steps`` after bar 1."""
+    broker = FaultBroker()
+    protect = {"take_profit_pct": D("0.01"), "stop_loss_pct": D("0.01")}
+    script = {1: [buy("0.010", **LIMIT, **protect)], 2: [_cancel(1)]}
+    orch, sinks = _run(["40000.00"] * 5, script, steps=1, broker=broker)
+    broker.arm("fill_race")
+    orch.run_n_steps(steps)
+    return orch, sinks
+
+
 def _requested(sinks) -> list[dict]:
     return [e["payload"] for e in sinks.events_of("STRATEGY_CANCEL")]
 
@@ -207,16 +219,7 @@ class TestOnTheMockVenue:
         """The entry asked for protection; the cancel's report comes before the report of
         the part the venue filled first: that part is protected all the same (before, the
         position was held to the end with no leg, and nothing said so)."""
-        broker = FaultBroker()
-        protect = {"take_profit_pct": D("0.01"), "stop_loss_pct": D("0.01")}
-        orch, sinks = _run(
-            ["40000.00"] * 5,
-            {1: [buy("0.010", **LIMIT, **protect)], 2: [_cancel(1)]},
-            steps=1,
-            broker=broker,
-        )
-        broker.arm("fill_race")
-        orch.run_n_steps(4)
+        orch, sinks = _raced_protected_entry(4)
         (part,) = sinks.events_of("ORDER_PARTIALLY_FILLED")
         assert part["payload"]["after_cancel"] is True
         legs = [e for e in sinks.events_of("ORDER_SUBMITTED") if e["payload"]["reduce_only"]]
@@ -230,16 +233,7 @@ class TestOnTheMockVenue:
     def test_the_late_fills_protection_survives_a_checkpoint(self):
         """Checkpointed between the cancel's report and the late fill's: the protection is
         in the checkpoint (``late_protect``), and a session restored from it holds it."""
-        broker = FaultBroker()
-        protect = {"take_profit_pct": D("0.01"), "stop_loss_pct": D("0.01")}
-        orch, _ = _run(
-            ["40000.00"] * 5,
-            {1: [buy("0.010", **LIMIT, **protect)], 2: [_cancel(1)]},
-            steps=1,
-            broker=broker,
-        )
-        broker.arm("fill_race")
-        orch.run_n_steps(1)  # the cancel is reported now, the fill two minutes later
+        orch, _ = _raced_protected_entry(1)  # the cancel is reported now, the fill 2 min later
         assert orch._p is not None
         state = orch._p.checkpoint_state()
         assert list(state["late_protect"]) == [_cid(1)]
