@@ -280,6 +280,24 @@ class TestOnTheMockVenue:
         assert stopped == [_cid(1), _cid(1, "sl")]
         assert orch.book.positions[SYMBOL] == 0
 
+    def test_a_cancel_that_never_reached_the_venue_is_not_named_when_the_venue_cancels(self):
+        """The strategy's cancel failed ``Transient`` (it never reached the venue); the
+        venue then cancels the order of its own accord (an expiry, a cancel-all): its
+        ORDER_CANCELED does not say STRATEGY_CANCEL, which the record would pin on the
+        strategy, hiding that the venue did it."""
+        broker = FaultBroker()
+        orch, sinks = _run(
+            ["40000.00"] * 4, {1: [buy("0.010", **LIMIT)], 2: [_cancel(1)]}, steps=1, broker=broker
+        )
+        broker.arm("cancel_transient")
+        orch.run_n_steps(1)
+        assert _requested(sinks)[-1]["outcome"] == "FAILED"
+        broker._cancel(broker._open[_cid(1)], broker.now_ns)  # the venue's own cancel
+        orch.run_n_steps(1)
+        (cancelled,) = sinks.events_of("ORDER_CANCELED")
+        assert cancelled["payload"]["client_order_id"] == _cid(1)
+        assert "reason" not in cancelled["payload"]
+
     def test_a_cancel_that_failed_leaves_the_order_open_to_ask_again(self):
         broker = FaultBroker()
         orch, sinks = _run(

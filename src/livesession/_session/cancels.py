@@ -32,6 +32,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Final
 
 from .._domain.cancels import STRATEGY_CANCEL
+from .._exceptions import Transient
 from .._support.crash import crashpoint
 
 if TYPE_CHECKING:
@@ -80,7 +81,9 @@ def cancel_for_strategy(ctx: SessionContext, winddown: WindDown, intent: CancelI
             else:
                 payload["outcome"] = "FAILED"
                 payload["error"] = answer or "NOT_SENT"
-                # A cancel whose answer was lost may have been applied: the venue's (or the
-                # reconciler's) ORDER_CANCELED then says whose it was.
-                live.cancel_reason = STRATEGY_CANCEL
+                if answer != Transient.__name__:
+                    # A cancel whose answer was lost may have been applied: the venue's (or
+                    # the reconciler's) ORDER_CANCELED then says whose it was. One that never
+                    # reached the venue (Transient) was not: a cancel that follows is not it.
+                    live.cancel_reason = STRATEGY_CANCEL
     ctx.recorder.emit("STRATEGY_CANCEL", payload)
