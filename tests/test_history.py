@@ -693,6 +693,25 @@ class TestTimestamps:
             "2026-03-02T09:00:00Z; write every time at one offset (UTC, say)"
         )
 
+    def test_the_same_moment_at_different_offsets_is_no_duplicated_row(
+        self, tmp_path: Path
+    ) -> None:
+        """Bug: 01:00 at +01:00 after 00:00Z (as the writer of a file across the start of
+        European summer time may set its clock) is the same moment, and was refused as "the
+        same time twice (a duplicated row?)", though no row is written twice: it says so."""
+        said = self._refusal(
+            tmp_path,
+            self.HEADER
+            + "2026-03-29T00:00:00Z,1.00,1.10,0.90,1.05,7\n"
+            + "2026-03-29T01:00:00+01:00,1.00,1.10,0.90,1.05,7\n",
+        )
+        assert said.endswith(
+            "value '2026-03-29T01:00:00+01:00': time does not increase (line 2 has "
+            "2026-03-29T00:00:00Z): the same moment written at different UTC offsets (+00:00 "
+            "on line 2, +01:00 here: both are 2026-03-29T00:00:00Z); write every time at one "
+            "offset (UTC, say)"
+        )
+
     @pytest.mark.parametrize(
         ("first", "then", "said"),
         [

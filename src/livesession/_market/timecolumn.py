@@ -208,25 +208,29 @@ class TimeColumn:
         A repeated time is a duplicated row; but on a row that differs, in local clock times
         without an offset, it may be the hour repeated as summer time ends (hourly bars:
         ``01:00`` EDT, then ``01:00`` EST). Times written at different UTC offsets
-        (``09:00:00Z``, then ``09:01:00+01:00``: 08:01 UTC) say so. The second row going
+        (``09:00:00Z``, then ``09:01:00+01:00``: 08:01 UTC; or ``10:00:00+01:00``, the same
+        moment, which is no duplicated row) say so. The second row going
         back is a file newest first only when its last row is earlier than its first.
         Times without an offset going back half an hour to an hour are local times at the
         end of summer time, maybe (``_clock_set_back``).
         """
         offsets = utc_offset(self.last_text), utc_offset(text)
         local = offsets == (None, None) and self.scale == 0
+        if None not in offsets and offsets[0] != offsets[1]:
+            at = f"different UTC offsets ({offsets[0]} on line {self.last_line}, {offsets[1]} here"
+            said = (
+                f"the same moment written at {at}: both are {_utc(when)})"
+                if when == self.last
+                else f"the times are written at {at}), so this one is {_utc(when)}, before "
+                f"{_utc(self.last or 0)}"
+            )
+            return f": {said}; write every time at one offset (UTC, say)"
         if when == self.last:
             if not (local and cells != self.last_cells and _CLOCK_TIME.search(text)):
                 return ": the same time twice (a duplicated row?)"
             return (
                 ": the same time twice, on rows that differ: a bar written twice, or "
                 + _SUMMER_TIME
-            )
-        if None not in offsets and offsets[0] != offsets[1]:
-            return (
-                f": the times are written at different UTC offsets ({offsets[0]} on line "
-                f"{self.last_line}, {offsets[1]} here), so this one is {_utc(when)}, before "
-                f"{_utc(self.last or 0)}; write every time at one offset (UTC, say)"
             )
         if self._newest_first():
             return ": the file runs newest first; sort it oldest first"
