@@ -884,6 +884,23 @@ class TestTimestamps:
         day = rows[0][{",": 0, ";": 1, "mt": 2}[delimiter]]
         assert check_csv(path, tick=None).first_time == f"{day} 21:59"
 
+    def test_a_split_time_of_day_at_a_utc_offset_is_that_moment(self, tmp_path: Path) -> None:
+        """Bug: a ``time`` column writing its offset (``01:00:00+01:00``, as an aware time's
+        ``isoformat()`` prints it) beside a ``date`` was read alone, and refused as "not a date
+        or time": the pair is one time at that offset, across a change of summer time too."""
+        path = _text_file(
+            tmp_path,
+            "date,time,open,high,low,close,volume\n2026-03-29,01:00:00+01:00,1,1,1,1,0\n"
+            "2026-03-29,03:00:00+02:00,1,1,1,1,0\n2026-03-29,2:00Z,1,1,1,1,0\n",
+        )
+        feed = CsvReplayFeed(path, symbol="X", tick=None, lot=Decimal(1))
+        bars = feed.next_bar(0), feed.next_bar(0), feed.next_bar(0)
+        feed.close()
+        assert [b.ts_ns for b in bars if b is not None] == [
+            epoch_ns(dt.datetime(2026, 3, 29, hour, tzinfo=dt.UTC)) for hour in (0, 1, 2)
+        ]
+        assert check_csv(path, tick=None).first_time == "2026-03-29 01:00:00+01:00"
+
     def test_a_split_time_names_both_columns_in_its_errors(self, tmp_path: Path) -> None:
         head = "date,time,open,high,low,close,volume\n2026-03-06,09:00,1,1,1,1,0\n"
         late = _text_file(tmp_path, head + "2026-03-06,08:59,1,1,1,1,0\n")

@@ -49,11 +49,17 @@ _DOTTED: Final = re.compile(r"(?P<d>\d{1,2})\.(?P<m>\d{1,2})\.(?P<y>\d{4})" + _C
 _YEAR_DOTTED: Final = re.compile(r"(?P<y>\d{4})\.(?P<m>\d{2})\.(?P<d>\d{2})" + _CLOCK, re.ASCII)
 
 
-_TIME_OF_DAY: Final = re.compile(r"\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?", re.ASCII)
+_TIME_OF_DAY: Final = re.compile(
+    r"\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:[Zz]|[+-]\d{2}(?::?\d{2})?)?", re.ASCII
+)
 
 
 def is_time_of_day(text: str) -> bool:
-    """Whether ``text`` is a time of day alone (``09:00``, ``09:00:30.5``)."""
+    """Whether ``text`` is a time of day alone (``09:00``, ``09:00:30.5``).
+
+    With its UTC offset, if it writes one (``09:00:00+01:00``, ``09:00Z``): the date and the
+    time joined are then that moment, as one column writing ``2026-03-02 09:00:00+01:00``.
+    """
     return _TIME_OF_DAY.fullmatch(text) is not None
 
 
