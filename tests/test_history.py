@@ -693,6 +693,26 @@ class TestTimestamps:
             "2026-03-02T09:00:00Z; write every time at one offset (UTC, say)"
         )
 
+    @pytest.mark.parametrize(
+        ("written", "hint"),
+        [
+            ("03/02/2026 09:00", "a date written with slashes, which US and European exports"),
+            ("3/2/2026 9:00 AM", "a 12-hour clock (AM/PM): write the time on the 24-hour"),
+            ("2026-03-02 09:00:00 UTC", "a zone's name (UTC) is not read: write UTC as Z or"),
+            ("2026-03-02 09:00:00 EST", "a zone's name (EST) is not read: write its UTC offset"),
+        ],
+        ids=["slashes", "am-pm", "utc-named", "zone-named"],
+    )
+    def test_a_desks_time_form_not_read_says_how_to_write_it(
+        self, tmp_path: Path, written: str, hint: str
+    ) -> None:
+        """Bug: a US export's 03/02/2026, a 12-hour clock and a zone's name were refused as
+        "not a date or time" alone; the refusal now says what is not read, and what to write
+        (03/02/2026 is not guessed: March 2 in New York, 2 March in London)."""
+        said = self._refusal(tmp_path, self.HEADER + f"{written},1.00,1.10,0.90,1.05,7\n")
+        assert f"value '{written}': not a date or time (ISO 8601, or DD.MM.YYYY) nor an " in said
+        assert f"epoch number: {hint}" in said
+
     def test_the_same_moment_at_different_offsets_is_no_duplicated_row(
         self, tmp_path: Path
     ) -> None:

@@ -20,6 +20,7 @@ from .timeforms import (
     calendar_problem,
     epoch_unit,
     finite_number,
+    form_hint,
     fraction_digits,
     text_ns,
     utc_offset,
@@ -112,7 +113,7 @@ class TimeColumn:
                 else "a date or time like the first row's"
             )
         impossible = "" if self.scale else calendar_problem(text)
-        why = f": {impossible}" if impossible else digits_hint(text)
+        why = f": {impossible}" if impossible else digits_hint(text) or form_hint(text)
         raise fail(self.path, line, self.column, text, f"not {form}{why}")
 
     def _one_zone(self, text: str, line: int, when: int) -> None:

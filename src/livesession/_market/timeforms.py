@@ -32,6 +32,7 @@ __all__ = [
     "dotted_ns",
     "epoch_unit",
     "finite_number",
+    "form_hint",
     "fraction_digits",
     "is_time_of_day",
     "iso_ns",
@@ -274,3 +275,34 @@ def dotted_ns(text: str) -> int | None:
     except ValueError:
         return None
     return epoch_ns(when) + int(fraction.ljust(NANO_DIGITS, "0"))
+
+
+_SLASHED: Final = re.compile(r"\d{1,4}/\d{1,2}/\d{1,4}\b", re.ASCII)
+_TWELVE_HOUR: Final = re.compile(r"\d:\d\d(?::\d\d(?:[.,]\d+)?)? ?[AaPp]\.?[Mm]\.?$", re.ASCII)
+_ZONE_NAME: Final = re.compile(r"\d:\d\d(?::\d\d(?:[.,]\d+)?)? ?([A-Z]{2,5})$", re.ASCII)
+
+
+def form_hint(text: str) -> str:
+    """Why a date or time a desk's tools write is not read, and how to write it; or "".
+
+    A date with slashes (``03/02/2026``: March 2 in a US export, 2 March in a European
+    one, so neither is guessed), a 12-hour clock (``9:00 AM``) and a zone's name in
+    place of its offset (``09:00:00 EST``, ``UTC``: a name says nothing of summer time).
+    """
+    if _TWELVE_HOUR.search(text):
+        return ": a 12-hour clock (AM/PM): write the time on the 24-hour clock (13:00:00)"
+    zone = _ZONE_NAME.search(text)
+    if zone is not None:
+        name = zone.group(1)
+        if name.upper() in {"UTC", "GMT", "Z"}:
+            return f": a zone's name ({name}) is not read: write UTC as Z or +00:00, or drop it"
+        return (
+            f": a zone's name ({name}) is not read: write its UTC offset (-05:00), which "
+            "tells summer time from winter time"
+        )
+    if _SLASHED.match(text):
+        return (
+            ": a date written with slashes, which US and European exports order differently "
+            "(month or day first), so it is not guessed: write it yyyy-mm-dd"
+        )
+    return ""
