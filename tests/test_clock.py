@@ -120,3 +120,15 @@ class TestReadings:
                 ValueError, match=f"^the clock's now\\(\\) returned {re.escape(said)}: "
             ):
                 _clock.aware_now(Returns(value))
+
+
+@pytest.mark.parametrize(
+    ("written", "advised"),
+    [("2026-03-29", "2026-03-29T00:00:00Z"), ("2026-03-29T01:00:00", "2026-03-29T01:00:00Z")],
+)
+def test_a_time_without_a_timezone_is_told_a_time_that_reads(written: str, advised: str) -> None:
+    """Bug: ``start_time = "2026-03-29"`` was told "add Z for UTC", and "2026-03-29Z", as
+    told, was refused in turn (not an RFC 3339 time). The advice is a time that reads."""
+    with pytest.raises(ValueError, match=f"time '{written}' has no timezone: write '{advised}'"):
+        parse_utc(written)
+    assert parse_utc(advised) == parse_utc(advised.replace("Z", "+00:00"))

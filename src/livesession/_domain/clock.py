@@ -121,7 +121,9 @@ def parse_utc(text: str) -> dt.datetime:
         msg = f"not an RFC 3339 time: {text!r} (expected e.g. 2026-01-01T00:00:00Z)"
         raise ValueError(msg) from None
     if parsed.tzinfo is None:
-        msg = f"time {text!r} has no timezone: add Z for UTC"
+        # A date alone takes its midnight: "2026-03-29Z" is no RFC 3339 time.
+        utc = f"{text}Z" if ":" in text else f"{parsed:%Y-%m-%d}T00:00:00Z"
+        msg = f"time {text!r} has no timezone: write {utc!r} for UTC, or its offset (+01:00)"
         raise ValueError(msg)
     return parsed.astimezone(dt.UTC)
 
