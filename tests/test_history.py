@@ -700,8 +700,9 @@ class TestTimestamps:
             ("3/2/2026 9:00 AM", "a 12-hour clock (AM/PM): write the time on the 24-hour"),
             ("2026-03-02 09:00:00 UTC", "a zone's name (UTC) is not read: write UTC as Z or"),
             ("2026-03-02 09:00:00 EST", "a zone's name (EST) is not read: write its UTC offset"),
+            ("02.03.2026 09:00+01:00", "a dotted date with a UTC offset, which is not read"),
         ],
-        ids=["slashes", "am-pm", "utc-named", "zone-named"],
+        ids=["slashes", "am-pm", "utc-named", "zone-named", "dotted-at-offset"],
     )
     def test_a_desks_time_form_not_read_says_how_to_write_it(
         self, tmp_path: Path, written: str, hint: str

@@ -277,6 +277,10 @@ def dotted_ns(text: str) -> int | None:
     return epoch_ns(when) + int(fraction.ljust(NANO_DIGITS, "0"))
 
 
+_DOTTED_AT_OFFSET: Final = re.compile(
+    r"\d{1,4}\.\d{1,2}\.\d{1,4} \d{1,2}:\d\d(?::\d\d(?:[.,]\d+)?)? ?(?:[Zz]|[+-]\d\d(?::?\d\d)?)",
+    re.ASCII,
+)
 _SLASHED: Final = re.compile(r"\d{1,4}/\d{1,2}/\d{1,4}\b", re.ASCII)
 _TWELVE_HOUR: Final = re.compile(r"\d:\d\d(?::\d\d(?:[.,]\d+)?)? ?[AaPp]\.?[Mm]\.?$", re.ASCII)
 _ZONE_NAME: Final = re.compile(r"\d:\d\d(?::\d\d(?:[.,]\d+)?)? ?([A-Z]{2,5})$", re.ASCII)
@@ -285,10 +289,16 @@ _ZONE_NAME: Final = re.compile(r"\d:\d\d(?::\d\d(?:[.,]\d+)?)? ?([A-Z]{2,5})$", 
 def form_hint(text: str) -> str:
     """Why a date or time a desk's tools write is not read, and how to write it; or "".
 
-    A date with slashes (``03/02/2026``: March 2 in a US export, 2 March in a European
+    A dotted date with an offset (``02.03.2026 09:00+01:00``: dotted times are UTC), a
+    date with slashes (``03/02/2026``: March 2 in a US export, 2 March in a European
     one, so neither is guessed), a 12-hour clock (``9:00 AM``) and a zone's name in
     place of its offset (``09:00:00 EST``, ``UTC``: a name says nothing of summer time).
     """
+    if _DOTTED_AT_OFFSET.fullmatch(text):
+        return (
+            ": a dotted date with a UTC offset, which is not read (dotted times are UTC): "
+            "write the date yyyy-mm-dd to keep the offset (2026-03-02 09:00+01:00)"
+        )
     if _TWELVE_HOUR.search(text):
         return ": a 12-hour clock (AM/PM): write the time on the 24-hour clock (13:00:00)"
     zone = _ZONE_NAME.search(text)
