@@ -123,7 +123,9 @@ def renamed_by_case(run_dir: Path, missing: list[str]) -> str:
     """
     wanted = {name.lower(): name for name in missing}
     try:
-        found = sorted(e.name for e in run_dir.iterdir() if e.name.lower() in wanted)
+        found = sorted(
+            e.name for e in run_dir.iterdir() if wanted.get(e.name.lower(), e.name) != e.name
+        )
     except OSError:
         return ""
     if not found:
