@@ -14,7 +14,7 @@ from .._support.fsutil import open_append
 from .._support.oserrors import said_errno
 from .._support.wholelines import append_whole, set_aside_torn_line
 
-__all__ = ["append_entry", "open_journal"]
+__all__ = ["append_entry", "open_journal", "sends_in"]
 
 
 def open_journal(path: Path) -> IO[bytes]:
@@ -48,3 +48,17 @@ def append_entry(log: IO[bytes], entry: Mapping[str, Any], *, path: Path | None 
         raise StoreFailure(
             f"the simulated venue's journal {name} refused a write ({said_errno(exc)})"
         ) from exc
+
+
+def sends_in(data: bytes) -> set[str]:
+    """The client order ids sent (``submit``) or sent again (``replay``) in journal bytes."""
+    sent: set[str] = set()
+    for raw in data.splitlines(keepends=True):
+        if not raw.endswith(b"\n"):
+            continue  # a torn last request never arrived
+        entry = orjson.loads(raw)
+        if entry["op"] == "submit":
+            sent.add(entry["order"]["client_order_id"])
+        elif entry["op"] == "replay":
+            sent.add(entry["cid"])
+    return sent

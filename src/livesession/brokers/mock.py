@@ -50,7 +50,7 @@ from .._typing import (
     ReplayingVenue,
     ResumableVenue,
 )
-from ._journal import append_entry, open_journal
+from ._journal import append_entry, open_journal, sends_in
 from ._venue import DueReports, VenueState, fill_price, halves, market_price
 
 if TYPE_CHECKING:
@@ -277,7 +277,7 @@ class MockBroker(JournaledVenue, ResumableVenue, MarkableVenue, ReplayingVenue, 
         self._reset()
         data = path.read_bytes()
         left_aside = self._replay_bytes(data[:journal_offset], deliveries=not by_time)
-        self._set_aside = set(left_aside) | _sends_in(data[journal_offset:])
+        self._set_aside = set(left_aside) | sends_in(data[journal_offset:])
         # What the session that died did after its checkpoint, the venue sets aside: the
         # resumed session makes the same sends at the same moments (``replays_send``), and
         # the venue takes each then, so its reports come when they came; one it does not
@@ -482,17 +482,3 @@ class MockBroker(JournaledVenue, ResumableVenue, MarkableVenue, ReplayingVenue, 
 
     def __repr__(self) -> str:
         return f"MockBroker(seed={self._seed}, fill_model={self._model!r})"
-
-
-def _sends_in(data: bytes) -> set[str]:
-    """The client order ids sent (``submit``) or sent again (``replay``) in journal bytes."""
-    sent: set[str] = set()
-    for raw in data.splitlines(keepends=True):
-        if not raw.endswith(b"\n"):
-            continue  # a torn last request never arrived
-        entry = orjson.loads(raw)
-        if entry["op"] == "submit":
-            sent.add(entry["order"]["client_order_id"])
-        elif entry["op"] == "replay":
-            sent.add(entry["cid"])
-    return sent
