@@ -193,3 +193,44 @@ def test_a_replay_holds_little_beyond_the_journal_and_the_venue_it_rebuilds(
         tracemalloc.stop()
     venue.close()
     assert peak - kept < 3.5 * journal.stat().st_size
+
+
+@pytest.mark.parametrize("broker", ["mock", "realish"])
+def test_a_resume_from_a_checkpoint_replays_the_venue_journal_once(
+    tmp_path: Path, broker: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The venue replayed its whole journal as it was built, holding every report of the
+    run at once (none taken as delivered), then ``resume_at`` threw that away and replayed
+    it again to the checkpoint's offset: a resume at step 69,000 of a run with OCO exits
+    (25 MB of journal) took 2.2 s more and peaked at 149 MiB, 119 MiB now. Built for a
+    resume from a checkpoint, the venue replays once, in ``resume_at``; the run goes on
+    as it did."""
+    from livesession import DryrunConfig, create_run, resume_run
+
+    from _helpers import crash_in_step
+
+    config = DryrunConfig.from_mapping(
+        {
+            "run_id": "once",
+            "steps": 60,
+            "broker": broker,
+            "checkpoint_every": 10,
+            "volatility_bps": 60,
+            "strategy": {"fast": 2, "slow": 3, "order_qty": "0.010", "protect_pct": "0.002"},
+        }
+    )
+    crash_in_step(create_run(config, tmp_path), 45, 60)
+    journal = tmp_path / "once" / "broker_journal.jsonl"  # the venue's, realish's too
+    requests = sum(1 for line in journal.read_bytes().splitlines() if b'"op":"deliver"' not in line)
+    replayed: list[str] = []
+    real = MockBroker._replay_request
+
+    def counted(self: MockBroker, entry: dict[str, object]) -> None:
+        replayed.append(str(entry["op"]))
+        real(self, entry)
+
+    monkeypatch.setattr(MockBroker, "_replay_request", counted)
+    session = resume_run(tmp_path / "once")
+    assert 0 < len(replayed) <= requests  # up to the checkpoint's offset, once
+    result = session.run_to_end(60)
+    assert (result.state.value, result.steps) == ("STOPPED", 60)

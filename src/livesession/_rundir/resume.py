@@ -38,6 +38,7 @@ from .._support.logging import get_logger
 from .._support.oserrors import unwritable_run
 from .._support.references import check_sources
 from .._typing import MarkableVenue, RelayedVenue, ResumableVenue
+from ..brokers._journal import replay_deferred
 from ..brokers.mock import MockBroker
 from .aftercheckpoint import recorded_fills, sent_after
 from .alerting import choose_alerts
@@ -147,18 +148,20 @@ def resume_run(
     lock = RunLock.acquire(run_dir, writer_command("resume"))
     try:
         refuse_while_evidence_reads(run_dir)  # it would hash files this cuts and writes
-        session = _reopen(
-            run_dir,
-            cfg,
-            meta,
-            refused=refused,
-            lock=lock,
-            clock=clock,
-            broker_factory=broker_factory,
-            lease_clock=lease_clock,
-            given=given,
-            alerts=alert_choice,
-        )
+        with replay_deferred() as defer_replay:
+            session = _reopen(
+                run_dir,
+                cfg,
+                meta,
+                refused=refused,
+                lock=lock,
+                clock=clock,
+                broker_factory=broker_factory,
+                lease_clock=lease_clock,
+                given=given,
+                alerts=alert_choice,
+                defer_replay=defer_replay,
+            )
     except BaseException:
         lock.abandon()  # refused: the run directory is as it was, lock file included
         raise
@@ -177,9 +180,12 @@ def _reopen(
     lease_clock: Clock | None,
     given: PlugIns,
     alerts: AlertSink | Secret | None,
+    defer_replay: Callable[[], None],
 ) -> LiveSessionOrchestrator:
     checkpoint = load_checkpoint(run_dir)
     _refuse_ended_or_changed(run_dir, cfg, checkpoint, refused)
+    if checkpoint is not None:  # _venue_catch_up rebuilds the venue once, to the checkpoint
+        defer_replay()
     # Sealed by its audit log, the checkpoint left unwritten: that checkpoint, and no more.
     reseal(run_dir, checkpoint, durable=cfg.durability != "none")
     check_memory_on_a_venue(cfg, meta)

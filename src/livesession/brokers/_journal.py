@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextvars import ContextVar
 from pathlib import Path
 from typing import IO, Any
 
@@ -14,7 +16,34 @@ from .._support.fsutil import open_append
 from .._support.oserrors import said_errno
 from .._support.wholelines import append_whole, set_aside_torn_line
 
-__all__ = ["append_entry", "open_journal", "sends_in"]
+__all__ = ["append_entry", "open_journal", "replay_deferred", "replay_is_deferred", "sends_in"]
+
+_DEFERRED: ContextVar[bool] = ContextVar("livesession_venue_replay_deferred", default=False)
+
+
+@contextlib.contextmanager
+def replay_deferred() -> Iterator[Callable[[], None]]:
+    """A block in which calling what it yields defers the journal replay of each venue built.
+
+    A resume from a checkpoint rebuilds the venue in ``resume_at``, to the checkpoint's
+    offset, starting over (``_reset``): the whole journal replayed as the venue was built
+    was work thrown away, and it held every report of the run at once (nothing taken as
+    delivered). Such a venue replays in its ``resume_at`` instead, once.
+    """
+    token = _DEFERRED.set(False)
+
+    def defer() -> None:
+        _DEFERRED.set(True)
+
+    try:
+        yield defer
+    finally:
+        _DEFERRED.reset(token)
+
+
+def replay_is_deferred() -> bool:
+    """Whether a venue built now leaves its journal's replay to its ``resume_at``."""
+    return _DEFERRED.get()
 
 
 def open_journal(path: Path) -> IO[bytes]:

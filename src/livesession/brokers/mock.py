@@ -50,7 +50,7 @@ from .._typing import (
     ReplayingVenue,
     ResumableVenue,
 )
-from ._journal import append_entry, open_journal, sends_in
+from ._journal import append_entry, open_journal, replay_is_deferred, sends_in
 from ._venue import DueReports, VenueState, fill_price, halves, market_price
 
 if TYPE_CHECKING:
@@ -136,8 +136,10 @@ class MockBroker(JournaledVenue, ResumableVenue, MarkableVenue, ReplayingVenue, 
         self._reset()
         self._journal_path = journal
         self._journal: IO[bytes] | None = None
+        self._unreplayed = journal is not None and replay_is_deferred()  # see resume_at
         if journal is not None:
-            self._replay(journal)
+            if not self._unreplayed:
+                self._replay(journal)
             self._journal = open_journal(journal)  # never through a symlink
             # A broker dropped unclosed (with its session) closes its journal when collected.
             weakref.finalize(self, self._journal.close).atexit = False
@@ -269,8 +271,10 @@ class MockBroker(JournaledVenue, ResumableVenue, MarkableVenue, ReplayingVenue, 
         report is taken as delivered; the caller polls to ``now_ns`` itself, since it holds
         late fills apart from the venue, so the journal's deliveries are not the session's.
         """
-        path = self._journal_path
+        path, unreplayed, self._unreplayed = self._journal_path, self._unreplayed, False
         if journal_offset is None or path is None or not path.exists():
+            if unreplayed and path is not None:
+                self._replay(path)  # built for a resume that has no offset: as built
             if not by_time:
                 self.poll(now_ns)
             return

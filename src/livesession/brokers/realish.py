@@ -337,8 +337,7 @@ class RealishBroker(
         """
         if journal_offset is not None:
             self._rewind_attempts(journal_offset)
-        if venue_offset is not None:
-            self._venue.resume_at(now_ns, venue_offset, by_time=True)
+        self._venue.resume_at(now_ns, venue_offset, by_time=True)  # None: as it was built
         self._replaying = True
         try:
             self.poll(now_ns)
