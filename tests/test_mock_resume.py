@@ -12,6 +12,7 @@ import sys
 import tracemalloc
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import attrs
 import orjson
@@ -195,17 +196,9 @@ def test_a_replay_holds_little_beyond_the_journal_and_the_venue_it_rebuilds(
     assert peak - kept < 3.5 * journal.stat().st_size
 
 
-@pytest.mark.parametrize("broker", ["mock", "realish"])
-def test_a_resume_from_a_checkpoint_replays_the_venue_journal_once(
-    tmp_path: Path, broker: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The venue replayed its whole journal as it was built, holding every report of the
-    run at once (none taken as delivered), then ``resume_at`` threw that away and replayed
-    it again to the checkpoint's offset: a resume at step 69,000 of a run with OCO exits
-    (25 MB of journal) took 2.2 s more and peaked at 149 MiB, 119 MiB now. Built for a
-    resume from a checkpoint, the venue replays once, in ``resume_at``; the run goes on
-    as it did."""
-    from livesession import DryrunConfig, create_run, resume_run
+def _crashed(tmp_path: Path, broker: str, **factory: Any) -> Path:
+    """A run with OCO exits on ``broker``, crashed in step 45 of 60 (checkpoints every 10)."""
+    from livesession import DryrunConfig, create_run
 
     from _helpers import crash_in_step
 
@@ -219,8 +212,24 @@ def test_a_resume_from_a_checkpoint_replays_the_venue_journal_once(
             "strategy": {"fast": 2, "slow": 3, "order_qty": "0.010", "protect_pct": "0.002"},
         }
     )
-    crash_in_step(create_run(config, tmp_path), 45, 60)
-    journal = tmp_path / "once" / "broker_journal.jsonl"  # the venue's, realish's too
+    crash_in_step(create_run(config, tmp_path, **factory), 45, 60)
+    return tmp_path / "once"
+
+
+@pytest.mark.parametrize("broker", ["mock", "realish"])
+def test_a_resume_from_a_checkpoint_replays_the_venue_journal_once(
+    tmp_path: Path, broker: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The venue replayed its whole journal as it was built, holding every report of the
+    run at once (none taken as delivered), then ``resume_at`` threw that away and replayed
+    it again to the checkpoint's offset: a resume at step 69,000 of a run with OCO exits
+    (25 MB of journal) took 2.2 s more and peaked at 149 MiB, 119 MiB now. Built for a
+    resume from a checkpoint, the venue replays once, in ``resume_at``; the run goes on
+    as it did."""
+    from livesession import resume_run
+
+    run = _crashed(tmp_path, broker)
+    journal = run / "broker_journal.jsonl"  # the venue's, realish's too
     requests = sum(1 for line in journal.read_bytes().splitlines() if b'"op":"deliver"' not in line)
     replayed: list[str] = []
     real = MockBroker._replay_request
@@ -230,7 +239,75 @@ def test_a_resume_from_a_checkpoint_replays_the_venue_journal_once(
         real(self, entry)
 
     monkeypatch.setattr(MockBroker, "_replay_request", counted)
-    session = resume_run(tmp_path / "once")
+    session = resume_run(run)
     assert 0 < len(replayed) <= requests  # up to the checkpoint's offset, once
     result = session.run_to_end(60)
     assert (result.state.value, result.steps) == ("STOPPED", 60)
+
+
+class _Audited:
+    """A desk's wrapper around the run's own broker: neither a ``ResumableVenue`` nor a
+    ``RelayedVenue``, so a resume never calls the venue's ``resume_at``."""
+
+    simulated = True
+
+    def __init__(self, inner: Any) -> None:
+        self.inner, self.kind, self.sent = inner, inner.kind, 0
+
+    def on_market(self, bar: Bar) -> None:
+        self.inner.on_market(bar)
+
+    def submit(self, order: Order, now_ns: int) -> None:
+        self.sent += 1
+        self.inner.submit(order, now_ns)
+
+    def cancel(self, client_order_id: str, now_ns: int) -> None:
+        self.inner.cancel(client_order_id, now_ns)
+
+    def poll(self, now_ns: int) -> Any:
+        return self.inner.poll(now_ns)
+
+    def open_orders(self) -> Any:
+        return self.inner.open_orders()
+
+    def order_by_client_id(self, client_order_id: str) -> Any:
+        return self.inner.order_by_client_id(client_order_id)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+@pytest.mark.parametrize("broker", ["mock", "realish"])
+def test_a_venue_no_resume_at_reaches_replays_its_journal_as_it_was_built(
+    tmp_path: Path, broker: str
+) -> None:
+    """Bug in the replay's deferral (above): a caller's ``broker_factory`` that wraps the
+    run's journaled venue in a broker of its own (``_Audited``) left the venue it built for
+    a resume from a checkpoint empty, since no ``resume_at`` reached it to replay; the
+    resumed run failed ``RECONCILE_MISMATCH`` at once (it had gone on to the end). The
+    venue replays its whole journal when the resume's catch-up is done, as it was built
+    before the deferral: it holds what it held, and the run goes on to the end."""
+    from livesession import SessionStatus, resume_run
+    from livesession._rundir.brokers import open_broker
+
+    built: list[_Audited] = []
+
+    def audited(cfg: Any, run_dir: Path) -> Any:
+        built.append(_Audited(open_broker(cfg, run_dir)))
+        return built[-1]
+
+    run = _crashed(tmp_path, broker, broker_factory=audited)
+    journal = tmp_path / "as_built.jsonl"
+    journal.write_bytes((run / "broker_journal.jsonl").read_bytes())
+    as_built = MockBroker(journal=journal)  # the venue a wrapped resume had before
+    session = resume_run(run, broker_factory=audited)
+    try:
+        assert built[-1].open_orders() == as_built.open_orders() != []
+    finally:
+        as_built.close()
+    result = session.run_to_end(60)
+    assert (result.state.value, result.steps, result.status) == (
+        "STOPPED",
+        60,
+        SessionStatus.COMPLETED,
+    )

@@ -38,7 +38,7 @@ from .._support.logging import get_logger
 from .._support.oserrors import unwritable_run
 from .._support.references import check_sources
 from .._typing import MarkableVenue, RelayedVenue, ResumableVenue
-from ..brokers._journal import replay_deferred
+from ..brokers._journal import replay_deferred, replay_the_rest
 from ..brokers.mock import MockBroker
 from .aftercheckpoint import recorded_fills, sent_after
 from .alerting import choose_alerts
@@ -281,6 +281,9 @@ def _venue_catch_up(broker: Broker, checkpoint: dict[str, Any]) -> None:
         )
     elif isinstance(broker, ResumableVenue):
         broker.resume_at(checkpoint["ts_sim"], checkpoint.get("broker_journal_offset"))
+    # A venue whose replay waited for a resume_at that never came (a caller's factory
+    # wrapped it in a broker that is neither of those) replays as it was built, not empty.
+    replay_the_rest()
     # The venue journal holds prices only from when requests arrived; the session's last
     # bar price is newer (a stop right after the checkpoint must not fill at an old price).
     if isinstance(broker, MarkableVenue):

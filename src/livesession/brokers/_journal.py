@@ -16,9 +16,30 @@ from .._support.fsutil import open_append
 from .._support.oserrors import said_errno
 from .._support.wholelines import append_whole, set_aside_torn_line
 
-__all__ = ["append_entry", "open_journal", "replay_deferred", "replay_is_deferred", "sends_in"]
+__all__ = [
+    "append_entry",
+    "defer_replay",
+    "open_journal",
+    "replay_deferred",
+    "replay_the_rest",
+    "sends_in",
+]
 
-_DEFERRED: ContextVar[bool] = ContextVar("livesession_venue_replay_deferred", default=False)
+
+class _Deferral:
+    """The venues built in a ``replay_deferred`` block while it was armed, unreplayed."""
+
+    def __init__(self) -> None:
+        self.armed = False
+        self.replays: list[Callable[[], None]] = []
+
+    def arm(self) -> None:
+        self.armed = True
+
+
+_DEFERRED: ContextVar[_Deferral | None] = ContextVar(
+    "livesession_venue_replay_deferred", default=None
+)
 
 
 @contextlib.contextmanager
@@ -28,22 +49,44 @@ def replay_deferred() -> Iterator[Callable[[], None]]:
     A resume from a checkpoint rebuilds the venue in ``resume_at``, to the checkpoint's
     offset, starting over (``_reset``): the whole journal replayed as the venue was built
     was work thrown away, and it held every report of the run at once (nothing taken as
-    delivered). Such a venue replays in its ``resume_at`` instead, once.
+    delivered). Such a venue replays in its ``resume_at`` instead, once; one that no
+    ``resume_at`` reached replays as it was built when the resume calls ``replay_the_rest``.
     """
-    token = _DEFERRED.set(False)
-
-    def defer() -> None:
-        _DEFERRED.set(True)
-
+    deferral = _Deferral()
+    token = _DEFERRED.set(deferral)
     try:
-        yield defer
+        yield deferral.arm
     finally:
         _DEFERRED.reset(token)
 
 
-def replay_is_deferred() -> bool:
-    """Whether a venue built now leaves its journal's replay to its ``resume_at``."""
-    return _DEFERRED.get()
+def defer_replay(replay: Callable[[], None]) -> bool:
+    """Whether a venue built now leaves its journal's replay to its ``resume_at``.
+
+    If so, ``replay`` (the venue's replay as built, which does nothing once the venue has
+    replayed) is kept for ``replay_the_rest``.
+    """
+    deferral = _DEFERRED.get()
+    if deferral is None or not deferral.armed:
+        return False
+    deferral.replays.append(replay)
+    return True
+
+
+def replay_the_rest() -> None:
+    """The resume's venue catch-up is done: each deferred venue not replayed yet replays now.
+
+    That is a venue ``resume_at`` did not reach: one a caller's ``broker_factory`` wrapped
+    in a broker that is neither a ``ResumableVenue`` nor a ``RelayedVenue``. It replays its
+    whole journal, as it did when it was built, rather than stay empty. A venue built after
+    this replays as it is built.
+    """
+    deferral = _DEFERRED.get()
+    if deferral is None:
+        return
+    replays, deferral.replays, deferral.armed = deferral.replays, [], False
+    for replay in replays:
+        replay()
 
 
 def open_journal(path: Path) -> IO[bytes]:

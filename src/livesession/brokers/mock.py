@@ -50,7 +50,7 @@ from .._typing import (
     ReplayingVenue,
     ResumableVenue,
 )
-from ._journal import append_entry, open_journal, replay_is_deferred, sends_in
+from ._journal import append_entry, defer_replay, open_journal, sends_in
 from ._venue import DueReports, VenueState, fill_price, halves, market_price
 
 if TYPE_CHECKING:
@@ -136,7 +136,7 @@ class MockBroker(JournaledVenue, ResumableVenue, MarkableVenue, ReplayingVenue, 
         self._reset()
         self._journal_path = journal
         self._journal: IO[bytes] | None = None
-        self._unreplayed = journal is not None and replay_is_deferred()  # see resume_at
+        self._unreplayed = journal is not None and defer_replay(self._replay_as_built)
         if journal is not None:
             if not self._unreplayed:
                 self._replay(journal)
@@ -271,14 +271,14 @@ class MockBroker(JournaledVenue, ResumableVenue, MarkableVenue, ReplayingVenue, 
         report is taken as delivered; the caller polls to ``now_ns`` itself, since it holds
         late fills apart from the venue, so the journal's deliveries are not the session's.
         """
-        path, unreplayed, self._unreplayed = self._journal_path, self._unreplayed, False
+        path = self._journal_path
         if journal_offset is None or path is None or not path.exists():
-            if unreplayed and path is not None:
-                self._replay(path)  # built for a resume that has no offset: as built
+            self._replay_as_built()  # built for a resume that has no offset
             if not by_time:
                 self.poll(now_ns)
             return
         self._reset()
+        self._unreplayed = False
         data = path.read_bytes()
         left_aside = self._replay_bytes(data[:journal_offset], deliveries=not by_time)
         self._set_aside = set(left_aside) | sends_in(data[journal_offset:])
@@ -412,6 +412,12 @@ class MockBroker(JournaledVenue, ResumableVenue, MarkableVenue, ReplayingVenue, 
         else:
             entry["cid"] = fields["cid"]
         append_entry(self._journal, entry, path=self._journal_path)
+
+    def _replay_as_built(self) -> None:
+        """Replay the whole journal, if building the venue left it to a resume (``_journal``)."""
+        if self._unreplayed and self._journal_path is not None:
+            self._unreplayed = False
+            self._replay(self._journal_path)
 
     def _replay(self, journal: Path) -> None:
         if journal.exists():
