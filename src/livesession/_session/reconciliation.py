@@ -297,14 +297,16 @@ def _this_market(
     what the other sessions hold too: none of it this session's to reconcile, or to call an
     operator for. An order the book tracks stays, whatever its symbol.
     """
-    if any(order.symbol != symbol for order in venue_open):
+    if not (venue_open or held):
+        return venue_open, held  # a quiet step: nothing open, flat
+    if venue_open and any(order.symbol != symbol for order in venue_open):
         tracked = {order.client_order_id for order in local}
         venue_open = [
             order
             for order in venue_open
             if order.symbol == symbol or order.client_order_id in tracked
         ]
-    if held is not None and any(s != symbol for s in held):
+    if held and (len(held) > 1 or symbol not in held):  # another symbol's position
         held = {s: q for s, q in held.items() if s == symbol}
     return venue_open, held
 
