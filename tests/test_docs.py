@@ -984,3 +984,27 @@ def test_the_testing_page_names_every_fault_broker_parameter():
     named = set(inspect.signature(FaultBroker).parameters) - {"tick"}
     assert {"latency_ns", "lot", "native_oco"} <= named
     assert sorted(name for name in named if f"`{name}`" not in section) == []
+
+
+def test_the_exception_tree_drawn_in_the_docstring_is_the_class_tree():
+    """``_exceptions.py`` draws the tree of every exception livesession raises, which
+    docs/api.md sends a reader to: each class of the module's ``__all__`` is drawn once,
+    under the class it subclasses, and nothing else is drawn."""
+    from livesession import _exceptions
+
+    doc = _exceptions.__doc__ or ""
+    drawn: dict[str, str | None] = {}
+    parents: list[str] = []  # the names on the path to the current line, by depth
+    for line in doc.split("::", 1)[1].strip("\n").splitlines():
+        match = re.match(r"^    ((?:[│ ]   )*)(?:[├└]── )?(\w+)\s", line + " ")
+        assert match, line
+        depth = len(match[1]) // 4 + (1 if "──" in line else 0)
+        name = match[2]
+        assert name not in drawn, f"{name} is drawn twice"
+        drawn[name] = parents[depth - 1] if depth else None
+        parents[depth:] = [name]
+    classes = {name: getattr(_exceptions, name) for name in _exceptions.__all__}
+    assert set(drawn) == set(classes)
+    for name, cls in classes.items():
+        (base,) = cls.__bases__
+        assert drawn[name] == (None if base is Exception else base.__name__), name
