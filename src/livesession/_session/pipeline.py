@@ -1,11 +1,11 @@
 """The step pipeline: what one step in DRYRUN_ACTIVE does, in order.
 
-clock tick -> market feed -> broker reports -> runtime checks (book invariants, daily
+(lease renewal, ``guarded_step``) -> market feed (asked at the step's time) -> clock tick
+-> bar (to the venue, ``BAR``) -> broker reports -> runtime checks (book invariants, daily
 loss) -> strategy -> per intent: rails, idempotency reserve, broker (a ``CancelIntent``: its
-cancel, ``cancels``) -> while HALTED (not
-by the kill switch), the cancels of what could add exposure -> reports -> kill switch
-progress -> reconciliation -> step hooks -> checkpoint. A step whose feed has run
-out, or that reaches ``max_steps``, starts the wind-down.
+cancel, ``cancels``) -> while HALTED (not by the kill switch), the cancels of what could add
+exposure -> reports -> kill switch progress -> reconciliation -> step hooks -> checkpoint.
+A step whose feed has run out, or that reaches ``max_steps``, starts the wind-down.
 
 A step counts once its bar is recorded (``BAR``), whatever happens after it in the step,
 so a run's final ``step`` always equals its ``BAR`` events.
