@@ -1008,3 +1008,73 @@ def test_the_exception_tree_drawn_in_the_docstring_is_the_class_tree():
     for name, cls in classes.items():
         (base,) = cls.__bases__
         assert drawn[name] == (None if base is Exception else base.__name__), name
+
+
+def _command_lines(text: str) -> list[str]:
+    """The inline code spans of a page and the lines of its shell blocks (continued lines
+    joined), where a command line of the docs is written."""
+    spans = re.findall(r"`([^`\n]+)`", re.sub(r"```.*?```", "", text, flags=re.DOTALL))
+    for block in re.findall(r"```(?:bash|sh|console|shell|text)?\n(.*?)```", text, re.DOTALL):
+        spans += block.replace("\\\n", " ").splitlines()
+    return spans
+
+
+def test_every_flag_the_docs_give_a_command_is_one_of_that_command():
+    """A newcomer copies ``livesession report RUN --out x.html`` from a page: each
+    ``--flag`` written after ``livesession COMMAND`` (or in a span that starts with the
+    command, ``dryrun --json``) is an option of that command, or of ``livesession`` itself."""
+    import argparse
+
+    from livesession import cli
+
+    parser = cli.build_parser()
+    [sub] = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    top = {flag for action in parser._actions for flag in action.option_strings}
+    options = {
+        name: top | {flag for action in each._actions for flag in action.option_strings}
+        for name, each in sub.choices.items()
+    }
+    names = "|".join(sorted(options))
+    written = re.compile(
+        rf"(?:^|(?<=[\s;|&(]))(?:python -m )?livesession\s+({names})\b([^;|&)#]*)"
+        rf"|^({names})\s+(--.*)$"
+    )
+    checked, wrong = 0, []
+    for page in _PAGES:
+        for line in _command_lines((ROOT / page).read_text(encoding="utf-8")):
+            for match in written.finditer(line.strip()):
+                command = match[1] or match[3]
+                for flag in re.findall(
+                    r"(?<![\w-])(--[a-z][\w-]*)", match[2] if match[1] else match[4]
+                ):
+                    checked += 1
+                    if flag not in options[command]:
+                        wrong.append(f"{page}: livesession {command} {flag}")
+    assert not wrong
+    assert checked > 50  # the pattern sees the docs' command lines
+
+
+def test_every_dotted_livesession_name_the_docs_give_resolves():
+    """``livesession.testing.strategies``, ``livesession.report.lifecycle_diagram``, ...:
+    each ``livesession.x.y`` a page names in backticks is a module or an attribute of one."""
+    import importlib
+
+    checked, gone = 0, []
+    for page in _PAGES:
+        text = (ROOT / page).read_text(encoding="utf-8")
+        for dotted in set(re.findall(r"`(livesession(?:\.\w+)+)(?:\(\))?`", text)):
+            checked += 1
+            parts = dotted.split(".")
+            for cut in range(len(parts), 0, -1):
+                try:
+                    found: object = importlib.import_module(".".join(parts[:cut]))
+                except ImportError:
+                    continue
+                break
+            try:
+                for part in parts[cut:]:
+                    found = getattr(found, part)
+            except AttributeError:
+                gone.append(f"{page}: {dotted}")
+    assert not gone
+    assert checked > 10
