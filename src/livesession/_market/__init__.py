@@ -1,1 +1,1 @@
-"""Market input and decisions: feeds and strategies."""
+"""Market input and decisions: the feeds, the data files they read, and the demo strategy."""

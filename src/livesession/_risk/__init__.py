@@ -1,1 +1,1 @@
-"""Risk rules: safety rails, preflight checks."""
+"""Risk rules: preflight checks, the pre-trade safety rails, and the trading state they read."""
