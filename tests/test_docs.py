@@ -1078,3 +1078,35 @@ def test_every_dotted_livesession_name_the_docs_give_resolves():
                 gone.append(f"{page}: {dotted}")
     assert not gone
     assert checked > 10
+
+
+def test_the_testing_page_lists_every_name_of_the_kit_with_its_docstring():
+    """``livesession.testing`` is the second public module, and docs/testing.md its page:
+    ``verify_session``, ``SessionTracker``, ``mark_verified``, ``run_dirs``, ``Trade``,
+    ``ALIASES`` and ``ALL_FAULTS`` were in its ``__all__`` and on no page (``ALL_FAULTS``
+    had no docstring at all). Each name has a row, the first line of its docstring (a
+    constant's: the docstring beside its definition), and no row names anything else."""
+    import inspect
+    import itertools
+
+    text = (ROOT / "docs" / "testing.md").read_text(encoding="utf-8")
+    table = text.split("\n## What `livesession.testing` exports\n", 1)[1].split("\n## ", 1)[0]
+    rows = dict(re.findall(r"^\| `(\w+)(?:\(\))?` \| (.*) \|$", table, flags=re.MULTILINE))
+    assert set(rows) == set(livesession.testing.__all__)
+    source = (_SRC / "testing" / "model.py").read_text(encoding="utf-8")
+    body = ast.parse(source).body
+    beside = {
+        node.target.id: after.value.value
+        for node, after in itertools.pairwise(body)
+        if isinstance(node, ast.AnnAssign)
+        and isinstance(node.target, ast.Name)
+        and isinstance(after, ast.Expr)
+        and isinstance(after.value, ast.Constant)
+    }
+    for name in livesession.testing.__all__:
+        value = getattr(livesession.testing, name)
+        if inspect.isclass(value) or inspect.isfunction(value):
+            first = (inspect.getdoc(value) or "").splitlines()[0]
+        else:
+            first = beside[name]
+        assert rows[name] == first.replace("``", "`"), name

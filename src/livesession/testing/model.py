@@ -39,6 +39,7 @@ REPORT_FAULTS: Final = (
 )
 LOOKUP_FAULTS: Final = ("lookup_down",)
 ALL_FAULTS: Final = SUBMIT_FAULTS + CANCEL_FAULTS + REPORT_FAULTS + LOOKUP_FAULTS
+"""Every fault a ``FaultBroker`` can arm, by its own name (``ALIASES`` gives others)."""
 ALIASES: Final = {
     "drop": "timeout_before",
     "delay": "late_fill",
