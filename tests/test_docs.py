@@ -1110,3 +1110,23 @@ def test_the_testing_page_lists_every_name_of_the_kit_with_its_docstring():
         else:
             first = beside[name]
         assert rows[name] == first.replace("``", "`"), name
+
+
+def test_help_livesession_says_where_to_start_with_public_names():
+    """``help(livesession)`` said two lines, nothing of where to start. It now names the
+    entry points, and each name it gives (``create_run``, ``LiveSessionError``, ...) is
+    public; each public name has a docstring of its own (a type alias aside: api.md)."""
+    import inspect
+    import types
+
+    doc = livesession.__doc__ or ""
+    named = set(re.findall(r"``(\w+)(?:\([^`]*\))?``", doc)) - {"_"}
+    assert {"create_run", "LiveSessionOrchestrator", "verify_run"} <= named
+    assert named <= set(livesession.__all__), named - set(livesession.__all__)
+    for module in (livesession, livesession.testing):
+        for name in module.__all__:
+            value = getattr(module, name)
+            if inspect.isclass(value):
+                assert value.__dict__.get("__doc__"), f"{module.__name__}.{name}"
+            elif callable(value) and not isinstance(value, types.UnionType):
+                assert inspect.getdoc(value), f"{module.__name__}.{name}"

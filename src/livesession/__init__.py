@@ -1,6 +1,20 @@
 """livesession: run a trading session as an explicit, bounded, auditable state machine.
 
 Dry-run first, deterministic, and leaving evidence a reviewer can verify.
+
+Where to start:
+
+- ``create_run(config, out_dir)`` makes a run directory and the session that writes into
+  it; ``resume_run(run_dir)`` continues a crashed one from its last checkpoint;
+  ``verify_run(run_dir)`` checks one against the artifact contract.
+- ``LiveSessionOrchestrator(config, ...)`` is the session itself, over the edges you inject
+  (clock, broker, feed, strategy, sinks, stores); ``open_session`` runs one from asyncio.
+- ``DryrunConfig`` and ``load_config`` configure it; ``Strategy``, ``MarketFeed`` and
+  ``Broker`` are the protocols your own code implements.
+- Every error it raises on purpose is a ``LiveSessionError``.
+
+docs/api.md lists every public name, grouped; ``livesession --help`` gives the command
+line. Names load on first use; everything whose name starts with ``_`` is private.
 """
 
 from __future__ import annotations
