@@ -1130,3 +1130,39 @@ def test_help_livesession_says_where_to_start_with_public_names():
                 assert value.__dict__.get("__doc__"), f"{module.__name__}.{name}"
             elif callable(value) and not isinstance(value, types.UnionType):
                 assert inspect.getdoc(value), f"{module.__name__}.{name}"
+
+
+def _drawn_transitions(diagram: str) -> set[tuple[str, str, str]]:
+    """(trigger, source, destination) of each arrow of README's sketch: ``A ─t─▶ B`` (a
+    chain goes on from ``B``), ``A | B ─t─▶ C`` (from each), ``└─t─▶ C`` (from the line
+    above's first state)."""
+    arrow = re.compile(r"((?:[A-Z_]+\s*\|\s*)*[A-Z_]+)?\s*(└)?─(\w+)─▶\s*([A-Z_]+)")
+    drawn, first = set(), ""
+    for line in diagram.splitlines():
+        at = 0
+        previous = ""
+        while found := arrow.search(line, at):
+            if found[2]:
+                sources = [first]
+            elif found[1]:
+                sources = [s.strip() for s in found[1].split("|")]
+            else:
+                sources = [previous]
+            drawn |= {(found[3], source, found[4]) for source in sources}
+            first = first or sources[0]
+            previous = found[4]
+            at = found.end() - len(found[4])
+    return drawn
+
+
+def test_the_readmes_lifecycle_sketch_is_the_transition_table():
+    """README's sketch is a newcomer's first picture of the machine: it left out
+    ``request_stop`` from ``PREFLIGHT_OK`` and named two triggers by words no code uses
+    (``preflight ok``, ``preflight fail``). It draws each transition of ``TRANSITIONS``, by
+    its trigger's name, and no other."""
+    from livesession._domain.lifecycle import TRANSITIONS
+
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    diagram = text.split("```\nINIT ", 1)[1].split("```", 1)[0]
+    table = {(t.value, s.value, d.value) for t, s, d in TRANSITIONS}
+    assert _drawn_transitions("INIT " + diagram) == table
