@@ -1,4 +1,8 @@
-"""Deterministic identifiers: ``stable_id`` and client order ids (see docs/artifacts.md)."""
+"""Deterministic identifiers, and the names a run records (see docs/artifacts.md).
+
+``stable_id`` and client order ids; the forms a run id and a symbol may take (a
+derivative's name refused with a note); free text made a record code (``record_code``).
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,9 @@
-"""The line format of the journals a simulated venue keeps (the venue and attempt journals)."""
+"""The journals a simulated venue keeps (the venue and attempt journals).
+
+Opened and appended to in whole lines (``open_journal``, ``append_entry``), read for the
+client ids a stretch of them sends (``sends_in``), and replayed once on a resume: the
+replay a venue would make as it is built deferred to its ``resume_at`` (``replay_deferred``).
+"""
 
 from __future__ import annotations
 
