@@ -725,9 +725,7 @@ _ALIAS_HOMES = {"BrokerReport": "livesession._domain.model"}
 _SRC = ROOT / "src" / "livesession"
 # Every folder of the package, found on disk (a new one is held to the map as it is added):
 # its part of the map names each of its modules, those of a folder inside it too.
-_DETAILED = tuple(
-    sorted(p.parent.name for p in _SRC.glob("*/__init__.py") if p.parent.name != "__pycache__")
-)
+_DETAILED = tuple(sorted({p.relative_to(_SRC).parts[0] for p in _SRC.glob("*/**/*.py")}))
 
 
 def _map_section() -> str:
