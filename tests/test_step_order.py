@@ -129,24 +129,25 @@ class Strategy(ScriptedStrategy):
         return super().on_bar(bar, view)
 
 
+def _noted(name: str) -> Any:
+    """``FaultBroker``'s method ``name``, noted in the trace as it is called."""
+
+    def method(self: FaultBroker, *args: Any) -> Any:
+        note(name)
+        return getattr(FaultBroker, name)(self, *args)
+
+    return method
+
+
 class Broker(FaultBroker):
+    """A ``FaultBroker`` (a broker of the test's own: it says it is simulated) that notes
+    the calls of the step's parts: the bar, the polls, the sends and the reconciliation."""
+
     simulated = True
-
-    def on_market(self, *args: Any) -> Any:
-        note("on_market")
-        return super().on_market(*args)
-
-    def poll(self, *args: Any) -> Any:
-        note("poll")
-        return super().poll(*args)
-
-    def submit(self, *args: Any) -> Any:
-        note("submit")
-        return super().submit(*args)
-
-    def open_orders(self, *args: Any) -> Any:
-        note("open_orders")
-        return super().open_orders(*args)
+    on_market = _noted("on_market")
+    poll = _noted("poll")
+    submit = _noted("submit")
+    open_orders = _noted("open_orders")
 
 
 class Store(MemoryIdempotencyStore):
