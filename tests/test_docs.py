@@ -1164,3 +1164,37 @@ def test_the_readmes_lifecycle_sketch_is_the_transition_table():
     diagram = text.split("```\nINIT ", 1)[1].split("```", 1)[0]
     table = {(t.value, s.value, d.value) for t, s, d in TRANSITIONS}
     assert _drawn_transitions("INIT " + diagram) == table
+
+
+def _anchors(path: Path) -> set[str]:
+    """The anchors of a page's headings, as GitHub makes them (a repeated one gets ``-1``)."""
+    text = re.sub(r"```.*?```", "", path.read_text(encoding="utf-8"), flags=re.DOTALL)
+    anchors: set[str] = set()
+    for heading in re.findall(r"^#{1,6} (.+)$", text, flags=re.MULTILINE):
+        anchor = re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+        number = 0
+        while (f"{anchor}-{number}" if number else anchor) in anchors:
+            number += 1
+        anchors.add(f"{anchor}-{number}" if number else anchor)
+    return anchors
+
+
+def test_every_link_between_the_pages_reaches_its_file_and_heading():
+    """A newcomer follows the links from page to page: each relative link names a file of
+    the checkout, and each ``#anchor`` a heading of its page (a heading renamed, the links
+    to it are renamed too)."""
+    checked, broken = 0, []
+    for page in (*_PAGES, "CHANGELOG.md"):
+        text = re.sub(r"```.*?```", "", (ROOT / page).read_text(encoding="utf-8"), flags=re.DOTALL)
+        for target in re.findall(r"\]\(([^)\s]+)\)", text):
+            if target.startswith(("http://", "https://", "mailto:")):
+                continue
+            checked += 1
+            name, _, anchor = target.partition("#")
+            dest = (ROOT / page).parent / name if name else ROOT / page
+            if not dest.exists():
+                broken.append(f"{page}: {target} (no such file)")
+            elif anchor and dest.suffix == ".md" and anchor not in _anchors(dest):
+                broken.append(f"{page}: {target} (no such heading)")
+    assert not broken
+    assert checked > 100
