@@ -1198,3 +1198,15 @@ def test_every_link_between_the_pages_reaches_its_file_and_heading():
                 broken.append(f"{page}: {target} (no such heading)")
     assert not broken
     assert checked > 100
+
+
+def test_every_module_opens_with_what_it_owns():
+    """A newcomer opening a file reads first what it owns: every module of the package has
+    a docstring whose first line says so (a sentence, not a bare name)."""
+    bare = []
+    for path in sorted(_SRC.rglob("*.py")):
+        doc = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))) or ""
+        first = doc.split("\n", 1)[0]
+        if len(first.split()) < 4 or not first.endswith((".", "?")):
+            bare.append(str(path.relative_to(_SRC)))
+    assert bare == []

@@ -1,4 +1,4 @@
-"""Counter-based deterministic randomness.
+"""Counter-based deterministic randomness: a seeded stream (the random walk's), and one-off draws.
 
 Each component draws from ``DeterministicStream(seed, component)``: block ``k`` is the
 SHA-256 of (``stable_id(seed, component)``, k), whose 32 bytes are four 64-bit draws
