@@ -797,6 +797,18 @@ class TestPackageMap:
         }
         assert gone == set()
 
+    def test_the_cli_row_names_every_command(self):
+        """The map's ``cli.py`` row is where a newcomer looks for the commands: it names
+        each subcommand the parser has, in backticks."""
+        import argparse
+
+        from livesession import cli
+
+        parser = cli.build_parser()
+        [sub] = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        (row,) = [line for line in _map_section().splitlines() if line.startswith("| `cli.py` |")]
+        assert [name for name in sub.choices if f"`{name}`" not in row] == []
+
 
 _LISTING_PACKAGES = ("_rundir", "_session", "_support", "leases", "report")
 """The packages whose docstring is a map of their modules: it names each of them."""
