@@ -1,12 +1,14 @@
-"""One step's parts run in the order the docs give: each of the three places that write the
-order down (docs/concepts.md's "One step" and its map of the package, and the docstring of
-``_session/pipeline.py``) names the parts in the order a traced step calls them.
+"""One step's parts run in the order the docs give: each of the four places that write the
+order down (docs/concepts.md's "One step" and its map of the package, the docstrings of
+``_session/pipeline.py`` and ``_session/coordinator.py``) names the parts in the order a
+traced step calls them.
 
-Bug: all three began "clock tick -> market feed", but the step asks the feed for its bar
+Bug: all four began "clock tick -> market feed", but the step asks the feed for its bar
 first (at the time the step would take, so that a dated feed's bar can set it) and ticks
 the clock after; and concepts.md's chain ended "reports -> book -> events -> reconcile ->
 checkpoint", leaving out the kill switch's progress and the step hooks, which run between
-the reconciliation and the checkpoint.
+the reconciliation and the checkpoint (coordinator.py: "reports, book, events,
+reconciliation, checkpoint").
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from livesession import (
     SimClock,
     default_rails,
 )
-from livesession._session import pipeline
+from livesession._session import coordinator, pipeline
 from livesession.testing import FaultBroker
 
 from _helpers import Sinks
@@ -79,6 +81,7 @@ def _texts() -> dict[str, str]:
         "docs/concepts.md, One step": one_step,
         "docs/concepts.md, Map of the package": mapped,
         "_session/pipeline.py": pipeline.__doc__ or "",
+        "_session/coordinator.py": coordinator.__doc__ or "",
     }
 
 
@@ -86,7 +89,8 @@ def test_each_text_names_the_parts_in_the_steps_order():
     for where, text in _texts().items():
         at_ = 0
         for stage in STAGES:
-            found = re.compile(rf"\b{stage}").search(text, at_)
+            words = r"\s+".join(stage.split())  # a name may break across lines
+            found = re.compile(rf"\b{words}").search(text, at_)
             assert found, f"{where} names no {stage!r} after {text[:at_][-60:]!r}"
             at_ = found.end()
 

@@ -2,9 +2,9 @@
 
 Public verbs (``preflight``, ``activate``, ``step``, ``run_n_steps``, ``request_stop``,
 ``kill``, ``acknowledge``, ``close``) fire the lifecycle machine; nothing else changes
-the state. One step in DRYRUN_ACTIVE runs, in order: clock tick, market feed, broker
-reports, runtime checks, strategy, safety rails, idempotency reserve, broker, reports,
-book, events, reconciliation, checkpoint.
+the state. One step in DRYRUN_ACTIVE runs, in order: market feed, clock tick, bar, broker
+reports, runtime checks, strategy, rails, idempotency reserve, broker, reports, kill switch
+progress, reconciliation, step hooks, checkpoint (``pipeline.py``).
 
 The coordinator keeps that order and the verbs; each concern is a collaborator that owns
 its state (``_session/assembly.py`` wires them): ``Timekeeper`` (steps and simulated
