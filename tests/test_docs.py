@@ -1222,3 +1222,14 @@ def test_every_module_opens_with_what_it_owns():
         if len(first.split()) < 4 or not first.endswith((".", "?")):
             bare.append(str(path.relative_to(_SRC)))
     assert bare == []
+
+
+def test_the_cli_docstring_gives_every_exit_code():
+    """``cli.py`` opens with the exit codes, where a newcomer reading the code looks first:
+    it left out 143 (terminated) and 129 (hung up), and said 1 was verify's alone. Each
+    ``EXIT_*`` code is in it."""
+    from livesession import _cli_output, cli
+
+    codes = {v for k, v in vars(_cli_output).items() if k.startswith("EXIT_")}
+    said = {int(n) for n in re.findall(r"(?<![\w.])(\d+)\s+[a-zA-Z(]", cli.__doc__ or "")}
+    assert codes - said == set()

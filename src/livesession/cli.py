@@ -1,13 +1,13 @@
 """The ``livesession`` command line: one-shot operator commands.
 
-Every command runs, writes and exits; nothing watches or loops forever. Exit codes:
-0 completed (or clean; also a run stopped by SIGTERM/SIGINT/SIGHUP and sealed), 1 verification
-found violations, 2 bad input, 3 rejected (by preflight, or another process holds the run),
-4 failed, 130 interrupted (Ctrl-C, or a plug-in's KeyboardInterrupt inside a step, which
-leaves the run unsealed and says so); ``status`` adds 5 needs an operator, 6 crashed and
-resumable, 7 running; ``stop``/``kill``/``ack`` add 8 nothing holds the run, 9 no effect
-seen in time. RUNBOOK.md's table says what each means for the operator (a test keeps the
-two in step).
+Every command runs, writes and exits; nothing watches or loops forever. Exit codes (the
+``EXIT_*`` of ``_cli_output``): 0 completed (or clean; also a run stopped by SIGTERM/SIGINT/
+SIGHUP and sealed), 1 violations (verify), FAIL (evidence) or a criterion not met (burnin),
+2 bad input, 3 rejected (by preflight, or another process holds the run), 4 failed, 130
+interrupted (Ctrl-C, or a plug-in's KeyboardInterrupt inside a step: the run left unsealed,
+and said so), 143 terminated and 129 hung up (the signal came with no run to stop and seal);
+``status`` adds 5 needs an operator, 6 crashed and resumable, 7 running; ``stop``/``kill``/
+``ack`` add 8 nothing holds the run, 9 no effect seen in time. RUNBOOK.md's table says more.
 
 ``dryrun`` and ``resume`` answer operator signals between steps (``control.py``): SIGTERM
 and SIGINT stop gracefully, SIGUSR1 trips the kill switch, SIGUSR2 acknowledges; ``stop``,
