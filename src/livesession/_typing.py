@@ -1,4 +1,8 @@
-"""Every protocol at the edges of the session, in one place."""
+"""Every protocol at the edges of the session, in one place: clock, venue, feed, strategy, sinks.
+
+But for two: a rail's and a preflight check's (``Rail``, ``Check``) are in ``_risk``,
+beside the built-in rails and checks they join.
+"""
 
 from __future__ import annotations
 
