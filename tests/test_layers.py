@@ -48,6 +48,7 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
                 "verify",
                 "report",
                 "prom",
+                "_prom_wsgi",
                 "evidence",
                 "burnin",
                 "controls",

@@ -483,6 +483,22 @@ class TestExporter:
 
         assert b'trader_signals_total{run_id="run-test-1"} 5.0' in scrape(app)[1]
 
+    @pytest.mark.broken_run("its events.jsonl is replaced with a FIFO")
+    @pytest.mark.parametrize("given", ["path", "registry"])
+    def test_unreadable_run_is_one_line_503(self, run, given):
+        """A run the file system refuses is a 503 and one line naming it, not a 500 page."""
+        events = run / "events.jsonl"
+        events.unlink()
+        os.mkfifo(events)
+        app = make_exporter(run if given == "path" else make_registry(run))
+
+        status, body = scrape(app)
+
+        assert status == "503 Service Unavailable"
+        where = f"the run {run}" if given == "path" else "the registry's run"
+        line = f"livesession: cannot read {where}: {events}: not a regular file (a FIFO)\n"
+        assert body.decode() == line
+
     def test_given_registry(self, run):
         """A registry built by the caller is served as it is."""
         status, body = scrape(make_exporter(make_registry(run)))

@@ -76,6 +76,7 @@ from ._artifacts.releases import release_of, written_by_other_release
 from ._artifacts.runread import iter_records, payload, read_json_object
 from ._artifacts.timings import STEP_BUCKETS_SECONDS
 from ._domain.decimal import finite_decimal
+from ._prom_wsgi import guarded
 from ._rundir.livecut import crashed_cut, live_cut
 from ._support.optional import import_optional
 from ._support.outfile import write_output
@@ -175,16 +176,15 @@ def make_exporter(
     """A WSGI app serving the metrics, for an embedding app to mount (e.g. at ``/metrics``).
 
     ``registry_source`` is a run directory (read afresh at every request) or a registry
-    the caller built, e.g. with ``make_registry``. The global registry is never used.
+    the caller built, e.g. with ``make_registry``. The global registry is never used. A
+    run the file system will not let it read is ``503`` with one line (``_prom_wsgi``).
     """
     prometheus = _prometheus()
     if isinstance(registry_source, (str, Path)):
-        registry = make_registry(registry_source)
+        registry, where = make_registry(registry_source), f"the run {registry_source}"
     else:
-        registry = registry_source
-    app: Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
-    app = prometheus.make_wsgi_app(registry)
-    return app
+        registry, where = registry_source, "the registry's run"
+    return guarded(prometheus.make_wsgi_app(registry), where)
 
 
 def _prometheus() -> Any:
