@@ -8,6 +8,8 @@ carries a token-like path, and no run file, log, repr or CLI output may ever sho
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
+import email.utils
 import os
 import socket
 import subprocess
@@ -624,10 +626,13 @@ def test_http_errors_are_logged_redacted(tmp_path):
     _assert_no_secret((tmp_path / "alerts.jsonl").read_bytes())
 
 
-class _Redirecting:
-    """A loopback webhook that answers every POST 302 to a path holding the token."""
+class _Answering:
+    """A loopback webhook that answers its POSTs in turn with ``answers`` (the last again).
 
-    def __init__(self) -> None:
+    Each answer is a status and its headers; ``seen`` keeps each request's method and path.
+    """
+
+    def __init__(self, answers: list[tuple[int, dict[str, str]]]) -> None:
         self.seen: list[str] = []
         seen = self.seen
 
@@ -635,9 +640,10 @@ class _Redirecting:
             def do_POST(self) -> None:
                 seen.append(f"POST {self.path}")
                 self.rfile.read(int(self.headers["Content-Length"]))
-                self.send_response(302)
-                self.send_header("Location", f"/moved/{TOKEN}")
-                self.send_header("Content-Length", "0")
+                status, headers = answers[min(len(seen), len(answers)) - 1]
+                self.send_response(status)
+                for name, value in {**headers, "Content-Length": "0"}.items():
+                    self.send_header(name, value)
                 self.end_headers()
 
             def log_message(self, *_args: object) -> None:
@@ -657,7 +663,7 @@ def test_a_redirect_is_not_followed_and_its_status_is_logged(tmp_path):
     """Bug: a webhook answering 302 was followed as a GET without the body (urllib does so
     for a POST), so the alert went nowhere and alerts.jsonl said `HTTP 501`, the answer to
     that GET. Redirects are not followed: the 302 is logged, and never where it led."""
-    hook = _Redirecting()
+    hook = _Answering([(302, {"Location": f"/moved/{TOKEN}"})])
     try:
         sink = WebhookAlertSink(
             Secret(hook.url), log_path=tmp_path / "alerts.jsonl", retries=0, backoff_s=0.01
@@ -682,6 +688,76 @@ def test_a_redirect_is_not_followed_and_its_status_is_logged(tmp_path):
     assert "the webhook failed (HTTPError)" in by_script.stderr
     _assert_no_secret(by_script.stdout + by_script.stderr)
     assert hook.seen == [f"POST /hooks/{TOKEN}"] * 2  # no GET of where it pointed
+
+
+def _rate_limited_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, retry_after: str, *, wait_for_close: bool
+) -> tuple[_Answering, list[tuple[float, bool]]]:
+    """A run whose seal's alert is answered 429 with ``retry_after``, then 200.
+
+    The sink's waits are recorded, not waited; ``wait_for_close``: each wait the close may
+    cut short lasts until the session closes (an alert asked to wait longer than it has).
+    """
+    hook = _Answering([(429, {"Retry-After": retry_after}), (200, {})])
+    waits: list[tuple[float, bool]] = []
+
+    def pause(sink: WebhookAlertSink, seconds: float, *, until_close: bool) -> None:
+        waits.append((seconds, until_close))
+        if wait_for_close and until_close:
+            assert sink._stop.wait(SUBPROCESS_TIMEOUT_S), "the session never closed"
+
+    monkeypatch.setattr(WebhookAlertSink, "_pause", pause)
+    try:
+        sink = WebhookAlertSink(Secret(hook.url), log_path=tmp_path / "alerts.jsonl")
+        orch = LiveSessionOrchestrator(
+            DryrunConfig(run_id="h", steps=5), alerts=sink, **Sinks().kwargs()
+        )
+        orch.run_to_end(5)
+    finally:
+        hook.close()
+    _assert_no_secret((tmp_path / "alerts.jsonl").read_bytes())
+    return hook, waits
+
+
+def test_a_429_s_retry_after_is_waited_before_the_retry(tmp_path, monkeypatch):
+    """Bug: a webhook answering 429 Too Many Requests with `Retry-After: 1` (Slack's rate
+    limit) was asked again at once, three times in a few milliseconds, and the alert given
+    up. The retry now comes once the second asked for has passed, and is delivered."""
+    hook, waits = _rate_limited_run(tmp_path, monkeypatch, "1", wait_for_close=False)
+
+    log = _alert_log(tmp_path)
+    assert [line["outcome"] for line in log] == ["retry", "delivered", "closed"], log
+    assert log[0]["error"] == "HTTP 429 (Retry-After 1 s)"
+    # Waited until the second asked for (what was left of it once closing: the waits here
+    # return at once, so each is the whole second), never the 0.2 s backoff alone.
+    assert waits
+    assert all(0.9 < seconds <= 1.0 for seconds, _ in waits), waits
+    assert len(hook.seen) == 2
+
+
+def test_a_retry_after_past_the_close_s_deadline_is_not_asked_again(tmp_path, monkeypatch):
+    """Bug: closing, a 429 asking for 120 s was retried at once (the close waits no backoff),
+    refused again twice, and counted failed. With no time left to wait what it asked, the
+    alert is abandoned after its first answer, and the webhook is not asked again."""
+    hook, waits = _rate_limited_run(tmp_path, monkeypatch, "120", wait_for_close=True)
+
+    log = _alert_log(tmp_path)
+    assert [line["outcome"] for line in log] == ["retry", "abandoned", "closed"], log
+    assert log[1]["error"] == "HTTP 429 (Retry-After 120 s)"
+    assert log[-1]["abandoned"] == 1
+    assert hook.seen == [f"POST /hooks/{TOKEN}"]
+    assert [until_close for _, until_close in waits] == [True]  # none past the deadline
+
+
+def test_retry_after_reads_seconds_and_http_dates():
+    soon = email.utils.format_datetime(
+        dt.datetime.now(dt.UTC) + dt.timedelta(seconds=20), usegmt=True
+    )
+    assert _webhook.retry_after_s("7") == 7.0
+    assert 15 < (_webhook.retry_after_s(soon) or 0) <= 20
+    assert _webhook.retry_after_s("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0  # past: at once
+    for junk in (None, "", "-1", "soon", "1.5"):
+        assert _webhook.retry_after_s(junk) is None
 
 
 @pytest.mark.parametrize(

@@ -16,6 +16,8 @@ else ``redact_text`` finds) from every error text before it is written anywhere.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
+import email.utils
 import functools
 import os
 import socket
@@ -67,6 +69,31 @@ _USERINFO: Final = (
     "the URL holds a user name or password (USER:PASSWORD@HOST): not sent, not even to DNS "
     "as the host urllib would cut from it; put the webhook's token in its path"
 )
+
+
+_RETRY_AFTER_STATUSES: Final = frozenset({429, 503})
+"""The answers whose ``Retry-After`` says when to try again (Too Many Requests, Unavailable)."""
+_MAX_RETRY_AFTER_S: Final = 30.0
+"""The longest ``Retry-After`` waited before a retry: the alerts behind it wait as long."""
+
+
+def retry_after_s(value: str | None) -> float | None:
+    """``Retry-After``'s seconds from now (a number of seconds or an HTTP date); None: none.
+
+    A value that is neither, or a negative number, is no request to wait (None).
+    """
+    if value is None:
+        return None
+    text = value.strip()
+    if text.isdigit():
+        return float(text)
+    try:
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:  # an HTTP date is GMT; one without a zone is taken as UTC
+        when = when.replace(tzinfo=dt.UTC)
+    return max(0.0, (when - dt.datetime.now(dt.UTC)).total_seconds())
 
 
 _attempt = threading.local()
@@ -185,6 +212,7 @@ class WebhookAlertSink:
         # flight once close is done). Taken before _ready, never after it.
         self._settled = threading.Lock()
         self._in_flight: Alert | None = None
+        self._asked: float | None = None  # the worker's: the last answer's Retry-After (s)
         self._done = False  # close is done: the worker attempts, counts and writes no more
         self.counts = {"posted": 0, "delivered": 0, "failed": 0, "dropped": 0, "abandoned": 0}
         self._clock = SystemClock()
@@ -275,19 +303,7 @@ class WebhookAlertSink:
             if timeout_s is None:  # taken as close's deadline passed: no attempt starts
                 self._settle(alert, "abandoned", **last)
                 return
-            started = wall_ns()
-            status: int | None = None
-            error: str | None = None
-            tried: dict[str, Any] = {"attempt": attempt}
-            try:
-                status = self._send(body, timeout_s)
-            except Exception as exc:  # noqa: BLE001 - every failure is an outcome, never a crash
-                error = self._describe(exc)
-                if _unanswered(exc):
-                    tried["unanswered"] = True
-            if status is not None and not 200 <= status < 300:  # noqa: PLR2004
-                error = f"HTTP {status}{_REDIRECTED if 300 <= status < 400 else ''}"  # noqa: PLR2004
-            tried["ms"] = (wall_ns() - started) // 1_000_000
+            status, error, tried = self._try(body, timeout_s, attempt)
             if error is None:
                 self._settle(alert, "delivered", http_status=status, **tried)
                 return
@@ -302,7 +318,64 @@ class WebhookAlertSink:
                 if self._done:
                     return
                 self._log(alert, "retry", **last)
-            self._stop.wait(self._backoff_s * 2 ** (attempt - 1))  # no wait once closing
+            if not self._wait_to_retry(self._backoff_s * 2 ** (attempt - 1), self._asked):
+                self._settle(alert, "abandoned", **last)  # asked to wait past close's deadline
+                return
+
+    def _try(
+        self, body: bytes, timeout_s: float, attempt: int
+    ) -> tuple[int | None, str | None, dict[str, Any]]:
+        """One attempt: the answer's status, the error (None: delivered), the line's fields."""
+        started = wall_ns()
+        status: int | None = None
+        error: str | None = None
+        tried: dict[str, Any] = {"attempt": attempt}
+        self._asked = None
+        try:
+            status = self._send(body, timeout_s)
+        except Exception as exc:  # noqa: BLE001 - every failure is an outcome, never a crash
+            error = self._describe(exc)
+            if _unanswered(exc):
+                tried["unanswered"] = True
+        if status is not None and not 200 <= status < 300:  # noqa: PLR2004
+            error = self._refusal(status)
+        tried["ms"] = (wall_ns() - started) // 1_000_000
+        return status, error, tried
+
+    def _refusal(self, status: int) -> str:
+        """``HTTP 429 (Retry-After 2 s)``: the error an answer that is no success makes."""
+        said = f"HTTP {status}{_REDIRECTED if 300 <= status < 400 else ''}"  # noqa: PLR2004
+        asked = self._asked
+        return said if asked is None else f"{said} (Retry-After {asked:.3g} s)"
+
+    def _wait_to_retry(self, backoff_s: float, asked_s: float | None) -> bool:
+        """Wait before the next attempt; False: closing, and ``asked_s`` ends past the deadline.
+
+        The backoff is not waited once closing. A ``Retry-After`` the webhook asked for
+        (``asked_s``) is, up to ``_MAX_RETRY_AFTER_S``: an attempt sooner would be refused
+        again. While closing only if it ends before close's deadline; else no retry.
+        """
+        if asked_s is None:
+            self._pause(backoff_s, until_close=True)
+            return True
+        until = time.monotonic() + min(max(asked_s, backoff_s), _MAX_RETRY_AFTER_S)
+        self._pause(until - time.monotonic(), until_close=True)
+        deadline = self._deadline
+        if deadline is None:
+            return True
+        if until > deadline:
+            return False
+        self._pause(until - time.monotonic(), until_close=False)
+        return True
+
+    def _pause(self, seconds: float, *, until_close: bool) -> None:
+        """The worker's one way to wait; ``until_close``: not past the start of ``close``."""
+        if seconds <= 0:
+            return
+        if until_close:
+            self._stop.wait(seconds)
+        else:
+            time.sleep(seconds)
 
     def _attempt_timeout(self) -> float | None:
         """The bound on the next attempt: ``timeout_s``, or what is left before the deadline.
@@ -350,6 +423,8 @@ class WebhookAlertSink:
                 return int(answer.status)
         except urllib.error.HTTPError as exc:  # a 3xx too: redirects are not followed
             exc.close()
+            if exc.code in _RETRY_AFTER_STATUSES:
+                self._asked = retry_after_s(exc.headers.get("Retry-After"))
             return int(exc.code)
         except Exception:
             if cut.is_set():  # what the cut made of it (a closed connection) is not the cause
