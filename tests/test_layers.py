@@ -49,6 +49,7 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
                 "report",
                 "prom",
                 "_prom_wsgi",
+                "_prom_view",
                 "evidence",
                 "burnin",
                 "controls",

@@ -17,9 +17,8 @@ from hypothesis import strategies as st
 from livesession._artifacts.runread import RunCut, iter_records, read_records
 from livesession._domain.ids import stable_id
 from livesession._exceptions import MissingExtra
+from livesession._prom_view import _DAY_NS, _LatestEquity
 from livesession.prom import (
-    _DAY_NS,
-    _LatestEquity,
     make_exporter,
     make_registry,
     render_textfile,
