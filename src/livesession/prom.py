@@ -63,6 +63,7 @@ abbreviated and non-base units in metric names.
 from __future__ import annotations
 
 import itertools
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
@@ -70,7 +71,7 @@ from ._artifacts import names
 from ._artifacts.releases import release_of, written_by_other_release
 from ._artifacts.runread import read_json_object
 from ._artifacts.timings import STEP_BUCKETS_SECONDS
-from ._prom_view import _DECIDED, _RunView
+from ._prom_view import _DECIDED, _EventFold, _RunView
 from ._prom_wsgi import guarded
 from ._rundir.livecut import crashed_cut, live_cut
 from ._support.optional import import_optional
@@ -180,12 +181,18 @@ def _prometheus() -> Any:
 
 
 class _RunCollector:
-    """A prometheus_client collector for one run directory."""
+    """A prometheus_client collector for one run directory.
+
+    It keeps what the events added up to at its last scrape, and the next reads on from
+    there: a scrape of a long run costs what was appended since (``_prom_view._EventFold``).
+    """
 
     def __init__(self, run_dir: Path) -> None:
         self.run_dir = run_dir
         self.live = ""
         """What the last scrape read of a live run ("" when no process was writing it)."""
+        self._kept: _EventFold | None = None
+        self._keeping = threading.Lock()  # a threaded server's scrapes: one takes it
 
     def __repr__(self) -> str:
         return f"_RunCollector({str(self.run_dir)!r})"
@@ -198,7 +205,10 @@ class _RunCollector:
         )
 
         cut, self.live = _where_to_stop(self.run_dir)
-        run = _RunView(self.run_dir, cut)
+        with self._keeping:
+            kept, self._kept = self._kept, None
+        run = _RunView(self.run_dir, cut, kept)
+        self._kept = run.fold
         info = run.info(self.run_dir.name)
         run_id = info["run_id"]  # on every series: runs' textfiles share one collector
         yield InfoMetricFamily("trader_run", "The run these metrics describe.", value=info)

@@ -1,4 +1,4 @@
-"""The net positions a run's fill events add up to, replayed in event order.
+"""The net positions a run's fill events add up to, applied one event at a time.
 
 For the tools that summarise a run (``prom``'s position gauges): lenient as ``runread`` is,
 a fill whose quantity is not a finite decimal is skipped.
@@ -7,7 +7,7 @@ a fill whose quantity is not a finite decimal is skipped.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import attrs
 
@@ -15,10 +15,7 @@ from .._domain.decimal import finite_decimal
 from .._domain.model import FILL_EVENT_TYPES
 from .runread import payload
 
-if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator
-
-__all__ = ["PositionChange", "replay_fills"]
+__all__ = ["PositionChange", "apply_fill"]
 
 
 @attrs.frozen(kw_only=True)
@@ -31,23 +28,22 @@ class PositionChange:
     after: Decimal
 
 
-def replay_fills(
-    events: Iterable[dict[str, Any]], *, allow_int: bool = False
-) -> Iterator[PositionChange]:
-    """The net position changes the fill events add up to, in event order.
+def apply_fill(
+    held: dict[str, Decimal], event: dict[str, Any], *, allow_int: bool = False
+) -> PositionChange | None:
+    """``event``'s change to the positions ``held`` (updated), if it is a fill taken.
 
     A buy adds its quantity and anything else subtracts it; a fill whose quantity is not a
-    finite decimal (see ``finite_decimal``) is skipped.
+    finite decimal (see ``finite_decimal``) is skipped (None). Given a run's events in
+    order, ``held`` ends as the net positions they add up to.
     """
-    held: dict[str, Decimal] = {}
-    for event in events:
-        if event.get("event_type") not in FILL_EVENT_TYPES:
-            continue
-        fill = payload(event)
-        quantity = finite_decimal(fill.get("quantity"), allow_int=allow_int)
-        if quantity is None:
-            continue
-        symbol = str(fill.get("symbol"))
-        before = held.get(symbol, Decimal(0))
-        held[symbol] = before + (quantity if fill.get("side") == "BUY" else -quantity)
-        yield PositionChange(event=event, symbol=symbol, before=before, after=held[symbol])
+    if event.get("event_type") not in FILL_EVENT_TYPES:
+        return None
+    fill = payload(event)
+    quantity = finite_decimal(fill.get("quantity"), allow_int=allow_int)
+    if quantity is None:
+        return None
+    symbol = str(fill.get("symbol"))
+    before = held.get(symbol, Decimal(0))
+    held[symbol] = before + (quantity if fill.get("side") == "BUY" else -quantity)
+    return PositionChange(event=event, symbol=symbol, before=before, after=held[symbol])
