@@ -152,7 +152,11 @@ def write_textfile(run_dir: Path | str, path: Path | str) -> str:
 
 
 def make_registry(run_dir: Path | str) -> CollectorRegistry:
-    """A new, isolated registry whose one collector re-reads ``run_dir`` at every scrape."""
+    """A new, isolated registry whose one collector reads ``run_dir`` at every scrape.
+
+    What was appended since its last scrape, that is: it keeps what the events before added
+    up to (``_prom_view._EventFold``); scrapes at once (a threaded server) each read whole.
+    """
     registry_class = _prometheus().CollectorRegistry
     registry: CollectorRegistry = registry_class(auto_describe=False)
     registry.register(_RunCollector(Path(run_dir)))
@@ -164,7 +168,7 @@ def make_exporter(
 ) -> Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]:
     """A WSGI app serving the metrics, for an embedding app to mount (e.g. at ``/metrics``).
 
-    ``registry_source`` is a run directory (read afresh at every request) or a registry
+    ``registry_source`` is a run directory (read at every request) or a registry
     the caller built, e.g. with ``make_registry``. The global registry is never used. A
     run the file system will not let it read is ``503`` with one line (``_prom_wsgi``).
     """
