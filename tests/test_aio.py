@@ -618,3 +618,56 @@ def test_verb_results_names_the_verbs() -> None:
                 await s.verb_results("request_stop")
 
     asyncio.run(main())
+
+
+def _owner_threads() -> list[threading.Thread]:
+    """The session threads still alive (owner threads, spare ones) once they had time to end."""
+    threads = [t for t in threading.enumerate() if t.name.startswith("livesession-")]
+    for thread in threads:
+        thread.join(30)
+    return [t for t in threads if t.is_alive()]
+
+
+def test_with_the_loop_s_default_executor_shut_down_verbs_answer_and_the_run_is_sealed(
+    tmp_path: Path,
+) -> None:
+    """Bug: the verbs and the block's sealing ran on the loop's default executor only: once
+    it was shut down (``loop.shutdown_default_executor()``, as a service's shutdown or the
+    end of ``asyncio.run`` does) ``stop()`` raised ``RuntimeError: Executor shutdown has
+    been called`` and leaving the block raised it too, the run left unsealed (RUNNING).
+    They now get a thread of their own."""
+
+    async def main() -> VerbResult:
+        async with open_session(DryrunConfig(run_id="aio-noexec"), out_dir=tmp_path) as s:
+            await s.run_steps(10)
+            await asyncio.get_running_loop().shutdown_default_executor()
+            return await s.stop("after the executor")
+
+    stopped = asyncio.run(main())
+    assert stopped.outcome is VerbOutcome.APPLIED, stopped.message
+    assert not verify_run(tmp_path / "aio-noexec").violations
+    metrics = orjson.loads((tmp_path / "aio-noexec" / "metrics.json").read_bytes())
+    assert (metrics["status"], metrics["steps"]) == (SessionStatus.COMPLETED.value, 10)
+    assert _owner_threads() == []
+
+
+def test_a_block_entered_by_hand_and_never_left_is_sealed_when_asyncio_run_ends(
+    tmp_path: Path,
+) -> None:
+    """Bug: an application that entered ``open_session`` by hand (``__aenter__``) and
+    returned without leaving it had its run left unsealed (RUNNING, ``verify`` failing):
+    the generator's close, scheduled as it was dropped, reached ``asyncio.run``'s shutdown
+    too late, and its task was dropped with the loop before the sealing started. The
+    sealing now goes to a thread before that task waits on anything."""
+
+    async def main() -> int:
+        opening = open_session(DryrunConfig(run_id="aio-forgot"), out_dir=tmp_path)
+        session = await opening.__aenter__()
+        return await session.run_steps(10)  # and no __aexit__: the application forgot it
+
+    assert asyncio.run(main()) == 10
+    assert _owner_threads() == []
+    run_dir = tmp_path / "aio-forgot"
+    assert not verify_run(run_dir).violations
+    metrics = orjson.loads((run_dir / "metrics.json").read_bytes())
+    assert (metrics["status"], metrics["steps"]) == (SessionStatus.COMPLETED.value, 10)

@@ -144,9 +144,8 @@ class AsyncSession(InProcessOnly):
         except asyncio.CancelledError:
             # Both to their end, whatever cancels this task again meanwhile (a second
             # cancel, a timeout): the cancellation goes on once the step under way is over.
-            loop = asyncio.get_running_loop()
-            await _settle(loop.run_in_executor(None, self._session.request_stop, CANCELLED_REASON))
-            await _settle(loop.run_in_executor(None, concurrent.futures.wait, [future]))
+            await _settle(_off_loop(self._session.request_stop, CANCELLED_REASON))
+            await _settle(_off_loop(concurrent.futures.wait, [future]))
             raise
 
     # -- the operator verbs, from any thread ------------------------------------------------
@@ -221,11 +220,9 @@ class AsyncSession(InProcessOnly):
         self._verbs.setdefault(name, []).append(future)
         return await asyncio.shield(future)
 
-    async def _verbs_settled(self) -> None:
-        """Wait for the verbs still under way (their callers cancelled), before the close."""
-        pending = [call for calls in self._verbs.values() for call in calls if not call.done()]
-        if pending:
-            await asyncio.wait(pending)
+    def _verbs_under_way(self) -> list[asyncio.Future[VerbResult]]:
+        """The verbs still under way (their callers cancelled): the close waits for them."""
+        return [call for calls in self._verbs.values() for call in calls if not call.done()]
 
     async def _owner(self, call: Callable[[], _R], name: str) -> _R:
         """Run ``call()`` (the method ``name``) on the session's owner thread.
@@ -248,12 +245,12 @@ class AsyncSession(InProcessOnly):
         self._ended = True
 
     async def _elsewhere(self, call: Callable[[*_Ts], _R], *args: *_Ts) -> _R:
-        """Run ``call(*args)`` on a thread of the loop's default executor (not the owner thread).
+        """Run ``call(*args)`` off the loop, not on the owner thread (see ``_off_loop``).
 
         The owner thread may be busy with a whole ``run_steps``; the session lock makes
         the call wait only for the step under way.
         """
-        return await asyncio.get_running_loop().run_in_executor(None, call, *args)
+        return await _off_loop(call, *args)
 
     def __repr__(self) -> str:
         return f"AsyncSession({self._session!r})"
@@ -309,12 +306,52 @@ async def open_session(
             # To its end: a cancellation meanwhile must not leave the run unsealed, nor
             # reach the caller before it is sealed. A verb whose caller was cancelled takes
             # effect first: the seal records it.
-            await _settle(asyncio.ensure_future(aio._verbs_settled()))  # noqa: SLF001
-            await _settle(asyncio.get_running_loop().run_in_executor(None, session.close))
+            under_way = aio._verbs_under_way()  # noqa: SLF001
+            if under_way:
+                await _settle(asyncio.ensure_future(asyncio.wait(under_way)))
+            # Handed to a thread before this task waits on anything: a task the loop never
+            # resumes (asyncio.run ending as it closes a block entered by hand and never
+            # left) still has its run sealed, and the owner thread ended, before the
+            # process exits.
+            await _settle(_off_loop(_close_and_release, session, executor))
     finally:
         # Off the loop: a run_steps still under way ends at its next step (stopped above).
-        shutdown = functools.partial(executor.shutdown, wait=True, cancel_futures=True)
-        await _settle(asyncio.get_running_loop().run_in_executor(None, shutdown))
+        await _settle(_off_loop(_release, executor))
+
+
+def _off_loop(call: Callable[[*_Ts], _R], *args: *_Ts) -> asyncio.Future[_R]:
+    """``call(*args)`` on a thread of the loop's default executor, or of its own.
+
+    Once that executor is shut down (``loop.shutdown_default_executor()``, as ``asyncio.run``
+    does as it ends) it refuses new work: the call then gets a thread of its own, which
+    ends with it, so a verb still answers and leaving the block still seals the run.
+    """
+    loop = asyncio.get_running_loop()
+    try:
+        return loop.run_in_executor(None, call, *args)
+    except RuntimeError:  # "Executor shutdown has been called"
+        spare = concurrent.futures.ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="livesession-spare"
+        )
+        try:
+            return asyncio.wrap_future(spare.submit(call, *args), loop=loop)
+        finally:
+            spare.shutdown(wait=False)  # its thread ends once the call has
+
+
+def _release(executor: concurrent.futures.ThreadPoolExecutor) -> None:
+    """End the owner thread (after the step under way, if any; nothing queued runs)."""
+    executor.shutdown(wait=True, cancel_futures=True)
+
+
+def _close_and_release(
+    session: LiveSessionOrchestrator, executor: concurrent.futures.ThreadPoolExecutor
+) -> None:
+    """Close (seal) the session, then end its owner thread: one call, on one thread."""
+    try:
+        session.close()
+    finally:
+        _release(executor)
 
 
 def _retrieved(call: asyncio.Future[Any]) -> None:
