@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import subprocess
+import sys
 import threading
 from typing import TYPE_CHECKING
 
@@ -671,3 +673,52 @@ def test_a_block_entered_by_hand_and_never_left_is_sealed_when_asyncio_run_ends(
     assert not verify_run(run_dir).violations
     metrics = orjson.loads((run_dir / "metrics.json").read_bytes())
     assert (metrics["status"], metrics["steps"]) == (SessionStatus.COMPLETED.value, 10)
+
+
+_IMPORTS_ON_THE_LOOP = """
+import asyncio, sys, threading
+from livesession import DryrunConfig, open_session
+
+on_the_loop = set()
+
+
+class Seen:  # an import finder that only looks: who imports which livesession module
+    def find_spec(self, name, path=None, target=None):
+        if name.startswith("livesession") and threading.current_thread().name == "MainThread":
+            on_the_loop.add(name)
+
+
+async def main(out_dir):
+    created = DryrunConfig(run_id="aio-imports", steps=20)
+    sys.meta_path.insert(0, Seen())
+    async with open_session(created, out_dir=out_dir) as session:
+        await session.run_steps(5)
+    async with open_session(resume=sys.argv[2]) as session:  # a crashed run
+        await session.run_steps(5)
+
+
+asyncio.run(main(sys.argv[1]))
+print(sorted(on_the_loop))
+"""
+
+
+def test_the_first_run_directory_session_imports_nothing_on_the_loop(tmp_path: Path) -> None:
+    """Bug: the first ``open_session(out_dir=...)`` of a process imported the run-directory
+    machinery (some 40 modules: 0.1 to 0.2 s) on the event loop's thread, holding every
+    other task of the service meanwhile (asyncio's debug mode: ``Executing <Task ...
+    open_session ...> took 0.173 seconds``). It is imported on the session's thread now."""
+    proc = cli(
+        "dryrun", "--out", tmp_path, "--run-id", "aio-crashed", "-q", crash_at="checkpoint:3"
+    )
+    assert proc.returncode == KILLED, proc.stderr
+    child = subprocess.run(
+        [sys.executable, "-c", _IMPORTS_ON_THE_LOOP, str(tmp_path), str(tmp_path / "aio-crashed")],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert child.returncode == 0, child.stderr
+    assert child.stdout.strip() == "[]", child.stdout
+    assert verify_run(tmp_path / "aio-imports").ok
+    assert verify_run(tmp_path / "aio-crashed").ok

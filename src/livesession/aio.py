@@ -438,8 +438,6 @@ def _builder(
     resume: str | os.PathLike[str] | None,
     options: dict[str, Any],
 ) -> tuple[_Build, Path | None]:
-    from ._rundir import create_run, resume_run  # noqa: PLC0415 - only for run directories
-
     if config is not None:
         check_config(config)  # before its run_id names a directory
     for name, path in (("out_dir", out_dir), ("resume", resume)):
@@ -447,12 +445,28 @@ def _builder(
             check_path(name, path)
     if resume is not None:
         run_dir = Path(resume)
-        return _Build(functools.partial(resume_run, run_dir, **options)), run_dir
+        return _Build(functools.partial(_resume_run, run_dir, **options)), run_dir
     if config is None:
         raise LiveSessionError("open_session needs a config to create a session")
     if out_dir is not None:
         return (
-            _Build(functools.partial(create_run, config, Path(out_dir), **options)),
+            _Build(functools.partial(_create_run, config, Path(out_dir), **options)),
             Path(out_dir) / config.run_id,
         )
     return _Build(functools.partial(LiveSessionOrchestrator, config, **options)), None
+
+
+# The run-directory machinery is imported on the owner thread, where it is used: its first
+# import (tens of modules, 0.1 s) would otherwise hold the event loop.
+
+
+def _create_run(config: DryrunConfig, out_dir: Path, **options: Any) -> LiveSessionOrchestrator:
+    from ._rundir import create_run  # noqa: PLC0415 - see above
+
+    return create_run(config, out_dir, **options)
+
+
+def _resume_run(run_dir: Path, **options: Any) -> LiveSessionOrchestrator:
+    from ._rundir import resume_run  # noqa: PLC0415 - see above
+
+    return resume_run(run_dir, **options)
