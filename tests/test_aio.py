@@ -722,3 +722,46 @@ def test_the_first_run_directory_session_imports_nothing_on_the_loop(tmp_path: P
     assert child.stdout.strip() == "[]", child.stdout
     assert verify_run(tmp_path / "aio-imports").ok
     assert verify_run(tmp_path / "aio-crashed").ok
+
+
+def test_a_session_whose_step_hangs_holds_no_call_of_another_session(tmp_path: Path) -> None:
+    """Bug: the verbs and reads of every session ran on the loop's default executor, each
+    waiting there for its session's step. A step that hung (a plug-in's network read) and
+    a status page polling that session's ``book()`` took every thread of it, and then
+    another session's ``kill()``, and the application's own ``asyncio.to_thread``, waited
+    behind them until the hung step ended. Each session's calls have threads of its own."""
+    held = _Held("step")
+    went_on = threading.Event()
+    before_the_release: list[bool] = []
+
+    def release_once_the_others_went_on() -> None:  # not on any executor of the loop's
+        before_the_release.append(went_on.wait(30))
+        held.release.set()
+
+    async def main() -> VerbResult:
+        loop = asyncio.get_running_loop()
+        loop.set_default_executor(concurrent.futures.ThreadPoolExecutor(max_workers=2))
+        hung_cfg = DryrunConfig(run_id="aio-hung")
+        async with (
+            open_session(hung_cfg, out_dir=tmp_path, strategy=held) as hung,
+            open_session(DryrunConfig(run_id="aio-other"), out_dir=tmp_path) as other,
+        ):
+            stepping = asyncio.create_task(hung.run_steps(20))
+            assert await asyncio.to_thread(held.entered.wait, 30)
+            polls = [asyncio.create_task(hung.book()) for _ in range(4)]  # a status page
+            for _ in range(5):
+                await asyncio.sleep(0)
+            releaser = threading.Thread(target=release_once_the_others_went_on)
+            releaser.start()
+            killed = await other.kill("the desk's kill switch")
+            assert await asyncio.to_thread(lambda: True)
+            went_on.set()
+            await asyncio.gather(stepping, *polls)
+            releaser.join()
+            return killed
+
+    killed = asyncio.run(main())
+    assert killed.outcome is VerbOutcome.APPLIED, killed.message
+    assert before_the_release == [True], "the kill waited for the other session's hung step"
+    assert verify_run(tmp_path / "aio-hung").ok
+    assert verify_run(tmp_path / "aio-other").ok

@@ -46,6 +46,8 @@ _R = TypeVar("_R")
 _Ts = TypeVarTuple("_Ts")
 CANCELLED_REASON = "task cancelled"
 """The stop reason a cancelled ``run_steps`` records."""
+SIDE_THREADS = 4
+"""A session's own threads for its verbs and reads (each waits for the step under way)."""
 VERBS = ("stop", "kill", "acknowledge", "reduce_only", "reenable_trading")
 """The operator verbs of an ``AsyncSession``, as ``verb_result`` and ``verb_results`` name them."""
 
@@ -61,6 +63,11 @@ class AsyncSession(InProcessOnly):
     ) -> None:
         self._session = session
         self._executor = executor
+        self._side = concurrent.futures.ThreadPoolExecutor(
+            max_workers=SIDE_THREADS, thread_name_prefix="livesession-side"
+        )
+        """The verbs' and reads' threads: the session's own, so that a step that hangs
+        holds no call of another session's, nor the loop's default executor."""
         self._ended = False
         """The ``async with`` block has ended: the session is closed, its thread gone."""
         self.run_dir = run_dir
@@ -144,8 +151,8 @@ class AsyncSession(InProcessOnly):
         except asyncio.CancelledError:
             # Both to their end, whatever cancels this task again meanwhile (a second
             # cancel, a timeout): the cancellation goes on once the step under way is over.
-            await _settle(_off_loop(self._session.request_stop, CANCELLED_REASON))
-            await _settle(_off_loop(concurrent.futures.wait, [future]))
+            await _settle(self._off_loop(self._session.request_stop, CANCELLED_REASON))
+            await _settle(self._off_loop(concurrent.futures.wait, [future]))
             raise
 
     # -- the operator verbs, from any thread ------------------------------------------------
@@ -250,7 +257,19 @@ class AsyncSession(InProcessOnly):
         The owner thread may be busy with a whole ``run_steps``; the session lock makes
         the call wait only for the step under way.
         """
-        return await _off_loop(call, *args)
+        return await self._off_loop(call, *args)
+
+    def _off_loop(self, call: Callable[[*_Ts], _R], *args: *_Ts) -> asyncio.Future[_R]:
+        """``call(*args)`` on a side thread of the session's; after the block, on its own.
+
+        Never on the loop's default executor: there a step that hangs (a plug-in's network
+        read) would hold a thread for each call waiting for it, until the kill of another
+        session, or the application's own ``asyncio.to_thread``, waited behind them; and
+        once it is shut down (``loop.shutdown_default_executor()``) it refuses new work.
+        """
+        if self._ended:  # the side threads are ending with the block
+            return _on_its_own_thread(call, *args)
+        return asyncio.wrap_future(self._side.submit(call, *args))
 
     def __repr__(self) -> str:
         return f"AsyncSession({self._session!r})"
@@ -313,30 +332,21 @@ async def open_session(
             # resumes (asyncio.run ending as it closes a block entered by hand and never
             # left) still has its run sealed, and the owner thread ended, before the
             # process exits.
-            await _settle(_off_loop(_close_and_release, session, executor))
+            await _settle(_on_its_own_thread(_close_and_release, aio))
     finally:
         # Off the loop: a run_steps still under way ends at its next step (stopped above).
-        await _settle(_off_loop(_release, executor))
+        await _settle(_on_its_own_thread(_release, executor))
 
 
-def _off_loop(call: Callable[[*_Ts], _R], *args: *_Ts) -> asyncio.Future[_R]:
-    """``call(*args)`` on a thread of the loop's default executor, or of its own.
-
-    Once that executor is shut down (``loop.shutdown_default_executor()``, as ``asyncio.run``
-    does as it ends) it refuses new work: the call then gets a thread of its own, which
-    ends with it, so a verb still answers and leaving the block still seals the run.
-    """
-    loop = asyncio.get_running_loop()
+def _on_its_own_thread(call: Callable[[*_Ts], _R], *args: *_Ts) -> asyncio.Future[_R]:
+    """``call(*args)`` on a thread of its own, which ends with it."""
+    spare = concurrent.futures.ThreadPoolExecutor(
+        max_workers=1, thread_name_prefix="livesession-spare"
+    )
     try:
-        return loop.run_in_executor(None, call, *args)
-    except RuntimeError:  # "Executor shutdown has been called"
-        spare = concurrent.futures.ThreadPoolExecutor(
-            max_workers=1, thread_name_prefix="livesession-spare"
-        )
-        try:
-            return asyncio.wrap_future(spare.submit(call, *args), loop=loop)
-        finally:
-            spare.shutdown(wait=False)  # its thread ends once the call has
+        return asyncio.wrap_future(spare.submit(call, *args))
+    finally:
+        spare.shutdown(wait=False)  # its thread ends once the call has
 
 
 def _release(executor: concurrent.futures.ThreadPoolExecutor) -> None:
@@ -344,14 +354,13 @@ def _release(executor: concurrent.futures.ThreadPoolExecutor) -> None:
     executor.shutdown(wait=True, cancel_futures=True)
 
 
-def _close_and_release(
-    session: LiveSessionOrchestrator, executor: concurrent.futures.ThreadPoolExecutor
-) -> None:
-    """Close (seal) the session, then end its owner thread: one call, on one thread."""
+def _close_and_release(aio: AsyncSession) -> None:
+    """Close (seal) the session, then end its owner and side threads: on one thread."""
     try:
-        session.close()
+        aio._session.close()  # noqa: SLF001
     finally:
-        _release(executor)
+        _release(aio._executor)  # noqa: SLF001
+        aio._side.shutdown(wait=True)  # noqa: SLF001 - the calls made before the end answer
 
 
 def _retrieved(call: asyncio.Future[Any]) -> None:
