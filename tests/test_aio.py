@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import concurrent.futures.thread
 import subprocess
 import sys
 import threading
@@ -765,3 +766,54 @@ def test_a_session_whose_step_hangs_holds_no_call_of_another_session(tmp_path: P
     assert before_the_release == [True], "the kill waited for the other session's hung step"
     assert verify_run(tmp_path / "aio-hung").ok
     assert verify_run(tmp_path / "aio-other").ok
+
+
+def test_no_thread_is_left_behind_when_the_block_or_a_call_after_it_ends(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Bug: the thread that sealed the run as the block ended (and the one a call after the
+    block runs on) was let go, not joined: still alive once ``asyncio.run`` had returned,
+    seen by ``threading.enumerate()`` while it had yet to exit (5 sessions at once, the GIL
+    busy). Each is joined before its caller goes on. Here a spare thread that has done its
+    call stays alive until something joins it, so the test sees what a busy GIL may show."""
+    gates: dict[threading.Thread, threading.Event] = {}
+    gating = threading.Lock()
+
+    def gate(thread: threading.Thread) -> threading.Event:
+        with gating:
+            return gates.setdefault(thread, threading.Event())
+
+    worker = concurrent.futures.thread._worker  # type: ignore[attr-defined]
+    join = threading.Thread.join
+
+    def held_worker(*args: object) -> None:
+        try:
+            worker(*args)
+        finally:
+            if threading.current_thread().name.startswith("livesession-spare"):
+                gate(threading.current_thread()).wait(30)
+
+    def joining(self: threading.Thread, timeout: float | None = None) -> None:
+        gate(self).set()
+        join(self, timeout)
+
+    monkeypatch.setattr(concurrent.futures.thread, "_worker", held_worker)
+    monkeypatch.setattr(threading.Thread, "join", joining)
+
+    def alive() -> list[str]:
+        return [t.name for t in threading.enumerate() if t.name.startswith("livesession-")]
+
+    async def main() -> tuple[list[str], list[str]]:
+        async with open_session(DryrunConfig(run_id="aio-joined"), out_dir=tmp_path) as s:
+            await s.run_steps(5)
+        after_the_block = alive()
+        assert (await s.book()).open_orders == ()  # after the block: on a thread of its own
+        return after_the_block, alive()
+
+    try:
+        left = asyncio.run(main())
+    finally:
+        for thread in list(gates):
+            gate(thread).set()
+    assert left == ([], [])
+    assert verify_run(tmp_path / "aio-joined").ok

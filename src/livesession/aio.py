@@ -339,14 +339,26 @@ async def open_session(
 
 
 def _on_its_own_thread(call: Callable[[*_Ts], _R], *args: *_Ts) -> asyncio.Future[_R]:
-    """``call(*args)`` on a thread of its own, which ends with it."""
+    """``call(*args)`` on a thread of its own, which ends with it.
+
+    The thread is joined before whoever awaits the call goes on (it has only to return
+    by then): none is left behind once the block, or ``asyncio.run``, has ended.
+    """
     spare = concurrent.futures.ThreadPoolExecutor(
         max_workers=1, thread_name_prefix="livesession-spare"
     )
     try:
-        return asyncio.wrap_future(spare.submit(call, *args))
+        call_done = spare.submit(call, *args)
     finally:
         spare.shutdown(wait=False)  # its thread ends once the call has
+
+    def joined(_: object) -> None:  # the first of its callbacks; not if only cancelled
+        if call_done.done():
+            spare.shutdown(wait=True)
+
+    running = asyncio.wrap_future(call_done)
+    running.add_done_callback(joined)
+    return running
 
 
 def _release(executor: concurrent.futures.ThreadPoolExecutor) -> None:
