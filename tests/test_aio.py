@@ -14,6 +14,7 @@ import orjson
 import pytest
 
 from livesession import (
+    AsyncSession,
     ConfigError,
     DryrunConfig,
     InvalidTransition,
@@ -817,3 +818,24 @@ def test_no_thread_is_left_behind_when_the_block_or_a_call_after_it_ends(
             gate(thread).set()
     assert left == ([], [])
     assert verify_run(tmp_path / "aio-joined").ok
+
+
+def test_verb_results_answer_in_a_later_loop_as_verb_result_does(tmp_path: Path) -> None:
+    """Bug: after the block, in a later ``asyncio.run`` (a second loop of the application,
+    a test's), ``verb_result("kill")`` gave the kill's result but ``verb_results("kill")``
+    raised ``RuntimeError: Event loop is closed``: it gathered the calls, done long ago,
+    on the loop they were made in. Calls that are done are answered as they are."""
+
+    async def first() -> tuple[AsyncSession, VerbResult]:
+        async with open_session(DryrunConfig(run_id="aio-later"), out_dir=tmp_path) as s:
+            await s.run_steps(5)
+            return s, await s.kill("desk")
+
+    session, killed = asyncio.run(first())
+
+    async def later() -> tuple[VerbResult | None, tuple[VerbResult, ...], tuple[VerbResult, ...]]:
+        latest = await session.verb_result("kill")
+        return latest, await session.verb_results("kill"), await session.verb_results("stop")
+
+    assert asyncio.run(later()) == (killed, (killed,), ())
+    assert verify_run(tmp_path / "aio-later").ok

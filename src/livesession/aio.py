@@ -197,7 +197,9 @@ class AsyncSession(InProcessOnly):
         another order than they were made in, and each outcome says what its call did.
         """
         calls = self._calls("verb_results", verb)
-        return tuple(await asyncio.shield(asyncio.gather(*calls))) if calls else ()
+        if all(call.done() for call in calls):  # no loop needed: theirs may be closed
+            return tuple(call.result() for call in calls)
+        return tuple(await asyncio.shield(asyncio.gather(*calls)))
 
     def _calls(self, method: str, verb: str) -> tuple[asyncio.Future[VerbResult], ...]:
         """The calls of ``verb`` so far, in order; a name that is no verb is a ``ValueError``."""
