@@ -60,6 +60,7 @@ from ._rundir.seal import claimed_seal
 from ._rundir.standing import NEVER_TRADED
 from ._session.coordinator import ONE_SHOT_OPERATOR, DryrunResult, LiveSessionOrchestrator
 from ._session.lease_keeper import LEASE_LOST
+from ._support.anchor import paths_as_given
 from ._support.logging import configure_logging, disable_logging, import_structlog_without_rich
 from ._support.oserrors import cwd_kept, errno_of, once_fixed
 from ._support.secrets import redact_text
@@ -435,8 +436,8 @@ def _created(
     from ._rundir.create import advising_the_cli, create_run  # noqa: PLC0415
 
     for _ in range(_DEMO_ID_TRIES):
-        try:
-            with advising_the_cli():  # its refusals say --run-id, `livesession resume`
+        try:  # its refusals say --run-id, `livesession resume`, and OUT as typed
+            with advising_the_cli(), paths_as_given():
                 session = create_run(
                     cfg,
                     args.out,
@@ -468,7 +469,8 @@ def cmd_resume(args: argparse.Namespace) -> int:
         return refused(exc, as_json=args.json)
     with SignalControls().installed() as controls:
         try:
-            session = resume_run(run_dir)
+            with paths_as_given():  # its refusals name RUN_DIR as typed
+                session = resume_run(run_dir)
         except (LeaseHeld, RunHeld) as exc:
             return refused(exc, as_json=args.json)
         except SealCheckpointWritten as exc:  # sealed: its sealing checkpoint, nothing else

@@ -30,6 +30,7 @@ from ._session.coordinator import LiveSessionOrchestrator
 from ._session.edges import check_config, check_path
 from ._session.pipeline import check_step_count
 from ._session.threads import InProcessOnly
+from ._support.anchor import anchored
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable
@@ -466,16 +467,16 @@ def _builder(
     for name, path in (("out_dir", out_dir), ("resume", resume)):
         if path is not None:
             check_path(name, path)
+    # Resolved here, on the caller's thread, once: the session's thread builds it later,
+    # when another thread of the host may have changed the current directory.
     if resume is not None:
-        run_dir = Path(resume)
+        run_dir = anchored(resume)
         return _Build(functools.partial(_resume_run, run_dir, **options)), run_dir
     if config is None:
         raise LiveSessionError("open_session needs a config to create a session")
     if out_dir is not None:
-        return (
-            _Build(functools.partial(_create_run, config, Path(out_dir), **options)),
-            Path(out_dir) / config.run_id,
-        )
+        out = anchored(out_dir)
+        return _Build(functools.partial(_create_run, config, out, **options)), out / config.run_id
     return _Build(functools.partial(LiveSessionOrchestrator, config, **options)), None
 
 

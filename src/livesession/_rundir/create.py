@@ -17,6 +17,7 @@ from .._domain.runtime_config import Secret
 from .._exceptions import ConfigError, PluginError, RunDirectoryError, RunExists
 from .._session.assembly import fit_to_feed
 from .._session.edges import check_config, check_path
+from .._support.anchor import anchored
 from .._support.flags import ContextFlag
 from .._support.oserrors import said, way_out
 from .._support.references import a_
@@ -232,7 +233,7 @@ def create_run(
         live_override=live_override,
         broker_factory=broker_factory,
     )
-    out_dir = Path(out_dir)
+    out_dir = anchored(out_dir)  # one directory for the whole call: another thread may chdir
     run_dir = out_dir / cfg.run_id
     if out_dir.exists() and not out_dir.is_dir():
         raise RunDirectoryError(f"{out_dir} is not a directory: runs go to OUT/<run_id>/")

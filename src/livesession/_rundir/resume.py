@@ -33,6 +33,7 @@ from .._session.aftercheckpoint import recover_orders
 from .._session.assembly import make_clock
 from .._session.coordinator import restore_resumed
 from .._session.edges import check_path
+from .._support.anchor import anchored
 from .._support.fsutil import remove_dead_tmp, torn_path, truncate_to
 from .._support.logging import get_logger
 from .._support.oserrors import unwritable_run
@@ -127,7 +128,7 @@ def resume_run(
     check_call(
         resume_run, given, clock=clock, lease_clock=lease_clock, broker_factory=broker_factory
     )
-    run_dir = Path(run_dir)
+    run_dir = anchored(run_dir)  # one directory for the whole call: another thread may chdir
     refuse_odd_files(run_dir)  # a symlink there: the resume appended to what it led to
     refuse_resume_of_other_release(run_dir, read_run_meta(run_dir), OTHER_RELEASE)  # before config
     cfg, meta = read_run_config(run_dir)
