@@ -105,3 +105,33 @@ def test_open_session_makes_the_run_where_it_was_called(
     assert asyncio.run(main()) == here / "runs" / "desk-1"
     assert verify_run(here / "runs" / "desk-1").ok
     assert list(away.iterdir()) == []
+
+
+_FACTORY = """
+import os
+from decimal import Decimal
+
+from livesession import SmaCrossover
+
+
+def make(*, strategy_id):
+    os.chdir(os.environ["DESK_AWAY"])  # as if another thread of the host changed it now
+    return SmaCrossover(strategy_id=strategy_id, order_qty=Decimal("0.01"))
+"""
+
+
+def test_a_directory_changed_while_a_plug_in_is_built_is_the_hosts(
+    desks: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Bug: the change was blamed on the plug-in (`strategy_factory ... changed the working
+    directory`, the run refused) and undone, under the thread that made it."""
+    here, away = desks
+    (away / "deskplug_moves.py").write_text(_FACTORY)
+    monkeypatch.syspath_prepend(str(away))
+    monkeypatch.setenv("DESK_AWAY", str(away))
+    config = DryrunConfig(run_id="desk-1", steps=20, strategy_factory="deskplug_moves:make")
+    session = create_run(config, "runs")
+    assert Path.cwd() == away  # the host's change stands
+    assert session.run_to_end(20).status.value == "COMPLETED"
+    assert verify_run(here / "runs" / "desk-1").ok
+    assert not (away / "runs").exists()

@@ -27,7 +27,7 @@ from .flags import ContextFlag
 if TYPE_CHECKING:
     import contextlib
 
-__all__ = ["anchored", "paths_as_given"]
+__all__ = ["anchored", "paths_are_as_given", "paths_as_given"]
 
 _AS_GIVEN: Final = ContextFlag("livesession_paths_as_given")
 """Whether the caller (the CLI) keeps its relative paths as given (``paths_as_given``)."""
@@ -36,6 +36,11 @@ _AS_GIVEN: Final = ContextFlag("livesession_paths_as_given")
 def paths_as_given() -> contextlib.AbstractContextManager[None]:
     """Within the block (the CLI's commands), ``anchored`` leaves a path as it was given."""
     return _AS_GIVEN.within()
+
+
+def paths_are_as_given() -> bool:
+    """Whether the caller keeps its relative paths as given (within ``paths_as_given``)."""
+    return bool(_AS_GIVEN)
 
 
 def anchored(path: str | os.PathLike[str]) -> Path:

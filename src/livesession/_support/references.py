@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from .._exceptions import PluginError
+from .anchor import paths_are_as_given
 from .oserrors import working_dir
 from .signals import STOPS_RAISED
 from .text import exception_text, one_line
@@ -254,12 +255,15 @@ def call_reference(
     (``**kwargs`` names none): the first that is not is refused with its message, before
     the factory is called.
 
-    A module or factory that changes the working directory (``os.chdir`` to its own
-    folder, a script's habit) is refused, the directory changed back first: the run's
-    files are found by their paths from where livesession was started, and the run would
-    have been made in one directory and written in another.
+    For the CLI (``paths_as_given``), a module or factory that changes the working
+    directory (``os.chdir`` to its own folder, a script's habit) is refused, the directory
+    changed back first: the CLI finds the run's files by their paths from where it was
+    started, and the run would have been made in one directory and written in another.
+    An API call resolved its paths as it began (``anchored``), and the current directory
+    is its host's: another thread of it may change it meanwhile, which tells nothing about
+    the plug-in, so it is neither put back (undoing the host's ``chdir``) nor blamed.
     """
-    started = working_dir()
+    started = working_dir() if paths_are_as_given() else None
     try:
         try:
             factory, record = resolve(ref, base_dir)
