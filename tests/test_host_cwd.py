@@ -21,6 +21,7 @@ import pytest
 from tests._helpers import crash_in_step
 
 import livesession._rundir as rundir
+import livesession.verify as verify_module
 from livesession import DryrunConfig, PluginError, create_run, open_session, resume_run, verify_run
 from livesession._rundir import create as create_module
 from livesession._rundir import resume as resume_module
@@ -135,3 +136,17 @@ def test_a_directory_changed_while_a_plug_in_is_built_is_the_hosts(
     assert session.run_to_end(20).status.value == "COMPLETED"
     assert verify_run(here / "runs" / "desk-1").ok
     assert not (away / "runs").exists()
+
+
+def test_a_run_is_verified_where_the_call_named_it(
+    desks: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Bug: its files were read from the directory moved to: a sound run judged broken
+    (`run directory runs/desk-1 does not exist`), the verdict a governance review reads."""
+    _, away = desks
+    assert create_run(DryrunConfig(run_id="desk-1", steps=20), "runs").run_to_end(20).accepted
+    monkeypatch.setattr(
+        verify_module, "_config_bytes", _moving_to(away, verify_module._config_bytes)
+    )
+    result = verify_run("runs/desk-1")
+    assert result.ok, result.summary

@@ -39,6 +39,7 @@ from ._cli_output import (
 from ._cli_streams import streams_back
 from ._cli_summary import evidence_json, verify_json
 from ._exceptions import UsageError
+from ._support.anchor import paths_as_given
 from ._support.outfile import output_target, own_descriptor
 from ._support.secrets import redact_text
 from ._support.text import one_line, path_text
@@ -98,7 +99,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     from .verify import verify_run  # noqa: PLC0415 - jsonschema is loaded only here
 
     run_dir = _require_written(args.run_dir, judged=True)  # a FIFO, a symlink: its violations
-    with terminal_bar("verify") as progress:
+    with terminal_bar("verify") as progress, paths_as_given():  # its words: RUN_DIR as typed
         result = verify_run(run_dir, progress=progress)
     bundle = None if args.manifest is None else check_manifest(run_dir, args.manifest)
     result = result if bundle is None else held_to(result, bundle, args.run_dir)

@@ -40,6 +40,7 @@ from .._artifacts.runfiles import odd_files
 from .._artifacts.runread import no_directory, read_records
 from .._domain.decimal import with_context
 from .._rundir.livecut import LiveRun, live_cut
+from .._support.anchor import anchored
 from .._support.fsutil import NotAFile, raise_if_refused, refuse_special
 from ._checks import Verifier, corruption
 from ._config import CONFIG
@@ -97,7 +98,7 @@ def verify_run(
             is there but unread is not judged, nor is the run. A missing file, or a
             directory in a file's place, is a violation as any other.
     """
-    path = Path(run_dir)
+    path = anchored(run_dir)  # one directory for the whole check: another thread may chdir
     if live == QUERY:  # a run holding a FIFO or a symlink is judged whole, as it is
         live = live_cut(path) if path.is_dir() and not odd_files(path) else None
     if live is not None and not live.cut.steps:
