@@ -150,3 +150,28 @@ def test_a_run_is_verified_where_the_call_named_it(
     )
     result = verify_run("runs/desk-1")
     assert result.ok, result.summary
+
+
+def test_an_out_dir_a_failed_creation_beside_took_away_is_made_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Desks creating their runs in one new `runs/` at once: the one whose plug-in fails
+    removes `runs/` (it made it, and it is empty again), and when that falls between
+    another's making `runs/` and making its run directory in it, that one was refused
+    (`cannot create run directory .../runs/desk-2: No such file or directory`). Found by
+    reading the clean-up; the interleaving is forced here."""
+    out = tmp_path / "runs"
+    make = Path.mkdir
+    taken: list[Path] = []
+
+    def mkdir(self: Path, *args: Any, **kwargs: Any) -> None:
+        if self == out / "desk-2" and not taken:
+            taken.append(out)
+            out.rmdir()  # the other creation's clean-up, at the worst moment
+        make(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "mkdir", mkdir)
+    session = create_run(DryrunConfig(run_id="desk-2", steps=20), out)
+    assert taken == [out]
+    assert session.run_to_end(20).status.value == "COMPLETED"
+    assert verify_run(out / "desk-2").ok

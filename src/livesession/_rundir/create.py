@@ -19,6 +19,7 @@ from .._session.assembly import fit_to_feed
 from .._session.edges import check_config, check_path
 from .._support.anchor import anchored
 from .._support.flags import ContextFlag
+from .._support.madedir import in_made_dir
 from .._support.oserrors import said, way_out
 from .._support.references import a_
 from .._support.text import command
@@ -359,10 +360,12 @@ def _make_run_dir(out_dir: Path, run_dir: Path) -> bool:
 
     True: the directory was there, holding only the ``writer.lock`` of a run killed while it
     started, and is taken over (``_taken_over`` checks it again once the lock is ours).
+    A creation beside it that failed (another thread's, another process's) removes the
+    ``out_dir`` it made, when still empty, between this one's making it and its run
+    directory: ``out_dir`` is made again then (``in_made_dir``), not a refusal.
     """
     try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        run_dir.mkdir()
+        in_made_dir(out_dir, [], run_dir.mkdir, remake=True)
     except FileExistsError:
         broken = _broken_link(run_dir)  # a dangling --out is no run directory that exists
         if broken:
