@@ -214,7 +214,9 @@ def _judge(
         skipped = [c["name"] for c in criteria if c["result"] == SKIPPED]
         return {
             "run_id": run_id,
-            "run_dir": str(run_dir),
+            # A report is read elsewhere: it names the run as its advice does (``named``,
+            # absolute), never as the path was typed (``.``, ``out/x``); the output keeps it.
+            "run_dir": str(named or run_dir),
             # What was accepted: the audited config and version, the strategy, the audit head
             # (which a reviewer compares with the one published at hand-over).
             "strategy_id": chain.strategy_id,
@@ -323,6 +325,7 @@ def render_markdown(session: dict[str, Any], *, level: int = 1) -> str:
             f"audit head {md_code(session['audit_head'])}."
         ),
         "",
+        *_run_lines(session),
         *(f"Note: {md_text(note)}." for note in session["notes"]),
         *([""] if session["notes"] else []),
         "| criterion | threshold | value | result | detail |",
@@ -335,6 +338,13 @@ def render_markdown(session: dict[str, Any], *, level: int = 1) -> str:
         )
     lines.append("")
     return "\n".join(lines)
+
+
+def _run_lines(session: dict[str, Any]) -> list[str]:
+    """Where the run is, as the report names it (a session without it, none)."""
+    if "run_dir" not in session:
+        return []
+    return [f"Run directory {md_code(session['run_dir'])}.", ""]
 
 
 def _failed(session: dict[str, Any]) -> str:
