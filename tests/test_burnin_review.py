@@ -1,21 +1,46 @@
-"""What a reviewer reads in a burn-in report beside the verdict: which run it judged.
+"""What a reviewer reads in a burn-in report beside the verdict.
 
-A desk preparing a governance review ran ``livesession burnin .`` in the run directory:
-``burnin.json`` said ``"run_dir": "."``, and ``burnin out/paper-day1`` wrote other bytes
-than ``burnin /abs/out/paper-day1`` of the same run. A report is read elsewhere: it names
-the run by its absolute path, as its advice already did.
+A desk preparing a governance review of its own strategy (a package of its own, a dated CSV
+of minute bars) found three things missing from the reports it would hand over:
+
+- which run: ``livesession burnin .`` in the run directory wrote ``"run_dir": "."``, and
+  ``burnin out/paper-day1`` wrote other bytes than ``burnin /abs/out/paper-day1`` of the
+  same run. A report is read elsewhere: it names the run by its absolute path, as its
+  advice already did;
+- on what: the data file's SHA-256 and the strategy code's were in the evidence bundle
+  only; a burn-in report named the strategy id alone;
+- through what: a PASS said nothing of which failure paths the session went through (a
+  rail firing, the kill switch, the strategy or the feed raising, the venue failing, a
+  crash resumed, a stop signal), so a review could not tell a session that met them from
+  one that met none. Each is now listed, exercised or not exercised in this session.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from pathlib import Path
 
 import pytest
 
+from livesession import DryrunConfig, create_run
 from livesession.cli import main
-from test_burnin import _oco_run
+from test_burnin import _dryrun, _oco_run
+
+from crash_harness import KILLED
+from crash_harness import cli as crash_cli
+
+_PATHS = (
+    "rail",
+    "kill_switch",
+    "strategy_error",
+    "feed_error",
+    "broker_fault",
+    "crash_resume",
+    "stop_signal",
+)
+_LENIENT = ("--min-signals", "0", "--min-decisions", "0", "--min-oco", "0")
 
 
 @pytest.fixture(name="made", scope="module")
@@ -55,3 +80,153 @@ class TestTheRunDirectory:
             assert main(["burnin", named]) == 0
             written.append([(run / f"burnin.{ext}").read_bytes() for ext in ("json", "md")])
         assert all(each == written[0] for each in written)
+
+
+def _exercised(run: Path) -> dict[str, tuple[int, str]]:
+    """Each failure path burnin.json lists that was exercised: its count and detail."""
+    paths = json.loads((run / "burnin.json").read_text())["failure_paths"]
+    assert [p["path"] for p in paths] == list(_PATHS)
+    return {p["path"]: (p["count"], p["detail"]) for p in paths if p["exercised"]}
+
+
+class TestWhatItRanOn:
+    def test_the_data_file_and_the_strategy_code_by_their_sha256(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        examples = Path(__file__).resolve().parents[1] / "examples"
+        shutil.copytree(
+            examples / "mydesk", tmp_path / "mydesk", ignore=shutil.ignore_patterns("__pycache__")
+        )
+        shutil.copy(examples / "mydesk.toml", tmp_path / "mydesk.toml")
+        rows = ["timestamp,open,high,low,close,volume"]
+        for i in range(120):
+            price = 3000 + (i % 17) * 1.5 - (i % 5)
+            rows.append(
+                f"2026-11-02T{14 + i // 60:02d}:{i % 60:02d}:00Z,"
+                f"{price:.2f},{price + 2:.2f},{price - 2:.2f},{price + 0.5:.2f},12.5"
+            )
+        csv = tmp_path / "ETHUSDT-1m-2026-11-02.csv"
+        csv.write_bytes(("\n".join(rows) + "\n").encode())
+        # In a child: the strategy's package is imported there, not in the suite's process.
+        argv = ("dryrun", "-c", tmp_path / "mydesk.toml", "--feed", f"csv:{csv}", "-q")
+        argv += ("--symbol", "ETH/USDT", "--steps", "100", "--out", tmp_path / "runs")
+        assert crash_cli(*argv, "--run-id", "desk").returncode == 0
+        run = tmp_path / "runs" / "desk"
+        main(["burnin", str(run), *_LENIENT])
+        capsys.readouterr()
+        report = json.loads((run / "burnin.json").read_text())
+        data_sha = hashlib.sha256(csv.read_bytes()).hexdigest()
+        code_sha = hashlib.sha256((tmp_path / "mydesk" / "breakout.py").read_bytes()).hexdigest()
+        assert report["data"] == {
+            "feed": f"csv:{csv}",
+            "sha256": data_sha,
+            "bytes": csv.stat().st_size,
+        }
+        ref = "mydesk.breakout:make_strategy"
+        assert report["code"] == {"strategy": {"ref": ref, "sha256": code_sha}}
+        md = (run / "burnin.md").read_text()
+        assert (
+            f"Data file `csv:{csv}`, SHA-256 `{data_sha}`, {csv.stat().st_size} bytes.\n"
+            f"Code of the strategy: `{ref}`, source SHA-256 `{code_sha}`.\n"
+        ) in md
+
+    def test_a_demo_run_says_it_read_no_file_and_ran_no_plug_in(self, run: Path) -> None:
+        assert main(["burnin", str(run)]) == 0
+        report = json.loads((run / "burnin.json").read_text())
+        assert report["data"] == {"feed": "random_walk", "sha256": None, "bytes": None}
+        assert report["code"] == {}
+        md = (run / "burnin.md").read_text()
+        assert "Feed `random_walk` (no data file).\nCode: livesession's own (no plug-in).\n" in md
+
+
+class TestFailurePaths:
+    def test_a_quiet_session_lists_each_as_not_exercised(
+        self, run: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        assert main(["burnin", str(run)]) == 0
+        out = capsys.readouterr().out.splitlines()
+        assert out[-1] == "      paths        not exercised: " + ", ".join(_PATHS)
+        assert _exercised(run) == {}
+        md = (run / "burnin.md").read_text()
+        assert "\n## Failure paths\n" in md
+        assert "| crash_resume | no | not exercised in this session |\n" in md
+        assert main(["burnin", str(run), "--json"]) == 0
+        (session,) = json.loads(capsys.readouterr().out)["sessions"]
+        assert len(session["failure_paths"]) == len(_PATHS)
+
+    def test_a_kill_and_a_sigterm_stop(self, tmp_path: Path, capsys) -> None:
+        cfg = DryrunConfig(run_id="killed", steps=200, durability="none")
+        with create_run(cfg, tmp_path) as session:
+            session.preflight()
+            session.activate()
+            session.run_n_steps(30)
+            assert session.kill("desk")
+            session.run_n_steps(20)
+            session.request_stop("SIGNAL_SIGTERM", sealed_as=True)
+        main(["burnin", str(tmp_path / "killed"), *_LENIENT])
+        assert capsys.readouterr().out.splitlines()[-1] == (
+            "      paths        exercised: kill_switch 1, stop_signal 1; not exercised: rail, "
+            "strategy_error, feed_error, broker_fault, crash_resume"
+        )
+        assert _exercised(tmp_path / "killed") == {
+            "kill_switch": (1, "1 kill switch trips, by reason: desk 1"),
+            "stop_signal": (1, "1 stop by SIGNAL_SIGTERM"),
+        }
+
+    def test_a_kill_drill_is_named_where_the_session_never_tripped(self, run: Path) -> None:
+        assert main(["burnin", str(run), "--drill"]) == 0
+        paths = json.loads((run / "burnin.json").read_text())["failure_paths"]
+        kill = next(p for p in paths if p["path"] == "kill_switch")
+        assert kill["detail"] == (
+            "not exercised in this session (the flatten criterion's kill drill tripped it "
+            "on a re-run)"
+        )
+
+    def test_a_crash_resumed(self, tmp_path: Path) -> None:
+        out = tmp_path / "runs"
+        argv = ("dryrun", "--out", out, "--run-id", "cut", "--steps", "300", "-q")
+        assert crash_cli(*argv, crash_at="checkpoint:2").returncode == KILLED
+        assert main(["resume", str(out / "cut"), "-q"]) == 0
+        main(["burnin", str(out / "cut"), *_LENIENT])
+        assert _exercised(out / "cut") == {
+            "crash_resume": (1, "1 resumes after a crash (C2_RESUME in the audit)")
+        }
+
+    def test_rails_and_a_failing_venue(self, tmp_path: Path) -> None:
+        config = tmp_path / "risk.toml"
+        config.write_text('[risk]\nper_trade_risk_pct = "0.00005"\n')  # every entry refused
+        run = _dryrun(tmp_path, "rails", "--config", str(config), "--seed", "23", steps=300)
+        main(["burnin", str(run), *_LENIENT])
+        count, detail = _exercised(run)["rail"]
+        assert count > 0
+        assert detail == f"{count} orders refused by a safety rail: PER_TRADE_RISK {count}"
+        venue = _dryrun(tmp_path, "venue", "--broker", "realish", "--seed", "3", steps=400)
+        main(["burnin", str(venue), *_LENIENT])
+        count, detail = _exercised(venue)["broker_fault"]
+        assert count > 0
+        assert detail.startswith(f"{count} venue events: ")
+
+    def test_a_strategy_that_raised(self, tmp_path: Path) -> None:
+        (tmp_path / "bomb.py").write_text(
+            "class Bomb:\n"
+            "    def __init__(self, strategy_id):\n"
+            "        self.strategy_id, self.n = strategy_id, 0\n"
+            "    def on_bar(self, bar, view):\n"
+            "        self.n += 1\n"
+            "        if self.n == 20:\n"
+            "            raise RuntimeError('boom')\n"
+            "        return ()\n"
+            "    def get_state(self):\n"
+            "        return {'n': self.n}\n"
+            "    def set_state(self, state):\n"
+            "        self.n = state['n']\n"
+            "def make(*, strategy_id='bomb'):\n"
+            "    return Bomb(strategy_id)\n"
+        )
+        (tmp_path / "bomb.toml").write_text('strategy_factory = "bomb:make"\n')
+        argv = ("dryrun", "--out", tmp_path / "runs", "--run-id", "bomb", "--steps", "50")
+        assert crash_cli(*argv, "-q", "-c", tmp_path / "bomb.toml").returncode == 4
+        main(["burnin", str(tmp_path / "runs" / "bomb"), *_LENIENT])
+        assert _exercised(tmp_path / "runs" / "bomb") == {
+            "strategy_error": (1, "1 STRATEGY_ERROR (the strategy raised)")
+        }

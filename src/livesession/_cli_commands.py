@@ -233,7 +233,7 @@ def cmd_burnin(args: argparse.Namespace) -> int:
 
 def _print_burnin(result: BurninResult) -> None:
     """Each session's verdict and criteria on stdout; each criterion not met on stderr."""
-    from .burnin import NOT_MET  # noqa: PLC0415 - only for this command
+    from .burnin import NOT_MET, paths_said  # noqa: PLC0415 - only for this command
 
     for session, report in zip(result.sessions, result.reports, strict=True):
         # PASS (flatten not measured): a criterion skipped never passed, and the word says so.
@@ -243,6 +243,7 @@ def _print_burnin(result: BurninResult) -> None:
         for c in session["criteria"]:
             needs = f" (needs {c['threshold']})" if c["result"] == NOT_MET else ""
             print(f"      {c['result']:<12} {c['name']}: {c['detail']}{needs}")  # noqa: T201
+        print(f"      {'paths':<12} {paths_said(session['failure_paths'])}")  # noqa: T201
     for note in result.notes:
         print(f"note  {note}")  # noqa: T201 - the CLI's output
     for session in result.sessions:  # the directory too: two runs may share a run id

@@ -66,6 +66,7 @@ from ._criteria import (
     verified,
 )
 from ._drill import BURNIN_DRILL, UNMEASURED, kill_drill, measured_flatten
+from ._review import path_lines, paths_said, provenance, read_and_ran
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -80,6 +81,7 @@ __all__ = [
     "Thresholds",
     "evaluate_run",
     "kill_drill",
+    "paths_said",
     "render_markdown",
     "run_burnin",
 ]
@@ -188,6 +190,8 @@ def _judge(
     # A drill that measured nothing (the evidence's own, or this run's manifest's) says why.
     measured = found or (drill if drill and drill.get("status") in UNMEASURED else None)
     standing = run_status(run_dir)
+    # What it read and ran, and the failure paths it went through: said, never judged.
+    review = provenance(run_dir) | {"failure_paths": chain.paths.listed(run_dir, measured)}
     changed = ""
     if verification is not None:
         version = read_json_object(run_dir / names.RUN_META).get("version")
@@ -235,6 +239,7 @@ def _judge(
                 "trades": chain.trades,
             },
             "kill_drill": measured or {"status": "not_measured"},
+            **review,
         }
 
     return session
@@ -336,15 +341,16 @@ def render_markdown(session: dict[str, Any], *, level: int = 1) -> str:
         lines.append(
             f"| {c['name']} | {c['threshold']} | {value} | {c['result']} | {md_text(c['detail'])} |"
         )
+    lines += path_lines(session.get("failure_paths"), level + 1)
     lines.append("")
     return "\n".join(lines)
 
 
 def _run_lines(session: dict[str, Any]) -> list[str]:
-    """Where the run is, as the report names it (a session without it, none)."""
-    if "run_dir" not in session:
-        return []
-    return [f"Run directory {md_code(session['run_dir'])}.", ""]
+    """Where the run is, and what it read and ran (a session without them, none)."""
+    said = [f"Run directory {md_code(session['run_dir'])}."] if "run_dir" in session else []
+    said += read_and_ran(session)
+    return [*said, ""] if said else []
 
 
 def _failed(session: dict[str, Any]) -> str:

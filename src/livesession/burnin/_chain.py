@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Final
 from .._artifacts.runread import payload
 from .._domain.model import FILL_EVENT_TYPES
 from .._rundir.halts import Halts, halt_text
+from ._review import FailurePaths
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -41,6 +42,8 @@ class Chain:
         self.stop_reason: object = None
         """The reason the stop was asked with (``STATE_CHANGED`` by ``request_stop``)."""
         self.halts = Halts()
+        self.paths = FailurePaths()
+        """The failure paths the run went through (``FailurePaths.listed``)."""
         self.flat_ns: int | None = None
         """The first ``KILL_SWITCH_FLAT``'s ``time_to_flat_ns`` (wall time on a system clock)."""
         self.signals = 0
@@ -69,6 +72,7 @@ class Chain:
             self.any_event, self.run_id = True, event.get("run_id")
             self.strategy_id = event.get("strategy_id")
         self.halts.note(event)
+        self.paths.note(event)
         if kind == "BAR":
             self.bars += 1
         elif kind == "SESSION_STARTED" and self.planned is None:

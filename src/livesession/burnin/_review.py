@@ -1,0 +1,191 @@
+"""What a reviewer reads beside the burn-in verdict: what the run ran on, what it went through.
+
+A verdict says that a session behaved. A governance review asks too on which data and code
+(the data file's SHA-256, each plug-in's source SHA-256, as ``config.json`` holds them under
+the audited config hash) and which of the ways a session fails it went through: a safety
+rail refusing an order, the kill switch, the strategy or the feed raising, the venue failing
+(a call retried, a send in doubt, an order rejected, a broker unhealthy, a reconcile), a
+crash resumed, a stop signal. Each path is listed, exercised (how often, by what) or not
+exercised in this session: a path the session never went through is shown safe by nothing
+in it. None is a criterion: the verdict and the exit code do not change.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import TYPE_CHECKING, Any, Final
+
+from .._artifacts import names
+from .._artifacts.runread import iter_records, payload, read_json_object
+from .._support.text import md_code, md_text
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+__all__ = [
+    "NOT_EXERCISED",
+    "FailurePaths",
+    "path_lines",
+    "paths_said",
+    "provenance",
+    "read_and_ran",
+]
+
+NOT_EXERCISED: Final = "not exercised in this session"
+_BROKER: Final = (
+    "BROKER_CALL_RETRIED",
+    "ORDER_OUTCOME_UNKNOWN",
+    "ORDER_REJECTED",
+    "DUPLICATE_REPORT",
+    "BROKER_UNHEALTHY",
+    "RECONCILED",
+    "RECONCILE_ESCALATED",
+)
+"""The events of a venue that failed, refused, repeated itself or disagreed with the book."""
+_DAILY_LOSS: Final = "DAILY_LOSS"
+
+
+def provenance(run_dir: Path) -> dict[str, Any]:
+    """``data`` (the feed; a data file's SHA-256 and size) and ``code`` (each plug-in's).
+
+    As ``config.json`` holds them (``verify`` holds it to the audited config hash): a
+    plug-in's reference and source SHA-256.
+    """
+    config = read_json_object(run_dir / names.CONFIG)
+    sources = config.get("sources")
+    code = {
+        str(role): {"ref": record.get("ref"), "sha256": record.get("sha256")}
+        for role, record in sorted((sources if isinstance(sources, dict) else {}).items())
+        if isinstance(record, dict)
+    }
+    data = {
+        "feed": config.get("feed"),
+        "sha256": config.get("feed_sha256"),
+        "bytes": config.get("feed_bytes"),
+    }
+    return {"data": data, "code": code}
+
+
+class FailurePaths:
+    """The failure paths a run's events show, noted one event at a time (``note``)."""
+
+    def __init__(self) -> None:
+        self._kinds: Counter[str] = Counter()
+        self._rules: Counter[str] = Counter()
+        self._kills: Counter[str] = Counter()
+        self._stop: str | None = None
+
+    def note(self, event: dict[str, Any]) -> None:
+        kind = str(event.get("event_type"))
+        fields = payload(event)
+        self._kinds[kind] += 1
+        if kind == "RISK_REJECTED":
+            self._rules[str(fields.get("rule"))] += 1
+        elif kind == "KILL_SWITCH":
+            self._kills[str(fields.get("reason"))] += 1
+        elif kind == "SESSION_STOPPED" or fields.get("trigger") == "request_stop":
+            # The stop asked (STATE_CHANGED), or the seal's reason: a signal the CLI took.
+            self._stop = _signal(fields.get("reason")) or self._stop
+
+    def listed(self, run_dir: Path, drill: dict[str, Any] | None) -> list[dict[str, Any]]:
+        """Each path, exercised or not: ``path``, ``exercised``, ``count``, ``detail``.
+
+        ``drill`` is the kill drill the flatten criterion read (None: none), named when the
+        session's own kill switch never tripped.
+        """
+        audit = iter_records(run_dir / names.AUDIT)
+        resumes = sum(1 for record in audit if record.get("code") == "C2_RESUME")
+        rails = self._rules + Counter({_DAILY_LOSS: self._kills[_DAILY_LOSS]})
+        broker = Counter({kind: self._kinds[kind] for kind in _BROKER})
+        kills = self._kills
+        drilled = drill is not None and drill.get("status") in ("measured", "not_flat")
+        errors = self._kinds["STRATEGY_ERROR"], self._kinds["FEED_ERROR"]
+        return [
+            _path("rail", rails.total(), f"orders refused by a safety rail: {_by(rails)}"),
+            _path(
+                "kill_switch",
+                kills.total(),
+                f"kill switch trips, by reason: {_by(kills)}",
+                " (the flatten criterion's kill drill tripped it on a re-run)" if drilled else "",
+            ),
+            _path("strategy_error", errors[0], "STRATEGY_ERROR (the strategy raised)"),
+            _path("feed_error", errors[1], "FEED_ERROR (the feed raised)"),
+            _path("broker_fault", broker.total(), f"venue events: {_by(broker)}"),
+            _path("crash_resume", resumes, "resumes after a crash (C2_RESUME in the audit)"),
+            _path("stop_signal", 1 if self._stop else 0, f"stop by {self._stop}"),
+        ]
+
+
+def _signal(reason: object) -> str | None:
+    return reason if isinstance(reason, str) and reason.startswith("SIGNAL_") else None
+
+
+def _by(counts: Counter[str]) -> str:
+    return ", ".join(f"{name} {n}" for name, n in sorted(counts.items()) if n)
+
+
+def _path(name: str, count: int, what: str, instead: str = "") -> dict[str, Any]:
+    if not count:
+        return {"path": name, "exercised": False, "count": 0, "detail": NOT_EXERCISED + instead}
+    return {"path": name, "exercised": True, "count": count, "detail": f"{count} {what}"}
+
+
+def read_and_ran(session: dict[str, Any]) -> list[str]:
+    """``Data file `csv:x.csv`, SHA-256 `...`, 900 bytes.`` and a line per plug-in's code."""
+    data, code = session.get("data"), session.get("code")
+    lines = []
+    if isinstance(data, dict):
+        if data.get("sha256") is None:
+            lines.append(f"Feed {md_code(data.get('feed'))} (no data file).")
+        else:
+            lines.append(
+                f"Data file {md_code(data.get('feed'))}, SHA-256 {md_code(data.get('sha256'))}, "
+                f"{md_text(data.get('bytes'))} bytes."
+            )
+    if isinstance(code, dict):
+        lines += [
+            f"Code of the {md_text(role)}: {md_code(record.get('ref'))}, source SHA-256 "
+            f"{md_code(record.get('sha256'))}."
+            for role, record in sorted(code.items())
+            if isinstance(record, dict)
+        ]
+        if not code:
+            lines.append("Code: livesession's own (no plug-in).")
+    return lines
+
+
+def path_lines(paths: object, level: int) -> list[str]:
+    """The failure paths as a section of the report: each exercised, or not (none: no lines)."""
+    if not isinstance(paths, list):
+        return []
+    lines = [
+        "",
+        f"{'#' * level} Failure paths",
+        "",
+        (
+            "Which of the ways a session fails this one went through. A path it did not go "
+            "through is shown safe by nothing in this report: exercise it in another paper "
+            "session (`livesession kill`, `livesession stop`, a crash and `livesession "
+            "resume`) or with the testing kit's failure matrix (broker faults, crash and "
+            "resume)."
+        ),
+        "",
+        "| failure path | exercised | detail |",
+        "| --- | --- | --- |",
+    ]
+    for path in paths:
+        said = "yes" if path.get("exercised") else "no"
+        lines.append(f"| {md_text(path.get('path'))} | {said} | {md_text(path.get('detail'))} |")
+    return lines
+
+
+def paths_said(paths: list[dict[str, Any]]) -> str:
+    """``exercised: rail 3, crash_resume 1; not exercised: kill_switch, ...`` on one line."""
+    done = [f"{p['path']} {p['count']}" for p in paths if p["exercised"]]
+    left = [str(p["path"]) for p in paths if not p["exercised"]]
+    return "; ".join(
+        [
+            *([f"exercised: {', '.join(done)}"] if done else []),
+            *([f"not exercised: {', '.join(left)}"] if left else []),
+        ]
+    )
