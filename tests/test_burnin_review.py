@@ -169,7 +169,7 @@ class TestFailurePaths:
             "strategy_error, feed_error, broker_fault, crash_resume"
         )
         assert _exercised(tmp_path / "killed") == {
-            "kill_switch": (1, "1 kill switch trips, by reason: desk 1"),
+            "kill_switch": (1, "1 kill switch trip(s), by reason: desk 1"),
             "stop_signal": (1, "1 stop by SIGNAL_SIGTERM"),
         }
 
@@ -189,7 +189,7 @@ class TestFailurePaths:
         assert main(["resume", str(out / "cut"), "-q"]) == 0
         main(["burnin", str(out / "cut"), *_LENIENT])
         assert _exercised(out / "cut") == {
-            "crash_resume": (1, "1 resumes after a crash (C2_RESUME in the audit)")
+            "crash_resume": (1, "1 resume(s) after a crash (C2_RESUME in the audit)")
         }
 
     def test_rails_and_a_failing_venue(self, tmp_path: Path) -> None:
@@ -199,12 +199,12 @@ class TestFailurePaths:
         main(["burnin", str(run), *_LENIENT])
         count, detail = _exercised(run)["rail"]
         assert count > 0
-        assert detail == f"{count} orders refused by a safety rail: PER_TRADE_RISK {count}"
+        assert detail == f"{count} order(s) refused by a safety rail: PER_TRADE_RISK {count}"
         venue = _dryrun(tmp_path, "venue", "--broker", "realish", "--seed", "3", steps=400)
         main(["burnin", str(venue), *_LENIENT])
         count, detail = _exercised(venue)["broker_fault"]
         assert count > 0
-        assert detail.startswith(f"{count} venue events: ")
+        assert detail.startswith(f"{count} venue event(s) of a fault: ")
 
     def test_a_strategy_that_raised(self, tmp_path: Path) -> None:
         (tmp_path / "bomb.py").write_text(
@@ -228,5 +228,5 @@ class TestFailurePaths:
         assert crash_cli(*argv, "-q", "-c", tmp_path / "bomb.toml").returncode == 4
         main(["burnin", str(tmp_path / "runs" / "bomb"), *_LENIENT])
         assert _exercised(tmp_path / "runs" / "bomb") == {
-            "strategy_error": (1, "1 STRATEGY_ERROR (the strategy raised)")
+            "strategy_error": (1, "1 STRATEGY_ERROR(s): the strategy raised")
         }

@@ -100,19 +100,20 @@ class FailurePaths:
         kills = self._kills
         drilled = drill is not None and drill.get("status") in ("measured", "not_flat")
         errors = self._kinds["STRATEGY_ERROR"], self._kinds["FEED_ERROR"]
+        stops = 1 if self._stop else 0
         return [
-            _path("rail", rails.total(), f"orders refused by a safety rail: {_by(rails)}"),
+            _path("rail", rails, "order(s) refused by a safety rail: {}"),
             _path(
                 "kill_switch",
-                kills.total(),
-                f"kill switch trips, by reason: {_by(kills)}",
+                kills,
+                "kill switch trip(s), by reason: {}",
                 " (the flatten criterion's kill drill tripped it on a re-run)" if drilled else "",
             ),
-            _path("strategy_error", errors[0], "STRATEGY_ERROR (the strategy raised)"),
-            _path("feed_error", errors[1], "FEED_ERROR (the feed raised)"),
-            _path("broker_fault", broker.total(), f"venue events: {_by(broker)}"),
-            _path("crash_resume", resumes, "resumes after a crash (C2_RESUME in the audit)"),
-            _path("stop_signal", 1 if self._stop else 0, f"stop by {self._stop}"),
+            _path("strategy_error", errors[0], "STRATEGY_ERROR(s): the strategy raised"),
+            _path("feed_error", errors[1], "FEED_ERROR(s): the feed raised"),
+            _path("broker_fault", broker, "venue event(s) of a fault: {}"),
+            _path("crash_resume", resumes, "resume(s) after a crash (C2_RESUME in the audit)"),
+            _path("stop_signal", stops, f"stop by {self._stop}"),
         ]
 
 
@@ -124,10 +125,17 @@ def _by(counts: Counter[str]) -> str:
     return ", ".join(f"{name} {n}" for name, n in sorted(counts.items()) if n)
 
 
-def _path(name: str, count: int, what: str, instead: str = "") -> dict[str, Any]:
+def _path(name: str, found: int | Counter[str], what: str, instead: str = "") -> dict[str, Any]:
+    """``{"path", "exercised", "count", "detail"}``, the detail ``what`` after the count.
+
+    ``found``: the count, or the counts by kind, which fill ``what``'s ``{}``; ``instead``
+    follows ``not exercised`` when there are none.
+    """
+    count = found if isinstance(found, int) else found.total()
     if not count:
         return {"path": name, "exercised": False, "count": 0, "detail": NOT_EXERCISED + instead}
-    return {"path": name, "exercised": True, "count": count, "detail": f"{count} {what}"}
+    by = "" if isinstance(found, int) else _by(found)
+    return {"path": name, "exercised": True, "count": count, "detail": f"{count} {what.format(by)}"}
 
 
 def read_and_ran(session: dict[str, Any]) -> list[str]:
