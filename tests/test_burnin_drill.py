@@ -195,3 +195,61 @@ def test_what_a_manifest_holds_is_quoted_redacted_and_short(
     (line,) = [x for x in out.splitlines() if " flatten: " in x]
     assert 'it is the manifest of run "***' in line
     assert len(line) < 400
+
+
+class TestTheDrillNeedsTheRunsDataFile:
+    """A reviewer ran ``burnin --drill`` on a run whose data file had changed since (its last
+    row cut): the line was the dryrun's, `does not match the feed_sha256 pinned in the
+    config ... give the run the file the config pins, or pin this one`, advice that cannot
+    apply to a finished run; a missing file said only `No such file or directory`. The drill
+    re-runs the run: it is refused as ``evidence`` refuses it, naming the file the run read,
+    and the line says what judges the run without the drill."""
+
+    @staticmethod
+    def _csv_run(tmp_path: Path) -> tuple[Path, Path]:
+        # Up 12 bars, down 12: the demo's moving averages cross, and it holds a position.
+        closes = [100 + min(i % 24, 24 - i % 24) for i in range(80)]
+        lines = ["timestamp,open,high,low,close,volume"] + [
+            f"2026-11-02T{14 + i // 60:02d}:{i % 60:02d}:00Z,{c}.00,{c + 1}.00,{c - 1}.00,{c}.00,5"
+            for i, c in enumerate(closes)
+        ]
+        csv = tmp_path / "eth.csv"
+        csv.write_text("\n".join(lines) + "\n")
+        out = tmp_path / "runs"
+        argv = ["dryrun", "--out", str(out), "--run-id", "day", "--steps", "60", "-q"]
+        assert main([*argv, "--feed", f"csv:{csv}", "--durability", "none"]) == 0
+        return out / "day", csv
+
+    @pytest.mark.parametrize("change", ["cut", "gone"])
+    def test_refused_in_one_line_naming_the_file_the_run_read(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str], change: str
+    ) -> None:
+        run, csv = self._csv_run(tmp_path)
+        read = csv.read_bytes()
+        if change == "cut":
+            csv.write_bytes(read[: read.rindex(b"\n", 0, -1) + 1])
+        else:
+            csv.unlink()
+        capsys.readouterr()
+        assert main(["burnin", str(run), "--drill"]) == 2
+        err = capsys.readouterr().err
+        assert len(err.splitlines()) == 1, err
+        said = {
+            "cut": f"data file {csv} changed since run {run} (SHA-256 "
+            f"{hashlib.sha256(read).hexdigest()[:12]}..., now ",
+            "gone": f"cannot read data file {csv} of run {run}: No such file or directory: the "
+            f"run read a file of {len(read)} bytes, SHA-256 {hashlib.sha256(read).hexdigest()}",
+        }[change]
+        assert said in err
+        assert "pin this one" not in err
+        assert err.endswith(
+            f"; burnin --drill re-runs the run, so it needs the run's code and data file here: "
+            f"without --drill, `livesession burnin {run}` judges the run, running nothing "
+            "(nothing was written)\n"
+        )
+        assert not (run / "burnin.json").exists()
+        assert not (run / "burnin.md").exists()
+        csv.write_bytes(read)
+        assert main(["burnin", str(run), "--drill", "--min-signals", "0"]) in (0, 1)
+        drill = json.loads((run / "burnin.json").read_text())["kill_drill"]
+        assert drill["status"] == "measured", drill

@@ -65,7 +65,7 @@ from ._criteria import (
     none_of,
     verified,
 )
-from ._drill import BURNIN_DRILL, UNMEASURED, kill_drill, measured_flatten
+from ._drill import UNMEASURED, burnin_drill, kill_drill, measured_flatten
 from ._review import path_lines, paths_said, provenance, read_and_ran
 
 if TYPE_CHECKING:
@@ -289,7 +289,7 @@ def run_burnin(
             _judge(
                 d,
                 thresholds,
-                drill=kill_drill(d, source=BURNIN_DRILL) if drill else None,
+                drill=burnin_drill(d) if drill else None,
                 verification=verify_run(d),
             )
             for d in run_dirs

@@ -16,15 +16,25 @@ import orjson
 
 from .._artifacts import names
 from .._artifacts.runread import read_bytes, read_json_object
+from .._exceptions import DataFileError, PluginError
 from .._rundir import create_run, read_run_config
+from .._rundir.data import check_run_data
 from .._rundir.memoryids import scratch_reruns
 from .._rundir.plugins import check_recorded_sources
 from .._support.fsutil import raise_if_refused
 from .._support.oserrors import cwd_kept
 from .._support.signals import scratch_directory
+from .._support.text import command
 from ._criteria import quoted
 
-__all__ = ["BURNIN_DRILL", "EVIDENCE_DRILL", "UNMEASURED", "kill_drill", "measured_flatten"]
+__all__ = [
+    "BURNIN_DRILL",
+    "EVIDENCE_DRILL",
+    "UNMEASURED",
+    "burnin_drill",
+    "kill_drill",
+    "measured_flatten",
+]
 
 _NS: Final = 1_000_000_000
 _MANIFEST: Final = "manifest.json"
@@ -56,6 +66,9 @@ def kill_drill(
     )
     if not check_recorded_sources(cfg, sources) or not simulated or cfg.clock_mode == "system":
         return {"status": "not_applicable", "reason": "system clock, external venue or objects"}
+    # The data file the run read, unchanged (one line naming it and the run otherwise): a
+    # re-run on other bars measures another session.
+    check_run_data(run_dir, cfg, meta)
     limit = min(cfg.max_steps, max_steps or cfg.max_steps)
     # The strategy steps in this process: one that calls os.chdir() must not move the
     # caller's relative paths (``evidence runs/x`` read runs/x from its directory after).
@@ -70,6 +83,31 @@ def kill_drill(
             return _drill(session, horizon, limit, source)
         finally:
             session.close()
+
+
+def burnin_drill(run_dir: Path) -> dict[str, Any]:
+    """``burnin --drill``'s kill drill, refused in one line when the run's code or data is gone.
+
+    Moved or changed since the run: the line says what the drill needs, and what judges the
+    run without it.
+
+    Raises:
+        DataFileError: the run's data file is missing or changed since the run.
+        PluginError: a plug-in of the run cannot be imported, or its source changed.
+    """
+    hint = (
+        "; burnin --drill re-runs the run, so it needs the run's code and data file here: "
+        f"without --drill, `{command('burnin', run_dir)}` judges the run, running nothing "
+        "(nothing was written)"
+    )
+    try:
+        return kill_drill(run_dir, source=BURNIN_DRILL)
+    except DataFileError as exc:
+        raise DataFileError(
+            f"{exc}{hint}", path=exc.path, line=exc.line, column=exc.column, value=exc.value
+        ) from None
+    except PluginError as exc:
+        raise PluginError(f"{exc}{hint}") from None
 
 
 def _steps_run(run_dir: Path, planned: int) -> int:
