@@ -14,15 +14,18 @@ config when it is built, with or without a run directory.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .._exceptions import DataFileError, RunDirectoryError
+from .._exceptions import DataFileError, PluginError, RunDirectoryError
 from .._market.datapin import checked_data, not_the_pinned_data, pin_data, refuse_other_data
 from .._support.fsutil import file_digest, open_regular
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from .._domain.config import DryrunConfig
 
 __all__ = [
@@ -33,6 +36,7 @@ __all__ = [
     "data_record",
     "pin_data",
     "refuse_other_data",
+    "rerun_refused",
 ]
 
 
@@ -231,3 +235,21 @@ def check_run_data(run_dir: Path, cfg: DryrunConfig, meta: dict[str, Any]) -> di
             value=None,
         )
     return {"feed": cfg.feed, "path": str(path), "sha256": digest, "bytes": size}
+
+
+@contextlib.contextmanager
+def rerun_refused(hint: str) -> Iterator[None]:
+    """A re-run of a run refused for want of its code or data file, ``hint`` on its line.
+
+    ``evidence`` and ``burnin --drill`` re-run the run: a missing or changed data file
+    (``DataFileError``) or plug-in (``PluginError``) is refused in one line, which ends
+    saying what checks or judges the run without them.
+    """
+    try:
+        yield
+    except DataFileError as exc:
+        raise DataFileError(
+            f"{exc}{hint}", path=exc.path, line=exc.line, column=exc.column, value=exc.value
+        ) from None
+    except PluginError as exc:
+        raise PluginError(f"{exc}{hint}") from None

@@ -16,9 +16,8 @@ import orjson
 
 from .._artifacts import names
 from .._artifacts.runread import read_bytes, read_json_object
-from .._exceptions import DataFileError, PluginError
 from .._rundir import create_run, read_run_config
-from .._rundir.data import check_run_data
+from .._rundir.data import check_run_data, rerun_refused
 from .._rundir.memoryids import scratch_reruns
 from .._rundir.plugins import check_recorded_sources
 from .._support.fsutil import raise_if_refused
@@ -100,14 +99,8 @@ def burnin_drill(run_dir: Path) -> dict[str, Any]:
         f"without --drill, `{command('burnin', run_dir)}` judges the run, running nothing "
         "(nothing was written)"
     )
-    try:
+    with rerun_refused(hint):
         return kill_drill(run_dir, source=BURNIN_DRILL)
-    except DataFileError as exc:
-        raise DataFileError(
-            f"{exc}{hint}", path=exc.path, line=exc.line, column=exc.column, value=exc.value
-        ) from None
-    except PluginError as exc:
-        raise PluginError(f"{exc}{hint}") from None
 
 
 def _steps_run(run_dir: Path, planned: int) -> int:

@@ -21,7 +21,8 @@ import orjson
 from .._artifacts import names
 from .._artifacts.provenance import audit_head, audited_start
 from .._artifacts.runread import iter_records
-from .._exceptions import DataFileError, PluginError, UsageError
+from .._exceptions import UsageError
+from .._rundir.data import rerun_refused
 from .._support.fsutil import NotAFile, refuse_special
 from .._support.text import command, one_line
 from ._rerun import sha256_file
@@ -256,14 +257,8 @@ def code_and_data_needed(run_dir: Path) -> Iterator[None]:
         f"without them, `{command('verify', run_dir)} --manifest manifest.json` checks the "
         "run and its bundle, running nothing"
     )
-    try:
+    with rerun_refused(hint):
         yield
-    except DataFileError as exc:
-        raise DataFileError(
-            f"{exc}{hint}", path=exc.path, line=exc.line, column=exc.column, value=exc.value
-        ) from None
-    except PluginError as exc:
-        raise PluginError(f"{exc}{hint}") from None
 
 
 def _generated(run_dir: Path, held: dict[str, Any], manifest: Path) -> frozenset[str]:
