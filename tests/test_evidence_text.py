@@ -172,6 +172,37 @@ class TestTheDocument:
         assert "<script" not in _PARSER.render(text)
         assert not _CONTROL.search(text)
 
+    def test_what_it_ran_on_and_its_failure_paths_too(self):
+        """The run directory, the data file, the plug-ins' references and the failure paths'
+        details come from the run's files (a directory's name, an operator's kill reason):
+        each is one line of text in the report, adding no heading, tag or row."""
+        session = {
+            "run_id": "r",
+            "strategy_id": "s",
+            "config_hash": "c",
+            "run_version": "0.2.0",
+            "audit_head": "h",
+            "ok": True,
+            "verdict": "PASS",
+            "not_measured": [],
+            "notes": [],
+            "criteria": [],
+            "run_dir": "/runs/x`\n## forged",
+            "data": {"feed": "csv:a`b\n# f.csv", "sha256": "<!--", "bytes": "1\n## f"},
+            "code": {"strategy\n## f": {"ref": "m:f`\x1b[2J", "sha256": "<script>"}},
+            "failure_paths": [
+                {"path": "kill_switch", "exercised": True, "count": 1, "detail": FORGED}
+            ],
+        }
+        text = render_markdown(session)
+        tokens = _PARSER.parse(text)
+        assert [t.tag for t in tokens if t.type == "heading_open"] == ["h1", "h2"]
+        rows = [t for t in tokens if t.type == "tr_open"]
+        assert len(rows) == 1 + 1 + 1  # the criteria's header, the paths' header and row
+        assert "<script" not in _PARSER.render(text)
+        assert "<!--" not in _PARSER.render(text)
+        assert not _CONTROL.search(text)
+
 
 _TEXT = (
     st.text(st.characters(codec="utf-8"), max_size=40)
