@@ -176,6 +176,29 @@ class TestFailurePaths:
             "stop_signal": (1, "1 stop by SIGNAL_SIGTERM"),
         }
 
+    def test_a_batch_says_which_no_session_went_through(
+        self, run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """A burn-in of several days: the reviewer asks what the whole of it left to other
+        evidence, not each day's list."""
+        cfg = DryrunConfig(run_id="killed", steps=120, durability="none")
+        with create_run(cfg, tmp_path) as session:
+            session.preflight()
+            session.activate()
+            session.run_n_steps(30)
+            assert session.kill("desk")
+            session.run_to_end(cfg.steps)
+        batch = [str(run), str(tmp_path / "killed"), *_LENIENT]
+        main(["burnin", *batch])
+        left = "rail, strategy_error, feed_error, broker_fault, crash_resume, stop_signal"
+        assert capsys.readouterr().out.splitlines()[-1] == (
+            f"paths not exercised by any session: {left}"
+        )
+        main(["burnin", *batch, "--json"])
+        assert json.loads(capsys.readouterr().out)["not_exercised"] == left.split(", ")
+        main(["burnin", str(run)])  # one session: its own paths line says it
+        assert capsys.readouterr().out.splitlines()[-1].startswith("      paths ")
+
     def test_a_kill_drill_is_named_where_the_session_never_tripped(self, run: Path) -> None:
         assert main(["burnin", str(run), "--drill"]) == 0
         paths = json.loads((run / "burnin.json").read_text())["failure_paths"]

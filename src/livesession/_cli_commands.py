@@ -221,6 +221,7 @@ def cmd_burnin(args: argparse.Namespace) -> int:
                 "exit_code": code,
                 "failed": result.failures(),
                 "not_measured": result.not_measured(),
+                "not_exercised": result.not_exercised(),
                 "notes": list(result.notes),
                 "sessions": list(result.sessions),
                 "reports": [str(p) for p in result.reports],
@@ -246,6 +247,9 @@ def _print_burnin(result: BurninResult) -> None:
         print(f"      {'paths':<12} {paths_said(session['failure_paths'])}")  # noqa: T201
     for note in result.notes:
         print(f"note  {note}")  # noqa: T201 - the CLI's output
+    left = result.not_exercised()
+    if len(result.sessions) > 1 and left:  # what the whole burn-in leaves to other evidence
+        print(f"paths not exercised by any session: {', '.join(left)}")  # noqa: T201
     for session in result.sessions:  # the directory too: two runs may share a run id
         for c in session["criteria"]:
             if c["result"] == NOT_MET:

@@ -152,6 +152,12 @@ class BurninResult:
         """``run_id: criterion`` for each criterion skipped, not measured (never passed)."""
         return [f"{s['run_id']}: {name}" for s in self.sessions for name in s["not_measured"]]
 
+    def not_exercised(self) -> list[str]:
+        """The failure paths no session of the batch went through, in the reports' order."""
+        paths = [p for s in self.sessions for p in s["failure_paths"]]
+        done = {p["path"] for p in paths if p["exercised"]}
+        return list(dict.fromkeys(p["path"] for p in paths if p["path"] not in done))
+
 
 def evaluate_run(
     run_dir: Path,
