@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from .._artifacts.runread import payload
 from .._session.coordinator import ONE_SHOT_OPERATOR
-from .._session.pipeline import DAILY_LOSS_KILL, REDUCE_ONLY_CROSSED
+from .._session.pipeline import DAILY_LOSS_KILL, PROTECTION_LOST, REDUCE_ONLY_CROSSED
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping
@@ -36,6 +36,8 @@ ACTED_BY: Final = {
 _KILLED_BY: Final = {
     DAILY_LOSS_KILL: "the daily-loss cap pulled the kill switch",
     REDUCE_ONLY_CROSSED: "a reduce-only fill that added exposure pulled the kill switch",
+    PROTECTION_LOST: "the venue dropped the protective exit of a held position, which pulled "
+    "the kill switch",
 }
 """Kills the session pulls itself; any other kill is an operator's."""
 SELF_KILLS: Final = frozenset(_KILLED_BY)

@@ -13,6 +13,11 @@ other leg (as venues with native OCO do); the leg that filled keeps working for 
 rest of its quantity. The stop is placed first so that a venue that sees both legs
 touched by the same bar fills the stop (the conservative reading of that bar).
 
+A leg the venue drops (refuses it, or cancels it without the session asking) while the
+position it protects is held leaves that position unprotected: ``take_lost`` tells the
+step, which pulls the kill switch (``PROTECTION_LOST``). A leg not sent (the venue refused
+it at once, or every send failed) is dropped so too.
+
 ``protective_legs`` is the pure part; ``OcoExits`` is the session's collaborator that owns
 the pending protections and the OCO groups that have had a fill.
 """
@@ -29,7 +34,7 @@ from .._domain.cancels import STRATEGY_CANCEL
 from .._domain.decimal import plain, quantize
 from .._domain.ids import client_order_id
 from .._domain.lifecycle import SessionState
-from .._domain.model import Order, OrderType, Side
+from .._domain.model import Order, OrderType, Side, order_from_json, order_to_json
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -139,6 +144,8 @@ class OcoExits:
     """Entries the strategy cancelled before a fill was reported: one that raced the cancel
     may still be, and gets the legs then (``on_late_fill``), until the venue confirms."""
     _oco_filled: set[str] = attrs.field(init=False, factory=set)
+    _lost: dict[str, _Dropped] = attrs.field(init=False, factory=dict)
+    """Legs the venue dropped (or that were never sent) since ``take_lost`` last judged."""
 
     def watch(self, cid: str, protection: Protection) -> None:
         """The entry ``cid`` was sent and asked for ``protection``."""
@@ -187,6 +194,47 @@ class OcoExits:
         ]
         for cid in sorted(siblings):
             self._request_cancel(cid)
+
+    def on_leg_closed(self, closed: OpenOrder, *, rejected: bool) -> None:
+        """A leg closed with part of it unfilled: the venue refused it or cancelled it.
+
+        A cancel the session asked for (one-cancels-the-other, the reconciler's, a kill's)
+        drops no protection; ``take_lost`` judges the others once the reports are applied.
+        """
+        order = closed.order
+        if order.oco_group is None or closed.filled >= order.quantity:
+            return
+        if not rejected and closed.cancel_requested:
+            return
+        self._lost[order.client_order_id] = _Dropped(order, closed.filled, rejected=rejected)
+
+    def take_lost(self) -> bool:
+        """Whether a leg the venue dropped left the position it protects unprotected.
+
+        Unprotected: the position is still held on the side the leg closes, its group had
+        no fill of another leg (a sibling's fill makes the leg's end one-cancels-the-other at
+        work), and the group has no leg left open; or the leg is a stop that the venue
+        refused (never one it cancelled while its take profit is open: a venue's own
+        one-cancels-the-other, whose fill may still be on its way). Forgets what it judged.
+        """
+        if not self._lost:
+            return False
+        dropped, self._lost = list(self._lost.values()), {}
+        return any(self._unprotected(leg) for leg in dropped)
+
+    def _unprotected(self, leg: _Dropped) -> bool:
+        order = leg.order
+        group = order.oco_group
+        held = self._c.book.positions.get(order.symbol, _ZERO)
+        on_side = held if order.side is Side.SELL else -held
+        if on_side <= 0 or (group in self._oco_filled and not leg.filled):
+            return False
+        if leg.rejected and order.order_type is OrderType.STOP:
+            return True
+        return not any(
+            live.order.oco_group == group and not live.cancel_requested
+            for live in self._c.book.open.values()
+        )
 
     def routine_cancel(self, closed: OpenOrder) -> bool:
         """Whether ``closed``'s cancel is one-cancels-the-other at work (logged at debug).
@@ -242,7 +290,8 @@ class OcoExits:
         for leg, order in legs:
             refusal = self._refusal(cover, held)
             if refusal is None:
-                self._send(order, protection.intent_seq, reasons[leg], links)
+                if not self._send(order, protection.intent_seq, reasons[leg], links):
+                    self._lost[order.client_order_id] = _Dropped(order, _ZERO, rejected=True)
                 continue
             self._c.recorder.emit(
                 "RISK_REJECTED",
@@ -292,6 +341,8 @@ class OcoExits:
         }
         if self._late:  # only then: the checkpoints of runs without one keep their bytes
             state["late_protect"] = {cid: p.to_json() for cid, p in sorted(self._late.items())}
+        if self._lost:  # likewise: a leg dropped after the step's last judgment
+            state["lost_legs"] = [leg.to_json() for _, leg in sorted(self._lost.items())]
         return state
 
     def set_state(self, state: dict[str, Any]) -> None:
@@ -303,3 +354,27 @@ class OcoExits:
             cid: Protection.from_json(p) for cid, p in state.get("late_protect", {}).items()
         }
         self._oco_filled = set(state.get("oco_filled", ()))
+        lost = (_Dropped.from_json(leg) for leg in state.get("lost_legs", ()))
+        self._lost = {leg.order.client_order_id: leg for leg in lost}
+
+
+@attrs.frozen
+class _Dropped:
+    """A leg the venue dropped: the order, what of it filled, whether it was refused."""
+
+    order: Order
+    filled: Decimal
+    rejected: bool = attrs.field(kw_only=True)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "order": order_to_json(self.order),
+            "filled": plain(self.filled),
+            "rejected": self.rejected,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> _Dropped:
+        return cls(
+            order_from_json(data["order"]), Decimal(data["filled"]), rejected=data["rejected"]
+        )

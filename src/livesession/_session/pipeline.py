@@ -66,6 +66,7 @@ __all__ = [
     "IDEMPOTENCY_CONFLICT",
     "INPUT_FAULTS",
     "MAX_STEPS_REACHED",
+    "PROTECTION_LOST",
     "REDUCE_ONLY_CROSSED",
     "STRATEGY_ERROR",
     "UNEXPECTED_ERROR",
@@ -87,6 +88,8 @@ DAILY_LOSS_KILL: Final = "DAILY_LOSS"
 """The reason of the kill the daily-loss cap trips (``KILL_SWITCH``)."""
 REDUCE_ONLY_CROSSED: Final = "REDUCE_ONLY_CROSSED"
 """The kill switch's reason when a reduce-only fill opened, added to or flipped exposure."""
+PROTECTION_LOST: Final = "PROTECTION_LOST"
+"""The kill switch's reason when the venue dropped a protective leg of a held position."""
 MAX_STEPS_REACHED: Final = "max_steps reached"
 """The stop reason of a run that reached ``max_steps`` (its safety bound) before ``steps``."""
 FEED_ERROR: Final = "FEED_ERROR"
@@ -310,7 +313,8 @@ def _after_reports(p: SessionParts) -> bool:
     One the session could not apply faulted it (``BROKER_REPORT_INVALID``), or the book
     broke an invariant (it faults now). A reduce-only fill that opened, added to or
     flipped exposure pulls the kill switch (``REDUCE_ONLY_CROSSED``): halted, and the
-    exposure nobody asked for is flattened.
+    exposure nobody asked for is flattened. So does a protective leg the venue dropped
+    while the position it protects is held (``PROTECTION_LOST``, ``OcoExits.take_lost``).
     """
     if p.lifecycle.machine.state is not _ACTIVE:
         return True
@@ -320,6 +324,8 @@ def _after_reports(p: SessionParts) -> bool:
         return True
     if p.reports.take_crossed() and not p.winddown.killing:
         p.winddown.kill(REDUCE_ONLY_CROSSED)
+    if p.exits.take_lost() and not p.winddown.killing:
+        p.winddown.kill(PROTECTION_LOST)
     return False
 
 

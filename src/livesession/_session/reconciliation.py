@@ -217,6 +217,7 @@ class Reconciliation:
         )
         self._idem.complete(cid, "not_sent")
         self._exits.forget(cid)
+        self._exits.on_leg_closed(live, rejected=True)
         self._reports.finish(cid)
 
     def _close_as_venue_says(self, cid: str, seen: VenueOrder | None) -> None:

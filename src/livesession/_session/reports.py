@@ -282,7 +282,7 @@ class ReportRouter:
         )
 
     def on_reject(self, report: RejectReport) -> None:
-        """The venue refused an order: close it, with no exits to place."""
+        """The venue refused an order: close it, with no exits to place (a leg: ``take_lost``)."""
         cid = report.client_order_id
         closed = self._c.book.close_order(cid)
         if closed is not None:
@@ -291,6 +291,7 @@ class ReportRouter:
                 {"client_order_id": cid, "reason": report.reason, **order_link(closed)},
             )
             self._exits.forget(cid)
+            self._exits.on_leg_closed(closed, rejected=True)
             self.finish(cid)
 
     def on_cancel(self, report: CancelReport) -> None:
@@ -304,6 +305,7 @@ class ReportRouter:
             payload["reason"] = closed.cancel_reason  # the session's own: an entry at a halt
         self._c.recorder.emit("ORDER_CANCELED", payload, routine=self._exits.routine_cancel(closed))
         self._exits.on_cancelled(closed)
+        self._exits.on_leg_closed(closed, rejected=False)
 
     def _on_fill(self, report: FillReport) -> None:
         """Apply a fill once; duplicates and fills of unknown orders change nothing."""

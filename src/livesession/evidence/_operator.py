@@ -13,7 +13,8 @@ Each action is recognised by the event its verb records, and the step boundary b
   close), unless the pipeline stopped itself (the feed ran out, ``max_steps``); its reason
   is also the seal's when the run's ``SESSION_STOPPED`` says so (the CLI's signal stops);
 - ``KILL_SWITCH``: a kill, unless the session pulled it itself (``_rundir/halts.py``'s
-  ``SELF_KILLS``: the daily-loss cap, a reduce-only fill that added exposure);
+  ``SELF_KILLS``: the daily-loss cap, a reduce-only fill that added exposure, a
+  protective leg the venue dropped);
 - ``OPERATOR_ACK``, ``TRADING_REENABLED``, and ``TRADING_STATE_CHANGED`` to REDUCING;
 - the ``PREFLIGHT_CHECK`` of a session closed before its preflight ran: ``close``.
 
