@@ -190,3 +190,25 @@ def test_a_dropped_leg_not_judged_yet_survives_a_checkpoint():
     exits.set_state(state)
     assert exits.take_lost()
     parts.book.open[STOP] = live  # as the venue has it, so the run's end is clean
+
+
+def test_a_stop_sent_in_doubt_that_the_venue_never_had_pulls_the_kill_switch():
+    """The stop's send was lost before the venue saw it and no lookup answered: tracked in
+    doubt (it may rest at the venue), then given up as never sent once the reconciler's
+    grace ran out. The position had no stop: the kill follows."""
+    broker = FaultBroker()
+
+    def on_submit(order: Order) -> None:
+        if order.client_order_id == STOP:
+            broker.arm("timeout_before")
+            broker.arm("lookup_down", times=3)
+
+    broker.on_submit = on_submit
+    orch, sinks = _run(["40000.00"] * 12, broker=broker, reconcile_grace_ms=120_000)
+    given_up = [
+        e["payload"] for e in sinks.events_of("ORDER_REJECTED") if e["payload"].get("error")
+    ]
+    assert [(g["client_order_id"], g["error"]) for g in given_up] == [(STOP, "OutcomeUnknown")]
+    assert [e["payload"]["action"] for e in sinks.events_of("RECONCILED")] == ["NOT_SENT"]
+    assert _kills(sinks) == ["PROTECTION_LOST"]
+    assert _flat(orch)

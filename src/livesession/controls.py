@@ -21,7 +21,7 @@ CONTROLS: Final[tuple[tuple[str, str, tuple[str, ...], str], ...]] = (
         (),
         (
             "tests/test_kill_switch.py; tests/test_broker_guard.py (REDUCE_ONLY_CROSSED); "
-            "the evidence kill drill"
+            "tests/test_protection.py (PROTECTION_LOST); the evidence kill drill"
         ),
     ),
     (
@@ -102,8 +102,9 @@ def control_map(
             )
             row |= {
                 "implemented_by": "kill switch: kill() / `livesession kill` (SIGUSR1); the "
-                "DAILY_LOSS cap and a reduce-only fill that adds exposure (REDUCE_ONLY_CROSSED) "
-                "trip it; HALTED, cancel all, flatten",
+                "DAILY_LOSS cap, a reduce-only fill that adds exposure (REDUCE_ONLY_CROSSED) "
+                "and a protective leg the venue dropped (PROTECTION_LOST) trip it; HALTED, "
+                "cancel all, flatten",
                 "fired": len(kills),
                 "exercised_by": exercised + drilled,
             }
