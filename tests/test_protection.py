@@ -127,6 +127,19 @@ class TestALegTheVenueDrops:
         assert _kills(sinks) == ["PROTECTION_LOST"]
         assert _flat(orch)
 
+    def test_a_stop_the_venue_cancelled_while_its_take_profit_rests(self):
+        """Perhaps the venue's own OCO, the take profit's fill on its way: it waits the
+        reconciler's grace (300 s, five steps) for that fill, then pulls the kill switch."""
+        broker = FaultBroker()
+        orch, sinks = _run(["40000.00"] * 12, broker=broker, steps=2)
+        _venue_cancel(broker, STOP)
+        orch.run_n_steps(5)
+        assert _kills(sinks) == []
+        assert list(orch.book.open_orders) == [TAKE]
+        orch.run_n_steps(2)
+        assert _kills(sinks) == ["PROTECTION_LOST"]
+        assert _flat(orch)
+
     def test_the_venue_cancelling_the_rest_of_a_leg_that_filled_in_part(self):
         """The stop filled in part (the take profit cancelled), then the venue cancelled the
         rest of it: what is left of the position has no leg."""
@@ -186,6 +199,7 @@ def test_a_dropped_leg_not_judged_yet_survives_a_checkpoint():
     exits.on_leg_closed(live, rejected=True)
     state = exits.get_state()
     assert len(state["lost_legs"]) == 1
+    assert state["lost_legs"][0]["at_ns"] == parts.time.ts_sim
     exits.take_lost()
     exits.set_state(state)
     assert exits.take_lost()

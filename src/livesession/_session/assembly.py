@@ -388,6 +388,7 @@ def assemble(
             order, seq, reason=reason, links=links
         ),
         request_cancel=lambda cid: winddown.request_cancel(cid),  # noqa: PLW0108
+        grace_ns=reconcile_grace_ns(cfg),
     )
     reports = ReportRouter(
         ctx,

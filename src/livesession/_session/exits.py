@@ -16,7 +16,9 @@ touched by the same bar fills the stop (the conservative reading of that bar).
 A leg the venue drops (refuses it, or cancels it without the session asking) while the
 position it protects is held leaves that position unprotected: ``take_lost`` tells the
 step, which pulls the kill switch (``PROTECTION_LOST``). A leg not sent (the venue refused
-it at once, or every send failed) is dropped so too.
+it at once, or every send failed) is dropped so too. A stop the venue cancels while its
+take profit rests may be the venue's own one-cancels-the-other, the take profit's fill on
+its way: it is judged lost once the reconciler's grace passes without that fill.
 
 ``protective_legs`` is the pure part; ``OcoExits`` is the session's collaborator that owns
 the pending protections and the OCO groups that have had a fill.
@@ -46,6 +48,8 @@ __all__ = ["OcoExits", "Protection", "protective_legs"]
 
 _ONE = Decimal(1)
 _ZERO = Decimal(0)
+_LOST = "lost"
+_WAIT = "wait"
 
 
 @attrs.frozen(kw_only=True)
@@ -139,6 +143,9 @@ class OcoExits:
     _fsm_state: Callable[[], SessionState]
     _send: Callable[[Order, int, str, dict[str, str]], bool]
     _request_cancel: Callable[[str], object]
+    _grace_ns: int
+    """How long a stop the venue cancelled may wait for its take profit's fill (the
+    reconciler's grace: the report delays the config announces, at least)."""
     _protect: dict[str, Protection] = attrs.field(init=False, factory=dict)
     _late: dict[str, Protection] = attrs.field(init=False, factory=dict)
     """Entries the strategy cancelled before a fill was reported: one that raced the cancel
@@ -206,7 +213,9 @@ class OcoExits:
             return
         if not rejected and closed.cancel_requested:
             return
-        self._lost[order.client_order_id] = _Dropped(order, closed.filled, rejected=rejected)
+        self._lost[order.client_order_id] = _Dropped(
+            order, closed.filled, rejected=rejected, at_ns=self._c.time.ts_sim
+        )
 
     def take_lost(self) -> bool:
         """Whether a leg the venue dropped left the position it protects unprotected.
@@ -214,27 +223,41 @@ class OcoExits:
         Unprotected: the position is still held on the side the leg closes, its group had
         no fill of another leg (a sibling's fill makes the leg's end one-cancels-the-other at
         work), and the group has no leg left open; or the leg is a stop that the venue
-        refused (never one it cancelled while its take profit is open: a venue's own
-        one-cancels-the-other, whose fill may still be on its way). Forgets what it judged.
+        refused; or a stop it cancelled while its take profit rests, once the grace passed
+        without a fill of the group (until then it may be a venue's own OCO). Forgets what
+        it judged, and keeps what waits.
         """
         if not self._lost:
             return False
-        dropped, self._lost = list(self._lost.values()), {}
-        return any(self._unprotected(leg) for leg in dropped)
+        now, lost = self._c.time.ts_sim, False
+        waiting: dict[str, _Dropped] = {}
+        for cid, leg in self._lost.items():
+            verdict = self._verdict(leg)
+            if verdict is _WAIT and now - leg.at_ns < self._grace_ns:
+                waiting[cid] = leg
+            elif verdict is not None:
+                lost = True
+        self._lost = waiting
+        return lost
 
-    def _unprotected(self, leg: _Dropped) -> bool:
+    def _verdict(self, leg: _Dropped) -> str | None:
+        """``_LOST``, ``_WAIT`` (a stop cancelled, its take profit resting) or None (covered)."""
         order = leg.order
         group = order.oco_group
         held = self._c.book.positions.get(order.symbol, _ZERO)
         on_side = held if order.side is Side.SELL else -held
         if on_side <= 0 or (group in self._oco_filled and not leg.filled):
-            return False
-        if leg.rejected and order.order_type is OrderType.STOP:
-            return True
-        return not any(
+            return None
+        stop = order.order_type is OrderType.STOP
+        if leg.rejected and stop:
+            return _LOST
+        resting = any(
             live.order.oco_group == group and not live.cancel_requested
             for live in self._c.book.open.values()
         )
+        if not resting:
+            return _LOST
+        return _WAIT if stop else None
 
     def routine_cancel(self, closed: OpenOrder) -> bool:
         """Whether ``closed``'s cancel is one-cancels-the-other at work (logged at debug).
@@ -291,7 +314,10 @@ class OcoExits:
             refusal = self._refusal(cover, held)
             if refusal is None:
                 if not self._send(order, protection.intent_seq, reasons[leg], links):
-                    self._lost[order.client_order_id] = _Dropped(order, _ZERO, rejected=True)
+                    at_ns = self._c.time.ts_sim
+                    self._lost[order.client_order_id] = _Dropped(
+                        order, _ZERO, rejected=True, at_ns=at_ns
+                    )
                 continue
             self._c.recorder.emit(
                 "RISK_REJECTED",
@@ -341,7 +367,7 @@ class OcoExits:
         }
         if self._late:  # only then: the checkpoints of runs without one keep their bytes
             state["late_protect"] = {cid: p.to_json() for cid, p in sorted(self._late.items())}
-        if self._lost:  # likewise: a leg dropped after the step's last judgment
+        if self._lost:  # likewise: a leg dropped after the step's last judgment, or waiting
             state["lost_legs"] = [leg.to_json() for _, leg in sorted(self._lost.items())]
         return state
 
@@ -360,21 +386,26 @@ class OcoExits:
 
 @attrs.frozen
 class _Dropped:
-    """A leg the venue dropped: the order, what of it filled, whether it was refused."""
+    """A leg the venue dropped: the order, what of it filled, whether it was refused, when."""
 
     order: Order
     filled: Decimal
     rejected: bool = attrs.field(kw_only=True)
+    at_ns: int = attrs.field(kw_only=True)
 
     def to_json(self) -> dict[str, Any]:
         return {
             "order": order_to_json(self.order),
             "filled": plain(self.filled),
             "rejected": self.rejected,
+            "at_ns": self.at_ns,
         }
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> _Dropped:
         return cls(
-            order_from_json(data["order"]), Decimal(data["filled"]), rejected=data["rejected"]
+            order_from_json(data["order"]),
+            Decimal(data["filled"]),
+            rejected=data["rejected"],
+            at_ns=int(data["at_ns"]),
         )
