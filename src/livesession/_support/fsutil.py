@@ -27,6 +27,7 @@ from .crash import crashpoint
 from .filemode import kept_mode, set_mode
 from .madedir import in_made_dir
 from .signals import held_stops
+from .tmpfiles import pid_alive
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -433,19 +434,9 @@ def remove_dead_tmp(directory: Path) -> None:
     """
     for tmp in directory.glob(".*.tmp"):
         pid = tmp.name.removesuffix(".tmp").rsplit(".", 2)[-2:][0]  # .<name>.<pid>.<n>
-        if pid.isdigit() and int(pid) not in (0, os.getpid()) and _alive(int(pid)):
+        if pid.isdigit() and int(pid) not in (0, os.getpid()) and pid_alive(int(pid)):
             continue
         tmp.unlink(missing_ok=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except (ProcessLookupError, OverflowError):
-        return False
-    except PermissionError:  # another user's process
-        return True
-    return True
 
 
 def _create_tmp(path: Path) -> tuple[int, Path]:

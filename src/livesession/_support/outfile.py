@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Final
 
 from .fsutil import NotAFile, atomic_write_bytes
+from .tmpfiles import remove_dead_tmp_of
 
 __all__ = ["output_target", "own_descriptor", "write_output"]
 
@@ -55,6 +56,7 @@ def write_output(path: Path | str, data: bytes) -> None:
     if target is None:
         _write_through(path, data)
         return
+    remove_dead_tmp_of(target)  # what a killed earlier write left beside it (tmpfiles.py)
     atomic_write_bytes(target, data)
 
 

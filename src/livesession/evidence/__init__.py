@@ -40,6 +40,7 @@ from .._session.pipeline import DAILY_LOSS_KILL
 from .._support.fsutil import atomic_write_set
 from .._support.secrets import environment_secrets, find_secrets, may_hold_secret
 from .._support.text import command, natural_key, valid_payload
+from .._support.tmpfiles import remove_dead_tmp_of
 from .._version import __version__
 from ..burnin import Thresholds, evaluate_run, kill_drill
 from ..controls import control_map
@@ -431,6 +432,8 @@ def _write_bundle(
     manifest_path = target / "manifest.json"
     data = orjson.dumps(manifest, option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2)
     document = target / doc_name
+    for path in (manifest_path, document):  # what a killed evidence left (tmpfiles.py)
+        remove_dead_tmp_of(path)
     # Both or neither (a full disk): a manifest without its document is no bundle.
     atomic_write_set([(manifest_path, data), (document, markdown(manifest, where).encode("utf-8"))])
     return manifest_path, document, hashlib.sha256(data).hexdigest()

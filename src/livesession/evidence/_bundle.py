@@ -25,6 +25,7 @@ from .._exceptions import UsageError
 from .._rundir.data import rerun_refused
 from .._support.fsutil import NotAFile, refuse_special
 from .._support.text import command, one_line
+from .._support.tmpfiles import tmp_target
 from ._rerun import sha256_file
 from ._verdict import EVIDENCE_NOT_VERIFIED, EVIDENCE_VERIFIED
 
@@ -71,9 +72,12 @@ def _file_managers(name: str) -> bool:
 def tool_output(path: Path, run_dir: Path) -> bool:
     """Whether ``path`` is a tool's file in the run directory, not one of the run's.
 
-    ``report``, ``prom`` and ``burnin`` write there, and so does ``evidence`` (any day's).
+    ``report``, ``prom`` and ``burnin`` write there, and so does ``evidence`` (any day's);
+    also the temporary file one of them killed mid-write left (``.report.html.PID.N.tmp``):
+    it was counted among the run's files, and ``verify --manifest`` called the bundle not
+    the run's for a ``prom`` a timer killed.
     """
-    name = path.name
+    name = tmp_target(path.name) or path.name
     in_dir = path.parent == run_dir
     return in_dir and (name in _TOOL_OUTPUTS or (name.startswith("EV-") and name.endswith(".md")))
 

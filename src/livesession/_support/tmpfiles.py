@@ -1,0 +1,61 @@
+"""The hidden temporary file an atomic write leaves beside its target when killed mid-write.
+
+``atomic_write_bytes`` writes ``.<name>.<pid>.<n>.tmp`` beside ``<name>``, then renames it
+over; a process killed between the two (SIGKILL, the OOM killer, a timer's ``timeout -s
+KILL``, a power cut) leaves it there. ``tmp_target`` names the file one was for, so a tool
+that lists a run's files tells a killed ``report``'s or ``prom``'s leftover from the run's;
+``remove_dead_tmp_of`` removes the leftovers of a file's earlier, killed writes before it is
+written again, so a rerun leaves nothing behind (one a live process writes now stays: its
+rename would fail were it taken away).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import os
+import re
+from typing import TYPE_CHECKING, Final
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+__all__ = ["pid_alive", "remove_dead_tmp_of", "tmp_target"]
+
+_TMP: Final = re.compile(r"\.(?P<name>.+)\.(?P<pid>[0-9]+)\.(?P<n>[0-9]+)\.tmp", re.DOTALL)
+
+
+def tmp_target(name: str) -> str | None:
+    """The name of the file a temporary file named ``name`` was to replace; None: not one."""
+    found = _TMP.fullmatch(name)
+    return None if found is None else found["name"]
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process ``pid`` exists (another user's too)."""
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, OverflowError):
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+def remove_dead_tmp_of(target: Path) -> None:
+    """Remove the temporary files of ``target`` that processes which ended left beside it.
+
+    Only ``.<target's name>.<pid>.<n>.tmp`` of a pid that no process holds: not this
+    process's own, nor a live one's (a second ``prom`` writing the same file at once), nor
+    any other file. Best effort: what cannot be removed stays, and the write that follows
+    says any refusal of the directory itself.
+    """
+    prefix = f".{target.name}."
+    for tmp in target.parent.glob(f"{glob.escape(prefix)}*.tmp"):
+        found = _TMP.fullmatch(tmp.name)
+        if found is None or found["name"] != target.name:
+            continue
+        pid = int(found["pid"])
+        if pid != os.getpid() and not pid_alive(pid):
+            with contextlib.suppress(OSError):
+                tmp.unlink()
