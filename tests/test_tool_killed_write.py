@@ -86,10 +86,22 @@ def test_a_killed_tools_leftover_is_not_the_runs_to_the_evidence(
         (run_dir / leftover).unlink()
 
 
-def test_a_killed_evidences_leftover_goes_with_the_next_bundle(tmp_path: Path) -> None:
+def test_a_killed_evidences_leftovers_go_with_the_next_bundle(tmp_path: Path) -> None:
     run_dir = _dryrun(tmp_path, "kb")
+    assert main(["evidence", str(run_dir)]) == 0
+    (document,) = (p.name for p in run_dir.glob("EV-*.md"))
     dead = _dead_pid()
-    for name in ("manifest.json", "EV-20260101-kb.md"):
+    for name in ("manifest.json", document):
         (run_dir / f".{name}.{dead}.0.tmp").write_bytes(b"{")
     assert main(["evidence", str(run_dir)]) == 0
-    assert [p for p in _leftovers(run_dir) if p.startswith(".manifest.json.")] == []
+    assert _leftovers(run_dir) == []
+
+
+def test_a_killed_burnins_leftovers_go_with_its_next_reports(tmp_path: Path) -> None:
+    run_dir = _dryrun(tmp_path, "bi")
+    dead = _dead_pid()
+    for name in ("burnin.json", "burnin.md"):
+        (run_dir / f".{name}.{dead}.0.tmp").write_bytes(b"{")
+    main(["burnin", str(run_dir)])  # a 60-step run fails the criteria: the reports stand
+    assert (run_dir / "burnin.json").is_file()
+    assert _leftovers(run_dir) == []

@@ -51,6 +51,7 @@ from .._rundir.lock import holder_of
 from .._rundir.starting import require_written
 from .._support.fsutil import atomic_write_set
 from .._support.text import md_code, md_text, valid_payload
+from .._support.tmpfiles import remove_dead_tmp_of
 from ..status import run_status
 from ._batch import config_differences, refuse_duplicates, report_paths, run_id_of
 from ._chain import Chain
@@ -312,6 +313,8 @@ def run_burnin(
         reports += [(json_path, data), (md, render_markdown(session).encode("utf-8"))]
     # Every report or none (a full disk): no .json without its .md. An --out another burnin's
     # up-front check made and took away as this one wrote is made again (in_made_dir).
+    for path, _ in reports:  # what a killed burnin left beside them (tmpfiles.py)
+        remove_dead_tmp_of(path)
     atomic_write_set(reports, remake=True)
     return BurninResult(
         ok=all(s["ok"] for s in sessions),
