@@ -8,7 +8,9 @@ that tripped its own kill switch measured it already (its ``time_to_flat_ns`` is
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Final
 
@@ -16,6 +18,7 @@ import orjson
 
 from .._artifacts import names
 from .._artifacts.runread import read_bytes, read_json_object
+from .._exceptions import RunDirectoryError
 from .._rundir import create_run, read_run_config
 from .._rundir.data import check_run_data, rerun_refused
 from .._rundir.memoryids import scratch_reruns
@@ -72,7 +75,7 @@ def kill_drill(
     # The strategy steps in this process: one that calls os.chdir() must not move the
     # caller's relative paths (``evidence runs/x`` read runs/x from its directory after).
     with scratch_directory("livesession-drill-") as tmp, cwd_kept():
-        with scratch_reruns():  # thrown away, never resumed: memory ids with any broker
+        with scratch_reruns(), _scratch_said(source, tmp):  # memory ids with any broker
             session = create_run(cfg, tmp, idempotency_backend="memory", alerts=False)
         try:
             if not session.preflight():
@@ -101,6 +104,25 @@ def burnin_drill(run_dir: Path) -> dict[str, Any]:
     )
     with rerun_refused(hint):
         return kill_drill(run_dir, source=BURNIN_DRILL)
+
+
+@contextlib.contextmanager
+def _scratch_said(source: str, tmp: Path) -> Iterator[None]:
+    """Say a scratch run the host refused (a full disk) as the drill's, in its directory.
+
+    It was ``cannot create run /tmp/livesession-drill-x/big: File too large`` alone: an
+    ``evidence`` of a finished run that said it could not create a run, naming none of
+    the operator's, nor that ``TMPDIR`` chooses where the drill writes.
+    """
+    try:
+        yield
+    except RunDirectoryError as exc:
+        if not isinstance(exc.__cause__, OSError):
+            raise
+        raise RunDirectoryError(
+            f"{source}: cannot make its scratch run in {tmp.parent}, the temporary directory "
+            f"(TMPDIR chooses another): {exc}"
+        ) from exc
 
 
 def _steps_run(run_dir: Path, planned: int) -> int:
