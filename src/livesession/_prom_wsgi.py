@@ -27,11 +27,14 @@ UNREADABLE_STATUS: Final = "503 Service Unavailable"
 
 
 def guarded(
-    app: Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]], where: str
+    app: Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]],
+    where: str,
+    run_id: str | None,
 ) -> Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]:
     """``app``, answering ``503`` with one line when the file system refuses a scrape.
 
-    ``where`` names what is served (``the run DIR``, ``the registry's run``) in the line.
+    ``where`` names what is served (``the run DIR``, ``the registry's run``) in the line;
+    ``run_id`` (the run directory's name, None for a registry) goes in the log line.
     """
 
     def served(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
@@ -39,7 +42,7 @@ def guarded(
             return app(environ, start_response)
         except OSError as exc:
             line = unreadable_line(exc, where)
-            get_logger().warning("prom_scrape_failed", error=line)
+            get_logger().warning("prom_scrape_failed", run_id=run_id, error=line)
             body = f"livesession: {line}\n".encode()
             headers = [
                 ("Content-Type", "text/plain; charset=utf-8"),

@@ -175,9 +175,10 @@ def make_exporter(
     prometheus = _prometheus()
     if isinstance(registry_source, (str, Path)):
         registry, where = make_registry(registry_source), f"the run {registry_source}"
+        run_id: str | None = Path(registry_source).name
     else:
-        registry, where = registry_source, "the registry's run"
-    return guarded(prometheus.make_wsgi_app(registry), where)
+        registry, where, run_id = registry_source, "the registry's run", None
+    return guarded(prometheus.make_wsgi_app(registry), where, run_id)
 
 
 def _prometheus() -> Any:
