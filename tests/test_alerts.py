@@ -659,6 +659,29 @@ class _Answering:
         self.server.server_close()
 
 
+@pytest.mark.parametrize(("status", "attempts"), [(404, 1), (401, 1), (302, 1), (408, 3)])
+def test_a_permanent_refusal_is_not_retried(tmp_path, status, attempts):
+    """Bug: a 404 or a 401 was retried like a 500, holding the alerts behind it back for
+    each backoff though no retry could be answered otherwise. A 3xx, or a 4xx but 408, 425
+    and 429, gives up at once and says why; a 408 is still retried."""
+    hook = _Answering([(status, {})])
+    try:
+        sink = WebhookAlertSink(
+            Secret(hook.url), log_path=tmp_path / "alerts.jsonl", retries=2, backoff_s=0.01
+        )
+        orch = LiveSessionOrchestrator(
+            DryrunConfig(run_id="h", steps=5), alerts=sink, **Sinks().kwargs()
+        )
+        orch.run_to_end(5)
+    finally:
+        hook.close()
+    log = _alert_log(tmp_path)
+    assert len(hook.seen) == attempts
+    assert [line["outcome"] for line in log] == ["retry"] * (attempts - 1) + ["gave_up", "closed"]
+    if status in (401, 404):
+        assert log[0]["error"] == f"HTTP {status} (a refusal a retry will not change: not retried)"
+
+
 def test_a_redirect_is_not_followed_and_its_status_is_logged(tmp_path):
     """Bug: a webhook answering 302 was followed as a GET without the body (urllib does so
     for a POST), so the alert went nowhere and alerts.jsonl said `HTTP 501`, the answer to

@@ -75,6 +75,13 @@ _RETRY_AFTER_STATUSES: Final = frozenset({429, 503})
 """The answers whose ``Retry-After`` says when to try again (Too Many Requests, Unavailable)."""
 _MAX_RETRY_AFTER_S: Final = 30.0
 """The longest ``Retry-After`` waited before a retry: the alerts behind it wait as long."""
+_TRANSIENT_4XX: Final = frozenset({408, 425, 429})
+"""The 4xx answers a later attempt may get past (Request Timeout, Too Early, Too Many Requests)."""
+
+
+def _permanent(status: int | None) -> bool:
+    """Whether a retry would be refused alike (a 3xx, a 4xx but 408/425/429): none is made."""
+    return status is not None and 300 <= status < 500 and status not in _TRANSIENT_4XX  # noqa: PLR2004
 
 
 def retry_after_s(value: str | None) -> float | None:
@@ -307,7 +314,7 @@ class WebhookAlertSink:
             if error is None:
                 self._settle(alert, "delivered", http_status=status, **tried)
                 return
-            if attempt == attempts:
+            if attempt == attempts or _permanent(status):
                 self._settle(alert, "gave_up", error=error, **tried)
                 return
             if self._attempt_timeout() is None:  # close's deadline passed: no retry
@@ -344,7 +351,11 @@ class WebhookAlertSink:
 
     def _refusal(self, status: int) -> str:
         """``HTTP 429 (Retry-After 2 s)``: the error an answer that is no success makes."""
-        said = f"HTTP {status}{_REDIRECTED if 300 <= status < 400 else ''}"  # noqa: PLR2004
+        said = f"HTTP {status}"
+        if 300 <= status < 400:  # noqa: PLR2004
+            said += _REDIRECTED
+        elif _permanent(status):
+            said += " (a refusal a retry will not change: not retried)"
         asked = self._asked
         return said if asked is None else f"{said} (Retry-After {asked:.3g} s)"
 
