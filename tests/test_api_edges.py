@@ -336,6 +336,29 @@ class TestEdgesOfTheWrongKind:
             f"broker_factory, {self._TAKES}"
         )
 
+    def test_a_misspelled_edge_in_memory_is_refused_listing_the_edges(self) -> None:
+        """Bug: ``open_session(cfg, brokr=...)`` (and ``LiveSessionOrchestrator(cfg,
+        brokr=...)``) said only ``got unexpected keyword argument(s): ['brokr']``, where
+        ``create_run``'s refusal lists what it takes. One message for both now."""
+        takes = (
+            "clock, broker, feed, strategy, event_sink, state_sink, audit_sink, metrics_sink, "
+            "idempotency, checkpoints, rails, checks, retry_policy, live_override, lease, "
+            "lease_clock, lease_holder, alerts"
+        )
+        said = (
+            "LiveSessionOrchestrator got unexpected keyword argument(s): ['brokr']; "
+            f"it takes {takes}"
+        )
+
+        async def main() -> None:
+            async with open_session(DryrunConfig(run_id="aio-typo"), brokr=None):
+                pytest.fail("a session given a keyword it does not take must not be handed out")
+
+        with pytest.raises(TypeError, match=f"^{re.escape(said)}$"):
+            asyncio.run(main())
+        with pytest.raises(TypeError, match=f"^{re.escape(said)}$"):
+            LiveSessionOrchestrator(DryrunConfig(run_id="typo"), brokr=None)
+
     def test_open_session_refuses_in_memory_too(self) -> None:
         async def main() -> None:
             async with open_session(DryrunConfig(run_id="aio-bare"), clock=5):

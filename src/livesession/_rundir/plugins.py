@@ -26,7 +26,7 @@ from .._exceptions import DataFileError, PluginError
 from .._risk.checks import UserBrokerCheck
 from .._session.assembly import default_feed, default_strategy, make_clock
 from .._session.closing import close_plugin
-from .._session.edges import SessionEdges, check_edges
+from .._session.edges import SessionEdges, check_edges, unexpected_keywords
 from .._session.pipeline import error_message
 from .._session.plugins import (
     broker_from_reference,
@@ -208,9 +208,7 @@ def _refuse_unknown(call: Callable[..., object], given: Mapping[str, object]) ->
             "evidence's re-run hold the same ones; yours go to LiveSessionOrchestrator: "
             "docs/embedding.md)"
         )
-    raise TypeError(
-        f"{name} got unexpected keyword argument(s): {unknown}{why}; it takes {', '.join(takes)}"
-    )
+    raise unexpected_keywords(name, unknown, takes, why)
 
 
 def _check_arguments(*, broker_factory: object, **edges: object) -> None:

@@ -35,7 +35,14 @@ if TYPE_CHECKING:
     from .._risk.checks import Check
     from .._risk.rails import Rail
 
-__all__ = ["SessionEdges", "check_config", "check_edges", "check_path", "edge_refusal"]
+__all__ = [
+    "SessionEdges",
+    "check_config",
+    "check_edges",
+    "check_path",
+    "edge_refusal",
+    "unexpected_keywords",
+]
 
 
 class SessionEdges(TypedDict, total=False):
@@ -133,6 +140,21 @@ def check_path(name: str, value: object) -> None:
         raise ConfigError(f"{name}: {gone}")
 
 
+def unexpected_keywords(
+    name: str, unknown: Sequence[str], takes: Sequence[str], why: str = ""
+) -> TypeError:
+    """The one refusal of keywords ``name`` does not take, naming those it does take.
+
+    ``create_run got unexpected keyword argument(s): ['brokr']; it takes clock, ...``:
+    ``LiveSessionOrchestrator`` (and ``open_session`` in memory) say it as ``create_run``
+    and ``resume_run`` do. ``why`` follows the keywords (`` (event_sink: ...)``).
+    """
+    return TypeError(
+        f"{name} got unexpected keyword argument(s): {list(unknown)}{why}; "
+        f"it takes {', '.join(takes)}"
+    )
+
+
 def check_edges(edges: Mapping[str, object]) -> None:
     """Refuse an unknown edge (``TypeError``) or one of the wrong kind (``PluginError``).
 
@@ -140,7 +162,9 @@ def check_edges(edges: Mapping[str, object]) -> None:
     """
     unknown = sorted(set(edges) - SessionEdges.__optional_keys__)
     if unknown:
-        raise TypeError(f"LiveSessionOrchestrator got unexpected keyword argument(s): {unknown}")
+        raise unexpected_keywords(
+            "LiveSessionOrchestrator", unknown, list(SessionEdges.__annotations__)
+        )
     for name, value in edges.items():
         kind = _KINDS.get(name)
         if value is None:
