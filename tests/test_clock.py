@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from livesession import FixedClock, SimClock
+from livesession import ConfigError, DryrunConfig, FixedClock, SimClock
 from livesession._domain import clock as _clock
-from livesession._domain.clock import UtcText, epoch_us, format_utc, parse_utc
+from livesession._domain.clock import UtcText, epoch_us, format_utc, parse_utc, parse_utc_ns
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 # From 1900 to 2200, in microseconds since the epoch.
@@ -132,3 +132,47 @@ def test_a_time_without_a_timezone_is_told_a_time_that_reads(written: str, advis
     with pytest.raises(ValueError, match=f"time '{written}' has no timezone: write '{advised}'"):
         parse_utc(written)
     assert parse_utc(advised) == parse_utc(advised.replace("Z", "+00:00"))
+
+
+@pytest.mark.parametrize(
+    ("written", "said"),
+    [
+        (
+            "2026-060T09:00:00Z",
+            (
+                "start_time: not an RFC 3339 time: '2026-060T09:00:00Z' (expected e.g. "
+                "2026-01-01T00:00:00Z): an ordinal date (day 60 of 2026), which is not read: "
+                "write it yyyy-mm-dd (2026-03-01T09:00:00Z)"
+            ),
+        ),
+        (
+            "2026-366T00:00:00Z",
+            (
+                "start_time: not an RFC 3339 time: '2026-366T00:00:00Z' (expected e.g. "
+                "2026-01-01T00:00:00Z): an ordinal date (day 366 of 2026), which is not read: "
+                "write it yyyy-mm-dd (2026 has 365 days)"
+            ),
+        ),
+        (
+            "2026-03-01T00:00:00+01:00:30",
+            (
+                "start_time '2026-03-01T00:00:00+01:00:30' writes its UTC offset to the second "
+                "(+01:00:30), which RFC 3339 does not: write the offset to the minute (+01:00), or "
+                "the time in UTC (Z)"
+            ),
+        ),
+    ],
+    ids=["ordinal", "ordinal-past-the-year", "offset-seconds"],
+)
+def test_a_start_time_in_a_form_rfc_3339_has_not_is_told_what_to_write(
+    written: str, said: str
+) -> None:
+    """Bug: an ISO ordinal date (``2026-060``, as some desks' schedulers write a day) was
+    refused as "not an RFC 3339 time" alone, and an offset to the second (``+01:00:30``,
+    which Python reads and RFC 3339 has not) was taken. Each is refused saying what to write;
+    an offset to the minute, with a fraction of a second before it, is still read."""
+    with pytest.raises(ConfigError, match=f"^{re.escape(said)}$"):
+        DryrunConfig(run_id="r", start_time=written)
+    assert DryrunConfig(run_id="r", start_time="2026-03-01T00:00:00.5-01:30").start_ns == (
+        parse_utc_ns("2026-03-01T01:30:00.5Z")
+    )

@@ -701,8 +701,15 @@ class TestTimestamps:
             ("2026-03-02 09:00:00 UTC", "a zone's name (UTC) is not read: write UTC as Z or"),
             ("2026-03-02 09:00:00 EST", "a zone's name (EST) is not read: write its UTC offset"),
             ("02.03.2026 09:00+01:00", "a dotted date with a UTC offset, which is not read"),
+            (
+                "2026-061T09:00:00Z",
+                (
+                    "an ordinal date (day 61 of 2026), which is not read: write it yyyy-mm-dd "
+                    "(2026-03-02T09:00:00Z)"
+                ),
+            ),
         ],
-        ids=["slashes", "am-pm", "utc-named", "zone-named", "dotted-at-offset"],
+        ids=["slashes", "am-pm", "utc-named", "zone-named", "dotted-at-offset", "ordinal"],
     )
     def test_a_desks_time_form_not_read_says_how_to_write_it(
         self, tmp_path: Path, written: str, hint: str

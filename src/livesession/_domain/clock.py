@@ -7,6 +7,7 @@ A clock answers ``now()`` (an aware UTC ``datetime``, stamped into ``ts_utc``) a
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 import re
 import time
@@ -28,6 +29,7 @@ __all__ = [
     "format_utc",
     "format_utc_ns",
     "from_epoch_ns",
+    "ordinal_hint",
     "parse_utc",
     "parse_utc_ns",
     "reading_problem",
@@ -113,13 +115,34 @@ _HH_MM: Final = tuple(f"{minute // 60:02d}:{minute % 60:02d}" for minute in rang
 _SECONDS_Z: Final = tuple(f":{second:02d}Z" for second in range(60))
 
 
+_ORDINAL: Final = re.compile(r"(?P<y>\d{4})-(?P<d>\d{3})(?=$|[Tt ])", re.ASCII)
+
+
+def ordinal_hint(text: str) -> str:
+    """Why an ISO 8601 ordinal date (``2026-060``, day 60 of 2026) is not read, and its date.
+
+    Python's ``fromisoformat`` reads no ordinal date, so it was refused as "not a date"
+    alone. "" when ``text`` is no ordinal date.
+    """
+    found = _ORDINAL.match(text)
+    if found is None:
+        return ""
+    year, day = int(found["y"]), int(found["d"])
+    said = f": an ordinal date (day {day} of {year}), which is not read: write it yyyy-mm-dd"
+    days = 366 if calendar.isleap(year) else 365
+    if not year or not 1 <= day <= days:
+        return f"{said} ({year} has {days} days)" if year else said
+    date = dt.date(year, 1, 1) + dt.timedelta(days=day - 1)
+    return f"{said} ({date.isoformat()}{text[found.end() :]})"
+
+
 def parse_utc(text: str) -> dt.datetime:
     """Parse an RFC 3339 UTC time such as ``2026-01-01T00:00:00Z``."""
     try:
         parsed = dt.datetime.fromisoformat(text)
     except ValueError:
         msg = f"not an RFC 3339 time: {text!r} (expected e.g. 2026-01-01T00:00:00Z)"
-        raise ValueError(msg) from None
+        raise ValueError(msg + ordinal_hint(text)) from None
     if parsed.tzinfo is None:
         # A date alone takes its midnight: "2026-03-29Z" is no RFC 3339 time.
         utc = f"{text}Z" if ":" in text else f"{parsed:%Y-%m-%d}T00:00:00Z"

@@ -16,6 +16,7 @@ crashing the run (or sealing one ``verify`` rejects) when its time gets there:
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Final
 
 from .._exceptions import ConfigError
@@ -67,6 +68,10 @@ def outside(ns: int) -> str | None:
     return None
 
 
+_OFFSET_SECONDS: Final = re.compile(r"[+-]\d\d:?\d\d:?\d\d(?:[.,]\d+)?$", re.ASCII)
+"""A UTC offset written to the second (``+01:00:30``), which ``fromisoformat`` reads."""
+
+
 def check_start(_inst: object, _attr: object, value: object) -> None:
     """``start_time`` is an RFC 3339 time within a run's range."""
     if isinstance(value, (dt.date, dt.time)):  # TOML reads an unquoted time as one
@@ -82,6 +87,13 @@ def check_start(_inst: object, _attr: object, value: object) -> None:
         ns = parse_utc_ns(value)
     except ValueError as exc:
         raise ConfigError(f"start_time: {exc}") from None
+    offset = _OFFSET_SECONDS.search(value)
+    if offset is not None:  # Python reads it; RFC 3339 (and docs/config.md) has none
+        raise ConfigError(
+            f"start_time {value!r} writes its UTC offset to the second ({offset.group()}), "
+            "which RFC 3339 does not: write the offset to the minute (+01:00), or the time "
+            "in UTC (Z)"
+        )
     problem = outside(ns)
     if problem is not None:
         raise ConfigError(f"start_time {value} is {problem}: {RANGE_NOTE}")

@@ -22,7 +22,7 @@ import re
 from decimal import Decimal
 from typing import Final
 
-from .._domain.clock import epoch_ns
+from .._domain.clock import epoch_ns, ordinal_hint
 from .._domain.decimal import finite_decimal
 from .._support.numbertext import is_number_text
 
@@ -292,7 +292,8 @@ def form_hint(text: str) -> str:
     A dotted date with an offset (``02.03.2026 09:00+01:00``: dotted times are UTC), a
     date with slashes (``03/02/2026``: March 2 in a US export, 2 March in a European
     one, so neither is guessed), a 12-hour clock (``9:00 AM``) and a zone's name in
-    place of its offset (``09:00:00 EST``, ``UTC``: a name says nothing of summer time).
+    place of its offset (``09:00:00 EST``, ``UTC``: a name says nothing of summer time),
+    and an ordinal date (``2026-060``: ``ordinal_hint``).
     """
     if _DOTTED_AT_OFFSET.fullmatch(text):
         return (
@@ -315,4 +316,4 @@ def form_hint(text: str) -> str:
             ": a date written with slashes, which US and European exports order differently "
             "(month or day first), so it is not guessed: write it yyyy-mm-dd"
         )
-    return ""
+    return ordinal_hint(text)
