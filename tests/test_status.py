@@ -19,6 +19,7 @@ import pytest
 
 from _scripted import ScriptedFeed, ScriptedStrategy, at, buy
 from livesession import DryrunConfig, cli, create_run, resume_run
+from livesession import status as status_module
 from livesession._artifacts import names
 from livesession._risk.governor import TradingState
 from livesession._rundir.standing import describe_positions, run_book
@@ -427,6 +428,44 @@ def test_list_shows_every_run_with_its_verdict(
     # The crashed copy is resumed so the run directories this test leaves verify.
     assert main(["resume", str(out / profile.name), "-q"]) == 0
     assert main(["resume", str(tmp_path / "k" / profile.name), "-q"]) == 0
+
+
+def test_list_goes_on_past_a_run_it_cannot_read(
+    completed: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Bug: one run whose file the system would not let `list` read (no permission, an I/O
+    error) ended `list` with that one line, exit 2, and no run listed: a fleet check was
+    blinded by one bad run. Every run is listed, that one `unread` with its problem, and
+    the line still ends it, exit 2 (RUNBOOK: no verdict is drawn from a file not read)."""
+    out = completed.parent
+    shutil.copytree(completed, out / "locked")
+    snapshots = out / "locked" / names.SNAPSHOTS
+    real = status_module.last_whole_line
+
+    def refused(path: Path) -> Any:
+        if path == snapshots:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real(path)
+
+    monkeypatch.setattr(status_module, "last_whole_line", refused)
+    assert main(["list", str(out), "--json"]) == 2
+    captured = capsys.readouterr()
+    assert captured.err == f"livesession: error: {snapshots}: Permission denied\n"
+    runs = json.loads(captured.out)["runs"]
+    assert [(r["run_dir"], r["verdict"], r["unread"]) for r in runs] == [
+        (str(completed), "completed", False),
+        (str(out / "locked"), "needs_operator", True),
+    ]
+    assert runs[1]["problem"].startswith(f"{snapshots}: Permission denied: the system would")
+    assert main(["list", str(out)]) == 2
+    captured = capsys.readouterr()
+    assert [line.split()[:2] for line in captured.out.splitlines()[1:]] == [
+        ["done", "completed"],
+        ["?", "(locked)"],
+    ]
+    assert captured.err == f"livesession: error: {snapshots}: Permission denied\n"
+    with pytest.raises(PermissionError):  # the API without refused= raises, as it did
+        list_runs(out)
 
 
 def test_list_of_a_missing_directory_is_bad_input(

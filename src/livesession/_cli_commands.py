@@ -27,6 +27,7 @@ from ._cli_files import (
     said_of,
 )
 from ._cli_output import (
+    EXIT_BAD_INPUT,
     EXIT_FAILED,
     EXIT_NO_EFFECT,
     EXIT_NOT_HELD,
@@ -40,6 +41,7 @@ from ._cli_streams import streams_back
 from ._cli_summary import evidence_json, verify_json
 from ._exceptions import UsageError
 from ._support.anchor import paths_as_given
+from ._support.oserrors import said as oserror_said
 from ._support.outfile import output_target, own_descriptor
 from ._support.secrets import redact_text
 from ._support.text import one_line, path_text
@@ -388,10 +390,11 @@ def cmd_list(args: argparse.Namespace) -> int:
     """
     from .status import list_runs  # noqa: PLC0415 - only for this command
 
-    runs = list_runs(args.out_dir)
+    unreadable: list[OSError] = []
+    runs = list_runs(args.out_dir, refused=unreadable)
     if args.json:
         emit_json({"out_dir": str(args.out_dir), "runs": [run.to_json() for run in runs]})
-        return EXIT_OK
+        return _listed(unreadable)
     rows = [("RUN", "VERDICT", "STATE", "STEPS", "HEARTBEAT", "WRITER")]
     for run in runs:
         planned = "" if run.steps_planned is None else f"/{run.steps_planned}"
@@ -411,7 +414,18 @@ def cmd_list(args: argparse.Namespace) -> int:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())  # noqa: T201
     if not runs:
         print(f"(no runs in {path_text(args.out_dir)})")  # noqa: T201 - the CLI's output
-    return EXIT_OK
+    return _listed(unreadable)
+
+
+def _listed(unreadable: list[OSError]) -> int:
+    """``list``'s exit: 2, each file it could not read named on stderr, as ``status`` does.
+
+    The other runs are listed all the same: one unreadable run does not blind a fleet check.
+    """
+    for exc in unreadable:
+        line = one_line(redact_text(f"{exc.filename2 or exc.filename}: {oserror_said(exc)}"))
+        print(f"livesession: error: {line}", file=sys.stderr)  # noqa: T201 - the CLI's output
+    return EXIT_BAD_INPUT if unreadable else EXIT_OK
 
 
 def _unstarted(run: RunStatus) -> str:

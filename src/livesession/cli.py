@@ -213,7 +213,7 @@ def _add_live_run_commands(sub: Any) -> None:
         "list",
         "list the runs in a directory with their status",
         "List the runs under OUT_DIR, one line each with its status verdict. Exit codes: 0 "
-        "(no runs too), 2 not a directory of runs (or a file of a run cannot be read).",
+        "(no runs too), 2 not a directory of runs (or a run's file unreadable: all listed).",
         cmd_list,
     )
     lst.add_argument("out_dir", type=_path, help="a directory of runs (e.g. out/runs)")

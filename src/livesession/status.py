@@ -94,6 +94,7 @@ from ._rundir.standing import (
     unbooked_fill,
 )
 from ._rundir.starting import killed_before_writing, only_a_writer_lock, start_again, starting_says
+from ._support.oserrors import said as oserror_said
 from ._support.text import command, one_line
 
 __all__ = ["RunStatus", "Verdict", "list_runs", "run_status"]
@@ -384,15 +385,21 @@ def run_status(run_dir: Path, *, now: dt.datetime | None = None) -> RunStatus:
     )
 
 
-def list_runs(out_dir: Path, *, now: dt.datetime | None = None) -> list[RunStatus]:
+def list_runs(
+    out_dir: Path, *, now: dt.datetime | None = None, refused: list[OSError] | None = None
+) -> list[RunStatus]:
     """The status of every run directly under ``out_dir``, by name (other entries skipped).
 
     A directory a ``dryrun`` holds while it starts (``writer.lock`` alone) is listed as
-    running; one whose writer was killed so, as what ``status`` calls it.
+    running; one whose writer was killed so, as what ``status`` calls it. With ``refused``
+    a run whose file the system will not let it read is listed too, ``unread``, its
+    ``problem`` naming the file, and the ``OSError`` added to ``refused``: the other runs
+    are not hidden by it.
 
     Raises:
         RunDirectoryError: ``out_dir`` is missing, not a directory, or a run itself.
-        OSError: the system refused to read a file of one of the runs (``run_status``).
+        OSError: the system refused to read a file of one of the runs (``run_status``),
+            without ``refused``.
     """
     if not out_dir.is_dir():  # a typo in the path, or a file in the way
         said = "" if out_dir.exists() else " does not exist, so it"
@@ -403,10 +410,30 @@ def list_runs(out_dir: Path, *, now: dt.datetime | None = None) -> list[RunStatu
             f"says where it stands (`{command('list', out_dir.parent)}` lists it with the others)"
         )
     now = now or _clock.SystemClock().now()
-    return [
-        run_status(child, now=now)
-        for child in sorted(out_dir.iterdir())
-        if child.is_dir()
-        and not child.name.startswith(".")
-        and (is_run_dir(child) or only_a_writer_lock(child))  # one starting, or killed so
-    ]
+    found = []
+    for child in sorted(out_dir.iterdir()):
+        if (
+            child.is_dir()
+            and not child.name.startswith(".")
+            and (is_run_dir(child) or only_a_writer_lock(child))  # one starting, or killed so
+        ):
+            try:
+                found.append(run_status(child, now=now))
+            except OSError as exc:
+                if refused is None:
+                    raise
+                refused.append(exc)
+                found.append(_unreadable(child, exc))
+    return found
+
+
+def _unreadable(run_dir: Path, exc: OSError) -> RunStatus:
+    """A run with a file the system would not let ``list`` read: no verdict drawn from it."""
+    named = exc.filename2 or exc.filename or run_dir
+    said = (
+        f"{named}: {oserror_said(exc)}: the system would not let it be read, so nothing of "
+        "the run was judged (its state, position and orders are unknown, not none)"
+    )
+    return RunStatus(
+        run_dir=str(run_dir), verdict=Verdict.NEEDS_OPERATOR, problem=said, unread=True
+    )
