@@ -17,6 +17,8 @@ from typing import Any
 import orjson
 import pytest
 
+from _scripted import ScriptedFeed, ScriptedStrategy, at, buy
+from livesession import DryrunConfig, create_run
 from livesession.burnin import Thresholds, evaluate_run, kill_drill
 from livesession.cli import main
 from test_burnin import _criteria, _oco_run
@@ -253,3 +255,36 @@ class TestTheDrillNeedsTheRunsDataFile:
         assert main(["burnin", str(run), "--drill", "--min-signals", "0"]) in (0, 1)
         drill = json.loads((run / "burnin.json").read_text())["kill_drill"]
         assert drill["status"] == "measured", drill
+
+
+def test_a_kill_that_found_the_run_already_flat_measured_no_flatten(tmp_path: Path) -> None:
+    """Bug: a run on the system clock killed with no position and no open order records
+    ``time_to_flat_ns`` 0 (nothing to flatten), and burnin read it as a measured flatten:
+    PASS, `kill switch to flat in 0.000000 s`. It measured nothing, and says so; a kill
+    that flattened a position is still measured."""
+    cfg = DryrunConfig(run_id="flatkill", steps=10, clock_mode="system")
+    with create_run(cfg, tmp_path) as session:
+        assert session.preflight()
+        session.activate()
+        session.kill("OPERATOR")
+        session.run_to_end(10)
+    flatten = _criteria(evaluate_run(tmp_path / "flatkill", Thresholds()))["flatten"]
+    assert (flatten["result"], flatten["value"]) == ("not measured", None)
+    assert flatten["detail"] == (
+        "the kill drill measured nothing: the run's own kill switch found it already flat (no "
+        "position, no open order): it flattened nothing: skipped, not passed"
+    )
+    cfg = DryrunConfig(run_id="heldkill", strategy_id="scripted", steps=10, clock_mode="system")
+    feed = ScriptedFeed(["40000.00"] * 10)
+    with create_run(
+        cfg, tmp_path, feed=feed, strategy=ScriptedStrategy(at({1: [buy("0.010")]}))
+    ) as session:
+        assert session.preflight()
+        session.activate()
+        session.run_n_steps(3)
+        assert any(session.book.positions.values())
+        session.kill("OPERATOR")
+        session.run_to_end(10)
+    flatten = _criteria(evaluate_run(tmp_path / "heldkill", Thresholds()))["flatten"]
+    assert flatten["result"] == "pass", flatten
+    assert flatten["detail"].endswith("(the run's own kill switch (system clock))")

@@ -193,7 +193,9 @@ def _judge(
     run_id = chain.run_id if chain.any_event else run_dir.name
     head = audit_head(run_dir)
     started = audited_start(run_dir)
-    found = measured or measured_flatten(run_dir, chain.flat_ns, run_id=run_id, head=head)
+    found = measured or measured_flatten(
+        run_dir, chain.flat_ns, run_id=run_id, head=head, already_flat=chain.already_flat
+    )
     # A drill that measured nothing (the evidence's own, or this run's manifest's) says why.
     measured = found or (drill if drill and drill.get("status") in UNMEASURED else None)
     standing = run_status(run_dir)

@@ -46,6 +46,9 @@ class Chain:
         """The failure paths the run went through (``FailurePaths.listed``)."""
         self.flat_ns: int | None = None
         """The first ``KILL_SWITCH_FLAT``'s ``time_to_flat_ns`` (wall time on a system clock)."""
+        self.already_flat = False
+        """The kill before that ``KILL_SWITCH_FLAT`` found the book flat, no order open: it
+        flattened nothing, so its ``time_to_flat_ns`` (0) measured no flatten."""
         self.signals = 0
         self.risk_rejected = 0
         self.trades = 0
@@ -81,6 +84,9 @@ class Chain:
             self.stop_reason = payload(event).get("reason")
         elif kind == "SESSION_STOPPED":
             self.stopped = event
+        elif kind == "KILL_SWITCH" and self.flat_ns is None:
+            fields = payload(event)
+            self.already_flat = fields.get("flat") is True and fields.get("open_orders") == 0
         elif kind == "KILL_SWITCH_FLAT" and self.flat_ns is None:
             ns = payload(event).get("time_to_flat_ns")
             self.flat_ns = ns if isinstance(ns, int) else None

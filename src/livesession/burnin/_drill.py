@@ -164,7 +164,12 @@ def _drill(session: Any, horizon: int, limit: int, source: str) -> dict[str, Any
 
 
 def measured_flatten(
-    run_dir: Path, flat_ns: int | None, *, run_id: object, head: str | None
+    run_dir: Path,
+    flat_ns: int | None,
+    *,
+    run_id: object,
+    head: str | None,
+    already_flat: bool = False,
 ) -> dict[str, Any] | None:
     """A wall-time kill-to-flat the run already has: an evidence drill, or its own kill.
 
@@ -173,14 +178,22 @@ def measured_flatten(
     run's manifest copied in, or one written before the run changed, measured another run;
     so does one that cannot be read as a manifest. Such a drill is ``invalid``, with the
     reason, and the criterion fails naming it (``criteria.flatten``, which also holds
-    ``wall_s`` to a finite number of seconds >= 0).
+    ``wall_s`` to a finite number of seconds >= 0). The run's own kill counts only if it
+    had something to flatten: one that found the book flat, no order open
+    (``already_flat``), measured nothing, and says so.
     """
     manifest = run_dir / _MANIFEST
     found = _manifest_drill(manifest, run_id=run_id, head=head) if manifest.is_file() else None
     if found is not None and found["status"] not in UNMEASURED:
         return found
     cfg, _ = read_run_config(run_dir)
-    if cfg.clock_mode == "system" and flat_ns is not None:
+    if cfg.clock_mode == "system" and flat_ns is not None and already_flat and found is None:
+        return {
+            "status": "not_measured",
+            "reason": "the run's own kill switch found it already flat (no position, no "
+            "open order): it flattened nothing",
+        }
+    if cfg.clock_mode == "system" and flat_ns is not None and not already_flat:
         return {
             "status": "measured",
             "wall_s": flat_ns / _NS,
