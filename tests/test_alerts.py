@@ -607,16 +607,21 @@ def test_the_environment_wins_over_the_config(monkeypatch, webhook, dead_url):
     assert AlertsConfig(webhook_url=dead_url).url(os.environ).reveal() == dead_url
 
 
+def _run_alerting(url: str, tmp_path: Path, *, retries: int) -> None:
+    """A 5-step session in memory whose alerts go to ``url``, logged in ``alerts.jsonl``."""
+    sink = WebhookAlertSink(
+        Secret(url), log_path=tmp_path / "alerts.jsonl", retries=retries, backoff_s=0.01
+    )
+    orch = LiveSessionOrchestrator(
+        DryrunConfig(run_id="h", steps=5), alerts=sink, **Sinks().kwargs()
+    )
+    orch.run_to_end(5)
+
+
 def test_http_errors_are_logged_redacted(tmp_path):
     hook = Webhook(status=500)
     try:
-        sink = WebhookAlertSink(
-            Secret(hook.url), log_path=tmp_path / "alerts.jsonl", retries=1, backoff_s=0.01
-        )
-        orch = LiveSessionOrchestrator(
-            DryrunConfig(run_id="h", steps=5), alerts=sink, **Sinks().kwargs()
-        )
-        orch.run_to_end(5)
+        _run_alerting(hook.url, tmp_path, retries=1)
     finally:
         hook.close()
     log = _alert_log(tmp_path)
@@ -666,13 +671,7 @@ def test_a_permanent_refusal_is_not_retried(tmp_path, status, attempts):
     and 429, gives up at once and says why; a 408 is still retried."""
     hook = _Answering([(status, {})])
     try:
-        sink = WebhookAlertSink(
-            Secret(hook.url), log_path=tmp_path / "alerts.jsonl", retries=2, backoff_s=0.01
-        )
-        orch = LiveSessionOrchestrator(
-            DryrunConfig(run_id="h", steps=5), alerts=sink, **Sinks().kwargs()
-        )
-        orch.run_to_end(5)
+        _run_alerting(hook.url, tmp_path, retries=2)
     finally:
         hook.close()
     log = _alert_log(tmp_path)
@@ -688,13 +687,7 @@ def test_a_redirect_is_not_followed_and_its_status_is_logged(tmp_path):
     that GET. Redirects are not followed: the 302 is logged, and never where it led."""
     hook = _Answering([(302, {"Location": f"/moved/{TOKEN}"})])
     try:
-        sink = WebhookAlertSink(
-            Secret(hook.url), log_path=tmp_path / "alerts.jsonl", retries=0, backoff_s=0.01
-        )
-        orch = LiveSessionOrchestrator(
-            DryrunConfig(run_id="h", steps=5), alerts=sink, **Sinks().kwargs()
-        )
-        orch.run_to_end(5)
+        _run_alerting(hook.url, tmp_path, retries=0)
         script, env = _alert_script(tmp_path)
         by_script = _ran(
             [sys.executable, str(script), str(tmp_path / "no-run")],
