@@ -124,14 +124,25 @@ def test_status_does_not_judge_the_seal_of_a_file_it_cannot_read(
 def test_list_gives_no_verdict_for_a_run_it_cannot_read(
     sealed: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """`list` judges each run as `status` does: one it cannot read ends it, named (exit 2)."""
+    """`list` judges no run it cannot read: the line naming the file ends it (exit 2), as
+    `status`'s does, and the run is listed `unread`, its problem that line, so the other
+    runs are listed all the same (tests/test_status.py)."""
     refusal = REFUSALS["EACCES"]
     _refuse(monkeypatch, "audit.jsonl", refusal)
+    said = _said(sealed / "audit.jsonl", refusal)
 
     assert main(["list", str(sealed.parent)]) == 2
-    _one_error(capsys, sealed / "audit.jsonl", refusal)
+    out, err = capsys.readouterr()
+    assert err == f"livesession: error: {said}\n"
+    assert [line.split()[:2] for line in out.splitlines()[1:]] == [["?", f"({sealed.name})"]]
     assert main(["list", str(sealed.parent), "--json"]) == 2
-    _json_error(capsys, sealed / "audit.jsonl", refusal)
+    out, err = capsys.readouterr()
+    assert err == f"livesession: error: {said}\n"
+    document = json.loads(out)
+    assert (document["ok"], document["exit_code"], document["error"]) == (False, 2, said)
+    (run,) = document["runs"]
+    assert (run["verdict"], run["unread"], run["state"]) == ("needs_operator", True, None)
+    assert run["problem"].startswith(f"{said}: the system would not let it be read")
 
 
 @pytest.mark.broken_run("a crashed run, left unfinished: status is asked of it as it is")

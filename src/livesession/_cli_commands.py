@@ -393,7 +393,13 @@ def cmd_list(args: argparse.Namespace) -> int:
     unreadable: list[OSError] = []
     runs = list_runs(args.out_dir, refused=unreadable)
     if args.json:
-        emit_json({"out_dir": str(args.out_dir), "runs": [run.to_json() for run in runs]})
+        document: dict[str, object] = {
+            "out_dir": str(args.out_dir),
+            "runs": [run.to_json() for run in runs],
+        }
+        if unreadable:  # as every command's --json says an exit 2, with the runs all the same
+            document |= {"ok": False, "exit_code": EXIT_BAD_INPUT, "error": _refused(unreadable)}
+        emit_json(document)
         return _listed(unreadable)
     rows = [("RUN", "VERDICT", "STATE", "STEPS", "HEARTBEAT", "WRITER")]
     for run in runs:
@@ -422,10 +428,15 @@ def _listed(unreadable: list[OSError]) -> int:
 
     The other runs are listed all the same: one unreadable run does not blind a fleet check.
     """
-    for exc in unreadable:
-        line = one_line(redact_text(f"{exc.filename2 or exc.filename}: {oserror_said(exc)}"))
-        print(f"livesession: error: {line}", file=sys.stderr)  # noqa: T201 - the CLI's output
+    if unreadable:
+        print(f"livesession: error: {_refused(unreadable)}", file=sys.stderr)  # noqa: T201
     return EXIT_BAD_INPUT if unreadable else EXIT_OK
+
+
+def _refused(unreadable: list[OSError]) -> str:
+    """``RUN/audit.jsonl: Permission denied``: each file ``list`` could not read, one line."""
+    named = (f"{exc.filename2 or exc.filename}: {oserror_said(exc)}" for exc in unreadable)
+    return one_line(redact_text("; ".join(named)))
 
 
 def _unstarted(run: RunStatus) -> str:
