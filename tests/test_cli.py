@@ -391,7 +391,7 @@ class TestSummary:
 _FLAKY = """\
 run_id = "flaky"
 broker = "realish"
-seed = 28
+seed = 62
 steps = 300
 
 [strategy]
@@ -407,7 +407,11 @@ duplicate_ack_rate = "0.3"
 late_fill_rate = "0.4"
 late_fill_ms = 120000
 """
-"""A run the venue refuses one order of, and one send of fails (after its retries)."""
+"""A run the venue refuses one order of, and one send of fails (after its retries).
+
+Seed 62: the order refused is a take profit whose stop still rests (nothing is lost). Under
+seed 28 it was a protective leg whose position it left uncovered, which pulls the kill switch
+(PROTECTION_LOST) since that fix, and the halted run sent nothing more to fail."""
 
 
 class TestBadInput:
