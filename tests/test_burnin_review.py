@@ -23,11 +23,12 @@ import random
 import re
 import shlex
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from livesession import DryrunConfig, create_run
+from livesession import DryrunConfig, LiveSessionOrchestrator, create_run
 from livesession.cli import main
 from test_burnin import _dryrun, _oco_run
 
@@ -158,14 +159,11 @@ class TestFailurePaths:
         assert len(session["failure_paths"]) == len(_PATHS)
 
     def test_a_kill_and_a_sigterm_stop(self, tmp_path: Path, capsys) -> None:
-        cfg = DryrunConfig(run_id="killed", steps=200, durability="none")
-        with create_run(cfg, tmp_path) as session:
-            session.preflight()
-            session.activate()
-            session.run_n_steps(30)
-            assert session.kill("desk")
+        def sigterm(session: LiveSessionOrchestrator) -> None:
             session.run_n_steps(20)
             session.request_stop("SIGNAL_SIGTERM", sealed_as=True)
+
+        _killed_at_step_30(tmp_path, 200, sigterm)
         main(["burnin", str(tmp_path / "killed"), *_LENIENT])
         assert capsys.readouterr().out.splitlines()[-1] == (
             "      paths        exercised: kill_switch 1, stop_signal 1; not exercised: rail, "
@@ -181,13 +179,7 @@ class TestFailurePaths:
     ) -> None:
         """A burn-in of several days: the reviewer asks what the whole of it left to other
         evidence, not each day's list."""
-        cfg = DryrunConfig(run_id="killed", steps=120, durability="none")
-        with create_run(cfg, tmp_path) as session:
-            session.preflight()
-            session.activate()
-            session.run_n_steps(30)
-            assert session.kill("desk")
-            session.run_to_end(cfg.steps)
+        _killed_at_step_30(tmp_path, 120, lambda session: session.run_to_end(120))
         batch = [str(run), str(tmp_path / "killed"), *_LENIENT]
         main(["burnin", *batch])
         left = "rail, strategy_error, feed_error, broker_fault, crash_resume, stop_signal"
@@ -296,3 +288,16 @@ def test_the_runbook_walkthrough_runs_as_written(tmp_path: Path) -> None:
         data = (tmp_path / f"ETHUSDT-1m-{day}.csv").read_bytes()
         assert report["data"]["sha256"] == hashlib.sha256(data).hexdigest()
         assert report["verdict"] == "PASS", report
+
+
+def _killed_at_step_30(
+    tmp_path: Path, steps: int, then: Callable[[LiveSessionOrchestrator], object]
+) -> None:
+    """Run ``killed`` of ``steps``: the desk's kill at step 30, then ``then`` to its end."""
+    cfg = DryrunConfig(run_id="killed", steps=steps, durability="none")
+    with create_run(cfg, tmp_path) as session:
+        session.preflight()
+        session.activate()
+        session.run_n_steps(30)
+        assert session.kill("desk")
+        then(session)
