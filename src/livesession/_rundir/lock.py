@@ -40,6 +40,7 @@ from .._artifacts import names
 from .._exceptions import RunDirectoryError, RunHeld
 from .._support import text
 from .._support.fsutil import open_update, refuse_special
+from .._support.tmpfiles import pid_alive
 from .dirhold import FLOCK, OFD_GETLK, OFD_SETLK, hold_directory, holding_pid, open_directory
 from .holderproc import CLI_WRITERS, not_a_cli_writer, stopped, writer_verb
 
@@ -161,7 +162,7 @@ def _current_holder(path: Path) -> Holder | None:
     def live() -> Holder | None:
         holder = _read_holder(path)
         alive = holder is not None and (
-            holder.host != socket.gethostname() or _pid_alive(holder.pid)
+            holder.host != socket.gethostname() or pid_alive(holder.pid)
         )
         return holder if alive else None
 
@@ -213,23 +214,13 @@ def _file_held(run_dir: Path) -> bool:
             return False  # a FIFO, a device: likewise
         if OFD_GETLK is None:  # pragma: no cover - not Linux: judge by the named pid
             holder = _read_holder(path)
-            return holder is not None and _pid_alive(holder.pid)
+            return holder is not None and pid_alive(holder.pid)
         # F_OFD_GETLK asks "could I take a write lock?"; it answers with the conflicting
         # lock, or with l_type F_UNLCK. A read-only descriptor may ask.
         answer = fcntl.fcntl(fd, OFD_GETLK, _whole_file(fcntl.F_WRLCK))
         return bool(FLOCK.unpack(answer)[0] != fcntl.F_UNLCK)
     finally:
         os.close(fd)
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def holder_of(run_dir: Path) -> Holder | None:

@@ -34,10 +34,11 @@ from .._session.assembly import make_clock
 from .._session.coordinator import restore_resumed
 from .._session.edges import check_path
 from .._support.anchor import anchored
-from .._support.fsutil import remove_dead_tmp, torn_path, truncate_to
+from .._support.fsutil import torn_path, truncate_to
 from .._support.logging import get_logger
 from .._support.oserrors import unwritable_run
 from .._support.references import check_sources
+from .._support.tmpfiles import remove_dead_tmp
 from .._typing import MarkableVenue, RelayedVenue, ResumableVenue
 from ..brokers._journal import replay_deferred, replay_the_rest
 from ..brokers.mock import MockBroker

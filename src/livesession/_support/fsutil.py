@@ -27,7 +27,6 @@ from .crash import crashpoint
 from .filemode import kept_mode, set_mode
 from .madedir import in_made_dir
 from .signals import held_stops
-from .tmpfiles import pid_alive
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -46,7 +45,6 @@ __all__ = [
     "raise_if_refused",
     "read_regular",
     "refuse_special",
-    "remove_dead_tmp",
     "torn_path",
     "truncate_to",
 ]
@@ -421,22 +419,6 @@ def _set_aside(torn: Path, tail: bytes, mode: int) -> None:
             raise
     finally:
         os.close(fd)
-
-
-def remove_dead_tmp(directory: Path) -> None:
-    """Remove the ``.<name>.<pid>.<n>.tmp`` files in ``directory`` of processes that ended.
-
-    A process killed mid-write leaves one; a process that lives is writing it now (a
-    ``report`` or ``prom`` writing ``report.html`` or ``livesession.prom`` beside a run
-    being resumed), and its rename would fail were its file taken away. A name that
-    carries no pid, or this process's own (a leftover of a process whose pid it reused),
-    is a leftover.
-    """
-    for tmp in directory.glob(".*.tmp"):
-        pid = tmp.name.removesuffix(".tmp").rsplit(".", 2)[-2:][0]  # .<name>.<pid>.<n>
-        if pid.isdigit() and int(pid) not in (0, os.getpid()) and pid_alive(int(pid)):
-            continue
-        tmp.unlink(missing_ok=True)
 
 
 def _create_tmp(path: Path) -> tuple[int, Path]:

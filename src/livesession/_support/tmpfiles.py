@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Final
 if TYPE_CHECKING:
     from pathlib import Path
 
-__all__ = ["pid_alive", "remove_dead_tmp_of", "tmp_target"]
+__all__ = ["pid_alive", "remove_dead_tmp", "remove_dead_tmp_of", "tmp_target"]
 
 _TMP: Final = re.compile(r"\.(?P<name>.+)\.(?P<pid>[0-9]+)\.(?P<n>[0-9]+)\.tmp", re.DOTALL)
 
@@ -59,3 +59,20 @@ def remove_dead_tmp_of(target: Path) -> None:
         if pid != os.getpid() and not pid_alive(pid):
             with contextlib.suppress(OSError):
                 tmp.unlink()
+
+
+def remove_dead_tmp(directory: Path) -> None:
+    """Remove the ``.<name>.<pid>.<n>.tmp`` files in ``directory`` of processes that ended.
+
+    A process killed mid-write leaves one; a process that lives is writing it now (a
+    ``report`` or ``prom`` writing ``report.html`` or ``livesession.prom`` beside a run
+    being resumed), and its rename would fail were its file taken away. A name that
+    carries no pid, or this process's own (a leftover of a process whose pid it reused),
+    is a leftover.
+    """
+    for tmp in directory.glob(".*.tmp"):
+        found = _TMP.fullmatch(tmp.name)
+        pid = 0 if found is None else int(found["pid"])
+        if pid not in (0, os.getpid()) and pid_alive(pid):
+            continue
+        tmp.unlink(missing_ok=True)
