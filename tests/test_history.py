@@ -379,6 +379,71 @@ class TestParquet:
         ) in line
         assert not (tmp_path / "runs").exists()  # refused before anything is written
 
+    @pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="threads counted in /proc")
+    def test_reading_a_parquet_file_starts_no_arrow_thread(self, tmp_path: Path) -> None:
+        """Bug (found by CI): the command above ended with SIGABRT, exit -6 instead of 2, its
+        error line said, after "terminate called without an active exception": Arrow's
+        thread pool, started by ``read_table``, was torn down at the interpreter's end with a
+        worker still joinable (some 1 exit in 10 on a loaded machine). The file is read, and
+        checked and played, on the calling thread: no thread is started that the process's
+        end could abort on. Counted in a process of its own, where no other test has started
+        Arrow's pools; an abort at its end fails it too."""
+        pa = pytest.importorskip("pyarrow")
+        pq = pytest.importorskip("pyarrow.parquet")
+        start = dt.datetime(2026, 3, 2, tzinfo=dt.UTC)
+        times = [start + dt.timedelta(minutes=i) for i in range(30)]
+        table = pa.table(
+            {
+                "timestamp": pa.array(times, type=pa.timestamp("ns", tz="UTC")),
+                **{
+                    name: pa.array([1.0842] * 30, type=pa.float32())
+                    for name in ("open", "high", "low", "close")
+                },
+                "volume": [100] * 30,
+            }
+        )
+        pq.write_table(table, tmp_path / "good.parquet")
+        times[20] = times[19]
+        pq.write_table(
+            table.set_column(0, "timestamp", pa.array(times, type=pa.timestamp("ns", tz="UTC"))),
+            tmp_path / "bad.parquet",
+        )
+        script = (
+            "import os, sys\n"
+            "from decimal import Decimal\n"
+            "from pathlib import Path\n"
+            "import pyarrow.parquet\n"
+            "from livesession._exceptions import DataFileError\n"
+            "from livesession._market.parquet import ParquetReplayFeed, check_parquet\n"
+            "def threads(): return len(os.listdir('/proc/self/task'))\n"
+            "before = threads()\n"
+            "good, bad = Path(sys.argv[1]), Path(sys.argv[2])\n"
+            "check_parquet(good, tick=None)\n"
+            "feed = ParquetReplayFeed(good, symbol='X', tick=None, lot=Decimal(1))\n"
+            "bars = 0\n"
+            "while feed.next_bar(0) is not None: bars += 1\n"
+            "try: check_parquet(bad, tick=None)\n"
+            "except DataFileError: pass\n"
+            "print(bars, before, threads())\n"
+        )
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                script,
+                str(tmp_path / "good.parquet"),
+                str(tmp_path / "bad.parquet"),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        bars, before, after = map(int, done.stdout.split())
+        assert bars == 30
+        assert after == before, f"{after - before} thread(s) started by reading the file"
+
     def test_a_parquet_file_of_another_symbol_is_refused(self, tmp_path: Path) -> None:
         """The symbol column rule holds for Parquet as for CSV (one checker for both)."""
         pa = pytest.importorskip("pyarrow")
