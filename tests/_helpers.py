@@ -8,6 +8,7 @@ import hashlib
 import os
 import resource as _resource
 import signal as _signal
+import socket
 import subprocess
 import sys
 import threading
@@ -192,6 +193,19 @@ _TAKE_THE_LOCK = (
     "print('held', flush=True)\n"
     "sys.stdin.read()\n"
 )
+
+
+@contextlib.contextmanager
+def closed_port() -> Iterator[int]:
+    """A loopback port nobody listens on, for the block: every connection is refused.
+
+    The port stays bound (never listening) until the block ends: a port bound and released
+    at once was free for any other process's socket on the machine (an xdist peer's server
+    bound to port 0) to take and answer on.
+    """
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield int(sock.getsockname()[1])
 
 
 @contextlib.contextmanager

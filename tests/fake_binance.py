@@ -836,15 +836,6 @@ class LoopbackRoute(HTTPAdapter):
         return super().send(request, *args, **kwargs)
 
 
-def closed_port() -> int:
-    """A loopback port nobody listens on (bound once, then released)."""
-    import socket
-
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextmanager
 def running(**kwargs: Any) -> Iterator[FakeBinance]:
     """A started fake, stopped on exit."""

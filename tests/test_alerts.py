@@ -43,7 +43,7 @@ from livesession._domain.runtime_config import Secret
 from livesession._rundir import create_run, resume_run
 from livesession.leases import FileLease
 
-from _helpers import Sinks, cli_under
+from _helpers import Sinks, cli_under, closed_port
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -133,12 +133,10 @@ def hanging_webhook() -> Iterator[Webhook]:
 
 
 @pytest.fixture
-def dead_url() -> str:
+def dead_url() -> Iterator[str]:
     """A loopback port nobody listens on: every connection is refused."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    return f"http://127.0.0.1:{port}/hooks/{TOKEN}"
+    with closed_port() as port:
+        yield f"http://127.0.0.1:{port}/hooks/{TOKEN}"
 
 
 @pytest.fixture(autouse=True)

@@ -51,13 +51,13 @@ from livesession.brokers.ccxt import (  # noqa: E402
 from livesession.brokers.ccxt import sandbox as ccxt_sandbox  # noqa: E402
 
 import _netguard  # noqa: E402 - after the skips: the rest needs ccxt and requests
+from _helpers import closed_port  # noqa: E402
 from fake_binance import (  # noqa: E402
     TEST_API_KEY,
     TEST_API_SECRET,
     TESTNET_PREFIX,
     FakeBinance,
     LoopbackRoute,
-    closed_port,
 )
 
 pytestmark = pytest.mark.ccxt
@@ -988,19 +988,20 @@ class TestTransientFaults:
         """A refused connection is Transient; call_with_retry resends the same id once."""
         broker.load_markets()
         live_port = route.port
-        route.port = closed_port()
-        with pytest.raises(Transient) as info:
-            broker.submit(_order("ref1"), NOW)
-        assert isinstance(info.value.__cause__, ccxt.NetworkError)
-        assert fake.count("POST", "/api/v3/order") == 0
-        waited = []
+        with closed_port() as dead_port:
+            route.port = dead_port
+            with pytest.raises(Transient) as info:
+                broker.submit(_order("ref1"), NOW)
+            assert isinstance(info.value.__cause__, ccxt.NetworkError)
+            assert fake.count("POST", "/api/v3/order") == 0
+            waited = []
 
-        def back_online(ns):
-            waited.append(ns)
-            route.port = live_port
+            def back_online(ns):
+                waited.append(ns)
+                route.port = live_port
 
-        route.port = closed_port()
-        _retry(broker, _order("ref1"), back_online)
+            route.port = dead_port
+            _retry(broker, _order("ref1"), back_online)
         assert len(waited) == 1
         assert fake.created["ref1"] == 1
         assert fake.count("POST", "/api/v3/order") == 1

@@ -30,7 +30,8 @@ from livesession._domain.runtime_config import RuntimeConfig, Secret  # noqa: E4
 from livesession._exceptions import BrokerError  # noqa: E402
 from livesession.brokers.ccxt import CcxtSandboxBroker, make_ccxt_broker  # noqa: E402
 
-from fake_binance import TESTNET_PREFIX, FakeBinance, LoopbackRoute, closed_port  # noqa: E402
+from _helpers import closed_port  # noqa: E402
+from fake_binance import TESTNET_PREFIX, FakeBinance, LoopbackRoute  # noqa: E402
 
 pytestmark = pytest.mark.ccxt
 
@@ -180,9 +181,10 @@ def test_a_refused_connection_leaves_no_signature_in_the_error(fake):
     broker = _broker(fake, route)
     try:
         broker.load_markets()
-        route.port = closed_port()
-        with pytest.raises(BrokerError) as info:
-            broker.lookup("gone1", attempts=1)
+        with closed_port() as dead_port:
+            route.port = dead_port
+            with pytest.raises(BrokerError) as info:
+                broker.lookup("gone1", attempts=1)
         assert "Max retries exceeded" in _quoted(info.value)
         assert "signature=" in _quoted(info.value)
         _assert_clean(info.value, KEY, SECRET)
