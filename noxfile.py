@@ -24,6 +24,20 @@ def tests(session: nox.Session) -> None:
     session.run("python", "-m", "pytest", "-n", "auto", "--dist", "loadgroup", *session.posargs)
 
 
+NEWER_PYTHONS = ["3.12", "3.13"]
+
+
+@nox.session(python=NEWER_PYTHONS)
+def tests_newer(session: nox.Session) -> None:
+    """The whole test suite on a newer Python: ``nox -s tests_newer-3.13`` (or ``-3.12``).
+
+    CI (``.ci/run``) runs 3.11 only. nox finds each interpreter as ``python3.13`` on PATH:
+    with pyenv, ``PYENV_VERSION=3.11.7:3.12.1:3.13.0`` (or ``pyenv shell``) makes them found.
+    """
+    session.install("-e", ".[tests]")
+    session.run("python", "-m", "pytest", "-n", "auto", "--dist", "loadgroup", *session.posargs)
+
+
 @nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
     """ruff check and ruff format --check."""

@@ -9,6 +9,7 @@ verified (the conftest checks each run directory at teardown; in-memory runs exp
 from __future__ import annotations
 
 import asyncio
+import inspect
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -39,7 +40,14 @@ from livesession._domain.model import (
 )
 from livesession._rundir import create_run
 from livesession._session.broker_guard import GuardedBroker, guard_broker
-from livesession._typing import ConfirmingLookup, DeclaredSimulation, JournaledVenue
+from livesession._typing import (
+    ConfirmingLookup,
+    DeclaredSimulation,
+    JournaledVenue,
+    MarkableVenue,
+    PositionVenue,
+    ResumableVenue,
+)
 from livesession.brokers.mock import MockBroker
 from livesession.evidence._operator import recorded_actions
 from livesession.verify import verify_run
@@ -223,6 +231,30 @@ class TestWhatIsGuarded:
         assert isinstance(guarded, JournaledVenue)
         assert guarded.journal_offset() == 0
         assert not isinstance(GuardedBroker(Bare()), JournaledVenue)
+
+    def test_they_show_through_where_python_3_12_looks_for_them(self):
+        """Bug (Python 3.12 and 3.13): ``isinstance`` with a runtime-checkable protocol
+        looks attributes up statically (``inspect.getattr_static``), not through
+        ``__getattr__``: a caller's broker that declares ``simulated = True`` was refused
+        by preflight (``BROKER_NOT_SIMULATED``), its optional abilities went unused. Each
+        is found the way 3.12 looks, on 3.11 too; what the broker lacks is not."""
+        guarded = GuardedBroker(UserBroker())
+        for protocol, name in (
+            (DeclaredSimulation, "simulated"),
+            (JournaledVenue, "journal_offset"),
+            (PositionVenue, "positions"),
+            (MarkableVenue, "mark"),
+            (ResumableVenue, "resume_at"),
+        ):
+            assert inspect.getattr_static(guarded, name) is not None, name
+            assert isinstance(guarded, protocol), name
+        bare = GuardedBroker(Bare())
+        for name in ("simulated", "journal_offset", "positions", "lookup"):
+            with pytest.raises(AttributeError):
+                inspect.getattr_static(bare, name)
+        assert not isinstance(bare, (DeclaredSimulation, PositionVenue, ConfirmingLookup))
+        assert (guarded.simulated, guarded.positions()) == (True, {})
+        assert repr(bare).startswith("GuardedBroker(")
 
 
 class TestTranslation:

@@ -24,14 +24,15 @@ either escaped the step as a traceback and left the run unsealed.
 Any exception counts, ``BaseException`` subclasses too (an ``asyncio.CancelledError`` from a
 broker built on asyncio), but ``KeyboardInterrupt`` and ``SystemExit``, which pass. The
 error keeps its type's name and redacted message. Every other attribute (``kind``,
-``simulated``, the optional abilities) is the wrapped broker's.
+``simulated``, the optional abilities) is the wrapped broker's, and shows through to the
+``isinstance`` checks of the protocols the session makes (``_shown_through``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Final, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, Final, NoReturn, Self, TypeVar, cast
 
 import attrs
 
@@ -73,6 +74,12 @@ def _wrong(operation: str, answer: object, wanted: str) -> NoReturn:
 
 class GuardedBroker:
     """A caller's broker whose errors and answers keep to the broker contract."""
+
+    def __new__(cls, inner: Broker) -> Self:
+        """An instance of ``cls`` made for ``inner`` (``_shown_through``)."""
+        names = frozenset(dir(inner)) - frozenset(dir(cls)) - {"kind"}
+        shown = _shown_through(cls, frozenset(name for name in names if name[0] != "_"))
+        return cast("Self", super().__new__(shown))
 
     def __init__(self, inner: Broker) -> None:
         self._inner = inner
@@ -126,6 +133,31 @@ class GuardedBroker:
     def close(self) -> None:
         """Close the wrapped broker."""
         fenced(self._inner.close)
+
+
+_SHOWN: dict[tuple[type[GuardedBroker], frozenset[str]], type[GuardedBroker]] = {}
+
+
+def _shown_through(cls: type[GuardedBroker], names: frozenset[str]) -> type[GuardedBroker]:
+    """``cls`` with a property for each of ``names``, read from the wrapped broker.
+
+    Python 3.12 made ``isinstance`` with a runtime-checkable protocol look attributes up
+    without calling ``__getattr__`` (``inspect.getattr_static``): through ``__getattr__``
+    alone, a caller's broker that declares ``simulated = True`` was refused by preflight
+    (``BROKER_NOT_SIMULATED``) and its optional abilities (``lookup``, ``positions``,
+    ``journal_offset``...) went unused on 3.12 and 3.13. The broker's public names as they
+    are when it is wrapped are properties of its wrapper's class, found statically there.
+    """
+
+    def reader(name: str) -> property:
+        return property(lambda self: self.__getattr__(name))
+
+    made = _SHOWN.get((cls, names))
+    if made is None:  # one class for each set of names (a race makes two alike: harmless)
+        members = {name: reader(name) for name in sorted(names)}
+        made = type(cls.__name__, (cls,), {"__module__": cls.__module__, **members})
+        _SHOWN[cls, names] = made
+    return made
 
 
 def _change(operation: str, call: Callable[[], object], cid: str) -> None:
