@@ -547,9 +547,25 @@ class TestFailureMatrix:
         with pytest.raises(TypeError) as caught:
             run_failure_matrix(make, examples=1, steps=4, seed=1)
         assert str(caught.value) == (
-            "strategy_factory must be callable with no argument (called bare: missing a "
-            "required argument: 'strategy_id'); bind its arguments first: "
+            "strategy_factory must be callable with no argument (called bare: missing the "
+            "required argument 'strategy_id'); bind its arguments first: "
             'functools.partial(make_strategy, strategy_id="mine", ...)'
+        )
+
+    def test_what_a_bare_call_lacks_is_said_in_the_same_words_on_every_python(self):
+        """Bug: the refusal quoted ``inspect``'s own message, which Python 3.13 words
+        otherwise (``missing a required keyword-only argument: 'strategy_id'``): the words
+        are the kit's now, every argument a bare call lacks named, none it does not."""
+
+        def make(
+            strategy_id: str, *args: object, params: dict[str, Any], lookback: int = 5, **kw: Any
+        ) -> SmaCrossover:
+            return SmaCrossover(strategy_id=strategy_id)
+
+        with pytest.raises(TypeError) as caught:
+            run_failure_matrix(make, examples=1, steps=4, seed=1)
+        assert "(called bare: missing the required arguments 'strategy_id', 'params'); " in str(
+            caught.value
         )
 
     @pytest.mark.parametrize(

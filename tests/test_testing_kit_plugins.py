@@ -340,8 +340,8 @@ class TestFactoriesRefused:
                 sma,
                 Stopping,
                 (
-                    "feed_factory must be callable with no argument (called bare: missing a "
-                    "required argument: 'how'); bind its arguments first: "
+                    "feed_factory must be callable with no argument (called bare: missing the "
+                    "required argument 'how'); bind its arguments first: "
                     'functools.partial(make_feed, symbol="BTC/USDT", ...)'
                 ),
             ),

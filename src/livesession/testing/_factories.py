@@ -34,15 +34,35 @@ def check_bare(role: str, factory: object) -> None:
         )
         raise TypeError(msg)
     try:
-        inspect.signature(factory).bind()
-    except TypeError as exc:
-        msg = (
-            f"{role} must be callable with no argument (called bare: {exc}); bind its "
-            f"arguments first: {_EXAMPLES[role]}"
-        )
-        raise TypeError(msg) from None
+        signature = inspect.signature(factory)
     except ValueError:
         _check_partial(role, factory)  # else no signature to read (a builtin): the call says
+        return
+    try:
+        signature.bind()
+    except TypeError as exc:
+        msg = (
+            f"{role} must be callable with no argument (called bare: {_lacking(signature, exc)}"
+            f"); bind its arguments first: {_EXAMPLES[role]}"
+        )
+        raise TypeError(msg) from None
+
+
+def _lacking(signature: inspect.Signature, exc: TypeError) -> str:
+    """What a bare call lacks, in the same words on every Python.
+
+    ``inspect``'s own message changed with the interpreter (3.13 says ``missing a required
+    keyword-only argument: 'how'`` where 3.11 says ``missing a required argument: 'how'``).
+    """
+    variadic = (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
+    names = [
+        repr(parameter.name)
+        for parameter in signature.parameters.values()
+        if parameter.default is parameter.empty and parameter.kind not in variadic
+    ]
+    if not names:
+        return str(exc)
+    return f"missing the required argument{'s' if len(names) > 1 else ''} {', '.join(names)}"
 
 
 def _check_partial(role: str, factory: object) -> None:
