@@ -5,7 +5,8 @@ one: the checkpoint, ``metrics.json``, ``timings.json``) took the umask's bits a
 ``.torn`` file made on a resume took them too: a run's files ``chmod``-ed away from other
 users were readable by them again after the next checkpoint. Now a rewrite keeps the mode of
 the file it replaces, a ``.torn`` file takes its original's, and ``timings.json`` (made at
-the end) takes ``events.jsonl``'s.
+the end) takes ``events.jsonl``'s, as ``metrics.ndjson`` does when it is made (at step 1,000;
+a rotation's new file takes the mode of the one it follows).
 """
 
 from __future__ import annotations
@@ -137,3 +138,23 @@ class TestTornFiles:
         torn_path(log).chmod(0o644)
         truncate_to(log, 6)
         assert (torn_path(log).read_bytes(), _mode(torn_path(log))) == (b"earliertorn", 0o644)
+
+
+def test_metrics_ndjson_made_after_a_chmod_takes_events_jsonl_s_mode(tmp_path: Path) -> None:
+    """``metrics.ndjson`` is made at step 1,000 (a resume under another umask, a ``chmod`` of
+    the run's files before it) and again at each rotation: it took the umask's bits, 0640,
+    where the run's files were 0600 (found resuming a run crashed under ``umask 077`` from a
+    shell under ``umask 002``: ``metrics.ndjson`` alone was 0664)."""
+    from livesession._artifacts.timings import StepTimer
+
+    (tmp_path / names.EVENTS).write_bytes(b"")
+    (tmp_path / names.EVENTS).chmod(0o600)
+    timer = StepTimer(tmp_path, run_id="modes", every_steps=1, max_bytes=1)  # rotates each row
+    log = tmp_path / names.METRICS_LOG
+    timer.on_step(1)
+    assert _mode(log) == 0o600  # made: events.jsonl's
+    log.chmod(0o604)
+    timer.on_step(2)
+    assert _mode(log.with_name(log.name + ".1")) == 0o604  # rotated: a new file made
+    assert _mode(log) == 0o604  # the one it follows
+    assert timer.lost is None
