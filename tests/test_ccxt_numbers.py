@@ -85,3 +85,35 @@ def test_fill_problem_quotes_a_number_of_ten_million_digits_short():
     )
     problem = fill_problem(fill, Decimal("0.010"), lot=Decimal("0.001"), tick=Decimal("0.01"))
     assert problem == "its price 1E+9999999 is not a multiple of the price_tick 0.01"
+
+
+def _orders_filled(value: str) -> Callable[..., Any]:
+    """A wrap of ``fetch_order`` whose order says ``value`` for ``filled``."""
+
+    def wrap(call: Callable[..., Any]) -> Callable[..., Any]:
+        def changed(*args: Any, **kwargs: Any) -> Any:
+            return call(*args, **kwargs) | {"filled": value}
+
+        return changed
+
+    return wrap
+
+
+@pytest.mark.parametrize("value", ["NaN", "Infinity", "-Infinity", "sNaN"])
+def test_an_order_filled_no_number_names_the_value(tmp_path, monkeypatch, capsys, value):
+    """An order's ``filled`` of NaN stopped the run ``InvalidOperation: [<class ...>]``.
+
+    It named neither the field nor the value; ``-Infinity`` failed the run far from its
+    cause (``RECONCILE_MISMATCH``, ``QUANTITY_MISMATCH``) and ``Infinity`` was taken. Each
+    now stops the run naming what ccxt returned, as ``"abc"`` did; each order sent once,
+    and the run verifies.
+    """
+    fake = FakeBinance()
+    wraps = {"fetch_order": _orders_filled(value)}
+    code, run_dir = shaped_dryrun(tmp_path, monkeypatch, fake, wraps)
+    err = capsys.readouterr().err
+    assert code == 4, err
+    assert f"ccxt returned '{value}' as an order's filled quantity, not a number" in err
+    assert "InvalidOperation" not in err
+    assert verify_run(run_dir).ok
+    assert set(fake.created.values()) == {1}
