@@ -42,6 +42,7 @@ __all__ = [
     "plain",
     "quantize",
     "quantizer",
+    "quoted",
     "to_decimal",
     "to_places",
     "with_context",
@@ -229,6 +230,20 @@ def plain(value: Decimal | int) -> str:
     """
     text = str(value)
     return format(value, "f") if "E" in text else text
+
+
+def quoted(value: object) -> str:
+    """``value`` as a message quotes a number it was given: ``plain`` when that is short.
+
+    A Decimal whose plain form has more than ``_SHOWN`` characters is written as ``str``
+    has it (``1E+999999``), cut to ``_SHOWN``, as is anything else's ``repr``: a venue's
+    fill priced ``1e999999`` was quoted written out, a megabyte in one line of stderr, the
+    events, the audit chain and the session log (``1e999999999``, a gigabyte).
+    """
+    if isinstance(value, Decimal) and value.is_finite() and written_digits(value) < _SHOWN:
+        return plain(value)
+    text = str(value) if isinstance(value, Decimal) else repr(value)
+    return text if len(text) <= _SHOWN else text[: _SHOWN - 3] + "..."
 
 
 def to_decimal(value: object, *, field: str) -> Decimal:

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Final, TypeAlias
 
 import attrs
 
-from .._domain.decimal import ZERO, plain, quantizer, to_places
+from .._domain.decimal import ZERO, plain, quantizer, quoted, to_places
 from .._domain.model import (
     EXACT_DIGITS,
     AckReport,
@@ -449,23 +449,23 @@ def fill_problem(
     for name in ("quantity", "price"):
         value = getattr(fill, name)
         if not isinstance(value, Decimal):
-            return f"its {name} is {a_(type(value).__name__)} ({value!r}), not a Decimal"
+            return f"its {name} is {a_(type(value).__name__)} ({quoted(value)}), not a Decimal"
         if not value.is_finite() or value <= 0:
-            return f"its {name} is {value}, not a positive number"
+            return f"its {name} is {quoted(value)}, not a positive number"
     for name, step, grid in (("quantity", lot, "qty_lot"), ("price", tick, "price_tick")):
         value = getattr(fill, name)
         if step is not None and (value >= step.scaleb(EXACT_DIGITS) or value % step):
-            return f"its {name} {plain(value)} is not a multiple of the {grid} {plain(step)}"
+            return f"its {name} {quoted(value)} is not a multiple of the {grid} {plain(step)}"
     if fill.quantity > left:
         return (
-            f"its quantity {plain(fill.quantity)} is more than the {plain(left)} left of the order"
+            f"its quantity {quoted(fill.quantity)} is more than the {plain(left)} left of the order"
         )
     return None
 
 
 def _shown(value: object) -> str:
     """A fill's number as a problem quotes it: a Decimal plain, anything else as given."""
-    return plain(value) if isinstance(value, Decimal) and value.is_finite() else repr(value)
+    return quoted(value)
 
 
 def _whose_problem(fill: FillReport, symbol: str | None) -> str | None:

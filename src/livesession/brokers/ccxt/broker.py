@@ -23,6 +23,7 @@ from .convert import (
     _amount_and_price,
     _check_order,
     _decimal,
+    _filled_qty,
     _matches,
     _status,
     _venue_id,
@@ -400,7 +401,7 @@ class CcxtSandboxBroker(HoldsCredentials, ConfirmingLookup, RecoveringVenue, San
                 cid,
             )
             tracked.status = _status(raw)
-            tracked.filled = _decimal(raw.get("filled"))
+            tracked.filled = _filled_qty(raw)
         if tracked.reported_qty < tracked.filled:
             grid = (self._price_tick, self._qty_lot)
             out.extend(new_fills(self._exchange, self._read, tracked, now_ns, grid))

@@ -38,6 +38,19 @@ def _decimal(value: object) -> Decimal:
         raise ValueError(msg) from None
 
 
+def _filled_qty(raw: Mapping[str, Any]) -> Decimal:
+    """The filled quantity of ccxt's order ``raw`` (0 when not given); ``ValueError`` if none.
+
+    ``NaN`` or ``Infinity`` is no quantity, as ``"abc"`` is not: before, a NaN stopped the
+    run with ``InvalidOperation: [<class 'decimal.InvalidOperation'>]``, naming nothing.
+    """
+    filled = _decimal(raw.get("filled"))
+    if not filled.is_finite():
+        msg = f"ccxt returned {raw.get('filled')!r} as an order's filled quantity, not a number"
+        raise ValueError(msg)
+    return filled
+
+
 def _status(raw: Mapping[str, Any]) -> VenueOrderStatus:
     status = raw.get("status")
     if status == "closed":
@@ -48,7 +61,7 @@ def _status(raw: Mapping[str, Any]) -> VenueOrderStatus:
         return VenueOrderStatus.CANCELED
     if status == "rejected":
         return VenueOrderStatus.REJECTED
-    if _decimal(raw.get("filled")) > ZERO:
+    if _filled_qty(raw) > ZERO:
         return VenueOrderStatus.PARTIALLY_FILLED
     return VenueOrderStatus.NEW
 
@@ -100,7 +113,7 @@ def _venue_order(
         symbol=str(raw.get("symbol")),
         side=Side.BUY if raw.get("side") == "buy" else Side.SELL,
         quantity=_on_grid(_decimal(raw.get("amount")), qty_lot),
-        filled_quantity=_on_grid(_decimal(raw.get("filled")), qty_lot),
+        filled_quantity=_on_grid(_filled_qty(raw), qty_lot),
         status=_status(raw),
         venue_order_id=_venue_id(raw),
     )

@@ -17,7 +17,7 @@ import attrs
 from ..._domain.decimal import ZERO
 from ..._domain.model import FillReport, VenueOrderStatus
 from ..._support.optional import import_optional
-from .convert import _decimal, _on_grid, _status, _venue_id
+from .convert import _decimal, _filled_qty, _on_grid, _status, _venue_id
 
 if TYPE_CHECKING:
     from ..._domain.model import Order
@@ -85,7 +85,7 @@ def track(
         order=order,
         venue_order_id=_venue_id(raw),
         status=_status(raw),
-        filled=_decimal(raw.get("filled")),
+        filled=_filled_qty(raw),
         ack_ts_ns=ack_ts_ns,
     )
     if reported is not None:
