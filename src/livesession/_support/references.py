@@ -53,6 +53,12 @@ __all__ = [
 IN_PROCESS: Final = "object supplied in-process"
 _PATH_LOCK: Final = threading.Lock()
 """One reference's import at a time per process."""
+_IMPORTED: Final[dict[str, tuple[object, str | None]]] = {}
+"""Each referenced module's spec, and its file's SHA-256, as a reference first found it.
+
+A module is imported once per process: a file edited since runs the code it held then,
+which the SHA-256 of the file now does not name (``resolve`` refuses it). A module
+reloaded (``importlib.reload``: a new spec) is taken as it is now."""
 _NAME: Final = r"[A-Za-z_][A-Za-z0-9_]*"
 _REFERENCE: Final = re.compile(rf"^{_NAME}(?:\.{_NAME})*:{_NAME}(?:\.{_NAME})*$")
 
@@ -212,7 +218,20 @@ def resolve(ref: str, base_dir: Path | None) -> tuple[Any, dict[str, Any]]:
             ) from None
     module = sys.modules[module_name]
     file = getattr(module, "__file__", None)
-    record = {"ref": ref, "module": module_name, "file": file, "sha256": _sha256(file)}
+    sha256 = _sha256(file)
+    now = getattr(module, "__spec__", None)
+    spec, imported = _IMPORTED.setdefault(module_name, (now, sha256))
+    if spec is not now:  # reloaded since
+        _IMPORTED[module_name] = (now, sha256)
+    elif imported != sha256:
+        raise PluginError(
+            f"cannot use {ref!r}: {file} changed since this process imported {module_name} "
+            f"(SHA-256 {str(imported)[:12]}... then, {str(sha256)[:12]}... now), and a "
+            "module is imported once: the run would run the code it held then and record "
+            "the file's now; start a new process (or importlib.reload the module) to run "
+            "the code as it is, or restore the file"
+        )
+    record = {"ref": ref, "module": module_name, "file": file, "sha256": sha256}
     return target, record
 
 
