@@ -96,3 +96,35 @@ def test_a_strategy_file_edited_since_its_import_is_refused_until_reloaded(
     finally:
         for name in ("editedplug", "editedplug.strat"):
             sys.modules.pop(name, None)
+
+
+def test_a_strategy_object_whose_class_file_was_edited_since_its_import_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same for an object handed in: ``config.json`` records its class's file's hash."""
+    source = tmp_path / "code" / "editedobj.py"
+    source.parent.mkdir()
+    source.write_text(STRATEGY.format(version=1))
+    monkeypatch.syspath_prepend(str(source.parent))
+    monkeypatch.delitem(sys.modules, "editedobj", raising=False)
+    out = tmp_path / "runs"
+
+    def run(run_id: str) -> Path:
+        module = importlib.import_module("editedobj")
+        with create_run(
+            DryrunConfig(run_id=run_id, steps=5, strategy_id="strat"), out, strategy=module.make()
+        ) as s:
+            assert s.run_to_end(5).status.value == "COMPLETED"
+        assert verify_run(out / run_id).ok
+        return out / run_id
+
+    try:
+        assert _recorded(run("first")) == hashlib.sha256(source.read_bytes()).hexdigest()
+        source.write_text(STRATEGY.format(version=22))
+        with pytest.raises(PluginError, match="changed since this process imported editedobj"):
+            run("second")
+        assert not (out / "second").exists()
+        importlib.reload(sys.modules["editedobj"])
+        assert _recorded(run("third")) == hashlib.sha256(source.read_bytes()).hexdigest()
+    finally:
+        sys.modules.pop("editedobj", None)

@@ -218,6 +218,17 @@ def resolve(ref: str, base_dir: Path | None) -> tuple[Any, dict[str, Any]]:
             ) from None
     module = sys.modules[module_name]
     file = getattr(module, "__file__", None)
+    sha256 = _as_imported(module_name, module, file, what=f"cannot use {ref!r}")
+    record = {"ref": ref, "module": module_name, "file": file, "sha256": sha256}
+    return target, record
+
+
+def _as_imported(module_name: str, module: object, file: str | None, *, what: str) -> str | None:
+    """The SHA-256 of ``module``'s file, refused (``PluginError``) when it changed since.
+
+    Since ``_IMPORTED`` first held it: the run would run the code the module holds and
+    record the file's hash now.
+    """
     sha256 = _sha256(file)
     now = getattr(module, "__spec__", None)
     spec, imported = _IMPORTED.setdefault(module_name, (now, sha256))
@@ -225,14 +236,13 @@ def resolve(ref: str, base_dir: Path | None) -> tuple[Any, dict[str, Any]]:
         _IMPORTED[module_name] = (now, sha256)
     elif imported != sha256:
         raise PluginError(
-            f"cannot use {ref!r}: {file} changed since this process imported {module_name} "
+            f"{what}: {file} changed since this process imported {module_name} "
             f"(SHA-256 {str(imported)[:12]}... then, {str(sha256)[:12]}... now), and a "
             "module is imported once: the run would run the code it held then and record "
             "the file's now; start a new process (or importlib.reload the module) to run "
             "the code as it is, or restore the file"
         )
-    record = {"ref": ref, "module": module_name, "file": file, "sha256": sha256}
-    return target, record
+    return sha256
 
 
 def _nearest(name: str, owner: object, path: str) -> str:
@@ -390,10 +400,11 @@ def object_record(obj: object) -> dict[str, Any]:
     cls = type(obj)
     module = sys.modules.get(cls.__module__)
     file = getattr(module, "__file__", None)
+    name = f"{cls.__module__}.{cls.__qualname__}"
     return {
-        "object": f"{cls.__module__}.{cls.__qualname__}",
+        "object": name,
         "file": file,
-        "sha256": _sha256(file),
+        "sha256": _as_imported(cls.__module__, module, file, what=f"cannot use a {name}"),
         "supplied": IN_PROCESS,
     }
 
