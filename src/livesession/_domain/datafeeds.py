@@ -134,12 +134,20 @@ def check_recordable_paths(feed: str, base_dir: str | None) -> None:
     with ``PYTHONUTF8=0``) comes as a lone surrogate, which no JSON holds: the run died of
     ``TypeError: str is not valid UTF-8`` as it wrote ``config.json``. A name the file name
     encoding cannot write (``dätä`` from the TOML under an ASCII locale) died of
-    ``UnicodeEncodeError`` as the file was opened. Both are refused here, naming the path.
+    ``UnicodeEncodeError`` as the file was opened. Both are refused here, naming the path,
+    and so is one holding a NUL character (``csv:/data/a\u0000b.csv`` in a TOML file),
+    which no file name holds: the run died of ``ValueError: embedded null byte`` as the
+    file was opened.
     """
     path = data_path(feed)
     for what, value in (("data file", path), ("config file's directory", base_dir)):
         if value is None:
             continue
+        if "\0" in value:
+            raise UnrecordablePath(
+                f"the {what} {value!r} holds a NUL character (\\x00), which no file name "
+                "can: give the file's path as it is written on disk"
+            )
         encoding = sys.getfilesystemencoding()
         if surrogate_at(value) is not None:
             raise UnrecordablePath(

@@ -34,6 +34,15 @@ def open_data_file(path: Path) -> IO[bytes]:
             column=None,
             value=None,
         ) from None
+    except ValueError:  # a NUL in the name (``embedded null byte``), which no file has
+        raise DataFileError(
+            f"cannot open data file {str(path)!r}: its name holds a NUL character (\\x00), "
+            "which no file name can",
+            path=path,
+            line=None,
+            column=None,
+            value=None,
+        ) from None
     except OSError as exc:
         raise DataFileError(
             f"cannot open data file {path}: {exc.strerror}",

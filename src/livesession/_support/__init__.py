@@ -13,6 +13,7 @@ for files and messages) and ``numbertext`` (the one form a number may be written
 Process: ``crash`` (crash points), ``logging`` (JSON lines, redacted), ``signals`` (handlers
 a forked child does not keep), ``flags`` (a flag for a ``with`` block), ``childpath`` (the
 import path a child process shares with its parent). Imports:
-``optional`` (the optional extras), ``lazy`` (PEP 562 exports) and ``references``
-(``package.module:callable`` plug-ins).
+``optional`` (the optional extras), ``lazy`` (PEP 562 exports), ``references``
+(``package.module:callable`` plug-ins) and ``searchpath`` (the search path a reference's
+import has, for its thread only).
 """

@@ -2,8 +2,9 @@
 
 A reference names a callable in a module. It resolves against a base directory first (the
 config file's directory) and then the installed packages, never against the current
-directory by accident: while the module is imported, ``sys.path`` holds the base directory
-in front and no entry for the current directory (``''``, ``.`` or its absolute path).
+directory by accident: while the module is imported, the importing thread looks in the base
+directory first and then ``sys.path`` without the current directory (``''``, ``.`` or its
+absolute path); ``sys.path`` itself, the process's, is left alone (``searchpath``).
 A module of Python's standard library (``os:system``, ``subprocess:getoutput``) is no
 plug-in and is refused before anything is imported or called, unless the base directory
 holds a module of that name. Any other callable is called as the config says: a config is
@@ -30,6 +31,7 @@ from typing import TYPE_CHECKING, Any, Final
 from .._exceptions import PluginError
 from .anchor import paths_are_as_given
 from .oserrors import working_dir
+from .searchpath import searching
 from .signals import STOPS_RAISED
 from .text import exception_text, one_line
 
@@ -50,7 +52,13 @@ __all__ = [
 
 IN_PROCESS: Final = "object supplied in-process"
 _PATH_LOCK: Final = threading.Lock()
-"""``sys.path`` is swapped while a reference imports: one import at a time per process."""
+"""One reference's import at a time per process."""
+_IMPORTED: Final[dict[str, tuple[object, str | None]]] = {}
+"""Each referenced module's spec, and its file's SHA-256, as a reference first found it.
+
+A module is imported once per process: a file edited since runs the code it held then,
+which the SHA-256 of the file now does not name (``resolve`` refuses it). A module
+reloaded (``importlib.reload``: a new spec) is taken as it is now."""
 _NAME: Final = r"[A-Za-z_][A-Za-z0-9_]*"
 _REFERENCE: Final = re.compile(rf"^{_NAME}(?:\.{_NAME})*:{_NAME}(?:\.{_NAME})*$")
 
@@ -152,11 +160,10 @@ def _import(module_name: str, ref: str, base_dir: Path | None) -> ModuleType:
 
 def _import_with_path(module_name: str, ref: str, base_dir: Path | None, local: Any) -> ModuleType:
     top = module_name.partition(".")[0]
-    saved = list(sys.path)
     try:
-        sys.path[:] = _search_path(base_dir)
-        importlib.invalidate_caches()
-        module = importlib.import_module(module_name)
+        with searching(_search_path(base_dir)):
+            importlib.invalidate_caches()
+            module = importlib.import_module(module_name)
     except ImportError as exc:
         where = f" (looked in {base_dir}, then the installed packages)" if base_dir else ""
         raise PluginError(
@@ -168,8 +175,6 @@ def _import_with_path(module_name: str, ref: str, base_dir: Path | None, local: 
         # SystemExit too, and GeneratorExit, MemoryError's kin: each a refusal, never a
         # traceback (only Ctrl-C interrupts)
         raise PluginError(f"importing {ref!r} {raised(exc)}") from None
-    finally:
-        sys.path[:] = saved
     if local is not None and local.origin and sys.modules.get(top) is not None:
         loaded = getattr(sys.modules[top], "__file__", None)
         if loaded and os.path.realpath(loaded) != os.path.realpath(local.origin):
@@ -213,8 +218,31 @@ def resolve(ref: str, base_dir: Path | None) -> tuple[Any, dict[str, Any]]:
             ) from None
     module = sys.modules[module_name]
     file = getattr(module, "__file__", None)
-    record = {"ref": ref, "module": module_name, "file": file, "sha256": _sha256(file)}
+    sha256 = _as_imported(module_name, module, file, what=f"cannot use {ref!r}")
+    record = {"ref": ref, "module": module_name, "file": file, "sha256": sha256}
     return target, record
+
+
+def _as_imported(module_name: str, module: object, file: str | None, *, what: str) -> str | None:
+    """The SHA-256 of ``module``'s file, refused (``PluginError``) when it changed since.
+
+    Since ``_IMPORTED`` first held it: the run would run the code the module holds and
+    record the file's hash now.
+    """
+    sha256 = _sha256(file)
+    now = getattr(module, "__spec__", None)
+    spec, imported = _IMPORTED.setdefault(module_name, (now, sha256))
+    if spec is not now:  # reloaded since
+        _IMPORTED[module_name] = (now, sha256)
+    elif imported != sha256:
+        raise PluginError(
+            f"{what}: {file} changed since this process imported {module_name} "
+            f"(SHA-256 {str(imported)[:12]}... then, {str(sha256)[:12]}... now), and a "
+            "module is imported once: the run would run the code it held then and record "
+            "the file's now; start a new process (or importlib.reload the module) to run "
+            "the code as it is, or restore the file"
+        )
+    return sha256
 
 
 def _nearest(name: str, owner: object, path: str) -> str:
@@ -372,10 +400,11 @@ def object_record(obj: object) -> dict[str, Any]:
     cls = type(obj)
     module = sys.modules.get(cls.__module__)
     file = getattr(module, "__file__", None)
+    name = f"{cls.__module__}.{cls.__qualname__}"
     return {
-        "object": f"{cls.__module__}.{cls.__qualname__}",
+        "object": name,
         "file": file,
-        "sha256": _sha256(file),
+        "sha256": _as_imported(cls.__module__, module, file, what=f"cannot use a {name}"),
         "supplied": IN_PROCESS,
     }
 
