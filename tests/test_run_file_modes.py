@@ -158,3 +158,30 @@ def test_metrics_ndjson_made_after_a_chmod_takes_events_jsonl_s_mode(tmp_path: P
     assert _mode(log.with_name(log.name + ".1")) == 0o604  # rotated: a new file made
     assert _mode(log) == 0o604  # the one it follows
     assert timer.lost is None
+
+
+def test_alerts_jsonl_made_late_takes_events_jsonl_s_mode(tmp_path: Path) -> None:
+    """``alerts.jsonl`` is made at the first alert, anew on a resume whose webhook was set only
+    then (or whose file was removed): it took the umask's bits, 0640, beside a run's 0600
+    files (found resuming a run crashed under ``umask 077`` from a shell under ``umask 002``).
+    A URL the HTTP client refuses at once gives up without a socket."""
+    from livesession import LiveSessionOrchestrator
+    from livesession._artifacts.webhook import WebhookAlertSink
+    from livesession._domain.runtime_config import Secret
+
+    from _helpers import Sinks
+
+    (tmp_path / names.EVENTS).write_bytes(b"")
+    (tmp_path / names.EVENTS).chmod(0o600)
+    log = tmp_path / names.ALERTS
+    sink = WebhookAlertSink(Secret("http://127.0.0.1:9/\thook"), log_path=log, retries=0)
+    cfg = DryrunConfig(run_id="m", steps=3)
+    LiveSessionOrchestrator(cfg, alerts=sink, **Sinks().kwargs()).run_to_end(3)
+    written = log.read_bytes().count(b'"outcome":"gave_up"')
+    assert written >= 1
+    assert _mode(log) == 0o600  # made: events.jsonl's, not the umask's 0640
+    log.chmod(0o604)
+    again = WebhookAlertSink(Secret("http://127.0.0.1:9/\thook"), log_path=log, retries=0)
+    LiveSessionOrchestrator(cfg, alerts=again, **Sinks().kwargs()).run_to_end(3)
+    assert log.read_bytes().count(b'"outcome":"gave_up"') == 2 * written  # appended to
+    assert _mode(log) == 0o604  # an existing file's mode is its own

@@ -32,8 +32,9 @@ import orjson
 from .._domain.alerts import has_userinfo
 from .._domain.clock import SystemClock, format_utc, wall_ns
 from .._exceptions import PluginError
-from .._support.fsutil import open_append
+from .._support.fsutil import open_append_like
 from .._support.secrets import REDACTED, redact_text, spellings, url_secrets
+from . import names
 
 if TYPE_CHECKING:
     from .._domain.alerts import Alert
@@ -484,7 +485,8 @@ class WebhookAlertSink:
             if not self._logging:
                 return
             try:
-                with os.fdopen(open_append(self._log_path), "ab") as file:
+                like = self._log_path.with_name(names.EVENTS)  # the run's mode, not the umask's
+                with os.fdopen(open_append_like(self._log_path, like), "ab") as file:
                     file.write(line)
             except OSError:
                 self._logging = False  # the run directory went away: alerts still go out

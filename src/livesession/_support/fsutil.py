@@ -40,6 +40,7 @@ __all__ = [
     "file_kind",
     "fsync_dir",
     "open_append",
+    "open_append_like",
     "open_regular",
     "open_update",
     "raise_if_refused",
@@ -284,6 +285,19 @@ def open_append(path: Path) -> int:
     FIFO without a reader is refused at once, never waited for).
     """
     return _open_writing(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+
+
+def open_append_like(path: Path, like: Path) -> int:
+    """``open_append``, and a file it makes takes ``like``'s permission bits (``kept_mode``).
+
+    For a file of a run made late (``alerts.jsonl`` a resume makes anew): under the umask's
+    bits it was readable by users a ``chmod`` of the run's files kept out.
+    """
+    made = not os.path.lexists(path)
+    fd = open_append(path)
+    if made:
+        set_mode(fd, kept_mode(like))
+    return fd
 
 
 def open_update(path: Path, *, create: bool = False, mode: int = _NEW_FILE_MODE) -> int:
