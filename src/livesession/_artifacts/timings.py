@@ -30,8 +30,7 @@ import attrs
 import orjson
 
 from .._domain.clock import wall_ns
-from .._support.filemode import kept_mode, set_mode
-from .._support.fsutil import atomic_write_bytes, open_append
+from .._support.fsutil import atomic_write_bytes, open_append_like
 from .._support.logging import get_logger
 from .._support.oserrors import oserror_text
 from . import names
@@ -122,13 +121,11 @@ class StepTimer:
         )
         # A file made here (the first, or one after a rotation) takes the mode of the one it
         # follows, else events.jsonl's, as timings.json does: a chmod of the run's files holds.
-        mode = kept_mode(path, self._run_dir / names.EVENTS)
+        like = [self._run_dir / names.EVENTS]
         if path.exists() and path.stat().st_size + len(line) > self._max_bytes:
             self._rotate(path)
-        made = not os.path.lexists(path)
-        with os.fdopen(open_append(path), "ab") as f:  # never through a symlink
-            if made:
-                set_mode(f.fileno(), mode)
+            like.insert(0, path.with_name(f"{path.name}.1"))
+        with os.fdopen(open_append_like(path, *like), "ab") as f:  # never through a symlink
             f.write(line)
 
     def _since_last_row(self) -> list[int]:

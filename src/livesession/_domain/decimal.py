@@ -150,8 +150,7 @@ def long_number_problem(owner: str, value: Decimal) -> str | None:
     problem = excess_digits(value)
     if problem is None:
         return None
-    text = str(value)
-    shown = text if len(text) <= _SHOWN else text[: _SHOWN - 3] + "..."
+    shown = _cut(str(value))
     near = float(value)
     made = (
         f", Decimal({near!r}), the binary value of the float {near!r}: make it from the "
@@ -242,7 +241,11 @@ def quoted(value: object) -> str:
     """
     if isinstance(value, Decimal) and value.is_finite() and written_digits(value) < _SHOWN:
         return plain(value)
-    text = str(value) if isinstance(value, Decimal) else repr(value)
+    return _cut(str(value) if isinstance(value, Decimal) else repr(value))
+
+
+def _cut(text: str) -> str:
+    """``text`` as a message quotes it: whole up to ``_SHOWN`` characters, else cut there."""
     return text if len(text) <= _SHOWN else text[: _SHOWN - 3] + "..."
 
 

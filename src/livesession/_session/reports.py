@@ -391,8 +391,8 @@ class ReportRouter:
         raise _InvalidFill(
             fill,
             f"its trade id repeats a fill of the order booked as {plain(quantity)} at "
-            f"{plain(price)}, with other numbers ({_shown(fill.quantity)} at "
-            f"{_shown(fill.price)}): not a re-delivery",
+            f"{plain(price)}, with other numbers ({quoted(fill.quantity)} at "
+            f"{quoted(fill.price)}): not a re-delivery",
         )
 
     # -- checkpoint ----------------------------------------------------------------------
@@ -461,11 +461,6 @@ def fill_problem(
             f"its quantity {quoted(fill.quantity)} is more than the {plain(left)} left of the order"
         )
     return None
-
-
-def _shown(value: object) -> str:
-    """A fill's number as a problem quotes it: a Decimal plain, anything else as given."""
-    return quoted(value)
 
 
 def _whose_problem(fill: FillReport, symbol: str | None) -> str | None:

@@ -287,8 +287,10 @@ def open_append(path: Path) -> int:
     return _open_writing(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
 
 
-def open_append_like(path: Path, like: Path) -> int:
-    """``open_append``, and a file it makes takes ``like``'s permission bits (``kept_mode``).
+def open_append_like(path: Path, *like: Path) -> int:
+    """``open_append``; a file it makes takes the mode of the first regular file of ``like``.
+
+    Else the umask's (``kept_mode``).
 
     For a file of a run made late (``alerts.jsonl`` a resume makes anew): under the umask's
     bits it was readable by users a ``chmod`` of the run's files kept out.
@@ -296,7 +298,7 @@ def open_append_like(path: Path, like: Path) -> int:
     made = not os.path.lexists(path)
     fd = open_append(path)
     if made:
-        set_mode(fd, kept_mode(like))
+        set_mode(fd, kept_mode(*like))
     return fd
 
 
