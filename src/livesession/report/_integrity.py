@@ -46,8 +46,7 @@ from .._support.fsutil import raise_if_refused
 from ..verify._config import check_config
 from ..verify._events import SeqCheck
 from ..verify._kept import check_kept, check_torn
-from ..verify._reading import crlf_said
-from ..verify._result import Violations
+from ..verify._result import Violations, crlf_said
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator

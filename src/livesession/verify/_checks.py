@@ -22,7 +22,7 @@ from ._grid import Grid
 from ._kept import check_kept, check_torn
 from ._money import Money, config_decimal
 from ._prefix import Prefixes
-from ._reading import AUDIT, EVENTS, METRICS, SNAPSHOTS, Line, RunFiles
+from ._reading import AUDIT, EVENTS, METRICS, SNAPSHOTS, Line, RunFiles, torn_last
 from ._result import Violations, short
 from ._runmeta import check_run_meta
 
@@ -352,13 +352,14 @@ class Verifier:
     def _unclosed(self, lines: list[Line]) -> bool:
         """The audit log ends without ``C2_DRYRUN_STOP``: the run crashed or is still running.
 
-        Judged on the whole lines (a torn tail is what a crash leaves); a last whole line
-        that is not a valid record leaves it undecided (False): that run is broken.
+        Judged on the whole lines (a torn last line, ``torn_last``, is a crash's); a last whole
+        line of JSON that is no valid record leaves it undecided (False): that run is broken.
         """
         ends_with_newline = self.files.ends_with_newline.get(AUDIT)
         if ends_with_newline is None:
             return False
-        whole = lines if ends_with_newline else lines[:-1]
+        torn = lines and torn_last(lines[-1].raw, newline=ends_with_newline)
+        whole = lines[:-1] if torn else lines
         if not whole:
             return True
         last = whole[-1].obj

@@ -27,6 +27,7 @@ import orjson
 from .._artifacts import names
 from .._artifacts.runfiles import NOT_REGULAR, odd_files
 from .._support.fsutil import NotAFile, raise_if_refused, refuse_special
+from ._result import crlf_said
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping
@@ -44,8 +45,8 @@ __all__ = [
     "TOO_DEEP",
     "Line",
     "RunFiles",
-    "crlf_said",
     "nested_too_deep",
+    "torn_last",
     "valid_objects",
 ]
 
@@ -159,8 +160,8 @@ class RunFiles:
         self.digest_of: Callable[[str], Any] = lambda _name: hashlib.sha256()
         """The running digest each of the two is read into (``verify._prefix``'s, of a run)."""
         self.damaged: dict[str, int] = {}
-        """Per JSON Lines file, its first whole line that is not a valid, canonical record:
-        damage no crash leaves (a crash tears the last line at most)."""
+        """Per JSON Lines file, its first line that is not a valid, canonical record and not
+        a torn last line (``torn_last``): damage no crash leaves."""
         self.metrics: dict[str, Any] | None = None
         self.metrics_fields: frozenset[str] = frozenset()
         self.metrics_text: list[str] = []
@@ -291,7 +292,8 @@ class RunFiles:
         for count, (raw, is_last) in enumerate(self._split(source, digest), 1):
             said = self.report.count(name)
             obj, seq = self._parse_line(name, count, raw, errors)
-            if self.report.count(name) != said and (self.ends_with_newline[name] or not is_last):
+            last_torn = is_last and torn_last(raw, newline=self.ends_with_newline[name])
+            if self.report.count(name) != said and not last_torn:
                 self.damaged.setdefault(name, count)
             if name == EVENTS:
                 if events is not None:
@@ -478,6 +480,15 @@ def _size_of(stream: BinaryIO) -> int:
     return size
 
 
+def torn_last(raw: bytes, *, newline: bool | None) -> bool:
+    r"""Whether ``raw``, a file's last line, is torn as the contract says: no \n, or not JSON."""
+    try:
+        orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return True
+    return not newline
+
+
 def _last_byte(source: _Source) -> bytes:
     """The last byte ``source`` will give (b"" when empty); the stream is left at its start."""
     if not source.size:
@@ -486,11 +497,3 @@ def _last_byte(source: _Source) -> bytes:
     last = source.stream.read(1)
     source.stream.seek(0)
     return last
-
-
-def crlf_said(lines: int, count: int) -> str:
-    r"""The one violation of a file whose ``lines`` of ``count`` end ``\r\n`` (verify, report)."""
-    return (
-        f"ends with \\r\\n, not \\n, as {lines} of its {count} lines do: the contract ends "
-        "every line with \\n alone (a file converted to Windows line endings?)"
-    )

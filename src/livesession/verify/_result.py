@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
     from pathlib import Path
 
-__all__ = ["SHOWN", "VerifyResult", "Violations", "at", "short", "summarize"]
+__all__ = ["SHOWN", "VerifyResult", "Violations", "at", "crlf_said", "short", "summarize"]
 
 SHOWN: Final = 20
 """How many violations the ``livesession verify`` command lists before a count line."""
@@ -295,3 +295,11 @@ def short(value: object) -> str:
     """``value`` as canonical JSON, cut to ``_MAX_VALUE`` characters for a message."""
     text = orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
     return text if len(text) <= _MAX_VALUE else text[: _MAX_VALUE - 3] + "..."
+
+
+def crlf_said(lines: int, count: int) -> str:
+    r"""The one violation of a file whose ``lines`` of ``count`` end ``\r\n`` (verify, report)."""
+    return (
+        f"ends with \\r\\n, not \\n, as {lines} of its {count} lines do: the contract ends "
+        "every line with \\n alone (a file converted to Windows line endings?)"
+    )
