@@ -69,7 +69,9 @@ class MarketFeed(Protocol):
     time, and ``first_ts_ns`` (the first bar's time, if it has one) starts the session.
     """
 
-    symbol: str
+    @property
+    def symbol(self) -> str:
+        """The symbol of every bar it gives (an attribute will do; the session never sets it)."""
 
     def next_bar(self, ts_ns: int) -> Bar | None:
         """The bar for simulated time ``ts_ns``, or None when the feed is exhausted."""
@@ -128,7 +130,9 @@ class StrategyView(Protocol):
 class Strategy(Protocol):
     """**Protocol:** turns bars into order intents, deterministically."""
 
-    strategy_id: str
+    @property
+    def strategy_id(self) -> str:
+        """The strategy's id (an attribute will do; the session never sets it)."""
 
     def on_bar(self, bar: Bar, view: StrategyView) -> Sequence[OrderIntent | CancelIntent]:
         """The intents for this bar (possibly none): orders, and cancels of open orders."""
@@ -144,8 +148,9 @@ class Strategy(Protocol):
 class VenueKind(Protocol):
     """**Protocol:** a venue that says what kind of venue it is (every ``Broker`` does)."""
 
-    kind: str
-    """``"mock"``, ``"realish"`` or ``"ccxt_sandbox"``; preflight reads it."""
+    @property
+    def kind(self) -> str:
+        """``"mock"``, ``"realish"`` or ``"ccxt_sandbox"``; preflight reads it."""
 
 
 @runtime_checkable
@@ -339,7 +344,9 @@ class DeclaredSimulation(Protocol):
     ``"mock"``); a broker of the caller's that declares nothing is refused.
     """
 
-    simulated: bool
+    @property
+    def simulated(self) -> bool:
+        """Whether the broker is simulated (an attribute will do; the session never sets it)."""
 
 
 @runtime_checkable
