@@ -17,17 +17,25 @@ bridge, the testing kit's fixtures) and running ``mypy --strict`` and pyright on
 - the ``run_factory`` fixture's type and what it builds had no public name to annotate a
   test with, nor the record an ``IdempotencyStore``'s ``reserve`` answers (a store of
   one's own wrapping a built-in one could not say what it returns).
+
+And at run time: ``DryrunConfig``, ``BookView``, ``Alert`` and ``Rejection`` are frozen, so
+a type checker takes them as hashable, yet ``hash()`` of one raised ``TypeError``
+(``unhashable type: 'dict'``): a config as an ``lru_cache`` key, a set of alerts.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 import textwrap
+from decimal import Decimal
 
+import attrs
 import pytest
 
 import livesession
 import livesession.testing
+from livesession import Alert, BookView, DryrunConfig, MemoryLineSink, Rejection
 
 _DESK = """
 from __future__ import annotations
@@ -247,3 +255,35 @@ def test_every_public_name_has_a_type(mypy_says):
     count = len(livesession.__all__) + len(livesession.testing.__all__)
     assert len(revealed) == count, "\n".join(line for line in revealed if "note" not in line)
     assert [line for line in revealed if 'Revealed type is "Any"' in line] == []
+
+
+def test_frozen_values_hash_as_their_type_says():
+    """Equal values hash alike; a dict inside is compared, not hashed."""
+    config = DryrunConfig(run_id="h", steps=10)
+    assert hash(config) == hash(DryrunConfig(run_id="h", steps=10))
+    assert {config, DryrunConfig(run_id="h", steps=10)} == {config}
+    assert hash(
+        DryrunConfig(run_id="h", strategy_factory="desk.s:make", strategy_params={"n": [1]})
+    )
+    cached = functools.lru_cache(lambda cfg: cfg.run_id)
+    assert cached(config) == "h"
+    session = livesession.LiveSessionOrchestrator(config, audit_sink=MemoryLineSink())
+    session.run_to_end(10)
+    book: BookView = session.book
+    assert hash(book) == hash(session.book)
+    assert book == session.book
+    alert = Alert(
+        run_id="h",
+        code="KILL_SWITCH",
+        state="s",
+        status="RUNNING",
+        reason="drill",
+        ts="t",
+        audit_seq=3,
+        audit_code="C2_KILL_SWITCH",
+        detail={"k": "v"},
+    )
+    assert len({alert, attrs.evolve(alert, detail={"k": "v"})}) == 1
+    no = Rejection(rule="MAX_POSITION", detail={"limit": str(Decimal("0.005"))})
+    assert hash(no) == hash(Rejection(rule="MAX_POSITION", detail={"limit": "0.005"}))
+    assert no != Rejection(rule="MAX_POSITION", detail={"limit": "0.006"})
