@@ -287,3 +287,55 @@ def test_frozen_values_hash_as_their_type_says():
     no = Rejection(rule="MAX_POSITION", detail={"limit": str(Decimal("0.005"))})
     assert hash(no) == hash(Rejection(rule="MAX_POSITION", detail={"limit": "0.005"}))
     assert no != Rejection(rule="MAX_POSITION", detail={"limit": "0.006"})
+
+
+_CALLED_BY_POSITION = {
+    "Strategy": ("on_bar", "set_state"),
+    "MarketFeed": ("next_bar", "set_state"),
+    "Broker": ("on_market", "submit", "cancel", "poll", "order_by_client_id"),
+    "LineSink": ("write_line",),
+    "MetricsSink": ("replace",),
+    "AlertSink": ("post",),
+    "IdempotencyStore": ("reserve", "complete", "get"),
+    "CheckpointStore": ("save",),
+    "SessionLease": ("acquire", "renew", "release"),
+}
+
+
+def test_the_protocols_a_desk_implements_take_arguments_by_position():
+    """pyright holds a class to a protocol's parameter names too: ``on_bar(self, b, v)``,
+    ``write_line(self, data)`` or ``set_state(self, snapshot)`` was not a ``Strategy`` or a
+    ``LineSink`` to it, though the session passes every argument by position (as it does to
+    a ``Rail`` and a ``Check``, whose protocols said so already). Each protocol a desk
+    implements says so now: its names are the desk's own."""
+    import inspect
+
+    for protocol, methods in _CALLED_BY_POSITION.items():
+        for method in methods:
+            _self, *params = inspect.signature(
+                getattr(getattr(livesession, protocol), method)
+            ).parameters.values()
+            kinds = {p.name: p.kind for p in params}
+            assert set(kinds.values()) == {inspect.Parameter.POSITIONAL_ONLY}, (
+                f"{protocol}.{method}: {kinds}"
+            )
+
+
+def test_a_strategy_s_own_parameter_names_run(run_factory):
+    """The session calls a strategy and a feed by position, whatever it names its arguments."""
+
+    class Named:
+        strategy_id = "named"
+
+        def on_bar(self, b, v):
+            assert v.position(b.symbol) == 0
+            return []
+
+        def get_state(self):
+            return {}
+
+        def set_state(self, snapshot):
+            pass
+
+    run = run_factory.run(steps=5, strategy=Named())
+    assert run.orch.result().status.value == "COMPLETED"
