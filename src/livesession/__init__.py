@@ -105,6 +105,7 @@ if TYPE_CHECKING:
         CheckpointStore,
         Clock,
         DeclaredSimulation,
+        IdempotencyRecord,
         IdempotencyStore,
         LineSink,
         MarketFeed,
@@ -164,6 +165,7 @@ _LAZY: dict[str, str] = {
     "FillReport": "._domain.model",
     "FixedClock": "._domain.clock",
     "IdempotencyConflict": "._exceptions",
+    "IdempotencyRecord": "._typing",
     "IdempotencyStore": "._typing",
     "InvalidTransition": "._exceptions",
     "JsonlIdempotencyStore": ".stores.jsonl",
@@ -250,7 +252,10 @@ _LAZY: dict[str, str] = {
 }
 
 
-__getattr__, __dir__ = _lazy_exports(__name__, _LAZY, globals())
+# Hidden from type checkers: they read the imports above, so a name the package does not
+# export is an error there, not Any (a module's __getattr__ answers every name).
+if not TYPE_CHECKING:
+    __getattr__, __dir__ = _lazy_exports(__name__, _LAZY, globals())
 
 
 __all__ = [
@@ -291,6 +296,7 @@ __all__ = [
     "FillReport",
     "FixedClock",
     "IdempotencyConflict",
+    "IdempotencyRecord",
     "IdempotencyStore",
     "InvalidTransition",
     "JsonlIdempotencyStore",

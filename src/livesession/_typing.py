@@ -69,15 +69,17 @@ class MarketFeed(Protocol):
     time, and ``first_ts_ns`` (the first bar's time, if it has one) starts the session.
     """
 
-    symbol: str
+    @property
+    def symbol(self) -> str:
+        """The symbol of every bar it gives (an attribute will do; the session never sets it)."""
 
-    def next_bar(self, ts_ns: int) -> Bar | None:
+    def next_bar(self, ts_ns: int, /) -> Bar | None:
         """The bar for simulated time ``ts_ns``, or None when the feed is exhausted."""
 
     def get_state(self) -> dict[str, Any]:
         """A JSON-compatible snapshot of the feed's position (for checkpoints)."""
 
-    def set_state(self, state: Mapping[str, Any]) -> None:
+    def set_state(self, state: Mapping[str, Any], /) -> None:
         """Restore a snapshot made by ``get_state``."""
 
 
@@ -128,15 +130,17 @@ class StrategyView(Protocol):
 class Strategy(Protocol):
     """**Protocol:** turns bars into order intents, deterministically."""
 
-    strategy_id: str
+    @property
+    def strategy_id(self) -> str:
+        """The strategy's id (an attribute will do; the session never sets it)."""
 
-    def on_bar(self, bar: Bar, view: StrategyView) -> Sequence[OrderIntent | CancelIntent]:
+    def on_bar(self, bar: Bar, view: StrategyView, /) -> Sequence[OrderIntent | CancelIntent]:
         """The intents for this bar (possibly none): orders, and cancels of open orders."""
 
     def get_state(self) -> dict[str, Any]:
         """A JSON-compatible snapshot of the strategy's memory (for checkpoints)."""
 
-    def set_state(self, state: Mapping[str, Any]) -> None:
+    def set_state(self, state: Mapping[str, Any], /) -> None:
         """Restore a snapshot made by ``get_state``."""
 
 
@@ -144,30 +148,31 @@ class Strategy(Protocol):
 class VenueKind(Protocol):
     """**Protocol:** a venue that says what kind of venue it is (every ``Broker`` does)."""
 
-    kind: str
-    """``"mock"``, ``"realish"`` or ``"ccxt_sandbox"``; preflight reads it."""
+    @property
+    def kind(self) -> str:
+        """``"mock"``, ``"realish"`` or ``"ccxt_sandbox"``; preflight reads it."""
 
 
 @runtime_checkable
 class Broker(VenueKind, Protocol):
     """**Protocol:** a venue; calls raise ``Transient``, ``OutcomeUnknown`` or ``Rejected``."""
 
-    def on_market(self, bar: Bar) -> None:
+    def on_market(self, bar: Bar, /) -> None:
         """See the latest bar (simulated venues price fills from it)."""
 
-    def submit(self, order: Order, now_ns: int) -> None:
+    def submit(self, order: Order, now_ns: int, /) -> None:
         """Send an order; returns once the venue has the request."""
 
-    def cancel(self, client_order_id: str, now_ns: int) -> None:
+    def cancel(self, client_order_id: str, now_ns: int, /) -> None:
         """Ask the venue to cancel an order."""
 
-    def poll(self, now_ns: int) -> Sequence[BrokerReport]:
+    def poll(self, now_ns: int, /) -> Sequence[BrokerReport]:
         """Reports (acks, fills, rejects, cancels) due by ``now_ns``, in venue order."""
 
     def open_orders(self) -> Sequence[VenueOrder]:
         """Orders the venue considers open."""
 
-    def order_by_client_id(self, client_order_id: str) -> VenueOrder | None:
+    def order_by_client_id(self, client_order_id: str, /) -> VenueOrder | None:
         """Look an order up by client order id; None when the venue does not know it."""
 
     def close(self) -> None:
@@ -339,14 +344,16 @@ class DeclaredSimulation(Protocol):
     ``"mock"``); a broker of the caller's that declares nothing is refused.
     """
 
-    simulated: bool
+    @property
+    def simulated(self) -> bool:
+        """Whether the broker is simulated (an attribute will do; the session never sets it)."""
 
 
 @runtime_checkable
 class LineSink(Protocol):
     """**Protocol:** an append-only line sink for one JSON Lines artifact."""
 
-    def write_line(self, line: bytes) -> None:
+    def write_line(self, line: bytes, /) -> None:
         """Append one line; ``line`` ends with a newline."""
 
     def flush(self) -> None:
@@ -366,7 +373,7 @@ class AlertSink(Protocol):
     one shared by several sessions, by the last of them to close.
     """
 
-    def post(self, alert: Alert) -> None:
+    def post(self, alert: Alert, /) -> None:
         """Take one alert for delivery, without blocking."""
 
 
@@ -374,7 +381,7 @@ class AlertSink(Protocol):
 class MetricsSink(Protocol):
     """**Protocol:** a sink that holds one document and replaces it whole."""
 
-    def replace(self, content: bytes) -> None:
+    def replace(self, content: bytes, /) -> None:
         """Replace the document atomically."""
 
 
@@ -402,16 +409,16 @@ class IdempotencyRecord(Protocol):
 class IdempotencyStore(Protocol):
     """**Protocol:** durable reservations of client order ids, made before sending."""
 
-    def reserve(self, key: str, fingerprint: str) -> IdempotencyRecord:
+    def reserve(self, key: str, fingerprint: str, /) -> IdempotencyRecord:
         """Reserve ``key``; returns the new record or the existing one for this fingerprint.
 
         Raises ``IdempotencyConflict`` when the key exists with another fingerprint.
         """
 
-    def complete(self, key: str, outcome: str) -> None:
+    def complete(self, key: str, outcome: str, /) -> None:
         """Record the final outcome of a reserved key."""
 
-    def get(self, key: str) -> IdempotencyRecord | None:
+    def get(self, key: str, /) -> IdempotencyRecord | None:
         """The record for ``key``, or None."""
 
     def close(self) -> None:
@@ -438,7 +445,7 @@ class ListableStore(Protocol):
 class CheckpointStore(Protocol):
     """**Protocol:** holds the latest checkpoint of a run, replaced atomically."""
 
-    def save(self, checkpoint: Mapping[str, Any]) -> None:
+    def save(self, checkpoint: Mapping[str, Any], /) -> None:
         """Replace the stored checkpoint atomically and durably."""
 
     def load(self) -> dict[str, Any] | None:
@@ -465,13 +472,13 @@ class SessionLease(Protocol):
     The rules every backend keeps are in the ``livesession.leases`` docstring.
     """
 
-    def acquire(self, holder_id: str, now_ns: int, ttl_ns: int) -> LeaseGrant | None:
+    def acquire(self, holder_id: str, now_ns: int, ttl_ns: int, /) -> LeaseGrant | None:
         """A grant with a new, larger fencing token; None while another holder has it."""
 
-    def renew(self, grant: LeaseGrant, now_ns: int) -> bool:
+    def renew(self, grant: LeaseGrant, now_ns: int, /) -> bool:
         """Extend the lease to ``now_ns + grant.ttl_ns``; False once the grant lost it."""
 
-    def release(self, grant: LeaseGrant) -> None:
+    def release(self, grant: LeaseGrant, /) -> None:
         """Free the lease if ``grant`` still holds it; otherwise do nothing."""
 
     def close(self) -> None:

@@ -87,7 +87,7 @@ class Alert:
     ts: str
     audit_seq: int
     audit_code: str
-    detail: Mapping[str, Any] = attrs.field(factory=dict)
+    detail: Mapping[str, Any] = attrs.field(factory=dict, hash=False)  # a dict has no hash
 
     @property
     def text(self) -> str:

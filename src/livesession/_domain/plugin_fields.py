@@ -243,8 +243,12 @@ def params_table(name: str, value: object) -> dict[str, Any]:
 
 
 def params_field(name: str) -> Any:
-    """A ``[*_params]`` table: keyword names to plain TOML values, passed as they are."""
-    return attrs.field(factory=dict, converter=lambda value: params_table(name, value))
+    """A ``[*_params]`` table: keyword names to plain TOML values, passed as they are.
+
+    Left out of the config's hash (a dict has none), not of its equality: equal configs
+    still hash alike, and a config is a set member or a cache key as a frozen value is.
+    """
+    return attrs.field(factory=dict, converter=lambda value: params_table(name, value), hash=False)
 
 
 def _rails(value: object) -> tuple[str, ...]:
@@ -288,7 +292,7 @@ def rail_params_field() -> Any:
             tables[ref] = params_table(name, table)
         return tables
 
-    return attrs.field(factory=dict, converter=convert)
+    return attrs.field(factory=dict, converter=convert, hash=False)  # as params_field
 
 
 def refuse_stray_rail_params(rails: tuple[str, ...], params: Mapping[str, Any]) -> None:

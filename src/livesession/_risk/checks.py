@@ -9,7 +9,7 @@ says in one line which field and value made it fail (``order_qty 0.050 > max_ord
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeAlias
 
 import attrs
 
@@ -18,6 +18,7 @@ from .._domain.ids import SYMBOL_FORMS, derivative_note, is_valid_symbol
 from .._typing import Broker, DeclaredSimulation, VenueKind
 
 __all__ = [
+    "AnyCheck",
     "Check",
     "CheckResult",
     "PreflightContext",
@@ -79,6 +80,11 @@ class Check(Protocol):
     def __call__(self, ctx: PreflightContext, /) -> CheckResult:
         """Run the check."""
         ...
+
+
+AnyCheck: TypeAlias = Check | Callable[[PreflightContext], CheckResult]
+"""What a session takes as a check of the caller's: a ``Check``, or a plain function taking
+the ``PreflightContext`` (named by its ``__name__`` where a check that fails says which)."""
 
 
 @attrs.frozen
@@ -289,12 +295,12 @@ def default_checks() -> Sequence[Check]:
     )
 
 
-def session_checks(own: Iterable[Check] | None) -> tuple[Check, ...]:
+def session_checks(own: Iterable[AnyCheck] | None) -> tuple[AnyCheck, ...]:
     """The checks a session runs: the built-in ones, then the caller's ``own``, in order.
 
     The caller's never replace the built-in ones: the live-trading gate, the audit sink and
     the simulated broker hold whatever a desk adds. A built-in check the caller lists too
     (``[*default_checks(), mine]``) runs once.
     """
-    builtin = tuple(default_checks())
+    builtin: tuple[AnyCheck, ...] = tuple(default_checks())
     return builtin + tuple(check for check in own or () if check not in builtin)

@@ -90,7 +90,7 @@ class Rejection:
     """
 
     rule: str
-    detail: dict[str, str]
+    detail: dict[str, str] = attrs.field(hash=False)  # out of the hash (a dict has none)
     reason: str = ""
 
 

@@ -28,7 +28,7 @@ from .._market.feeds import CsvReplayFeed, RandomWalkFeed
 from .._market.parquet import ParquetReplayFeed
 from .._market.strategies import SmaCrossover
 from .._market.venue import VenueFeed
-from .._risk.checks import Check, session_checks
+from .._risk.checks import AnyCheck, session_checks
 from .._risk.governor import TradingGovernor
 from .._support.references import is_reference
 from .._support.secrets import redact_text, take_environment_secrets
@@ -101,7 +101,7 @@ class SessionParts(SessionContext):
     feed: MarketFeed
     strategy: Strategy
     idempotency: IdempotencyStore
-    checks: tuple[Check, ...]
+    checks: tuple[AnyCheck, ...]
     live_override: bool
     audit_present: bool
     lifecycle: SessionLifecycle

@@ -143,12 +143,13 @@ class OpenOrder:
 class BookView:
     """A read-only picture of the book at one moment."""
 
-    positions: Mapping[str, Decimal]
+    # The mappings are left out of the hash (a dict has none), not of equality.
+    positions: Mapping[str, Decimal] = attrs.field(hash=False)
     cash: Decimal
     equity: Decimal
     pnl: Decimal
     open_orders: tuple[str, ...]
-    ledger: Mapping[str, Decimal]
+    ledger: Mapping[str, Decimal] = attrs.field(hash=False)
     """Net quantity of every symbol's fills (the position must always equal it)."""
     day_peak_equity: Decimal
     """The simulated UTC day's peak equity, which the daily-loss cap measures from."""

@@ -21,7 +21,7 @@ from .._support.text import exception_text, valid_text
 
 if TYPE_CHECKING:
     from .._domain.model import OrderIntent
-    from .._risk.checks import Check, PreflightContext
+    from .._risk.checks import AnyCheck, PreflightContext
     from .._risk.rails import Rail, RiskContext
 
 __all__ = ["CHECK_ERROR", "RECORD_FIELDS", "RailError", "check_answer", "rail_answer"]
@@ -112,7 +112,7 @@ def _check_name(check: object) -> str:
     return str(getattr(check, "__name__", None) or type(check).__qualname__)
 
 
-def check_answer(check: Check, ctx: PreflightContext) -> CheckResult:
+def check_answer(check: AnyCheck, ctx: PreflightContext) -> CheckResult:
     """``check``'s result, or a failed one (``CHECK_ERROR``) naming it when it has none.
 
     A check that raises, or answers anything but a ``CheckResult`` whose ``passed`` is a

@@ -32,7 +32,7 @@ from .._typing import (
 )
 
 if TYPE_CHECKING:
-    from .._risk.checks import Check
+    from .._risk.checks import AnyCheck
     from .._risk.rails import Rail
 
 __all__ = [
@@ -64,7 +64,7 @@ class SessionEdges(TypedDict, total=False):
     idempotency: IdempotencyStore | None
     checkpoints: CheckpointStore | None
     rails: Sequence[Rail] | None
-    checks: Sequence[Check] | None
+    checks: Sequence[AnyCheck] | None
     """Preflight checks of the caller's: run after the built-in ones, never instead of them."""
     retry_policy: RetryPolicy | None
     live_override: bool

@@ -26,7 +26,7 @@ from .desk import check_answer
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
-    from .._risk.checks import Check
+    from .._risk.checks import AnyCheck, Check
     from .assembly import SessionParts
 
 __all__ = [
@@ -176,7 +176,7 @@ def run_checks(
             _record(p, results, _clock_check(clock_problem))
             return [r for r in results if not r.passed]
         broker = p.broker
-        checks = (*p.checks, *extra_checks)
+        checks: tuple[AnyCheck, ...] = (*p.checks, *extra_checks)
         ctx = PreflightContext(
             config=p.config,
             broker=broker,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import MutableMapping
-from typing import Any, Final, TextIO, cast
+from typing import Any, Final, Protocol, TextIO, cast
 
 from .secrets import redact
 
@@ -22,6 +22,13 @@ __all__ = [
     "logs_debug",
     "redact_processor",
 ]
+
+
+class _Writable(Protocol):
+    """What ``configure_logging`` writes to: anything with a ``write(str)`` (``flush`` optional)."""
+
+    def write(self, text: str, /) -> object:
+        """Take one whole line, its newline included."""
 
 
 class _NullLogger:
@@ -99,7 +106,7 @@ def _level(level: object) -> int:
     )
 
 
-def configure_logging(stream: TextIO | None = None, *, level: int | str = logging.INFO) -> None:
+def configure_logging(stream: _Writable | None = None, *, level: int | str = logging.INFO) -> None:
     """Send livesession's logs as JSON lines to ``stream`` (stderr by default).
 
     ``stream`` needs a ``write(str)``, which gets each line whole, its newline included, in
@@ -148,7 +155,7 @@ class _Unfailing:
     (such a bridge) is not flushed.
     """
 
-    def __init__(self, stream: TextIO) -> None:
+    def __init__(self, stream: _Writable) -> None:
         self._stream = stream
         self.dropped = 0
         """Lines (or flushes) refused so far."""

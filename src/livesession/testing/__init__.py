@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from .faults import ALIASES, ALL_FAULTS, FaultBroker, Trade
     from .matrix import check_case, run_failure_matrix
     from .model import FaultAt, MatrixCase, MatrixReport
+    from .pytest_plugin import MemoryRun, RunFactory
     from .strategies import fault_schedules
     from .tracking import SessionTracker, mark_verified, run_dirs, verify_session
 
@@ -36,6 +37,8 @@ _LAZY: dict[str, str] = {
     "FaultAt": ".model",
     "MatrixCase": ".model",
     "MatrixReport": ".model",
+    "MemoryRun": ".pytest_plugin",
+    "RunFactory": ".pytest_plugin",
     "check_case": ".matrix",
     "SessionTracker": ".tracking",
     "Trade": ".faults",
@@ -47,7 +50,10 @@ _LAZY: dict[str, str] = {
 }
 
 
-__getattr__, __dir__ = _lazy_exports(__name__, _LAZY, globals())
+# Hidden from type checkers: they read the imports above, so a name the package does not
+# export is an error there, not Any (a module's __getattr__ answers every name).
+if not TYPE_CHECKING:
+    __getattr__, __dir__ = _lazy_exports(__name__, _LAZY, globals())
 
 
 __all__ = [
@@ -57,6 +63,8 @@ __all__ = [
     "FaultBroker",
     "MatrixCase",
     "MatrixReport",
+    "MemoryRun",
+    "RunFactory",
     "SessionTracker",
     "Trade",
     "check_case",
