@@ -422,6 +422,51 @@ class TestConfigReference:
         for table, name, default in shown:
             assert str(getattr(getattr(cfg, table), name)) == default, (table, name)
 
+    def test_every_default_a_row_shows_as_a_value_is_the_codes(self):
+        """The defaults test above read only ``[table] key`` rows of one key: the top-level
+        rows (``seed``, ``steps``, ``max_steps``, ``lease_ttl_ms``, ...) and the two keys of
+        ``[strategy]`` ``fast``, ``slow`` could drift from the code unseen. Each row whose
+        default cell starts with a value (one per key named) shows the field's own default;
+        a default said in words (the factory's module name, the feed's symbol) is not read."""
+        from decimal import Decimal
+
+        import attrs
+
+        from livesession import DryrunConfig
+
+        text = (ROOT / "docs" / "config.md").read_text(encoding="utf-8")
+        tables = {
+            f.name: f.default.factory
+            for f in attrs.fields(DryrunConfig)
+            if isinstance(f.default, attrs.Factory) and attrs.has(f.default.factory)
+        }
+        checked = 0
+        for row in text.splitlines():
+            if not row.startswith("| `"):
+                continue
+            key_cell, default_cell = (cell.strip() for cell in row.split("|")[1:3])
+            table = re.match(r"`\[(\w+)\]` ", key_cell)
+            cls = tables[table.group(1)] if table else DryrunConfig
+            names = re.findall(r"`(\w+)`", key_cell[table.end() :] if table else key_cell)
+            shown = re.match(r"((?:`[^`]+`(?:, )?)+)(?: |$)", default_cell)
+            if shown is None:
+                continue
+            values = [v.strip('"') for v in re.findall(r"`([^`]+)`", shown.group(1))]
+            if len(values) != len(names):
+                continue
+            fields = attrs.fields_dict(cls)
+            for name, value in zip(names, values, strict=True):
+                default = fields[name].default
+                if isinstance(default, bool):
+                    written = str(default).lower()
+                elif isinstance(default, int | str | Decimal) and default != "":
+                    written = str(default)
+                else:
+                    continue
+                checked += 1
+                assert written == value, (key_cell, value, written)
+        assert checked >= 40
+
     def test_the_alerts_bounds_it_shows_are_the_codes(self):
         """Bug: docs/config.md gave no bounds for `[alerts]` `timeout_ms`, `retries` and
         `queue_size`, which the code enforces (a value outside is refused, exit 2). Each
