@@ -1278,3 +1278,37 @@ def test_the_cli_docstring_gives_every_exit_code():
     codes = {v for k, v in vars(_cli_output).items() if k.startswith("EXIT_")}
     said = {int(n) for n in re.findall(r"(?<![\w.])(\d+)\s+[a-zA-Z(]", cli.__doc__ or "")}
     assert codes - said == set()
+
+
+def test_the_json_rows_name_every_command_whose_json_is_one_object():
+    """docs/plugins.md's "On the command line" gave ``--json`` "on dryrun, resume, verify,
+    evidence", where RUNBOOK (and ``burnin --help``) have ``burnin`` too, and its
+    ``--feed`` row left out ``parquet:PATH`` and ``venue``. Each page's ``--json`` row names
+    the commands whose ``--json`` is the one-object contract (``JSON_HELP``, errors
+    included), and the ``--feed`` row every feed ``dryrun --help`` names."""
+    import argparse
+
+    from livesession._cli_output import JSON_HELP
+    from livesession.cli import build_parser
+
+    (sub,) = [a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)]
+    contract = {
+        name
+        for name, command in sub.choices.items()
+        if any(a.help == JSON_HELP for a in command._actions if "--json" in a.option_strings)
+    }
+    assert {"dryrun", "burnin"} <= contract
+    for page in ("RUNBOOK.md", "docs/plugins.md"):
+        (row,) = [
+            line
+            for line in (ROOT / page).read_text(encoding="utf-8").splitlines()
+            if line.startswith("| `--json` |")
+        ]
+        named = row.split("|")[2].split(":", 1)[0]
+        assert set(re.findall(r"`(\w+)`", named)) == contract, page
+    (feed,) = [a for a in sub.choices["dryrun"]._actions if "--feed" in a.option_strings]
+    kinds = {"random_walk", "venue", "csv:PATH", "parquet:PATH"}
+    assert kinds <= set(re.findall(r"[\w]+(?::PATH)?", feed.help or ""))
+    text = (ROOT / "docs" / "plugins.md").read_text(encoding="utf-8")
+    (row,) = [line for line in text.splitlines() if line.startswith("| `--feed SPEC` |")]
+    assert {kind for kind in kinds if f"`{kind}`" not in row} == set()
