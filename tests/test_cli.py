@@ -748,7 +748,9 @@ def test_every_command_s_help_names_its_exit_codes() -> None:
     """dryrun, resume, verify, evidence, report, prom and list named no exit code in their
     --help; stop's said "0 done or nothing to do" (stop has no nothing-to-do: a sealed run
     is 8) while kill's left out the 0 it gives when trading is HALTED and flat already; and
-    the top-level 1 said "violations found", not evidence's FAIL nor a burn-in not met."""
+    the top-level 1 said "violations found", not evidence's FAIL nor a burn-in not met. Then
+    the evidence's verdict became VERIFIED / NOT VERIFIED and the top-level help still said
+    FAIL, a word `evidence` no longer prints: it names the verdict's own constant."""
     import argparse
 
     parser = cli.build_parser()
@@ -765,7 +767,11 @@ def test_every_command_s_help_names_its_exit_codes() -> None:
     assert "nothing to do" in sub.choices["kill"].description
     assert "nothing to do" not in sub.choices["stop"].description
     epilog = " ".join((parser.epilog or "").split())
-    assert "1 violations found (verify), FAIL (evidence) or a criterion not met (burnin)" in epilog
+    from livesession.evidence._verdict import EVIDENCE_NOT_VERIFIED
+
+    said = f"1 violations found (verify), {EVIDENCE_NOT_VERIFIED} (evidence) or a criterion not met"
+    assert said in epilog
+    assert said.replace(" found", "") in " ".join((cli.__doc__ or "").split())
 
 
 def test_help_names_outputs_as_the_messages_and_runbook_do() -> None:

@@ -422,6 +422,51 @@ class TestConfigReference:
         for table, name, default in shown:
             assert str(getattr(getattr(cfg, table), name)) == default, (table, name)
 
+    def test_every_default_a_row_shows_as_a_value_is_the_codes(self):
+        """The defaults test above read only ``[table] key`` rows of one key: the top-level
+        rows (``seed``, ``steps``, ``max_steps``, ``lease_ttl_ms``, ...) and the two keys of
+        ``[strategy]`` ``fast``, ``slow`` could drift from the code unseen. Each row whose
+        default cell starts with a value (one per key named) shows the field's own default;
+        a default said in words (the factory's module name, the feed's symbol) is not read."""
+        from decimal import Decimal
+
+        import attrs
+
+        from livesession import DryrunConfig
+
+        text = (ROOT / "docs" / "config.md").read_text(encoding="utf-8")
+        tables = {
+            f.name: f.default.factory
+            for f in attrs.fields(DryrunConfig)
+            if isinstance(f.default, attrs.Factory) and attrs.has(f.default.factory)
+        }
+        checked = 0
+        for row in text.splitlines():
+            if not row.startswith("| `"):
+                continue
+            key_cell, default_cell = (cell.strip() for cell in row.split("|")[1:3])
+            table = re.match(r"`\[(\w+)\]` ", key_cell)
+            cls = tables[table.group(1)] if table else DryrunConfig
+            names = re.findall(r"`(\w+)`", key_cell[table.end() :] if table else key_cell)
+            shown = re.match(r"((?:`[^`]+`(?:, )?)+)(?: |$)", default_cell)
+            if shown is None:
+                continue
+            values = [v.strip('"') for v in re.findall(r"`([^`]+)`", shown.group(1))]
+            if len(values) != len(names):
+                continue
+            fields = attrs.fields_dict(cls)
+            for name, value in zip(names, values, strict=True):
+                default = fields[name].default
+                if isinstance(default, bool):
+                    written = str(default).lower()
+                elif isinstance(default, int | str | Decimal) and default != "":
+                    written = str(default)
+                else:
+                    continue
+                checked += 1
+                assert written == value, (key_cell, value, written)
+        assert checked >= 40
+
     def test_the_alerts_bounds_it_shows_are_the_codes(self):
         """Bug: docs/config.md gave no bounds for `[alerts]` `timeout_ms`, `retries` and
         `queue_size`, which the code enforces (a value outside is refused, exit 2). Each
@@ -1233,3 +1278,37 @@ def test_the_cli_docstring_gives_every_exit_code():
     codes = {v for k, v in vars(_cli_output).items() if k.startswith("EXIT_")}
     said = {int(n) for n in re.findall(r"(?<![\w.])(\d+)\s+[a-zA-Z(]", cli.__doc__ or "")}
     assert codes - said == set()
+
+
+def test_the_json_rows_name_every_command_whose_json_is_one_object():
+    """docs/plugins.md's "On the command line" gave ``--json`` "on dryrun, resume, verify,
+    evidence", where RUNBOOK (and ``burnin --help``) have ``burnin`` too, and its
+    ``--feed`` row left out ``parquet:PATH`` and ``venue``. Each page's ``--json`` row names
+    the commands whose ``--json`` is the one-object contract (``JSON_HELP``, errors
+    included), and the ``--feed`` row every feed ``dryrun --help`` names."""
+    import argparse
+
+    from livesession._cli_output import JSON_HELP
+    from livesession.cli import build_parser
+
+    (sub,) = [a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)]
+    contract = {
+        name
+        for name, command in sub.choices.items()
+        if any(a.help == JSON_HELP for a in command._actions if "--json" in a.option_strings)
+    }
+    assert {"dryrun", "burnin"} <= contract
+    for page in ("RUNBOOK.md", "docs/plugins.md"):
+        (row,) = [
+            line
+            for line in (ROOT / page).read_text(encoding="utf-8").splitlines()
+            if line.startswith("| `--json` |")
+        ]
+        named = row.split("|")[2].split(":", 1)[0]
+        assert set(re.findall(r"`(\w+)`", named)) == contract, page
+    (feed,) = [a for a in sub.choices["dryrun"]._actions if "--feed" in a.option_strings]
+    kinds = {"random_walk", "venue", "csv:PATH", "parquet:PATH"}
+    assert kinds <= set(re.findall(r"[\w]+(?::PATH)?", feed.help or ""))
+    text = (ROOT / "docs" / "plugins.md").read_text(encoding="utf-8")
+    (row,) = [line for line in text.splitlines() if line.startswith("| `--feed SPEC` |")]
+    assert {kind for kind in kinds if f"`{kind}`" not in row} == set()

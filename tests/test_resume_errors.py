@@ -187,12 +187,35 @@ class TestRunDirectory:
         _resume_fails(run_dir, run_dir.parent, capsys, "not a livesession run directory")
 
     def test_edited_config(self, run_dir, capsys):
-        """A config.json that no longer matches the run's config hash exits 2."""
+        """A config.json that no longer matches the run's config hash exits 2.
+
+        Bug: RUNBOOK "After a crash" gives the line for an edited config.json (``cannot
+        resume DIR (nothing was changed): DIR/config.json was changed after the run began
+        (KEYS ...): ...; put config.json back as it was ...``), and ``status``'s
+        ``resumable no:`` with it; only an edit whose hash was written into run.json too got
+        it. The usual edit, config.json alone, said ``DIR/config.json does not match the
+        run's config hash (seed differs ...)``: no ``cannot resume``, and no way out."""
         config_path = run_dir / "config.json"
-        config = orjson.loads(config_path.read_bytes())
+        written = config_path.read_bytes()
+        config = orjson.loads(written)
         config["seed"] += 1
         config_path.write_bytes(orjson.dumps(config) + b"\n")
-        _resume_fails(run_dir, run_dir.parent, capsys, "config hash")
+        said = (
+            f"{run_dir}/config.json was changed after the run began (seed differs from the "
+            "config its checkpoint.json ran with): a resumed run keeps the settings it started "
+            'with; put config.json back as it was (its checkpoint.json holds it under "config"), '
+            "or start a new run with the new settings"
+        )
+        _resume_fails(
+            run_dir,
+            run_dir.parent,
+            capsys,
+            f"cannot resume {run_dir} (nothing was changed): {said}",
+        )
+        assert main(["status", str(run_dir)]) == 5
+        assert f"resumable   no: {said}\n" in capsys.readouterr().out
+        config_path.write_bytes(written)
+        assert main(["resume", str(run_dir), "-q"]) == 0
 
     def test_edited_config_names_the_keys(self, run_dir, capsys):
         """The line names the keys that changed, from the config the checkpoint holds."""

@@ -308,3 +308,24 @@ def test_a_symlink_that_leads_nowhere_is_named(
     expected = f"cannot create run directory {Path(out) / 'abc'}: " + said.format(nowhere=nowhere)
     assert capsys.readouterr() == ("", f"livesession: error: {expected}\n")
     assert _tree(tmp_path) == before  # nothing written, the link's target not made
+
+
+def test_a_refused_start_takes_away_every_directory_it_made(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """docs/data.md and docs/plugins.md: a data file or a reference refused exits 2 with
+    nothing written. The run directory and ``--out`` were taken away again, but not the
+    directories made on the way to ``--out``: ``livesession dryrun --feed csv:missing.csv``
+    in a fresh directory left an empty ``out/`` (the default ``--out`` is ``out/runs``)."""
+    missing = tmp_path / "missing.csv"
+    out = tmp_path / "fresh" / "out" / "runs"
+    assert main(["dryrun", "--out", str(out), "--feed", f"csv:{missing}", "-q"]) == 2
+    assert "cannot open data file" in capsys.readouterr().err
+    assert _tree(tmp_path) == []
+    monkeypatch.chdir(tmp_path)
+    assert main(["dryrun", "--strategy", "nosuch.mod:make", "-q"]) == 2
+    assert "cannot import 'nosuch.mod:make'" in capsys.readouterr().err
+    assert _tree(tmp_path) == []
+    (tmp_path / "out").mkdir()  # a directory there before stays, made or not by a run
+    assert main(["dryrun", "--feed", f"csv:{missing}", "-q"]) == 2
+    assert _tree(tmp_path) == ["out"]

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import copy
+import os
 import pickle
+import re
+import subprocess
 from pathlib import Path
 
 import attrs
@@ -300,3 +303,27 @@ class TestEnvExample:
         expected = {name for mode in RUNTIME_MODES for name in required_env_vars(mode)}
         assert set(assignments) == expected
         assert all(value == "" for value in assignments.values())
+
+    def test_says_how_its_values_reach_the_environment(self, tmp_path):
+        """Bug: it said "Copy to .env, fill in ...", and nothing reads a .env file: the
+        values a newcomer filled in never reached livesession, whose refusal then sent them
+        back to .env.example (``set them (see .env.example)``). It gives the shell's way to
+        load the copy, and that way, run as written on a filled-in copy, sets each one."""
+        text = ENV_EXAMPLE.read_text(encoding="utf-8")
+        assert "livesession reads its process's environment, never a .env file" in text
+        (load,) = re.findall(r"`(set -a; \. \./\.env; set \+a)`", text)
+        filled = re.sub(r"^(LIVESESSION_\w+)=$", r"\1='k$y 1'", text, flags=re.MULTILINE)
+        (tmp_path / ".env").write_text(filled, encoding="utf-8")
+        env = {"PATH": os.environ["PATH"]}
+        shown = subprocess.run(
+            ["sh", "-c", f"{load}; env"],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.splitlines()
+        expected = {name for mode in RUNTIME_MODES for name in required_env_vars(mode)}
+        assert {line for line in shown if line.startswith("LIVESESSION_")} == {
+            f"{name}=k$y 1" for name in expected
+        }

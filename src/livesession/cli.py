@@ -1,13 +1,13 @@
 """The ``livesession`` command line: one-shot operator commands.
 
-Every command runs, writes and exits; nothing watches or loops forever. Exit codes (the
-``EXIT_*`` of ``_cli_output``): 0 completed (or clean; also a run stopped by SIGTERM/SIGINT/
-SIGHUP and sealed), 1 violations (verify), FAIL (evidence) or a criterion not met (burnin),
-2 bad input, 3 rejected (by preflight, or another process holds the run), 4 failed, 130
-interrupted (Ctrl-C, or a plug-in's KeyboardInterrupt inside a step: the run left unsealed,
-and said so), 143 terminated and 129 hung up (the signal came with no run to stop and seal);
-``status`` adds 5 needs an operator, 6 crashed and resumable, 7 running; ``stop``/``kill``/
-``ack`` add 8 nothing holds the run, 9 no effect seen in time. RUNBOOK.md's table says more.
+Every command runs, writes and exits; nothing watches or loops forever. Exit codes (the ``EXIT_*``
+of ``_cli_output``): 0 completed (or clean; also a run stopped by SIGTERM/SIGINT/SIGHUP and
+sealed), 1 violations (verify), NOT VERIFIED (evidence) or a criterion not met (burnin), 2 bad
+input, 3 rejected (by preflight, or another process holds the run), 4 failed, 130 interrupted
+(Ctrl-C, or a plug-in's KeyboardInterrupt inside a step: the run left unsealed, and said so), 143
+terminated and 129 hung up (the signal came with no run to stop and seal); ``status`` adds 5 needs
+an operator, 6 crashed and resumable, 7 running; ``stop``/``kill``/``ack`` add 8 nothing holds the
+run, 9 no effect seen in time. RUNBOOK.md's table says more.
 
 ``dryrun`` and ``resume`` answer operator signals between steps (``control.py``): SIGTERM
 and SIGINT stop gracefully, SIGUSR1 trips the kill switch, SIGUSR2 acknowledges; ``stop``,
@@ -265,8 +265,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run trading sessions as auditable state machines (dry-run first).",
         # The codes come from _cli_output's table, so --help cannot drift from it.
         epilog=f"Exit codes: {EXIT_OK} completed/clean (also stopped by SIGTERM/SIGINT/SIGHUP and "
-        f"sealed), {EXIT_VIOLATIONS} violations found (verify), FAIL (evidence) or a criterion "
-        f"not met (burnin), {EXIT_BAD_INPUT} bad input, "
+        f"sealed), {EXIT_VIOLATIONS} violations found (verify), NOT VERIFIED (evidence) or a "
+        f"criterion not met (burnin), {EXIT_BAD_INPUT} bad input, "
         f"{EXIT_REJECTED} rejected (by preflight, or the run is held by another process), "
         f"{EXIT_FAILED} failed, {EXIT_INTERRUPTED} interrupted, {EXIT_TERMINATED} terminated "
         "(SIGTERM: a command but dryrun/resume, a dryrun before its run, a resume before it "

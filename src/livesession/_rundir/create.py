@@ -249,8 +249,8 @@ def create_run(
         cli=bool(_FOR_THE_CLI),
     )
     check_venue_interval(cfg)  # a venue feed's candle length, known without a request
-    created_out = not out_dir.exists()
-    taken_over = _make_run_dir(out_dir, run_dir)
+    made: list[Path] = []  # the directories on the way to the run made here (``--out``'s too)
+    taken_over = _make_run_dir(out_dir, run_dir, made)
     ours = not taken_over  # made here; one taken over is ours once its lock is, and checked
     lock: RunLock | None = None
     plugins: RunPlugins | None = None
@@ -302,9 +302,9 @@ def create_run(
         # could not remove it). One another process took over first is left to it.
         if ours:
             _remove_made(run_dir)
-        if created_out:
+        for directory in reversed(made):  # each still empty; one another run is in stays
             with contextlib.suppress(OSError):
-                out_dir.rmdir()
+                directory.rmdir()
         if isinstance(exc, OSError):
             where = f" ({exc.filename})" if exc.filename else ""
             advice = way_out(exc.errno)
@@ -355,8 +355,11 @@ def _remove_made(run_dir: Path) -> None:
         run_dir.rmdir()
 
 
-def _make_run_dir(out_dir: Path, run_dir: Path) -> bool:
-    """Create ``run_dir`` (and ``out_dir`` if need be) exclusively: never a second writer.
+def _make_run_dir(out_dir: Path, run_dir: Path, made: list[Path]) -> bool:
+    """Create ``run_dir`` exclusively (never a second writer), and ``out_dir`` if need be.
+
+    Each directory made on the way to it is added to ``made``, for a failed creation to
+    take away again, as ``create_run`` does: a refused data file or plug-in left ``out/``.
 
     True: the directory was there, holding only the ``writer.lock`` of a run killed while it
     started, and is taken over (``_taken_over`` checks it again once the lock is ours).
@@ -365,7 +368,7 @@ def _make_run_dir(out_dir: Path, run_dir: Path) -> bool:
     directory: ``out_dir`` is made again then (``in_made_dir``), not a refusal.
     """
     try:
-        in_made_dir(out_dir, [], run_dir.mkdir, remake=True)
+        in_made_dir(out_dir, made, run_dir.mkdir, remake=True)
     except FileExistsError:
         broken = _broken_link(run_dir)  # a dangling --out is no run directory that exists
         if broken:

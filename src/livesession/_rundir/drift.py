@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
     from .._domain.config import DryrunConfig
 
-__all__ = ["changed_keys", "check_config_kept", "drift_from_checkpoint"]
+__all__ = ["changed_keys", "check_config_kept", "config_changed", "drift_from_checkpoint"]
 
 _NOT_COMPARED: Final = frozenset({"base_dir", "sources"})
 """Where the config file sat (``run.json``'s ``config_hash`` holds it) and the plug-ins'
@@ -106,8 +106,15 @@ def check_config_kept(
         for part in (drift_from_checkpoint(run_dir, cfg.to_dict(), checkpoint), audited)
         if part
     )
-    if not why:
-        return ""
+    return config_changed(run_dir, why) if why else ""
+
+
+def config_changed(run_dir: Path, why: str) -> str:
+    """The one line for a ``config.json`` changed after the run began, ``why`` its keys.
+
+    Said so whether ``run.json``'s ``config_hash`` still holds the old config (the usual
+    hand edit: ``read_run_config`` finds it) or was edited to match (``check_config_kept``).
+    """
     return (
         f"{run_dir / names.CONFIG} was changed after the run began ({why}): a resumed run "
         "keeps the settings it started with; put config.json back as it was (its "

@@ -28,7 +28,7 @@ from .._exceptions import ConfigError, RunDirectoryError, UnrecordablePath
 from .._support.fsutil import atomic_write_bytes
 from .._support.text import command
 from .._version import __version__
-from .drift import drift_from_checkpoint
+from .drift import config_changed, drift_from_checkpoint
 from .identity import directory_identity
 
 __all__ = [
@@ -228,10 +228,9 @@ def read_run_config(
         why = ", which reads its config.json with keys it added (another config hash)"
         refuse_other_release(run_dir, meta, why, "re-run it (evidence, burnin) or resume it")
         drift = drift_from_checkpoint(run_dir, cfg.to_dict())  # names the keys changed
-        drift = f" ({drift})" if drift else ""
-        raise RunDirectoryError(
-            f"{run_dir / names.CONFIG} does not match the run's config hash{drift}"
-        )
+        if drift:
+            raise RunDirectoryError(config_changed(run_dir, drift))
+        raise RunDirectoryError(f"{run_dir / names.CONFIG} does not match the run's config hash")
     base_dir = meta.get("config_dir")
     if isinstance(base_dir, str) and cfg.base_dir is None:
         cfg = attrs.evolve(cfg, base_dir=base_dir)

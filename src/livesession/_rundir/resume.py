@@ -132,7 +132,10 @@ def resume_run(
     run_dir = anchored(run_dir)  # one directory for the whole call: another thread may chdir
     refuse_odd_files(run_dir)  # a symlink there: the resume appended to what it led to
     refuse_resume_of_other_release(run_dir, read_run_meta(run_dir), OTHER_RELEASE)  # before config
-    cfg, meta = read_run_config(run_dir)
+    try:
+        cfg, meta = read_run_config(run_dir)
+    except RunDirectoryError as exc:  # a config.json edited (and run.json not): as below
+        raise RunDirectoryError(f"cannot resume {run_dir} (nothing was changed): {exc}") from None
     # As recorded (before references become objects): an edited config.json, or a copy.
     refused = check_config_kept(run_dir, cfg) or copy_problem(run_dir, cfg, meta)
     cfg = apply_references(cfg, **given, recorded=meta.get("sources") or {})
