@@ -661,6 +661,44 @@ def test_kill_says_how_many_orders_the_venue_cancelled(tmp_path: Path) -> None:
 
 
 @pytest.mark.broken_run("it leaves a run killed before its seal, as a crash does")
+def test_kill_on_a_process_that_died_unsealed_before_flat_says_resume_and_exits_8(
+    tmp_path: Path,
+) -> None:
+    """The process `kill` signalled tripped the kill switch, wrote the checkpoint that holds
+    it, and died (SIGKILL) before its venue confirmed the cancels: `kill` said "not flat when
+    it ended: check the venue's own open orders and positions", exit 9 (no effect seen in
+    time), of a run left unsealed whose resume goes on HALTED and flattens it. Found killing
+    the process of a run just after `livesession kill`. Nothing holds the run and it is
+    unfinished: exit 8, with the way out, as for a stop."""
+    cfg = DryrunConfig(run_id="killed-kill", steps=2000, stop_max_polls=1)
+    broker = _StuckBroker(fill_model=FillModel(latency_ns=240 * 10**9))
+    with create_run(cfg, tmp_path, broker=broker) as session:
+        assert session.preflight()
+        session.activate()
+        while not session.book.open_orders:
+            session.step()
+        session.kill("SIGNAL_SIGUSR1")  # its checkpoint, written at once, holds the kill
+
+        def crash(_: object) -> None:
+            raise KeyboardInterrupt
+
+        session.step_hooks.append(crash)
+        with pytest.raises(KeyboardInterrupt):
+            session.step()
+    run_dir = tmp_path / "killed-kill"  # closed after the interrupt: unsealed, as a crash
+    assert _events(run_dir, "KILL_SWITCH")
+    assert not _events(run_dir, "KILL_SWITCH_FLAT")
+    outcome = control._killed(RunWatch(run_dir), types.SimpleNamespace(pid=4242), "pid 4242")  # type: ignore[arg-type]
+    assert outcome is not None
+    assert outcome.kind == "not_held"
+    assert outcome.line.startswith(
+        "kill switch tripped in pid 4242: trading HALTED, 1 open order(s) at the kill, "
+        "0 cancelled, not flat when it ended, unsealed: a checkpoint holds the kill, so it "
+        f"resumes HALTED and flattens: resume it with `livesession resume {run_dir}`"
+    )
+
+
+@pytest.mark.broken_run("it leaves a run killed before its seal, as a crash does")
 def test_stop_on_a_process_that_died_unsealed_says_resume_and_exits_8(tmp_path: Path) -> None:
     """The process `stop` signalled died before sealing (killed harder, a crash in the
     wind-down): `stop` exited 4, the code of a run sealed FAILED ("resume has nothing to

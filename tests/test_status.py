@@ -1563,6 +1563,70 @@ def test_the_restart_recipe_starts_a_run_killed_while_it_checked_again(tmp_path:
     assert run_status(run_dir).verdict is Verdict.COMPLETED
 
 
+# -- a run killed as it wrote config.json and run.json ----------------------------------------
+
+
+@pytest.fixture(params=["checkpoint_tmp:1", "checkpoint_tmp:2"], ids=["config", "run"])
+def killed_writing(tmp_path: Path, request: pytest.FixtureRequest) -> tuple[Path, Path, list[str]]:
+    """``dryrun`` killed (SIGKILL) as it wrote its first files, each a temporary file made
+    durable, then renamed: ``config.json``'s (1) or ``run.json``'s (2), that file's
+    temporary one left. Found killing dryruns at random moments: status said `not a run`
+    (exit 2), dryrun `already exists but holds no run`, and the restart recipe gave up
+    (exit 2) on a directory nothing had been recorded or sent from."""
+    config = tmp_path / "session.toml"
+    config.write_text("steps = 40\n", encoding="utf-8")
+    out = tmp_path / "runs"
+    args = ("dryrun", "--config", config, "--out", out, "--run-id", "r1", "-q")
+    assert crash_cli(*args, crash_at=request.param).returncode == KILLED
+    run_dir = out / "r1"
+    left = sorted(p.name for p in run_dir.iterdir())
+    first = request.param.endswith("1")
+    assert len(left) == (2 if first else 3), left
+    assert (names.CONFIG in left) is not first
+    assert names.RUN_META not in left
+    return run_dir, config, left
+
+
+def test_a_run_killed_as_it_wrote_its_first_files_is_said_so(
+    killed_writing: tuple[Path, Path, list[str]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    run_dir, _, left = killed_writing
+    found = run_status(run_dir)
+    assert found.verdict is Verdict.NOT_A_RUN
+    written = ", ".join(name for name in left if name != names.WRITER_LOCK)
+    assert found.killed_while_starting == (
+        "a run killed while it started, before it wrote run.json: only writer.lock, held by "
+        f"no process, and what it was writing ({written}) are there (it recorded nothing, and "
+        "sent nothing)"
+    )
+    assert found.next_step().endswith(" takes the directory over")
+    assert main(["status", str(run_dir)]) == 2
+    assert capsys.readouterr().err.endswith(" takes the directory over\n")
+    assert main(["list", str(run_dir.parent), "--json"]) == 0
+    (listed,) = json.loads(capsys.readouterr().out)["runs"]
+    assert listed["verdict"] == "not_a_run"
+
+
+def test_dryrun_takes_over_the_directory_of_a_run_killed_as_it_wrote_its_first_files(
+    killed_writing: tuple[Path, Path, list[str]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    run_dir, config, _ = killed_writing
+    args = ["dryrun", "--config", str(config), "--out", str(run_dir.parent), "--run-id", "r1"]
+    assert main([*args, "-q"]) == 0, capsys.readouterr().err
+    assert run_status(run_dir).verdict is Verdict.COMPLETED
+    assert verify_run(run_dir).ok
+    assert not [p.name for p in run_dir.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_the_restart_recipe_starts_a_run_killed_as_it_wrote_its_first_files_again(
+    tmp_path: Path, killed_writing: tuple[Path, Path, list[str]]
+) -> None:
+    run_dir, config, _ = killed_writing
+    done = _supervise(tmp_path, run_dir.parent, "r1", config)
+    assert done.returncode == 0, done.stderr
+    assert run_status(run_dir).verdict is Verdict.COMPLETED
+
+
 @pytest.mark.broken_run("a run file is replaced by a symlink on purpose")
 def test_a_run_file_that_is_no_regular_file_exits_5_in_status_and_0_in_list(
     completed: Path, capsys: pytest.CaptureFixture[str]

@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -90,6 +92,33 @@ def test_a_ctrl_c_right_after_the_scratch_directory_is_made_removes_it(
     with pytest.raises(KeyboardInterrupt):
         _scratch_user(module)(run_dir)
     assert list(scratch.iterdir()) == []
+
+
+def _ended_pid() -> int:
+    """The pid of a process that ran and was reaped: no process holds it now."""
+    child = subprocess.Popen([sys.executable, "-c", ""])
+    child.wait()
+    return child.pid
+
+
+@pytest.mark.parametrize("module", [_drill, _rerun])
+def test_a_scratch_directory_a_process_killed_with_its_children_left_goes_with_the_next(
+    run_dir, scratch, module
+):
+    """``timeout -s KILL evidence ...`` kills the whole process group, the re-run too: the
+    re-run's and the kill drill's copies of the run stayed in the temporary directory for
+    good, another pair at every such kill. The next one of its kind removes them; a live
+    process's, and a name that carries no pid, stay."""
+    prefix = "livesession-drill-" if module is _drill else "livesession-replay-"
+    ended = scratch / f"{prefix}{_ended_pid()}-k1lled_x"
+    (ended / "replay" / "sig").mkdir(parents=True)
+    (ended / "replay" / "sig" / "events.jsonl").write_bytes(b"{}\n")
+    live = scratch / f"{prefix}{os.getppid()}-l1ve_xyz"
+    live.mkdir()
+    unnamed = scratch / f"{prefix}n0_p1d_x"
+    unnamed.mkdir()
+    _scratch_user(module)(run_dir)
+    assert sorted(p.name for p in scratch.iterdir()) == sorted([live.name, unnamed.name])
 
 
 def test_a_re_run_whose_evidence_process_ended_stops_and_removes_its_scratch(run_dir, scratch):

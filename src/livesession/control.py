@@ -235,13 +235,8 @@ class SignalControls:
             said = "done" if result else f"refused: {result.message}"
             _answer(session, sig, "reenable_trading", said)
             return
-        _answer(
-            session,
-            sig,
-            "ack",
-            f"nothing to acknowledge: the session is {session.state.value}, trading "
-            f"{session.trading_state.value}",
-        )
+        said = f"the session is {session.state.value}, trading {session.trading_state.value}"
+        _answer(session, sig, "ack", f"nothing to acknowledge: {said}")
 
 
 def _isatty(fd: int) -> bool:
@@ -435,13 +430,17 @@ def _killed(watch: RunWatch, holder: Holder, who: str) -> ControlOutcome | None:
             return None
         if not kept:
             return _lost(watch, who, "the kill switch (KILL_SWITCH)", "kill")
-        if not flat:  # the process ended first: the venue did not confirm every cancel
-            cancelled = len(watch.events("ORDER_CANCELED"))
-            return ControlOutcome(
-                "timeout",
+        if not flat:  # it ended before the venue confirmed every cancel: sealed, or a crash
+            said = (
                 f"kill switch tripped in {who}: trading HALTED, {opened} open order(s) at the "
-                f"kill, {cancelled} cancelled, not flat when it ended: check the venue's own "
-                "open orders and positions",
+                f"kill, {len(watch.events('ORDER_CANCELED'))} cancelled, not flat when it ended"
+            )
+            if last_stop(watch.run_dir) is None:  # unfinished: resumed HALTED, it flattens
+                held = "a checkpoint holds the kill, so it resumes HALTED and flattens: resume it"
+                advice = resume_advice(watch.run_dir, verb=held)
+                return ControlOutcome("not_held", f"{said}, unsealed: {advice}")
+            return ControlOutcome(
+                "timeout", f"{said}: check the venue's own open orders and positions"
             )
         return ControlOutcome(
             "done",

@@ -10,6 +10,10 @@ without opening one, so that every tool can say what it found before it reads a 
 read or written), ``status`` says it as its problem, and ``verify`` counts each as a
 violation. A directory in a file's place is not among them: it is said as before (the
 file is missing).
+
+``first_writes_left`` names what a writer killed before its ``run.json`` was in place left
+beside its ``writer.lock`` (``config.json``, a temporary file of either): no run yet, which
+``dryrun`` takes over (``_rundir.starting``).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from typing import TYPE_CHECKING, Final
 from .._exceptions import RunDirectoryError
 from .._support.fsutil import file_kind
 from .._support.text import command
+from .._support.tmpfiles import tmp_target
 from . import names
 
 if TYPE_CHECKING:
@@ -29,6 +34,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "NOT_REGULAR",
+    "first_writes_left",
     "is_run_file",
     "odd_files",
     "odd_said",
@@ -136,3 +142,26 @@ def renamed_by_case(run_dir: Path, missing: list[str]) -> str:
         "file system or tool that folds case?): give each file of the run its own name back "
         f"({', '.join(wanted[name.lower()] for name in found)}, ...)"
     )
+
+
+_FIRST_WRITES: Final = frozenset({names.CONFIG, names.RUN_META})
+"""What ``create_run`` writes first, each atomically: ``run.json`` makes the run."""
+
+
+def first_writes_left(run_dir: Path) -> list[str] | None:
+    """Beside ``writer.lock``, what a writer killed before ``run.json`` was in place left.
+
+    ``config.json``, and the temporary files of it and of ``run.json``: sorted names, none
+    when it was killed before them. None: ``run_dir`` holds no ``writer.lock``, or anything
+    else (``run.json`` too), or cannot be listed.
+    """
+    try:
+        found = sorted(entry.name for entry in run_dir.iterdir())
+    except OSError:
+        return None
+    if names.WRITER_LOCK not in found:
+        return None
+    left = [name for name in found if name != names.WRITER_LOCK]
+    if any(name != names.CONFIG and tmp_target(name) not in _FIRST_WRITES for name in left):
+        return None
+    return left

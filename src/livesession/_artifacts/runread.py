@@ -25,7 +25,7 @@ from .._exceptions import RunDirectoryError
 from .._support.fsutil import raise_if_refused, refuse_special
 from .._support.text import command
 from . import names
-from .runfiles import odd_files, refuse_odd_files, renamed_by_case
+from .runfiles import first_writes_left, odd_files, refuse_odd_files, renamed_by_case
 
 if TYPE_CHECKING:
     from collections.abc import Collection, Iterator, Mapping
@@ -294,10 +294,14 @@ def runs_inside(path: Path) -> str:
     An operator who types ``OUT`` for ``OUT/<run_id>`` learns which runs it holds.
     """
     try:
-        if [child.name for child in path.iterdir()] == [names.WRITER_LOCK]:
-            return (  # create_run takes the lock first, then checks the data file
-                f"; it holds only {names.WRITER_LOCK}: a dryrun starting (checking its data "
-                f"file), or killed while it did (`{command('status', path)}` says which)"
+        if (left := first_writes_left(path)) is not None:  # create_run locks, checks, writes
+            held = (
+                f"only {names.WRITER_LOCK}" if not left else ", ".join([names.WRITER_LOCK, *left])
+            )
+            doing = "checking its data file" if not left else "writing its first files"
+            return (
+                f"; it holds {held}: a dryrun starting ({doing}), or killed while it did "
+                f"(`{command('status', path)}` says which)"
             )
         runs = sorted(
             child.name

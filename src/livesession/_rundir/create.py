@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Final
 
 from .._artifacts import names
 from .._artifacts.releases import resume_advice, written_by_other_release
+from .._artifacts.runfiles import first_writes_left
 from .._artifacts.runread import is_run_dir, read_json_object
 from .._domain.decimal import with_context
 from .._domain.runtime_config import Secret
@@ -40,7 +41,7 @@ from .plugins import (
 )
 from .seal import claimed_seal
 from .session import open_session
-from .starting import killed_before_writing, only_a_writer_lock
+from .starting import killed_before_writing
 from .venue import check_venue_interval
 
 if TYPE_CHECKING:
@@ -387,10 +388,16 @@ def _make_run_dir(out_dir: Path, run_dir: Path, made: list[Path]) -> bool:
 def _taken_over(run_dir: Path, lock: RunLock) -> None:
     """Once the lock of a directory taken over is ours: it still holds the lock file alone.
 
+    Or with what a writer killed as it wrote ``config.json`` and ``run.json`` left beside
+    it, which goes: they are written anew.
+
     Another ``dryrun`` may have taken it over between the look and the lock, and written
     a run there since (then ended): that run is never written over, nor removed.
     """
-    if only_a_writer_lock(run_dir):
+    left = first_writes_left(run_dir)
+    if left is not None:
+        for name in left:  # what a writer killed as it wrote them left: written anew
+            (run_dir / name).unlink(missing_ok=True)
         return
     lock.abandon()  # the lock file as that run left it
     raise RunExists(

@@ -8,7 +8,10 @@ running (``STARTING``); a writer killed there (SIGKILL, the OOM killer, a power 
 and Ctrl-C remove the directory) leaves the lock file alone, held by no process. Nothing of
 the run was written, and nothing was sent: ``status`` says so (``killed_before_writing``),
 and ``dryrun`` with the same run id takes such a directory over (``create_run``), never
-while a process holds its lock and never when anything else is in it.
+while a process holds its lock and never when anything else is in it. A writer killed as
+it wrote ``config.json`` and ``run.json`` (each a temporary file made durable, then renamed)
+leaves beside the lock file ``config.json``, or a temporary file of either, and no
+``run.json``: no more a run, and taken over alike (``first_writes_left``).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Final
 
 from .._artifacts import names
+from .._artifacts.runfiles import first_writes_left
 from .._artifacts.runread import killed_while_starting, require_run
 from .._exceptions import RunDirectoryError, RunHeld
 from .._support.text import command, option
@@ -62,11 +66,8 @@ def starting_says(run_dir: Path, *, no_run: bool) -> str:
 
 
 def only_a_writer_lock(run_dir: Path) -> bool:
-    """Whether ``run_dir`` is a directory holding ``writer.lock`` and nothing else."""
-    try:
-        return [entry.name for entry in run_dir.iterdir()] == [names.WRITER_LOCK]
-    except OSError:
-        return False
+    """Whether ``run_dir`` holds ``writer.lock`` and no run: at most ``first_writes_left``."""
+    return first_writes_left(run_dir) is not None
 
 
 def is_starting(run_dir: Path) -> bool:
@@ -77,10 +78,17 @@ def is_starting(run_dir: Path) -> bool:
 def killed_before_writing(run_dir: Path) -> str:
     """What a directory a writer was killed in before it wrote the run is ("" for another).
 
-    Only ``writer.lock`` there, and no process holding it.
+    Only ``writer.lock`` there (and ``first_writes_left``), and no process holding it.
     """
-    if not only_a_writer_lock(run_dir) or is_held(run_dir):
+    left = first_writes_left(run_dir)
+    if left is None or is_held(run_dir):
         return ""
+    if left:
+        return (
+            f"a run killed while it started, before it wrote {names.RUN_META}: only "
+            f"{names.WRITER_LOCK}, held by no process, and what it was writing "
+            f"({', '.join(left)}) are there (it recorded nothing, and sent nothing)"
+        )
     return (
         f"a run killed while it started, before it wrote anything: only {names.WRITER_LOCK} "
         "is there, held by no process (killed while it checked its data file or built its "

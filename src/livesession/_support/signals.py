@@ -32,6 +32,8 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
+from .tmpfiles import remove_dead_scratch, scratch_prefix
+
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
     from types import FrameType
@@ -128,9 +130,10 @@ def scratch_directory(prefix: str) -> Iterator[Path]:
     done here with the stops held, and the signal acts once the directory is made or gone.
     """
     made: Path | None = None
+    remove_dead_scratch(prefix)  # what one killed with its process group left (tmpfiles.py)
     try:
         with held_stops():
-            made = Path(tempfile.mkdtemp(prefix=prefix))
+            made = Path(tempfile.mkdtemp(prefix=scratch_prefix(prefix)))
         yield made
     finally:
         if made is not None:

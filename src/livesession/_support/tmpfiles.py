@@ -7,6 +7,12 @@ that lists a run's files tells a killed ``report``'s or ``prom``'s leftover from
 ``remove_dead_tmp_of`` removes the leftovers of a file's earlier, killed writes before it is
 written again, so a rerun leaves nothing behind (one a live process writes now stays: its
 rename would fail were it taken away).
+
+A scratch directory in the system's temporary directory (the evidence's determinism
+re-run, the kill drill) is named for the process that makes it, ``<prefix><pid>-<random>``
+(``scratch_prefix``): killed with its children (``timeout -s KILL``, which signals the
+whole process group, the OOM killer, a service's hard stop), nothing of it removes it, and
+``remove_dead_scratch`` removes it as the next one of its kind is made.
 """
 
 from __future__ import annotations
@@ -15,12 +21,20 @@ import contextlib
 import glob
 import os
 import re
-from typing import TYPE_CHECKING, Final
+import shutil
+import stat
+import tempfile
+from pathlib import Path
+from typing import Final
 
-if TYPE_CHECKING:
-    from pathlib import Path
-
-__all__ = ["pid_alive", "remove_dead_tmp", "remove_dead_tmp_of", "tmp_target"]
+__all__ = [
+    "pid_alive",
+    "remove_dead_scratch",
+    "remove_dead_tmp",
+    "remove_dead_tmp_of",
+    "scratch_prefix",
+    "tmp_target",
+]
 
 _TMP: Final = re.compile(r"\.(?P<name>.+)\.(?P<pid>[0-9]+)\.(?P<n>[0-9]+)\.tmp", re.DOTALL)
 
@@ -76,3 +90,27 @@ def remove_dead_tmp(directory: Path) -> None:
         if pid not in (0, os.getpid()) and pid_alive(pid):
             continue
         tmp.unlink(missing_ok=True)
+
+
+def scratch_prefix(prefix: str) -> str:
+    """``mkdtemp``'s prefix for a scratch directory of this process: ``<prefix><pid>-``."""
+    return f"{prefix}{os.getpid()}-"
+
+
+def remove_dead_scratch(prefix: str) -> None:
+    """Remove the scratch directories ``prefix`` names that processes which ended left.
+
+    Only ``<prefix><pid>-<random>`` directories of this user, in the system's temporary
+    directory, of a pid that no process holds (a live one's, this process's own and any
+    other name stay). Best effort: what cannot be removed stays.
+    """
+    named = re.compile(re.escape(prefix) + r"(?P<pid>[0-9]+)-[^-]+")
+    with contextlib.suppress(OSError):
+        for entry in Path(tempfile.gettempdir()).glob(f"{glob.escape(prefix)}*"):
+            found = named.fullmatch(entry.name)
+            if found is None or int(found["pid"]) == os.getpid() or pid_alive(int(found["pid"])):
+                continue
+            with contextlib.suppress(OSError):
+                info = entry.lstat()
+                if stat.S_ISDIR(info.st_mode) and info.st_uid == os.geteuid():
+                    shutil.rmtree(entry, ignore_errors=True)

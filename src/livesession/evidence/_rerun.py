@@ -38,6 +38,7 @@ from .._support.childpath import adopt_parent_path, child_env
 from .._support.fsutil import atomic_write_bytes, file_digest
 from .._support.secrets import redact_text
 from .._support.signals import held_stops
+from .._support.tmpfiles import remove_dead_scratch, scratch_prefix
 from ._difference import ASIDE as _ASIDE
 from ._difference import audit_difference, audit_records, first_difference
 from ._operator import OperatorAction, progress_to, recorded_actions, replay, told_actions
@@ -66,6 +67,7 @@ _LEASE_ASIDE: Final = (*_ASIDE, "C2_LEASE_ACQUIRED")
 _RESULT: Final = "result.json"
 _STDERR: Final = "stderr.txt"
 _PROGRESS: Final = "progress.txt"
+_SCRATCH: Final = "livesession-replay-"
 _REASON_CHARS: Final = 300
 
 VENUE_REPLAY_NOTE: Final = (
@@ -311,9 +313,10 @@ class Rerun:
             return cls(None, None, deadline, timeout_s, ready=ready)
         env = child_env()  # the parent's sys.path: the same livesession and plug-ins
         rerun = cls(None, None, deadline, timeout_s)
+        remove_dead_scratch(_SCRATCH)  # what one killed with its process group left
         try:
             with held_stops():  # a signal right after mkdtemp left the directory to no one
-                rerun.scratch = scratch = Path(tempfile.mkdtemp(prefix="livesession-replay-"))
+                rerun.scratch = scratch = Path(tempfile.mkdtemp(prefix=scratch_prefix(_SCRATCH)))
         except BaseException:  # the signal, raised as the block ends: the directory goes
             rerun.close()
             raise
