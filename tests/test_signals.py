@@ -636,21 +636,12 @@ def test_kill_says_how_many_orders_the_venue_cancelled(tmp_path: Path) -> None:
     """`kill` said "1 open order(s) cancelled, not flat yet" of a kill whose cancel the
     venue never confirmed (a sandbox answering every cancel with a 503: the order stayed
     open there, and the run ended STOP_INCOMPLETE): it now says how many were cancelled."""
-    cfg = DryrunConfig(run_id="stuck-kill", steps=2000, stop_max_polls=1)
-    broker = _StuckBroker(fill_model=FillModel(latency_ns=240 * 10**9))
-    with create_run(cfg, tmp_path, broker=broker) as session:
-        assert session.preflight()
-        session.activate()
-        while not session.book.open_orders:
-            session.step()
-        session.kill("SIGNAL_SIGUSR1")
+
+    def stop(session: LiveSessionOrchestrator) -> None:
         session.step()
         session.request_stop("SIGNAL_SIGTERM", sealed_as=True)
-    run_dir = tmp_path / "stuck-kill"
-    assert _events(run_dir, "KILL_SWITCH")
-    assert not _events(run_dir, "KILL_SWITCH_FLAT")
-    outcome = control._killed(RunWatch(run_dir), types.SimpleNamespace(pid=4242), "pid 4242")  # type: ignore[arg-type]
-    assert outcome is not None
+
+    outcome = _killed_not_flat(tmp_path, "stuck-kill", stop)
     # Not "done" (exit 0) with "`livesession ack` re-enables trading" for a process that
     # ended not flat: exit 9 (the effect showed, but not flat), and where to look.
     assert outcome.kind == "timeout"
@@ -670,26 +661,18 @@ def test_kill_on_a_process_that_died_unsealed_before_flat_says_resume_and_exits_
     time), of a run left unsealed whose resume goes on HALTED and flattens it. Found killing
     the process of a run just after `livesession kill`. Nothing holds the run and it is
     unfinished: exit 8, with the way out, as for a stop."""
-    cfg = DryrunConfig(run_id="killed-kill", steps=2000, stop_max_polls=1)
-    broker = _StuckBroker(fill_model=FillModel(latency_ns=240 * 10**9))
-    with create_run(cfg, tmp_path, broker=broker) as session:
-        assert session.preflight()
-        session.activate()
-        while not session.book.open_orders:
-            session.step()
-        session.kill("SIGNAL_SIGUSR1")  # its checkpoint, written at once, holds the kill
 
-        def crash(_: object) -> None:
+    def crash(session: LiveSessionOrchestrator) -> None:  # the kill's checkpoint holds it
+
+        def interrupt(_: object) -> None:
             raise KeyboardInterrupt
 
-        session.step_hooks.append(crash)
+        session.step_hooks.append(interrupt)
         with pytest.raises(KeyboardInterrupt):
             session.step()
-    run_dir = tmp_path / "killed-kill"  # closed after the interrupt: unsealed, as a crash
-    assert _events(run_dir, "KILL_SWITCH")
-    assert not _events(run_dir, "KILL_SWITCH_FLAT")
-    outcome = control._killed(RunWatch(run_dir), types.SimpleNamespace(pid=4242), "pid 4242")  # type: ignore[arg-type]
-    assert outcome is not None
+
+    outcome = _killed_not_flat(tmp_path, "killed-kill", crash)  # closed unsealed, as a crash
+    run_dir = tmp_path / "killed-kill"
     assert outcome.kind == "not_held"
     assert outcome.line.startswith(
         "kill switch tripped in pid 4242: trading HALTED, 1 open order(s) at the kill, "
@@ -954,3 +937,25 @@ def test_a_signal_as_dryrun_json_returns_leaves_the_run_s_exit_code(
     assert "terminated" not in err
     assert "interrupted" not in err
     assert verify_run(tmp_path / "late").ok
+
+
+def _killed_not_flat(
+    tmp_path: Path, run_id: str, then: Callable[[LiveSessionOrchestrator], None]
+) -> control.ControlOutcome:
+    """What `kill` says of a run killed with an order open its venue never cancels, ``then``
+    done to the session (the kill's effects on the record checked here)."""
+    cfg = DryrunConfig(run_id=run_id, steps=2000, stop_max_polls=1)
+    broker = _StuckBroker(fill_model=FillModel(latency_ns=240 * 10**9))
+    with create_run(cfg, tmp_path, broker=broker) as session:
+        assert session.preflight()
+        session.activate()
+        while not session.book.open_orders:
+            session.step()
+        session.kill("SIGNAL_SIGUSR1")
+        then(session)
+    run_dir = tmp_path / run_id
+    assert _events(run_dir, "KILL_SWITCH")
+    assert not _events(run_dir, "KILL_SWITCH_FLAT")
+    outcome = control._killed(RunWatch(run_dir), types.SimpleNamespace(pid=4242), "pid 4242")  # type: ignore[arg-type]
+    assert outcome is not None
+    return outcome
