@@ -8,7 +8,12 @@ baseline, measured in the same process: the same session whose strategy places n
 The figures are the steps per second of each after the orders are placed, and the cost
 of one resting order in a step ((session - baseline) / resting, in microseconds).
 
+With ``--requote N`` the strategy also works ``N`` LIMIT buys 5 % under the close, which it
+cancels and places anew every bar (a market maker's quotes), in both sessions: every new
+order meets the rails, which look at every order open.
+
     python bench/bench_resting.py --resting 500 --steps 500
+    python bench/bench_resting.py --resting 1000 --steps 200 --requote 20
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from typing import Any
 
 from livesession import (
     Bar,
+    CancelIntent,
     DryrunConfig,
     LiveSessionOrchestrator,
     MemoryLineSink,
@@ -33,28 +39,30 @@ from livesession import (
 
 
 class _Bids:
-    """Rests a LIMIT buy 20 % under the close every bar until ``resting`` are placed."""
+    """Rests a LIMIT buy 20 % under the close every bar until ``resting`` are placed.
+
+    Then, with ``requote``, replaces that many LIMIT buys 5 % under the close every bar.
+    """
 
     strategy_id = "bids"
 
-    def __init__(self, resting: int) -> None:
+    def __init__(self, resting: int, requote: int = 0) -> None:
         self.resting = resting
+        self.requote = requote
         self.placed = 0
 
-    def on_bar(self, bar: Bar, _view: StrategyView) -> list[OrderIntent]:
-        if self.placed >= self.resting:
+    def on_bar(self, bar: Bar, view: StrategyView) -> list[OrderIntent | CancelIntent]:
+        if self.placed < self.resting:
+            self.placed += 1
+            return [_bid(bar, Decimal("0.8"))]
+        if not self.requote:
             return []
-        self.placed += 1
-        price = (bar.close * Decimal("0.8")).quantize(Decimal("0.01"))
-        return [
-            OrderIntent(
-                symbol=bar.symbol,
-                side=Side.BUY,
-                quantity=Decimal("0.001"),
-                order_type=OrderType.LIMIT,
-                limit_price=price,
-            )
+        quotes: list[OrderIntent | CancelIntent] = [
+            CancelIntent(client_order_id=o.client_order_id)
+            for o in view.open_orders(bar.symbol)
+            if o.limit_price is not None and o.limit_price > bar.close * Decimal("0.9")
         ]
+        return quotes + [_bid(bar, Decimal("0.95")) for _ in range(self.requote)]
 
     def get_state(self) -> dict[str, Any]:
         return {"placed": self.placed}
@@ -63,7 +71,18 @@ class _Bids:
         self.placed = state["placed"]
 
 
-def _steps_per_s(resting: int, steps: int) -> float:
+def _bid(bar: Bar, share: Decimal) -> OrderIntent:
+    """A LIMIT buy of 0.001 at ``share`` of the close."""
+    return OrderIntent(
+        symbol=bar.symbol,
+        side=Side.BUY,
+        quantity=Decimal("0.001"),
+        order_type=OrderType.LIMIT,
+        limit_price=(bar.close * share).quantize(Decimal("0.01")),
+    )
+
+
+def _steps_per_s(resting: int, steps: int, requote: int = 0) -> float:
     """Steps per second over ``steps`` steps taken once ``resting`` orders rest."""
     config = DryrunConfig(
         run_id="resting",
@@ -74,11 +93,12 @@ def _steps_per_s(resting: int, steps: int) -> float:
             portfolio_heat_pct=Decimal(1),
             per_trade_risk_pct=Decimal(1),
             price_collar_pct=Decimal("0.25"),
+            max_orders_per_sec=max(5, requote),
         ),
     )
     session = LiveSessionOrchestrator(
         config,
-        strategy=_Bids(resting),
+        strategy=_Bids(resting, requote),
         event_sink=MemoryLineSink(),
         state_sink=MemoryLineSink(),
         audit_sink=MemoryLineSink(),
@@ -88,8 +108,10 @@ def _steps_per_s(resting: int, steps: int) -> float:
     session.activate()
     if resting:
         session.run_n_steps(resting)
+    if requote:
+        session.run_n_steps(1)  # the first quotes
     open_now = len(session.book.open_orders)
-    if open_now != resting:
+    if open_now != resting + requote:
         raise SystemExit(f"{open_now} orders rest, not {resting}: the bench is broken")
     started = time.perf_counter()
     session.run_n_steps(steps)
@@ -104,17 +126,19 @@ def main() -> None:
     parser.add_argument("--resting", type=int, default=500)
     parser.add_argument("--steps", type=int, default=500)
     parser.add_argument("--repeat", type=int, default=3, help="best of this many (alternating)")
+    parser.add_argument("--requote", type=int, default=0, help="LIMIT buys replaced each bar")
     args = parser.parse_args()
-    if args.resting < 1 or args.steps < 1 or args.repeat < 1:
-        parser.error("--resting, --steps and --repeat must be at least 1")
+    if args.resting < 1 or args.steps < 1 or args.repeat < 1 or args.requote < 0:
+        parser.error("--resting, --steps and --repeat must be at least 1, --requote at least 0")
     loaded, empty = 0.0, 0.0
     for _ in range(args.repeat):
-        loaded = max(loaded, _steps_per_s(args.resting, args.steps))
-        empty = max(empty, _steps_per_s(0, args.steps))
+        loaded = max(loaded, _steps_per_s(args.resting, args.steps, args.requote))
+        empty = max(empty, _steps_per_s(0, args.steps, args.requote))
     per_order_us = (1 / loaded - 1 / empty) / args.resting * 1e6
     print(
         f"{args.resting} orders resting: {loaded:,.0f} steps/s\n"
-        f"baseline, none resting: {empty:,.0f} steps/s\n"
+        f"baseline, none resting: {empty:,.0f} steps/s"
+        f"{f' (both replacing {args.requote} orders a bar)' if args.requote else ''}\n"
         f"ratio (resting / baseline): {loaded / empty:.3f}\n"
         f"one resting order costs {per_order_us:.2f} us a step"
     )

@@ -65,3 +65,12 @@ def test_resting_bench_prints_both_figures_and_the_cost_of_one_order() -> None:
     assert "20 orders resting: " in out
     assert "ratio (resting / baseline): " in out
     assert "one resting order costs " in out
+
+
+def test_resting_bench_requotes_in_both_sessions() -> None:
+    # The bench itself checks that the quotes rest beside the resting orders (exit 1 else).
+    out = _run(
+        "bench_resting.py", "--resting", "20", "--steps", "10", "--repeat", "1", "--requote", "3"
+    )
+    assert "20 orders resting: " in out
+    assert "(both replacing 3 orders a bar)" in out
