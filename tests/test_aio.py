@@ -153,8 +153,17 @@ def test_bad_arguments_and_a_rejected_preflight_say_so(tmp_path: Path) -> None:
         async with open_session():
             pass
 
-    with pytest.raises(LiveSessionError, match="needs a config"):
+    # A ConfigError, as every other bad argument of the API is (a LiveSessionError too).
+    with pytest.raises(ConfigError, match="needs a config"):
         asyncio.run(neither())
+
+    async def both() -> None:
+        async with open_session(DryrunConfig(run_id="aio-both"), resume=tmp_path / "r"):
+            pass
+
+    with pytest.raises(ConfigError, match=r"not both"):
+        asyncio.run(both())
+    assert not (tmp_path / "r").exists()
 
     async def rejected() -> None:
         cfg = DryrunConfig(run_id="aio-rejected", enabled=True)

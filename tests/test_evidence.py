@@ -23,6 +23,7 @@ from livesession.evidence import _rerun, scan_secrets, write_evidence
 from livesession.evidence._difference import first_difference
 from livesession.evidence._operator import recorded_actions
 from livesession.evidence._outcome import outcome
+from livesession.status import Verdict, run_status
 
 from _helpers import KILLED_THEN_LIFTED, peak_memory, steered_run
 from _runfactory import grown_run
@@ -1130,3 +1131,17 @@ def test_a_bundle_of_another_run_in_out_is_not_replaced(tmp_path, run_dir, capsy
     assert "holds a manifest.json that is no evidence bundle" in capsys.readouterr().err
     (out / "manifest.json").write_bytes(kept["manifest.json"])
     assert main(["evidence", str(run_dir), "--out", str(out)]) == 0
+
+
+def test_the_api_takes_a_str_path_as_create_run_does(run_dir, tmp_path):
+    """Bug: ``write_evidence("runs/ev")`` raised ``TypeError: unsupported operand type(s)
+    for /: 'str' and 'str'`` and ``run_status("runs/ev")`` ``AttributeError: 'str' object
+    has no attribute 'exists'``: a host holding its run paths as text (from its own config,
+    a queue message) met a traceback where ``create_run``, ``resume_run``, ``verify_run``
+    and ``write_report`` take a ``str``. Both take a ``str`` or any path now."""
+    standing = run_status(str(run_dir))
+    assert standing.verdict is Verdict.COMPLETED
+    assert standing == run_status(run_dir)
+    result = write_evidence(str(run_dir), out_dir=str(tmp_path / "bundle"))
+    assert result.ok, result.problems
+    assert (tmp_path / "bundle" / "manifest.json").is_file()

@@ -18,7 +18,10 @@ from pathlib import Path
 
 import pytest
 
+from livesession import RunDirectoryError
 from livesession.cli import main
+from livesession.control import send_control
+from livesession.evidence import write_evidence
 from livesession.verify import VerifyResult, verify_run
 
 from crash_harness import KILLED, cli
@@ -533,3 +536,21 @@ class TestVerifyOutput:
         assert len(lines) == 1 + min(total, 20) + (tail is not None)
         if tail is not None:
             assert lines[-1] == tail
+
+
+@pytest.mark.parametrize("make", [_missing, _file], ids=["missing", "a-file"])
+def test_the_api_refuses_a_run_path_that_is_no_directory_as_a_run_directory_error(tmp_path, make):
+    """Bug: ``write_evidence`` (and ``send_control``) of a path that is a file raised
+    ``NotADirectoryError: ... Not a directory: 'PATH/writer.lock'`` from the writer lock's
+    probe, naming a file inside a file, where a missing path was a ``RunDirectoryError``; the
+    CLI checks the path first, a host calling the API met the bare ``OSError``. A file holds
+    no writer: the API now says what the CLI says of it, and writes nothing."""
+    path = make(tmp_path)
+    before = sorted(tmp_path.iterdir())
+    with pytest.raises(RunDirectoryError) as raised:
+        write_evidence(path, out_dir=tmp_path / "bundle")
+    said = f"{path} is not a directory" if path.exists() else f"run directory {path} does not"
+    assert str(raised.value).startswith(said)
+    outcome = send_control("stop", path, timeout_s=1)
+    assert outcome.kind == "not_held", outcome
+    assert sorted(tmp_path.iterdir()) == before

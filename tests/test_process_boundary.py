@@ -12,6 +12,7 @@ import asyncio
 import concurrent.futures
 import copy
 import multiprocessing
+import os
 import pickle
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from livesession import (
     LiveSessionOrchestrator,
     MemoryLineSink,
 )
+from livesession._support.fsutil import FileTooLarge
 
 _SAMPLES: dict[str, LiveSessionError] = {
     "LiveSessionError": livesession.LiveSessionError("base"),
@@ -116,6 +118,37 @@ def test_a_workers_error_comes_back_and_the_pool_goes_on():
         assert raised.value.trigger == "activate"
         assert raised.value.state == "INIT"
         assert pool.submit(_steps_run).result(timeout=60) == 5
+
+
+def _store_on(path: str) -> None:
+    """A host's mistake in a worker: a JSON Lines store pointed at a FIFO (refused)."""
+    livesession.JsonlIdempotencyStore(Path(path))
+
+
+def test_a_workers_refused_store_path_comes_back_and_the_pool_goes_on(tmp_path):
+    """Bug: the ``OSError`` a ``JsonlIdempotencyStore`` (or ``FileCheckpointStore``) raises
+    for a path that is no regular file (``not a regular file (a FIFO)``), and the one for
+    a file too large to read, could not be unpickled (nor copied): their ``__init__`` takes
+    other arguments than OSError's, which rebuilt them with its own. A worker that raised
+    one broke the host's whole pool (``BrokenProcessPool``). It comes back as itself."""
+    fifo = tmp_path / "keys.jsonl"
+    os.mkfifo(fifo)
+    with pytest.raises(OSError, match=r"not a regular file \(a FIFO\)") as raised:
+        _store_on(str(fifo))
+    error = raised.value
+    for again in (_round_trip(error), copy.copy(error)):
+        assert type(again) is type(error)
+        assert (str(again), again.errno, again.filename) == (str(error), error.errno, str(fifo))
+        assert vars(again) == vars(error)  # its kind, "a FIFO"
+    context = multiprocessing.get_context("fork")
+    with concurrent.futures.ProcessPoolExecutor(1, mp_context=context) as pool:
+        with pytest.raises(OSError, match=r"not a regular file \(a FIFO\)") as came:
+            pool.submit(_store_on, str(fifo)).result(timeout=60)
+        assert type(came.value) is type(error)
+        assert pool.submit(_steps_run).result(timeout=60) == 5
+    too_large = FileTooLarge(fifo, 10, 5)
+    again = _round_trip(too_large)
+    assert (str(again), vars(again)) == (str(too_large), vars(too_large))
 
 
 def test_a_runs_results_pickle_as_they_are(tmp_path):

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, TypeVarTuple
 
 from ._domain.lifecycle import SessionState, SessionStatus
-from ._exceptions import InvalidTransition, LiveSessionError
+from ._exceptions import ConfigError, InvalidTransition, LiveSessionError
 from ._session.coordinator import LiveSessionOrchestrator
 from ._session.edges import check_config, check_path
 from ._session.pipeline import check_step_count
@@ -303,7 +303,7 @@ async def open_session(
     and sealed) before the cancellation goes on.
     """
     if (config is None) == (resume is None):
-        raise LiveSessionError("open_session needs a config, or resume=RUN_DIR (not both)")
+        raise ConfigError("open_session needs a config, or resume=RUN_DIR (not both)")
     build, run_dir = _builder(config, out_dir=out_dir, resume=resume, options=options)
     executor = concurrent.futures.ThreadPoolExecutor(
         max_workers=1, thread_name_prefix="livesession-owner"
@@ -473,7 +473,7 @@ def _builder(
         run_dir = anchored(resume)
         return _Build(functools.partial(_resume_run, run_dir, **options)), run_dir
     if config is None:
-        raise LiveSessionError("open_session needs a config to create a session")
+        raise ConfigError("open_session needs a config to create a session")
     if out_dir is not None:
         out = anchored(out_dir)
         return _Build(functools.partial(_create_run, config, out, **options)), out / config.run_id

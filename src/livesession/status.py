@@ -56,6 +56,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import os
 from pathlib import Path
 from typing import Any, Final
 
@@ -286,15 +287,17 @@ def _sealed_verdict(state: object, *, failed: bool) -> Verdict:
     return Verdict.COMPLETED
 
 
-def run_status(run_dir: Path, *, now: dt.datetime | None = None) -> RunStatus:
+def run_status(run_dir: str | os.PathLike[str], *, now: dt.datetime | None = None) -> RunStatus:
     """Where the run in ``run_dir`` stands. Never raises for a bad path (``not_a_run``).
 
-    ``now`` is the wall time the heartbeat's age is measured against (default: now).
+    ``run_dir`` is a ``str`` or any ``os.PathLike``. ``now`` is the wall time the heartbeat's
+    age is measured against (default: now).
 
     Raises:
         OSError: the system refused to read a file of the run (``raise_if_refused``), named
             as the error's ``filename``: no verdict is drawn from a file that was not read.
     """
+    run_dir = Path(run_dir)
     now = now or _clock.SystemClock().now()
     if odd := odd_files(run_dir):  # a FIFO there made status wait for ever: nothing is opened
         said = odd_said(run_dir, odd)

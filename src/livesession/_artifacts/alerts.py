@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from .._domain.alerts import SEAL_AUDIT_CODE, Alert, alert_for, unsealed_alert
+from .._exceptions import INTERRUPTS
 from .._support.logging import get_logger
 
 if TYPE_CHECKING:
@@ -106,7 +107,9 @@ class AlertTap:
                 self._sealing = alert  # not on disk yet: ``settle`` posts it, or not
             elif alert is not None:
                 self.sink.post(alert)
-        except Exception as exc:  # noqa: BLE001 - an alert never fails the session
+        except INTERRUPTS:
+            raise
+        except BaseException as exc:  # noqa: BLE001 - an alert never fails the session
             self._failed(code, exc)
 
     def settle(
@@ -143,7 +146,9 @@ class AlertTap:
                     said = f"sealed, but not known to be on disk: {unsynced}"
                     held = attrs.evolve(held, detail={**held.detail, "durability": said})
                 self.sink.post(held)
-        except Exception as exc:  # noqa: BLE001 - an alert never fails the session
+        except INTERRUPTS:
+            raise
+        except BaseException as exc:  # noqa: BLE001 - an alert never fails the session
             self._failed(SEAL_AUDIT_CODE, exc)
 
     def _unsealed(self, torn: str, error: str) -> Alert:
@@ -169,7 +174,7 @@ class AlertTap:
             detail=detail,
         )
 
-    def _failed(self, code: str, exc: Exception) -> None:
+    def _failed(self, code: str, exc: BaseException) -> None:
         self.failures += 1
         get_logger().warning(
             "alert_not_posted", run_id=self._run_id, audit_code=code, error=type(exc).__name__
@@ -189,7 +194,9 @@ class AlertTap:
         if callable(close) and _last_user(self.sink, self):
             try:
                 close()
-            except Exception as exc:  # noqa: BLE001 - closing alerts never fails the seal
+            except INTERRUPTS:
+                raise
+            except BaseException as exc:  # noqa: BLE001 - closing alerts never fails the seal
                 get_logger().warning(
                     "alert_sink_close_failed", run_id=self._run_id, error=type(exc).__name__
                 )

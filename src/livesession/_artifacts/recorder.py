@@ -15,7 +15,7 @@ from typing import Any, Final
 
 import orjson
 
-from .._exceptions import SinkFailure
+from .._exceptions import INTERRUPTS, SinkFailure
 from .._support.crash import CRASH_LABEL as _CRASH_LABEL
 from .._support.crash import crashpoint
 from .._support.logging import LOG_STATE, get_logger
@@ -24,6 +24,7 @@ from .._typing import LineSink, MetricsSink
 from . import names
 from .audit_chain import AuditChain
 from .metrics import MetricsCollector
+from .sinkerrors import attempt as _attempt
 from .sinkerrors import cause_of as _cause
 from .sinkerrors import crash_at_write as _crash_at_write
 
@@ -354,10 +355,12 @@ class Recorder:
         sink = self._sinks[name]
         if _CRASH_LABEL:  # only ever set in the crash harness's child processes
             _crash_at_write(name, sink, line)
-        failed: Exception | None = None
+        failed: BaseException | None = None
         try:
             sink.write_line(line)
-        except Exception as exc:  # noqa: BLE001 - any sink error goes through the policy
+        except INTERRUPTS:
+            raise
+        except BaseException as exc:  # noqa: BLE001 - any sink error goes through the policy
             failed = exc
         if failed is not None:
             self._retry(name, lambda: sink.write_line(line), failed)
@@ -384,21 +387,16 @@ class Recorder:
             raise failure
 
     def _with_retries(self, name: str, action: Callable[[], None]) -> None:
-        failed: Exception | None = None
-        try:
-            action()
-        except Exception as exc:  # noqa: BLE001 - any sink error goes through the policy
-            failed = exc
+        failed = _attempt(action)
         if failed is not None:
             self._retry(name, action, failed)
 
-    def _retry(self, name: str, action: Callable[[], None], first: Exception) -> None:
+    def _retry(self, name: str, action: Callable[[], None], first: BaseException) -> None:
         """``action`` failed once with ``first``: retry it, or mark the sink dead and stop."""
         error = first
         for attempt in range(1, self._max_retries + 1):
-            try:
-                action()
-            except Exception as again:  # noqa: BLE001 - same policy for every attempt
+            again = _attempt(action)
+            if again is not None:
                 error = again
                 continue
             self._retry_events.append(

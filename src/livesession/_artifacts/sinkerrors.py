@@ -1,12 +1,13 @@
-"""What the recorder says of a sink's error, and where the crash harness kills its writes.
+"""How the recorder calls a sink, says its error, and where the crash harness kills it.
 
-Apart from the recorder so that it stays one module: both are small and have no state.
+Apart from the recorder so that it stays one module: all are small and have no state.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from .._exceptions import INTERRUPTS
 from .._support.crash import CRASH_COUNT as _CRASH_COUNT
 from .._support.crash import CRASH_LABEL as _CRASH_LABEL
 from .._support.crash import crash_hits as _crash_hits
@@ -15,9 +16,27 @@ from .._support.secrets import redact_text
 from .._support.text import valid_text
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from .._typing import LineSink
 
-__all__ = ["cause_of", "crash_at_write"]
+__all__ = ["attempt", "cause_of", "crash_at_write"]
+
+
+def attempt(action: Callable[[], None]) -> BaseException | None:
+    """Call a sink's ``action``: None, or what it raised, ``BaseException``s too.
+
+    A sink is the caller's code: whatever it raises (a ``CancelledError``, a
+    ``GeneratorExit``) is its failure, which the fail-closed policy takes, as for a plug-in
+    (``INTERRUPTS``); Ctrl-C and ``sys.exit`` go on.
+    """
+    try:
+        action()
+    except INTERRUPTS:
+        raise
+    except BaseException as exc:  # noqa: BLE001 - any sink error goes through the policy
+        return exc
+    return None
 
 
 def crash_at_write(name: str, sink: LineSink, line: bytes) -> None:

@@ -203,8 +203,8 @@ def _file_held(run_dir: Path) -> bool:
     path = run_dir / names.WRITER_LOCK
     try:  # never waiting on a FIFO put in its place, nor asking through a symlink
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK | os.O_NOFOLLOW)
-    except FileNotFoundError:
-        return False
+    except (FileNotFoundError, NotADirectoryError):
+        return False  # no such file, or ``run_dir`` is no directory: no writer holds it
     except OSError as exc:
         if exc.errno == errno.ELOOP:
             return False  # a symlink: no writer holds one (``acquire`` refuses it)

@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .._domain import clock as _clock
+from .._exceptions import INTERRUPTS
 from .._support.secrets import redact_text
 
 if TYPE_CHECKING:
@@ -116,7 +117,9 @@ class Timekeeper:
             return ""
         try:
             moment = self._clock.now()
-        except Exception as exc:  # noqa: BLE001 - whatever the clock does, the run says it
+        except INTERRUPTS:
+            raise
+        except BaseException as exc:  # noqa: BLE001 - whatever the clock does, the run says it
             message = " ".join(str(exc).split())
             problem = f"the clock's now() raised {type(exc).__name__}" + (
                 f": {message}" if message else ""

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 from .crash import crashpoint
 from .filemode import kept_mode, set_mode
 from .madedir import in_made_dir
+from .oserrors import OwnOSError
 from .signals import held_stops
 
 if TYPE_CHECKING:
@@ -66,7 +67,7 @@ _KINDS = {
 }
 
 
-class NotAFile(OSError):
+class NotAFile(OwnOSError):
     """A path that is there but no regular file where one must be.
 
     A FIFO, a device, a socket; a symlink where none is followed. Its ``strerror`` says
@@ -78,7 +79,7 @@ class NotAFile(OSError):
         super().__init__(errno.EINVAL, f"not a regular file ({self.kind}){why}", os.fspath(path))
 
 
-class FileTooLarge(OSError):
+class FileTooLarge(OwnOSError):
     """A file larger than its reader takes (``read_regular``): refused before it is read."""
 
     def __init__(self, path: Path, size: int, limit: int) -> None:

@@ -11,6 +11,7 @@ import sys
 from collections.abc import MutableMapping
 from typing import Any, Final, Protocol, TextIO, cast
 
+from .._exceptions import INTERRUPTS
 from .secrets import redact
 
 __all__ = [
@@ -163,7 +164,9 @@ class _Unfailing:
     def write(self, text: str) -> int:
         try:
             self._stream.write(text)
-        except Exception:  # noqa: BLE001 - a closed stream's ValueError, a bridge's own error
+        except INTERRUPTS:
+            raise
+        except BaseException:  # noqa: BLE001 - a closed stream's ValueError, a bridge's own error
             self.dropped += 1
         return len(text)
 
@@ -173,7 +176,9 @@ class _Unfailing:
             return
         try:
             flush()
-        except Exception:  # noqa: BLE001 - as in write
+        except INTERRUPTS:
+            raise
+        except BaseException:  # noqa: BLE001 - as in write
             self.dropped += 1
 
 

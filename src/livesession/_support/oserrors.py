@@ -14,12 +14,13 @@ import errno
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 from .text import command
 
 __all__ = [
     "ROOM_AGAIN",
+    "OwnOSError",
     "cwd_gone",
     "cwd_kept",
     "errno_of",
@@ -34,6 +35,27 @@ __all__ = [
     "way_out",
     "working_dir",
 ]
+
+
+class OwnOSError(OSError):
+    """An ``OSError`` of livesession's whose ``__init__`` takes other arguments than OSError's.
+
+    It pickles and copies as itself, its attributes with it, as ``LiveSessionError`` does:
+    OSError's own ``__reduce__`` rebuilt it as ``type(self)(errno, strerror, filename)``,
+    which its ``__init__`` refused, so a worker process's (a ``JsonlIdempotencyStore`` on a
+    FIFO) could not come back to its host, and broke the host's process pool.
+    """
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuilt, (type(self), self.args, self.filename), self.__dict__ or None)
+
+
+def _rebuilt(cls: type[OSError], args: tuple[Any, ...], filename: object) -> OSError:
+    """``cls`` as OSError's ``__init__`` makes it from ``args``, without the subclass's."""
+    error = cls.__new__(cls, *args)
+    OSError.__init__(error, *args, *(() if filename is None else (filename,)))
+    return error
+
 
 ROOM_AGAIN: Final = "the file system has room again"
 """When an unsealed run may be resumed after a full disk (and when no errno is known)."""

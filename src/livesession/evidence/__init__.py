@@ -224,9 +224,9 @@ class _Fired:
 
 @with_context
 def write_evidence(
-    run_dir: Path,
+    run_dir: str | os.PathLike[str],
     *,
-    out_dir: Path | None = None,
+    out_dir: str | os.PathLike[str] | None = None,
     progress: Callable[[str], None] | None = None,
     rerun_timeout_s: float | None = None,
 ) -> EvidenceResult:
@@ -242,8 +242,9 @@ def write_evidence(
     terminal). One at a time: a second evidence of the run (or into ``out_dir``) meanwhile
     is refused with ``RunHeld``, nothing written (``_lock``): the SHA-256 is the file's.
     """
-    with bundle_lock(run_dir, out_dir or run_dir) as held:
-        return _write_evidence(run_dir, out_dir, progress, rerun_timeout_s, held)
+    run, out = Path(run_dir), None if out_dir is None else Path(out_dir)  # a str is a path too
+    with bundle_lock(run, out or run) as held:
+        return _write_evidence(run, out, progress, rerun_timeout_s, held)
 
 
 def _write_evidence(
