@@ -286,6 +286,16 @@ def _sealed_verdict(state: object, *, failed: bool) -> Verdict:
     return Verdict.COMPLETED
 
 
+def _text(record: dict[str, Any] | None, key: str) -> str | None:
+    """``record[key]`` when it is a string, else None (unknown).
+
+    A file a tool damaged (``"fsm_state": 7``) is said as unknown, never handed on as a
+    state: ``list`` failed on it with a traceback.
+    """
+    value = (record or {}).get(key)
+    return value if isinstance(value, str) else None
+
+
 def run_status(run_dir: Path, *, now: dt.datetime | None = None) -> RunStatus:
     """Where the run in ``run_dir`` stands. Never raises for a bad path (``not_a_run``).
 
@@ -316,8 +326,8 @@ def run_status(run_dir: Path, *, now: dt.datetime | None = None) -> RunStatus:
         cfg, meta = None, {}
     checkpoint = read_json_object(run_dir / names.CHECKPOINT)
     snapshot = last_whole_line(run_dir / names.SNAPSHOTS)
-    state = (snapshot or {}).get("fsm_state") or checkpoint.get("fsm_state")
-    status = (snapshot or {}).get("status")
+    state = _text(snapshot, "fsm_state") or _text(checkpoint, "fsm_state")
+    status = _text(snapshot, "status")
     seal = None if holder is not None else claimed_seal(run_dir, checkpoint, snapshot)
     unwritten = seal is not None and seal.unwritten and not seal.doubt
     if unwritten:  # shown as the sealing checkpoint `resume` writes will show it
@@ -350,7 +360,7 @@ def run_status(run_dir: Path, *, now: dt.datetime | None = None) -> RunStatus:
     return RunStatus(
         run_dir=str(run_dir),
         verdict=verdict,
-        run_id=cfg.run_id if cfg is not None else (snapshot or {}).get("run_id"),
+        run_id=cfg.run_id if cfg is not None else _text(snapshot, "run_id"),
         problem=doubt,
         sealed=whole,
         state=state,
