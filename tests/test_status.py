@@ -480,6 +480,40 @@ def test_list_goes_on_past_a_run_it_cannot_read(
         list_runs(out)
 
 
+def test_list_goes_on_past_a_directory_it_may_not_look_into(
+    completed: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Bug (found over a desk's out/runs, as a user other than the runs' owner): a directory
+    `list` may not look into (another user's run made with umask 077, the `lost+found` of
+    a file system mounted at out/runs) ended `list` with `livesession: error:
+    DIR/run.json: Permission denied`, exit 2, and no run listed: the earlier fix for an
+    unreadable run file covered the run's files, not the look at whether it is a run. It
+    is listed `unread`, as that run is, and the others with it."""
+    out = completed.parent
+    private = out / "private"
+    private.mkdir()
+    real = status_module.is_run_dir
+
+    def refused(path: Path) -> bool:
+        if path == private:  # stat of private/run.json without search permission on private
+            raise PermissionError(13, "Permission denied", str(private / names.RUN_META))
+        return real(path)
+
+    monkeypatch.setattr(status_module, "is_run_dir", refused)
+    assert main(["list", str(out), "--json"]) == 2
+    captured = capsys.readouterr()
+    said = f"{private / names.RUN_META}: Permission denied"
+    assert captured.err == f"livesession: error: {said}\n"
+    runs = json.loads(captured.out)["runs"]
+    assert [(r["run_dir"], r["verdict"], r["unread"]) for r in runs] == [
+        (str(completed), "completed", False),
+        (str(private), "needs_operator", True),
+    ]
+    assert main(["list", str(out)]) == 2
+    rows = [line.split()[:2] for line in capsys.readouterr().out.splitlines()[1:]]
+    assert rows == [["done", "completed"], ["?", "(private)"]]
+
+
 @pytest.mark.broken_run("a tool wrote numbers where the last snapshot's state and status were")
 def test_list_goes_on_past_a_snapshot_whose_state_is_no_text(
     completed: Path, capsys: pytest.CaptureFixture[str]

@@ -404,7 +404,8 @@ def list_runs(
     running; one whose writer was killed so, as what ``status`` calls it. With ``refused``
     a run whose file the system will not let it read is listed too, ``unread``, its
     ``problem`` naming the file, and the ``OSError`` added to ``refused``: the other runs
-    are not hidden by it.
+    are not hidden by it. So is a directory it may not look into (another user's, mode
+    700): whether it holds a run cannot be told.
 
     Raises:
         RunDirectoryError: ``out_dir`` is missing, not a directory, or a run itself.
@@ -422,18 +423,16 @@ def list_runs(
     now = now or _clock.SystemClock().now()
     found = []
     for child in sorted(out_dir.iterdir()):
-        if (
-            child.is_dir()
-            and not child.name.startswith(".")
-            and (is_run_dir(child) or only_a_writer_lock(child))  # one starting, or killed so
-        ):
-            try:
+        if child.name.startswith("."):
+            continue
+        try:  # a directory it may not look into (another user's run) is unread, not the end
+            if child.is_dir() and (is_run_dir(child) or only_a_writer_lock(child)):
                 found.append(run_status(child, now=now))
-            except OSError as exc:
-                if refused is None:
-                    raise
-                refused.append(exc)
-                found.append(_unreadable(child, exc))
+        except OSError as exc:
+            if refused is None:
+                raise
+            refused.append(exc)
+            found.append(_unreadable(child, exc))
     return found
 
 
