@@ -237,6 +237,32 @@ class TestReadersSayItAndWaitNot:
         )
         assert _snapshot(tmp_path) == before
 
+    @pytest.mark.parametrize("name", ["checkpoint.json", "run.json", "events.jsonl"])
+    def test_the_exporter_answers_503_and_waits_not(self, sealed: Path, name: str) -> None:
+        """Found scraping every run of a desk's out/runs with ``make_exporter``: a
+        ``checkpoint.json`` that is a FIFO held the scrape for ever (the exporter asked it
+        whether the run had crashed), and a ``run.json`` that is one was answered ``200``,
+        where ``livesession prom`` refuses both. Every such file is the one-line ``503``."""
+        pytest.importorskip("prometheus_client")
+        import wsgiref.util
+
+        from livesession.prom import make_exporter
+
+        (sealed / name).unlink()
+        os.mkfifo(sealed / name)
+        environ: dict[str, object] = {}
+        wsgiref.util.setup_testing_defaults(environ)
+        statuses: list[str] = []
+
+        def scrape() -> bytes:
+            app = make_exporter(sealed)
+            return b"".join(app(environ, lambda status, *_: statuses.append(status)))
+
+        outcome = without_waiting_on(sealed / name, scrape)
+        assert statuses == ["503 Service Unavailable"]
+        said = f"{sealed / name}: not a regular file (a FIFO)"
+        assert outcome == {"value": f"livesession: cannot read the run {sealed}: {said}\n".encode()}
+
     def test_a_symlink_to_a_device_is_named_and_not_read(
         self, sealed: Path, capsys: pytest.CaptureFixture[str]
     ) -> None:

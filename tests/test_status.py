@@ -315,6 +315,7 @@ def test_a_line_after_the_seal_is_not_completed(
     assert not verify_run(cut).ok
 
 
+_A_DIRECTORY = b"<a directory>"
 _KEPT_LOST = {
     # name: (file, its new bytes (None: removed), the problem said)
     "checkpoint removed": (
@@ -326,6 +327,11 @@ _KEPT_LOST = {
     "checkpoint cut": (names.CHECKPOINT, b'{"book": {', "checkpoint.json is not a JSON object"),
     "run.json removed": (names.RUN_META, None, "run.json is missing"),
     "config.json cut": (names.CONFIG, b'{"run_id": "do', "config.json is not a JSON object"),
+    # A directory in the file's place (found over a desk's out/runs): status, and list with
+    # it for every run, said `livesession: error: DIR/run.json: Is a directory`, exit 2, as
+    # for a file the system will not let it read, where it is the run's own flaw.
+    "run.json a directory": (names.RUN_META, _A_DIRECTORY, "run.json is not a JSON object"),
+    "config.json a directory": (names.CONFIG, _A_DIRECTORY, "config.json is not a JSON object"),
 }
 
 
@@ -339,14 +345,20 @@ def test_a_sealed_run_that_lost_a_kept_file_is_not_completed(
     name, data, said = _KEPT_LOST[case]
     cut = tmp_path / "cut"
     shutil.copytree(completed, cut)
-    if data is None:
+    if data is None or data is _A_DIRECTORY:
         (cut / name).unlink()
-    else:
+    if data is _A_DIRECTORY:
+        (cut / name).mkdir()
+    elif data is not None:
         (cut / name).write_bytes(data)
     code, status = _status(capsys, cut)
     assert (code, status["verdict"]) == (5, "needs_operator")
     assert status["problem"] == f"the seal is not borne out: {said}"
     assert not verify_run(cut).ok
+    assert main(["list", str(tmp_path)]) == 0
+    assert [line.split()[:3] for line in capsys.readouterr().out.splitlines()[1:]] == [
+        ["done", "(cut)", "needs_operator"]
+    ]
 
 
 @pytest.mark.parametrize("what", ["missing", "empty", "file", "foreign"])
@@ -466,6 +478,66 @@ def test_list_goes_on_past_a_run_it_cannot_read(
     assert captured.err == f"livesession: error: {snapshots}: Permission denied\n"
     with pytest.raises(PermissionError):  # the API without refused= raises, as it did
         list_runs(out)
+
+
+def test_list_goes_on_past_a_directory_it_may_not_look_into(
+    completed: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Bug (found over a desk's out/runs, as a user other than the runs' owner): a directory
+    `list` may not look into (another user's run made with umask 077, the `lost+found` of
+    a file system mounted at out/runs) ended `list` with `livesession: error:
+    DIR/run.json: Permission denied`, exit 2, and no run listed: the earlier fix for an
+    unreadable run file covered the run's files, not the look at whether it is a run. It
+    is listed `unread`, as that run is, and the others with it."""
+    out = completed.parent
+    private = out / "private"
+    private.mkdir()
+    real = status_module.is_run_dir
+
+    def refused(path: Path) -> bool:
+        if path == private:  # stat of private/run.json without search permission on private
+            raise PermissionError(13, "Permission denied", str(private / names.RUN_META))
+        return real(path)
+
+    monkeypatch.setattr(status_module, "is_run_dir", refused)
+    assert main(["list", str(out), "--json"]) == 2
+    captured = capsys.readouterr()
+    said = f"{private / names.RUN_META}: Permission denied"
+    assert captured.err == f"livesession: error: {said}\n"
+    runs = json.loads(captured.out)["runs"]
+    assert [(r["run_dir"], r["verdict"], r["unread"]) for r in runs] == [
+        (str(completed), "completed", False),
+        (str(private), "needs_operator", True),
+    ]
+    assert main(["list", str(out)]) == 2
+    rows = [line.split()[:2] for line in capsys.readouterr().out.splitlines()[1:]]
+    assert rows == [["done", "completed"], ["?", "(private)"]]
+
+
+@pytest.mark.broken_run("a tool wrote numbers where the last snapshot's state and status were")
+def test_list_goes_on_past_a_snapshot_whose_state_is_no_text(
+    completed: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Bug (found over a desk's out/runs): one run whose last snapshot a tool damaged
+    (`"fsm_state": 7`) ended `list` with a traceback (`TypeError: object of type 'int' has
+    no len()`), no run listed; `status --json` handed the 7 on as the state. Such a value
+    is unknown, as a missing one is."""
+    out = completed.parent
+    damaged = out / "damaged"
+    shutil.copytree(completed, damaged)
+    snapshots = damaged / names.SNAPSHOTS
+    *kept, last = snapshots.read_bytes().splitlines(keepends=True)
+    record = orjson.loads(last) | {"fsm_state": 7, "status": ["STOPPED"], "run_id": {}}
+    snapshots.write_bytes(b"".join(kept) + orjson.dumps(record) + b"\n")
+    (damaged / names.RUN_META).unlink()  # the run id then comes from the snapshot
+
+    assert main(["list", str(out)]) == 0
+    rows = [line.split()[:3] for line in capsys.readouterr().out.splitlines()[1:]]
+    assert rows == [["?", "(damaged)", "needs_operator"], ["done", "completed", "STOPPED"]]
+    code, status = _status(capsys, damaged)
+    assert code == 5
+    # The state is then the checkpoint's; the status and the run id are unknown.
+    assert (status["state"], status["status"], status["run_id"]) == ("STOPPED", None, None)
 
 
 def test_list_of_a_missing_directory_is_bad_input(

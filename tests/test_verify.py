@@ -1047,6 +1047,22 @@ class TestConfigRecorded:
             (run / other).unlink(missing_ok=True)
         assert verify_run(run).ok
 
+    @pytest.mark.parametrize("name", ["config.json", "checkpoint.json", "run.json"])
+    def test_a_directory_in_the_place_of_a_kept_file_is_found(self, tmp_path, name):
+        """A sealed run whose run.json, config.json or checkpoint.json a tool replaced with a
+        directory verified OK (found over a desk's out/runs), while status called it
+        needs_operator and resume refused it: the file's content is lost as if removed."""
+        run = self._run(tmp_path)
+        kept = (run / name).read_bytes()
+        (run / name).unlink()
+        (run / name).mkdir()
+
+        (violation,) = verify_run(run).violations
+        assert violation.startswith(f"{name}: missing ({name} is a directory, not a file), but ")
+        (run / name).rmdir()
+        (run / name).write_bytes(kept)
+        assert verify_run(run).ok
+
     @pytest.mark.parametrize(
         ("written", "said"),
         [

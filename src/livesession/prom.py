@@ -69,11 +69,13 @@ from typing import TYPE_CHECKING, Any, Final
 
 from ._artifacts import names
 from ._artifacts.releases import release_of, written_by_other_release
+from ._artifacts.runfiles import odd_files
 from ._artifacts.runread import read_json_object
 from ._artifacts.timings import STEP_BUCKETS_SECONDS
 from ._prom_view import _DECIDED, _EventFold, _RunView
 from ._prom_wsgi import guarded
 from ._rundir.livecut import crashed_cut, live_cut
+from ._support.fsutil import NotAFile
 from ._support.optional import import_optional
 from ._support.outfile import write_output
 
@@ -209,6 +211,7 @@ class _RunCollector:
             InfoMetricFamily,
         )
 
+        _refuse_odd(self.run_dir)
         cut, self.live = _where_to_stop(self.run_dir)
         with self._keeping:
             kept, self._kept = self._kept, None
@@ -248,6 +251,21 @@ class _RunCollector:
             gauge.add_metric([run_id], gauges[name])
             yield gauge
         yield _histogram(run_id, read_json_object(self.run_dir / names.TIMINGS))
+
+
+def _refuse_odd(run_dir: Path) -> None:
+    """Raise ``NotAFile`` for the first file of the run that is no regular file.
+
+    Nothing is opened (``lstat`` only): the exporter read a ``checkpoint.json`` that is a
+    FIFO and waited for a writer for ever, and answered others (``run.json``, a symlink)
+    with a ``200``, where ``livesession prom`` refuses them all; it answers ``503`` now.
+    """
+    for name in odd_files(run_dir):
+        try:
+            mode = (run_dir / name).lstat().st_mode
+        except OSError:
+            continue  # gone since the look
+        raise NotAFile(run_dir / name, mode)
 
 
 def _where_to_stop(run_dir: Path) -> tuple[RunCut | None, str]:

@@ -287,6 +287,16 @@ def _sealed_verdict(state: object, *, failed: bool) -> Verdict:
     return Verdict.COMPLETED
 
 
+def _text(record: dict[str, Any] | None, key: str) -> str | None:
+    """``record[key]`` when it is a string, else None (unknown).
+
+    A file a tool damaged (``"fsm_state": 7``) is said as unknown, never handed on as a
+    state: ``list`` failed on it with a traceback.
+    """
+    value = (record or {}).get(key)
+    return value if isinstance(value, str) else None
+
+
 def run_status(run_dir: str | os.PathLike[str], *, now: dt.datetime | None = None) -> RunStatus:
     """Where the run in ``run_dir`` stands. Never raises for a bad path (``not_a_run``).
 
@@ -319,8 +329,8 @@ def run_status(run_dir: str | os.PathLike[str], *, now: dt.datetime | None = Non
         cfg, meta = None, {}
     checkpoint = read_json_object(run_dir / names.CHECKPOINT)
     snapshot = last_whole_line(run_dir / names.SNAPSHOTS)
-    state = (snapshot or {}).get("fsm_state") or checkpoint.get("fsm_state")
-    status = (snapshot or {}).get("status")
+    state = _text(snapshot, "fsm_state") or _text(checkpoint, "fsm_state")
+    status = _text(snapshot, "status")
     seal = None if holder is not None else claimed_seal(run_dir, checkpoint, snapshot)
     unwritten = seal is not None and seal.unwritten and not seal.doubt
     if unwritten:  # shown as the sealing checkpoint `resume` writes will show it
@@ -353,7 +363,7 @@ def run_status(run_dir: str | os.PathLike[str], *, now: dt.datetime | None = Non
     return RunStatus(
         run_dir=str(run_dir),
         verdict=verdict,
-        run_id=cfg.run_id if cfg is not None else (snapshot or {}).get("run_id"),
+        run_id=cfg.run_id if cfg is not None else _text(snapshot, "run_id"),
         problem=doubt,
         sealed=whole,
         state=state,
@@ -397,7 +407,8 @@ def list_runs(
     running; one whose writer was killed so, as what ``status`` calls it. With ``refused``
     a run whose file the system will not let it read is listed too, ``unread``, its
     ``problem`` naming the file, and the ``OSError`` added to ``refused``: the other runs
-    are not hidden by it.
+    are not hidden by it. So is a directory it may not look into (another user's, mode
+    700): whether it holds a run cannot be told.
 
     Raises:
         RunDirectoryError: ``out_dir`` is missing, not a directory, or a run itself.
@@ -415,18 +426,16 @@ def list_runs(
     now = now or _clock.SystemClock().now()
     found = []
     for child in sorted(out_dir.iterdir()):
-        if (
-            child.is_dir()
-            and not child.name.startswith(".")
-            and (is_run_dir(child) or only_a_writer_lock(child))  # one starting, or killed so
-        ):
-            try:
+        if child.name.startswith("."):
+            continue
+        try:  # a directory it may not look into (another user's run) is unread, not the end
+            if child.is_dir() and (is_run_dir(child) or only_a_writer_lock(child)):
                 found.append(run_status(child, now=now))
-            except OSError as exc:
-                if refused is None:
-                    raise
-                refused.append(exc)
-                found.append(_unreadable(child, exc))
+        except OSError as exc:
+            if refused is None:
+                raise
+            refused.append(exc)
+            found.append(_unreadable(child, exc))
     return found
 
 

@@ -190,6 +190,8 @@ def _read_meta(run_dir: Path) -> dict[str, Any]:
         raise RunDirectoryError(
             f"{run_dir} is not a livesession run directory (no {names.RUN_META})"
         ) from None
+    except IsADirectoryError:  # the run's own flaw, as a missing file: not the host refusing
+        raise RunDirectoryError(f"{meta_path} is a directory, not a file") from None
     except orjson.JSONDecodeError as exc:  # why, too: a BOM a copy put there, say
         raise RunDirectoryError(f"{meta_path} is corrupt (not JSON: {exc})") from None
     if not isinstance(meta, dict) or meta.get("format") not in names.RUN_FORMATS_READ:
@@ -220,6 +222,8 @@ def read_run_config(
         cfg = DryrunConfig.from_mapping(data)
     except FileNotFoundError:
         raise RunDirectoryError(f"{run_dir} has no {names.CONFIG}") from None
+    except IsADirectoryError:
+        raise RunDirectoryError(f"{run_dir / names.CONFIG} is a directory, not a file") from None
     except UnrecordablePath as exc:  # the locale's, or the name's: the file is sound
         raise RunDirectoryError(f"{run_dir / names.CONFIG}: {exc}") from None
     except (orjson.JSONDecodeError, ConfigError) as exc:

@@ -63,8 +63,16 @@ _UNREAD: Final = {
 
 
 def _absent(path: Path) -> bool:
-    """Nothing is at ``path`` (a symlink, even a dangling one, is a violation of its own)."""
-    return not path.exists() and not path.is_symlink()
+    """No file is at ``path``: nothing, or a directory.
+
+    A symlink, even a dangling one, is a violation of its own.
+    """
+    return not path.is_symlink() and (path.is_dir() or not path.exists())
+
+
+def _missing(path: Path) -> str:
+    """``missing``, saying so when a directory is in the file's place (as for an artifact)."""
+    return f"missing ({path.name} is a directory, not a file)" if path.is_dir() else "missing"
 
 
 def _made(run_dir: Path) -> str | None:
@@ -97,15 +105,16 @@ def check_kept(
             report.add(
                 name,
                 0,
-                f"missing, but {made} shows livesession made this run, and it writes {name} "
-                f"before any record: {lost}; {_RESTORE}",
+                f"{_missing(run_dir / name)}, but {made} shows livesession made this run, and "
+                f"it writes {name} before any record: {lost}; {_RESTORE}",
             )
     if lost_checkpoint(run_dir, bars):
         report.add(
             names.CHECKPOINT,
             0,
-            f"missing, but {names.EVENTS} records steps: the run had a checkpoint (written as "
-            f"the session activates, before its first bar) and lost it; {_RESTORE}",
+            f"{_missing(run_dir / names.CHECKPOINT)}, but {names.EVENTS} records steps: the run "
+            f"had a checkpoint (written as the session activates, before its first bar) and lost "
+            f"it; {_RESTORE}",
         )
     _check_run_meta(report, run_dir)
     _check_config_hash(report, run_dir, config_sha256)
