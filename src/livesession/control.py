@@ -61,7 +61,7 @@ from ._rundir.livecut import checkpointed_stop
 from ._rundir.lock import Holder, holder_of, not_a_cli_writer, stopped
 from ._rundir.seal import describe_seal, last_stop
 from ._rundir.standing import heartbeat
-from ._rundir.starting import STARTING, is_starting, killed_before_writing, only_a_writer_lock
+from ._rundir.starting import STARTING, is_starting, killed_before_writing, no_run_yet
 from ._rundir.watch import RunWatch
 from ._support.logging import get_logger
 from ._support.signals import SignalStop, act_on_owed_stops, ours
@@ -365,7 +365,7 @@ def _stopped(watch: RunWatch, holder: Holder, who: str) -> ControlOutcome | None
         watch.waiting = _sealed_but_held(watch.run_dir)
         return None
     run_dir, stop = watch.run_dir, last_stop(watch.run_dir)
-    if not run_dir.exists() or only_a_writer_lock(run_dir):  # stopped while it started
+    if not run_dir.exists() or no_run_yet(run_dir):  # stopped while it started
         return _stopped_starting(run_dir, who)
     if stop is None:
         # Nothing holds the run now and it is unfinished: 8, as for any such run, never 4

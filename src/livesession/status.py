@@ -94,7 +94,7 @@ from ._rundir.standing import (
     trading_of,
     unbooked_fill,
 )
-from ._rundir.starting import killed_before_writing, only_a_writer_lock, start_again, starting_says
+from ._rundir.starting import killed_before_writing, no_run_yet, start_again, starting_says
 from ._support.oserrors import said as oserror_said
 from ._support.text import command, one_line
 
@@ -429,7 +429,7 @@ def list_runs(
         if child.name.startswith("."):
             continue
         try:  # a directory it may not look into (another user's run) is unread, not the end
-            if child.is_dir() and (is_run_dir(child) or only_a_writer_lock(child)):
+            if child.is_dir() and (is_run_dir(child) or no_run_yet(child)):
                 found.append(run_status(child, now=now))
         except OSError as exc:
             if refused is None:

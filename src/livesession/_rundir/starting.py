@@ -33,7 +33,7 @@ __all__ = [
     "STARTING",
     "is_starting",
     "killed_before_writing",
-    "only_a_writer_lock",
+    "no_run_yet",
     "require_written",
     "start_again",
     "starting_says",
@@ -65,14 +65,14 @@ def starting_says(run_dir: Path, *, no_run: bool) -> str:
     return RECORDING if killed_while_starting(run_dir) else ""
 
 
-def only_a_writer_lock(run_dir: Path) -> bool:
+def no_run_yet(run_dir: Path) -> bool:
     """Whether ``run_dir`` holds ``writer.lock`` and no run: at most ``first_writes_left``."""
     return first_writes_left(run_dir) is not None
 
 
 def is_starting(run_dir: Path) -> bool:
-    """Whether a writer holds ``run_dir`` before it wrote the run (``writer.lock`` alone)."""
-    return only_a_writer_lock(run_dir) and is_held(run_dir)
+    """Whether a writer holds ``run_dir`` before it wrote the run (``no_run_yet``)."""
+    return no_run_yet(run_dir) and is_held(run_dir)
 
 
 def killed_before_writing(run_dir: Path) -> str:
