@@ -1,7 +1,7 @@
-"""Pinned bytes of failure-path runs: every rail, both kill switches, a reconciliation
-escalation, leases, a lost sink, crash resumes, an exhausted CSV feed, a five-decimal
-EURUSD file, a faulty venue, an unhealthy broker, and failures during the run (a strategy
-or feed that raises).
+"""Pinned bytes of failure-path runs: every rail (portfolio heat with many orders resting
+too), both kill switches, a reconciliation escalation, leases, a lost sink, crash resumes,
+an exhausted CSV feed, a five-decimal EURUSD file, a faulty venue, an unhealthy broker, and
+failures during the run (a strategy or feed that raises).
 
 ``test_pinned_bytes.py`` pins four happy-path runs; these pins cover the paths a refactor is
 most likely to disturb without any happy-path byte moving. Each run pins the SHA-256 of the
@@ -42,7 +42,7 @@ import orjson
 import pytest
 
 from _eurusd import EURUSD_TOML, eurusd_csv
-from _scripted import ScriptedFeed, ScriptedStrategy, buy, sell
+from _scripted import SYMBOL, ScriptedFeed, ScriptedStrategy, buy, sell
 from livesession import (
     DryrunConfig,
     LiveSessionOrchestrator,
@@ -156,6 +156,12 @@ PINNED: dict[str, dict[str, str]] = {
         "state_snapshots.jsonl": "120efe3dee5d6729506265523736cb083c12d651694b075ae519309a9d702bbe",
         "metrics.json": "b50056e95f4b77f72b54b1ab37c0d0e9c2c24806ba7d292e8ce0bf4ba0cbd9e6",
         "audit.jsonl": "17b081e1e3110b8d06f0a7ff7de4cc5f43678e00dd1d053716af994d6e098b43",
+    },
+    "rail-heat-resting": {
+        "events.jsonl": "9f2b0a35b57165ad958cd8538d565d24b746441d4f23ac48877d7a37e4a44f96",
+        "state_snapshots.jsonl": "5fcc83ed1d8982f951c33a4ac2660e44d3fdf883fc8252b3fc7dfe662e438f42",
+        "metrics.json": "ac80451681abc3d54d4b7209ab74483fa9ae4ea72cd219e54e2a4058d9c8d676",
+        "audit.jsonl": "9ff060f65d11120d9f426b06387d759a895a77b2d7695ae7b08eaca2c58e1b2e",
     },
     "rails-scripted": {
         "events.jsonl": "1262ecad60db8da8c1ba50c6da0d8179f6eb01d03066dccf9da973393dfd5ac9",
@@ -578,6 +584,57 @@ def _scripted_rails(_tmp: Path) -> dict[str, bytes]:
     return artifacts
 
 
+def _resting_heat(_tmp: Path) -> dict[str, bytes]:
+    """Many limit orders resting on both sides of a long position, PORTFOLIO_HEAT firing.
+
+    More than sixteen orders rest at once (the book keeps the rails' sums from there on),
+    with quantities and prices written to different decimal places, reduce-only legs, and
+    fills as the price falls through the bids and rises through the offers.
+    """
+    most_open: list[int] = [0]
+
+    def script(n: int, bar: Any, view: Any) -> list[OrderIntent]:
+        most_open[0] = max(most_open[0], len(view.open_orders(SYMBOL)))
+        if n == 1:
+            return [buy("0.300")]
+        if n > 12:
+            return []
+        close = bar.close
+        limit = {"order_type": OrderType.LIMIT}
+        intents = [
+            buy(f"0.0{n % 10}5", **limit, limit_price=close - D(f"{40 + 7 * n}.25")),
+            buy("0.0200", **limit, limit_price=close - D(f"{90 + 11 * n}")),
+            sell(f"0.{n + 10}", **limit, limit_price=close + D(f"{30 + 9 * n}.5")),
+            sell("0.015", **limit, limit_price=close + D(f"{120 + 5 * n}.75")),
+        ]
+        if n % 3 == 0:
+            intents.append(sell("0.01", **limit, limit_price=close + D("300"), reduce_only=True))
+        return intents
+
+    closes = ["40000.00"] * 13 + [f"{40000 - 60 * k}.00" for k in range(1, 5)]
+    closes += [f"{39760 + 110 * k}.00" for k in range(1, 8)]
+    sinks = Sinks()
+    orch = _session(
+        sinks,
+        run_id="rail-heat-resting",
+        steps=24,
+        strategy_id="scripted",
+        feed=ScriptedFeed(closes, spread="20.5"),
+        strategy=ScriptedStrategy(script),
+        risk={"portfolio_heat_pct": "0.008", "max_orders_per_sec": 1000},
+    )
+    assert orch.preflight()
+    orch.activate()
+    orch.run_n_steps(24)
+    orch.close()
+    artifacts = _memory(sinks)
+    assert most_open[0] > 16, most_open
+    assert "PORTFOLIO_HEAT" in _rules(artifacts)
+    assert _payloads(artifacts, "ORDER_FILLED")
+    assert orch.status is SessionStatus.COMPLETED
+    return artifacts
+
+
 def _operator_kill(_tmp: Path) -> dict[str, bytes]:
     """kill() mid-run with a position open: HALTED, flattened, audited; then closed."""
     sinks = Sinks()
@@ -849,6 +906,7 @@ def _input_error(run_id: str, *, strategy_fails: bool) -> Callable[[Path], dict[
 
 _API_RUNS: dict[str, Callable[[Path], dict[str, bytes]]] = {
     "rails-scripted": _scripted_rails,
+    "rail-heat-resting": _resting_heat,
     "kill-operator": _operator_kill,
     "reconcile-escalated": _reconcile_escalation,
     "broker-unhealthy": _broker_unhealthy,
