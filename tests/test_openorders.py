@@ -228,6 +228,30 @@ class TestCases:
         assert book.open_quantity("BTC/USDT", Side.BUY) == 0
         assert book.open_quantity("BTC/USDT", Side.SELL) == D(3)
 
+    def test_an_order_walked_leaves_no_digits_in_the_sum(self):
+        """The cheapest SELL (99.50) closes the long; the sum is written as the rest are."""
+        book = self._book()
+        book.add_order(_order("e", "BTC/USDT", Side.BUY, "1", None, reduce_only=False))
+        book.apply_fill("e", "t1", D(1), D("100.00"))
+        book.add_order(_order("a", "BTC/USDT", Side.SELL, "1", "99.50", reduce_only=False))
+        book.add_order(_order("b", "BTC/USDT", Side.SELL, "1", "101", reduce_only=False))
+        _same(book)
+        assert str(book.stop_risk()) == "101"
+
+    def test_a_room_whose_subtractions_round_is_walked(self):
+        """Long 1E+28 against SELLs of 0.6, 0.6, 0.6 and 9999999999999999999999999998: the
+        exact sum fits the room, but each subtraction rounds the room down, and the last
+        order keeps 1 it cannot close (as the scan always counted it)."""
+        book = self._book()
+        book.add_order(_order("e", "BTC/USDT", Side.BUY, "1E+28", None, reduce_only=False))
+        book.apply_fill("e", "t1", D("1E+28"), D("100.00"))
+        for i, price in enumerate(("1", "2", "3")):
+            book.add_order(_order(f"s{i}", "BTC/USDT", Side.SELL, "0.6", price, reduce_only=False))
+        last = "9999999999999999999999999998"
+        book.add_order(_order("s3", "BTC/USDT", Side.SELL, last, "4", reduce_only=False))
+        _same(book)
+        assert book.stop_risk() == D(4)
+
     def test_sums_past_the_context_s_digits_round_as_the_scan_does(self):
         book = self._book()
         big = "9999999999999999999999999.999"
@@ -282,3 +306,26 @@ def test_a_new_order_s_sums_do_not_walk_every_resting_order():
         assert book.open_quantity("BTC/USDT", Side.BUY).as_tuple() == quantity.as_tuple()
         assert book.open_quantity("BTC/USDT", Side.SELL, reducing=True) == D("0.001")
         assert book.stop_risk().as_tuple() == risk.as_tuple()
+
+
+def test_orders_that_only_close_a_position_are_not_walked(monkeypatch):
+    """Long 10 with 1,000 SELL 0.001 resting: each only closes, which the exact sum of what
+    they have left shows at once; they are not walked for every new order."""
+    with localcontext(CONTEXT):
+        book = Book(initial_cash=D("100000"))
+        book.mark("BTC/USDT", D("100.00"))
+        book.add_order(_order("e", "BTC/USDT", Side.BUY, "10", None, reduce_only=False))
+        book.apply_fill("e", "t1", D(10), D("100.00"))
+        for i in range(1000):
+            price = f"{100 + i % 50}"
+            book.add_order(
+                _order(f"s{i}", "BTC/USDT", Side.SELL, "0.001", price, reduce_only=False)
+            )
+        book.add_order(_order("b", "BTC/USDT", Side.BUY, "0.5", "99", reduce_only=False))
+
+        def walked(*_args: object) -> None:
+            raise AssertionError("walked")
+
+        monkeypatch.setattr(openorders._Kept, "_walk", walked)
+        assert book.stop_risk().as_tuple() == _stop_risk(book).as_tuple()
+        assert book.stop_risk() == D("49.5")

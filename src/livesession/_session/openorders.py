@@ -141,7 +141,7 @@ class _Group:
 class _Entry:
     """What one open order was filed under: its keys, what it has left, its price, its term."""
 
-    __slots__ = ("left", "price", "reduce_only", "side", "symbol", "term")
+    __slots__ = ("exponent", "left", "price", "reduce_only", "side", "symbol", "term")
 
     def __init__(self, live: OpenOrder) -> None:
         order = live.order
@@ -150,6 +150,7 @@ class _Entry:
         self.price = order.limit_price or None
         # What it adds when none of it closes, as the scan works it out.
         self.term = (self.left - ZERO) * self.price if self.price and self.left else None
+        self.exponent = 0 if self.term is None else _exponent(self.term)
 
 
 _KEPT_FROM = 16
@@ -331,6 +332,8 @@ class _Kept:
             price = last.get(symbol, ZERO)
             if group.floating and (group.at is None or not _same(group.at, price)):
                 _price_floating(group, self._entries, price)
+            if room > 0 and _closes_all(room, self._left[(symbol, side, False)]):
+                continue  # each of its orders only closes: it adds nothing
             parts.append(group.limit_total)
             parts.append(group.at_total)
             if room > 0:
@@ -343,20 +346,42 @@ class _Kept:
         Their terms assume they close nothing; an order walked adds what it does not close.
         """
         change = _Sum()
-        floating = ((price, cid) for cid in group.floating)
-        entries = self._entries
-        for at, cid in heapq.merge(group.limits, floating):
-            left = entries[cid].left
+        taken = ZERO  # the terms of the orders walked
+        exponents: Counter[int] = Counter()
+        entries, at_terms = self._entries, group.at_terms
+        orders: Iterable[tuple[Decimal, str]] = group.limits
+        if group.floating:
+            orders = heapq.merge(group.limits, ((price, cid) for cid in group.floating))
+        for at, cid in orders:
+            entry = entries[cid]
+            left = entry.left
             closing = min(left, room)
             room -= closing
-            full = entries[cid].term if cid not in group.at_terms else group.at_terms[cid]
-            if full is not None:
-                change.remove(full)
+            if entry.term is not None:
+                taken = _EXACT.add(taken, entry.term)
+                exponents[entry.exponent] += 1
+            elif (term := at_terms.get(cid)) is not None:
+                taken = _EXACT.add(taken, term)
+                exponents[_exponent(term)] += 1
             if left - closing:
                 change.add((left - closing) * at)
             if not room > 0:
                 break
+        change.exact = _EXACT.subtract(change.exact, taken)
+        change.exponents.subtract(exponents)
         return change
+
+
+def _closes_all(room: Decimal, lefts: _Sum) -> bool:
+    """Whether ``room`` closes every order of ``lefts`` whichever comes first.
+
+    So when it is at least their exact sum and none of the subtractions the scan makes
+    rounds (each partial room is a multiple of the least exponent, at most ``room``).
+    """
+    if lefts.negative or room < lefts.exact:
+        return False
+    least = min(_exponent(room), *lefts.exponents)
+    return room.adjusted() - least + 1 <= getcontext().prec
 
 
 def _same(a: Decimal, b: Decimal) -> bool:
