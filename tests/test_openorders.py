@@ -143,7 +143,7 @@ def _apply(book: Book, step: tuple[object, ...], trades: list[int]) -> Book:
     return book
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=max(500, settings.default.max_examples), deadline=None)  # more when "deep"
 @given(
     st.lists(st.one_of(_OPEN, _OPEN, _FILL, _FILL, _CLOSE, _MARK, _RESUME, _MOVE), max_size=40),
     st.sampled_from((0, 2, 5)),
