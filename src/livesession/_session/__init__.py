@@ -8,8 +8,9 @@ verbs). The collaborators: ``timekeeper``, ``lifecycle``, ``preflight``, ``execu
 (``cancels``: a strategy's cancel of its own order),
 ``reports`` (``crossing``: reduce-only fills that added exposure), ``exits``,
 ``winddown``, ``reconciliation``, ``lease_keeper``, ``checkpoint``, ``broker_health`` and
-``closing`` (what a session lets go of as it ends). The book: ``book`` and
-``strategy_view`` (the strategy's read-only window on it). What a session reports:
+``closing`` (what a session lets go of as it ends). The book: ``book``, ``openorders``
+(its open orders, with the sums the rails ask for kept) and ``strategy_view`` (the
+strategy's read-only window on it). What a session reports:
 ``results``. Plug-ins held to their contracts: ``plugins`` (those a config names),
 ``feedsetup`` (the feed a config names), ``answers`` (a plug-in's answers checked),
 ``broker_guard`` (a broker of the caller's) and ``desk`` (a desk's own rails and checks).

@@ -11,7 +11,7 @@ arrives after the cancel report) is still applied, once.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +20,7 @@ import attrs
 from .._domain.decimal import ZERO, plain
 from .._domain.model import Order, Side, order_from_json, order_to_json
 from .._reconcile.reconciler import LocalOrder
+from .openorders import OpenOrders, against_positions
 from .strategy_view import ReadOnlyBook
 
 if TYPE_CHECKING:
@@ -183,7 +184,8 @@ class Book:
         self.avg_price: dict[str, Decimal] = {}
         self.ledger: dict[str, Decimal] = {}
         self.last_price: dict[str, Decimal] = {}
-        self.open: dict[str, OpenOrder] = {}
+        self.open = OpenOrders()
+        """The open orders by client id (a dict that keeps the rails' sums as it changes)."""
         self.closed: dict[str, OpenOrder] = {}
         self.found_after: dict[str, Looked] = {}
         """Orders a resume found sent after its checkpoint, not tracked yet (never in a
@@ -224,45 +226,15 @@ class Book:
         """What the open orders in ``symbol`` on ``side`` have still to fill.
 
         All of them (``reducing`` None), only the reduce-only ones (True) or only the others
-        (False). The rails count them ahead of a new intent on that side: against the
-        position they close it first, so three SELL 10 sent in one bar against a long 10
-        close it once and would open a short 20. A reduce-only order counts too: once it
-        fills, what it closed is no longer there for another order to close.
+        (False), kept as the orders change (``OpenOrders.quantity``). The rails count them
+        ahead of a new intent on that side: against the position they close it first, so
+        three SELL 10 sent in one bar against a long 10 close it once and would open a short
+        20. A reduce-only order counts too: once it fills, what it closed is no longer there
+        for another order to close.
         """
-        left = ZERO
         if not self.open:
-            return left  # most steps: nothing to look through
-        for live in self.open.values():
-            order = live.order
-            if order.symbol != symbol or order.side is not side:
-                continue
-            if reducing is None or order.reduce_only is reducing:
-                left += order.quantity - live.filled
-        return left
-
-    def _against_positions(self) -> Iterator[tuple[Decimal, list[tuple[Decimal, str, Decimal]]]]:
-        """Per symbol and side: what its orders may close, and its orders, cheapest first.
-
-        Each order is ``(price, client_order_id, left to fill)``; the room is what the
-        position lets that side close. Reduce-only orders (a protective leg, a flatten
-        order) only ever close, so they are not listed, but they close first: long 10 with
-        a reduce-only SELL 10 resting leaves a SELL 10 more no room, whichever fills first.
-        """
-        sides: dict[tuple[str, Side], list[tuple[Decimal, str, Decimal]]] = {}
-        reducing: dict[tuple[str, Side], Decimal] = {}
-        for cid, live in self.open.items():
-            order = live.order
-            key = (order.symbol, order.side)
-            left = order.quantity - live.filled
-            if order.reduce_only:
-                reducing[key] = reducing.get(key, ZERO) + left
-                continue
-            price = order.limit_price or self.last_price.get(order.symbol, ZERO)
-            sides.setdefault(key, []).append((price, cid, left))
-        for (symbol, side), orders in sides.items():
-            held = self.position(symbol)
-            room = held if side is Side.SELL else -held  # what this side can close
-            yield room - reducing.get((symbol, side), ZERO), sorted(orders)
+            return ZERO  # most steps: nothing to look through
+        return self.open.quantity(symbol, side, reducing)
 
     def stop_risk(self) -> Decimal:
         """The notional the open orders add to the positions (for portfolio heat).
@@ -271,22 +243,14 @@ class Book:
         its stop price, a market order at the last price), and only for what it adds beyond
         closing its symbol's position: long 125 with a SELL 125 resting adds nothing, a SELL
         200 adds 75. Orders on the side against a position share closing what its
-        reduce-only orders leave of it (``_against_positions``), the cheapest first, so the
+        reduce-only orders leave of it (``against_positions``), the cheapest first, so the
         dearest part is what counts: never less than what could fill, and the same whatever
         order the book holds them in (a resumed book sorts them). A reduce-only order counts
-        nothing.
+        nothing. Kept as the orders change (``OpenOrders.stop_risk``), not summed anew.
         """
         if not self.open:
             return ZERO  # most steps: nothing to look through
-        total = ZERO
-        for closable, orders in self._against_positions():
-            room = closable
-            for price, _cid, left in orders:
-                closing = min(left, room) if room > 0 else ZERO
-                room -= closing
-                if left - closing:
-                    total += (left - closing) * price
-        return total
+        return self.open.stop_risk(self.positions, self.last_price)
 
     def adding_orders(self) -> list[str]:
         """The open orders that could add exposure: what a halt cancels, sorted.
@@ -300,7 +264,7 @@ class Book:
         if not self.open:
             return []  # most steps: nothing to look through
         adding: list[str] = []
-        for closable, orders in self._against_positions():
+        for closable, orders in against_positions(self.open, self.positions, self.last_price):
             room = closable
             for _price, cid, left in orders:
                 if left <= room:
@@ -374,6 +338,8 @@ class Book:
         live.trade_ids.append(trade_id)
         live.filled += qty
         live.notional += qty * price
+        if cid in self.open:
+            self.open.refresh(cid)  # what it has left changed
         symbol = live.order.symbol
         signed = qty if live.order.side is Side.BUY else -qty
         self.ledger[symbol] = self.ledger.get(symbol, ZERO) + signed
@@ -450,7 +416,7 @@ class Book:
         self.ledger = {k: Decimal(v) for k, v in state["ledger"].items()}
         self.last_price = {k: Decimal(v) for k, v in state["last_price"].items()}
         self.day_peak_equity = Decimal(state["day_peak_equity"])
-        self.open = {}
+        self.open = OpenOrders()
         for item in state["open"]:
             live = OpenOrder.from_json(item)
             self.open[live.order.client_order_id] = live
