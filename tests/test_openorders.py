@@ -329,3 +329,48 @@ def test_orders_that_only_close_a_position_are_not_walked(monkeypatch):
         monkeypatch.setattr(openorders._Kept, "_walk", walked)
         assert book.stop_risk().as_tuple() == _stop_risk(book).as_tuple()
         assert book.stop_risk() == D("49.5")
+
+
+def test_an_answer_is_kept_until_an_order_a_position_or_a_last_price_changes(monkeypatch):
+    """A grid whose heat is spent has every new intent refused in a bar: nothing changed
+    between them, so the walk (``_Kept.stop_risk``) is not made again. Any change of the
+    orders, of a position or of a last price (``100.0`` after ``100.00`` too) is."""
+    with localcontext(CONTEXT):
+        book = Book(initial_cash=D("100000"))
+        book.mark("BTC/USDT", D("100.00"))
+        book.add_order(_order("e", "BTC/USDT", Side.BUY, "3", None, reduce_only=False))
+        book.apply_fill("e", "t1", D(2), D("100.00"))  # long 2, "e" has 1 left
+        for i in range(openorders._KEPT_FROM + 4):
+            book.add_order(
+                _order(f"s{i}", "BTC/USDT", Side.SELL, "0.5", f"{101 + i}", reduce_only=False)
+            )
+        walks = [0]
+        walk = openorders._Kept.stop_risk
+
+        def counted(self, positions, last):
+            walks[0] += 1
+            return walk(self, positions, last)
+
+        monkeypatch.setattr(openorders._Kept, "stop_risk", counted)
+
+        def asked(walked: int) -> None:
+            before = walks[0]
+            for _ in range(3):  # three intents of one bar
+                assert book.stop_risk().as_tuple() == _stop_risk(book).as_tuple()
+            assert walks[0] - before == walked
+
+        asked(1)
+        asked(0)
+        book.add_order(_order("b", "BTC/USDT", Side.BUY, "1", "99", reduce_only=False))
+        asked(1)  # an order more
+        book.apply_fill("e", "t2", D(1), D("100.00"))  # long 3: "e" is done
+        asked(1)
+        book.apply_fill("b", "t3", D("0.5"), D("99"))  # part of "b": the position moves
+        asked(1)
+        book.mark("BTC/USDT", D("100.0"))  # the same value, written otherwise
+        asked(1)
+        book.close_order("s0")
+        asked(1)
+        book.open["s1"] = book.open.pop("s1")  # the dict itself changed
+        asked(1)
+        asked(0)

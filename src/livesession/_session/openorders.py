@@ -162,16 +162,21 @@ class OpenOrders(dict[str, "OpenOrder"]):
     """The open orders by client id, with their sums kept (see the module's docstring).
 
     Every change of the dict files the order anew; a fill changes an order in place, so
-    the book calls ``refresh`` after one.
+    the book calls ``refresh`` after one. ``stop_risk`` keeps its last answer until the
+    orders, a position or a last price change: the intents a rail refuses in one bar (a
+    grid whose heat is spent) change none of them.
     """
 
     def __init__(self, items: Iterable[tuple[str, OpenOrder]] = ()) -> None:
         super().__init__()
         self._kept: _Kept | None = None
+        self._changes = 0  # counts every change of the orders (``_risk`` is of one count)
+        self._risk: tuple[int, _Marks, _Marks, Decimal] | None = None
         for cid, live in items:
             self[cid] = live
 
     def __setitem__(self, cid: str, live: OpenOrder) -> None:
+        self._changes += 1
         kept = self._kept
         if kept is not None and cid in self:
             kept.unfile(cid)
@@ -203,6 +208,7 @@ class OpenOrders(dict[str, "OpenOrder"]):
 
     def clear(self) -> None:
         super().clear()
+        self._changes += 1
         self._kept = None
 
     def setdefault(self, cid: str, default: OpenOrder) -> OpenOrder:
@@ -220,6 +226,7 @@ class OpenOrders(dict[str, "OpenOrder"]):
 
     def refresh(self, cid: str) -> None:
         """File ``cid`` anew: a fill changed what it has left."""
+        self._changes += 1
         kept = self._kept
         if kept is not None:
             kept.unfile(cid)
@@ -227,6 +234,7 @@ class OpenOrders(dict[str, "OpenOrder"]):
 
     def _unfile(self, cid: str) -> None:
         """``cid`` left the dict: out of the sums, which go once the book is empty."""
+        self._changes += 1
         if self._kept is not None:
             if self:
                 self._kept.unfile(cid)
@@ -243,11 +251,31 @@ class OpenOrders(dict[str, "OpenOrder"]):
 
     def stop_risk(self, positions: Mapping[str, Decimal], last: Mapping[str, Decimal]) -> Decimal:
         """``Book.stop_risk``: the notional the orders add to ``positions``."""
+        held, marks = tuple(positions.items()), tuple(last.items())
+        risk = self._risk
+        if (
+            risk is not None
+            and risk[0] == self._changes
+            and _unchanged(risk[1], held)
+            and _unchanged(risk[2], marks)
+        ):
+            return risk[3]
         kept = self._kept
         summed = None if kept is None else kept.stop_risk(positions, last)
         if summed is None:
-            return stop_risk_scan(self, positions, last)
+            summed = stop_risk_scan(self, positions, last)
+        self._risk = (self._changes, held, marks, summed)
         return summed
+
+
+_Marks = tuple[tuple[str, Decimal], ...]
+
+
+def _unchanged(before: _Marks, now: _Marks) -> bool:
+    """The same symbols with the very same numbers (``1.0`` is not ``1.00`` in a sum)."""
+    return len(before) == len(now) and all(
+        a is b or (a[0] == b[0] and a[1] is b[1]) for a, b in zip(before, now, strict=True)
+    )
 
 
 class _Kept:
