@@ -21,8 +21,8 @@ from ..._typing import ConfirmingLookup, RecoveringVenue, SandboxAware
 from .clock import resync_time
 from .convert import (
     _amount_and_price,
+    _balance,
     _check_order,
-    _decimal,
     _filled_qty,
     _matches,
     _status,
@@ -422,10 +422,14 @@ class CcxtSandboxBroker(HoldsCredentials, ConfirmingLookup, RecoveringVenue, San
         return dict(self._read(self._exchange.load_markets))
 
     def balances(self) -> dict[str, Decimal]:
-        """Total balance per asset, as Decimals, sorted by asset."""
+        """Total balance per asset, as Decimals, sorted by asset.
+
+        ``ValueError`` naming the asset when one is no amount (not a number, ``NaN``,
+        ``Infinity``, below zero).
+        """
         raw = self._read(self._exchange.fetch_balance)
         totals = raw.get("total") or {}
-        return {asset: _decimal(totals[asset]) for asset in sorted(totals)}
+        return {asset: _balance(asset, totals[asset]) for asset in sorted(totals)}
 
     def fetch_ohlcv(self, symbol: str, interval_ms: int, since_ms: int | None) -> list[Any]:
         """The venue's candles of ``interval_ms`` from ``since_ms`` (a read: see ``ohlcv``)."""
