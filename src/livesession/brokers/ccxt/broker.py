@@ -33,7 +33,7 @@ from .credentials import HoldsCredentials
 from .errors import _as_read_error, _is_duplicate_client_id, cancel_error, classify, scrub_chain
 from .ohlcv import fetch_candles
 from .sandbox import _Exchange, _Sandbox, _sandbox_problems
-from .tracked import _Reported, _Tracked, fetch_by_client_id, new_fills, track
+from .tracked import _Reported, _Tracked, fetch_by_client_id, new_fills, orders_listed, track
 from .units import refuse_quote_sized
 
 if TYPE_CHECKING:
@@ -245,7 +245,7 @@ class CcxtSandboxBroker(HoldsCredentials, ConfirmingLookup, RecoveringVenue, San
         found: list[VenueOrder] = []
         for symbol in self.symbols:
             raws = self._read(functools.partial(self._exchange.fetch_open_orders, symbol))
-            for raw in raws:
+            for raw in orders_listed(raws):
                 cid = raw.get("clientOrderId")
                 if isinstance(cid, str) and cid in self._unconfirmed:
                     found.append(self._seen(cid, raw))
@@ -338,7 +338,7 @@ class CcxtSandboxBroker(HoldsCredentials, ConfirmingLookup, RecoveringVenue, San
             return self._seen(cid, raw)
         for symbol in symbols:
             raws = self._read(functools.partial(self._exchange.fetch_open_orders, symbol), cid)
-            for raw in raws:
+            for raw in orders_listed(raws, cid):
                 if raw.get("clientOrderId") == cid:
                     return self._seen(cid, raw)
         return None
