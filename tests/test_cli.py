@@ -310,6 +310,18 @@ class TestSummary:
         as_json = orjson.loads(capsys.readouterr().out)
         assert (as_json["trading"], as_json["kill_halted"]) == ("HALTED", True)
 
+    def test_a_throttled_run_names_the_throttle(self, tmp_path, capsys):
+        """A run the execution throttle halted said ``trading     HALTED`` alone, where a
+        halt by the kill switch or an unhealthy broker is named on that line."""
+        config = tmp_path / "throttle.toml"
+        config.write_text("[risk]\nmax_executions = 3\n", encoding="utf-8")
+        argv = ["dryrun", "-c", str(config), "--out", str(tmp_path), "--run-id", "thr"]
+        assert main([*argv, "--steps", "600"]) == 0
+        out = capsys.readouterr().out.splitlines()
+        assert "risk blocks 1 (EXECUTION_THROTTLE 1)" in out
+        assert "trading     HALTED (execution throttle 1)" in out
+        assert verify_run(tmp_path / "thr").ok
+
     def test_quiet_prints_nothing(self, tmp_path, capsys):
         """-q: no summary, nothing on stdout or stderr for a completed run."""
         assert main(["dryrun", "--out", str(tmp_path), "--run-id", "q", "--steps", "30", "-q"]) == 0

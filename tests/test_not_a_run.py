@@ -20,7 +20,7 @@ import pytest
 
 from livesession import RunDirectoryError
 from livesession.cli import main
-from livesession.control import send_control
+from livesession.control import describe_run, send_control
 from livesession.evidence import write_evidence
 from livesession.verify import VerifyResult, verify_run
 
@@ -554,3 +554,18 @@ def test_the_api_refuses_a_run_path_that_is_no_directory_as_a_run_directory_erro
     outcome = send_control("stop", path, timeout_s=1)
     assert outcome.kind == "not_held", outcome
     assert sorted(tmp_path.iterdir()) == before
+
+
+@pytest.mark.parametrize("make", [_missing, _file, _empty], ids=["missing", "a-file", "empty"])
+def test_send_control_of_no_run_says_so_and_advises_no_resume(tmp_path, capsys, make):
+    """``send_control`` (and ``describe_run``) of a path that holds no run said ``nothing
+    holds PATH: unfinished (no C2_DRYRUN_STOP): continue it with `livesession resume
+    PATH``` of a path that does not exist: advice no run can take. It says what the CLI's
+    ``stop`` says of the path (exit 2)."""
+    path = make(tmp_path)
+    assert main(["stop", str(path)]) == 2
+    said = capsys.readouterr().err.strip().removeprefix("livesession: error: ")
+    outcome = send_control("stop", path, timeout_s=1)
+    assert (outcome.kind, outcome.line) == ("not_held", f"nothing holds {path}: {said}")
+    assert describe_run(path) == said
+    assert "resume" not in outcome.line

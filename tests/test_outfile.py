@@ -172,3 +172,19 @@ def test_a_symlink_loop_is_an_error_that_names_the_path(tmp_path: Path) -> None:
         write_output(tmp_path / "a", b"x")
     assert caught.value.filename == str(tmp_path / "a")
     assert _names(tmp_path) == ["a", "b"]
+
+
+@pytest.mark.parametrize("where", ["", "/"])
+def test_a_path_with_no_name_is_a_directory(tmp_path: Path, where: str) -> None:
+    """``write_report(run, "")`` (or ``"/"``) raised ``ValueError: PosixPath('.') has an
+    empty name`` from deep inside the atomic write, where an output that is a directory is
+    ``IsADirectoryError`` naming it, as for any other directory (the CLI refuses an empty
+    ``--output`` before it gets here)."""
+    from livesession.report import write_report
+
+    with pytest.raises(IsADirectoryError) as info:
+        write_output(where, b"text\n")
+    assert info.value.filename == str(Path(where))
+    with pytest.raises(IsADirectoryError):
+        write_report(tmp_path / "no-run", where)
+    assert _names(tmp_path) == []

@@ -337,7 +337,7 @@ class TestIntentProblem:
         [
             buy("0.01"),
             buy("0"),  # below any lot: refused as a signal, not a broken strategy
-            OrderIntent(symbol="BTC/USDT", side=Side.SELL, quantity=2),  # type: ignore[arg-type]
+            OrderIntent(symbol="BTC/USDT", side=Side.SELL, quantity=2),
             buy("0.01", order_type=OrderType.LIMIT, limit_price=D("39000"), reason="dip"),
             buy("0.01", take_profit_pct=D("0.02"), stop_loss_pct=D("0.01")),
         ],
@@ -468,7 +468,7 @@ class TestIntentsTheSessionCannotActOn:
         assert signal["payload"]["quantity"] == submitted["payload"]["quantity"] == "0.010"
 
     def test_an_int_quantity_is_a_quantity(self, tmp_path: Path):
-        intent = OrderIntent(symbol="BTC/USDT", side=Side.BUY, quantity=1)  # type: ignore[arg-type]
+        intent = OrderIntent(symbol="BTC/USDT", side=Side.BUY, quantity=1)
         strategy = ScriptedStrategy(at({2: [intent]}))
         run_dir, result = _one_shot(tmp_path, "int-qty", strategy, risk=_ONE_UNIT)
         assert result.status is SessionStatus.COMPLETED

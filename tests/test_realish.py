@@ -371,6 +371,37 @@ class TestSurface:
         assert isinstance(model.transient_rate, Decimal)
         assert isinstance(model.timeout_rate, Decimal)
 
+    @pytest.mark.parametrize(
+        ("knob", "value", "said"),
+        [
+            ("reject_rate", Decimal("NaN"), "shares are Decimals in [0, 1]"),
+            ("partial_fill_ratio", Decimal(2), "shares are Decimals in [0, 1]"),
+            ("reject_rate", -1, "shares are Decimals in [0, 1]"),
+            ("reject_rate", 0.5, "shares are Decimals in [0, 1]"),
+            ("slippage_bps", Decimal("-Infinity"), "must be a Decimal from 0 to 1000"),
+            ("slippage_bps", Decimal(10_000), "must be a Decimal from 0 to 1000"),
+            ("latency_ns", -1, "must be a non-negative integer"),
+        ],
+    )
+    def test_a_bad_fill_model_is_refused_naming_its_knob(self, knob, value, said):
+        """The mock venue's ``FillModel`` took ``reject_rate=Decimal("NaN")`` and the run
+        then FAILED ``UNEXPECTED_ERROR`` (``InvalidOperation: [<class
+        'decimal.InvalidOperation'>]``, naming nothing) at its first order, and
+        ``slippage_bps=-Infinity`` filled an order at a price of ``-Infinity``; the config's
+        ``[fill_model]`` refuses both. Refused as it is built now, as ``FaultModel`` is."""
+        with pytest.raises(ValueError) as caught:
+            FillModel(**{knob: value})
+        assert (
+            str(caught.value)
+            == f"FillModel.{knob}{':' if 'shares' in said else ''} {said}, got {value!r}"
+        )
+
+    def test_a_fill_model_within_its_bounds_is_taken(self):
+        model = FillModel(
+            latency_ns=5, partial_fill_ratio=Decimal(1), reject_rate=0, slippage_bps=1000
+        )
+        assert (model.reject_rate, model.slippage_bps) == (0, 1000)
+
     def test_faults_must_be_a_fault_model(self):
         """A mapping for ``faults`` is refused at once, not an AttributeError later."""
         with pytest.raises(TypeError, match=r"takes a FaultModel, got dict$"):

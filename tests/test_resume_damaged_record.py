@@ -213,6 +213,82 @@ def test_a_damaged_tail_still_resumes(run_dir, capsys):
     assert (run_dir / "events.jsonl.torn").read_bytes().endswith(tail)
 
 
+def _tail_line_changed(run_dir: Path) -> int:
+    """A whole event line put just past the checkpoint's offset, one no run wrote (the last
+    line before it with another seq); its number. The crash's half line stays after it."""
+    path = run_dir / "events.jsonl"
+    offset = _offset(run_dir, "events")
+    data = path.read_bytes()
+    last = data[: offset - 1].rsplit(b"\n", 1)[-1]
+    path.write_bytes(data[:offset] + last.replace(b'"seq":', b'"seq":9', 1) + b"\n" + data[offset:])
+    return data[:offset].count(b"\n") + 1
+
+
+@BROKEN
+def test_verify_says_what_resume_does_with_a_damaged_tail(run_dir, capsys):
+    """Damage only past the checkpoint: ``verify`` said ``resume cannot repair that: keep
+    the run as it is``, while ``status`` said resumable and ``resume`` continued the run
+    (setting the tail aside, as above). It now says what resume does, and to report it."""
+    assert run_status(run_dir).damaged_tail == ""  # a crash's torn line is no damage
+    number = _tail_line_changed(run_dir)
+    summary = verify_run(run_dir).summary
+    assert summary.startswith(
+        "corrupt run: no C2_DRYRUN_STOP, and past its checkpoint more is wrong than a crash "
+        f"leaves (a torn last line): events.jsonl:{number} is not the event its event_id was "
+        "made from; a resume sets what follows the checkpoint aside (in events.jsonl.torn) "
+        "and continues from it: keep a copy of the run and report the damage; continue it "
+        "with `livesession resume "
+    ), summary
+    assert "cannot repair" not in summary
+    found = run_status(run_dir)
+    assert (found.verdict, found.resumable) == (Verdict.CRASHED, True)
+    seq = int(f"9{number - 1}")  # the line before the offset, its seq given a 9 in front
+    assert found.damaged_tail == (
+        f"events.jsonl:{number} holds seq {seq} where {number} belongs: {seq - number} "
+        "line(s) before it are missing (deleted), or lines were moved"
+    )
+    assert main(["status", str(run_dir)]) == Verdict.CRASHED.value
+    said = dict(line.split(None, 1) for line in capsys.readouterr().out.splitlines())
+    assert said["resumable"] == (
+        f"yes; past its checkpoint, {found.damaged_tail}: more than a crash leaves (a torn "
+        "last line), which resume sets aside with the rest of the tail (events.jsonl.torn)"
+    )
+    assert said["next"].startswith(
+        "keep a copy of the run and report the damage past its checkpoint, then continue "
+        "it: livesession resume "
+    )
+    assert main(["resume", str(run_dir), "-q"]) == 0, capsys.readouterr().err
+    assert verify_run(run_dir).ok
+
+
+@BROKEN
+@pytest.mark.parametrize(
+    ("line", "what"),
+    [(b'{"seq":99}', "is not snapshot {n} as the run writes it"), (b"{not", "is not valid JSON")],
+)
+def test_status_says_a_damaged_snapshot_tail(run_dir, capsys, line, what):
+    """A whole snapshot line past the checkpoint that is not the next snapshot."""
+    states = run_dir / "state_snapshots.jsonl"
+    offset = _offset(run_dir, "states")
+    data = states.read_bytes()
+    states.write_bytes(data[:offset] + line + b"\n" + data[offset:])
+    number = data[:offset].count(b"\n") + 1
+    assert run_status(run_dir).damaged_tail.startswith(
+        f"state_snapshots.jsonl:{number} {what.format(n=number)}"
+    )
+    assert main(["resume", str(run_dir), "-q"]) == 0, capsys.readouterr().err
+
+
+@BROKEN
+def test_damage_before_the_checkpoint_too_is_still_beyond_repair(run_dir):
+    """With damage before the checkpoint as well, resume refuses: verify says so, as before."""
+    _tail_line_changed(run_dir)
+    _damage(run_dir, "events.jsonl", "events", _bar_close)
+    summary = verify_run(run_dir).summary
+    assert summary.startswith("corrupt run: no C2_DRYRUN_STOP, but more is wrong"), summary
+    assert "resume cannot repair that: keep the run as it is and report it" in summary
+
+
 def _digit(field: bytes) -> Callable[[bytes], bytes]:
     """The last digit of ``field``'s string value changed: the same length, valid JSON."""
 

@@ -277,6 +277,29 @@ class TestKnownValues:
         findings = scan_secrets(tmp_path, environ={self.DSN_ENV: dsn})
         assert findings == [f"b.txt:1: value of ${self.DSN_ENV}"]
 
+    def test_a_password_that_is_the_product_s_name_is_searched_with_its_user(
+        self, tmp_path, environment
+    ):
+        """The default role's name as its password: every run directory holds the word
+        (``run.json``'s format, ``writer.lock``'s command), so the evidence of a clean run
+        said ``value of $LIVESESSION_PG_DSN`` three times and failed, and redaction made
+        the CLI's advice ``*** list runs``. The DSN whole and ``user:password`` are found."""
+        dsn = "postgresql://livesession:livesession@127.0.0.1:5432/livesession"
+        (tmp_path / "run.json").write_text('{"format":"livesession-run/2"}\n')
+        (tmp_path / "writer.lock").write_text("pid 7 livesession dryrun\n")
+        assert scan_secrets(tmp_path, environ={self.DSN_ENV: dsn}) == []
+        environment({self.DSN_ENV: dsn})
+        assert redact_text("`livesession list runs` shows them") == (
+            "`livesession list runs` shows them"
+        )
+        (tmp_path / "a.log").write_text(f"as configured: {dsn}\nlogin livesession:livesession@x\n")
+        assert scan_secrets(tmp_path, environ={self.DSN_ENV: dsn}) == [
+            "a.log:1: url_password",
+            f"a.log:1: value of ${self.DSN_ENV}",
+            f"a.log:2: value of ${self.DSN_ENV}",
+        ]
+        assert redact_text(f"as configured: {dsn}") == "as configured: ***"
+
     def test_short_pieces_of_the_path_are_no_finding(self, tmp_path):
         (tmp_path / "notes.txt").write_text("services ops-alerts T000 B000\n")
         assert scan_secrets(tmp_path, environ={ALERT_ENV: self.URL}) == []

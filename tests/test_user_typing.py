@@ -16,7 +16,11 @@ bridge, the testing kit's fixtures) and running ``mypy --strict`` and pyright on
   asked for attributes the session may set (it never does);
 - the ``run_factory`` fixture's type and what it builds had no public name to annotate a
   test with, nor the record an ``IdempotencyStore``'s ``reserve`` answers (a store of
-  one's own wrapping a built-in one could not say what it returns).
+  one's own wrapping a built-in one could not say what it returns);
+- an ``OrderIntent`` of ``quantity=10`` (or ``limit_price=101``), which docs/plugins.md
+  says a strategy may write and the session takes, was a type error (``Argument
+  "quantity" to "OrderIntent" has incompatible type "int"; expected "Decimal"``): the
+  int is now taken as the ``Decimal`` it is, and typed so.
 
 And at run time: ``DryrunConfig``, ``BookView``, ``Alert`` and ``Rejection`` are frozen, so
 a type checker takes them as hashable, yet ``hash()`` of one raised ``TypeError``
@@ -49,7 +53,7 @@ from typing import Any, Final
 from livesession import (
     Bar, Broker, BrokerReport, CancelIntent, CheckResult, DeclaredSimulation, DryrunConfig,
     IdempotencyRecord, IdempotencyStore, LiveSessionOrchestrator, MarketFeed, MemoryLineSink, MockBroker, Order, OrderIntent,
-    PreflightContext, Strategy, StrategyView, VenueOrder, configure_logging,
+    OrderType, PreflightContext, Side, Strategy, StrategyView, VenueOrder, configure_logging,
 )
 from livesession.testing import FaultBroker, MatrixReport, MemoryRun, RunFactory, SessionTracker
 
@@ -74,6 +78,25 @@ class Pinned:
 
     def on_bar(self, bar: Bar, view: StrategyView) -> list[OrderIntent]:
         return []
+
+    def get_state(self) -> dict[str, Any]:
+        return {}
+
+    def set_state(self, state: Mapping[str, Any]) -> None:
+        pass
+
+
+class Shares:  # whole shares at whole prices, as docs/plugins.md says a strategy may write
+    strategy_id: Final = "shares"
+
+    def on_bar(self, bar: Bar, view: StrategyView) -> list[OrderIntent]:
+        return [
+            OrderIntent(symbol=bar.symbol, side=Side.BUY, quantity=10),
+            OrderIntent(
+                symbol=bar.symbol, side=Side.SELL, quantity=10, order_type=OrderType.LIMIT,
+                limit_price=101,
+            ),
+        ]
 
     def get_state(self) -> dict[str, Any]:
         return {}
@@ -160,7 +183,7 @@ class PerRunLog:
         self.lines.append(json.loads(line)["run_id"])
 
 
-strategies: list[Strategy] = [Breakout(), Pinned()]
+strategies: list[Strategy] = [Breakout(), Pinned(), Shares()]
 feed: MarketFeed = Flat()
 broker: Broker = Paper()
 declared: DeclaredSimulation = Paper()
@@ -339,3 +362,23 @@ def test_a_strategy_s_own_parameter_names_run(run_factory):
 
     run = run_factory.run(steps=5, strategy=Named())
     assert run.orch.result().status.value == "COMPLETED"
+
+
+def test_an_int_quantity_and_limit_price_are_the_decimals_they_are():
+    """What the type now says: ``quantity=10`` is ``Decimal(10)``, the same intent as
+    ``Decimal("10")``; a bool or a float is kept as given, for the session to refuse."""
+    from livesession import OrderIntent, OrderType, Side
+
+    intent = OrderIntent(
+        symbol="X", side=Side.BUY, quantity=10, order_type=OrderType.LIMIT, limit_price=101
+    )
+    assert (type(intent.quantity), type(intent.limit_price)) == (Decimal, Decimal)
+    assert intent == OrderIntent(
+        symbol="X",
+        side=Side.BUY,
+        quantity=Decimal(10),
+        order_type=OrderType.LIMIT,
+        limit_price=Decimal(101),
+    )
+    assert OrderIntent(symbol="X", side=Side.BUY, quantity=True).quantity is True  # type: ignore[arg-type]
+    assert type(OrderIntent(symbol="X", side=Side.BUY, quantity=0.5).quantity) is float  # type: ignore[arg-type]

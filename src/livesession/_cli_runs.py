@@ -107,8 +107,11 @@ def trading_line(result: DryrunResult, metrics: MetricsCollector) -> str:
     """Whether new orders were allowed at the end, and what changed that on the way.
 
     A run the kill switch halted still ends COMPLETED; this says that trading was halted,
-    and by what: the kill switch, or a broker that stopped answering (``BROKER_UNHEALTHY``).
-    A run preflight rejected never traded (``NEVER_TRADED``), whatever it was built with.
+    and by what: the kill switch, a broker that stopped answering (``BROKER_UNHEALTHY``),
+    or the execution throttle (its refusals, ``EXECUTION_THROTTLE``: each halts trading,
+    and with the built-in rails none is checked once halted; before, a throttle's halt
+    read ``HALTED`` alone). A run preflight rejected never traded (``NEVER_TRADED``),
+    whatever it was built with.
     """
     if result.state is SessionState.PREFLIGHT_FAILED:
         return NEVER_TRADED
@@ -117,6 +120,7 @@ def trading_line(result: DryrunResult, metrics: MetricsCollector) -> str:
         for label, n in (
             ("kill switch", result.kills),
             ("broker unhealthy", metrics.count("BROKER_UNHEALTHY")),
+            ("execution throttle", metrics.rejects_by_reason.get("EXECUTION_THROTTLE", 0)),
             ("re-enabled", metrics.count("TRADING_REENABLED")),
         )
         if n

@@ -68,8 +68,7 @@ def status_lines(found: RunStatus) -> list[str]:
     unsealed = found.verdict in {Verdict.CRASHED, Verdict.NEEDS_OPERATOR}
     # Not for a doubtful seal (see "problem"), nor a run that may be live (``unlocked``).
     if unsealed and not (found.writer or found.problem or found.unlocked):
-        why = found.resume_problem or "the run is sealed"
-        rows.append(("resumable", "yes" if found.resumable else f"no: {why}"))
+        rows.append(("resumable", _resumable(found)))
     rows.append(("lease", describe_lease(found.lease)))
     held = describe_positions(found.positions, found.positions_as_of)
     if found.position_in_doubt:  # the venue reported a fill the book did not take
@@ -102,6 +101,19 @@ def _steps(found: RunStatus) -> str:
             f"{found.checkpoint_every} steps)"
         )
     return f"{steps}{planned} at the last snapshot (the run keeps no checkpoint)"
+
+
+def _resumable(found: RunStatus) -> str:
+    """``yes``, with the damage past the checkpoint a crash does not explain; or why not."""
+    if not found.resumable:
+        return f"no: {found.resume_problem or 'the run is sealed'}"
+    if not found.damaged_tail:
+        return "yes"
+    return (
+        f"yes; past its checkpoint, {found.damaged_tail}: more than a crash leaves (a torn "
+        "last line), which resume sets aside with the rest of the tail "
+        f"({found.damaged_tail.split(':', 1)[0]}.torn)"
+    )
 
 
 def _aligned(rows: list[tuple[str, str]]) -> list[str]:

@@ -75,6 +75,7 @@ from ._domain import clock as _clock
 from ._domain.lifecycle import SessionState, reported_status
 from ._exceptions import LiveSessionError, RunDirectoryError
 from ._rundir.backing import lease_standing
+from ._rundir.beforecheckpoint import damage_past_checkpoint
 from ._rundir.brokers import resume_credentials
 from ._rundir.layout import read_run_config
 from ._rundir.lock import holder_of, stopped
@@ -157,6 +158,10 @@ class RunStatus:
     """pid, host, since, command, and ``stopped``: how it is stopped ("" when it runs)."""
     resumable: bool = False
     resume_problem: str | None = None
+    damaged_tail: str = ""
+    """A crashed run's first line past its checkpoint that a crash does not explain (more
+    than a torn last line: ``events.jsonl:279 does not hash to its event_id: ...``), which
+    ``resume`` sets aside with the rest of the tail; "" for none, and for any other run."""
     credentials: tuple[str, ...] = ()
     """The variables ``resume`` reads the run's credentials from (a ccxt run's): names only."""
     unlocked: str = ""
@@ -255,6 +260,8 @@ class RunStatus:
             return lease_wait(lease, self.run_id, self.run_dir)
         unstarted = self.killed_while_starting and self.verdict in _UNSTARTED
         said = _UNSTARTED[self.verdict] if unstarted else _NEXT[self.verdict]
+        if self.verdict is Verdict.CRASHED and self.damaged_tail:
+            said = f"keep a copy of the run and report the damage past its checkpoint, then {said}"
         said = next_advice(self.verdict.name, self.reason, said, self.steps_planned, self.run_dir)
         return said.format_map(
             {verb: command(verb, self.run_dir) for verb in ("verify", "evidence", "resume")}
@@ -295,6 +302,12 @@ def _text(record: dict[str, Any] | None, key: str) -> str | None:
     """
     value = (record or {}).get(key)
     return value if isinstance(value, str) else None
+
+
+def _damage_past(run_dir: Path, checkpoint: dict[str, Any]) -> str:
+    """``damage_past_checkpoint`` of a crashed run's checkpoint ("" without one)."""
+    recorder = checkpoint.get("recorder")
+    return damage_past_checkpoint(run_dir, recorder) if isinstance(recorder, dict) else ""
 
 
 def run_status(run_dir: str | os.PathLike[str], *, now: dt.datetime | None = None) -> RunStatus:
@@ -377,6 +390,7 @@ def run_status(run_dir: str | os.PathLike[str], *, now: dt.datetime | None = Non
         writer=None if holder is None else attrs.asdict(holder) | {"stopped": stopped(holder)},
         resumable=resumable,
         resume_problem=problem_of_resume,
+        damaged_tail=_damage_past(run_dir, checkpoint) if resumable else "",
         credentials=resume_credentials(cfg, meta),
         unlocked=unlocked_says(run_dir, age) if holder is None and seal is None else "",
         lease=None

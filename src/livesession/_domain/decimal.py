@@ -35,9 +35,11 @@ __all__ = [
     "excess_digits",
     "fenced",
     "finite_decimal",
+    "int_as_decimal",
     "integer_digits",
     "long_number_problem",
     "number_hint",
+    "optional_int_as_decimal",
     "places",
     "plain",
     "quantize",
@@ -397,6 +399,22 @@ def quantizer(step: Decimal) -> Callable[[Decimal], Decimal]:
             return quantize(value, step)
 
     return to_step
+
+
+def int_as_decimal(value: Decimal | int) -> Decimal:
+    """An ``int`` (a quantity of 10 shares, a limit price of 100) as the ``Decimal`` it is.
+
+    Anything else is kept as given, for the check of what a strategy returned to name
+    (``intent_problem``: a float, a bool, numpy's ``int64``).
+    """
+    if isinstance(value, int) and not isinstance(value, bool):
+        return Decimal(value)
+    return cast("Decimal", value)
+
+
+def optional_int_as_decimal(value: Decimal | int | None) -> Decimal | None:
+    """``int_as_decimal`` of a value that may be None (no limit price)."""
+    return None if value is None else int_as_decimal(value)
 
 
 def finite_decimal(value: object, *, allow_int: bool = False) -> Decimal | None:

@@ -9,7 +9,13 @@ from typing import TYPE_CHECKING, Any, Final
 import attrs
 
 from .._support.text import surrogate_at
-from .decimal import long_number_problem, number_hint, plain
+from .decimal import (
+    int_as_decimal,
+    long_number_problem,
+    number_hint,
+    optional_int_as_decimal,
+    plain,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -94,9 +100,9 @@ class _OrderTerms:
 
     symbol: str
     side: Side
-    quantity: Decimal
+    quantity: Decimal = attrs.field(converter=int_as_decimal)
     order_type: OrderType = OrderType.MARKET
-    limit_price: Decimal | None = None
+    limit_price: Decimal | None = attrs.field(default=None, converter=optional_int_as_decimal)
     reduce_only: bool = False
 
 

@@ -206,6 +206,8 @@ def _venue_detail(name: str, reason: str, unlisted: Sequence[str] = ()) -> str:
     """
     if reason == "SKIPPED_NOT_SANDBOX":
         return f"{name} not asked: the venue is not a verified sandbox"
+    if reason == "BALANCE_INVALID":
+        return "the venue answered a balance that is no amount (not a number, NaN, below zero)"
     if reason == "SKIPPED_NO_MARKETS":
         return f"{name} not asked: the venue's markets could not be loaded"
     if reason == _NOT_LISTED and unlisted:

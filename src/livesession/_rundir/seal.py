@@ -25,8 +25,15 @@ import attrs
 
 from .._artifacts import names
 from .._artifacts.releases import resume_advice
-from .._artifacts.runread import ends_unfit, last_whole_line, payload, read_json_object
+from .._artifacts.runread import (
+    ends_unfit,
+    last_whole_line,
+    payload,
+    read_json_object,
+    require_run,
+)
 from .._domain.lifecycle import SessionState
+from .._exceptions import RunDirectoryError
 from .._support.text import command
 
 if TYPE_CHECKING:
@@ -113,11 +120,18 @@ def describe_seal(run_dir: Path, *, advise: bool = False) -> str:
     """What a run no process holds is, as its files' ends say: sealed (how), or unfinished.
 
     For ``livesession stop``, ``kill`` and ``ack``: the seal ``status`` reads, in one phrase.
+    A path that holds no run (missing, a file, no ``events.jsonl``) is said so
+    (``require_run``'s words): it said ``unfinished (no C2_DRYRUN_STOP): continue it with
+    `livesession resume PATH``` to ``send_control`` of a path that does not exist.
     ``advise``: a run sealed in ``ERROR_REQUIRES_OPERATOR`` adds that no signal settles it
     and what does (an ``ack`` of it is exit 8, which alone reads as nothing to do).
     """
     seal = claimed_seal(run_dir)
     if seal is None:
+        try:  # a path that holds no run is said so, as every command says it: none to resume
+            require_run(run_dir, unstarted=True, judged=True)
+        except RunDirectoryError as exc:
+            return str(exc)
         return f"unfinished (no C2_DRYRUN_STOP): {resume_advice(run_dir)}"
     if seal.doubt:
         return f"{seal.doubt}: `{command('verify', run_dir)}` says more; keep the run as it is"

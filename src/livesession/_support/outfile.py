@@ -21,6 +21,7 @@ A path that is no symlink is written as ``atomic_write_bytes`` writes it.
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import stat
@@ -43,11 +44,14 @@ def write_output(path: Path | str, data: bytes) -> None:
 
     Raises:
         NotAFile: the path leads to a block device or a socket (nothing written).
-        IsADirectoryError: it leads to a directory.
+        IsADirectoryError: it leads to a directory (``""``, ``"/"`` too: before, a
+            ``ValueError`` from deep inside, ``PosixPath('.') has an empty name``).
         OSError: the system refused; the error names ``path`` (or the file it leads to,
             for a replaced one: ``output_target``).
     """
     path = Path(path)
+    if not path.name:  # "" (the current directory) or "/": no file can be made there
+        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
     fd = own_descriptor(path)
     if fd is not None:
         _write_all(fd, data, path)

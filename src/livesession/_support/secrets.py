@@ -38,6 +38,7 @@ from .secret_urls import AFTER_HOST, dsn_secrets, password_pieces, uri_password,
 __all__ = [
     "ALERT_ENV",
     "MIN_ENV_SECRET",
+    "OWN_NAME",
     "REDACTED",
     "RULES",
     "SecretRule",
@@ -67,6 +68,14 @@ over ``[alerts] webhook_url``."""
 MIN_ENV_SECRET: Final = 8
 """The shortest value (and spelling) of an environment secret that is searched for: a
 shorter one (``1``, ``true``, ``prod``) is in any text, and no credential is that short."""
+OWN_NAME: Final = "livesession"
+"""The product's name, which every run directory holds without any secret (``run.json``'s
+``format``, ``writer.lock``'s command, ``checkpoint.json``) and so does the CLI's advice
+(``livesession list runs``): a secret's spelling that is part of it cannot be told apart
+from it, and is not searched for alone. Before, a DSN whose password is the default role's
+name failed the evidence of every clean run (``value of $LIVESESSION_PG_DSN`` in three
+files) and redaction made the CLI's advice ``*** list runs``; the DSN whole, and its
+``user:password``, are still searched for."""
 _MIN_URL_PIECE: Final = 12  # a piece of a webhook path long enough to be its token
 
 
@@ -301,7 +310,8 @@ def environment_secrets(env: Mapping[str, str]) -> list[tuple[str, list[str]]]:
     alone (``dsn_secrets``): a driver's error quotes those without the rest. A value
     shorter than ``MIN_ENV_SECRET`` is none. Each is given as
     written and escaped (``spellings``: a tab quoted by ``repr`` in a JSON line is
-    ``\\t``), every spelling at least ``MIN_ENV_SECRET`` long.
+    ``\\t``), every spelling at least ``MIN_ENV_SECRET`` long and none part of
+    ``OWN_NAME``.
     """
     found: list[tuple[str, list[str]]] = []
     for name, value in sorted(env.items()):
@@ -316,7 +326,8 @@ def environment_secrets(env: Mapping[str, str]) -> list[tuple[str, list[str]]]:
         else:
             continue
         forms = {form for secret in secrets for form in spellings(secret)}
-        found.append((name, sorted(form for form in forms if len(form) >= MIN_ENV_SECRET)))
+        searched = (form for form in forms if len(form) >= MIN_ENV_SECRET and form not in OWN_NAME)
+        found.append((name, sorted(searched)))
     return found
 
 

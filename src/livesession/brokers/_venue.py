@@ -19,13 +19,67 @@ import attrs
 
 from .._domain.decimal import ZERO, quantize
 from .._domain.model import FillReport, OrderType, Side, VenueOrder, VenueOrderStatus
+from .._domain.tables import MAX_SLIPPAGE_BPS
 
 if TYPE_CHECKING:
     from .._domain.model import Bar, BrokerReport, Order
 
-__all__ = ["DueReports", "VenueState", "fill_price", "halves", "market_price", "touched"]
+__all__ = [
+    "DueReports",
+    "VenueState",
+    "fill_price",
+    "fill_share",
+    "fill_slippage",
+    "fill_wait",
+    "halves",
+    "market_price",
+    "touched",
+]
 
 _HALF = Decimal("0.5")
+
+
+def fill_share(_inst: object, attribute: attrs.Attribute[Decimal], value: object) -> None:
+    """A ``FillModel`` share of orders: a Decimal (or an int) from 0 to 1, never NaN.
+
+    A validator, so the refusal names the knob: before, ``reject_rate=Decimal("NaN")``
+    built a venue that failed the run ``UNEXPECTED_ERROR`` (``InvalidOperation``, naming
+    nothing) at its first order, as the config's ``[fill_model]`` refuses it in one line.
+    """
+    if not (_number(value) and 0 <= value <= 1):  # type: ignore[operator]
+        raise ValueError(
+            f"FillModel.{attribute.name}: shares are Decimals in [0, 1], got {value!r}"
+        )
+
+
+def fill_slippage(_inst: object, attribute: attrs.Attribute[Decimal], value: object) -> None:
+    """``FillModel.slippage_bps``: from 0 to ``MAX_SLIPPAGE_BPS``, as the config holds it.
+
+    ``-Infinity`` filled a market order at a price of ``-Infinity`` (the run FAILED,
+    ``BROKER_REPORT_INVALID``), 10,000 at zero.
+    """
+    if not (_number(value) and 0 <= value <= MAX_SLIPPAGE_BPS):  # type: ignore[operator]
+        raise ValueError(
+            f"FillModel.{attribute.name} must be a Decimal from 0 to {MAX_SLIPPAGE_BPS}, "
+            f"got {value!r}"
+        )
+
+
+def fill_wait(_inst: object, attribute: attrs.Attribute[int], value: object) -> None:
+    """``FillModel.latency_ns``: a non-negative integer of nanoseconds."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(
+            f"FillModel.{attribute.name} must be a non-negative integer, got {value!r}"
+        )
+
+
+def _number(value: object) -> bool:
+    """A finite Decimal, or an int (not a bool)."""
+    if isinstance(value, Decimal):
+        return value.is_finite()
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 _BPS = Decimal(10_000)
 
 

@@ -50,6 +50,7 @@ from .._typing import (
     ReplayingVenue,
     ResumableVenue,
 )
+from . import _venue
 from ._journal import append_entry, defer_replay, open_journal, sends_in
 from ._venue import DueReports, VenueState, fill_price, halves, market_price
 
@@ -72,10 +73,10 @@ DEFAULT_QTY_LOT: Final = Decimal("0.001")
 class FillModel:
     """How the mock venue treats orders; all times are simulated nanoseconds."""
 
-    latency_ns: int = 0
-    partial_fill_ratio: Decimal = Decimal(0)
-    reject_rate: Decimal = Decimal(0)
-    slippage_bps: Decimal = Decimal(0)
+    latency_ns: int = attrs.field(default=0, validator=_venue.fill_wait)
+    partial_fill_ratio: Decimal = attrs.field(default=ZERO, validator=_venue.fill_share)
+    reject_rate: Decimal = attrs.field(default=ZERO, validator=_venue.fill_share)
+    slippage_bps: Decimal = attrs.field(default=ZERO, validator=_venue.fill_slippage)
 
     @classmethod
     def from_config(cls, config: FillModelConfig) -> FillModel:

@@ -42,8 +42,9 @@ from .._domain.decimal import with_context
 from .._rundir.livecut import LiveRun, live_cut
 from .._support.anchor import anchored
 from .._support.fsutil import NotAFile, raise_if_refused, refuse_special
-from ._checks import Verifier, corruption
+from ._checks import Verifier
 from ._config import CONFIG
+from ._damage import corruption, damaged_tail
 from ._kept import lost_checkpoint
 from ._reading import ARTIFACT_NAMES
 from ._result import VerifyResult, summarize
@@ -171,6 +172,7 @@ def _verify(run: Verifier, path: Path, live: LiveRun | None) -> VerifyResult:
                 dead_sinks=tuple(sink.describe() for sink in run.dead_sinks),
                 stopped=run.stopped,
                 corrupt=corruption(run),
+                tail=damaged_tail(run),
                 lost_checkpoint=run.run_dir is not None and lost_checkpoint(run.run_dir, run.bars),
             )
             if total

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from ._replay import Replay
     from ._schemas import Schemas
 
-__all__ = ["Verifier", "corruption"]
+__all__ = ["Verifier"]
 
 _GENESIS_HASH: Final = "0" * 64
 _ENDED_STATUSES: Final = frozenset(
@@ -446,30 +446,6 @@ class Verifier:
         elif self.replay is not None and self.replay.stopped_status is not None:
             expected["status"] = self.replay.stopped_status  # the state sink died first
         return expected
-
-
-def corruption(run: Verifier) -> str:
-    """What shows ``run`` damaged beyond a torn last line, the first of it; "" if nothing.
-
-    A crash tears the last line at most: a whole line that is no valid record, an audit
-    chain that breaks, an audit record that is not its event's, or an event whose id is not
-    its content's is damage that ``livesession resume`` cannot repair (it refuses an audit
-    log whose chain breaks or whose head is not its checkpoint's outright).
-    """
-    damaged = run.files.damaged
-    if AUDIT in damaged:
-        return f"{AUDIT}:{damaged[AUDIT]} is not a valid record"
-    if run.chain_break:
-        return f"the audit chain breaks at {AUDIT}:{run.chain_break}"
-    if run.events.copies.first_wrong:
-        return f"{AUDIT}:{run.events.copies.first_wrong} is not the record the events call for"
-    for name in (EVENTS, SNAPSHOTS):
-        if name in damaged:
-            return f"{name}:{damaged[name]} is not a valid record"
-    bad_id = run.events.first_bad_id
-    if bad_id:
-        return f"{EVENTS}:{bad_id} is not the event its event_id was made from"
-    return run.prefixes.differs
 
 
 def _chained_past_cr(raw: bytes, prev_hash: str) -> bool:

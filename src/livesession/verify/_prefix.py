@@ -69,6 +69,14 @@ class Prefixes:
         digest = self._digests[name] = _PrefixDigest(self.recorded.get(name, (0, ""))[0])
         return digest
 
+    def holds(self, name: str) -> bool:
+        """Whether ``name``'s bytes up to its checkpoint's offset are those it recorded.
+
+        Then what is wrong with the file lies past the offset, in what a resume sets aside.
+        """
+        recorded, digest = self.recorded.get(name), self._digests.get(name)
+        return recorded is not None and digest is not None and digest.prefix == recorded[1]
+
     def check(self, checks: Violations, files: RunFiles, unsealed: bool) -> None:
         """Each file's bytes up to its checkpoint's offset against the digest it recorded.
 

@@ -21,8 +21,8 @@ from ..._typing import ConfirmingLookup, RecoveringVenue, SandboxAware
 from .clock import resync_time
 from .convert import (
     _amount_and_price,
+    _balance,
     _check_order,
-    _decimal,
     _filled_qty,
     _matches,
     _status,
@@ -33,7 +33,7 @@ from .credentials import HoldsCredentials
 from .errors import _as_read_error, _is_duplicate_client_id, cancel_error, classify, scrub_chain
 from .ohlcv import fetch_candles
 from .sandbox import _Exchange, _Sandbox, _sandbox_problems
-from .tracked import _Reported, _Tracked, fetch_by_client_id, new_fills, track
+from .tracked import _Reported, _Tracked, fetch_by_client_id, new_fills, orders_listed, track
 from .units import refuse_quote_sized
 
 if TYPE_CHECKING:
@@ -245,7 +245,7 @@ class CcxtSandboxBroker(HoldsCredentials, ConfirmingLookup, RecoveringVenue, San
         found: list[VenueOrder] = []
         for symbol in self.symbols:
             raws = self._read(functools.partial(self._exchange.fetch_open_orders, symbol))
-            for raw in raws:
+            for raw in orders_listed(raws):
                 cid = raw.get("clientOrderId")
                 if isinstance(cid, str) and cid in self._unconfirmed:
                     found.append(self._seen(cid, raw))
@@ -338,7 +338,7 @@ class CcxtSandboxBroker(HoldsCredentials, ConfirmingLookup, RecoveringVenue, San
             return self._seen(cid, raw)
         for symbol in symbols:
             raws = self._read(functools.partial(self._exchange.fetch_open_orders, symbol), cid)
-            for raw in raws:
+            for raw in orders_listed(raws, cid):
                 if raw.get("clientOrderId") == cid:
                     return self._seen(cid, raw)
         return None
@@ -422,10 +422,14 @@ class CcxtSandboxBroker(HoldsCredentials, ConfirmingLookup, RecoveringVenue, San
         return dict(self._read(self._exchange.load_markets))
 
     def balances(self) -> dict[str, Decimal]:
-        """Total balance per asset, as Decimals, sorted by asset."""
+        """Total balance per asset, as Decimals, sorted by asset.
+
+        ``ValueError`` naming the asset when one is no amount (not a number, ``NaN``,
+        ``Infinity``, below zero).
+        """
         raw = self._read(self._exchange.fetch_balance)
         totals = raw.get("total") or {}
-        return {asset: _decimal(totals[asset]) for asset in sorted(totals)}
+        return {asset: _balance(asset, totals[asset]) for asset in sorted(totals)}
 
     def fetch_ohlcv(self, symbol: str, interval_ms: int, since_ms: int | None) -> list[Any]:
         """The venue's candles of ``interval_ms`` from ``since_ms`` (a read: see ``ohlcv``)."""

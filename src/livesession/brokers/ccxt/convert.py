@@ -38,6 +38,19 @@ def _decimal(value: object) -> Decimal:
         raise ValueError(msg) from None
 
 
+def _balance(asset: str, value: object) -> Decimal:
+    """The venue's total balance ``value`` of ``asset``; ``ValueError`` if it is no amount.
+
+    ``NaN``, ``Infinity`` or an amount below zero is no balance of a spot account, as
+    ``"abc"`` is not: before, such an answer passed the preflight's ``balance_fetch``.
+    """
+    amount = _decimal(value)
+    if not amount.is_finite() or amount < ZERO:
+        msg = f"ccxt returned {value!r} as the {asset} balance, not an amount of zero or more"
+        raise ValueError(msg)
+    return amount
+
+
 def _filled_qty(raw: Mapping[str, Any]) -> Decimal:
     """The filled quantity of ccxt's order ``raw`` (0 when not given); ``ValueError`` if none.
 

@@ -8,8 +8,11 @@ from typing import Any, Final, TypeVar
 from ..._exceptions import Rejected, Transient
 from .broker import CcxtSandboxBroker
 
-__all__ = ["SKIPPED_NO_MARKETS", "ccxt_preflight_checks", "unlisted_symbols"]
+__all__ = ["BALANCE_INVALID", "SKIPPED_NO_MARKETS", "ccxt_preflight_checks", "unlisted_symbols"]
 
+BALANCE_INVALID = "BALANCE_INVALID"
+"""``balance_fetch``'s reason when the venue answered a balance that is no amount: not a
+number, ``NaN``, ``Infinity`` or below zero."""
 SKIPPED_NO_MARKETS = "SKIPPED_NO_MARKETS"
 """``symbols_listed``'s reason when the markets could not be loaded: the symbols were not
 looked up (the venue may well list them)."""
@@ -26,7 +29,8 @@ def ccxt_preflight_checks(broker: CcxtSandboxBroker) -> list[tuple[str, bool, st
     ``sandbox_verified`` (``NOT_SANDBOX``), ``markets_loaded`` (``MARKETS_UNAVAILABLE`` or
     the rejection reason, e.g. ``AUTH``), ``symbols_listed`` (``SYMBOL_NOT_LISTED``, or
     ``SKIPPED_NO_MARKETS`` when the markets could not be loaded) and
-    ``balance_fetch`` (``BALANCE_UNAVAILABLE`` or e.g. ``AUTH``). A passed check has reason
+    ``balance_fetch`` (``BALANCE_UNAVAILABLE`` or e.g. ``AUTH``; ``BALANCE_INVALID`` for
+    a balance that is no amount of zero or more). A passed check has reason
     ``""``. Nothing is requested unless the sandbox is verified; nothing raises. A read
     that fails ``Transient`` is tried again, up to three times, ``lookup_interval_ns`` apart.
     """
@@ -53,6 +57,8 @@ def ccxt_preflight_checks(broker: CcxtSandboxBroker) -> list[tuple[str, bool, st
     try:
         _asked(broker, broker.balances)
         results.append(("balance_fetch", True, ""))
+    except ValueError:  # an answer, but a balance that is no amount (NaN, below zero)
+        results.append(("balance_fetch", False, BALANCE_INVALID))
     except Exception as exc:  # noqa: BLE001 - a preflight reports, it does not raise
         results.append(("balance_fetch", False, _reason(exc, "BALANCE_UNAVAILABLE")))
     return results

@@ -16,6 +16,7 @@ import attrs
 
 from ..._domain.decimal import ZERO
 from ..._domain.model import FillReport, VenueOrderStatus
+from ..._exceptions import Transient
 from ..._support.optional import import_optional
 from .convert import _decimal, _filled_qty, _on_grid, _status, _venue_id
 
@@ -98,9 +99,14 @@ def track(
 
 
 def fetch_by_client_id(exchange: _Exchange, sandbox: _Sandbox, symbol: str, cid: str) -> Any:
-    """The venue's order for ``cid`` as a ccxt order; ccxt's ``OrderNotFound`` if none."""
+    """The venue's order for ``cid`` as a ccxt order; ccxt's ``OrderNotFound`` if none.
+
+    An answer that is no order (a list, None: some venues' parsers give one) is a failed
+    read, ``Transient``: before, it stopped the run ``UNEXPECTED_ERROR``
+    (``AttributeError: 'list' object has no attribute 'get'``).
+    """
     if not sandbox.lookup_realtime:
-        return exchange.fetch_order(None, symbol, {sandbox.lookup_param: cid})
+        return an_order(exchange.fetch_order(None, symbol, {sandbox.lookup_param: cid}), cid)
     market = exchange.market(symbol)
     response = exchange.privateGetV5OrderRealtime(
         {"category": "spot", "symbol": market["id"], "orderLinkId": cid}
@@ -109,6 +115,29 @@ def fetch_by_client_id(exchange: _Exchange, sandbox: _Sandbox, symbol: str, cid:
     if not found:
         raise import_optional("ccxt", "ccxt").OrderNotFound(f"{exchange.id} has no order {cid}")
     return exchange.parse_order(found[0], market)
+
+
+def an_order(answer: Any, cid: str) -> Mapping[str, Any]:
+    """The answer ccxt gave to an order read; ``Transient`` naming its type if it is no order."""
+    if isinstance(answer, Mapping):
+        return answer
+    raise Transient(
+        f"the venue's answer to the order read is a {type(answer).__name__}, not an order: "
+        "the read failed",
+        client_order_id=cid,
+    )
+
+
+def orders_listed(answer: Any, cid: str | None = None) -> list[Mapping[str, Any]]:
+    """The answer ccxt gave listing orders; ``Transient`` when it is no list of orders."""
+    if isinstance(answer, list) and all(isinstance(raw, Mapping) for raw in answer):
+        return answer
+    shown = type(answer).__name__ if not isinstance(answer, list) else "list of other things"
+    raise Transient(
+        f"the venue's answer to the open orders read is a {shown}, not a list of orders: "
+        "the read failed",
+        client_order_id=cid,
+    )
 
 
 def new_fills(

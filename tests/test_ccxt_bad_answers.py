@@ -1,0 +1,125 @@
+"""Venue answers that are no amount or no order, fed through the loopback venue.
+
+Whole CLI dry runs on the loopback fake Binance (``_ccxt_route``), a ccxt call's answer
+changed on its way to the broker. Each must end with a classified outcome the operator
+can act on, and the run must verify.
+
+Bugs: a balance of ``NaN``, ``Infinity`` or below zero passed the preflight's
+``balance_fetch`` (only a balance ccxt gave as ``"abc"`` failed it, as
+``BALANCE_UNAVAILABLE``, "could not be fetched"): the run started on a venue whose
+account answer was no account. A ``fetch_order`` answering a list, None or a string (a
+venue's answer that ccxt's parser passed on as it came) stopped the run
+``UNEXPECTED_ERROR`` (``AttributeError: 'list' object has no attribute 'get'``), sealed
+FAILED without a wind-down, where a read's answer of the wrong type is ``Transient``
+(docs/concepts.md, "Failure handling"); a ``fetch_open_orders`` answering None, or a
+list of other things than orders, raised out of the CLI's ``dryrun`` as it activated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+pytest.importorskip("ccxt")
+pytest.importorskip("requests")
+
+from livesession.verify import verify_run
+
+from _ccxt_route import Wrap, events, shaped_dryrun
+from fake_binance import FakeBinance
+
+pytestmark = pytest.mark.ccxt
+
+
+def _answers(change: Callable[[Any], Any]) -> Wrap:
+    """A wrap of a ccxt call whose answer ``change`` rewrites."""
+
+    def wrap(call: Callable[..., Any]) -> Callable[..., Any]:
+        def changed(*args: Any, **kwargs: Any) -> Any:
+            return change(call(*args, **kwargs))
+
+        return changed
+
+    return wrap
+
+
+def _usdt(value: object) -> Wrap:
+    return _answers(lambda b: b | {"total": b["total"] | {"USDT": value}})
+
+
+@pytest.mark.parametrize(
+    "value",
+    [float("nan"), "NaN", float("inf"), "-Infinity", "-5", "abc", [1]],
+    ids=["nan", "NaN-text", "inf", "minus-inf", "negative", "abc", "list"],
+)
+def test_a_balance_that_is_no_amount_fails_preflight(tmp_path, monkeypatch, capsys, value):
+    code, run_dir = shaped_dryrun(
+        tmp_path, monkeypatch, FakeBinance(), {"fetch_balance": _usdt(value)}
+    )
+    err = capsys.readouterr().err
+    assert code == 3, err
+    assert err.splitlines() == [
+        (
+            "livesession: rejected: BALANCE_INVALID: the venue answered a balance that is no "
+            "amount (not a number, NaN, below zero)"
+        )
+    ]
+    assert events(run_dir, "ORDER_SUBMITTED") == []
+    assert verify_run(run_dir).ok
+
+
+@pytest.mark.parametrize("value", ["0", "0.00000001", None], ids=["zero", "dust", "none"])
+def test_a_balance_of_zero_or_none_passes(tmp_path, monkeypatch, capsys, value):
+    """Zero is an amount (an asset emptied); None is ccxt's "not given" (docs/ccxt.md)."""
+    code, run_dir = shaped_dryrun(
+        tmp_path, monkeypatch, FakeBinance(), {"fetch_balance": _usdt(value)}
+    )
+    assert code == 0, capsys.readouterr().err
+    assert verify_run(run_dir).ok
+
+
+@pytest.mark.parametrize(
+    "change",
+    [lambda o: [o], lambda o: None, lambda o: "closed"],
+    ids=["a-list", "none", "a-string"],
+)
+def test_an_order_read_that_is_no_order_is_a_failed_read(tmp_path, monkeypatch, capsys, change):
+    """Every ``fetch_order`` answers no order: each poll's read fails ``Transient``, the
+    broker is unhealthy, trading halts and the stop, which cannot see the order's end,
+    fails ``STOP_INCOMPLETE`` for the operator; never ``UNEXPECTED_ERROR``."""
+    fake = FakeBinance()
+    code, run_dir = shaped_dryrun(tmp_path, monkeypatch, fake, {"fetch_order": _answers(change)})
+    err = capsys.readouterr().err
+    assert code == 4, err
+    assert "failed: STOP_INCOMPLETE" in err
+    assert "Error" not in err
+    assert verify_run(run_dir).ok
+    [unhealthy] = events(run_dir, "BROKER_UNHEALTHY")
+    assert (unhealthy["operation"], unhealthy["error"]) == ("poll", "Transient")
+    reasons = [c["reason"] for c in events(run_dir, "STATE_CHANGED")]
+    assert reasons[-1] == "STOP_INCOMPLETE"
+    assert "UNEXPECTED_ERROR" not in reasons
+
+
+@pytest.mark.parametrize(
+    "change",
+    [lambda o: None, lambda o: [None], lambda o: {"BTC/USDT": []}],
+    ids=["none", "a-list-of-none", "a-dict"],
+)
+def test_an_open_orders_read_that_is_no_list_of_orders_is_a_failed_read(
+    tmp_path, monkeypatch, capsys, change
+):
+    """Every ``fetch_open_orders`` answers no list of orders: each reconciliation pass
+    fails ``Transient`` and is skipped, nothing is sent unreconciled, and the run ends
+    sealed. Before, the first pass, at activation, raised ``TypeError`` or
+    ``AttributeError`` out of the CLI's ``dryrun``."""
+    code, run_dir = shaped_dryrun(
+        tmp_path, monkeypatch, FakeBinance(), {"fetch_open_orders": _answers(change)}
+    )
+    assert code == 0, capsys.readouterr().err
+    assert verify_run(run_dir).ok
+    assert events(run_dir, "ORDER_SUBMITTED") == []
+    [unhealthy] = events(run_dir, "BROKER_UNHEALTHY")
+    assert (unhealthy["operation"], unhealthy["error"]) == ("reconcile", "Transient")
