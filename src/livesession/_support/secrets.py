@@ -25,6 +25,7 @@ so redaction replaces exactly that span and keeps the context (``password=***``,
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import os
@@ -191,6 +192,7 @@ _TRIGGER: Final = re.compile(
 _SHORTEST: Final = len("a://:x@")
 
 
+@functools.lru_cache(maxsize=4096)  # a run's keys are few and asked of every payload
 def is_secret_name(name: str) -> bool:
     """Whether a mapping key or environment variable called ``name`` holds a secret.
 
