@@ -58,6 +58,8 @@ def dryrun(session: nox.Session) -> None:
     """A smoke run of the CLI on the built-in defaults, then verify it."""
     session.install("-e", ".")
     tmp = session.create_tmp()
+    # nox keeps the session's tmp between invocations: the last smoke run would be refused.
+    shutil.rmtree(Path(tmp) / "smoke", ignore_errors=True)
     session.run("livesession", "dryrun", "--out", tmp, "--run-id", "smoke")
     session.run("livesession", "verify", f"{tmp}/smoke")
 

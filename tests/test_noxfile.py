@@ -1,0 +1,68 @@
+"""The developer sessions of noxfile.py do what the README and docs promise of them.
+
+nox is no dependency of the suite: noxfile.py is loaded here with a stand-in for the
+``nox`` module whose decorators hand the session functions back unchanged, and a session
+is called with a stand-in ``Session`` that runs the CLI in this process.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+import types
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from livesession import cli
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _noxfile(monkeypatch: pytest.MonkeyPatch) -> Any:
+    fake = types.ModuleType("nox")
+    fake.options = types.SimpleNamespace()  # type: ignore[attr-defined]
+    fake.session = lambda *a, **k: lambda f: f  # type: ignore[attr-defined]
+    fake.parametrize = lambda *a, **k: lambda f: f  # type: ignore[attr-defined]
+    fake.Session = object  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "nox", fake)
+    spec = importlib.util.spec_from_file_location("_noxfile_under_test", ROOT / "noxfile.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class _Session:
+    """What the ``dryrun`` session uses of ``nox.Session``: its ``tmp`` is kept between
+    invocations, as nox keeps ``.nox/dryrun/tmp`` (``reuse_existing_virtualenvs``)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def install(self, *args: str) -> None:
+        pass
+
+    def create_tmp(self) -> str:
+        tmp = self.root / ".nox" / "dryrun" / "tmp"
+        tmp.mkdir(parents=True, exist_ok=True)
+        return str(tmp)
+
+    def run(self, program: str, *args: str, **kwargs: Any) -> None:
+        assert program == "livesession"
+        code = cli.main(list(args))
+        assert code == 0, f"livesession {' '.join(args)} exited {code}"
+
+
+def test_nox_dryrun_runs_again_in_the_same_checkout(tmp_path, monkeypatch, capsys):
+    """Bug: ``nox -s dryrun``, the smoke run the README offers, passed once per checkout:
+    run again, its ``livesession dryrun --out .nox/dryrun/tmp --run-id smoke`` was refused
+    (exit 2, ``run directory .nox/dryrun/tmp/smoke already exists and holds a finished
+    run``), since nox keeps the session's tmp directory. It starts from no smoke run now."""
+    noxfile = _noxfile(monkeypatch)
+    session = _Session(tmp_path)
+    noxfile.dryrun(session)
+    noxfile.dryrun(session)
+    assert "OK " in capsys.readouterr().out
