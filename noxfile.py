@@ -147,7 +147,8 @@ def verbs(session: nox.Session) -> None:
     400 examples of 25 rules (CI runs 6 of 12); ``nox -s verbs -- 2000`` sets how many.
     """
     session.install("-e", ".[tests]")
-    env = {"LIVESESSION_VERBS": "deep"}
+    # The deep profile draws afresh at each run (the suite's ci profile derandomizes).
+    env = {"LIVESESSION_VERBS": "deep", "HYPOTHESIS_PROFILE": "deep"}
     if session.posargs:
         env["LIVESESSION_VERBS_EXAMPLES"] = session.posargs[0]
     session.run("python", "-m", "pytest", "tests/test_verbs_fuzz.py", "-s", env=env)

@@ -66,3 +66,29 @@ def test_nox_dryrun_runs_again_in_the_same_checkout(tmp_path, monkeypatch, capsy
     noxfile.dryrun(session)
     noxfile.dryrun(session)
     assert "OK " in capsys.readouterr().out
+
+
+class _Recording(_Session):
+    """A session that records the environment each command is given, and runs nothing."""
+
+    def __init__(self, root: Path, posargs: tuple[str, ...] = ()) -> None:
+        super().__init__(root)
+        self.posargs = list(posargs)
+        self.envs: list[dict[str, str]] = []
+
+    def run(self, program: str, *args: str, **kwargs: Any) -> None:
+        self.envs.append(kwargs.get("env") or {})
+
+
+@pytest.mark.parametrize("name", ["fuzz", "verbs", "failure_matrix"])
+def test_a_deep_hypothesis_campaign_draws_afresh(tmp_path, monkeypatch, name):
+    """Bug: ``nox -s verbs`` left the suite's ``ci`` profile on, which derandomizes: its 400
+    examples were the same 400 at every run (the counts it prints were identical), so running
+    the deep campaign again explored nothing new. Each deep hypothesis campaign runs a profile
+    that draws afresh (the failing example is still printed, and kept in .hypothesis/)."""
+    from hypothesis import settings
+
+    session = _Recording(tmp_path)
+    getattr(_noxfile(monkeypatch), name)(session)
+    (env,) = session.envs
+    assert not settings.get_profile(env.get("HYPOTHESIS_PROFILE", "ci")).derandomize
