@@ -8,6 +8,7 @@ is called with a stand-in ``Session`` that runs the CLI in this process.
 from __future__ import annotations
 
 import importlib.util
+import re
 import sys
 import types
 from pathlib import Path
@@ -66,6 +67,24 @@ def test_nox_dryrun_runs_again_in_the_same_checkout(tmp_path, monkeypatch, capsy
     noxfile.dryrun(session)
     noxfile.dryrun(session)
     assert "OK " in capsys.readouterr().out
+
+
+_SET = re.compile(r'"((?:LIVESESSION|HYPOTHESIS)_[A-Z_]+)"')
+
+
+def test_every_variable_a_session_sets_is_read():
+    """Bug: ``nox -s crash`` set ``LIVESESSION_CRASH_CAMPAIGN=deep``, which nothing read,
+    so the "deeper" crash campaign the README names ran the normal sweep, as CI does. Each
+    variable noxfile.py sets is read by the tests, the benchmarks or the package."""
+    read = "\n".join(
+        p.read_text(encoding="utf-8")
+        for where in ("tests", "src", "bench")
+        for p in (ROOT / where).rglob("*.py")
+        if p.resolve() != Path(__file__).resolve()
+    )
+    names = set(_SET.findall((ROOT / "noxfile.py").read_text(encoding="utf-8")))
+    assert names, "noxfile.py sets no variable: the pattern no longer finds them"
+    assert sorted(n for n in names if f'"{n}"' not in read) == []
 
 
 class _Recording(_Session):
