@@ -58,6 +58,8 @@ def dryrun(session: nox.Session) -> None:
     """A smoke run of the CLI on the built-in defaults, then verify it."""
     session.install("-e", ".")
     tmp = session.create_tmp()
+    # nox keeps the session's tmp between invocations: the last smoke run would be refused.
+    shutil.rmtree(Path(tmp) / "smoke", ignore_errors=True)
     session.run("livesession", "dryrun", "--out", tmp, "--run-id", "smoke")
     session.run("livesession", "verify", f"{tmp}/smoke")
 
@@ -145,7 +147,8 @@ def verbs(session: nox.Session) -> None:
     400 examples of 25 rules (CI runs 6 of 12); ``nox -s verbs -- 2000`` sets how many.
     """
     session.install("-e", ".[tests]")
-    env = {"LIVESESSION_VERBS": "deep"}
+    # The deep profile draws afresh at each run (the suite's ci profile derandomizes).
+    env = {"LIVESESSION_VERBS": "deep", "HYPOTHESIS_PROFILE": "deep"}
     if session.posargs:
         env["LIVESESSION_VERBS_EXAMPLES"] = session.posargs[0]
     session.run("python", "-m", "pytest", "tests/test_verbs_fuzz.py", "-s", env=env)
@@ -153,7 +156,8 @@ def verbs(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def crash(session: nox.Session) -> None:
-    """The crash-and-resume campaign (more kills than the normal run)."""
+    """The crash-and-resume campaign: more kills than the normal run (five times its random
+    plans, every crash point three times on each profile: tests/test_crash_recovery.py)."""
     session.install("-e", ".[tests]")
     session.run(
         "python",

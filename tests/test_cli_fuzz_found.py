@@ -126,6 +126,30 @@ class TestSecretPaths:
         assert len(captured.err.splitlines()) == 1
         assert list(tmp_path.iterdir()) == []
 
+    @pytest.mark.parametrize("feed", [f"csv:{DSN}", f"parquet:/data/{DSN}", "file"])
+    def test_a_dsn_given_for_a_data_file_is_not_echoed(self, tmp_path, monkeypatch, capsys, feed):
+        """The deep fuzz campaign's ``dryrun --feed csv:postgresql://desk:hunter2-...@127.0.0.1/db
+        --out OUT --steps 5 -q`` said ``cannot open data file CWD/postgresql:/desk:hunter2-...
+        @127.0.0.1/db: No such file or directory``: the path made absolute is spelled with one
+        ``/``, which the redaction of a URL's password does not find (an absolute path, and
+        ``feed`` in a config file, were echoed the same way). Such a feed is refused as
+        ``strategy_id`` is, not shown, nothing created."""
+        monkeypatch.chdir(tmp_path)
+        argv = ["dryrun", "--out", str(tmp_path / "out"), "--steps", "5", "-q"]
+        if feed == "file":
+            (tmp_path / "desk.toml").write_text(f'feed = "csv:{DSN}"\n', encoding="utf-8")
+            argv += ["--config", "desk.toml"]
+        else:
+            argv += ["--feed", feed]
+        assert main(argv) == 2
+        captured = capsys.readouterr()
+        assert PASSWORD not in captured.err + captured.out
+        assert "feed looks like a secret (url_password; value not shown)" in captured.err
+        assert len(captured.err.splitlines()) == 1
+        assert sorted(p.name for p in tmp_path.iterdir()) == (
+            ["desk.toml"] if feed == "file" else []
+        )
+
     def test_a_plain_path_is_still_a_path(self, tmp_path, capsys):
         """Only what the secret rules find is refused: a path with words like ``token`` in
         it is a path as before."""

@@ -9,6 +9,7 @@ mock runs with the sqlite and jsonl idempotency backends and on realish runs. Ru
 from __future__ import annotations
 
 import dataclasses
+import os
 import time
 from decimal import Decimal
 from pathlib import Path
@@ -38,8 +39,23 @@ from crash_harness import (
 
 SWEEP_SEED = 20260101
 MIN_KILLS = 200
-RANDOM_PLANS = {"mock-sqlite": 10, "mock-jsonl": 10, "realish-sqlite": 4, "realish-jsonl": 4}
-PER_LABEL = {"mock-sqlite": 3, "mock-jsonl": 2, "realish-sqlite": 1, "realish-jsonl": 1}
+DEEP = os.environ.get("LIVESESSION_CRASH_CAMPAIGN") == "deep"
+"""``nox -s crash``: five times the random plans, and every label killed three times on each
+profile (the normal run: once or twice on the realish and jsonl ones)."""
+RANDOM_PLANS = {
+    name: count * (5 if DEEP else 1)
+    for name, count in {
+        "mock-sqlite": 10,
+        "mock-jsonl": 10,
+        "realish-sqlite": 4,
+        "realish-jsonl": 4,
+    }.items()
+}
+PER_LABEL = (
+    dict.fromkeys(RANDOM_PLANS, 3)
+    if DEEP
+    else {"mock-sqlite": 3, "mock-jsonl": 2, "realish-sqlite": 1, "realish-jsonl": 1}
+)
 
 
 @pytest.fixture(name="work", scope="module")

@@ -827,3 +827,34 @@ class TestFailureMatrix:
         assert stats.examples >= MIN_EXAMPLES
         assert stats.min_rules >= MIN_RULES
         assert stats.verified > stats.unverifiable, "most sessions must be verified"
+
+
+def test_a_send_to_retry_after_trading_halted_is_given_up():
+    """Found by the deep campaign (``nox -s failure_matrix``), written out: a buy's send
+    timed out before the venue (``timeout_before``), the lookups that followed failed
+    (``lookup_down``) until the broker was unhealthy and trading HALTED, the last lookup
+    said ``NOT_AT_VENUE``, and the retry loop sent the buy again, a new exposure while
+    HALTED (``sent while HALTED``). A send to retry that would add exposure is given up
+    once trading is HALTED (``ORDER_REJECTED``, ``SEND_FAILED``)."""
+    state = FailureMatrix()
+    state.start(latency_s=0, quantity=Decimal("0.001"))
+    state.safety()
+    state.race(action="buy_protected", fault="fill_race", verb="kill")
+    state.safety()
+    state.arm(fault="timeout_before", times=1)
+    state.safety()
+    state.arm(fault="lookup_down", times=6)
+    state.safety()
+    state.idle(n=2)
+    state.safety()
+    state.operator(verb="reenable")
+    state.safety()
+    state.step(action="buy", quantity=Decimal("0.001"))
+    state.safety()
+    rejected = [
+        orjson.loads(line)["payload"]
+        for line in state.session.sinks["events"].lines
+        if b'"ORDER_REJECTED"' in line
+    ]
+    assert [r["reason"] for r in rejected] == ["SEND_FAILED"]
+    state.teardown()

@@ -23,7 +23,7 @@ every rule it checks:
   report and ``status --json`` give the venue's final position.
 
 Every run directory passes ``verify`` at teardown (the suite's plugin). The CI profile runs
-a handful of examples; ``nox -s verbs`` runs the deep campaign
+a handful of examples; ``nox -s verbs`` runs the deep campaign, with fresh draws each time
 (``LIVESESSION_VERBS_EXAMPLES``, 400 by default).
 """
 

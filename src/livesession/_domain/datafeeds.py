@@ -17,6 +17,7 @@ from typing import Any, Final
 from .._exceptions import ConfigError, UnrecordablePath
 from .._support.oserrors import cwd_gone, working_dir
 from .._support.references import is_reference
+from .._support.secrets import find_secrets
 from .._support.text import surrogate_at, valid_text
 from .ids import SYMBOL_FORMS, derivative_note, is_valid_symbol
 
@@ -94,10 +95,12 @@ def default_symbol(feed: str) -> str:
 def from_cwd(feed: object) -> object:
     """A data feed given on the command line, its relative path made absolute from the cwd.
 
-    ``ConfigError`` naming the feed when the current directory was removed.
+    ``ConfigError`` naming the feed when the current directory was removed. A path that
+    looks like a secret is left as given, for the config to refuse: joined, ``Path`` spells
+    ``postgresql://`` with one ``/``, which the secret rules no longer find.
     """
     path = data_path(feed) if isinstance(feed, str) else None
-    if path is None or Path(path).expanduser().is_absolute():
+    if path is None or Path(path).expanduser().is_absolute() or find_secrets(path):
         return feed
     assert isinstance(feed, str)  # noqa: S101 - narrowed for mypy (data_path took a str)
     cwd = working_dir()

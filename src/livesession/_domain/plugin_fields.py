@@ -97,6 +97,7 @@ def check_feed(_inst: object, _attr: object, value: object) -> None:
             "package.module:callable, "
             f"got {value!r}"
         )
+    refuse_secret("feed", value)  # a DSN pasted for a data file's path
 
 
 def check_factory(_inst: object, _attr: object, value: str | None) -> None:

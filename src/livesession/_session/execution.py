@@ -52,6 +52,16 @@ if TYPE_CHECKING:
 __all__ = ["Execution"]
 
 
+def _adds_exposure_while_halted(order: Order, trading: TradingState) -> bool:
+    """Whether resending ``order`` would add exposure while trading is HALTED.
+
+    A send that failed without reaching the venue is resent after a wait; if its failures
+    made the broker unhealthy (or anything else halted trading) it is given up instead,
+    as a new order would be refused, unless it only reduces a position.
+    """
+    return trading is TradingState.HALTED and not order.reduce_only
+
+
 class Execution:
     """Intents to orders: ``SIGNAL``, rails, idempotency reserve, broker, ``ORDER_SUBMITTED``."""
 
@@ -372,7 +382,9 @@ class Execution:
                 raise Transient("not at the venue", client_order_id=cid) from None
             health.ok()
 
-        def retried(number: int, _error: BaseException, delay_ns: int) -> None:
+        def retried(number: int, error: BaseException, delay_ns: int) -> None:
+            if _adds_exposure_while_halted(order, self._c.governor.state):
+                raise error  # not resent: the failed send never reached the venue
             self._c.recorder.emit(
                 "BROKER_CALL_RETRIED",
                 {

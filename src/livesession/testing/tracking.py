@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 __all__ = ["SessionTracker", "mark_verified", "run_dirs", "verify_session", "written_run_dir"]
 
 _VERIFIED: weakref.WeakSet[LiveSessionOrchestrator] = weakref.WeakSet()
+_TRACKERS: weakref.WeakSet[SessionTracker] = weakref.WeakSet()
 _CONTRACT_LINES = {
     "events": "events.jsonl",
     "states": "state_snapshots.jsonl",
@@ -32,8 +33,14 @@ _SHOWN = 10
 
 
 def mark_verified(session: LiveSessionOrchestrator) -> None:
-    """The caller verified ``session`` itself (or abandoned it as a crash would): skip it."""
+    """The caller verified ``session`` itself (or abandoned it as a crash would): skip it.
+
+    An active ``SessionTracker`` lets go of it then, so a test that builds and verifies
+    sessions in a loop keeps none of them alive.
+    """
     _VERIFIED.add(session)
+    for tracker in list(_TRACKERS):
+        tracker._forget(session)  # noqa: SLF001 - the module's own tracker
 
 
 def verify_session(session: LiveSessionOrchestrator) -> list[str]:
@@ -101,10 +108,17 @@ def _last_writers(built: list[LiveSessionOrchestrator]) -> list[LiveSessionOrche
     """
     last: dict[int, LiveSessionOrchestrator] = {}
     for session in built:
-        if repr(session).endswith("(<unconfigured>)"):
-            continue
-        last[id(session.recorder.sinks["events"])] = session
+        sink = _events_sink(session)
+        if sink is not None:
+            last[id(sink)] = session
     return [s for s in built if s in last.values()]
+
+
+def _events_sink(session: LiveSessionOrchestrator) -> object | None:
+    """The events sink ``session`` writes (None for one never configured)."""
+    if repr(session).endswith("(<unconfigured>)"):
+        return None
+    return session.recorder.sinks["events"]
 
 
 class SessionTracker:
@@ -136,12 +150,34 @@ class SessionTracker:
 
         self._original = original
         LiveSessionOrchestrator._build = tracking  # type: ignore[method-assign]  # noqa: SLF001
+        _TRACKERS.add(self)
+
+    def _forget(self, session: LiveSessionOrchestrator) -> None:
+        """Let go of ``session``, verified by its caller.
+
+        And of the sessions built before it on its sinks: only their last writer is
+        verified (``_last_writers``), and that is ``session`` or one built after it.
+        """
+        if all(s is not session for s in self.built):
+            return
+        at = next(i for i, s in enumerate(self.built) if s is session)
+        sink = _events_sink(session)
+        kept = [
+            s
+            for i, s in enumerate(self.built)
+            if s is not session and not (i < at and sink is not None and _events_sink(s) is sink)
+        ]
+        for gone in self.built:
+            if all(gone is not s for s in kept):
+                self.written.pop(id(gone), None)
+        self.built[:] = kept
 
     def stop(self) -> None:
         """Stop recording (the sessions recorded so far stay)."""
         if self._original is not None:
             LiveSessionOrchestrator._build = self._original  # type: ignore[method-assign]  # noqa: SLF001
             self._original = None
+        _TRACKERS.discard(self)
 
     def __enter__(self) -> Self:
         self.start()
