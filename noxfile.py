@@ -212,13 +212,22 @@ broker: FaultBroker = FaultBroker(latency_ns=0)
 
 
 def _lowest_pins() -> list[str]:
-    """Each dependency of the package pinned to the lowest version pyproject allows."""
+    """Each dependency of the package and of its ``testing`` extra pinned to the lowest
+    version pyproject allows."""
     project = tomllib.loads(Path("pyproject.toml").read_text(encoding="utf-8"))["project"]
-    pins = []
-    for requirement in map(Requirement, project["dependencies"]):
+    pins: dict[str, str] = {}  # one pin a name: jsonschema is in both
+    required = [*project["dependencies"], *project["optional-dependencies"]["testing"]]
+    for requirement in map(Requirement, required):
         (floor,) = (s.version for s in requirement.specifier if s.operator == ">=")
-        pins.append(f"{requirement.name}=={floor}")
-    return pins
+        pins[requirement.name] = f"{requirement.name}=={floor}"
+    return list(pins.values())
+
+
+def _testing_example() -> str:
+    """The test file docs/testing.md shows a desk writing for its strategy."""
+    text = Path("docs/testing.md").read_text(encoding="utf-8")
+    begin, end = "<!-- BEGIN TESTING EXAMPLE -->\n```python\n", "```\n<!-- END TESTING EXAMPLE -->"
+    return text[text.index(begin) + len(begin) : text.index(end)]
 
 
 @nox.session(python=PYTHON)
@@ -227,7 +236,9 @@ def installed(session: nox.Session, artifact: str) -> None:
     """The package as a user gets it: built, installed alone in a fresh environment outside
     the checkout, and run from a directory with no source tree (no extras installed).
 
-    ``lowest`` installs the wheel with each dependency at the lowest version pyproject allows.
+    ``lowest`` installs the wheel with its ``testing`` extra, each dependency at the lowest
+    version pyproject allows, and also runs the test file docs/testing.md shows (on a copy
+    of ``examples/mydesk``): the testing kit at the oldest hypothesis and pytest it allows.
     """
     # Not session.create_tmp(): that is under .nox/ in the checkout.
     tmp = Path(tempfile.mkdtemp(prefix=f"livesession-{artifact}-")).resolve()
@@ -240,7 +251,12 @@ def installed(session: nox.Session, artifact: str) -> None:
     (built,) = dist.iterdir()
     session.run("python", "-m", "venv", str(env))
     bin_ = env / "bin"
-    session.run(str(bin_ / "pip"), "install", "-q", str(built), *pins, "mypy", external=True)
+    wanted = f"{built}[testing]" if artifact == "lowest" else str(built)
+    session.run(str(bin_ / "pip"), "install", "-q", wanted, *pins, "mypy", external=True)
+    if artifact == "lowest":
+        shutil.copytree(Path("examples/mydesk"), home / "mydesk")
+        (home / "tests").mkdir()
+        (home / "tests" / "test_breakout.py").write_text(_testing_example(), encoding="utf-8")
     session.chdir(home)
 
     def user(*args: str, code: int = 0) -> str:
@@ -275,5 +291,7 @@ def installed(session: nox.Session, artifact: str) -> None:
             session.error(f"livesession {' '.join(needs)} did not name the {extra} extra: {said}")
     (home / "user_script.py").write_text(_USER_SCRIPT, encoding="utf-8")
     user("mypy", "--strict", "user_script.py")
+    if artifact == "lowest":
+        user("python", "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests")
     session.chdir(session.invoked_from)
     shutil.rmtree(tmp)  # kept when a step failed, to look at

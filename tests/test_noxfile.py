@@ -111,3 +111,18 @@ def test_a_deep_hypothesis_campaign_draws_afresh(tmp_path, monkeypatch, name):
     getattr(_noxfile(monkeypatch), name)(session)
     (env,) = session.envs
     assert not settings.get_profile(env.get("HYPOTHESIS_PROFILE", "ci")).derandomize
+
+
+def test_the_lowest_install_holds_the_testing_kit_to_its_oldest_versions(monkeypatch):
+    """``installed(lowest)`` pins the ``testing`` extra's floors too (hypothesis, pytest,
+    jsonschema) and runs the test file docs/testing.md shows: a desk's CI on the oldest
+    versions pyproject allows runs the kit as the docs do."""
+    monkeypatch.chdir(ROOT)
+    noxfile = _noxfile(monkeypatch)
+    pins = noxfile._lowest_pins()
+    for name in ("hypothesis", "pytest", "jsonschema", "attrs", "transitions", "structlog"):
+        assert sum(pin.startswith(f"{name}==") for pin in pins) == 1, (name, pins)
+    example = noxfile._testing_example()
+    assert example.startswith('"""tests/test_breakout.py')
+    assert "run_failure_matrix(factory" in example
+    compile(example, "test_breakout.py", "exec")  # the whole file, not a cut of it
