@@ -22,34 +22,44 @@ from .._domain.model import FillReport, OrderType, Side, VenueOrder, VenueOrderS
 from .._domain.tables import MAX_SLIPPAGE_BPS
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from .._domain.model import Bar, BrokerReport, Order
 
 __all__ = [
     "DueReports",
     "VenueState",
     "fill_price",
-    "fill_share",
     "fill_slippage",
-    "fill_wait",
     "halves",
     "market_price",
+    "non_negative",
+    "share_of",
     "touched",
 ]
 
 _HALF = Decimal("0.5")
 
 
-def fill_share(_inst: object, attribute: attrs.Attribute[Decimal], value: object) -> None:
-    """A ``FillModel`` share of orders: a Decimal (or an int) from 0 to 1, never NaN.
+def share_of(noun: str) -> Callable[[object, attrs.Attribute[Decimal], object], None]:
+    """A validator of a venue model's share of calls or orders, whose refusal says ``noun``.
 
-    A validator, so the refusal names the knob: before, ``reject_rate=Decimal("NaN")``
-    built a venue that failed the run ``UNEXPECTED_ERROR`` (``InvalidOperation``, naming
-    nothing) at its first order, as the config's ``[fill_model]`` refuses it in one line.
+    A Decimal (or an int) from 0 to 1, never a bool, a float or NaN; the refusal names the
+    model, the knob and ``noun`` (``FaultModel``'s "fault rates", ``FillModel``'s "shares").
+
+    Before ``FillModel`` had it, ``reject_rate=Decimal("NaN")`` built a venue that failed
+    the run ``UNEXPECTED_ERROR`` (``InvalidOperation``, naming nothing) at its first order,
+    as the config's ``[fill_model]`` refuses it in one line.
     """
-    if not (_number(value) and 0 <= value <= 1):  # type: ignore[operator]
-        raise ValueError(
-            f"FillModel.{attribute.name}: shares are Decimals in [0, 1], got {value!r}"
-        )
+
+    def check(inst: object, attribute: attrs.Attribute[Decimal], value: object) -> None:
+        if not (_number(value) and 0 <= value <= 1):  # type: ignore[operator]
+            raise ValueError(
+                f"{type(inst).__name__}.{attribute.name}: {noun} are Decimals in [0, 1], "
+                f"got {value!r}"
+            )
+
+    return check
 
 
 def fill_slippage(_inst: object, attribute: attrs.Attribute[Decimal], value: object) -> None:
@@ -65,11 +75,11 @@ def fill_slippage(_inst: object, attribute: attrs.Attribute[Decimal], value: obj
         )
 
 
-def fill_wait(_inst: object, attribute: attrs.Attribute[int], value: object) -> None:
-    """``FillModel.latency_ns``: a non-negative integer of nanoseconds."""
+def non_negative(inst: object, attribute: attrs.Attribute[int], value: object) -> None:
+    """A venue model's count of nanoseconds: a non-negative integer (never a bool)."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise ValueError(
-            f"FillModel.{attribute.name} must be a non-negative integer, got {value!r}"
+            f"{type(inst).__name__}.{attribute.name} must be a non-negative integer, got {value!r}"
         )
 
 

@@ -73,9 +73,9 @@ DEFAULT_QTY_LOT: Final = Decimal("0.001")
 class FillModel:
     """How the mock venue treats orders; all times are simulated nanoseconds."""
 
-    latency_ns: int = attrs.field(default=0, validator=_venue.fill_wait)
-    partial_fill_ratio: Decimal = attrs.field(default=ZERO, validator=_venue.fill_share)
-    reject_rate: Decimal = attrs.field(default=ZERO, validator=_venue.fill_share)
+    latency_ns: int = attrs.field(default=0, validator=_venue.non_negative)
+    partial_fill_ratio: Decimal = attrs.field(default=ZERO, validator=_venue.share_of("shares"))
+    reject_rate: Decimal = attrs.field(default=ZERO, validator=_venue.share_of("shares"))
     slippage_bps: Decimal = attrs.field(default=ZERO, validator=_venue.fill_slippage)
 
     @classmethod

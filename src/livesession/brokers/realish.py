@@ -46,7 +46,7 @@ import attrs
 import orjson
 
 from .._domain.config import DryrunConfig
-from .._domain.decimal import ZERO
+from .._domain.decimal import ZERO, int_as_decimal
 from .._domain.model import AckReport, CancelReport, FillReport, RejectReport
 from .._domain.random import unit_draw
 from .._exceptions import OutcomeUnknown, Rejected, Transient
@@ -60,6 +60,7 @@ from .._typing import (
     ResumableVenue,
 )
 from ._journal import append_entry, open_journal
+from ._venue import non_negative, share_of
 from .mock import FillModel, MockBroker, VenueOptions, venue_options
 
 if TYPE_CHECKING:
@@ -91,29 +92,8 @@ FAULT_KINDS: Final = (
 """The names ``RealishBroker.faults`` counts, sorted."""
 
 
-def _rate(_inst: object, attribute: attrs.Attribute[Decimal], value: object) -> None:
-    """A share of calls or orders: a Decimal from 0 to 1 (never a bool, a float or NaN).
-
-    A validator, so the refusal names the knob (an int is its Decimal by ``_as_decimal``).
-    """
-    if not (isinstance(value, Decimal) and value.is_finite() and 0 <= value <= 1):
-        raise ValueError(
-            f"FaultModel.{attribute.name}: fault rates are Decimals in [0, 1], got {value!r}"
-        )
-
-
-def _as_decimal(value: Any) -> Any:
-    """An int rate as its Decimal (``1`` is ``Decimal(1)``); anything else for ``_rate``."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return Decimal(value)
-    return value
-
-
-def _non_negative(_inst: object, attribute: attrs.Attribute[int], value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValueError(
-            f"FaultModel.{attribute.name} must be a non-negative integer, got {value!r}"
-        )
+_RATE: Final = share_of("fault rates")
+"""A share of calls or orders (an int is its Decimal by ``int_as_decimal`` first)."""
 
 
 @attrs.frozen(kw_only=True)
@@ -121,17 +101,19 @@ class FaultModel:
     """Which faults the real-ish venue injects; rates are shares of calls or orders."""
 
     transient_rate: Decimal = attrs.field(
-        default=Decimal(0), converter=_as_decimal, validator=_rate
+        default=Decimal(0), converter=int_as_decimal, validator=_RATE
     )
-    timeout_rate: Decimal = attrs.field(default=Decimal(0), converter=_as_decimal, validator=_rate)
+    timeout_rate: Decimal = attrs.field(
+        default=Decimal(0), converter=int_as_decimal, validator=_RATE
+    )
     duplicate_ack_rate: Decimal = attrs.field(
-        default=Decimal(0), converter=_as_decimal, validator=_rate
+        default=Decimal(0), converter=int_as_decimal, validator=_RATE
     )
     late_fill_rate: Decimal = attrs.field(
-        default=Decimal(0), converter=_as_decimal, validator=_rate
+        default=Decimal(0), converter=int_as_decimal, validator=_RATE
     )
-    late_fill_ns: int = attrs.field(default=0, validator=_non_negative)
-    latency_ns: int = attrs.field(default=0, validator=_non_negative)
+    late_fill_ns: int = attrs.field(default=0, validator=non_negative)
+    latency_ns: int = attrs.field(default=0, validator=non_negative)
 
 
 class RealishBroker(

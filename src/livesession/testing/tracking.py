@@ -158,19 +158,17 @@ class SessionTracker:
         And of the sessions built before it on its sinks: only their last writer is
         verified (``_last_writers``), and that is ``session`` or one built after it.
         """
-        if all(s is not session for s in self.built):
+        at = next((i for i, s in enumerate(self.built) if s is session), None)
+        if at is None:
             return
-        at = next(i for i, s in enumerate(self.built) if s is session)
         sink = _events_sink(session)
-        kept = [
-            s
-            for i, s in enumerate(self.built)
-            if s is not session and not (i < at and sink is not None and _events_sink(s) is sink)
-        ]
-        for gone in self.built:
-            if all(gone is not s for s in kept):
-                self.written.pop(id(gone), None)
-        self.built[:] = kept
+        gone = [session]
+        if sink is not None:
+            gone += [s for s in self.built[:at] if _events_sink(s) is sink]
+        for s in gone:
+            self.written.pop(id(s), None)
+        left = {id(s) for s in gone}
+        self.built[:] = [s for s in self.built if id(s) not in left]
 
     def stop(self) -> None:
         """Stop recording (the sessions recorded so far stay)."""

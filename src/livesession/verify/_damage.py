@@ -31,18 +31,19 @@ def corruption(run: Verifier) -> str:
     return next((text for text, past in _damage(run) if not past), "")
 
 
-def damaged_tail(run: Verifier) -> tuple[str, str]:
-    """The first damage past the checkpoint and its file, when that is the only damage.
+def damaged_tail(run: Verifier) -> str:
+    """The first damage past the checkpoint, when that is the only damage; "" for none.
+
+    Said ``<file>:<line> ...``.
 
     Damage to ``events.jsonl`` or ``state_snapshots.jsonl`` whose bytes up to the
     checkpoint's offset hash as the checkpoint recorded lies past it: a resume sets that
-    aside (``<file>.torn``) and goes on from the checkpoint. ``("", "")`` for none.
+    aside (``<file>.torn``) and goes on from the checkpoint.
     """
     found = list(_damage(run))
     if not found or not all(past for _text, past in found):
-        return "", ""
-    text = found[0][0]
-    return text, text.split(":", 1)[0]
+        return ""
+    return found[0][0]
 
 
 def _damage(run: Verifier) -> Iterator[tuple[str, bool]]:

@@ -160,7 +160,7 @@ def summarize(
     stopped: bool = False,
     dead_sinks: Sequence[str] = (),
     corrupt: str = "",
-    tail: tuple[str, str] = ("", ""),
+    tail: str = "",
     lost_checkpoint: bool = False,
 ) -> str:
     """The first line of a broken run's report: what kind of broken, and what to do.
@@ -203,12 +203,10 @@ def summarize(
     return _unclosed(run_dir, stopped=stopped, corrupt=corrupt, lost=lost_checkpoint, tail=tail)
 
 
-def _unclosed(
-    run_dir: Path, *, stopped: bool, corrupt: str, lost: bool, tail: tuple[str, str]
-) -> str:
+def _unclosed(run_dir: Path, *, stopped: bool, corrupt: str, lost: bool, tail: str) -> str:
     """The summary of a run without ``C2_DRYRUN_STOP`` (``summarize``): resume it, or not.
 
-    ``tail``: the damage, and its file, when it all lies past the checkpoint
+    ``tail``: the damage (``<file>:<line> ...``) when it all lies past the checkpoint
     (``damaged_tail``): a resume sets it aside and continues, so the line says so, where
     it said ``resume cannot repair that`` and ``resume`` then continued the run.
     """
@@ -218,12 +216,12 @@ def _unclosed(
             f"last line): {corrupt}; resume cannot repair that: keep the run as it is and "
             "report it"
         )
-    damage, file_name = tail
-    if damage and not lost:
+    if tail and not lost:
+        torn = f"{tail.split(':', 1)[0]}.torn"
         return (
             f"corrupt run: no C2_DRYRUN_STOP, and past its checkpoint more is wrong than a "
-            f"crash leaves (a torn last line): {damage}; a resume sets what follows the "
-            f"checkpoint aside (in {file_name}.torn) and continues from it: keep a copy of the "
+            f"crash leaves (a torn last line): {tail}; a resume sets what follows the "
+            f"checkpoint aside (in {torn}) and continues from it: keep a copy of the "
             f"run and report the damage{_how_to_continue(run_dir)}"
         )
     if lost:
