@@ -47,9 +47,15 @@ settings.register_profile(
     print_blob=True,
     suppress_health_check=[HealthCheck.too_slow],
 )
-settings.register_profile("dev", deadline=None, max_examples=50)
+# Hypothesis loads its own ``ci`` profile (derandomized, no database) as the default when it
+# sees a CI variable, and a profile without a parent inherits the default: the dev and deep
+# profiles name Hypothesis's plain default as their parent, so on a CI machine they still
+# draw afresh and keep their failing examples in .hypothesis/.
+_PLAIN = settings.get_profile("default")
+settings.register_profile("dev", parent=_PLAIN, deadline=None, max_examples=50)
 settings.register_profile(
     "deep",
+    parent=_PLAIN,
     deadline=None,
     max_examples=5000,
     suppress_health_check=[HealthCheck.too_slow],
