@@ -119,6 +119,35 @@ class TestTheBundleOfThisRun:
             "notes.DS_Store: in the run directory, but not among manifest.json's artifacts" in lines
         )
 
+    def test_a_version_control_folder_in_the_run_directory_is_not_the_runs(
+        self, copy: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """A desk keeping each run in a git repository of its own (``git init`` in the run
+        directory) wrote the bundle, then committed it: ``evidence`` had listed every file
+        of ``.git`` among the run's artifacts, and the commit changed them, so ``verify
+        --manifest`` of the run and of the reviewer's clone said ``the evidence bundle is
+        not this run's: 13 difference(s)`` (``.git/index: SHA-256 ...``) of intact files."""
+        for vcs in (".git", ".hg", ".svn"):
+            (copy / vcs / "objects").mkdir(parents=True)
+            (copy / vcs / "index").write_bytes(b"as before the commit")
+        bundle = tmp_path / "bundle"
+        assert main(["evidence", str(copy), "--out", str(bundle)]) == 0
+        capsys.readouterr()
+        listed = orjson.loads((bundle / "manifest.json").read_bytes())["artifacts"]
+        assert sorted(listed) == sorted(
+            p.name for p in copy.iterdir() if p.is_file() and not p.name.startswith(".")
+        )
+        for vcs in (".git", ".hg", ".svn"):
+            (copy / vcs / "index").write_bytes(b"as the commit left it")
+            (copy / vcs / "objects" / "3f").write_bytes(b"the bundle, committed")
+        code, lines = _verify(copy, bundle / "manifest.json", capsys)
+        assert code == 0, lines
+        (copy / "notes").mkdir()  # a folder of any other name holds files of the run
+        (copy / "notes" / "index").write_bytes(b"")
+        code, lines = _verify(copy, bundle / "manifest.json", capsys)
+        assert code == 1
+        assert "notes/index: in the run directory, but not among manifest.json's artifacts" in lines
+
     def test_a_manifest_inside_the_run_directory_is_not_one_of_its_files(
         self, handed: tuple[Path, Path, Path], copy: Path, capsys: pytest.CaptureFixture[str]
     ) -> None:

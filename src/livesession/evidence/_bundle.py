@@ -82,15 +82,41 @@ def tool_output(path: Path, run_dir: Path) -> bool:
     return in_dir and (name in _TOOL_OUTPUTS or (name.startswith("EV-") and name.endswith(".md")))
 
 
+_VERSION_CONTROL: Final = frozenset({".git", ".hg", ".svn"})
+"""A version-control system's own folder (or git's ``.git`` file) at the run directory's
+top: a desk keeping each run in a repository of its own has one there."""
+
+
+def _version_control(relative: str) -> bool:
+    """Whether the file at ``relative`` (to the run directory) is a version-control system's.
+
+    Not the run's: a desk that ran ``git init`` in the run directory wrote the bundle and
+    committed it, which changed ``.git``; every file of it was listed among the artifacts,
+    so ``verify --manifest`` of the run and of a clone said the bundle was not the run's.
+    """
+    return relative.replace("\\", "/").split("/", 1)[0] in _VERSION_CONTROL
+
+
+def _entries(run_dir: Path) -> Iterator[Path]:
+    """Every entry under ``run_dir`` (as ``rglob("*")``), never into a version-control folder."""
+    for top in run_dir.iterdir():
+        if top.name in _VERSION_CONTROL:
+            continue
+        yield top
+        if top.is_dir() and not top.is_symlink():
+            yield from top.rglob("*")
+
+
 def run_digests(run_dir: Path, generated: frozenset[str] = frozenset()) -> dict[str, str]:
     """The SHA-256 of every file of the run, by its path in the directory (``artifacts``).
 
     The run's files only: not a tool's beside them (a report, a bundle of another day), nor
-    a file manager's (``_file_managers``).
+    a file manager's (``_file_managers``), nor a version-control system's
+    (``_version_control``).
     """
     return {
         str(p.relative_to(run_dir)): sha256_file(p)
-        for p in sorted(run_dir.rglob("*"))
+        for p in sorted(_entries(run_dir))
         if p.is_file()
         and p.name not in generated
         and not tool_output(p, run_dir)
@@ -218,6 +244,8 @@ def _files(run_dir: Path, held: dict[str, Any], name: str, manifest: Path) -> li
     found = run_digests(run_dir, _generated(run_dir, held, manifest))
     problems = []
     for file, digest in listed.items():
+        if _version_control(file):
+            continue  # listed by an earlier build: neither listed nor held now
         if file not in found:
             problems.append(f"{file}: missing, but {name} lists it (SHA-256 {digest})")
         elif found[file] != digest:
