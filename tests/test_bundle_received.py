@@ -21,6 +21,7 @@ import hashlib
 import os
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import orjson
 import pytest
@@ -30,6 +31,9 @@ from livesession.cli import main
 from livesession.evidence import write_evidence
 
 from crash_harness import cli
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 ROOT = Path(__file__).resolve().parent.parent
 MYDESK = ROOT / "examples" / "mydesk"
@@ -147,6 +151,50 @@ class TestTheBundleOfThisRun:
         code, lines = _verify(copy, bundle / "manifest.json", capsys)
         assert code == 1
         assert "notes/index: in the run directory, but not among manifest.json's artifacts" in lines
+
+    @pytest.mark.parametrize(
+        "case",
+        [
+            (lambda data: data.replace(b"\n", b"\r\n"), "its lines end with \\r\\n"),
+            (lambda data: b"\xef\xbb\xbf" + data, "it starts with a UTF-8 byte order mark"),
+            (
+                lambda data: b"\xef\xbb\xbf" + data.replace(b"\n", b"\r\n"),
+                "it starts with a UTF-8 byte order mark and its lines end with \\r\\n",
+            ),
+        ],
+    )
+    def test_a_manifest_converted_on_its_way_says_its_sha256_as_written(
+        self,
+        handed: tuple[Path, Path, Path],
+        copy: Path,
+        tmp_path: Path,
+        capsys: pytest.CaptureFixture[str],
+        case: tuple[Callable[[bytes], bytes], str],
+    ) -> None:
+        """A bundle handed over through a git checkout with ``core.autocrlf=true`` (or a
+        transfer in text mode, an editor) holds a ``manifest.json`` of other bytes: verify
+        printed only their SHA-256, which is not the one the desk published, and the runbook
+        says a difference means the files are not the run's. A byte order mark made it
+        ``not JSON``: the bundle not this run's."""
+        convert, said = case
+        data = handed[1].read_bytes()
+        published = hashlib.sha256(data).hexdigest()
+        received = tmp_path / "manifest.json"
+        received.write_bytes(convert(data))
+        code, lines = _verify(copy, received, capsys)
+        assert code == 0, lines
+        assert (
+            f"its sha256 {hashlib.sha256(received.read_bytes()).hexdigest()} as received, but "
+            f"{said} (a copy converted it on its way: git's core.autocrlf, a transfer in text "
+            f"mode, an editor), which evidence never writes: as written its sha256 is "
+            f"{published}: compare that, and the audit head, with the ones the desk published"
+        ) in lines[1]
+        assert main(["verify", str(copy), "--manifest", str(received), "--json"]) == 0
+        held = orjson.loads(capsys.readouterr().out)["manifest"]
+        assert (held["sha256_as_written"], held["converted"]) == (published, said)
+        assert main(["verify", str(copy), "--manifest", str(handed[1]), "--json"]) == 0
+        held = orjson.loads(capsys.readouterr().out)["manifest"]
+        assert (held["sha256_as_written"], held["converted"]) == (published, "")
 
     def test_a_manifest_inside_the_run_directory_is_not_one_of_its_files(
         self, handed: tuple[Path, Path, Path], copy: Path, capsys: pytest.CaptureFixture[str]

@@ -136,16 +136,27 @@ class BundleCheck:
     problems: tuple[str, ...]
     run_ended: str = ""
     """How the bundle says the run ended (its ``run_ended``); "" in a bundle from before."""
+    converted: str = ""
+    """What a copy changed in the manifest's bytes on its way (``_as_written``); "" none."""
+    sha256_as_written: str = ""
+    """The SHA-256 of the manifest as ``evidence`` wrote it: ``sha256`` when not converted."""
 
     def describe(self) -> str:
         """The line ``verify --manifest`` prints when the manifest is the run's."""
         ended = f"; the run: {self.run_ended}" if self.run_ended else ""
+        compare = f"its sha256 {self.sha256}: compare it"
+        if self.converted:
+            compare = (
+                f"its sha256 {self.sha256} as received, but {self.converted} (a copy "
+                "converted it on its way: git's core.autocrlf, a transfer in text mode, an "
+                "editor), which evidence never writes: as written its sha256 is "
+                f"{self.sha256_as_written}: compare that"
+            )
         return (
             f"manifest  {self.name} is run {self.run_id}'s: audit head, config hash and "
             f"{self.files} file(s) by SHA-256 match (the bundle says: evidence "
             f"{self.verdict}{ended}); "
-            f"its sha256 {self.sha256}: compare it, and the audit head, with the ones "
-            "the desk published"
+            f"{compare}, and the audit head, with the ones the desk published"
         )
 
 
@@ -157,9 +168,10 @@ def check_manifest(run_dir: Path, manifest: Path) -> BundleCheck:
             than 64 MiB): bad input, not a verdict on the run.
         OSError: the host refused to read a file (no permission).
     """
-    data = _read(manifest)
+    received = _read(manifest)
     name = manifest.name
-    digest = hashlib.sha256(data).hexdigest()
+    digest = hashlib.sha256(received).hexdigest()
+    data, converted = _as_written(received)
     try:
         held = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
@@ -176,7 +188,31 @@ def check_manifest(run_dir: Path, manifest: Path) -> BundleCheck:
         run_ended=_ended_said(held.get("run_ended")),
         files=len(listed) if isinstance(listed, dict) else 0,
         problems=tuple(problems),
+        converted=converted,
+        sha256_as_written=hashlib.sha256(data).hexdigest() if converted else digest,
     )
+
+
+_BOM: Final = b"\xef\xbb\xbf"
+
+
+def _as_written(data: bytes) -> tuple[bytes, str]:
+    r"""The manifest's bytes as ``evidence`` wrote them, and what a copy changed ("": none).
+
+    ``evidence`` writes no byte order mark and no carriage return (a ``\r`` in a value is
+    escaped): a manifest that starts with the mark, or whose every line ends with ``\r\n``,
+    was converted on its way (git's ``core.autocrlf``, a transfer in text mode, an editor),
+    and its SHA-256 is not the one the desk published. The reviewer, told a difference means
+    the files are not the run's, was given only that one. Any other ``\r`` is left as it is.
+    """
+    said = []
+    if data.startswith(_BOM):
+        data = data[len(_BOM) :]
+        said.append("it starts with a UTF-8 byte order mark")
+    if b"\r\n" in data and data.count(b"\r") == data.count(b"\r\n") == data.count(b"\n"):
+        data = data.replace(b"\r\n", b"\n")
+        said.append("its lines end with \\r\\n")
+    return data, " and ".join(said)
 
 
 def _ended_said(ended: object) -> str:
