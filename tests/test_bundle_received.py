@@ -116,6 +116,12 @@ class TestTheBundleOfThisRun:
             (copy / name).write_bytes(b"\x00\x00\x00\x01Bud1")
         code, lines = _verify(copy, handed[1], capsys)
         assert code == 0, lines
+        # Windows' mark of the web on a zip downloaded and extracted by Explorer, copied into
+        # WSL: a NAME:Zone.Identifier beside every file, each said not among the artifacts.
+        for name in [p.name for p in copy.iterdir()]:
+            (copy / f"{name}:Zone.Identifier").write_bytes(b"[ZoneTransfer]\r\nZoneId=3\r\n")
+        code, lines = _verify(copy, handed[1], capsys)
+        assert code == 0, lines
         (copy / "notes.DS_Store").write_text("not a file manager's\n")
         code, lines = _verify(copy, handed[1], capsys)
         assert code == 1

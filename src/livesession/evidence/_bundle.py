@@ -56,7 +56,9 @@ _TOOL_OUTPUTS: Final = frozenset(
 
 _FILE_MANAGERS: Final = frozenset({".DS_Store", "Thumbs.db", "desktop.ini"})
 """What Finder and Explorer leave in any folder they show (and ``._NAME``, macOS's
-AppleDouble copy of a file's attributes on a volume without them): not the run's."""
+AppleDouble copy of a file's attributes on a volume without them, and ``NAME:Zone.Identifier``,
+Windows' mark of the web on a downloaded file, made a file of its own by a copy into WSL):
+not the run's."""
 
 
 def _file_managers(name: str) -> bool:
@@ -66,7 +68,7 @@ def _file_managers(name: str) -> bool:
     told the bundle was not the run's: ``.DS_Store: in the run directory, but not among
     manifest.json's artifacts``.
     """
-    return name in _FILE_MANAGERS or name.startswith("._")
+    return name in _FILE_MANAGERS or name.startswith("._") or name.endswith(":Zone.Identifier")
 
 
 def tool_output(path: Path, run_dir: Path) -> bool:
