@@ -409,3 +409,44 @@ class TestAGitLfsPointer:
         (sealed / "writer.lock").write_text("version https://git-lfs.github.com/spec/v2\n")
         assert run_status(sealed).verdict is Verdict.COMPLETED
         assert main(["verify", str(sealed)]) == 0
+
+
+def _to_annex_link(run: Path, name: str, repository: Path) -> None:
+    """``run/name`` made what ``git annex add`` makes of it: a link into the annex's objects."""
+    objects = repository / ".git" / "annex" / "objects" / "Xy" / "Zw"
+    objects.mkdir(parents=True, exist_ok=True)
+    (run / name).rename(objects / name)
+    (run / name).symlink_to(os.path.relpath(objects / name, run))
+
+
+class TestAGitAnnexLink:
+    """A run kept with ``git annex add`` (each file a symlink into ``.git/annex/objects``) and
+    cloned: every tool refused it as it refuses a symlink planted by someone, ``keep the run
+    as it is and find out who changed it``. The link is still never followed; it is said as
+    the annex's, with the way to make the files files."""
+
+    def test_verify_and_status_say_whose_link_it_is(
+        self, sealed: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        _to_annex_link(sealed, "events.jsonl", tmp_path)
+        assert main(["verify", str(sealed)]) == 1
+        assert (
+            "events.jsonl: is not a regular file (a symbolic link into git-annex's objects): "
+            "the run came out of a git-annex repository, which keeps a file as a link: make "
+            "it a file (`git annex unlock`)"
+        ) in capsys.readouterr().out.splitlines()
+        assert run_status(sealed).problem == (
+            f"{sealed / 'events.jsonl'} is not a regular file (a symbolic link into git-annex's "
+            "objects): the run came out of a git-annex repository, which keeps a file as a "
+            "link; nothing was read or written: make them files (`git annex unlock`, or a copy "
+            "of the run made with `cp -rL`), then check it again"
+        )
+
+    def test_resume_refuses_it_and_changes_nothing(
+        self, crashed: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        _to_annex_link(crashed, "audit.jsonl", tmp_path)
+        before = _snapshot(tmp_path)
+        assert main(["resume", str(crashed), "-q"]) == 2
+        assert "(a symbolic link into git-annex's objects)" in capsys.readouterr().err
+        assert _snapshot(tmp_path) == before

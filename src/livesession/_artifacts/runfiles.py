@@ -16,7 +16,9 @@ that keeps large files in LFS (GitHub takes no file over 100 MB) and cloned with
 (or with ``GIT_LFS_SKIP_SMUDGE``) holds ~130-byte pointers where its files were, and
 ``verify`` called it ``broken run: 17 violation(s)`` of lines ``not valid JSON``, which
 reads as damage, where the files were only not fetched. A run file of at most
-``_LFS_MOST`` bytes is opened (never waited on: ``open_regular``) to tell.
+``_LFS_MOST`` bytes is opened (never waited on: ``open_regular``) to tell. A symlink into
+git-annex's objects (a run kept with ``git annex add``) is still never followed, but said
+as the annex's, not as a file someone put there.
 
 ``first_writes_left`` names what a writer killed before its ``run.json`` was in place left
 beside its ``writer.lock`` (``config.json``, a temporary file of either): no run yet, which
@@ -77,6 +79,9 @@ LFS_POINTER: Final = "a Git LFS pointer"
 _LFS_HEADER: Final = b"version https://git-lfs.github.com/spec/v1\n"
 _LFS_MOST: Final = 512
 """No Git LFS pointer is larger (some 130 bytes: its version, oid and size lines)."""
+ANNEX_LINK: Final = "a symbolic link into git-annex's objects"
+_ANNEX_OBJECTS: Final = ".git/annex/objects/"
+_ANNEX_SAID: Final = "the run came out of a git-annex repository, which keeps a file as a link"
 _LFS_FETCH: Final = (
     "the run came out of a git repository without its LFS objects (a clone without "
     "git-lfs, or with GIT_LFS_SKIP_SMUDGE)"
@@ -108,11 +113,21 @@ def odd_files(run_dir: Path) -> dict[str, str]:
             mode = entry.stat(follow_symlinks=False).st_mode
         except OSError:
             continue  # gone since the listing
-        if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+        if stat.S_ISLNK(mode) and _ANNEX_OBJECTS in _link_target(run_dir / entry.name):
+            found[entry.name] = ANNEX_LINK
+        elif not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
             found[entry.name] = file_kind(mode)
         elif stat.S_ISREG(mode) and (pointer := _lfs_pointer(run_dir / entry.name)):
             found[entry.name] = pointer
     return found
+
+
+def _link_target(path: Path) -> str:
+    """Where the symlink ``path`` leads, as written in it ("" when it cannot be read)."""
+    try:
+        return str(path.readlink())
+    except OSError:
+        return ""
 
 
 def _lfs_pointer(path: Path) -> str:
@@ -139,6 +154,8 @@ def odd_violation(kind: str) -> str:
     """``verify``'s violation of a run file ``odd_files`` found, of ``kind``."""
     if kind.startswith(LFS_POINTER):
         return f"is {kind}, not the file: {_LFS_FETCH}: fetch it (`git lfs pull`)"
+    if kind == ANNEX_LINK:
+        return f"{NOT_REGULAR} ({kind}): {_ANNEX_SAID}: make it a file (`git annex unlock`)"
     return f"{NOT_REGULAR} ({kind})"
 
 
@@ -153,6 +170,12 @@ def odd_said(run_dir: Path, odd: dict[str, str]) -> str:
         return (
             f"{run_dir / name} is {kind}, not the file{more}: {_LFS_FETCH}; nothing was "
             "read or written: fetch them (`git lfs pull` in the clone), then check it again"
+        )
+    if kind == ANNEX_LINK:
+        return (
+            f"{run_dir / name} {NOT_REGULAR} ({kind}){more}: {_ANNEX_SAID}; nothing was "
+            "read or written: make them files (`git annex unlock`, or a copy of the run made "
+            "with `cp -rL`), then check it again"
         )
     return (
         f"{run_dir / name} {NOT_REGULAR} ({kind}){more}: a run writes only regular files, so "
