@@ -433,13 +433,13 @@ class TestAGitAnnexLink:
         assert (
             "events.jsonl: is not a regular file (a symbolic link into git-annex's objects): "
             "the run came out of a git-annex repository, which keeps a file as a link: make "
-            "it a file (`git annex unlock`)"
+            "it a file (`git annex get`, then `git annex unlock`)"
         ) in capsys.readouterr().out.splitlines()
         assert run_status(sealed).problem == (
             f"{sealed / 'events.jsonl'} is not a regular file (a symbolic link into git-annex's "
             "objects): the run came out of a git-annex repository, which keeps a file as a "
-            "link; nothing was read or written: make them files (`git annex unlock`, or a copy "
-            "of the run made with `cp -rL`), then check it again"
+            "link; nothing was read or written: make them files (`git annex get`, then `git "
+            "annex unlock`, or a copy of the run made with `cp -rL`), then check it again"
         )
 
     def test_resume_refuses_it_and_changes_nothing(

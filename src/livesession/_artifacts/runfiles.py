@@ -81,6 +81,7 @@ _LFS_MOST: Final = 512
 """No Git LFS pointer is larger (some 130 bytes: its version, oid and size lines)."""
 ANNEX_LINK: Final = "a symbolic link into git-annex's objects"
 _ANNEX_OBJECTS: Final = ".git/annex/objects/"
+_ANNEX_WAY: Final = "`git annex get`, then `git annex unlock`"
 _ANNEX_SAID: Final = "the run came out of a git-annex repository, which keeps a file as a link"
 _LFS_FETCH: Final = (
     "the run came out of a git repository without its LFS objects (a clone without "
@@ -155,7 +156,7 @@ def odd_violation(kind: str) -> str:
     if kind.startswith(LFS_POINTER):
         return f"is {kind}, not the file: {_LFS_FETCH}: fetch it (`git lfs pull`)"
     if kind == ANNEX_LINK:
-        return f"{NOT_REGULAR} ({kind}): {_ANNEX_SAID}: make it a file (`git annex unlock`)"
+        return f"{NOT_REGULAR} ({kind}): {_ANNEX_SAID}: make it a file ({_ANNEX_WAY})"
     return f"{NOT_REGULAR} ({kind})"
 
 
@@ -174,8 +175,8 @@ def odd_said(run_dir: Path, odd: dict[str, str]) -> str:
     if kind == ANNEX_LINK:
         return (
             f"{run_dir / name} {NOT_REGULAR} ({kind}){more}: {_ANNEX_SAID}; nothing was "
-            "read or written: make them files (`git annex unlock`, or a copy of the run made "
-            "with `cp -rL`), then check it again"
+            f"read or written: make them files ({_ANNEX_WAY}, or "
+            "a copy of the run made with `cp -rL`), then check it again"
         )
     return (
         f"{run_dir / name} {NOT_REGULAR} ({kind}){more}: a run writes only regular files, so "
