@@ -21,6 +21,7 @@ import hashlib
 import os
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import orjson
 import pytest
@@ -30,6 +31,9 @@ from livesession.cli import main
 from livesession.evidence import write_evidence
 
 from crash_harness import cli
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 ROOT = Path(__file__).resolve().parent.parent
 MYDESK = ROOT / "examples" / "mydesk"
@@ -112,12 +116,91 @@ class TestTheBundleOfThisRun:
             (copy / name).write_bytes(b"\x00\x00\x00\x01Bud1")
         code, lines = _verify(copy, handed[1], capsys)
         assert code == 0, lines
+        # Windows' mark of the web on a zip downloaded and extracted by Explorer, copied into
+        # WSL: a NAME:Zone.Identifier beside every file, each said not among the artifacts.
+        for name in [p.name for p in copy.iterdir()]:
+            (copy / f"{name}:Zone.Identifier").write_bytes(b"[ZoneTransfer]\r\nZoneId=3\r\n")
+        code, lines = _verify(copy, handed[1], capsys)
+        assert code == 0, lines
         (copy / "notes.DS_Store").write_text("not a file manager's\n")
         code, lines = _verify(copy, handed[1], capsys)
         assert code == 1
         assert (
             "notes.DS_Store: in the run directory, but not among manifest.json's artifacts" in lines
         )
+
+    def test_a_version_control_folder_in_the_run_directory_is_not_the_runs(
+        self, copy: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """A desk keeping each run in a git repository of its own (``git init`` in the run
+        directory) wrote the bundle, then committed it: ``evidence`` had listed every file
+        of ``.git`` among the run's artifacts, and the commit changed them, so ``verify
+        --manifest`` of the run and of the reviewer's clone said ``the evidence bundle is
+        not this run's: 13 difference(s)`` (``.git/index: SHA-256 ...``) of intact files."""
+        for vcs in (".git", ".hg", ".svn"):
+            (copy / vcs / "objects").mkdir(parents=True)
+            (copy / vcs / "index").write_bytes(b"as before the commit")
+        bundle = tmp_path / "bundle"
+        assert main(["evidence", str(copy), "--out", str(bundle)]) == 0
+        capsys.readouterr()
+        listed = orjson.loads((bundle / "manifest.json").read_bytes())["artifacts"]
+        assert sorted(listed) == sorted(
+            p.name for p in copy.iterdir() if p.is_file() and not p.name.startswith(".")
+        )
+        for vcs in (".git", ".hg", ".svn"):
+            (copy / vcs / "index").write_bytes(b"as the commit left it")
+            (copy / vcs / "objects" / "3f").write_bytes(b"the bundle, committed")
+        code, lines = _verify(copy, bundle / "manifest.json", capsys)
+        assert code == 0, lines
+        (copy / "notes").mkdir()  # a folder of any other name holds files of the run
+        (copy / "notes" / "index").write_bytes(b"")
+        code, lines = _verify(copy, bundle / "manifest.json", capsys)
+        assert code == 1
+        assert "notes/index: in the run directory, but not among manifest.json's artifacts" in lines
+
+    @pytest.mark.parametrize(
+        "case",
+        [
+            (lambda data: data.replace(b"\n", b"\r\n"), "its lines end with \\r\\n"),
+            (lambda data: b"\xef\xbb\xbf" + data, "it starts with a UTF-8 byte order mark"),
+            (
+                lambda data: b"\xef\xbb\xbf" + data.replace(b"\n", b"\r\n"),
+                "it starts with a UTF-8 byte order mark and its lines end with \\r\\n",
+            ),
+        ],
+    )
+    def test_a_manifest_converted_on_its_way_says_its_sha256_as_written(
+        self,
+        handed: tuple[Path, Path, Path],
+        copy: Path,
+        tmp_path: Path,
+        capsys: pytest.CaptureFixture[str],
+        case: tuple[Callable[[bytes], bytes], str],
+    ) -> None:
+        """A bundle handed over through a git checkout with ``core.autocrlf=true`` (or a
+        transfer in text mode, an editor) holds a ``manifest.json`` of other bytes: verify
+        printed only their SHA-256, which is not the one the desk published, and the runbook
+        says a difference means the files are not the run's. A byte order mark made it
+        ``not JSON``: the bundle not this run's."""
+        convert, said = case
+        data = handed[1].read_bytes()
+        published = hashlib.sha256(data).hexdigest()
+        received = tmp_path / "manifest.json"
+        received.write_bytes(convert(data))
+        code, lines = _verify(copy, received, capsys)
+        assert code == 0, lines
+        assert (
+            f"its sha256 {hashlib.sha256(received.read_bytes()).hexdigest()} as received, but "
+            f"{said} (a copy converted it on its way: git's core.autocrlf, a transfer in text "
+            f"mode, an editor), which evidence never writes: as written its sha256 is "
+            f"{published}: compare that, and the audit head, with the ones the desk published"
+        ) in lines[1]
+        assert main(["verify", str(copy), "--manifest", str(received), "--json"]) == 0
+        held = orjson.loads(capsys.readouterr().out)["manifest"]
+        assert (held["sha256_as_written"], held["converted"]) == (published, said)
+        assert main(["verify", str(copy), "--manifest", str(handed[1]), "--json"]) == 0
+        held = orjson.loads(capsys.readouterr().out)["manifest"]
+        assert (held["sha256_as_written"], held["converted"]) == (published, "")
 
     def test_a_manifest_inside_the_run_directory_is_not_one_of_its_files(
         self, handed: tuple[Path, Path, Path], copy: Path, capsys: pytest.CaptureFixture[str]

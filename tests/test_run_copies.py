@@ -140,3 +140,52 @@ def test_a_copy_of_a_mock_run_resumes(tmp_path):
         session.run_to_end(cfg.steps)
         session.close()
     assert (copy / "events.jsonl").read_bytes() == (tmp_path / "m" / "events.jsonl").read_bytes()
+
+
+def _linked_copy(run_dir: Path, copy: Path) -> None:
+    """``cp -al run_dir copy``: a new directory whose files are the run's, by hard links."""
+    copy.mkdir()
+    for path in sorted(run_dir.iterdir()):
+        (copy / path.name).hardlink_to(path)
+
+
+class TestAHardLinkedCopy:
+    """``cp -al`` of a crashed mock run, the copy resumed: the resume appended to and cut back
+    the files both directories name, so the original, never touched, said ``broken run: 10
+    violation(s)`` (its metrics and checkpoint were its own, its events the copy's), and a
+    backup made so was changed by the run it backed up. Either is refused now."""
+
+    @pytest.fixture(name="crashed")
+    def _crashed(self, tmp_path: Path) -> Path:
+        cfg = DryrunConfig(run_id="m", steps=40, checkpoint_every=10)
+        crash_in_step(create_run(cfg, tmp_path), 15, 40)
+        return tmp_path / "m"
+
+    def test_neither_resumes_while_they_share_files(self, crashed, tmp_path, capsys):
+        copy = tmp_path / "copy"
+        _linked_copy(crashed, copy)
+        original = _tree(crashed)
+        for run_dir in (copy, crashed):
+            line = _refused(run_dir, capsys)
+            assert line.endswith(
+                f"(nothing was changed): {run_dir / 'audit.jsonl'} has 2 names (a hard link) "
+                "(and 9 more such files): a copy made with hard links (`cp -al`, "
+                "`rsync --link-dest`) shares its files with this run, and a resume appends "
+                "to them and cuts them back under every name, changing the other copy too: "
+                "resume a copy that owns its files (`cp -a`, without -l), or remove the "
+                "other copy first"
+            )
+            standing = run_status(run_dir)
+            assert (standing.verdict, standing.resumable) == (Verdict.NEEDS_OPERATOR, False)
+            assert "has 2 names (a hard link)" in (standing.resume_problem or "")
+        assert _tree(crashed) == original
+        shutil.rmtree(copy)  # then the run is its own again, and resumes to its end
+        assert main(["resume", str(crashed), "-q"]) == 0
+
+    def test_the_original_resumes_once_the_copy_is_gone(self, crashed, tmp_path):
+        copy = tmp_path / "copy"
+        _linked_copy(crashed, copy)
+        shutil.rmtree(copy)
+        assert run_status(crashed).resumable is True
+        assert main(["resume", str(crashed), "-q"]) == 0
+        assert main(["verify", str(crashed)]) == 0

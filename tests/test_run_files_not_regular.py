@@ -12,6 +12,7 @@ its problem (``needs_operator``, exit 5) and ``verify`` counts it as a violation
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import stat
@@ -316,3 +317,136 @@ class TestTheLastLineIsReadFromABoundedTail:
         outcome = without_waiting_on(fifo, lambda: runread.last_whole_line(fifo))
         assert isinstance(outcome.get("error"), NotAFile), outcome
         assert outcome["error"].strerror == "not a regular file (a FIFO)"
+
+
+def _to_lfs_pointer(path: Path) -> int:
+    """``path`` replaced by the Git LFS pointer a clone without git-lfs holds; its size."""
+    data = path.read_bytes()
+    oid = hashlib.sha256(data).hexdigest()
+    pointer = f"version https://git-lfs.github.com/spec/v1\noid sha256:{oid}\nsize {len(data)}\n"
+    path.write_text(pointer)
+    return len(data)
+
+
+def _lfs_said(run: Path, name: str, size: int, more: str = "") -> str:
+    return (
+        f"{run / name} is a Git LFS pointer to {size} bytes, not the file{more}: the run came "
+        "out of a git repository without its LFS objects (a clone without git-lfs, or with "
+        "GIT_LFS_SKIP_SMUDGE); nothing was read or written: fetch them (`git lfs pull` in the "
+        "clone), then check it again"
+    )
+
+
+class TestAGitLfsPointer:
+    """A run committed to a repository that keeps large files in Git LFS (GitHub takes no
+    file over 100 MB), cloned without git-lfs: each such file is a pointer of some 130 bytes.
+    ``verify`` said ``broken run: 17 violation(s)`` (``events.jsonl:1: not valid JSON``, a
+    line each), ``status`` that the seal was not borne out, ``evidence`` NOT VERIFIED: damage,
+    where the files were only not fetched. Each now names the pointer and the fetch."""
+
+    def test_verify_names_each_pointer(
+        self, sealed: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        size = _to_lfs_pointer(sealed / "events.jsonl")
+        assert main(["verify", str(sealed)]) == 1
+        out = capsys.readouterr().out.splitlines()
+        assert (
+            f"events.jsonl: is a Git LFS pointer to {size} bytes, not the file: the run came "
+            "out of a git repository without its LFS objects (a clone without git-lfs, or with "
+            "GIT_LFS_SKIP_SMUDGE): fetch it (`git lfs pull`)"
+        ) in out
+        assert not [line for line in out if "not valid JSON" in line]
+
+    @pytest.mark.parametrize("command", ["report", "evidence", "prom"])
+    def test_status_and_the_readers_say_it_in_one_line(
+        self,
+        sealed: Path,
+        tmp_path: Path,
+        capsys: pytest.CaptureFixture[str],
+        command: str,
+    ) -> None:
+        size = _to_lfs_pointer(sealed / "audit.jsonl")
+        _to_lfs_pointer(sealed / "events.jsonl")
+        said = _lfs_said(sealed, "audit.jsonl", size, " (and 1 more)")
+        standing = run_status(sealed)
+        assert (standing.verdict, standing.problem) == (Verdict.NEEDS_OPERATOR, said)
+        before = _snapshot(tmp_path)
+        assert main([command, str(sealed)]) == 2
+        assert capsys.readouterr().err == f"livesession: error: {said}\n"
+        assert _snapshot(tmp_path) == before
+
+    def test_resume_refuses_it_and_changes_nothing(
+        self, crashed: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        size = _to_lfs_pointer(crashed / "state_snapshots.jsonl")
+        before = _snapshot(tmp_path)
+        assert main(["resume", str(crashed), "-q"]) == 2
+        err = capsys.readouterr().err
+        assert err == f"livesession: error: {_lfs_said(crashed, 'state_snapshots.jsonl', size)}\n"
+        assert _snapshot(tmp_path) == before
+
+    def test_the_exporter_answers_503_naming_it(self, sealed: Path) -> None:
+        pytest.importorskip("prometheus_client")
+        import wsgiref.util
+
+        from livesession.prom import make_exporter
+
+        size = _to_lfs_pointer(sealed / "events.jsonl")
+        environ: dict[str, object] = {}
+        wsgiref.util.setup_testing_defaults(environ)
+        statuses: list[str] = []
+        app = make_exporter(sealed)
+        body = b"".join(app(environ, lambda status, *_: statuses.append(status)))
+        assert statuses == ["503 Service Unavailable"]
+        assert body.decode() == (
+            f"livesession: cannot read the run {sealed}: {sealed / 'events.jsonl'}: a Git LFS "
+            f"pointer to {size} bytes, not the file: the run came out of a git repository "
+            "without its LFS objects (a clone without git-lfs, or with GIT_LFS_SKIP_SMUDGE): "
+            "fetch it (`git lfs pull`)\n"
+        )
+
+    def test_a_small_file_that_is_no_pointer_is_the_runs(self, sealed: Path) -> None:
+        (sealed / "writer.lock").write_text("version https://git-lfs.github.com/spec/v2\n")
+        assert run_status(sealed).verdict is Verdict.COMPLETED
+        assert main(["verify", str(sealed)]) == 0
+
+
+def _to_annex_link(run: Path, name: str, repository: Path) -> None:
+    """``run/name`` made what ``git annex add`` makes of it: a link into the annex's objects."""
+    objects = repository / ".git" / "annex" / "objects" / "Xy" / "Zw"
+    objects.mkdir(parents=True, exist_ok=True)
+    (run / name).rename(objects / name)
+    (run / name).symlink_to(os.path.relpath(objects / name, run))
+
+
+class TestAGitAnnexLink:
+    """A run kept with ``git annex add`` (each file a symlink into ``.git/annex/objects``) and
+    cloned: every tool refused it as it refuses a symlink planted by someone, ``keep the run
+    as it is and find out who changed it``. The link is still never followed; it is said as
+    the annex's, with the way to make the files files."""
+
+    def test_verify_and_status_say_whose_link_it_is(
+        self, sealed: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        _to_annex_link(sealed, "events.jsonl", tmp_path)
+        assert main(["verify", str(sealed)]) == 1
+        assert (
+            "events.jsonl: is not a regular file (a symbolic link into git-annex's objects): "
+            "the run came out of a git-annex repository, which keeps a file as a link: make "
+            "it a file (`git annex get`, then `git annex unlock`)"
+        ) in capsys.readouterr().out.splitlines()
+        assert run_status(sealed).problem == (
+            f"{sealed / 'events.jsonl'} is not a regular file (a symbolic link into git-annex's "
+            "objects): the run came out of a git-annex repository, which keeps a file as a "
+            "link; nothing was read or written: make them files (`git annex get`, then `git "
+            "annex unlock`, or a copy of the run made with `cp -rL`), then check it again"
+        )
+
+    def test_resume_refuses_it_and_changes_nothing(
+        self, crashed: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        _to_annex_link(crashed, "audit.jsonl", tmp_path)
+        before = _snapshot(tmp_path)
+        assert main(["resume", str(crashed), "-q"]) == 2
+        assert "(a symbolic link into git-annex's objects)" in capsys.readouterr().err
+        assert _snapshot(tmp_path) == before

@@ -235,6 +235,8 @@ def verify_json(
     if bundle is not None:
         out["manifest"] = {
             "sha256": bundle.sha256,
+            "sha256_as_written": bundle.sha256_as_written,  # of the bytes evidence wrote
+            "converted": bundle.converted,  # what a copy changed in them ("" nothing)
             "matches": not bundle.problems,
             "run_id": bundle.run_id,
             "files": bundle.files,

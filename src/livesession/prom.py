@@ -62,14 +62,16 @@ abbreviated and non-base units in metric names.
 
 from __future__ import annotations
 
+import errno
 import itertools
+import stat
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from ._artifacts import names
 from ._artifacts.releases import release_of, written_by_other_release
-from ._artifacts.runfiles import odd_files
+from ._artifacts.runfiles import odd_files, odd_violation
 from ._artifacts.runread import read_json_object
 from ._artifacts.timings import STEP_BUCKETS_SECONDS
 from ._prom_view import _DECIDED, _EventFold, _RunView
@@ -256,15 +258,19 @@ class _RunCollector:
 def _refuse_odd(run_dir: Path) -> None:
     """Raise ``NotAFile`` for the first file of the run that is no regular file.
 
-    Nothing is opened (``lstat`` only): the exporter read a ``checkpoint.json`` that is a
+    An ``OSError`` naming it for a Git LFS pointer (``odd_files``). Nothing else is opened
+    (``lstat`` only): the exporter read a ``checkpoint.json`` that is a
     FIFO and waited for a writer for ever, and answered others (``run.json``, a symlink)
     with a ``200``, where ``livesession prom`` refuses them all; it answers ``503`` now.
     """
-    for name in odd_files(run_dir):
+    for name in (odd := odd_files(run_dir)):
         try:
             mode = (run_dir / name).lstat().st_mode
         except OSError:
             continue  # gone since the look
+        if stat.S_ISREG(mode):  # a Git LFS pointer: said as every tool says it
+            said = odd_violation(odd[name]).removeprefix("is ")
+            raise OSError(errno.EINVAL, said, str(run_dir / name))
         raise NotAFile(run_dir / name, mode)
 
 

@@ -11,6 +11,15 @@ read or written), ``status`` says it as its problem, and ``verify`` counts each 
 violation. A directory in a file's place is not among them: it is said as before (the
 file is missing).
 
+A Git LFS pointer under a run file's name is said alike: a run committed to a repository
+that keeps large files in LFS (GitHub takes no file over 100 MB) and cloned without git-lfs
+(or with ``GIT_LFS_SKIP_SMUDGE``) holds ~130-byte pointers where its files were, and
+``verify`` called it ``broken run: 17 violation(s)`` of lines ``not valid JSON``, which
+reads as damage, where the files were only not fetched. A run file of at most
+``_LFS_MOST`` bytes is opened (never waited on: ``open_regular``) to tell. A symlink into
+git-annex's objects (a run kept with ``git annex add``) is still never followed, but said
+as the annex's, not as a file someone put there.
+
 ``first_writes_left`` names what a writer killed before its ``run.json`` was in place left
 beside its ``writer.lock`` (``config.json``, a temporary file of either): no run yet, which
 ``dryrun`` takes over (``_rundir.starting``).
@@ -24,7 +33,7 @@ import stat
 from typing import TYPE_CHECKING, Final
 
 from .._exceptions import RunDirectoryError
-from .._support.fsutil import file_kind
+from .._support.fsutil import file_kind, open_regular
 from .._support.text import command
 from .._support.tmpfiles import tmp_target
 from . import names
@@ -38,6 +47,7 @@ __all__ = [
     "is_run_file",
     "odd_files",
     "odd_said",
+    "odd_violation",
     "refuse_odd_files",
     "renamed_by_case",
 ]
@@ -65,6 +75,18 @@ _PATTERNS: Final = re.compile(
 )
 NOT_REGULAR: Final = "is not a regular file"
 """What every tool says of such a file: ``events.jsonl is not a regular file (a FIFO)``."""
+LFS_POINTER: Final = "a Git LFS pointer"
+_LFS_HEADER: Final = b"version https://git-lfs.github.com/spec/v1\n"
+_LFS_MOST: Final = 512
+"""No Git LFS pointer is larger (some 130 bytes: its version, oid and size lines)."""
+ANNEX_LINK: Final = "a symbolic link into git-annex's objects"
+_ANNEX_OBJECTS: Final = ".git/annex/objects/"
+_ANNEX_WAY: Final = "`git annex get`, then `git annex unlock`"
+_ANNEX_SAID: Final = "the run came out of a git-annex repository, which keeps a file as a link"
+_LFS_FETCH: Final = (
+    "the run came out of a git repository without its LFS objects (a clone without "
+    "git-lfs, or with GIT_LFS_SKIP_SMUDGE)"
+)
 
 
 def is_run_file(name: str) -> bool:
@@ -76,8 +98,9 @@ def is_run_file(name: str) -> bool:
 def odd_files(run_dir: Path) -> dict[str, str]:
     """The run files of ``run_dir`` that are not regular files, by name: what each is.
 
-    ``{"events.jsonl": "a symbolic link"}``; empty for a sound run, and for a path that is
-    no directory (its own refusal says that). Nothing is opened: ``lstat`` only.
+    ``{"events.jsonl": "a symbolic link"}``, ``{"audit.jsonl": "a Git LFS pointer to 812
+    bytes"}``; empty for a sound run, and for a path that is no directory (its own refusal
+    says that). Nothing is opened but a regular file of at most ``_LFS_MOST`` bytes.
     """
     found: dict[str, str] = {}
     try:
@@ -91,9 +114,50 @@ def odd_files(run_dir: Path) -> dict[str, str]:
             mode = entry.stat(follow_symlinks=False).st_mode
         except OSError:
             continue  # gone since the listing
-        if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+        if stat.S_ISLNK(mode) and _ANNEX_OBJECTS in _link_target(run_dir / entry.name):
+            found[entry.name] = ANNEX_LINK
+        elif not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
             found[entry.name] = file_kind(mode)
+        elif stat.S_ISREG(mode) and (pointer := _lfs_pointer(run_dir / entry.name)):
+            found[entry.name] = pointer
     return found
+
+
+def _link_target(path: Path) -> str:
+    """Where the symlink ``path`` leads, as written in it ("" when it cannot be read)."""
+    try:
+        return str(path.readlink())
+    except OSError:
+        return ""
+
+
+def _lfs_pointer(path: Path) -> str:
+    """``a Git LFS pointer to N bytes`` when the regular file ``path`` is one ("" if not)."""
+    try:
+        if path.stat().st_size > _LFS_MOST:
+            return ""
+        fd = open_regular(path)
+    except OSError:
+        return ""  # gone or swapped since the look: said where it is read
+    try:
+        data = os.read(fd, _LFS_MOST)
+    except OSError:
+        return ""
+    finally:
+        os.close(fd)
+    if not data.startswith(_LFS_HEADER):
+        return ""
+    size = re.search(rb"^size (\d{1,20})$", data, re.MULTILINE)
+    return f"{LFS_POINTER} to {int(size[1])} bytes" if size else LFS_POINTER
+
+
+def odd_violation(kind: str) -> str:
+    """``verify``'s violation of a run file ``odd_files`` found, of ``kind``."""
+    if kind.startswith(LFS_POINTER):
+        return f"is {kind}, not the file: {_LFS_FETCH}: fetch it (`git lfs pull`)"
+    if kind == ANNEX_LINK:
+        return f"{NOT_REGULAR} ({kind}): {_ANNEX_SAID}: make it a file ({_ANNEX_WAY})"
+    return f"{NOT_REGULAR} ({kind})"
 
 
 def odd_said(run_dir: Path, odd: dict[str, str]) -> str:
@@ -103,6 +167,17 @@ def odd_said(run_dir: Path, odd: dict[str, str]) -> str:
     """
     name, kind = next(iter(odd.items()))
     more = f" (and {len(odd) - 1} more)" if len(odd) > 1 else ""
+    if kind.startswith(LFS_POINTER):
+        return (
+            f"{run_dir / name} is {kind}, not the file{more}: {_LFS_FETCH}; nothing was "
+            "read or written: fetch them (`git lfs pull` in the clone), then check it again"
+        )
+    if kind == ANNEX_LINK:
+        return (
+            f"{run_dir / name} {NOT_REGULAR} ({kind}){more}: {_ANNEX_SAID}; nothing was "
+            f"read or written: make them files ({_ANNEX_WAY}, or "
+            "a copy of the run made with `cp -rL`), then check it again"
+        )
     return (
         f"{run_dir / name} {NOT_REGULAR} ({kind}){more}: a run writes only regular files, so "
         f"someone else put it there; nothing was read or written: keep the run as it is and "

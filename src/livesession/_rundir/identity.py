@@ -34,6 +34,7 @@ import sys
 from typing import TYPE_CHECKING, Any, Final
 
 from .._artifacts import names
+from .._artifacts.runfiles import is_run_file
 from .memoryids import REBUILT_VENUES
 
 if TYPE_CHECKING:
@@ -41,7 +42,7 @@ if TYPE_CHECKING:
 
     from .._domain.config import DryrunConfig
 
-__all__ = ["copy_problem", "directory_identity"]
+__all__ = ["copy_problem", "directory_identity", "linked_problem"]
 
 INODE: Final = "directory_inode"
 """``run.json``'s key for the inode number of the directory the run was created in."""
@@ -111,4 +112,40 @@ def copy_problem(run_dir: Path, cfg: DryrunConfig, meta: dict[str, Any]) -> str:
         "evidence read it), not a second writer: resume the run in the directory it was "
         "created in; if that is lost, settle the account's orders and positions at the "
         "venue by hand and start a new run"
+    )
+
+
+def linked_problem(run_dir: Path) -> str:
+    """Why resuming ``run_dir`` would change another directory: its files are hard links ("").
+
+    A copy made with hard links (``cp -al``, ``rsync --link-dest``) is a new directory whose
+    files are the run's own: the resume appends to them and cuts them back under every name,
+    so resuming either directory changed the other (the original, never touched, said
+    ``broken run``). Each run file is looked at by ``lstat`` alone (``odd_files`` has
+    refused one that is not regular already).
+    """
+    linked: dict[str, int] = {}
+    try:
+        entries = sorted(os.scandir(run_dir), key=lambda entry: entry.name)
+    except OSError:
+        return ""  # no directory to list: said where it is read
+    for entry in entries:
+        if not is_run_file(entry.name):
+            continue
+        try:
+            count = entry.stat(follow_symlinks=False).st_nlink
+        except OSError:
+            continue  # gone since the listing
+        if count > 1 and not entry.is_dir(follow_symlinks=False):
+            linked[entry.name] = count
+    if not linked:
+        return ""
+    name, count = next(iter(linked.items()))
+    more = f" (and {len(linked) - 1} more such files)" if len(linked) > 1 else ""
+    return (
+        f"{run_dir / name} has {count} names (a hard link){more}: a copy made with hard "
+        "links (`cp -al`, `rsync --link-dest`) shares its files with this run, and a resume "
+        "appends to them and cuts them back under every name, changing the other copy too: "
+        "resume a copy that owns its files (`cp -a`, without -l), or remove the other copy "
+        "first"
     )

@@ -17,7 +17,7 @@ from .._support.oserrors import unwritable_run
 from ..stores import FileCheckpointStore
 from .data import check_resume_data
 from .drift import check_config_kept
-from .identity import copy_problem
+from .identity import copy_problem, linked_problem
 from .keptkeys import check_keys_kept
 from .layout import read_run_config, read_run_meta, refuse_resume_of_other_release
 from .plugins import check_source_files
@@ -93,8 +93,10 @@ def resume_problem(run_dir: Path) -> str | None:
         checkpoint = load_checkpoint(run_dir)
         if checkpoint is not None and checkpoint.get("sealed"):
             return f"run {cfg.run_id} is sealed: nothing to resume"
-        if refused := check_config_kept(run_dir, cfg, checkpoint) or copy_problem(
-            run_dir, cfg, meta
+        if refused := (
+            linked_problem(run_dir)
+            or check_config_kept(run_dir, cfg, checkpoint)
+            or copy_problem(run_dir, cfg, meta)
         ):
             return refused
         check_memory_on_a_venue(cfg, meta)

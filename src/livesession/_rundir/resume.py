@@ -49,7 +49,7 @@ from .beforecheckpoint import ResumeRead
 from .brokers import BrokerFactory, close_broker, early_broker, open_broker
 from .data import check_data_unchanged
 from .drift import check_config_kept
-from .identity import copy_problem
+from .identity import copy_problem, linked_problem
 from .keptkeys import check_keys_kept
 from .layout import (
     STORES,
@@ -115,7 +115,8 @@ def resume_run(
     raises on the state the checkpoint holds (they are restored before anything changes).
 
     Validates everything first and changes nothing on disk when anything is wrong (a run
-    file that is a symlink, a FIFO or a device is refused before anything is read; so is
+    file that is a symlink, a FIFO or a device is refused before anything is read, and so
+    is one with a second name, a hard-linked copy's (``linked_problem``); so is
     a ``config.json`` changed since the run began, and a copy of a run on a venue that
     outlives its directory: ``drift``, ``identity``). A run
     with a lease takes it next (``LeaseHeld`` while another live session holds it, still
@@ -131,6 +132,8 @@ def resume_run(
     )
     run_dir = anchored(run_dir)  # one directory for the whole call: another thread may chdir
     refuse_odd_files(run_dir)  # a symlink there: the resume appended to what it led to
+    if linked := linked_problem(run_dir):  # before the lock: writer.lock may be shared too
+        raise RunDirectoryError(f"cannot resume {run_dir} (nothing was changed): {linked}")
     refuse_resume_of_other_release(run_dir, read_run_meta(run_dir), OTHER_RELEASE)  # before config
     try:
         cfg, meta = read_run_config(run_dir)

@@ -56,7 +56,9 @@ _TOOL_OUTPUTS: Final = frozenset(
 
 _FILE_MANAGERS: Final = frozenset({".DS_Store", "Thumbs.db", "desktop.ini"})
 """What Finder and Explorer leave in any folder they show (and ``._NAME``, macOS's
-AppleDouble copy of a file's attributes on a volume without them): not the run's."""
+AppleDouble copy of a file's attributes on a volume without them, and ``NAME:Zone.Identifier``,
+Windows' mark of the web on a downloaded file, made a file of its own by a copy into WSL):
+not the run's."""
 
 
 def _file_managers(name: str) -> bool:
@@ -66,7 +68,7 @@ def _file_managers(name: str) -> bool:
     told the bundle was not the run's: ``.DS_Store: in the run directory, but not among
     manifest.json's artifacts``.
     """
-    return name in _FILE_MANAGERS or name.startswith("._")
+    return name in _FILE_MANAGERS or name.startswith("._") or name.endswith(":Zone.Identifier")
 
 
 def tool_output(path: Path, run_dir: Path) -> bool:
@@ -82,15 +84,41 @@ def tool_output(path: Path, run_dir: Path) -> bool:
     return in_dir and (name in _TOOL_OUTPUTS or (name.startswith("EV-") and name.endswith(".md")))
 
 
+_VERSION_CONTROL: Final = frozenset({".git", ".hg", ".svn"})
+"""A version-control system's own folder (or git's ``.git`` file) at the run directory's
+top: a desk keeping each run in a repository of its own has one there."""
+
+
+def _version_control(relative: str) -> bool:
+    """Whether the file at ``relative`` (to the run directory) is a version-control system's.
+
+    Not the run's: a desk that ran ``git init`` in the run directory wrote the bundle and
+    committed it, which changed ``.git``; every file of it was listed among the artifacts,
+    so ``verify --manifest`` of the run and of a clone said the bundle was not the run's.
+    """
+    return relative.replace("\\", "/").split("/", 1)[0] in _VERSION_CONTROL
+
+
+def _entries(run_dir: Path) -> Iterator[Path]:
+    """Every entry under ``run_dir`` (as ``rglob("*")``), never into a version-control folder."""
+    for top in run_dir.iterdir():
+        if top.name in _VERSION_CONTROL:
+            continue
+        yield top
+        if top.is_dir() and not top.is_symlink():
+            yield from top.rglob("*")
+
+
 def run_digests(run_dir: Path, generated: frozenset[str] = frozenset()) -> dict[str, str]:
     """The SHA-256 of every file of the run, by its path in the directory (``artifacts``).
 
     The run's files only: not a tool's beside them (a report, a bundle of another day), nor
-    a file manager's (``_file_managers``).
+    a file manager's (``_file_managers``), nor a version-control system's
+    (``_version_control``).
     """
     return {
         str(p.relative_to(run_dir)): sha256_file(p)
-        for p in sorted(run_dir.rglob("*"))
+        for p in sorted(_entries(run_dir))
         if p.is_file()
         and p.name not in generated
         and not tool_output(p, run_dir)
@@ -110,16 +138,27 @@ class BundleCheck:
     problems: tuple[str, ...]
     run_ended: str = ""
     """How the bundle says the run ended (its ``run_ended``); "" in a bundle from before."""
+    converted: str = ""
+    """What a copy changed in the manifest's bytes on its way (``_as_written``); "" none."""
+    sha256_as_written: str = ""
+    """The SHA-256 of the manifest as ``evidence`` wrote it: ``sha256`` when not converted."""
 
     def describe(self) -> str:
         """The line ``verify --manifest`` prints when the manifest is the run's."""
         ended = f"; the run: {self.run_ended}" if self.run_ended else ""
+        compare = f"its sha256 {self.sha256}: compare it"
+        if self.converted:
+            compare = (
+                f"its sha256 {self.sha256} as received, but {self.converted} (a copy "
+                "converted it on its way: git's core.autocrlf, a transfer in text mode, an "
+                "editor), which evidence never writes: as written its sha256 is "
+                f"{self.sha256_as_written}: compare that"
+            )
         return (
             f"manifest  {self.name} is run {self.run_id}'s: audit head, config hash and "
             f"{self.files} file(s) by SHA-256 match (the bundle says: evidence "
             f"{self.verdict}{ended}); "
-            f"its sha256 {self.sha256}: compare it, and the audit head, with the ones "
-            "the desk published"
+            f"{compare}, and the audit head, with the ones the desk published"
         )
 
 
@@ -131,9 +170,10 @@ def check_manifest(run_dir: Path, manifest: Path) -> BundleCheck:
             than 64 MiB): bad input, not a verdict on the run.
         OSError: the host refused to read a file (no permission).
     """
-    data = _read(manifest)
+    received = _read(manifest)
     name = manifest.name
-    digest = hashlib.sha256(data).hexdigest()
+    digest = hashlib.sha256(received).hexdigest()
+    data, converted = _as_written(received)
     try:
         held = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
@@ -150,7 +190,31 @@ def check_manifest(run_dir: Path, manifest: Path) -> BundleCheck:
         run_ended=_ended_said(held.get("run_ended")),
         files=len(listed) if isinstance(listed, dict) else 0,
         problems=tuple(problems),
+        converted=converted,
+        sha256_as_written=hashlib.sha256(data).hexdigest() if converted else digest,
     )
+
+
+_BOM: Final = b"\xef\xbb\xbf"
+
+
+def _as_written(data: bytes) -> tuple[bytes, str]:
+    r"""The manifest's bytes as ``evidence`` wrote them, and what a copy changed ("": none).
+
+    ``evidence`` writes no byte order mark and no carriage return (a ``\r`` in a value is
+    escaped): a manifest that starts with the mark, or whose every line ends with ``\r\n``,
+    was converted on its way (git's ``core.autocrlf``, a transfer in text mode, an editor),
+    and its SHA-256 is not the one the desk published. The reviewer, told a difference means
+    the files are not the run's, was given only that one. Any other ``\r`` is left as it is.
+    """
+    said = []
+    if data.startswith(_BOM):
+        data = data[len(_BOM) :]
+        said.append("it starts with a UTF-8 byte order mark")
+    if b"\r\n" in data and data.count(b"\r") == data.count(b"\r\n") == data.count(b"\n"):
+        data = data.replace(b"\r\n", b"\n")
+        said.append("its lines end with \\r\\n")
+    return data, " and ".join(said)
 
 
 def _ended_said(ended: object) -> str:
@@ -218,6 +282,8 @@ def _files(run_dir: Path, held: dict[str, Any], name: str, manifest: Path) -> li
     found = run_digests(run_dir, _generated(run_dir, held, manifest))
     problems = []
     for file, digest in listed.items():
+        if _version_control(file):
+            continue  # listed by an earlier build: neither listed nor held now
         if file not in found:
             problems.append(f"{file}: missing, but {name} lists it (SHA-256 {digest})")
         elif found[file] != digest:

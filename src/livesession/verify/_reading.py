@@ -25,7 +25,7 @@ import attrs
 import orjson
 
 from .._artifacts import names
-from .._artifacts.runfiles import NOT_REGULAR, odd_files
+from .._artifacts.runfiles import NOT_REGULAR, odd_files, odd_violation
 from .._support.fsutil import NotAFile, raise_if_refused, refuse_special
 from ._result import crlf_said
 
@@ -189,8 +189,8 @@ class RunFiles:
         if not run_dir.is_dir():
             what = "not a directory" if run_dir.exists() else "run directory does not exist"
             self.report.add(str(run_dir), 0, what)
-        # A run file that is not a regular file (a symlink, a FIFO) is a violation, unread.
-        odd = {name: f"{NOT_REGULAR} ({kind})" for name, kind in odd_files(run_dir).items()}
+        # A run file that is no regular file (a symlink, a FIFO), or a Git LFS pointer: unread.
+        odd = {name: odd_violation(kind) for name, kind in odd_files(run_dir).items()}
         for name, what in odd.items():
             if name not in ARTIFACT_NAMES:
                 self.report.add(name, 0, what)
