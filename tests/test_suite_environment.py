@@ -1,0 +1,76 @@
+"""The suite takes none of the product's variables an operator's shell may hold.
+
+Bug: run from a desk's shell, the suite's runs took its `LIVESESSION_ALERT_WEBHOOK_URL`
+(alerts posted there from the CLI children the tests start, which have no loopback guard;
+tests failing on an extra `alert(s) not delivered` line), a drill's `LIVESESSION_CRASH_AT`
+(the test process SIGKILLed at its first checkpoint, saying nothing), its exchange keys and
+its `LIVESESSION_PG_TIMEOUT`. ``conftest.py`` removes them as the suite starts.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import OPERATOR_VARIABLES
+from livesession._domain.runtime_config import RUNTIME_MODES, required_env_vars
+from livesession.cli import main
+
+TESTS = Path(__file__).parent
+SRC = TESTS.parent / "src" / "livesession"
+
+KEPT = {
+    "LIVESESSION_PG_DSN": "the postgres tests' server (tests/test_postgres.py)",
+    "LIVESESSION_PARENT_SYS_PATH": "set by the package for its own children",
+    "LIVESESSION_EVIDENCE_V1": "a schema's name, no variable",
+}
+"""The package's names the suite keeps from the shell, and why."""
+
+A_DESKS_SHELL = {
+    "LIVESESSION_ALERT_WEBHOOK_URL": "http://192.0.2.1/hooks/desk",
+    "LIVESESSION_CRASH_AT": "checkpoint",
+    "LIVESESSION_PAUSE_AT": "before_send",
+    "LIVESESSION_PG_TIMEOUT": "1",
+    "LIVESESSION_BINANCE_API_KEY": "desk-binance-key-0123456789",
+    "LIVESESSION_BINANCE_API_SECRET": "desk-binance-secret-0123456789",
+}
+
+
+def test_no_operator_variable_reaches_a_run(tmp_path, capsys) -> None:
+    assert not [name for name in os.environ if OPERATOR_VARIABLES.fullmatch(name)]
+    assert main(["dryrun", "--out", str(tmp_path), "--run-id", "x", "-q", "--steps", "30"]) == 0
+    assert capsys.readouterr() == ("", "")
+    assert not (tmp_path / "x" / "alerts.jsonl").exists()
+
+
+def test_a_desks_shell_variables_are_not_taken(tmp_path) -> None:
+    done = subprocess.run(
+        [
+            sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly",
+            "-n", "0", f"{__file__}::test_no_operator_variable_reaches_a_run",
+            "--basetemp", str(tmp_path / "child"),
+        ],
+        env={**os.environ, **A_DESKS_SHELL},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+        cwd=TESTS.parent,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "1 passed" in done.stdout
+
+
+def test_every_variable_the_package_reads_is_removed_or_kept_for_a_reason() -> None:
+    named = {
+        match
+        for path in SRC.rglob("*.py")
+        for match in re.findall(r"LIVESESSION_[A-Z0-9_]*[A-Z0-9]", path.read_text("utf-8"))
+    }
+    named |= {name for mode in RUNTIME_MODES for name in required_env_vars(mode)}
+    assert named >= set(KEPT)
+    assert sorted(n for n in named - set(KEPT) if not OPERATOR_VARIABLES.fullmatch(n)) == []
+    assert not [name for name in KEPT if OPERATOR_VARIABLES.fullmatch(name)]
