@@ -29,6 +29,10 @@ OPERATOR_VARIABLES = re.compile(
 )
 for _name in [name for name in os.environ if OPERATOR_VARIABLES.fullmatch(name)]:
     del os.environ[_name]
+# argparse lays `--help` out to COLUMNS (else the terminal's width, with `-s`): the tests
+# that read help text failed in a terminal 70 or 120 columns wide, or with COLUMNS exported
+# (a phrase cut over two lines: `(default:` / `sqlite)`). They read it at 80, as CI does.
+os.environ["COLUMNS"] = "80"
 
 from livesession._support import secrets  # noqa: E402 - after the environment is cleared
 

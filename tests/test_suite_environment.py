@@ -5,6 +5,9 @@ Bug: run from a desk's shell, the suite's runs took its `LIVESESSION_ALERT_WEBHO
 tests failing on an extra `alert(s) not delivered` line), a drill's `LIVESESSION_CRASH_AT`
 (the test process SIGKILLed at its first checkpoint, saying nothing), its exchange keys and
 its `LIVESESSION_PG_TIMEOUT`. ``conftest.py`` removes them as the suite starts.
+
+And the tests that read `--help` failed with `COLUMNS` exported at 70 or 120 (or with `-s`
+in such a terminal): argparse lays the text out to that width. ``conftest.py`` sets 80.
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 from conftest import OPERATOR_VARIABLES
 from livesession._domain.runtime_config import RUNTIME_MODES, required_env_vars
@@ -46,14 +51,21 @@ def test_no_operator_variable_reaches_a_run(tmp_path, capsys) -> None:
     assert not (tmp_path / "x" / "alerts.jsonl").exists()
 
 
-def test_a_desks_shell_variables_are_not_taken(tmp_path) -> None:
+HELP_TESTS = (
+    "test_cli.py::test_dryrun_help_says_the_default_run_id_and_the_dot_rule",
+    "test_plugins.py::test_every_subcommand_has_a_description_and_shows_its_defaults",
+    "test_cli_fuzz_found.py::TestNoCommand::test_help_still_lists_the_commands",
+)
+
+
+def _child_pytest(tmp_path: Path, tests: list[str], env: dict[str, str]) -> None:
+    """Run ``tests`` in a child pytest under ``env`` over this process's; all must pass."""
     done = subprocess.run(
         [
             sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly",
-            "-n", "0", f"{__file__}::test_no_operator_variable_reaches_a_run",
-            "--basetemp", str(tmp_path / "child"),
+            "-n", "0", *tests, "--basetemp", str(tmp_path / "child"),
         ],
-        env={**os.environ, **A_DESKS_SHELL},
+        env={**os.environ, **env},
         capture_output=True,
         text=True,
         check=False,
@@ -61,7 +73,16 @@ def test_a_desks_shell_variables_are_not_taken(tmp_path) -> None:
         cwd=TESTS.parent,
     )  # fmt: skip
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
-    assert "1 passed" in done.stdout
+    assert f"{len(tests)} passed" in done.stdout
+
+
+def test_a_desks_shell_variables_are_not_taken(tmp_path) -> None:
+    _child_pytest(tmp_path, [f"{__file__}::test_no_operator_variable_reaches_a_run"], A_DESKS_SHELL)
+
+
+@pytest.mark.parametrize("columns", ["30", "70", "120"])
+def test_the_help_tests_pass_at_any_terminal_width(tmp_path, columns) -> None:
+    _child_pytest(tmp_path, [str(TESTS / test) for test in HELP_TESTS], {"COLUMNS": columns})
 
 
 def test_every_variable_the_package_reads_is_removed_or_kept_for_a_reason() -> None:
