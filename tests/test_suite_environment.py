@@ -6,8 +6,10 @@ tests failing on an extra `alert(s) not delivered` line), a drill's `LIVESESSION
 (the test process SIGKILLed at its first checkpoint, saying nothing), its exchange keys and
 its `LIVESESSION_PG_TIMEOUT`. ``conftest.py`` removes them as the suite starts.
 
-And the tests that read `--help` failed with `COLUMNS` exported at 70 or 120 (or with `-s`
+The tests that read `--help` failed with `COLUMNS` exported at 70 or 120 (or with `-s`
 in such a terminal): argparse lays the text out to that width. ``conftest.py`` sets 80.
+And under a TMPDIR holding a space some 90 tests failed: the CLI quotes the paths in its
+advice, and the lines they expect do not. ``conftest.py`` makes their tmp_path under /tmp.
 """
 
 from __future__ import annotations
@@ -58,14 +60,18 @@ HELP_TESTS = (
 )
 
 
-def _child_pytest(tmp_path: Path, tests: list[str], env: dict[str, str]) -> None:
-    """Run ``tests`` in a child pytest under ``env`` over this process's; all must pass."""
+def _child_pytest(tmp_path: Path | None, tests: list[str], env: dict[str, str]) -> str:
+    """Run ``tests`` in a child pytest under ``env`` over this process's; all must pass.
+
+    Its tmp_path is under ``tmp_path``, or where pytest chooses when that is None.
+    """
+    basetemp = [] if tmp_path is None else ["--basetemp", str(tmp_path / "child")]
     done = subprocess.run(
         [
             sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly",
-            "-n", "0", *tests, "--basetemp", str(tmp_path / "child"),
+            "-n", "0", *tests, *basetemp,
         ],
-        env={**os.environ, **env},
+        env={k: v for k, v in os.environ.items() if k != "PYTEST_DEBUG_TEMPROOT"} | env,
         capture_output=True,
         text=True,
         check=False,
@@ -74,6 +80,7 @@ def _child_pytest(tmp_path: Path, tests: list[str], env: dict[str, str]) -> None
     )  # fmt: skip
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     assert f"{len(tests)} passed" in done.stdout
+    return done.stdout
 
 
 def test_a_desks_shell_variables_are_not_taken(tmp_path) -> None:
@@ -95,3 +102,13 @@ def test_every_variable_the_package_reads_is_removed_or_kept_for_a_reason() -> N
     assert named >= set(KEPT)
     assert sorted(n for n in named - set(KEPT) if not OPERATOR_VARIABLES.fullmatch(n)) == []
     assert not [name for name in KEPT if OPERATOR_VARIABLES.fullmatch(name)]
+
+
+def test_the_tests_pass_under_a_temporary_directory_a_shell_quotes(tmp_path) -> None:
+    spaced = tmp_path / "temp dir"
+    spaced.mkdir()
+    tests = [
+        "test_evidence.py::TestOutcome::test_a_crashed_run_is_said_to_be_unsealed_and_not_re_run",
+        "test_cli.py::TestDryrun::test_refuses_to_overwrite",
+    ]
+    _child_pytest(None, [str(TESTS / test) for test in tests], {"TMPDIR": str(spaced)})
