@@ -60,6 +60,11 @@ HELP_TESTS = (
 )
 
 
+_NOT_FOR_THE_CHILD = ("PYTEST_DEBUG_TEMPROOT", "PYTEST_ADDOPTS")
+"""This process's tmp_path root (the child chooses its own), and a shell's options for
+pytest (``-p no:xdist`` there refused the child's ``-n 0``)."""
+
+
 def _child_pytest(tmp_path: Path | None, tests: list[str], env: dict[str, str]) -> str:
     """Run ``tests`` in a child pytest under ``env`` over this process's; all must pass.
 
@@ -71,7 +76,7 @@ def _child_pytest(tmp_path: Path | None, tests: list[str], env: dict[str, str]) 
             sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly",
             "-n", "0", *tests, *basetemp,
         ],
-        env={k: v for k, v in os.environ.items() if k != "PYTEST_DEBUG_TEMPROOT"} | env,
+        env={k: v for k, v in os.environ.items() if k not in _NOT_FOR_THE_CHILD} | env,
         capture_output=True,
         text=True,
         check=False,
