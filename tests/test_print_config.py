@@ -141,12 +141,18 @@ def test_it_says_where_its_relative_paths_are_read_from(tmp_path, capsys, monkey
 
 
 @pytest.mark.parametrize(
-    "env", [{"PYTHONIOENCODING": "ascii"}, {"LC_ALL": "C", "PYTHONUTF8": "0", "LANG": ""}]
+    "env",
+    [
+        {"PYTHONIOENCODING": "ascii"},
+        {"PYTHONIOENCODING": "latin-1"},
+        {"LC_ALL": "C", "PYTHONUTF8": "0", "LANG": ""},
+    ],
 )
 def test_a_stdout_that_cannot_take_the_text_gets_toml_escapes(tmp_path, env):
     """Under an ASCII stdout (``PYTHONIOENCODING=ascii``, or the C locale without UTF-8
     mode) ``strategy_id = "strät"`` printed as ``"str\\xe4t"``: no TOML escape, so the printed
-    config was no TOML at all (``Unescaped '\\' in a string``). It prints ``"str\\u00e4t"``."""
+    config was no TOML at all (``Unescaped '\\' in a string``); under latin-1 as the byte
+    0xe4, which no UTF-8 file holds. It prints ``"str\\u00e4t"``."""
     config = tmp_path / "desk.toml"
     config.write_text(
         'strategy_id = "strät"\nstrategy_factory = "desk.s:make"\n'
@@ -155,7 +161,7 @@ def test_a_stdout_that_cannot_take_the_text_gets_toml_escapes(tmp_path, env):
     )
     done = subprocess.run(
         [sys.executable, "-m", "livesession", "dryrun", "--print-config", "-c", str(config)],
-        env={**os.environ, **env},
+        env={k: v for k, v in os.environ.items() if k != "PYTHONIOENCODING"} | env,
         capture_output=True,
         check=False,
         cwd=tmp_path,
