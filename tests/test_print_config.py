@@ -7,6 +7,9 @@ set, what the flags changed) but to make the run and read its ``config.json``.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import tomllib
 
 import pytest
@@ -135,3 +138,39 @@ def test_it_says_where_its_relative_paths_are_read_from(tmp_path, capsys, monkey
     assert said["resolves_from"] == str(desk.resolve())
     assert main(["dryrun", "--print-config", "--json"]) == 0  # no file: the working folder
     assert json.loads(capsys.readouterr().out)["resolves_from"] == str(tmp_path.resolve())
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"PYTHONIOENCODING": "ascii"},
+        {"PYTHONIOENCODING": "latin-1"},
+        {"LC_ALL": "C", "PYTHONUTF8": "0", "LANG": ""},
+    ],
+)
+def test_a_stdout_that_cannot_take_the_text_gets_toml_escapes(tmp_path, env):
+    """Under an ASCII stdout (``PYTHONIOENCODING=ascii``, or the C locale without UTF-8
+    mode) ``strategy_id = "strät"`` printed as ``"str\\xe4t"``: no TOML escape, so the printed
+    config was no TOML at all (``Unescaped '\\' in a string``); under latin-1 as the byte
+    0xe4, which no UTF-8 file holds. It prints ``"str\\u00e4t"``."""
+    config = tmp_path / "desk.toml"
+    config.write_text(
+        'strategy_id = "strät"\nstrategy_factory = "desk.s:make"\n'
+        '[strategy_params]\nnote = "prix → 📈"\n',
+        encoding="utf-8",
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "livesession", "dryrun", "--print-config", "-c", str(config)],
+        env={k: v for k, v in os.environ.items() if k != "PYTHONIOENCODING"} | env,
+        capture_output=True,
+        check=False,
+        cwd=tmp_path,
+    )
+    assert (done.returncode, done.stderr) == (0, b"")
+    printed = tomllib.loads(done.stdout.decode("ascii"))
+    assert printed["strategy_id"] == "strät"
+    assert printed["strategy_params"]["note"] == "prix → 📈"
+    again = tmp_path / "again.toml"
+    again.write_bytes(done.stdout)
+    flags = {"run_id": printed["run_id"], "durability": "step"}
+    assert load_config(again).to_dict() == load_config(config, flags).to_dict()

@@ -8,6 +8,7 @@ worker. ``conftest.py`` gives the process Python's Ctrl-C handler back.
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -23,6 +24,8 @@ def test_the_ctrl_c_tests_pass_when_the_suite_starts_with_sigint_ignored() -> No
             "-n", "0", str(TESTS / "test_interrupts.py"), "-k", "TestCtrlC",
         ],
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+        # a shell's PYTEST_ADDOPTS=-p no:xdist refused the -n 0: the child's options are these
+        env={k: v for k, v in os.environ.items() if k != "PYTEST_ADDOPTS"},
         capture_output=True,
         text=True,
         check=False,

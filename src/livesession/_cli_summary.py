@@ -8,6 +8,7 @@ are ``verify``'s and ``evidence``'s (``verify_json``, ``evidence_json``). ``dryr
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import json
 import os
@@ -439,10 +440,29 @@ def print_config(cfg: DryrunConfig, *, as_json: bool) -> None:
         if isinstance(values, Mapping):
             lines += ["", f"[{_toml_key(table)}]"]
             lines += [f"{_toml_key(k)} = {_toml(v)}" for k, v in values.items()]
-    print("\n".join(lines))  # noqa: T201 - the CLI's output
+    text = "\n".join(lines)
+    if codecs.lookup(getattr(sys.stdout, "encoding", None) or "utf-8").name != "utf-8":
+        text = _ascii_toml(text)  # a TOML file is UTF-8: another encoding's bytes are none
+    print(text)  # noqa: T201 - the CLI's output
 
 
 _BARE_KEY: Final = re.compile(r"[A-Za-z0-9_-]+")
+_BMP_LAST: Final = 0xFFFF
+"""The last code point a TOML ``\\uXXXX`` escape holds; past it, ``\\UXXXXXXXX``."""
+
+
+def _ascii_toml(text: str) -> str:
+    r"""``text`` with each character past ASCII as a TOML escape (``\u00e4``).
+
+    Such a character is in a string (a bare key is ASCII) or in the first line's comment, so
+    the file reads back the same; an ASCII stdout's own ``\xe4`` is no TOML escape.
+    """
+    return "".join(
+        char
+        if char.isascii()
+        else (f"\\u{ord(char):04x}" if ord(char) <= _BMP_LAST else f"\\U{ord(char):08x}")
+        for char in text
+    )
 
 
 def _toml_key(key: str) -> str:

@@ -1,0 +1,119 @@
+"""The suite takes none of the product's variables an operator's shell may hold.
+
+Bug: run from a desk's shell, the suite's runs took its `LIVESESSION_ALERT_WEBHOOK_URL`
+(alerts posted there from the CLI children the tests start, which have no loopback guard;
+tests failing on an extra `alert(s) not delivered` line), a drill's `LIVESESSION_CRASH_AT`
+(the test process SIGKILLed at its first checkpoint, saying nothing), its exchange keys and
+its `LIVESESSION_PG_TIMEOUT`. ``conftest.py`` removes them as the suite starts.
+
+The tests that read `--help` failed with `COLUMNS` exported at 70 or 120 (or with `-s`
+in such a terminal): argparse lays the text out to that width. ``conftest.py`` sets 80.
+And under a TMPDIR holding a space some 90 tests failed: the CLI quotes the paths in its
+advice, and the lines they expect do not. ``conftest.py`` makes their tmp_path under /tmp.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import OPERATOR_VARIABLES
+from livesession._domain.runtime_config import RUNTIME_MODES, required_env_vars
+from livesession.cli import main
+
+TESTS = Path(__file__).parent
+SRC = TESTS.parent / "src" / "livesession"
+
+KEPT = {
+    "LIVESESSION_PG_DSN": "the postgres tests' server (tests/test_postgres.py)",
+    "LIVESESSION_PARENT_SYS_PATH": "set by the package for its own children",
+    "LIVESESSION_EVIDENCE_V1": "a schema's name, no variable",
+}
+"""The package's names the suite keeps from the shell, and why."""
+
+A_DESKS_SHELL = {
+    "LIVESESSION_ALERT_WEBHOOK_URL": "http://192.0.2.1/hooks/desk",
+    "LIVESESSION_CRASH_AT": "checkpoint",
+    "LIVESESSION_PAUSE_AT": "before_send",
+    "LIVESESSION_PG_TIMEOUT": "1",
+    "LIVESESSION_BINANCE_API_KEY": "desk-binance-key-0123456789",
+    "LIVESESSION_BINANCE_API_SECRET": "desk-binance-secret-0123456789",
+}
+
+
+def test_no_operator_variable_reaches_a_run(tmp_path, capsys) -> None:
+    assert not [name for name in os.environ if OPERATOR_VARIABLES.fullmatch(name)]
+    assert main(["dryrun", "--out", str(tmp_path), "--run-id", "x", "-q", "--steps", "30"]) == 0
+    assert capsys.readouterr() == ("", "")
+    assert not (tmp_path / "x" / "alerts.jsonl").exists()
+
+
+HELP_TESTS = (
+    "test_cli.py::test_dryrun_help_says_the_default_run_id_and_the_dot_rule",
+    "test_plugins.py::test_every_subcommand_has_a_description_and_shows_its_defaults",
+    "test_cli_fuzz_found.py::TestNoCommand::test_help_still_lists_the_commands",
+)
+
+
+_NOT_FOR_THE_CHILD = ("PYTEST_DEBUG_TEMPROOT", "PYTEST_ADDOPTS")
+"""This process's tmp_path root (the child chooses its own), and a shell's options for
+pytest (``-p no:xdist`` there refused the child's ``-n 0``)."""
+
+
+def _child_pytest(tmp_path: Path | None, tests: list[str], env: dict[str, str]) -> str:
+    """Run ``tests`` in a child pytest under ``env`` over this process's; all must pass.
+
+    Its tmp_path is under ``tmp_path``, or where pytest chooses when that is None.
+    """
+    basetemp = [] if tmp_path is None else ["--basetemp", str(tmp_path / "child")]
+    done = subprocess.run(
+        [
+            sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly",
+            "-n", "0", *tests, *basetemp,
+        ],
+        env={k: v for k, v in os.environ.items() if k not in _NOT_FOR_THE_CHILD} | env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+        cwd=TESTS.parent,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert f"{len(tests)} passed" in done.stdout
+    return done.stdout
+
+
+def test_a_desks_shell_variables_are_not_taken(tmp_path) -> None:
+    _child_pytest(tmp_path, [f"{__file__}::test_no_operator_variable_reaches_a_run"], A_DESKS_SHELL)
+
+
+@pytest.mark.parametrize("columns", ["30", "70", "120"])
+def test_the_help_tests_pass_at_any_terminal_width(tmp_path, columns) -> None:
+    _child_pytest(tmp_path, [str(TESTS / test) for test in HELP_TESTS], {"COLUMNS": columns})
+
+
+def test_every_variable_the_package_reads_is_removed_or_kept_for_a_reason() -> None:
+    named = {
+        match
+        for path in SRC.rglob("*.py")
+        for match in re.findall(r"LIVESESSION_[A-Z0-9_]*[A-Z0-9]", path.read_text("utf-8"))
+    }
+    named |= {name for mode in RUNTIME_MODES for name in required_env_vars(mode)}
+    assert named >= set(KEPT)
+    assert sorted(n for n in named - set(KEPT) if not OPERATOR_VARIABLES.fullmatch(n)) == []
+    assert not [name for name in KEPT if OPERATOR_VARIABLES.fullmatch(name)]
+
+
+def test_the_tests_pass_under_a_temporary_directory_a_shell_quotes(tmp_path) -> None:
+    spaced = tmp_path / "temp dir"
+    spaced.mkdir()
+    tests = [
+        "test_evidence.py::TestOutcome::test_a_crashed_run_is_said_to_be_unsealed_and_not_re_run",
+        "test_cli.py::TestDryrun::test_refuses_to_overwrite",
+    ]
+    _child_pytest(None, [str(TESTS / test) for test in tests], {"TMPDIR": str(spaced)})
