@@ -39,6 +39,7 @@ from .._support.tmpfiles import tmp_target
 from . import names
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from pathlib import Path
 
 __all__ = [
@@ -50,6 +51,7 @@ __all__ = [
     "odd_violation",
     "refuse_odd_files",
     "renamed_by_case",
+    "run_file_stats",
 ]
 
 _NAMES: Final = frozenset(
@@ -103,24 +105,35 @@ def odd_files(run_dir: Path) -> dict[str, str]:
     says that). Nothing is opened but a regular file of at most ``_LFS_MOST`` bytes.
     """
     found: dict[str, str] = {}
+    for name, seen in run_file_stats(run_dir):
+        mode = seen.st_mode
+        if stat.S_ISLNK(mode) and _ANNEX_OBJECTS in _link_target(run_dir / name):
+            found[name] = ANNEX_LINK
+        elif not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+            found[name] = file_kind(mode)
+        elif stat.S_ISREG(mode) and (pointer := _lfs_pointer(run_dir / name)):
+            found[name] = pointer
+    return found
+
+
+def run_file_stats(run_dir: Path) -> Iterator[tuple[str, os.stat_result]]:
+    """Each run file of ``run_dir`` by name, in name order, with its ``lstat``.
+
+    Nothing for a path that is no directory, or none to list (its own refusal says that),
+    and nothing for a file gone since the listing.
+    """
     try:
         entries = sorted(os.scandir(run_dir), key=lambda entry: entry.name)
     except OSError:
-        return found  # no directory, or none to list: said where it is read
+        return
     for entry in entries:
         if not is_run_file(entry.name):
             continue
         try:
-            mode = entry.stat(follow_symlinks=False).st_mode
+            seen = entry.stat(follow_symlinks=False)
         except OSError:
-            continue  # gone since the listing
-        if stat.S_ISLNK(mode) and _ANNEX_OBJECTS in _link_target(run_dir / entry.name):
-            found[entry.name] = ANNEX_LINK
-        elif not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
-            found[entry.name] = file_kind(mode)
-        elif stat.S_ISREG(mode) and (pointer := _lfs_pointer(run_dir / entry.name)):
-            found[entry.name] = pointer
-    return found
+            continue
+        yield entry.name, seen
 
 
 def _link_target(path: Path) -> str:

@@ -29,12 +29,13 @@ from __future__ import annotations
 
 import fcntl
 import os
+import stat
 import struct
 import sys
 from typing import TYPE_CHECKING, Any, Final
 
 from .._artifacts import names
-from .._artifacts.runfiles import is_run_file
+from .._artifacts.runfiles import run_file_stats
 from .memoryids import REBUILT_VENUES
 
 if TYPE_CHECKING:
@@ -124,20 +125,11 @@ def linked_problem(run_dir: Path) -> str:
     ``broken run``). Each run file is looked at by ``lstat`` alone (``odd_files`` has
     refused one that is not regular already).
     """
-    linked: dict[str, int] = {}
-    try:
-        entries = sorted(os.scandir(run_dir), key=lambda entry: entry.name)
-    except OSError:
-        return ""  # no directory to list: said where it is read
-    for entry in entries:
-        if not is_run_file(entry.name):
-            continue
-        try:
-            count = entry.stat(follow_symlinks=False).st_nlink
-        except OSError:
-            continue  # gone since the listing
-        if count > 1 and not entry.is_dir(follow_symlinks=False):
-            linked[entry.name] = count
+    linked = {
+        name: seen.st_nlink
+        for name, seen in run_file_stats(run_dir)
+        if seen.st_nlink > 1 and not stat.S_ISDIR(seen.st_mode)
+    }
     if not linked:
         return ""
     name, count = next(iter(linked.items()))
