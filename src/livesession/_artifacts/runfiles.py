@@ -33,7 +33,7 @@ import stat
 from typing import TYPE_CHECKING, Final
 
 from .._exceptions import RunDirectoryError
-from .._support.fsutil import file_kind, open_regular
+from .._support.fsutil import file_kind, link_target, open_regular
 from .._support.text import command
 from .._support.tmpfiles import tmp_target
 from . import names
@@ -107,7 +107,7 @@ def odd_files(run_dir: Path) -> dict[str, str]:
     found: dict[str, str] = {}
     for name, seen in run_file_stats(run_dir):
         mode = seen.st_mode
-        if stat.S_ISLNK(mode) and _ANNEX_OBJECTS in _link_target(run_dir / name):
+        if stat.S_ISLNK(mode) and _ANNEX_OBJECTS in link_target(run_dir / name):
             found[name] = ANNEX_LINK
         elif not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
             found[name] = file_kind(mode)
@@ -134,14 +134,6 @@ def run_file_stats(run_dir: Path) -> Iterator[tuple[str, os.stat_result]]:
         except OSError:
             continue
         yield entry.name, seen
-
-
-def _link_target(path: Path) -> str:
-    """Where the symlink ``path`` leads, as written in it ("" when it cannot be read)."""
-    try:
-        return str(path.readlink())
-    except OSError:
-        return ""
 
 
 def _lfs_pointer(path: Path) -> str:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
 from .._artifacts import names
+from .._support.fsutil import link_target
 
 if TYPE_CHECKING:
     from .lock import Holder
@@ -49,7 +50,7 @@ def _proc_problem(proc: Path, holder: Holder, run_dir: Path) -> str:
     """
     lock = run_dir / names.WRITER_LOCK
     try:
-        opened = {_readlink(fd) for fd in (proc / "fd").iterdir()}
+        opened = {link_target(fd) for fd in (proc / "fd").iterdir()}
         args = _args(proc)
     except OSError as exc:
         return f"cannot inspect pid {holder.pid}: {exc.strerror}"
@@ -61,13 +62,6 @@ def _proc_problem(proc: Path, holder: Holder, run_dir: Path) -> str:
             "embedding livesession has its own controls): nothing was sent"
         )
     return ""
-
-
-def _readlink(path: Path) -> str:
-    try:
-        return str(path.readlink())
-    except OSError:
-        return ""
 
 
 def stopped(holder: Holder) -> str:

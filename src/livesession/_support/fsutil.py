@@ -40,6 +40,7 @@ __all__ = [
     "file_digest",
     "file_kind",
     "fsync_dir",
+    "link_target",
     "open_append",
     "open_append_like",
     "open_regular",
@@ -92,6 +93,14 @@ class FileTooLarge(OwnOSError):
 def file_kind(mode: int) -> str:
     """What a file of ``st_mode`` ``mode`` is, for a message: ``a FIFO``, ``a regular file``."""
     return _KINDS.get(stat.S_IFMT(mode), "not a regular file")
+
+
+def link_target(path: Path) -> str:
+    """Where the symlink ``path`` leads, as written in it ("" when it cannot be read)."""
+    try:
+        return str(path.readlink())
+    except OSError:
+        return ""
 
 
 def fsync_dir(path: Path) -> None:
