@@ -21,12 +21,14 @@ __all__ = [
     "CONTRACT",
     "EVENTS",
     "IDEMPOTENCY_JSONL",
+    "IDEMPOTENCY_SQLITE",
     "JOURNAL",
     "MARKET_JOURNAL",
     "METRICS",
     "METRICS_LOG",
     "PROM",
     "REPORT",
+    "RESUME_WRITES",
     "RUN_FORMAT",
     "RUN_FORMATS_READ",
     "RUN_META",
@@ -58,6 +60,7 @@ RUN_FORMATS_READ: Final = ("livesession-run/1", RUN_FORMAT)
 """The formats this release reads (verify, status, report, list); ``resume`` continues a
 run of this release only, by ``run.json``'s ``version``."""
 IDEMPOTENCY_JSONL: Final = "idempotency.jsonl"
+IDEMPOTENCY_SQLITE: Final = "idempotency.sqlite"
 MARKET_JOURNAL: Final = "market_data.jsonl"
 """The venue's candles a ``feed = "venue"`` run received, each before a step used it."""
 
@@ -69,6 +72,22 @@ ALERTS: Final = "alerts.jsonl"
 """Alert deliveries: each webhook attempt and outcome (written only when a webhook is set)."""
 WRITER_LOCK: Final = "writer.lock"
 """Held (an OS lock) by the one process writing the run; it names that process."""
+RESUME_WRITES: Final = (
+    WRITER_LOCK,
+    EVENTS,
+    AUDIT,
+    SNAPSHOTS,
+    JOURNAL,
+    MARKET_JOURNAL,
+    SESSION_LOG,
+    METRICS_LOG,
+    ALERTS,
+    IDEMPOTENCY_JSONL,
+    IDEMPOTENCY_SQLITE,
+    f"{IDEMPOTENCY_SQLITE}-wal",
+    f"{IDEMPOTENCY_SQLITE}-shm",
+)
+"""The files a resume opens to write, where they are (the others it replaces, or reads)."""
 
 # -- what the tools write by default ------------------------------------------------------------
 REPORT: Final = "report.html"

@@ -61,7 +61,8 @@ def resume_advice(run_dir: Path, *, verb: str = "continue it") -> str:
     """
     version = written_by_other_release(run_dir)
     if version is None:
-        return unwritable_run(run_dir) or f"{verb} with `{command('resume', run_dir)}`"
+        unwritable = unwritable_run(run_dir, names.RESUME_WRITES)
+        return unwritable or f"{verb} with `{command('resume', run_dir)}`"
     return (
         f"{verb} with livesession {release_of(version)}.x, which wrote it (this is "
         f"{__version__}, which continues only runs of its own release)"

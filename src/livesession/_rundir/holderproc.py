@@ -6,6 +6,9 @@ Split from ``lock`` (which re-exports these): only ``stop``, ``kill``, ``ack`` a
 
 from __future__ import annotations
 
+import errno
+import os
+import pwd
 import socket
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
@@ -16,7 +19,9 @@ from .._support.fsutil import link_target
 if TYPE_CHECKING:
     from .lock import Holder
 
-__all__ = ["CLI_WRITERS", "not_a_cli_writer", "stopped", "writer_verb"]
+__all__ = ["CLI_WRITERS", "another_users", "not_a_cli_writer", "stopped", "writer_verb"]
+
+_PROC: Final = Path("/proc")
 
 CLI_WRITERS: Final = frozenset({"dryrun", "resume"})
 """The CLI verbs that write a run (and answer the operator's signals)."""
@@ -34,12 +39,27 @@ def not_a_cli_writer(holder: Holder, run_dir: Path) -> str:
         return "the holder is still writing its name into the lock file; try again"
     if holder.host != socket.gethostname():
         return f"it is held by {holder.describe()}: run this command on {holder.host}"
-    proc = Path("/proc") / str(holder.pid)
-    if not proc.is_dir():  # pragma: no cover - not Linux: trust the holder's own name
-        verb = holder.command.rsplit(" ", 1)[-1]
-        ok = holder.command.startswith("livesession ") and verb in CLI_WRITERS
-        return "" if ok else f"{holder.describe()} is not `livesession dryrun` or `resume`"
+    proc = _PROC / str(holder.pid)
+    if not proc.is_dir():  # not Linux, or /proc hides other users' processes (hidepid)
+        return _name_problem(holder)
     return _proc_problem(proc, holder, run_dir.resolve())
+
+
+def _name_problem(holder: Holder) -> str:
+    """No /proc entry to look into: trust the holder's own name, if this user may signal it.
+
+    Signal 0 asks the system without sending anything: another user's process is EPERM,
+    which the signal itself met (``livesession: error: Operation not permitted``, exit 2).
+    """
+    try:
+        os.kill(holder.pid, 0)
+    except PermissionError:
+        return another_users(holder, "signal")
+    except ProcessLookupError:
+        pass  # ended meanwhile: the signal finds that out, and says so
+    verb = holder.command.rsplit(" ", 1)[-1]
+    ok = holder.command.startswith("livesession ") and verb in CLI_WRITERS
+    return "" if ok else f"{holder.describe()} is not `livesession dryrun` or `resume`"
 
 
 def _proc_problem(proc: Path, holder: Holder, run_dir: Path) -> str:
@@ -53,7 +73,9 @@ def _proc_problem(proc: Path, holder: Holder, run_dir: Path) -> str:
         opened = {link_target(fd) for fd in (proc / "fd").iterdir()}
         args = _args(proc)
     except OSError as exc:
-        return f"cannot inspect pid {holder.pid}: {exc.strerror}"
+        if exc.errno in (errno.EACCES, errno.EPERM):
+            return another_users(holder, "look into")
+        return f"cannot inspect pid {holder.pid}: {exc.strerror}: nothing was sent"
     if not opened & {str(lock), str(run_dir)}:
         return f"pid {holder.pid} does not have {lock} open: it is not this run's writer"
     if not _is_cli(args) or not CLI_WRITERS.intersection(args):
@@ -62,6 +84,31 @@ def _proc_problem(proc: Path, holder: Holder, run_dir: Path) -> str:
             "embedding livesession has its own controls): nothing was sent"
         )
     return ""
+
+
+def another_users(holder: Holder, what: str) -> str:
+    """The holder runs as another user, whose process this one may not ``what`` (EPERM).
+
+    ``stop``, ``kill`` and ``ack`` are refused (nothing was sent) with the user to run them
+    as; the line said ``cannot inspect pid N: Permission denied`` and no more.
+    """
+    try:
+        uid = (_PROC / str(holder.pid)).stat().st_uid
+    except OSError:  # hidden (hidepid), or not Linux
+        uid = -1
+    try:
+        user = pwd.getpwuid(uid).pw_name if uid >= 0 else ""
+    except KeyError:
+        user = f"uid {uid}"
+    if not user or uid == os.geteuid():
+        user = "the user that runs it"
+        runs = ""
+    else:
+        runs = f" runs as {user}, and"
+    return (
+        f"pid {holder.pid} ({holder.command}){runs} this user may not {what} it (Permission "
+        f"denied): nothing was sent; run this command as {user} (or as root)"
+    )
 
 
 def stopped(holder: Holder) -> str:

@@ -383,7 +383,7 @@ class RunLock:
         path = run_dir / names.WRITER_LOCK
         before = _Before.of(run_dir)
         try:
-            fd = open_update(path, create=True, mode=0o644)  # never through a symlink
+            fd = open_update(path, create=True)  # never through a symlink; under the umask
         except FileNotFoundError:
             raise RunDirectoryError(f"{run_dir}: not a directory") from None
         except OSError as exc:
@@ -438,7 +438,7 @@ class RunLock:
         if fd is None or os.fstat(fd).st_nlink:
             return False
         try:
-            new = open_update(self.run_dir / names.WRITER_LOCK, create=True, mode=0o644)
+            new = open_update(self.run_dir / names.WRITER_LOCK, create=True)
         except OSError:
             return False  # the directory itself is gone, or refuses: nothing to put back
         _TAKING.add(new)

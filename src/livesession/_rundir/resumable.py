@@ -112,7 +112,8 @@ def resume_problem(run_dir: Path) -> str | None:
         return str(exc)
     except (KeyError, TypeError, ValueError) as exc:  # a checkpoint of the wrong shape
         return f"{run_dir / names.CHECKPOINT} is corrupt ({type(exc).__name__})"
-    return unwritable_run(run_dir)  # last: what the run's own files lack is said first
+    # last: what the run's own files lack is said first
+    return unwritable_run(run_dir, names.RESUME_WRITES)
 
 
 def check_memory_on_a_venue(cfg: DryrunConfig, meta: dict[str, Any]) -> None:

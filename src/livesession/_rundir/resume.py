@@ -143,7 +143,8 @@ def resume_run(
     refused = check_config_kept(run_dir, cfg) or copy_problem(run_dir, cfg, meta)
     cfg = apply_references(cfg, **given, recorded=meta.get("sources") or {})
     alert_choice = choose_alerts(cfg, alerts)  # a bad webhook URL is refused here
-    if unwritable := unwritable_run(run_dir):  # said so, not `cannot open writer.lock`
+    # said so, not `cannot open writer.lock` (nor, for its database, once files were cut)
+    if unwritable := unwritable_run(run_dir, names.RESUME_WRITES):
         # A sealed run has nothing to resume, writable or not: not `remount ... continues it`.
         # Its checkpoint is final (replaced atomically), so it is read before the lock.
         checkpoint = None

@@ -12,7 +12,8 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-from collections.abc import Iterator
+import stat
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, Final
 
@@ -169,20 +170,36 @@ _MAKE_WRITABLE: Final = {
 }
 
 
-def unwritable_run(run_dir: Path) -> str | None:
+def unwritable_run(run_dir: Path, writes: Iterable[str] = ()) -> str | None:
     """Why ``livesession resume`` cannot continue ``run_dir`` where it is; None when it can.
 
     A resume writes into the run directory (its ``writer.lock``, the files it cuts back to
     the checkpoint and goes on appending to), so one on read-only media, or one this user
-    may not write, is refused before anything is read, not on the lock's name.
+    may not write, is refused before anything is read, not on the lock's name. So is one
+    holding a file of ``writes`` (the names a resume opens to write) this user may not
+    write: another user's run in a directory of their group, whose database is not the
+    group's to write, was cut back and appended to before the database refused.
     """
     code = not_writable(run_dir) if run_dir.is_dir() else None
+    what = "the run directory"
     if code is None:
-        return None
+        name = next((name for name in writes if _write_refused(run_dir / name)), None)
+        if name is None:
+            return None
+        code, what = errno.EACCES, f"its {name}"
     return (
-        f"the run directory cannot be written ({os.strerror(code)}), and a resume writes "
+        f"{what} cannot be written ({os.strerror(code)}), and a resume writes "
         f"into it: {_MAKE_WRITABLE[code]}, then `{command('resume', run_dir)}` continues it"
     )
+
+
+def _write_refused(path: Path) -> bool:
+    """A regular file at ``path`` that this user may not write (none, or a link: False)."""
+    try:
+        regular = stat.S_ISREG(path.lstat().st_mode)
+    except OSError:
+        return False
+    return regular and not os.access(path, os.W_OK)
 
 
 def fd_shortage(needed: int) -> OSError | None:

@@ -87,7 +87,7 @@ class FileLease(PairLease):
     @contextlib.contextmanager
     def _locked(self) -> Iterator[dict[str, Any]]:
         try:
-            fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+            fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o666)  # under the umask
         except OSError as exc:
             raise LeaseError(f"cannot open the lease lock {self._lock_path}: {exc}") from None
         try:

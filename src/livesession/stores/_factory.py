@@ -19,7 +19,7 @@ __all__ = ["IDEMPOTENCY_BACKENDS", "JSONL_FILE_NAME", "SQLITE_FILE_NAME", "open_
 
 IDEMPOTENCY_BACKENDS: Final = ("memory", "jsonl", "sqlite")
 JSONL_FILE_NAME: Final = names.IDEMPOTENCY_JSONL
-SQLITE_FILE_NAME: Final = "idempotency.sqlite"
+SQLITE_FILE_NAME: Final = names.IDEMPOTENCY_SQLITE
 
 
 def open_idempotency_store(

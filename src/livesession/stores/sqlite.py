@@ -11,6 +11,7 @@ Not for network file systems (SQLite's locking needs a local disk).
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import shutil
@@ -204,6 +205,19 @@ def _write_refused(path: Path) -> OSError | None:
     return None
 
 
+def _create(path: Path) -> None:
+    """Make a new database file under the umask, as every other file of a run is made.
+
+    SQLite makes one ``0644`` before the umask (and its ``-wal`` and ``-shm`` take the
+    database's mode): under ``umask 002`` the group could not write it, and so could not
+    resume a run its other files let it. A file already there (or a link) is left as it is,
+    and a refusal is SQLite's to say.
+    """
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+    with contextlib.suppress(OSError):
+        os.close(os.open(path, flags, 0o666))
+
+
 class SqliteIdempotencyStore(RecordStore):
     """Reservations in one SQLite table; one connection per store object.
 
@@ -223,6 +237,7 @@ class SqliteIdempotencyStore(RecordStore):
     ) -> None:
         self.path = Path(path)
         self._connection: sqlite3.Connection | None = None
+        _create(self.path)
         try:
             self._connection = connect(self.path, busy_timeout_ms=busy_timeout_ms, durable=durable)
             self._connection.execute(_SCHEMA)
