@@ -84,3 +84,15 @@ def test_a_limit_the_database_is_at_is_named(
         f"cannot open idempotency database {path}: disk I/O error: a file size limit "
         f"(`ulimit -f`) of {1 << 20} bytes: raise it (or run without it), then run again"
     )
+
+
+def test_memory_is_refused_without_leaving_a_file_of_that_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Bug: the store made its file under the umask before SQLite opened it, and did so for
+    ``:memory:`` too, SQLite's name for no file: the store refuses it (it needs WAL), and a
+    file ``:memory:`` was left in the working directory."""
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(RunDirectoryError, match="refused WAL mode"):
+        store.SqliteIdempotencyStore(Path(":memory:"))
+    assert list(tmp_path.iterdir()) == []

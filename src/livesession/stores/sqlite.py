@@ -18,7 +18,7 @@ import shutil
 import sqlite3
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Final, TypeVar
 
 from .._exceptions import RunDirectoryError, StoreFailure
 from .._support.oserrors import fd_shortage, said
@@ -205,14 +205,20 @@ def _write_refused(path: Path) -> OSError | None:
     return None
 
 
+_NO_FILE: Final = ":memory:"
+
+
 def _create(path: Path) -> None:
     """Make a new database file under the umask, as every other file of a run is made.
 
     SQLite makes one ``0644`` before the umask (and its ``-wal`` and ``-shm`` take the
     database's mode): under ``umask 002`` the group could not write it, and so could not
     resume a run its other files let it. A file already there (or a link) is left as it is,
-    and a refusal is SQLite's to say.
+    and a refusal is SQLite's to say; so is ``:memory:``, SQLite's name for no file (which
+    the store refuses: it needs WAL), where a file of that name was left behind.
     """
+    if str(path) == _NO_FILE:
+        return
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
     with contextlib.suppress(OSError):
         os.close(os.open(path, flags, 0o666))
