@@ -15,6 +15,7 @@ import random
 import subprocess
 import sys
 import tempfile
+import threading
 import tracemalloc
 from pathlib import Path
 from typing import Any
@@ -356,3 +357,32 @@ def test_memory_does_not_grow_with_the_run(tmp_path, monkeypatch):
     more_bytes = (long / "events.jsonl").stat().st_size - (short / "events.jsonl").stat().st_size
     assert more_bytes > 500_000
     assert grown < more_bytes / 10, (grown, more_bytes)
+
+
+@pytest.mark.broken_run("a line no run writes, to read it in many chunks")
+def test_a_long_line_is_read_in_linear_time(tmp_path, monkeypatch):
+    """A line of many chunks is joined once, not copied again with each chunk.
+
+    Found on a hostile run: one line of 200 MB in ``events.jsonl`` took ``verify`` 30 s (and
+    ``report``, ``burnin`` as long), a sparse ``events.jsonl`` of 20 GB (``truncate -s``,
+    one line of NULs) more than the two minutes it was given: the line so far was
+    concatenated with each 1 MB chunk and split again. Here a 4 MB line in 64-byte chunks:
+    65,536 chunks, some 137 GB of copying that way; read linearly it takes a blink, and the
+    thread is given a minute.
+    """
+    run_dir = build_run(tmp_path / "r", bars=5)
+    events = run_dir / "events.jsonl"
+    lines = events.read_bytes().split(b"\n")
+    lines[2] = b'{"x":"' + b"A" * (4 << 20) + b'"}'
+    events.write_bytes(b"\n".join(lines))
+    monkeypatch.setattr(reading, "_CHUNK", 64)
+    results: list[Any] = []
+
+    worker = threading.Thread(target=lambda: results.append(verify_run(run_dir, live=None)))
+    worker.daemon = True
+    worker.start()
+    worker.join(timeout=60)
+
+    assert results, "verify of one 4 MB line in 64-byte chunks did not end within a minute"
+    assert not results[0].ok
+    assert results[0].counts["events.jsonl"] == len(lines) - 1
