@@ -366,14 +366,14 @@ def test_a_long_line_is_read_in_linear_time(tmp_path, monkeypatch):
     Found on a hostile run: one line of 200 MB in ``events.jsonl`` took ``verify`` 30 s (and
     ``report``, ``burnin`` as long), a sparse ``events.jsonl`` of 20 GB (``truncate -s``,
     one line of NULs) more than the two minutes it was given: the line so far was
-    concatenated with each 1 MB chunk and split again. Here a 4 MB line in 64-byte chunks:
-    65,536 chunks, some 137 GB of copying that way; read linearly it takes a blink, and the
+    concatenated with each 1 MB chunk and split again. Here an 8 MB line in 64-byte chunks:
+    131,072 chunks, some 550 GB of copying that way; read linearly it takes a blink, and the
     thread is given a minute.
     """
     run_dir = build_run(tmp_path / "r", bars=5)
     events = run_dir / "events.jsonl"
     lines = events.read_bytes().split(b"\n")
-    lines[2] = b'{"x":"' + b"A" * (4 << 20) + b'"}'
+    lines[2] = b'{"x":"' + b"A" * (8 << 20) + b'"}'
     events.write_bytes(b"\n".join(lines))
     monkeypatch.setattr(reading, "_CHUNK", 64)
     results: list[Any] = []
@@ -383,6 +383,6 @@ def test_a_long_line_is_read_in_linear_time(tmp_path, monkeypatch):
     worker.start()
     worker.join(timeout=60)
 
-    assert results, "verify of one 4 MB line in 64-byte chunks did not end within a minute"
+    assert results, "verify of one 8 MB line in 64-byte chunks did not end within a minute"
     assert not results[0].ok
     assert results[0].counts["events.jsonl"] == len(lines) - 1
