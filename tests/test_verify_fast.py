@@ -386,3 +386,37 @@ def test_a_long_line_is_read_in_linear_time(tmp_path, monkeypatch):
     assert results, "verify of one 8 MB line in 64-byte chunks did not end within a minute"
     assert not results[0].ok
     assert results[0].counts["events.jsonl"] == len(lines) - 1
+
+
+@pytest.mark.broken_run("a line no run writes, larger than the memory given")
+def test_a_line_larger_than_memory_is_said_and_the_other_files_read(tmp_path, monkeypatch):
+    """One line the reader cannot hold: that file is said unreadable, the others checked.
+
+    Found with a sparse ``events.jsonl`` of 20 GB (one line of NULs, no newline) under
+    ``ulimit -v 2000000``: ``verify`` printed ``events.jsonl:?`` (the torn line's place,
+    never filled), ``(run directory): could not be checked: MemoryError:`` and a
+    ``KeyError: 'audit.jsonl'`` for each file it had not come to. The memory runs out here
+    once a line's pieces pass 1 KB.
+    """
+    run_dir = build_run(tmp_path / "r", bars=5)
+    events = run_dir / "events.jsonl"
+    events.write_bytes(events.read_bytes() + b"\0" * 4096)  # a torn last line of NULs
+
+    class _Small(reading.LineCarry):
+        def lines(self, chunk: bytes) -> list[bytes]:
+            if len(self.rest()) > 1024:
+                raise MemoryError
+            return super().lines(chunk)
+
+    monkeypatch.setattr(reading, "LineCarry", _Small)
+    monkeypatch.setattr(reading, "_CHUNK", 256)
+
+    result = verify_run(run_dir, live=None)
+
+    assert not result.ok
+    said = "\n".join(result.violations)
+    assert "cannot be read: a line too long to hold in memory (MemoryError)" in said
+    assert ":?" not in said
+    assert "KeyError" not in said
+    assert "could not be checked" not in said
+    assert result.counts["audit.jsonl"] > 0

@@ -28,7 +28,7 @@ from .._artifacts import names
 from .._artifacts.runfiles import NOT_REGULAR, odd_files, odd_violation
 from .._support.fsutil import NotAFile, raise_if_refused, refuse_special
 from .._support.wholelines import LineCarry
-from ._result import crlf_said
+from ._result import LINE_TOO_LONG, crlf_said
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping
@@ -264,6 +264,8 @@ class RunFiles:
                     if source.path is not None:
                         raise_if_refused(exc, source.path)
                     self.report.add(name, 0, f"cannot be read: {type(exc).__name__}")
+                except MemoryError:  # one line larger than memory: said, the other files read
+                    self.report.instead(name, LINE_TOO_LONG)
             self.counts.setdefault(name, len(self.lines[name]))
         self.counts[METRICS] = int(self.metrics is not None)
         if self._progress is not None and self._done != self._total:
