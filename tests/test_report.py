@@ -501,6 +501,21 @@ class TestEscaping:
         assert "img" not in parsed.tags
         assert HOSTILE in "".join(parsed.text)
 
+    def test_a_content_security_policy_forbids_script_and_fetches(self, tmp_path):
+        """The page says itself that it runs no script and fetches nothing (docs/report.md).
+
+        Found reading the report of a hostile run: its escaping held, but nothing else
+        stood behind the promise; one missed escape would have run a run's ``<script>``.
+        The policy, first in ``<head>``, holds a browser to it: inline CSS only.
+        """
+        document = render_report(build_run(tmp_path / "r"))
+        head = document.split("<title>")[0]
+
+        assert (
+            '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
+            "style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'\">"
+        ) in head
+
     def test_bidi_controls_are_shown_not_obeyed(self, tmp_path):
         """A strategy id with bidi controls cannot reorder the report's text around it.
 
