@@ -188,3 +188,48 @@ def test_a_path_with_no_name_is_a_directory(tmp_path: Path, where: str) -> None:
     with pytest.raises(IsADirectoryError):
         write_report(tmp_path / "no-run", where)
     assert _names(tmp_path) == []
+
+
+@_POSIX
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="chown: root only")
+def test_a_link_another_user_planted_in_a_shared_sticky_directory_is_refused(
+    tmp_path: Path,
+) -> None:
+    """A link in ``/tmp`` (sticky, world-writable) owned by someone else is not followed.
+
+    Found trying ``report --output /tmp/r.html`` where another user had put ``/tmp/r.html
+    -> ~/.bashrc``: the reviewer's file was replaced by the report. The shell's ``>``
+    would have been refused (``Permission denied``) by Linux's ``fs.protected_symlinks``,
+    which the tool's own reading of the link went round. Refused the same way now, nothing
+    written; the reviewer's own link there, and one in a directory not shared, still work.
+    """
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o1777)
+    victim = tmp_path / "home" / "victim.txt"
+    victim.parent.mkdir()
+    victim.write_bytes(b"precious\n")
+    planted = shared / "r.html"
+    planted.symlink_to(victim)
+    os.lchown(planted, 12345, 12345)
+    dangling = shared / "d.html"
+    dangling.symlink_to(tmp_path / "home" / "new.txt")
+    os.lchown(dangling, 12345, 12345)
+
+    for link in (planted, dangling):
+        with pytest.raises(PermissionError, match="another user's symlink in a shared"):
+            write_output(link, b"<html>\n")
+        with pytest.raises(PermissionError):
+            output_target(link)
+    assert victim.read_bytes() == b"precious\n"
+    assert _names(victim.parent) == ["victim.txt"]
+
+    mine = shared / "mine.html"
+    mine.symlink_to(victim)  # the reviewer's own link (root's here)
+    write_output(mine, b"mine\n")
+    assert victim.read_bytes() == b"mine\n"
+    private = tmp_path / "private.html"
+    private.symlink_to(victim)
+    os.lchown(private, 12345, 12345)  # another's link, but in a directory not shared
+    write_output(private, b"private\n")
+    assert victim.read_bytes() == b"private\n"

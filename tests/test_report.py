@@ -501,6 +501,36 @@ class TestEscaping:
         assert "img" not in parsed.tags
         assert HOSTILE in "".join(parsed.text)
 
+    def test_a_content_security_policy_forbids_script_and_fetches(self, tmp_path):
+        """The page says itself that it runs no script and fetches nothing (docs/report.md).
+
+        Found reading the report of a hostile run: its escaping held, but nothing else
+        stood behind the promise; one missed escape would have run a run's ``<script>``.
+        The policy, first in ``<head>``, holds a browser to it: inline CSS only.
+        """
+        document = render_report(build_run(tmp_path / "r"))
+        head = document.split("<title>")[0]
+
+        assert (
+            '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
+            "style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'\">"
+        ) in head
+
+    def test_bidi_controls_are_shown_not_obeyed(self, tmp_path):
+        """A strategy id with bidi controls cannot reorder the report's text around it.
+
+        Found by running the reviewer tools on a hostile run: ``strategy_id = "ab\u202ecd"``
+        (RIGHT-TO-LEFT OVERRIDE, which the config takes) went into the report as it is, and a
+        browser drew the rest of its line (``status COMPLETED ...``) right to left. Each bidi
+        control is written as its escape, the way a terminal line shows a control.
+        """
+        controls = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c"
+        document = render_report(build_run(tmp_path / "r", strategy_id="ab" + controls + "cd"))
+
+        assert not set(controls) & set(document)
+        assert "ab\\u202a\\u202b" in document
+        assert "\\u061ccd" in document
+
     @pytest.mark.broken_run("it writes hostile text into a run's events")
     def test_hostile_symbol_and_reason(self, tmp_path):
         """Markup in symbols and reasons is escaped in tables, labels and tooltips."""

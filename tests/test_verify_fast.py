@@ -15,6 +15,7 @@ import random
 import subprocess
 import sys
 import tempfile
+import threading
 import tracemalloc
 from pathlib import Path
 from typing import Any
@@ -356,3 +357,66 @@ def test_memory_does_not_grow_with_the_run(tmp_path, monkeypatch):
     more_bytes = (long / "events.jsonl").stat().st_size - (short / "events.jsonl").stat().st_size
     assert more_bytes > 500_000
     assert grown < more_bytes / 10, (grown, more_bytes)
+
+
+@pytest.mark.broken_run("a line no run writes, to read it in many chunks")
+def test_a_long_line_is_read_in_linear_time(tmp_path, monkeypatch):
+    """A line of many chunks is joined once, not copied again with each chunk.
+
+    Found on a hostile run: one line of 200 MB in ``events.jsonl`` took ``verify`` 30 s (and
+    ``report``, ``burnin`` as long), a sparse ``events.jsonl`` of 20 GB (``truncate -s``,
+    one line of NULs) more than the two minutes it was given: the line so far was
+    concatenated with each 1 MB chunk and split again. Here an 8 MB line in 64-byte chunks:
+    131,072 chunks, some 550 GB of copying that way; read linearly it takes a blink, and the
+    thread is given a minute.
+    """
+    run_dir = build_run(tmp_path / "r", bars=5)
+    events = run_dir / "events.jsonl"
+    lines = events.read_bytes().split(b"\n")
+    lines[2] = b'{"x":"' + b"A" * (8 << 20) + b'"}'
+    events.write_bytes(b"\n".join(lines))
+    monkeypatch.setattr(reading, "_CHUNK", 64)
+    results: list[Any] = []
+
+    worker = threading.Thread(target=lambda: results.append(verify_run(run_dir, live=None)))
+    worker.daemon = True
+    worker.start()
+    worker.join(timeout=60)
+
+    assert results, "verify of one 8 MB line in 64-byte chunks did not end within a minute"
+    assert not results[0].ok
+    assert results[0].counts["events.jsonl"] == len(lines) - 1
+
+
+@pytest.mark.broken_run("a line no run writes, larger than the memory given")
+def test_a_line_larger_than_memory_is_said_and_the_other_files_read(tmp_path, monkeypatch):
+    """One line the reader cannot hold: that file is said unreadable, the others checked.
+
+    Found with a sparse ``events.jsonl`` of 20 GB (one line of NULs, no newline) under
+    ``ulimit -v 2000000``: ``verify`` printed ``events.jsonl:?`` (the torn line's place,
+    never filled), ``(run directory): could not be checked: MemoryError:`` and a
+    ``KeyError: 'audit.jsonl'`` for each file it had not come to. The memory runs out here
+    once a line's pieces pass 1 KB.
+    """
+    run_dir = build_run(tmp_path / "r", bars=5)
+    events = run_dir / "events.jsonl"
+    events.write_bytes(events.read_bytes() + b"\0" * 4096)  # a torn last line of NULs
+
+    class _Small(reading.LineCarry):
+        def lines(self, chunk: bytes) -> list[bytes]:
+            if len(self.rest()) > 1024:
+                raise MemoryError
+            return super().lines(chunk)
+
+    monkeypatch.setattr(reading, "LineCarry", _Small)
+    monkeypatch.setattr(reading, "_CHUNK", 256)
+
+    result = verify_run(run_dir, live=None)
+
+    assert not result.ok
+    said = "\n".join(result.violations)
+    assert "cannot be read: a line too long to hold in memory (MemoryError)" in said
+    assert ":?" not in said
+    assert "KeyError" not in said
+    assert "could not be checked" not in said
+    assert result.counts["audit.jsonl"] > 0

@@ -77,6 +77,7 @@ def output_target(path: Path | str) -> Path | None:
     path = Path(path)
     if not path.is_symlink():
         return path
+    _refuse_planted(path)
     if own_descriptor(path) is not None:
         return None
     try:
@@ -89,6 +90,28 @@ def output_target(path: Path | str) -> Path | None:
     if mode is not None and stat.S_ISREG(mode) and not _same_file(path, target):
         return None  # no name leads to it (an open file that was deleted): written through
     return target
+
+
+def _refuse_planted(link: Path) -> None:
+    """Refuse ``link`` if another user put it in a shared directory (``/tmp``), as Linux does.
+
+    ``fs.protected_symlinks`` refuses to follow a link in a sticky, world-writable directory
+    unless the link is the follower's or the directory owner's: another user's
+    ``/tmp/r.html -> ~/.bashrc`` fails the shell's ``>``. This module reads the link itself
+    and replaces what it leads to, which the kernel's check never sees: so it checks here.
+    """
+    try:
+        owner, where = link.lstat().st_uid, link.parent.stat()
+    except OSError:
+        return
+    shared = where.st_mode & (stat.S_ISVTX | stat.S_IWOTH) == stat.S_ISVTX | stat.S_IWOTH
+    if shared and owner not in (os.geteuid(), where.st_uid):
+        raise PermissionError(
+            errno.EACCES,
+            "another user's symlink in a shared directory (sticky, world-writable): "
+            "not followed, as the system refuses it to the shell's >",
+            os.fspath(link),
+        )
 
 
 def own_descriptor(path: Path) -> int | None:

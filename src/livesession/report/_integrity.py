@@ -43,6 +43,7 @@ from .._artifacts.audit_chain import GENESIS_HASH
 from .._artifacts.provenance import run_json_changed
 from .._artifacts.runread import json_object, read_bytes
 from .._support.fsutil import raise_if_refused
+from .._support.wholelines import LineCarry
 from ..verify._config import check_config
 from ..verify._events import SeqCheck
 from ..verify._kept import check_kept, check_torn
@@ -155,7 +156,7 @@ class LineReader:
         limit = None if self.cut is None else self.cut.offsets.get(self.path.name)
         lines = 0
         with self.path.open("rb") as f:
-            rest = b""
+            carry = LineCarry()
             while limit is None or limit > 0:
                 chunk = f.read(_CHUNK if limit is None else min(_CHUNK, limit))
                 if not chunk:
@@ -165,22 +166,22 @@ class LineReader:
                 self.digest.update(chunk)
                 if self.progress is not None:
                     self.progress(len(chunk))
-                text = rest + chunk if rest else chunk
-                if b"\r" in text and b"\r\n" in text:  # memchr first, per chunk: a copy's line ends
-                    self._crlf(text, lines)
-                parts = text.split(b"\n")
-                rest = parts.pop()
+                parts = carry.lines(chunk)
+                # memchr first, per chunk: a copy's line ends (a \r may end the chunk before)
+                if parts and (b"\r\n" in chunk or parts[0].endswith(b"\r")):
+                    self._crlf(parts, lines)
                 lines += len(parts)
                 yield from parts
-            if rest:
+            if rest := carry.rest():
                 self.torn = True
                 yield rest
 
-    def _crlf(self, text: bytes, before: int) -> None:
-        r"""Count the lines of ``text`` (after ``before`` whole lines) that end ``\r\n``."""
-        if not self.crlf:
-            self.crlf_first = before + text.count(b"\n", 0, text.index(b"\r\n")) + 1
-        self.crlf += text.count(b"\r\n")
+    def _crlf(self, parts: list[bytes], before: int) -> None:
+        r"""Count the lines ``parts`` (after ``before`` whole lines) that end ``\r\n``."""
+        ends = [number for number, line in enumerate(parts, before + 1) if line.endswith(b"\r")]
+        if ends and not self.crlf:
+            self.crlf_first = ends[0]
+        self.crlf += len(ends)
 
 
 class Integrity:

@@ -27,7 +27,8 @@ import orjson
 from .._artifacts import names
 from .._artifacts.runfiles import NOT_REGULAR, odd_files, odd_violation
 from .._support.fsutil import NotAFile, raise_if_refused, refuse_special
-from ._result import crlf_said
+from .._support.wholelines import LineCarry
+from ._result import LINE_TOO_LONG, crlf_said
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping
@@ -263,6 +264,8 @@ class RunFiles:
                     if source.path is not None:
                         raise_if_refused(exc, source.path)
                     self.report.add(name, 0, f"cannot be read: {type(exc).__name__}")
+                except MemoryError:  # one line larger than memory: said, the other files read
+                    self.report.instead(name, LINE_TOO_LONG)
             self.counts.setdefault(name, len(self.lines[name]))
         self.counts[METRICS] = int(self.metrics is not None)
         if self._progress is not None and self._done != self._total:
@@ -309,7 +312,7 @@ class RunFiles:
 
     def _split(self, source: _Source, digest: Any) -> Iterator[tuple[bytes, bool]]:
         """The lines of ``source`` (a torn tail included), each with whether it is the last."""
-        carry = b""
+        carry = LineCarry()
         pending: bytes | None = None
         remaining = source.size
         while remaining > 0:
@@ -320,16 +323,14 @@ class RunFiles:
             self._tick(len(chunk))
             if digest is not None:
                 digest.update(chunk)
-            parts = (carry + chunk if carry else chunk).split(b"\n")
-            carry = parts.pop()
-            for part in parts:
+            for part in carry.lines(chunk):
                 if pending is not None:
                     yield pending, False
                 pending = part
-        if carry:
+        if tail := carry.rest():
             if pending is not None:
                 yield pending, False
-            yield carry, True
+            yield tail, True
         elif pending is not None:
             yield pending, True
 

@@ -113,6 +113,17 @@ class Violations:
         """Say what the violation ``reserve`` counted at ``place`` is."""
         self.lines[place] = at(name, line, _one_line(message))
 
+    def instead(self, name: str, message: str) -> None:
+        """Say ``message`` of ``name`` as a whole where ``reserve`` kept a place, or add it.
+
+        For a file whose reading stopped before its reserved violation could be said.
+        """
+        place = next((n for n, text in enumerate(self.lines) if text == f"{name}:?"), None)
+        if place is None:
+            self.add(name, 0, message)
+        else:
+            self.fill(place, name, 0, message)
+
     def extend(self, later: Violations) -> None:
         """Append the violations of ``later`` (found after these), within the per-file limit."""
         kept = Counter(self._per_file)
@@ -140,6 +151,10 @@ class Violations:
             if count > _MAX_PER_FILE
         ]
         return (*self.lines, *hidden)
+
+
+LINE_TOO_LONG: Final = "cannot be read: a line too long to hold in memory (MemoryError)"
+"""A file whose one line is larger than the memory the process may take (20 GB of NULs)."""
 
 
 def at(name: str, line: int, what: str) -> str:
