@@ -41,6 +41,7 @@ from .._artifacts import names
 from .._artifacts.recorder import EVENTS_SCHEMA, SNAPSHOT_SCHEMA
 from .._exceptions import RunDirectoryError
 from .._support.fsutil import raise_if_refused
+from .._support.wholelines import LineCarry
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
@@ -242,7 +243,7 @@ def _lines(path: Path, offset: int, digest: Any) -> Iterator[list[bytes]]:
         raise_if_refused(exc, path)
         raise
     with handle:
-        carry, number = b"", 0
+        carry, number = LineCarry(), 0
         while left > 0:
             block = handle.read(min(left, _BLOCK))
             if not block:
@@ -253,12 +254,11 @@ def _lines(path: Path, offset: int, digest: Any) -> Iterator[list[bytes]]:
                 )
             left -= len(block)
             digest.update(block)
-            lines = (carry + block).split(b"\n")
-            carry = lines.pop()
+            lines = carry.lines(block)
             number += len(lines)
             yield lines
-        if carry:
-            raise _Damage(number + 1, inside_line(offset, carry + handle.readline()))
+        if tail := carry.rest():
+            raise _Damage(number + 1, inside_line(offset, tail + handle.readline()))
 
 
 def inside_line(offset: int, line: bytes) -> str:
