@@ -392,3 +392,22 @@ def one_line_error(proc: subprocess.CompletedProcess[str], *needles: str) -> str
     for needle in needles:
         assert needle in err, err
     return err
+
+
+def carried_chunks(module: Any, monkeypatch: Any) -> list[int]:
+    """The size of each chunk ``module``'s readers hand ``LineCarry``, filled as they read.
+
+    A reader that joins the line so far to each chunk itself (copying a long line again with
+    every chunk) hands it none.
+    """
+    from livesession._support.wholelines import LineCarry
+
+    fed: list[int] = []
+
+    class _Counting(LineCarry):
+        def lines(self, chunk: bytes) -> list[bytes]:
+            fed.append(len(chunk))
+            return super().lines(chunk)
+
+    monkeypatch.setattr(module, "LineCarry", _Counting)
+    return fed

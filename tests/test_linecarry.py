@@ -16,6 +16,8 @@ from hypothesis import strategies as st
 
 from livesession._support.wholelines import LineCarry
 
+from _helpers import carried_chunks
+
 # Lines short and long, so that a line often spans blocks (random bytes hold few line ends).
 _TEXTS = st.lists(st.sampled_from([b"\n", b"ab", b"L" * 50, b"\r\n"]), max_size=30).map(b"".join)
 
@@ -56,14 +58,7 @@ def test_the_record_check_before_a_resume_cuts_its_lines_through_the_carry(
 
     from livesession._rundir import beforecheckpoint
 
-    fed: list[int] = []
-
-    class _Counting(LineCarry):
-        def lines(self, chunk: bytes) -> list[bytes]:
-            fed.append(len(chunk))
-            return super().lines(chunk)
-
-    monkeypatch.setattr(beforecheckpoint, "LineCarry", _Counting)
+    fed = carried_chunks(beforecheckpoint, monkeypatch)
     monkeypatch.setattr(beforecheckpoint, "_BLOCK", 64)
     path = tmp_path / "events.jsonl"
     data = b"a\n" + b"L" * 10_000 + b"\nb\n"

@@ -26,6 +26,7 @@ from livesession.report._integrity import LineReader
 from livesession.report._series import Columns, Point
 from livesession.report._svg import PLOT_COLUMNS, thin
 
+from _helpers import carried_chunks
 from _runfactory import RunBuilder, build_run
 
 
@@ -202,14 +203,7 @@ class TestHonestWithoutFullVerify:
         goes through ``LineCarry`` (tests/test_linecarry.py holds its join-once rule), the
         long line comes out whole, and ``\r\n`` ends split over two chunks still count.
         """
-        fed: list[int] = []
-
-        class _Counting(_integrity.LineCarry):
-            def lines(self, chunk: bytes) -> list[bytes]:
-                fed.append(len(chunk))
-                return super().lines(chunk)
-
-        monkeypatch.setattr(_integrity, "LineCarry", _Counting)
+        fed = carried_chunks(_integrity, monkeypatch)
         monkeypatch.setattr(_integrity, "_CHUNK", 64)
         path = tmp_path / "f.jsonl"
         path.write_bytes(b'{"a":1}\r\n' + b"A" * (64 << 10) + b"\r\n{}\n")

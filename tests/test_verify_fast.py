@@ -30,7 +30,7 @@ from livesession.verify import ARTIFACT_NAMES, verify_contents, verify_run
 from livesession.verify import _reading as reading
 from livesession.verify._schemas import Schemas
 
-from _helpers import session
+from _helpers import carried_chunks, session
 from _runfactory import SCENARIOS, build_run
 
 SCHEMA_DIR = Path(__file__).parents[1] / "src" / "livesession" / "schemas"
@@ -375,14 +375,7 @@ def test_a_long_line_is_cut_by_the_line_carry_chunk_by_chunk(tmp_path, monkeypat
     lines = events.read_bytes().split(b"\n")
     lines[2] = b'{"x":"' + b"A" * (64 << 10) + b'"}'
     events.write_bytes(b"\n".join(lines))
-    fed: list[int] = []
-
-    class _Counting(reading.LineCarry):
-        def lines(self, chunk: bytes) -> list[bytes]:
-            fed.append(len(chunk))
-            return super().lines(chunk)
-
-    monkeypatch.setattr(reading, "LineCarry", _Counting)
+    fed = carried_chunks(reading, monkeypatch)
     monkeypatch.setattr(reading, "_CHUNK", 64)
 
     result = verify_run(run_dir, live=None)
