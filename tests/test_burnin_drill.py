@@ -288,3 +288,16 @@ def test_a_kill_that_found_the_run_already_flat_measured_no_flatten(tmp_path: Pa
     flatten = _criteria(evaluate_run(tmp_path / "heldkill", Thresholds()))["flatten"]
     assert flatten["result"] == "pass", flatten
     assert flatten["detail"].endswith("(the run's own kill switch (system clock))")
+
+
+def test_a_manifest_a_copy_gave_a_byte_order_mark_still_counts(
+    run: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """Bug: a manifest handed over through an editor or a Windows tool that added a UTF-8
+    byte order mark made the drill ``invalid`` (``it is not JSON``), where ``verify
+    --manifest`` reads it as evidence wrote it: burnin reads it so too."""
+    _manifest(run, {"status": "measured", "wall_s": 0.038, "source": _EVIDENCE})
+    manifest = run / "manifest.json"
+    manifest.write_bytes(b"\xef\xbb\xbf" + manifest.read_bytes())
+    code, flatten = _burnin(run, capsys)
+    assert (code, flatten["result"], flatten["value"]) == (0, "pass", 0.038)

@@ -17,6 +17,7 @@ from typing import Any, Final
 import orjson
 
 from .._artifacts import names
+from .._artifacts.received import as_written
 from .._artifacts.runread import read_bytes, read_json_object
 from .._exceptions import RunDirectoryError
 from .._rundir import create_run, read_run_config
@@ -226,7 +227,7 @@ def _manifest_drill(path: Path, *, run_id: object, head: str | None) -> dict[str
 def _manifest(path: Path) -> dict[str, Any] | str:
     """The manifest's JSON object, or what is wrong with it (``{}`` if it is gone since)."""
     try:
-        document = orjson.loads(read_bytes(path))
+        document = orjson.loads(as_written(read_bytes(path))[0])  # a BOM a copy added
     except OSError as exc:
         raise_if_refused(exc, path)
         return {}

@@ -20,6 +20,7 @@ import orjson
 
 from .._artifacts import names
 from .._artifacts.provenance import audit_head, audited_start
+from .._artifacts.received import as_written
 from .._artifacts.runread import iter_records
 from .._exceptions import UsageError
 from .._rundir.data import rerun_refused
@@ -139,7 +140,7 @@ class BundleCheck:
     run_ended: str = ""
     """How the bundle says the run ended (its ``run_ended``); "" in a bundle from before."""
     converted: str = ""
-    """What a copy changed in the manifest's bytes on its way (``_as_written``); "" none."""
+    """What a copy changed in the manifest's bytes on its way (``as_written``); "" none."""
     sha256_as_written: str = ""
     """The SHA-256 of the manifest as ``evidence`` wrote it: ``sha256`` when not converted."""
 
@@ -173,7 +174,7 @@ def check_manifest(run_dir: Path, manifest: Path) -> BundleCheck:
     received = _read(manifest)
     name = manifest.name
     digest = hashlib.sha256(received).hexdigest()
-    data, converted = _as_written(received)
+    data, converted = as_written(received)
     try:
         held = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
@@ -193,28 +194,6 @@ def check_manifest(run_dir: Path, manifest: Path) -> BundleCheck:
         converted=converted,
         sha256_as_written=hashlib.sha256(data).hexdigest() if converted else digest,
     )
-
-
-_BOM: Final = b"\xef\xbb\xbf"
-
-
-def _as_written(data: bytes) -> tuple[bytes, str]:
-    r"""The manifest's bytes as ``evidence`` wrote them, and what a copy changed ("": none).
-
-    ``evidence`` writes no byte order mark and no carriage return (a ``\r`` in a value is
-    escaped): a manifest that starts with the mark, or whose every line ends with ``\r\n``,
-    was converted on its way (git's ``core.autocrlf``, a transfer in text mode, an editor),
-    and its SHA-256 is not the one the desk published. The reviewer, told a difference means
-    the files are not the run's, was given only that one. Any other ``\r`` is left as it is.
-    """
-    said = []
-    if data.startswith(_BOM):
-        data = data[len(_BOM) :]
-        said.append("it starts with a UTF-8 byte order mark")
-    if b"\r\n" in data and data.count(b"\r") == data.count(b"\r\n") == data.count(b"\n"):
-        data = data.replace(b"\r\n", b"\n")
-        said.append("its lines end with \\r\\n")
-    return data, " and ".join(said)
 
 
 def _ended_said(ended: object) -> str:
