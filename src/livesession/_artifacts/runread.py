@@ -25,7 +25,7 @@ from .._exceptions import RunDirectoryError
 from .._support.fsutil import raise_if_refused, refuse_special
 from .._support.text import command
 from . import names
-from .runfiles import first_writes_left, odd_files, refuse_odd_files, renamed_by_case
+from .runfiles import first_writes_left, odd_files, odd_said, renamed_by_case
 
 if TYPE_CHECKING:
     from collections.abc import Collection, Iterator, Mapping
@@ -94,7 +94,7 @@ def require_run(path: Path, *, unstarted: bool = False, judged: bool = False) ->
         raise RunDirectoryError(f"{path} is not a run: the directory is empty (a run holds {what})")
     odd = odd_files(path)
     if odd and not judged:
-        refuse_odd_files(path)
+        raise RunDirectoryError(odd_said(path, odd))  # as refuse_odd_files, not listed again
     started = "" if odd else killed_while_starting_says(path)  # markers missing, or empty
     if started:
         if unstarted:

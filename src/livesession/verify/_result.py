@@ -105,7 +105,7 @@ class Violations:
         self._per_file[name] += 1
         if self._per_file[name] > _MAX_PER_FILE:
             return None
-        self.lines.append(f"{name}:?")
+        self.lines.append(_pending(name))
         self._names.append(name)
         return len(self.lines) - 1
 
@@ -118,7 +118,7 @@ class Violations:
 
         For a file whose reading stopped before its reserved violation could be said.
         """
-        place = next((n for n, text in enumerate(self.lines) if text == f"{name}:?"), None)
+        place = next((n for n, text in enumerate(self.lines) if text == _pending(name)), None)
         if place is None:
             self.add(name, 0, message)
         else:
@@ -151,6 +151,11 @@ class Violations:
             if count > _MAX_PER_FILE
         ]
         return (*self.lines, *hidden)
+
+
+def _pending(name: str) -> str:
+    """The line ``reserve`` keeps for a violation of ``name`` until it is said."""
+    return f"{name}:?"
 
 
 LINE_TOO_LONG: Final = "cannot be read: a line too long to hold in memory (MemoryError)"
