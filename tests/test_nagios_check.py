@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -94,3 +95,32 @@ def test_a_running_run_is_ok_until_its_heartbeat_is_stale(tmp_path, check):
         assert ": running, heartbeat " in line
         assert " s old; next: " in line
         assert line.endswith(";600.0")
+
+
+@pytest.mark.broken_run("a crashed run held by a child standing for its writer")
+def test_a_heartbeat_ahead_of_the_clock_warns_and_is_not_called_fresh(tmp_path, check):
+    """A checkpoint written an hour ahead of this machine's clock (a clock stepped back, a
+    writer on a host whose clock is ahead) read "0.0 s ago": the check said OK however long
+    the writer had hung. Its age is now negative, the check warns and ``status`` says why."""
+    session = create_run(DryrunConfig(run_id="ahead", steps=40, checkpoint_every=10), tmp_path)
+    crash_in_step(session, 25, 40)
+    run = tmp_path / "ahead"
+    ahead = (run / "checkpoint.json").stat().st_mtime + 3600
+    os.utime(run / "checkpoint.json", (ahead, ahead))
+    with held_by_a_child(run, "livesession dryrun"):
+        code, line = check(run, "600")
+        assert code == WARNING, line
+        assert re.search(
+            r": running, heartbeat 3[56]\d\d s in the future \(clocks disagree\); next: ", line
+        )
+        assert "heartbeat_age=-3" in line
+        done = subprocess.run(
+            [sys.executable, "-m", "livesession.cli", "status", str(run)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    [beat] = [s for s in done.stdout.splitlines() if s.startswith("heartbeat")]
+    assert "s in the future by this machine's clock, so its age cannot be told" in beat
+    assert " s ago" not in beat

@@ -8,7 +8,10 @@ both versions and the release to resume it with).
 from __future__ import annotations
 
 import json
+import os
+import re
 import shutil
+import time
 from decimal import Decimal
 from pathlib import Path
 
@@ -201,6 +204,17 @@ class TestAReleaseWithoutWriterLocks:
         assert "crashed" not in out
         assert "resumable" not in out
         assert "resume" not in out.replace("cannot continue it", "")
+
+    def test_a_heartbeat_ahead_of_the_clock_is_not_said_as_negative_seconds_old(
+        self, old_crash: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        ahead = time.time() + 600
+        os.utime(old_crash / "checkpoint.json", (ahead, ahead))
+        assert main(["status", str(old_crash)]) == 5
+        out = capsys.readouterr().out
+        ahead_by = r"its heartbeat is (5\d\d|600)\.\d s in the future by this machine's clock"
+        assert re.search(ahead_by + ", so its age cannot be told", out), out
+        assert " s old" not in out
 
     @pytest.mark.parametrize("action", ["stop", "kill"])
     def test_stop_and_kill_say_they_cannot_signal_it(

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ._rundir.standing import describe_lease, describe_orders, describe_positions, describe_trading
-from ._support.text import command, path_text
+from ._support.text import age_words, command, path_text
 from .status import Verdict
 
 if TYPE_CHECKING:
@@ -46,10 +46,10 @@ def status_lines(found: RunStatus) -> list[str]:
         )
         rows.append(("trading", trading))
     rows.append(("steps", _steps(found)))
-    if found.heartbeat_utc is not None:
+    if found.heartbeat_utc is not None and found.heartbeat_age_s is not None:
         every = found.checkpoint_every
         cadence = "" if every is None else f"; every {every} steps"
-        written = f"({found.heartbeat_age_s:.1f} s ago, checkpoint.json written{cadence})"
+        written = f"({age_words(found.heartbeat_age_s)}, checkpoint.json written{cadence})"
         rows.append(("heartbeat", f"{found.heartbeat_utc} {written}"))
     if found.writer is not None:
         writer = found.writer

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Final
 
 from .._support.oserrors import unwritable_run
-from .._support.text import command
+from .._support.text import age_words, command
 from .._version import __version__
 from . import names
 from .runread import read_json_object
@@ -87,7 +87,14 @@ def unlocked_says(run_dir: Path, age_s: float | None) -> str:
     version = unlocked_writer(run_dir)
     if version is None:
         return ""
-    beat = "no checkpoint yet" if age_s is None else f"its heartbeat is {age_s:.1f} s old"
+    if age_s is None:
+        beat = "no checkpoint yet"
+    else:  # a heartbeat ahead of this machine's clock is said so, not "-3.0 s old"
+        beat = (
+            f"its heartbeat is {age_s:.1f} s old"
+            if age_s >= 0
+            else f"its heartbeat is {age_words(age_s)}"
+        )
     return (
         f"livesession {version} wrote this run and takes no {names.WRITER_LOCK}, so whether a "
         f"process still writes it cannot be told ({beat}): look for that process on its host "

@@ -73,6 +73,8 @@ _INCOMPLETE: Final = "STOP_INCOMPLETE"
 _LEASE_LOST: Final = "LEASE_LOST"
 """The reason of a run that lost its lease: it halts trading as the kill switch does."""
 _NS_PER_S: Final = 1_000_000_000
+_SAME_INSTANT_S: Final = 1.0
+"""How far ahead of ``now`` a checkpoint may be written and still read as just written."""
 _ORDER_FIELDS: Final = ("client_order_id", "symbol", "side", "quantity", "limit_price")
 
 
@@ -109,15 +111,19 @@ def heartbeat(run_dir: Path, now: dt.datetime) -> tuple[str | None, float | None
     """When ``checkpoint.json`` was last written (RFC 3339 UTC), and how long before ``now``.
 
     A live session rewrites it every ``checkpoint_every`` steps: its mtime is the beat.
-    (None, None): there is none yet.
+    (None, None): there is none yet. The age is negative when the file's time is ahead of
+    ``now`` (a clock stepped back, a copy from a host whose clock was ahead), never clamped to
+    0.0: a monitor would read that as a fresh heartbeat however long the writer had hung.
     """
     try:
         mtime_ns = (run_dir / names.CHECKPOINT).stat().st_mtime_ns
     except OSError:
         return None, None
     written = dt.datetime.fromtimestamp(mtime_ns / _NS_PER_S, tz=dt.UTC).replace(microsecond=0)
-    age = max(0.0, (_clock.epoch_ns(now) - mtime_ns) / _NS_PER_S)
-    return _clock.format_utc(written), round(age, 1)
+    age = (_clock.epoch_ns(now) - mtime_ns) / _NS_PER_S
+    # A write in the instant ``now`` was read is no skew; more than that ahead stays negative:
+    # this machine's clock is behind the file's, and how stale the writer is cannot be told.
+    return _clock.format_utc(written), round(0.0 if -_SAME_INSTANT_S < age < 0 else age, 1)
 
 
 def keeps_checkpoints(run_dir: Path, checkpoint: dict[str, Any]) -> bool:

@@ -32,6 +32,7 @@ import orjson
 
 __all__ = [
     "UNPRINTABLE",
+    "age_words",
     "command",
     "exception_text",
     "json_dumps",
@@ -125,6 +126,13 @@ _CONTROL: Final = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 _DIGITS: Final = re.compile(r"(\d+)")
+
+
+def age_words(age_s: float) -> str:
+    """``12.3 s ago``, or how far ahead of this machine's clock a time is, said as such."""
+    if age_s >= 0:
+        return f"{age_s:.1f} s ago"
+    return f"{-age_s:.1f} s in the future by this machine's clock, so its age cannot be told"
 
 
 def natural_key(text: str) -> tuple[str | int, ...]:
