@@ -8,8 +8,10 @@ a traceback (``KeyError: 'wall_s'``, exit 1, nothing on stdout under ``--json``)
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
+import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -19,6 +21,7 @@ import pytest
 
 from _scripted import ScriptedFeed, ScriptedStrategy, at, buy
 from livesession import DryrunConfig, create_run
+from livesession._artifacts import sinks
 from livesession.burnin import Thresholds, evaluate_run, kill_drill
 from livesession.cli import main
 from test_burnin import _criteria, _oco_run
@@ -301,3 +304,28 @@ def test_a_manifest_a_copy_gave_a_byte_order_mark_still_counts(
     manifest.write_bytes(b"\xef\xbb\xbf" + manifest.read_bytes())
     code, flatten = _burnin(run, capsys)
     assert (code, flatten["result"], flatten["value"]) == (0, "pass", 0.038)
+
+
+@pytest.mark.broken_run("the drill's scratch run is refused its files on purpose")
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="names an fd through /proc")
+def test_a_drill_whose_scratch_run_the_disk_refuses_says_so(
+    run: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Bug: with a ``TMPDIR`` that filled under the drill's scratch run, the drill said
+    ``no position opened in 3000 steps`` of a run that had opened one (its session stopped
+    when its sinks died), and the flatten criterion quoted it as the run's."""
+    real = sinks._write_some
+
+    def full(fd: int, data: bytes | bytearray) -> int:
+        if "livesession-drill-" in str(Path(f"/proc/self/fd/{fd}").readlink()):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real(fd, data)
+
+    monkeypatch.setattr(sinks, "_write_some", full)
+    drill = kill_drill(run)
+    assert drill["status"] == "not_measured"
+    assert drill["reason"].startswith("its scratch run's files were refused (events sink failed")
+    assert drill["reason"].endswith(
+        "(OSError: [Errno 28] No space left on device)): give it room (it runs in a directory "
+        "under TMPDIR), then run the drill again"
+    )

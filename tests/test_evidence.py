@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import re
@@ -16,7 +17,9 @@ import orjson
 import pytest
 
 from livesession import DryrunConfig, RunHeld, __version__, create_run, evidence, verify_run
+from livesession._artifacts import sinks
 from livesession._artifacts.runread import iter_records
+from livesession._exceptions import LiveSessionError
 from livesession.burnin import Thresholds, evaluate_run
 from livesession.cli import main
 from livesession.evidence import _rerun, scan_secrets, write_evidence
@@ -420,6 +423,32 @@ class TestRerunProcess:
         assert verdict["status"] == "match"
         steps = orjson.loads((run_dir / "metrics.json").read_bytes())["steps"]
         assert progress.read_text() == f"{steps}\n"
+
+    @pytest.mark.broken_run("the re-run's disk refuses its files on purpose")
+    @pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="names an fd through /proc")
+    def test_a_re_run_the_disk_refuses_says_so_not_a_mismatch(self, run_dir, tmp_path, monkeypatch):
+        """Bug: evidence with a small ``TMPDIR`` that filled under the re-run said the run
+        did not repeat (``NOT VERIFIED: the determinism re-run does not match: events.jsonl
+        line 704: BAR (seq 704) in the run, nothing (the file ends) in the re-run``): a
+        sound run, its strategy suspected. The re-run's refused files are its error now."""
+        scratch = tmp_path / "scratch"
+        scratch.mkdir()
+        real = sinks._write_some
+
+        def full(fd: int, data: bytes | bytearray) -> int:
+            if Path(f"/proc/self/fd/{fd}").readlink().is_relative_to(scratch):
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            return real(fd, data)
+
+        monkeypatch.setattr(sinks, "_write_some", full)
+        with pytest.raises(LiveSessionError) as refused:
+            _rerun.determinism(run_dir, rerunnable=True, scratch=scratch)
+        assert re.fullmatch(
+            r"the re-run's files were refused \(events sink failed at line \d+ \(OSError: "
+            r"\[Errno 28\] No space left on device\)(; .+)?\), so it says nothing of the run: "
+            r"give it room \(it runs in a directory under TMPDIR\), then run evidence again",
+            str(refused.value),
+        ), refused.value
 
     def test_evidence_gives_the_re_run_its_time_limit(self, run_dir, tmp_path, monkeypatch):
         """Scaled to the run's steps by default; the caller's limit when given."""

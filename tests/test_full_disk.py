@@ -351,6 +351,35 @@ def test_a_full_disk_refusing_the_session_log_or_the_timings_says_so(
     assert not (run_dir / names.TIMINGS).exists()
 
 
+def test_a_session_log_the_disk_will_not_make_is_lost_never_the_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Bug: a file system with no inode left for ``session.log.jsonl`` (its run's other
+    files made) ended the run it had just made with ``livesession: error: DIR/session.log.
+    jsonl: No space left on device: free space`` (exit 2): no word that the run was left
+    behind unsealed, and `dryrun` again refused the run id. RUNBOOK says a log line the disk
+    refuses is lost, never the run: the run goes on, and the lines the log lost are said."""
+    real = wholelines.open_append
+
+    def opened(path: Path, *args: object, **kwargs: object) -> int:
+        if path.name == names.SESSION_LOG:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+        return real(path, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(wholelines, "open_append", opened)
+    code = main(["dryrun", "--out", str(tmp_path), "--run-id", "r", "--steps", "30", "-q"])
+    run_dir = tmp_path / "r"
+    [said] = capsys.readouterr().err.splitlines()
+    assert code == 0, said
+    assert said.startswith(f"livesession: {run_dir / names.SESSION_LOG} lost ")
+    assert said.endswith(
+        " line(s) (OSError: [Errno 28] No space left on device): the session log only; the "
+        "run's record is in its other files"
+    )
+    assert not (run_dir / names.SESSION_LOG).exists()
+    assert verify_run(run_dir).ok
+
+
 @pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="names an fd through /proc")
 def test_a_resume_whose_lease_file_the_disk_refuses_says_so_and_changes_nothing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]

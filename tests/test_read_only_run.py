@@ -188,3 +188,41 @@ def test_resume_of_a_sealed_run_says_there_is_nothing_to_resume(run, monkeypatch
         f"(`livesession verify {run}` checks it, `livesession report {run}` shows it)"
     )
     _resume_refused(run, monkeypatch, capsys, code, said)
+
+
+_STOPPED_WRITING = (
+    "its file system stopped writing after an error, mounted read-write all the same (the "
+    "kernel's log says which): unmount it, check it (fsck) and mount it again"
+)
+
+
+def test_a_file_system_that_stopped_writing_is_said_so(run, monkeypatch, capsys) -> None:
+    """Bug: ext4 mounted ``errors=remount-ro`` that met an error (Linux 6 marks it
+    ``emergency_ro``) still says read-write to ``statvfs`` and ``access``, and only a write
+    meets ``EROFS``: `status` said `resumable yes` (exit 6) and `resume` failed with `DIR:
+    cannot open writer.lock: Read-only file system`. Injected as that kernel gives it: the
+    mount's flags and ``access`` say writable, every open to write says ``EROFS``.
+    tests/test_real_mounts.py meets it on a real file system."""
+    before = tree(run)
+    real_open = os.open
+
+    def opened(path: os.PathLike[str] | str, flags: int, *args: object, **kwargs: object) -> int:
+        if Path(path).parent == run and flags & _WRITES:
+            raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(path))
+        return real_open(path, flags, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "open", opened)
+    assert not os.statvfs(run).f_flag & os.ST_RDONLY
+    assert os.access(run, os.W_OK)
+    way_out = _way_out(run, "Read-only file system", _STOPPED_WRITING)
+    said = run_status(run)
+    assert (said.verdict, said.resume_problem) == (Verdict.NEEDS_OPERATOR, way_out)
+    assert main(["resume", str(run)]) == 2
+    assert capsys.readouterr().err == (
+        f"livesession: error: cannot resume {run} (nothing was changed): {way_out}\n"
+    )
+    assert main(["stop", str(run)]) == 8
+    assert capsys.readouterr().err.endswith(f"unfinished (no C2_DRYRUN_STOP): {way_out}\n")
+    monkeypatch.undo()
+    assert tree(run) == before
+    assert main(["resume", str(run), "-q"]) == 0  # writing again: it continues, and verifies

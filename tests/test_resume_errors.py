@@ -434,6 +434,36 @@ class TestJournals:
         path.write_bytes(data[:start] + b"X" + data[start + 1 :])
         _resume_fails(run_dir, run_dir.parent, capsys, f"{name}:2: corrupt journal line")
 
+    @pytest.mark.parametrize("held", [None, 0, "half", -1])
+    def test_journal_shorter_than_its_checkpoint(self, run_dir, capsys, held):
+        """Bug: a venue journal that lost its end (written without fsync: a power cut, an
+        ext4 that stopped writing after an error, left it empty under a synced checkpoint)
+        was replayed as it was: the venue forgot its orders, and the resumed run went on
+        against it and verified, its venue order ids from ``m1`` again. Now refused, as a
+        damaged journal is, and `status` says so (needs_operator)."""
+        path = run_dir / "broker_journal.jsonl"
+        recorded = orjson.loads((run_dir / "checkpoint.json").read_bytes())["broker_journal_offset"]
+        assert 0 < recorded <= path.stat().st_size
+        if held is None:
+            path.unlink()
+        else:
+            size = {"half": recorded // 2, -1: recorded - 1}.get(held, held)
+            path.write_bytes(path.read_bytes()[:size])
+        holds = "is missing" if held is None else f"holds {path.stat().st_size} bytes"
+        said = f"{path} {holds}, where the checkpoint recorded {recorded}: the record of what"
+        _resume_fails(run_dir, run_dir.parent, capsys, said)
+        assert main(["status", str(run_dir)]) == 5
+        assert said in capsys.readouterr().out
+
+    def test_journal_as_long_as_its_checkpoint_resumes(self, run_dir, capsys):
+        """The journal cut back to the checkpoint's offset, its requests after it lost: a
+        process killed there leaves that much, and the resume makes them again."""
+        path = run_dir / "broker_journal.jsonl"
+        recorded = orjson.loads((run_dir / "checkpoint.json").read_bytes())["broker_journal_offset"]
+        path.write_bytes(path.read_bytes()[:recorded])
+        assert main(["resume", str(run_dir), "-q"]) == 0
+        assert main(["verify", str(run_dir)]) == 0
+
 
 class TestFileSystem:
     """The file system refusing (a full disk) is one line and leaves the run resumable."""

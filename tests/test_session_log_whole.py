@@ -19,6 +19,7 @@ import orjson
 import pytest
 
 from livesession._artifacts import names
+from livesession._support import wholelines
 from livesession._support.wholelines import LineLog
 from livesession.cli import main
 from livesession.verify import verify_run
@@ -84,3 +85,30 @@ def test_a_resume_sets_a_torn_last_log_line_aside(
     whole = before[: -len(TORN)].count(b"\n")
     assert len(_lines(log)) > whole  # every line whole: the resume's lines start their own
     assert verify_run(run_dir).ok
+
+
+def test_a_log_whose_file_cannot_be_made_refuses_lines_until_it_can(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No inode left for the file: making the log raised, and ended the run just made. The
+    log is made on the first line the system takes; each line before is refused."""
+    path = tmp_path / "log.jsonl"
+
+    def refused(*_args: object, **_kwargs: object) -> int:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+
+    monkeypatch.setattr(wholelines, "open_append", refused)
+    log = LineLog(path)
+    with pytest.raises(OSError, match="No space left on device"):
+        print('{"n": 1}', file=log, flush=True)
+    monkeypatch.undo()
+    assert log.refused == 1
+    assert log.refusal is not None
+    assert log.refusal.errno == errno.ENOSPC
+    assert not path.exists()
+    print('{"n": 2}', file=log, flush=True)
+    log.close()
+    assert _lines(path) == [{"n": 2}]
+    with pytest.raises(OSError):  # closed: nothing is made again
+        print('{"n": 3}', file=log, flush=True)
+    assert _lines(path) == [{"n": 2}]

@@ -101,7 +101,7 @@ def resume_problem(run_dir: Path) -> str | None:
             return refused
         check_memory_on_a_venue(cfg, meta)
         offsets, _, _ = validate_artifacts(run_dir, checkpoint)
-        check_journals(run_dir)
+        check_journals(run_dir, checkpoint, cfg.broker)
         check_keys_kept(cfg, run_dir, meta, offsets["events"], server=False)
         check_resume_data(run_dir, cfg, meta)
         check_source_files(cfg, meta.get("sources") or {})

@@ -199,7 +199,7 @@ def _reopen(
     reseal(run_dir, checkpoint, durable=cfg.durability != "none")
     check_memory_on_a_venue(cfg, meta)
     offsets, audit_cut, read = validate_artifacts(run_dir, checkpoint)
-    check_journals(run_dir)
+    check_journals(run_dir, checkpoint, cfg.broker)
     backing = Backing.from_meta(meta)
     if backing.store not in STORES:
         raise RunDirectoryError(f"{run_dir / names.RUN_META} names an unknown store")

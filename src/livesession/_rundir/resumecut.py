@@ -163,12 +163,16 @@ def _kept_resumes(path: Path, cut: AuditCut) -> AuditCut:
     return AuditCut(offset=offset, seq=seq, head=head, torn=torn)
 
 
-def check_journals(run_dir: Path) -> None:
+def check_journals(
+    run_dir: Path, checkpoint: dict[str, Any] | None = None, broker: str = ""
+) -> None:
     """Every whole line of the venue's journals is a JSON object (a torn last one may not be).
 
     The broker replays them only after the artifacts were cut back, so a damaged journal
-    must be found here, while nothing has been changed yet.
+    must be found here, while nothing has been changed yet. So must a journal shorter
+    than the offset ``checkpoint`` recorded (``_check_lengths``).
     """
+    _check_lengths(run_dir, checkpoint, broker)
     for path in sorted(run_dir.glob(f"{Path(names.JOURNAL).stem}*.jsonl")):
         try:
             data = path.read_bytes()
@@ -185,6 +189,48 @@ def check_journals(run_dir: Path) -> None:
                     f"{path}:{number}: corrupt journal line (not a JSON object): the record of "
                     "what reached the venue is damaged, so the run cannot be resumed safely"
                 )
+
+
+def _check_lengths(run_dir: Path, checkpoint: dict[str, Any] | None, broker: str) -> None:
+    """Each journal of a venue a resume rebuilds holds the bytes ``checkpoint`` recorded.
+
+    A journal is written without fsync (the venue is another system: it must survive the
+    process, not the machine), so a power cut, or a file system that stopped writing after
+    an error, can drop its end while the synced checkpoint and artifacts stand. Replayed, it
+    was a venue that had forgotten its orders: the resumed run verified, its venue order
+    ids from ``m1`` again. Only ``mock`` and ``realish`` (``broker``) are known here.
+    """
+    for name, recorded in sorted(_journal_lengths(checkpoint, broker).items()):
+        path = run_dir / name
+        try:
+            held: int | None = path.stat().st_size
+        except FileNotFoundError:
+            held = None
+        except OSError as exc:
+            raise_if_refused(exc, path)
+            raise
+        if held is not None and held >= recorded:
+            continue
+        holds = "is missing" if held is None else f"holds {held} bytes"
+        raise RunDirectoryError(
+            f"{path} {holds}, where the checkpoint recorded {recorded}: the record of what "
+            "reached the venue lost its end (a power cut, or a file system that stopped "
+            "writing after an error, drops what was not on the disk yet; or a copy cut it "
+            "short), so the run cannot be resumed safely"
+        )
+
+
+def _journal_lengths(checkpoint: dict[str, Any] | None, broker: str) -> dict[str, int]:
+    """The bytes of each journal of the rebuilt venue ``broker`` at ``checkpoint``, by name."""
+    if checkpoint is None or broker not in ("mock", "realish"):
+        return {}
+    own, venue = checkpoint.get("broker_journal_offset"), checkpoint.get("venue_journal_offset")
+    journal = Path(names.JOURNAL)
+    if broker == "mock":
+        lengths = {journal.name: own}
+    else:  # the venue's journal, and the broker's own record of its attempts beside it
+        lengths = {journal.name: venue, f"{journal.stem}.attempts.jsonl": own}
+    return {name: held for name, held in lengths.items() if isinstance(held, int) and held > 0}
 
 
 _BAR_FIELD: Final = b'"event_type":"BAR"'

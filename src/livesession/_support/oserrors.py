@@ -180,17 +180,51 @@ def unwritable_run(run_dir: Path, writes: Iterable[str] = ()) -> str | None:
     write: another user's run in a directory of their group, whose database is not the
     group's to write, was cut back and appended to before the database refused.
     """
+    writes = tuple(writes)
     code = not_writable(run_dir) if run_dir.is_dir() else None
-    what = "the run directory"
+    what, how = "the run directory", _MAKE_WRITABLE.get(code or 0, "")
+    if code is None and _stopped_writing(run_dir, writes):
+        code, how = errno.EROFS, _CHECK_AND_MOUNT
     if code is None:
         name = next((name for name in writes if _write_refused(run_dir / name)), None)
         if name is None:
             return None
-        code, what = errno.EACCES, f"its {name}"
+        code, what, how = errno.EACCES, f"its {name}", _MAKE_WRITABLE[errno.EACCES]
     return (
         f"{what} cannot be written ({os.strerror(code)}), and a resume writes "
-        f"into it: {_MAKE_WRITABLE[code]}, then `{command('resume', run_dir)}` continues it"
+        f"into it: {how}, then `{command('resume', run_dir)}` continues it"
     )
+
+
+_PROBE: Final = os.O_WRONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+_CHECK_AND_MOUNT: Final = (
+    "its file system stopped writing after an error, mounted read-write all the same (the "
+    "kernel's log says which): unmount it, check it (fsck) and mount it again"
+)
+
+
+def _stopped_writing(run_dir: Path, writes: tuple[str, ...]) -> bool:
+    """Whether ``run_dir``'s file system refuses writes (EROFS) that ``not_writable`` allows.
+
+    A file system the kernel stopped writing after an error (ext4 mounted with
+    ``errors=remount-ro``, which Linux 6 marks ``emergency_ro``) is still mounted read-write
+    to ``statvfs`` and ``access``: only a write meets ``EROFS``. The first of ``writes``
+    that is a regular file (a resume's ``writer.lock``, or ``events.jsonl``: never one
+    whose locks are the process's, as SQLite's are) is opened to write and closed again,
+    which writes nothing: no ``O_CREAT``, ``O_TRUNC`` or ``O_APPEND``, never through a link.
+    """
+    for name in writes:
+        path = run_dir / name
+        try:
+            if not stat.S_ISREG(path.lstat().st_mode):
+                continue
+            os.close(os.open(path, _PROBE))
+        except OSError as exc:
+            if exc.errno == errno.ENOENT:
+                continue
+            return exc.errno == errno.EROFS
+        return False
+    return False
 
 
 def _write_refused(path: Path) -> bool:

@@ -110,21 +110,28 @@ class LineLog:
             if path.exists():
                 set_aside_torn_line(path)
         self._path = path
-        self._fd = open_append(path)  # never through a symlink, a FIFO or a device
-        self._held = file_identity(os.fstat(self._fd))
+        self._fd = -1
+        self._held: tuple[int, int] | None = None
+        self._closed = False
         self._pending: list[str] = []
         self.refused = 0
         """Lines the system refused (raised to the writer, and not in the file)."""
         self.refusal: OSError | None = None
         """The first refusal, for the line that says the log is not whole."""
+        # A file the system will not make (a full disk, no inode left) is no reason to stop:
+        # each line tries again, and one it cannot take is refused as a line the disk
+        # refuses is. It stopped the run, which had just been made, unsealed.
+        with contextlib.suppress(OSError):
+            self._fd = open_append(path)  # never through a symlink, a FIFO or a device
+            self._held = file_identity(os.fstat(self._fd))
 
     def write(self, text: str) -> int:
         """Take ``text``; a line is appended once its newline comes."""
         self._pending.append(text)
         if text.endswith("\n"):
             line, self._pending = "".join(self._pending), []
-            self._follow()
             try:
+                self._follow()
                 append_whole(self._fd, line.encode("utf-8"))
             except OSError as exc:
                 self.refused += 1
@@ -137,22 +144,27 @@ class LineLog:
 
         One that cannot be opened (the run directory removed, a symlink planted there: never
         written through) leaves the held file taking the line: a line kept somewhere, never
-        one lost for want of a file.
+        one lost for want of a file. With no file held (none could be made yet), the line
+        is refused with the error making one met.
         """
-        if self._fd < 0:
+        if self._closed:
             return  # closed: nothing is reopened
-        try:
-            if file_identity(os.lstat(self._path)) == self._held:
-                return
-        except FileNotFoundError:
-            pass  # renamed away and no file made in its place: make it
-        except OSError:
-            return  # the path cannot be looked at: keep the file held
+        if self._fd >= 0:
+            try:
+                if file_identity(os.lstat(self._path)) == self._held:
+                    return
+            except FileNotFoundError:
+                pass  # renamed away and no file made in its place: make it
+            except OSError:
+                return  # the path cannot be looked at: keep the file held
         try:
             fd = open_append(self._path)
         except OSError:
+            if self._fd < 0:
+                raise  # no file to take the line
             return
-        os.close(self._fd)
+        if self._fd >= 0:
+            os.close(self._fd)
         self._fd, self._held = fd, file_identity(os.fstat(fd))
 
     def flush(self) -> None:
@@ -160,6 +172,7 @@ class LineLog:
 
     def close(self) -> None:
         """Close the file (a part line never ended is dropped: it was never whole)."""
+        self._closed = True
         if self._fd >= 0:
             fd, self._fd = self._fd, -1
             os.close(fd)

@@ -142,6 +142,8 @@ def _drill(session: Any, horizon: int, limit: int, source: str) -> dict[str, Any
     ):
         session.step()
     position = {k: str(v) for k, v in sorted(session.book.positions.items()) if v}
+    if refused := _refused(session):
+        return refused
     if not position:
         return {"status": "not_measured", "reason": f"no position opened in {horizon} steps"}
     at_kill = session.steps_done
@@ -154,6 +156,8 @@ def _drill(session: Any, horizon: int, limit: int, source: str) -> dict[str, Any
     ):
         session.step()
     wall_s = time.monotonic() - started
+    if refused := _refused(session):
+        return refused
     flat = bool(metrics.count("KILL_SWITCH_FLAT"))
     return {
         "status": "measured" if flat else "not_flat",
@@ -162,6 +166,22 @@ def _drill(session: Any, horizon: int, limit: int, source: str) -> dict[str, Any
         "steps_to_flat": session.steps_done - at_kill,
         "source": source,
     }
+
+
+def _refused(session: Any) -> dict[str, Any] | None:
+    """Measured nothing when the system refused the scratch run's files (its sinks died).
+
+    A ``TMPDIR`` that filled stopped the scratch run where it was: the drill said ``no
+    position opened in 3000 steps`` of a run that had opened one, blaming the run.
+    """
+    refused = session.recorder.failure_summary()
+    if not refused:
+        return None
+    reason = (
+        f"its scratch run's files were refused ({refused}): give it room (it runs in a "
+        "directory under TMPDIR), then run the drill again"
+    )
+    return {"status": "not_measured", "reason": reason}
 
 
 def measured_flatten(

@@ -39,6 +39,7 @@ import attrs
 from .._artifacts.runread import iter_records, payload
 from .._domain.clock import format_utc_ns
 from .._domain.lifecycle import SESSION_CLOSED, SessionState
+from .._exceptions import LiveSessionError
 from .._rundir.halts import SELF_KILLS
 from .._session.pipeline import FEED_EXHAUSTED, MAX_STEPS_REACHED
 from .._session.preflight import CLOSED_BEFORE_PREFLIGHT
@@ -182,7 +183,25 @@ def replay(
 
     The session is then closed; a fault is acknowledged only where the run recorded it.
     ``stepped`` is told the steps done after each step (the re-run's sign of progress).
+    A re-run whose files the system refused (its sinks died: a small ``TMPDIR`` filled)
+    raises: its files stopped short, and compared all the same a sound run was ``MISMATCH``
+    (``BAR (seq 704) in the run, nothing (the file ends) in the re-run``).
     """
+    _replayed(session, steps, actions, stepped)
+    refused = session.recorder.failure_summary()
+    if refused:
+        raise LiveSessionError(
+            f"the re-run's files were refused ({refused}), so it says nothing of the run: "
+            "give it room (it runs in a directory under TMPDIR), then run evidence again"
+        )
+
+
+def _replayed(
+    session: LiveSessionOrchestrator,
+    steps: int,
+    actions: tuple[OperatorAction, ...],
+    stepped: Callable[[int], None] | None,
+) -> None:
     due = list(actions)
 
     def take_due(done: int | None) -> None:

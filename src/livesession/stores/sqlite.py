@@ -157,12 +157,14 @@ def _not_opened(path: Path, error: sqlite3.Error) -> str:
 
     ``unable to open database file`` (SQLITE_CANTOPEN) hides the errno: a process out of
     file descriptors (WAL mode holds the database, its log and its shared memory open), a
-    directory it may not write. Only when neither is the cause is the file itself
-    suspect: another program's, or on a network disk.
+    directory it may not write, or one whose file system has no inode left for the files
+    WAL mode makes beside it (the database made, its ``-wal`` or ``-shm`` not). Only when
+    none is the cause is the file itself suspect: another program's, or on a network disk.
     """
     code = getattr(error, "sqlite_errorcode", None)
     if isinstance(code, int) and code & 0xFF == _SQLITE_CANTOPEN:
-        refused = fd_shortage(_FILES_OPEN) or _write_refused(path)
+        files = (path, *(path.with_name(f"{path.name}{end}") for end in ("-wal", "-shm")))
+        refused = fd_shortage(_FILES_OPEN) or next(filter(None, map(_write_refused, files)), None)
         if refused is not None:
             return f" ({said(refused)})"
         too_long = _too_long(path)
