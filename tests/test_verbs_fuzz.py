@@ -609,3 +609,74 @@ def test_a_kill_of_a_stopping_session_survives_a_crash(tmp_path: Path) -> None:
     again = resume_run(tmp_path / "stopping")
     assert (again.state, again.trading_state) == (S.STOPPING, TradingState.HALTED)
     again.close()
+
+
+def _faulty_run(out: Path) -> LiveSessionOrchestrator:
+    """A run on a venue that times out and fills late, whose stop runs out of polls (the
+    machine's ``realish-faulty``; the venue's draws follow the run id)."""
+    config = DryrunConfig.from_mapping(
+        {
+            "run_id": "v",
+            "seed": 63,
+            "steps": STEPS,
+            "broker": "realish",
+            "checkpoint_every": 1,
+            "volatility_bps": 60,
+            "strategy": {"fast": 2, "slow": 3, "order_qty": "0.010"},
+            "realish": {
+                "latency_ms": 90_000,
+                "timeout_rate": "0.5",
+                "transient_rate": "0.3",
+                "late_fill_rate": "0.3",
+            },
+            "stop_max_polls": 2,
+            "broker_max_consecutive_failures": 3,
+        }
+    )
+    session = create_run(config, out, idempotency_backend="sqlite")
+    assert session.preflight()
+    session.activate()
+    return session
+
+
+def test_a_late_fill_an_acknowledgement_booked_is_not_in_doubt(tmp_path: Path, capsys: Any) -> None:
+    """Found by the machine (``nox -s verbs -- 1000``): a stop out of polls
+    (``STOP_INCOMPLETE``) named the flatten's fill the venue had made and not yet reported
+    (``in_doubt``); the operator's acknowledgement then wound the run down, the fill came and
+    was booked, the run ``STOPPED`` flat, book and venue agreeing. Yet the session's result,
+    ``status`` (``position_in_doubt``), the report and the evidence still said that fill was
+    not in the book: the doubt stuck to the run past the fill that settled it."""
+    session = _faulty_run(tmp_path / "late")
+    session.run_n_steps(5)
+    assert session.request_stop("desk").outcome is VerbOutcome.APPLIED
+    assert session.acknowledge("desk").outcome is VerbOutcome.APPLIED
+    assert session.state is S.ERROR_REQUIRES_OPERATOR  # the flatten's fill is out: in doubt
+    assert "FILL_NOT_SEEN" in session.result().position_in_doubt
+    assert session.acknowledge("desk").outcome is VerbOutcome.APPLIED
+    assert session.state is S.STOPPED  # the fill came, and the book took it
+    assert not _nonzero(session.book.positions)
+    assert not _nonzero(VerbMachine._venue_positions(session))
+    assert session.result().position_in_doubt == ""
+    session.close()
+    capsys.readouterr()
+    cli_main(["status", "--json", str(tmp_path / "late" / "v")])
+    status = json.loads(capsys.readouterr().out)
+    assert (status["state"], status["position_in_doubt"]) == ("STOPPED", ""), status
+    assert report_positions(tmp_path / "late" / "v") == "flat"
+
+
+def test_a_fill_still_out_at_the_seal_stays_in_doubt(tmp_path: Path, capsys: Any) -> None:
+    """The other side of the test above: sealed in ``ERROR_REQUIRES_OPERATOR`` with the
+    flatten's fill still out, the doubt is said, by the session and by ``status``."""
+    session = _faulty_run(tmp_path / "out")
+    session.run_n_steps(5)
+    session.request_stop("desk")
+    session.acknowledge("desk")
+    assert session.state is S.ERROR_REQUIRES_OPERATOR
+    session.close()
+    assert "FILL_NOT_SEEN" in session.result().position_in_doubt
+    capsys.readouterr()
+    cli_main(["status", "--json", str(tmp_path / "out" / "v")])
+    status = json.loads(capsys.readouterr().out)
+    assert "FILL_NOT_SEEN" in status["position_in_doubt"], status
+    assert "in doubt" in report_positions(tmp_path / "out" / "v")
