@@ -238,13 +238,14 @@ def unbooked_fill(run_dir: Path, checkpoint: dict[str, Any]) -> str:
     the venue's fills the book never saw (``FILL_NOT_SEEN``) or the venue's other position
     (``POSITION_MISMATCH``), as ``position_doubts`` says them; after ``STOP_INCOMPLETE``,
     the fault's ``in_doubt`` (fills the venue made that had not reported when the
-    wind-down ran out of polls). The venue
+    wind-down ran out of polls), unless an acknowledgement's wind-down settled them: the run
+    stopped after it with no difference left pending (the book took the fills). The venue
     may hold another position than the book's: status never says flat then.
     """
     reason = checkpoint.get("reason")
     if reason == _MISMATCH:
         return _position_doubts(run_dir)
-    if reason not in (_UNBOOKED, _INCOMPLETE):
+    if reason not in (_UNBOOKED, _INCOMPLETE) or (reason == _INCOMPLETE and _settled(checkpoint)):
         return ""
     for event in events_back(run_dir / names.EVENTS, ("STATE_CHANGED",)):
         payload = (event or {}).get("payload", {})
@@ -262,6 +263,16 @@ def unbooked_fill(run_dir: Path, checkpoint: dict[str, Any]) -> str:
     if reason == _INCOMPLETE:  # the fault's record not read (too far back): where it is
         return f"fills the venue may have made ({_INCOMPLETE}: STATE_CHANGED in {names.EVENTS})"
     return f"a fill the venue reported ({_UNBOOKED}: C2_OPERATOR_REQUIRED in {names.AUDIT})"
+
+
+def _settled(checkpoint: dict[str, Any]) -> bool:
+    """Stopped with no difference of book and venue left pending or escalated.
+
+    ``STOPPED``: a wind-down reaches it only with no order open, flat, every fill confirmed.
+    """
+    recon = checkpoint.get("reconcile")
+    clear = isinstance(recon, dict) and not (recon.get("pending") or recon.get("escalated"))
+    return clear and checkpoint.get("fsm_state") == SessionState.STOPPED.value
 
 
 def _position_doubts(run_dir: Path) -> str:

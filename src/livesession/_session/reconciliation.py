@@ -59,6 +59,8 @@ class Reconciliation:
     unbooked: str = attrs.field(init=False, default="")
     """Where the venue may hold another position than the book's, of the differences
     escalated (``FILL_NOT_SEEN``, ``POSITION_MISMATCH``: ``position_doubts``)."""
+    _doubting: bool = attrs.field(init=False, default=False)
+    """A wind-down out of polls said the pending differences (``doubt_pending``)."""
     # Asked once: isinstance against a runtime Protocol costs tens of microseconds a step.
     _venue_positions: Callable[[], Mapping[str, Decimal]] | None = attrs.field(init=False)
     """The venue's ``positions`` when it reports them (``PositionVenue``), else None."""
@@ -141,12 +143,20 @@ class Reconciliation:
         For a fault that leaves differences within their grace unescalated (a wind-down out
         of polls, ``STOP_INCOMPLETE``): a late fill the venue made and has not reported yet
         (``FILL_NOT_SEEN``), or another net position, means the book's flat is only the
-        book's. Said as ``position_doubts`` says them, and noted in ``unbooked``.
+        book's. Said as ``position_doubts`` says them; ``pending_doubt`` says them from then on.
         """
-        said = position_doubts(item.to_json() for item in self._waiting)
-        if said:
-            self.unbooked = "; ".join(filter(None, (self.unbooked, said)))
-        return said
+        self._doubting = True
+        return self.pending_doubt
+
+    @property
+    def pending_doubt(self) -> str:
+        """The differences pending now, as ``doubt_pending`` said them, once it did.
+
+        "" again when none is: each settled (the late fill booked) or escalated (``unbooked``).
+        """
+        if not self._doubting:
+            return ""
+        return position_doubts(item.to_json() for item in self._waiting)
 
     def escalated_orders(self) -> set[str]:
         """Client ids of the differences escalated to an operator."""

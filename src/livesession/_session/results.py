@@ -114,6 +114,7 @@ def result_of(p: SessionParts) -> DryrunResult:
     view = p.book.view()
     metrics = p.recorder.metrics
     state = p.lifecycle.state
+    doubt = p.reconciliation.pending_doubt
     return DryrunResult(
         accepted=state not in (SessionState.INIT, SessionState.PREFLIGHT_FAILED),
         status=p.lifecycle.status,
@@ -131,7 +132,7 @@ def result_of(p: SessionParts) -> DryrunResult:
         positions=dict(sorted(view.positions.items())),
         open_orders=view.open_orders,
         position_in_doubt=valid_text(
-            "; ".join(filter(None, (p.reports.unbooked, p.reconciliation.unbooked)))
+            "; ".join(filter(None, (p.reports.unbooked, p.reconciliation.unbooked, doubt)))
         ),
         broker_failures=dict(sorted(p.broker_health.failed_calls.items())),
     )
