@@ -858,3 +858,41 @@ def test_a_send_to_retry_after_trading_halted_is_given_up():
     ]
     assert [r["reason"] for r in rejected] == ["SEND_FAILED"]
     state.teardown()
+
+
+def test_a_protective_leg_to_retry_after_trading_halted_is_given_up():
+    """Found by the deep campaign (``nox -s failure_matrix``, fresh draws), written out: a
+    protected buy filled, its stop loss's sends failed (``transient``), and the take
+    profit's first failure made the broker unhealthy and trading HALTED; the retry loop
+    resent the take profit all the same (it is reduce-only) and it rested at the venue
+    while the kill switch (``PROTECTION_LOST``) flattened (``sent while HALTED``). HALTED
+    places no leg: one whose send is to be retried is given up (``ORDER_REJECTED``,
+    ``SEND_FAILED``), and the kill switch flattens what it left unprotected."""
+    state = FailureMatrix()
+    state.start(latency_s=0, quantity=Decimal("0.001"))
+    state.idle(n=10)
+    state.arm(fault="transient", times=1)
+    state.idle(n=1)
+    state.step(action="none", quantity=Decimal("0.001"))
+    state.idle(n=4)
+    state.arm(fault="timeout_after", times=1)
+    state.idle(n=1)
+    state.arm(fault="timeout_after", times=1)
+    state.idle(n=4)
+    state.step(action="limit_buy", quantity=Decimal("0.001"))
+    state.step(action="none", quantity=Decimal("0.001"))
+    state.arm(fault="timeout_before", times=1)
+    state.arm(fault="transient", times=6)
+    state.step(action="buy_protected", quantity=Decimal("0.001"))
+    state.safety()
+    events = [orjson.loads(line) for line in state.session.sinks["events"].lines]
+    legs = [
+        e["payload"]
+        for e in events
+        if e["event_type"] == "ORDER_REJECTED" and "fill_event_id" in e["payload"]
+    ]
+    assert [leg["reason"] for leg in legs] == ["SEND_FAILED", "SEND_FAILED"]
+    kinds = [e["event_type"] for e in events]
+    assert kinds.index("TRADING_STATE_CHANGED") < kinds.index("KILL_SWITCH")
+    assert kinds[-1] == "KILL_SWITCH_FLAT"
+    state.teardown()

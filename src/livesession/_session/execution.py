@@ -52,14 +52,17 @@ if TYPE_CHECKING:
 __all__ = ["Execution"]
 
 
-def _adds_exposure_while_halted(order: Order, trading: TradingState) -> bool:
-    """Whether resending ``order`` would add exposure while trading is HALTED.
+def _refused_while_halted(order: Order, trading: TradingState) -> bool:
+    """Whether resending ``order`` now would send what HALTED refuses as new.
 
     A send that failed without reaching the venue is resent after a wait; if its failures
     made the broker unhealthy (or anything else halted trading) it is given up instead,
-    as a new order would be refused, unless it only reduces a position.
+    as a new order would be refused, unless it only reduces a position. A protective leg
+    (``oco_group``) is given up too, reduce-only as it is: HALTED places no leg (``exits``
+    refuses one), and a take profit whose failed send had just halted trading was resent
+    and rested at the venue while the kill switch flattened.
     """
-    return trading is TradingState.HALTED and not order.reduce_only
+    return trading is TradingState.HALTED and (not order.reduce_only or order.oco_group is not None)
 
 
 class Execution:
@@ -383,7 +386,7 @@ class Execution:
             health.ok()
 
         def retried(number: int, error: BaseException, delay_ns: int) -> None:
-            if _adds_exposure_while_halted(order, self._c.governor.state):
+            if _refused_while_halted(order, self._c.governor.state):
                 raise error  # not resent: the failed send never reached the venue
             self._c.recorder.emit(
                 "BROKER_CALL_RETRIED",
