@@ -578,6 +578,32 @@ class TestEvents:
 
         assert "fill of lsdeadbeef, which was never submitted" in violations_of(run)
 
+    def test_a_trade_filled_twice_a_fill_of_nothing_and_of_the_other_side(self, tmp_path):
+        """A trade id an order filled by twice, a fill of quantity 0 and a fill whose side
+        is not its order's are each said."""
+        builder = started()
+        builder.bar("100.00")
+        coid = builder.order("BUY", "0.010")
+        builder.fill(coid, "0.004", last=False)
+        builder.trades -= 1  # the next fill carries the same trade id
+        builder.fill(coid, "0", last=False)
+        builder.fill(coid, "0.006", extra={"side": "SELL"})
+        found = violations_of(finish(builder, tmp_path / "r"))
+
+        assert f"trade_id 't1' of {coid} filled twice" in found
+        assert "fill quantity 0 is not positive" in found
+        assert "fill side 'SELL' != order's 'BUY'" in found
+
+    def test_late_fills_are_counted_once_each(self, tmp_path):
+        """A fill after a cancel counts one late fill, which metrics.json must carry."""
+        builder = started()
+        builder.bar("100.00")
+        coid = builder.order("BUY", "0.010")
+        builder.fill(coid, "0.010", extra={"after_cancel": True})
+        found = violations_of(finish(builder, tmp_path / "r"))
+
+        assert "late_fills is missing, the run says 1" in found
+
     def test_overfill(self, tmp_path):
         """An order never fills more than its quantity."""
         builder = started()
