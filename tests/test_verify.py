@@ -159,6 +159,39 @@ class TestSchemas:
         # metrics.json's fields are "at least" those listed (the contract): others may follow.
         assert schema["additionalProperties"] is (name == "metrics")
 
+    @pytest.mark.parametrize(
+        ("number", "change", "said"),
+        [
+            (2, {"trigger": "start"}, ["trigger 'start' after the first snapshot"]),
+            (
+                5,
+                {"trigger": "final"},
+                [
+                    "a 'final' snapshot that is not the last",
+                    "the final snapshot changes the state",
+                ],
+            ),
+            (6, {"step": 1}, ["step goes back to 1"]),
+            (6, {"ts_sim": 60_000_000_000}, ["ts_sim goes back to 60000000000"]),
+        ],
+        ids=["start-again", "final-early", "step-back", "time-back"],
+    )
+    def test_a_snapshot_out_of_its_place_is_said(self, tmp_path, number, change, said):
+        """The snapshots' own moves: 'start' only first, 'final' only last and keeping the
+        state, the step never going back."""
+        builder = started()
+        builder.bar("100.00")
+        builder.bar("101.00")
+        run = finish(builder, tmp_path / "r")
+        path = run / "state_snapshots.jsonl"
+        lines = path.read_bytes().splitlines()
+        snap = {**orjson.loads(lines[number - 1]), **change}
+        lines[number - 1] = orjson.dumps(snap, option=orjson.OPT_SORT_KEYS)
+        path.write_bytes(b"\n".join(lines) + b"\n")
+        found = violations_of(run)
+        for line in said:
+            assert f"state_snapshots.jsonl:{number}: {line}" in found
+
     def test_snapshot_enums_follow_lifecycle(self):
         """States, statuses and triggers in the snapshot schema are those of _lifecycle."""
         schema = orjson.loads((SCHEMA_DIR / "state_snapshots.schema.json").read_bytes())
