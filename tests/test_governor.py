@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from pathlib import Path
 
 import orjson
 import pytest
 
 from livesession import Order, OrderType, Side
 from livesession._artifacts.recorder import Recorder
+from livesession._artifacts.sinks import FileLineSink, MemoryLineSink, MemoryMetricsSink
 from livesession._domain.clock import epoch_ns
 from livesession._risk.governor import NS_PER_DAY, TradingGovernor, TradingState
 from livesession._session.book import Book
@@ -127,6 +129,39 @@ class TestTradingState:
         assert sinks.audit_codes() == ["C2_OPERATOR_REENABLE"]
 
 
+class TestOutAtOnce:
+    """A change of trading state waits for a person, and ``livesession status`` reads a live
+    run's trading state from the newest such event in events.jsonl: it is in the file at
+    once, not held in the sink until the next checkpoint."""
+
+    @staticmethod
+    def _on_files(tmp_path) -> tuple[TradingGovernor, Path]:
+        events = tmp_path / "events.lines"  # the one sink on a file: no run directory
+        recorder = Recorder(
+            run_id="t",
+            strategy_id="s",
+            events=FileLineSink(events),
+            states=MemoryLineSink(),
+            audit=MemoryLineSink(),
+            metrics=MemoryMetricsSink(),
+        )
+        return TradingGovernor(recorder, daily_loss_pct=D("0.05"), start_ns=START_NS), events
+
+    def _types(self, events: Path) -> list[str]:
+        return [orjson.loads(line)["event_type"] for line in events.read_bytes().splitlines()]
+
+    def test_a_halt_is_in_the_events_file_at_once(self, tmp_path):
+        governor, events = self._on_files(tmp_path)
+        governor.set_trading(TradingState.HALTED, "THROTTLE")
+        assert self._types(events) == ["TRADING_STATE_CHANGED"]
+
+    def test_a_reenable_is_in_the_events_file_at_once(self, tmp_path):
+        governor, events = self._on_files(tmp_path)
+        governor.halt()
+        governor.reenable("alice")
+        assert self._types(events) == ["TRADING_REENABLED"]
+
+
 class TestOrderRate:
     def test_orders_are_counted_within_one_simulated_second(self):
         governor, _ = _governor()
@@ -185,6 +220,24 @@ class TestDailyLoss:
         assert not governor.daily_loss_breached(book, START_NS + SECOND)
         book.resting.append("ls-entry")
         assert governor.daily_loss_breached(book, START_NS + 2 * SECOND)
+
+    def test_trips_for_a_small_account(self):
+        """A day that peaked at 0.80 and stands at 0.40, a position held: down 50 %."""
+        governor, _ = _governor("0.05")
+        book = FlatDayBook("0.80")
+        book.positions[SYMBOL] = D("0.1")
+        book._equity = D("0.40")
+        assert governor.daily_loss_breached(book, START_NS + SECOND)
+
+    def test_a_day_that_peaked_at_nothing_does_not_trip(self):
+        """A peak of 0 (an account without equity) is no division by zero: nothing to
+        measure a drawdown from, so the cap does not pull the kill switch."""
+        governor, _ = _governor("0.05")
+        book = FlatDayBook("0")
+        book.positions[SYMBOL] = D("0.1")
+        assert not governor.daily_loss_breached(book, START_NS + SECOND)
+        book._equity = D("-5")
+        assert not governor.daily_loss_breached(book, START_NS + 2 * SECOND)
 
     def test_does_not_trip_when_halted(self):
         governor, _ = _governor("0.05")

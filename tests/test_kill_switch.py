@@ -117,6 +117,22 @@ class TestKillSwitch:
         assert broker.position("BTC/USDT") == 0
         assert not any(orch.book.positions.values())
 
+    def test_a_cancel_the_venue_failed_is_asked_again_until_flat(self):
+        """The kill's cancel of the resting order fails (connection refused): the next
+        step asks again, then flattens, and the kill is flat."""
+        broker = FaultBroker()
+        orch, sinks = _armed(_position_and_resting_order(), broker=broker)
+        orch.run_n_steps(2)
+        (resting,) = orch.book.open_orders
+        broker.arm("cancel_transient")
+        orch.kill("drill")
+        assert resting in orch.book.open_orders
+        for _ in range(3):
+            orch.step()
+        assert resting not in orch.book.open_orders
+        assert sinks.events_of("KILL_SWITCH_FLAT")
+        assert broker.position("BTC/USDT") == 0
+
     def test_daily_loss_cap_pulls_the_kill_switch(self):
         """Equity 1% below the day's peak with a position open triggers the kill by itself."""
         orch, sinks = _armed(
@@ -214,6 +230,24 @@ class TestKillSwitch:
         orch.request_stop("after drill")
         assert orch.state is SessionState.STOPPED
         assert sinks.audit_codes()[-1] == "C2_DRYRUN_STOP"
+
+    def test_a_stop_before_the_kill_is_flat_records_it_flat(self):
+        """Kill with reports in flight, then stop before it is flat: the wind-down finishes
+        the kill's work, and KILL_SWITCH_FLAT (what the burn-in measures the kill by) is
+        recorded with the time it took, before the session is STOPPED."""
+        broker = FaultBroker(latency_ns=90 * 1_000_000_000)
+        orch, sinks = _armed(_position_and_resting_order(), broker=broker)
+        orch.run_n_steps(3)
+        orch.kill("drill")
+        assert not sinks.events_of("KILL_SWITCH_FLAT")
+        orch.request_stop("after drill")
+        assert orch.state is SessionState.STOPPED
+        (flat,) = sinks.events_of("KILL_SWITCH_FLAT")
+        (kill,) = sinks.events_of("KILL_SWITCH")
+        assert flat["payload"]["time_to_flat_ns"] == flat["ts_sim"] - kill["ts_sim"] > 0
+        types = [e["event_type"] for e in _events(sinks)]
+        assert types.index("KILL_SWITCH_FLAT") < types.index("SESSION_STOPPED")
+        assert broker.position("BTC/USDT") == 0
 
 
 class TestKillSwitchRefusals:

@@ -21,7 +21,13 @@ from livesession import (
     SessionStatus,
     SmaCrossover,
 )
-from livesession._risk.checks import CheckResult, PreflightContext, config_valid, default_checks
+from livesession._risk.checks import (
+    CheckResult,
+    PreflightContext,
+    broker_is_simulated,
+    config_valid,
+    default_checks,
+)
 from livesession._session.book import Book
 
 from _helpers import START, Sinks, audit_chain_ok, session
@@ -224,6 +230,40 @@ class TestPreflight:
         demo, _ = session(risk={"max_order_qty": "0.005"})  # the demo itself still is
         assert demo.preflight() is False
         assert demo.result().detail == "order_qty 0.010 > max_order_qty 0.005"
+        demo.close()
+        at_the_limit, _ = session(risk={"max_order_qty": "0.010"})  # at most: exactly passes
+        assert at_the_limit.preflight() is True
+        at_the_limit.close()
+
+    def test_a_context_s_defaults_are_the_safe_ones(self):
+        """A desk building a PreflightContext to try its checks beside the built-in ones
+        gets the gates closed by default: no live override (a live config is refused), no
+        verified sandbox, the broker taken for livesession's own (its kind counts), and no
+        user_broker check standing in for a caller's broker."""
+
+        def answers(**given: object) -> dict[str, tuple[bool, str]]:
+            ctx = PreflightContext(audit_sink_present=True, **given)  # type: ignore[arg-type]
+            return {c.name: (c(ctx).passed, c(ctx).reason) for c in default_checks()}
+
+        def detail(broker: object) -> str:
+            ctx = PreflightContext(config=plain, broker=broker, audit_sink_present=True)  # type: ignore[arg-type]
+            return broker_is_simulated()(ctx).detail
+
+        live = answers(config=DryrunConfig(run_id="t", enabled=True), broker=MockBroker())
+        assert live["live_trading_disabled"] == (False, "LIVE_ENABLED")
+        plain = DryrunConfig(run_id="t")
+        assert answers(config=plain, broker=MockBroker())["broker_is_simulated"] == (True, "")
+        sandbox = SimpleNamespace(kind="ccxt_sandbox")
+        unverified = answers(config=plain, broker=sandbox)["broker_is_simulated"]
+        assert unverified == (False, "BROKER_NOT_SIMULATED")
+        assert detail(sandbox) == "broker 'ccxt_sandbox' is not a verified sandbox"
+        verified = answers(config=plain, broker=sandbox, sandbox_verified=True)
+        assert verified["broker_is_simulated"] == (True, "")
+        assert detail(SimpleNamespace(kind="live")) == (
+            "broker 'live' is not simulated (mock, realish or a verified sandbox)"
+        )
+        callers = answers(config=plain, broker=SimpleNamespace(kind="mock"), own_broker=False)
+        assert callers["broker_is_simulated"] == (False, "BROKER_NOT_SIMULATED")
 
     def test_a_callers_check_without_detail_still_rejects(self):
         """CheckResult's detail defaults to empty; the event then has none."""

@@ -42,6 +42,7 @@ from livesession._cli_summary import (
     result_json,
 )
 from livesession._reconcile.reconciler import position_doubts
+from livesession._risk.checks import PreflightContext, UserBrokerCheck
 from livesession._rundir import create_run, resume_run
 from livesession._session.broker_guard import guard_broker
 from livesession._support.logging import configure_logging, disable_logging
@@ -103,6 +104,50 @@ class TestTheLiveGate:
         orch, _ = session(broker=RealAccount(), enabled=True, live_override=True)
         assert orch.preflight() is True
         orch.close()
+
+    @pytest.mark.parametrize(
+        ("given", "reasons"),
+        [
+            ({"live_override": True}, "BROKER_NOT_SIMULATED"),
+            ({"enabled": True}, "LIVE_ENABLED,BROKER_NOT_SIMULATED"),
+        ],
+        ids=["override-alone", "enabled-alone"],
+    )
+    def test_one_half_of_the_live_gate_is_not_enough(self, given, reasons):
+        """The live override without ``enabled = true`` (which leaves live_trading_disabled
+        passing), or ``enabled`` without the override: the broker is refused."""
+        broker = RealAccount()
+        orch, _ = session(broker=broker, **given)
+        assert orch.preflight() is False
+        assert orch.result().reason == reasons
+        orch.close()
+        assert broker.sent == []
+
+    def test_the_user_broker_check_wants_both_halves_too(self):
+        check = UserBrokerCheck({"ref": "desk.venue:RealAccount"})
+        for enabled, override, passed in [
+            (False, True, False),
+            (True, False, False),
+            (True, True, True),
+        ]:
+            ctx = PreflightContext(
+                config=DryrunConfig(run_id="t", enabled=enabled),
+                broker=RealAccount(),
+                audit_sink_present=True,
+                live_override=override,
+            )
+            assert check(ctx).passed is passed, (enabled, override)
+            said = "declared NOT simulated" if passed else "declares simulated = False"
+            assert said in check(ctx).detail
+        undeclared = PreflightContext(
+            config=DryrunConfig(run_id="t", enabled=True),
+            broker=MockBroker(seed=1),  # livesession's own, run as a caller's: says nothing
+            audit_sink_present=True,
+            live_override=True,
+        )
+        result = check(undeclared)
+        assert (result.passed, result.reason) == (False, "USER_BROKER_NOT_SIMULATED")
+        assert "does not declare simulated" in result.detail
 
     def test_livesession_s_own_brokers_and_declared_ones_still_pass(self):
         class Declared(MockBroker):

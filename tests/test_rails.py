@@ -48,6 +48,7 @@ from livesession._risk.rails import (
     portfolio_heat,
     price_collar,
     reducing_only,
+    unpriced,
 )
 
 from _helpers import Sinks, hold_at_venue, session
@@ -98,6 +99,29 @@ class TestMaxOrderQty:
     def test_quiet_exactly_at_the_limit(self):
         """Exactly the limit passes."""
         assert max_order_qty(D(1))(_intent("1.000"), _ctx()) is None
+
+
+class TestLimitsOnEveryOrder:
+    """The rails on an order's size and pace hold for an order that only reduces too: only
+    the ones that measure exposure (per-trade risk, heat, daily loss) let it by."""
+
+    @pytest.mark.parametrize(
+        ("rail", "ctx"),
+        [
+            (max_order_qty(D(1)), {}),
+            (max_order_notional(D(40_000)), {}),
+            (order_rate(5), {"orders_this_second": 5}),
+            (execution_throttle(10), {"executions": 10}),
+        ],
+        ids=["qty", "notional", "rate", "throttle"],
+    )
+    @pytest.mark.parametrize("reduce_only", [False, True], ids=["closing", "reduce_only"])
+    def test_an_order_that_only_reduces_is_held_to_the_limit(self, rail, ctx, reduce_only):
+        """Long 5: a SELL 1.5 only reduces, and is refused past each limit all the same."""
+        intent = _intent("1.5", side=Side.SELL, reduce_only=reduce_only)
+        rejection = rail(intent, _ctx(position=D(5), **ctx))
+        assert rejection is not None
+        assert rejection.rule == rail.rule
 
 
 class TestMaxOrderNotional:
@@ -170,6 +194,27 @@ class TestPerTradeRisk:
         assert rejection is not None
         assert rejection.detail == {"risk": "4000.0000", "limit": "250.000000"}
 
+    def test_an_order_closes_only_what_the_open_orders_leave_of_the_position(self):
+        """Long 0.5 with a SELL 0.3 open: a SELL 0.5 closes the 0.2 left and adds 0.3 (risk
+        240, within 250), a SELL 0.6 adds 0.4 (320). With a SELL 0.8 open, more than the
+        position, a SELL 0.3 closes nothing and adds all of it (240)."""
+        part = _ctx(position=D("0.5"), open_on_side=D("0.3"))
+        assert self.rail(_intent("0.5", side=Side.SELL), part) is None
+        rejection = self.rail(_intent("0.6", side=Side.SELL), part)
+        assert rejection is not None
+        assert rejection.detail == {"risk": "320.00000", "limit": "250.000000"}
+        beyond = _ctx(position=D("0.5"), open_on_side=D("0.8"))
+        assert self.rail(_intent("0.3", side=Side.SELL), beyond) is None
+        rejection = self.rail(_intent("0.4", side=Side.SELL), beyond)
+        assert rejection is not None
+        assert rejection.detail == {"risk": "320.00000", "limit": "250.000000"}
+
+    def test_an_order_that_only_reduces_passes_with_equity_gone(self):
+        """Equity below zero makes the budget negative: closing still risks nothing new."""
+        ctx = _ctx(equity=D("-1000.00"), position=D(5))
+        assert self.rail(_intent("5", side=Side.SELL), ctx) is None
+        assert self.rail(_intent("5", side=Side.SELL, reduce_only=True), ctx) is None
+
     def test_a_flip_to_a_smaller_position_is_checked_for_what_it_adds(self):
         """SELL 0.030 from 0.020 only shrinks the absolute position, but opens a short 0.010."""
         small = _ctx(last_price=D("40000.00"), equity=D(1000), position=D("0.020"))
@@ -207,6 +252,14 @@ class TestPortfolioHeat:
         assert rejection is not None
         assert rejection.detail == {"heat": "0.0964860", "limit": "0.096"}
 
+    def test_an_order_that_only_reduces_passes_however_hot(self):
+        """Heat far over the budget (100000 open, 2000 at 2 % against 1000): an order that
+        only takes some of the position off passes, though the heat it leaves is still over."""
+        ctx = _ctx(position=D("2.5"), open_exposure=D(100_000))
+        assert self.rail(_intent("0.5", side=Side.SELL), ctx) is None
+        assert self.rail(_intent("0.5", side=Side.SELL, reduce_only=True), ctx) is None
+        assert self.rail(_intent("0.001"), ctx) is not None
+
 
 class TestDailyLoss:
     rail = daily_loss(D("0.01"))
@@ -230,6 +283,18 @@ class TestDailyLoss:
         """Equity above the start still fires when it is 1% below the day's peak."""
         ctx = _ctx(equity=D("104940.00"), day_peak_equity=D("106000.00"))
         assert self.rail(_intent(), ctx) is not None
+
+    def test_a_small_account_s_drawdown_counts(self):
+        """A day that peaked at 0.80 and stands at 0.40 is down 50 %: refused."""
+        ctx = _ctx(equity=D("0.40"), day_peak_equity=D("0.80"))
+        rejection = self.rail(_intent(), ctx)
+        assert rejection is not None
+        assert rejection.detail["drawdown"] == "0.500000"
+
+    def test_a_day_that_peaked_at_nothing_has_no_drawdown_to_measure(self):
+        """A peak of 0 (an account without equity) is no division by zero: the rail passes
+        (the others refuse what such an account cannot carry)."""
+        assert self.rail(_intent(), _ctx(equity=D(0), day_peak_equity=D(0))) is None
 
     def test_reducing_orders_pass_beyond_the_cap(self):
         """Closing a position is always allowed."""
@@ -403,6 +468,18 @@ class TestBeyondThePosition:
     def test_an_intent_that_is_not_reduce_only_passes(self):
         assert beyond_the_position(_intent("9", Side.SELL), D("0")) is None
 
+    def test_the_open_orders_are_named_only_when_they_are_why(self):
+        """Long 10 with a SELL 5 open: a reduce-only SELL 6 fits the position but not beside
+        the open SELL (named); a reduce-only SELL 15 is more than the position alone (not)."""
+        beside = beyond_the_position(_intent("6", Side.SELL, reduce_only=True), D(10), D(5))
+        assert beside is not None
+        assert beside.detail == {"position": "10", "open_on_side": "5"}
+        assert "beside the SELL 5 already open" in beside.reason
+        alone = beyond_the_position(_intent("15", Side.SELL, reduce_only=True), D(10), D(5))
+        assert alone is not None
+        assert alone.detail == {"position": "10"}
+        assert alone.reason == "reduce-only SELL 15 is more than the position 10 allows"
+
 
 class TestReduceOnlyInASession:
     """A reduce-only intent may only take off what is held. Bug: the session sent a
@@ -501,6 +578,15 @@ class TestOffTheTickInASession:
         assert submitted["payload"]["limit_price"] == "39999.99"
         orch.close()
         assert sinks.metrics_doc()["rejects_by_reason"] == {"PRICE_OFF_TICK": 1}
+
+
+class TestUnpriced:
+    def test_any_price_above_zero_is_a_price(self):
+        """A symbol quoted below 1 (0.50) is priced; only none (0) is refused."""
+        assert unpriced(_intent(), _ctx(last_price=D("0.50"))) is None
+        rejection = unpriced(_intent(), _ctx(last_price=D(0)))
+        assert rejection is not None
+        assert rejection.rule == "NO_MARKET_PRICE"
 
 
 class TestNoMarketPrice:

@@ -24,10 +24,12 @@ from livesession._reconcile.reconciler import (
     Discrepancy,
     DiscrepancyKind,
     LocalOrder,
+    ReconcilePlan,
     compare,
     distinct_fills,
     lookups_needed,
     plan,
+    position_doubts,
 )
 from livesession._session.assembly import reconcile_grace_ns
 from livesession.brokers.mock import FillModel, MockBroker
@@ -159,6 +161,45 @@ class TestCompare:
         comparison = _compare([leg], [_venue("sl", side=Side.SELL)])
         assert comparison.discrepancies[0].detail["why"] == "position_gone"
 
+    def test_a_leg_in_a_symbol_the_book_never_held_has_nothing_to_protect(self):
+        """No position recorded for the leg's symbol is no position: the leg is an orphan."""
+        leg = _local("sl", side=Side.SELL, oco_group="g", reduce_only=True)
+        comparison = _compare([leg], [_venue("sl", side=Side.SELL)], positions={})
+        assert comparison.discrepancies[0].detail == {
+            "oco_group": "g",
+            "why": "position_gone",
+            "position": "0",
+        }
+
+    def test_a_leg_protecting_a_short_below_one_lot_is_no_orphan(self):
+        """A reduce-only BUY leg while short 0.5 (or a SELL leg while long 0.5) still has a
+        position to protect."""
+        buy_leg = _local("sl", oco_group="g", reduce_only=True)
+        short = _compare([buy_leg], [_venue("sl")], positions={"BTC/USDT": D("-0.5")})
+        assert short.discrepancies == ()
+        sell_leg = _local("sl", side=Side.SELL, oco_group="g", reduce_only=True)
+        long = _compare(
+            [sell_leg], [_venue("sl", side=Side.SELL)], positions={"BTC/USDT": D("0.5")}
+        )
+        assert long.discrepancies == ()
+
+    @pytest.mark.parametrize("position", ["0", "0.5"])
+    def test_a_buy_leg_without_a_short_to_protect_is_an_orphan(self, position):
+        """Flat, or long 0.5: a reduce-only BUY leg protects nothing."""
+        leg = _local("sl", oco_group="g", reduce_only=True)
+        found = _compare([leg], [_venue("sl")], positions={"BTC/USDT": D(position)})
+        assert found.discrepancies[0].detail["why"] == "position_gone"
+
+    def test_every_leg_is_looked_at_past_orders_that_are_no_legs(self):
+        """An order of no OCO group, or a leg being cancelled, before an orphan leg."""
+        local = [
+            _local("a"),
+            _local("b", side=Side.SELL, oco_group="g", reduce_only=True, cancel_requested=True),
+            _local("c", side=Side.SELL, oco_group="g", reduce_only=True),
+        ]
+        venue = [_venue("a"), _venue("b", side=Side.SELL), _venue("c", side=Side.SELL)]
+        assert _kinds(_compare(local, venue)) == [(K.ORPHAN_OCO_SIBLING, "c")]
+
     def test_a_leg_being_cancelled_is_no_orphan(self):
         """A leg with a cancel request already out is left alone."""
         leg = _local("sl", side=Side.SELL, oco_group="g", reduce_only=True, cancel_requested=True)
@@ -199,6 +240,45 @@ def _plan(
 class TestPositions:
     """A venue that reports its positions: the book's must be what it holds, fills in flight
     counted. No order's comparison shows a fill the book never heard of."""
+
+    def test_fills_in_flight_count_past_an_order_the_venue_gave_no_answer_about(self):
+        """An ETH order the venue did not answer about leaves ETH without a verdict, and
+        the BTC order after it still counts its fill in flight: no BTC difference."""
+        local = [
+            _local("a", symbol="ETH/USDT"),
+            _local("b", filled="0"),
+        ]
+        found = compare(
+            local,
+            [_venue("b", filled="0.3")],
+            {},
+            positions={"BTC/USDT": D(0), "ETH/USDT": D(0)},
+            venue_positions={"BTC/USDT": D("0.3"), "ETH/USDT": D(1)},
+        )
+        assert [d.kind for d in found.discrepancies] == [K.FILL_NOT_SEEN]
+
+    def test_a_symbol_only_one_side_knows_is_held_at_nothing_on_the_other(self):
+        found = compare(
+            (),
+            (),
+            {},
+            positions={"ETH/USDT": D("2")},
+            venue_positions={"BTC/USDT": D("0.5")},
+        )
+        assert [d.detail for d in found.discrepancies] == [
+            {
+                "symbol": "BTC/USDT",
+                "local_position": "0",
+                "venue_position": "0.5",
+                "fills_in_flight": "0",
+            },
+            {
+                "symbol": "ETH/USDT",
+                "local_position": "2",
+                "venue_position": "0",
+                "fills_in_flight": "0",
+            },
+        ]
 
     def test_a_position_the_venue_does_not_hold(self):
         found = compare(
@@ -343,6 +423,29 @@ class TestPlan:
         assert decided.close == ()
         assert set(decided.pending) == {ahead.key, closed.key}
 
+    def test_each_difference_is_decided_past_one_already_decided(self):
+        """A difference already put to an operator, or a quantity mismatch escalated at
+        once, leaves the differences after it to be decided as their own."""
+        told = _item(K.FILL_NOT_SEEN, "a")
+        mismatch = _item(K.QUANTITY_MISMATCH, "b")
+        later = _item(K.FILL_NOT_SEEN, "c")
+        decided = _plan(told, mismatch, later, escalated=("FILL_NOT_SEEN:a",), grace=0)
+        assert decided.escalate == (mismatch, later)
+
+    def test_a_plan_is_clean_only_with_nothing_to_do(self):
+        """Any one thing to do makes a plan not clean."""
+        item = _item(K.FILL_NOT_SEEN)
+        for field, value in [
+            ("adopt", ("a",)),
+            ("not_sent", ("a",)),
+            ("close", ("a",)),
+            ("cancel", (item,)),
+            ("escalate", (item,)),
+            ("confirmed_closed", ("a",)),
+        ]:
+            assert not ReconcilePlan(**{field: value}).clean, field
+        assert ReconcilePlan(pending={"FILL_NOT_SEEN:a": NOW}).clean
+
     def test_escalated_keys_are_not_escalated_again(self):
         """An operator hears about a difference once."""
         item = _item(K.QUANTITY_MISMATCH)
@@ -377,6 +480,40 @@ def _running(broker: FaultBroker, script=None, **cfg) -> tuple[LiveSessionOrches
 
 def _foreign(cid: str = "lsforeign") -> Order:
     return Order(client_order_id=cid, symbol="BTC/USDT", side=Side.BUY, quantity=D("0.5"))
+
+
+class TestPositionDoubts:
+    """What the session, status, report and evidence say of a venue that may hold another
+    position than the book, from the escalated differences' JSON."""
+
+    def test_a_position_mismatch_says_what_each_side_holds(self):
+        item = Discrepancy(
+            kind=K.POSITION_MISMATCH,
+            client_order_id="",
+            detail={
+                "symbol": "BTC/USDT",
+                "local_position": "0.000",
+                "venue_position": "0.500",
+                "fills_in_flight": "0",
+            },
+        )
+        assert position_doubts([item.to_json()]) == (
+            "the venue holds BTC/USDT 0.500, the book 0.000 (POSITION_MISMATCH)"
+        )
+        coming = attrs.evolve(item, detail={**item.detail, "fills_in_flight": "0.100"})
+        assert position_doubts([coming.to_json()]) == (
+            "the venue holds BTC/USDT 0.500, the book 0.000 and 0.100 in flight (POSITION_MISMATCH)"
+        )
+
+    def test_fills_the_venue_is_ahead_by_are_said_past_any_other_difference(self):
+        """A difference without fills to compare (an order the venue does not know) says
+        nothing, and the ones after it are still read."""
+        unknown = _item(K.ORDER_MISSING_AT_VENUE, "a", venue_status="UNKNOWN")
+        ahead = _item(K.FILL_NOT_SEEN, "b", local_filled="0.1", venue_filled="0.3")
+        behind = _item(K.FILL_NOT_SEEN, "c", local_filled="0.3", venue_filled="0.3")
+        assert position_doubts([d.to_json() for d in (unknown, ahead, behind)]) == (
+            "the venue's fills of b: 0.3 filled at the venue, 0.1 in the book (FILL_NOT_SEEN)"
+        )
 
 
 class TestReconcileInASession:

@@ -159,6 +159,39 @@ class TestSchemas:
         # metrics.json's fields are "at least" those listed (the contract): others may follow.
         assert schema["additionalProperties"] is (name == "metrics")
 
+    @pytest.mark.parametrize(
+        ("number", "change", "said"),
+        [
+            (2, {"trigger": "start"}, ["trigger 'start' after the first snapshot"]),
+            (
+                5,
+                {"trigger": "final"},
+                [
+                    "a 'final' snapshot that is not the last",
+                    "the final snapshot changes the state",
+                ],
+            ),
+            (6, {"step": 1}, ["step goes back to 1"]),
+            (6, {"ts_sim": 60_000_000_000}, ["ts_sim goes back to 60000000000"]),
+        ],
+        ids=["start-again", "final-early", "step-back", "time-back"],
+    )
+    def test_a_snapshot_out_of_its_place_is_said(self, tmp_path, number, change, said):
+        """The snapshots' own moves: 'start' only first, 'final' only last and keeping the
+        state, the step never going back."""
+        builder = started()
+        builder.bar("100.00")
+        builder.bar("101.00")
+        run = finish(builder, tmp_path / "r")
+        path = run / "state_snapshots.jsonl"
+        lines = path.read_bytes().splitlines()
+        snap = {**orjson.loads(lines[number - 1]), **change}
+        lines[number - 1] = orjson.dumps(snap, option=orjson.OPT_SORT_KEYS)
+        path.write_bytes(b"\n".join(lines) + b"\n")
+        found = violations_of(run)
+        for line in said:
+            assert f"state_snapshots.jsonl:{number}: {line}" in found
+
     def test_snapshot_enums_follow_lifecycle(self):
         """States, statuses and triggers in the snapshot schema are those of _lifecycle."""
         schema = orjson.loads((SCHEMA_DIR / "state_snapshots.schema.json").read_bytes())
@@ -577,6 +610,32 @@ class TestEvents:
         run = finish(builder, tmp_path / "r")
 
         assert "fill of lsdeadbeef, which was never submitted" in violations_of(run)
+
+    def test_a_trade_filled_twice_a_fill_of_nothing_and_of_the_other_side(self, tmp_path):
+        """A trade id an order filled by twice, a fill of quantity 0 and a fill whose side
+        is not its order's are each said."""
+        builder = started()
+        builder.bar("100.00")
+        coid = builder.order("BUY", "0.010")
+        builder.fill(coid, "0.004", last=False)
+        builder.trades -= 1  # the next fill carries the same trade id
+        builder.fill(coid, "0", last=False)
+        builder.fill(coid, "0.006", extra={"side": "SELL"})
+        found = violations_of(finish(builder, tmp_path / "r"))
+
+        assert f"trade_id 't1' of {coid} filled twice" in found
+        assert "fill quantity 0 is not positive" in found
+        assert "fill side 'SELL' != order's 'BUY'" in found
+
+    def test_late_fills_are_counted_once_each(self, tmp_path):
+        """A fill after a cancel counts one late fill, which metrics.json must carry."""
+        builder = started()
+        builder.bar("100.00")
+        coid = builder.order("BUY", "0.010")
+        builder.fill(coid, "0.010", extra={"after_cancel": True})
+        found = violations_of(finish(builder, tmp_path / "r"))
+
+        assert "late_fills is missing, the run says 1" in found
 
     def test_overfill(self, tmp_path):
         """An order never fills more than its quantity."""

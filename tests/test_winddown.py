@@ -235,6 +235,78 @@ class TestCancel:
         w.parts.winddown.request_cancel("d")
         assert broker.cancels == []
 
+    def test_each_outcome_of_a_cancel_is_said_and_counted_for_the_broker_s_health(self):
+        """A cancel that failed counts against the broker (failed_calls, the streak); an
+        answer, a refusal ("not open at the venue") too, ends the streak."""
+        broker = CountingBroker(latency_ns=MINUTE)
+        w = Wired(broker)
+        resting = w.position_and_resting_order()
+        p = w.parts
+        health = p.broker_health
+        broker.arm("cancel_transient")
+        assert p.winddown.request_cancel(resting) == "Transient"
+        assert (health.failures, health.failed_calls["cancel"]) == (1, 1)
+        assert p.winddown.request_cancel(resting) == "SENT"
+        assert health.failures == 0
+        gone = Order(client_order_id="gone", symbol=SYMBOL, side=Side.BUY, quantity=D(1))
+        p.book.add_order(gone)  # the venue knows no such order: it says so
+        broker.arm("cancel_transient")
+        p.winddown.request_cancel("gone")
+        assert health.failures == 1
+        assert p.winddown.request_cancel("gone", reason="TRADING_HALTED") == "NOT_OPEN_AT_VENUE"
+        assert health.failures == 0
+        assert (p.book.open["gone"].cancel_requested, p.book.open["gone"].cancel_reason) == (
+            True,
+            "TRADING_HALTED",
+        )
+        assert p.winddown.request_cancel("gone") == ""  # asked once: its last report is due
+
+    def test_a_stop_cancels_resting_reduce_only_legs_and_open_market_orders(self):
+        """Only a reduce-only MARKET order (an exit on its way) is left to fill: a resting
+        reduce-only leg (a take-profit limit) and a market entry are cancelled."""
+        broker = CountingBroker()
+        w = Wired(broker)
+        book = w.parts.book
+        leg = Order(
+            client_order_id="leg",
+            symbol=SYMBOL,
+            side=Side.SELL,
+            quantity=D(1),
+            order_type=OrderType.LIMIT,
+            limit_price=D("110.00"),
+            reduce_only=True,
+        )
+        entry = Order(client_order_id="entry", symbol=SYMBOL, side=Side.BUY, quantity=D(1))
+        book.add_order(leg)
+        book.add_order(entry)
+        w.parts.winddown.cancel_open()
+        assert broker.cancels == ["entry", "leg"]
+
+    def test_a_halt_cancels_every_entry_and_says_whether_it_asked(self):
+        """cancel_entries passes over an entry already being cancelled to the next one, and
+        answers True only when it sent a cancel (the step then polls for the report)."""
+        broker = CountingBroker()
+        w = Wired(broker)
+        book = w.parts.book
+        for cid in ("a", "b"):
+            book.add_order(
+                Order(
+                    client_order_id=cid,
+                    symbol=SYMBOL,
+                    side=Side.BUY,
+                    quantity=D(1),
+                    order_type=OrderType.LIMIT,
+                    limit_price=D("90.00"),
+                )
+            )
+        assert book.adding_orders() == ["a", "b"]
+        book.open["a"].cancel_requested = True
+        assert w.parts.winddown.cancel_entries() is True
+        assert broker.cancels == ["b"]
+        assert book.open["b"].cancel_reason == "TRADING_HALTED"
+        assert w.parts.winddown.cancel_entries() is False
+        assert broker.cancels == ["b"]
+
 
 class TestUnconfirmed:
     def test_unconfirmed_closed_excludes_escalated_orders(self):
