@@ -42,8 +42,9 @@ def tests_newer(session: nox.Session) -> None:
 def lint(session: nox.Session) -> None:
     """ruff check and ruff format --check."""
     session.install("ruff")
-    session.run("ruff", "check", "src", "tests", "bench", "noxfile.py", "examples")
-    session.run("ruff", "format", "--check", "src", "tests", "bench", "noxfile.py", "examples")
+    paths = ("src", "tests", "bench", "noxfile.py", "examples", "tools")
+    session.run("ruff", "check", *paths)
+    session.run("ruff", "format", "--check", *paths)
 
 
 @nox.session(python=PYTHON)
