@@ -33,7 +33,14 @@ from livesession.cli import main
             "files may grow again (file too large: raise the file size limit, `ulimit -f`)",
         ),
         (errno.EIO, "the disk answers again (input/output error: the kernel log says why)"),
-        (errno.EROFS, "the file system is writable again (read-only file system: remount it)"),
+        (
+            errno.EROFS,
+            (
+                "the file system is writable again (read-only file system: remount it; one the "
+                "kernel stopped writing after an error: unmount it, check it (fsck) and mount "
+                "it again)"
+            ),
+        ),
         (errno.EACCES, "the run directory is writable again (permission denied: make it writable)"),
         (errno.EMFILE, "the open-file limit is raised (too many open files: `ulimit -n`)"),
         (

@@ -75,7 +75,10 @@ _ONCE: Final = {
     errno.ENFILE: "the system's open-file table has room again (too many open files)",
     errno.EACCES: "the run directory is writable again (permission denied: make it writable)",
     errno.EPERM: "the run directory is writable again (permission denied: make it writable)",
-    errno.EROFS: "the file system is writable again (read-only file system: remount it)",
+    errno.EROFS: (
+        "the file system is writable again (read-only file system: remount it; one the kernel "
+        "stopped writing after an error: unmount it, check it (fsck) and mount it again)"
+    ),
     errno.ENOSPC: ROOM_AGAIN,
     errno.EDQUOT: "the disk quota has room again (disk quota exceeded: free space or raise it)",
     errno.EFBIG: "files may grow again (file too large: raise the file size limit, `ulimit -f`)",
