@@ -44,6 +44,17 @@ _CMP = {
 _BIN = {ast.Add: ast.Sub, ast.Sub: ast.Add}
 
 
+def _may_answer_none(node: ast.Return, func: ast.FunctionDef | ast.AsyncFunctionDef | None) -> bool:
+    """A ``return X`` (X not None) in a function typed to answer None too: ``return None``."""
+    return (
+        node.value is not None
+        and not (isinstance(node.value, ast.Constant) and node.value.value is None)
+        and func is not None
+        and func.returns is not None
+        and "None" in ast.unparse(func.returns)
+    )
+
+
 class _Sites(ast.NodeVisitor):
     """Every mutation site of a module: (index, line, function, description)."""
 
@@ -119,14 +130,7 @@ class _Sites(ast.NodeVisitor):
             self._add(node, f"int {node.value} -1")
 
     def visit_Return(self, node: ast.Return) -> None:
-        func = self._func[-1] if self._func else None
-        if (
-            node.value is not None
-            and not (isinstance(node.value, ast.Constant) and node.value.value is None)
-            and func is not None
-            and func.returns is not None
-            and "None" in ast.unparse(func.returns)
-        ):
+        if _may_answer_none(node, self._func[-1] if self._func else None):
             self._add(node, "return X -> return None")
         self.generic_visit(node)
 
@@ -205,15 +209,7 @@ class _Apply(_Sites):
                 self.done = True
 
     def visit_Return(self, node: ast.Return) -> None:
-        func = self._func[-1] if self._func else None
-        if (
-            node.value is not None
-            and not (isinstance(node.value, ast.Constant) and node.value.value is None)
-            and func is not None
-            and func.returns is not None
-            and "None" in ast.unparse(func.returns)
-            and self._hit()
-        ):
+        if _may_answer_none(node, self._func[-1] if self._func else None) and self._hit():
             node.value = ast.Constant(None)
             self.done = True
             return
