@@ -153,6 +153,10 @@ class _Apply(_Sites):
         super().__init__()
         self.target = target
         self.done = False
+        self.dropped: set[int] = set()
+        """The ``not`` node this mutant drops (``_Unwrap``), by ``id`` while its tree lives.
+        A set kept across mutants dropped, in a later one, whatever node Python gave a
+        freed node's ``id``: a second, unasked change."""
 
     def _hit(self) -> bool:
         hit = self._n == self.target
@@ -177,7 +181,7 @@ class _Apply(_Sites):
 
     def visit_UnaryOp(self, node: ast.UnaryOp) -> None:
         if isinstance(node.op, ast.Not) and self._hit():
-            _DROPPED.add(id(node))  # _Unwrap drops it
+            self.dropped.add(id(node))  # _Unwrap drops it
             self.done = True
         ast.NodeVisitor.generic_visit(self, node)
 
@@ -233,14 +237,15 @@ class _Apply(_Sites):
         ast.NodeVisitor.generic_visit(self, node)
 
 
-_DROPPED: set[int] = set()
-"""The ``not`` nodes a mutant drops (by ``id``: the tree lives as long as the mutant)."""
-
-
 class _Unwrap(ast.NodeTransformer):
+    """Drops the ``not`` nodes ``dropped`` names (by ``id``, of the one tree both walk)."""
+
+    def __init__(self, dropped: set[int]) -> None:
+        self._dropped = dropped
+
     def visit_UnaryOp(self, node: ast.UnaryOp) -> ast.AST:
         self.generic_visit(node)
-        return node.operand if id(node) in _DROPPED else node
+        return node.operand if id(node) in self._dropped else node
 
 
 def sites(source: str) -> list[tuple[int, int, str, str]]:
@@ -257,7 +262,7 @@ def mutant(source: str, index: int) -> str:
     apply.visit(tree)
     if not apply.done:
         raise ValueError(f"no mutation site {index}")
-    tree = _Unwrap().visit(tree)
+    tree = _Unwrap(apply.dropped).visit(tree)
     return ast.unparse(ast.fix_missing_locations(tree)) + "\n"
 
 
