@@ -654,7 +654,7 @@ def test_status_of_a_postgres_run_never_granted_the_lease_says_so_not_fence_none
     """A `--store postgres` run that preflight refused (LEASE_HELD) has no lease record in its
     audit, the only place status looks (it needs no DSN): the line read `postgres: nobody,
     fence None`."""
-    from livesession._rundir.standing import describe_lease
+    from livesession._rundir.statuswords import describe_lease
 
     never = {"backend": "postgres", "holder": None, "fence": None, "held": None}
     said = describe_lease({**never, "source": "audit.jsonl (no lease record)", "lost": None})

@@ -22,7 +22,8 @@ from livesession import DryrunConfig, cli, create_run, resume_run
 from livesession import status as status_module
 from livesession._artifacts import names
 from livesession._risk.governor import TradingState
-from livesession._rundir.standing import describe_positions, run_book
+from livesession._rundir.standing import run_book
+from livesession._rundir.statuswords import describe_positions
 from livesession.cli import main
 from livesession.leases import FileLease
 from livesession.status import RunStatus, Verdict, list_runs, run_status

@@ -57,7 +57,7 @@ from ._domain.ids import is_valid_run_id
 from ._domain.lifecycle import SessionState, SessionStatus
 from ._exceptions import LiveSessionError, SinkFailure, StoreFailure
 from ._rundir.seal import claimed_seal
-from ._rundir.standing import NEVER_TRADED
+from ._rundir.statuswords import NEVER_TRADED
 from ._session.coordinator import ONE_SHOT_OPERATOR, DryrunResult, LiveSessionOrchestrator
 from ._session.lease_keeper import LEASE_LOST
 from ._support.anchor import paths_as_given

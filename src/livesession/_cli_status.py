@@ -7,7 +7,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ._rundir.standing import describe_lease, describe_orders, describe_positions, describe_trading
+from ._rundir.statuswords import (
+    describe_lease,
+    describe_orders,
+    describe_positions,
+    describe_trading,
+)
 from ._support.text import age_words, command, path_text
 from .status import Verdict
 

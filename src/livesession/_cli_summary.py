@@ -26,7 +26,7 @@ from ._artifacts.runread import read_json_object
 from ._cli_output import emit_json
 from ._domain.decimal import plain
 from ._risk.rails import RAIL_RULES
-from ._rundir.standing import nonzero
+from ._rundir.statuswords import nonzero
 from ._support.oserrors import oserror_text
 from ._support.secrets import ALERT_ENV, redact, redact_text, redact_url
 from ._support.text import command, one_line

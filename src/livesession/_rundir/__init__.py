@@ -17,8 +17,9 @@ a run reads) and ``venue`` (a venue feed and its journal). What the tools read o
 ``writer.lock`` was deleted; ``holderproc``: whether the holder's process is a CLI writer
 of the run, or stopped), ``livecut`` (a live run cut at its last checkpoint),
 ``seal`` (whether it is sealed), ``watch`` (what its files gained since a moment),
-``standing`` (what ``status`` reads beside its state), ``starting`` (a directory that holds
-no run yet) and ``halts`` (when trading went HALTED).
+``standing`` (what ``status`` reads beside its state; ``statuswords``: the words it
+prints of it), ``starting`` (a directory that holds no run yet) and ``halts`` (when
+trading went HALTED).
 """
 
 from __future__ import annotations

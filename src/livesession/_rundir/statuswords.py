@@ -1,0 +1,119 @@
+"""The words ``livesession status`` prints of what ``standing`` read: the book and the lease.
+
+A run's position (``describe_positions``: never ``flat`` before the first checkpoint of a
+run that goes on), its open orders (``describe_orders``), its trading state
+(``describe_trading``) and its lease (``describe_lease``), each with what it is read from.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any, Final
+
+from .._domain.lifecycle import SessionState
+from .._support.text import command
+from .standing import NO_CHECKPOINT
+
+__all__ = [
+    "NEVER_TRADED",
+    "describe_lease",
+    "describe_orders",
+    "describe_positions",
+    "describe_trading",
+    "nonzero",
+]
+
+
+NEVER_TRADED: Final = "never traded (rejected at preflight)"
+"""A REJECTED run's trading: its checkpoint keeps the ACTIVE it was built with, unused."""
+
+
+def describe_lease(lease: dict[str, Any] | None) -> str:
+    if lease is None:
+        return "none (the run takes no lease)"
+    holder = lease.get("holder") or "nobody"
+    fence = lease.get("fence")
+    held = lease.get("held")
+    state = "" if held is None else (" (held)" if held else " (free or expired)")
+    said = f"{holder}, fence {fence}{state}"
+    if fence is None and not lease.get("holder"):  # its audit holds no grant, no loss
+        said = "never granted to this run"
+    elif lease.get("released"):  # a sealed run's last grant: the seal gave it back
+        said = f"released when the run sealed (its last grant: fence {fence})"
+    lost = lease.get("lost")
+    if lost:  # who holds it now, where the backend says (a lease file); then how it was lost
+        said = f"{said}; {lost}" if lease.get("holder") else lost
+    return f"{lease['backend']}: {said} [{lease['source']}]"
+
+
+def describe_positions(positions: dict[str, str], as_of: str) -> str:
+    """``BTC/USDT 0.010`` or ``flat``, and what that is read from.
+
+    Never ``flat`` before the first checkpoint of a run that goes on: ``no checkpoint yet``.
+    """
+    # Flat is flat however its zero is written (``0.000``): as the dryrun summary says it.
+    held = ", ".join(f"{k} {v}" for k, v in sorted(positions.items()) if nonzero(v))
+    if not held and as_of.startswith(NO_CHECKPOINT):
+        return as_of
+    held = held or "flat"
+    return f"{held}; {as_of}" if as_of else held
+
+
+def describe_orders(orders: list[dict[str, Any]], as_of: str) -> str:
+    """``1: c-1 BUY 0.010 BTC/USDT``, or ``none``; and what that is read from, if anything.
+
+    Before the first checkpoint of a run that goes on they are unknown (``as_of`` says so).
+    """
+    if as_of and not as_of.startswith("as of"):
+        return as_of
+    said = f"; {as_of}" if as_of else ""
+    if not orders:
+        return f"none{said}"
+    shown = "; ".join(
+        f"{o.get('client_order_id')} {o.get('side')} {o.get('quantity')} {o.get('symbol')}"
+        for o in orders[:5]
+    )
+    more = f"; and {len(orders) - 5} more" if len(orders) > 5 else ""  # noqa: PLR2004
+    return f"{len(orders)}: {shown}{more}{said}"
+
+
+def describe_trading(
+    trading: str,
+    *,
+    run_dir: str,
+    live: bool,
+    state: str | None = None,
+    killed: bool = False,
+    as_of: str = "",
+    sealed: bool = False,
+) -> str:
+    """``live``: a run that goes on (held now, or crashed: a resumed run stays halted).
+
+    ``run_dir`` is named in the command that re-enables a live halted run's trading.
+
+    A run preflight refused (``state`` ``PREFLIGHT_FAILED``) never traded: ``NEVER_TRADED``.
+    ``killed``: the kill switch halted it (``trading_of``), which the words name; ``as_of``
+    (what a live run's state is read from) follows them. A ``sealed`` run trades no more,
+    whatever state its trading was left in: said so, not ``ACTIVE`` (``FAILED`` sealed it,
+    ``STOP_INCOMPLETE`` say, when a wind-down ran out of polls).
+    """
+    said = trading
+    by = " by the kill switch" if killed else ""
+    if state == SessionState.PREFLIGHT_FAILED.value:
+        return NEVER_TRADED
+    if trading == "HALTED" and live:
+        ack = command("ack", run_dir)
+        said = f"HALTED{by}: new orders refused (`{ack}` re-enables trading)"
+    elif trading == "HALTED":
+        said = f"HALTED at the end{by}: new orders were refused from the halt on"
+    elif sealed:
+        said = f"ended: the run is sealed ({trading} until its end)"
+    return f"{said}; {as_of}" if as_of else said
+
+
+def nonzero(quantity: str) -> bool:
+    """Whether a recorded quantity is not zero (one that is not a number: said as it is)."""
+    try:
+        return Decimal(quantity) != 0
+    except ArithmeticError:  # not a number: say it as it is
+        return True
