@@ -247,6 +247,29 @@ def crash_in_step(session: LiveSessionOrchestrator, step: int, steps: int) -> No
     session.close()  # seals nothing: the run is a crash
 
 
+_NOT_FOR_A_CHILD_PYTEST = ("PYTEST_DEBUG_TEMPROOT", "PYTEST_ADDOPTS")
+"""This process's tmp_path root (the child chooses its own), and a shell's options for
+pytest (``-p no:xdist`` there refused the child's ``-n 0``)."""
+
+
+def child_pytest(
+    *args: str,
+    env: dict[str, str] | None = None,
+    preexec_fn: Callable[[], object] | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """``pytest -q -n 0 ARGS`` in a child, from the checkout, under ``env`` over this process's."""
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "0", *args],
+        env={k: v for k, v in os.environ.items() if k not in _NOT_FOR_A_CHILD_PYTEST} | (env or {}),
+        preexec_fn=preexec_fn,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+        cwd=Path(__file__).parent.parent,
+    )
+
+
 def cli_child(
     cwd: Path, *args: str, crash_at: str | None = None
 ) -> subprocess.CompletedProcess[str]:

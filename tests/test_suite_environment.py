@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -25,6 +23,8 @@ import pytest
 from conftest import OPERATOR_VARIABLES
 from livesession._domain.runtime_config import RUNTIME_MODES, required_env_vars
 from livesession.cli import main
+
+from _helpers import child_pytest
 
 TESTS = Path(__file__).parent
 SRC = TESTS.parent / "src" / "livesession"
@@ -60,29 +60,13 @@ HELP_TESTS = (
 )
 
 
-_NOT_FOR_THE_CHILD = ("PYTEST_DEBUG_TEMPROOT", "PYTEST_ADDOPTS")
-"""This process's tmp_path root (the child chooses its own), and a shell's options for
-pytest (``-p no:xdist`` there refused the child's ``-n 0``)."""
-
-
 def _child_pytest(tmp_path: Path | None, tests: list[str], env: dict[str, str]) -> str:
     """Run ``tests`` in a child pytest under ``env`` over this process's; all must pass.
 
     Its tmp_path is under ``tmp_path``, or where pytest chooses when that is None.
     """
     basetemp = [] if tmp_path is None else ["--basetemp", str(tmp_path / "child")]
-    done = subprocess.run(
-        [
-            sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly",
-            "-n", "0", *tests, *basetemp,
-        ],
-        env={k: v for k, v in os.environ.items() if k not in _NOT_FOR_THE_CHILD} | env,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=300,
-        cwd=TESTS.parent,
-    )  # fmt: skip
+    done = child_pytest("-p", "no:randomly", *tests, *basetemp, env=env)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     assert f"{len(tests)} passed" in done.stdout
     return done.stdout
