@@ -89,12 +89,10 @@ def unlocked_says(run_dir: Path, age_s: float | None) -> str:
         return ""
     if age_s is None:
         beat = "no checkpoint yet"
-    else:  # a heartbeat ahead of this machine's clock is said so, not "-3.0 s old"
-        beat = (
-            f"its heartbeat is {age_s:.1f} s old"
-            if age_s >= 0
-            else f"its heartbeat is {age_words(age_s)}"
-        )
+    elif age_s >= 0:
+        beat = f"its heartbeat is {age_s:.1f} s old"
+    else:  # ahead of this machine's clock: said so, not "-3.0 s old"
+        beat = f"its heartbeat is {age_words(age_s)}"
     return (
         f"livesession {version} wrote this run and takes no {names.WRITER_LOCK}, so whether a "
         f"process still writes it cannot be told ({beat}): look for that process on its host "

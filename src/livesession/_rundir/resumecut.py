@@ -163,9 +163,7 @@ def _kept_resumes(path: Path, cut: AuditCut) -> AuditCut:
     return AuditCut(offset=offset, seq=seq, head=head, torn=torn)
 
 
-def check_journals(
-    run_dir: Path, checkpoint: dict[str, Any] | None = None, broker: str = ""
-) -> None:
+def check_journals(run_dir: Path, checkpoint: dict[str, Any] | None, broker: str) -> None:
     """Every whole line of the venue's journals is a JSON object (a torn last one may not be).
 
     The broker replays them only after the artifacts were cut back, so a damaged journal
