@@ -410,6 +410,28 @@ def test_the_cli_s_failed_line_escapes_a_nul_and_every_other_control(tmp_path: P
     assert verify_run(run_dir).ok
 
 
+def test_the_cli_s_failed_line_shows_a_bidi_control_as_its_escape(tmp_path: Path):
+    """Bug: a strategy's error holding U+202E (RIGHT-TO-LEFT OVERRIDE) went to the terminal as
+    it was, and the terminal drew the rest of the line right to left: the line could read
+    otherwise than it is (``report.html`` already escaped it). Each bidi control is its
+    ``\\uNNNN`` escape now; the run's files keep the message as the strategy gave it."""
+    controls = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c"
+    done, run_dir = _cli_run_raising(tmp_path, f'"model {controls} end"')
+    assert done.returncode == 4, done.stderr
+    escapes = "".join(f"\\u{ord(char):04x}" for char in controls)
+    assert done.stderr.decode("utf-8") == (
+        f"livesession: failed: STRATEGY_ERROR (RuntimeError: model {escapes} end); wound down "
+        f"(cancelled, flattened) and sealed FAILED: {run_dir}\n"
+    )
+    (line,) = [
+        event
+        for event in map(orjson.loads, (run_dir / "events.jsonl").read_bytes().splitlines())
+        if event["event_type"] == "STRATEGY_ERROR"
+    ]
+    assert line["payload"]["message"] == f"model {controls} end"
+    assert verify_run(run_dir).ok
+
+
 def test_the_rejected_line_is_one_printable_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ):

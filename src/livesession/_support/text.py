@@ -125,6 +125,17 @@ _CONTROL: Final = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 ``str.split`` joins the rest."""
 
 
+_BIDI: Final = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+"""A bidi control (embedding, override, isolate, mark): a terminal or browser obeys one, and
+text from a run (a strategy's error, a strategy id) would reorder what is drawn after it on
+the line, so that the line reads otherwise than it is."""
+
+
+def escape_bidi(text: str) -> str:
+    r"""``text`` with each bidi control shown as its escape (``\u202e``), not obeyed."""
+    return _BIDI.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
+
+
 _DIGITS: Final = re.compile(r"(\d+)")
 
 
@@ -147,10 +158,11 @@ def natural_key(text: str) -> tuple[str | int, ...]:
 def one_line(text: str) -> str:
     r"""``text`` as one printable line: whitespace runs one space, other controls ``\xNN``.
 
-    Lone surrogates are escaped too (``valid_text``), so the line encodes on any stream.
+    Lone surrogates are escaped too (``valid_text``), so the line encodes on any stream, and
+    bidi controls (``escape_bidi``), so the line reads as it is.
     """
     joined = " ".join(valid_text(text).split())
-    return _CONTROL.sub(lambda match: f"\\x{ord(match.group()):02x}", joined)
+    return escape_bidi(_CONTROL.sub(lambda match: f"\\x{ord(match.group()):02x}", joined))
 
 
 _MARKDOWN: Final = re.compile(

@@ -5,10 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import html
 import math
-import re
 from typing import TYPE_CHECKING, Final
 
 import attrs
+
+from .._support.text import escape_bidi
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -110,18 +111,13 @@ PLOT_COLUMNS: Final = _FRAME.plot_width
 """Pixel columns of a chart's plot area: what a line is thinned to (two points each)."""
 
 
-_BIDI: Final = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
-"""A bidi control (embedding, override, isolate, mark): a browser obeys one, and text from a
-run (a strategy id) would reorder what the report draws after it on the line."""
-
-
 def escape(text: object) -> str:
     r"""``text`` as HTML text or attribute value: every markup character escaped.
 
     A bidi control is shown as its escape (``\u202e``), not obeyed.
     """
     escaped = html.escape(str(text), quote=True)
-    return _BIDI.sub(lambda match: f"\\u{ord(match.group()):04x}", escaped)
+    return escape_bidi(escaped)
 
 
 def svg_open(width: int, height: int, label: str, *, arrow: bool = False) -> str:
