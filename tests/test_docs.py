@@ -321,6 +321,35 @@ class TestOperatorSection:
         assert "C2_RECONCILE_ESCALATED" in bullet
         assert "only the book's" in bullet
 
+    def test_every_reason_a_session_faults_with_has_a_bullet(self):
+        """The CLI sends the operator to "When a session is in ERROR_REQUIRES_OPERATOR" for
+        every fault (`status`'s `next`, `stop`'s line after `STOP_INCOMPLETE`), but the
+        section had no bullet for `STOP_INCOMPLETE`, `CLOCK_REGRESSION`, the book's
+        invariants, `SINK_WRITE_FAILED` or `LEASE_LOST`: what each means and what to do was
+        nowhere there. Every reason the session's code faults with is read from the code
+        (a literal, or a module constant it names) and must head a bullet, and be named in
+        the section's opening list of reasons."""
+        session = ROOT / "src" / "livesession" / "_session"
+        code = "\n".join(path.read_text(encoding="utf-8") for path in session.glob("*.py"))
+        constants = dict(re.findall(r'(?m)^(_?[A-Z][A-Z_]+)(?:: Final)? = "([A-Z_]+)"$', code))
+        said = set(re.findall(r'\b_?fault\(\s*"([A-Z][A-Z_]+)"', code))
+        said |= set(re.findall(r'return "(INVARIANT_[A-Z_]+)"', code))
+        named = re.findall(
+            r"\b(?:fault|_fault|halt_and_fault|input_failed)\(\s*(?:\w+,\s*)?(_?[A-Z][A-Z_]+)\b",
+            code,
+        )
+        said |= {constants[name] for name in named}
+        assert {"STOP_INCOMPLETE", "CLOCK_REGRESSION", "LEASE_LOST", "SINK_WRITE_FAILED"} <= said
+        assert {"INVARIANT_POSITION", "RECONCILE_MISMATCH", "UNEXPECTED_ERROR"} <= said
+        text = (ROOT / "RUNBOOK.md").read_text(encoding="utf-8")
+        section = text.split("## When a session is in ERROR_REQUIRES_OPERATOR", 1)[1]
+        section = section.split("\n## ", 1)[0]
+        opening = section.split("\n- ", 1)[0]
+        heads = [b.split("**")[1] for b in section.split("\n- ")[1:] if b.startswith("**")]
+        bulleted = {code for head in heads for code in re.findall(r"`([A-Z_]+)`", head)}
+        assert sorted(said - bulleted) == [], "reasons without a bullet"
+        assert sorted(r for r in said if f"`{r}`" not in opening) == [], "not in the opening"
+
 
 class TestSafetyRailsTable:
     def test_concepts_lists_every_rule_with_the_defaults_the_code_has(self):
