@@ -1301,6 +1301,41 @@ class TestDataIdentity:
         assert f"data file {(tmp_path / 'GOOG.csv').resolve()} changed since run" in line
         assert not (out / "g" / "manifest.json").exists()
 
+    def test_evidence_of_a_file_that_grew_says_which_bytes_to_put_back(
+        self, tmp_path: Path, elsewhere: Path
+    ) -> None:
+        """RUNBOOK's downloader adding rows to today's file: `resume` takes such a file
+        (it plays the bytes the run read), but `evidence` re-runs the run on the whole file
+        and said only `changed since run ...: restore the file the run read`, of a file
+        whose bytes the run read are all there. It now says the file grew, from how many
+        bytes to how many, and which to put back; with them put back it verifies."""
+        data = tmp_path / "GOOG.csv"
+        goog_daily(data, 12)
+        ran = data.read_bytes()
+        config = tmp_path / "run.toml"
+        config.write_text('feed = "csv:GOOG.csv"\nqty_lot = "1"\n', encoding="utf-8")
+        out = tmp_path / "runs"
+        done = _cli(
+            "dryrun", "--config", config, "--out", out, "--run-id", "g", "-q", cwd=elsewhere
+        )
+        assert done.returncode == EXIT_OK, done.stderr
+        goog_daily(data, 14)  # the downloader wrote two more days
+        grown = data.read_bytes()
+        assert grown.startswith(ran)
+        assert len(grown) > len(ran)
+
+        line = _one_error_line(_cli("evidence", out / "g", cwd=elsewhere))
+
+        assert (
+            f"it grew from the {len(ran)} bytes the run read to {len(grown)} (rows appended "
+            "after them, which resume takes but a re-run does not: it reads the file whole): "
+            f"restore the file the run read, its first {len(ran)} bytes (`head -c {len(ran)}`), "
+            "and keep the grown one elsewhere; evidence re-runs the run"
+        ) in line
+        assert not (out / "g" / "manifest.json").exists()
+        data.write_bytes(grown[: len(ran)])
+        assert _cli("evidence", out / "g", cwd=elsewhere).returncode == EXIT_OK
+
     def test_a_config_that_pins_other_data_is_refused(self, tmp_path: Path, elsewhere: Path):
         goog_daily(tmp_path / "GOOG.csv", 12)
         config = tmp_path / "run.toml"

@@ -228,13 +228,35 @@ def check_run_data(run_dir: Path, cfg: DryrunConfig, meta: dict[str, Any]) -> di
     if want is not None and want != digest:
         raise DataFileError(
             f"data file {path} changed since run {run_dir} (SHA-256 {str(want)[:12]}..., "
-            f"now {digest[:12]}...): restore the file the run read",
+            f"now {digest[:12]}...): {_restore(path, str(want), cfg.feed_bytes, size)}",
             path=path,
             line=None,
             column=None,
             value=None,
         )
     return {"feed": cfg.feed, "path": str(path), "sha256": digest, "bytes": size}
+
+
+def _restore(path: Path, sha256: str, read: int | None, size: int) -> str:
+    """What a re-run of a run needs done to its changed data file (``size`` bytes now).
+
+    ``resume`` plays a CSV file's first ``read`` bytes and takes a file a downloader went on
+    appending to; a re-run (``evidence``, ``burnin --drill``) starts the run again on the
+    whole file, which must be the run's, so the line says which bytes to put back.
+    """
+    restore = "restore the file the run read"
+    if read is None or size <= read:
+        return restore
+    try:
+        if how_changed(path, sha256, read) is not None:
+            return restore
+    except OSError:
+        return restore
+    return (
+        f"it grew from the {read} bytes the run read to {size} (rows appended after them, "
+        "which resume takes but a re-run does not: it reads the file whole): "
+        f"{restore}, its first {read} bytes (`head -c {read}`), and keep the grown one elsewhere"
+    )
 
 
 @contextlib.contextmanager
