@@ -219,6 +219,25 @@ class TestRenderTextfile:
         assert values[("trader_equity", ())] == 0
         assert values[("trader_signals_total", ())] == 0
 
+    def test_no_run_is_the_exporters_not_a_run_and_the_clis_refusal(self, tmp_path, capsys):
+        """RUNBOOK "Metrics for Prometheus": the exporter says ``not_a_run`` of a path that
+        holds no run (a dryrun killed while it started leaves only ``writer.lock``), and
+        ``livesession prom`` refuses it, exit 2 and one line, writing no textfile."""
+        from livesession.cli import main
+
+        started = tmp_path / "day1"
+        started.mkdir()
+        (started / "writer.lock").write_bytes(b"")
+        values = run_values(render_textfile(started), "day1")
+        assert values[("trader_run_verdict", (("verdict", "not_a_run"),))] == 1
+        output = tmp_path / "day1.prom"
+        capsys.readouterr()
+
+        assert main(["prom", str(started), "--output", str(output)]) == 2
+
+        assert capsys.readouterr().err.count("\n") == 1
+        assert not output.exists()
+
     @pytest.mark.broken_run("it appends garbage lines to a run")
     def test_garbage_lines_skipped(self, run):
         """Lines that are not JSON objects are skipped."""
