@@ -11,6 +11,7 @@ import contextlib
 import datetime as dt
 import email.utils
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -1510,6 +1511,52 @@ def test_the_alert_names_a_run_dryrun_never_made(tmp_path, webhook):
     assert body["text"] == (
         "livesession run r1: supervisor verdict not_started: was not started: livesession "
         "dryrun exited 2 (its error is in the journal)"
+    )
+
+
+def test_without_livesession_on_path_the_supervisor_and_the_alert_say_so(tmp_path, webhook):
+    """Bug: with livesession installed in a virtualenv (README), the RUNBOOK's units ran
+    with systemd's PATH, which lacks it: the supervisor's `livesession status` was not
+    found (127, its error sent to /dev/null), it exited 127 saying nothing, and the alert
+    unit's script died in a FileNotFoundError traceback, posting nothing. The units now
+    put the virtualenv's bin on PATH, the supervisor says what is missing and leaves
+    `not_started`, and the alert posts it."""
+    script, env = _alert_script(tmp_path)
+    supervise = _supervise_script(script.parent)
+    tools = tmp_path / "tools"  # what the recipe needs to give up, and no livesession
+    tools.mkdir()
+    for tool in ("rm", "mkdir", "mv"):
+        found = shutil.which(tool)
+        assert found is not None, tool
+        (tools / tool).symlink_to(found)
+    bare = {**env, "PATH": str(tools)}
+    out = tmp_path / "runs"
+    config = tmp_path / "run.toml"
+    config.write_text("steps = 5\n", encoding="utf-8")
+
+    done = _ran([str(supervise), str(out), "r1", str(config)], env=bare)
+
+    assert done.returncode == 2, done.stderr
+    assert done.stderr == (
+        f"livesession-supervise: {out / 'r1'} was not started: livesession is not on PATH "
+        f"({tools}): put the bin directory it is in there\n"
+    )
+    assert not (out / "r1").exists()
+    posted = _ran(
+        [sys.executable, str(script), str(out / "r1")], env={**bare, ALERT_ENV: webhook.url}
+    )
+    assert posted.returncode == 0, posted.stderr
+    body = webhook.wait_for("SUPERVISOR_NOT_STARTED")
+    assert body["text"].startswith(
+        "livesession run r1: supervisor verdict not_started: was not started: livesession is "
+        "not on PATH"
+    )
+    (out / "r1.supervisor").unlink()  # status's word alone: it could not be asked
+    again = _ran([sys.executable, str(script), str(out / "r1")], env=bare)
+    assert again.returncode == 0, again.stderr
+    assert orjson.loads(again.stdout)["text"] == (
+        "livesession run r1: supervisor verdict unknown: livesession status could not run "
+        "(No such file or directory): is livesession on PATH?"
     )
 
 
