@@ -1341,3 +1341,16 @@ def test_the_json_rows_name_every_command_whose_json_is_one_object():
     text = (ROOT / "docs" / "plugins.md").read_text(encoding="utf-8")
     (row,) = [line for line in text.splitlines() if line.startswith("| `--feed SPEC` |")]
     assert {kind for kind in kinds if f"`{kind}`" not in row} == set()
+
+
+def test_the_runbooks_logrotate_config_names_the_user_its_runs_belong_to():
+    """RUNBOOK's logrotate file had no ``su`` line: logrotate runs as root and skips each log
+    in a directory a group other than root may write (``error: skipping ... because parent
+    directory has insecure permissions``), which the RUNBOOK's own group directory (``chmod
+    2775``, runs made under ``umask 002``) is: no run's log was ever rotated there."""
+    text = (ROOT / "RUNBOOK.md").read_text(encoding="utf-8")
+    [block] = [b for b in text.split("```text\n")[1:] if b.startswith("# /etc/logrotate.d/")]
+    lines = [line.strip() for line in block.split("```", 1)[0].splitlines()]
+    assert "su livesession livesession" in lines
+    assert "chmod 2775" in text
+    assert "User=livesession" in text  # the unit's user, whom the su line names
