@@ -1445,6 +1445,43 @@ def test_the_runbook_alert_script_posts_the_supervisor_verdict(tmp_path, webhook
     _assert_no_secret(down.stdout + down.stderr + posted.stdout + posted.stderr)
 
 
+def test_the_alert_of_a_run_status_cannot_read_names_the_file(
+    tmp_path, webhook, monkeypatch, capsys
+):
+    """Bug: a run one of whose files `status` may not read (exit 2, `{"ok": false,
+    "error": "DIR/audit.jsonl: Permission denied"}`; the supervisor exits 2) was alerted as
+    `supervisor verdict unknown: ` and nothing more: the script read `next`, which that
+    object has not. It posts the error: which file, and why."""
+    from livesession.cli import main
+
+    run = tmp_path / "runs" / "r1"
+    assert main(["dryrun", "--out", str(run.parent), "--run-id", "r1", "--steps", "5", "-q"]) == 0
+    real = Path.open
+
+    def refusing(self: Path, mode: str = "r", *args: object, **kwargs: object) -> object:
+        if self.name == "audit.jsonl" and "r" in mode and "+" not in mode:
+            raise PermissionError(13, "Permission denied")  # as the kernel, for this user
+        return real(self, mode, *args, **kwargs)  # type: ignore[call-overload]
+
+    capsys.readouterr()
+    with monkeypatch.context() as patched:
+        patched.setattr(Path, "open", refusing)
+        assert main(["status", str(run), "--json"]) == 2
+    said = capsys.readouterr().out
+    assert orjson.loads(said)["error"] == f"{run}/audit.jsonl: Permission denied"
+    script, env = _alert_script(tmp_path)
+    shim = script.parent / "livesession"  # status as this user sees the run
+    shim.write_text(f"#!/bin/sh\ncat <<'EOF'\n{said}EOF\nexit 2\n", encoding="utf-8")
+
+    posted = _ran([sys.executable, str(script), str(run)], env={**env, ALERT_ENV: webhook.url})
+
+    assert posted.returncode == 0, posted.stderr
+    body = webhook.wait_for("SUPERVISOR_UNKNOWN")
+    assert body["text"] == (
+        f"livesession run r1: supervisor verdict unknown: {run}/audit.jsonl: Permission denied"
+    )
+
+
 def _supervise_script(bin_dir: Path) -> Path:
     """RUNBOOK's livesession-supervise, as written, beside the alert script."""
     text = (Path(__file__).resolve().parent.parent / "RUNBOOK.md").read_text(encoding="utf-8")
